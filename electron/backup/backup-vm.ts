@@ -1,0 +1,230 @@
+// Backup of a VM from a local datastore folder into a repository chain: a full point first,
+// forward incrementals after, each storing only blocks that changed since its parent. Blocks
+// already stored anywhere in the chain are referenced, not stored again; zero blocks are holes.
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { openDisk, detectDiskFormat } from '../disks/open-disk.ts';
+import type { Disk } from '../disks/disk.ts';
+import { LifeboatError } from '../errors.ts';
+import { BlockKind, encodeMapFile, RECORD_BYTES, readRecord, sha256Hex, type BlockRecord } from '../repository/block-map.ts';
+import { blockCountOf, resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
+import { defaultCodec } from '../repository/codec.ts';
+import { POINT_FORMAT, POINT_FORMAT_VERSION, type Manifest, type ManifestDisk } from '../repository/manifest.ts';
+import { writeFileDurably, type Repository } from '../repository/repository.ts';
+import type { CompressResult, DigestResult } from '../workers/messages.ts';
+import { ownedCopy, type WorkerPool } from '../workers/pool.ts';
+import type { JobWork } from '../engine/job-work.ts';
+import { forEachWindowed, throwIfCancelled, type StepContext } from '../engine/plan.ts';
+import { readSourceVm, type SourceVm } from './source-vm.ts';
+
+type StoredBlock = Pick<BlockRecord, 'codec' | 'dataFile' | 'offset' | 'storedLength' | 'rawLength' | 'sha256'>;
+
+const IN_FLIGHT_BLOCKS = 8;
+
+export const backupSteps = [
+  { name: 'initialize', title: 'Initialization: read the VM, open its disks, find the chain' },
+  { name: 'read-configuration', title: 'Read the VM configuration' },
+  { name: 'transfer-disks', title: 'Read disks, keep changed blocks' },
+  { name: 'commit-point', title: 'Commit the restore point' },
+] as const;
+
+export class BackupWork implements JobWork {
+  readonly steps = backupSteps;
+  private source: SourceVm | null = null;
+  private disks: { key: string; fileName: string; disk: Disk; format: string }[] = [];
+  private parent: ResolvedPoint | null = null;
+  private known = new Map<string, StoredBlock>();
+  private pending = new Map<string, Promise<StoredBlock>>();
+  private readonly pointId = randomUUID();
+  private sequence = 1;
+  private partial: string | null = null;
+  private data: FileHandle | null = null;
+  private dataSize = 0;
+  private manifestDisks: ManifestDisk[] = [];
+  private stats = { scannedBytes: 0, changedBytes: 0, storedBytes: 0, dedupedBlocks: 0 };
+  private manifest: Manifest | null = null;
+
+  private readonly repository: Repository;
+  private readonly pool: WorkerPool;
+  private readonly sourceFolder: string;
+
+  constructor(repository: Repository, pool: WorkerPool, sourceFolder: string) {
+    this.repository = repository;
+    this.pool = pool;
+    this.sourceFolder = sourceFolder;
+  }
+
+  get vm(): SourceVm | null {
+    return this.source;
+  }
+
+  async run(step: string, context: StepContext): Promise<'done' | 'skipped' | void> {
+    if (step === 'initialize') return this.initialize(context);
+    if (step === 'read-configuration') return this.readConfiguration(context);
+    if (step === 'transfer-disks') return this.transferDisks(context);
+    if (step === 'commit-point') return this.commit(context);
+    throw new LifeboatError('internal', `backup has no step ${step}`);
+  }
+
+  private async initialize(context: StepContext): Promise<void> {
+    const source = await readSourceVm(this.sourceFolder);
+    this.source = source;
+    for (const entry of source.vmx.disks) {
+      const path = join(source.folder, entry.fileName);
+      const disk = await openDisk(path);
+      this.disks.push({ key: entry.key, fileName: entry.fileName, disk, format: await detectDiskFormat(path) });
+    }
+    context.log(`VM ${source.vmx.displayName}: ${this.disks.length} disk(s), ${this.totalBytes()} bytes`);
+    await this.repository.ensureVm(source.vmId, source.vmx.displayName);
+    const swept = await this.repository.sweepPartialPoints(source.vmId);
+    if (swept > 0) context.log(`removed ${swept} unfinished point(s) left by an interrupted backup`, 'warning');
+    const chain = await this.repository.listPoints(source.vmId);
+    const last = chain.at(-1);
+    if (last) {
+      this.parent = await resolvePoint(this.repository, source.vmId, last.id);
+      this.sequence = last.sequence + 1;
+      if (this.parent.blockSize !== this.repository.info.blockSize) {
+        throw new LifeboatError('conflict', `the chain of ${source.vmx.displayName} uses ${this.parent.blockSize}-byte blocks, the repository ${this.repository.info.blockSize}`);
+      }
+      for (const disk of this.parent.disks) {
+        for (let index = 0; index < disk.blockCount; index++) {
+          const record = readRecord(disk.map, index * RECORD_BYTES);
+          if (record.kind === BlockKind.data) this.known.set(Buffer.from(record.sha256).toString('hex'), record);
+        }
+      }
+      context.log(`incremental after point ${last.sequence}; ${this.known.size} distinct blocks already stored`);
+    } else {
+      context.log('no earlier point: this is a full backup');
+    }
+  }
+
+  private totalBytes(): number {
+    return this.disks.reduce((sum, entry) => sum + entry.disk.capacity, 0);
+  }
+
+  private async readConfiguration(context: StepContext): Promise<void> {
+    const source = this.source as SourceVm;
+    this.partial = this.repository.partialFolder(source.vmId, this.pointId);
+    await mkdir(this.partial, { recursive: true });
+    this.data = await open(join(this.partial, 'data.lbd'), 'wx', 0o600);
+    context.log(`configuration ${source.vmxFile} (${source.vmxText.length} bytes)`);
+  }
+
+  private async store(digest: DigestResult, context: StepContext): Promise<StoredBlock> {
+    const key = Buffer.from(digest.sha256).toString('hex');
+    const found = this.known.get(key) ?? (await this.pending.get(key));
+    if (found) {
+      this.stats.dedupedBlocks++;
+      return found;
+    }
+    const work = (async (): Promise<StoredBlock> => {
+      const compressed = await this.pool.run<CompressResult>({ type: 'compress', data: digest.data, codec: defaultCodec }, [digest.data.buffer as ArrayBuffer]);
+      throwIfCancelled(context.signal);
+      const offset = this.dataSize;
+      this.dataSize += compressed.payload.length;
+      await (this.data as FileHandle).write(compressed.payload, 0, compressed.payload.length, offset);
+      this.stats.storedBytes += compressed.payload.length;
+      const stored: StoredBlock = { codec: compressed.codec, dataFile: this.sequence, offset, storedLength: compressed.payload.length, rawLength: digest.data.byteLength, sha256: digest.sha256 };
+      this.known.set(key, stored);
+      return stored;
+    })();
+    this.pending.set(key, work);
+    try {
+      return await work;
+    } finally {
+      this.pending.delete(key);
+    }
+  }
+
+  private async transferDisks(context: StepContext): Promise<void> {
+    const blockSize = this.repository.info.blockSize;
+    const total = this.totalBytes();
+    let done = 0;
+    context.progress(0, total);
+    for (const [diskNumber, entry] of this.disks.entries()) {
+      const blockCount = blockCountOf(entry.disk.capacity, blockSize);
+      const previous = this.parent?.disks.find((disk) => disk.key === entry.key && disk.capacity === entry.disk.capacity) ?? null;
+      const records: BlockRecord[] = [];
+      await forEachWindowed(blockCount, IN_FLIGHT_BLOCKS, async (index) => {
+        throwIfCancelled(context.signal);
+        const length = Math.min(blockSize, entry.disk.capacity - index * blockSize);
+        const raw = ownedCopy(await entry.disk.read(index * blockSize, length));
+        const digest = await this.pool.run<DigestResult>({ type: 'digest', data: raw }, [raw.buffer as ArrayBuffer]);
+        const before = previous ? readRecord(previous.map, index * RECORD_BYTES) : null;
+        const unchanged = before !== null && (digest.zero ? before.kind === BlockKind.hole : before.kind === BlockKind.data && Buffer.from(before.sha256).equals(digest.sha256));
+        if (!unchanged) {
+          if (digest.zero) {
+            // A full point leaves holes implicit; an incremental must say a block became empty.
+            if (previous) records.push({ index, kind: BlockKind.hole, codec: 0, dataFile: 0, offset: 0, storedLength: 0, rawLength: 0, sha256: new Uint8Array(32) });
+          } else {
+            const stored = await this.store(digest, context);
+            records.push({ index, kind: BlockKind.data, ...stored });
+          }
+          this.stats.changedBytes += length;
+        }
+        done += length;
+        this.stats.scannedBytes += length;
+        context.progress(done, total);
+      });
+      const mapFile = `disk-${diskNumber}.map`;
+      const encoded = encodeMapFile(blockSize, records);
+      await writeFileDurably(join(this.partial as string, mapFile), encoded);
+      this.manifestDisks.push({
+        key: entry.key,
+        fileName: entry.fileName,
+        capacity: entry.disk.capacity,
+        mapFile,
+        mapSha256: sha256Hex(encoded),
+        mapEntries: records.length,
+        sourceFormat: entry.format,
+      });
+      context.log(`disk ${entry.key} (${entry.fileName}): ${records.length} changed block(s) of ${blockCount}`);
+    }
+  }
+
+  private async commit(context: StepContext): Promise<void> {
+    const source = this.source as SourceVm;
+    const data = this.data as FileHandle;
+    await data.sync();
+    await data.close();
+    this.data = null;
+    throwIfCancelled(context.signal);
+    const manifest: Manifest = {
+      format: POINT_FORMAT,
+      version: POINT_FORMAT_VERSION,
+      id: this.pointId,
+      vmId: source.vmId,
+      vmName: source.vmx.displayName,
+      sequence: this.sequence,
+      kind: this.parent ? 'incremental' : 'full',
+      parentId: this.parent?.point.id ?? null,
+      createdAt: new Date().toISOString(),
+      blockSize: this.repository.info.blockSize,
+      vmConfig: { fileName: source.vmxFile, text: source.vmxText },
+      disks: this.manifestDisks,
+      dataFile: { name: 'data.lbd', size: this.dataSize },
+      stats: this.stats,
+    };
+    await this.repository.commitPoint(this.partial as string, manifest);
+    this.partial = null;
+    this.manifest = manifest;
+    context.log(`point ${manifest.sequence} (${manifest.kind}) committed: ${this.stats.changedBytes} bytes changed, ${this.stats.storedBytes} stored`);
+  }
+
+  get committed(): Manifest | null {
+    return this.manifest;
+  }
+
+  async finish(): Promise<void> {
+    await this.data?.close().catch(() => undefined);
+    await Promise.all(this.disks.map((entry) => entry.disk.close().catch(() => undefined)));
+    // A point that did not commit leaves no trace in the repository.
+    if (this.partial) await rm(this.partial, { recursive: true, force: true });
+  }
+
+  result(): Record<string, unknown> {
+    const manifest = this.manifest;
+    return manifest ? { pointId: manifest.id, sequence: manifest.sequence, kind: manifest.kind, ...this.stats } : { ...this.stats };
+  }
+}

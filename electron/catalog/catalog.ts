@@ -1,0 +1,203 @@
+// The catalog: what the engine knows about VMs, restore points and jobs, in SQLite. Every query
+// the engine makes lives here, typed; rows are converted to the shared domain types.
+import type { Job, JobEvent, JobStep, RestorePoint, VmSummary } from '../../shared/domain.ts';
+import type { Manifest } from '../repository/manifest.ts';
+import { openCatalogDatabase, type CatalogDatabase } from './database.ts';
+
+type JobRow = {
+  id: string; kind: Job['kind']; vm_id: string | null; vm_name: string; state: Job['state']; summary: string; params: string; steps: string;
+  current_step: string | null; bytes_done: number; bytes_total: number; error: string | null; result: string | null;
+  created_at: string; started_at: string | null; ended_at: string | null;
+};
+
+function jobFromRow(row: JobRow): Job {
+  return {
+    id: row.id,
+    kind: row.kind,
+    vmId: row.vm_id,
+    vmName: row.vm_name,
+    state: row.state,
+    summary: row.summary,
+    steps: JSON.parse(row.steps) as JobStep[],
+    currentStep: row.current_step,
+    bytesDone: row.bytes_done,
+    bytesTotal: row.bytes_total,
+    error: row.error,
+    result: row.result === null ? null : (JSON.parse(row.result) as Record<string, unknown>),
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+  };
+}
+
+export type JobPatch = Partial<Pick<Job, 'state' | 'currentStep' | 'bytesDone' | 'bytesTotal' | 'error' | 'result' | 'startedAt' | 'endedAt' | 'steps' | 'vmId' | 'vmName'>>;
+
+const patchColumns: Record<keyof JobPatch, string> = {
+  state: 'state', currentStep: 'current_step', bytesDone: 'bytes_done', bytesTotal: 'bytes_total', error: 'error',
+  result: 'result', startedAt: 'started_at', endedAt: 'ended_at', steps: 'steps', vmId: 'vm_id', vmName: 'vm_name',
+};
+
+export class Catalog {
+  private readonly db: CatalogDatabase;
+
+  private constructor(db: CatalogDatabase) {
+    this.db = db;
+  }
+
+  static open(path: string): Catalog {
+    return new Catalog(openCatalogDatabase(path));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  ensureRepository(repository: { id: string; name: string; path: string; blockSize: number }): void {
+    this.db
+      .prepare('INSERT INTO repositories (id, name, path, block_size, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET path = excluded.path')
+      .run(repository.id, repository.name, repository.path, repository.blockSize, new Date().toISOString());
+  }
+
+  hasPoint(pointId: string): boolean {
+    return this.db.prepare('SELECT 1 FROM restore_points WHERE id = ?').get(pointId) !== undefined;
+  }
+
+  /** Records a committed point (idempotent: the repository is the truth, the catalog its index). */
+  recordPoint(manifest: Manifest, repositoryId: string, source: string | null, biosUuid: string | null): void {
+    this.db.transaction(() => {
+      const now = new Date().toISOString();
+      this.db
+        .prepare(
+          `INSERT INTO vms (id, name, source, bios_uuid, created_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT(id) DO UPDATE SET name = excluded.name, source = COALESCE(excluded.source, vms.source), bios_uuid = COALESCE(excluded.bios_uuid, vms.bios_uuid)`,
+        )
+        .run(manifest.vmId, manifest.vmName, source, biosUuid, now);
+      const backupId = `${manifest.vmId}@${repositoryId}`;
+      this.db.prepare('INSERT OR IGNORE INTO backups (id, vm_id, repository_id, created_at) VALUES (?, ?, ?, ?)').run(backupId, manifest.vmId, repositoryId, now);
+      const inserted = this.db
+        .prepare(
+          `INSERT OR IGNORE INTO restore_points (id, backup_id, vm_id, sequence, kind, parent_id, created_at, scanned_bytes, changed_bytes, stored_bytes)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(manifest.id, backupId, manifest.vmId, manifest.sequence, manifest.kind, manifest.parentId, manifest.createdAt,
+          manifest.stats.scannedBytes, manifest.stats.changedBytes, manifest.stats.storedBytes);
+      if (inserted.changes === 0) return;
+      const disk = this.db.prepare('INSERT INTO disks (point_id, disk_key, file_name, capacity, source_format) VALUES (?, ?, ?, ?, ?)');
+      for (const entry of manifest.disks) disk.run(manifest.id, entry.key, entry.fileName, entry.capacity, entry.sourceFormat);
+    })();
+  }
+
+  listVms(): VmSummary[] {
+    const rows = this.db
+      .prepare(
+        `SELECT v.id, v.name, v.source,
+                (SELECT COUNT(*) FROM restore_points p WHERE p.vm_id = v.id) AS point_count,
+                latest.id AS latest_id, latest.created_at AS latest_at,
+                (SELECT COUNT(*) FROM disks d WHERE d.point_id = latest.id) AS disk_count,
+                (SELECT COALESCE(SUM(capacity), 0) FROM disks d WHERE d.point_id = latest.id) AS provisioned
+         FROM vms v
+         LEFT JOIN restore_points latest ON latest.id = (SELECT id FROM restore_points p WHERE p.vm_id = v.id ORDER BY sequence DESC LIMIT 1)
+         ORDER BY v.name COLLATE NOCASE`,
+      )
+      .all() as { id: string; name: string; source: string | null; point_count: number; latest_id: string | null; latest_at: string | null; disk_count: number; provisioned: number }[];
+    return rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      source: row.source,
+      pointCount: row.point_count,
+      latestPointId: row.latest_id,
+      latestPointAt: row.latest_at,
+      diskCount: row.disk_count,
+      provisionedBytes: row.provisioned,
+    }));
+  }
+
+  /** A VM by id, or by name when the name is unique. */
+  findVm(idOrName: string): { id: string; name: string; matches: number } | null {
+    const byId = this.db.prepare('SELECT id, name FROM vms WHERE id = ?').get(idOrName) as { id: string; name: string } | undefined;
+    if (byId) return { ...byId, matches: 1 };
+    const byName = this.db.prepare('SELECT id, name FROM vms WHERE name = ? COLLATE NOCASE').all(idOrName) as { id: string; name: string }[];
+    const first = byName[0];
+    return first ? { ...first, matches: byName.length } : null;
+  }
+
+  listPoints(vmId: string): RestorePoint[] {
+    const points = this.db
+      .prepare(
+        `SELECT p.id, p.vm_id, p.sequence, p.kind, p.created_at, p.parent_id, b.repository_id, p.changed_bytes, p.stored_bytes
+         FROM restore_points p JOIN backups b ON b.id = p.backup_id WHERE p.vm_id = ? ORDER BY p.sequence DESC`,
+      )
+      .all(vmId) as { id: string; vm_id: string; sequence: number; kind: 'full' | 'incremental'; created_at: string; parent_id: string | null; repository_id: string; changed_bytes: number; stored_bytes: number }[];
+    const disks = this.db.prepare('SELECT disk_key AS key, file_name AS fileName, capacity FROM disks WHERE point_id = ? ORDER BY disk_key');
+    return points.map((row) => ({
+      id: row.id,
+      vmId: row.vm_id,
+      sequence: row.sequence,
+      kind: row.kind,
+      createdAt: row.created_at,
+      parentId: row.parent_id,
+      repositoryId: row.repository_id,
+      disks: disks.all(row.id) as RestorePoint['disks'],
+      changedBytes: row.changed_bytes,
+      storedBytes: row.stored_bytes,
+    }));
+  }
+
+  insertJob(job: Job, params: unknown): void {
+    this.db
+      .prepare(
+        `INSERT INTO jobs (id, kind, vm_id, vm_name, state, summary, params, steps, current_step, bytes_done, bytes_total, error, result, created_at, started_at, ended_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(job.id, job.kind, job.vmId, job.vmName, job.state, job.summary, JSON.stringify(params), JSON.stringify(job.steps), job.currentStep,
+        job.bytesDone, job.bytesTotal, job.error, job.result === null ? null : JSON.stringify(job.result), job.createdAt, job.startedAt, job.endedAt);
+  }
+
+  updateJob(id: string, patch: JobPatch): Job {
+    const keys = Object.keys(patch) as (keyof JobPatch)[];
+    if (keys.length > 0) {
+      const values = keys.map((key) => {
+        const value = patch[key];
+        return key === 'steps' || (key === 'result' && value !== null) ? JSON.stringify(value) : value;
+      });
+      this.db.prepare(`UPDATE jobs SET ${keys.map((key) => `${patchColumns[key]} = ?`).join(', ')} WHERE id = ?`).run(...values, id);
+    }
+    return this.getJob(id) as Job;
+  }
+
+  getJob(id: string): Job | null {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    return row ? jobFromRow(row) : null;
+  }
+
+  jobParams(id: string): unknown {
+    const row = this.db.prepare('SELECT params FROM jobs WHERE id = ?').get(id) as { params: string } | undefined;
+    return row ? JSON.parse(row.params) : null;
+  }
+
+  listJobs(limit = 1000): Job[] {
+    return (this.db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit) as JobRow[]).map(jobFromRow);
+  }
+
+  jobsInState(states: readonly Job['state'][]): Job[] {
+    return (this.db.prepare(`SELECT * FROM jobs WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY created_at, rowid`).all(...states) as JobRow[]).map(jobFromRow);
+  }
+
+  addJobEvent(jobId: string, event: JobEvent): void {
+    this.db.prepare('INSERT INTO job_events (job_id, at, level, step, message) VALUES (?, ?, ?, ?, ?)').run(jobId, event.at, event.level, event.step, event.message);
+  }
+
+  jobEvents(jobId: string): JobEvent[] {
+    return this.db.prepare('SELECT at, level, step, message FROM job_events WHERE job_id = ? ORDER BY id').all(jobId) as JobEvent[];
+  }
+
+  audit(actor: string, action: string, subject: string | null, details: unknown): void {
+    this.db.prepare('INSERT INTO audit_log (at, actor, action, subject, details) VALUES (?, ?, ?, ?, ?)').run(new Date().toISOString(), actor, action, subject, JSON.stringify(details));
+  }
+
+  auditEntries(limit = 100): { at: string; actor: string; action: string; subject: string | null; details: string }[] {
+    return this.db.prepare('SELECT at, actor, action, subject, details FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as {
+      at: string; actor: string; action: string; subject: string | null; details: string;
+    }[];
+  }
+}

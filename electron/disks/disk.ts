@@ -1,0 +1,17 @@
+// A disk is a capacity and a way to read it (the Xen Orchestra shape). Readers never return
+// short: bytes past the end of the data an image stores read as zeros.
+export interface Disk {
+  readonly capacity: number;
+  /** A human label for errors: the file and the format. */
+  readonly description: string;
+  read(offset: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+export const SECTOR = 512;
+
+export function checkRange(disk: { capacity: number; description: string }, offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > disk.capacity) {
+    throw new RangeError(`read of ${length} bytes at ${offset} is outside ${disk.description} (${disk.capacity} bytes)`);
+  }
+}

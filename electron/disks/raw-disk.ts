@@ -1,0 +1,32 @@
+// A raw image or a flat extent: bytes on disk are the disk's bytes, from an optional start offset.
+import { checkRange, type Disk } from './disk.ts';
+import { FileReader } from './file-reader.ts';
+
+export class RawDisk implements Disk {
+  private readonly file: FileReader;
+  private readonly start: number;
+  readonly capacity: number;
+  readonly description: string;
+
+  private constructor(file: FileReader, start: number, capacity: number, description: string) {
+    this.file = file;
+    this.start = start;
+    this.capacity = capacity;
+    this.description = description;
+  }
+
+  static async open(path: string, options: { start?: number; capacity?: number } = {}): Promise<RawDisk> {
+    const file = await FileReader.open(path);
+    const start = options.start ?? 0;
+    return new RawDisk(file, start, options.capacity ?? Math.max(0, file.size - start), `raw image ${path}`);
+  }
+
+  read(offset: number, length: number): Promise<Buffer> {
+    checkRange(this, offset, length);
+    return this.file.read(this.start + offset, length);
+  }
+
+  close(): Promise<void> {
+    return this.file.close();
+  }
+}

@@ -1,0 +1,67 @@
+// A datastore that is a folder on this machine: the target of a restore when no hypervisor host
+// is involved. It prepares an empty VM folder, stages files out of sight, and publishes them
+// all at once, so a failed or cancelled restore leaves the folder as it found it.
+import { mkdir, readdir, rename, rm, rmdir, statfs } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { LifeboatError, isErrnoCode } from '../../errors.ts';
+import { syncFolder } from '../../repository/repository.ts';
+
+export class LocalVmFolder {
+  private createdFolder = false;
+  readonly path: string;
+  readonly staging: string;
+
+  private constructor(path: string, staging: string) {
+    this.path = path;
+    this.staging = staging;
+  }
+
+  /** Claims `path` for a restore: it must not exist or be empty. */
+  static async claim(pathArgument: string, jobId: string): Promise<LocalVmFolder> {
+    const path = resolve(pathArgument);
+    let created = false;
+    try {
+      const entries = await readdir(path);
+      if (entries.length > 0) throw new LifeboatError('target-not-empty', `target folder ${path} is not empty; restore into a new or empty folder`);
+    } catch (error) {
+      if (!isErrnoCode(error, 'ENOENT')) {
+        if (isErrnoCode(error, 'ENOTDIR')) throw new LifeboatError('target-not-empty', `target ${path} is a file, not a folder`);
+        throw error;
+      }
+      try {
+        await mkdir(path, { recursive: true });
+      } catch (mkdirError) {
+        throw new LifeboatError('bad-request', `cannot create target folder ${path}: ${(mkdirError as Error).message}`);
+      }
+      created = true;
+    }
+    const folder = new LocalVmFolder(path, join(path, `.lifeboat-restore-${jobId}`));
+    folder.createdFolder = created;
+    await mkdir(folder.staging);
+    return folder;
+  }
+
+  async freeBytes(): Promise<number> {
+    const stats = await statfs(this.path);
+    return stats.bavail * stats.bsize;
+  }
+
+  stagedPath(fileName: string): string {
+    return join(this.staging, fileName);
+  }
+
+  /** Moves every staged file into the VM folder and syncs it. */
+  async publish(): Promise<string[]> {
+    const names = await readdir(this.staging);
+    for (const name of names) await rename(join(this.staging, name), join(this.path, name));
+    await rmdir(this.staging);
+    await syncFolder(this.path);
+    return names.map((name) => join(this.path, name));
+  }
+
+  /** Undoes the claim: staged files go, and the folder too when this restore made it. */
+  async discard(): Promise<void> {
+    await rm(this.staging, { recursive: true, force: true });
+    if (this.createdFolder) await rmdir(this.path).catch(() => undefined);
+  }
+}

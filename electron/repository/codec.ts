@@ -1,0 +1,39 @@
+// Per-block codecs. The codec is recorded with every block so a repository written where zstd
+// was missing still reads where it is present, and the other way round.
+import zlib from 'node:zlib';
+import { LifeboatError } from '../errors.ts';
+
+export const Codec = { none: 0, zstd: 1, deflate: 2 } as const;
+export type Codec = (typeof Codec)[keyof typeof Codec];
+
+export const zstdAvailable = typeof zlib.zstdCompressSync === 'function';
+export const defaultCodec: Codec = zstdAvailable ? Codec.zstd : Codec.deflate;
+
+export function codecName(codec: number): string {
+  return codec === Codec.zstd ? 'zstd' : codec === Codec.deflate ? 'deflate' : codec === Codec.none ? 'none' : `unknown(${codec})`;
+}
+
+/** Compresses a block; keeps it as it is when compression would not make it smaller. */
+export function compressBlock(data: Uint8Array, codec: Codec): { codec: Codec; payload: Uint8Array } {
+  if (codec === Codec.none) return { codec, payload: data };
+  const payload =
+    codec === Codec.zstd
+      ? zlib.zstdCompressSync(data, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } })
+      : zlib.deflateRawSync(data, { level: 1 });
+  return payload.length < data.length ? { codec, payload } : { codec: Codec.none, payload: data };
+}
+
+export function decompressBlock(payload: Uint8Array, codec: number, rawLength: number): Uint8Array {
+  try {
+    if (codec === Codec.none) return payload;
+    if (codec === Codec.zstd) {
+      if (!zstdAvailable) throw new LifeboatError('unavailable', 'this runtime has no zstd; run Lifeboat on Node 24 or later');
+      return zlib.zstdDecompressSync(payload, { maxOutputLength: rawLength });
+    }
+    if (codec === Codec.deflate) return zlib.inflateRawSync(payload, { maxOutputLength: rawLength });
+  } catch (error) {
+    if (error instanceof LifeboatError) throw error;
+    throw new LifeboatError('corrupt-backup', `block does not decompress (${codecName(codec)}): ${(error as Error).message}`);
+  }
+  throw new LifeboatError('corrupt-backup', `block uses unknown codec ${codec}`);
+}

@@ -1,0 +1,39 @@
+// The manifest of a restore point: written last, so a point without one never existed.
+import { z } from 'zod';
+
+export const POINT_FORMAT = 'lifeboat-point';
+export const POINT_FORMAT_VERSION = 1;
+
+export const ManifestDisk = z.object({
+  key: z.string().min(1),
+  fileName: z.string().min(1),
+  capacity: z.number().int().nonnegative(),
+  mapFile: z.string().regex(/^disk-\d+\.map$/),
+  mapSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  mapEntries: z.number().int().nonnegative(),
+  sourceFormat: z.string(),
+});
+export type ManifestDisk = z.infer<typeof ManifestDisk>;
+
+export const Manifest = z.object({
+  format: z.literal(POINT_FORMAT),
+  version: z.literal(POINT_FORMAT_VERSION),
+  id: z.string().min(1),
+  vmId: z.string().min(1),
+  vmName: z.string(),
+  sequence: z.number().int().positive(),
+  kind: z.enum(['full', 'incremental']),
+  parentId: z.string().nullable(),
+  createdAt: z.string(),
+  blockSize: z.number().int().positive(),
+  vmConfig: z.object({ fileName: z.string().min(1), text: z.string() }),
+  disks: z.array(ManifestDisk),
+  dataFile: z.object({ name: z.literal('data.lbd'), size: z.number().int().nonnegative() }),
+  stats: z.object({
+    scannedBytes: z.number().nonnegative(),
+    changedBytes: z.number().nonnegative(),
+    storedBytes: z.number().nonnegative(),
+    dedupedBlocks: z.number().int().nonnegative(),
+  }),
+});
+export type Manifest = z.infer<typeof Manifest>;

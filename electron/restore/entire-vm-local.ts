@@ -1,0 +1,204 @@
+// Entire VM restore to a local datastore folder, in the phases of a hypervisor restore:
+// initialization, VM configuration, snapshot, disk transport, snapshot commit, finalization.
+// A local folder has no hypervisor, so the two snapshot steps are shown as skipped.
+import { open, writeFile } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
+import { parseVmx, rewriteVmx } from '../disks/vmx.ts';
+import { LocalVmFolder } from '../drivers/local-datastore/local-datastore.ts';
+import { LifeboatError, isErrnoCode } from '../errors.ts';
+import { BlockKind, RECORD_BYTES } from '../repository/block-map.ts';
+import { resolvePoint, type ResolvedDisk, type ResolvedPoint } from '../repository/chain.ts';
+import type { Repository } from '../repository/repository.ts';
+import type { RestoreStripeResult } from '../workers/messages.ts';
+import { WorkerTaskError, type WorkerPool } from '../workers/pool.ts';
+import type { JobWork } from '../engine/job-work.ts';
+import type { StepContext } from '../engine/plan.ts';
+
+export const restoreSteps = [
+  { name: 'initialize', title: 'Initialization: check the chain and the target, start data movers' },
+  { name: 'restore-configuration', title: 'Restore the VM configuration' },
+  { name: 'create-snapshot', title: 'Create a VM snapshot' },
+  { name: 'transfer-disks', title: 'Transfer disk data' },
+  { name: 'commit-snapshot', title: 'Commit the VM snapshot' },
+  { name: 'finalize', title: 'Finalize: sync and publish the VM files' },
+] as const;
+
+const PROGRESS_POLL_MS = 200;
+
+export type RestoreRequest = { vmId: string; pointId: string; targetPath: string; newName?: string | undefined };
+
+function dataBytesOf(disk: ResolvedDisk): number {
+  let bytes = 0;
+  for (let index = 0; index < disk.blockCount; index++) {
+    if (disk.map[index * RECORD_BYTES + 4] === BlockKind.data) bytes += new DataView(disk.map.buffer, disk.map.byteOffset).getUint32(index * RECORD_BYTES + 24, true);
+  }
+  return bytes;
+}
+
+export class EntireVmLocalRestore implements JobWork {
+  readonly steps = restoreSteps;
+  private point: ResolvedPoint | null = null;
+  private folder: LocalVmFolder | null = null;
+  private vmName = '';
+  private diskFiles = new Map<string, { descriptor: string; flat: string }>();
+  private published: string[] = [];
+  private bytesTotal = 0;
+  private bytesWritten = 0;
+
+  private readonly repository: Repository;
+  private readonly pool: WorkerPool;
+  private readonly jobId: string;
+  private readonly request: RestoreRequest;
+
+  constructor(repository: Repository, pool: WorkerPool, jobId: string, request: RestoreRequest) {
+    this.repository = repository;
+    this.pool = pool;
+    this.jobId = jobId;
+    this.request = request;
+  }
+
+  async run(step: string, context: StepContext): Promise<'done' | 'skipped' | void> {
+    switch (step) {
+      case 'initialize':
+        return this.initialize(context);
+      case 'restore-configuration':
+        return this.restoreConfiguration(context);
+      case 'create-snapshot':
+      case 'commit-snapshot':
+        context.log('a local datastore folder has no hypervisor to snapshot the VM; step skipped');
+        return 'skipped';
+      case 'transfer-disks':
+        return this.transferDisks(context);
+      case 'finalize':
+        return this.finalize(context);
+    }
+    throw new LifeboatError('internal', `restore has no step ${step}`);
+  }
+
+  private async initialize(context: StepContext): Promise<void> {
+    const point = await resolvePoint(this.repository, this.request.vmId, this.request.pointId);
+    this.point = point;
+    this.vmName = this.request.newName ?? point.point.vmName;
+    this.bytesTotal = point.disks.reduce((sum, disk) => sum + dataBytesOf(disk), 0);
+    context.log(`point ${point.point.sequence} of ${point.point.vmName} (${point.chain.length} link(s) in its chain), ${this.bytesTotal} bytes of data to write`);
+    this.folder = await LocalVmFolder.claim(this.request.targetPath, this.jobId);
+    const free = await this.folder.freeBytes();
+    if (free < this.bytesTotal) {
+      throw new LifeboatError('target-full', `target ${this.folder.path} has ${free} bytes free; the VM needs ${this.bytesTotal}`);
+    }
+    context.log(`data movers: ${this.pool.size} worker threads read, decompress, verify and write in parallel`);
+  }
+
+  private async restoreConfiguration(context: StepContext): Promise<void> {
+    const point = this.point as ResolvedPoint;
+    const folder = this.folder as LocalVmFolder;
+    const vmx = parseVmx(point.point.vmConfig.text, `${point.point.vmName} configuration`);
+    const renamed = this.request.newName !== undefined && this.request.newName !== point.point.vmName;
+    const used = new Set<string>();
+    point.disks.forEach((disk, index) => {
+      let base = renamed ? (index === 0 ? this.vmName : `${this.vmName}_${index}`) : basename(disk.fileName, extname(disk.fileName));
+      while (used.has(base)) base = `${base}_${index}`;
+      used.add(base);
+      this.diskFiles.set(disk.key, { descriptor: `${base}.vmdk`, flat: `${base}-flat.vmdk` });
+    });
+    const text = rewriteVmx(vmx, {
+      displayName: this.vmName,
+      diskFiles: new Map([...this.diskFiles].map(([key, files]) => [key, files.descriptor])),
+      newIdentity: renamed,
+    });
+    await writeFile(folder.stagedPath(`${this.vmName}.vmx`), text);
+    context.log(`configuration written as ${this.vmName}.vmx${renamed ? ' (new name, new identity)' : ''}`);
+  }
+
+  private async transferDisks(context: StepContext): Promise<void> {
+    const point = this.point as ResolvedPoint;
+    const folder = this.folder as LocalVmFolder;
+    context.progress(0, this.bytesTotal);
+    for (const disk of point.disks) {
+      const files = this.diskFiles.get(disk.key) as { descriptor: string; flat: string };
+      await writeFile(folder.stagedPath(files.descriptor), writeFlatDescriptor(disk.capacity, files.flat));
+      const flatPath = folder.stagedPath(files.flat);
+      // A sparse file of the full size: holes are never written and stay holes.
+      const handle = await open(flatPath, 'wx', 0o644);
+      await handle.truncate(disk.capacity);
+      await handle.close();
+      await this.transferDisk(disk, flatPath, context);
+      context.log(`disk ${disk.key} restored to ${files.descriptor}`);
+    }
+  }
+
+  private async transferDisk(disk: ResolvedDisk, flatPath: string, context: StepContext): Promise<void> {
+    const point = this.point as ResolvedPoint;
+    const slots = this.pool.size;
+    const control = new Int32Array(new SharedArrayBuffer(4));
+    const progress = new Float64Array(new SharedArrayBuffer(8 * slots));
+    const onAbort = (): void => void Atomics.store(control, 0, 1);
+    context.signal.addEventListener('abort', onAbort);
+    const base = this.bytesWritten;
+    const timer = setInterval(() => context.progress(base + progress.reduce((a, b) => a + b, 0), this.bytesTotal), PROGRESS_POLL_MS);
+    try {
+      const results = await Promise.allSettled(
+        Array.from({ length: slots }, (_, slot) =>
+          this.pool.run<RestoreStripeResult>({
+            type: 'restore-stripe',
+            map: disk.map,
+            blockSize: point.blockSize,
+            capacity: disk.capacity,
+            dataFiles: [...point.dataFiles],
+            targetPath: flatPath,
+            slot,
+            slots,
+            control,
+            progress,
+          }),
+        ),
+      );
+      const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as Error] : []));
+      // Report the stripe that failed first, not the ones it stopped.
+      const failure = failures.find((error) => !(error instanceof WorkerTaskError && error.code === 'cancelled')) ?? failures[0];
+      if (failure) throw this.explain(failure, disk, context);
+      this.bytesWritten = base + results.reduce((sum, result) => sum + (result.status === 'fulfilled' ? result.value.bytes : 0), 0);
+      context.progress(this.bytesWritten, this.bytesTotal);
+    } finally {
+      clearInterval(timer);
+      context.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private explain(error: Error, disk: ResolvedDisk, context: StepContext): Error {
+    if (context.signal.aborted) return new LifeboatError('cancelled', 'the job was cancelled by the operator');
+    if (isErrnoCode(error, 'ENOSPC') || /ENOSPC/.test(error.message)) return new LifeboatError('target-full', `target ${this.folder?.path} ran out of space while writing disk ${disk.key}`);
+    if (error instanceof WorkerTaskError && error.blockIndex !== undefined) {
+      const point = this.point as ResolvedPoint;
+      const offset = error.blockIndex * point.blockSize;
+      return new LifeboatError('corrupt-backup', `VM ${point.point.vmName}, point ${point.point.sequence}, disk ${disk.key} (${disk.fileName}), offset ${offset}: corrupt block, nothing written for it (${error.message})`);
+    }
+    return error;
+  }
+
+  private async finalize(context: StepContext): Promise<void> {
+    const folder = this.folder as LocalVmFolder;
+    for (const files of this.diskFiles.values()) {
+      const handle = await open(folder.stagedPath(files.flat), 'r+');
+      await handle.sync();
+      await handle.close();
+    }
+    this.published = await folder.publish();
+    context.log(`published ${this.published.length} file(s) in ${folder.path}`);
+  }
+
+  async finish(succeeded: boolean): Promise<void> {
+    if (!succeeded) await this.folder?.discard();
+  }
+
+  result(): Record<string, unknown> {
+    return {
+      vmName: this.vmName,
+      pointId: this.point?.point.id ?? this.request.pointId,
+      target: this.folder?.path ?? this.request.targetPath,
+      files: this.published,
+      bytesWritten: this.bytesWritten,
+    };
+  }
+}

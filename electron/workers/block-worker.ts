@@ -1,0 +1,112 @@
+// Worker thread: hashing, compression, and the whole read-decompress-verify-write loop of a
+// restore, so the engine's thread only coordinates.
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+import { LifeboatError, toWireError } from '../errors.ts';
+import { BlockKind, RECORD_BYTES, readRecord } from '../repository/block-map.ts';
+import { compressBlock, decompressBlock, type Codec } from '../repository/codec.ts';
+import { stripeOf, type CompressResult, type DigestResult, type RestoreStripeResult, type RestoreStripeTask, type WorkerTask } from './messages.ts';
+
+function isAllZero(data: Uint8Array): boolean {
+  const words = data.byteOffset % 8 === 0 ? new BigUint64Array(data.buffer, data.byteOffset, Math.floor(data.length / 8)) : null;
+  if (words) {
+    for (let i = 0; i < words.length; i++) if (words[i] !== 0n) return false;
+    for (let i = words.length * 8; i < data.length; i++) if (data[i] !== 0) return false;
+    return true;
+  }
+  return data.every((byte) => byte === 0);
+}
+
+function readFully(fd: number, length: number, position: number): Buffer {
+  const buffer = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, buffer, done, length - done, position + done);
+    if (n === 0) throw new LifeboatError('corrupt-backup', `data file ends before byte ${position + length}`);
+    done += n;
+  }
+  return buffer;
+}
+
+class StripeError extends LifeboatError {
+  blockIndex = -1;
+}
+
+function restoreStripe(task: RestoreStripeTask): RestoreStripeResult {
+  const fds = new Map<number, number>();
+  let target: number | null = null;
+  let blocks = 0;
+  let bytes = 0;
+  try {
+    for (const [sequence, path] of task.dataFiles) fds.set(sequence, openSync(path, 'r'));
+    if (task.targetPath) target = openSync(task.targetPath, 'r+');
+    const blockCount = task.map.length / RECORD_BYTES;
+    for (let index = 0; index < blockCount; index++) {
+      if (stripeOf(index, task.slots) !== task.slot) continue;
+      if (Atomics.load(task.control, 0) !== 0) throw new LifeboatError('cancelled', 'stopped');
+      const record = readRecord(task.map, index * RECORD_BYTES);
+      if (record.kind !== BlockKind.data) continue;
+      const expectedLength = Math.min(task.blockSize, task.capacity - index * task.blockSize);
+      const fd = fds.get(record.dataFile);
+      const fail = (code: 'corrupt-backup', why: string): never => {
+        const error = new StripeError(code, why);
+        error.blockIndex = index;
+        throw error;
+      };
+      if (fd === undefined) fail('corrupt-backup', `its data file (point ${record.dataFile}) is not in the chain`);
+      if (record.rawLength !== expectedLength) fail('corrupt-backup', `recorded length ${record.rawLength} should be ${expectedLength}`);
+      let data: Uint8Array;
+      try {
+        data = decompressBlock(readFully(fd as number, record.storedLength, record.offset), record.codec, record.rawLength);
+      } catch (error) {
+        fail('corrupt-backup', (error as Error).message);
+        throw error;
+      }
+      if (data.length !== record.rawLength) fail('corrupt-backup', `it decompresses to ${data.length} bytes instead of ${record.rawLength}`);
+      const digest = createHash('sha256').update(data).digest();
+      if (!digest.equals(record.sha256)) fail('corrupt-backup', 'its SHA-256 does not match the block map');
+      if (target !== null) {
+        let written = 0;
+        while (written < data.length) written += writeSync(target, data, written, data.length - written, index * task.blockSize + written);
+      }
+      blocks++;
+      bytes += data.length;
+      task.progress[task.slot] = bytes;
+    }
+    return { blocks, bytes };
+  } catch (error) {
+    Atomics.compareExchange(task.control, 0, 0, 2);
+    throw error;
+  } finally {
+    for (const fd of fds.values()) closeSync(fd);
+    if (target !== null) closeSync(target);
+  }
+}
+
+function handle(task: WorkerTask): { result: unknown; transfer: ArrayBuffer[] } {
+  switch (task.type) {
+    case 'digest': {
+      const result: DigestResult = { sha256: createHash('sha256').update(task.data).digest(), zero: isAllZero(task.data), data: task.data };
+      return { result, transfer: [task.data.buffer as ArrayBuffer] };
+    }
+    case 'compress': {
+      const { codec, payload } = compressBlock(task.data, task.codec as Codec);
+      const result: CompressResult = { codec, payload };
+      return { result, transfer: payload.buffer === task.data.buffer ? [task.data.buffer as ArrayBuffer] : [] };
+    }
+    case 'restore-stripe':
+      return { result: restoreStripe(task), transfer: [] };
+  }
+}
+
+parentPort?.on('message', (message: { id: number; task: WorkerTask }) => {
+  try {
+    const { result, transfer } = handle(message.task);
+    parentPort?.postMessage({ id: message.id, ok: true, result }, transfer);
+  } catch (error) {
+    const wire = toWireError(error);
+    const blockIndex = error instanceof StripeError ? error.blockIndex : undefined;
+    parentPort?.postMessage({ id: message.id, ok: false, error: { ...wire, blockIndex } });
+  }
+});

@@ -1,0 +1,34 @@
+// Messages between the engine and its block workers. Buffers move (transfer), never copy;
+// block maps and progress counters live in SharedArrayBuffers.
+export type DigestTask = { type: 'digest'; data: Uint8Array };
+export type DigestResult = { sha256: Uint8Array; zero: boolean; data: Uint8Array };
+
+export type CompressTask = { type: 'compress'; data: Uint8Array; codec: number };
+export type CompressResult = { codec: number; payload: Uint8Array };
+
+/** Restores (or, with no target, verifies) one stripe of a disk's blocks. */
+export type RestoreStripeTask = {
+  type: 'restore-stripe';
+  map: Uint8Array;
+  blockSize: number;
+  capacity: number;
+  dataFiles: [number, string][];
+  targetPath: string | null;
+  slot: number;
+  slots: number;
+  /** [0]: 0 = go, 1 = cancel, 2 = another stripe failed. */
+  control: Int32Array;
+  /** Bytes done per slot. */
+  progress: Float64Array;
+};
+export type RestoreStripeResult = { blocks: number; bytes: number };
+
+export type WorkerTask = DigestTask | CompressTask | RestoreStripeTask;
+export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { code: string; message: string; blockIndex?: number } };
+
+/** Blocks are striped across workers in runs of this many so each reads nearby data. */
+export const STRIPE_RUN = 8;
+
+export function stripeOf(blockIndex: number, slots: number): number {
+  return Math.floor(blockIndex / STRIPE_RUN) % slots;
+}

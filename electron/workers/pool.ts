@@ -1,0 +1,103 @@
+// A fixed set of block workers. Tasks queue until a worker is free; a worker that dies takes
+// its task down with a clear error and is replaced.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { LifeboatError, type ErrorCode } from '../errors.ts';
+import type { WorkerReply, WorkerTask } from './messages.ts';
+
+export class WorkerTaskError extends LifeboatError {
+  readonly blockIndex: number | undefined;
+  constructor(code: ErrorCode, message: string, blockIndex: number | undefined) {
+    super(code, message);
+    this.blockIndex = blockIndex;
+  }
+}
+
+type Pending = { task: WorkerTask; transfer: ArrayBuffer[]; resolve: (value: unknown) => void; reject: (error: Error) => void };
+type Slot = { worker: Worker; busy: { id: number; pending: Pending } | null };
+
+/** The worker entry: the .ts source when running from source, the bundle's .mjs when bundled. */
+function workerUrl(): URL {
+  const bundled = !import.meta.url.endsWith('.ts');
+  return new URL(bundled ? './block-worker.mjs' : './block-worker.ts', import.meta.url);
+}
+
+export function defaultWorkerCount(): number {
+  return Math.max(2, Math.min(4, availableParallelism()));
+}
+
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Pending[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  readonly size: number;
+
+  constructor(size = defaultWorkerCount()) {
+    this.size = size;
+    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
+  }
+
+  private spawn(): Slot {
+    const slot: Slot = { worker: new Worker(workerUrl()), busy: null };
+    slot.worker.on('message', (reply: WorkerReply) => {
+      const busy = slot.busy;
+      if (!busy || busy.id !== reply.id) return;
+      slot.busy = null;
+      if (reply.ok) busy.pending.resolve(reply.result);
+      else busy.pending.reject(new WorkerTaskError(reply.error.code as ErrorCode, reply.error.message, reply.error.blockIndex));
+      this.pump();
+    });
+    slot.worker.on('error', (error) => this.replace(slot, error));
+    slot.worker.on('exit', (code) => {
+      if (!this.closed) this.replace(slot, new Error(`block worker exited with code ${code}`));
+    });
+    slot.worker.unref();
+    return slot;
+  }
+
+  private replace(slot: Slot, error: Error): void {
+    const index = this.slots.indexOf(slot);
+    if (index < 0) return;
+    slot.busy?.pending.reject(new LifeboatError('internal', `block worker failed: ${error.message}`));
+    slot.busy = null;
+    void slot.worker.terminate();
+    if (this.closed) return;
+    this.slots[index] = this.spawn();
+    this.pump();
+  }
+
+  run<T>(task: WorkerTask, transfer: ArrayBuffer[] = []): Promise<T> {
+    if (this.closed) return Promise.reject(new LifeboatError('unavailable', 'the engine is shutting down'));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ task, transfer, resolve: resolve as (value: unknown) => void, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    for (const slot of this.slots) {
+      if (slot.busy) continue;
+      const pending = this.queue.shift();
+      if (!pending) return;
+      const id = this.nextId++;
+      slot.busy = { id, pending };
+      slot.worker.ref();
+      slot.worker.postMessage({ id, task: pending.task }, pending.transfer);
+    }
+    for (const slot of this.slots) if (!slot.busy) slot.worker.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const pending of this.queue.splice(0)) pending.reject(new LifeboatError('unavailable', 'the engine is shutting down'));
+    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+  }
+}
+
+/** A buffer that can be moved to a worker: it must own its whole ArrayBuffer. */
+export function ownedCopy(data: Buffer): Uint8Array {
+  if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer)) return data;
+  return new Uint8Array(data);
+}

@@ -1,0 +1,87 @@
+// The one contract between the console and the engine. Every request channel and every event is
+// declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
+import { z } from 'zod';
+import { Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary } from './domain.ts';
+
+const Empty = z.object({}).strict();
+
+export const requestChannels = {
+  'engine.info': {
+    request: Empty,
+    response: z.object({ version: z.string(), home: z.string(), repositoryPath: z.string(), workerThreads: z.number().int() }),
+  },
+  'vms.list': { request: Empty, response: z.array(VmSummary) },
+  'points.list': {
+    request: z.object({ vm: z.string().min(1).max(200) }).strict(),
+    response: z.array(RestorePoint),
+  },
+  'jobs.list': { request: Empty, response: z.array(Job) },
+  'jobs.get': {
+    request: z.object({ jobId: Id }).strict(),
+    response: z.object({ job: Job, events: z.array(JobEvent) }),
+  },
+  'jobs.cancel': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
+  'backup.start': {
+    request: z.object({ source: z.object({ kind: z.literal('local'), path: z.string().min(1).max(4096) }).strict() }).strict(),
+    response: z.object({ job: Job }),
+  },
+  'restore.entireVm': {
+    request: z
+      .object({
+        vm: z.string().min(1).max(200),
+        point: z.string().min(1).max(200),
+        target: LocalTarget.strict(),
+        newName: z
+          .string()
+          .min(1)
+          .max(80)
+          .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'a VM name uses letters, digits, space, dot, dash and underscore')
+          .optional(),
+      })
+      .strict(),
+    response: z.object({ job: Job }),
+  },
+} as const;
+
+export const eventChannels = {
+  'job.updated': Job,
+  'job.progress': JobProgress,
+} as const;
+
+export type RequestChannel = keyof typeof requestChannels;
+export type EventChannel = keyof typeof eventChannels;
+export type RequestOf<C extends RequestChannel> = z.input<(typeof requestChannels)[C]['request']>;
+export type ResponseOf<C extends RequestChannel> = z.infer<(typeof requestChannels)[C]['response']>;
+export type EventOf<E extends EventChannel> = z.infer<(typeof eventChannels)[E]>;
+
+export function isRequestChannel(name: unknown): name is RequestChannel {
+  return typeof name === 'string' && Object.hasOwn(requestChannels, name);
+}
+
+export function isEventChannel(name: unknown): name is EventChannel {
+  return typeof name === 'string' && Object.hasOwn(eventChannels, name);
+}
+
+/** The API a console sees, whatever carries it (Electron preload or the WebSocket client). */
+export type LifeboatApi = {
+  invoke<C extends RequestChannel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>>;
+  on<E extends EventChannel>(event: E, listener: (payload: EventOf<E>) => void): () => void;
+};
+
+/** Errors cross every transport as this shape, so a console shows the engine's own sentence. */
+export const WireError = z.object({ code: z.string(), message: z.string() });
+export type WireError = z.infer<typeof WireError>;
+
+/** Frames of the WebSocket and local-socket transports. */
+export const ClientFrame = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('hello'), token: z.string().min(1).max(200) }).strict(),
+  z.object({ type: z.literal('request'), id: z.number().int().nonnegative(), channel: z.string().max(100), payload: z.unknown() }).strict(),
+]);
+export type ClientFrame = z.infer<typeof ClientFrame>;
+
+export type ServerFrame =
+  | { type: 'welcome'; session: string }
+  | { type: 'response'; id: number; ok: true; payload: unknown }
+  | { type: 'response'; id: number; ok: false; error: WireError }
+  | { type: 'event'; event: EventChannel; payload: unknown }
+  | { type: 'fatal'; error: WireError };

@@ -1,0 +1,97 @@
+// Domain types shared by the engine and the console. Every type is inferred from a zod schema so
+// the same definition validates data crossing a process boundary.
+import { z } from 'zod';
+
+export const jobStates = ['queued', 'running', 'waiting-for-operator', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;
+export const JobState = z.enum(jobStates);
+export type JobState = z.infer<typeof JobState>;
+
+export const finishedJobStates: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
+
+export const JobKind = z.enum(['backup', 'restore-entire-vm']);
+export type JobKind = z.infer<typeof JobKind>;
+
+export const Id = z.string().min(1).max(200);
+
+export const VmSummary = z.object({
+  id: Id,
+  name: z.string(),
+  source: z.string().nullable(),
+  pointCount: z.number().int().nonnegative(),
+  latestPointAt: z.string().nullable(),
+  latestPointId: z.string().nullable(),
+  diskCount: z.number().int().nonnegative(),
+  provisionedBytes: z.number().nonnegative(),
+});
+export type VmSummary = z.infer<typeof VmSummary>;
+
+export const PointDisk = z.object({
+  key: z.string(),
+  fileName: z.string(),
+  capacity: z.number().nonnegative(),
+});
+export type PointDisk = z.infer<typeof PointDisk>;
+
+export const RestorePoint = z.object({
+  id: Id,
+  vmId: Id,
+  sequence: z.number().int().nonnegative(),
+  kind: z.enum(['full', 'incremental']),
+  createdAt: z.string(),
+  parentId: z.string().nullable(),
+  repositoryId: z.string(),
+  disks: z.array(PointDisk),
+  changedBytes: z.number().nonnegative(),
+  storedBytes: z.number().nonnegative(),
+});
+export type RestorePoint = z.infer<typeof RestorePoint>;
+
+export const JobProgress = z.object({
+  jobId: Id,
+  step: z.string(),
+  bytesDone: z.number().nonnegative(),
+  bytesTotal: z.number().nonnegative(),
+  bytesPerSecond: z.number().nonnegative(),
+  etaSeconds: z.number().nonnegative().nullable(),
+});
+export type JobProgress = z.infer<typeof JobProgress>;
+
+export const JobStep = z.object({
+  name: z.string(),
+  title: z.string(),
+  state: z.enum(['pending', 'running', 'done', 'failed', 'skipped']),
+});
+export type JobStep = z.infer<typeof JobStep>;
+
+export const Job = z.object({
+  id: Id,
+  kind: JobKind,
+  vmId: z.string().nullable(),
+  vmName: z.string(),
+  state: JobState,
+  summary: z.string(),
+  steps: z.array(JobStep),
+  currentStep: z.string().nullable(),
+  bytesDone: z.number().nonnegative(),
+  bytesTotal: z.number().nonnegative(),
+  error: z.string().nullable(),
+  result: z.record(z.string(), z.unknown()).nullable(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  endedAt: z.string().nullable(),
+});
+export type Job = z.infer<typeof Job>;
+
+export const JobEvent = z.object({
+  at: z.string(),
+  level: z.enum(['info', 'warning', 'error']),
+  step: z.string().nullable(),
+  message: z.string(),
+});
+export type JobEvent = z.infer<typeof JobEvent>;
+
+export const LocalTarget = z.object({
+  kind: z.literal('local'),
+  path: z.string().min(1).max(4096),
+});
+export type LocalTarget = z.infer<typeof LocalTarget>;
