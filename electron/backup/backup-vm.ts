@@ -48,15 +48,14 @@ export class BackupWork implements JobWork {
   private readonly repository: Repository;
   private readonly pool: WorkerPool;
   private readonly sourceFolder: string;
+  private readonly onCommitted: (manifest: Manifest, source: SourceVm) => void;
 
-  constructor(repository: Repository, pool: WorkerPool, sourceFolder: string) {
+  /** `onCommitted` indexes the new point (in the catalog) as soon as the repository holds it. */
+  constructor(repository: Repository, pool: WorkerPool, sourceFolder: string, onCommitted: (manifest: Manifest, source: SourceVm) => void) {
     this.repository = repository;
     this.pool = pool;
     this.sourceFolder = sourceFolder;
-  }
-
-  get vm(): SourceVm | null {
-    return this.source;
+    this.onCommitted = onCommitted;
   }
 
   async run(step: string, context: StepContext): Promise<'done' | 'skipped' | void> {
@@ -118,6 +117,7 @@ export class BackupWork implements JobWork {
       this.stats.dedupedBlocks++;
       return found;
     }
+    const rawLength = digest.data.byteLength; // read before the buffer moves to a worker
     const work = (async (): Promise<StoredBlock> => {
       const compressed = await this.pool.run<CompressResult>({ type: 'compress', data: digest.data, codec: defaultCodec }, [digest.data.buffer as ArrayBuffer]);
       throwIfCancelled(context.signal);
@@ -125,7 +125,7 @@ export class BackupWork implements JobWork {
       this.dataSize += compressed.payload.length;
       await (this.data as FileHandle).write(compressed.payload, 0, compressed.payload.length, offset);
       this.stats.storedBytes += compressed.payload.length;
-      const stored: StoredBlock = { codec: compressed.codec, dataFile: this.sequence, offset, storedLength: compressed.payload.length, rawLength: digest.data.byteLength, sha256: digest.sha256 };
+      const stored: StoredBlock = { codec: compressed.codec, dataFile: this.sequence, offset, storedLength: compressed.payload.length, rawLength, sha256: digest.sha256 };
       this.known.set(key, stored);
       return stored;
     })();
@@ -209,11 +209,8 @@ export class BackupWork implements JobWork {
     await this.repository.commitPoint(this.partial as string, manifest);
     this.partial = null;
     this.manifest = manifest;
+    this.onCommitted(manifest, source);
     context.log(`point ${manifest.sequence} (${manifest.kind}) committed: ${this.stats.changedBytes} bytes changed, ${this.stats.storedBytes} stored`);
-  }
-
-  get committed(): Manifest | null {
-    return this.manifest;
   }
 
   async finish(): Promise<void> {

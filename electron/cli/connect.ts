@@ -1,0 +1,26 @@
+// The CLI talks to the engine that serves its home when one runs; otherwise it opens the
+// engine in-process for the one command. Either way it sees the same LifeboatApi.
+import type { EventChannel, EventOf, LifeboatApi, RequestChannel, RequestOf, ResponseOf } from '../../shared/contract.ts';
+import { Engine } from '../engine/engine.ts';
+import { homePaths } from '../home.ts';
+import { dispatch } from '../rpc/dispatch.ts';
+import { connectLocalSocket, engineIsRunning } from '../rpc/local-socket.ts';
+
+export type Connection = { api: LifeboatApi; engine: Engine | null; close(): Promise<void> };
+
+export function inProcessApi(engine: Engine): LifeboatApi {
+  return {
+    invoke: <C extends RequestChannel>(channel: C, request: RequestOf<C>) => dispatch(engine, channel, request) as Promise<ResponseOf<C>>,
+    on: <E extends EventChannel>(event: E, listener: (payload: EventOf<E>) => void) => engine.events.on(event, listener),
+  };
+}
+
+export async function connect(home: string): Promise<Connection> {
+  const { socket } = homePaths(home);
+  if (await engineIsRunning(socket)) {
+    const client = await connectLocalSocket(socket);
+    return { api: client, engine: null, close: async () => client.close() };
+  }
+  const engine = await Engine.open({ home });
+  return { api: inProcessApi(engine), engine, close: () => engine.close() };
+}

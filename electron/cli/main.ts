@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+// `lifeboat`: the command line. Every command takes --home and --json, exits non-zero with one
+// clear line on bad input, and talks to the engine through the same contract as the console.
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import type { LifeboatApi } from '../../shared/contract.ts';
+import type { Job } from '../../shared/domain.ts';
+import { finishedJobStates } from '../../shared/domain.ts';
+import { formatBytes, table } from '../../shared/format.ts';
+import { Engine } from '../engine/engine.ts';
+import { LifeboatError, toWireError } from '../errors.ts';
+import { resolveHome } from '../home.ts';
+import { createLab } from '../lab/create-lab.ts';
+import { connect } from './connect.ts';
+import { serve } from './serve.ts';
+
+const usage = `usage: lifeboat [--home DIR] [--json] <command>
+  lab create [--vms N] [--points N] [--disk-mib N]   make demo VMs and back them up
+  backup local:<vm-folder> [--detach]                back up a VM folder (VMware layout)
+  vms                                                VMs in the catalog
+  points <vm>                                        restore points of a VM
+  restore vm <vm> --point <id|seq|latest> --target local:<dir> [--name NEW] [--detach]
+  jobs [show <id> | cancel <id>]                     the job queue
+  serve [--host 127.0.0.1] [--port 7420]             console over HTTP + WebSocket`;
+
+type Output = { json: boolean; print(human: string, data: unknown): void };
+
+class UsageError extends LifeboatError {
+  constructor(message: string) {
+    super('bad-request', message);
+  }
+}
+
+function localPath(argument: string | undefined, what: string): string {
+  if (!argument || !argument.startsWith('local:') || argument.length <= 'local:'.length) throw new UsageError(`${what} must be local:<folder>`);
+  return argument.slice('local:'.length);
+}
+
+function positiveInt(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${name} takes a whole number`);
+  return Number(value);
+}
+
+async function follow(api: LifeboatApi, job: Job, out: Output): Promise<Job> {
+  const interactive = process.stderr.isTTY && !out.json;
+  let lastLine = 0;
+  const offProgress = api.on('job.progress', (progress) => {
+    if (progress.jobId !== job.id || out.json) return;
+    const now = Date.now();
+    if (!interactive && now - lastLine < 5000) return;
+    lastLine = now;
+    const percent = progress.bytesTotal > 0 ? Math.floor((progress.bytesDone * 100) / progress.bytesTotal) : 0;
+    const line = `${progress.step}: ${percent}% ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)} at ${formatBytes(progress.bytesPerSecond)}/s`;
+    process.stderr.write(interactive ? `\r${line.padEnd(78)}` : `${line}\n`);
+  });
+  const ended = await new Promise<Job>((resolve) => {
+    const off = api.on('job.updated', (update) => {
+      if (update.id === job.id && finishedJobStates.has(update.state)) {
+        off();
+        resolve(update);
+      }
+    });
+    void api.invoke('jobs.get', { jobId: job.id }).then(({ job: current }) => {
+      if (finishedJobStates.has(current.state)) {
+        off();
+        resolve(current);
+      }
+    });
+  });
+  offProgress();
+  if (interactive) process.stderr.write('\n');
+  return ended;
+}
+
+function describeJob(job: Job): string {
+  const lines = [`job ${job.id}: ${job.summary}`, `state: ${job.state}${job.error ? ` (${job.error})` : ''}`];
+  for (const step of job.steps) lines.push(`  ${step.state.padEnd(8)} ${step.name}`);
+  if (job.result) lines.push(`result: ${JSON.stringify(job.result)}`);
+  return lines.join('\n');
+}
+
+async function runJobCommand(api: LifeboatApi, job: Job, detach: boolean, out: Output): Promise<number> {
+  if (detach) {
+    out.print(`queued job ${job.id}`, job);
+    return 0;
+  }
+  if (!out.json) process.stderr.write(`job ${job.id} queued: ${job.summary}\n`);
+  const ended = await follow(api, job, out);
+  out.print(describeJob(ended), ended);
+  return ended.state === 'succeeded' ? 0 : 1;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      home: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+      vms: { type: 'string' }, points: { type: 'string' }, 'disk-mib': { type: 'string' },
+      point: { type: 'string' }, target: { type: 'string' }, name: { type: 'string' }, detach: { type: 'boolean', default: false },
+      host: { type: 'string' }, port: { type: 'string' }, 'allow-remote': { type: 'boolean', default: false },
+    },
+  });
+  const out: Output = {
+    json: values.json,
+    print: (human, data) => console.log(values.json ? JSON.stringify(data, null, 2) : human),
+  };
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    console.log(usage);
+    return values.help ? 0 : 2;
+  }
+  const home = resolveHome(values.home);
+
+  if (command === 'serve') {
+    const rendererDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'renderer');
+    return serve({ home, host: values.host ?? '127.0.0.1', port: positiveInt(values.port, 7420, '--port'), rendererDir, allowRemote: values['allow-remote'], json: values.json });
+  }
+  if (command === 'lab') {
+    if (rest[0] !== 'create') throw new UsageError('lab takes: create');
+    const engine = await Engine.open({ home });
+    try {
+      const vms = await createLab(engine, { vms: positiveInt(values.vms, 3, '--vms'), points: positiveInt(values.points, 3, '--points'), diskMib: positiveInt(values['disk-mib'], 64, '--disk-mib') }, (line) => {
+        if (!values.json) process.stderr.write(`${line}\n`);
+      });
+      out.print(`lab ready in ${engine.paths.lab}: ${vms.map((vm) => vm.name).join(', ')}`, vms);
+    } finally {
+      await engine.close();
+    }
+    return 0;
+  }
+
+  const connection = await connect(home);
+  try {
+    const { api } = connection;
+    switch (command) {
+      case 'vms': {
+        const vms = await api.invoke('vms.list', {});
+        out.print(
+          vms.length === 0
+            ? 'no VMs yet: `lifeboat lab create` makes a demo lab, `lifeboat backup local:<folder>` backs up a VM'
+            : table([['NAME', 'ID', 'POINTS', 'DISKS', 'SIZE', 'LATEST'], ...vms.map((vm) => [vm.name, vm.id, String(vm.pointCount), String(vm.diskCount), formatBytes(vm.provisionedBytes), vm.latestPointAt ?? '-'])]),
+          vms,
+        );
+        return 0;
+      }
+      case 'points': {
+        if (!rest[0]) throw new UsageError('points takes a VM name or id');
+        const points = await api.invoke('points.list', { vm: rest[0] });
+        out.print(table([['SEQ', 'ID', 'KIND', 'CREATED', 'CHANGED', 'STORED'], ...points.map((point) => [String(point.sequence), point.id, point.kind, point.createdAt, formatBytes(point.changedBytes), formatBytes(point.storedBytes)])]), points);
+        return 0;
+      }
+      case 'backup': {
+        const { job } = await api.invoke('backup.start', { source: { kind: 'local', path: localPath(rest[0], 'backup source') } });
+        return await runJobCommand(api, job, values.detach, out);
+      }
+      case 'restore': {
+        if (rest[0] !== 'vm' || !rest[1]) throw new UsageError('restore takes: vm <vm> --point P --target local:<dir>');
+        if (!values.point) throw new UsageError('restore vm needs --point <id|sequence|latest>');
+        const request = { vm: rest[1], point: values.point, target: { kind: 'local' as const, path: localPath(values.target, '--target') }, ...(values.name ? { newName: values.name } : {}) };
+        const { job } = await api.invoke('restore.entireVm', request);
+        return await runJobCommand(api, job, values.detach, out);
+      }
+      case 'jobs': {
+        if (rest[0] === 'show' || rest[0] === 'cancel') {
+          if (!rest[1]) throw new UsageError(`jobs ${rest[0]} takes a job id`);
+          if (rest[0] === 'cancel') {
+            const { job } = await api.invoke('jobs.cancel', { jobId: rest[1] });
+            out.print(`cancel requested for job ${job.id}`, job);
+            return 0;
+          }
+          const detail = await api.invoke('jobs.get', { jobId: rest[1] });
+          out.print(`${describeJob(detail.job)}\n${detail.events.map((event) => `${event.at} ${event.level} ${event.message}`).join('\n')}`, detail);
+          return 0;
+        }
+        const jobs = await api.invoke('jobs.list', {});
+        out.print(table([['ID', 'KIND', 'VM', 'STATE', 'PROGRESS', 'CREATED'], ...jobs.map((job) => [job.id, job.kind, job.vmName, job.state, job.bytesTotal > 0 ? `${Math.floor((job.bytesDone * 100) / job.bytesTotal)}%` : '-', job.createdAt])]), jobs);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command ${command}; \`lifeboat --help\` lists them`);
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      const wire = error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? { code: 'bad-request', message: error.message } : toWireError(error);
+      if (process.argv.includes('--json')) console.log(JSON.stringify({ error: wire }));
+      else console.error(`lifeboat: ${wire.message}`);
+      process.exitCode = wire.code === 'internal' ? 3 : 2;
+    },
+  );
+}

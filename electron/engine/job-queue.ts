@@ -1,0 +1,213 @@
+// The job queue: jobs are persisted before they run, at most `concurrency` run at once and at
+// most one per VM; progress is throttled for the UI; a restart shows interrupted what was running.
+import { randomUUID } from 'node:crypto';
+import { finishedJobStates, type Job, type JobKind, type JobStep } from '../../shared/domain.ts';
+import type { Catalog, JobPatch } from '../catalog/catalog.ts';
+import { LifeboatError, toWireError } from '../errors.ts';
+import type { EngineEvents } from './events.ts';
+import type { JobWork } from './job-work.ts';
+import { runPlan, type StepContext, type StepDefinition } from './plan.ts';
+import { RateMeter } from './rate-meter.ts';
+
+const PROGRESS_EVENT_MS = 250;
+const PROGRESS_PERSIST_MS = 2000;
+
+export type JobSpec = { kind: JobKind; vmId: string | null; vmName: string; summary: string; params: unknown; steps: readonly StepDefinition[] };
+export type WorkFactory = (job: Job) => JobWork;
+
+type Running = { job: Job; controller: AbortController; done: Promise<void> };
+
+export class JobQueue {
+  private readonly running = new Map<string, Running>();
+  private readonly factories = new Map<string, WorkFactory>();
+  private closed = false;
+  private readonly catalog: Catalog;
+  private readonly events: EngineEvents;
+  private readonly concurrency: number;
+
+  constructor(catalog: Catalog, events: EngineEvents, concurrency: number) {
+    this.catalog = catalog;
+    this.events = events;
+    this.concurrency = concurrency;
+  }
+
+  /** Marks what a previous engine left running as interrupted; returns those jobs. */
+  recoverAfterRestart(): Job[] {
+    const stale = this.catalog.jobsInState(['running', 'waiting-for-operator', 'queued']);
+    const now = new Date().toISOString();
+    return stale.map((job) => {
+      const message = job.state === 'queued' ? 'the engine stopped before this job started' : 'the engine stopped while this job ran';
+      this.catalog.addJobEvent(job.id, { at: now, level: 'warning', step: job.currentStep, message });
+      return this.catalog.updateJob(job.id, { state: 'interrupted', endedAt: now, error: message });
+    });
+  }
+
+  submit(spec: JobSpec, factory: WorkFactory): Job {
+    if (this.closed) throw new LifeboatError('unavailable', 'the engine is shutting down');
+    const job: Job = {
+      id: randomUUID(),
+      kind: spec.kind,
+      vmId: spec.vmId,
+      vmName: spec.vmName,
+      state: 'queued',
+      summary: spec.summary,
+      steps: spec.steps.map((step): JobStep => ({ name: step.name, title: step.title, state: 'pending' })),
+      currentStep: null,
+      bytesDone: 0,
+      bytesTotal: 0,
+      error: null,
+      result: null,
+      createdAt: new Date().toISOString(),
+      startedAt: null,
+      endedAt: null,
+    };
+    this.catalog.insertJob(job, spec.params);
+    this.factories.set(job.id, factory);
+    this.events.emit('job.updated', job);
+    this.pump();
+    return job;
+  }
+
+  cancel(jobId: string): Job {
+    const job = this.catalog.getJob(jobId);
+    if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
+    const running = this.running.get(jobId);
+    if (running) {
+      running.controller.abort();
+      return job;
+    }
+    if (job.state !== 'queued') throw new LifeboatError('conflict', `job ${jobId} has already ended (${job.state})`);
+    this.factories.delete(jobId);
+    return this.update(jobId, { state: 'cancelled', endedAt: new Date().toISOString(), error: 'cancelled before it started' });
+  }
+
+  /** Resolves when the job has ended (for the CLI, which waits). */
+  whenEnded(jobId: string): Promise<Job> {
+    return new Promise((resolve, reject) => {
+      const settle = (job: Job): boolean => {
+        if (!finishedJobStates.has(job.state)) return false;
+        off();
+        resolve(job);
+        return true;
+      };
+      const off = this.events.on('job.updated', (job) => void (job.id === jobId && settle(job)));
+      const job = this.catalog.getJob(jobId);
+      if (!job) {
+        off();
+        reject(new LifeboatError('not-found', `job ${jobId} does not exist`));
+      } else settle(job);
+    });
+  }
+
+  private update(jobId: string, patch: JobPatch): Job {
+    const job = this.catalog.updateJob(jobId, patch);
+    this.events.emit('job.updated', job);
+    return job;
+  }
+
+  private pump(): void {
+    if (this.closed) return;
+    for (const job of this.catalog.jobsInState(['queued'])) {
+      if (this.running.size >= this.concurrency) return;
+      const factory = this.factories.get(job.id);
+      if (!factory) continue;
+      const busyVm = [...this.running.values()].some((running) => running.job.vmId !== null && running.job.vmId === job.vmId);
+      if (busyVm) continue;
+      this.factories.delete(job.id);
+      this.start(job, factory);
+    }
+  }
+
+  private start(queued: Job, factory: WorkFactory): void {
+    const controller = new AbortController();
+    const entry: Running = { job: queued, controller, done: Promise.resolve() };
+    this.running.set(queued.id, entry);
+    entry.done = this.execute(queued, factory, controller.signal).finally(() => {
+      this.running.delete(queued.id);
+      this.pump();
+    });
+  }
+
+  private async execute(queued: Job, factory: WorkFactory, signal: AbortSignal): Promise<void> {
+    const jobId = queued.id;
+    let job = this.update(jobId, { state: 'running', startedAt: new Date().toISOString() });
+    let currentStep: string | null = null;
+    const meter = new RateMeter();
+    let lastEvent = 0;
+    let lastPersist = 0;
+    const log = (message: string, level: 'info' | 'warning' | 'error' = 'info'): void => {
+      this.catalog.addJobEvent(jobId, { at: new Date().toISOString(), level, step: currentStep, message });
+    };
+    const context: StepContext = {
+      signal,
+      log,
+      progress: (bytesDone, bytesTotal) => {
+        const now = Date.now();
+        meter.sample(now, bytesDone);
+        const final = bytesDone >= bytesTotal;
+        if (!final && now - lastEvent < PROGRESS_EVENT_MS) return;
+        lastEvent = now;
+        const rate = meter.bytesPerSecond();
+        this.events.emit('job.progress', {
+          jobId,
+          step: currentStep ?? '',
+          bytesDone,
+          bytesTotal,
+          bytesPerSecond: rate,
+          etaSeconds: rate > 0 ? Math.max(0, (bytesTotal - bytesDone) / rate) : null,
+        });
+        if (final || now - lastPersist >= PROGRESS_PERSIST_MS) {
+          lastPersist = now;
+          this.catalog.updateJob(jobId, { bytesDone, bytesTotal });
+        }
+      },
+    };
+    const setStep = (name: string, state: JobStep['state']): void => {
+      job = this.update(jobId, { steps: job.steps.map((step) => (step.name === name ? { ...step, state } : step)), currentStep });
+    };
+    let work: JobWork | null = null;
+    let succeeded = false;
+    try {
+      work = factory(job);
+      await runPlan(
+        work.steps,
+        (step) => (work as JobWork).run(step, context),
+        {
+          stepStarted: (step) => {
+            currentStep = step;
+            setStep(step, 'running');
+            log(`step ${step} started`);
+          },
+          stepFinished: (step, outcome) => setStep(step, outcome),
+        },
+        signal,
+      );
+      succeeded = true;
+    } catch (error) {
+      const wire = toWireError(error);
+      const cancelled = wire.code === 'cancelled' || signal.aborted;
+      log(cancelled ? 'cancelled by the operator' : wire.message, cancelled ? 'warning' : 'error');
+      await work?.finish(false).catch((cleanupError: unknown) => log(`cleanup failed: ${toWireError(cleanupError).message}`, 'error'));
+      this.update(jobId, {
+        state: cancelled ? 'cancelled' : 'failed',
+        error: cancelled ? 'cancelled by the operator' : wire.message,
+        endedAt: new Date().toISOString(),
+        result: work?.result() ?? null,
+      });
+      return;
+    }
+    try {
+      await work.finish(succeeded);
+    } catch (error) {
+      log(`cleanup after success failed: ${toWireError(error).message}`, 'warning');
+    }
+    log('job succeeded');
+    this.update(jobId, { state: 'succeeded', endedAt: new Date().toISOString(), result: work.result(), currentStep: null });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const running of this.running.values()) running.controller.abort();
+    await Promise.allSettled([...this.running.values()].map((running) => running.done));
+  }
+}

@@ -1,0 +1,75 @@
+// `lifeboat lab create`: VMs in VMware layout whose disks are real partitioned images, backed
+// up several times with changes in between, so a new user has something real to restore.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Engine } from '../engine/engine.ts';
+import { LifeboatError } from '../errors.ts';
+import { buildGuestDisk, changeGuest, type GuestLayout } from './guest-disk.ts';
+import { tool } from './tools.ts';
+
+export type LabOptions = { vms: number; points: number; diskMib: number };
+export type LabVm = { name: string; folder: string; format: 'monolithicFlat' | 'monolithicSparse' };
+
+const names = ['web', 'db', 'mail', 'files', 'dc', 'app', 'proxy', 'build'];
+
+export function vmxText(name: string, disks: string[], biosUuid: string): string {
+  const lines = [
+    '.encoding = "UTF-8"',
+    'config.version = "8"',
+    'virtualHW.version = "19"',
+    `displayName = "${name}"`,
+    'guestOS = "debian12-64"',
+    'memSize = "2048"',
+    'numvcpus = "2"',
+    `uuid.bios = "${biosUuid}"`,
+    'scsi0.present = "TRUE"',
+    'scsi0.virtualDev = "pvscsi"',
+    ...disks.flatMap((file, unit) => [`scsi0:${unit}.present = "TRUE"`, `scsi0:${unit}.fileName = "${file}"`]),
+    'ethernet0.present = "TRUE"',
+    'ethernet0.networkName = "VM Network"',
+    'ethernet0.virtualDev = "vmxnet3"',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+async function exportDisk(layout: GuestLayout, folder: string, base: string, format: LabVm['format']): Promise<string> {
+  const file = `${base}.vmdk`;
+  await rm(join(folder, file), { force: true });
+  await rm(join(folder, `${base}-flat.vmdk`), { force: true });
+  await tool('qemu-img', ['convert', '-f', 'raw', '-O', 'vmdk', '-o', `subformat=${format}`, layout.rawPath, join(folder, file)]);
+  return file;
+}
+
+export async function createLab(engine: Engine, options: LabOptions, onProgress: (line: string) => void = () => undefined): Promise<LabVm[]> {
+  if (options.vms < 1 || options.vms > 50) throw new LifeboatError('bad-request', '--vms takes 1 to 50');
+  if (options.points < 1 || options.points > 20) throw new LifeboatError('bad-request', '--points takes 1 to 20');
+  if (options.diskMib < 16 || options.diskMib > 65536) throw new LifeboatError('bad-request', '--disk-mib takes 16 to 65536');
+  const labRoot = engine.paths.lab;
+  const vms: LabVm[] = [];
+  for (let i = 0; i < options.vms; i++) {
+    const name = `lab-${names[i % names.length]}-${String(i + 1).padStart(2, '0')}`;
+    const folder = join(labRoot, name);
+    const work = join(labRoot, '.work', name);
+    await rm(folder, { recursive: true, force: true });
+    await rm(work, { recursive: true, force: true });
+    await mkdir(folder, { recursive: true });
+    await mkdir(work, { recursive: true });
+    const format: LabVm['format'] = i % 2 === 0 ? 'monolithicFlat' : 'monolithicSparse';
+    onProgress(`${name}: building a ${options.diskMib} MiB GPT disk (ext4 + FAT), ${format}`);
+    const layout = await buildGuestDisk(work, name, options.diskMib);
+    const biosUuid = randomUUID().replace(/-/g, '').replace(/(..)/g, '$1 ').trim();
+    for (let point = 1; point <= options.points; point++) {
+      if (point > 1) await changeGuest(layout, work, point);
+      const disk = await exportDisk(layout, folder, name, format);
+      await writeFile(join(folder, `${name}.vmx`), vmxText(name, [disk], biosUuid));
+      const job = await engine.startBackup(folder, 'lab');
+      const ended = await engine.jobs.whenEnded(job.id);
+      if (ended.state !== 'succeeded') throw new LifeboatError('internal', `lab backup of ${name} failed: ${ended.error}`);
+      onProgress(`${name}: restore point ${point} of ${options.points} backed up`);
+    }
+    vms.push({ name, folder, format });
+  }
+  await rm(join(labRoot, '.work'), { recursive: true, force: true });
+  return vms;
+}

@@ -1,0 +1,62 @@
+// Client side of the frame protocol, for Node (the CLI over the local socket, tests over the
+// WebSocket). It implements the same LifeboatApi the console uses.
+import type { EventChannel, EventOf, LifeboatApi, RequestChannel, RequestOf, ResponseOf, ServerFrame } from '../../shared/contract.ts';
+import { LifeboatError, type ErrorCode } from '../errors.ts';
+
+type Waiter = { resolve: (value: unknown) => void; reject: (error: Error) => void };
+
+export class FrameClient implements LifeboatApi {
+  private nextId = 1;
+  private readonly waiting = new Map<number, Waiter>();
+  private readonly listeners = new Map<string, Set<(payload: never) => void>>();
+  private closedReason: string | null = null;
+  private readonly write: (text: string) => void;
+  private readonly end: () => void;
+
+  constructor(write: (text: string) => void, end: () => void) {
+    this.write = write;
+    this.end = end;
+  }
+
+  invoke<C extends RequestChannel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>> {
+    if (this.closedReason) return Promise.reject(new LifeboatError('unavailable', this.closedReason));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.write(JSON.stringify({ type: 'request', id, channel, payload: request }));
+    });
+  }
+
+  on<E extends EventChannel>(event: E, listener: (payload: EventOf<E>) => void): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(listener as (payload: never) => void);
+    return () => void set.delete(listener as (payload: never) => void);
+  }
+
+  receive(text: string): void {
+    const frame = JSON.parse(text) as ServerFrame;
+    if (frame.type === 'response') {
+      const waiter = this.waiting.get(frame.id);
+      this.waiting.delete(frame.id);
+      if (!waiter) return;
+      if (frame.ok) waiter.resolve(frame.payload);
+      else waiter.reject(new LifeboatError(frame.error.code as ErrorCode, frame.error.message));
+    } else if (frame.type === 'event') {
+      for (const listener of this.listeners.get(frame.event) ?? []) listener(frame.payload as never);
+    } else if (frame.type === 'fatal') {
+      this.disconnected(frame.error.message);
+    }
+  }
+
+  disconnected(reason: string): void {
+    this.closedReason ??= reason;
+    for (const waiter of this.waiting.values()) waiter.reject(new LifeboatError('unavailable', reason));
+    this.waiting.clear();
+  }
+
+  close(): void {
+    this.disconnected('closed');
+    this.end();
+  }
+}

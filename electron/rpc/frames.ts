@@ -1,0 +1,36 @@
+// Frame handling shared by the socket transports (WebSocket and the home's local socket):
+// parse a client frame, dispatch it, and forward engine events to the peer.
+import { ClientFrame, type ServerFrame } from '../../shared/contract.ts';
+import type { Engine } from '../engine/engine.ts';
+import { LifeboatError, toWireError } from '../errors.ts';
+import { dispatch } from './dispatch.ts';
+
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+export function parseClientFrame(text: string): ClientFrame {
+  if (text.length > MAX_FRAME_BYTES) throw new LifeboatError('bad-request', 'frame larger than 1 MiB');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new LifeboatError('bad-request', 'frame is not JSON');
+  }
+  const frame = ClientFrame.safeParse(json);
+  if (!frame.success) throw new LifeboatError('bad-request', `malformed frame: ${frame.error.issues[0]?.message ?? 'invalid'}`);
+  return frame.data;
+}
+
+/** Serves one authenticated peer; returns the function that stops forwarding events. */
+export function servePeer(engine: Engine, send: (frame: ServerFrame) => void): { handle(frame: ClientFrame): void; close(): void } {
+  const unsubscribe = engine.events.onAny((event, payload) => send({ type: 'event', event, payload }));
+  return {
+    handle(frame) {
+      if (frame.type !== 'request') return;
+      dispatch(engine, frame.channel, frame.payload).then(
+        (payload) => send({ type: 'response', id: frame.id, ok: true, payload }),
+        (error: unknown) => send({ type: 'response', id: frame.id, ok: false, error: toWireError(error) }),
+      );
+    },
+    close: unsubscribe,
+  };
+}

@@ -1,0 +1,74 @@
+// The home's local socket (<home>/engine.sock, mode 0600): newline-delimited JSON frames. A CLI
+// finds a running engine here; file permissions are its authentication.
+import { chmod, rm } from 'node:fs/promises';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { ServerFrame } from '../../shared/contract.ts';
+import type { Engine } from '../engine/engine.ts';
+import { LifeboatError, toWireError, isErrnoCode } from '../errors.ts';
+import { MAX_FRAME_BYTES, parseClientFrame, servePeer } from './frames.ts';
+import { FrameClient } from './frame-client.ts';
+
+function lines(socket: Socket, onLine: (line: string) => void): void {
+  let buffered = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    let newline: number;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      if (line.trim()) onLine(line);
+    }
+    if (buffered.length > MAX_FRAME_BYTES) socket.destroy();
+  });
+}
+
+/** Is an engine already serving this home? A stale socket file from a crash is removed. */
+export async function engineIsRunning(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(socketPath);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export async function listenLocalSocket(engine: Engine, socketPath: string): Promise<Server> {
+  if (await engineIsRunning(socketPath)) throw new LifeboatError('conflict', `another engine already serves this home (${socketPath})`);
+  await rm(socketPath, { force: true });
+  const server = createServer((socket) => {
+    const send = (frame: ServerFrame): void => void (socket.writable && socket.write(`${JSON.stringify(frame)}\n`));
+    const peer = servePeer(engine, send);
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => peer.close());
+    lines(socket, (line) => {
+      try {
+        peer.handle(parseClientFrame(line));
+      } catch (error) {
+        send({ type: 'fatal', error: toWireError(error) });
+        socket.end();
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve());
+  });
+  await chmod(socketPath, 0o600);
+  return server;
+}
+
+export async function connectLocalSocket(socketPath: string): Promise<FrameClient> {
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const candidate = createConnection(socketPath);
+    candidate.once('connect', () => resolve(candidate));
+    candidate.once('error', (error) => reject(isErrnoCode(error, 'ENOENT') ? new LifeboatError('unavailable', 'no engine is running') : error));
+  });
+  const client = new FrameClient((text) => socket.write(`${text}\n`), () => socket.end());
+  lines(socket, (line) => client.receive(line));
+  socket.on('close', () => client.disconnected('the engine closed the connection'));
+  socket.on('error', () => undefined);
+  return client;
+}
