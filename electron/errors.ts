@@ -1,5 +1,7 @@
 // One error type for everything the operator may see: a stable code for programs, a sentence for
 // people. Anything else that escapes is a bug and is reported as 'internal'.
+import { RemoteError } from '../shared/frame-client.ts';
+
 export type ErrorCode =
   | 'bad-request'
   | 'not-found'
@@ -24,7 +26,7 @@ export class LifeboatError extends Error {
 }
 
 export function toWireError(error: unknown): { code: string; message: string } {
-  if (error instanceof LifeboatError) return { code: error.code, message: error.message };
+  if (error instanceof LifeboatError || error instanceof RemoteError) return { code: error.code, message: error.message };
   const message = error instanceof Error ? error.message : String(error);
   return { code: 'internal', message };
 }

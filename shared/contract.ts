@@ -1,6 +1,7 @@
 // The one contract between the console and the engine. Every request channel and every event is
 // declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
 import { z } from 'zod';
+import type { EventChannelName, RequestChannelName } from './channel-names.ts';
 import { Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary } from './domain.ts';
 
 const Empty = z.object({}).strict();
@@ -41,12 +42,12 @@ export const requestChannels = {
       .strict(),
     response: z.object({ job: Job }),
   },
-} as const;
+} as const satisfies Record<RequestChannelName, { request: z.ZodType; response: z.ZodType }>;
 
 export const eventChannels = {
   'job.updated': Job,
   'job.progress': JobProgress,
-} as const;
+} as const satisfies Record<EventChannelName, z.ZodType>;
 
 export type RequestChannel = keyof typeof requestChannels;
 export type EventChannel = keyof typeof eventChannels;

@@ -6,7 +6,7 @@ import type { ServerFrame } from '../../shared/contract.ts';
 import type { Engine } from '../engine/engine.ts';
 import { LifeboatError, toWireError, isErrnoCode } from '../errors.ts';
 import { MAX_FRAME_BYTES, parseClientFrame, servePeer } from './frames.ts';
-import { FrameClient } from './frame-client.ts';
+import { FrameClient } from '../../shared/frame-client.ts';
 
 function lines(socket: Socket, onLine: (line: string) => void): void {
   let buffered = '';

@@ -1,7 +1,16 @@
-// Client side of the frame protocol, for Node (the CLI over the local socket, tests over the
-// WebSocket). It implements the same LifeboatApi the console uses.
-import type { EventChannel, EventOf, LifeboatApi, RequestChannel, RequestOf, ResponseOf, ServerFrame } from '../../shared/contract.ts';
-import { LifeboatError, type ErrorCode } from '../errors.ts';
+// Client side of the frame protocol: the CLI over the home's local socket, the browser console
+// and tests over the WebSocket. It implements the LifeboatApi the console uses over Electron IPC.
+import type { EventChannel, EventOf, LifeboatApi, RequestChannel, RequestOf, ResponseOf, ServerFrame } from './contract.ts';
+
+/** An error the engine reported, with its stable code. */
+export class RemoteError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'RemoteError';
+    this.code = code;
+  }
+}
 
 type Waiter = { resolve: (value: unknown) => void; reject: (error: Error) => void };
 
@@ -19,7 +28,7 @@ export class FrameClient implements LifeboatApi {
   }
 
   invoke<C extends RequestChannel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>> {
-    if (this.closedReason) return Promise.reject(new LifeboatError('unavailable', this.closedReason));
+    if (this.closedReason) return Promise.reject(new RemoteError('unavailable', this.closedReason));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
@@ -41,7 +50,7 @@ export class FrameClient implements LifeboatApi {
       this.waiting.delete(frame.id);
       if (!waiter) return;
       if (frame.ok) waiter.resolve(frame.payload);
-      else waiter.reject(new LifeboatError(frame.error.code as ErrorCode, frame.error.message));
+      else waiter.reject(new RemoteError(frame.error.code, frame.error.message));
     } else if (frame.type === 'event') {
       for (const listener of this.listeners.get(frame.event) ?? []) listener(frame.payload as never);
     } else if (frame.type === 'fatal') {
@@ -51,7 +60,7 @@ export class FrameClient implements LifeboatApi {
 
   disconnected(reason: string): void {
     this.closedReason ??= reason;
-    for (const waiter of this.waiting.values()) waiter.reject(new LifeboatError('unavailable', reason));
+    for (const waiter of this.waiting.values()) waiter.reject(new RemoteError('unavailable', reason));
     this.waiting.clear();
   }
 

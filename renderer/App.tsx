@@ -1,0 +1,39 @@
+// The console's frame: navigation between inventory, jobs and the restore wizard.
+import { useJobs } from './api/queries.ts';
+import { useConsole, type View } from './store.ts';
+import { Inventory } from './views/Inventory.tsx';
+import { JobQueue } from './views/JobQueue.tsx';
+import { RestoreWizard } from './views/RestoreWizard.tsx';
+
+const tabs: { view: View; label: string }[] = [
+  { view: 'inventory', label: 'Inventory' },
+  { view: 'jobs', label: 'Jobs' },
+  { view: 'restore', label: 'Restore VM' },
+];
+
+export function App() {
+  const view = useConsole((state) => state.view);
+  const show = useConsole((state) => state.show);
+  const jobs = useJobs();
+  const active = jobs.data?.filter((job) => job.state === 'running' || job.state === 'queued').length ?? 0;
+  return (
+    <div className="app">
+      <header>
+        <h1>Lifeboat</h1>
+        <nav aria-label="Main">
+          {tabs.map((tab) => (
+            <button key={tab.view} aria-current={view === tab.view ? 'page' : undefined} onClick={() => show(tab.view)}>
+              {tab.label}
+              {tab.view === 'jobs' && active > 0 && <span className="count" aria-label={`${active} active`}>{active}</span>}
+            </button>
+          ))}
+        </nav>
+      </header>
+      <main>
+        {view === 'inventory' && <Inventory />}
+        {view === 'jobs' && <JobQueue />}
+        {view === 'restore' && <RestoreWizard />}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,27 @@
+// Entry: connect to the engine over whichever transport this window has, then render.
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { createRoot } from 'react-dom/client';
+import type { LifeboatApi } from '../shared/contract.ts';
+import { ApiContext, useEngineEvents } from './api/queries.ts';
+import { connectApi } from './api/bridge.ts';
+import { App } from './App.tsx';
+
+const queries = new QueryClient({ defaultOptions: { queries: { staleTime: 10_000, retry: 1 } } });
+
+function Connected({ api }: { api: LifeboatApi }) {
+  useEngineEvents(api, queries);
+  return <App />;
+}
+
+const root = createRoot(document.getElementById('root') as HTMLElement);
+connectApi().then(
+  (api) =>
+    root.render(
+      <ApiContext.Provider value={api}>
+        <QueryClientProvider client={queries}>
+          <Connected api={api} />
+        </QueryClientProvider>
+      </ApiContext.Provider>,
+    ),
+  (error: Error) => root.render(<p role="alert" className="fatal">Cannot reach the Lifeboat engine: {error.message}</p>),
+);

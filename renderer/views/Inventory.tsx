@@ -1,0 +1,61 @@
+// Inventory: the VMs the catalog knows and, for the selected one, its restore points.
+import { useState } from 'react';
+import { formatBytes } from '../../shared/format.ts';
+import { usePoints, useVms } from '../api/queries.ts';
+import { useConsole } from '../store.ts';
+import { formatTime } from './time.ts';
+
+export function Inventory() {
+  const vms = useVms();
+  const [selected, setSelected] = useState<string | null>(null);
+  const points = usePoints(selected);
+  const show = useConsole((state) => state.show);
+  if (vms.isPending) return <p role="status">Loading VMs…</p>;
+  if (vms.isError) return <p role="alert">Could not load VMs: {vms.error.message}</p>;
+  if (vms.data.length === 0) {
+    return (
+      <section className="empty">
+        <h2>No backups yet</h2>
+        <p>Make a demo lab with <code>lifeboat lab create</code>, or back up a VM folder with <code>lifeboat backup local:&lt;folder&gt;</code>.</p>
+      </section>
+    );
+  }
+  return (
+    <div className="split">
+      <section aria-labelledby="vms-heading">
+        <h2 id="vms-heading">Virtual machines</h2>
+        <table className="grid">
+          <thead>
+            <tr><th>Name</th><th>Points</th><th>Disks</th><th>Size</th><th>Latest point</th><th /></tr>
+          </thead>
+          <tbody>
+            {vms.data.map((vm) => (
+              <tr key={vm.id} aria-selected={vm.id === selected} className={vm.id === selected ? 'selected' : ''}>
+                <td><button className="link" onClick={() => setSelected(vm.id)}>{vm.name}</button></td>
+                <td>{vm.pointCount}</td>
+                <td>{vm.diskCount}</td>
+                <td>{formatBytes(vm.provisionedBytes)}</td>
+                <td>{vm.latestPointAt ? formatTime(vm.latestPointAt) : '—'}</td>
+                <td><button onClick={() => show('restore', vm.id)}>Restore…</button></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+      {selected && (
+        <section aria-labelledby="points-heading">
+          <h2 id="points-heading">Restore points</h2>
+          {points.isPending ? <p role="status">Loading…</p> : points.isError ? <p role="alert">{points.error.message}</p> : (
+            <ol className="points">
+              {points.data.map((point) => (
+                <li key={point.id}>
+                  <strong>#{point.sequence}</strong> {point.kind} · {formatTime(point.createdAt)} · {formatBytes(point.changedBytes)} changed, {formatBytes(point.storedBytes)} stored
+                </li>
+              ))}
+            </ol>
+          )}
+        </section>
+      )}
+    </div>
+  );
+}

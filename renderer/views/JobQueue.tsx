@@ -1,0 +1,52 @@
+// The live job queue: state, step and progress of every job, with cancel.
+import { formatBytes } from '../../shared/format.ts';
+import type { Job } from '../../shared/domain.ts';
+import { finishedJobStates } from '../../shared/domain.ts';
+import { useApi, useJobs } from '../api/queries.ts';
+import { useConsole } from '../store.ts';
+import { formatDuration, formatTime } from './time.ts';
+
+function JobRow({ job }: { job: Job }) {
+  const api = useApi();
+  const live = useConsole((state) => state.progress[job.id]);
+  const done = live?.bytesDone ?? job.bytesDone;
+  const total = live?.bytesTotal ?? job.bytesTotal;
+  const percent = total > 0 ? Math.min(100, Math.floor((done * 100) / total)) : job.state === 'succeeded' ? 100 : 0;
+  const running = job.state === 'running';
+  return (
+    <li className={`job state-${job.state}`} data-job-id={job.id} data-state={job.state}>
+      <div className="job-head">
+        <strong>{job.vmName}</strong> <span className="badge">{job.state}</span> <span className="muted">{job.kind}</span>
+        <span className="muted"> · {formatTime(job.createdAt)}</span>
+        {!finishedJobStates.has(job.state) && (
+          <button className="cancel" onClick={() => void api.invoke('jobs.cancel', { jobId: job.id })} aria-label={`Cancel job for ${job.vmName}`}>Cancel</button>
+        )}
+      </div>
+      <div className="muted">{job.summary}</div>
+      <progress max={100} value={percent} aria-label={`Progress of ${job.vmName}`}>{percent}%</progress>
+      <div className="muted">
+        {percent}% · {formatBytes(done)} of {formatBytes(total)}
+        {running && live && live.bytesPerSecond > 0 && <> · {formatBytes(live.bytesPerSecond)}/s{live.etaSeconds !== null && <> · {formatDuration(live.etaSeconds)} left</>}</>}
+      </div>
+      <ol className="steps">
+        {job.steps.map((step) => (
+          <li key={step.name} className={`step-${step.state}`} title={step.title}>{step.name} <span className="muted">({step.state})</span></li>
+        ))}
+      </ol>
+      {job.error && <p role="alert" className="error">{job.error}</p>}
+    </li>
+  );
+}
+
+export function JobQueue() {
+  const jobs = useJobs();
+  if (jobs.isPending) return <p role="status">Loading jobs…</p>;
+  if (jobs.isError) return <p role="alert">Could not load jobs: {jobs.error.message}</p>;
+  if (jobs.data.length === 0) return <p className="empty">No jobs yet.</p>;
+  return (
+    <section aria-labelledby="jobs-heading">
+      <h2 id="jobs-heading">Jobs</h2>
+      <ul className="jobs">{jobs.data.map((job) => <JobRow key={job.id} job={job} />)}</ul>
+    </section>
+  );
+}
