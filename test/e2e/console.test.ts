@@ -1,0 +1,132 @@
+// End to end through `lifeboat serve` as a user runs it: the real CLI process, its WebSocket and
+// local socket, and the real console in Debian's Chromium driven by Playwright.
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser } from 'playwright';
+import WebSocket from 'ws';
+import { qemuImg, tempDir } from '../helpers/env.ts';
+
+const run = promisify(execFile);
+const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
+const screenshots = join(import.meta.dirname, '..', '..', 'test-output');
+
+const dir = await tempDir();
+const home = join(dir, 'home');
+let server: ChildProcess | null = null;
+let consoleUrl = '';
+let browser: Browser | null = null;
+
+async function lifeboat(...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, [cli, '--home', home, ...args], { timeout: 120_000 });
+}
+
+before(async () => {
+  await lifeboat('lab', 'create', '--vms', '2', '--points', '2', '--disk-mib', '32');
+  server = spawn(process.execPath, [cli, '--home', home, 'serve', '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  consoleUrl = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error('serve printed no URL in 30 s')), 30_000);
+    server?.stdout?.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const line = text.split('\n').find((candidate) => candidate.startsWith('{'));
+      if (line) {
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { url: string }).url);
+      }
+    });
+    server?.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+  });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((resolve) => server?.once('exit', resolve));
+    server.kill('SIGTERM');
+    await exited;
+  }
+});
+
+function origin(): string {
+  return new URL(consoleUrl).origin;
+}
+
+function openSocket(headers: Record<string, string>): Promise<{ socket: WebSocket; frames: unknown[]; status?: number }> {
+  return new Promise((resolve) => {
+    const socket = new WebSocket(`${origin().replace('http', 'ws')}/rpc`, { headers });
+    const frames: unknown[] = [];
+    socket.on('message', (data) => frames.push(JSON.parse(data.toString())));
+    socket.on('open', () => resolve({ socket, frames }));
+    socket.on('unexpected-response', (_request, response) => resolve({ socket, frames, status: response.statusCode }));
+    socket.on('error', () => undefined);
+  });
+}
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+test('the WebSocket refuses a foreign Origin and a wrong or reused token', async () => {
+  const foreign = await openSocket({ origin: 'http://evil.example' });
+  assert.equal(foreign.status, 403);
+  const wrong = await openSocket({ origin: origin() });
+  wrong.socket.send(JSON.stringify({ type: 'hello', token: 'guess' }));
+  const refusal = await until('refusal', () => wrong.frames[0] as { type: string; error: { code: string } } | undefined);
+  assert.equal(refusal.type, 'fatal');
+  assert.equal(refusal.error.code, 'unauthorized');
+  const silent = await openSocket({ origin: origin() });
+  silent.socket.send('{"type":"request","id":1,"channel":"vms.list","payload":{}}');
+  const first = await until('fatal', () => silent.frames[0] as { type: string } | undefined);
+  assert.equal(first.type, 'fatal', 'requests before hello are refused');
+});
+
+test('the CLI finds the running engine on the home socket', async () => {
+  const { stdout } = await lifeboat('vms', '--json');
+  const vms = JSON.parse(stdout) as { name: string; pointCount: number }[];
+  assert.deepEqual(vms.map((vm) => [vm.name, vm.pointCount]), [['lab-db-02', 2], ['lab-web-01', 2]]);
+  await assert.rejects(lifeboat('restore', 'vm', 'nope', '--point', 'latest', '--target', `local:${join(dir, 'n')}`), (error: { code: number; stderr: string }) => {
+    assert.equal(error.code, 2);
+    assert.match(error.stderr, /^lifeboat: no VM "nope" in the catalog/);
+    return true;
+  });
+});
+
+test('an operator restores a VM with the wizard and watches the job finish', async () => {
+  const page = await (browser as Browser).newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(consoleUrl);
+  await page.getByRole('heading', { name: 'Virtual machines' }).waitFor();
+  await page.getByRole('button', { name: 'Restore VM' }).click();
+  await page.getByRole('radio', { name: /lab-web-01/ }).check();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('radio', { name: /#2 incremental/ }).check();
+  await page.getByRole('button', { name: 'Next' }).click();
+  const target = join(dir, 'wizard-restore');
+  await page.getByLabel(/Target folder/).fill(target);
+  await page.getByLabel(/New VM name/).fill('web-restored');
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('button', { name: 'Start restore' }).click();
+  await page.locator('li.job[data-state="succeeded"]').filter({ hasText: 'web-restored' }).waitFor({ timeout: 60_000 });
+  await mkdir(screenshots, { recursive: true });
+  await page.screenshot({ path: join(screenshots, 'console-restore.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  assert.match(qemuImg('compare', join(home, 'lab', 'lab-web-01', 'lab-web-01.vmdk'), join(target, 'web-restored.vmdk')), /identical/);
+  await page.reload();
+  await page.getByRole('heading', { name: 'Virtual machines' }).waitFor();
+  await page.close();
+});

@@ -1,0 +1,63 @@
+// Test helpers: temporary homes that are always removed, real tools, small real VMs.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { Engine } from '../../electron/engine/engine.ts';
+import { vmxText } from '../../electron/lab/create-lab.ts';
+import type { Job } from '../../shared/domain.ts';
+
+const MIB = 1024 * 1024;
+
+export async function tempDir(prefix = 'lifeboat-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export async function openEngine(home: string, blockSize?: number): Promise<Engine> {
+  const engine = await Engine.open({ home, workerThreads: 2, ...(blockSize ? { blockSize } : {}) });
+  after(() => engine.close());
+  return engine;
+}
+
+export function qemuImg(...args: string[]): string {
+  return execFileSync('qemu-img', args, { encoding: 'utf8' });
+}
+
+/** Writes a raw disk with zero, repetitive and random regions, like a real guest's. */
+export async function writeMixedRaw(path: string, mib: number, seed = 1): Promise<void> {
+  const handle = await open(path, 'w');
+  await handle.truncate(mib * MIB);
+  for (let i = 0; i < mib; i++) {
+    const kind = (i * 7 + seed) % 5;
+    if (kind === 0) continue; // hole
+    const block = kind === 1 ? randomBytes(MIB) : Buffer.alloc(MIB, `block ${i} seed ${seed} `);
+    await handle.write(block, 0, MIB, i * MIB);
+  }
+  await handle.close();
+}
+
+/** Overwrites a few regions (not block aligned) so an incremental has something to find. */
+export async function changeRaw(path: string, generation: number): Promise<void> {
+  const handle = await open(path, 'r+');
+  await handle.write(randomBytes(300_000), 0, 300_000, 3 * MIB + 12_345 * generation);
+  await handle.write(Buffer.alloc(MIB, 0), 0, MIB, 5 * MIB); // a block becomes empty
+  await handle.close();
+}
+
+/** A VM folder whose disk is made from a raw image by qemu-img in the given VMDK subformat. */
+export async function makeVmFolder(folder: string, name: string, raw: string, subformat: 'monolithicFlat' | 'monolithicSparse'): Promise<string> {
+  const vmdk = join(folder, `${name}.vmdk`);
+  await rm(vmdk, { force: true });
+  await rm(join(folder, `${name}-flat.vmdk`), { force: true });
+  qemuImg('convert', '-f', 'raw', '-O', 'vmdk', '-o', `subformat=${subformat}`, raw, vmdk);
+  await writeFile(join(folder, `${name}.vmx`), vmxText(name, [`${name}.vmdk`], '56 4d 00 11 22 33 44 55-66 77 88 99 aa bb cc dd'));
+  return vmdk;
+}
+
+export async function runJob(engine: Engine, job: Job): Promise<Job> {
+  return engine.jobs.whenEnded(job.id);
+}

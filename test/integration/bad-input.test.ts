@@ -1,0 +1,115 @@
+// Bad input gets one clear error and leaves nothing behind: not in the target, not in the
+// repository, not in the catalog's inventory.
+import assert from 'node:assert/strict';
+import { mkdir, open, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { dispatch } from '../../electron/rpc/dispatch.ts';
+import type { Engine } from '../../electron/engine/engine.ts';
+import { makeVmFolder, openEngine, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
+
+async function backedUpVm(): Promise<{ dir: string; engine: Engine; vmId: string }> {
+  const dir = await tempDir();
+  const engine = await openEngine(join(dir, 'home'));
+  const source = join(dir, 'source');
+  await mkdir(source);
+  await writeMixedRaw(join(dir, 'disk.raw'), 12);
+  await makeVmFolder(source, 'beta', join(dir, 'disk.raw'), 'monolithicFlat');
+  const job = await runJob(engine, await engine.startBackup(source, 'test'));
+  assert.equal(job.state, 'succeeded', job.error ?? '');
+  return { dir, engine, vmId: engine.resolveVm('beta').id };
+}
+
+async function dataFileOf(engine: Engine, vmId: string): Promise<string> {
+  const [manifest] = await engine.repository.listPoints(vmId);
+  assert.ok(manifest);
+  return join(engine.repository.pointFolder(manifest), 'data.lbd');
+}
+
+test('unknown VM and point are refused before a job exists; a non-empty target fails the job untouched', async () => {
+  const { dir, engine } = await backedUpVm();
+  await assert.rejects(engine.startRestore({ vm: 'nope', point: 'latest', target: { kind: 'local', path: join(dir, 'x') } }, 'test'), { code: 'not-found', message: /no VM "nope"/ });
+  await assert.rejects(engine.startRestore({ vm: 'beta', point: '99', target: { kind: 'local', path: join(dir, 'x') } }, 'test'), { code: 'not-found', message: /no restore point "99"/ });
+  const busy = join(dir, 'busy');
+  await mkdir(busy);
+  await writeFile(join(busy, 'keep.txt'), 'mine');
+  const job = await runJob(engine, await engine.startRestore({ vm: 'beta', point: 'latest', target: { kind: 'local', path: busy } }, 'test'));
+  assert.equal(job.state, 'failed');
+  assert.match(job.error ?? '', /not empty/);
+  assert.deepEqual(await readdir(busy), ['keep.txt']);
+});
+
+test('a flipped bit in a stored block fails the restore naming VM, disk and offset, and leaves no files', async () => {
+  const { dir, engine, vmId } = await backedUpVm();
+  const data = await dataFileOf(engine, vmId);
+  const handle = await open(data, 'r+');
+  const byte = Buffer.alloc(1);
+  await handle.read(byte, 0, 1, 100);
+  byte[0] = (byte[0] as number) ^ 0x10;
+  await handle.write(byte, 0, 1, 100);
+  await handle.close();
+  const target = join(dir, 'restored');
+  const job = await runJob(engine, await engine.startRestore({ vm: 'beta', point: 'latest', target: { kind: 'local', path: target } }, 'test'));
+  assert.equal(job.state, 'failed');
+  assert.match(job.error ?? '', /VM beta, point 1, disk scsi0:0 \(beta\.vmdk\), offset \d+: corrupt block/);
+  await assert.rejects(stat(target), { code: 'ENOENT' }, 'the target folder this restore created is gone');
+});
+
+test('a truncated data file is named before anything is written', async () => {
+  const { dir, engine, vmId } = await backedUpVm();
+  const data = await dataFileOf(engine, vmId);
+  await truncate(data, (await stat(data)).size - 10);
+  const target = join(dir, 'restored');
+  const job = await runJob(engine, await engine.startRestore({ vm: 'beta', point: 'latest', target: { kind: 'local', path: target } }, 'test'));
+  assert.equal(job.state, 'failed');
+  assert.match(job.error ?? '', /truncated or overwritten/);
+  await assert.rejects(stat(target), { code: 'ENOENT' });
+});
+
+test('a missing or malformed .vmx and a missing disk are clear errors and add nothing to the catalog', async () => {
+  const { dir, engine } = await backedUpVm();
+  const before = engine.catalog.listVms();
+  const empty = join(dir, 'empty');
+  await mkdir(empty);
+  await assert.rejects(engine.startBackup(empty, 'test'), { code: 'invalid-source', message: /holds no \.vmx/ });
+  await writeFile(join(empty, 'bad.vmx'), 'displayName = "x"\nthis is not vmx\n');
+  await assert.rejects(engine.startBackup(empty, 'test'), { code: 'invalid-source', message: /line 2 is not of the form/ });
+  await writeFile(join(empty, 'bad.vmx'), 'displayName = "gamma"\nscsi0:0.fileName = "gone.vmdk"\n');
+  const job = await runJob(engine, await engine.startBackup(empty, 'test'));
+  assert.equal(job.state, 'failed');
+  assert.match(job.error ?? '', /gone\.vmdk does not exist/);
+  assert.deepEqual(engine.catalog.listVms(), before);
+  await assert.rejects(engine.startBackup(join(dir, 'no-such-folder'), 'test'), { code: 'invalid-source', message: /does not exist/ });
+});
+
+test('a backup that fails midway leaves no partial point in the repository', async () => {
+  const { dir, engine, vmId } = await backedUpVm();
+  const source = join(dir, 'source');
+  await rm(join(source, 'beta-flat.vmdk'));
+  await writeFile(join(source, 'beta-flat.vmdk'), 'short');
+  const job = await runJob(engine, await engine.startBackup(source, 'test'));
+  assert.equal(job.state, 'failed');
+  assert.match(job.error ?? '', /the descriptor needs/);
+  const names = await readdir(engine.repository.pointsFolder(vmId));
+  assert.equal(names.filter((name) => name.startsWith('.partial')).length, 0);
+  assert.equal((await engine.repository.listPoints(vmId)).length, 1);
+});
+
+test('a cancelled restore removes what it staged', async () => {
+  const { dir, engine } = await backedUpVm();
+  const target = join(dir, 'cancelled');
+  const job = await engine.startRestore({ vm: 'beta', point: 'latest', target: { kind: 'local', path: target } }, 'test');
+  engine.jobs.cancel(job.id);
+  const ended = await runJob(engine, job);
+  assert.equal(ended.state, 'cancelled');
+  await assert.rejects(stat(target), { code: 'ENOENT' });
+});
+
+test('malformed contract payloads and unknown channels are refused by the dispatcher', async () => {
+  const { engine } = await backedUpVm();
+  await assert.rejects(dispatch(engine, 'vms.drop', {}), { code: 'bad-request', message: /unknown channel/ });
+  await assert.rejects(dispatch(engine, 'restore.entireVm', { vm: 'beta', point: 'latest', target: { kind: 'nfs', path: '/x' } }), { code: 'bad-request', message: /at target\.kind/ });
+  await assert.rejects(dispatch(engine, 'restore.entireVm', { vm: 'beta', point: 'latest', target: { kind: 'local', path: '/x' }, newName: '../../etc' }), { code: 'bad-request', message: /at newName/ });
+  await assert.rejects(dispatch(engine, 'points.list', { vm: 'beta', extra: true }), { code: 'bad-request' });
+  assert.equal(JSON.parse(await readFile(join(engine.repository.path, 'repository.json'), 'utf8')).format, 'lifeboat-repository');
+});

@@ -1,0 +1,90 @@
+// Every parser of outside bytes, fed random and mutated input: it returns or throws our own
+// clear error, never crashes with anything else, and never hangs.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { ClientFrame } from '../../shared/contract.ts';
+import { LifeboatError } from '../../electron/errors.ts';
+import { decodeMapFile, encodeMapFile, sha256Hex, BlockKind } from '../../electron/repository/block-map.ts';
+import { parseDescriptor, writeFlatDescriptor } from '../../electron/disks/vmdk-descriptor.ts';
+import { parseSparseHeader, SPARSE_MAGIC } from '../../electron/disks/vmdk-sparse.ts';
+import { parseVmx } from '../../electron/disks/vmx.ts';
+import { parseClientFrame } from '../../electron/rpc/frames.ts';
+import { vmxText } from '../../electron/lab/create-lab.ts';
+
+const runs = { numRuns: 400 };
+
+function onlyOurErrors(fn: () => unknown): void {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof LifeboatError, `unexpected ${(error as Error)?.constructor?.name}: ${(error as Error)?.message}`);
+    assert.ok(error.message.length > 10);
+  }
+}
+
+function validSparseHeader(): Buffer {
+  const header = Buffer.alloc(512);
+  header.writeUInt32LE(SPARSE_MAGIC, 0);
+  header.writeUInt32LE(1, 4);
+  header.writeUInt32LE(3, 8);
+  header.writeBigUInt64LE(2048n * 64n, 12);
+  header.writeBigUInt64LE(128n, 20);
+  header.writeUInt32LE(512, 44);
+  header.writeBigUInt64LE(21n, 56);
+  return header;
+}
+
+test('sparse VMDK header: valid one parses, mutations give clear errors', () => {
+  assert.equal(parseSparseHeader(validSparseHeader(), 10 * 1024 * 1024, 't').grainSectors, 128);
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(511), fc.integer({ min: 0, max: 255 })), { maxLength: 12 }), fc.nat(2 ** 31), (edits, fileSize) => {
+      const header = validSparseHeader();
+      for (const [at, value] of edits) header[at] = value;
+      onlyOurErrors(() => parseSparseHeader(header, fileSize, 'fuzz'));
+    }),
+    runs,
+  );
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => onlyOurErrors(() => parseSparseHeader(Buffer.from(bytes), 4096, 'fuzz'))), runs);
+});
+
+test('VMDK descriptor: round trip, and arbitrary text never escapes as another error', () => {
+  const parsed = parseDescriptor(writeFlatDescriptor(64 * 1024 * 1024, 'a-flat.vmdk'), 't');
+  assert.deepEqual(parsed.extents, [{ access: 'RW', sectors: 131072, kind: 'FLAT', fileName: 'a-flat.vmdk', fileOffsetSectors: 0 }]);
+  assert.throws(() => parseDescriptor('createType="monolithicFlat"\nRW 8 FLAT "../../etc/passwd" 0\n', 't'), /outside the VM folder/);
+  assert.throws(() => parseDescriptor('createType="monolithicSparse"\nparentCID=1234abcd\nRW 8 SPARSE "d.vmdk"\n', 't'), /snapshot delta/);
+  const lines = fc.oneof(fc.string(), fc.constantFrom('createType="monolithicFlat"', 'RW 2048 FLAT "x-flat.vmdk" 0', 'RW 99999999999999999999 FLAT "x" 0', 'RW 1 VMFSRDM "x"', 'parentCID=ffffffff', 'RDONLY 4 ZERO'));
+  fc.assert(fc.property(fc.array(lines, { maxLength: 20 }), (parts) => onlyOurErrors(() => parseDescriptor(parts.join('\n'), 'fuzz'))), runs);
+});
+
+test('.vmx: the lab file parses; arbitrary text gives clear errors', () => {
+  const vmx = parseVmx(vmxText('vm1', ['vm1.vmdk', 'vm1_1.vmdk'], '00 11'), 't');
+  assert.deepEqual(vmx.disks, [{ key: 'scsi0:0', fileName: 'vm1.vmdk' }, { key: 'scsi0:1', fileName: 'vm1_1.vmdk' }]);
+  assert.throws(() => parseVmx('displayName = "x"\nscsi0:0.fileName = "/vmfs/volumes/other/x.vmdk"\n', 't'), /outside the VM folder/);
+  const lines = fc.oneof(fc.string(), fc.constantFrom('displayName = "a"', 'scsi0:0.fileName = "a.vmdk"', 'ide1:0.deviceType = "cdrom-image"', 'ide1:0.fileName = "x.iso"', 'x = "unterminated'));
+  fc.assert(fc.property(fc.array(lines, { maxLength: 20 }), (parts) => onlyOurErrors(() => parseVmx(parts.join('\n'), 'fuzz'))), runs);
+});
+
+test('block map files: round trip, and any corruption is caught', () => {
+  const records = [3, 7, 8].map((index) => ({ index, kind: BlockKind.data, codec: 1, dataFile: 1, offset: index * 1000 + 2 ** 33, storedLength: 900, rawLength: 4096, sha256: new Uint8Array(32).fill(index) }));
+  const file = encodeMapFile(4096, records);
+  const expected = { blockSize: 4096, blockCount: 16, sha256: sha256Hex(file), label: 't' };
+  assert.deepEqual(decodeMapFile(file, expected).map((record) => record.offset), records.map((record) => record.offset));
+  fc.assert(
+    fc.property(fc.nat(file.length - 1), fc.integer({ min: 1, max: 255 }), fc.boolean(), (at, xor, rehash) => {
+      const damaged = Buffer.from(file);
+      damaged[at] = (damaged[at] as number) ^ xor;
+      // Even with a matching checksum (a forged map), structure checks must hold.
+      onlyOurErrors(() => decodeMapFile(damaged, { ...expected, sha256: rehash ? sha256Hex(damaged) : expected.sha256 }));
+    }),
+    runs,
+  );
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => onlyOurErrors(() => decodeMapFile(Buffer.from(bytes), { ...expected, sha256: sha256Hex(bytes) }))), runs);
+});
+
+test('wire frames and contract schemas: anything a peer sends is parsed or refused clearly', () => {
+  fc.assert(fc.property(fc.string({ maxLength: 300 }), (text) => onlyOurErrors(() => parseClientFrame(text))), runs);
+  fc.assert(fc.property(fc.jsonValue(), (value) => onlyOurErrors(() => parseClientFrame(JSON.stringify(value)))), runs);
+  assert.equal(ClientFrame.safeParse({ type: 'request', id: 1, channel: 'vms.list', payload: {} }).success, true);
+  assert.throws(() => parseClientFrame('x'.repeat(2 * 1024 * 1024)), /larger than 1 MiB/);
+});
