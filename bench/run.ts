@@ -1,0 +1,119 @@
+// `npm run bench`: backup and restore throughput of a VM of LIFEBOAT_BENCH_GIB GiB (default 2),
+// each against `cp` of the same bytes on the same disk, measured in this one run. Medians of
+// LIFEBOAT_BENCH_RUNS runs (default 3); the machine is shared and noisy, so read the ratios.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Engine } from '../electron/engine/engine.ts';
+import { vmxText } from '../electron/lab/create-lab.ts';
+
+const MIB = 1024 * 1024;
+const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
+const runs = Number(process.env.LIFEBOAT_BENCH_RUNS ?? '3');
+const root = await mkdtemp(join(process.env.LIFEBOAT_BENCH_DIR ?? tmpdir(), 'lifeboat-bench-'));
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+async function timed(fn: () => Promise<void> | void): Promise<number> {
+  const start = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/** A guest-like disk: 15% never written, 35% incompressible, 50% log-like text; no two blocks equal. */
+async function makeDisk(path: string, bytes: number): Promise<number> {
+  const handle = await open(path, 'w');
+  await handle.truncate(bytes);
+  const text = Buffer.from(Array.from({ length: 20000 }, (_, i) => `2026-11-24T03:${String(i % 60).padStart(2, '0')}:00Z host-${i % 17} svc[${i}]: handled request ${i * 7919} in ${i % 113} ms\n`).join('')).subarray(0, MIB);
+  let written = 0;
+  for (let block = 0; block < bytes / MIB; block++) {
+    const kind = (block * 13) % 20;
+    if (kind < 3) continue;
+    const data = kind < 10 ? randomBytes(MIB) : Buffer.from(text);
+    data.writeUInt32LE(block, 0);
+    data.writeUInt32LE(block, MIB / 2);
+    await handle.write(data, 0, MIB, block * MIB);
+    written += MIB;
+  }
+  await handle.sync();
+  await handle.close();
+  return written;
+}
+
+function cp(from: string, to: string): void {
+  execFileSync('cp', ['--sparse=auto', from, to]);
+  execFileSync('sync', [to]);
+}
+
+async function main(): Promise<void> {
+  const capacity = gib * 1024 * MIB;
+  const source = join(root, 'source');
+  await mkdir(source);
+  const flat = join(source, 'bench-flat.vmdk');
+  const dataBytes = await makeDisk(flat, capacity);
+  await writeFile(join(source, 'bench.vmdk'), `# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\nRW ${capacity / 512} FLAT "bench-flat.vmdk" 0\n`);
+  await writeFile(join(source, 'bench.vmx'), vmxText('bench', ['bench.vmdk'], '42 42 42 42 42 42 42 42-42 42 42 42 42 42 42 42'));
+
+  const cpTimes: number[] = [];
+  const backupTimes: number[] = [];
+  const incrementalTimes: number[] = [];
+  const restoreTimes: number[] = [];
+  let stored = 0;
+  for (let run = 0; run < runs; run++) {
+    const copy = join(root, `cp-${run}`);
+    cpTimes.push(await timed(() => cp(flat, copy)));
+    await rm(copy);
+
+    const home = join(root, `home-${run}`);
+    const engine = await Engine.open({ home });
+    try {
+      backupTimes.push(await timed(async () => {
+        const job = await engine.jobs.whenEnded((await engine.startBackup(source, 'bench')).id);
+        if (job.state !== 'succeeded') throw new Error(`backup failed: ${job.error}`);
+      }));
+      const handle = await open(flat, 'r+');
+      await handle.write(randomBytes(64 * MIB), 0, 64 * MIB, 100 * MIB + run * MIB);
+      await handle.close();
+      incrementalTimes.push(await timed(async () => {
+        const job = await engine.jobs.whenEnded((await engine.startBackup(source, 'bench')).id);
+        if (job.state !== 'succeeded') throw new Error(`incremental failed: ${job.error}`);
+      }));
+      const points = engine.catalog.listPoints(engine.resolveVm('bench').id);
+      stored = points.reduce((sum, point) => sum + point.storedBytes, 0);
+      const target = join(root, `restore-${run}`);
+      restoreTimes.push(await timed(async () => {
+        const job = await engine.jobs.whenEnded((await engine.startRestore({ vm: 'bench', point: 'latest', target: { kind: 'local', path: target } }, 'bench')).id);
+        if (job.state !== 'succeeded') throw new Error(`restore failed: ${job.error}`);
+      }));
+      const restored = await stat(join(target, 'bench-flat.vmdk'));
+      if (restored.size !== capacity) throw new Error('restored disk has the wrong size');
+      await rm(target, { recursive: true });
+    } finally {
+      await engine.close();
+      await rm(home, { recursive: true, force: true });
+    }
+  }
+  const mbps = (bytes: number, seconds: number): string => `${((bytes / seconds) / 1e6).toFixed(0)} MB/s`;
+  const cpTime = median(cpTimes);
+  const restoreTime = median(restoreTimes);
+  const backupTime = median(backupTimes);
+  console.log(`Lifeboat bench: ${gib} GiB VM (${(dataBytes / 2 ** 30).toFixed(2)} GiB of data, the rest never written), ${runs} runs, medians`);
+  console.log(`  cp --sparse=auto + sync        ${cpTime.toFixed(2)} s  ${mbps(capacity, cpTime)} of disk`);
+  console.log(`  full backup                    ${backupTime.toFixed(2)} s  ${mbps(capacity, backupTime)} of disk  ratio to cp ${(cpTime / backupTime).toFixed(2)}`);
+  console.log(`  incremental (64 MiB changed)   ${median(incrementalTimes).toFixed(2)} s  (reads the whole disk; no CBT on a local folder)`);
+  console.log(`  entire VM restore (latest)     ${restoreTime.toFixed(2)} s  ${mbps(capacity, restoreTime)} of disk  ratio to cp ${(cpTime / restoreTime).toFixed(2)}  (goal >= 0.80)`);
+  console.log(`  repository size after 2 points ${(stored / 2 ** 30).toFixed(2)} GiB for ${(dataBytes / 2 ** 30).toFixed(2)} GiB of data`);
+  console.log(`  raw runs (s): cp ${cpTimes.map((t) => t.toFixed(2)).join(' ')} | backup ${backupTimes.map((t) => t.toFixed(2)).join(' ')} | restore ${restoreTimes.map((t) => t.toFixed(2)).join(' ')}`);
+}
+
+try {
+  await main();
+} finally {
+  await rm(root, { recursive: true, force: true });
+}

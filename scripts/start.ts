@@ -1,0 +1,43 @@
+// `npm start`: the console on this home. The Electron app when its binary is installed;
+// otherwise (no download possible, as on an offline build machine) `lifeboat serve` in a
+// browser. A demo lab is made on first start so there is something to restore.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildAll } from './build.ts';
+import { Engine } from '../electron/engine/engine.ts';
+import { createLab } from '../electron/lab/create-lab.ts';
+import { resolveHome } from '../electron/home.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+await buildAll();
+
+function electronBinary(): string | null {
+  try {
+    const path = createRequire(import.meta.url)('electron') as unknown;
+    return typeof path === 'string' && existsSync(path) ? path : null;
+  } catch {
+    return null;
+  }
+}
+
+const electron = electronBinary();
+if (electron) {
+  spawnSync(electron, [root], { stdio: 'inherit' });
+} else {
+  const home = resolveHome();
+  const engine = await Engine.open({ home });
+  if (engine.catalog.listVms().length === 0) {
+    console.log('first start: making a demo lab (3 VMs, 3 restore points each)…');
+    await createLab(engine, { vms: 3, points: 3, diskMib: 64 }, (line) => console.log(`  ${line}`));
+  }
+  await engine.close();
+  console.log('No Electron binary is installed (its download is not reachable here); serving the console to a browser instead.');
+  const child = spawn(process.execPath, [join(root, 'electron', 'cli', 'main.ts'), '--home', home, 'serve'], { stdio: 'inherit' });
+  const stop = (): void => void child.kill('SIGTERM');
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  child.once('exit', (code) => process.exit(code ?? 0));
+}
