@@ -46,6 +46,13 @@ async function makeDisk(path: string, bytes: number): Promise<number> {
   return written;
 }
 
+/** Seconds per step, from the job's own event log ("step X started" ... next step / end). */
+function stepDurations(events: { at: string; message: string }[]): string {
+  const starts = events.filter((event) => event.message.startsWith('step ')).map((event) => ({ name: event.message.split(' ')[1], at: Date.parse(event.at) }));
+  const end = Date.parse(events.at(-1)?.at ?? '');
+  return starts.map((step, i) => `${step.name} ${(((starts[i + 1]?.at ?? end) - step.at) / 1000).toFixed(2)}`).join(', ');
+}
+
 function cp(from: string, to: string): void {
   execFileSync('cp', ['--sparse=auto', from, to]);
   execFileSync('sync', [to]);
@@ -65,6 +72,7 @@ async function main(): Promise<void> {
   const incrementalTimes: number[] = [];
   const restoreTimes: number[] = [];
   let stored = 0;
+  let restoreSteps = '';
   for (let run = 0; run < runs; run++) {
     const copy = join(root, `cp-${run}`);
     cpTimes.push(await timed(() => cp(flat, copy)));
@@ -90,6 +98,7 @@ async function main(): Promise<void> {
       restoreTimes.push(await timed(async () => {
         const job = await engine.jobs.whenEnded((await engine.startRestore({ vm: 'bench', point: 'latest', target: { kind: 'local', path: target } }, 'bench')).id);
         if (job.state !== 'succeeded') throw new Error(`restore failed: ${job.error}`);
+        restoreSteps = stepDurations(engine.catalog.jobEvents(job.id));
       }));
       const restored = await stat(join(target, 'bench-flat.vmdk'));
       if (restored.size !== capacity) throw new Error('restored disk has the wrong size');
@@ -108,6 +117,7 @@ async function main(): Promise<void> {
   console.log(`  full backup                    ${backupTime.toFixed(2)} s  ${mbps(capacity, backupTime)} of disk  ratio to cp ${(cpTime / backupTime).toFixed(2)}`);
   console.log(`  incremental (64 MiB changed)   ${median(incrementalTimes).toFixed(2)} s  (reads the whole disk; no CBT on a local folder)`);
   console.log(`  entire VM restore (latest)     ${restoreTime.toFixed(2)} s  ${mbps(capacity, restoreTime)} of disk  ratio to cp ${(cpTime / restoreTime).toFixed(2)}  (goal >= 0.80)`);
+  console.log(`  restore steps (last run, s): ${restoreSteps}`);
   console.log(`  repository size after 2 points ${(stored / 2 ** 30).toFixed(2)} GiB for ${(dataBytes / 2 ** 30).toFixed(2)} GiB of data`);
   console.log(`  raw runs (s): cp ${cpTimes.map((t) => t.toFixed(2)).join(' ')} | backup ${backupTimes.map((t) => t.toFixed(2)).join(' ')} | restore ${restoreTimes.map((t) => t.toFixed(2)).join(' ')}`);
 }

@@ -13,13 +13,18 @@ export function codecName(codec: number): string {
   return codec === Codec.zstd ? 'zstd' : codec === Codec.deflate ? 'deflate' : codec === Codec.none ? 'none' : `unknown(${codec})`;
 }
 
+/** zlib's sync calls grow their output in chunkSize steps (16 KiB by default): one step per block. */
+function chunkFor(length: number): number {
+  return Math.max(64 * 1024, length + 1024);
+}
+
 /** Compresses a block; keeps it as it is when compression would not make it smaller. */
 export function compressBlock(data: Uint8Array, codec: Codec): { codec: Codec; payload: Uint8Array } {
   if (codec === Codec.none) return { codec, payload: data };
   const payload =
     codec === Codec.zstd
-      ? zlib.zstdCompressSync(data, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } })
-      : zlib.deflateRawSync(data, { level: 1 });
+      ? zlib.zstdCompressSync(data, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 }, chunkSize: chunkFor(data.length) })
+      : zlib.deflateRawSync(data, { level: 1, chunkSize: chunkFor(data.length) });
   return payload.length < data.length ? { codec, payload } : { codec: Codec.none, payload: data };
 }
 
@@ -28,9 +33,9 @@ export function decompressBlock(payload: Uint8Array, codec: number, rawLength: n
     if (codec === Codec.none) return payload;
     if (codec === Codec.zstd) {
       if (!zstdAvailable) throw new LifeboatError('unavailable', 'this runtime has no zstd; run Lifeboat on Node 24 or later');
-      return zlib.zstdDecompressSync(payload, { maxOutputLength: rawLength });
+      return zlib.zstdDecompressSync(payload, { maxOutputLength: rawLength, chunkSize: chunkFor(rawLength) });
     }
-    if (codec === Codec.deflate) return zlib.inflateRawSync(payload, { maxOutputLength: rawLength });
+    if (codec === Codec.deflate) return zlib.inflateRawSync(payload, { maxOutputLength: rawLength, chunkSize: chunkFor(rawLength) });
   } catch (error) {
     if (error instanceof LifeboatError) throw error;
     throw new LifeboatError('corrupt-backup', `block does not decompress (${codecName(codec)}): ${(error as Error).message}`);
