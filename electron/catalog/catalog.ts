@@ -170,11 +170,6 @@ export class Catalog {
     return row ? jobFromRow(row) : null;
   }
 
-  jobParams(id: string): unknown {
-    const row = this.db.prepare('SELECT params FROM jobs WHERE id = ?').get(id) as { params: string } | undefined;
-    return row ? JSON.parse(row.params) : null;
-  }
-
   listJobs(limit = 1000): Job[] {
     return (this.db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit) as JobRow[]).map(jobFromRow);
   }
@@ -193,11 +188,5 @@ export class Catalog {
 
   audit(actor: string, action: string, subject: string | null, details: unknown): void {
     this.db.prepare('INSERT INTO audit_log (at, actor, action, subject, details) VALUES (?, ?, ?, ?, ?)').run(new Date().toISOString(), actor, action, subject, JSON.stringify(details));
-  }
-
-  auditEntries(limit = 100): { at: string; actor: string; action: string; subject: string | null; details: string }[] {
-    return this.db.prepare('SELECT at, actor, action, subject, details FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as {
-      at: string; actor: string; action: string; subject: string | null; details: string;
-    }[];
   }
 }

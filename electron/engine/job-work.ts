@@ -4,7 +4,7 @@ import type { StepContext, StepDefinition } from './plan.ts';
 
 export interface JobWork {
   readonly steps: readonly StepDefinition[];
-  /** Bytes the transfer step will move, once known (for ETA). */
+  /** Runs one named step; 'skipped' when the step does not apply to this target. */
   run(step: string, context: StepContext): Promise<'done' | 'skipped' | void>;
   /** Called once after the plan ends; `succeeded` false means undo what was made. */
   finish(succeeded: boolean): Promise<void>;

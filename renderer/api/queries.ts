@@ -35,8 +35,10 @@ export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
   useEffect(() => {
     const offUpdated = api.on('job.updated', (job) => {
       queries.setQueryData<Job[]>(['jobs'], (jobs = []) => (jobs.some((known) => known.id === job.id) ? jobs.map((known) => (known.id === job.id ? job : known)) : [job, ...jobs]));
-      if (job.state === 'succeeded' && job.kind === 'backup') void queries.invalidateQueries({ queryKey: ['vms'] });
-      if (job.state === 'succeeded' && job.kind === 'backup') void queries.invalidateQueries({ queryKey: ['points'] });
+      if (job.state === 'succeeded' && job.kind === 'backup') {
+        void queries.invalidateQueries({ queryKey: ['vms'] });
+        void queries.invalidateQueries({ queryKey: ['points'] });
+      }
     });
     const offProgress = api.on('job.progress', setProgress);
     return () => {

@@ -80,7 +80,7 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10
   throw new Error(`timed out waiting for ${what}`);
 }
 
-test('the WebSocket refuses a foreign Origin and a wrong or reused token', async () => {
+test('the WebSocket refuses a foreign Origin, a wrong token, and requests before hello', async () => {
   const foreign = await openSocket({ origin: 'http://evil.example' });
   assert.equal(foreign.status, 403);
   const wrong = await openSocket({ origin: origin() });

@@ -1,0 +1,29 @@
+// A job that was running when its engine died shows as interrupted on the next start, and the
+// inventory is rebuilt from the repository if the catalog missed a committed point.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Catalog } from '../../electron/catalog/catalog.ts';
+import { Engine } from '../../electron/engine/engine.ts';
+import { tempDir } from '../helpers/env.ts';
+
+test('running and queued jobs of a dead engine are interrupted on restart', async () => {
+  const home = join(await tempDir(), 'home');
+  const first = await Engine.open({ home, workerThreads: 2 });
+  await first.close();
+  const catalog = Catalog.open(join(home, 'catalog.sqlite'));
+  const base = { kind: 'restore-entire-vm' as const, vmId: 'vm-1', vmName: 'vm', summary: 's', steps: [], currentStep: 'transfer-disks', bytesDone: 5, bytesTotal: 10, error: null, result: null, createdAt: new Date().toISOString(), startedAt: null, endedAt: null };
+  catalog.insertJob({ ...base, id: 'running-job', state: 'running' }, {});
+  catalog.insertJob({ ...base, id: 'queued-job', state: 'queued' }, {});
+  catalog.close();
+  const second = await Engine.open({ home, workerThreads: 2 });
+  try {
+    const running = second.catalog.getJob('running-job');
+    assert.equal(running?.state, 'interrupted');
+    assert.match(running?.error ?? '', /stopped while this job ran/);
+    assert.equal(second.catalog.getJob('queued-job')?.state, 'interrupted');
+    assert.ok(second.catalog.jobEvents('running-job').some((event) => event.level === 'warning'));
+  } finally {
+    await second.close();
+  }
+});
