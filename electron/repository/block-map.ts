@@ -22,6 +22,13 @@ export type BlockRecord = {
   sha256: Uint8Array;
 };
 
+/** Raw bytes a merged-map record holds: its raw length when it is data, 0 for a hole. */
+export function dataBytesAt(map: Uint8Array, index: number): number {
+  const at = index * RECORD_BYTES;
+  if (map[at + 4] !== BlockKind.data) return 0;
+  return new DataView(map.buffer, map.byteOffset + at, RECORD_BYTES).getUint32(24, true);
+}
+
 export function writeRecord(target: Uint8Array, at: number, record: BlockRecord): void {
   const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
   view.setUint32(at, record.index, true);

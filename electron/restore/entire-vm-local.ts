@@ -8,7 +8,7 @@ import { parseVmx, rewriteVmx } from '../disks/vmx.ts';
 import { LocalVmFolder } from '../drivers/local-datastore/local-datastore.ts';
 import { dataRanges, preallocate } from '../drivers/local-datastore/preallocate.ts';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
-import { BlockKind, RECORD_BYTES } from '../repository/block-map.ts';
+import { dataBytesAt } from '../repository/block-map.ts';
 import { resolvePoint, type ResolvedDisk, type ResolvedPoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { RestoreStripeResult } from '../workers/messages.ts';
@@ -31,9 +31,7 @@ export type RestoreRequest = { vmId: string; pointId: string; targetPath: string
 
 function dataBytesOf(disk: ResolvedDisk): number {
   let bytes = 0;
-  for (let index = 0; index < disk.blockCount; index++) {
-    if (disk.map[index * RECORD_BYTES + 4] === BlockKind.data) bytes += new DataView(disk.map.buffer, disk.map.byteOffset).getUint32(index * RECORD_BYTES + 24, true);
-  }
+  for (let index = 0; index < disk.blockCount; index++) bytes += dataBytesAt(disk.map, index);
   return bytes;
 }
 
@@ -124,7 +122,7 @@ export class EntireVmLocalRestore implements JobWork {
       const handle = await open(flatPath, 'wx', 0o644);
       await handle.truncate(disk.capacity);
       await handle.close();
-      const ranges = dataRanges(disk.blockCount, point.blockSize, disk.capacity, (index) => disk.map[index * RECORD_BYTES + 4] === BlockKind.data);
+      const ranges = dataRanges(disk.blockCount, point.blockSize, disk.capacity, (index) => dataBytesAt(disk.map, index) > 0);
       if (!(await preallocate(flatPath, ranges))) context.log('could not preallocate the disk file (no python3?); writing without', 'warning');
       await this.transferDisk(disk, flatPath, context);
       context.log(`disk ${disk.key} restored to ${files.descriptor}`);
