@@ -6,7 +6,6 @@ import { basename, extname } from 'node:path';
 import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
 import { parseVmx, rewriteVmx } from '../disks/vmx.ts';
 import { LocalVmFolder } from '../drivers/local-datastore/local-datastore.ts';
-import { dataRanges, preallocate } from '../drivers/local-datastore/preallocate.ts';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import { dataBytesAt } from '../repository/block-map.ts';
 import { resolvePoint, type ResolvedDisk, type ResolvedPoint } from '../repository/chain.ts';
@@ -122,8 +121,6 @@ export class EntireVmLocalRestore implements JobWork {
       const handle = await open(flatPath, 'wx', 0o644);
       await handle.truncate(disk.capacity);
       await handle.close();
-      const ranges = dataRanges(disk.blockCount, point.blockSize, disk.capacity, (index) => dataBytesAt(disk.map, index) > 0);
-      if (!(await preallocate(flatPath, ranges))) context.log('could not preallocate the disk file (no python3?); writing without', 'warning');
       await this.transferDisk(disk, flatPath, context);
       context.log(`disk ${disk.key} restored to ${files.descriptor}`);
     }
