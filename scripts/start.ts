@@ -2,7 +2,7 @@
 // otherwise (no download possible, as on an offline build machine) `lifeboat serve` in a
 // browser. A demo lab is made on first start so there is something to restore.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,10 +14,16 @@ import { resolveHome } from '../electron/home.ts';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 await buildAll();
 
+/** The installed Electron binary, found the way the electron package finds it, but without
+ * requiring the package: requiring it starts a download when the binary is missing. */
 function electronBinary(): string | null {
   try {
-    const path = createRequire(import.meta.url)('electron') as unknown;
-    return typeof path === 'string' && existsSync(path) ? path : null;
+    const packageDir = dirname(createRequire(import.meta.url).resolve('electron/package.json'));
+    const pathFile = join(packageDir, 'path.txt');
+    const relative = existsSync(pathFile) ? readFileSync(pathFile, 'utf8') : 'electron';
+    const dist = process.env.ELECTRON_OVERRIDE_DIST_PATH ?? join(packageDir, 'dist');
+    const binary = join(dist, relative);
+    return existsSync(binary) ? binary : null;
   } catch {
     return null;
   }
