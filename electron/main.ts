@@ -11,7 +11,6 @@ import { resolveHome } from './home.ts';
 import type { IpcEnvelope } from './ipc-envelope.ts';
 import { createLab } from './lab/create-lab.ts';
 import { dispatch } from './rpc/dispatch.ts';
-import { listenLocalSocket } from './rpc/local-socket.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const rendererIndex = join(here, '..', 'renderer', 'index.html');
@@ -56,15 +55,11 @@ async function start(): Promise<void> {
   const home = resolveHome(homeFlag ?? process.env.LIFEBOAT_HOME ?? app.getPath('userData'));
   const engine = await Engine.open({ home });
   if (engine.catalog.listVms().length === 0) await createLab(engine, { vms: 3, points: 3, diskMib: 64 });
-  const socket = await listenLocalSocket(engine, engine.paths.socket);
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
   serveIpc(engine);
   openWindow(engine);
   app.on('window-all-closed', () => app.quit());
-  app.on('will-quit', () => {
-    socket.close();
-    void engine.close();
-  });
+  app.on('will-quit', () => void engine.close());
 }
 
 app.whenReady().then(start, (error: unknown) => {

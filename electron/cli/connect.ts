@@ -2,6 +2,7 @@
 // engine in-process for the one command. Either way it sees the same LifeboatApi.
 import type { EventChannel, EventOf, LifeboatApi, RequestChannel, RequestOf, ResponseOf } from '../../shared/contract.ts';
 import { Engine } from '../engine/engine.ts';
+import { LifeboatError } from '../errors.ts';
 import { homePaths } from '../home.ts';
 import { dispatch } from '../rpc/dispatch.ts';
 import { connectLocalSocket, engineIsRunning } from '../rpc/local-socket.ts';
@@ -15,12 +16,20 @@ export function inProcessApi(engine: Engine): LifeboatApi {
   };
 }
 
+async function connectRunning(socket: string): Promise<Connection> {
+  const client = await connectLocalSocket(socket);
+  return { api: client, engine: null, close: async () => client.close() };
+}
+
 export async function connect(home: string): Promise<Connection> {
   const { socket } = homePaths(home);
-  if (await engineIsRunning(socket)) {
-    const client = await connectLocalSocket(socket);
-    return { api: client, engine: null, close: async () => client.close() };
+  if (await engineIsRunning(socket)) return connectRunning(socket);
+  try {
+    const engine = await Engine.open({ home });
+    return { api: inProcessApi(engine), engine, close: () => engine.close() };
+  } catch (error) {
+    // Another process claimed the home between our look and our open: use its engine.
+    if (error instanceof LifeboatError && error.code === 'conflict' && (await engineIsRunning(socket))) return connectRunning(socket);
+    throw error;
   }
-  const engine = await Engine.open({ home });
-  return { api: inProcessApi(engine), engine, close: () => engine.close() };
 }

@@ -1,10 +1,9 @@
-// `lifeboat serve`: run the engine for this home, on its local socket (for the CLI) and on a
-// loopback HTTP + WebSocket address (for the console in a browser), until told to stop.
+// `lifeboat serve`: run the engine for this home (which serves the CLI on the home's socket) and
+// the console on a loopback HTTP + WebSocket address, until told to stop.
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Engine } from '../engine/engine.ts';
 import { LifeboatError } from '../errors.ts';
-import { listenLocalSocket } from '../rpc/local-socket.ts';
 import { startConsoleServer } from '../rpc/ws-server.ts';
 
 export async function serve(options: { home: string; host: string; port: number; rendererDir: string; allowRemote: boolean; json: boolean }): Promise<number> {
@@ -14,12 +13,7 @@ export async function serve(options: { home: string; host: string; port: number;
     throw new LifeboatError('unavailable', `the console is not built (${options.rendererDir}); run \`npm run build\` first`);
   }
   const engine = await Engine.open({ home: options.home });
-  const socket = await listenLocalSocket(engine, engine.paths.socket).catch(async (error: unknown) => {
-    await engine.close();
-    throw error;
-  });
   const server = await startConsoleServer(engine, options).catch(async (error: unknown) => {
-    socket.close();
     await engine.close();
     throw error;
   });
@@ -30,7 +24,6 @@ export async function serve(options: { home: string; host: string; port: number;
     process.once('SIGTERM', resolve);
   });
   await server.close();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
   await engine.close();
   return 0;
 }

@@ -14,6 +14,8 @@ import { WorkerPool } from '../workers/pool.ts';
 import { EngineEvents } from './events.ts';
 import { JobQueue } from './job-queue.ts';
 import { join } from 'node:path';
+import type { Server } from 'node:net';
+import { listenLocalSocket } from '../rpc/local-socket.ts';
 
 export const ENGINE_VERSION = '0.1.0';
 const DEFAULT_REPOSITORY = 'default';
@@ -30,10 +32,12 @@ export class Engine {
   readonly repository: Repository;
   readonly jobs: JobQueue;
   private readonly pool: WorkerPool;
+  private readonly socket: Server;
   readonly handlers: Handlers;
 
-  private constructor(paths: HomePaths, catalog: Catalog, repository: Repository, pool: WorkerPool, concurrentJobs: number) {
+  private constructor(paths: HomePaths, socket: Server, catalog: Catalog, repository: Repository, pool: WorkerPool, concurrentJobs: number) {
     this.paths = paths;
+    this.socket = socket;
     this.catalog = catalog;
     this.repository = repository;
     this.pool = pool;
@@ -41,18 +45,26 @@ export class Engine {
     this.handlers = this.makeHandlers();
   }
 
+  /** Opens the engine of a home. It first claims the home's socket, so a second engine for the
+   * same home fails with 'conflict' before it could mistake the first one's jobs for dead ones;
+   * from then on the engine serves the contract there (the CLI's way in). */
   static async open(options: EngineOptions): Promise<Engine> {
     const paths = await prepareHome(options.home);
-    const catalog = Catalog.open(paths.catalog);
+    let opened: Engine | null = null;
+    const socket = await listenLocalSocket(() => opened, paths.socket);
+    let catalog: Catalog | null = null;
     try {
+      catalog = Catalog.open(paths.catalog);
       const repository = await Repository.openOrCreate(join(paths.repositories, DEFAULT_REPOSITORY), DEFAULT_REPOSITORY, options.blockSize);
       catalog.ensureRepository({ id: repository.info.id, name: DEFAULT_REPOSITORY, path: repository.path, blockSize: repository.info.blockSize });
-      const engine = new Engine(paths, catalog, repository, new WorkerPool(options.workerThreads), options.concurrentJobs ?? 2);
+      const engine = new Engine(paths, socket, catalog, repository, new WorkerPool(options.workerThreads), options.concurrentJobs ?? 2);
       engine.jobs.recoverAfterRestart();
       await engine.reconcileCatalog();
+      opened = engine;
       return engine;
     } catch (error) {
-      catalog.close();
+      catalog?.close();
+      await new Promise<void>((resolve) => socket.close(() => resolve()));
       throw error;
     }
   }
@@ -124,6 +136,7 @@ export class Engine {
   }
 
   async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
     await this.jobs.close();
     await this.pool.close();
     this.catalog.close();

@@ -8,6 +8,9 @@ import { LifeboatError, toWireError, isErrnoCode } from '../errors.ts';
 import { MAX_FRAME_BYTES, parseClientFrame, servePeer } from './frames.ts';
 import { FrameClient } from '../../shared/frame-client.ts';
 
+// sun_path holds 108 bytes on Linux, including the terminating NUL.
+const MAX_SOCKET_PATH = 107;
+
 function lines(socket: Socket, onLine: (line: string) => void): void {
   let buffered = '';
   socket.setEncoding('utf8');
@@ -35,12 +38,24 @@ export async function engineIsRunning(socketPath: string): Promise<boolean> {
   });
 }
 
-export async function listenLocalSocket(engine: Engine, socketPath: string): Promise<Server> {
+/** Listens on the home's socket, which is also the home's lock: a second engine for the same
+ * home fails here. `engine` is read per connection, so the socket can be claimed before the
+ * engine has finished opening. */
+export async function listenLocalSocket(engine: () => Engine | null, socketPath: string): Promise<Server> {
+  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
+    throw new LifeboatError('bad-request', `the home folder's path is too long for its engine socket (${socketPath}); use a shorter --home`);
+  }
   if (await engineIsRunning(socketPath)) throw new LifeboatError('conflict', `another engine already serves this home (${socketPath})`);
   await rm(socketPath, { force: true });
   const server = createServer((socket) => {
     const send = (frame: ServerFrame): void => void (socket.writable && socket.write(`${JSON.stringify(frame)}\n`));
-    const peer = servePeer(engine, send);
+    const ready = engine();
+    if (!ready) {
+      send({ type: 'fatal', error: { code: 'unavailable', message: 'the engine is still starting; try again' } });
+      socket.end();
+      return;
+    }
+    const peer = servePeer(ready, send);
     socket.on('error', () => socket.destroy());
     socket.on('close', () => peer.close());
     lines(socket, (line) => {

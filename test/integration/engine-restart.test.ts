@@ -27,3 +27,15 @@ test('running and queued jobs of a dead engine are interrupted on restart', asyn
     await second.close();
   }
 });
+
+test('one engine per home: a second one is refused, and the home is free again after close', async () => {
+  const home = join(await tempDir(), 'home');
+  const first = await Engine.open({ home, workerThreads: 2 });
+  try {
+    await assert.rejects(Engine.open({ home, workerThreads: 2 }), { code: 'conflict', message: /another engine already serves this home/ });
+  } finally {
+    await first.close();
+  }
+  const again = await Engine.open({ home, workerThreads: 2 });
+  await again.close();
+});
