@@ -1,5 +1,6 @@
 // The engine: catalog, repository, workers and the job queue of one home, behind the contract's
-// request handlers. Headless by design: nothing here knows about Electron or sockets.
+// request handlers. Headless by design: nothing here knows about Electron. It holds its home's
+// local socket, which is the home's lock and the CLI's way in.
 import type { z } from 'zod';
 import { requestChannels, type RequestChannel, type ResponseOf } from '../../shared/contract.ts';
 import type { Job } from '../../shared/domain.ts';
