@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-export type HomePaths = { home: string; catalog: string; repositories: string; socket: string; lab: string };
+export type HomePaths = { home: string; catalog: string; repositories: string; socket: string; lab: string; staging: string; secrets: string };
 
 /** --home wins, then LIFEBOAT_HOME, then the folder Electron would use as userData on Linux. */
 export function resolveHome(explicit?: string): string {
@@ -20,6 +20,8 @@ export function homePaths(home: string): HomePaths {
     repositories: join(home, 'repositories'),
     socket: join(home, 'engine.sock'),
     lab: join(home, 'lab'),
+    staging: join(home, 'staging'),
+    secrets: join(home, 'secrets'),
   };
 }
 

@@ -2,7 +2,7 @@
 // declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
 import { z } from 'zod';
 import type { EventChannelName, RequestChannelName } from './channel-names.ts';
-import { Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary } from './domain.ts';
+import { HostInventory, HostName, HostSummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
 const Empty = z.object({}).strict();
 
@@ -31,7 +31,7 @@ export const requestChannels = {
       .object({
         vm: z.string().min(1).max(200),
         point: z.string().min(1).max(200),
-        target: LocalTarget.strict(),
+        target: z.discriminatedUnion('kind', [LocalTarget.strict(), VsphereTarget.strict()]),
         newName: z
           .string()
           .min(1)
@@ -42,6 +42,22 @@ export const requestChannels = {
       .strict(),
     response: z.object({ job: Job }),
   },
+  'hosts.list': { request: Empty, response: z.array(HostSummary) },
+  'hosts.add': {
+    request: z
+      .object({
+        kind: z.literal('vsphere'),
+        name: HostName.optional(),
+        url: z.string().url().max(2000),
+        user: z.string().min(1).max(200),
+        password: z.string().min(1).max(1000),
+        insecure: z.boolean().default(false),
+      })
+      .strict(),
+    response: HostSummary,
+  },
+  'hosts.remove': { request: z.object({ host: HostName }).strict(), response: z.object({ removed: z.string() }) },
+  'hosts.inventory': { request: z.object({ host: HostName }).strict(), response: HostInventory },
 } as const satisfies Record<RequestChannelName, { request: z.ZodType; response: z.ZodType }>;
 
 export const eventChannels = {

@@ -95,3 +95,37 @@ export const LocalTarget = z.object({
   path: z.string().min(1).max(4096),
 });
 export type LocalTarget = z.infer<typeof LocalTarget>;
+
+export const HostSummary = z.object({
+  id: Id,
+  name: z.string(),
+  kind: z.literal('vsphere'),
+  url: z.string(),
+  user: z.string(),
+  insecure: z.boolean(),
+  createdAt: z.string(),
+});
+export type HostSummary = z.infer<typeof HostSummary>;
+
+export const HostName = z.string().min(1).max(80).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a host name uses letters, digits, dot, dash and underscore');
+
+export const TransportMode = z.enum(['auto', 'san', 'hotadd', 'nbd']);
+export type TransportMode = z.infer<typeof TransportMode>;
+
+export const VsphereTarget = z.object({
+  kind: z.literal('vsphere'),
+  host: HostName,
+  hostSystem: z.string().min(1).max(200).optional(),
+  datastore: z.string().min(1).max(200).optional(),
+  network: z.string().min(1).max(200).optional(),
+  diskFormat: z.enum(['thin', 'thick']).optional(),
+  transport: TransportMode.optional(),
+});
+export type VsphereTarget = z.infer<typeof VsphereTarget>;
+
+export const HostInventory = z.object({
+  hostSystems: z.array(z.object({ name: z.string(), connected: z.boolean(), datastores: z.array(z.string()), networks: z.array(z.string()) })),
+  datastores: z.array(z.object({ name: z.string(), type: z.string(), capacity: z.number(), freeSpace: z.number() })),
+  vms: z.array(z.string()),
+});
+export type HostInventory = z.infer<typeof HostInventory>;

@@ -1,6 +1,6 @@
 // The catalog: what the engine knows about VMs, restore points and jobs, in SQLite. Every query
 // the engine makes lives here, typed; rows are converted to the shared domain types.
-import type { Job, JobEvent, JobStep, RestorePoint, VmSummary } from '../../shared/domain.ts';
+import type { HostSummary, Job, JobEvent, JobStep, RestorePoint, VmSummary } from '../../shared/domain.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import { openCatalogDatabase, type CatalogDatabase } from './database.ts';
 
@@ -188,5 +188,26 @@ export class Catalog {
 
   audit(actor: string, action: string, subject: string | null, details: unknown): void {
     this.db.prepare('INSERT INTO audit_log (at, actor, action, subject, details) VALUES (?, ?, ?, ?, ?)').run(new Date().toISOString(), actor, action, subject, JSON.stringify(details));
+  }
+
+  addHost(host: HostSummary): void {
+    this.db
+      .prepare('INSERT INTO hosts (id, name, kind, url, user_name, insecure, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(host.id, host.name, host.kind, host.url, host.user, host.insecure ? 1 : 0, host.createdAt);
+  }
+
+  listHosts(): HostSummary[] {
+    const rows = this.db.prepare('SELECT id, name, kind, url, user_name, insecure, created_at FROM hosts ORDER BY name').all() as {
+      id: string; name: string; kind: 'vsphere'; url: string; user_name: string; insecure: number; created_at: string;
+    }[];
+    return rows.map((row) => ({ id: row.id, name: row.name, kind: row.kind, url: row.url, user: row.user_name, insecure: row.insecure === 1, createdAt: row.created_at }));
+  }
+
+  findHost(name: string): HostSummary | null {
+    return this.listHosts().find((host) => host.name === name) ?? null;
+  }
+
+  removeHost(id: string): void {
+    this.db.prepare('DELETE FROM hosts WHERE id = ?').run(id);
   }
 }

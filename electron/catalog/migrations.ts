@@ -93,4 +93,19 @@ export const migrations: readonly { version: number; name: string; sql: string }
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: 'hypervisor hosts',
+    sql: `
+      CREATE TABLE hosts (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('vsphere')),
+        url TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        insecure INTEGER NOT NULL CHECK (insecure IN (0, 1)),
+        created_at TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import type { LifeboatApi } from '../../shared/contract.ts';
+import type { LifeboatApi, RequestOf } from '../../shared/contract.ts';
 import type { Job } from '../../shared/domain.ts';
 import { finishedJobStates } from '../../shared/domain.ts';
 import { formatBytes, table } from '../../shared/format.ts';
@@ -21,6 +21,10 @@ const usage = `usage: lifeboat [--home DIR] [--json] <command>
   vms                                                VMs in the catalog
   points <vm>                                        restore points of a VM
   restore vm <vm> --point <id|seq|latest> --target local:<dir> [--name NEW] [--detach]
+  restore vm <vm> --point P --target vsphere:<host> [--name NEW] [--datastore D] [--host-system ESXI]
+                  [--network N] [--disk-format thin|thick] [--transport auto|san|hotadd|nbd]
+  hosts [add vsphere --url URL --user U --password-env VAR [--insecure] [--name N]
+         | remove <name> | inventory <name>]           hypervisor hosts (passwords go to the secret store)
   jobs [show <id> | cancel <id>]                     the job queue
   serve [--host 127.0.0.1] [--port 7420]             console over HTTP + WebSocket`;
 
@@ -41,6 +45,60 @@ function positiveInt(value: string | undefined, fallback: number, name: string):
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value)) throw new UsageError(`${name} takes a whole number`);
   return Number(value);
+}
+
+type Flags = { target?: string | undefined; datastore?: string | undefined; 'host-system'?: string | undefined; network?: string | undefined; 'disk-format'?: string | undefined; transport?: string | undefined; url?: string | undefined; user?: string | undefined; 'password-env'?: string | undefined; insecure?: boolean | undefined; name?: string | undefined };
+
+/** --target local:<dir> or vsphere:<host> with its placement flags; the contract checks values. */
+function restoreTarget(values: Flags): RequestOf<'restore.entireVm'>['target'] {
+  const target = values.target ?? '';
+  if (target.startsWith('vsphere:') && target.length > 'vsphere:'.length) {
+    const optional = (key: keyof Flags, field: string) => (values[key] ? { [field]: values[key] } : {});
+    return {
+      kind: 'vsphere',
+      host: target.slice('vsphere:'.length),
+      ...optional('datastore', 'datastore'),
+      ...optional('host-system', 'hostSystem'),
+      ...optional('network', 'network'),
+      ...optional('disk-format', 'diskFormat'),
+      ...optional('transport', 'transport'),
+    } as RequestOf<'restore.entireVm'>['target'];
+  }
+  return { kind: 'local', path: localPath(target, '--target (local:<dir> or vsphere:<host>)') };
+}
+
+async function hostsCommand(api: LifeboatApi, rest: string[], values: Flags, out: Output): Promise<number> {
+  const [action, argument] = rest;
+  if (action === undefined) {
+    const hosts = await api.invoke('hosts.list', {});
+    out.print(hosts.length === 0 ? 'no hosts yet: `lifeboat hosts add vsphere --url https://vcenter/sdk --user U --password-env VAR`' : table([['NAME', 'KIND', 'URL', 'USER', 'TLS'], ...hosts.map((host) => [host.name, host.kind, host.url, host.user, host.insecure ? 'not verified' : 'verified'])]), hosts);
+    return 0;
+  }
+  if (action === 'add') {
+    if (argument !== 'vsphere') throw new UsageError('hosts add takes: vsphere --url URL --user U --password-env VAR');
+    if (!values.url || !values.user || !values['password-env']) throw new UsageError('hosts add vsphere needs --url, --user and --password-env');
+    const password = process.env[values['password-env']];
+    if (!password) throw new UsageError(`environment variable ${values['password-env']} is empty or not set`);
+    const host = await api.invoke('hosts.add', { kind: 'vsphere', url: values.url, user: values.user, password, insecure: values.insecure ?? false, ...(values.name ? { name: values.name } : {}) });
+    out.print(`host ${host.name} added (${host.url}); its password is in the secret store`, host);
+    return 0;
+  }
+  if (!argument) throw new UsageError(`hosts ${action} takes a host name`);
+  if (action === 'remove') {
+    out.print(`host ${argument} removed`, await api.invoke('hosts.remove', { host: argument }));
+    return 0;
+  }
+  if (action === 'inventory') {
+    const inventory = await api.invoke('hosts.inventory', { host: argument });
+    out.print(
+      table([['ESXI HOST', 'CONNECTED', 'DATASTORES', 'NETWORKS'], ...inventory.hostSystems.map((host) => [host.name, host.connected ? 'yes' : 'no', host.datastores.join(','), host.networks.join(',')])]) +
+        '\n\n' +
+        table([['DATASTORE', 'TYPE', 'FREE', 'CAPACITY'], ...inventory.datastores.map((ds) => [ds.name, ds.type, formatBytes(ds.freeSpace), formatBytes(ds.capacity)])]),
+      inventory,
+    );
+    return 0;
+  }
+  throw new UsageError('hosts takes: add | remove <name> | inventory <name>');
 }
 
 async function follow(api: LifeboatApi, job: Job, out: Output): Promise<Job> {
@@ -102,6 +160,8 @@ export async function main(argv: string[]): Promise<number> {
       vms: { type: 'string' }, points: { type: 'string' }, 'disk-mib': { type: 'string' },
       point: { type: 'string' }, target: { type: 'string' }, name: { type: 'string' }, detach: { type: 'boolean', default: false },
       host: { type: 'string' }, port: { type: 'string' }, 'allow-remote': { type: 'boolean', default: false },
+      url: { type: 'string' }, user: { type: 'string' }, 'password-env': { type: 'string' }, insecure: { type: 'boolean', default: false },
+      datastore: { type: 'string' }, 'host-system': { type: 'string' }, network: { type: 'string' }, 'disk-format': { type: 'string' }, transport: { type: 'string' },
     },
   });
   const out: Output = {
@@ -160,7 +220,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'restore': {
         if (rest[0] !== 'vm' || !rest[1]) throw new UsageError('restore takes: vm <vm> --point P --target local:<dir>');
         if (!values.point) throw new UsageError('restore vm needs --point <id|sequence|latest>');
-        const request = { vm: rest[1], point: values.point, target: { kind: 'local' as const, path: localPath(values.target, '--target') }, ...(values.name ? { newName: values.name } : {}) };
+        const request = { vm: rest[1], point: values.point, target: restoreTarget(values), ...(values.name ? { newName: values.name } : {}) };
         const { job } = await api.invoke('restore.entireVm', request);
         return await runJobCommand(api, job, values.detach, out);
       }
@@ -180,6 +240,8 @@ export async function main(argv: string[]): Promise<number> {
         out.print(table([['ID', 'KIND', 'VM', 'STATE', 'PROGRESS', 'CREATED'], ...jobs.map((job) => [job.id, job.kind, job.vmName, job.state, job.bytesTotal > 0 ? `${Math.floor((job.bytesDone * 100) / job.bytesTotal)}%` : '-', job.createdAt])]), jobs);
         return 0;
       }
+      case 'hosts':
+        return await hostsCommand(api, rest, values, out);
       default:
         throw new UsageError(`unknown command ${command}; \`lifeboat --help\` lists them`);
     }

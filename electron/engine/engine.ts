@@ -3,7 +3,7 @@
 // local socket, which is the home's lock and the CLI's way in.
 import type { z } from 'zod';
 import { requestChannels, type RequestChannel, type ResponseOf } from '../../shared/contract.ts';
-import type { Job } from '../../shared/domain.ts';
+import type { HostInventory, HostSummary, Job } from '../../shared/domain.ts';
 import { BackupWork, backupSteps } from '../backup/backup-vm.ts';
 import { readSourceVm } from '../backup/source-vm.ts';
 import { Catalog } from '../catalog/catalog.ts';
@@ -15,13 +15,20 @@ import { WorkerPool } from '../workers/pool.ts';
 import { EngineEvents } from './events.ts';
 import { JobQueue } from './job-queue.ts';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { FileSecretStore, type SecretStore, type Sealer } from '../secrets/secret-store.ts';
+import { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
+import type { MoRef } from '../drivers/vsphere/xml.ts';
+import { EntireVmVsphereRestore } from '../restore/entire-vm-vsphere.ts';
 import type { Server } from 'node:net';
 import { listenLocalSocket } from '../rpc/local-socket.ts';
 
 export const ENGINE_VERSION = '0.1.0';
 const DEFAULT_REPOSITORY = 'default';
 
-export type EngineOptions = { home: string; workerThreads?: number; concurrentJobs?: number; blockSize?: number };
+/** `sealer` lets the Electron app keep passwords in the OS keyring (safeStorage). */
+export type EngineOptions = { home: string; workerThreads?: number; concurrentJobs?: number; blockSize?: number; sealer?: Sealer };
 
 type Parsed<C extends RequestChannel> = z.infer<(typeof requestChannels)[C]['request']>;
 export type Handlers = { [C in RequestChannel]: (request: Parsed<C>) => Promise<ResponseOf<C>> };
@@ -34,11 +41,13 @@ export class Engine {
   readonly jobs: JobQueue;
   private readonly pool: WorkerPool;
   private readonly socket: Server;
+  private readonly secrets: SecretStore;
   readonly handlers: Handlers;
 
-  private constructor(paths: HomePaths, socket: Server, catalog: Catalog, repository: Repository, pool: WorkerPool, concurrentJobs: number) {
+  private constructor(paths: HomePaths, socket: Server, catalog: Catalog, repository: Repository, pool: WorkerPool, secrets: SecretStore, concurrentJobs: number) {
     this.paths = paths;
     this.socket = socket;
+    this.secrets = secrets;
     this.catalog = catalog;
     this.repository = repository;
     this.pool = pool;
@@ -58,7 +67,9 @@ export class Engine {
       catalog = Catalog.open(paths.catalog);
       const repository = await Repository.openOrCreate(join(paths.repositories, DEFAULT_REPOSITORY), DEFAULT_REPOSITORY, options.blockSize);
       catalog.ensureRepository({ id: repository.info.id, name: DEFAULT_REPOSITORY, path: repository.path, blockSize: repository.info.blockSize });
-      const engine = new Engine(paths, socket, catalog, repository, new WorkerPool(options.workerThreads), options.concurrentJobs ?? 2);
+      const secrets = await FileSecretStore.open(paths.secrets, options.sealer);
+      await rm(paths.staging, { recursive: true, force: true }); // staging of restores that died with an engine
+      const engine = new Engine(paths, socket, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2);
       engine.jobs.recoverAfterRestart();
       await engine.reconcileCatalog();
       opened = engine;
@@ -112,11 +123,64 @@ export class Engine {
     const vm = this.resolveVm(request.vm);
     const pointId = this.resolvePointId(vm.id, request.point);
     const name = request.newName ?? vm.name;
-    this.catalog.audit(actor, 'restore.entireVm', vm.id, { pointId, target: request.target, newName: request.newName ?? null });
-    return this.jobs.submit(
-      { kind: 'restore-entire-vm', vmId: vm.id, vmName: vm.name, summary: `Restore ${vm.name} as ${name} to ${request.target.path}`, params: { ...request, pointId }, steps: restoreSteps },
-      (job) => new EntireVmLocalRestore(this.repository, this.pool, job.id, { vmId: vm.id, pointId, targetPath: request.target.path, newName: request.newName }),
+    const { target } = request;
+    if (target.kind === 'vsphere' && !this.catalog.findHost(target.host)) {
+      throw new LifeboatError('not-found', `no host "${target.host}" in the catalog; \`lifeboat hosts add vsphere …\` adds one`);
+    }
+    this.catalog.audit(actor, 'restore.entireVm', vm.id, { pointId, target, newName: request.newName ?? null });
+    const where = target.kind === 'local' ? target.path : `${target.host}${target.datastore ? ` [${target.datastore}]` : ''}`;
+    const spec = { kind: 'restore-entire-vm' as const, vmId: vm.id, vmName: vm.name, summary: `Restore ${vm.name} as ${name} to ${where}`, params: { ...request, pointId }, steps: restoreSteps };
+    if (target.kind === 'local') {
+      return this.jobs.submit(spec, (job) => new EntireVmLocalRestore(this.repository, this.pool, job.id, { vmId: vm.id, pointId, targetPath: target.path, newName: request.newName }));
+    }
+    return this.jobs.submit(spec, (job) =>
+      new EntireVmVsphereRestore({
+        repository: this.repository,
+        pool: this.pool,
+        connectHost: (hostName) => this.connectHost(hostName),
+        stagingRoot: this.paths.staging,
+        jobId: job.id,
+        request: { vmId: vm.id, pointId, target, newName: request.newName },
+      }),
     );
+  }
+
+  async connectHost(name: string): Promise<VsphereClient> {
+    const host = this.catalog.findHost(name);
+    if (!host) throw new LifeboatError('not-found', `no host "${name}" in the catalog`);
+    return VsphereClient.connect({ url: new URL(host.url), insecure: host.insecure }, host.user, await this.secrets.get(host.id));
+  }
+
+  async addHost(request: Parsed<'hosts.add'>, actor: string): Promise<HostSummary> {
+    const url = new URL(request.url);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new LifeboatError('bad-request', `host URL must be https://…/sdk, not ${url.protocol}`);
+    if (url.username || url.password) throw new LifeboatError('bad-request', 'put the user in --user and the password in the environment, not in the URL');
+    if (url.pathname === '/' || url.pathname === '') url.pathname = '/sdk';
+    const name = request.name ?? url.hostname;
+    if (this.catalog.findHost(name)) throw new LifeboatError('conflict', `a host named "${name}" is already in the catalog`);
+    // Prove the address and the credentials before anything is stored.
+    const client = await VsphereClient.connect({ url, insecure: request.insecure }, request.user, request.password);
+    await client.logout();
+    const host: HostSummary = { id: randomUUID(), name, kind: 'vsphere', url: url.href, user: request.user, insecure: request.insecure, createdAt: new Date().toISOString() };
+    await this.secrets.put(host.id, request.password);
+    this.catalog.addHost(host);
+    this.catalog.audit(actor, 'hosts.add', host.id, { name, url: host.url, user: host.user, insecure: host.insecure, secretStore: this.secrets.kind });
+    return host;
+  }
+
+  async hostInventory(name: string): Promise<HostInventory> {
+    const client = await this.connectHost(name);
+    try {
+      const inventory = await client.inventory();
+      const nameOf = (refs: MoRef[], list: { ref: MoRef; name: string }[]): string[] => refs.flatMap((ref) => list.filter((item) => item.ref.value === ref.value).map((item) => item.name));
+      return {
+        hostSystems: inventory.hosts.map((host) => ({ name: host.name, connected: host.connected, datastores: nameOf(host.datastores, inventory.datastores), networks: nameOf(host.networks, inventory.networks) })),
+        datastores: inventory.datastores.map((ds) => ({ name: ds.name, type: ds.type, capacity: ds.capacity, freeSpace: ds.freeSpace })),
+        vms: inventory.vms.map((vm) => vm.name),
+      };
+    } finally {
+      await client.logout();
+    }
   }
 
   private makeHandlers(): Handlers {
@@ -133,6 +197,17 @@ export class Engine {
       'jobs.cancel': async ({ jobId }) => ({ job: this.jobs.cancel(jobId) }),
       'backup.start': async ({ source }) => ({ job: await this.startBackup(source.path, 'console') }),
       'restore.entireVm': async (request) => ({ job: await this.startRestore(request, 'console') }),
+      'hosts.list': async () => this.catalog.listHosts(),
+      'hosts.add': async (request) => this.addHost(request, 'console'),
+      'hosts.remove': async ({ host }) => {
+        const found = this.catalog.findHost(host);
+        if (!found) throw new LifeboatError('not-found', `no host "${host}" in the catalog`);
+        this.catalog.removeHost(found.id);
+        await this.secrets.remove(found.id);
+        this.catalog.audit('console', 'hosts.remove', found.id, { name: host });
+        return { removed: host };
+      },
+      'hosts.inventory': async ({ host }) => this.hostInventory(host),
     };
   }
 

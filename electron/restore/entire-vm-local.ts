@@ -6,12 +6,11 @@ import { basename, extname } from 'node:path';
 import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
 import { parseVmx, rewriteVmx } from '../disks/vmx.ts';
 import { LocalVmFolder } from '../drivers/local-datastore/local-datastore.ts';
-import { LifeboatError, isErrnoCode } from '../errors.ts';
-import { dataBytesAt } from '../repository/block-map.ts';
-import { resolvePoint, type ResolvedDisk, type ResolvedPoint } from '../repository/chain.ts';
+import { LifeboatError } from '../errors.ts';
+import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';
-import type { RestoreStripeResult } from '../workers/messages.ts';
-import { WorkerTaskError, type WorkerPool } from '../workers/pool.ts';
+import type { WorkerPool } from '../workers/pool.ts';
+import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import type { StepContext } from '../engine/plan.ts';
 
@@ -24,15 +23,7 @@ export const restoreSteps = [
   { name: 'finalize', title: 'Finalize: sync and publish the VM files' },
 ] as const;
 
-const PROGRESS_POLL_MS = 200;
-
 export type RestoreRequest = { vmId: string; pointId: string; targetPath: string; newName?: string | undefined };
-
-function dataBytesOf(disk: ResolvedDisk): number {
-  let bytes = 0;
-  for (let index = 0; index < disk.blockCount; index++) bytes += dataBytesAt(disk.map, index);
-  return bytes;
-}
 
 export class EntireVmLocalRestore implements JobWork {
   readonly steps = restoreSteps;
@@ -116,63 +107,18 @@ export class EntireVmLocalRestore implements JobWork {
     for (const disk of point.disks) {
       const files = this.diskFiles.get(disk.key) as { descriptor: string; flat: string };
       await writeFile(folder.stagedPath(files.descriptor), writeFlatDescriptor(disk.capacity, files.flat));
-      const flatPath = folder.stagedPath(files.flat);
-      // A sparse file of the full size: holes are never written and stay holes.
-      const handle = await open(flatPath, 'wx', 0o644);
-      await handle.truncate(disk.capacity);
-      await handle.close();
-      await this.transferDisk(disk, flatPath, context);
+      const base = this.bytesWritten;
+      this.bytesWritten += await restoreDiskToFile({
+        pool: this.pool,
+        point,
+        disk,
+        path: folder.stagedPath(files.flat),
+        targetLabel: `target ${folder.path}`,
+        context,
+        onProgress: (bytes) => context.progress(base + bytes, this.bytesTotal),
+      });
       context.log(`disk ${disk.key} restored to ${files.descriptor}`);
     }
-  }
-
-  private async transferDisk(disk: ResolvedDisk, flatPath: string, context: StepContext): Promise<void> {
-    const point = this.point as ResolvedPoint;
-    const slots = this.pool.size;
-    const control = new Int32Array(new SharedArrayBuffer(4));
-    const progress = new Float64Array(new SharedArrayBuffer(8 * slots));
-    const onAbort = (): void => void Atomics.store(control, 0, 1);
-    context.signal.addEventListener('abort', onAbort);
-    const base = this.bytesWritten;
-    const timer = setInterval(() => context.progress(base + progress.reduce((a, b) => a + b, 0), this.bytesTotal), PROGRESS_POLL_MS);
-    try {
-      const results = await Promise.allSettled(
-        Array.from({ length: slots }, (_, slot) =>
-          this.pool.run<RestoreStripeResult>({
-            type: 'restore-stripe',
-            map: disk.map,
-            blockSize: point.blockSize,
-            capacity: disk.capacity,
-            dataFiles: [...point.dataFiles],
-            targetPath: flatPath,
-            slot,
-            slots,
-            control,
-            progress,
-          }),
-        ),
-      );
-      const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as Error] : []));
-      // Report the stripe that failed first, not the ones it stopped.
-      const failure = failures.find((error) => !(error instanceof WorkerTaskError && error.code === 'cancelled')) ?? failures[0];
-      if (failure) throw this.explain(failure, disk, context);
-      this.bytesWritten = base + results.reduce((sum, result) => sum + (result.status === 'fulfilled' ? result.value.bytes : 0), 0);
-      context.progress(this.bytesWritten, this.bytesTotal);
-    } finally {
-      clearInterval(timer);
-      context.signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  private explain(error: Error, disk: ResolvedDisk, context: StepContext): Error {
-    if (context.signal.aborted) return new LifeboatError('cancelled', 'the job was cancelled by the operator');
-    if (isErrnoCode(error, 'ENOSPC') || /ENOSPC/.test(error.message)) return new LifeboatError('target-full', `target ${this.folder?.path} ran out of space while writing disk ${disk.key}`);
-    if (error instanceof WorkerTaskError && error.blockIndex !== undefined) {
-      const point = this.point as ResolvedPoint;
-      const offset = error.blockIndex * point.blockSize;
-      return new LifeboatError('corrupt-backup', `VM ${point.point.vmName}, point ${point.point.sequence}, disk ${disk.key} (${disk.fileName}), offset ${offset}: corrupt block, nothing written for it (${error.message})`);
-    }
-    return error;
   }
 
   private async finalize(context: StepContext): Promise<void> {

@@ -10,6 +10,7 @@ import { parseDescriptor, writeFlatDescriptor } from '../../electron/disks/vmdk-
 import { parseSparseHeader, SPARSE_MAGIC } from '../../electron/disks/vmdk-sparse.ts';
 import { parseVmx } from '../../electron/disks/vmx.ts';
 import { parseClientFrame } from '../../electron/rpc/frames.ts';
+import { interpretResponse } from '../../electron/drivers/vsphere/soap-client.ts';
 import { vmxText } from '../../electron/lab/create-lab.ts';
 
 const runs = { numRuns: 400 };
@@ -87,4 +88,14 @@ test('wire frames and contract schemas: anything a peer sends is parsed or refus
   fc.assert(fc.property(fc.jsonValue(), (value) => onlyOurErrors(() => parseClientFrame(JSON.stringify(value)))), runs);
   assert.equal(ClientFrame.safeParse({ type: 'request', id: 1, channel: 'vms.list', payload: {} }).success, true);
   assert.throws(() => parseClientFrame('x'.repeat(2 * 1024 * 1024)), /larger than 1 MiB/);
+});
+
+test('SOAP responses from a host: any text gives a returnval or a clear error', () => {
+  const ok = '<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><LoginResponse xmlns="urn:vim25"><returnval><key>k</key></returnval></LoginResponse></soapenv:Body></soapenv:Envelope>';
+  assert.deepEqual(interpretResponse('h', 'Login', 200, ok), { key: 'k' });
+  const fault = '<soapenv:Envelope xmlns:soapenv="x"><soapenv:Body><soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>Login failure</faultstring><detail><InvalidLoginFault xmlns="urn:vim25" xsi:type="InvalidLogin"/></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>';
+  assert.throws(() => interpretResponse('h', 'Login', 500, fault), { code: 'unauthorized', message: /Login failure \(InvalidLogin\)/ });
+  const pieces = fc.oneof(fc.string(), fc.constantFrom('<soapenv:Envelope>', '</soapenv:Envelope>', '<soapenv:Body>', '</soapenv:Body>', '<soapenv:Fault>', '</soapenv:Fault>', '<detail>', '</detail>', '<LoginResponse>', '<returnval>', '</returnval>', '<faultstring>x</faultstring>', '<![CDATA[', '&amp;', '&bogus;'));
+  fc.assert(fc.property(fc.array(pieces, { maxLength: 30 }), (parts) => onlyOurErrors(() => interpretResponse('h', 'Login', 200, parts.join('')))), runs);
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 500 }), (bytes) => onlyOurErrors(() => interpretResponse('h', 'Login', 200, Buffer.from(bytes).toString('latin1')))), runs);
 });

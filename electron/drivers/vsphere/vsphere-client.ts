@@ -1,0 +1,197 @@
+// The vSphere calls Lifeboat makes, typed: login, inventory, VM creation and reconfiguration,
+// snapshots, power, tasks, and datastore files over the host's HTTP file service (/folder).
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { LifeboatError } from '../../errors.ts';
+import { send, SoapClient, type Endpoint } from './soap-client.ts';
+import { asArray, el, moRefOf, moRefXml, textOf, xml, type MoRef } from './xml.ts';
+
+export type ServiceContent = { rootFolder: MoRef; propertyCollector: MoRef; viewManager: MoRef; sessionManager: MoRef; fileManager: MoRef };
+
+export type DatastoreInfo = { ref: MoRef; name: string; type: string; capacity: number; freeSpace: number; url: string; accessible: boolean };
+export type HostInfo = { ref: MoRef; name: string; parent: MoRef; datastores: MoRef[]; networks: MoRef[]; connected: boolean };
+export type Inventory = {
+  datacenters: { ref: MoRef; name: string; vmFolder: MoRef }[];
+  hosts: HostInfo[];
+  datastores: DatastoreInfo[];
+  networks: { ref: MoRef; name: string }[];
+  vms: { ref: MoRef; name: string; host: MoRef | null; vmPathName: string }[];
+  computeResources: { ref: MoRef; resourcePool: MoRef | null }[];
+};
+
+export type VmDisk = { key: number; fileName: string; capacity: number; thin: boolean; controllerKey: number; unitNumber: number };
+
+type PropSet = Record<string, unknown>;
+type ObjectContent = { obj: MoRef; props: PropSet };
+
+const TASK_POLL_MS = 100;
+const TASK_TIMEOUT_MS = 30 * 60_000;
+
+function num(value: unknown): number {
+  const parsed = Number(textOf(value));
+  return Number.isFinite(parsed) ? parsed : 0;
+}
+
+export class VsphereClient {
+  readonly soap: SoapClient;
+  readonly content: ServiceContent;
+
+  private constructor(soap: SoapClient, content: ServiceContent) {
+    this.soap = soap;
+    this.content = content;
+  }
+
+  static async connect(endpoint: Endpoint, user: string, password: string): Promise<VsphereClient> {
+    const soap = new SoapClient(endpoint);
+    const raw = (await soap.call('RetrieveServiceContent', { type: 'ServiceInstance', value: 'ServiceInstance' })) as Record<string, unknown> | undefined;
+    if (!raw) throw new LifeboatError('unavailable', `${endpoint.url.origin} did not describe its services; is it a vCenter or ESXi /sdk URL?`);
+    const content: ServiceContent = {
+      rootFolder: moRefOf(raw.rootFolder),
+      propertyCollector: moRefOf(raw.propertyCollector),
+      viewManager: moRefOf(raw.viewManager),
+      sessionManager: moRefOf(raw.sessionManager),
+      fileManager: moRefOf(raw.fileManager),
+    };
+    try {
+      await soap.call('Login', content.sessionManager, [el('userName', user), el('password', password)]);
+    } catch (error) {
+      if (error instanceof LifeboatError && error.code === 'unauthorized') {
+        throw new LifeboatError('unauthorized', `vSphere at ${endpoint.url.origin} refused user "${user}": wrong user name or password`);
+      }
+      throw error;
+    }
+    return new VsphereClient(soap, content);
+  }
+
+  async logout(): Promise<void> {
+    await this.soap.call('Logout', this.content.sessionManager).catch(() => undefined);
+  }
+
+  /** Properties of objects: either listed ones, or everything of `type` below the root folder. */
+  async retrieve(type: string, paths: string[], objects?: MoRef[]): Promise<ObjectContent[]> {
+    let view: MoRef | null = null;
+    if (!objects) {
+      view = moRefOf(await this.soap.call('CreateContainerView', this.content.viewManager, [moRefXml('container', this.content.rootFolder), el('type', type), el('recursive', 'true')]));
+    }
+    const propSet = el('propSet', xml(el('type', type), ...paths.map((path) => el('pathSet', path))));
+    const objectSets = view
+      ? [el('objectSet', xml(moRefXml('obj', view), el('skip', 'true'), el('selectSet', xml(el('name', 'view'), el('type', 'ContainerView'), el('path', 'view'), el('skip', 'false')), { 'xsi:type': 'TraversalSpec' })))]
+      : (objects ?? []).map((obj) => el('objectSet', xml(moRefXml('obj', obj), el('skip', 'false'))));
+    try {
+      const result: ObjectContent[] = [];
+      let returned = (await this.soap.call('RetrievePropertiesEx', this.content.propertyCollector, [el('specSet', xml(propSet, ...objectSets)), el('options', [])])) as Record<string, unknown> | undefined;
+      for (let page = 0; returned && page < 10_000; page++) {
+        for (const object of asArray(returned.objects as Record<string, unknown>[])) {
+          const props: PropSet = {};
+          for (const prop of asArray(object.propSet as { name: unknown; val: unknown }[])) props[textOf(prop.name)] = prop.val;
+          result.push({ obj: moRefOf(object.obj), props });
+        }
+        const token = textOf(returned.token);
+        if (!token) break;
+        returned = (await this.soap.call('ContinueRetrievePropertiesEx', this.content.propertyCollector, [el('token', token)])) as Record<string, unknown> | undefined;
+      }
+      return result;
+    } finally {
+      if (view) await this.soap.call('DestroyView', view).catch(() => undefined);
+    }
+  }
+
+  async inventory(): Promise<Inventory> {
+    const [datacenters, hosts, datastores, networks, vms, computeResources] = await Promise.all([
+      this.retrieve('Datacenter', ['name', 'vmFolder']),
+      this.retrieve('HostSystem', ['name', 'parent', 'datastore', 'network', 'runtime.connectionState']),
+      this.retrieve('Datastore', ['name', 'summary.type', 'summary.capacity', 'summary.freeSpace', 'summary.url', 'summary.accessible']),
+      this.retrieve('Network', ['name']),
+      this.retrieve('VirtualMachine', ['name', 'runtime.host', 'config.files.vmPathName']),
+      this.retrieve('ComputeResource', ['resourcePool']),
+    ]);
+    const refs = (value: unknown): MoRef[] => asArray((value as { ManagedObjectReference?: unknown } | undefined)?.ManagedObjectReference).map(moRefOf);
+    return {
+      datacenters: datacenters.map(({ obj, props }) => ({ ref: obj, name: textOf(props.name), vmFolder: moRefOf(props.vmFolder) })),
+      hosts: hosts.map(({ obj, props }) => ({
+        ref: obj,
+        name: textOf(props.name),
+        parent: moRefOf(props.parent),
+        datastores: refs(props.datastore),
+        networks: refs(props.network),
+        connected: textOf(props['runtime.connectionState']) === 'connected',
+      })),
+      datastores: datastores.map(({ obj, props }) => ({
+        ref: obj,
+        name: textOf(props.name),
+        type: textOf(props['summary.type']),
+        capacity: num(props['summary.capacity']),
+        freeSpace: num(props['summary.freeSpace']),
+        url: textOf(props['summary.url']),
+        accessible: textOf(props['summary.accessible']) !== 'false',
+      })),
+      networks: networks.map(({ obj, props }) => ({ ref: obj, name: textOf(props.name) })),
+      vms: vms.map(({ obj, props }) => ({ ref: obj, name: textOf(props.name), host: props['runtime.host'] ? moRefOf(props['runtime.host']) : null, vmPathName: textOf(props['config.files.vmPathName']) })),
+      computeResources: computeResources.map(({ obj, props }) => ({ ref: obj, resourcePool: props.resourcePool ? moRefOf(props.resourcePool) : null })),
+    };
+  }
+
+  /** Waits for a task to end; its error becomes a LifeboatError naming what failed. */
+  async waitForTask(task: MoRef, what: string, onProgress?: (percent: number) => void): Promise<unknown> {
+    const deadline = Date.now() + TASK_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      const [info] = await this.retrieve('Task', ['info.state', 'info.error', 'info.result', 'info.progress'], [task]);
+      const state = textOf(info?.props['info.state']);
+      if (state === 'success') return info?.props['info.result'];
+      if (state === 'error') {
+        const error = info?.props['info.error'] as Record<string, unknown> | undefined;
+        const fault = error?.fault as Record<string, unknown> | undefined;
+        const name = String(fault?.['@_type'] ?? 'Fault');
+        const code = name === 'DuplicateName' || name === 'FileAlreadyExists' ? 'conflict' : name === 'NoDiskSpace' || name === 'InsufficientResourcesFault' ? 'target-full' : 'unavailable';
+        throw new LifeboatError(code, `vSphere task ${what} failed: ${textOf(error?.localizedMessage) || name} (${name})`);
+      }
+      if (onProgress && info?.props['info.progress'] !== undefined) onProgress(num(info.props['info.progress']));
+      await new Promise((resolve) => setTimeout(resolve, TASK_POLL_MS));
+    }
+    throw new LifeboatError('unavailable', `vSphere task ${what} did not finish within 30 minutes`);
+  }
+
+  async runTask(method: string, target: MoRef, parameters: string[], what: string): Promise<unknown> {
+    const task = moRefOf(await this.soap.call(method, target, parameters));
+    return this.waitForTask(task, what);
+  }
+
+  async vmDisks(vm: MoRef): Promise<VmDisk[]> {
+    const [content] = await this.retrieve('VirtualMachine', ['config.hardware.device'], [vm]);
+    const devices = asArray((content?.props['config.hardware.device'] as { VirtualDevice?: unknown } | undefined)?.VirtualDevice) as Record<string, unknown>[];
+    return devices
+      .filter((device) => device['@_type'] === 'VirtualDisk')
+      .map((device) => {
+        const backing = device.backing as Record<string, unknown>;
+        return {
+          key: num(device.key),
+          fileName: textOf(backing.fileName),
+          capacity: num(device.capacityInBytes) || num(device.capacityInKB) * 1024,
+          thin: textOf(backing.thinProvisioned) === 'true',
+          controllerKey: num(device.controllerKey),
+          unitNumber: num(device.unitNumber),
+        };
+      });
+  }
+
+  private folderUrl(datacenter: string, datastore: string, path: string): string {
+    const query = new URLSearchParams({ dcPath: datacenter, dsName: datastore });
+    return `/folder/${path.split('/').map(encodeURIComponent).join('/')}?${query}`;
+  }
+
+  /** Uploads a local file to a datastore path through the host's HTTP file service. */
+  async uploadFile(datacenter: string, datastore: string, path: string, localPath: string): Promise<void> {
+    const { size } = await stat(localPath);
+    const response = await send(this.soap.endpoint, {
+      method: 'PUT',
+      path: this.folderUrl(datacenter, datastore, path),
+      headers: { 'content-type': 'application/octet-stream', 'content-length': size, ...(this.soap.sessionCookie ? { cookie: this.soap.sessionCookie } : {}) },
+      body: { stream: createReadStream(localPath), length: size },
+    });
+    if (response.status < 200 || response.status >= 300) throw new LifeboatError('unavailable', `upload of [${datastore}] ${path} failed: HTTP ${response.status}`);
+  }
+
+  async deleteDatastoreFile(datacenter: MoRef, datastorePath: string): Promise<void> {
+    await this.runTask('DeleteDatastoreFile_Task', this.content.fileManager, [el('name', datastorePath), moRefXml('datacenter', datacenter)], `delete ${datastorePath}`);
+  }
+}

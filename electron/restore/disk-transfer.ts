@@ -1,0 +1,84 @@
+// The restore data path shared by every target: one disk of a resolved point written into a
+// sparse file by the block workers (read, decompress, verify SHA-256, write), with progress,
+// cancel, and errors that name VM, point, disk and offset.
+import { open } from 'node:fs/promises';
+import { LifeboatError, isErrnoCode } from '../errors.ts';
+import { dataBytesAt } from '../repository/block-map.ts';
+import type { ResolvedDisk, ResolvedPoint } from '../repository/chain.ts';
+import type { StepContext } from '../engine/plan.ts';
+import type { RestoreStripeResult } from '../workers/messages.ts';
+import { WorkerTaskError, type WorkerPool } from '../workers/pool.ts';
+
+const PROGRESS_POLL_MS = 200;
+
+/** Bytes of data (not holes) a disk of a point holds: what a restore has to write. */
+export function dataBytesOf(disk: ResolvedDisk): number {
+  let bytes = 0;
+  for (let index = 0; index < disk.blockCount; index++) bytes += dataBytesAt(disk.map, index);
+  return bytes;
+}
+
+export type DiskTransfer = {
+  pool: WorkerPool;
+  point: ResolvedPoint;
+  disk: ResolvedDisk;
+  /** The file to create (it must not exist): sparse, full size, holes never written. */
+  path: string;
+  /** Where the file lives, for the out-of-space sentence. */
+  targetLabel: string;
+  context: StepContext;
+  /** Called with this disk's bytes written so far. */
+  onProgress(bytes: number): void;
+};
+
+export async function restoreDiskToFile(transfer: DiskTransfer): Promise<number> {
+  const { pool, point, disk, context } = transfer;
+  const handle = await open(transfer.path, 'wx', 0o644);
+  await handle.truncate(disk.capacity);
+  await handle.close();
+  const slots = pool.size;
+  const control = new Int32Array(new SharedArrayBuffer(4));
+  const progress = new Float64Array(new SharedArrayBuffer(8 * slots));
+  const onAbort = (): void => void Atomics.store(control, 0, 1);
+  context.signal.addEventListener('abort', onAbort);
+  const timer = setInterval(() => transfer.onProgress(progress.reduce((a, b) => a + b, 0)), PROGRESS_POLL_MS);
+  try {
+    const results = await Promise.allSettled(
+      Array.from({ length: slots }, (_, slot) =>
+        pool.run<RestoreStripeResult>({
+          type: 'restore-stripe',
+          map: disk.map,
+          blockSize: point.blockSize,
+          capacity: disk.capacity,
+          dataFiles: [...point.dataFiles],
+          targetPath: transfer.path,
+          slot,
+          slots,
+          control,
+          progress,
+        }),
+      ),
+    );
+    const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as Error] : []));
+    // Report the stripe that failed first, not the ones it stopped.
+    const failure = failures.find((error) => !(error instanceof WorkerTaskError && error.code === 'cancelled')) ?? failures[0];
+    if (failure) throw explain(failure, transfer);
+    const bytes = results.reduce((sum, result) => sum + (result.status === 'fulfilled' ? result.value.bytes : 0), 0);
+    transfer.onProgress(bytes);
+    return bytes;
+  } finally {
+    clearInterval(timer);
+    context.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+function explain(error: Error, transfer: DiskTransfer): Error {
+  const { point, disk, context } = transfer;
+  if (context.signal.aborted) return new LifeboatError('cancelled', 'the job was cancelled by the operator');
+  if (isErrnoCode(error, 'ENOSPC') || /ENOSPC/.test(error.message)) return new LifeboatError('target-full', `${transfer.targetLabel} ran out of space while writing disk ${disk.key}`);
+  if (error instanceof WorkerTaskError && error.blockIndex !== undefined) {
+    const offset = error.blockIndex * point.blockSize;
+    return new LifeboatError('corrupt-backup', `VM ${point.point.vmName}, point ${point.point.sequence}, disk ${disk.key} (${disk.fileName}), offset ${offset}: corrupt block, nothing written for it (${error.message})`);
+  }
+  return error;
+}

@@ -1,0 +1,209 @@
+// Entire VM restore to vSphere, in the seed's phases: initialization (host, datastore, network,
+// transport, data movers, vCenter session), VM configuration restored and registered by
+// CreateVM, a snapshot (not on VVOL), disk transport, snapshot commit, finalization. A failure
+// or cancel destroys the half-made VM; the source VM is never touched.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { VsphereTarget } from '../../shared/domain.ts';
+import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
+import { parseVmx } from '../disks/vmx.ts';
+import { placeDisks, vmConfigSpec, type DiskPlacement } from '../drivers/vsphere/config-spec.ts';
+import type { DatastoreInfo, HostInfo, Inventory, VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
+import { el, moRefOf, moRefXml, type MoRef } from '../drivers/vsphere/xml.ts';
+import { LifeboatError } from '../errors.ts';
+import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
+import type { Repository } from '../repository/repository.ts';
+import type { WorkerPool } from '../workers/pool.ts';
+import type { JobWork } from '../engine/job-work.ts';
+import type { StepContext } from '../engine/plan.ts';
+import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
+import { restoreSteps } from './entire-vm-local.ts';
+
+export type VsphereRestoreRequest = { vmId: string; pointId: string; target: VsphereTarget; newName?: string | undefined };
+
+type Placement = { datacenter: { ref: MoRef; name: string; vmFolder: MoRef }; host: HostInfo; datastore: DatastoreInfo; pool: MoRef; networks: string[] };
+
+export class EntireVmVsphereRestore implements JobWork {
+  readonly steps = restoreSteps;
+  private readonly repository: Repository;
+  private readonly pool: WorkerPool;
+  private readonly connectHost: (name: string) => Promise<VsphereClient>;
+  private readonly request: VsphereRestoreRequest;
+  private client: VsphereClient | null = null;
+  private point: ResolvedPoint | null = null;
+  private placement: Placement | null = null;
+  private disks: DiskPlacement[] = [];
+  private vmName = '';
+  private thin = true;
+  private vm: MoRef | null = null;
+  private snapshot: MoRef | null = null;
+  private staging: string;
+  private bytesTotal = 0;
+  private bytesDone = 0;
+
+  constructor(options: { repository: Repository; pool: WorkerPool; connectHost: (name: string) => Promise<VsphereClient>; stagingRoot: string; jobId: string; request: VsphereRestoreRequest }) {
+    this.repository = options.repository;
+    this.pool = options.pool;
+    this.connectHost = options.connectHost;
+    this.request = options.request;
+    this.staging = join(options.stagingRoot, options.jobId);
+  }
+
+  async run(step: string, context: StepContext): Promise<'done' | 'skipped' | void> {
+    switch (step) {
+      case 'initialize':
+        return this.initialize(context);
+      case 'restore-configuration':
+        return this.restoreConfiguration(context);
+      case 'create-snapshot':
+        return this.createSnapshot(context);
+      case 'transfer-disks':
+        return this.transferDisks(context);
+      case 'commit-snapshot':
+        return this.commitSnapshot(context);
+      case 'finalize':
+        return this.finalize(context);
+    }
+    throw new LifeboatError('internal', `restore has no step ${step}`);
+  }
+
+  private choosePlacement(inventory: Inventory): Placement {
+    const { target } = this.request;
+    const hosts = inventory.hosts.filter((host) => host.connected && (!target.hostSystem || host.name === target.hostSystem));
+    if (hosts.length === 0) {
+      throw new LifeboatError('not-found', target.hostSystem ? `no connected ESXi host "${target.hostSystem}" in ${target.host}` : `${target.host} has no connected ESXi host`);
+    }
+    const visible = (host: HostInfo): DatastoreInfo[] =>
+      inventory.datastores.filter((ds) => ds.accessible && host.datastores.some((ref) => ref.value === ds.ref.value) && (!target.datastore || ds.name === target.datastore));
+    const host = hosts.find((candidate) => visible(candidate).length > 0);
+    if (!host) throw new LifeboatError('not-found', target.datastore ? `datastore "${target.datastore}" does not exist or no chosen host can reach it` : 'no datastore is reachable from the chosen host');
+    const datastore = visible(host).sort((a, b) => b.freeSpace - a.freeSpace)[0] as DatastoreInfo;
+    const pool = inventory.computeResources.find((resource) => resource.ref.value === host.parent.value)?.resourcePool;
+    if (!pool) throw new LifeboatError('not-found', `ESXi host ${host.name} has no resource pool`);
+    const datacenter = inventory.datacenters[0];
+    if (!datacenter) throw new LifeboatError('not-found', `${target.host} has no datacenter`);
+    const networks = inventory.networks.filter((network) => host.networks.some((ref) => ref.value === network.ref.value)).map((network) => network.name);
+    return { datacenter, host, datastore, pool, networks };
+  }
+
+  private async initialize(context: StepContext): Promise<void> {
+    const point = await resolvePoint(this.repository, this.request.vmId, this.request.pointId);
+    this.point = point;
+    this.vmName = this.request.newName ?? point.point.vmName;
+    const transport = this.request.target.transport ?? 'auto';
+    if (transport === 'san' || transport === 'hotadd') {
+      throw new LifeboatError('bad-request', `transport ${transport} needs a backup proxy with ${transport === 'san' ? 'SAN access to the datastore' : 'a VM on the target host'}; none is configured, use --transport nbd or auto`);
+    }
+    context.log(`transport: network (NBD over the host's HTTP file service) — ${transport === 'auto' ? 'chosen automatically: no proxy with SAN or HotAdd access is configured' : 'requested'}`);
+    this.client = await this.connectHost(this.request.target.host);
+    context.log(`connected to ${this.request.target.host} (${this.client.soap.endpoint.url.origin})`);
+    const inventory = await this.client.inventory();
+    const placement = this.choosePlacement(inventory);
+    this.placement = placement;
+    if (inventory.vms.some((vm) => vm.name === this.vmName)) {
+      throw new LifeboatError('conflict', `a VM named "${this.vmName}" already exists in ${this.request.target.host}; choose another name (--name)`);
+    }
+    this.thin = (this.request.target.diskFormat ?? 'thin') === 'thin';
+    const provisioned = point.disks.reduce((sum, disk) => sum + disk.capacity, 0);
+    const needed = this.thin ? point.disks.reduce((sum, disk) => sum + dataBytesOf(disk), 0) : provisioned;
+    if (placement.datastore.freeSpace < needed) {
+      throw new LifeboatError('target-full', `datastore ${placement.datastore.name} has ${placement.datastore.freeSpace} bytes free; the VM needs ${needed} (${this.thin ? 'thin' : 'thick'})`);
+    }
+    this.disks = placeDisks(point.disks, this.vmName);
+    this.bytesTotal = point.disks.reduce((sum, disk) => sum + dataBytesOf(disk) + disk.capacity, 0);
+    await mkdir(this.staging, { recursive: true });
+    context.log(`placement: host ${placement.host.name}, datastore ${placement.datastore.name} (${placement.datastore.type}), ${this.thin ? 'thin' : 'thick'} disks; data movers: ${this.pool.size} worker threads`);
+  }
+
+  private async restoreConfiguration(context: StepContext): Promise<void> {
+    const client = this.client as VsphereClient;
+    const point = this.point as ResolvedPoint;
+    const placement = this.placement as Placement;
+    const vmx = parseVmx(point.point.vmConfig.text, `${point.point.vmName} configuration`);
+    const requested = this.request.target.network;
+    if (requested && !placement.networks.includes(requested)) throw new LifeboatError('not-found', `network "${requested}" is not available on host ${placement.host.name}`);
+    const network = (original: string | undefined): string => requested ?? (original && placement.networks.includes(original) ? original : (placement.networks[0] ?? 'VM Network'));
+    const config = vmConfigSpec(vmx, this.disks, { name: this.vmName, datastore: placement.datastore.name, thin: this.thin, network });
+    const task = moRefOf(await client.soap.call('CreateVM_Task', placement.datacenter.vmFolder, [config, moRefXml('pool', placement.pool), moRefXml('host', placement.host.ref)]));
+    this.vm = moRefOf(await client.waitForTask(task, `create VM ${this.vmName}`));
+    context.log(`VM ${this.vmName} created and registered on ${placement.host.name} (${this.vm.value})`);
+  }
+
+  private async createSnapshot(context: StepContext): Promise<'done' | 'skipped'> {
+    const placement = this.placement as Placement;
+    if (placement.datastore.type.toUpperCase() === 'VVOL') {
+      context.log(`no snapshot: ${placement.datastore.name} is a VVOL datastore`);
+      return 'skipped';
+    }
+    const client = this.client as VsphereClient;
+    this.snapshot = moRefOf(
+      await client.runTask('CreateSnapshot_Task', this.vm as MoRef, [el('name', 'lifeboat-restore'), el('description', 'taken by Lifeboat during restore'), el('memory', false), el('quiesce', false)], 'create snapshot'),
+    );
+    context.log(`snapshot ${this.snapshot.value} created`);
+    return 'done';
+  }
+
+  private async transferDisks(context: StepContext): Promise<void> {
+    const client = this.client as VsphereClient;
+    const point = this.point as ResolvedPoint;
+    const placement = this.placement as Placement;
+    context.progress(0, this.bytesTotal);
+    for (const placed of this.disks) {
+      const disk = point.disks.find((candidate) => candidate.key === placed.key);
+      if (!disk) continue;
+      const flatName = placed.fileName.replace(/\.vmdk$/, '-flat.vmdk');
+      const local = join(this.staging, flatName);
+      const base = this.bytesDone;
+      this.bytesDone += await restoreDiskToFile({
+        pool: this.pool, point, disk, path: local, targetLabel: `staging folder ${this.staging}`, context,
+        onProgress: (bytes) => context.progress(base + bytes, this.bytesTotal),
+      });
+      const descriptor = join(this.staging, placed.fileName);
+      await writeFile(descriptor, writeFlatDescriptor(disk.capacity, flatName));
+      await client.uploadFile(placement.datacenter.name, placement.datastore.name, `${this.vmName}/${flatName}`, local);
+      await client.uploadFile(placement.datacenter.name, placement.datastore.name, `${this.vmName}/${placed.fileName}`, descriptor);
+      this.bytesDone += disk.capacity;
+      context.progress(this.bytesDone, this.bytesTotal);
+      await rm(local, { force: true });
+      context.log(`disk ${placed.key} written to [${placement.datastore.name}] ${this.vmName}/${placed.fileName} (SCSI ${placed.controllerBus}:${placed.unit}) over NBD`);
+    }
+  }
+
+  private async commitSnapshot(context: StepContext): Promise<'done' | 'skipped'> {
+    if (!this.snapshot) return 'skipped';
+    await (this.client as VsphereClient).runTask('RemoveSnapshot_Task', this.snapshot, [el('removeChildren', false), el('consolidate', true)], 'commit snapshot');
+    context.log(`snapshot ${this.snapshot.value} committed`);
+    this.snapshot = null;
+    return 'done';
+  }
+
+  private async finalize(context: StepContext): Promise<void> {
+    const disks = await (this.client as VsphereClient).vmDisks(this.vm as MoRef);
+    if (disks.length !== this.disks.length) throw new LifeboatError('unavailable', `the restored VM shows ${disks.length} disks, ${this.disks.length} were restored`);
+    context.log(`VM ${this.vmName} has its ${disks.length} disk(s): ${disks.map((disk) => disk.fileName).join(', ')}`);
+  }
+
+  async finish(succeeded: boolean): Promise<void> {
+    await rm(this.staging, { recursive: true, force: true });
+    const client = this.client;
+    if (!client) return;
+    if (!succeeded && this.vm) {
+      // The half-made VM goes, with its files and any snapshot.
+      await client.runTask('Destroy_Task', this.vm, [], `remove half-restored VM ${this.vmName}`).catch(() => undefined);
+    }
+    await client.logout();
+  }
+
+  result(): Record<string, unknown> {
+    return {
+      vmName: this.vmName,
+      pointId: this.point?.point.id ?? this.request.pointId,
+      host: this.request.target.host,
+      hostSystem: this.placement?.host.name ?? null,
+      datastore: this.placement?.datastore.name ?? null,
+      vm: this.vm?.value ?? null,
+      transport: 'nbd',
+      disks: this.disks.map((disk) => `[${this.placement?.datastore.name}] ${this.vmName}/${disk.fileName}`),
+    };
+  }
+}

@@ -1,0 +1,76 @@
+// Entire VM restore to vSphere against govmomi's simulator: the host is added with its password
+// in the secret store, the VM is created, snapshotted and registered, its disks written over
+// NBD land on the datastore identical to the restore point; bad input leaves no VM behind.
+import assert from 'node:assert/strict';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { Engine } from '../../electron/engine/engine.ts';
+import { dispatch } from '../../electron/rpc/dispatch.ts';
+import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
+import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
+
+const unavailable = vcsimUnavailable();
+
+async function setUp(): Promise<{ dir: string; engine: Engine; vc: Vcsim }> {
+  const dir = await tempDir();
+  const vc = await startVcsim();
+  const engine = await openEngine(join(dir, 'home'));
+  const source = join(dir, 'source');
+  await mkdir(source);
+  await writeMixedRaw(join(dir, 'disk.raw'), 12, 2);
+  await makeVmFolder(source, 'gamma', join(dir, 'disk.raw'), 'monolithicSparse');
+  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  return { dir, engine, vc };
+}
+
+async function vmNames(engine: Engine): Promise<string[]> {
+  return (await engine.hostInventory('vc')).vms;
+}
+
+test('vSphere: add a host, restore a VM over NBD, bit-identical on the datastore', { skip: unavailable ?? false }, async () => {
+  const { dir, engine, vc } = await setUp();
+  await assert.rejects(dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: 'wrong', insecure: true }), { code: 'unauthorized', message: /wrong user name or password/ });
+  await assert.rejects(dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: false }), { code: 'unavailable', message: /certificate/ });
+  assert.deepEqual(engine.catalog.listHosts(), [], 'a refused host is not stored');
+  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
+  const secretFiles = (await readdir(join(dir, 'home', 'secrets'))).filter((name) => name.endsWith('.secret'));
+  assert.equal(secretFiles.length, 1);
+
+  const before = await vmNames(engine);
+  const job = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'gamma-restored', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1' } }, 'test'));
+  assert.equal(job.state, 'succeeded', job.error ?? '');
+  assert.deepEqual(job.steps.map((step) => `${step.name}:${step.state}`), ['initialize:done', 'restore-configuration:done', 'create-snapshot:done', 'transfer-disks:done', 'commit-snapshot:done', 'finalize:done']);
+  assert.deepEqual((await vmNames(engine)).filter((name) => !before.includes(name)), ['gamma-restored']);
+  const restored = join(vc.datastores.LocalDS_1 as string, 'gamma-restored', 'gamma-restored.vmdk');
+  assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), restored), /identical/);
+  assert.ok(engine.catalog.jobEvents(job.id).some((event) => /transport: network \(NBD/.test(event.message)));
+
+  const clash = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'gamma-restored', target: { kind: 'vsphere', host: 'vc' } }, 'test'));
+  assert.equal(clash.state, 'failed');
+  assert.match(clash.error ?? '', /a VM named "gamma-restored" already exists/);
+  const missing = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'other', target: { kind: 'vsphere', host: 'vc', datastore: 'NoSuchDS' } }, 'test'));
+  assert.equal(missing.state, 'failed');
+  assert.match(missing.error ?? '', /datastore "NoSuchDS" does not exist/);
+  const san = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'other', target: { kind: 'vsphere', host: 'vc', transport: 'san' } }, 'test'));
+  assert.equal(san.state, 'failed');
+  assert.match(san.error ?? '', /needs a backup proxy/);
+  await assert.rejects(engine.startRestore({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'nope' } }, 'test'), { code: 'not-found' });
+  assert.deepEqual((await vmNames(engine)).filter((name) => !before.includes(name)), ['gamma-restored'], 'failed restores leave no VM');
+});
+
+test('vSphere: a restore that fails after the VM exists removes the half-made VM', { skip: unavailable ?? false }, async () => {
+  const { engine, vc } = await setUp();
+  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
+  const before = await vmNames(engine);
+  // Cancel as soon as the VM is registered: the disk transfer never completes.
+  const job = await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'half', target: { kind: 'vsphere', host: 'vc' } }, 'test');
+  const off = engine.events.on('job.updated', (update) => {
+    if (update.id === job.id && update.steps.find((step) => step.name === 'create-snapshot')?.state === 'running') engine.jobs.cancel(job.id);
+  });
+  const ended = await runJob(engine, job);
+  off();
+  assert.equal(ended.state, 'cancelled');
+  assert.deepEqual(await vmNames(engine), before);
+  for (const folder of Object.values(vc.datastores)) assert.ok(!(await readdir(folder)).includes('half'), `no files of the half-made VM in ${folder}`);
+});
