@@ -24,6 +24,16 @@ export const usePoints = (vm: string | null) => {
   return useQuery({ queryKey: ['points', vm], queryFn: () => api.invoke('points.list', { vm: vm as string }), enabled: vm !== null });
 };
 
+export const useHosts = () => {
+  const api = useApi();
+  return useQuery({ queryKey: ['hosts'], queryFn: () => api.invoke('hosts.list', {}) });
+};
+
+export const useHostInventory = (host: string | null) => {
+  const api = useApi();
+  return useQuery({ queryKey: ['host-inventory', host], queryFn: () => api.invoke('hosts.inventory', { host: host as string }), enabled: host !== null, staleTime: 30_000 });
+};
+
 export const useJobs = () => {
   const api = useApi();
   return useQuery({ queryKey: ['jobs'], queryFn: () => api.invoke('jobs.list', {}) });

@@ -5,6 +5,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { useApi, usePoints, useVms } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
+import { describeTarget, emptyTarget, targetComplete, targetRequest, TargetStep, type TargetChoice } from './TargetStep.tsx';
 
 const stepTitles = ['Virtual machine', 'Restore point', 'Target', 'Review'] as const;
 
@@ -17,7 +18,7 @@ export function RestoreWizard() {
   const [step, setStep] = useState(initialVm ? 1 : 0);
   const [vmId, setVmId] = useState<string | null>(initialVm);
   const [pointId, setPointId] = useState<string | null>(null);
-  const [target, setTarget] = useState('');
+  const [target, setTarget] = useState<TargetChoice>(emptyTarget);
   const [newName, setNewName] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -25,14 +26,14 @@ export function RestoreWizard() {
   const vm = vms.data?.find((candidate) => candidate.id === vmId);
   const point = points.data?.find((candidate) => candidate.id === pointId) ?? points.data?.[0];
 
-  const canNext = [vmId !== null, point !== undefined, target.trim() !== '', true][step];
+  const canNext = [vmId !== null, point !== undefined, targetComplete(target), true][step];
 
   const start = async (): Promise<void> => {
     if (!vmId || !point) return;
     setBusy(true);
     setError(null);
     try {
-      const request = { vm: vmId, point: point.id, target: { kind: 'local' as const, path: target.trim() }, ...(newName.trim() ? { newName: newName.trim() } : {}) };
+      const request = { vm: vmId, point: point.id, target: targetRequest(target), ...(newName.trim() ? { newName: newName.trim() } : {}) };
       await api.invoke('restore.entireVm', request);
       await queries.invalidateQueries({ queryKey: ['jobs'] });
       show('jobs');
@@ -80,23 +81,19 @@ export function RestoreWizard() {
         </fieldset>
       )}
       {step === 2 && (
-        <fieldset>
-          <legend>Where to</legend>
-          <label>
-            Target folder (new or empty, on this machine)
-            <input name="target" value={target} onChange={(event) => setTarget(event.target.value)} placeholder="/srv/datastore/restored-vm" autoFocus required />
-          </label>
+        <>
+          <TargetStep target={target} onChange={setTarget} />
           <label>
             New VM name (optional; keeps the original name if empty)
             <input name="newName" value={newName} onChange={(event) => setNewName(event.target.value)} placeholder={vm?.name} />
           </label>
-        </fieldset>
+        </>
       )}
       {step === 3 && (
         <dl className="review">
           <dt>VM</dt><dd>{vm?.name}</dd>
           <dt>Restore point</dt><dd>#{point?.sequence} ({point ? formatTime(point.createdAt) : ''})</dd>
-          <dt>Target</dt><dd>{target}</dd>
+          <dt>Target</dt><dd>{describeTarget(target)}</dd>
           <dt>Name</dt><dd>{newName.trim() || vm?.name}</dd>
         </dl>
       )}
