@@ -2,7 +2,7 @@
 // declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
 import { z } from 'zod';
 import type { EventChannelName, RequestChannelName } from './channel-names.ts';
-import { HostInventory, HostName, HostSummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
+import { HostInventory, HostName, HostSummary, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
 const Empty = z.object({}).strict();
 
@@ -58,6 +58,12 @@ export const requestChannels = {
   },
   'hosts.remove': { request: z.object({ host: HostName }).strict(), response: z.object({ removed: z.string() }) },
   'hosts.inventory': { request: z.object({ host: HostName }).strict(), response: HostInventory },
+  'proxies.list': { request: Empty, response: z.array(ProxySummary) },
+  'proxies.add': {
+    request: ProxySummary.omit({ id: true, createdAt: true }).extend({ maxTasks: ProxySummary.shape.maxTasks.default(2), proxyVm: ProxySummary.shape.proxyVm.default(null) }).strict(),
+    response: ProxySummary,
+  },
+  'proxies.remove': { request: z.object({ proxy: HostName }).strict(), response: z.object({ removed: z.string() }) },
 } as const satisfies Record<RequestChannelName, { request: z.ZodType; response: z.ZodType }>;
 
 export const eventChannels = {

@@ -129,3 +129,18 @@ export const HostInventory = z.object({
   vms: z.array(z.string()),
 });
 export type HostInventory = z.infer<typeof HostInventory>;
+
+/** A backup proxy: where the target side of a restore runs, and which transports it can use.
+ * `datastorePaths` is the proxy's block-level view of datastores (SAN LUNs, or the disks a
+ * HotAdd proxy VM sees), by datastore name. */
+export const ProxySummary = z.object({
+  id: Id,
+  name: HostName,
+  host: HostName,
+  transports: z.array(z.enum(['san', 'hotadd', 'nbd'])).min(1),
+  proxyVm: z.string().min(1).max(200).nullable(),
+  datastorePaths: z.record(z.string().min(1).max(200), z.string().min(1).max(4096)),
+  maxTasks: z.number().int().min(1).max(64),
+  createdAt: z.string(),
+});
+export type ProxySummary = z.infer<typeof ProxySummary>;

@@ -1,6 +1,6 @@
 // The catalog: what the engine knows about VMs, restore points and jobs, in SQLite. Every query
 // the engine makes lives here, typed; rows are converted to the shared domain types.
-import type { HostSummary, Job, JobEvent, JobStep, RestorePoint, VmSummary } from '../../shared/domain.ts';
+import type { HostSummary, ProxySummary, Job, JobEvent, JobStep, RestorePoint, VmSummary } from '../../shared/domain.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import { openCatalogDatabase, type CatalogDatabase } from './database.ts';
 
@@ -209,5 +209,31 @@ export class Catalog {
 
   removeHost(id: string): void {
     this.db.prepare('DELETE FROM hosts WHERE id = ?').run(id);
+  }
+
+  addProxy(proxy: ProxySummary, hostId: string): void {
+    this.db
+      .prepare('INSERT INTO proxies (id, name, host_id, transports, proxy_vm, datastore_paths, max_tasks, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(proxy.id, proxy.name, hostId, JSON.stringify(proxy.transports), proxy.proxyVm, JSON.stringify(proxy.datastorePaths), proxy.maxTasks, proxy.createdAt);
+  }
+
+  listProxies(): ProxySummary[] {
+    const rows = this.db
+      .prepare('SELECT p.id, p.name, h.name AS host, p.transports, p.proxy_vm, p.datastore_paths, p.max_tasks, p.created_at FROM proxies p JOIN hosts h ON h.id = p.host_id ORDER BY p.name')
+      .all() as { id: string; name: string; host: string; transports: string; proxy_vm: string | null; datastore_paths: string; max_tasks: number; created_at: string }[];
+    return rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      host: row.host,
+      transports: JSON.parse(row.transports) as ProxySummary['transports'],
+      proxyVm: row.proxy_vm,
+      datastorePaths: JSON.parse(row.datastore_paths) as Record<string, string>,
+      maxTasks: row.max_tasks,
+      createdAt: row.created_at,
+    }));
+  }
+
+  removeProxy(id: string): void {
+    this.db.prepare('DELETE FROM proxies WHERE id = ?').run(id);
   }
 }

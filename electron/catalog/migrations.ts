@@ -108,4 +108,20 @@ export const migrations: readonly { version: number; name: string; sql: string }
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    name: 'backup proxies',
+    sql: `
+      CREATE TABLE proxies (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        host_id TEXT NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+        transports TEXT NOT NULL,
+        proxy_vm TEXT,
+        datastore_paths TEXT NOT NULL,
+        max_tasks INTEGER NOT NULL CHECK (max_tasks > 0),
+        created_at TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

@@ -25,6 +25,8 @@ const usage = `usage: lifeboat [--home DIR] [--json] <command>
                   [--network N] [--disk-format thin|thick] [--transport auto|san|hotadd|nbd]
   hosts [add vsphere --url URL --user U --password-env VAR [--insecure] [--name N]
          | remove <name> | inventory <name>]           hypervisor hosts (passwords go to the secret store)
+  proxies [add <name> --host H --transports san,hotadd,nbd [--vm PROXY-VM] [--datastore-path DS=PATH]…
+           [--max-tasks N] | remove <name>]          backup proxies for Direct SAN and HotAdd
   jobs [show <id> | cancel <id>]                     the job queue
   serve [--host 127.0.0.1] [--port 7420]             console over HTTP + WebSocket`;
 
@@ -101,6 +103,43 @@ async function hostsCommand(api: LifeboatApi, rest: string[], values: Flags, out
   throw new UsageError('hosts takes: add | remove <name> | inventory <name>');
 }
 
+type ProxyFlags = { host?: string | undefined; transports?: string | undefined; vm?: string | undefined; 'datastore-path'?: string[] | undefined; 'max-tasks'?: string | undefined };
+
+async function proxiesCommand(api: LifeboatApi, rest: string[], values: ProxyFlags, out: Output): Promise<number> {
+  const [action, name] = rest;
+  if (action === undefined) {
+    const proxies = await api.invoke('proxies.list', {});
+    out.print(
+      proxies.length === 0 ? 'no proxies: restores to vSphere use the network (NBD) transport' : table([['NAME', 'HOST', 'TRANSPORTS', 'PROXY VM', 'DATASTORES', 'MAX TASKS'], ...proxies.map((proxy) => [proxy.name, proxy.host, proxy.transports.join(','), proxy.proxyVm ?? '-', Object.keys(proxy.datastorePaths).join(','), String(proxy.maxTasks)])]),
+      proxies,
+    );
+    return 0;
+  }
+  if (!name) throw new UsageError(`proxies ${action} takes a proxy name`);
+  if (action === 'remove') {
+    out.print(`proxy ${name} removed`, await api.invoke('proxies.remove', { proxy: name }));
+    return 0;
+  }
+  if (action !== 'add') throw new UsageError('proxies takes: add <name> … | remove <name>');
+  if (!values.host || !values.transports) throw new UsageError('proxies add needs --host and --transports');
+  const datastorePaths: Record<string, string> = {};
+  for (const pair of values['datastore-path'] ?? []) {
+    const at = pair.indexOf('=');
+    if (at <= 0 || at === pair.length - 1) throw new UsageError(`--datastore-path takes DATASTORE=PATH, not ${pair}`);
+    datastorePaths[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  const proxy = await api.invoke('proxies.add', {
+    name,
+    host: values.host,
+    transports: values.transports.split(',').map((mode) => mode.trim()) as ('san' | 'hotadd' | 'nbd')[],
+    proxyVm: values.vm ?? null,
+    datastorePaths,
+    maxTasks: positiveInt(values['max-tasks'], 2, '--max-tasks'),
+  });
+  out.print(`proxy ${proxy.name} added for ${proxy.host} (${proxy.transports.join(', ')})`, proxy);
+  return 0;
+}
+
 async function follow(api: LifeboatApi, job: Job, out: Output): Promise<Job> {
   const interactive = process.stderr.isTTY && !out.json;
   let lastLine = 0;
@@ -161,6 +200,7 @@ export async function main(argv: string[]): Promise<number> {
       point: { type: 'string' }, target: { type: 'string' }, name: { type: 'string' }, detach: { type: 'boolean', default: false },
       host: { type: 'string' }, port: { type: 'string' }, 'allow-remote': { type: 'boolean', default: false },
       url: { type: 'string' }, user: { type: 'string' }, 'password-env': { type: 'string' }, insecure: { type: 'boolean', default: false },
+      transports: { type: 'string' }, vm: { type: 'string' }, 'datastore-path': { type: 'string', multiple: true }, 'max-tasks': { type: 'string' },
       datastore: { type: 'string' }, 'host-system': { type: 'string' }, network: { type: 'string' }, 'disk-format': { type: 'string' }, transport: { type: 'string' },
     },
   });
@@ -242,6 +282,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'hosts':
         return await hostsCommand(api, rest, values, out);
+      case 'proxies':
+        return await proxiesCommand(api, rest, values, out);
       default:
         throw new UsageError(`unknown command ${command}; \`lifeboat --help\` lists them`);
     }

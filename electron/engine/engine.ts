@@ -3,7 +3,7 @@
 // local socket, which is the home's lock and the CLI's way in.
 import type { z } from 'zod';
 import { requestChannels, type RequestChannel, type ResponseOf } from '../../shared/contract.ts';
-import type { HostInventory, HostSummary, Job } from '../../shared/domain.ts';
+import type { HostInventory, HostSummary, Job, ProxySummary } from '../../shared/domain.ts';
 import { BackupWork, backupSteps } from '../backup/backup-vm.ts';
 import { readSourceVm } from '../backup/source-vm.ts';
 import { Catalog } from '../catalog/catalog.ts';
@@ -20,7 +20,7 @@ import { rm } from 'node:fs/promises';
 import { FileSecretStore, type SecretStore, type Sealer } from '../secrets/secret-store.ts';
 import { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
-import { EntireVmVsphereRestore } from '../restore/entire-vm-vsphere.ts';
+import { EntireVmVsphereRestore, type ProxyPool } from '../restore/entire-vm-vsphere.ts';
 import type { Server } from 'node:net';
 import { listenLocalSocket } from '../rpc/local-socket.ts';
 
@@ -42,6 +42,8 @@ export class Engine {
   private readonly pool: WorkerPool;
   private readonly socket: Server;
   private readonly secrets: SecretStore;
+  /** Restore tasks each proxy runs now, by proxy id. */
+  private readonly proxyLoad = new Map<string, number>();
   readonly handlers: Handlers;
 
   private constructor(paths: HomePaths, socket: Server, catalog: Catalog, repository: Repository, pool: WorkerPool, secrets: SecretStore, concurrentJobs: number) {
@@ -138,11 +140,42 @@ export class Engine {
         repository: this.repository,
         pool: this.pool,
         connectHost: (hostName) => this.connectHost(hostName),
+        proxies: this.proxyPool(),
         stagingRoot: this.paths.staging,
         jobId: job.id,
         request: { vmId: vm.id, pointId, target, newName: request.newName },
       }),
     );
+  }
+
+  private proxyPool(): ProxyPool {
+    return {
+      forHost: (host) => this.catalog.listProxies().filter((proxy) => proxy.host === host),
+      busy: (proxy) => ((this.proxyLoad.get(proxy.id) ?? 0) >= proxy.maxTasks ? `is busy (${proxy.maxTasks} of ${proxy.maxTasks} tasks running)` : null),
+      acquire: (proxy) => {
+        this.proxyLoad.set(proxy.id, (this.proxyLoad.get(proxy.id) ?? 0) + 1);
+        let released = false;
+        return () => {
+          if (released) return;
+          released = true;
+          this.proxyLoad.set(proxy.id, Math.max(0, (this.proxyLoad.get(proxy.id) ?? 1) - 1));
+        };
+      },
+    };
+  }
+
+  addProxy(request: Parsed<'proxies.add'>, actor: string): ProxySummary {
+    const host = this.catalog.findHost(request.host);
+    if (!host) throw new LifeboatError('not-found', `no host "${request.host}" in the catalog`);
+    if (this.catalog.listProxies().some((proxy) => proxy.name === request.name)) throw new LifeboatError('conflict', `a proxy named "${request.name}" already exists`);
+    if (request.transports.includes('hotadd') && !request.proxyVm) throw new LifeboatError('bad-request', 'a HotAdd proxy needs its proxy VM (--vm)');
+    if ((request.transports.includes('san') || request.transports.includes('hotadd')) && Object.keys(request.datastorePaths).length === 0) {
+      throw new LifeboatError('bad-request', 'a SAN or HotAdd proxy needs at least one datastore path (--datastore-path NAME=PATH)');
+    }
+    const proxy: ProxySummary = { ...request, id: randomUUID(), createdAt: new Date().toISOString() };
+    this.catalog.addProxy(proxy, host.id);
+    this.catalog.audit(actor, 'proxies.add', proxy.id, proxy);
+    return proxy;
   }
 
   async connectHost(name: string): Promise<VsphereClient> {
@@ -208,6 +241,15 @@ export class Engine {
         return { removed: host };
       },
       'hosts.inventory': async ({ host }) => this.hostInventory(host),
+      'proxies.list': async () => this.catalog.listProxies(),
+      'proxies.add': async (request) => this.addProxy(request, 'console'),
+      'proxies.remove': async ({ proxy }) => {
+        const found = this.catalog.listProxies().find((candidate) => candidate.name === proxy);
+        if (!found) throw new LifeboatError('not-found', `no proxy "${proxy}"`);
+        this.catalog.removeProxy(found.id);
+        this.catalog.audit('console', 'proxies.remove', found.id, { name: proxy });
+        return { removed: proxy };
+      },
     };
   }
 

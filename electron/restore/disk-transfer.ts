@@ -22,8 +22,10 @@ export type DiskTransfer = {
   pool: WorkerPool;
   point: ResolvedPoint;
   disk: ResolvedDisk;
-  /** The file to create (it must not exist): sparse, full size, holes never written. */
+  /** The file to write: sparse, full size, holes never written. It must not exist, unless
+   * `replace` says it is a placeholder the hypervisor made (its content is discarded). */
   path: string;
+  replace?: boolean;
   /** Where the file lives, for the out-of-space sentence. */
   targetLabel: string;
   context: StepContext;
@@ -33,7 +35,7 @@ export type DiskTransfer = {
 
 export async function restoreDiskToFile(transfer: DiskTransfer): Promise<number> {
   const { pool, point, disk, context } = transfer;
-  const handle = await open(transfer.path, 'wx', 0o644);
+  const handle = await open(transfer.path, transfer.replace ? 'w' : 'wx', 0o644);
   await handle.truncate(disk.capacity);
   await handle.close();
   const slots = pool.size;

@@ -2,9 +2,9 @@
 // transport, data movers, vCenter session), VM configuration restored and registered by
 // CreateVM, a snapshot (not on VVOL), disk transport, snapshot commit, finalization. A failure
 // or cancel destroys the half-made VM; the source VM is never touched.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { VsphereTarget } from '../../shared/domain.ts';
+import type { ProxySummary, VsphereTarget } from '../../shared/domain.ts';
 import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
 import { parseVmx } from '../disks/vmx.ts';
 import { placeDisks, vmConfigSpec, type DiskPlacement } from '../drivers/vsphere/config-spec.ts';
@@ -18,8 +18,12 @@ import type { JobWork } from '../engine/job-work.ts';
 import type { StepContext } from '../engine/plan.ts';
 import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
 import { restoreSteps } from './entire-vm-local.ts';
+import { chooseTransport, transportTitle, type TransportDecision } from './transport-choice.ts';
 
 export type VsphereRestoreRequest = { vmId: string; pointId: string; target: VsphereTarget; newName?: string | undefined };
+
+/** The engine's proxies as a restore sees them: those of a host, how busy, and a slot to hold. */
+export type ProxyPool = { forHost(host: string): ProxySummary[]; busy(proxy: ProxySummary): string | null; acquire(proxy: ProxySummary): () => void };
 
 type Placement = { datacenter: { ref: MoRef; name: string; vmFolder: MoRef }; host: HostInfo; datastore: DatastoreInfo; pool: MoRef; networks: string[] };
 
@@ -28,6 +32,11 @@ export class EntireVmVsphereRestore implements JobWork {
   private readonly repository: Repository;
   private readonly pool: WorkerPool;
   private readonly connectHost: (name: string) => Promise<VsphereClient>;
+  private readonly proxies: ProxyPool;
+  private transport: TransportDecision = { mode: 'nbd', proxy: null, reasons: [] };
+  private releaseProxy: (() => void) | null = null;
+  private proxyVm: MoRef | null = null;
+  private attached: string[] = [];
   private readonly request: VsphereRestoreRequest;
   private client: VsphereClient | null = null;
   private point: ResolvedPoint | null = null;
@@ -41,10 +50,11 @@ export class EntireVmVsphereRestore implements JobWork {
   private bytesTotal = 0;
   private bytesDone = 0;
 
-  constructor(options: { repository: Repository; pool: WorkerPool; connectHost: (name: string) => Promise<VsphereClient>; stagingRoot: string; jobId: string; request: VsphereRestoreRequest }) {
+  constructor(options: { repository: Repository; pool: WorkerPool; connectHost: (name: string) => Promise<VsphereClient>; proxies: ProxyPool; stagingRoot: string; jobId: string; request: VsphereRestoreRequest }) {
     this.repository = options.repository;
     this.pool = options.pool;
     this.connectHost = options.connectHost;
+    this.proxies = options.proxies;
     this.request = options.request;
     this.staging = join(options.stagingRoot, options.jobId);
   }
@@ -90,11 +100,6 @@ export class EntireVmVsphereRestore implements JobWork {
     const point = await resolvePoint(this.repository, this.request.vmId, this.request.pointId);
     this.point = point;
     this.vmName = this.request.newName ?? point.point.vmName;
-    const transport = this.request.target.transport ?? 'auto';
-    if (transport === 'san' || transport === 'hotadd') {
-      throw new LifeboatError('bad-request', `transport ${transport} needs a backup proxy with ${transport === 'san' ? 'SAN access to the datastore' : 'a VM on the target host'}; none is configured, use --transport nbd or auto`);
-    }
-    context.log(`transport: network (NBD over the host's HTTP file service) — ${transport === 'auto' ? 'chosen automatically: no proxy with SAN or HotAdd access is configured' : 'requested'}`);
     this.client = await this.connectHost(this.request.target.host);
     context.log(`connected to ${this.request.target.host} (${this.client.soap.endpoint.url.origin})`);
     const inventory = await this.client.inventory();
@@ -110,9 +115,36 @@ export class EntireVmVsphereRestore implements JobWork {
       throw new LifeboatError('target-full', `datastore ${placement.datastore.name} has ${placement.datastore.freeSpace} bytes free; the VM needs ${needed} (${this.thin ? 'thin' : 'thick'})`);
     }
     this.disks = placeDisks(point.disks, this.vmName);
-    this.bytesTotal = point.disks.reduce((sum, disk) => sum + dataBytesOf(disk) + disk.capacity, 0);
+    this.chooseTransport(inventory, placement, context);
+    const uploadBytes = this.transport.mode === 'nbd' ? point.disks.reduce((sum, disk) => sum + disk.capacity, 0) : 0;
+    this.bytesTotal = point.disks.reduce((sum, disk) => sum + dataBytesOf(disk), 0) + uploadBytes;
     await mkdir(this.staging, { recursive: true });
     context.log(`placement: host ${placement.host.name}, datastore ${placement.datastore.name} (${placement.datastore.type}), ${this.thin ? 'thin' : 'thick'} disks; data movers: ${this.pool.size} worker threads`);
+  }
+
+  private chooseTransport(inventory: Inventory, placement: Placement, context: StepContext): void {
+    const requested = this.request.target.transport ?? 'auto';
+    this.transport = chooseTransport({
+      requested,
+      thick: !this.thin,
+      datastore: placement.datastore.name,
+      proxies: this.proxies.forHost(this.request.target.host),
+      busy: (proxy) => this.proxies.busy(proxy),
+      hotAddBlocker: (proxy) => {
+        const vm = inventory.vms.find((candidate) => candidate.name === proxy.proxyVm);
+        if (!vm) return proxy.proxyVm ? `has no VM "${proxy.proxyVm}" in the inventory` : 'has no proxy VM';
+        const host = inventory.hosts.find((candidate) => candidate.ref.value === vm.host?.value);
+        if (!host?.datastores.some((ref) => ref.value === placement.datastore.ref.value)) return `VM ${proxy.proxyVm} runs on a host that cannot reach ${placement.datastore.name}`;
+        return null;
+      },
+    });
+    const { mode, proxy, reasons } = this.transport;
+    for (const reason of reasons) context.log(`transport passed over — ${reason}`);
+    context.log(`transport: ${transportTitle(mode)}${proxy ? ` through proxy ${proxy.name}` : ' from this engine over the host\'s HTTP file service'} (${requested === 'auto' ? 'chosen automatically' : 'requested'})`);
+    if (proxy) {
+      this.releaseProxy = this.proxies.acquire(proxy);
+      if (mode === 'hotadd') this.proxyVm = inventory.vms.find((candidate) => candidate.name === proxy.proxyVm)?.ref ?? null;
+    }
   }
 
   private async restoreConfiguration(context: StepContext): Promise<void> {
@@ -152,6 +184,10 @@ export class EntireVmVsphereRestore implements JobWork {
       const disk = point.disks.find((candidate) => candidate.key === placed.key);
       if (!disk) continue;
       const flatName = placed.fileName.replace(/\.vmdk$/, '-flat.vmdk');
+      if (this.transport.mode !== 'nbd') {
+        await this.writeThroughProxy(placed, disk, flatName, context);
+        continue;
+      }
       const local = join(this.staging, flatName);
       const base = this.bytesDone;
       this.bytesDone += await restoreDiskToFile({
@@ -167,6 +203,38 @@ export class EntireVmVsphereRestore implements JobWork {
       await rm(local, { force: true });
       context.log(`disk ${placed.key} written to [${placement.datastore.name}] ${this.vmName}/${placed.fileName} (SCSI ${placed.controllerBus}:${placed.unit}) over NBD`);
     }
+  }
+
+  /** Direct SAN and HotAdd: the proxy writes the disk where it sees the datastore's blocks. */
+  private async writeThroughProxy(placed: DiskPlacement, disk: ResolvedPoint['disks'][number], flatName: string, context: StepContext): Promise<void> {
+    const client = this.client as VsphereClient;
+    const placement = this.placement as Placement;
+    const proxy = this.transport.proxy as ProxySummary;
+    const point = this.point as ResolvedPoint;
+    const datastorePath = `[${placement.datastore.name}] ${this.vmName}/${placed.fileName}`;
+    const folder = join(proxy.datastorePaths[placement.datastore.name] as string, this.vmName);
+    try {
+      await access(join(folder, flatName));
+    } catch {
+      throw new LifeboatError('unavailable', `proxy ${proxy.name} does not see ${datastorePath} at ${folder}; check its datastore path for ${placement.datastore.name}`);
+    }
+    if (this.transport.mode === 'hotadd') {
+      await client.attachDisk(this.proxyVm as MoRef, datastorePath, disk.capacity);
+      this.attached.push(datastorePath);
+      context.log(`disk ${datastorePath} hot-added to proxy VM ${proxy.proxyVm}`);
+    }
+    const base = this.bytesDone;
+    this.bytesDone += await restoreDiskToFile({
+      pool: this.pool, point, disk, path: join(folder, flatName), replace: true, targetLabel: `datastore ${placement.datastore.name}`, context,
+      onProgress: (bytes) => context.progress(base + bytes, this.bytesTotal),
+    });
+    await writeFile(join(folder, placed.fileName), writeFlatDescriptor(disk.capacity, flatName));
+    if (this.transport.mode === 'hotadd') {
+      await client.detachDisk(this.proxyVm as MoRef, datastorePath);
+      this.attached = this.attached.filter((path) => path !== datastorePath);
+      context.log(`disk ${datastorePath} detached from proxy VM ${proxy.proxyVm}`);
+    }
+    context.log(`disk ${placed.key} written to ${datastorePath} (SCSI ${placed.controllerBus}:${placed.unit}) over ${transportTitle(this.transport.mode)}`);
   }
 
   private async commitSnapshot(context: StepContext): Promise<'done' | 'skipped'> {
@@ -185,8 +253,13 @@ export class EntireVmVsphereRestore implements JobWork {
 
   async finish(succeeded: boolean): Promise<void> {
     await rm(this.staging, { recursive: true, force: true });
+    this.releaseProxy?.();
+    this.releaseProxy = null;
     const client = this.client;
     if (!client) return;
+    // A disk still hot-added to the proxy is detached before anything else.
+    for (const path of this.attached) await client.detachDisk(this.proxyVm as MoRef, path).catch(() => undefined);
+    this.attached = [];
     if (!succeeded && this.vm) {
       // The half-made VM goes, with its files and any snapshot.
       await client.runTask('Destroy_Task', this.vm, [], `remove half-restored VM ${this.vmName}`).catch(() => undefined);
@@ -202,7 +275,8 @@ export class EntireVmVsphereRestore implements JobWork {
       hostSystem: this.placement?.host.name ?? null,
       datastore: this.placement?.datastore.name ?? null,
       vm: this.vm?.value ?? null,
-      transport: 'nbd',
+      transport: this.transport.mode,
+      proxy: this.transport.proxy?.name ?? null,
       disks: this.disks.map((disk) => `[${this.placement?.datastore.name}] ${this.vmName}/${disk.fileName}`),
     };
   }

@@ -52,9 +52,9 @@ test('vSphere: add a host, restore a VM over NBD, bit-identical on the datastore
   const missing = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'other', target: { kind: 'vsphere', host: 'vc', datastore: 'NoSuchDS' } }, 'test'));
   assert.equal(missing.state, 'failed');
   assert.match(missing.error ?? '', /datastore "NoSuchDS" does not exist/);
-  const san = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'other', target: { kind: 'vsphere', host: 'vc', transport: 'san' } }, 'test'));
+  const san = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'other', target: { kind: 'vsphere', host: 'vc', transport: 'san', diskFormat: 'thick' } }, 'test'));
   assert.equal(san.state, 'failed');
-  assert.match(san.error ?? '', /needs a backup proxy/);
+  assert.match(san.error ?? '', /Direct SAN: no proxy offers Direct SAN/);
   await assert.rejects(engine.startRestore({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'nope' } }, 'test'), { code: 'not-found' });
   assert.deepEqual((await vmNames(engine)).filter((name) => !before.includes(name)), ['gamma-restored'], 'failed restores leave no VM');
 });
@@ -73,4 +73,43 @@ test('vSphere: a restore that fails after the VM exists removes the half-made VM
   assert.equal(ended.state, 'cancelled');
   assert.deepEqual(await vmNames(engine), before);
   for (const folder of Object.values(vc.datastores)) assert.ok(!(await readdir(folder)).includes('half'), `no files of the half-made VM in ${folder}`);
+});
+
+test('vSphere: Direct SAN for thick disks and HotAdd through a proxy VM, chosen with reasons', { skip: unavailable ?? false }, async () => {
+  const { dir, engine, vc } = await setUp();
+  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
+  const lun = { LocalDS_1: vc.datastores.LocalDS_1 as string };
+  await dispatch(engine, 'proxies.add', { name: 'san-proxy', host: 'vc', transports: ['san'], datastorePaths: lun });
+  await assert.rejects(dispatch(engine, 'proxies.add', { name: 'bad', host: 'vc', transports: ['hotadd'], datastorePaths: lun }), { code: 'bad-request', message: /needs its proxy VM/ });
+  await dispatch(engine, 'proxies.add', { name: 'hot-proxy', host: 'vc', transports: ['hotadd', 'nbd'], proxyVm: 'DC0_H0_VM0', datastorePaths: lun });
+  const source = join(dir, 'disk.raw');
+  const restore = async (name: string, target: Record<string, unknown>) =>
+    runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: name, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1', ...target } as never }, 'test'));
+  const log = (jobId: string) => engine.catalog.jobEvents(jobId).map((event) => event.message).join('\n');
+
+  const thinSan = await restore('thin-san', { transport: 'san', diskFormat: 'thin' });
+  assert.equal(thinSan.state, 'failed');
+  assert.match(thinSan.error ?? '', /Direct SAN writes only thick disks/);
+
+  const san = await restore('by-san', { diskFormat: 'thick' });
+  assert.equal(san.state, 'succeeded', san.error ?? '');
+  assert.match(log(san.id), /transport: Direct SAN through proxy san-proxy \(chosen automatically\)/);
+  assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', source, join(lun.LocalDS_1, 'by-san', 'by-san.vmdk')), /identical/);
+
+  const proxyDisksBefore = await engine.connectHost('vc').then(async (client) => {
+    const inventory = await client.inventory();
+    const proxyVm = inventory.vms.find((vm) => vm.name === 'DC0_H0_VM0');
+    assert.ok(proxyVm);
+    return (await client.vmDisks(proxyVm.ref)).length;
+  });
+  const hot = await restore('by-hotadd', { diskFormat: 'thin' });
+  assert.equal(hot.state, 'succeeded', hot.error ?? '');
+  assert.match(log(hot.id), /transport passed over — Direct SAN: Direct SAN writes only thick disks/);
+  assert.match(log(hot.id), /hot-added to proxy VM DC0_H0_VM0[\s\S]*detached from proxy VM DC0_H0_VM0/);
+  assert.equal(hot.result?.transport, 'hotadd');
+  assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', source, join(lun.LocalDS_1, 'by-hotadd', 'by-hotadd.vmdk')), /identical/);
+  const client = await engine.connectHost('vc');
+  const proxyVm = (await client.inventory()).vms.find((vm) => vm.name === 'DC0_H0_VM0');
+  assert.equal((await client.vmDisks(proxyVm?.ref ?? { type: '', value: '' })).length, proxyDisksBefore, 'the proxy VM has no restored disk left attached');
+  await client.logout();
 });

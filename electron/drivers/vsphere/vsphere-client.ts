@@ -174,6 +174,49 @@ export class VsphereClient {
       });
   }
 
+  /** SCSI controllers of a VM with the unit numbers already taken on each. */
+  private async scsiControllers(vm: MoRef): Promise<{ key: number; usedUnits: Set<number> }[]> {
+    const [content] = await this.retrieve('VirtualMachine', ['config.hardware.device'], [vm]);
+    const devices = asArray((content?.props['config.hardware.device'] as { VirtualDevice?: unknown } | undefined)?.VirtualDevice) as Record<string, unknown>[];
+    const controllers = devices.filter((device) => /SCSIController$|LsiLogic|BusLogic/.test(String(device['@_type'])));
+    return controllers.map((controller) => {
+      const key = num(controller.key);
+      const usedUnits = new Set<number>([7]);
+      for (const device of devices) if (num(device.controllerKey) === key && device.unitNumber !== undefined) usedUnits.add(num(device.unitNumber));
+      return { key, usedUnits };
+    });
+  }
+
+  /** HotAdd: attaches an existing disk file to a (proxy) VM; returns the device key. */
+  async attachDisk(vm: MoRef, datastorePath: string, capacity: number): Promise<number> {
+    const controller = (await this.scsiControllers(vm)).find((candidate) => candidate.usedUnits.size < 16);
+    if (!controller) throw new LifeboatError('unavailable', `proxy VM ${vm.value} has no SCSI controller with a free slot for HotAdd`);
+    let unit = 0;
+    while (controller.usedUnits.has(unit)) unit++;
+    const spec = el('spec', xml(el('deviceChange', xml(
+      el('operation', 'add'),
+      el('device', xml(
+        el('key', -1),
+        el('backing', xml(el('fileName', datastorePath), el('diskMode', 'independent_persistent')), { 'xsi:type': 'VirtualDiskFlatVer2BackingInfo' }),
+        el('controllerKey', controller.key),
+        el('unitNumber', unit),
+        el('capacityInKB', Math.ceil(capacity / 1024)),
+      ), { 'xsi:type': 'VirtualDisk' }),
+    ))));
+    await this.runTask('ReconfigVM_Task', vm, [spec], `hot-add ${datastorePath}`);
+    const attached = (await this.vmDisks(vm)).find((disk) => disk.fileName === datastorePath);
+    if (!attached) throw new LifeboatError('unavailable', `hot-added disk ${datastorePath} does not show on proxy VM ${vm.value}`);
+    return attached.key;
+  }
+
+  /** Detaches a disk from a VM without deleting its files. */
+  async detachDisk(vm: MoRef, datastorePath: string): Promise<void> {
+    const disk = (await this.vmDisks(vm)).find((candidate) => candidate.fileName === datastorePath);
+    if (!disk) return;
+    const spec = el('spec', xml(el('deviceChange', xml(el('operation', 'remove'), el('device', xml(el('key', disk.key), el('controllerKey', disk.controllerKey), el('unitNumber', disk.unitNumber)), { 'xsi:type': 'VirtualDisk' })))));
+    await this.runTask('ReconfigVM_Task', vm, [spec], `detach ${datastorePath}`);
+  }
+
   private folderUrl(datacenter: string, datastore: string, path: string): string {
     const query = new URLSearchParams({ dcPath: datacenter, dsName: datastore });
     return `/folder/${path.split('/').map(encodeURIComponent).join('/')}?${query}`;
