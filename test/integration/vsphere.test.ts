@@ -9,6 +9,7 @@ import type { Engine } from '../../electron/engine/engine.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
+import { startFaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
 
 const unavailable = vcsimUnavailable();
 
@@ -112,4 +113,27 @@ test('vSphere: Direct SAN for thick disks and HotAdd through a proxy VM, chosen 
   const proxyVm = (await client.inventory()).vms.find((vm) => vm.name === 'DC0_H0_VM0');
   assert.equal((await client.vmDisks(proxyVm?.ref ?? { type: '', value: '' })).length, proxyDisksBefore, 'the proxy VM has no restored disk left attached');
   await client.logout();
+});
+
+test('vSphere: a task or upload that fails half-way leaves no VM and no files behind', { skip: unavailable ?? false }, async () => {
+  const { engine, vc } = await setUp();
+  const rules: FaultRule[] = [];
+  const injector = await startFaultProxy(vc.url, rules);
+  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: injector.url, user: vc.user, password: vc.password, insecure: false });
+  const before = await vmNames(engine);
+  const cases: [string, FaultRule, RegExp][] = [
+    ['snap-fails', { method: 'CreateSnapshot_Task', fault: 'SystemError', message: 'injected: snapshot store unavailable' }, /snapshot store unavailable/],
+    ['upload-fails', { upload: true, status: 500 }, /upload of \[LocalDS_0\] upload-fails\/upload-fails-flat\.vmdk failed: HTTP 500/],
+    ['commit-fails', { method: 'RemoveSnapshot_Task', fault: 'SystemError', message: 'injected: consolidation failed' }, /consolidation failed/],
+  ];
+  for (const [name, rule, expected] of cases) {
+    rules.splice(0, rules.length, rule);
+    const job = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: name, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } }, 'test'));
+    assert.equal(job.state, 'failed', name);
+    assert.match(job.error ?? '', expected);
+    rules.splice(0, rules.length);
+    assert.deepEqual(await vmNames(engine), before, `${name}: the half-made VM is gone`);
+    assert.ok(!(await readdir(vc.datastores.LocalDS_0 as string)).includes(name), `${name}: its folder is gone`);
+  }
+  assert.deepEqual(injector.injected.map((entry) => entry.split(' ')[0]), ['CreateSnapshot_Task', 'PUT', 'RemoveSnapshot_Task']);
 });

@@ -1,0 +1,53 @@
+// A fault injector in front of the vCenter simulator: a loopback HTTP server that forwards to
+// vcsim over TLS, and answers chosen SOAP methods (or datastore uploads) with a failure instead.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { after } from 'node:test';
+
+export type FaultRule = { method: string; fault: string; message: string } | { upload: true; status: number };
+
+const faultEnvelope = (fault: string, message: string): string =>
+  '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">' +
+  `<soapenv:Body><soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>${message}</faultstring><detail><${fault}Fault xmlns="urn:vim25" xsi:type="${fault}"/></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>`;
+
+/** Starts the injector; `rules` can be changed between calls. Returns its http:// URL. */
+export async function startFaultProxy(upstream: string, rules: FaultRule[]): Promise<{ url: string; injected: string[] }> {
+  const target = new URL(upstream);
+  const injected: string[] = [];
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const soapMethod = /<soapenv:Body><(\w+)/.exec(body.toString('utf8'))?.[1];
+      for (const rule of rules) {
+        if ('upload' in rule && request.method === 'PUT' && request.url?.startsWith('/folder/')) {
+          injected.push(`PUT ${request.url}`);
+          response.writeHead(rule.status).end();
+          return;
+        }
+        if ('method' in rule && rule.method === soapMethod) {
+          injected.push(soapMethod);
+          response.writeHead(500, { 'content-type': 'text/xml' }).end(faultEnvelope(rule.fault, rule.message));
+          return;
+        }
+      }
+      const forward = httpsRequest(
+        { hostname: target.hostname, port: target.port, path: request.url, method: request.method, headers: { ...request.headers, host: target.host }, rejectUnauthorized: false },
+        (upstreamResponse) => {
+          response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
+          upstreamResponse.pipe(response);
+        },
+      );
+      forward.on('error', () => response.writeHead(502).end());
+      forward.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  after(() => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  }));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sdk`, injected };
+}
