@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../electron/engine/engine.ts';
 import { vmxText } from '../electron/lab/create-lab.ts';
+import { startVcsim, vcsimUnavailable } from '../test/vcsim/vcsim.ts';
 
 const MIB = 1024 * 1024;
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
@@ -56,6 +57,42 @@ function stepDurations(events: { at: string; message: string }[]): string {
 function cp(from: string, to: string): void {
   execFileSync('cp', ['--sparse=auto', from, to]);
   execFileSync('sync', [to]);
+}
+
+/** Restore of the same VM to govmomi's vCenter simulator in each transport mode. */
+async function vsphereModes(source: string, capacity: number, cpTime: number): Promise<void> {
+  const missing = vcsimUnavailable();
+  if (missing) {
+    console.log(`  vSphere restore per transport: skipped (${missing})`);
+    return;
+  }
+  const vc = await startVcsim();
+  const engine = await Engine.open({ home: join(root, 'home-vsphere') });
+  try {
+    const backup = await engine.jobs.whenEnded((await engine.startBackup(source, 'bench')).id);
+    if (backup.state !== 'succeeded') throw new Error(`backup failed: ${backup.error}`);
+    await engine.addHost({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'bench');
+    const lun = { LocalDS_0: vc.datastores.LocalDS_0 as string };
+    engine.addProxy({ name: 'san', host: 'vc', transports: ['san'], proxyVm: null, datastorePaths: lun, maxTasks: 2 }, 'bench');
+    engine.addProxy({ name: 'hot', host: 'vc', transports: ['hotadd'], proxyVm: 'DC0_H0_VM0', datastorePaths: lun, maxTasks: 2 }, 'bench');
+    const modes = [['san', 'thick'], ['hotadd', 'thin'], ['nbd', 'thin']] as const;
+    for (const [mode, diskFormat] of modes) {
+      const times: number[] = [];
+      for (let run = 0; run < runs; run++) {
+        const name = `bench-${mode}-${run}`;
+        times.push(await timed(async () => {
+          const job = await engine.jobs.whenEnded((await engine.startRestore({ vm: 'bench', point: 'latest', newName: name, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0', transport: mode, diskFormat } }, 'bench')).id);
+          if (job.state !== 'succeeded') throw new Error(`${mode} restore failed: ${job.error}`);
+        }));
+        await rm(join(lun.LocalDS_0, name), { recursive: true, force: true });
+      }
+      const time = median(times);
+      console.log(`  vSphere restore, ${mode.padEnd(6)} (${diskFormat})   ${time.toFixed(2)} s  ${((capacity / time) / 1e6).toFixed(0)} MB/s of disk  ratio to cp ${(cpTime / time).toFixed(2)}`);
+    }
+  } finally {
+    await engine.close();
+    await vc.stop();
+  }
 }
 
 async function main(): Promise<void> {
@@ -119,6 +156,7 @@ async function main(): Promise<void> {
   console.log(`  entire VM restore (latest)     ${restoreTime.toFixed(2)} s  ${mbps(capacity, restoreTime)} of disk  ratio to cp ${(cpTime / restoreTime).toFixed(2)}  (goal >= 0.80)`);
   console.log(`  restore steps (last run, s): ${restoreSteps}`);
   console.log(`  repository size after 2 points ${(stored / 2 ** 30).toFixed(2)} GiB for ${(dataBytes / 2 ** 30).toFixed(2)} GiB of data`);
+  await vsphereModes(source, capacity, cpTime);
   console.log(`  raw runs (s): cp ${cpTimes.map((t) => t.toFixed(2)).join(' ')} | backup ${backupTimes.map((t) => t.toFixed(2)).join(' ')} | restore ${restoreTimes.map((t) => t.toFixed(2)).join(' ')}`);
 }
 

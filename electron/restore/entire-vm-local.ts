@@ -1,7 +1,7 @@
 // Entire VM restore to a local datastore folder, in the phases of a hypervisor restore:
 // initialization, VM configuration, snapshot, disk transport, snapshot commit, finalization.
 // A local folder has no hypervisor, so the two snapshot steps are shown as skipped.
-import { open, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
 import { parseVmx, rewriteVmx } from '../disks/vmx.ts';
@@ -10,7 +10,7 @@ import { LifeboatError } from '../errors.ts';
 import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { WorkerPool } from '../workers/pool.ts';
-import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
+import { dataBytesOf, restoreDiskToFile, syncFile } from './disk-transfer.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import type { StepContext } from '../engine/plan.ts';
 
@@ -123,11 +123,7 @@ export class EntireVmLocalRestore implements JobWork {
 
   private async finalize(context: StepContext): Promise<void> {
     const folder = this.folder as LocalVmFolder;
-    for (const files of this.diskFiles.values()) {
-      const handle = await open(folder.stagedPath(files.flat), 'r+');
-      await handle.sync();
-      await handle.close();
-    }
+    for (const files of this.diskFiles.values()) await syncFile(folder.stagedPath(files.flat));
     this.published = await folder.publish();
     context.log(`published ${this.published.length} file(s) in ${folder.path}`);
   }

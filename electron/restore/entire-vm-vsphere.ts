@@ -16,7 +16,7 @@ import type { Repository } from '../repository/repository.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import type { StepContext } from '../engine/plan.ts';
-import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
+import { dataBytesOf, restoreDiskToFile, syncFile } from './disk-transfer.ts';
 import { restoreSteps } from './entire-vm-local.ts';
 import { chooseTransport, transportTitle, type TransportDecision } from './transport-choice.ts';
 
@@ -228,6 +228,7 @@ export class EntireVmVsphereRestore implements JobWork {
       pool: this.pool, point, disk, path: join(folder, flatName), replace: true, targetLabel: `datastore ${placement.datastore.name}`, context,
       onProgress: (bytes) => context.progress(base + bytes, this.bytesTotal),
     });
+    await syncFile(join(folder, flatName));
     await writeFile(join(folder, placed.fileName), writeFlatDescriptor(disk.capacity, flatName));
     if (this.transport.mode === 'hotadd') {
       await client.detachDisk(this.proxyVm as MoRef, datastorePath);
