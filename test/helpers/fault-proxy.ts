@@ -5,7 +5,10 @@ import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after } from 'node:test';
 
-export type FaultRule = { method: string; fault: string; message: string } | { upload: true; status: number };
+export type FaultRule =
+  | { method: string; fault: string; message: string }
+  | { upload: true; status: number }
+  | { rewrite: (soapMethod: string, responseBody: string) => string };
 
 const faultEnvelope = (fault: string, message: string): string =>
   '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">' +
@@ -33,11 +36,23 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
           return;
         }
       }
+      const rewrites = rules.flatMap((rule) => ('rewrite' in rule ? [rule.rewrite] : []));
       const forward = httpsRequest(
         { hostname: target.hostname, port: target.port, path: request.url, method: request.method, headers: { ...request.headers, host: target.host }, rejectUnauthorized: false },
         (upstreamResponse) => {
-          response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
-          upstreamResponse.pipe(response);
+          if (rewrites.length === 0 || !soapMethod) {
+            response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
+            upstreamResponse.pipe(response);
+            return;
+          }
+          const parts: Buffer[] = [];
+          upstreamResponse.on('data', (chunk: Buffer) => parts.push(chunk));
+          upstreamResponse.on('end', () => {
+            const text = rewrites.reduce((body, rewrite) => rewrite(soapMethod, body), Buffer.concat(parts).toString('utf8'));
+            const headers = { ...upstreamResponse.headers, 'content-length': String(Buffer.byteLength(text)) };
+            delete headers['transfer-encoding'];
+            response.writeHead(upstreamResponse.statusCode ?? 502, headers).end(text);
+          });
         },
       );
       forward.on('error', () => response.writeHead(502).end());

@@ -137,3 +137,20 @@ test('vSphere: a task or upload that fails half-way leaves no VM and no files be
   }
   assert.deepEqual(injector.injected.map((entry) => entry.split(' ')[0]), ['CreateSnapshot_Task', 'PUT', 'RemoveSnapshot_Task']);
 });
+
+test('vSphere: no snapshot on a VVOL datastore', { skip: unavailable ?? false }, async () => {
+  const { dir, engine, vc } = await setUp();
+  // vcsim has no VVOL datastores: the injector reports LocalDS_0 as one.
+  const asVvol: FaultRule = {
+    rewrite: (method, body) => (method === 'RetrievePropertiesEx' && body.includes('summary.type') ? body.replace(/(<name>summary\.type<\/name><val[^>]*>)OTHER</g, '$1VVOL<') : body),
+  };
+  const injector = await startFaultProxy(vc.url, [asVvol]);
+  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: injector.url, user: vc.user, password: vc.password, insecure: false });
+  const inventory = await engine.hostInventory('vc');
+  assert.ok(inventory.datastores.every((ds) => ds.type === 'VVOL'));
+  const job = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'on-vvol', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } }, 'test'));
+  assert.equal(job.state, 'succeeded', job.error ?? '');
+  assert.deepEqual(job.steps.filter((step) => step.name.endsWith('snapshot')).map((step) => step.state), ['skipped', 'skipped']);
+  assert.ok(engine.catalog.jobEvents(job.id).some((event) => /no snapshot: LocalDS_0 is a VVOL datastore/.test(event.message)));
+  assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), join(vc.datastores.LocalDS_0 as string, 'on-vvol', 'on-vvol.vmdk')), /identical/);
+});
