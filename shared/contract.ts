@@ -2,7 +2,7 @@
 // declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
 import { z } from 'zod';
 import type { EventChannelName, RequestChannelName } from './channel-names.ts';
-import { HostInventory, HostName, HostSummary, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
+import { HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
 const Empty = z.object({}).strict();
 
@@ -41,6 +41,10 @@ export const requestChannels = {
       })
       .strict(),
     response: z.object({ job: Job }),
+  },
+  'restore.previewOriginal': {
+    request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200), host: HostName }).strict(),
+    response: OriginalPreview,
   },
   'hosts.list': { request: Empty, response: z.array(HostSummary) },
   'hosts.add': {

@@ -120,6 +120,9 @@ export const VsphereTarget = z.object({
   network: z.string().min(1).max(200).optional(),
   diskFormat: z.enum(['thin', 'thick']).optional(),
   transport: TransportMode.optional(),
+  /** Original location: roll the existing VM's disks back to the point (needs confirmOverwrite). */
+  original: z.boolean().optional(),
+  confirmOverwrite: z.boolean().optional(),
 });
 export type VsphereTarget = z.infer<typeof VsphereTarget>;
 
@@ -144,3 +147,12 @@ export const ProxySummary = z.object({
   createdAt: z.string(),
 });
 export type ProxySummary = z.infer<typeof ProxySummary>;
+
+export const OriginalPreview = z.object({
+  vmName: z.string(),
+  hostSystem: z.string(),
+  powerState: z.string(),
+  disks: z.array(z.object({ key: z.string(), file: z.string(), capacity: z.number(), pointCapacity: z.number() })),
+  safetySnapshot: z.string(),
+});
+export type OriginalPreview = z.infer<typeof OriginalPreview>;

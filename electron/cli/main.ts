@@ -23,6 +23,8 @@ const usage = `usage: lifeboat [--home DIR] [--json] <command>
   restore vm <vm> --point <id|seq|latest> --target local:<dir> [--name NEW] [--detach]
   restore vm <vm> --point P --target vsphere:<host> [--name NEW] [--datastore D] [--host-system ESXI]
                   [--network N] [--disk-format thin|thick] [--transport auto|san|hotadd|nbd]
+  restore vm <vm> --point P --target vsphere:<host> --original [--yes]   roll the VM back in place
+                  (without --yes it shows what would be replaced and stops)
   hosts [add vsphere --url URL --user U --password-env VAR [--insecure] [--name N]
          | remove <name> | inventory <name>]           hypervisor hosts (passwords go to the secret store)
   proxies [add <name> --host H --transports san,hotadd,nbd [--vm PROXY-VM] [--datastore-path DS=PATH]…
@@ -49,7 +51,7 @@ function positiveInt(value: string | undefined, fallback: number, name: string):
   return Number(value);
 }
 
-type Flags = { target?: string | undefined; datastore?: string | undefined; 'host-system'?: string | undefined; network?: string | undefined; 'disk-format'?: string | undefined; transport?: string | undefined; url?: string | undefined; user?: string | undefined; 'password-env'?: string | undefined; insecure?: boolean | undefined; name?: string | undefined };
+type Flags = { original?: boolean | undefined; yes?: boolean | undefined; target?: string | undefined; datastore?: string | undefined; 'host-system'?: string | undefined; network?: string | undefined; 'disk-format'?: string | undefined; transport?: string | undefined; url?: string | undefined; user?: string | undefined; 'password-env'?: string | undefined; insecure?: boolean | undefined; name?: string | undefined };
 
 /** --target local:<dir> or vsphere:<host> with its placement flags; the contract checks values. */
 function restoreTarget(values: Flags): RequestOf<'restore.entireVm'>['target'] {
@@ -64,6 +66,7 @@ function restoreTarget(values: Flags): RequestOf<'restore.entireVm'>['target'] {
       ...optional('network', 'network'),
       ...optional('disk-format', 'diskFormat'),
       ...optional('transport', 'transport'),
+      ...(values.original ? { original: true, confirmOverwrite: values.yes ?? false } : {}),
     } as RequestOf<'restore.entireVm'>['target'];
   }
   return { kind: 'local', path: localPath(target, '--target (local:<dir> or vsphere:<host>)') };
@@ -200,6 +203,7 @@ export async function main(argv: string[]): Promise<number> {
       point: { type: 'string' }, target: { type: 'string' }, name: { type: 'string' }, detach: { type: 'boolean', default: false },
       host: { type: 'string' }, port: { type: 'string' }, 'allow-remote': { type: 'boolean', default: false },
       url: { type: 'string' }, user: { type: 'string' }, 'password-env': { type: 'string' }, insecure: { type: 'boolean', default: false },
+      original: { type: 'boolean', default: false }, yes: { type: 'boolean', default: false },
       transports: { type: 'string' }, vm: { type: 'string' }, 'datastore-path': { type: 'string', multiple: true }, 'max-tasks': { type: 'string' },
       datastore: { type: 'string' }, 'host-system': { type: 'string' }, network: { type: 'string' }, 'disk-format': { type: 'string' }, transport: { type: 'string' },
     },
@@ -261,6 +265,14 @@ export async function main(argv: string[]): Promise<number> {
         if (rest[0] !== 'vm' || !rest[1]) throw new UsageError('restore takes: vm <vm> --point P --target local:<dir>');
         if (!values.point) throw new UsageError('restore vm needs --point <id|sequence|latest>');
         const request = { vm: rest[1], point: values.point, target: restoreTarget(values), ...(values.name ? { newName: values.name } : {}) };
+        if (request.target.kind === 'vsphere' && request.target.original && !values.yes) {
+          const preview = await api.invoke('restore.previewOriginal', { vm: rest[1], point: values.point, host: request.target.host });
+          out.print(
+            [`An original-location restore of ${preview.vmName} on ${preview.hostSystem} (${preview.powerState}) would:`, ...preview.disks.map((disk) => `  replace ${disk.file} (${formatBytes(disk.capacity)}) with ${disk.key} of the point`), `  after taking the safety snapshot ${preview.safetySnapshot}, which is kept`, 'Run again with --yes to do it.'].join('\n'),
+            preview,
+          );
+          return 2;
+        }
         const { job } = await api.invoke('restore.entireVm', request);
         return await runJobCommand(api, job, values.detach, out);
       }

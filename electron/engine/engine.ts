@@ -21,6 +21,8 @@ import { FileSecretStore, type SecretStore, type Sealer } from '../secrets/secre
 import { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
 import { EntireVmVsphereRestore, type ProxyPool } from '../restore/entire-vm-vsphere.ts';
+import { OriginalVmVsphereRestore, originalSteps, previewOriginal } from '../restore/original-vm-vsphere.ts';
+import { resolvePoint } from '../repository/chain.ts';
 import type { Server } from 'node:net';
 import { listenLocalSocket } from '../rpc/local-socket.ts';
 
@@ -129,11 +131,20 @@ export class Engine {
     if (target.kind === 'vsphere' && !this.catalog.findHost(target.host)) {
       throw new LifeboatError('not-found', `no host "${target.host}" in the catalog; \`lifeboat hosts add vsphere …\` adds one`);
     }
+    if (target.kind === 'vsphere' && target.original) {
+      if (request.newName) throw new LifeboatError('bad-request', 'an original-location restore keeps the VM and its name; drop the new name');
+      if (!target.confirmOverwrite) throw new LifeboatError('bad-request', `an original-location restore replaces the disks of ${vm.name}: look at what it replaces (preview) and confirm (--yes)`);
+    }
     this.catalog.audit(actor, 'restore.entireVm', vm.id, { pointId, target, newName: request.newName ?? null });
     const where = target.kind === 'local' ? target.path : `${target.host}${target.datastore ? ` [${target.datastore}]` : ''}`;
     const spec = { kind: 'restore-entire-vm' as const, vmId: vm.id, vmName: vm.name, summary: `Restore ${vm.name} as ${name} to ${where}`, params: { ...request, pointId }, steps: restoreSteps };
     if (target.kind === 'local') {
       return this.jobs.submit(spec, (job) => new EntireVmLocalRestore(this.repository, this.pool, job.id, { vmId: vm.id, pointId, targetPath: target.path, newName: request.newName }));
+    }
+    if (target.original) {
+      return this.jobs.submit({ ...spec, summary: `Roll ${vm.name} back in place on ${target.host}`, steps: originalSteps }, (job) =>
+        new OriginalVmVsphereRestore({ repository: this.repository, pool: this.pool, connectHost: (hostName) => this.connectHost(hostName), proxies: this.proxyPool(), stagingRoot: this.paths.staging, jobId: job.id, request: { vmId: vm.id, pointId, target } }),
+      );
     }
     return this.jobs.submit(spec, (job) =>
       new EntireVmVsphereRestore({
@@ -230,6 +241,16 @@ export class Engine {
       'jobs.cancel': async ({ jobId }) => ({ job: this.jobs.cancel(jobId) }),
       'backup.start': async ({ source }) => ({ job: await this.startBackup(source.path, 'console') }),
       'restore.entireVm': async (request) => ({ job: await this.startRestore(request, 'console') }),
+      'restore.previewOriginal': async ({ vm, point, host }) => {
+        const found = this.resolveVm(vm);
+        const resolved = await resolvePoint(this.repository, found.id, this.resolvePointId(found.id, point));
+        const client = await this.connectHost(host);
+        try {
+          return (await previewOriginal(client, await client.inventory(), resolved)).preview;
+        } finally {
+          await client.logout();
+        }
+      },
       'hosts.list': async () => this.catalog.listHosts(),
       'hosts.add': async (request) => this.addHost(request, 'console'),
       'hosts.remove': async ({ host }) => {

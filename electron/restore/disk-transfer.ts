@@ -1,7 +1,7 @@
 // The restore data path shared by every target: one disk of a resolved point written into a
 // sparse file by the block workers (read, decompress, verify SHA-256, write), with progress,
 // cancel, and errors that name VM, point, disk and offset.
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import { dataBytesAt } from '../repository/block-map.ts';
 import type { ResolvedDisk, ResolvedPoint } from '../repository/chain.ts';
@@ -44,10 +44,25 @@ export type DiskTransfer = {
 };
 
 export async function restoreDiskToFile(transfer: DiskTransfer): Promise<number> {
-  const { pool, point, disk, context } = transfer;
   const handle = await open(transfer.path, transfer.replace ? 'w' : 'wx', 0o644);
-  await handle.truncate(disk.capacity);
+  await handle.truncate(transfer.disk.capacity);
   await handle.close();
+  return (await runStripes(transfer, false)).bytes;
+}
+
+/** Quick rollback of an existing disk file of the same size: every block is compared with the
+ * point and only those that differ are written (holes as zeros). Progress counts bytes compared. */
+export async function rollbackDiskInPlace(transfer: DiskTransfer): Promise<{ bytesWritten: number; unchangedBlocks: number; blocks: number }> {
+  const { size } = await stat(transfer.path);
+  if (size !== transfer.disk.capacity) {
+    throw new LifeboatError('conflict', `disk ${transfer.disk.key} is ${size} bytes on the target and ${transfer.disk.capacity} in the restore point; quick rollback needs the same size`);
+  }
+  const outcome = await runStripes(transfer, true);
+  return { bytesWritten: outcome.bytes, unchangedBlocks: outcome.unchangedBlocks, blocks: transfer.disk.blockCount };
+}
+
+async function runStripes(transfer: DiskTransfer, rollback: boolean): Promise<{ bytes: number; unchangedBlocks: number }> {
+  const { pool, point, disk, context } = transfer;
   const slots = pool.size;
   const control = new Int32Array(new SharedArrayBuffer(4));
   const progress = new Float64Array(new SharedArrayBuffer(8 * slots));
@@ -68,6 +83,7 @@ export async function restoreDiskToFile(transfer: DiskTransfer): Promise<number>
           slots,
           control,
           progress,
+          rollback,
         }),
       ),
     );
@@ -75,9 +91,10 @@ export async function restoreDiskToFile(transfer: DiskTransfer): Promise<number>
     // Report the stripe that failed first, not the ones it stopped.
     const failure = failures.find((error) => !(error instanceof WorkerTaskError && error.code === 'cancelled')) ?? failures[0];
     if (failure) throw explain(failure, transfer);
-    const bytes = results.reduce((sum, result) => sum + (result.status === 'fulfilled' ? result.value.bytes : 0), 0);
-    transfer.onProgress(bytes);
-    return bytes;
+    const done = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    const bytes = done.reduce((sum, result) => sum + result.bytes, 0);
+    transfer.onProgress(rollback ? disk.capacity : bytes);
+    return { bytes, unchangedBlocks: done.reduce((sum, result) => sum + result.unchangedBlocks, 0) };
   } finally {
     clearInterval(timer);
     context.signal.removeEventListener('abort', onAbort);

@@ -33,11 +33,18 @@ class StripeError extends LifeboatError {
   blockIndex = -1;
 }
 
+function writeAt(fd: number, data: Uint8Array, position: number): void {
+  let written = 0;
+  while (written < data.length) written += writeSync(fd, data, written, data.length - written, position + written);
+}
+
 function restoreStripe(task: RestoreStripeTask): RestoreStripeResult {
   const fds = new Map<number, number>();
   let target: number | null = null;
   let blocks = 0;
   let bytes = 0;
+  let unchangedBlocks = 0;
+  let done = 0;
   try {
     for (const [sequence, path] of task.dataFiles) fds.set(sequence, openSync(path, 'r'));
     if (task.targetPath) target = openSync(task.targetPath, 'r+');
@@ -46,35 +53,48 @@ function restoreStripe(task: RestoreStripeTask): RestoreStripeResult {
       if (stripeOf(index, task.slots) !== task.slot) continue;
       if (Atomics.load(task.control, 0) !== 0) throw new LifeboatError('cancelled', 'stopped');
       const record = readRecord(task.map, index * RECORD_BYTES);
-      if (record.kind !== BlockKind.data) continue;
       const expectedLength = Math.min(task.blockSize, task.capacity - index * task.blockSize);
-      const fd = fds.get(record.dataFile);
-      const fail = (code: 'corrupt-backup', why: string): never => {
-        const error = new StripeError(code, why);
+      const position = index * task.blockSize;
+      const fail = (why: string): never => {
+        const error = new StripeError('corrupt-backup', why);
         error.blockIndex = index;
         throw error;
       };
-      if (fd === undefined) fail('corrupt-backup', `its data file (point ${record.dataFile}) is not in the chain`);
-      if (record.rawLength !== expectedLength) fail('corrupt-backup', `recorded length ${record.rawLength} should be ${expectedLength}`);
+      if (task.rollback && target !== null) {
+        // Quick rollback: a block that already holds the point's content is left alone.
+        const current = readFully(target, expectedLength, position);
+        const same = record.kind === BlockKind.data ? createHash('sha256').update(current).digest().equals(record.sha256) : isAllZero(current);
+        done += expectedLength;
+        task.progress[task.slot] = done;
+        if (same) {
+          unchangedBlocks++;
+          continue;
+        }
+        if (record.kind !== BlockKind.data) {
+          writeAt(target, new Uint8Array(expectedLength), position);
+          blocks++;
+          bytes += expectedLength;
+          continue;
+        }
+      }
+      if (record.kind !== BlockKind.data) continue;
+      const fd = fds.get(record.dataFile);
+      if (fd === undefined) fail(`its data file (point ${record.dataFile}) is not in the chain`);
+      if (record.rawLength !== expectedLength) fail(`recorded length ${record.rawLength} should be ${expectedLength}`);
       let data: Uint8Array;
       try {
         data = decompressBlock(readFully(fd as number, record.storedLength, record.offset), record.codec, record.rawLength);
       } catch (error) {
-        fail('corrupt-backup', (error as Error).message);
-        throw error;
+        return fail((error as Error).message);
       }
-      if (data.length !== record.rawLength) fail('corrupt-backup', `it decompresses to ${data.length} bytes instead of ${record.rawLength}`);
-      const digest = createHash('sha256').update(data).digest();
-      if (!digest.equals(record.sha256)) fail('corrupt-backup', 'its SHA-256 does not match the block map');
-      if (target !== null) {
-        let written = 0;
-        while (written < data.length) written += writeSync(target, data, written, data.length - written, index * task.blockSize + written);
-      }
+      if (data.length !== record.rawLength) fail(`it decompresses to ${data.length} bytes instead of ${record.rawLength}`);
+      if (!createHash('sha256').update(data).digest().equals(record.sha256)) fail('its SHA-256 does not match the block map');
+      if (target !== null) writeAt(target, data, position);
       blocks++;
       bytes += data.length;
-      task.progress[task.slot] = bytes;
+      if (!task.rollback) task.progress[task.slot] = bytes;
     }
-    return { blocks, bytes };
+    return { blocks, bytes, unchangedBlocks };
   } catch (error) {
     Atomics.compareExchange(task.control, 0, 0, 2);
     throw error;

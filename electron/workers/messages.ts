@@ -18,10 +18,12 @@ export type RestoreStripeTask = {
   slots: number;
   /** [0]: 0 = go, 1 = cancel, 2 = another stripe failed. */
   control: Int32Array;
-  /** Bytes done per slot. */
+  /** Bytes done per slot (restore: written; rollback: compared). */
   progress: Float64Array;
+  /** Quick rollback: read the target first and write only the blocks that differ (holes too). */
+  rollback?: boolean;
 };
-export type RestoreStripeResult = { blocks: number; bytes: number };
+export type RestoreStripeResult = { blocks: number; bytes: number; unchangedBlocks: number };
 
 export type WorkerTask = DigestTask | CompressTask | RestoreStripeTask;
 export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { code: string; message: string; blockIndex?: number } };

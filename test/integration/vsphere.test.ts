@@ -2,7 +2,7 @@
 // in the secret store, the VM is created, snapshotted and registered, its disks written over
 // NBD land on the datastore identical to the restore point; bad input leaves no VM behind.
 import assert from 'node:assert/strict';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Engine } from '../../electron/engine/engine.ts';
@@ -153,4 +153,41 @@ test('vSphere: no snapshot on a VVOL datastore', { skip: unavailable ?? false },
   assert.deepEqual(job.steps.filter((step) => step.name.endsWith('snapshot')).map((step) => step.state), ['skipped', 'skipped']);
   assert.ok(engine.catalog.jobEvents(job.id).some((event) => /no snapshot: LocalDS_0 is a VVOL datastore/.test(event.message)));
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), join(vc.datastores.LocalDS_0 as string, 'on-vvol', 'on-vvol.vmdk')), /identical/);
+});
+
+test('vSphere: original-location restore shows what it replaces, keeps a safety snapshot, and rolls back only changed blocks', { skip: unavailable ?? false }, async () => {
+  const { dir, engine, vc } = await setUp();
+  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
+  const lun = vc.datastores.LocalDS_1 as string;
+  await dispatch(engine, 'proxies.add', { name: 'san-proxy', host: 'vc', transports: ['san'], datastorePaths: { LocalDS_1: lun } });
+  // The "original" VM: gamma as it was at the point, then changed on the datastore.
+  const first = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1', diskFormat: 'thick' } }, 'test'));
+  assert.equal(first.state, 'succeeded', first.error ?? '');
+  const flat = join(lun, 'gamma', 'gamma-flat.vmdk');
+  const handle = await open(flat, 'r+');
+  await handle.write(Buffer.alloc(4096, 0x5a), 0, 4096, 3 * 1024 * 1024 + 100);
+  await handle.write(Buffer.alloc(4096, 0x5a), 0, 4096, 0); // block 0 of writeMixedRaw(…, seed 2) is a hole
+  await handle.close();
+  assert.throws(() => qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), join(lun, 'gamma', 'gamma.vmdk')), { status: 1 }, 'qemu-img sees the change');
+
+  const preview = (await dispatch(engine, 'restore.previewOriginal', { vm: 'gamma', point: 'latest', host: 'vc' })) as { disks: { file: string }[]; safetySnapshot: string };
+  assert.deepEqual(preview.disks.map((disk) => disk.file), ['[LocalDS_1] gamma/gamma.vmdk']);
+  await assert.rejects(engine.startRestore({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', original: true } }, 'test'), { code: 'bad-request', message: /confirm/ });
+
+  const rollback = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true } }, 'test'));
+  assert.equal(rollback.state, 'succeeded', rollback.error ?? '');
+  assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), join(lun, 'gamma', 'gamma.vmdk')), /identical/);
+  const result = rollback.result as { safetySnapshot: string; unchangedBlocks: number; totalBlocks: number; transport: string };
+  assert.equal(result.transport, 'san');
+  assert.equal(result.totalBlocks - result.unchangedBlocks, 2, 'only the two changed blocks were written');
+  const client = await engine.connectHost('vc');
+  const vm = (await client.inventory()).vms.find((candidate) => candidate.name === 'gamma');
+  assert.ok(vm, 'the original VM is still there');
+  assert.ok((await client.snapshotNames(vm.ref)).includes(result.safetySnapshot), 'the safety snapshot is kept');
+  await client.logout();
+
+  // Over NBD nothing can be read back, so every block is written; the result is the same.
+  const viaNbd = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true, transport: 'nbd' } }, 'test'));
+  assert.equal(viaNbd.state, 'succeeded', viaNbd.error ?? '');
+  assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), join(lun, 'gamma', 'gamma.vmdk')), /identical/);
 });

@@ -19,7 +19,7 @@ export type Inventory = {
   computeResources: { ref: MoRef; resourcePool: MoRef | null }[];
 };
 
-export type VmDisk = { key: number; fileName: string; capacity: number; thin: boolean; controllerKey: number; unitNumber: number };
+export type VmDisk = { key: number; fileName: string; capacity: number; thin: boolean; controllerKey: number; controllerBus: number; unitNumber: number };
 
 type PropSet = Record<string, unknown>;
 type ObjectContent = { obj: MoRef; props: PropSet };
@@ -159,11 +159,13 @@ export class VsphereClient {
   async vmDisks(vm: MoRef): Promise<VmDisk[]> {
     const [content] = await this.retrieve('VirtualMachine', ['config.hardware.device'], [vm]);
     const devices = asArray((content?.props['config.hardware.device'] as { VirtualDevice?: unknown } | undefined)?.VirtualDevice) as Record<string, unknown>[];
+    const busOf = (key: number): number => num(devices.find((device) => num(device.key) === key)?.busNumber);
     return devices
       .filter((device) => device['@_type'] === 'VirtualDisk')
       .map((device) => {
         const backing = device.backing as Record<string, unknown>;
         return {
+          controllerBus: busOf(num(device.controllerKey)),
           key: num(device.key),
           fileName: textOf(backing.fileName),
           capacity: num(device.capacityInBytes) || num(device.capacityInKB) * 1024,
@@ -172,6 +174,25 @@ export class VsphereClient {
           unitNumber: num(device.unitNumber),
         };
       });
+  }
+
+  async powerState(vm: MoRef): Promise<string> {
+    const [content] = await this.retrieve('VirtualMachine', ['runtime.powerState'], [vm]);
+    return textOf(content?.props['runtime.powerState']);
+  }
+
+  /** Names of a VM's snapshots, whole tree. */
+  async snapshotNames(vm: MoRef): Promise<string[]> {
+    const [content] = await this.retrieve('VirtualMachine', ['snapshot'], [vm]);
+    const names: string[] = [];
+    const walk = (list: unknown): void => {
+      for (const tree of asArray(list as Record<string, unknown>[])) {
+        names.push(textOf(tree.name));
+        walk(tree.childSnapshotList);
+      }
+    };
+    walk((content?.props.snapshot as { rootSnapshotList?: unknown } | undefined)?.rootSnapshotList);
+    return names;
   }
 
   /** SCSI controllers of a VM with the unit numbers already taken on each. */
@@ -232,6 +253,18 @@ export class VsphereClient {
       body: { stream: createReadStream(localPath), length: size },
     });
     if (response.status < 200 || response.status >= 300) throw new LifeboatError('unavailable', `upload of [${datastore}] ${path} failed: HTTP ${response.status}`);
+  }
+
+  /** Reads a small datastore file (a VMDK descriptor) through the host's HTTP file service. */
+  async downloadText(datacenter: string, datastore: string, path: string, maxBytes = 64 * 1024): Promise<string> {
+    const response = await send(this.soap.endpoint, {
+      method: 'GET',
+      path: this.folderUrl(datacenter, datastore, path),
+      headers: this.soap.sessionCookie ? { cookie: this.soap.sessionCookie } : {},
+    });
+    if (response.status !== 200) throw new LifeboatError('unavailable', `download of [${datastore}] ${path} failed: HTTP ${response.status}`);
+    if (response.body.length > maxBytes) throw new LifeboatError('unavailable', `[${datastore}] ${path} is larger than ${maxBytes} bytes; it is not a descriptor`);
+    return response.body.toString('latin1');
   }
 
   async deleteDatastoreFile(datacenter: MoRef, datastorePath: string): Promise<void> {

@@ -1,0 +1,251 @@
+// Original-location restore to vSphere: the existing VM's disks are rolled back to a restore
+// point. What will be replaced is shown first and must be confirmed; the VM is powered off and
+// gets a safety snapshot that is kept until the operator removes it. Through a proxy (Direct SAN
+// or HotAdd) only the blocks that differ are written (quick rollback); over NBD, which cannot
+// read the disk, every block is. The VM itself is never removed, whatever happens.
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { OriginalPreview, ProxySummary, VsphereTarget } from '../../shared/domain.ts';
+import { parseDescriptor } from '../disks/vmdk-descriptor.ts';
+import { placeDisks } from '../drivers/vsphere/config-spec.ts';
+import type { Inventory, VmDisk, VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
+import { el, type MoRef } from '../drivers/vsphere/xml.ts';
+import { LifeboatError } from '../errors.ts';
+import { resolvePoint, type ResolvedDisk, type ResolvedPoint } from '../repository/chain.ts';
+import type { Repository } from '../repository/repository.ts';
+import type { WorkerPool } from '../workers/pool.ts';
+import type { JobWork } from '../engine/job-work.ts';
+import type { StepContext } from '../engine/plan.ts';
+import { restoreDiskToFile, rollbackDiskInPlace, syncFile } from './disk-transfer.ts';
+import type { ProxyPool } from './entire-vm-vsphere.ts';
+import { chooseTransport, transportTitle, type TransportDecision } from './transport-choice.ts';
+
+export const originalSteps = [
+  { name: 'initialize', title: 'Initialization: find the VM, match its disks, choose the transport' },
+  { name: 'restore-configuration', title: 'Keep the VM configuration; power the VM off' },
+  { name: 'create-snapshot', title: 'Create the safety snapshot (kept)' },
+  { name: 'transfer-disks', title: 'Roll the disks back' },
+  { name: 'commit-snapshot', title: 'Keep the safety snapshot for the operator' },
+  { name: 'finalize', title: 'Finalize' },
+] as const;
+
+type Matched = { point: ResolvedDisk; vm: VmDisk; datastore: string; path: string };
+
+function splitDatastorePath(path: string): { datastore: string; path: string } {
+  const match = /^\[([^\]]+)\]\s*(.+)$/.exec(path);
+  if (!match) throw new LifeboatError('unavailable', `unexpected datastore path ${path}`);
+  return { datastore: match[1] as string, path: match[2] as string };
+}
+
+/** Finds the VM and pairs its disks with the point's by SCSI bus and unit. */
+export async function previewOriginal(client: VsphereClient, inventory: Inventory, point: ResolvedPoint): Promise<{ preview: OriginalPreview; vm: MoRef; matched: Matched[] }> {
+  const vmName = point.point.vmName;
+  const candidates = inventory.vms.filter((vm) => vm.name === vmName);
+  if (candidates.length === 0) throw new LifeboatError('not-found', `VM "${vmName}" is not in this vCenter; restore it to a new location instead`);
+  if (candidates.length > 1) throw new LifeboatError('conflict', `${candidates.length} VMs are named "${vmName}"; the original cannot be told apart`);
+  const vm = candidates[0] as (typeof candidates)[number];
+  const disks = await client.vmDisks(vm.ref);
+  const placements = placeDisks(point.disks, vmName);
+  const matched = placements.map((placement): Matched => {
+    const pointDisk = point.disks.find((disk) => disk.key === placement.key) as ResolvedDisk;
+    const vmDisk = disks.find((disk) => disk.controllerBus === placement.controllerBus && disk.unitNumber === placement.unit);
+    if (!vmDisk) throw new LifeboatError('conflict', `VM ${vmName} has no disk at SCSI ${placement.controllerBus}:${placement.unit} for ${placement.key}; restore to a new location instead`);
+    if (vmDisk.capacity !== pointDisk.capacity) {
+      throw new LifeboatError('conflict', `disk ${vmDisk.fileName} of ${vmName} is ${vmDisk.capacity} bytes, the point's ${placement.key} is ${pointDisk.capacity}; restore to a new location instead`);
+    }
+    return { point: pointDisk, vm: vmDisk, ...splitDatastorePath(vmDisk.fileName) };
+  });
+  const host = inventory.hosts.find((candidate) => candidate.ref.value === vm.host?.value);
+  const preview: OriginalPreview = {
+    vmName,
+    hostSystem: host?.name ?? '',
+    powerState: await client.powerState(vm.ref),
+    disks: matched.map((disk) => ({ key: disk.point.key, file: disk.vm.fileName, capacity: disk.vm.capacity, pointCapacity: disk.point.capacity })),
+    safetySnapshot: `lifeboat-safety-${new Date().toISOString().replace(/[:.]/g, '-')}`,
+  };
+  return { preview, vm: vm.ref, matched };
+}
+
+export class OriginalVmVsphereRestore implements JobWork {
+  readonly steps = originalSteps;
+  private readonly repository: Repository;
+  private readonly pool: WorkerPool;
+  private readonly connectHost: (name: string) => Promise<VsphereClient>;
+  private readonly proxies: ProxyPool;
+  private readonly staging: string;
+  private readonly request: { vmId: string; pointId: string; target: VsphereTarget };
+  private client: VsphereClient | null = null;
+  private point: ResolvedPoint | null = null;
+  private inventory: Inventory | null = null;
+  private vm: MoRef | null = null;
+  private matched: Matched[] = [];
+  private preview: OriginalPreview | null = null;
+  private transport: TransportDecision = { mode: 'nbd', proxy: null, reasons: [] };
+  private releaseProxy: (() => void) | null = null;
+  private proxyVm: MoRef | null = null;
+  private attached: string[] = [];
+  private snapshotTaken = false;
+  private bytesWritten = 0;
+  private unchangedBlocks = 0;
+  private totalBlocks = 0;
+
+  constructor(options: { repository: Repository; pool: WorkerPool; connectHost: (name: string) => Promise<VsphereClient>; proxies: ProxyPool; stagingRoot: string; jobId: string; request: { vmId: string; pointId: string; target: VsphereTarget } }) {
+    this.repository = options.repository;
+    this.pool = options.pool;
+    this.connectHost = options.connectHost;
+    this.proxies = options.proxies;
+    this.staging = join(options.stagingRoot, options.jobId);
+    this.request = options.request;
+  }
+
+  async run(step: string, context: StepContext): Promise<'done' | 'skipped' | void> {
+    switch (step) {
+      case 'initialize':
+        return this.initialize(context);
+      case 'restore-configuration':
+        return this.powerOff(context);
+      case 'create-snapshot':
+        return this.safetySnapshot(context);
+      case 'transfer-disks':
+        return this.transferDisks(context);
+      case 'commit-snapshot':
+        context.log(`the safety snapshot ${this.preview?.safetySnapshot} is kept; remove it once the VM is verified`);
+        return 'skipped';
+      case 'finalize':
+        context.log(`rolled back ${this.totalBlocks - this.unchangedBlocks} of ${this.totalBlocks} blocks (${this.bytesWritten} bytes written); ${this.unchangedBlocks} were already as in the point`);
+        return 'done';
+    }
+    throw new LifeboatError('internal', `restore has no step ${step}`);
+  }
+
+  private async initialize(context: StepContext): Promise<void> {
+    this.point = await resolvePoint(this.repository, this.request.vmId, this.request.pointId);
+    this.client = await this.connectHost(this.request.target.host);
+    this.inventory = await this.client.inventory();
+    const found = await previewOriginal(this.client, this.inventory, this.point);
+    this.vm = found.vm;
+    this.matched = found.matched;
+    this.preview = found.preview;
+    for (const disk of found.preview.disks) context.log(`will replace ${disk.file} (${disk.capacity} bytes) with ${disk.key} of point ${this.point.point.sequence}`);
+    const datastores = [...new Set(this.matched.map((disk) => disk.datastore))];
+    if (datastores.length > 1) context.log(`disks span ${datastores.join(', ')}; the transport is chosen for ${datastores[0]}`);
+    const inventory = this.inventory;
+    const datastore = inventory.datastores.find((ds) => ds.name === datastores[0]);
+    this.transport = chooseTransport({
+      requested: this.request.target.transport ?? 'auto',
+      thick: this.matched.every((disk) => !disk.vm.thin),
+      datastore: datastores[0] as string,
+      proxies: this.proxies.forHost(this.request.target.host),
+      busy: (proxy) => this.proxies.busy(proxy),
+      hotAddBlocker: (proxy) => {
+        const proxyVm = inventory.vms.find((candidate) => candidate.name === proxy.proxyVm);
+        if (!proxyVm) return proxy.proxyVm ? `has no VM "${proxy.proxyVm}" in the inventory` : 'has no proxy VM';
+        const host = inventory.hosts.find((candidate) => candidate.ref.value === proxyVm.host?.value);
+        return host?.datastores.some((ref) => ref.value === datastore?.ref.value) ? null : `VM ${proxy.proxyVm} runs on a host that cannot reach ${datastores[0]}`;
+      },
+    });
+    for (const reason of this.transport.reasons) context.log(`transport passed over — ${reason}`);
+    const { mode, proxy } = this.transport;
+    context.log(`transport: ${transportTitle(mode)}${proxy ? ` through proxy ${proxy.name}: quick rollback, only differing blocks are written` : ': it cannot read the disks, so every block is written'}`);
+    if (proxy) {
+      this.releaseProxy = this.proxies.acquire(proxy);
+      if (mode === 'hotadd') this.proxyVm = inventory.vms.find((candidate) => candidate.name === proxy.proxyVm)?.ref ?? null;
+    }
+    await mkdir(this.staging, { recursive: true });
+  }
+
+  private async powerOff(context: StepContext): Promise<void> {
+    const client = this.client as VsphereClient;
+    context.log(`original location: ${this.preview?.vmName} keeps its registration and configuration; only its disks are rolled back`);
+    if ((await client.powerState(this.vm as MoRef)) === 'poweredOn') {
+      await client.runTask('PowerOffVM_Task', this.vm as MoRef, [], `power off ${this.preview?.vmName}`);
+      context.log(`${this.preview?.vmName} powered off`);
+    }
+  }
+
+  private async safetySnapshot(context: StepContext): Promise<void> {
+    const client = this.client as VsphereClient;
+    const name = (this.preview as OriginalPreview).safetySnapshot;
+    await client.runTask('CreateSnapshot_Task', this.vm as MoRef, [el('name', name), el('description', 'taken by Lifeboat before an original-location restore; remove it once the VM is verified'), el('memory', false), el('quiesce', false)], 'create safety snapshot');
+    this.snapshotTaken = true;
+    context.log(`safety snapshot ${name} created`);
+    // Where ESXi moves the running disk to a delta, the flat files are the snapshot's now.
+    const after = await client.vmDisks(this.vm as MoRef);
+    for (const disk of this.matched) {
+      if (!after.some((candidate) => candidate.fileName === disk.vm.fileName)) {
+        throw new LifeboatError('unavailable', `after the safety snapshot ${disk.vm.fileName} is no longer the running disk (a delta disk took its place); Lifeboat writes flat disks only, so it stopped before changing anything`);
+      }
+    }
+  }
+
+  private async transferDisks(context: StepContext): Promise<void> {
+    const client = this.client as VsphereClient;
+    const point = this.point as ResolvedPoint;
+    const datacenter = (this.inventory as Inventory).datacenters[0]?.name ?? '';
+    const total = this.matched.reduce((sum, disk) => sum + disk.point.capacity, 0);
+    let base = 0;
+    context.progress(0, total);
+    for (const disk of this.matched) {
+      const folder = disk.path.includes('/') ? disk.path.slice(0, disk.path.lastIndexOf('/')) : '';
+      const descriptor = parseDescriptor(await client.downloadText(datacenter, disk.datastore, disk.path), disk.vm.fileName);
+      const extent = descriptor.extents[0];
+      if (descriptor.extents.length !== 1 || !extent?.fileName || (extent.kind !== 'FLAT' && extent.kind !== 'VMFS')) {
+        throw new LifeboatError('unavailable', `${disk.vm.fileName} is not a single flat extent (${descriptor.createType}); Lifeboat writes flat disks only`);
+      }
+      const flatPath = folder ? `${folder}/${extent.fileName}` : extent.fileName;
+      this.totalBlocks += disk.point.blockCount;
+      const onProgress = (bytes: number): void => context.progress(base + bytes, total);
+      if (this.transport.mode === 'nbd') {
+        const local = join(this.staging, extent.fileName);
+        this.bytesWritten += await restoreDiskToFile({ pool: this.pool, point, disk: disk.point, path: local, targetLabel: `staging folder ${this.staging}`, context, onProgress });
+        await client.uploadFile(datacenter, disk.datastore, flatPath, local);
+        await rm(local, { force: true });
+      } else {
+        const proxy = this.transport.proxy as ProxySummary;
+        const root = proxy.datastorePaths[disk.datastore];
+        if (!root) throw new LifeboatError('unavailable', `proxy ${proxy.name} cannot see datastore ${disk.datastore}`);
+        if (this.transport.mode === 'hotadd') {
+          await client.attachDisk(this.proxyVm as MoRef, disk.vm.fileName, disk.vm.capacity);
+          this.attached.push(disk.vm.fileName);
+        }
+        const local = join(root, flatPath);
+        const outcome = await rollbackDiskInPlace({ pool: this.pool, point, disk: disk.point, path: local, targetLabel: `datastore ${disk.datastore}`, context, onProgress });
+        await syncFile(local);
+        this.bytesWritten += outcome.bytesWritten;
+        this.unchangedBlocks += outcome.unchangedBlocks;
+        if (this.transport.mode === 'hotadd') {
+          await client.detachDisk(this.proxyVm as MoRef, disk.vm.fileName);
+          this.attached = this.attached.filter((path) => path !== disk.vm.fileName);
+        }
+      }
+      base += disk.point.capacity;
+      context.log(`${disk.vm.fileName} rolled back to ${disk.point.key} of point ${point.point.sequence}`);
+    }
+  }
+
+  /** Whatever the outcome, the source VM stays, and so does its safety snapshot. */
+  async finish(): Promise<void> {
+    await rm(this.staging, { recursive: true, force: true });
+    this.releaseProxy?.();
+    this.releaseProxy = null;
+    const client = this.client;
+    if (!client) return;
+    for (const path of this.attached) await client.detachDisk(this.proxyVm as MoRef, path).catch(() => undefined);
+    this.attached = [];
+    await client.logout();
+  }
+
+  result(): Record<string, unknown> {
+    return {
+      vmName: this.preview?.vmName ?? null,
+      original: true,
+      pointId: this.point?.point.id ?? this.request.pointId,
+      safetySnapshot: this.snapshotTaken ? this.preview?.safetySnapshot : null,
+      transport: this.transport.mode,
+      proxy: this.transport.proxy?.name ?? null,
+      bytesWritten: this.bytesWritten,
+      unchangedBlocks: this.unchangedBlocks,
+      totalBlocks: this.totalBlocks,
+    };
+  }
+}
