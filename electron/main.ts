@@ -1,7 +1,7 @@
 // Electron main process: a thin host. It opens the engine for the app's home, serves the
 // contract over IPC (validated by the same dispatcher as every other transport), and opens one
 // hardened window. All restore logic lives in the engine, which knows nothing of Electron.
-import { app, BrowserWindow, ipcMain, session, type IpcMainInvokeEvent } from 'electron';
+import { app, BrowserWindow, ipcMain, safeStorage, session, type IpcMainInvokeEvent } from 'electron';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { requestChannels } from '../shared/contract.ts';
@@ -53,7 +53,9 @@ function openWindow(engine: Engine): BrowserWindow {
 async function start(): Promise<void> {
   const homeFlag = process.argv.find((arg) => arg.startsWith('--home='))?.slice('--home='.length);
   const home = resolveHome(homeFlag ?? process.env.LIFEBOAT_HOME ?? app.getPath('userData'));
-  const engine = await Engine.open({ home });
+  // Host passwords go to the OS keyring through safeStorage where it is available.
+  const sealer = safeStorage.isEncryptionAvailable() ? { seal: (plain: string) => safeStorage.encryptString(plain), open: (sealed: Buffer) => safeStorage.decryptString(sealed) } : undefined;
+  const engine = await Engine.open({ home, ...(sealer ? { sealer } : {}) });
   if (engine.catalog.listVms().length === 0) await createLab(engine, { vms: 3, points: 3, diskMib: 64 });
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
   serveIpc(engine);

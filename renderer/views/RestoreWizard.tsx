@@ -33,7 +33,7 @@ export function RestoreWizard() {
     setBusy(true);
     setError(null);
     try {
-      const request = { vm: vmId, point: point.id, target: targetRequest(target), ...(newName.trim() ? { newName: newName.trim() } : {}) };
+      const request = { vm: vmId, point: point.id, target: targetRequest(target), ...(newName.trim() && !target.original ? { newName: newName.trim() } : {}) };
       await api.invoke('restore.entireVm', request);
       await queries.invalidateQueries({ queryKey: ['jobs'] });
       show('jobs');
@@ -82,11 +82,13 @@ export function RestoreWizard() {
       )}
       {step === 2 && (
         <>
-          <TargetStep target={target} onChange={setTarget} />
-          <label>
-            New VM name (optional; keeps the original name if empty)
-            <input name="newName" value={newName} onChange={(event) => setNewName(event.target.value)} placeholder={vm?.name} />
-          </label>
+          <TargetStep target={target} onChange={setTarget} vm={vmId ?? ''} point={point?.id ?? ''} />
+          {!target.original && (
+            <label>
+              New VM name (optional; keeps the original name if empty)
+              <input name="newName" value={newName} onChange={(event) => setNewName(event.target.value)} placeholder={vm?.name} />
+            </label>
+          )}
         </>
       )}
       {step === 3 && (
@@ -94,7 +96,7 @@ export function RestoreWizard() {
           <dt>VM</dt><dd>{vm?.name}</dd>
           <dt>Restore point</dt><dd>#{point?.sequence} ({point ? formatTime(point.createdAt) : ''})</dd>
           <dt>Target</dt><dd>{describeTarget(target)}</dd>
-          <dt>Name</dt><dd>{newName.trim() || vm?.name}</dd>
+          <dt>Name</dt><dd>{target.original ? vm?.name : newName.trim() || vm?.name}</dd>
         </dl>
       )}
       {error && <p role="alert" className="error">{error}</p>}

@@ -3,7 +3,8 @@
 import { useId, type ChangeEvent, type ReactNode } from 'react';
 import type { RequestOf } from '../../shared/contract.ts';
 import { formatBytes } from '../../shared/format.ts';
-import { useHostInventory, useHosts } from '../api/queries.ts';
+import { useQuery } from '@tanstack/react-query';
+import { useApi, useHostInventory, useHosts } from '../api/queries.ts';
 
 export type TargetChoice = {
   kind: 'local' | 'vsphere';
@@ -14,16 +15,21 @@ export type TargetChoice = {
   network: string;
   diskFormat: 'thin' | 'thick';
   transport: 'auto' | 'nbd' | 'hotadd' | 'san';
+  /** Original location: roll the existing VM back in place (vSphere only). */
+  original: boolean;
+  confirmOverwrite: boolean;
 };
 
-export const emptyTarget: TargetChoice = { kind: 'local', path: '', host: '', hostSystem: '', datastore: '', network: '', diskFormat: 'thin', transport: 'auto' };
+export const emptyTarget: TargetChoice = { kind: 'local', path: '', host: '', hostSystem: '', datastore: '', network: '', diskFormat: 'thin', transport: 'auto', original: false, confirmOverwrite: false };
 
 export function targetComplete(target: TargetChoice): boolean {
-  return target.kind === 'local' ? target.path.trim() !== '' : target.host !== '';
+  if (target.kind === 'local') return target.path.trim() !== '';
+  return target.host !== '' && (!target.original || target.confirmOverwrite);
 }
 
 export function targetRequest(target: TargetChoice): RequestOf<'restore.entireVm'>['target'] {
   if (target.kind === 'local') return { kind: 'local', path: target.path.trim() };
+  if (target.original) return { kind: 'vsphere', host: target.host, transport: target.transport, original: true, confirmOverwrite: target.confirmOverwrite };
   const optional = (value: string, field: string) => (value ? { [field]: value } : {});
   return {
     kind: 'vsphere',
@@ -38,6 +44,7 @@ export function targetRequest(target: TargetChoice): RequestOf<'restore.entireVm
 
 export function describeTarget(target: TargetChoice): string {
   if (target.kind === 'local') return target.path;
+  if (target.original) return `${target.host}: roll the VM back in place (original location, safety snapshot kept), transport ${target.transport}`;
   return `${target.host}${target.hostSystem ? ` / ${target.hostSystem}` : ''}, datastore ${target.datastore || 'chosen by free space'}, ${target.diskFormat}, transport ${target.transport}`;
 }
 
@@ -54,7 +61,26 @@ function Select({ title, value, onChange, children }: { title: string; value: st
   );
 }
 
-export function TargetStep({ target, onChange }: { target: TargetChoice; onChange(target: TargetChoice): void }) {
+/** What an original-location restore would replace, fetched from the host before confirming. */
+function OriginalPreviewPanel({ vm, point, target, onChange }: { vm: string; point: string; target: TargetChoice; onChange(target: TargetChoice): void }) {
+  const api = useApi();
+  const preview = useQuery({ queryKey: ['original-preview', vm, point, target.host], queryFn: () => api.invoke('restore.previewOriginal', { vm, point, host: target.host }) });
+  if (preview.isPending) return <p role="status">Looking for the VM on {target.host}…</p>;
+  if (preview.isError) return <p role="alert">{preview.error.message}</p>;
+  return (
+    <div className="preview" aria-label="What will be replaced">
+      <p>
+        {preview.data.vmName} on {preview.data.hostSystem} ({preview.data.powerState}) will be powered off and get the safety snapshot <code>{preview.data.safetySnapshot}</code>, kept until you remove it. Then:
+      </p>
+      <ul>{preview.data.disks.map((disk) => <li key={disk.key}>{disk.file} ({formatBytes(disk.capacity)}) is replaced by {disk.key} of the restore point</li>)}</ul>
+      <label className="choice">
+        <input type="checkbox" checked={target.confirmOverwrite} onChange={(event) => onChange({ ...target, confirmOverwrite: event.target.checked })} /> Replace these disks
+      </label>
+    </div>
+  );
+}
+
+export function TargetStep({ target, onChange, vm, point }: { target: TargetChoice; onChange(target: TargetChoice): void; vm: string; point: string }) {
   const hosts = useHosts();
   const inventory = useHostInventory(target.kind === 'vsphere' && target.host ? target.host : null);
   const set = (patch: Partial<TargetChoice>): void => onChange({ ...target, ...patch });
@@ -81,9 +107,13 @@ export function TargetStep({ target, onChange }: { target: TargetChoice; onChang
           <Select title="vCenter / ESXi" value={target.host} onChange={(event) => set({ host: event.target.value, hostSystem: '', datastore: '', network: '' })}>
               {hosts.data?.map((host) => <option key={host.id} value={host.name}>{host.name}</option>)}
           </Select>
-          {inventory.isPending && <p role="status">Reading the inventory of {target.host}…</p>}
-          {inventory.isError && <p role="alert">{inventory.error.message}</p>}
-          {inventory.data && (
+          <label className="choice">
+            <input type="checkbox" checked={target.original} onChange={(event) => set({ original: event.target.checked, confirmOverwrite: false })} /> Original location: roll the existing VM back in place
+          </label>
+          {target.original && <OriginalPreviewPanel vm={vm} point={point} target={target} onChange={onChange} />}
+          {!target.original && inventory.isPending && <p role="status">Reading the inventory of {target.host}…</p>}
+          {!target.original && inventory.isError && <p role="alert">{inventory.error.message}</p>}
+          {!target.original && inventory.data && (
             <>
               <Select title="ESXi host" value={target.hostSystem} onChange={(event) => set({ hostSystem: event.target.value, datastore: '', network: '' })}>
                   <option value="">Any connected host</option>

@@ -163,3 +163,23 @@ test('an operator restores a VM to vSphere with the wizard', { skip: vcsimMissin
   const restored = join(simulator.datastores.LocalDS_1 as string, 'db-on-vsphere', 'db-on-vsphere.vmdk');
   assert.match(qemuImg('compare', join(home, 'lab', 'lab-db-02', 'lab-db-02.vmdk'), restored), /identical/);
 });
+
+test('an operator rolls a VM back in place after reading what will be replaced', { skip: vcsimMissing ?? false }, async () => {
+  const simulator = vc as Vcsim;
+  await lifeboat('restore', 'vm', 'lab-db-02', '--point', 'latest', '--target', 'vsphere:vc', '--datastore', 'LocalDS_1');
+  const page = consolePage as Page;
+  await page.getByRole('button', { name: 'Restore VM' }).click();
+  await page.getByRole('radio', { name: /lab-db-02/ }).check();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('radio', { name: /A vSphere host/ }).check();
+  await page.getByRole('checkbox', { name: /Original location/ }).check();
+  await page.getByText('[LocalDS_1] lab-db-02/lab-db-02.vmdk (32.0 MiB) is replaced by scsi0:0 of the restore point').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Next' }).isDisabled(), true, 'nothing happens before the operator confirms');
+  await page.getByRole('checkbox', { name: 'Replace these disks' }).check();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('button', { name: 'Start restore' }).click();
+  await page.locator('li.job[data-state="succeeded"]').filter({ hasText: 'Roll lab-db-02 back in place' }).waitFor({ timeout: 60_000 });
+  await page.screenshot({ path: join(screenshots, 'console-original-location.png'), fullPage: true });
+  assert.match(qemuImg('compare', join(home, 'lab', 'lab-db-02', 'lab-db-02.vmdk'), join(simulator.datastores.LocalDS_1 as string, 'lab-db-02', 'lab-db-02.vmdk')), /identical/);
+});

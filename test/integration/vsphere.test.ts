@@ -191,3 +191,16 @@ test('vSphere: original-location restore shows what it replaces, keeps a safety 
   assert.equal(viaNbd.state, 'succeeded', viaNbd.error ?? '');
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), join(lun, 'gamma', 'gamma.vmdk')), /identical/);
 });
+
+test('vSphere: an unreachable host and a full datastore are clear errors and leave no VM', { skip: unavailable ?? false }, async () => {
+  const { engine, vc } = await setUp();
+  await assert.rejects(dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'gone', url: 'https://127.0.0.1:9/sdk', user: 'u', password: 'p', insecure: true }), { code: 'unavailable', message: /cannot reach vSphere at https:\/\/127\.0\.0\.1:9: ECONNREFUSED/ });
+  // The injector reports 1 MiB free on every datastore.
+  const injector = await startFaultProxy(vc.url, [{ rewrite: (method, body) => (method === 'RetrievePropertiesEx' ? body.replace(/(<name>summary\.freeSpace<\/name><val[^>]*>)\d+</g, '$11048576<') : body) }]);
+  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: injector.url, user: vc.user, password: vc.password, insecure: false });
+  const before = await vmNames(engine);
+  const job = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'no-room', target: { kind: 'vsphere', host: 'vc', diskFormat: 'thick' } }, 'test'));
+  assert.equal(job.state, 'failed');
+  assert.match(job.error ?? '', /datastore LocalDS_\d has 1048576 bytes free; the VM needs 12582912 \(thick\)/);
+  assert.deepEqual(await vmNames(engine), before);
+});
