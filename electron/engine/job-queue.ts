@@ -135,6 +135,8 @@ export class JobQueue {
     const meter = new RateMeter();
     let lastEvent = 0;
     let lastPersist = 0;
+    // The latest figures, persisted with the job's end whatever the throttling skipped.
+    const last = { bytesDone: 0, bytesTotal: 0 };
     const log = (message: string, level: 'info' | 'warning' | 'error' = 'info'): void => {
       this.catalog.addJobEvent(jobId, { at: new Date().toISOString(), level, step: currentStep, message });
     };
@@ -142,6 +144,8 @@ export class JobQueue {
       signal,
       log,
       progress: (bytesDone, bytesTotal) => {
+        last.bytesDone = bytesDone;
+        last.bytesTotal = bytesTotal;
         const now = Date.now();
         meter.sample(now, bytesDone);
         const final = bytesDone >= bytesTotal;
@@ -189,6 +193,7 @@ export class JobQueue {
       log(cancelled ? 'cancelled by the operator' : wire.message, cancelled ? 'warning' : 'error');
       await work?.finish(false).catch((cleanupError: unknown) => log(`cleanup failed: ${toWireError(cleanupError).message}`, 'error'));
       this.update(jobId, {
+        ...last,
         state: cancelled ? 'cancelled' : 'failed',
         error: cancelled ? 'cancelled by the operator' : wire.message,
         endedAt: new Date().toISOString(),
@@ -202,7 +207,7 @@ export class JobQueue {
       log(`cleanup after success failed: ${toWireError(error).message}`, 'warning');
     }
     log('job succeeded');
-    this.update(jobId, { state: 'succeeded', endedAt: new Date().toISOString(), result: work.result(), currentStep: null });
+    this.update(jobId, { ...last, state: 'succeeded', endedAt: new Date().toISOString(), result: work.result(), currentStep: null });
   }
 
   async close(): Promise<void> {

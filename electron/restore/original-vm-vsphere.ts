@@ -219,6 +219,7 @@ export class OriginalVmVsphereRestore implements JobWork {
         }
       }
       base += disk.point.capacity;
+      context.progress(base, total);
       context.log(`${disk.vm.fileName} rolled back to ${disk.point.key} of point ${point.point.sequence}`);
     }
   }
