@@ -11,7 +11,8 @@ import { BlockKind, encodeMapFile, RECORD_BYTES, readRecord, sha256Hex, type Blo
 import { blockCountOf, resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import { defaultCodec } from '../repository/codec.ts';
 import { POINT_FORMAT, POINT_FORMAT_VERSION, type Manifest, type ManifestDisk } from '../repository/manifest.ts';
-import { writeFileDurably, type Repository } from '../repository/repository.ts';
+import type { Repository } from '../repository/repository.ts';
+import { writeFileDurably } from '../fs/durable.ts';
 import type { CompressResult, DigestResult } from '../workers/messages.ts';
 import { ownedCopy, type WorkerPool } from '../workers/pool.ts';
 import type { JobWork } from '../engine/job-work.ts';

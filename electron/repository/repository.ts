@@ -4,7 +4,8 @@
 //   vms/<vmId>/points/<sequence>-<pointId>/{manifest.json, data.lbd, disk-N.map}
 // A point is assembled in vms/<vmId>/points/.partial-<pointId>/ and renamed into place only when
 // every file is on disk and synced; partial folders are never listed and are swept on open.
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { syncPath, writeFileDurably } from '../fs/durable.ts';
 import { join } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import { Manifest } from './manifest.ts';
@@ -14,25 +15,6 @@ const REPOSITORY_FILE = 'repository.json';
 const pointFolderPattern = /^(\d{6})-([A-Za-z0-9-]+)$/;
 
 export type RepositoryInfo = { format: 'lifeboat-repository'; version: 1; id: string; blockSize: number };
-
-export async function writeFileDurably(path: string, data: string | Uint8Array): Promise<void> {
-  const handle = await open(path, 'w', 0o600);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-export async function syncFolder(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 export class Repository {
   readonly path: string;
@@ -131,7 +113,7 @@ export class Repository {
   /** Publishes a finished point: manifest last, then one rename, then the parent folder synced. */
   async commitPoint(partial: string, manifest: Manifest): Promise<string> {
     await writeFileDurably(join(partial, 'manifest.json'), JSON.stringify(manifest, null, 2));
-    await syncFolder(partial);
+    await syncPath(partial);
     const final = this.pointFolder(manifest);
     try {
       await stat(final);
@@ -140,7 +122,7 @@ export class Repository {
       if (!isErrnoCode(error, 'ENOENT')) throw error;
     }
     await rename(partial, final);
-    await syncFolder(this.pointsFolder(manifest.vmId));
+    await syncPath(this.pointsFolder(manifest.vmId));
     return final;
   }
 }

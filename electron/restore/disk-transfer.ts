@@ -18,16 +18,6 @@ export function dataBytesOf(disk: ResolvedDisk): number {
   return bytes;
 }
 
-/** Waits until a written disk file is on stable storage. */
-export async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 export type DiskTransfer = {
   pool: WorkerPool;
   point: ResolvedPoint;

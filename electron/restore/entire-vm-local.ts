@@ -10,7 +10,8 @@ import { LifeboatError } from '../errors.ts';
 import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { WorkerPool } from '../workers/pool.ts';
-import { dataBytesOf, restoreDiskToFile, syncFile } from './disk-transfer.ts';
+import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
+import { syncPath } from '../fs/durable.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import type { StepContext } from '../engine/plan.ts';
 
@@ -123,7 +124,7 @@ export class EntireVmLocalRestore implements JobWork {
 
   private async finalize(context: StepContext): Promise<void> {
     const folder = this.folder as LocalVmFolder;
-    for (const files of this.diskFiles.values()) await syncFile(folder.stagedPath(files.flat));
+    for (const files of this.diskFiles.values()) await syncPath(folder.stagedPath(files.flat));
     this.published = await folder.publish();
     context.log(`published ${this.published.length} file(s) in ${folder.path}`);
   }

@@ -16,14 +16,12 @@ import type { Repository } from '../repository/repository.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import type { StepContext } from '../engine/plan.ts';
-import { dataBytesOf, restoreDiskToFile, syncFile } from './disk-transfer.ts';
+import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
+import { syncPath } from '../fs/durable.ts';
 import { restoreSteps } from './entire-vm-local.ts';
-import { chooseTransport, transportTitle, type TransportDecision } from './transport-choice.ts';
+import { selectTransport, transportTitle, type ProxyPool, type TransportDecision } from './transport-choice.ts';
 
 export type VsphereRestoreRequest = { vmId: string; pointId: string; target: VsphereTarget; newName?: string | undefined };
-
-/** The engine's proxies as a restore sees them: those of a host, how busy, and a slot to hold. */
-export type ProxyPool = { forHost(host: string): ProxySummary[]; busy(proxy: ProxySummary): string | null; acquire(proxy: ProxySummary): () => void };
 
 type Placement = { datacenter: { ref: MoRef; name: string; vmFolder: MoRef }; host: HostInfo; datastore: DatastoreInfo; pool: MoRef; networks: string[] };
 
@@ -124,27 +122,12 @@ export class EntireVmVsphereRestore implements JobWork {
 
   private chooseTransport(inventory: Inventory, placement: Placement, context: StepContext): void {
     const requested = this.request.target.transport ?? 'auto';
-    this.transport = chooseTransport({
-      requested,
-      thick: !this.thin,
-      datastore: placement.datastore.name,
-      proxies: this.proxies.forHost(this.request.target.host),
-      busy: (proxy) => this.proxies.busy(proxy),
-      hotAddBlocker: (proxy) => {
-        const vm = inventory.vms.find((candidate) => candidate.name === proxy.proxyVm);
-        if (!vm) return proxy.proxyVm ? `has no VM "${proxy.proxyVm}" in the inventory` : 'has no proxy VM';
-        const host = inventory.hosts.find((candidate) => candidate.ref.value === vm.host?.value);
-        if (!host?.datastores.some((ref) => ref.value === placement.datastore.ref.value)) return `VM ${proxy.proxyVm} runs on a host that cannot reach ${placement.datastore.name}`;
-        return null;
-      },
-    });
-    const { mode, proxy, reasons } = this.transport;
-    for (const reason of reasons) context.log(`transport passed over — ${reason}`);
+    const selected = selectTransport({ inventory, datastore: placement.datastore, requested, thick: !this.thin, host: this.request.target.host, proxies: this.proxies, context });
+    this.transport = selected.decision;
+    this.releaseProxy = selected.release;
+    this.proxyVm = selected.proxyVm;
+    const { mode, proxy } = this.transport;
     context.log(`transport: ${transportTitle(mode)}${proxy ? ` through proxy ${proxy.name}` : ' from this engine over the host\'s HTTP file service'} (${requested === 'auto' ? 'chosen automatically' : 'requested'})`);
-    if (proxy) {
-      this.releaseProxy = this.proxies.acquire(proxy);
-      if (mode === 'hotadd') this.proxyVm = inventory.vms.find((candidate) => candidate.name === proxy.proxyVm)?.ref ?? null;
-    }
   }
 
   private async restoreConfiguration(context: StepContext): Promise<void> {
@@ -228,7 +211,7 @@ export class EntireVmVsphereRestore implements JobWork {
       pool: this.pool, point, disk, path: join(folder, flatName), replace: true, targetLabel: `datastore ${placement.datastore.name}`, context,
       onProgress: (bytes) => context.progress(base + bytes, this.bytesTotal),
     });
-    await syncFile(join(folder, flatName));
+    await syncPath(join(folder, flatName));
     await writeFile(join(folder, placed.fileName), writeFlatDescriptor(disk.capacity, flatName));
     if (this.transport.mode === 'hotadd') {
       await client.detachDisk(this.proxyVm as MoRef, datastorePath);

@@ -16,9 +16,9 @@ import type { Repository } from '../repository/repository.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import type { StepContext } from '../engine/plan.ts';
-import { restoreDiskToFile, rollbackDiskInPlace, syncFile } from './disk-transfer.ts';
-import type { ProxyPool } from './entire-vm-vsphere.ts';
-import { chooseTransport, transportTitle, type TransportDecision } from './transport-choice.ts';
+import { restoreDiskToFile, rollbackDiskInPlace } from './disk-transfer.ts';
+import { syncPath } from '../fs/durable.ts';
+import { selectTransport, transportTitle, type ProxyPool, type TransportDecision } from './transport-choice.ts';
 
 export const originalSteps = [
   { name: 'initialize', title: 'Initialization: find the VM, match its disks, choose the transport' },
@@ -129,28 +129,14 @@ export class OriginalVmVsphereRestore implements JobWork {
     for (const disk of found.preview.disks) context.log(`will replace ${disk.file} (${disk.capacity} bytes) with ${disk.key} of point ${this.point.point.sequence}`);
     const datastores = [...new Set(this.matched.map((disk) => disk.datastore))];
     if (datastores.length > 1) context.log(`disks span ${datastores.join(', ')}; the transport is chosen for ${datastores[0]}`);
-    const inventory = this.inventory;
-    const datastore = inventory.datastores.find((ds) => ds.name === datastores[0]);
-    this.transport = chooseTransport({
-      requested: this.request.target.transport ?? 'auto',
-      thick: this.matched.every((disk) => !disk.vm.thin),
-      datastore: datastores[0] as string,
-      proxies: this.proxies.forHost(this.request.target.host),
-      busy: (proxy) => this.proxies.busy(proxy),
-      hotAddBlocker: (proxy) => {
-        const proxyVm = inventory.vms.find((candidate) => candidate.name === proxy.proxyVm);
-        if (!proxyVm) return proxy.proxyVm ? `has no VM "${proxy.proxyVm}" in the inventory` : 'has no proxy VM';
-        const host = inventory.hosts.find((candidate) => candidate.ref.value === proxyVm.host?.value);
-        return host?.datastores.some((ref) => ref.value === datastore?.ref.value) ? null : `VM ${proxy.proxyVm} runs on a host that cannot reach ${datastores[0]}`;
-      },
-    });
-    for (const reason of this.transport.reasons) context.log(`transport passed over — ${reason}`);
+    const datastore = this.inventory.datastores.find((ds) => ds.name === datastores[0]);
+    if (!datastore) throw new LifeboatError('not-found', `datastore ${datastores[0]} of ${found.preview.vmName} is not in the inventory`);
+    const selected = selectTransport({ inventory: this.inventory, datastore, requested: this.request.target.transport ?? 'auto', thick: this.matched.every((disk) => !disk.vm.thin), host: this.request.target.host, proxies: this.proxies, context });
+    this.transport = selected.decision;
+    this.releaseProxy = selected.release;
+    this.proxyVm = selected.proxyVm;
     const { mode, proxy } = this.transport;
     context.log(`transport: ${transportTitle(mode)}${proxy ? ` through proxy ${proxy.name}: quick rollback, only differing blocks are written` : ': it cannot read the disks, so every block is written'}`);
-    if (proxy) {
-      this.releaseProxy = this.proxies.acquire(proxy);
-      if (mode === 'hotadd') this.proxyVm = inventory.vms.find((candidate) => candidate.name === proxy.proxyVm)?.ref ?? null;
-    }
     await mkdir(this.staging, { recursive: true });
   }
 
@@ -210,7 +196,7 @@ export class OriginalVmVsphereRestore implements JobWork {
         }
         const local = join(root, flatPath);
         const outcome = await rollbackDiskInPlace({ pool: this.pool, point, disk: disk.point, path: local, targetLabel: `datastore ${disk.datastore}`, context, onProgress });
-        await syncFile(local);
+        await syncPath(local);
         this.bytesWritten += outcome.bytesWritten;
         this.unchangedBlocks += outcome.unchangedBlocks;
         if (this.transport.mode === 'hotadd') {

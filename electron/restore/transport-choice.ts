@@ -3,6 +3,9 @@
 // datastore, else network (NBD). Every mode that is passed over gets its reason in the job log;
 // a mode the operator asks for by name is used or refused with the reason, never swapped.
 import type { ProxySummary, TransportMode } from '../../shared/domain.ts';
+import type { DatastoreInfo, Inventory } from '../drivers/vsphere/vsphere-client.ts';
+import type { MoRef } from '../drivers/vsphere/xml.ts';
+import type { StepContext } from '../engine/plan.ts';
 import { LifeboatError } from '../errors.ts';
 
 export type Transport = 'san' | 'hotadd' | 'nbd';
@@ -51,4 +54,35 @@ export function chooseTransport(input: TransportInput): TransportDecision {
 
 export function transportTitle(mode: Transport): string {
   return titles[mode];
+}
+
+/** The engine's proxies as a restore sees them: those of a host, how busy, and a slot to hold. */
+export type ProxyPool = { forHost(host: string): ProxySummary[]; busy(proxy: ProxySummary): string | null; acquire(proxy: ProxySummary): () => void };
+
+export type SelectedTransport = { decision: TransportDecision; release: (() => void) | null; proxyVm: MoRef | null };
+
+/** Chooses the transport for a restore onto `datastore`, logs what was passed over and why, and
+ * holds a slot on the chosen proxy (release it when the restore ends). */
+export function selectTransport(options: { inventory: Inventory; datastore: DatastoreInfo; requested: TransportMode; thick: boolean; host: string; proxies: ProxyPool; context: StepContext }): SelectedTransport {
+  const { inventory, datastore, proxies } = options;
+  const decision = chooseTransport({
+    requested: options.requested,
+    thick: options.thick,
+    datastore: datastore.name,
+    proxies: proxies.forHost(options.host),
+    busy: (proxy) => proxies.busy(proxy),
+    hotAddBlocker: (proxy) => {
+      const vm = inventory.vms.find((candidate) => candidate.name === proxy.proxyVm);
+      if (!vm) return proxy.proxyVm ? `has no VM "${proxy.proxyVm}" in the inventory` : 'has no proxy VM';
+      const host = inventory.hosts.find((candidate) => candidate.ref.value === vm.host?.value);
+      return host?.datastores.some((ref) => ref.value === datastore.ref.value) ? null : `VM ${proxy.proxyVm} runs on a host that cannot reach ${datastore.name}`;
+    },
+  });
+  for (const reason of decision.reasons) options.context.log(`transport passed over — ${reason}`);
+  const { mode, proxy } = decision;
+  return {
+    decision,
+    release: proxy ? proxies.acquire(proxy) : null,
+    proxyVm: proxy && mode === 'hotadd' ? (inventory.vms.find((candidate) => candidate.name === proxy.proxyVm)?.ref ?? null) : null,
+  };
 }

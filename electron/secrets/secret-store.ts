@@ -5,7 +5,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
-import { writeFileDurably } from '../repository/repository.ts';
+import { writeFileDurably } from '../fs/durable.ts';
 
 export interface SecretStore {
   readonly kind: string;

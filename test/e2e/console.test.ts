@@ -144,14 +144,19 @@ test('an operator restores a VM with the wizard and watches the job finish', asy
   consolePage = page;
 });
 
-test('an operator restores a VM to vSphere with the wizard', { skip: vcsimMissing ?? false }, async () => {
-  const simulator = vc as Vcsim;
-  const page = consolePage as Page;
+/** Restore VM → the VM → its latest point → target: a vSphere host. */
+async function wizardToVsphereTarget(page: Page, vm: string): Promise<void> {
   await page.getByRole('button', { name: 'Restore VM' }).click();
-  await page.getByRole('radio', { name: /lab-db-02/ }).check();
+  await page.getByRole('radio', { name: new RegExp(vm) }).check();
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('radio', { name: /A vSphere host/ }).check();
+}
+
+test('an operator restores a VM to vSphere with the wizard', { skip: vcsimMissing ?? false }, async () => {
+  const simulator = vc as Vcsim;
+  const page = consolePage as Page;
+  await wizardToVsphereTarget(page, 'lab-db-02');
   await page.getByLabel('Datastore', { exact: true }).selectOption('LocalDS_1');
   await page.getByLabel('Disk format', { exact: true }).selectOption('thick');
   await page.getByLabel(/New VM name/).fill('db-on-vsphere');
@@ -168,11 +173,7 @@ test('an operator rolls a VM back in place after reading what will be replaced',
   const simulator = vc as Vcsim;
   await lifeboat('restore', 'vm', 'lab-db-02', '--point', 'latest', '--target', 'vsphere:vc', '--datastore', 'LocalDS_1');
   const page = consolePage as Page;
-  await page.getByRole('button', { name: 'Restore VM' }).click();
-  await page.getByRole('radio', { name: /lab-db-02/ }).check();
-  await page.getByRole('button', { name: 'Next' }).click();
-  await page.getByRole('button', { name: 'Next' }).click();
-  await page.getByRole('radio', { name: /A vSphere host/ }).check();
+  await wizardToVsphereTarget(page, 'lab-db-02');
   await page.getByRole('checkbox', { name: /Original location/ }).check();
   await page.getByText('[LocalDS_1] lab-db-02/lab-db-02.vmdk (32.0 MiB) is replaced by scsi0:0 of the restore point').waitFor();
   assert.equal(await page.getByRole('button', { name: 'Next' }).isDisabled(), true, 'nothing happens before the operator confirms');

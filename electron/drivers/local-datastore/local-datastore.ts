@@ -4,7 +4,7 @@
 import { mkdir, readdir, rename, rm, rmdir, statfs } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../../errors.ts';
-import { syncFolder } from '../../repository/repository.ts';
+import { syncPath } from '../../fs/durable.ts';
 
 export class LocalVmFolder {
   private createdFolder = false;
@@ -55,7 +55,7 @@ export class LocalVmFolder {
     const names = await readdir(this.staging);
     for (const name of names) await rename(join(this.staging, name), join(this.path, name));
     await rmdir(this.staging);
-    await syncFolder(this.path);
+    await syncPath(this.path);
     return names.map((name) => join(this.path, name));
   }
 
