@@ -42,6 +42,10 @@ export const requestChannels = {
       .strict(),
     response: z.object({ job: Job }),
   },
+  'verify.start': {
+    request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200).optional() }).strict(),
+    response: z.object({ job: Job }),
+  },
   'restore.previewOriginal': {
     request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200), host: HostName }).strict(),
     response: OriginalPreview,

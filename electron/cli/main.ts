@@ -29,6 +29,7 @@ const usage = `usage: lifeboat [--home DIR] [--json] <command>
          | remove <name> | inventory <name>]           hypervisor hosts (passwords go to the secret store)
   proxies [add <name> --host H --transports san,hotadd,nbd [--vm PROXY-VM] [--datastore-path DS=PATH]…
            [--max-tasks N] | remove <name>]          backup proxies for Direct SAN and HotAdd
+  verify <vm> [--point P]                            check every block hash of the chain (or one point)
   jobs [show <id> | cancel <id>]                     the job queue
   serve [--host 127.0.0.1] [--port 7420]             console over HTTP + WebSocket`;
 
@@ -291,6 +292,11 @@ export async function main(argv: string[]): Promise<number> {
         const jobs = await api.invoke('jobs.list', {});
         out.print(table([['ID', 'KIND', 'VM', 'STATE', 'PROGRESS', 'CREATED'], ...jobs.map((job) => [job.id, job.kind, job.vmName, job.state, job.bytesTotal > 0 ? `${Math.floor((job.bytesDone * 100) / job.bytesTotal)}%` : '-', job.createdAt])]), jobs);
         return 0;
+      }
+      case 'verify': {
+        if (!rest[0]) throw new UsageError('verify takes a VM name or id');
+        const { job } = await api.invoke('verify.start', { vm: rest[0], ...(values.point ? { point: values.point } : {}) });
+        return await runJobCommand(api, job, values.detach, out);
       }
       case 'hosts':
         return await hostsCommand(api, rest, values, out);

@@ -24,6 +24,7 @@ import { EntireVmVsphereRestore } from '../restore/entire-vm-vsphere.ts';
 import type { ProxyPool } from '../restore/transport-choice.ts';
 import { OriginalVmVsphereRestore, originalSteps, previewOriginal } from '../restore/original-vm-vsphere.ts';
 import { resolvePoint } from '../repository/chain.ts';
+import { VerifyWork, verifySteps } from '../verify/verify-chain.ts';
 import type { Server } from 'node:net';
 import { listenLocalSocket } from '../rpc/local-socket.ts';
 
@@ -190,6 +191,16 @@ export class Engine {
     return proxy;
   }
 
+  startVerify(vmArgument: string, point: string | undefined, actor: string): Job {
+    const vm = this.resolveVm(vmArgument);
+    const pointIds = point === undefined ? null : [this.resolvePointId(vm.id, point)];
+    this.catalog.audit(actor, 'verify.start', vm.id, { point: point ?? 'all' });
+    return this.jobs.submit(
+      { kind: 'verify', vmId: vm.id, vmName: vm.name, summary: `Verify ${point === undefined ? 'every point' : `point ${point}`} of ${vm.name}`, params: { vm: vm.id, pointIds }, steps: verifySteps },
+      () => new VerifyWork(this.repository, this.pool, vm.id, pointIds),
+    );
+  }
+
   async connectHost(name: string): Promise<VsphereClient> {
     const host = this.catalog.findHost(name);
     if (!host) throw new LifeboatError('not-found', `no host "${name}" in the catalog`);
@@ -242,6 +253,7 @@ export class Engine {
       'jobs.cancel': async ({ jobId }) => ({ job: this.jobs.cancel(jobId) }),
       'backup.start': async ({ source }) => ({ job: await this.startBackup(source.path, 'console') }),
       'restore.entireVm': async (request) => ({ job: await this.startRestore(request, 'console') }),
+      'verify.start': async ({ vm, point }) => ({ job: this.startVerify(vm, point, 'console') }),
       'restore.previewOriginal': async ({ vm, point, host }) => {
         const found = this.resolveVm(vm);
         const resolved = await resolvePoint(this.repository, found.id, this.resolvePointId(found.id, point));

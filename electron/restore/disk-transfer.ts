@@ -37,7 +37,12 @@ export async function restoreDiskToFile(transfer: DiskTransfer): Promise<number>
   const handle = await open(transfer.path, transfer.replace ? 'w' : 'wx', 0o644);
   await handle.truncate(transfer.disk.capacity);
   await handle.close();
-  return (await runStripes(transfer, false)).bytes;
+  return (await runStripes(transfer, transfer.path, false)).bytes;
+}
+
+/** Reads, decompresses and checks every block of a disk of a point, writing nothing. */
+export async function verifyDisk(transfer: Omit<DiskTransfer, 'path' | 'replace' | 'targetLabel'>): Promise<number> {
+  return (await runStripes({ ...transfer, path: '', targetLabel: 'verification' }, null, false)).bytes;
 }
 
 /** Quick rollback of an existing disk file of the same size: every block is compared with the
@@ -47,11 +52,11 @@ export async function rollbackDiskInPlace(transfer: DiskTransfer): Promise<{ byt
   if (size !== transfer.disk.capacity) {
     throw new LifeboatError('conflict', `disk ${transfer.disk.key} is ${size} bytes on the target and ${transfer.disk.capacity} in the restore point; quick rollback needs the same size`);
   }
-  const outcome = await runStripes(transfer, true);
+  const outcome = await runStripes(transfer, transfer.path, true);
   return { bytesWritten: outcome.bytes, unchangedBlocks: outcome.unchangedBlocks, blocks: transfer.disk.blockCount };
 }
 
-async function runStripes(transfer: DiskTransfer, rollback: boolean): Promise<{ bytes: number; unchangedBlocks: number }> {
+async function runStripes(transfer: DiskTransfer, targetPath: string | null, rollback: boolean): Promise<{ bytes: number; unchangedBlocks: number }> {
   const { pool, point, disk, context } = transfer;
   const slots = pool.size;
   const control = new Int32Array(new SharedArrayBuffer(4));
@@ -68,7 +73,7 @@ async function runStripes(transfer: DiskTransfer, rollback: boolean): Promise<{ 
           blockSize: point.blockSize,
           capacity: disk.capacity,
           dataFiles: [...point.dataFiles],
-          targetPath: transfer.path,
+          targetPath,
           slot,
           slots,
           control,

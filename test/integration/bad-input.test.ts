@@ -113,3 +113,17 @@ test('malformed contract payloads and unknown channels are refused by the dispat
   await assert.rejects(dispatch(engine, 'points.list', { vm: 'beta', extra: true }), { code: 'bad-request' });
   assert.equal(JSON.parse(await readFile(join(engine.repository.path, 'repository.json'), 'utf8')).format, 'lifeboat-repository');
 });
+
+test('verify checks every block of every point and names the first damaged one', async () => {
+  const { engine, vmId } = await backedUpVm();
+  const clean = await runJob(engine, engine.startVerify('beta', undefined, 'test'));
+  assert.equal(clean.state, 'succeeded', clean.error ?? '');
+  assert.ok((clean.result?.bytesChecked as number) > 0);
+  const data = await dataFileOf(engine, vmId);
+  const handle = await open(data, 'r+');
+  await handle.write(Buffer.from([0xff, 0x00, 0xff]), 0, 3, 1000);
+  await handle.close();
+  const damaged = await runJob(engine, engine.startVerify('beta', '1', 'test'));
+  assert.equal(damaged.state, 'failed');
+  assert.match(damaged.error ?? '', /VM beta, point 1, disk scsi0:0 \(beta\.vmdk\), offset \d+: corrupt block/);
+});
