@@ -170,6 +170,11 @@ export class Catalog {
     return row ? jobFromRow(row) : null;
   }
 
+  jobParams(id: string): unknown {
+    const row = this.db.prepare('SELECT params FROM jobs WHERE id = ?').get(id) as { params: string } | undefined;
+    return row ? (JSON.parse(row.params) as unknown) : null;
+  }
+
   listJobs(limit = 1000): Job[] {
     return (this.db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit) as JobRow[]).map(jobFromRow);
   }
@@ -236,4 +241,22 @@ export class Catalog {
   removeProxy(id: string): void {
     this.db.prepare('DELETE FROM proxies WHERE id = ?').run(id);
   }
+
+  /** Which blocks of a disk a restore has written and synced: per worker slot, the index below
+   * which its stripe is done. One row per disk, rewritten in place: a bounded cost. */
+  saveCheckpoint(jobId: string, diskKey: string, checkpoint: DiskCheckpoint): void {
+    this.db
+      .prepare(
+        `INSERT INTO job_checkpoints (job_id, disk_key, slots, watermarks, complete, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(job_id, disk_key) DO UPDATE SET slots = excluded.slots, watermarks = excluded.watermarks, complete = excluded.complete, updated_at = excluded.updated_at`,
+      )
+      .run(jobId, diskKey, checkpoint.watermarks.length, JSON.stringify(checkpoint.watermarks), checkpoint.complete ? 1 : 0, new Date().toISOString());
+  }
+
+  loadCheckpoint(jobId: string, diskKey: string): DiskCheckpoint | null {
+    const row = this.db.prepare('SELECT watermarks, complete FROM job_checkpoints WHERE job_id = ? AND disk_key = ?').get(jobId, diskKey) as { watermarks: string; complete: number } | undefined;
+    return row ? { watermarks: JSON.parse(row.watermarks) as number[], complete: row.complete === 1 } : null;
+  }
 }
+
+export type DiskCheckpoint = { watermarks: number[]; complete: boolean };

@@ -124,4 +124,19 @@ export const migrations: readonly { version: number; name: string; sql: string }
       ) STRICT;
     `,
   },
+  {
+    version: 4,
+    name: 'restore checkpoints',
+    sql: `
+      CREATE TABLE job_checkpoints (
+        job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        disk_key TEXT NOT NULL,
+        slots INTEGER NOT NULL CHECK (slots > 0),
+        watermarks TEXT NOT NULL,
+        complete INTEGER NOT NULL CHECK (complete IN (0, 1)),
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (job_id, disk_key)
+      ) STRICT;
+    `,
+  },
 ];

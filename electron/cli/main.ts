@@ -30,7 +30,7 @@ const usage = `usage: lifeboat [--home DIR] [--json] <command>
   proxies [add <name> --host H --transports san,hotadd,nbd [--vm PROXY-VM] [--datastore-path DS=PATH]…
            [--max-tasks N] | remove <name>]          backup proxies for Direct SAN and HotAdd
   verify <vm> [--point P]                            check every block hash of the chain (or one point)
-  jobs [show <id> | cancel <id>]                     the job queue
+  jobs [show <id> | cancel <id> | resume <id>]       the job queue; resume picks up an interrupted restore
   serve [--host 127.0.0.1] [--port 7420]             console over HTTP + WebSocket`;
 
 type Output = { json: boolean; print(human: string, data: unknown): void };
@@ -278,6 +278,11 @@ export async function main(argv: string[]): Promise<number> {
         return await runJobCommand(api, job, values.detach, out);
       }
       case 'jobs': {
+        if (rest[0] === 'resume') {
+          if (!rest[1]) throw new UsageError('jobs resume takes a job id');
+          const { job } = await api.invoke('jobs.resume', { jobId: rest[1] });
+          return await runJobCommand(api, job, values.detach, out);
+        }
         if (rest[0] === 'show' || rest[0] === 'cancel') {
           if (!rest[1]) throw new UsageError(`jobs ${rest[0]} takes a job id`);
           if (rest[0] === 'cancel') {

@@ -10,7 +10,7 @@ import { Catalog } from '../catalog/catalog.ts';
 import { LifeboatError } from '../errors.ts';
 import { prepareHome, type HomePaths } from '../home.ts';
 import { Repository } from '../repository/repository.ts';
-import { EntireVmLocalRestore, restoreSteps } from '../restore/entire-vm-local.ts';
+import { EntireVmLocalRestore, restoreSteps, type RestoreRequest } from '../restore/entire-vm-local.ts';
 import { WorkerPool } from '../workers/pool.ts';
 import { EngineEvents } from './events.ts';
 import { JobQueue } from './job-queue.ts';
@@ -141,7 +141,7 @@ export class Engine {
     const where = target.kind === 'local' ? target.path : `${target.host}${target.datastore ? ` [${target.datastore}]` : ''}`;
     const spec = { kind: 'restore-entire-vm' as const, vmId: vm.id, vmName: vm.name, summary: `Restore ${vm.name} as ${name} to ${where}`, params: { ...request, pointId }, steps: restoreSteps };
     if (target.kind === 'local') {
-      return this.jobs.submit(spec, (job) => new EntireVmLocalRestore(this.repository, this.pool, job.id, { vmId: vm.id, pointId, targetPath: target.path, newName: request.newName }));
+      return this.jobs.submit(spec, (job) => this.localRestoreWork(job.id, { vmId: vm.id, pointId, targetPath: target.path, newName: request.newName }, false));
     }
     if (target.original) {
       return this.jobs.submit({ ...spec, summary: `Roll ${vm.name} back in place on ${target.host}`, steps: originalSteps }, (job) =>
@@ -189,6 +189,27 @@ export class Engine {
     this.catalog.addProxy(proxy, host.id);
     this.catalog.audit(actor, 'proxies.add', proxy.id, proxy);
     return proxy;
+  }
+
+  private localRestoreWork(jobId: string, request: RestoreRequest, resume: boolean): EntireVmLocalRestore {
+    return new EntireVmLocalRestore(this.repository, this.pool, jobId, request, {
+      resume,
+      load: (diskKey) => this.catalog.loadCheckpoint(jobId, diskKey),
+      save: (diskKey, checkpoint) => this.catalog.saveCheckpoint(jobId, diskKey, checkpoint),
+    });
+  }
+
+  /** Resumes an interrupted restore to a local folder from its checkpoints. */
+  resumeJob(jobId: string, actor: string): Job {
+    const job = this.catalog.getJob(jobId);
+    if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
+    const params = this.catalog.jobParams(jobId) as { vm?: unknown; pointId?: unknown; target?: { kind?: unknown; path?: unknown }; newName?: unknown } | null;
+    if (job.kind !== 'restore-entire-vm' || params?.target?.kind !== 'local' || typeof params.target.path !== 'string' || typeof params.pointId !== 'string' || job.vmId === null) {
+      throw new LifeboatError('bad-request', `job ${jobId} cannot be resumed: resume covers restores to a local folder; start this one again`);
+    }
+    const request: RestoreRequest = { vmId: job.vmId, pointId: params.pointId, targetPath: params.target.path, newName: typeof params.newName === 'string' ? params.newName : undefined };
+    this.catalog.audit(actor, 'jobs.resume', jobId, {});
+    return this.jobs.requeue(jobId, () => this.localRestoreWork(jobId, request, true));
   }
 
   startVerify(vmArgument: string, point: string | undefined, actor: string): Job {
@@ -251,6 +272,7 @@ export class Engine {
         return { job, events: this.catalog.jobEvents(jobId) };
       },
       'jobs.cancel': async ({ jobId }) => ({ job: this.jobs.cancel(jobId) }),
+      'jobs.resume': async ({ jobId }) => ({ job: this.resumeJob(jobId, 'console') }),
       'backup.start': async ({ source }) => ({ job: await this.startBackup(source.path, 'console') }),
       'restore.entireVm': async (request) => ({ job: await this.startRestore(request, 'console') }),
       'verify.start': async ({ vm, point }) => ({ job: this.startVerify(vm, point, 'console') }),

@@ -68,6 +68,19 @@ export class JobQueue {
     return job;
   }
 
+  /** Runs an interrupted job again under its own id (its work decides what is left to do). */
+  requeue(jobId: string, factory: WorkFactory): Job {
+    if (this.closed) throw new LifeboatError('unavailable', 'the engine is shutting down');
+    const job = this.catalog.getJob(jobId);
+    if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
+    if (job.state !== 'interrupted') throw new LifeboatError('conflict', `job ${jobId} is ${job.state}; only an interrupted job can be resumed`);
+    this.catalog.addJobEvent(jobId, { at: new Date().toISOString(), level: 'info', step: null, message: 'resumed by the operator' });
+    const requeued = this.update(jobId, { state: 'queued', error: null, endedAt: null, currentStep: null, steps: job.steps.map((step) => ({ ...step, state: 'pending' })) });
+    this.factories.set(jobId, factory);
+    this.pump();
+    return requeued;
+  }
+
   cancel(jobId: string): Job {
     const job = this.catalog.getJob(jobId);
     if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);

@@ -6,6 +6,8 @@ import { LifeboatError, isErrnoCode } from '../errors.ts';
 import { dataBytesAt } from '../repository/block-map.ts';
 import type { ResolvedDisk, ResolvedPoint } from '../repository/chain.ts';
 import type { StepContext } from '../engine/plan.ts';
+import type { DiskCheckpoint } from '../catalog/catalog.ts';
+import { syncPath } from '../fs/durable.ts';
 import type { RestoreStripeResult } from '../workers/messages.ts';
 import { WorkerTaskError, type WorkerPool } from '../workers/pool.ts';
 
@@ -31,12 +33,23 @@ export type DiskTransfer = {
   context: StepContext;
   /** Called with this disk's bytes written so far. */
   onProgress(bytes: number): void;
+  /** Checkpoints: where a resumed restore starts, and where progress is recorded. */
+  checkpoints?: Checkpoints;
 };
 
+export type Checkpoints = { initial: DiskCheckpoint | null; save(checkpoint: DiskCheckpoint): void };
+
+/** How often a restore records which blocks are on stable storage (each time: one fdatasync and
+ * one catalog row). */
+const CHECKPOINT_MS = Number(process.env.LIFEBOAT_CHECKPOINT_MS ?? '2000');
+
 export async function restoreDiskToFile(transfer: DiskTransfer): Promise<number> {
-  const handle = await open(transfer.path, transfer.replace ? 'w' : 'wx', 0o644);
-  await handle.truncate(transfer.disk.capacity);
-  await handle.close();
+  const resuming = transfer.checkpoints?.initial ?? null;
+  if (!resuming) {
+    const handle = await open(transfer.path, transfer.replace ? 'w' : 'wx', 0o644);
+    await handle.truncate(transfer.disk.capacity);
+    await handle.close();
+  }
   return (await runStripes(transfer, transfer.path, false)).bytes;
 }
 
@@ -61,9 +74,14 @@ async function runStripes(transfer: DiskTransfer, targetPath: string | null, rol
   const slots = pool.size;
   const control = new Int32Array(new SharedArrayBuffer(4));
   const progress = new Float64Array(new SharedArrayBuffer(8 * slots));
+  const watermarks = new Int32Array(new SharedArrayBuffer(4 * slots));
+  const initial = transfer.checkpoints?.initial;
+  // A checkpoint taken with another number of workers stripes differently: start that disk over.
+  if (initial && initial.watermarks.length === slots) watermarks.set(initial.watermarks);
   const onAbort = (): void => void Atomics.store(control, 0, 1);
   context.signal.addEventListener('abort', onAbort);
   const timer = setInterval(() => transfer.onProgress(progress.reduce((a, b) => a + b, 0)), PROGRESS_POLL_MS);
+  const checkpointer = transfer.checkpoints && targetPath ? startCheckpointing(targetPath, watermarks, transfer.checkpoints) : null;
   try {
     const results = await Promise.allSettled(
       Array.from({ length: slots }, (_, slot) =>
@@ -79,6 +97,7 @@ async function runStripes(transfer: DiskTransfer, targetPath: string | null, rol
           control,
           progress,
           rollback,
+          watermarks,
         }),
       ),
     );
@@ -89,11 +108,40 @@ async function runStripes(transfer: DiskTransfer, targetPath: string | null, rol
     const done = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
     const bytes = done.reduce((sum, result) => sum + result.bytes, 0);
     transfer.onProgress(rollback ? disk.capacity : bytes);
+    if (checkpointer && targetPath) {
+      await checkpointer.stop();
+      await syncPath(targetPath);
+      transfer.checkpoints?.save({ watermarks: [...watermarks], complete: true });
+    }
     return { bytes, unchangedBlocks: done.reduce((sum, result) => sum + result.unchangedBlocks, 0) };
   } finally {
     clearInterval(timer);
+    await checkpointer?.stop();
     context.signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** Every CHECKPOINT_MS: note the watermarks, fdatasync the target, then record them, so a
+ * recorded block is always on stable storage. */
+function startCheckpointing(path: string, watermarks: Int32Array, checkpoints: Checkpoints): { stop(): Promise<void> } {
+  let running: Promise<void> = Promise.resolve();
+  let stopped = false;
+  const tick = (): void => {
+    running = running.then(async () => {
+      if (stopped) return;
+      const snapshot = [...watermarks];
+      await syncPath(path);
+      if (!stopped) checkpoints.save({ watermarks: snapshot, complete: false });
+    }).catch(() => undefined);
+  };
+  const timer = setInterval(tick, CHECKPOINT_MS);
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
 
 function explain(error: Error, transfer: DiskTransfer): Error {

@@ -2,6 +2,7 @@
 // initialization, VM configuration, snapshot, disk transport, snapshot commit, finalization.
 // A local folder has no hypervisor, so the two snapshot steps are shown as skipped.
 import { writeFile } from 'node:fs/promises';
+import type { DiskCheckpoint } from '../catalog/catalog.ts';
 import { basename, extname } from 'node:path';
 import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
 import { parseVmx, rewriteVmx } from '../disks/vmx.ts';
@@ -26,6 +27,9 @@ export const restoreSteps = [
 
 export type RestoreRequest = { vmId: string; pointId: string; targetPath: string; newName?: string | undefined };
 
+/** Where a restore keeps its per-disk checkpoints (the catalog), and whether it resumes. */
+export type CheckpointStore = { load(diskKey: string): DiskCheckpoint | null; save(diskKey: string, checkpoint: DiskCheckpoint): void; resume: boolean };
+
 export class EntireVmLocalRestore implements JobWork {
   readonly steps = restoreSteps;
   private point: ResolvedPoint | null = null;
@@ -41,7 +45,10 @@ export class EntireVmLocalRestore implements JobWork {
   private readonly jobId: string;
   private readonly request: RestoreRequest;
 
-  constructor(repository: Repository, pool: WorkerPool, jobId: string, request: RestoreRequest) {
+  private readonly checkpoints: CheckpointStore | null;
+
+  constructor(repository: Repository, pool: WorkerPool, jobId: string, request: RestoreRequest, checkpoints: CheckpointStore | null = null) {
+    this.checkpoints = checkpoints;
     this.repository = repository;
     this.pool = pool;
     this.jobId = jobId;
@@ -72,7 +79,7 @@ export class EntireVmLocalRestore implements JobWork {
     this.vmName = this.request.newName ?? point.point.vmName;
     this.bytesTotal = point.disks.reduce((sum, disk) => sum + dataBytesOf(disk), 0);
     context.log(`point ${point.point.sequence} of ${point.point.vmName} (${point.chain.length} link(s) in its chain), ${this.bytesTotal} bytes of data to write`);
-    this.folder = await LocalVmFolder.claim(this.request.targetPath, this.jobId);
+    this.folder = await LocalVmFolder.claim(this.request.targetPath, this.jobId, this.checkpoints?.resume ?? false);
     const free = await this.folder.freeBytes();
     if (free < this.bytesTotal) {
       throw new LifeboatError('target-full', `target ${this.folder.path} has ${free} bytes free; the VM needs ${this.bytesTotal}`);
@@ -108,8 +115,17 @@ export class EntireVmLocalRestore implements JobWork {
     for (const disk of point.disks) {
       const files = this.diskFiles.get(disk.key) as { descriptor: string; flat: string };
       await writeFile(folder.stagedPath(files.descriptor), writeFlatDescriptor(disk.capacity, files.flat));
+      const checkpoints = this.checkpoints;
+      const initial = checkpoints?.resume ? checkpoints.load(disk.key) : null;
+      if (initial?.complete) {
+        this.bytesWritten += dataBytesOf(disk);
+        context.log(`disk ${disk.key} was complete before the interruption; not written again`);
+        continue;
+      }
+      if (initial) context.log(`disk ${disk.key}: resuming from its checkpoint`);
       const base = this.bytesWritten;
       this.bytesWritten += await restoreDiskToFile({
+        ...(checkpoints ? { checkpoints: { initial, save: (checkpoint: DiskCheckpoint) => checkpoints.save(disk.key, checkpoint) } } : {}),
         pool: this.pool,
         point,
         disk,

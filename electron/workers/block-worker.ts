@@ -49,8 +49,10 @@ function restoreStripe(task: RestoreStripeTask): RestoreStripeResult {
     for (const [sequence, path] of task.dataFiles) fds.set(sequence, openSync(path, 'r'));
     if (task.targetPath) target = openSync(task.targetPath, 'r+');
     const blockCount = task.map.length / RECORD_BYTES;
-    for (let index = 0; index < blockCount; index++) {
+    const start = task.watermarks ? Atomics.load(task.watermarks, task.slot) : 0;
+    for (let index = start; index < blockCount; index++) {
       if (stripeOf(index, task.slots) !== task.slot) continue;
+      if (task.watermarks) Atomics.store(task.watermarks, task.slot, index);
       if (Atomics.load(task.control, 0) !== 0) throw new LifeboatError('cancelled', 'stopped');
       const record = readRecord(task.map, index * RECORD_BYTES);
       const expectedLength = Math.min(task.blockSize, task.capacity - index * task.blockSize);
@@ -94,6 +96,7 @@ function restoreStripe(task: RestoreStripeTask): RestoreStripeResult {
       bytes += data.length;
       if (!task.rollback) task.progress[task.slot] = bytes;
     }
+    if (task.watermarks) Atomics.store(task.watermarks, task.slot, blockCount);
     return { blocks, bytes, unchangedBlocks };
   } catch (error) {
     Atomics.compareExchange(task.control, 0, 0, 2);

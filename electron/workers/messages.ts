@@ -22,6 +22,9 @@ export type RestoreStripeTask = {
   progress: Float64Array;
   /** Quick rollback: read the target first and write only the blocks that differ (holes too). */
   rollback?: boolean;
+  /** Per slot: the stripe's blocks below this index are done (set by the worker as it goes;
+   * given at start when resuming). */
+  watermarks?: Int32Array;
 };
 export type RestoreStripeResult = { blocks: number; bytes: number; unchangedBlocks: number };
 

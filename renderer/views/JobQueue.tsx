@@ -21,6 +21,9 @@ function JobRow({ job }: { job: Job }) {
         {!finishedJobStates.has(job.state) && (
           <button className="cancel" onClick={() => void api.invoke('jobs.cancel', { jobId: job.id })} aria-label={`Cancel job for ${job.vmName}`}>Cancel</button>
         )}
+        {job.state === 'interrupted' && job.kind === 'restore-entire-vm' && (
+          <button className="cancel" onClick={() => void api.invoke('jobs.resume', { jobId: job.id })} aria-label={`Resume job for ${job.vmName}`}>Resume</button>
+        )}
       </div>
       <div className="muted">{job.summary}</div>
       <progress max={100} value={percent} aria-label={`Progress of ${job.vmName}`}>{percent}%</progress>

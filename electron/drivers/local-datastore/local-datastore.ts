@@ -16,13 +16,21 @@ export class LocalVmFolder {
     this.staging = staging;
   }
 
-  /** Claims `path` for a restore: it must not exist or be empty. */
-  static async claim(pathArgument: string, jobId: string): Promise<LocalVmFolder> {
+  /** Claims `path` for a restore: it must not exist or be empty; when resuming, it may hold
+   * this job's own staging folder and nothing else. */
+  static async claim(pathArgument: string, jobId: string, resume = false): Promise<LocalVmFolder> {
     const path = resolve(pathArgument);
+    const stagingName = `.lifeboat-restore-${jobId}`;
     let created = false;
     try {
       const entries = await readdir(path);
-      if (entries.length > 0) throw new LifeboatError('target-not-empty', `target folder ${path} is not empty; restore into a new or empty folder`);
+      const ours = resume && entries.length === 1 && entries[0] === stagingName;
+      if (entries.length > 0 && !ours) throw new LifeboatError('target-not-empty', `target folder ${path} is not empty; restore into a new or empty folder`);
+      if (ours) {
+        const folder = new LocalVmFolder(path, join(path, stagingName));
+        folder.createdFolder = true;
+        return folder;
+      }
     } catch (error) {
       if (!isErrnoCode(error, 'ENOENT')) {
         if (isErrnoCode(error, 'ENOTDIR')) throw new LifeboatError('target-not-empty', `target ${path} is a file, not a folder`);
@@ -35,7 +43,7 @@ export class LocalVmFolder {
       }
       created = true;
     }
-    const folder = new LocalVmFolder(path, join(path, `.lifeboat-restore-${jobId}`));
+    const folder = new LocalVmFolder(path, join(path, stagingName));
     folder.createdFolder = created;
     await mkdir(folder.staging);
     return folder;

@@ -1,0 +1,70 @@
+// kill -9 in the middle of a restore, start the engine again: the job shows as interrupted, and
+// resuming it writes only what the checkpoints say is missing; the result is bit-identical.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { Engine } from '../../electron/engine/engine.ts';
+import { makeVmFolder, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
+
+const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+test('a restore killed with SIGKILL resumes from its checkpoint and ends identical', async () => {
+  const dir = await tempDir();
+  const home = join(dir, 'home');
+  const source = join(dir, 'source');
+  await mkdir(source);
+  await writeMixedRaw(join(dir, 'disk.raw'), 512, 3);
+  await makeVmFolder(source, 'omega', join(dir, 'disk.raw'), 'monolithicFlat');
+  const first = await Engine.open({ home, workerThreads: 2 });
+  assert.equal((await runJob(first, await first.startBackup(source, 'test'))).state, 'succeeded');
+  await first.close();
+
+  const target = join(dir, 'restored');
+  const child = spawn(process.execPath, [cli, '--home', home, 'restore', 'vm', 'omega', '--point', 'latest', '--target', `local:${target}`], {
+    env: { ...process.env, LIFEBOAT_CHECKPOINT_MS: '40' },
+    stdio: 'ignore',
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const catalog = new Database(join(home, 'catalog.sqlite'), { readonly: true, fileMustExist: true });
+  try {
+    await until('a checkpoint part-way through the disk', () => {
+      const row = catalog.prepare('SELECT watermarks, complete FROM job_checkpoints').get() as { watermarks: string; complete: number } | undefined;
+      return row && row.complete === 0 && (JSON.parse(row.watermarks) as number[]).some((mark) => mark > 0) ? row : undefined;
+    }, 60_000);
+  } finally {
+    catalog.close();
+  }
+  child.kill('SIGKILL');
+  await exited;
+
+  const engine = await Engine.open({ home, workerThreads: 2 });
+  try {
+    const [interrupted] = engine.catalog.listJobs().filter((job) => job.kind === 'restore-entire-vm');
+    assert.ok(interrupted);
+    assert.equal(interrupted.state, 'interrupted');
+    assert.deepEqual(await readdir(target), [`.lifeboat-restore-${interrupted.id}`], 'only the staging folder is there');
+    const resumed = await runJob(engine, engine.resumeJob(interrupted.id, 'test'));
+    assert.equal(resumed.state, 'succeeded', resumed.error ?? '');
+    assert.equal(resumed.id, interrupted.id);
+    assert.ok(engine.catalog.jobEvents(resumed.id).some((event) => /resuming from its checkpoint/.test(event.message)));
+    const dataBytes = engine.catalog.listPoints(engine.resolveVm('omega').id)[0]?.changedBytes ?? 0;
+    assert.ok((resumed.result?.bytesWritten as number) < dataBytes, 'the resumed run wrote less than the whole disk');
+    assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), join(target, 'omega.vmdk')), /identical/);
+    assert.throws(() => engine.resumeJob(resumed.id, 'test'), { code: 'conflict' });
+  } finally {
+    await engine.close();
+  }
+});
