@@ -2,7 +2,7 @@
 // declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
 import { z } from 'zod';
 import type { EventChannelName, RequestChannelName } from './channel-names.ts';
-import { HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
+import { AuditEntry, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
 const Empty = z.object({}).strict();
 
@@ -51,6 +51,8 @@ export const requestChannels = {
     request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200), host: HostName }).strict(),
     response: OriginalPreview,
   },
+  'audit.list': { request: Empty, response: z.array(AuditEntry) },
+  'audit.verify': { request: Empty, response: z.object({ entries: z.number().int(), intact: z.boolean(), problem: z.string().nullable() }) },
   'hosts.list': { request: Empty, response: z.array(HostSummary) },
   'hosts.add': {
     request: z

@@ -156,3 +156,6 @@ export const OriginalPreview = z.object({
   safetySnapshot: z.string(),
 });
 export type OriginalPreview = z.infer<typeof OriginalPreview>;
+
+export const AuditEntry = z.object({ id: z.number().int(), at: z.string(), actor: z.string(), action: z.string(), subject: z.string().nullable(), details: z.string() });
+export type AuditEntry = z.infer<typeof AuditEntry>;

@@ -1,5 +1,6 @@
 // The catalog: what the engine knows about VMs, restore points and jobs, in SQLite. Every query
 // the engine makes lives here, typed; rows are converted to the shared domain types.
+import { createHash } from 'node:crypto';
 import type { HostSummary, ProxySummary, Job, JobEvent, JobStep, RestorePoint, VmSummary } from '../../shared/domain.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import { openCatalogDatabase, type CatalogDatabase } from './database.ts';
@@ -191,8 +192,35 @@ export class Catalog {
     return this.db.prepare('SELECT at, level, step, message FROM job_events WHERE job_id = ? ORDER BY id').all(jobId) as JobEvent[];
   }
 
+  /** Appends to the audit log; each entry's hash covers the previous one's, so an edited or
+   * removed entry breaks the chain (`verifyAudit`). Triggers refuse UPDATE and DELETE. */
   audit(actor: string, action: string, subject: string | null, details: unknown): void {
-    this.db.prepare('INSERT INTO audit_log (at, actor, action, subject, details) VALUES (?, ?, ?, ?, ?)').run(new Date().toISOString(), actor, action, subject, JSON.stringify(details));
+    this.db.transaction(() => {
+      const previous = (this.db.prepare('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as { hash: string } | undefined)?.hash ?? '';
+      const entry = { at: new Date().toISOString(), actor, action, subject, details: JSON.stringify(details) };
+      this.db
+        .prepare('INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(entry.at, entry.actor, entry.action, entry.subject, entry.details, previous, auditHash(previous, entry));
+    })();
+  }
+
+  auditEntries(limit = 200): AuditEntry[] {
+    return this.db.prepare('SELECT id, at, actor, action, subject, details FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as AuditEntry[];
+  }
+
+  /** Recomputes the audit chain; the first entry that does not fit is named. */
+  verifyAudit(): { entries: number; intact: boolean; problem: string | null } {
+    const rows = this.db.prepare('SELECT id, at, actor, action, subject, details, prev_hash, hash FROM audit_log ORDER BY id').all() as (AuditEntry & { prev_hash: string; hash: string })[];
+    let previous = '';
+    let chained = false;
+    for (const row of rows) {
+      if (!chained && row.hash === '') continue; // written before the chain existed
+      chained = true;
+      if (row.prev_hash !== previous) return { entries: rows.length, intact: false, problem: `entry ${row.id} (${row.action}) does not follow the entry before it: one was removed or changed` };
+      if (row.hash !== auditHash(previous, row)) return { entries: rows.length, intact: false, problem: `entry ${row.id} (${row.action}) was changed after it was written` };
+      previous = row.hash;
+    }
+    return { entries: rows.length, intact: true, problem: null };
   }
 
   addHost(host: HostSummary): void {
@@ -260,3 +288,9 @@ export class Catalog {
 }
 
 export type DiskCheckpoint = { watermarks: number[]; complete: boolean };
+
+export type AuditEntry = { id: number; at: string; actor: string; action: string; subject: string | null; details: string };
+
+function auditHash(previous: string, entry: { at: string; actor: string; action: string; subject: string | null; details: string }): string {
+  return createHash('sha256').update(JSON.stringify([previous, entry.at, entry.actor, entry.action, entry.subject, entry.details])).digest('hex');
+}

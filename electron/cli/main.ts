@@ -30,6 +30,7 @@ const usage = `usage: lifeboat [--home DIR] [--json] <command>
   proxies [add <name> --host H --transports san,hotadd,nbd [--vm PROXY-VM] [--datastore-path DS=PATH]…
            [--max-tasks N] | remove <name>]          backup proxies for Direct SAN and HotAdd
   verify <vm> [--point P]                            check every block hash of the chain (or one point)
+  audit [verify]                                     the audit log; verify recomputes its hash chain
   jobs [show <id> | cancel <id> | resume <id>]       the job queue; resume picks up an interrupted restore
   serve [--host 127.0.0.1] [--port 7420]             console over HTTP + WebSocket`;
 
@@ -302,6 +303,16 @@ export async function main(argv: string[]): Promise<number> {
         if (!rest[0]) throw new UsageError('verify takes a VM name or id');
         const { job } = await api.invoke('verify.start', { vm: rest[0], ...(values.point ? { point: values.point } : {}) });
         return await runJobCommand(api, job, values.detach, out);
+      }
+      case 'audit': {
+        if (rest[0] === 'verify') {
+          const check = await api.invoke('audit.verify', {});
+          out.print(check.intact ? `audit log intact: ${check.entries} entries, hash chain verified` : `audit log TAMPERED: ${check.problem}`, check);
+          return check.intact ? 0 : 1;
+        }
+        const entries = await api.invoke('audit.list', {});
+        out.print(table([['AT', 'ACTOR', 'ACTION', 'SUBJECT'], ...entries.map((entry) => [entry.at, entry.actor, entry.action, entry.subject ?? '-'])]), entries);
+        return 0;
       }
       case 'hosts':
         return await hostsCommand(api, rest, values, out);

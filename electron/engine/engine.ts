@@ -275,6 +275,8 @@ export class Engine {
       'jobs.resume': async ({ jobId }) => ({ job: this.resumeJob(jobId, 'console') }),
       'backup.start': async ({ source }) => ({ job: await this.startBackup(source.path, 'console') }),
       'restore.entireVm': async (request) => ({ job: await this.startRestore(request, 'console') }),
+      'audit.list': async () => this.catalog.auditEntries(),
+      'audit.verify': async () => this.catalog.verifyAudit(),
       'verify.start': async ({ vm, point }) => ({ job: this.startVerify(vm, point, 'console') }),
       'restore.previewOriginal': async ({ vm, point, host }) => {
         const found = this.resolveVm(vm);
