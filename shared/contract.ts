@@ -23,6 +23,7 @@ export const requestChannels = {
   },
   'jobs.cancel': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
   'jobs.resume': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
+  'jobs.discard': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
   'backup.start': {
     request: z.object({ source: z.object({ kind: z.literal('local'), path: z.string().min(1).max(4096) }).strict() }).strict(),
     response: z.object({ job: Job }),

@@ -106,6 +106,7 @@ export class BackupWork implements JobWork {
   private async readConfiguration(context: StepContext): Promise<void> {
     const source = this.source as SourceVm;
     this.partial = this.repository.partialFolder(source.vmId, this.pointId);
+    context.resources.record('partial-point', { path: this.partial });
     await mkdir(this.partial, { recursive: true });
     this.data = await open(join(this.partial, 'data.lbd'), 'wx', 0o600);
     context.log(`configuration ${source.vmxFile} (${source.vmxText.length} bytes)`);

@@ -285,9 +285,34 @@ export class Catalog {
     const row = this.db.prepare('SELECT watermarks, complete FROM job_checkpoints WHERE job_id = ? AND disk_key = ?').get(jobId, diskKey) as { watermarks: string; complete: number } | undefined;
     return row ? { watermarks: JSON.parse(row.watermarks) as number[], complete: row.complete === 1 } : null;
   }
+
+  /** Records something a job is about to create, so it can be removed even after a crash. */
+  recordResource(jobId: string, kind: ResourceKind, ref: Record<string, string>): number {
+    return Number(this.db.prepare('INSERT INTO job_resources (job_id, kind, ref, created_at) VALUES (?, ?, ?, ?)').run(jobId, kind, JSON.stringify(ref), new Date().toISOString()).lastInsertRowid);
+  }
+
+  updateResource(id: number, ref: Record<string, string>): void {
+    this.db.prepare('UPDATE job_resources SET ref = ? WHERE id = ?').run(JSON.stringify(ref), id);
+  }
+
+  releaseResources(jobId: string, ids?: number[]): void {
+    const now = new Date().toISOString();
+    if (!ids) this.db.prepare('UPDATE job_resources SET released_at = ? WHERE job_id = ? AND released_at IS NULL').run(now, jobId);
+    else for (const id of ids) this.db.prepare('UPDATE job_resources SET released_at = ? WHERE id = ?').run(now, id);
+  }
+
+  openResources(jobId?: string): JobResource[] {
+    const rows = (jobId
+      ? this.db.prepare('SELECT id, job_id, kind, ref, created_at FROM job_resources WHERE released_at IS NULL AND job_id = ? ORDER BY id DESC').all(jobId)
+      : this.db.prepare('SELECT id, job_id, kind, ref, created_at FROM job_resources WHERE released_at IS NULL ORDER BY id DESC').all()) as { id: number; job_id: string; kind: ResourceKind; ref: string; created_at: string }[];
+    return rows.map((row) => ({ id: row.id, jobId: row.job_id, kind: row.kind, ref: JSON.parse(row.ref) as Record<string, string>, createdAt: row.created_at }));
+  }
 }
 
 export type DiskCheckpoint = { watermarks: number[]; complete: boolean };
+
+export type ResourceKind = 'staging-folder' | 'target-folder' | 'partial-point' | 'vsphere-vm' | 'vsphere-hot-added-disk';
+export type JobResource = { id: number; jobId: string; kind: ResourceKind; ref: Record<string, string>; createdAt: string };
 
 export type AuditEntry = { id: number; at: string; actor: string; action: string; subject: string | null; details: string };
 

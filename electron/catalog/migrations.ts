@@ -149,4 +149,19 @@ export const migrations: readonly { version: number; name: string; sql: string }
       CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     `,
   },
+  {
+    version: 6,
+    name: 'temporary things jobs create, for the janitor',
+    sql: `
+      CREATE TABLE job_resources (
+        id INTEGER PRIMARY KEY,
+        job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('staging-folder', 'target-folder', 'partial-point', 'vsphere-vm', 'vsphere-hot-added-disk')),
+        ref TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        released_at TEXT
+      ) STRICT;
+      CREATE INDEX job_resources_open ON job_resources(released_at, job_id);
+    `,
+  },
 ];

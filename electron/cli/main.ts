@@ -31,7 +31,9 @@ const usage = `usage: lifeboat [--home DIR] [--json] <command>
            [--max-tasks N] | remove <name>]          backup proxies for Direct SAN and HotAdd
   verify <vm> [--point P]                            check every block hash of the chain (or one point)
   audit [verify]                                     the audit log; verify recomputes its hash chain
-  jobs [show <id> | cancel <id> | resume <id>]       the job queue; resume picks up an interrupted restore
+  jobs [show <id> | cancel <id> | resume <id> | discard <id>]
+                                                     the job queue; resume picks up an interrupted restore,
+                                                     discard removes what it left behind
   serve [--host 127.0.0.1] [--port 7420]             console over HTTP + WebSocket`;
 
 type Output = { json: boolean; print(human: string, data: unknown): void };
@@ -283,6 +285,12 @@ export async function main(argv: string[]): Promise<number> {
           if (!rest[1]) throw new UsageError('jobs resume takes a job id');
           const { job } = await api.invoke('jobs.resume', { jobId: rest[1] });
           return await runJobCommand(api, job, values.detach, out);
+        }
+        if (rest[0] === 'discard') {
+          if (!rest[1]) throw new UsageError('jobs discard takes a job id');
+          const { job } = await api.invoke('jobs.discard', { jobId: rest[1] });
+          out.print(`job ${job.id} discarded; what it left behind is removed`, job);
+          return 0;
         }
         if (rest[0] === 'show' || rest[0] === 'cancel') {
           if (!rest[1]) throw new UsageError(`jobs ${rest[0]} takes a job id`);

@@ -14,9 +14,9 @@ import { EntireVmLocalRestore, restoreSteps, type RestoreRequest } from '../rest
 import { WorkerPool } from '../workers/pool.ts';
 import { EngineEvents } from './events.ts';
 import { JobQueue } from './job-queue.ts';
+import { runJanitor } from './janitor.ts';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { FileSecretStore, type SecretStore, type Sealer } from '../secrets/secret-store.ts';
 import { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
@@ -49,6 +49,8 @@ export class Engine {
   /** Restore tasks each proxy runs now, by proxy id. */
   private readonly proxyLoad = new Map<string, number>();
   readonly handlers: Handlers;
+  /** The start-up janitor's run: how many leftovers it removed. */
+  janitor: Promise<number> = Promise.resolve(0);
 
   private constructor(paths: HomePaths, socket: Server, catalog: Catalog, repository: Repository, pool: WorkerPool, secrets: SecretStore, concurrentJobs: number) {
     this.paths = paths;
@@ -74,10 +76,11 @@ export class Engine {
       const repository = await Repository.openOrCreate(join(paths.repositories, DEFAULT_REPOSITORY), DEFAULT_REPOSITORY, options.blockSize);
       catalog.ensureRepository({ id: repository.info.id, name: DEFAULT_REPOSITORY, path: repository.path, blockSize: repository.info.blockSize });
       const secrets = await FileSecretStore.open(paths.secrets, options.sealer);
-      await rm(paths.staging, { recursive: true, force: true }); // staging of restores that died with an engine
       const engine = new Engine(paths, socket, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2);
       engine.jobs.recoverAfterRestart();
       await engine.reconcileCatalog();
+      // In the background: a host that does not answer must not hold up the engine's start.
+      engine.janitor = runJanitor({ catalog, connectHost: (name) => engine.connectHost(name) }, { keepResumable: true }).catch(() => 0);
       opened = engine;
       return engine;
     } catch (error) {
@@ -199,6 +202,19 @@ export class Engine {
     });
   }
 
+  /** Gives up on an interrupted job: what it left behind is removed now. */
+  async discardJob(jobId: string, actor: string): Promise<Job> {
+    const job = this.catalog.getJob(jobId);
+    if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
+    if (job.state !== 'interrupted') throw new LifeboatError('conflict', `job ${jobId} is ${job.state}; only an interrupted job can be discarded`);
+    const removed = await runJanitor({ catalog: this.catalog, connectHost: (name) => this.connectHost(name) }, { jobId, keepResumable: false });
+    this.catalog.audit(actor, 'jobs.discard', jobId, { removed });
+    this.catalog.addJobEvent(jobId, { at: new Date().toISOString(), level: 'info', step: null, message: `discarded by the operator; ${removed} leftover(s) removed` });
+    const discarded = this.catalog.updateJob(jobId, { state: 'cancelled', error: 'interrupted, then discarded by the operator' });
+    this.events.emit('job.updated', discarded);
+    return discarded;
+  }
+
   /** Resumes an interrupted restore to a local folder from its checkpoints. */
   resumeJob(jobId: string, actor: string): Job {
     const job = this.catalog.getJob(jobId);
@@ -273,6 +289,7 @@ export class Engine {
       },
       'jobs.cancel': async ({ jobId }) => ({ job: this.jobs.cancel(jobId) }),
       'jobs.resume': async ({ jobId }) => ({ job: this.resumeJob(jobId, 'console') }),
+      'jobs.discard': async ({ jobId }) => ({ job: await this.discardJob(jobId, 'console') }),
       'backup.start': async ({ source }) => ({ job: await this.startBackup(source.path, 'console') }),
       'restore.entireVm': async (request) => ({ job: await this.startRestore(request, 'console') }),
       'audit.list': async () => this.catalog.auditEntries(),
@@ -312,6 +329,7 @@ export class Engine {
   }
 
   async close(): Promise<void> {
+    await this.janitor;
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
     await this.jobs.close();
     await this.pool.close();

@@ -156,6 +156,10 @@ export class JobQueue {
     const context: StepContext = {
       signal,
       log,
+      resources: {
+        record: (kind, ref) => this.catalog.recordResource(jobId, kind, ref),
+        update: (id, ref) => this.catalog.updateResource(id, ref),
+      },
       progress: (bytesDone, bytesTotal) => {
         last.bytesDone = bytesDone;
         last.bytesTotal = bytesTotal;
@@ -204,7 +208,12 @@ export class JobQueue {
       const wire = toWireError(error);
       const cancelled = wire.code === 'cancelled' || signal.aborted;
       log(cancelled ? 'cancelled by the operator' : wire.message, cancelled ? 'warning' : 'error');
-      await work?.finish(false).catch((cleanupError: unknown) => log(`cleanup failed: ${toWireError(cleanupError).message}`, 'error'));
+      try {
+        await work?.finish(false);
+        this.catalog.releaseResources(jobId);
+      } catch (cleanupError) {
+        log(`cleanup failed, the janitor will retry at the next start: ${toWireError(cleanupError).message}`, 'error');
+      }
       this.update(jobId, {
         ...last,
         state: cancelled ? 'cancelled' : 'failed',
@@ -216,8 +225,9 @@ export class JobQueue {
     }
     try {
       await work.finish(succeeded);
+      this.catalog.releaseResources(jobId);
     } catch (error) {
-      log(`cleanup after success failed: ${toWireError(error).message}`, 'warning');
+      log(`cleanup after success failed, the janitor will retry at the next start: ${toWireError(error).message}`, 'warning');
     }
     log('job succeeded');
     this.update(jobId, { ...last, state: 'succeeded', endedAt: new Date().toISOString(), result: work.result(), currentStep: null });

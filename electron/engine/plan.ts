@@ -1,11 +1,19 @@
 // A job runs as a plan of named steps (named after the seeds' phases). Each step reports its
 // progress through the context; cancellation is an AbortSignal checked between units of work.
 import { LifeboatError } from '../errors.ts';
+import type { ResourceKind } from '../catalog/catalog.ts';
 
 export type StepDefinition = { name: string; title: string };
 
+/** Records what a job is about to create (before creating it), for cleanup after a crash. */
+export type ResourceLog = {
+  record(kind: ResourceKind, ref: Record<string, string>): number;
+  update(id: number, ref: Record<string, string>): void;
+};
+
 export type StepContext = {
   signal: AbortSignal;
+  resources: ResourceLog;
   /** Bytes done of the job's whole transfer. */
   progress(bytesDone: number, bytesTotal: number): void;
   log(message: string, level?: 'info' | 'warning' | 'error'): void;

@@ -3,10 +3,10 @@
 // A local folder has no hypervisor, so the two snapshot steps are shown as skipped.
 import { writeFile } from 'node:fs/promises';
 import type { DiskCheckpoint } from '../catalog/catalog.ts';
-import { basename, extname } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
 import { parseVmx, rewriteVmx } from '../disks/vmx.ts';
-import { LocalVmFolder } from '../drivers/local-datastore/local-datastore.ts';
+import { LocalVmFolder, stagingFolderName } from '../drivers/local-datastore/local-datastore.ts';
 import { LifeboatError } from '../errors.ts';
 import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';
@@ -79,7 +79,10 @@ export class EntireVmLocalRestore implements JobWork {
     this.vmName = this.request.newName ?? point.point.vmName;
     this.bytesTotal = point.disks.reduce((sum, disk) => sum + dataBytesOf(disk), 0);
     context.log(`point ${point.point.sequence} of ${point.point.vmName} (${point.chain.length} link(s) in its chain), ${this.bytesTotal} bytes of data to write`);
-    this.folder = await LocalVmFolder.claim(this.request.targetPath, this.jobId, this.checkpoints?.resume ?? false);
+    const target = resolve(this.request.targetPath);
+    context.resources.record('target-folder', { path: target });
+    context.resources.record('staging-folder', { path: join(target, stagingFolderName(this.jobId)) });
+    this.folder = await LocalVmFolder.claim(target, this.jobId, this.checkpoints?.resume ?? false);
     const free = await this.folder.freeBytes();
     if (free < this.bytesTotal) {
       throw new LifeboatError('target-full', `target ${this.folder.path} has ${free} bytes free; the VM needs ${this.bytesTotal}`);

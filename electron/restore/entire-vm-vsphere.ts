@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ProxySummary, VsphereTarget } from '../../shared/domain.ts';
 import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
 import { parseVmx } from '../disks/vmx.ts';
-import { placeDisks, vmConfigSpec, type DiskPlacement } from '../drivers/vsphere/config-spec.ts';
+import { placeDisks, vmAnnotation, vmConfigSpec, type DiskPlacement } from '../drivers/vsphere/config-spec.ts';
 import type { DatastoreInfo, HostInfo, Inventory, VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { el, moRefOf, moRefXml, type MoRef } from '../drivers/vsphere/xml.ts';
 import { LifeboatError } from '../errors.ts';
@@ -45,6 +45,7 @@ export class EntireVmVsphereRestore implements JobWork {
   private vm: MoRef | null = null;
   private snapshot: MoRef | null = null;
   private staging: string;
+  private readonly jobId: string;
   private bytesTotal = 0;
   private bytesDone = 0;
 
@@ -55,6 +56,7 @@ export class EntireVmVsphereRestore implements JobWork {
     this.proxies = options.proxies;
     this.request = options.request;
     this.staging = join(options.stagingRoot, options.jobId);
+    this.jobId = options.jobId;
   }
 
   async run(step: string, context: StepContext): Promise<'done' | 'skipped' | void> {
@@ -116,6 +118,7 @@ export class EntireVmVsphereRestore implements JobWork {
     this.chooseTransport(inventory, placement, context);
     const uploadBytes = this.transport.mode === 'nbd' ? point.disks.reduce((sum, disk) => sum + disk.capacity, 0) : 0;
     this.bytesTotal = point.disks.reduce((sum, disk) => sum + dataBytesOf(disk), 0) + uploadBytes;
+    context.resources.record('staging-folder', { path: this.staging });
     await mkdir(this.staging, { recursive: true });
     context.log(`placement: host ${placement.host.name}, datastore ${placement.datastore.name} (${placement.datastore.type}), ${this.thin ? 'thin' : 'thick'} disks; data movers: ${this.pool.size} worker threads`);
   }
@@ -138,7 +141,10 @@ export class EntireVmVsphereRestore implements JobWork {
     const requested = this.request.target.network;
     if (requested && !placement.networks.includes(requested)) throw new LifeboatError('not-found', `network "${requested}" is not available on host ${placement.host.name}`);
     const network = (original: string | undefined): string => requested ?? (original && placement.networks.includes(original) ? original : (placement.networks[0] ?? 'VM Network'));
-    const config = vmConfigSpec(vmx, this.disks, { name: this.vmName, datastore: placement.datastore.name, thin: this.thin, network });
+    const annotation = vmAnnotation(this.jobId);
+    const config = vmConfigSpec(vmx, this.disks, { name: this.vmName, datastore: placement.datastore.name, thin: this.thin, network, annotation });
+    // Recorded first: if the engine dies after CreateVM, the janitor finds the VM by its annotation.
+    context.resources.record('vsphere-vm', { host: this.request.target.host, name: this.vmName, annotation });
     const task = moRefOf(await client.soap.call('CreateVM_Task', placement.datacenter.vmFolder, [config, moRefXml('pool', placement.pool), moRefXml('host', placement.host.ref)]));
     this.vm = moRefOf(await client.waitForTask(task, `create VM ${this.vmName}`));
     context.log(`VM ${this.vmName} created and registered on ${placement.host.name} (${this.vm.value})`);
@@ -202,6 +208,7 @@ export class EntireVmVsphereRestore implements JobWork {
       throw new LifeboatError('unavailable', `proxy ${proxy.name} does not see ${datastorePath} at ${folder}; check its datastore path for ${placement.datastore.name}`);
     }
     if (this.transport.mode === 'hotadd') {
+      context.resources.record('vsphere-hot-added-disk', { host: this.request.target.host, proxyVm: proxy.proxyVm ?? '', path: datastorePath });
       await client.attachDisk(this.proxyVm as MoRef, datastorePath, disk.capacity);
       this.attached.push(datastorePath);
       context.log(`disk ${datastorePath} hot-added to proxy VM ${proxy.proxyVm}`);
@@ -244,11 +251,12 @@ export class EntireVmVsphereRestore implements JobWork {
     // A disk still hot-added to the proxy is detached before anything else.
     for (const path of this.attached) await client.detachDisk(this.proxyVm as MoRef, path).catch(() => undefined);
     this.attached = [];
-    if (!succeeded && this.vm) {
-      // The half-made VM goes, with its files and any snapshot.
-      await client.runTask('Destroy_Task', this.vm, [], `remove half-restored VM ${this.vmName}`).catch(() => undefined);
+    try {
+      // The half-made VM goes, with its files and any snapshot; if that fails, the janitor retries.
+      if (!succeeded && this.vm) await client.runTask('Destroy_Task', this.vm, [], `remove half-restored VM ${this.vmName}`);
+    } finally {
+      await client.logout();
     }
-    await client.logout();
   }
 
   result(): Record<string, unknown> {

@@ -137,6 +137,7 @@ export class OriginalVmVsphereRestore implements JobWork {
     this.proxyVm = selected.proxyVm;
     const { mode, proxy } = this.transport;
     context.log(`transport: ${transportTitle(mode)}${proxy ? ` through proxy ${proxy.name}: quick rollback, only differing blocks are written` : ': it cannot read the disks, so every block is written'}`);
+    context.resources.record('staging-folder', { path: this.staging });
     await mkdir(this.staging, { recursive: true });
   }
 
@@ -191,6 +192,7 @@ export class OriginalVmVsphereRestore implements JobWork {
         const root = proxy.datastorePaths[disk.datastore];
         if (!root) throw new LifeboatError('unavailable', `proxy ${proxy.name} cannot see datastore ${disk.datastore}`);
         if (this.transport.mode === 'hotadd') {
+          context.resources.record('vsphere-hot-added-disk', { host: this.request.target.host, proxyVm: proxy.proxyVm ?? '', path: disk.vm.fileName });
           await client.attachDisk(this.proxyVm as MoRef, disk.vm.fileName, disk.vm.capacity);
           this.attached.push(disk.vm.fileName);
         }

@@ -21,7 +21,7 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs: num
   throw new Error(`timed out waiting for ${what}`);
 }
 
-test('a restore killed with SIGKILL resumes from its checkpoint and ends identical', async () => {
+async function killedMidRestore(): Promise<{ dir: string; home: string; target: string }> {
   const dir = await tempDir();
   const home = join(dir, 'home');
   const source = join(dir, 'source');
@@ -49,9 +49,14 @@ test('a restore killed with SIGKILL resumes from its checkpoint and ends identic
   }
   child.kill('SIGKILL');
   await exited;
+  return { dir, home, target };
+}
 
+test('a restore killed with SIGKILL resumes from its checkpoint and ends identical', async () => {
+  const { dir, home, target } = await killedMidRestore();
   const engine = await Engine.open({ home, workerThreads: 2 });
   try {
+    assert.equal(await engine.janitor, 0, 'the janitor keeps what a resume needs');
     const [interrupted] = engine.catalog.listJobs().filter((job) => job.kind === 'restore-entire-vm');
     assert.ok(interrupted);
     assert.equal(interrupted.state, 'interrupted');
@@ -64,6 +69,23 @@ test('a restore killed with SIGKILL resumes from its checkpoint and ends identic
     assert.ok((resumed.result?.bytesWritten as number) < dataBytes, 'the resumed run wrote less than the whole disk');
     assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), join(target, 'omega.vmdk')), /identical/);
     assert.throws(() => engine.resumeJob(resumed.id, 'test'), { code: 'conflict' });
+  } finally {
+    await engine.close();
+  }
+});
+
+test('an interrupted restore that is discarded leaves nothing in its target', async () => {
+  const { home, target } = await killedMidRestore();
+  const engine = await Engine.open({ home, workerThreads: 2 });
+  try {
+    await engine.janitor;
+    const [interrupted] = engine.catalog.listJobs().filter((job) => job.kind === 'restore-entire-vm');
+    assert.ok(interrupted);
+    await engine.discardJob(interrupted.id, 'test');
+    await assert.rejects(readdir(target), { code: 'ENOENT' }, 'the target folder the restore made is gone');
+    assert.deepEqual(engine.catalog.openResources(interrupted.id), []);
+    assert.equal(engine.catalog.getJob(interrupted.id)?.state, 'cancelled');
+    assert.throws(() => engine.resumeJob(interrupted.id, 'test'), { code: 'conflict' }, 'nothing left to resume from');
   } finally {
     await engine.close();
   }

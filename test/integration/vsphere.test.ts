@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdir, open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Engine } from '../../electron/engine/engine.ts';
+import { spawn } from 'node:child_process';
+import Database from 'better-sqlite3';
+import { Engine } from '../../electron/engine/engine.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
@@ -221,4 +223,50 @@ test('a host password is nowhere in the home but sealed in the secret store', { 
   }
   const events = engine.catalog.jobEvents(job.id).map((event) => event.message).join('\n');
   for (const secret of planted) assert.ok(!events.includes(secret));
+});
+
+test('vSphere: after kill -9 mid-restore the janitor removes the half-made VM at the next start', { skip: unavailable ?? false }, async () => {
+  const dir = await tempDir();
+  const vc = await startVcsim();
+  const home = join(dir, 'home');
+  const source = join(dir, 'source');
+  await mkdir(source);
+  await writeMixedRaw(join(dir, 'big.raw'), 384, 5);
+  await makeVmFolder(source, 'crashy', join(dir, 'big.raw'), 'monolithicFlat');
+  const first = await Engine.open({ home, workerThreads: 2 });
+  assert.equal((await runJob(first, await first.startBackup(source, 'test'))).state, 'succeeded');
+  await dispatch(first, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
+  const before = (await first.hostInventory('vc')).vms;
+  await first.close();
+
+  const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
+  const child = spawn(process.execPath, [cli, '--home', home, 'restore', 'vm', 'crashy', '--point', 'latest', '--target', 'vsphere:vc', '--transport', 'nbd'], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const catalog = new Database(join(home, 'catalog.sqlite'), { readonly: true });
+  try {
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const row = catalog.prepare("SELECT current_step FROM jobs WHERE kind = 'restore-entire-vm'").get() as { current_step: string | null } | undefined;
+      if (row?.current_step === 'transfer-disks') break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } finally {
+    catalog.close();
+  }
+  child.kill('SIGKILL');
+  await exited;
+
+  const engine = await Engine.open({ home, workerThreads: 2 });
+  try {
+    const removed = await engine.janitor;
+    const [job] = engine.catalog.listJobs().filter((candidate) => candidate.kind === 'restore-entire-vm');
+    assert.equal(job?.state, 'interrupted');
+    assert.ok(removed >= 2, `the janitor removed the VM and the staging copy (${removed})`);
+    assert.deepEqual((await engine.hostInventory('vc')).vms, before, 'no half-made VM is left');
+    assert.deepEqual(await readdir(join(home, 'staging')).catch(() => []), []);
+    assert.ok(engine.catalog.jobEvents(job.id).some((event) => /janitor: removed half-restored VM crashy/.test(event.message)));
+    assert.deepEqual(engine.catalog.openResources(), []);
+  } finally {
+    await engine.close();
+  }
 });

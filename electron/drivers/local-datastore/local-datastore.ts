@@ -6,6 +6,10 @@ import { join, resolve } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../../errors.ts';
 import { syncPath } from '../../fs/durable.ts';
 
+export function stagingFolderName(jobId: string): string {
+  return `.lifeboat-restore-${jobId}`;
+}
+
 export class LocalVmFolder {
   private createdFolder = false;
   readonly path: string;
@@ -20,7 +24,7 @@ export class LocalVmFolder {
    * this job's own staging folder and nothing else. */
   static async claim(pathArgument: string, jobId: string, resume = false): Promise<LocalVmFolder> {
     const path = resolve(pathArgument);
-    const stagingName = `.lifeboat-restore-${jobId}`;
+    const stagingName = stagingFolderName(jobId);
     let created = false;
     try {
       const entries = await readdir(path);

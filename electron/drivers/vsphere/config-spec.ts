@@ -5,7 +5,12 @@ import type { Vmx } from '../../disks/vmx.ts';
 import { el, xml } from './xml.ts';
 
 export type DiskPlacement = { key: string; fileName: string; capacity: number; controllerBus: number; unit: number };
-export type SpecChoices = { name: string; datastore: string; thin: boolean; network: (original: string | undefined) => string };
+export type SpecChoices = { name: string; datastore: string; thin: boolean; network: (original: string | undefined) => string; annotation: string };
+
+/** The note a restored VM carries: it tells the janitor which job made it. */
+export function vmAnnotation(jobId: string): string {
+  return `Restored by Lifeboat (job ${jobId})`;
+}
 
 const controllerTypes: Record<string, string> = {
   pvscsi: 'ParaVirtualSCSIController',
@@ -86,6 +91,7 @@ export function vmConfigSpec(vmx: Vmx, placements: DiskPlacement[], choices: Spe
   return el('config', xml(
     el('name', choices.name),
     el('guestId', guestIdOf(entries.get('guestos'))),
+    el('annotation', choices.annotation),
     el('files', xml(el('vmPathName', `[${choices.datastore}]`))),
     el('numCPUs', cpus),
     el('memoryMB', memory),

@@ -1,0 +1,71 @@
+// The janitor: removes what jobs recorded and did not get to clean up (the engine died, or their
+// cleanup failed). It keeps what an interrupted restore needs to resume, until it is resumed or
+// discarded. What it cannot remove now stays recorded for the next start, and is said in the
+// owning job's log.
+import { rm, rmdir } from 'node:fs/promises';
+import type { Catalog, JobResource } from '../catalog/catalog.ts';
+import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
+import { textOf } from '../drivers/vsphere/xml.ts';
+import { toWireError } from '../errors.ts';
+
+export type JanitorDeps = { catalog: Catalog; connectHost(name: string): Promise<VsphereClient> };
+
+/** Resources an interrupted restore to a local folder needs for `jobs resume`. */
+export function keptForResume(catalog: Catalog, resource: JobResource): boolean {
+  if (resource.kind !== 'staging-folder' && resource.kind !== 'target-folder') return false;
+  const job = catalog.getJob(resource.jobId);
+  if (job?.state !== 'interrupted' || job.kind !== 'restore-entire-vm') return false;
+  const params = catalog.jobParams(resource.jobId) as { target?: { kind?: string } } | null;
+  return params?.target?.kind === 'local';
+}
+
+async function removeOne(resource: JobResource, clients: Map<string, Promise<VsphereClient>>, deps: JanitorDeps): Promise<string> {
+  const client = (host: string): Promise<VsphereClient> => {
+    let connecting = clients.get(host);
+    if (!connecting) clients.set(host, (connecting = deps.connectHost(host)));
+    return connecting;
+  };
+  switch (resource.kind) {
+    case 'staging-folder':
+    case 'partial-point':
+      await rm(resource.ref.path as string, { recursive: true, force: true });
+      return `removed ${resource.ref.path}`;
+    case 'target-folder':
+      // Only an empty folder is ours to remove; anything in it was published or is not ours.
+      await rmdir(resource.ref.path as string).catch(() => undefined);
+      return `tidied target folder ${resource.ref.path}`;
+    case 'vsphere-vm': {
+      const vsphere = await client(resource.ref.host as string);
+      const vms = await vsphere.retrieve('VirtualMachine', ['name', 'config.annotation']);
+      const ours = vms.filter(({ props }) => textOf(props.name) === resource.ref.name && textOf(props['config.annotation']) === resource.ref.annotation);
+      for (const vm of ours) await vsphere.runTask('Destroy_Task', vm.obj, [], `remove half-restored VM ${resource.ref.name}`);
+      return ours.length > 0 ? `removed half-restored VM ${resource.ref.name} from ${resource.ref.host}` : `VM ${resource.ref.name} was never created`;
+    }
+    case 'vsphere-hot-added-disk': {
+      const vsphere = await client(resource.ref.host as string);
+      const proxy = (await vsphere.retrieve('VirtualMachine', ['name'])).find(({ props }) => textOf(props.name) === resource.ref.proxyVm);
+      if (proxy) await vsphere.detachDisk(proxy.obj, resource.ref.path as string);
+      return `detached ${resource.ref.path} from proxy VM ${resource.ref.proxyVm}`;
+    }
+  }
+}
+
+/** Cleans up open resources (of one job, or all); returns how many were removed. */
+export async function runJanitor(deps: JanitorDeps, options: { jobId?: string; keepResumable: boolean }): Promise<number> {
+  const open = deps.catalog.openResources(options.jobId).filter((resource) => !options.keepResumable || !keptForResume(deps.catalog, resource));
+  const clients = new Map<string, Promise<VsphereClient>>();
+  let removed = 0;
+  for (const resource of open) {
+    const at = new Date().toISOString();
+    try {
+      const what = await removeOne(resource, clients, deps);
+      deps.catalog.releaseResources(resource.jobId, [resource.id]);
+      deps.catalog.addJobEvent(resource.jobId, { at, level: 'info', step: null, message: `janitor: ${what}` });
+      removed++;
+    } catch (error) {
+      deps.catalog.addJobEvent(resource.jobId, { at, level: 'warning', step: null, message: `janitor: could not clean up ${resource.kind} (${toWireError(error).message}); will retry at the next start` });
+    }
+  }
+  for (const connecting of clients.values()) await connecting.then((client) => client.logout()).catch(() => undefined);
+  return removed;
+}
