@@ -13,7 +13,7 @@ import { Repository } from '../repository/repository.ts';
 import { EntireVmLocalRestore, restoreSteps, type RestoreRequest } from '../restore/entire-vm-local.ts';
 import { WorkerPool } from '../workers/pool.ts';
 import { EngineEvents } from './events.ts';
-import { JobQueue } from './job-queue.ts';
+import { JobQueue, type FaultInjector } from './job-queue.ts';
 import { runJanitor } from './janitor.ts';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -32,7 +32,8 @@ export const ENGINE_VERSION = '0.1.0';
 const DEFAULT_REPOSITORY = 'default';
 
 /** `sealer` lets the Electron app keep passwords in the OS keyring (safeStorage). */
-export type EngineOptions = { home: string; workerThreads?: number; concurrentJobs?: number; blockSize?: number; sealer?: Sealer };
+/** `injectFault` is for the fault-matrix tests: it fails a job right after a chosen step. */
+export type EngineOptions = { home: string; workerThreads?: number; concurrentJobs?: number; blockSize?: number; sealer?: Sealer; injectFault?: FaultInjector };
 
 type Parsed<C extends RequestChannel> = z.infer<(typeof requestChannels)[C]['request']>;
 export type Handlers = { [C in RequestChannel]: (request: Parsed<C>) => Promise<ResponseOf<C>> };
@@ -52,14 +53,14 @@ export class Engine {
   /** The start-up janitor's run: how many leftovers it removed. */
   janitor: Promise<number> = Promise.resolve(0);
 
-  private constructor(paths: HomePaths, socket: Server, catalog: Catalog, repository: Repository, pool: WorkerPool, secrets: SecretStore, concurrentJobs: number) {
+  private constructor(paths: HomePaths, socket: Server, catalog: Catalog, repository: Repository, pool: WorkerPool, secrets: SecretStore, concurrentJobs: number, injectFault: FaultInjector | null) {
     this.paths = paths;
     this.socket = socket;
     this.secrets = secrets;
     this.catalog = catalog;
     this.repository = repository;
     this.pool = pool;
-    this.jobs = new JobQueue(catalog, this.events, concurrentJobs);
+    this.jobs = new JobQueue(catalog, this.events, concurrentJobs, injectFault);
     this.handlers = this.makeHandlers();
   }
 
@@ -76,7 +77,7 @@ export class Engine {
       const repository = await Repository.openOrCreate(join(paths.repositories, DEFAULT_REPOSITORY), DEFAULT_REPOSITORY, options.blockSize);
       catalog.ensureRepository({ id: repository.info.id, name: DEFAULT_REPOSITORY, path: repository.path, blockSize: repository.info.blockSize });
       const secrets = await FileSecretStore.open(paths.secrets, options.sealer);
-      const engine = new Engine(paths, socket, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2);
+      const engine = new Engine(paths, socket, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2, options.injectFault ?? null);
       engine.jobs.recoverAfterRestart();
       await engine.reconcileCatalog();
       // In the background: a host that does not answer must not hold up the engine's start.

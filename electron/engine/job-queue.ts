@@ -14,6 +14,8 @@ const PROGRESS_PERSIST_MS = 2000;
 
 export type JobSpec = { kind: JobKind; vmId: string | null; vmName: string; summary: string; params: unknown; steps: readonly StepDefinition[] };
 export type WorkFactory = (job: Job) => JobWork;
+/** Test hook: fail a job right after one of its steps did its work. */
+export type FaultInjector = (job: Job, step: string) => boolean;
 
 type Running = { job: Job; controller: AbortController; done: Promise<void> };
 
@@ -25,10 +27,13 @@ export class JobQueue {
   private readonly events: EngineEvents;
   private readonly concurrency: number;
 
-  constructor(catalog: Catalog, events: EngineEvents, concurrency: number) {
+  private readonly injectFault: FaultInjector | null;
+
+  constructor(catalog: Catalog, events: EngineEvents, concurrency: number, injectFault: FaultInjector | null = null) {
     this.catalog = catalog;
     this.events = events;
     this.concurrency = concurrency;
+    this.injectFault = injectFault;
   }
 
   /** Marks what a previous engine left running as interrupted; returns those jobs. */
@@ -200,6 +205,9 @@ export class JobQueue {
             log(`step ${step} started`);
           },
           stepFinished: (step, outcome) => setStep(step, outcome),
+          afterStep: (step) => {
+            if (this.injectFault?.(job, step)) throw new LifeboatError('internal', `injected fault after step ${step}`);
+          },
         },
         signal,
       );

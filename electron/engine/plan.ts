@@ -22,6 +22,8 @@ export type StepContext = {
 export type PlanHooks = {
   stepStarted(step: string): void;
   stepFinished(step: string, outcome: 'done' | 'failed' | 'skipped'): void;
+  /** Fault injection: throwing here fails the step after its work is done. */
+  afterStep?(step: string): void;
 };
 
 export function throwIfCancelled(signal: AbortSignal): void {
@@ -40,6 +42,7 @@ export async function runPlan(
     hooks.stepStarted(step.name);
     try {
       const outcome = (await run(step.name)) ?? 'done';
+      hooks.afterStep?.(step.name);
       hooks.stepFinished(step.name, outcome);
     } catch (error) {
       hooks.stepFinished(step.name, 'failed');

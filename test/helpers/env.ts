@@ -5,7 +5,7 @@ import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { Engine } from '../../electron/engine/engine.ts';
+import { Engine, type EngineOptions } from '../../electron/engine/engine.ts';
 import { vmxText } from '../../electron/lab/create-lab.ts';
 import type { Job } from '../../shared/domain.ts';
 
@@ -18,7 +18,12 @@ export async function tempDir(prefix = 'lifeboat-test-'): Promise<string> {
 }
 
 export async function openEngine(home: string, blockSize?: number): Promise<Engine> {
-  const engine = await Engine.open({ home, workerThreads: 2, ...(blockSize ? { blockSize } : {}) });
+  return openEngineWith({ home, workerThreads: 2, ...(blockSize ? { blockSize } : {}) });
+}
+
+/** An engine closed after the test file, whatever the tests did. */
+export async function openEngineWith(options: EngineOptions): Promise<Engine> {
+  const engine = await Engine.open(options);
   after(() => engine.close());
   return engine;
 }

@@ -12,6 +12,7 @@ export function stagingFolderName(jobId: string): string {
 
 export class LocalVmFolder {
   private createdFolder = false;
+  private published: string[] = [];
   readonly path: string;
   readonly staging: string;
 
@@ -65,15 +66,19 @@ export class LocalVmFolder {
   /** Moves every staged file into the VM folder and syncs it. */
   async publish(): Promise<string[]> {
     const names = await readdir(this.staging);
-    for (const name of names) await rename(join(this.staging, name), join(this.path, name));
+    for (const name of names) {
+      await rename(join(this.staging, name), join(this.path, name));
+      this.published.push(join(this.path, name));
+    }
     await rmdir(this.staging);
     await syncPath(this.path);
     return names.map((name) => join(this.path, name));
   }
 
-  /** Undoes the claim: staged files go, and the folder too when this restore made it. */
+  /** Undoes the claim: staged and published files go, and the folder too when this restore made it. */
   async discard(): Promise<void> {
     await rm(this.staging, { recursive: true, force: true });
+    for (const path of this.published) await rm(path, { force: true });
     if (this.createdFolder) await rmdir(this.path).catch(() => undefined);
   }
 }
