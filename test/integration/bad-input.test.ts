@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { mkdir, open, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
+import { LifeboatError } from '../../electron/errors.ts';
+import { requestChannelNames } from '../../shared/channel-names.ts';
 import type { Engine } from '../../electron/engine/engine.ts';
 import { makeVmFolder, openEngine, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 
@@ -126,4 +129,23 @@ test('verify checks every block of every point and names the first damaged one',
   const damaged = await runJob(engine, engine.startVerify('beta', '1', 'test'));
   assert.equal(damaged.state, 'failed');
   assert.match(damaged.error ?? '', /VM beta, point 1, disk scsi0:0 \(beta\.vmdk\), offset \d+: corrupt block/);
+});
+
+test('contract fuzz: random payloads on every channel that reaches no host get an answer or a clear error', async () => {
+  const { engine } = await backedUpVm();
+  // Channels that connect to a host are left out: a random URL must never be dialled.
+  const channels = requestChannelNames.filter((name) => !['hosts.add', 'hosts.inventory', 'restore.previewOriginal'].includes(name));
+  let calls = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom(...channels), fc.oneof(fc.jsonValue(), fc.record({ vm: fc.string(), point: fc.string(), jobId: fc.string(), target: fc.jsonValue() })), async (channel, payload) => {
+      calls++;
+      try {
+        await dispatch(engine, channel, payload);
+      } catch (error) {
+        assert.ok(error instanceof LifeboatError, `${channel}: ${(error as Error).constructor.name}: ${(error as Error).message}`);
+      }
+    }),
+    { numRuns: 300 },
+  );
+  assert.ok(calls >= 300);
 });

@@ -1,7 +1,7 @@
 // Every parser of outside bytes, fed random and mutated input: it returns or throws our own
 // clear error, never crashes with anything else, and never hangs.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import fc from 'fast-check';
 import { ClientFrame } from '../../shared/contract.ts';
 import { LifeboatError } from '../../electron/errors.ts';
@@ -15,14 +15,26 @@ import { vmxText } from '../../electron/lab/create-lab.ts';
 
 const runs = { numRuns: 400 };
 
+/** Each input must be parsed or refused with our own error, and quickly: a parser that loops
+ * or backtracks badly on some input fails here instead of hanging a restore. */
+const MAX_MS_PER_INPUT = 250;
+let inputs = 0;
+
 function onlyOurErrors(fn: () => unknown): void {
+  const started = performance.now();
+  inputs++;
   try {
     fn();
   } catch (error) {
     assert.ok(error instanceof LifeboatError, `unexpected ${(error as Error)?.constructor?.name}: ${(error as Error)?.message}`);
     assert.ok(error.message.length > 10);
+  } finally {
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed < MAX_MS_PER_INPUT, `one input took ${elapsed.toFixed(0)} ms`);
   }
 }
+
+after(() => console.log(`fuzz: ${inputs} inputs, each parsed or refused within ${MAX_MS_PER_INPUT} ms`));
 
 function validSparseHeader(): Buffer {
   const header = Buffer.alloc(512);
