@@ -2,7 +2,7 @@
 // declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
 import { z } from 'zod';
 import type { EventChannelName, RequestChannelName } from './channel-names.ts';
-import { AuditEntry, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
+import { AuditEntry, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
 const Empty = z.object({}).strict();
 
@@ -24,6 +24,9 @@ export const requestChannels = {
   'jobs.cancel': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
   'jobs.resume': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
   'jobs.discard': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
+  'jobs.approve': { request: z.object({ jobId: Id, operator: OperatorName }).strict(), response: z.object({ job: Job }) },
+  'settings.get': { request: Empty, response: Settings },
+  'settings.set': { request: Settings.partial().extend({ operator: OperatorName }).strict(), response: Settings },
   'backup.start': {
     request: z.object({ source: z.object({ kind: z.literal('local'), path: z.string().min(1).max(4096) }).strict() }).strict(),
     response: z.object({ job: Job }),
@@ -40,6 +43,8 @@ export const requestChannels = {
           .max(80)
           .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'a VM name uses letters, digits, space, dot, dash and underscore')
           .optional(),
+        /** Who asks; the four-eyes rule needs a different operator to approve. */
+        operator: OperatorName.optional(),
       })
       .strict(),
     response: z.object({ job: Job }),

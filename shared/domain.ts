@@ -79,8 +79,17 @@ export const Job = z.object({
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   endedAt: z.string().nullable(),
+  /** While waiting-for-operator: what for ('approval' under the four-eyes rule). */
+  waitingFor: z.string().nullable(),
+  /** The operator who asked for the job. */
+  requestedBy: z.string().nullable(),
 });
 export type Job = z.infer<typeof Job>;
+
+export const Settings = z.object({ fourEyes: z.boolean() });
+export type Settings = z.infer<typeof Settings>;
+
+export const OperatorName = z.string().trim().min(1).max(80);
 
 export const JobEvent = z.object({
   at: z.string(),

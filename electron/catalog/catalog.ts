@@ -1,14 +1,14 @@
 // The catalog: what the engine knows about VMs, restore points and jobs, in SQLite. Every query
 // the engine makes lives here, typed; rows are converted to the shared domain types.
 import { createHash } from 'node:crypto';
-import type { HostSummary, ProxySummary, Job, JobEvent, JobStep, RestorePoint, VmSummary } from '../../shared/domain.ts';
+import type { HostSummary, ProxySummary, Settings, Job, JobEvent, JobStep, RestorePoint, VmSummary } from '../../shared/domain.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import { openCatalogDatabase, type CatalogDatabase } from './database.ts';
 
 type JobRow = {
   id: string; kind: Job['kind']; vm_id: string | null; vm_name: string; state: Job['state']; summary: string; params: string; steps: string;
   current_step: string | null; bytes_done: number; bytes_total: number; error: string | null; result: string | null;
-  created_at: string; started_at: string | null; ended_at: string | null;
+  created_at: string; started_at: string | null; ended_at: string | null; waiting_for: string | null; requested_by: string | null;
 };
 
 function jobFromRow(row: JobRow): Job {
@@ -28,14 +28,16 @@ function jobFromRow(row: JobRow): Job {
     createdAt: row.created_at,
     startedAt: row.started_at,
     endedAt: row.ended_at,
+    waitingFor: row.waiting_for,
+    requestedBy: row.requested_by,
   };
 }
 
-export type JobPatch = Partial<Pick<Job, 'state' | 'currentStep' | 'bytesDone' | 'bytesTotal' | 'error' | 'result' | 'startedAt' | 'endedAt' | 'steps' | 'vmId' | 'vmName'>>;
+export type JobPatch = Partial<Pick<Job, 'state' | 'currentStep' | 'bytesDone' | 'bytesTotal' | 'error' | 'result' | 'startedAt' | 'endedAt' | 'steps' | 'vmId' | 'vmName' | 'waitingFor'>>;
 
 const patchColumns: Record<keyof JobPatch, string> = {
   state: 'state', currentStep: 'current_step', bytesDone: 'bytes_done', bytesTotal: 'bytes_total', error: 'error',
-  result: 'result', startedAt: 'started_at', endedAt: 'ended_at', steps: 'steps', vmId: 'vm_id', vmName: 'vm_name',
+  result: 'result', startedAt: 'started_at', endedAt: 'ended_at', steps: 'steps', vmId: 'vm_id', vmName: 'vm_name', waitingFor: 'waiting_for',
 };
 
 export class Catalog {
@@ -147,11 +149,11 @@ export class Catalog {
   insertJob(job: Job, params: unknown): void {
     this.db
       .prepare(
-        `INSERT INTO jobs (id, kind, vm_id, vm_name, state, summary, params, steps, current_step, bytes_done, bytes_total, error, result, created_at, started_at, ended_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO jobs (id, kind, vm_id, vm_name, state, summary, params, steps, current_step, bytes_done, bytes_total, error, result, created_at, started_at, ended_at, waiting_for, requested_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(job.id, job.kind, job.vmId, job.vmName, job.state, job.summary, JSON.stringify(params), JSON.stringify(job.steps), job.currentStep,
-        job.bytesDone, job.bytesTotal, job.error, job.result === null ? null : JSON.stringify(job.result), job.createdAt, job.startedAt, job.endedAt);
+        job.bytesDone, job.bytesTotal, job.error, job.result === null ? null : JSON.stringify(job.result), job.createdAt, job.startedAt, job.endedAt, job.waitingFor, job.requestedBy);
   }
 
   updateJob(id: string, patch: JobPatch): Job {
@@ -284,6 +286,18 @@ export class Catalog {
   loadCheckpoint(jobId: string, diskKey: string): DiskCheckpoint | null {
     const row = this.db.prepare('SELECT watermarks, complete FROM job_checkpoints WHERE job_id = ? AND disk_key = ?').get(jobId, diskKey) as { watermarks: string; complete: number } | undefined;
     return row ? { watermarks: JSON.parse(row.watermarks) as number[], complete: row.complete === 1 } : null;
+  }
+
+  settings(): Settings {
+    const rows = this.db.prepare('SELECT key, value FROM settings').all() as { key: string; value: string }[];
+    const values = new Map(rows.map((row) => [row.key, row.value]));
+    return { fourEyes: values.get('fourEyes') === 'true' };
+  }
+
+  updateSettings(patch: Partial<Settings>): Settings {
+    const put = this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+    for (const [key, value] of Object.entries(patch)) put.run(key, String(value));
+    return this.settings();
   }
 
   /** Records something a job is about to create, so it can be removed even after a crash. */

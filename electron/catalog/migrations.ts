@@ -164,4 +164,16 @@ export const migrations: readonly { version: number; name: string; sql: string }
       CREATE INDEX job_resources_open ON job_resources(released_at, job_id);
     `,
   },
+  {
+    version: 7,
+    name: 'settings, and jobs that wait for an approval',
+    sql: `
+      CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) STRICT;
+      ALTER TABLE jobs ADD COLUMN waiting_for TEXT;
+      ALTER TABLE jobs ADD COLUMN requested_by TEXT;
+    `,
+  },
 ];

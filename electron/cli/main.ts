@@ -2,6 +2,7 @@
 // `lifeboat`: the command line. Every command takes --home and --json, exits non-zero with one
 // clear line on bad input, and talks to the engine through the same contract as the console.
 import { parseArgs } from 'node:util';
+import { userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { LifeboatApi, RequestOf } from '../../shared/contract.ts';
@@ -15,7 +16,7 @@ import { createLab } from '../lab/create-lab.ts';
 import { connect } from './connect.ts';
 import { serve } from './serve.ts';
 
-const usage = `usage: lifeboat [--home DIR] [--json] <command>
+const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
   lab create [--vms N] [--points N] [--disk-mib N]   make demo VMs and back them up
   backup local:<vm-folder> [--detach]                back up a VM folder (VMware layout)
   vms                                                VMs in the catalog
@@ -31,7 +32,8 @@ const usage = `usage: lifeboat [--home DIR] [--json] <command>
            [--max-tasks N] | remove <name>]          backup proxies for Direct SAN and HotAdd
   verify <vm> [--point P]                            check every block hash of the chain (or one point)
   audit [verify]                                     the audit log; verify recomputes its hash chain
-  jobs [show <id> | cancel <id> | resume <id> | discard <id>]
+  settings [set four-eyes on|off]                    original-location restores wait for a second operator
+  jobs [show <id> | cancel <id> | resume <id> | discard <id> | approve <id>]
                                                      the job queue; resume picks up an interrupted restore,
                                                      discard removes what it left behind
   serve [--host 127.0.0.1] [--port 7420]             console over HTTP + WebSocket`;
@@ -207,6 +209,7 @@ export async function main(argv: string[]): Promise<number> {
       point: { type: 'string' }, target: { type: 'string' }, name: { type: 'string' }, detach: { type: 'boolean', default: false },
       host: { type: 'string' }, port: { type: 'string' }, 'allow-remote': { type: 'boolean', default: false },
       url: { type: 'string' }, user: { type: 'string' }, 'password-env': { type: 'string' }, insecure: { type: 'boolean', default: false },
+      operator: { type: 'string' },
       original: { type: 'boolean', default: false }, yes: { type: 'boolean', default: false },
       transports: { type: 'string' }, vm: { type: 'string' }, 'datastore-path': { type: 'string', multiple: true }, 'max-tasks': { type: 'string' },
       datastore: { type: 'string' }, 'host-system': { type: 'string' }, network: { type: 'string' }, 'disk-format': { type: 'string' }, transport: { type: 'string' },
@@ -241,6 +244,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  // Who is at the keyboard, for the audit log and the four-eyes rule.
+  const operator = values.operator ?? userInfo().username;
   const connection = await connect(home);
   try {
     const { api } = connection;
@@ -268,7 +273,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'restore': {
         if (rest[0] !== 'vm' || !rest[1]) throw new UsageError('restore takes: vm <vm> --point P --target local:<dir>');
         if (!values.point) throw new UsageError('restore vm needs --point <id|sequence|latest>');
-        const request = { vm: rest[1], point: values.point, target: restoreTarget(values), ...(values.name ? { newName: values.name } : {}) };
+        const request = { vm: rest[1], point: values.point, target: restoreTarget(values), operator, ...(values.name ? { newName: values.name } : {}) };
         if (request.target.kind === 'vsphere' && request.target.original && !values.yes) {
           const preview = await api.invoke('restore.previewOriginal', { vm: rest[1], point: values.point, host: request.target.host });
           out.print(
@@ -285,6 +290,12 @@ export async function main(argv: string[]): Promise<number> {
           if (!rest[1]) throw new UsageError('jobs resume takes a job id');
           const { job } = await api.invoke('jobs.resume', { jobId: rest[1] });
           return await runJobCommand(api, job, values.detach, out);
+        }
+        if (rest[0] === 'approve') {
+          if (!rest[1]) throw new UsageError('jobs approve takes a job id');
+          const { job } = await api.invoke('jobs.approve', { jobId: rest[1], operator });
+          out.print(`job ${job.id} approved by ${operator}; it is queued`, job);
+          return 0;
         }
         if (rest[0] === 'discard') {
           if (!rest[1]) throw new UsageError('jobs discard takes a job id');
@@ -311,6 +322,17 @@ export async function main(argv: string[]): Promise<number> {
         if (!rest[0]) throw new UsageError('verify takes a VM name or id');
         const { job } = await api.invoke('verify.start', { vm: rest[0], ...(values.point ? { point: values.point } : {}) });
         return await runJobCommand(api, job, values.detach, out);
+      }
+      case 'settings': {
+        if (rest[0] === 'set') {
+          if (rest[1] !== 'four-eyes' || (rest[2] !== 'on' && rest[2] !== 'off')) throw new UsageError('settings set takes: four-eyes on|off');
+          const settings = await api.invoke('settings.set', { fourEyes: rest[2] === 'on', operator });
+          out.print(`four-eyes rule ${settings.fourEyes ? 'on' : 'off'}`, settings);
+          return 0;
+        }
+        const settings = await api.invoke('settings.get', {});
+        out.print(`four-eyes rule: ${settings.fourEyes ? 'on (original-location restores wait for a second operator)' : 'off'}`, settings);
+        return 0;
       }
       case 'audit': {
         if (rest[0] === 'verify') {

@@ -141,14 +141,16 @@ export class Engine {
       if (request.newName) throw new LifeboatError('bad-request', 'an original-location restore keeps the VM and its name; drop the new name');
       if (!target.confirmOverwrite) throw new LifeboatError('bad-request', `an original-location restore replaces the disks of ${vm.name}: look at what it replaces (preview) and confirm (--yes)`);
     }
-    this.catalog.audit(actor, 'restore.entireVm', vm.id, { pointId, target, newName: request.newName ?? null });
+    this.catalog.audit(request.operator ?? actor, 'restore.entireVm', vm.id, { pointId, target, newName: request.newName ?? null });
     const where = target.kind === 'local' ? target.path : `${target.host}${target.datastore ? ` [${target.datastore}]` : ''}`;
-    const spec = { kind: 'restore-entire-vm' as const, vmId: vm.id, vmName: vm.name, summary: `Restore ${vm.name} as ${name} to ${where}`, params: { ...request, pointId }, steps: restoreSteps };
+    const spec = { kind: 'restore-entire-vm' as const, vmId: vm.id, vmName: vm.name, summary: `Restore ${vm.name} as ${name} to ${where}`, params: { ...request, pointId }, steps: restoreSteps, requestedBy: request.operator ?? actor };
     if (target.kind === 'local') {
       return this.jobs.submit(spec, (job) => this.localRestoreWork(job.id, { vmId: vm.id, pointId, targetPath: target.path, newName: request.newName }, false));
     }
     if (target.original) {
-      return this.jobs.submit({ ...spec, summary: `Roll ${vm.name} back in place on ${target.host}`, steps: originalSteps }, (job) =>
+      // Under the four-eyes rule the job waits until a second operator approves it.
+      const held = this.catalog.settings().fourEyes ? { holdFor: 'approval' } : {};
+      return this.jobs.submit({ ...spec, ...held, summary: `Roll ${vm.name} back in place on ${target.host}`, steps: originalSteps }, (job) =>
         new OriginalVmVsphereRestore({ repository: this.repository, pool: this.pool, connectHost: (hostName) => this.connectHost(hostName), proxies: this.proxyPool(), stagingRoot: this.paths.staging, jobId: job.id, request: { vmId: vm.id, pointId, target } }),
       );
     }
@@ -201,6 +203,19 @@ export class Engine {
       load: (diskKey) => this.catalog.loadCheckpoint(jobId, diskKey),
       save: (diskKey, checkpoint) => this.catalog.saveCheckpoint(jobId, diskKey, checkpoint),
     });
+  }
+
+  /** Four-eyes: a second operator lets a held job run. */
+  approveJob(jobId: string, operator: string): Job {
+    const job = this.catalog.getJob(jobId);
+    if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
+    if (job.requestedBy !== null && job.requestedBy.trim().toLowerCase() === operator.trim().toLowerCase()) {
+      throw new LifeboatError('conflict', `${operator} asked for this restore; a second operator must approve it`);
+    }
+    const released = this.jobs.release(jobId, 'approval');
+    this.catalog.audit(operator, 'jobs.approve', jobId, { requestedBy: job.requestedBy });
+    this.catalog.addJobEvent(jobId, { at: new Date().toISOString(), level: 'info', step: null, message: `approved by ${operator} (asked for by ${job.requestedBy ?? 'unknown'})` });
+    return released;
   }
 
   /** Gives up on an interrupted job: what it left behind is removed now. */
@@ -291,6 +306,14 @@ export class Engine {
       'jobs.cancel': async ({ jobId }) => ({ job: this.jobs.cancel(jobId) }),
       'jobs.resume': async ({ jobId }) => ({ job: this.resumeJob(jobId, 'console') }),
       'jobs.discard': async ({ jobId }) => ({ job: await this.discardJob(jobId, 'console') }),
+      'jobs.approve': async ({ jobId, operator }) => ({ job: this.approveJob(jobId, operator) }),
+      'settings.get': async () => this.catalog.settings(),
+      'settings.set': async ({ operator, ...patch }) => {
+        const before = this.catalog.settings();
+        const after = this.catalog.updateSettings(patch);
+        this.catalog.audit(operator, 'settings.set', null, { before, after });
+        return after;
+      },
       'backup.start': async ({ source }) => ({ job: await this.startBackup(source.path, 'console') }),
       'restore.entireVm': async (request) => ({ job: await this.startRestore(request, 'console') }),
       'audit.list': async () => this.catalog.auditEntries(),

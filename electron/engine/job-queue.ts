@@ -12,7 +12,8 @@ import { RateMeter } from './rate-meter.ts';
 const PROGRESS_EVENT_MS = 250;
 const PROGRESS_PERSIST_MS = 2000;
 
-export type JobSpec = { kind: JobKind; vmId: string | null; vmName: string; summary: string; params: unknown; steps: readonly StepDefinition[] };
+/** `holdFor`: the job waits in waiting-for-operator until `release` (e.g. 'approval'). */
+export type JobSpec = { kind: JobKind; vmId: string | null; vmName: string; summary: string; params: unknown; steps: readonly StepDefinition[]; requestedBy?: string; holdFor?: string };
 export type WorkFactory = (job: Job) => JobWork;
 /** Test hook: fail a job right after one of its steps did its work. */
 export type FaultInjector = (job: Job, step: string) => boolean;
@@ -54,7 +55,7 @@ export class JobQueue {
       kind: spec.kind,
       vmId: spec.vmId,
       vmName: spec.vmName,
-      state: 'queued',
+      state: spec.holdFor ? 'waiting-for-operator' : 'queued',
       summary: spec.summary,
       steps: spec.steps.map((step): JobStep => ({ name: step.name, title: step.title, state: 'pending' })),
       currentStep: null,
@@ -65,12 +66,25 @@ export class JobQueue {
       createdAt: new Date().toISOString(),
       startedAt: null,
       endedAt: null,
+      waitingFor: spec.holdFor ?? null,
+      requestedBy: spec.requestedBy ?? null,
     };
     this.catalog.insertJob(job, spec.params);
     this.factories.set(job.id, factory);
     this.events.emit('job.updated', job);
     this.pump();
     return job;
+  }
+
+  /** Lets a held job (waiting-for-operator) join the queue. */
+  release(jobId: string, waitingFor: string): Job {
+    const job = this.catalog.getJob(jobId);
+    if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
+    if (job.state !== 'waiting-for-operator' || job.waitingFor !== waitingFor) throw new LifeboatError('conflict', `job ${jobId} is not waiting for ${waitingFor}`);
+    if (!this.factories.has(jobId)) throw new LifeboatError('conflict', `job ${jobId} was held by an engine that has stopped; ask for it again`);
+    const released = this.update(jobId, { state: 'queued', waitingFor: null });
+    this.pump();
+    return released;
   }
 
   /** Runs an interrupted job again under its own id (its work decides what is left to do). */
@@ -94,7 +108,7 @@ export class JobQueue {
       running.controller.abort();
       return job;
     }
-    if (job.state !== 'queued') throw new LifeboatError('conflict', `job ${jobId} has already ended (${job.state})`);
+    if (job.state !== 'queued' && job.state !== 'waiting-for-operator') throw new LifeboatError('conflict', `job ${jobId} has already ended (${job.state})`);
     this.factories.delete(jobId);
     return this.update(jobId, { state: 'cancelled', endedAt: new Date().toISOString(), error: 'cancelled before it started' });
   }

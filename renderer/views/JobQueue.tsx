@@ -1,10 +1,36 @@
 // The live job queue: state, step and progress of every job, with cancel.
+import { useState, type FormEvent } from 'react';
 import { formatBytes } from '../../shared/format.ts';
 import type { Job } from '../../shared/domain.ts';
 import { finishedJobStates } from '../../shared/domain.ts';
 import { useApi, useJobs } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatDuration, formatTime } from './time.ts';
+
+/** Four-eyes: a second operator names themself and approves. */
+function ApprovalBox({ job }: { job: Job }) {
+  const api = useApi();
+  const [approver, setApprover] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const approve = (event: FormEvent): void => {
+    event.preventDefault();
+    api.invoke('jobs.approve', { jobId: job.id, operator: approver }).then(
+      () => setError(null),
+      (failure: Error) => setError(failure.message),
+    );
+  };
+  return (
+    <form className="approval" onSubmit={approve}>
+      <p>Awaiting approval: asked for by {job.requestedBy ?? 'an operator'}; a second operator must approve.</p>
+      <label>
+        Approver
+        <input value={approver} onChange={(event) => setApprover(event.target.value)} required />
+      </label>
+      <button type="submit" disabled={!approver.trim()}>Approve</button>
+      {error && <p role="alert" className="error">{error}</p>}
+    </form>
+  );
+}
 
 function JobRow({ job }: { job: Job }) {
   const api = useApi();
@@ -36,6 +62,7 @@ function JobRow({ job }: { job: Job }) {
           <li key={step.name} className={`step-${step.state}`} title={step.title}>{step.name} <span className="muted">({step.state})</span></li>
         ))}
       </ol>
+      {job.state === 'waiting-for-operator' && job.waitingFor === 'approval' && <ApprovalBox job={job} />}
       {job.error && <p role="alert" className="error">{job.error}</p>}
     </li>
   );

@@ -12,7 +12,7 @@ test('running and queued jobs of a dead engine are interrupted on restart', asyn
   const first = await Engine.open({ home, workerThreads: 2 });
   await first.close();
   const catalog = Catalog.open(join(home, 'catalog.sqlite'));
-  const base = { kind: 'restore-entire-vm' as const, vmId: 'vm-1', vmName: 'vm', summary: 's', steps: [], currentStep: 'transfer-disks', bytesDone: 5, bytesTotal: 10, error: null, result: null, createdAt: new Date().toISOString(), startedAt: null, endedAt: null };
+  const base = { kind: 'restore-entire-vm' as const, vmId: 'vm-1', vmName: 'vm', summary: 's', steps: [], currentStep: 'transfer-disks', bytesDone: 5, bytesTotal: 10, error: null, result: null, createdAt: new Date().toISOString(), startedAt: null, endedAt: null, waitingFor: null, requestedBy: null };
   catalog.insertJob({ ...base, id: 'running-job', state: 'running' }, {});
   catalog.insertJob({ ...base, id: 'queued-job', state: 'queued' }, {});
   catalog.close();

@@ -270,3 +270,22 @@ test('vSphere: after kill -9 mid-restore the janitor removes the half-made VM at
     await engine.close();
   }
 });
+
+test('four-eyes: an original-location restore waits until a second operator approves it', { skip: unavailable ?? false }, async () => {
+  const { dir, engine, vc } = await setUp();
+  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
+  assert.equal((await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } }, 'test'))).state, 'succeeded');
+  await dispatch(engine, 'settings.set', { fourEyes: true, operator: 'carol' });
+  const held = (await dispatch(engine, 'restore.entireVm', { vm: 'gamma', point: 'latest', operator: 'alice', target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true } })) as { job: { id: string; state: string; waitingFor: string } };
+  assert.deepEqual([held.job.state, held.job.waitingFor], ['waiting-for-operator', 'approval']);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(engine.catalog.getJob(held.job.id)?.state, 'waiting-for-operator', 'it does not start by itself');
+  await assert.rejects(dispatch(engine, 'jobs.approve', { jobId: held.job.id, operator: 'Alice ' }), { code: 'conflict', message: /a second operator must approve/ });
+  await dispatch(engine, 'jobs.approve', { jobId: held.job.id, operator: 'bob' });
+  const ended = await runJob(engine, engine.catalog.getJob(held.job.id) as never);
+  assert.equal(ended.state, 'succeeded', ended.error ?? '');
+  assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), join(vc.datastores.LocalDS_0 as string, 'gamma', 'gamma.vmdk')), /identical/);
+  const trail = engine.catalog.auditEntries().map((entry) => `${entry.actor}:${entry.action}`);
+  assert.ok(trail.includes('carol:settings.set') && trail.includes('alice:restore.entireVm') && trail.includes('bob:jobs.approve'));
+  assert.equal(engine.catalog.verifyAudit().intact, true);
+});
