@@ -149,3 +149,22 @@ test('contract fuzz: random payloads on every channel that reaches no host get a
   );
   assert.ok(calls >= 300);
 });
+
+test('a missing chain link is named before anything is written', async () => {
+  const { dir, engine, vmId } = await backedUpVm();
+  const source = join(dir, 'source');
+  const raw = join(dir, 'disk.raw');
+  const handle = await open(raw, 'r+');
+  await handle.write(Buffer.alloc(65536, 7), 0, 65536, 0);
+  await handle.close();
+  await makeVmFolder(source, 'beta', raw, 'monolithicFlat');
+  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  const [full] = await engine.repository.listPoints(vmId);
+  assert.ok(full);
+  await rm(engine.repository.pointFolder(full), { recursive: true });
+  const target = join(dir, 'restored');
+  const job = await runJob(engine, await engine.startRestore({ vm: 'beta', point: '2', target: { kind: 'local', path: target } }, 'test'));
+  assert.equal(job.state, 'failed');
+  assert.match(job.error ?? '', /restore point 2 of beta needs point [0-9a-f-]+, which is missing from the repository/);
+  await assert.rejects(stat(target), { code: 'ENOENT' });
+});
