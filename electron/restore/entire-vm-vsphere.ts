@@ -4,7 +4,7 @@
 // or cancel destroys the half-made VM; the source VM is never touched.
 import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ProxySummary, VsphereTarget } from '../../shared/domain.ts';
+import type { ProxySummary } from '../../shared/domain.ts';
 import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
 import { parseVmx } from '../disks/vmx.ts';
 import { placeDisks, vmAnnotation, vmConfigSpec, type DiskPlacement } from '../drivers/vsphere/config-spec.ts';
@@ -12,31 +12,19 @@ import type { DatastoreInfo, HostInfo, Inventory, VsphereClient } from '../drive
 import { el, moRefOf, moRefXml, type MoRef } from '../drivers/vsphere/xml.ts';
 import { LifeboatError } from '../errors.ts';
 import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
-import type { Repository } from '../repository/repository.ts';
-import type { WorkerPool } from '../workers/pool.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import type { StepContext } from '../engine/plan.ts';
 import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
 import { syncPath } from '../fs/durable.ts';
 import { restoreSteps } from './entire-vm-local.ts';
-import { selectTransport, transportTitle, type ProxyPool, type TransportDecision } from './transport-choice.ts';
+import { VsphereRestoreBase } from './vsphere-restore-base.ts';
+import { selectTransport, transportTitle } from './transport-choice.ts';
 
-export type VsphereRestoreRequest = { vmId: string; pointId: string; target: VsphereTarget; newName?: string | undefined };
 
 type Placement = { datacenter: { ref: MoRef; name: string; vmFolder: MoRef }; host: HostInfo; datastore: DatastoreInfo; pool: MoRef; networks: string[] };
 
-export class EntireVmVsphereRestore implements JobWork {
+export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWork {
   readonly steps = restoreSteps;
-  private readonly repository: Repository;
-  private readonly pool: WorkerPool;
-  private readonly connectHost: (name: string) => Promise<VsphereClient>;
-  private readonly proxies: ProxyPool;
-  private transport: TransportDecision = { mode: 'nbd', proxy: null, reasons: [] };
-  private releaseProxy: (() => void) | null = null;
-  private proxyVm: MoRef | null = null;
-  private attached: string[] = [];
-  private readonly request: VsphereRestoreRequest;
-  private client: VsphereClient | null = null;
   private point: ResolvedPoint | null = null;
   private placement: Placement | null = null;
   private disks: DiskPlacement[] = [];
@@ -44,20 +32,8 @@ export class EntireVmVsphereRestore implements JobWork {
   private thin = true;
   private vm: MoRef | null = null;
   private snapshot: MoRef | null = null;
-  private staging: string;
-  private readonly jobId: string;
   private bytesTotal = 0;
   private bytesDone = 0;
-
-  constructor(options: { repository: Repository; pool: WorkerPool; connectHost: (name: string) => Promise<VsphereClient>; proxies: ProxyPool; stagingRoot: string; jobId: string; request: VsphereRestoreRequest }) {
-    this.repository = options.repository;
-    this.pool = options.pool;
-    this.connectHost = options.connectHost;
-    this.proxies = options.proxies;
-    this.request = options.request;
-    this.staging = join(options.stagingRoot, options.jobId);
-    this.jobId = options.jobId;
-  }
 
   async run(step: string, context: StepContext): Promise<'done' | 'skipped' | void> {
     switch (step) {
@@ -125,10 +101,7 @@ export class EntireVmVsphereRestore implements JobWork {
 
   private chooseTransport(inventory: Inventory, placement: Placement, context: StepContext): void {
     const requested = this.request.target.transport ?? 'auto';
-    const selected = selectTransport({ inventory, datastore: placement.datastore, requested, thick: !this.thin, host: this.request.target.host, proxies: this.proxies, context });
-    this.transport = selected.decision;
-    this.releaseProxy = selected.release;
-    this.proxyVm = selected.proxyVm;
+    this.useTransport(selectTransport({ inventory, datastore: placement.datastore, requested, thick: !this.thin, host: this.request.target.host, proxies: this.proxies, context }));
     const { mode, proxy } = this.transport;
     context.log(`transport: ${transportTitle(mode)}${proxy ? ` through proxy ${proxy.name}` : ' from this engine over the host\'s HTTP file service'} (${requested === 'auto' ? 'chosen automatically' : 'requested'})`);
   }
@@ -196,7 +169,6 @@ export class EntireVmVsphereRestore implements JobWork {
 
   /** Direct SAN and HotAdd: the proxy writes the disk where it sees the datastore's blocks. */
   private async writeThroughProxy(placed: DiskPlacement, disk: ResolvedPoint['disks'][number], flatName: string, context: StepContext): Promise<void> {
-    const client = this.client as VsphereClient;
     const placement = this.placement as Placement;
     const proxy = this.transport.proxy as ProxySummary;
     const point = this.point as ResolvedPoint;
@@ -207,12 +179,7 @@ export class EntireVmVsphereRestore implements JobWork {
     } catch {
       throw new LifeboatError('unavailable', `proxy ${proxy.name} does not see ${datastorePath} at ${folder}; check its datastore path for ${placement.datastore.name}`);
     }
-    if (this.transport.mode === 'hotadd') {
-      context.resources.record('vsphere-hot-added-disk', { host: this.request.target.host, proxyVm: proxy.proxyVm ?? '', path: datastorePath });
-      await client.attachDisk(this.proxyVm as MoRef, datastorePath, disk.capacity);
-      this.attached.push(datastorePath);
-      context.log(`disk ${datastorePath} hot-added to proxy VM ${proxy.proxyVm}`);
-    }
+    if (this.transport.mode === 'hotadd') await this.hotAdd(context, datastorePath, disk.capacity);
     const base = this.bytesDone;
     this.bytesDone += await restoreDiskToFile({
       pool: this.pool, point, disk, path: join(folder, flatName), replace: true, targetLabel: `datastore ${placement.datastore.name}`, context,
@@ -220,11 +187,7 @@ export class EntireVmVsphereRestore implements JobWork {
     });
     await syncPath(join(folder, flatName));
     await writeFile(join(folder, placed.fileName), writeFlatDescriptor(disk.capacity, flatName));
-    if (this.transport.mode === 'hotadd') {
-      await client.detachDisk(this.proxyVm as MoRef, datastorePath);
-      this.attached = this.attached.filter((path) => path !== datastorePath);
-      context.log(`disk ${datastorePath} detached from proxy VM ${proxy.proxyVm}`);
-    }
+    if (this.transport.mode === 'hotadd') await this.detach(context, datastorePath);
     context.log(`disk ${placed.key} written to ${datastorePath} (SCSI ${placed.controllerBus}:${placed.unit}) over ${transportTitle(this.transport.mode)}`);
   }
 
@@ -243,20 +206,11 @@ export class EntireVmVsphereRestore implements JobWork {
   }
 
   async finish(succeeded: boolean): Promise<void> {
-    await rm(this.staging, { recursive: true, force: true });
-    this.releaseProxy?.();
-    this.releaseProxy = null;
-    const client = this.client;
-    if (!client) return;
-    // A disk still hot-added to the proxy is detached before anything else.
-    for (const path of this.attached) await client.detachDisk(this.proxyVm as MoRef, path).catch(() => undefined);
-    this.attached = [];
-    try {
-      // The half-made VM goes, with its files and any snapshot; if that fails, the janitor retries.
-      if (!succeeded && this.vm) await client.runTask('Destroy_Task', this.vm, [], `remove half-restored VM ${this.vmName}`);
-    } finally {
-      await client.logout();
-    }
+    // The half-made VM goes, with its files and any snapshot; if that fails, the janitor retries.
+    const vm = succeeded ? null : this.vm;
+    await this.release(async (client) => {
+      if (vm) await client.runTask('Destroy_Task', vm, [], `remove half-restored VM ${this.vmName}`);
+    });
   }
 
   result(): Record<string, unknown> {

@@ -5,20 +5,19 @@
 // read the disk, every block is. The VM itself is never removed, whatever happens.
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { OriginalPreview, ProxySummary, VsphereTarget } from '../../shared/domain.ts';
+import type { OriginalPreview, ProxySummary } from '../../shared/domain.ts';
 import { parseDescriptor } from '../disks/vmdk-descriptor.ts';
 import { placeDisks } from '../drivers/vsphere/config-spec.ts';
 import type { Inventory, VmDisk, VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { el, type MoRef } from '../drivers/vsphere/xml.ts';
 import { LifeboatError } from '../errors.ts';
 import { resolvePoint, type ResolvedDisk, type ResolvedPoint } from '../repository/chain.ts';
-import type { Repository } from '../repository/repository.ts';
-import type { WorkerPool } from '../workers/pool.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import type { StepContext } from '../engine/plan.ts';
 import { restoreDiskToFile, rollbackDiskInPlace } from './disk-transfer.ts';
+import { VsphereRestoreBase } from './vsphere-restore-base.ts';
 import { syncPath } from '../fs/durable.ts';
-import { selectTransport, transportTitle, type ProxyPool, type TransportDecision } from './transport-choice.ts';
+import { selectTransport, transportTitle } from './transport-choice.ts';
 
 export const originalSteps = [
   { name: 'initialize', title: 'Initialization: find the VM, match its disks, choose the transport' },
@@ -66,37 +65,17 @@ export async function previewOriginal(client: VsphereClient, inventory: Inventor
   return { preview, vm: vm.ref, matched };
 }
 
-export class OriginalVmVsphereRestore implements JobWork {
+export class OriginalVmVsphereRestore extends VsphereRestoreBase implements JobWork {
   readonly steps = originalSteps;
-  private readonly repository: Repository;
-  private readonly pool: WorkerPool;
-  private readonly connectHost: (name: string) => Promise<VsphereClient>;
-  private readonly proxies: ProxyPool;
-  private readonly staging: string;
-  private readonly request: { vmId: string; pointId: string; target: VsphereTarget };
-  private client: VsphereClient | null = null;
   private point: ResolvedPoint | null = null;
   private inventory: Inventory | null = null;
   private vm: MoRef | null = null;
   private matched: Matched[] = [];
   private preview: OriginalPreview | null = null;
-  private transport: TransportDecision = { mode: 'nbd', proxy: null, reasons: [] };
-  private releaseProxy: (() => void) | null = null;
-  private proxyVm: MoRef | null = null;
-  private attached: string[] = [];
   private snapshotTaken = false;
   private bytesWritten = 0;
   private unchangedBlocks = 0;
   private totalBlocks = 0;
-
-  constructor(options: { repository: Repository; pool: WorkerPool; connectHost: (name: string) => Promise<VsphereClient>; proxies: ProxyPool; stagingRoot: string; jobId: string; request: { vmId: string; pointId: string; target: VsphereTarget } }) {
-    this.repository = options.repository;
-    this.pool = options.pool;
-    this.connectHost = options.connectHost;
-    this.proxies = options.proxies;
-    this.staging = join(options.stagingRoot, options.jobId);
-    this.request = options.request;
-  }
 
   async run(step: string, context: StepContext): Promise<'done' | 'skipped' | void> {
     switch (step) {
@@ -131,10 +110,7 @@ export class OriginalVmVsphereRestore implements JobWork {
     if (datastores.length > 1) context.log(`disks span ${datastores.join(', ')}; the transport is chosen for ${datastores[0]}`);
     const datastore = this.inventory.datastores.find((ds) => ds.name === datastores[0]);
     if (!datastore) throw new LifeboatError('not-found', `datastore ${datastores[0]} of ${found.preview.vmName} is not in the inventory`);
-    const selected = selectTransport({ inventory: this.inventory, datastore, requested: this.request.target.transport ?? 'auto', thick: this.matched.every((disk) => !disk.vm.thin), host: this.request.target.host, proxies: this.proxies, context });
-    this.transport = selected.decision;
-    this.releaseProxy = selected.release;
-    this.proxyVm = selected.proxyVm;
+    this.useTransport(selectTransport({ inventory: this.inventory, datastore, requested: this.request.target.transport ?? 'auto', thick: this.matched.every((disk) => !disk.vm.thin), host: this.request.target.host, proxies: this.proxies, context }));
     const { mode, proxy } = this.transport;
     context.log(`transport: ${transportTitle(mode)}${proxy ? ` through proxy ${proxy.name}: quick rollback, only differing blocks are written` : ': it cannot read the disks, so every block is written'}`);
     context.resources.record('staging-folder', { path: this.staging });
@@ -191,20 +167,13 @@ export class OriginalVmVsphereRestore implements JobWork {
         const proxy = this.transport.proxy as ProxySummary;
         const root = proxy.datastorePaths[disk.datastore];
         if (!root) throw new LifeboatError('unavailable', `proxy ${proxy.name} cannot see datastore ${disk.datastore}`);
-        if (this.transport.mode === 'hotadd') {
-          context.resources.record('vsphere-hot-added-disk', { host: this.request.target.host, proxyVm: proxy.proxyVm ?? '', path: disk.vm.fileName });
-          await client.attachDisk(this.proxyVm as MoRef, disk.vm.fileName, disk.vm.capacity);
-          this.attached.push(disk.vm.fileName);
-        }
+        if (this.transport.mode === 'hotadd') await this.hotAdd(context, disk.vm.fileName, disk.vm.capacity);
         const local = join(root, flatPath);
         const outcome = await rollbackDiskInPlace({ pool: this.pool, point, disk: disk.point, path: local, targetLabel: `datastore ${disk.datastore}`, context, onProgress });
         await syncPath(local);
         this.bytesWritten += outcome.bytesWritten;
         this.unchangedBlocks += outcome.unchangedBlocks;
-        if (this.transport.mode === 'hotadd') {
-          await client.detachDisk(this.proxyVm as MoRef, disk.vm.fileName);
-          this.attached = this.attached.filter((path) => path !== disk.vm.fileName);
-        }
+        if (this.transport.mode === 'hotadd') await this.detach(context, disk.vm.fileName);
       }
       base += disk.point.capacity;
       context.progress(base, total);
@@ -214,14 +183,7 @@ export class OriginalVmVsphereRestore implements JobWork {
 
   /** Whatever the outcome, the source VM stays, and so does its safety snapshot. */
   async finish(): Promise<void> {
-    await rm(this.staging, { recursive: true, force: true });
-    this.releaseProxy?.();
-    this.releaseProxy = null;
-    const client = this.client;
-    if (!client) return;
-    for (const path of this.attached) await client.detachDisk(this.proxyVm as MoRef, path).catch(() => undefined);
-    this.attached = [];
-    await client.logout();
+    await this.release();
   }
 
   result(): Record<string, unknown> {

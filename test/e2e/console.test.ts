@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright';
 import WebSocket from 'ws';
-import { qemuImg, tempDir } from '../helpers/env.ts';
+import { qemuImg, tempDir, until } from '../helpers/env.ts';
 import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
 
 const run = promisify(execFile);
@@ -80,16 +80,6 @@ function openSocket(headers: Record<string, string>): Promise<{ socket: WebSocke
     socket.on('unexpected-response', (_request, response) => resolve({ socket, frames, status: response.statusCode }));
     socket.on('error', () => undefined);
   });
-}
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 test('the WebSocket refuses a foreign Origin, a wrong token, and requests before hello', async () => {

@@ -66,3 +66,14 @@ export async function makeVmFolder(folder: string, name: string, raw: string, su
 export async function runJob(engine: Engine, job: Job): Promise<Job> {
   return engine.jobs.whenEnded(job.id);
 }
+
+/** Polls `probe` until it returns a value; bounded, so a test never waits forever. */
+export async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000, everyMs = 10): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

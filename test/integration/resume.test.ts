@@ -7,19 +7,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { Engine } from '../../electron/engine/engine.ts';
-import { makeVmFolder, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
+import { makeVmFolder, qemuImg, runJob, tempDir, until, writeMixedRaw } from '../helpers/env.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function killedMidRestore(): Promise<{ dir: string; home: string; target: string }> {
   const dir = await tempDir();

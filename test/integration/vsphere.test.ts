@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { Engine } from '../../electron/engine/engine.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
-import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
+import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, until, writeMixedRaw } from '../helpers/env.ts';
 import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
 import { startFaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
 
@@ -244,12 +244,10 @@ test('vSphere: after kill -9 mid-restore the janitor removes the half-made VM at
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const catalog = new Database(join(home, 'catalog.sqlite'), { readonly: true });
   try {
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
+    await until('the disk transfer to start', () => {
       const row = catalog.prepare("SELECT current_step FROM jobs WHERE kind = 'restore-entire-vm'").get() as { current_step: string | null } | undefined;
-      if (row?.current_step === 'transfer-disks') break;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+      return row?.current_step === 'transfer-disks' ? row : undefined;
+    }, 60_000);
   } finally {
     catalog.close();
   }
