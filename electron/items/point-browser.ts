@@ -1,0 +1,104 @@
+// Browsing a restore point without restoring it. Paths read /disk0/part1/etc/hostname: the
+// point's disks, their partitions, then the file system inside (ext2/3/4 or FAT). A partition
+// whose file system is unknown or damaged is listed with the reason.
+import { LifeboatError } from '../errors.ts';
+import { ExtFileSystem } from '../filesystems/ext4.ts';
+import { FatFileSystem } from '../filesystems/fat.ts';
+import { DiskSlice, splitPath, type FileSystem, type FsEntry } from '../filesystems/file-system.ts';
+import { readPartitionTable } from '../filesystems/partitions.ts';
+import { resolvePoint } from '../repository/chain.ts';
+import { PointDisk } from '../repository/point-disk.ts';
+import type { Repository } from '../repository/repository.ts';
+
+export type Volume = { name: string; size: number; fileSystem: FileSystem | null; problem: string | null };
+type DiskView = { name: string; disk: PointDisk; volumes: Volume[] };
+
+async function mount(disk: DiskSlice): Promise<{ fileSystem: FileSystem | null; problem: string | null }> {
+  const failures: string[] = [];
+  for (const open of [ExtFileSystem.open, FatFileSystem.open]) {
+    try {
+      return { fileSystem: await open(disk), problem: null };
+    } catch (error) {
+      failures.push((error as Error).message);
+    }
+  }
+  return { fileSystem: null, problem: `unknown or damaged file system: ${failures.join('; ')}` };
+}
+
+export class PointBrowser {
+  private readonly disks: DiskView[];
+
+  private constructor(disks: DiskView[]) {
+    this.disks = disks;
+  }
+
+  static async open(repository: Repository, vmId: string, pointId: string): Promise<PointBrowser> {
+    const point = await resolvePoint(repository, vmId, pointId);
+    const views: DiskView[] = [];
+    for (const [index, resolved] of point.disks.entries()) {
+      const disk = new PointDisk(point, resolved.key);
+      const table = await readPartitionTable(disk);
+      const slices = table.partitions.length > 0 ? table.partitions.map((part) => ({ name: `part${part.index}`, start: part.start, size: part.size })) : [{ name: 'part0', start: 0, size: disk.capacity }];
+      const volumes: Volume[] = [];
+      for (const slice of slices) {
+        const mounted = await mount(new DiskSlice(disk, slice.start, slice.size, `${disk.description} ${slice.name}`));
+        volumes.push({ name: slice.name, size: slice.size, ...mounted });
+      }
+      views.push({ name: `disk${index}`, disk, volumes });
+    }
+    return new PointBrowser(views);
+  }
+
+  private locate(path: string): { view: DiskView | null; volume: Volume | null; inner: string } {
+    const [diskName, volumeName, ...rest] = splitPath(path);
+    const view = diskName === undefined ? null : (this.disks.find((candidate) => candidate.name === diskName) ?? null);
+    if (diskName !== undefined && !view) throw new LifeboatError('not-found', `${path}: no disk ${diskName}`);
+    const volume = volumeName === undefined ? null : (view?.volumes.find((candidate) => candidate.name === volumeName) ?? null);
+    if (volumeName !== undefined && !volume) throw new LifeboatError('not-found', `${path}: no partition ${volumeName}`);
+    return { view, volume, inner: `/${rest.join('/')}` };
+  }
+
+  private fileSystemOf(volume: Volume, path: string): FileSystem {
+    if (!volume.fileSystem) throw new LifeboatError('unavailable', `${path}: ${volume.problem}`);
+    return volume.fileSystem;
+  }
+
+  /** The file system of a /diskN/partM path. */
+  fileSystemFor(path: string): FileSystem {
+    const { volume } = this.locate(path);
+    if (!volume) throw new LifeboatError('bad-request', `${path} is not a partition`);
+    return this.fileSystemOf(volume, path);
+  }
+
+  async list(path: string): Promise<FsEntry[]> {
+    const { view, volume, inner } = this.locate(path);
+    if (!view) return this.disks.map((disk) => ({ name: disk.name, type: 'dir', size: disk.disk.capacity, mtime: null, mode: null }));
+    if (!volume) {
+      return view.volumes.map((candidate) => ({
+        name: candidate.name,
+        type: candidate.fileSystem ? 'dir' : 'other',
+        size: candidate.size,
+        mtime: null,
+        mode: null,
+        ...(candidate.fileSystem ? { target: `${candidate.fileSystem.kind}${candidate.fileSystem.label ? ` "${candidate.fileSystem.label}"` : ''}` } : { target: candidate.problem ?? '' }),
+      }));
+    }
+    return this.fileSystemOf(volume, path).list(inner);
+  }
+
+  async stat(path: string): Promise<FsEntry> {
+    const { volume, inner } = this.locate(path);
+    if (!volume) return { name: splitPath(path).at(-1) ?? '/', type: 'dir', size: 0, mtime: null, mode: null };
+    return this.fileSystemOf(volume, path).stat(inner);
+  }
+
+  read(path: string): AsyncGenerator<Uint8Array> {
+    const { volume, inner } = this.locate(path);
+    if (!volume) throw new LifeboatError('bad-request', `${path} is not a file`);
+    return this.fileSystemOf(volume, path).read(inner);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.disks.map((view) => view.disk.close()));
+  }
+}

@@ -1,0 +1,55 @@
+// Browsing inside a restore point, checked against the real tools: e2fsprogs' debugfs for ext4
+// and mtools for FAT, on a GPT disk built with sgdisk, mke2fs -d and mkfs.fat + mcopy.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { readAll } from '../../electron/filesystems/file-system.ts';
+import { PointBrowser } from '../../electron/items/point-browser.ts';
+import { buildGuestDisk } from '../../electron/lab/guest-disk.ts';
+import { makeVmFolder, openEngine, runJob, tempDir } from '../helpers/env.ts';
+
+test('ext4 and FAT inside a backed-up GPT disk list and read as debugfs and mtools say', async () => {
+  const dir = await tempDir();
+  const work = join(dir, 'work');
+  await mkdir(work);
+  const layout = await buildGuestDisk(work, 'itemvm', 48);
+  const source = join(dir, 'source');
+  await mkdir(source);
+  await makeVmFolder(source, 'itemvm', layout.rawPath, 'monolithicSparse');
+  const engine = await openEngine(join(dir, 'home'));
+  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  const vmId = engine.resolveVm('itemvm').id;
+  const [point] = engine.catalog.listPoints(vmId);
+  assert.ok(point);
+  const browser = await PointBrowser.open(engine.repository, vmId, point.id);
+  try {
+    assert.deepEqual((await browser.list('/')).map((entry) => entry.name), ['disk0']);
+    assert.deepEqual((await browser.list('/disk0')).map((entry) => [entry.name, entry.target]), [['part1', 'ext4 "root"'], ['part2', 'fat "DATA"']]);
+
+    // ext4 against debugfs: names and sizes of a folder, then file bytes.
+    const debugfs = execFileSync('debugfs', ['-R', 'ls -p /home/operator', layout.ext4.image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const expected = debugfs.split('\n').filter((line) => line.startsWith('/')).map((line) => line.split('/')).filter((parts) => parts[5] !== '.' && parts[5] !== '..').map((parts) => [parts[5], Number(parts[6] || 0)]).sort();
+    const listed = (await browser.list('/disk0/part1/home/operator')).map((entry) => [entry.name, entry.type === 'dir' ? 0 : entry.size]).sort();
+    assert.deepEqual(listed.filter(([, size]) => size !== 0), expected.filter(([, size]) => size !== 0));
+    assert.deepEqual(listed.map(([name]) => name), expected.map(([name]) => name));
+    for (const file of ['var/log/service.log', 'home/operator/blob.bin', 'etc/hostname']) {
+      assert.ok((await readAll(browser.fileSystemFor('/disk0/part1'), file, 16 * 1024 * 1024)).equals(await readFile(join(work, 'files', file))), file);
+    }
+
+    // FAT against mtools: the names mdir prints, and the bytes mcopy extracts.
+    const mdir = execFileSync('mdir', ['-i', layout.fat.image, '-b', '::/home/operator'], { encoding: 'utf8', env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+    const fatNames = mdir.split('\n').filter(Boolean).map((line) => line.replace(/^::\/home\/operator\//, '').replace(/\/$/, '')).sort();
+    assert.deepEqual((await browser.list('/disk0/part2/home/operator')).map((entry) => entry.name).sort(), fatNames);
+    const mcopy = execFileSync('mcopy', ['-i', layout.fat.image, '::/home/operator/blob.bin', '-'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' }, maxBuffer: 16 * 1024 * 1024 });
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of browser.read('/disk0/part2/home/operator/blob.bin')) chunks.push(chunk);
+    assert.ok(Buffer.concat(chunks).equals(mcopy));
+
+    await assert.rejects(browser.list('/disk0/part1/nope'), { code: 'not-found' });
+    await assert.rejects(browser.list('/disk9'), { code: 'not-found', message: /no disk disk9/ });
+  } finally {
+    await browser.close();
+  }
+});
