@@ -55,6 +55,13 @@ export function parseExtSuperblock(sb: Buffer, volumeBytes: number): ExtSuperblo
   return { blockSize, blocksCount, inodesCount, inodesPerGroup, blocksPerGroup, firstDataBlock, inodeSize, descriptorSize, groups, label: sb.toString('latin1', 120, 136).replace(/\0.*$/s, '') };
 }
 
+const ZERO_CHUNK = 1024 * 1024;
+
+/** A hole's zeros, a chunk at a time: a sparse file may be far larger than memory. */
+function* zeros(length: number): Generator<Uint8Array> {
+  for (let left = length; left > 0; left -= ZERO_CHUNK) yield new Uint8Array(Math.min(ZERO_CHUNK, left));
+}
+
 type Inode = { number: number; mode: number; size: number; mtime: Date; flags: number; block: Buffer };
 
 const typeOf = (mode: number): EntryType => {
@@ -172,7 +179,7 @@ export class ExtFileSystem implements FileSystem {
     for (const run of await this.runs(inode)) {
       const start = run.logical * blockSize;
       if (start > position) {
-        yield new Uint8Array(Math.min(start, inode.size) - position); // a hole
+        yield* zeros(Math.min(start, inode.size) - position); // a hole
         position = Math.min(start, inode.size);
       }
       for (let done = 0; done < run.length && position < inode.size; ) {
@@ -184,7 +191,7 @@ export class ExtFileSystem implements FileSystem {
         done += count;
       }
     }
-    if (position < inode.size) yield new Uint8Array(inode.size - position);
+    if (position < inode.size) yield* zeros(inode.size - position);
   }
 
   private async collect(inode: Inode, limit: number): Promise<Buffer> {

@@ -1,0 +1,114 @@
+// The file system and partition parsers on damaged bytes: real images made by mke2fs, mkfs.fat
+// and sgdisk, with random bytes of their metadata changed. Every walk of the whole tree ends,
+// quickly, with data or with our own clear error.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import type { Disk } from '../../electron/disks/disk.ts';
+import { LifeboatError } from '../../electron/errors.ts';
+import { ExtFileSystem } from '../../electron/filesystems/ext4.ts';
+import { FatFileSystem, parseFatBootSector, parseFatDirectory } from '../../electron/filesystems/fat.ts';
+import { readPartitionTable, parseGptHeader } from '../../electron/filesystems/partitions.ts';
+import type { FileSystem } from '../../electron/filesystems/file-system.ts';
+import { parseExtSuperblock } from '../../electron/filesystems/ext4.ts';
+import { tempDir } from '../helpers/env.ts';
+
+const MAX_WALK_MS = 2000;
+
+class BufferDisk implements Disk {
+  readonly capacity: number;
+  readonly description = 'fuzzed image';
+  private readonly bytes: Buffer;
+  constructor(bytes: Buffer) {
+    this.bytes = bytes;
+    this.capacity = bytes.length;
+  }
+  async read(offset: number, length: number): Promise<Buffer> {
+    if (offset < 0 || length < 0 || offset + length > this.capacity) throw new RangeError('outside the image');
+    return Buffer.from(this.bytes.subarray(offset, offset + length));
+  }
+  async close(): Promise<void> {}
+}
+
+/** Lists and reads everything, bounded in entries; returns how many entries it saw. */
+async function walk(fs: FileSystem): Promise<number> {
+  let seen = 0;
+  const queue = ['/'];
+  while (queue.length > 0 && seen < 500) {
+    const path = queue.shift() as string;
+    for (const entry of await fs.list(path)) {
+      seen++;
+      const child = `${path === '/' ? '' : path}/${entry.name}`;
+      if (entry.type === 'dir') queue.push(child);
+      else if (entry.type === 'file') for await (const chunk of fs.read(child)) void chunk;
+    }
+  }
+  return seen;
+}
+
+async function survives(open: (disk: Disk) => Promise<FileSystem>, bytes: Buffer): Promise<void> {
+  const started = performance.now();
+  try {
+    await walk(await open(new BufferDisk(bytes)));
+  } catch (error) {
+    assert.ok(error instanceof LifeboatError || error instanceof RangeError, `unexpected ${(error as Error).constructor.name}: ${(error as Error).message}`);
+  }
+  assert.ok(performance.now() - started < MAX_WALK_MS, 'a damaged image must not hang the walk');
+}
+
+async function images(): Promise<{ ext4: Buffer; fat: Buffer }> {
+  const dir = await tempDir();
+  const files = join(dir, 'files');
+  await mkdir(join(files, 'a', 'b'), { recursive: true });
+  await writeFile(join(files, 'a', 'b', 'deep.txt'), 'deep\n');
+  await writeFile(join(files, 'a', 'big.bin'), Buffer.alloc(300_000, 7));
+  execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-d', files, join(dir, 'ext4.img'), '4M'], { stdio: 'ignore' });
+  execFileSync('mkfs.fat', ['-C', join(dir, 'fat.img'), '2048'], { stdio: 'ignore' });
+  execFileSync('mcopy', ['-i', join(dir, 'fat.img'), '-s', join(files, 'a'), '::/'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+  return { ext4: await readFile(join(dir, 'ext4.img')), fat: await readFile(join(dir, 'fat.img')) };
+}
+
+const edits = fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 16 });
+
+function damage(image: Buffer, changes: [number, number][], within: number): Buffer {
+  const copy = Buffer.from(image);
+  for (const [at, xor] of changes) {
+    const index = at % within;
+    copy[index] = (copy[index] as number) ^ xor;
+  }
+  return copy;
+}
+
+test('ext4 and FAT images with damaged metadata: data or a clear error, never a hang', async () => {
+  const { ext4, fat } = await images();
+  assert.ok((await walk(await ExtFileSystem.open(new BufferDisk(ext4)))) >= 4);
+  assert.ok((await walk(await FatFileSystem.open(new BufferDisk(fat)))) >= 4);
+  // Metadata lives in the first blocks: superblock, group descriptors, inode tables, FATs, root.
+  await fc.assert(fc.asyncProperty(edits, async (changes) => survives(ExtFileSystem.open, damage(ext4, changes, 256 * 1024))), { numRuns: 150 });
+  await fc.assert(fc.asyncProperty(edits, async (changes) => survives(FatFileSystem.open, damage(fat, changes, 64 * 1024))), { numRuns: 150 });
+});
+
+test('boot sectors, superblocks, directories and partition tables from random bytes', async () => {
+  const clear = (fn: () => unknown): void => {
+    try {
+      fn();
+    } catch (error) {
+      assert.ok(error instanceof LifeboatError, `unexpected ${(error as Error).message}`);
+    }
+  };
+  fc.assert(fc.property(fc.uint8Array({ minLength: 512, maxLength: 1100 }), (bytes) => {
+    const buffer = Buffer.from(bytes);
+    clear(() => parseFatBootSector(buffer, 1 << 30));
+    clear(() => parseExtSuperblock(Buffer.concat([buffer, Buffer.alloc(1024)]), 1 << 30));
+    clear(() => parseFatDirectory(buffer));
+    assert.equal(parseGptHeader(buffer, 1 << 21) === null || typeof parseGptHeader(buffer, 1 << 21) === 'object', true);
+  }), { numRuns: 300 });
+  await fc.assert(fc.asyncProperty(fc.uint8Array({ minLength: 4096, maxLength: 8192 }), async (bytes) => {
+    const disk = new BufferDisk(Buffer.from(bytes));
+    const table = await readPartitionTable(disk);
+    for (const part of table.partitions) assert.ok(part.start + part.size <= disk.capacity, 'partitions stay inside the disk');
+  }), { numRuns: 200 });
+});
