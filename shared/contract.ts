@@ -2,7 +2,7 @@
 // declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
 import { z } from 'zod';
 import type { EventChannelName, RequestChannelName } from './channel-names.ts';
-import { AuditEntry, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
+import { AuditEntry, FileEntry, ItemPath, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
 const Empty = z.object({}).strict();
 
@@ -56,6 +56,23 @@ export const requestChannels = {
   'restore.previewOriginal': {
     request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200), host: HostName }).strict(),
     response: OriginalPreview,
+  },
+  'files.list': {
+    request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200), path: z.string().max(4096) }).strict(),
+    response: z.array(FileEntry),
+  },
+  'files.restore': {
+    request: z
+      .object({
+        vm: z.string().min(1).max(200),
+        point: z.string().min(1).max(200),
+        paths: z.array(ItemPath).min(1).max(1000),
+        target: LocalTarget.strict(),
+        onClash: z.enum(['overwrite', 'keep-both', 'skip']).default('keep-both'),
+        operator: OperatorName.optional(),
+      })
+      .strict(),
+    response: z.object({ job: Job }),
   },
   'audit.list': { request: Empty, response: z.array(AuditEntry) },
   'audit.verify': { request: Empty, response: z.object({ entries: z.number().int(), intact: z.boolean(), problem: z.string().nullable() }) },

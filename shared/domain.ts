@@ -8,7 +8,7 @@ export type JobState = z.infer<typeof JobState>;
 
 export const finishedJobStates: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
 
-export const JobKind = z.enum(['backup', 'restore-entire-vm', 'verify']);
+export const JobKind = z.enum(['backup', 'restore-entire-vm', 'restore-items', 'verify']);
 export type JobKind = z.infer<typeof JobKind>;
 
 export const Id = z.string().min(1).max(200);
@@ -168,3 +168,15 @@ export type OriginalPreview = z.infer<typeof OriginalPreview>;
 
 export const AuditEntry = z.object({ id: z.number().int(), at: z.string(), actor: z.string(), action: z.string(), subject: z.string().nullable(), details: z.string() });
 export type AuditEntry = z.infer<typeof AuditEntry>;
+
+export const FileEntry = z.object({
+  name: z.string(),
+  type: z.enum(['file', 'dir', 'symlink', 'other']),
+  size: z.number(),
+  mtime: z.string().nullable(),
+  mode: z.number().nullable(),
+  target: z.string().optional(),
+});
+export type FileEntry = z.infer<typeof FileEntry>;
+
+export const ItemPath = z.string().min(1).max(4096).regex(/^\/disk\d+(\/|$)/, 'item paths start with /diskN');

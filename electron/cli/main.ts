@@ -31,6 +31,8 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
   proxies [add <name> --host H --transports san,hotadd,nbd [--vm PROXY-VM] [--datastore-path DS=PATH]…
            [--max-tasks N] | remove <name>]          backup proxies for Direct SAN and HotAdd
   verify <vm> [--point P]                            check every block hash of the chain (or one point)
+  files ls <vm> --point P [/diskN/partM/path]        browse inside a restore point
+  files get <vm> --point P <path>... --out DIR [--on-clash keep-both|overwrite|skip]
   audit [verify]                                     the audit log; verify recomputes its hash chain
   settings [set four-eyes on|off]                    original-location restores wait for a second operator
   jobs [show <id> | cancel <id> | resume <id> | discard <id> | approve <id>]
@@ -210,6 +212,7 @@ export async function main(argv: string[]): Promise<number> {
       host: { type: 'string' }, port: { type: 'string' }, 'allow-remote': { type: 'boolean', default: false },
       url: { type: 'string' }, user: { type: 'string' }, 'password-env': { type: 'string' }, insecure: { type: 'boolean', default: false },
       operator: { type: 'string' },
+      out: { type: 'string' }, 'on-clash': { type: 'string' },
       original: { type: 'boolean', default: false }, yes: { type: 'boolean', default: false },
       transports: { type: 'string' }, vm: { type: 'string' }, 'datastore-path': { type: 'string', multiple: true }, 'max-tasks': { type: 'string' },
       datastore: { type: 'string' }, 'host-system': { type: 'string' }, network: { type: 'string' }, 'disk-format': { type: 'string' }, transport: { type: 'string' },
@@ -317,6 +320,20 @@ export async function main(argv: string[]): Promise<number> {
         const jobs = await api.invoke('jobs.list', {});
         out.print(table([['ID', 'KIND', 'VM', 'STATE', 'PROGRESS', 'CREATED'], ...jobs.map((job) => [job.id, job.kind, job.vmName, job.state, job.bytesTotal > 0 ? `${Math.floor((job.bytesDone * 100) / job.bytesTotal)}%` : '-', job.createdAt])]), jobs);
         return 0;
+      }
+      case 'files': {
+        const [action, vm, ...paths] = rest;
+        if (!vm || (action !== 'ls' && action !== 'get')) throw new UsageError('files takes: ls <vm> --point P [path] | get <vm> --point P <path>... --out DIR');
+        if (!values.point) throw new UsageError(`files ${action} needs --point <id|sequence|latest>`);
+        if (action === 'ls') {
+          const entries = await api.invoke('files.list', { vm, point: values.point, path: paths[0] ?? '/' });
+          out.print(table([['TYPE', 'SIZE', 'MODIFIED', 'NAME'], ...entries.map((entry) => [entry.type, entry.type === 'file' ? formatBytes(entry.size) : '', entry.mtime ?? '', entry.target ? `${entry.name} -> ${entry.target}` : entry.name])]), entries);
+          return 0;
+        }
+        if (paths.length === 0 || !values.out) throw new UsageError('files get needs paths and --out DIR');
+        const onClash = (values['on-clash'] ?? 'keep-both') as 'keep-both' | 'overwrite' | 'skip';
+        const { job } = await api.invoke('files.restore', { vm, point: values.point, paths, target: { kind: 'local', path: values.out }, onClash, operator });
+        return await runJobCommand(api, job, values.detach, out);
       }
       case 'verify': {
         if (!rest[0]) throw new UsageError('verify takes a VM name or id');

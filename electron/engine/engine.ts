@@ -3,7 +3,7 @@
 // local socket, which is the home's lock and the CLI's way in.
 import type { z } from 'zod';
 import { requestChannels, type RequestChannel, type ResponseOf } from '../../shared/contract.ts';
-import type { HostInventory, HostSummary, Job, ProxySummary } from '../../shared/domain.ts';
+import type { FileEntry, HostInventory, HostSummary, Job, ProxySummary } from '../../shared/domain.ts';
 import { BackupWork, backupSteps } from '../backup/backup-vm.ts';
 import { readSourceVm } from '../backup/source-vm.ts';
 import { Catalog } from '../catalog/catalog.ts';
@@ -25,6 +25,8 @@ import type { ProxyPool } from '../restore/transport-choice.ts';
 import { OriginalVmVsphereRestore, originalSteps, previewOriginal } from '../restore/original-vm-vsphere.ts';
 import { resolvePoint } from '../repository/chain.ts';
 import { VerifyWork, verifySteps } from '../verify/verify-chain.ts';
+import { PointBrowser } from '../items/point-browser.ts';
+import { RestoreItemsWork, itemSteps } from '../items/restore-items.ts';
 import type { Server } from 'node:net';
 import { listenLocalSocket } from '../rpc/local-socket.ts';
 
@@ -244,6 +246,41 @@ export class Engine {
     return this.jobs.requeue(jobId, () => this.localRestoreWork(jobId, request, true));
   }
 
+  /** Browsers stay open for a while: expanding a folder should not reopen the point. */
+  private readonly browsers = new Map<string, Promise<PointBrowser>>();
+
+  private browser(vmId: string, pointId: string): Promise<PointBrowser> {
+    const key = `${vmId}/${pointId}`;
+    let browser = this.browsers.get(key);
+    if (!browser) {
+      browser = PointBrowser.open(this.repository, vmId, pointId);
+      browser.catch(() => this.browsers.delete(key));
+      this.browsers.set(key, browser);
+      while (this.browsers.size > 4) {
+        const [oldest, opened] = this.browsers.entries().next().value as [string, Promise<PointBrowser>];
+        this.browsers.delete(oldest);
+        void opened.then((old) => old.close()).catch(() => undefined);
+      }
+    }
+    return browser;
+  }
+
+  async listFiles(vmArgument: string, point: string, path: string): Promise<FileEntry[]> {
+    const vm = this.resolveVm(vmArgument);
+    const browser = await this.browser(vm.id, this.resolvePointId(vm.id, point));
+    return (await browser.list(path)).map((entry) => ({ ...entry, mtime: entry.mtime ? entry.mtime.toISOString() : null }));
+  }
+
+  startItemRestore(request: Parsed<'files.restore'>, actor: string): Job {
+    const vm = this.resolveVm(request.vm);
+    const pointId = this.resolvePointId(vm.id, request.point);
+    this.catalog.audit(request.operator ?? actor, 'files.restore', vm.id, { pointId, paths: request.paths, target: request.target.path, onClash: request.onClash });
+    return this.jobs.submit(
+      { kind: 'restore-items', vmId: null, vmName: vm.name, summary: `Restore ${request.paths.length} item(s) of ${vm.name} to ${request.target.path}`, params: { ...request, pointId }, steps: itemSteps, requestedBy: request.operator ?? actor },
+      () => new RestoreItemsWork(this.repository, { vmId: vm.id, pointId, paths: request.paths, targetPath: request.target.path, onClash: request.onClash }),
+    );
+  }
+
   startVerify(vmArgument: string, point: string | undefined, actor: string): Job {
     const vm = this.resolveVm(vmArgument);
     const pointIds = point === undefined ? null : [this.resolvePointId(vm.id, point)];
@@ -318,6 +355,8 @@ export class Engine {
       'restore.entireVm': async (request) => ({ job: await this.startRestore(request, 'console') }),
       'audit.list': async () => this.catalog.auditEntries(),
       'audit.verify': async () => this.catalog.verifyAudit(),
+      'files.list': async ({ vm, point, path }) => this.listFiles(vm, point, path),
+      'files.restore': async (request) => ({ job: this.startItemRestore(request, 'console') }),
       'verify.start': async ({ vm, point }) => ({ job: this.startVerify(vm, point, 'console') }),
       'restore.previewOriginal': async ({ vm, point, host }) => {
         const found = this.resolveVm(vm);
@@ -354,6 +393,7 @@ export class Engine {
 
   async close(): Promise<void> {
     await this.janitor;
+    for (const browser of this.browsers.values()) await browser.then((opened) => opened.close()).catch(() => undefined);
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
     await this.jobs.close();
     await this.pool.close();

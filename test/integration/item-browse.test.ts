@@ -2,12 +2,13 @@
 // and mtools for FAT, on a GPT disk built with sgdisk, mke2fs -d and mkfs.fat + mcopy.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readAll } from '../../electron/filesystems/file-system.ts';
 import { PointBrowser } from '../../electron/items/point-browser.ts';
-import { buildGuestDisk } from '../../electron/lab/guest-disk.ts';
+import { buildGuestDisk, spliceAll } from '../../electron/lab/guest-disk.ts';
+import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { makeVmFolder, openEngine, runJob, tempDir } from '../helpers/env.ts';
 
 test('ext4 and FAT inside a backed-up GPT disk list and read as debugfs and mtools say', async () => {
@@ -52,4 +53,41 @@ test('ext4 and FAT inside a backed-up GPT disk list and read as debugfs and mtoo
   } finally {
     await browser.close();
   }
+});
+
+test('picked files, folders and a symlink come back with their bytes, times and modes; clashes follow the policy', async () => {
+  const dir = await tempDir();
+  const work = join(dir, 'work');
+  await mkdir(work);
+  const layout = await buildGuestDisk(work, 'picker', 48);
+  execFileSync('debugfs', ['-w', '-R', 'symlink /home/operator/latest-notes notes.txt', layout.ext4.image], { stdio: 'ignore' });
+  await spliceAll(layout);
+  const source = join(dir, 'source');
+  await mkdir(source);
+  await makeVmFolder(source, 'picker', layout.rawPath, 'monolithicFlat');
+  const engine = await openEngine(join(dir, 'home'));
+  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  const listed = await dispatch(engine, 'files.list', { vm: 'picker', point: 'latest', path: '/disk0/part1/home/operator' }) as { name: string; target?: string }[];
+  assert.equal(listed.find((entry) => entry.name === 'latest-notes')?.target, 'notes.txt');
+
+  const out = join(dir, 'out');
+  const job = await runJob(engine, engine.startItemRestore({ vm: 'picker', point: 'latest', paths: ['/disk0/part1/home/operator', '/disk0/part2/etc/hostname'], target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
+  assert.equal(job.state, 'succeeded', job.error ?? '');
+  for (const file of ['blob.bin', 'notes.txt']) {
+    const restored = join(out, 'operator', file);
+    const original = join(work, 'files', 'home', 'operator', file);
+    assert.ok((await readFile(restored)).equals(await readFile(original)), file);
+    const [a, b] = [await stat(restored), await stat(original)];
+    assert.equal(Math.floor(a.mtimeMs / 1000), Math.floor(b.mtimeMs / 1000), `${file} keeps its modification time`);
+    assert.equal(a.mode & 0o777, b.mode & 0o777, `${file} keeps its mode`);
+  }
+  assert.equal(await readlink(join(out, 'operator', 'latest-notes')), 'notes.txt');
+  assert.equal(await readFile(join(out, 'hostname'), 'utf8'), 'picker\n');
+
+  const again = await runJob(engine, engine.startItemRestore({ vm: 'picker', point: 'latest', paths: ['/disk0/part2/etc/hostname'], target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
+  assert.equal(again.state, 'succeeded');
+  assert.ok((await readdir(out)).includes('hostname (restored)'));
+  const skipped = await runJob(engine, engine.startItemRestore({ vm: 'picker', point: 'latest', paths: ['/disk0/part2/etc/hostname'], target: { kind: 'local', path: out }, onClash: 'skip' }, 'test'));
+  assert.deepEqual([skipped.result?.copied, skipped.result?.skipped], [0, 1]);
+  await assert.rejects(dispatch(engine, 'files.restore', { vm: 'picker', point: 'latest', paths: ['etc/passwd'], target: { kind: 'local', path: out } }), { code: 'bad-request' });
 });
