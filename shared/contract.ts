@@ -2,7 +2,7 @@
 // declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
 import { z } from 'zod';
 import type { EventChannelName, RequestChannelName } from './channel-names.ts';
-import { AuditEntry, FileEntry, ItemPath, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
+import { AuditEntry, FileEntry, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
 const Empty = z.object({}).strict();
 
@@ -73,6 +73,14 @@ export const requestChannels = {
       })
       .strict(),
     response: z.object({ job: Job }),
+  },
+  'files.index': {
+    request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200) }).strict(),
+    response: z.object({ job: Job }),
+  },
+  'files.search': {
+    request: z.object({ pattern: z.string().min(1).max(200), vm: z.string().min(1).max(200).optional() }).strict(),
+    response: z.array(SearchHit),
   },
   'audit.list': { request: Empty, response: z.array(AuditEntry) },
   'audit.verify': { request: Empty, response: z.object({ entries: z.number().int(), intact: z.boolean(), problem: z.string().nullable() }) },

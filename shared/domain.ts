@@ -8,7 +8,7 @@ export type JobState = z.infer<typeof JobState>;
 
 export const finishedJobStates: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
 
-export const JobKind = z.enum(['backup', 'restore-entire-vm', 'restore-items', 'verify']);
+export const JobKind = z.enum(['backup', 'restore-entire-vm', 'restore-items', 'verify', 'index']);
 export type JobKind = z.infer<typeof JobKind>;
 
 export const Id = z.string().min(1).max(200);
@@ -180,3 +180,11 @@ export const FileEntry = z.object({
 export type FileEntry = z.infer<typeof FileEntry>;
 
 export const ItemPath = z.string().min(1).max(4096).regex(/^\/disk\d+(\/|$)/, 'item paths start with /diskN');
+
+export const SearchHit = z.object({
+  vmId: z.string(),
+  vmName: z.string(),
+  path: z.string(),
+  versions: z.array(z.object({ pointId: z.string(), sequence: z.number().int(), size: z.number(), mtime: z.number().nullable() })),
+});
+export type SearchHit = z.infer<typeof SearchHit>;

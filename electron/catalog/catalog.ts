@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { HostSummary, ProxySummary, Settings, Job, JobEvent, JobStep, RestorePoint, VmSummary } from '../../shared/domain.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import { openCatalogDatabase, type CatalogDatabase } from './database.ts';
+import { FileIndex } from './file-index.ts';
 
 type JobRow = {
   id: string; kind: Job['kind']; vm_id: string | null; vm_name: string; state: Job['state']; summary: string; params: string; steps: string;
@@ -42,9 +43,11 @@ const patchColumns: Record<keyof JobPatch, string> = {
 
 export class Catalog {
   private readonly db: CatalogDatabase;
+  readonly files: FileIndex;
 
   private constructor(db: CatalogDatabase) {
     this.db = db;
+    this.files = new FileIndex(db);
   }
 
   static open(path: string): Catalog {

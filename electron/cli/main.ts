@@ -33,6 +33,8 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
   verify <vm> [--point P]                            check every block hash of the chain (or one point)
   files ls <vm> --point P [/diskN/partM/path]        browse inside a restore point
   files get <vm> --point P <path>... --out DIR [--on-clash keep-both|overwrite|skip]
+  files index <vm> --point P                         index a point's files (done after every backup)
+  files search <pattern> [--vm V]                    which VMs and points hold a file of that name
   audit [verify]                                     the audit log; verify recomputes its hash chain
   settings [set four-eyes on|off]                    original-location restores wait for a second operator
   jobs [show <id> | cancel <id> | resume <id> | discard <id> | approve <id>]
@@ -323,8 +325,18 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'files': {
         const [action, vm, ...paths] = rest;
-        if (!vm || (action !== 'ls' && action !== 'get')) throw new UsageError('files takes: ls <vm> --point P [path] | get <vm> --point P <path>... --out DIR');
+        if (action === 'search') {
+          if (!vm) throw new UsageError('files search takes a pattern');
+          const hits = await api.invoke('files.search', { pattern: vm, ...(values.vm ? { vm: values.vm } : {}) });
+          out.print(hits.length === 0 ? 'no file of that name in the index' : hits.map((hit) => `${hit.vmName} ${hit.path}\n${hit.versions.map((version) => `    point ${version.sequence}: ${formatBytes(version.size)}${version.mtime ? `, modified ${new Date(version.mtime * 1000).toISOString()}` : ''}`).join('\n')}`).join('\n'), hits);
+          return 0;
+        }
+        if (!vm || (action !== 'ls' && action !== 'get' && action !== 'index')) throw new UsageError('files takes: ls | get | index | search');
         if (!values.point) throw new UsageError(`files ${action} needs --point <id|sequence|latest>`);
+        if (action === 'index') {
+          const { job } = await api.invoke('files.index', { vm, point: values.point });
+          return await runJobCommand(api, job, values.detach, out);
+        }
         if (action === 'ls') {
           const entries = await api.invoke('files.list', { vm, point: values.point, path: paths[0] ?? '/' });
           out.print(table([['TYPE', 'SIZE', 'MODIFIED', 'NAME'], ...entries.map((entry) => [entry.type, entry.type === 'file' ? formatBytes(entry.size) : '', entry.mtime ?? '', entry.target ? `${entry.name} -> ${entry.target}` : entry.name])]), entries);

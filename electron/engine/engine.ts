@@ -3,7 +3,7 @@
 // local socket, which is the home's lock and the CLI's way in.
 import type { z } from 'zod';
 import { requestChannels, type RequestChannel, type ResponseOf } from '../../shared/contract.ts';
-import type { FileEntry, HostInventory, HostSummary, Job, ProxySummary } from '../../shared/domain.ts';
+import type { FileEntry, HostInventory, HostSummary, Job, ProxySummary, SearchHit } from '../../shared/domain.ts';
 import { BackupWork, backupSteps } from '../backup/backup-vm.ts';
 import { readSourceVm } from '../backup/source-vm.ts';
 import { Catalog } from '../catalog/catalog.ts';
@@ -27,6 +27,7 @@ import { resolvePoint } from '../repository/chain.ts';
 import { VerifyWork, verifySteps } from '../verify/verify-chain.ts';
 import { PointBrowser } from '../items/point-browser.ts';
 import { RestoreItemsWork, itemSteps } from '../items/restore-items.ts';
+import { IndexPointWork, indexSteps } from '../items/index-point.ts';
 import type { Server } from 'node:net';
 import { listenLocalSocket } from '../rpc/local-socket.ts';
 
@@ -125,9 +126,11 @@ export class Engine {
     return this.jobs.submit(
       { kind: 'backup', vmId: source.vmId, vmName: source.vmx.displayName, summary: `Back up ${source.vmx.displayName} from ${source.folder}`, params: { source: source.folder }, steps: backupSteps },
       () =>
-        new BackupWork(this.repository, this.pool, source.folder, (manifest, read) =>
-          this.catalog.recordPoint(manifest, this.repository.info.id, read.folder, read.vmx.uuid),
-        ),
+        new BackupWork(this.repository, this.pool, source.folder, (manifest, read) => {
+          this.catalog.recordPoint(manifest, this.repository.info.id, read.folder, read.vmx.uuid);
+          // The new point's files become searchable in a job of their own.
+          this.startIndex(manifest.vmId, manifest.vmName, manifest.id, actor);
+        }),
     );
   }
 
@@ -281,6 +284,21 @@ export class Engine {
     );
   }
 
+  /** Indexes a point's files (done on its own after every backup). */
+  startIndex(vmId: string, vmName: string, pointId: string, actor: string): Job {
+    this.catalog.audit(actor, 'files.index', vmId, { pointId });
+    return this.jobs.submit(
+      { kind: 'index', vmId, vmName, summary: `Index the files of ${vmName}`, params: { vmId, pointId }, steps: indexSteps },
+      () => new IndexPointWork(this.repository, this.catalog, vmId, pointId),
+    );
+  }
+
+  searchFiles(pattern: string, vmArgument: string | undefined): SearchHit[] {
+    const vmId = vmArgument === undefined ? null : this.resolveVm(vmArgument).id;
+    const names = new Map(this.catalog.listVms().map((vm) => [vm.id, vm.name]));
+    return this.catalog.files.search(pattern, vmId).map((hit) => ({ ...hit, vmName: names.get(hit.vmId) ?? hit.vmId }));
+  }
+
   startVerify(vmArgument: string, point: string | undefined, actor: string): Job {
     const vm = this.resolveVm(vmArgument);
     const pointIds = point === undefined ? null : [this.resolvePointId(vm.id, point)];
@@ -357,6 +375,11 @@ export class Engine {
       'audit.verify': async () => this.catalog.verifyAudit(),
       'files.list': async ({ vm, point, path }) => this.listFiles(vm, point, path),
       'files.restore': async (request) => ({ job: this.startItemRestore(request, 'console') }),
+      'files.index': async ({ vm, point }) => {
+        const found = this.resolveVm(vm);
+        return { job: this.startIndex(found.id, found.name, this.resolvePointId(found.id, point), 'console') };
+      },
+      'files.search': async ({ pattern, vm }) => this.searchFiles(pattern, vm),
       'verify.start': async ({ vm, point }) => ({ job: this.startVerify(vm, point, 'console') }),
       'restore.previewOriginal': async ({ vm, point, host }) => {
         const found = this.resolveVm(vm);

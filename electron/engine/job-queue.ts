@@ -76,6 +76,15 @@ export class JobQueue {
     return job;
   }
 
+  /** Resolves when nothing is queued or running (held jobs aside). */
+  async idle(): Promise<void> {
+    for (let round = 0; round < 100_000; round++) {
+      const busy = [...this.running.values()].map((entry) => entry.done);
+      if (busy.length === 0 && this.catalog.jobsInState(['queued']).every((job) => !this.factories.has(job.id))) return;
+      await Promise.allSettled(busy.length > 0 ? busy : [new Promise((resolve) => setTimeout(resolve, 10))]);
+    }
+  }
+
   /** Lets a held job (waiting-for-operator) join the queue. */
   release(jobId: string, waitingFor: string): Job {
     const job = this.catalog.getJob(jobId);

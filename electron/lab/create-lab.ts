@@ -71,5 +71,6 @@ export async function createLab(engine: Engine, options: LabOptions, onProgress:
     vms.push({ name, folder, format });
   }
   await rm(join(labRoot, '.work'), { recursive: true, force: true });
+  await engine.jobs.idle(); // the file index jobs each backup started
   return vms;
 }

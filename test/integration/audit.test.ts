@@ -20,8 +20,8 @@ async function auditedHome(): Promise<string> {
     await runJob(engine, await engine.startBackup(source, 'alice'));
     await runJob(engine, engine.startVerify('audited', undefined, 'bob'));
     await runJob(engine, await engine.startRestore({ vm: 'audited', point: 'latest', target: { kind: 'local', path: join(dir, 'out') } }, 'alice'));
-    assert.deepEqual(engine.catalog.auditEntries().map((entry) => [entry.actor, entry.action]).reverse(), [['alice', 'backup.start'], ['bob', 'verify.start'], ['alice', 'restore.entireVm']]);
-    assert.deepEqual(engine.catalog.verifyAudit(), { entries: 3, intact: true, problem: null });
+    assert.deepEqual(engine.catalog.auditEntries().map((entry) => [entry.actor, entry.action]).reverse(), [['alice', 'backup.start'], ['alice', 'files.index'], ['bob', 'verify.start'], ['alice', 'restore.entireVm']]);
+    assert.deepEqual(engine.catalog.verifyAudit(), { entries: 4, intact: true, problem: null });
   } finally {
     await engine.close();
   }
@@ -44,13 +44,13 @@ async function verifyAfter(home: string, tamper: (db: Database.Database) => void
 }
 
 test('an audit entry changed behind the engine is found', async () => {
-  const result = await verifyAfter(await auditedHome(), (db) => db.prepare("UPDATE audit_log SET actor = 'mallory' WHERE id = 2").run());
+  const result = await verifyAfter(await auditedHome(), (db) => db.prepare("UPDATE audit_log SET actor = 'mallory' WHERE id = 3").run());
   assert.equal(result.intact, false);
-  assert.match(result.problem ?? '', /entry 2 \(verify\.start\) was changed after it was written/);
+  assert.match(result.problem ?? '', /entry 3 \(verify\.start\) was changed after it was written/);
 });
 
 test('an audit entry removed behind the engine is found', async () => {
   const result = await verifyAfter(await auditedHome(), (db) => db.prepare('DELETE FROM audit_log WHERE id = 1').run());
   assert.equal(result.intact, false);
-  assert.match(result.problem ?? '', /entry 2 \(verify\.start\) does not follow the entry before it/);
+  assert.match(result.problem ?? '', /entry 2 \(files\.index\) does not follow the entry before it/);
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readAll } from '../../electron/filesystems/file-system.ts';
 import { PointBrowser } from '../../electron/items/point-browser.ts';
-import { buildGuestDisk, spliceAll } from '../../electron/lab/guest-disk.ts';
+import { buildGuestDisk, changeGuest, spliceAll } from '../../electron/lab/guest-disk.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { makeVmFolder, openEngine, runJob, tempDir } from '../helpers/env.ts';
 
@@ -90,4 +90,28 @@ test('picked files, folders and a symlink come back with their bytes, times and 
   const skipped = await runJob(engine, engine.startItemRestore({ vm: 'picker', point: 'latest', paths: ['/disk0/part2/etc/hostname'], target: { kind: 'local', path: out }, onClash: 'skip' }, 'test'));
   assert.deepEqual([skipped.result?.copied, skipped.result?.skipped], [0, 1]);
   await assert.rejects(dispatch(engine, 'files.restore', { vm: 'picker', point: 'latest', paths: ['etc/passwd'], target: { kind: 'local', path: out } }), { code: 'bad-request' });
+});
+
+test('the file index finds a name across VMs and versions', async () => {
+  const dir = await tempDir();
+  const work = join(dir, 'work');
+  await mkdir(work);
+  const layout = await buildGuestDisk(work, 'indexed', 48);
+  const source = join(dir, 'source');
+  await mkdir(source);
+  const engine = await openEngine(join(dir, 'home'));
+  for (let generation = 1; generation <= 2; generation++) {
+    if (generation > 1) await changeGuest(layout, work, generation);
+    await makeVmFolder(source, 'indexed', layout.rawPath, 'monolithicFlat');
+    assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  }
+  await engine.jobs.idle();
+  const indexJobs = engine.catalog.listJobs().filter((job) => job.kind === 'index');
+  assert.deepEqual(indexJobs.map((job) => job.state), ['succeeded', 'succeeded'], 'each backup was indexed');
+  const hostname = engine.searchFiles('hostname', undefined).map((hit) => [hit.path, hit.versions.map((version) => version.sequence)]);
+  assert.deepEqual(hostname.sort(), [['/disk0/part1/etc/hostname', [1, 2]], ['/disk0/part2/etc/hostname', [1, 2]]]);
+  const report = engine.searchFiles('REPORT-2', 'indexed');
+  assert.deepEqual(report.map((hit) => [hit.path, hit.versions.map((version) => version.sequence)]).sort(), [['/disk0/part1/home/operator/report-2.txt', [2]], ['/disk0/part2/report-2.txt', [2]]]);
+  assert.ok(engine.searchFiles('tc', undefined).some((hit) => hit.path.endsWith('/etc')), 'two letters still find names');
+  assert.deepEqual(engine.searchFiles('no-such-file-anywhere', undefined), []);
 });

@@ -1,0 +1,64 @@
+// The file index in the catalog: every path of a VM stored once, the versions of it in each
+// indexed point, and the names searchable by any part of them (FTS5, trigram tokens).
+import type { CatalogDatabase } from './database.ts';
+
+export type IndexedFile = { path: string; name: string; type: string; size: number; mtime: number | null; mode: number | null };
+export type SearchHit = { vmId: string; path: string; versions: { pointId: string; sequence: number; size: number; mtime: number | null }[] };
+
+const MIN_TRIGRAM = 3;
+
+export class FileIndex {
+  private readonly db: CatalogDatabase;
+
+  constructor(db: CatalogDatabase) {
+    this.db = db;
+  }
+
+  isIndexed(pointId: string): boolean {
+    return this.db.prepare('SELECT 1 FROM indexed_points WHERE point_id = ?').get(pointId) !== undefined;
+  }
+
+  /** Replaces a point's entries in one transaction; new paths join the name index. */
+  indexPoint(vmId: string, pointId: string, files: Iterable<IndexedFile>): number {
+    return this.db.transaction(() => {
+      this.db.prepare('DELETE FROM point_files WHERE point_id = ?').run(pointId);
+      const findPath = this.db.prepare('SELECT id FROM file_paths WHERE vm_id = ? AND path = ?');
+      const addPath = this.db.prepare('INSERT INTO file_paths (vm_id, path, name) VALUES (?, ?, ?)');
+      const addName = this.db.prepare('INSERT INTO file_names (rowid, name) VALUES (?, ?)');
+      const addFile = this.db.prepare('INSERT OR REPLACE INTO point_files (point_id, path_id, type, size, mtime, mode) VALUES (?, ?, ?, ?, ?, ?)');
+      let count = 0;
+      for (const file of files) {
+        let id = (findPath.get(vmId, file.path) as { id: number } | undefined)?.id;
+        if (id === undefined) {
+          id = Number(addPath.run(vmId, file.path, file.name).lastInsertRowid);
+          addName.run(id, file.name);
+        }
+        addFile.run(pointId, id, file.type, file.size, file.mtime, file.mode);
+        count++;
+      }
+      this.db.prepare('INSERT OR REPLACE INTO indexed_points (point_id, vm_id, files, indexed_at) VALUES (?, ?, ?, ?)').run(pointId, vmId, count, new Date().toISOString());
+      return count;
+    })();
+  }
+
+  /** Files whose name contains `pattern` (any case), with the points that hold them. */
+  search(pattern: string, vmId: string | null, limit = 100): SearchHit[] {
+    const needle = pattern.trim();
+    if (needle === '') return [];
+    const byName =
+      needle.length >= MIN_TRIGRAM
+        ? `SELECT p.id, p.vm_id, p.path FROM file_names f JOIN file_paths p ON p.id = f.rowid WHERE file_names MATCH ? ${vmId ? 'AND p.vm_id = ?' : ''} LIMIT ?`
+        : `SELECT p.id, p.vm_id, p.path FROM file_paths p WHERE p.name LIKE ? ESCAPE '!' ${vmId ? 'AND p.vm_id = ?' : ''} LIMIT ?`;
+    // Trigrams need three characters; shorter patterns scan names with LIKE.
+    const term = needle.length >= MIN_TRIGRAM ? `"${needle.replace(/"/g, '""')}"` : `%${needle.replace(/[%_!]/g, (char) => `!${char}`)}%`;
+    const rows = this.db.prepare(byName).all(...(vmId ? [term, vmId, limit] : [term, limit])) as { id: number; vm_id: string; path: string }[];
+    const versions = this.db.prepare(
+      `SELECT f.point_id, r.sequence, f.size, f.mtime FROM point_files f JOIN restore_points r ON r.id = f.point_id WHERE f.path_id = ? ORDER BY r.sequence`,
+    );
+    return rows.map((row) => ({
+      vmId: row.vm_id,
+      path: row.path,
+      versions: (versions.all(row.id) as { point_id: string; sequence: number; size: number; mtime: number | null }[]).map((version) => ({ pointId: version.point_id, sequence: version.sequence, size: version.size, mtime: version.mtime })),
+    }));
+  }
+}
