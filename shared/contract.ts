@@ -69,6 +69,7 @@ export const requestChannels = {
         paths: z.array(ItemPath).min(1).max(1000),
         target: LocalTarget.strict(),
         onClash: z.enum(['overwrite', 'keep-both', 'skip']).default('keep-both'),
+        archive: z.enum(['zip', 'tar']).optional(),
         operator: OperatorName.optional(),
       })
       .strict(),

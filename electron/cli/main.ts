@@ -32,7 +32,7 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
            [--max-tasks N] | remove <name>]          backup proxies for Direct SAN and HotAdd
   verify <vm> [--point P]                            check every block hash of the chain (or one point)
   files ls <vm> --point P [/diskN/partM/path]        browse inside a restore point
-  files get <vm> --point P <path>... --out DIR [--on-clash keep-both|overwrite|skip]
+  files get <vm> --point P <path>... --out DIR [--on-clash keep-both|overwrite|skip] [--archive zip|tar]
   files index <vm> --point P                         index a point's files (done after every backup)
   files search <pattern> [--vm V]                    which VMs and points hold a file of that name
   audit [verify]                                     the audit log; verify recomputes its hash chain
@@ -214,7 +214,7 @@ export async function main(argv: string[]): Promise<number> {
       host: { type: 'string' }, port: { type: 'string' }, 'allow-remote': { type: 'boolean', default: false },
       url: { type: 'string' }, user: { type: 'string' }, 'password-env': { type: 'string' }, insecure: { type: 'boolean', default: false },
       operator: { type: 'string' },
-      out: { type: 'string' }, 'on-clash': { type: 'string' },
+      out: { type: 'string' }, 'on-clash': { type: 'string' }, archive: { type: 'string' },
       original: { type: 'boolean', default: false }, yes: { type: 'boolean', default: false },
       transports: { type: 'string' }, vm: { type: 'string' }, 'datastore-path': { type: 'string', multiple: true }, 'max-tasks': { type: 'string' },
       datastore: { type: 'string' }, 'host-system': { type: 'string' }, network: { type: 'string' }, 'disk-format': { type: 'string' }, transport: { type: 'string' },
@@ -344,7 +344,8 @@ export async function main(argv: string[]): Promise<number> {
         }
         if (paths.length === 0 || !values.out) throw new UsageError('files get needs paths and --out DIR');
         const onClash = (values['on-clash'] ?? 'keep-both') as 'keep-both' | 'overwrite' | 'skip';
-        const { job } = await api.invoke('files.restore', { vm, point: values.point, paths, target: { kind: 'local', path: values.out }, onClash, operator });
+        const archive = values.archive as 'zip' | 'tar' | undefined;
+        const { job } = await api.invoke('files.restore', { vm, point: values.point, paths, target: { kind: 'local', path: values.out }, onClash, operator, ...(archive ? { archive } : {}) });
         return await runJobCommand(api, job, values.detach, out);
       }
       case 'verify': {

@@ -280,7 +280,16 @@ export class Engine {
     this.catalog.audit(request.operator ?? actor, 'files.restore', vm.id, { pointId, paths: request.paths, target: request.target.path, onClash: request.onClash });
     return this.jobs.submit(
       { kind: 'restore-items', vmId: null, vmName: vm.name, summary: `Restore ${request.paths.length} item(s) of ${vm.name} to ${request.target.path}`, params: { ...request, pointId }, steps: itemSteps, requestedBy: request.operator ?? actor },
-      () => new RestoreItemsWork(this.repository, { vmId: vm.id, pointId, paths: request.paths, targetPath: request.target.path, onClash: request.onClash }),
+      () =>
+        new RestoreItemsWork(this.repository, {
+          vmId: vm.id,
+          pointId,
+          paths: request.paths,
+          targetPath: request.target.path,
+          onClash: request.onClash,
+          archive: request.archive,
+          archiveName: `${vm.name}-point-${this.catalog.listPoints(vm.id).find((point) => point.id === pointId)?.sequence ?? 'x'}-items`,
+        }),
     );
   }
 

@@ -9,8 +9,11 @@ import type { Repository } from '../repository/repository.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
 import { PointBrowser } from './point-browser.ts';
+import { TarWriter, ZipWriter, type ArchiveKind } from './archive.ts';
 
 export type ClashPolicy = 'overwrite' | 'keep-both' | 'skip';
+/** `archive`: one .zip or .tar in the target folder instead of loose files. */
+export type ItemRequest = { vmId: string; pointId: string; paths: string[]; targetPath: string; onClash: ClashPolicy; archive?: ArchiveKind | undefined; archiveName?: string };
 
 export const itemSteps = [
   { name: 'initialize', title: 'Open the restore point and find the items' },
@@ -24,14 +27,15 @@ const MAX_ITEMS = 100_000;
 export class RestoreItemsWork implements JobWork {
   readonly steps = itemSteps;
   private readonly repository: Repository;
-  private readonly request: { vmId: string; pointId: string; paths: string[]; targetPath: string; onClash: ClashPolicy };
+  private readonly request: ItemRequest;
   private browser: PointBrowser | null = null;
   private items: Item[] = [];
   private copied = 0;
   private skipped = 0;
   private bytes = 0;
+  private archivePath: string | null = null;
 
-  constructor(repository: Repository, request: { vmId: string; pointId: string; paths: string[]; targetPath: string; onClash: ClashPolicy }) {
+  constructor(repository: Repository, request: ItemRequest) {
     this.repository = repository;
     this.request = request;
   }
@@ -82,11 +86,60 @@ export class RestoreItemsWork implements JobWork {
     throw new LifeboatError('conflict', `${target}: too many earlier copies`);
   }
 
+  /** Every item into one archive, paths relative to the picked items' parents. */
+  private async copyToArchive(context: StepContext, root: string, kind: ArchiveKind, total: number): Promise<void> {
+    const browser = this.browser as PointBrowser;
+    const file = await this.placeFor(join(root, `${this.request.archiveName ?? 'restored-items'}.${kind}`));
+    if (file === null) {
+      context.log('the archive already exists and the policy is skip');
+      this.skipped = this.items.length;
+      return;
+    }
+    this.archivePath = file;
+    const handle = await open(file, 'wx', 0o644);
+    try {
+      const writer = kind === 'zip' ? new ZipWriter(handle) : new TarWriter(handle);
+      const names = new Map<string, string>();
+      for (const item of this.items) {
+        throwIfCancelled(context.signal);
+        const parts = splitPath(item.source);
+        const parent = names.get(`/${parts.slice(0, -1).join('/')}`);
+        const name = parent ? `${parent}/${item.entry.name}` : item.entry.name;
+        names.set(item.source, name);
+        if (item.entry.type === 'dir') await writer.directory(name, item.entry.mtime, item.entry.mode);
+        else if (item.entry.type === 'symlink') await writer.symlink(name, item.entry.target ?? '', item.entry.mtime);
+        else if (item.entry.type === 'file') {
+          const counted = async function* (this: RestoreItemsWork): AsyncGenerator<Uint8Array> {
+            for await (const chunk of browser.read(item.source)) {
+              this.bytes += chunk.length;
+              context.progress(this.bytes, total);
+              yield chunk;
+            }
+          }.call(this);
+          await writer.file(name, item.entry.size, item.entry.mtime, item.entry.mode, counted);
+        } else {
+          this.skipped++;
+          continue;
+        }
+        this.copied++;
+      }
+      await writer.close();
+    } catch (error) {
+      await handle.close();
+      await rm(file, { force: true });
+      throw error;
+    }
+    await handle.sync();
+    await handle.close();
+    context.log(`${this.copied} item(s) written to ${file}`);
+  }
+
   private async copy(context: StepContext): Promise<void> {
     const browser = this.browser as PointBrowser;
     const root = resolve(this.request.targetPath);
     await mkdir(root, { recursive: true });
     const total = this.items.reduce((sum, item) => sum + (item.entry.type === 'file' ? item.entry.size : 0), 0);
+    if (this.request.archive) return this.copyToArchive(context, root, this.request.archive, total);
     const placed = new Map<string, string>();
     const times: [string, Date][] = [];
     for (const item of this.items) {
@@ -132,6 +185,6 @@ export class RestoreItemsWork implements JobWork {
   }
 
   result(): Record<string, unknown> {
-    return { copied: this.copied, skipped: this.skipped, bytes: this.bytes, target: resolve(this.request.targetPath) };
+    return { copied: this.copied, skipped: this.skipped, bytes: this.bytes, target: resolve(this.request.targetPath), archive: this.archivePath };
   }
 }

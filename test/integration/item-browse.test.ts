@@ -2,7 +2,7 @@
 // and mtools for FAT, on a GPT disk built with sgdisk, mke2fs -d and mkfs.fat + mcopy.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readAll } from '../../electron/filesystems/file-system.ts';
@@ -114,4 +114,44 @@ test('the file index finds a name across VMs and versions', async () => {
   assert.deepEqual(report.map((hit) => [hit.path, hit.versions.map((version) => version.sequence)]).sort(), [['/disk0/part1/home/operator/report-2.txt', [2]], ['/disk0/part2/report-2.txt', [2]]]);
   assert.ok(engine.searchFiles('tc', undefined).some((hit) => hit.path.endsWith('/etc')), 'two letters still find names');
   assert.deepEqual(engine.searchFiles('no-such-file-anywhere', undefined), []);
+});
+
+test('picked items as one tar or zip archive, read back by tar and by Python\'s zipfile', async () => {
+  const dir = await tempDir();
+  const work = join(dir, 'work');
+  await mkdir(work);
+  const layout = await buildGuestDisk(work, 'archived', 48);
+  const longName = `${'long-name-'.repeat(12)}résumé.txt`;
+  await writeFile(join(work, 'long.txt'), 'a long and non-ASCII name\n');
+  execFileSync('debugfs', ['-w', '-R', `write ${join(work, 'long.txt')} /home/operator/${longName}`, layout.ext4.image], { stdio: 'ignore' });
+  execFileSync('debugfs', ['-w', '-R', 'symlink /home/operator/latest-notes notes.txt', layout.ext4.image], { stdio: 'ignore' });
+  await spliceAll(layout);
+  const source = join(dir, 'source');
+  await mkdir(source);
+  await makeVmFolder(source, 'archived', layout.rawPath, 'monolithicFlat');
+  const engine = await openEngine(join(dir, 'home'));
+  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  const out = join(dir, 'out');
+  for (const archive of ['tar', 'zip'] as const) {
+    const job = await runJob(engine, engine.startItemRestore({ vm: 'archived', point: 'latest', paths: ['/disk0/part1/home/operator'], target: { kind: 'local', path: out }, onClash: 'keep-both', archive }, 'test'));
+    assert.equal(job.state, 'succeeded', job.error ?? '');
+    const file = job.result?.archive as string;
+    assert.match(file, new RegExp(`archived-point-1-items\\.${archive}$`));
+    const extracted = join(dir, `x-${archive}`);
+    await mkdir(extracted);
+    if (archive === 'tar') execFileSync('tar', ['-xf', file, '-C', extracted]);
+    else {
+      execFileSync('python3', ['-m', 'zipfile', '-t', file]);
+      execFileSync('python3', ['-m', 'zipfile', '-e', file, extracted]);
+    }
+    for (const name of ['blob.bin', 'notes.txt', longName]) {
+      const expected = name === longName ? join(work, 'long.txt') : join(work, 'files', 'home', 'operator', name);
+      assert.ok((await readFile(join(extracted, 'operator', name))).equals(await readFile(expected)), `${archive}: ${name}`);
+    }
+    if (archive === 'tar') {
+      assert.equal(await readlink(join(extracted, 'operator', 'latest-notes')), 'notes.txt');
+      const listing = execFileSync('tar', ['-tvf', file], { encoding: 'utf8' });
+      assert.match(listing, /operator\/latest-notes -> notes\.txt/);
+    }
+  }
 });
