@@ -4,11 +4,13 @@ import { useConsole, type View } from './store.ts';
 import { Inventory } from './views/Inventory.tsx';
 import { JobQueue } from './views/JobQueue.tsx';
 import { RestoreWizard } from './views/RestoreWizard.tsx';
+import { FilesView } from './views/FilesView.tsx';
 
 const tabs: { view: View; label: string }[] = [
   { view: 'inventory', label: 'Inventory' },
   { view: 'jobs', label: 'Jobs' },
   { view: 'restore', label: 'Restore VM' },
+  { view: 'files', label: 'Files' },
 ];
 
 export function App() {
@@ -33,6 +35,7 @@ export function App() {
         {view === 'inventory' && <Inventory />}
         {view === 'jobs' && <JobQueue />}
         {view === 'restore' && <RestoreWizard />}
+        {view === 'files' && <FilesView />}
       </main>
     </div>
   );

@@ -75,6 +75,10 @@ export const requestChannels = {
       .strict(),
     response: z.object({ job: Job }),
   },
+  'files.preview': {
+    request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200), path: ItemPath }).strict(),
+    response: z.object({ kind: z.enum(['text', 'image', 'binary']), mime: z.string(), size: z.number(), truncated: z.boolean(), base64: z.string() }),
+  },
   'files.index': {
     request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200) }).strict(),
     response: z.object({ job: Job }),

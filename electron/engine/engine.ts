@@ -32,6 +32,15 @@ import type { Server } from 'node:net';
 import { listenLocalSocket } from '../rpc/local-socket.ts';
 
 export const ENGINE_VERSION = '0.1.0';
+const PREVIEW_BYTES = 256 * 1024;
+
+/** Image formats a preview shows, known by their first bytes. */
+function imageType(bytes: Buffer): string | null {
+  if (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'image/png';
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
+  if (bytes.toString('latin1', 0, 6) === 'GIF87a' || bytes.toString('latin1', 0, 6) === 'GIF89a') return 'image/gif';
+  return null;
+}
 const DEFAULT_REPOSITORY = 'default';
 
 /** `sealer` lets the Electron app keep passwords in the OS keyring (safeStorage). */
@@ -274,6 +283,31 @@ export class Engine {
     return (await browser.list(path)).map((entry) => ({ ...entry, mtime: entry.mtime ? entry.mtime.toISOString() : null }));
   }
 
+  /** The first bytes of a file, for the console's preview: text, an image, or just binary. */
+  async previewFile(vmArgument: string, point: string, path: string): Promise<ResponseOf<'files.preview'>> {
+    const vm = this.resolveVm(vmArgument);
+    const browser = await this.browser(vm.id, this.resolvePointId(vm.id, point));
+    const entry = await browser.stat(path);
+    if (entry.type !== 'file') throw new LifeboatError('bad-request', `${path} is not a file`);
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of browser.read(path)) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= PREVIEW_BYTES) break;
+    }
+    const bytes = Buffer.concat(chunks).subarray(0, PREVIEW_BYTES);
+    const image = imageType(bytes);
+    const text = !image && !bytes.subarray(0, 8192).includes(0);
+    return {
+      kind: image ? 'image' : text ? 'text' : 'binary',
+      mime: image ?? (text ? 'text/plain' : 'application/octet-stream'),
+      size: entry.size,
+      truncated: entry.size > bytes.length,
+      base64: image && entry.size > bytes.length ? '' : bytes.toString('base64'),
+    };
+  }
+
   startItemRestore(request: Parsed<'files.restore'>, actor: string): Job {
     const vm = this.resolveVm(request.vm);
     const pointId = this.resolvePointId(vm.id, request.point);
@@ -384,6 +418,7 @@ export class Engine {
       'audit.verify': async () => this.catalog.verifyAudit(),
       'files.list': async ({ vm, point, path }) => this.listFiles(vm, point, path),
       'files.restore': async (request) => ({ job: this.startItemRestore(request, 'console') }),
+      'files.preview': async ({ vm, point, path }) => this.previewFile(vm, point, path),
       'files.index': async ({ vm, point }) => {
         const found = this.resolveVm(vm);
         return { job: this.startIndex(found.id, found.name, this.resolvePointId(found.id, point), 'console') };

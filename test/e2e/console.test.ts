@@ -2,7 +2,7 @@
 // local socket, and the real console in Debian's Chromium driven by Playwright.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
@@ -173,4 +173,27 @@ test('an operator rolls a VM back in place after reading what will be replaced',
   await page.locator('li.job[data-state="succeeded"]').filter({ hasText: 'Roll lab-db-02 back in place' }).waitFor({ timeout: 60_000 });
   await page.screenshot({ path: join(screenshots, 'console-original-location.png'), fullPage: true });
   assert.match(qemuImg('compare', join(home, 'lab', 'lab-db-02', 'lab-db-02.vmdk'), join(simulator.datastores.LocalDS_1 as string, 'lab-db-02', 'lab-db-02.vmdk')), /identical/);
+});
+
+test('an operator browses a restore point, previews a file, searches, and restores picked items', async () => {
+  const page = consolePage as Page;
+  await page.getByRole('button', { name: 'Files' }).click();
+  await page.getByLabel('Virtual machine', { exact: true }).selectOption({ label: 'lab-web-01' });
+  await page.getByRole('button', { name: 'Expand disk0' }).click();
+  await page.getByRole('button', { name: 'Expand part1' }).click();
+  await page.getByRole('button', { name: 'Expand home' }).click();
+  await page.getByRole('button', { name: 'Expand operator' }).click();
+  await page.getByRole('button', { name: 'notes.txt', exact: true }).click();
+  await page.getByLabel('Preview of /disk0/part1/home/operator/notes.txt').getByText('Restore drills every quarter.').waitFor();
+  await page.getByRole('searchbox').fill('hostname');
+  await page.getByLabel('Search results').getByText('/disk0/part2/etc/hostname').first().waitFor();
+  await page.getByRole('checkbox', { name: 'Pick /disk0/part1/home/operator/notes.txt' }).check();
+  await page.getByRole('checkbox', { name: 'Pick /disk0/part1/etc' }).check();
+  const target = join(dir, 'picked-in-console');
+  await page.getByLabel('Into folder').fill(target);
+  await page.screenshot({ path: join(screenshots, 'console-files.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Restore items' }).click();
+  await page.locator('li.job[data-state="succeeded"]').filter({ hasText: 'Restore 2 item(s) of lab-web-01' }).waitFor({ timeout: 60_000 });
+  assert.equal(await readFile(join(target, 'notes.txt'), 'utf8'), 'Restore drills every quarter.\n');
+  assert.equal(await readFile(join(target, 'etc', 'hostname'), 'utf8'), 'lab-web-01\n');
 });
