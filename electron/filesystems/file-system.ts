@@ -6,7 +6,7 @@ export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
 export type FsEntry = { name: string; type: EntryType; size: number; mtime: Date | null; mode: number | null; target?: string };
 
 export interface FileSystem {
-  readonly kind: 'ext4' | 'fat';
+  readonly kind: 'ext4' | 'fat' | 'ntfs';
   readonly label: string;
   list(path: string): Promise<FsEntry[]>;
   stat(path: string): Promise<FsEntry>;

@@ -1,9 +1,10 @@
 // Browsing a restore point without restoring it. Paths read /disk0/part1/etc/hostname: the
-// point's disks, their partitions, then the file system inside (ext2/3/4 or FAT). A partition
+// point's disks, their partitions, then the file system inside (ext2/3/4, NTFS or FAT). A partition
 // whose file system is unknown or damaged is listed with the reason.
 import { LifeboatError } from '../errors.ts';
 import { ExtFileSystem } from '../filesystems/ext4.ts';
 import { FatFileSystem } from '../filesystems/fat.ts';
+import { NtfsFileSystem } from '../filesystems/ntfs.ts';
 import { DiskSlice, splitPath, type FileSystem, type FsEntry } from '../filesystems/file-system.ts';
 import { readPartitionTable } from '../filesystems/partitions.ts';
 import { resolvePoint } from '../repository/chain.ts';
@@ -15,7 +16,7 @@ type DiskView = { name: string; disk: PointDisk; volumes: Volume[] };
 
 async function mount(disk: DiskSlice): Promise<{ fileSystem: FileSystem | null; problem: string | null }> {
   const failures: string[] = [];
-  for (const open of [ExtFileSystem.open, FatFileSystem.open]) {
+  for (const open of [ExtFileSystem.open, NtfsFileSystem.open, FatFileSystem.open]) {
     try {
       return { fileSystem: await open(disk), problem: null };
     } catch (error) {

@@ -11,8 +11,9 @@ import type { Disk } from '../../electron/disks/disk.ts';
 import { LifeboatError } from '../../electron/errors.ts';
 import { ExtFileSystem } from '../../electron/filesystems/ext4.ts';
 import { FatFileSystem, parseFatBootSector, parseFatDirectory } from '../../electron/filesystems/fat.ts';
+import { NtfsFileSystem, decodeRuns, parseNtfsBootSector, parseAttributes, parseIndexEntries } from '../../electron/filesystems/ntfs.ts';
 import { readPartitionTable, parseGptHeader } from '../../electron/filesystems/partitions.ts';
-import type { FileSystem } from '../../electron/filesystems/file-system.ts';
+import { readAll, type FileSystem } from '../../electron/filesystems/file-system.ts';
 import { parseExtSuperblock } from '../../electron/filesystems/ext4.ts';
 import { tempDir } from '../helpers/env.ts';
 
@@ -59,7 +60,7 @@ async function survives(open: (disk: Disk) => Promise<FileSystem>, bytes: Buffer
   assert.ok(performance.now() - started < MAX_WALK_MS, 'a damaged image must not hang the walk');
 }
 
-async function images(): Promise<{ ext4: Buffer; fat: Buffer }> {
+async function images(): Promise<{ ext4: Buffer; fat: Buffer; fat32: Buffer; ntfs: Buffer }> {
   const dir = await tempDir();
   const files = join(dir, 'files');
   await mkdir(join(files, 'a', 'b'), { recursive: true });
@@ -68,7 +69,13 @@ async function images(): Promise<{ ext4: Buffer; fat: Buffer }> {
   execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-d', files, join(dir, 'ext4.img'), '4M'], { stdio: 'ignore' });
   execFileSync('mkfs.fat', ['-C', join(dir, 'fat.img'), '2048'], { stdio: 'ignore' });
   execFileSync('mcopy', ['-i', join(dir, 'fat.img'), '-s', join(files, 'a'), '::/'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
-  return { ext4: await readFile(join(dir, 'ext4.img')), fat: await readFile(join(dir, 'fat.img')) };
+  execFileSync('mkfs.fat', ['-F', '32', '-C', join(dir, 'fat32.img'), String(40 * 1024)], { stdio: 'ignore' });
+  execFileSync('mcopy', ['-i', join(dir, 'fat32.img'), '-s', join(files, 'a'), '::/'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+  execFileSync('truncate', ['-s', '8M', join(dir, 'ntfs.img')]);
+  execFileSync('mkntfs', ['-q', '-F', '-f', join(dir, 'ntfs.img')], { stdio: 'ignore' });
+  execFileSync('ntfscp', ['-q', join(dir, 'ntfs.img'), join(files, 'a', 'big.bin'), 'big.bin'], { stdio: 'ignore' });
+  execFileSync('ntfscp', ['-q', join(dir, 'ntfs.img'), join(files, 'a', 'b', 'deep.txt'), 'deep.txt'], { stdio: 'ignore' });
+  return { ext4: await readFile(join(dir, 'ext4.img')), fat: await readFile(join(dir, 'fat.img')), fat32: await readFile(join(dir, 'fat32.img')), ntfs: await readFile(join(dir, 'ntfs.img')) };
 }
 
 const edits = fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 16 });
@@ -83,9 +90,14 @@ function damage(image: Buffer, changes: [number, number][], within: number): Buf
 }
 
 test('ext4 and FAT images with damaged metadata: data or a clear error, never a hang', async () => {
-  const { ext4, fat } = await images();
+  const { ext4, fat, fat32, ntfs } = await images();
   assert.ok((await walk(await ExtFileSystem.open(new BufferDisk(ext4)))) >= 4);
   assert.ok((await walk(await FatFileSystem.open(new BufferDisk(fat)))) >= 4);
+  const fat32fs = await FatFileSystem.open(new BufferDisk(fat32));
+  assert.ok((await walk(fat32fs)) >= 4, 'FAT32 (root directory in a cluster chain) walks too');
+  assert.equal((await readAll(fat32fs, 'a/b/deep.txt', 100)).toString(), 'deep\n');
+  assert.deepEqual((await (await NtfsFileSystem.open(new BufferDisk(ntfs))).list('/')).map((entry) => entry.name).sort(), ['big.bin', 'deep.txt']);
+  await fc.assert(fc.asyncProperty(edits, async (changes) => survives(NtfsFileSystem.open, damage(ntfs, changes, 4 * 1024 * 1024))), { numRuns: 150 });
   // Metadata lives in the first blocks: superblock, group descriptors, inode tables, FATs, root.
   await fc.assert(fc.asyncProperty(edits, async (changes) => survives(ExtFileSystem.open, damage(ext4, changes, 256 * 1024))), { numRuns: 150 });
   await fc.assert(fc.asyncProperty(edits, async (changes) => survives(FatFileSystem.open, damage(fat, changes, 64 * 1024))), { numRuns: 150 });
@@ -104,6 +116,10 @@ test('boot sectors, superblocks, directories and partition tables from random by
     clear(() => parseFatBootSector(buffer, 1 << 30));
     clear(() => parseExtSuperblock(Buffer.concat([buffer, Buffer.alloc(1024)]), 1 << 30));
     clear(() => parseFatDirectory(buffer));
+    clear(() => parseNtfsBootSector(buffer, 1 << 30));
+    clear(() => decodeRuns(buffer, 0, 0));
+    clear(() => parseAttributes(Buffer.concat([Buffer.from('FILE'), buffer])));
+    clear(() => parseIndexEntries(buffer, buffer.readUInt8(0) % 64));
     assert.equal(parseGptHeader(buffer, 1 << 21) === null || typeof parseGptHeader(buffer, 1 << 21) === 'object', true);
   }), { numRuns: 300 });
   await fc.assert(fc.asyncProperty(fc.uint8Array({ minLength: 4096, maxLength: 8192 }), async (bytes) => {

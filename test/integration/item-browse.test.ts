@@ -2,7 +2,7 @@
 // and mtools for FAT, on a GPT disk built with sgdisk, mke2fs -d and mkfs.fat + mcopy.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readAll } from '../../electron/filesystems/file-system.ts';
@@ -153,5 +153,51 @@ test('picked items as one tar or zip archive, read back by tar and by Python\'s 
       const listing = execFileSync('tar', ['-tvf', file], { encoding: 'utf8' });
       assert.match(listing, /operator\/latest-notes -> notes\.txt/);
     }
+  }
+});
+
+test('NTFS in an MBR partition lists and reads as ntfsls and ntfscat say, index blocks included', async () => {
+  const dir = await tempDir();
+  const image = join(dir, 'ntfs.img');
+  const volumeBytes = 24 * 1024 * 1024;
+  await writeFile(image, Buffer.alloc(0));
+  await truncate(image, volumeBytes);
+  execFileSync('mkntfs', ['-q', '-F', '-f', '-L', 'WINDATA', image], { stdio: 'ignore' });
+  const files = join(dir, 'files');
+  await mkdir(files);
+  // Enough names that the root folder needs index blocks ($INDEX_ALLOCATION), not just its root.
+  for (let i = 0; i < 120; i++) await writeFile(join(files, `invoice-${2000 + i}.txt`), `invoice ${i}\n`.repeat(i + 1));
+  await writeFile(join(files, 'Überweisung März.bin'), Buffer.alloc(700_000, 3));
+  for (const name of await readdir(files)) execFileSync('ntfscp', ['-q', image, join(files, name), name], { stdio: 'ignore' });
+  // An MBR disk with the volume as partition 1 (type 07) at 1 MiB.
+  const raw = join(dir, 'disk.raw');
+  const mbr = Buffer.alloc(512);
+  mbr[446 + 4] = 0x07;
+  mbr.writeUInt32LE(2048, 446 + 8);
+  mbr.writeUInt32LE(volumeBytes / 512, 446 + 12);
+  mbr.writeUInt16LE(0xaa55, 510);
+  await writeFile(raw, Buffer.concat([mbr, Buffer.alloc(1024 * 1024 - 512), await readFile(image), Buffer.alloc(1024 * 1024)]));
+  const source = join(dir, 'source');
+  await mkdir(source);
+  await makeVmFolder(source, 'windows', raw, 'monolithicSparse');
+  const engine = await openEngine(join(dir, 'home'));
+  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  const vmId = engine.resolveVm('windows').id;
+  const browser = await PointBrowser.open(engine.repository, vmId, engine.resolvePointId(vmId, 'latest'));
+  try {
+    assert.deepEqual((await browser.list('/disk0')).map((entry) => [entry.name, entry.target]), [['part1', 'ntfs "WINDATA"']]);
+    const ntfsls = execFileSync('ntfsls', ['-l', image], { encoding: 'utf8' }).split('\n').filter(Boolean).map((line) => {
+      const match = /^\s*(\d+)\s+\w+\s+\d+\s+[\d:]+\s+\d+\s+(.+)$/.exec(line);
+      return match ? [match[2] as string, Number(match[1])] : null;
+    }).filter((row): row is [string, number] => row !== null).sort();
+    const listed = (await browser.list('/disk0/part1')).map((entry) => [entry.name, entry.size]).sort();
+    assert.equal(listed.length, 121);
+    assert.deepEqual(listed, ntfsls);
+    for (const name of ['invoice-2119.txt', 'Überweisung März.bin']) {
+      const expected = execFileSync('ntfscat', [image, name], { maxBuffer: 4 * 1024 * 1024 });
+      assert.ok((await readAll(browser.fileSystemFor('/disk0/part1'), name, 4 * 1024 * 1024)).equals(expected), name);
+    }
+  } finally {
+    await browser.close();
   }
 });
