@@ -198,18 +198,21 @@ test('an operator browses a restore point, previews a file, searches, and restor
   assert.equal(await readFile(join(target, 'etc', 'hostname'), 'utf8'), 'lab-web-01\n');
 });
 
-test('every view passes axe accessibility checks (WCAG 2 A and AA)', async () => {
+test('every view passes axe accessibility checks (WCAG 2 A and AA), in light and dark', async () => {
   const page = consolePage as Page;
   const axeSource = await readFile(join(import.meta.dirname, '..', '..', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
   const report: string[] = [];
-  for (const view of ['Inventory', 'Jobs', 'Restore VM', 'Files']) {
+  for (const [scheme, view] of (['light', 'dark'] as const).flatMap((mode) => ['Inventory', 'Jobs', 'Restore VM', 'Files'].map((name) => [mode, name] as const))) {
+    await page.emulateMedia({ colorScheme: scheme });
     await page.getByRole('button', { name: view, exact: true }).click();
     await page.waitForTimeout(300);
     // Through the debugging protocol, not a <script> tag, so the console keeps its strict CSP.
     await page.evaluate(axeSource);
     const result = (await page.evaluate(`axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } }).then((result) => ({ passes: result.passes.length, violations: result.violations.map((v) => v.id + ': ' + v.nodes.length + ' node(s), e.g. ' + v.nodes[0].html.slice(0, 120)) }))`)) as { passes: number; violations: string[] };
     assert.ok(result.passes > 5, `axe ran on ${view} (${result.passes} rules passed)`);
-    for (const violation of result.violations) report.push(`${view}: ${violation}`);
+    for (const violation of result.violations) report.push(`${scheme} ${view}: ${violation}`);
+    if (scheme === 'dark' && view === 'Jobs') await page.screenshot({ path: join(screenshots, 'console-dark.png'), fullPage: true });
   }
+  await page.emulateMedia({ colorScheme: 'light' });
   assert.deepEqual(report, []);
 });
