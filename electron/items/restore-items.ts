@@ -9,7 +9,7 @@ import type { Repository } from '../repository/repository.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
 import { PointBrowser } from './point-browser.ts';
-import { TarWriter, ZipWriter, type ArchiveKind } from './archive.ts';
+import { TarWriter, ZipWriter, type ArchiveKind, type ArchiveWriter } from './archive.ts';
 
 export type ClashPolicy = 'overwrite' | 'keep-both' | 'skip';
 /** `archive`: one .zip or .tar in the target folder instead of loose files. */
@@ -23,6 +23,40 @@ export const itemSteps = [
 type Item = { source: string; entry: FsEntry };
 
 const MAX_ITEMS = 100_000;
+
+/** Loose files and folders: modes kept, and modification times set last, since writing into
+ * a folder would change its own. */
+class FolderWriter implements ArchiveWriter {
+  private readonly times: [string, Date][] = [];
+
+  private async keep(path: string, mtime: Date | null, mode: number | null): Promise<void> {
+    if (mode !== null) await chmod(path, mode);
+    if (mtime) this.times.push([path, mtime]);
+  }
+
+  async directory(path: string, mtime: Date | null, mode: number | null): Promise<void> {
+    await mkdir(path);
+    await this.keep(path, mtime, mode);
+  }
+
+  async symlink(path: string, target: string): Promise<void> {
+    await symlink(target, path);
+  }
+
+  async file(path: string, _size: number, mtime: Date | null, mode: number | null, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const handle = await open(path, 'wx');
+    try {
+      for await (const chunk of chunks) await handle.write(chunk);
+    } finally {
+      await handle.close();
+    }
+    await this.keep(path, mtime, mode);
+  }
+
+  async close(): Promise<void> {
+    for (const [path, mtime] of this.times.reverse()) await utimes(path, mtime, mtime);
+  }
+}
 
 export class RestoreItemsWork implements JobWork {
   readonly steps = itemSteps;
@@ -86,9 +120,43 @@ export class RestoreItemsWork implements JobWork {
     throw new LifeboatError('conflict', `${target}: too many earlier copies`);
   }
 
+  /** A file's chunks, counted into the job's progress as they pass. */
+  private async *counted(source: string, context: StepContext, total: number): AsyncGenerator<Uint8Array> {
+    for await (const chunk of (this.browser as PointBrowser).read(source)) {
+      this.bytes += chunk.length;
+      context.progress(this.bytes, total);
+      yield chunk;
+    }
+  }
+
+  /** Every item, parents before children, to the writer at the place `place` gives it (null:
+   * skip it, and so its children). */
+  private async writeItems(writer: ArchiveWriter, place: (parent: string | null, name: string) => Promise<string | null>, context: StepContext, total: number): Promise<void> {
+    const placed = new Map<string, string>();
+    for (const item of this.items) {
+      throwIfCancelled(context.signal);
+      const { entry } = item;
+      if (entry.type === 'other') {
+        this.skipped++;
+        continue;
+      }
+      const parts = splitPath(item.source);
+      const at = await place(placed.get(`/${parts.slice(0, -1).join('/')}`) ?? null, entry.name);
+      if (at === null) {
+        this.skipped++;
+        continue;
+      }
+      placed.set(item.source, at);
+      if (entry.type === 'dir') await writer.directory(at, entry.mtime, entry.mode);
+      else if (entry.type === 'symlink') await writer.symlink(at, entry.target ?? '', entry.mtime);
+      else await writer.file(at, entry.size, entry.mtime, entry.mode, this.counted(item.source, context, total));
+      this.copied++;
+    }
+    await writer.close();
+  }
+
   /** Every item into one archive, paths relative to the picked items' parents. */
   private async copyToArchive(context: StepContext, root: string, kind: ArchiveKind, total: number): Promise<void> {
-    const browser = this.browser as PointBrowser;
     const file = await this.placeFor(join(root, `${this.request.archiveName ?? 'restored-items'}.${kind}`));
     if (file === null) {
       context.log('the archive already exists and the policy is skip');
@@ -99,31 +167,7 @@ export class RestoreItemsWork implements JobWork {
     const handle = await open(file, 'wx', 0o644);
     try {
       const writer = kind === 'zip' ? new ZipWriter(handle) : new TarWriter(handle);
-      const names = new Map<string, string>();
-      for (const item of this.items) {
-        throwIfCancelled(context.signal);
-        const parts = splitPath(item.source);
-        const parent = names.get(`/${parts.slice(0, -1).join('/')}`);
-        const name = parent ? `${parent}/${item.entry.name}` : item.entry.name;
-        names.set(item.source, name);
-        if (item.entry.type === 'dir') await writer.directory(name, item.entry.mtime, item.entry.mode);
-        else if (item.entry.type === 'symlink') await writer.symlink(name, item.entry.target ?? '', item.entry.mtime);
-        else if (item.entry.type === 'file') {
-          const counted = async function* (this: RestoreItemsWork): AsyncGenerator<Uint8Array> {
-            for await (const chunk of browser.read(item.source)) {
-              this.bytes += chunk.length;
-              context.progress(this.bytes, total);
-              yield chunk;
-            }
-          }.call(this);
-          await writer.file(name, item.entry.size, item.entry.mtime, item.entry.mode, counted);
-        } else {
-          this.skipped++;
-          continue;
-        }
-        this.copied++;
-      }
-      await writer.close();
+      await this.writeItems(writer, async (parent, name) => (parent ? `${parent}/${name}` : name), context, total);
     } catch (error) {
       await handle.close();
       await rm(file, { force: true });
@@ -135,47 +179,11 @@ export class RestoreItemsWork implements JobWork {
   }
 
   private async copy(context: StepContext): Promise<void> {
-    const browser = this.browser as PointBrowser;
     const root = resolve(this.request.targetPath);
     await mkdir(root, { recursive: true });
     const total = this.items.reduce((sum, item) => sum + (item.entry.type === 'file' ? item.entry.size : 0), 0);
     if (this.request.archive) return this.copyToArchive(context, root, this.request.archive, total);
-    const placed = new Map<string, string>();
-    const times: [string, Date][] = [];
-    for (const item of this.items) {
-      throwIfCancelled(context.signal);
-      const parts = splitPath(item.source);
-      const parentSource = `/${parts.slice(0, -1).join('/')}`;
-      const parent = placed.get(parentSource) ?? root;
-      const target = await this.placeFor(join(parent, item.entry.name));
-      if (target === null) {
-        this.skipped++;
-        continue;
-      }
-      placed.set(item.source, target);
-      if (item.entry.type === 'dir') await mkdir(target);
-      else if (item.entry.type === 'symlink') await symlink(item.entry.target ?? '', target);
-      else if (item.entry.type === 'file') {
-        const handle = await open(target, 'wx');
-        try {
-          for await (const chunk of browser.read(item.source)) {
-            await handle.write(chunk);
-            this.bytes += chunk.length;
-            context.progress(this.bytes, total);
-          }
-        } finally {
-          await handle.close();
-        }
-      } else {
-        this.skipped++;
-        continue;
-      }
-      if (item.entry.mode !== null && item.entry.type !== 'symlink') await chmod(target, item.entry.mode);
-      if (item.entry.mtime && item.entry.type !== 'symlink') times.push([target, item.entry.mtime]);
-      this.copied++;
-    }
-    // Times last: writing into a folder would change its own.
-    for (const [path, mtime] of times.reverse()) await utimes(path, mtime, mtime);
+    await this.writeItems(new FolderWriter(), (parent, name) => this.placeFor(join(parent ?? root, name)), context, total);
     context.progress(total, total);
     context.log(`${this.copied} item(s) restored to ${root}, ${this.skipped} skipped`);
   }
