@@ -128,10 +128,6 @@ export function isRequestChannel(name: unknown): name is RequestChannel {
   return typeof name === 'string' && Object.hasOwn(requestChannels, name);
 }
 
-export function isEventChannel(name: unknown): name is EventChannel {
-  return typeof name === 'string' && Object.hasOwn(eventChannels, name);
-}
-
 /** The API a console sees, whatever carries it (Electron preload or the WebSocket client). */
 export type LifeboatApi = {
   invoke<C extends RequestChannel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>>;

@@ -266,8 +266,4 @@ export class VsphereClient {
     if (response.body.length > maxBytes) throw new LifeboatError('unavailable', `[${datastore}] ${path} is larger than ${maxBytes} bytes; it is not a descriptor`);
     return response.body.toString('latin1');
   }
-
-  async deleteDatastoreFile(datacenter: MoRef, datastorePath: string): Promise<void> {
-    await this.runTask('DeleteDatastoreFile_Task', this.content.fileManager, [el('name', datastorePath), moRefXml('datacenter', datacenter)], `delete ${datastorePath}`);
-  }
 }
