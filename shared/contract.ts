@@ -2,7 +2,7 @@
 // declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
 import { z } from 'zod';
 import type { EventChannelName, RequestChannelName } from './channel-names.ts';
-import { AuditEntry, FileEntry, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
+import { Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
 const Empty = z.object({}).strict();
 
@@ -111,11 +111,56 @@ export const requestChannels = {
     response: ProxySummary,
   },
   'proxies.remove': { request: z.object({ proxy: HostName }).strict(), response: z.object({ removed: z.string() }) },
+  'tape.library.create': {
+    request: z
+      .object({
+        slots: z.number().int().min(1).max(10_000),
+        drives: z.number().int().min(1).max(64),
+        mailslots: z.number().int().min(0).max(1000),
+        tapes: z.number().int().min(0).max(10_000),
+        capacityBytes: z.number().int().positive(),
+        timeScale: z.number().positive().max(1000).default(1),
+        /** Scales the drive's streaming rate (1 = LTO-9's 400 MB/s). */
+        rateScale: z.number().positive().max(100).default(1),
+        bufferBytes: z.number().int().positive().optional(),
+      })
+      .strict(),
+    response: TapeInventory,
+  },
+  'tape.inventory': { request: Empty, response: TapeInventory },
+  'tape.import': { request: z.object({ barcode: Barcode, image: z.string().min(1).max(4096).optional() }).strict(), response: TapeInventory },
+  'tape.eject': { request: z.object({ barcode: Barcode }).strict(), response: TapeInventory },
+  'tape.backup': {
+    request: z.object({ vms: z.array(z.string().min(1).max(200)).min(1).max(100), pool: z.string().min(1).max(80), point: z.string().min(1).max(200).default('latest') }).strict(),
+    response: z.object({ job: Job }),
+  },
+  'tape.catalog': { request: z.object({ barcode: Barcode }).strict(), response: z.object({ job: Job }) },
+  'tape.copies': { request: Empty, response: z.array(TapeCopySummary) },
+  'tape.pullList': {
+    request: z.object({ vms: z.array(z.string().min(1).max(200)).min(1).max(100), point: z.string().min(1).max(200).default('latest') }).strict(),
+    response: z.array(PullListEntry),
+  },
+  'restore.tape': {
+    request: z
+      .object({
+        vms: z.array(z.string().min(1).max(200)).min(1).max(100),
+        point: z.string().min(1).max(200).default('latest'),
+        target: z.discriminatedUnion('kind', [LocalTarget.strict(), VsphereTarget.strict()]),
+        /** Restore through a staging repository in this folder (always the case for vSphere). */
+        staging: z.string().min(1).max(4096).optional(),
+        operator: OperatorName.optional(),
+      })
+      .strict(),
+    response: z.object({ jobs: z.array(Job), pullList: z.array(PullListEntry) }),
+  },
+  'prompts.list': { request: z.object({ open: z.boolean().default(true) }).strict(), response: z.array(Prompt) },
+  'prompts.answer': { request: z.object({ promptId: Id, operator: OperatorName, barcode: Barcode.optional() }).strict(), response: Prompt },
 } as const satisfies Record<RequestChannelName, { request: z.ZodType; response: z.ZodType }>;
 
 export const eventChannels = {
   'job.updated': Job,
   'job.progress': JobProgress,
+  'prompt.updated': Prompt,
 } as const satisfies Record<EventChannelName, z.ZodType>;
 
 export type RequestChannel = keyof typeof requestChannels;

@@ -8,7 +8,7 @@ export type JobState = z.infer<typeof JobState>;
 
 export const finishedJobStates: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
 
-export const JobKind = z.enum(['backup', 'restore-entire-vm', 'restore-items', 'verify', 'index']);
+export const JobKind = z.enum(['backup', 'restore-entire-vm', 'restore-items', 'verify', 'index', 'tape-backup', 'tape-restore', 'tape-stage', 'tape-catalog']);
 export type JobKind = z.infer<typeof JobKind>;
 
 export const Id = z.string().min(1).max(200);
@@ -188,3 +188,76 @@ export const SearchHit = z.object({
   versions: z.array(z.object({ pointId: z.string(), sequence: z.number().int(), size: z.number(), mtime: z.number().nullable() })),
 });
 export type SearchHit = z.infer<typeof SearchHit>;
+
+// ---- tape ----
+
+export const Barcode = z.string().regex(/^[A-Z0-9]{1,16}$/, 'a barcode is 1 to 16 capital letters and digits');
+
+export const TapeLocation = z.union([z.object({ kind: z.enum(['slot', 'drive', 'mailslot']), index: z.number().int().nonnegative() }), z.object({ kind: z.literal('offline') })]);
+
+export const TapeInventory = z.object({
+  name: z.string(),
+  slots: z.array(z.string().nullable()),
+  drives: z.array(z.object({ index: z.number().int(), barcode: z.string().nullable(), owner: z.string().nullable() })),
+  mailslots: z.array(z.string().nullable()),
+  cartridges: z.array(
+    z.object({
+      barcode: z.string(),
+      location: TapeLocation,
+      writeProtected: z.boolean(),
+      capacityBytes: z.number(),
+      /** From the catalog: the media set and pool it belongs to, or null for a free tape. */
+      mediaSetId: z.string().nullable(),
+      pool: z.string().nullable(),
+      bytes: z.number().nullable(),
+    }),
+  ),
+  model: z.object({ name: z.string(), bytesPerSecond: z.number(), loadSeconds: z.number() }),
+  timeScale: z.number(),
+});
+export type TapeInventory = z.infer<typeof TapeInventory>;
+
+export const TapeVolume = z.object({ barcode: z.string(), mediaSetId: z.string(), sequence: z.number().int(), bytes: z.number(), writtenAt: z.string(), pool: z.string(), state: z.string() });
+export type TapeVolume = z.infer<typeof TapeVolume>;
+
+export const TapeCopySummary = z.object({
+  mediaSetId: z.string(),
+  pool: z.string(),
+  pointId: z.string(),
+  vmId: z.string(),
+  vmName: z.string(),
+  pointSequence: z.number().int(),
+  pointCreatedAt: z.string(),
+  storedBytes: z.number(),
+  uniqueBlocks: z.number().int(),
+  metadataBytes: z.number(),
+  barcodes: z.array(z.string()),
+});
+export type TapeCopySummary = z.infer<typeof TapeCopySummary>;
+
+/** One line of a pull list: a tape a restore needs, in the order it will be read. */
+export const PullListEntry = z.object({
+  order: z.number().int().positive(),
+  barcode: z.string(),
+  location: z.string(),
+  online: z.boolean(),
+  bytes: z.number(),
+  estimatedSeconds: z.number(),
+  vms: z.array(z.string()),
+});
+export type PullListEntry = z.infer<typeof PullListEntry>;
+
+export const Prompt = z.object({
+  id: Id,
+  jobIds: z.array(z.string()),
+  kind: z.literal('insert-tape'),
+  barcode: z.string().nullable(),
+  message: z.string(),
+  /** Where to put what is asked for (a mail slot of a library). */
+  place: z.string(),
+  state: z.enum(['open', 'answered', 'detected', 'cancelled', 'expired']),
+  createdAt: z.string(),
+  closedAt: z.string().nullable(),
+  closedBy: z.string().nullable(),
+});
+export type Prompt = z.infer<typeof Prompt>;

@@ -5,6 +5,7 @@ import type { HostSummary, ProxySummary, Settings, Job, JobEvent, JobStep, Resto
 import type { Manifest } from '../repository/manifest.ts';
 import { openCatalogDatabase, type CatalogDatabase } from './database.ts';
 import { FileIndex } from './file-index.ts';
+import { TapeCatalog } from './tape-catalog.ts';
 
 type JobRow = {
   id: string; kind: Job['kind']; vm_id: string | null; vm_name: string; state: Job['state']; summary: string; params: string; steps: string;
@@ -44,10 +45,12 @@ const patchColumns: Record<keyof JobPatch, string> = {
 export class Catalog {
   private readonly db: CatalogDatabase;
   readonly files: FileIndex;
+  readonly tapes: TapeCatalog;
 
   private constructor(db: CatalogDatabase) {
     this.db = db;
     this.files = new FileIndex(db);
+    this.tapes = new TapeCatalog(db);
   }
 
   static open(path: string): Catalog {

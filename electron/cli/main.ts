@@ -6,14 +6,14 @@ import { userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { LifeboatApi, RequestOf } from '../../shared/contract.ts';
-import type { Job } from '../../shared/domain.ts';
-import { finishedJobStates } from '../../shared/domain.ts';
 import { formatBytes, table } from '../../shared/format.ts';
 import { Engine } from '../engine/engine.ts';
-import { LifeboatError, toWireError } from '../errors.ts';
+import { toWireError } from '../errors.ts';
 import { resolveHome } from '../home.ts';
 import { createLab } from '../lab/create-lab.ts';
 import { connect } from './connect.ts';
+import { describeJob, localPath, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
+import { promptsCommand, restoreTapeCommand, tapeCommand } from './tape-commands.ts';
 import { serve } from './serve.ts';
 
 const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
@@ -40,26 +40,16 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
   jobs [show <id> | cancel <id> | resume <id> | discard <id> | approve <id>]
                                                      the job queue; resume picks up an interrupted restore,
                                                      discard removes what it left behind
+  tape library create --slots N --drives N --mailslots N [--tapes N] [--capacity-mib N]
+                      [--time-scale S] [--rate-scale R] [--buffer-mib N]   a virtual tape library in the home
+  tape inventory | copies                            slots, drives, mail slots, tapes; backups on tape
+  tape backup <vm>... --pool P [--point P]           copy restore points to a new media set of pool P
+  tape eject <barcode> | import <barcode> [--image FILE]   take a tape offline / bring it (or a foreign one) in
+  tape catalog <barcode>                             read a tape's own catalog into this catalog
+  restore tape <vm>... --point P --target local:<dir>|vsphere:<host> [--staging DIR]
+                                                     one job per VM, each tape read once for all of them
+  prompts [--all] | prompt answer <id> [--barcode B] what the engine waits for an operator to do
   serve [--host 127.0.0.1] [--port 7420]             console over HTTP + WebSocket`;
-
-type Output = { json: boolean; print(human: string, data: unknown): void };
-
-class UsageError extends LifeboatError {
-  constructor(message: string) {
-    super('bad-request', message);
-  }
-}
-
-function localPath(argument: string | undefined, what: string): string {
-  if (!argument || !argument.startsWith('local:') || argument.length <= 'local:'.length) throw new UsageError(`${what} must be local:<folder>`);
-  return argument.slice('local:'.length);
-}
-
-function positiveInt(value: string | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value)) throw new UsageError(`${name} takes a whole number`);
-  return Number(value);
-}
 
 type Flags = { original?: boolean | undefined; yes?: boolean | undefined; target?: string | undefined; datastore?: string | undefined; 'host-system'?: string | undefined; network?: string | undefined; 'disk-format'?: string | undefined; transport?: string | undefined; url?: string | undefined; user?: string | undefined; 'password-env'?: string | undefined; insecure?: boolean | undefined; name?: string | undefined };
 
@@ -153,55 +143,6 @@ async function proxiesCommand(api: LifeboatApi, rest: string[], values: ProxyFla
   return 0;
 }
 
-async function follow(api: LifeboatApi, job: Job, out: Output): Promise<Job> {
-  const interactive = process.stderr.isTTY && !out.json;
-  let lastLine = 0;
-  const offProgress = api.on('job.progress', (progress) => {
-    if (progress.jobId !== job.id || out.json) return;
-    const now = Date.now();
-    if (!interactive && now - lastLine < 5000) return;
-    lastLine = now;
-    const percent = progress.bytesTotal > 0 ? Math.floor((progress.bytesDone * 100) / progress.bytesTotal) : 0;
-    const line = `${progress.step}: ${percent}% ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)} at ${formatBytes(progress.bytesPerSecond)}/s`;
-    process.stderr.write(interactive ? `\r${line.padEnd(78)}` : `${line}\n`);
-  });
-  const ended = await new Promise<Job>((resolve) => {
-    const off = api.on('job.updated', (update) => {
-      if (update.id === job.id && finishedJobStates.has(update.state)) {
-        off();
-        resolve(update);
-      }
-    });
-    void api.invoke('jobs.get', { jobId: job.id }).then(({ job: current }) => {
-      if (finishedJobStates.has(current.state)) {
-        off();
-        resolve(current);
-      }
-    });
-  });
-  offProgress();
-  if (interactive) process.stderr.write('\n');
-  return ended;
-}
-
-function describeJob(job: Job): string {
-  const lines = [`job ${job.id}: ${job.summary}`, `state: ${job.state}${job.error ? ` (${job.error})` : ''}`];
-  for (const step of job.steps) lines.push(`  ${step.state.padEnd(8)} ${step.name}`);
-  if (job.result) lines.push(`result: ${JSON.stringify(job.result)}`);
-  return lines.join('\n');
-}
-
-async function runJobCommand(api: LifeboatApi, job: Job, detach: boolean, out: Output): Promise<number> {
-  if (detach) {
-    out.print(`queued job ${job.id}`, job);
-    return 0;
-  }
-  if (!out.json) process.stderr.write(`job ${job.id} queued: ${job.summary}\n`);
-  const ended = await follow(api, job, out);
-  out.print(describeJob(ended), ended);
-  return ended.state === 'succeeded' ? 0 : 1;
-}
-
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -218,6 +159,9 @@ export async function main(argv: string[]): Promise<number> {
       original: { type: 'boolean', default: false }, yes: { type: 'boolean', default: false },
       transports: { type: 'string' }, vm: { type: 'string' }, 'datastore-path': { type: 'string', multiple: true }, 'max-tasks': { type: 'string' },
       datastore: { type: 'string' }, 'host-system': { type: 'string' }, network: { type: 'string' }, 'disk-format': { type: 'string' }, transport: { type: 'string' },
+      slots: { type: 'string' }, drives: { type: 'string' }, mailslots: { type: 'string' }, tapes: { type: 'string' }, 'capacity-mib': { type: 'string' },
+      'time-scale': { type: 'string' }, 'rate-scale': { type: 'string' }, 'buffer-mib': { type: 'string' }, pool: { type: 'string' }, image: { type: 'string' },
+      staging: { type: 'string' }, barcode: { type: 'string' }, all: { type: 'boolean', default: false },
     },
   });
   const out: Output = {
@@ -276,7 +220,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runJobCommand(api, job, values.detach, out);
       }
       case 'restore': {
-        if (rest[0] !== 'vm' || !rest[1]) throw new UsageError('restore takes: vm <vm> --point P --target local:<dir>');
+        if (rest[0] === 'tape') return await restoreTapeCommand(api, rest.slice(1), restoreTarget(values), values, operator, out);
+        if (rest[0] !== 'vm' || !rest[1]) throw new UsageError('restore takes: vm <vm> --point P --target local:<dir>, or tape <vm>... --point P --target …');
         if (!values.point) throw new UsageError('restore vm needs --point <id|sequence|latest>');
         const request = { vm: rest[1], point: values.point, target: restoreTarget(values), operator, ...(values.name ? { newName: values.name } : {}) };
         if (request.target.kind === 'vsphere' && request.target.original && !values.yes) {
@@ -376,6 +321,11 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'hosts':
         return await hostsCommand(api, rest, values, out);
+      case 'tape':
+        return await tapeCommand(api, rest, values, out);
+      case 'prompts':
+      case 'prompt':
+        return await promptsCommand(api, command, rest, values, operator, out);
       case 'proxies':
         return await proxiesCommand(api, rest, values, out);
       default:

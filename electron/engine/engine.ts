@@ -30,6 +30,9 @@ import { RestoreItemsWork, itemSteps } from '../items/restore-items.ts';
 import { IndexPointWork, indexSteps } from '../items/index-point.ts';
 import type { Server } from 'node:net';
 import { listenLocalSocket } from '../rpc/local-socket.ts';
+import { TapeService, type RestoreTarget } from '../tape/tape-service.ts';
+import type { JobWork } from './job-work.ts';
+import type { StepDefinition } from './plan.ts';
 
 export const ENGINE_VERSION = '0.1.0';
 const PREVIEW_BYTES = 256 * 1024;
@@ -62,6 +65,7 @@ export class Engine {
   /** Restore tasks each proxy runs now, by proxy id. */
   private readonly proxyLoad = new Map<string, number>();
   readonly handlers: Handlers;
+  readonly tape: TapeService;
   /** The start-up janitor's run: how many leftovers it removed. */
   janitor: Promise<number> = Promise.resolve(0);
 
@@ -73,6 +77,21 @@ export class Engine {
     this.repository = repository;
     this.pool = pool;
     this.jobs = new JobQueue(catalog, this.events, concurrentJobs, injectFault);
+    this.tape = new TapeService({
+      folder: join(paths.home, 'tape'),
+      stagingRoot: paths.staging,
+      catalog,
+      events: this.events,
+      jobs: this.jobs,
+      pool,
+      resolvePoint: (vmArgument, point) => {
+        const vm = this.resolveVm(vmArgument);
+        return { vmId: vm.id, vmName: vm.name, pointId: this.resolvePointId(vm.id, point) };
+      },
+      restoreWork: (source, jobId, request) => this.restoreWork(source, jobId, request),
+      restoreSteps: (target) => this.restoreWorkSteps(target),
+    });
+    this.tape.useRepository(repository);
     this.handlers = this.makeHandlers();
   }
 
@@ -91,6 +110,7 @@ export class Engine {
       const secrets = await FileSecretStore.open(paths.secrets, options.sealer);
       const engine = new Engine(paths, socket, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2, options.injectFault ?? null);
       engine.jobs.recoverAfterRestart();
+      engine.tape.prompts.expireLeftovers();
       await engine.reconcileCatalog();
       // In the background: a host that does not answer must not hold up the engine's start.
       engine.janitor = runJanitor({ catalog, connectHost: (name) => engine.connectHost(name) }, { keepResumable: true }).catch(() => 0);
@@ -161,24 +181,24 @@ export class Engine {
     if (target.kind === 'local') {
       return this.jobs.submit(spec, (job) => this.localRestoreWork(job.id, { vmId: vm.id, pointId, targetPath: target.path, newName: request.newName }, false));
     }
-    if (target.original) {
-      // Under the four-eyes rule the job waits until a second operator approves it.
-      const held = this.catalog.settings().fourEyes ? { holdFor: 'approval' } : {};
-      return this.jobs.submit({ ...spec, ...held, summary: `Roll ${vm.name} back in place on ${target.host}`, steps: originalSteps }, (job) =>
-        new OriginalVmVsphereRestore({ repository: this.repository, pool: this.pool, connectHost: (hostName) => this.connectHost(hostName), proxies: this.proxyPool(), stagingRoot: this.paths.staging, jobId: job.id, request: { vmId: vm.id, pointId, target } }),
-      );
-    }
-    return this.jobs.submit(spec, (job) =>
-      new EntireVmVsphereRestore({
-        repository: this.repository,
-        pool: this.pool,
-        connectHost: (hostName) => this.connectHost(hostName),
-        proxies: this.proxyPool(),
-        stagingRoot: this.paths.staging,
-        jobId: job.id,
-        request: { vmId: vm.id, pointId, target, newName: request.newName },
-      }),
-    );
+    // Under the four-eyes rule an original-location restore waits until a second operator approves it.
+    const held = target.original && this.catalog.settings().fourEyes ? { holdFor: 'approval' } : {};
+    const summary = target.original ? `Roll ${vm.name} back in place on ${target.host}` : spec.summary;
+    return this.jobs.submit({ ...spec, ...held, summary, steps: this.restoreWorkSteps(target) }, (job) => this.restoreWork(this.repository, job.id, { vmId: vm.id, pointId, target, newName: request.newName }).work);
+  }
+
+  private restoreWorkSteps(target: RestoreTarget): readonly StepDefinition[] {
+    return target.kind === 'vsphere' && target.original ? originalSteps : restoreSteps;
+  }
+
+  /** The restore of a point of `source` (the repository, or a staging one) to a target. */
+  private restoreWork(source: Repository, jobId: string, request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined }): { steps: readonly StepDefinition[]; work: JobWork } {
+    const { target } = request;
+    const steps = this.restoreWorkSteps(target);
+    if (target.kind === 'local') return { steps, work: new EntireVmLocalRestore(source, this.pool, jobId, { vmId: request.vmId, pointId: request.pointId, targetPath: target.path, newName: request.newName }) };
+    const common = { repository: source, pool: this.pool, connectHost: (hostName: string) => this.connectHost(hostName), proxies: this.proxyPool(), stagingRoot: this.paths.staging, jobId };
+    if (target.original) return { steps, work: new OriginalVmVsphereRestore({ ...common, request: { vmId: request.vmId, pointId: request.pointId, target } }) };
+    return { steps, work: new EntireVmVsphereRestore({ ...common, request: { vmId: request.vmId, pointId: request.pointId, target, newName: request.newName } }) };
   }
 
   private proxyPool(): ProxyPool {
@@ -448,6 +468,25 @@ export class Engine {
       'hosts.inventory': async ({ host }) => this.hostInventory(host),
       'proxies.list': async () => this.catalog.listProxies(),
       'proxies.add': async (request) => this.addProxy(request, 'console'),
+      'tape.library.create': async (request) => {
+        const inventory = await this.tape.createLibrary(request);
+        this.catalog.audit('console', 'tape.library.create', null, request);
+        return inventory;
+      },
+      'tape.inventory': async () => this.tape.inventory(),
+      'tape.import': async ({ barcode, image }) => this.tape.importTape(barcode, image, 'console'),
+      'tape.eject': async ({ barcode }) => this.tape.ejectTape(barcode, 'console'),
+      'tape.backup': async ({ vms, pool, point }) => ({ job: await this.tape.startBackup(vms, pool, point, 'console') }),
+      'tape.catalog': async ({ barcode }) => ({ job: await this.tape.startCatalog(barcode, 'console') }),
+      'tape.copies': async () => this.catalog.tapes.summaries(),
+      'tape.pullList': async ({ vms, point }) => this.tape.pullList(vms.map((vm) => this.tape.copyFor(vm, point))),
+      'restore.tape': async (request) => this.tape.startRestore(request, 'console'),
+      'prompts.list': async ({ open }) => this.tape.prompts.list(open),
+      'prompts.answer': async ({ promptId, operator, barcode }) => {
+        const prompt = await this.tape.prompts.answer(promptId, operator, barcode);
+        this.catalog.audit(operator, 'prompts.answer', promptId, { barcode: prompt.barcode });
+        return prompt;
+      },
       'proxies.remove': async ({ proxy }) => {
         const found = this.catalog.listProxies().find((candidate) => candidate.name === proxy);
         if (!found) throw new LifeboatError('not-found', `no proxy "${proxy}"`);

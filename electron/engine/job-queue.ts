@@ -12,8 +12,10 @@ import { RateMeter } from './rate-meter.ts';
 const PROGRESS_EVENT_MS = 250;
 const PROGRESS_PERSIST_MS = 2000;
 
-/** `holdFor`: the job waits in waiting-for-operator until `release` (e.g. 'approval'). */
-export type JobSpec = { kind: JobKind; vmId: string | null; vmName: string; summary: string; params: unknown; steps: readonly StepDefinition[]; requestedBy?: string; holdFor?: string };
+/** `holdFor`: the job waits in waiting-for-operator until `release` (e.g. 'approval').
+ * `group`: jobs that share one tape pass; they start together, outside the concurrency limit
+ * (the drives pace them), or the pass would wait for a job that waits for a free slot. */
+export type JobSpec = { kind: JobKind; vmId: string | null; vmName: string; summary: string; params: unknown; steps: readonly StepDefinition[]; requestedBy?: string; holdFor?: string; group?: string };
 export type WorkFactory = (job: Job) => JobWork;
 /** Test hook: fail a job right after one of its steps did its work. */
 export type FaultInjector = (job: Job, step: string) => boolean;
@@ -23,6 +25,7 @@ type Running = { job: Job; controller: AbortController; done: Promise<void> };
 export class JobQueue {
   private readonly running = new Map<string, Running>();
   private readonly factories = new Map<string, WorkFactory>();
+  private readonly grouped = new Set<string>();
   private closed = false;
   private readonly catalog: Catalog;
   private readonly events: EngineEvents;
@@ -71,6 +74,7 @@ export class JobQueue {
     };
     this.catalog.insertJob(job, spec.params);
     this.factories.set(job.id, factory);
+    if (spec.group) this.grouped.add(job.id);
     this.events.emit('job.updated', job);
     this.pump();
     return job;
@@ -119,6 +123,7 @@ export class JobQueue {
     }
     if (job.state !== 'queued' && job.state !== 'waiting-for-operator') throw new LifeboatError('conflict', `job ${jobId} has already ended (${job.state})`);
     this.factories.delete(jobId);
+    this.grouped.delete(jobId);
     return this.update(jobId, { state: 'cancelled', endedAt: new Date().toISOString(), error: 'cancelled before it started' });
   }
 
@@ -149,11 +154,14 @@ export class JobQueue {
   private pump(): void {
     if (this.closed) return;
     for (const job of this.catalog.jobsInState(['queued'])) {
-      if (this.running.size >= this.concurrency) return;
       const factory = this.factories.get(job.id);
       if (!factory) continue;
-      const busyVm = [...this.running.values()].some((running) => running.job.vmId !== null && running.job.vmId === job.vmId);
-      if (busyVm) continue;
+      if (!this.grouped.has(job.id)) {
+        const limited = [...this.running.keys()].filter((id) => !this.grouped.has(id)).length;
+        if (limited >= this.concurrency) continue;
+        const busyVm = [...this.running.values()].some((running) => running.job.vmId !== null && running.job.vmId === job.vmId);
+        if (busyVm) continue;
+      }
       this.factories.delete(job.id);
       this.start(job, factory);
     }
@@ -165,6 +173,7 @@ export class JobQueue {
     this.running.set(queued.id, entry);
     entry.done = this.execute(queued, factory, controller.signal).finally(() => {
       this.running.delete(queued.id);
+      this.grouped.delete(queued.id);
       this.pump();
     });
   }
@@ -184,6 +193,10 @@ export class JobQueue {
     const context: StepContext = {
       signal,
       log,
+      waiting: (what) => {
+        if (signal.aborted) return;
+        job = this.update(jobId, what === null ? { state: 'running', waitingFor: null } : { state: 'waiting-for-operator', waitingFor: what });
+      },
       resources: {
         record: (kind, ref) => this.catalog.recordResource(jobId, kind, ref),
         update: (id, ref) => this.catalog.updateResource(id, ref),

@@ -17,6 +17,8 @@ export type StepContext = {
   /** Bytes done of the job's whole transfer. */
   progress(bytesDone: number, bytesTotal: number): void;
   log(message: string, level?: 'info' | 'warning' | 'error'): void;
+  /** The job waits for an operator (what for), or (null) runs again. */
+  waiting(what: string | null): void;
 };
 
 export type PlanHooks = {

@@ -1,20 +1,15 @@
 // Entire VM restore to a local datastore folder, in the phases of a hypervisor restore:
 // initialization, VM configuration, snapshot, disk transport, snapshot commit, finalization.
 // A local folder has no hypervisor, so the two snapshot steps are shown as skipped.
-import { writeFile } from 'node:fs/promises';
 import type { DiskCheckpoint } from '../catalog/catalog.ts';
-import { basename, extname, join, resolve } from 'node:path';
-import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
-import { parseVmx, rewriteVmx } from '../disks/vmx.ts';
-import { LocalVmFolder, stagingFolderName } from '../drivers/local-datastore/local-datastore.ts';
 import { LifeboatError } from '../errors.ts';
 import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
-import { syncPath } from '../fs/durable.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import type { StepContext } from '../engine/plan.ts';
+import { LocalVmWriter } from './local-vm-writer.ts';
 
 export const restoreSteps = [
   { name: 'initialize', title: 'Initialization: check the chain and the target, start data movers' },
@@ -33,10 +28,7 @@ export type CheckpointStore = { load(diskKey: string): DiskCheckpoint | null; sa
 export class EntireVmLocalRestore implements JobWork {
   readonly steps = restoreSteps;
   private point: ResolvedPoint | null = null;
-  private folder: LocalVmFolder | null = null;
-  private vmName = '';
-  private diskFiles = new Map<string, { descriptor: string; flat: string }>();
-  private published: string[] = [];
+  private writer: LocalVmWriter | null = null;
   private bytesTotal = 0;
   private bytesWritten = 0;
 
@@ -60,7 +52,7 @@ export class EntireVmLocalRestore implements JobWork {
       case 'initialize':
         return this.initialize(context);
       case 'restore-configuration':
-        return this.restoreConfiguration(context);
+        return (this.writer as LocalVmWriter).writeConfiguration(context);
       case 'create-snapshot':
       case 'commit-snapshot':
         context.log('a local datastore folder has no hypervisor to snapshot the VM; step skipped');
@@ -68,7 +60,7 @@ export class EntireVmLocalRestore implements JobWork {
       case 'transfer-disks':
         return this.transferDisks(context);
       case 'finalize':
-        return this.finalize(context);
+        return (this.writer as LocalVmWriter).publish(context);
     }
     throw new LifeboatError('internal', `restore has no step ${step}`);
   }
@@ -76,48 +68,18 @@ export class EntireVmLocalRestore implements JobWork {
   private async initialize(context: StepContext): Promise<void> {
     const point = await resolvePoint(this.repository, this.request.vmId, this.request.pointId);
     this.point = point;
-    this.vmName = this.request.newName ?? point.point.vmName;
     this.bytesTotal = point.disks.reduce((sum, disk) => sum + dataBytesOf(disk), 0);
     context.log(`point ${point.point.sequence} of ${point.point.vmName} (${point.chain.length} link(s) in its chain), ${this.bytesTotal} bytes of data to write`);
-    const target = resolve(this.request.targetPath);
-    context.resources.record('target-folder', { path: target });
-    context.resources.record('staging-folder', { path: join(target, stagingFolderName(this.jobId)) });
-    this.folder = await LocalVmFolder.claim(target, this.jobId, this.checkpoints?.resume ?? false);
-    const free = await this.folder.freeBytes();
-    if (free < this.bytesTotal) {
-      throw new LifeboatError('target-full', `target ${this.folder.path} has ${free} bytes free; the VM needs ${this.bytesTotal}`);
-    }
+    this.writer = await LocalVmWriter.claim({ target: this.request.targetPath, jobId: this.jobId, resume: this.checkpoints?.resume ?? false, manifest: point.point, newName: this.request.newName, bytesNeeded: this.bytesTotal, context });
     context.log(`data movers: ${this.pool.size} worker threads read, decompress, verify and write in parallel`);
-  }
-
-  private async restoreConfiguration(context: StepContext): Promise<void> {
-    const point = this.point as ResolvedPoint;
-    const folder = this.folder as LocalVmFolder;
-    const vmx = parseVmx(point.point.vmConfig.text, `${point.point.vmName} configuration`);
-    const renamed = this.request.newName !== undefined && this.request.newName !== point.point.vmName;
-    const used = new Set<string>();
-    point.disks.forEach((disk, index) => {
-      let base = renamed ? (index === 0 ? this.vmName : `${this.vmName}_${index}`) : basename(disk.fileName, extname(disk.fileName));
-      while (used.has(base)) base = `${base}_${index}`;
-      used.add(base);
-      this.diskFiles.set(disk.key, { descriptor: `${base}.vmdk`, flat: `${base}-flat.vmdk` });
-    });
-    const text = rewriteVmx(vmx, {
-      displayName: this.vmName,
-      diskFiles: new Map([...this.diskFiles].map(([key, files]) => [key, files.descriptor])),
-      newIdentity: renamed,
-    });
-    await writeFile(folder.stagedPath(`${this.vmName}.vmx`), text);
-    context.log(`configuration written as ${this.vmName}.vmx${renamed ? ' (new name, new identity)' : ''}`);
   }
 
   private async transferDisks(context: StepContext): Promise<void> {
     const point = this.point as ResolvedPoint;
-    const folder = this.folder as LocalVmFolder;
+    const writer = this.writer as LocalVmWriter;
     context.progress(0, this.bytesTotal);
     for (const disk of point.disks) {
-      const files = this.diskFiles.get(disk.key) as { descriptor: string; flat: string };
-      await writeFile(folder.stagedPath(files.descriptor), writeFlatDescriptor(disk.capacity, files.flat));
+      const path = await writer.prepareDisk(disk.key, disk.capacity, false);
       const checkpoints = this.checkpoints;
       const initial = checkpoints?.resume ? checkpoints.load(disk.key) : null;
       if (initial?.complete) {
@@ -132,32 +94,25 @@ export class EntireVmLocalRestore implements JobWork {
         pool: this.pool,
         point,
         disk,
-        path: folder.stagedPath(files.flat),
-        targetLabel: `target ${folder.path}`,
+        path,
+        targetLabel: `target ${writer.folder.path}`,
         context,
         onProgress: (bytes) => context.progress(base + bytes, this.bytesTotal),
       });
-      context.log(`disk ${disk.key} restored to ${files.descriptor}`);
+      context.log(`disk ${disk.key} restored to ${writer.files(disk.key).descriptor}`);
     }
   }
 
-  private async finalize(context: StepContext): Promise<void> {
-    const folder = this.folder as LocalVmFolder;
-    for (const files of this.diskFiles.values()) await syncPath(folder.stagedPath(files.flat));
-    this.published = await folder.publish();
-    context.log(`published ${this.published.length} file(s) in ${folder.path}`);
-  }
-
   async finish(succeeded: boolean): Promise<void> {
-    if (!succeeded) await this.folder?.discard();
+    if (!succeeded) await this.writer?.discard();
   }
 
   result(): Record<string, unknown> {
     return {
-      vmName: this.vmName,
+      vmName: this.writer?.vmName ?? this.request.newName ?? '',
       pointId: this.point?.point.id ?? this.request.pointId,
-      target: this.folder?.path ?? this.request.targetPath,
-      files: this.published,
+      target: this.writer?.folder.path ?? this.request.targetPath,
+      files: this.writer?.published ?? [],
       bytesWritten: this.bytesWritten,
     };
   }

@@ -6,7 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { BlockKind, RECORD_BYTES, readRecord } from '../repository/block-map.ts';
 import { compressBlock, decompressBlock, type Codec } from '../repository/codec.ts';
-import { stripeOf, type CompressResult, type DigestResult, type RestoreStripeResult, type RestoreStripeTask, type WorkerTask } from './messages.ts';
+import { stripeOf, type CompressResult, type DigestResult, type RestoreStripeResult, type RestoreStripeTask, type WorkerTask, type WriteBlocksResult, type WriteBlocksTask } from './messages.ts';
 
 function isAllZero(data: Uint8Array): boolean {
   const words = data.byteOffset % 8 === 0 ? new BigUint64Array(data.buffer, data.byteOffset, Math.floor(data.length / 8)) : null;
@@ -107,6 +107,37 @@ function restoreStripe(task: RestoreStripeTask): RestoreStripeResult {
   }
 }
 
+function writeBlocks(task: WriteBlocksTask): WriteBlocksResult {
+  const fds = new Map<string, number>();
+  let bytes = 0;
+  try {
+    task.blocks.forEach((block, index) => {
+      const fail = (why: string): never => {
+        const error = new StripeError('corrupt-backup', why);
+        error.blockIndex = index;
+        throw error;
+      };
+      let data: Uint8Array;
+      try {
+        data = decompressBlock(block.payload, block.codec, block.rawLength);
+      } catch (error) {
+        return fail((error as Error).message);
+      }
+      if (data.length !== block.rawLength) fail(`it decompresses to ${data.length} bytes instead of ${block.rawLength}`);
+      if (!createHash('sha256').update(data).digest().equals(Buffer.from(block.sha256))) fail('its SHA-256 does not match the catalog');
+      for (const target of block.targets) {
+        let fd = fds.get(target.path);
+        if (fd === undefined) fds.set(target.path, (fd = openSync(target.path, 'r+')));
+        writeAt(fd, data, target.position);
+        bytes += data.length;
+      }
+    });
+    return { bytes };
+  } finally {
+    for (const fd of fds.values()) closeSync(fd);
+  }
+}
+
 function handle(task: WorkerTask): { result: unknown; transfer: ArrayBuffer[] } {
   switch (task.type) {
     case 'digest': {
@@ -120,6 +151,8 @@ function handle(task: WorkerTask): { result: unknown; transfer: ArrayBuffer[] } 
     }
     case 'restore-stripe':
       return { result: restoreStripe(task), transfer: [] };
+    case 'write-blocks':
+      return { result: writeBlocks(task), transfer: [] };
   }
 }
 

@@ -28,7 +28,14 @@ export type RestoreStripeTask = {
 };
 export type RestoreStripeResult = { blocks: number; bytes: number; unchangedBlocks: number };
 
-export type WorkerTask = DigestTask | CompressTask | RestoreStripeTask;
+/** Stored blocks read from elsewhere (tape): decompress, check, write each to its places. */
+export type WriteBlocksTask = {
+  type: 'write-blocks';
+  blocks: { payload: Uint8Array; codec: number; rawLength: number; sha256: Uint8Array; targets: { path: string; position: number }[] }[];
+};
+export type WriteBlocksResult = { bytes: number };
+
+export type WorkerTask = DigestTask | CompressTask | RestoreStripeTask | WriteBlocksTask;
 export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { code: string; message: string; blockIndex?: number } };
 
 /** Blocks are striped across workers in runs of this many so each reads nearby data. */

@@ -1,0 +1,76 @@
+// What every CLI command shares: its output (human or --json), usage errors, and following a
+// job to its end with progress on stderr.
+import type { LifeboatApi } from '../../shared/contract.ts';
+import type { Job } from '../../shared/domain.ts';
+import { finishedJobStates } from '../../shared/domain.ts';
+import { formatBytes } from '../../shared/format.ts';
+import { LifeboatError } from '../errors.ts';
+
+export type Output = { json: boolean; print(human: string, data: unknown): void };
+
+export class UsageError extends LifeboatError {
+  constructor(message: string) {
+    super('bad-request', message);
+  }
+}
+
+export function localPath(argument: string | undefined, what: string): string {
+  if (!argument || !argument.startsWith('local:') || argument.length <= 'local:'.length) throw new UsageError(`${what} must be local:<folder>`);
+  return argument.slice('local:'.length);
+}
+
+export function positiveInt(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${name} takes a whole number`);
+  return Number(value);
+}
+
+export async function follow(api: LifeboatApi, job: Job, out: Output): Promise<Job> {
+  const interactive = process.stderr.isTTY && !out.json;
+  let lastLine = 0;
+  const offProgress = api.on('job.progress', (progress) => {
+    if (progress.jobId !== job.id || out.json) return;
+    const now = Date.now();
+    if (!interactive && now - lastLine < 5000) return;
+    lastLine = now;
+    const percent = progress.bytesTotal > 0 ? Math.floor((progress.bytesDone * 100) / progress.bytesTotal) : 0;
+    const line = `${progress.step}: ${percent}% ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)} at ${formatBytes(progress.bytesPerSecond)}/s`;
+    process.stderr.write(interactive ? `\r${line.padEnd(78)}` : `${line}\n`);
+  });
+  const ended = await new Promise<Job>((resolve) => {
+    const off = api.on('job.updated', (update) => {
+      if (update.id === job.id && finishedJobStates.has(update.state)) {
+        off();
+        resolve(update);
+      }
+    });
+    void api.invoke('jobs.get', { jobId: job.id }).then(({ job: current }) => {
+      if (finishedJobStates.has(current.state)) {
+        off();
+        resolve(current);
+      }
+    });
+  });
+  offProgress();
+  if (interactive) process.stderr.write('\n');
+  return ended;
+}
+
+export function describeJob(job: Job): string {
+  const lines = [`job ${job.id}: ${job.summary}`, `state: ${job.state}${job.error ? ` (${job.error})` : ''}`];
+  for (const step of job.steps) lines.push(`  ${step.state.padEnd(8)} ${step.name}`);
+  if (job.result) lines.push(`result: ${JSON.stringify(job.result)}`);
+  return lines.join('\n');
+}
+
+export async function runJobCommand(api: LifeboatApi, job: Job, detach: boolean, out: Output): Promise<number> {
+  if (detach) {
+    out.print(`queued job ${job.id}`, job);
+    return 0;
+  }
+  if (!out.json) process.stderr.write(`job ${job.id} queued: ${job.summary}\n`);
+  const ended = await follow(api, job, out);
+  out.print(describeJob(ended), ended);
+  return ended.state === 'succeeded' ? 0 : 1;
+}
+

@@ -1,0 +1,143 @@
+// `lifeboat tape …`, `restore tape …`, `prompts` and `prompt answer`: the tape library, backup to
+// tape, cataloguing a tape, restores from tape with their pull list, and operator prompts.
+import type { LifeboatApi, RequestOf } from '../../shared/contract.ts';
+import type { Job, Prompt, PullListEntry, TapeInventory } from '../../shared/domain.ts';
+import { finishedJobStates } from '../../shared/domain.ts';
+import { formatBytes, table } from '../../shared/format.ts';
+import { describeJob, follow, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
+
+export type TapeFlags = {
+  slots?: string | undefined; drives?: string | undefined; mailslots?: string | undefined; tapes?: string | undefined;
+  'capacity-mib'?: string | undefined; 'time-scale'?: string | undefined; 'rate-scale'?: string | undefined; 'buffer-mib'?: string | undefined;
+  pool?: string | undefined; point?: string | undefined; image?: string | undefined; staging?: string | undefined; barcode?: string | undefined;
+  all?: boolean | undefined; detach: boolean;
+};
+
+function positiveNumber(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0) throw new UsageError(`${name} takes a positive number`);
+  return number;
+}
+
+function where(location: TapeInventory['cartridges'][number]['location']): string {
+  return location.kind === 'offline' ? 'offline' : `${location.kind} ${location.index + 1}`;
+}
+
+export function inventoryText(inventory: TapeInventory): string {
+  const drives = inventory.drives.map((drive) => `drive ${drive.index + 1}: ${drive.barcode ?? 'empty'}${drive.owner ? ` (${drive.owner})` : ''}`);
+  const mail = inventory.mailslots.map((slot, index) => `mail slot ${index + 1}: ${slot ?? 'empty'}`);
+  const rows = inventory.cartridges.map((tape) => [tape.barcode, where(tape.location), tape.pool ?? 'free', tape.mediaSetId ? tape.mediaSetId.slice(0, 8) : '-', tape.bytes === null ? '-' : formatBytes(tape.bytes), formatBytes(tape.capacityBytes), tape.writeProtected ? 'yes' : 'no']);
+  return [
+    `${inventory.name}: ${inventory.slots.length} slots, ${inventory.drives.length} drive(s) ${inventory.model.name} at ${formatBytes(inventory.model.bytesPerSecond)}/s, ${inventory.mailslots.length} mail slot(s)${inventory.timeScale !== 1 ? `, time scale ${inventory.timeScale}` : ''}`,
+    ...drives,
+    ...mail,
+    table([['BARCODE', 'WHERE', 'POOL', 'MEDIA SET', 'WRITTEN', 'CAPACITY', 'PROTECTED'], ...rows]),
+  ].join('\n');
+}
+
+export function pullListText(entries: PullListEntry[]): string {
+  return table([['ORDER', 'BARCODE', 'WHERE', 'BYTES', 'EST. TIME', 'FOR'], ...entries.map((entry) => [String(entry.order), entry.barcode, entry.online ? entry.location : `${entry.location} (insert it when asked)`, formatBytes(entry.bytes), `${entry.estimatedSeconds} s`, entry.vms.join(', ')])]);
+}
+
+function promptText(prompt: Prompt): string {
+  return `${prompt.message}.\n  Put it in ${prompt.place} (\`lifeboat tape import ${prompt.barcode ?? '<barcode>'}\`), then answer: \`lifeboat prompt answer ${prompt.id}\``;
+}
+
+export async function tapeCommand(api: LifeboatApi, rest: string[], values: TapeFlags, out: Output): Promise<number> {
+  const [verb, ...args] = rest;
+  switch (verb) {
+    case 'library': {
+      if (args[0] !== 'create') throw new UsageError('tape library takes: create --slots N --drives N --mailslots N [--tapes N] [--capacity-mib N]');
+      const request: RequestOf<'tape.library.create'> = {
+        slots: positiveInt(values.slots, 24, '--slots'),
+        drives: positiveInt(values.drives, 2, '--drives'),
+        mailslots: positiveInt(values.mailslots, 4, '--mailslots'),
+        tapes: positiveInt(values.tapes, Math.min(8, positiveInt(values.slots, 24, '--slots')), '--tapes'),
+        capacityBytes: positiveInt(values['capacity-mib'], 1024 * 1024, '--capacity-mib') * 1024 * 1024,
+        timeScale: positiveNumber(values['time-scale'], 1, '--time-scale'),
+        rateScale: positiveNumber(values['rate-scale'], 1, '--rate-scale'),
+        ...(values['buffer-mib'] ? { bufferBytes: positiveInt(values['buffer-mib'], 1024, '--buffer-mib') * 1024 * 1024 } : {}),
+      };
+      const inventory = await api.invoke('tape.library.create', request);
+      out.print(inventoryText(inventory), inventory);
+      return 0;
+    }
+    case 'inventory': {
+      const inventory = await api.invoke('tape.inventory', {});
+      out.print(inventoryText(inventory), inventory);
+      return 0;
+    }
+    case 'import':
+    case 'eject': {
+      if (!args[0]) throw new UsageError(`tape ${verb} takes a barcode`);
+      const inventory = verb === 'import' ? await api.invoke('tape.import', { barcode: args[0], ...(values.image ? { image: values.image } : {}) }) : await api.invoke('tape.eject', { barcode: args[0] });
+      const tape = inventory.cartridges.find((cartridge) => cartridge.barcode === args[0]);
+      out.print(`tape ${args[0]} is ${tape ? where(tape.location) : 'gone'}`, inventory);
+      return 0;
+    }
+    case 'backup': {
+      if (args.length === 0 || !values.pool) throw new UsageError('tape backup takes: <vm>... --pool P [--point P]');
+      const { job } = await api.invoke('tape.backup', { vms: args, pool: values.pool, point: values.point ?? 'latest' });
+      return await runJobCommand(api, job, values.detach, out);
+    }
+    case 'catalog': {
+      if (!args[0]) throw new UsageError('tape catalog takes a barcode');
+      const { job } = await api.invoke('tape.catalog', { barcode: args[0] });
+      return await runWithPrompts(api, [job], values.detach, out);
+    }
+    case 'copies': {
+      const copies = await api.invoke('tape.copies', {});
+      out.print(table([['VM', 'POINT', 'CREATED', 'POOL', 'TAPES', 'STORED', 'CATALOG'], ...copies.map((copy) => [copy.vmName, String(copy.pointSequence), copy.pointCreatedAt, copy.pool, copy.barcodes.join(',') || '(not catalogued)', formatBytes(copy.storedBytes), formatBytes(copy.metadataBytes)])]), copies);
+      return 0;
+    }
+    default:
+      throw new UsageError('tape takes: library create | inventory | import <barcode> | eject <barcode> | backup <vm>... --pool P | catalog <barcode> | copies');
+  }
+}
+
+/** Follows jobs to their end; prompts that open meanwhile are shown with how to answer them. */
+async function runWithPrompts(api: LifeboatApi, jobs: Job[], detach: boolean, out: Output): Promise<number> {
+  if (detach) {
+    out.print(jobs.map((job) => `queued job ${job.id}: ${job.summary}`).join('\n'), jobs);
+    return 0;
+  }
+  const ids = new Set(jobs.map((job) => job.id));
+  const shown = new Set<string>();
+  const show = (prompt: Prompt): void => {
+    if (prompt.state !== 'open' || shown.has(prompt.id) || !prompt.jobIds.some((id) => ids.has(id))) return;
+    shown.add(prompt.id);
+    if (!out.json) process.stderr.write(`operator needed: ${promptText(prompt)}\n`);
+  };
+  const off = api.on('prompt.updated', show);
+  try {
+    for (const prompt of await api.invoke('prompts.list', { open: true })) show(prompt);
+    for (const job of jobs) if (!out.json) process.stderr.write(`job ${job.id} queued: ${job.summary}\n`);
+    const ended = await Promise.all(jobs.map((job) => (finishedJobStates.has(job.state) ? job : follow(api, job, { ...out, json: true }))));
+    out.print(ended.map(describeJob).join('\n\n'), ended);
+    return ended.every((job) => job.state === 'succeeded') ? 0 : 1;
+  } finally {
+    off();
+  }
+}
+
+export async function restoreTapeCommand(api: LifeboatApi, vms: string[], target: RequestOf<'restore.tape'>['target'], values: TapeFlags, operator: string, out: Output): Promise<number> {
+  if (vms.length === 0) throw new UsageError('restore tape takes: <vm>... --point P --target local:<dir> [--staging DIR]');
+  const point = values.point ?? 'latest';
+  const pullList = await api.invoke('tape.pullList', { vms, point });
+  if (!out.json) process.stderr.write(`pull list (tapes in the order they are read):\n${pullListText(pullList)}\n`);
+  const { jobs } = await api.invoke('restore.tape', { vms, point, target, operator, ...(values.staging ? { staging: values.staging } : {}) });
+  return await runWithPrompts(api, jobs, values.detach, out);
+}
+
+export async function promptsCommand(api: LifeboatApi, command: string, rest: string[], values: TapeFlags, operator: string, out: Output): Promise<number> {
+  if (command === 'prompts') {
+    const prompts = await api.invoke('prompts.list', { open: !values.all });
+    out.print(prompts.length === 0 ? 'no open prompts' : table([['ID', 'STATE', 'SINCE', 'NEEDS', 'WHERE'], ...prompts.map((prompt) => [prompt.id, prompt.state, prompt.createdAt, prompt.barcode ?? '-', prompt.place])]), prompts);
+    return 0;
+  }
+  if (rest[0] !== 'answer' || !rest[1]) throw new UsageError('prompt takes: answer <id> [--barcode B]');
+  const prompt = await api.invoke('prompts.answer', { promptId: rest[1], operator, ...(values.barcode ? { barcode: values.barcode } : {}) });
+  out.print(`prompt ${prompt.id} answered: ${prompt.barcode ?? ''} is in the library`, prompt);
+  return 0;
+}

@@ -1,0 +1,95 @@
+// Writing a VM into a local datastore folder, whatever the bytes come from (a repository or a
+// tape): claim the folder, name the files, write the configuration (a new name gets a new
+// identity), lay out each disk as a sparse monolithicFlat VMDK, and publish everything at once.
+import { open, writeFile } from 'node:fs/promises';
+import { basename, extname, join, resolve } from 'node:path';
+import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
+import { parseVmx, rewriteVmx } from '../disks/vmx.ts';
+import { LocalVmFolder, stagingFolderName } from '../drivers/local-datastore/local-datastore.ts';
+import type { StepContext } from '../engine/plan.ts';
+import { LifeboatError } from '../errors.ts';
+import { syncPath } from '../fs/durable.ts';
+import type { Manifest } from '../repository/manifest.ts';
+
+export type DiskFiles = { descriptor: string; flat: string };
+
+export class LocalVmWriter {
+  readonly folder: LocalVmFolder;
+  readonly vmName: string;
+  private readonly manifest: Manifest;
+  private readonly renamed: boolean;
+  readonly diskFiles = new Map<string, DiskFiles>();
+  published: string[] = [];
+
+  private constructor(folder: LocalVmFolder, manifest: Manifest, newName: string | undefined) {
+    this.folder = folder;
+    this.manifest = manifest;
+    this.vmName = newName ?? manifest.vmName;
+    this.renamed = newName !== undefined && newName !== manifest.vmName;
+    const used = new Set<string>();
+    manifest.disks.forEach((disk, index) => {
+      let base = this.renamed ? (index === 0 ? this.vmName : `${this.vmName}_${index}`) : basename(disk.fileName, extname(disk.fileName));
+      while (used.has(base)) base = `${base}_${index}`;
+      used.add(base);
+      this.diskFiles.set(disk.key, { descriptor: `${base}.vmdk`, flat: `${base}-flat.vmdk` });
+    });
+  }
+
+  /** Records the folders for the janitor, claims the target and checks it has room. */
+  static async claim(options: { target: string; jobId: string; resume: boolean; manifest: Manifest; newName: string | undefined; bytesNeeded: number; context: StepContext }): Promise<LocalVmWriter> {
+    const target = resolve(options.target);
+    options.context.resources.record('target-folder', { path: target });
+    options.context.resources.record('staging-folder', { path: join(target, stagingFolderName(options.jobId)) });
+    const folder = await LocalVmFolder.claim(target, options.jobId, options.resume);
+    const free = await folder.freeBytes();
+    if (free < options.bytesNeeded) {
+      await folder.discard();
+      throw new LifeboatError('target-full', `target ${folder.path} has ${free} bytes free; the VM needs ${options.bytesNeeded}`);
+    }
+    return new LocalVmWriter(folder, options.manifest, options.newName);
+  }
+
+  files(diskKey: string): DiskFiles {
+    const files = this.diskFiles.get(diskKey);
+    if (!files) throw new LifeboatError('internal', `no file names for disk ${diskKey}`);
+    return files;
+  }
+
+  async writeConfiguration(context: StepContext): Promise<void> {
+    const vmx = parseVmx(this.manifest.vmConfig.text, `${this.manifest.vmName} configuration`);
+    const text = rewriteVmx(vmx, {
+      displayName: this.vmName,
+      diskFiles: new Map([...this.diskFiles].map(([key, files]) => [key, files.descriptor])),
+      newIdentity: this.renamed,
+    });
+    await writeFile(this.folder.stagedPath(`${this.vmName}.vmx`), text);
+    context.log(`configuration written as ${this.vmName}.vmx${this.renamed ? ' (new name, new identity)' : ''}`);
+  }
+
+  /** Writes a disk's descriptor; returns the staged path of its flat extent. `create` also makes
+   * the extent, sparse and full size (else the data mover creates it). */
+  async prepareDisk(diskKey: string, capacity: number, create: boolean): Promise<string> {
+    const files = this.files(diskKey);
+    await writeFile(this.folder.stagedPath(files.descriptor), writeFlatDescriptor(capacity, files.flat));
+    const flat = this.folder.stagedPath(files.flat);
+    if (create) {
+      const handle = await open(flat, 'wx', 0o644);
+      try {
+        await handle.truncate(capacity);
+      } finally {
+        await handle.close();
+      }
+    }
+    return flat;
+  }
+
+  async publish(context: StepContext): Promise<void> {
+    for (const files of this.diskFiles.values()) await syncPath(this.folder.stagedPath(files.flat));
+    this.published = await this.folder.publish();
+    context.log(`published ${this.published.length} file(s) in ${this.folder.path}`);
+  }
+
+  async discard(): Promise<void> {
+    await this.folder.discard();
+  }
+}

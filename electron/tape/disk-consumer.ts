@@ -1,0 +1,140 @@
+// A tape pass consumer that writes a copy's blocks straight into the VM's disk files: stored
+// blocks go in batches to the block workers (decompress, check SHA-256, write to every place the
+// block is used). A bounded number of batches is in flight; that bound is what slows the tape
+// down when the disks cannot keep up, and the drive model counts it.
+import type { TapeCopy } from '../catalog/tape-catalog.ts';
+import { LifeboatError } from '../errors.ts';
+import type { WriteBlocksResult, WriteBlocksTask } from '../workers/messages.ts';
+import { WorkerTaskError, type WorkerPool } from '../workers/pool.ts';
+import { diskMapOf } from './copy-plan.ts';
+import type { PassConsumer } from './tape-pass.ts';
+import { MAP_ENTRY_BYTES, type Frame } from './tape-format.ts';
+
+const BATCH_BYTES = 8 * 1024 * 1024;
+
+type Place = { path: string; position: number; disk: string };
+type Batch = WriteBlocksTask['blocks'];
+
+/** Raw bytes a copy's disks hold (what a restore writes), holes left out. */
+export function copyDataBytes(copy: TapeCopy): number {
+  let bytes = 0;
+  copy.manifest.disks.forEach((disk, diskIndex) => {
+    const map = diskMapOf(copy.manifest, copy.maps, diskIndex);
+    for (let index = 0; index * MAP_ENTRY_BYTES < map.length; index++) {
+      if (map.readUInt32LE(index * MAP_ENTRY_BYTES) !== 0) bytes += Math.min(copy.manifest.blockSize, disk.capacity - index * copy.manifest.blockSize);
+    }
+  });
+  return bytes;
+}
+
+export type DiskConsumerOptions = {
+  jobId: string;
+  label: string;
+  copy: TapeCopy;
+  /** Staged flat file of each disk, in the manifest's order (sparse, full size). */
+  diskPaths: string[];
+  pool: WorkerPool;
+  signal: AbortSignal;
+  onBytes(bytes: number): void;
+  waiting(what: string | null): void;
+  log(message: string, level?: 'info' | 'warning' | 'error'): void;
+};
+
+export class DiskRestoreConsumer implements PassConsumer {
+  readonly jobId: string;
+  readonly label: string;
+  readonly copy: TapeCopy;
+  readonly signal: AbortSignal;
+  failure: Error | null = null;
+  bytesWritten = 0;
+  readonly bytesExpected: number;
+  private readonly options: DiskConsumerOptions;
+  private readonly places = new Map<number, Place[]>();
+  private batch: Batch = [];
+  private batchPlaces: Place[][] = [];
+  private batchBytes = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(options: DiskConsumerOptions) {
+    this.options = options;
+    this.jobId = options.jobId;
+    this.label = options.label;
+    this.copy = options.copy;
+    this.signal = options.signal;
+    this.bytesExpected = copyDataBytes(options.copy);
+    const { manifest, maps } = options.copy;
+    manifest.disks.forEach((disk, diskIndex) => {
+      const map = diskMapOf(manifest, maps, diskIndex);
+      const path = options.diskPaths[diskIndex] as string;
+      for (let index = 0; index * MAP_ENTRY_BYTES < map.length; index++) {
+        const entry = map.readUInt32LE(index * MAP_ENTRY_BYTES);
+        if (entry === 0) continue;
+        let list = this.places.get(entry - 1);
+        if (!list) this.places.set(entry - 1, (list = []));
+        list.push({ path, position: index * manifest.blockSize, disk: disk.key });
+      }
+    });
+  }
+
+  waiting(what: string | null): void {
+    this.options.waiting(what);
+  }
+
+  log(message: string, level?: 'info' | 'warning' | 'error'): void {
+    this.options.log(message, level);
+  }
+
+  async deliver(uniqueId: number, frame: Frame, payload: Uint8Array): Promise<void> {
+    const places = this.places.get(uniqueId);
+    if (!places) throw new LifeboatError('corrupt-backup', `${this.label}: tape block ${uniqueId} is used by no disk of the copy`);
+    this.batch.push({ payload, codec: frame.codec, rawLength: frame.rawLength, sha256: frame.sha256, targets: places.map(({ path, position }) => ({ path, position })) });
+    this.batchPlaces.push(places);
+    this.batchBytes += frame.rawLength * places.length;
+    if (this.batchBytes >= BATCH_BYTES) await this.dispatch();
+  }
+
+  private async dispatch(): Promise<void> {
+    if (this.batch.length === 0) return;
+    const blocks = this.batch;
+    const places = this.batchPlaces;
+    this.batch = [];
+    this.batchPlaces = [];
+    this.batchBytes = 0;
+    for (let guard = 0; this.inFlight.size >= this.options.pool.size * 2 && guard < 1_000_000; guard++) await Promise.race(this.inFlight);
+    if (this.failure || this.signal.aborted) return;
+    const task: Promise<void> = this.options.pool.run<WriteBlocksResult>({ type: 'write-blocks', blocks }).then(
+      (result) => {
+        this.bytesWritten += result.bytes;
+        this.options.onBytes(this.bytesWritten);
+      },
+      (error: unknown) => {
+        this.failure ??= this.explain(error as Error, places);
+      },
+    );
+    const tracked = task.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  private explain(error: Error, places: Place[][]): Error {
+    if (isErrno(error, 'ENOSPC')) return new LifeboatError('target-full', `the target ran out of space while restoring ${this.label}`);
+    if (error instanceof WorkerTaskError && error.blockIndex !== undefined) {
+      const place = places[error.blockIndex]?.[0];
+      const { manifest } = this.copy;
+      return new LifeboatError('corrupt-backup', `VM ${manifest.vmName}, point ${manifest.sequence}, disk ${place?.disk ?? '?'}, offset ${place?.position ?? '?'}: corrupt block from tape, nothing written for it (${error.message})`);
+    }
+    return error;
+  }
+
+  async drain(): Promise<void> {
+    await this.dispatch();
+    await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure;
+    if (this.bytesWritten !== this.bytesExpected) {
+      throw new LifeboatError('corrupt-backup', `${this.label}: the tapes gave ${this.bytesWritten} of the ${this.bytesExpected} bytes the disks need`);
+    }
+  }
+}
+
+function isErrno(error: Error, code: string): boolean {
+  return (error as { code?: unknown }).code === code || error.message.includes(code);
+}

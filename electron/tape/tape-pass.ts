@@ -1,0 +1,204 @@
+// One pass over the tapes of a media set serving every restore that needs them: each tape is
+// loaded once (after a prompt when it is offline), its label is checked before anything else is
+// read, and its data files are read front to back; each stored block goes to every consumer
+// whose copy uses it. A consumer that fails or is cancelled drops out; the others go on.
+import type { TapeVolume } from '../../shared/domain.ts';
+import type { TapeCopy } from '../catalog/tape-catalog.ts';
+import type { TapeDrive, TapeLibrary } from '../drivers/tape/tape-driver.ts';
+import { TapeMediumError } from '../drivers/tape/simh-tap.ts';
+import { LifeboatError } from '../errors.ts';
+import type { PromptBoard } from './prompt-board.ts';
+import { BlockStreamReader, decodeFrameHeader, decodeLabelBlock, FRAME_HEADER_BYTES, FrameKind, readLocation, type Frame, type TapeLabel } from './tape-format.ts';
+
+/** A gap larger than this between wanted blocks is crossed by a (forward) locate, not read. */
+const LOCATE_GAP_BYTES = 256 * 1024 * 1024;
+
+export interface PassConsumer {
+  readonly jobId: string;
+  readonly label: string;
+  readonly copy: TapeCopy;
+  readonly signal: AbortSignal;
+  failure: Error | null;
+  deliver(uniqueId: number, frame: Frame, payload: Uint8Array): Promise<void>;
+  /** Every block has been delivered: finish writing. */
+  drain(): Promise<void>;
+  waiting(what: string | null): void;
+  log(message: string, level?: 'info' | 'warning' | 'error'): void;
+}
+
+export type TapeReport = { barcode: string; sequence: number; loads: number; passes: number; starvedEvents: number; bytesRead: number; seconds: number; vms: string[] };
+
+type Wanted = { file: number; offset: number; storedLength: number; uniqueId: number; copyId: number };
+
+function alive(consumer: PassConsumer): boolean {
+  return consumer.failure === null && !consumer.signal.aborted;
+}
+
+/** Per tape sequence, the stored blocks consumers want from it, in tape order. */
+export function wantedByTape(consumers: PassConsumer[]): Map<number, Wanted[]> {
+  const byTape = new Map<number, Wanted[]>();
+  const seen = new Set<number>();
+  for (const consumer of consumers) {
+    const copy = consumer.copy;
+    if (seen.has(copy.id)) continue;
+    seen.add(copy.id);
+    for (let id = 0; id < copy.uniqueBlocks; id++) {
+      const location = readLocation(copy.locations, id);
+      if (location.tape === 0) continue;
+      let list = byTape.get(location.tape);
+      if (!list) byTape.set(location.tape, (list = []));
+      list.push({ file: location.file, offset: location.offset, storedLength: location.storedLength, uniqueId: id, copyId: copy.id });
+    }
+  }
+  for (const list of byTape.values()) list.sort((a, b) => a.file - b.file || a.offset - b.offset);
+  return byTape;
+}
+
+export type PassOptions = {
+  library: TapeLibrary;
+  prompts: PromptBoard;
+  volumes: TapeVolume[];
+  consumers: PassConsumer[];
+  owner: string;
+  /** Where the operator puts an offline tape. */
+  place: string;
+};
+
+export async function runTapePass(options: PassOptions): Promise<TapeReport[]> {
+  const { consumers } = options;
+  const byTape = wantedByTape(consumers);
+  const reports: TapeReport[] = [];
+  const volumes = [...options.volumes].sort((a, b) => a.sequence - b.sequence);
+  for (const volume of volumes) {
+    const wanted = byTape.get(volume.sequence);
+    if (!wanted || wanted.length === 0) continue;
+    const users = consumers.filter((consumer) => wanted.some((entry) => entry.copyId === consumer.copy.id));
+    if (!users.some(alive)) continue;
+    reports.push(await readTape(options, volume, wanted, users));
+  }
+  for (const consumer of consumers.filter(alive)) {
+    try {
+      await consumer.drain();
+    } catch (error) {
+      consumer.failure ??= error as Error;
+    }
+  }
+  return reports;
+}
+
+/** A signal that fires when every consumer of a tape has gone (cancelled or failed). */
+function allGone(users: PassConsumer[]): AbortController {
+  const controller = new AbortController();
+  const check = (): void => {
+    if (!users.some(alive)) controller.abort();
+  };
+  for (const user of users) user.signal.addEventListener('abort', check, { once: true });
+  return controller;
+}
+
+async function readTape(options: PassOptions, volume: TapeVolume, wanted: Wanted[], users: PassConsumer[]): Promise<TapeReport> {
+  const report: TapeReport = { barcode: volume.barcode, sequence: volume.sequence, loads: 0, passes: 0, starvedEvents: 0, bytesRead: 0, seconds: 0, vms: [...new Set(users.map((user) => user.label))] };
+  const gone = allGone(users);
+  let drive: TapeDrive | null = null;
+  try {
+    const inventory = await options.library.inventory();
+    const cartridge = inventory.cartridges.find((tape) => tape.barcode === volume.barcode);
+    if (!cartridge || cartridge.location.kind === 'offline' || cartridge.location.kind === 'mailslot') {
+      for (const user of users.filter(alive)) user.waiting(`tape ${volume.barcode}`);
+      try {
+        await options.prompts.waitForTape(
+          { barcode: volume.barcode, jobIds: users.map((user) => user.jobId), place: options.place, message: `Insert tape ${volume.barcode} (tape ${volume.sequence} of media set ${volume.mediaSetId.slice(0, 8)}, pool ${volume.pool}) for the restore of ${report.vms.join(', ')}` },
+          gone.signal,
+        );
+      } finally {
+        for (const user of users.filter(alive)) user.waiting(null);
+      }
+    }
+    drive = await options.library.load(volume.barcode, options.owner, gone.signal);
+    report.loads++;
+    await drive.rewind(gone.signal);
+    const first = await drive.read(gone.signal);
+    const label = first.kind === 'block' ? decodeLabelBlockOrNull(first.data, volume.barcode) : null;
+    if (!label || label.barcode !== volume.barcode || label.mediaSetId !== volume.mediaSetId || label.sequence !== volume.sequence) {
+      const found = label ? `tape ${label.barcode} (tape ${label.sequence} of media set ${label.mediaSetId.slice(0, 8)})` : 'no Lifeboat label';
+      throw new LifeboatError('conflict', `wrong tape: the cartridge loaded as ${volume.barcode} holds ${found}; expected ${volume.barcode} (tape ${volume.sequence} of media set ${volume.mediaSetId.slice(0, 8)}). Nothing was read from it.`);
+    }
+    report.passes = 1;
+    await readWanted(drive, wanted, users, gone.signal, report);
+  } catch (error) {
+    // The tape cannot serve anyone who still needed it.
+    for (const user of users.filter(alive)) user.failure = error as Error;
+  } finally {
+    if (drive) {
+      const stats = drive.stats();
+      report.starvedEvents = stats.starvedEvents;
+      report.bytesRead = stats.bytesRead;
+      report.seconds = stats.busySeconds;
+      await options.library.unload(drive).catch((error: unknown) => {
+        for (const user of users) user.log(`tape ${volume.barcode} could not be unloaded: ${(error as Error).message}`, 'warning');
+      });
+    }
+  }
+  return report;
+}
+
+function decodeLabelBlockOrNull(block: Uint8Array, barcode: string): TapeLabel | null {
+  try {
+    return decodeLabelBlock(block, barcode);
+  } catch {
+    return null;
+  }
+}
+
+async function readWanted(drive: TapeDrive, wanted: Wanted[], users: PassConsumer[], signal: AbortSignal, report: TapeReport): Promise<void> {
+  const byCopy = new Map<number, PassConsumer[]>();
+  for (const user of users) byCopy.set(user.copy.id, [...(byCopy.get(user.copy.id) ?? []), user]);
+  let reader: BlockStreamReader | null = null;
+  let readerFile = -1;
+  let badFile = -1;
+  let last = { file: -1, offset: -1 };
+  for (const entry of wanted) {
+    const takers = (byCopy.get(entry.copyId) ?? []).filter(alive);
+    if (takers.length === 0 || entry.file === badFile) continue;
+    if (!users.some(alive)) return;
+    try {
+      if (!reader || readerFile !== entry.file || entry.offset - reader.offset > LOCATE_GAP_BYTES || entry.offset < reader.offset) {
+        // Moving back would be a second pass; count it if it ever happens.
+        if (entry.file < last.file || (entry.file === last.file && entry.offset < last.offset)) report.passes++;
+        await drive.locate(entry.file, Math.floor(entry.offset / drive.blockSize), signal);
+        reader = new BlockStreamReader(drive, entry.offset, signal);
+        readerFile = entry.file;
+      } else if (!(await reader.skip(entry.offset - reader.offset))) throw cut(drive, entry);
+      const head = await reader.take(FRAME_HEADER_BYTES);
+      if (!head) throw cut(drive, entry);
+      const frame = decodeFrameHeader(head, `tape ${drive.barcode} file ${entry.file} offset ${entry.offset}`);
+      if (frame.kind !== FrameKind.block || frame.uniqueId !== entry.uniqueId || frame.storedLength !== entry.storedLength) {
+        throw new LifeboatError('corrupt-backup', `tape ${drive.barcode} file ${entry.file} offset ${entry.offset}: the block there is not the one the catalog expects`);
+      }
+      const payload = await reader.take(frame.storedLength);
+      if (!payload) throw cut(drive, entry);
+      last = { file: entry.file, offset: entry.offset };
+      const own = Uint8Array.prototype.slice.call(payload);
+      for (const taker of takers) {
+        try {
+          await taker.deliver(entry.uniqueId, frame, own);
+        } catch (error) {
+          taker.failure ??= error as Error;
+        }
+      }
+    } catch (error) {
+      if (signal.aborted) throw new LifeboatError('cancelled', 'every restore reading this tape was cancelled');
+      if (!(error instanceof LifeboatError) || error.code !== 'corrupt-backup') throw error;
+      // A damaged or unreadable block: whoever needs this file's blocks cannot be served from it.
+      const message = error instanceof TapeMediumError ? `${error.message} (tape ${drive.barcode}, file ${entry.file})` : error.message;
+      for (const taker of takers) taker.failure ??= new LifeboatError('corrupt-backup', message);
+      for (const other of wanted.filter((item) => item.file === entry.file)) for (const user of byCopy.get(other.copyId) ?? []) user.failure ??= new LifeboatError('corrupt-backup', message);
+      badFile = entry.file;
+      reader = null;
+    }
+  }
+}
+
+function cut(drive: TapeDrive, entry: Wanted): LifeboatError {
+  return new LifeboatError('corrupt-backup', `tape ${drive.barcode} ends in the middle of a block (file ${entry.file}, offset ${entry.offset})`);
+}

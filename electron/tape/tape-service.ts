@@ -1,0 +1,278 @@
+// The engine's tape side: the library of the home, the operator prompts, and the tape jobs
+// (backup to tape, catalog a tape, restore from tape directly or through staging) with the
+// coordinator that reads each tape once for all the restores of a request.
+import { randomUUID } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import type { Job, PullListEntry, TapeInventory, VsphereTarget, LocalTarget } from '../../shared/domain.ts';
+import type { Catalog } from '../catalog/catalog.ts';
+import type { TapeCopy } from '../catalog/tape-catalog.ts';
+import type { EngineEvents } from '../engine/events.ts';
+import type { JobQueue } from '../engine/job-queue.ts';
+import type { JobWork } from '../engine/job-work.ts';
+import type { StepDefinition } from '../engine/plan.ts';
+import { LifeboatError } from '../errors.ts';
+import type { Repository } from '../repository/repository.ts';
+import type { WorkerPool } from '../workers/pool.ts';
+import { VirtualTapeLibrary } from '../drivers/tape/virtual-library.ts';
+import { LTO9 } from '../drivers/tape/library-state.ts';
+import { PassCoordinator } from './pass-coordinator.ts';
+import { PromptBoard } from './prompt-board.ts';
+import { TapeBackupWork, tapeBackupSteps } from './tape-backup.ts';
+import { runTapePass, wantedByTape, type PassConsumer, type TapeReport } from './tape-pass.ts';
+import { TapeVmRestore, tapeRestoreSteps } from './tape-restore.ts';
+import { StagedRestore, TapeStageWork, tapeStageSteps } from './tape-stage.ts';
+import { TapeCatalogWork, tapeCatalogSteps } from './tape-scan.ts';
+import { FRAME_HEADER_BYTES } from './tape-format.ts';
+
+export type RestoreTarget = LocalTarget | VsphereTarget;
+
+export type TapeServiceDeps = {
+  folder: string;
+  stagingRoot: string;
+  catalog: Catalog;
+  events: EngineEvents;
+  jobs: JobQueue;
+  pool: WorkerPool;
+  /** The points to copy to tape, resolved from VM names or ids. */
+  resolvePoint(vm: string, point: string): { vmId: string; vmName: string; pointId: string };
+  /** A normal restore of a point of `repository` (for the staged path), with its steps. */
+  restoreWork(repository: Repository, jobId: string, request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined }): { steps: readonly StepDefinition[]; work: JobWork };
+  restoreSteps(target: RestoreTarget): readonly StepDefinition[];
+};
+
+export type CreateLibraryRequest = { slots: number; drives: number; mailslots: number; tapes: number; capacityBytes: number; timeScale: number; rateScale: number; bufferBytes?: number | undefined };
+
+export class TapeService {
+  readonly prompts: PromptBoard;
+  private readonly deps: TapeServiceDeps;
+  private readonly coordinator: PassCoordinator;
+  private opened: Promise<VirtualTapeLibrary> | null = null;
+
+  constructor(deps: TapeServiceDeps) {
+    this.deps = deps;
+    this.prompts = new PromptBoard(deps.catalog, deps.events, (barcode) => this.isOnline(barcode));
+    this.coordinator = new PassCoordinator((consumers) => this.runPass(consumers));
+    // A grouped job that ends before it joins its pass must not hold the others up.
+    deps.events.on('job.updated', (job) => {
+      if (job.state === 'failed' || job.state === 'cancelled' || job.state === 'interrupted') this.coordinator.left(job.id);
+    });
+  }
+
+  library(): Promise<VirtualTapeLibrary> {
+    if (!this.opened) {
+      this.opened = VirtualTapeLibrary.open(this.deps.folder);
+      this.opened.catch(() => (this.opened = null));
+    }
+    return this.opened;
+  }
+
+  private async isOnline(barcode: string): Promise<boolean> {
+    const tape = (await (await this.library()).inventory()).cartridges.find((cartridge) => cartridge.barcode === barcode);
+    return tape !== undefined && (tape.location.kind === 'slot' || tape.location.kind === 'drive');
+  }
+
+  async createLibrary(request: CreateLibraryRequest): Promise<TapeInventory> {
+    await VirtualTapeLibrary.create(this.deps.folder, {
+      slots: request.slots,
+      drives: request.drives,
+      mailslots: request.mailslots,
+      tapes: request.tapes,
+      capacityBytes: request.capacityBytes,
+      timeScale: request.timeScale,
+      model: { bytesPerSecond: LTO9.bytesPerSecond * request.rateScale, minBytesPerSecond: LTO9.minBytesPerSecond * request.rateScale, ...(request.bufferBytes ? { bufferBytes: request.bufferBytes } : {}) },
+    });
+    this.opened = null;
+    return this.inventory();
+  }
+
+  async inventory(): Promise<TapeInventory> {
+    const inventory = await (await this.library()).inventory();
+    const volumes = new Map(this.deps.catalog.tapes.volumes().map((volume) => [volume.barcode, volume]));
+    return {
+      name: inventory.name,
+      slots: inventory.slots,
+      drives: inventory.drives,
+      mailslots: inventory.mailslots,
+      cartridges: inventory.cartridges.map((cartridge) => {
+        const volume = volumes.get(cartridge.barcode);
+        return { ...cartridge, mediaSetId: volume?.mediaSetId ?? null, pool: volume?.pool ?? null, bytes: volume?.bytes ?? null };
+      }),
+      model: { name: inventory.model.name, bytesPerSecond: inventory.model.bytesPerSecond, loadSeconds: inventory.model.loadSeconds },
+      timeScale: inventory.timeScale,
+    };
+  }
+
+  async importTape(barcode: string, image: string | undefined, actor: string): Promise<TapeInventory> {
+    const library = await this.library();
+    if (image) await library.addCartridge(barcode, { image: resolve(image) });
+    await library.importTape(barcode);
+    this.deps.catalog.audit(actor, 'tape.import', barcode, { image: image ?? null });
+    return this.inventory();
+  }
+
+  async ejectTape(barcode: string, actor: string): Promise<TapeInventory> {
+    await (await this.library()).exportTape(barcode);
+    this.deps.catalog.audit(actor, 'tape.eject', barcode, {});
+    return this.inventory();
+  }
+
+  async startBackup(vms: string[], pool: string, point: string, actor: string): Promise<Job> {
+    const library = await this.library();
+    const points = vms.map((vm) => this.deps.resolvePoint(vm, point));
+    this.deps.catalog.audit(actor, 'tape.backup', null, { pool, points });
+    return this.deps.jobs.submit(
+      { kind: 'tape-backup', vmId: null, vmName: points.map((entry) => entry.vmName).join(', '), summary: `Back up ${points.map((entry) => entry.vmName).join(', ')} to tape (pool ${pool})`, params: { pool, points }, steps: tapeBackupSteps },
+      (job) => new TapeBackupWork({ repository: this.repositoryOf(), catalog: this.deps.catalog, library, request: { points, pool }, jobId: job.id }),
+    );
+  }
+
+  private repository: Repository | null = null;
+
+  /** Set once by the engine: the repository tape backups copy from. */
+  useRepository(repository: Repository): void {
+    this.repository = repository;
+  }
+
+  private repositoryOf(): Repository {
+    if (!this.repository) throw new LifeboatError('internal', 'the tape service has no repository');
+    return this.repository;
+  }
+
+  async startCatalog(barcode: string, actor: string): Promise<Job> {
+    const library = await this.library();
+    const place = `a mail slot of ${(await library.inventory()).name}`;
+    this.deps.catalog.audit(actor, 'tape.catalog', barcode, {});
+    return this.deps.jobs.submit(
+      { kind: 'tape-catalog', vmId: null, vmName: barcode, summary: `Catalog tape ${barcode}`, params: { barcode }, steps: tapeCatalogSteps },
+      (job) => new TapeCatalogWork({ barcode, jobId: job.id, library, catalog: this.deps.catalog, prompts: this.prompts, place }),
+    );
+  }
+
+  /** The copy on tape of a VM's point: 'latest', a sequence number, or a point id (prefix). */
+  copyFor(vm: string, point: string): TapeCopy {
+    const copies = this.deps.catalog.tapes.copiesOf(vm);
+    if (copies.length === 0) throw new LifeboatError('not-found', `no backup of "${vm}" is on tape in the catalog; \`lifeboat tape copies\` lists them, \`lifeboat tape catalog\` reads a tape`);
+    const match =
+      point === 'latest'
+        ? copies[0]
+        : /^\d+$/.test(point)
+          ? copies.find((copy) => copy.manifest.sequence === Number(point))
+          : copies.find((copy) => copy.manifest.id === point || (point.length >= 8 && copy.manifest.id.startsWith(point)));
+    if (!match) throw new LifeboatError('not-found', `"${vm}" has no point "${point}" on tape`);
+    return match;
+  }
+
+  /** The tapes a restore of these copies reads, in order, with where they are and how long. */
+  async pullList(copies: TapeCopy[]): Promise<PullListEntry[]> {
+    const inventory = await (await this.library()).inventory();
+    const model = inventory.model;
+    const entries: PullListEntry[] = [];
+    const bySet = new Map<string, TapeCopy[]>();
+    for (const copy of copies) bySet.set(copy.mediaSetId, [...(bySet.get(copy.mediaSetId) ?? []), copy]);
+    for (const [mediaSetId, setCopies] of bySet) {
+      const volumes = this.deps.catalog.tapes.volumes(mediaSetId);
+      const wanted = wantedByTape(setCopies.map((copy) => ({ copy }) as PassConsumer));
+      for (const sequence of [...wanted.keys()].sort((a, b) => a - b)) {
+        const volume = volumes.find((candidate) => candidate.sequence === sequence);
+        if (!volume) throw new LifeboatError('not-found', `the restore needs tape ${sequence} of media set ${mediaSetId.slice(0, 8)}, which is not in the catalog; catalog it with \`lifeboat tape catalog <barcode>\``);
+        const items = wanted.get(sequence) ?? [];
+        const bytes = items.reduce((sum, item) => sum + item.storedLength + FRAME_HEADER_BYTES, 0);
+        const cartridge = inventory.cartridges.find((tape) => tape.barcode === volume.barcode);
+        const location = cartridge ? (cartridge.location.kind === 'offline' ? 'offline' : `${cartridge.location.kind} ${cartridge.location.index + 1}`) : 'unknown to the library';
+        const readSeconds = Math.max(...items.map((item) => item.offset + item.storedLength), 0) / model.bytesPerSecond;
+        entries.push({
+          order: entries.length + 1,
+          barcode: volume.barcode,
+          location,
+          online: cartridge !== undefined && cartridge.location.kind !== 'offline' && cartridge.location.kind !== 'mailslot',
+          bytes,
+          estimatedSeconds: Math.round(model.loadSeconds + 1 + readSeconds + model.fullRewindSeconds * Math.min(1, bytes / Math.max(1, cartridge?.capacityBytes ?? 1)) + model.unloadSeconds),
+          vms: setCopies.filter((copy) => items.some((item) => item.copyId === copy.id)).map((copy) => copy.manifest.vmName),
+        });
+      }
+    }
+    return entries;
+  }
+
+  async startRestore(request: { vms: string[]; point: string; target: RestoreTarget; staging?: string | undefined; operator?: string | undefined }, actor: string): Promise<{ jobs: Job[]; pullList: PullListEntry[] }> {
+    const copies = request.vms.map((vm) => this.copyFor(vm, request.point));
+    if (new Set(copies.map((copy) => copy.id)).size !== copies.length) throw new LifeboatError('bad-request', 'the same VM is named twice');
+    if (request.target.kind === 'local' && copies.length > 1) {
+      // Several VMs go to one folder each, under the target.
+      for (const copy of copies) if (copy.manifest.vmName.includes('/')) throw new LifeboatError('bad-request', `VM name ${copy.manifest.vmName} cannot name a folder`);
+    }
+    const pullList = await this.pullList(copies);
+    const who = request.operator ?? actor;
+    this.deps.catalog.audit(who, 'restore.tape', null, { vms: copies.map((copy) => copy.manifest.vmName), point: request.point, target: request.target, staging: request.staging ?? null });
+    const groupId = randomUUID();
+    const staged = request.staging !== undefined || request.target.kind === 'vsphere';
+    const jobs: Job[] = [];
+    const targetFor = (copy: TapeCopy): RestoreTarget => (request.target.kind === 'local' && copies.length > 1 ? { kind: 'local', path: join(request.target.path, copy.manifest.vmName) } : request.target);
+    const where = request.target.kind === 'local' ? request.target.path : request.target.host;
+    if (!staged) {
+      const submitted = copies.map((copy) =>
+        this.deps.jobs.submit(
+          { kind: 'tape-restore', vmId: copy.manifest.vmId, vmName: copy.manifest.vmName, summary: `Restore ${copy.manifest.vmName} from tape to ${where}`, params: { ...request, pointId: copy.manifest.id, mediaSetId: copy.mediaSetId }, steps: tapeRestoreSteps, requestedBy: who, group: groupId },
+          (job) => new TapeVmRestore({ copy, targetPath: (targetFor(copy) as LocalTarget).path, newName: undefined, jobId: job.id, groupId, pool: this.deps.pool, coordinator: this.coordinator }),
+        ),
+      );
+      // Declared in the same turn as the submits: no job can reach its transfer before this.
+      this.coordinator.expect(groupId, submitted.map((job) => job.id));
+      return { jobs: submitted, pullList };
+    }
+    const stagingRoot = resolve(request.staging ?? this.deps.stagingRoot);
+    const stageIds: string[] = [];
+    for (const copy of copies) {
+      const stagingPath = join(stagingRoot, `lifeboat-tape-staging-${groupId.slice(0, 8)}-${copy.manifest.vmId}`);
+      const stage = this.deps.jobs.submit(
+        { kind: 'tape-stage', vmId: null, vmName: copy.manifest.vmName, summary: `Copy ${copy.manifest.vmName} from tape to staging ${stagingPath}`, params: { pointId: copy.manifest.id, mediaSetId: copy.mediaSetId, stagingPath }, steps: tapeStageSteps, requestedBy: who, group: groupId },
+        (job) => new TapeStageWork({ copy, stagingPath, jobId: job.id, groupId, coordinator: this.coordinator }),
+      );
+      stageIds.push(stage.id);
+      const target = targetFor(copy);
+      const vmJob = this.deps.jobs.submit(
+        { kind: 'tape-restore', vmId: copy.manifest.vmId, vmName: copy.manifest.vmName, summary: `Restore ${copy.manifest.vmName} from tape through staging to ${where}`, params: { ...request, pointId: copy.manifest.id, stageJobId: stage.id }, steps: [{ name: 'wait-for-staging', title: 'Pending: wait for the backup restore job' }, ...this.deps.restoreSteps(target)], requestedBy: who, group: groupId },
+        (job) =>
+          new StagedRestore({
+            stagingPath,
+            innerSteps: this.deps.restoreSteps(target),
+            stageEnded: (signal) => untilEnded(this.deps.jobs, stage.id, signal),
+            openInner: (repository) => this.deps.restoreWork(repository, job.id, { vmId: copy.manifest.vmId, pointId: copy.manifest.id, target }).work,
+          }),
+      );
+      jobs.push(stage, vmJob);
+    }
+    this.coordinator.expect(groupId, stageIds);
+    return { jobs, pullList };
+  }
+
+  /** Reads the tapes of each media set the consumers need, one set after the other. */
+  private async runPass(consumers: PassConsumer[]): Promise<TapeReport[]> {
+    const library = await this.library();
+    const name = (await library.inventory()).name;
+    const reports: TapeReport[] = [];
+    const sets = [...new Set(consumers.map((consumer) => consumer.copy.mediaSetId))];
+    for (const mediaSetId of sets) {
+      const members = consumers.filter((consumer) => consumer.copy.mediaSetId === mediaSetId);
+      reports.push(
+        ...(await runTapePass({ library, prompts: this.prompts, volumes: this.deps.catalog.tapes.volumes(mediaSetId), consumers: members, owner: `tape restore of ${members.map((member) => member.label).join(', ')}`, place: `a mail slot of ${name}` })),
+      );
+    }
+    return reports;
+  }
+}
+
+function untilEnded(jobs: JobQueue, jobId: string, signal: AbortSignal): Promise<Job> {
+  return new Promise((resolvePromise, reject) => {
+    const abort = (): void => reject(new LifeboatError('cancelled', 'the job was cancelled by the operator'));
+    if (signal.aborted) return abort();
+    signal.addEventListener('abort', abort, { once: true });
+    jobs.whenEnded(jobId).then(
+      (job) => {
+        signal.removeEventListener('abort', abort);
+        resolvePromise(job);
+      },
+      reject,
+    );
+  });
+}

@@ -1,0 +1,122 @@
+// Restore through a staging repository, first half: the backup restore job copies a VM's copy
+// from tape into a staging repository and registers it there as a temporary imported backup.
+// The VM restore job waits for it, restores normally, and removes the staging copy at its end.
+import { rm } from 'node:fs/promises';
+import type { TapeCopy } from '../catalog/tape-catalog.ts';
+import type { JobWork } from '../engine/job-work.ts';
+import type { StepContext, StepDefinition } from '../engine/plan.ts';
+import type { Job } from '../../shared/domain.ts';
+import { LifeboatError } from '../errors.ts';
+import { resolvePoint } from '../repository/chain.ts';
+import { Repository } from '../repository/repository.ts';
+import type { PassCoordinator } from './pass-coordinator.ts';
+import { StagingConsumer } from './staging-consumer.ts';
+import type { TapeReport } from './tape-pass.ts';
+import { checkCopyComplete } from './tape-restore.ts';
+
+export const tapeStageSteps = [
+  { name: 'initialize', title: 'Initialization: find the tapes in the catalog' },
+  { name: 'copy-from-tape', title: 'Copy the backup from tape to the staging repository' },
+  { name: 'register', title: 'Register the staged backup as a temporary imported backup' },
+] as const;
+
+export type TapeStageOptions = { copy: TapeCopy; stagingPath: string; jobId: string; groupId: string; coordinator: PassCoordinator };
+
+export class TapeStageWork implements JobWork {
+  readonly steps = tapeStageSteps;
+  private readonly options: TapeStageOptions;
+  private repository: Repository | null = null;
+  private tapes: TapeReport[] = [];
+  private stagedBytes = 0;
+
+  constructor(options: TapeStageOptions) {
+    this.options = options;
+  }
+
+  async run(step: string, context: StepContext): Promise<void> {
+    const { copy } = this.options;
+    switch (step) {
+      case 'initialize':
+        checkCopyComplete(copy);
+        context.resources.record('staging-folder', { path: this.options.stagingPath });
+        this.repository = await Repository.openOrCreate(this.options.stagingPath, `staging-${this.options.jobId}`, copy.manifest.blockSize);
+        context.log(`staging repository ${this.options.stagingPath}: ${copy.storedBytes} bytes to copy from media set ${copy.mediaSetId.slice(0, 8)}`);
+        return;
+      case 'copy-from-tape':
+        return this.copyFromTape(context);
+      case 'register': {
+        // Reading it back proves the staged chain is whole before the VM restore relies on it.
+        const point = await resolvePoint(this.repository as Repository, copy.manifest.vmId, copy.manifest.id);
+        context.log(`registered ${copy.manifest.vmName} point ${copy.manifest.sequence} as an imported backup in ${this.options.stagingPath} (${point.disks.length} disk(s))`);
+        return;
+      }
+    }
+    throw new LifeboatError('internal', `staging has no step ${step}`);
+  }
+
+  private async copyFromTape(context: StepContext): Promise<void> {
+    const { copy } = this.options;
+    const consumer = new StagingConsumer({
+      jobId: this.options.jobId,
+      label: copy.manifest.vmName,
+      copy,
+      repository: this.repository as Repository,
+      signal: context.signal,
+      onBytes: (bytes) => {
+        this.stagedBytes = bytes;
+        context.progress(bytes, copy.storedBytes);
+      },
+      waiting: context.waiting,
+      log: context.log,
+    });
+    await consumer.open();
+    context.progress(0, copy.storedBytes);
+    this.tapes = await this.options.coordinator.join(this.options.groupId, consumer);
+    for (const tape of this.tapes) context.log(`tape ${tape.barcode}: ${tape.loads} load(s), ${tape.passes} pass(es), ${tape.starvedEvents} drive-starved event(s)`, tape.starvedEvents > 0 ? 'warning' : 'info');
+  }
+
+  /** On failure the staging copy goes at once; on success the VM restore job removes it. */
+  async finish(succeeded: boolean): Promise<void> {
+    if (!succeeded) await rm(this.options.stagingPath, { recursive: true, force: true });
+  }
+
+  result(): Record<string, unknown> {
+    return { vmName: this.options.copy.manifest.vmName, pointId: this.options.copy.manifest.id, staging: this.options.stagingPath, stagedBytes: this.stagedBytes, tapes: this.tapes };
+  }
+}
+
+/** The VM restore job of a staged restore: pending until the backup restore job has staged the
+ * backup, then a normal restore from the staging repository; the staging copy goes at the end,
+ * whatever the outcome. */
+export class StagedRestore implements JobWork {
+  readonly steps: readonly StepDefinition[];
+  private readonly options: { stagingPath: string; innerSteps: readonly StepDefinition[]; stageEnded(signal: AbortSignal): Promise<Job>; openInner(repository: Repository): JobWork };
+  private inner: JobWork | null = null;
+
+  constructor(options: { stagingPath: string; innerSteps: readonly StepDefinition[]; stageEnded(signal: AbortSignal): Promise<Job>; openInner(repository: Repository): JobWork }) {
+    this.options = options;
+    this.steps = [{ name: 'wait-for-staging', title: 'Pending: wait for the backup restore job to stage the backup' }, ...options.innerSteps];
+  }
+
+  async run(step: string, context: StepContext): Promise<'done' | 'skipped' | void> {
+    if (step !== 'wait-for-staging') return (this.inner as JobWork).run(step, context);
+    context.resources.record('staging-folder', { path: this.options.stagingPath });
+    const stage = await this.options.stageEnded(context.signal);
+    if (stage.state !== 'succeeded') throw new LifeboatError('unavailable', `the backup restore job ${stage.id.slice(0, 8)} ${stage.state}: ${stage.error ?? 'no backup was staged'}`);
+    const repository = await Repository.openOrCreate(this.options.stagingPath, 'staging');
+    this.inner = this.options.openInner(repository);
+    context.log(`backup staged in ${this.options.stagingPath}; the restore starts`);
+  }
+
+  async finish(succeeded: boolean): Promise<void> {
+    try {
+      await this.inner?.finish(succeeded);
+    } finally {
+      await rm(this.options.stagingPath, { recursive: true, force: true });
+    }
+  }
+
+  result(): Record<string, unknown> {
+    return { ...(this.inner?.result() ?? {}), staging: this.options.stagingPath, stagingRemoved: true };
+  }
+}
