@@ -60,10 +60,16 @@ export class TapeBackupWork implements JobWork {
     const inventory = await this.library.inventory();
     this.blockSize = inventory.blockSize;
     const known = new Set(this.catalog.tapes.volumes().map((volume) => volume.barcode));
-    this.freeTapes = inventory.cartridges.filter((tape) => tape.location.kind === 'slot' && !tape.writeProtected && !known.has(tape.barcode)).map((tape) => tape.barcode);
-    const capacity = inventory.cartridges.find((tape) => this.freeTapes.includes(tape.barcode))?.capacityBytes ?? 0;
+    const free = inventory.cartridges.filter((tape) => tape.location.kind === 'slot' && !known.has(tape.barcode));
+    const protectedTapes = free.filter((tape) => tape.writeProtected).map((tape) => tape.barcode);
+    this.freeTapes = free.filter((tape) => !tape.writeProtected).map((tape) => tape.barcode);
+    const capacity = free.find((tape) => !tape.writeProtected)?.capacityBytes ?? 0;
     const needed = this.plans.reduce((sum, plan) => sum + plan.storedBytes, 0);
-    if (this.freeTapes.length === 0) throw new LifeboatError('unavailable', `no free tape in ${inventory.name} for pool ${this.request.pool}: import blank tapes (\`lifeboat tape import\`)`);
+    if (protectedTapes.length > 0) context.log(`write-protected, not used: ${protectedTapes.join(', ')}`, 'warning');
+    if (this.freeTapes.length === 0) {
+      const why = protectedTapes.length > 0 ? `the free tapes (${protectedTapes.join(', ')}) are write-protected` : 'there is none';
+      throw new LifeboatError('unavailable', `no free tape to write in ${inventory.name} for pool ${this.request.pool}: ${why}; import blank tapes (\`lifeboat tape import\`)`);
+    }
     context.log(`${this.freeTapes.length} free tape(s) online; about ${Math.max(1, Math.ceil(needed / Math.max(1, capacity * 0.95)))} needed for ${needed} bytes`);
   }
 
