@@ -5,12 +5,15 @@ import { Inventory } from './views/Inventory.tsx';
 import { JobQueue } from './views/JobQueue.tsx';
 import { RestoreWizard } from './views/RestoreWizard.tsx';
 import { FilesView } from './views/FilesView.tsx';
+import { TapeView } from './views/TapeView.tsx';
+import { PromptDialog } from './views/PromptDialog.tsx';
 
 const tabs: { view: View; label: string }[] = [
   { view: 'inventory', label: 'Inventory' },
   { view: 'jobs', label: 'Jobs' },
   { view: 'restore', label: 'Restore VM' },
   { view: 'files', label: 'Files' },
+  { view: 'tape', label: 'Tape' },
 ];
 
 export function App() {
@@ -31,11 +34,13 @@ export function App() {
           ))}
         </nav>
       </header>
+      <PromptDialog />
       <main>
         {view === 'inventory' && <Inventory />}
         {view === 'jobs' && <JobQueue />}
         {view === 'restore' && <RestoreWizard />}
         {view === 'files' && <FilesView />}
+        {view === 'tape' && <TapeView />}
       </main>
     </div>
   );

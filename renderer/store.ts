@@ -3,7 +3,7 @@
 import { create } from 'zustand';
 import type { JobProgress } from '../shared/domain.ts';
 
-export type View = 'inventory' | 'jobs' | 'restore' | 'files';
+export type View = 'inventory' | 'jobs' | 'restore' | 'files' | 'tape';
 
 type ConsoleState = {
   view: View;

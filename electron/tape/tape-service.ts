@@ -195,6 +195,11 @@ export class TapeService {
   }
 
   async startRestore(request: { vms: string[]; point: string; target: RestoreTarget; staging?: string | undefined; operator?: string | undefined }, actor: string): Promise<{ jobs: Job[]; pullList: PullListEntry[] }> {
+    const { target } = request;
+    if (target.kind === 'vsphere') {
+      if (!this.deps.catalog.findHost(target.host)) throw new LifeboatError('not-found', `no host "${target.host}" in the catalog; \`lifeboat hosts add vsphere …\` adds one`);
+      if (target.original && !target.confirmOverwrite) throw new LifeboatError('bad-request', 'an original-location restore replaces the disks of the VM: confirm it (--yes)');
+    }
     const copies = request.vms.map((vm) => this.copyFor(vm, request.point));
     if (new Set(copies.map((copy) => copy.id)).size !== copies.length) throw new LifeboatError('bad-request', 'the same VM is named twice');
     if (request.target.kind === 'local' && copies.length > 1) {

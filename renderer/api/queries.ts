@@ -39,6 +39,21 @@ export const useJobs = () => {
   return useQuery({ queryKey: ['jobs'], queryFn: () => api.invoke('jobs.list', {}) });
 };
 
+export const useTapeInventory = () => {
+  const api = useApi();
+  return useQuery({ queryKey: ['tape-inventory'], queryFn: () => api.invoke('tape.inventory', {}), retry: false });
+};
+
+export const useTapeCopies = () => {
+  const api = useApi();
+  return useQuery({ queryKey: ['tape-copies'], queryFn: () => api.invoke('tape.copies', {}) });
+};
+
+export const useOpenPrompts = () => {
+  const api = useApi();
+  return useQuery({ queryKey: ['prompts'], queryFn: () => api.invoke('prompts.list', { open: true }) });
+};
+
 /** Subscribes once to engine events and folds them into the caches. */
 export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
   const setProgress = useConsole((state) => state.setProgress);
@@ -49,11 +64,20 @@ export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
         void queries.invalidateQueries({ queryKey: ['vms'] });
         void queries.invalidateQueries({ queryKey: ['points'] });
       }
+      if (job.kind.startsWith('tape-')) {
+        void queries.invalidateQueries({ queryKey: ['tape-inventory'] });
+        if (job.state === 'succeeded') void queries.invalidateQueries({ queryKey: ['tape-copies'] });
+      }
+    });
+    const offPrompt = api.on('prompt.updated', () => {
+      void queries.invalidateQueries({ queryKey: ['prompts'] });
+      void queries.invalidateQueries({ queryKey: ['tape-inventory'] });
     });
     const offProgress = api.on('job.progress', setProgress);
     return () => {
       offUpdated();
       offProgress();
+      offPrompt();
     };
   }, [api, queries, setProgress]);
 }

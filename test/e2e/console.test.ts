@@ -32,6 +32,10 @@ const vc: Vcsim | null = vcsimMissing ? null : await startVcsim();
 
 before(async () => {
   await lifeboat('lab', 'create', '--vms', '2', '--points', '2', '--disk-mib', '32');
+  // A tape library whose first tape holds both VMs and is then taken offline.
+  await lifeboat('tape', 'library', 'create', '--slots', '8', '--drives', '2', '--mailslots', '2', '--tapes', '4', '--capacity-mib', '256', '--time-scale', '0.001');
+  await lifeboat('tape', 'backup', 'lab-web-01', 'lab-db-02', '--pool', 'weekly');
+  await lifeboat('tape', 'eject', 'LB0001L9');
   server = spawn(process.execPath, [cli, '--home', home, 'serve', '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
   consoleUrl = await new Promise<string>((resolve, reject) => {
     let text = '';
@@ -198,19 +202,55 @@ test('an operator browses a restore point, previews a file, searches, and restor
   assert.equal(await readFile(join(target, 'etc', 'hostname'), 'utf8'), 'lab-web-01\n');
 });
 
+async function axeViolations(page: Page, what: string): Promise<string[]> {
+  const axeSource = await readFile(join(import.meta.dirname, '..', '..', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+  // Through the debugging protocol, not a <script> tag, so the console keeps its strict CSP.
+  await page.evaluate(axeSource);
+  const result = (await page.evaluate(`axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } }).then((result) => ({ passes: result.passes.length, violations: result.violations.map((v) => v.id + ': ' + v.nodes.length + ' node(s), e.g. ' + v.nodes[0].html.slice(0, 120)) }))`)) as { passes: number; violations: string[] };
+  assert.ok(result.passes > 5, `axe ran on ${what} (${result.passes} rules passed)`);
+  return result.violations.map((violation) => `${what}: ${violation}`);
+}
+
+test('an operator restores two VMs from tape, inserting the offline tape when asked', async () => {
+  const page = consolePage as Page;
+  await page.getByRole('button', { name: 'Tape', exact: true }).click();
+  await page.getByRole('heading', { name: 'Virtual library' }).waitFor();
+  await page.locator('tr[data-barcode="LB0001L9"]').filter({ hasText: 'offline' }).waitFor();
+  await page.getByLabel(/lab-web-01 · point 2/).check();
+  await page.getByLabel(/lab-db-02 · point 2/).check();
+  const target = join(dir, 'from-tape');
+  await page.getByLabel(/Target folder/).fill(target);
+  await page.getByRole('button', { name: 'Show the pull list' }).click();
+  await page.getByRole('cell', { name: /offline: you will be asked to insert it/ }).waitFor();
+  await page.getByRole('button', { name: 'Start restore of 2 VM(s)' }).click();
+  const prompt = page.getByRole('alertdialog', { name: 'Insert tape LB0001L9' });
+  await prompt.waitFor({ timeout: 60_000 });
+  await page.locator('li.job[data-state="waiting-for-operator"]').first().waitFor();
+  assert.deepEqual(await axeViolations(page, 'insert-tape prompt'), []);
+  await page.screenshot({ path: join(screenshots, 'console-tape-prompt.png'), fullPage: true });
+  // A wrong barcode is refused with the one needed.
+  await prompt.getByLabel('Your name').fill('alice');
+  await prompt.getByLabel(/Barcode you inserted/).fill('LB0003L9');
+  await prompt.getByRole('button', { name: 'I have inserted it' }).click();
+  await prompt.getByRole('alert').filter({ hasText: 'tape LB0003L9 is not the one needed: insert LB0001L9' }).waitFor();
+  await prompt.getByRole('button', { name: 'Import LB0001L9 through the mail slot' }).click();
+  await prompt.waitFor({ state: 'detached', timeout: 60_000 });
+  for (const vm of ['lab-web-01', 'lab-db-02']) {
+    await page.locator('li.job[data-state="succeeded"]').filter({ hasText: `Restore ${vm} from tape` }).waitFor({ timeout: 60_000 });
+    assert.match(qemuImg('compare', join(home, 'lab', vm, `${vm}.vmdk`), join(target, vm, `${vm}.vmdk`)), /identical/);
+  }
+  await page.getByRole('button', { name: 'Tape', exact: true }).click();
+  await page.screenshot({ path: join(screenshots, 'console-tape.png'), fullPage: true });
+});
+
 test('every view passes axe accessibility checks (WCAG 2 A and AA), in light and dark', async () => {
   const page = consolePage as Page;
-  const axeSource = await readFile(join(import.meta.dirname, '..', '..', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
   const report: string[] = [];
-  for (const [scheme, view] of (['light', 'dark'] as const).flatMap((mode) => ['Inventory', 'Jobs', 'Restore VM', 'Files'].map((name) => [mode, name] as const))) {
+  for (const [scheme, view] of (['light', 'dark'] as const).flatMap((mode) => ['Inventory', 'Jobs', 'Restore VM', 'Files', 'Tape'].map((name) => [mode, name] as const))) {
     await page.emulateMedia({ colorScheme: scheme });
     await page.getByRole('button', { name: view, exact: true }).click();
     await page.waitForTimeout(300);
-    // Through the debugging protocol, not a <script> tag, so the console keeps its strict CSP.
-    await page.evaluate(axeSource);
-    const result = (await page.evaluate(`axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } }).then((result) => ({ passes: result.passes.length, violations: result.violations.map((v) => v.id + ': ' + v.nodes.length + ' node(s), e.g. ' + v.nodes[0].html.slice(0, 120)) }))`)) as { passes: number; violations: string[] };
-    assert.ok(result.passes > 5, `axe ran on ${view} (${result.passes} rules passed)`);
-    for (const violation of result.violations) report.push(`${scheme} ${view}: ${violation}`);
+    report.push(...(await axeViolations(page, `${scheme} ${view}`)));
     if (scheme === 'dark' && view === 'Jobs') await page.screenshot({ path: join(screenshots, 'console-dark.png'), fullPage: true });
   }
   await page.emulateMedia({ colorScheme: 'light' });
