@@ -102,7 +102,9 @@ export class DiskRestoreConsumer implements PassConsumer {
     this.batchBytes = 0;
     for (let guard = 0; this.inFlight.size >= this.options.pool.size * 2 && guard < 1_000_000; guard++) await Promise.race(this.inFlight);
     if (this.failure || this.signal.aborted) return;
-    const task: Promise<void> = this.options.pool.run<WriteBlocksResult>({ type: 'write-blocks', blocks }).then(
+    // Each payload owns its buffer (the pass copies it off the tape block): move, do not copy.
+    const transfer = blocks.map((block) => block.payload.buffer as ArrayBuffer).filter((buffer, index, all) => all.indexOf(buffer) === index);
+    const task: Promise<void> = this.options.pool.run<WriteBlocksResult>({ type: 'write-blocks', blocks }, transfer).then(
       (result) => {
         this.bytesWritten += result.bytes;
         this.options.onBytes(this.bytesWritten);

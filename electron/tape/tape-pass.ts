@@ -175,13 +175,13 @@ async function readWanted(drive: TapeDrive, wanted: Wanted[], users: PassConsume
       if (frame.kind !== FrameKind.block || frame.uniqueId !== entry.uniqueId || frame.storedLength !== entry.storedLength) {
         throw new LifeboatError('corrupt-backup', `tape ${drive.barcode} file ${entry.file} offset ${entry.offset}: the block there is not the one the catalog expects`);
       }
-      const payload = await reader.take(frame.storedLength);
+      const payload = await reader.take(frame.storedLength, true);
       if (!payload) throw cut(drive, entry);
       last = { file: entry.file, offset: entry.offset };
-      const own = Uint8Array.prototype.slice.call(payload);
-      for (const taker of takers) {
+      for (const [index, taker] of takers.entries()) {
         try {
-          await taker.deliver(entry.uniqueId, frame, own);
+          // A payload may move to a worker; a second taker gets its own copy.
+          await taker.deliver(entry.uniqueId, frame, index === 0 ? payload : Uint8Array.prototype.slice.call(payload));
         } catch (error) {
           taker.failure ??= error as Error;
         }

@@ -6,6 +6,7 @@ import { encodeRecord, encodeTapeMark, readObject, TapeMediumError, type ImageRe
 import { StreamingModel } from './streaming-model.ts';
 import type { DriveModel, DriveStats, TapeDrive, TapeRead } from './tape-driver.ts';
 
+const READ_AHEAD_BYTES = 4 * 1024 * 1024;
 /** Waits shorter than this are carried over, so pacing does not cost a timer per block. */
 const MIN_SLEEP_MS = 4;
 
@@ -68,10 +69,20 @@ export class VirtualTapeDrive implements TapeDrive {
     return `tape ${this.barcode} in drive ${this.index}`;
   }
 
+  /** Read-ahead over the image, as the drive's own buffer would: one large read serves many
+   * length words and blocks. Dropped whenever the tape is written or moved. */
+  private window: { start: number; bytes: Buffer } | null = null;
+
   private readonly reader: ImageReader = async (position, length) => {
-    const buffer = Buffer.allocUnsafe(length);
-    const { bytesRead } = await this.image.read(buffer, 0, length, position);
-    return buffer.subarray(0, bytesRead);
+    const window = this.window;
+    if (window && position >= window.start && position + length <= window.start + window.bytes.length) {
+      return window.bytes.subarray(position - window.start, position - window.start + length);
+    }
+    const size = Math.max(length, READ_AHEAD_BYTES);
+    const buffer = Buffer.allocUnsafe(size);
+    const { bytesRead } = await this.image.read(buffer, 0, size, position);
+    this.window = { start: position, bytes: buffer.subarray(0, bytesRead) };
+    return buffer.subarray(0, Math.min(length, bytesRead));
   };
 
   private check(): void {
@@ -92,6 +103,7 @@ export class VirtualTapeDrive implements TapeDrive {
 
   private moved(to: number, seconds: number): void {
     this.head = to;
+    this.window = null;
     this.cutDone = false;
     this.streaming.restart();
     this.counters.movingSeconds += seconds;
@@ -181,6 +193,7 @@ export class VirtualTapeDrive implements TapeDrive {
     if (this.head + bytes.length > this.options.capacityBytes) {
       throw new LifeboatError('target-full', `${this.label}: end of medium reached at byte ${this.head}`);
     }
+    this.window = null;
     if (!this.cutDone) {
       await this.image.truncate(this.head);
       this.cutDone = true;
