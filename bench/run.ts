@@ -194,9 +194,8 @@ async function tape(source: string, capacity: number, cpTime: number): Promise<v
     console.log(`  tape backup (LTO-9 model)      ${backupTime.toFixed(2)} s  ${((written.bytes / backupTime) / 1e6).toFixed(0)} MB/s to tape  ratio to drive rate ${((written.bytes / backupTime) / rate).toFixed(2)}  drive-starved events ${written.starved}`);
     console.log(`  restore from tape              ${time.toFixed(2)} s  ${((read / time) / 1e6).toFixed(0)} MB/s from tape  ratio to drive rate ${((read / time) / rate).toFixed(2)}  ${((capacity / time) / 1e6).toFixed(0)} MB/s of disk  ratio to cp ${(cpTime / time).toFixed(2)}`);
     console.log(`  tape restore per run: loads ${reports.map((r) => r.loads).join(' ')}, passes ${reports.map((r) => r.passes).join(' ')}, drive-starved events ${reports.map((r) => r.starvedEvents).join(' ')}; raw runs (s) ${times.map((t) => t.toFixed(2)).join(' ')}`);
-    const model = (await engine.tape.inventory()).model;
     const sustained = read / time;
-    console.log(`  streaming: the engine took ${(sustained / 1e6).toFixed(0)} MB/s from tape; an LTO-9 matches speed down to 177 MB/s, so a restore longer than its ${model.name} buffer would ${sustained >= 177e6 ? 'keep it streaming' : 'make it stop and backhitch (shoe-shine) on this machine'}`);
+    console.log(`  streaming: the engine took ${(sustained / 1e6).toFixed(0)} MB/s from tape; an LTO-9 matches speed down to 177 MB/s, so a restore longer than the drive's buffer would ${sustained >= 177e6 ? 'keep it streaming' : 'make it stop and backhitch (shoe-shine) on this machine'}`);
     console.log(`  tape catalog: ${(perBlock / 1024).toFixed(0)} KiB of maps and locations = ${((perBlock / capacity) * 2 ** 40 / 1e6).toFixed(1)} MB per TiB of disk (goal <= 50 MB)`);
   } finally {
     await engine.close();

@@ -225,11 +225,17 @@ export class ExtFileSystem implements FileSystem {
     const parts = splitPath(path);
     if (parts.length > MAX_PATH_DEPTH) throw new LifeboatError('bad-request', `${path} is too deep`);
     let current = await this.inode(2);
+    // A damaged entry can point a folder back at one of its ancestors: a loop, not a deeper tree.
+    const ancestors = new Set<number>([2]);
     for (const [index, part] of parts.entries()) {
       if (typeOf(current.mode) !== 'dir') throw new LifeboatError('not-found', `${path}: ${parts.slice(0, index).join('/')} is not a folder`);
       const entry = (await this.entries(current)).find((candidate) => candidate.name === part);
       if (!entry) throw new LifeboatError('not-found', `${path}: no such file or folder`);
       current = await this.inode(entry.inode);
+      if (typeOf(current.mode) === 'dir') {
+        if (ancestors.has(entry.inode)) throw new LifeboatError('corrupt-disk', `${path}: folder ${part} points back at a folder above it (a damaged directory entry)`);
+        ancestors.add(entry.inode);
+      }
       const last = index === parts.length - 1;
       if (typeOf(current.mode) === 'symlink' && (!last || follow)) {
         if (hops >= MAX_SYMLINKS) throw new LifeboatError('bad-request', `${path}: too many symbolic links`);

@@ -259,9 +259,13 @@ export class NtfsFileSystem implements FileSystem {
   private async resolve(path: string): Promise<IndexEntry | null> {
     let current: IndexEntry | null = null;
     let record = ROOT_RECORD;
+    // A damaged index can point a folder back at one of its ancestors: a loop, not a deeper tree.
+    const ancestors = new Set<number>([ROOT_RECORD]);
     for (const part of splitPath(path)) {
       current = (await this.entries(record)).find((entry) => entry.name.toLowerCase() === part.toLowerCase()) ?? null;
       if (!current) throw new LifeboatError('not-found', `${path}: no such file or folder`);
+      if (current.isDir && ancestors.has(current.record)) throw new LifeboatError('corrupt-disk', `${path}: folder ${part} points back at a folder above it (a damaged index)`);
+      ancestors.add(current.record);
       record = current.record;
     }
     return current;

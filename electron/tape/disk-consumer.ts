@@ -7,7 +7,7 @@ import { LifeboatError } from '../errors.ts';
 import type { WriteBlocksResult, WriteBlocksTask } from '../workers/messages.ts';
 import { WorkerTaskError, type WorkerPool } from '../workers/pool.ts';
 import { diskMapOf } from './copy-plan.ts';
-import type { PassConsumer } from './tape-pass.ts';
+import { ConsumerBase, type ConsumerOptions } from './consumer-base.ts';
 import { MAP_ENTRY_BYTES, type Frame } from './tape-format.ts';
 
 const BATCH_BYTES = 8 * 1024 * 1024;
@@ -27,25 +27,13 @@ export function copyDataBytes(copy: TapeCopy): number {
   return bytes;
 }
 
-export type DiskConsumerOptions = {
-  jobId: string;
-  label: string;
-  copy: TapeCopy;
+export type DiskConsumerOptions = ConsumerOptions & {
   /** Staged flat file of each disk, in the manifest's order (sparse, full size). */
   diskPaths: string[];
   pool: WorkerPool;
-  signal: AbortSignal;
-  onBytes(bytes: number): void;
-  waiting(what: string | null): void;
-  log(message: string, level?: 'info' | 'warning' | 'error'): void;
 };
 
-export class DiskRestoreConsumer implements PassConsumer {
-  readonly jobId: string;
-  readonly label: string;
-  readonly copy: TapeCopy;
-  readonly signal: AbortSignal;
-  failure: Error | null = null;
+export class DiskRestoreConsumer extends ConsumerBase {
   bytesWritten = 0;
   readonly bytesExpected: number;
   private readonly options: DiskConsumerOptions;
@@ -56,11 +44,8 @@ export class DiskRestoreConsumer implements PassConsumer {
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(options: DiskConsumerOptions) {
+    super(options);
     this.options = options;
-    this.jobId = options.jobId;
-    this.label = options.label;
-    this.copy = options.copy;
-    this.signal = options.signal;
     this.bytesExpected = copyDataBytes(options.copy);
     const { manifest, maps } = options.copy;
     manifest.disks.forEach((disk, diskIndex) => {
@@ -74,14 +59,6 @@ export class DiskRestoreConsumer implements PassConsumer {
         list.push({ path, position: index * manifest.blockSize, disk: disk.key });
       }
     });
-  }
-
-  waiting(what: string | null): void {
-    this.options.waiting(what);
-  }
-
-  log(message: string, level?: 'info' | 'warning' | 'error'): void {
-    this.options.log(message, level);
   }
 
   async deliver(uniqueId: number, frame: Frame, payload: Uint8Array): Promise<void> {
@@ -107,7 +84,7 @@ export class DiskRestoreConsumer implements PassConsumer {
     const task: Promise<void> = this.options.pool.run<WriteBlocksResult>({ type: 'write-blocks', blocks }, transfer).then(
       (result) => {
         this.bytesWritten += result.bytes;
-        this.options.onBytes(this.bytesWritten);
+        this.onBytes(this.bytesWritten);
       },
       (error: unknown) => {
         this.failure ??= this.explain(error as Error, places);

@@ -52,6 +52,15 @@ export class PassCoordinator {
     });
   }
 
+  /** Joins, then writes the job's log lines for the tapes read. */
+  async joinAndReport(groupId: string, consumer: PassConsumer): Promise<TapeReport[]> {
+    const reports = await this.join(groupId, consumer);
+    for (const tape of reports) {
+      consumer.log(`tape ${tape.barcode}: ${tape.loads} load(s), ${tape.passes} pass(es), ${tape.starvedEvents} drive-starved event(s), ${tape.bytesRead} bytes read`, tape.starvedEvents > 0 ? 'warning' : 'info');
+    }
+    return reports;
+  }
+
   private maybeStart(groupId: string, group: Group): void {
     if (group.started || group.waitingFor.size > 0) return;
     this.groups.delete(groupId);

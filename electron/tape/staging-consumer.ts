@@ -3,33 +3,18 @@
 // maps and manifest are written and the point is published the usual way (rename when synced).
 import { mkdir, open, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TapeCopy } from '../catalog/tape-catalog.ts';
 import { LifeboatError } from '../errors.ts';
 import { syncPath } from '../fs/durable.ts';
 import { BlockKind, encodeMapFile, sha256Hex, type BlockRecord } from '../repository/block-map.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import type { Repository } from '../repository/repository.ts';
 import { diskMapOf } from './copy-plan.ts';
-import type { PassConsumer } from './tape-pass.ts';
+import { ConsumerBase, type ConsumerOptions } from './consumer-base.ts';
 import { MAP_ENTRY_BYTES, type Frame } from './tape-format.ts';
 
-export type StagingConsumerOptions = {
-  jobId: string;
-  label: string;
-  copy: TapeCopy;
-  repository: Repository;
-  signal: AbortSignal;
-  onBytes(bytes: number): void;
-  waiting(what: string | null): void;
-  log(message: string, level?: 'info' | 'warning' | 'error'): void;
-};
+export type StagingConsumerOptions = ConsumerOptions & { repository: Repository };
 
-export class StagingConsumer implements PassConsumer {
-  readonly jobId: string;
-  readonly label: string;
-  readonly copy: TapeCopy;
-  readonly signal: AbortSignal;
-  failure: Error | null = null;
+export class StagingConsumer extends ConsumerBase {
   private readonly options: StagingConsumerOptions;
   private data: FileHandle | null = null;
   private folder = '';
@@ -38,11 +23,8 @@ export class StagingConsumer implements PassConsumer {
   private readonly frames: (Frame | undefined)[];
 
   constructor(options: StagingConsumerOptions) {
+    super(options);
     this.options = options;
-    this.jobId = options.jobId;
-    this.label = options.label;
-    this.copy = options.copy;
-    this.signal = options.signal;
     this.offsets = new Float64Array(options.copy.uniqueBlocks).fill(-1);
     this.frames = new Array<Frame | undefined>(options.copy.uniqueBlocks);
   }
@@ -56,14 +38,6 @@ export class StagingConsumer implements PassConsumer {
     this.data = await open(join(this.folder, 'data.lbd'), 'w', 0o600);
   }
 
-  waiting(what: string | null): void {
-    this.options.waiting(what);
-  }
-
-  log(message: string, level?: 'info' | 'warning' | 'error'): void {
-    this.options.log(message, level);
-  }
-
   async deliver(uniqueId: number, frame: Frame, payload: Uint8Array): Promise<void> {
     if (this.offsets[uniqueId] !== -1) return;
     const data = this.data as FileHandle;
@@ -71,7 +45,7 @@ export class StagingConsumer implements PassConsumer {
     this.offsets[uniqueId] = this.size;
     this.frames[uniqueId] = frame;
     this.size += payload.length;
-    this.options.onBytes(this.size);
+    this.onBytes(this.size);
   }
 
   async drain(): Promise<void> {

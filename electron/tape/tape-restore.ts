@@ -72,21 +72,16 @@ export class TapeVmRestore implements JobWork {
       jobId: this.options.jobId,
       label: writer.vmName === copy.manifest.vmName ? copy.manifest.vmName : `${copy.manifest.vmName} as ${writer.vmName}`,
       copy,
+      context,
       diskPaths,
       pool: this.options.pool,
-      signal: context.signal,
       onBytes: (bytes) => {
         this.bytesWritten = bytes;
         context.progress(bytes, this.bytesTotal);
       },
-      waiting: context.waiting,
-      log: context.log,
     });
     context.log('waiting for the other restores of this request, to read the tapes once for all');
-    this.tapes = await this.options.coordinator.join(this.options.groupId, consumer);
-    for (const tape of this.tapes) {
-      context.log(`tape ${tape.barcode}: ${tape.loads} load(s), ${tape.passes} pass(es), ${tape.starvedEvents} drive-starved event(s), ${tape.bytesRead} bytes read`, tape.starvedEvents > 0 ? 'warning' : 'info');
-    }
+    this.tapes = await this.options.coordinator.joinAndReport(this.options.groupId, consumer);
   }
 
   async finish(succeeded: boolean): Promise<void> {

@@ -140,7 +140,7 @@ export class TapeService {
 
   async startCatalog(barcode: string, actor: string): Promise<Job> {
     const library = await this.library();
-    const place = `a mail slot of ${(await library.inventory()).name}`;
+    const place = placeIn(await library.inventory());
     this.deps.catalog.audit(actor, 'tape.catalog', barcode, {});
     return this.deps.jobs.submit(
       { kind: 'tape-catalog', vmId: null, vmName: barcode, summary: `Catalog tape ${barcode}`, params: { barcode }, steps: tapeCatalogSteps },
@@ -254,17 +254,22 @@ export class TapeService {
   /** Reads the tapes of each media set the consumers need, one set after the other. */
   private async runPass(consumers: PassConsumer[]): Promise<TapeReport[]> {
     const library = await this.library();
-    const name = (await library.inventory()).name;
+    const place = placeIn(await library.inventory());
     const reports: TapeReport[] = [];
     const sets = [...new Set(consumers.map((consumer) => consumer.copy.mediaSetId))];
     for (const mediaSetId of sets) {
       const members = consumers.filter((consumer) => consumer.copy.mediaSetId === mediaSetId);
       reports.push(
-        ...(await runTapePass({ library, prompts: this.prompts, volumes: this.deps.catalog.tapes.volumes(mediaSetId), consumers: members, owner: `tape restore of ${members.map((member) => member.label).join(', ')}`, place: `a mail slot of ${name}` })),
+        ...(await runTapePass({ library, prompts: this.prompts, volumes: this.deps.catalog.tapes.volumes(mediaSetId), consumers: members, owner: `tape restore of ${members.map((member) => member.label).join(', ')}`, place })),
       );
     }
     return reports;
   }
+}
+
+/** Where an operator puts a tape: a mail slot, or a drive for standalone drives. */
+function placeIn(inventory: { name: string; slots: unknown[] }): string {
+  return inventory.slots.length === 0 ? `a free drive of ${inventory.name}` : `a mail slot of ${inventory.name}`;
 }
 
 function untilEnded(jobs: JobQueue, jobId: string, signal: AbortSignal): Promise<Job> {

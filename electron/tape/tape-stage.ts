@@ -60,19 +60,16 @@ export class TapeStageWork implements JobWork {
       jobId: this.options.jobId,
       label: copy.manifest.vmName,
       copy,
+      context,
       repository: this.repository as Repository,
-      signal: context.signal,
       onBytes: (bytes) => {
         this.stagedBytes = bytes;
         context.progress(bytes, copy.storedBytes);
       },
-      waiting: context.waiting,
-      log: context.log,
     });
     await consumer.open();
     context.progress(0, copy.storedBytes);
-    this.tapes = await this.options.coordinator.join(this.options.groupId, consumer);
-    for (const tape of this.tapes) context.log(`tape ${tape.barcode}: ${tape.loads} load(s), ${tape.passes} pass(es), ${tape.starvedEvents} drive-starved event(s)`, tape.starvedEvents > 0 ? 'warning' : 'info');
+    this.tapes = await this.options.coordinator.joinAndReport(this.options.groupId, consumer);
   }
 
   /** On failure the staging copy goes at once; on success the VM restore job removes it. */

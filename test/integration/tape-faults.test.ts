@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { Engine } from '../../electron/engine/engine.ts';
-import { readObject } from '../../electron/drivers/tape/simh-tap.ts';
+import { fileImageReader, readObject } from '../../electron/drivers/tape/simh-tap.ts';
 import { qemuImg, runJob, until } from '../helpers/env.ts';
 import { tapeLab, tapesOf } from '../helpers/tape.ts';
 
@@ -74,11 +74,7 @@ test('a tape that ends in the middle of a block says so', async () => {
       // Cut the image inside the fourth record of the first data file.
       const handle = await open(image, 'r+');
       try {
-        const read = async (position: number, length: number): Promise<Uint8Array> => {
-          const buffer = Buffer.alloc(length);
-          const { bytesRead } = await handle.read(buffer, 0, length, position);
-          return buffer.subarray(0, bytesRead);
-        };
+        const read = fileImageReader(handle);
         let position = 0;
         for (let records = 0, marks = 0; marks < 1 || records < 4; ) {
           const object = await readObject(read, position, { skipData: true, label: tape });

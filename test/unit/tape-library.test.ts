@@ -96,3 +96,21 @@ test('two processes moving tapes through the mail slots never lose or duplicate 
   assert.deepEqual(placed, ['LB0001L9', 'LB0002L9', 'LB0003L9', 'LB0004L9', 'LB0005L9', 'LB0006L9']);
   assert.ok(inventory.mailslots.every((slot) => slot === null));
 });
+
+test('standalone drives: tapes go in and out of the drive by hand', async () => {
+  const library = await VirtualTapeLibrary.create(join(dir, 'standalone'), { slots: 0, drives: 1, mailslots: 0, tapes: 0, capacityBytes: 64 * 4096, blockSize: 4096, timeScale: 0.0001 });
+  await library.addCartridge('SA0001L9', {});
+  await library.addCartridge('SA0002L9', {});
+  await library.importTape('SA0001L9');
+  assert.deepEqual((await library.inventory()).drives.map((drive) => drive.barcode), ['SA0001L9']);
+  await assert.rejects(library.importTape('SA0002L9'), /every drive of .* holds a tape/);
+  const drive = await library.load('SA0001L9', 'test');
+  await drive.write(Buffer.alloc(4096, 7));
+  await drive.writeFilemarks(1);
+  await assert.rejects(library.exportTape('SA0001L9'), /can leave once it is unloaded/);
+  await library.unload(drive);
+  assert.equal((await library.inventory()).drives[0]?.barcode, 'SA0001L9', 'ejected, waiting to be taken');
+  await library.exportTape('SA0001L9');
+  await library.importTape('SA0002L9');
+  assert.equal((await library.inventory()).cartridges.find((tape) => tape.barcode === 'SA0001L9')?.location.kind, 'offline');
+});

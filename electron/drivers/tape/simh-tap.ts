@@ -16,6 +16,15 @@ const RESERVED_FROM = 0xff000000;
 /** Reads up to `length` bytes at `position`; fewer at the end of the image. */
 export type ImageReader = (position: number, length: number) => Promise<Uint8Array>;
 
+/** An ImageReader over an open file (a FileHandle). */
+export function fileImageReader(handle: { read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }> }): ImageReader {
+  return async (position, length) => {
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, position);
+    return buffer.subarray(0, bytesRead);
+  };
+}
+
 export type TapeObject =
   | { kind: 'record'; data: Uint8Array; next: number }
   | { kind: 'mark'; next: number }

@@ -3,7 +3,7 @@
 import { copyFile, mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../../errors.ts';
-import { badRecordWord, readObject } from './simh-tap.ts';
+import { badRecordWord, fileImageReader, readObject } from './simh-tap.ts';
 import { isAlive, LibraryStateFile, LTO9, type LibraryState } from './library-state.ts';
 import type { Cartridge, DriveModel, LibraryInventory, TapeDrive, TapeLibrary, TapeLocation } from './tape-driver.ts';
 import { sleep, VirtualTapeDrive } from './virtual-drive.ts';
@@ -69,8 +69,9 @@ export class VirtualTapeLibrary implements TapeLibrary {
   static async create(folder: string, options: CreateLibraryOptions): Promise<VirtualTapeLibrary> {
     if (await VirtualTapeLibrary.exists(folder)) throw new LifeboatError('conflict', `a tape library already exists at ${folder}`);
     const counts = [options.slots, options.drives, options.mailslots, options.tapes];
-    if (counts.some((count) => !Number.isInteger(count) || count < 0 || count > 10_000) || options.slots < 1 || options.drives < 1) {
-      throw new LifeboatError('bad-request', 'a library needs at least 1 slot and 1 drive (at most 10,000 of each)');
+    // No slots: standalone drives, loaded by hand (a tape is imported into a free drive).
+    if (counts.some((count) => !Number.isInteger(count) || count < 0 || count > 10_000) || options.drives < 1) {
+      throw new LifeboatError('bad-request', 'a library needs at least 1 drive (at most 10,000 of drives, slots and tapes)');
     }
     if (options.tapes > options.slots) throw new LifeboatError('bad-request', `${options.tapes} tapes do not fit in ${options.slots} slots`);
     const blockSize = options.blockSize ?? DEFAULT_TAPE_BLOCK;
@@ -186,6 +187,9 @@ export class VirtualTapeLibrary implements TapeLibrary {
       await this.file.update((current) => {
         const entry = current.drives[drive.index];
         if (!entry || entry.barcode !== drive.barcode) return;
+        entry.owner = null;
+        // A standalone drive ejects the tape into the operator's hand: it stays there until taken.
+        if (current.slots.length === 0) return;
         const home = entry.homeSlot !== null && current.slots[entry.homeSlot] === null ? entry.homeSlot : current.slots.indexOf(null);
         if (home < 0) throw new LifeboatError('conflict', `no free slot to return tape ${drive.barcode} to`);
         current.slots[home] = drive.barcode;
@@ -201,7 +205,12 @@ export class VirtualTapeLibrary implements TapeLibrary {
       if (!state.cartridges[barcode]) throw new LifeboatError('not-found', `the library knows no tape ${barcode}`);
       const location = locate(state, barcode);
       if (location.kind === 'offline') throw new LifeboatError('conflict', `tape ${barcode} is already offline`);
-      if (location.kind === 'drive') throw new LifeboatError('conflict', `tape ${barcode} is in drive ${location.index + 1}; it can leave once it is unloaded`);
+      if (location.kind === 'drive') {
+        const owner = state.drives[location.index]?.owner;
+        if (state.slots.length > 0 || (owner && isAlive(owner.pid))) throw new LifeboatError('conflict', `tape ${barcode} is in drive ${location.index + 1}; it can leave once it is unloaded`);
+        (state.drives[location.index] as LibraryState['drives'][number]).barcode = null;
+        return 0;
+      }
       if (location.kind === 'slot') {
         if (state.mailslots.length === 0) throw new LifeboatError('unavailable', `${state.name} has no mail slot to export through`);
         state.slots[location.index] = null;
@@ -217,6 +226,12 @@ export class VirtualTapeLibrary implements TapeLibrary {
       if (!state.cartridges[barcode]) throw new LifeboatError('not-found', `the library knows no tape ${barcode}; add its image first (\`tape import ${barcode} --image FILE\`)`);
       const location = locate(state, barcode);
       if (location.kind !== 'offline') throw new LifeboatError('conflict', `tape ${barcode} is already in the library (${describe(location)})`);
+      if (state.slots.length === 0) {
+        const drive = state.drives.find((entry, index) => entry.barcode === null && !state.faults.busyDrives.includes(index));
+        if (!drive) throw new LifeboatError('unavailable', `every drive of ${state.name} holds a tape; eject one first`);
+        drive.barcode = barcode;
+        return 0;
+      }
       if (state.mailslots.length === 0) throw new LifeboatError('unavailable', `${state.name} has no mail slot to import through`);
       if (!state.mailslots.includes(null)) throw new LifeboatError('unavailable', `every mail slot of ${state.name} is full`);
       const slot = state.slots.indexOf(null);
@@ -237,11 +252,7 @@ export class VirtualTapeLibrary implements TapeLibrary {
       const head = await open(options.image, 'r');
       try {
         // Refuse what is not a tape image before it is on the shelf.
-        await readObject(async (position, length) => {
-          const buffer = Buffer.alloc(length);
-          const { bytesRead } = await head.read(buffer, 0, length, position);
-          return buffer.subarray(0, bytesRead);
-        }, 0, { label: options.image });
+        await readObject(fileImageReader(head), 0, { label: options.image });
       } finally {
         await head.close();
       }
@@ -274,11 +285,7 @@ export class VirtualTapeLibrary implements TapeLibrary {
   async damageBlock(barcode: string, file: number, block: number): Promise<void> {
     const image = await open(this.imagePath(barcode), 'r+');
     try {
-      const read = async (position: number, length: number): Promise<Uint8Array> => {
-        const buffer = Buffer.alloc(length);
-        const { bytesRead } = await image.read(buffer, 0, length, position);
-        return buffer.subarray(0, bytesRead);
-      };
+      const read = fileImageReader(image);
       let position = 0;
       let currentFile = 0;
       let currentBlock = 0;
