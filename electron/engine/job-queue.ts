@@ -13,9 +13,10 @@ const PROGRESS_EVENT_MS = 250;
 const PROGRESS_PERSIST_MS = 2000;
 
 /** `holdFor`: the job waits in waiting-for-operator until `release` (e.g. 'approval').
- * `group`: jobs that share one tape pass; they start together, outside the concurrency limit
- * (the drives pace them), or the pass would wait for a job that waits for a free slot. */
-export type JobSpec = { kind: JobKind; vmId: string | null; vmName: string; summary: string; params: unknown; steps: readonly StepDefinition[]; requestedBy?: string; holdFor?: string; group?: string };
+ * `outsideLimit`: tape jobs, which wait for each other to share passes: they start at once, not
+ * counted in the concurrency limit (the drives pace them), or a pass would wait for a job that
+ * waits for a free slot. */
+export type JobSpec = { kind: JobKind; vmId: string | null; vmName: string; summary: string; params: unknown; steps: readonly StepDefinition[]; requestedBy?: string; holdFor?: string; outsideLimit?: boolean };
 export type WorkFactory = (job: Job) => JobWork;
 /** Test hook: fail a job right after one of its steps did its work. */
 export type FaultInjector = (job: Job, step: string) => boolean;
@@ -25,7 +26,7 @@ type Running = { job: Job; controller: AbortController; done: Promise<void> };
 export class JobQueue {
   private readonly running = new Map<string, Running>();
   private readonly factories = new Map<string, WorkFactory>();
-  private readonly grouped = new Set<string>();
+  private readonly unlimited = new Set<string>();
   private closed = false;
   private readonly catalog: Catalog;
   private readonly events: EngineEvents;
@@ -74,7 +75,7 @@ export class JobQueue {
     };
     this.catalog.insertJob(job, spec.params);
     this.factories.set(job.id, factory);
-    if (spec.group) this.grouped.add(job.id);
+    if (spec.outsideLimit) this.unlimited.add(job.id);
     this.events.emit('job.updated', job);
     this.pump();
     return job;
@@ -123,7 +124,7 @@ export class JobQueue {
     }
     if (job.state !== 'queued' && job.state !== 'waiting-for-operator') throw new LifeboatError('conflict', `job ${jobId} has already ended (${job.state})`);
     this.factories.delete(jobId);
-    this.grouped.delete(jobId);
+    this.unlimited.delete(jobId);
     return this.update(jobId, { state: 'cancelled', endedAt: new Date().toISOString(), error: 'cancelled before it started' });
   }
 
@@ -156,8 +157,8 @@ export class JobQueue {
     for (const job of this.catalog.jobsInState(['queued'])) {
       const factory = this.factories.get(job.id);
       if (!factory) continue;
-      if (!this.grouped.has(job.id)) {
-        const limited = [...this.running.keys()].filter((id) => !this.grouped.has(id)).length;
+      if (!this.unlimited.has(job.id)) {
+        const limited = [...this.running.keys()].filter((id) => !this.unlimited.has(id)).length;
         if (limited >= this.concurrency) continue;
         const busyVm = [...this.running.values()].some((running) => running.job.vmId !== null && running.job.vmId === job.vmId);
         if (busyVm) continue;
@@ -173,7 +174,7 @@ export class JobQueue {
     this.running.set(queued.id, entry);
     entry.done = this.execute(queued, factory, controller.signal).finally(() => {
       this.running.delete(queued.id);
-      this.grouped.delete(queued.id);
+      this.unlimited.delete(queued.id);
       this.pump();
     });
   }

@@ -26,7 +26,7 @@ export interface PassConsumer {
   log(message: string, level?: 'info' | 'warning' | 'error'): void;
 }
 
-export type TapeReport = { barcode: string; sequence: number; loads: number; passes: number; starvedEvents: number; bytesRead: number; seconds: number; vms: string[] };
+export type TapeReport = { barcode: string; sequence: number; loads: number; passes: number; starvedEvents: number; bytesRead: number; seconds: number; vms: string[]; jobIds: string[] };
 
 type Wanted = { file: number; offset: number; storedLength: number; uniqueId: number; copyId: number };
 
@@ -97,7 +97,7 @@ function allGone(users: PassConsumer[]): AbortController {
 }
 
 async function readTape(options: PassOptions, volume: TapeVolume, wanted: Wanted[], users: PassConsumer[]): Promise<TapeReport> {
-  const report: TapeReport = { barcode: volume.barcode, sequence: volume.sequence, loads: 0, passes: 0, starvedEvents: 0, bytesRead: 0, seconds: 0, vms: [...new Set(users.map((user) => user.label))] };
+  const report: TapeReport = { barcode: volume.barcode, sequence: volume.sequence, loads: 0, passes: 0, starvedEvents: 0, bytesRead: 0, seconds: 0, vms: [...new Set(users.map((user) => user.label))], jobIds: users.map((user) => user.jobId) };
   const gone = allGone(users);
   let drive: TapeDrive | null = null;
   try {

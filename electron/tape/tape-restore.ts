@@ -28,7 +28,7 @@ export function checkCopyComplete(copy: TapeCopy): void {
   }
 }
 
-export type TapeVmRestoreOptions = { copy: TapeCopy; targetPath: string; newName: string | undefined; jobId: string; groupId: string; pool: WorkerPool; coordinator: PassCoordinator };
+export type TapeVmRestoreOptions = { copy: TapeCopy; targetPath: string; newName: string | undefined; jobId: string; pool: WorkerPool; coordinator: PassCoordinator };
 
 export class TapeVmRestore implements JobWork {
   readonly steps = tapeRestoreSteps;
@@ -80,8 +80,7 @@ export class TapeVmRestore implements JobWork {
         context.progress(bytes, this.bytesTotal);
       },
     });
-    context.log('waiting for the other restores of this request, to read the tapes once for all');
-    this.tapes = await this.options.coordinator.joinAndReport(this.options.groupId, consumer);
+    this.tapes = await this.options.coordinator.joinAndReport(consumer);
   }
 
   async finish(succeeded: boolean): Promise<void> {

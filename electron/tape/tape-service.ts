@@ -52,7 +52,7 @@ export class TapeService {
     this.deps = deps;
     this.prompts = new PromptBoard(deps.catalog, deps.events, (barcode) => this.isOnline(barcode));
     this.coordinator = new PassCoordinator((consumers) => this.runPass(consumers));
-    // A grouped job that ends before it joins its pass must not hold the others up.
+    // A tape job that ends before it joins a pass must not hold the others up.
     deps.events.on('job.updated', (job) => {
       if (job.state === 'failed' || job.state === 'cancelled' || job.state === 'interrupted') this.coordinator.left(job.id);
     });
@@ -209,7 +209,7 @@ export class TapeService {
     const pullList = await this.pullList(copies);
     const who = request.operator ?? actor;
     this.deps.catalog.audit(who, 'restore.tape', null, { vms: copies.map((copy) => copy.manifest.vmName), point: request.point, target: request.target, staging: request.staging ?? null });
-    const groupId = randomUUID();
+    const requestId = randomUUID();
     const staged = request.staging !== undefined || request.target.kind === 'vsphere';
     const jobs: Job[] = [];
     const targetFor = (copy: TapeCopy): RestoreTarget => (request.target.kind === 'local' && copies.length > 1 ? { kind: 'local', path: join(request.target.path, copy.manifest.vmName) } : request.target);
@@ -217,26 +217,26 @@ export class TapeService {
     if (!staged) {
       const submitted = copies.map((copy) =>
         this.deps.jobs.submit(
-          { kind: 'tape-restore', vmId: copy.manifest.vmId, vmName: copy.manifest.vmName, summary: `Restore ${copy.manifest.vmName} from tape to ${where}`, params: { ...request, pointId: copy.manifest.id, mediaSetId: copy.mediaSetId }, steps: tapeRestoreSteps, requestedBy: who, group: groupId },
-          (job) => new TapeVmRestore({ copy, targetPath: (targetFor(copy) as LocalTarget).path, newName: undefined, jobId: job.id, groupId, pool: this.deps.pool, coordinator: this.coordinator }),
+          { kind: 'tape-restore', vmId: copy.manifest.vmId, vmName: copy.manifest.vmName, summary: `Restore ${copy.manifest.vmName} from tape to ${where}`, params: { ...request, pointId: copy.manifest.id, mediaSetId: copy.mediaSetId }, steps: tapeRestoreSteps, requestedBy: who, outsideLimit: true },
+          (job) => new TapeVmRestore({ copy, targetPath: (targetFor(copy) as LocalTarget).path, newName: undefined, jobId: job.id, pool: this.deps.pool, coordinator: this.coordinator }),
         ),
       );
       // Declared in the same turn as the submits: no job can reach its transfer before this.
-      this.coordinator.expect(groupId, submitted.map((job) => job.id));
+      this.coordinator.expect(submitted.map((job) => job.id));
       return { jobs: submitted, pullList };
     }
     const stagingRoot = resolve(request.staging ?? this.deps.stagingRoot);
     const stageIds: string[] = [];
     for (const copy of copies) {
-      const stagingPath = join(stagingRoot, `lifeboat-tape-staging-${groupId.slice(0, 8)}-${copy.manifest.vmId}`);
+      const stagingPath = join(stagingRoot, `lifeboat-tape-staging-${requestId.slice(0, 8)}-${copy.manifest.vmId}`);
       const stage = this.deps.jobs.submit(
-        { kind: 'tape-stage', vmId: null, vmName: copy.manifest.vmName, summary: `Copy ${copy.manifest.vmName} from tape to staging ${stagingPath}`, params: { pointId: copy.manifest.id, mediaSetId: copy.mediaSetId, stagingPath }, steps: tapeStageSteps, requestedBy: who, group: groupId },
-        (job) => new TapeStageWork({ copy, stagingPath, jobId: job.id, groupId, coordinator: this.coordinator }),
+        { kind: 'tape-stage', vmId: null, vmName: copy.manifest.vmName, summary: `Copy ${copy.manifest.vmName} from tape to staging ${stagingPath}`, params: { pointId: copy.manifest.id, mediaSetId: copy.mediaSetId, stagingPath }, steps: tapeStageSteps, requestedBy: who, outsideLimit: true },
+        (job) => new TapeStageWork({ copy, stagingPath, jobId: job.id, coordinator: this.coordinator }),
       );
       stageIds.push(stage.id);
       const target = targetFor(copy);
       const vmJob = this.deps.jobs.submit(
-        { kind: 'tape-restore', vmId: copy.manifest.vmId, vmName: copy.manifest.vmName, summary: `Restore ${copy.manifest.vmName} from tape through staging to ${where}`, params: { ...request, pointId: copy.manifest.id, stageJobId: stage.id }, steps: [{ name: 'wait-for-staging', title: 'Pending: wait for the backup restore job' }, ...this.deps.restoreSteps(target)], requestedBy: who, group: groupId },
+        { kind: 'tape-restore', vmId: copy.manifest.vmId, vmName: copy.manifest.vmName, summary: `Restore ${copy.manifest.vmName} from tape through staging to ${where}`, params: { ...request, pointId: copy.manifest.id, stageJobId: stage.id }, steps: [{ name: 'wait-for-staging', title: 'Pending: wait for the backup restore job' }, ...this.deps.restoreSteps(target)], requestedBy: who, outsideLimit: true },
         (job) =>
           new StagedRestore({
             stagingPath,
@@ -247,7 +247,7 @@ export class TapeService {
       );
       jobs.push(stage, vmJob);
     }
-    this.coordinator.expect(groupId, stageIds);
+    this.coordinator.expect(stageIds);
     return { jobs, pullList };
   }
 

@@ -20,7 +20,7 @@ export const tapeStageSteps = [
   { name: 'register', title: 'Register the staged backup as a temporary imported backup' },
 ] as const;
 
-export type TapeStageOptions = { copy: TapeCopy; stagingPath: string; jobId: string; groupId: string; coordinator: PassCoordinator };
+export type TapeStageOptions = { copy: TapeCopy; stagingPath: string; jobId: string; coordinator: PassCoordinator };
 
 export class TapeStageWork implements JobWork {
   readonly steps = tapeStageSteps;
@@ -69,7 +69,7 @@ export class TapeStageWork implements JobWork {
     });
     await consumer.open();
     context.progress(0, copy.storedBytes);
-    this.tapes = await this.options.coordinator.joinAndReport(this.options.groupId, consumer);
+    this.tapes = await this.options.coordinator.joinAndReport(consumer);
   }
 
   /** On failure the staging copy goes at once; on success the VM restore job removes it. */

@@ -36,6 +36,8 @@ export async function tapeLab(options: { vms: number; diskMib: number; tapeMib: 
   return { dir, home, engine, vms, backup };
 }
 
-export function tapesOf(job: Job): { barcode: string; loads?: number; passes?: number; starvedEvents: number; sequence?: number }[] {
-  return (job.result?.tapes as { barcode: string; loads?: number; passes?: number; starvedEvents: number; sequence?: number }[] | undefined) ?? [];
+export type TapeResult = { barcode: string; loads?: number; passes?: number; starvedEvents: number; sequence?: number; jobIds?: string[] };
+
+export function tapesOf(job: Job): TapeResult[] {
+  return (job.result?.tapes as TapeResult[] | undefined) ?? [];
 }

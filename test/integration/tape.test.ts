@@ -57,6 +57,25 @@ test('three VMs from two tapes, one offline: one prompt, one load and one pass p
   for (const vm of vms) identical(vm.raw, join(out, vm.name, `${vm.name}.vmdk`));
 });
 
+test('two requests queued together are served by one pass over the tapes', async () => {
+  const [a, b] = vms as [(typeof vms)[number], (typeof vms)[number]];
+  const first = await engine.tape.startRestore({ vms: [a.name], point: 'latest', target: { kind: 'local', path: join(dir, 'req-a') } }, 'alice');
+  const second = await engine.tape.startRestore({ vms: [b.name], point: 'latest', target: { kind: 'local', path: join(dir, 'req-b') } }, 'bob');
+  const ended = await Promise.all([...first.jobs, ...second.jobs].map((job) => runJob(engine, job)));
+  for (const job of ended) assert.equal(job.state, 'succeeded', job.error ?? '');
+  const ids = ended.map((job) => job.id);
+  for (const job of ended) {
+    for (const tape of tapesOf(job)) {
+      assert.equal(tape.loads, 1);
+      if ((tape.jobIds ?? []).length > 1) assert.deepEqual([...(tape.jobIds ?? [])].sort(), [...ids].sort(), `tape ${tape.barcode} served both requests`);
+    }
+  }
+  const shared = ended.flatMap(tapesOf).filter((tape) => tape.jobIds?.length === 2);
+  assert.ok(shared.length >= 2, 'at least one tape was read once for both requests');
+  identical(a.raw, join(dir, 'req-a', `${a.name}.vmdk`));
+  identical(b.raw, join(dir, 'req-b', `${b.name}.vmdk`));
+});
+
 test('through a staging repository: the backup restore job stages, the VM job restores, the staging goes', async () => {
   const staging = join(dir, 'staging');
   const out = join(dir, 'staged-restore');
