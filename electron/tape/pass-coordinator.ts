@@ -36,13 +36,14 @@ export class PassCoordinator {
       const member: Member = { consumer, resolve, reject };
       this.waiting.push(member);
       this.expected.delete(consumer.jobId);
-      // Cancelled while waiting for its pass: leave before it starts.
+      // Cancelled: the job ends now. Before its pass it leaves the queue; during its pass the
+      // pass stops serving it (and goes on for the others).
       consumer.signal.addEventListener(
         'abort',
         () => {
+          reject(new LifeboatError('cancelled', 'the job was cancelled by the operator'));
           if (!this.waiting.includes(member)) return;
           this.waiting = this.waiting.filter((other) => other !== member);
-          reject(new LifeboatError('cancelled', 'the job was cancelled by the operator'));
           this.maybeStart();
         },
         { once: true },

@@ -150,6 +150,23 @@ test('a pool that runs out of tapes fails the backup and gives its tapes back', 
   assert.ok((await small.engine.tape.inventory()).cartridges.every((cartridge) => cartridge.pool === null && cartridge.location.kind === 'slot'));
 });
 
+test('cancelling one VM during a shared pass ends it at once; the other VM is restored', async () => {
+  const slow = await tapeLab({ vms: 2, diskMib: 24, tapeMib: 64, rateScale: 0.01 });
+  const [a, b] = slow.vms as [(typeof slow.vms)[number], (typeof slow.vms)[number]];
+  const target = join(slow.dir, 'out');
+  const { jobs } = await slow.engine.tape.startRestore({ vms: [a.name, b.name], point: 'latest', target: { kind: 'local', path: target } }, 'test');
+  const [jobA, jobB] = jobs as [(typeof jobs)[number], (typeof jobs)[number]];
+  await until('the pass under way', () => (slow.engine.catalog.getJob(jobA.id)?.currentStep === 'transfer-disks' && slow.engine.catalog.getJob(jobB.id)?.currentStep === 'transfer-disks' ? true : undefined), 30_000);
+  slow.engine.jobs.cancel(jobA.id);
+  const cancelled = await runJob(slow.engine, jobA);
+  assert.equal(cancelled.state, 'cancelled');
+  assert.notEqual(slow.engine.catalog.getJob(jobB.id)?.state, 'succeeded', 'the cancelled job did not wait for the pass to end');
+  const other = await runJob(slow.engine, jobB);
+  assert.equal(other.state, 'succeeded', other.error ?? '');
+  assert.equal(await exists(join(target, a.name)), false, 'nothing of the cancelled VM is left');
+  assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', b.raw, join(target, b.name, `${b.name}.vmdk`)), /identical/);
+});
+
 test('the engine killed during a tape restore: interrupted, the target cleaned, the drive usable again', async () => {
   const slow = await tapeLab({ vms: 1, diskMib: 24, tapeMib: 64, rateScale: 0.02 });
   await slow.engine.close();
