@@ -7,6 +7,7 @@ import { RestoreWizard } from './views/RestoreWizard.tsx';
 import { FilesView } from './views/FilesView.tsx';
 import { TapeView } from './views/TapeView.tsx';
 import { PromptDialog } from './views/PromptDialog.tsx';
+import { Notices } from './views/Notices.tsx';
 
 const tabs: { view: View; label: string }[] = [
   { view: 'inventory', label: 'Inventory' },
@@ -21,6 +22,7 @@ export function App() {
   const show = useConsole((state) => state.show);
   const jobs = useJobs();
   const active = jobs.data?.filter((job) => job.state === 'running' || job.state === 'queued').length ?? 0;
+  const waiting = jobs.data?.filter((job) => job.state === 'waiting-for-operator').length ?? 0;
   return (
     <div className="app">
       <header>
@@ -30,10 +32,12 @@ export function App() {
             <button key={tab.view} aria-current={view === tab.view ? 'page' : undefined} onClick={() => show(tab.view)}>
               {tab.label}
               {tab.view === 'jobs' && active > 0 && <span className="count" aria-label={`${active} active`}>{active}</span>}
+              {tab.view === 'jobs' && waiting > 0 && <span className="count attention" aria-label={`${waiting} waiting for an operator`}>{waiting} need you</span>}
             </button>
           ))}
         </nav>
       </header>
+      <Notices />
       <PromptDialog />
       <main>
         {view === 'inventory' && <Inventory />}

@@ -1,22 +1,45 @@
-// Live state that arrives as events: the latest progress of each running job, and which view
-// the operator is on. Lists that come from requests live in react-query's cache.
+// Live state that arrives as events: the latest progress of each running job, notices for the
+// operator, and which view is shown. Lists that come from requests live in react-query's cache.
 import { create } from 'zustand';
 import type { JobProgress } from '../shared/domain.ts';
 
 export type View = 'inventory' | 'jobs' | 'restore' | 'files' | 'tape';
 
+export type Notice = { id: number; tone: 'info' | 'attention' | 'bad'; text: string; jobId: string | null };
+
+const NOTICE_LIMIT = 5;
+
 type ConsoleState = {
   view: View;
   wizardVm: string | null;
+  /** The job the queue's detail panel shows. */
+  selectedJob: string | null;
   progress: Record<string, JobProgress>;
+  notices: Notice[];
   show(view: View, wizardVm?: string | null): void;
-  setProgress(progress: JobProgress): void;
+  selectJob(jobId: string | null): void;
+  /** Many progress events at once: one state change, one render. */
+  setProgress(batch: JobProgress[]): void;
+  notify(notice: Omit<Notice, 'id'>): void;
+  dismiss(id: number): void;
 };
+
+let nextNotice = 1;
 
 export const useConsole = create<ConsoleState>((set) => ({
   view: 'inventory',
   wizardVm: null,
+  selectedJob: null,
   progress: {},
+  notices: [],
   show: (view, wizardVm = null) => set({ view, wizardVm }),
-  setProgress: (progress) => set((state) => ({ progress: { ...state.progress, [progress.jobId]: progress } })),
+  selectJob: (selectedJob) => set({ selectedJob }),
+  setProgress: (batch) =>
+    set((state) => {
+      const progress = { ...state.progress };
+      for (const item of batch) progress[item.jobId] = item;
+      return { progress };
+    }),
+  notify: (notice) => set((state) => ({ notices: [...state.notices, { ...notice, id: nextNotice++ }].slice(-NOTICE_LIMIT) })),
+  dismiss: (id) => set((state) => ({ notices: state.notices.filter((notice) => notice.id !== id) })),
 }));

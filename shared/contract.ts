@@ -2,7 +2,7 @@
 // declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
 import { z } from 'zod';
 import type { EventChannelName, RequestChannelName } from './channel-names.ts';
-import { Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
+import { JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
 const Empty = z.object({}).strict();
 
@@ -19,7 +19,7 @@ export const requestChannels = {
   'jobs.list': { request: Empty, response: z.array(Job) },
   'jobs.get': {
     request: z.object({ jobId: Id }).strict(),
-    response: z.object({ job: Job, events: z.array(JobEvent) }),
+    response: z.object({ job: Job, events: z.array(JobEvent), samples: z.array(JobSample) }),
   },
   'jobs.cancel': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
   'jobs.resume': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },

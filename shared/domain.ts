@@ -53,6 +53,10 @@ export const JobProgress = z.object({
   bytesTotal: z.number().nonnegative(),
   bytesPerSecond: z.number().nonnegative(),
   etaSeconds: z.number().nonnegative().nullable(),
+  /** Busy seconds of the data movers per stage (source read, decompress, verify, target write,
+   * tape read), and the stage that took most: what limits the job. */
+  stages: z.record(z.string(), z.number()).optional(),
+  bottleneck: z.string().optional(),
 });
 export type JobProgress = z.infer<typeof JobProgress>;
 
@@ -90,6 +94,9 @@ export const Settings = z.object({ fourEyes: z.boolean() });
 export type Settings = z.infer<typeof Settings>;
 
 export const OperatorName = z.string().trim().min(1).max(80);
+
+export const JobSample = z.object({ at: z.number(), bytesDone: z.number() });
+export type JobSample = z.infer<typeof JobSample>;
 
 export const JobEvent = z.object({
   at: z.string(),

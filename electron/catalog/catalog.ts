@@ -1,7 +1,7 @@
 // The catalog: what the engine knows about VMs, restore points and jobs, in SQLite. Every query
 // the engine makes lives here, typed; rows are converted to the shared domain types.
 import { createHash } from 'node:crypto';
-import type { HostSummary, ProxySummary, Settings, Job, JobEvent, JobStep, RestorePoint, VmSummary } from '../../shared/domain.ts';
+import type { HostSummary, ProxySummary, Settings, Job, JobEvent, JobSample, JobStep, RestorePoint, VmSummary } from '../../shared/domain.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import { openCatalogDatabase, type CatalogDatabase } from './database.ts';
 import { FileIndex } from './file-index.ts';
@@ -194,6 +194,16 @@ export class Catalog {
 
   addJobEvent(jobId: string, event: JobEvent): void {
     this.db.prepare('INSERT INTO job_events (job_id, at, level, step, message) VALUES (?, ?, ?, ?, ?)').run(jobId, event.at, event.level, event.step, event.message);
+  }
+
+  addJobSample(jobId: string, atMs: number, bytesDone: number): void {
+    this.db.prepare('INSERT OR REPLACE INTO job_samples (job_id, at_ms, bytes_done) VALUES (?, ?, ?)').run(jobId, Math.floor(atMs), Math.floor(bytesDone));
+  }
+
+  /** A job's progress over time, oldest first (at most the last 2,000 samples). */
+  jobSamples(jobId: string): JobSample[] {
+    const rows = this.db.prepare('SELECT at_ms AS at, bytes_done AS bytesDone FROM job_samples WHERE job_id = ? ORDER BY at_ms DESC LIMIT 2000').all(jobId) as JobSample[];
+    return rows.reverse();
   }
 
   jobEvents(jobId: string): JobEvent[] {

@@ -255,4 +255,16 @@ export const migrations: readonly { version: number; name: string; sql: string }
       ) STRICT;
     `,
   },
+  {
+    version: 10,
+    name: 'job throughput samples, for the plot of a job over time',
+    sql: `
+      CREATE TABLE job_samples (
+        job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        at_ms INTEGER NOT NULL,
+        bytes_done INTEGER NOT NULL,
+        PRIMARY KEY (job_id, at_ms)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

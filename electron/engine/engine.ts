@@ -419,7 +419,7 @@ export class Engine {
       'jobs.get': async ({ jobId }) => {
         const job = this.catalog.getJob(jobId);
         if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
-        return { job, events: this.catalog.jobEvents(jobId) };
+        return { job, events: this.catalog.jobEvents(jobId), samples: this.catalog.jobSamples(jobId) };
       },
       'jobs.cancel': async ({ jobId }) => ({ job: this.jobs.cancel(jobId) }),
       'jobs.resume': async ({ jobId }) => ({ job: this.resumeJob(jobId, 'console') }),

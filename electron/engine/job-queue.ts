@@ -21,6 +21,14 @@ export type WorkFactory = (job: Job) => JobWork;
 /** Test hook: fail a job right after one of its steps did its work. */
 export type FaultInjector = (job: Job, step: string) => boolean;
 
+/** Busy seconds per stage and the stage that took most of them: what limits the job. */
+function stageFigures(stages: Record<string, number>): { stages?: Record<string, number>; bottleneck?: string } {
+  const entries = Object.entries(stages).filter(([, seconds]) => seconds > 0);
+  if (entries.length === 0) return {};
+  const [bottleneck] = entries.reduce((most, entry) => (entry[1] > most[1] ? entry : most));
+  return { stages: Object.fromEntries(entries.map(([stage, seconds]) => [stage, Math.round(seconds * 1000) / 1000])), bottleneck };
+}
+
 type Running = { job: Job; controller: AbortController; done: Promise<void> };
 
 export class JobQueue {
@@ -188,12 +196,16 @@ export class JobQueue {
     let lastPersist = 0;
     // The latest figures, persisted with the job's end whatever the throttling skipped.
     const last = { bytesDone: 0, bytesTotal: 0 };
+    const stages: Record<string, number> = {};
     const log = (message: string, level: 'info' | 'warning' | 'error' = 'info'): void => {
       this.catalog.addJobEvent(jobId, { at: new Date().toISOString(), level, step: currentStep, message });
     };
     const context: StepContext = {
       signal,
       log,
+      busy: (stage, seconds) => {
+        stages[stage] = (stages[stage] ?? 0) + seconds;
+      },
       waiting: (what) => {
         if (signal.aborted) return;
         job = this.update(jobId, what === null ? { state: 'running', waitingFor: null } : { state: 'waiting-for-operator', waitingFor: what });
@@ -218,10 +230,12 @@ export class JobQueue {
           bytesTotal,
           bytesPerSecond: rate,
           etaSeconds: rate > 0 ? Math.max(0, (bytesTotal - bytesDone) / rate) : null,
+          ...stageFigures(stages),
         });
         if (final || now - lastPersist >= PROGRESS_PERSIST_MS) {
           lastPersist = now;
           this.catalog.updateJob(jobId, { bytesDone, bytesTotal });
+          this.catalog.addJobSample(jobId, now, bytesDone);
         }
       },
     };
@@ -264,7 +278,7 @@ export class JobQueue {
         state: cancelled ? 'cancelled' : 'failed',
         error: cancelled ? 'cancelled by the operator' : wire.message,
         endedAt: new Date().toISOString(),
-        result: work?.result() ?? null,
+        result: work ? { ...work.result(), ...stageFigures(stages) } : null,
       });
       return;
     }
@@ -275,7 +289,8 @@ export class JobQueue {
       log(`cleanup after success failed, the janitor will retry at the next start: ${toWireError(error).message}`, 'warning');
     }
     log('job succeeded');
-    this.update(jobId, { ...last, state: 'succeeded', endedAt: new Date().toISOString(), result: work.result(), currentStep: null });
+    this.catalog.addJobSample(jobId, Date.now(), last.bytesDone);
+    this.update(jobId, { ...last, state: 'succeeded', endedAt: new Date().toISOString(), result: { ...work.result(), ...stageFigures(stages) }, currentStep: null });
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@
 // progress through the context; cancellation is an AbortSignal checked between units of work.
 import { LifeboatError } from '../errors.ts';
 import type { ResourceKind } from '../catalog/catalog.ts';
+import type { Stage } from '../workers/messages.ts';
 
 export type StepDefinition = { name: string; title: string };
 
@@ -19,6 +20,8 @@ export type StepContext = {
   log(message: string, level?: 'info' | 'warning' | 'error'): void;
   /** The job waits for an operator (what for), or (null) runs again. */
   waiting(what: string | null): void;
+  /** Seconds the data movers were busy in a stage, added up (for the bottleneck display). */
+  busy(stage: Stage, seconds: number): void;
 };
 
 export type PlanHooks = {

@@ -8,7 +8,7 @@ import type { ResolvedDisk, ResolvedPoint } from '../repository/chain.ts';
 import type { StepContext } from '../engine/plan.ts';
 import type { DiskCheckpoint } from '../catalog/catalog.ts';
 import { syncPath } from '../fs/durable.ts';
-import type { RestoreStripeResult } from '../workers/messages.ts';
+import { STAGES, type RestoreStripeResult } from '../workers/messages.ts';
 import { WorkerTaskError, type WorkerPool } from '../workers/pool.ts';
 
 const PROGRESS_POLL_MS = 200;
@@ -80,7 +80,20 @@ async function runStripes(transfer: DiskTransfer, targetPath: string | null, rol
   if (initial && initial.watermarks.length === slots) watermarks.set(initial.watermarks);
   const onAbort = (): void => void Atomics.store(control, 0, 1);
   context.signal.addEventListener('abort', onAbort);
-  const timer = setInterval(() => transfer.onProgress(progress.reduce((a, b) => a + b, 0)), PROGRESS_POLL_MS);
+  const timings = new Float64Array(new SharedArrayBuffer(8 * slots * STAGES.length));
+  const reported = new Float64Array(STAGES.length);
+  const reportBusy = (): void => {
+    STAGES.forEach((stage, index) => {
+      let total = 0;
+      for (let slot = 0; slot < slots; slot++) total += timings[slot * STAGES.length + index] as number;
+      if (total > (reported[index] as number)) context.busy(stage, (total - (reported[index] as number)) / 1000);
+      reported[index] = total;
+    });
+  };
+  const timer = setInterval(() => {
+    reportBusy();
+    transfer.onProgress(progress.reduce((a, b) => a + b, 0));
+  }, PROGRESS_POLL_MS);
   const checkpointer = transfer.checkpoints && targetPath ? startCheckpointing(targetPath, watermarks, transfer.checkpoints) : null;
   try {
     const results = await Promise.allSettled(
@@ -98,6 +111,7 @@ async function runStripes(transfer: DiskTransfer, targetPath: string | null, rol
           progress,
           rollback,
           watermarks,
+          timings,
         }),
       ),
     );
@@ -116,6 +130,7 @@ async function runStripes(transfer: DiskTransfer, targetPath: string | null, rol
     return { bytes, unchangedBlocks: done.reduce((sum, result) => sum + result.unchangedBlocks, 0) };
   } finally {
     clearInterval(timer);
+    reportBusy();
     await checkpointer?.stop();
     context.signal.removeEventListener('abort', onAbort);
   }

@@ -4,6 +4,7 @@ import type { TapeCopy } from '../catalog/tape-catalog.ts';
 import type { StepContext } from '../engine/plan.ts';
 import type { Frame } from './tape-format.ts';
 import type { PassConsumer } from './tape-pass.ts';
+import type { Stage } from '../workers/messages.ts';
 
 export type ConsumerOptions = { jobId: string; label: string; copy: TapeCopy; context: StepContext; onBytes(bytes: number): void };
 
@@ -31,6 +32,10 @@ export abstract class ConsumerBase implements PassConsumer {
 
   log(message: string, level?: 'info' | 'warning' | 'error'): void {
     this.context.log(message, level);
+  }
+
+  busy(stage: Stage, seconds: number): void {
+    this.context.busy(stage, seconds);
   }
 
   abstract deliver(uniqueId: number, frame: Frame, payload: Uint8Array): Promise<void>;

@@ -83,6 +83,9 @@ export class DiskRestoreConsumer extends ConsumerBase {
     const transfer = blocks.map((block) => block.payload.buffer as ArrayBuffer).filter((buffer, index, all) => all.indexOf(buffer) === index);
     const task: Promise<void> = this.options.pool.run<WriteBlocksResult>({ type: 'write-blocks', blocks }, transfer).then(
       (result) => {
+        this.busy('decompress', (result.timings[0] ?? 0) / 1000);
+        this.busy('verify', (result.timings[1] ?? 0) / 1000);
+        this.busy('target write', (result.timings[2] ?? 0) / 1000);
         this.bytesWritten += result.bytes;
         this.onBytes(this.bytesWritten);
       },

@@ -7,6 +7,7 @@ import type { TapeCopy } from '../catalog/tape-catalog.ts';
 import type { TapeDrive, TapeLibrary } from '../drivers/tape/tape-driver.ts';
 import { TapeMediumError } from '../drivers/tape/simh-tap.ts';
 import { LifeboatError } from '../errors.ts';
+import type { Stage } from '../workers/messages.ts';
 import type { PromptBoard } from './prompt-board.ts';
 import { BlockStreamReader, decodeFrameHeader, decodeLabelBlock, FRAME_HEADER_BYTES, FrameKind, readLocation, type Frame, type TapeLabel } from './tape-format.ts';
 
@@ -24,6 +25,7 @@ export interface PassConsumer {
   drain(): Promise<void>;
   waiting(what: string | null): void;
   log(message: string, level?: 'info' | 'warning' | 'error'): void;
+  busy(stage: Stage, seconds: number): void;
 }
 
 export type TapeReport = { barcode: string; sequence: number; loads: number; passes: number; starvedEvents: number; bytesRead: number; seconds: number; vms: string[]; jobIds: string[] };
@@ -169,6 +171,7 @@ async function readWanted(drive: TapeDrive, wanted: Wanted[], users: PassConsume
         reader = new BlockStreamReader(drive, entry.offset, signal);
         readerFile = entry.file;
       } else if (!(await reader.skip(entry.offset - reader.offset))) throw cut(drive, entry);
+      const reading = performance.now();
       const head = await reader.take(FRAME_HEADER_BYTES);
       if (!head) throw cut(drive, entry);
       const frame = decodeFrameHeader(head, `tape ${drive.barcode} file ${entry.file} offset ${entry.offset}`);
@@ -177,6 +180,8 @@ async function readWanted(drive: TapeDrive, wanted: Wanted[], users: PassConsume
       }
       const payload = await reader.take(frame.storedLength, true);
       if (!payload) throw cut(drive, entry);
+      const tapeSeconds = (performance.now() - reading) / 1000;
+      for (const taker of takers) taker.busy('tape read', tapeSeconds);
       last = { file: entry.file, offset: entry.offset };
       for (const [index, taker] of takers.entries()) {
         try {

@@ -6,7 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { BlockKind, RECORD_BYTES, readRecord } from '../repository/block-map.ts';
 import { compressBlock, decompressBlock, type Codec } from '../repository/codec.ts';
-import { stripeOf, type CompressResult, type DigestResult, type RestoreStripeResult, type RestoreStripeTask, type WorkerTask, type WriteBlocksResult, type WriteBlocksTask } from './messages.ts';
+import { STAGES, stripeOf, type CompressResult, type DigestResult, type RestoreStripeResult, type RestoreStripeTask, type WorkerTask, type WriteBlocksResult, type WriteBlocksTask } from './messages.ts';
 
 function isAllZero(data: Uint8Array): boolean {
   const words = data.byteOffset % 8 === 0 ? new BigUint64Array(data.buffer, data.byteOffset, Math.floor(data.length / 8)) : null;
@@ -84,14 +84,26 @@ function restoreStripe(task: RestoreStripeTask): RestoreStripeResult {
       if (fd === undefined) fail(`its data file (point ${record.dataFile}) is not in the chain`);
       if (record.rawLength !== expectedLength) fail(`recorded length ${record.rawLength} should be ${expectedLength}`);
       let data: Uint8Array;
+      const t0 = performance.now();
+      const stored = readFully(fd as number, record.storedLength, record.offset);
+      const t1 = performance.now();
       try {
-        data = decompressBlock(readFully(fd as number, record.storedLength, record.offset), record.codec, record.rawLength);
+        data = decompressBlock(stored, record.codec, record.rawLength);
       } catch (error) {
         return fail((error as Error).message);
       }
+      const t2 = performance.now();
       if (data.length !== record.rawLength) fail(`it decompresses to ${data.length} bytes instead of ${record.rawLength}`);
       if (!createHash('sha256').update(data).digest().equals(record.sha256)) fail('its SHA-256 does not match the block map');
+      const t3 = performance.now();
       if (target !== null) writeAt(target, data, position);
+      if (task.timings) {
+        const at = task.slot * STAGES.length;
+        task.timings[at] = (task.timings[at] as number) + (t1 - t0);
+        task.timings[at + 1] = (task.timings[at + 1] as number) + (t2 - t1);
+        task.timings[at + 2] = (task.timings[at + 2] as number) + (t3 - t2);
+        task.timings[at + 3] = (task.timings[at + 3] as number) + (performance.now() - t3);
+      }
       blocks++;
       bytes += data.length;
       if (!task.rollback) task.progress[task.slot] = bytes;
@@ -110,6 +122,8 @@ function restoreStripe(task: RestoreStripeTask): RestoreStripeResult {
 function writeBlocks(task: WriteBlocksTask): WriteBlocksResult {
   const fds = new Map<string, number>();
   let bytes = 0;
+  // decompress, verify, write (source read is the caller's: the blocks came with the task)
+  const timings = [0, 0, 0];
   try {
     task.blocks.forEach((block, index) => {
       const fail = (why: string): never => {
@@ -118,21 +132,27 @@ function writeBlocks(task: WriteBlocksTask): WriteBlocksResult {
         throw error;
       };
       let data: Uint8Array;
+      const t0 = performance.now();
       try {
         data = decompressBlock(block.payload, block.codec, block.rawLength);
       } catch (error) {
         return fail((error as Error).message);
       }
+      const t1 = performance.now();
       if (data.length !== block.rawLength) fail(`it decompresses to ${data.length} bytes instead of ${block.rawLength}`);
       if (!createHash('sha256').update(data).digest().equals(Buffer.from(block.sha256))) fail('its SHA-256 does not match the catalog');
+      const t2 = performance.now();
       for (const target of block.targets) {
         let fd = fds.get(target.path);
         if (fd === undefined) fds.set(target.path, (fd = openSync(target.path, 'r+')));
         writeAt(fd, data, target.position);
         bytes += data.length;
       }
+      timings[0] = (timings[0] as number) + (t1 - t0);
+      timings[1] = (timings[1] as number) + (t2 - t1);
+      timings[2] = (timings[2] as number) + (performance.now() - t2);
     });
-    return { bytes };
+    return { bytes, timings };
   } finally {
     for (const fd of fds.values()) closeSync(fd);
   }

@@ -25,7 +25,13 @@ export type RestoreStripeTask = {
   /** Per slot: the stripe's blocks below this index are done (set by the worker as it goes;
    * given at start when resuming). */
   watermarks?: Int32Array;
+  /** Busy milliseconds per slot and stage (STAGES order), for the bottleneck display. */
+  timings?: Float64Array;
 };
+
+/** The stages a data mover spends its time in, in the order of the timings arrays. */
+export const STAGES = ['source read', 'decompress', 'verify', 'target write'] as const;
+export type Stage = (typeof STAGES)[number] | 'tape read';
 export type RestoreStripeResult = { blocks: number; bytes: number; unchangedBlocks: number };
 
 /** Stored blocks read from elsewhere (tape): decompress, check, write each to its places. */
@@ -33,7 +39,7 @@ export type WriteBlocksTask = {
   type: 'write-blocks';
   blocks: { payload: Uint8Array; codec: number; rawLength: number; sha256: Uint8Array; targets: { path: string; position: number }[] }[];
 };
-export type WriteBlocksResult = { bytes: number };
+export type WriteBlocksResult = { bytes: number; timings: number[] };
 
 export type WorkerTask = DigestTask | CompressTask | RestoreStripeTask | WriteBlocksTask;
 export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { code: string; message: string; blockIndex?: number } };

@@ -3,7 +3,7 @@
 import { QueryClient, useQuery } from '@tanstack/react-query';
 import { createContext, useContext, useEffect } from 'react';
 import type { LifeboatApi } from '../../shared/contract.ts';
-import type { Job } from '../../shared/domain.ts';
+import type { Job, JobProgress } from '../../shared/domain.ts';
 import { useConsole } from '../store.ts';
 
 export const ApiContext = createContext<LifeboatApi | null>(null);
@@ -49,35 +49,96 @@ export const useTapeCopies = () => {
   return useQuery({ queryKey: ['tape-copies'], queryFn: () => api.invoke('tape.copies', {}) });
 };
 
+export const useJobDetail = (jobId: string | null) => {
+  const api = useApi();
+  return useQuery({ queryKey: ['job', jobId], queryFn: () => api.invoke('jobs.get', { jobId: jobId as string }), enabled: jobId !== null });
+};
+
 export const useOpenPrompts = () => {
   const api = useApi();
   return useQuery({ queryKey: ['prompts'], queryFn: () => api.invoke('prompts.list', { open: true }) });
 };
 
-/** Subscribes once to engine events and folds them into the caches. */
+/** What an operator should hear about a job that changed state. */
+function noticeFor(previous: Job | undefined, job: Job): { tone: 'info' | 'attention' | 'bad'; text: string } | null {
+  if (previous?.state === job.state) return null;
+  if (job.state === 'waiting-for-operator') return { tone: 'attention', text: `${job.vmName} needs you: ${job.waitingFor === 'approval' ? 'a second operator must approve' : `insert ${job.waitingFor ?? 'what it asks for'}`}` };
+  if (previous === undefined) return null;
+  if (job.state === 'succeeded') return { tone: 'info', text: `Done: ${job.summary}` };
+  if (job.state === 'failed') return { tone: 'bad', text: `Failed: ${job.summary}: ${job.error ?? ''}` };
+  return null;
+}
+
+/** A desktop notification as well, when the operator allowed them. */
+function desktopNotify(text: string): void {
+  if (typeof Notification !== 'undefined' && Notification.permission === 'granted') new Notification('Lifeboat', { body: text });
+}
+
+/** How often queued events are folded into the caches: often enough to look live, rarely enough
+ * that a thousand jobs reporting progress cost a few renders a second. */
+const FLUSH_MS = 150;
+
+/** Subscribes once to engine events and folds them, in batches, into the caches. */
 export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
   const setProgress = useConsole((state) => state.setProgress);
+  const notify = useConsole((state) => state.notify);
   useEffect(() => {
+    const updates = new Map<string, Job>();
+    const progress = new Map<string, JobProgress>();
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const flush = (): void => {
+      timer = null;
+      if (updates.size > 0) {
+        const batch = new Map(updates);
+        updates.clear();
+        const before = new Map((queries.getQueryData<Job[]>(['jobs']) ?? []).map((job) => [job.id, job]));
+        queries.setQueryData<Job[]>(['jobs'], (jobs = []) => {
+          const fresh = [...batch.values()].filter((job) => !before.has(job.id)).reverse();
+          return [...fresh, ...jobs.map((known) => batch.get(known.id) ?? known)];
+        });
+        for (const job of batch.values()) {
+          const notice = noticeFor(before.get(job.id), job);
+          if (notice) {
+            notify({ ...notice, jobId: job.id });
+            desktopNotify(notice.text);
+          }
+          void queries.invalidateQueries({ queryKey: ['job', job.id] });
+        }
+        const kinds = new Set([...batch.values()].filter((job) => job.state === 'succeeded').map((job) => job.kind));
+        if (kinds.has('backup')) {
+          void queries.invalidateQueries({ queryKey: ['vms'] });
+          void queries.invalidateQueries({ queryKey: ['points'] });
+        }
+        if ([...batch.values()].some((job) => job.kind.startsWith('tape-'))) {
+          void queries.invalidateQueries({ queryKey: ['tape-inventory'] });
+          void queries.invalidateQueries({ queryKey: ['tape-copies'] });
+        }
+      }
+      if (progress.size > 0) {
+        setProgress([...progress.values()]);
+        progress.clear();
+      }
+    };
+    const schedule = (): void => {
+      timer ??= setTimeout(flush, FLUSH_MS);
+    };
     const offUpdated = api.on('job.updated', (job) => {
-      queries.setQueryData<Job[]>(['jobs'], (jobs = []) => (jobs.some((known) => known.id === job.id) ? jobs.map((known) => (known.id === job.id ? job : known)) : [job, ...jobs]));
-      if (job.state === 'succeeded' && job.kind === 'backup') {
-        void queries.invalidateQueries({ queryKey: ['vms'] });
-        void queries.invalidateQueries({ queryKey: ['points'] });
-      }
-      if (job.kind.startsWith('tape-')) {
-        void queries.invalidateQueries({ queryKey: ['tape-inventory'] });
-        if (job.state === 'succeeded') void queries.invalidateQueries({ queryKey: ['tape-copies'] });
-      }
+      updates.set(job.id, job);
+      schedule();
+    });
+    const offProgress = api.on('job.progress', (item) => {
+      progress.set(item.jobId, item);
+      schedule();
     });
     const offPrompt = api.on('prompt.updated', () => {
       void queries.invalidateQueries({ queryKey: ['prompts'] });
       void queries.invalidateQueries({ queryKey: ['tape-inventory'] });
     });
-    const offProgress = api.on('job.progress', setProgress);
     return () => {
+      if (timer) clearTimeout(timer);
       offUpdated();
       offProgress();
       offPrompt();
     };
-  }, [api, queries, setProgress]);
+  }, [api, queries, setProgress, notify]);
 }

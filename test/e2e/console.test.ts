@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright';
+import { cancelJobs, measureQueue, queueJobs } from '../helpers/queue-load.ts';
 import WebSocket from 'ws';
 import { qemuImg, tempDir, until } from '../helpers/env.ts';
 import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
-const screenshots = join(import.meta.dirname, '..', '..', 'test-output');
+const screenshots = join(import.meta.dirname, '..', '..', 'test', 'artifacts');
 
 const dir = await tempDir();
 const home = join(dir, 'home');
@@ -117,7 +118,7 @@ test('an operator restores a VM with the wizard and watches the job finish', asy
   page.on('pageerror', (error) => errors.push(error.message));
   await page.goto(consoleUrl);
   await page.getByRole('heading', { name: 'Virtual machines' }).waitFor();
-  await page.getByRole('button', { name: 'Restore VM' }).click();
+  await page.getByRole('button', { name: 'Restore VM', exact: true }).click();
   await page.getByRole('radio', { name: /lab-web-01/ }).check();
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('radio', { name: /#2 incremental/ }).check();
@@ -127,7 +128,7 @@ test('an operator restores a VM with the wizard and watches the job finish', asy
   await page.getByLabel(/New VM name/).fill('web-restored');
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Start restore' }).click();
-  await page.locator('li.job[data-state="succeeded"]').filter({ hasText: 'web-restored' }).waitFor({ timeout: 60_000 });
+  await page.locator('.job[data-state="succeeded"]').filter({ hasText: 'web-restored' }).waitFor({ timeout: 60_000 });
   await mkdir(screenshots, { recursive: true });
   await page.screenshot({ path: join(screenshots, 'console-restore.png'), fullPage: true });
   assert.deepEqual(errors, []);
@@ -140,7 +141,7 @@ test('an operator restores a VM with the wizard and watches the job finish', asy
 
 /** Restore VM → the VM → its latest point → target: a vSphere host. */
 async function wizardToVsphereTarget(page: Page, vm: string): Promise<void> {
-  await page.getByRole('button', { name: 'Restore VM' }).click();
+  await page.getByRole('button', { name: 'Restore VM', exact: true }).click();
   await page.getByRole('radio', { name: new RegExp(vm) }).check();
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Next' }).click();
@@ -157,7 +158,7 @@ test('an operator restores a VM to vSphere with the wizard', { skip: vcsimMissin
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByText(/vc, datastore LocalDS_1, thick, transport auto/).waitFor();
   await page.getByRole('button', { name: 'Start restore' }).click();
-  await page.locator('li.job[data-state="succeeded"]').filter({ hasText: 'db-on-vsphere' }).waitFor({ timeout: 60_000 });
+  await page.locator('.job[data-state="succeeded"]').filter({ hasText: 'db-on-vsphere' }).waitFor({ timeout: 60_000 });
   await page.screenshot({ path: join(screenshots, 'console-restore-vsphere.png'), fullPage: true });
   const restored = join(simulator.datastores.LocalDS_1 as string, 'db-on-vsphere', 'db-on-vsphere.vmdk');
   assert.match(qemuImg('compare', join(home, 'lab', 'lab-db-02', 'lab-db-02.vmdk'), restored), /identical/);
@@ -174,14 +175,14 @@ test('an operator rolls a VM back in place after reading what will be replaced',
   await page.getByRole('checkbox', { name: 'Replace these disks' }).check();
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Start restore' }).click();
-  await page.locator('li.job[data-state="succeeded"]').filter({ hasText: 'Roll lab-db-02 back in place' }).waitFor({ timeout: 60_000 });
+  await page.locator('.job[data-state="succeeded"]').filter({ hasText: 'Roll lab-db-02 back in place' }).waitFor({ timeout: 60_000 });
   await page.screenshot({ path: join(screenshots, 'console-original-location.png'), fullPage: true });
   assert.match(qemuImg('compare', join(home, 'lab', 'lab-db-02', 'lab-db-02.vmdk'), join(simulator.datastores.LocalDS_1 as string, 'lab-db-02', 'lab-db-02.vmdk')), /identical/);
 });
 
 test('an operator browses a restore point, previews a file, searches, and restores picked items', async () => {
   const page = consolePage as Page;
-  await page.getByRole('button', { name: 'Files' }).click();
+  await page.getByRole('button', { name: 'Files', exact: true }).click();
   await page.getByLabel('Virtual machine', { exact: true }).selectOption({ label: 'lab-web-01' });
   await page.getByRole('button', { name: 'Expand disk0' }).click();
   await page.getByRole('button', { name: 'Expand part1' }).click();
@@ -197,7 +198,7 @@ test('an operator browses a restore point, previews a file, searches, and restor
   await page.getByLabel('Into folder').fill(target);
   await page.screenshot({ path: join(screenshots, 'console-files.png'), fullPage: true });
   await page.getByRole('button', { name: 'Restore items' }).click();
-  await page.locator('li.job[data-state="succeeded"]').filter({ hasText: 'Restore 2 item(s) of lab-web-01' }).waitFor({ timeout: 60_000 });
+  await page.locator('.job[data-state="succeeded"]').filter({ hasText: 'Restore 2 item(s) of lab-web-01' }).waitFor({ timeout: 60_000 });
   assert.equal(await readFile(join(target, 'notes.txt'), 'utf8'), 'Restore drills every quarter.\n');
   assert.equal(await readFile(join(target, 'etc', 'hostname'), 'utf8'), 'lab-web-01\n');
 });
@@ -225,7 +226,7 @@ test('an operator restores two VMs from tape, inserting the offline tape when as
   await page.getByRole('button', { name: 'Start restore of 2 VM(s)' }).click();
   const prompt = page.getByRole('alertdialog', { name: 'Insert tape LB0001L9' });
   await prompt.waitFor({ timeout: 60_000 });
-  await page.locator('li.job[data-state="waiting-for-operator"]').first().waitFor();
+  await page.locator('.job[data-state="waiting-for-operator"]').first().waitFor();
   assert.deepEqual(await axeViolations(page, 'insert-tape prompt'), []);
   await page.screenshot({ path: join(screenshots, 'console-tape-prompt.png'), fullPage: true });
   // A wrong barcode is refused with the one needed.
@@ -236,11 +237,44 @@ test('an operator restores two VMs from tape, inserting the offline tape when as
   await prompt.getByRole('button', { name: 'Import LB0001L9 through the mail slot' }).click();
   await prompt.waitFor({ state: 'detached', timeout: 60_000 });
   for (const vm of ['lab-web-01', 'lab-db-02']) {
-    await page.locator('li.job[data-state="succeeded"]').filter({ hasText: `Restore ${vm} from tape` }).waitFor({ timeout: 60_000 });
+    await page.locator('.job[data-state="succeeded"]').filter({ hasText: `Restore ${vm} from tape` }).waitFor({ timeout: 60_000 });
     assert.match(qemuImg('compare', join(home, 'lab', vm, `${vm}.vmdk`), join(target, vm, `${vm}.vmdk`)), /identical/);
   }
   await page.getByRole('button', { name: 'Tape', exact: true }).click();
   await page.screenshot({ path: join(screenshots, 'console-tape.png'), fullPage: true });
+});
+
+test('a thousand queued jobs: the list stays virtualized, filters, scrolls, and opens a job in detail', async () => {
+  const page = consolePage as Page;
+  await page.getByRole('button', { name: 'Jobs', exact: true }).click();
+  const count = page.getByRole('search', { name: 'Filter jobs' }).getByRole('status');
+  const before = Number(/of (\d+) jobs/.exec((await count.textContent()) ?? '')?.[1] ?? '0');
+  const ids = await queueJobs(home, ['lab-web-01', 'lab-db-02'], 1000);
+  try {
+    await count.filter({ hasText: `of ${before + 1000} jobs` }).waitFor({ timeout: 60_000 });
+    const figures = await measureQueue(page, 3);
+    console.log(`1,000 jobs: ${figures.frames} frames in 3 s while scrolling, median ${figures.medianFrameMs.toFixed(1)} ms, p95 ${figures.p95FrameMs.toFixed(1)} ms, heap ${figures.heapMiB.toFixed(0)} MiB, ${figures.rowsInDom} rows in the DOM`);
+    assert.ok(figures.rowsInDom < 60, `only the rows in view are rendered (${figures.rowsInDom})`);
+    await page.getByLabel('State').selectOption('queued');
+    assert.match((await count.textContent()) ?? '', /^\d{3,4} of /);
+    await page.getByLabel('VM', { exact: true }).fill('lab-db');
+    await page.locator('.job').first().waitFor();
+    for (const name of await page.locator('.job strong').allTextContents()) assert.equal(name, 'lab-db-02');
+    await page.getByLabel('VM', { exact: true }).fill('');
+    await page.getByLabel('State').selectOption('all');
+    await page.getByLabel('Kind').selectOption('tape-restore');
+    await page.getByRole('button', { name: /^Details of lab-web-01: Restore lab-web-01 from tape/ }).first().click();
+    const detail = page.getByRole('complementary');
+    await detail.getByRole('heading', { name: 'Steps' }).waitFor();
+    await detail.getByRole('heading', { name: 'Where the time goes' }).waitFor();
+    await detail.getByRole('table', { name: 'Tapes read' }).waitFor();
+    await detail.getByRole('list', { name: 'Job log' }).getByText('step transfer-disks started').waitFor();
+    await page.getByLabel('Kind').selectOption('all');
+    await page.screenshot({ path: join(screenshots, 'console-queue-1000.png'), fullPage: true });
+    await detail.getByRole('button', { name: 'Close details' }).click();
+  } finally {
+    await cancelJobs(home, ids);
+  }
 });
 
 test('every view passes axe accessibility checks (WCAG 2 A and AA), in light and dark', async () => {
