@@ -214,6 +214,21 @@ async function axeViolations(page: Page, what: string): Promise<string[]> {
 
 test('an operator restores two VMs from tape, inserting the offline tape when asked', async () => {
   const page = consolePage as Page;
+  // Desktop notifications allowed; the page's Notification records what it was asked to show.
+  await page.context().grantPermissions(['notifications'], { origin: new URL(consoleUrl).origin });
+  await page.addInitScript(() => {
+    const shown: string[] = [];
+    (window as unknown as { shownNotifications: string[] }).shownNotifications = shown;
+    window.Notification = class extends EventTarget {
+      static permission = 'granted';
+      static requestPermission = async (): Promise<string> => 'granted';
+      constructor(title: string, options?: { body?: string }) {
+        super();
+        shown.push(`${title}: ${options?.body ?? ''}`);
+      }
+    } as unknown as typeof Notification;
+  });
+  await page.reload();
   await page.getByRole('button', { name: 'Tape', exact: true }).click();
   await page.getByRole('heading', { name: 'Virtual library' }).waitFor();
   await page.locator('tr[data-barcode="LB0001L9"]').filter({ hasText: 'offline' }).waitFor();
@@ -227,6 +242,8 @@ test('an operator restores two VMs from tape, inserting the offline tape when as
   const prompt = page.getByRole('alertdialog', { name: 'Insert tape LB0001L9' });
   await prompt.waitFor({ timeout: 60_000 });
   await page.locator('.job[data-state="waiting-for-operator"]').first().waitFor();
+  await page.getByRole('list', { name: 'Notices' }).getByText(/needs you: insert tape LB0001L9/).first().waitFor();
+  await page.getByRole('button', { name: /^Jobs .*need you/ }).waitFor();
   assert.deepEqual(await axeViolations(page, 'insert-tape prompt'), []);
   await page.screenshot({ path: join(screenshots, 'console-tape-prompt.png'), fullPage: true });
   // A wrong barcode is refused with the one needed.
@@ -240,6 +257,9 @@ test('an operator restores two VMs from tape, inserting the offline tape when as
     await page.locator('.job[data-state="succeeded"]').filter({ hasText: `Restore ${vm} from tape` }).waitFor({ timeout: 60_000 });
     assert.match(qemuImg('compare', join(home, 'lab', vm, `${vm}.vmdk`), join(target, vm, `${vm}.vmdk`)), /identical/);
   }
+  const notified = (await page.evaluate('window.shownNotifications')) as string[];
+  assert.ok(notified.some((text) => /needs you: insert tape LB0001L9/.test(text)), `a desktop notification asked for the tape (${notified.join(' | ')})`);
+  assert.ok(notified.some((text) => /Done: Restore lab-web-01 from tape/.test(text)), 'and another said the job ended');
   await page.getByRole('button', { name: 'Tape', exact: true }).click();
   await page.screenshot({ path: join(screenshots, 'console-tape.png'), fullPage: true });
 });
