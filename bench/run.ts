@@ -12,6 +12,11 @@ import { startVcsim, vcsimUnavailable } from '../test/vcsim/vcsim.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
 import { PointBrowser } from '../electron/items/point-browser.ts';
 import { buildGuestDisk } from '../electron/lab/guest-disk.ts';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright';
+import { buildAll } from '../scripts/build.ts';
+import { cancelJobs, measureQueue, queueJobs } from '../test/helpers/queue-load.ts';
 
 const MIB = 1024 * 1024;
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
@@ -203,6 +208,48 @@ async function tape(source: string, capacity: number, cpTime: number): Promise<v
   }
 }
 
+/** The console with 1,000 queued jobs reporting progress: frame times while scrolling the queue,
+ * and the renderer's heap, in Debian's Chromium against `lifeboat serve`. */
+async function consoleQueue(): Promise<void> {
+  const browserPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (!existsSync(browserPath)) {
+    console.log(`  console with 1,000 jobs: skipped (no Chromium at ${browserPath})`);
+    return;
+  }
+  const home = join(root, 'home-console');
+  const cli = join(import.meta.dirname, '..', 'electron', 'cli', 'main.ts');
+  spawnSync(process.execPath, [cli, '--home', home, 'lab', 'create', '--vms', '2', '--points', '1', '--disk-mib', '16'], { stdio: 'ignore' });
+  await buildAll();
+  const server = spawn(process.execPath, [cli, '--home', home, 'serve', '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox', '--headless', '--disable-gpu'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      server.stdout.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        const line = text.split('\n').find((candidate) => candidate.startsWith('{'));
+        if (line) resolve((JSON.parse(line) as { url: string }).url);
+      });
+      server.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+    });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(url);
+    await page.getByRole('button', { name: 'Jobs', exact: true }).click();
+    const started = performance.now();
+    const ids = await queueJobs(home, ['lab-web-01', 'lab-db-02'], 1000);
+    await page.getByRole('search', { name: 'Filter jobs' }).getByRole('status').filter({ hasText: /of 10\d\d jobs/ }).waitFor({ timeout: 120_000 });
+    const shown = (performance.now() - started) / 1000;
+    const figures = await measureQueue(page, 5);
+    await cancelJobs(home, ids);
+    console.log(`  console, 1,000 queued jobs     queued and listed in ${shown.toFixed(1)} s; scrolling for 5 s: ${figures.frames} frames, median ${figures.medianFrameMs.toFixed(1)} ms, p95 ${figures.p95FrameMs.toFixed(1)} ms, longest ${figures.longestFrameMs.toFixed(0)} ms; renderer heap ${figures.heapMiB.toFixed(0)} MiB (goal < 300 MB); ${figures.rowsInDom} rows in the DOM`);
+  } finally {
+    await browser.close();
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    server.kill('SIGTERM');
+    await exited;
+  }
+}
+
 async function main(): Promise<void> {
   const capacity = gib * 1024 * MIB;
   const source = join(root, 'source');
@@ -267,11 +314,14 @@ async function main(): Promise<void> {
   await tape(source, capacity, cpTime);
   await vsphereModes(source, capacity, cpTime);
   await itemLevel();
+  await consoleQueue();
   console.log(`  raw runs (s): cp ${cpTimes.map((t) => t.toFixed(2)).join(' ')} | backup ${backupTimes.map((t) => t.toFixed(2)).join(' ')} | restore ${restoreTimes.map((t) => t.toFixed(2)).join(' ')}`);
 }
 
 try {
-  await main();
+  // LIFEBOAT_BENCH_ONLY=console measures the console alone (a minute instead of several).
+  if (process.env.LIFEBOAT_BENCH_ONLY === 'console') await consoleQueue();
+  else await main();
 } finally {
   await rm(root, { recursive: true, force: true });
 }
