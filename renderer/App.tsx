@@ -8,6 +8,7 @@ import { FilesView } from './views/FilesView.tsx';
 import { TapeView } from './views/TapeView.tsx';
 import { PromptDialog } from './views/PromptDialog.tsx';
 import { Notices } from './views/Notices.tsx';
+import { RehearsalView } from './views/RehearsalView.tsx';
 
 const tabs: { view: View; label: string }[] = [
   { view: 'inventory', label: 'Inventory' },
@@ -15,6 +16,7 @@ const tabs: { view: View; label: string }[] = [
   { view: 'restore', label: 'Restore VM' },
   { view: 'files', label: 'Files' },
   { view: 'tape', label: 'Tape' },
+  { view: 'rehearsal', label: 'Rehearsal' },
 ];
 
 export function App() {
@@ -45,6 +47,7 @@ export function App() {
         {view === 'restore' && <RestoreWizard />}
         {view === 'files' && <FilesView />}
         {view === 'tape' && <TapeView />}
+        {view === 'rehearsal' && <RehearsalView />}
       </main>
     </div>
   );

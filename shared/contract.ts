@@ -153,6 +153,20 @@ export const requestChannels = {
       .strict(),
     response: z.object({ jobs: z.array(Job), pullList: z.array(PullListEntry) }),
   },
+  'rehearsal.start': {
+    request: z
+      .object({
+        vms: z.array(z.string().min(1).max(200)).min(1).max(100),
+        point: z.string().min(1).max(200).default('latest'),
+        target: z.discriminatedUnion('kind', [LocalTarget.strict(), VsphereTarget.pick({ kind: true, host: true, datastore: true, network: true }).strict()]),
+        /** Leave the rehearsal VMs in place afterwards (default: remove them). */
+        keep: z.boolean().default(false),
+        operator: OperatorName.optional(),
+      })
+      .strict(),
+    response: z.object({ job: Job }),
+  },
+  'rehearsal.report': { request: z.object({ jobId: Id }).strict(), response: z.object({ html: z.string() }) },
   'prompts.list': { request: z.object({ open: z.boolean().default(true) }).strict(), response: z.array(Prompt) },
   'prompts.answer': { request: z.object({ promptId: Id, operator: OperatorName, barcode: Barcode.optional() }).strict(), response: Prompt },
 } as const satisfies Record<RequestChannelName, { request: z.ZodType; response: z.ZodType }>;

@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { LifeboatApi, RequestOf } from '../../shared/contract.ts';
 import { formatBytes, table } from '../../shared/format.ts';
@@ -49,6 +50,9 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
   restore tape <vm>... --point P --target local:<dir>|vsphere:<host> [--staging DIR]
                                                      one job per VM, each tape read once for all of them
   prompts [--all] | prompt answer <id> [--barcode B] what the engine waits for an operator to do
+  rehearse <vm>... --point P --target local:<dir>|vsphere:<host> [--network N] [--keep]
+                                                     restore, check and time VMs on an isolated target
+  rehearsals [report <job-id> --out FILE]            past rehearsals with their measured RTOs; the HTML report
   serve [--host 127.0.0.1] [--port 7420]             console over HTTP + WebSocket`;
 
 type Flags = { original?: boolean | undefined; yes?: boolean | undefined; target?: string | undefined; datastore?: string | undefined; 'host-system'?: string | undefined; network?: string | undefined; 'disk-format'?: string | undefined; transport?: string | undefined; url?: string | undefined; user?: string | undefined; 'password-env'?: string | undefined; insecure?: boolean | undefined; name?: string | undefined };
@@ -161,7 +165,7 @@ export async function main(argv: string[]): Promise<number> {
       datastore: { type: 'string' }, 'host-system': { type: 'string' }, network: { type: 'string' }, 'disk-format': { type: 'string' }, transport: { type: 'string' },
       slots: { type: 'string' }, drives: { type: 'string' }, mailslots: { type: 'string' }, tapes: { type: 'string' }, 'capacity-mib': { type: 'string' },
       'time-scale': { type: 'string' }, 'rate-scale': { type: 'string' }, 'buffer-mib': { type: 'string' }, pool: { type: 'string' }, image: { type: 'string' },
-      staging: { type: 'string' }, barcode: { type: 'string' }, all: { type: 'boolean', default: false },
+      staging: { type: 'string' }, barcode: { type: 'string' }, all: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false },
     },
   });
   const out: Output = {
@@ -323,6 +327,25 @@ export async function main(argv: string[]): Promise<number> {
         return await hostsCommand(api, rest, values, out);
       case 'tape':
         return await tapeCommand(api, rest, values, out);
+      case 'rehearse': {
+        if (rest.length === 0) throw new UsageError('rehearse takes: <vm>... --point P --target local:<dir>|vsphere:<host> [--keep]');
+        const target = restoreTarget(values);
+        const { job } = await api.invoke('rehearsal.start', { vms: rest, point: values.point ?? 'latest', target: target.kind === 'local' ? target : { kind: 'vsphere', host: target.host, ...(target.datastore ? { datastore: target.datastore } : {}), ...(target.network ? { network: target.network } : {}) }, keep: values.keep, operator });
+        return await runJobCommand(api, job, values.detach, out);
+      }
+      case 'rehearsals': {
+        if (rest[0] === 'report') {
+          if (!rest[1] || !values.out) throw new UsageError('rehearsals report takes: <job-id> --out FILE');
+          const { html } = await api.invoke('rehearsal.report', { jobId: rest[1] });
+          await writeFile(values.out, html);
+          out.print(`report written to ${values.out}`, { path: values.out });
+          return 0;
+        }
+        const rehearsals = (await api.invoke('jobs.list', {})).filter((job) => job.kind === 'rehearsal');
+        const rows = rehearsals.flatMap((job) => ((job.result?.vms as { vm: string; state: string; rtoSeconds: number | null }[] | undefined) ?? []).map((vm) => [job.id, job.endedAt ?? job.state, vm.vm, vm.state, vm.rtoSeconds === null ? '-' : `${vm.rtoSeconds} s`]));
+        out.print(rehearsals.length === 0 ? 'no rehearsals yet' : table([['JOB', 'ENDED', 'VM', 'RESULT', 'RTO'], ...rows]), rehearsals);
+        return 0;
+      }
       case 'prompts':
       case 'prompt':
         return await promptsCommand(api, command, rest, values, operator, out);

@@ -32,6 +32,8 @@ import type { Server } from 'node:net';
 import { listenLocalSocket } from '../rpc/local-socket.ts';
 import { TapeService, type RestoreTarget } from '../tape/tape-service.ts';
 import type { JobWork } from './job-work.ts';
+import { RehearsalWork, rehearsalSteps, type RehearsalTarget } from '../rehearsal/rehearsal.ts';
+import { readFile } from 'node:fs/promises';
 import type { StepDefinition } from './plan.ts';
 
 export const ENGINE_VERSION = '0.1.0';
@@ -237,6 +239,51 @@ export class Engine {
       load: (diskKey) => this.catalog.loadCheckpoint(jobId, diskKey),
       save: (diskKey, checkpoint) => this.catalog.saveCheckpoint(jobId, diskKey, checkpoint),
     });
+  }
+
+  /** A restore rehearsal: the VMs restored in parallel to an isolated target, checked, timed. */
+  startRehearsal(request: Parsed<'rehearsal.start'>, actor: string): Job {
+    const { target } = request;
+    if (target.kind === 'vsphere' && !this.catalog.findHost(target.host)) throw new LifeboatError('not-found', `no host "${target.host}" in the catalog`);
+    const vms = request.vms.map((argument) => {
+      const vm = this.resolveVm(argument);
+      const pointId = this.resolvePointId(vm.id, request.point);
+      const pointSequence = this.catalog.listPoints(vm.id).find((point) => point.id === pointId)?.sequence ?? 0;
+      return { vmId: vm.id, vmName: vm.name, pointId, pointSequence };
+    });
+    if (new Set(vms.map((vm) => vm.vmId)).size !== vms.length) throw new LifeboatError('bad-request', 'the same VM is named twice');
+    this.catalog.audit(request.operator ?? actor, 'rehearsal.start', null, { vms: vms.map((vm) => vm.vmName), point: request.point, target, keep: request.keep });
+    const where = target.kind === 'local' ? target.path : target.host;
+    return this.jobs.submit(
+      { kind: 'rehearsal', vmId: null, vmName: vms.map((vm) => vm.vmName).join(', '), summary: `Rehearse the restore of ${vms.length} VM(s) to ${where}`, params: { ...request, vms }, steps: rehearsalSteps, requestedBy: request.operator ?? actor },
+      (job) =>
+        new RehearsalWork({
+          jobId: job.id,
+          vms,
+          target,
+          keep: request.keep,
+          reportsFolder: join(this.paths.home, 'rehearsals'),
+          repository: this.repository,
+          pool: this.pool,
+          connectHost: (name) => this.connectHost(name),
+          restoreWork: (vm, restoredAs, rehearsalTarget: RehearsalTarget) =>
+            // Its own id per VM: restores running side by side must not share staging folders.
+            this.restoreWork(this.repository, `${job.id}-${vm.vmId}`, {
+              vmId: vm.vmId,
+              pointId: vm.pointId,
+              target: rehearsalTarget.kind === 'local' ? { kind: 'local', path: join(rehearsalTarget.path, restoredAs) } : rehearsalTarget,
+              newName: restoredAs,
+            }).work,
+        }),
+    );
+  }
+
+  async rehearsalReport(jobId: string): Promise<string> {
+    const job = this.catalog.getJob(jobId);
+    if (!job || job.kind !== 'rehearsal') throw new LifeboatError('not-found', `no rehearsal ${jobId}`);
+    const path = job.result?.report;
+    if (typeof path !== 'string') throw new LifeboatError('not-found', `rehearsal ${jobId} has no report (it did not get that far)`);
+    return readFile(path, 'utf8');
   }
 
   /** Four-eyes: a second operator lets a held job run. */
@@ -481,6 +528,8 @@ export class Engine {
       'tape.copies': async () => this.catalog.tapes.summaries(),
       'tape.pullList': async ({ vms, point }) => this.tape.pullList(vms.map((vm) => this.tape.copyFor(vm, point))),
       'restore.tape': async (request) => this.tape.startRestore(request, 'console'),
+      'rehearsal.start': async (request) => ({ job: this.startRehearsal(request, 'console') }),
+      'rehearsal.report': async ({ jobId }) => ({ html: await this.rehearsalReport(jobId) }),
       'prompts.list': async ({ open }) => this.tape.prompts.list(open),
       'prompts.answer': async ({ promptId, operator, barcode }) => {
         const prompt = await this.tape.prompts.answer(promptId, operator, barcode);

@@ -69,7 +69,16 @@ export async function rollbackDiskInPlace(transfer: DiskTransfer): Promise<{ byt
   return { bytesWritten: outcome.bytes, unchangedBlocks: outcome.unchangedBlocks, blocks: transfer.disk.blockCount };
 }
 
-async function runStripes(transfer: DiskTransfer, targetPath: string | null, rollback: boolean): Promise<{ bytes: number; unchangedBlocks: number }> {
+/** Reads a restored disk file and compares every block with the point (hash, holes as zeros);
+ * writes nothing. Returns how many blocks differ. */
+export async function compareDiskToFile(transfer: Omit<DiskTransfer, 'replace' | 'checkpoints'>): Promise<{ blocks: number; differing: number }> {
+  const { size } = await stat(transfer.path);
+  if (size !== transfer.disk.capacity) return { blocks: transfer.disk.blockCount, differing: transfer.disk.blockCount };
+  const outcome = await runStripes(transfer, transfer.path, true, true);
+  return { blocks: transfer.disk.blockCount, differing: transfer.disk.blockCount - outcome.unchangedBlocks };
+}
+
+async function runStripes(transfer: DiskTransfer, targetPath: string | null, rollback: boolean, compareOnly = false): Promise<{ bytes: number; unchangedBlocks: number }> {
   const { pool, point, disk, context } = transfer;
   const slots = pool.size;
   const control = new Int32Array(new SharedArrayBuffer(4));
@@ -110,6 +119,7 @@ async function runStripes(transfer: DiskTransfer, targetPath: string | null, rol
           control,
           progress,
           rollback,
+          compareOnly,
           watermarks,
           timings,
         }),

@@ -72,6 +72,7 @@ function restoreStripe(task: RestoreStripeTask): RestoreStripeResult {
           unchangedBlocks++;
           continue;
         }
+        if (task.compareOnly) continue;
         if (record.kind !== BlockKind.data) {
           writeAt(target, new Uint8Array(expectedLength), position);
           blocks++;

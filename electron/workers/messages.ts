@@ -22,6 +22,8 @@ export type RestoreStripeTask = {
   progress: Float64Array;
   /** Quick rollback: read the target first and write only the blocks that differ (holes too). */
   rollback?: boolean;
+  /** With rollback: only compare, write nothing (checking a restored disk against the point). */
+  compareOnly?: boolean;
   /** Per slot: the stripe's blocks below this index are done (set by the worker as it goes;
    * given at start when resuming). */
   watermarks?: Int32Array;

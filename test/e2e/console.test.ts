@@ -264,6 +264,24 @@ test('an operator restores two VMs from tape, inserting the offline tape when as
   await page.screenshot({ path: join(screenshots, 'console-tape.png'), fullPage: true });
 });
 
+test('an operator rehearses the restore of two VMs and downloads the report', async () => {
+  const page = consolePage as Page;
+  await page.getByRole('button', { name: 'Rehearsal', exact: true }).click();
+  await page.getByLabel('lab-web-01', { exact: true }).check();
+  await page.getByLabel('lab-db-02', { exact: true }).check();
+  await page.getByLabel('Folder', { exact: true }).fill(join(dir, 'rehearsal'));
+  await page.getByRole('button', { name: 'Start the rehearsal of 2 VM(s)' }).click();
+  await page.locator('.job[data-state="succeeded"]').filter({ hasText: 'Rehearse the restore of 2 VM(s)' }).waitFor({ timeout: 60_000 });
+  await page.getByRole('button', { name: 'Rehearsal', exact: true }).click();
+  const history = page.getByRole('table', { name: 'Past rehearsals' });
+  for (const vm of ['lab-web-01', 'lab-db-02']) await history.getByRole('row').filter({ hasText: vm }).filter({ hasText: /passed: \d+ blocks match/ }).filter({ hasText: /\d+(\.\d)? s/ }).waitFor();
+  await history.getByRole('button', { name: /Prepare the report/ }).first().click();
+  const link = history.getByRole('link', { name: 'Download the report' }).first();
+  assert.match((await link.getAttribute('href')) ?? '', /^data:text\/html/);
+  assert.match((await link.getAttribute('download')) ?? '', /^lifeboat-rehearsal-/);
+  await page.screenshot({ path: join(screenshots, 'console-rehearsal.png'), fullPage: true });
+});
+
 test('a thousand queued jobs: the list stays virtualized, filters, scrolls, and opens a job in detail', async () => {
   const page = consolePage as Page;
   await page.getByRole('button', { name: 'Jobs', exact: true }).click();
@@ -300,7 +318,7 @@ test('a thousand queued jobs: the list stays virtualized, filters, scrolls, and 
 test('every view passes axe accessibility checks (WCAG 2 A and AA), in light and dark', async () => {
   const page = consolePage as Page;
   const report: string[] = [];
-  for (const [scheme, view] of (['light', 'dark'] as const).flatMap((mode) => ['Inventory', 'Jobs', 'Restore VM', 'Files', 'Tape'].map((name) => [mode, name] as const))) {
+  for (const [scheme, view] of (['light', 'dark'] as const).flatMap((mode) => ['Inventory', 'Jobs', 'Restore VM', 'Files', 'Tape', 'Rehearsal'].map((name) => [mode, name] as const))) {
     await page.emulateMedia({ colorScheme: scheme });
     await page.getByRole('button', { name: view, exact: true }).click();
     await page.waitForTimeout(300);
