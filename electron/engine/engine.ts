@@ -34,6 +34,7 @@ import { TapeService, type RestoreTarget } from '../tape/tape-service.ts';
 import type { JobWork } from './job-work.ts';
 import { RehearsalWork, rehearsalSteps, type RehearsalTarget } from '../rehearsal/rehearsal.ts';
 import { readFile } from 'node:fs/promises';
+import { createLab } from '../lab/create-lab.ts';
 import type { StepDefinition } from './plan.ts';
 
 export const ENGINE_VERSION = '0.1.0';
@@ -528,6 +529,10 @@ export class Engine {
       'tape.copies': async () => this.catalog.tapes.summaries(),
       'tape.pullList': async ({ vms, point }) => this.tape.pullList(vms.map((vm) => this.tape.copyFor(vm, point))),
       'restore.tape': async (request) => this.tape.startRestore(request, 'console'),
+      'lab.create': async (request) => {
+        this.catalog.audit('console', 'lab.create', null, request);
+        return { vms: (await createLab(this, request)).map((vm) => vm.name) };
+      },
       'rehearsal.start': async (request) => ({ job: this.startRehearsal(request, 'console') }),
       'rehearsal.report': async ({ jobId }) => ({ html: await this.rehearsalReport(jobId) }),
       'prompts.list': async ({ open }) => this.tape.prompts.list(open),

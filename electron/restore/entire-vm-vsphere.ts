@@ -158,7 +158,9 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
       });
       const descriptor = join(this.staging, placed.fileName);
       await writeFile(descriptor, writeFlatDescriptor(disk.capacity, flatName));
+      const sending = performance.now();
       await client.uploadFile(placement.datacenter.name, placement.datastore.name, `${this.vmName}/${flatName}`, local);
+      context.busy('network', (performance.now() - sending) / 1000);
       await client.uploadFile(placement.datacenter.name, placement.datastore.name, `${this.vmName}/${placed.fileName}`, descriptor);
       this.bytesDone += disk.capacity;
       context.progress(this.bytesDone, this.bytesTotal);

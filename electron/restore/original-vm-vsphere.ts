@@ -161,7 +161,9 @@ export class OriginalVmVsphereRestore extends VsphereRestoreBase implements JobW
       if (this.transport.mode === 'nbd') {
         const local = join(this.staging, extent.fileName);
         this.bytesWritten += await restoreDiskToFile({ pool: this.pool, point, disk: disk.point, path: local, targetLabel: `staging folder ${this.staging}`, context, onProgress });
+        const sending = performance.now();
         await client.uploadFile(datacenter, disk.datastore, flatPath, local);
+        context.busy('network', (performance.now() - sending) / 1000);
         await rm(local, { force: true });
       } else {
         const proxy = this.transport.proxy as ProxySummary;

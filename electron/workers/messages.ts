@@ -33,7 +33,7 @@ export type RestoreStripeTask = {
 
 /** The stages a data mover spends its time in, in the order of the timings arrays. */
 export const STAGES = ['source read', 'decompress', 'verify', 'target write'] as const;
-export type Stage = (typeof STAGES)[number] | 'tape read';
+export type Stage = (typeof STAGES)[number] | 'tape read' | 'network';
 export type RestoreStripeResult = { blocks: number; bytes: number; unchangedBlocks: number };
 
 /** Stored blocks read from elsewhere (tape): decompress, check, write each to its places. */

@@ -1,9 +1,32 @@
 // Inventory: the VMs the catalog knows and, for the selected one, its restore points.
 import { useState } from 'react';
 import { formatBytes } from '../../shared/format.ts';
-import { usePoints, useVms } from '../api/queries.ts';
+import { useQueryClient } from '@tanstack/react-query';
+import { useApi, usePoints, useVms } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
+
+/** No backups yet: offer a demo lab, made here and backed up like any VM. */
+function EmptyInventory() {
+  const api = useApi();
+  const queries = useQueryClient();
+  const [state, setState] = useState<'idle' | 'making' | string>('idle');
+  const make = (): void => {
+    setState('making');
+    api.invoke('lab.create', { vms: 3, points: 3, diskMib: 64 }).then(
+      () => void queries.invalidateQueries({ queryKey: ['vms'] }),
+      (failure: Error) => setState(failure.message),
+    );
+  };
+  return (
+    <section className="empty">
+      <h2>No backups yet</h2>
+      <p>Try Lifeboat on a demo lab: three small VMs with real file systems, backed up three times each. Or back up a VM folder with <code>lifeboat backup local:&lt;folder&gt;</code>.</p>
+      <button onClick={make} disabled={state === 'making'}>{state === 'making' ? 'Making the demo lab…' : 'Create a demo lab'}</button>
+      {state !== 'idle' && state !== 'making' && <p role="alert" className="error">{state}</p>}
+    </section>
+  );
+}
 
 export function Inventory() {
   const vms = useVms();
@@ -12,14 +35,7 @@ export function Inventory() {
   const show = useConsole((state) => state.show);
   if (vms.isPending) return <p role="status">Loading VMs…</p>;
   if (vms.isError) return <p role="alert">Could not load VMs: {vms.error.message}</p>;
-  if (vms.data.length === 0) {
-    return (
-      <section className="empty">
-        <h2>No backups yet</h2>
-        <p>Make a demo lab with <code>lifeboat lab create</code>, or back up a VM folder with <code>lifeboat backup local:&lt;folder&gt;</code>.</p>
-      </section>
-    );
-  }
+  if (vms.data.length === 0) return <EmptyInventory />;
   return (
     <div className="split">
       <section aria-labelledby="vms-heading">

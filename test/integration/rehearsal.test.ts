@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { resolvePoint } from '../../electron/repository/chain.ts';
 import { compareDiskToFile } from '../../electron/restore/disk-transfer.ts';
-import { qemuImg, runJob } from '../helpers/env.ts';
+import { openEngine, qemuImg, runJob } from '../helpers/env.ts';
 import { tapeLab } from '../helpers/tape.ts';
 import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
 import { WorkerPool } from '../../electron/workers/pool.ts';
@@ -77,4 +77,12 @@ test('on vSphere each VM is powered on, timed, then powered off and removed', { 
   const left = (await engine.hostInventory('vc')).vms.filter((name) => name.endsWith('-rehearsal'));
   assert.deepEqual(left, [], 'the rehearsal VMs are removed');
   assert.deepEqual((await readdir(join(host.datastores.LocalDS_1 as string))).filter((name) => name.endsWith('-rehearsal')), []);
+});
+
+test('the console can make the demo lab on an empty home', async () => {
+  const fresh = await openEngine(join(dir, 'empty-home'));
+  assert.deepEqual(fresh.catalog.listVms(), []);
+  const { vms: made } = (await dispatch(fresh, 'lab.create', { vms: 1, points: 1, diskMib: 16 })) as { vms: string[] };
+  assert.equal(made.length, 1);
+  assert.deepEqual(fresh.catalog.listVms().map((vm) => [vm.name, vm.pointCount]), [[made[0], 1]]);
 });
