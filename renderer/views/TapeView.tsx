@@ -3,7 +3,7 @@
 import { useState, type FormEvent } from 'react';
 import type { PullListEntry, TapeInventory } from '../../shared/domain.ts';
 import { formatBytes } from '../../shared/format.ts';
-import { useApi, useTapeCopies, useTapeInventory } from '../api/queries.ts';
+import { useApi, useOpenPrompts, useTapeCopies, useTapeInventory } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
 
@@ -15,7 +15,11 @@ function where(cartridge: Cartridge): string {
 
 function Library({ inventory }: { inventory: TapeInventory }) {
   const api = useApi();
+  const prompts = useOpenPrompts();
   const [error, setError] = useState<string | null>(null);
+  const [ejecting, setEjecting] = useState<string | null>(null);
+  /** Which jobs wait for each tape right now. */
+  const wanted = new Map((prompts.data ?? []).filter((prompt) => prompt.barcode).map((prompt) => [prompt.barcode as string, prompt.jobIds.length]));
   const act = (channel: 'tape.import' | 'tape.eject', barcode: string): void => {
     api.invoke(channel, { barcode }).then(() => setError(null), (failure: Error) => setError(failure.message));
   };
@@ -54,13 +58,26 @@ function Library({ inventory }: { inventory: TapeInventory }) {
         <tbody>
           {inventory.cartridges.map((cartridge) => (
             <tr key={cartridge.barcode} data-barcode={cartridge.barcode}>
-              <td>{cartridge.barcode}{cartridge.writeProtected && <span className="muted"> (protected)</span>}</td>
+              <td>
+                {cartridge.barcode}
+                {cartridge.writeProtected && <span className="muted"> (protected)</span>}
+                {wanted.has(cartridge.barcode) && <strong className="wanted"> · wanted now by {wanted.get(cartridge.barcode)} job(s)</strong>}
+              </td>
               <td>{where(cartridge)}</td>
               <td>{cartridge.pool ?? 'free'}</td>
               <td>{cartridge.bytes === null ? '—' : formatBytes(cartridge.bytes)}</td>
               <td>{formatBytes(cartridge.capacityBytes)}</td>
               <td>
-                {cartridge.location.kind === 'slot' && <button onClick={() => act('tape.eject', cartridge.barcode)}>Eject {cartridge.barcode}</button>}
+                {cartridge.location.kind === 'slot' && ejecting !== cartridge.barcode && (
+                  <button onClick={() => (cartridge.pool ? setEjecting(cartridge.barcode) : act('tape.eject', cartridge.barcode))}>Eject {cartridge.barcode}</button>
+                )}
+                {ejecting === cartridge.barcode && (
+                  <span role="group" aria-label={`Eject ${cartridge.barcode}?`} className="confirm">
+                    <span>It holds backups of pool {cartridge.pool}; restores will ask for it back.</span>
+                    <button className="danger" onClick={() => { setEjecting(null); act('tape.eject', cartridge.barcode); }}>Yes, eject it</button>
+                    <button onClick={() => setEjecting(null)} autoFocus>Keep it</button>
+                  </span>
+                )}
                 {cartridge.location.kind === 'offline' && <button onClick={() => act('tape.import', cartridge.barcode)}>Import {cartridge.barcode}</button>}
               </td>
             </tr>

@@ -245,6 +245,9 @@ test('an operator restores two VMs from tape, inserting the offline tape when as
   await page.getByRole('list', { name: 'Notices' }).getByText(/needs you: insert tape LB0001L9/).first().waitFor();
   await page.getByRole('button', { name: /^Jobs .*need you/ }).waitFor();
   assert.deepEqual(await axeViolations(page, 'insert-tape prompt'), []);
+  // The library picture says what the jobs wait for.
+  await page.getByRole('button', { name: 'Tape', exact: true }).click();
+  await page.locator('tr[data-barcode="LB0001L9"]').filter({ hasText: 'wanted now by 2 job(s)' }).waitFor();
   await page.screenshot({ path: join(screenshots, 'console-tape-prompt.png'), fullPage: true });
   // A wrong barcode is refused with the one needed.
   await prompt.getByLabel('Your name').fill('alice');
@@ -253,6 +256,7 @@ test('an operator restores two VMs from tape, inserting the offline tape when as
   await prompt.getByRole('alert').filter({ hasText: 'tape LB0003L9 is not the one needed: insert LB0001L9' }).waitFor();
   await prompt.getByRole('button', { name: 'Import LB0001L9 through the mail slot' }).click();
   await prompt.waitFor({ state: 'detached', timeout: 60_000 });
+  await page.getByRole('navigation').getByRole('button', { name: /^Jobs/ }).click();
   for (const vm of ['lab-web-01', 'lab-db-02']) {
     await page.locator('.job[data-state="succeeded"]').filter({ hasText: `Restore ${vm} from tape` }).waitFor({ timeout: 60_000 });
     assert.match(qemuImg('compare', join(home, 'lab', vm, `${vm}.vmdk`), join(target, vm, `${vm}.vmdk`)), /identical/);
