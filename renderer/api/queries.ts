@@ -77,6 +77,7 @@ function desktopNotify(text: string): void {
 /** How often queued events are folded into the caches: often enough to look live, rarely enough
  * that a thousand jobs reporting progress cost a few renders a second. */
 const FLUSH_MS = 150;
+const MAX_ENDED_NOTICES = 3;
 
 /** Subscribes once to engine events and folds them, in batches, into the caches. */
 export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
@@ -96,14 +97,20 @@ export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
           const fresh = [...batch.values()].filter((job) => !before.has(job.id)).reverse();
           return [...fresh, ...jobs.map((known) => batch.get(known.id) ?? known)];
         });
-        for (const job of batch.values()) {
+        const notices = [...batch.values()].flatMap((job) => {
           const notice = noticeFor(before.get(job.id), job);
-          if (notice) {
-            notify({ ...notice, jobId: job.id });
-            desktopNotify(notice.text);
-          }
-          void queries.invalidateQueries({ queryKey: ['job', job.id] });
+          return notice ? [{ ...notice, jobId: job.id }] : [];
+        });
+        // Many jobs ending together make one notice, not a flood.
+        const ended = notices.filter((notice) => notice.tone !== 'attention');
+        const shown = ended.length > MAX_ENDED_NOTICES
+          ? [...notices.filter((notice) => notice.tone === 'attention'), { tone: ended.some((notice) => notice.tone === 'bad') ? ('bad' as const) : ('info' as const), text: `${ended.length} jobs ended: ${ended.filter((notice) => notice.tone === 'bad').length} failed`, jobId: null }]
+          : notices;
+        for (const notice of shown) {
+          notify(notice);
+          desktopNotify(notice.text);
         }
+        for (const job of batch.values()) void queries.invalidateQueries({ queryKey: ['job', job.id] });
         const kinds = new Set([...batch.values()].filter((job) => job.state === 'succeeded').map((job) => job.kind));
         if (kinds.has('backup')) {
           void queries.invalidateQueries({ queryKey: ['vms'] });

@@ -212,6 +212,37 @@ async function axeViolations(page: Page, what: string): Promise<string[]> {
   return result.violations.map((violation) => `${what}: ${violation}`);
 }
 
+/** Presses Tab until the focused element matches (bounded), as a keyboard-only operator would. */
+async function tabTo(page: Page, what: string, matches: string): Promise<void> {
+  for (let presses = 0; presses < 60; presses++) {
+    if (await page.evaluate((selector) => document.activeElement?.matches(selector) ?? false, matches)) return;
+    await page.keyboard.press('Tab');
+  }
+  throw new Error(`Tab never reached ${what}`);
+}
+
+test('the restore wizard works from the keyboard alone', async () => {
+  const page = consolePage as Page;
+  await page.getByRole('button', { name: 'Restore VM', exact: true }).focus();
+  await page.keyboard.press('Enter');
+  await tabTo(page, 'a VM', 'input[type=radio][name=vm]');
+  await page.keyboard.press('Space');
+  await page.keyboard.press('Enter');
+  await tabTo(page, 'a restore point', 'input[type=radio][name=point]');
+  await page.keyboard.press('Space');
+  await page.keyboard.press('Enter');
+  await tabTo(page, 'the target folder', 'input[name=target]');
+  const target = join(dir, 'keyboard-restore');
+  await page.keyboard.type(target);
+  await tabTo(page, 'the new name', 'input[name=newName]');
+  await page.keyboard.type('typed-restore');
+  await page.keyboard.press('Enter');
+  await tabTo(page, 'Start restore', 'button[type=submit]');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Start restore');
+  await page.keyboard.press('Enter');
+  await page.locator('.job[data-state="succeeded"]').filter({ hasText: 'typed-restore' }).waitFor({ timeout: 60_000 });
+});
+
 test('an operator restores two VMs from tape, inserting the offline tape when asked', async () => {
   const page = consolePage as Page;
   // Desktop notifications allowed; the page's Notification records what it was asked to show.
