@@ -1,0 +1,40 @@
+// The MOUNT v3 program (100005, RFC 1813 appendix I): a client asks for an export's path and
+// gets the root file handle.
+import type { XdrReader } from './xdr.ts';
+import { XdrWriter } from './xdr.ts';
+import { encodeHandle } from './nfs-program.ts';
+import { AUTH_NONE, AUTH_UNIX } from './rpc.ts';
+
+export const MOUNT_PROGRAM = 100005;
+export const MOUNT_VERSION = 3;
+const MNT3ERR_NOENT = 2;
+const MAX_PATH = 1024;
+
+export type ExportTable = { list(): { path: string; exportId: number; rootId: number }[] };
+
+export function mountProcedure(procedure: number, args: XdrReader, exports: ExportTable): Buffer | null {
+  const out = new XdrWriter();
+  switch (procedure) {
+    case 0:
+    case 3:
+    case 4:
+      // NULL, UMNT, UMNTALL: nothing to say (the export stays while its session lives).
+      if (procedure === 3) args.string(MAX_PATH, 'a path');
+      return out.bytes();
+    case 1: {
+      const path = args.string(MAX_PATH, 'a path').replace(/\/+$/, '') || '/';
+      const found = exports.list().find((entry) => entry.path === path);
+      if (!found) return out.u32(MNT3ERR_NOENT).bytes();
+      return out.u32(0).opaque(encodeHandle(found.exportId, found.rootId)).u32(2).u32(AUTH_NONE).u32(AUTH_UNIX).bytes();
+    }
+    case 2:
+      // DUMP: who has mounted what; not tracked.
+      return out.bool(false).bytes();
+    case 5: {
+      for (const entry of exports.list()) out.bool(true).string(entry.path).bool(false);
+      return out.bool(false).bytes();
+    }
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,325 @@
+// The NFS v3 program (100003, RFC 1813) over one volume: the procedures a hypervisor needs to
+// use the export as a datastore. File handles are 16 bytes: magic, export id, file id.
+import { XdrReader, XdrWriter } from './xdr.ts';
+import { NfsStatus, NfsStatusError } from './nfs-status.ts';
+import type { NodeAttr, OverlayVolume } from './volume.ts';
+
+export const NFS_PROGRAM = 100003;
+export const NFS_VERSION = 3;
+const HANDLE_MAGIC = 0x4c424e46; // 'LBNF'
+const MAX_NAME = 255;
+const MAX_IO = 1024 * 1024;
+/** Changes when the server restarts, so clients resend unstable writes it may have lost. */
+const WRITE_VERIFIER = Buffer.alloc(8);
+WRITE_VERIFIER.writeBigUInt64BE(BigInt(Date.now()), 0);
+
+export function encodeHandle(exportId: number, fileId: number): Buffer {
+  const handle = Buffer.alloc(16);
+  handle.writeUInt32BE(HANDLE_MAGIC, 0);
+  handle.writeUInt32BE(exportId, 4);
+  handle.writeBigUInt64BE(BigInt(fileId), 8);
+  return handle;
+}
+
+function decodeHandle(bytes: Uint8Array): { exportId: number; fileId: number } {
+  const handle = Buffer.from(bytes);
+  if (handle.length !== 16 || handle.readUInt32BE(0) !== HANDLE_MAGIC) throw new NfsStatusError(NfsStatus.badhandle, 'not a handle of this server');
+  return { exportId: handle.readUInt32BE(4), fileId: Number(handle.readBigUInt64BE(8)) };
+}
+
+function time(writer: XdrWriter, ms: number): void {
+  writer.u32(Math.floor(ms / 1000)).u32((ms % 1000) * 1_000_000);
+}
+
+function fattr(writer: XdrWriter, attr: NodeAttr, exportId: number): void {
+  writer.u32(attr.type === 'dir' ? 2 : 1).u32(attr.mode).u32(attr.type === 'dir' ? 2 : 1).u32(0).u32(0);
+  writer.u64(attr.size).u64(Math.ceil(attr.size / 4096) * 4096).u32(0).u32(0).u64(exportId).u64(attr.fileid);
+  time(writer, attr.mtimeMs);
+  time(writer, attr.mtimeMs);
+  time(writer, attr.mtimeMs);
+}
+
+function postOpAttr(writer: XdrWriter, volume: OverlayVolume, id: number, exportId: number): void {
+  let attr: NodeAttr | null = null;
+  try {
+    attr = volume.attr(id);
+  } catch {
+    attr = null;
+  }
+  writer.bool(attr !== null);
+  if (attr) fattr(writer, attr, exportId);
+}
+
+/** wcc_data with no pre-operation attributes, and the attributes after. */
+function wcc(writer: XdrWriter, volume: OverlayVolume, id: number, exportId: number): void {
+  writer.bool(false);
+  postOpAttr(writer, volume, id, exportId);
+}
+
+/** sattr3: only the size matters to a datastore; modes, owners and times are accepted and kept as they are. */
+function readSattr(reader: XdrReader): { size: number | null } {
+  if (reader.bool('set_mode')) reader.u32('mode');
+  if (reader.bool('set_uid')) reader.u32('uid');
+  if (reader.bool('set_gid')) reader.u32('gid');
+  const size = reader.bool('set_size') ? reader.u64('size') : null;
+  for (const what of ['atime', 'mtime']) {
+    const how = reader.u32(`set_${what}`);
+    if (how === 2) {
+      reader.u32(what);
+      reader.u32(what);
+    } else if (how > 2) throw new NfsStatusError(NfsStatus.inval, `set_${what} ${how}`);
+  }
+  return { size };
+}
+
+export type VolumeLookup = (exportId: number) => OverlayVolume | null;
+
+/** Runs one NFS procedure; returns the result body (status first), or null for an unknown one. */
+export type IoCounter = (exportId: number, kind: 'read' | 'write', bytes: number) => void;
+
+export async function nfsProcedure(procedure: number, args: XdrReader, volumes: VolumeLookup, onIo: IoCounter = () => undefined): Promise<Buffer | null> {
+  const out = new XdrWriter();
+  const target = (): { volume: OverlayVolume; exportId: number; id: number } => {
+    const { exportId, fileId } = decodeHandle(args.opaque(64, 'a file handle'));
+    const volume = volumes(exportId);
+    if (!volume) throw new NfsStatusError(NfsStatus.stale, 'the export is gone');
+    return { volume, exportId, id: fileId };
+  };
+  // On an error each procedure still owes its failure body; `fail` says how to write it.
+  let fail: (w: XdrWriter, status: number) => void = (w, status) => void w.u32(status);
+  try {
+    switch (procedure) {
+      case 0:
+        return Buffer.alloc(0);
+      case 1: {
+        const { volume, exportId, id } = target();
+        const attr = volume.attr(id);
+        out.u32(NfsStatus.ok);
+        fattr(out, attr, exportId);
+        return out.bytes();
+      }
+      case 2: {
+        const { volume, exportId, id } = target();
+        fail = (w, status) => {
+          w.u32(status);
+          wcc(w, volume, id, exportId);
+        };
+        const { size } = readSattr(args);
+        if (args.bool('guard')) {
+          args.u32('guard time');
+          args.u32('guard time');
+        }
+        if (size !== null) {
+          if (volume.attr(id).type === 'dir') throw new NfsStatusError(NfsStatus.isdir, 'a folder has no size');
+          await volume.setSize(id, size);
+        }
+        out.u32(NfsStatus.ok);
+        wcc(out, volume, id, exportId);
+        return out.bytes();
+      }
+      case 3: {
+        const { volume, exportId, id } = target();
+        const name = args.string(MAX_NAME, 'a name');
+        fail = (w, status) => {
+          w.u32(status);
+          postOpAttr(w, volume, id, exportId);
+        };
+        const found = volume.lookup(id, name);
+        out.u32(NfsStatus.ok).opaque(encodeHandle(exportId, found));
+        postOpAttr(out, volume, found, exportId);
+        postOpAttr(out, volume, id, exportId);
+        return out.bytes();
+      }
+      case 4: {
+        const { volume, exportId, id } = target();
+        const access = args.u32('access');
+        fail = (w, status) => {
+          w.u32(status);
+          postOpAttr(w, volume, id, exportId);
+        };
+        volume.attr(id);
+        out.u32(NfsStatus.ok);
+        postOpAttr(out, volume, id, exportId);
+        out.u32(access & 0x3f);
+        return out.bytes();
+      }
+      case 6: {
+        const { volume, exportId, id } = target();
+        const offset = args.u64('offset');
+        const count = Math.min(args.u32('count'), MAX_IO);
+        fail = (w, status) => {
+          w.u32(status);
+          postOpAttr(w, volume, id, exportId);
+        };
+        if (volume.attr(id).type === 'dir') throw new NfsStatusError(NfsStatus.isdir, 'a folder cannot be read');
+        const { data, eof } = await volume.read(id, offset, count);
+        onIo(exportId, 'read', data.length);
+        out.u32(NfsStatus.ok);
+        postOpAttr(out, volume, id, exportId);
+        out.u32(data.length).bool(eof).opaque(data);
+        return out.bytes();
+      }
+      case 7: {
+        const { volume, exportId, id } = target();
+        const offset = args.u64('offset');
+        args.u32('count');
+        args.u32('stable');
+        const data = args.opaque(MAX_IO, 'write data');
+        fail = (w, status) => {
+          w.u32(status);
+          wcc(w, volume, id, exportId);
+        };
+        if (volume.attr(id).type === 'dir') throw new NfsStatusError(NfsStatus.isdir, 'a folder cannot be written');
+        await volume.write(id, offset, data);
+        onIo(exportId, 'write', data.length);
+        out.u32(NfsStatus.ok);
+        wcc(out, volume, id, exportId);
+        // Written to the cache file: FILE_SYNC would need a sync per write; UNSTABLE asks for COMMIT.
+        out.u32(data.length).u32(0).fixed(WRITE_VERIFIER);
+        return out.bytes();
+      }
+      case 8: {
+        const { volume, exportId, id } = target();
+        const name = args.string(MAX_NAME, 'a name');
+        const mode = args.u32('create mode');
+        fail = (w, status) => {
+          w.u32(status);
+          wcc(w, volume, id, exportId);
+        };
+        let size: number | null = null;
+        if (mode === 2) args.fixed(8, 'the create verifier');
+        else if (mode <= 1) size = readSattr(args).size;
+        else throw new NfsStatusError(NfsStatus.inval, `create mode ${mode}`);
+        const created = await volume.create(id, name, mode !== 0);
+        if (size) await volume.setSize(created, size);
+        out.u32(NfsStatus.ok).bool(true).opaque(encodeHandle(exportId, created));
+        postOpAttr(out, volume, created, exportId);
+        wcc(out, volume, id, exportId);
+        return out.bytes();
+      }
+      case 12: {
+        const { volume, exportId, id } = target();
+        const name = args.string(MAX_NAME, 'a name');
+        fail = (w, status) => {
+          w.u32(status);
+          wcc(w, volume, id, exportId);
+        };
+        await volume.remove(id, name);
+        out.u32(NfsStatus.ok);
+        wcc(out, volume, id, exportId);
+        return out.bytes();
+      }
+      case 14: {
+        const from = target();
+        const fromName = args.string(MAX_NAME, 'a name');
+        const to = target();
+        const toName = args.string(MAX_NAME, 'a name');
+        fail = (w, status) => {
+          w.u32(status);
+          wcc(w, from.volume, from.id, from.exportId);
+          wcc(w, to.volume, to.id, to.exportId);
+        };
+        if (from.volume !== to.volume) throw new NfsStatusError(NfsStatus.inval, 'a rename across exports');
+        await from.volume.rename(from.id, fromName, to.id, toName);
+        out.u32(NfsStatus.ok);
+        wcc(out, from.volume, from.id, from.exportId);
+        wcc(out, to.volume, to.id, to.exportId);
+        return out.bytes();
+      }
+      case 16:
+      case 17: {
+        const plus = procedure === 17;
+        const { volume, exportId, id } = target();
+        const cookie = args.u64('cookie');
+        args.fixed(8, 'the cookie verifier');
+        const limit = Math.min(args.u32('count'), MAX_IO);
+        if (plus) args.u32('maxcount');
+        fail = (w, status) => {
+          w.u32(status);
+          postOpAttr(w, volume, id, exportId);
+        };
+        const entries = [{ name: '.', id }, { name: '..', id }, ...volume.list(id)];
+        out.u32(NfsStatus.ok);
+        postOpAttr(out, volume, id, exportId);
+        out.fixed(Buffer.alloc(8));
+        let used = 0;
+        let index = cookie;
+        for (; index < entries.length; index++) {
+          const entry = entries[index] as { name: string; id: number };
+          const cost = 24 + entry.name.length + (plus ? 120 : 0);
+          if (used + cost > limit && index > cookie) break;
+          used += cost;
+          out.bool(true).u64(entry.id).string(entry.name).u64(index + 1);
+          if (plus) {
+            postOpAttr(out, volume, entry.id, exportId);
+            out.bool(true).opaque(encodeHandle(exportId, entry.id));
+          }
+        }
+        out.bool(false).bool(index >= entries.length);
+        return out.bytes();
+      }
+      case 18: {
+        const { volume, exportId, id } = target();
+        fail = (w, status) => {
+          w.u32(status);
+          postOpAttr(w, volume, id, exportId);
+        };
+        const { total, free } = await volume.usage();
+        out.u32(NfsStatus.ok);
+        postOpAttr(out, volume, id, exportId);
+        out.u64(total).u64(free).u64(free).u64(1_000_000).u64(1_000_000).u64(1_000_000).u32(0);
+        return out.bytes();
+      }
+      case 19: {
+        const { volume, exportId, id } = target();
+        out.u32(NfsStatus.ok);
+        postOpAttr(out, volume, id, exportId);
+        // rtmax, rtpref, rtmult, wtmax, wtpref, wtmult, dtpref, maxfilesize, time_delta, properties
+        out.u32(MAX_IO).u32(MAX_IO).u32(4096).u32(MAX_IO).u32(MAX_IO).u32(4096).u32(64 * 1024).u64(2 ** 52).u32(0).u32(1_000_000).u32(0x0008 | 0x0010);
+        return out.bytes();
+      }
+      case 20: {
+        const { volume, exportId, id } = target();
+        out.u32(NfsStatus.ok);
+        postOpAttr(out, volume, id, exportId);
+        out.u32(1).u32(MAX_NAME).bool(true).bool(true).bool(false).bool(true);
+        return out.bytes();
+      }
+      case 21: {
+        const { volume, exportId, id } = target();
+        args.u64('offset');
+        args.u32('count');
+        await volume.commit();
+        out.u32(NfsStatus.ok);
+        wcc(out, volume, id, exportId);
+        out.fixed(WRITE_VERIFIER);
+        return out.bytes();
+      }
+      case 5:
+      case 9:
+      case 10:
+      case 11:
+      case 13:
+      case 15: {
+        // READLINK, MKDIR, SYMLINK, MKNOD, RMDIR, LINK: a VM folder needs none of them.
+        target();
+        fail = (w, status) => {
+          w.u32(status);
+          // READLINK: no attributes; LINK: none for the file and no wcc for the folder; the
+          // others: no wcc for the folder.
+          const emptyParts = procedure === 5 ? 1 : procedure === 15 ? 3 : 2;
+          for (let part = 0; part < emptyParts; part++) w.bool(false);
+        };
+        throw new NfsStatusError(NfsStatus.notsupp, 'not supported on a recovery datastore');
+      }
+      default:
+        return null;
+    }
+  } catch (error) {
+    if (!(error instanceof NfsStatusError)) throw error;
+    // The failure body is written afresh, whatever the procedure had written so far.
+    const failed = new XdrWriter();
+    fail(failed, error.status);
+    return failed.bytes();
+  }
+}

@@ -1,0 +1,128 @@
+// The engine's NFS v3 server: MOUNT and NFS on one TCP port the operator picks (loopback in tests),
+// serving one export per Instant Recovery session. Malformed records are answered GARBAGE_ARGS
+// or end the connection; one bad client never stops the server.
+import { createServer, type Server, type Socket } from 'node:net';
+import { LifeboatError } from '../errors.ts';
+import { MOUNT_PROGRAM, MOUNT_VERSION, mountProcedure } from './mount-program.ts';
+import { NFS_PROGRAM, NFS_VERSION, nfsProcedure } from './nfs-program.ts';
+import { AcceptStat, deniedVersionReply, errorReply, frame, parseCall, RecordReader, RpcVersionError, successReply } from './rpc.ts';
+import { XdrError } from './xdr.ts';
+import type { OverlayVolume } from './volume.ts';
+
+const MAX_RECORD = 2 * 1024 * 1024;
+
+export type NfsStats = { reads: number; writes: number; bytesRead: number; bytesWritten: number; firstReadAt: number | null };
+
+export class NfsServer {
+  private readonly server: Server;
+  private readonly exports = new Map<number, { path: string; volume: OverlayVolume; stats: NfsStats }>();
+  private readonly sockets = new Set<Socket>();
+  private nextExport = 1;
+
+  private constructor(server: Server) {
+    this.server = server;
+  }
+
+  static async listen(host: string, port: number): Promise<NfsServer> {
+    const server = createServer();
+    const nfs = new NfsServer(server);
+    server.on('connection', (socket) => nfs.serve(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error) => reject(new LifeboatError('unavailable', `cannot serve NFS on ${host}:${port}: ${error.message}`)));
+      server.listen(port, host, () => resolve());
+    });
+    return nfs;
+  }
+
+  get port(): number {
+    const address = this.server.address();
+    return typeof address === 'object' && address ? address.port : 0;
+  }
+
+  /** Serves `volume` at `path` (such as /lifeboat/<session>); returns its export id. */
+  addExport(path: string, volume: OverlayVolume): number {
+    if ([...this.exports.values()].some((entry) => entry.path === path)) throw new LifeboatError('conflict', `${path} is already exported`);
+    const exportId = this.nextExport++;
+    this.exports.set(exportId, { path, volume, stats: { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, firstReadAt: null } });
+    return exportId;
+  }
+
+  removeExport(exportId: number): void {
+    this.exports.delete(exportId);
+  }
+
+  stats(exportId: number): NfsStats | null {
+    return this.exports.get(exportId)?.stats ?? null;
+  }
+
+  private serve(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    const records = new RecordReader(MAX_RECORD);
+    // Calls on one connection are answered in order.
+    let queue: Promise<void> = Promise.resolve();
+    socket.on('data', (chunk: Buffer) => {
+      let complete: Buffer[];
+      try {
+        complete = records.push(chunk);
+      } catch {
+        socket.destroy();
+        return;
+      }
+      for (const record of complete) {
+        queue = queue.then(async () => {
+          const reply = await this.answer(record);
+          if (reply && !socket.destroyed) socket.write(frame(reply));
+          else if (!reply) socket.destroy();
+        });
+      }
+    });
+  }
+
+  /** The reply to one record, or null when it is not even a call to answer. */
+  private async answer(record: Buffer): Promise<Buffer | null> {
+    let call;
+    try {
+      call = parseCall(record);
+    } catch (error) {
+      if (error instanceof RpcVersionError) return deniedVersionReply(error.xid);
+      return null;
+    }
+    const { xid, program, version, procedure, args } = call;
+    const versionOf = program === NFS_PROGRAM ? NFS_VERSION : program === MOUNT_PROGRAM ? MOUNT_VERSION : null;
+    if (versionOf === null) return errorReply(xid, AcceptStat.progUnavail);
+    if (version !== versionOf) return errorReply(xid, AcceptStat.progMismatch, { low: versionOf, high: versionOf });
+    try {
+      const body =
+        program === MOUNT_PROGRAM
+          ? mountProcedure(procedure, args, { list: () => [...this.exports].map(([exportId, entry]) => ({ path: entry.path, exportId, rootId: entry.volume.rootId })) })
+          : await nfsProcedure(procedure, args, (exportId) => this.exports.get(exportId)?.volume ?? null, (exportId, kind, bytes) => this.count(exportId, kind, bytes));
+      if (body === null) return errorReply(xid, AcceptStat.procUnavail);
+      return successReply(xid, body);
+    } catch (error) {
+      if (error instanceof XdrError) return errorReply(xid, AcceptStat.garbageArgs);
+      return errorReply(xid, AcceptStat.systemErr);
+    }
+  }
+
+  private count(exportId: number, kind: 'read' | 'write', bytes: number): void {
+    const stats = this.exports.get(exportId)?.stats;
+    if (!stats) return;
+    if (kind === 'read') {
+      stats.reads++;
+      stats.bytesRead += bytes;
+      stats.firstReadAt ??= Date.now();
+    } else {
+      stats.writes++;
+      stats.bytesWritten += bytes;
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const entry of this.exports.values()) await entry.volume.close();
+    this.exports.clear();
+  }
+}
