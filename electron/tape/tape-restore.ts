@@ -28,7 +28,7 @@ export function checkCopyComplete(copy: TapeCopy): void {
   }
 }
 
-export type TapeVmRestoreOptions = { copy: TapeCopy; targetPath: string; newName: string | undefined; jobId: string; pool: WorkerPool; coordinator: PassCoordinator };
+export type TapeVmRestoreOptions = { copy: TapeCopy; targetPath: string; jobId: string; pool: WorkerPool; coordinator: PassCoordinator };
 
 export class TapeVmRestore implements JobWork {
   readonly steps = tapeRestoreSteps;
@@ -49,7 +49,7 @@ export class TapeVmRestore implements JobWork {
         checkCopyComplete(copy);
         this.bytesTotal = copyDataBytes(copy);
         context.log(`${copy.manifest.vmName} point ${copy.manifest.sequence} is in media set ${copy.mediaSetId.slice(0, 8)}: ${copy.uniqueBlocks} stored blocks, ${this.bytesTotal} bytes to write`);
-        this.writer = await LocalVmWriter.claim({ target: this.options.targetPath, jobId: this.options.jobId, resume: false, manifest: copy.manifest, newName: this.options.newName, bytesNeeded: this.bytesTotal, context });
+        this.writer = await LocalVmWriter.claim({ target: this.options.targetPath, jobId: this.options.jobId, resume: false, manifest: copy.manifest, newName: undefined, bytesNeeded: this.bytesTotal, context });
         return;
       }
       case 'restore-configuration':
@@ -70,7 +70,7 @@ export class TapeVmRestore implements JobWork {
     context.progress(0, this.bytesTotal);
     const consumer = new DiskRestoreConsumer({
       jobId: this.options.jobId,
-      label: writer.vmName === copy.manifest.vmName ? copy.manifest.vmName : `${copy.manifest.vmName} as ${writer.vmName}`,
+      label: copy.manifest.vmName,
       copy,
       context,
       diskPaths,

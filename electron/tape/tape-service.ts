@@ -218,7 +218,7 @@ export class TapeService {
       const submitted = copies.map((copy) =>
         this.deps.jobs.submit(
           { kind: 'tape-restore', vmId: copy.manifest.vmId, vmName: copy.manifest.vmName, summary: `Restore ${copy.manifest.vmName} from tape to ${where}`, params: { ...request, pointId: copy.manifest.id, mediaSetId: copy.mediaSetId }, steps: tapeRestoreSteps, requestedBy: who, outsideLimit: true },
-          (job) => new TapeVmRestore({ copy, targetPath: (targetFor(copy) as LocalTarget).path, newName: undefined, jobId: job.id, pool: this.deps.pool, coordinator: this.coordinator }),
+          (job) => new TapeVmRestore({ copy, targetPath: (targetFor(copy) as LocalTarget).path, jobId: job.id, pool: this.deps.pool, coordinator: this.coordinator }),
         ),
       );
       // Declared in the same turn as the submits: no job can reach its transfer before this.
