@@ -14,7 +14,7 @@ import { OverlayVolume } from './volume.ts';
 /** Blocks of each disk kept decompressed in memory: a guest's hot blocks read once. */
 const CACHE_BLOCKS = 64;
 
-export async function openBackupVolume(repository: Repository, vmId: string, pointId: string, cacheFolder: string): Promise<{ volume: OverlayVolume; disks: PointDisk[] }> {
+export async function openBackupVolume(repository: Repository, vmId: string, pointId: string, cacheFolder: string): Promise<{ volume: OverlayVolume }> {
   const point = await resolvePoint(repository, vmId, pointId);
   await mkdir(cacheFolder, { recursive: true });
   const manifest = point.point;
@@ -26,5 +26,5 @@ export async function openBackupVolume(repository: Repository, vmId: string, poi
     bases.push({ name: `${stem}.vmdk`, disk: new BytesDisk(Buffer.from(writeFlatDescriptor(disk.capacity, flat)), `${stem}.vmdk`) });
     bases.push({ name: flat, disk: disks[index] as PointDisk });
   });
-  return { volume: new OverlayVolume(manifest.vmName, cacheFolder, bases), disks };
+  return { volume: new OverlayVolume(manifest.vmName, cacheFolder, bases) };
 }

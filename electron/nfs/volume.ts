@@ -26,9 +26,12 @@ export class OverlayVolume {
   /** Bytes the cache holds (chunks written), for the sessions view. */
   cachedBytes = 0;
 
+  private readonly bases: Disk[];
+
   constructor(name: string, cacheFolder: string, bases: { name: string; disk: Disk }[]) {
     this.name = name;
     this.cacheFolder = cacheFolder;
+    this.bases = bases.map((base) => base.disk);
     for (const base of bases) this.add(base.name, base.disk, base.disk.capacity);
   }
 
@@ -166,8 +169,10 @@ export class OverlayVolume {
     return { total: stats.blocks * stats.bsize, free: stats.bavail * stats.bsize };
   }
 
+  /** Closes the cache files and the bases (the volume owns them). */
   async close(): Promise<void> {
     for (const node of this.nodes.values()) if (node.cache) await (await node.cache).close().catch(() => undefined);
+    for (const base of this.bases) await base.close().catch(() => undefined);
   }
 }
 
