@@ -210,7 +210,6 @@ export class BlockStreamReader {
   private at = 0;
   /** Offset in the file of the next byte `take` returns. */
   offset: number;
-  ended = false;
   private skipFirst: number;
 
   constructor(drive: TapeDrive, startOffset: number, signal?: AbortSignal) {
@@ -223,10 +222,7 @@ export class BlockStreamReader {
 
   private async fill(): Promise<boolean> {
     const next = await this.drive.read(this.signal);
-    if (next.kind !== 'block') {
-      this.ended = true;
-      return false;
-    }
+    if (next.kind !== 'block') return false;
     this.chunk = next.data;
     this.at = this.skipFirst;
     this.skipFirst = 0;
@@ -267,11 +263,6 @@ export class BlockStreamReader {
     }
     this.offset += length;
     return true;
-  }
-
-  /** Reads to the filemark that ends the file. */
-  async drain(): Promise<void> {
-    for (let guard = 0; !this.ended && guard < 100_000_000; guard++) await this.fill();
   }
 }
 
