@@ -3,7 +3,7 @@
 // symlinks. Depths, counts and sizes from the disk are bounded before they are trusted.
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
-import { splitPath, type EntryType, type FileSystem, type FsEntry } from './file-system.ts';
+import { FolderTrail, splitPath, type EntryType, type FileSystem, type FsEntry } from './file-system.ts';
 
 const EXT_MAGIC = 0xef53;
 const EXTENT_MAGIC = 0xf30a;
@@ -225,17 +225,13 @@ export class ExtFileSystem implements FileSystem {
     const parts = splitPath(path);
     if (parts.length > MAX_PATH_DEPTH) throw new LifeboatError('bad-request', `${path} is too deep`);
     let current = await this.inode(2);
-    // A damaged entry can point a folder back at one of its ancestors: a loop, not a deeper tree.
-    const ancestors = new Set<number>([2]);
+    const trail = new FolderTrail(path, [2]);
     for (const [index, part] of parts.entries()) {
       if (typeOf(current.mode) !== 'dir') throw new LifeboatError('not-found', `${path}: ${parts.slice(0, index).join('/')} is not a folder`);
       const entry = (await this.entries(current)).find((candidate) => candidate.name === part);
       if (!entry) throw new LifeboatError('not-found', `${path}: no such file or folder`);
       current = await this.inode(entry.inode);
-      if (typeOf(current.mode) === 'dir') {
-        if (ancestors.has(entry.inode)) throw new LifeboatError('corrupt-disk', `${path}: folder ${part} points back at a folder above it (a damaged directory entry)`);
-        ancestors.add(entry.inode);
-      }
+      if (typeOf(current.mode) === 'dir') trail.enter(entry.inode, part);
       const last = index === parts.length - 1;
       if (typeOf(current.mode) === 'symlink' && (!last || follow)) {
         if (hops >= MAX_SYMLINKS) throw new LifeboatError('bad-request', `${path}: too many symbolic links`);

@@ -3,7 +3,7 @@
 // so a looping FAT is an error, not a hang.
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
-import { splitPath, type FileSystem, type FsEntry } from './file-system.ts';
+import { FolderTrail, splitPath, type FileSystem, type FsEntry } from './file-system.ts';
 
 const MAX_FAT_BYTES = 64 * 1024 * 1024;
 const DIR_ENTRY = 32;
@@ -188,14 +188,13 @@ export class FatFileSystem implements FileSystem {
   private async resolve(path: string): Promise<FatEntry | null> {
     let cluster: number | null = null;
     let found: FatEntry | null = null;
-    // A damaged entry can point a folder back at one of its ancestors: a loop, not a deeper tree.
-    const ancestors = new Set<number>([this.geometry.rootCluster, 0]);
+    // Cluster 0 in an entry also means the root folder.
+    const trail = new FolderTrail(path, [this.geometry.rootCluster, 0]);
     for (const part of splitPath(path)) {
       const entries = await this.directory(cluster);
       found = entries.find((entry) => entry.name.toLowerCase() === part.toLowerCase()) ?? null;
       if (!found) throw new LifeboatError('not-found', `${path}: no such file or folder`);
-      if (found.type === 'dir' && ancestors.has(found.cluster)) throw new LifeboatError('corrupt-disk', `${path}: folder ${found.name} points back at a folder above it (a damaged directory entry)`);
-      if (found.type === 'dir') ancestors.add(found.cluster);
+      if (found.type === 'dir') trail.enter(found.cluster, found.name);
       cluster = found.type === 'dir' ? found.cluster : -1;
       if (cluster === -1 && part !== splitPath(path).at(-1)) throw new LifeboatError('not-found', `${path}: ${found.name} is not a folder`);
     }

@@ -1,6 +1,7 @@
 // What the item-level code sees of any file system: list a folder, look a path up, read a file.
 import type { Disk } from '../disks/disk.ts';
 import { checkRange } from '../disks/disk.ts';
+import { LifeboatError } from '../errors.ts';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
 export type FsEntry = { name: string; type: EntryType; size: number; mtime: Date | null; mode: number | null; target?: string };
@@ -34,6 +35,23 @@ export class DiskSlice implements Disk {
   }
 
   async close(): Promise<void> {}
+}
+
+/** The folders a path lookup has passed through. A damaged entry can point a folder back at one
+ * of its ancestors: that is a loop, refused, not a deeper tree to walk. */
+export class FolderTrail {
+  private readonly seen: Set<number>;
+  private readonly path: string;
+
+  constructor(path: string, roots: number[]) {
+    this.path = path;
+    this.seen = new Set(roots);
+  }
+
+  enter(folder: number, name: string): void {
+    if (this.seen.has(folder)) throw new LifeboatError('corrupt-disk', `${this.path}: folder ${name} points back at a folder above it (a damaged directory entry)`);
+    this.seen.add(folder);
+  }
 }
 
 export function splitPath(path: string): string[] {

@@ -4,7 +4,7 @@
 // and unnamed $DATA streams. Compressed and encrypted files are refused with a reason.
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
-import { splitPath, type FileSystem, type FsEntry } from './file-system.ts';
+import { FolderTrail, splitPath, type FileSystem, type FsEntry } from './file-system.ts';
 
 const ROOT_RECORD = 5;
 const MAX_RUNS = 100_000;
@@ -259,13 +259,11 @@ export class NtfsFileSystem implements FileSystem {
   private async resolve(path: string): Promise<IndexEntry | null> {
     let current: IndexEntry | null = null;
     let record = ROOT_RECORD;
-    // A damaged index can point a folder back at one of its ancestors: a loop, not a deeper tree.
-    const ancestors = new Set<number>([ROOT_RECORD]);
+    const trail = new FolderTrail(path, [ROOT_RECORD]);
     for (const part of splitPath(path)) {
       current = (await this.entries(record)).find((entry) => entry.name.toLowerCase() === part.toLowerCase()) ?? null;
       if (!current) throw new LifeboatError('not-found', `${path}: no such file or folder`);
-      if (current.isDir && ancestors.has(current.record)) throw new LifeboatError('corrupt-disk', `${path}: folder ${part} points back at a folder above it (a damaged index)`);
-      ancestors.add(current.record);
+      if (current.isDir) trail.enter(current.record, part);
       record = current.record;
     }
     return current;
