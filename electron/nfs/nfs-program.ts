@@ -72,6 +72,25 @@ function readSattr(reader: XdrReader): { size: number | null } {
   return { size };
 }
 
+type Target = { volume: OverlayVolume; exportId: number; id: number };
+type Failure = (w: XdrWriter, status: number) => void;
+
+/** The failure body of the procedures that owe the object's attributes after the status. */
+function withAttributes(target: Target): Failure {
+  return (w, status) => {
+    w.u32(status);
+    postOpAttr(w, target.volume, target.id, target.exportId);
+  };
+}
+
+/** The failure body of the procedures that owe wcc_data, for each folder or file they touch. */
+function withWcc(...targets: Target[]): Failure {
+  return (w, status) => {
+    w.u32(status);
+    for (const target of targets) wcc(w, target.volume, target.id, target.exportId);
+  };
+}
+
 export type VolumeLookup = (exportId: number) => OverlayVolume | null;
 
 /** Runs one NFS procedure; returns the result body (status first), or null for an unknown one. */
@@ -79,14 +98,14 @@ export type IoCounter = (exportId: number, kind: 'read' | 'write', bytes: number
 
 export async function nfsProcedure(procedure: number, args: XdrReader, volumes: VolumeLookup, onIo: IoCounter = () => undefined): Promise<Buffer | null> {
   const out = new XdrWriter();
-  const target = (): { volume: OverlayVolume; exportId: number; id: number } => {
+  const target = (): Target => {
     const { exportId, fileId } = decodeHandle(args.opaque(64, 'a file handle'));
     const volume = volumes(exportId);
     if (!volume) throw new NfsStatusError(NfsStatus.stale, 'the export is gone');
     return { volume, exportId, id: fileId };
   };
   // On an error each procedure still owes its failure body; `fail` says how to write it.
-  let fail: (w: XdrWriter, status: number) => void = (w, status) => void w.u32(status);
+  let fail: Failure = (w, status) => void w.u32(status);
   try {
     switch (procedure) {
       case 0:
@@ -100,10 +119,7 @@ export async function nfsProcedure(procedure: number, args: XdrReader, volumes: 
       }
       case 2: {
         const { volume, exportId, id } = target();
-        fail = (w, status) => {
-          w.u32(status);
-          wcc(w, volume, id, exportId);
-        };
+        fail = withWcc({ volume, exportId, id });
         const { size } = readSattr(args);
         if (args.bool('guard')) {
           args.u32('guard time');
@@ -120,10 +136,7 @@ export async function nfsProcedure(procedure: number, args: XdrReader, volumes: 
       case 3: {
         const { volume, exportId, id } = target();
         const name = args.string(MAX_NAME, 'a name');
-        fail = (w, status) => {
-          w.u32(status);
-          postOpAttr(w, volume, id, exportId);
-        };
+        fail = withAttributes({ volume, exportId, id });
         const found = volume.lookup(id, name);
         out.u32(NfsStatus.ok).opaque(encodeHandle(exportId, found));
         postOpAttr(out, volume, found, exportId);
@@ -133,10 +146,7 @@ export async function nfsProcedure(procedure: number, args: XdrReader, volumes: 
       case 4: {
         const { volume, exportId, id } = target();
         const access = args.u32('access');
-        fail = (w, status) => {
-          w.u32(status);
-          postOpAttr(w, volume, id, exportId);
-        };
+        fail = withAttributes({ volume, exportId, id });
         volume.attr(id);
         out.u32(NfsStatus.ok);
         postOpAttr(out, volume, id, exportId);
@@ -147,10 +157,7 @@ export async function nfsProcedure(procedure: number, args: XdrReader, volumes: 
         const { volume, exportId, id } = target();
         const offset = args.u64('offset');
         const count = Math.min(args.u32('count'), MAX_IO);
-        fail = (w, status) => {
-          w.u32(status);
-          postOpAttr(w, volume, id, exportId);
-        };
+        fail = withAttributes({ volume, exportId, id });
         if (volume.attr(id).type === 'dir') throw new NfsStatusError(NfsStatus.isdir, 'a folder cannot be read');
         const { data, eof } = await volume.read(id, offset, count);
         onIo(exportId, 'read', data.length);
@@ -165,10 +172,7 @@ export async function nfsProcedure(procedure: number, args: XdrReader, volumes: 
         args.u32('count');
         args.u32('stable');
         const data = args.opaque(MAX_IO, 'write data');
-        fail = (w, status) => {
-          w.u32(status);
-          wcc(w, volume, id, exportId);
-        };
+        fail = withWcc({ volume, exportId, id });
         if (volume.attr(id).type === 'dir') throw new NfsStatusError(NfsStatus.isdir, 'a folder cannot be written');
         await volume.write(id, offset, data);
         onIo(exportId, 'write', data.length);
@@ -182,10 +186,7 @@ export async function nfsProcedure(procedure: number, args: XdrReader, volumes: 
         const { volume, exportId, id } = target();
         const name = args.string(MAX_NAME, 'a name');
         const mode = args.u32('create mode');
-        fail = (w, status) => {
-          w.u32(status);
-          wcc(w, volume, id, exportId);
-        };
+        fail = withWcc({ volume, exportId, id });
         let size: number | null = null;
         if (mode === 2) args.fixed(8, 'the create verifier');
         else if (mode <= 1) size = readSattr(args).size;
@@ -200,10 +201,7 @@ export async function nfsProcedure(procedure: number, args: XdrReader, volumes: 
       case 12: {
         const { volume, exportId, id } = target();
         const name = args.string(MAX_NAME, 'a name');
-        fail = (w, status) => {
-          w.u32(status);
-          wcc(w, volume, id, exportId);
-        };
+        fail = withWcc({ volume, exportId, id });
         await volume.remove(id, name);
         out.u32(NfsStatus.ok);
         wcc(out, volume, id, exportId);
@@ -214,11 +212,7 @@ export async function nfsProcedure(procedure: number, args: XdrReader, volumes: 
         const fromName = args.string(MAX_NAME, 'a name');
         const to = target();
         const toName = args.string(MAX_NAME, 'a name');
-        fail = (w, status) => {
-          w.u32(status);
-          wcc(w, from.volume, from.id, from.exportId);
-          wcc(w, to.volume, to.id, to.exportId);
-        };
+        fail = withWcc(from, to);
         if (from.volume !== to.volume) throw new NfsStatusError(NfsStatus.inval, 'a rename across exports');
         await from.volume.rename(from.id, fromName, to.id, toName);
         out.u32(NfsStatus.ok);
@@ -234,10 +228,7 @@ export async function nfsProcedure(procedure: number, args: XdrReader, volumes: 
         args.fixed(8, 'the cookie verifier');
         const limit = Math.min(args.u32('count'), MAX_IO);
         if (plus) args.u32('maxcount');
-        fail = (w, status) => {
-          w.u32(status);
-          postOpAttr(w, volume, id, exportId);
-        };
+        fail = withAttributes({ volume, exportId, id });
         const entries = [{ name: '.', id }, { name: '..', id }, ...volume.list(id)];
         out.u32(NfsStatus.ok);
         postOpAttr(out, volume, id, exportId);
@@ -260,10 +251,7 @@ export async function nfsProcedure(procedure: number, args: XdrReader, volumes: 
       }
       case 18: {
         const { volume, exportId, id } = target();
-        fail = (w, status) => {
-          w.u32(status);
-          postOpAttr(w, volume, id, exportId);
-        };
+        fail = withAttributes({ volume, exportId, id });
         const { total, free } = await volume.usage();
         out.u32(NfsStatus.ok);
         postOpAttr(out, volume, id, exportId);
