@@ -31,6 +31,8 @@ export type DiskConsumerOptions = ConsumerOptions & {
   /** Staged flat file of each disk, in the manifest's order (sparse, full size). */
   diskPaths: string[];
   pool: WorkerPool;
+  /** The copy's data bytes (copyDataBytes), which the restore has already counted. */
+  bytesExpected: number;
 };
 
 export class DiskRestoreConsumer extends ConsumerBase {
@@ -46,7 +48,7 @@ export class DiskRestoreConsumer extends ConsumerBase {
   constructor(options: DiskConsumerOptions) {
     super(options);
     this.options = options;
-    this.bytesExpected = copyDataBytes(options.copy);
+    this.bytesExpected = options.bytesExpected;
     const { manifest, maps } = options.copy;
     manifest.disks.forEach((disk, diskIndex) => {
       const map = diskMapOf(manifest, maps, diskIndex);

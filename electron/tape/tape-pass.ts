@@ -36,12 +36,11 @@ function alive(consumer: PassConsumer): boolean {
   return consumer.failure === null && !consumer.signal.aborted;
 }
 
-/** Per tape sequence, the stored blocks consumers want from it, in tape order. */
-export function wantedByTape(consumers: PassConsumer[]): Map<number, Wanted[]> {
+/** Per tape sequence, the stored blocks of these copies, in tape order. */
+export function wantedByTape(copies: TapeCopy[]): Map<number, Wanted[]> {
   const byTape = new Map<number, Wanted[]>();
   const seen = new Set<number>();
-  for (const consumer of consumers) {
-    const copy = consumer.copy;
+  for (const copy of copies) {
     if (seen.has(copy.id)) continue;
     seen.add(copy.id);
     for (let id = 0; id < copy.uniqueBlocks; id++) {
@@ -68,7 +67,7 @@ export type PassOptions = {
 
 export async function runTapePass(options: PassOptions): Promise<TapeReport[]> {
   const { consumers } = options;
-  const byTape = wantedByTape(consumers);
+  const byTape = wantedByTape(consumers.map((consumer) => consumer.copy));
   const reports: TapeReport[] = [];
   const volumes = [...options.volumes].sort((a, b) => a.sequence - b.sequence);
   for (const volume of volumes) {

@@ -75,6 +75,7 @@ export class TapeVmRestore implements JobWork {
       context,
       diskPaths,
       pool: this.options.pool,
+      bytesExpected: this.bytesTotal,
       onBytes: (bytes) => {
         this.bytesWritten = bytes;
         context.progress(bytes, this.bytesTotal);

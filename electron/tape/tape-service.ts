@@ -171,7 +171,7 @@ export class TapeService {
     for (const copy of copies) bySet.set(copy.mediaSetId, [...(bySet.get(copy.mediaSetId) ?? []), copy]);
     for (const [mediaSetId, setCopies] of bySet) {
       const volumes = this.deps.catalog.tapes.volumes(mediaSetId);
-      const wanted = wantedByTape(setCopies.map((copy) => ({ copy }) as PassConsumer));
+      const wanted = wantedByTape(setCopies);
       for (const sequence of [...wanted.keys()].sort((a, b) => a - b)) {
         const volume = volumes.find((candidate) => candidate.sequence === sequence);
         if (!volume) throw new LifeboatError('not-found', `the restore needs tape ${sequence} of media set ${mediaSetId.slice(0, 8)}, which is not in the catalog; catalog it with \`lifeboat tape catalog <barcode>\``);
