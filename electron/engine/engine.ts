@@ -93,6 +93,7 @@ export class Engine {
       },
       restoreWork: (source, jobId, request) => this.restoreWork(source, jobId, request),
       restoreSteps: (target) => this.restoreWorkSteps(target),
+      checkTarget: (target, vmName) => this.checkTarget(target, vmName),
     });
     this.tape.useRepository(repository);
     this.handlers = this.makeHandlers();
@@ -171,23 +172,27 @@ export class Engine {
     const pointId = this.resolvePointId(vm.id, request.point);
     const name = request.newName ?? vm.name;
     const { target } = request;
-    if (target.kind === 'vsphere' && !this.catalog.findHost(target.host)) {
-      throw new LifeboatError('not-found', `no host "${target.host}" in the catalog; \`lifeboat hosts add vsphere …\` adds one`);
-    }
-    if (target.kind === 'vsphere' && target.original) {
-      if (request.newName) throw new LifeboatError('bad-request', 'an original-location restore keeps the VM and its name; drop the new name');
-      if (!target.confirmOverwrite) throw new LifeboatError('bad-request', `an original-location restore replaces the disks of ${vm.name}: look at what it replaces (preview) and confirm (--yes)`);
-    }
+    if (target.kind === 'vsphere' && target.original && request.newName) throw new LifeboatError('bad-request', 'an original-location restore keeps the VM and its name; drop the new name');
+    const held = this.checkTarget(target, vm.name);
     this.catalog.audit(request.operator ?? actor, 'restore.entireVm', vm.id, { pointId, target, newName: request.newName ?? null });
     const where = target.kind === 'local' ? target.path : `${target.host}${target.datastore ? ` [${target.datastore}]` : ''}`;
     const spec = { kind: 'restore-entire-vm' as const, vmId: vm.id, vmName: vm.name, summary: `Restore ${vm.name} as ${name} to ${where}`, params: { ...request, pointId }, steps: restoreSteps, requestedBy: request.operator ?? actor };
     if (target.kind === 'local') {
       return this.jobs.submit(spec, (job) => this.localRestoreWork(job.id, { vmId: vm.id, pointId, targetPath: target.path, newName: request.newName }, false));
     }
-    // Under the four-eyes rule an original-location restore waits until a second operator approves it.
-    const held = target.original && this.catalog.settings().fourEyes ? { holdFor: 'approval' } : {};
     const summary = target.original ? `Roll ${vm.name} back in place on ${target.host}` : spec.summary;
     return this.jobs.submit({ ...spec, ...held, summary, steps: this.restoreWorkSteps(target) }, (job) => this.restoreWork(this.repository, job.id, { vmId: vm.id, pointId, target, newName: request.newName }).work);
+  }
+
+  /** What every restore to a target must pass, whatever the source: the host is known, an
+   * original-location restore is confirmed; under the four-eyes rule the latter is held until a
+   * second operator approves it. */
+  checkTarget(target: RestoreTarget | RehearsalTarget, vmName: string): { holdFor?: string } {
+    if (target.kind !== 'vsphere') return {};
+    if (!this.catalog.findHost(target.host)) throw new LifeboatError('not-found', `no host "${target.host}" in the catalog; \`lifeboat hosts add vsphere …\` adds one`);
+    if (!('original' in target) || !target.original) return {};
+    if (!target.confirmOverwrite) throw new LifeboatError('bad-request', `an original-location restore replaces the disks of ${vmName}: look at what it replaces (preview) and confirm it (--yes)`);
+    return this.catalog.settings().fourEyes ? { holdFor: 'approval' } : {};
   }
 
   private restoreWorkSteps(target: RestoreTarget): readonly StepDefinition[] {
@@ -245,7 +250,7 @@ export class Engine {
   /** A restore rehearsal: the VMs restored in parallel to an isolated target, checked, timed. */
   startRehearsal(request: Parsed<'rehearsal.start'>, actor: string): Job {
     const { target } = request;
-    if (target.kind === 'vsphere' && !this.catalog.findHost(target.host)) throw new LifeboatError('not-found', `no host "${target.host}" in the catalog`);
+    this.checkTarget(target, 'the rehearsal VMs');
     const vms = request.vms.map((argument) => {
       const vm = this.resolveVm(argument);
       const pointId = this.resolvePointId(vm.id, request.point);

@@ -38,6 +38,8 @@ export type TapeServiceDeps = {
   /** A normal restore of a point of `repository` (for the staged path), with its steps. */
   restoreWork(repository: Repository, jobId: string, request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined }): { steps: readonly StepDefinition[]; work: JobWork };
   restoreSteps(target: RestoreTarget): readonly StepDefinition[];
+  /** The engine's rules for a restore target (host known, original location confirmed). */
+  checkTarget(target: RestoreTarget, vmName: string): { holdFor?: string };
 };
 
 export type CreateLibraryRequest = { slots: number; drives: number; mailslots: number; tapes: number; capacityBytes: number; timeScale: number; rateScale: number; bufferBytes?: number | undefined };
@@ -195,12 +197,8 @@ export class TapeService {
   }
 
   async startRestore(request: { vms: string[]; point: string; target: RestoreTarget; staging?: string | undefined; operator?: string | undefined }, actor: string): Promise<{ jobs: Job[]; pullList: PullListEntry[] }> {
-    const { target } = request;
-    if (target.kind === 'vsphere') {
-      if (!this.deps.catalog.findHost(target.host)) throw new LifeboatError('not-found', `no host "${target.host}" in the catalog; \`lifeboat hosts add vsphere …\` adds one`);
-      if (target.original && !target.confirmOverwrite) throw new LifeboatError('bad-request', 'an original-location restore replaces the disks of the VM: confirm it (--yes)');
-    }
     const copies = request.vms.map((vm) => this.copyFor(vm, request.point));
+    this.deps.checkTarget(request.target, copies.map((copy) => copy.manifest.vmName).join(', '));
     if (new Set(copies.map((copy) => copy.id)).size !== copies.length) throw new LifeboatError('bad-request', 'the same VM is named twice');
     if (request.target.kind === 'local' && copies.length > 1) {
       // Several VMs go to one folder each, under the target.
