@@ -198,7 +198,8 @@ export class TapeService {
 
   async startRestore(request: { vms: string[]; point: string; target: RestoreTarget; staging?: string | undefined; operator?: string | undefined }, actor: string): Promise<{ jobs: Job[]; pullList: PullListEntry[] }> {
     const copies = request.vms.map((vm) => this.copyFor(vm, request.point));
-    this.deps.checkTarget(request.target, copies.map((copy) => copy.manifest.vmName).join(', '));
+    // An original-location restore through staging is held for approval like any other.
+    const held = this.deps.checkTarget(request.target, copies.map((copy) => copy.manifest.vmName).join(', '));
     if (new Set(copies.map((copy) => copy.id)).size !== copies.length) throw new LifeboatError('bad-request', 'the same VM is named twice');
     if (request.target.kind === 'local' && copies.length > 1) {
       // Several VMs go to one folder each, under the target.
@@ -234,7 +235,7 @@ export class TapeService {
       stageIds.push(stage.id);
       const target = targetFor(copy);
       const vmJob = this.deps.jobs.submit(
-        { kind: 'tape-restore', vmId: copy.manifest.vmId, vmName: copy.manifest.vmName, summary: `Restore ${copy.manifest.vmName} from tape through staging to ${where}`, params: { ...request, pointId: copy.manifest.id, stageJobId: stage.id }, steps: [{ name: 'wait-for-staging', title: 'Pending: wait for the backup restore job' }, ...this.deps.restoreSteps(target)], requestedBy: who, outsideLimit: true },
+        { kind: 'tape-restore', vmId: copy.manifest.vmId, vmName: copy.manifest.vmName, summary: `Restore ${copy.manifest.vmName} from tape through staging to ${where}`, params: { ...request, pointId: copy.manifest.id, stageJobId: stage.id }, steps: [{ name: 'wait-for-staging', title: 'Pending: wait for the backup restore job' }, ...this.deps.restoreSteps(target)], requestedBy: who, outsideLimit: true, ...held },
         (job) =>
           new StagedRestore({
             stagingPath,

@@ -19,6 +19,14 @@ test('a VM comes back from tape onto a vSphere host through a staging repository
   const vm = vms[0] as (typeof vms)[number];
   await assert.rejects(engine.tape.startRestore({ vms: [vm.name], point: 'latest', target: { kind: 'vsphere', host: 'nope' } }, 'test'), /no host "nope"/);
   await assert.rejects(engine.tape.startRestore({ vms: [vm.name], point: 'latest', target: { kind: 'vsphere', host: 'vc', original: true } }, 'test'), /confirm it/);
+  // Under the four-eyes rule an original-location restore from tape waits for a second operator too.
+  engine.catalog.updateSettings({ fourEyes: true });
+  const original = await engine.tape.startRestore({ vms: [vm.name], point: 'latest', target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true } }, 'alice');
+  const held = original.jobs.find((job) => job.kind === 'tape-restore');
+  assert.deepEqual([held?.state, held?.waitingFor], ['waiting-for-operator', 'approval']);
+  for (const job of original.jobs) engine.jobs.cancel(job.id);
+  await Promise.all(original.jobs.map((job) => runJob(engine, job)));
+  engine.catalog.updateSettings({ fourEyes: false });
   const { jobs } = await engine.tape.startRestore({ vms: [vm.name], point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1' } }, 'test');
   assert.deepEqual(jobs.map((job) => job.kind), ['tape-stage', 'tape-restore'], 'vSphere goes through staging');
   const [stage, restore] = await Promise.all(jobs.map((job) => runJob(engine, job)));
