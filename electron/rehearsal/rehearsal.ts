@@ -11,6 +11,7 @@ import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { resolvePoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';
 import { compareDiskToFile } from '../restore/disk-transfer.ts';
+import { diskFileNames, type DiskFiles } from '../restore/local-vm-writer.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import { renderReport } from './report.ts';
 
@@ -146,12 +147,12 @@ export class RehearsalWork implements JobWork {
   private async compareDisks(vm: RehearsalVm, context: StepContext): Promise<string> {
     const point = await resolvePoint(this.options.repository, vm.vmId, vm.pointId);
     let blocks = 0;
-    for (const [index, disk] of point.disks.entries()) {
-      const base = point.point.disks[index]?.fileName.replace(/\.vmdk$/i, '') ?? '';
-      // The restored folder's flat extents are named after the restored VM.
-      const flat = join(this.folderOf(vm), index === 0 ? `${this.restoredAs(vm)}-flat.vmdk` : `${this.restoredAs(vm)}_${index}-flat.vmdk`);
+    // The names the local restore gave the copy's disks.
+    const files = diskFileNames(point.point, this.restoredAs(vm));
+    for (const disk of point.disks) {
+      const flat = join(this.folderOf(vm), (files.get(disk.key) as DiskFiles).flat);
       const { blocks: checked, differing } = await compareDiskToFile({ pool: this.options.pool, point, disk, path: flat, targetLabel: `rehearsal copy of ${vm.vmName}`, context, onProgress: () => undefined });
-      if (differing > 0) throw new LifeboatError('corrupt-disk', `disk ${disk.key} (${base}) of the restored copy differs from the point in ${differing} block(s)`);
+      if (differing > 0) throw new LifeboatError('corrupt-disk', `disk ${disk.key} of the restored copy differs from the point in ${differing} block(s)`);
       blocks += checked;
     }
     return `${blocks} blocks match the restore point's SHA-256`;

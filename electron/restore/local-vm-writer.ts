@@ -13,12 +13,27 @@ import type { Manifest } from '../repository/manifest.ts';
 
 export type DiskFiles = { descriptor: string; flat: string };
 
+/** The files each disk of a point gets in a VM folder: its own names, or, under a new VM name,
+ * names after the VM (NAME, NAME_1, …). */
+export function diskFileNames(manifest: Manifest, newName: string | undefined): Map<string, DiskFiles> {
+  const renamed = newName !== undefined && newName !== manifest.vmName;
+  const files = new Map<string, DiskFiles>();
+  const used = new Set<string>();
+  manifest.disks.forEach((disk, index) => {
+    let base = renamed ? (index === 0 ? (newName as string) : `${newName}_${index}`) : basename(disk.fileName, extname(disk.fileName));
+    while (used.has(base)) base = `${base}_${index}`;
+    used.add(base);
+    files.set(disk.key, { descriptor: `${base}.vmdk`, flat: `${base}-flat.vmdk` });
+  });
+  return files;
+}
+
 export class LocalVmWriter {
   readonly folder: LocalVmFolder;
   readonly vmName: string;
   private readonly manifest: Manifest;
   private readonly renamed: boolean;
-  readonly diskFiles = new Map<string, DiskFiles>();
+  readonly diskFiles: Map<string, DiskFiles>;
   published: string[] = [];
 
   private constructor(folder: LocalVmFolder, manifest: Manifest, newName: string | undefined) {
@@ -26,13 +41,7 @@ export class LocalVmWriter {
     this.manifest = manifest;
     this.vmName = newName ?? manifest.vmName;
     this.renamed = newName !== undefined && newName !== manifest.vmName;
-    const used = new Set<string>();
-    manifest.disks.forEach((disk, index) => {
-      let base = this.renamed ? (index === 0 ? this.vmName : `${this.vmName}_${index}`) : basename(disk.fileName, extname(disk.fileName));
-      while (used.has(base)) base = `${base}_${index}`;
-      used.add(base);
-      this.diskFiles.set(disk.key, { descriptor: `${base}.vmdk`, flat: `${base}-flat.vmdk` });
-    });
+    this.diskFiles = diskFileNames(manifest, newName);
   }
 
   /** Records the folders for the janitor, claims the target and checks it has room. */
