@@ -1,30 +1,39 @@
-// A VM's datastore folder made from a restore point, nothing restored first: its configuration,
-// a monolithicFlat descriptor per disk, and the flat extents read block by block from the
-// backup (with the point's merged block map held in memory), all under a write cache.
-import { mkdir } from 'node:fs/promises';
-import { basename, extname } from 'node:path';
-import { BytesDisk } from '../disks/bytes-disk.ts';
-import type { Disk } from '../disks/disk.ts';
+// A VM's datastore folder made from a restore point, nothing restored first: its configuration
+// and a monolithicFlat descriptor per disk as plain files in the export folder, and the flat
+// extents read block by block from the backup (with the point's merged block map held in
+// memory) under a write cache.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
 import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
 import { resolvePoint } from '../repository/chain.ts';
 import { PointDisk } from '../repository/point-disk.ts';
 import type { Repository } from '../repository/repository.ts';
-import { OverlayVolume } from './volume.ts';
+import { OverlayVolume, type VolumeFolders } from './volume.ts';
 
 /** Blocks of each disk kept decompressed in memory: a guest's hot blocks read once. */
 const CACHE_BLOCKS = 64;
 
-export async function openBackupVolume(repository: Repository, vmId: string, pointId: string, cacheFolder: string): Promise<{ volume: OverlayVolume }> {
+/** The flat extent's name beside a disk's descriptor name. */
+export function flatNameOf(descriptorName: string): string {
+  return `${basename(descriptorName, extname(descriptorName))}-flat.vmdk`;
+}
+
+export async function openBackupVolume(repository: Repository, vmId: string, pointId: string, folders: VolumeFolders): Promise<OverlayVolume> {
   const point = await resolvePoint(repository, vmId, pointId);
-  await mkdir(cacheFolder, { recursive: true });
+  await mkdir(folders.exportFolder, { recursive: true });
+  await mkdir(folders.cacheFolder, { recursive: true });
   const manifest = point.point;
-  const disks = manifest.disks.map((disk) => new PointDisk(point, disk.key, CACHE_BLOCKS));
-  const bases: { name: string; disk: Disk }[] = [{ name: manifest.vmConfig.fileName, disk: new BytesDisk(Buffer.from(manifest.vmConfig.text), manifest.vmConfig.fileName) }];
-  manifest.disks.forEach((disk, index) => {
-    const stem = basename(disk.fileName, extname(disk.fileName));
-    const flat = `${stem}-flat.vmdk`;
-    bases.push({ name: `${stem}.vmdk`, disk: new BytesDisk(Buffer.from(writeFlatDescriptor(disk.capacity, flat)), `${stem}.vmdk`) });
-    bases.push({ name: flat, disk: disks[index] as PointDisk });
-  });
-  return { volume: new OverlayVolume(manifest.vmName, cacheFolder, bases) };
+  await writeFile(join(folders.exportFolder, manifest.vmConfig.fileName), manifest.vmConfig.text, { flag: 'wx' });
+  const bases: { name: string; disk: PointDisk }[] = [];
+  try {
+    for (const disk of manifest.disks) {
+      const descriptor = `${basename(disk.fileName, extname(disk.fileName))}.vmdk`;
+      await writeFile(join(folders.exportFolder, descriptor), writeFlatDescriptor(disk.capacity, flatNameOf(descriptor)), { flag: 'wx' });
+      bases.push({ name: flatNameOf(descriptor), disk: new PointDisk(point, disk.key, CACHE_BLOCKS) });
+    }
+    return new OverlayVolume(manifest.vmName, folders, bases);
+  } catch (error) {
+    for (const base of bases) await base.disk.close().catch(() => undefined);
+    throw error;
+  }
 }

@@ -8,9 +8,11 @@ import { AUTH_NONE, AUTH_UNIX } from './rpc.ts';
 export const MOUNT_PROGRAM = 100005;
 export const MOUNT_VERSION = 3;
 const MNT3ERR_NOENT = 2;
+const MNT3ERR_ACCES = 13;
 const MAX_PATH = 1024;
 
-export type ExportTable = { list(): { path: string; exportId: number; rootId: number }[] };
+/** `allowed`: whether the calling client may mount the export. */
+export type ExportTable = { list(): { path: string; exportId: number; rootId: number; allowed: boolean }[] };
 
 export function mountProcedure(procedure: number, args: XdrReader, exports: ExportTable): Buffer | null {
   const out = new XdrWriter();
@@ -25,13 +27,14 @@ export function mountProcedure(procedure: number, args: XdrReader, exports: Expo
       const path = args.string(MAX_PATH, 'a path').replace(/\/+$/, '') || '/';
       const found = exports.list().find((entry) => entry.path === path);
       if (!found) return out.u32(MNT3ERR_NOENT).bytes();
+      if (!found.allowed) return out.u32(MNT3ERR_ACCES).bytes();
       return out.u32(0).opaque(encodeHandle(found.exportId, found.rootId)).u32(2).u32(AUTH_NONE).u32(AUTH_UNIX).bytes();
     }
     case 2:
       // DUMP: who has mounted what; not tracked.
       return out.bool(false).bytes();
     case 5: {
-      for (const entry of exports.list()) out.bool(true).string(entry.path).bool(false);
+      for (const entry of exports.list().filter((listed) => listed.allowed)) out.bool(true).string(entry.path).bool(false);
       return out.bool(false).bytes();
     }
     default:

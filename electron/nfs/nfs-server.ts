@@ -7,15 +7,23 @@ import { MOUNT_PROGRAM, MOUNT_VERSION, mountProcedure } from './mount-program.ts
 import { NFS_PROGRAM, NFS_VERSION, nfsProcedure } from './nfs-program.ts';
 import { AcceptStat, deniedVersionReply, errorReply, frame, parseCall, RecordReader, RpcVersionError, successReply } from './rpc.ts';
 import { XdrError } from './xdr.ts';
+import { NfsStatus, NfsStatusError } from './nfs-status.ts';
 import type { OverlayVolume } from './volume.ts';
 
 const MAX_RECORD = 2 * 1024 * 1024;
 
 export type NfsStats = { reads: number; writes: number; bytesRead: number; bytesWritten: number; firstReadAt: number | null };
+/** `allowed`: the client addresses that may mount and use the export (null: any). */
+type Export = { path: string; volume: OverlayVolume; stats: NfsStats; allowed: ReadonlySet<string> | null };
+
+/** IPv4 clients of a dual-stack socket show as ::ffff:a.b.c.d. */
+function clientAddress(socket: Socket): string {
+  return (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+}
 
 export class NfsServer {
   private readonly server: Server;
-  private readonly exports = new Map<number, { path: string; volume: OverlayVolume; stats: NfsStats }>();
+  private readonly exports = new Map<number, Export>();
   private readonly sockets = new Set<Socket>();
   private nextExport = 1;
 
@@ -39,12 +47,17 @@ export class NfsServer {
     return typeof address === 'object' && address ? address.port : 0;
   }
 
-  /** Serves `volume` at `path` (such as /lifeboat/<session>); returns its export id. */
-  addExport(path: string, volume: OverlayVolume): number {
+  /** Serves `volume` at `path` (such as /lifeboat/<session>) to the `allowed` client addresses
+   * (null: any); returns its export id. */
+  addExport(path: string, volume: OverlayVolume, allowed: readonly string[] | null = null): number {
     if ([...this.exports.values()].some((entry) => entry.path === path)) throw new LifeboatError('conflict', `${path} is already exported`);
     const exportId = this.nextExport++;
-    this.exports.set(exportId, { path, volume, stats: { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, firstReadAt: null } });
+    this.exports.set(exportId, { path, volume, stats: { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, firstReadAt: null }, allowed: allowed ? new Set(allowed) : null });
     return exportId;
+  }
+
+  get exportCount(): number {
+    return this.exports.size;
   }
 
   removeExport(exportId: number): void {
@@ -60,6 +73,7 @@ export class NfsServer {
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     const records = new RecordReader(MAX_RECORD);
+    const client = clientAddress(socket);
     // Calls on one connection are answered in order.
     let queue: Promise<void> = Promise.resolve();
     socket.on('data', (chunk: Buffer) => {
@@ -72,7 +86,7 @@ export class NfsServer {
       }
       for (const record of complete) {
         queue = queue.then(async () => {
-          const reply = await this.answer(record);
+          const reply = await this.answer(record, client);
           if (reply && !socket.destroyed) socket.write(frame(reply));
           else if (!reply) socket.destroy();
         });
@@ -81,7 +95,7 @@ export class NfsServer {
   }
 
   /** The reply to one record, or null when it is not even a call to answer. */
-  private async answer(record: Buffer): Promise<Buffer | null> {
+  private async answer(record: Buffer, client: string): Promise<Buffer | null> {
     let call;
     try {
       call = parseCall(record);
@@ -96,14 +110,23 @@ export class NfsServer {
     try {
       const body =
         program === MOUNT_PROGRAM
-          ? mountProcedure(procedure, args, { list: () => [...this.exports].map(([exportId, entry]) => ({ path: entry.path, exportId, rootId: entry.volume.rootId })) })
-          : await nfsProcedure(procedure, args, (exportId) => this.exports.get(exportId)?.volume ?? null, (exportId, kind, bytes) => this.count(exportId, kind, bytes));
+          ? mountProcedure(procedure, args, {
+              list: () => [...this.exports].map(([exportId, entry]) => ({ path: entry.path, exportId, rootId: entry.volume.rootId, allowed: allows(entry, client) })),
+            })
+          : await nfsProcedure(procedure, args, (exportId) => this.volumeFor(exportId, client), (exportId, kind, bytes) => this.count(exportId, kind, bytes));
       if (body === null) return errorReply(xid, AcceptStat.procUnavail);
       return successReply(xid, body);
     } catch (error) {
       if (error instanceof XdrError) return errorReply(xid, AcceptStat.garbageArgs);
       return errorReply(xid, AcceptStat.systemErr);
     }
+  }
+
+  private volumeFor(exportId: number, client: string): OverlayVolume | null {
+    const entry = this.exports.get(exportId);
+    if (!entry) return null;
+    if (!allows(entry, client)) throw new NfsStatusError(NfsStatus.acces, `${client} may not use ${entry.path}`);
+    return entry.volume;
   }
 
   private count(exportId: number, kind: 'read' | 'write', bytes: number): void {
@@ -125,4 +148,8 @@ export class NfsServer {
     for (const entry of this.exports.values()) await entry.volume.close();
     this.exports.clear();
   }
+}
+
+function allows(entry: Export, client: string): boolean {
+  return entry.allowed === null || entry.allowed.has(client);
 }

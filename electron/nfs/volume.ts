@@ -1,9 +1,12 @@
-// What the NFS server serves: a volume of files in one folder (a VM's datastore folder), each
-// file a read-only base (a disk of a restore point, a configuration text) under a write cache, or
-// a file the client made. Writes go to the cache, never to the base.
-import { open, rm, statfs, type FileHandle } from 'node:fs/promises';
+// What the NFS server serves: one folder (a VM's datastore folder) holding two kinds of files.
+// Plain files are real files in the export folder: the configuration, descriptors, and whatever
+// the client makes (logs, nvram, swap). Virtual files are disks of a restore point: a read-only
+// base under a copy-on-write cache in the cache folder. Writes never reach a base.
+import { readdirSync, statSync } from 'node:fs';
+import { open, rename, rm, statfs, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Disk } from '../disks/disk.ts';
+import { isErrnoCode } from '../errors.ts';
 import { NfsStatus, NfsStatusError } from './nfs-status.ts';
 
 export type NodeAttr = { fileid: number; type: 'file' | 'dir'; size: number; mode: number; mtimeMs: number };
@@ -14,31 +17,52 @@ export const ROOT_ID = 1;
 
 /** `baseEnd`: the base shows through below it only; a shrink lowers it, so a file that grows
  * again reads zeros there, not the old bytes. */
-type FileNode = { id: number; name: string; base: Disk | null; baseEnd: number; size: number; mtimeMs: number; chunks: Set<number>; cache: Promise<FileHandle> | null };
+type VirtualFile = { kind: 'virtual'; id: number; name: string; base: Disk; baseEnd: number; size: number; mtimeMs: number; chunks: Set<number>; cache: Promise<FileHandle> | null };
+type PlainFile = { kind: 'plain'; id: number; name: string };
+type FileNode = VirtualFile | PlainFile;
+
+export type VolumeFolders = { exportFolder: string; cacheFolder: string };
+
+/** A full cache disk is the client's NOSPC, not a server fault. */
+async function storing<T>(what: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (isErrnoCode(error, 'ENOSPC') || isErrnoCode(error, 'EDQUOT')) throw new NfsStatusError(NfsStatus.nospc, `no space left for ${what}`);
+    throw error;
+  }
+}
 
 export class OverlayVolume {
   readonly name: string;
   readonly rootId = ROOT_ID;
-  private readonly cacheFolder: string;
+  readonly folders: VolumeFolders;
   private readonly nodes = new Map<number, FileNode>();
   private nextId = ROOT_ID + 1;
   private readonly createdMs = Date.now();
   /** Bytes the cache holds (chunks written), for the sessions view. */
   cachedBytes = 0;
 
-  private readonly bases: Disk[];
-
-  constructor(name: string, cacheFolder: string, bases: { name: string; disk: Disk }[]) {
+  constructor(name: string, folders: VolumeFolders, bases: { name: string; disk: Disk }[]) {
     this.name = name;
-    this.cacheFolder = cacheFolder;
-    this.bases = bases.map((base) => base.disk);
-    for (const base of bases) this.add(base.name, base.disk, base.disk.capacity);
+    this.folders = folders;
+    for (const base of bases) {
+      this.nodes.set(this.nextId, { kind: 'virtual', id: this.nextId, name: base.name, base: base.disk, baseEnd: base.disk.capacity, size: base.disk.capacity, mtimeMs: this.createdMs, chunks: new Set(), cache: null });
+      this.nextId++;
+    }
+    this.scan();
   }
 
-  private add(name: string, base: Disk | null, size: number): FileNode {
-    const node: FileNode = { id: this.nextId++, name, base, baseEnd: base?.capacity ?? 0, size, mtimeMs: this.createdMs, chunks: new Set(), cache: null };
-    this.nodes.set(node.id, node);
-    return node;
+  /** Plain files are the export folder's own: files made there by others show up too. */
+  private scan(): void {
+    const present = new Set(readdirSync(this.folders.exportFolder, { withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => entry.name));
+    for (const node of [...this.nodes.values()]) if (node.kind === 'plain' && !present.has(node.name)) this.nodes.delete(node.id);
+    const known = new Set([...this.nodes.values()].map((node) => node.name));
+    for (const name of present) {
+      if (known.has(name)) continue;
+      this.nodes.set(this.nextId, { kind: 'plain', id: this.nextId, name });
+      this.nextId++;
+    }
   }
 
   private node(id: number): FileNode {
@@ -51,70 +75,115 @@ export class OverlayVolume {
     if (id !== ROOT_ID) throw new NfsStatusError(this.nodes.has(id) ? NfsStatus.notdir : NfsStatus.stale, 'not a folder');
   }
 
+  private plainPath(node: PlainFile): string {
+    return join(this.folders.exportFolder, node.name);
+  }
+
   attr(id: number): NodeAttr {
     if (id === ROOT_ID) return { fileid: ROOT_ID, type: 'dir', size: 4096, mode: 0o755, mtimeMs: this.createdMs };
     const node = this.node(id);
-    return { fileid: node.id, type: 'file', size: node.size, mode: 0o644, mtimeMs: node.mtimeMs };
+    if (node.kind === 'virtual') return { fileid: node.id, type: 'file', size: node.size, mode: 0o644, mtimeMs: node.mtimeMs };
+    try {
+      const stats = statSync(this.plainPath(node));
+      return { fileid: node.id, type: 'file', size: stats.size, mode: 0o644, mtimeMs: stats.mtimeMs };
+    } catch {
+      this.nodes.delete(node.id);
+      throw new NfsStatusError(NfsStatus.stale, `${node.name} is gone`);
+    }
   }
 
   lookup(dirId: number, name: string): number {
     this.dir(dirId);
     if (name === '.' || name === '..') return ROOT_ID;
+    this.scan();
     for (const node of this.nodes.values()) if (node.name === name) return node.id;
     throw new NfsStatusError(NfsStatus.noent, `${name} does not exist`);
   }
 
   list(dirId: number): { name: string; id: number }[] {
     this.dir(dirId);
+    this.scan();
     return [...this.nodes.values()].map((node) => ({ name: node.name, id: node.id }));
   }
 
-  private cacheOf(node: FileNode): Promise<FileHandle> {
-    node.cache ??= open(join(this.cacheFolder, `${node.id}.cache`), 'w+', 0o600);
+  /** The virtual disks by name, with the chunks the client has written (for migration). */
+  disks(): { id: number; name: string; size: number; writtenChunks: number[] }[] {
+    return [...this.nodes.values()].filter((node): node is VirtualFile => node.kind === 'virtual').map((node) => ({ id: node.id, name: node.name, size: node.size, writtenChunks: [...node.chunks].sort((a, b) => a - b) }));
+  }
+
+  private cacheOf(node: VirtualFile): Promise<FileHandle> {
+    node.cache ??= open(join(this.folders.cacheFolder, `${node.id}.cache`), 'w+', 0o600);
     return node.cache;
+  }
+
+  private async withPlain<T>(node: PlainFile, flags: string, use: (handle: FileHandle) => Promise<T>): Promise<T> {
+    const handle = await open(this.plainPath(node), flags).catch((error: unknown) => {
+      if (isErrnoCode(error, 'ENOENT')) throw new NfsStatusError(NfsStatus.stale, `${node.name} is gone`);
+      throw error;
+    });
+    try {
+      return await use(handle);
+    } finally {
+      await handle.close();
+    }
   }
 
   async read(id: number, offset: number, count: number): Promise<{ data: Uint8Array; eof: boolean }> {
     const node = this.node(id);
-    const end = Math.min(node.size, offset + count);
+    const size = this.attr(id).size;
+    const end = Math.min(size, offset + count);
     if (offset >= end) return { data: new Uint8Array(0), eof: true };
     const out = Buffer.alloc(end - offset);
+    if (node.kind === 'plain') {
+      await this.withPlain(node, 'r', (handle) => handle.read(out, 0, out.length, offset));
+      return { data: out, eof: end >= size };
+    }
     for (let at = offset; at < end; ) {
       const chunk = Math.floor(at / CHUNK);
       const take = Math.min(end - at, (chunk + 1) * CHUNK - at);
       if (node.chunks.has(chunk)) await (await this.cacheOf(node)).read(out, at - offset, take, at);
-      else if (node.base && at < node.baseEnd) {
+      else if (at < node.baseEnd) {
         const fromBase = Math.min(take, node.baseEnd - at);
         out.set(await node.base.read(at, fromBase), at - offset);
       }
       at += take;
     }
-    return { data: out, eof: end >= node.size };
+    return { data: out, eof: end >= size };
   }
 
   async write(id: number, offset: number, data: Uint8Array): Promise<void> {
     const node = this.node(id);
-    const cache = await this.cacheOf(node);
-    const end = offset + data.length;
-    for (let chunk = Math.floor(offset / CHUNK); chunk * CHUNK < end; chunk++) {
-      if (node.chunks.has(chunk)) continue;
-      const start = chunk * CHUNK;
-      const covered = offset <= start && end >= start + CHUNK;
-      // Copy the untouched base under a partial write first, so the chunk reads whole.
-      if (!covered && node.base && start < node.baseEnd) {
-        const length = Math.min(CHUNK, node.baseEnd - start);
-        await cache.write(await node.base.read(start, length), 0, length, start);
-      }
-      node.chunks.add(chunk);
-      this.cachedBytes += CHUNK;
+    if (node.kind === 'plain') {
+      await storing(node.name, () => this.withPlain(node, 'r+', (handle) => handle.write(data, 0, data.length, offset)));
+      return;
     }
-    await cache.write(data, 0, data.length, offset);
-    node.size = Math.max(node.size, end);
-    node.mtimeMs = Date.now();
+    await storing(`the write cache of ${node.name}`, async () => {
+      const cache = await this.cacheOf(node);
+      const end = offset + data.length;
+      for (let chunk = Math.floor(offset / CHUNK); chunk * CHUNK < end; chunk++) {
+        if (node.chunks.has(chunk)) continue;
+        const start = chunk * CHUNK;
+        const covered = offset <= start && end >= start + CHUNK;
+        // Copy the untouched base under a partial write first, so the chunk reads whole.
+        if (!covered && start < node.baseEnd) {
+          const length = Math.min(CHUNK, node.baseEnd - start);
+          await cache.write(await node.base.read(start, length), 0, length, start);
+        }
+        node.chunks.add(chunk);
+        this.cachedBytes += CHUNK;
+      }
+      await cache.write(data, 0, data.length, offset);
+      node.size = Math.max(node.size, end);
+      node.mtimeMs = Date.now();
+    });
   }
 
   async setSize(id: number, size: number): Promise<void> {
     const node = this.node(id);
+    if (node.kind === 'plain') {
+      await storing(node.name, () => truncate(this.plainPath(node), size));
+      return;
+    }
     if (size < node.size) {
       // Past the new end nothing shows through any more: cached chunks go, the base is cut,
       // and the tail of the last chunk is zeroed.
@@ -133,46 +202,62 @@ export class OverlayVolume {
   async create(dirId: number, name: string, exclusive: boolean): Promise<number> {
     this.dir(dirId);
     checkName(name);
+    this.scan();
     const existing = [...this.nodes.values()].find((node) => node.name === name);
     if (existing) {
       if (exclusive) throw new NfsStatusError(NfsStatus.exist, `${name} exists`);
       await this.setSize(existing.id, 0);
       return existing.id;
     }
-    const node = this.add(name, null, 0);
-    await this.cacheOf(node);
-    return node.id;
+    await storing(name, async () => (await open(join(this.folders.exportFolder, name), 'wx', 0o644)).close());
+    this.scan();
+    return this.lookup(dirId, name);
   }
 
   async remove(dirId: number, name: string): Promise<void> {
     const node = this.node(this.lookup(dirId, name));
     this.nodes.delete(node.id);
+    if (node.kind === 'plain') {
+      await rm(this.plainPath(node), { force: true });
+      return;
+    }
     if (node.cache) await (await node.cache).close();
-    await rm(join(this.cacheFolder, `${node.id}.cache`), { force: true });
+    await rm(join(this.folders.cacheFolder, `${node.id}.cache`), { force: true });
   }
 
   async rename(fromDir: number, fromName: string, toDir: number, toName: string): Promise<void> {
     const node = this.node(this.lookup(fromDir, fromName));
     this.dir(toDir);
     checkName(toName);
+    if (fromName === toName) return;
     const target = [...this.nodes.values()].find((other) => other.name === toName && other.id !== node.id);
+    if (node.kind === 'plain') {
+      if (target?.kind === 'virtual') await this.remove(toDir, toName);
+      await rename(this.plainPath(node), join(this.folders.exportFolder, toName));
+      this.nodes.delete(node.id);
+      this.scan();
+      return;
+    }
     if (target) await this.remove(toDir, toName);
     node.name = toName;
   }
 
   async commit(): Promise<void> {
-    for (const node of this.nodes.values()) if (node.cache) await (await node.cache).sync();
+    for (const node of this.nodes.values()) if (node.kind === 'virtual' && node.cache) await (await node.cache).sync();
   }
 
   async usage(): Promise<{ total: number; free: number }> {
-    const stats = await statfs(this.cacheFolder);
+    const stats = await statfs(this.folders.cacheFolder);
     return { total: stats.blocks * stats.bsize, free: stats.bavail * stats.bsize };
   }
 
   /** Closes the cache files and the bases (the volume owns them). */
   async close(): Promise<void> {
-    for (const node of this.nodes.values()) if (node.cache) await (await node.cache).close().catch(() => undefined);
-    for (const base of this.bases) await base.close().catch(() => undefined);
+    for (const node of this.nodes.values()) {
+      if (node.kind !== 'virtual') continue;
+      if (node.cache) await (await node.cache).close().catch(() => undefined);
+      await node.base.close().catch(() => undefined);
+    }
   }
 }
 

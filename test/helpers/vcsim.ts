@@ -4,8 +4,8 @@ import { startVcsim as start, type Vcsim } from '../vcsim/vcsim.ts';
 
 export { vcsimUnavailable, type Vcsim } from '../vcsim/vcsim.ts';
 
-export async function startVcsim(): Promise<Vcsim> {
-  const vcsim = await start();
+export async function startVcsim(options: { cwd?: string } = {}): Promise<Vcsim> {
+  const vcsim = await start(options);
   after(() => vcsim.stop());
   return vcsim;
 }

@@ -11,18 +11,26 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { openBackupVolume } from '../../electron/nfs/backup-volume.ts';
 import { NfsServer } from '../../electron/nfs/nfs-server.ts';
+import { encodeHandle, NFS_PROGRAM, NFS_VERSION } from '../../electron/nfs/nfs-program.ts';
+import { XdrWriter } from '../../electron/nfs/xdr.ts';
 import { runJob, tempDir } from '../helpers/env.ts';
 import { tapeLab } from '../helpers/tape.ts';
 
 const run = promisify(execFile);
 const { engine, vms } = await tapeLab({ vms: 1, diskMib: 12, tapeMib: 64, toTape: false });
 const vm = vms[0] as (typeof vms)[number];
-const cache = await tempDir('lifeboat-nfs-cache-');
 const vmId = engine.resolveVm(vm.name).id;
 const pointId = engine.resolvePointId(vmId, 'latest');
-const { volume } = await openBackupVolume(engine.repository, vmId, pointId, cache);
+async function sessionFolders(): Promise<{ exportFolder: string; cacheFolder: string }> {
+  const root = await tempDir('lifeboat-nfs-');
+  return { exportFolder: join(root, 'export'), cacheFolder: join(root, 'cache') };
+}
+const folders = await sessionFolders();
+const volume = await openBackupVolume(engine.repository, vmId, pointId, folders);
 const server = await NfsServer.listen('127.0.0.1', 0);
-const exportId = server.addExport('/lifeboat/session-1', volume);
+const exportId = server.addExport('/lifeboat/session-1', volume, ['127.0.0.1']);
+// The same point, exported to a client that is not this one.
+server.addExport('/lifeboat/elsewhere', await openBackupVolume(engine.repository, vmId, pointId, await sessionFolders()), ['127.0.0.9']);
 const url = (path: string): string => `nfs://127.0.0.1/lifeboat/session-1${path}?nfsport=${server.port}&mountport=${server.port}`;
 
 async function nfs(tool: string, ...args: string[]): Promise<Buffer> {
@@ -59,14 +67,16 @@ test('writes land in the cache: a new file, and the guest writes into its disk, 
   assert.ok(volume.cachedBytes > 0);
   const verify = await runJob(engine, engine.startVerify(vm.name, 'latest', 'test'));
   assert.equal(verify.state, 'succeeded', 'every block of the backup still hashes right');
-  const again = await openBackupVolume(engine.repository, vmId, pointId, await tempDir());
-  const { data } = await again.volume.read(again.volume.lookup(again.volume.rootId, `${vm.name}-flat.vmdk`), 0, 12 * 1024 * 1024);
+  const again = await openBackupVolume(engine.repository, vmId, pointId, await sessionFolders());
+  const { data } = await again.read(again.lookup(again.rootId, `${vm.name}-flat.vmdk`), 0, 12 * 1024 * 1024);
   assert.ok(Buffer.from(data).equals(await readFile(vm.raw)), 'a new session sees the backup, not the old cache');
-  await again.volume.close();
+  await again.close();
+  assert.ok((await readFile(join(folders.exportFolder, 'vm.log'))).equals(await readFile(fresh)), 'files the client makes are real files in the export folder');
 });
 
-test('unknown exports and garbage are refused; the server keeps serving', async () => {
+test('unknown exports, clients the session does not allow, and garbage are refused; the server keeps serving', async () => {
   await assert.rejects(nfs('nfs-ls', `nfs://127.0.0.1/no/such/export?nfsport=${server.port}&mountport=${server.port}`));
+  await assert.rejects(nfs('nfs-ls', `nfs://127.0.0.1/lifeboat/elsewhere?nfsport=${server.port}&mountport=${server.port}`), /MNT3ERR_ACCES|permission|denied|ACCES/i);
   const socket = connect(server.port, '127.0.0.1');
   await new Promise((resolve) => socket.once('connect', resolve));
   const closed = new Promise((resolve) => socket.once('close', resolve));
@@ -80,6 +90,24 @@ test('unknown exports and garbage are refused; the server keeps serving', async 
   hugeRecord.write(Buffer.from([0x7f, 0xff, 0xff, 0xff]));
   await hugeClosed;
   assert.match((await nfs('nfs-ls', url(''))).toString(), /vm\.log/);
+});
+
+test('a client that disconnects in the middle of a WRITE record changes nothing', async () => {
+  const flatId = volume.lookup(volume.rootId, `${vm.name}-flat.vmdk`);
+  const before = Buffer.from((await volume.read(flatId, 0, 256 * 1024)).data);
+  const cachedBefore = volume.cachedBytes;
+  const args = new XdrWriter().opaque(encodeHandle(exportId, flatId)).u64(0).u32(256 * 1024).u32(2).opaque(Buffer.alloc(256 * 1024, 0x5a)).bytes();
+  const call = Buffer.concat([new XdrWriter().u32(7).u32(0).u32(2).u32(NFS_PROGRAM).u32(NFS_VERSION).u32(7).u32(0).u32(0).u32(0).u32(0).bytes(), args]);
+  const socket = connect(server.port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE((0x80000000 | call.length) >>> 0, 0);
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  socket.end(Buffer.concat([header, call.subarray(0, call.length / 2)]));
+  await closed;
+  assert.equal(volume.cachedBytes, cachedBefore, 'no chunk was cached for the cut write');
+  assert.ok(Buffer.from((await volume.read(flatId, 0, 256 * 1024)).data).equals(before));
+  assert.match((await nfs('nfs-ls', url(''))).toString(), /-flat\.vmdk/);
 });
 
 test('the server stops with its exports', async () => {

@@ -1,7 +1,7 @@
 // The NFS server's parsers of outside bytes (XDR, RPC calls, record marking, every NFS and MOUNT
 // procedure's arguments) fed random and mutated input: an answer or our own error, never a crash.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -18,7 +18,13 @@ const cache = await mkdtemp(join(tmpdir(), 'lifeboat-nfs-fuzz-'));
 after(() => rm(cache, { recursive: true, force: true }));
 const base = Buffer.alloc(3 * CHUNK + 100);
 for (let i = 0; i < base.length; i++) base[i] = i % 251;
-const volume = new OverlayVolume('fuzz', cache, [{ name: 'disk-flat.vmdk', disk: new BytesDisk(base, 'base') }]);
+async function folders(): Promise<{ exportFolder: string; cacheFolder: string }> {
+  const root = await mkdtemp(join(cache, 'volume-'));
+  await mkdir(join(root, 'export'));
+  await mkdir(join(root, 'cache'));
+  return { exportFolder: join(root, 'export'), cacheFolder: join(root, 'cache') };
+}
+const volume = new OverlayVolume('fuzz', await folders(), [{ name: 'disk-flat.vmdk', disk: new BytesDisk(base, 'base') }]);
 after(() => volume.close());
 
 async function ours(fn: () => unknown): Promise<void> {
@@ -38,7 +44,7 @@ test('random records, calls and procedure arguments get an answer or our own err
       const withHandle = Buffer.concat([new XdrWriter().opaque(encodeHandle(1, procedure % 3 === 0 ? 1 : 2)).bytes(), bytes]);
       for (const args of [bytes, withHandle]) {
         await ours(() => nfsProcedure(procedure, new XdrReader(args), (id) => (id === 1 ? volume : null)));
-        await ours(() => mountProcedure(procedure % 7, new XdrReader(args), { list: () => [{ path: '/x', exportId: 1, rootId: 1 }] }));
+        await ours(() => mountProcedure(procedure % 7, new XdrReader(args), { list: () => [{ path: '/x', exportId: 1, rootId: 1, allowed: procedure % 2 === 0 }] }));
       }
     }),
     { numRuns: 500 },
@@ -46,7 +52,7 @@ test('random records, calls and procedure arguments get an answer or our own err
 });
 
 test('the write cache: partial writes across chunks read back merged, the base untouched', async () => {
-  const volume = new OverlayVolume('cache', await mkdtemp(join(cache, 'cow-')), [{ name: 'disk-flat.vmdk', disk: new BytesDisk(base, 'base') }]);
+  const volume = new OverlayVolume('cache', await folders(), [{ name: 'disk-flat.vmdk', disk: new BytesDisk(base, 'base') }]);
   after(() => volume.close());
   const id = volume.lookup(volume.rootId, 'disk-flat.vmdk');
   const patch = Buffer.alloc(CHUNK + 10, 0xee);
