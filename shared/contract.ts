@@ -2,7 +2,7 @@
 // declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
 import { z } from 'zod';
 import type { EventChannelName, RequestChannelName } from './channel-names.ts';
-import { JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
+import { InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
 const Empty = z.object({}).strict();
 
@@ -173,12 +173,41 @@ export const requestChannels = {
   'rehearsal.report': { request: z.object({ jobId: Id }).strict(), response: z.object({ html: z.string() }) },
   'prompts.list': { request: z.object({ open: z.boolean().default(true) }).strict(), response: z.array(Prompt) },
   'prompts.answer': { request: z.object({ promptId: Id, operator: OperatorName, barcode: Barcode.optional() }).strict(), response: Prompt },
+  'instant.start': {
+    request: z
+      .object({
+        vm: z.string().min(1).max(200),
+        point: z.string().min(1).max(200).default('latest'),
+        host: HostName,
+        /** The ESXi host to mount on and run the VM (default: the first connected one). */
+        hostSystem: z.string().min(1).max(200).optional(),
+        /** The name the VM runs under (default: the backed-up VM's). */
+        name: z.string().min(1).max(80).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'a VM name uses letters, digits, space, dot, dash and underscore').optional(),
+        listen: ListenAddress.optional(),
+        /** Client addresses that may use the export (default: the host's addresses). */
+        allow: z.array(IpAddress).min(1).max(32).optional(),
+        /** A production datastore folder the guest's writes go to instead of the session cache. */
+        redirectTo: z.string().min(1).max(4096).optional(),
+        operator: OperatorName.optional(),
+      })
+      .strict(),
+    response: z.object({ job: Job, session: InstantSession }),
+  },
+  'instant.list': { request: Empty, response: z.array(InstantSession) },
+  'instant.migrate': {
+    request: z
+      .object({ sessionId: Id, datastore: z.string().min(1).max(200), transport: z.enum(['auto', 'san', 'hotadd']).default('auto'), operator: OperatorName.optional() })
+      .strict(),
+    response: z.object({ job: Job }),
+  },
+  'instant.stop': { request: z.object({ sessionId: Id, operator: OperatorName.optional() }).strict(), response: z.object({ job: Job }) },
 } as const satisfies Record<RequestChannelName, { request: z.ZodType; response: z.ZodType }>;
 
 export const eventChannels = {
   'job.updated': Job,
   'job.progress': JobProgress,
   'prompt.updated': Prompt,
+  'instant.updated': InstantSession,
 } as const satisfies Record<EventChannelName, z.ZodType>;
 
 export type RequestChannel = keyof typeof requestChannels;

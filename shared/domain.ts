@@ -8,7 +8,7 @@ export type JobState = z.infer<typeof JobState>;
 
 export const finishedJobStates: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
 
-export const JobKind = z.enum(['backup', 'restore-entire-vm', 'restore-items', 'verify', 'index', 'tape-backup', 'tape-restore', 'tape-stage', 'tape-catalog', 'rehearsal']);
+export const JobKind = z.enum(['backup', 'restore-entire-vm', 'restore-items', 'verify', 'index', 'tape-backup', 'tape-restore', 'tape-stage', 'tape-catalog', 'rehearsal', 'instant-start', 'instant-stop', 'instant-migrate']);
 export type JobKind = z.infer<typeof JobKind>;
 
 export const Id = z.string().min(1).max(200);
@@ -268,3 +268,44 @@ export const Prompt = z.object({
   closedBy: z.string().nullable(),
 });
 export type Prompt = z.infer<typeof Prompt>;
+
+/** An Instant Recovery session: a restore point served over NFS as a datastore, its VM
+ * registered and running from it, until it is migrated to production or stopped. */
+export const instantStates = ['starting', 'running', 'migrating', 'stopping', 'stopped', 'migrated', 'failed'] as const;
+export const InstantState = z.enum(instantStates);
+export type InstantState = z.infer<typeof InstantState>;
+export const endedInstantStates: ReadonlySet<InstantState> = new Set(['stopped', 'migrated', 'failed']);
+
+/** addr:port the NFS server listens on; the host mounts the export there. */
+export const ListenAddress = z.string().max(60).regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'ADDRESS:PORT, such as 192.0.2.10:2049');
+export const IpAddress = z.union([z.ipv4(), z.ipv6()]);
+
+export const InstantSession = z.object({
+  id: Id,
+  vmId: Id,
+  vmName: z.string(),
+  pointId: Id,
+  /** The name the VM runs under on the host. */
+  name: z.string(),
+  host: z.string(),
+  hostSystem: z.string().nullable(),
+  datastore: z.string(),
+  /** nfs://address/path?port=…, the export as an NFS client names it. */
+  nfsUrl: z.string(),
+  allowed: z.array(z.string()),
+  /** Where the guest's writes go: the session's cache folder, or the operator's production folder. */
+  writesTo: z.string(),
+  redirected: z.boolean(),
+  state: InstantState,
+  note: z.string().nullable(),
+  createdAt: z.string(),
+  endedAt: z.string().nullable(),
+  /** Seconds from the request to the VM powered on, and to the host's first NFS read. */
+  poweredOnSeconds: z.number().nullable(),
+  firstReadSeconds: z.number().nullable(),
+  cacheBytes: z.number().nonnegative(),
+  bytesRead: z.number().nonnegative(),
+  bytesWritten: z.number().nonnegative(),
+  jobId: Id.nullable(),
+});
+export type InstantSession = z.infer<typeof InstantSession>;

@@ -5,6 +5,7 @@ import type { HostSummary, ProxySummary, Settings, Job, JobEvent, JobSample, Job
 import type { Manifest } from '../repository/manifest.ts';
 import { openCatalogDatabase, type CatalogDatabase } from './database.ts';
 import { FileIndex } from './file-index.ts';
+import { InstantCatalog } from './instant-catalog.ts';
 import { TapeCatalog } from './tape-catalog.ts';
 
 type JobRow = {
@@ -46,11 +47,13 @@ export class Catalog {
   private readonly db: CatalogDatabase;
   readonly files: FileIndex;
   readonly tapes: TapeCatalog;
+  readonly instant: InstantCatalog;
 
   private constructor(db: CatalogDatabase) {
     this.db = db;
     this.files = new FileIndex(db);
     this.tapes = new TapeCatalog(db);
+    this.instant = new InstantCatalog(db);
   }
 
   static open(path: string): Catalog {

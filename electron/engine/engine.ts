@@ -36,6 +36,8 @@ import { RehearsalWork, rehearsalSteps, type RehearsalTarget } from '../rehearsa
 import { readFile } from 'node:fs/promises';
 import { createLab } from '../lab/create-lab.ts';
 import type { StepDefinition } from './plan.ts';
+import { InstantService } from '../instant/instant-service.ts';
+import { QuickMigrationWork, quickMigrationSteps } from '../instant/quick-migration.ts';
 
 export const ENGINE_VERSION = '0.1.0';
 const PREVIEW_BYTES = 256 * 1024;
@@ -69,6 +71,7 @@ export class Engine {
   private readonly proxyLoad = new Map<string, number>();
   readonly handlers: Handlers;
   readonly tape: TapeService;
+  readonly instant: InstantService;
   /** The start-up janitor's run: how many leftovers it removed. */
   janitor: Promise<number> = Promise.resolve(0);
 
@@ -96,6 +99,30 @@ export class Engine {
       checkTarget: (target, vmName) => this.checkTarget(target, vmName),
     });
     this.tape.useRepository(repository);
+    this.instant = new InstantService({
+      home: paths.home,
+      catalog,
+      events: this.events,
+      jobs: this.jobs,
+      repository,
+      connectHost: (name) => this.connectHost(name),
+      resolvePoint: (vmArgument, point) => {
+        const vm = this.resolveVm(vmArgument);
+        return { vmId: vm.id, vmName: vm.name, pointId: this.resolvePointId(vm.id, point) };
+      },
+      migrationSteps: quickMigrationSteps,
+      migrationWork: (sessions, sessionId, jobId, request) =>
+        new QuickMigrationWork(sessions, sessionId, request, {
+          copyWork: (copy) =>
+            this.restoreWork(this.repository, jobId, {
+              vmId: copy.vmId,
+              pointId: copy.pointId,
+              newName: copy.newName,
+              target: { kind: 'vsphere', host: copy.host, datastore: copy.datastore, transport: copy.transport, diskFormat: copy.transport === 'san' ? 'thick' : 'thin', ...(copy.hostSystem ? { hostSystem: copy.hostSystem } : {}) },
+            }).work,
+          proxyNamed: (name) => this.catalog.listProxies().find((proxy) => proxy.name === name) ?? null,
+        }),
+    });
     this.handlers = this.makeHandlers();
   }
 
@@ -115,6 +142,7 @@ export class Engine {
       const engine = new Engine(paths, socket, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2, options.injectFault ?? null);
       engine.jobs.recoverAfterRestart();
       engine.tape.prompts.expireLeftovers();
+      engine.instant.recoverAfterRestart();
       await engine.reconcileCatalog();
       // In the background: a host that does not answer must not hold up the engine's start.
       engine.janitor = runJanitor({ catalog, connectHost: (name) => engine.connectHost(name) }, { keepResumable: true }).catch(() => 0);
@@ -546,6 +574,10 @@ export class Engine {
         this.catalog.audit(operator, 'prompts.answer', promptId, { barcode: prompt.barcode });
         return prompt;
       },
+      'instant.start': async (request) => this.instant.start(request, 'console'),
+      'instant.list': async () => this.instant.list(),
+      'instant.migrate': async (request) => ({ job: this.instant.migrate(request, request.operator ?? 'console') }),
+      'instant.stop': async ({ sessionId, operator }) => ({ job: this.instant.stop(sessionId, operator ?? 'console') }),
       'proxies.remove': async ({ proxy }) => {
         const found = this.catalog.listProxies().find((candidate) => candidate.name === proxy);
         if (!found) throw new LifeboatError('not-found', `no proxy "${proxy}"`);
@@ -561,6 +593,7 @@ export class Engine {
     for (const browser of this.browsers.values()) await browser.then((opened) => opened.close()).catch(() => undefined);
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
     await this.jobs.close();
+    await this.instant.close();
     await this.pool.close();
     this.catalog.close();
   }

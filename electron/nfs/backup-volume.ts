@@ -18,17 +18,20 @@ export function flatNameOf(descriptorName: string): string {
   return `${basename(descriptorName, extname(descriptorName))}-flat.vmdk`;
 }
 
-export async function openBackupVolume(repository: Repository, vmId: string, pointId: string, folders: VolumeFolders): Promise<OverlayVolume> {
+/** The VM folder is named after the VM, as a host names the folder of a VM it creates. */
+export async function openBackupVolume(repository: Repository, vmId: string, pointId: string, where: Omit<VolumeFolders, 'vmFolder'>): Promise<OverlayVolume> {
   const point = await resolvePoint(repository, vmId, pointId);
-  await mkdir(folders.exportFolder, { recursive: true });
-  await mkdir(folders.cacheFolder, { recursive: true });
   const manifest = point.point;
-  await writeFile(join(folders.exportFolder, manifest.vmConfig.fileName), manifest.vmConfig.text, { flag: 'wx' });
+  const folders: VolumeFolders = { ...where, vmFolder: manifest.vmName };
+  const vmPath = join(folders.exportFolder, folders.vmFolder);
+  await mkdir(vmPath, { recursive: true });
+  await mkdir(folders.cacheFolder, { recursive: true });
+  await writeFile(join(vmPath, manifest.vmConfig.fileName), manifest.vmConfig.text, { flag: 'wx' });
   const bases: { name: string; disk: PointDisk }[] = [];
   try {
     for (const disk of manifest.disks) {
       const descriptor = `${basename(disk.fileName, extname(disk.fileName))}.vmdk`;
-      await writeFile(join(folders.exportFolder, descriptor), writeFlatDescriptor(disk.capacity, flatNameOf(descriptor)), { flag: 'wx' });
+      await writeFile(join(vmPath, descriptor), writeFlatDescriptor(disk.capacity, flatNameOf(descriptor)), { flag: 'wx' });
       bases.push({ name: flatNameOf(descriptor), disk: new PointDisk(point, disk.key, CACHE_BLOCKS) });
     }
     return new OverlayVolume(manifest.vmName, folders, bases);

@@ -11,8 +11,10 @@ const MNT3ERR_NOENT = 2;
 const MNT3ERR_ACCES = 13;
 const MAX_PATH = 1024;
 
-/** `allowed`: whether the calling client may mount the export. */
-export type ExportTable = { list(): { path: string; exportId: number; rootId: number; allowed: boolean }[] };
+/** `allowed`: whether the calling client may mount the export. `find` also resolves a folder
+ * inside an export (a client may mount /export/sub), to the folder's file id. */
+export type ExportEntry = { path: string; exportId: number; rootId: number; allowed: boolean };
+export type ExportTable = { list(): ExportEntry[]; find(path: string): ExportEntry | null };
 
 export function mountProcedure(procedure: number, args: XdrReader, exports: ExportTable): Buffer | null {
   const out = new XdrWriter();
@@ -25,7 +27,7 @@ export function mountProcedure(procedure: number, args: XdrReader, exports: Expo
       return out.bytes();
     case 1: {
       const path = args.string(MAX_PATH, 'a path').replace(/\/+$/, '') || '/';
-      const found = exports.list().find((entry) => entry.path === path);
+      const found = exports.find(path);
       if (!found) return out.u32(MNT3ERR_NOENT).bytes();
       if (!found.allowed) return out.u32(MNT3ERR_ACCES).bytes();
       return out.u32(0).opaque(encodeHandle(found.exportId, found.rootId)).u32(2).u32(AUTH_NONE).u32(AUTH_UNIX).bytes();

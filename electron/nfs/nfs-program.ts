@@ -229,7 +229,7 @@ export async function nfsProcedure(procedure: number, args: XdrReader, volumes: 
         const limit = Math.min(args.u32('count'), MAX_IO);
         if (plus) args.u32('maxcount');
         fail = withAttributes({ volume, exportId, id });
-        const entries = [{ name: '.', id }, { name: '..', id }, ...volume.list(id)];
+        const entries = [{ name: '.', id }, { name: '..', id: volume.lookup(id, '..') }, ...volume.list(id)];
         out.u32(NfsStatus.ok);
         postOpAttr(out, volume, id, exportId);
         out.fixed(Buffer.alloc(8));

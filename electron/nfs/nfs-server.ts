@@ -3,7 +3,7 @@
 // or end the connection; one bad client never stops the server.
 import { createServer, type Server, type Socket } from 'node:net';
 import { LifeboatError } from '../errors.ts';
-import { MOUNT_PROGRAM, MOUNT_VERSION, mountProcedure } from './mount-program.ts';
+import { MOUNT_PROGRAM, MOUNT_VERSION, mountProcedure, type ExportEntry } from './mount-program.ts';
 import { NFS_PROGRAM, NFS_VERSION, nfsProcedure } from './nfs-program.ts';
 import { AcceptStat, deniedVersionReply, errorReply, frame, parseCall, RecordReader, RpcVersionError, successReply } from './rpc.ts';
 import { XdrError } from './xdr.ts';
@@ -112,6 +112,7 @@ export class NfsServer {
         program === MOUNT_PROGRAM
           ? mountProcedure(procedure, args, {
               list: () => [...this.exports].map(([exportId, entry]) => ({ path: entry.path, exportId, rootId: entry.volume.rootId, allowed: allows(entry, client) })),
+              find: (path) => this.findMount(path, client),
             })
           : await nfsProcedure(procedure, args, (exportId) => this.volumeFor(exportId, client), (exportId, kind, bytes) => this.count(exportId, kind, bytes));
       if (body === null) return errorReply(xid, AcceptStat.procUnavail);
@@ -120,6 +121,24 @@ export class NfsServer {
       if (error instanceof XdrError) return errorReply(xid, AcceptStat.garbageArgs);
       return errorReply(xid, AcceptStat.systemErr);
     }
+  }
+
+  /** An export's root, or a folder inside it, by path. */
+  private findMount(path: string, client: string): ExportEntry | null {
+    for (const [exportId, entry] of this.exports) {
+      if (path !== entry.path && !path.startsWith(`${entry.path}/`)) continue;
+      let folderId = entry.volume.rootId;
+      try {
+        for (const name of path.slice(entry.path.length).split('/').filter(Boolean)) {
+          folderId = entry.volume.lookup(folderId, name);
+          if (entry.volume.attr(folderId).type !== 'dir') return null;
+        }
+      } catch {
+        return null;
+      }
+      return { path, exportId, rootId: folderId, allowed: allows(entry, client) };
+    }
+    return null;
   }
 
   private volumeFor(exportId: number, client: string): OverlayVolume | null {

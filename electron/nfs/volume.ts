@@ -1,7 +1,7 @@
-// What the NFS server serves: one folder (a VM's datastore folder) holding two kinds of files.
-// Plain files are real files in the export folder: the configuration, descriptors, and whatever
-// the client makes (logs, nvram, swap). Virtual files are disks of a restore point: a read-only
-// base under a copy-on-write cache in the cache folder. Writes never reach a base.
+// What the NFS server serves: a datastore holding one VM folder, which holds two kinds of files.
+// Plain files are real files in the export folder's VM folder: the configuration, descriptors,
+// and whatever the client makes (logs, nvram, swap). Virtual files are disks of a restore point:
+// a read-only base under a copy-on-write cache in the cache folder. Writes never reach a base.
 import { readdirSync, statSync } from 'node:fs';
 import { open, rename, rm, statfs, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,6 +14,8 @@ export type NodeAttr = { fileid: number; type: 'file' | 'dir'; size: number; mod
 /** Copy-on-write granularity of the cache: a write into an untouched chunk first copies it. */
 export const CHUNK = 64 * 1024;
 export const ROOT_ID = 1;
+/** The one folder in the datastore's root: the VM's. */
+export const VM_FOLDER_ID = 2;
 
 /** `baseEnd`: the base shows through below it only; a shrink lowers it, so a file that grows
  * again reads zeros there, not the old bytes. */
@@ -21,7 +23,8 @@ type VirtualFile = { kind: 'virtual'; id: number; name: string; base: Disk; base
 type PlainFile = { kind: 'plain'; id: number; name: string };
 type FileNode = VirtualFile | PlainFile;
 
-export type VolumeFolders = { exportFolder: string; cacheFolder: string };
+/** `exportFolder/vmFolder` holds the plain files; the cache folder the disks' write caches. */
+export type VolumeFolders = { exportFolder: string; vmFolder: string; cacheFolder: string };
 
 /** A full cache disk is the client's NOSPC, not a server fault. */
 async function storing<T>(what: string, write: () => Promise<T>): Promise<T> {
@@ -38,7 +41,7 @@ export class OverlayVolume {
   readonly rootId = ROOT_ID;
   readonly folders: VolumeFolders;
   private readonly nodes = new Map<number, FileNode>();
-  private nextId = ROOT_ID + 1;
+  private nextId = VM_FOLDER_ID + 1;
   private readonly createdMs = Date.now();
   /** Bytes the cache holds (chunks written), for the sessions view. */
   cachedBytes = 0;
@@ -55,7 +58,7 @@ export class OverlayVolume {
 
   /** Plain files are the export folder's own: files made there by others show up too. */
   private scan(): void {
-    const present = new Set(readdirSync(this.folders.exportFolder, { withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => entry.name));
+    const present = new Set(readdirSync(this.vmPath, { withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => entry.name));
     for (const node of [...this.nodes.values()]) if (node.kind === 'plain' && !present.has(node.name)) this.nodes.delete(node.id);
     const known = new Set([...this.nodes.values()].map((node) => node.name));
     for (const name of present) {
@@ -71,16 +74,26 @@ export class OverlayVolume {
     return node;
   }
 
+  private get vmPath(): string {
+    return join(this.folders.exportFolder, this.folders.vmFolder);
+  }
+
   private dir(id: number): void {
-    if (id !== ROOT_ID) throw new NfsStatusError(this.nodes.has(id) ? NfsStatus.notdir : NfsStatus.stale, 'not a folder');
+    if (id !== ROOT_ID && id !== VM_FOLDER_ID) throw new NfsStatusError(this.nodes.has(id) ? NfsStatus.notdir : NfsStatus.stale, 'not a folder');
+  }
+
+  /** Files live in the VM folder only; the root holds nothing else. */
+  private vmDir(id: number): void {
+    this.dir(id);
+    if (id !== VM_FOLDER_ID) throw new NfsStatusError(NfsStatus.acces, `only the VM folder ${this.folders.vmFolder} holds files`);
   }
 
   private plainPath(node: PlainFile): string {
-    return join(this.folders.exportFolder, node.name);
+    return join(this.vmPath, node.name);
   }
 
   attr(id: number): NodeAttr {
-    if (id === ROOT_ID) return { fileid: ROOT_ID, type: 'dir', size: 4096, mode: 0o755, mtimeMs: this.createdMs };
+    if (id === ROOT_ID || id === VM_FOLDER_ID) return { fileid: id, type: 'dir', size: 4096, mode: 0o755, mtimeMs: this.createdMs };
     const node = this.node(id);
     if (node.kind === 'virtual') return { fileid: node.id, type: 'file', size: node.size, mode: 0o644, mtimeMs: node.mtimeMs };
     try {
@@ -94,7 +107,12 @@ export class OverlayVolume {
 
   lookup(dirId: number, name: string): number {
     this.dir(dirId);
-    if (name === '.' || name === '..') return ROOT_ID;
+    if (name === '.') return dirId;
+    if (name === '..') return ROOT_ID;
+    if (dirId === ROOT_ID) {
+      if (name === this.folders.vmFolder) return VM_FOLDER_ID;
+      throw new NfsStatusError(NfsStatus.noent, `${name} does not exist`);
+    }
     this.scan();
     for (const node of this.nodes.values()) if (node.name === name) return node.id;
     throw new NfsStatusError(NfsStatus.noent, `${name} does not exist`);
@@ -102,6 +120,7 @@ export class OverlayVolume {
 
   list(dirId: number): { name: string; id: number }[] {
     this.dir(dirId);
+    if (dirId === ROOT_ID) return [{ name: this.folders.vmFolder, id: VM_FOLDER_ID }];
     this.scan();
     return [...this.nodes.values()].map((node) => ({ name: node.name, id: node.id }));
   }
@@ -200,7 +219,7 @@ export class OverlayVolume {
   }
 
   async create(dirId: number, name: string, exclusive: boolean): Promise<number> {
-    this.dir(dirId);
+    this.vmDir(dirId);
     checkName(name);
     this.scan();
     const existing = [...this.nodes.values()].find((node) => node.name === name);
@@ -209,12 +228,13 @@ export class OverlayVolume {
       await this.setSize(existing.id, 0);
       return existing.id;
     }
-    await storing(name, async () => (await open(join(this.folders.exportFolder, name), 'wx', 0o644)).close());
+    await storing(name, async () => (await open(join(this.vmPath, name), 'wx', 0o644)).close());
     this.scan();
     return this.lookup(dirId, name);
   }
 
   async remove(dirId: number, name: string): Promise<void> {
+    this.vmDir(dirId);
     const node = this.node(this.lookup(dirId, name));
     this.nodes.delete(node.id);
     if (node.kind === 'plain') {
@@ -226,14 +246,15 @@ export class OverlayVolume {
   }
 
   async rename(fromDir: number, fromName: string, toDir: number, toName: string): Promise<void> {
+    this.vmDir(fromDir);
+    this.vmDir(toDir);
     const node = this.node(this.lookup(fromDir, fromName));
-    this.dir(toDir);
     checkName(toName);
     if (fromName === toName) return;
     const target = [...this.nodes.values()].find((other) => other.name === toName && other.id !== node.id);
     if (node.kind === 'plain') {
       if (target?.kind === 'virtual') await this.remove(toDir, toName);
-      await rename(this.plainPath(node), join(this.folders.exportFolder, toName));
+      await rename(this.plainPath(node), join(this.vmPath, toName));
       this.nodes.delete(node.id);
       this.scan();
       return;

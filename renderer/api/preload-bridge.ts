@@ -8,9 +8,10 @@ export type PreloadBridge = {
   onJobUpdated(listener: (payload: EventOf<'job.updated'>) => void): () => void;
   onJobProgress(listener: (payload: EventOf<'job.progress'>) => void): () => void;
   onPromptUpdated(listener: (payload: EventOf<'prompt.updated'>) => void): () => void;
+  onInstantUpdated(listener: (payload: EventOf<'instant.updated'>) => void): () => void;
 };
 
-export const eventSubscribers = { 'job.updated': 'onJobUpdated', 'job.progress': 'onJobProgress', 'prompt.updated': 'onPromptUpdated' } as const satisfies Record<EventChannel, string>;
+export const eventSubscribers = { 'job.updated': 'onJobUpdated', 'job.progress': 'onJobProgress', 'prompt.updated': 'onPromptUpdated', 'instant.updated': 'onInstantUpdated' } as const satisfies Record<EventChannel, string>;
 
 export function fromPreload(bridge: PreloadBridge): LifeboatApi {
   return {

@@ -13,6 +13,7 @@ import { openBackupVolume } from '../../electron/nfs/backup-volume.ts';
 import { NfsServer } from '../../electron/nfs/nfs-server.ts';
 import { encodeHandle, NFS_PROGRAM, NFS_VERSION } from '../../electron/nfs/nfs-program.ts';
 import { XdrWriter } from '../../electron/nfs/xdr.ts';
+import { VM_FOLDER_ID } from '../../electron/nfs/volume.ts';
 import { runJob, tempDir } from '../helpers/env.ts';
 import { tapeLab } from '../helpers/tape.ts';
 
@@ -31,7 +32,8 @@ const server = await NfsServer.listen('127.0.0.1', 0);
 const exportId = server.addExport('/lifeboat/session-1', volume, ['127.0.0.1']);
 // The same point, exported to a client that is not this one.
 server.addExport('/lifeboat/elsewhere', await openBackupVolume(engine.repository, vmId, pointId, await sessionFolders()), ['127.0.0.9']);
-const url = (path: string): string => `nfs://127.0.0.1/lifeboat/session-1${path}?nfsport=${server.port}&mountport=${server.port}`;
+/** A file in the export's VM folder (or the folder itself). */
+const url = (path: string): string => `nfs://127.0.0.1/lifeboat/session-1/${vm.name}${path}?nfsport=${server.port}&mountport=${server.port}`;
 
 async function nfs(tool: string, ...args: string[]): Promise<Buffer> {
   const { stdout } = await run(tool, args, { encoding: "buffer", timeout: 60_000, maxBuffer: 64 * 1024 * 1024 }).catch((error: { stderr?: Buffer; message: string }) => {
@@ -41,6 +43,8 @@ async function nfs(tool: string, ...args: string[]): Promise<Buffer> {
 }
 
 test('nfs-ls lists the VM folder; nfs-cat reads the flat disk identical to the source', async () => {
+  const root = (await nfs('nfs-ls', `nfs://127.0.0.1/lifeboat/session-1?nfsport=${server.port}&mountport=${server.port}`)).toString();
+  assert.match(root, new RegExp(`^d.* ${vm.name}$`, 'm'), 'the datastore holds the VM folder');
   const listing = (await nfs('nfs-ls', url(''))).toString();
   for (const name of [`${vm.name}.vmx`, `${vm.name}.vmdk`, `${vm.name}-flat.vmdk`]) assert.match(listing, new RegExp(` ${name.replace('.', '\\.')}\\n`));
   assert.match(listing, new RegExp(`${12 * 1024 * 1024} ${vm.name}-flat\\.vmdk`));
@@ -58,7 +62,7 @@ test('writes land in the cache: a new file, and the guest writes into its disk, 
   // nfs-cp creates GUARDED: an existing file is refused, as a Linux server would.
   await assert.rejects(nfs('nfs-cp', fresh, url(`/${vm.name}-flat.vmdk`)), /NFS3ERR_EXIST/);
   // The guest's own writes into its disk (partial, across cache chunks), then read over NFS.
-  const flatId = volume.lookup(volume.rootId, `${vm.name}-flat.vmdk`);
+  const flatId = volume.lookup(VM_FOLDER_ID, `${vm.name}-flat.vmdk`);
   const patch = randomBytes(200_000);
   await volume.write(flatId, 5 * 1024 * 1024 - 1000, patch);
   const expected = await readFile(vm.raw);
@@ -68,10 +72,10 @@ test('writes land in the cache: a new file, and the guest writes into its disk, 
   const verify = await runJob(engine, engine.startVerify(vm.name, 'latest', 'test'));
   assert.equal(verify.state, 'succeeded', 'every block of the backup still hashes right');
   const again = await openBackupVolume(engine.repository, vmId, pointId, await sessionFolders());
-  const { data } = await again.read(again.lookup(again.rootId, `${vm.name}-flat.vmdk`), 0, 12 * 1024 * 1024);
+  const { data } = await again.read(again.lookup(VM_FOLDER_ID, `${vm.name}-flat.vmdk`), 0, 12 * 1024 * 1024);
   assert.ok(Buffer.from(data).equals(await readFile(vm.raw)), 'a new session sees the backup, not the old cache');
   await again.close();
-  assert.ok((await readFile(join(folders.exportFolder, 'vm.log'))).equals(await readFile(fresh)), 'files the client makes are real files in the export folder');
+  assert.ok((await readFile(join(folders.exportFolder, vm.name, 'vm.log'))).equals(await readFile(fresh)), 'files the client makes are real files in the export folder');
 });
 
 test('unknown exports, clients the session does not allow, and garbage are refused; the server keeps serving', async () => {
@@ -93,7 +97,7 @@ test('unknown exports, clients the session does not allow, and garbage are refus
 });
 
 test('a client that disconnects in the middle of a WRITE record changes nothing', async () => {
-  const flatId = volume.lookup(volume.rootId, `${vm.name}-flat.vmdk`);
+  const flatId = volume.lookup(VM_FOLDER_ID, `${vm.name}-flat.vmdk`);
   const before = Buffer.from((await volume.read(flatId, 0, 256 * 1024)).data);
   const cachedBefore = volume.cachedBytes;
   const args = new XdrWriter().opaque(encodeHandle(exportId, flatId)).u64(0).u32(256 * 1024).u32(2).opaque(Buffer.alloc(256 * 1024, 0x5a)).bytes();

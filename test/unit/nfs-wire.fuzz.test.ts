@@ -11,18 +11,18 @@ import { LifeboatError } from '../../electron/errors.ts';
 import { mountProcedure } from '../../electron/nfs/mount-program.ts';
 import { encodeHandle, nfsProcedure } from '../../electron/nfs/nfs-program.ts';
 import { parseCall, RecordReader } from '../../electron/nfs/rpc.ts';
-import { CHUNK, OverlayVolume } from '../../electron/nfs/volume.ts';
+import { CHUNK, OverlayVolume, VM_FOLDER_ID } from '../../electron/nfs/volume.ts';
 import { XdrReader, XdrWriter } from '../../electron/nfs/xdr.ts';
 
 const cache = await mkdtemp(join(tmpdir(), 'lifeboat-nfs-fuzz-'));
 after(() => rm(cache, { recursive: true, force: true }));
 const base = Buffer.alloc(3 * CHUNK + 100);
 for (let i = 0; i < base.length; i++) base[i] = i % 251;
-async function folders(): Promise<{ exportFolder: string; cacheFolder: string }> {
+async function folders(): Promise<{ exportFolder: string; vmFolder: string; cacheFolder: string }> {
   const root = await mkdtemp(join(cache, 'volume-'));
-  await mkdir(join(root, 'export'));
+  await mkdir(join(root, 'export', 'vm'), { recursive: true });
   await mkdir(join(root, 'cache'));
-  return { exportFolder: join(root, 'export'), cacheFolder: join(root, 'cache') };
+  return { exportFolder: join(root, 'export'), vmFolder: 'vm', cacheFolder: join(root, 'cache') };
 }
 const volume = new OverlayVolume('fuzz', await folders(), [{ name: 'disk-flat.vmdk', disk: new BytesDisk(base, 'base') }]);
 after(() => volume.close());
@@ -41,10 +41,10 @@ test('random records, calls and procedure arguments get an answer or our own err
       await ours(() => parseCall(bytes));
       await ours(() => new RecordReader(4096).push(Buffer.from(bytes)));
       // Arguments that start with a valid handle reach deeper into each procedure.
-      const withHandle = Buffer.concat([new XdrWriter().opaque(encodeHandle(1, procedure % 3 === 0 ? 1 : 2)).bytes(), bytes]);
+      const withHandle = Buffer.concat([new XdrWriter().opaque(encodeHandle(1, 1 + (procedure % 3))).bytes(), bytes]);
       for (const args of [bytes, withHandle]) {
         await ours(() => nfsProcedure(procedure, new XdrReader(args), (id) => (id === 1 ? volume : null)));
-        await ours(() => mountProcedure(procedure % 7, new XdrReader(args), { list: () => [{ path: '/x', exportId: 1, rootId: 1, allowed: procedure % 2 === 0 }] }));
+        await ours(() => mountProcedure(procedure % 7, new XdrReader(args), { list: () => [{ path: '/x', exportId: 1, rootId: 1, allowed: procedure % 2 === 0 }], find: (path) => (path === '/x' ? { path, exportId: 1, rootId: 1, allowed: procedure % 2 === 0 } : null) }));
       }
     }),
     { numRuns: 500 },
@@ -54,7 +54,7 @@ test('random records, calls and procedure arguments get an answer or our own err
 test('the write cache: partial writes across chunks read back merged, the base untouched', async () => {
   const volume = new OverlayVolume('cache', await folders(), [{ name: 'disk-flat.vmdk', disk: new BytesDisk(base, 'base') }]);
   after(() => volume.close());
-  const id = volume.lookup(volume.rootId, 'disk-flat.vmdk');
+  const id = volume.lookup(VM_FOLDER_ID, 'disk-flat.vmdk');
   const patch = Buffer.alloc(CHUNK + 10, 0xee);
   await volume.write(id, CHUNK - 5, patch);
   const { data } = await volume.read(id, 0, base.length);

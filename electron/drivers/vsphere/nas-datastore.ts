@@ -35,9 +35,9 @@ export async function unmountNasDatastore(client: VsphereClient, host: MoRef, da
   }
 }
 
-export async function registerVm(client: VsphereClient, place: { vmFolder: MoRef; pool: MoRef; host: MoRef }, vmxPath: string, name: string): Promise<MoRef> {
+export async function registerVm(client: VsphereClient, place: { vmFolder: MoRef; pool: MoRef; host: { ref: MoRef } }, vmxPath: string, name: string): Promise<MoRef> {
   const task = moRefOf(
-    await client.soap.call('RegisterVM_Task', place.vmFolder, [el('path', vmxPath), el('name', name), el('asTemplate', false), moRefXml('pool', place.pool), moRefXml('host', place.host)]),
+    await client.soap.call('RegisterVM_Task', place.vmFolder, [el('path', vmxPath), el('name', name), el('asTemplate', false), moRefXml('pool', place.pool), moRefXml('host', place.host.ref)]),
   );
   return moRefOf(await client.waitForTask(task, `register ${vmxPath}`));
 }

@@ -1,0 +1,282 @@
+// Instant Recovery sessions of one engine: each a restore point served over NFS (one server per
+// listen address, shared by its sessions), mounted on an ESXi host as a datastore, its VM
+// registered and running there until it is migrated to production or stopped. Sessions live in
+// the engine; one that an engine left behind is taken down at the next start.
+import { randomUUID } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { RequestOf } from '../../shared/contract.ts';
+import { endedInstantStates, type InstantSession, type Job } from '../../shared/domain.ts';
+import type { Catalog } from '../catalog/catalog.ts';
+import type { InstantPatch, InstantRecord } from '../catalog/instant-catalog.ts';
+import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
+import type { EngineEvents } from '../engine/events.ts';
+import type { JobQueue } from '../engine/job-queue.ts';
+import type { JobWork } from '../engine/job-work.ts';
+import { LifeboatError, toWireError } from '../errors.ts';
+import { openBackupVolume } from '../nfs/backup-volume.ts';
+import { NfsServer } from '../nfs/nfs-server.ts';
+import type { OverlayVolume } from '../nfs/volume.ts';
+import type { Repository } from '../repository/repository.ts';
+import { powerOffSessionVm, unmapDatastore, unregisterSessionVm, vmxPathOf } from './host-side.ts';
+import { InstantStartWork, instantStartSteps } from './instant-start.ts';
+import { InstantStopWork, instantStopSteps } from './instant-stop.ts';
+import type { EndState, SessionHost } from './session-host.ts';
+
+/** ESXi's NFS client mounts from port 2049; tests and labs pick others. */
+export const DEFAULT_LISTEN = '127.0.0.1:2049';
+
+export type InstantDeps = {
+  home: string;
+  catalog: Catalog;
+  events: EngineEvents;
+  jobs: JobQueue;
+  repository: Repository;
+  connectHost(name: string): Promise<VsphereClient>;
+  resolvePoint(vm: string, point: string): { vmId: string; vmName: string; pointId: string };
+  /** The quick migration's work for a running session. */
+  migrationWork(sessions: SessionHost, sessionId: string, jobId: string, request: { datastore: string; transport: 'auto' | 'san' | 'hotadd' }): JobWork;
+  migrationSteps: readonly { name: string; title: string }[];
+};
+
+type Live = { listen: string; server: NfsServer; exportId: number; volume: OverlayVolume };
+
+export function parseListen(listen: string): { address: string; port: number } {
+  const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(listen);
+  const port = Number(match?.[2]);
+  if (!match || port > 65535) throw new LifeboatError('bad-request', `listen address "${listen}" is not ADDRESS:PORT`);
+  const address = match[1] as string;
+  if (address === '0.0.0.0' || address === '::') throw new LifeboatError('bad-request', `listen on an address the host can reach and mount from, not ${address}`);
+  return { address, port };
+}
+
+export class InstantService implements SessionHost {
+  private readonly deps: InstantDeps;
+  private readonly servers = new Map<string, Promise<NfsServer>>();
+  private readonly live = new Map<string, Live>();
+  /** The start-up clean-up of sessions a previous engine left behind. */
+  recovered: Promise<number> = Promise.resolve(0);
+
+  constructor(deps: InstantDeps) {
+    this.deps = deps;
+  }
+
+  get repository(): Repository {
+    return this.deps.repository;
+  }
+
+  record(sessionId: string): InstantRecord {
+    const record = this.deps.catalog.instant.get(sessionId);
+    if (!record) throw new LifeboatError('not-found', `no Instant Recovery session ${sessionId}; \`lifeboat instant list\` shows them`);
+    return record;
+  }
+
+  /** A session by id or by a unique prefix of it (the CLI prints the first 8 characters). */
+  find(idOrPrefix: string): InstantRecord {
+    const exact = this.deps.catalog.instant.get(idOrPrefix);
+    if (exact) return exact;
+    const matches = idOrPrefix.length >= 4 ? this.deps.catalog.instant.list().filter((record) => record.id.startsWith(idOrPrefix)) : [];
+    if (matches.length === 1) return matches[0] as InstantRecord;
+    throw new LifeboatError(matches.length > 1 ? 'conflict' : 'not-found', matches.length > 1 ? `"${idOrPrefix}" names ${matches.length} sessions; give more of the id` : `no Instant Recovery session "${idOrPrefix}"; \`lifeboat instant list\` shows them`);
+  }
+
+  update(sessionId: string, patch: InstantPatch): InstantRecord {
+    const record = this.deps.catalog.instant.update(sessionId, patch);
+    this.deps.events.emit('instant.updated', this.summary(record));
+    return record;
+  }
+
+  connectHost(name: string): Promise<VsphereClient> {
+    return this.deps.connectHost(name);
+  }
+
+  private server(listen: string): Promise<NfsServer> {
+    let server = this.servers.get(listen);
+    if (!server) {
+      const { address, port } = parseListen(listen);
+      server = NfsServer.listen(address, port);
+      server.catch(() => this.servers.delete(listen));
+      this.servers.set(listen, server);
+    }
+    return server;
+  }
+
+  async serve(sessionId: string): Promise<{ url: string }> {
+    const record = this.record(sessionId);
+    const server = await this.server(record.listen);
+    const volume = await openBackupVolume(this.deps.repository, record.vmId, record.pointId, { exportFolder: record.exportFolder, cacheFolder: record.cacheFolder });
+    try {
+      const exportId = server.addExport(record.exportPath, volume, record.allowed);
+      this.live.set(sessionId, { listen: record.listen, server, exportId, volume });
+    } catch (error) {
+      await volume.close();
+      throw error;
+    }
+    return { url: this.nfsUrl(record) };
+  }
+
+  listenOf(sessionId: string): { address: string; port: number } {
+    const record = this.record(sessionId);
+    const { address } = parseListen(record.listen);
+    return { address, port: this.live.get(sessionId)?.server.port ?? parseListen(record.listen).port };
+  }
+
+  private nfsUrl(record: InstantRecord): string {
+    const { address, port } = this.listenOf(record.id);
+    const host = address.includes(':') ? `[${address}]` : address;
+    return `nfs://${host}${record.exportPath}${port === 2049 ? '' : `?nfsport=${port}&mountport=${port}`}`;
+  }
+
+  volumeOf(sessionId: string): OverlayVolume | null {
+    return this.live.get(sessionId)?.volume ?? null;
+  }
+
+  async release(sessionId: string, end: EndState, note: string | null): Promise<void> {
+    const live = this.live.get(sessionId);
+    const counted: InstantPatch = {};
+    if (live) {
+      const stats = live.server.stats(live.exportId);
+      Object.assign(counted, { bytesRead: stats?.bytesRead ?? 0, bytesWritten: stats?.bytesWritten ?? 0, cacheBytes: live.volume.cachedBytes });
+      if (stats?.firstReadAt) counted.firstReadMs = stats.firstReadAt - Date.parse(this.record(sessionId).createdAt);
+      this.live.delete(sessionId);
+      live.server.removeExport(live.exportId);
+      await live.volume.close();
+      if (live.server.exportCount === 0 && ![...this.live.values()].some((other) => other.listen === live.listen)) {
+        this.servers.delete(live.listen);
+        await live.server.close();
+      }
+    }
+    const record = this.record(sessionId);
+    await rm(record.exportFolder, { recursive: true, force: true });
+    await rm(record.cacheFolder, { recursive: true, force: true });
+    this.update(sessionId, { ...counted, state: end, note, endedAt: new Date().toISOString() });
+  }
+
+  async tearDown(sessionId: string, client: VsphereClient | null, end: EndState, note: string): Promise<void> {
+    const record = this.record(sessionId);
+    const problems: string[] = [];
+    let connected: VsphereClient | null = null;
+    try {
+      const host = client ?? (connected = await this.deps.connectHost(record.host));
+      const vmxPath = await vmxPathOf(record.datastore, record.exportFolder, record.vmName);
+      for (const [what, step] of [
+        ['power off', () => powerOffSessionVm(host, vmxPath, record.name)],
+        ['unregister', () => unregisterSessionVm(host, vmxPath)],
+        ['unmount', () => unmapDatastore(host, record.datastore)],
+      ] as const) {
+        await step().catch((error: unknown) => problems.push(`${what}: ${toWireError(error).message}`));
+      }
+    } catch (error) {
+      problems.push(`cannot reach ${record.host}: ${toWireError(error).message}`);
+    } finally {
+      await connected?.logout();
+    }
+    const left = problems.length > 0 ? `; on the host, ${problems.join('; ')} (check datastore ${record.datastore} there)` : '';
+    await this.release(sessionId, problems.length > 0 ? 'failed' : end, `${note}${left}`);
+  }
+
+  async start(request: RequestOf<'instant.start'> & { point: string }, actor: string): Promise<{ job: Job; session: InstantSession }> {
+    const { vmId, vmName, pointId } = this.deps.resolvePoint(request.vm, request.point);
+    const host = this.deps.catalog.findHost(request.host);
+    if (!host) throw new LifeboatError('not-found', `no host "${request.host}" in the catalog; \`lifeboat hosts add vsphere …\` adds one`);
+    const listen = request.listen ?? DEFAULT_LISTEN;
+    parseListen(listen);
+    const allowed = request.allow ?? (await lookup(new URL(host.url).hostname, { all: true })).map((found) => found.address);
+    const id = randomUUID();
+    const datastore = `lifeboat-ir-${id.slice(0, 8)}`;
+    let cacheFolder = join(this.deps.home, 'instant-cache', id);
+    if (request.redirectTo) {
+      const folder = resolve(request.redirectTo);
+      const found = await stat(folder).catch(() => null);
+      if (!found?.isDirectory()) throw new LifeboatError('not-found', `redirect folder ${folder} does not exist or is not a folder`);
+      cacheFolder = join(folder, `${datastore}-writes`);
+    }
+    const record: InstantRecord = {
+      id, vmId, vmName, pointId, name: request.name ?? vmName, host: host.name, hostSystem: request.hostSystem ?? null, datastore, listen,
+      exportPath: `/lifeboat/${datastore}`, allowed, exportFolder: join(this.deps.home, 'instant', datastore), cacheFolder, redirected: Boolean(request.redirectTo),
+      state: 'starting', note: null, jobId: null, createdAt: new Date().toISOString(), endedAt: null, poweredOnMs: null, firstReadMs: null, bytesRead: 0, bytesWritten: 0, cacheBytes: 0,
+    };
+    const operator = request.operator ?? actor;
+    this.deps.catalog.instant.insert(record);
+    this.deps.catalog.audit(operator, 'instant.start', vmId, { sessionId: id, pointId, host: host.name, listen, allowed, writesTo: cacheFolder });
+    const job = this.deps.jobs.submit(
+      { kind: 'instant-start', vmId, vmName, summary: `Instant Recovery of ${vmName} on ${host.name}`, params: { ...request, pointId, sessionId: id }, steps: instantStartSteps, requestedBy: operator, outsideLimit: true },
+      () => new InstantStartWork(this, id),
+    );
+    return { job, session: this.summary(this.update(id, { jobId: job.id })) };
+  }
+
+  private running(sessionId: string, what: string): InstantRecord {
+    const record = this.find(sessionId);
+    if (record.state !== 'running') throw new LifeboatError('conflict', `session ${record.id.slice(0, 8)} is ${record.state}; only a running session can be ${what}`);
+    if (!this.live.has(record.id)) throw new LifeboatError('conflict', `session ${record.id.slice(0, 8)} belongs to an engine that has stopped`);
+    return record;
+  }
+
+  stop(sessionId: string, operator: string): Job {
+    const record = this.running(sessionId, 'stopped');
+    this.deps.catalog.audit(operator, 'instant.stop', record.vmId, { sessionId: record.id });
+    this.update(record.id, { state: 'stopping' });
+    const job = this.deps.jobs.submit(
+      { kind: 'instant-stop', vmId: null, vmName: record.vmName, summary: `Stop Instant Recovery of ${record.name} on ${record.host}`, params: { sessionId: record.id }, steps: instantStopSteps, requestedBy: operator, outsideLimit: true },
+      () => new InstantStopWork(this, record.id),
+    );
+    this.update(record.id, { jobId: job.id });
+    return job;
+  }
+
+  migrate(request: RequestOf<'instant.migrate'>, operator: string): Job {
+    const record = this.running(request.sessionId, 'migrated');
+    this.deps.catalog.audit(operator, 'instant.migrate', record.vmId, { sessionId: record.id, datastore: request.datastore });
+    this.update(record.id, { state: 'migrating' });
+    const job = this.deps.jobs.submit(
+      { kind: 'instant-migrate', vmId: record.vmId, vmName: record.vmName, summary: `Migrate ${record.name} to datastore ${request.datastore}`, params: { ...request, sessionId: record.id }, steps: this.deps.migrationSteps, requestedBy: operator },
+      (queued) => this.deps.migrationWork(this, record.id, queued.id, { datastore: request.datastore, transport: request.transport ?? 'auto' }),
+    );
+    this.update(record.id, { jobId: job.id });
+    return job;
+  }
+
+  summary(record: InstantRecord): InstantSession {
+    const live = this.live.get(record.id);
+    const stats = live?.server.stats(live.exportId) ?? null;
+    const firstReadMs = stats?.firstReadAt ? stats.firstReadAt - Date.parse(record.createdAt) : record.firstReadMs;
+    return {
+      id: record.id, vmId: record.vmId, vmName: record.vmName, pointId: record.pointId, name: record.name, host: record.host, hostSystem: record.hostSystem,
+      datastore: record.datastore, nfsUrl: this.nfsUrl(record), allowed: record.allowed, writesTo: record.cacheFolder, redirected: record.redirected, state: record.state,
+      note: record.note, createdAt: record.createdAt, endedAt: record.endedAt,
+      poweredOnSeconds: record.poweredOnMs === null ? null : record.poweredOnMs / 1000,
+      firstReadSeconds: firstReadMs === null ? null : firstReadMs / 1000,
+      cacheBytes: live?.volume.cachedBytes ?? record.cacheBytes,
+      bytesRead: stats?.bytesRead ?? record.bytesRead,
+      bytesWritten: stats?.bytesWritten ?? record.bytesWritten,
+      jobId: record.jobId,
+    };
+  }
+
+  list(): InstantSession[] {
+    return this.deps.catalog.instant.list().map((record) => this.summary(record));
+  }
+
+  /** Sessions a previous engine left: their VMs, datastores and caches are taken away. */
+  recoverAfterRestart(): void {
+    const left = this.deps.catalog.instant.inStates(['starting', 'running', 'migrating', 'stopping']);
+    this.recovered = (async () => {
+      for (const record of left) {
+        await this.tearDown(record.id, null, 'stopped', 'the engine stopped while this session ran; its VM, datastore and write cache were removed at the next start').catch(() => undefined);
+      }
+      return left.length;
+    })();
+  }
+
+  /** Ends every live session (the VMs cannot run without the engine's NFS server). */
+  async close(): Promise<void> {
+    await this.recovered;
+    for (const sessionId of [...this.live.keys()]) {
+      if (!endedInstantStates.has(this.record(sessionId).state)) await this.tearDown(sessionId, null, 'stopped', 'the engine shut down').catch(() => undefined);
+    }
+    for (const server of this.servers.values()) await server.then((open) => open.close()).catch(() => undefined);
+    this.servers.clear();
+  }
+}

@@ -1,0 +1,75 @@
+// Stopping an Instant Recovery session: the VM powered off and unregistered, the NFS datastore
+// unmounted from the host, then the export closed and the write cache deleted. The backup was
+// never written, so nothing else changes.
+import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
+import type { JobWork } from '../engine/job-work.ts';
+import type { StepContext } from '../engine/plan.ts';
+import { LifeboatError } from '../errors.ts';
+import { powerOffSessionVm, unmapDatastore, unregisterSessionVm, vmxPathOf } from './host-side.ts';
+import type { SessionHost } from './session-host.ts';
+
+export const instantStopSteps = [
+  { name: 'power-off', title: 'Power the VM off' },
+  { name: 'unregister-vm', title: 'Unregister the VM' },
+  { name: 'unmap-datastore', title: 'Unmount the NFS datastore from the host' },
+  { name: 'delete-cache', title: 'Close the export and delete the write cache' },
+] as const;
+
+export class InstantStopWork implements JobWork {
+  readonly steps = instantStopSteps;
+  private readonly sessions: SessionHost;
+  private readonly sessionId: string;
+  private client: VsphereClient | null = null;
+  private ended = false;
+
+  constructor(sessions: SessionHost, sessionId: string) {
+    this.sessions = sessions;
+    this.sessionId = sessionId;
+  }
+
+  private async host(): Promise<VsphereClient> {
+    this.client ??= await this.sessions.connectHost(this.sessions.record(this.sessionId).host);
+    return this.client;
+  }
+
+  async run(step: string, context: StepContext): Promise<'done' | 'skipped'> {
+    const record = this.sessions.record(this.sessionId);
+    const vmxPath = await vmxPathOf(record.datastore, record.exportFolder, record.vmName);
+    switch (step) {
+      case 'power-off':
+        return said(context, await powerOffSessionVm(await this.host(), vmxPath, record.name), `VM ${record.name} powered off`);
+      case 'unregister-vm':
+        return said(context, await unregisterSessionVm(await this.host(), vmxPath), `VM ${record.name} unregistered`);
+      case 'unmap-datastore':
+        return said(context, await unmapDatastore(await this.host(), record.datastore), `datastore ${record.datastore} unmounted`);
+      case 'delete-cache': {
+        const cached = this.sessions.volumeOf(this.sessionId)?.cachedBytes ?? 0;
+        await this.sessions.release(this.sessionId, 'stopped', 'stopped by the operator');
+        this.ended = true;
+        context.log(`export closed; write cache of ${cached} bytes deleted from ${record.cacheFolder}`);
+        return 'done';
+      }
+    }
+    throw new LifeboatError('internal', `stopping a session has no step ${step}`);
+  }
+
+  async finish(succeeded: boolean): Promise<void> {
+    try {
+      // A stop that failed half-way still ends the session, saying what stayed on the host.
+      if (!succeeded && !this.ended) await this.sessions.tearDown(this.sessionId, this.client, 'stopped', 'stopped by the operator');
+    } finally {
+      await this.client?.logout();
+    }
+  }
+
+  result(): Record<string, unknown> {
+    const record = this.sessions.record(this.sessionId);
+    return { sessionId: record.id, state: record.state, bytesRead: record.bytesRead, bytesWritten: record.bytesWritten };
+  }
+}
+
+/** A step that found nothing to do is shown skipped. */
+function said(context: StepContext, did: boolean, what: string): 'done' | 'skipped' {
+  if (did) context.log(what);
+  return did ? 'done' : 'skipped';
+}

@@ -1,0 +1,204 @@
+// Quick migration of a running Instant Recovery session to a production datastore. While the
+// VM keeps running from the backup, an entire-VM restore of the same point writes a copy of it
+// to production through a proxy (SAN or HotAdd). At switchover the VM is powered off, only the
+// chunks the guest wrote (the session's write cache) are written into the copy, the session's
+// VM is unregistered and the copy takes its name and is powered on; then the session ends.
+// Until the copy runs, a failure leaves the session running as it was.
+import { open } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { ProxySummary } from '../../shared/domain.ts';
+import { findVmByPath, powerOn, registerVm, renameVm } from '../drivers/vsphere/nas-datastore.ts';
+import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
+import type { MoRef } from '../drivers/vsphere/xml.ts';
+import type { JobWork } from '../engine/job-work.ts';
+import type { StepContext } from '../engine/plan.ts';
+import { LifeboatError, toWireError } from '../errors.ts';
+import { CHUNK, type OverlayVolume } from '../nfs/volume.ts';
+import { placeOnHost, powerOffSessionVm, unregisterSessionVm, vmxPathOf } from './host-side.ts';
+import type { SessionHost } from './session-host.ts';
+
+export const quickMigrationSteps = [
+  { name: 'initialize', title: 'Initialization: production datastore and proxy' },
+  { name: 'copy-disks', title: 'Copy the VM to production from the backup while it runs' },
+  { name: 'switchover', title: "Switch over: the VM stopped, the guest's changes written, the production copy started" },
+  { name: 'stop-session', title: 'Unmount the NFS datastore and delete the write cache' },
+] as const;
+
+/** The guest's chunks are written in runs of at most this many bytes. */
+const RUN_BYTES = 8 * 1024 * 1024;
+
+export type MigrationRequest = { datastore: string; transport: 'auto' | 'san' | 'hotadd' };
+
+export type MigrationDeps = {
+  /** An entire-VM restore of the session's point to vSphere, run here as the copy. */
+  copyWork(request: { vmId: string; pointId: string; host: string; hostSystem: string | null; datastore: string; transport: MigrationRequest['transport']; newName: string }): JobWork;
+  proxyNamed(name: string): ProxySummary | null;
+};
+
+type CopyResult = { vmName: string; datastore: string; vm: string | null; transport: string; proxy: string | null; disks: string[] };
+
+export class QuickMigrationWork implements JobWork {
+  readonly steps = quickMigrationSteps;
+  private readonly sessions: SessionHost;
+  private readonly sessionId: string;
+  private readonly request: MigrationRequest;
+  private readonly deps: MigrationDeps;
+  private client: VsphereClient | null = null;
+  private copy: JobWork | null = null;
+  private copied: CopyResult | null = null;
+  /** How far the switchover got, so a failure can put the session's VM back. */
+  private sessionVmOff = false;
+  private sessionVmUnregistered = false;
+  private productionOn = false;
+  private failure = '';
+
+  constructor(sessions: SessionHost, sessionId: string, request: MigrationRequest, deps: MigrationDeps) {
+    this.sessions = sessions;
+    this.sessionId = sessionId;
+    this.request = request;
+    this.deps = deps;
+  }
+
+  private get record() {
+    return this.sessions.record(this.sessionId);
+  }
+
+  async run(step: string, context: StepContext): Promise<void> {
+    try {
+      switch (step) {
+        case 'initialize':
+          return await this.initialize(context);
+        case 'copy-disks':
+          return await this.copyDisks(context);
+        case 'switchover':
+          return await this.switchover(context);
+        case 'stop-session':
+          return await this.stopSession(context);
+      }
+    } catch (error) {
+      this.failure = toWireError(error).message;
+      throw error;
+    }
+    throw new LifeboatError('internal', `quick migration has no step ${step}`);
+  }
+
+  private async initialize(context: StepContext): Promise<void> {
+    const record = this.record;
+    if (this.request.datastore === record.datastore) throw new LifeboatError('bad-request', `${record.datastore} is the session's own NFS datastore; migrate to a production datastore`);
+    this.client = await this.sessions.connectHost(record.host);
+    const inventory = await this.client.inventory();
+    if (!inventory.datastores.some((datastore) => datastore.name === this.request.datastore)) throw new LifeboatError('not-found', `datastore "${this.request.datastore}" does not exist in ${record.host}`);
+    if (!this.sessions.volumeOf(this.sessionId)) throw new LifeboatError('conflict', `session ${record.id.slice(0, 8)} is not served by this engine`);
+    context.log(`migrating ${record.name} from ${record.datastore} to ${this.request.datastore}; the VM keeps running until the switchover`);
+  }
+
+  private async copyDisks(context: StepContext): Promise<void> {
+    const record = this.record;
+    const copy = this.deps.copyWork({
+      vmId: record.vmId, pointId: record.pointId, host: record.host, hostSystem: record.hostSystem, datastore: this.request.datastore,
+      transport: this.request.transport, newName: `${record.name}-migrating-${record.id.slice(0, 4)}`,
+    });
+    this.copy = copy;
+    for (const step of copy.steps) {
+      await copy.run(step.name, context);
+      const result = copy.result() as CopyResult;
+      if (step.name === 'initialize' && !result.proxy) {
+        throw new LifeboatError('conflict', `quick migration writes the guest's changes into the copy at switchover, which needs a SAN or HotAdd proxy for ${this.request.datastore}; NBD cannot write part of a disk`);
+      }
+    }
+    this.copied = copy.result() as CopyResult;
+    context.log(`copy ${this.copied.vmName} written to ${this.request.datastore} over ${this.copied.transport} through proxy ${this.copied.proxy}`);
+  }
+
+  private async switchover(context: StepContext): Promise<void> {
+    const record = this.record;
+    const client = this.client as VsphereClient;
+    const copied = this.copied as CopyResult;
+    const volume = this.sessions.volumeOf(this.sessionId) as OverlayVolume;
+    const vmxPath = await vmxPathOf(record.datastore, record.exportFolder, record.vmName);
+    const stopped = Date.now();
+    this.sessionVmOff = await powerOffSessionVm(client, vmxPath, record.name);
+    const proxy = this.deps.proxyNamed(copied.proxy as string);
+    const folder = proxy?.datastorePaths[copied.datastore];
+    if (!proxy || !folder) throw new LifeboatError('unavailable', `proxy ${copied.proxy} no longer sees datastore ${copied.datastore}`);
+    const proxyVm = copied.transport === 'hotadd' ? (await client.inventory()).vms.find((vm) => vm.name === proxy.proxyVm)?.ref ?? null : null;
+    let written = 0;
+    for (const [index, disk] of volume.disks().entries()) {
+      const descriptorPath = copied.disks[index];
+      if (!descriptorPath) throw new LifeboatError('internal', `the copy has no disk ${index + 1}`);
+      if (proxyVm) await client.attachDisk(proxyVm, descriptorPath, disk.size);
+      try {
+        written += await writeGuestChunks(volume, disk, join(folder, copied.vmName, basename(descriptorPath).replace(/\.vmdk$/, '-flat.vmdk')));
+      } finally {
+        if (proxyVm) await client.detachDisk(proxyVm, descriptorPath);
+      }
+    }
+    context.log(`${written} bytes the guest wrote applied to the copy`);
+    this.sessionVmUnregistered = await unregisterSessionVm(client, vmxPath);
+    const production = { type: 'VirtualMachine', value: copied.vm as string } satisfies MoRef;
+    await renameVm(client, production, record.name);
+    await powerOn(client, production, record.name);
+    this.productionOn = true;
+    context.log(`${record.name} runs from ${copied.datastore}; it was off for ${((Date.now() - stopped) / 1000).toFixed(2)} s`);
+  }
+
+  private async stopSession(context: StepContext): Promise<void> {
+    await this.copy?.finish(true);
+    this.copy = null;
+    await this.sessions.tearDown(this.sessionId, this.client, 'migrated', `migrated to ${this.request.datastore}`);
+    context.log(`NFS datastore ${this.record.datastore} unmounted; write cache deleted`);
+  }
+
+  async finish(succeeded: boolean): Promise<void> {
+    try {
+      if (succeeded) return;
+      if (this.productionOn) {
+        await this.copy?.finish(true);
+        await this.sessions.tearDown(this.sessionId, this.client, 'migrated', `migrated to ${this.request.datastore}; ending the session: ${this.failure}`);
+        return;
+      }
+      // The copy goes; the session's VM runs from the backup again.
+      await this.copy?.finish(false);
+      if (this.client && this.sessionVmOff) {
+        const record = this.record;
+        const vmxPath = await vmxPathOf(record.datastore, record.exportFolder, record.vmName);
+        const vm = this.sessionVmUnregistered
+          ? await registerVm(this.client, placeOnHost(await this.client.inventory(), record.host, record.hostSystem ?? undefined), vmxPath, record.name)
+          : await findVmByPath(this.client, vmxPath);
+        if (vm) await powerOn(this.client, vm, record.name);
+      }
+      this.sessions.update(this.sessionId, { state: 'running', note: `migration to ${this.request.datastore} failed: ${this.failure || 'cancelled'}; the VM runs from the backup` });
+    } finally {
+      await this.client?.logout();
+    }
+  }
+
+  result(): Record<string, unknown> {
+    return { sessionId: this.sessionId, datastore: this.request.datastore, copy: this.copied?.vmName ?? null, transport: this.copied?.transport ?? null, proxy: this.copied?.proxy ?? null };
+  }
+}
+
+/** Writes the chunks the guest wrote, read merged from the session, into the production flat
+ * file, in runs; returns the bytes written. */
+async function writeGuestChunks(volume: OverlayVolume, disk: { id: number; name: string; size: number; writtenChunks: number[] }, flatPath: string): Promise<number> {
+  const handle = await open(flatPath, 'r+').catch((error: unknown) => {
+    throw new LifeboatError('unavailable', `the copy's disk ${flatPath} cannot be opened for the switchover: ${toWireError(error).message}`);
+  });
+  let written = 0;
+  try {
+    const chunks = disk.writtenChunks;
+    for (let first = 0; first < chunks.length; ) {
+      let last = first;
+      while (last + 1 < chunks.length && chunks[last + 1] === (chunks[last] as number) + 1 && (last + 2 - first) * CHUNK <= RUN_BYTES) last++;
+      const offset = (chunks[first] as number) * CHUNK;
+      const { data } = await volume.read(disk.id, offset, (last - first + 1) * CHUNK);
+      await handle.write(data, 0, data.length, offset);
+      written += data.length;
+      first = last + 1;
+    }
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  return written;
+}
