@@ -16,6 +16,7 @@ import { connect } from './connect.ts';
 import { describeJob, localPath, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
 import { promptsCommand, restoreTapeCommand, tapeCommand } from './tape-commands.ts';
 import { serve } from './serve.ts';
+import { instantCommand } from './instant-commands.ts';
 
 const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
   lab create [--vms N] [--points N] [--disk-mib N]   make demo VMs and back them up
@@ -53,6 +54,10 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
   rehearse <vm>... --point P --target local:<dir>|vsphere:<host> [--network N] [--keep]
                                                      restore, check and time VMs on an isolated target
   rehearsals [report <job-id> --out FILE]            past rehearsals with their measured RTOs; the HTML report
+  instant start <vm> --point P --host H [--host-system ESXI] [--name N] [--redirect-to DIR]
+                [--listen ADDR:PORT] [--allow IP,…]   run a VM from its backup over NFS (needs \`serve\` or the app)
+  instant list | migrate <id> --datastore D [--transport auto|san|hotadd] | stop <id>
+                                                     Instant Recovery sessions; migrate copies the VM to production
   serve [--host 127.0.0.1] [--port 7420]             console over HTTP + WebSocket`;
 
 type Flags = { original?: boolean | undefined; yes?: boolean | undefined; target?: string | undefined; datastore?: string | undefined; 'host-system'?: string | undefined; network?: string | undefined; 'disk-format'?: string | undefined; transport?: string | undefined; url?: string | undefined; user?: string | undefined; 'password-env'?: string | undefined; insecure?: boolean | undefined; name?: string | undefined };
@@ -165,6 +170,7 @@ export async function main(argv: string[]): Promise<number> {
       datastore: { type: 'string' }, 'host-system': { type: 'string' }, network: { type: 'string' }, 'disk-format': { type: 'string' }, transport: { type: 'string' },
       slots: { type: 'string' }, drives: { type: 'string' }, mailslots: { type: 'string' }, tapes: { type: 'string' }, 'capacity-mib': { type: 'string' },
       'time-scale': { type: 'string' }, 'rate-scale': { type: 'string' }, 'buffer-mib': { type: 'string' }, pool: { type: 'string' }, image: { type: 'string' },
+      listen: { type: 'string' }, allow: { type: 'string' }, 'redirect-to': { type: 'string' },
       staging: { type: 'string' }, barcode: { type: 'string' }, all: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false },
     },
   });
@@ -351,6 +357,8 @@ export async function main(argv: string[]): Promise<number> {
         return await promptsCommand(api, command, rest, values, operator, out);
       case 'proxies':
         return await proxiesCommand(api, rest, values, out);
+      case 'instant':
+        return await instantCommand(api, rest, values, operator, out, connection.engine !== null);
       default:
         throw new UsageError(`unknown command ${command}; \`lifeboat --help\` lists them`);
     }

@@ -1,0 +1,81 @@
+// `lifeboat instant …`: Instant VM Recovery sessions. A session lives in the engine that serves
+// its NFS export, so `instant start` needs a running engine (`lifeboat serve` or the app).
+import type { LifeboatApi } from '../../shared/contract.ts';
+import type { InstantSession } from '../../shared/domain.ts';
+import { formatBytes, table } from '../../shared/format.ts';
+import { LifeboatError } from '../errors.ts';
+import { follow, runJobCommand, UsageError, type Output } from './cli-output.ts';
+
+export type InstantFlags = {
+  point?: string | undefined; host?: string | undefined; 'host-system'?: string | undefined; name?: string | undefined;
+  'redirect-to'?: string | undefined; listen?: string | undefined; allow?: string | undefined; datastore?: string | undefined;
+  transport?: string | undefined; detach: boolean;
+};
+
+const usage = 'instant takes: start <vm> --point P --host H [--host-system ESXI] [--name N] [--redirect-to DIR] [--listen ADDR:PORT] [--allow IP,…] | list | migrate <id> --datastore D [--transport auto|san|hotadd] | stop <id>';
+
+function age(session: InstantSession): string {
+  const seconds = Math.max(0, Math.round(((session.endedAt ? Date.parse(session.endedAt) : Date.now()) - Date.parse(session.createdAt)) / 1000));
+  return seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds / 3600)} h`;
+}
+
+export function sessionsText(sessions: InstantSession[]): string {
+  if (sessions.length === 0) return 'no Instant Recovery sessions; `lifeboat instant start <vm> --point P --host H` starts one';
+  return table([
+    ['ID', 'VM', 'RUNS AS', 'HOST', 'DATASTORE', 'STATE', 'CACHE', 'READ', 'WRITTEN', 'AGE', 'POWERED ON'],
+    ...sessions.map((session) => [
+      session.id.slice(0, 8), session.vmName, session.name, `${session.host}${session.hostSystem ? `/${session.hostSystem}` : ''}`, session.datastore, session.state,
+      formatBytes(session.cacheBytes), formatBytes(session.bytesRead), formatBytes(session.bytesWritten), age(session),
+      session.poweredOnSeconds === null ? '-' : `${session.poweredOnSeconds.toFixed(1)} s`,
+    ]),
+  ]);
+}
+
+export async function instantCommand(api: LifeboatApi, rest: string[], values: InstantFlags, operator: string, out: Output, inProcess: boolean): Promise<number> {
+  const [verb, argument] = rest;
+  switch (verb) {
+    case 'start': {
+      if (!argument || !values.host) throw new UsageError('instant start takes: <vm> --point P --host H');
+      if (inProcess) throw new LifeboatError('unavailable', 'an Instant Recovery session lives in a running engine, which serves its NFS export: start `lifeboat serve` (or the app) for this home first');
+      const { job, session } = await api.invoke('instant.start', {
+        vm: argument, point: values.point ?? 'latest', host: values.host, operator,
+        ...(values['host-system'] ? { hostSystem: values['host-system'] } : {}),
+        ...(values.name ? { name: values.name } : {}),
+        ...(values['redirect-to'] ? { redirectTo: values['redirect-to'] } : {}),
+        ...(values.listen ? { listen: values.listen } : {}),
+        ...(values.allow ? { allow: values.allow.split(',').map((address) => address.trim()) } : {}),
+      });
+      if (!out.json) process.stderr.write(`job ${job.id} queued: ${job.summary}\n`);
+      const ended = await follow(api, job, out);
+      const current = (await api.invoke('instant.list', {})).find((listed) => listed.id === session.id) ?? session;
+      if (ended.state !== 'succeeded') {
+        out.print(`instant recovery of ${argument} ${ended.state}: ${ended.error ?? ''}`, { job: ended, session: current });
+        return 1;
+      }
+      out.print(
+        [`session ${current.id.slice(0, 8)}: ${current.name} runs on ${current.hostSystem ?? current.host} from datastore ${current.datastore} (powered on in ${current.poweredOnSeconds?.toFixed(1)} s)`, `export: ${current.nfsUrl}`, `writes go to ${current.writesTo}`].join('\n'),
+        current,
+      );
+      return 0;
+    }
+    case 'list': {
+      const sessions = await api.invoke('instant.list', {});
+      out.print(sessionsText(sessions), sessions);
+      return 0;
+    }
+    case 'migrate': {
+      if (!argument || !values.datastore) throw new UsageError('instant migrate takes: <id> --datastore D [--transport auto|san|hotadd]');
+      const transport = values.transport ?? 'auto';
+      if (transport !== 'auto' && transport !== 'san' && transport !== 'hotadd') throw new UsageError('--transport for a migration is auto, san or hotadd');
+      const { job } = await api.invoke('instant.migrate', { sessionId: argument, datastore: values.datastore, transport, operator });
+      return runJobCommand(api, job, values.detach, out);
+    }
+    case 'stop': {
+      if (!argument) throw new UsageError('instant stop takes: <id>');
+      const { job } = await api.invoke('instant.stop', { sessionId: argument, operator });
+      return runJobCommand(api, job, values.detach, out);
+    }
+    default:
+      throw new UsageError(usage);
+  }
+}
