@@ -11,7 +11,7 @@ import { findVmByPath, powerOn, registerVm, renameVm } from '../drivers/vsphere/
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
 import type { JobWork } from '../engine/job-work.ts';
-import type { StepContext } from '../engine/plan.ts';
+import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { CHUNK, type OverlayVolume } from '../nfs/volume.ts';
 import { placeOnHost, powerOffSessionVm, unregisterSessionVm, vmxPathOf } from './host-side.ts';
@@ -100,6 +100,7 @@ export class QuickMigrationWork implements JobWork {
     });
     this.copy = copy;
     for (const step of copy.steps) {
+      throwIfCancelled(context.signal);
       await copy.run(step.name, context);
       const result = copy.result() as CopyResult;
       if (step.name === 'initialize' && !result.proxy) {

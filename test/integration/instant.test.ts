@@ -3,11 +3,12 @@
 // identical to the point, writes only in the session's cache; stop, quick migration to
 // production, ten sessions at once, and bad input that leaves nothing behind.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, readdir, readFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, rmdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { promisify } from 'node:util';
 import { VsphereClient } from '../../electron/drivers/vsphere/vsphere-client.ts';
 import { inProcessApi } from '../../electron/cli/connect.ts';
@@ -16,6 +17,8 @@ import type { InstantSession } from '../../shared/domain.ts';
 import { qemuImg, runJob, tempDir } from '../helpers/env.ts';
 import { MIB, tapeLab } from '../helpers/tape.ts';
 import { startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
+import { handleOf, nfsWrite } from '../helpers/nfs-rpc.ts';
+import { NfsStatus } from '../../electron/nfs/nfs-status.ts';
 
 const run = promisify(execFile);
 const missing = vcsimUnavailable();
@@ -172,4 +175,59 @@ test('instant recovery refuses bad input with one clear error and leaves nothing
   await runJob(engine, (await api.invoke('instant.stop', { sessionId: redirected.id })).job);
   await assert.rejects(api.invoke('instant.stop', { sessionId: redirected.id }), { code: 'conflict', message: /only a running session/ });
   await assert.rejects(api.invoke('instant.migrate', { sessionId: redirected.id, datastore: 'LocalDS_1' }), { code: 'conflict' });
+});
+
+test('a migration cancelled midway leaves the session running from the backup and no copy behind; a migrating session cannot be stopped', { skip: missing ?? false }, async () => {
+  const production = (vc as NonNullable<typeof vc>).datastores.LocalDS_1 as string;
+  const session = await startSession(vm.name, { name: 'cancel-ir' });
+  const { job } = await api.invoke('instant.migrate', { sessionId: session.id, datastore: 'LocalDS_1', transport: 'san' });
+  await new Promise<void>((resolve) => {
+    const off = api.on('job.updated', (update) => {
+      if (update.id === job.id && update.currentStep === 'copy-disks') {
+        off();
+        resolve();
+      }
+    });
+  });
+  await assert.rejects(api.invoke('instant.stop', { sessionId: session.id }), { code: 'conflict', message: /is migrating/ });
+  await api.invoke('jobs.cancel', { jobId: job.id });
+  const cancelled = await runJob(engine, job);
+  assert.equal(cancelled.state, 'cancelled');
+  const after = (await api.invoke('instant.list', {})).find((listed) => listed.id === session.id) as InstantSession;
+  assert.equal(after.state, 'running');
+  assert.match(after.note ?? '', /migration to LocalDS_1 failed/);
+  const view = await hostView();
+  assert.equal(view.vms.find((found) => found.name === 'cancel-ir')?.power, 'poweredOn', 'the VM still runs from the backup');
+  assert.ok(!view.vms.some((found) => found.name.startsWith('cancel-ir-migrating')), 'no half-made copy on the host');
+  assert.ok(!(await readdir(production)).some((name) => name.startsWith('cancel-ir-migrating')), 'no copy files on the production datastore');
+  assert.equal((await runJob(engine, (await api.invoke('instant.stop', { sessionId: session.id })).job)).state, 'succeeded');
+});
+
+const small = await mkdtemp(join(tmpdir(), 'lifeboat-ir-small-'));
+let mounted = false;
+after(async () => {
+  if (mounted) execFileSync('umount', [small]);
+  await rmdir(small);
+});
+try {
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small], { stdio: 'ignore' });
+  mounted = true;
+} catch {
+  // not permitted here: the test below is skipped and says why
+}
+
+test('a full write cache answers the guest NFS3ERR_NOSPC over the wire; the session and the backup stay as they were', { skip: missing ?? (mounted ? false : 'mounting a small tmpfs needs root') }, async () => {
+  const session = await startSession(vm.name, { name: 'full-cache', redirectTo: small });
+  const url = new URL(session.nfsUrl);
+  const port = Number(url.searchParams.get('nfsport'));
+  const disk = await handleOf(port, url.pathname, [vm.name, `${vm.name}-flat.vmdk`]);
+  assert.equal(await nfsWrite(port, disk, 0, randomBytes(4096)), NfsStatus.ok);
+  const statuses: number[] = [];
+  for (let index = 0; index < 6 && !statuses.includes(NfsStatus.nospc); index++) statuses.push(await nfsWrite(port, disk, MIB + index * 512 * 1024, randomBytes(512 * 1024)));
+  assert.ok(statuses.includes(NfsStatus.nospc), `a write was refused for space: ${statuses.join(', ')}`);
+  const listed = (await api.invoke('instant.list', {})).find((found) => found.id === session.id) as InstantSession;
+  assert.equal(listed.state, 'running', 'the session goes on; the guest sees a full disk');
+  assert.equal((await runJob(engine, engine.startVerify(vm.name, 'latest', 'test'))).state, 'succeeded');
+  assert.equal((await runJob(engine, (await api.invoke('instant.stop', { sessionId: session.id })).job)).state, 'succeeded');
+  assert.deepEqual(await readdir(small), [], 'the redirected cache is deleted');
 });
