@@ -9,11 +9,13 @@ import { TapeView } from './views/TapeView.tsx';
 import { PromptDialog } from './views/PromptDialog.tsx';
 import { Notices } from './views/Notices.tsx';
 import { RehearsalView } from './views/RehearsalView.tsx';
+import { InstantView } from './views/InstantView.tsx';
 
 const tabs: { view: View; label: string }[] = [
   { view: 'inventory', label: 'Inventory' },
   { view: 'jobs', label: 'Jobs' },
   { view: 'restore', label: 'Restore VM' },
+  { view: 'instant', label: 'Instant Recovery' },
   { view: 'files', label: 'Files' },
   { view: 'tape', label: 'Tape' },
   { view: 'rehearsal', label: 'Rehearsal' },
@@ -45,6 +47,7 @@ export function App() {
         {view === 'inventory' && <Inventory />}
         {view === 'jobs' && <JobQueue />}
         {view === 'restore' && <RestoreWizard />}
+        {view === 'instant' && <InstantView />}
         {view === 'files' && <FilesView />}
         {view === 'tape' && <TapeView />}
         {view === 'rehearsal' && <RehearsalView />}

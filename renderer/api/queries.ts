@@ -54,6 +54,12 @@ export const useJobDetail = (jobId: string | null) => {
   return useQuery({ queryKey: ['job', jobId], queryFn: () => api.invoke('jobs.get', { jobId: jobId as string }), enabled: jobId !== null });
 };
 
+/** Sessions change as events arrive; their counters (bytes read, written, cached) are polled. */
+export const useInstantSessions = () => {
+  const api = useApi();
+  return useQuery({ queryKey: ['instant'], queryFn: () => api.invoke('instant.list', {}), refetchInterval: 2000 });
+};
+
 export const useOpenPrompts = () => {
   const api = useApi();
   return useQuery({ queryKey: ['prompts'], queryFn: () => api.invoke('prompts.list', { open: true }) });
@@ -141,11 +147,13 @@ export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
       void queries.invalidateQueries({ queryKey: ['prompts'] });
       void queries.invalidateQueries({ queryKey: ['tape-inventory'] });
     });
+    const offInstant = api.on('instant.updated', () => void queries.invalidateQueries({ queryKey: ['instant'] }));
     return () => {
       if (timer) clearTimeout(timer);
       offUpdated();
       offProgress();
       offPrompt();
+      offInstant();
     };
   }, [api, queries, setProgress, notify]);
 }

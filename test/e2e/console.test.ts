@@ -29,7 +29,9 @@ async function lifeboat(...args: string[]): Promise<{ stdout: string; stderr: st
 
 const vcsimMissing = vcsimUnavailable();
 // Started here, not in before(): its after() hook must belong to the file, not to that hook.
-const vc: Vcsim | null = vcsimMissing ? null : await startVcsim();
+// NAS datastores (Instant Recovery) resolve in vcsim's working folder: the home's export folders.
+await mkdir(join(home, 'instant'), { recursive: true });
+const vc: Vcsim | null = vcsimMissing ? null : await startVcsim({ cwd: join(home, 'instant') });
 
 before(async () => {
   await lifeboat('lab', 'create', '--vms', '2', '--points', '2', '--disk-mib', '32');
@@ -178,6 +180,29 @@ test('an operator rolls a VM back in place after reading what will be replaced',
   await page.locator('.job[data-state="succeeded"]').filter({ hasText: 'Roll lab-db-02 back in place' }).waitFor({ timeout: 60_000 });
   await page.screenshot({ path: join(screenshots, 'console-original-location.png'), fullPage: true });
   assert.match(qemuImg('compare', join(home, 'lab', 'lab-db-02', 'lab-db-02.vmdk'), join(simulator.datastores.LocalDS_1 as string, 'lab-db-02', 'lab-db-02.vmdk')), /identical/);
+});
+
+test('an operator runs a VM instantly from its backup, sees the session, and stops it', { skip: vcsimMissing ?? false }, async () => {
+  const page = consolePage as Page;
+  await page.getByRole('button', { name: 'Instant Recovery', exact: true }).click();
+  await page.getByLabel('VM', { exact: true }).selectOption('lab-web-01');
+  await page.getByLabel('vSphere host', { exact: true }).selectOption('vc');
+  await page.getByLabel(/Run it as/).fill('web-instant');
+  await page.getByLabel(/NFS server listens on/).fill('127.0.0.1:0');
+  await page.getByRole('button', { name: 'Start Instant Recovery' }).click();
+  const row = page.locator('tr[data-session]').filter({ hasText: 'web-instant' });
+  await row.locator('td[data-state="running"]').waitFor({ timeout: 60_000 });
+  const [session] = (JSON.parse((await lifeboat('--json', 'instant', 'list')).stdout) as { name: string; nfsUrl: string; vmName: string }[]).filter((listed) => listed.name === 'web-instant');
+  assert.ok(session);
+  const url = new URL(session.nfsUrl);
+  const copied = join(dir, 'instant-disk.raw');
+  await run('nfs-cp', [`nfs://${url.host}${url.pathname}/lab-web-01/lab-web-01-flat.vmdk${url.search}`, copied], { timeout: 60_000 });
+  assert.match(qemuImg('compare', '-F', 'raw', join(home, 'lab', 'lab-web-01', 'lab-web-01.vmdk'), copied), /identical/);
+  await row.locator('td', { hasText: '/s' }).first().filter({ hasNotText: '(0 B)' }).waitFor({ timeout: 10_000 });
+  await page.screenshot({ path: join(screenshots, 'console-instant-recovery.png'), fullPage: true });
+  await row.getByRole('button', { name: 'Stop web-instant' }).click();
+  await row.getByRole('button', { name: 'Yes, stop it' }).click();
+  await row.locator('td[data-state="stopped"]').waitFor({ timeout: 60_000 });
 });
 
 test('an operator browses a restore point, previews a file, searches, and restores picked items', async () => {
@@ -353,7 +378,7 @@ test('a thousand queued jobs: the list stays virtualized, filters, scrolls, and 
 test('every view passes axe accessibility checks (WCAG 2 A and AA), in light and dark', async () => {
   const page = consolePage as Page;
   const report: string[] = [];
-  for (const [scheme, view] of (['light', 'dark'] as const).flatMap((mode) => ['Inventory', 'Jobs', 'Restore VM', 'Files', 'Tape', 'Rehearsal'].map((name) => [mode, name] as const))) {
+  for (const [scheme, view] of (['light', 'dark'] as const).flatMap((mode) => ['Inventory', 'Jobs', 'Restore VM', 'Instant Recovery', 'Files', 'Tape', 'Rehearsal'].map((name) => [mode, name] as const))) {
     await page.emulateMedia({ colorScheme: scheme });
     await page.getByRole('button', { name: view, exact: true }).click();
     await page.waitForTimeout(300);
