@@ -10,6 +10,9 @@ import { Engine } from '../electron/engine/engine.ts';
 import { vmxText } from '../electron/lab/create-lab.ts';
 import { startVcsim, vcsimUnavailable } from '../test/vcsim/vcsim.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
+import { resolvePoint } from '../electron/repository/chain.ts';
+import { PointDisk } from '../electron/repository/point-disk.ts';
+import { WorkerPool, workerDecoder } from '../electron/workers/pool.ts';
 import { PointBrowser } from '../electron/items/point-browser.ts';
 import { buildGuestDisk } from '../electron/lab/guest-disk.ts';
 import { spawn, spawnSync } from 'node:child_process';
@@ -208,6 +211,67 @@ async function tape(source: string, capacity: number, cpTime: number): Promise<v
   }
 }
 
+/** Instant Recovery: the restore point's flat disk read sequentially over NFS (libnfs's
+ * nfs-cat, as a host would read it) against the same point read locally in 1 MiB reads; and per
+ * session on vcsim, the time from the request to the VM powered on and to the first NFS read. */
+async function instantRecovery(source: string, capacity: number): Promise<void> {
+  const missing = vcsimUnavailable();
+  const nfsCat = spawnSync('nfs-cat', ['--help'], { stdio: 'ignore' }).error ? 'no nfs-cat (libnfs-utils)' : null;
+  if (missing || nfsCat) {
+    console.log(`  instant recovery: skipped (${missing ?? nfsCat})`);
+    return;
+  }
+  const home = join(root, 'home-instant');
+  await mkdir(join(home, 'instant'), { recursive: true });
+  const vc = await startVcsim({ cwd: join(home, 'instant') });
+  const engine = await Engine.open({ home });
+  try {
+    const backup = await engine.jobs.whenEnded((await engine.startBackup(source, 'bench')).id);
+    if (backup.state !== 'succeeded') throw new Error(`backup failed: ${backup.error}`);
+    await engine.addHost({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'bench');
+    const vmId = engine.resolveVm('bench').id;
+    const point = await resolvePoint(engine.repository, vmId, engine.resolvePointId(vmId, 'latest'));
+    const localTimes: number[] = [];
+    const nfsTimes: number[] = [];
+    const poweredOn: number[] = [];
+    const firstRead: number[] = [];
+    // The same data path as the NFS export (block workers, read-ahead), without NFS.
+    const pool = new WorkerPool();
+    for (let run = 0; run < runs; run++) {
+      const disk = new PointDisk(point, point.point.disks[0]?.key as string, { cacheBlocks: 64, decode: workerDecoder(pool), readAhead: 8 });
+      localTimes.push(await timed(async () => {
+        for (let offset = 0; offset < capacity; offset += MIB) await disk.read(offset, MIB);
+      }));
+      await disk.close();
+      const { job, session } = await engine.instant.start({ vm: 'bench', point: 'latest', host: 'vc', listen: '127.0.0.1:0' }, 'bench');
+      const started = await engine.jobs.whenEnded(job.id);
+      if (started.state !== 'succeeded') throw new Error(`instant recovery failed: ${started.error}`);
+      const url = new URL(engine.instant.list().find((listed) => listed.id === session.id)?.nfsUrl ?? '');
+      // Asynchronously: the NFS server answers from this process's event loop.
+      nfsTimes.push(await timed(async () => {
+        const reader = spawn('nfs-cat', [`nfs://${url.host}${url.pathname}/bench/bench-flat.vmdk${url.search}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+        const code = await new Promise((resolve) => reader.once('exit', resolve));
+        if (code !== 0) throw new Error(`nfs-cat exited with ${code}`);
+      }));
+      const measured = engine.instant.list().find((listed) => listed.id === session.id);
+      poweredOn.push(measured?.poweredOnSeconds ?? NaN);
+      firstRead.push(measured?.firstReadSeconds ?? NaN);
+      const stop = await engine.jobs.whenEnded(engine.instant.stop(session.id, 'bench').id);
+      if (stop.state !== 'succeeded') throw new Error(`stop failed: ${stop.error}`);
+    }
+    const local = median(localTimes);
+    const nfs = median(nfsTimes);
+    await pool.close();
+    console.log(`  instant recovery, NFS read     ${nfs.toFixed(2)} s  ${((capacity / nfs) / 1e6).toFixed(0)} MB/s sequential over NFS (nfs-cat)  ratio to reading the point locally ${(local / nfs).toFixed(2)} (goal >= 0.7; local ${((capacity / local) / 1e6).toFixed(0)} MB/s through the same workers and read-ahead)`);
+    console.log(`  instant recovery, per session  powered on ${median(poweredOn).toFixed(2)} s after the request; first NFS read ${median(firstRead).toFixed(2)} s after it (goal < 2 s; vcsim host, the reader starts once the VM runs)`);
+    console.log(`  instant recovery raw runs (s): local ${localTimes.map((t) => t.toFixed(2)).join(' ')} | nfs ${nfsTimes.map((t) => t.toFixed(2)).join(' ')} | first read ${firstRead.map((t) => t.toFixed(2)).join(' ')}`);
+  } finally {
+    await engine.close();
+    await vc.stop();
+    await rm(home, { recursive: true, force: true });
+  }
+}
+
 /** The console with 1,000 queued jobs reporting progress: frame times while scrolling the queue,
  * and the renderer's heap, in Debian's Chromium against `lifeboat serve`. */
 async function consoleQueue(): Promise<void> {
@@ -250,14 +314,27 @@ async function consoleQueue(): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
-  const capacity = gib * 1024 * MIB;
+/** The bench VM's folder: its .vmx and a monolithicFlat disk of `capacity` bytes. */
+async function makeSourceVm(capacity: number): Promise<{ source: string; flat: string; dataBytes: number }> {
   const source = join(root, 'source');
   await mkdir(source);
   const flat = join(source, 'bench-flat.vmdk');
   const dataBytes = await makeDisk(flat, capacity);
   await writeFile(join(source, 'bench.vmdk'), `# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\nRW ${capacity / 512} FLAT "bench-flat.vmdk" 0\n`);
   await writeFile(join(source, 'bench.vmx'), vmxText('bench', ['bench.vmdk'], '42 42 42 42 42 42 42 42-42 42 42 42 42 42 42 42'));
+  return { source, flat, dataBytes };
+}
+
+async function instantOnly(): Promise<void> {
+  const capacity = gib * 1024 * MIB;
+  const { source } = await makeSourceVm(capacity);
+  console.log(`Lifeboat bench, Instant Recovery only: ${gib} GiB VM, ${runs} runs, medians`);
+  await instantRecovery(source, capacity);
+}
+
+async function main(): Promise<void> {
+  const capacity = gib * 1024 * MIB;
+  const { source, flat, dataBytes } = await makeSourceVm(capacity);
 
   const cpTimes: number[] = [];
   const backupTimes: number[] = [];
@@ -313,14 +390,16 @@ async function main(): Promise<void> {
   console.log(`  repository size after 2 points ${(stored / 2 ** 30).toFixed(2)} GiB for ${(dataBytes / 2 ** 30).toFixed(2)} GiB of data`);
   await tape(source, capacity, cpTime);
   await vsphereModes(source, capacity, cpTime);
+  await instantRecovery(source, capacity);
   await itemLevel();
   await consoleQueue();
   console.log(`  raw runs (s): cp ${cpTimes.map((t) => t.toFixed(2)).join(' ')} | backup ${backupTimes.map((t) => t.toFixed(2)).join(' ')} | restore ${restoreTimes.map((t) => t.toFixed(2)).join(' ')}`);
 }
 
 try {
-  // LIFEBOAT_BENCH_ONLY=console measures the console alone (a minute instead of several).
+  // LIFEBOAT_BENCH_ONLY=console (or instant) measures that part alone (a minute instead of several).
   if (process.env.LIFEBOAT_BENCH_ONLY === 'console') await consoleQueue();
+  else if (process.env.LIFEBOAT_BENCH_ONLY === 'instant') await instantOnly();
   else await main();
 } finally {
   await rm(root, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import { LifeboatError } from '../errors.ts';
 import { prepareHome, type HomePaths } from '../home.ts';
 import { Repository } from '../repository/repository.ts';
 import { EntireVmLocalRestore, restoreSteps, type RestoreRequest } from '../restore/entire-vm-local.ts';
-import { WorkerPool } from '../workers/pool.ts';
+import { WorkerPool, workerDecoder } from '../workers/pool.ts';
 import { EngineEvents } from './events.ts';
 import { JobQueue, type FaultInjector } from './job-queue.ts';
 import { runJanitor } from './janitor.ts';
@@ -105,6 +105,7 @@ export class Engine {
       events: this.events,
       jobs: this.jobs,
       repository,
+      decode: workerDecoder(pool),
       connectHost: (name) => this.connectHost(name),
       resolvePoint: (vmArgument, point) => {
         const vm = this.resolveVm(vmArgument);

@@ -19,6 +19,7 @@ import { openBackupVolume } from '../nfs/backup-volume.ts';
 import { NfsServer } from '../nfs/nfs-server.ts';
 import type { OverlayVolume } from '../nfs/volume.ts';
 import type { Repository } from '../repository/repository.ts';
+import type { BlockDecoder } from '../repository/point-disk.ts';
 import { powerOffSessionVm, unmapDatastore, unregisterSessionVm, vmxPathOf } from './host-side.ts';
 import { InstantStartWork, instantStartSteps } from './instant-start.ts';
 import { InstantStopWork, instantStopSteps } from './instant-stop.ts';
@@ -33,6 +34,8 @@ export type InstantDeps = {
   events: EngineEvents;
   jobs: JobQueue;
   repository: Repository;
+  /** Decodes the backup's blocks off the engine's thread (the block workers). */
+  decode: BlockDecoder;
   connectHost(name: string): Promise<VsphereClient>;
   resolvePoint(vm: string, point: string): { vmId: string; vmName: string; pointId: string };
   /** The quick migration's work for a running session. */
@@ -105,7 +108,7 @@ export class InstantService implements SessionHost {
   async serve(sessionId: string): Promise<{ url: string }> {
     const record = this.record(sessionId);
     const server = await this.server(record.listen);
-    const volume = await openBackupVolume(this.deps.repository, record.vmId, record.pointId, { exportFolder: record.exportFolder, cacheFolder: record.cacheFolder });
+    const volume = await openBackupVolume(this.deps.repository, record.vmId, record.pointId, { exportFolder: record.exportFolder, cacheFolder: record.cacheFolder }, this.deps.decode);
     try {
       const exportId = server.addExport(record.exportPath, volume, record.allowed);
       this.live.set(sessionId, { listen: record.listen, server, exportId, volume });

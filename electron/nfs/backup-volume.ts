@@ -6,12 +6,14 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
 import { resolvePoint } from '../repository/chain.ts';
-import { PointDisk } from '../repository/point-disk.ts';
+import { PointDisk, type BlockDecoder } from '../repository/point-disk.ts';
 import type { Repository } from '../repository/repository.ts';
 import { OverlayVolume, type VolumeFolders } from './volume.ts';
 
 /** Blocks of each disk kept decompressed in memory: a guest's hot blocks read once. */
 const CACHE_BLOCKS = 64;
+/** Blocks decoded ahead of a sequential reader (a boot, a migration, a copy). */
+const READ_AHEAD = 8;
 
 /** The flat extent's name beside a disk's descriptor name. */
 export function flatNameOf(descriptorName: string): string {
@@ -19,7 +21,8 @@ export function flatNameOf(descriptorName: string): string {
 }
 
 /** The VM folder is named after the VM, as a host names the folder of a VM it creates. */
-export async function openBackupVolume(repository: Repository, vmId: string, pointId: string, where: Omit<VolumeFolders, 'vmFolder'>): Promise<OverlayVolume> {
+/** `decode`: where blocks are decompressed and checked (the engine's workers); here when absent. */
+export async function openBackupVolume(repository: Repository, vmId: string, pointId: string, where: Omit<VolumeFolders, 'vmFolder'>, decode?: BlockDecoder): Promise<OverlayVolume> {
   const point = await resolvePoint(repository, vmId, pointId);
   const manifest = point.point;
   const folders: VolumeFolders = { ...where, vmFolder: manifest.vmName };
@@ -32,7 +35,7 @@ export async function openBackupVolume(repository: Repository, vmId: string, poi
     for (const disk of manifest.disks) {
       const descriptor = `${basename(disk.fileName, extname(disk.fileName))}.vmdk`;
       await writeFile(join(vmPath, descriptor), writeFlatDescriptor(disk.capacity, flatNameOf(descriptor)), { flag: 'wx' });
-      bases.push({ name: flatNameOf(descriptor), disk: new PointDisk(point, disk.key, CACHE_BLOCKS) });
+      bases.push({ name: flatNameOf(descriptor), disk: new PointDisk(point, disk.key, { cacheBlocks: CACHE_BLOCKS, ...(decode ? { decode, readAhead: READ_AHEAD } : {}) }) });
     }
     return new OverlayVolume(manifest.vmName, folders, bases);
   } catch (error) {

@@ -93,10 +93,11 @@ function withWcc(...targets: Target[]): Failure {
 
 export type VolumeLookup = (exportId: number) => OverlayVolume | null;
 
-/** Runs one NFS procedure; returns the result body (status first), or null for an unknown one. */
 export type IoCounter = (exportId: number, kind: 'read' | 'write', bytes: number) => void;
 
-export async function nfsProcedure(procedure: number, args: XdrReader, volumes: VolumeLookup, onIo: IoCounter = () => undefined): Promise<Buffer | null> {
+/** Runs one NFS procedure; returns the result body (status first, in parts where it carries
+ * file data), or null for an unknown one. */
+export async function nfsProcedure(procedure: number, args: XdrReader, volumes: VolumeLookup, onIo: IoCounter = () => undefined): Promise<Buffer | Uint8Array[] | null> {
   const out = new XdrWriter();
   const target = (): Target => {
     const { exportId, fileId } = decodeHandle(args.opaque(64, 'a file handle'));
@@ -161,10 +162,11 @@ export async function nfsProcedure(procedure: number, args: XdrReader, volumes: 
         if (volume.attr(id).type === 'dir') throw new NfsStatusError(NfsStatus.isdir, 'a folder cannot be read');
         const { data, eof } = await volume.read(id, offset, count);
         onIo(exportId, 'read', data.length);
+        // The data goes out as its own part (opaque: length, bytes, padding), never copied here.
         out.u32(NfsStatus.ok);
         postOpAttr(out, volume, id, exportId);
-        out.u32(data.length).bool(eof).opaque(data);
-        return out.bytes();
+        out.u32(data.length).bool(eof).u32(data.length);
+        return [out.bytes(), data, Buffer.alloc((4 - (data.length % 4)) % 4)];
       }
       case 7: {
         const { volume, exportId, id } = target();

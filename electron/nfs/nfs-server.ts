@@ -87,7 +87,12 @@ export class NfsServer {
       for (const record of complete) {
         queue = queue.then(async () => {
           const reply = await this.answer(record, client);
-          if (reply && !socket.destroyed) socket.write(frame(reply));
+          if (reply && !socket.destroyed) {
+            // Corked: the parts leave in one writev.
+            socket.cork();
+            for (const part of frame(reply)) socket.write(part);
+            socket.uncork();
+          }
           else if (!reply) socket.destroy();
         });
       }
@@ -95,7 +100,7 @@ export class NfsServer {
   }
 
   /** The reply to one record, or null when it is not even a call to answer. */
-  private async answer(record: Buffer, client: string): Promise<Buffer | null> {
+  private async answer(record: Buffer, client: string): Promise<Uint8Array | Uint8Array[] | null> {
     let call;
     try {
       call = parseCall(record);

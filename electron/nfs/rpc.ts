@@ -45,8 +45,9 @@ function replyHead(xid: number): XdrWriter {
   return new XdrWriter().u32(xid).u32(MSG_REPLY).u32(0).u32(AUTH_NONE).u32(0);
 }
 
-export function successReply(xid: number, body: Uint8Array): Buffer {
-  return Buffer.concat([replyHead(xid).u32(AcceptStat.success).bytes(), body]);
+/** The reply's head and the procedure's body (in parts), framed together by `frame`. */
+export function successReply(xid: number, body: Uint8Array | Uint8Array[]): Uint8Array[] {
+  return [replyHead(xid).u32(AcceptStat.success).bytes(), ...(Array.isArray(body) ? body : [body])];
 }
 
 export function errorReply(xid: number, stat: number, mismatch?: { low: number; high: number }): Buffer {
@@ -59,11 +60,13 @@ export function deniedVersionReply(xid: number): Buffer {
   return new XdrWriter().u32(xid).u32(MSG_REPLY).u32(1).u32(0).u32(2).u32(2).bytes();
 }
 
-/** One reply as a single last fragment. */
-export function frame(message: Uint8Array): Buffer {
-  const header = Buffer.alloc(4);
-  header.writeUInt32BE((0x80000000 | message.length) >>> 0, 0);
-  return Buffer.concat([header, message]);
+/** One reply as a single last fragment: the record mark, then the reply's parts as they are
+ * (written together, so large data is not copied into one buffer first). */
+export function frame(message: Uint8Array | Uint8Array[]): Uint8Array[] {
+  const parts = Array.isArray(message) ? message : [message];
+  const mark = Buffer.alloc(4);
+  mark.writeUInt32BE((0x80000000 | parts.reduce((sum, part) => sum + part.length, 0)) >>> 0, 0);
+  return [mark, ...parts];
 }
 
 /** Collects fragments from a stream into records. */

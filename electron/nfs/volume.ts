@@ -152,11 +152,14 @@ export class OverlayVolume {
     const size = this.attr(id).size;
     const end = Math.min(size, offset + count);
     if (offset >= end) return { data: new Uint8Array(0), eof: true };
-    const out = Buffer.alloc(end - offset);
     if (node.kind === 'plain') {
+      const out = Buffer.alloc(end - offset);
       await this.withPlain(node, 'r', (handle) => handle.read(out, 0, out.length, offset));
       return { data: out, eof: end >= size };
     }
+    // Nothing of the range in the cache: the base's bytes as they come, no second copy.
+    if (end <= node.baseEnd && !this.anyCached(node, offset, end)) return { data: await node.base.read(offset, end - offset), eof: end >= size };
+    const out = Buffer.alloc(end - offset);
     for (let at = offset; at < end; ) {
       const chunk = Math.floor(at / CHUNK);
       const take = Math.min(end - at, (chunk + 1) * CHUNK - at);
@@ -168,6 +171,12 @@ export class OverlayVolume {
       at += take;
     }
     return { data: out, eof: end >= size };
+  }
+
+  private anyCached(node: VirtualFile, start: number, end: number): boolean {
+    if (node.chunks.size === 0) return false;
+    for (let chunk = Math.floor(start / CHUNK); chunk * CHUNK < end; chunk++) if (node.chunks.has(chunk)) return true;
+    return false;
   }
 
   async write(id: number, offset: number, data: Uint8Array): Promise<void> {

@@ -69,12 +69,17 @@ export class XdrReader {
 }
 
 export class XdrWriter {
-  private buffer = Buffer.alloc(256);
+  private buffer: Buffer;
   private length = 0;
+
+  /** `capacity`: the bytes expected, so a large reply is not grown (and copied) step by step. */
+  constructor(capacity = 256) {
+    this.buffer = Buffer.allocUnsafe(capacity);
+  }
 
   private room(count: number): void {
     if (this.length + count <= this.buffer.length) return;
-    const grown = Buffer.alloc(Math.max(this.buffer.length * 2, this.length + count));
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + count));
     this.buffer.copy(grown, 0, 0, this.length);
     this.buffer = grown;
   }

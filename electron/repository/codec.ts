@@ -1,5 +1,6 @@
 // Per-block codecs. The codec is recorded with every block so a repository written where zstd
 // was missing still reads where it is present, and the other way round.
+import { createHash } from 'node:crypto';
 import zlib from 'node:zlib';
 import { LifeboatError } from '../errors.ts';
 
@@ -41,4 +42,13 @@ export function decompressBlock(payload: Uint8Array, codec: number, rawLength: n
     throw new LifeboatError('corrupt-backup', `block does not decompress (${codecName(codec)}): ${(error as Error).message}`);
   }
   throw new LifeboatError('corrupt-backup', `block uses unknown codec ${codec}`);
+}
+
+/** A stored block made whole again: decompressed, its length and SHA-256 checked. The error
+ * says why a block is corrupt; the caller says where it is. */
+export function decodeBlock(payload: Uint8Array, codec: number, rawLength: number, sha256: Uint8Array): Uint8Array {
+  const data = decompressBlock(payload, codec, rawLength);
+  if (data.length !== rawLength) throw new LifeboatError('corrupt-backup', `it decompresses to ${data.length} bytes`);
+  if (!createHash('sha256').update(data).digest().equals(sha256)) throw new LifeboatError('corrupt-backup', 'its SHA-256 does not match the block map');
+  return data;
 }

@@ -5,8 +5,9 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { BlockKind, RECORD_BYTES, readRecord } from '../repository/block-map.ts';
-import { compressBlock, decompressBlock, type Codec } from '../repository/codec.ts';
-import { STAGES, stripeOf, type CompressResult, type DigestResult, type RestoreStripeResult, type RestoreStripeTask, type WorkerTask, type WriteBlocksResult, type WriteBlocksTask } from './messages.ts';
+import { compressBlock, decodeBlock, decompressBlock, type Codec } from '../repository/codec.ts';
+import { ownedCopy } from './pool.ts';
+import { STAGES, stripeOf, type CompressResult, type DecodeBlockResult, type DigestResult, type RestoreStripeResult, type RestoreStripeTask, type WorkerTask, type WriteBlocksResult, type WriteBlocksTask } from './messages.ts';
 
 function isAllZero(data: Uint8Array): boolean {
   const words = data.byteOffset % 8 === 0 ? new BigUint64Array(data.buffer, data.byteOffset, Math.floor(data.length / 8)) : null;
@@ -174,6 +175,11 @@ function handle(task: WorkerTask): { result: unknown; transfer: ArrayBuffer[] } 
       return { result: restoreStripe(task), transfer: [] };
     case 'write-blocks':
       return { result: writeBlocks(task), transfer: [] };
+    case 'decode-block': {
+      const data = ownedCopy(decodeBlock(task.payload, task.codec as Codec, task.rawLength, task.sha256));
+      const result: DecodeBlockResult = { data };
+      return { result, transfer: [data.buffer as ArrayBuffer] };
+    }
   }
 }
 

@@ -43,7 +43,11 @@ export type WriteBlocksTask = {
 };
 export type WriteBlocksResult = { bytes: number; timings: number[] };
 
-export type WorkerTask = DigestTask | CompressTask | RestoreStripeTask | WriteBlocksTask;
+/** One stored block read elsewhere (an NFS read): decompressed and checked, handed back. */
+export type DecodeBlockTask = { type: 'decode-block'; payload: Uint8Array; codec: number; rawLength: number; sha256: Uint8Array };
+export type DecodeBlockResult = { data: Uint8Array };
+
+export type WorkerTask = DigestTask | CompressTask | RestoreStripeTask | WriteBlocksTask | DecodeBlockTask;
 export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { code: string; message: string; blockIndex?: number } };
 
 /** Blocks are striped across workers in runs of this many so each reads nearby data. */

@@ -3,7 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { LifeboatError, type ErrorCode } from '../errors.ts';
-import type { WorkerReply, WorkerTask } from './messages.ts';
+import type { DecodeBlockResult, DecodeBlockTask, WorkerReply, WorkerTask } from './messages.ts';
 
 export class WorkerTaskError extends LifeboatError {
   readonly blockIndex: number | undefined;
@@ -97,7 +97,16 @@ export class WorkerPool {
 }
 
 /** A buffer that can be moved to a worker: it must own its whole ArrayBuffer. */
-export function ownedCopy(data: Buffer): Uint8Array {
+export function ownedCopy(data: Uint8Array): Uint8Array {
   if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer)) return data;
   return new Uint8Array(data);
+}
+
+/** Decodes stored blocks in the pool's workers (for readers of a point outside a restore). */
+export function workerDecoder(pool: WorkerPool): (payload: Uint8Array, codec: number, rawLength: number, sha256: Uint8Array) => Promise<Uint8Array> {
+  return async (payload, codec, rawLength, sha256) => {
+    const owned = ownedCopy(payload);
+    const task: DecodeBlockTask = { type: 'decode-block', payload: owned, codec, rawLength, sha256 };
+    return (await pool.run<DecodeBlockResult>(task, [owned.buffer as ArrayBuffer])).data;
+  };
 }

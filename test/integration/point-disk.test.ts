@@ -26,7 +26,7 @@ test('random-access reads and streaming of every point match the source at that 
   const vmId = engine.resolveVm('delta').id;
   for (const manifest of await engine.repository.listPoints(vmId)) {
     const expected = states[manifest.sequence - 1] as Buffer;
-    const disk = new PointDisk(await resolvePoint(engine.repository, vmId, manifest.id), 'scsi0:0', 4);
+    const disk = new PointDisk(await resolvePoint(engine.repository, vmId, manifest.id), 'scsi0:0', { cacheBlocks: 4 });
     try {
       await fc.assert(
         fc.asyncProperty(fc.nat(expected.length - 1), fc.nat(300_000), async (offset, wanted) => {
