@@ -91,6 +91,12 @@ function withWcc(...targets: Target[]): Failure {
   };
 }
 
+/** Per procedure, the absent parts (post_op_attr: one; wcc_data: two) of its failure body when
+ * no attributes can be given (RFC 1813: GETATTR none; LOOKUP, ACCESS, READLINK, READ, READDIR(PLUS),
+ * FSSTAT, FSINFO, PATHCONF one; SETATTR, WRITE, CREATE, MKDIR, SYMLINK, MKNOD, REMOVE, RMDIR,
+ * COMMIT two; LINK three; RENAME four). */
+const EMPTY_FAILURE_PARTS: Record<number, number> = { 1: 0, 2: 2, 3: 1, 4: 1, 5: 1, 6: 1, 7: 2, 8: 2, 9: 2, 10: 2, 11: 2, 12: 2, 13: 2, 14: 4, 15: 3, 16: 1, 17: 1, 18: 1, 19: 1, 20: 1, 21: 2 };
+
 export type VolumeLookup = (exportId: number) => OverlayVolume | null;
 
 export type IoCounter = (exportId: number, kind: 'read' | 'write', bytes: number) => void;
@@ -105,8 +111,13 @@ export async function nfsProcedure(procedure: number, args: XdrReader, volumes: 
     if (!volume) throw new NfsStatusError(NfsStatus.stale, 'the export is gone');
     return { volume, exportId, id: fileId };
   };
-  // On an error each procedure still owes its failure body; `fail` says how to write it.
-  let fail: Failure = (w, status) => void w.u32(status);
+  // On an error each procedure still owes its failure body; `fail` says how to write it. Until
+  // the file is known (a stale, foreign or refused handle) that body carries no attributes.
+  const emptyParts = EMPTY_FAILURE_PARTS[procedure] ?? 0;
+  let fail: Failure = (w, status) => {
+    w.u32(status);
+    for (let part = 0; part < emptyParts; part++) w.bool(false);
+  };
   try {
     switch (procedure) {
       case 0:
@@ -293,13 +304,6 @@ export async function nfsProcedure(procedure: number, args: XdrReader, volumes: 
       case 15: {
         // READLINK, MKDIR, SYMLINK, MKNOD, RMDIR, LINK: a VM folder needs none of them.
         target();
-        fail = (w, status) => {
-          w.u32(status);
-          // READLINK: no attributes; LINK: none for the file and no wcc for the folder; the
-          // others: no wcc for the folder.
-          const emptyParts = procedure === 5 ? 1 : procedure === 15 ? 3 : 2;
-          for (let part = 0; part < emptyParts; part++) w.bool(false);
-        };
         throw new NfsStatusError(NfsStatus.notsupp, 'not supported on a recovery datastore');
       }
       default:

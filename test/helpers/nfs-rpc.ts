@@ -69,3 +69,14 @@ export function writeArgs(handle: Uint8Array, offset: number, data: Uint8Array):
 export async function nfsWrite(port: number, handle: Uint8Array, offset: number, data: Uint8Array): Promise<number> {
   return (await call(port, NFS_PROGRAM, NFS_VERSION, 7, writeArgs(handle, offset, data))).u32();
 }
+
+/** READ; returns the status and, when it succeeded, the bytes and the end-of-file flag. */
+export async function nfsRead(port: number, handle: Uint8Array, offset: number, count: number): Promise<{ status: number; data: Uint8Array; eof: boolean }> {
+  const reply = await call(port, NFS_PROGRAM, NFS_VERSION, 6, new XdrWriter().opaque(handle).u64(offset).u32(count).bytes());
+  const status = reply.u32();
+  if (reply.bool()) reply.fixed(84); // post-op attributes (fattr3)
+  if (status !== 0) return { status, data: new Uint8Array(0), eof: false };
+  reply.u32(); // count
+  const eof = reply.bool();
+  return { status, data: reply.opaque(count), eof };
+}

@@ -12,7 +12,8 @@ import { promisify } from 'node:util';
 import { openBackupVolume } from '../../electron/nfs/backup-volume.ts';
 import { NfsServer } from '../../electron/nfs/nfs-server.ts';
 import { encodeHandle, NFS_PROGRAM, NFS_VERSION } from '../../electron/nfs/nfs-program.ts';
-import { callMessage, recordOf, writeArgs } from '../helpers/nfs-rpc.ts';
+import { callMessage, handleOf, nfsRead, nfsWrite, recordOf, writeArgs } from '../helpers/nfs-rpc.ts';
+import { NfsStatus } from '../../electron/nfs/nfs-status.ts';
 import { VM_FOLDER_ID } from '../../electron/nfs/volume.ts';
 import { runJob, tempDir } from '../helpers/env.ts';
 import { tapeLab } from '../helpers/tape.ts';
@@ -94,6 +95,19 @@ test('unknown exports, clients the session does not allow, and garbage are refus
   hugeRecord.write(Buffer.from([0x7f, 0xff, 0xff, 0xff]));
   await hugeClosed;
   assert.match((await nfs('nfs-ls', url(''))).toString(), /vm\.log/);
+});
+
+test('stale and foreign file handles, and reads past the end of a file, get their NFS answers', async () => {
+  const exportPath = '/lifeboat/session-1';
+  const flat = await handleOf(server.port, exportPath, [vm.name, `${vm.name}-flat.vmdk`]);
+  const tail = await nfsRead(server.port, flat, 12 * 1024 * 1024 - 10, 100);
+  assert.deepEqual([tail.status, tail.data.length, tail.eof], [NfsStatus.ok, 10, true]);
+  const past = await nfsRead(server.port, flat, 64 * 1024 * 1024, 4096);
+  assert.deepEqual([past.status, past.data.length, past.eof], [NfsStatus.ok, 0, true]);
+  assert.equal((await nfsRead(server.port, encodeHandle(exportId, 999_999), 0, 10)).status, NfsStatus.stale);
+  assert.equal((await nfsRead(server.port, encodeHandle(424_242, 3), 0, 10)).status, NfsStatus.stale);
+  assert.equal((await nfsRead(server.port, Buffer.alloc(16, 7), 0, 10)).status, NfsStatus.badhandle);
+  assert.equal(await nfsWrite(server.port, Buffer.alloc(3, 1), 0, Buffer.alloc(8)), NfsStatus.badhandle);
 });
 
 test('a client that disconnects in the middle of a WRITE record changes nothing', async () => {
