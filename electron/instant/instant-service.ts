@@ -17,6 +17,7 @@ import type { JobWork } from '../engine/job-work.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { openBackupVolume } from '../nfs/backup-volume.ts';
 import { NfsServer } from '../nfs/nfs-server.ts';
+import { PORTMAP_PORT } from '../nfs/portmap-program.ts';
 import type { OverlayVolume } from '../nfs/volume.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { BlockDecoder } from '../repository/point-disk.ts';
@@ -25,7 +26,7 @@ import { InstantStartWork, instantStartSteps } from './instant-start.ts';
 import { InstantStopWork, instantStopSteps } from './instant-stop.ts';
 import type { EndState, SessionHost } from './session-host.ts';
 
-/** ESXi's NFS client mounts from port 2049; tests and labs pick others. */
+/** ESXi's NFS client mounts from port 2049 (and asks the portmapper on 111); tests pick others. */
 export const DEFAULT_LISTEN = '127.0.0.1:2049';
 
 export type InstantDeps = {
@@ -98,7 +99,8 @@ export class InstantService implements SessionHost {
     let server = this.servers.get(listen);
     if (!server) {
       const { address, port } = parseListen(listen);
-      server = NfsServer.listen(address, port);
+      // ESXi mounts from 2049 and asks the portmapper on 111 where MOUNT is.
+      server = NfsServer.listen(address, port, port === 2049 ? { portmapperPort: PORTMAP_PORT } : {});
       server.catch(() => this.servers.delete(listen));
       this.servers.set(listen, server);
     }

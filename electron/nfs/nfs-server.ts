@@ -1,5 +1,6 @@
-// The engine's NFS v3 server: MOUNT and NFS on one TCP port the operator picks (loopback in tests),
-// serving one export per Instant Recovery session. Malformed records are answered GARBAGE_ARGS
+// The engine's NFS v3 server: MOUNT, NFS and the portmapper on one TCP port the operator picks
+// (loopback in tests), and optionally on the portmapper's own port too, serving one export per
+// Instant Recovery session. Malformed records are answered GARBAGE_ARGS
 // or end the connection; one bad client never stops the server.
 import { createServer, type Server, type Socket } from 'node:net';
 import { LifeboatError } from '../errors.ts';
@@ -7,6 +8,7 @@ import { MOUNT_PROGRAM, MOUNT_VERSION, mountProcedure, type ExportEntry } from '
 import { NFS_PROGRAM, NFS_VERSION, nfsProcedure } from './nfs-program.ts';
 import { AcceptStat, deniedVersionReply, errorReply, frame, parseCall, RecordReader, RpcVersionError, successReply } from './rpc.ts';
 import { XdrError } from './xdr.ts';
+import { PORTMAP_PROGRAM, PORTMAP_VERSION, portmapProcedure } from './portmap-program.ts';
 import { NfsStatus, NfsStatusError } from './nfs-status.ts';
 import type { OverlayVolume } from './volume.ts';
 
@@ -23,6 +25,7 @@ function clientAddress(socket: Socket): string {
 
 export class NfsServer {
   private readonly server: Server;
+  private portmapper: Server | null = null;
   private readonly exports = new Map<number, Export>();
   private readonly sockets = new Set<Socket>();
   private nextExport = 1;
@@ -31,15 +34,29 @@ export class NfsServer {
     this.server = server;
   }
 
-  static async listen(host: string, port: number): Promise<NfsServer> {
-    const server = createServer();
-    const nfs = new NfsServer(server);
-    server.on('connection', (socket) => nfs.serve(socket));
+  /** `portmapperPort`: also answer there (the portmapper's 111, where ESXi asks for MOUNT). */
+  static async listen(host: string, port: number, options: { portmapperPort?: number } = {}): Promise<NfsServer> {
+    const nfs = new NfsServer(createServer());
+    await nfs.open(nfs.server, host, port, 'serve NFS');
+    if (options.portmapperPort !== undefined) {
+      const portmapper = createServer();
+      nfs.portmapper = portmapper;
+      try {
+        await nfs.open(portmapper, host, options.portmapperPort, 'answer as the portmapper (is an rpcbind running there?)');
+      } catch (error) {
+        await nfs.close();
+        throw error;
+      }
+    }
+    return nfs;
+  }
+
+  private async open(server: Server, host: string, port: number, what: string): Promise<void> {
+    server.on('connection', (socket) => this.serve(socket));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (error) => reject(new LifeboatError('unavailable', `cannot serve NFS on ${host}:${port}: ${error.message}`)));
+      server.once('error', (error) => reject(new LifeboatError('unavailable', `cannot ${what} on ${host}:${port}: ${error.message}`)));
       server.listen(port, host, () => resolve());
     });
-    return nfs;
   }
 
   get port(): number {
@@ -109,12 +126,14 @@ export class NfsServer {
       return null;
     }
     const { xid, program, version, procedure, args } = call;
-    const versionOf = program === NFS_PROGRAM ? NFS_VERSION : program === MOUNT_PROGRAM ? MOUNT_VERSION : null;
+    const versionOf = program === NFS_PROGRAM ? NFS_VERSION : program === MOUNT_PROGRAM ? MOUNT_VERSION : program === PORTMAP_PROGRAM ? PORTMAP_VERSION : null;
     if (versionOf === null) return errorReply(xid, AcceptStat.progUnavail);
     if (version !== versionOf) return errorReply(xid, AcceptStat.progMismatch, { low: versionOf, high: versionOf });
     try {
       const body =
-        program === MOUNT_PROGRAM
+        program === PORTMAP_PROGRAM
+          ? portmapProcedure(procedure, args, this.port)
+          : program === MOUNT_PROGRAM
           ? mountProcedure(procedure, args, {
               list: () => [...this.exports].map(([exportId, entry]) => ({ path: entry.path, exportId, rootId: entry.volume.rootId, allowed: allows(entry, client) })),
               find: (path) => this.findMount(path, client),
@@ -168,7 +187,7 @@ export class NfsServer {
 
   async close(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const server of [this.server, this.portmapper]) if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     for (const entry of this.exports.values()) await entry.volume.close();
     this.exports.clear();
   }

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { BytesDisk } from '../../electron/disks/bytes-disk.ts';
 import { LifeboatError } from '../../electron/errors.ts';
 import { mountProcedure } from '../../electron/nfs/mount-program.ts';
+import { portmapProcedure } from '../../electron/nfs/portmap-program.ts';
 import { encodeHandle, nfsProcedure } from '../../electron/nfs/nfs-program.ts';
 import { parseCall, RecordReader } from '../../electron/nfs/rpc.ts';
 import { CHUNK, OverlayVolume, VM_FOLDER_ID } from '../../electron/nfs/volume.ts';
@@ -44,6 +45,7 @@ test('random records, calls and procedure arguments get an answer or our own err
       const withHandle = Buffer.concat([new XdrWriter().opaque(encodeHandle(1, 1 + (procedure % 3))).bytes(), bytes]);
       for (const args of [bytes, withHandle]) {
         await ours(() => nfsProcedure(procedure, new XdrReader(args), (id) => (id === 1 ? volume : null)));
+        await ours(() => portmapProcedure(procedure % 6, new XdrReader(args), 2049));
         await ours(() => mountProcedure(procedure % 7, new XdrReader(args), { list: () => [{ path: '/x', exportId: 1, rootId: 1, allowed: procedure % 2 === 0 }], find: (path) => (path === '/x' ? { path, exportId: 1, rootId: 1, allowed: procedure % 2 === 0 } : null) }));
       }
     }),
