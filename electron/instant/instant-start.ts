@@ -9,7 +9,7 @@ import type { JobWork } from '../engine/job-work.ts';
 import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import { placeOnHost, vmxPathOf, type HostPlace } from './host-side.ts';
-import type { SessionHost } from './session-host.ts';
+import { SessionJob } from './session-job.ts';
 
 export const instantStartSteps = [
   { name: 'initialize', title: 'Initialization: restore point opened and served over NFS' },
@@ -18,24 +18,12 @@ export const instantStartSteps = [
   { name: 'power-on', title: 'Start the VM' },
 ] as const;
 
-export class InstantStartWork implements JobWork {
+export class InstantStartWork extends SessionJob implements JobWork {
   readonly steps = instantStartSteps;
-  private readonly sessions: SessionHost;
-  private readonly sessionId: string;
   private readonly startedMs = Date.now();
-  private client: VsphereClient | null = null;
   private place: HostPlace | null = null;
   private vmxPath = '';
   private vm: MoRef | null = null;
-
-  constructor(sessions: SessionHost, sessionId: string) {
-    this.sessions = sessions;
-    this.sessionId = sessionId;
-  }
-
-  private get record() {
-    return this.sessions.record(this.sessionId);
-  }
 
   async run(step: string, context: StepContext): Promise<void> {
     switch (step) {
@@ -53,8 +41,7 @@ export class InstantStartWork implements JobWork {
 
   private async initialize(context: StepContext): Promise<void> {
     const record = this.record;
-    this.client = await this.sessions.connectHost(record.host);
-    const inventory = await this.client.inventory();
+    const inventory = await (await this.host()).inventory();
     this.place = placeOnHost(inventory, record.host, record.hostSystem ?? undefined);
     if (inventory.vms.some((vm) => vm.name === record.name)) {
       throw new LifeboatError('conflict', `a VM named "${record.name}" already exists in ${record.host}; run it under another name (--name)`);

@@ -1,12 +1,11 @@
 // Stopping an Instant Recovery session: the VM powered off and unregistered, the NFS datastore
 // unmounted from the host, then the export closed and the write cache deleted. The backup was
 // never written, so nothing else changes.
-import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import type { StepContext } from '../engine/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import { powerOffSessionVm, unmapDatastore, unregisterSessionVm, vmxPathOf } from './host-side.ts';
-import type { SessionHost } from './session-host.ts';
+import { SessionJob } from './session-job.ts';
 
 export const instantStopSteps = [
   { name: 'power-off', title: 'Power the VM off' },
@@ -15,25 +14,12 @@ export const instantStopSteps = [
   { name: 'delete-cache', title: 'Close the export and delete the write cache' },
 ] as const;
 
-export class InstantStopWork implements JobWork {
+export class InstantStopWork extends SessionJob implements JobWork {
   readonly steps = instantStopSteps;
-  private readonly sessions: SessionHost;
-  private readonly sessionId: string;
-  private client: VsphereClient | null = null;
   private ended = false;
 
-  constructor(sessions: SessionHost, sessionId: string) {
-    this.sessions = sessions;
-    this.sessionId = sessionId;
-  }
-
-  private async host(): Promise<VsphereClient> {
-    this.client ??= await this.sessions.connectHost(this.sessions.record(this.sessionId).host);
-    return this.client;
-  }
-
   async run(step: string, context: StepContext): Promise<'done' | 'skipped'> {
-    const record = this.sessions.record(this.sessionId);
+    const record = this.record;
     const vmxPath = await vmxPathOf(record.datastore, record.exportFolder, record.vmName);
     switch (step) {
       case 'power-off':
@@ -63,7 +49,7 @@ export class InstantStopWork implements JobWork {
   }
 
   result(): Record<string, unknown> {
-    const record = this.sessions.record(this.sessionId);
+    const record = this.record;
     return { sessionId: record.id, state: record.state, bytesRead: record.bytesRead, bytesWritten: record.bytesWritten };
   }
 }

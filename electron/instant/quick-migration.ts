@@ -16,6 +16,7 @@ import { LifeboatError, toWireError } from '../errors.ts';
 import { CHUNK, type OverlayVolume } from '../nfs/volume.ts';
 import { placeOnHost, powerOffSessionVm, unregisterSessionVm, vmxPathOf } from './host-side.ts';
 import type { SessionHost } from './session-host.ts';
+import { SessionJob } from './session-job.ts';
 
 export const quickMigrationSteps = [
   { name: 'initialize', title: 'Initialization: production datastore and proxy' },
@@ -37,13 +38,10 @@ export type MigrationDeps = {
 
 type CopyResult = { vmName: string; datastore: string; vm: string | null; transport: string; proxy: string | null; disks: string[] };
 
-export class QuickMigrationWork implements JobWork {
+export class QuickMigrationWork extends SessionJob implements JobWork {
   readonly steps = quickMigrationSteps;
-  private readonly sessions: SessionHost;
-  private readonly sessionId: string;
   private readonly request: MigrationRequest;
   private readonly deps: MigrationDeps;
-  private client: VsphereClient | null = null;
   private copy: JobWork | null = null;
   private copied: CopyResult | null = null;
   /** How far the switchover got, so a failure can put the session's VM back. */
@@ -53,14 +51,9 @@ export class QuickMigrationWork implements JobWork {
   private failure = '';
 
   constructor(sessions: SessionHost, sessionId: string, request: MigrationRequest, deps: MigrationDeps) {
-    this.sessions = sessions;
-    this.sessionId = sessionId;
+    super(sessions, sessionId);
     this.request = request;
     this.deps = deps;
-  }
-
-  private get record() {
-    return this.sessions.record(this.sessionId);
   }
 
   async run(step: string, context: StepContext): Promise<void> {
@@ -85,8 +78,7 @@ export class QuickMigrationWork implements JobWork {
   private async initialize(context: StepContext): Promise<void> {
     const record = this.record;
     if (this.request.datastore === record.datastore) throw new LifeboatError('bad-request', `${record.datastore} is the session's own NFS datastore; migrate to a production datastore`);
-    this.client = await this.sessions.connectHost(record.host);
-    const inventory = await this.client.inventory();
+    const inventory = await (await this.host()).inventory();
     if (!inventory.datastores.some((datastore) => datastore.name === this.request.datastore)) throw new LifeboatError('not-found', `datastore "${this.request.datastore}" does not exist in ${record.host}`);
     if (!this.sessions.volumeOf(this.sessionId)) throw new LifeboatError('conflict', `session ${record.id.slice(0, 8)} is not served by this engine`);
     context.log(`migrating ${record.name} from ${record.datastore} to ${this.request.datastore}; the VM keeps running until the switchover`);

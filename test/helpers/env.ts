@@ -1,7 +1,7 @@
 // Test helpers: temporary homes that are always removed, real tools, small real VMs.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
@@ -76,4 +76,22 @@ export async function until<T>(what: string, probe: () => T | undefined, timeout
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A small tmpfs for "disk full" tests, unmounted after the file; `path` is null where mounting
+ * is not permitted (it needs root), and the test is skipped saying so. */
+export async function smallTmpfs(size: string): Promise<{ path: string | null; skip: string | false }> {
+  const mountPoint = await mkdtemp(join(tmpdir(), 'lifeboat-small-'));
+  let mounted = false;
+  after(async () => {
+    if (mounted) execFileSync('umount', [mountPoint]);
+    await rmdir(mountPoint);
+  });
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mountPoint], { stdio: 'ignore' });
+    mounted = true;
+  } catch {
+    // not permitted here
+  }
+  return mounted ? { path: mountPoint, skip: false } : { path: null, skip: 'mounting a small tmpfs needs root' };
 }

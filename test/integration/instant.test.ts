@@ -3,18 +3,17 @@
 // identical to the point, writes only in the session's cache; stop, quick migration to
 // production, ten sessions at once, and bad input that leaves nothing behind.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, mkdtemp, readdir, readFile, rmdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { VsphereClient } from '../../electron/drivers/vsphere/vsphere-client.ts';
 import { inProcessApi } from '../../electron/cli/connect.ts';
 import { VM_FOLDER_ID } from '../../electron/nfs/volume.ts';
 import type { InstantSession } from '../../shared/domain.ts';
-import { qemuImg, runJob, tempDir } from '../helpers/env.ts';
+import { qemuImg, runJob, smallTmpfs, tempDir } from '../helpers/env.ts';
 import { MIB, tapeLab } from '../helpers/tape.ts';
 import { startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
 import { handleOf, nfsWrite } from '../helpers/nfs-rpc.ts';
@@ -203,21 +202,10 @@ test('a migration cancelled midway leaves the session running from the backup an
   assert.equal((await runJob(engine, (await api.invoke('instant.stop', { sessionId: session.id })).job)).state, 'succeeded');
 });
 
-const small = await mkdtemp(join(tmpdir(), 'lifeboat-ir-small-'));
-let mounted = false;
-after(async () => {
-  if (mounted) execFileSync('umount', [small]);
-  await rmdir(small);
-});
-try {
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small], { stdio: 'ignore' });
-  mounted = true;
-} catch {
-  // not permitted here: the test below is skipped and says why
-}
+const small = await smallTmpfs('1m');
 
-test('a full write cache answers the guest NFS3ERR_NOSPC over the wire; the session and the backup stay as they were', { skip: missing ?? (mounted ? false : 'mounting a small tmpfs needs root') }, async () => {
-  const session = await startSession(vm.name, { name: 'full-cache', redirectTo: small });
+test('a full write cache answers the guest NFS3ERR_NOSPC over the wire; the session and the backup stay as they were', { skip: missing ?? small.skip }, async () => {
+  const session = await startSession(vm.name, { name: 'full-cache', redirectTo: small.path as string });
   const url = new URL(session.nfsUrl);
   const port = Number(url.searchParams.get('nfsport'));
   const disk = await handleOf(port, url.pathname, [vm.name, `${vm.name}-flat.vmdk`]);
@@ -229,5 +217,5 @@ test('a full write cache answers the guest NFS3ERR_NOSPC over the wire; the sess
   assert.equal(listed.state, 'running', 'the session goes on; the guest sees a full disk');
   assert.equal((await runJob(engine, engine.startVerify(vm.name, 'latest', 'test'))).state, 'succeeded');
   assert.equal((await runJob(engine, (await api.invoke('instant.stop', { sessionId: session.id })).job)).state, 'succeeded');
-  assert.deepEqual(await readdir(small), [], 'the redirected cache is deleted');
+  assert.deepEqual(await readdir(small.path as string), [], 'the redirected cache is deleted');
 });

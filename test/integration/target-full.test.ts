@@ -2,28 +2,16 @@
 // little, reported as target-full when it runs out midway; either way nothing is left behind.
 // Uses a real small tmpfs, so it needs root (CI runs as root); elsewhere it is skipped.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rmdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
+import { test } from 'node:test';
+import { makeVmFolder, openEngine, qemuImg, runJob, smallTmpfs, tempDir, writeMixedRaw } from '../helpers/env.ts';
 
 const dir = await tempDir();
-const mountPoint = await mkdtemp(join(tmpdir(), 'lifeboat-small-'));
-let mounted = false;
-after(async () => {
-  if (mounted) execFileSync('umount', [mountPoint]);
-  await rmdir(mountPoint);
-});
-try {
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=10m', 'tmpfs', mountPoint], { stdio: 'ignore' });
-  mounted = true;
-} catch {
-  // not permitted here: the test below is skipped and says why
-}
+const small = await smallTmpfs('10m');
+const mountPoint = small.path as string;
 
-test('target full: refused before writing, or failed midway with nothing left', { skip: mounted ? false : 'mounting a small tmpfs needs root' }, async () => {
+test('target full: refused before writing, or failed midway with nothing left', { skip: small.skip }, async () => {
   const engine = await openEngine(join(dir, 'home'));
   for (const name of ['one', 'two', 'big']) {
     const source = join(dir, name);
