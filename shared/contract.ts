@@ -2,7 +2,7 @@
 // declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
 import { z } from 'zod';
 import type { EventChannelName, RequestChannelName } from './channel-names.ts';
-import { InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
+import { ArrayView, StorageSnapshotPoint, InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
 const Empty = z.object({}).strict();
 
@@ -201,6 +201,38 @@ export const requestChannels = {
     response: z.object({ job: Job }),
   },
   'instant.stop': { request: z.object({ sessionId: Id, operator: OperatorName.optional() }).strict(), response: z.object({ job: Job }) },
+  'arrays.create': {
+    request: z
+      .object({
+        name: HostName,
+        /** The array's folder (on XFS with reflink, or btrfs); default <home>/arrays/<name>. */
+        path: z.string().min(1).max(4096).optional(),
+        protocol: z.enum(['iscsi', 'fc', 'nfs']).optional(),
+        address: z.ipv4().optional(),
+        cloneQuota: z.number().int().min(1).max(1000).optional(),
+        timeScale: z.number().positive().max(1000).optional(),
+      })
+      .strict(),
+    response: z.object({ array: ArrayView, volume: z.object({ name: z.string(), folder: z.string() }) }),
+  },
+  'arrays.list': { request: Empty, response: z.array(ArrayView) },
+  'arrays.show': { request: z.object({ name: HostName }).strict(), response: ArrayView },
+  'arrays.snapshot': { request: z.object({ volume: z.string().min(1).max(4096) }).strict(), response: StorageSnapshotPoint },
+  'snapshots.list': { request: z.object({ vm: z.string().min(1).max(200).optional() }).strict(), response: z.array(StorageSnapshotPoint) },
+  'restore.fromSnapshot': {
+    request: z
+      .object({
+        vms: z.array(z.string().min(1).max(200)).min(1).max(100),
+        snapshot: Id,
+        target: LocalTarget.strict(),
+        newName: z.string().min(1).max(80).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'a VM name uses letters, digits, space, dot, dash and underscore').optional(),
+        /** The host the clone is presented to (default: this engine's machine, which reads it). */
+        host: z.string().min(1).max(200).optional(),
+        operator: OperatorName.optional(),
+      })
+      .strict(),
+    response: z.object({ job: Job }),
+  },
 } as const satisfies Record<RequestChannelName, { request: z.ZodType; response: z.ZodType }>;
 
 export const eventChannels = {

@@ -8,7 +8,7 @@ export type JobState = z.infer<typeof JobState>;
 
 export const finishedJobStates: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
 
-export const JobKind = z.enum(['backup', 'restore-entire-vm', 'restore-items', 'verify', 'index', 'tape-backup', 'tape-restore', 'tape-stage', 'tape-catalog', 'rehearsal', 'instant-start', 'instant-stop', 'instant-migrate']);
+export const JobKind = z.enum(['backup', 'restore-entire-vm', 'restore-items', 'verify', 'index', 'tape-backup', 'tape-restore', 'tape-stage', 'tape-catalog', 'rehearsal', 'instant-start', 'instant-stop', 'instant-migrate', 'restore-from-snapshot']);
 export type JobKind = z.infer<typeof JobKind>;
 
 export const Id = z.string().min(1).max(200);
@@ -309,3 +309,33 @@ export const InstantSession = z.object({
   jobId: Id.nullable(),
 });
 export type InstantSession = z.infer<typeof InstantSession>;
+
+/** A storage snapshot as a restore point (the snapshot tier): where it is, and the VMs on it
+ * (each by name and the folder of its .vmx inside the volume). */
+export const StorageSnapshotPoint = z.object({
+  id: Id,
+  array: z.string(),
+  volume: z.string(),
+  createdAt: z.string(),
+  vms: z.array(z.object({ name: z.string(), folder: z.string() })),
+});
+export type StorageSnapshotPoint = z.infer<typeof StorageSnapshotPoint>;
+
+const ArrayPresentationView = z.object({ host: z.string(), protocol: z.enum(['iscsi', 'fc', 'nfs']), datastore: z.string(), path: z.string(), target: z.string() });
+
+/** An array as the console and `array show` see it: volumes, snapshots, live clones (with the
+ * job that uses each) and their presentations. */
+export const ArrayView = z.object({
+  name: z.string(),
+  serial: z.string(),
+  root: z.string(),
+  protocol: z.enum(['iscsi', 'fc', 'nfs']),
+  address: z.string(),
+  cloneQuota: z.number().int(),
+  clonesCreated: z.number().int(),
+  volumes: z.array(z.object({ name: z.string(), folder: z.string(), createdAt: z.string() })),
+  snapshots: z.array(z.object({ id: z.string(), volume: z.string(), createdAt: z.string() })),
+  clones: z.array(z.object({ id: z.string(), snapshotId: z.string(), createdAt: z.string(), usedBy: z.string(), allowedServers: z.array(z.string()), presentations: z.array(ArrayPresentationView) })),
+  hosts: z.array(z.object({ name: z.string(), staticTargets: z.array(z.string()) })),
+});
+export type ArrayView = z.infer<typeof ArrayView>;

@@ -6,6 +6,7 @@ import type { Manifest } from '../repository/manifest.ts';
 import { openCatalogDatabase, type CatalogDatabase } from './database.ts';
 import { FileIndex } from './file-index.ts';
 import { InstantCatalog } from './instant-catalog.ts';
+import { ArrayCatalog } from './array-catalog.ts';
 import { TapeCatalog } from './tape-catalog.ts';
 
 type JobRow = {
@@ -48,12 +49,14 @@ export class Catalog {
   readonly files: FileIndex;
   readonly tapes: TapeCatalog;
   readonly instant: InstantCatalog;
+  readonly arrays: ArrayCatalog;
 
   private constructor(db: CatalogDatabase) {
     this.db = db;
     this.files = new FileIndex(db);
     this.tapes = new TapeCatalog(db);
     this.instant = new InstantCatalog(db);
+    this.arrays = new ArrayCatalog(db);
   }
 
   static open(path: string): Catalog {
@@ -344,7 +347,7 @@ export class Catalog {
 
 export type DiskCheckpoint = { watermarks: number[]; complete: boolean };
 
-export type ResourceKind = 'staging-folder' | 'target-folder' | 'partial-point' | 'vsphere-vm' | 'vsphere-hot-added-disk';
+export type ResourceKind = 'staging-folder' | 'target-folder' | 'partial-point' | 'vsphere-vm' | 'vsphere-hot-added-disk' | 'array-clone';
 export type JobResource = { id: number; jobId: string; kind: ResourceKind; ref: Record<string, string>; createdAt: string };
 
 export type AuditEntry = { id: number; at: string; actor: string; action: string; subject: string | null; details: string };

@@ -17,6 +17,7 @@ import { describeJob, localPath, positiveInt, runJobCommand, UsageError, type Ou
 import { promptsCommand, restoreTapeCommand, tapeCommand } from './tape-commands.ts';
 import { serve } from './serve.ts';
 import { instantCommand } from './instant-commands.ts';
+import { arrayCommand, snapshotsCommand } from './array-commands.ts';
 
 const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
   lab create [--vms N] [--points N] [--disk-mib N]   make demo VMs and back them up
@@ -58,6 +59,12 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
                 [--listen ADDR:PORT] [--allow IP,…]   run a VM from its backup over NFS (needs \`serve\` or the app)
   instant list | migrate <id> --datastore D [--transport auto|san|hotadd] | stop <id>
                                                      Instant Recovery sessions; migrate copies the VM to production
+  array create <name> [--path DIR] [--protocol iscsi|fc|nfs] [--clone-quota N] [--time-scale S]
+                                                     a file-backed storage array (its folder on XFS or btrfs)
+  array snapshot <volume> | show <name> | list       snapshots (restore points of the snapshot tier), clones
+  snapshots [--vm V]                                 storage snapshots and the VMs on them
+  restore vm <vm>... --from-snapshot <id> --target local:<dir> [--name NEW] [--present-to HOST]
+                                                     restore from a clone of a storage snapshot
   serve [--host 127.0.0.1] [--port 7420]             console over HTTP + WebSocket`;
 
 type Flags = { original?: boolean | undefined; yes?: boolean | undefined; target?: string | undefined; datastore?: string | undefined; 'host-system'?: string | undefined; network?: string | undefined; 'disk-format'?: string | undefined; transport?: string | undefined; url?: string | undefined; user?: string | undefined; 'password-env'?: string | undefined; insecure?: boolean | undefined; name?: string | undefined };
@@ -171,6 +178,7 @@ export async function main(argv: string[]): Promise<number> {
       slots: { type: 'string' }, drives: { type: 'string' }, mailslots: { type: 'string' }, tapes: { type: 'string' }, 'capacity-mib': { type: 'string' },
       'time-scale': { type: 'string' }, 'rate-scale': { type: 'string' }, 'buffer-mib': { type: 'string' }, pool: { type: 'string' }, image: { type: 'string' },
       listen: { type: 'string' }, allow: { type: 'string' }, 'redirect-to': { type: 'string' },
+      path: { type: 'string' }, protocol: { type: 'string' }, 'clone-quota': { type: 'string' }, 'from-snapshot': { type: 'string' }, 'present-to': { type: 'string' },
       staging: { type: 'string' }, barcode: { type: 'string' }, all: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false },
     },
   });
@@ -231,6 +239,14 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'restore': {
         if (rest[0] === 'tape') return await restoreTapeCommand(api, rest.slice(1), restoreTarget(values), values, operator, out);
+        if (rest[0] === 'vm' && values['from-snapshot']) {
+          if (rest.length < 2) throw new UsageError('restore vm <vm>... --from-snapshot <id> --target local:<dir>');
+          const { job } = await api.invoke('restore.fromSnapshot', {
+            vms: rest.slice(1), snapshot: values['from-snapshot'], target: { kind: 'local', path: localPath(values.target, '--target') }, operator,
+            ...(values.name ? { newName: values.name } : {}), ...(values['present-to'] ? { host: values['present-to'] } : {}),
+          });
+          return await runJobCommand(api, job, values.detach, out);
+        }
         if (rest[0] !== 'vm' || !rest[1]) throw new UsageError('restore takes: vm <vm> --point P --target local:<dir>, or tape <vm>... --point P --target …');
         if (!values.point) throw new UsageError('restore vm needs --point <id|sequence|latest>');
         const request = { vm: rest[1], point: values.point, target: restoreTarget(values), operator, ...(values.name ? { newName: values.name } : {}) };
@@ -359,6 +375,10 @@ export async function main(argv: string[]): Promise<number> {
         return await proxiesCommand(api, rest, values, out);
       case 'instant':
         return await instantCommand(api, rest, values, operator, out, connection.engine !== null);
+      case 'array':
+        return await arrayCommand(api, rest, values, out);
+      case 'snapshots':
+        return await snapshotsCommand(api, values, out);
       default:
         throw new UsageError(`unknown command ${command}; \`lifeboat --help\` lists them`);
     }

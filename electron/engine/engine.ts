@@ -37,6 +37,7 @@ import { readFile } from 'node:fs/promises';
 import { createLab } from '../lab/create-lab.ts';
 import type { StepDefinition } from './plan.ts';
 import { InstantService } from '../instant/instant-service.ts';
+import { SnapshotService } from '../snapshots/snapshot-service.ts';
 import { QuickMigrationWork, quickMigrationSteps } from '../instant/quick-migration.ts';
 
 export const ENGINE_VERSION = '0.1.0';
@@ -72,6 +73,7 @@ export class Engine {
   readonly handlers: Handlers;
   readonly tape: TapeService;
   readonly instant: InstantService;
+  readonly snapshots: SnapshotService;
   /** The start-up janitor's run: how many leftovers it removed. */
   janitor: Promise<number> = Promise.resolve(0);
 
@@ -124,6 +126,7 @@ export class Engine {
           proxyNamed: (name) => this.catalog.listProxies().find((proxy) => proxy.name === name) ?? null,
         }),
     });
+    this.snapshots = new SnapshotService({ home: paths.home, catalog, jobs: this.jobs });
     this.handlers = this.makeHandlers();
   }
 
@@ -579,6 +582,12 @@ export class Engine {
       'instant.list': async () => this.instant.list(),
       'instant.migrate': async (request) => ({ job: this.instant.migrate(request, request.operator ?? 'console') }),
       'instant.stop': async ({ sessionId, operator }) => ({ job: this.instant.stop(sessionId, operator ?? 'console') }),
+      'arrays.create': async (request) => this.snapshots.create(request, 'console'),
+      'arrays.list': async () => this.snapshots.list(),
+      'arrays.show': async ({ name }) => this.snapshots.view(this.snapshots.array(name)),
+      'arrays.snapshot': async ({ volume }) => this.snapshots.snapshot(volume, 'console'),
+      'snapshots.list': async ({ vm }) => this.catalog.arrays.snapshots(vm),
+      'restore.fromSnapshot': async ({ target, ...request }) => ({ job: this.snapshots.startRestore({ ...request, targetPath: target.path }, 'console') }),
       'proxies.remove': async ({ proxy }) => {
         const found = this.catalog.listProxies().find((candidate) => candidate.name === proxy);
         if (!found) throw new LifeboatError('not-found', `no proxy "${proxy}"`);

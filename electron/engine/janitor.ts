@@ -7,6 +7,7 @@ import type { Catalog, JobResource } from '../catalog/catalog.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { textOf } from '../drivers/vsphere/xml.ts';
 import { toWireError } from '../errors.ts';
+import { FileArray } from '../drivers/array/file-array.ts';
 
 export type JanitorDeps = { catalog: Catalog; connectHost(name: string): Promise<VsphereClient> };
 
@@ -40,6 +41,17 @@ async function removeOne(resource: JobResource, clients: Map<string, Promise<Vsp
       const ours = vms.filter(({ props }) => textOf(props.name) === resource.ref.name && textOf(props['config.annotation']) === resource.ref.annotation);
       for (const vm of ours) await vsphere.runTask('Destroy_Task', vm.obj, [], `remove half-restored VM ${resource.ref.name}`);
       return ours.length > 0 ? `removed half-restored VM ${resource.ref.name} from ${resource.ref.host}` : `VM ${resource.ref.name} was never created`;
+    }
+    case 'array-clone': {
+      const known = deps.catalog.arrays.find(resource.ref.array as string);
+      if (!known) return `array ${resource.ref.array} is no longer in the catalog`;
+      const array = FileArray.open(known.name, known.path);
+      const ours = (await array.summary()).clones.filter((clone) => clone.purpose === resource.ref.purpose);
+      for (const clone of ours) {
+        for (const presentation of clone.presentations) await array.unpresent(clone.id, presentation.host);
+        await array.deleteClone(clone.id);
+      }
+      return ours.length > 0 ? `unpresented and deleted clone ${ours.map((clone) => clone.id).join(', ')} on array ${known.name}` : `no clone was made on array ${known.name}`;
     }
     case 'vsphere-hot-added-disk': {
       const vsphere = await client(resource.ref.host as string);

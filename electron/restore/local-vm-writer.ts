@@ -9,13 +9,16 @@ import { LocalVmFolder, stagingFolderName } from '../drivers/local-datastore/loc
 import type { StepContext } from '../engine/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import { syncPath } from '../fs/durable.ts';
-import type { Manifest } from '../repository/manifest.ts';
 
 export type DiskFiles = { descriptor: string; flat: string };
 
+/** What laying a VM out needs to know: a point's manifest has it, and so has a VM folder found
+ * on a storage snapshot. */
+export type VmLayout = { vmName: string; vmConfig: { text: string }; disks: { key: string; fileName: string }[] };
+
 /** The files each disk of a point gets in a VM folder: its own names, or, under a new VM name,
  * names after the VM (NAME, NAME_1, …). */
-export function diskFileNames(manifest: Manifest, newName: string | undefined): Map<string, DiskFiles> {
+export function diskFileNames(manifest: VmLayout, newName: string | undefined): Map<string, DiskFiles> {
   const renamed = newName !== undefined && newName !== manifest.vmName;
   const files = new Map<string, DiskFiles>();
   const used = new Set<string>();
@@ -31,12 +34,12 @@ export function diskFileNames(manifest: Manifest, newName: string | undefined): 
 export class LocalVmWriter {
   readonly folder: LocalVmFolder;
   readonly vmName: string;
-  private readonly manifest: Manifest;
+  private readonly manifest: VmLayout;
   private readonly renamed: boolean;
   readonly diskFiles: Map<string, DiskFiles>;
   published: string[] = [];
 
-  private constructor(folder: LocalVmFolder, manifest: Manifest, newName: string | undefined) {
+  private constructor(folder: LocalVmFolder, manifest: VmLayout, newName: string | undefined) {
     this.folder = folder;
     this.manifest = manifest;
     this.vmName = newName ?? manifest.vmName;
@@ -45,7 +48,7 @@ export class LocalVmWriter {
   }
 
   /** Records the folders for the janitor, claims the target and checks it has room. */
-  static async claim(options: { target: string; jobId: string; resume: boolean; manifest: Manifest; newName: string | undefined; bytesNeeded: number; context: StepContext }): Promise<LocalVmWriter> {
+  static async claim(options: { target: string; jobId: string; resume: boolean; manifest: VmLayout; newName: string | undefined; bytesNeeded: number; context: StepContext }): Promise<LocalVmWriter> {
     const target = resolve(options.target);
     options.context.resources.record('target-folder', { path: target });
     options.context.resources.record('staging-folder', { path: join(target, stagingFolderName(options.jobId)) });

@@ -95,3 +95,29 @@ export async function smallTmpfs(size: string): Promise<{ path: string | null; s
   }
   return mounted ? { path: mountPoint, skip: false } : { path: null, skip: 'mounting a small tmpfs needs root' };
 }
+
+/** A folder on a loop-mounted XFS (reflink on), unmounted after the file: where a file-backed
+ * array's snapshots can share blocks. `path` is null where that cannot be made (it needs root
+ * and xfsprogs), and the test is skipped saying so. */
+export async function reflinkFolder(sizeMib: number): Promise<{ path: string | null; skip: string | false }> {
+  const dir = await mkdtemp(join(tmpdir(), 'lifeboat-xfs-'));
+  const image = join(dir, 'xfs.img');
+  const mountPoint = join(dir, 'mnt');
+  let mounted = false;
+  after(async () => {
+    if (mounted) execFileSync('umount', [mountPoint]);
+    await rm(dir, { recursive: true, force: true });
+  });
+  try {
+    const handle = await open(image, 'w');
+    await handle.truncate(sizeMib * MIB);
+    await handle.close();
+    execFileSync('mkfs.xfs', ['-q', '-m', 'reflink=1', image], { stdio: 'ignore' });
+    execFileSync('mkdir', [mountPoint]);
+    execFileSync('mount', ['-o', 'loop', image, mountPoint], { stdio: 'ignore' });
+    mounted = true;
+  } catch {
+    // not permitted or not installed here
+  }
+  return mounted ? { path: mountPoint, skip: false } : { path: null, skip: 'a loop-mounted XFS needs root and xfsprogs' };
+}

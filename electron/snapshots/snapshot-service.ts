@@ -1,0 +1,108 @@
+// Storage arrays and their snapshots as restore points: arrays made and opened by name, snapshots
+// taken and recorded with the VMs found on them, and restores from a snapshot as jobs.
+import { readdir, readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import type { ArrayView, Job, StorageSnapshotPoint } from '../../shared/domain.ts';
+import type { Catalog } from '../catalog/catalog.ts';
+import { parseVmx, VMX_MAX_BYTES } from '../disks/vmx.ts';
+import { FileArray } from '../drivers/array/file-array.ts';
+import type { ArrayConfig } from '../drivers/array/storage-array.ts';
+import type { JobQueue } from '../engine/job-queue.ts';
+import { LifeboatError } from '../errors.ts';
+import { SnapshotRestoreWork, snapshotRestoreSteps } from './snapshot-restore.ts';
+
+export type SnapshotDeps = { home: string; catalog: Catalog; jobs: JobQueue };
+
+/** The VMs in a volume's folder (or a snapshot of it): every .vmx up to two folders down. */
+async function vmsIn(root: string): Promise<StorageSnapshotPoint['vms']> {
+  const found: StorageSnapshotPoint['vms'] = [];
+  const walk = async (folder: string, depth: number): Promise<void> => {
+    for (const entry of await readdir(folder, { withFileTypes: true })) {
+      const path = join(folder, entry.name);
+      if (entry.isDirectory() && depth < 2) await walk(path, depth + 1);
+      else if (entry.isFile() && entry.name.toLowerCase().endsWith('.vmx')) {
+        const text = await readFile(path, 'utf8');
+        if (text.length > VMX_MAX_BYTES) continue;
+        found.push({ name: parseVmx(text, path).displayName, folder: relative(root, folder) });
+      }
+    }
+  };
+  await walk(root, 0);
+  return found;
+}
+
+export class SnapshotService {
+  private readonly deps: SnapshotDeps;
+
+  constructor(deps: SnapshotDeps) {
+    this.deps = deps;
+  }
+
+  array(name: string): FileArray {
+    const found = this.deps.catalog.arrays.find(name);
+    if (!found) throw new LifeboatError('not-found', `no array "${name}"; \`lifeboat array create <name>\` makes one`);
+    return FileArray.open(found.name, found.path);
+  }
+
+  async create(request: { name: string; path?: string | undefined } & Partial<ArrayConfig>, actor: string): Promise<{ array: ArrayView; volume: { name: string; folder: string } }> {
+    if (this.deps.catalog.arrays.find(request.name)) throw new LifeboatError('conflict', `an array named "${request.name}" already exists`);
+    const { name, path, ...config } = request;
+    const root = resolve(path ?? join(this.deps.home, 'arrays', name));
+    const array = await FileArray.create(name, root, config);
+    const volume = await array.createVolume('vol1');
+    this.deps.catalog.arrays.add(name, root);
+    this.deps.catalog.audit(actor, 'array.create', name, { root, ...config });
+    return { array: await this.view(array), volume: { name: volume.name, folder: volume.folder } };
+  }
+
+  /** Takes a snapshot of a volume (by name or folder) and records it as a restore point. */
+  async snapshot(volume: string, actor: string): Promise<StorageSnapshotPoint> {
+    for (const known of this.deps.catalog.arrays.list()) {
+      const array = FileArray.open(known.name, known.path);
+      const summary = await array.summary();
+      const owned = summary.volumes.find((candidate) => candidate.name === volume || candidate.folder === resolve(volume));
+      if (!owned) continue;
+      const snapshot = await array.snapshot(owned.name);
+      const point: StorageSnapshotPoint = { id: snapshot.id, array: known.name, volume: owned.name, createdAt: snapshot.createdAt, vms: await vmsIn(snapshot.folder) };
+      this.deps.catalog.arrays.recordSnapshot(point);
+      this.deps.catalog.audit(actor, 'array.snapshot', snapshot.id, { array: known.name, volume: owned.name, vms: point.vms.map((vm) => vm.name) });
+      return point;
+    }
+    throw new LifeboatError('not-found', `no array has a volume "${volume}"; \`lifeboat array show <name>\` lists its volumes`);
+  }
+
+  async view(array: FileArray): Promise<ArrayView> {
+    const summary = await array.summary();
+    const usedBy = (purpose: string): string => this.deps.catalog.getJob(purpose)?.summary ?? purpose;
+    return {
+      name: summary.name, serial: summary.serial, root: summary.root, protocol: summary.config.protocol, address: summary.config.address,
+      cloneQuota: summary.config.cloneQuota, clonesCreated: summary.clonesCreated,
+      volumes: summary.volumes,
+      snapshots: summary.snapshots.map(({ id, volume, createdAt }) => ({ id, volume, createdAt })),
+      clones: summary.clones.map((clone) => ({ id: clone.id, snapshotId: clone.snapshotId, createdAt: clone.createdAt, usedBy: usedBy(clone.purpose), allowedServers: clone.allowedServers, presentations: clone.presentations })),
+      hosts: summary.hosts,
+    };
+  }
+
+  async list(): Promise<ArrayView[]> {
+    return Promise.all(this.deps.catalog.arrays.list().map((known) => this.view(FileArray.open(known.name, known.path))));
+  }
+
+  /** One job (and one clone) for all the VMs asked for; `host`: who reads the clone (this
+   * engine's machine, the proxy, unless another host is named). */
+  startRestore(request: { vms: string[]; snapshot: string; targetPath: string; newName?: string | undefined; host?: string | undefined; operator?: string | undefined }, actor: string): Job {
+    const snapshot = this.deps.catalog.arrays.snapshot(request.snapshot);
+    if (!snapshot) throw new LifeboatError('not-found', `no storage snapshot "${request.snapshot}"; \`lifeboat snapshots\` lists them`);
+    const missing = request.vms.filter((vm) => !snapshot.vms.some((found) => found.name.toLowerCase() === vm.toLowerCase()));
+    if (missing.length > 0) throw new LifeboatError('not-found', `snapshot ${snapshot.id} holds no VM ${missing.join(', ')}; it holds ${snapshot.vms.map((vm) => vm.name).join(', ') || 'none'}`);
+    const array = this.array(snapshot.array);
+    const operator = request.operator ?? actor;
+    const host = request.host ?? hostname();
+    this.deps.catalog.audit(operator, 'restore.fromSnapshot', snapshot.id, { vms: request.vms, target: request.targetPath, host });
+    return this.deps.jobs.submit(
+      { kind: 'restore-from-snapshot', vmId: null, vmName: request.vms.join(', '), summary: `Restore ${request.vms.join(', ')} from snapshot ${snapshot.id} to ${request.targetPath}`, params: { ...request, host }, steps: snapshotRestoreSteps, requestedBy: operator },
+      (job) => new SnapshotRestoreWork(array, job.id, { snapshot, vms: request.vms, targetPath: request.targetPath, newName: request.newName, host }),
+    );
+  }
+}
