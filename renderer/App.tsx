@@ -10,6 +10,7 @@ import { PromptDialog } from './views/PromptDialog.tsx';
 import { Notices } from './views/Notices.tsx';
 import { RehearsalView } from './views/RehearsalView.tsx';
 import { InstantView } from './views/InstantView.tsx';
+import { ArraysView } from './views/ArraysView.tsx';
 
 const tabs: { view: View; label: string }[] = [
   { view: 'inventory', label: 'Inventory' },
@@ -18,6 +19,7 @@ const tabs: { view: View; label: string }[] = [
   { view: 'instant', label: 'Instant Recovery' },
   { view: 'files', label: 'Files' },
   { view: 'tape', label: 'Tape' },
+  { view: 'arrays', label: 'Arrays' },
   { view: 'rehearsal', label: 'Rehearsal' },
 ];
 
@@ -50,6 +52,7 @@ export function App() {
         {view === 'instant' && <InstantView />}
         {view === 'files' && <FilesView />}
         {view === 'tape' && <TapeView />}
+        {view === 'arrays' && <ArraysView />}
         {view === 'rehearsal' && <RehearsalView />}
       </main>
     </div>

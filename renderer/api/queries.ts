@@ -60,6 +60,17 @@ export const useInstantSessions = () => {
   return useQuery({ queryKey: ['instant'], queryFn: () => api.invoke('instant.list', {}), refetchInterval: 2000 });
 };
 
+/** Arrays change under restores (clones come and go): polled while shown. */
+export const useArrays = () => {
+  const api = useApi();
+  return useQuery({ queryKey: ['arrays'], queryFn: () => api.invoke('arrays.list', {}), refetchInterval: 2000 });
+};
+
+export const useStorageSnapshots = () => {
+  const api = useApi();
+  return useQuery({ queryKey: ['storage-snapshots'], queryFn: () => api.invoke('snapshots.list', {}), refetchInterval: 2000 });
+};
+
 export const useOpenPrompts = () => {
   const api = useApi();
   return useQuery({ queryKey: ['prompts'], queryFn: () => api.invoke('prompts.list', { open: true }) });
