@@ -1,8 +1,9 @@
-// Entire VM restore wizard: VM, restore point, target folder and name, review, start.
+// Entire VM restore wizard: VM, restore point (storage snapshots holding the VM first, the
+// fastest tier, then the backup's points), target folder and name, review, start.
 import { useState, type FormEvent } from 'react';
 import { formatBytes } from '../../shared/format.ts';
 import { useQueryClient } from '@tanstack/react-query';
-import { useApi, usePoints, useVms } from '../api/queries.ts';
+import { useApi, usePoints, useStorageSnapshots, useVms } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
 import { describeTarget, emptyTarget, targetComplete, targetRequest, TargetStep, type TargetChoice } from './TargetStep.tsx';
@@ -18,6 +19,8 @@ export function RestoreWizard() {
   const [step, setStep] = useState(initialVm ? 1 : 0);
   const [vmId, setVmId] = useState<string | null>(initialVm);
   const [pointId, setPointId] = useState<string | null>(null);
+  /** A storage snapshot chosen instead of a backup point. */
+  const [snapshotId, setSnapshotId] = useState<string | null>(null);
   const [target, setTarget] = useState<TargetChoice>(emptyTarget);
   const [newName, setNewName] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -25,16 +28,23 @@ export function RestoreWizard() {
   const points = usePoints(vmId);
   const vm = vms.data?.find((candidate) => candidate.id === vmId);
   const point = points.data?.find((candidate) => candidate.id === pointId) ?? points.data?.[0];
+  const snapshots = useStorageSnapshots();
+  const snapshotTier = (snapshots.data ?? []).filter((snapshot) => vm && snapshot.vms.some((found) => found.name.toLowerCase() === vm.name.toLowerCase()));
+  const snapshot = snapshotTier.find((candidate) => candidate.id === snapshotId);
+  // A restore from a snapshot's clone goes to a local folder.
+  const targetFits = !snapshot || target.kind === 'local';
 
-  const canNext = [vmId !== null, point !== undefined, targetComplete(target), true][step];
+  const canNext = [vmId !== null, point !== undefined || snapshot !== undefined, targetComplete(target) && targetFits, true][step];
 
   const start = async (): Promise<void> => {
-    if (!vmId || !point) return;
+    if (!vmId || (!point && !snapshot)) return;
     setBusy(true);
     setError(null);
     try {
-      const request = { vm: vmId, point: point.id, target: targetRequest(target), ...(newName.trim() && !target.original ? { newName: newName.trim() } : {}) };
-      await api.invoke('restore.entireVm', request);
+      const renamed = newName.trim() && !target.original ? { newName: newName.trim() } : {};
+      const chosen = targetRequest(target);
+      if (snapshot && vm && chosen.kind === 'local') await api.invoke('restore.fromSnapshot', { vms: [vm.name], snapshot: snapshot.id, target: chosen, ...renamed });
+      else if (point) await api.invoke('restore.entireVm', { vm: vmId, point: point.id, target: chosen, ...renamed });
       await queries.invalidateQueries({ queryKey: ['jobs'] });
       show('jobs');
     } catch (failure) {
@@ -63,7 +73,7 @@ export function RestoreWizard() {
           <legend>Which VM?</legend>
           {vms.data?.map((candidate) => (
             <label key={candidate.id} className="choice">
-              <input type="radio" name="vm" value={candidate.id} checked={vmId === candidate.id} onChange={() => { setVmId(candidate.id); setPointId(null); }} />
+              <input type="radio" name="vm" value={candidate.id} checked={vmId === candidate.id} onChange={() => { setVmId(candidate.id); setPointId(null); setSnapshotId(null); }} />
               {candidate.name} <span className="muted">({candidate.pointCount} points, {formatBytes(candidate.provisionedBytes)})</span>
             </label>
           ))}
@@ -72,10 +82,16 @@ export function RestoreWizard() {
       {step === 1 && (
         <fieldset>
           <legend>Restore point of {vm?.name}</legend>
+          {snapshotTier.map((candidate) => (
+            <label key={candidate.id} className="choice">
+              <input type="radio" name="point" value={candidate.id} checked={snapshotId === candidate.id} onChange={() => setSnapshotId(candidate.id)} />
+              Storage snapshot {candidate.id} ({candidate.array}/{candidate.volume}) · {formatTime(candidate.createdAt)} <span className="muted">snapshot tier, fastest: restored from a clone</span>
+            </label>
+          ))}
           {points.data?.map((candidate) => (
             <label key={candidate.id} className="choice">
-              <input type="radio" name="point" value={candidate.id} checked={point?.id === candidate.id} onChange={() => setPointId(candidate.id)} />
-              #{candidate.sequence} {candidate.kind} · {formatTime(candidate.createdAt)}
+              <input type="radio" name="point" value={candidate.id} checked={!snapshot && point?.id === candidate.id} onChange={() => { setPointId(candidate.id); setSnapshotId(null); }} />
+              #{candidate.sequence} {candidate.kind} · {formatTime(candidate.createdAt)} <span className="muted">backup</span>
             </label>
           ))}
         </fieldset>
@@ -83,6 +99,7 @@ export function RestoreWizard() {
       {step === 2 && (
         <>
           <TargetStep target={target} onChange={setTarget} vm={vmId ?? ''} point={point?.id ?? ''} />
+          {!targetFits && <p role="alert" className="error">A restore from a storage snapshot goes to a local folder; choose one, or a backup point for vSphere.</p>}
           {!target.original && (
             <label>
               New VM name (optional; keeps the original name if empty)
@@ -94,7 +111,7 @@ export function RestoreWizard() {
       {step === 3 && (
         <dl className="review">
           <dt>VM</dt><dd>{vm?.name}</dd>
-          <dt>Restore point</dt><dd>#{point?.sequence} ({point ? formatTime(point.createdAt) : ''})</dd>
+          <dt>Restore point</dt><dd>{snapshot ? `storage snapshot ${snapshot.id} (${formatTime(snapshot.createdAt)}), through a clone` : `#${point?.sequence} (${point ? formatTime(point.createdAt) : ''})`}</dd>
           <dt>Target</dt><dd>{describeTarget(target)}</dd>
           <dt>Name</dt><dd>{target.original ? vm?.name : newName.trim() || vm?.name}</dd>
         </dl>

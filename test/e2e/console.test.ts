@@ -224,6 +224,20 @@ test('an operator restores a VM from a clone of a storage snapshot and sees the 
   await page.getByText('No live clones.').waitFor();
   await page.getByText(/1 made so far/).waitFor();
   await page.screenshot({ path: join(screenshots, 'console-arrays.png'), fullPage: true });
+  // The restore wizard offers the snapshot tier first, and restores from a clone of it.
+  await page.getByRole('button', { name: 'Restore VM', exact: true }).click();
+  await page.getByRole('radio', { name: /^lab-web-01/ }).check();
+  await page.getByRole('button', { name: 'Next' }).click();
+  const choices = page.getByRole('radio');
+  assert.match((await choices.first().locator('..').textContent()) ?? '', /Storage snapshot snap-.*snapshot tier, fastest/);
+  await choices.first().check();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByLabel(/Target folder/).fill(join(dir, 'wizard-from-snapshot'));
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByText(/through a clone/).waitFor();
+  await page.getByRole('button', { name: 'Start restore' }).click();
+  await page.locator('.job[data-state="succeeded"]').filter({ hasText: /wizard-from-snapshot/ }).waitFor({ timeout: 60_000 });
+  assert.match(qemuImg('compare', join(home, 'lab', 'lab-web-01', 'lab-web-01.vmdk'), join(dir, 'wizard-from-snapshot', 'lab-web-01.vmdk')), /identical/);
 });
 
 test('an operator browses a restore point, previews a file, searches, and restores picked items', async () => {
