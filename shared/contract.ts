@@ -233,6 +233,21 @@ export const requestChannels = {
       .strict(),
     response: z.object({ job: Job }),
   },
+  'files.restoreFromSnapshot': {
+    request: z
+      .object({
+        vm: z.string().min(1).max(200),
+        snapshot: Id,
+        paths: z.array(ItemPath).min(1).max(1000),
+        target: LocalTarget.strict(),
+        onClash: z.enum(['overwrite', 'keep-both', 'skip']).default('keep-both'),
+        archive: z.enum(['zip', 'tar']).optional(),
+        host: z.string().min(1).max(200).optional(),
+        operator: OperatorName.optional(),
+      })
+      .strict(),
+    response: z.object({ job: Job }),
+  },
 } as const satisfies Record<RequestChannelName, { request: z.ZodType; response: z.ZodType }>;
 
 export const eventChannels = {

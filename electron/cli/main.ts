@@ -64,7 +64,7 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
   array snapshot <volume> | show <name> | list       snapshots (restore points of the snapshot tier), clones
   snapshots [--vm V]                                 storage snapshots and the VMs on them
   restore vm <vm>... --from-snapshot <id> --target local:<dir> [--name NEW] [--present-to HOST]
-                                                     restore from a clone of a storage snapshot
+  files get <vm> --from-snapshot <id> <path>... --out DIR   restore VMs or picked items from a clone of a storage snapshot
   serve [--host 127.0.0.1] [--port 7420]             console over HTTP + WebSocket`;
 
 type Flags = { original?: boolean | undefined; yes?: boolean | undefined; target?: string | undefined; datastore?: string | undefined; 'host-system'?: string | undefined; network?: string | undefined; 'disk-format'?: string | undefined; transport?: string | undefined; url?: string | undefined; user?: string | undefined; 'password-env'?: string | undefined; insecure?: boolean | undefined; name?: string | undefined };
@@ -303,6 +303,16 @@ export async function main(argv: string[]): Promise<number> {
           return 0;
         }
         if (!vm || (action !== 'ls' && action !== 'get' && action !== 'index')) throw new UsageError('files takes: ls | get | index | search');
+        const onClash = (values['on-clash'] ?? 'keep-both') as 'keep-both' | 'overwrite' | 'skip';
+        const archive = values.archive as 'zip' | 'tar' | undefined;
+        if (action === 'get' && values['from-snapshot']) {
+          if (paths.length === 0 || !values.out) throw new UsageError('files get needs paths and --out DIR');
+          const { job } = await api.invoke('files.restoreFromSnapshot', {
+            vm, snapshot: values['from-snapshot'], paths, target: { kind: 'local', path: values.out }, onClash, operator,
+            ...(archive ? { archive } : {}), ...(values['present-to'] ? { host: values['present-to'] } : {}),
+          });
+          return await runJobCommand(api, job, values.detach, out);
+        }
         if (!values.point) throw new UsageError(`files ${action} needs --point <id|sequence|latest>`);
         if (action === 'index') {
           const { job } = await api.invoke('files.index', { vm, point: values.point });
@@ -314,8 +324,6 @@ export async function main(argv: string[]): Promise<number> {
           return 0;
         }
         if (paths.length === 0 || !values.out) throw new UsageError('files get needs paths and --out DIR');
-        const onClash = (values['on-clash'] ?? 'keep-both') as 'keep-both' | 'overwrite' | 'skip';
-        const archive = values.archive as 'zip' | 'tar' | undefined;
         const { job } = await api.invoke('files.restore', { vm, point: values.point, paths, target: { kind: 'local', path: values.out }, onClash, operator, ...(archive ? { archive } : {}) });
         return await runJobCommand(api, job, values.detach, out);
       }

@@ -420,9 +420,7 @@ export class Engine {
     return this.jobs.submit(
       { kind: 'restore-items', vmId: null, vmName: vm.name, summary: `Restore ${request.paths.length} item(s) of ${vm.name} to ${request.target.path}`, params: { ...request, pointId }, steps: itemSteps, requestedBy: request.operator ?? actor },
       () =>
-        new RestoreItemsWork(this.repository, {
-          vmId: vm.id,
-          pointId,
+        new RestoreItemsWork(() => PointBrowser.open(this.repository, vm.id, pointId), {
           paths: request.paths,
           targetPath: request.target.path,
           onClash: request.onClash,
@@ -588,6 +586,7 @@ export class Engine {
       'arrays.snapshot': async ({ volume }) => this.snapshots.snapshot(volume, 'console'),
       'snapshots.list': async ({ vm }) => this.catalog.arrays.snapshots(vm),
       'restore.fromSnapshot': async ({ target, ...request }) => ({ job: this.snapshots.startRestore({ ...request, targetPath: target.path }, 'console') }),
+      'files.restoreFromSnapshot': async ({ target, ...request }) => ({ job: this.snapshots.startItemRestore({ ...request, targetPath: target.path }, 'console') }),
       'proxies.remove': async ({ proxy }) => {
         const found = this.catalog.listProxies().find((candidate) => candidate.name === proxy);
         if (!found) throw new LifeboatError('not-found', `no proxy "${proxy}"`);

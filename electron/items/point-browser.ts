@@ -1,4 +1,4 @@
-// Browsing a restore point without restoring it. Paths read /disk0/part1/etc/hostname: the
+// Browsing a restore point (or a VM's disks on a storage clone) without restoring it. Paths read /disk0/part1/etc/hostname: the
 // point's disks, their partitions, then the file system inside (ext2/3/4, NTFS or FAT). A partition
 // whose file system is unknown or damaged is listed with the reason.
 import { LifeboatError } from '../errors.ts';
@@ -10,9 +10,10 @@ import { readPartitionTable } from '../filesystems/partitions.ts';
 import { resolvePoint } from '../repository/chain.ts';
 import { PointDisk } from '../repository/point-disk.ts';
 import type { Repository } from '../repository/repository.ts';
+import type { Disk } from '../disks/disk.ts';
 
 export type Volume = { name: string; size: number; fileSystem: FileSystem | null; problem: string | null };
-type DiskView = { name: string; disk: PointDisk; volumes: Volume[] };
+type DiskView = { name: string; disk: Disk; volumes: Volume[] };
 
 async function mount(disk: DiskSlice): Promise<{ fileSystem: FileSystem | null; problem: string | null }> {
   const failures: string[] = [];
@@ -35,9 +36,13 @@ export class PointBrowser {
 
   static async open(repository: Repository, vmId: string, pointId: string): Promise<PointBrowser> {
     const point = await resolvePoint(repository, vmId, pointId);
+    return PointBrowser.fromDisks(point.disks.map((resolved) => new PointDisk(point, resolved.key)));
+  }
+
+  /** Any disks, a VM's in disk order (a point's, or the files of a VM on a storage clone). */
+  static async fromDisks(disks: Disk[]): Promise<PointBrowser> {
     const views: DiskView[] = [];
-    for (const [index, resolved] of point.disks.entries()) {
-      const disk = new PointDisk(point, resolved.key);
+    for (const [index, disk] of disks.entries()) {
       const table = await readPartitionTable(disk);
       const slices = table.partitions.length > 0 ? table.partitions.map((part) => ({ name: `part${part.index}`, start: part.start, size: part.size })) : [{ name: 'part0', start: 0, size: disk.capacity }];
       const volumes: Volume[] = [];

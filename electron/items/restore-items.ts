@@ -5,7 +5,6 @@ import { lstat, mkdir, open, rm, symlink, utimes, chmod } from 'node:fs/promises
 import { join, resolve } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import { splitPath, type FsEntry } from '../filesystems/file-system.ts';
-import type { Repository } from '../repository/repository.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
 import { PointBrowser } from './point-browser.ts';
@@ -13,7 +12,7 @@ import { TarWriter, ZipWriter, type ArchiveKind, type ArchiveWriter } from './ar
 
 export type ClashPolicy = 'overwrite' | 'keep-both' | 'skip';
 /** `archive`: one .zip or .tar in the target folder instead of loose files. */
-export type ItemRequest = { vmId: string; pointId: string; paths: string[]; targetPath: string; onClash: ClashPolicy; archive?: ArchiveKind | undefined; archiveName?: string };
+export type ItemRequest = { paths: string[]; targetPath: string; onClash: ClashPolicy; archive?: ArchiveKind | undefined; archiveName?: string };
 
 export const itemSteps = [
   { name: 'initialize', title: 'Open the restore point and find the items' },
@@ -60,7 +59,7 @@ class FolderWriter implements ArchiveWriter {
 
 export class RestoreItemsWork implements JobWork {
   readonly steps = itemSteps;
-  private readonly repository: Repository;
+  private readonly openBrowser: () => Promise<PointBrowser>;
   private readonly request: ItemRequest;
   private browser: PointBrowser | null = null;
   private items: Item[] = [];
@@ -69,8 +68,9 @@ export class RestoreItemsWork implements JobWork {
   private bytes = 0;
   private archivePath: string | null = null;
 
-  constructor(repository: Repository, request: ItemRequest) {
-    this.repository = repository;
+  /** `openBrowser`: where the items come from (a restore point, or a VM on a storage clone). */
+  constructor(openBrowser: () => Promise<PointBrowser>, request: ItemRequest) {
+    this.openBrowser = openBrowser;
     this.request = request;
   }
 
@@ -82,7 +82,7 @@ export class RestoreItemsWork implements JobWork {
 
   /** Every picked path, folders expanded, parents before children. */
   private async initialize(context: StepContext): Promise<void> {
-    this.browser = await PointBrowser.open(this.repository, this.request.vmId, this.request.pointId);
+    this.browser = await this.openBrowser();
     for (const path of this.request.paths) {
       if (splitPath(path).length < 3) throw new LifeboatError('bad-request', `${path}: pick items inside a partition (/diskN/partM/...)`);
       const queue: Item[] = [{ source: path, entry: await this.browser.stat(path) }];

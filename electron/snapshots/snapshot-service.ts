@@ -10,7 +10,11 @@ import { FileArray } from '../drivers/array/file-array.ts';
 import type { ArrayConfig } from '../drivers/array/storage-array.ts';
 import type { JobQueue } from '../engine/job-queue.ts';
 import { LifeboatError } from '../errors.ts';
-import { SnapshotRestoreWork, snapshotRestoreSteps } from './snapshot-restore.ts';
+import { CloneWork, cloneSteps, type CloneRequest } from './clone-work.ts';
+import { ItemsFromClone, itemsFromCloneStep } from './items-from-clone.ts';
+import { VmCopy, vmCopyStep } from './vm-copy.ts';
+import type { ArchiveKind } from '../items/archive.ts';
+import type { ClashPolicy } from '../items/restore-items.ts';
 
 export type SnapshotDeps = { home: string; catalog: Catalog; jobs: JobQueue };
 
@@ -89,20 +93,36 @@ export class SnapshotService {
     return Promise.all(this.deps.catalog.arrays.list().map((known) => this.view(FileArray.open(known.name, known.path))));
   }
 
-  /** One job (and one clone) for all the VMs asked for; `host`: who reads the clone (this
-   * engine's machine, the proxy, unless another host is named). */
-  startRestore(request: { vms: string[]; snapshot: string; targetPath: string; newName?: string | undefined; host?: string | undefined; operator?: string | undefined }, actor: string): Job {
-    const snapshot = this.deps.catalog.arrays.snapshot(request.snapshot);
-    if (!snapshot) throw new LifeboatError('not-found', `no storage snapshot "${request.snapshot}"; \`lifeboat snapshots\` lists them`);
-    const missing = request.vms.filter((vm) => !snapshot.vms.some((found) => found.name.toLowerCase() === vm.toLowerCase()));
+  /** The snapshot, the VMs checked to be on it, its array and the host that reads the clone
+   * (this engine's machine, the proxy, unless another host is named). */
+  private cloneRequest(snapshotId: string, vms: string[], host: string | undefined): { array: FileArray; request: CloneRequest } {
+    const snapshot = this.deps.catalog.arrays.snapshot(snapshotId);
+    if (!snapshot) throw new LifeboatError('not-found', `no storage snapshot "${snapshotId}"; \`lifeboat snapshots\` lists them`);
+    const missing = vms.filter((vm) => !snapshot.vms.some((found) => found.name.toLowerCase() === vm.toLowerCase()));
     if (missing.length > 0) throw new LifeboatError('not-found', `snapshot ${snapshot.id} holds no VM ${missing.join(', ')}; it holds ${snapshot.vms.map((vm) => vm.name).join(', ') || 'none'}`);
-    const array = this.array(snapshot.array);
+    return { array: this.array(snapshot.array), request: { snapshot, vms, host: host ?? hostname() } };
+  }
+
+  /** One job, and one clone, for all the VMs asked for. */
+  startRestore(request: { vms: string[]; snapshot: string; targetPath: string; newName?: string | undefined; host?: string | undefined; operator?: string | undefined }, actor: string): Job {
+    const { array, request: clone } = this.cloneRequest(request.snapshot, request.vms, request.host);
     const operator = request.operator ?? actor;
-    const host = request.host ?? hostname();
-    this.deps.catalog.audit(operator, 'restore.fromSnapshot', snapshot.id, { vms: request.vms, target: request.targetPath, host });
+    this.deps.catalog.audit(operator, 'restore.fromSnapshot', clone.snapshot.id, { vms: request.vms, target: request.targetPath, host: clone.host });
     return this.deps.jobs.submit(
-      { kind: 'restore-from-snapshot', vmId: null, vmName: request.vms.join(', '), summary: `Restore ${request.vms.join(', ')} from snapshot ${snapshot.id} to ${request.targetPath}`, params: { ...request, host }, steps: snapshotRestoreSteps, requestedBy: operator },
-      (job) => new SnapshotRestoreWork(array, job.id, { snapshot, vms: request.vms, targetPath: request.targetPath, newName: request.newName, host }),
+      { kind: 'restore-from-snapshot', vmId: null, vmName: request.vms.join(', '), summary: `Restore ${request.vms.join(', ')} from snapshot ${clone.snapshot.id} to ${request.targetPath}`, params: { ...request, host: clone.host }, steps: cloneSteps(vmCopyStep), requestedBy: operator },
+      (job) => new CloneWork(array, job.id, clone, new VmCopy(job.id, request.targetPath, request.newName)),
+    );
+  }
+
+  /** Picked items of one VM, from a clone of the snapshot. */
+  startItemRestore(request: { vm: string; snapshot: string; paths: string[]; targetPath: string; onClash: ClashPolicy; archive?: ArchiveKind | undefined; host?: string | undefined; operator?: string | undefined }, actor: string): Job {
+    const { array, request: clone } = this.cloneRequest(request.snapshot, [request.vm], request.host);
+    const operator = request.operator ?? actor;
+    this.deps.catalog.audit(operator, 'files.restoreFromSnapshot', clone.snapshot.id, { vm: request.vm, paths: request.paths, target: request.targetPath, host: clone.host });
+    const items = { paths: request.paths, targetPath: request.targetPath, onClash: request.onClash, archive: request.archive, archiveName: `${request.vm}-${clone.snapshot.id}-items` };
+    return this.deps.jobs.submit(
+      { kind: 'restore-items', vmId: null, vmName: request.vm, summary: `Restore ${request.paths.length} item(s) of ${request.vm} from snapshot ${clone.snapshot.id} to ${request.targetPath}`, params: { ...request, host: clone.host }, steps: cloneSteps(itemsFromCloneStep), requestedBy: operator },
+      (job) => new CloneWork(array, job.id, clone, new ItemsFromClone(items)),
     );
   }
 }

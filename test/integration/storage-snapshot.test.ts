@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { inProcessApi } from '../../electron/cli/connect.ts';
 import { FileArray } from '../../electron/drivers/array/file-array.ts';
 import { Engine } from '../../electron/engine/engine.ts';
+import { createLab } from '../../electron/lab/create-lab.ts';
 import type { StorageSnapshotPoint } from '../../shared/domain.ts';
 import { makeVmFolder, openEngine, qemuImg, reflinkFolder, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 
@@ -94,6 +95,28 @@ test('storage snapshots: one clone for the VMs of a request, one per operation, 
   // The snapshot deleted on the array behind Lifeboat's back.
   const second = await api.invoke('arrays.snapshot', { volume: volume.folder });
   await failing(() => array.deleteSnapshot(second.id), /no longer exists/, async () => undefined, second.id);
+});
+
+test('item-level restore from a clone: picked files of a lab VM on a snapshot, the clone removed after', { skip: xfs.skip }, async () => {
+  const engine = await openEngine(join(dir, 'items-home'));
+  const api = inProcessApi(engine);
+  await createLab(engine, { vms: 1, points: 1, diskMib: 16 });
+  const { volume } = await api.invoke('arrays.create', { name: 'items', path: join(xfs.path as string, 'items'), protocol: 'nfs', timeScale: 0.001 });
+  await run('cp', ['-r', join(engine.paths.lab, 'lab-web-01'), join(volume.folder, 'lab-web-01')]);
+  const snapshot = await api.invoke('arrays.snapshot', { volume: 'vol1' });
+  const out = join(dir, 'items-out');
+  const job = await runJob(engine, (await api.invoke('files.restoreFromSnapshot', { vm: 'lab-web-01', snapshot: snapshot.id, paths: ['/disk0/part1/home/operator', '/disk0/part2/home/operator/blob.bin'], target: { kind: 'local', path: out } })).job);
+  assert.equal(job.state, 'succeeded', job.error ?? '');
+  assert.deepEqual(job.steps.map((step) => step.name), ['initialize', 'clone-snapshot', 'present-clone', 'copy-items', 'remove-clone']);
+  // The same items restored from the backup of the same VM are the reference.
+  const reference = join(dir, 'items-reference');
+  assert.equal((await runJob(engine, (await api.invoke('files.restore', { vm: 'lab-web-01', point: 'latest', paths: ['/disk0/part1/home/operator', '/disk0/part2/home/operator/blob.bin'], target: { kind: 'local', path: reference } })).job)).state, 'succeeded');
+  const { stdout } = await run('diff', ['-r', out, reference]).catch((error: { stdout: string }) => ({ stdout: error.stdout }));
+  assert.equal(stdout, '', 'the items from the clone are the backup\'s items');
+  assert.ok((await readdir(out)).length > 0);
+  const array = await api.invoke('arrays.show', { name: 'items' });
+  assert.deepEqual([array.clones.length, array.clonesCreated], [0, 1]);
+  assert.deepEqual(array.hosts, [], 'NFS needs no static targets');
 });
 
 test('an engine killed mid-restore leaves a clone the next start removes', { skip: xfs.skip }, async () => {
