@@ -188,6 +188,8 @@ export const requestChannels = {
         allow: z.array(IpAddress).min(1).max(32).optional(),
         /** A production datastore folder the guest's writes go to instead of the session cache. */
         redirectTo: z.string().min(1).max(4096).optional(),
+        /** Run the VM from a clone of this storage snapshot instead of from the backup (point ignored). */
+        fromSnapshot: Id.optional(),
         operator: OperatorName.optional(),
       })
       .strict(),

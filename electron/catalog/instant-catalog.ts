@@ -28,20 +28,26 @@ export type InstantRecord = {
   bytesRead: number;
   bytesWritten: number;
   cacheBytes: number;
+  /** A session from a storage snapshot runs from a clone on this array (null: from the backup). */
+  arrayName: string | null;
+  cloneId: string | null;
+  /** The VM's folder on the datastore (null: its name). */
+  vmFolder: string | null;
 };
 
-export type InstantPatch = Partial<Pick<InstantRecord, 'state' | 'note' | 'jobId' | 'endedAt' | 'hostSystem' | 'poweredOnMs' | 'firstReadMs' | 'bytesRead' | 'bytesWritten' | 'cacheBytes'>>;
+export type InstantPatch = Partial<Pick<InstantRecord, 'state' | 'note' | 'jobId' | 'endedAt' | 'hostSystem' | 'poweredOnMs' | 'firstReadMs' | 'bytesRead' | 'bytesWritten' | 'cacheBytes' | 'datastore' | 'exportPath' | 'exportFolder' | 'cloneId'>>;
 
 const columns: Record<keyof InstantPatch, string> = {
   state: 'state', note: 'note', jobId: 'job_id', endedAt: 'ended_at', hostSystem: 'host_system', poweredOnMs: 'powered_on_ms',
   firstReadMs: 'first_read_ms', bytesRead: 'bytes_read', bytesWritten: 'bytes_written', cacheBytes: 'cache_bytes',
+  datastore: 'datastore', exportPath: 'export_path', exportFolder: 'export_folder', cloneId: 'clone_id',
 };
 
 type Row = {
   id: string; vm_id: string; vm_name: string; point_id: string; name: string; host: string; host_system: string | null; datastore: string; listen: string;
   export_path: string; allowed: string; export_folder: string; cache_folder: string; redirected: number; state: InstantState; note: string | null;
   job_id: string | null; created_at: string; ended_at: string | null; powered_on_ms: number | null; first_read_ms: number | null;
-  bytes_read: number; bytes_written: number; cache_bytes: number;
+  bytes_read: number; bytes_written: number; cache_bytes: number; array_name: string | null; clone_id: string | null; vm_folder: string | null;
 };
 
 function fromRow(row: Row): InstantRecord {
@@ -50,7 +56,7 @@ function fromRow(row: Row): InstantRecord {
     datastore: row.datastore, listen: row.listen, exportPath: row.export_path, allowed: JSON.parse(row.allowed) as string[], exportFolder: row.export_folder,
     cacheFolder: row.cache_folder, redirected: row.redirected === 1, state: row.state, note: row.note, jobId: row.job_id, createdAt: row.created_at,
     endedAt: row.ended_at, poweredOnMs: row.powered_on_ms, firstReadMs: row.first_read_ms, bytesRead: row.bytes_read, bytesWritten: row.bytes_written,
-    cacheBytes: row.cache_bytes,
+    cacheBytes: row.cache_bytes, arrayName: row.array_name, cloneId: row.clone_id, vmFolder: row.vm_folder,
   };
 }
 
@@ -65,12 +71,12 @@ export class InstantCatalog {
     this.db
       .prepare(
         `INSERT INTO instant_sessions (id, vm_id, vm_name, point_id, name, host, host_system, datastore, listen, export_path, allowed, export_folder,
-           cache_folder, redirected, state, note, job_id, created_at, ended_at, powered_on_ms, first_read_ms, bytes_read, bytes_written, cache_bytes)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           cache_folder, redirected, state, note, job_id, created_at, ended_at, powered_on_ms, first_read_ms, bytes_read, bytes_written, cache_bytes, array_name, clone_id, vm_folder)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(record.id, record.vmId, record.vmName, record.pointId, record.name, record.host, record.hostSystem, record.datastore, record.listen, record.exportPath,
         JSON.stringify(record.allowed), record.exportFolder, record.cacheFolder, record.redirected ? 1 : 0, record.state, record.note, record.jobId, record.createdAt,
-        record.endedAt, record.poweredOnMs, record.firstReadMs, record.bytesRead, record.bytesWritten, record.cacheBytes);
+        record.endedAt, record.poweredOnMs, record.firstReadMs, record.bytesRead, record.bytesWritten, record.cacheBytes, record.arrayName, record.cloneId, record.vmFolder);
   }
 
   update(id: string, patch: InstantPatch): InstantRecord {

@@ -333,4 +333,13 @@ export const migrations: readonly { version: number; name: string; sql: string }
       CREATE INDEX job_resources_open ON job_resources(released_at, job_id);
     `,
   },
+  {
+    version: 13,
+    name: 'Instant Recovery from a storage snapshot: the clone a session runs from',
+    sql: `
+      ALTER TABLE instant_sessions ADD COLUMN array_name TEXT;
+      ALTER TABLE instant_sessions ADD COLUMN clone_id TEXT;
+      ALTER TABLE instant_sessions ADD COLUMN vm_folder TEXT;
+    `,
+  },
 ];

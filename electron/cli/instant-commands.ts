@@ -9,10 +9,10 @@ import { follow, runJobCommand, UsageError, type Output } from './cli-output.ts'
 export type InstantFlags = {
   point?: string | undefined; host?: string | undefined; 'host-system'?: string | undefined; name?: string | undefined;
   'redirect-to'?: string | undefined; listen?: string | undefined; allow?: string | undefined; datastore?: string | undefined;
-  transport?: string | undefined; detach: boolean;
+  transport?: string | undefined; 'from-snapshot'?: string | undefined; detach: boolean;
 };
 
-const usage = 'instant takes: start <vm> --point P --host H [--host-system ESXI] [--name N] [--redirect-to DIR] [--listen ADDR:PORT] [--allow IP,…] | list | migrate <id> --datastore D [--transport auto|san|hotadd] | stop <id>';
+const usage = 'instant takes: start <vm> (--point P | --from-snapshot ID) --host H [--host-system ESXI] [--name N] [--redirect-to DIR] [--listen ADDR:PORT] [--allow IP,…] | list | migrate <id> --datastore D [--transport auto|san|hotadd] | stop <id>';
 
 function age(session: InstantSession): string {
   const seconds = Math.max(0, Math.round(((session.endedAt ? Date.parse(session.endedAt) : Date.now()) - Date.parse(session.createdAt)) / 1000));
@@ -44,6 +44,7 @@ export async function instantCommand(api: LifeboatApi, rest: string[], values: I
         ...(values['redirect-to'] ? { redirectTo: values['redirect-to'] } : {}),
         ...(values.listen ? { listen: values.listen } : {}),
         ...(values.allow ? { allow: values.allow.split(',').map((address) => address.trim()) } : {}),
+        ...(values['from-snapshot'] ? { fromSnapshot: values['from-snapshot'] } : {}),
       });
       if (!out.json) process.stderr.write(`job ${job.id} queued: ${job.summary}\n`);
       const ended = await follow(api, job, out);

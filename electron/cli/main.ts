@@ -57,6 +57,7 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
   rehearsals [report <job-id> --out FILE]            past rehearsals with their measured RTOs; the HTML report
   instant start <vm> --point P --host H [--host-system ESXI] [--name N] [--redirect-to DIR]
                 [--listen ADDR:PORT] [--allow IP,…]   run a VM from its backup over NFS (needs \`serve\` or the app)
+  instant start <vm> --from-snapshot ID --host H     run it from a clone of a storage snapshot (NFS arrays)
   instant list | migrate <id> --datastore D [--transport auto|san|hotadd] | stop <id>
                                                      Instant Recovery sessions; migrate copies the VM to production
   array create <name> [--path DIR] [--protocol iscsi|fc|nfs] [--clone-quota N] [--time-scale S]

@@ -576,7 +576,7 @@ export class Engine {
         this.catalog.audit(operator, 'prompts.answer', promptId, { barcode: prompt.barcode });
         return prompt;
       },
-      'instant.start': async (request) => this.instant.start(request, 'console'),
+      'instant.start': async ({ fromSnapshot, ...request }) => (fromSnapshot ? this.instant.startFromSnapshot({ ...request, fromSnapshot }, 'console') : this.instant.start(request, 'console')),
       'instant.list': async () => this.instant.list(),
       'instant.migrate': async (request) => ({ job: this.instant.migrate(request, request.operator ?? 'console') }),
       'instant.stop': async ({ sessionId, operator }) => ({ job: this.instant.stop(sessionId, operator ?? 'console') }),

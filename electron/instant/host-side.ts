@@ -7,6 +7,7 @@ import type { HostInfo, Inventory, VsphereClient } from '../drivers/vsphere/vsph
 import { findVmByPath, powerOff, unmountNasDatastore, unregisterVm } from '../drivers/vsphere/nas-datastore.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
 import { LifeboatError } from '../errors.ts';
+import type { InstantRecord } from '../catalog/instant-catalog.ts';
 
 export type HostPlace = { host: HostInfo; vmFolder: MoRef; pool: MoRef };
 
@@ -21,10 +22,11 @@ export function placeOnHost(inventory: Inventory, hostName: string, hostSystem: 
   return { host, vmFolder: datacenter.vmFolder, pool };
 }
 
-/** "[datastore] vm/vm.vmx" of the session's VM: the .vmx in its export's VM folder. */
-export async function vmxPathOf(datastore: string, exportFolder: string, vmName: string): Promise<string> {
-  const names = await readdir(join(exportFolder, vmName)).catch(() => [] as string[]);
-  return `[${datastore}] ${vmName}/${names.find((name) => name.toLowerCase().endsWith('.vmx')) ?? `${vmName}.vmx`}`;
+/** "[datastore] folder/vm.vmx" of the session's VM: the .vmx in its VM folder on the datastore. */
+export async function vmxPathOf(record: Pick<InstantRecord, 'datastore' | 'exportFolder' | 'vmName' | 'vmFolder'>): Promise<string> {
+  const folder = record.vmFolder ?? record.vmName;
+  const names = await readdir(join(record.exportFolder, folder)).catch(() => [] as string[]);
+  return `[${record.datastore}] ${folder}/${names.find((name) => name.toLowerCase().endsWith('.vmx')) ?? `${record.vmName}.vmx`}`;
 }
 
 /** Powers the session's VM off, if it is registered and running. */

@@ -19,6 +19,7 @@ import { openBackupVolume } from '../nfs/backup-volume.ts';
 import { NfsServer } from '../nfs/nfs-server.ts';
 import { PORTMAP_PORT } from '../nfs/portmap-program.ts';
 import type { OverlayVolume } from '../nfs/volume.ts';
+import { FileArray } from '../drivers/array/file-array.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { BlockDecoder } from '../repository/point-disk.ts';
 import { powerOffSessionVm, unmapDatastore, unregisterSessionVm, vmxPathOf } from './host-side.ts';
@@ -44,7 +45,8 @@ export type InstantDeps = {
   migrationSteps: readonly { name: string; title: string }[];
 };
 
-type Live = { listen: string; server: NfsServer; exportId: number; volume: OverlayVolume };
+/** A live session: served from the backup by our NFS server, or running from an array clone. */
+type Live = { kind: 'export'; listen: string; server: NfsServer; exportId: number; volume: OverlayVolume } | { kind: 'clone' };
 
 export function parseListen(listen: string): { address: string; port: number } {
   const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(listen);
@@ -107,24 +109,47 @@ export class InstantService implements SessionHost {
     return server;
   }
 
-  async serve(sessionId: string): Promise<{ url: string }> {
+  async serve(sessionId: string): Promise<{ url: string; writesTo: string }> {
     const record = this.record(sessionId);
+    if (record.arrayName) return this.serveClone(record, record.arrayName);
     const server = await this.server(record.listen);
     const volume = await openBackupVolume(this.deps.repository, record.vmId, record.pointId, { exportFolder: record.exportFolder, cacheFolder: record.cacheFolder }, this.deps.decode);
     try {
       const exportId = server.addExport(record.exportPath, volume, record.allowed);
-      this.live.set(sessionId, { listen: record.listen, server, exportId, volume });
+      this.live.set(sessionId, { kind: 'export', listen: record.listen, server, exportId, volume });
     } catch (error) {
       await volume.close();
       throw error;
     }
-    return { url: this.nfsUrl(record) };
+    return { url: this.nfsUrl(record), writesTo: record.cacheFolder };
+  }
+
+  /** A session from a storage snapshot runs from a clone (it carries the session id), exported by
+   * the array over NFS to the ESXi host: the datastore takes the share's name. */
+  private async serveClone(record: InstantRecord, arrayName: string): Promise<{ url: string; writesTo: string }> {
+    const array = this.arrayOf(arrayName);
+    const clone = await array.clone(record.pointId, record.id);
+    const presentation = await array.present(clone.id, record.hostSystem ?? record.host, () => undefined);
+    const updated = this.update(record.id, { cloneId: clone.id, datastore: presentation.datastore, exportPath: `/clones/${clone.id}`, exportFolder: presentation.path });
+    this.live.set(record.id, { kind: 'clone' });
+    return { url: this.nfsUrl(updated), writesTo: this.writesTo(updated) };
+  }
+
+  private arrayOf(name: string): FileArray {
+    const known = this.deps.catalog.arrays.find(name);
+    if (!known) throw new LifeboatError('not-found', `array ${name} is no longer in the catalog`);
+    return FileArray.open(known.name, known.path);
+  }
+
+  private writesTo(record: InstantRecord): string {
+    return record.arrayName ? `clone ${record.cloneId ?? '(not made yet)'} on array ${record.arrayName}` : record.cacheFolder;
   }
 
   listenOf(sessionId: string): { address: string; port: number } {
     const record = this.record(sessionId);
     const { address } = parseListen(record.listen);
-    return { address, port: this.live.get(sessionId)?.server.port ?? parseListen(record.listen).port };
+    const live = this.live.get(sessionId);
+    return { address, port: live?.kind === 'export' ? live.server.port : parseListen(record.listen).port };
   }
 
   private nfsUrl(record: InstantRecord): string {
@@ -134,25 +159,36 @@ export class InstantService implements SessionHost {
   }
 
   volumeOf(sessionId: string): OverlayVolume | null {
-    return this.live.get(sessionId)?.volume ?? null;
+    const live = this.live.get(sessionId);
+    return live?.kind === 'export' ? live.volume : null;
   }
 
   async release(sessionId: string, end: EndState, note: string | null): Promise<void> {
     const live = this.live.get(sessionId);
     const counted: InstantPatch = {};
-    if (live) {
+    this.live.delete(sessionId);
+    const record = this.record(sessionId);
+    if (record.arrayName) {
+      // The clone goes with its presentations; found by the session id it carries.
+      const array = this.arrayOf(record.arrayName);
+      for (const clone of (await array.summary()).clones.filter((candidate) => candidate.purpose === sessionId)) {
+        for (const presentation of clone.presentations) await array.unpresent(clone.id, presentation.host);
+        await array.deleteClone(clone.id);
+      }
+      this.update(sessionId, { state: end, note, endedAt: new Date().toISOString() });
+      return;
+    }
+    if (live?.kind === 'export') {
       const stats = live.server.stats(live.exportId);
       Object.assign(counted, { bytesRead: stats?.bytesRead ?? 0, bytesWritten: stats?.bytesWritten ?? 0, cacheBytes: live.volume.cachedBytes });
-      if (stats?.firstReadAt) counted.firstReadMs = stats.firstReadAt - Date.parse(this.record(sessionId).createdAt);
-      this.live.delete(sessionId);
+      if (stats?.firstReadAt) counted.firstReadMs = stats.firstReadAt - Date.parse(record.createdAt);
       live.server.removeExport(live.exportId);
       await live.volume.close();
-      if (live.server.exportCount === 0 && ![...this.live.values()].some((other) => other.listen === live.listen)) {
+      if (live.server.exportCount === 0 && ![...this.live.values()].some((other) => other.kind === 'export' && other.listen === live.listen)) {
         this.servers.delete(live.listen);
         await live.server.close();
       }
     }
-    const record = this.record(sessionId);
     await rm(record.exportFolder, { recursive: true, force: true });
     await rm(record.cacheFolder, { recursive: true, force: true });
     this.update(sessionId, { ...counted, state: end, note, endedAt: new Date().toISOString() });
@@ -164,7 +200,7 @@ export class InstantService implements SessionHost {
     let connected: VsphereClient | null = null;
     try {
       const host = client ?? (connected = await this.deps.connectHost(record.host));
-      const vmxPath = await vmxPathOf(record.datastore, record.exportFolder, record.vmName);
+      const vmxPath = await vmxPathOf(record);
       for (const [what, step] of [
         ['power off', () => powerOffSessionVm(host, vmxPath, record.name)],
         ['unregister', () => unregisterSessionVm(host, vmxPath)],
@@ -201,15 +237,41 @@ export class InstantService implements SessionHost {
       id, vmId, vmName, pointId, name: request.name ?? vmName, host: host.name, hostSystem: request.hostSystem ?? null, datastore, listen,
       exportPath: `/lifeboat/${datastore}`, allowed, exportFolder: join(this.deps.home, 'instant', datastore), cacheFolder, redirected: Boolean(request.redirectTo),
       state: 'starting', note: null, jobId: null, createdAt: new Date().toISOString(), endedAt: null, poweredOnMs: null, firstReadMs: null, bytesRead: 0, bytesWritten: 0, cacheBytes: 0,
+      arrayName: null, cloneId: null, vmFolder: null,
     };
-    const operator = request.operator ?? actor;
+    return this.submitStart(record, request, request.operator ?? actor, { pointId, listen, allowed, writesTo: cacheFolder });
+  }
+
+  /** Instant Recovery from a storage snapshot: the VM runs from a clone the array exports over
+   * NFS to the host (no backup, no Lifeboat NFS server); iSCSI and FC arrays would need vSphere's
+   * rescan and resignature calls, which Lifeboat does not make yet. */
+  async startFromSnapshot(request: RequestOf<'instant.start'> & { fromSnapshot: string }, actor: string): Promise<{ job: Job; session: InstantSession }> {
+    const snapshot = this.deps.catalog.arrays.snapshot(request.fromSnapshot);
+    if (!snapshot) throw new LifeboatError('not-found', `no storage snapshot "${request.fromSnapshot}"; \`lifeboat snapshots\` lists them`);
+    const vm = snapshot.vms.find((found) => found.name.toLowerCase() === request.vm.toLowerCase());
+    if (!vm) throw new LifeboatError('not-found', `snapshot ${snapshot.id} holds no VM "${request.vm}"; it holds ${snapshot.vms.map((found) => found.name).join(', ') || 'none'}`);
+    const host = this.deps.catalog.findHost(request.host);
+    if (!host) throw new LifeboatError('not-found', `no host "${request.host}" in the catalog; \`lifeboat hosts add vsphere …\` adds one`);
+    const { config } = await this.arrayOf(snapshot.array).summary();
+    if (config.protocol !== 'nfs') throw new LifeboatError('bad-request', `array ${snapshot.array} presents clones over ${config.protocol.toUpperCase()}; Instant Recovery from a snapshot needs an NFS array (vSphere's rescan and resignature calls are not made yet)`);
+    const id = randomUUID();
+    const record: InstantRecord = {
+      id, vmId: `${snapshot.id}/${vm.name}`, vmName: vm.name, pointId: snapshot.id, name: request.name ?? vm.name, host: host.name, hostSystem: request.hostSystem ?? null,
+      datastore: `lifeboat-ir-${id.slice(0, 8)}`, listen: `${config.address}:2049`, exportPath: '', allowed: [], exportFolder: '', cacheFolder: '', redirected: false,
+      state: 'starting', note: null, jobId: null, createdAt: new Date().toISOString(), endedAt: null, poweredOnMs: null, firstReadMs: null, bytesRead: 0, bytesWritten: 0, cacheBytes: 0,
+      arrayName: snapshot.array, cloneId: null, vmFolder: vm.folder,
+    };
+    return this.submitStart(record, request, request.operator ?? actor, { snapshot: snapshot.id, array: snapshot.array });
+  }
+
+  private submitStart(record: InstantRecord, request: RequestOf<'instant.start'>, operator: string, audited: Record<string, unknown>): { job: Job; session: InstantSession } {
     this.deps.catalog.instant.insert(record);
-    this.deps.catalog.audit(operator, 'instant.start', vmId, { sessionId: id, pointId, host: host.name, listen, allowed, writesTo: cacheFolder });
+    this.deps.catalog.audit(operator, 'instant.start', record.vmId, { sessionId: record.id, host: record.host, ...audited });
     const job = this.deps.jobs.submit(
-      { kind: 'instant-start', vmId, vmName, summary: `Instant Recovery of ${vmName} on ${host.name}`, params: { ...request, pointId, sessionId: id }, steps: instantStartSteps, requestedBy: operator, outsideLimit: true },
-      () => new InstantStartWork(this, id),
+      { kind: 'instant-start', vmId: record.arrayName ? null : record.vmId, vmName: record.vmName, summary: `Instant Recovery of ${record.vmName} on ${record.host}${record.arrayName ? ` from snapshot ${record.pointId}` : ''}`, params: { ...request, pointId: record.pointId, sessionId: record.id }, steps: instantStartSteps, requestedBy: operator, outsideLimit: true },
+      () => new InstantStartWork(this, record.id),
     );
-    return { job, session: this.summary(this.update(id, { jobId: job.id })) };
+    return { job, session: this.summary(this.update(record.id, { jobId: job.id })) };
   }
 
   private running(sessionId: string, what: string): InstantRecord {
@@ -233,6 +295,7 @@ export class InstantService implements SessionHost {
 
   migrate(request: RequestOf<'instant.migrate'>, operator: string): Job {
     const record = this.running(request.sessionId, 'migrated');
+    if (record.arrayName) throw new LifeboatError('bad-request', `${record.name} runs from clone ${record.cloneId} on array ${record.arrayName}, not from the backup; migrate it with Storage vMotion on the host (Lifeboat does not drive that yet)`);
     this.deps.catalog.audit(operator, 'instant.migrate', record.vmId, { sessionId: record.id, datastore: request.datastore });
     this.update(record.id, { state: 'migrating' });
     const job = this.deps.jobs.submit(
@@ -245,15 +308,16 @@ export class InstantService implements SessionHost {
 
   summary(record: InstantRecord): InstantSession {
     const live = this.live.get(record.id);
-    const stats = live?.server.stats(live.exportId) ?? null;
+    const exported = live?.kind === 'export' ? live : null;
+    const stats = exported?.server.stats(exported.exportId) ?? null;
     const firstReadMs = stats?.firstReadAt ? stats.firstReadAt - Date.parse(record.createdAt) : record.firstReadMs;
     return {
       id: record.id, vmId: record.vmId, vmName: record.vmName, pointId: record.pointId, name: record.name, host: record.host, hostSystem: record.hostSystem,
-      datastore: record.datastore, nfsUrl: this.nfsUrl(record), allowed: record.allowed, writesTo: record.cacheFolder, redirected: record.redirected, state: record.state,
+      datastore: record.datastore, nfsUrl: this.nfsUrl(record), allowed: record.allowed, writesTo: this.writesTo(record), redirected: record.redirected, state: record.state,
       note: record.note, createdAt: record.createdAt, endedAt: record.endedAt,
       poweredOnSeconds: record.poweredOnMs === null ? null : record.poweredOnMs / 1000,
       firstReadSeconds: firstReadMs === null ? null : firstReadMs / 1000,
-      cacheBytes: live?.volume.cachedBytes ?? record.cacheBytes,
+      cacheBytes: exported?.volume.cachedBytes ?? record.cacheBytes,
       bytesRead: stats?.bytesRead ?? record.bytesRead,
       bytesWritten: stats?.bytesWritten ?? record.bytesWritten,
       jobId: record.jobId,

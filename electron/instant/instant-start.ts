@@ -50,14 +50,15 @@ export class InstantStartWork extends SessionJob implements JobWork {
     this.sessions.update(this.sessionId, { hostSystem: this.place.host.name });
     throwIfCancelled(context.signal);
     const served = await this.sessions.serve(this.sessionId);
-    this.vmxPath = await vmxPathOf(record.datastore, record.exportFolder, record.vmName);
-    context.log(`restore point ${record.pointId} of ${record.vmName} served at ${served.url} to ${record.allowed.join(', ')}; the guest's writes go to ${record.cacheFolder}`);
+    this.vmxPath = await vmxPathOf(this.record);
+    context.log(`${record.arrayName ? 'snapshot' : 'restore point'} ${record.pointId} of ${record.vmName} served at ${served.url}${record.allowed.length > 0 ? ` to ${record.allowed.join(', ')}` : ''}; the guest's writes go to ${served.writesTo}`);
   }
 
   private async mapDatastore(context: StepContext): Promise<void> {
     const record = this.record;
     const place = this.place as HostPlace;
     const { address } = this.sessions.listenOf(this.sessionId);
+    // The served datastore's name and path are the record's now (a clone names its own).
     await mountNasDatastore(this.client as VsphereClient, place.host.ref, { remoteHost: address, remotePath: record.exportPath, datastoreName: record.datastore });
     context.log(`NFS datastore ${record.datastore} (${address}:${record.exportPath}) mounted on ${place.host.name}`);
   }

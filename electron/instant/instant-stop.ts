@@ -20,7 +20,7 @@ export class InstantStopWork extends SessionJob implements JobWork {
 
   async run(step: string, context: StepContext): Promise<'done' | 'skipped'> {
     const record = this.record;
-    const vmxPath = await vmxPathOf(record.datastore, record.exportFolder, record.vmName);
+    const vmxPath = await vmxPathOf(record);
     switch (step) {
       case 'power-off':
         return said(context, await powerOffSessionVm(await this.host(), vmxPath, record.name), `VM ${record.name} powered off`);

@@ -108,7 +108,7 @@ export class QuickMigrationWork extends SessionJob implements JobWork {
     const client = this.client as VsphereClient;
     const copied = this.copied as CopyResult;
     const volume = this.sessions.volumeOf(this.sessionId) as OverlayVolume;
-    const vmxPath = await vmxPathOf(record.datastore, record.exportFolder, record.vmName);
+    const vmxPath = await vmxPathOf(record);
     const stopped = Date.now();
     this.sessionVmOff = await powerOffSessionVm(client, vmxPath, record.name);
     const proxy = this.deps.proxyNamed(copied.proxy as string);
@@ -154,7 +154,7 @@ export class QuickMigrationWork extends SessionJob implements JobWork {
       await this.copy?.finish(false);
       if (this.client && this.sessionVmOff) {
         const record = this.record;
-        const vmxPath = await vmxPathOf(record.datastore, record.exportFolder, record.vmName);
+        const vmxPath = await vmxPathOf(record);
         const vm = this.sessionVmUnregistered
           ? await registerVm(this.client, placeOnHost(await this.client.inventory(), record.host, record.hostSystem ?? undefined), vmxPath, record.name)
           : await findVmByPath(this.client, vmxPath);

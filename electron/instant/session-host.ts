@@ -12,8 +12,9 @@ export interface SessionHost {
   record(sessionId: string): InstantRecord;
   update(sessionId: string, patch: InstantPatch): InstantRecord;
   connectHost(name: string): Promise<VsphereClient>;
-  /** Opens the session's volume and exports it; returns the export's nfs:// URL. */
-  serve(sessionId: string): Promise<{ url: string }>;
+  /** Serves the session's datastore (the backup through our NFS export, or an array clone);
+   * returns its nfs:// URL and where the guest's writes go. */
+  serve(sessionId: string): Promise<{ url: string; writesTo: string }>;
   /** The address the host mounts from, and the port the server answers on. */
   listenOf(sessionId: string): { address: string; port: number };
   volumeOf(sessionId: string): OverlayVolume | null;

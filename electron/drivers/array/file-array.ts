@@ -224,10 +224,11 @@ export class FileArray implements StorageArray {
   private async attach(state: State, clone: ArrayClone, host: string, protocol: ArrayProtocol, address: string, log: (message: string) => void): Promise<Presentation> {
     const datastore = `snap-${clone.id.slice(6)}-${state.snapshots.find((snapshot) => snapshot.id === clone.snapshotId)?.volume ?? 'volume'}`;
     if (protocol === 'nfs') {
+      // An NFS share is mounted by address and share; the datastore takes the share's name.
       await this.wait(TIMINGS.nfsMount, state);
       const target = `${address}:/clones/${clone.id}`;
-      log(`datastore ${datastore} registered on ${host} from ${target}`);
-      return { host, protocol, datastore, path: clone.folder, target };
+      log(`datastore ${clone.id} registered on ${host} from ${target}`);
+      return { host, protocol, datastore: clone.id, path: clone.folder, target };
     }
     const target = protocol === 'iscsi' ? `${address}:3260 iqn.2026-12.io.lifeboat:${state.serial.toLowerCase()}.${clone.id}` : `wwn 50:01:43:80:${state.serial.slice(0, 2)}:${state.serial.slice(2, 4)}:${state.serial.slice(4, 6)}:01`;
     if (protocol === 'iscsi') {
