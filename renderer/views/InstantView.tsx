@@ -3,7 +3,7 @@
 import { useRef, useState, type FormEvent } from 'react';
 import type { InstantSession } from '../../shared/domain.ts';
 import { formatBytes } from '../../shared/format.ts';
-import { useApi, useHostInventory, useHosts, useInstantSessions, usePoints, useVms } from '../api/queries.ts';
+import { useApi, useHostInventory, useHosts, useInstantSessions, usePoints, useStorageSnapshots, useVms } from '../api/queries.ts';
 
 const DEFAULT_LISTEN = '127.0.0.1:2049';
 type Sample = { at: number; read: number; written: number };
@@ -42,11 +42,17 @@ function StartForm() {
   const [redirectTo, setRedirectTo] = useState('');
   const [message, setMessage] = useState<{ tone: 'error' | 'info'; text: string } | null>(null);
   const points = usePoints(vm || null);
+  const snapshots = useStorageSnapshots();
+  // Storage snapshots holding the VM come first: the VM then runs from a clone on the array.
+  const snapshotTier = (snapshots.data ?? []).filter((snapshot) => snapshot.vms.some((found) => found.name.toLowerCase() === vm.toLowerCase()));
+  const fromSnapshot = snapshotTier.some((snapshot) => snapshot.id === point) ? point : null;
   const inventory = useHostInventory(host || null);
   const start = (event: FormEvent): void => {
     event.preventDefault();
     setMessage(null);
-    const request = { vm, point, host, listen: listen.trim(), ...(hostSystem ? { hostSystem } : {}), ...(name.trim() ? { name: name.trim() } : {}), ...(redirectTo.trim() ? { redirectTo: redirectTo.trim() } : {}) };
+    const request = fromSnapshot
+      ? { vm, host, fromSnapshot, ...(hostSystem ? { hostSystem } : {}), ...(name.trim() ? { name: name.trim() } : {}) }
+      : { vm, point, host, listen: listen.trim(), ...(hostSystem ? { hostSystem } : {}), ...(name.trim() ? { name: name.trim() } : {}), ...(redirectTo.trim() ? { redirectTo: redirectTo.trim() } : {}) };
     api.invoke('instant.start', request).then(
       ({ session }) => setMessage({ tone: 'info', text: `Starting ${session.name} on ${host}: its session is below.` }),
       (failure: Error) => setMessage({ tone: 'error', text: failure.message }),
@@ -58,14 +64,15 @@ function StartForm() {
       <p className="muted">Runs a VM straight from its backup: the restore point is served over NFS as a datastore on the host, the VM is registered and powered on, and its writes go to a cache. Nothing is restored first.</p>
       <form onSubmit={start}>
         <label htmlFor="instant-vm">VM</label>
-        <select id="instant-vm" value={vm} onChange={(event) => setVm(event.target.value)} required>
+        <select id="instant-vm" value={vm} onChange={(event) => { setVm(event.target.value); setPoint('latest'); }} required>
           <option value="">Choose…</option>
           {(vms.data ?? []).map((entry) => <option key={entry.id} value={entry.name}>{entry.name}</option>)}
         </select>
         <label htmlFor="instant-point">Restore point</label>
         <select id="instant-point" value={point} onChange={(event) => setPoint(event.target.value)}>
-          <option value="latest">Latest</option>
-          {(points.data ?? []).map((entry) => <option key={entry.id} value={String(entry.sequence)}>#{entry.sequence} · {entry.createdAt}</option>)}
+          {snapshotTier.map((snapshot) => <option key={snapshot.id} value={snapshot.id}>Storage snapshot {snapshot.id} ({snapshot.array}) · {snapshot.createdAt}</option>)}
+          <option value="latest">Latest backup</option>
+          {(points.data ?? []).map((entry) => <option key={entry.id} value={String(entry.sequence)}>Backup #{entry.sequence} · {entry.createdAt}</option>)}
         </select>
         <label htmlFor="instant-host">vSphere host</label>
         <select id="instant-host" value={host} onChange={(event) => setHost(event.target.value)} required>
@@ -81,16 +88,22 @@ function StartForm() {
           Run it as (name on the host)
           <input value={name} onChange={(event) => setName(event.target.value)} placeholder="the backed-up VM's name" />
         </label>
-        <label>
-          NFS server listens on (an address the host can reach)
-          <input value={listen} onChange={(event) => setListen(event.target.value)} required />
-        </label>
-        <label>
-          Redirect the VM's writes to a production folder
-          <input value={redirectTo} onChange={(event) => setRedirectTo(event.target.value)} placeholder="leave empty for the session's cache" />
-        </label>
+        {fromSnapshot ? (
+          <p className="muted">The array exports a clone of the snapshot to the host; the VM runs and writes there.</p>
+        ) : (
+          <>
+            <label>
+              NFS server listens on (an address the host can reach)
+              <input value={listen} onChange={(event) => setListen(event.target.value)} required />
+            </label>
+            <label>
+              Redirect the VM's writes to a production folder
+              <input value={redirectTo} onChange={(event) => setRedirectTo(event.target.value)} placeholder="leave empty for the session's cache" />
+            </label>
+          </>
+        )}
         <div className="actions">
-          <button type="submit" disabled={!vm || !host || !listen.trim()}>Start Instant Recovery</button>
+          <button type="submit" disabled={!vm || !host || (!fromSnapshot && !listen.trim())}>Start Instant Recovery</button>
         </div>
       </form>
       {message && <p role={message.tone === 'error' ? 'alert' : 'status'} className={message.tone === 'error' ? 'error' : 'muted'}>{message.text}</p>}
