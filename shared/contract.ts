@@ -226,7 +226,7 @@ export const requestChannels = {
       .object({
         vms: z.array(z.string().min(1).max(200)).min(1).max(100),
         snapshot: Id,
-        target: LocalTarget.strict(),
+        target: z.discriminatedUnion('kind', [LocalTarget.strict(), VsphereTarget.strict()]),
         newName: z.string().min(1).max(80).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'a VM name uses letters, digits, space, dot, dash and underscore').optional(),
         /** The host the clone is presented to (default: this engine's machine, which reads it). */
         host: z.string().min(1).max(200).optional(),

@@ -64,7 +64,7 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
                                                      a file-backed storage array (its folder on XFS or btrfs)
   array snapshot <volume> | show <name> | list       snapshots (restore points of the snapshot tier), clones
   snapshots [--vm V]                                 storage snapshots and the VMs on them
-  restore vm <vm>... --from-snapshot <id> --target local:<dir> [--name NEW] [--present-to HOST]
+  restore vm <vm>... --from-snapshot <id> --target local:<dir>|vsphere:<host> [--name NEW] [--present-to HOST]
   files get <vm> --from-snapshot <id> <path>... --out DIR   restore VMs or picked items from a clone of a storage snapshot
   serve [--host 127.0.0.1] [--port 7420]             console over HTTP + WebSocket`;
 
@@ -243,7 +243,7 @@ export async function main(argv: string[]): Promise<number> {
         if (rest[0] === 'vm' && values['from-snapshot']) {
           if (rest.length < 2) throw new UsageError('restore vm <vm>... --from-snapshot <id> --target local:<dir>');
           const { job } = await api.invoke('restore.fromSnapshot', {
-            vms: rest.slice(1), snapshot: values['from-snapshot'], target: { kind: 'local', path: localPath(values.target, '--target') }, operator,
+            vms: rest.slice(1), snapshot: values['from-snapshot'], target: restoreTarget(values), operator,
             ...(values.name ? { newName: values.name } : {}), ...(values['present-to'] ? { host: values['present-to'] } : {}),
           });
           return await runJobCommand(api, job, values.detach, out);

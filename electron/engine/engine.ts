@@ -126,7 +126,17 @@ export class Engine {
           proxyNamed: (name) => this.catalog.listProxies().find((proxy) => proxy.name === name) ?? null,
         }),
     });
-    this.snapshots = new SnapshotService({ home: paths.home, catalog, jobs: this.jobs });
+    this.snapshots = new SnapshotService({
+      home: paths.home,
+      catalog,
+      jobs: this.jobs,
+      checkTarget: (target, vmName) => this.checkTarget(target, vmName),
+      vsphereRestore: (jobId, request, openSource) =>
+        new EntireVmVsphereRestore({
+          repository, pool, connectHost: (hostName) => this.connectHost(hostName), proxies: this.proxyPool(), stagingRoot: this.paths.staging, jobId,
+          request: { vmId: `snapshot ${request.snapshotId}`, pointId: request.snapshotId, target: request.target, newName: request.newName }, openSource,
+        }),
+    });
     this.handlers = this.makeHandlers();
   }
 
@@ -585,7 +595,7 @@ export class Engine {
       'arrays.show': async ({ name }) => this.snapshots.view(this.snapshots.array(name)),
       'arrays.snapshot': async ({ volume }) => this.snapshots.snapshot(volume, 'console'),
       'snapshots.list': async ({ vm }) => this.catalog.arrays.snapshots(vm),
-      'restore.fromSnapshot': async ({ target, ...request }) => ({ job: this.snapshots.startRestore({ ...request, targetPath: target.path }, 'console') }),
+      'restore.fromSnapshot': async (request) => ({ job: this.snapshots.startRestore(request, 'console') }),
       'files.restoreFromSnapshot': async ({ target, ...request }) => ({ job: this.snapshots.startItemRestore({ ...request, targetPath: target.path }, 'console') }),
       'proxies.remove': async ({ proxy }) => {
         const found = this.catalog.listProxies().find((candidate) => candidate.name === proxy);

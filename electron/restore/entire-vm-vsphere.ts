@@ -11,13 +11,12 @@ import { placeDisks, vmAnnotation, vmConfigSpec, type DiskPlacement } from '../d
 import type { DatastoreInfo, HostInfo, Inventory, VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { el, moRefOf, moRefXml, type MoRef } from '../drivers/vsphere/xml.ts';
 import { LifeboatError } from '../errors.ts';
-import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import type { StepContext } from '../engine/plan.ts';
-import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
 import { syncPath } from '../fs/durable.ts';
 import { restoreSteps } from './entire-vm-local.ts';
-import { VsphereRestoreBase } from './vsphere-restore-base.ts';
+import { VsphereRestoreBase, type VsphereRestoreOptions } from './vsphere-restore-base.ts';
+import { pointSource, type SourceDisk, type VmSource } from './vm-source.ts';
 import { selectTransport, transportTitle } from './transport-choice.ts';
 
 
@@ -25,7 +24,8 @@ type Placement = { datacenter: { ref: MoRef; name: string; vmFolder: MoRef }; ho
 
 export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWork {
   readonly steps = restoreSteps;
-  private point: ResolvedPoint | null = null;
+  private source: VmSource | null = null;
+  private readonly openSource: () => Promise<VmSource>;
   private placement: Placement | null = null;
   private disks: DiskPlacement[] = [];
   private vmName = '';
@@ -34,6 +34,11 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
   private snapshot: MoRef | null = null;
   private bytesTotal = 0;
   private bytesDone = 0;
+
+  constructor(options: VsphereRestoreOptions) {
+    super(options);
+    this.openSource = options.openSource ?? (() => pointSource(this.repository, this.pool, this.request.vmId, this.request.pointId));
+  }
 
   async run(step: string, context: StepContext): Promise<'done' | 'skipped' | void> {
     switch (step) {
@@ -73,9 +78,9 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
   }
 
   private async initialize(context: StepContext): Promise<void> {
-    const point = await resolvePoint(this.repository, this.request.vmId, this.request.pointId);
-    this.point = point;
-    this.vmName = this.request.newName ?? point.point.vmName;
+    const source = await this.openSource();
+    this.source = source;
+    this.vmName = this.request.newName ?? source.vmName;
     this.client = await this.connectHost(this.request.target.host);
     context.log(`connected to ${this.request.target.host} (${this.client.soap.endpoint.url.origin})`);
     const inventory = await this.client.inventory();
@@ -85,15 +90,15 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
       throw new LifeboatError('conflict', `a VM named "${this.vmName}" already exists in ${this.request.target.host}; choose another name (--name)`);
     }
     this.thin = (this.request.target.diskFormat ?? 'thin') === 'thin';
-    const provisioned = point.disks.reduce((sum, disk) => sum + disk.capacity, 0);
-    const needed = this.thin ? point.disks.reduce((sum, disk) => sum + dataBytesOf(disk), 0) : provisioned;
+    const provisioned = source.disks.reduce((sum, disk) => sum + disk.capacity, 0);
+    const needed = this.thin ? source.disks.reduce((sum, disk) => sum + disk.dataBytes, 0) : provisioned;
     if (placement.datastore.freeSpace < needed) {
       throw new LifeboatError('target-full', `datastore ${placement.datastore.name} has ${placement.datastore.freeSpace} bytes free; the VM needs ${needed} (${this.thin ? 'thin' : 'thick'})`);
     }
-    this.disks = placeDisks(point.disks, this.vmName);
+    this.disks = placeDisks(source.disks, this.vmName);
     this.chooseTransport(inventory, placement, context);
-    const uploadBytes = this.transport.mode === 'nbd' ? point.disks.reduce((sum, disk) => sum + disk.capacity, 0) : 0;
-    this.bytesTotal = point.disks.reduce((sum, disk) => sum + dataBytesOf(disk), 0) + uploadBytes;
+    const uploadBytes = this.transport.mode === 'nbd' ? source.disks.reduce((sum, disk) => sum + disk.capacity, 0) : 0;
+    this.bytesTotal = source.disks.reduce((sum, disk) => sum + disk.dataBytes, 0) + uploadBytes;
     context.resources.record('staging-folder', { path: this.staging });
     await mkdir(this.staging, { recursive: true });
     context.log(`placement: host ${placement.host.name}, datastore ${placement.datastore.name} (${placement.datastore.type}), ${this.thin ? 'thin' : 'thick'} disks; data movers: ${this.pool.size} worker threads`);
@@ -108,9 +113,9 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
 
   private async restoreConfiguration(context: StepContext): Promise<void> {
     const client = this.client as VsphereClient;
-    const point = this.point as ResolvedPoint;
+    const source = this.source as VmSource;
     const placement = this.placement as Placement;
-    const vmx = parseVmx(point.point.vmConfig.text, `${point.point.vmName} configuration`);
+    const vmx = parseVmx(source.vmxText, `${source.vmName} configuration`);
     const requested = this.request.target.network;
     if (requested && !placement.networks.includes(requested)) throw new LifeboatError('not-found', `network "${requested}" is not available on host ${placement.host.name}`);
     const network = (original: string | undefined): string => requested ?? (original && placement.networks.includes(original) ? original : (placement.networks[0] ?? 'VM Network'));
@@ -139,11 +144,11 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
 
   private async transferDisks(context: StepContext): Promise<void> {
     const client = this.client as VsphereClient;
-    const point = this.point as ResolvedPoint;
+    const source = this.source as VmSource;
     const placement = this.placement as Placement;
     context.progress(0, this.bytesTotal);
     for (const placed of this.disks) {
-      const disk = point.disks.find((candidate) => candidate.key === placed.key);
+      const disk = source.disks.find((candidate) => candidate.key === placed.key);
       if (!disk) continue;
       const flatName = placed.fileName.replace(/\.vmdk$/, '-flat.vmdk');
       if (this.transport.mode !== 'nbd') {
@@ -152,8 +157,8 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
       }
       const local = join(this.staging, flatName);
       const base = this.bytesDone;
-      this.bytesDone += await restoreDiskToFile({
-        pool: this.pool, point, disk, path: local, targetLabel: `staging folder ${this.staging}`, context,
+      this.bytesDone += await source.writeDisk(disk.key, local, {
+        replace: false, targetLabel: `staging folder ${this.staging}`, context,
         onProgress: (bytes) => context.progress(base + bytes, this.bytesTotal),
       });
       const descriptor = join(this.staging, placed.fileName);
@@ -170,10 +175,10 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
   }
 
   /** Direct SAN and HotAdd: the proxy writes the disk where it sees the datastore's blocks. */
-  private async writeThroughProxy(placed: DiskPlacement, disk: ResolvedPoint['disks'][number], flatName: string, context: StepContext): Promise<void> {
+  private async writeThroughProxy(placed: DiskPlacement, disk: SourceDisk, flatName: string, context: StepContext): Promise<void> {
     const placement = this.placement as Placement;
     const proxy = this.transport.proxy as ProxySummary;
-    const point = this.point as ResolvedPoint;
+    const source = this.source as VmSource;
     const datastorePath = `[${placement.datastore.name}] ${this.vmName}/${placed.fileName}`;
     const folder = join(proxy.datastorePaths[placement.datastore.name] as string, this.vmName);
     try {
@@ -183,8 +188,8 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     }
     if (this.transport.mode === 'hotadd') await this.hotAdd(context, datastorePath, disk.capacity);
     const base = this.bytesDone;
-    this.bytesDone += await restoreDiskToFile({
-      pool: this.pool, point, disk, path: join(folder, flatName), replace: true, targetLabel: `datastore ${placement.datastore.name}`, context,
+    this.bytesDone += await source.writeDisk(disk.key, join(folder, flatName), {
+      replace: true, targetLabel: `datastore ${placement.datastore.name}`, context,
       onProgress: (bytes) => context.progress(base + bytes, this.bytesTotal),
     });
     await syncPath(join(folder, flatName));
@@ -208,6 +213,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
   }
 
   async finish(succeeded: boolean): Promise<void> {
+    await this.source?.close();
     // The half-made VM goes, with its files and any snapshot; if that fails, the janitor retries.
     const vm = succeeded ? null : this.vm;
     await this.release(async (client) => {
@@ -218,7 +224,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
   result(): Record<string, unknown> {
     return {
       vmName: this.vmName,
-      pointId: this.point?.point.id ?? this.request.pointId,
+      pointId: this.request.pointId,
       host: this.request.target.host,
       hostSystem: this.placement?.host.name ?? null,
       datastore: this.placement?.datastore.name ?? null,

@@ -9,6 +9,7 @@ import type { StepContext } from '../engine/plan.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import type { ProxyPool, SelectedTransport, TransportDecision } from './transport-choice.ts';
+import type { VmSource } from './vm-source.ts';
 
 export type VsphereRestoreRequest = { vmId: string; pointId: string; target: VsphereTarget; newName?: string | undefined };
 
@@ -20,6 +21,8 @@ export type VsphereRestoreOptions = {
   stagingRoot: string;
   jobId: string;
   request: VsphereRestoreRequest;
+  /** Where the VM comes from (default: the request's point of `repository`). */
+  openSource?: () => Promise<VmSource>;
 };
 
 export abstract class VsphereRestoreBase {

@@ -3,20 +3,30 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import type { ArrayView, Job, StorageSnapshotPoint } from '../../shared/domain.ts';
+import type { ArrayView, Job, LocalTarget, StorageSnapshotPoint, VsphereTarget } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import { parseVmx, VMX_MAX_BYTES } from '../disks/vmx.ts';
 import { FileArray } from '../drivers/array/file-array.ts';
 import type { ArrayConfig } from '../drivers/array/storage-array.ts';
 import type { JobQueue } from '../engine/job-queue.ts';
 import { LifeboatError } from '../errors.ts';
-import { CloneWork, cloneSteps, type CloneRequest } from './clone-work.ts';
+import { CloneWork, cloneSteps, type CloneOperation, type CloneRequest } from './clone-work.ts';
+import { VmToVsphere, vmToVsphereStep } from './vm-to-vsphere.ts';
+import type { JobWork } from '../engine/job-work.ts';
+import type { VmSource } from '../restore/vm-source.ts';
 import { ItemsFromClone, itemsFromCloneStep } from './items-from-clone.ts';
 import { VmCopy, vmCopyStep } from './vm-copy.ts';
 import type { ArchiveKind } from '../items/archive.ts';
 import type { ClashPolicy } from '../items/restore-items.ts';
 
-export type SnapshotDeps = { home: string; catalog: Catalog; jobs: JobQueue };
+/** `vsphereRestore`: the entire-VM restore to vSphere of a VM read from `openSource`. */
+export type SnapshotDeps = {
+  home: string;
+  catalog: Catalog;
+  jobs: JobQueue;
+  checkTarget(target: VsphereTarget, vmName: string): void;
+  vsphereRestore(jobId: string, request: { snapshotId: string; target: VsphereTarget; newName: string | undefined }, openSource: () => Promise<VmSource>): JobWork;
+};
 
 /** The VMs in a volume's folder (or a snapshot of it): every .vmx up to two folders down. */
 async function vmsIn(root: string): Promise<StorageSnapshotPoint['vms']> {
@@ -103,14 +113,25 @@ export class SnapshotService {
     return { array: this.array(snapshot.array), request: { snapshot, vms, host: host ?? hostname() } };
   }
 
-  /** One job, and one clone, for all the VMs asked for. */
-  startRestore(request: { vms: string[]; snapshot: string; targetPath: string; newName?: string | undefined; host?: string | undefined; operator?: string | undefined }, actor: string): Job {
+  /** One job, and one clone, for all the VMs asked for: to local folders, or one VM to vSphere. */
+  startRestore(request: { vms: string[]; snapshot: string; target: LocalTarget | VsphereTarget; newName?: string | undefined; host?: string | undefined; operator?: string | undefined }, actor: string): Job {
     const { array, request: clone } = this.cloneRequest(request.snapshot, request.vms, request.host);
+    const { target } = request;
+    if (target.kind === 'vsphere') {
+      if (target.original) throw new LifeboatError('bad-request', 'an original-location restore comes from a backup point; a storage snapshot restores to a new VM');
+      if (request.vms.length > 1) throw new LifeboatError('bad-request', 'a restore to vSphere takes one VM at a time');
+      this.deps.checkTarget(target, request.vms[0] as string);
+    }
     const operator = request.operator ?? actor;
-    this.deps.catalog.audit(operator, 'restore.fromSnapshot', clone.snapshot.id, { vms: request.vms, target: request.targetPath, host: clone.host });
+    const where = target.kind === 'local' ? target.path : `${target.host}${target.datastore ? ` [${target.datastore}]` : ''}`;
+    this.deps.catalog.audit(operator, 'restore.fromSnapshot', clone.snapshot.id, { vms: request.vms, target, host: clone.host });
+    const operation = (jobId: string): CloneOperation =>
+      target.kind === 'local'
+        ? new VmCopy(jobId, target.path, request.newName)
+        : new VmToVsphere((openSource) => this.deps.vsphereRestore(jobId, { snapshotId: clone.snapshot.id, target, newName: request.newName }, openSource));
     return this.deps.jobs.submit(
-      { kind: 'restore-from-snapshot', vmId: null, vmName: request.vms.join(', '), summary: `Restore ${request.vms.join(', ')} from snapshot ${clone.snapshot.id} to ${request.targetPath}`, params: { ...request, host: clone.host }, steps: cloneSteps(vmCopyStep), requestedBy: operator },
-      (job) => new CloneWork(array, job.id, clone, new VmCopy(job.id, request.targetPath, request.newName)),
+      { kind: 'restore-from-snapshot', vmId: null, vmName: request.vms.join(', '), summary: `Restore ${request.vms.join(', ')} from snapshot ${clone.snapshot.id} to ${where}`, params: { ...request, host: clone.host }, steps: cloneSteps(target.kind === 'local' ? vmCopyStep : vmToVsphereStep), requestedBy: operator },
+      (job) => new CloneWork(array, job.id, clone, operation(job.id)),
     );
   }
 

@@ -31,8 +31,8 @@ export function RestoreWizard() {
   const snapshots = useStorageSnapshots();
   const snapshotTier = (snapshots.data ?? []).filter((snapshot) => vm && snapshot.vms.some((found) => found.name.toLowerCase() === vm.name.toLowerCase()));
   const snapshot = snapshotTier.find((candidate) => candidate.id === snapshotId);
-  // A restore from a snapshot's clone goes to a local folder.
-  const targetFits = !snapshot || target.kind === 'local';
+  // A restore from a snapshot's clone makes a new VM: not an original-location rollback.
+  const targetFits = !snapshot || !target.original;
 
   const canNext = [vmId !== null, point !== undefined || snapshot !== undefined, targetComplete(target) && targetFits, true][step];
 
@@ -43,7 +43,7 @@ export function RestoreWizard() {
     try {
       const renamed = newName.trim() && !target.original ? { newName: newName.trim() } : {};
       const chosen = targetRequest(target);
-      if (snapshot && vm && chosen.kind === 'local') await api.invoke('restore.fromSnapshot', { vms: [vm.name], snapshot: snapshot.id, target: chosen, ...renamed });
+      if (snapshot && vm) await api.invoke('restore.fromSnapshot', { vms: [vm.name], snapshot: snapshot.id, target: chosen, ...renamed });
       else if (point) await api.invoke('restore.entireVm', { vm: vmId, point: point.id, target: chosen, ...renamed });
       await queries.invalidateQueries({ queryKey: ['jobs'] });
       show('jobs');
@@ -99,7 +99,7 @@ export function RestoreWizard() {
       {step === 2 && (
         <>
           <TargetStep target={target} onChange={setTarget} vm={vmId ?? ''} point={point?.id ?? ''} />
-          {!targetFits && <p role="alert" className="error">A restore from a storage snapshot goes to a local folder; choose one, or a backup point for vSphere.</p>}
+          {!targetFits && <p role="alert" className="error">A restore from a storage snapshot makes a new VM; an original-location rollback comes from a backup point.</p>}
           {!target.original && (
             <label>
               New VM name (optional; keeps the original name if empty)

@@ -121,7 +121,7 @@ test('item-level restore from a clone: picked files of a lab VM on a snapshot, t
   assert.deepEqual(array.hosts, [], 'NFS needs no static targets');
 });
 
-test('Instant Recovery from a storage snapshot: the VM runs from a clone the array exports over NFS; stop removes it all', { skip: xfs.skip || (vcsimUnavailable() ?? false) }, async () => {
+test('vSphere from a storage snapshot: Instant Recovery runs the VM from a clone the array exports over NFS, a whole VM is restored from a clone; each clone removed', { skip: xfs.skip || (vcsimUnavailable() ?? false) }, async () => {
   const engine = await openEngine(join(dir, 'ir-home'));
   const api = inProcessApi(engine);
   const root = join(xfs.path as string, 'nfs-array');
@@ -159,6 +159,14 @@ test('Instant Recovery from a storage snapshot: the VM runs from a clone the arr
     assert.ok(!after.datastores.some((datastore) => datastore.name === clone.id), 'the datastore is unmounted');
     assert.deepEqual((await array.summary()).clones, [], 'the clone is deleted');
     assert.match(qemuImg('compare', '-f', 'raw', join(dir, 'ir-app.raw'), join(root, 'snapshots', snapshot.id, 'app', 'app.vmdk')), /identical/, 'the snapshot is as it was');
+    // A whole VM from a clone to vSphere (over NBD here): a new VM whose disk is the snapshot's.
+    const toVsphere = await runJob(engine, (await api.invoke('restore.fromSnapshot', { vms: ['app'], snapshot: snapshot.id, newName: 'app-restored', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } })).job);
+    assert.equal(toVsphere.state, 'succeeded', toVsphere.error ?? '');
+    assert.deepEqual(toVsphere.steps.map((step) => step.name), ['initialize', 'clone-snapshot', 'present-clone', 'restore-vm', 'remove-clone']);
+    assert.match(qemuImg('compare', join(root, 'snapshots', snapshot.id, 'app', 'app.vmdk'), join(vc.datastores.LocalDS_0 as string, 'app-restored', 'app-restored.vmdk')), /identical/);
+    assert.ok((await client.inventory()).vms.some((found) => found.name === 'app-restored'));
+    assert.deepEqual((await array.summary()).clones, []);
+    await assert.rejects(api.invoke('restore.fromSnapshot', { vms: ['app'], snapshot: snapshot.id, target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true } }), { code: 'bad-request', message: /new VM/ });
     // What the next engine start does with a session a killed engine left: all of it goes.
     const left = await runJob(engine, (await api.invoke('instant.start', { vm: 'app', host: 'vc', fromSnapshot: snapshot.id, name: 'app-left' })).job);
     assert.equal(left.state, 'succeeded', left.error ?? '');

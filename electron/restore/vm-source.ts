@@ -1,0 +1,106 @@
+// Where a restored VM's bytes come from: a restore point of the repository (its blocks read,
+// decompressed and checked in the block workers), or a VM folder of disk files (a VM on a storage
+// clone, read through the disk readers). A restore to vSphere writes either the same way.
+import { open, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readSourceVm } from '../backup/source-vm.ts';
+import type { Disk } from '../disks/disk.ts';
+import { openDisk } from '../disks/open-disk.ts';
+import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
+import { isErrnoCode, LifeboatError } from '../errors.ts';
+import { resolvePoint } from '../repository/chain.ts';
+import type { Repository } from '../repository/repository.ts';
+import type { WorkerPool } from '../workers/pool.ts';
+import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
+
+export type SourceDisk = { key: string; fileName: string; capacity: number; dataBytes: number };
+
+export type DiskWrite = { replace: boolean; targetLabel: string; context: StepContext; onProgress(bytes: number): void };
+
+export interface VmSource {
+  readonly vmName: string;
+  readonly vmxText: string;
+  readonly disks: SourceDisk[];
+  /** Writes a disk into a flat file of its capacity at `path` (new, or with `replace` the
+   * hypervisor's placeholder), holes not written; returns the data bytes written. */
+  writeDisk(key: string, path: string, write: DiskWrite): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function pointSource(repository: Repository, pool: WorkerPool, vmId: string, pointId: string): Promise<VmSource> {
+  const point = await resolvePoint(repository, vmId, pointId);
+  return {
+    vmName: point.point.vmName,
+    vmxText: point.point.vmConfig.text,
+    disks: point.disks.map((disk) => ({ key: disk.key, fileName: point.point.disks.find((entry) => entry.key === disk.key)?.fileName ?? `${disk.key}.vmdk`, capacity: disk.capacity, dataBytes: dataBytesOf(disk) })),
+    writeDisk: async (key, path, write) => {
+      const disk = point.disks.find((candidate) => candidate.key === key);
+      if (!disk) throw new LifeboatError('internal', `point ${point.point.sequence} has no disk ${key}`);
+      return restoreDiskToFile({ pool, point, disk, path, ...write });
+    },
+    close: async () => undefined,
+  };
+}
+
+const CHUNK = 1024 * 1024;
+
+function allZero(data: Uint8Array): boolean {
+  for (let index = 0; index < data.length; index++) if (data[index] !== 0) return false;
+  return true;
+}
+
+/** A VM folder (.vmx and its disks) read as it is, such as a VM on a presented storage clone. */
+export async function folderSource(folder: string): Promise<VmSource> {
+  const vm = await readSourceVm(folder);
+  const opened: { key: string; fileName: string; disk: Disk; allocated: number }[] = [];
+  try {
+    for (const entry of vm.vmx.disks) {
+      const disk = await openDisk(join(vm.folder, entry.fileName));
+      opened.push({ key: entry.key, fileName: entry.fileName, disk, allocated: (await stat(join(vm.folder, entry.fileName))).blocks * 512 });
+    }
+  } catch (error) {
+    for (const entry of opened) await entry.disk.close();
+    throw error;
+  }
+  return {
+    vmName: vm.vmx.displayName,
+    vmxText: vm.vmxText,
+    // What a disk's files take on the source: what its copy needs at most.
+    disks: opened.map((entry) => ({ key: entry.key, fileName: entry.fileName, capacity: entry.disk.capacity, dataBytes: Math.min(entry.allocated, entry.disk.capacity) })),
+    writeDisk: async (key, path, write) => {
+      const entry = opened.find((candidate) => candidate.key === key);
+      if (!entry) throw new LifeboatError('internal', `${vm.vmx.displayName} has no disk ${key}`);
+      return copyDisk(entry.disk, path, write);
+    },
+    close: async () => {
+      for (const entry of opened) await entry.disk.close();
+    },
+  };
+}
+
+/** Copies a disk into a sparse flat file; zero chunks stay holes. */
+async function copyDisk(disk: Disk, path: string, write: DiskWrite): Promise<number> {
+  const handle = await open(path, write.replace ? 'w' : 'wx', 0o644).catch((error: unknown) => {
+    throw new LifeboatError('unavailable', `${write.targetLabel}: cannot create ${path}: ${(error as Error).message}`);
+  });
+  let written = 0;
+  try {
+    await handle.truncate(disk.capacity);
+    for (let offset = 0; offset < disk.capacity; offset += CHUNK) {
+      throwIfCancelled(write.context.signal);
+      const data = await disk.read(offset, Math.min(CHUNK, disk.capacity - offset));
+      if (!allZero(data)) {
+        await handle.write(data, 0, data.length, offset).catch((error: unknown) => {
+          if (isErrnoCode(error, 'ENOSPC')) throw new LifeboatError('target-full', `${write.targetLabel} ran out of space writing ${path}`);
+          throw error;
+        });
+        written += data.length;
+      }
+      write.onProgress(written);
+    }
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  return written;
+}
