@@ -235,6 +235,19 @@ export const requestChannels = {
       .strict(),
     response: z.object({ job: Job }),
   },
+  'restore.disks': {
+    request: z
+      .object({
+        vm: z.string().min(1).max(200),
+        point: z.string().min(1).max(200),
+        target: LocalTarget.strict(),
+        /** ovf: VMDKs + an OVF descriptor (vSphere, any hypervisor); arm: fixed VHDs + an Azure template. */
+        template: z.enum(['ovf', 'arm']),
+        operator: OperatorName.optional(),
+      })
+      .strict(),
+    response: z.object({ job: Job }),
+  },
   'files.restoreFromSnapshot': {
     request: z
       .object({

@@ -29,6 +29,8 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
                   [--network N] [--disk-format thin|thick] [--transport auto|san|hotadd|nbd]
   restore vm <vm> --point P --target vsphere:<host> --original [--yes]   roll the VM back in place
                   (without --yes it shows what would be replaced and stops)
+  restore disks <vm> --point P --out DIR --template ovf|arm
+                                                     the disks only, with an OVF or ARM template to edit
   hosts [add vsphere --url URL --user U --password-env VAR [--insecure] [--name N]
          | remove <name> | inventory <name>]           hypervisor hosts (passwords go to the secret store)
   proxies [add <name> --host H --transports san,hotadd,nbd [--vm PROXY-VM] [--datastore-path DS=PATH]…
@@ -179,7 +181,7 @@ export async function main(argv: string[]): Promise<number> {
       slots: { type: 'string' }, drives: { type: 'string' }, mailslots: { type: 'string' }, tapes: { type: 'string' }, 'capacity-mib': { type: 'string' },
       'time-scale': { type: 'string' }, 'rate-scale': { type: 'string' }, 'buffer-mib': { type: 'string' }, pool: { type: 'string' }, image: { type: 'string' },
       listen: { type: 'string' }, allow: { type: 'string' }, 'redirect-to': { type: 'string' },
-      path: { type: 'string' }, protocol: { type: 'string' }, 'clone-quota': { type: 'string' }, 'from-snapshot': { type: 'string' }, 'present-to': { type: 'string' },
+      path: { type: 'string' }, protocol: { type: 'string' }, template: { type: 'string' }, 'clone-quota': { type: 'string' }, 'from-snapshot': { type: 'string' }, 'present-to': { type: 'string' },
       staging: { type: 'string' }, barcode: { type: 'string' }, all: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false },
     },
   });
@@ -240,6 +242,12 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'restore': {
         if (rest[0] === 'tape') return await restoreTapeCommand(api, rest.slice(1), restoreTarget(values), values, operator, out);
+        if (rest[0] === 'disks') {
+          const template = values.template;
+          if (!rest[1] || !values.point || !values.out || (template !== 'ovf' && template !== 'arm')) throw new UsageError('restore disks takes: <vm> --point P --out DIR --template ovf|arm');
+          const { job } = await api.invoke('restore.disks', { vm: rest[1], point: values.point, target: { kind: 'local', path: values.out }, template, operator });
+          return await runJobCommand(api, job, values.detach, out);
+        }
         if (rest[0] === 'vm' && values['from-snapshot']) {
           if (rest.length < 2) throw new UsageError('restore vm <vm>... --from-snapshot <id> --target local:<dir>');
           const { job } = await api.invoke('restore.fromSnapshot', {

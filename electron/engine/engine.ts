@@ -38,6 +38,7 @@ import { createLab } from '../lab/create-lab.ts';
 import type { StepDefinition } from './plan.ts';
 import { InstantService } from '../instant/instant-service.ts';
 import { SnapshotService } from '../snapshots/snapshot-service.ts';
+import { RestoreDisksWork, restoreDisksSteps } from '../restore/restore-disks.ts';
 import { QuickMigrationWork, quickMigrationSteps } from '../instant/quick-migration.ts';
 
 export const ENGINE_VERSION = '0.1.0';
@@ -224,6 +225,17 @@ export class Engine {
     }
     const summary = target.original ? `Roll ${vm.name} back in place on ${target.host}` : spec.summary;
     return this.jobs.submit({ ...spec, ...held, summary, steps: this.restoreWorkSteps(target) }, (job) => this.restoreWork(this.repository, job.id, { vmId: vm.id, pointId, target, newName: request.newName }).work);
+  }
+
+  /** A point's disks without a VM, and a template (OVF or ARM) to create one from them. */
+  startRestoreDisks(request: Parsed<'restore.disks'>, actor: string): Job {
+    const vm = this.resolveVm(request.vm);
+    const pointId = this.resolvePointId(vm.id, request.point);
+    this.catalog.audit(request.operator ?? actor, 'restore.disks', vm.id, { pointId, target: request.target.path, template: request.template });
+    return this.jobs.submit(
+      { kind: 'restore-disks', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} with an ${request.template.toUpperCase()} template to ${request.target.path}`, params: { ...request, pointId }, steps: restoreDisksSteps, requestedBy: request.operator ?? actor },
+      (job) => new RestoreDisksWork(this.repository, this.pool, job.id, { vmId: vm.id, pointId, targetPath: request.target.path, template: request.template }),
+    );
   }
 
   /** What every restore to a target must pass, whatever the source: the host is known, an
@@ -596,6 +608,7 @@ export class Engine {
       'arrays.snapshot': async ({ volume }) => this.snapshots.snapshot(volume, 'console'),
       'snapshots.list': async ({ vm }) => this.catalog.arrays.snapshots(vm),
       'restore.fromSnapshot': async (request) => ({ job: this.snapshots.startRestore(request, 'console') }),
+      'restore.disks': async (request) => ({ job: this.startRestoreDisks(request, 'console') }),
       'files.restoreFromSnapshot': async ({ target, ...request }) => ({ job: this.snapshots.startItemRestore({ ...request, targetPath: target.path }, 'console') }),
       'proxies.remove': async ({ proxy }) => {
         const found = this.catalog.listProxies().find((candidate) => candidate.name === proxy);

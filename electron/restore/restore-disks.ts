@@ -1,0 +1,139 @@
+// Restore disks + template: a point's disks restored without creating a VM, with a template to
+// create one from them that the operator edits first. OVF: monolithicFlat VMDKs and an OVF 1.0
+// descriptor, for vSphere or any hypervisor. ARM: fixed VHDs (whole MiB, as Azure imports them)
+// and an Azure Resource Manager template importing them as managed disks.
+import { open, stat, writeFile } from 'node:fs/promises';
+import { basename, extname, join, resolve } from 'node:path';
+import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
+import { vhdFooter, vhdSize } from '../disks/vhd.ts';
+import { parseVmx } from '../disks/vmx.ts';
+import { LocalVmFolder, stagingFolderName } from '../drivers/local-datastore/local-datastore.ts';
+import type { JobWork } from '../engine/job-work.ts';
+import type { StepContext } from '../engine/plan.ts';
+import { LifeboatError } from '../errors.ts';
+import { syncPath } from '../fs/durable.ts';
+import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
+import type { Repository } from '../repository/repository.ts';
+import { armTemplate } from '../templates/arm.ts';
+import { ovfDescriptor } from '../templates/ovf.ts';
+import { vmShape } from '../templates/vm-shape.ts';
+import type { WorkerPool } from '../workers/pool.ts';
+import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
+
+export const restoreDisksSteps = [
+  { name: 'initialize', title: 'Initialization: check the chain and the target' },
+  { name: 'transfer-disks', title: 'Restore the disks' },
+  { name: 'write-template', title: 'Write the template to create the VM' },
+  { name: 'finalize', title: 'Finalize: sync and publish the files' },
+] as const;
+
+export type TemplateKind = 'ovf' | 'arm';
+export type RestoreDisksRequest = { vmId: string; pointId: string; targetPath: string; template: TemplateKind };
+
+type Written = { key: string; stem: string; capacity: number; file: string; flat: string };
+
+export class RestoreDisksWork implements JobWork {
+  readonly steps = restoreDisksSteps;
+  private readonly repository: Repository;
+  private readonly pool: WorkerPool;
+  private readonly jobId: string;
+  private readonly request: RestoreDisksRequest;
+  private point: ResolvedPoint | null = null;
+  private folder: LocalVmFolder | null = null;
+  private readonly written: Written[] = [];
+  private published: string[] = [];
+
+  constructor(repository: Repository, pool: WorkerPool, jobId: string, request: RestoreDisksRequest) {
+    this.repository = repository;
+    this.pool = pool;
+    this.jobId = jobId;
+    this.request = request;
+  }
+
+  async run(step: string, context: StepContext): Promise<void> {
+    switch (step) {
+      case 'initialize':
+        return this.initialize(context);
+      case 'transfer-disks':
+        return this.transfer(context);
+      case 'write-template':
+        return this.writeTemplate(context);
+      case 'finalize': {
+        for (const disk of this.written) await syncPath((this.folder as LocalVmFolder).stagedPath(disk.flat));
+        this.published = await (this.folder as LocalVmFolder).publish();
+        context.log(`published ${this.published.length} file(s) in ${(this.folder as LocalVmFolder).path}`);
+        return;
+      }
+    }
+    throw new LifeboatError('internal', `restore disks has no step ${step}`);
+  }
+
+  private async initialize(context: StepContext): Promise<void> {
+    const point = await resolvePoint(this.repository, this.request.vmId, this.request.pointId);
+    this.point = point;
+    const target = resolve(this.request.targetPath);
+    context.resources.record('target-folder', { path: target });
+    context.resources.record('staging-folder', { path: join(target, stagingFolderName(this.jobId)) });
+    this.folder = await LocalVmFolder.claim(target, this.jobId);
+    const needed = point.disks.reduce((sum, disk) => sum + dataBytesOf(disk), 0);
+    const free = await this.folder.freeBytes();
+    if (free < needed) throw new LifeboatError('target-full', `target ${this.folder.path} has ${free} bytes free; the disks need ${needed}`);
+    const used = new Set<string>();
+    for (const [index, disk] of point.disks.entries()) {
+      let stem = basename(point.point.disks[index]?.fileName ?? `disk${index}`, extname(point.point.disks[index]?.fileName ?? ''));
+      while (used.has(stem)) stem = `${stem}_${index}`;
+      used.add(stem);
+      const file = this.request.template === 'ovf' ? `${stem}.vmdk` : `${stem}.vhd`;
+      this.written.push({ key: disk.key, stem, capacity: disk.capacity, file, flat: this.request.template === 'ovf' ? `${stem}-flat.vmdk` : file });
+    }
+    context.log(`${point.disks.length} disk(s) of ${point.point.vmName}, point ${point.point.sequence}, as ${this.request.template === 'ovf' ? 'monolithicFlat VMDKs with an OVF descriptor' : 'fixed VHDs with an ARM template'}`);
+  }
+
+  private async transfer(context: StepContext): Promise<void> {
+    const point = this.point as ResolvedPoint;
+    const folder = this.folder as LocalVmFolder;
+    const total = point.disks.reduce((sum, disk) => sum + dataBytesOf(disk), 0);
+    let done = 0;
+    for (const written of this.written) {
+      const disk = point.disks.find((candidate) => candidate.key === written.key);
+      if (!disk) continue;
+      const base = done;
+      const path = folder.stagedPath(written.flat);
+      done += await restoreDiskToFile({ pool: this.pool, point, disk, path, targetLabel: `target ${folder.path}`, context, onProgress: (bytes) => context.progress(base + bytes, total) });
+      if (this.request.template === 'ovf') await writeFile(folder.stagedPath(written.file), writeFlatDescriptor(disk.capacity, written.flat));
+      else {
+        // A fixed VHD: the disk's bytes, to a whole MiB, then the footer.
+        const size = vhdSize(disk.capacity);
+        const handle = await open(path, 'r+');
+        try {
+          await handle.truncate(size);
+          await handle.write(vhdFooter(size), 0, 512, size);
+        } finally {
+          await handle.close();
+        }
+      }
+      context.log(`disk ${written.key} restored as ${written.file}`);
+    }
+  }
+
+  private async writeTemplate(context: StepContext): Promise<void> {
+    const point = this.point as ResolvedPoint;
+    const folder = this.folder as LocalVmFolder;
+    const shape = vmShape(parseVmx(point.point.vmConfig.text, `${point.point.vmName} configuration`), point.point.vmName);
+    const name = `${point.point.vmName}.${this.request.template === 'ovf' ? 'ovf' : 'json'}`;
+    const text =
+      this.request.template === 'ovf'
+        ? ovfDescriptor(shape, await Promise.all(this.written.map(async (disk) => ({ fileName: disk.file, fileSize: (await stat(folder.stagedPath(disk.file))).size, capacity: disk.capacity }))))
+        : armTemplate(shape, this.written.map((disk) => ({ fileName: disk.file, capacity: vhdSize(disk.capacity) })));
+    await writeFile(folder.stagedPath(name), text);
+    context.log(`template ${name} written: edit it (size, availability set, networks) before you create the VM`);
+  }
+
+  async finish(succeeded: boolean): Promise<void> {
+    if (!succeeded) await this.folder?.discard();
+  }
+
+  result(): Record<string, unknown> {
+    return { template: this.request.template, files: this.published, target: this.folder?.path ?? this.request.targetPath };
+  }
+}

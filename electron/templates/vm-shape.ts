@@ -1,0 +1,24 @@
+// What a template needs to know of a VM, read from its backed-up .vmx: name, CPUs, memory, guest
+// OS, SCSI controller type and the networks of its NICs.
+import type { Vmx } from '../disks/vmx.ts';
+
+export type VmShape = { name: string; cpus: number; memoryMib: number; guestOs: string; windows: boolean; scsi: string; nics: { network: string; adapter: string }[] };
+
+export function vmShape(vmx: Vmx, name: string): VmShape {
+  const entries = vmx.entries;
+  const nics: VmShape['nics'] = [];
+  for (let index = 0; index < 10; index++) {
+    if (entries.get(`ethernet${index}.present`)?.toLowerCase() !== 'true') continue;
+    nics.push({ network: entries.get(`ethernet${index}.networkName`) ?? 'VM Network', adapter: entries.get(`ethernet${index}.virtualDev`) ?? 'e1000' });
+  }
+  const guestOs = entries.get('guestOS') ?? 'otherGuest64';
+  return {
+    name,
+    cpus: Number(entries.get('numvcpus') ?? '1') || 1,
+    memoryMib: Number(entries.get('memsize') ?? '1024') || 1024,
+    guestOs,
+    windows: /^win/i.test(guestOs),
+    scsi: entries.get('scsi0.virtualDev') ?? 'lsilogic',
+    nics,
+  };
+}
