@@ -2,7 +2,7 @@
 // its NFS export, so `instant start` needs a running engine (`lifeboat serve` or the app).
 import type { LifeboatApi } from '../../shared/contract.ts';
 import type { InstantSession } from '../../shared/domain.ts';
-import { formatBytes, table } from '../../shared/format.ts';
+import { formatAge, formatBytes, table } from '../../shared/format.ts';
 import { LifeboatError } from '../errors.ts';
 import { follow, runJobCommand, UsageError, type Output } from './cli-output.ts';
 
@@ -14,10 +14,6 @@ export type InstantFlags = {
 
 const usage = 'instant takes: start <vm> (--point P | --from-snapshot ID) --host H [--host-system ESXI] [--name N] [--redirect-to DIR] [--listen ADDR:PORT] [--allow IP,…] | list | migrate <id> --datastore D [--transport auto|san|hotadd] | stop <id>';
 
-function age(session: InstantSession): string {
-  const seconds = Math.max(0, Math.round(((session.endedAt ? Date.parse(session.endedAt) : Date.now()) - Date.parse(session.createdAt)) / 1000));
-  return seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds / 3600)} h`;
-}
 
 export function sessionsText(sessions: InstantSession[]): string {
   if (sessions.length === 0) return 'no Instant Recovery sessions; `lifeboat instant start <vm> --point P --host H` starts one';
@@ -25,7 +21,7 @@ export function sessionsText(sessions: InstantSession[]): string {
     ['ID', 'VM', 'RUNS AS', 'HOST', 'DATASTORE', 'STATE', 'CACHE', 'READ', 'WRITTEN', 'AGE', 'POWERED ON'],
     ...sessions.map((session) => [
       session.id.slice(0, 8), session.vmName, session.name, `${session.host}${session.hostSystem ? `/${session.hostSystem}` : ''}`, session.datastore, session.state,
-      formatBytes(session.cacheBytes), formatBytes(session.bytesRead), formatBytes(session.bytesWritten), age(session),
+      formatBytes(session.cacheBytes), formatBytes(session.bytesRead), formatBytes(session.bytesWritten), formatAge(session.createdAt, session.endedAt),
       session.poweredOnSeconds === null ? '-' : `${session.poweredOnSeconds.toFixed(1)} s`,
     ]),
   ]);

@@ -45,13 +45,8 @@ async function removeOne(resource: JobResource, clients: Map<string, Promise<Vsp
     case 'array-clone': {
       const known = deps.catalog.arrays.find(resource.ref.array as string);
       if (!known) return `array ${resource.ref.array} is no longer in the catalog`;
-      const array = FileArray.open(known.name, known.path);
-      const ours = (await array.summary()).clones.filter((clone) => clone.purpose === resource.ref.purpose);
-      for (const clone of ours) {
-        for (const presentation of clone.presentations) await array.unpresent(clone.id, presentation.host);
-        await array.deleteClone(clone.id);
-      }
-      return ours.length > 0 ? `unpresented and deleted clone ${ours.map((clone) => clone.id).join(', ')} on array ${known.name}` : `no clone was made on array ${known.name}`;
+      const removed = await FileArray.open(known.name, known.path).removeClonesOf(resource.ref.purpose as string);
+      return removed.length > 0 ? `unpresented and deleted clone ${removed.join(', ')} on array ${known.name}` : `no clone was made on array ${known.name}`;
     }
     case 'vsphere-hot-added-disk': {
       const vsphere = await client(resource.ref.host as string);

@@ -25,6 +25,7 @@ import type { BlockDecoder } from '../repository/point-disk.ts';
 import { powerOffSessionVm, unmapDatastore, unregisterSessionVm, vmxPathOf } from './host-side.ts';
 import { InstantStartWork, instantStartSteps } from './instant-start.ts';
 import { InstantStopWork, instantStopSteps } from './instant-stop.ts';
+import { snapshotWith } from '../snapshots/snapshot-lookup.ts';
 import type { EndState, SessionHost } from './session-host.ts';
 
 /** ESXi's NFS client mounts from port 2049 (and asks the portmapper on 111); tests pick others. */
@@ -55,6 +56,11 @@ export function parseListen(listen: string): { address: string; port: number } {
   const address = match[1] as string;
   if (address === '0.0.0.0' || address === '::') throw new LifeboatError('bad-request', `listen on an address the host can reach and mount from, not ${address}`);
   return { address, port };
+}
+
+/** What every new session's record starts with, whatever it runs from. */
+function startingRecord(id: string): Pick<InstantRecord, 'id' | 'state' | 'note' | 'jobId' | 'createdAt' | 'endedAt' | 'poweredOnMs' | 'firstReadMs' | 'bytesRead' | 'bytesWritten' | 'cacheBytes' | 'arrayName' | 'cloneId' | 'vmFolder'> {
+  return { id, state: 'starting', note: null, jobId: null, createdAt: new Date().toISOString(), endedAt: null, poweredOnMs: null, firstReadMs: null, bytesRead: 0, bytesWritten: 0, cacheBytes: 0, arrayName: null, cloneId: null, vmFolder: null };
 }
 
 export class InstantService implements SessionHost {
@@ -146,10 +152,9 @@ export class InstantService implements SessionHost {
   }
 
   listenOf(sessionId: string): { address: string; port: number } {
-    const record = this.record(sessionId);
-    const { address } = parseListen(record.listen);
+    const { address, port } = parseListen(this.record(sessionId).listen);
     const live = this.live.get(sessionId);
-    return { address, port: live?.kind === 'export' ? live.server.port : parseListen(record.listen).port };
+    return { address, port: live?.kind === 'export' ? live.server.port : port };
   }
 
   private nfsUrl(record: InstantRecord): string {
@@ -170,27 +175,22 @@ export class InstantService implements SessionHost {
     const record = this.record(sessionId);
     if (record.arrayName) {
       // The clone goes with its presentations; found by the session id it carries.
-      const array = this.arrayOf(record.arrayName);
-      for (const clone of (await array.summary()).clones.filter((candidate) => candidate.purpose === sessionId)) {
-        for (const presentation of clone.presentations) await array.unpresent(clone.id, presentation.host);
-        await array.deleteClone(clone.id);
+      await this.arrayOf(record.arrayName).removeClonesOf(sessionId);
+    } else {
+      if (live?.kind === 'export') {
+        const stats = live.server.stats(live.exportId);
+        Object.assign(counted, { bytesRead: stats?.bytesRead ?? 0, bytesWritten: stats?.bytesWritten ?? 0, cacheBytes: live.volume.cachedBytes });
+        if (stats?.firstReadAt) counted.firstReadMs = stats.firstReadAt - Date.parse(record.createdAt);
+        live.server.removeExport(live.exportId);
+        await live.volume.close();
+        if (live.server.exportCount === 0 && ![...this.live.values()].some((other) => other.kind === 'export' && other.listen === live.listen)) {
+          this.servers.delete(live.listen);
+          await live.server.close();
+        }
       }
-      this.update(sessionId, { state: end, note, endedAt: new Date().toISOString() });
-      return;
+      await rm(record.exportFolder, { recursive: true, force: true });
+      await rm(record.cacheFolder, { recursive: true, force: true });
     }
-    if (live?.kind === 'export') {
-      const stats = live.server.stats(live.exportId);
-      Object.assign(counted, { bytesRead: stats?.bytesRead ?? 0, bytesWritten: stats?.bytesWritten ?? 0, cacheBytes: live.volume.cachedBytes });
-      if (stats?.firstReadAt) counted.firstReadMs = stats.firstReadAt - Date.parse(record.createdAt);
-      live.server.removeExport(live.exportId);
-      await live.volume.close();
-      if (live.server.exportCount === 0 && ![...this.live.values()].some((other) => other.kind === 'export' && other.listen === live.listen)) {
-        this.servers.delete(live.listen);
-        await live.server.close();
-      }
-    }
-    await rm(record.exportFolder, { recursive: true, force: true });
-    await rm(record.cacheFolder, { recursive: true, force: true });
     this.update(sessionId, { ...counted, state: end, note, endedAt: new Date().toISOString() });
   }
 
@@ -219,8 +219,7 @@ export class InstantService implements SessionHost {
 
   async start(request: RequestOf<'instant.start'> & { point: string }, actor: string): Promise<{ job: Job; session: InstantSession }> {
     const { vmId, vmName, pointId } = this.deps.resolvePoint(request.vm, request.point);
-    const host = this.deps.catalog.findHost(request.host);
-    if (!host) throw new LifeboatError('not-found', `no host "${request.host}" in the catalog; \`lifeboat hosts add vsphere …\` adds one`);
+    const host = this.hostNamed(request.host);
     const listen = request.listen ?? DEFAULT_LISTEN;
     parseListen(listen);
     const allowed = request.allow ?? (await lookup(new URL(host.url).hostname, { all: true })).map((found) => found.address);
@@ -234,10 +233,8 @@ export class InstantService implements SessionHost {
       cacheFolder = join(folder, `${datastore}-writes`);
     }
     const record: InstantRecord = {
-      id, vmId, vmName, pointId, name: request.name ?? vmName, host: host.name, hostSystem: request.hostSystem ?? null, datastore, listen,
+      ...startingRecord(id), vmId, vmName, pointId, name: request.name ?? vmName, host: host.name, hostSystem: request.hostSystem ?? null, datastore, listen,
       exportPath: `/lifeboat/${datastore}`, allowed, exportFolder: join(this.deps.home, 'instant', datastore), cacheFolder, redirected: Boolean(request.redirectTo),
-      state: 'starting', note: null, jobId: null, createdAt: new Date().toISOString(), endedAt: null, poweredOnMs: null, firstReadMs: null, bytesRead: 0, bytesWritten: 0, cacheBytes: 0,
-      arrayName: null, cloneId: null, vmFolder: null,
     };
     return this.submitStart(record, request, request.operator ?? actor, { pointId, listen, allowed, writesTo: cacheFolder });
   }
@@ -246,22 +243,24 @@ export class InstantService implements SessionHost {
    * NFS to the host (no backup, no Lifeboat NFS server); iSCSI and FC arrays would need vSphere's
    * rescan and resignature calls, which Lifeboat does not make yet. */
   async startFromSnapshot(request: RequestOf<'instant.start'> & { fromSnapshot: string }, actor: string): Promise<{ job: Job; session: InstantSession }> {
-    const snapshot = this.deps.catalog.arrays.snapshot(request.fromSnapshot);
-    if (!snapshot) throw new LifeboatError('not-found', `no storage snapshot "${request.fromSnapshot}"; \`lifeboat snapshots\` lists them`);
-    const vm = snapshot.vms.find((found) => found.name.toLowerCase() === request.vm.toLowerCase());
-    if (!vm) throw new LifeboatError('not-found', `snapshot ${snapshot.id} holds no VM "${request.vm}"; it holds ${snapshot.vms.map((found) => found.name).join(', ') || 'none'}`);
-    const host = this.deps.catalog.findHost(request.host);
-    if (!host) throw new LifeboatError('not-found', `no host "${request.host}" in the catalog; \`lifeboat hosts add vsphere …\` adds one`);
+    const { snapshot, vms: [vm] } = snapshotWith(this.deps.catalog, request.fromSnapshot, [request.vm]);
+    if (!vm) throw new LifeboatError('internal', 'a snapshot lookup returned no VM');
+    const host = this.hostNamed(request.host);
     const { config } = await this.arrayOf(snapshot.array).summary();
     if (config.protocol !== 'nfs') throw new LifeboatError('bad-request', `array ${snapshot.array} presents clones over ${config.protocol.toUpperCase()}; Instant Recovery from a snapshot needs an NFS array (vSphere's rescan and resignature calls are not made yet)`);
     const id = randomUUID();
     const record: InstantRecord = {
-      id, vmId: `${snapshot.id}/${vm.name}`, vmName: vm.name, pointId: snapshot.id, name: request.name ?? vm.name, host: host.name, hostSystem: request.hostSystem ?? null,
+      ...startingRecord(id), vmId: `${snapshot.id}/${vm.name}`, vmName: vm.name, pointId: snapshot.id, name: request.name ?? vm.name, host: host.name, hostSystem: request.hostSystem ?? null,
       datastore: `lifeboat-ir-${id.slice(0, 8)}`, listen: `${config.address}:2049`, exportPath: '', allowed: [], exportFolder: '', cacheFolder: '', redirected: false,
-      state: 'starting', note: null, jobId: null, createdAt: new Date().toISOString(), endedAt: null, poweredOnMs: null, firstReadMs: null, bytesRead: 0, bytesWritten: 0, cacheBytes: 0,
-      arrayName: snapshot.array, cloneId: null, vmFolder: vm.folder,
+      arrayName: snapshot.array, vmFolder: vm.folder,
     };
     return this.submitStart(record, request, request.operator ?? actor, { snapshot: snapshot.id, array: snapshot.array });
+  }
+
+  private hostNamed(name: string): { name: string; url: string } {
+    const host = this.deps.catalog.findHost(name);
+    if (!host) throw new LifeboatError('not-found', `no host "${name}" in the catalog; \`lifeboat hosts add vsphere …\` adds one`);
+    return host;
   }
 
   private submitStart(record: InstantRecord, request: RequestOf<'instant.start'>, operator: string, audited: Record<string, unknown>): { job: Job; session: InstantSession } {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { readSourceVm } from '../backup/source-vm.ts';
 import type { Disk } from '../disks/disk.ts';
 import { openDisk } from '../disks/open-disk.ts';
+import { isAllZero } from '../disks/zero.ts';
 import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
 import { isErrnoCode, LifeboatError } from '../errors.ts';
 import { resolvePoint } from '../repository/chain.ts';
@@ -43,11 +44,6 @@ export async function pointSource(repository: Repository, pool: WorkerPool, vmId
 }
 
 const CHUNK = 1024 * 1024;
-
-function allZero(data: Uint8Array): boolean {
-  for (let index = 0; index < data.length; index++) if (data[index] !== 0) return false;
-  return true;
-}
 
 /** A VM folder (.vmx and its disks) read as it is, such as a VM on a presented storage clone. */
 export async function folderSource(folder: string): Promise<VmSource> {
@@ -89,7 +85,7 @@ async function copyDisk(disk: Disk, path: string, write: DiskWrite): Promise<num
     for (let offset = 0; offset < disk.capacity; offset += CHUNK) {
       throwIfCancelled(write.context.signal);
       const data = await disk.read(offset, Math.min(CHUNK, disk.capacity - offset));
-      if (!allZero(data)) {
+      if (!isAllZero(data)) {
         await handle.write(data, 0, data.length, offset).catch((error: unknown) => {
           if (isErrnoCode(error, 'ENOSPC')) throw new LifeboatError('target-full', `${write.targetLabel} ran out of space writing ${path}`);
           throw error;

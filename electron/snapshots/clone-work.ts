@@ -11,7 +11,8 @@ import type { JobWork } from '../engine/job-work.ts';
 import type { StepContext, StepDefinition } from '../engine/plan.ts';
 import { LifeboatError } from '../errors.ts';
 
-export type VmOnSnapshot = StorageSnapshotPoint['vms'][number];
+export type { VmOnSnapshot } from './snapshot-lookup.ts';
+import type { VmOnSnapshot } from './snapshot-lookup.ts';
 
 /** What runs on the presented clone: `seen` is where the host sees the clone's files. */
 export interface CloneOperation {
@@ -21,7 +22,8 @@ export interface CloneOperation {
   result(): Record<string, unknown>;
 }
 
-export type CloneRequest = { snapshot: StorageSnapshotPoint; vms: string[]; host: string };
+/** `vms`: the VMs of the request, found on the snapshot (snapshotWith). */
+export type CloneRequest = { snapshot: StorageSnapshotPoint; vms: VmOnSnapshot[]; host: string };
 
 export function cloneSteps(operation: StepDefinition): readonly StepDefinition[] {
   return [
@@ -39,7 +41,6 @@ export class CloneWork implements JobWork {
   private readonly request: CloneRequest;
   private readonly jobId: string;
   private readonly operation: CloneOperation;
-  private vms: VmOnSnapshot[] = [];
   private clone: ArrayClone | null = null;
   private cloneId: string | null = null;
   private presentation: Presentation | null = null;
@@ -55,12 +56,7 @@ export class CloneWork implements JobWork {
   async run(step: string, context: StepContext): Promise<void> {
     switch (step) {
       case 'initialize':
-        this.vms = this.request.vms.map((wanted) => {
-          const found = this.request.snapshot.vms.find((vm) => vm.name.toLowerCase() === wanted.toLowerCase());
-          if (!found) throw new LifeboatError('not-found', `no VM "${wanted}" on snapshot ${this.request.snapshot.id}; it holds ${this.request.snapshot.vms.map((vm) => vm.name).join(', ') || 'no VM'}`);
-          return found;
-        });
-        context.log(`${this.vms.map((vm) => vm.name).join(', ')} on snapshot ${this.request.snapshot.id} of ${this.request.snapshot.array}/${this.request.snapshot.volume}`);
+        context.log(`${this.request.vms.map((vm) => vm.name).join(', ')} on snapshot ${this.request.snapshot.id} of ${this.request.snapshot.array}/${this.request.snapshot.volume}`);
         return;
       case 'clone-snapshot':
         context.resources.record('array-clone', { array: this.array.name, purpose: this.jobId });
@@ -76,7 +72,7 @@ export class CloneWork implements JobWork {
         await this.removeClone(context.log);
         return;
     }
-    if (step === this.operation.step.name) return this.operation.run((this.presentation as Presentation).path, this.vms, context);
+    if (step === this.operation.step.name) return this.operation.run((this.presentation as Presentation).path, this.request.vms, context);
     throw new LifeboatError('internal', `restore from a snapshot has no step ${step}`);
   }
 
@@ -98,6 +94,6 @@ export class CloneWork implements JobWork {
   }
 
   result(): Record<string, unknown> {
-    return { snapshot: this.request.snapshot.id, array: this.array.name, clone: this.cloneId, vms: this.request.vms, host: this.request.host, datastore: this.presentation?.datastore ?? null, ...this.operation.result() };
+    return { snapshot: this.request.snapshot.id, array: this.array.name, clone: this.cloneId, vms: this.request.vms.map((vm) => vm.name), host: this.request.host, datastore: this.presentation?.datastore ?? null, ...this.operation.result() };
   }
 }

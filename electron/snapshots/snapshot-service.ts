@@ -10,6 +10,7 @@ import { FileArray } from '../drivers/array/file-array.ts';
 import type { ArrayConfig } from '../drivers/array/storage-array.ts';
 import type { JobQueue } from '../engine/job-queue.ts';
 import { LifeboatError } from '../errors.ts';
+import { snapshotWith } from './snapshot-lookup.ts';
 import { CloneWork, cloneSteps, type CloneOperation, type CloneRequest } from './clone-work.ts';
 import { VmToVsphere, vmToVsphereStep } from './vm-to-vsphere.ts';
 import type { JobWork } from '../engine/job-work.ts';
@@ -106,11 +107,8 @@ export class SnapshotService {
   /** The snapshot, the VMs checked to be on it, its array and the host that reads the clone
    * (this engine's machine, the proxy, unless another host is named). */
   private cloneRequest(snapshotId: string, vms: string[], host: string | undefined): { array: FileArray; request: CloneRequest } {
-    const snapshot = this.deps.catalog.arrays.snapshot(snapshotId);
-    if (!snapshot) throw new LifeboatError('not-found', `no storage snapshot "${snapshotId}"; \`lifeboat snapshots\` lists them`);
-    const missing = vms.filter((vm) => !snapshot.vms.some((found) => found.name.toLowerCase() === vm.toLowerCase()));
-    if (missing.length > 0) throw new LifeboatError('not-found', `snapshot ${snapshot.id} holds no VM ${missing.join(', ')}; it holds ${snapshot.vms.map((vm) => vm.name).join(', ') || 'none'}`);
-    return { array: this.array(snapshot.array), request: { snapshot, vms, host: host ?? hostname() } };
+    const { snapshot, vms: found } = snapshotWith(this.deps.catalog, snapshotId, vms);
+    return { array: this.array(snapshot.array), request: { snapshot, vms: found, host: host ?? hostname() } };
   }
 
   /** One job, and one clone, for all the VMs asked for: to local folders, or one VM to vSphere. */

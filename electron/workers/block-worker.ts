@@ -7,17 +7,8 @@ import { LifeboatError, toWireError } from '../errors.ts';
 import { BlockKind, RECORD_BYTES, readRecord } from '../repository/block-map.ts';
 import { compressBlock, decodeBlock, decompressBlock, type Codec } from '../repository/codec.ts';
 import { ownedCopy } from './pool.ts';
+import { isAllZero } from '../disks/zero.ts';
 import { STAGES, stripeOf, type CompressResult, type DecodeBlockResult, type DigestResult, type RestoreStripeResult, type RestoreStripeTask, type WorkerTask, type WriteBlocksResult, type WriteBlocksTask } from './messages.ts';
-
-function isAllZero(data: Uint8Array): boolean {
-  const words = data.byteOffset % 8 === 0 ? new BigUint64Array(data.buffer, data.byteOffset, Math.floor(data.length / 8)) : null;
-  if (words) {
-    for (let i = 0; i < words.length; i++) if (words[i] !== 0n) return false;
-    for (let i = words.length * 8; i < data.length; i++) if (data[i] !== 0) return false;
-    return true;
-  }
-  return data.every((byte) => byte === 0);
-}
 
 function readFully(fd: number, length: number, position: number): Buffer {
   const buffer = Buffer.allocUnsafe(length);

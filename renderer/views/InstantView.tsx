@@ -2,7 +2,7 @@
 // sessions (cache, read/write rates, age) and migrate each to production or stop it.
 import { useRef, useState, type FormEvent } from 'react';
 import type { InstantSession } from '../../shared/domain.ts';
-import { formatBytes } from '../../shared/format.ts';
+import { formatAge, formatBytes } from '../../shared/format.ts';
 import { useApi, useHostInventory, useHosts, useInstantSessions, usePoints, useStorageSnapshots, useVms } from '../api/queries.ts';
 
 const DEFAULT_LISTEN = '127.0.0.1:2049';
@@ -24,10 +24,6 @@ function useRates(sessions: InstantSession[]): Map<string, { read: number; writt
   return new Map([...samples.current].map(([id, entry]) => [id, entry.rate]));
 }
 
-function age(session: InstantSession): string {
-  const seconds = Math.max(0, Math.round(((session.endedAt ? Date.parse(session.endedAt) : Date.now()) - Date.parse(session.createdAt)) / 1000));
-  return seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds / 3600)} h`;
-}
 
 function StartForm() {
   const api = useApi();
@@ -178,7 +174,7 @@ function Sessions() {
               <td>{formatBytes(session.cacheBytes)}{session.redirected ? ' (redirected)' : ''}</td>
               <td>{formatBytes(rate.read)}/s <span className="muted">({formatBytes(session.bytesRead)})</span></td>
               <td>{formatBytes(rate.written)}/s <span className="muted">({formatBytes(session.bytesWritten)})</span></td>
-              <td>{age(session)}</td>
+              <td>{formatAge(session.createdAt, session.endedAt)}</td>
               <td>{session.poweredOnSeconds === null ? '—' : `${session.poweredOnSeconds.toFixed(1)} s`}</td>
               <td><SessionActions session={session} /></td>
             </tr>

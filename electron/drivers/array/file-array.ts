@@ -248,6 +248,15 @@ export class FileArray implements StorageArray {
     return { host, protocol, datastore, path: clone.folder, target };
   }
 
+  async removeClonesOf(purpose: string): Promise<string[]> {
+    const ours = (await this.summary()).clones.filter((clone) => clone.purpose === purpose);
+    for (const clone of ours) {
+      for (const presentation of clone.presentations) await this.unpresent(clone.id, presentation.host);
+      await this.deleteClone(clone.id);
+    }
+    return ours.map((clone) => clone.id);
+  }
+
   unpresent(cloneId: string, host: string): Promise<void> {
     return this.change((state) => {
       const clone = state.clones.find((candidate) => candidate.id === cloneId);

@@ -51,4 +51,6 @@ export interface StorageArray {
   deleteClone(id: string): Promise<void>;
   present(cloneId: string, host: string, log: (message: string) => void): Promise<Presentation>;
   unpresent(cloneId: string, host: string): Promise<void>;
+  /** Unpresents and deletes every clone made for `purpose` (a job or a session); returns their ids. */
+  removeClonesOf(purpose: string): Promise<string[]>;
 }
