@@ -2,7 +2,7 @@
 // declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
 import { z } from 'zod';
 import type { EventChannelName, RequestChannelName } from './channel-names.ts';
-import { ArrayView, StorageSnapshotPoint, InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
+import { AzureAccount, ArrayView, StorageSnapshotPoint, InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
 const Empty = z.object({}).strict();
 
@@ -243,6 +243,32 @@ export const requestChannels = {
         target: LocalTarget.strict(),
         /** ovf: VMDKs + an OVF descriptor (vSphere, any hypervisor); arm: fixed VHDs + an Azure template. */
         template: z.enum(['ovf', 'arm']),
+        operator: OperatorName.optional(),
+      })
+      .strict(),
+    response: z.object({ job: Job }),
+  },
+  'azure.add': {
+    request: z
+      .object({
+        name: HostName.optional(),
+        /** The account's blob endpoint, such as https://NAME.blob.core.windows.net. */
+        blobUrl: z.string().url().max(2000),
+        accountName: z.string().min(3).max(64).regex(/^[a-z0-9]+$/, 'a storage account name is lowercase letters and digits'),
+        key: z.string().min(1).max(200),
+      })
+      .strict(),
+    response: AzureAccount,
+  },
+  'azure.list': { request: Empty, response: z.array(AzureAccount) },
+  'azure.remove': { request: z.object({ name: HostName }).strict(), response: z.object({ removed: z.string() }) },
+  'restore.azure': {
+    request: z
+      .object({
+        vm: z.string().min(1).max(200),
+        point: z.string().min(1).max(200),
+        account: HostName,
+        container: z.string().min(3).max(63).regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$/, 'a container name is lowercase letters, digits and single dashes'),
         operator: OperatorName.optional(),
       })
       .strict(),

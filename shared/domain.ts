@@ -8,7 +8,7 @@ export type JobState = z.infer<typeof JobState>;
 
 export const finishedJobStates: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
 
-export const JobKind = z.enum(['backup', 'restore-entire-vm', 'restore-items', 'verify', 'index', 'tape-backup', 'tape-restore', 'tape-stage', 'tape-catalog', 'rehearsal', 'instant-start', 'instant-stop', 'instant-migrate', 'restore-from-snapshot', 'restore-disks']);
+export const JobKind = z.enum(['backup', 'restore-entire-vm', 'restore-items', 'verify', 'index', 'tape-backup', 'tape-restore', 'tape-stage', 'tape-catalog', 'rehearsal', 'instant-start', 'instant-stop', 'instant-migrate', 'restore-from-snapshot', 'restore-disks', 'restore-azure']);
 export type JobKind = z.infer<typeof JobKind>;
 
 export const Id = z.string().min(1).max(200);
@@ -339,3 +339,7 @@ export const ArrayView = z.object({
   hosts: z.array(z.object({ name: z.string(), staticTargets: z.array(z.string()) })),
 });
 export type ArrayView = z.infer<typeof ArrayView>;
+
+/** An Azure Storage account restores upload to (its key is in the secret store). */
+export const AzureAccount = z.object({ id: Id, name: z.string(), blobUrl: z.string(), accountName: z.string(), createdAt: z.string() });
+export type AzureAccount = z.infer<typeof AzureAccount>;

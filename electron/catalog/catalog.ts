@@ -7,6 +7,7 @@ import { openCatalogDatabase, type CatalogDatabase } from './database.ts';
 import { FileIndex } from './file-index.ts';
 import { InstantCatalog } from './instant-catalog.ts';
 import { ArrayCatalog } from './array-catalog.ts';
+import { AzureCatalog } from './azure-catalog.ts';
 import { TapeCatalog } from './tape-catalog.ts';
 
 type JobRow = {
@@ -50,6 +51,7 @@ export class Catalog {
   readonly tapes: TapeCatalog;
   readonly instant: InstantCatalog;
   readonly arrays: ArrayCatalog;
+  readonly azure: AzureCatalog;
 
   private constructor(db: CatalogDatabase) {
     this.db = db;
@@ -57,6 +59,7 @@ export class Catalog {
     this.tapes = new TapeCatalog(db);
     this.instant = new InstantCatalog(db);
     this.arrays = new ArrayCatalog(db);
+    this.azure = new AzureCatalog(db);
   }
 
   static open(path: string): Catalog {

@@ -342,4 +342,17 @@ export const migrations: readonly { version: number; name: string; sql: string }
       ALTER TABLE instant_sessions ADD COLUMN vm_folder TEXT;
     `,
   },
+  {
+    version: 14,
+    name: 'Azure Storage accounts (their keys live in the secret store)',
+    sql: `
+      CREATE TABLE azure_accounts (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        blob_url TEXT NOT NULL,
+        account_name TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

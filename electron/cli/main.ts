@@ -29,6 +29,8 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
                   [--network N] [--disk-format thin|thick] [--transport auto|san|hotadd|nbd]
   restore vm <vm> --point P --target vsphere:<host> --original [--yes]   roll the VM back in place
                   (without --yes it shows what would be replaced and stops)
+  azure [add --blob-url URL --account NAME --key-env VAR [--name N] | remove <name>]   Azure Storage accounts
+  restore vm <vm> --point P --target azure:<account>/<container>   the disks as page blobs + an ARM template
   restore disks <vm> --point P --out DIR --template ovf|arm
                                                      the disks only, with an OVF or ARM template to edit
   hosts [add vsphere --url URL --user U --password-env VAR [--insecure] [--name N]
@@ -181,7 +183,8 @@ export async function main(argv: string[]): Promise<number> {
       slots: { type: 'string' }, drives: { type: 'string' }, mailslots: { type: 'string' }, tapes: { type: 'string' }, 'capacity-mib': { type: 'string' },
       'time-scale': { type: 'string' }, 'rate-scale': { type: 'string' }, 'buffer-mib': { type: 'string' }, pool: { type: 'string' }, image: { type: 'string' },
       listen: { type: 'string' }, allow: { type: 'string' }, 'redirect-to': { type: 'string' },
-      path: { type: 'string' }, protocol: { type: 'string' }, template: { type: 'string' }, 'clone-quota': { type: 'string' }, 'from-snapshot': { type: 'string' }, 'present-to': { type: 'string' },
+      path: { type: 'string' }, protocol: { type: 'string' }, template: { type: 'string' },
+      'blob-url': { type: 'string' }, account: { type: 'string' }, 'key-env': { type: 'string' }, 'clone-quota': { type: 'string' }, 'from-snapshot': { type: 'string' }, 'present-to': { type: 'string' },
       staging: { type: 'string' }, barcode: { type: 'string' }, all: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false },
     },
   });
@@ -246,6 +249,12 @@ export async function main(argv: string[]): Promise<number> {
           const template = values.template;
           if (!rest[1] || !values.point || !values.out || (template !== 'ovf' && template !== 'arm')) throw new UsageError('restore disks takes: <vm> --point P --out DIR --template ovf|arm');
           const { job } = await api.invoke('restore.disks', { vm: rest[1], point: values.point, target: { kind: 'local', path: values.out }, template, operator });
+          return await runJobCommand(api, job, values.detach, out);
+        }
+        if (rest[0] === 'vm' && values.target?.startsWith('azure:')) {
+          const [account, container] = values.target.slice('azure:'.length).split('/');
+          if (!rest[1] || !values.point || !account || !container) throw new UsageError('restore vm <vm> --point P --target azure:<account>/<container>');
+          const { job } = await api.invoke('restore.azure', { vm: rest[1], point: values.point, account, container, operator });
           return await runJobCommand(api, job, values.detach, out);
         }
         if (rest[0] === 'vm' && values['from-snapshot']) {
@@ -394,6 +403,25 @@ export async function main(argv: string[]): Promise<number> {
         return await instantCommand(api, rest, values, operator, out, connection.engine !== null);
       case 'array':
         return await arrayCommand(api, rest, values, out);
+      case 'azure': {
+        if (rest[0] === 'add') {
+          const variable = values['key-env'];
+          if (!values['blob-url'] || !values.account || !variable) throw new UsageError('azure add takes: --blob-url URL --account NAME --key-env VAR [--name N]');
+          const key = process.env[variable];
+          if (!key) throw new UsageError(`environment variable ${variable} is empty; put the account key there`);
+          const account = await api.invoke('azure.add', { blobUrl: values['blob-url'], accountName: values.account, key, ...(values.name ? { name: values.name } : {}) });
+          out.print(`Azure account ${account.name} (${account.accountName} at ${account.blobUrl}) added; its key is in the secret store`, account);
+          return 0;
+        }
+        if (rest[0] === 'remove') {
+          if (!rest[1]) throw new UsageError('azure remove takes a name');
+          out.print(`removed ${(await api.invoke('azure.remove', { name: rest[1] })).removed}`, { removed: rest[1] });
+          return 0;
+        }
+        const accounts = await api.invoke('azure.list', {});
+        out.print(accounts.length === 0 ? 'no Azure accounts' : table([['NAME', 'ACCOUNT', 'BLOB ENDPOINT'], ...accounts.map((account) => [account.name, account.accountName, account.blobUrl])]), accounts);
+        return 0;
+      }
       case 'snapshots':
         return await snapshotsCommand(api, values, out);
       default:

@@ -3,7 +3,7 @@
 // local socket, which is the home's lock and the CLI's way in.
 import type { z } from 'zod';
 import { requestChannels, type RequestChannel, type ResponseOf } from '../../shared/contract.ts';
-import type { FileEntry, HostInventory, HostSummary, Job, ProxySummary, SearchHit } from '../../shared/domain.ts';
+import type { AzureAccount, FileEntry, HostInventory, HostSummary, Job, ProxySummary, SearchHit } from '../../shared/domain.ts';
 import { BackupWork, backupSteps } from '../backup/backup-vm.ts';
 import { readSourceVm } from '../backup/source-vm.ts';
 import { Catalog } from '../catalog/catalog.ts';
@@ -39,6 +39,8 @@ import type { StepDefinition } from './plan.ts';
 import { InstantService } from '../instant/instant-service.ts';
 import { SnapshotService } from '../snapshots/snapshot-service.ts';
 import { RestoreDisksWork, restoreDisksSteps } from '../restore/restore-disks.ts';
+import { RestoreAzureWork, restoreAzureSteps } from '../restore/restore-azure.ts';
+import { BlobStore } from '../drivers/azure/blob-store.ts';
 import { QuickMigrationWork, quickMigrationSteps } from '../instant/quick-migration.ts';
 
 export const ENGINE_VERSION = '0.1.0';
@@ -225,6 +227,36 @@ export class Engine {
     }
     const summary = target.original ? `Roll ${vm.name} back in place on ${target.host}` : spec.summary;
     return this.jobs.submit({ ...spec, ...held, summary, steps: this.restoreWorkSteps(target) }, (job) => this.restoreWork(this.repository, job.id, { vmId: vm.id, pointId, target, newName: request.newName }).work);
+  }
+
+  /** An Azure Storage account, added only once its name and key are accepted; the key goes to
+   * the secret store. */
+  async addAzureAccount(request: Parsed<'azure.add'>, actor: string): Promise<AzureAccount> {
+    const name = request.name ?? request.accountName;
+    if (this.catalog.azure.find(name)) throw new LifeboatError('conflict', `an Azure account named "${name}" is already in the catalog`);
+    await BlobStore.connect({ blobUrl: request.blobUrl, accountName: request.accountName }, request.key);
+    const account: AzureAccount = { id: randomUUID(), name, blobUrl: request.blobUrl, accountName: request.accountName, createdAt: new Date().toISOString() };
+    await this.secrets.put(account.id, request.key);
+    this.catalog.azure.add(account);
+    this.catalog.audit(actor, 'azure.add', account.id, { name, blobUrl: account.blobUrl, accountName: account.accountName, secretStore: this.secrets.kind });
+    return account;
+  }
+
+  /** A point's disks as page blobs in an Azure Storage container, with an ARM template. */
+  startRestoreAzure(request: Parsed<'restore.azure'>, actor: string): Job {
+    const vm = this.resolveVm(request.vm);
+    const pointId = this.resolvePointId(vm.id, request.point);
+    const account = this.catalog.azure.find(request.account);
+    if (!account) throw new LifeboatError('not-found', `no Azure account "${request.account}"; \`lifeboat azure add …\` adds one`);
+    this.catalog.audit(request.operator ?? actor, 'restore.azure', vm.id, { pointId, account: account.name, container: request.container });
+    return this.jobs.submit(
+      { kind: 'restore-azure', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} to Azure ${account.name}/${request.container}`, params: { ...request, pointId }, steps: restoreAzureSteps, requestedBy: request.operator ?? actor },
+      (job) =>
+        new RestoreAzureWork({
+          repository: this.repository, pool: this.pool, stagingRoot: this.paths.staging, jobId: job.id, request: { vmId: vm.id, pointId, account: account.name, container: request.container },
+          connect: async () => BlobStore.connect(account, await this.secrets.get(account.id)),
+        }),
+    );
   }
 
   /** A point's disks without a VM, and a template (OVF or ARM) to create one from them. */
@@ -609,6 +641,17 @@ export class Engine {
       'snapshots.list': async ({ vm }) => this.catalog.arrays.snapshots(vm),
       'restore.fromSnapshot': async (request) => ({ job: this.snapshots.startRestore(request, 'console') }),
       'restore.disks': async (request) => ({ job: this.startRestoreDisks(request, 'console') }),
+      'azure.add': async (request) => this.addAzureAccount(request, 'console'),
+      'azure.list': async () => this.catalog.azure.list(),
+      'azure.remove': async ({ name }) => {
+        const found = this.catalog.azure.find(name);
+        if (!found) throw new LifeboatError('not-found', `no Azure account "${name}"`);
+        this.catalog.azure.remove(found.id);
+        await this.secrets.remove(found.id);
+        this.catalog.audit('console', 'azure.remove', found.id, { name });
+        return { removed: name };
+      },
+      'restore.azure': async (request) => ({ job: this.startRestoreAzure(request, 'console') }),
       'files.restoreFromSnapshot': async ({ target, ...request }) => ({ job: this.snapshots.startItemRestore({ ...request, targetPath: target.path }, 'console') }),
       'proxies.remove': async ({ proxy }) => {
         const found = this.catalog.listProxies().find((candidate) => candidate.name === proxy);

@@ -2,10 +2,10 @@
 // create one from them that the operator edits first. OVF: monolithicFlat VMDKs and an OVF 1.0
 // descriptor, for vSphere or any hypervisor. ARM: fixed VHDs (whole MiB, as Azure imports them)
 // and an Azure Resource Manager template importing them as managed disks.
-import { open, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
-import { vhdFooter, vhdSize } from '../disks/vhd.ts';
+import { vhdSize } from '../disks/vhd.ts';
 import { parseVmx } from '../disks/vmx.ts';
 import { LocalVmFolder, stagingFolderName } from '../drivers/local-datastore/local-datastore.ts';
 import type { JobWork } from '../engine/job-work.ts';
@@ -19,6 +19,7 @@ import { ovfDescriptor } from '../templates/ovf.ts';
 import { vmShape } from '../templates/vm-shape.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
+import { restoreFixedVhd } from './fixed-vhd.ts';
 
 export const restoreDisksSteps = [
   { name: 'initialize', title: 'Initialization: check the chain and the target' },
@@ -99,19 +100,11 @@ export class RestoreDisksWork implements JobWork {
       if (!disk) continue;
       const base = done;
       const path = folder.stagedPath(written.flat);
-      done += await restoreDiskToFile({ pool: this.pool, point, disk, path, targetLabel: `target ${folder.path}`, context, onProgress: (bytes) => context.progress(base + bytes, total) });
-      if (this.request.template === 'ovf') await writeFile(folder.stagedPath(written.file), writeFlatDescriptor(disk.capacity, written.flat));
-      else {
-        // A fixed VHD: the disk's bytes, to a whole MiB, then the footer.
-        const size = vhdSize(disk.capacity);
-        const handle = await open(path, 'r+');
-        try {
-          await handle.truncate(size);
-          await handle.write(vhdFooter(size), 0, 512, size);
-        } finally {
-          await handle.close();
-        }
-      }
+      const transfer = { pool: this.pool, point, disk, path, targetLabel: `target ${folder.path}`, context, onProgress: (bytes: number) => context.progress(base + bytes, total) };
+      if (this.request.template === 'ovf') {
+        done += await restoreDiskToFile(transfer);
+        await writeFile(folder.stagedPath(written.file), writeFlatDescriptor(disk.capacity, written.flat));
+      } else done += await restoreFixedVhd(transfer);
       context.log(`disk ${written.key} restored as ${written.file}`);
     }
   }

@@ -5,7 +5,8 @@ import type { VmShape } from './vm-shape.ts';
 
 const GIB = 1024 ** 3;
 
-export type ArmDisk = { fileName: string; capacity: number };
+/** `uri`: where the VHD was uploaded, when it was (the parameter's default then). */
+export type ArmDisk = { fileName: string; capacity: number; uri?: string };
 
 export function armTemplate(vm: VmShape, disks: ArmDisk[]): string {
   const diskParameter = (index: number): string => (index === 0 ? 'osDiskVhdUri' : `dataDisk${index}VhdUri`);
@@ -18,7 +19,7 @@ export function armTemplate(vm: VmShape, disks: ArmDisk[]): string {
     availabilitySetId: { type: 'string', defaultValue: '', metadata: { description: 'Resource id of an availability set, or empty' } },
     networkInterfaceId: { type: 'string', metadata: { description: 'Resource id of the network interface the VM gets' } },
     storageAccountId: { type: 'string', metadata: { description: 'Resource id of the storage account holding the VHDs' } },
-    ...Object.fromEntries(disks.map((disk, index) => [diskParameter(index), { type: 'string', metadata: { description: `Blob URL of ${disk.fileName} once uploaded (a page blob)` } }])),
+    ...Object.fromEntries(disks.map((disk, index) => [diskParameter(index), { type: 'string', ...(disk.uri ? { defaultValue: disk.uri } : {}), metadata: { description: `Blob URL of ${disk.fileName} once uploaded (a page blob)` } }])),
   };
   const template = {
     $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#',
