@@ -2,7 +2,7 @@
 // (empty ranges not sent; an interrupted upload resumes on the next run), with an ARM template
 // that imports them as managed disks and creates the VM, uploaded beside them.
 import { mkdir, rm } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { vhdSize } from '../disks/vhd.ts';
 import { parseVmx } from '../disks/vmx.ts';
 import type { BlobStore } from '../drivers/azure/blob-store.ts';
@@ -16,6 +16,7 @@ import { vmShape } from '../templates/vm-shape.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import { dataBytesOf } from './disk-transfer.ts';
 import { restoreFixedVhd } from './fixed-vhd.ts';
+import { diskStems } from './restore-disks.ts';
 
 export const restoreAzureSteps = [
   { name: 'initialize', title: 'Initialization: the chain, the storage account and its container' },
@@ -69,13 +70,9 @@ export class RestoreAzureWork implements JobWork {
     await this.store.container(this.request.container);
     context.resources.record('staging-folder', { path: this.staging });
     await mkdir(this.staging, { recursive: true });
-    const used = new Set<string>();
-    for (const [index, disk] of this.point.disks.entries()) {
-      let stem = basename(this.point.point.disks[index]?.fileName ?? `disk${index}`, extname(this.point.point.disks[index]?.fileName ?? ''));
-      while (used.has(stem)) stem = `${stem}_${index}`;
-      used.add(stem);
+    for (const { key, stem, capacity } of diskStems(this.point)) {
       const blob = `${this.point.point.vmName}/point-${this.point.point.sequence}/${stem}.vhd`;
-      this.vhds.push({ key: disk.key, blob, path: join(this.staging, `${stem}.vhd`), capacity: disk.capacity, uri: this.store.blobUrl(this.request.container, blob) });
+      this.vhds.push({ key, blob, path: join(this.staging, `${stem}.vhd`), capacity, uri: this.store.blobUrl(this.request.container, blob) });
     }
     context.log(`${this.vhds.length} disk(s) of ${this.point.point.vmName} to container ${this.request.container} of ${this.store.endpoint.accountName}`);
   }

@@ -33,6 +33,18 @@ export type RestoreDisksRequest = { vmId: string; pointId: string; targetPath: s
 
 type Written = { key: string; stem: string; capacity: number; file: string; flat: string };
 
+/** Each disk's file name without its extension, as backed up, made unique within the VM. */
+export function diskStems(point: ResolvedPoint): { key: string; stem: string; capacity: number }[] {
+  const used = new Set<string>();
+  return point.disks.map((disk, index) => {
+    const fileName = point.point.disks.find((entry) => entry.key === disk.key)?.fileName ?? `disk${index}.vmdk`;
+    let stem = basename(fileName, extname(fileName));
+    while (used.has(stem)) stem = `${stem}_${index}`;
+    used.add(stem);
+    return { key: disk.key, stem, capacity: disk.capacity };
+  });
+}
+
 export class RestoreDisksWork implements JobWork {
   readonly steps = restoreDisksSteps;
   private readonly repository: Repository;
@@ -79,13 +91,9 @@ export class RestoreDisksWork implements JobWork {
     const needed = point.disks.reduce((sum, disk) => sum + dataBytesOf(disk), 0);
     const free = await this.folder.freeBytes();
     if (free < needed) throw new LifeboatError('target-full', `target ${this.folder.path} has ${free} bytes free; the disks need ${needed}`);
-    const used = new Set<string>();
-    for (const [index, disk] of point.disks.entries()) {
-      let stem = basename(point.point.disks[index]?.fileName ?? `disk${index}`, extname(point.point.disks[index]?.fileName ?? ''));
-      while (used.has(stem)) stem = `${stem}_${index}`;
-      used.add(stem);
+    for (const { key, stem, capacity } of diskStems(point)) {
       const file = this.request.template === 'ovf' ? `${stem}.vmdk` : `${stem}.vhd`;
-      this.written.push({ key: disk.key, stem, capacity: disk.capacity, file, flat: this.request.template === 'ovf' ? `${stem}-flat.vmdk` : file });
+      this.written.push({ key, stem, capacity, file, flat: this.request.template === 'ovf' ? `${stem}-flat.vmdk` : file });
     }
     context.log(`${point.disks.length} disk(s) of ${point.point.vmName}, point ${point.point.sequence}, as ${this.request.template === 'ovf' ? 'monolithicFlat VMDKs with an OVF descriptor' : 'fixed VHDs with an ARM template'}`);
   }

@@ -9,11 +9,10 @@ const binary = join(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'az
 
 export type Azurite = { blobUrl(account: string): string; keys: Record<string, string>; stop(): Promise<void>; port: number };
 
-/** `port`: the same port again (a restart after `stop`); data stays in `location`. */
-export async function startAzurite(accounts: string[], options: { location?: string; port?: number } = {}): Promise<Azurite & { location: string }> {
-  const location = options.location ?? (await tempDir('lifeboat-azurite-'));
+export async function startAzurite(accounts: string[]): Promise<Azurite> {
+  const location = await tempDir('lifeboat-azurite-');
   const keys = Object.fromEntries(accounts.map((account) => [account, Buffer.from(`${account}-key-for-tests-only`).toString('base64')]));
-  const child = spawn(process.execPath, [binary, '--blobHost', '127.0.0.1', '--blobPort', String(options.port ?? 0), '--location', location, '--skipApiVersionCheck', '--loose'], {
+  const child = spawn(process.execPath, [binary, '--blobHost', '127.0.0.1', '--blobPort', '0', '--location', location, '--skipApiVersionCheck', '--loose'], {
     env: { ...process.env, AZURITE_ACCOUNTS: Object.entries(keys).map(([account, key]) => `${account}:${key}`).join(';') },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -22,11 +21,8 @@ export async function startAzurite(accounts: string[], options: { location?: str
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    // As a service stops: Azurite saves its state on the way out.
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.kill('SIGKILL');
     await exited;
-    clearTimeout(timer);
   };
   after(stop);
   const port = await new Promise<number>((resolve, reject) => {
@@ -42,5 +38,5 @@ export async function startAzurite(accounts: string[], options: { location?: str
     });
     child.once('exit', (code) => reject(new Error(`Azurite exited with ${code}`)));
   });
-  return { port, keys, location, stop, blobUrl: (account) => `http://127.0.0.1:${port}/${account}` };
+  return { port, keys, stop, blobUrl: (account) => `http://127.0.0.1:${port}/${account}` };
 }

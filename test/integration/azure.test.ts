@@ -1,7 +1,7 @@
 // Restore to Azure Storage against Azurite (Microsoft's emulator, from npm) over the real Blob
 // API: accounts checked before they are stored; disks uploaded as fixed-VHD page blobs that read
 // back identical; an ARM template naming them; a missing container refused; an upload cut off
-// by the service going away resumes on the next run and publishes no half blob.
+// by the network resumes on the next run and publishes no half blob.
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { inProcessApi } from '../../electron/cli/connect.ts';
 import { parseVhdFooter, vhdSize } from '../../electron/disks/vhd.ts';
 import { vmxText } from '../../electron/lab/create-lab.ts';
 import { startAzurite } from '../helpers/azurite.ts';
+import { startCuttingProxy } from '../helpers/cutting-proxy.ts';
 import { openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 
 const MIB = 1024 * 1024;
@@ -72,30 +73,24 @@ test('restore to Azure Storage: page blobs that read back as the source, an ARM 
   assert.equal(template.parameters.osDiskVhdUri.defaultValue, `${azurite.blobUrl('primary')}/restores/web/point-1/web.vhd`);
 });
 
-test('an upload cut off by the service going away fails clearly, leaves no blob under its name, and resumes on the next run', async () => {
+test('an upload cut off by the network fails clearly, leaves no blob under its name, and resumes on the next run', async () => {
   const bigRaw = await backUp('big', 48);
+  // The same account, reached through a proxy that cuts the connection 12 MiB into the upload.
+  const proxy = await startCuttingProxy(azurite.port);
+  await api.invoke('azure.add', { name: 'flaky', blobUrl: `http://127.0.0.1:${proxy.port}/primary`, accountName: 'primary', key: azurite.keys.primary as string });
   await container('primary', 'resumes').create();
-  const { job } = await api.invoke('restore.azure', { vm: 'big', point: 'latest', account: 'prod', container: 'resumes' });
-  await new Promise<void>((resolve) => {
-    const off = api.on('job.progress', (progress) => {
-      if (progress.jobId === job.id && progress.step === 'upload-disks' && progress.bytesDone > 0) {
-        off();
-        resolve();
-      }
-    });
-  });
-  await azurite.stop();
-  const cut = await runJob(engine, job);
+  proxy.cutAfter(12 * MIB);
+  const cut = await runJob(engine, (await api.invoke('restore.azure', { vm: 'big', point: 'latest', account: 'flaky', container: 'resumes' })).job);
+  assert.ok(proxy.cut, 'the network was cut');
   assert.equal(cut.state, 'failed');
   assert.match(cut.error ?? '', /Azure Storage/);
-  const again = await startAzurite(['primary', 'secondary'], { location: azurite.location, port: azurite.port });
   const names: string[] = [];
   for await (const blob of container('primary', 'resumes').listBlobsFlat()) names.push(blob.name);
   assert.deepEqual(names, ['big/point-1/big.vhd.partial'], 'only the unpublished partial upload is there');
-  const resumed = await runJob(engine, (await api.invoke('restore.azure', { vm: 'big', point: 'latest', account: 'prod', container: 'resumes' })).job);
+  proxy.heal();
+  const resumed = await runJob(engine, (await api.invoke('restore.azure', { vm: 'big', point: 'latest', account: 'flaky', container: 'resumes' })).job);
   assert.equal(resumed.state, 'succeeded', resumed.error ?? '');
   assert.ok(((resumed.result?.uploads as { resumedBytes: number }[])[0]?.resumedBytes ?? 0) > 0, 'the second run resumed the first one\'s upload');
   const vhd = await downloaded('primary', 'resumes', 'big/point-1/big.vhd');
   assert.match(qemuImg('compare', '--image-opts', `driver=raw,file.filename=${bigRaw}`, `driver=vpc,force_size_calc=current_size,file.filename=${vhd}`), /identical/);
-  await again.stop();
 });

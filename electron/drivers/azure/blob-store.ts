@@ -89,17 +89,20 @@ export class BlobStore {
       for (let offset = 0; offset < size; offset += CHUNK) {
         if (signal.aborted) throw new LifeboatError('cancelled', 'the job was cancelled by the operator');
         const length = Math.min(CHUNK, size - offset);
-        if (written.some((range) => range.start <= offset && range.end >= offset + length)) outcome.resumedBytes += length;
-        else {
-          const { bytesRead } = await handle.read(buffer, 0, length, offset);
-          let sent = 0;
-          for (const run of dataRuns(buffer.subarray(0, bytesRead))) {
-            await partial.uploadPages(buffer.subarray(run.start, run.end), offset + run.start, run.end - run.start, { abortSignal: signal });
-            sent += run.end - run.start;
+        const { bytesRead } = await handle.read(buffer, 0, length, offset);
+        let kept = 0;
+        for (const run of dataRuns(buffer.subarray(0, bytesRead))) {
+          const start = offset + run.start;
+          const end = offset + run.end;
+          kept += end - start;
+          // Written by an earlier, interrupted upload of the same thing: not sent again.
+          if (written.some((range) => range.start <= start && range.end >= end)) outcome.resumedBytes += end - start;
+          else {
+            await partial.uploadPages(buffer.subarray(run.start, run.end), start, end - start, { abortSignal: signal });
+            outcome.sentBytes += end - start;
           }
-          outcome.sentBytes += sent;
-          outcome.emptyBytes += length - sent;
         }
+        outcome.emptyBytes += length - kept;
         onProgress(offset + length, size);
       }
       // Complete: published under its name, then the partial goes.
