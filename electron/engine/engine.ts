@@ -21,6 +21,7 @@ import { FileSecretStore, type SecretStore, type Sealer } from '../secrets/secre
 import { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
 import { EntireVmVsphereRestore } from '../restore/entire-vm-vsphere.ts';
+import type { VsphereRestoreOptions } from '../restore/vsphere-restore-base.ts';
 import type { ProxyPool } from '../restore/transport-choice.ts';
 import { OriginalVmVsphereRestore, originalSteps, previewOriginal } from '../restore/original-vm-vsphere.ts';
 import { resolvePoint } from '../repository/chain.ts';
@@ -136,7 +137,7 @@ export class Engine {
       checkTarget: (target, vmName) => this.checkTarget(target, vmName),
       vsphereRestore: (jobId, request, openSource) =>
         new EntireVmVsphereRestore({
-          repository, pool, connectHost: (hostName) => this.connectHost(hostName), proxies: this.proxyPool(), stagingRoot: this.paths.staging, jobId,
+          ...this.vsphereRestoreOptions(repository, jobId),
           request: { vmId: `snapshot ${request.snapshotId}`, pointId: request.snapshotId, target: request.target, newName: request.newName }, openSource,
         }),
     });
@@ -290,9 +291,14 @@ export class Engine {
     const { target } = request;
     const steps = this.restoreWorkSteps(target);
     if (target.kind === 'local') return { steps, work: new EntireVmLocalRestore(source, this.pool, jobId, { vmId: request.vmId, pointId: request.pointId, targetPath: target.path, newName: request.newName }) };
-    const common = { repository: source, pool: this.pool, connectHost: (hostName: string) => this.connectHost(hostName), proxies: this.proxyPool(), stagingRoot: this.paths.staging, jobId };
+    const common = this.vsphereRestoreOptions(source, jobId);
     if (target.original) return { steps, work: new OriginalVmVsphereRestore({ ...common, request: { vmId: request.vmId, pointId: request.pointId, target } }) };
     return { steps, work: new EntireVmVsphereRestore({ ...common, request: { vmId: request.vmId, pointId: request.pointId, target, newName: request.newName } }) };
+  }
+
+  /** What every restore to vSphere is given, whatever it restores from. */
+  private vsphereRestoreOptions(source: Repository, jobId: string): Omit<VsphereRestoreOptions, 'request'> {
+    return { repository: source, pool: this.pool, connectHost: (hostName: string) => this.connectHost(hostName), proxies: this.proxyPool(), stagingRoot: this.paths.staging, jobId };
   }
 
   private proxyPool(): ProxyPool {

@@ -5,6 +5,7 @@ import type { ArrayView, StorageSnapshotPoint } from '../../shared/domain.ts';
 import { useApi, useArrays, useStorageSnapshots } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
+import { toggled } from './toggled.ts';
 
 function RestoreFromSnapshot({ snapshot }: { snapshot: StorageSnapshotPoint }) {
   const api = useApi();
@@ -12,12 +13,7 @@ function RestoreFromSnapshot({ snapshot }: { snapshot: StorageSnapshotPoint }) {
   const [picked, setPicked] = useState<Set<string>>(new Set());
   const [path, setPath] = useState('');
   const [error, setError] = useState<string | null>(null);
-  const toggle = (name: string): void => {
-    const next = new Set(picked);
-    if (next.has(name)) next.delete(name);
-    else next.add(name);
-    setPicked(next);
-  };
+  const toggle = (name: string): void => setPicked(toggled(picked, name));
   const start = (event: FormEvent): void => {
     event.preventDefault();
     api.invoke('restore.fromSnapshot', { vms: [...picked], snapshot: snapshot.id, target: { kind: 'local', path: path.trim() } }).then(() => show('jobs'), (failure: Error) => setError(failure.message));

@@ -8,6 +8,7 @@ import { useApi, usePoints, useVms } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
 import { VirtualList } from './VirtualList.tsx';
+import { toggled } from './toggled.ts';
 
 type Row = { path: string; depth: number; entry: FileEntry };
 
@@ -73,12 +74,7 @@ export function FilesView() {
     setPreviewed(null);
   };
   const toggle = (path: string): void => setExpanded((open) => (open.includes(path) ? open.filter((candidate) => candidate !== path && !candidate.startsWith(`${path}/`)) : [...open, path]));
-  const tick = (path: string): void => setSelected((picked) => {
-    const next = new Set(picked);
-    if (next.has(path)) next.delete(path);
-    else next.add(path);
-    return next;
-  });
+  const tick = (path: string): void => setSelected((picked) => toggled(picked, path));
   const restore = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
     setError(null);

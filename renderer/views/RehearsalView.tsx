@@ -5,6 +5,7 @@ import type { Job } from '../../shared/domain.ts';
 import { useApi, useHosts, useJobs, useVms } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
+import { toggled } from './toggled.ts';
 
 type Outcome = { vm: string; point: number; state: 'passed' | 'failed'; check: string; rtoSeconds: number | null; error: string | null };
 
@@ -66,12 +67,7 @@ export function RehearsalView() {
   const [network, setNetwork] = useState('');
   const [keep, setKeep] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const toggle = (id: string): void => {
-    const next = new Set(picked);
-    if (next.has(id)) next.delete(id);
-    else next.add(id);
-    setPicked(next);
-  };
+  const toggle = (id: string): void => setPicked(toggled(picked, id));
   const start = (event: FormEvent): void => {
     event.preventDefault();
     const target = where === 'local' ? { kind: 'local' as const, path } : { kind: 'vsphere' as const, host, ...(network.trim() ? { network: network.trim() } : {}) };

@@ -6,6 +6,7 @@ import { formatBytes } from '../../shared/format.ts';
 import { useApi, useOpenPrompts, useTapeCopies, useTapeInventory } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
+import { toggled } from './toggled.ts';
 
 type Cartridge = TapeInventory['cartridges'][number];
 
@@ -105,10 +106,7 @@ function RestoreFromTape() {
   const latest = [...new Map(copies.data.map((copy) => [copy.vmId, copy])).values()];
   const vms = latest.filter((copy) => picked.has(copy.vmId)).map((copy) => copy.vmId);
   const toggle = (vmId: string): void => {
-    const next = new Set(picked);
-    if (next.has(vmId)) next.delete(vmId);
-    else next.add(vmId);
-    setPicked(next);
+    setPicked(toggled(picked, vmId));
     setPullList(null);
   };
   const review = (event: FormEvent): void => {
