@@ -2,9 +2,22 @@
 // declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
 import { z } from 'zod';
 import type { EventChannelName, RequestChannelName } from './channel-names.ts';
-import { AzureAccount, ArrayView, StorageSnapshotPoint, InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
+import { CopyStatus, EncryptionKey, RepositorySite, SiteName, AzureAccount, ArrayView, StorageSnapshotPoint, InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
 const Empty = z.object({}).strict();
+
+const Password = z.string().min(1).max(1024);
+/** The text of a recovery key file (the CLI reads the file; the engine may be remote). */
+const RecoveryKeyText = z.string().min(1).max(8192);
+const KeyId = z.string().uuid();
+
+/** What every restore from a repository may say about its source: the region to read from (a
+ * cross-region restore or a drill), and how to unlock an encrypted point. */
+const SourceChoice = {
+  fromRegion: SiteName.optional(),
+  password: Password.optional(),
+  recoveryKey: RecoveryKeyText.optional(),
+};
 
 export const requestChannels = {
   'engine.info': {
@@ -28,7 +41,17 @@ export const requestChannels = {
   'settings.get': { request: Empty, response: Settings },
   'settings.set': { request: Settings.partial().extend({ operator: OperatorName }).strict(), response: Settings },
   'backup.start': {
-    request: z.object({ source: z.object({ kind: z.literal('local'), path: z.string().min(1).max(4096) }).strict() }).strict(),
+    request: z
+      .object({
+        source: z.object({ kind: z.literal('local'), path: z.string().min(1).max(4096) }).strict(),
+        /** Start the chain encrypted (AES-256-GCM per block) under this password. */
+        encrypt: z.boolean().default(false),
+        /** The chain's password: to start it encrypted, or to go on with an encrypted chain. */
+        password: Password.optional(),
+        /** Keep the chain key in the secret store, so restores and indexing need no password. */
+        rememberKey: z.boolean().default(false),
+      })
+      .strict(),
     response: z.object({ job: Job }),
   },
   'restore.entireVm': {
@@ -45,6 +68,7 @@ export const requestChannels = {
           .optional(),
         /** Who asks; the four-eyes rule needs a different operator to approve. */
         operator: OperatorName.optional(),
+        ...SourceChoice,
       })
       .strict(),
     response: z.object({ job: Job }),
@@ -71,6 +95,7 @@ export const requestChannels = {
         onClash: z.enum(['overwrite', 'keep-both', 'skip']).default('keep-both'),
         archive: z.enum(['zip', 'tar']).optional(),
         operator: OperatorName.optional(),
+        ...SourceChoice,
       })
       .strict(),
     response: z.object({ job: Job }),
@@ -244,6 +269,7 @@ export const requestChannels = {
         /** ovf: VMDKs + an OVF descriptor (vSphere, any hypervisor); arm: fixed VHDs + an Azure template. */
         template: z.enum(['ovf', 'arm']),
         operator: OperatorName.optional(),
+        ...SourceChoice,
       })
       .strict(),
     response: z.object({ job: Job }),
@@ -270,6 +296,7 @@ export const requestChannels = {
         account: HostName,
         container: z.string().min(3).max(63).regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$/, 'a container name is lowercase letters, digits and single dashes'),
         operator: OperatorName.optional(),
+        ...SourceChoice,
       })
       .strict(),
     response: z.object({ job: Job }),
@@ -288,6 +315,25 @@ export const requestChannels = {
       })
       .strict(),
     response: z.object({ job: Job }),
+  },
+  'repos.list': { request: Empty, response: z.array(RepositorySite) },
+  'repos.add': {
+    request: z.object({ name: SiteName, path: z.string().min(1).max(4096), region: SiteName, zone: SiteName }).strict(),
+    response: RepositorySite,
+  },
+  'repos.locate': { request: z.object({ name: z.string().min(1).max(80), region: SiteName, zone: SiteName }).strict(), response: RepositorySite },
+  'repos.remove': { request: z.object({ name: z.string().min(1).max(80) }).strict(), response: z.object({ removed: z.string() }) },
+  'copies.run': { request: z.object({ vms: z.array(z.string().min(1).max(200)).max(100).optional() }).strict(), response: z.object({ job: Job }) },
+  'copies.status': { request: z.object({ vm: z.string().min(1).max(200).optional() }).strict(), response: CopyStatus },
+  'keys.list': { request: Empty, response: z.array(EncryptionKey) },
+  /** The recovery key file's text, for the day the password is lost. */
+  'keys.recovery': { request: z.object({ keyId: KeyId, password: Password }).strict(), response: z.object({ text: z.string() }) },
+  'keys.remember': { request: z.object({ keyId: KeyId, password: Password.optional(), recoveryKey: RecoveryKeyText.optional() }).strict(), response: EncryptionKey },
+  'keys.forget': { request: z.object({ keyId: KeyId }).strict(), response: EncryptionKey },
+  /** A new password for a chain key, proven by the old password or the recovery key. */
+  'keys.setPassword': {
+    request: z.object({ keyId: KeyId, password: Password.optional(), recoveryKey: RecoveryKeyText.optional(), newPassword: Password }).strict(),
+    response: EncryptionKey,
   },
 } as const satisfies Record<RequestChannelName, { request: z.ZodType; response: z.ZodType }>;
 

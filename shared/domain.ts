@@ -8,7 +8,7 @@ export type JobState = z.infer<typeof JobState>;
 
 export const finishedJobStates: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
 
-export const JobKind = z.enum(['backup', 'restore-entire-vm', 'restore-items', 'verify', 'index', 'tape-backup', 'tape-restore', 'tape-stage', 'tape-catalog', 'rehearsal', 'instant-start', 'instant-stop', 'instant-migrate', 'restore-from-snapshot', 'restore-disks', 'restore-azure']);
+export const JobKind = z.enum(['backup', 'restore-entire-vm', 'restore-items', 'verify', 'index', 'tape-backup', 'tape-restore', 'tape-stage', 'tape-catalog', 'rehearsal', 'instant-start', 'instant-stop', 'instant-migrate', 'restore-from-snapshot', 'restore-disks', 'restore-azure', 'copy']);
 export type JobKind = z.infer<typeof JobKind>;
 
 export const Id = z.string().min(1).max(200);
@@ -32,6 +32,43 @@ export const PointDisk = z.object({
 });
 export type PointDisk = z.infer<typeof PointDisk>;
 
+/** Where a point's data lives: the snapshot tier restores fastest (the primary repository on
+ * local disk, storage snapshots), the vault tier holds copies (copy repositories, tape). */
+export const Tier = z.enum(['snapshot', 'vault']);
+export type Tier = z.infer<typeof Tier>;
+
+export const SiteName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lower-case letters, digits and dashes');
+
+export const PointCopy = z.object({
+  kind: z.enum(['repository', 'tape']),
+  /** The repository's name, or the tape barcodes. */
+  name: z.string(),
+  region: z.string().nullable(),
+  zone: z.string().nullable(),
+  tier: Tier,
+  /** 'missing': the catalog knows the copy but its files are gone or unreadable. */
+  state: z.enum(['complete', 'missing']),
+  copiedAt: z.string().nullable(),
+});
+export type PointCopy = z.infer<typeof PointCopy>;
+
+/** LRS: three copies in the primary's region; ZRS: three in separate zones of that region;
+ * GRS: LRS plus one in another (the paired secondary) region. */
+export const CopyPolicy = z.enum(['none', 'lrs', 'zrs', 'grs']);
+export type CopyPolicy = z.infer<typeof CopyPolicy>;
+
+export const RepositorySite = z.object({
+  id: Id,
+  name: z.string(),
+  path: z.string(),
+  region: z.string(),
+  zone: z.string(),
+  role: z.enum(['primary', 'copy']),
+  blockSize: z.number().int().positive(),
+  createdAt: z.string(),
+});
+export type RepositorySite = z.infer<typeof RepositorySite>;
+
 export const RestorePoint = z.object({
   id: Id,
   vmId: Id,
@@ -43,6 +80,10 @@ export const RestorePoint = z.object({
   disks: z.array(PointDisk),
   changedBytes: z.number().nonnegative(),
   storedBytes: z.number().nonnegative(),
+  /** Every copy of the point, fastest tier first. */
+  copies: z.array(PointCopy),
+  /** The chain key's id when the point is encrypted. */
+  keyId: z.string().nullable(),
 });
 export type RestorePoint = z.infer<typeof RestorePoint>;
 
@@ -90,7 +131,7 @@ export const Job = z.object({
 });
 export type Job = z.infer<typeof Job>;
 
-export const Settings = z.object({ fourEyes: z.boolean() });
+export const Settings = z.object({ fourEyes: z.boolean(), copyPolicy: CopyPolicy });
 export type Settings = z.infer<typeof Settings>;
 
 export const OperatorName = z.string().trim().min(1).max(80);
@@ -343,3 +384,20 @@ export type ArrayView = z.infer<typeof ArrayView>;
 /** An Azure Storage account restores upload to (its key is in the secret store). */
 export const AzureAccount = z.object({ id: Id, name: z.string(), blobUrl: z.string(), accountName: z.string(), createdAt: z.string() });
 export type AzureAccount = z.infer<typeof AzureAccount>;
+
+export const CopyStatus = z.object({
+  policy: CopyPolicy,
+  /** Why the repositories cannot meet the policy (null: they can). */
+  problem: z.string().nullable(),
+  vms: z.array(
+    z.object({
+      vmId: Id,
+      vmName: z.string(),
+      points: z.array(z.object({ pointId: Id, sequence: z.number().int(), createdAt: z.string(), copies: z.array(PointCopy), meetsPolicy: z.boolean(), lacking: z.array(z.string()) })),
+    }),
+  ),
+});
+export type CopyStatus = z.infer<typeof CopyStatus>;
+
+export const EncryptionKey = z.object({ keyId: z.string(), createdAt: z.string(), vms: z.array(z.string()), stored: z.boolean() });
+export type EncryptionKey = z.infer<typeof EncryptionKey>;

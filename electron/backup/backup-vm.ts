@@ -18,6 +18,7 @@ import { ownedCopy, type WorkerPool } from '../workers/pool.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import { forEachWindowed, throwIfCancelled, type StepContext } from '../engine/plan.ts';
 import { readSourceVm, type SourceVm } from './source-vm.ts';
+import type { BackupKey } from '../keys/key-service.ts';
 
 type StoredBlock = Pick<BlockRecord, 'codec' | 'dataFile' | 'offset' | 'storedLength' | 'rawLength' | 'sha256'>;
 
@@ -50,13 +51,16 @@ export class BackupWork implements JobWork {
   private readonly pool: WorkerPool;
   private readonly sourceFolder: string;
   private readonly onCommitted: (manifest: Manifest, source: SourceVm) => void;
+  private readonly chainKey: BackupKey | null;
 
-  /** `onCommitted` indexes the new point (in the catalog) as soon as the repository holds it. */
-  constructor(repository: Repository, pool: WorkerPool, sourceFolder: string, onCommitted: (manifest: Manifest, source: SourceVm) => void) {
+  /** `onCommitted` indexes the new point (in the catalog) as soon as the repository holds it.
+   * With a `chainKey` every stored block is sealed with it. */
+  constructor(repository: Repository, pool: WorkerPool, sourceFolder: string, onCommitted: (manifest: Manifest, source: SourceVm) => void, chainKey: BackupKey | null = null) {
     this.repository = repository;
     this.pool = pool;
     this.sourceFolder = sourceFolder;
     this.onCommitted = onCommitted;
+    this.chainKey = chainKey;
   }
 
   async run(step: string, context: StepContext): Promise<'done' | 'skipped' | void> {
@@ -82,6 +86,9 @@ export class BackupWork implements JobWork {
     const chain = await this.repository.listPoints(source.vmId);
     const last = chain.at(-1);
     if (last) {
+      if ((last.encryption?.keyId ?? null) !== (this.chainKey?.key.keyId ?? null)) {
+        throw new LifeboatError('conflict', `the chain of ${source.vmx.displayName} ${last.encryption ? `is encrypted with key ${last.encryption.keyId}` : 'is not encrypted'}; this backup would seal with ${this.chainKey ? `key ${this.chainKey.key.keyId}` : 'no key'}`);
+      }
       this.parent = await resolvePoint(this.repository, source.vmId, last.id);
       this.sequence = last.sequence + 1;
       if (this.parent.blockSize !== this.repository.info.blockSize) {
@@ -121,7 +128,8 @@ export class BackupWork implements JobWork {
     }
     const rawLength = digest.data.byteLength; // read before the buffer moves to a worker
     const work = (async (): Promise<StoredBlock> => {
-      const compressed = await this.pool.run<CompressResult>({ type: 'compress', data: digest.data, codec: defaultCodec }, [digest.data.buffer as ArrayBuffer]);
+      const seal = this.chainKey ? { key: this.chainKey.key.dataKey, sha256: digest.sha256 } : undefined;
+      const compressed = await this.pool.run<CompressResult>({ type: 'compress', data: digest.data, codec: defaultCodec, ...(seal ? { seal } : {}) }, [digest.data.buffer as ArrayBuffer]);
       throwIfCancelled(context.signal);
       const offset = this.dataSize;
       this.dataSize += compressed.payload.length;
@@ -192,6 +200,8 @@ export class BackupWork implements JobWork {
     await data.close();
     this.data = null;
     throwIfCancelled(context.signal);
+    // The wrapped key is on disk before the first point that needs it.
+    if (this.chainKey?.newFile) await this.repository.writeKeyFile(this.chainKey.newFile);
     const manifest: Manifest = {
       format: POINT_FORMAT,
       version: POINT_FORMAT_VERSION,
@@ -207,6 +217,7 @@ export class BackupWork implements JobWork {
       disks: this.manifestDisks,
       dataFile: { name: 'data.lbd', size: this.dataSize },
       stats: this.stats,
+      ...(this.chainKey ? { encryption: { cipher: 'aes-256-gcm' as const, keyId: this.chainKey.key.keyId } } : {}),
     };
     await this.repository.commitPoint(this.partial as string, manifest);
     this.partial = null;

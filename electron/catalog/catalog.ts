@@ -1,13 +1,14 @@
 // The catalog: what the engine knows about VMs, restore points and jobs, in SQLite. Every query
 // the engine makes lives here, typed; rows are converted to the shared domain types.
 import { createHash } from 'node:crypto';
-import type { HostSummary, ProxySummary, Settings, Job, JobEvent, JobSample, JobStep, RestorePoint, VmSummary } from '../../shared/domain.ts';
+import { CopyPolicy, type HostSummary, type ProxySummary, type Settings, type Job, type JobEvent, type JobSample, type JobStep, type RestorePoint, type VmSummary } from '../../shared/domain.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import { openCatalogDatabase, type CatalogDatabase } from './database.ts';
 import { FileIndex } from './file-index.ts';
 import { InstantCatalog } from './instant-catalog.ts';
 import { ArrayCatalog } from './array-catalog.ts';
 import { AzureCatalog } from './azure-catalog.ts';
+import { CopyCatalog } from './copy-catalog.ts';
 import { TapeCatalog } from './tape-catalog.ts';
 
 type JobRow = {
@@ -52,6 +53,7 @@ export class Catalog {
   readonly instant: InstantCatalog;
   readonly arrays: ArrayCatalog;
   readonly azure: AzureCatalog;
+  readonly copies: CopyCatalog;
 
   private constructor(db: CatalogDatabase) {
     this.db = db;
@@ -60,6 +62,7 @@ export class Catalog {
     this.instant = new InstantCatalog(db);
     this.arrays = new ArrayCatalog(db);
     this.azure = new AzureCatalog(db);
+    this.copies = new CopyCatalog(db);
   }
 
   static open(path: string): Catalog {
@@ -94,11 +97,11 @@ export class Catalog {
       this.db.prepare('INSERT OR IGNORE INTO backups (id, vm_id, repository_id, created_at) VALUES (?, ?, ?, ?)').run(backupId, manifest.vmId, repositoryId, now);
       const inserted = this.db
         .prepare(
-          `INSERT OR IGNORE INTO restore_points (id, backup_id, vm_id, sequence, kind, parent_id, created_at, scanned_bytes, changed_bytes, stored_bytes)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT OR IGNORE INTO restore_points (id, backup_id, vm_id, sequence, kind, parent_id, created_at, scanned_bytes, changed_bytes, stored_bytes, key_id)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(manifest.id, backupId, manifest.vmId, manifest.sequence, manifest.kind, manifest.parentId, manifest.createdAt,
-          manifest.stats.scannedBytes, manifest.stats.changedBytes, manifest.stats.storedBytes);
+          manifest.stats.scannedBytes, manifest.stats.changedBytes, manifest.stats.storedBytes, manifest.encryption?.keyId ?? null);
       if (inserted.changes === 0) return;
       const disk = this.db.prepare('INSERT INTO disks (point_id, disk_key, file_name, capacity, source_format) VALUES (?, ?, ?, ?, ?)');
       for (const entry of manifest.disks) disk.run(manifest.id, entry.key, entry.fileName, entry.capacity, entry.sourceFormat);
@@ -142,10 +145,10 @@ export class Catalog {
   listPoints(vmId: string): RestorePoint[] {
     const points = this.db
       .prepare(
-        `SELECT p.id, p.vm_id, p.sequence, p.kind, p.created_at, p.parent_id, b.repository_id, p.changed_bytes, p.stored_bytes
+        `SELECT p.id, p.vm_id, p.sequence, p.kind, p.created_at, p.parent_id, b.repository_id, p.changed_bytes, p.stored_bytes, p.key_id
          FROM restore_points p JOIN backups b ON b.id = p.backup_id WHERE p.vm_id = ? ORDER BY p.sequence DESC`,
       )
-      .all(vmId) as { id: string; vm_id: string; sequence: number; kind: 'full' | 'incremental'; created_at: string; parent_id: string | null; repository_id: string; changed_bytes: number; stored_bytes: number }[];
+      .all(vmId) as { id: string; vm_id: string; sequence: number; kind: 'full' | 'incremental'; created_at: string; parent_id: string | null; repository_id: string; changed_bytes: number; stored_bytes: number; key_id: string | null }[];
     const disks = this.db.prepare('SELECT disk_key AS key, file_name AS fileName, capacity FROM disks WHERE point_id = ? ORDER BY disk_key');
     return points.map((row) => ({
       id: row.id,
@@ -158,7 +161,14 @@ export class Catalog {
       disks: disks.all(row.id) as RestorePoint['disks'],
       changedBytes: row.changed_bytes,
       storedBytes: row.stored_bytes,
+      copies: this.copies.pointCopies(row.id),
+      keyId: row.key_id,
     }));
+  }
+
+  /** Names of the VMs whose points are sealed with this chain key. */
+  vmsWithKey(keyId: string): string[] {
+    return (this.db.prepare('SELECT DISTINCT v.name FROM restore_points p JOIN vms v ON v.id = p.vm_id WHERE p.key_id = ? ORDER BY v.name').all(keyId) as { name: string }[]).map((row) => row.name);
   }
 
   insertJob(job: Job, params: unknown): void {
@@ -316,7 +326,8 @@ export class Catalog {
   settings(): Settings {
     const rows = this.db.prepare('SELECT key, value FROM settings').all() as { key: string; value: string }[];
     const values = new Map(rows.map((row) => [row.key, row.value]));
-    return { fourEyes: values.get('fourEyes') === 'true' };
+    const policy = CopyPolicy.safeParse(values.get('copyPolicy'));
+    return { fourEyes: values.get('fourEyes') === 'true', copyPolicy: policy.success ? policy.data : 'none' };
   }
 
   updateSettings(patch: Partial<Settings>): Settings {

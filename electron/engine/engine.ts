@@ -43,6 +43,10 @@ import { RestoreDisksWork, restoreDisksSteps } from '../restore/restore-disks.ts
 import { RestoreAzureWork, restoreAzureSteps } from '../restore/restore-azure.ts';
 import { BlobStore } from '../drivers/azure/blob-store.ts';
 import { QuickMigrationWork, quickMigrationSteps } from '../instant/quick-migration.ts';
+import { KeyService } from '../keys/key-service.ts';
+import { CopyService } from '../copies/copy-service.ts';
+import { readingFrom, type PickedSource } from '../copies/source-picker.ts';
+import type { SourceChoice } from '../copies/copy-service.ts';
 
 export const ENGINE_VERSION = '0.1.0';
 const PREVIEW_BYTES = 256 * 1024;
@@ -78,17 +82,23 @@ export class Engine {
   readonly tape: TapeService;
   readonly instant: InstantService;
   readonly snapshots: SnapshotService;
+  readonly keys: KeyService;
+  readonly copies: CopyService;
   /** The start-up janitor's run: how many leftovers it removed. */
   janitor: Promise<number> = Promise.resolve(0);
 
-  private constructor(paths: HomePaths, socket: Server, catalog: Catalog, repository: Repository, pool: WorkerPool, secrets: SecretStore, concurrentJobs: number, injectFault: FaultInjector | null) {
+  private constructor(paths: HomePaths, socket: Server, catalog: Catalog, primary: Repository, pool: WorkerPool, secrets: SecretStore, concurrentJobs: number, injectFault: FaultInjector | null) {
     this.paths = paths;
     this.socket = socket;
     this.secrets = secrets;
     this.catalog = catalog;
+    this.keys = new KeyService({ primary, secrets, catalog, copies: () => this.copies.copyRepositories() });
+    // Encrypted chains whose keys are remembered read without a password.
+    const repository = primary.withKeys(this.keys.storedKey);
     this.repository = repository;
     this.pool = pool;
     this.jobs = new JobQueue(catalog, this.events, concurrentJobs, injectFault);
+    this.copies = new CopyService({ catalog, jobs: this.jobs, pool, primary: repository, keys: this.keys });
     this.tape = new TapeService({
       folder: join(paths.home, 'tape'),
       stagingRoot: paths.staging,
@@ -199,18 +209,36 @@ export class Engine {
     return match.id;
   }
 
-  async startBackup(sourcePath: string, actor: string): Promise<Job> {
+  /** A backup of a VM folder; `encrypt` starts an encrypted chain under `password`, which an
+   * encrypted chain then needs on every backup (unless its key is remembered). */
+  async startBackup(sourcePath: string, actor: string, encryption: { encrypt: boolean; password?: string | undefined; rememberKey?: boolean } = { encrypt: false }): Promise<Job> {
     const source = await readSourceVm(sourcePath); // a bad source fails here, before a job exists
-    this.catalog.audit(actor, 'backup.start', source.vmId, { source: source.folder });
+    const chainKey = await this.keys.forBackup(source.vmId, source.vmx.displayName, encryption); // so does a wrong password
+    if (chainKey && encryption.rememberKey) await this.keys.remember(chainKey.key);
+    const repository = chainKey ? this.repository.withKeys(async (keyId) => (keyId === chainKey.key.keyId ? chainKey.key.dataKey : null)) : this.repository;
+    this.catalog.audit(actor, 'backup.start', source.vmId, { source: source.folder, keyId: chainKey?.key.keyId ?? null, newKey: chainKey?.newFile !== null && chainKey !== null });
+    const sealed = chainKey ? ` (encrypted, key ${chainKey.key.keyId})` : '';
     return this.jobs.submit(
-      { kind: 'backup', vmId: source.vmId, vmName: source.vmx.displayName, summary: `Back up ${source.vmx.displayName} from ${source.folder}`, params: { source: source.folder }, steps: backupSteps },
+      { kind: 'backup', vmId: source.vmId, vmName: source.vmx.displayName, summary: `Back up ${source.vmx.displayName} from ${source.folder}${sealed}`, params: { source: source.folder, keyId: chainKey?.key.keyId ?? null }, steps: backupSteps },
       () =>
-        new BackupWork(this.repository, this.pool, source.folder, (manifest, read) => {
-          this.catalog.recordPoint(manifest, this.repository.info.id, read.folder, read.vmx.uuid);
-          // The new point's files become searchable in a job of their own.
-          this.startIndex(manifest.vmId, manifest.vmName, manifest.id, actor);
-        }),
+        new BackupWork(
+          repository,
+          this.pool,
+          source.folder,
+          (manifest, read) => {
+            this.catalog.recordPoint(manifest, this.repository.info.id, read.folder, read.vmx.uuid);
+            // The new point's files become searchable in a job of their own.
+            this.startIndex(manifest.vmId, manifest.vmName, manifest.id, actor, repository);
+          },
+          chainKey,
+        ),
     );
+  }
+
+  /** Where a restore reads the point: the fastest whole copy (or one in the region asked for),
+   * unlocked when encrypted. A wrong password fails here, before a job exists. */
+  private sourceFor(vm: { id: string; name: string }, pointId: string, choice: SourceChoice): Promise<PickedSource> {
+    return this.copies.sourceFor(vm, pointId, choice);
   }
 
   async startRestore(request: Parsed<'restore.entireVm'>, actor: string): Promise<Job> {
@@ -220,14 +248,15 @@ export class Engine {
     const { target } = request;
     if (target.kind === 'vsphere' && target.original && request.newName) throw new LifeboatError('bad-request', 'an original-location restore keeps the VM and its name; drop the new name');
     const held = this.checkTarget(target, vm.name);
-    this.catalog.audit(request.operator ?? actor, 'restore.entireVm', vm.id, { pointId, target, newName: request.newName ?? null });
+    const source = await this.sourceFor(vm, pointId, request);
+    this.catalog.audit(request.operator ?? actor, 'restore.entireVm', vm.id, { pointId, target, newName: request.newName ?? null, source: source.site.name });
     const where = target.kind === 'local' ? target.path : `${target.host}${target.datastore ? ` [${target.datastore}]` : ''}`;
-    const spec = { kind: 'restore-entire-vm' as const, vmId: vm.id, vmName: vm.name, summary: `Restore ${vm.name} as ${name} to ${where}`, params: { ...request, pointId }, steps: restoreSteps, requestedBy: request.operator ?? actor };
+    const spec = { kind: 'restore-entire-vm' as const, vmId: vm.id, vmName: vm.name, summary: `Restore ${vm.name} as ${name} to ${where}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreSteps, requestedBy: request.operator ?? actor };
     if (target.kind === 'local') {
-      return this.jobs.submit(spec, (job) => this.localRestoreWork(job.id, { vmId: vm.id, pointId, targetPath: target.path, newName: request.newName }, false));
+      return this.jobs.submit(spec, (job) => readingFrom(this.localRestoreWork(source.repository, job.id, { vmId: vm.id, pointId, targetPath: target.path, newName: request.newName }, false), source));
     }
-    const summary = target.original ? `Roll ${vm.name} back in place on ${target.host}` : spec.summary;
-    return this.jobs.submit({ ...spec, ...held, summary, steps: this.restoreWorkSteps(target) }, (job) => this.restoreWork(this.repository, job.id, { vmId: vm.id, pointId, target, newName: request.newName }).work);
+    const summary = target.original ? `Roll ${vm.name} back in place on ${target.host}${fromCopy(source)}` : spec.summary;
+    return this.jobs.submit({ ...spec, ...held, summary, steps: this.restoreWorkSteps(target) }, (job) => readingFrom(this.restoreWork(source.repository, job.id, { vmId: vm.id, pointId, target, newName: request.newName }).work, source));
   }
 
   /** An Azure Storage account, added only once its name and key are accepted; the key goes to
@@ -244,30 +273,35 @@ export class Engine {
   }
 
   /** A point's disks as page blobs in an Azure Storage container, with an ARM template. */
-  startRestoreAzure(request: Parsed<'restore.azure'>, actor: string): Job {
+  async startRestoreAzure(request: Parsed<'restore.azure'>, actor: string): Promise<Job> {
     const vm = this.resolveVm(request.vm);
     const pointId = this.resolvePointId(vm.id, request.point);
     const account = this.catalog.azure.find(request.account);
     if (!account) throw new LifeboatError('not-found', `no Azure account "${request.account}"; \`lifeboat azure add …\` adds one`);
-    this.catalog.audit(request.operator ?? actor, 'restore.azure', vm.id, { pointId, account: account.name, container: request.container });
+    const source = await this.sourceFor(vm, pointId, request);
+    this.catalog.audit(request.operator ?? actor, 'restore.azure', vm.id, { pointId, account: account.name, container: request.container, source: source.site.name });
     return this.jobs.submit(
-      { kind: 'restore-azure', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} to Azure ${account.name}/${request.container}`, params: { ...request, pointId }, steps: restoreAzureSteps, requestedBy: request.operator ?? actor },
+      { kind: 'restore-azure', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} to Azure ${account.name}/${request.container}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreAzureSteps, requestedBy: request.operator ?? actor },
       (job) =>
-        new RestoreAzureWork({
-          repository: this.repository, pool: this.pool, stagingRoot: this.paths.staging, jobId: job.id, request: { vmId: vm.id, pointId, account: account.name, container: request.container },
-          connect: async () => BlobStore.connect(account, await this.secrets.get(account.id)),
-        }),
+        readingFrom(
+          new RestoreAzureWork({
+            repository: source.repository, pool: this.pool, stagingRoot: this.paths.staging, jobId: job.id, request: { vmId: vm.id, pointId, account: account.name, container: request.container },
+            connect: async () => BlobStore.connect(account, await this.secrets.get(account.id)),
+          }),
+          source,
+        ),
     );
   }
 
   /** A point's disks without a VM, and a template (OVF or ARM) to create one from them. */
-  startRestoreDisks(request: Parsed<'restore.disks'>, actor: string): Job {
+  async startRestoreDisks(request: Parsed<'restore.disks'>, actor: string): Promise<Job> {
     const vm = this.resolveVm(request.vm);
     const pointId = this.resolvePointId(vm.id, request.point);
-    this.catalog.audit(request.operator ?? actor, 'restore.disks', vm.id, { pointId, target: request.target.path, template: request.template });
+    const source = await this.sourceFor(vm, pointId, request);
+    this.catalog.audit(request.operator ?? actor, 'restore.disks', vm.id, { pointId, target: request.target.path, template: request.template, source: source.site.name });
     return this.jobs.submit(
-      { kind: 'restore-disks', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} with an ${request.template.toUpperCase()} template to ${request.target.path}`, params: { ...request, pointId }, steps: restoreDisksSteps, requestedBy: request.operator ?? actor },
-      (job) => new RestoreDisksWork(this.repository, this.pool, job.id, { vmId: vm.id, pointId, targetPath: request.target.path, template: request.template }),
+      { kind: 'restore-disks', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} with an ${request.template.toUpperCase()} template to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreDisksSteps, requestedBy: request.operator ?? actor },
+      (job) => readingFrom(new RestoreDisksWork(source.repository, this.pool, job.id, { vmId: vm.id, pointId, targetPath: request.target.path, template: request.template }), source),
     );
   }
 
@@ -331,8 +365,8 @@ export class Engine {
     return proxy;
   }
 
-  private localRestoreWork(jobId: string, request: RestoreRequest, resume: boolean): EntireVmLocalRestore {
-    return new EntireVmLocalRestore(this.repository, this.pool, jobId, request, {
+  private localRestoreWork(source: Repository, jobId: string, request: RestoreRequest, resume: boolean): EntireVmLocalRestore {
+    return new EntireVmLocalRestore(source, this.pool, jobId, request, {
       resume,
       load: (diskKey) => this.catalog.loadCheckpoint(jobId, diskKey),
       save: (diskKey, checkpoint) => this.catalog.saveCheckpoint(jobId, diskKey, checkpoint),
@@ -411,16 +445,18 @@ export class Engine {
   }
 
   /** Resumes an interrupted restore to a local folder from its checkpoints. */
-  resumeJob(jobId: string, actor: string): Job {
+  async resumeJob(jobId: string, actor: string): Promise<Job> {
     const job = this.catalog.getJob(jobId);
     if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
-    const params = this.catalog.jobParams(jobId) as { vm?: unknown; pointId?: unknown; target?: { kind?: unknown; path?: unknown }; newName?: unknown } | null;
+    const params = this.catalog.jobParams(jobId) as { vm?: unknown; pointId?: unknown; target?: { kind?: unknown; path?: unknown }; newName?: unknown; fromRegion?: unknown } | null;
     if (job.kind !== 'restore-entire-vm' || params?.target?.kind !== 'local' || typeof params.target.path !== 'string' || typeof params.pointId !== 'string' || job.vmId === null) {
       throw new LifeboatError('bad-request', `job ${jobId} cannot be resumed: resume covers restores to a local folder; start this one again`);
     }
     const request: RestoreRequest = { vmId: job.vmId, pointId: params.pointId, targetPath: params.target.path, newName: typeof params.newName === 'string' ? params.newName : undefined };
-    this.catalog.audit(actor, 'jobs.resume', jobId, {});
-    return this.jobs.requeue(jobId, () => this.localRestoreWork(jobId, request, true));
+    // The copy is picked again: the one read before may be gone. Encrypted points resume with a remembered key.
+    const source = await this.sourceFor({ id: job.vmId, name: job.vmName }, params.pointId, { fromRegion: typeof params.fromRegion === 'string' ? params.fromRegion : undefined });
+    this.catalog.audit(actor, 'jobs.resume', jobId, { source: source.site.name });
+    return this.jobs.requeue(jobId, () => readingFrom(this.localRestoreWork(source.repository, jobId, request, true), source));
   }
 
   /** Browsers stay open for a while: expanding a folder should not reopen the point. */
@@ -473,29 +509,34 @@ export class Engine {
     };
   }
 
-  startItemRestore(request: Parsed<'files.restore'>, actor: string): Job {
+  async startItemRestore(request: Parsed<'files.restore'>, actor: string): Promise<Job> {
     const vm = this.resolveVm(request.vm);
     const pointId = this.resolvePointId(vm.id, request.point);
-    this.catalog.audit(request.operator ?? actor, 'files.restore', vm.id, { pointId, paths: request.paths, target: request.target.path, onClash: request.onClash });
+    const source = await this.sourceFor(vm, pointId, request);
+    this.catalog.audit(request.operator ?? actor, 'files.restore', vm.id, { pointId, paths: request.paths, target: request.target.path, onClash: request.onClash, source: source.site.name });
     return this.jobs.submit(
-      { kind: 'restore-items', vmId: null, vmName: vm.name, summary: `Restore ${request.paths.length} item(s) of ${vm.name} to ${request.target.path}`, params: { ...request, pointId }, steps: itemSteps, requestedBy: request.operator ?? actor },
+      { kind: 'restore-items', vmId: null, vmName: vm.name, summary: `Restore ${request.paths.length} item(s) of ${vm.name} to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: itemSteps, requestedBy: request.operator ?? actor },
       () =>
-        new RestoreItemsWork(() => PointBrowser.open(this.repository, vm.id, pointId), {
-          paths: request.paths,
-          targetPath: request.target.path,
-          onClash: request.onClash,
-          archive: request.archive,
-          archiveName: `${vm.name}-point-${this.catalog.listPoints(vm.id).find((point) => point.id === pointId)?.sequence ?? 'x'}-items`,
-        }),
+        readingFrom(
+          new RestoreItemsWork(() => PointBrowser.open(source.repository, vm.id, pointId), {
+            paths: request.paths,
+            targetPath: request.target.path,
+            onClash: request.onClash,
+            archive: request.archive,
+            archiveName: `${vm.name}-point-${this.catalog.listPoints(vm.id).find((point) => point.id === pointId)?.sequence ?? 'x'}-items`,
+          }),
+          source,
+        ),
     );
   }
 
   /** Indexes a point's files (done on its own after every backup). */
-  startIndex(vmId: string, vmName: string, pointId: string, actor: string): Job {
+  /** Indexes a point's files; `repository` holds the key when the backup just sealed the point. */
+  startIndex(vmId: string, vmName: string, pointId: string, actor: string, repository = this.repository): Job {
     this.catalog.audit(actor, 'files.index', vmId, { pointId });
     return this.jobs.submit(
       { kind: 'index', vmId, vmName, summary: `Index the files of ${vmName}`, params: { vmId, pointId }, steps: indexSteps },
-      () => new IndexPointWork(this.repository, this.catalog, vmId, pointId),
+      () => new IndexPointWork(repository, this.catalog, vmId, pointId),
     );
   }
 
@@ -565,7 +606,7 @@ export class Engine {
         return { job, events: this.catalog.jobEvents(jobId), samples: this.catalog.jobSamples(jobId) };
       },
       'jobs.cancel': async ({ jobId }) => ({ job: this.jobs.cancel(jobId) }),
-      'jobs.resume': async ({ jobId }) => ({ job: this.resumeJob(jobId, 'console') }),
+      'jobs.resume': async ({ jobId }) => ({ job: await this.resumeJob(jobId, 'console') }),
       'jobs.discard': async ({ jobId }) => ({ job: await this.discardJob(jobId, 'console') }),
       'jobs.approve': async ({ jobId, operator }) => ({ job: this.approveJob(jobId, operator) }),
       'settings.get': async () => this.catalog.settings(),
@@ -575,12 +616,12 @@ export class Engine {
         this.catalog.audit(operator, 'settings.set', null, { before, after });
         return after;
       },
-      'backup.start': async ({ source }) => ({ job: await this.startBackup(source.path, 'console') }),
+      'backup.start': async ({ source, ...encryption }) => ({ job: await this.startBackup(source.path, 'console', encryption) }),
       'restore.entireVm': async (request) => ({ job: await this.startRestore(request, 'console') }),
       'audit.list': async () => this.catalog.auditEntries(),
       'audit.verify': async () => this.catalog.verifyAudit(),
       'files.list': async ({ vm, point, path }) => this.listFiles(vm, point, path),
-      'files.restore': async (request) => ({ job: this.startItemRestore(request, 'console') }),
+      'files.restore': async (request) => ({ job: await this.startItemRestore(request, 'console') }),
       'files.preview': async ({ vm, point, path }) => this.previewFile(vm, point, path),
       'files.index': async ({ vm, point }) => {
         const found = this.resolveVm(vm);
@@ -646,7 +687,7 @@ export class Engine {
       'arrays.snapshot': async ({ volume }) => this.snapshots.snapshot(volume, 'console'),
       'snapshots.list': async ({ vm }) => this.catalog.arrays.snapshots(vm),
       'restore.fromSnapshot': async (request) => ({ job: this.snapshots.startRestore(request, 'console') }),
-      'restore.disks': async (request) => ({ job: this.startRestoreDisks(request, 'console') }),
+      'restore.disks': async (request) => ({ job: await this.startRestoreDisks(request, 'console') }),
       'azure.add': async (request) => this.addAzureAccount(request, 'console'),
       'azure.list': async () => this.catalog.azure.list(),
       'azure.remove': async ({ name }) => {
@@ -657,7 +698,40 @@ export class Engine {
         this.catalog.audit('console', 'azure.remove', found.id, { name });
         return { removed: name };
       },
-      'restore.azure': async (request) => ({ job: this.startRestoreAzure(request, 'console') }),
+      'restore.azure': async (request) => ({ job: await this.startRestoreAzure(request, 'console') }),
+      'repos.list': async () => this.catalog.copies.sites(),
+      'repos.add': async (request) => this.copies.add(request, 'console'),
+      'repos.locate': async ({ name, region, zone }) => this.copies.locate(name, region, zone, 'console'),
+      'repos.remove': async ({ name }) => {
+        this.copies.remove(name, 'console');
+        return { removed: name };
+      },
+      'copies.run': async ({ vms }) => {
+        const found = vms?.map((vm) => this.resolveVm(vm)) ?? null;
+        return { job: this.copies.startCopies(found?.map((vm) => vm.id) ?? null, found?.map((vm) => vm.name).join(', ') ?? 'every VM', 'console') };
+      },
+      'copies.status': async ({ vm }) => this.copies.status(vm === undefined ? null : [this.resolveVm(vm).id]),
+      'keys.list': async () => this.keys.list(),
+      'keys.recovery': async ({ keyId, password }) => {
+        const text = await this.keys.recoveryText(keyId, password);
+        this.catalog.audit('console', 'keys.recovery', keyId, {});
+        return { text };
+      },
+      'keys.remember': async ({ keyId, ...credentials }) => {
+        const key = await this.keys.rememberKey(keyId, credentials);
+        this.catalog.audit('console', 'keys.remember', keyId, { secretStore: this.secrets.kind });
+        return key;
+      },
+      'keys.forget': async ({ keyId }) => {
+        const key = await this.keys.forget(keyId);
+        this.catalog.audit('console', 'keys.forget', keyId, {});
+        return key;
+      },
+      'keys.setPassword': async ({ keyId, newPassword, ...credentials }) => {
+        const key = await this.keys.setPassword(keyId, credentials, newPassword);
+        this.catalog.audit('console', 'keys.setPassword', keyId, { provedBy: credentials.recoveryKey !== undefined ? 'recovery key' : 'password' });
+        return key;
+      },
       'files.restoreFromSnapshot': async ({ target, ...request }) => ({ job: this.snapshots.startItemRestore({ ...request, targetPath: target.path }, 'console') }),
       'proxies.remove': async ({ proxy }) => {
         const found = this.catalog.listProxies().find((candidate) => candidate.name === proxy);
@@ -678,4 +752,15 @@ export class Engine {
     await this.pool.close();
     this.catalog.close();
   }
+}
+
+/** Job parameters are stored and shown: passwords and recovery keys never are. */
+function withoutSecrets<T extends { password?: string | undefined; recoveryKey?: string | undefined }>(request: T): Omit<T, 'password' | 'recoveryKey'> {
+  const { password: _password, recoveryKey: _recoveryKey, ...rest } = request;
+  return rest;
+}
+
+/** The summary's note when a restore reads a copy rather than the primary. */
+function fromCopy(source: PickedSource): string {
+  return source.site.role === 'primary' ? '' : ` from copy ${source.site.name} (region ${source.site.region})`;
 }

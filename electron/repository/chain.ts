@@ -23,6 +23,8 @@ export type ResolvedPoint = {
   /** Data file of each point of the chain, by sequence number. */
   dataFiles: Map<number, string>;
   disks: ResolvedDisk[];
+  /** The chain key when the point is encrypted (readers unseal every block with it). */
+  dataKey: Uint8Array | null;
 };
 
 export function blockCountOf(capacity: number, blockSize: number): number {
@@ -82,6 +84,7 @@ export async function resolvePoint(repository: Repository, vmId: string, pointId
     }
     dataFiles.set(link.sequence, path);
   }
+  const dataKey = await chainKeyOf(repository, chain, vmName);
   const dataSizes = new Map(chain.map((link) => [link.sequence, link.dataFile.size]));
   const disks: ResolvedDisk[] = [];
   for (const disk of point.disks) {
@@ -101,5 +104,20 @@ export async function resolvePoint(repository: Repository, vmId: string, pointId
     }
     disks.push({ key: disk.key, fileName: disk.fileName, capacity: disk.capacity, blockCount, map });
   }
-  return { point, chain, blockSize, dataFiles, disks };
+  return { point, chain, blockSize, dataFiles, disks, dataKey };
+}
+
+/** An encrypted chain is one key from its full point on; that key must be unlocked. */
+async function chainKeyOf(repository: Repository, chain: Manifest[], vmName: string): Promise<Uint8Array | null> {
+  const point = chain[chain.length - 1] as Manifest;
+  const keyId = point.encryption?.keyId ?? null;
+  for (const link of chain) {
+    if ((link.encryption?.keyId ?? null) !== keyId) throw new LifeboatError('corrupt-backup', `the chain of ${vmName} mixes encryption keys at point ${link.sequence}`);
+  }
+  if (keyId === null) return null;
+  const key = await repository.keyFor(keyId);
+  if (!key) {
+    throw new LifeboatError('unauthorized', `point ${point.sequence} of ${vmName} is encrypted (key ${keyId}): give its password (--password-env VAR), a recovery key file (--recovery-key FILE), or store the key (\`lifeboat keys remember\`)`);
+  }
+  return key;
 }

@@ -1,5 +1,6 @@
 // The manifest of a restore point: written last, so a point without one never existed.
 import { z } from 'zod';
+import { PointEncryption } from './chain-key.ts';
 
 export const POINT_FORMAT = 'lifeboat-point';
 export const POINT_FORMAT_VERSION = 1;
@@ -35,5 +36,7 @@ export const Manifest = z.object({
     storedBytes: z.number().nonnegative(),
     dedupedBlocks: z.number().int().nonnegative(),
   }),
+  /** Present when the chain's blocks are sealed (AES-256-GCM) with a chain key. */
+  encryption: PointEncryption.optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;

@@ -7,17 +7,18 @@ import { checkRange, type Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
 import { BlockKind, RECORD_BYTES, readRecord } from './block-map.ts';
 import type { ResolvedDisk, ResolvedPoint } from './chain.ts';
-import { decodeBlock } from './codec.ts';
+import { openBlock } from './block-cipher.ts';
 
 const DEFAULT_CACHE_BLOCKS = 32;
 
-/** Decompresses a stored block and checks its length and SHA-256; throws saying why not. */
-export type BlockDecoder = (payload: Uint8Array, codec: number, rawLength: number, sha256: Uint8Array) => Promise<Uint8Array>;
+/** Unseals (with the chain key of an encrypted point), decompresses a stored block and checks
+ * its length and SHA-256; throws saying why not. */
+export type BlockDecoder = (payload: Uint8Array, codec: number, rawLength: number, sha256: Uint8Array, dataKey: Uint8Array | null) => Promise<Uint8Array>;
 
 /** `readAhead`: blocks decoded ahead of a sequential reader (with an off-thread `decode`). */
 export type PointDiskOptions = { cacheBlocks?: number; decode?: BlockDecoder; readAhead?: number };
 
-const decodeHere: BlockDecoder = async (payload, codec, rawLength, sha256) => decodeBlock(payload, codec, rawLength, sha256);
+const decodeHere: BlockDecoder = async (payload, codec, rawLength, sha256, dataKey) => openBlock(payload, codec, rawLength, sha256, dataKey);
 
 export class PointDisk implements Disk {
   readonly capacity: number;
@@ -68,7 +69,7 @@ export class PointDisk implements Disk {
     const { bytesRead } = await (await this.dataFile(record.dataFile)).read(stored, 0, record.storedLength, record.offset);
     if (bytesRead !== record.storedLength) fail('the data file ends early');
     try {
-      return await this.decode(stored, record.codec, record.rawLength, record.sha256);
+      return await this.decode(stored, record.codec, record.rawLength, record.sha256, this.point.dataKey);
     } catch (error) {
       return fail((error as Error).message);
     }

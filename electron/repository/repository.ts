@@ -9,6 +9,7 @@ import { syncPath, writeFileDurably } from '../fs/durable.ts';
 import { join } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import { Manifest } from './manifest.ts';
+import { KeyFile } from './chain-key.ts';
 
 export const DEFAULT_BLOCK_SIZE = 1024 * 1024;
 const REPOSITORY_FILE = 'repository.json';
@@ -16,13 +17,66 @@ const pointFolderPattern = /^(\d{6})-([A-Za-z0-9-]+)$/;
 
 export type RepositoryInfo = { format: 'lifeboat-repository'; version: 1; id: string; blockSize: number };
 
+/** Where a reader finds the data key of an encrypted chain (null: not unlocked). */
+export type KeyLookup = (keyId: string) => Promise<Uint8Array | null>;
+const noKeys: KeyLookup = async () => null;
+
 export class Repository {
   readonly path: string;
   readonly info: RepositoryInfo;
+  /** The chain keys this view of the repository can use. */
+  readonly keyFor: KeyLookup;
 
-  private constructor(path: string, info: RepositoryInfo) {
+  private constructor(path: string, info: RepositoryInfo, keyFor: KeyLookup = noKeys) {
     this.path = path;
     this.info = info;
+    this.keyFor = keyFor;
+  }
+
+  /** The same repository, reading encrypted chains with these keys. */
+  withKeys(keyFor: KeyLookup): Repository {
+    return new Repository(this.path, this.info, keyFor);
+  }
+
+  /** Opens a repository that must exist already (a copy target, a restore source). */
+  static async open(path: string): Promise<Repository> {
+    const file = join(path, REPOSITORY_FILE);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if (isErrnoCode(error, 'ENOENT')) throw new LifeboatError('not-found', `${path} holds no Lifeboat repository`);
+      throw new LifeboatError('unavailable', `${path} cannot be read: ${(error as Error).message}`);
+    }
+    const info = safeJson(text) as RepositoryInfo | null;
+    if (info?.format !== 'lifeboat-repository' || info.version !== 1) throw new LifeboatError('corrupt-backup', `${file} is not a Lifeboat repository`);
+    return new Repository(path, info);
+  }
+
+  keyFilePath(keyId: string): string {
+    return join(this.path, 'keys', `${keyId}.json`);
+  }
+
+  async readKeyFile(keyId: string): Promise<KeyFile> {
+    let text: string;
+    try {
+      text = await readFile(this.keyFilePath(keyId), 'utf8');
+    } catch (error) {
+      if (isErrnoCode(error, 'ENOENT')) throw new LifeboatError('corrupt-backup', `encryption key ${keyId} is missing from ${this.path}; restore it with its recovery key file`);
+      throw error;
+    }
+    const parsed = KeyFile.safeParse(safeJson(text));
+    if (!parsed.success || parsed.data.keyId !== keyId) throw new LifeboatError('corrupt-backup', `key file ${this.keyFilePath(keyId)} is damaged`);
+    return parsed.data;
+  }
+
+  /** Stores a wrapped key (new, or the same key under a new password). */
+  async writeKeyFile(file: KeyFile): Promise<void> {
+    await mkdir(join(this.path, 'keys'), { recursive: true });
+    const path = this.keyFilePath(file.keyId);
+    await writeFileDurably(`${path}.new`, JSON.stringify(file, null, 2));
+    await rename(`${path}.new`, path);
+    await syncPath(join(this.path, 'keys'));
   }
 
   static async openOrCreate(path: string, id: string, blockSize = DEFAULT_BLOCK_SIZE): Promise<Repository> {

@@ -113,6 +113,7 @@ async function runStripes(transfer: DiskTransfer, targetPath: string | null, rol
           blockSize: point.blockSize,
           capacity: disk.capacity,
           dataFiles: [...point.dataFiles],
+          dataKey: point.dataKey,
           targetPath,
           slot,
           slots,

@@ -83,7 +83,7 @@ export class DiskRestoreConsumer extends ConsumerBase {
     if (this.failure || this.signal.aborted) return;
     // Each payload owns its buffer (the pass copies it off the tape block): move, do not copy.
     const transfer = blocks.map((block) => block.payload.buffer as ArrayBuffer).filter((buffer, index, all) => all.indexOf(buffer) === index);
-    const task: Promise<void> = this.options.pool.run<WriteBlocksResult>({ type: 'write-blocks', blocks }, transfer).then(
+    const task: Promise<void> = this.options.pool.run<WriteBlocksResult>({ type: 'write-blocks', blocks, dataKey: null }, transfer).then(
       (result) => {
         this.busy('decompress', (result.timings[0] ?? 0) / 1000);
         this.busy('verify', (result.timings[1] ?? 0) / 1000);

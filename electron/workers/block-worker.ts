@@ -1,14 +1,15 @@
 // Worker thread: hashing, compression, and the whole read-decompress-verify-write loop of a
 // restore, so the engine's thread only coordinates.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { BlockKind, RECORD_BYTES, readRecord } from '../repository/block-map.ts';
-import { compressBlock, decodeBlock, decompressBlock, type Codec } from '../repository/codec.ts';
+import { compressBlock, decompressBlock, type Codec } from '../repository/codec.ts';
+import { ENCRYPTED_CODEC, openBlock, sealBlock, unsealed } from '../repository/block-cipher.ts';
 import { ownedCopy } from './pool.ts';
 import { isAllZero } from '../disks/zero.ts';
-import { STAGES, stripeOf, type CompressResult, type DecodeBlockResult, type DigestResult, type RestoreStripeResult, type RestoreStripeTask, type WorkerTask, type WriteBlocksResult, type WriteBlocksTask } from './messages.ts';
+import { STAGES, stripeOf, type CompressResult, type CopyFileResult, type CopyFileTask, type DecodeBlockResult, type DigestResult, type RestoreStripeResult, type RestoreStripeTask, type WorkerTask, type WriteBlocksResult, type WriteBlocksTask } from './messages.ts';
 
 function readFully(fd: number, length: number, position: number): Buffer {
   const buffer = Buffer.allocUnsafe(length);
@@ -81,7 +82,8 @@ function restoreStripe(task: RestoreStripeTask): RestoreStripeResult {
       const stored = readFully(fd as number, record.storedLength, record.offset);
       const t1 = performance.now();
       try {
-        data = decompressBlock(stored, record.codec, record.rawLength);
+        const plain = unsealed(stored, record.codec, record.sha256, task.dataKey);
+        data = decompressBlock(plain.payload, plain.codec, record.rawLength);
       } catch (error) {
         return fail((error as Error).message);
       }
@@ -127,7 +129,8 @@ function writeBlocks(task: WriteBlocksTask): WriteBlocksResult {
       let data: Uint8Array;
       const t0 = performance.now();
       try {
-        data = decompressBlock(block.payload, block.codec, block.rawLength);
+        const plain = unsealed(block.payload, block.codec, block.sha256, task.dataKey);
+        data = decompressBlock(plain.payload, plain.codec, block.rawLength);
       } catch (error) {
         return fail((error as Error).message);
       }
@@ -151,6 +154,49 @@ function writeBlocks(task: WriteBlocksTask): WriteBlocksResult {
   }
 }
 
+const COPY_CHUNK = 4 * 1024 * 1024;
+
+/** SHA-256 of a whole file, read in chunks; `each` sees every chunk (a copy writes it on). */
+function hashFile(fd: number, control: Int32Array, each?: (chunk: Buffer, position: number) => void): { bytes: number; sha256: string } {
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(COPY_CHUNK);
+  let position = 0;
+  for (;;) {
+    if (Atomics.load(control, 0) !== 0) throw new LifeboatError('cancelled', 'stopped');
+    const n = readSync(fd, buffer, 0, COPY_CHUNK, position);
+    if (n === 0) return { bytes: position, sha256: hash.digest('hex') };
+    const chunk = buffer.subarray(0, n);
+    hash.update(chunk);
+    each?.(chunk, position);
+    position += n;
+  }
+}
+
+function copyFile(task: CopyFileTask): CopyFileResult {
+  const source = openSync(task.source, 'r');
+  let written: { bytes: number; sha256: string };
+  try {
+    const target = openSync(task.target, 'wx', 0o600);
+    try {
+      written = hashFile(source, task.control, (chunk, position) => {
+        writeAt(target, chunk, position);
+        task.progress[0] = (task.progress[0] as number) + chunk.length;
+      });
+      fsyncSync(target);
+    } finally {
+      closeSync(target);
+    }
+  } finally {
+    closeSync(source);
+  }
+  const reread = openSync(task.target, 'r');
+  try {
+    return { bytes: written.bytes, sourceSha256: written.sha256, targetSha256: hashFile(reread, task.control).sha256 };
+  } finally {
+    closeSync(reread);
+  }
+}
+
 function handle(task: WorkerTask): { result: unknown; transfer: ArrayBuffer[] } {
   switch (task.type) {
     case 'digest': {
@@ -158,16 +204,18 @@ function handle(task: WorkerTask): { result: unknown; transfer: ArrayBuffer[] } 
       return { result, transfer: [task.data.buffer as ArrayBuffer] };
     }
     case 'compress': {
-      const { codec, payload } = compressBlock(task.data, task.codec as Codec);
-      const result: CompressResult = { codec, payload };
-      return { result, transfer: payload.buffer === task.data.buffer ? [task.data.buffer as ArrayBuffer] : [] };
+      const compressed = compressBlock(task.data, task.codec as Codec);
+      const result: CompressResult = task.seal ? { codec: compressed.codec | ENCRYPTED_CODEC, payload: sealBlock(compressed.payload, task.seal.key, task.seal.sha256) } : compressed;
+      return { result, transfer: result.payload.buffer === task.data.buffer ? [task.data.buffer as ArrayBuffer] : [] };
     }
     case 'restore-stripe':
       return { result: restoreStripe(task), transfer: [] };
     case 'write-blocks':
       return { result: writeBlocks(task), transfer: [] };
+    case 'copy-file':
+      return { result: copyFile(task), transfer: [] };
     case 'decode-block': {
-      const data = ownedCopy(decodeBlock(task.payload, task.codec as Codec, task.rawLength, task.sha256));
+      const data = ownedCopy(openBlock(task.payload, task.codec, task.rawLength, task.sha256, task.dataKey));
       const result: DecodeBlockResult = { data };
       return { result, transfer: [data.buffer as ArrayBuffer] };
     }

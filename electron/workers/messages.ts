@@ -3,7 +3,8 @@
 export type DigestTask = { type: 'digest'; data: Uint8Array };
 export type DigestResult = { sha256: Uint8Array; zero: boolean; data: Uint8Array };
 
-export type CompressTask = { type: 'compress'; data: Uint8Array; codec: number };
+/** With `seal`, the compressed block is also sealed with the chain key (its SHA-256 as AAD). */
+export type CompressTask = { type: 'compress'; data: Uint8Array; codec: number; seal?: { key: Uint8Array; sha256: Uint8Array } };
 export type CompressResult = { codec: number; payload: Uint8Array };
 
 /** Restores (or, with no target, verifies) one stripe of a disk's blocks. */
@@ -13,6 +14,8 @@ export type RestoreStripeTask = {
   blockSize: number;
   capacity: number;
   dataFiles: [number, string][];
+  /** The chain key of an encrypted point. */
+  dataKey: Uint8Array | null;
   targetPath: string | null;
   slot: number;
   slots: number;
@@ -39,15 +42,21 @@ export type RestoreStripeResult = { blocks: number; bytes: number; unchangedBloc
 /** Stored blocks read from elsewhere (tape): decompress, check, write each to its places. */
 export type WriteBlocksTask = {
   type: 'write-blocks';
+  dataKey: Uint8Array | null;
   blocks: { payload: Uint8Array; codec: number; rawLength: number; sha256: Uint8Array; targets: { path: string; position: number }[] }[];
 };
 export type WriteBlocksResult = { bytes: number; timings: number[] };
 
 /** One stored block read elsewhere (an NFS read): decompressed and checked, handed back. */
-export type DecodeBlockTask = { type: 'decode-block'; payload: Uint8Array; codec: number; rawLength: number; sha256: Uint8Array };
+export type DecodeBlockTask = { type: 'decode-block'; payload: Uint8Array; codec: number; rawLength: number; sha256: Uint8Array; dataKey: Uint8Array | null };
 export type DecodeBlockResult = { data: Uint8Array };
 
-export type WorkerTask = DigestTask | CompressTask | RestoreStripeTask | WriteBlocksTask | DecodeBlockTask;
+/** A file of a point copied to another repository, hashed on the way and read back after the
+ * sync: the copy is good when both hashes agree. */
+export type CopyFileTask = { type: 'copy-file'; source: string; target: string; control: Int32Array; progress: Float64Array };
+export type CopyFileResult = { bytes: number; sourceSha256: string; targetSha256: string };
+
+export type WorkerTask = DigestTask | CompressTask | RestoreStripeTask | WriteBlocksTask | DecodeBlockTask | CopyFileTask;
 export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { code: string; message: string; blockIndex?: number } };
 
 /** Blocks are striped across workers in runs of this many so each reads nearby data. */

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { LifeboatError, type ErrorCode } from '../errors.ts';
 import type { DecodeBlockResult, DecodeBlockTask, WorkerReply, WorkerTask } from './messages.ts';
+import type { BlockDecoder } from '../repository/point-disk.ts';
 
 export class WorkerTaskError extends LifeboatError {
   readonly blockIndex: number | undefined;
@@ -103,10 +104,10 @@ export function ownedCopy(data: Uint8Array): Uint8Array {
 }
 
 /** Decodes stored blocks in the pool's workers (for readers of a point outside a restore). */
-export function workerDecoder(pool: WorkerPool): (payload: Uint8Array, codec: number, rawLength: number, sha256: Uint8Array) => Promise<Uint8Array> {
-  return async (payload, codec, rawLength, sha256) => {
+export function workerDecoder(pool: WorkerPool): BlockDecoder {
+  return async (payload, codec, rawLength, sha256, dataKey) => {
     const owned = ownedCopy(payload);
-    const task: DecodeBlockTask = { type: 'decode-block', payload: owned, codec, rawLength, sha256 };
+    const task: DecodeBlockTask = { type: 'decode-block', payload: owned, codec, rawLength, sha256, dataKey };
     return (await pool.run<DecodeBlockResult>(task, [owned.buffer as ArrayBuffer])).data;
   };
 }

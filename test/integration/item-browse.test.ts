@@ -71,7 +71,7 @@ test('picked files, folders and a symlink come back with their bytes, times and 
   assert.equal(listed.find((entry) => entry.name === 'latest-notes')?.target, 'notes.txt');
 
   const out = join(dir, 'out');
-  const job = await runJob(engine, engine.startItemRestore({ vm: 'picker', point: 'latest', paths: ['/disk0/part1/home/operator', '/disk0/part2/etc/hostname'], target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
+  const job = await runJob(engine, await engine.startItemRestore({ vm: 'picker', point: 'latest', paths: ['/disk0/part1/home/operator', '/disk0/part2/etc/hostname'], target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
   assert.equal(job.state, 'succeeded', job.error ?? '');
   for (const file of ['blob.bin', 'notes.txt']) {
     const restored = join(out, 'operator', file);
@@ -84,10 +84,10 @@ test('picked files, folders and a symlink come back with their bytes, times and 
   assert.equal(await readlink(join(out, 'operator', 'latest-notes')), 'notes.txt');
   assert.equal(await readFile(join(out, 'hostname'), 'utf8'), 'picker\n');
 
-  const again = await runJob(engine, engine.startItemRestore({ vm: 'picker', point: 'latest', paths: ['/disk0/part2/etc/hostname'], target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
+  const again = await runJob(engine, await engine.startItemRestore({ vm: 'picker', point: 'latest', paths: ['/disk0/part2/etc/hostname'], target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
   assert.equal(again.state, 'succeeded');
   assert.ok((await readdir(out)).includes('hostname (restored)'));
-  const skipped = await runJob(engine, engine.startItemRestore({ vm: 'picker', point: 'latest', paths: ['/disk0/part2/etc/hostname'], target: { kind: 'local', path: out }, onClash: 'skip' }, 'test'));
+  const skipped = await runJob(engine, await engine.startItemRestore({ vm: 'picker', point: 'latest', paths: ['/disk0/part2/etc/hostname'], target: { kind: 'local', path: out }, onClash: 'skip' }, 'test'));
   assert.deepEqual([skipped.result?.copied, skipped.result?.skipped], [0, 1]);
   await assert.rejects(dispatch(engine, 'files.restore', { vm: 'picker', point: 'latest', paths: ['etc/passwd'], target: { kind: 'local', path: out } }), { code: 'bad-request' });
 });
@@ -133,7 +133,7 @@ test('picked items as one tar or zip archive, read back by tar and by Python\'s 
   assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
   const out = join(dir, 'out');
   for (const archive of ['tar', 'zip'] as const) {
-    const job = await runJob(engine, engine.startItemRestore({ vm: 'archived', point: 'latest', paths: ['/disk0/part1/home/operator'], target: { kind: 'local', path: out }, onClash: 'keep-both', archive }, 'test'));
+    const job = await runJob(engine, await engine.startItemRestore({ vm: 'archived', point: 'latest', paths: ['/disk0/part1/home/operator'], target: { kind: 'local', path: out }, onClash: 'keep-both', archive }, 'test'));
     assert.equal(job.state, 'succeeded', job.error ?? '');
     const file = job.result?.archive as string;
     assert.match(file, new RegExp(`archived-point-1-items\\.${archive}$`));

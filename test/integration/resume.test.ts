@@ -51,14 +51,14 @@ test('a restore killed with SIGKILL resumes from its checkpoint and ends identic
     assert.ok(interrupted);
     assert.equal(interrupted.state, 'interrupted');
     assert.deepEqual(await readdir(target), [`.lifeboat-restore-${interrupted.id}`], 'only the staging folder is there');
-    const resumed = await runJob(engine, engine.resumeJob(interrupted.id, 'test'));
+    const resumed = await runJob(engine, await engine.resumeJob(interrupted.id, 'test'));
     assert.equal(resumed.state, 'succeeded', resumed.error ?? '');
     assert.equal(resumed.id, interrupted.id);
     assert.ok(engine.catalog.jobEvents(resumed.id).some((event) => /resuming from its checkpoint/.test(event.message)));
     const dataBytes = engine.catalog.listPoints(engine.resolveVm('omega').id)[0]?.changedBytes ?? 0;
     assert.ok((resumed.result?.bytesWritten as number) < dataBytes, 'the resumed run wrote less than the whole disk');
     assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), join(target, 'omega.vmdk')), /identical/);
-    assert.throws(() => engine.resumeJob(resumed.id, 'test'), { code: 'conflict' });
+    await assert.rejects(engine.resumeJob(resumed.id, 'test'), { code: 'conflict' });
   } finally {
     await engine.close();
   }
@@ -75,7 +75,7 @@ test('an interrupted restore that is discarded leaves nothing in its target', as
     await assert.rejects(readdir(target), { code: 'ENOENT' }, 'the target folder the restore made is gone');
     assert.deepEqual(engine.catalog.openResources(interrupted.id), []);
     assert.equal(engine.catalog.getJob(interrupted.id)?.state, 'cancelled');
-    assert.throws(() => engine.resumeJob(interrupted.id, 'test'), { code: 'conflict' }, 'nothing left to resume from');
+    await assert.rejects(engine.resumeJob(interrupted.id, 'test'), { code: 'conflict' }, 'nothing left to resume from');
   } finally {
     await engine.close();
   }
