@@ -31,8 +31,7 @@ export type PickRequest = {
   /** Newest point of the VM each site holds (for saying how stale a copy is). */
   newestIn: (site: RepositorySite) => number | null;
   open: (site: RepositorySite) => Promise<Repository>;
-  /** The keys for an encrypted point, unlocked from that repository's key file. A wrong
-   * password ('unauthorized') stops the pick: no other copy would take it either. */
+  /** The keys for an encrypted point, unlocked from that repository's key file. */
   unlock: (repository: Repository) => Promise<KeyLookup>;
 };
 
@@ -65,7 +64,8 @@ export async function pickSource(request: PickRequest): Promise<PickedSource> {
       const why = passedOver.length > 0 ? ` because ${passedOver.length === 1 ? 'a faster copy' : 'faster copies'} could not be read` : request.fromRegion ? ` as asked (region ${request.fromRegion})` : ', the fastest copy';
       return { repository, site, note: `reading ${label} from ${describe(site)}${why}`, passedOver };
     } catch (error) {
-      if (error instanceof LifeboatError && error.code === 'unauthorized') throw error;
+      // A wrong password or recovery key is the operator's to fix: no other copy would take it.
+      if (error instanceof LifeboatError && (error.code === 'unauthorized' || error.code === 'bad-request')) throw error;
       passedOver.push(`${site.name}: ${(error as Error).message}`);
     }
   }

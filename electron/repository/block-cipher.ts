@@ -4,9 +4,8 @@
 // map record) is the additional data, so a sealed block cannot be moved under another record.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { LifeboatError } from '../errors.ts';
-import { decodeBlock } from './codec.ts';
+import { decodeBlock, ENCRYPTED_CODEC } from './codec.ts';
 
-export const ENCRYPTED_CODEC = 0x80;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 export const DATA_KEY_BYTES = 32;

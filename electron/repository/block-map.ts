@@ -3,6 +3,7 @@
 // hole) that can be shared with worker threads without copying.
 import { createHash } from 'node:crypto';
 import { LifeboatError } from '../errors.ts';
+import { isKnownCodec } from './codec.ts';
 
 export const RECORD_BYTES = 60;
 export const MAP_HEADER_BYTES = 16;
@@ -87,7 +88,7 @@ export function decodeMapFile(bytes: Buffer, expected: { blockSize: number; bloc
     const record = readRecord(bytes, MAP_HEADER_BYTES + i * RECORD_BYTES);
     if (record.index <= previous) bad(`records out of order at ${i}`);
     if (record.index >= expected.blockCount) bad(`block ${record.index} is past the end of the disk`);
-    if (record.kind > BlockKind.data || record.codec > 2) bad(`record ${i} has an unknown kind or codec`);
+    if (record.kind > BlockKind.data || !isKnownCodec(record.codec)) bad(`record ${i} has an unknown kind or codec`);
     if (record.kind === BlockKind.data && (record.rawLength === 0 || record.rawLength > expected.blockSize)) bad(`record ${i} has a bad length`);
     previous = record.index;
     records.push(record);

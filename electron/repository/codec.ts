@@ -10,6 +10,14 @@ export type Codec = (typeof Codec)[keyof typeof Codec];
 export const zstdAvailable = typeof zlib.zstdCompressSync === 'function';
 export const defaultCodec: Codec = zstdAvailable ? Codec.zstd : Codec.deflate;
 
+/** Set on the codec byte of a block sealed with the chain key (block-cipher.ts). */
+export const ENCRYPTED_CODEC = 0x80;
+
+/** A codec byte a reader knows: a codec above, sealed or not. */
+export function isKnownCodec(codec: number): boolean {
+  return (codec & ~ENCRYPTED_CODEC) <= Codec.deflate;
+}
+
 export function codecName(codec: number): string {
   return codec === Codec.zstd ? 'zstd' : codec === Codec.deflate ? 'deflate' : codec === Codec.none ? 'none' : `unknown(${codec})`;
 }

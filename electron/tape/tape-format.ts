@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { LifeboatError } from '../errors.ts';
 import { Manifest } from '../repository/manifest.ts';
+import { isKnownCodec } from '../repository/codec.ts';
 import type { TapeDrive } from '../drivers/tape/tape-driver.ts';
 
 export const TAPE_LABEL_FORMAT = 'lifeboat-tape';
@@ -51,7 +52,7 @@ export function decodeFrameHeader(bytes: Uint8Array, label: string): Frame {
     sha256: Uint8Array.prototype.slice.call(buffer, 24, 56),
   };
   if (frame.kind !== FrameKind.block && frame.kind !== FrameKind.end) throw new LifeboatError('corrupt-backup', `${label}: frame of unknown kind ${frame.kind}`);
-  if (frame.codec > 2) throw new LifeboatError('corrupt-backup', `${label}: frame with unknown codec ${frame.codec}`);
+  if (!isKnownCodec(frame.codec)) throw new LifeboatError('corrupt-backup', `${label}: frame with unknown codec ${frame.codec}`);
   if (frame.kind === FrameKind.block && (frame.storedLength === 0 || frame.rawLength === 0 || frame.storedLength > 64 * 1024 * 1024 || frame.rawLength > 64 * 1024 * 1024)) {
     throw new LifeboatError('corrupt-backup', `${label}: frame with impossible lengths (${frame.storedLength} stored, ${frame.rawLength} raw)`);
   }
