@@ -18,13 +18,18 @@ import { promptsCommand, restoreTapeCommand, tapeCommand } from './tape-commands
 import { serve } from './serve.ts';
 import { instantCommand } from './instant-commands.ts';
 import { arrayCommand, snapshotsCommand } from './array-commands.ts';
+import { copiesCommand, copiesText, keysCommand, passwordFrom, reposCommand, sourceChoice } from './copy-commands.ts';
 
 const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
   lab create [--vms N] [--points N] [--disk-mib N]   make demo VMs and back them up
-  backup local:<vm-folder> [--detach]                back up a VM folder (VMware layout)
+  backup local:<vm-folder> [--encrypt] [--password-env VAR] [--remember-key] [--detach]
+                                                     back up a VM folder (VMware layout); --encrypt starts an
+                                                     encrypted chain, whose backups then need its password
   vms                                                VMs in the catalog
   points <vm>                                        restore points of a VM
   restore vm <vm> --point <id|seq|latest> --target local:<dir> [--name NEW] [--detach]
+     every restore of a backup point also takes: [--from-region R] (cross-region restore, drills)
+     [--password-env VAR | --recovery-key FILE] (encrypted points)
   restore vm <vm> --point P --target vsphere:<host> [--name NEW] [--datastore D] [--host-system ESXI]
                   [--network N] [--disk-format thin|thick] [--transport auto|san|hotadd|nbd]
   restore vm <vm> --point P --target vsphere:<host> --original [--yes]   roll the VM back in place
@@ -70,6 +75,13 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
   snapshots [--vm V]                                 storage snapshots and the VMs on them
   restore vm <vm>... --from-snapshot <id> --target local:<dir>|vsphere:<host> [--name NEW] [--present-to HOST]
   files get <vm> --from-snapshot <id> <path>... --out DIR   restore VMs or picked items from a clone of a storage snapshot
+  repos [add <name> --path DIR --region R --zone Z | locate <name> --region R --zone Z | remove <name>]
+                                                     the primary and copy repositories and where they are
+  copies [status] [--vm V] | policy none|lrs|zrs|grs | run [<vm>...]
+                                                     each point's copies and tiers; copy jobs that verify hashes
+  keys [export <key> --password-env VAR --out FILE | remember <key> (--password-env VAR | --recovery-key FILE)
+        | forget <key> | set-password <key> (--recovery-key FILE | --password-env VAR) --new-password-env VAR]
+                                                     keys of encrypted chains; a recovery key for lost passwords
   serve [--host 127.0.0.1] [--port 7420]             console over HTTP + WebSocket`;
 
 type Flags = { original?: boolean | undefined; yes?: boolean | undefined; target?: string | undefined; datastore?: string | undefined; 'host-system'?: string | undefined; network?: string | undefined; 'disk-format'?: string | undefined; transport?: string | undefined; url?: string | undefined; user?: string | undefined; 'password-env'?: string | undefined; insecure?: boolean | undefined; name?: string | undefined };
@@ -186,6 +198,8 @@ export async function main(argv: string[]): Promise<number> {
       path: { type: 'string' }, protocol: { type: 'string' }, template: { type: 'string' },
       'blob-url': { type: 'string' }, account: { type: 'string' }, 'key-env': { type: 'string' }, 'clone-quota': { type: 'string' }, 'from-snapshot': { type: 'string' }, 'present-to': { type: 'string' },
       staging: { type: 'string' }, barcode: { type: 'string' }, all: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false },
+      encrypt: { type: 'boolean', default: false }, 'remember-key': { type: 'boolean', default: false }, 'recovery-key': { type: 'string' }, 'new-password-env': { type: 'string' },
+      'from-region': { type: 'string' }, region: { type: 'string' }, zone: { type: 'string' },
     },
   });
   const out: Output = {
@@ -236,11 +250,15 @@ export async function main(argv: string[]): Promise<number> {
       case 'points': {
         if (!rest[0]) throw new UsageError('points takes a VM name or id');
         const points = await api.invoke('points.list', { vm: rest[0] });
-        out.print(table([['SEQ', 'ID', 'KIND', 'CREATED', 'CHANGED', 'STORED'], ...points.map((point) => [String(point.sequence), point.id, point.kind, point.createdAt, formatBytes(point.changedBytes), formatBytes(point.storedBytes)])]), points);
+        out.print(
+          table([['SEQ', 'ID', 'KIND', 'CREATED', 'CHANGED', 'STORED', 'ENCRYPTED', 'COPIES (FASTEST FIRST)'], ...points.map((point) => [String(point.sequence), point.id, point.kind, point.createdAt, formatBytes(point.changedBytes), formatBytes(point.storedBytes), point.keyId ? 'yes' : 'no', copiesText(point.copies)])]),
+          points,
+        );
         return 0;
       }
       case 'backup': {
-        const { job } = await api.invoke('backup.start', { source: { kind: 'local', path: localPath(rest[0], 'backup source') } });
+        const password = passwordFrom(values['password-env'], '--password-env');
+        const { job } = await api.invoke('backup.start', { source: { kind: 'local', path: localPath(rest[0], 'backup source') }, encrypt: values.encrypt, rememberKey: values['remember-key'], ...(password ? { password } : {}) });
         return await runJobCommand(api, job, values.detach, out);
       }
       case 'restore': {
@@ -248,13 +266,13 @@ export async function main(argv: string[]): Promise<number> {
         if (rest[0] === 'disks') {
           const template = values.template;
           if (!rest[1] || !values.point || !values.out || (template !== 'ovf' && template !== 'arm')) throw new UsageError('restore disks takes: <vm> --point P --out DIR --template ovf|arm');
-          const { job } = await api.invoke('restore.disks', { vm: rest[1], point: values.point, target: { kind: 'local', path: values.out }, template, operator });
+          const { job } = await api.invoke('restore.disks', { vm: rest[1], point: values.point, target: { kind: 'local', path: values.out }, template, operator, ...(await sourceChoice(values)) });
           return await runJobCommand(api, job, values.detach, out);
         }
         if (rest[0] === 'vm' && values.target?.startsWith('azure:')) {
           const [account, container] = values.target.slice('azure:'.length).split('/');
           if (!rest[1] || !values.point || !account || !container) throw new UsageError('restore vm <vm> --point P --target azure:<account>/<container>');
-          const { job } = await api.invoke('restore.azure', { vm: rest[1], point: values.point, account, container, operator });
+          const { job } = await api.invoke('restore.azure', { vm: rest[1], point: values.point, account, container, operator, ...(await sourceChoice(values)) });
           return await runJobCommand(api, job, values.detach, out);
         }
         if (rest[0] === 'vm' && values['from-snapshot']) {
@@ -267,7 +285,7 @@ export async function main(argv: string[]): Promise<number> {
         }
         if (rest[0] !== 'vm' || !rest[1]) throw new UsageError('restore takes: vm <vm> --point P --target local:<dir>, or tape <vm>... --point P --target …');
         if (!values.point) throw new UsageError('restore vm needs --point <id|sequence|latest>');
-        const request = { vm: rest[1], point: values.point, target: restoreTarget(values), operator, ...(values.name ? { newName: values.name } : {}) };
+        const request = { vm: rest[1], point: values.point, target: restoreTarget(values), operator, ...(values.name ? { newName: values.name } : {}), ...(await sourceChoice(values)) };
         if (request.target.kind === 'vsphere' && request.target.original && !values.yes) {
           const preview = await api.invoke('restore.previewOriginal', { vm: rest[1], point: values.point, host: request.target.host });
           out.print(
@@ -342,7 +360,7 @@ export async function main(argv: string[]): Promise<number> {
           return 0;
         }
         if (paths.length === 0 || !values.out) throw new UsageError('files get needs paths and --out DIR');
-        const { job } = await api.invoke('files.restore', { vm, point: values.point, paths, target: { kind: 'local', path: values.out }, onClash, operator, ...(archive ? { archive } : {}) });
+        const { job } = await api.invoke('files.restore', { vm, point: values.point, paths, target: { kind: 'local', path: values.out }, onClash, operator, ...(archive ? { archive } : {}), ...(await sourceChoice(values)) });
         return await runJobCommand(api, job, values.detach, out);
       }
       case 'verify': {
@@ -358,7 +376,7 @@ export async function main(argv: string[]): Promise<number> {
           return 0;
         }
         const settings = await api.invoke('settings.get', {});
-        out.print(`four-eyes rule: ${settings.fourEyes ? 'on (original-location restores wait for a second operator)' : 'off'}`, settings);
+        out.print(`four-eyes rule: ${settings.fourEyes ? 'on (original-location restores wait for a second operator)' : 'off'}\ncopy policy: ${settings.copyPolicy.toUpperCase()} (\`lifeboat copies policy …\` sets it)`, settings);
         return 0;
       }
       case 'audit': {
@@ -424,6 +442,12 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'snapshots':
         return await snapshotsCommand(api, values, out);
+      case 'repos':
+        return await reposCommand(api, rest, values, out);
+      case 'copies':
+        return await copiesCommand(api, rest, values, operator, out);
+      case 'keys':
+        return await keysCommand(api, rest, values, out);
       default:
         throw new UsageError(`unknown command ${command}; \`lifeboat --help\` lists them`);
     }

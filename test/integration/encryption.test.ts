@@ -3,7 +3,8 @@
 // operator chose to remember); a wrong or missing one is refused before any job or file exists.
 // The lost-password path: a recovery key file sets a new password.
 import assert from 'node:assert/strict';
-import { access, mkdir, open, readdir, readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { access, mkdir, open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { inProcessApi } from '../../electron/cli/connect.ts';
@@ -95,7 +96,7 @@ test('a lost password: the recovery key file restores and sets a new password; t
   assert.equal((await restore('new', { password: 'a brand new password' })).job.state, 'succeeded');
 });
 
-test('a remembered key restores without a password until it is forgotten; a sealed block that was tampered with fails the restore', async () => {
+test('a remembered key restores without a password until it is forgotten', async () => {
   const [key] = await api.invoke('keys.list', {});
   assert.ok(key);
   assert.equal((await api.invoke('keys.remember', { keyId: key.keyId, password: 'a brand new password' })).stored, true);
@@ -104,7 +105,34 @@ test('a remembered key restores without a password until it is forgotten; a seal
   assert.ok(Array.isArray(files));
   assert.equal((await api.invoke('keys.forget', { keyId: key.keyId })).stored, false);
   await assert.rejects(restore('forgotten', {}), { code: 'unauthorized' });
+});
 
+test('the CLI: a recovery key file exported and used, a wrong password refused with one clear line', async () => {
+  const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
+  const home = join(dir, 'home');
+  // Asynchronous: the CLI talks to this process's engine over its socket.
+  const run = (args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, [cli, '--home', home, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
+        resolve({ status: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      });
+    });
+  const [key] = await api.invoke('keys.list', {});
+  const recoveryFile = join(dir, 'vault.recovery-key');
+  const exported = await run(['keys', 'export', key?.keyId as string, '--password-env', 'PW', '--out', recoveryFile], { PW: 'a brand new password' });
+  assert.equal(exported.status, 0, exported.stderr);
+  assert.equal((await stat(recoveryFile)).mode & 0o777, 0o600);
+  const wrong = await run(['restore', 'vm', 'vault', '--point', '1', '--target', `local:${join(dir, 'cli-wrong')}`, '--password-env', 'PW'], { PW: 'nope nope nope' });
+  assert.equal(wrong.status, 2);
+  assert.match(wrong.stderr, /^lifeboat: wrong password for encryption key/);
+  await assert.rejects(access(join(dir, 'cli-wrong')), { code: 'ENOENT' });
+  const restored = await run(['restore', 'vm', 'vault', '--point', '2', '--target', `local:${join(dir, 'cli-restored')}`, '--recovery-key', recoveryFile]);
+  assert.equal(restored.status, 0, restored.stderr);
+  assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', raw, join(dir, 'cli-restored', 'vault.vmdk')), /identical/);
+  assert.match((await run(['points', 'vault'])).stdout, /ENCRYPTED.*\n.*yes/);
+});
+
+test('a sealed block that was tampered with fails the restore: it does not authenticate', async () => {
   const vmFolder = join(repository, 'vms', engine.resolveVm('vault').id, 'points');
   const [pointFolder] = await readdir(vmFolder);
   const handle = await open(join(vmFolder, pointFolder as string, 'data.lbd'), 'r+');
