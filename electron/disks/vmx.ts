@@ -63,3 +63,23 @@ export function rewriteVmx(vmx: Vmx, changes: { displayName: string; diskFiles: 
   }
   return out.join('\n');
 }
+
+/** The key a VM encrypted by the platform (vSphere VM encryption) is sealed with: its key
+ * provider (KMS cluster) and key id, read from `encryption.keySafe`. A restore keeps these
+ * references; the backup holds the disks as the platform stored them. */
+export type PlatformKey = { providerId: string; keyId: string; keySafe: string };
+
+export function platformKeyOf(vmx: Vmx): PlatformKey | null {
+  const keySafe = vmx.entries.get('encryption.keysafe');
+  if (!keySafe) return null;
+  // .vmx escapes bytes as |XX; the key safe itself percent-encodes ('-' as %2d).
+  const decoded = keySafe.replace(/\|([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  let text: string;
+  try {
+    text = decodeURIComponent(decoded);
+  } catch {
+    text = decoded;
+  }
+  const match = /fqid\/<[^>]*>\/([^/,()]+)\/([^/,()]+)/.exec(text);
+  return match ? { providerId: match[1] as string, keyId: match[2] as string, keySafe } : null;
+}

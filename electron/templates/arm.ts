@@ -9,6 +9,7 @@ const GIB = 1024 ** 3;
 export type ArmDisk = { fileName: string; capacity: number; uri?: string };
 
 export function armTemplate(vm: VmShape, disks: ArmDisk[]): string {
+  const key = vm.platformKey;
   const diskParameter = (index: number): string => (index === 0 ? 'osDiskVhdUri' : `dataDisk${index}VhdUri`);
   const diskName = (index: number): string => (index === 0 ? "[concat(parameters('vmName'), '-osdisk')]" : `[concat(parameters('vmName'), '-datadisk${index}')]`);
   const diskId = (index: number): string => `[resourceId('Microsoft.Compute/disks', ${diskName(index).slice(1, -1)})]`;
@@ -20,11 +21,14 @@ export function armTemplate(vm: VmShape, disks: ArmDisk[]): string {
     networkInterfaceId: { type: 'string', metadata: { description: 'Resource id of the network interface the VM gets' } },
     storageAccountId: { type: 'string', metadata: { description: 'Resource id of the storage account holding the VHDs' } },
     ...Object.fromEntries(disks.map((disk, index) => [diskParameter(index), { type: 'string', ...(disk.uri ? { defaultValue: disk.uri } : {}), metadata: { description: `Blob URL of ${disk.fileName} once uploaded (a page blob)` } }])),
+    ...(key ? { diskEncryptionSetId: { type: 'string', metadata: { description: `Resource id of the disk encryption set holding key ${key.keyId} of provider ${key.providerId}, which the backed-up VM was encrypted with` } } } : {}),
   };
+  // A VM the platform encrypted keeps its key: its disks name the encryption set holding it.
+  const encryption = key ? { encryption: { type: 'EncryptionAtRestWithCustomerKey', diskEncryptionSetId: "[parameters('diskEncryptionSetId')]" } } : {};
   const template = {
     $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#',
     contentVersion: '1.0.0.0',
-    metadata: { generator: 'Lifeboat restore disks', vm: vm.name, guestOs: vm.guestOs },
+    metadata: { generator: 'Lifeboat restore disks', vm: vm.name, guestOs: vm.guestOs, ...(key ? { platformKey: { providerId: key.providerId, keyId: key.keyId } } : {}) },
     parameters,
     resources: [
       ...disks.map((disk, index) => ({
@@ -37,6 +41,7 @@ export function armTemplate(vm: VmShape, disks: ArmDisk[]): string {
           ...(index === 0 ? { osType: vm.windows ? 'Windows' : 'Linux' } : {}),
           creationData: { createOption: 'Import', sourceUri: `[parameters('${diskParameter(index)}')]`, storageAccountId: "[parameters('storageAccountId')]" },
           diskSizeGB: Math.max(1, Math.ceil(disk.capacity / GIB)),
+          ...encryption,
         },
       })),
       {

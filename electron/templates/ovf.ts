@@ -9,6 +9,12 @@ function item(lines: Record<string, string | number>): string {
   return `      <Item>\n${Object.entries(lines).map(([key, value]) => `        <rasd:${key}>${escapeXml(String(value))}</rasd:${key}>`).join('\n')}\n      </Item>`;
 }
 
+/** A VM the platform encrypted keeps its key reference (provider and key id in the key safe). */
+function keyReference(vm: VmShape): string {
+  if (!vm.platformKey) return '';
+  return `\n      <!-- encrypted by the platform: key ${escapeXml(vm.platformKey.keyId)} of key provider ${escapeXml(vm.platformKey.providerId)} -->\n      <vmw:ExtraConfig ovf:required="false" vmw:key="encryption.keySafe" vmw:value="${escapeXml(vm.platformKey.keySafe)}"/>`;
+}
+
 export function ovfDescriptor(vm: VmShape, disks: TemplateDisk[]): string {
   const networks = [...new Set(vm.nics.map((nic) => nic.network))];
   const items = [
@@ -20,7 +26,7 @@ export function ovfDescriptor(vm: VmShape, disks: TemplateDisk[]): string {
   ];
   return `<?xml version="1.0" encoding="UTF-8"?>
 <!-- Written by Lifeboat from a restore point: edit the hardware below before you import it. -->
-<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData" xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData" xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData" xmlns:vmw="http://www.vmware.com/schema/ovf" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
   <References>
 ${disks.map((disk, index) => `    <File ovf:href="${escapeXml(disk.fileName)}" ovf:id="file${index + 1}" ovf:size="${disk.fileSize}"/>`).join('\n')}
   </References>
@@ -47,7 +53,7 @@ ${networks.map((network) => `    <Network ovf:name="${escapeXml(network)}">\n   
         <vssd:VirtualSystemIdentifier>${escapeXml(vm.name)}</vssd:VirtualSystemIdentifier>
         <vssd:VirtualSystemType>vmx-13</vssd:VirtualSystemType>
       </System>
-${items.join('\n')}
+${items.join('\n')}${keyReference(vm)}
     </VirtualHardwareSection>
   </VirtualSystem>
 </Envelope>

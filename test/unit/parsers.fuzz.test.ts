@@ -8,7 +8,7 @@ import { LifeboatError } from '../../electron/errors.ts';
 import { decodeMapFile, encodeMapFile, sha256Hex, BlockKind } from '../../electron/repository/block-map.ts';
 import { parseDescriptor, writeFlatDescriptor } from '../../electron/disks/vmdk-descriptor.ts';
 import { parseSparseHeader, SPARSE_MAGIC } from '../../electron/disks/vmdk-sparse.ts';
-import { parseVmx } from '../../electron/disks/vmx.ts';
+import { parseVmx, platformKeyOf } from '../../electron/disks/vmx.ts';
 import { parseClientFrame } from '../../electron/rpc/frames.ts';
 import { interpretResponse } from '../../electron/drivers/vsphere/soap-client.ts';
 import { vmxText } from '../../electron/lab/create-lab.ts';
@@ -70,12 +70,13 @@ test('VMDK descriptor: round trip, and arbitrary text never escapes as another e
   fc.assert(fc.property(fc.array(lines, { maxLength: 20 }), (parts) => onlyOurErrors(() => parseDescriptor(parts.join('\n'), 'fuzz'))), runs);
 });
 
-test('.vmx: the lab file parses; arbitrary text gives clear errors', () => {
+test('.vmx: the lab file parses; arbitrary text (key safes too) gives clear errors', () => {
   const vmx = parseVmx(vmxText('vm1', ['vm1.vmdk', 'vm1_1.vmdk'], '00 11'), 't');
   assert.deepEqual(vmx.disks, [{ key: 'scsi0:0', fileName: 'vm1.vmdk' }, { key: 'scsi0:1', fileName: 'vm1_1.vmdk' }]);
   assert.throws(() => parseVmx('displayName = "x"\nscsi0:0.fileName = "/vmfs/volumes/other/x.vmdk"\n', 't'), /outside the VM folder/);
-  const lines = fc.oneof(fc.string(), fc.constantFrom('displayName = "a"', 'scsi0:0.fileName = "a.vmdk"', 'ide1:0.deviceType = "cdrom-image"', 'ide1:0.fileName = "x.iso"', 'x = "unterminated'));
-  fc.assert(fc.property(fc.array(lines, { maxLength: 20 }), (parts) => onlyOurErrors(() => parseVmx(parts.join('\n'), 'fuzz'))), runs);
+  const keySafe = fc.string().map((text) => `encryption.keySafe = "${text.replace(/["\\|]/g, '')}"`);
+  const lines = fc.oneof(fc.string(), keySafe, fc.constantFrom('displayName = "a"', 'scsi0:0.fileName = "a.vmdk"', 'ide1:0.deviceType = "cdrom-image"', 'ide1:0.fileName = "x.iso"', 'x = "unterminated', 'encryption.keySafe = "vmware:key/list/(pair/(fqid/<VMWARE%2dNULL>/kms/k%zz,HMAC))"'));
+  fc.assert(fc.property(fc.array(lines, { maxLength: 20 }), (parts) => onlyOurErrors(() => platformKeyOf(parseVmx(parts.join('\n'), 'fuzz')))), runs);
 });
 
 test('block map files: round trip, and any corruption is caught', () => {

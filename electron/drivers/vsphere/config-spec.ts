@@ -1,7 +1,7 @@
 // A VirtualMachineConfigSpec built from the backed-up .vmx: CPUs, memory, guest, SCSI
 // controllers, disks (thin or thick) and NICs mapped to a network of the target host. Elements
 // follow the WSDL's order, which real vCenters insist on.
-import type { Vmx } from '../../disks/vmx.ts';
+import { platformKeyOf, type Vmx } from '../../disks/vmx.ts';
 import { el, xml } from './xml.ts';
 
 export type DiskPlacement = { key: string; fileName: string; capacity: number; controllerBus: number; unit: number };
@@ -98,5 +98,13 @@ export function vmConfigSpec(vmx: Vmx, placements: DiskPlacement[], choices: Spe
     ...controllers,
     ...disks,
     ...nics,
+    ...cryptoSpec(vmx),
   ));
+}
+
+/** A VM the platform encrypted is created encrypted with the same key of the same provider. */
+function cryptoSpec(vmx: Vmx): string[] {
+  const key = platformKeyOf(vmx);
+  if (!key) return [];
+  return [el('crypto', xml(el('cryptoKeyId', xml(el('keyId', key.keyId), el('providerId', xml(el('id', key.providerId)))))), { 'xsi:type': 'CryptoSpecEncrypt' })];
 }
