@@ -315,6 +315,63 @@ async function consoleQueue(): Promise<void> {
 }
 
 /** The bench VM's folder: its .vmx and a monolithicFlat disk of `capacity` bytes. */
+/** Copy jobs against `cp` of the same files, and encrypted against plain backup and restore. */
+async function copiesAndEncryption(source: string, capacity: number): Promise<void> {
+  const times = { copy: [] as number[], cpCopy: [] as number[], plainBackup: [] as number[], sealedBackup: [] as number[], plainRestore: [] as number[], sealedRestore: [] as number[], crossRegion: [] as number[] };
+  let copiedBytes = 0;
+  const finished = async (engine: Engine, started: Promise<{ id: string }>): Promise<void> => {
+    const job = await engine.jobs.whenEnded((await started).id);
+    if (job.state !== 'succeeded') throw new Error(`${job.kind} failed: ${job.error}`);
+  };
+  for (let run = 0; run < runs; run++) {
+    const home = join(root, `home-copies-${run}`);
+    const engine = await Engine.open({ home });
+    try {
+      times.plainBackup.push(await timed(() => finished(engine, engine.startBackup(source, 'bench'))));
+      for (const [name, region, zone] of [['near', 'primary', 'zone-2'], ['zoned', 'primary', 'zone-3'], ['far', 'secondary', 'zone-1']] as const) {
+        await engine.copies.add({ name, path: join(root, `copies-${run}`, name), region, zone }, 'bench');
+      }
+      engine.catalog.updateSettings({ copyPolicy: 'grs' });
+      times.copy.push(await timed(() => finished(engine, Promise.resolve(engine.copies.startCopies(null, 'bench', 'bench')))));
+      const [point] = engine.catalog.listPoints(engine.resolveVm('bench').id);
+      const data = join(engine.repository.pointFolder({ vmId: engine.resolveVm('bench').id, sequence: 1, id: point?.id as string }), 'data.lbd');
+      copiedBytes = 3 * (await stat(data)).size;
+      times.cpCopy.push(await timed(() => {
+        for (const name of ['a', 'b', 'c']) cp(data, join(root, `cp-copy-${run}-${name}`));
+      }));
+      for (const name of ['a', 'b', 'c']) await rm(join(root, `cp-copy-${run}-${name}`));
+      const restoreFrom = async (label: string, fromRegion?: string): Promise<number> => {
+        const target = join(root, `restore-${label}-${run}`);
+        const time = await timed(() => finished(engine, engine.startRestore({ vm: 'bench', point: 'latest', target: { kind: 'local', path: target }, ...(fromRegion ? { fromRegion } : {}) }, 'bench')));
+        await rm(target, { recursive: true });
+        return time;
+      };
+      times.plainRestore.push(await restoreFrom('plain'));
+      times.crossRegion.push(await restoreFrom('secondary', 'secondary'));
+    } finally {
+      await engine.close();
+      await rm(home, { recursive: true, force: true });
+      await rm(join(root, `copies-${run}`), { recursive: true, force: true });
+    }
+    const sealedHome = join(root, `home-sealed-${run}`);
+    const sealed = await Engine.open({ home: sealedHome });
+    try {
+      times.sealedBackup.push(await timed(() => finished(sealed, sealed.startBackup(source, 'bench', { encrypt: true, password: 'bench password' }))));
+      const target = join(root, `restore-sealed-${run}`);
+      times.sealedRestore.push(await timed(() => finished(sealed, sealed.startRestore({ vm: 'bench', point: 'latest', target: { kind: 'local', path: target }, password: 'bench password' }, 'bench'))));
+      await rm(target, { recursive: true });
+    } finally {
+      await sealed.close();
+      await rm(sealedHome, { recursive: true, force: true });
+    }
+  }
+  const m = Object.fromEntries(Object.entries(times).map(([key, values]) => [key, median(values)])) as Record<keyof typeof times, number>;
+  console.log(`  GRS copy job (3 copies)        ${m.copy.toFixed(2)} s  ${((copiedBytes / m.copy) / 1e6).toFixed(0)} MB/s copied, each file hashed and read back  ratio to cp + sync of the same files ${(m.cpCopy / m.copy).toFixed(2)}`);
+  console.log(`  cross-region restore           ${m.crossRegion.toFixed(2)} s  ratio to restoring from the primary ${(m.plainRestore / m.crossRegion).toFixed(2)} (the secondary is a folder on the same disk here)`);
+  console.log(`  encrypted backup / restore     ${m.sealedBackup.toFixed(2)} s / ${m.sealedRestore.toFixed(2)} s  ratio to plain ${(m.plainBackup / m.sealedBackup).toFixed(2)} / ${(m.plainRestore / m.sealedRestore).toFixed(2)} (AES-256-GCM per block in the workers; ${((capacity / m.sealedRestore) / 1e6).toFixed(0)} MB/s of disk restored)`);
+  console.log(`  copies raw runs (s): copy ${times.copy.map((t) => t.toFixed(2)).join(' ')} | cp ${times.cpCopy.map((t) => t.toFixed(2)).join(' ')} | sealed restore ${times.sealedRestore.map((t) => t.toFixed(2)).join(' ')}`);
+}
+
 async function makeSourceVm(capacity: number): Promise<{ source: string; flat: string; dataBytes: number }> {
   const source = join(root, 'source');
   await mkdir(source);
@@ -323,6 +380,13 @@ async function makeSourceVm(capacity: number): Promise<{ source: string; flat: s
   await writeFile(join(source, 'bench.vmdk'), `# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\nRW ${capacity / 512} FLAT "bench-flat.vmdk" 0\n`);
   await writeFile(join(source, 'bench.vmx'), vmxText('bench', ['bench.vmdk'], '42 42 42 42 42 42 42 42-42 42 42 42 42 42 42 42'));
   return { source, flat, dataBytes };
+}
+
+async function copiesOnly(): Promise<void> {
+  const capacity = gib * 1024 * MIB;
+  const { source } = await makeSourceVm(capacity);
+  console.log(`Lifeboat bench, copies and encryption only: ${gib} GiB VM, ${runs} runs, medians`);
+  await copiesAndEncryption(source, capacity);
 }
 
 async function instantOnly(): Promise<void> {
@@ -388,6 +452,7 @@ async function main(): Promise<void> {
   console.log(`  entire VM restore (latest)     ${restoreTime.toFixed(2)} s  ${mbps(capacity, restoreTime)} of disk  ratio to cp ${(cpTime / restoreTime).toFixed(2)}  (goal >= 0.80)`);
   console.log(`  restore steps (last run, s): ${restoreSteps}`);
   console.log(`  repository size after 2 points ${(stored / 2 ** 30).toFixed(2)} GiB for ${(dataBytes / 2 ** 30).toFixed(2)} GiB of data`);
+  await copiesAndEncryption(source, capacity);
   await tape(source, capacity, cpTime);
   await vsphereModes(source, capacity, cpTime);
   await instantRecovery(source, capacity);
@@ -397,9 +462,10 @@ async function main(): Promise<void> {
 }
 
 try {
-  // LIFEBOAT_BENCH_ONLY=console (or instant) measures that part alone (a minute instead of several).
+  // LIFEBOAT_BENCH_ONLY=console (or instant, or copies) measures that part alone (a minute instead of several).
   if (process.env.LIFEBOAT_BENCH_ONLY === 'console') await consoleQueue();
   else if (process.env.LIFEBOAT_BENCH_ONLY === 'instant') await instantOnly();
+  else if (process.env.LIFEBOAT_BENCH_ONLY === 'copies') await copiesOnly();
   else await main();
 } finally {
   await rm(root, { recursive: true, force: true });

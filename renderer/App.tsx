@@ -11,6 +11,7 @@ import { Notices } from './views/Notices.tsx';
 import { RehearsalView } from './views/RehearsalView.tsx';
 import { InstantView } from './views/InstantView.tsx';
 import { ArraysView } from './views/ArraysView.tsx';
+import { CopiesView } from './views/CopiesView.tsx';
 
 const tabs: { view: View; label: string }[] = [
   { view: 'inventory', label: 'Inventory' },
@@ -20,6 +21,7 @@ const tabs: { view: View; label: string }[] = [
   { view: 'files', label: 'Files' },
   { view: 'tape', label: 'Tape' },
   { view: 'arrays', label: 'Arrays' },
+  { view: 'copies', label: 'Copies' },
   { view: 'rehearsal', label: 'Rehearsal' },
 ];
 
@@ -53,6 +55,7 @@ export function App() {
         {view === 'files' && <FilesView />}
         {view === 'tape' && <TapeView />}
         {view === 'arrays' && <ArraysView />}
+        {view === 'copies' && <CopiesView />}
         {view === 'rehearsal' && <RehearsalView />}
       </main>
     </div>

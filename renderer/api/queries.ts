@@ -71,6 +71,32 @@ export const useStorageSnapshots = () => {
   return useQuery({ queryKey: ['storage-snapshots'], queryFn: () => api.invoke('snapshots.list', {}), refetchInterval: 2000 });
 };
 
+export const useRepos = () => {
+  const api = useApi();
+  return useQuery({ queryKey: ['repos'], queryFn: () => api.invoke('repos.list', {}) });
+};
+
+/** Copies are checked on disk: polled while shown, a copy that disappears shows as missing. */
+export const useCopyStatus = () => {
+  const api = useApi();
+  return useQuery({ queryKey: ['copy-status'], queryFn: () => api.invoke('copies.status', {}), refetchInterval: 5000 });
+};
+
+export const useSettings = () => {
+  const api = useApi();
+  return useQuery({ queryKey: ['settings'], queryFn: () => api.invoke('settings.get', {}) });
+};
+
+export const useKeys = () => {
+  const api = useApi();
+  return useQuery({ queryKey: ['keys'], queryFn: () => api.invoke('keys.list', {}) });
+};
+
+export const useAzureAccounts = () => {
+  const api = useApi();
+  return useQuery({ queryKey: ['azure'], queryFn: () => api.invoke('azure.list', {}) });
+};
+
 export const useOpenPrompts = () => {
   const api = useApi();
   return useQuery({ queryKey: ['prompts'], queryFn: () => api.invoke('prompts.list', { open: true }) });
@@ -133,6 +159,8 @@ export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
           void queries.invalidateQueries({ queryKey: ['vms'] });
           void queries.invalidateQueries({ queryKey: ['points'] });
         }
+        if (kinds.has('copy') || kinds.has('backup')) void queries.invalidateQueries({ queryKey: ['copy-status'] });
+        if (kinds.has('copy')) void queries.invalidateQueries({ queryKey: ['points'] });
         if ([...batch.values()].some((job) => job.kind.startsWith('tape-'))) {
           void queries.invalidateQueries({ queryKey: ['tape-inventory'] });
           void queries.invalidateQueries({ queryKey: ['tape-copies'] });

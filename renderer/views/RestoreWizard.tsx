@@ -1,12 +1,16 @@
-// Entire VM restore wizard: VM, restore point (storage snapshots holding the VM first, the
-// fastest tier, then the backup's points), target folder and name, review, start.
+// Restore wizard: VM, restore point (storage snapshots holding the VM first, the fastest tier,
+// then the backup's points with their copies), location and target (a new VM, the disks with a
+// template, Azure Storage, or the VM in place), then review: which copy to read and, for an
+// encrypted point, its password or recovery key.
 import { useState, type FormEvent } from 'react';
 import { formatBytes } from '../../shared/format.ts';
 import { useQueryClient } from '@tanstack/react-query';
-import { useApi, usePoints, useStorageSnapshots, useVms } from '../api/queries.ts';
+import { useApi, useKeys, usePoints, useStorageSnapshots, useVms } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
 import { describeTarget, emptyTarget, targetComplete, targetRequest, TargetStep, type TargetChoice } from './TargetStep.tsx';
+import { TierBadges } from './TierBadges.tsx';
+import { SourceFields, sourceRequest, sourceReady, type SourceChoice } from './SourceFields.tsx';
 
 const stepTitles = ['Virtual machine', 'Restore point', 'Target', 'Review'] as const;
 
@@ -23,6 +27,8 @@ export function RestoreWizard() {
   const [snapshotId, setSnapshotId] = useState<string | null>(null);
   const [target, setTarget] = useState<TargetChoice>(emptyTarget);
   const [newName, setNewName] = useState('');
+  const [source, setSource] = useState<SourceChoice>({ fromRegion: '', password: '', recoveryKey: '' });
+  const keys = useKeys();
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const points = usePoints(vmId);
@@ -31,20 +37,25 @@ export function RestoreWizard() {
   const snapshots = useStorageSnapshots();
   const snapshotTier = (snapshots.data ?? []).filter((snapshot) => vm && snapshot.vms.some((found) => found.name.toLowerCase() === vm.name.toLowerCase()));
   const snapshot = snapshotTier.find((candidate) => candidate.id === snapshotId);
-  // A restore from a snapshot's clone makes a new VM: not an original-location rollback.
-  const targetFits = !snapshot || !target.original;
+  // A restore from a snapshot's clone makes a new VM: not an original-location rollback, not disks.
+  const targetFits = !snapshot || (!target.original && (target.kind === 'local' || target.kind === 'vsphere'));
+  const makesVm = !target.original && (target.kind === 'local' || target.kind === 'vsphere');
+  const keyRemembered = keys.data?.some((key) => key.keyId === point?.keyId && key.stored) ?? false;
+  const needsKey = !snapshot && point?.keyId !== null && point?.keyId !== undefined && !keyRemembered;
 
-  const canNext = [vmId !== null, point !== undefined || snapshot !== undefined, targetComplete(target) && targetFits, true][step];
+  const canNext = [vmId !== null, point !== undefined || snapshot !== undefined, targetComplete(target) && targetFits, !needsKey || sourceReady(source)][step];
 
   const start = async (): Promise<void> => {
     if (!vmId || (!point && !snapshot)) return;
     setBusy(true);
     setError(null);
     try {
-      const renamed = newName.trim() && !target.original ? { newName: newName.trim() } : {};
-      const chosen = targetRequest(target);
-      if (snapshot && vm) await api.invoke('restore.fromSnapshot', { vms: [vm.name], snapshot: snapshot.id, target: chosen, ...renamed });
-      else if (point) await api.invoke('restore.entireVm', { vm: vmId, point: point.id, target: chosen, ...renamed });
+      const renamed = newName.trim() && makesVm ? { newName: newName.trim() } : {};
+      const from = sourceRequest(source);
+      if (snapshot && vm) await api.invoke('restore.fromSnapshot', { vms: [vm.name], snapshot: snapshot.id, target: targetRequest(target), ...renamed });
+      else if (point && target.kind === 'disks') await api.invoke('restore.disks', { vm: vmId, point: point.id, target: { kind: 'local', path: target.path.trim() }, template: target.template, ...from });
+      else if (point && target.kind === 'azure') await api.invoke('restore.azure', { vm: vmId, point: point.id, account: target.account, container: target.container, ...from });
+      else if (point) await api.invoke('restore.entireVm', { vm: vmId, point: point.id, target: targetRequest(target), ...renamed, ...from });
       await queries.invalidateQueries({ queryKey: ['jobs'] });
       show('jobs');
     } catch (failure) {
@@ -57,12 +68,12 @@ export function RestoreWizard() {
   const submit = (event: FormEvent): void => {
     event.preventDefault();
     if (step < 3 && canNext) setStep(step + 1);
-    else if (step === 3) void start();
+    else if (step === 3 && canNext) void start();
   };
 
   return (
     <form className="wizard" onSubmit={submit} aria-labelledby="wizard-heading">
-      <h2 id="wizard-heading">Entire VM restore</h2>
+      <h2 id="wizard-heading">Restore</h2>
       <ol className="wizard-steps">
         {stepTitles.map((title, index) => (
           <li key={title} aria-current={index === step ? 'step' : undefined} className={index === step ? 'current' : index < step ? 'done' : ''}>{title}</li>
@@ -92,15 +103,16 @@ export function RestoreWizard() {
             <label key={candidate.id} className="choice">
               <input type="radio" name="point" value={candidate.id} checked={!snapshot && point?.id === candidate.id} onChange={() => { setPointId(candidate.id); setSnapshotId(null); }} />
               #{candidate.sequence} {candidate.kind} · {formatTime(candidate.createdAt)} <span className="muted">backup</span>
+              <TierBadges copies={candidate.copies} keyId={candidate.keyId} />
             </label>
           ))}
         </fieldset>
       )}
       {step === 2 && (
         <>
-          <TargetStep target={target} onChange={setTarget} vm={vmId ?? ''} point={point?.id ?? ''} />
-          {!targetFits && <p role="alert" className="error">A restore from a storage snapshot makes a new VM; an original-location rollback comes from a backup point.</p>}
-          {!target.original && (
+          <TargetStep target={target} onChange={setTarget} vm={vmId ?? ''} vmName={vm?.name ?? ''} point={point?.id ?? ''} />
+          {!targetFits && <p role="alert" className="error">A restore from a storage snapshot makes a new VM in a folder or on a vSphere host; the disks alone, Azure and an original-location rollback come from a backup point.</p>}
+          {makesVm && (
             <label>
               New VM name (optional; keeps the original name if empty)
               <input name="newName" value={newName} onChange={(event) => setNewName(event.target.value)} placeholder={vm?.name} />
@@ -113,9 +125,10 @@ export function RestoreWizard() {
           <dt>VM</dt><dd>{vm?.name}</dd>
           <dt>Restore point</dt><dd>{snapshot ? `storage snapshot ${snapshot.id} (${formatTime(snapshot.createdAt)}), through a clone` : `#${point?.sequence} (${point ? formatTime(point.createdAt) : ''})`}</dd>
           <dt>Target</dt><dd>{describeTarget(target)}</dd>
-          <dt>Name</dt><dd>{target.original ? vm?.name : newName.trim() || vm?.name}</dd>
+          {makesVm && <><dt>Name</dt><dd>{newName.trim() || vm?.name}</dd></>}
         </dl>
       )}
+      {step === 3 && !snapshot && point && <SourceFields source={source} onChange={setSource} regions={[...new Set(point.copies.flatMap((copy) => (copy.kind === 'repository' && copy.region ? [copy.region] : [])))]} encrypted={point.keyId !== null} remembered={keyRemembered} />}
       {error && <p role="alert" className="error">{error}</p>}
       <div className="actions">
         <button type="button" onClick={() => (step === 0 ? show('inventory') : setStep(step - 1))}>{step === 0 ? 'Cancel' : 'Back'}</button>

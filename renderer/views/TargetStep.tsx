@@ -1,13 +1,16 @@
-// The wizard's target step: a local datastore folder, or a vSphere host with its ESXi host,
-// datastore, network, disk format and transport mode.
+// The wizard's target step. First the location, explicitly: original (replace the VM's disks in
+// place on its vSphere host) or alternate. An alternate location is a local datastore folder, a
+// vSphere host (ESXi host, datastore, network, disk format, transport), the disks alone with an
+// OVF or ARM template to create the VM from, or an Azure Storage container.
 import { useId, type ChangeEvent, type ReactNode } from 'react';
 import type { RequestOf } from '../../shared/contract.ts';
 import { formatBytes } from '../../shared/format.ts';
 import { useQuery } from '@tanstack/react-query';
-import { useApi, useHostInventory, useHosts } from '../api/queries.ts';
+import { useApi, useAzureAccounts, useHostInventory, useHosts } from '../api/queries.ts';
 
 export type TargetChoice = {
-  kind: 'local' | 'vsphere';
+  /** local, vsphere: a VM; disks: the disks and a template in a folder; azure: page blobs. */
+  kind: 'local' | 'vsphere' | 'disks' | 'azure';
   path: string;
   host: string;
   hostSystem: string;
@@ -18,17 +21,24 @@ export type TargetChoice = {
   /** Original location: roll the existing VM back in place (vSphere only). */
   original: boolean;
   confirmOverwrite: boolean;
+  template: 'ovf' | 'arm';
+  account: string;
+  container: string;
 };
 
-export const emptyTarget: TargetChoice = { kind: 'local', path: '', host: '', hostSystem: '', datastore: '', network: '', diskFormat: 'thin', transport: 'auto', original: false, confirmOverwrite: false };
+export const emptyTarget: TargetChoice = { kind: 'local', path: '', host: '', hostSystem: '', datastore: '', network: '', diskFormat: 'thin', transport: 'auto', original: false, confirmOverwrite: false, template: 'ovf', account: '', container: '' };
+
+const containerName = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/;
 
 export function targetComplete(target: TargetChoice): boolean {
-  if (target.kind === 'local') return target.path.trim() !== '';
+  if (target.kind === 'local' || target.kind === 'disks') return target.path.trim() !== '';
+  if (target.kind === 'azure') return target.account !== '' && containerName.test(target.container);
   return target.host !== '' && (!target.original || target.confirmOverwrite);
 }
 
+/** The target of an entire-VM restore (local folder or vSphere host). */
 export function targetRequest(target: TargetChoice): RequestOf<'restore.entireVm'>['target'] {
-  if (target.kind === 'local') return { kind: 'local', path: target.path.trim() };
+  if (target.kind !== 'vsphere') return { kind: 'local', path: target.path.trim() };
   if (target.original) return { kind: 'vsphere', host: target.host, transport: target.transport, original: true, confirmOverwrite: target.confirmOverwrite };
   const optional = (value: string, field: string) => (value ? { [field]: value } : {});
   return {
@@ -43,9 +53,11 @@ export function targetRequest(target: TargetChoice): RequestOf<'restore.entireVm
 }
 
 export function describeTarget(target: TargetChoice): string {
-  if (target.kind === 'local') return target.path;
-  if (target.original) return `${target.host}: roll the VM back in place (original location, safety snapshot kept), transport ${target.transport}`;
-  return `${target.host}${target.hostSystem ? ` / ${target.hostSystem}` : ''}, datastore ${target.datastore || 'chosen by free space'}, ${target.diskFormat}, transport ${target.transport}`;
+  if (target.kind === 'local') return `alternate location: a new VM in ${target.path}`;
+  if (target.kind === 'disks') return `alternate location: the disks and an ${target.template.toUpperCase()} template in ${target.path}`;
+  if (target.kind === 'azure') return `alternate location: Azure ${target.account}/${target.container}, the disks as page blobs with an ARM template`;
+  if (target.original) return `original location: ${target.host}, roll the VM back in place (safety snapshot kept), transport ${target.transport}`;
+  return `alternate location: a new VM on ${target.host}${target.hostSystem ? ` / ${target.hostSystem}` : ''}, datastore ${target.datastore || 'chosen by free space'}, ${target.diskFormat}, transport ${target.transport}`;
 }
 
 /** A select with its own label element, so its accessible name is just the title. */
@@ -80,36 +92,74 @@ function OriginalPreviewPanel({ vm, point, target, onChange }: { vm: string; poi
   );
 }
 
-export function TargetStep({ target, onChange, vm, point }: { target: TargetChoice; onChange(target: TargetChoice): void; vm: string; point: string }) {
+export function TargetStep({ target, onChange, vm, vmName, point }: { target: TargetChoice; onChange(target: TargetChoice): void; vm: string; vmName: string; point: string }) {
   const hosts = useHosts();
+  const accounts = useAzureAccounts();
   const inventory = useHostInventory(target.kind === 'vsphere' && target.host ? target.host : null);
   const set = (patch: Partial<TargetChoice>): void => onChange({ ...target, ...patch });
   const esx = inventory.data?.hostSystems.find((host) => host.name === target.hostSystem);
   const datastores = inventory.data?.datastores.filter((ds) => !esx || esx.datastores.includes(ds.name)) ?? [];
   const networks = esx?.networks ?? [...new Set(inventory.data?.hostSystems.flatMap((host) => host.networks) ?? [])];
+  const firstHost = hosts.data?.[0]?.name ?? '';
   return (
+    <>
+    <fieldset>
+      <legend>Location</legend>
+      <label className="choice">
+        <input type="radio" name="location" checked={!target.original} onChange={() => set({ original: false, confirmOverwrite: false })} /> Alternate location: a new VM, or the disks, somewhere new ({vmName} is left as it is)
+      </label>
+      <label className="choice">
+        <input type="radio" name="location" checked={target.original} disabled={!hosts.data?.length} onChange={() => set({ original: true, confirmOverwrite: false, kind: 'vsphere', host: target.host || firstHost })} /> Original location: replace the disks of {vmName} in place on its vSphere host
+      </label>
+    </fieldset>
     <fieldset>
       <legend>Where to</legend>
-      <label className="choice">
-        <input type="radio" name="target-kind" checked={target.kind === 'local'} onChange={() => set({ kind: 'local' })} /> A folder on this machine (local datastore)
-      </label>
-      <label className="choice">
-        <input type="radio" name="target-kind" checked={target.kind === 'vsphere'} disabled={!hosts.data?.length} onChange={() => set({ kind: 'vsphere', host: hosts.data?.[0]?.name ?? '' })} /> A vSphere host
-        {!hosts.data?.length && <span className="muted"> (none added yet: <code>lifeboat hosts add vsphere …</code>)</span>}
-      </label>
-      {target.kind === 'local' ? (
-        <label>
-          Target folder (new or empty, on this machine)
-          <input name="target" value={target.path} onChange={(event) => set({ path: event.target.value })} placeholder="/srv/datastore/restored-vm" autoFocus required />
-        </label>
+      {!target.original && (
+        <>
+          <label className="choice">
+            <input type="radio" name="target-kind" checked={target.kind === 'local'} onChange={() => set({ kind: 'local' })} /> A folder on this machine (local datastore)
+          </label>
+          <label className="choice">
+            <input type="radio" name="target-kind" checked={target.kind === 'vsphere'} disabled={!hosts.data?.length} onChange={() => set({ kind: 'vsphere', host: target.host || firstHost })} /> A vSphere host
+            {!hosts.data?.length && <span className="muted"> (none added yet: <code>lifeboat hosts add vsphere …</code>)</span>}
+          </label>
+          <label className="choice">
+            <input type="radio" name="target-kind" checked={target.kind === 'disks'} onChange={() => set({ kind: 'disks' })} /> The disks only, with a template to create the VM from (OVF or ARM)
+          </label>
+          <label className="choice">
+            <input type="radio" name="target-kind" checked={target.kind === 'azure'} disabled={!accounts.data?.length} onChange={() => set({ kind: 'azure', account: target.account || (accounts.data?.[0]?.name ?? '') })} /> Azure Storage: the disks as page blobs, with an ARM template
+            {!accounts.data?.length && <span className="muted"> (no account yet: <code>lifeboat azure add …</code>)</span>}
+          </label>
+        </>
+      )}
+      {target.kind === 'local' || target.kind === 'disks' ? (
+        <>
+          <label>
+            Target folder (new or empty, on this machine)
+            <input name="target" value={target.path} onChange={(event) => set({ path: event.target.value })} placeholder="/srv/datastore/restored-vm" autoFocus required />
+          </label>
+          {target.kind === 'disks' && (
+            <Select title="Template" value={target.template} onChange={(event) => set({ template: event.target.value as TargetChoice['template'] })}>
+              <option value="ovf">OVF descriptor + VMDKs (vSphere, any hypervisor)</option>
+              <option value="arm">ARM template + fixed VHDs (Azure)</option>
+            </Select>
+          )}
+        </>
+      ) : target.kind === 'azure' ? (
+        <>
+          <Select title="Storage account" value={target.account} onChange={(event) => set({ account: event.target.value })}>
+            {accounts.data?.map((account) => <option key={account.id} value={account.name}>{account.name} ({account.accountName})</option>)}
+          </Select>
+          <label>
+            Container (lower-case letters, digits and dashes)
+            <input name="container" value={target.container} onChange={(event) => set({ container: event.target.value })} placeholder="restored-disks" />
+          </label>
+        </>
       ) : (
         <>
           <Select title="vCenter / ESXi" value={target.host} onChange={(event) => set({ host: event.target.value, hostSystem: '', datastore: '', network: '' })}>
               {hosts.data?.map((host) => <option key={host.id} value={host.name}>{host.name}</option>)}
           </Select>
-          <label className="choice">
-            <input type="checkbox" checked={target.original} onChange={(event) => set({ original: event.target.checked, confirmOverwrite: false })} /> Original location: roll the existing VM back in place
-          </label>
           {target.original && <OriginalPreviewPanel vm={vm} point={point} target={target} onChange={onChange} />}
           {!target.original && inventory.isPending && <p role="status">Reading the inventory of {target.host}…</p>}
           {!target.original && inventory.isError && <p role="alert">{inventory.error.message}</p>}
@@ -142,5 +192,6 @@ export function TargetStep({ target, onChange, vm, point }: { target: TargetChoi
         </>
       )}
     </fieldset>
+    </>
   );
 }

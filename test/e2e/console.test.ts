@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright';
 import { cancelJobs, measureQueue, queueJobs } from '../helpers/queue-load.ts';
 import WebSocket from 'ws';
-import { qemuImg, reflinkFolder, tempDir, until } from '../helpers/env.ts';
+import { makeVmFolder, qemuImg, reflinkFolder, tempDir, until, writeMixedRaw } from '../helpers/env.ts';
 import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
 
 const run = promisify(execFile);
@@ -173,7 +173,7 @@ test('an operator rolls a VM back in place after reading what will be replaced',
   await lifeboat('restore', 'vm', 'lab-db-02', '--point', 'latest', '--target', 'vsphere:vc', '--datastore', 'LocalDS_1');
   const page = consolePage as Page;
   await wizardToVsphereTarget(page, 'lab-db-02');
-  await page.getByRole('checkbox', { name: /Original location/ }).check();
+  await page.getByRole('radio', { name: /Original location: replace the disks of lab-db-02/ }).check();
   await page.getByText('[LocalDS_1] lab-db-02/lab-db-02.vmdk (32.0 MiB) is replaced by scsi0:0 of the restore point').waitFor();
   assert.equal(await page.getByRole('button', { name: 'Next' }).isDisabled(), true, 'nothing happens before the operator confirms');
   await page.getByRole('checkbox', { name: 'Replace these disks' }).check();
@@ -303,6 +303,62 @@ test('the restore wizard works from the keyboard alone', async () => {
   await page.locator('.job[data-state="succeeded"]').filter({ hasText: 'typed-restore' }).waitFor({ timeout: 60_000 });
 });
 
+test('an operator copies an encrypted VM to three repositories, then restores it from the secondary region with its password', async () => {
+  const page = consolePage as Page;
+  const folder = join(dir, 'vault-source');
+  await mkdir(folder);
+  await writeMixedRaw(join(dir, 'vault.raw'), 8, 4);
+  await makeVmFolder(folder, 'vault', join(dir, 'vault.raw'), 'monolithicFlat');
+  await run(process.execPath, [cli, '--home', home, 'backup', `local:${folder}`, '--encrypt', '--password-env', 'LB_TEST_PW'], { env: { ...process.env, LB_TEST_PW: 'e2e vault password' } });
+  for (const [name, region, zone] of [['near', 'primary', 'zone-2'], ['zoned', 'primary', 'zone-3'], ['far', 'secondary', 'zone-1']] as const) {
+    await lifeboat('repos', 'add', name, '--path', join(dir, 'copies', name), '--region', region, '--zone', zone);
+  }
+  await page.getByRole('button', { name: 'Copies', exact: true }).click();
+  await page.getByRole('radio', { name: /GRS: LRS plus a copy/ }).check();
+  await page.getByLabel('Your name (for the audit log)').fill('Ann');
+  await page.getByRole('button', { name: 'Set policy' }).click();
+  await page.getByRole('button', { name: 'Run a copy job' }).click();
+  await page.locator('.job[data-state="succeeded"]').filter({ hasText: /Copy every VM to meet GRS/ }).waitFor({ timeout: 60_000 });
+  await page.getByRole('button', { name: 'Copies', exact: true }).click();
+  const vault = page.locator('table', { has: page.locator('caption', { hasText: 'vault' }) });
+  await vault.getByText('vault · far (secondary/zone-1)').waitFor();
+  assert.equal(await vault.getByRole('cell', { name: 'met', exact: true }).count(), 1);
+  await page.screenshot({ path: join(screenshots, 'console-copies.png'), fullPage: true });
+
+  await page.getByRole('button', { name: 'Restore VM', exact: true }).click();
+  await page.getByRole('radio', { name: /^vault/ }).check();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByText('encrypted', { exact: true }).waitFor();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('radio', { name: /Alternate location/ }).waitFor();
+  const target = join(dir, 'vault-restored');
+  await page.getByLabel(/Target folder/).fill(target);
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByLabel('Read from').selectOption('secondary');
+  assert.equal(await page.getByRole('button', { name: 'Start restore' }).isDisabled(), true, 'an encrypted point needs its password first');
+  await page.getByLabel('Encryption password').fill('not the password');
+  await page.getByRole('button', { name: 'Start restore' }).click();
+  await page.getByRole('alert').filter({ hasText: /wrong password for encryption key/ }).waitFor();
+  await page.getByLabel('Encryption password').fill('e2e vault password');
+  await page.getByRole('button', { name: 'Start restore' }).click();
+  await page.locator('.job[data-state="succeeded"]').filter({ hasText: /from copy far \(region secondary\)/ }).waitFor({ timeout: 60_000 });
+  assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'vault.raw'), join(target, 'vault.vmdk')), /identical/);
+
+  await page.getByRole('button', { name: 'Restore VM', exact: true }).click();
+  await page.getByRole('radio', { name: /^vault/ }).check();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('radio', { name: /The disks only/ }).check();
+  await page.getByLabel(/Target folder/).fill(join(dir, 'vault-disks'));
+  await page.getByLabel('Template', { exact: true }).selectOption('arm');
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByText(/the disks and an ARM template in/).waitFor();
+  await page.getByLabel('Encryption password').fill('e2e vault password');
+  await page.getByRole('button', { name: 'Start restore' }).click();
+  await page.locator('.job[data-state="succeeded"]').filter({ hasText: /Restore the disks of vault with an ARM template/ }).waitFor({ timeout: 60_000 });
+  assert.match(qemuImg('compare', '--image-opts', `driver=raw,file.filename=${join(dir, 'vault.raw')}`, `driver=vpc,force_size_calc=current_size,file.filename=${join(dir, 'vault-disks', 'vault.vhd')}`), /identical/);
+});
+
 test('an operator restores two VMs from tape, inserting the offline tape when asked', async () => {
   const page = consolePage as Page;
   // Desktop notifications allowed; the page's Notification records what it was asked to show.
@@ -413,7 +469,7 @@ test('a thousand queued jobs: the list stays virtualized, filters, scrolls, and 
 test('every view passes axe accessibility checks (WCAG 2 A and AA), in light and dark', async () => {
   const page = consolePage as Page;
   const report: string[] = [];
-  for (const [scheme, view] of (['light', 'dark'] as const).flatMap((mode) => ['Inventory', 'Jobs', 'Restore VM', 'Instant Recovery', 'Files', 'Tape', 'Arrays', 'Rehearsal'].map((name) => [mode, name] as const))) {
+  for (const [scheme, view] of (['light', 'dark'] as const).flatMap((mode) => ['Inventory', 'Jobs', 'Restore VM', 'Instant Recovery', 'Files', 'Tape', 'Arrays', 'Copies', 'Rehearsal'].map((name) => [mode, name] as const))) {
     await page.emulateMedia({ colorScheme: scheme });
     await page.getByRole('button', { name: view, exact: true }).click();
     await page.waitForTimeout(300);
