@@ -74,7 +74,7 @@ export const requestChannels = {
     response: z.object({ job: Job }),
   },
   'verify.start': {
-    request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200).optional() }).strict(),
+    request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200).optional(), password: Password.optional(), recoveryKey: RecoveryKeyText.optional() }).strict(),
     response: z.object({ job: Job }),
   },
   'restore.previewOriginal': {

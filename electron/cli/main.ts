@@ -42,7 +42,8 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
          | remove <name> | inventory <name>]           hypervisor hosts (passwords go to the secret store)
   proxies [add <name> --host H --transports san,hotadd,nbd [--vm PROXY-VM] [--datastore-path DS=PATH]…
            [--max-tasks N] | remove <name>]          backup proxies for Direct SAN and HotAdd
-  verify <vm> [--point P]                            check every block hash of the chain (or one point)
+  verify <vm> [--point P] [--password-env VAR | --recovery-key FILE]
+                                                     check every block hash of the chain (or one point)
   files ls <vm> --point P [/diskN/partM/path]        browse inside a restore point
   files get <vm> --point P <path>... --out DIR [--on-clash keep-both|overwrite|skip] [--archive zip|tar]
   files index <vm> --point P                         index a point's files (done after every backup)
@@ -365,7 +366,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'verify': {
         if (!rest[0]) throw new UsageError('verify takes a VM name or id');
-        const { job } = await api.invoke('verify.start', { vm: rest[0], ...(values.point ? { point: values.point } : {}) });
+        const { password, recoveryKey } = await sourceChoice(values);
+        const { job } = await api.invoke('verify.start', { vm: rest[0], ...(values.point ? { point: values.point } : {}), ...(password ? { password } : {}), ...(recoveryKey ? { recoveryKey } : {}) });
         return await runJobCommand(api, job, values.detach, out);
       }
       case 'settings': {

@@ -79,6 +79,9 @@ export class CopyService {
     const { problem } = policyTargets(policy, catalog.copies.sites());
     if (policy === 'none') throw new LifeboatError('conflict', 'the copy policy is none: set one first (`lifeboat copies policy lrs|zrs|grs`)');
     if (problem) throw new LifeboatError('conflict', problem);
+    // Two copy jobs would write the same partial folders: one at a time.
+    const running = catalog.listJobs().find((job) => job.kind === 'copy' && (job.state === 'queued' || job.state === 'running'));
+    if (running) throw new LifeboatError('conflict', `copy job ${running.id} is ${running.state}; wait for it (\`lifeboat jobs show ${running.id}\`)`);
     catalog.audit(actor, 'copies.run', null, { policy, vms: vmIds ?? 'all' });
     return jobs.submit(
       { kind: 'copy', vmId: vmIds?.length === 1 ? (vmIds[0] as string) : null, vmName: vmNames, summary: `Copy ${vmNames} to meet ${policy.toUpperCase()}`, params: { policy, vmIds }, steps: copySteps, requestedBy: actor },

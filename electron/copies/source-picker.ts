@@ -56,6 +56,7 @@ export async function pickSource(request: PickRequest): Promise<PickedSource> {
     throw new LifeboatError('not-found', `the copy in region ${request.fromRegion} is stale: it ${held}, not ${label}; run \`lifeboat copies run\` first`);
   }
   const passedOver: string[] = [];
+  let failure: unknown = null;
   for (const site of holding) {
     try {
       const opened = await request.open(site);
@@ -67,8 +68,13 @@ export async function pickSource(request: PickRequest): Promise<PickedSource> {
       // A wrong password or recovery key is the operator's to fix: no other copy would take it.
       if (error instanceof LifeboatError && (error.code === 'unauthorized' || error.code === 'bad-request')) throw error;
       passedOver.push(`${site.name}: ${(error as Error).message}`);
+      failure = error;
     }
   }
+  // With one copy its own error says it best (a truncated file, a missing link).
+  const only = holding.length === 1 ? holding[0] : undefined;
+  if (only?.role === 'primary') throw failure;
+  if (only && failure instanceof LifeboatError) throw new LifeboatError(failure.code, `the copy of ${label} in ${only.name} (region ${only.region}) is incomplete: ${failure.message}`);
   throw new LifeboatError('unavailable', `no copy of ${label} can be read: ${passedOver.join('; ')}`);
 }
 

@@ -43,7 +43,7 @@ import { RestoreDisksWork, restoreDisksSteps } from '../restore/restore-disks.ts
 import { RestoreAzureWork, restoreAzureSteps } from '../restore/restore-azure.ts';
 import { BlobStore } from '../drivers/azure/blob-store.ts';
 import { QuickMigrationWork, quickMigrationSteps } from '../instant/quick-migration.ts';
-import { KeyService } from '../keys/key-service.ts';
+import { KeyService, type KeyCredentials } from '../keys/key-service.ts';
 import { CopyService } from '../copies/copy-service.ts';
 import { readingFrom, type PickedSource } from '../copies/source-picker.ts';
 import type { SourceChoice } from '../copies/copy-service.ts';
@@ -546,13 +546,16 @@ export class Engine {
     return this.catalog.files.search(pattern, vmId).map((hit) => ({ ...hit, vmName: names.get(hit.vmId) ?? hit.vmId }));
   }
 
-  startVerify(vmArgument: string, point: string | undefined, actor: string): Job {
+  /** Verifies a chain (or one point); an encrypted chain is unlocked first, as for a restore. */
+  async startVerify(vmArgument: string, point: string | undefined, actor: string, credentials: KeyCredentials = {}): Promise<Job> {
     const vm = this.resolveVm(vmArgument);
     const pointIds = point === undefined ? null : [this.resolvePointId(vm.id, point)];
+    const keyId = this.catalog.listPoints(vm.id).find((candidate) => candidate.keyId !== null)?.keyId ?? null;
+    const repository = this.repository.withKeys(await this.keys.unlocker(keyId, credentials, `the chain of ${vm.name}`)(this.repository));
     this.catalog.audit(actor, 'verify.start', vm.id, { point: point ?? 'all' });
     return this.jobs.submit(
       { kind: 'verify', vmId: vm.id, vmName: vm.name, summary: `Verify ${point === undefined ? 'every point' : `point ${point}`} of ${vm.name}`, params: { vm: vm.id, pointIds }, steps: verifySteps },
-      () => new VerifyWork(this.repository, this.pool, vm.id, pointIds),
+      () => new VerifyWork(repository, this.pool, vm.id, pointIds),
     );
   }
 
@@ -628,7 +631,7 @@ export class Engine {
         return { job: this.startIndex(found.id, found.name, this.resolvePointId(found.id, point), 'console') };
       },
       'files.search': async ({ pattern, vm }) => this.searchFiles(pattern, vm),
-      'verify.start': async ({ vm, point }) => ({ job: this.startVerify(vm, point, 'console') }),
+      'verify.start': async ({ vm, point, ...credentials }) => ({ job: await this.startVerify(vm, point, 'console', credentials) }),
       'restore.previewOriginal': async ({ vm, point, host }) => {
         const found = this.resolveVm(vm);
         const resolved = await resolvePoint(this.repository, found.id, this.resolvePointId(found.id, point));

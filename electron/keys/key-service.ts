@@ -103,18 +103,25 @@ export class KeyService {
     return { keyId: file.keyId, createdAt: file.createdAt, vms: this.catalog.vmsWithKey(file.keyId), stored: (await this.storedKey(file.keyId)) !== null };
   }
 
+  /** A key the operator names: one the primary repository holds, or 'not-found'. */
+  private async known(keyId: string): Promise<KeyFile> {
+    if (!(await this.list()).some((key) => key.keyId === keyId)) throw new LifeboatError('not-found', `no encryption key ${keyId}; \`lifeboat keys\` lists them`);
+    return this.primary.readKeyFile(keyId);
+  }
+
   async recoveryText(keyId: string, password: string): Promise<string> {
-    return recoveryKeyText(await unwrapChainKey(await this.primary.readKeyFile(keyId), password));
+    return recoveryKeyText(await unwrapChainKey(await this.known(keyId), password));
   }
 
   async rememberKey(keyId: string, credentials: KeyCredentials): Promise<EncryptionKey> {
     if (credentials.password === undefined && credentials.recoveryKey === undefined) throw new LifeboatError('bad-request', 'give the password or the recovery key of the key to remember');
+    const file = await this.known(keyId);
     await this.remember(await this.unlock(this.primary, keyId, credentials, `key ${keyId}`));
-    return this.describe(await this.primary.readKeyFile(keyId));
+    return this.describe(file);
   }
 
   async forget(keyId: string): Promise<EncryptionKey> {
-    const file = await this.primary.readKeyFile(keyId);
+    const file = await this.known(keyId);
     await this.secrets.remove(secretId(keyId));
     return this.describe(file);
   }
@@ -123,6 +130,7 @@ export class KeyService {
    * data key is wrapped under the new password wherever a key file of it is kept. */
   async setPassword(keyId: string, credentials: KeyCredentials, newPassword: string): Promise<EncryptionKey> {
     if (credentials.password === undefined && credentials.recoveryKey === undefined) throw new LifeboatError('bad-request', 'give the old password or the recovery key file');
+    await this.known(keyId);
     const key = await this.unlock(this.primary, keyId, credentials, `key ${keyId}`);
     const file = await wrapChainKey(key, newPassword);
     for (const repository of [this.primary, ...(await this.copies())]) {

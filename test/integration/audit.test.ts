@@ -18,7 +18,7 @@ async function auditedHome(): Promise<string> {
   const engine = await Engine.open({ home, workerThreads: 2 });
   try {
     await runJob(engine, await engine.startBackup(source, 'alice'));
-    await runJob(engine, engine.startVerify('audited', undefined, 'bob'));
+    await runJob(engine, await engine.startVerify('audited', undefined, 'bob'));
     await runJob(engine, await engine.startRestore({ vm: 'audited', point: 'latest', target: { kind: 'local', path: join(dir, 'out') } }, 'alice'));
     assert.deepEqual(engine.catalog.auditEntries().map((entry) => [entry.actor, entry.action]).reverse(), [['alice', 'backup.start'], ['alice', 'files.index'], ['bob', 'verify.start'], ['alice', 'restore.entireVm']]);
     assert.deepEqual(engine.catalog.verifyAudit(), { entries: 4, intact: true, problem: null });

@@ -63,9 +63,8 @@ test('a truncated data file is named before anything is written', async () => {
   const data = await dataFileOf(engine, vmId);
   await truncate(data, (await stat(data)).size - 10);
   const target = join(dir, 'restored');
-  const job = await runJob(engine, await engine.startRestore({ vm: 'beta', point: 'latest', target: { kind: 'local', path: target } }, 'test'));
-  assert.equal(job.state, 'failed');
-  assert.match(job.error ?? '', /truncated or overwritten/);
+  // The copy a restore reads is checked before a job exists.
+  await assert.rejects(engine.startRestore({ vm: 'beta', point: 'latest', target: { kind: 'local', path: target } }, 'test'), { code: 'corrupt-backup', message: /truncated or overwritten/ });
   await assert.rejects(stat(target), { code: 'ENOENT' });
 });
 
@@ -119,14 +118,14 @@ test('malformed contract payloads and unknown channels are refused by the dispat
 
 test('verify checks every block of every point and names the first damaged one', async () => {
   const { engine, vmId } = await backedUpVm();
-  const clean = await runJob(engine, engine.startVerify('beta', undefined, 'test'));
+  const clean = await runJob(engine, await engine.startVerify('beta', undefined, 'test'));
   assert.equal(clean.state, 'succeeded', clean.error ?? '');
   assert.ok((clean.result?.bytesChecked as number) > 0);
   const data = await dataFileOf(engine, vmId);
   const handle = await open(data, 'r+');
   await handle.write(Buffer.from([0xff, 0x00, 0xff]), 0, 3, 1000);
   await handle.close();
-  const damaged = await runJob(engine, engine.startVerify('beta', '1', 'test'));
+  const damaged = await runJob(engine, await engine.startVerify('beta', '1', 'test'));
   assert.equal(damaged.state, 'failed');
   assert.match(damaged.error ?? '', /VM beta, point 1, disk scsi0:0 \(beta\.vmdk\), offset \d+: corrupt block/);
 });
@@ -163,8 +162,6 @@ test('a missing chain link is named before anything is written', async () => {
   assert.ok(full);
   await rm(engine.repository.pointFolder(full), { recursive: true });
   const target = join(dir, 'restored');
-  const job = await runJob(engine, await engine.startRestore({ vm: 'beta', point: '2', target: { kind: 'local', path: target } }, 'test'));
-  assert.equal(job.state, 'failed');
-  assert.match(job.error ?? '', /restore point 2 of beta needs point [0-9a-f-]+, which is missing from the repository/);
+  await assert.rejects(engine.startRestore({ vm: 'beta', point: '2', target: { kind: 'local', path: target } }, 'test'), { code: 'corrupt-backup', message: /restore point 2 of beta needs point [0-9a-f-]+, which is missing from the repository/ });
   await assert.rejects(stat(target), { code: 'ENOENT' });
 });

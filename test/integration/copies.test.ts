@@ -54,8 +54,10 @@ test('GRS is refused until the repositories can meet it, then a copy job copies 
   const [latest] = await api.invoke('points.list', { vm: 'db' });
   assert.deepEqual(latest?.copies.map((copy) => [copy.name, copy.tier, copy.region]), [['default', 'snapshot', 'primary'], ['far', 'vault', 'secondary'], ['near', 'vault', 'primary'], ['zoned', 'vault', 'primary']]);
   assert.ok(!(await readdir(join(sites.far, 'vms', vmId, 'points'))).some((name) => name.startsWith('.partial-')));
-  // A second run finds nothing to do.
-  assert.equal((await runJob(engine, (await api.invoke('copies.run', {})).job)).result?.copied, 0);
+  // A second run finds nothing to do; a third while it is queued is refused.
+  const again = (await api.invoke('copies.run', {})).job;
+  await assert.rejects(api.invoke('copies.run', {}), { code: 'conflict', message: /copy job .* is (queued|running)/ });
+  assert.equal((await runJob(engine, again)).result?.copied, 0);
 });
 
 test('a drill restores from the secondary region on purpose: identical disks, and it says where it read', async () => {
@@ -100,7 +102,7 @@ test('a stale or incomplete secondary is refused with a clear sentence, before a
   const farPoints = join(sites.far, 'vms', vmId, 'points');
   const pointTwo = (await readdir(farPoints)).find((name) => name.startsWith('000002-')) as string;
   await truncate(join(farPoints, pointTwo, 'data.lbd'), 1000);
-  await assert.rejects(restoreTo('incomplete', { fromRegion: 'secondary' }), { code: 'unavailable', message: /no copy of point 2 of db can be read: far: data file of db point 2 is 1000 bytes/ });
+  await assert.rejects(restoreTo('incomplete', { fromRegion: 'secondary' }), { code: 'corrupt-backup', message: /the copy of point 2 of db in far \(region secondary\) is incomplete: data file of db point 2 is 1000 bytes/ });
   await assert.rejects(access(join(dir, 'restored', 'incomplete')), { code: 'ENOENT' });
 });
 

@@ -105,6 +105,10 @@ test('a remembered key restores without a password until it is forgotten', async
   assert.ok(Array.isArray(files));
   assert.equal((await api.invoke('keys.forget', { keyId: key.keyId })).stored, false);
   await assert.rejects(restore('forgotten', {}), { code: 'unauthorized' });
+  await assert.rejects(api.invoke('keys.forget', { keyId: '00000000-0000-4000-8000-000000000000' }), { code: 'not-found', message: /no encryption key/ });
+  await assert.rejects(api.invoke('verify.start', { vm: 'vault' }), { code: 'unauthorized' });
+  const verified = await runJob(engine, (await api.invoke('verify.start', { vm: 'vault', password: 'a brand new password' })).job);
+  assert.equal(verified.state, 'succeeded', verified.error ?? '');
 });
 
 test('the CLI: a recovery key file exported and used, a wrong password refused with one clear line', async () => {

@@ -59,7 +59,7 @@ test('fault matrix: backup and local restore', async () => {
     assert.equal(after.length, name === 'commit-point' ? before + 1 : before, `backup after ${name}`);
     assert.deepEqual((await readdir(engine.repository.pointsFolder(vmId))).filter((entry) => entry.startsWith('.partial')), []);
   }
-  assert.equal((await runJob(engine, engine.startVerify('matrix', undefined, 'test'))).state, 'succeeded');
+  assert.equal((await runJob(engine, await engine.startVerify('matrix', undefined, 'test'))).state, 'succeeded');
   for (const { name } of restoreSteps) {
     const target = join(dir, `restore-after-${name}`);
     await failing(engine, () => engine.startRestore({ vm: 'matrix', point: 'latest', target: { kind: 'local', path: target } }, 'test'), 'restore-entire-vm', name);
