@@ -131,6 +131,7 @@ export class CopyService {
       sites: catalog.copies.sites(),
       copiedTo: new Set(catalog.copies.copyRows(pointId).map((row) => row.repositoryId)),
       fromRegion: choice.fromRegion,
+      onTape: point.copies.filter((copy) => copy.kind === 'tape').map((copy) => copy.name),
       newestIn,
       open: (site) => this.open(site),
       unlock: keys.unlocker(point.keyId, choice, `point ${point.sequence} of ${vm.name}`),

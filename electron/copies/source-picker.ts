@@ -28,6 +28,8 @@ export type PickRequest = {
   copiedTo: Set<string>;
   /** Restore from this region only (a cross-region restore or a drill). */
   fromRegion?: string | undefined;
+  /** Barcodes of the tapes that hold the point (vault tier, read by a tape restore). */
+  onTape: string[];
   /** Newest point of the VM each site holds (for saying how stale a copy is). */
   newestIn: (site: RepositorySite) => number | null;
   open: (site: RepositorySite) => Promise<Repository>;
@@ -72,10 +74,14 @@ export async function pickSource(request: PickRequest): Promise<PickedSource> {
     }
   }
   // With one copy its own error says it best (a truncated file, a missing link).
+  const tape = request.onTape.length > 0 ? `; it is also on tape (${request.onTape.join('; ')}): \`lifeboat restore tape\` reads it from there` : '';
   const only = holding.length === 1 ? holding[0] : undefined;
-  if (only?.role === 'primary') throw failure;
-  if (only && failure instanceof LifeboatError) throw new LifeboatError(failure.code, `the copy of ${label} in ${only.name} (region ${only.region}) is incomplete: ${failure.message}`);
-  throw new LifeboatError('unavailable', `no copy of ${label} can be read: ${passedOver.join('; ')}`);
+  if (only?.role === 'primary' && failure instanceof LifeboatError && !tape) throw failure;
+  if (only && failure instanceof LifeboatError) {
+    const where = only.role === 'primary' ? '' : `the copy of ${label} in ${only.name} (region ${only.region}) is incomplete: `;
+    throw new LifeboatError(failure.code, `${where}${failure.message}${tape}`);
+  }
+  throw new LifeboatError('unavailable', `no copy of ${label} can be read: ${passedOver.join('; ')}${tape}`);
 }
 
 /** A job that first says where it reads from, and records it in its result. */

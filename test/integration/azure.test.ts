@@ -94,3 +94,18 @@ test('an upload cut off by the network fails clearly, leaves no blob under its n
   const vhd = await downloaded('primary', 'resumes', 'big/point-1/big.vhd');
   assert.match(qemuImg('compare', '--image-opts', `driver=raw,file.filename=${bigRaw}`, `driver=vpc,force_size_calc=current_size,file.filename=${vhd}`), /identical/);
 });
+
+test('cross-region restore: the disks restored from the secondary region\'s copy into the secondary region\'s storage account', async () => {
+  await api.invoke('azure.add', { name: 'dr', blobUrl: azurite.blobUrl('secondary'), accountName: 'secondary', key: azurite.keys.secondary as string });
+  for (const [name, region, zone] of [['near', 'primary', 'zone-2'], ['zoned', 'primary', 'zone-3'], ['paired', 'secondary', 'zone-1']] as const) {
+    await api.invoke('repos.add', { name, path: join(dir, 'copies', name), region, zone });
+  }
+  await api.invoke('settings.set', { copyPolicy: 'grs', operator: 'ann' });
+  assert.equal((await runJob(engine, (await api.invoke('copies.run', { vms: ['web'] })).job)).state, 'succeeded');
+  await container('secondary', 'dr-restores').create();
+  const job = await runJob(engine, (await api.invoke('restore.azure', { vm: 'web', point: 'latest', account: 'dr', container: 'dr-restores', fromRegion: 'secondary' })).job);
+  assert.equal(job.state, 'succeeded', job.error ?? '');
+  assert.deepEqual(job.result?.source, { repository: 'paired', region: 'secondary', zone: 'zone-1', tier: 'vault' });
+  const vhd = await downloaded('secondary', 'dr-restores', 'web/point-1/web.vhd');
+  assert.match(qemuImg('compare', '--image-opts', `driver=raw,file.filename=${webRaw}`, `driver=vpc,force_size_calc=current_size,file.filename=${vhd}`), /identical/);
+});

@@ -3,7 +3,7 @@
 // identical to the originals. A second engine with an empty catalog scans the tapes and restores
 // the same. Staged restores clean up their staging copy.
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openEngine, qemuImg, runJob, until } from '../helpers/env.ts';
@@ -27,6 +27,19 @@ test('a backup to tape spans two tapes and keeps under 50 MB of catalog per TiB'
   assert.ok(perTiB <= 50e6, `block maps and locations take ${Math.round(perTiB / 1e6)} MB per TiB of disks`);
   for (const copy of copies) assert.ok(copy.metadataBytes < 8192, `${copy.vmName}: ${copy.metadataBytes} bytes of catalog`);
   assert.deepEqual(new Set(copies.flatMap((copy) => copy.barcodes)), new Set(written.map((tape) => tape.barcode)));
+});
+
+test('points on tape are the vault tier; with the repository unreadable, a restore says the point is on tape', async () => {
+  const vm = engine.resolveVm(vms[0]?.name as string);
+  const [point] = engine.catalog.listPoints(vm.id);
+  assert.deepEqual(point?.copies.map((copy) => [copy.kind, copy.tier]), [['repository', 'snapshot'], ['tape', 'vault']]);
+  const folder = engine.repository.vmFolder(vm.id);
+  await rename(folder, `${folder}.lost`);
+  try {
+    await assert.rejects(engine.startRestore({ vm: vm.name, point: 'latest', target: { kind: 'local', path: join(dir, 'nowhere') } }, 'test'), { message: /it is also on tape \(LB\d{4}L9.*\): `lifeboat restore tape` reads it from there/ });
+  } finally {
+    await rename(`${folder}.lost`, folder);
+  }
 });
 
 test('three VMs from two tapes, one offline: one prompt, one load and one pass per tape, identical disks', async () => {
