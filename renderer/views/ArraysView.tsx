@@ -6,6 +6,7 @@ import { useApi, useArrays, useStorageSnapshots } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
 import { toggled } from './toggled.ts';
+import { AlternateLocation } from './LocationNote.tsx';
 
 function RestoreFromSnapshot({ snapshot }: { snapshot: StorageSnapshotPoint }) {
   const api = useApi();
@@ -27,6 +28,7 @@ function RestoreFromSnapshot({ snapshot }: { snapshot: StorageSnapshotPoint }) {
           <label htmlFor={`${snapshot.id}-${vm.name}`} style={{ display: 'inline' }}>{vm.name}</label>{' '}
         </span>
       ))}
+      <AlternateLocation what="the VMs are restored as new copies from a clone of the snapshot" />
       <label>
         Restore to folder
         <input value={path} onChange={(event) => setPath(event.target.value)} placeholder="/srv/from-snapshot" />

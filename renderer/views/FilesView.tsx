@@ -9,6 +9,7 @@ import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
 import { VirtualList } from './VirtualList.tsx';
 import { toggled } from './toggled.ts';
+import { AlternateLocation } from './LocationNote.tsx';
 
 type Row = { path: string; depth: number; entry: FileEntry };
 
@@ -145,6 +146,7 @@ export function FilesView() {
         {selected.size > 0 && (
           <form className="restore-items" onSubmit={(event) => void restore(event)} aria-label="Restore the picked items">
             <h3>Restore {selected.size} picked item(s)</h3>
+            <AlternateLocation what="the items go to a folder on this machine" />
             <label>
               Into folder
               <input value={target} onChange={(event) => setTarget(event.target.value)} placeholder="/home/operator/restored" required />

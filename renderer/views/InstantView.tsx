@@ -4,6 +4,7 @@ import { useRef, useState, type FormEvent } from 'react';
 import type { InstantSession } from '../../shared/domain.ts';
 import { formatAge, formatBytes } from '../../shared/format.ts';
 import { useApi, useHostInventory, useHosts, useInstantSessions, usePoints, useStorageSnapshots, useVms } from '../api/queries.ts';
+import { AlternateLocation } from './LocationNote.tsx';
 
 const DEFAULT_LISTEN = '127.0.0.1:2049';
 type Sample = { at: number; read: number; written: number };
@@ -58,6 +59,7 @@ function StartForm() {
     <section aria-labelledby="instant-heading" className="wizard">
       <h2 id="instant-heading">Instant Recovery</h2>
       <p className="muted">Runs a VM straight from its backup: the restore point is served over NFS as a datastore on the host, the VM is registered and powered on, and its writes go to a cache. Nothing is restored first.</p>
+      <AlternateLocation what="the VM runs as a new registration from the backup's datastore (quick migration later moves it to production)" />
       <form onSubmit={start}>
         <label htmlFor="instant-vm">VM</label>
         <select id="instant-vm" value={vm} onChange={(event) => { setVm(event.target.value); setPoint('latest'); }} required>

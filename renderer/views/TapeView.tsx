@@ -7,6 +7,7 @@ import { useApi, useOpenPrompts, useTapeCopies, useTapeInventory } from '../api/
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
 import { toggled } from './toggled.ts';
+import { AlternateLocation } from './LocationNote.tsx';
 
 type Cartridge = TapeInventory['cartridges'][number];
 
@@ -122,6 +123,7 @@ function RestoreFromTape() {
   return (
     <section aria-labelledby="tape-restore-heading" className="wizard">
       <h2 id="tape-restore-heading">Restore from tape</h2>
+      <AlternateLocation what="each VM is restored as a new copy in a folder" />
       <form onSubmit={review}>
         <fieldset>
           <legend>Backups on tape (newest point of each VM)</legend>
