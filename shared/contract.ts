@@ -216,6 +216,7 @@ export const requestChannels = {
         /** Run the VM from a clone of this storage snapshot instead of from the backup (point ignored). */
         fromSnapshot: Id.optional(),
         operator: OperatorName.optional(),
+        ...SourceChoice,
       })
       .strict(),
     response: z.object({ job: Job, session: InstantSession }),

@@ -5,6 +5,7 @@ import type { InstantSession } from '../../shared/domain.ts';
 import { formatAge, formatBytes, table } from '../../shared/format.ts';
 import { LifeboatError } from '../errors.ts';
 import { follow, runJobCommand, UsageError, type Output } from './cli-output.ts';
+import { sourceChoice } from './copy-commands.ts';
 
 export type InstantFlags = {
   point?: string | undefined; host?: string | undefined; 'host-system'?: string | undefined; name?: string | undefined;
@@ -41,6 +42,7 @@ export async function instantCommand(api: LifeboatApi, rest: string[], values: I
         ...(values.listen ? { listen: values.listen } : {}),
         ...(values.allow ? { allow: values.allow.split(',').map((address) => address.trim()) } : {}),
         ...(values['from-snapshot'] ? { fromSnapshot: values['from-snapshot'] } : {}),
+        ...(await sourceChoice(values)),
       });
       if (!out.json) process.stderr.write(`job ${job.id} queued: ${job.summary}\n`);
       const ended = await follow(api, job, out);

@@ -43,10 +43,9 @@ import { RestoreDisksWork, restoreDisksSteps } from '../restore/restore-disks.ts
 import { RestoreAzureWork, restoreAzureSteps } from '../restore/restore-azure.ts';
 import { BlobStore } from '../drivers/azure/blob-store.ts';
 import { QuickMigrationWork, quickMigrationSteps } from '../instant/quick-migration.ts';
-import { KeyService, type KeyCredentials } from '../keys/key-service.ts';
+import { KeyService, withoutSecrets, type KeyCredentials } from '../keys/key-service.ts';
 import { CopyService } from '../copies/copy-service.ts';
 import { readingFrom, type PickedSource } from '../copies/source-picker.ts';
-import type { SourceChoice } from '../copies/copy-service.ts';
 
 export const ENGINE_VERSION = '0.1.0';
 const PREVIEW_BYTES = 256 * 1024;
@@ -128,10 +127,11 @@ export class Engine {
         return { vmId: vm.id, vmName: vm.name, pointId: this.resolvePointId(vm.id, point) };
       },
       migrationSteps: quickMigrationSteps,
+      openSource: async (vm, pointId, choice) => (await this.copies.sourceFor(vm, pointId, choice)).repository,
       migrationWork: (sessions, sessionId, jobId, request) =>
         new QuickMigrationWork(sessions, sessionId, request, {
           copyWork: (copy) =>
-            this.restoreWork(this.repository, jobId, {
+            this.restoreWork(sessions.sourceOf(sessionId), jobId, {
               vmId: copy.vmId,
               pointId: copy.pointId,
               newName: copy.newName,
@@ -216,7 +216,7 @@ export class Engine {
     const chainKey = await this.keys.forBackup(source.vmId, source.vmx.displayName, encryption); // so does a wrong password
     if (chainKey && encryption.rememberKey) await this.keys.remember(chainKey.key);
     const repository = chainKey ? this.repository.withKeys(async (keyId) => (keyId === chainKey.key.keyId ? chainKey.key.dataKey : null)) : this.repository;
-    this.catalog.audit(actor, 'backup.start', source.vmId, { source: source.folder, keyId: chainKey?.key.keyId ?? null, newKey: chainKey?.newFile !== null && chainKey !== null });
+    this.catalog.audit(actor, 'backup.start', source.vmId, { source: source.folder, keyId: chainKey?.key.keyId ?? null, newKey: Boolean(chainKey?.newFile) });
     const sealed = chainKey ? ` (encrypted, key ${chainKey.key.keyId})` : '';
     return this.jobs.submit(
       { kind: 'backup', vmId: source.vmId, vmName: source.vmx.displayName, summary: `Back up ${source.vmx.displayName} from ${source.folder}${sealed}`, params: { source: source.folder, keyId: chainKey?.key.keyId ?? null }, steps: backupSteps },
@@ -235,12 +235,6 @@ export class Engine {
     );
   }
 
-  /** Where a restore reads the point: the fastest whole copy (or one in the region asked for),
-   * unlocked when encrypted. A wrong password fails here, before a job exists. */
-  private sourceFor(vm: { id: string; name: string }, pointId: string, choice: SourceChoice): Promise<PickedSource> {
-    return this.copies.sourceFor(vm, pointId, choice);
-  }
-
   async startRestore(request: Parsed<'restore.entireVm'>, actor: string): Promise<Job> {
     const vm = this.resolveVm(request.vm);
     const pointId = this.resolvePointId(vm.id, request.point);
@@ -248,7 +242,8 @@ export class Engine {
     const { target } = request;
     if (target.kind === 'vsphere' && target.original && request.newName) throw new LifeboatError('bad-request', 'an original-location restore keeps the VM and its name; drop the new name');
     const held = this.checkTarget(target, vm.name);
-    const source = await this.sourceFor(vm, pointId, request);
+    // The copy the restore reads, unlocked when encrypted: a wrong password fails here, before a job exists.
+    const source = await this.copies.sourceFor(vm, pointId, request);
     this.catalog.audit(request.operator ?? actor, 'restore.entireVm', vm.id, { pointId, target, newName: request.newName ?? null, source: source.site.name });
     const where = target.kind === 'local' ? target.path : `${target.host}${target.datastore ? ` [${target.datastore}]` : ''}`;
     const spec = { kind: 'restore-entire-vm' as const, vmId: vm.id, vmName: vm.name, summary: `Restore ${vm.name} as ${name} to ${where}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreSteps, requestedBy: request.operator ?? actor };
@@ -278,7 +273,7 @@ export class Engine {
     const pointId = this.resolvePointId(vm.id, request.point);
     const account = this.catalog.azure.find(request.account);
     if (!account) throw new LifeboatError('not-found', `no Azure account "${request.account}"; \`lifeboat azure add …\` adds one`);
-    const source = await this.sourceFor(vm, pointId, request);
+    const source = await this.copies.sourceFor(vm, pointId, request);
     this.catalog.audit(request.operator ?? actor, 'restore.azure', vm.id, { pointId, account: account.name, container: request.container, source: source.site.name });
     return this.jobs.submit(
       { kind: 'restore-azure', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} to Azure ${account.name}/${request.container}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreAzureSteps, requestedBy: request.operator ?? actor },
@@ -297,7 +292,7 @@ export class Engine {
   async startRestoreDisks(request: Parsed<'restore.disks'>, actor: string): Promise<Job> {
     const vm = this.resolveVm(request.vm);
     const pointId = this.resolvePointId(vm.id, request.point);
-    const source = await this.sourceFor(vm, pointId, request);
+    const source = await this.copies.sourceFor(vm, pointId, request);
     this.catalog.audit(request.operator ?? actor, 'restore.disks', vm.id, { pointId, target: request.target.path, template: request.template, source: source.site.name });
     return this.jobs.submit(
       { kind: 'restore-disks', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} with an ${request.template.toUpperCase()} template to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreDisksSteps, requestedBy: request.operator ?? actor },
@@ -454,7 +449,7 @@ export class Engine {
     }
     const request: RestoreRequest = { vmId: job.vmId, pointId: params.pointId, targetPath: params.target.path, newName: typeof params.newName === 'string' ? params.newName : undefined };
     // The copy is picked again: the one read before may be gone. Encrypted points resume with a remembered key.
-    const source = await this.sourceFor({ id: job.vmId, name: job.vmName }, params.pointId, { fromRegion: typeof params.fromRegion === 'string' ? params.fromRegion : undefined });
+    const source = await this.copies.sourceFor({ id: job.vmId, name: job.vmName }, params.pointId, { fromRegion: typeof params.fromRegion === 'string' ? params.fromRegion : undefined });
     this.catalog.audit(actor, 'jobs.resume', jobId, { source: source.site.name });
     return this.jobs.requeue(jobId, () => readingFrom(this.localRestoreWork(source.repository, jobId, request, true), source));
   }
@@ -512,7 +507,7 @@ export class Engine {
   async startItemRestore(request: Parsed<'files.restore'>, actor: string): Promise<Job> {
     const vm = this.resolveVm(request.vm);
     const pointId = this.resolvePointId(vm.id, request.point);
-    const source = await this.sourceFor(vm, pointId, request);
+    const source = await this.copies.sourceFor(vm, pointId, request);
     this.catalog.audit(request.operator ?? actor, 'files.restore', vm.id, { pointId, paths: request.paths, target: request.target.path, onClash: request.onClash, source: source.site.name });
     return this.jobs.submit(
       { kind: 'restore-items', vmId: null, vmName: vm.name, summary: `Restore ${request.paths.length} item(s) of ${vm.name} to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: itemSteps, requestedBy: request.operator ?? actor },
@@ -755,12 +750,6 @@ export class Engine {
     await this.pool.close();
     this.catalog.close();
   }
-}
-
-/** Job parameters are stored and shown: passwords and recovery keys never are. */
-function withoutSecrets<T extends { password?: string | undefined; recoveryKey?: string | undefined }>(request: T): Omit<T, 'password' | 'recoveryKey'> {
-  const { password: _password, recoveryKey: _recoveryKey, ...rest } = request;
-  return rest;
 }
 
 /** The summary's note when a restore reads a copy rather than the primary. */

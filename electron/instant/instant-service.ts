@@ -27,6 +27,8 @@ import { InstantStartWork, instantStartSteps } from './instant-start.ts';
 import { InstantStopWork, instantStopSteps } from './instant-stop.ts';
 import { snapshotWith } from '../snapshots/snapshot-lookup.ts';
 import type { EndState, SessionHost } from './session-host.ts';
+import { withoutSecrets } from '../keys/key-service.ts';
+import type { SourceChoice } from '../copies/copy-service.ts';
 
 /** ESXi's NFS client mounts from port 2049 (and asks the portmapper on 111); tests pick others. */
 export const DEFAULT_LISTEN = '127.0.0.1:2049';
@@ -41,6 +43,9 @@ export type InstantDeps = {
   decode: BlockDecoder;
   connectHost(name: string): Promise<VsphereClient>;
   resolvePoint(vm: string, point: string): { vmId: string; vmName: string; pointId: string };
+  /** The copy a session serves (the fastest whole one, or one in a region), unlocked when the
+   * point is encrypted; a wrong password fails here, before the session exists. */
+  openSource(vm: { id: string; name: string }, pointId: string, choice: SourceChoice): Promise<Repository>;
   /** The quick migration's work for a running session. */
   migrationWork(sessions: SessionHost, sessionId: string, jobId: string, request: { datastore: string; transport: 'auto' | 'san' | 'hotadd' }): JobWork;
   migrationSteps: readonly { name: string; title: string }[];
@@ -67,6 +72,8 @@ export class InstantService implements SessionHost {
   private readonly deps: InstantDeps;
   private readonly servers = new Map<string, Promise<NfsServer>>();
   private readonly live = new Map<string, Live>();
+  /** The repository each session of this engine reads (its key, when encrypted, lives only here). */
+  private readonly sources = new Map<string, Repository>();
   /** The start-up clean-up of sessions a previous engine left behind. */
   recovered: Promise<number> = Promise.resolve(0);
 
@@ -74,8 +81,8 @@ export class InstantService implements SessionHost {
     this.deps = deps;
   }
 
-  get repository(): Repository {
-    return this.deps.repository;
+  sourceOf(sessionId: string): Repository {
+    return this.sources.get(sessionId) ?? this.deps.repository;
   }
 
   record(sessionId: string): InstantRecord {
@@ -119,7 +126,7 @@ export class InstantService implements SessionHost {
     const record = this.record(sessionId);
     if (record.arrayName) return this.serveClone(record, record.arrayName);
     const server = await this.server(record.listen);
-    const volume = await openBackupVolume(this.deps.repository, record.vmId, record.pointId, { exportFolder: record.exportFolder, cacheFolder: record.cacheFolder }, this.deps.decode);
+    const volume = await openBackupVolume(this.sourceOf(sessionId), record.vmId, record.pointId, { exportFolder: record.exportFolder, cacheFolder: record.cacheFolder }, this.deps.decode);
     try {
       const exportId = server.addExport(record.exportPath, volume, record.allowed);
       this.live.set(sessionId, { kind: 'export', listen: record.listen, server, exportId, volume });
@@ -172,6 +179,7 @@ export class InstantService implements SessionHost {
     const live = this.live.get(sessionId);
     const counted: InstantPatch = {};
     this.live.delete(sessionId);
+    this.sources.delete(sessionId);
     const record = this.record(sessionId);
     if (record.arrayName) {
       // The clone goes with its presentations; found by the session id it carries.
@@ -223,6 +231,7 @@ export class InstantService implements SessionHost {
     const listen = request.listen ?? DEFAULT_LISTEN;
     parseListen(listen);
     const allowed = request.allow ?? (await lookup(new URL(host.url).hostname, { all: true })).map((found) => found.address);
+    const source = await this.deps.openSource({ id: vmId, name: vmName }, pointId, request);
     const id = randomUUID();
     const datastore = `lifeboat-ir-${id.slice(0, 8)}`;
     let cacheFolder = join(this.deps.home, 'instant-cache', id);
@@ -236,7 +245,8 @@ export class InstantService implements SessionHost {
       ...startingRecord(id), vmId, vmName, pointId, name: request.name ?? vmName, host: host.name, hostSystem: request.hostSystem ?? null, datastore, listen,
       exportPath: `/lifeboat/${datastore}`, allowed, exportFolder: join(this.deps.home, 'instant', datastore), cacheFolder, redirected: Boolean(request.redirectTo),
     };
-    return this.submitStart(record, request, request.operator ?? actor, { pointId, listen, allowed, writesTo: cacheFolder });
+    this.sources.set(id, source);
+    return this.submitStart(record, request, request.operator ?? actor, { pointId, listen, allowed, writesTo: cacheFolder, source: source.path });
   }
 
   /** Instant Recovery from a storage snapshot: the VM runs from a clone the array exports over
@@ -267,7 +277,7 @@ export class InstantService implements SessionHost {
     this.deps.catalog.instant.insert(record);
     this.deps.catalog.audit(operator, 'instant.start', record.vmId, { sessionId: record.id, host: record.host, ...audited });
     const job = this.deps.jobs.submit(
-      { kind: 'instant-start', vmId: record.arrayName ? null : record.vmId, vmName: record.vmName, summary: `Instant Recovery of ${record.vmName} on ${record.host}${record.arrayName ? ` from snapshot ${record.pointId}` : ''}`, params: { ...request, pointId: record.pointId, sessionId: record.id }, steps: instantStartSteps, requestedBy: operator, outsideLimit: true },
+      { kind: 'instant-start', vmId: record.arrayName ? null : record.vmId, vmName: record.vmName, summary: `Instant Recovery of ${record.vmName} on ${record.host}${record.arrayName ? ` from snapshot ${record.pointId}` : ''}`, params: { ...withoutSecrets(request), pointId: record.pointId, sessionId: record.id }, steps: instantStartSteps, requestedBy: operator, outsideLimit: true },
       () => new InstantStartWork(this, record.id),
     );
     return { job, session: this.summary(this.update(record.id, { jobId: job.id })) };

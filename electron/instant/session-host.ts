@@ -8,7 +8,8 @@ import type { Repository } from '../repository/repository.ts';
 export type EndState = 'stopped' | 'failed' | 'migrated';
 
 export interface SessionHost {
-  readonly repository: Repository;
+  /** The repository (the copy picked at start, unlocked when encrypted) a session reads. */
+  sourceOf(sessionId: string): Repository;
   record(sessionId: string): InstantRecord;
   update(sessionId: string, patch: InstantPatch): InstantRecord;
   connectHost(name: string): Promise<VsphereClient>;

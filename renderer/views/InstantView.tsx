@@ -37,6 +37,7 @@ function StartForm() {
   const [name, setName] = useState('');
   const [listen, setListen] = useState(DEFAULT_LISTEN);
   const [redirectTo, setRedirectTo] = useState('');
+  const [password, setPassword] = useState('');
   const [message, setMessage] = useState<{ tone: 'error' | 'info'; text: string } | null>(null);
   const points = usePoints(vm || null);
   const snapshots = useStorageSnapshots();
@@ -44,12 +45,14 @@ function StartForm() {
   const snapshotTier = (snapshots.data ?? []).filter((snapshot) => snapshot.vms.some((found) => found.name.toLowerCase() === vm.toLowerCase()));
   const fromSnapshot = snapshotTier.some((snapshot) => snapshot.id === point) ? point : null;
   const inventory = useHostInventory(host || null);
+  const chosen = point === 'latest' ? points.data?.[0] : points.data?.find((entry) => String(entry.sequence) === point);
+  const encrypted = !fromSnapshot && Boolean(chosen?.keyId);
   const start = (event: FormEvent): void => {
     event.preventDefault();
     setMessage(null);
     const request = fromSnapshot
       ? { vm, host, fromSnapshot, ...(hostSystem ? { hostSystem } : {}), ...(name.trim() ? { name: name.trim() } : {}) }
-      : { vm, point, host, listen: listen.trim(), ...(hostSystem ? { hostSystem } : {}), ...(name.trim() ? { name: name.trim() } : {}), ...(redirectTo.trim() ? { redirectTo: redirectTo.trim() } : {}) };
+      : { vm, point, host, listen: listen.trim(), ...(hostSystem ? { hostSystem } : {}), ...(name.trim() ? { name: name.trim() } : {}), ...(redirectTo.trim() ? { redirectTo: redirectTo.trim() } : {}), ...(password ? { password } : {}) };
     api.invoke('instant.start', request).then(
       ({ session }) => setMessage({ tone: 'info', text: `Starting ${session.name} on ${host}: its session is below.` }),
       (failure: Error) => setMessage({ tone: 'error', text: failure.message }),
@@ -94,6 +97,12 @@ function StartForm() {
               NFS server listens on (an address the host can reach)
               <input value={listen} onChange={(event) => setListen(event.target.value)} required />
             </label>
+            {encrypted && (
+              <label>
+                Encryption password (the point is encrypted; not needed when its key is remembered)
+                <input type="password" autoComplete="off" value={password} onChange={(event) => setPassword(event.target.value)} />
+              </label>
+            )}
             <label>
               Redirect the VM's writes to a production folder
               <input value={redirectTo} onChange={(event) => setRedirectTo(event.target.value)} placeholder="leave empty for the session's cache" />
