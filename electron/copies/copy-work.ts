@@ -1,7 +1,8 @@
 // A copy job: brings the copy repositories up to the copy policy. Points are copied oldest first
-// (an incremental needs its parents there), each into a partial folder of the target, every file
-// hashed on the way and read back after its sync; only when the hashes agree is the point
-// published there and recorded. A point whose copy fails is not published; the job stops.
+// (an incremental needs its parents there), each into a partial folder of every target lacking
+// it: each file is read and hashed once, written to all of them and synced, then read back and
+// hashed in each (in parallel workers); only when every hash agrees is the point published there
+// and recorded. A point whose copy fails is not published; the job stops.
 import { access, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CopyPolicy, RepositorySite } from '../../shared/domain.ts';
@@ -11,7 +12,7 @@ import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import type { Repository } from '../repository/repository.ts';
-import type { CopyFileResult } from '../workers/messages.ts';
+import type { FileHashResult } from '../workers/messages.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import { lackingCopies, policyTargets } from './copy-policy.ts';
 
@@ -31,12 +32,15 @@ export type CopyWorkOptions = {
   openSite: (site: RepositorySite) => Promise<Repository>;
 };
 
-type PlannedCopy = { manifest: Manifest; site: RepositorySite; target: Repository };
+type CopyTarget = { site: RepositorySite; repository: Repository };
+/** A point and the targets that lack it. */
+type PlannedCopy = { manifest: Manifest; targets: CopyTarget[] };
 
 const PROGRESS_POLL_MS = 250;
 
-function pointBytes(manifest: Manifest): number {
-  return manifest.dataFile.size;
+/** The bytes a planned copy writes (its data file to each target; the small maps are not counted). */
+function copyBytes(copy: PlannedCopy): number {
+  return copy.manifest.dataFile.size * copy.targets.length;
 }
 
 export class CopyWork implements JobWork {
@@ -66,43 +70,56 @@ export class CopyWork implements JobWork {
   private async plan(context: StepContext): Promise<void> {
     const { catalog, policy, primary } = this.options;
     if (policy === 'none') throw new LifeboatError('conflict', 'the copy policy is none: set one first (`lifeboat copies policy lrs|zrs|grs`)');
-    const { targets, problem } = policyTargets(policy, catalog.copies.sites());
+    const { targets: sites, problem } = policyTargets(policy, catalog.copies.sites());
     if (problem) throw new LifeboatError('conflict', problem);
-    for (const site of targets) {
-      const target = await this.options.openSite(site);
-      for (const vmId of this.vmIds()) {
-        for (const manifest of await primary.listPoints(vmId)) {
-          const recorded = catalog.copies.copyRows(manifest.id).some((row) => row.repositoryId === site.id);
-          if (recorded && (await exists(join(target.pointFolder(manifest), 'manifest.json')))) continue;
-          this.planned.push({ manifest, site, target });
+    const targets: CopyTarget[] = [];
+    for (const site of sites) targets.push({ site, repository: await this.options.openSite(site) });
+    for (const vmId of this.vmIds()) {
+      for (const manifest of await primary.listPoints(vmId)) {
+        const recorded = new Set(catalog.copies.copyRows(manifest.id).map((row) => row.repositoryId));
+        const lacking: CopyTarget[] = [];
+        for (const target of targets) {
+          if (!recorded.has(target.site.id) || !(await exists(join(target.repository.pointFolder(manifest), 'manifest.json')))) lacking.push(target);
         }
+        if (lacking.length > 0) this.planned.push({ manifest, targets: lacking });
       }
     }
-    const total = this.planned.reduce((sum, copy) => sum + pointBytes(copy.manifest), 0);
-    context.progress(0, total);
-    context.log(`${policy.toUpperCase()} to ${targets.map((site) => `${site.name} (${site.region}/${site.zone})`).join(', ')}: ${this.planned.length} point cop${this.planned.length === 1 ? 'y' : 'ies'} to make, ${total} bytes`);
+    const copies = this.planned.reduce((sum, copy) => sum + copy.targets.length, 0);
+    context.progress(0, this.total());
+    context.log(`${policy.toUpperCase()} to ${sites.map((site) => `${site.name} (${site.region}/${site.zone})`).join(', ')}: ${copies} point cop${copies === 1 ? 'y' : 'ies'} to make, ${this.total()} bytes`);
+  }
+
+  private total(): number {
+    return this.planned.reduce((sum, copy) => sum + copyBytes(copy), 0);
   }
 
   private async copyAll(context: StepContext): Promise<void> {
-    const total = this.planned.reduce((sum, copy) => sum + pointBytes(copy.manifest), 0);
     for (const copy of this.planned) {
       throwIfCancelled(context.signal);
-      await this.copyPoint(copy, context, total);
-      this.copied++;
+      await this.copyPoint(copy, context);
+      this.copied += copy.targets.length;
     }
   }
 
-  private async copyPoint({ manifest, site, target }: PlannedCopy, context: StepContext, total: number): Promise<void> {
-    const { primary, catalog, pool } = this.options;
-    const label = `${manifest.vmName} point ${manifest.sequence} to ${site.name}`;
-    const partial = target.partialFolder(manifest.vmId, manifest.id);
+  /** A point's partial folder in a target, made anew (with the chain's wrapped key, if any). */
+  private async prepare(manifest: Manifest, { repository }: CopyTarget, context: StepContext): Promise<string> {
+    const partial = repository.partialFolder(manifest.vmId, manifest.id);
     context.resources.record('partial-point', { path: partial });
     await rm(partial, { recursive: true, force: true });
     // A folder the catalog does not vouch for (an earlier copy it never recorded) is made anew.
-    await rm(target.pointFolder(manifest), { recursive: true, force: true });
-    await target.ensureVm(manifest.vmId, manifest.vmName);
+    await rm(repository.pointFolder(manifest), { recursive: true, force: true });
+    await repository.ensureVm(manifest.vmId, manifest.vmName);
     await mkdir(partial, { recursive: true });
-    if (manifest.encryption) await this.copyKeyFile(manifest.encryption.keyId, target);
+    if (manifest.encryption) await this.copyKeyFile(manifest.encryption.keyId, repository);
+    return partial;
+  }
+
+  private async copyPoint(copy: PlannedCopy, context: StepContext): Promise<void> {
+    const { manifest, targets } = copy;
+    const { primary, catalog, pool } = this.options;
+    const label = `${manifest.vmName} point ${manifest.sequence}`;
+    const partials: string[] = [];
+    for (const target of targets) partials.push(await this.prepare(manifest, target, context));
     const source = primary.pointFolder(manifest);
     const control = new Int32Array(new SharedArrayBuffer(4));
     const progress = new Float64Array(new SharedArrayBuffer(8));
@@ -112,31 +129,36 @@ export class CopyWork implements JobWork {
     };
     context.signal.addEventListener('abort', onAbort);
     // The maps are copied too: progress counts them but never passes the point's share.
-    const timer = setInterval(() => context.progress(base + Math.min(progress[0] as number, pointBytes(manifest)), total), PROGRESS_POLL_MS);
+    const timer = setInterval(() => context.progress(base + Math.min(progress[0] as number, copyBytes(copy)), this.total()), PROGRESS_POLL_MS);
     let dataSha256 = '';
     try {
       for (const name of [manifest.dataFile.name, ...manifest.disks.map((disk) => disk.mapFile)]) {
-        const result = await pool.run<CopyFileResult>({ type: 'copy-file', source: join(source, name), target: join(partial, name), control, progress });
-        const expected = manifest.disks.find((disk) => disk.mapFile === name)?.mapSha256 ?? result.sourceSha256;
-        if (result.sourceSha256 !== expected) throw new LifeboatError('corrupt-backup', `${label}: ${name} in the primary does not match its manifest's hash; verify the chain`);
-        if (result.targetSha256 !== result.sourceSha256) throw new LifeboatError('corrupt-backup', `${label}: ${name} reads back from ${site.name} with another SHA-256 than was written; the copy is not published`);
+        const written = await pool.run<FileHashResult>({ type: 'copy-file', source: join(source, name), targets: partials.map((partial) => join(partial, name)), control, progress });
+        const expected = manifest.disks.find((disk) => disk.mapFile === name)?.mapSha256 ?? written.sha256;
+        if (written.sha256 !== expected) throw new LifeboatError('corrupt-backup', `${label}: ${name} in the primary does not match its manifest's hash; verify the chain`);
         if (name === manifest.dataFile.name) {
-          if (result.bytes !== manifest.dataFile.size) throw new LifeboatError('corrupt-backup', `${label}: the data file is ${result.bytes} bytes, its manifest says ${manifest.dataFile.size}`);
-          dataSha256 = result.sourceSha256;
+          if (written.bytes !== manifest.dataFile.size) throw new LifeboatError('corrupt-backup', `${label}: the data file is ${written.bytes} bytes, its manifest says ${manifest.dataFile.size}`);
+          dataSha256 = written.sha256;
         }
+        const readBack = await Promise.all(partials.map((partial) => pool.run<FileHashResult>({ type: 'hash-file', path: join(partial, name), control })));
+        readBack.forEach((result, index) => {
+          if (result.sha256 !== written.sha256) throw new LifeboatError('corrupt-backup', `${label}: ${name} reads back from ${targets[index]?.site.name} with another SHA-256 than was written; the copy is not published`);
+        });
       }
     } catch (error) {
-      await rm(partial, { recursive: true, force: true });
+      for (const partial of partials) await rm(partial, { recursive: true, force: true });
       throw error;
     } finally {
       clearInterval(timer);
       context.signal.removeEventListener('abort', onAbort);
     }
-    await target.commitPoint(partial, manifest);
-    catalog.copies.recordCopy(manifest.id, site.id, dataSha256, manifest.dataFile.size);
-    this.bytes += pointBytes(manifest);
-    context.progress(this.bytes, total);
-    context.log(`${label} (${site.region}/${site.zone}): ${manifest.dataFile.size} bytes, SHA-256 ${dataSha256.slice(0, 16)}… read back equal`);
+    for (const [index, { site, repository }] of targets.entries()) {
+      await repository.commitPoint(partials[index] as string, manifest);
+      catalog.copies.recordCopy(manifest.id, site.id, dataSha256, manifest.dataFile.size);
+    }
+    this.bytes += copyBytes(copy);
+    context.progress(this.bytes, this.total());
+    context.log(`${label} to ${targets.map(({ site }) => `${site.name} (${site.region}/${site.zone})`).join(', ')}: ${manifest.dataFile.size} bytes each, SHA-256 ${dataSha256.slice(0, 16)}… read back equal from each`);
   }
 
   /** An encrypted point's copy carries its wrapped key: a copy must restore where the primary is gone. */

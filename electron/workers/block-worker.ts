@@ -9,7 +9,7 @@ import { compressBlock, decompressBlock, ENCRYPTED_CODEC, type Codec } from '../
 import { openBlock, sealBlock, unsealed } from '../repository/block-cipher.ts';
 import { ownedCopy } from './pool.ts';
 import { isAllZero } from '../disks/zero.ts';
-import { STAGES, stripeOf, type CompressResult, type CopyFileResult, type CopyFileTask, type DecodeBlockResult, type DigestResult, type RestoreStripeResult, type RestoreStripeTask, type WorkerTask, type WriteBlocksResult, type WriteBlocksTask } from './messages.ts';
+import { STAGES, stripeOf, type CompressResult, type CopyFileTask, type FileHashResult, type DecodeBlockResult, type DigestResult, type RestoreStripeResult, type RestoreStripeTask, type WorkerTask, type WriteBlocksResult, type WriteBlocksTask } from './messages.ts';
 
 function readFully(fd: number, length: number, position: number): Buffer {
   const buffer = Buffer.allocUnsafe(length);
@@ -172,28 +172,29 @@ function hashFile(fd: number, control: Int32Array, each?: (chunk: Buffer, positi
   }
 }
 
-function copyFile(task: CopyFileTask): CopyFileResult {
+function copyFile(task: CopyFileTask): FileHashResult {
   const source = openSync(task.source, 'r');
-  let written: { bytes: number; sha256: string };
+  const targets: number[] = [];
   try {
-    const target = openSync(task.target, 'wx', 0o600);
-    try {
-      written = hashFile(source, task.control, (chunk, position) => {
-        writeAt(target, chunk, position);
-        task.progress[0] = (task.progress[0] as number) + chunk.length;
-      });
-      fsyncSync(target);
-    } finally {
-      closeSync(target);
-    }
+    for (const path of task.targets) targets.push(openSync(path, 'wx', 0o600));
+    const copied = hashFile(source, task.control, (chunk, position) => {
+      for (const target of targets) writeAt(target, chunk, position);
+      task.progress[0] = (task.progress[0] as number) + chunk.length * targets.length;
+    });
+    for (const target of targets) fsyncSync(target);
+    return copied;
   } finally {
     closeSync(source);
+    for (const target of targets) closeSync(target);
   }
-  const reread = openSync(task.target, 'r');
+}
+
+function hashPath(path: string, control: Int32Array): FileHashResult {
+  const fd = openSync(path, 'r');
   try {
-    return { bytes: written.bytes, sourceSha256: written.sha256, targetSha256: hashFile(reread, task.control).sha256 };
+    return hashFile(fd, control);
   } finally {
-    closeSync(reread);
+    closeSync(fd);
   }
 }
 
@@ -214,6 +215,8 @@ function handle(task: WorkerTask): { result: unknown; transfer: ArrayBuffer[] } 
       return { result: writeBlocks(task), transfer: [] };
     case 'copy-file':
       return { result: copyFile(task), transfer: [] };
+    case 'hash-file':
+      return { result: hashPath(task.path, task.control), transfer: [] };
     case 'decode-block': {
       const data = ownedCopy(openBlock(task.payload, task.codec, task.rawLength, task.sha256, task.dataKey));
       const result: DecodeBlockResult = { data };

@@ -51,12 +51,14 @@ export type WriteBlocksResult = { bytes: number; timings: number[] };
 export type DecodeBlockTask = { type: 'decode-block'; payload: Uint8Array; codec: number; rawLength: number; sha256: Uint8Array; dataKey: Uint8Array | null };
 export type DecodeBlockResult = { data: Uint8Array };
 
-/** A file of a point copied to another repository, hashed on the way and read back after the
- * sync: the copy is good when both hashes agree. */
-export type CopyFileTask = { type: 'copy-file'; source: string; target: string; control: Int32Array; progress: Float64Array };
-export type CopyFileResult = { bytes: number; sourceSha256: string; targetSha256: string };
+/** A file of a point copied to other repositories: read and hashed once, written to every
+ * target, each synced. `progress[0]` counts the bytes written. */
+export type CopyFileTask = { type: 'copy-file'; source: string; targets: string[]; control: Int32Array; progress: Float64Array };
+/** A file read back and hashed (a copy is good when its hash is the source's). */
+export type HashFileTask = { type: 'hash-file'; path: string; control: Int32Array };
+export type FileHashResult = { bytes: number; sha256: string };
 
-export type WorkerTask = DigestTask | CompressTask | RestoreStripeTask | WriteBlocksTask | DecodeBlockTask | CopyFileTask;
+export type WorkerTask = DigestTask | CompressTask | RestoreStripeTask | WriteBlocksTask | DecodeBlockTask | CopyFileTask | HashFileTask;
 export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { code: string; message: string; blockIndex?: number } };
 
 /** Blocks are striped across workers in runs of this many so each reads nearby data. */
