@@ -51,10 +51,6 @@ export class CopyCatalog {
       .run(pointId, repositoryId, dataSha256, bytes, new Date().toISOString());
   }
 
-  forgetCopy(pointId: string, repositoryId: string): void {
-    this.db.prepare('DELETE FROM point_copies WHERE point_id = ? AND repository_id = ?').run(pointId, repositoryId);
-  }
-
   /** The copy repositories holding a point (by the catalog), with the hash of its data file. */
   copyRows(pointId: string): { repositoryId: string; dataSha256: string; copiedAt: string }[] {
     return this.db.prepare('SELECT repository_id AS repositoryId, data_sha256 AS dataSha256, copied_at AS copiedAt FROM point_copies WHERE point_id = ?').all(pointId) as { repositoryId: string; dataSha256: string; copiedAt: string }[];
