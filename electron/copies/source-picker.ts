@@ -73,8 +73,8 @@ export async function pickSource(request: PickRequest): Promise<PickedSource> {
       failure = error;
     }
   }
-  // With one copy its own error says it best (a truncated file, a missing link).
   const tape = request.onTape.length > 0 ? `; it is also on tape (${request.onTape.join('; ')}): \`lifeboat restore tape\` reads it from there` : '';
+  // With one copy its own error says it best (a truncated file, a missing link).
   const only = holding.length === 1 ? holding[0] : undefined;
   if (only?.role === 'primary' && failure instanceof LifeboatError && !tape) throw failure;
   if (only && failure instanceof LifeboatError) {
