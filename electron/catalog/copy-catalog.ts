@@ -69,7 +69,9 @@ export class CopyCatalog {
       .all(pointId) as { barcodes: string; written_at: string }[];
     const result: PointCopy[] = [];
     if (home) result.push({ kind: 'repository', name: home.name, region: home.region, zone: home.zone, tier: 'snapshot', state: 'complete', copiedAt: home.created_at });
-    for (const copy of copies) result.push({ kind: 'repository', name: copy.name, region: copy.region, zone: copy.zone, tier: 'vault', state: 'complete', copiedAt: copy.copied_at });
+    // Fastest first: copies in the primary's region before those in other regions.
+    const near = (copy: { region: string }): number => (copy.region === home?.region ? 0 : 1);
+    for (const copy of [...copies].sort((a, b) => near(a) - near(b))) result.push({ kind: 'repository', name: copy.name, region: copy.region, zone: copy.zone, tier: 'vault', state: 'complete', copiedAt: copy.copied_at });
     for (const tape of tapes) result.push({ kind: 'tape', name: tape.barcodes, region: null, zone: null, tier: 'vault', state: 'complete', copiedAt: tape.written_at });
     return result;
   }

@@ -33,7 +33,7 @@ function PolicyForm({ current }: { current: CopyPolicy }) {
     );
   };
   return (
-    <form onSubmit={save} aria-label="Copy policy">
+    <form onSubmit={save} aria-label="Copy policy" className="policy-form">
       <fieldset>
         <legend>Copy policy</legend>
         {policies.map((option) => (
