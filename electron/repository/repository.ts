@@ -81,16 +81,13 @@ export class Repository {
 
   static async openOrCreate(path: string, id: string, blockSize = DEFAULT_BLOCK_SIZE): Promise<Repository> {
     await mkdir(join(path, 'vms'), { recursive: true });
-    const file = join(path, REPOSITORY_FILE);
     try {
-      const info = JSON.parse(await readFile(file, 'utf8')) as RepositoryInfo;
-      if (info.format !== 'lifeboat-repository' || info.version !== 1) throw new LifeboatError('corrupt-backup', `${file} is not a Lifeboat repository`);
-      return new Repository(path, info);
+      return await Repository.open(path);
     } catch (error) {
-      if (!isErrnoCode(error, 'ENOENT')) throw error;
+      if (!(error instanceof LifeboatError && error.code === 'not-found')) throw error;
     }
     const info: RepositoryInfo = { format: 'lifeboat-repository', version: 1, id, blockSize };
-    await writeFileDurably(file, JSON.stringify(info, null, 2));
+    await writeFileDurably(join(path, REPOSITORY_FILE), JSON.stringify(info, null, 2));
     return new Repository(path, info);
   }
 

@@ -4,7 +4,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { vhdSize } from '../disks/vhd.ts';
-import { parseVmx } from '../disks/vmx.ts';
 import type { BlobStore } from '../drivers/azure/blob-store.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import type { StepContext } from '../engine/plan.ts';
@@ -12,7 +11,7 @@ import { LifeboatError } from '../errors.ts';
 import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';
 import { armTemplate } from '../templates/arm.ts';
-import { vmShape } from '../templates/vm-shape.ts';
+import { pointShape } from '../templates/vm-shape.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import { dataBytesOf } from './disk-transfer.ts';
 import { restoreFixedVhd } from './fixed-vhd.ts';
@@ -106,7 +105,7 @@ export class RestoreAzureWork implements JobWork {
 
   private async writeTemplate(context: StepContext): Promise<void> {
     const point = this.point as ResolvedPoint;
-    const shape = vmShape(parseVmx(point.point.vmConfig.text, `${point.point.vmName} configuration`), point.point.vmName);
+    const shape = pointShape(point.point);
     const text = armTemplate(shape, this.vhds.map((vhd) => ({ fileName: basename(vhd.blob), capacity: vhdSize(vhd.capacity), uri: vhd.uri })));
     this.template = await (this.store as BlobStore).uploadText(this.request.container, `${point.point.vmName}/point-${point.point.sequence}/${point.point.vmName}-template.json`, text);
     context.log(`ARM template uploaded: ${this.template}; set its network interface and storage account, then deploy it`);

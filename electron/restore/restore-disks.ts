@@ -6,7 +6,6 @@ import { stat, writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
 import { vhdSize } from '../disks/vhd.ts';
-import { parseVmx } from '../disks/vmx.ts';
 import { LocalVmFolder, stagingFolderName } from '../drivers/local-datastore/local-datastore.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import type { StepContext } from '../engine/plan.ts';
@@ -16,7 +15,7 @@ import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';
 import { armTemplate } from '../templates/arm.ts';
 import { ovfDescriptor } from '../templates/ovf.ts';
-import { vmShape } from '../templates/vm-shape.ts';
+import { pointShape } from '../templates/vm-shape.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
 import { restoreFixedVhd } from './fixed-vhd.ts';
@@ -120,7 +119,7 @@ export class RestoreDisksWork implements JobWork {
   private async writeTemplate(context: StepContext): Promise<void> {
     const point = this.point as ResolvedPoint;
     const folder = this.folder as LocalVmFolder;
-    const shape = vmShape(parseVmx(point.point.vmConfig.text, `${point.point.vmName} configuration`), point.point.vmName);
+    const shape = pointShape(point.point);
     const name = `${point.point.vmName}.${this.request.template === 'ovf' ? 'ovf' : 'json'}`;
     const text =
       this.request.template === 'ovf'

@@ -1,7 +1,8 @@
 // What a template needs to know of a VM, read from its backed-up .vmx: name, CPUs, memory, guest
 // OS, SCSI controller type, the networks of its NICs, and the platform key it was encrypted with.
 // (The .vmx parser keeps keys in lower case.)
-import { platformKeyOf, type PlatformKey, type Vmx } from '../disks/vmx.ts';
+import { parseVmx, platformKeyOf, type PlatformKey, type Vmx } from '../disks/vmx.ts';
+import type { Manifest } from '../repository/manifest.ts';
 
 export type VmShape = { name: string; cpus: number; memoryMib: number; guestOs: string; windows: boolean; scsi: string; nics: { network: string; adapter: string }[]; platformKey: PlatformKey | null };
 
@@ -23,4 +24,9 @@ export function vmShape(vmx: Vmx, name: string): VmShape {
     nics,
     platformKey: platformKeyOf(vmx),
   };
+}
+
+/** The shape of the VM a restore point holds, from the configuration backed up with it. */
+export function pointShape(point: Manifest): VmShape {
+  return vmShape(parseVmx(point.vmConfig.text, `${point.vmName} configuration`), point.vmName);
 }
