@@ -76,7 +76,6 @@ export async function pickSource(request: PickRequest): Promise<PickedSource> {
   const tape = request.onTape.length > 0 ? `; it is also on tape (${request.onTape.join('; ')}): \`lifeboat restore tape\` reads it from there` : '';
   // With one copy its own error says it best (a truncated file, a missing link).
   const only = holding.length === 1 ? holding[0] : undefined;
-  if (only?.role === 'primary' && failure instanceof LifeboatError && !tape) throw failure;
   if (only && failure instanceof LifeboatError) {
     const where = only.role === 'primary' ? '' : `the copy of ${label} in ${only.name} (region ${only.region}) is incomplete: `;
     throw new LifeboatError(failure.code, `${where}${failure.message}${tape}`);

@@ -1,7 +1,7 @@
 // Chain keys as the operator meets them: unlocked by a password, a recovery key file or the
 // secret store (when remembered); refused with a clear sentence before any job exists when the
 // password is wrong. A new password rewraps the same key in every repository holding it.
-import { readdir } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EncryptionKey } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
@@ -57,12 +57,15 @@ export class KeyService {
     throw new LifeboatError('unauthorized', `${what} is encrypted (key ${keyId}): give its password (--password-env VAR) or its recovery key file (--recovery-key FILE)`);
   }
 
-  /** Keys for a restore of a point: none needed, or its chain key unlocked from the repository read. */
+  /** Keys for a restore of a point: none needed, or its chain key unlocked from the key file of
+   * the repository read. Once unlocked (scrypt is slow on purpose), the key serves every copy. */
   unlocker(keyId: string | null, credentials: KeyCredentials, what: string): (repository: Repository) => Promise<KeyLookup> {
+    let key: ChainKey | null = null;
     return async (repository) => {
       if (keyId === null) return this.storedKey;
-      const key = await this.unlock(repository, keyId, credentials, what);
-      return async (id) => (id === key.keyId ? key.dataKey : null);
+      key ??= await this.unlock(repository, keyId, credentials, what);
+      const unlocked = key;
+      return async (id) => (id === unlocked.keyId ? unlocked.dataKey : null);
     };
   }
 
@@ -111,7 +114,12 @@ export class KeyService {
 
   /** A key the operator names: one the primary repository holds, or 'not-found'. */
   private async known(keyId: string): Promise<KeyFile> {
-    if (!(await this.list()).some((key) => key.keyId === keyId)) throw new LifeboatError('not-found', `no encryption key ${keyId}; \`lifeboat keys\` lists them`);
+    try {
+      await access(this.primary.keyFilePath(keyId));
+    } catch (error) {
+      if (isErrnoCode(error, 'ENOENT')) throw new LifeboatError('not-found', `no encryption key ${keyId}; \`lifeboat keys\` lists them`);
+      throw error;
+    }
     return this.primary.readKeyFile(keyId);
   }
 
