@@ -2,12 +2,12 @@
 // that bring them up to the policy, each point's copy status (checked on disk, not just in the
 // catalog), and the pick of the copy a restore reads.
 import { randomUUID } from 'node:crypto';
-import { access } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { access, mkdir, readdir, rmdir, stat } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { CopyStatus, Job, PointCopy, RepositorySite } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { JobQueue } from '../engine/job-queue.ts';
-import { LifeboatError } from '../errors.ts';
+import { LifeboatError, isErrnoCode } from '../errors.ts';
 import type { KeyCredentials, KeyService } from '../keys/key-service.ts';
 import { Repository } from '../repository/repository.ts';
 import type { WorkerPool } from '../workers/pool.ts';
@@ -50,6 +50,7 @@ export class CopyService {
       const inside = relative(other.path, path);
       if (!inside.startsWith('..') || !relative(path, other.path).startsWith('..')) throw new LifeboatError('conflict', `${path} overlaps repository ${other.name} (${other.path}); a copy needs a place of its own`);
     }
+    await claimFolder(path);
     const repository = await Repository.openOrCreate(path, randomUUID(), primary.info.blockSize);
     if (catalog.copies.site(repository.info.id)) throw new LifeboatError('conflict', `${path} is repository ${repository.info.id}, already in the catalog`);
     const site: RepositorySite = { id: repository.info.id, name: request.name, path, region: request.region, zone: request.zone, role: 'copy', blockSize: repository.info.blockSize, createdAt: new Date().toISOString() };
@@ -136,5 +137,38 @@ export class CopyService {
       open: (site) => this.open(site),
       unlock: keys.unlocker(point.keyId, choice, `point ${point.sequence} of ${vm.name}`),
     });
+  }
+}
+
+/** A copy repository's folder: an existing repository, an empty folder, or a new one (its
+ * missing parents made one by one, and taken back if one cannot be). Anything else is refused
+ * before anything is written there. */
+async function claimFolder(path: string): Promise<void> {
+  const found = await stat(path).catch((error: unknown) => {
+    if (isErrnoCode(error, 'ENOENT')) return null;
+    if (isErrnoCode(error, 'ENOTDIR')) throw new LifeboatError('bad-request', `a parent of ${path} is not a folder`);
+    throw new LifeboatError('bad-request', `${path} cannot be read: ${(error as Error).message}`);
+  });
+  if (found) {
+    if (!found.isDirectory()) throw new LifeboatError('bad-request', `${path} is not a folder`);
+    const names = await readdir(path);
+    if (names.length > 0 && !names.includes('repository.json')) throw new LifeboatError('conflict', `${path} is not empty and holds no Lifeboat repository; give an empty folder or an existing repository`);
+    return;
+  }
+  const missing: string[] = [];
+  let existing = path;
+  while (!(await stat(existing).catch(() => null))) {
+    missing.unshift(existing);
+    existing = dirname(existing);
+  }
+  const made: string[] = [];
+  try {
+    for (const folder of missing) {
+      await mkdir(folder);
+      made.unshift(folder);
+    }
+  } catch (error) {
+    for (const folder of made) await rmdir(folder).catch(() => undefined);
+    throw new LifeboatError('bad-request', `${path} cannot be made: ${(error as Error).message}`);
   }
 }

@@ -40,6 +40,11 @@ test('GRS is refused until the repositories can meet it, then a copy job copies 
   await api.invoke('repos.add', { name: 'zoned', path: sites.zoned, region: 'primary', zone: 'zone-3' });
   await assert.rejects(api.invoke('repos.add', { name: 'inside', path: join(sites.near, 'x'), region: 'primary', zone: 'zone-4' }), { code: 'conflict', message: /overlaps repository near/ });
   await assert.rejects(api.invoke('repos.add', { name: 'near', path: join(dir, 'other'), region: 'primary', zone: 'zone-4' }), { code: 'conflict' });
+  // A file, a folder of other things, a folder under a file: refused, nothing written.
+  await assert.rejects(api.invoke('repos.add', { name: 'file', path: raw, region: 'primary', zone: 'zone-4' }), { code: 'bad-request', message: /is not a folder/ });
+  await assert.rejects(api.invoke('repos.add', { name: 'busy', path: folder, region: 'primary', zone: 'zone-4' }), { code: 'conflict', message: /is not empty and holds no Lifeboat repository/ });
+  await assert.rejects(api.invoke('repos.add', { name: 'under-file', path: join(raw, 'copy'), region: 'primary', zone: 'zone-4' }), { code: 'bad-request', message: /is not a folder/ });
+  await assert.rejects(access(join(folder, 'repository.json')), { code: 'ENOENT' });
   await api.invoke('repos.add', { name: 'far', path: sites.far, region: 'secondary', zone: 'zone-1' });
   const before = await api.invoke('copies.status', { vm: 'db' });
   assert.equal(before.problem, null);
