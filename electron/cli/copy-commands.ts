@@ -6,6 +6,7 @@ import type { LifeboatApi } from '../../shared/contract.ts';
 import type { PointCopy } from '../../shared/domain.ts';
 import { table } from '../../shared/format.ts';
 import { runJobCommand, UsageError, type Output } from './cli-output.ts';
+import { isErrnoCode } from '../errors.ts';
 
 export type CopyFlags = {
   'password-env'?: string | undefined;
@@ -96,7 +97,9 @@ export async function keysCommand(api: LifeboatApi, rest: string[], values: Copy
     case 'export': {
       if (!password || !values.out) throw new UsageError('keys export takes: <key> --password-env VAR --out FILE');
       const { text } = await api.invoke('keys.recovery', { keyId, password });
-      await writeFile(values.out, text, { mode: 0o600, flag: 'wx' });
+      await writeFile(values.out, text, { mode: 0o600, flag: 'wx' }).catch((error: unknown) => {
+        throw new UsageError(isErrnoCode(error, 'EEXIST') ? `${values.out} exists already; a recovery key is never written over a file` : `${values.out} cannot be written: ${(error as Error).message}`);
+      });
       out.print(`recovery key written to ${values.out}: keep it offline; with it the chain restores without the password`, { path: values.out });
       return 0;
     }

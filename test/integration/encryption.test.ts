@@ -126,6 +126,9 @@ test('the CLI: a recovery key file exported and used, a wrong password refused w
   const exported = await run(['keys', 'export', key?.keyId as string, '--password-env', 'PW', '--out', recoveryFile], { PW: 'a brand new password' });
   assert.equal(exported.status, 0, exported.stderr);
   assert.equal((await stat(recoveryFile)).mode & 0o777, 0o600);
+  const again = await run(['keys', 'export', key?.keyId as string, '--password-env', 'PW', '--out', recoveryFile], { PW: 'a brand new password' });
+  assert.equal(again.status, 2);
+  assert.match(again.stderr, /exists already; a recovery key is never written over a file/);
   const wrong = await run(['restore', 'vm', 'vault', '--point', '1', '--target', `local:${join(dir, 'cli-wrong')}`, '--password-env', 'PW'], { PW: 'nope nope nope' });
   assert.equal(wrong.status, 2);
   assert.match(wrong.stderr, /^lifeboat: wrong password for encryption key/);
