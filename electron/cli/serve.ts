@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Engine } from '../engine/engine.ts';
 import { LifeboatError } from '../errors.ts';
 import { decideListen } from '../rpc/listen-policy.ts';
+import type { SessionLimits } from '../rpc/session-store.ts';
 import { homeCertificate, operatorCertificate, type ConsoleCertificate } from '../rpc/tls/console-certificate.ts';
 import { startConsoleServer } from '../rpc/ws-server.ts';
 
@@ -20,6 +21,8 @@ export type ServeOptions = {
   tlsCert: string | undefined;
   tlsKey: string | undefined;
   json: boolean;
+  /** How long a console session key lives idle, and at most. */
+  sessionLimits: SessionLimits;
 };
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '[::]']);
@@ -39,6 +42,11 @@ async function certificateFor(options: ServeOptions, source: 'operator' | 'self-
   });
 }
 
+/** Often enough that an idle session is closed soon after its limit, never more than every second. */
+function sweepInterval(limits: SessionLimits): number {
+  return Math.min(30_000, Math.max(1_000, Math.floor(limits.idleMs / 4)));
+}
+
 export async function serve(options: ServeOptions): Promise<number> {
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new LifeboatError('bad-request', '--tls-cert and --tls-key go together');
   const decision = decideListen({ host: options.host, allowRemote: options.allowRemote, forceTls: options.forceTls, operatorCertificate: options.tlsCert !== undefined });
@@ -49,8 +57,8 @@ export async function serve(options: ServeOptions): Promise<number> {
   }
   // The operator's files are checked before the engine opens: a bad one changes nothing.
   const tls = decision.certificate === 'none' ? null : await certificateFor(options, decision.certificate);
-  const engine = await Engine.open({ home: options.home });
-  const server = await startConsoleServer(engine, { host: options.host, port: options.port, rendererDir: options.rendererDir, allowRemote: options.allowRemote, tls }).catch(async (error: unknown) => {
+  const engine = await Engine.open({ home: options.home, sessionLimits: options.sessionLimits });
+  const server = await startConsoleServer(engine, { host: options.host, port: options.port, rendererDir: options.rendererDir, allowRemote: options.allowRemote, tls, sweepMs: sweepInterval(options.sessionLimits) }).catch(async (error: unknown) => {
     await engine.close();
     throw error;
   });
