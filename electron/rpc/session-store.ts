@@ -82,12 +82,17 @@ export class SessionStore {
   revoke(id: string): boolean {
     const session = this.find(id);
     if (!session) return false;
+    if (this.expired(session)) {
+      this.end(session, 'expired');
+      return false;
+    }
     this.end(session, 'revoked');
     return true;
   }
 
   /** Revokes every live session; returns how many. */
   revokeAll(): number {
+    this.sweep();
     const live = [...this.byDigest.values()];
     for (const session of live) this.end(session, 'revoked');
     return live.length;
