@@ -42,9 +42,14 @@ const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const MAX_PINGS_PER_WINDOW = 100;
 const PING_WINDOW_MS = 10_000;
 const SWEEP_MS = 30_000;
+/** Sockets that have not said hello yet: beyond this, new ones are told to come back later, so
+ * idle unauthenticated sockets cannot keep the operator out. */
+const MAX_WAITING_FOR_HELLO = 64;
+/** TCP connections at once (each costs a descriptor). */
+const MAX_CONNECTIONS = 1024;
 
 /** Close codes a console understands (4000-4999 are the application's). */
-export const CloseCode = { badFrame: 4000, noHello: 4001, unauthorized: 4003, signedOut: 4401 } as const;
+export const CloseCode = { tryAgainLater: 1013, badFrame: 4000, noHello: 4001, unauthorized: 4003, signedOut: 4401 } as const;
 
 export type TlsMaterial = { cert: string; key: string };
 export type ConsoleServerOptions = {
@@ -138,6 +143,7 @@ export async function startConsoleServer(engine: Engine, options: ConsoleServerO
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
   http.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy());
+  http.maxConnections = MAX_CONNECTIONS;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   const refuseUpgrade = (socket: Duplex, status: string): void => {
@@ -166,7 +172,18 @@ export async function startConsoleServer(engine: Engine, options: ConsoleServerO
   const sweeper = setInterval(() => engine.sessions.sweep(), options.sweepMs ?? SWEEP_MS);
   sweeper.unref();
 
+  let waitingForHello = 0;
   const accept = (ws: WebSocket): void => {
+    if (waitingForHello >= MAX_WAITING_FOR_HELLO) {
+      ws.close(CloseCode.tryAgainLater, 'too many sockets waiting to sign in');
+      return;
+    }
+    waitingForHello += 1;
+    let waiting = true;
+    const stopWaiting = (): void => {
+      if (waiting) waitingForHello -= 1;
+      waiting = false;
+    };
     let sessionId: string | null = null;
     let peer: ReturnType<typeof servePeer> | null = null;
     let pingWindowStart = Date.now();
@@ -194,6 +211,7 @@ export async function startConsoleServer(engine: Engine, options: ConsoleServerO
         send({ type: 'welcome', session: secret });
       }
       clearTimeout(helloTimer);
+      stopWaiting();
       let sockets = socketsOf.get(sessionId);
       if (!sockets) socketsOf.set(sessionId, (sockets = new Set()));
       sockets.add(ws);
@@ -225,6 +243,7 @@ export async function startConsoleServer(engine: Engine, options: ConsoleServerO
     });
     ws.on('close', () => {
       clearTimeout(helloTimer);
+      stopWaiting();
       peer?.close();
       if (sessionId) socketsOf.get(sessionId)?.delete(ws);
     });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import fc from 'fast-check';
 import { requestChannelNames } from '../../shared/channel-names.ts';
-import { tempDir } from '../helpers/env.ts';
+import { tempDir, until } from '../helpers/env.ts';
 import { ask, assertServing, hello, nextFrame, openPeer, rawExchange, startServe, statusOf, type ServeProcess } from '../helpers/serve-process.ts';
 
 const runs = { numRuns: 150 };
@@ -169,6 +169,15 @@ test('the WebSocket rules, case by case', async () => {
     for (let i = 0; i < 500; i++) peer.socket.ping();
   });
   assert.equal(flood.code, 1006, 'a ping flood is cut off');
+
+  // Sockets that never say hello are capped; the operator's own still gets in once they go.
+  const silent = await Promise.all(Array.from({ length: 70 }, () => openPeer(serve.origin)));
+  const turnedAway: number[] = [];
+  for (const each of silent) void each.closed.then(({ code }) => turnedAway.push(code));
+  await until('six sockets turned away', () => (turnedAway.length >= 6 ? true : undefined));
+  assert.deepEqual(turnedAway, [1013, 1013, 1013, 1013, 1013, 1013], 'the 65th and later are told to come back later');
+  for (const each of silent) each.socket.terminate();
+  await Promise.all(silent.map((each) => each.closed));
 
   // Fragments of one message are one frame; a session key reconnects; many requests at once are capped.
   const peer = await openPeer(serve.origin);
