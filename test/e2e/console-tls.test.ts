@@ -10,6 +10,7 @@ import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
+import fc from 'fast-check';
 import { chromium, type Browser } from 'playwright';
 import { startConsoleServer } from '../../electron/rpc/ws-server.ts';
 import { homeCertificatePaths } from '../../electron/rpc/tls/console-certificate.ts';
@@ -74,6 +75,16 @@ test('serve --tls: the printed fingerprint is the certificate openssl s_client r
   // Plain HTTP on the TLS port gets no page.
   const plain = await rawExchange(serve.port, Buffer.from(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${serve.port}\r\n\r\n`));
   assert.doesNotMatch(plain.toString('latin1'), /<!doctype|<html/i);
+  // Arbitrary bytes, and TLS records with arbitrary contents, never stop the engine.
+  const record = fc.tuple(fc.constantFrom(0x14, 0x15, 0x16, 0x17), fc.uint8Array({ maxLength: 300 })).map(([type, body]) => Buffer.from([type, 0x03, 0x01, body.length >> 8, body.length & 0xff, ...body]));
+  await fc.assert(
+    fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 1000 }).map((bytes) => Buffer.from(bytes)), record), async (bytes) => {
+      await rawExchange(serve.port, bytes);
+      assert.equal(serve.child.exitCode, null);
+    }),
+    { numRuns: 150 },
+  );
+  assert.equal(await sha256Of((await presented(serve.port)).pem), printed.sha256, 'and it still serves');
   await serve.stop();
 
   const again = await startServe(home, '--tls');
