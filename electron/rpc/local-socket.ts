@@ -82,6 +82,8 @@ export async function listenLocalSocket(engine: () => Engine | null, socketPath:
     server.once('error', reject);
     server.listen(socketPath, () => resolve());
   });
+  // Once listening, a failed accept (EMFILE, ENFILE) costs that one connection, not the engine.
+  server.on('error', () => undefined);
   await chmod(socketPath, 0o600);
   return server;
 }

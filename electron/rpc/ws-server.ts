@@ -254,6 +254,8 @@ export async function startConsoleServer(engine: Engine, options: ConsoleServerO
     http.once('error', reject);
     http.listen(options.port, options.host, () => resolve());
   });
+  // Once listening, a failed accept (EMFILE, ENFILE) costs that one connection, not the engine.
+  http.on('error', () => undefined);
   const address = http.address() as AddressInfo;
   const port = address.port;
   const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -58,6 +58,9 @@ test('hostile request targets, methods and headers each get an HTTP answer, and 
     [`POST /rpc HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ${serve.origin}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}`, 405],
     [`GET /%FF HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ${serve.origin}`, 404],
   ];
+  // CONNECT and a tunnelling upgrade of `/` are closed or refused, like the rest.
+  assert.equal(statusOf(await answerTo(`CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22`)), null);
+  assert.equal(statusOf(await answerTo(`GET / HTTP/1.1\r\nHost: ${host}\r\nUpgrade: h2c\r\nConnection: Upgrade`)), 404);
   for (const [head, status] of cases) {
     const answer = await answerTo(head);
     assert.equal(statusOf(answer), status, head.slice(0, 120));
