@@ -14,7 +14,11 @@ function Connected({ api }: { api: LifeboatApi }) {
 }
 
 const root = createRoot(document.getElementById('root') as HTMLElement);
-connectApi().then(
+const signedOut = (message: string): void => {
+  queries.clear();
+  root.render(<p role="alert" className="fatal">{message.charAt(0).toUpperCase() + message.slice(1)}</p>);
+};
+connectApi(signedOut).then(
   (api) =>
     root.render(
       <ApiContext.Provider value={api}>

@@ -2,7 +2,7 @@
 // declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
 import { z } from 'zod';
 import type { EventChannelName, RequestChannelName } from './channel-names.ts';
-import { CopyStatus, EncryptionKey, RepositorySite, SiteName, AzureAccount, ArrayView, StorageSnapshotPoint, InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
+import { ConsoleSession, CopyStatus, EncryptionKey, RepositorySite, SiteName, AzureAccount, ArrayView, StorageSnapshotPoint, InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
 const Empty = z.object({}).strict();
 
@@ -335,6 +335,12 @@ export const requestChannels = {
   'keys.setPassword': {
     request: z.object({ keyId: KeyId, password: Password.optional(), recoveryKey: RecoveryKeyText.optional(), newPassword: Password }).strict(),
     response: EncryptionKey,
+  },
+  /** Console session keys (`lifeboat serve`): list them, revoke one by id or all of them. */
+  'sessions.list': { request: Empty, response: z.array(ConsoleSession) },
+  'sessions.revoke': {
+    request: z.union([z.object({ id: z.string().regex(/^[0-9a-f]{12}$/) }).strict(), z.object({ all: z.literal(true) }).strict()]),
+    response: z.object({ revoked: z.number().int().nonnegative() }),
   },
 } as const satisfies Record<RequestChannelName, { request: z.ZodType; response: z.ZodType }>;
 

@@ -401,3 +401,7 @@ export type CopyStatus = z.infer<typeof CopyStatus>;
 
 export const EncryptionKey = z.object({ keyId: z.string(), createdAt: z.string(), vms: z.array(z.string()), stored: z.boolean() });
 export type EncryptionKey = z.infer<typeof EncryptionKey>;
+
+/** A console session key of `lifeboat serve` (the key itself is never shown). */
+export const ConsoleSession = z.object({ id: z.string(), identity: z.string().nullable(), createdAt: z.string(), lastUsedAt: z.string(), expiresAt: z.string() });
+export type ConsoleSession = z.infer<typeof ConsoleSession>;

@@ -44,7 +44,13 @@ export class FrameClient implements LifeboatApi {
   }
 
   receive(text: string): void {
-    const frame = JSON.parse(text) as ServerFrame;
+    let frame: ServerFrame;
+    try {
+      frame = JSON.parse(text) as ServerFrame;
+    } catch {
+      this.disconnected('the engine sent a frame that is not JSON');
+      return;
+    }
     if (frame.type === 'response') {
       const waiter = this.waiting.get(frame.id);
       this.waiting.delete(frame.id);

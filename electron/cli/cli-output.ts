@@ -25,6 +25,14 @@ export function positiveInt(value: string | undefined, fallback: number, name: s
   return Number(value);
 }
 
+/** A duration such as `90s`, `30m` or `12h`, in milliseconds; `fallback` when not given. */
+export function durationMs(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const match = /^(\d{1,6})(s|m|h)$/.exec(value);
+  if (!match || Number(match[1]) === 0) throw new UsageError(`${name} takes a duration such as 90s, 30m or 12h`);
+  return Number(match[1]) * { s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as 's' | 'm' | 'h'];
+}
+
 export async function follow(api: LifeboatApi, job: Job, out: Output): Promise<Job> {
   const interactive = process.stderr.isTTY && !out.json;
   let lastLine = 0;

@@ -13,9 +13,11 @@ import { toWireError } from '../errors.ts';
 import { resolveHome } from '../home.ts';
 import { createLab } from '../lab/create-lab.ts';
 import { connect } from './connect.ts';
-import { describeJob, localPath, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
+import { DEFAULT_SESSION_LIMITS } from '../rpc/session-store.ts';
+import { describeJob, durationMs, localPath, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
 import { promptsCommand, restoreTapeCommand, tapeCommand } from './tape-commands.ts';
 import { serve } from './serve.ts';
+import { sessionsCommand } from './sessions-command.ts';
 import { instantCommand } from './instant-commands.ts';
 import { arrayCommand, snapshotsCommand } from './array-commands.ts';
 import { copiesCommand, copiesText, keysCommand, passwordFrom, reposCommand, sourceChoice } from './copy-commands.ts';
@@ -83,7 +85,12 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
   keys [export <key> --password-env VAR --out FILE | remember <key> (--password-env VAR | --recovery-key FILE)
         | forget <key> | set-password <key> (--recovery-key FILE | --password-env VAR) --new-password-env VAR]
                                                      keys of encrypted chains; a recovery key for lost passwords
-  serve [--host 127.0.0.1] [--port 7420]             console over HTTP + WebSocket`;
+  serve [--host 127.0.0.1] [--port 7420] [--tls] [--allow-remote] [--tls-cert FILE --tls-key FILE]
+        [--session-idle 30m] [--session-max 12h]
+                                                     console over HTTP + WebSocket on loopback; HTTPS + WSS
+                                                     beyond it (--allow-remote) or with --tls, under your
+                                                     certificate or one the engine makes (fingerprint printed)
+  sessions [revoke <id> | revoke --all]              console session keys of a running \`serve\`; revoke signs out`;
 
 type Flags = { original?: boolean | undefined; yes?: boolean | undefined; target?: string | undefined; datastore?: string | undefined; 'host-system'?: string | undefined; network?: string | undefined; 'disk-format'?: string | undefined; transport?: string | undefined; url?: string | undefined; user?: string | undefined; 'password-env'?: string | undefined; insecure?: boolean | undefined; name?: string | undefined };
 
@@ -187,6 +194,7 @@ export async function main(argv: string[]): Promise<number> {
       vms: { type: 'string' }, points: { type: 'string' }, 'disk-mib': { type: 'string' },
       point: { type: 'string' }, target: { type: 'string' }, name: { type: 'string' }, detach: { type: 'boolean', default: false },
       host: { type: 'string' }, port: { type: 'string' }, 'allow-remote': { type: 'boolean', default: false },
+      tls: { type: 'boolean', default: false }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'session-idle': { type: 'string' }, 'session-max': { type: 'string' },
       url: { type: 'string' }, user: { type: 'string' }, 'password-env': { type: 'string' }, insecure: { type: 'boolean', default: false },
       operator: { type: 'string' },
       out: { type: 'string' }, 'on-clash': { type: 'string' }, archive: { type: 'string' },
@@ -216,7 +224,11 @@ export async function main(argv: string[]): Promise<number> {
 
   if (command === 'serve') {
     const rendererDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'renderer');
-    return serve({ home, host: values.host ?? '127.0.0.1', port: positiveInt(values.port, 7420, '--port'), rendererDir, allowRemote: values['allow-remote'], json: values.json });
+    return serve({
+      home, host: values.host ?? '127.0.0.1', port: positiveInt(values.port, 7420, '--port'), rendererDir, allowRemote: values['allow-remote'],
+      forceTls: values.tls, tlsCert: values['tls-cert'], tlsKey: values['tls-key'], json: values.json,
+      sessionLimits: { idleMs: durationMs(values['session-idle'], DEFAULT_SESSION_LIMITS.idleMs, '--session-idle'), absoluteMs: durationMs(values['session-max'], DEFAULT_SESSION_LIMITS.absoluteMs, '--session-max') },
+    });
   }
   if (command === 'lab') {
     if (rest[0] !== 'create') throw new UsageError('lab takes: create');
@@ -450,6 +462,8 @@ export async function main(argv: string[]): Promise<number> {
         return await copiesCommand(api, rest, values, operator, out);
       case 'keys':
         return await keysCommand(api, rest, values, out);
+      case 'sessions':
+        return await sessionsCommand(api, rest, values.all, out);
       default:
         throw new UsageError(`unknown command ${command}; \`lifeboat --help\` lists them`);
     }

@@ -1,24 +1,79 @@
 // `lifeboat serve`: run the engine for this home (which serves the CLI on the home's socket) and
-// the console on a loopback HTTP + WebSocket address, until told to stop.
+// the console: plain HTTP + WebSocket on loopback, HTTPS + WSS beyond it (or with --tls), until
+// told to stop. A certificate the engine makes has its fingerprint printed for the operator.
 import { access } from 'node:fs/promises';
+import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../engine/engine.ts';
 import { LifeboatError } from '../errors.ts';
+import { decideListen } from '../rpc/listen-policy.ts';
+import type { SessionLimits } from '../rpc/session-store.ts';
+import { homeCertificate, operatorCertificate, type ConsoleCertificate } from '../rpc/tls/console-certificate.ts';
 import { startConsoleServer } from '../rpc/ws-server.ts';
 
-export async function serve(options: { home: string; host: string; port: number; rendererDir: string; allowRemote: boolean; json: boolean }): Promise<number> {
+export type ServeOptions = {
+  home: string;
+  host: string;
+  port: number;
+  rendererDir: string;
+  allowRemote: boolean;
+  forceTls: boolean;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  json: boolean;
+  /** How long a console session key lives idle, and at most. */
+  sessionLimits: SessionLimits;
+};
+
+const WILDCARDS = new Set(['0.0.0.0', '::', '[::]']);
+
+/** The names a certificate the engine makes is for: the bound host, this machine's name and
+ * addresses, and loopback. Only the bound host must be on a kept one (addresses come and go). */
+function certificateNames(host: string): { names: string[]; required: string[] } {
+  const addresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((entry) => entry.address.replace(/%.*$/, '')));
+  const bound = WILDCARDS.has(host) ? [] : [host];
+  return { names: [...new Set([...bound, hostname(), 'localhost', '127.0.0.1', '::1', ...addresses])], required: bound.length > 0 ? bound : [hostname()] };
+}
+
+async function certificateFor(options: ServeOptions, source: 'operator' | 'self-signed'): Promise<ConsoleCertificate> {
+  if (source === 'operator') return operatorCertificate(options.tlsCert as string, options.tlsKey as string, new Date());
+  return homeCertificate(options.home, { ...certificateNames(options.host), now: new Date() }, (line) => {
+    if (!options.json) console.log(line);
+  });
+}
+
+/** Often enough that an idle session is closed soon after its limit, never more than every second. */
+function sweepInterval(limits: SessionLimits): number {
+  return Math.min(30_000, Math.max(1_000, Math.floor(limits.idleMs / 4)));
+}
+
+export async function serve(options: ServeOptions): Promise<number> {
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new LifeboatError('bad-request', '--tls-cert and --tls-key go together');
+  const decision = decideListen({ host: options.host, allowRemote: options.allowRemote, forceTls: options.forceTls, operatorCertificate: options.tlsCert !== undefined });
   try {
     await access(join(options.rendererDir, 'index.html'));
   } catch {
     throw new LifeboatError('unavailable', `the console is not built (${options.rendererDir}); run \`npm run build\` first`);
   }
-  const engine = await Engine.open({ home: options.home });
-  const server = await startConsoleServer(engine, options).catch(async (error: unknown) => {
+  // The operator's files are checked before the engine opens: a bad one changes nothing.
+  const tls = decision.certificate === 'none' ? null : await certificateFor(options, decision.certificate);
+  const engine = await Engine.open({ home: options.home, sessionLimits: options.sessionLimits });
+  const server = await startConsoleServer(engine, { host: options.host, port: options.port, rendererDir: options.rendererDir, allowRemote: options.allowRemote, tls, sweepMs: sweepInterval(options.sessionLimits) }).catch(async (error: unknown) => {
     await engine.close();
     throw error;
   });
   const url = `${server.url}/#token=${server.mintToken()}`;
-  console.log(options.json ? JSON.stringify({ url, home: options.home }) : `Lifeboat console: ${url}\n(home ${options.home}; Ctrl+C stops)`);
+  const certificate = tls ? { source: tls.source, sha256: tls.fingerprint256, spkiSha256: tls.spkiSha256, new: tls.made } : null;
+  if (options.json) console.log(JSON.stringify({ url, home: options.home, certificate }));
+  else {
+    const lines = [`Lifeboat console: ${url}`];
+    if (tls) {
+      lines.push(`TLS certificate (${tls.source === 'operator' ? 'yours' : `the engine's own${tls.made ? ', new' : ''}`}) SHA-256 fingerprint:`, `  ${tls.fingerprint256}`);
+      if (tls.source === 'self-signed') lines.push('Check that your browser shows this fingerprint before you trust the certificate.');
+    }
+    lines.push(`(home ${options.home}; Ctrl+C stops)`);
+    console.log(lines.join('\n'));
+  }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

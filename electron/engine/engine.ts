@@ -46,6 +46,7 @@ import { QuickMigrationWork, quickMigrationSteps } from '../instant/quick-migrat
 import { KeyService, withoutSecrets, type KeyCredentials } from '../keys/key-service.ts';
 import { CopyService } from '../copies/copy-service.ts';
 import { readingFrom, type PickedSource } from '../copies/source-picker.ts';
+import { SessionStore, type SessionLimits } from '../rpc/session-store.ts';
 
 export const ENGINE_VERSION = '0.1.0';
 const PREVIEW_BYTES = 256 * 1024;
@@ -61,7 +62,8 @@ const DEFAULT_REPOSITORY = 'default';
 
 /** `sealer` lets the Electron app keep passwords in the OS keyring (safeStorage). */
 /** `injectFault` is for the fault-matrix tests: it fails a job right after a chosen step. */
-export type EngineOptions = { home: string; workerThreads?: number; concurrentJobs?: number; blockSize?: number; sealer?: Sealer; injectFault?: FaultInjector };
+/** `sessionLimits` and `now` set how long console session keys live (tests inject a clock). */
+export type EngineOptions = { home: string; workerThreads?: number; concurrentJobs?: number; blockSize?: number; sealer?: Sealer; injectFault?: FaultInjector; sessionLimits?: Partial<SessionLimits>; now?: () => number };
 
 type Parsed<C extends RequestChannel> = z.infer<(typeof requestChannels)[C]['request']>;
 export type Handlers = { [C in RequestChannel]: (request: Parsed<C>) => Promise<ResponseOf<C>> };
@@ -83,11 +85,14 @@ export class Engine {
   readonly snapshots: SnapshotService;
   readonly keys: KeyService;
   readonly copies: CopyService;
+  /** Session keys of the `serve` console; they live as long as this engine. */
+  readonly sessions: SessionStore;
   /** The start-up janitor's run: how many leftovers it removed. */
   janitor: Promise<number> = Promise.resolve(0);
 
-  private constructor(paths: HomePaths, socket: Server, catalog: Catalog, primary: Repository, pool: WorkerPool, secrets: SecretStore, concurrentJobs: number, injectFault: FaultInjector | null) {
+  private constructor(paths: HomePaths, socket: Server, catalog: Catalog, primary: Repository, pool: WorkerPool, secrets: SecretStore, concurrentJobs: number, injectFault: FaultInjector | null, sessions: SessionStore) {
     this.paths = paths;
+    this.sessions = sessions;
     this.socket = socket;
     this.secrets = secrets;
     this.catalog = catalog;
@@ -167,7 +172,7 @@ export class Engine {
       const repository = await Repository.openOrCreate(join(paths.repositories, DEFAULT_REPOSITORY), DEFAULT_REPOSITORY, options.blockSize);
       catalog.ensureRepository({ id: repository.info.id, name: DEFAULT_REPOSITORY, path: repository.path, blockSize: repository.info.blockSize });
       const secrets = await FileSecretStore.open(paths.secrets, options.sealer);
-      const engine = new Engine(paths, socket, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2, options.injectFault ?? null);
+      const engine = new Engine(paths, socket, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2, options.injectFault ?? null, new SessionStore({ ...(options.sessionLimits ? { limits: options.sessionLimits } : {}), ...(options.now ? { now: options.now } : {}) }));
       engine.jobs.recoverAfterRestart();
       engine.tape.prompts.expireLeftovers();
       engine.instant.recoverAfterRestart();
@@ -731,6 +736,13 @@ export class Engine {
         return key;
       },
       'files.restoreFromSnapshot': async ({ target, ...request }) => ({ job: this.snapshots.startItemRestore({ ...request, targetPath: target.path }, 'console') }),
+      'sessions.list': async () => this.sessions.list(),
+      'sessions.revoke': async (request) => {
+        const revoked = 'all' in request ? this.sessions.revokeAll() : Number(this.sessions.revoke(request.id));
+        if ('id' in request && revoked === 0) throw new LifeboatError('not-found', `no live console session ${request.id}; \`lifeboat sessions\` lists them`);
+        this.catalog.audit('console', 'sessions.revoke', 'id' in request ? request.id : null, { revoked });
+        return { revoked };
+      },
       'proxies.remove': async ({ proxy }) => {
         const found = this.catalog.listProxies().find((candidate) => candidate.name === proxy);
         if (!found) throw new LifeboatError('not-found', `no proxy "${proxy}"`);

@@ -6,6 +6,8 @@ import { LifeboatError, toWireError } from '../errors.ts';
 import { dispatch } from './dispatch.ts';
 
 export const MAX_FRAME_BYTES = 1024 * 1024;
+/** Requests one peer may have running at once; more get an error instead of piling up. */
+export const MAX_REQUESTS_IN_FLIGHT = 64;
 
 export function parseClientFrame(text: string): ClientFrame {
   if (text.length > MAX_FRAME_BYTES) throw new LifeboatError('bad-request', 'frame larger than 1 MiB');
@@ -23,13 +25,23 @@ export function parseClientFrame(text: string): ClientFrame {
 /** Serves one authenticated peer; returns the function that stops forwarding events. */
 export function servePeer(engine: Engine, send: (frame: ServerFrame) => void): { handle(frame: ClientFrame): void; close(): void } {
   const unsubscribe = engine.events.onAny((event, payload) => send({ type: 'event', event, payload }));
+  let inFlight = 0;
   return {
     handle(frame) {
       if (frame.type !== 'request') return;
-      dispatch(engine, frame.channel, frame.payload).then(
-        (payload) => send({ type: 'response', id: frame.id, ok: true, payload }),
-        (error: unknown) => send({ type: 'response', id: frame.id, ok: false, error: toWireError(error) }),
-      );
+      if (inFlight >= MAX_REQUESTS_IN_FLIGHT) {
+        send({ type: 'response', id: frame.id, ok: false, error: { code: 'unavailable', message: `more than ${MAX_REQUESTS_IN_FLIGHT} requests at once; wait for answers first` } });
+        return;
+      }
+      inFlight += 1;
+      dispatch(engine, frame.channel, frame.payload)
+        .then(
+          (payload) => send({ type: 'response', id: frame.id, ok: true, payload }),
+          (error: unknown) => send({ type: 'response', id: frame.id, ok: false, error: toWireError(error) }),
+        )
+        .finally(() => {
+          inFlight -= 1;
+        });
     },
     close: unsubscribe,
   };

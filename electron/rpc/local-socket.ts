@@ -10,7 +10,10 @@ import { FrameClient } from '../../shared/frame-client.ts';
 
 // sun_path holds 108 bytes on Linux, including the terminating NUL.
 const MAX_SOCKET_PATH = 107;
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
+/** Calls `onLine` for each newline-delimited line; a line over the frame limit drops the
+ * connection. */
 function lines(socket: Socket, onLine: (line: string) => void): void {
   let buffered = '';
   socket.setEncoding('utf8');
@@ -48,7 +51,13 @@ export async function listenLocalSocket(engine: () => Engine | null, socketPath:
   if (await engineIsRunning(socketPath)) throw new LifeboatError('conflict', `another engine already serves this home (${socketPath})`);
   await rm(socketPath, { force: true });
   const server = createServer((socket) => {
-    const send = (frame: ServerFrame): void => void (socket.writable && socket.write(`${JSON.stringify(frame)}\n`));
+    socket.on('error', () => socket.destroy());
+    const send = (frame: ServerFrame): void => {
+      if (!socket.writable) return;
+      // A peer that does not read its events is cut off rather than buffered without end.
+      if (socket.writableLength > MAX_BUFFERED_BYTES) return void socket.destroy();
+      socket.write(`${JSON.stringify(frame)}\n`);
+    };
     const ready = engine();
     if (!ready) {
       send({ type: 'fatal', error: { code: 'unavailable', message: 'the engine is still starting; try again' } });
@@ -56,13 +65,15 @@ export async function listenLocalSocket(engine: () => Engine | null, socketPath:
       return;
     }
     const peer = servePeer(ready, send);
-    socket.on('error', () => socket.destroy());
     socket.on('close', () => peer.close());
+    let refused = false;
     lines(socket, (line) => {
+      if (refused) return;
       try {
         peer.handle(parseClientFrame(line));
       } catch (error) {
         send({ type: 'fatal', error: toWireError(error) });
+        refused = true;
         socket.end();
       }
     });
@@ -71,6 +82,8 @@ export async function listenLocalSocket(engine: () => Engine | null, socketPath:
     server.once('error', reject);
     server.listen(socketPath, () => resolve());
   });
+  // Once listening, a failed accept (EMFILE, ENFILE) costs that one connection, not the engine.
+  server.on('error', () => undefined);
   await chmod(socketPath, 0o600);
   return server;
 }

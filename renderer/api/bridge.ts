@@ -10,7 +10,8 @@ declare global {
   }
 }
 
-export async function connectApi(): Promise<LifeboatApi> {
+/** `onSignedOut`: the browser's session ended (the app's IPC has no sessions). */
+export async function connectApi(onSignedOut: (message: string) => void): Promise<LifeboatApi> {
   if (window.lifeboat) return fromPreload(window.lifeboat);
-  return connectWebSocket();
+  return connectWebSocket(onSignedOut);
 }
