@@ -4,6 +4,7 @@ import { ClientFrame, type ServerFrame } from '../../shared/contract.ts';
 import type { Engine } from '../engine/engine.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { dispatch } from './dispatch.ts';
+import type { Peer } from '../auth/peer.ts';
 
 export const MAX_FRAME_BYTES = 1024 * 1024;
 
@@ -20,13 +21,16 @@ export function parseClientFrame(text: string): ClientFrame {
   return frame.data;
 }
 
-/** Serves one authenticated peer; returns the function that stops forwarding events. */
-export function servePeer(engine: Engine, send: (frame: ServerFrame) => void): { handle(frame: ClientFrame): void; close(): void } {
-  const unsubscribe = engine.events.onAny((event, payload) => send({ type: 'event', event, payload }));
+/** Serves one peer as `connection` says who it is; events go only to a peer known to be someone.
+ * Returns the function that stops forwarding events. */
+export function servePeer(engine: Engine, connection: Peer, send: (frame: ServerFrame) => void): { handle(frame: ClientFrame): void; close(): void } {
+  const unsubscribe = engine.events.onAny((event, payload) => {
+    if (connection.identified()) send({ type: 'event', event, payload });
+  });
   return {
     handle(frame) {
       if (frame.type !== 'request') return;
-      dispatch(engine, frame.channel, frame.payload).then(
+      dispatch(engine, connection, frame.channel, frame.payload).then(
         (payload) => send({ type: 'response', id: frame.id, ok: true, payload }),
         (error: unknown) => send({ type: 'response', id: frame.id, ok: false, error: toWireError(error) }),
       );

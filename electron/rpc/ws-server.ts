@@ -11,6 +11,7 @@ import type { ServerFrame } from '../../shared/contract.ts';
 import type { Engine } from '../engine/engine.ts';
 import { toWireError } from '../errors.ts';
 import { MAX_FRAME_BYTES, parseClientFrame, servePeer } from './frames.ts';
+import { Peer } from '../auth/peer.ts';
 
 const contentTypes: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -101,7 +102,8 @@ export async function startConsoleServer(engine: Engine, options: { host: string
           sessions.add(key);
         }
         send({ type: 'welcome', session: key as string });
-        peer = servePeer(engine, send);
+        // The browser console is nobody until it signs in with an account (auth.login).
+        peer = servePeer(engine, new Peer(null), send);
       } catch (error) {
         send({ type: 'fatal', error: toWireError(error) });
         ws.close(4000, 'bad frame');
