@@ -5,7 +5,7 @@
 import { roles, type RoleMapping } from '../../shared/accounts.ts';
 import { LifeboatError } from '../errors.ts';
 
-const pair = new RegExp(`\\s*(.+?)\\s*=\\s*(${roles.join('|')})\\s*(?:,|$)`, 'y');
+const pair = new RegExp(`\\s*([^,\\s].*?)\\s*=\\s*(${roles.join('|')})\\s*(?:,|$)`, 'y');
 
 export function parseRoleMap(text: string): RoleMapping[] {
   const mappings: RoleMapping[] = [];
