@@ -12,6 +12,10 @@ import type { Peer } from './peer.ts';
 
 export const SESSION_HOURS = 12;
 const WRONG = 'wrong user name or password';
+/** Password guessing: after this many wrong passwords in a row a name rests for a while (per engine). */
+const FAILURES_BEFORE_REST = 5;
+const REST_MS = 60_000;
+const MAX_TRACKED_NAMES = 10_000;
 
 export type AuthDeps = {
   accounts: AccountCatalog;
@@ -27,6 +31,8 @@ function tokenHash(token: string): string {
 
 export class AuthService {
   private readonly deps: AuthDeps;
+  /** Wrong passwords in a row per name (lower case), and when the name may try again. */
+  private readonly failures = new Map<string, { count: number; restUntil: number }>();
 
   constructor(deps: AuthDeps) {
     this.deps = deps;
@@ -40,10 +46,14 @@ export class AuthService {
    * only way in for that name (the directory is not asked when its password is wrong). */
   async login(user: string, password: string): Promise<{ token: string; identity: SignedIn }> {
     let proven: { role: Role; via: 'local' | 'directory'; account: string };
+    const key = user.toLowerCase();
     try {
+      this.checkRest(key);
       proven = await this.prove(user, password);
+      this.failures.delete(key);
     } catch (error) {
       const reason = error instanceof LifeboatError ? error.message : 'internal error';
+      if (error instanceof LifeboatError && error.message === WRONG) this.countFailure(key);
       this.deps.audit('anonymous', 'auth.refused', user, { reason });
       throw error;
     }
@@ -53,6 +63,19 @@ export class AuthService {
     const identity: SignedIn = { ...proven, expiresAt };
     this.deps.audit(identityLabel(identity), 'auth.login', proven.account, { via: proven.via, role: proven.role, expiresAt });
     return { token, identity };
+  }
+
+  private checkRest(key: string): void {
+    const restUntil = this.failures.get(key)?.restUntil ?? 0;
+    const left = restUntil - this.now().getTime();
+    if (left > 0) throw new LifeboatError('unauthorized', `too many wrong passwords for ${key}; try again in ${Math.ceil(left / 1000)} s`);
+  }
+
+  private countFailure(key: string): void {
+    if (this.failures.size >= MAX_TRACKED_NAMES && !this.failures.has(key)) this.failures.clear();
+    const count = (this.failures.get(key)?.count ?? 0) + 1;
+    const rests = count >= FAILURES_BEFORE_REST;
+    this.failures.set(key, { count: rests ? 0 : count, restUntil: rests ? this.now().getTime() + REST_MS : 0 });
   }
 
   private async prove(user: string, password: string): Promise<{ role: Role; via: 'local' | 'directory'; account: string }> {

@@ -105,7 +105,7 @@ test('a session ends at once when its account gets a new password, is removed, o
   assert.equal(await dispatch(engine, again, 'auth.whoami', {}), null, 'signed out of a console connection: nobody');
 });
 
-test('a session ends when its time is up', async () => {
+test('a session ends when its time is up; a name rests after five wrong passwords', async () => {
   const catalog = Catalog.open(join(dir, 'clock.sqlite'));
   try {
     let now = new Date('2026-12-02T08:00:00Z');
@@ -117,6 +117,11 @@ test('a session ends when its time is up', async () => {
     assert.equal(auth.resume(token).account, 'ann');
     now = new Date('2026-12-02T20:00:00Z');
     assert.throws(() => auth.resume(token), { code: 'unauthorized', message: /sign-in has ended/ });
+    // Guessing: five wrong passwords in a row and the name rests a minute, even for the right one.
+    for (let attempt = 0; attempt < 5; attempt++) await assert.rejects(auth.login('Ann', 'guess-number-' + attempt), { message: 'wrong user name or password' });
+    await assert.rejects(auth.login('ann', password('ann')), { code: 'unauthorized', message: /too many wrong passwords for ann; try again in 60 s/ });
+    now = new Date('2026-12-02T20:01:00Z');
+    assert.equal((await auth.login('ann', password('ann'))).identity.account, 'ann');
   } finally {
     catalog.close();
   }
