@@ -1,7 +1,6 @@
 // The channels that change who a connection is: they act on the connection, not on the engine,
 // so dispatch hands them the connection instead of a caller.
-import type { RequestChannel, ResponseOf } from '../../shared/contract.ts';
-import type { requestChannels } from '../../shared/contract.ts';
+import type { RequestChannel, ResponseOf, requestChannels } from '../../shared/contract.ts';
 import type { z } from 'zod';
 import type { AuthService } from './auth-service.ts';
 import type { Peer } from './peer.ts';

@@ -7,6 +7,7 @@ import { roles, type Caller, type Role } from '../../shared/accounts.ts';
 import { requestChannelNames } from '../../shared/channel-names.ts';
 import { requestChannels } from '../../shared/contract.ts';
 import { authorize, channelRoles, personOf, roleRank } from '../../electron/auth/roles.ts';
+import { connectionChannels } from '../../electron/auth/auth-handlers.ts';
 import { mappingMatches, parseRoleMap } from '../../electron/auth/role-map.ts';
 import { hashPassword, verifyPassword } from '../../electron/auth/passwords.ts';
 import { parseSessionFile } from '../../electron/cli/session-file.ts';
@@ -18,6 +19,8 @@ test('every contract channel has exactly one entry in the role table, and nothin
   const table = Object.keys(channelRoles).sort();
   assert.deepEqual(table, [...requestChannelNames].sort());
   assert.deepEqual(table, Object.keys(requestChannels).sort());
+  // The channels open to anyone are exactly the ones that sign a connection in or out.
+  assert.deepEqual(requestChannelNames.filter((channel) => channelRoles[channel] === 'anyone').sort(), [...connectionChannels].sort());
 });
 
 test('each channel refuses every role below its minimum and lets its minimum and above through', () => {
