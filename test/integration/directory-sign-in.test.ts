@@ -2,6 +2,7 @@
 // simple bind over ldaps:// and over StartTLS, groups of all three kinds mapped to roles, and
 // one clear error for each way it can fail, the directory killed last.
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { DirectoryConfig, SignedIn } from '../../shared/accounts.ts';
@@ -9,6 +10,8 @@ import type { Job } from '../../shared/domain.ts';
 import { Peer, osCaller } from '../../electron/auth/peer.ts';
 import { parseRoleMap } from '../../electron/auth/role-map.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
+import { main } from '../../electron/cli/main.ts';
+import { readSession } from '../../electron/cli/session-file.ts';
 import { openEngine, tempDir } from '../helpers/env.ts';
 import { SUFFIX, slapdUnavailable, startSlapd, type Slapd } from '../helpers/slapd.ts';
 
@@ -88,6 +91,28 @@ test('a local account of the same name wins, and a directory alice is the same p
   await dispatch(engine, carol, 'auth.login', { user: 'carol', password: 'carol-directory-pw' });
   await assert.rejects(dispatch(engine, carol, 'jobs.approve', { jobId: job.id }), { code: 'conflict', message: /second person/ });
   engine.jobs.cancel(job.id);
+});
+
+test('the CLI sets the directory from its flags and a CA file, and a directory user signs in through the running engine', { skip: missing ?? false }, async () => {
+  const home = engine.paths.home;
+  const caFile = join(home, 'directory-ca.pem');
+  await writeFile(caFile, (slapd as Slapd).caPem);
+  const roleMap = `cn=backup-operators=operator,cn=backup-approvers,ou=groups,${SUFFIX}=approver`;
+  const set = ['--home', home, 'directory', 'set', '--url', (slapd as Slapd).ldapUrl, '--starttls', '--bind-dn-template', `uid={user},ou=people,${SUFFIX}`, '--group-base', `ou=groups,${SUFFIX}`, '--role-map', roleMap, '--ca-file', caFile];
+  assert.equal(await main(set), 0);
+  const stored = (await dispatch(engine, owner, 'directory.get', {})) as DirectoryConfig;
+  assert.deepEqual([stored.startTls, stored.roleMap.at(-1)?.group, stored.caPem], [true, `cn=backup-approvers,ou=groups,${SUFFIX}`, (slapd as Slapd).caPem]);
+  await assert.rejects(main([...set.slice(0, 4), '--url', (slapd as Slapd).ldapUrl, ...set.slice(7)]), { code: 'bad-request', message: /in clear/ });
+  process.env.LB_TEST_DIRECTORY_PW = 'carol-directory-pw';
+  try {
+    assert.equal(await main(['--home', home, 'login', '--user', 'carol', '--password-env', 'LB_TEST_DIRECTORY_PW']), 0);
+    const session = await readSession(home);
+    assert.deepEqual([session?.identity.account, session?.identity.via, session?.identity.role], ['carol', 'directory', 'approver']);
+    assert.equal(await main(['--home', home, 'logout']), 0);
+    assert.equal(await readSession(home), null);
+  } finally {
+    delete process.env.LB_TEST_DIRECTORY_PW;
+  }
 });
 
 test('directory down: sign-in is refused with one clear error, and directory sessions end when the settings change', { skip: missing ?? false }, async () => {
