@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { Engine } from '../../electron/engine/engine.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { asOwner } from '../helpers/owner.ts';
+import { Peer } from '../../electron/auth/peer.ts';
 import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, until, writeMixedRaw } from '../helpers/env.ts';
 import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
 import { startFaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
@@ -270,21 +271,28 @@ test('vSphere: after kill -9 mid-restore the janitor removes the half-made VM at
   }
 });
 
-test('four-eyes: an original-location restore waits until a second operator approves it', { skip: unavailable ?? false }, async () => {
+test('four-eyes: an original-location restore waits until a second signed-in approver approves it', { skip: unavailable ?? false }, async () => {
   const { dir, engine, vc } = await setUp();
   await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
   assert.equal((await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } }, 'test'))).state, 'succeeded');
-  await dispatch(engine, asOwner(), 'settings.set', { fourEyes: true, operator: 'carol' });
-  const held = (await dispatch(engine, asOwner(), 'restore.entireVm', { vm: 'gamma', point: 'latest', operator: 'alice', target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true } })) as { job: { id: string; state: string; waitingFor: string } };
+  const signedIn = async (name: string, role: string): Promise<Peer> => {
+    await dispatch(engine, asOwner(), 'accounts.add', { name, role, password: `${name}-vsphere-pw` });
+    const peer = new Peer(null);
+    await dispatch(engine, peer, 'auth.login', { user: name, password: `${name}-vsphere-pw` });
+    return peer;
+  };
+  const [alice, bob, carol] = [await signedIn('alice', 'approver'), await signedIn('bob', 'approver'), await signedIn('carol', 'administrator')];
+  await dispatch(engine, carol, 'settings.set', { fourEyes: true });
+  const held = (await dispatch(engine, alice, 'restore.entireVm', { vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true } })) as { job: { id: string; state: string; waitingFor: string } };
   assert.deepEqual([held.job.state, held.job.waitingFor], ['waiting-for-operator', 'approval']);
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(engine.catalog.getJob(held.job.id)?.state, 'waiting-for-operator', 'it does not start by itself');
-  await assert.rejects(dispatch(engine, asOwner(), 'jobs.approve', { jobId: held.job.id, operator: 'Alice ' }), { code: 'conflict', message: /a second operator must approve/ });
-  await dispatch(engine, asOwner(), 'jobs.approve', { jobId: held.job.id, operator: 'bob' });
+  await assert.rejects(dispatch(engine, alice, 'jobs.approve', { jobId: held.job.id }), { code: 'conflict', message: /a second person must approve/ });
+  await dispatch(engine, bob, 'jobs.approve', { jobId: held.job.id });
   const ended = await runJob(engine, engine.catalog.getJob(held.job.id) as never);
   assert.equal(ended.state, 'succeeded', ended.error ?? '');
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), join(vc.datastores.LocalDS_0 as string, 'gamma', 'gamma.vmdk')), /identical/);
-  const trail = engine.catalog.auditEntries().map((entry) => `${entry.actor}:${entry.action}`);
-  assert.ok(trail.includes('carol:settings.set') && trail.includes('alice:restore.entireVm') && trail.includes('bob:jobs.approve'));
+  const trail = engine.catalog.auditEntries().map((entry) => `${entry.actor} ${entry.action}`);
+  assert.ok(trail.includes('local:carol settings.set') && trail.includes('local:alice restore.entireVm') && trail.includes('local:bob jobs.approve'));
   assert.equal(engine.catalog.verifyAudit().intact, true);
 });
