@@ -18,6 +18,10 @@ export async function serve(options: { home: string; host: string; port: number;
     throw error;
   });
   const url = `${server.url}/#token=${server.mintToken()}`;
+  // The browser console signs in with an account: say how to make the first one.
+  if (engine.auth.listAccounts().length === 0 && engine.auth.directory() === null) {
+    process.stderr.write('no accounts yet: the console needs one to sign in (`lifeboat accounts add NAME --role administrator --password-env VAR`)\n');
+  }
   console.log(options.json ? JSON.stringify({ url, home: options.home }) : `Lifeboat console: ${url}\n(home ${options.home}; Ctrl+C stops)`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
