@@ -11,6 +11,7 @@ import { resolveHome } from './home.ts';
 import type { IpcEnvelope } from './ipc-envelope.ts';
 import { createLab } from './lab/create-lab.ts';
 import { dispatch } from './rpc/dispatch.ts';
+import { Peer, osCaller } from './auth/peer.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const rendererIndex = join(here, '..', 'renderer', 'index.html');
@@ -20,12 +21,14 @@ function trustedSender(event: IpcMainInvokeEvent): boolean {
   return event.senderFrame?.url === rendererUrl;
 }
 
+/** The app's window is its OS user's (an administrator) until someone signs in on it. */
 function serveIpc(engine: Engine): void {
+  const connection = new Peer(osCaller());
   for (const channel of Object.keys(requestChannels)) {
     ipcMain.handle(channel, async (event, payload: unknown): Promise<IpcEnvelope> => {
       if (!trustedSender(event)) return { ok: false, error: { code: 'unauthorized', message: 'request from an untrusted frame' } };
       try {
-        return { ok: true, payload: await dispatch(engine, channel, payload) };
+        return { ok: true, payload: await dispatch(engine, connection, channel, payload) };
       } catch (error) {
         return { ok: false, error: toWireError(error) };
       }

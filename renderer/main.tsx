@@ -1,10 +1,11 @@
-// Entry: connect to the engine over whichever transport this window has, then render.
+// Entry: connect to the engine over whichever transport this window has, sign in, then render.
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { createRoot } from 'react-dom/client';
 import type { LifeboatApi } from '../shared/contract.ts';
 import { ApiContext, useEngineEvents } from './api/queries.ts';
 import { connectApi } from './api/bridge.ts';
 import { App } from './App.tsx';
+import { SignInGate } from './views/SignIn.tsx';
 
 const queries = new QueryClient({ defaultOptions: { queries: { staleTime: 10_000, retry: 1 } } });
 
@@ -23,7 +24,9 @@ connectApi(signedOut).then(
     root.render(
       <ApiContext.Provider value={api}>
         <QueryClientProvider client={queries}>
-          <Connected api={api} />
+          <SignInGate api={api} onSignedOut={() => queries.clear()}>
+            <Connected api={api} />
+          </SignInGate>
         </QueryClientProvider>
       </ApiContext.Provider>,
     ),

@@ -10,6 +10,9 @@ import { buildAll } from './build.ts';
 import { Engine } from '../electron/engine/engine.ts';
 import { createLab } from '../electron/lab/create-lab.ts';
 import { resolveHome } from '../electron/home.ts';
+import { osCaller } from '../electron/auth/peer.ts';
+import { AccountName } from '../shared/accounts.ts';
+import { randomBytes } from 'node:crypto';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 await buildAll();
@@ -38,6 +41,15 @@ if (electron) {
   if (engine.catalog.listVms().length === 0) {
     console.log('first start: making a demo lab (3 VMs, 3 restore points each)…');
     await createLab(engine, { vms: 3, points: 3, diskMib: 64 }, (line) => console.log(`  ${line}`));
+  }
+  // The browser console signs in with an account: on a first start, one for this OS user, its
+  // password shown once here (on the engine's own user's terminal).
+  if (engine.auth.listAccounts().length === 0 && engine.auth.directory() === null) {
+    const caller = osCaller();
+    const name = AccountName.safeParse(caller.account).success ? caller.account : 'admin';
+    const password = randomBytes(15).toString('base64url');
+    await engine.auth.addAccount(name, 'administrator', password, caller);
+    console.log(`first start: the console signs in as ${name} with password ${password}\n  (change it: lifeboat accounts set-password ${name} --password-env VAR)`);
   }
   await engine.close();
   console.log('No Electron binary is installed (its download is not reachable here); serving the console to a browser instead.');

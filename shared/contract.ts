@@ -2,7 +2,8 @@
 // declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
 import { z } from 'zod';
 import type { EventChannelName, RequestChannelName } from './channel-names.ts';
-import { ConsoleSession, CopyStatus, EncryptionKey, RepositorySite, SiteName, AzureAccount, ArrayView, StorageSnapshotPoint, InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
+import { AccountName, AccountPassword, AccountSummary, DirectoryConfig, NewAccountPassword, Role, SignedIn } from './accounts.ts';
+import { ConsoleSession, CopyStatus, EncryptionKey, RepositorySite, SiteName, AzureAccount, ArrayView, StorageSnapshotPoint, InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, ItemPath, SearchHit, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
 const Empty = z.object({}).strict();
 
@@ -20,6 +21,23 @@ const SourceChoice = {
 };
 
 export const requestChannels = {
+  /** Signs the connection in; the token resumes the sign-in on another connection (a reload, the CLI's next command). */
+  'auth.login': {
+    request: z.object({ user: AccountName, password: AccountPassword }).strict(),
+    response: z.object({ token: z.string(), identity: SignedIn }),
+  },
+  'auth.resume': { request: z.object({ token: z.string().min(1).max(200) }).strict(), response: SignedIn },
+  /** Signs the connection out and ends its session (the token no longer resumes). */
+  'auth.logout': { request: Empty, response: z.object({ signedOut: z.boolean() }) },
+  'auth.whoami': { request: Empty, response: SignedIn.nullable() },
+  'accounts.list': { request: Empty, response: z.array(AccountSummary) },
+  'accounts.add': { request: z.object({ name: AccountName, role: Role, password: NewAccountPassword }).strict(), response: AccountSummary },
+  'accounts.remove': { request: z.object({ name: AccountName }).strict(), response: z.object({ removed: z.string() }) },
+  'accounts.setRole': { request: z.object({ name: AccountName, role: Role }).strict(), response: AccountSummary },
+  'accounts.setPassword': { request: z.object({ name: AccountName, password: NewAccountPassword }).strict(), response: AccountSummary },
+  'directory.get': { request: Empty, response: DirectoryConfig.nullable() },
+  /** null turns directory sign-in off. */
+  'directory.set': { request: z.object({ directory: DirectoryConfig.nullable() }).strict(), response: DirectoryConfig.nullable() },
   'engine.info': {
     request: Empty,
     response: z.object({ version: z.string(), home: z.string(), repositoryPath: z.string(), workerThreads: z.number().int() }),
@@ -37,9 +55,9 @@ export const requestChannels = {
   'jobs.cancel': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
   'jobs.resume': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
   'jobs.discard': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
-  'jobs.approve': { request: z.object({ jobId: Id, operator: OperatorName }).strict(), response: z.object({ job: Job }) },
+  'jobs.approve': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
   'settings.get': { request: Empty, response: Settings },
-  'settings.set': { request: Settings.partial().extend({ operator: OperatorName }).strict(), response: Settings },
+  'settings.set': { request: Settings.partial().strict(), response: Settings },
   'backup.start': {
     request: z
       .object({
@@ -66,8 +84,6 @@ export const requestChannels = {
           .max(80)
           .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'a VM name uses letters, digits, space, dot, dash and underscore')
           .optional(),
-        /** Who asks; the four-eyes rule needs a different operator to approve. */
-        operator: OperatorName.optional(),
         ...SourceChoice,
       })
       .strict(),
@@ -94,7 +110,6 @@ export const requestChannels = {
         target: LocalTarget.strict(),
         onClash: z.enum(['overwrite', 'keep-both', 'skip']).default('keep-both'),
         archive: z.enum(['zip', 'tar']).optional(),
-        operator: OperatorName.optional(),
         ...SourceChoice,
       })
       .strict(),
@@ -173,7 +188,6 @@ export const requestChannels = {
         target: z.discriminatedUnion('kind', [LocalTarget.strict(), VsphereTarget.strict()]),
         /** Restore through a staging repository in this folder (always the case for vSphere). */
         staging: z.string().min(1).max(4096).optional(),
-        operator: OperatorName.optional(),
       })
       .strict(),
     response: z.object({ jobs: z.array(Job), pullList: z.array(PullListEntry) }),
@@ -190,14 +204,13 @@ export const requestChannels = {
         target: z.discriminatedUnion('kind', [LocalTarget.strict(), VsphereTarget.pick({ kind: true, host: true, datastore: true, network: true }).strict()]),
         /** Leave the rehearsal VMs in place afterwards (default: remove them). */
         keep: z.boolean().default(false),
-        operator: OperatorName.optional(),
       })
       .strict(),
     response: z.object({ job: Job }),
   },
   'rehearsal.report': { request: z.object({ jobId: Id }).strict(), response: z.object({ html: z.string() }) },
   'prompts.list': { request: z.object({ open: z.boolean().default(true) }).strict(), response: z.array(Prompt) },
-  'prompts.answer': { request: z.object({ promptId: Id, operator: OperatorName, barcode: Barcode.optional() }).strict(), response: Prompt },
+  'prompts.answer': { request: z.object({ promptId: Id, barcode: Barcode.optional() }).strict(), response: Prompt },
   'instant.start': {
     request: z
       .object({
@@ -215,7 +228,6 @@ export const requestChannels = {
         redirectTo: z.string().min(1).max(4096).optional(),
         /** Run the VM from a clone of this storage snapshot instead of from the backup (point ignored). */
         fromSnapshot: Id.optional(),
-        operator: OperatorName.optional(),
         ...SourceChoice,
       })
       .strict(),
@@ -224,11 +236,11 @@ export const requestChannels = {
   'instant.list': { request: Empty, response: z.array(InstantSession) },
   'instant.migrate': {
     request: z
-      .object({ sessionId: Id, datastore: z.string().min(1).max(200), transport: z.enum(['auto', 'san', 'hotadd']).default('auto'), operator: OperatorName.optional() })
+      .object({ sessionId: Id, datastore: z.string().min(1).max(200), transport: z.enum(['auto', 'san', 'hotadd']).default('auto') })
       .strict(),
     response: z.object({ job: Job }),
   },
-  'instant.stop': { request: z.object({ sessionId: Id, operator: OperatorName.optional() }).strict(), response: z.object({ job: Job }) },
+  'instant.stop': { request: z.object({ sessionId: Id }).strict(), response: z.object({ job: Job }) },
   'arrays.create': {
     request: z
       .object({
@@ -256,7 +268,6 @@ export const requestChannels = {
         newName: z.string().min(1).max(80).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'a VM name uses letters, digits, space, dot, dash and underscore').optional(),
         /** The host the clone is presented to (default: this engine's machine, which reads it). */
         host: z.string().min(1).max(200).optional(),
-        operator: OperatorName.optional(),
       })
       .strict(),
     response: z.object({ job: Job }),
@@ -269,7 +280,6 @@ export const requestChannels = {
         target: LocalTarget.strict(),
         /** ovf: VMDKs + an OVF descriptor (vSphere, any hypervisor); arm: fixed VHDs + an Azure template. */
         template: z.enum(['ovf', 'arm']),
-        operator: OperatorName.optional(),
         ...SourceChoice,
       })
       .strict(),
@@ -296,7 +306,6 @@ export const requestChannels = {
         point: z.string().min(1).max(200),
         account: HostName,
         container: z.string().min(3).max(63).regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$/, 'a container name is lowercase letters, digits and single dashes'),
-        operator: OperatorName.optional(),
         ...SourceChoice,
       })
       .strict(),
@@ -312,7 +321,6 @@ export const requestChannels = {
         onClash: z.enum(['overwrite', 'keep-both', 'skip']).default('keep-both'),
         archive: z.enum(['zip', 'tar']).optional(),
         host: z.string().min(1).max(200).optional(),
-        operator: OperatorName.optional(),
       })
       .strict(),
     response: z.object({ job: Job }),

@@ -126,15 +126,13 @@ export const Job = z.object({
   endedAt: z.string().nullable(),
   /** While waiting-for-operator: what for ('approval' under the four-eyes rule). */
   waitingFor: z.string().nullable(),
-  /** The operator who asked for the job. */
+  /** Who asked for the job: the authenticated identity, as `local:alice`, `directory:carol` or `os:root`. */
   requestedBy: z.string().nullable(),
 });
 export type Job = z.infer<typeof Job>;
 
 export const Settings = z.object({ fourEyes: z.boolean(), copyPolicy: CopyPolicy });
 export type Settings = z.infer<typeof Settings>;
-
-export const OperatorName = z.string().trim().min(1).max(80);
 
 export const JobSample = z.object({ at: z.number(), bytesDone: z.number() });
 export type JobSample = z.infer<typeof JobSample>;

@@ -9,6 +9,7 @@ import { InstantCatalog } from './instant-catalog.ts';
 import { ArrayCatalog } from './array-catalog.ts';
 import { AzureCatalog } from './azure-catalog.ts';
 import { CopyCatalog } from './copy-catalog.ts';
+import { AccountCatalog } from './account-catalog.ts';
 import { TapeCatalog } from './tape-catalog.ts';
 
 type JobRow = {
@@ -54,6 +55,7 @@ export class Catalog {
   readonly arrays: ArrayCatalog;
   readonly azure: AzureCatalog;
   readonly copies: CopyCatalog;
+  readonly accounts: AccountCatalog;
 
   private constructor(db: CatalogDatabase) {
     this.db = db;
@@ -63,6 +65,7 @@ export class Catalog {
     this.arrays = new ArrayCatalog(db);
     this.azure = new AzureCatalog(db);
     this.copies = new CopyCatalog(db);
+    this.accounts = new AccountCatalog(db);
   }
 
   static open(path: string): Catalog {

@@ -5,13 +5,15 @@ import { Engine } from '../engine/engine.ts';
 import { LifeboatError } from '../errors.ts';
 import { homePaths } from '../home.ts';
 import { dispatch } from '../rpc/dispatch.ts';
+import { Peer, osCaller } from '../auth/peer.ts';
 import { connectLocalSocket, engineIsRunning } from '../rpc/local-socket.ts';
 
 export type Connection = { api: LifeboatApi; engine: Engine | null; close(): Promise<void> };
 
-export function inProcessApi(engine: Engine): LifeboatApi {
+/** The CLI's own engine: the OS user running it, until the command signs in with a session. */
+export function inProcessApi(engine: Engine, connection = new Peer(osCaller())): LifeboatApi {
   return {
-    invoke: <C extends RequestChannel>(channel: C, request: RequestOf<C>) => dispatch(engine, channel, request) as Promise<ResponseOf<C>>,
+    invoke: <C extends RequestChannel>(channel: C, request: RequestOf<C>) => dispatch(engine, connection, channel, request) as Promise<ResponseOf<C>>,
     on: <E extends EventChannel>(event: E, listener: (payload: EventOf<E>) => void) => engine.events.on(event, listener),
   };
 }

@@ -64,11 +64,11 @@ export async function reposCommand(api: LifeboatApi, rest: string[], values: Cop
   throw new UsageError('repos takes: add <name> --path DIR --region R --zone Z | locate <name> --region R --zone Z | remove <name>');
 }
 
-export async function copiesCommand(api: LifeboatApi, rest: string[], values: CopyFlags, operator: string, out: Output): Promise<number> {
+export async function copiesCommand(api: LifeboatApi, rest: string[], values: CopyFlags, out: Output): Promise<number> {
   const [action, argument] = rest;
   if (action === 'policy') {
     if (argument !== 'none' && argument !== 'lrs' && argument !== 'zrs' && argument !== 'grs') throw new UsageError('copies policy takes: none | lrs | zrs | grs');
-    const settings = await api.invoke('settings.set', { copyPolicy: argument, operator });
+    const settings = await api.invoke('settings.set', { copyPolicy: argument });
     out.print(`copy policy ${settings.copyPolicy.toUpperCase()}; \`lifeboat copies run\` brings the copies up to it`, settings);
     return 0;
   }

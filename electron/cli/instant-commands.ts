@@ -28,14 +28,14 @@ export function sessionsText(sessions: InstantSession[]): string {
   ]);
 }
 
-export async function instantCommand(api: LifeboatApi, rest: string[], values: InstantFlags, operator: string, out: Output, inProcess: boolean): Promise<number> {
+export async function instantCommand(api: LifeboatApi, rest: string[], values: InstantFlags, out: Output, inProcess: boolean): Promise<number> {
   const [verb, argument] = rest;
   switch (verb) {
     case 'start': {
       if (!argument || !values.host) throw new UsageError('instant start takes: <vm> --point P --host H');
       if (inProcess) throw new LifeboatError('unavailable', 'an Instant Recovery session lives in a running engine, which serves its NFS export: start `lifeboat serve` (or the app) for this home first');
       const { job, session } = await api.invoke('instant.start', {
-        vm: argument, point: values.point ?? 'latest', host: values.host, operator,
+        vm: argument, point: values.point ?? 'latest', host: values.host,
         ...(values['host-system'] ? { hostSystem: values['host-system'] } : {}),
         ...(values.name ? { name: values.name } : {}),
         ...(values['redirect-to'] ? { redirectTo: values['redirect-to'] } : {}),
@@ -66,12 +66,12 @@ export async function instantCommand(api: LifeboatApi, rest: string[], values: I
       if (!argument || !values.datastore) throw new UsageError('instant migrate takes: <id> --datastore D [--transport auto|san|hotadd]');
       const transport = values.transport ?? 'auto';
       if (transport !== 'auto' && transport !== 'san' && transport !== 'hotadd') throw new UsageError('--transport for a migration is auto, san or hotadd');
-      const { job } = await api.invoke('instant.migrate', { sessionId: argument, datastore: values.datastore, transport, operator });
+      const { job } = await api.invoke('instant.migrate', { sessionId: argument, datastore: values.datastore, transport });
       return runJobCommand(api, job, values.detach, out);
     }
     case 'stop': {
       if (!argument) throw new UsageError('instant stop takes: <id>');
-      const { job } = await api.invoke('instant.stop', { sessionId: argument, operator });
+      const { job } = await api.invoke('instant.stop', { sessionId: argument });
       return runJobCommand(api, job, values.detach, out);
     }
     default:

@@ -2,7 +2,6 @@
 // `lifeboat`: the command line. Every command takes --home and --json, exits non-zero with one
 // clear line on bad input, and talks to the engine through the same contract as the console.
 import { parseArgs } from 'node:util';
-import { userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -20,9 +19,18 @@ import { serve } from './serve.ts';
 import { sessionsCommand } from './sessions-command.ts';
 import { instantCommand } from './instant-commands.ts';
 import { arrayCommand, snapshotsCommand } from './array-commands.ts';
+import { accountsCommand, directoryCommand, loginCommand, logoutCommand, resumeSession, whoamiCommand } from './auth-commands.ts';
 import { copiesCommand, copiesText, keysCommand, passwordFrom, reposCommand, sourceChoice } from './copy-commands.ts';
 
-const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
+const usage = `usage: lifeboat [--home DIR] [--json] <command>
+  login [--user U] [--password-env VAR]              sign in (a local or directory account); without it
+                                                     you are the OS user running the engine (administrator)
+  logout | whoami                                    end the sign-in / show who you are and your role
+  accounts [add <name> --role R --password-env VAR | remove <name> | set-role <name> --role R
+            | set-password <name> --password-env VAR]   local accounts (administrators); roles:
+                                                     viewer, operator, approver, administrator
+  directory [set --url ldaps://HOST | --url ldap://HOST --starttls --bind-dn-template 'uid={user},ou=people,dc=…'
+             --group-base DN --role-map 'cn=GROUP=ROLE,…' [--ca-file PEM] | off]   directory (LDAP) sign-in
   lab create [--vms N] [--points N] [--disk-mib N]   make demo VMs and back them up
   backup local:<vm-folder> [--encrypt] [--password-env VAR] [--remember-key] [--detach]
                                                      back up a VM folder (VMware layout); --encrypt starts an
@@ -51,7 +59,7 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
   files index <vm> --point P                         index a point's files (done after every backup)
   files search <pattern> [--vm V]                    which VMs and points hold a file of that name
   audit [verify]                                     the audit log; verify recomputes its hash chain
-  settings [set four-eyes on|off]                    original-location restores wait for a second operator
+  settings [set four-eyes on|off]                    original-location restores wait for a second person's approval
   jobs [show <id> | cancel <id> | resume <id> | discard <id> | approve <id>]
                                                      the job queue; resume picks up an interrupted restore,
                                                      discard removes what it left behind
@@ -196,7 +204,8 @@ export async function main(argv: string[]): Promise<number> {
       host: { type: 'string' }, port: { type: 'string' }, 'allow-remote': { type: 'boolean', default: false },
       tls: { type: 'boolean', default: false }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'session-idle': { type: 'string' }, 'session-max': { type: 'string' },
       url: { type: 'string' }, user: { type: 'string' }, 'password-env': { type: 'string' }, insecure: { type: 'boolean', default: false },
-      operator: { type: 'string' },
+      operator: { type: 'string' }, role: { type: 'string' }, starttls: { type: 'boolean', default: false }, 'bind-dn-template': { type: 'string' },
+      'group-base': { type: 'string' }, 'role-map': { type: 'string' }, 'ca-file': { type: 'string' },
       out: { type: 'string' }, 'on-clash': { type: 'string' }, archive: { type: 'string' },
       original: { type: 'boolean', default: false }, yes: { type: 'boolean', default: false },
       transports: { type: 'string' }, vm: { type: 'string' }, 'datastore-path': { type: 'string', multiple: true }, 'max-tasks': { type: 'string' },
@@ -220,6 +229,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage);
     return values.help ? 0 : 2;
   }
+  if (values.operator !== undefined) throw new UsageError('--operator no longer says who you are: sign in with `lifeboat login --user NAME` (the audit log and the four-eyes rule use the signed-in account)');
   const home = resolveHome(values.home);
 
   if (command === 'serve') {
@@ -244,12 +254,22 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  // Who is at the keyboard, for the audit log and the four-eyes rule.
-  const operator = values.operator ?? userInfo().username;
   const connection = await connect(home);
   try {
     const { api } = connection;
+    // Who is at the keyboard is the signed-in account of `lifeboat login`, else the OS user.
+    if (command !== 'login' && command !== 'logout') await resumeSession(api, home);
     switch (command) {
+      case 'login':
+        return await loginCommand(api, home, values, out);
+      case 'logout':
+        return await logoutCommand(api, home, out);
+      case 'whoami':
+        return await whoamiCommand(api, out);
+      case 'accounts':
+        return await accountsCommand(api, rest, values, out);
+      case 'directory':
+        return await directoryCommand(api, rest, values, out);
       case 'vms': {
         const vms = await api.invoke('vms.list', {});
         out.print(
@@ -275,30 +295,30 @@ export async function main(argv: string[]): Promise<number> {
         return await runJobCommand(api, job, values.detach, out);
       }
       case 'restore': {
-        if (rest[0] === 'tape') return await restoreTapeCommand(api, rest.slice(1), restoreTarget(values), values, operator, out);
+        if (rest[0] === 'tape') return await restoreTapeCommand(api, rest.slice(1), restoreTarget(values), values, out);
         if (rest[0] === 'disks') {
           const template = values.template;
           if (!rest[1] || !values.point || !values.out || (template !== 'ovf' && template !== 'arm')) throw new UsageError('restore disks takes: <vm> --point P --out DIR --template ovf|arm');
-          const { job } = await api.invoke('restore.disks', { vm: rest[1], point: values.point, target: { kind: 'local', path: values.out }, template, operator, ...(await sourceChoice(values)) });
+          const { job } = await api.invoke('restore.disks', { vm: rest[1], point: values.point, target: { kind: 'local', path: values.out }, template, ...(await sourceChoice(values)) });
           return await runJobCommand(api, job, values.detach, out);
         }
         if (rest[0] === 'vm' && values.target?.startsWith('azure:')) {
           const [account, container] = values.target.slice('azure:'.length).split('/');
           if (!rest[1] || !values.point || !account || !container) throw new UsageError('restore vm <vm> --point P --target azure:<account>/<container>');
-          const { job } = await api.invoke('restore.azure', { vm: rest[1], point: values.point, account, container, operator, ...(await sourceChoice(values)) });
+          const { job } = await api.invoke('restore.azure', { vm: rest[1], point: values.point, account, container, ...(await sourceChoice(values)) });
           return await runJobCommand(api, job, values.detach, out);
         }
         if (rest[0] === 'vm' && values['from-snapshot']) {
           if (rest.length < 2) throw new UsageError('restore vm <vm>... --from-snapshot <id> --target local:<dir>');
           const { job } = await api.invoke('restore.fromSnapshot', {
-            vms: rest.slice(1), snapshot: values['from-snapshot'], target: restoreTarget(values), operator,
+            vms: rest.slice(1), snapshot: values['from-snapshot'], target: restoreTarget(values),
             ...(values.name ? { newName: values.name } : {}), ...(values['present-to'] ? { host: values['present-to'] } : {}),
           });
           return await runJobCommand(api, job, values.detach, out);
         }
         if (rest[0] !== 'vm' || !rest[1]) throw new UsageError('restore takes: vm <vm> --point P --target local:<dir>, or tape <vm>... --point P --target …');
         if (!values.point) throw new UsageError('restore vm needs --point <id|sequence|latest>');
-        const request = { vm: rest[1], point: values.point, target: restoreTarget(values), operator, ...(values.name ? { newName: values.name } : {}), ...(await sourceChoice(values)) };
+        const request = { vm: rest[1], point: values.point, target: restoreTarget(values), ...(values.name ? { newName: values.name } : {}), ...(await sourceChoice(values)) };
         if (request.target.kind === 'vsphere' && request.target.original && !values.yes) {
           const preview = await api.invoke('restore.previewOriginal', { vm: rest[1], point: values.point, host: request.target.host });
           out.print(
@@ -318,8 +338,8 @@ export async function main(argv: string[]): Promise<number> {
         }
         if (rest[0] === 'approve') {
           if (!rest[1]) throw new UsageError('jobs approve takes a job id');
-          const { job } = await api.invoke('jobs.approve', { jobId: rest[1], operator });
-          out.print(`job ${job.id} approved by ${operator}; it is queued`, job);
+          const { job } = await api.invoke('jobs.approve', { jobId: rest[1] });
+          out.print(`job ${job.id} approved; it is queued`, job);
           return 0;
         }
         if (rest[0] === 'discard') {
@@ -357,7 +377,7 @@ export async function main(argv: string[]): Promise<number> {
         if (action === 'get' && values['from-snapshot']) {
           if (paths.length === 0 || !values.out) throw new UsageError('files get needs paths and --out DIR');
           const { job } = await api.invoke('files.restoreFromSnapshot', {
-            vm, snapshot: values['from-snapshot'], paths, target: { kind: 'local', path: values.out }, onClash, operator,
+            vm, snapshot: values['from-snapshot'], paths, target: { kind: 'local', path: values.out }, onClash,
             ...(archive ? { archive } : {}), ...(values['present-to'] ? { host: values['present-to'] } : {}),
           });
           return await runJobCommand(api, job, values.detach, out);
@@ -373,7 +393,7 @@ export async function main(argv: string[]): Promise<number> {
           return 0;
         }
         if (paths.length === 0 || !values.out) throw new UsageError('files get needs paths and --out DIR');
-        const { job } = await api.invoke('files.restore', { vm, point: values.point, paths, target: { kind: 'local', path: values.out }, onClash, operator, ...(archive ? { archive } : {}), ...(await sourceChoice(values)) });
+        const { job } = await api.invoke('files.restore', { vm, point: values.point, paths, target: { kind: 'local', path: values.out }, onClash, ...(archive ? { archive } : {}), ...(await sourceChoice(values)) });
         return await runJobCommand(api, job, values.detach, out);
       }
       case 'verify': {
@@ -385,12 +405,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'settings': {
         if (rest[0] === 'set') {
           if (rest[1] !== 'four-eyes' || (rest[2] !== 'on' && rest[2] !== 'off')) throw new UsageError('settings set takes: four-eyes on|off');
-          const settings = await api.invoke('settings.set', { fourEyes: rest[2] === 'on', operator });
+          const settings = await api.invoke('settings.set', { fourEyes: rest[2] === 'on' });
           out.print(`four-eyes rule ${settings.fourEyes ? 'on' : 'off'}`, settings);
           return 0;
         }
         const settings = await api.invoke('settings.get', {});
-        out.print(`four-eyes rule: ${settings.fourEyes ? 'on (original-location restores wait for a second operator)' : 'off'}\ncopy policy: ${settings.copyPolicy.toUpperCase()} (\`lifeboat copies policy …\` sets it)`, settings);
+        out.print(`four-eyes rule: ${settings.fourEyes ? 'on (original-location restores wait for a second person to approve)' : 'off'}\ncopy policy: ${settings.copyPolicy.toUpperCase()} (\`lifeboat copies policy …\` sets it)`, settings);
         return 0;
       }
       case 'audit': {
@@ -410,7 +430,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'rehearse': {
         if (rest.length === 0) throw new UsageError('rehearse takes: <vm>... --point P --target local:<dir>|vsphere:<host> [--keep]');
         const target = restoreTarget(values);
-        const { job } = await api.invoke('rehearsal.start', { vms: rest, point: values.point ?? 'latest', target: target.kind === 'local' ? target : { kind: 'vsphere', host: target.host, ...(target.datastore ? { datastore: target.datastore } : {}), ...(target.network ? { network: target.network } : {}) }, keep: values.keep, operator });
+        const { job } = await api.invoke('rehearsal.start', { vms: rest, point: values.point ?? 'latest', target: target.kind === 'local' ? target : { kind: 'vsphere', host: target.host, ...(target.datastore ? { datastore: target.datastore } : {}), ...(target.network ? { network: target.network } : {}) }, keep: values.keep });
         return await runJobCommand(api, job, values.detach, out);
       }
       case 'rehearsals': {
@@ -428,11 +448,11 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'prompts':
       case 'prompt':
-        return await promptsCommand(api, command, rest, values, operator, out);
+        return await promptsCommand(api, command, rest, values, out);
       case 'proxies':
         return await proxiesCommand(api, rest, values, out);
       case 'instant':
-        return await instantCommand(api, rest, values, operator, out, connection.engine !== null);
+        return await instantCommand(api, rest, values, out, connection.engine !== null);
       case 'array':
         return await arrayCommand(api, rest, values, out);
       case 'azure': {
@@ -459,7 +479,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'repos':
         return await reposCommand(api, rest, values, out);
       case 'copies':
-        return await copiesCommand(api, rest, values, operator, out);
+        return await copiesCommand(api, rest, values, out);
       case 'keys':
         return await keysCommand(api, rest, values, out);
       case 'sessions':

@@ -63,6 +63,10 @@ export async function serve(options: ServeOptions): Promise<number> {
     throw error;
   });
   const url = `${server.url}/#token=${server.mintToken()}`;
+  // The browser console signs in with an account: say how to make the first one.
+  if (engine.auth.listAccounts().length === 0 && engine.auth.directory() === null) {
+    process.stderr.write('no accounts yet: the console needs one to sign in (`lifeboat accounts add NAME --role administrator --password-env VAR`)\n');
+  }
   const certificate = tls ? { source: tls.source, sha256: tls.fingerprint256, spkiSha256: tls.spkiSha256, new: tls.made } : null;
   if (options.json) console.log(JSON.stringify({ url, home: options.home, certificate }));
   else {

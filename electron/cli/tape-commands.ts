@@ -121,23 +121,23 @@ async function runWithPrompts(api: LifeboatApi, jobs: Job[], detach: boolean, ou
   }
 }
 
-export async function restoreTapeCommand(api: LifeboatApi, vms: string[], target: RequestOf<'restore.tape'>['target'], values: TapeFlags, operator: string, out: Output): Promise<number> {
+export async function restoreTapeCommand(api: LifeboatApi, vms: string[], target: RequestOf<'restore.tape'>['target'], values: TapeFlags, out: Output): Promise<number> {
   if (vms.length === 0) throw new UsageError('restore tape takes: <vm>... --point P --target local:<dir> [--staging DIR]');
   const point = values.point ?? 'latest';
   const pullList = await api.invoke('tape.pullList', { vms, point });
   if (!out.json) process.stderr.write(`pull list (tapes in the order they are read):\n${pullListText(pullList)}\n`);
-  const { jobs } = await api.invoke('restore.tape', { vms, point, target, operator, ...(values.staging ? { staging: values.staging } : {}) });
+  const { jobs } = await api.invoke('restore.tape', { vms, point, target, ...(values.staging ? { staging: values.staging } : {}) });
   return await runWithPrompts(api, jobs, values.detach, out);
 }
 
-export async function promptsCommand(api: LifeboatApi, command: string, rest: string[], values: TapeFlags, operator: string, out: Output): Promise<number> {
+export async function promptsCommand(api: LifeboatApi, command: string, rest: string[], values: TapeFlags, out: Output): Promise<number> {
   if (command === 'prompts') {
     const prompts = await api.invoke('prompts.list', { open: !values.all });
     out.print(prompts.length === 0 ? 'no open prompts' : table([['ID', 'STATE', 'SINCE', 'NEEDS', 'WHERE'], ...prompts.map((prompt) => [prompt.id, prompt.state, prompt.createdAt, prompt.barcode ?? '-', prompt.place])]), prompts);
     return 0;
   }
   if (rest[0] !== 'answer' || !rest[1]) throw new UsageError('prompt takes: answer <id> [--barcode B]');
-  const prompt = await api.invoke('prompts.answer', { promptId: rest[1], operator, ...(values.barcode ? { barcode: values.barcode } : {}) });
+  const prompt = await api.invoke('prompts.answer', { promptId: rest[1], ...(values.barcode ? { barcode: values.barcode } : {}) });
   out.print(`prompt ${prompt.id} answered: ${prompt.barcode ?? ''} is in the library`, prompt);
   return 0;
 }

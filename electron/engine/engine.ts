@@ -47,6 +47,10 @@ import { KeyService, withoutSecrets, type KeyCredentials } from '../keys/key-ser
 import { CopyService } from '../copies/copy-service.ts';
 import { readingFrom, type PickedSource } from '../copies/source-picker.ts';
 import { SessionStore, type SessionLimits } from '../rpc/session-store.ts';
+import type { Caller } from '../../shared/accounts.ts';
+import { AuthService } from '../auth/auth-service.ts';
+import { connectionHandlers, type ConnectionChannel, type ConnectionHandlers } from '../auth/auth-handlers.ts';
+import { holdsRole, identityLabel, personOf } from '../auth/roles.ts';
 
 export const ENGINE_VERSION = '0.1.0';
 const PREVIEW_BYTES = 256 * 1024;
@@ -66,7 +70,10 @@ const DEFAULT_REPOSITORY = 'default';
 export type EngineOptions = { home: string; workerThreads?: number; concurrentJobs?: number; blockSize?: number; sealer?: Sealer; injectFault?: FaultInjector; sessionLimits?: Partial<SessionLimits>; now?: () => number };
 
 type Parsed<C extends RequestChannel> = z.infer<(typeof requestChannels)[C]['request']>;
-export type Handlers = { [C in RequestChannel]: (request: Parsed<C>) => Promise<ResponseOf<C>> };
+/** Every channel but sign-in's, which acts on the connection (electron/auth/auth-handlers.ts). */
+export type EngineChannel = Exclude<RequestChannel, ConnectionChannel>;
+/** `caller` is who asks, already checked against the channel's least role (rpc/dispatch.ts). */
+export type Handlers = { [C in EngineChannel]: (request: Parsed<C>, caller: Caller) => Promise<ResponseOf<C>> };
 
 export class Engine {
   readonly events = new EngineEvents();
@@ -80,6 +87,8 @@ export class Engine {
   /** Restore tasks each proxy runs now, by proxy id. */
   private readonly proxyLoad = new Map<string, number>();
   readonly handlers: Handlers;
+  readonly auth: AuthService;
+  readonly connectionHandlers: ConnectionHandlers;
   readonly tape: TapeService;
   readonly instant: InstantService;
   readonly snapshots: SnapshotService;
@@ -96,6 +105,8 @@ export class Engine {
     this.socket = socket;
     this.secrets = secrets;
     this.catalog = catalog;
+    this.auth = new AuthService({ accounts: catalog.accounts, audit: (...entry) => catalog.audit(...entry) });
+    this.connectionHandlers = connectionHandlers(this.auth);
     this.keys = new KeyService({ primary, secrets, catalog, copies: () => this.copies.copyRepositories() });
     // Encrypted chains whose keys are remembered read without a password.
     const repository = primary.withKeys(this.keys.storedKey);
@@ -249,9 +260,9 @@ export class Engine {
     const held = this.checkTarget(target, vm.name);
     // The copy the restore reads, unlocked when encrypted: a wrong password fails here, before a job exists.
     const source = await this.copies.sourceFor(vm, pointId, request);
-    this.catalog.audit(request.operator ?? actor, 'restore.entireVm', vm.id, { pointId, target, newName: request.newName ?? null, source: source.site.name });
+    this.catalog.audit(actor, 'restore.entireVm', vm.id, { pointId, target, newName: request.newName ?? null, source: source.site.name });
     const where = target.kind === 'local' ? target.path : `${target.host}${target.datastore ? ` [${target.datastore}]` : ''}`;
-    const spec = { kind: 'restore-entire-vm' as const, vmId: vm.id, vmName: vm.name, summary: `Restore ${vm.name} as ${name} to ${where}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreSteps, requestedBy: request.operator ?? actor };
+    const spec = { kind: 'restore-entire-vm' as const, vmId: vm.id, vmName: vm.name, summary: `Restore ${vm.name} as ${name} to ${where}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreSteps, requestedBy: actor };
     if (target.kind === 'local') {
       return this.jobs.submit(spec, (job) => readingFrom(this.localRestoreWork(source.repository, job.id, { vmId: vm.id, pointId, targetPath: target.path, newName: request.newName }, false), source));
     }
@@ -279,9 +290,9 @@ export class Engine {
     const account = this.catalog.azure.find(request.account);
     if (!account) throw new LifeboatError('not-found', `no Azure account "${request.account}"; \`lifeboat azure add …\` adds one`);
     const source = await this.copies.sourceFor(vm, pointId, request);
-    this.catalog.audit(request.operator ?? actor, 'restore.azure', vm.id, { pointId, account: account.name, container: request.container, source: source.site.name });
+    this.catalog.audit(actor, 'restore.azure', vm.id, { pointId, account: account.name, container: request.container, source: source.site.name });
     return this.jobs.submit(
-      { kind: 'restore-azure', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} to Azure ${account.name}/${request.container}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreAzureSteps, requestedBy: request.operator ?? actor },
+      { kind: 'restore-azure', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} to Azure ${account.name}/${request.container}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreAzureSteps, requestedBy: actor },
       (job) =>
         readingFrom(
           new RestoreAzureWork({
@@ -298,9 +309,9 @@ export class Engine {
     const vm = this.resolveVm(request.vm);
     const pointId = this.resolvePointId(vm.id, request.point);
     const source = await this.copies.sourceFor(vm, pointId, request);
-    this.catalog.audit(request.operator ?? actor, 'restore.disks', vm.id, { pointId, target: request.target.path, template: request.template, source: source.site.name });
+    this.catalog.audit(actor, 'restore.disks', vm.id, { pointId, target: request.target.path, template: request.template, source: source.site.name });
     return this.jobs.submit(
-      { kind: 'restore-disks', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} with an ${request.template.toUpperCase()} template to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreDisksSteps, requestedBy: request.operator ?? actor },
+      { kind: 'restore-disks', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} with an ${request.template.toUpperCase()} template to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreDisksSteps, requestedBy: actor },
       (job) => readingFrom(new RestoreDisksWork(source.repository, this.pool, job.id, { vmId: vm.id, pointId, targetPath: request.target.path, template: request.template }), source),
     );
   }
@@ -384,10 +395,10 @@ export class Engine {
       return { vmId: vm.id, vmName: vm.name, pointId, pointSequence };
     });
     if (new Set(vms.map((vm) => vm.vmId)).size !== vms.length) throw new LifeboatError('bad-request', 'the same VM is named twice');
-    this.catalog.audit(request.operator ?? actor, 'rehearsal.start', null, { vms: vms.map((vm) => vm.vmName), point: request.point, target, keep: request.keep });
+    this.catalog.audit(actor, 'rehearsal.start', null, { vms: vms.map((vm) => vm.vmName), point: request.point, target, keep: request.keep });
     const where = target.kind === 'local' ? target.path : target.host;
     return this.jobs.submit(
-      { kind: 'rehearsal', vmId: null, vmName: vms.map((vm) => vm.vmName).join(', '), summary: `Rehearse the restore of ${vms.length} VM(s) to ${where}`, params: { ...request, vms }, steps: rehearsalSteps, requestedBy: request.operator ?? actor },
+      { kind: 'rehearsal', vmId: null, vmName: vms.map((vm) => vm.vmName).join(', '), summary: `Rehearse the restore of ${vms.length} VM(s) to ${where}`, params: { ...request, vms }, steps: rehearsalSteps, requestedBy: actor },
       (job) =>
         new RehearsalWork({
           jobId: job.id,
@@ -418,16 +429,21 @@ export class Engine {
     return readFile(path, 'utf8');
   }
 
-  /** Four-eyes: a second operator lets a held job run. */
-  approveJob(jobId: string, operator: string): Job {
+  /** Four-eyes: a second person lets a held job run. The approver must have signed in (the
+   * engine's OS user is whoever runs it, maybe the requester), hold the approver role, and not be
+   * the account that asked for the job, whichever way either of them signed in. */
+  approveJob(jobId: string, caller: Caller): Job {
     const job = this.catalog.getJob(jobId);
     if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
-    if (job.requestedBy !== null && job.requestedBy.trim().toLowerCase() === operator.trim().toLowerCase()) {
-      throw new LifeboatError('conflict', `${operator} asked for this restore; a second operator must approve it`);
+    const approver = identityLabel(caller);
+    if (caller.via === 'os') throw new LifeboatError('unauthorized', `an approval needs a signed-in account, not the engine's OS user (${approver}); \`lifeboat login\` first`);
+    if (!holdsRole(caller, 'approver')) throw new LifeboatError('unauthorized', `${approver} has the ${caller.role} role; approving needs the approver role`);
+    if (job.requestedBy !== null && personOf(job.requestedBy) === personOf(approver)) {
+      throw new LifeboatError('conflict', `${approver} asked for this restore; a second person must approve it`);
     }
     const released = this.jobs.release(jobId, 'approval');
-    this.catalog.audit(operator, 'jobs.approve', jobId, { requestedBy: job.requestedBy });
-    this.catalog.addJobEvent(jobId, { at: new Date().toISOString(), level: 'info', step: null, message: `approved by ${operator} (asked for by ${job.requestedBy ?? 'unknown'})` });
+    this.catalog.audit(approver, 'jobs.approve', jobId, { requestedBy: job.requestedBy, approverRole: caller.role });
+    this.catalog.addJobEvent(jobId, { at: new Date().toISOString(), level: 'info', step: null, message: `approved by ${approver} (asked for by ${job.requestedBy ?? 'unknown'})` });
     return released;
   }
 
@@ -513,9 +529,9 @@ export class Engine {
     const vm = this.resolveVm(request.vm);
     const pointId = this.resolvePointId(vm.id, request.point);
     const source = await this.copies.sourceFor(vm, pointId, request);
-    this.catalog.audit(request.operator ?? actor, 'files.restore', vm.id, { pointId, paths: request.paths, target: request.target.path, onClash: request.onClash, source: source.site.name });
+    this.catalog.audit(actor, 'files.restore', vm.id, { pointId, paths: request.paths, target: request.target.path, onClash: request.onClash, source: source.site.name });
     return this.jobs.submit(
-      { kind: 'restore-items', vmId: null, vmName: vm.name, summary: `Restore ${request.paths.length} item(s) of ${vm.name} to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: itemSteps, requestedBy: request.operator ?? actor },
+      { kind: 'restore-items', vmId: null, vmName: vm.name, summary: `Restore ${request.paths.length} item(s) of ${vm.name} to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: itemSteps, requestedBy: actor },
       () =>
         readingFrom(
           new RestoreItemsWork(() => PointBrowser.open(source.repository, vm.id, pointId), {
@@ -609,29 +625,29 @@ export class Engine {
         return { job, events: this.catalog.jobEvents(jobId), samples: this.catalog.jobSamples(jobId) };
       },
       'jobs.cancel': async ({ jobId }) => ({ job: this.jobs.cancel(jobId) }),
-      'jobs.resume': async ({ jobId }) => ({ job: await this.resumeJob(jobId, 'console') }),
-      'jobs.discard': async ({ jobId }) => ({ job: await this.discardJob(jobId, 'console') }),
-      'jobs.approve': async ({ jobId, operator }) => ({ job: this.approveJob(jobId, operator) }),
+      'jobs.resume': async ({ jobId }, caller) => ({ job: await this.resumeJob(jobId, identityLabel(caller)) }),
+      'jobs.discard': async ({ jobId }, caller) => ({ job: await this.discardJob(jobId, identityLabel(caller)) }),
+      'jobs.approve': async ({ jobId }, caller) => ({ job: this.approveJob(jobId, caller) }),
       'settings.get': async () => this.catalog.settings(),
-      'settings.set': async ({ operator, ...patch }) => {
+      'settings.set': async (patch, caller) => {
         const before = this.catalog.settings();
         const after = this.catalog.updateSettings(patch);
-        this.catalog.audit(operator, 'settings.set', null, { before, after });
+        this.catalog.audit(identityLabel(caller), 'settings.set', null, { before, after });
         return after;
       },
-      'backup.start': async ({ source, ...encryption }) => ({ job: await this.startBackup(source.path, 'console', encryption) }),
-      'restore.entireVm': async (request) => ({ job: await this.startRestore(request, 'console') }),
+      'backup.start': async ({ source, ...encryption }, caller) => ({ job: await this.startBackup(source.path, identityLabel(caller), encryption) }),
+      'restore.entireVm': async (request, caller) => ({ job: await this.startRestore(request, identityLabel(caller)) }),
       'audit.list': async () => this.catalog.auditEntries(),
       'audit.verify': async () => this.catalog.verifyAudit(),
       'files.list': async ({ vm, point, path }) => this.listFiles(vm, point, path),
-      'files.restore': async (request) => ({ job: await this.startItemRestore(request, 'console') }),
+      'files.restore': async (request, caller) => ({ job: await this.startItemRestore(request, identityLabel(caller)) }),
       'files.preview': async ({ vm, point, path }) => this.previewFile(vm, point, path),
-      'files.index': async ({ vm, point }) => {
+      'files.index': async ({ vm, point }, caller) => {
         const found = this.resolveVm(vm);
-        return { job: this.startIndex(found.id, found.name, this.resolvePointId(found.id, point), 'console') };
+        return { job: this.startIndex(found.id, found.name, this.resolvePointId(found.id, point), identityLabel(caller)) };
       },
       'files.search': async ({ pattern, vm }) => this.searchFiles(pattern, vm),
-      'verify.start': async ({ vm, point, ...credentials }) => ({ job: await this.startVerify(vm, point, 'console', credentials) }),
+      'verify.start': async ({ vm, point, ...credentials }, caller) => ({ job: await this.startVerify(vm, point, identityLabel(caller), credentials) }),
       'restore.previewOriginal': async ({ vm, point, host }) => {
         const found = this.resolveVm(vm);
         const resolved = await resolvePoint(this.repository, found.id, this.resolvePointId(found.id, point));
@@ -643,111 +659,121 @@ export class Engine {
         }
       },
       'hosts.list': async () => this.catalog.listHosts(),
-      'hosts.add': async (request) => this.addHost(request, 'console'),
-      'hosts.remove': async ({ host }) => {
+      'hosts.add': async (request, caller) => this.addHost(request, identityLabel(caller)),
+      'hosts.remove': async ({ host }, caller) => {
         const found = this.catalog.findHost(host);
         if (!found) throw new LifeboatError('not-found', `no host "${host}" in the catalog`);
         this.catalog.removeHost(found.id);
         await this.secrets.remove(found.id);
-        this.catalog.audit('console', 'hosts.remove', found.id, { name: host });
+        this.catalog.audit(identityLabel(caller), 'hosts.remove', found.id, { name: host });
         return { removed: host };
       },
       'hosts.inventory': async ({ host }) => this.hostInventory(host),
       'proxies.list': async () => this.catalog.listProxies(),
-      'proxies.add': async (request) => this.addProxy(request, 'console'),
-      'tape.library.create': async (request) => {
+      'proxies.add': async (request, caller) => this.addProxy(request, identityLabel(caller)),
+      'tape.library.create': async (request, caller) => {
         const inventory = await this.tape.createLibrary(request);
-        this.catalog.audit('console', 'tape.library.create', null, request);
+        this.catalog.audit(identityLabel(caller), 'tape.library.create', null, request);
         return inventory;
       },
       'tape.inventory': async () => this.tape.inventory(),
-      'tape.import': async ({ barcode, image }) => this.tape.importTape(barcode, image, 'console'),
-      'tape.eject': async ({ barcode }) => this.tape.ejectTape(barcode, 'console'),
-      'tape.backup': async ({ vms, pool, point }) => ({ job: await this.tape.startBackup(vms, pool, point, 'console') }),
-      'tape.catalog': async ({ barcode }) => ({ job: await this.tape.startCatalog(barcode, 'console') }),
+      'tape.import': async ({ barcode, image }, caller) => this.tape.importTape(barcode, image, identityLabel(caller)),
+      'tape.eject': async ({ barcode }, caller) => this.tape.ejectTape(barcode, identityLabel(caller)),
+      'tape.backup': async ({ vms, pool, point }, caller) => ({ job: await this.tape.startBackup(vms, pool, point, identityLabel(caller)) }),
+      'tape.catalog': async ({ barcode }, caller) => ({ job: await this.tape.startCatalog(barcode, identityLabel(caller)) }),
       'tape.copies': async () => this.catalog.tapes.summaries(),
       'tape.pullList': async ({ vms, point }) => this.tape.pullList(vms.map((vm) => this.tape.copyFor(vm, point))),
-      'restore.tape': async (request) => this.tape.startRestore(request, 'console'),
-      'lab.create': async (request) => {
-        this.catalog.audit('console', 'lab.create', null, request);
+      'restore.tape': async (request, caller) => this.tape.startRestore(request, identityLabel(caller)),
+      'lab.create': async (request, caller) => {
+        this.catalog.audit(identityLabel(caller), 'lab.create', null, request);
         return { vms: (await createLab(this, request)).map((vm) => vm.name) };
       },
-      'rehearsal.start': async (request) => ({ job: this.startRehearsal(request, 'console') }),
+      'rehearsal.start': async (request, caller) => ({ job: this.startRehearsal(request, identityLabel(caller)) }),
       'rehearsal.report': async ({ jobId }) => ({ html: await this.rehearsalReport(jobId) }),
       'prompts.list': async ({ open }) => this.tape.prompts.list(open),
-      'prompts.answer': async ({ promptId, operator, barcode }) => {
-        const prompt = await this.tape.prompts.answer(promptId, operator, barcode);
-        this.catalog.audit(operator, 'prompts.answer', promptId, { barcode: prompt.barcode });
+      'prompts.answer': async ({ promptId, barcode }, caller) => {
+        const prompt = await this.tape.prompts.answer(promptId, identityLabel(caller), barcode);
+        this.catalog.audit(identityLabel(caller), 'prompts.answer', promptId, { barcode: prompt.barcode });
         return prompt;
       },
-      'instant.start': async ({ fromSnapshot, ...request }) => (fromSnapshot ? this.instant.startFromSnapshot({ ...request, fromSnapshot }, 'console') : this.instant.start(request, 'console')),
+      'instant.start': async ({ fromSnapshot, ...request }, caller) => (fromSnapshot ? this.instant.startFromSnapshot({ ...request, fromSnapshot }, identityLabel(caller)) : this.instant.start(request, identityLabel(caller))),
       'instant.list': async () => this.instant.list(),
-      'instant.migrate': async (request) => ({ job: this.instant.migrate(request, request.operator ?? 'console') }),
-      'instant.stop': async ({ sessionId, operator }) => ({ job: this.instant.stop(sessionId, operator ?? 'console') }),
-      'arrays.create': async (request) => this.snapshots.create(request, 'console'),
+      'instant.migrate': async (request, caller) => ({ job: this.instant.migrate(request, identityLabel(caller)) }),
+      'instant.stop': async ({ sessionId }, caller) => ({ job: this.instant.stop(sessionId, identityLabel(caller)) }),
+      'arrays.create': async (request, caller) => this.snapshots.create(request, identityLabel(caller)),
       'arrays.list': async () => this.snapshots.list(),
       'arrays.show': async ({ name }) => this.snapshots.view(this.snapshots.array(name)),
-      'arrays.snapshot': async ({ volume }) => this.snapshots.snapshot(volume, 'console'),
+      'arrays.snapshot': async ({ volume }, caller) => this.snapshots.snapshot(volume, identityLabel(caller)),
       'snapshots.list': async ({ vm }) => this.catalog.arrays.snapshots(vm),
-      'restore.fromSnapshot': async (request) => ({ job: this.snapshots.startRestore(request, 'console') }),
-      'restore.disks': async (request) => ({ job: await this.startRestoreDisks(request, 'console') }),
-      'azure.add': async (request) => this.addAzureAccount(request, 'console'),
+      'restore.fromSnapshot': async (request, caller) => ({ job: this.snapshots.startRestore(request, identityLabel(caller)) }),
+      'restore.disks': async (request, caller) => ({ job: await this.startRestoreDisks(request, identityLabel(caller)) }),
+      'azure.add': async (request, caller) => this.addAzureAccount(request, identityLabel(caller)),
       'azure.list': async () => this.catalog.azure.list(),
-      'azure.remove': async ({ name }) => {
+      'azure.remove': async ({ name }, caller) => {
         const found = this.catalog.azure.find(name);
         if (!found) throw new LifeboatError('not-found', `no Azure account "${name}"`);
         this.catalog.azure.remove(found.id);
         await this.secrets.remove(found.id);
-        this.catalog.audit('console', 'azure.remove', found.id, { name });
+        this.catalog.audit(identityLabel(caller), 'azure.remove', found.id, { name });
         return { removed: name };
       },
-      'restore.azure': async (request) => ({ job: await this.startRestoreAzure(request, 'console') }),
+      'restore.azure': async (request, caller) => ({ job: await this.startRestoreAzure(request, identityLabel(caller)) }),
       'repos.list': async () => this.catalog.copies.sites(),
-      'repos.add': async (request) => this.copies.add(request, 'console'),
-      'repos.locate': async ({ name, region, zone }) => this.copies.locate(name, region, zone, 'console'),
-      'repos.remove': async ({ name }) => {
-        this.copies.remove(name, 'console');
+      'repos.add': async (request, caller) => this.copies.add(request, identityLabel(caller)),
+      'repos.locate': async ({ name, region, zone }, caller) => this.copies.locate(name, region, zone, identityLabel(caller)),
+      'repos.remove': async ({ name }, caller) => {
+        this.copies.remove(name, identityLabel(caller));
         return { removed: name };
       },
-      'copies.run': async ({ vms }) => {
+      'copies.run': async ({ vms }, caller) => {
         const found = vms?.map((vm) => this.resolveVm(vm)) ?? null;
-        return { job: this.copies.startCopies(found?.map((vm) => vm.id) ?? null, found?.map((vm) => vm.name).join(', ') ?? 'every VM', 'console') };
+        return { job: this.copies.startCopies(found?.map((vm) => vm.id) ?? null, found?.map((vm) => vm.name).join(', ') ?? 'every VM', identityLabel(caller)) };
       },
       'copies.status': async ({ vm }) => this.copies.status(vm === undefined ? null : [this.resolveVm(vm).id]),
       'keys.list': async () => this.keys.list(),
-      'keys.recovery': async ({ keyId, password }) => {
+      'keys.recovery': async ({ keyId, password }, caller) => {
         const text = await this.keys.recoveryText(keyId, password);
-        this.catalog.audit('console', 'keys.recovery', keyId, {});
+        this.catalog.audit(identityLabel(caller), 'keys.recovery', keyId, {});
         return { text };
       },
-      'keys.remember': async ({ keyId, ...credentials }) => {
+      'keys.remember': async ({ keyId, ...credentials }, caller) => {
         const key = await this.keys.rememberKey(keyId, credentials);
-        this.catalog.audit('console', 'keys.remember', keyId, { secretStore: this.secrets.kind });
+        this.catalog.audit(identityLabel(caller), 'keys.remember', keyId, { secretStore: this.secrets.kind });
         return key;
       },
-      'keys.forget': async ({ keyId }) => {
+      'keys.forget': async ({ keyId }, caller) => {
         const key = await this.keys.forget(keyId);
-        this.catalog.audit('console', 'keys.forget', keyId, {});
+        this.catalog.audit(identityLabel(caller), 'keys.forget', keyId, {});
         return key;
       },
-      'keys.setPassword': async ({ keyId, newPassword, ...credentials }) => {
+      'keys.setPassword': async ({ keyId, newPassword, ...credentials }, caller) => {
         const key = await this.keys.setPassword(keyId, credentials, newPassword);
-        this.catalog.audit('console', 'keys.setPassword', keyId, { provedBy: credentials.recoveryKey !== undefined ? 'recovery key' : 'password' });
+        this.catalog.audit(identityLabel(caller), 'keys.setPassword', keyId, { provedBy: credentials.recoveryKey !== undefined ? 'recovery key' : 'password' });
         return key;
       },
-      'files.restoreFromSnapshot': async ({ target, ...request }) => ({ job: this.snapshots.startItemRestore({ ...request, targetPath: target.path }, 'console') }),
+      'files.restoreFromSnapshot': async ({ target, ...request }, caller) => ({ job: this.snapshots.startItemRestore({ ...request, targetPath: target.path }, identityLabel(caller)) }),
       'sessions.list': async () => this.sessions.list(),
-      'sessions.revoke': async (request) => {
+      'sessions.revoke': async (request, caller) => {
         const revoked = 'all' in request ? this.sessions.revokeAll() : Number(this.sessions.revoke(request.id));
         if ('id' in request && revoked === 0) throw new LifeboatError('not-found', `no live console session ${request.id}; \`lifeboat sessions\` lists them`);
-        this.catalog.audit('console', 'sessions.revoke', 'id' in request ? request.id : null, { revoked });
+        this.catalog.audit(identityLabel(caller), 'sessions.revoke', 'id' in request ? request.id : null, { revoked });
         return { revoked };
       },
-      'proxies.remove': async ({ proxy }) => {
+      'accounts.list': async () => this.auth.listAccounts(),
+      'accounts.add': async ({ name, role, password }, caller) => this.auth.addAccount(name, role, password, caller),
+      'accounts.remove': async ({ name }, caller) => {
+        this.auth.removeAccount(name, caller);
+        return { removed: name };
+      },
+      'accounts.setRole': async ({ name, role }, caller) => this.auth.setRole(name, role, caller),
+      'accounts.setPassword': async ({ name, password }, caller) => this.auth.setPassword(name, password, caller),
+      'directory.get': async () => this.auth.directory(),
+      'directory.set': async ({ directory }, caller) => this.auth.setDirectory(directory, caller),
+      'proxies.remove': async ({ proxy }, caller) => {
         const found = this.catalog.listProxies().find((candidate) => candidate.name === proxy);
         if (!found) throw new LifeboatError('not-found', `no proxy "${proxy}"`);
         this.catalog.removeProxy(found.id);
-        this.catalog.audit('console', 'proxies.remove', found.id, { name: proxy });
+        this.catalog.audit(identityLabel(caller), 'proxies.remove', found.id, { name: proxy });
         return { removed: proxy };
       },
     };

@@ -246,7 +246,7 @@ export class InstantService implements SessionHost {
       exportPath: `/lifeboat/${datastore}`, allowed, exportFolder: join(this.deps.home, 'instant', datastore), cacheFolder, redirected: Boolean(request.redirectTo),
     };
     this.sources.set(id, source);
-    return this.submitStart(record, request, request.operator ?? actor, { pointId, listen, allowed, writesTo: cacheFolder, source: source.path });
+    return this.submitStart(record, request, actor, { pointId, listen, allowed, writesTo: cacheFolder, source: source.path });
   }
 
   /** Instant Recovery from a storage snapshot: the VM runs from a clone the array exports over
@@ -264,7 +264,7 @@ export class InstantService implements SessionHost {
       datastore: `lifeboat-ir-${id.slice(0, 8)}`, listen: `${config.address}:2049`, exportPath: '', allowed: [], exportFolder: '', cacheFolder: '', redirected: false,
       arrayName: snapshot.array, vmFolder: vm.folder,
     };
-    return this.submitStart(record, request, request.operator ?? actor, { snapshot: snapshot.id, array: snapshot.array });
+    return this.submitStart(record, request, actor, { snapshot: snapshot.id, array: snapshot.array });
   }
 
   private hostNamed(name: string): { name: string; url: string } {

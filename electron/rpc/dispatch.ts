@@ -1,21 +1,36 @@
-// The one place a request from any transport enters the engine: unknown channels and payloads
-// that do not match the contract are refused with a clear error before any handler runs.
+// The one place a request from any transport enters the engine: unknown channels, callers below
+// the channel's role (electron/auth/roles.ts) and payloads that do not match the contract are
+// refused with a clear error before any handler runs.
 import { isRequestChannel, requestChannels, type RequestChannel, type ResponseOf } from '../../shared/contract.ts';
-import type { Engine } from '../engine/engine.ts';
+import { isConnectionChannel } from '../auth/auth-handlers.ts';
+import type { Peer } from '../auth/peer.ts';
+import { authorize } from '../auth/roles.ts';
+import type { Engine, EngineChannel } from '../engine/engine.ts';
+import type { Caller } from '../../shared/accounts.ts';
 import { LifeboatError } from '../errors.ts';
 
-export async function dispatch(engine: Engine, channel: unknown, payload: unknown): Promise<unknown> {
+export async function dispatch(engine: Engine, connection: Peer, channel: unknown, payload: unknown): Promise<unknown> {
   if (!isRequestChannel(channel)) throw new LifeboatError('bad-request', `unknown channel ${JSON.stringify(String(channel)).slice(0, 80)}`);
-  return call(engine, channel, payload);
+  return call(engine, connection, channel, payload);
 }
 
-async function call<C extends RequestChannel>(engine: Engine, channel: C, payload: unknown): Promise<ResponseOf<C>> {
+function parse<C extends RequestChannel>(channel: C, payload: unknown): unknown {
   const parsed = requestChannels[channel].request.safeParse(payload ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
     throw new LifeboatError('bad-request', `malformed ${channel} request${where}: ${issue?.message ?? 'invalid'}`);
   }
-  const handler = engine.handlers[channel] as (request: unknown) => Promise<ResponseOf<C>>;
-  return handler(parsed.data);
+  return parsed.data;
+}
+
+async function call<C extends RequestChannel>(engine: Engine, connection: Peer, channel: C, payload: unknown): Promise<ResponseOf<C>> {
+  if (isConnectionChannel(channel)) {
+    const handler = engine.connectionHandlers[channel] as (request: unknown, connection: Peer) => Promise<ResponseOf<C>>;
+    return handler(parse(channel, payload), connection);
+  }
+  // Who asks is settled before the payload is looked at: a caller without the role learns nothing.
+  const caller = authorize(channel, engine.auth.callerOf(connection));
+  const handler = engine.handlers[channel as EngineChannel] as (request: unknown, caller: Caller) => Promise<ResponseOf<C>>;
+  return handler(parse(channel, payload), caller);
 }

@@ -4,6 +4,7 @@ import { ClientFrame, type ServerFrame } from '../../shared/contract.ts';
 import type { Engine } from '../engine/engine.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { dispatch } from './dispatch.ts';
+import type { Peer } from '../auth/peer.ts';
 
 export const MAX_FRAME_BYTES = 1024 * 1024;
 /** Requests one peer may have running at once; more get an error instead of piling up. */
@@ -22,9 +23,12 @@ export function parseClientFrame(text: string): ClientFrame {
   return frame.data;
 }
 
-/** Serves one authenticated peer; returns the function that stops forwarding events. */
-export function servePeer(engine: Engine, send: (frame: ServerFrame) => void): { handle(frame: ClientFrame): void; close(): void } {
-  const unsubscribe = engine.events.onAny((event, payload) => send({ type: 'event', event, payload }));
+/** Serves one peer as `connection` says who it is; events go only to a peer known to be someone.
+ * Returns the function that stops forwarding events. */
+export function servePeer(engine: Engine, connection: Peer, send: (frame: ServerFrame) => void): { handle(frame: ClientFrame): void; close(): void } {
+  const unsubscribe = engine.events.onAny((event, payload) => {
+    if (connection.identified()) send({ type: 'event', event, payload });
+  });
   let inFlight = 0;
   return {
     handle(frame) {
@@ -34,7 +38,7 @@ export function servePeer(engine: Engine, send: (frame: ServerFrame) => void): {
         return;
       }
       inFlight += 1;
-      dispatch(engine, frame.channel, frame.payload)
+      dispatch(engine, connection, frame.channel, frame.payload)
         .then(
           (payload) => send({ type: 'response', id: frame.id, ok: true, payload }),
           (error: unknown) => send({ type: 'response', id: frame.id, ok: false, error: toWireError(error) }),

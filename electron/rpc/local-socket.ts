@@ -1,5 +1,6 @@
 // The home's local socket (<home>/engine.sock, mode 0600): newline-delimited JSON frames. A CLI
-// finds a running engine here; file permissions are its authentication.
+// finds a running engine here; file permissions are its authentication: a peer is the engine's
+// OS user (an administrator) until it signs in with an account (auth.resume, auth.login).
 import { chmod, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { ServerFrame } from '../../shared/contract.ts';
@@ -7,6 +8,7 @@ import type { Engine } from '../engine/engine.ts';
 import { LifeboatError, toWireError, isErrnoCode } from '../errors.ts';
 import { MAX_FRAME_BYTES, parseClientFrame, servePeer } from './frames.ts';
 import { FrameClient } from '../../shared/frame-client.ts';
+import { Peer, osCaller } from '../auth/peer.ts';
 
 // sun_path holds 108 bytes on Linux, including the terminating NUL.
 const MAX_SOCKET_PATH = 107;
@@ -64,7 +66,7 @@ export async function listenLocalSocket(engine: () => Engine | null, socketPath:
       socket.end();
       return;
     }
-    const peer = servePeer(ready, send);
+    const peer = servePeer(ready, new Peer(osCaller()), send);
     socket.on('close', () => peer.close());
     let refused = false;
     lines(socket, (line) => {

@@ -21,6 +21,7 @@ import { MAX_FRAME_BYTES, parseClientFrame, servePeer } from './frames.ts';
 import { isLoopbackAddress } from './listen-policy.ts';
 import { consoleFile, requestPath } from './request-target.ts';
 import type { SessionEndReason } from './session-store.ts';
+import { Peer } from '../auth/peer.ts';
 
 const contentTypes: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -215,7 +216,8 @@ export async function startConsoleServer(engine: Engine, options: ConsoleServerO
       let sockets = socketsOf.get(sessionId);
       if (!sockets) socketsOf.set(sessionId, (sockets = new Set()));
       sockets.add(ws);
-      peer = servePeer(engine, send);
+      // The browser console is nobody until it signs in with an account (auth.login).
+      peer = servePeer(engine, new Peer(null), send);
     };
 
     ws.on('message', (data, isBinary) => {

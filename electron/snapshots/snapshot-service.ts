@@ -112,7 +112,7 @@ export class SnapshotService {
   }
 
   /** One job, and one clone, for all the VMs asked for: to local folders, or one VM to vSphere. */
-  startRestore(request: { vms: string[]; snapshot: string; target: LocalTarget | VsphereTarget; newName?: string | undefined; host?: string | undefined; operator?: string | undefined }, actor: string): Job {
+  startRestore(request: { vms: string[]; snapshot: string; target: LocalTarget | VsphereTarget; newName?: string | undefined; host?: string | undefined }, actor: string): Job {
     const { array, request: clone } = this.cloneRequest(request.snapshot, request.vms, request.host);
     const { target } = request;
     if (target.kind === 'vsphere') {
@@ -120,27 +120,25 @@ export class SnapshotService {
       if (request.vms.length > 1) throw new LifeboatError('bad-request', 'a restore to vSphere takes one VM at a time');
       this.deps.checkTarget(target, request.vms[0] as string);
     }
-    const operator = request.operator ?? actor;
     const where = target.kind === 'local' ? target.path : `${target.host}${target.datastore ? ` [${target.datastore}]` : ''}`;
-    this.deps.catalog.audit(operator, 'restore.fromSnapshot', clone.snapshot.id, { vms: request.vms, target, host: clone.host });
+    this.deps.catalog.audit(actor, 'restore.fromSnapshot', clone.snapshot.id, { vms: request.vms, target, host: clone.host });
     const operation = (jobId: string): CloneOperation =>
       target.kind === 'local'
         ? new VmCopy(jobId, target.path, request.newName)
         : new VmToVsphere((openSource) => this.deps.vsphereRestore(jobId, { snapshotId: clone.snapshot.id, target, newName: request.newName }, openSource));
     return this.deps.jobs.submit(
-      { kind: 'restore-from-snapshot', vmId: null, vmName: request.vms.join(', '), summary: `Restore ${request.vms.join(', ')} from snapshot ${clone.snapshot.id} to ${where}`, params: { ...request, host: clone.host }, steps: cloneSteps(target.kind === 'local' ? vmCopyStep : vmToVsphereStep), requestedBy: operator },
+      { kind: 'restore-from-snapshot', vmId: null, vmName: request.vms.join(', '), summary: `Restore ${request.vms.join(', ')} from snapshot ${clone.snapshot.id} to ${where}`, params: { ...request, host: clone.host }, steps: cloneSteps(target.kind === 'local' ? vmCopyStep : vmToVsphereStep), requestedBy: actor },
       (job) => new CloneWork(array, job.id, clone, operation(job.id)),
     );
   }
 
   /** Picked items of one VM, from a clone of the snapshot. */
-  startItemRestore(request: { vm: string; snapshot: string; paths: string[]; targetPath: string; onClash: ClashPolicy; archive?: ArchiveKind | undefined; host?: string | undefined; operator?: string | undefined }, actor: string): Job {
+  startItemRestore(request: { vm: string; snapshot: string; paths: string[]; targetPath: string; onClash: ClashPolicy; archive?: ArchiveKind | undefined; host?: string | undefined }, actor: string): Job {
     const { array, request: clone } = this.cloneRequest(request.snapshot, [request.vm], request.host);
-    const operator = request.operator ?? actor;
-    this.deps.catalog.audit(operator, 'files.restoreFromSnapshot', clone.snapshot.id, { vm: request.vm, paths: request.paths, target: request.targetPath, host: clone.host });
+    this.deps.catalog.audit(actor, 'files.restoreFromSnapshot', clone.snapshot.id, { vm: request.vm, paths: request.paths, target: request.targetPath, host: clone.host });
     const items = { paths: request.paths, targetPath: request.targetPath, onClash: request.onClash, archive: request.archive, archiveName: `${request.vm}-${clone.snapshot.id}-items` };
     return this.deps.jobs.submit(
-      { kind: 'restore-items', vmId: null, vmName: request.vm, summary: `Restore ${request.paths.length} item(s) of ${request.vm} from snapshot ${clone.snapshot.id} to ${request.targetPath}`, params: { ...request, host: clone.host }, steps: cloneSteps(itemsFromCloneStep), requestedBy: operator },
+      { kind: 'restore-items', vmId: null, vmName: request.vm, summary: `Restore ${request.paths.length} item(s) of ${request.vm} from snapshot ${clone.snapshot.id} to ${request.targetPath}`, params: { ...request, host: clone.host }, steps: cloneSteps(itemsFromCloneStep), requestedBy: actor },
       (job) => new CloneWork(array, job.id, clone, new ItemsFromClone(items)),
     );
   }

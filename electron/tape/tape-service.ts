@@ -196,7 +196,7 @@ export class TapeService {
     return entries;
   }
 
-  async startRestore(request: { vms: string[]; point: string; target: RestoreTarget; staging?: string | undefined; operator?: string | undefined }, actor: string): Promise<{ jobs: Job[]; pullList: PullListEntry[] }> {
+  async startRestore(request: { vms: string[]; point: string; target: RestoreTarget; staging?: string | undefined }, actor: string): Promise<{ jobs: Job[]; pullList: PullListEntry[] }> {
     const copies = request.vms.map((vm) => this.copyFor(vm, request.point));
     // An original-location restore through staging is held for approval like any other.
     const held = this.deps.checkTarget(request.target, copies.map((copy) => copy.manifest.vmName).join(', '));
@@ -206,7 +206,7 @@ export class TapeService {
       for (const copy of copies) if (copy.manifest.vmName.includes('/')) throw new LifeboatError('bad-request', `VM name ${copy.manifest.vmName} cannot name a folder`);
     }
     const pullList = await this.pullList(copies);
-    const who = request.operator ?? actor;
+    const who = actor;
     this.deps.catalog.audit(who, 'restore.tape', null, { vms: copies.map((copy) => copy.manifest.vmName), point: request.point, target: request.target, staging: request.staging ?? null });
     const requestId = randomUUID();
     const staged = request.staging !== undefined || request.target.kind === 'vsphere';

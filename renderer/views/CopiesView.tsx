@@ -19,12 +19,11 @@ function PolicyForm({ current }: { current: CopyPolicy }) {
   const api = useApi();
   const queries = useQueryClient();
   const [policy, setPolicy] = useState<CopyPolicy>(current);
-  const [operator, setOperator] = useState('');
   const [error, setError] = useState<string | null>(null);
   const save = (event: FormEvent): void => {
     event.preventDefault();
     setError(null);
-    api.invoke('settings.set', { copyPolicy: policy, operator: operator.trim() }).then(
+    api.invoke('settings.set', { copyPolicy: policy }).then(
       () => {
         void queries.invalidateQueries({ queryKey: ['settings'] });
         void queries.invalidateQueries({ queryKey: ['copy-status'] });
@@ -41,11 +40,7 @@ function PolicyForm({ current }: { current: CopyPolicy }) {
             <input type="radio" name="policy" checked={policy === option.value} onChange={() => setPolicy(option.value)} /> {option.label}
           </label>
         ))}
-        <label>
-          Your name (for the audit log)
-          <input value={operator} onChange={(event) => setOperator(event.target.value)} required />
-        </label>
-        <button type="submit" disabled={!operator.trim() || policy === current}>Set policy</button>
+        <button type="submit" disabled={policy === current}>Set policy</button>
         {error && <p role="alert" className="error">{error}</p>}
       </fieldset>
     </form>

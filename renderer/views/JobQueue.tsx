@@ -14,26 +14,21 @@ import { VirtualList } from './VirtualList.tsx';
 const ROW_HEIGHT = 96;
 const LIVE_SAMPLES = 600;
 
-/** Four-eyes: a second operator names themself and approves. */
+/** Four-eyes: a second signed-in person with the approver role approves. */
 function ApprovalBox({ job }: { job: Job }) {
   const api = useApi();
-  const [approver, setApprover] = useState('');
   const [error, setError] = useState<string | null>(null);
   const approve = (event: FormEvent): void => {
     event.preventDefault();
-    api.invoke('jobs.approve', { jobId: job.id, operator: approver }).then(
+    api.invoke('jobs.approve', { jobId: job.id }).then(
       () => setError(null),
       (failure: Error) => setError(failure.message),
     );
   };
   return (
     <form className="approval" onSubmit={approve}>
-      <p>Awaiting approval: asked for by {job.requestedBy ?? 'an operator'}; a second operator must approve.</p>
-      <label>
-        Approver
-        <input value={approver} onChange={(event) => setApprover(event.target.value)} required />
-      </label>
-      <button type="submit" disabled={!approver.trim()}>Approve</button>
+      <p>Awaiting approval: asked for by {job.requestedBy ?? 'an operator'}; another signed-in account with the approver role must approve.</p>
+      <button type="submit">Approve as the signed-in account</button>
       {error && <p role="alert" className="error">{error}</p>}
     </form>
   );

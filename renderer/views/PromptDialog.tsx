@@ -8,7 +8,6 @@ import { formatTime } from './time.ts';
 
 function PromptCard({ prompt }: { prompt: Prompt }) {
   const api = useApi();
-  const [operator, setOperator] = useState('');
   const [barcode, setBarcode] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -21,7 +20,7 @@ function PromptCard({ prompt }: { prompt: Prompt }) {
   };
   const answer = (event: FormEvent): void => {
     event.preventDefault();
-    run(api.invoke('prompts.answer', { promptId: prompt.id, operator, ...(barcode.trim() ? { barcode: barcode.trim() } : {}) }));
+    run(api.invoke('prompts.answer', { promptId: prompt.id, ...(barcode.trim() ? { barcode: barcode.trim() } : {}) }));
   };
   const headingId = `prompt-${prompt.id}`;
   return (
@@ -43,11 +42,9 @@ function PromptCard({ prompt }: { prompt: Prompt }) {
         </button>
       )}
       <form className="approval" onSubmit={answer}>
-        <label htmlFor={`${headingId}-operator`}>Your name</label>
-        <input id={`${headingId}-operator`} value={operator} onChange={(event) => setOperator(event.target.value)} required />
         <label htmlFor={`${headingId}-barcode`}>Barcode you inserted (optional)</label>
         <input id={`${headingId}-barcode`} value={barcode} onChange={(event) => setBarcode(event.target.value.toUpperCase())} />
-        <button type="submit" disabled={busy || !operator.trim()}>I have inserted it</button>
+        <button type="submit" disabled={busy}>I have inserted it</button>
       </form>
       {error && <p role="alert" className="error">{error}</p>}
     </section>

@@ -27,6 +27,7 @@ async function lifeboat(...args: string[]): Promise<{ stdout: string; stderr: st
   return run(process.execPath, [cli, '--home', home, ...args], { timeout: 120_000 });
 }
 
+const ANN_PASSWORD = 'ann-console-password';
 const vcsimMissing = vcsimUnavailable();
 // Started here, not in before(): its after() hook must belong to the file, not to that hook.
 // NAS datastores (Instant Recovery) resolve in vcsim's working folder: the home's export folders.
@@ -41,6 +42,8 @@ before(async () => {
   await lifeboat('tape', 'library', 'create', '--slots', '8', '--drives', '2', '--mailslots', '2', '--tapes', '4', '--capacity-mib', '256', '--time-scale', '0.001');
   await lifeboat('tape', 'backup', 'lab-web-01', 'lab-db-02', '--pool', 'weekly');
   await lifeboat('tape', 'eject', 'LB0001L9');
+  // The browser console signs in with an account; the OS user running the CLI makes it.
+  await run(process.execPath, [cli, '--home', home, 'accounts', 'add', 'ann', '--role', 'administrator', '--password-env', 'LB_TEST_ANN'], { env: { ...process.env, LB_TEST_ANN: ANN_PASSWORD } });
   server = spawn(process.execPath, [cli, '--home', home, 'serve', '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
   consoleUrl = await new Promise<string>((resolve, reject) => {
     let text = '';
@@ -121,6 +124,16 @@ test('an operator restores a VM with the wizard and watches the job finish', asy
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   await page.goto(consoleUrl);
+  // After the URL's token, the console asks who you are; nothing else shows before that.
+  await page.getByRole('heading', { name: 'Sign in to Lifeboat' }).waitFor();
+  assert.deepEqual(await axeViolations(page, 'sign-in form'), []);
+  await page.getByLabel('User').fill('ann');
+  await page.getByLabel('Password').fill('not her password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').filter({ hasText: 'wrong user name or password' }).waitFor();
+  await page.getByLabel('Password').fill(ANN_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('status', { name: 'Signed in' }).filter({ hasText: 'ann (administrator, local account)' }).waitFor();
   await page.getByRole('heading', { name: 'Virtual machines' }).waitFor();
   await page.getByRole('button', { name: 'Restore VM', exact: true }).click();
   await page.getByRole('radio', { name: /lab-web-01/ }).check();
@@ -315,7 +328,6 @@ test('an operator copies an encrypted VM to three repositories, then restores it
   }
   await page.getByRole('button', { name: 'Copies', exact: true }).click();
   await page.getByRole('radio', { name: /GRS: LRS plus a copy/ }).check();
-  await page.getByLabel('Your name (for the audit log)').fill('Ann');
   await page.getByRole('button', { name: 'Set policy' }).click();
   await page.getByRole('button', { name: 'Run a copy job' }).click();
   await page.locator('.job[data-state="succeeded"]').filter({ hasText: /Copy every VM to meet GRS/ }).waitFor({ timeout: 60_000 });
@@ -397,7 +409,6 @@ test('an operator restores two VMs from tape, inserting the offline tape when as
   await page.locator('tr[data-barcode="LB0001L9"]').filter({ hasText: 'wanted now by 2 job(s)' }).waitFor();
   await page.screenshot({ path: join(screenshots, 'console-tape-prompt.png'), fullPage: true });
   // A wrong barcode is refused with the one needed.
-  await prompt.getByLabel('Your name').fill('alice');
   await prompt.getByLabel(/Barcode you inserted/).fill('LB0003L9');
   await prompt.getByRole('button', { name: 'I have inserted it' }).click();
   await prompt.getByRole('alert').filter({ hasText: 'tape LB0003L9 is not the one needed: insert LB0001L9' }).waitFor();

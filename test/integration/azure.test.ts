@@ -100,7 +100,7 @@ test('cross-region restore: the disks restored from the secondary region\'s copy
   for (const [name, region, zone] of [['near', 'primary', 'zone-2'], ['zoned', 'primary', 'zone-3'], ['paired', 'secondary', 'zone-1']] as const) {
     await api.invoke('repos.add', { name, path: join(dir, 'copies', name), region, zone });
   }
-  await api.invoke('settings.set', { copyPolicy: 'grs', operator: 'ann' });
+  await api.invoke('settings.set', { copyPolicy: 'grs' });
   assert.equal((await runJob(engine, (await api.invoke('copies.run', { vms: ['web'] })).job)).state, 'succeeded');
   await container('secondary', 'dr-restores').create();
   const job = await runJob(engine, (await api.invoke('restore.azure', { vm: 'web', point: 'latest', account: 'dr', container: 'dr-restores', fromRegion: 'secondary' })).job);

@@ -34,7 +34,7 @@ async function restoreTo(name: string, request: { point?: string; fromRegion?: s
 }
 
 test('GRS is refused until the repositories can meet it, then a copy job copies every point and checks it', async () => {
-  await api.invoke('settings.set', { copyPolicy: 'grs', operator: 'ann' });
+  await api.invoke('settings.set', { copyPolicy: 'grs' });
   await assert.rejects(api.invoke('copies.run', {}), { code: 'conflict', message: /GRS needs 2 more repositories in region primary and a repository in another region/ });
   await api.invoke('repos.add', { name: 'near', path: sites.near, region: 'primary', zone: 'zone-2' });
   await api.invoke('repos.add', { name: 'zoned', path: sites.zoned, region: 'primary', zone: 'zone-3' });

@@ -10,6 +10,7 @@ import type { Engine } from '../../electron/engine/engine.ts';
 import { restoreSteps } from '../../electron/restore/entire-vm-local.ts';
 import { originalSteps } from '../../electron/restore/original-vm-vsphere.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
+import { asOwner } from '../helpers/owner.ts';
 import { makeVmFolder, openEngineWith, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 import { startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
 
@@ -72,8 +73,8 @@ const noVcsim = vcsimUnavailable();
 test('fault matrix: vSphere new location (HotAdd) and original location', { skip: noVcsim ?? false }, async () => {
   const { engine } = await engineWithVm();
   const vc = await startVcsim();
-  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
-  await dispatch(engine, 'proxies.add', { name: 'hot', host: 'vc', transports: ['hotadd'], proxyVm: 'DC0_H0_VM0', datastorePaths: { LocalDS_0: vc.datastores.LocalDS_0 as string } });
+  await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
+  await dispatch(engine, asOwner(), 'proxies.add', { name: 'hot', host: 'vc', transports: ['hotadd'], proxyVm: 'DC0_H0_VM0', datastorePaths: { LocalDS_0: vc.datastores.LocalDS_0 as string } });
   const client = await engine.connectHost('vc');
   const state = async () => {
     const inventory = await client.inventory();

@@ -9,6 +9,7 @@ import { readAll } from '../../electron/filesystems/file-system.ts';
 import { PointBrowser } from '../../electron/items/point-browser.ts';
 import { buildGuestDisk, changeGuest, spliceAll } from '../../electron/lab/guest-disk.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
+import { asOwner } from '../helpers/owner.ts';
 import { makeVmFolder, openEngine, runJob, tempDir } from '../helpers/env.ts';
 
 test('ext4 and FAT inside a backed-up GPT disk list and read as debugfs and mtools say', async () => {
@@ -67,7 +68,7 @@ test('picked files, folders and a symlink come back with their bytes, times and 
   await makeVmFolder(source, 'picker', layout.rawPath, 'monolithicFlat');
   const engine = await openEngine(join(dir, 'home'));
   assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
-  const listed = await dispatch(engine, 'files.list', { vm: 'picker', point: 'latest', path: '/disk0/part1/home/operator' }) as { name: string; target?: string }[];
+  const listed = await dispatch(engine, asOwner(), 'files.list', { vm: 'picker', point: 'latest', path: '/disk0/part1/home/operator' }) as { name: string; target?: string }[];
   assert.equal(listed.find((entry) => entry.name === 'latest-notes')?.target, 'notes.txt');
 
   const out = join(dir, 'out');
@@ -89,7 +90,7 @@ test('picked files, folders and a symlink come back with their bytes, times and 
   assert.ok((await readdir(out)).includes('hostname (restored)'));
   const skipped = await runJob(engine, await engine.startItemRestore({ vm: 'picker', point: 'latest', paths: ['/disk0/part2/etc/hostname'], target: { kind: 'local', path: out }, onClash: 'skip' }, 'test'));
   assert.deepEqual([skipped.result?.copied, skipped.result?.skipped], [0, 1]);
-  await assert.rejects(dispatch(engine, 'files.restore', { vm: 'picker', point: 'latest', paths: ['etc/passwd'], target: { kind: 'local', path: out } }), { code: 'bad-request' });
+  await assert.rejects(dispatch(engine, asOwner(), 'files.restore', { vm: 'picker', point: 'latest', paths: ['etc/passwd'], target: { kind: 'local', path: out } }), { code: 'bad-request' });
 });
 
 test('the file index finds a name across VMs and versions', async () => {

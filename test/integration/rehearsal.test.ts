@@ -5,6 +5,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
+import { asOwner } from '../helpers/owner.ts';
 import { resolvePoint } from '../../electron/repository/chain.ts';
 import { compareDiskToFile } from '../../electron/restore/disk-transfer.ts';
 import { openEngine, qemuImg, runJob } from '../helpers/env.ts';
@@ -60,7 +61,7 @@ test('kept copies are identical to the sources, and a changed block is caught', 
 
 test('a rehearsal with a VM that cannot be restored fails, says which, and still reports', { skip: unavailable ?? false }, async () => {
   const host = vc as Vcsim;
-  if (!engine.catalog.findHost('vc')) await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: host.url, user: host.user, password: host.password, insecure: true });
+  if (!engine.catalog.findHost('vc')) await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: host.url, user: host.user, password: host.password, insecure: true });
   const job = await runJob(engine, engine.startRehearsal({ vms: names, point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'NoSuchDS' }, keep: false }, 'test'));
   assert.equal(job.state, 'failed');
   assert.match(job.error ?? '', /2 of 2 VM\(s\) failed the rehearsal/);
@@ -70,7 +71,7 @@ test('a rehearsal with a VM that cannot be restored fails, says which, and still
 
 test('on vSphere each VM is powered on, timed, then powered off and removed', { skip: unavailable ?? false }, async () => {
   const host = vc as Vcsim;
-  if (!engine.catalog.findHost('vc')) await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: host.url, user: host.user, password: host.password, insecure: true });
+  if (!engine.catalog.findHost('vc')) await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: host.url, user: host.user, password: host.password, insecure: true });
   const job = await runJob(engine, engine.startRehearsal({ vms: names, point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1' }, keep: false }, 'test'));
   assert.equal(job.state, 'succeeded', `${job.error ?? ''} ${JSON.stringify(job.result?.vms)}`);
   for (const outcome of job.result?.vms as Outcome[]) assert.deepEqual([outcome.state, outcome.check], ['passed', 'powered on']);
@@ -82,7 +83,7 @@ test('on vSphere each VM is powered on, timed, then powered off and removed', { 
 test('the console can make the demo lab on an empty home', async () => {
   const fresh = await openEngine(join(dir, 'empty-home'));
   assert.deepEqual(fresh.catalog.listVms(), []);
-  const { vms: made } = (await dispatch(fresh, 'lab.create', { vms: 1, points: 1, diskMib: 16 })) as { vms: string[] };
+  const { vms: made } = (await dispatch(fresh, asOwner(), 'lab.create', { vms: 1, points: 1, diskMib: 16 })) as { vms: string[] };
   assert.equal(made.length, 1);
   assert.deepEqual(fresh.catalog.listVms().map((vm) => [vm.name, vm.pointCount]), [[made[0], 1]]);
 });

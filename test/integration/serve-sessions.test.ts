@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
+import { osCaller } from '../../electron/auth/peer.ts';
 import { startConsoleServer } from '../../electron/rpc/ws-server.ts';
 import { openEngineWith, tempDir } from '../helpers/env.ts';
 import { ask, cli, hello, openPeer, type Peer } from '../helpers/serve-process.ts';
@@ -51,9 +52,9 @@ async function lifeboat(...args: string[]): Promise<{ stdout: string; code: numb
 test('an idle session is signed out at its next frame, and its key is then refused as expired', async () => {
   const { peer, key } = await signIn();
   clock += 29 * MINUTE;
-  assert.equal((await ask(peer, 1, 'engine.info'))?.ok, true, 'used within the idle limit');
+  assert.equal((await ask(peer, 1, 'auth.whoami'))?.ok, true, 'used within the idle limit');
   clock += 30 * MINUTE;
-  peer.socket.send(JSON.stringify({ type: 'request', id: 2, channel: 'engine.info', payload: {} }));
+  peer.socket.send(JSON.stringify({ type: 'request', id: 2, channel: 'auth.whoami', payload: {} }));
   assert.deepEqual(await signedOutWith(peer), { code: 4401, reason: 'session expired', message: 'signed out: session expired; open a new console URL from `lifeboat serve`' });
   assert.equal(peer.frames.some((frame) => (frame as { id?: number }).id === 2), false, 'the request of an expired session is not run');
   const again = await openPeer(server.origin);
@@ -67,10 +68,10 @@ test('a session in use still ends at its absolute lifetime', async () => {
   // Used every 20 minutes: never idle, but 12 hours is the end.
   for (let elapsed = 0; elapsed + 20 * MINUTE < 12 * 60 * MINUTE; elapsed += 20 * MINUTE) {
     clock += 20 * MINUTE;
-    assert.equal((await ask(peer, id++, 'engine.info'))?.ok, true);
+    assert.equal((await ask(peer, id++, 'auth.whoami'))?.ok, true);
   }
   clock += 20 * MINUTE;
-  peer.socket.send(JSON.stringify({ type: 'request', id: id++, channel: 'engine.info', payload: {} }));
+  peer.socket.send(JSON.stringify({ type: 'request', id: id++, channel: 'auth.whoami', payload: {} }));
   assert.equal((await signedOutWith(peer)).reason, 'session expired');
 });
 
@@ -78,11 +79,11 @@ test('the sweep closes an idle session that sends nothing', async () => {
   const { peer } = await signIn();
   const other = await signIn();
   clock += 20 * MINUTE;
-  assert.equal((await ask(other.peer, 1, 'engine.info'))?.ok, true);
+  assert.equal((await ask(other.peer, 1, 'auth.whoami'))?.ok, true);
   clock += 11 * MINUTE;
   assert.equal(engine.sessions.sweep(), 1, 'only the idle one ends');
   assert.equal((await signedOutWith(peer)).code, 4401);
-  assert.equal((await ask(other.peer, 2, 'engine.info'))?.ok, true, 'the one in use goes on');
+  assert.equal((await ask(other.peer, 2, 'auth.whoami'))?.ok, true, 'the one in use goes on');
   other.peer.socket.close();
 });
 
@@ -104,7 +105,7 @@ test('`lifeboat sessions` lists keys of the running engine and revokes one or al
   assert.match(revoked.stdout, /session [0-9a-f]{12} revoked/);
   const openOne = second;
   assert.deepEqual(await signedOutWith(first.peer), { code: 4401, reason: 'session revoked', message: 'signed out: session revoked by an operator' });
-  assert.equal((await ask(openOne.peer, 7, 'engine.info'))?.ok, true, 'the other session goes on');
+  assert.equal((await ask(openOne.peer, 7, 'auth.whoami'))?.ok, true, 'the other session goes on');
 
   const all = await lifeboat('sessions', 'revoke', '--all', '--json');
   assert.deepEqual(JSON.parse(all.stdout), { revoked: 1 });
@@ -120,6 +121,6 @@ test('`lifeboat sessions` lists keys of the running engine and revokes one or al
     assert.equal(refused.code, 2, bad.join(' '));
     assert.equal(refused.stderr.trim().split('\n').length, 1, 'one line');
   }
-  const audit = await engine.handlers['audit.list']({});
+  const audit = await engine.handlers['audit.list']({}, osCaller());
   assert.equal(audit.filter((entry) => entry.action === 'sessions.revoke').length, 2);
 });

@@ -9,6 +9,8 @@ import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { Engine } from '../../electron/engine/engine.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
+import { asOwner } from '../helpers/owner.ts';
+import { Peer } from '../../electron/auth/peer.ts';
 import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, until, writeMixedRaw } from '../helpers/env.ts';
 import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
 import { startFaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
@@ -33,10 +35,10 @@ async function vmNames(engine: Engine): Promise<string[]> {
 
 test('vSphere: add a host, restore a VM over NBD, bit-identical on the datastore', { skip: unavailable ?? false }, async () => {
   const { dir, engine, vc } = await setUp();
-  await assert.rejects(dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: 'wrong', insecure: true }), { code: 'unauthorized', message: /wrong user name or password/ });
-  await assert.rejects(dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: false }), { code: 'unavailable', message: /certificate/ });
+  await assert.rejects(dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: 'wrong', insecure: true }), { code: 'unauthorized', message: /wrong user name or password/ });
+  await assert.rejects(dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: false }), { code: 'unavailable', message: /certificate/ });
   assert.deepEqual(engine.catalog.listHosts(), [], 'a refused host is not stored');
-  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
+  await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
   const secretFiles = (await readdir(join(dir, 'home', 'secrets'))).filter((name) => name.endsWith('.secret'));
   assert.equal(secretFiles.length, 1);
 
@@ -64,7 +66,7 @@ test('vSphere: add a host, restore a VM over NBD, bit-identical on the datastore
 
 test('vSphere: a restore that fails after the VM exists removes the half-made VM', { skip: unavailable ?? false }, async () => {
   const { engine, vc } = await setUp();
-  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
+  await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
   const before = await vmNames(engine);
   // Cancel as soon as the VM is registered: the disk transfer never completes.
   const job = await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'half', target: { kind: 'vsphere', host: 'vc' } }, 'test');
@@ -80,11 +82,11 @@ test('vSphere: a restore that fails after the VM exists removes the half-made VM
 
 test('vSphere: Direct SAN for thick disks and HotAdd through a proxy VM, chosen with reasons', { skip: unavailable ?? false }, async () => {
   const { dir, engine, vc } = await setUp();
-  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
+  await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
   const lun = { LocalDS_1: vc.datastores.LocalDS_1 as string };
-  await dispatch(engine, 'proxies.add', { name: 'san-proxy', host: 'vc', transports: ['san'], datastorePaths: lun });
-  await assert.rejects(dispatch(engine, 'proxies.add', { name: 'bad', host: 'vc', transports: ['hotadd'], datastorePaths: lun }), { code: 'bad-request', message: /needs its proxy VM/ });
-  await dispatch(engine, 'proxies.add', { name: 'hot-proxy', host: 'vc', transports: ['hotadd', 'nbd'], proxyVm: 'DC0_H0_VM0', datastorePaths: lun });
+  await dispatch(engine, asOwner(), 'proxies.add', { name: 'san-proxy', host: 'vc', transports: ['san'], datastorePaths: lun });
+  await assert.rejects(dispatch(engine, asOwner(), 'proxies.add', { name: 'bad', host: 'vc', transports: ['hotadd'], datastorePaths: lun }), { code: 'bad-request', message: /needs its proxy VM/ });
+  await dispatch(engine, asOwner(), 'proxies.add', { name: 'hot-proxy', host: 'vc', transports: ['hotadd', 'nbd'], proxyVm: 'DC0_H0_VM0', datastorePaths: lun });
   const source = join(dir, 'disk.raw');
   const restore = async (name: string, target: Record<string, unknown>) =>
     runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: name, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1', ...target } as never }, 'test'));
@@ -121,7 +123,7 @@ test('vSphere: a task or upload that fails half-way leaves no VM and no files be
   const { engine, vc } = await setUp();
   const rules: FaultRule[] = [];
   const injector = await startFaultProxy(vc.url, rules);
-  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: injector.url, user: vc.user, password: vc.password, insecure: false });
+  await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: injector.url, user: vc.user, password: vc.password, insecure: false });
   const before = await vmNames(engine);
   const cases: [string, FaultRule, RegExp][] = [
     ['snap-fails', { method: 'CreateSnapshot_Task', fault: 'SystemError', message: 'injected: snapshot store unavailable' }, /snapshot store unavailable/],
@@ -147,7 +149,7 @@ test('vSphere: no snapshot on a VVOL datastore', { skip: unavailable ?? false },
     rewrite: (method, body) => (method === 'RetrievePropertiesEx' && body.includes('summary.type') ? body.replace(/(<name>summary\.type<\/name><val[^>]*>)OTHER</g, '$1VVOL<') : body),
   };
   const injector = await startFaultProxy(vc.url, [asVvol]);
-  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: injector.url, user: vc.user, password: vc.password, insecure: false });
+  await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: injector.url, user: vc.user, password: vc.password, insecure: false });
   const inventory = await engine.hostInventory('vc');
   assert.ok(inventory.datastores.every((ds) => ds.type === 'VVOL'));
   const job = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'on-vvol', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } }, 'test'));
@@ -159,9 +161,9 @@ test('vSphere: no snapshot on a VVOL datastore', { skip: unavailable ?? false },
 
 test('vSphere: original-location restore shows what it replaces, keeps a safety snapshot, and rolls back only changed blocks', { skip: unavailable ?? false }, async () => {
   const { dir, engine, vc } = await setUp();
-  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
+  await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
   const lun = vc.datastores.LocalDS_1 as string;
-  await dispatch(engine, 'proxies.add', { name: 'san-proxy', host: 'vc', transports: ['san'], datastorePaths: { LocalDS_1: lun } });
+  await dispatch(engine, asOwner(), 'proxies.add', { name: 'san-proxy', host: 'vc', transports: ['san'], datastorePaths: { LocalDS_1: lun } });
   // The "original" VM: gamma as it was at the point, then changed on the datastore.
   const first = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1', diskFormat: 'thick' } }, 'test'));
   assert.equal(first.state, 'succeeded', first.error ?? '');
@@ -172,7 +174,7 @@ test('vSphere: original-location restore shows what it replaces, keeps a safety 
   await handle.close();
   assert.throws(() => qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), join(lun, 'gamma', 'gamma.vmdk')), { status: 1 }, 'qemu-img sees the change');
 
-  const preview = (await dispatch(engine, 'restore.previewOriginal', { vm: 'gamma', point: 'latest', host: 'vc' })) as { disks: { file: string }[]; safetySnapshot: string };
+  const preview = (await dispatch(engine, asOwner(), 'restore.previewOriginal', { vm: 'gamma', point: 'latest', host: 'vc' })) as { disks: { file: string }[]; safetySnapshot: string };
   assert.deepEqual(preview.disks.map((disk) => disk.file), ['[LocalDS_1] gamma/gamma.vmdk']);
   await assert.rejects(engine.startRestore({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', original: true } }, 'test'), { code: 'bad-request', message: /confirm/ });
 
@@ -196,10 +198,10 @@ test('vSphere: original-location restore shows what it replaces, keeps a safety 
 
 test('vSphere: an unreachable host and a full datastore are clear errors and leave no VM', { skip: unavailable ?? false }, async () => {
   const { engine, vc } = await setUp();
-  await assert.rejects(dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'gone', url: 'https://127.0.0.1:9/sdk', user: 'u', password: 'p', insecure: true }), { code: 'unavailable', message: /cannot reach vSphere at https:\/\/127\.0\.0\.1:9: ECONNREFUSED/ });
+  await assert.rejects(dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'gone', url: 'https://127.0.0.1:9/sdk', user: 'u', password: 'p', insecure: true }), { code: 'unavailable', message: /cannot reach vSphere at https:\/\/127\.0\.0\.1:9: ECONNREFUSED/ });
   // The injector reports 1 MiB free on every datastore.
   const injector = await startFaultProxy(vc.url, [{ rewrite: (method, body) => (method === 'RetrievePropertiesEx' ? body.replace(/(<name>summary\.freeSpace<\/name><val[^>]*>)\d+</g, '$11048576<') : body) }]);
-  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: injector.url, user: vc.user, password: vc.password, insecure: false });
+  await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: injector.url, user: vc.user, password: vc.password, insecure: false });
   const before = await vmNames(engine);
   const job = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'no-room', target: { kind: 'vsphere', host: 'vc', diskFormat: 'thick' } }, 'test'));
   assert.equal(job.state, 'failed');
@@ -209,8 +211,8 @@ test('vSphere: an unreachable host and a full datastore are clear errors and lea
 
 test('a host password is nowhere in the home but sealed in the secret store', { skip: unavailable ?? false }, async () => {
   const { dir, engine, vc } = await setUp();
-  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
-  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc2', url: vc.url, user: vc.user, password: 'not-the-password', insecure: true }).catch(() => undefined);
+  await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
+  await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc2', url: vc.url, user: vc.user, password: 'not-the-password', insecure: true }).catch(() => undefined);
   const job = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'secret-check', target: { kind: 'vsphere', host: 'vc' } }, 'test'));
   assert.equal(job.state, 'succeeded', job.error ?? '');
   const planted = [vc.password, 'not-the-password'];
@@ -235,7 +237,7 @@ test('vSphere: after kill -9 mid-restore the janitor removes the half-made VM at
   await makeVmFolder(source, 'crashy', join(dir, 'big.raw'), 'monolithicFlat');
   const first = await Engine.open({ home, workerThreads: 2 });
   assert.equal((await runJob(first, await first.startBackup(source, 'test'))).state, 'succeeded');
-  await dispatch(first, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
+  await dispatch(first, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
   const before = (await first.hostInventory('vc')).vms;
   await first.close();
 
@@ -269,21 +271,28 @@ test('vSphere: after kill -9 mid-restore the janitor removes the half-made VM at
   }
 });
 
-test('four-eyes: an original-location restore waits until a second operator approves it', { skip: unavailable ?? false }, async () => {
+test('four-eyes: an original-location restore waits until a second signed-in approver approves it', { skip: unavailable ?? false }, async () => {
   const { dir, engine, vc } = await setUp();
-  await dispatch(engine, 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
+  await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
   assert.equal((await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } }, 'test'))).state, 'succeeded');
-  await dispatch(engine, 'settings.set', { fourEyes: true, operator: 'carol' });
-  const held = (await dispatch(engine, 'restore.entireVm', { vm: 'gamma', point: 'latest', operator: 'alice', target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true } })) as { job: { id: string; state: string; waitingFor: string } };
+  const signedIn = async (name: string, role: string): Promise<Peer> => {
+    await dispatch(engine, asOwner(), 'accounts.add', { name, role, password: `${name}-vsphere-pw` });
+    const peer = new Peer(null);
+    await dispatch(engine, peer, 'auth.login', { user: name, password: `${name}-vsphere-pw` });
+    return peer;
+  };
+  const [alice, bob, carol] = [await signedIn('alice', 'approver'), await signedIn('bob', 'approver'), await signedIn('carol', 'administrator')];
+  await dispatch(engine, carol, 'settings.set', { fourEyes: true });
+  const held = (await dispatch(engine, alice, 'restore.entireVm', { vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true } })) as { job: { id: string; state: string; waitingFor: string } };
   assert.deepEqual([held.job.state, held.job.waitingFor], ['waiting-for-operator', 'approval']);
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(engine.catalog.getJob(held.job.id)?.state, 'waiting-for-operator', 'it does not start by itself');
-  await assert.rejects(dispatch(engine, 'jobs.approve', { jobId: held.job.id, operator: 'Alice ' }), { code: 'conflict', message: /a second operator must approve/ });
-  await dispatch(engine, 'jobs.approve', { jobId: held.job.id, operator: 'bob' });
+  await assert.rejects(dispatch(engine, alice, 'jobs.approve', { jobId: held.job.id }), { code: 'conflict', message: /a second person must approve/ });
+  await dispatch(engine, bob, 'jobs.approve', { jobId: held.job.id });
   const ended = await runJob(engine, engine.catalog.getJob(held.job.id) as never);
   assert.equal(ended.state, 'succeeded', ended.error ?? '');
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), join(vc.datastores.LocalDS_0 as string, 'gamma', 'gamma.vmdk')), /identical/);
-  const trail = engine.catalog.auditEntries().map((entry) => `${entry.actor}:${entry.action}`);
-  assert.ok(trail.includes('carol:settings.set') && trail.includes('alice:restore.entireVm') && trail.includes('bob:jobs.approve'));
+  const trail = engine.catalog.auditEntries().map((entry) => `${entry.actor} ${entry.action}`);
+  assert.ok(trail.includes('local:carol settings.set') && trail.includes('local:alice restore.entireVm') && trail.includes('local:bob jobs.approve'));
   assert.equal(engine.catalog.verifyAudit().intact, true);
 });

@@ -1,0 +1,28 @@
+// What a transport knows about the peer on one connection: who it is without signing in (the OS
+// user for the home's socket, the app and the CLI's own engine; nobody for the browser console)
+// and the session token it signed in with, if any. The token is checked again on every call, so
+// an expired session, a removed account or a changed password or role takes effect at once.
+import { userInfo } from 'node:os';
+import type { Caller } from '../../shared/accounts.ts';
+
+export class Peer {
+  readonly unsignedCaller: Caller | null;
+  token: string | null = null;
+  /** When the token's session ends (ms), so events stop reaching a connection whose sign-in ran out. */
+  tokenExpiresAt = 0;
+
+  constructor(unsignedCaller: Caller | null) {
+    this.unsignedCaller = unsignedCaller;
+  }
+
+  /** May engine events go to this peer? Only to someone known. */
+  identified(now = Date.now()): boolean {
+    return this.token !== null ? now < this.tokenExpiresAt : this.unsignedCaller !== null;
+  }
+}
+
+/** The OS user running the engine: whoever can reach its 0600 socket or runs it in-process can
+ * read and write the catalog anyway, so it administers. It never counts as a four-eyes approver. */
+export function osCaller(): Caller {
+  return { account: userInfo().username, role: 'administrator', via: 'os' };
+}
