@@ -1,11 +1,17 @@
-// Reader for VMware's hosted sparse extent ("KDMV", monolithicSparse and twoGbMaxExtentSparse):
-// a grain directory points at grain tables, which point at grains. Compressed (streamOptimized)
-// extents are refused with a clear error rather than misread.
+// Reader for VMware's sparse extents: the hosted one ("KDMV", monolithicSparse and
+// twoGbMaxExtentSparse) and ESXi's vmfsSparse delta ("COWD"). In both a grain directory points at
+// grain tables, which point at grains; a grain nobody wrote is the parent's in a snapshot delta.
+// Compressed (streamOptimized) extents are refused with a clear error rather than misread.
 import { LifeboatError } from '../errors.ts';
-import { checkRange, SECTOR, type Disk } from './disk.ts';
+import { checkRange, SECTOR } from './disk.ts';
 import { FileReader } from './file-reader.ts';
+import { DESCRIPTOR_MAX_BYTES } from './vmdk-descriptor.ts';
+import { pushRun, type LayerDisk, type Run } from './layer.ts';
 
 export const SPARSE_MAGIC = 0x564d444b; // "KDMV" read little-endian
+export const COWD_MAGIC = 0x44574f43; // "COWD" read little-endian
+const COWD_GTES_PER_GT = 4096; // fixed by the format
+const COWD_HEADER_BYTES = 2048;
 const FLAG_ZEROED_GRAIN_GTE = 1 << 2;
 const FLAG_COMPRESSED = 1 << 16;
 const MAX_GRAIN_SECTORS = 2048; // 1 MiB; VMware uses 128 (64 KiB)
@@ -19,6 +25,9 @@ export type SparseHeader = {
   gtesPerGt: number;
   gdSector: number;
   gdEntries: number;
+  /** Where the embedded descriptor lies (sectors); 0 when there is none (COWD never has one). */
+  descriptorSector: number;
+  descriptorSectors: number;
 };
 
 /** Validates the 512-byte header against the file it came from; throws corrupt-disk on any lie. */
@@ -36,18 +45,50 @@ export function parseSparseHeader(header: Buffer, fileSize: number, label: strin
   const grainSectors = Number(header.readBigUInt64LE(20));
   const gtesPerGt = header.readUInt32LE(44);
   const gdSector = Number(header.readBigUInt64LE(56));
+  const descriptorSector = Number(header.readBigUInt64LE(28));
+  const descriptorSectors = Number(header.readBigUInt64LE(36));
   if (!Number.isSafeInteger(capacitySectors) || capacitySectors * SECTOR > Number.MAX_SAFE_INTEGER) bad('capacity is out of range');
+  const gdEntries = checkGrainGeometry(bad, capacitySectors, grainSectors, gtesPerGt, gdSector, fileSize);
+  if (descriptorSector !== 0 && (!Number.isSafeInteger(descriptorSector * SECTOR) || descriptorSectors * SECTOR > DESCRIPTOR_MAX_BYTES || descriptorSector * SECTOR >= fileSize)) {
+    bad('embedded descriptor lies outside the file or is larger than 64 KiB');
+  }
+  return { version, flags, capacitySectors, grainSectors, gtesPerGt, gdSector, gdEntries, descriptorSector, descriptorSectors: descriptorSector === 0 ? 0 : descriptorSectors };
+}
+
+/** The header of an ESXi vmfsSparse extent ("COWD", 32-bit fields, 4096 entries per grain
+ * table), read into the same shape as the hosted one's. */
+export function parseCowdHeader(header: Buffer, fileSize: number, label: string): SparseHeader {
+  const bad = (why: string): never => {
+    throw new LifeboatError('corrupt-disk', `${label}: not a usable VMFS sparse (COWD) extent (${why})`);
+  };
+  if (header.length < COWD_HEADER_BYTES || fileSize < COWD_HEADER_BYTES) bad('header is shorter than 2048 bytes');
+  if (header.readUInt32LE(0) !== COWD_MAGIC) bad('no COWD magic');
+  const version = header.readUInt32LE(4);
+  if (version !== 1) bad(`version ${version} is unknown`);
+  const capacitySectors = header.readUInt32LE(12);
+  const grainSectors = header.readUInt32LE(16);
+  const gdSector = header.readUInt32LE(20);
+  const gdEntries = checkGrainGeometry(bad, capacitySectors, grainSectors, COWD_GTES_PER_GT, gdSector, fileSize);
+  if (header.readUInt32LE(24) < gdEntries) bad(`grain directory has ${header.readUInt32LE(24)} entries, the capacity needs ${gdEntries}`);
+  return { version, flags: 0, capacitySectors, grainSectors, gtesPerGt: COWD_GTES_PER_GT, gdSector, gdEntries, descriptorSector: 0, descriptorSectors: 0 };
+}
+
+/** Checks grain size, table size and where the grain directory lies; returns its entry count. */
+function checkGrainGeometry(bad: (why: string) => never, capacitySectors: number, grainSectors: number, gtesPerGt: number, gdSector: number, fileSize: number): number {
   if (grainSectors < 1 || grainSectors > MAX_GRAIN_SECTORS || (grainSectors & (grainSectors - 1)) !== 0) bad(`grain size ${grainSectors} sectors`);
   if (gtesPerGt < 1 || gtesPerGt > MAX_GTES_PER_GT) bad(`${gtesPerGt} entries per grain table`);
-  const sectorsPerGt = grainSectors * gtesPerGt;
-  const gdEntries = Math.ceil(capacitySectors / sectorsPerGt);
+  const gdEntries = Math.ceil(capacitySectors / (grainSectors * gtesPerGt));
   if (!Number.isSafeInteger(gdSector) || gdSector === 0 || (gdSector * SECTOR + gdEntries * 4 > fileSize && gdEntries > 0)) {
     bad('grain directory lies outside the file');
   }
-  return { version, flags, capacitySectors, grainSectors, gtesPerGt, gdSector, gdEntries };
+  return gdEntries;
 }
 
-export class SparseExtent implements Disk {
+/** A grain nobody wrote (the parent's, or zeros without one) and a grain written as zeros. */
+const ABSENT = 0;
+const ZEROED = -1;
+
+export class SparseExtent implements LayerDisk {
   readonly capacity: number;
   private readonly grainBytes: number;
   private readonly tables = new Map<number, Uint32Array>();
@@ -66,11 +107,14 @@ export class SparseExtent implements Disk {
     this.grainBytes = header.grainSectors * SECTOR;
   }
 
+  /** Opens a hosted sparse or a COWD extent, whichever its magic says. */
   static async open(path: string): Promise<SparseExtent> {
     const file = await FileReader.open(path);
     try {
-      const label = `VMDK sparse extent ${path}`;
-      const header = parseSparseHeader(await file.read(0, SECTOR), file.size, label);
+      const head = await file.read(0, COWD_HEADER_BYTES);
+      const cowd = head.readUInt32LE(0) === COWD_MAGIC;
+      const label = cowd ? `VMFS sparse (COWD) extent ${path}` : `VMDK sparse extent ${path}`;
+      const header = cowd ? parseCowdHeader(head, file.size, label) : parseSparseHeader(head.subarray(0, SECTOR), file.size, label);
       const raw = await file.read(header.gdSector * SECTOR, header.gdEntries * 4);
       const directory = new Uint32Array(header.gdEntries);
       for (let i = 0; i < header.gdEntries; i++) directory[i] = raw.readUInt32LE(i * 4);
@@ -97,13 +141,21 @@ export class SparseExtent implements Disk {
     return table;
   }
 
-  /** File sector of a grain, or 0 when the grain reads as zeros. */
+  /** The descriptor a monolithicSparse file carries inside it, or null when it has none. */
+  async embeddedDescriptor(): Promise<string | null> {
+    if (this.header.descriptorSector === 0 || this.header.descriptorSectors === 0) return null;
+    const raw = await this.file.read(this.header.descriptorSector * SECTOR, this.header.descriptorSectors * SECTOR);
+    const end = raw.indexOf(0);
+    return raw.subarray(0, end === -1 ? raw.length : end).toString('latin1');
+  }
+
+  /** File sector of a grain, ABSENT when nobody wrote it, ZEROED when it was written as zeros. */
   private async grainSector(grainIndex: number): Promise<number> {
     const table = await this.grainTable(Math.floor(grainIndex / this.header.gtesPerGt));
-    if (!table) return 0;
-    const sector = table[grainIndex % this.header.gtesPerGt] ?? 0;
-    if (sector === 1 && this.header.flags & FLAG_ZEROED_GRAIN_GTE) return 0;
-    if (sector !== 0 && sector * SECTOR >= this.file.size) {
+    if (!table) return ABSENT;
+    const sector = table[grainIndex % this.header.gtesPerGt] ?? ABSENT;
+    if (sector === 1 && this.header.flags & FLAG_ZEROED_GRAIN_GTE) return ZEROED;
+    if (sector !== ABSENT && sector * SECTOR >= this.file.size) {
       throw new LifeboatError('corrupt-disk', `${this.description}: grain ${grainIndex} at sector ${sector} lies outside the file`);
     }
     return sector;
@@ -121,16 +173,34 @@ export class SparseExtent implements Disk {
       const first = await this.grainSector(grainIndex);
       let span = Math.min(this.grainBytes - within, length - done);
       let next = grainIndex + 1;
-      while (first !== 0 && done + span < length) {
+      while (first > 0 && done + span < length) {
         const sector = await this.grainSector(next);
         if (sector !== first + (next - grainIndex) * this.header.grainSectors) break;
         span += Math.min(this.grainBytes, length - done - span);
         next++;
       }
-      if (first !== 0) await this.file.readInto(out, done, span, first * SECTOR + within);
+      if (first > 0) await this.file.readInto(out, done, span, first * SECTOR + within);
       done += span;
     }
     return out;
+  }
+
+  async runs(offset: number, length: number): Promise<Run[]> {
+    checkRange(this, offset, length);
+    const runs: Run[] = [];
+    let position = offset;
+    while (position < offset + length) {
+      const grainIndex = Math.floor(position / this.grainBytes);
+      const tableIndex = Math.floor(grainIndex / this.header.gtesPerGt);
+      // A missing grain table leaves all its grains to the parent: skip it whole.
+      const tableEnd = (tableIndex + 1) * this.header.gtesPerGt * this.grainBytes;
+      const absentTable = (await this.grainTable(tableIndex)) === null;
+      const span = Math.min(absentTable ? tableEnd : (grainIndex + 1) * this.grainBytes, offset + length) - position;
+      const sector = absentTable ? ABSENT : await this.grainSector(grainIndex);
+      pushRun(runs, sector === ABSENT ? 'parent' : sector === ZEROED ? 'zero' : 'data', span);
+      position += span;
+    }
+    return runs;
   }
 
   close(): Promise<void> {

@@ -5,7 +5,7 @@ import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readSourceVm } from '../backup/source-vm.ts';
 import type { Disk } from '../disks/disk.ts';
-import { openDisk } from '../disks/open-disk.ts';
+import { openDisk } from '../disks/vmdk-chain.ts';
 import { isAllZero } from '../disks/zero.ts';
 import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
 import { isErrnoCode, LifeboatError } from '../errors.ts';
