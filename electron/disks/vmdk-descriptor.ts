@@ -40,7 +40,7 @@ export const NO_PARENT = 'ffffffff';
 
 const extentLine = /^(RW|RDONLY|NOACCESS)\s+(\d+)\s+(\w+)(?:\s+"([^"]*)"(?:\s+(\d+))?)?\s*$/;
 const keyValue = /^([A-Za-z0-9_.]+)\s*=\s*"?([^"]*)"?\s*$/;
-const cidValue = /^[0-9a-f]{8}$/;
+const cidValue = /^[0-9a-fA-F]{1,8}$/;
 
 export function looksLikeDescriptor(head: Buffer): boolean {
   const text = head.subarray(0, 1024).toString('latin1');
@@ -84,10 +84,11 @@ export function parseDescriptor(text: string, label: string, options: { embedded
   return { createType, cid, parentCid, parentFileNameHint, extents, ddb };
 }
 
+/** A CID is a 32-bit number: VMware writes it with leading zeros, qemu without, so both
+ * compare as the same 8 digits. */
 function checkCid(value: string, key: string, bad: (why: string) => never): string {
-  const cid = value.toLowerCase();
-  if (!cidValue.test(cid)) bad(`${key} "${value}" is not 8 hex digits`);
-  return cid;
+  if (!cidValue.test(value)) bad(`${key} "${value}" is not a 32-bit hex number`);
+  return value.toLowerCase().padStart(8, '0');
 }
 
 function parseExtent(extent: RegExpExecArray, bad: (why: string) => never): DescriptorExtent {

@@ -70,7 +70,8 @@ test('VMDK descriptor: round trip, and arbitrary text never escapes as another e
   assert.throws(() => parseDescriptor('createType="monolithicSparse"\nparentCID=1234abcd\nRW 8 SPARSE "d.vmdk"\n', 't'), /snapshot delta \(parentCID 1234abcd\) that names no parentFileNameHint/);
   assert.throws(() => parseDescriptor('createType="vmfsSparseNew"\nRW 8 SPARSE "d.vmdk"\n', 't'), /createType "vmfsSparseNew" is not a VMDK type/);
   assert.throws(() => parseDescriptor('createType="vmfs"\nRW 8 VMFSRDM "d-rdm.vmdk"\n', 't'), /extent type VMFSRDM is not supported/);
-  assert.throws(() => parseDescriptor('CID=12345\ncreateType="vmfs"\nRW 8 VMFS "d-flat.vmdk"\n', 't'), /CID "12345" is not 8 hex digits/);
+  assert.throws(() => parseDescriptor('CID=123456789\ncreateType="vmfs"\nRW 8 VMFS "d-flat.vmdk"\n', 't'), /CID "123456789" is not a 32-bit hex number/);
+  assert.equal(parseDescriptor('CID=7d62773\ncreateType="vmfs"\nRW 8 VMFS "d-flat.vmdk"\n', 't').cid, '07d62773', 'qemu writes CIDs without leading zeros');
   // The descriptor inside a monolithicSparse file: its extent line is not needed.
   assert.equal(parseDescriptor('CID=00000001\nparentCID=ffffffff\ncreateType="monolithicSparse"\n', 't', { embedded: true }).cid, '00000001');
   const lines = fc.oneof(
