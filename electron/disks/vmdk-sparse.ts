@@ -1,7 +1,9 @@
 // Reader for VMware's sparse extents: the hosted one ("KDMV", monolithicSparse and
 // twoGbMaxExtentSparse) and ESXi's vmfsSparse delta ("COWD"). In both a grain directory points at
 // grain tables, which point at grains; a grain nobody wrote is the parent's in a snapshot delta.
-// Compressed (streamOptimized) extents are refused with a clear error rather than misread.
+// streamOptimized extents hold each grain deflated behind a small marker, and may keep their
+// real header in a footer at the end of the file.
+import { inflateSync } from 'node:zlib';
 import { LifeboatError } from '../errors.ts';
 import { checkRange, SECTOR } from './disk.ts';
 import { FileReader } from './file-reader.ts';
@@ -14,6 +16,10 @@ const COWD_GTES_PER_GT = 4096; // fixed by the format
 const COWD_HEADER_BYTES = 2048;
 const FLAG_ZEROED_GRAIN_GTE = 1 << 2;
 const FLAG_COMPRESSED = 1 << 16;
+const COMPRESSION_DEFLATE = 1;
+const GD_AT_END = 0xffffffffffffffffn; // streamOptimized: the footer holds the real header
+const MARKER_FOOTER = 3;
+const GRAIN_MARKER_BYTES = 12; // lba (u64) and compressed size (u32), then the deflated grain
 const MAX_GRAIN_SECTORS = 2048; // 1 MiB; VMware uses 128 (64 KiB)
 const MAX_GTES_PER_GT = 4096;
 
@@ -28,6 +34,8 @@ export type SparseHeader = {
   /** Where the embedded descriptor lies (sectors); 0 when there is none (COWD never has one). */
   descriptorSector: number;
   descriptorSectors: number;
+  /** streamOptimized: every grain is deflated behind a grain marker. */
+  compressed: boolean;
 };
 
 /** Validates the 512-byte header against the file it came from; throws corrupt-disk on any lie. */
@@ -40,7 +48,8 @@ export function parseSparseHeader(header: Buffer, fileSize: number, label: strin
   const version = header.readUInt32LE(4);
   if (version < 1 || version > 3) bad(`version ${version} is unknown`);
   const flags = header.readUInt32LE(8);
-  if (flags & FLAG_COMPRESSED) bad('compressed grains (streamOptimized) are not supported; convert with qemu-img first');
+  const compressed = (flags & FLAG_COMPRESSED) !== 0;
+  if (compressed && header.readUInt16LE(77) !== COMPRESSION_DEFLATE) bad(`compression algorithm ${header.readUInt16LE(77)} is unknown`);
   const capacitySectors = Number(header.readBigUInt64LE(12));
   const grainSectors = Number(header.readBigUInt64LE(20));
   const gtesPerGt = header.readUInt32LE(44);
@@ -52,7 +61,7 @@ export function parseSparseHeader(header: Buffer, fileSize: number, label: strin
   if (descriptorSector !== 0 && (!Number.isSafeInteger(descriptorSector * SECTOR) || descriptorSectors * SECTOR > DESCRIPTOR_MAX_BYTES || descriptorSector * SECTOR >= fileSize)) {
     bad('embedded descriptor lies outside the file or is larger than 64 KiB');
   }
-  return { version, flags, capacitySectors, grainSectors, gtesPerGt, gdSector, gdEntries, descriptorSector, descriptorSectors: descriptorSector === 0 ? 0 : descriptorSectors };
+  return { version, flags, capacitySectors, grainSectors, gtesPerGt, gdSector, gdEntries, descriptorSector, descriptorSectors: descriptorSector === 0 ? 0 : descriptorSectors, compressed };
 }
 
 /** The header of an ESXi vmfsSparse extent ("COWD", 32-bit fields, 4096 entries per grain
@@ -70,7 +79,7 @@ export function parseCowdHeader(header: Buffer, fileSize: number, label: string)
   const gdSector = header.readUInt32LE(20);
   const gdEntries = checkGrainGeometry(bad, capacitySectors, grainSectors, COWD_GTES_PER_GT, gdSector, fileSize);
   if (header.readUInt32LE(24) < gdEntries) bad(`grain directory has ${header.readUInt32LE(24)} entries, the capacity needs ${gdEntries}`);
-  return { version, flags: 0, capacitySectors, grainSectors, gtesPerGt: COWD_GTES_PER_GT, gdSector, gdEntries, descriptorSector: 0, descriptorSectors: 0 };
+  return { version, flags: 0, capacitySectors, grainSectors, gtesPerGt: COWD_GTES_PER_GT, gdSector, gdEntries, descriptorSector: 0, descriptorSectors: 0, compressed: false };
 }
 
 /** Checks grain size, table size and where the grain directory lies; returns its entry count. */
@@ -114,7 +123,8 @@ export class SparseExtent implements LayerDisk {
       const head = await file.read(0, COWD_HEADER_BYTES);
       const cowd = head.readUInt32LE(0) === COWD_MAGIC;
       const label = cowd ? `VMFS sparse (COWD) extent ${path}` : `VMDK sparse extent ${path}`;
-      const header = cowd ? parseCowdHeader(head, file.size, label) : parseSparseHeader(head.subarray(0, SECTOR), file.size, label);
+      const atEnd = !cowd && head.length >= 64 && head.readBigUInt64LE(56) === GD_AT_END;
+      const header = cowd ? parseCowdHeader(head, file.size, label) : parseSparseHeader(atEnd ? await footerHeader(file, label) : head.subarray(0, SECTOR), file.size, label);
       const raw = await file.read(header.gdSector * SECTOR, header.gdEntries * 4);
       const directory = new Uint32Array(header.gdEntries);
       for (let i = 0; i < header.gdEntries; i++) directory[i] = raw.readUInt32LE(i * 4);
@@ -123,6 +133,29 @@ export class SparseExtent implements LayerDisk {
       await file.close();
       throw error;
     }
+  }
+
+  /** A streamOptimized grain: its marker, then its deflated bytes, inflated to one grain. */
+  private async compressedGrain(grainIndex: number, sector: number): Promise<Buffer> {
+    const bad = (why: string): never => {
+      throw new LifeboatError('corrupt-disk', `${this.description}: compressed grain ${grainIndex} at sector ${sector} ${why}`);
+    };
+    const marker = await this.file.read(sector * SECTOR, GRAIN_MARKER_BYTES);
+    const size = marker.readUInt32LE(8);
+    if (marker.readBigUInt64LE(0) !== BigInt(grainIndex * this.header.grainSectors)) bad(`is marked for sector ${marker.readBigUInt64LE(0)}`);
+    // Deflate may grow incompressible data a little, never to twice its size.
+    if (size === 0 || size > 2 * this.grainBytes || sector * SECTOR + GRAIN_MARKER_BYTES + size > this.file.size) bad(`claims ${size} bytes`);
+    let grain: Buffer;
+    try {
+      grain = inflateSync(await this.file.read(sector * SECTOR + GRAIN_MARKER_BYTES, size), { maxOutputLength: this.grainBytes });
+    } catch {
+      return bad('does not inflate to one grain');
+    }
+    // The last grain of a disk may be stored short; what it leaves out reads as zeros.
+    if (grain.length === this.grainBytes) return grain;
+    const whole = Buffer.alloc(this.grainBytes);
+    grain.copy(whole);
+    return whole;
   }
 
   private async grainTable(tableIndex: number): Promise<Uint32Array | null> {
@@ -173,13 +206,14 @@ export class SparseExtent implements LayerDisk {
       const first = await this.grainSector(grainIndex);
       let span = Math.min(this.grainBytes - within, length - done);
       let next = grainIndex + 1;
-      while (first > 0 && done + span < length) {
+      while (first > 0 && !this.header.compressed && done + span < length) {
         const sector = await this.grainSector(next);
         if (sector !== first + (next - grainIndex) * this.header.grainSectors) break;
         span += Math.min(this.grainBytes, length - done - span);
         next++;
       }
-      if (first > 0) await this.file.readInto(out, done, span, first * SECTOR + within);
+      if (first > 0 && this.header.compressed) (await this.compressedGrain(grainIndex, first)).copy(out, done, within, within + span);
+      else if (first > 0) await this.file.readInto(out, done, span, first * SECTOR + within);
       done += span;
     }
     return out;
@@ -206,4 +240,16 @@ export class SparseExtent implements LayerDisk {
   close(): Promise<void> {
     return this.file.close();
   }
+}
+
+/** The header a streamOptimized file keeps in its footer when the one at the start says
+ * GD_AT_END: footer marker, header copy, end-of-stream marker, one sector each, at the end. */
+async function footerHeader(file: FileReader, label: string): Promise<Buffer> {
+  const bad = (why: string): never => {
+    throw new LifeboatError('corrupt-disk', `${label}: not a usable VMDK sparse extent (${why})`);
+  };
+  if (file.size < 4 * SECTOR) bad('its grain directory is at the end, but the file has no footer');
+  const tail = await file.read(file.size - 3 * SECTOR, 3 * SECTOR);
+  if (tail.readBigUInt64LE(0) !== 0n || tail.readUInt32LE(8) !== 0 || tail.readUInt32LE(12) !== MARKER_FOOTER) bad('its grain directory is at the end, but no footer marker precedes the footer');
+  return tail.subarray(SECTOR, 2 * SECTOR);
 }

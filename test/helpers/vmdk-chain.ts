@@ -130,3 +130,23 @@ export async function writeCowdDelta(folder: string, stem: string, options: { ca
   ].join('\n');
   await writeFile(`${folder}/${stem}.vmdk`, descriptor);
 }
+
+/** Rewrites a streamOptimized file the way VMware's exporters lay it out: the header at the
+ * start says "grain directory at the end" and the real header follows a footer marker there. */
+export async function moveHeaderToFooter(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    const header = Buffer.alloc(SECTOR);
+    await handle.read(header, 0, SECTOR, 0);
+    const { size } = await handle.stat();
+    const end = Math.ceil(size / SECTOR) * SECTOR;
+    const footerMarker = Buffer.alloc(SECTOR);
+    footerMarker.writeUInt32LE(3, 12); // MARKER_FOOTER
+    const endOfStream = Buffer.alloc(SECTOR); // MARKER_EOS: all zero
+    await handle.write(Buffer.concat([footerMarker, header, endOfStream]), 0, 3 * SECTOR, end);
+    const atEnd = Buffer.alloc(8, 0xff);
+    await handle.write(atEnd, 0, 8, 56);
+  } finally {
+    await handle.close();
+  }
+}

@@ -14,7 +14,7 @@ import { LifeboatError } from '../../electron/errors.ts';
 import { vmxText } from '../../electron/lab/create-lab.ts';
 import type { Manifest } from '../../electron/repository/manifest.ts';
 import { openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
-import { cidOf, editDescriptor, qemuIo, setDescriptorKey, writeCowdDelta } from '../helpers/vmdk-chain.ts';
+import { cidOf, editDescriptor, moveHeaderToFooter, qemuIo, setDescriptorKey, writeCowdDelta } from '../helpers/vmdk-chain.ts';
 
 const MIB = 1024 * 1024;
 const UUID = '56 4d 00 11 22 33 44 55-66 77 88 99 aa bb cc 01';
@@ -131,6 +131,24 @@ test('ESXi vmfsSparse (COWD) deltas over a vmfs flat base, two levels and two gr
   await nameLeaf(folder, 'web-000002.vmdk');
   const manifest = await backUp(engine, folder);
   assert.deepEqual(manifest.disks[0]?.sourceChain?.map((link) => link.createType), ['vmfsSparse', 'vmfsSparse', 'vmfs']);
+  const restored = await restore(engine, 1, join(dir, 'restored'), 'web-000002.vmdk');
+  sameAs(restored, join(folder, 'web-000002.vmdk'));
+  differs(restored, join(folder, 'web.vmdk'));
+});
+
+test('streamOptimized links: a compressed delta over a base whose header is in its footer (as VMware exports it)', async () => {
+  const dir = await tempDir();
+  const engine = await openEngine(join(dir, 'home'));
+  const folder = await baseVm(dir, 'web', 'streamOptimized');
+  await moveHeaderToFooter(join(folder, 'web.vmdk'));
+  snapshot(folder, 'web.vmdk', 'web-000001.vmdk', 'streamOptimized');
+  // qemu writes a compressed image in whole grains only.
+  qemuIo(join(folder, 'web-000001.vmdk'), 'write -P 0x81 65536 196608', 'write -z 1048576 131072', 'write -P 0 3145728 65536', 'write -P 0x82 8323072 65536');
+  snapshot(folder, 'web-000001.vmdk', 'web-000002.vmdk', 'monolithicSparse');
+  qemuIo(join(folder, 'web-000002.vmdk'), 'write -P 0x83 4194304 65536');
+  await nameLeaf(folder, 'web-000002.vmdk');
+  const manifest = await backUp(engine, folder);
+  assert.deepEqual(manifest.disks[0]?.sourceChain?.map((link) => link.createType), ['monolithicSparse', 'streamOptimized', 'streamOptimized']);
   const restored = await restore(engine, 1, join(dir, 'restored'), 'web-000002.vmdk');
   sameAs(restored, join(folder, 'web-000002.vmdk'));
   differs(restored, join(folder, 'web.vmdk'));
@@ -322,19 +340,25 @@ test('broken or unreadable chains are one clear error each, and nothing is store
   }
 });
 
-test('damaged chain metadata (a delta header, its descriptor, grain tables, a COWD extent) reads or fails with our own error', async () => {
+test('damaged chain metadata (headers, footers, descriptors, grain tables, compressed grains, a COWD extent) reads or fails with our own error', async () => {
   const dir = await tempDir();
-  const folder = await baseVm(dir, 'web', 'monolithicSparse', 2);
-  snapshot(folder, 'web.vmdk', 'web-000001.vmdk', 'monolithicSparse');
+  const folder = await baseVm(dir, 'web', 'streamOptimized', 2);
+  await moveHeaderToFooter(join(folder, 'web.vmdk'));
+  snapshot(folder, 'web.vmdk', 'web-000001.vmdk', 'streamOptimized');
   qemuIo(join(folder, 'web-000001.vmdk'), 'write -P 0x71 65536 131072');
   await writeCowdDelta(folder, 'web-000002', { capacity: 2 * MIB, parentHint: 'web-000001.vmdk', parentCid: await cidOf(join(folder, 'web-000001.vmdk')), writes: [{ offset: 4096, data: Buffer.alloc(8192, 0x72) }] });
   const pristine = new Map<string, Buffer>();
-  for (const file of ['web-000001.vmdk', 'web-000002-delta.vmdk', 'web-000002.vmdk']) pristine.set(file, await readFile(join(folder, file)));
-  const metadataBytes = 64 * 1024; // header, embedded descriptor, grain directory and tables
+  for (const file of ['web.vmdk', 'web-000001.vmdk', 'web-000002-delta.vmdk', 'web-000002.vmdk']) pristine.set(file, await readFile(join(folder, file)));
+  // Header, embedded descriptor, grain directory, tables and the first grains; and the footer.
+  const headBytes = 64 * 1024;
+  const tailBytes = 1536;
   await fc.assert(
-    fc.asyncProperty(fc.constantFrom(...pristine.keys()), fc.array(fc.tuple(fc.nat(metadataBytes - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }), fc.nat(2 * MIB - 65536), async (file, edits, offset) => {
+    fc.asyncProperty(fc.constantFrom(...pristine.keys()), fc.array(fc.tuple(fc.nat(headBytes + tailBytes - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }), fc.nat(2 * MIB - 65536), async (file, edits, offset) => {
         const bytes = Buffer.from(pristine.get(file) as Buffer);
-        for (const [at, xor] of edits) if (at < bytes.length) bytes[at] = (bytes[at] as number) ^ xor;
+        for (const [at, xor] of edits) {
+          const position = at < headBytes ? at : bytes.length - 1 - (at - headBytes);
+          if (position >= 0 && position < bytes.length) bytes[position] = (bytes[position] as number) ^ xor;
+        }
         await writeFile(join(folder, file), bytes);
         try {
           const disk = await openDisk(join(folder, 'web-000002.vmdk'));
@@ -350,6 +374,6 @@ test('damaged chain metadata (a delta header, its descriptor, grain tables, a CO
         }
       },
     ),
-    { numRuns: 80 },
+    { numRuns: 120 },
   );
 });
