@@ -14,8 +14,9 @@ export type DiskFormat = 'vmdk-flat' | 'vmdk-sparse' | 'vmdk-descriptor' | 'vmdk
 
 const SESPARSE_MAGIC = 0xcafebaben; // the seSparse constant header's first 8 bytes, little-endian
 
-/** One file of a disk: its own bytes, and the descriptor that says whether it is a delta. */
-export type DiskImage = { disk: LayerDisk; format: DiskFormat; descriptor: VmdkDescriptor | null };
+/** One file of a disk: its own bytes, the descriptor that says whether it is a delta, and every
+ * file that holds it (the descriptor and its extents). */
+export type DiskImage = { disk: LayerDisk; format: DiskFormat; descriptor: VmdkDescriptor | null; files: string[] };
 
 /** A disk made of extents laid end to end, as a VMDK descriptor lists them. */
 class ExtentChain implements LayerDisk {
@@ -117,7 +118,7 @@ export async function openDiskImage(path: string): Promise<DiskImage> {
   }
   if (format === 'vmdk-cowd') throw new LifeboatError('invalid-source', `${path} is a bare VMFS sparse (COWD) extent; name the descriptor .vmdk that lists it`);
   if (format === 'vmdk-sesparse') throw refuseSeSparse(path);
-  if (format === 'raw') return { disk: await RawDisk.open(path), format, descriptor: null };
+  if (format === 'raw') return { disk: await RawDisk.open(path), format, descriptor: null, files: [path] };
   if (format === 'vmdk-sparse') return openMonolithicSparse(path);
   const { size } = await stat(path);
   if (size > DESCRIPTOR_MAX_BYTES) throw new LifeboatError('invalid-source', `${path}: VMDK descriptor is larger than 64 KiB`);
@@ -135,7 +136,8 @@ export async function openDiskImage(path: string): Promise<DiskImage> {
     await Promise.all(parts.map((part) => part.disk?.close()));
     throw error;
   }
-  return { disk: new ExtentChain(parts, `VMDK ${descriptor.createType} ${path}`), format, descriptor };
+  const extentFiles = descriptor.extents.flatMap((extent) => (extent.kind === 'ZERO' || extent.fileName === null ? [] : [join(dirname(path), extent.fileName)]));
+  return { disk: new ExtentChain(parts, `VMDK ${descriptor.createType} ${path}`), format, descriptor, files: [path, ...extentFiles] };
 }
 
 /** A monolithicSparse file carries its descriptor inside: that is where a delta names its parent. */
@@ -143,7 +145,7 @@ async function openMonolithicSparse(path: string): Promise<DiskImage> {
   const disk = await SparseExtent.open(path);
   try {
     const text = await disk.embeddedDescriptor();
-    return { disk, format: 'vmdk-sparse', descriptor: text === null ? null : parseDescriptor(text, `${path} (embedded descriptor)`, { embedded: true }) };
+    return { disk, format: 'vmdk-sparse', descriptor: text === null ? null : parseDescriptor(text, `${path} (embedded descriptor)`, { embedded: true }), files: [path] };
   } catch (error) {
     await disk.close();
     throw error;

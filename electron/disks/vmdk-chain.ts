@@ -16,7 +16,8 @@ export const MAX_CHAIN_LINKS = 64;
 /** One file of the chain as it was read, leaf first. `fileName` is relative to the VM folder. */
 export type ChainLink = { fileName: string; format: DiskFormat; createType: string | null; cid: string | null; parentCid: string | null; capacity: number };
 
-export type OpenedChain = { disk: Disk; format: DiskFormat; chain: ChainLink[] };
+/** `files`: every file read for the disk (descriptors and extents of every link). */
+export type OpenedChain = { disk: Disk; format: DiskFormat; chain: ChainLink[]; files: string[] };
 
 class ChainDisk implements Disk {
   readonly capacity: number;
@@ -93,9 +94,10 @@ export async function openDiskChain(leafPath: string): Promise<OpenedChain> {
     throw error;
   }
   const first = images[0] as DiskImage;
-  if (images.length === 1) return { disk: first.disk, format: first.format, chain };
+  const files = images.flatMap((image) => image.files);
+  if (images.length === 1) return { disk: first.disk, format: first.format, chain, files };
   const description = `snapshot chain ${chain.map((link) => link.fileName).join(' → ')}`;
-  return { disk: new ChainDisk(images.map((image) => image.disk), description), format: first.format, chain };
+  return { disk: new ChainDisk(images.map((image) => image.disk), description), format: first.format, chain, files };
 }
 
 /** The device and inode of a file, so a chain that comes back to a file by another name (a
