@@ -137,9 +137,11 @@ async function parentPath(folder: string, childPath: string, hint: string): Prom
   try {
     real = await realpath(candidate);
   } catch (error) {
-    if (!isErrnoCode(error, 'ENOENT') && !isErrnoCode(error, 'ENOTDIR')) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code !== 'string') throw error;
     const where = absolute ? `looked for ${basename(candidate)} in ${dirname(candidate)}` : `looked at ${candidate}`;
-    throw new LifeboatError('invalid-source', `${child}: its parent disk "${hint}" is missing (${where}); the snapshot chain is broken`);
+    const why = code === 'ENOENT' || code === 'ENOTDIR' ? 'is missing' : `cannot be opened (${code})`;
+    throw new LifeboatError('invalid-source', `${child}: its parent disk "${hint}" ${why} (${where}); the snapshot chain is broken`);
   }
   const realFolder = await realpath(folder);
   if (real !== realFolder && !real.startsWith(realFolder + sep)) {

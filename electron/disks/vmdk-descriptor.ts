@@ -74,7 +74,10 @@ export function parseDescriptor(text: string, label: string, options: { embedded
     if (key === 'createType') createType = value;
     else if (key === 'CID') cid = checkCid(value, 'CID', bad);
     else if (key === 'parentCID') parentCid = checkCid(value, 'parentCID', bad);
-    else if (key === 'parentFileNameHint') parentFileNameHint = value;
+    else if (key === 'parentFileNameHint') {
+      if (/[\0-\x1f]/.test(value)) bad('parentFileNameHint holds control characters');
+      parentFileNameHint = value;
+    }
     else if (key.startsWith('ddb.')) ddb.set(key, value);
   }
   if (!createType) bad('no createType');

@@ -4,7 +4,7 @@
 // (missing parent, loops, CID mismatch, formats Lifeboat cannot read) are one clear error each
 // and leave the repository and the catalog as they were.
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -241,6 +241,27 @@ test('broken or unreadable chains are one clear error each, and nothing is store
         return folder;
       },
       error: /its parent disk "\.\.\/elsewhere\/web\.vmdk" is .*elsewhere\/web\.vmdk, outside the VM folder/,
+    },
+    {
+      name: 'a parent that is a symbolic link out of the VM folder',
+      make: async () => {
+        const folder = await chain();
+        await mkdir(join(dir, 'outside'), { recursive: true });
+        await rename(join(folder, 'web.vmdk'), join(dir, 'outside', `web-${made}.vmdk`));
+        await symlink(join(dir, 'outside', `web-${made}.vmdk`), join(folder, 'web.vmdk'));
+        return folder;
+      },
+      error: /its parent disk "web\.vmdk" is .*outside\/web-\d+\.vmdk, outside the VM folder/,
+    },
+    {
+      name: 'a parent that is a symbolic link loop',
+      make: async () => {
+        const folder = await chain();
+        await rm(join(folder, 'web.vmdk'));
+        await symlink('web.vmdk', join(folder, 'web.vmdk'));
+        return folder;
+      },
+      error: /its parent disk "web\.vmdk" cannot be opened \(ELOOP\)/,
     },
     {
       name: 'a parent that is not a VMDK',
