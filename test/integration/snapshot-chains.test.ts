@@ -4,7 +4,7 @@
 // (missing parent, loops, CID mismatch, formats Lifeboat cannot read) are one clear error each
 // and leave the repository and the catalog as they were.
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -221,6 +221,16 @@ test('broken or unreadable chains are one clear error each, and nothing is store
         return folder;
       },
       error: /the snapshot chain loops \(web-000002\.vmdk → web-000001\.vmdk → web-000002\.vmdk\)/,
+    },
+    {
+      name: 'a delta naming another name (a hard link) of itself',
+      make: async () => {
+        const folder = await chain();
+        await link(join(folder, 'web-000001.vmdk'), join(folder, 'alias.vmdk'));
+        await editDescriptor(join(folder, 'web-000001.vmdk'), setDescriptorKey('parentFileNameHint', '"alias.vmdk"'));
+        return folder;
+      },
+      error: /the snapshot chain loops \(web-000001\.vmdk → alias\.vmdk\)/,
     },
     {
       name: 'CID mismatch',
