@@ -16,8 +16,10 @@ const COWD_GTES_PER_GT = 4096; // fixed by the format
 const COWD_HEADER_BYTES = 2048;
 const FLAG_ZEROED_GRAIN_GTE = 1 << 2;
 const FLAG_COMPRESSED = 1 << 16;
+const FLAG_MARKERS = 1 << 17;
 const COMPRESSION_DEFLATE = 1;
 const GD_AT_END = 0xffffffffffffffffn; // streamOptimized: the footer holds the real header
+const MARKER_END_OF_STREAM = 0;
 const MARKER_FOOTER = 3;
 const GRAIN_MARKER_BYTES = 12; // lba (u64) and compressed size (u32), then the deflated grain
 const MAX_GRAIN_SECTORS = 2048; // 1 MiB; VMware uses 128 (64 KiB)
@@ -48,8 +50,11 @@ export function parseSparseHeader(header: Buffer, fileSize: number, label: strin
   const version = header.readUInt32LE(4);
   if (version < 1 || version > 3) bad(`version ${version} is unknown`);
   const flags = header.readUInt32LE(8);
-  const compressed = (flags & FLAG_COMPRESSED) !== 0;
-  if (compressed && header.readUInt16LE(77) !== COMPRESSION_DEFLATE) bad(`compression algorithm ${header.readUInt16LE(77)} is unknown`);
+  // qemu goes by the algorithm field, VMware sets the flag too: either means deflated grains.
+  const algorithm = header.readUInt16LE(77);
+  const compressed = (flags & FLAG_COMPRESSED) !== 0 || algorithm === COMPRESSION_DEFLATE;
+  if (compressed && algorithm !== COMPRESSION_DEFLATE) bad(`compression algorithm ${algorithm} is unknown`);
+  if (compressed && !(flags & FLAG_MARKERS)) bad('compressed grains without grain markers are not supported');
   const capacitySectors = Number(header.readBigUInt64LE(12));
   const grainSectors = Number(header.readBigUInt64LE(20));
   const gtesPerGt = header.readUInt32LE(44);
@@ -250,6 +255,7 @@ async function footerHeader(file: FileReader, label: string): Promise<Buffer> {
   };
   if (file.size < 4 * SECTOR) bad('its grain directory is at the end, but the file has no footer');
   const tail = await file.read(file.size - 3 * SECTOR, 3 * SECTOR);
-  if (tail.readBigUInt64LE(0) !== 0n || tail.readUInt32LE(8) !== 0 || tail.readUInt32LE(12) !== MARKER_FOOTER) bad('its grain directory is at the end, but no footer marker precedes the footer');
+  const marker = (at: number, type: number): boolean => tail.readBigUInt64LE(at) === 0n && tail.readUInt32LE(at + 8) === 0 && tail.readUInt32LE(at + 12) === type;
+  if (!marker(0, MARKER_FOOTER) || !marker(2 * SECTOR, MARKER_END_OF_STREAM)) bad('its grain directory is at the end, but the footer and end-of-stream markers are not there');
   return tail.subarray(SECTOR, 2 * SECTOR);
 }
