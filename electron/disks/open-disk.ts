@@ -114,6 +114,8 @@ export async function openDiskImage(path: string): Promise<DiskImage> {
     format = await detectDiskFormat(path);
   } catch (error) {
     if (isErrnoCode(error, 'ENOENT')) throw new LifeboatError('invalid-source', `disk file ${path} does not exist`);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') throw new LifeboatError('invalid-source', `disk file ${path} cannot be opened (${code})`);
     throw error;
   }
   if (format === 'vmdk-cowd') throw new LifeboatError('invalid-source', `${path} is a bare VMFS sparse (COWD) extent; name the descriptor .vmdk that lists it`);

@@ -4,7 +4,7 @@
 // and must be inside the VM folder; each link's CID must be the one its child recorded.
 import { realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { LifeboatError, isErrnoCode } from '../errors.ts';
+import { LifeboatError } from '../errors.ts';
 import { checkRange, type Disk } from './disk.ts';
 import type { LayerDisk } from './layer.ts';
 import { openDiskImage, type DiskFormat, type DiskImage } from './open-disk.ts';
@@ -101,13 +101,14 @@ export async function openDiskChain(leafPath: string): Promise<OpenedChain> {
 }
 
 /** The device and inode of a file, so a chain that comes back to a file by another name (a
- * hard or symbolic link) is still seen as a loop; null when it is missing (opening says so). */
+ * hard or symbolic link) is still seen as a loop; null when it cannot be read (opening it then
+ * says why). */
 async function fileIdentity(path: string): Promise<string | null> {
   try {
     const { dev, ino } = await stat(path);
     return `${dev}:${ino}`;
   } catch (error) {
-    if (isErrnoCode(error, 'ENOENT')) return null;
+    if (typeof (error as NodeJS.ErrnoException).code === 'string') return null;
     throw error;
   }
 }

@@ -274,6 +274,16 @@ test('broken or unreadable chains are one clear error each, and nothing is store
       error: /its parent disk "web\.vmdk" cannot be opened \(ELOOP\)/,
     },
     {
+      name: 'a .vmx naming a disk that is a symbolic link loop',
+      make: async () => {
+        const folder = await chain();
+        await symlink('loop.vmdk', join(folder, 'loop.vmdk'));
+        await nameLeaf(folder, 'loop.vmdk');
+        return folder;
+      },
+      error: /disk file .*loop\.vmdk cannot be opened \(ELOOP\)/,
+    },
+    {
       name: 'a parent that is not a VMDK',
       make: async () => {
         const folder = await chain();
