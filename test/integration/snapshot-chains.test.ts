@@ -174,6 +174,27 @@ test('absolute and Windows parent hints find the parent by name in the VM folder
   sameAs(await restore(engine, 1, join(dir, 'restored'), 'web-000002.vmdk'), expected, 'raw');
 });
 
+test('a delta split into 2 GiB extents shows its parent on both sides of the extent boundary, as qemu reads it', async () => {
+  const dir = await tempDir();
+  const gib2 = 2 * 1024 * MIB;
+  const kib = 1024;
+  qemuImg('create', '-q', '-f', 'vmdk', join(dir, 'big.vmdk'), '3G');
+  qemuIo(join(dir, 'big.vmdk'), `write -P 0x91 ${gib2 - 128 * kib} ${256 * kib}`);
+  snapshot(dir, 'big.vmdk', 'big-000001.vmdk', 'twoGbMaxExtentSparse');
+  qemuIo(join(dir, 'big-000001.vmdk'), `write -P 0x92 ${gib2 - 64 * kib} ${64 * kib}`, `write -z ${gib2 + 128 * kib} ${64 * kib}`);
+  const expected = Buffer.concat([Buffer.alloc(64 * kib, 0x91), Buffer.alloc(64 * kib, 0x92), Buffer.alloc(128 * kib, 0x91), Buffer.alloc(64 * kib, 0)]);
+  // qemu agrees with what we expect...
+  qemuIo(join(dir, 'big-000001.vmdk'), `read -P 0x91 ${gib2 - 128 * kib} ${64 * kib}`, `read -P 0x92 ${gib2 - 64 * kib} ${64 * kib}`, `read -P 0x91 ${gib2} ${128 * kib}`, `read -P 0 ${gib2 + 128 * kib} ${64 * kib}`);
+  // ...and so does the chain reader.
+  const disk = await openDisk(join(dir, 'big-000001.vmdk'));
+  try {
+    assert.equal(disk.capacity, 3 * 1024 * MIB);
+    assert.ok((await disk.read(gib2 - 128 * kib, expected.length)).equals(expected));
+  } finally {
+    await disk.close();
+  }
+});
+
 /** Every file under the repository, with its size: what a refused backup must leave as it was. */
 async function repositoryTree(engine: Engine): Promise<string[]> {
   const entries = await readdir(engine.repository.path, { recursive: true, withFileTypes: true });
