@@ -190,7 +190,11 @@ export class SparseExtent implements LayerDisk {
   /** File sector of a grain, ABSENT when nobody wrote it, ZEROED when it was written as zeros. */
   private async grainSector(grainIndex: number): Promise<number> {
     const table = await this.grainTable(Math.floor(grainIndex / this.header.gtesPerGt));
-    if (!table) return ABSENT;
+    return table ? this.entrySector(table, grainIndex) : ABSENT;
+  }
+
+  /** What a loaded grain table says of one of its grains (see grainSector). */
+  private entrySector(table: Uint32Array, grainIndex: number): number {
     const sector = table[grainIndex % this.header.gtesPerGt] ?? ABSENT;
     if (sector === 1 && this.header.flags & FLAG_ZEROED_GRAIN_GTE) return ZEROED;
     if (sector !== ABSENT && sector * SECTOR >= this.file.size) {
@@ -227,17 +231,25 @@ export class SparseExtent implements LayerDisk {
   async runs(offset: number, length: number): Promise<Run[]> {
     checkRange(this, offset, length);
     const runs: Run[] = [];
+    const end = offset + length;
     let position = offset;
-    while (position < offset + length) {
-      const grainIndex = Math.floor(position / this.grainBytes);
-      const tableIndex = Math.floor(grainIndex / this.header.gtesPerGt);
-      // A missing grain table leaves all its grains to the parent: skip it whole.
-      const tableEnd = (tableIndex + 1) * this.header.gtesPerGt * this.grainBytes;
-      const absentTable = (await this.grainTable(tableIndex)) === null;
-      const span = Math.min(absentTable ? tableEnd : (grainIndex + 1) * this.grainBytes, offset + length) - position;
-      const sector = absentTable ? ABSENT : await this.grainSector(grainIndex);
-      pushRun(runs, sector === ABSENT ? 'parent' : sector === ZEROED ? 'zero' : 'data', span);
-      position += span;
+    while (position < end) {
+      // One grain table at a time, its entries read without awaiting: COWD grains are 512 bytes.
+      const tableIndex = Math.floor(position / this.grainBytes / this.header.gtesPerGt);
+      const tableEnd = Math.min((tableIndex + 1) * this.header.gtesPerGt * this.grainBytes, end);
+      const table = await this.grainTable(tableIndex);
+      if (!table) {
+        pushRun(runs, 'parent', tableEnd - position); // a missing table leaves all its grains to the parent
+        position = tableEnd;
+        continue;
+      }
+      while (position < tableEnd) {
+        const grainIndex = Math.floor(position / this.grainBytes);
+        const span = Math.min((grainIndex + 1) * this.grainBytes, tableEnd) - position;
+        const sector = this.entrySector(table, grainIndex);
+        pushRun(runs, sector === ABSENT ? 'parent' : sector === ZEROED ? 'zero' : 'data', span);
+        position += span;
+      }
     }
     return runs;
   }
