@@ -17,3 +17,8 @@ export function pushRun(runs: Run[], state: RunState, length: number): void {
   if (last && last.state === state) last.length += length;
   else runs.push({ state, length });
 }
+
+/** What a sparse format's grain table entry decodes to, besides a file sector: nothing written
+ * (the parent's bytes show) or zeros written. */
+export const ABSENT_GRAIN = 0;
+export const ZEROED_GRAIN = -1;

@@ -8,11 +8,11 @@ import { checkRange, SECTOR } from './disk.ts';
 import { pushRun, type LayerDisk, type Run } from './layer.ts';
 import { RawDisk } from './raw-disk.ts';
 import { DESCRIPTOR_MAX_BYTES, looksLikeDescriptor, parseDescriptor, type DescriptorExtent, type VmdkDescriptor } from './vmdk-descriptor.ts';
+import { SESPARSE_MAGIC } from './vmdk-sesparse.ts';
 import { COWD_MAGIC, SparseExtent, SPARSE_MAGIC } from './vmdk-sparse.ts';
 
 export type DiskFormat = 'vmdk-flat' | 'vmdk-sparse' | 'vmdk-descriptor' | 'vmdk-cowd' | 'vmdk-sesparse' | 'raw';
 
-const SESPARSE_MAGIC = 0xcafebaben; // the seSparse constant header's first 8 bytes, little-endian
 
 /** One file of a disk: its own bytes, the descriptor that says whether it is a delta, and every
  * file that holds it (the descriptor and its extents). */
@@ -65,10 +65,9 @@ class ExtentChain implements LayerDisk {
 async function openExtent(folder: string, extent: DescriptorExtent, label: string): Promise<LayerDisk | null> {
   const length = extent.sectors * SECTOR;
   if (extent.kind === 'ZERO' || extent.fileName === null) return null;
-  if (extent.kind === 'SESPARSE') throw refuseSeSparse(label);
   const path = join(folder, extent.fileName);
   try {
-    if (extent.kind === 'SPARSE' || extent.kind === 'VMFSSPARSE') {
+    if (extent.kind === 'SPARSE' || extent.kind === 'VMFSSPARSE' || extent.kind === 'SESPARSE') {
       const sparse = await SparseExtent.open(path);
       if (sparse.capacity < length) {
         await sparse.close();
@@ -86,10 +85,6 @@ async function openExtent(folder: string, extent: DescriptorExtent, label: strin
     if (isErrnoCode(error, 'ENOENT')) throw new LifeboatError('invalid-source', `${label}: extent file ${extent.fileName} is missing`);
     throw error;
   }
-}
-
-function refuseSeSparse(label: string): LifeboatError {
-  return new LifeboatError('invalid-source', `${label}: seSparse snapshot deltas (ESXi 6.5+) are not supported; delete or consolidate the VM's snapshots, then back it up`);
 }
 
 export async function detectDiskFormat(path: string): Promise<DiskFormat> {
@@ -118,14 +113,15 @@ export async function openDiskImage(path: string): Promise<DiskImage> {
     if (typeof code === 'string') throw new LifeboatError('invalid-source', `disk file ${path} cannot be opened (${code})`);
     throw error;
   }
-  if (format === 'vmdk-cowd') throw new LifeboatError('invalid-source', `${path} is a bare VMFS sparse (COWD) extent; name the descriptor .vmdk that lists it`);
-  if (format === 'vmdk-sesparse') throw refuseSeSparse(path);
+  if (format === 'vmdk-cowd' || format === 'vmdk-sesparse') {
+    const kind = format === 'vmdk-cowd' ? 'VMFS sparse (COWD)' : 'seSparse';
+    throw new LifeboatError('invalid-source', `${path} is a bare ${kind} extent; name the descriptor .vmdk that lists it`);
+  }
   if (format === 'raw') return { disk: await RawDisk.open(path), format, descriptor: null, files: [path] };
   if (format === 'vmdk-sparse') return openMonolithicSparse(path);
   const { size } = await stat(path);
   if (size > DESCRIPTOR_MAX_BYTES) throw new LifeboatError('invalid-source', `${path}: VMDK descriptor is larger than 64 KiB`);
   const descriptor = parseDescriptor(await readFile(path, 'latin1'), path);
-  if (descriptor.createType === 'seSparse') throw refuseSeSparse(path);
   const parts: { start: number; disk: LayerDisk | null; length: number }[] = [];
   let start = 0;
   try {

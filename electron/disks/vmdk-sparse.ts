@@ -1,6 +1,7 @@
 // Reader for VMware's sparse extents: the hosted one ("KDMV", monolithicSparse and
-// twoGbMaxExtentSparse) and ESXi's vmfsSparse delta ("COWD"). In both a grain directory points at
-// grain tables, which point at grains; a grain nobody wrote is the parent's in a snapshot delta.
+// twoGbMaxExtentSparse) and ESXi's deltas, vmfsSparse ("COWD") and seSparse. In all a grain
+// directory points at grain tables, which point at grains; a grain nobody wrote is the parent's
+// in a snapshot delta.
 // streamOptimized extents hold each grain deflated behind a small marker, and may keep their
 // real header in a footer at the end of the file.
 import { inflateSync } from 'node:zlib';
@@ -8,7 +9,8 @@ import { LifeboatError } from '../errors.ts';
 import { checkRange, SECTOR } from './disk.ts';
 import { FileReader } from './file-reader.ts';
 import { DESCRIPTOR_MAX_BYTES } from './vmdk-descriptor.ts';
-import { pushRun, type LayerDisk, type Run } from './layer.ts';
+import { ABSENT_GRAIN as ABSENT, pushRun, ZEROED_GRAIN as ZEROED, type LayerDisk, type Run } from './layer.ts';
+import { checkSeSparseVolatileHeader, parseSeSparseHeader, SESPARSE_GTES_PER_GT, SESPARSE_MAGIC, seSparseGrainSector, seSparseTableSector, type SeSparseLayout } from './vmdk-sesparse.ts';
 
 export const SPARSE_MAGIC = 0x564d444b; // "KDMV" read little-endian
 export const COWD_MAGIC = 0x44574f43; // "COWD" read little-endian
@@ -38,6 +40,8 @@ export type SparseHeader = {
   descriptorSectors: number;
   /** streamOptimized: every grain is deflated behind a grain marker. */
   compressed: boolean;
+  /** seSparse: 64-bit directory and table entries, decoded as that format says. */
+  seSparse: SeSparseLayout | null;
 };
 
 /** Validates the 512-byte header against the file it came from; throws corrupt-disk on any lie. */
@@ -66,7 +70,7 @@ export function parseSparseHeader(header: Buffer, fileSize: number, label: strin
   if (descriptorSector !== 0 && (!Number.isSafeInteger(descriptorSector * SECTOR) || descriptorSectors * SECTOR > DESCRIPTOR_MAX_BYTES || descriptorSector * SECTOR >= fileSize)) {
     bad('embedded descriptor lies outside the file or is larger than 64 KiB');
   }
-  return { version, flags, capacitySectors, grainSectors, gtesPerGt, gdSector, gdEntries, descriptorSector, descriptorSectors: descriptorSector === 0 ? 0 : descriptorSectors, compressed };
+  return { version, flags, capacitySectors, grainSectors, gtesPerGt, gdSector, gdEntries, descriptorSector, descriptorSectors: descriptorSector === 0 ? 0 : descriptorSectors, compressed, seSparse: null };
 }
 
 /** The header of an ESXi vmfsSparse extent ("COWD", 32-bit fields, 4096 entries per grain
@@ -84,7 +88,7 @@ export function parseCowdHeader(header: Buffer, fileSize: number, label: string)
   const gdSector = header.readUInt32LE(20);
   const gdEntries = checkGrainGeometry(bad, capacitySectors, grainSectors, COWD_GTES_PER_GT, gdSector, fileSize);
   if (header.readUInt32LE(24) < gdEntries) bad(`grain directory has ${header.readUInt32LE(24)} entries, the capacity needs ${gdEntries}`);
-  return { version, flags: 0, capacitySectors, grainSectors, gtesPerGt: COWD_GTES_PER_GT, gdSector, gdEntries, descriptorSector: 0, descriptorSectors: 0, compressed: false };
+  return { version, flags: 0, capacitySectors, grainSectors, gtesPerGt: COWD_GTES_PER_GT, gdSector, gdEntries, descriptorSector: 0, descriptorSectors: 0, compressed: false, seSparse: null };
 }
 
 /** Checks grain size, table size and where the grain directory lies; returns its entry count. */
@@ -98,21 +102,24 @@ function checkGrainGeometry(bad: (why: string) => never, capacitySectors: number
   return gdEntries;
 }
 
-/** A grain nobody wrote (the parent's, or zeros without one) and a grain written as zeros. */
-const ABSENT = 0;
-const ZEROED = -1;
+function seSparseHeader(layout: SeSparseLayout): SparseHeader {
+  const { capacitySectors, grainSectors, gdSector, gdEntries } = layout;
+  return { version: 0, flags: 0, capacitySectors, grainSectors, gtesPerGt: SESPARSE_GTES_PER_GT, gdSector, gdEntries, descriptorSector: 0, descriptorSectors: 0, compressed: false, seSparse: layout };
+}
 
 export class SparseExtent implements LayerDisk {
   readonly capacity: number;
   private readonly grainBytes: number;
-  private readonly tables = new Map<number, Uint32Array>();
+  /** Decoded grain tables: file sectors, ABSENT or ZEROED. */
+  private readonly tables = new Map<number, Float64Array>();
 
   private readonly file: FileReader;
   private readonly header: SparseHeader;
-  private readonly directory: Uint32Array;
+  /** File sectors of the grain tables, 0 where there is none. */
+  private readonly directory: Float64Array;
   readonly description: string;
 
-  private constructor(file: FileReader, header: SparseHeader, directory: Uint32Array, description: string) {
+  private constructor(file: FileReader, header: SparseHeader, directory: Float64Array, description: string) {
     this.file = file;
     this.header = header;
     this.directory = directory;
@@ -121,18 +128,28 @@ export class SparseExtent implements LayerDisk {
     this.grainBytes = header.grainSectors * SECTOR;
   }
 
-  /** Opens a hosted sparse or a COWD extent, whichever its magic says. */
+  /** Opens a hosted sparse, a COWD or an seSparse extent, whichever its magic says. */
   static async open(path: string): Promise<SparseExtent> {
     const file = await FileReader.open(path);
     try {
       const head = await file.read(0, COWD_HEADER_BYTES);
       const cowd = head.readUInt32LE(0) === COWD_MAGIC;
-      const label = cowd ? `VMFS sparse (COWD) extent ${path}` : `VMDK sparse extent ${path}`;
-      const atEnd = !cowd && head.length >= 64 && head.readBigUInt64LE(56) === GD_AT_END;
-      const header = cowd ? parseCowdHeader(head, file.size, label) : parseSparseHeader(atEnd ? await footerHeader(file, label) : head.subarray(0, SECTOR), file.size, label);
-      const raw = await file.read(header.gdSector * SECTOR, header.gdEntries * 4);
-      const directory = new Uint32Array(header.gdEntries);
-      for (let i = 0; i < header.gdEntries; i++) directory[i] = raw.readUInt32LE(i * 4);
+      const seSparse = head.readBigUInt64LE(0) === SESPARSE_MAGIC;
+      const label = cowd ? `VMFS sparse (COWD) extent ${path}` : seSparse ? `seSparse extent ${path}` : `VMDK sparse extent ${path}`;
+      let header: SparseHeader;
+      if (cowd) header = parseCowdHeader(head, file.size, label);
+      else if (seSparse) {
+        const layout = parseSeSparseHeader(head, file.size, label);
+        checkSeSparseVolatileHeader(await file.read(layout.volatileSector * SECTOR, SECTOR), label);
+        header = seSparseHeader(layout);
+      } else {
+        const atEnd = head.readBigUInt64LE(56) === GD_AT_END;
+        header = parseSparseHeader(atEnd ? await footerHeader(file, label) : head.subarray(0, SECTOR), file.size, label);
+      }
+      const entryBytes = header.seSparse ? 8 : 4;
+      const raw = await file.read(header.gdSector * SECTOR, header.gdEntries * entryBytes);
+      const directory = new Float64Array(header.gdEntries);
+      for (let i = 0; i < header.gdEntries; i++) directory[i] = header.seSparse ? seSparseTableSector(raw, i, header.seSparse, label) : raw.readUInt32LE(i * 4);
       return new SparseExtent(file, header, directory, label);
     } catch (error) {
       await file.close();
@@ -163,18 +180,26 @@ export class SparseExtent implements LayerDisk {
     return whole;
   }
 
-  private async grainTable(tableIndex: number): Promise<Uint32Array | null> {
+  private async grainTable(tableIndex: number): Promise<Float64Array | null> {
     const cached = this.tables.get(tableIndex);
     if (cached) return cached;
     const sector = this.directory[tableIndex] ?? 0;
     if (sector === 0) return null;
-    const bytes = this.header.gtesPerGt * 4;
+    const seSparse = this.header.seSparse;
+    const bytes = this.header.gtesPerGt * (seSparse ? 8 : 4);
     if (sector * SECTOR + bytes > this.file.size) {
       throw new LifeboatError('corrupt-disk', `${this.description}: grain table ${tableIndex} at sector ${sector} lies outside the file`);
     }
     const raw = await this.file.read(sector * SECTOR, bytes);
-    const table = new Uint32Array(this.header.gtesPerGt);
-    for (let i = 0; i < table.length; i++) table[i] = raw.readUInt32LE(i * 4);
+    const table = new Float64Array(this.header.gtesPerGt);
+    const zeroedGrains = (this.header.flags & FLAG_ZEROED_GRAIN_GTE) !== 0;
+    for (let i = 0; i < table.length; i++) {
+      if (seSparse) table[i] = seSparseGrainSector(raw, i, seSparse, this.description);
+      else {
+        const entry = raw.readUInt32LE(i * 4);
+        table[i] = entry === 1 && zeroedGrains ? ZEROED : entry;
+      }
+    }
     this.tables.set(tableIndex, table);
     return table;
   }
@@ -194,10 +219,9 @@ export class SparseExtent implements LayerDisk {
   }
 
   /** What a loaded grain table says of one of its grains (see grainSector). */
-  private entrySector(table: Uint32Array, grainIndex: number): number {
+  private entrySector(table: Float64Array, grainIndex: number): number {
     const sector = table[grainIndex % this.header.gtesPerGt] ?? ABSENT;
-    if (sector === 1 && this.header.flags & FLAG_ZEROED_GRAIN_GTE) return ZEROED;
-    if (sector !== ABSENT && sector * SECTOR >= this.file.size) {
+    if (sector > 0 && sector * SECTOR >= this.file.size) {
       throw new LifeboatError('corrupt-disk', `${this.description}: grain ${grainIndex} at sector ${sector} lies outside the file`);
     }
     return sector;

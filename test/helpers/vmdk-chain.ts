@@ -150,3 +150,67 @@ export async function moveHeaderToFooter(path: string): Promise<void> {
     await handle.close();
   }
 }
+
+const SESPARSE_GRAIN = 4096;
+const SESPARSE_GTES = 4096;
+
+/** An ESXi seSparse delta: `<stem>.vmdk` (descriptor) over `<stem>-sesparse.vmdk`. `writes` are
+ * the delta's own 4 KiB grains; `zeroed` and `unmapped` offsets get grains that read as zeros.
+ * Grains are stored in reverse order of their place on the disk, so the file's grain numbers are
+ * not the disk's and the format's rotated grain numbering is exercised past 4096. */
+export async function writeSeSparseDelta(folder: string, stem: string, options: { capacity: number; parentHint: string; parentCid: string; writes: { offset: number; data: Buffer }[]; zeroed?: number[]; unmapped?: number[] }): Promise<void> {
+  const sectors = options.capacity / SECTOR;
+  const grains = new Map<number, Buffer>(); // disk grain index → bytes
+  for (const { offset, data } of options.writes) {
+    if (offset % SESPARSE_GRAIN !== 0 || data.length % SESPARSE_GRAIN !== 0) throw new Error('seSparse test writes must cover whole 4 KiB grains');
+    for (let at = 0; at < data.length; at += SESPARSE_GRAIN) grains.set((offset + at) / SESPARSE_GRAIN, data.subarray(at, at + SESPARSE_GRAIN));
+  }
+  const entries = new Map<number, bigint>(); // disk grain index → grain table entry
+  const stored = [...grains.keys()].sort((a, b) => b - a);
+  stored.forEach((grain, number) => {
+    const rotated = (BigInt(number & 0xfff) << 48n) | BigInt(Math.floor(number / 4096));
+    entries.set(grain, (3n << 60n) | rotated);
+  });
+  for (const offset of options.zeroed ?? []) entries.set(offset / SESPARSE_GRAIN, 2n << 60n);
+  for (const offset of options.unmapped ?? []) entries.set(offset / SESPARSE_GRAIN, 1n << 60n);
+  const gdEntries = Math.ceil(sectors / (8 * SESPARSE_GTES));
+  const gdSectors = Math.ceil((gdEntries * 8) / SECTOR);
+  const tableIndexes = [...new Set([...entries.keys()].map((grain) => Math.floor(grain / SESPARSE_GTES)))].sort((a, b) => a - b);
+  const gdSector = 2;
+  const tablesSector = gdSector + gdSectors;
+  const grainsSector = tablesSector + tableIndexes.length * 64;
+  const constHeader = Buffer.alloc(SECTOR);
+  const fields: [number, bigint][] = [[0, 0xcafebaben], [1, 0x200000001n], [2, BigInt(sectors)], [3, 8n], [4, 64n], [10, 1n], [11, 1n], [16, BigInt(gdSector)], [17, BigInt(gdSectors)], [18, BigInt(tablesSector)], [19, BigInt(tableIndexes.length * 64)], [24, BigInt(grainsSector)], [25, BigInt(stored.length * 8)]];
+  for (const [index, value] of fields) constHeader.writeBigUInt64LE(value, index * 8);
+  const volatileHeader = Buffer.alloc(SECTOR);
+  volatileHeader.writeBigUInt64LE(0xcafecafen, 0);
+  const directory = Buffer.alloc(gdSectors * SECTOR);
+  const tables = Buffer.alloc(tableIndexes.length * 64 * SECTOR);
+  tableIndexes.forEach((tableIndex, number) => directory.writeBigUInt64LE(0x1000000000000000n | BigInt(number), tableIndex * 8));
+  for (const [grain, entry] of entries) {
+    const number = tableIndexes.indexOf(Math.floor(grain / SESPARSE_GTES));
+    tables.writeBigUInt64LE(entry, number * 64 * SECTOR + (grain % SESPARSE_GTES) * 8);
+  }
+  const data = Buffer.concat(stored.map((grain) => grains.get(grain) as Buffer));
+  await writeFile(`${folder}/${stem}-sesparse.vmdk`, Buffer.concat([constHeader, volatileHeader, directory, tables, data]));
+  const descriptor = [
+    '# Disk DescriptorFile',
+    'version=1',
+    'encoding="UTF-8"',
+    'CID=5d1e9a07',
+    `parentCID=${options.parentCid}`,
+    'isNativeSnapshot="no"',
+    'createType="seSparse"',
+    `parentFileNameHint="${options.parentHint}"`,
+    '# Extent description',
+    `RW ${sectors} SESPARSE "${stem}-sesparse.vmdk"`,
+    '',
+    '# The Disk Data Base',
+    '#DDB',
+    '',
+    'ddb.grain = "8"',
+    'ddb.longContentID = "9c2a51e04f7d3b68a1e2c3d45d1e9a07"',
+    '',
+  ].join('\n');
+  await writeFile(`${folder}/${stem}.vmdk`, descriptor);
+}

@@ -14,7 +14,7 @@ import { LifeboatError } from '../../electron/errors.ts';
 import { vmxText } from '../../electron/lab/create-lab.ts';
 import type { Manifest } from '../../electron/repository/manifest.ts';
 import { openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
-import { cidOf, editDescriptor, moveHeaderToFooter, qemuIo, setDescriptorKey, writeCowdDelta } from '../helpers/vmdk-chain.ts';
+import { cidOf, editDescriptor, moveHeaderToFooter, qemuIo, setDescriptorKey, writeCowdDelta, writeSeSparseDelta } from '../helpers/vmdk-chain.ts';
 
 const MIB = 1024 * 1024;
 const UUID = '56 4d 00 11 22 33 44 55-66 77 88 99 aa bb cc 01';
@@ -131,6 +131,37 @@ test('ESXi vmfsSparse (COWD) deltas over a vmfs flat base, two levels and two gr
   await nameLeaf(folder, 'web-000002.vmdk');
   const manifest = await backUp(engine, folder);
   assert.deepEqual(manifest.disks[0]?.sourceChain?.map((link) => link.createType), ['vmfsSparse', 'vmfsSparse', 'vmfs']);
+  const restored = await restore(engine, 1, join(dir, 'restored'), 'web-000002.vmdk');
+  sameAs(restored, join(folder, 'web-000002.vmdk'));
+  differs(restored, join(folder, 'web.vmdk'));
+});
+
+test('ESXi seSparse deltas (VMFS6) over a vmfs flat base, two levels with zeroed and unmapped grains, restore as qemu reads them', async () => {
+  const dir = await tempDir();
+  const engine = await openEngine(join(dir, 'home'));
+  const folder = await baseVm(dir, 'web', 'monolithicFlat', 24);
+  await editDescriptor(join(folder, 'web.vmdk'), (text) => text.replace('createType="monolithicFlat"', 'createType="vmfs"').replace(/ FLAT ("[^"]+") 0$/m, ' VMFS $1'));
+  // 17 MiB of distinct 4 KiB grains: more than 4096 of them, so grain numbers wrap the format's rotation.
+  const many = Buffer.alloc(17 * MIB);
+  for (let at = 0; at < many.length; at += 4096) many.fill((at / 4096) % 251, at, at + 4096);
+  await writeSeSparseDelta(folder, 'web-000001', {
+    capacity: 24 * MIB,
+    parentHint: 'web.vmdk',
+    parentCid: await cidOf(join(folder, 'web.vmdk')),
+    writes: [{ offset: 4096, data: Buffer.alloc(8192, 0x77) }, { offset: 5 * MIB, data: many }],
+    zeroed: [2 * MIB, 3 * MIB + 4096],
+  });
+  await writeSeSparseDelta(folder, 'web-000002', {
+    capacity: 24 * MIB,
+    parentHint: 'web-000001.vmdk',
+    parentCid: await cidOf(join(folder, 'web-000001.vmdk')),
+    writes: [{ offset: 0, data: Buffer.alloc(4096, 0x78) }, { offset: 23 * MIB, data: Buffer.alloc(MIB, 0x79) }],
+    zeroed: [6 * MIB],
+    unmapped: [7 * MIB, 7 * MIB + 4096],
+  });
+  await nameLeaf(folder, 'web-000002.vmdk');
+  const manifest = await backUp(engine, folder);
+  assert.deepEqual(manifest.disks[0]?.sourceChain?.map((link) => link.createType), ['seSparse', 'seSparse', 'vmfs']);
   const restored = await restore(engine, 1, join(dir, 'restored'), 'web-000002.vmdk');
   sameAs(restored, join(folder, 'web-000002.vmdk'));
   differs(restored, join(folder, 'web.vmdk'));
@@ -323,30 +354,28 @@ test('broken or unreadable chains are one clear error each, and nothing is store
       error: /it is a snapshot delta \(parentCID [0-9a-f]{8}\) that names no parentFileNameHint/,
     },
     {
-      name: 'an seSparse delta (ESXi 6.5+)',
+      name: 'an seSparse delta whose journal needs replaying',
       make: async () => {
         const folder = await chain();
         const cid = await cidOf(join(folder, 'web.vmdk'));
         await rm(join(folder, 'web-000001.vmdk'));
-        const constHeader = Buffer.alloc(4096);
-        constHeader.writeBigUInt64LE(0xcafebaben, 0);
-        await writeFile(join(folder, 'web-000001-sesparse.vmdk'), constHeader);
-        await writeFile(join(folder, 'web-000001.vmdk'), `# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=${cid}\ncreateType="seSparse"\nparentFileNameHint="web.vmdk"\nRW 4096 SESPARSE "web-000001-sesparse.vmdk"\n`);
+        await writeSeSparseDelta(folder, 'web-000001', { capacity: 2 * MIB, parentHint: 'web.vmdk', parentCid: cid, writes: [{ offset: 0, data: Buffer.alloc(4096, 1) }] });
+        const extent = await readFile(join(folder, 'web-000001-sesparse.vmdk'));
+        extent.writeBigUInt64LE(1n, 512 + 24); // the volatile header's replayJournal
+        await writeFile(join(folder, 'web-000001-sesparse.vmdk'), extent);
         return folder;
       },
-      error: /seSparse snapshot deltas \(ESXi 6\.5\+\) are not supported/,
+      error: /seSparse journal needs replaying \(the delta was not closed cleanly\)/,
     },
     {
       name: 'a bare seSparse extent named by the .vmx',
       make: async () => {
         const folder = await chain();
-        const constHeader = Buffer.alloc(4096);
-        constHeader.writeBigUInt64LE(0xcafebaben, 0);
-        await writeFile(join(folder, 'web-000001-sesparse.vmdk'), constHeader);
-        await nameLeaf(folder, 'web-000001-sesparse.vmdk');
+        await writeSeSparseDelta(folder, 'web-000002', { capacity: 2 * MIB, parentHint: 'web-000001.vmdk', parentCid: await cidOf(join(folder, 'web-000001.vmdk')), writes: [] });
+        await nameLeaf(folder, 'web-000002-sesparse.vmdk');
         return folder;
       },
-      error: /web-000001-sesparse\.vmdk: seSparse snapshot deltas \(ESXi 6\.5\+\) are not supported/,
+      error: /web-000002-sesparse\.vmdk is a bare seSparse extent; name the descriptor \.vmdk that lists it/,
     },
     {
       name: 'a bare COWD extent named by the .vmx',
@@ -402,15 +431,16 @@ test('broken or unreadable chains are one clear error each, and nothing is store
   }
 });
 
-test('damaged chain metadata (headers, footers, descriptors, grain tables, compressed grains, a COWD extent) reads or fails with our own error', async () => {
+test('damaged chain metadata (headers, footers, descriptors, grain tables, compressed grains, COWD and seSparse extents) reads or fails with our own error', async () => {
   const dir = await tempDir();
   const folder = await baseVm(dir, 'web', 'streamOptimized', 2);
   await moveHeaderToFooter(join(folder, 'web.vmdk'));
   snapshot(folder, 'web.vmdk', 'web-000001.vmdk', 'streamOptimized');
   qemuIo(join(folder, 'web-000001.vmdk'), 'write -P 0x71 65536 131072');
   await writeCowdDelta(folder, 'web-000002', { capacity: 2 * MIB, parentHint: 'web-000001.vmdk', parentCid: await cidOf(join(folder, 'web-000001.vmdk')), writes: [{ offset: 4096, data: Buffer.alloc(8192, 0x72) }] });
+  await writeSeSparseDelta(folder, 'web-000003', { capacity: 2 * MIB, parentHint: 'web-000002.vmdk', parentCid: await cidOf(join(folder, 'web-000002.vmdk')), writes: [{ offset: 8192, data: Buffer.alloc(8192, 0x73) }], zeroed: [65536], unmapped: [69632] });
   const pristine = new Map<string, Buffer>();
-  for (const file of ['web.vmdk', 'web-000001.vmdk', 'web-000002-delta.vmdk', 'web-000002.vmdk']) pristine.set(file, await readFile(join(folder, file)));
+  for (const file of ['web.vmdk', 'web-000001.vmdk', 'web-000002-delta.vmdk', 'web-000002.vmdk', 'web-000003-sesparse.vmdk', 'web-000003.vmdk']) pristine.set(file, await readFile(join(folder, file)));
   // Header, embedded descriptor, grain directory, tables and the first grains; and the footer.
   const headBytes = 64 * 1024;
   const tailBytes = 1536;
@@ -423,7 +453,7 @@ test('damaged chain metadata (headers, footers, descriptors, grain tables, compr
         }
         await writeFile(join(folder, file), bytes);
         try {
-          const disk = await openDisk(join(folder, 'web-000002.vmdk'));
+          const disk = await openDisk(join(folder, 'web-000003.vmdk'));
           try {
             if (offset + 65536 <= disk.capacity) await disk.read(offset, 65536);
           } finally {

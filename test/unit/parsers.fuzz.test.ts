@@ -8,6 +8,7 @@ import { LifeboatError } from '../../electron/errors.ts';
 import { decodeMapFile, encodeMapFile, sha256Hex, BlockKind } from '../../electron/repository/block-map.ts';
 import { parseDescriptor, writeFlatDescriptor } from '../../electron/disks/vmdk-descriptor.ts';
 import { COWD_MAGIC, parseCowdHeader, parseSparseHeader, SPARSE_MAGIC } from '../../electron/disks/vmdk-sparse.ts';
+import { parseSeSparseHeader, seSparseGrainSector, seSparseTableSector } from '../../electron/disks/vmdk-sesparse.ts';
 import { parseVmx, platformKeyOf } from '../../electron/disks/vmx.ts';
 import { parseClientFrame } from '../../electron/rpc/frames.ts';
 import { interpretResponse } from '../../electron/drivers/vsphere/soap-client.ts';
@@ -106,6 +107,40 @@ test('COWD (vmfsSparse) header: valid one parses, mutations give clear errors', 
     runs,
   );
   fc.assert(fc.property(fc.uint8Array({ maxLength: 2100 }), (bytes) => onlyOurErrors(() => parseCowdHeader(Buffer.from(bytes), 4096, 'fuzz'))), runs);
+});
+
+function validSeSparseHeader(): Buffer {
+  const header = Buffer.alloc(512);
+  const fields: [number, bigint][] = [[0, 0xcafebaben], [1, 0x200000001n], [2, 2048n * 64n], [3, 8n], [4, 64n], [10, 1n], [11, 1n], [16, 2n], [17, 1n], [18, 3n], [19, 64n], [24, 67n]];
+  for (const [index, value] of fields) header.writeBigUInt64LE(value, index * 8);
+  return header;
+}
+
+test('seSparse header and table entries: valid ones decode, mutations and random entries give clear errors', () => {
+  const layout = parseSeSparseHeader(validSeSparseHeader(), 1024 * 1024, 't');
+  assert.deepEqual([layout.gdEntries, layout.tablesSector, layout.grainsSector], [4, 3, 67]);
+  const entry = Buffer.alloc(8);
+  entry.writeBigUInt64LE((3n << 60n) | (5n << 48n) | 2n, 0); // grain number 2 * 4096 + 5, rotated
+  assert.equal(seSparseGrainSector(entry, 0, layout, 't'), 67 + (2 * 4096 + 5) * 8);
+  entry.writeBigUInt64LE(0x1000000000000007n, 0);
+  assert.equal(seSparseTableSector(entry, 0, layout, 't'), 3 + 7 * 64);
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(511), fc.integer({ min: 0, max: 255 })), { maxLength: 12 }), fc.nat(2 ** 31), (edits, fileSize) => {
+      const header = validSeSparseHeader();
+      for (const [at, value] of edits) header[at] = value;
+      onlyOurErrors(() => parseSeSparseHeader(header, fileSize, 'fuzz'));
+    }),
+    runs,
+  );
+  fc.assert(
+    fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), (value) => {
+      const raw = Buffer.alloc(8);
+      raw.writeBigUInt64LE(value, 0);
+      onlyOurErrors(() => seSparseGrainSector(raw, 0, layout, 'fuzz'));
+      onlyOurErrors(() => seSparseTableSector(raw, 0, layout, 'fuzz'));
+    }),
+    runs,
+  );
 });
 
 test('.vmx: the lab file parses; arbitrary text (key safes too) gives clear errors', () => {
