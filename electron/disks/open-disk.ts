@@ -1,6 +1,6 @@
-// Opens one disk file whatever its format: a VMDK descriptor (flat, VMFS, sparse, COWD or zero
-// extents, one or many), a monolithic sparse VMDK, or a raw image. This is one link of a
-// snapshot chain; vmdk-chain.ts follows the links.
+// Opens one disk file whatever its format: a VMDK descriptor (flat, VMFS, sparse, COWD, seSparse
+// or zero extents, one or many), a monolithic sparse or streamOptimized VMDK, or a raw image. This
+// is one link of a snapshot chain; vmdk-chain.ts follows the links.
 import { open as openFile, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
