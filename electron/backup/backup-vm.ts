@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openDisk, detectDiskFormat } from '../disks/open-disk.ts';
+import { openDiskChain, type ChainLink } from '../disks/vmdk-chain.ts';
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
 import { BlockKind, encodeMapFile, RECORD_BYTES, readRecord, sha256Hex, type BlockRecord } from '../repository/block-map.ts';
@@ -34,7 +34,7 @@ export const backupSteps = [
 export class BackupWork implements JobWork {
   readonly steps = backupSteps;
   private source: SourceVm | null = null;
-  private disks: { key: string; fileName: string; disk: Disk; format: string }[] = [];
+  private disks: { key: string; fileName: string; disk: Disk; format: string; chain: ChainLink[] }[] = [];
   private parent: ResolvedPoint | null = null;
   private known = new Map<string, StoredBlock>();
   private pending = new Map<string, Promise<StoredBlock>>();
@@ -74,10 +74,12 @@ export class BackupWork implements JobWork {
   private async initialize(context: StepContext): Promise<void> {
     const source = await readSourceVm(this.sourceFolder);
     this.source = source;
+    // Every disk (and every link of its snapshot chain) opens before the repository is touched,
+    // so a disk Lifeboat cannot read stores nothing.
     for (const entry of source.vmx.disks) {
-      const path = join(source.folder, entry.fileName);
-      const disk = await openDisk(path);
-      this.disks.push({ key: entry.key, fileName: entry.fileName, disk, format: await detectDiskFormat(path) });
+      const { disk, format, chain } = await openDiskChain(join(source.folder, entry.fileName));
+      this.disks.push({ key: entry.key, fileName: entry.fileName, disk, format, chain });
+      if (chain.length > 1) context.log(`disk ${entry.key} is a snapshot chain, read as the VM sees it: ${chain.map((link) => link.fileName).join(' → ')}`);
     }
     context.log(`VM ${source.vmx.displayName}: ${this.disks.length} disk(s), ${this.totalBytes()} bytes`);
     await this.repository.ensureVm(source.vmId, source.vmx.displayName);
@@ -188,6 +190,7 @@ export class BackupWork implements JobWork {
         mapSha256: sha256Hex(encoded),
         mapEntries: records.length,
         sourceFormat: entry.format,
+        sourceChain: entry.chain,
       });
       context.log(`disk ${entry.key} (${entry.fileName}): ${records.length} changed block(s) of ${blockCount}`);
     }

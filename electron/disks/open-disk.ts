@@ -1,22 +1,30 @@
-// Opens a disk file whatever its format: a VMDK descriptor (flat, VMFS, sparse or zero extents,
-// one or many), a monolithic sparse VMDK, or a raw image.
+// Opens one disk file whatever its format: a VMDK descriptor (flat, VMFS, sparse, COWD, seSparse
+// or zero extents, one or many), a monolithic sparse or streamOptimized VMDK, or a raw image. This
+// is one link of a snapshot chain; vmdk-chain.ts follows the links.
 import { open as openFile, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
-import { checkRange, SECTOR, type Disk } from './disk.ts';
+import { checkRange, SECTOR } from './disk.ts';
+import { pushRun, type LayerDisk, type Run } from './layer.ts';
 import { RawDisk } from './raw-disk.ts';
-import { DESCRIPTOR_MAX_BYTES, looksLikeDescriptor, parseDescriptor, type DescriptorExtent } from './vmdk-descriptor.ts';
-import { SparseExtent, SPARSE_MAGIC } from './vmdk-sparse.ts';
+import { DESCRIPTOR_MAX_BYTES, looksLikeDescriptor, parseDescriptor, type DescriptorExtent, type VmdkDescriptor } from './vmdk-descriptor.ts';
+import { SESPARSE_MAGIC } from './vmdk-sesparse.ts';
+import { COWD_MAGIC, SparseExtent, SPARSE_MAGIC } from './vmdk-sparse.ts';
 
-export type DiskFormat = 'vmdk-flat' | 'vmdk-sparse' | 'vmdk-descriptor' | 'raw';
+export type DiskFormat = 'vmdk-flat' | 'vmdk-sparse' | 'vmdk-descriptor' | 'vmdk-cowd' | 'vmdk-sesparse' | 'raw';
+
+
+/** One file of a disk: its own bytes, the descriptor that says whether it is a delta, and every
+ * file that holds it (the descriptor and its extents). */
+export type DiskImage = { disk: LayerDisk; format: DiskFormat; descriptor: VmdkDescriptor | null; files: string[] };
 
 /** A disk made of extents laid end to end, as a VMDK descriptor lists them. */
-class ExtentChain implements Disk {
+class ExtentChain implements LayerDisk {
   readonly capacity: number;
   readonly description: string;
-  private readonly parts: { start: number; disk: Disk | null; length: number }[];
+  private readonly parts: { start: number; disk: LayerDisk | null; length: number }[];
 
-  constructor(parts: { start: number; disk: Disk | null; length: number }[], description: string) {
+  constructor(parts: { start: number; disk: LayerDisk | null; length: number }[], description: string) {
     this.parts = parts;
     this.description = description;
     this.capacity = parts.reduce((sum, part) => sum + part.length, 0);
@@ -35,19 +43,36 @@ class ExtentChain implements Disk {
     return out;
   }
 
+  async runs(offset: number, length: number): Promise<Run[]> {
+    checkRange(this, offset, length);
+    const runs: Run[] = [];
+    for (const part of this.parts) {
+      const from = Math.max(offset, part.start);
+      const to = Math.min(offset + length, part.start + part.length);
+      if (from >= to) continue;
+      // A ZERO extent reads as zeros, over a parent too.
+      if (!part.disk) pushRun(runs, 'zero', to - from);
+      else for (const run of await part.disk.runs(from - part.start, to - from)) pushRun(runs, run.state, run.length);
+    }
+    return runs;
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.parts.map((part) => part.disk?.close()));
   }
 }
 
-async function openExtent(folder: string, extent: DescriptorExtent, label: string): Promise<Disk | null> {
+async function openExtent(folder: string, extent: DescriptorExtent, label: string): Promise<LayerDisk | null> {
   const length = extent.sectors * SECTOR;
   if (extent.kind === 'ZERO' || extent.fileName === null) return null;
   const path = join(folder, extent.fileName);
   try {
-    if (extent.kind === 'SPARSE') {
+    if (extent.kind === 'SPARSE' || extent.kind === 'VMFSSPARSE' || extent.kind === 'SESPARSE') {
       const sparse = await SparseExtent.open(path);
-      if (sparse.capacity < length) throw new LifeboatError('corrupt-disk', `${label}: sparse extent ${extent.fileName} is smaller than the descriptor says`);
+      if (sparse.capacity < length) {
+        await sparse.close();
+        throw new LifeboatError('corrupt-disk', `${label}: sparse extent ${extent.fileName} is smaller than the descriptor says`);
+      }
       return sparse;
     }
     const start = extent.fileOffsetSectors * SECTOR;
@@ -68,6 +93,8 @@ export async function detectDiskFormat(path: string): Promise<DiskFormat> {
     const head = Buffer.alloc(1024);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     if (bytesRead >= 4 && head.readUInt32LE(0) === SPARSE_MAGIC) return 'vmdk-sparse';
+    if (bytesRead >= 4 && head.readUInt32LE(0) === COWD_MAGIC) return 'vmdk-cowd';
+    if (bytesRead >= 8 && head.readBigUInt64LE(0) === SESPARSE_MAGIC) return 'vmdk-sesparse';
     if (looksLikeDescriptor(head.subarray(0, bytesRead))) return 'vmdk-descriptor';
     return 'raw';
   } finally {
@@ -75,20 +102,27 @@ export async function detectDiskFormat(path: string): Promise<DiskFormat> {
   }
 }
 
-export async function openDisk(path: string): Promise<Disk> {
+/** Opens one file of a disk without following its parent. */
+export async function openDiskImage(path: string): Promise<DiskImage> {
   let format: DiskFormat;
   try {
     format = await detectDiskFormat(path);
   } catch (error) {
     if (isErrnoCode(error, 'ENOENT')) throw new LifeboatError('invalid-source', `disk file ${path} does not exist`);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') throw new LifeboatError('invalid-source', `disk file ${path} cannot be opened (${code})`);
     throw error;
   }
-  if (format === 'vmdk-sparse') return SparseExtent.open(path);
-  if (format === 'raw') return RawDisk.open(path);
+  if (format === 'vmdk-cowd' || format === 'vmdk-sesparse') {
+    const kind = format === 'vmdk-cowd' ? 'VMFS sparse (COWD)' : 'seSparse';
+    throw new LifeboatError('invalid-source', `${path} is a bare ${kind} extent; name the descriptor .vmdk that lists it`);
+  }
+  if (format === 'raw') return { disk: await RawDisk.open(path), format, descriptor: null, files: [path] };
+  if (format === 'vmdk-sparse') return openMonolithicSparse(path);
   const { size } = await stat(path);
   if (size > DESCRIPTOR_MAX_BYTES) throw new LifeboatError('invalid-source', `${path}: VMDK descriptor is larger than 64 KiB`);
   const descriptor = parseDescriptor(await readFile(path, 'latin1'), path);
-  const parts: { start: number; disk: Disk | null; length: number }[] = [];
+  const parts: { start: number; disk: LayerDisk | null; length: number }[] = [];
   let start = 0;
   try {
     for (const extent of descriptor.extents) {
@@ -100,5 +134,18 @@ export async function openDisk(path: string): Promise<Disk> {
     await Promise.all(parts.map((part) => part.disk?.close()));
     throw error;
   }
-  return new ExtentChain(parts, `VMDK ${descriptor.createType} ${path}`);
+  const extentFiles = descriptor.extents.flatMap((extent) => (extent.kind === 'ZERO' || extent.fileName === null ? [] : [join(dirname(path), extent.fileName)]));
+  return { disk: new ExtentChain(parts, `VMDK ${descriptor.createType} ${path}`), format, descriptor, files: [path, ...extentFiles] };
+}
+
+/** A monolithicSparse file carries its descriptor inside: that is where a delta names its parent. */
+async function openMonolithicSparse(path: string): Promise<DiskImage> {
+  const disk = await SparseExtent.open(path);
+  try {
+    const text = await disk.embeddedDescriptor();
+    return { disk, format: 'vmdk-sparse', descriptor: text === null ? null : parseDescriptor(text, `${path} (embedded descriptor)`, { embedded: true }), files: [path] };
+  } catch (error) {
+    await disk.close();
+    throw error;
+  }
 }

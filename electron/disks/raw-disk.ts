@@ -1,8 +1,9 @@
 // A raw image or a flat extent: bytes on disk are the disk's bytes, from an optional start offset.
-import { checkRange, type Disk } from './disk.ts';
+import { checkRange } from './disk.ts';
 import { FileReader } from './file-reader.ts';
+import type { LayerDisk, Run } from './layer.ts';
 
-export class RawDisk implements Disk {
+export class RawDisk implements LayerDisk {
   private readonly file: FileReader;
   private readonly start: number;
   readonly capacity: number;
@@ -24,6 +25,12 @@ export class RawDisk implements Disk {
   read(offset: number, length: number): Promise<Buffer> {
     checkRange(this, offset, length);
     return this.file.read(this.start + offset, length);
+  }
+
+  /** Every byte of a raw image is its own: nothing shows through from a parent. */
+  async runs(offset: number, length: number): Promise<Run[]> {
+    checkRange(this, offset, length);
+    return length > 0 ? [{ state: 'data', length }] : [];
   }
 
   close(): Promise<void> {

@@ -5,6 +5,17 @@ import { PointEncryption } from './chain-key.ts';
 export const POINT_FORMAT = 'lifeboat-point';
 export const POINT_FORMAT_VERSION = 1;
 
+/** One file of the snapshot chain a disk was read through, leaf first (see vmdk-chain.ts). */
+export const SourceChainLink = z.object({
+  fileName: z.string().min(1),
+  format: z.string(),
+  createType: z.string().nullable(),
+  cid: z.string().nullable(),
+  parentCid: z.string().nullable(),
+  capacity: z.number().int().nonnegative(),
+});
+export type SourceChainLink = z.infer<typeof SourceChainLink>;
+
 export const ManifestDisk = z.object({
   key: z.string().min(1),
   fileName: z.string().min(1),
@@ -13,6 +24,8 @@ export const ManifestDisk = z.object({
   mapSha256: z.string().regex(/^[0-9a-f]{64}$/),
   mapEntries: z.number().int().nonnegative(),
   sourceFormat: z.string(),
+  /** The files read for this disk, leaf first; points written before chains were read lack it. */
+  sourceChain: z.array(SourceChainLink).optional(),
 });
 export type ManifestDisk = z.infer<typeof ManifestDisk>;
 

@@ -6,7 +6,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OriginalPreview, ProxySummary } from '../../shared/domain.ts';
-import { parseDescriptor } from '../disks/vmdk-descriptor.ts';
+import { NO_PARENT, parseDescriptor } from '../disks/vmdk-descriptor.ts';
 import { placeDisks } from '../drivers/vsphere/config-spec.ts';
 import type { Inventory, VmDisk, VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { el, type MoRef } from '../drivers/vsphere/xml.ts';
@@ -152,7 +152,7 @@ export class OriginalVmVsphereRestore extends VsphereRestoreBase implements JobW
       const folder = disk.path.includes('/') ? disk.path.slice(0, disk.path.lastIndexOf('/')) : '';
       const descriptor = parseDescriptor(await client.downloadText(datacenter, disk.datastore, disk.path), disk.vm.fileName);
       const extent = descriptor.extents[0];
-      if (descriptor.extents.length !== 1 || !extent?.fileName || (extent.kind !== 'FLAT' && extent.kind !== 'VMFS')) {
+      if (descriptor.parentCid !== NO_PARENT || descriptor.extents.length !== 1 || !extent?.fileName || (extent.kind !== 'FLAT' && extent.kind !== 'VMFS')) {
         throw new LifeboatError('unavailable', `${disk.vm.fileName} is not a single flat extent (${descriptor.createType}); Lifeboat writes flat disks only`);
       }
       const flatPath = folder ? `${folder}/${extent.fileName}` : extent.fileName;

@@ -5,7 +5,7 @@ import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readSourceVm } from '../backup/source-vm.ts';
 import type { Disk } from '../disks/disk.ts';
-import { openDisk } from '../disks/open-disk.ts';
+import { openDiskChain } from '../disks/vmdk-chain.ts';
 import { isAllZero } from '../disks/zero.ts';
 import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
 import { isErrnoCode, LifeboatError } from '../errors.ts';
@@ -51,8 +51,11 @@ export async function folderSource(folder: string): Promise<VmSource> {
   const opened: { key: string; fileName: string; disk: Disk; allocated: number }[] = [];
   try {
     for (const entry of vm.vmx.disks) {
-      const disk = await openDisk(join(vm.folder, entry.fileName));
-      opened.push({ key: entry.key, fileName: entry.fileName, disk, allocated: (await stat(join(vm.folder, entry.fileName))).blocks * 512 });
+      const { disk, files } = await openDiskChain(join(vm.folder, entry.fileName));
+      const source = { key: entry.key, fileName: entry.fileName, disk, allocated: 0 };
+      opened.push(source); // before the stats, so a failing one still closes it
+      // A descriptor's extents and a delta's parents hold the disk's bytes too.
+      for (const file of files) source.allocated += (await stat(file)).blocks * 512;
     }
   } catch (error) {
     for (const entry of opened) await entry.disk.close();

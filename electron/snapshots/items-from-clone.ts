@@ -2,7 +2,7 @@
 // readers, browsed like a restore point's, and the picked items copied as an item restore does.
 import { join } from 'node:path';
 import { readSourceVm } from '../backup/source-vm.ts';
-import { openDisk } from '../disks/open-disk.ts';
+import { openDisk } from '../disks/vmdk-chain.ts';
 import type { StepContext } from '../engine/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import { PointBrowser } from '../items/point-browser.ts';

@@ -5,7 +5,7 @@ import { copyFile, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { openDisk } from '../../electron/disks/open-disk.ts';
+import { openDisk } from '../../electron/disks/vmdk-chain.ts';
 import { LifeboatError } from '../../electron/errors.ts';
 import { qemuImg, tempDir, writeMixedRaw } from '../helpers/env.ts';
 

@@ -7,7 +7,8 @@ import { ClientFrame } from '../../shared/contract.ts';
 import { LifeboatError } from '../../electron/errors.ts';
 import { decodeMapFile, encodeMapFile, sha256Hex, BlockKind } from '../../electron/repository/block-map.ts';
 import { parseDescriptor, writeFlatDescriptor } from '../../electron/disks/vmdk-descriptor.ts';
-import { parseSparseHeader, SPARSE_MAGIC } from '../../electron/disks/vmdk-sparse.ts';
+import { COWD_MAGIC, parseCowdHeader, parseSparseHeader, SPARSE_MAGIC } from '../../electron/disks/vmdk-sparse.ts';
+import { parseSeSparseHeader, seSparseGrainSector, seSparseTableSector } from '../../electron/disks/vmdk-sesparse.ts';
 import { parseVmx, platformKeyOf } from '../../electron/disks/vmx.ts';
 import { parseClientFrame } from '../../electron/rpc/frames.ts';
 import { interpretResponse } from '../../electron/drivers/vsphere/soap-client.ts';
@@ -65,9 +66,81 @@ test('VMDK descriptor: round trip, and arbitrary text never escapes as another e
   const parsed = parseDescriptor(writeFlatDescriptor(64 * 1024 * 1024, 'a-flat.vmdk'), 't');
   assert.deepEqual(parsed.extents, [{ access: 'RW', sectors: 131072, kind: 'FLAT', fileName: 'a-flat.vmdk', fileOffsetSectors: 0 }]);
   assert.throws(() => parseDescriptor('createType="monolithicFlat"\nRW 8 FLAT "../../etc/passwd" 0\n', 't'), /outside the VM folder/);
-  assert.throws(() => parseDescriptor('createType="monolithicSparse"\nparentCID=1234abcd\nRW 8 SPARSE "d.vmdk"\n', 't'), /snapshot delta/);
-  const lines = fc.oneof(fc.string(), fc.constantFrom('createType="monolithicFlat"', 'RW 2048 FLAT "x-flat.vmdk" 0', 'RW 99999999999999999999 FLAT "x" 0', 'RW 1 VMFSRDM "x"', 'parentCID=ffffffff', 'RDONLY 4 ZERO'));
-  fc.assert(fc.property(fc.array(lines, { maxLength: 20 }), (parts) => onlyOurErrors(() => parseDescriptor(parts.join('\n'), 'fuzz'))), runs);
+  const delta = parseDescriptor('CID=0A1b2c3d\nparentCID=1234ABCD\ncreateType="vmfsSparse"\nparentFileNameHint="web.vmdk"\nRW 8 VMFSSPARSE "web-000001-delta.vmdk"\n', 't');
+  assert.deepEqual([delta.cid, delta.parentCid, delta.parentFileNameHint, delta.extents[0]?.kind], ['0a1b2c3d', '1234abcd', 'web.vmdk', 'VMFSSPARSE']);
+  assert.throws(() => parseDescriptor('createType="monolithicSparse"\nparentCID=1234abcd\nRW 8 SPARSE "d.vmdk"\n', 't'), /snapshot delta \(parentCID 1234abcd\) that names no parentFileNameHint/);
+  assert.throws(() => parseDescriptor('createType="vmfsSparseNew"\nRW 8 SPARSE "d.vmdk"\n', 't'), /createType "vmfsSparseNew" is not a VMDK type/);
+  assert.throws(() => parseDescriptor('createType="vmfs"\nRW 8 VMFSRDM "d-rdm.vmdk"\n', 't'), /extent type VMFSRDM is not supported/);
+  assert.throws(() => parseDescriptor('CID=123456789\ncreateType="vmfs"\nRW 8 VMFS "d-flat.vmdk"\n', 't'), /CID "123456789" is not a 32-bit hex number/);
+  assert.equal(parseDescriptor('CID=7d62773\ncreateType="vmfs"\nRW 8 VMFS "d-flat.vmdk"\n', 't').cid, '07d62773', 'qemu writes CIDs without leading zeros');
+  // The descriptor inside a monolithicSparse file: its extent line is not needed.
+  assert.equal(parseDescriptor('CID=00000001\nparentCID=ffffffff\ncreateType="monolithicSparse"\n', 't', { embedded: true }).cid, '00000001');
+  const lines = fc.oneof(
+    fc.string(),
+    fc.constantFrom('createType="monolithicFlat"', 'createType="vmfsSparse"', 'createType="seSparse"', 'RW 2048 FLAT "x-flat.vmdk" 0', 'RW 99999999999999999999 FLAT "x" 0', 'RW 1 VMFSRDM "x"', 'RW 8 VMFSSPARSE "x-delta.vmdk"', 'RW 8 SESPARSE "x-sesparse.vmdk"', 'parentCID=ffffffff', 'parentCID=12345678', 'CID=fffffffe', 'CID=zz', 'parentFileNameHint="C:\\VMs\\x.vmdk"', 'RDONLY 4 ZERO'),
+  );
+  fc.assert(fc.property(fc.array(lines, { maxLength: 20 }), fc.boolean(), (parts, embedded) => onlyOurErrors(() => parseDescriptor(parts.join('\n'), 'fuzz', { embedded }))), runs);
+});
+
+function validCowdHeader(): Buffer {
+  const header = Buffer.alloc(2048);
+  header.writeUInt32LE(COWD_MAGIC, 0);
+  header.writeUInt32LE(1, 4);
+  header.writeUInt32LE(3, 8);
+  header.writeUInt32LE(2048 * 64, 12); // 64 MiB
+  header.writeUInt32LE(1, 16); // ESXi's one-sector grains
+  header.writeUInt32LE(4, 20);
+  header.writeUInt32LE(32, 24);
+  return header;
+}
+
+test('COWD (vmfsSparse) header: valid one parses, mutations give clear errors', () => {
+  const parsed = parseCowdHeader(validCowdHeader(), 1024 * 1024, 't');
+  assert.deepEqual([parsed.grainSectors, parsed.gtesPerGt, parsed.gdEntries, parsed.descriptorSector], [1, 4096, 32, 0]);
+  assert.throws(() => parseCowdHeader(validCowdHeader(), 2047, 't'), /shorter than 2048 bytes/);
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(63), fc.integer({ min: 0, max: 255 })), { maxLength: 12 }), fc.nat(2 ** 31), (edits, fileSize) => {
+      const header = validCowdHeader();
+      for (const [at, value] of edits) header[at] = value;
+      onlyOurErrors(() => parseCowdHeader(header, fileSize, 'fuzz'));
+    }),
+    runs,
+  );
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 2100 }), (bytes) => onlyOurErrors(() => parseCowdHeader(Buffer.from(bytes), 4096, 'fuzz'))), runs);
+});
+
+function validSeSparseHeader(): Buffer {
+  const header = Buffer.alloc(512);
+  const fields: [number, bigint][] = [[0, 0xcafebaben], [1, 0x200000001n], [2, 2048n * 64n], [3, 8n], [4, 64n], [10, 1n], [11, 1n], [16, 2n], [17, 1n], [18, 3n], [19, 64n], [24, 67n]];
+  for (const [index, value] of fields) header.writeBigUInt64LE(value, index * 8);
+  return header;
+}
+
+test('seSparse header and table entries: valid ones decode, mutations and random entries give clear errors', () => {
+  const layout = parseSeSparseHeader(validSeSparseHeader(), 1024 * 1024, 't');
+  assert.deepEqual([layout.gdEntries, layout.tablesSector, layout.grainsSector], [4, 3, 67]);
+  const entry = Buffer.alloc(8);
+  entry.writeBigUInt64LE((3n << 60n) | (5n << 48n) | 2n, 0); // grain number 2 * 4096 + 5, rotated
+  assert.equal(seSparseGrainSector(entry, 0, layout, 't'), 67 + (2 * 4096 + 5) * 8);
+  entry.writeBigUInt64LE(0x1000000000000007n, 0);
+  assert.equal(seSparseTableSector(entry, 0, layout, 't'), 3 + 7 * 64);
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(511), fc.integer({ min: 0, max: 255 })), { maxLength: 12 }), fc.nat(2 ** 31), (edits, fileSize) => {
+      const header = validSeSparseHeader();
+      for (const [at, value] of edits) header[at] = value;
+      onlyOurErrors(() => parseSeSparseHeader(header, fileSize, 'fuzz'));
+    }),
+    runs,
+  );
+  fc.assert(
+    fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), (value) => {
+      const raw = Buffer.alloc(8);
+      raw.writeBigUInt64LE(value, 0);
+      onlyOurErrors(() => seSparseGrainSector(raw, 0, layout, 'fuzz'));
+      onlyOurErrors(() => seSparseTableSector(raw, 0, layout, 'fuzz'));
+    }),
+    runs,
+  );
 });
 
 test('.vmx: the lab file parses; arbitrary text (key safes too) gives clear errors', () => {

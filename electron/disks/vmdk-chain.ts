@@ -1,0 +1,153 @@
+// A VMware snapshot chain read as the VM sees it: the leaf delta the .vmx names, over its parent,
+// over that one's parent, down to the base. A grain the child never wrote shows the parent's
+// bytes; a grain it wrote (even as zeros) hides them. Parents are found by parentFileNameHint
+// and must be inside the VM folder; each link's CID must be the one its child recorded.
+import { realpath, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { LifeboatError } from '../errors.ts';
+import { checkRange, type Disk } from './disk.ts';
+import type { LayerDisk } from './layer.ts';
+import { openDiskImage, type DiskFormat, type DiskImage } from './open-disk.ts';
+import { NO_PARENT } from './vmdk-descriptor.ts';
+
+/** VMware allows 32 snapshots per VM; twice that is a damaged or hostile chain, not a real one. */
+export const MAX_CHAIN_LINKS = 64;
+
+/** One file of the chain as it was read, leaf first. `fileName` is relative to the VM folder. */
+export type ChainLink = { fileName: string; format: DiskFormat; createType: string | null; cid: string | null; parentCid: string | null; capacity: number };
+
+/** `files`: every file read for the disk (descriptors and extents of every link). */
+export type OpenedChain = { disk: Disk; format: DiskFormat; chain: ChainLink[]; files: string[] };
+
+class ChainDisk implements Disk {
+  readonly capacity: number;
+  readonly description: string;
+  private readonly layers: LayerDisk[];
+
+  constructor(layers: LayerDisk[], description: string) {
+    this.layers = layers;
+    this.capacity = (layers[0] as LayerDisk).capacity;
+    this.description = description;
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    checkRange(this, offset, length);
+    const out = Buffer.alloc(length);
+    await this.fill(0, offset, length, out, 0);
+    return out;
+  }
+
+  /** Fills out[at..] from layer `level`, asking the next layer for what this one left to it. */
+  private async fill(level: number, offset: number, length: number, out: Buffer, at: number): Promise<void> {
+    const layer = this.layers[level];
+    if (!layer) return; // below the base: zeros
+    // A parent smaller than its child (qemu allows it) reads as zeros past its end.
+    const inside = Math.min(length, layer.capacity - offset);
+    if (inside <= 0) return;
+    let position = offset;
+    for (const run of await layer.runs(offset, inside)) {
+      const into = at + (position - offset);
+      if (run.state === 'data') (await layer.read(position, run.length)).copy(out, into);
+      else if (run.state === 'parent') await this.fill(level + 1, position, run.length, out, into);
+      position += run.length;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.layers.map((layer) => layer.close()));
+  }
+}
+
+/** Opens a disk as the VM sees it: a snapshot delta is read through its parents. */
+export async function openDisk(path: string): Promise<Disk> {
+  return (await openDiskChain(path)).disk;
+}
+
+export async function openDiskChain(leafPath: string): Promise<OpenedChain> {
+  const leaf = resolve(leafPath);
+  const folder = dirname(leaf);
+  const images: DiskImage[] = [];
+  const chain: ChainLink[] = [];
+  const seen = new Set<string>();
+  try {
+    let path = leaf;
+    for (;;) {
+      const name = relative(folder, path);
+      const identity = await fileIdentity(path);
+      if (identity !== null && seen.has(identity)) {
+        throw new LifeboatError('invalid-source', `${leaf}: the snapshot chain loops (${[...chain.map((link) => link.fileName), name].join(' → ')})`);
+      }
+      if (identity !== null) seen.add(identity);
+      const image = await openDiskImage(path);
+      images.push(image);
+      const child = chain.at(-1);
+      const link: ChainLink = { fileName: name, format: image.format, createType: image.descriptor?.createType ?? null, cid: image.descriptor?.cid ?? null, parentCid: image.descriptor?.parentCid ?? null, capacity: image.disk.capacity };
+      chain.push(link);
+      if (child) checkParentLink(leaf, child, link);
+      const descriptor = image.descriptor;
+      if (!descriptor || descriptor.parentCid === NO_PARENT) break;
+      if (chain.length === MAX_CHAIN_LINKS) throw new LifeboatError('invalid-source', `${leaf}: the snapshot chain is longer than ${MAX_CHAIN_LINKS} links; consolidate the VM's snapshots`);
+      path = await parentPath(folder, path, descriptor.parentFileNameHint as string);
+    }
+  } catch (error) {
+    await Promise.all(images.map((image) => image.disk.close().catch(() => undefined)));
+    throw error;
+  }
+  const first = images[0] as DiskImage;
+  const files = images.flatMap((image) => image.files);
+  if (images.length === 1) return { disk: first.disk, format: first.format, chain, files };
+  const description = `snapshot chain ${chain.map((link) => link.fileName).join(' → ')}`;
+  return { disk: new ChainDisk(images.map((image) => image.disk), description), format: first.format, chain, files };
+}
+
+/** The device and inode of a file, so a chain that comes back to a file by another name (a
+ * hard or symbolic link) is still seen as a loop; null when it cannot be read (opening it then
+ * says why). */
+async function fileIdentity(path: string): Promise<string | null> {
+  try {
+    const { dev, ino } = await stat(path);
+    return `${dev}:${ino}`;
+  } catch (error) {
+    if (typeof (error as NodeJS.ErrnoException).code === 'string') return null;
+    throw error;
+  }
+}
+
+function checkParentLink(leaf: string, child: ChainLink, parent: ChainLink): void {
+  if (parent.cid === null) {
+    throw new LifeboatError('invalid-source', `${leaf}: ${child.fileName} names ${parent.fileName} as its parent, but that file is not a VMDK with a content id (it is ${parent.format})`);
+  }
+  if (parent.cid !== child.parentCid) {
+    throw new LifeboatError('invalid-source', `${leaf}: CID mismatch: ${child.fileName} expects its parent ${parent.fileName} to have CID ${child.parentCid}, it has ${parent.cid} (the parent changed after the snapshot was taken)`);
+  }
+}
+
+/**
+ * Where a delta's parent is. A relative hint is resolved against the child's folder, as VMware
+ * does. An absolute hint (ESXi's /vmfs/volumes/... or Windows' C:\...) names where the VM lived
+ * when the snapshot was taken, not where this folder is now: the parent is looked up by its
+ * base name beside the child, and the CID check proves it is the right file. Either way the
+ * parent must be inside the VM folder: Lifeboat reads nothing the operator did not point it at.
+ */
+async function parentPath(folder: string, childPath: string, hint: string): Promise<string> {
+  const child = relative(folder, childPath);
+  const windows = /^[A-Za-z]:[\\/]/.test(hint) || hint.includes('\\');
+  const absolute = windows || isAbsolute(hint);
+  const candidate = absolute ? join(dirname(childPath), windows ? (hint.split(/[\\/]/).at(-1) ?? '') : basename(hint)) : resolve(dirname(childPath), hint);
+  let real: string;
+  try {
+    real = await realpath(candidate);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code !== 'string') throw error;
+    const where = absolute ? `looked for ${basename(candidate)} in ${dirname(candidate)}` : `looked at ${candidate}`;
+    const why = code === 'ENOENT' || code === 'ENOTDIR' ? 'is missing' : `cannot be opened (${code})`;
+    throw new LifeboatError('invalid-source', `${child}: its parent disk "${hint}" ${why} (${where}); the snapshot chain is broken`);
+  }
+  const realFolder = await realpath(folder);
+  if (real !== realFolder && !real.startsWith(realFolder + sep)) {
+    throw new LifeboatError('invalid-source', `${child}: its parent disk "${hint}" is ${real}, outside the VM folder ${folder}; Lifeboat reads only the VM folder (consolidate the snapshots, or copy the parent in)`);
+  }
+  if (!(await stat(real)).isFile()) throw new LifeboatError('invalid-source', `${child}: its parent disk "${hint}" is not a file`);
+  return candidate;
+}
