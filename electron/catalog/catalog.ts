@@ -361,7 +361,7 @@ export class Catalog {
 
 export type DiskCheckpoint = { watermarks: number[]; complete: boolean };
 
-export type ResourceKind = 'staging-folder' | 'target-folder' | 'partial-point' | 'vsphere-vm' | 'vsphere-hot-added-disk' | 'array-clone';
+export type ResourceKind = 'staging-folder' | 'target-folder' | 'published-file' | 'partial-point' | 'vsphere-vm' | 'vsphere-hot-added-disk' | 'array-clone';
 export type JobResource = { id: number; jobId: string; kind: ResourceKind; ref: Record<string, string>; createdAt: string };
 
 export type AuditEntry = { id: number; at: string; actor: string; action: string; subject: string | null; details: string };

@@ -5,6 +5,7 @@ import type { Job } from '../../shared/domain.ts';
 import { finishedJobStates } from '../../shared/domain.ts';
 import { formatBytes } from '../../shared/format.ts';
 import { LifeboatError } from '../errors.ts';
+import { FrameClient } from '../../shared/frame-client.ts';
 
 export type Output = { json: boolean; print(human: string, data: unknown): void };
 
@@ -37,23 +38,26 @@ export async function follow(api: LifeboatApi, job: Job, out: Output): Promise<J
     const line = `${progress.step}: ${percent}% ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)} at ${formatBytes(progress.bytesPerSecond)}/s`;
     process.stderr.write(interactive ? `\r${line.padEnd(78)}` : `${line}\n`);
   });
-  const ended = await new Promise<Job>((resolve) => {
-    const off = api.on('job.updated', (update) => {
-      if (update.id === job.id && finishedJobStates.has(update.state)) {
-        off();
-        resolve(update);
-      }
+  let offUpdates = (): void => undefined;
+  const ended = new Promise<Job>((resolve, reject) => {
+    offUpdates = api.on('job.updated', (update) => {
+      if (update.id === job.id && finishedJobStates.has(update.state)) resolve(update);
     });
-    void api.invoke('jobs.get', { jobId: job.id }).then(({ job: current }) => {
-      if (finishedJobStates.has(current.state)) {
-        off();
-        resolve(current);
-      }
-    });
+    api.invoke('jobs.get', { jobId: job.id }).then(({ job: current }) => {
+      if (finishedJobStates.has(current.state)) resolve(current);
+    }, reject);
   });
-  offProgress();
-  if (interactive) process.stderr.write('\n');
-  return ended;
+  // A served engine can go away under us (killed, or its machine stopped): say so and fail.
+  const lost = api instanceof FrameClient ? api.disconnection.then((reason): never => {
+    throw new LifeboatError('unavailable', `lost the engine while following job ${job.id} (${reason}); \`lifeboat jobs show ${job.id}\` tells how it ended`);
+  }) : new Promise<never>(() => undefined);
+  try {
+    return await Promise.race([ended, lost]);
+  } finally {
+    offUpdates();
+    offProgress();
+    if (interactive) process.stderr.write('\n');
+  }
 }
 
 export function describeJob(job: Job): string {

@@ -16,6 +16,7 @@ import { connect } from './connect.ts';
 import { describeJob, localPath, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
 import { promptsCommand, restoreTapeCommand, tapeCommand } from './tape-commands.ts';
 import { serve } from './serve.ts';
+import { exitCodeOf, onStopSignal } from './signals.ts';
 import { instantCommand } from './instant-commands.ts';
 import { arrayCommand, snapshotsCommand } from './array-commands.ts';
 import { copiesCommand, copiesText, keysCommand, passwordFrom, reposCommand, sourceChoice } from './copy-commands.ts';
@@ -235,7 +236,15 @@ export async function main(argv: string[]): Promise<number> {
   // Who is at the keyboard, for the audit log and the four-eyes rule.
   const operator = values.operator ?? userInfo().username;
   const connection = await connect(home);
-  try {
+  const engine = connection.engine;
+  // The command's own engine stops on a signal as a served one does: jobs interrupted, not lost.
+  const signals = engine
+    ? onStopSignal(async (signal) => {
+        process.stderr.write(`lifeboat: ${signal}: stopping; running jobs are interrupted (\`lifeboat jobs resume <id>\` continues a restore)\n`);
+        await engine.close();
+      })
+    : null;
+  const run = async (): Promise<number> => {
     const { api } = connection;
     switch (command) {
       case 'vms': {
@@ -453,8 +462,14 @@ export async function main(argv: string[]): Promise<number> {
       default:
         throw new UsageError(`unknown command ${command}; \`lifeboat --help\` lists them`);
     }
+  };
+  try {
+    const code = await run();
+    const signal = signals?.received();
+    return signal ? exitCodeOf(signal) : code;
   } finally {
     await connection.close();
+    signals?.remove();
   }
 }
 

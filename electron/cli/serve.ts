@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Engine } from '../engine/engine.ts';
 import { LifeboatError } from '../errors.ts';
 import { startConsoleServer } from '../rpc/ws-server.ts';
+import { onStopSignal, type StopSignal } from './signals.ts';
 
 export async function serve(options: { home: string; host: string; port: number; rendererDir: string; allowRemote: boolean; json: boolean }): Promise<number> {
   try {
@@ -19,11 +20,11 @@ export async function serve(options: { home: string; host: string; port: number;
   });
   const url = `${server.url}/#token=${server.mintToken()}`;
   console.log(options.json ? JSON.stringify({ url, home: options.home }) : `Lifeboat console: ${url}\n(home ${options.home}; Ctrl+C stops)`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  await server.close();
+  // A stop signal is how a served engine is meant to end: running jobs are interrupted (a local
+  // restore resumes with `lifeboat jobs resume`), and their followers hear so before the servers close.
+  const signal = await new Promise<StopSignal>((resolve) => onStopSignal(async (received) => resolve(received)));
+  process.stderr.write(`lifeboat: ${signal}: stopping the engine\n`);
   await engine.close();
+  await server.close();
   return 0;
 }

@@ -8,6 +8,8 @@ import type { EngineEvents } from './events.ts';
 import type { JobWork } from './job-work.ts';
 import { runPlan, type StepContext, type StepDefinition } from './plan.ts';
 import { RateMeter } from './rate-meter.ts';
+import { isResumableJob } from './resumable.ts';
+import { killPoint } from './kill-point.ts';
 
 const PROGRESS_EVENT_MS = 250;
 const PROGRESS_PERSIST_MS = 2000;
@@ -30,6 +32,15 @@ function stageFigures(stages: Record<string, number>): { stages?: Record<string,
 }
 
 type Running = { job: Job; controller: AbortController; done: Promise<void> };
+
+/** The abort reason when the engine stops, told apart from an operator's cancel: such a job ends
+ * interrupted (resumable where its kind allows), never "cancelled by the operator". */
+class EngineStopping extends Error {
+  constructor() {
+    super('the engine stopped while this job ran');
+  }
+}
+const STOPPED_BEFORE_START = 'the engine stopped before this job started';
 
 export class JobQueue {
   private readonly running = new Map<string, Running>();
@@ -54,7 +65,7 @@ export class JobQueue {
     const stale = this.catalog.jobsInState(['running', 'waiting-for-operator', 'queued']);
     const now = new Date().toISOString();
     return stale.map((job) => {
-      const message = job.state === 'queued' ? 'the engine stopped before this job started' : 'the engine stopped while this job ran';
+      const message = job.state === 'queued' ? STOPPED_BEFORE_START : new EngineStopping().message;
       this.catalog.addJobEvent(job.id, { at: now, level: 'warning', step: job.currentStep, message });
       return this.catalog.updateJob(job.id, { state: 'interrupted', endedAt: now, error: message });
     });
@@ -82,6 +93,7 @@ export class JobQueue {
       requestedBy: spec.requestedBy ?? null,
     };
     this.catalog.insertJob(job, spec.params);
+    killPoint('job-queued');
     this.factories.set(job.id, factory);
     if (spec.outsideLimit) this.unlimited.add(job.id);
     this.events.emit('job.updated', job);
@@ -89,9 +101,15 @@ export class JobQueue {
     return job;
   }
 
+  /** Jobs this queue runs or will run (held jobs aside): what a drain waits for. */
+  unfinished(): Job[] {
+    return [...[...this.running.values()].map((entry) => entry.job), ...this.catalog.jobsInState(['queued']).filter((job) => this.factories.has(job.id))];
+  }
+
   /** Resolves when nothing is queued or running (held jobs aside). */
   async idle(): Promise<void> {
     for (let round = 0; round < 100_000; round++) {
+      if (this.closed) return;
       const busy = [...this.running.values()].map((entry) => entry.done);
       if (busy.length === 0 && this.catalog.jobsInState(['queued']).every((job) => !this.factories.has(job.id))) return;
       await Promise.allSettled(busy.length > 0 ? busy : [new Promise((resolve) => setTimeout(resolve, 10))]);
@@ -190,6 +208,7 @@ export class JobQueue {
   private async execute(queued: Job, factory: WorkFactory, signal: AbortSignal): Promise<void> {
     const jobId = queued.id;
     let job = this.update(jobId, { state: 'running', startedAt: new Date().toISOString() });
+    killPoint('job-running');
     let currentStep: string | null = null;
     const meter = new RateMeter();
     let lastEvent = 0;
@@ -264,6 +283,10 @@ export class JobQueue {
       );
       succeeded = true;
     } catch (error) {
+      if (signal.reason instanceof EngineStopping) {
+        await this.endStopped(jobId, work, log);
+        return;
+      }
       const wire = toWireError(error);
       const cancelled = wire.code === 'cancelled' || signal.aborted;
       log(cancelled ? 'cancelled by the operator' : wire.message, cancelled ? 'warning' : 'error');
@@ -288,14 +311,41 @@ export class JobQueue {
     } catch (error) {
       log(`cleanup after success failed, the janitor will retry at the next start: ${toWireError(error).message}`, 'warning');
     }
+    killPoint('job-succeeding');
     log('job succeeded');
     this.catalog.addJobSample(jobId, Date.now(), last.bytesDone);
     this.update(jobId, { ...last, state: 'succeeded', endedAt: new Date().toISOString(), result: { ...work.result(), ...stageFigures(stages) }, currentStep: null });
   }
 
+  /** A job the engine stopped: interrupted. A resumable one keeps what its resume needs (its
+   * recorded resources stay open, and the janitor keeps them); any other is cleaned up now. */
+  private async endStopped(jobId: string, work: JobWork | null, log: (message: string, level?: 'info' | 'warning' | 'error') => void): Promise<void> {
+    const resumable = isResumableJob(this.catalog, jobId);
+    log(`${new EngineStopping().message}; ${resumable ? '`lifeboat jobs resume` continues it, `lifeboat jobs discard` removes what it left' : 'start it again'}`, 'warning');
+    if (!resumable) {
+      try {
+        await work?.finish(false);
+        this.catalog.releaseResources(jobId);
+      } catch (cleanupError) {
+        log(`cleanup failed, the janitor will retry at the next start: ${toWireError(cleanupError).message}`, 'error');
+      }
+    }
+    this.update(jobId, { state: 'interrupted', error: new EngineStopping().message, endedAt: new Date().toISOString(), result: work?.result() ?? null });
+  }
+
+  /** Stops the queue as the engine stops: nothing new is taken, running jobs end interrupted
+   * ("the engine stopped"), and jobs that had not started are marked so at once. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const running of this.running.values()) running.controller.abort();
+    for (const running of this.running.values()) running.controller.abort(new EngineStopping());
     await Promise.allSettled([...this.running.values()].map((running) => running.done));
+    const now = new Date().toISOString();
+    for (const jobId of this.factories.keys()) {
+      const job = this.catalog.getJob(jobId);
+      if (job?.state !== 'queued') continue;
+      this.catalog.addJobEvent(jobId, { at: now, level: 'warning', step: null, message: STOPPED_BEFORE_START });
+      this.update(jobId, { state: 'interrupted', endedAt: now, error: STOPPED_BEFORE_START });
+    }
+    this.factories.clear();
   }
 }
