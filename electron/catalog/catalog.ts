@@ -193,6 +193,15 @@ export class Catalog {
     return this.getJob(id) as Job;
   }
 
+  /** A job's end and the release of what it recorded, in one transaction: dying between the two
+   * would leave a succeeded job's published files to the janitor, or an ended job unreleased. */
+  endJob(id: string, patch: JobPatch): Job {
+    return this.db.transaction(() => {
+      this.releaseResources(id);
+      return this.updateJob(id, patch);
+    })();
+  }
+
   getJob(id: string): Job | null {
     const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
     return row ? jobFromRow(row) : null;

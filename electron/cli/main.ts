@@ -12,7 +12,7 @@ import { Engine } from '../engine/engine.ts';
 import { toWireError } from '../errors.ts';
 import { resolveHome } from '../home.ts';
 import { createLab } from '../lab/create-lab.ts';
-import { connect } from './connect.ts';
+import { connect, drainThenClose } from './connect.ts';
 import { describeJob, localPath, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
 import { promptsCommand, restoreTapeCommand, tapeCommand } from './tape-commands.ts';
 import { serve } from './serve.ts';
@@ -228,7 +228,8 @@ export async function main(argv: string[]): Promise<number> {
       });
       out.print(`lab ready in ${engine.paths.lab}: ${vms.map((vm) => vm.name).join(', ')}`, vms);
     } finally {
-      await engine.close();
+      // The lab's backups queued index jobs: they finish before the engine closes.
+      await drainThenClose(engine);
     }
     return 0;
   }

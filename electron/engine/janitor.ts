@@ -31,7 +31,9 @@ async function removeOne(resource: JobResource, clients: Map<string, Promise<Vsp
       await rm(resource.ref.path as string, { recursive: true, force: true });
       return `removed ${resource.ref.path}`;
     case 'published-file':
-      // A file a restore had moved into its target before it stopped: undone with the restore.
+      // A file a restore had moved into its target before it stopped: undone with the restore,
+      // unless the restore succeeded (its cleanup failed after, and left its records open).
+      if (deps.catalog.getJob(resource.jobId)?.state === 'succeeded') return `kept ${resource.ref.path}: its restore succeeded`;
       await rm(resource.ref.path as string, { force: true });
       return `removed ${resource.ref.path}`;
     case 'target-folder':

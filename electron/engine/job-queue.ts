@@ -290,13 +290,8 @@ export class JobQueue {
       const wire = toWireError(error);
       const cancelled = wire.code === 'cancelled' || signal.aborted;
       log(cancelled ? 'cancelled by the operator' : wire.message, cancelled ? 'warning' : 'error');
-      try {
-        await work?.finish(false);
-        this.catalog.releaseResources(jobId);
-      } catch (cleanupError) {
-        log(`cleanup failed, the janitor will retry at the next start: ${toWireError(cleanupError).message}`, 'error');
-      }
-      this.update(jobId, {
+      const cleaned = await this.cleanUp(work, false, log);
+      this.end(jobId, cleaned, {
         ...last,
         state: cancelled ? 'cancelled' : 'failed',
         error: cancelled ? 'cancelled by the operator' : wire.message,
@@ -305,16 +300,28 @@ export class JobQueue {
       });
       return;
     }
-    try {
-      await work.finish(succeeded);
-      this.catalog.releaseResources(jobId);
-    } catch (error) {
-      log(`cleanup after success failed, the janitor will retry at the next start: ${toWireError(error).message}`, 'warning');
-    }
+    const cleaned = await this.cleanUp(work, succeeded, log);
     killPoint('job-succeeding');
     log('job succeeded');
     this.catalog.addJobSample(jobId, Date.now(), last.bytesDone);
-    this.update(jobId, { ...last, state: 'succeeded', endedAt: new Date().toISOString(), result: { ...work.result(), ...stageFigures(stages) }, currentStep: null });
+    // Until this commits, the job is unfinished: an engine dying before it leaves it to resume.
+    this.end(jobId, cleaned, { ...last, state: 'succeeded', endedAt: new Date().toISOString(), result: { ...work.result(), ...stageFigures(stages) }, currentStep: null });
+  }
+
+  /** The work's own cleanup; false when it failed (its records stay for the janitor). */
+  private async cleanUp(work: JobWork | null, succeeded: boolean, log: (message: string, level?: 'info' | 'warning' | 'error') => void): Promise<boolean> {
+    try {
+      await work?.finish(succeeded);
+      return true;
+    } catch (error) {
+      log(`cleanup${succeeded ? ' after success' : ''} failed, the janitor will retry at the next start: ${toWireError(error).message}`, succeeded ? 'warning' : 'error');
+      return false;
+    }
+  }
+
+  /** Ends a job; with `release`, its records go in the same transaction (see Catalog.endJob). */
+  private end(jobId: string, release: boolean, patch: JobPatch): void {
+    this.events.emit('job.updated', release ? this.catalog.endJob(jobId, patch) : this.catalog.updateJob(jobId, patch));
   }
 
   /** A job the engine stopped: interrupted. A resumable one keeps what its resume needs (its
@@ -322,15 +329,8 @@ export class JobQueue {
   private async endStopped(jobId: string, work: JobWork | null, log: (message: string, level?: 'info' | 'warning' | 'error') => void): Promise<void> {
     const resumable = isResumableJob(this.catalog, jobId);
     log(`${new EngineStopping().message}; ${resumable ? '`lifeboat jobs resume` continues it, `lifeboat jobs discard` removes what it left' : 'start it again'}`, 'warning');
-    if (!resumable) {
-      try {
-        await work?.finish(false);
-        this.catalog.releaseResources(jobId);
-      } catch (cleanupError) {
-        log(`cleanup failed, the janitor will retry at the next start: ${toWireError(cleanupError).message}`, 'error');
-      }
-    }
-    this.update(jobId, { state: 'interrupted', error: new EngineStopping().message, endedAt: new Date().toISOString(), result: work?.result() ?? null });
+    const cleaned = !resumable && (await this.cleanUp(work, false, log));
+    this.end(jobId, cleaned, { state: 'interrupted', error: new EngineStopping().message, endedAt: new Date().toISOString(), result: work?.result() ?? null });
   }
 
   /** Stops the queue as the engine stops: nothing new is taken, running jobs end interrupted
