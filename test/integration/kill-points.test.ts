@@ -59,7 +59,7 @@ async function assertRestored(engine: Engine, job: Job, target: string): Promise
 before(async () => {
   const source = join(dir, 'source');
   await mkdir(source);
-  for (const [index, mib] of [32, 16].entries()) {
+  for (const [index, mib] of [48, 24].entries()) {
     const raw = join(dir, `disk${index}.raw`);
     await writeMixedRaw(raw, mib, index + 5);
     qemuImg('convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=monolithicFlat', raw, join(source, `${VM}${index === 0 ? '' : `_${index}`}.vmdk`));
