@@ -464,14 +464,16 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command ${command}; \`lifeboat --help\` lists them`);
     }
   };
+  let code: number;
   try {
-    const code = await run();
-    const signal = signals?.received();
-    return signal ? exitCodeOf(signal) : code;
+    code = await run();
   } finally {
     await connection.close();
     signals?.remove();
   }
+  // A stop signal (during the job or while its follow-ups drained) is the command's end.
+  const signal = signals?.received();
+  return signal ? exitCodeOf(signal) : code;
 }
 
 const invokedDirectly = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];

@@ -5,7 +5,7 @@ import { finishedJobStates, type Job, type JobKind, type JobStep } from '../../s
 import type { Catalog, JobPatch } from '../catalog/catalog.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import type { EngineEvents } from './events.ts';
-import type { JobWork } from './job-work.ts';
+import { ResumeBlocked, type JobWork } from './job-work.ts';
 import { runPlan, type StepContext, type StepDefinition } from './plan.ts';
 import { RateMeter } from './rate-meter.ts';
 import { isResumableJob } from './resumable.ts';
@@ -284,7 +284,11 @@ export class JobQueue {
       succeeded = true;
     } catch (error) {
       if (signal.reason instanceof EngineStopping) {
-        await this.endStopped(jobId, work, log);
+        await this.endInterrupted(jobId, work, new EngineStopping().message, log);
+        return;
+      }
+      if (error instanceof ResumeBlocked) {
+        await this.endInterrupted(jobId, work, error.message, log);
         return;
       }
       const wire = toWireError(error);
@@ -324,13 +328,14 @@ export class JobQueue {
     this.events.emit('job.updated', release ? this.catalog.endJob(jobId, patch) : this.catalog.updateJob(jobId, patch));
   }
 
-  /** A job the engine stopped: interrupted. A resumable one keeps what its resume needs (its
-   * recorded resources stay open, and the janitor keeps them); any other is cleaned up now. */
-  private async endStopped(jobId: string, work: JobWork | null, log: (message: string, level?: 'info' | 'warning' | 'error') => void): Promise<void> {
+  /** A job the engine stopped, or a resume that cannot go on yet: interrupted. A resumable one
+   * keeps what its resume needs (its records stay open, and the janitor keeps them); any other
+   * is cleaned up now. */
+  private async endInterrupted(jobId: string, work: JobWork | null, reason: string, log: (message: string, level?: 'info' | 'warning' | 'error') => void): Promise<void> {
     const resumable = isResumableJob(this.catalog, jobId);
-    log(`${new EngineStopping().message}; ${resumable ? '`lifeboat jobs resume` continues it, `lifeboat jobs discard` removes what it left' : 'start it again'}`, 'warning');
+    log(`${reason}; ${resumable ? '`lifeboat jobs resume` continues it, `lifeboat jobs discard` removes what it left' : 'start it again'}`, 'warning');
     const cleaned = !resumable && (await this.cleanUp(work, false, log));
-    this.end(jobId, cleaned, { state: 'interrupted', error: new EngineStopping().message, endedAt: new Date().toISOString(), result: work?.result() ?? null });
+    this.end(jobId, cleaned, { state: 'interrupted', error: reason, endedAt: new Date().toISOString(), result: work?.result() ?? null });
   }
 
   /** Stops the queue as the engine stops: nothing new is taken, running jobs end interrupted

@@ -10,7 +10,7 @@ import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
-import type { JobWork } from '../engine/job-work.ts';
+import { ResumeBlocked, type JobWork } from '../engine/job-work.ts';
 import type { StepContext } from '../engine/plan.ts';
 import { LocalVmWriter } from './local-vm-writer.ts';
 
@@ -75,12 +75,22 @@ export class EntireVmLocalRestore implements JobWork {
   }
 
   private async initialize(context: StepContext): Promise<void> {
+    try {
+      await this.claim(context);
+    } catch (error) {
+      // Nothing of the earlier run was touched before the claim: keep it for another resume.
+      if (this.checkpoints?.resuming && !this.writer && error instanceof Error) throw new ResumeBlocked(error instanceof LifeboatError ? error.code : 'internal', `cannot resume yet: ${error.message}`);
+      throw error;
+    }
+    context.log(`data movers: ${this.pool.size} worker threads read, decompress, verify and write in parallel`);
+  }
+
+  private async claim(context: StepContext): Promise<void> {
     const point = await resolvePoint(this.repository, this.request.vmId, this.request.pointId);
     this.point = point;
     this.bytesTotal = point.disks.reduce((sum, disk) => sum + dataBytesOf(disk), 0);
     context.log(`point ${point.point.sequence} of ${point.point.vmName} (${point.chain.length} link(s) in its chain), ${this.bytesTotal} bytes of data to write`);
     this.writer = await LocalVmWriter.claim({ target: this.request.targetPath, jobId: this.jobId, resuming: this.checkpoints?.resuming ?? null, manifest: point.point, newName: this.request.newName, bytesNeeded: this.bytesTotal, context });
-    context.log(`data movers: ${this.pool.size} worker threads read, decompress, verify and write in parallel`);
   }
 
   private async transferDisks(context: StepContext): Promise<void> {

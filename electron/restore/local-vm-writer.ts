@@ -48,7 +48,8 @@ export class LocalVmWriter {
     this.diskFiles = diskFileNames(manifest, newName);
   }
 
-  /** Records the folders for the janitor, claims the target and checks it has room. */
+  /** Records the folders for the janitor, claims the target and checks it has room (a resumed
+   * restore passed that check and writes over its own files). */
   static async claim(options: { target: string; jobId: string; resuming: Resuming | null; manifest: VmLayout; newName: string | undefined; bytesNeeded: number; context: StepContext }): Promise<LocalVmWriter> {
     const target = resolve(options.target);
     options.context.resources.record('target-folder', { path: target });
@@ -56,7 +57,7 @@ export class LocalVmWriter {
     killPoint('restore-recorded');
     const folder = await LocalVmFolder.claim(target, options.jobId, options.resuming);
     killPoint('restore-claimed');
-    const free = await folder.freeBytes();
+    const free = options.resuming ? Infinity : await folder.freeBytes();
     if (free < options.bytesNeeded) {
       await folder.discard();
       throw new LifeboatError('target-full', `target ${folder.path} has ${free} bytes free; the VM needs ${options.bytesNeeded}`);

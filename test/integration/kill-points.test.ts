@@ -4,7 +4,7 @@
 // source. A kill during a resume, during a discard and during the start-up janitor as well.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { Engine } from '../../electron/engine/engine.ts';
@@ -150,5 +150,24 @@ test('killed while the start-up janitor removes what another job left: the resum
     const interrupted = restoreInto(engine, resumable);
     const resumed = await runJob(engine, await engine.resumeJob(interrupted.id, 'test'));
     await assertRestored(engine, resumed, resumable);
+  });
+});
+
+test('a resume that cannot go on (a stranger file in the target) keeps everything and stays interrupted', async () => {
+  const target = join(dir, 'out-blocked');
+  await killedRestore(target, 'checkpoint:2');
+  await withEngine(async (engine) => {
+    await engine.janitor;
+    const interrupted = restoreInto(engine, target);
+    const before = (await readdir(join(target, `.lifeboat-restore-${interrupted.id}`))).sort();
+    await writeFile(join(target, 'stranger.txt'), 'not the restore\'s');
+    const blocked = await runJob(engine, await engine.resumeJob(interrupted.id, 'test'));
+    assert.equal(blocked.state, 'interrupted');
+    assert.match(blocked.error ?? '', /^cannot resume yet: target folder .* is not empty/);
+    assert.deepEqual((await readdir(join(target, `.lifeboat-restore-${interrupted.id}`))).sort(), before, 'the staged files are all still there');
+    await rm(join(target, 'stranger.txt'));
+    const resumed = await runJob(engine, await engine.resumeJob(interrupted.id, 'test'));
+    assert.ok(engine.catalog.jobEvents(resumed.id).some((event) => /resuming from its checkpoint/.test(event.message)));
+    await assertRestored(engine, resumed, target);
   });
 });
