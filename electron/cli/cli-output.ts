@@ -5,7 +5,6 @@ import type { Job } from '../../shared/domain.ts';
 import { finishedJobStates } from '../../shared/domain.ts';
 import { formatBytes } from '../../shared/format.ts';
 import { LifeboatError } from '../errors.ts';
-import { FrameClient } from '../../shared/frame-client.ts';
 
 export type Output = { json: boolean; print(human: string, data: unknown): void };
 
@@ -47,8 +46,9 @@ export async function follow(api: LifeboatApi, job: Job, out: Output): Promise<J
       if (finishedJobStates.has(current.state)) resolve(current);
     }, reject);
   });
-  // A served engine can go away under us (killed, or its machine stopped): say so and fail.
-  const lost = api instanceof FrameClient ? api.disconnection.then((reason): never => {
+  // The engine can go away under us (a served one killed, the command's own one stopped by a
+  // signal while its job goes back to the queue): say so and fail.
+  const lost = api.disconnection ? api.disconnection.then((reason): never => {
     throw new LifeboatError('unavailable', `lost the engine while following job ${job.id} (${reason}); \`lifeboat jobs show ${job.id}\` tells how it ended`);
   }) : new Promise<never>(() => undefined);
   try {

@@ -9,8 +9,10 @@ import { connectLocalSocket, engineIsRunning } from '../rpc/local-socket.ts';
 
 export type Connection = { api: LifeboatApi; engine: Engine | null; close(): Promise<void> };
 
+/** The command's own engine, as the CLI sees it; `disconnection` is its stop (see follow). */
 export function inProcessApi(engine: Engine): LifeboatApi {
   return {
+    disconnection: engine.stopped,
     invoke: <C extends RequestChannel>(channel: C, request: RequestOf<C>) => dispatch(engine, channel, request) as Promise<ResponseOf<C>>,
     on: <E extends EventChannel>(event: E, listener: (payload: EventOf<E>) => void) => engine.events.on(event, listener),
   };

@@ -13,7 +13,7 @@ import { Repository } from '../repository/repository.ts';
 import { EntireVmLocalRestore, restoreSteps, type RestoreRequest } from '../restore/entire-vm-local.ts';
 import { WorkerPool, workerDecoder } from '../workers/pool.ts';
 import { EngineEvents } from './events.ts';
-import { JobQueue, type FaultInjector } from './job-queue.ts';
+import { JobQueue, type FaultInjector, type WorkFactory } from './job-queue.ts';
 import { runJanitor } from './janitor.ts';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -95,7 +95,7 @@ export class Engine {
     const repository = primary.withKeys(this.keys.storedKey);
     this.repository = repository;
     this.pool = pool;
-    this.jobs = new JobQueue(catalog, this.events, concurrentJobs, injectFault);
+    this.jobs = new JobQueue(catalog, this.events, concurrentJobs, injectFault, (job) => this.rerunWork(job));
     this.copies = new CopyService({ catalog, jobs: this.jobs, pool, primary: repository, keys: this.keys });
     this.tape = new TapeService({
       folder: join(paths.home, 'tape'),
@@ -527,7 +527,15 @@ export class Engine {
     );
   }
 
-  /** Indexes a point's files (done on its own after every backup). */
+  /** An index job the engine stopped runs again at the next start: indexing a point replaces
+   * its rows, so a second run is safe. (An encrypted point's key must then be remembered.) */
+  private rerunWork(job: Job): WorkFactory | null {
+    const params = job.kind === 'index' ? (this.catalog.jobParams(job.id) as { vmId?: unknown; pointId?: unknown } | null) : null;
+    if (typeof params?.vmId !== 'string' || typeof params.pointId !== 'string') return null;
+    const { vmId, pointId } = params;
+    return () => new IndexPointWork(this.repository, this.catalog, vmId, pointId);
+  }
+
   /** Indexes a point's files; `repository` holds the key when the backup just sealed the point. */
   startIndex(vmId: string, vmName: string, pointId: string, actor: string, repository = this.repository): Job {
     this.catalog.audit(actor, 'files.index', vmId, { pointId });
@@ -744,6 +752,11 @@ export class Engine {
   }
 
   private closing: Promise<void> | null = null;
+  private markStopped: (reason: string) => void = () => undefined;
+  /** Resolves once a stop has ended the running jobs (for an in-process follower). */
+  readonly stopped: Promise<string> = new Promise((resolve) => {
+    this.markStopped = resolve;
+  });
 
   /** Has a stop begun (a signal, or the owner's close)? */
   get stopping(): boolean {
@@ -761,6 +774,7 @@ export class Engine {
 
   private async shutDown(): Promise<void> {
     await this.jobs.close();
+    this.markStopped('the engine stopped');
     await this.socket.close();
     await this.janitor;
     for (const browser of this.browsers.values()) await browser.then((opened) => opened.close()).catch(() => undefined);

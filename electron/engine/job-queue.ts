@@ -20,6 +20,9 @@ const PROGRESS_PERSIST_MS = 2000;
  * waits for a free slot. */
 export type JobSpec = { kind: JobKind; vmId: string | null; vmName: string; summary: string; params: unknown; steps: readonly StepDefinition[]; requestedBy?: string; holdFor?: string; outsideLimit?: boolean };
 export type WorkFactory = (job: Job) => JobWork;
+/** The work of a job that is safe to run again from its parameters alone (an index job): such a
+ * job the engine stopped stays queued and runs at the next start. Null: not rerunnable. */
+export type Rerun = (job: Job) => WorkFactory | null;
 /** Test hook: fail a job right after one of its steps did its work. */
 export type FaultInjector = (job: Job, step: string) => boolean;
 
@@ -41,6 +44,7 @@ class EngineStopping extends Error {
   }
 }
 const STOPPED_BEFORE_START = 'the engine stopped before this job started';
+const RUNS_AT_NEXT_START = 'the engine stopped; this job runs again at its next start';
 
 export class JobQueue {
   private readonly running = new Map<string, Running>();
@@ -52,23 +56,35 @@ export class JobQueue {
   private readonly concurrency: number;
 
   private readonly injectFault: FaultInjector | null;
+  private readonly rerun: Rerun;
 
-  constructor(catalog: Catalog, events: EngineEvents, concurrency: number, injectFault: FaultInjector | null = null) {
+  constructor(catalog: Catalog, events: EngineEvents, concurrency: number, injectFault: FaultInjector | null = null, rerun: Rerun = () => null) {
     this.catalog = catalog;
     this.events = events;
     this.concurrency = concurrency;
     this.injectFault = injectFault;
+    this.rerun = rerun;
   }
 
-  /** Marks what a previous engine left running as interrupted; returns those jobs. */
+  /** What a previous engine left unfinished: a rerunnable job is queued again (and starts),
+   * any other is marked interrupted. Returns the interrupted ones. */
   recoverAfterRestart(): Job[] {
     const stale = this.catalog.jobsInState(['running', 'waiting-for-operator', 'queued']);
     const now = new Date().toISOString();
-    return stale.map((job) => {
+    const interrupted = stale.flatMap((job) => {
+      const factory = job.state === 'waiting-for-operator' ? null : this.rerun(job);
+      if (factory) {
+        this.catalog.addJobEvent(job.id, { at: now, level: 'info', step: null, message: 'queued again after the engine restarted' });
+        this.catalog.updateJob(job.id, { state: 'queued', error: null, endedAt: null, currentStep: null, steps: job.steps.map((step) => ({ ...step, state: 'pending' })) });
+        this.factories.set(job.id, factory);
+        return [];
+      }
       const message = job.state === 'queued' ? STOPPED_BEFORE_START : new EngineStopping().message;
       this.catalog.addJobEvent(job.id, { at: now, level: 'warning', step: job.currentStep, message });
-      return this.catalog.updateJob(job.id, { state: 'interrupted', endedAt: now, error: message });
+      return [this.catalog.updateJob(job.id, { state: 'interrupted', endedAt: now, error: message })];
     });
+    this.pump();
+    return interrupted;
   }
 
   submit(spec: JobSpec, factory: WorkFactory): Job {
@@ -284,7 +300,11 @@ export class JobQueue {
       succeeded = true;
     } catch (error) {
       if (signal.reason instanceof EngineStopping) {
-        await this.endInterrupted(jobId, work, new EngineStopping().message, log);
+        if (this.rerun(job)) {
+          log(RUNS_AT_NEXT_START, 'warning');
+          const cleaned = await this.cleanUp(work, false, log);
+          this.end(jobId, cleaned, { state: 'queued', currentStep: null, steps: job.steps.map((step) => ({ ...step, state: 'pending' })) });
+        } else await this.endInterrupted(jobId, work, new EngineStopping().message, log);
         return;
       }
       if (error instanceof ResumeBlocked) {
@@ -339,7 +359,8 @@ export class JobQueue {
   }
 
   /** Stops the queue as the engine stops: nothing new is taken, running jobs end interrupted
-   * ("the engine stopped"), and jobs that had not started are marked so at once. */
+   * ("the engine stopped"), and jobs that had not started are marked so at once; rerunnable
+   * ones stay queued for the next start instead. */
   async close(): Promise<void> {
     this.closed = true;
     for (const running of this.running.values()) running.controller.abort(new EngineStopping());
@@ -348,8 +369,9 @@ export class JobQueue {
     for (const jobId of this.factories.keys()) {
       const job = this.catalog.getJob(jobId);
       if (job?.state !== 'queued') continue;
-      this.catalog.addJobEvent(jobId, { at: now, level: 'warning', step: null, message: STOPPED_BEFORE_START });
-      this.update(jobId, { state: 'interrupted', endedAt: now, error: STOPPED_BEFORE_START });
+      const rerunnable = this.rerun(job) !== null;
+      this.catalog.addJobEvent(jobId, { at: now, level: 'warning', step: null, message: rerunnable ? RUNS_AT_NEXT_START : STOPPED_BEFORE_START });
+      if (!rerunnable) this.update(jobId, { state: 'interrupted', endedAt: now, error: STOPPED_BEFORE_START });
     }
     this.factories.clear();
   }

@@ -185,3 +185,28 @@ test('SIGTERM to a command running its own engine mid-restore: interrupted, exit
   assert.equal(job.state, 'interrupted');
   await resumesIdentical(home, job.id, raw, target, 'own');
 });
+
+test('an index job the engine stopped (SIGTERM) or died under (SIGKILL) stays queued and runs at the next start', async () => {
+  const home = join(await tempDir(), 'home');
+  const lab = await lifeboat(home, ['--json', 'lab', 'create', '--vms', '1', '--points', '1', '--disk-mib', '16']);
+  assert.equal(lab.code, 0, lab.stderr);
+  const [vm] = JSON.parse(lab.stdout) as { name: string; folder: string }[];
+  assert.ok(vm);
+  // The second job to run is the new point's index job: the signal comes as it starts.
+  for (const [killWith, exitCode] of [['SIGTERM@parent', 128 + 15], ['SIGKILL', 128 + 9]] as const) {
+    const backup = await lifeboat(home, ['backup', `local:${vm.folder}`], { LIFEBOAT_KILL_AT: 'job-running:2', LIFEBOAT_KILL_WITH: killWith });
+    assert.equal(backup.code, exitCode, backup.stderr);
+    const index = jobsOf(home).filter((job) => job.kind === 'index').at(-1);
+    assert.ok(index);
+    assert.equal(index.state, killWith.startsWith('SIGTERM') ? 'queued' : 'running', 'left queued by a stop, running by a death');
+    const next = await lifeboat(home, ['jobs']);
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(next.stderr, /finishing index job/);
+    const rerun = jobsOf(home).find((job) => job.id === index.id);
+    assert.equal(rerun?.state, 'succeeded', rerun?.error ?? '');
+    assert.ok(rerun?.events.includes('queued again after the engine restarted') ?? false);
+  }
+  const search = await lifeboat(home, ['--json', 'files', 'search', 'notes.txt']);
+  const [hit] = JSON.parse(search.stdout) as { versions: { sequence: number }[] }[];
+  assert.deepEqual(hit?.versions.map((version) => version.sequence).sort(), [1, 2, 3]);
+});
