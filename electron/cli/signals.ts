@@ -1,7 +1,8 @@
 // How a process that runs an engine (`lifeboat serve`, or a CLI command's own engine) ends on
 // SIGINT, SIGTERM or SIGHUP: it stops the engine (no new work, running jobs interrupted and
-// resumable, servers and catalog closed) and exits 128 + the signal's number, within seconds
-// even if something hangs. A repeated signal (a terminal signals the whole process group, and
+// resumable, servers and catalog closed) and exits, within seconds even if something hangs:
+// `serve` with 0 (a signal is how it is meant to end), a command with 128 + the signal's number
+// (its job did not finish). A repeated signal (a terminal signals the whole process group, and
 // bin/lifeboat.js forwards it too) does not start a second stop.
 import { constants } from 'node:os';
 
