@@ -25,7 +25,7 @@ function untilStopped(finished: boolean[]): WorkFactory {
 
 const spec = (kind: JobSpec['kind'], vmId: string): JobSpec => ({ kind, vmId, vmName: vmId, summary: `${kind} of ${vmId}`, params: {}, steps: [{ name: 'wait', title: 'Wait' }] });
 
-async function started(queue: JobQueue, catalog: Catalog, jobId: string): Promise<void> {
+async function started(catalog: Catalog, jobId: string): Promise<void> {
   for (let round = 0; round < 1000 && catalog.getJob(jobId)?.state !== 'running'; round++) await new Promise((resolve) => setTimeout(resolve, 5));
   assert.equal(catalog.getJob(jobId)?.state, 'running');
 }
@@ -36,7 +36,7 @@ test('an operator cancel and an engine stop end a job differently', async () => 
   const queue = new JobQueue(catalog, new EngineEvents(), 2, null, (job) => (job.kind === 'index' ? untilStopped(finished) : null));
   try {
     const cancelled = queue.submit(spec('backup', 'a'), untilStopped(finished));
-    await started(queue, catalog, cancelled.id);
+    await started(catalog, cancelled.id);
     queue.cancel(cancelled.id);
     const ended = await queue.whenEnded(cancelled.id);
     assert.equal(ended.state, 'cancelled');
@@ -45,7 +45,7 @@ test('an operator cancel and an engine stop end a job differently', async () => 
     const stopped = queue.submit(spec('backup', 'b'), untilStopped(finished));
     const rerunnable = queue.submit(spec('index', 'c'), untilStopped(finished));
     const waiting = queue.submit(spec('verify', 'd'), untilStopped(finished));
-    await started(queue, catalog, stopped.id);
+    await started(catalog, stopped.id);
     await queue.close();
     const interrupted = catalog.getJob(stopped.id);
     assert.equal(interrupted?.state, 'interrupted');
@@ -59,7 +59,7 @@ test('an operator cancel and an engine stop end a job differently', async () => 
 
     const next = new JobQueue(catalog, new EngineEvents(), 2, null, (job) => (job.kind === 'index' ? untilStopped(finished) : null));
     next.recoverAfterRestart();
-    await started(next, catalog, rerunnable.id);
+    await started(catalog, rerunnable.id);
     await next.close();
   } finally {
     catalog.close();
