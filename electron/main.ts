@@ -64,7 +64,16 @@ async function start(): Promise<void> {
   serveIpc(engine);
   openWindow(engine);
   app.on('window-all-closed', () => app.quit());
-  app.on('will-quit', () => void engine.close());
+  // Quitting waits for the engine's stop: running jobs end interrupted (resumable), not left running.
+  let engineStopped = false;
+  app.on('will-quit', (event) => {
+    if (engineStopped) return;
+    event.preventDefault();
+    void engine.close().finally(() => {
+      engineStopped = true;
+      app.quit();
+    });
+  });
 }
 
 app.whenReady().then(start, (error: unknown) => {

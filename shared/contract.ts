@@ -373,6 +373,9 @@ export function isRequestChannel(name: unknown): name is RequestChannel {
 export type LifeboatApi = {
   invoke<C extends RequestChannel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>>;
   on<E extends EventChannel>(event: E, listener: (payload: EventOf<E>) => void): () => void;
+  /** Resolves with the reason when the engine behind this API is gone (connection dropped, or
+   * stopped): a follower of a job must not wait for an end it will never hear. */
+  readonly disconnection?: Promise<string>;
 };
 
 /** Errors cross every transport as this shape, so a console shows the engine's own sentence. */

@@ -21,6 +21,12 @@ export class FrameClient implements LifeboatApi {
   private closedReason: string | null = null;
   private readonly write: (text: string) => void;
   private readonly end: () => void;
+  private lose: (reason: string) => void = () => undefined;
+  /** Resolves with the reason once the connection is gone (so a follower of a job can tell a
+   * dropped engine from a job still running). */
+  readonly disconnection: Promise<string> = new Promise((resolve) => {
+    this.lose = resolve;
+  });
 
   constructor(write: (text: string) => void, end: () => void) {
     this.write = write;
@@ -66,6 +72,7 @@ export class FrameClient implements LifeboatApi {
 
   disconnected(reason: string): void {
     this.closedReason ??= reason;
+    this.lose(this.closedReason);
     for (const waiter of this.waiting.values()) waiter.reject(new RemoteError('unavailable', reason));
     this.waiting.clear();
   }

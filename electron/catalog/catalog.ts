@@ -196,6 +196,15 @@ export class Catalog {
     return this.getJob(id) as Job;
   }
 
+  /** A job's end and the release of what it recorded, in one transaction: dying between the two
+   * would leave a succeeded job's published files to the janitor, or an ended job unreleased. */
+  endJob(id: string, patch: JobPatch): Job {
+    return this.db.transaction(() => {
+      this.releaseResources(id);
+      return this.updateJob(id, patch);
+    })();
+  }
+
   getJob(id: string): Job | null {
     const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
     return row ? jobFromRow(row) : null;
@@ -364,7 +373,7 @@ export class Catalog {
 
 export type DiskCheckpoint = { watermarks: number[]; complete: boolean };
 
-export type ResourceKind = 'staging-folder' | 'target-folder' | 'partial-point' | 'vsphere-vm' | 'vsphere-hot-added-disk' | 'array-clone';
+export type ResourceKind = 'staging-folder' | 'target-folder' | 'published-file' | 'partial-point' | 'vsphere-vm' | 'vsphere-hot-added-disk' | 'array-clone';
 export type JobResource = { id: number; jobId: string; kind: ResourceKind; ref: Record<string, string>; createdAt: string };
 
 export type AuditEntry = { id: number; at: string; actor: string; action: string; subject: string | null; details: string };

@@ -45,23 +45,27 @@ export async function follow(api: LifeboatApi, job: Job, out: Output): Promise<J
     const line = `${progress.step}: ${percent}% ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)} at ${formatBytes(progress.bytesPerSecond)}/s`;
     process.stderr.write(interactive ? `\r${line.padEnd(78)}` : `${line}\n`);
   });
-  const ended = await new Promise<Job>((resolve) => {
-    const off = api.on('job.updated', (update) => {
-      if (update.id === job.id && finishedJobStates.has(update.state)) {
-        off();
-        resolve(update);
-      }
+  let offUpdates = (): void => undefined;
+  const ended = new Promise<Job>((resolve, reject) => {
+    offUpdates = api.on('job.updated', (update) => {
+      if (update.id === job.id && finishedJobStates.has(update.state)) resolve(update);
     });
-    void api.invoke('jobs.get', { jobId: job.id }).then(({ job: current }) => {
-      if (finishedJobStates.has(current.state)) {
-        off();
-        resolve(current);
-      }
-    });
+    api.invoke('jobs.get', { jobId: job.id }).then(({ job: current }) => {
+      if (finishedJobStates.has(current.state)) resolve(current);
+    }, reject);
   });
-  offProgress();
-  if (interactive) process.stderr.write('\n');
-  return ended;
+  // The engine can go away under us (a served one killed, the command's own one stopped by a
+  // signal while its job goes back to the queue): say so and fail.
+  const lost = api.disconnection ? api.disconnection.then((reason): never => {
+    throw new LifeboatError('unavailable', `lost the engine while following job ${job.id} (${reason}); \`lifeboat jobs show ${job.id}\` tells how it ended`);
+  }) : new Promise<never>(() => undefined);
+  try {
+    return await Promise.race([ended, lost]);
+  } finally {
+    offUpdates();
+    offProgress();
+    if (interactive) process.stderr.write('\n');
+  }
 }
 
 export function describeJob(job: Job): string {

@@ -13,6 +13,7 @@ export type Connection = { api: LifeboatApi; engine: Engine | null; close(): Pro
 /** The CLI's own engine: the OS user running it, until the command signs in with a session. */
 export function inProcessApi(engine: Engine, connection = new Peer(osCaller())): LifeboatApi {
   return {
+    disconnection: engine.stopped,
     invoke: <C extends RequestChannel>(channel: C, request: RequestOf<C>) => dispatch(engine, connection, channel, request) as Promise<ResponseOf<C>>,
     on: <E extends EventChannel>(event: E, listener: (payload: EventOf<E>) => void) => engine.events.on(event, listener),
   };
@@ -23,12 +24,24 @@ async function connectRunning(socket: string): Promise<Connection> {
   return { api: client, engine: null, close: async () => client.close() };
 }
 
+/** The command's own engine ends only when the jobs the command queued have ended, follow-ups
+ * included (a backup's index job): closing it earlier would interrupt them. A stop signal
+ * closes it at once instead (see signals.ts). */
+export async function drainThenClose(engine: Engine): Promise<void> {
+  const unfinished = engine.stopping ? [] : engine.jobs.unfinished();
+  if (unfinished.length > 0) {
+    process.stderr.write(`no engine serves this home: finishing ${unfinished.map((job) => `${job.kind} job ${job.id}`).join(', ')} before exiting (\`lifeboat serve\` keeps an engine running)\n`);
+    await engine.jobs.idle();
+  }
+  await engine.close();
+}
+
 export async function connect(home: string): Promise<Connection> {
   const { socket } = homePaths(home);
   if (await engineIsRunning(socket)) return connectRunning(socket);
   try {
     const engine = await Engine.open({ home });
-    return { api: inProcessApi(engine), engine, close: () => engine.close() };
+    return { api: inProcessApi(engine), engine, close: () => drainThenClose(engine) };
   } catch (error) {
     // Another process claimed the home between our look and our open: use its engine.
     if (error instanceof LifeboatError && error.code === 'conflict' && (await engineIsRunning(socket))) return connectRunning(socket);

@@ -11,12 +11,13 @@ import { Engine } from '../engine/engine.ts';
 import { toWireError } from '../errors.ts';
 import { resolveHome } from '../home.ts';
 import { createLab } from '../lab/create-lab.ts';
-import { connect } from './connect.ts';
+import { connect, drainThenClose } from './connect.ts';
 import { DEFAULT_SESSION_LIMITS } from '../rpc/session-store.ts';
 import { describeJob, durationMs, localPath, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
 import { promptsCommand, restoreTapeCommand, tapeCommand } from './tape-commands.ts';
 import { serve } from './serve.ts';
 import { sessionsCommand } from './sessions-command.ts';
+import { exitCodeOf, onStopSignal } from './signals.ts';
 import { instantCommand } from './instant-commands.ts';
 import { arrayCommand, snapshotsCommand } from './array-commands.ts';
 import { accountsCommand, directoryCommand, loginCommand, logoutCommand, resumeSession, whoamiCommand } from './auth-commands.ts';
@@ -249,13 +250,22 @@ export async function main(argv: string[]): Promise<number> {
       });
       out.print(`lab ready in ${engine.paths.lab}: ${vms.map((vm) => vm.name).join(', ')}`, vms);
     } finally {
-      await engine.close();
+      // The lab's backups queued index jobs: they finish before the engine closes.
+      await drainThenClose(engine);
     }
     return 0;
   }
 
   const connection = await connect(home);
-  try {
+  const engine = connection.engine;
+  // The command's own engine stops on a signal as a served one does: jobs interrupted, not lost.
+  const signals = engine
+    ? onStopSignal(async (signal) => {
+        process.stderr.write(`lifeboat: ${signal}: stopping; running jobs are interrupted (\`lifeboat jobs resume <id>\` continues a restore)\n`);
+        await engine.close();
+      })
+    : null;
+  const run = async (): Promise<number> => {
     const { api } = connection;
     // Who is at the keyboard is the signed-in account of `lifeboat login`, else the OS user.
     if (command !== 'login' && command !== 'logout') await resumeSession(api, home);
@@ -487,9 +497,17 @@ export async function main(argv: string[]): Promise<number> {
       default:
         throw new UsageError(`unknown command ${command}; \`lifeboat --help\` lists them`);
     }
+  };
+  let code: number;
+  try {
+    code = await run();
   } finally {
     await connection.close();
+    signals?.remove();
   }
+  // A stop signal (during the job or while its follow-ups drained) is the command's end.
+  const signal = signals?.received();
+  return signal ? exitCodeOf(signal) : code;
 }
 
 const invokedDirectly = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];

@@ -10,6 +10,7 @@ import { decideListen } from '../rpc/listen-policy.ts';
 import type { SessionLimits } from '../rpc/session-store.ts';
 import { homeCertificate, operatorCertificate, type ConsoleCertificate } from '../rpc/tls/console-certificate.ts';
 import { startConsoleServer } from '../rpc/ws-server.ts';
+import { onStopSignal, type StopSignal } from './signals.ts';
 
 export type ServeOptions = {
   home: string;
@@ -78,11 +79,11 @@ export async function serve(options: ServeOptions): Promise<number> {
     lines.push(`(home ${options.home}; Ctrl+C stops)`);
     console.log(lines.join('\n'));
   }
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  await server.close();
+  // A stop signal is how a served engine is meant to end: running jobs are interrupted (a local
+  // restore resumes with `lifeboat jobs resume`), and their followers hear so before the servers close.
+  const signal = await new Promise<StopSignal>((resolve) => onStopSignal(async (received) => resolve(received)));
+  process.stderr.write(`lifeboat: ${signal}: stopping the engine\n`);
   await engine.close();
+  await server.close();
   return 0;
 }

@@ -13,7 +13,7 @@ import { Repository } from '../repository/repository.ts';
 import { EntireVmLocalRestore, restoreSteps, type RestoreRequest } from '../restore/entire-vm-local.ts';
 import { WorkerPool, workerDecoder } from '../workers/pool.ts';
 import { EngineEvents } from './events.ts';
-import { JobQueue, type FaultInjector } from './job-queue.ts';
+import { JobQueue, type FaultInjector, type WorkFactory } from './job-queue.ts';
 import { runJanitor } from './janitor.ts';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -29,8 +29,7 @@ import { VerifyWork, verifySteps } from '../verify/verify-chain.ts';
 import { PointBrowser } from '../items/point-browser.ts';
 import { RestoreItemsWork, itemSteps } from '../items/restore-items.ts';
 import { IndexPointWork, indexSteps } from '../items/index-point.ts';
-import type { Server } from 'node:net';
-import { listenLocalSocket } from '../rpc/local-socket.ts';
+import { listenLocalSocket, type LocalSocketServer } from '../rpc/local-socket.ts';
 import { TapeService, type RestoreTarget } from '../tape/tape-service.ts';
 import type { JobWork } from './job-work.ts';
 import { RehearsalWork, rehearsalSteps, type RehearsalTarget } from '../rehearsal/rehearsal.ts';
@@ -82,7 +81,7 @@ export class Engine {
   readonly repository: Repository;
   readonly jobs: JobQueue;
   private readonly pool: WorkerPool;
-  private readonly socket: Server;
+  private readonly socket: LocalSocketServer;
   private readonly secrets: SecretStore;
   /** Restore tasks each proxy runs now, by proxy id. */
   private readonly proxyLoad = new Map<string, number>();
@@ -99,7 +98,7 @@ export class Engine {
   /** The start-up janitor's run: how many leftovers it removed. */
   janitor: Promise<number> = Promise.resolve(0);
 
-  private constructor(paths: HomePaths, socket: Server, catalog: Catalog, primary: Repository, pool: WorkerPool, secrets: SecretStore, concurrentJobs: number, injectFault: FaultInjector | null, sessions: SessionStore) {
+  private constructor(paths: HomePaths, socket: LocalSocketServer, catalog: Catalog, primary: Repository, pool: WorkerPool, secrets: SecretStore, concurrentJobs: number, injectFault: FaultInjector | null, sessions: SessionStore) {
     this.paths = paths;
     this.sessions = sessions;
     this.socket = socket;
@@ -112,7 +111,7 @@ export class Engine {
     const repository = primary.withKeys(this.keys.storedKey);
     this.repository = repository;
     this.pool = pool;
-    this.jobs = new JobQueue(catalog, this.events, concurrentJobs, injectFault);
+    this.jobs = new JobQueue(catalog, this.events, concurrentJobs, injectFault, (job) => this.rerunWork(job));
     this.copies = new CopyService({ catalog, jobs: this.jobs, pool, primary: repository, keys: this.keys });
     this.tape = new TapeService({
       folder: join(paths.home, 'tape'),
@@ -194,7 +193,7 @@ export class Engine {
       return engine;
     } catch (error) {
       catalog?.close();
-      await new Promise<void>((resolve) => socket.close(() => resolve()));
+      await socket.close();
       throw error;
     }
   }
@@ -377,8 +376,9 @@ export class Engine {
   }
 
   private localRestoreWork(source: Repository, jobId: string, request: RestoreRequest, resume: boolean): EntireVmLocalRestore {
+    const published = (): string[] => this.catalog.openResources(jobId).flatMap((resource) => (resource.kind === 'published-file' && typeof resource.ref.path === 'string' ? [resource.ref.path] : []));
     return new EntireVmLocalRestore(source, this.pool, jobId, request, {
-      resume,
+      resuming: resume ? { published: published() } : null,
       load: (diskKey) => this.catalog.loadCheckpoint(jobId, diskKey),
       save: (diskKey, checkpoint) => this.catalog.saveCheckpoint(jobId, diskKey, checkpoint),
     });
@@ -452,11 +452,13 @@ export class Engine {
     const job = this.catalog.getJob(jobId);
     if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
     if (job.state !== 'interrupted') throw new LifeboatError('conflict', `job ${jobId} is ${job.state}; only an interrupted job can be discarded`);
-    const removed = await runJanitor({ catalog: this.catalog, connectHost: (name) => this.connectHost(name) }, { jobId, keepResumable: false });
-    this.catalog.audit(actor, 'jobs.discard', jobId, { removed });
-    this.catalog.addJobEvent(jobId, { at: new Date().toISOString(), level: 'info', step: null, message: `discarded by the operator; ${removed} leftover(s) removed` });
+    // Ended first: should this engine die mid-way, the next start's janitor removes the rest, and
+    // no resume can start from a half-removed staging folder.
     const discarded = this.catalog.updateJob(jobId, { state: 'cancelled', error: 'interrupted, then discarded by the operator' });
+    this.catalog.audit(actor, 'jobs.discard', jobId, {});
     this.events.emit('job.updated', discarded);
+    const removed = await runJanitor({ catalog: this.catalog, connectHost: (name) => this.connectHost(name) }, { jobId, keepResumable: false });
+    this.catalog.addJobEvent(jobId, { at: new Date().toISOString(), level: 'info', step: null, message: `discarded by the operator; ${removed} leftover(s) removed` });
     return discarded;
   }
 
@@ -546,7 +548,15 @@ export class Engine {
     );
   }
 
-  /** Indexes a point's files (done on its own after every backup). */
+  /** An index job the engine stopped runs again at the next start: indexing a point replaces
+   * its rows, so a second run is safe. (An encrypted point's key must then be remembered.) */
+  private rerunWork(job: Job): WorkFactory | null {
+    const params = job.kind === 'index' ? (this.catalog.jobParams(job.id) as { vmId?: unknown; pointId?: unknown } | null) : null;
+    if (typeof params?.vmId !== 'string' || typeof params.pointId !== 'string') return null;
+    const { vmId, pointId } = params;
+    return () => new IndexPointWork(this.repository, this.catalog, vmId, pointId);
+  }
+
   /** Indexes a point's files; `repository` holds the key when the backup just sealed the point. */
   startIndex(vmId: string, vmName: string, pointId: string, actor: string, repository = this.repository): Job {
     this.catalog.audit(actor, 'files.index', vmId, { pointId });
@@ -779,11 +789,33 @@ export class Engine {
     };
   }
 
-  async close(): Promise<void> {
+  private closing: Promise<void> | null = null;
+  private markStopped: (reason: string) => void = () => undefined;
+  /** Resolves once a stop has ended the running jobs (for an in-process follower). */
+  readonly stopped: Promise<string> = new Promise((resolve) => {
+    this.markStopped = resolve;
+  });
+
+  /** Has a stop begun (a signal, or the owner's close)? */
+  get stopping(): boolean {
+    return this.closing !== null;
+  }
+
+  /** Stops the engine: it takes no new work, running jobs end interrupted (a local restore keeps
+   * what its resume needs) and their followers hear so before the socket closes; then the rest
+   * shuts down and the catalog closes. Safe to call again (a second signal, then the command's
+   * own close). */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    await this.jobs.close();
+    this.markStopped('the engine stopped');
+    await this.socket.close();
     await this.janitor;
     for (const browser of this.browsers.values()) await browser.then((opened) => opened.close()).catch(() => undefined);
-    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
-    await this.jobs.close();
     await this.instant.close();
     await this.pool.close();
     this.catalog.close();

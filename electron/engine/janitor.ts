@@ -8,16 +8,15 @@ import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { textOf } from '../drivers/vsphere/xml.ts';
 import { toWireError } from '../errors.ts';
 import { FileArray } from '../drivers/array/file-array.ts';
+import { isResumableJob } from './resumable.ts';
+import { killPoint } from './kill-point.ts';
 
 export type JanitorDeps = { catalog: Catalog; connectHost(name: string): Promise<VsphereClient> };
 
 /** Resources an interrupted restore to a local folder needs for `jobs resume`. */
 export function keptForResume(catalog: Catalog, resource: JobResource): boolean {
-  if (resource.kind !== 'staging-folder' && resource.kind !== 'target-folder') return false;
-  const job = catalog.getJob(resource.jobId);
-  if (job?.state !== 'interrupted' || job.kind !== 'restore-entire-vm') return false;
-  const params = catalog.jobParams(resource.jobId) as { target?: { kind?: string } } | null;
-  return params?.target?.kind === 'local';
+  if (resource.kind !== 'staging-folder' && resource.kind !== 'target-folder' && resource.kind !== 'published-file') return false;
+  return catalog.getJob(resource.jobId)?.state === 'interrupted' && isResumableJob(catalog, resource.jobId);
 }
 
 async function removeOne(resource: JobResource, clients: Map<string, Promise<VsphereClient>>, deps: JanitorDeps): Promise<string> {
@@ -30,6 +29,12 @@ async function removeOne(resource: JobResource, clients: Map<string, Promise<Vsp
     case 'staging-folder':
     case 'partial-point':
       await rm(resource.ref.path as string, { recursive: true, force: true });
+      return `removed ${resource.ref.path}`;
+    case 'published-file':
+      // A file a restore had moved into its target before it stopped: undone with the restore,
+      // unless the restore succeeded (its cleanup failed after, and left its records open).
+      if (deps.catalog.getJob(resource.jobId)?.state === 'succeeded') return `kept ${resource.ref.path}: its restore succeeded`;
+      await rm(resource.ref.path as string, { force: true });
       return `removed ${resource.ref.path}`;
     case 'target-folder':
       // Only an empty folder is ours to remove; anything in it was published or is not ours.
@@ -66,6 +71,7 @@ export async function runJanitor(deps: JanitorDeps, options: { jobId?: string; k
     const at = new Date().toISOString();
     try {
       const what = await removeOne(resource, clients, deps);
+      killPoint('janitor-removed');
       deps.catalog.releaseResources(resource.jobId, [resource.id]);
       deps.catalog.addJobEvent(resource.jobId, { at, level: 'info', step: null, message: `janitor: ${what}` });
       removed++;

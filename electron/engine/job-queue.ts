@@ -5,9 +5,11 @@ import { finishedJobStates, type Job, type JobKind, type JobStep } from '../../s
 import type { Catalog, JobPatch } from '../catalog/catalog.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import type { EngineEvents } from './events.ts';
-import type { JobWork } from './job-work.ts';
+import { ResumeBlocked, type JobWork } from './job-work.ts';
 import { runPlan, type StepContext, type StepDefinition } from './plan.ts';
 import { RateMeter } from './rate-meter.ts';
+import { isResumableJob } from './resumable.ts';
+import { killPoint } from './kill-point.ts';
 
 const PROGRESS_EVENT_MS = 250;
 const PROGRESS_PERSIST_MS = 2000;
@@ -18,6 +20,9 @@ const PROGRESS_PERSIST_MS = 2000;
  * waits for a free slot. */
 export type JobSpec = { kind: JobKind; vmId: string | null; vmName: string; summary: string; params: unknown; steps: readonly StepDefinition[]; requestedBy?: string; holdFor?: string; outsideLimit?: boolean };
 export type WorkFactory = (job: Job) => JobWork;
+/** The work of a job that is safe to run again from its parameters alone (an index job): such a
+ * job the engine stopped stays queued and runs at the next start. Null: not rerunnable. */
+export type Rerun = (job: Job) => WorkFactory | null;
 /** Test hook: fail a job right after one of its steps did its work. */
 export type FaultInjector = (job: Job, step: string) => boolean;
 
@@ -31,6 +36,16 @@ function stageFigures(stages: Record<string, number>): { stages?: Record<string,
 
 type Running = { job: Job; controller: AbortController; done: Promise<void> };
 
+/** The abort reason when the engine stops, told apart from an operator's cancel: such a job ends
+ * interrupted (resumable where its kind allows), never "cancelled by the operator". */
+class EngineStopping extends Error {
+  constructor() {
+    super('the engine stopped while this job ran');
+  }
+}
+const STOPPED_BEFORE_START = 'the engine stopped before this job started';
+const RUNS_AT_NEXT_START = 'the engine stopped; this job runs again at its next start';
+
 export class JobQueue {
   private readonly running = new Map<string, Running>();
   private readonly factories = new Map<string, WorkFactory>();
@@ -41,23 +56,35 @@ export class JobQueue {
   private readonly concurrency: number;
 
   private readonly injectFault: FaultInjector | null;
+  private readonly rerun: Rerun;
 
-  constructor(catalog: Catalog, events: EngineEvents, concurrency: number, injectFault: FaultInjector | null = null) {
+  constructor(catalog: Catalog, events: EngineEvents, concurrency: number, injectFault: FaultInjector | null = null, rerun: Rerun = () => null) {
     this.catalog = catalog;
     this.events = events;
     this.concurrency = concurrency;
     this.injectFault = injectFault;
+    this.rerun = rerun;
   }
 
-  /** Marks what a previous engine left running as interrupted; returns those jobs. */
+  /** What a previous engine left unfinished: a rerunnable job is queued again (and starts),
+   * any other is marked interrupted. Returns the interrupted ones. */
   recoverAfterRestart(): Job[] {
     const stale = this.catalog.jobsInState(['running', 'waiting-for-operator', 'queued']);
     const now = new Date().toISOString();
-    return stale.map((job) => {
-      const message = job.state === 'queued' ? 'the engine stopped before this job started' : 'the engine stopped while this job ran';
+    const interrupted = stale.flatMap((job) => {
+      const factory = job.state === 'waiting-for-operator' ? null : this.rerun(job);
+      if (factory) {
+        this.catalog.addJobEvent(job.id, { at: now, level: 'info', step: null, message: 'queued again after the engine restarted' });
+        this.catalog.updateJob(job.id, { state: 'queued', error: null, endedAt: null, currentStep: null, steps: job.steps.map((step) => ({ ...step, state: 'pending' })) });
+        this.factories.set(job.id, factory);
+        return [];
+      }
+      const message = job.state === 'queued' ? STOPPED_BEFORE_START : new EngineStopping().message;
       this.catalog.addJobEvent(job.id, { at: now, level: 'warning', step: job.currentStep, message });
-      return this.catalog.updateJob(job.id, { state: 'interrupted', endedAt: now, error: message });
+      return [this.catalog.updateJob(job.id, { state: 'interrupted', endedAt: now, error: message })];
     });
+    this.pump();
+    return interrupted;
   }
 
   submit(spec: JobSpec, factory: WorkFactory): Job {
@@ -82,6 +109,7 @@ export class JobQueue {
       requestedBy: spec.requestedBy ?? null,
     };
     this.catalog.insertJob(job, spec.params);
+    killPoint('job-queued');
     this.factories.set(job.id, factory);
     if (spec.outsideLimit) this.unlimited.add(job.id);
     this.events.emit('job.updated', job);
@@ -89,9 +117,15 @@ export class JobQueue {
     return job;
   }
 
+  /** Jobs this queue runs or will run (held jobs aside): what a drain waits for. */
+  unfinished(): Job[] {
+    return [...[...this.running.values()].map((entry) => entry.job), ...this.catalog.jobsInState(['queued']).filter((job) => this.factories.has(job.id))];
+  }
+
   /** Resolves when nothing is queued or running (held jobs aside). */
   async idle(): Promise<void> {
     for (let round = 0; round < 100_000; round++) {
+      if (this.closed) return;
       const busy = [...this.running.values()].map((entry) => entry.done);
       if (busy.length === 0 && this.catalog.jobsInState(['queued']).every((job) => !this.factories.has(job.id))) return;
       await Promise.allSettled(busy.length > 0 ? busy : [new Promise((resolve) => setTimeout(resolve, 10))]);
@@ -190,6 +224,7 @@ export class JobQueue {
   private async execute(queued: Job, factory: WorkFactory, signal: AbortSignal): Promise<void> {
     const jobId = queued.id;
     let job = this.update(jobId, { state: 'running', startedAt: new Date().toISOString() });
+    killPoint('job-running');
     let currentStep: string | null = null;
     const meter = new RateMeter();
     let lastEvent = 0;
@@ -264,16 +299,23 @@ export class JobQueue {
       );
       succeeded = true;
     } catch (error) {
+      if (signal.reason instanceof EngineStopping) {
+        if (this.rerun(job)) {
+          log(RUNS_AT_NEXT_START, 'warning');
+          const cleaned = await this.cleanUp(work, false, log);
+          this.end(jobId, cleaned, { state: 'queued', currentStep: null, steps: job.steps.map((step) => ({ ...step, state: 'pending' })) });
+        } else await this.endInterrupted(jobId, work, new EngineStopping().message, log);
+        return;
+      }
+      if (error instanceof ResumeBlocked) {
+        await this.endInterrupted(jobId, work, error.message, log);
+        return;
+      }
       const wire = toWireError(error);
       const cancelled = wire.code === 'cancelled' || signal.aborted;
       log(cancelled ? 'cancelled by the operator' : wire.message, cancelled ? 'warning' : 'error');
-      try {
-        await work?.finish(false);
-        this.catalog.releaseResources(jobId);
-      } catch (cleanupError) {
-        log(`cleanup failed, the janitor will retry at the next start: ${toWireError(cleanupError).message}`, 'error');
-      }
-      this.update(jobId, {
+      const cleaned = await this.cleanUp(work, false, log);
+      this.end(jobId, cleaned, {
         ...last,
         state: cancelled ? 'cancelled' : 'failed',
         error: cancelled ? 'cancelled by the operator' : wire.message,
@@ -282,20 +324,55 @@ export class JobQueue {
       });
       return;
     }
-    try {
-      await work.finish(succeeded);
-      this.catalog.releaseResources(jobId);
-    } catch (error) {
-      log(`cleanup after success failed, the janitor will retry at the next start: ${toWireError(error).message}`, 'warning');
-    }
+    const cleaned = await this.cleanUp(work, succeeded, log);
+    killPoint('job-succeeding');
     log('job succeeded');
     this.catalog.addJobSample(jobId, Date.now(), last.bytesDone);
-    this.update(jobId, { ...last, state: 'succeeded', endedAt: new Date().toISOString(), result: { ...work.result(), ...stageFigures(stages) }, currentStep: null });
+    // Until this commits, the job is unfinished: an engine dying before it leaves it to resume.
+    this.end(jobId, cleaned, { ...last, state: 'succeeded', endedAt: new Date().toISOString(), result: { ...work.result(), ...stageFigures(stages) }, currentStep: null });
   }
 
+  /** The work's own cleanup; false when it failed (its records stay for the janitor). */
+  private async cleanUp(work: JobWork | null, succeeded: boolean, log: (message: string, level?: 'info' | 'warning' | 'error') => void): Promise<boolean> {
+    try {
+      await work?.finish(succeeded);
+      return true;
+    } catch (error) {
+      log(`cleanup${succeeded ? ' after success' : ''} failed, the janitor will retry at the next start: ${toWireError(error).message}`, succeeded ? 'warning' : 'error');
+      return false;
+    }
+  }
+
+  /** Ends a job; with `release`, its records go in the same transaction (see Catalog.endJob). */
+  private end(jobId: string, release: boolean, patch: JobPatch): void {
+    this.events.emit('job.updated', release ? this.catalog.endJob(jobId, patch) : this.catalog.updateJob(jobId, patch));
+  }
+
+  /** A job the engine stopped, or a resume that cannot go on yet: interrupted. A resumable one
+   * keeps what its resume needs (its records stay open, and the janitor keeps them); any other
+   * is cleaned up now. */
+  private async endInterrupted(jobId: string, work: JobWork | null, reason: string, log: (message: string, level?: 'info' | 'warning' | 'error') => void): Promise<void> {
+    const resumable = isResumableJob(this.catalog, jobId);
+    log(`${reason}; ${resumable ? '`lifeboat jobs resume` continues it, `lifeboat jobs discard` removes what it left' : 'start it again'}`, 'warning');
+    const cleaned = !resumable && (await this.cleanUp(work, false, log));
+    this.end(jobId, cleaned, { state: 'interrupted', error: reason, endedAt: new Date().toISOString(), result: work?.result() ?? null });
+  }
+
+  /** Stops the queue as the engine stops: nothing new is taken, running jobs end interrupted
+   * ("the engine stopped"), and jobs that had not started are marked so at once; rerunnable
+   * ones stay queued for the next start instead. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const running of this.running.values()) running.controller.abort();
+    for (const running of this.running.values()) running.controller.abort(new EngineStopping());
     await Promise.allSettled([...this.running.values()].map((running) => running.done));
+    const now = new Date().toISOString();
+    for (const jobId of this.factories.keys()) {
+      const job = this.catalog.getJob(jobId);
+      if (job?.state !== 'queued') continue;
+      const rerunnable = this.rerun(job) !== null;
+      this.catalog.addJobEvent(jobId, { at: now, level: 'warning', step: null, message: rerunnable ? RUNS_AT_NEXT_START : STOPPED_BEFORE_START });
+      if (!rerunnable) this.update(jobId, { state: 'interrupted', endedAt: now, error: STOPPED_BEFORE_START });
+    }
+    this.factories.clear();
   }
 }

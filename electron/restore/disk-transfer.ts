@@ -10,6 +10,7 @@ import type { DiskCheckpoint } from '../catalog/catalog.ts';
 import { syncPath } from '../fs/durable.ts';
 import { STAGES, type RestoreStripeResult } from '../workers/messages.ts';
 import { WorkerTaskError, type WorkerPool } from '../workers/pool.ts';
+import { killPoint } from '../engine/kill-point.ts';
 
 const PROGRESS_POLL_MS = 200;
 
@@ -25,7 +26,8 @@ export type DiskTransfer = {
   point: ResolvedPoint;
   disk: ResolvedDisk;
   /** The file to write: sparse, full size, holes never written. It must not exist, unless
-   * `replace` says it is a placeholder the hypervisor made (its content is discarded). */
+   * `replace` says it is a placeholder the hypervisor made or what an interrupted run of this
+   * job left without a checkpoint (its content is discarded). */
   path: string;
   replace?: boolean;
   /** Where the file lives, for the out-of-space sentence. */
@@ -49,6 +51,7 @@ export async function restoreDiskToFile(transfer: DiskTransfer): Promise<number>
     const handle = await open(transfer.path, transfer.replace ? 'w' : 'wx', 0o644);
     await handle.truncate(transfer.disk.capacity);
     await handle.close();
+    killPoint('disk-created');
   }
   return (await runStripes(transfer, transfer.path, false)).bytes;
 }
@@ -143,21 +146,27 @@ async function runStripes(transfer: DiskTransfer, targetPath: string | null, rol
     clearInterval(timer);
     reportBusy();
     await checkpointer?.stop();
+    // Stopped (the engine stops, or the operator cancels): the workers have left, so their
+    // watermarks are final; recorded now, a resume redoes nothing they finished.
+    if (checkpointer && targetPath && context.signal.aborted) await checkpointer.final();
     context.signal.removeEventListener('abort', onAbort);
   }
 }
 
 /** Every CHECKPOINT_MS: note the watermarks, fdatasync the target, then record them, so a
  * recorded block is always on stable storage. */
-function startCheckpointing(path: string, watermarks: Int32Array, checkpoints: Checkpoints): { stop(): Promise<void> } {
+function startCheckpointing(path: string, watermarks: Int32Array, checkpoints: Checkpoints): { stop(): Promise<void>; final(): Promise<void> } {
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
+  const record = async (): Promise<void> => {
+    const snapshot = [...watermarks];
+    await syncPath(path);
+    checkpoints.save({ watermarks: snapshot, complete: false });
+    killPoint('checkpoint');
+  };
   const tick = (): void => {
     running = running.then(async () => {
-      if (stopped) return;
-      const snapshot = [...watermarks];
-      await syncPath(path);
-      if (!stopped) checkpoints.save({ watermarks: snapshot, complete: false });
+      if (!stopped) await record();
     }).catch(() => undefined);
   };
   const timer = setInterval(tick, CHECKPOINT_MS);
@@ -167,6 +176,7 @@ function startCheckpointing(path: string, watermarks: Int32Array, checkpoints: C
       clearInterval(timer);
       await running;
     },
+    final: () => record().catch(() => undefined),
   };
 }
 

@@ -8,7 +8,8 @@ import { parseVmx, rewriteVmx } from '../disks/vmx.ts';
 import { LocalVmFolder, stagingFolderName } from '../drivers/local-datastore/local-datastore.ts';
 import type { StepContext } from '../engine/plan.ts';
 import { LifeboatError } from '../errors.ts';
-import { syncPath } from '../fs/durable.ts';
+import { killPoint } from '../engine/kill-point.ts';
+import type { Resuming } from '../drivers/local-datastore/local-datastore.ts';
 
 export type DiskFiles = { descriptor: string; flat: string };
 
@@ -47,13 +48,16 @@ export class LocalVmWriter {
     this.diskFiles = diskFileNames(manifest, newName);
   }
 
-  /** Records the folders for the janitor, claims the target and checks it has room. */
-  static async claim(options: { target: string; jobId: string; resume: boolean; manifest: VmLayout; newName: string | undefined; bytesNeeded: number; context: StepContext }): Promise<LocalVmWriter> {
+  /** Records the folders for the janitor, claims the target and checks it has room (a resumed
+   * restore passed that check and writes over its own files). */
+  static async claim(options: { target: string; jobId: string; resuming: Resuming | null; manifest: VmLayout; newName: string | undefined; bytesNeeded: number; context: StepContext }): Promise<LocalVmWriter> {
     const target = resolve(options.target);
     options.context.resources.record('target-folder', { path: target });
     options.context.resources.record('staging-folder', { path: join(target, stagingFolderName(options.jobId)) });
-    const folder = await LocalVmFolder.claim(target, options.jobId, options.resume);
-    const free = await folder.freeBytes();
+    killPoint('restore-recorded');
+    const folder = await LocalVmFolder.claim(target, options.jobId, options.resuming);
+    killPoint('restore-claimed');
+    const free = options.resuming ? Infinity : await folder.freeBytes();
     if (free < options.bytesNeeded) {
       await folder.discard();
       throw new LifeboatError('target-full', `target ${folder.path} has ${free} bytes free; the VM needs ${options.bytesNeeded}`);
@@ -96,8 +100,9 @@ export class LocalVmWriter {
   }
 
   async publish(context: StepContext): Promise<void> {
-    for (const files of this.diskFiles.values()) await syncPath(this.folder.stagedPath(files.flat));
-    this.published = await this.folder.publish();
+    killPoint('before-publish');
+    this.published = await this.folder.publish((path) => context.resources.record('published-file', { path }));
+    killPoint('published');
     context.log(`published ${this.published.length} file(s) in ${this.folder.path}`);
   }
 

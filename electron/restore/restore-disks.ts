@@ -10,7 +10,6 @@ import { LocalVmFolder, stagingFolderName } from '../drivers/local-datastore/loc
 import type { JobWork } from '../engine/job-work.ts';
 import type { StepContext } from '../engine/plan.ts';
 import { LifeboatError } from '../errors.ts';
-import { syncPath } from '../fs/durable.ts';
 import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';
 import { armTemplate } from '../templates/arm.ts';
@@ -71,8 +70,7 @@ export class RestoreDisksWork implements JobWork {
       case 'write-template':
         return this.writeTemplate(context);
       case 'finalize': {
-        for (const disk of this.written) await syncPath((this.folder as LocalVmFolder).stagedPath(disk.flat));
-        this.published = await (this.folder as LocalVmFolder).publish();
+        this.published = await (this.folder as LocalVmFolder).publish((path) => context.resources.record('published-file', { path }));
         context.log(`published ${this.published.length} file(s) in ${(this.folder as LocalVmFolder).path}`);
         return;
       }

@@ -2,7 +2,7 @@
 // finds a running engine here; file permissions are its authentication: a peer is the engine's
 // OS user (an administrator) until it signs in with an account (auth.resume, auth.login).
 import { chmod, rm } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import type { ServerFrame } from '../../shared/contract.ts';
 import type { Engine } from '../engine/engine.ts';
 import { LifeboatError, toWireError, isErrnoCode } from '../errors.ts';
@@ -43,16 +43,23 @@ export async function engineIsRunning(socketPath: string): Promise<boolean> {
   });
 }
 
+/** The home's socket as its engine holds it: `close` also ends the CLI connections on it (a
+ * server's close alone waits for them, and a CLI following a long job would hold it open). */
+export type LocalSocketServer = { close(): Promise<void> };
+
 /** Listens on the home's socket, which is also the home's lock: a second engine for the same
  * home fails here. `engine` is read per connection, so the socket can be claimed before the
  * engine has finished opening. */
-export async function listenLocalSocket(engine: () => Engine | null, socketPath: string): Promise<Server> {
+export async function listenLocalSocket(engine: () => Engine | null, socketPath: string): Promise<LocalSocketServer> {
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
     throw new LifeboatError('bad-request', `the home folder's path is too long for its engine socket (${socketPath}); use a shorter --home`);
   }
   if (await engineIsRunning(socketPath)) throw new LifeboatError('conflict', `another engine already serves this home (${socketPath})`);
   await rm(socketPath, { force: true });
+  const connections = new Set<Socket>();
   const server = createServer((socket) => {
+    connections.add(socket);
+    socket.on('close', () => connections.delete(socket));
     socket.on('error', () => socket.destroy());
     const send = (frame: ServerFrame): void => {
       if (!socket.writable) return;
@@ -87,7 +94,13 @@ export async function listenLocalSocket(engine: () => Engine | null, socketPath:
   // Once listening, a failed accept (EMFILE, ENFILE) costs that one connection, not the engine.
   server.on('error', () => undefined);
   await chmod(socketPath, 0o600);
-  return server;
+  return {
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of connections) socket.destroySoon();
+      await closed;
+    },
+  };
 }
 
 export async function connectLocalSocket(socketPath: string): Promise<FrameClient> {

@@ -32,7 +32,7 @@ export class VmCopy implements CloneOperation {
         this.writers.push(
           await LocalVmWriter.claim({
             target: sources.length === 1 ? this.targetPath : join(this.targetPath, source.vmName),
-            jobId: this.jobId, resume: false, newName: this.newName, context, manifest: { vmName: source.vmName, vmConfig: { text: source.vmxText }, disks: source.disks },
+            jobId: this.jobId, resuming: null, newName: this.newName, context, manifest: { vmName: source.vmName, vmConfig: { text: source.vmxText }, disks: source.disks },
             bytesNeeded: source.disks.reduce((bytes, disk) => bytes + disk.dataBytes, 0),
           }),
         );

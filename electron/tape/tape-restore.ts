@@ -49,7 +49,7 @@ export class TapeVmRestore implements JobWork {
         checkCopyComplete(copy);
         this.bytesTotal = copyDataBytes(copy);
         context.log(`${copy.manifest.vmName} point ${copy.manifest.sequence} is in media set ${copy.mediaSetId.slice(0, 8)}: ${copy.uniqueBlocks} stored blocks, ${this.bytesTotal} bytes to write`);
-        this.writer = await LocalVmWriter.claim({ target: this.options.targetPath, jobId: this.options.jobId, resume: false, manifest: copy.manifest, newName: undefined, bytesNeeded: this.bytesTotal, context });
+        this.writer = await LocalVmWriter.claim({ target: this.options.targetPath, jobId: this.options.jobId, resuming: null, manifest: copy.manifest, newName: undefined, bytesNeeded: this.bytesTotal, context });
         return;
       }
       case 'restore-configuration':

@@ -65,7 +65,7 @@ await import('../../electron/main.ts');
 const deadline = Date.now() + 30_000;
 while (recorded.windows.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
 after(async () => {
-  recorded.appEvents.get('will-quit')?.();
+  recorded.appEvents.get('will-quit')?.({ preventDefault: () => undefined });
   await new Promise((resolve) => setTimeout(resolve, 200));
 });
 

@@ -2,9 +2,13 @@
 // is involved. It prepares an empty VM folder, stages files out of sight, and publishes them
 // all at once, so a failed or cancelled restore leaves the folder as it found it.
 import { mkdir, readdir, rename, rm, rmdir, statfs } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../../errors.ts';
 import { syncPath } from '../../fs/durable.ts';
+import { killPoint } from '../../engine/kill-point.ts';
+
+/** What a resumed restore finds of its earlier run: the files it had already published. */
+export type Resuming = { published: readonly string[] };
 
 export function stagingFolderName(jobId: string): string {
   return `.lifeboat-restore-${jobId}`;
@@ -21,19 +25,24 @@ export class LocalVmFolder {
     this.staging = staging;
   }
 
-  /** Claims `path` for a restore: it must not exist or be empty; when resuming, it may hold
-   * this job's own staging folder and nothing else. */
-  static async claim(pathArgument: string, jobId: string, resume = false): Promise<LocalVmFolder> {
+  /** Claims `path` for a restore: it must not exist or be empty. A resumed restore (`resuming`)
+   * takes it back wherever the earlier run stopped: it may hold this job's own staging folder
+   * and the files that run had published, and nothing else. */
+  static async claim(pathArgument: string, jobId: string, resuming: Resuming | null = null): Promise<LocalVmFolder> {
     const path = resolve(pathArgument);
     const stagingName = stagingFolderName(jobId);
     let created = false;
     try {
       const entries = await readdir(path);
-      const ours = resume && entries.length === 1 && entries[0] === stagingName;
+      const published = new Set((resuming?.published ?? []).filter((file) => dirname(resolve(file)) === path).map((file) => basename(file)));
+      const ours = resuming !== null && entries.every((entry) => entry === stagingName || published.has(entry));
       if (entries.length > 0 && !ours) throw new LifeboatError('target-not-empty', `target folder ${path} is not empty; restore into a new or empty folder`);
-      if (ours) {
+      if (resuming) {
+        // The earlier run of this job made or emptied-and-claimed the folder: it goes with a discard.
         const folder = new LocalVmFolder(path, join(path, stagingName));
         folder.createdFolder = true;
+        folder.published = entries.filter((entry) => published.has(entry)).map((entry) => join(path, entry));
+        await mkdir(folder.staging, { recursive: true });
         return folder;
       }
     } catch (error) {
@@ -59,20 +68,31 @@ export class LocalVmFolder {
     return stats.bavail * stats.bsize;
   }
 
+  /** Was this file moved here by this restore (in this run or, resumed, in an earlier one)? */
+  hasPublished(path: string): boolean {
+    return this.published.includes(path);
+  }
+
   stagedPath(fileName: string): string {
     return join(this.staging, fileName);
   }
 
-  /** Moves every staged file into the VM folder and syncs it. */
-  async publish(): Promise<string[]> {
+  /** Syncs every staged file, moves it into the VM folder and syncs that; returns every file published,
+   * including those an earlier run of a resumed restore had moved. `record` notes each file
+   * before it moves, so a restore that dies half-published is undone or resumed in full. */
+  async publish(record: (path: string) => void = () => undefined): Promise<string[]> {
     const names = await readdir(this.staging);
     for (const name of names) {
-      await rename(join(this.staging, name), join(this.path, name));
-      this.published.push(join(this.path, name));
+      const published = join(this.path, name);
+      await syncPath(join(this.staging, name));
+      record(published);
+      await rename(join(this.staging, name), published);
+      if (!this.published.includes(published)) this.published.push(published);
+      killPoint('publish-rename');
     }
     await rmdir(this.staging);
     await syncPath(this.path);
-    return names.map((name) => join(this.path, name));
+    return [...this.published];
   }
 
   /** Undoes the claim: staged and published files go, and the folder too when this restore made it. */

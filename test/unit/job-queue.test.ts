@@ -1,0 +1,67 @@
+// The queue tells why a job ended: an operator's cancel, or its engine stopping (interrupted,
+// never "by the operator"); a rerunnable job stopped stays queued for the next start.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Catalog } from '../../electron/catalog/catalog.ts';
+import { EngineEvents } from '../../electron/engine/events.ts';
+import { JobQueue, type JobSpec, type WorkFactory } from '../../electron/engine/job-queue.ts';
+import type { JobWork } from '../../electron/engine/job-work.ts';
+import { throwIfCancelled } from '../../electron/engine/plan.ts';
+import { tempDir } from '../helpers/env.ts';
+
+/** Work that runs until its job is stopped, and says whether it was cleaned up. */
+function untilStopped(finished: boolean[]): WorkFactory {
+  return (): JobWork => ({
+    steps: [{ name: 'wait', title: 'Wait' }],
+    run: async (_step, context) => {
+      await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve(), { once: true }));
+      throwIfCancelled(context.signal);
+    },
+    finish: async (succeeded) => void finished.push(succeeded),
+    result: () => ({}),
+  });
+}
+
+const spec = (kind: JobSpec['kind'], vmId: string): JobSpec => ({ kind, vmId, vmName: vmId, summary: `${kind} of ${vmId}`, params: {}, steps: [{ name: 'wait', title: 'Wait' }] });
+
+async function started(catalog: Catalog, jobId: string): Promise<void> {
+  for (let round = 0; round < 1000 && catalog.getJob(jobId)?.state !== 'running'; round++) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(catalog.getJob(jobId)?.state, 'running');
+}
+
+test('an operator cancel and an engine stop end a job differently', async () => {
+  const catalog = Catalog.open(join(await tempDir(), 'catalog.sqlite'));
+  const finished: boolean[] = [];
+  const queue = new JobQueue(catalog, new EngineEvents(), 2, null, (job) => (job.kind === 'index' ? untilStopped(finished) : null));
+  try {
+    const cancelled = queue.submit(spec('backup', 'a'), untilStopped(finished));
+    await started(catalog, cancelled.id);
+    queue.cancel(cancelled.id);
+    const ended = await queue.whenEnded(cancelled.id);
+    assert.equal(ended.state, 'cancelled');
+    assert.equal(ended.error, 'cancelled by the operator');
+
+    const stopped = queue.submit(spec('backup', 'b'), untilStopped(finished));
+    const rerunnable = queue.submit(spec('index', 'c'), untilStopped(finished));
+    const waiting = queue.submit(spec('verify', 'd'), untilStopped(finished));
+    await started(catalog, stopped.id);
+    await queue.close();
+    const interrupted = catalog.getJob(stopped.id);
+    assert.equal(interrupted?.state, 'interrupted');
+    assert.equal(interrupted?.error, 'the engine stopped while this job ran');
+    assert.ok(!catalog.jobEvents(stopped.id).some((event) => /operator/.test(event.message)));
+    assert.equal(catalog.getJob(rerunnable.id)?.state, 'queued', 'an index job stays queued for the next start');
+    assert.equal(catalog.getJob(waiting.id)?.state, 'interrupted', 'a job that had not started is marked at once');
+    assert.equal(catalog.getJob(waiting.id)?.error, 'the engine stopped before this job started');
+    assert.deepEqual(finished, [false, false, false], 'the stopped jobs (not resumable) were cleaned up');
+    assert.throws(() => queue.submit(spec('backup', 'e'), untilStopped(finished)), { code: 'unavailable' });
+
+    const next = new JobQueue(catalog, new EngineEvents(), 2, null, (job) => (job.kind === 'index' ? untilStopped(finished) : null));
+    next.recoverAfterRestart();
+    await started(catalog, rerunnable.id);
+    await next.close();
+  } finally {
+    catalog.close();
+  }
+});
