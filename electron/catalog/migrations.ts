@@ -374,4 +374,11 @@ export const migrations: readonly { version: number; name: string; sql: string }
       ) STRICT;
     `,
   },
+  {
+    version: 16,
+    name: "restore points: the SHA-256 of each point's manifest, recorded when the point is made",
+    sql: `
+      ALTER TABLE restore_points ADD COLUMN manifest_sha256 TEXT;
+    `,
+  },
 ];
