@@ -41,7 +41,8 @@ export function decodeVmxBytes(bytes: Uint8Array, label: string): string {
   const declared = /^(?:\uFEFF|\xEF\xBB\xBF)?[ \t]*\.encoding[ \t]*=[ \t]*"([^"\r\n]{1,40})"/im.exec(head)?.[1] ?? 'UTF-8';
   let decoder: TextDecoder;
   try {
-    decoder = new TextDecoder(declared, { fatal: true, ignoreBOM: false });
+    // The BOM stays in the text (ignoreBOM keeps it), so a restore writes the file back as it was.
+    decoder = new TextDecoder(declared, { fatal: true, ignoreBOM: true });
   } catch {
     return invalid(label, `.encoding "${declared}" is not a character set this system can read`);
   }
