@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import { decodeMapFile, RECORD_BYTES, writeRecord, type BlockRecord } from './block-map.ts';
 import type { ChainLink, Manifest } from './manifest.ts';
-import type { PointEntry, Repository } from './repository.ts';
+import type { PointName, Repository } from './repository.ts';
 
 export type ResolvedDisk = {
   key: string;
@@ -43,21 +43,22 @@ export function linkOf(manifest: Manifest): ChainLink {
 }
 
 /** The label of a point in errors: its sequence when it is known, and the VM. */
-function pointLabel(entry: Pick<PointEntry, 'sequence'>, vmName: string): string {
+function pointLabel(entry: Pick<PointName, 'sequence'>, vmName: string): string {
   return `restore point ${entry.sequence} of ${vmName}`;
 }
 
 /** The chain of a point made before points recorded what they depend on: its parents'
  * manifests, each of which must be healthy. */
-function chainFromParents(entries: PointEntry[], target: Manifest, vmName: string): { links: ChainLink[]; manifests: Manifest[] } {
-  const byId = new Map(entries.map((entry) => [entry.id, entry]));
+async function chainFromParents(repository: Repository, vmId: string, names: PointName[], target: Manifest, vmName: string): Promise<{ links: ChainLink[]; manifests: Manifest[] }> {
+  const byId = new Map(names.map((name) => [name.id, name]));
   const manifests: Manifest[] = [target];
   let current = target;
   while (current.parentId !== null) {
-    const parent = byId.get(current.parentId);
-    if (!parent) throw new LifeboatError('corrupt-backup', `${pointLabel(current, vmName)} needs point ${current.parentId}, which is missing from the repository`);
+    const parentName = byId.get(current.parentId);
+    if (!parentName) throw new LifeboatError('corrupt-backup', `${pointLabel(current, vmName)} needs point ${current.parentId}, which is missing from the repository`);
+    if (manifests.length > names.length) throw new LifeboatError('corrupt-backup', `the chain of ${vmName} loops`);
+    const parent = await repository.readPoint(vmId, parentName);
     if (!parent.manifest || parent.damage !== null) throw new LifeboatError('corrupt-backup', `${pointLabel(target, vmName)} needs point ${parent.sequence}, which is damaged: ${parent.damage}`);
-    if (manifests.length > entries.length) throw new LifeboatError('corrupt-backup', `the chain of ${vmName} loops`);
     manifests.unshift(parent.manifest);
     current = parent.manifest;
   }
@@ -79,18 +80,19 @@ async function readDiskMap(repository: Repository, vmId: string, link: ChainLink
   return records;
 }
 
-/** Resolves a point from its own manifest and the files of the points it depends on. A damaged
- * manifest of another point matters only to a point made before points recorded their chain
- * (it reads its parents' manifests); the error names the point and what is wrong. */
+/** Resolves a point from its own manifest and the files of the points it depends on, reading no
+ * other manifest. A damaged manifest of another point matters only to a point made before points
+ * recorded their chain (it reads its parents'); the error names the point and what is wrong. */
 export async function resolvePoint(repository: Repository, vmId: string, pointId: string): Promise<ResolvedPoint> {
-  const entries = await repository.scanPoints(vmId);
-  const vmName = entries.findLast((entry) => entry.manifest)?.manifest?.vmName ?? vmId;
-  const target = entries.find((entry) => entry.id === pointId);
-  if (!target) throw new LifeboatError('not-found', `restore point ${pointId} of ${vmName} is not in the repository ${repository.path}`);
-  if (!target.manifest || target.damage !== null) throw new LifeboatError('corrupt-backup', `${pointLabel(target, vmName)} is damaged: ${target.damage}`);
+  const names = await repository.pointFolders(vmId);
+  const name = names.find((candidate) => candidate.id === pointId);
+  if (!name) throw new LifeboatError('not-found', `restore point ${pointId} of ${await repository.vmName(vmId)} is not in the repository ${repository.path}`);
+  const target = await repository.readPoint(vmId, name);
+  if (!target.manifest || target.damage !== null) throw new LifeboatError('corrupt-backup', `${pointLabel(target, await repository.vmName(vmId))} is damaged: ${target.damage}`);
   const point = target.manifest;
-  const { links, manifests } = point.dependsOn ? { links: [...point.dependsOn, linkOf(point)], manifests: [point] } : chainFromParents(entries, point, vmName);
-  const present = new Set(entries.map((entry) => entry.id));
+  const vmName = point.vmName;
+  const { links, manifests } = point.dependsOn ? { links: [...point.dependsOn, linkOf(point)], manifests: [point] } : await chainFromParents(repository, vmId, names, point, vmName);
+  const present = new Set(names.map((candidate) => candidate.id));
   const gone = links.find((link) => !present.has(link.id));
   if (gone) throw new LifeboatError('corrupt-backup', `${pointLabel(point, vmName)} needs point ${gone.sequence}, which is missing from the repository (folder ${repository.pointFolder({ vmId, ...gone })})`);
   const blockSize = point.blockSize;

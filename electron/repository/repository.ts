@@ -30,6 +30,9 @@ const noRecords: RecordedHashes = () => null;
 /** A manifest larger than this is not one a backup wrote. */
 const MANIFEST_MAX_BYTES = 64 * 1024 * 1024;
 
+/** A published point folder's name: its sequence and point id. */
+export type PointName = { sequence: number; id: string };
+
 /** A published point folder as found: its manifest when whole and sane, else what is wrong. */
 export type PointEntry = {
   sequence: number;
@@ -143,10 +146,8 @@ export class Repository {
     await writeFileDurably(join(this.vmFolder(vmId), 'vm.json'), JSON.stringify({ id: vmId, name }, null, 2));
   }
 
-  /** Every published point of a VM, oldest first, each checked: its manifest must be readable,
-   * match the hash recorded for it (side file, catalog) and make sense. A damaged point is
-   * listed with the reason; it never hides the others. Partial folders are not points. */
-  async scanPoints(vmId: string): Promise<PointEntry[]> {
+  /** The published point folders of a VM, oldest first, as named (nothing read inside). */
+  async pointFolders(vmId: string): Promise<PointName[]> {
     let names: string[];
     try {
       names = await readdir(this.pointsFolder(vmId));
@@ -154,12 +155,25 @@ export class Repository {
       if (isErrnoCode(error, 'ENOENT')) return [];
       throw error;
     }
-    const entries: PointEntry[] = [];
-    for (const name of names.sort()) {
+    return names.sort().flatMap((name) => {
       const match = pointFolderPattern.exec(name);
-      if (match) entries.push(await this.readPoint(join(this.pointsFolder(vmId), name), Number(match[1]), match[2] as string));
-    }
+      return match ? [{ sequence: Number(match[1]), id: match[2] as string }] : [];
+    });
+  }
+
+  /** Every published point of a VM, oldest first, each checked: its manifest must be readable,
+   * match the hash recorded for it (side file, catalog) and make sense. A damaged point is
+   * listed with the reason; it never hides the others. Partial folders are not points. */
+  async scanPoints(vmId: string): Promise<PointEntry[]> {
+    const entries: PointEntry[] = [];
+    for (const name of await this.pointFolders(vmId)) entries.push(await this.readPoint(vmId, name));
     return entries;
+  }
+
+  /** The name the VM was last backed up under (its id when vm.json cannot tell). */
+  async vmName(vmId: string): Promise<string> {
+    const info = safeJson(await readFile(join(this.vmFolder(vmId), 'vm.json'), 'utf8').catch(() => '')) as { name?: unknown } | null;
+    return typeof info?.name === 'string' && info.name !== '' ? info.name : vmId;
   }
 
   /** The healthy points of a VM's chain, oldest first. */
@@ -167,7 +181,9 @@ export class Repository {
     return (await this.scanPoints(vmId)).flatMap((entry) => (entry.manifest && entry.damage === null ? [entry.manifest] : []));
   }
 
-  private async readPoint(folder: string, sequence: number, id: string): Promise<PointEntry> {
+  /** One point folder, checked as scanPoints checks every one. */
+  async readPoint(vmId: string, { sequence, id }: PointName): Promise<PointEntry> {
+    const folder = this.pointFolder({ vmId, sequence, id });
     const damaged = (damage: string, sha256: string | null = null): PointEntry => ({ sequence, id, manifest: null, damage, sha256, hashFile: false });
     const file = join(folder, 'manifest.json');
     let bytes: Buffer;
