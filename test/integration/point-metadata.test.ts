@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
+import { inProcessApi } from '../../electron/cli/connect.ts';
 import { Engine } from '../../electron/engine/engine.ts';
 import { LifeboatError } from '../../electron/errors.ts';
 import { resolvePoint } from '../../electron/repository/chain.ts';
@@ -261,3 +262,36 @@ async function legacyChain(lab: Lab, open: (home: string) => Promise<Engine>): P
   assert.deepEqual([backup.result?.sequence, backup.result?.kind], [5, 'full']);
   assert.equal((await healthOf(engine, VM)).get(5)?.state, 'ok');
 }
+
+test('a point damaged in the primary restores from a copy whose manifest still matches; a damaged point is never copied', async () => {
+  const lab = await chainOfPoints();
+  const api = inProcessApi(lab.engine);
+  await api.invoke('settings.set', { copyPolicy: 'lrs', operator: 'ann' });
+  await api.invoke('repos.add', { name: 'near', path: join(lab.dir, 'near'), region: 'primary', zone: 'zone-2' });
+  await api.invoke('repos.add', { name: 'zoned', path: join(lab.dir, 'zoned'), region: 'primary', zone: 'zone-3' });
+  // Point 4 is damaged before the copy job: it is not copied, the others are.
+  await editManifest(await folderOf(lab, 4), (manifest) => {
+    manifest.vmName = 'renamed';
+  });
+  const copy = await runJob(lab.engine, (await api.invoke('copies.run', {})).job);
+  assert.equal(copy.result?.copied, 6, 'points 1 to 3, to two repositories');
+  await assert.rejects(stat(join(lab.dir, 'near', 'vms', lab.vmId, 'points', `000004-${(await lab.engine.repository.pointFolders(lab.vmId))[3]?.id}`)), { code: 'ENOENT' });
+
+  await editManifest(await folderOf(lab, 2), (manifest) => {
+    manifest.vmConfig.text = manifest.vmConfig.text.replace('memSize = "2048"', 'memSize = "1"');
+  }, true);
+  // The copy in near is forged the same way, side file and all: only the catalog's record tells.
+  const nearTwo = join(lab.dir, 'near', 'vms', lab.vmId, 'points', `000002-${(await lab.engine.repository.pointFolders(lab.vmId))[1]?.id}`);
+  await editManifest(nearTwo, (manifest) => {
+    manifest.vmConfig.text = manifest.vmConfig.text.replace('memSize = "2048"', 'memSize = "1"');
+  }, true);
+  const target = join(lab.dir, 'from-copy');
+  const job = await runJob(lab.engine, (await api.invoke('restore.entireVm', { vm: VM, point: '2', target: { kind: 'local', path: target } })).job);
+  assert.equal(job.state, 'succeeded', job.error ?? '');
+  assert.equal((job.result?.source as { repository: string }).repository, 'zoned');
+  assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', lab.snapshots[1] as string, join(target, `${VM}.vmdk`)), /identical/);
+  assert.match(await readFile(join(target, `${VM}.vmx`), 'utf8'), /memSize = "2048"/);
+  const { events } = await api.invoke('jobs.get', { jobId: job.id });
+  assert.ok(events.some((event) => /passed over default: restore point 2 of gamma is damaged: its manifest\.json does not match the SHA-256 the catalog recorded/.test(event.message)));
+  assert.ok(events.some((event) => /passed over near: restore point 2 of gamma is damaged/.test(event.message)));
+});
