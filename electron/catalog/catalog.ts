@@ -88,8 +88,9 @@ export class Catalog {
   }
 
   /** Records a committed point (idempotent: the repository is the truth, the catalog its index).
-   * Its manifest's hash is recorded with it: from then on a manifest that differs is damaged. */
-  recordPoint(manifest: Manifest, repositoryId: string, source: string | null, biosUuid: string | null): void {
+   * Its manifest's hash is recorded with it (`sha256`: as read from the repository, when the
+   * point is indexed from there): from then on a manifest that differs is damaged. */
+  recordPoint(manifest: Manifest, repositoryId: string, source: string | null, biosUuid: string | null, sha256 = manifestSha256(manifest)): void {
     this.db.transaction(() => {
       const now = new Date().toISOString();
       this.db
@@ -106,7 +107,7 @@ export class Catalog {
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(manifest.id, backupId, manifest.vmId, manifest.sequence, manifest.kind, manifest.parentId, manifest.createdAt,
-          manifest.stats.scannedBytes, manifest.stats.changedBytes, manifest.stats.storedBytes, manifest.encryption?.keyId ?? null, manifestSha256(manifest));
+          manifest.stats.scannedBytes, manifest.stats.changedBytes, manifest.stats.storedBytes, manifest.encryption?.keyId ?? null, sha256);
       if (inserted.changes === 0) return;
       const disk = this.db.prepare('INSERT INTO disks (point_id, disk_key, file_name, capacity, source_format) VALUES (?, ?, ?, ?, ?)');
       for (const entry of manifest.disks) disk.run(manifest.id, entry.key, entry.fileName, entry.capacity, entry.sourceFormat);

@@ -192,7 +192,7 @@ export class Engine {
     for (const vmId of await this.repository.listVmIds()) {
       for (const entry of await this.repository.scanPoints(vmId)) {
         if (!entry.manifest || entry.damage !== null || entry.sha256 === null) continue;
-        if (!this.catalog.hasPoint(entry.id)) this.catalog.recordPoint(entry.manifest, this.repository.info.id, null, null);
+        if (!this.catalog.hasPoint(entry.id)) this.catalog.recordPoint(entry.manifest, this.repository.info.id, null, null, entry.sha256);
         else this.catalog.adoptManifestSha256(entry.id, entry.sha256);
       }
     }
