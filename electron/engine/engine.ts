@@ -192,8 +192,13 @@ export class Engine {
     for (const vmId of await this.repository.listVmIds()) {
       for (const entry of await this.repository.scanPoints(vmId)) {
         if (!entry.manifest || entry.damage !== null || entry.sha256 === null) continue;
-        if (!this.catalog.hasPoint(entry.id)) this.catalog.recordPoint(entry.manifest, this.repository.info.id, null, null, entry.sha256);
-        else this.catalog.adoptManifestSha256(entry.id, entry.sha256);
+        if (this.catalog.hasPoint(entry.id)) {
+          this.catalog.adoptManifestSha256(entry.id, entry.sha256);
+          continue;
+        }
+        // A damaged parent is not indexed: the child is, without the link (its chain is in its manifest).
+        const parentId = entry.manifest.parentId !== null && this.catalog.hasPoint(entry.manifest.parentId) ? entry.manifest.parentId : null;
+        this.catalog.recordPoint({ ...entry.manifest, parentId }, this.repository.info.id, null, null, entry.sha256);
       }
     }
   }

@@ -295,3 +295,34 @@ test('a point damaged in the primary restores from a copy whose manifest still m
   assert.ok(events.some((event) => /passed over default: restore point 2 of gamma is damaged: its manifest\.json does not match the SHA-256 the catalog recorded/.test(event.message)));
   assert.ok(events.some((event) => /passed over near: restore point 2 of gamma is damaged/.test(event.message)));
 });
+
+test('a lost catalog is rebuilt from the repository with the hashes the side files vouch for', async () => {
+  const opened: Engine[] = [];
+  const open = async (home: string): Promise<Engine> => {
+    const engine = await Engine.open({ home, workerThreads: 2 });
+    opened.push(engine);
+    return engine;
+  };
+  const lab = await chainOfPoints(open);
+  try {
+    // Point 3 is changed while the catalog is gone: only its side file can tell.
+    await editManifest(await folderOf(lab, 3), (manifest) => {
+      manifest.vmConfig.text += 'extra = "line"\n';
+    });
+    await lab.engine.close();
+    for (const file of ['catalog.sqlite', 'catalog.sqlite-wal', 'catalog.sqlite-shm']) await rm(join(lab.home, file), { force: true });
+    const engine = await open(lab.home);
+    const health = await healthOf(engine, VM);
+    assert.deepEqual([...health.keys()].sort(), [1, 2, 4], 'the damaged point is not indexed');
+    for (const sequence of [1, 2, 4]) assert.equal(health.get(sequence)?.state, 'ok');
+    const reopened: Lab = { ...lab, engine };
+    await restoreAndCompare(reopened, 4);
+    // From now on the rebuilt catalog's record catches a forger who rewrites the side file too.
+    await editManifest(await folderOf(reopened, 4), (manifest) => {
+      manifest.vmName = 'forged';
+    }, true);
+    assert.match((await healthOf(engine, VM)).get(4)?.reason ?? '', /does not match the SHA-256 the catalog recorded/);
+  } finally {
+    for (const engine of opened) await engine.close().catch(() => undefined);
+  }
+});
