@@ -69,6 +69,15 @@ export const RepositorySite = z.object({
 });
 export type RepositorySite = z.infer<typeof RepositorySite>;
 
+/** Whether a point's metadata can be trusted: `ok` (its manifest matches the hash recorded when
+ * it was made, and makes sense), `legacy` (made before hashes were recorded: checked for sense,
+ * its hash adopted when first read), `damaged` (with the reason; restores refuse it). */
+export const PointHealth = z.object({
+  state: z.enum(['ok', 'legacy', 'damaged']),
+  reason: z.string().nullable(),
+});
+export type PointHealth = z.infer<typeof PointHealth>;
+
 export const RestorePoint = z.object({
   id: Id,
   vmId: Id,
@@ -84,6 +93,7 @@ export const RestorePoint = z.object({
   copies: z.array(PointCopy),
   /** The chain key's id when the point is encrypted. */
   keyId: z.string().nullable(),
+  health: PointHealth,
 });
 export type RestorePoint = z.infer<typeof RestorePoint>;
 

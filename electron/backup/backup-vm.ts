@@ -10,6 +10,7 @@ import { LifeboatError } from '../errors.ts';
 import { BlockKind, encodeMapFile, RECORD_BYTES, readRecord, sha256Hex, type BlockRecord } from '../repository/block-map.ts';
 import { blockCountOf, resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import { defaultCodec } from '../repository/codec.ts';
+import { diskCapacityProblem } from '../repository/manifest-check.ts';
 import { POINT_FORMAT, POINT_FORMAT_VERSION, type Manifest, type ManifestDisk } from '../repository/manifest.ts';
 import type { Repository } from '../repository/repository.ts';
 import { writeFileDurably } from '../fs/durable.ts';
@@ -77,22 +78,29 @@ export class BackupWork implements JobWork {
     // Every disk (and every link of its snapshot chain) opens before the repository is touched,
     // so a disk Lifeboat cannot read stores nothing.
     for (const entry of source.vmx.disks) {
-      const { disk, format, chain } = await openDiskChain(join(source.folder, entry.fileName));
+      const path = join(source.folder, entry.fileName);
+      const { disk, format, chain } = await openDiskChain(path);
       this.disks.push({ key: entry.key, fileName: entry.fileName, disk, format, chain });
       if (chain.length > 1) context.log(`disk ${entry.key} is a snapshot chain, read as the VM sees it: ${chain.map((link) => link.fileName).join(' → ')}`);
+      const problem = diskCapacityProblem(disk.capacity);
+      if (problem) throw new LifeboatError('invalid-source', `${path}: ${problem}`);
     }
     context.log(`VM ${source.vmx.displayName}: ${this.disks.length} disk(s), ${this.totalBytes()} bytes`);
     await this.repository.ensureVm(source.vmId, source.vmx.displayName);
     const swept = await this.repository.sweepPartialPoints(source.vmId);
     if (swept > 0) context.log(`removed ${swept} unfinished point(s) left by an interrupted backup`, 'warning');
-    const chain = await this.repository.listPoints(source.vmId);
-    const last = chain.at(-1);
+    const points = await this.repository.scanPoints(source.vmId);
+    // A new point never takes the number of one that is there, damaged or not.
+    this.sequence = (points.at(-1)?.sequence ?? 0) + 1;
+    for (const damaged of points.filter((entry) => entry.damage !== null)) context.log(`point ${damaged.sequence} is damaged (${damaged.damage}); no new point will depend on it`, 'warning');
+    const last = points.findLast((entry) => entry.damage === null)?.manifest;
     if (last) {
       if ((last.encryption?.keyId ?? null) !== (this.chainKey?.key.keyId ?? null)) {
         throw new LifeboatError('conflict', `the chain of ${source.vmx.displayName} ${last.encryption ? `is encrypted with key ${last.encryption.keyId}` : 'is not encrypted'}; this backup would seal with ${this.chainKey ? `key ${this.chainKey.key.keyId}` : 'no key'}`);
       }
-      this.parent = await resolvePoint(this.repository, source.vmId, last.id);
-      this.sequence = last.sequence + 1;
+      this.parent = await this.parentFrom(last, context);
+    }
+    if (this.parent) {
       if (this.parent.blockSize !== this.repository.info.blockSize) {
         throw new LifeboatError('conflict', `the chain of ${source.vmx.displayName} uses ${this.parent.blockSize}-byte blocks, the repository ${this.repository.info.blockSize}`);
       }
@@ -102,9 +110,21 @@ export class BackupWork implements JobWork {
           if (record.kind === BlockKind.data) this.known.set(Buffer.from(record.sha256).toString('hex'), record);
         }
       }
-      context.log(`incremental after point ${last.sequence}; ${this.known.size} distinct blocks already stored`);
+      context.log(`incremental after point ${this.parent.point.sequence}; ${this.known.size} distinct blocks already stored`);
     } else {
-      context.log('no earlier point: this is a full backup');
+      context.log('no earlier point to build on: this is a full backup');
+    }
+  }
+
+  /** The point to build on: the newest healthy one, unless its own chain is broken (a damaged
+   * point it depends on, a missing file); then a new full point starts a chain of its own. */
+  private async parentFrom(last: Manifest, context: StepContext): Promise<ResolvedPoint | null> {
+    try {
+      return await resolvePoint(this.repository, last.vmId, last.id);
+    } catch (error) {
+      if (!(error instanceof LifeboatError && error.code === 'corrupt-backup')) throw error;
+      context.log(`point ${last.sequence} cannot be built on (${error.message}); starting a new full point`, 'warning');
+      return null;
     }
   }
 
@@ -214,6 +234,7 @@ export class BackupWork implements JobWork {
       sequence: this.sequence,
       kind: this.parent ? 'incremental' : 'full',
       parentId: this.parent?.point.id ?? null,
+      dependsOn: this.parent?.chain ?? [],
       createdAt: new Date().toISOString(),
       blockSize: this.repository.info.blockSize,
       vmConfig: { fileName: source.vmxFile, text: source.vmxText },

@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
-import { parseVmx, VMX_MAX_BYTES, type Vmx } from '../disks/vmx.ts';
+import { decodeVmxBytes, parseVmx, VMX_MAX_BYTES, type Vmx } from '../disks/vmx.ts';
 
 export type SourceVm = { folder: string; vmxFile: string; vmxText: string; vmx: Vmx; vmId: string };
 
@@ -28,7 +28,7 @@ export async function readSourceVm(folderArgument: string): Promise<SourceVm> {
   const vmxFile = vmxFiles[0] as string;
   const path = join(folder, vmxFile);
   if ((await stat(path)).size > VMX_MAX_BYTES) throw new LifeboatError('invalid-source', `${path} is larger than 1 MiB; it is not a .vmx`);
-  const vmxText = await readFile(path, 'utf8');
+  const vmxText = decodeVmxBytes(await readFile(path), path);
   const vmx = parseVmx(vmxText, path);
   return { folder, vmxFile, vmxText, vmx, vmId: vmIdFor(vmx.displayName, vmx.uuid ?? vmx.displayName) };
 }

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { CopyPolicy, type HostSummary, type ProxySummary, type Settings, type Job, type JobEvent, type JobSample, type JobStep, type RestorePoint, type VmSummary } from '../../shared/domain.ts';
 import type { Manifest } from '../repository/manifest.ts';
+import { manifestSha256 } from '../repository/manifest-seal.ts';
 import { openCatalogDatabase, type CatalogDatabase } from './database.ts';
 import { FileIndex } from './file-index.ts';
 import { InstantCatalog } from './instant-catalog.ts';
@@ -47,6 +48,9 @@ const patchColumns: Record<keyof JobPatch, string> = {
   result: 'result', startedAt: 'started_at', endedAt: 'ended_at', steps: 'steps', vmId: 'vm_id', vmName: 'vm_name', waitingFor: 'waiting_for',
 };
 
+/** A restore point as the catalog knows it; its health comes from reading the repository. */
+export type CatalogPoint = Omit<RestorePoint, 'health'>;
+
 export class Catalog {
   private readonly db: CatalogDatabase;
   readonly files: FileIndex;
@@ -86,8 +90,10 @@ export class Catalog {
     return this.db.prepare('SELECT 1 FROM restore_points WHERE id = ?').get(pointId) !== undefined;
   }
 
-  /** Records a committed point (idempotent: the repository is the truth, the catalog its index). */
-  recordPoint(manifest: Manifest, repositoryId: string, source: string | null, biosUuid: string | null): void {
+  /** Records a committed point (idempotent: the repository is the truth, the catalog its index).
+   * Its manifest's hash is recorded with it (`sha256`: as read from the repository, when the
+   * point is indexed from there): from then on a manifest that differs is damaged. */
+  recordPoint(manifest: Manifest, repositoryId: string, source: string | null, biosUuid: string | null, sha256 = manifestSha256(manifest)): void {
     this.db.transaction(() => {
       const now = new Date().toISOString();
       this.db
@@ -100,11 +106,11 @@ export class Catalog {
       this.db.prepare('INSERT OR IGNORE INTO backups (id, vm_id, repository_id, created_at) VALUES (?, ?, ?, ?)').run(backupId, manifest.vmId, repositoryId, now);
       const inserted = this.db
         .prepare(
-          `INSERT OR IGNORE INTO restore_points (id, backup_id, vm_id, sequence, kind, parent_id, created_at, scanned_bytes, changed_bytes, stored_bytes, key_id)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT OR IGNORE INTO restore_points (id, backup_id, vm_id, sequence, kind, parent_id, created_at, scanned_bytes, changed_bytes, stored_bytes, key_id, manifest_sha256)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(manifest.id, backupId, manifest.vmId, manifest.sequence, manifest.kind, manifest.parentId, manifest.createdAt,
-          manifest.stats.scannedBytes, manifest.stats.changedBytes, manifest.stats.storedBytes, manifest.encryption?.keyId ?? null);
+          manifest.stats.scannedBytes, manifest.stats.changedBytes, manifest.stats.storedBytes, manifest.encryption?.keyId ?? null, sha256);
       if (inserted.changes === 0) return;
       const disk = this.db.prepare('INSERT INTO disks (point_id, disk_key, file_name, capacity, source_format) VALUES (?, ?, ?, ?, ?)');
       for (const entry of manifest.disks) disk.run(manifest.id, entry.key, entry.fileName, entry.capacity, entry.sourceFormat);
@@ -145,7 +151,19 @@ export class Catalog {
     return first ? { ...first, matches: byName.length } : null;
   }
 
-  listPoints(vmId: string): RestorePoint[] {
+  /** The manifest hash recorded for a point (null: none, a point older than the record). */
+  manifestSha256(pointId: string): string | null {
+    const row = this.db.prepare('SELECT manifest_sha256 FROM restore_points WHERE id = ?').get(pointId) as { manifest_sha256: string | null } | undefined;
+    return row?.manifest_sha256 ?? null;
+  }
+
+  /** Records the hash of a point made before hashes were recorded, as first read: later changes
+   * are then caught (earlier ones cannot be). Never replaces a recorded hash. */
+  adoptManifestSha256(pointId: string, sha256: string): void {
+    this.db.prepare('UPDATE restore_points SET manifest_sha256 = ? WHERE id = ? AND manifest_sha256 IS NULL').run(sha256, pointId);
+  }
+
+  listPoints(vmId: string): CatalogPoint[] {
     const points = this.db
       .prepare(
         `SELECT p.id, p.vm_id, p.sequence, p.kind, p.created_at, p.parent_id, b.repository_id, p.changed_bytes, p.stored_bytes, p.key_id
@@ -161,7 +179,7 @@ export class Catalog {
       createdAt: row.created_at,
       parentId: row.parent_id,
       repositoryId: row.repository_id,
-      disks: disks.all(row.id) as RestorePoint['disks'],
+      disks: disks.all(row.id) as CatalogPoint['disks'],
       changedBytes: row.changed_bytes,
       storedBytes: row.stored_bytes,
       copies: this.copies.pointCopies(row.id),

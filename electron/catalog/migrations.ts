@@ -421,4 +421,11 @@ export const migrations: readonly { version: number; name: string; sql: string }
       CREATE INDEX job_resources_open ON job_resources(released_at, job_id);
     `,
   },
+  {
+    version: 18,
+    name: "restore points: the SHA-256 of each point's manifest, recorded when the point is made",
+    sql: `
+      ALTER TABLE restore_points ADD COLUMN manifest_sha256 TEXT;
+    `,
+  },
 ];

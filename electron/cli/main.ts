@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { LifeboatApi, RequestOf } from '../../shared/contract.ts';
 import { formatBytes, table } from '../../shared/format.ts';
+import type { PointHealth } from '../../shared/domain.ts';
 import { Engine } from '../engine/engine.ts';
 import { toWireError } from '../errors.ts';
 import { resolveHome } from '../home.ts';
@@ -37,7 +38,7 @@ const usage = `usage: lifeboat [--home DIR] [--json] <command>
                                                      back up a VM folder (VMware layout); --encrypt starts an
                                                      encrypted chain, whose backups then need its password
   vms                                                VMs in the catalog
-  points <vm>                                        restore points of a VM
+  points <vm>                                        restore points of a VM, each with its health (damaged: why)
   restore vm <vm> --point <id|seq|latest> --target local:<dir> [--name NEW] [--detach]
      every restore of a backup point also takes: [--from-region R] (cross-region restore, drills)
      [--password-env VAR | --recovery-key FILE] (encrypted points)
@@ -54,7 +55,7 @@ const usage = `usage: lifeboat [--home DIR] [--json] <command>
   proxies [add <name> --host H --transports san,hotadd,nbd [--vm PROXY-VM] [--datastore-path DS=PATH]…
            [--max-tasks N] | remove <name>]          backup proxies for Direct SAN and HotAdd
   verify <vm> [--point P] [--password-env VAR | --recovery-key FILE]
-                                                     check every block hash of the chain (or one point)
+                                                     check each point's metadata and every block hash (or one point's)
   files ls <vm> --point P [/diskN/partM/path]        browse inside a restore point
   files get <vm> --point P <path>... --out DIR [--on-clash keep-both|overwrite|skip] [--archive zip|tar]
   files index <vm> --point P                         index a point's files (done after every backup)
@@ -104,6 +105,11 @@ const usage = `usage: lifeboat [--home DIR] [--json] <command>
 type Flags = { original?: boolean | undefined; yes?: boolean | undefined; target?: string | undefined; datastore?: string | undefined; 'host-system'?: string | undefined; network?: string | undefined; 'disk-format'?: string | undefined; transport?: string | undefined; url?: string | undefined; user?: string | undefined; 'password-env'?: string | undefined; insecure?: boolean | undefined; name?: string | undefined };
 
 /** --target local:<dir> or vsphere:<host> with its placement flags; the contract checks values. */
+/** A point's health in one cell: ok, or what is wrong (a damaged point's reason in full). */
+function healthText(health: PointHealth): string {
+  return health.state === 'ok' ? 'ok' : `${health.state}${health.state === 'damaged' ? `: ${health.reason}` : ''}`;
+}
+
 function restoreTarget(values: Flags): RequestOf<'restore.entireVm'>['target'] {
   const target = values.target ?? '';
   if (target.startsWith('vsphere:') && target.length > 'vsphere:'.length) {
@@ -294,7 +300,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!rest[0]) throw new UsageError('points takes a VM name or id');
         const points = await api.invoke('points.list', { vm: rest[0] });
         out.print(
-          table([['SEQ', 'ID', 'KIND', 'CREATED', 'CHANGED', 'STORED', 'ENCRYPTED', 'COPIES (FASTEST FIRST)'], ...points.map((point) => [String(point.sequence), point.id, point.kind, point.createdAt, formatBytes(point.changedBytes), formatBytes(point.storedBytes), point.keyId ? 'yes' : 'no', copiesText(point.copies)])]),
+          table([['SEQ', 'ID', 'KIND', 'CREATED', 'CHANGED', 'STORED', 'ENCRYPTED', 'COPIES (FASTEST FIRST)', 'HEALTH'], ...points.map((point) => [String(point.sequence), point.id, point.kind, point.createdAt, formatBytes(point.changedBytes), formatBytes(point.storedBytes), point.keyId ? 'yes' : 'no', copiesText(point.copies), healthText(point.health)])]),
           points,
         );
         return 0;

@@ -32,9 +32,12 @@ export class CopyService {
     return site;
   }
 
-  /** The primary is the engine's own repository; a copy is opened where the catalog says. */
+  /** The primary is the engine's own repository; a copy is opened where the catalog says, its
+   * manifests checked against the hashes the catalog recorded (a copy's are the primary's). */
   async open(site: RepositorySite): Promise<Repository> {
-    return site.role === 'primary' ? this.options.primary : Repository.open(site.path);
+    if (site.role === 'primary') return this.options.primary;
+    const { catalog } = this.options;
+    return (await Repository.open(site.path)).withRecordedHashes((pointId) => catalog.manifestSha256(pointId));
   }
 
   async copyRepositories(): Promise<Repository[]> {

@@ -3,7 +3,7 @@
 // local socket, which is the home's lock and the CLI's way in.
 import type { z } from 'zod';
 import { requestChannels, type RequestChannel, type ResponseOf } from '../../shared/contract.ts';
-import type { AzureAccount, FileEntry, HostInventory, HostSummary, Job, ProxySummary, SearchHit } from '../../shared/domain.ts';
+import type { AzureAccount, FileEntry, HostInventory, HostSummary, Job, ProxySummary, RestorePoint, SearchHit } from '../../shared/domain.ts';
 import { BackupWork, backupSteps } from '../backup/backup-vm.ts';
 import { readSourceVm } from '../backup/source-vm.ts';
 import { Catalog } from '../catalog/catalog.ts';
@@ -25,6 +25,7 @@ import type { VsphereRestoreOptions } from '../restore/vsphere-restore-base.ts';
 import type { ProxyPool } from '../restore/transport-choice.ts';
 import { OriginalVmVsphereRestore, originalSteps, previewOriginal } from '../restore/original-vm-vsphere.ts';
 import { resolvePoint } from '../repository/chain.ts';
+import { pointHealth } from '../repository/point-health.ts';
 import { VerifyWork, verifySteps } from '../verify/verify-chain.ts';
 import { PointBrowser } from '../items/point-browser.ts';
 import { RestoreItemsWork, itemSteps } from '../items/restore-items.ts';
@@ -106,9 +107,11 @@ export class Engine {
     this.catalog = catalog;
     this.auth = new AuthService({ accounts: catalog.accounts, audit: (...entry) => catalog.audit(...entry) });
     this.connectionHandlers = connectionHandlers(this.auth);
-    this.keys = new KeyService({ primary, secrets, catalog, copies: () => this.copies.copyRepositories() });
+    // Every manifest read is checked against the hash the catalog recorded for it.
+    const checked = primary.withRecordedHashes((pointId) => catalog.manifestSha256(pointId));
+    this.keys = new KeyService({ primary: checked, secrets, catalog, copies: () => this.copies.copyRepositories() });
     // Encrypted chains whose keys are remembered read without a password.
-    const repository = primary.withKeys(this.keys.storedKey);
+    const repository = checked.withKeys(this.keys.storedKey);
     this.repository = repository;
     this.pool = pool;
     this.jobs = new JobQueue(catalog, this.events, concurrentJobs, injectFault, (job) => this.rerunWork(job));
@@ -198,13 +201,28 @@ export class Engine {
     }
   }
 
-  /** The repository is the truth: index any committed point the catalog has not seen. */
+  /** The repository is the truth: index any committed point the catalog has not seen, and record
+   * the manifest hash of points made before hashes were recorded, as they read now. */
   private async reconcileCatalog(): Promise<void> {
     for (const vmId of await this.repository.listVmIds()) {
-      for (const manifest of await this.repository.listPoints(vmId)) {
-        if (!this.catalog.hasPoint(manifest.id)) this.catalog.recordPoint(manifest, this.repository.info.id, null, null);
+      for (const entry of await this.repository.scanPoints(vmId)) {
+        if (!entry.manifest || entry.damage !== null || entry.sha256 === null) continue;
+        if (this.catalog.hasPoint(entry.id)) {
+          this.catalog.adoptManifestSha256(entry.id, entry.sha256);
+          continue;
+        }
+        // A damaged parent is not indexed: the child is, without the link (its chain is in its manifest).
+        const parentId = entry.manifest.parentId !== null && this.catalog.hasPoint(entry.manifest.parentId) ? entry.manifest.parentId : null;
+        this.catalog.recordPoint({ ...entry.manifest, parentId }, this.repository.info.id, null, null, entry.sha256);
       }
     }
+  }
+
+  /** A VM's points as the catalog lists them, each with the health of its metadata as the
+   * repository holds it now. */
+  async pointsWithHealth(vmId: string): Promise<RestorePoint[]> {
+    const entries = await this.repository.scanPoints(vmId);
+    return this.catalog.listPoints(vmId).map((point) => ({ ...point, health: pointHealth(entries, point.id) }));
   }
 
   resolveVm(idOrName: string): { id: string; name: string } {
@@ -576,12 +594,14 @@ export class Engine {
   async startVerify(vmArgument: string, point: string | undefined, actor: string, credentials: KeyCredentials = {}): Promise<Job> {
     const vm = this.resolveVm(vmArgument);
     const pointIds = point === undefined ? null : [this.resolvePointId(vm.id, point)];
-    const keyId = this.catalog.listPoints(vm.id).find((candidate) => candidate.keyId !== null)?.keyId ?? null;
+    const listed = this.catalog.listPoints(vm.id);
+    const points = listed.filter((candidate) => pointIds === null || pointIds.includes(candidate.id)).map(({ id, sequence }) => ({ id, sequence }));
+    const keyId = listed.find((candidate) => candidate.keyId !== null)?.keyId ?? null;
     const repository = this.repository.withKeys(await this.keys.unlocker(keyId, credentials, `the chain of ${vm.name}`)(this.repository));
     this.catalog.audit(actor, 'verify.start', vm.id, { point: point ?? 'all' });
     return this.jobs.submit(
       { kind: 'verify', vmId: vm.id, vmName: vm.name, summary: `Verify ${point === undefined ? 'every point' : `point ${point}`} of ${vm.name}`, params: { vm: vm.id, pointIds }, steps: verifySteps },
-      () => new VerifyWork(repository, this.pool, vm.id, pointIds),
+      () => new VerifyWork(repository, this.pool, vm.id, points),
     );
   }
 
@@ -627,7 +647,7 @@ export class Engine {
     return {
       'engine.info': async () => ({ version: ENGINE_VERSION, home: this.paths.home, repositoryPath: this.repository.path, workerThreads: this.pool.size }),
       'vms.list': async () => this.catalog.listVms(),
-      'points.list': async ({ vm }) => this.catalog.listPoints(this.resolveVm(vm).id),
+      'points.list': async ({ vm }) => this.pointsWithHealth(this.resolveVm(vm).id),
       'jobs.list': async () => this.catalog.listJobs(),
       'jobs.get': async ({ jobId }) => {
         const job = this.catalog.getJob(jobId);

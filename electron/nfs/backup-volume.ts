@@ -5,6 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
+import { parseVmx, rewriteVmx } from '../disks/vmx.ts';
 import { resolvePoint } from '../repository/chain.ts';
 import { PointDisk, type BlockDecoder } from '../repository/point-disk.ts';
 import type { Repository } from '../repository/repository.ts';
@@ -29,11 +30,16 @@ export async function openBackupVolume(repository: Repository, vmId: string, poi
   const vmPath = join(folders.exportFolder, folders.vmFolder);
   await mkdir(vmPath, { recursive: true });
   await mkdir(folders.cacheFolder, { recursive: true });
-  await writeFile(join(vmPath, manifest.vmConfig.fileName), manifest.vmConfig.text, { flag: 'wx' });
+  const descriptorOf = (fileName: string): string => `${basename(fileName, extname(fileName))}.vmdk`;
+  // Written through the rewriter: it names the descriptors served here and says UTF-8, which
+  // the text now is whatever charset the source .vmx declared.
+  const vmx = parseVmx(manifest.vmConfig.text, `${manifest.vmName} configuration`);
+  const vmxText = rewriteVmx(vmx, { displayName: vmx.displayName, diskFiles: new Map(manifest.disks.map((disk) => [disk.key, descriptorOf(disk.fileName)])), newIdentity: false });
+  await writeFile(join(vmPath, manifest.vmConfig.fileName), vmxText, { flag: 'wx' });
   const bases: { name: string; disk: PointDisk }[] = [];
   try {
     for (const disk of manifest.disks) {
-      const descriptor = `${basename(disk.fileName, extname(disk.fileName))}.vmdk`;
+      const descriptor = descriptorOf(disk.fileName);
       await writeFile(join(vmPath, descriptor), writeFlatDescriptor(disk.capacity, flatNameOf(descriptor)), { flag: 'wx' });
       bases.push({ name: flatNameOf(descriptor), disk: new PointDisk(point, disk.key, { cacheBlocks: CACHE_BLOCKS, ...(decode ? { decode, readAhead: READ_AHEAD } : {}) }) });
     }

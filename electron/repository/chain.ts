@@ -1,11 +1,11 @@
-// Resolving a restore point: walk its chain from the full point, check every link and file, and
+// Resolving a restore point: find the points its blocks depend on, check every link and file, and
 // merge the block maps into one flat record buffer per disk (shared with workers, not copied).
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import { decodeMapFile, RECORD_BYTES, writeRecord, type BlockRecord } from './block-map.ts';
-import type { Manifest, ManifestDisk } from './manifest.ts';
-import type { Repository } from './repository.ts';
+import type { ChainLink, Manifest } from './manifest.ts';
+import type { PointName, Repository } from './repository.ts';
 
 export type ResolvedDisk = {
   key: string;
@@ -18,7 +18,8 @@ export type ResolvedDisk = {
 
 export type ResolvedPoint = {
   point: Manifest;
-  chain: Manifest[];
+  /** The points whose blocks this one uses, oldest first, ending with the point itself. */
+  chain: ChainLink[];
   blockSize: number;
   /** Data file of each point of the chain, by sequence number. */
   dataFiles: Map<number, string>;
@@ -31,47 +32,76 @@ export function blockCountOf(capacity: number, blockSize: number): number {
   return Math.ceil(capacity / blockSize);
 }
 
-function chainUpTo(points: Manifest[], pointId: string, vmName: string): Manifest[] {
-  const target = points.find((point) => point.id === pointId);
-  if (!target) throw new LifeboatError('not-found', `restore point ${pointId} of ${vmName} does not exist`);
-  const byId = new Map(points.map((point) => [point.id, point]));
-  const chain: Manifest[] = [target];
-  let current = target;
-  while (current.parentId !== null) {
-    const parent = byId.get(current.parentId);
-    if (!parent) {
-      throw new LifeboatError('corrupt-backup', `restore point ${current.sequence} of ${vmName} needs point ${current.parentId}, which is missing from the repository`);
-    }
-    if (chain.length > points.length) throw new LifeboatError('corrupt-backup', `the chain of ${vmName} loops`);
-    chain.unshift(parent);
-    current = parent;
-  }
-  if (chain[0]?.kind !== 'full') throw new LifeboatError('corrupt-backup', `the chain of ${vmName} does not start with a full point`);
-  return chain;
+/** What a later point needs of this one (its own link in a chain). */
+export function linkOf(manifest: Manifest): ChainLink {
+  return {
+    sequence: manifest.sequence,
+    id: manifest.id,
+    dataFileSize: manifest.dataFile.size,
+    disks: manifest.disks.map(({ key, capacity, mapFile, mapSha256, mapEntries }) => ({ key, capacity, mapFile, mapSha256, mapEntries })),
+  };
 }
 
-async function readDiskMap(repository: Repository, manifest: Manifest, disk: ManifestDisk): Promise<BlockRecord[]> {
-  const label = `${manifest.vmName} point ${manifest.sequence} disk ${disk.key}`;
+/** The label of a point in errors: its sequence when it is known, and the VM. */
+function pointLabel(entry: Pick<PointName, 'sequence'>, vmName: string): string {
+  return `restore point ${entry.sequence} of ${vmName}`;
+}
+
+/** The chain of a point made before points recorded what they depend on: its parents'
+ * manifests, each of which must be healthy. */
+async function chainFromParents(repository: Repository, vmId: string, names: PointName[], target: Manifest, vmName: string): Promise<{ links: ChainLink[]; manifests: Manifest[] }> {
+  const byId = new Map(names.map((name) => [name.id, name]));
+  const manifests: Manifest[] = [target];
+  let current = target;
+  while (current.parentId !== null) {
+    const parentName = byId.get(current.parentId);
+    if (!parentName) throw new LifeboatError('corrupt-backup', `${pointLabel(current, vmName)} needs point ${current.parentId}, which is missing from the repository`);
+    if (manifests.length > names.length) throw new LifeboatError('corrupt-backup', `the chain of ${vmName} loops`);
+    const parent = await repository.readPoint(vmId, parentName);
+    if (!parent.manifest || parent.damage !== null) throw new LifeboatError('corrupt-backup', `${pointLabel(target, vmName)} needs point ${parent.sequence}, which is damaged: ${parent.damage}`);
+    manifests.unshift(parent.manifest);
+    current = parent.manifest;
+  }
+  if (manifests[0]?.kind !== 'full') throw new LifeboatError('corrupt-backup', `the chain of ${vmName} does not start with a full point`);
+  return { links: manifests.map(linkOf), manifests };
+}
+
+async function readDiskMap(repository: Repository, vmId: string, link: ChainLink, disk: ChainLink['disks'][number], blockSize: number, vmName: string): Promise<BlockRecord[]> {
+  const label = `${vmName} point ${link.sequence} disk ${disk.key}`;
   let bytes: Buffer;
   try {
-    bytes = await readFile(join(repository.pointFolder(manifest), disk.mapFile));
+    bytes = await readFile(join(repository.pointFolder({ vmId, ...link }), disk.mapFile));
   } catch (error) {
     if (isErrnoCode(error, 'ENOENT')) throw new LifeboatError('corrupt-backup', `${label}: block map file ${disk.mapFile} is missing`);
     throw error;
   }
-  return decodeMapFile(bytes, { blockSize: manifest.blockSize, blockCount: blockCountOf(disk.capacity, manifest.blockSize), sha256: disk.mapSha256, label });
+  const records = decodeMapFile(bytes, { blockSize, blockCount: blockCountOf(disk.capacity, blockSize), sha256: disk.mapSha256, label });
+  if (records.length !== disk.mapEntries) throw new LifeboatError('corrupt-backup', `${label}: block map holds ${records.length} blocks, the manifest says ${disk.mapEntries}`);
+  return records;
 }
 
+/** Resolves a point from its own manifest and the files of the points it depends on, reading no
+ * other manifest. A damaged manifest of another point matters only to a point made before points
+ * recorded their chain (it reads its parents'); the error names the point and what is wrong. */
 export async function resolvePoint(repository: Repository, vmId: string, pointId: string): Promise<ResolvedPoint> {
-  const points = await repository.listPoints(vmId);
-  const vmName = points.at(-1)?.vmName ?? vmId;
-  const chain = chainUpTo(points, pointId, vmName);
-  const point = chain[chain.length - 1] as Manifest;
+  const names = await repository.pointFolders(vmId);
+  const name = names.find((candidate) => candidate.id === pointId);
+  if (!name) throw new LifeboatError('not-found', `restore point ${pointId} of ${await repository.vmName(vmId)} is not in the repository ${repository.path}`);
+  const target = await repository.readPoint(vmId, name);
+  if (!target.manifest || target.damage !== null) throw new LifeboatError('corrupt-backup', `${pointLabel(target, await repository.vmName(vmId))} is damaged: ${target.damage}`);
+  const point = target.manifest;
+  const vmName = point.vmName;
+  const { links, manifests } = point.dependsOn ? { links: [...point.dependsOn, linkOf(point)], manifests: [point] } : await chainFromParents(repository, vmId, names, point, vmName);
+  const present = new Set(names.map((candidate) => candidate.id));
+  const gone = links.find((link) => !present.has(link.id));
+  if (gone) throw new LifeboatError('corrupt-backup', `${pointLabel(point, vmName)} needs point ${gone.sequence}, which is missing from the repository (folder ${repository.pointFolder({ vmId, ...gone })})`);
   const blockSize = point.blockSize;
+  for (const manifest of manifests) {
+    if (manifest.blockSize !== blockSize) throw new LifeboatError('corrupt-backup', `point ${manifest.sequence} of ${vmName} uses another block size than its chain`);
+  }
   const dataFiles = new Map<number, string>();
-  for (const link of chain) {
-    if (link.blockSize !== blockSize) throw new LifeboatError('corrupt-backup', `point ${link.sequence} of ${vmName} uses another block size than its chain`);
-    const path = join(repository.pointFolder(link), link.dataFile.name);
+  for (const link of links) {
+    const path = join(repository.pointFolder({ vmId, ...link }), 'data.lbd');
     let size: number;
     try {
       size = (await stat(path)).size;
@@ -79,21 +109,21 @@ export async function resolvePoint(repository: Repository, vmId: string, pointId
       if (isErrnoCode(error, 'ENOENT')) throw new LifeboatError('corrupt-backup', `data file of ${vmName} point ${link.sequence} is missing: ${path}`);
       throw error;
     }
-    if (size !== link.dataFile.size) {
-      throw new LifeboatError('corrupt-backup', `data file of ${vmName} point ${link.sequence} is ${size} bytes, the manifest says ${link.dataFile.size} (truncated or overwritten)`);
+    if (size !== link.dataFileSize) {
+      throw new LifeboatError('corrupt-backup', `data file of ${vmName} point ${link.sequence} is ${size} bytes, the manifest says ${link.dataFileSize} (truncated or overwritten)`);
     }
     dataFiles.set(link.sequence, path);
   }
-  const dataKey = await chainKeyOf(repository, chain, vmName);
-  const dataSizes = new Map(chain.map((link) => [link.sequence, link.dataFile.size]));
+  const dataKey = await chainKeyOf(repository, manifests, vmName);
+  const dataSizes = new Map(links.map((link) => [link.sequence, link.dataFileSize]));
   const disks: ResolvedDisk[] = [];
   for (const disk of point.disks) {
     const blockCount = blockCountOf(disk.capacity, blockSize);
     const map = new Uint8Array(new SharedArrayBuffer(blockCount * RECORD_BYTES));
-    for (const link of chain) {
+    for (const link of links) {
       const linkDisk = link.disks.find((candidate) => candidate.key === disk.key);
       if (!linkDisk) continue;
-      for (const record of await readDiskMap(repository, link, linkDisk)) {
+      for (const record of await readDiskMap(repository, vmId, link, linkDisk, blockSize, vmName)) {
         if (record.index >= blockCount) continue;
         const size = dataSizes.get(record.dataFile);
         if (record.kind !== 0 && (size === undefined || record.offset + record.storedLength > size)) {
@@ -104,7 +134,7 @@ export async function resolvePoint(repository: Repository, vmId: string, pointId
     }
     disks.push({ key: disk.key, fileName: disk.fileName, capacity: disk.capacity, blockCount, map });
   }
-  return { point, chain, blockSize, dataFiles, disks, dataKey };
+  return { point, chain: links, blockSize, dataFiles, disks, dataKey };
 }
 
 /** An encrypted chain is one key from its full point on; that key must be unlocked. */

@@ -29,6 +29,18 @@ export const ManifestDisk = z.object({
 });
 export type ManifestDisk = z.infer<typeof ManifestDisk>;
 
+/** What a point needs of one earlier point of its chain: where that point's blocks are and the
+ * hashes of its block maps. A point carries this for every point it depends on, so its own
+ * manifest (covered by its own hash) vouches for them: restoring it never reads, and so never
+ * trusts, an earlier point's manifest. */
+export const ChainLink = z.object({
+  sequence: z.number().int().positive(),
+  id: z.string().regex(/^[A-Za-z0-9-]+$/),
+  dataFileSize: z.number().int().nonnegative(),
+  disks: z.array(ManifestDisk.pick({ key: true, capacity: true, mapFile: true, mapSha256: true, mapEntries: true })),
+});
+export type ChainLink = z.infer<typeof ChainLink>;
+
 export const Manifest = z.object({
   format: z.literal(POINT_FORMAT),
   version: z.literal(POINT_FORMAT_VERSION),
@@ -49,6 +61,9 @@ export const Manifest = z.object({
     storedBytes: z.number().nonnegative(),
     dedupedBlocks: z.number().int().nonnegative(),
   }),
+  /** The earlier points whose blocks this one uses, oldest first (empty for a full point).
+   * Absent in points made before it was recorded: those read their parents' manifests. */
+  dependsOn: z.array(ChainLink).optional(),
   /** Present when the chain's blocks are sealed (AES-256-GCM) with a chain key. */
   encryption: PointEncryption.optional(),
 });

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import type { ArrayView, Job, LocalTarget, StorageSnapshotPoint, VsphereTarget } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
-import { parseVmx, VMX_MAX_BYTES } from '../disks/vmx.ts';
+import { decodeVmxBytes, parseVmx, VMX_MAX_BYTES } from '../disks/vmx.ts';
 import { FileArray } from '../drivers/array/file-array.ts';
 import type { ArrayConfig } from '../drivers/array/storage-array.ts';
 import type { JobQueue } from '../engine/job-queue.ts';
@@ -37,9 +37,9 @@ async function vmsIn(root: string): Promise<StorageSnapshotPoint['vms']> {
       const path = join(folder, entry.name);
       if (entry.isDirectory() && depth < 2) await walk(path, depth + 1);
       else if (entry.isFile() && entry.name.toLowerCase().endsWith('.vmx')) {
-        const text = await readFile(path, 'utf8');
-        if (text.length > VMX_MAX_BYTES) continue;
-        found.push({ name: parseVmx(text, path).displayName, folder: relative(root, folder) });
+        const bytes = await readFile(path);
+        if (bytes.length > VMX_MAX_BYTES) continue;
+        found.push({ name: parseVmx(decodeVmxBytes(bytes, path), path).displayName, folder: relative(root, folder) });
       }
     }
   };

@@ -73,7 +73,7 @@ export class StagingConsumer extends ConsumerBase {
       disks.push({ ...disk, mapFile, mapSha256: sha256Hex(bytes), mapEntries: records.length });
     }
     // A staged copy is a chain of one: the full point of its own.
-    const staged: Manifest = { ...manifest, sequence: 1, kind: 'full', parentId: null, disks, dataFile: { name: 'data.lbd', size: this.size }, stats: { ...manifest.stats, storedBytes: this.size } };
+    const staged: Manifest = { ...manifest, sequence: 1, kind: 'full', parentId: null, dependsOn: [], disks, dataFile: { name: 'data.lbd', size: this.size }, stats: { ...manifest.stats, storedBytes: this.size } };
     await this.options.repository.commitPoint(this.folder, staged);
   }
 }

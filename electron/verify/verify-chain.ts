@@ -1,9 +1,11 @@
-// A verify job: every block of every disk of the chosen points is read, decompressed and checked
-// against its SHA-256, as a restore would, writing nothing. The first damaged block fails the
-// job naming VM, point, disk and offset; a clean run reports what it checked.
+// A verify job: every point chosen is checked on its own, as a restore would read it, writing
+// nothing: its metadata (manifest against its recorded hash, sense, the points it depends on),
+// then every block of every disk decompressed and checked against its SHA-256. A damaged point
+// is reported with its reason and the others are still checked; the job fails at the end
+// naming every damaged point, and its result lists each point's state.
 import { LifeboatError } from '../errors.ts';
 import { resolvePoint } from '../repository/chain.ts';
-import type { Manifest } from '../repository/manifest.ts';
+import { pointHealth } from '../repository/point-health.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import type { JobWork } from '../engine/job-work.ts';
@@ -11,54 +13,93 @@ import type { StepContext } from '../engine/plan.ts';
 import { dataBytesOf, verifyDisk } from '../restore/disk-transfer.ts';
 
 export const verifySteps = [
-  { name: 'initialize', title: 'Initialization: read the chain, check every link and file' },
+  { name: 'initialize', title: 'Initialization: read every point\'s manifest, check it against its recorded hash' },
   { name: 'verify-blocks', title: 'Read and check every block hash' },
 ] as const;
+
+/** A point the catalog lists, to be verified. */
+export type PointToVerify = { id: string; sequence: number };
+type PointResult = { sequence: number; state: 'ok' | 'damaged'; reason: string | null };
 
 export class VerifyWork implements JobWork {
   readonly steps = verifySteps;
   private readonly repository: Repository;
   private readonly pool: WorkerPool;
   private readonly vmId: string;
-  private readonly pointIds: string[] | null;
-  private points: Manifest[] = [];
+  private readonly points: PointToVerify[];
+  private readonly results = new Map<string, PointResult>();
   private bytesChecked = 0;
   private pointsChecked = 0;
 
-  /** `pointIds` null: every point of the chain. */
-  constructor(repository: Repository, pool: WorkerPool, vmId: string, pointIds: string[] | null) {
+  constructor(repository: Repository, pool: WorkerPool, vmId: string, points: PointToVerify[]) {
     this.repository = repository;
     this.pool = pool;
     this.vmId = vmId;
-    this.pointIds = pointIds;
+    this.points = [...points].sort((a, b) => a.sequence - b.sequence);
   }
 
   async run(step: string, context: StepContext): Promise<'done' | void> {
-    if (step === 'initialize') {
-      const all = await this.repository.listPoints(this.vmId);
-      this.points = this.pointIds ? all.filter((point) => this.pointIds?.includes(point.id)) : all;
-      if (this.points.length === 0) throw new LifeboatError('not-found', `VM ${this.vmId} has no restore points to verify`);
-      context.log(`verifying ${this.points.length} point(s): ${this.points.map((point) => point.sequence).join(', ')}`);
-      return;
-    }
+    if (step === 'initialize') return this.checkMetadata(context);
     if (step !== 'verify-blocks') throw new LifeboatError('internal', `verify has no step ${step}`);
+    return this.checkBlocks(context);
+  }
+
+  private async checkMetadata(context: StepContext): Promise<void> {
+    if (this.points.length === 0) throw new LifeboatError('not-found', `VM ${this.vmId} has no restore points to verify`);
+    context.log(`verifying ${this.points.length} point(s): ${this.points.map((point) => point.sequence).join(', ')}`);
+    const entries = await this.repository.scanPoints(this.vmId);
+    for (const point of this.points) {
+      const health = pointHealth(entries, point.id);
+      if (health.state === 'damaged') this.damaged(point, health.reason ?? 'damaged', context);
+      else if (health.state === 'legacy') context.log(`point ${point.sequence}: ${health.reason}`, 'warning');
+    }
+  }
+
+  private async checkBlocks(context: StepContext): Promise<void> {
     const resolved = [];
-    for (const point of this.points) resolved.push(await resolvePoint(this.repository, this.vmId, point.id));
-    const total = resolved.reduce((sum, point) => sum + point.disks.reduce((disks, disk) => disks + dataBytesOf(disk), 0), 0);
+    for (const point of this.points.filter((candidate) => !this.results.has(candidate.id))) {
+      try {
+        resolved.push({ point, resolved: await resolvePoint(this.repository, this.vmId, point.id) });
+      } catch (error) {
+        if (!(error instanceof LifeboatError && error.code === 'corrupt-backup')) throw error;
+        this.damaged(point, error.message, context);
+      }
+    }
+    const total = resolved.reduce((sum, { resolved: point }) => sum + point.disks.reduce((disks, disk) => disks + dataBytesOf(disk), 0), 0);
     context.progress(0, total);
-    for (const point of resolved) {
-      for (const disk of point.disks) {
-        const base = this.bytesChecked;
-        this.bytesChecked += await verifyDisk({ pool: this.pool, point, disk, context, onProgress: (bytes) => context.progress(base + bytes, total) });
+    for (const { point, resolved: chain } of resolved) {
+      try {
+        for (const disk of chain.disks) {
+          const base = this.bytesChecked;
+          this.bytesChecked += await verifyDisk({ pool: this.pool, point: chain, disk, context, onProgress: (bytes) => context.progress(base + bytes, total) });
+        }
+      } catch (error) {
+        if (!(error instanceof LifeboatError && error.code === 'corrupt-backup')) throw error;
+        this.damaged(point, error.message, context);
+        continue;
       }
       this.pointsChecked++;
-      context.log(`point ${point.point.sequence}: every block of ${point.disks.length} disk(s) matches its hash`);
+      this.results.set(point.id, { sequence: point.sequence, state: 'ok', reason: null });
+      context.log(`point ${point.sequence}: every block of ${chain.disks.length} disk(s) matches its hash`);
     }
+    const damaged = [...this.results.values()].filter((result) => result.state === 'damaged');
+    if (damaged.length > 0) {
+      throw new LifeboatError('corrupt-backup', `${damaged.length} of ${this.points.length} point(s) of ${this.vmId} are damaged: ${damaged.map((result) => `point ${result.sequence}: ${result.reason}`).join('; ')}`);
+    }
+  }
+
+  private damaged(point: PointToVerify, reason: string, context: StepContext): void {
+    this.results.set(point.id, { sequence: point.sequence, state: 'damaged', reason });
+    context.log(`point ${point.sequence} is damaged: ${reason}`, 'error');
   }
 
   async finish(): Promise<void> {}
 
   result(): Record<string, unknown> {
-    return { pointsChecked: this.pointsChecked, bytesChecked: this.bytesChecked, points: this.points.map((point) => point.sequence) };
+    const results = this.points.flatMap((point) => {
+      const result = this.results.get(point.id);
+      return result ? [result] : [];
+    });
+    return { pointsChecked: this.pointsChecked, bytesChecked: this.bytesChecked, points: this.points.map((point) => point.sequence), results };
   }
 }

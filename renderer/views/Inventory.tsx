@@ -5,6 +5,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { useApi, usePoints, useVms } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
+import { HealthBadge } from './HealthBadge.tsx';
 import { TierBadges } from './TierBadges.tsx';
 
 /** No backups yet: offer a demo lab, made here and backed up like any VM. */
@@ -68,6 +69,7 @@ export function Inventory() {
                 <li key={point.id}>
                   <strong>#{point.sequence}</strong> {point.kind} · {formatTime(point.createdAt)} · {formatBytes(point.changedBytes)} changed, {formatBytes(point.storedBytes)} stored
                   <TierBadges copies={point.copies} keyId={point.keyId} />
+                  <HealthBadge health={point.health} />
                 </li>
               ))}
             </ol>

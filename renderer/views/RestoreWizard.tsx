@@ -9,6 +9,7 @@ import { useApi, useKeys, usePoints, useStorageSnapshots, useVms } from '../api/
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
 import { describeTarget, emptyTarget, targetComplete, targetRequest, TargetStep, type TargetChoice } from './TargetStep.tsx';
+import { HealthBadge } from './HealthBadge.tsx';
 import { TierBadges } from './TierBadges.tsx';
 import { SourceFields, sourceRequest, sourceReady, type SourceChoice } from './SourceFields.tsx';
 
@@ -104,6 +105,7 @@ export function RestoreWizard() {
               <input type="radio" name="point" value={candidate.id} checked={!snapshot && point?.id === candidate.id} onChange={() => { setPointId(candidate.id); setSnapshotId(null); }} />
               #{candidate.sequence} {candidate.kind} · {formatTime(candidate.createdAt)} <span className="muted">backup</span>
               <TierBadges copies={candidate.copies} keyId={candidate.keyId} />
+              <HealthBadge health={candidate.health} />
             </label>
           ))}
         </fieldset>

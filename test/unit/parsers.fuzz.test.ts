@@ -9,7 +9,7 @@ import { decodeMapFile, encodeMapFile, sha256Hex, BlockKind } from '../../electr
 import { parseDescriptor, writeFlatDescriptor } from '../../electron/disks/vmdk-descriptor.ts';
 import { COWD_MAGIC, parseCowdHeader, parseSparseHeader, SPARSE_MAGIC } from '../../electron/disks/vmdk-sparse.ts';
 import { parseSeSparseHeader, seSparseGrainSector, seSparseTableSector } from '../../electron/disks/vmdk-sesparse.ts';
-import { parseVmx, platformKeyOf } from '../../electron/disks/vmx.ts';
+import { decodeVmxBytes, escapeVmxValue, parseVmx, platformKeyOf, rewriteVmx, unescapeVmxValue } from '../../electron/disks/vmx.ts';
 import { parseClientFrame } from '../../electron/rpc/frames.ts';
 import { interpretResponse } from '../../electron/drivers/vsphere/soap-client.ts';
 import { vmxText } from '../../electron/lab/create-lab.ts';
@@ -150,6 +150,119 @@ test('.vmx: the lab file parses; arbitrary text (key safes too) gives clear erro
   const keySafe = fc.string().map((text) => `encryption.keySafe = "${text.replace(/["\\|]/g, '')}"`);
   const lines = fc.oneof(fc.string(), keySafe, fc.constantFrom('displayName = "a"', 'scsi0:0.fileName = "a.vmdk"', 'ide1:0.deviceType = "cdrom-image"', 'ide1:0.fileName = "x.iso"', 'x = "unterminated', 'encryption.keySafe = "vmware:key/list/(pair/(fqid/<VMWARE%2dNULL>/kms/k%zz,HMAC))"'));
   fc.assert(fc.property(fc.array(lines, { maxLength: 20 }), (parts) => onlyOurErrors(() => platformKeyOf(parseVmx(parts.join('\n'), 'fuzz')))), runs);
+});
+
+/** Lines as they occur in real VM folders (Workstation on Windows, ESXi, old hosts). */
+const realWorldVmxLines = [
+  '.encoding = "UTF-8"',
+  '#!/usr/bin/vmware',
+  '# Edited by hand',
+  '',
+  '   ',
+  'config.version = "8"',
+  'virtualHW.version = "21"',
+  'displayName = "Windows 11 x64"',
+  'firmware = "efi"',
+  'guestOS = "windows11-64"',
+  'nvram = "Windows 11 x64.nvram"',
+  'sata0.present = "TRUE"',
+  'sata0:1.deviceType = "cdrom-image"',
+  'sata0:1.fileName = "C:\\Users\\Jane Doe\\Downloads\\Win11_23H2_EnglishInternational_x64v2.iso"',
+  'sata0:1.present = "TRUE"',
+  'ide1:0.deviceType = "atapi-cdrom"',
+  'ide1:0.fileName = "auto detect"',
+  'ide1:0.present = "TRUE"',
+  'scsi0:1.deviceType = "cdrom-raw"',
+  'scsi0:1.fileName = "/dev/sr0"',
+  'floppy0.fileName = "C:\\floppy.img"',
+  'floppy0.present = "FALSE"',
+  'nvme0.present = "TRUE"',
+  'nvme0:0.fileName = "Windows 11 x64.vmdk"',
+  'nvme0:0.present = "TRUE"',
+  'scsi0:0.fileName = "Windows 11 x64-1.vmdk"',
+  'scsi0:2.present = "FALSE"',
+  'scsi0:2.fileName = "/vmfs/volumes/other/detached.vmdk"',
+  'annotation = "Built by Jane|0AUses |22quotes|22, a pipe |7C and a hash |23"',
+  'ethernet0.connectionType = "nat"',
+  'ethernet0.generatedAddress = "00:0c:29:ab:cd:ef"',
+  'ethernet0.present = "TRUE"',
+  'ethernet0.virtualDev = "e1000e"',
+  'memsize = 4096',
+  'numvcpus = "2" # two cores',
+  'NumVCPUs = "4"',
+  'sound.fileName = "-1"',
+  'checkpoint.vmState = ""',
+  'vmci0.id = "-1998708451"',
+  'managedVM.autoAddVTPM = "software"',
+  'tools.syncTime = "FALSE"',
+  'guestinfo.note = "caf\u00e9 \u65e5\u672c"',
+  'uuid.bios = "56 4d 00 11 22 33 44 55-66 77 88 99 aa bb cc dd"',
+];
+
+test('.vmx: real-world lines parse as VMware reads them', () => {
+  const text = `\uFEFF${realWorldVmxLines.join('\r\n')}\r\n`;
+  const vmx = parseVmx(text, 't');
+  assert.deepEqual(vmx.disks, [{ key: 'nvme0:0', fileName: 'Windows 11 x64.vmdk' }, { key: 'scsi0:0', fileName: 'Windows 11 x64-1.vmdk' }]);
+  assert.equal(vmx.displayName, 'Windows 11 x64');
+  assert.equal(vmx.entries.get('numvcpus'), '4', 'the last of duplicate keys wins, whatever its case');
+  assert.equal(vmx.entries.get('memsize'), '4096', 'unquoted values (old files)');
+  assert.equal(vmx.entries.get('annotation'), 'Built by Jane\nUses "quotes", a pipe | and a hash #');
+  assert.equal(vmx.entries.get('sata0:1.filename'), 'C:\\Users\\Jane Doe\\Downloads\\Win11_23H2_EnglishInternational_x64v2.iso');
+  // Unchanged lines come back byte for byte, line ends and BOM included; changed ones escaped.
+  const rewritten = rewriteVmx(vmx, { displayName: 'Win "11" | #2', diskFiles: new Map([['nvme0:0', 'copy.vmdk']]), newIdentity: true });
+  assert.ok(rewritten.startsWith('\uFEFF.encoding = "UTF-8"\r\n#!/usr/bin/vmware\r\n'));
+  assert.ok(rewritten.includes('\r\ndisplayName = "Win |2211|22 |7C |232"\r\n'));
+  assert.ok(rewritten.includes('\r\nnvme0:0.fileName = "copy.vmdk"\r\n'));
+  assert.ok(!rewritten.includes('uuid.bios'));
+  const kept = realWorldVmxLines.filter((line) => !/^(displayName|nvme0:0\.fileName|uuid\.bios)/.test(line));
+  for (const line of kept) assert.ok(rewritten.slice(1).split('\r\n').includes(line), `kept: ${line}`);
+  assert.equal(parseVmx(rewritten, 't').displayName, 'Win "11" | #2');
+  // Another charset that .encoding names is read as such; bad bytes for it are one clear error.
+  assert.equal(parseVmx(decodeVmxBytes(Buffer.from('.encoding = "windows-1252"\ndisplayName = "caf\xe9"\nscsi0:0.fileName = "a.vmdk"\n', 'latin1'), 't'), 't').displayName, 'caf\u00e9');
+  assert.throws(() => decodeVmxBytes(Buffer.from([0x61, 0x20, 0x3d, 0x20, 0x22, 0xff, 0xfe, 0x22]), 't'), /not valid UTF-8 text/);
+  assert.throws(() => decodeVmxBytes(Buffer.from('.encoding = "klingon"\n'), 't'), /not a character set/);
+  assert.throws(() => parseVmx('displayName = "x"\nscsi0:0.fileName = "x.vmdk"\nthis is not a line\n', 't'), /line 3 is not of the form key = "value"/);
+});
+
+test('.vmx: escapes round trip for any text', () => {
+  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 60 }), (value) => {
+    assert.equal(unescapeVmxValue(escapeVmxValue(value)), value);
+    const vmx = parseVmx(`displayName = "x${escapeVmxValue(value)}"\nscsi0:0.fileName = "d.vmdk"\nx.y = "${escapeVmxValue(value)}"\n`, 't');
+    assert.equal(vmx.displayName, `x${value}`);
+    assert.equal(vmx.entries.get('x.y'), value);
+  }), runs);
+});
+
+test('.vmx: damaged real-world files are parsed or refused clearly, and what parses rewrites to the same entries', () => {
+  const realLine = fc.constantFrom(...realWorldVmxLines);
+  const damagedLine = fc.tuple(realLine, fc.nat(80), fc.constantFrom('"', '|', '#', '=', '\\', '\r', ' ', '|2', '|zz', '\u00e9', '')).map(([line, at, insert]) => line.slice(0, at) + insert + line.slice(at + 1));
+  const truncatedLine = fc.tuple(realLine, fc.nat(80)).map(([line, at]) => line.slice(0, at));
+  const lines = fc.oneof(realLine, realLine, damagedLine, truncatedLine, fc.string({ maxLength: 30 }));
+  const file = (parts: fc.Arbitrary<string[]>) => fc.tuple(parts, fc.boolean(), fc.boolean()).map(([lines, crlf, bom]) => `${bom ? '\uFEFF' : ''}${lines.join(crlf ? '\r\n' : '\n')}`);
+  const rewritesToSameEntries = (text: string): boolean => {
+    let parsed = false;
+    onlyOurErrors(() => {
+      const vmx = parseVmx(text, 'fuzz');
+      parsed = true;
+      platformKeyOf(vmx);
+      const again = parseVmx(rewriteVmx(vmx, { displayName: vmx.displayName, diskFiles: new Map(), newIdentity: false }), 'fuzz');
+      // Everything but .encoding, which a rewrite sets to UTF-8 (what the text now is).
+      const withoutEncoding = (entries: Map<string, string>) => new Map([...entries].filter(([key]) => key !== '.encoding'));
+      assert.deepEqual(withoutEncoding(again.entries), withoutEncoding(vmx.entries));
+      assert.equal(again.entries.has('.encoding'), vmx.entries.has('.encoding'));
+      assert.deepEqual(again.disks, vmx.disks);
+    });
+    return parsed;
+  };
+  fc.assert(fc.property(file(fc.array(lines, { maxLength: 40 })), (text) => void rewritesToSameEntries(text)), runs);
+  // Mostly real files, a few lines damaged: most parse, so the rewrite is exercised too.
+  let parsed = 0;
+  const mostlyReal = fc.array(fc.oneof(realLine, realLine, realLine, damagedLine), { maxLength: 30 }).map((parts) => ['displayName = "W"', 'scsi0:0.fileName = "W.vmdk"', ...parts]);
+  fc.assert(fc.property(file(mostlyReal), (text) => {
+    if (rewritesToSameEntries(text)) parsed++;
+  }), runs);
+  assert.ok(parsed > runs.numRuns / 10, `only ${parsed} of ${runs.numRuns} mostly real files parsed`);
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => onlyOurErrors(() => parseVmx(decodeVmxBytes(bytes, 'fuzz'), 'fuzz'))), runs);
 });
 
 test('block map files: round trip, and any corruption is caught', () => {
