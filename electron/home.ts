@@ -2,6 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { makeNewFilesPrivate, makeTreePrivate } from './fs/private-files.ts';
 
 export type HomePaths = { home: string; catalog: string; repositories: string; socket: string; lab: string; staging: string; secrets: string };
 
@@ -25,7 +26,12 @@ export function homePaths(home: string): HomePaths {
   };
 }
 
+/** Makes the home (0700) and, from here on, every file the engine writes private; a home or
+ * files in it that others could read (made 0777, or by an older Lifeboat under umask 022) are
+ * fixed before anything is read from them. */
 export async function prepareHome(home: string): Promise<HomePaths> {
+  makeNewFilesPrivate();
   await mkdir(home, { recursive: true, mode: 0o700 });
+  await makeTreePrivate(home);
   return homePaths(home);
 }

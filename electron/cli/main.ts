@@ -2,7 +2,8 @@
 // `lifeboat`: the command line. Every command takes --home and --json, exits non-zero with one
 // clear line on bad input, and talks to the engine through the same contract as the console.
 import { parseArgs } from 'node:util';
-import { userInfo } from 'node:os';
+import { homedir, userInfo } from 'node:os';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -11,6 +12,7 @@ import { formatBytes, table } from '../../shared/format.ts';
 import { Engine } from '../engine/engine.ts';
 import { toWireError } from '../errors.ts';
 import { resolveHome } from '../home.ts';
+import { keySourceFromProcess } from '../secrets/key-source.ts';
 import { createLab } from '../lab/create-lab.ts';
 import { connect } from './connect.ts';
 import { describeJob, localPath, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
@@ -20,7 +22,10 @@ import { instantCommand } from './instant-commands.ts';
 import { arrayCommand, snapshotsCommand } from './array-commands.ts';
 import { copiesCommand, copiesText, keysCommand, passwordFrom, reposCommand, sourceChoice } from './copy-commands.ts';
 
-const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
+const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] [--secrets-key-file PATH | --secrets-passphrase-env VAR] <command>
+  (host passwords are sealed with a key kept outside the home: --secrets-key-file, $LIFEBOAT_SECRETS_KEY,
+   $LIFEBOAT_SECRETS_KEY_FILE, systemd credential lifeboat-secrets-key, a passphrase, or else a key file
+   Lifeboat makes in $XDG_CONFIG_HOME/lifeboat-keys; see docs/security.md)
   lab create [--vms N] [--points N] [--disk-mib N]   make demo VMs and back them up
   backup local:<vm-folder> [--encrypt] [--password-env VAR] [--remember-key] [--detach]
                                                      back up a VM folder (VMware layout); --encrypt starts an
@@ -183,7 +188,7 @@ export async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     strict: true,
     options: {
-      home: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+      home: { type: 'string' }, 'secrets-key-file': { type: 'string' }, 'secrets-passphrase-env': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
       vms: { type: 'string' }, points: { type: 'string' }, 'disk-mib': { type: 'string' },
       point: { type: 'string' }, target: { type: 'string' }, name: { type: 'string' }, detach: { type: 'boolean', default: false },
       host: { type: 'string' }, port: { type: 'string' }, 'allow-remote': { type: 'boolean', default: false },
@@ -213,14 +218,15 @@ export async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const home = resolveHome(values.home);
+  const secretsKey = keySourceFromProcess({ keyFile: values['secrets-key-file'], passphraseEnv: values['secrets-passphrase-env'] }, homedir(), existsSync).source;
 
   if (command === 'serve') {
     const rendererDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'renderer');
-    return serve({ home, host: values.host ?? '127.0.0.1', port: positiveInt(values.port, 7420, '--port'), rendererDir, allowRemote: values['allow-remote'], json: values.json });
+    return serve({ home, host: values.host ?? '127.0.0.1', port: positiveInt(values.port, 7420, '--port'), rendererDir, allowRemote: values['allow-remote'], json: values.json, secretsKey });
   }
   if (command === 'lab') {
     if (rest[0] !== 'create') throw new UsageError('lab takes: create');
-    const engine = await Engine.open({ home });
+    const engine = await Engine.open({ home, secretsKey });
     try {
       const vms = await createLab(engine, { vms: positiveInt(values.vms, 3, '--vms'), points: positiveInt(values.points, 3, '--points'), diskMib: positiveInt(values['disk-mib'], 64, '--disk-mib') }, (line) => {
         if (!values.json) process.stderr.write(`${line}\n`);
@@ -234,7 +240,7 @@ export async function main(argv: string[]): Promise<number> {
 
   // Who is at the keyboard, for the audit log and the four-eyes rule.
   const operator = values.operator ?? userInfo().username;
-  const connection = await connect(home);
+  const connection = await connect(home, secretsKey);
   try {
     const { api } = connection;
     switch (command) {

@@ -17,7 +17,10 @@ import { JobQueue, type FaultInjector } from './job-queue.ts';
 import { runJanitor } from './janitor.ts';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { FileSecretStore, type SecretStore, type Sealer } from '../secrets/secret-store.ts';
+import { FileSecretStore, type Sealer } from '../secrets/secret-store.ts';
+import { keySourceFromProcess, type KeySource } from '../secrets/key-source.ts';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
 import { EntireVmVsphereRestore } from '../restore/entire-vm-vsphere.ts';
@@ -59,9 +62,10 @@ function imageType(bytes: Buffer): string | null {
 }
 const DEFAULT_REPOSITORY = 'default';
 
-/** `sealer` lets the Electron app keep passwords in the OS keyring (safeStorage). */
-/** `injectFault` is for the fault-matrix tests: it fails a job right after a chosen step. */
-export type EngineOptions = { home: string; workerThreads?: number; concurrentJobs?: number; blockSize?: number; sealer?: Sealer; injectFault?: FaultInjector };
+/** `sealer` lets the Electron app keep passwords in the OS keyring (safeStorage); `secretsKey`
+ * is the headless key source (by default chosen from the environment, key-source.ts).
+ * `injectFault` is for the fault-matrix tests: it fails a job right after a chosen step. */
+export type EngineOptions = { home: string; workerThreads?: number; concurrentJobs?: number; blockSize?: number; sealer?: Sealer; secretsKey?: KeySource; injectFault?: FaultInjector };
 
 type Parsed<C extends RequestChannel> = z.infer<(typeof requestChannels)[C]['request']>;
 export type Handlers = { [C in RequestChannel]: (request: Parsed<C>) => Promise<ResponseOf<C>> };
@@ -74,7 +78,7 @@ export class Engine {
   readonly jobs: JobQueue;
   private readonly pool: WorkerPool;
   private readonly socket: Server;
-  private readonly secrets: SecretStore;
+  private readonly secrets: FileSecretStore;
   /** Restore tasks each proxy runs now, by proxy id. */
   private readonly proxyLoad = new Map<string, number>();
   readonly handlers: Handlers;
@@ -86,7 +90,7 @@ export class Engine {
   /** The start-up janitor's run: how many leftovers it removed. */
   janitor: Promise<number> = Promise.resolve(0);
 
-  private constructor(paths: HomePaths, socket: Server, catalog: Catalog, primary: Repository, pool: WorkerPool, secrets: SecretStore, concurrentJobs: number, injectFault: FaultInjector | null) {
+  private constructor(paths: HomePaths, socket: Server, catalog: Catalog, primary: Repository, pool: WorkerPool, secrets: FileSecretStore, concurrentJobs: number, injectFault: FaultInjector | null) {
     this.paths = paths;
     this.socket = socket;
     this.secrets = secrets;
@@ -166,7 +170,8 @@ export class Engine {
       catalog = Catalog.open(paths.catalog);
       const repository = await Repository.openOrCreate(join(paths.repositories, DEFAULT_REPOSITORY), DEFAULT_REPOSITORY, options.blockSize);
       catalog.ensureRepository({ id: repository.info.id, name: DEFAULT_REPOSITORY, path: repository.path, blockSize: repository.info.blockSize });
-      const secrets = await FileSecretStore.open(paths.secrets, options.sealer);
+      const source = options.secretsKey ?? keySourceFromProcess({}, homedir(), existsSync).source;
+      const secrets = await FileSecretStore.open(paths.secrets, { home: paths.home, sealer: options.sealer, source });
       const engine = new Engine(paths, socket, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2, options.injectFault ?? null);
       engine.jobs.recoverAfterRestart();
       engine.tape.prompts.expireLeftovers();
@@ -181,6 +186,11 @@ export class Engine {
       await new Promise<void>((resolve) => socket.close(() => resolve()));
       throw error;
     }
+  }
+
+  /** Where the secret store's key is, in words (or why its secrets are locked). */
+  get secretsKeyDescription(): string {
+    return this.secrets.description;
   }
 
   /** The repository is the truth: index any committed point the catalog has not seen. */

@@ -1,10 +1,12 @@
 // A datastore that is a folder on this machine: the target of a restore when no hypervisor host
 // is involved. It prepares an empty VM folder, stages files out of sight, and publishes them
-// all at once, so a failed or cancelled restore leaves the folder as it found it.
+// all at once, so a failed or cancelled restore leaves the folder as it found it. What it
+// publishes is the operator's, with their umask's modes (the engine's own files are private).
 import { mkdir, readdir, rename, rm, rmdir, statfs } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../../errors.ts';
 import { syncPath } from '../../fs/durable.ts';
+import { giveToOperator, mkdirForOperator } from '../../fs/private-files.ts';
 
 export function stagingFolderName(jobId: string): string {
   return `.lifeboat-restore-${jobId}`;
@@ -42,7 +44,7 @@ export class LocalVmFolder {
         throw error;
       }
       try {
-        await mkdir(path, { recursive: true });
+        await mkdirForOperator(path);
       } catch (mkdirError) {
         throw new LifeboatError('bad-request', `cannot create target folder ${path}: ${(mkdirError as Error).message}`);
       }
@@ -69,6 +71,7 @@ export class LocalVmFolder {
     for (const name of names) {
       await rename(join(this.staging, name), join(this.path, name));
       this.published.push(join(this.path, name));
+      await giveToOperator(join(this.path, name));
     }
     await rmdir(this.staging);
     await syncPath(this.path);
