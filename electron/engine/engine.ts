@@ -167,11 +167,13 @@ export class Engine {
     const socket = await listenLocalSocket(() => opened, paths.socket);
     let catalog: Catalog | null = null;
     try {
+      // The secrets key first: a key the operator gave that is refused stops the start before
+      // anything else is made in the home.
+      const source = options.secretsKey ?? keySourceFromProcess({}, homedir(), existsSync).source;
+      const secrets = await FileSecretStore.open(paths.secrets, { home: paths.home, sealer: options.sealer, source });
       catalog = Catalog.open(paths.catalog);
       const repository = await Repository.openOrCreate(join(paths.repositories, DEFAULT_REPOSITORY), DEFAULT_REPOSITORY, options.blockSize);
       catalog.ensureRepository({ id: repository.info.id, name: DEFAULT_REPOSITORY, path: repository.path, blockSize: repository.info.blockSize });
-      const source = options.secretsKey ?? keySourceFromProcess({}, homedir(), existsSync).source;
-      const secrets = await FileSecretStore.open(paths.secrets, { home: paths.home, sealer: options.sealer, source });
       const engine = new Engine(paths, socket, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2, options.injectFault ?? null);
       engine.jobs.recoverAfterRestart();
       engine.tape.prompts.expireLeftovers();

@@ -79,6 +79,10 @@ async function readStoreInfo(folder: string): Promise<StoreInfo | null> {
     if (isErrnoCode(error, 'ENOENT')) return null;
     throw error;
   }
+  return parseStoreInfo(text, path);
+}
+
+export function parseStoreInfo(text: string, path: string): StoreInfo {
   try {
     return StoreInfo.parse(JSON.parse(text));
   } catch {
