@@ -7,6 +7,7 @@ import type { AzureAccount, FileEntry, HostInventory, HostSummary, Job, ProxySum
 import { BackupWork, backupSteps } from '../backup/backup-vm.ts';
 import { readSourceVm } from '../backup/source-vm.ts';
 import { Catalog } from '../catalog/catalog.ts';
+import type { AuditHead } from '../catalog/audit-anchors.ts';
 import { LifeboatError } from '../errors.ts';
 import { prepareHome, type HomePaths } from '../home.ts';
 import { Repository } from '../repository/repository.ts';
@@ -195,6 +196,15 @@ export class Engine {
     return this.secrets.description;
   }
 
+  /** The audit heads the repository's restore points recorded, for `audit verify`. */
+  private async pointAuditHeads(): Promise<{ pointId: string; head: AuditHead }[]> {
+    const heads: { pointId: string; head: AuditHead }[] = [];
+    for (const vmId of await this.repository.listVmIds()) {
+      for (const manifest of await this.repository.listPoints(vmId)) if (manifest.auditHead) heads.push({ pointId: manifest.id, head: manifest.auditHead });
+    }
+    return heads;
+  }
+
   /** The repository is the truth: index any committed point the catalog has not seen. */
   private async reconcileCatalog(): Promise<void> {
     for (const vmId of await this.repository.listVmIds()) {
@@ -243,6 +253,7 @@ export class Engine {
             this.startIndex(manifest.vmId, manifest.vmName, manifest.id, actor, repository);
           },
           chainKey,
+          () => this.catalog.auditHead(),
         ),
     );
   }
@@ -629,7 +640,7 @@ export class Engine {
       'backup.start': async ({ source, ...encryption }) => ({ job: await this.startBackup(source.path, 'console', encryption) }),
       'restore.entireVm': async (request) => ({ job: await this.startRestore(request, 'console') }),
       'audit.list': async () => this.catalog.auditEntries(),
-      'audit.verify': async () => this.catalog.verifyAudit(),
+      'audit.verify': async () => this.catalog.verifyAudit(await this.pointAuditHeads()),
       'files.list': async ({ vm, point, path }) => this.listFiles(vm, point, path),
       'files.restore': async (request) => ({ job: await this.startItemRestore(request, 'console') }),
       'files.preview': async ({ vm, point, path }) => this.previewFile(vm, point, path),
