@@ -1,23 +1,32 @@
 // Electron main process: a thin host. It opens the engine for the app's home, serves the
 // contract over IPC (validated by the same dispatcher as every other transport), and opens one
-// hardened window. All restore logic lives in the engine, which knows nothing of Electron.
-import { app, BrowserWindow, ipcMain, safeStorage, session, type IpcMainInvokeEvent } from 'electron';
+// hardened window on lifeboat://app/. All restore logic lives in the engine, which knows
+// nothing of Electron. Electron's security checklist, rule by rule, is in
+// test/unit/electron-main.test.ts.
+import { app, BrowserWindow, ipcMain, protocol, safeStorage, session, type IpcMainInvokeEvent, type WebContents } from 'electron';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { requestChannels } from '../shared/contract.ts';
+import { APP_INDEX_URL, APP_SCHEME, isAppUrl, serveAppFile } from './app-protocol.ts';
 import { Engine } from './engine/engine.ts';
 import { toWireError } from './errors.ts';
 import { resolveHome } from './home.ts';
 import type { IpcEnvelope } from './ipc-envelope.ts';
 import { createLab } from './lab/create-lab.ts';
 import { dispatch } from './rpc/dispatch.ts';
+import type { Sealer } from './secrets/secret-store.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const rendererIndex = join(here, '..', 'renderer', 'index.html');
-const rendererUrl = pathToFileURL(rendererIndex).href;
+const rendererRoot = join(here, '..', 'renderer');
+/** The console asks for desktop notifications (job ended); nothing else is ever granted. */
+const grantedPermissions = new Set(['notifications']);
+
+// Before ready: the app's scheme is a standard, secure origin of its own.
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 
 function trustedSender(event: IpcMainInvokeEvent): boolean {
-  return event.senderFrame?.url === rendererUrl;
+  const url = event.senderFrame?.url;
+  return url !== undefined && isAppUrl(url) && new URL(url).pathname === '/index.html';
 }
 
 function serveIpc(engine: Engine): void {
@@ -33,6 +42,18 @@ function serveIpc(engine: Engine): void {
   }
 }
 
+/** Every web contents the app ever makes (windows, and anything a page might try to open):
+ * no webviews, no new windows, no navigation or redirect out of the app's origin. */
+function guardContents(contents: WebContents): void {
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+  contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  const stayInApp = (event: { preventDefault(): void }, url: string): void => {
+    if (!isAppUrl(url)) event.preventDefault();
+  };
+  contents.on('will-navigate', stayInApp);
+  contents.on('will-redirect', stayInApp);
+}
+
 function openWindow(engine: Engine): BrowserWindow {
   const window = new BrowserWindow({
     width: 1280,
@@ -40,31 +61,55 @@ function openWindow(engine: Engine): BrowserWindow {
     title: 'Lifeboat',
     webPreferences: { preload: join(here, 'preload.cjs'), contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true },
   });
-  window.webContents.on('will-navigate', (event) => event.preventDefault());
-  window.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
   const off = engine.events.onAny((event, payload) => {
     if (!window.isDestroyed()) window.webContents.send(event, payload);
   });
   window.on('closed', off);
-  void window.loadFile(rendererIndex);
+  void window.loadURL(APP_INDEX_URL);
   return window;
 }
 
+/** safeStorage where the OS keyring really seals: on Linux without a keyring its 'basic_text'
+ * backend uses a fixed password, so the engine's own key sources are used instead. */
+function keyringSealer(): Sealer | undefined {
+  if (!safeStorage.isEncryptionAvailable()) return undefined;
+  if (process.platform === 'linux' && safeStorage.getSelectedStorageBackend() === 'basic_text') return undefined;
+  return { seal: (plain) => safeStorage.encryptString(plain), open: (sealed) => safeStorage.decryptString(sealed) };
+}
+
 async function start(): Promise<void> {
+  app.on('web-contents-created', (_event, contents) => guardContents(contents));
+  const defaultSession = session.defaultSession;
+  defaultSession.setPermissionRequestHandler((_contents, permission, callback, details) => callback(grantedPermissions.has(permission) && isAppUrl(details.requestingUrl)));
+  defaultSession.setPermissionCheckHandler((_contents, permission, requestingOrigin) => grantedPermissions.has(permission) && isAppUrl(requestingOrigin));
+  protocol.handle(APP_SCHEME, (request) => serveAppFile(rendererRoot, request.url));
+
   const homeFlag = process.argv.find((arg) => arg.startsWith('--home='))?.slice('--home='.length);
   const home = resolveHome(homeFlag ?? process.env.LIFEBOAT_HOME ?? app.getPath('userData'));
-  // Host passwords go to the OS keyring through safeStorage where it is available.
-  const sealer = safeStorage.isEncryptionAvailable() ? { seal: (plain: string) => safeStorage.encryptString(plain), open: (sealed: Buffer) => safeStorage.decryptString(sealed) } : undefined;
+  const sealer = keyringSealer();
   const engine = await Engine.open({ home, ...(sealer ? { sealer } : {}) });
   if (engine.catalog.listVms().length === 0) await createLab(engine, { vms: 3, points: 3, diskMib: 64 });
-  session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
   serveIpc(engine);
-  openWindow(engine);
+  const window = openWindow(engine);
+  // A second start (say, a double click) brings this window forward instead of a second engine.
+  app.on('second-instance', () => {
+    if (window.isDestroyed()) return;
+    if (window.isMinimized()) window.restore();
+    window.focus();
+  });
   app.on('window-all-closed', () => app.quit());
   app.on('will-quit', () => void engine.close());
 }
 
-app.whenReady().then(start, (error: unknown) => {
-  console.error(`lifeboat: ${toWireError(error).message}`);
-  app.exit(1);
-});
+// One app per user: the home's socket would refuse a second engine anyway; this says so early.
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  app
+    .whenReady()
+    .then(start)
+    .catch((error: unknown) => {
+      console.error(`lifeboat: ${toWireError(error).message}`);
+      app.exit(1);
+    });
+}
