@@ -69,12 +69,14 @@ function openWindow(engine: Engine): BrowserWindow {
   return window;
 }
 
-/** safeStorage where the OS keyring really seals: on Linux without a keyring its 'basic_text'
- * backend uses a fixed password, so the engine's own key sources are used instead. */
-function keyringSealer(): Sealer | undefined {
-  if (!safeStorage.isEncryptionAvailable()) return undefined;
-  if (process.platform === 'linux' && safeStorage.getSelectedStorageBackend() === 'basic_text') return undefined;
-  return { seal: (plain) => safeStorage.encryptString(plain), open: (sealed) => safeStorage.decryptString(sealed) };
+/** safeStorage where the OS keyring really seals. On Linux without a keyring its 'basic_text'
+ * backend uses a fixed password: the engine's own key sources are used instead, and what an
+ * older app sealed that way is re-sealed under them. */
+function keyringSealers(): { sealer?: Sealer; formerSealer?: Sealer } {
+  if (!safeStorage.isEncryptionAvailable()) return {};
+  const sealer: Sealer = { seal: (plain) => safeStorage.encryptString(plain), open: (sealed) => safeStorage.decryptString(sealed) };
+  if (process.platform === 'linux' && safeStorage.getSelectedStorageBackend() === 'basic_text') return { formerSealer: sealer };
+  return { sealer };
 }
 
 async function start(): Promise<void> {
@@ -86,8 +88,7 @@ async function start(): Promise<void> {
 
   const homeFlag = process.argv.find((arg) => arg.startsWith('--home='))?.slice('--home='.length);
   const home = resolveHome(homeFlag ?? process.env.LIFEBOAT_HOME ?? app.getPath('userData'));
-  const sealer = keyringSealer();
-  const engine = await Engine.open({ home, ...(sealer ? { sealer } : {}) });
+  const engine = await Engine.open({ home, ...keyringSealers() });
   if (engine.catalog.listVms().length === 0) await createLab(engine, { vms: 3, points: 3, diskMib: 64 });
   serveIpc(engine);
   const window = openWindow(engine);

@@ -16,10 +16,11 @@ import { WorkerPool, workerDecoder } from '../workers/pool.ts';
 import { EngineEvents } from './events.ts';
 import { JobQueue, type FaultInjector } from './job-queue.ts';
 import { runJanitor } from './janitor.ts';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { FileSecretStore, type Sealer } from '../secrets/secret-store.ts';
 import { keySourceFromProcess, type KeySource } from '../secrets/key-source.ts';
+import { checkKeySource } from '../secrets/store-key.ts';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
@@ -63,10 +64,11 @@ function imageType(bytes: Buffer): string | null {
 }
 const DEFAULT_REPOSITORY = 'default';
 
-/** `sealer` lets the Electron app keep passwords in the OS keyring (safeStorage); `secretsKey`
+/** `sealer` lets the Electron app keep passwords in the OS keyring (safeStorage), `formerSealer`
+ * re-seals what an older app sealed with safeStorage's fixed-password backend; `secretsKey`
  * is the headless key source (by default chosen from the environment, key-source.ts).
  * `injectFault` is for the fault-matrix tests: it fails a job right after a chosen step. */
-export type EngineOptions = { home: string; workerThreads?: number; concurrentJobs?: number; blockSize?: number; sealer?: Sealer; secretsKey?: KeySource; injectFault?: FaultInjector };
+export type EngineOptions = { home: string; workerThreads?: number; concurrentJobs?: number; blockSize?: number; sealer?: Sealer; formerSealer?: Sealer; secretsKey?: KeySource; injectFault?: FaultInjector };
 
 type Parsed<C extends RequestChannel> = z.infer<(typeof requestChannels)[C]['request']>;
 export type Handlers = { [C in RequestChannel]: (request: Parsed<C>) => Promise<ResponseOf<C>> };
@@ -163,15 +165,17 @@ export class Engine {
    * same home fails with 'conflict' before it could mistake the first one's jobs for dead ones;
    * from then on the engine serves the contract there (the CLI's way in). */
   static async open(options: EngineOptions): Promise<Engine> {
+    // A secrets key the operator chose that cannot work stops the start before the home is touched.
+    const source = options.secretsKey ?? keySourceFromProcess({}, homedir(), existsSync).source;
+    await checkKeySource(source, resolve(options.home));
     const paths = await prepareHome(options.home);
     let opened: Engine | null = null;
     const socket = await listenLocalSocket(() => opened, paths.socket);
     let catalog: Catalog | null = null;
     try {
-      // The secrets key first: a key the operator gave that is refused stops the start before
-      // anything else is made in the home.
-      const source = options.secretsKey ?? keySourceFromProcess({}, homedir(), existsSync).source;
-      const secrets = await FileSecretStore.open(paths.secrets, { home: paths.home, sealer: options.sealer, source });
+      // The secrets key first: one that does not open this home's store stops the start before
+      // the catalog is made.
+      const secrets = await FileSecretStore.open(paths.secrets, { home: paths.home, sealer: options.sealer, formerSealer: options.formerSealer, source });
       catalog = Catalog.open(paths.catalog);
       const repository = await Repository.openOrCreate(join(paths.repositories, DEFAULT_REPOSITORY), DEFAULT_REPOSITORY, options.blockSize);
       catalog.ensureRepository({ id: repository.info.id, name: DEFAULT_REPOSITORY, path: repository.path, blockSize: repository.info.blockSize });

@@ -4,7 +4,7 @@
 // store.json records which, with a check value, so a wrong key is named at start instead of
 // failing secret by secret. See docs/security.md for the threat model.
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
@@ -105,6 +105,9 @@ export type SecretStoreOptions = {
   sealer?: Sealer | undefined;
   /** The headless key source; also used by the app for a store a headless engine sealed. */
   source: KeySource;
+  /** What sealed the secrets of a home from before store.json that had no key file in it: the
+   * app's safeStorage when it was only 'basic_text' (a fixed password). They are re-sealed. */
+  formerSealer?: Sealer | undefined;
   crashAt?: CrashPoint | undefined;
 };
 
@@ -153,11 +156,12 @@ export class FileSecretStore implements SecretStore {
     if (info) return FileSecretStore.openSealed(folder, info, options);
     const homeId = randomUUID();
     const legacyKey = await readLegacyKey(folder);
-    if (legacyKey) {
+    const hasSecrets = (await readdir(folder)).some((name) => name.endsWith('.secret'));
+    const oldSealer = legacyKey ? keyFileSealer(parseKeyBytes(legacyKey, `old secrets key ${join(folder, 'key')}`)) : hasSecrets ? options.formerSealer : undefined;
+    if (oldSealer) {
       const sealing = await newSealing(options, homeId);
-      const oldSealer = keyFileSealer(parseKeyBytes(legacyKey, `old secrets key ${join(folder, 'key')}`));
       await migrateLegacyStore(folder, oldSealer, sealing.sealer, JSON.stringify(sealing.info), options.crashAt);
-      return FileSecretStore.ready(folder, sealing, `${sealing.description}; the secrets were moved off the key that was in the home`);
+      return FileSecretStore.ready(folder, sealing, `${sealing.description}; the secrets were re-sealed from ${legacyKey ? 'the key that was in the home' : 'what sealed them before'}`);
     }
     if (options.sealer || chosenByOperator(options.source)) {
       const sealing = await newSealing(options, homeId);

@@ -58,6 +58,21 @@ async function makeKeyFile(path: string, folder: string): Promise<Buffer> {
   return key;
 }
 
+function passphraseIn(variable: string): string {
+  const passphrase = process.env[variable];
+  if (!passphrase) throw new LifeboatError('bad-request', `environment variable ${variable} (--secrets-passphrase-env) is empty or not set`);
+  if (passphrase.length < MIN_PASSPHRASE) throw new LifeboatError('bad-request', `a secrets passphrase needs at least ${MIN_PASSPHRASE} characters`);
+  return passphrase;
+}
+
+/** Refuses a source the operator chose that cannot work (a key file in the home, readable by
+ * others, missing or not a key; an empty passphrase), before anything is made in the home. */
+export async function checkKeySource(source: KeySource, home: string): Promise<void> {
+  if (source.kind === 'key-file') await readKeyFile(source.path, source.origin, home);
+  if (source.kind === 'key-env') parseKeyBytes(Buffer.from(process.env[source.variable] ?? ''), `$${source.variable}`, false);
+  if (source.kind === 'passphrase') passphraseIn(source.variable);
+}
+
 export function generatedKeyPath(folder: string, homeId: string): string {
   return join(folder, `${homeId}.key`);
 }
@@ -71,9 +86,7 @@ export async function loadKey(source: KeySource, context: { home: string; homeId
     case 'key-env':
       return { key: parseKeyBytes(Buffer.from(process.env[source.variable] ?? ''), `$${source.variable}`, false), description: `the key in $${source.variable}`, salt: null };
     case 'passphrase': {
-      const passphrase = process.env[source.variable];
-      if (!passphrase) throw new LifeboatError('bad-request', `environment variable ${source.variable} (--secrets-passphrase-env) is empty or not set`);
-      if (passphrase.length < MIN_PASSPHRASE) throw new LifeboatError('bad-request', `a secrets passphrase needs at least ${MIN_PASSPHRASE} characters`);
+      const passphrase = passphraseIn(source.variable);
       const salt = context.salt ?? randomBytes(16).toString('base64');
       return { key: await derive(passphrase, Buffer.from(salt, 'base64')), description: `a passphrase from $${source.variable}`, salt };
     }

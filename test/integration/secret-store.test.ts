@@ -176,3 +176,18 @@ test('a damaged store description is one clear error', async () => {
   await writeFile(join(home, 'secrets', 'store.json'), '{"format":"lifeboat-secret-store"');
   await assert.rejects(openStore(home, source), (error: unknown) => error instanceof LifeboatError && error.code === 'corrupt-backup' && /store\.json is damaged/.test(error.message));
 });
+
+test("what an older app sealed with safeStorage's fixed-password backend is re-sealed under the new key", async () => {
+  const dir = await tempDir();
+  const home = join(dir, 'home');
+  await mkdir(join(home, 'secrets'), { recursive: true });
+  // Stands in for safeStorage's 'basic_text' backend: one fixed key for every install.
+  const basicText = keyFileSealer(Buffer.alloc(32, 7));
+  for (const [id, secret] of Object.entries(SECRETS)) await writeFile(join(home, 'secrets', `${id}.secret`), basicText.seal(secret));
+  const keys = join(dir, 'keys');
+  const store = await FileSecretStore.open(join(home, 'secrets'), { home, source: { kind: 'generated', folder: keys }, formerSealer: basicText });
+  await assertAll(store);
+  assert.equal((await readdir(keys)).length, 1, 'the new key was made outside the home');
+  assert.throws(() => basicText.open(readFileSyncOf(home, 'host-a')), 'the fixed key no longer opens them');
+  await assertAll(await openStore(home, { kind: 'generated', folder: keys }));
+});
