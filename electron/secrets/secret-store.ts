@@ -139,15 +139,14 @@ export class FileSecretStore implements SecretStore {
     this.makeSealing = state.makeSealing ?? (() => Promise.reject(new LifeboatError('internal', 'the secret store has no key')));
   }
 
-  /** 'os-keyring' or 'key' (for the audit log). */
+  private sealedBy: StoreInfo['sealedBy'] | null = null;
+  /** Where the key is, in words, or why the store is locked. */
+  description = '';
+
+  /** 'os-keyring', 'key' or 'locked' (for the audit log). */
   get kind(): string {
     return this.locked ? 'locked' : (this.sealedBy ?? 'key');
   }
-
-  private sealedBy: StoreInfo['sealedBy'] | null = null;
-
-  /** Where the key is, in words, or why the store is locked. */
-  description = '';
 
   static async open(folder: string, options: SecretStoreOptions): Promise<FileSecretStore> {
     await mkdir(folder, { recursive: true, mode: 0o700 });
