@@ -50,6 +50,18 @@ for (const umask of [0o022, 0o000]) {
       const restored = await runJob(engine, await engine.startRestore({ vm: vm.name, point: 'latest', target: { kind: 'local', path: target } }, 'test'));
       assert.equal(restored.state, 'succeeded', restored.error ?? '');
 
+      // Loose items: an ext4 file keeps the mode its backup recorded (the lab guest's 0644); a FAT
+      // file (no mode) and an archive get the operator's; the folders the restore makes too.
+      const items = join(dir, 'items', 'nested');
+      const loose = await runJob(engine, await engine.startItemRestore({ vm: vm.name, point: 'latest', paths: ['/disk0/part1/etc/hostname', '/disk0/part2/etc/motd'], target: { kind: 'local', path: items }, onClash: 'keep-both' }, 'test'));
+      assert.equal(loose.state, 'succeeded', loose.error ?? '');
+      assert.equal((await stat(join(items, 'hostname'))).mode & 0o777, 0o644);
+      assert.equal((await stat(join(items, 'motd'))).mode & 0o777, 0o666 & ~umask);
+      for (const folder of [join(dir, 'items'), items]) assert.equal((await stat(folder)).mode & 0o777, 0o777 & ~umask, folder);
+      const zipped = await runJob(engine, await engine.startItemRestore({ vm: vm.name, point: 'latest', paths: ['/disk0/part1/etc'], target: { kind: 'local', path: items }, onClash: 'keep-both', archive: 'zip' }, 'test'));
+      assert.equal(zipped.state, 'succeeded', zipped.error ?? '');
+      assert.equal((await stat(zipped.result?.archive as string)).mode & 0o777, 0o666 & ~umask);
+
       const entries = await walk(home);
       const names = entries.map((entry) => entry.path.slice(home.length + 1));
       for (const expected of ['catalog.sqlite', 'catalog.sqlite-wal', 'catalog.sqlite-shm', 'engine.sock', 'secrets/store.json', 'repositories/default', 'tape', 'lab']) assert.ok(names.includes(expected), `${expected} is in the home`);
