@@ -4,6 +4,7 @@
 // published there get the modes the operator's own umask gives.
 import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { isErrnoCode } from '../errors.ts';
 
 const PRIVATE_UMASK = 0o077;
 let operatorUmask: number | null = null;
@@ -43,14 +44,20 @@ export async function mkdirForOperator(path: string): Promise<void> {
   }
 }
 
-/** Takes group and other bits off `folder` and everything in it (symlinks are not followed):
- * files an older Lifeboat or another tool made under a looser umask, or a home made 0777. */
-export async function makeTreePrivate(folder: string): Promise<number> {
+/** Takes group and other bits off `root` and everything in it (symlinks are not followed; a
+ * missing root is nothing to do): files an older Lifeboat made under a looser umask. */
+export async function makeTreePrivate(root: string): Promise<number> {
   let fixed = 0;
-  const pending = [folder];
+  const pending = [root];
   while (pending.length > 0) {
     const path = pending.pop() as string;
-    const info = await lstat(path);
+    let info;
+    try {
+      info = await lstat(path);
+    } catch (error) {
+      if (path === root && isErrnoCode(error, 'ENOENT')) return 0;
+      throw error;
+    }
     if (info.isSymbolicLink()) continue;
     if ((info.mode & 0o077) !== 0) {
       await chmod(path, info.mode & 0o7700);

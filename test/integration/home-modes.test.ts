@@ -81,16 +81,17 @@ for (const umask of [0o022, 0o000]) {
   });
 }
 
-test('a home others could read (0777, files 0666 from an older Lifeboat) is made private when opened; links out of it are not followed', async () => {
+test('a home others could read (0777, files 0666 from an older Lifeboat) is made private when opened; links out of it and what is not the engine’s are left alone', async () => {
   const dir = await tempDir();
   const home = join(dir, 'home');
   await mkdir(join(home, 'repositories', 'old'), { recursive: true });
   await writeFile(join(home, 'repositories', 'old', 'data.lbd'), 'old data');
-  await writeFile(join(home, 'outside-target'), '');
+  await writeFile(join(home, 'operator-notes.txt'), 'not the engine’s either');
+  await chmod(join(home, 'operator-notes.txt'), 0o644);
   const outside = join(dir, 'outside.txt');
   await writeFile(outside, 'not the engine’s');
   await chmod(outside, 0o644);
-  await symlink(outside, join(home, 'link-out'));
+  await symlink(outside, join(home, 'repositories', 'link-out'));
   for (const path of [home, join(home, 'repositories'), join(home, 'repositories', 'old')]) await chmod(path, 0o777);
   await chmod(join(home, 'repositories', 'old', 'data.lbd'), 0o666);
   process.umask(0o022);
@@ -100,4 +101,5 @@ test('a home others could read (0777, files 0666 from an older Lifeboat) is made
   assert.equal((await stat(join(home, 'repositories', 'old'))).mode & 0o777, 0o700);
   assert.equal((await stat(join(home, 'repositories', 'old', 'data.lbd'))).mode & 0o777, 0o600);
   assert.equal((await stat(outside)).mode & 0o777, 0o644, 'a file the home links to is not the engine’s to change');
+  assert.equal((await stat(join(home, 'operator-notes.txt'))).mode & 0o777, 0o644, 'what is not the engine’s keeps its mode (the 0700 home already shuts others out)');
 });
