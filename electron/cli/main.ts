@@ -53,7 +53,8 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] [--secret
   files get <vm> --point P <path>... --out DIR [--on-clash keep-both|overwrite|skip] [--archive zip|tar]
   files index <vm> --point P                         index a point's files (done after every backup)
   files search <pattern> [--vm V]                    which VMs and points hold a file of that name
-  audit [verify]                                     the audit log; verify recomputes its hash chain
+  audit [verify]                                     the audit log; verify recomputes its hash chain and checks
+                                                     its head against audit/anchors.log and the restore points
   settings [set four-eyes on|off]                    original-location restores wait for a second operator
   jobs [show <id> | cancel <id> | resume <id> | discard <id> | approve <id>]
                                                      the job queue; resume picks up an interrupted restore,
@@ -390,7 +391,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'audit': {
         if (rest[0] === 'verify') {
           const check = await api.invoke('audit.verify', {});
-          out.print(check.intact ? `audit log intact: ${check.entries} entries, hash chain verified` : `audit log TAMPERED: ${check.problem}`, check);
+          out.print(check.intact ? `audit log intact: ${check.entries} entries, hash chain verified against its anchors and the restore points` : `audit log TAMPERED: ${check.problem}`, check);
           return check.intact ? 0 : 1;
         }
         const entries = await api.invoke('audit.list', {});

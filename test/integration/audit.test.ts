@@ -156,8 +156,10 @@ test('a damaged anchor line is named; a last line a crash cut short is not a fin
   assert.match((await verifyNow(home)).problem ?? '', /audit anchors .*anchors\.log are damaged at line 3/);
 });
 
-test('`lifeboat audit verify` exits 1 naming the truncated row', async () => {
+test('`lifeboat audit verify` says intact, then exits 1 naming the truncated row', async () => {
   const home = await homeCopy();
+  const intact = execFileSync(process.execPath, [cli, '--home', home, 'audit', 'verify'], { encoding: 'utf8' });
+  assert.match(intact, /^audit log intact: 5 entries, hash chain verified against its anchors and the restore points$/m);
   execFileSync('sqlite3', [join(home, 'catalog.sqlite'), 'DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id = 5;']);
   const run = await new Promise<{ status: number; stdout: string }>((resolve) => {
     execFile(process.execPath, [cli, '--home', home, 'audit', 'verify'], { encoding: 'utf8', timeout: 60_000 }, (error, stdout) => resolve({ status: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout }));
