@@ -2,7 +2,7 @@
 // a line of <home>/audit/anchors.log (opened O_APPEND, synced). Rows cut off the end of the
 // table (with its triggers dropped) no longer match what was anchored, and `audit verify` names
 // them. Restore point manifests carry the head too: a third place to rewrite.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 
@@ -16,6 +16,34 @@ export function appendAnchor(path: string, anchor: Anchor): void {
   const fd = openSync(path, 'a', 0o600);
   try {
     writeSync(fd, `${anchor.id} ${anchor.hash} ${anchor.at}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const LONGEST_LINE = 4096;
+
+/** A crash can cut the last line short. Before this process's first append, that fragment is
+ * dropped so the next line starts clean: its row was never whole in the file, and the chain
+ * still covers it. A file whose last 4 KiB hold no line end is damaged, not torn, and is left
+ * for `audit verify` to report. */
+export function dropTornAnchor(path: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r+');
+  } catch (error) {
+    if (isErrnoCode(error, 'ENOENT')) return;
+    throw error;
+  }
+  try {
+    const { size } = fstatSync(fd);
+    const tail = Buffer.alloc(Math.min(size, LONGEST_LINE));
+    readSync(fd, tail, 0, tail.length, size - tail.length);
+    if (tail.length === 0 || tail[tail.length - 1] === 0x0a) return;
+    const lastEnd = tail.lastIndexOf(0x0a);
+    if (lastEnd === -1 && size > LONGEST_LINE) return;
+    ftruncateSync(fd, size - tail.length + lastEnd + 1);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

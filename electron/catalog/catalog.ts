@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { LifeboatError } from '../errors.ts';
-import { appendAnchor, readAnchors, type AuditHead } from './audit-anchors.ts';
+import { appendAnchor, dropTornAnchor, readAnchors, type AuditHead } from './audit-anchors.ts';
 import { CopyPolicy, type HostSummary, type ProxySummary, type Settings, type Job, type JobEvent, type JobSample, type JobStep, type RestorePoint, type VmSummary } from '../../shared/domain.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import { openCatalogDatabase, type CatalogDatabase } from './database.ts';
@@ -244,8 +244,11 @@ export class Catalog {
   audit(actor: string, action: string, subject: string | null, details: unknown): void {
     // The first entry ever anchored says so in the chain itself: from then on a missing
     // anchor file is a finding, not a home from before anchors.
-    if (!this.anchoring && !this.auditEntryNamed('audit.anchored')) this.appendAudit('engine', 'audit.anchored', null, { anchors: this.anchorsPath });
-    this.anchoring = true;
+    if (!this.anchoring) {
+      dropTornAnchor(this.anchorsPath);
+      if (!this.auditEntryNamed('audit.anchored')) this.appendAudit('engine', 'audit.anchored', null, { anchors: this.anchorsPath });
+      this.anchoring = true;
+    }
     this.appendAudit(actor, action, subject, details);
   }
 

@@ -156,6 +156,22 @@ test('a damaged anchor line is named; a last line a crash cut short is not a fin
   assert.match((await verifyNow(home)).problem ?? '', /audit anchors .*anchors\.log are damaged at line 3/);
 });
 
+test('after a crash cut the last anchor short, the next entries are anchored on lines of their own', async () => {
+  const home = await homeCopy();
+  const whole = await readFile(anchorsOf(home), 'utf8');
+  await writeFile(anchorsOf(home), `${whole}6 0123abc`);
+  const engine = await Engine.open({ home, workerThreads: 2 });
+  try {
+    engine.catalog.audit('carol', 'settings.set', null, { fourEyes: true });
+    assert.deepEqual(await engine.handlers['audit.verify']({}), { entries: 6, intact: true, problem: null });
+  } finally {
+    await engine.close();
+  }
+  const lines = (await readFile(anchorsOf(home), 'utf8')).split('\n');
+  assert.equal(lines.length, 7, 'five whole lines, the new one, and the empty rest after the last newline');
+  assert.match(lines[5] ?? '', /^6 [0-9a-f]{64} \S+$/);
+});
+
 test('`lifeboat audit verify` says intact, then exits 1 naming the truncated row', async () => {
   const home = await homeCopy();
   const intact = execFileSync(process.execPath, [cli, '--home', home, 'audit', 'verify'], { encoding: 'utf8' });
