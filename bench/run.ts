@@ -25,6 +25,8 @@ const MIB = 1024 * 1024;
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
 const runs = Number(process.env.LIFEBOAT_BENCH_RUNS ?? '3');
 const root = await mkdtemp(join(process.env.LIFEBOAT_BENCH_DIR ?? tmpdir(), 'lifeboat-bench-'));
+// The benchmark's throwaway homes keep their generated secrets keys with them, not in the user's config.
+process.env.LIFEBOAT_KEYS_DIR = join(root, 'keys');
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -1,7 +1,8 @@
 // The home folder holds one engine's catalog, repositories and driver state.
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { makeNewFilesPrivate, makeTreePrivate } from './fs/private-files.ts';
 
 export type HomePaths = { home: string; catalog: string; repositories: string; socket: string; lab: string; staging: string; secrets: string };
 
@@ -25,7 +26,19 @@ export function homePaths(home: string): HomePaths {
   };
 }
 
+/** What the engine keeps in a home. Only these are made private on open: a home may also hold
+ * what is not the engine's (Electron's own files, or whatever an operator keeps there), and a
+ * mistaken --home must not have a whole tree's modes changed. */
+const ENGINE_ENTRIES = ['catalog.sqlite', 'catalog.sqlite-wal', 'catalog.sqlite-shm', 'catalog.sqlite-journal', 'engine.sock', 'repositories', 'lab', 'staging', 'secrets', 'tape', 'audit', 'arrays', 'instant', 'instant-cache'];
+
+/** Makes the home (0700) and, from here on, every file the engine writes private; a home others
+ * could enter (made 0777) and the engine's files in it that others could read (written by an
+ * older Lifeboat under umask 022) are fixed before anything is read from them. */
 export async function prepareHome(home: string): Promise<HomePaths> {
+  makeNewFilesPrivate();
   await mkdir(home, { recursive: true, mode: 0o700 });
+  const info = await stat(home);
+  if ((info.mode & 0o077) !== 0) await chmod(home, info.mode & 0o7700);
+  for (const entry of ENGINE_ENTRIES) await makeTreePrivate(join(home, entry));
   return homePaths(home);
 }

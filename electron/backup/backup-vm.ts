@@ -12,6 +12,7 @@ import { blockCountOf, resolvePoint, type ResolvedPoint } from '../repository/ch
 import { defaultCodec } from '../repository/codec.ts';
 import { diskCapacityProblem } from '../repository/manifest-check.ts';
 import { POINT_FORMAT, POINT_FORMAT_VERSION, type Manifest, type ManifestDisk } from '../repository/manifest.ts';
+import type { AuditHead } from '../catalog/audit-anchors.ts';
 import type { Repository } from '../repository/repository.ts';
 import { writeFileDurably } from '../fs/durable.ts';
 import type { CompressResult, DigestResult } from '../workers/messages.ts';
@@ -54,14 +55,18 @@ export class BackupWork implements JobWork {
   private readonly onCommitted: (manifest: Manifest, source: SourceVm) => void;
   private readonly chainKey: BackupKey | null;
 
+  private readonly auditHead: () => AuditHead | null;
+
   /** `onCommitted` indexes the new point (in the catalog) as soon as the repository holds it.
-   * With a `chainKey` every stored block is sealed with it. */
-  constructor(repository: Repository, pool: WorkerPool, sourceFolder: string, onCommitted: (manifest: Manifest, source: SourceVm) => void, chainKey: BackupKey | null = null) {
+   * With a `chainKey` every stored block is sealed with it. `auditHead` gives the audit log's
+   * head for the manifest. */
+  constructor(repository: Repository, pool: WorkerPool, sourceFolder: string, onCommitted: (manifest: Manifest, source: SourceVm) => void, chainKey: BackupKey | null = null, auditHead: () => AuditHead | null = () => null) {
     this.repository = repository;
     this.pool = pool;
     this.sourceFolder = sourceFolder;
     this.onCommitted = onCommitted;
     this.chainKey = chainKey;
+    this.auditHead = auditHead;
   }
 
   async run(step: string, context: StepContext): Promise<'done' | 'skipped' | void> {
@@ -225,6 +230,7 @@ export class BackupWork implements JobWork {
     throwIfCancelled(context.signal);
     // The wrapped key is on disk before the first point that needs it.
     if (this.chainKey?.newFile) await this.repository.writeKeyFile(this.chainKey.newFile);
+    const auditHead = this.auditHead();
     const manifest: Manifest = {
       format: POINT_FORMAT,
       version: POINT_FORMAT_VERSION,
@@ -242,6 +248,7 @@ export class BackupWork implements JobWork {
       dataFile: { name: 'data.lbd', size: this.dataSize },
       stats: this.stats,
       ...(this.chainKey ? { encryption: { cipher: 'aes-256-gcm' as const, keyId: this.chainKey.key.keyId } } : {}),
+      ...(auditHead ? { auditHead } : {}),
     };
     await this.repository.commitPoint(this.partial as string, manifest);
     this.partial = null;

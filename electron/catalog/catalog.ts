@@ -1,6 +1,9 @@
 // The catalog: what the engine knows about VMs, restore points and jobs, in SQLite. Every query
 // the engine makes lives here, typed; rows are converted to the shared domain types.
 import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { LifeboatError } from '../errors.ts';
+import { appendAnchor, dropTornAnchor, readAnchors, type AuditHead } from './audit-anchors.ts';
 import { CopyPolicy, type HostSummary, type ProxySummary, type Settings, type Job, type JobEvent, type JobSample, type JobStep, type RestorePoint, type VmSummary } from '../../shared/domain.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import { manifestSha256 } from '../repository/manifest-seal.ts';
@@ -72,9 +75,16 @@ export class Catalog {
     this.accounts = new AccountCatalog(db);
   }
 
-  static open(path: string): Catalog {
-    return new Catalog(openCatalogDatabase(path));
+  /** `anchorsPath`: where the audit log's head is anchored outside the table (audit-anchors.ts). */
+  static open(path: string, anchorsPath = join(dirname(path), 'audit', 'anchors.log')): Catalog {
+    const catalog = new Catalog(openCatalogDatabase(path));
+    catalog.anchorsPath = anchorsPath;
+    return catalog;
   }
+
+  private anchorsPath = '';
+  /** Whether this process has seen anchoring begun (an 'audit.anchored' entry in the table). */
+  private anchoring = false;
 
   close(): void {
     this.db.close();
@@ -262,32 +272,70 @@ export class Catalog {
   /** Appends to the audit log; each entry's hash covers the previous one's, so an edited or
    * removed entry breaks the chain (`verifyAudit`). Triggers refuse UPDATE and DELETE. */
   audit(actor: string, action: string, subject: string | null, details: unknown): void {
-    this.db.transaction(() => {
-      const previous = (this.db.prepare('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as { hash: string } | undefined)?.hash ?? '';
-      const entry = { at: new Date().toISOString(), actor, action, subject, details: JSON.stringify(details) };
-      this.db
+    // The first entry ever anchored says so in the chain itself: from then on a missing
+    // anchor file is a finding, not a home from before anchors.
+    if (!this.anchoring) {
+      dropTornAnchor(this.anchorsPath);
+      if (!this.auditEntryNamed('audit.anchored')) this.appendAudit('engine', 'audit.anchored', null, { anchors: this.anchorsPath });
+      this.anchoring = true;
+    }
+    this.appendAudit(actor, action, subject, details);
+  }
+
+  private appendAudit(actor: string, action: string, subject: string | null, details: unknown): void {
+    const entry = { at: new Date().toISOString(), actor, action, subject, details: JSON.stringify(details) };
+    const head = this.db.transaction((): AuditHead => {
+      const previous = this.auditHead()?.hash ?? '';
+      const hash = auditHash(previous, entry);
+      const { lastInsertRowid } = this.db
         .prepare('INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(entry.at, entry.actor, entry.action, entry.subject, entry.details, previous, auditHash(previous, entry));
+        .run(entry.at, entry.actor, entry.action, entry.subject, entry.details, previous, hash);
+      return { id: Number(lastInsertRowid), hash };
     })();
+    // After the commit, so an anchor never names a row that could still roll back.
+    appendAnchor(this.anchorsPath, { ...head, at: entry.at });
+  }
+
+  private auditEntryNamed(action: string): { id: number } | undefined {
+    return this.db.prepare('SELECT id FROM audit_log WHERE action = ? ORDER BY id LIMIT 1').get(action) as { id: number } | undefined;
+  }
+
+  /** The last entry of the audit log: what a new restore point's manifest records. */
+  auditHead(): AuditHead | null {
+    return (this.db.prepare('SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as AuditHead | undefined) ?? null;
   }
 
   auditEntries(limit = 200): AuditEntry[] {
     return this.db.prepare('SELECT id, at, actor, action, subject, details FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as AuditEntry[];
   }
 
-  /** Recomputes the audit chain; the first entry that does not fit is named. */
-  verifyAudit(): { entries: number; intact: boolean; problem: string | null } {
-    const rows = this.db.prepare('SELECT id, at, actor, action, subject, details, prev_hash, hash FROM audit_log ORDER BY id').all() as (AuditEntry & { prev_hash: string; hash: string })[];
-    let previous = '';
-    let chained = false;
-    for (const row of rows) {
-      if (!chained && row.hash === '') continue; // written before the chain existed
-      chained = true;
-      if (row.prev_hash !== previous) return { entries: rows.length, intact: false, problem: `entry ${row.id} (${row.action}) does not follow the entry before it: one was removed or changed` };
-      if (row.hash !== auditHash(previous, row)) return { entries: rows.length, intact: false, problem: `entry ${row.id} (${row.action}) was changed after it was written` };
-      previous = row.hash;
+  /** Recomputes the audit chain, then holds it against its heads kept elsewhere: the anchor file
+   * and the heads restore points recorded (`pointHeads`). The first thing that does not fit is named. */
+  verifyAudit(pointHeads: { pointId: string; head: AuditHead }[] = []): { entries: number; intact: boolean; problem: string | null } {
+    const rows = this.db.prepare('SELECT id, at, actor, action, subject, details, prev_hash, hash FROM audit_log ORDER BY id').all() as AuditRow[];
+    const problem = chainProblem(rows) ?? this.anchorProblem(rows) ?? pointHeadProblem(rows, pointHeads);
+    return { entries: rows.length, intact: problem === null, problem };
+  }
+
+  private anchorProblem(rows: AuditRow[]): string | null {
+    const path = this.anchorsPath;
+    let anchors;
+    try {
+      anchors = readAnchors(path);
+    } catch (error) {
+      if (error instanceof LifeboatError) return error.message;
+      throw error;
     }
-    return { entries: rows.length, intact: true, problem: null };
+    const began = rows.find((row) => row.action === 'audit.anchored');
+    if (anchors === null) return began ? `audit anchors missing: ${path} is gone, and entries from ${began.id} on were anchored there` : null;
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    for (const anchor of anchors) {
+      const row = byId.get(anchor.id);
+      if (!row) return `audit log truncated: row ${anchor.id} anchored at ${anchor.at} is missing`;
+      if (row.hash !== anchor.hash) return `audit entry ${anchor.id} does not match its anchor of ${anchor.at}: the log was rewritten`;
+    }
+    if (began && anchors[0]?.id !== began.id) return `audit anchors ${path} do not begin at entry ${began.id}, where anchoring began: the file was replaced or cut`;
+    return null;
   }
 
   addHost(host: HostSummary): void {
@@ -395,6 +443,31 @@ export type ResourceKind = 'staging-folder' | 'target-folder' | 'published-file'
 export type JobResource = { id: number; jobId: string; kind: ResourceKind; ref: Record<string, string>; createdAt: string };
 
 export type AuditEntry = { id: number; at: string; actor: string; action: string; subject: string | null; details: string };
+
+type AuditRow = AuditEntry & { prev_hash: string; hash: string };
+
+function chainProblem(rows: AuditRow[]): string | null {
+  let previous = '';
+  let chained = false;
+  for (const row of rows) {
+    if (!chained && row.hash === '') continue; // written before the chain existed
+    chained = true;
+    if (row.prev_hash !== previous) return `entry ${row.id} (${row.action}) does not follow the entry before it: one was removed or changed`;
+    if (row.hash !== auditHash(previous, row)) return `entry ${row.id} (${row.action}) was changed after it was written`;
+    previous = row.hash;
+  }
+  return null;
+}
+
+function pointHeadProblem(rows: AuditRow[], pointHeads: { pointId: string; head: AuditHead }[]): string | null {
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  for (const { pointId, head } of pointHeads) {
+    const row = byId.get(head.id);
+    if (!row) return `audit log truncated: row ${head.id}, recorded by restore point ${pointId}, is missing`;
+    if (row.hash !== head.hash) return `audit entry ${head.id} does not match what restore point ${pointId} recorded: the log was rewritten`;
+  }
+  return null;
+}
 
 function auditHash(previous: string, entry: { at: string; actor: string; action: string; subject: string | null; details: string }): string {
   return createHash('sha256').update(JSON.stringify([previous, entry.at, entry.actor, entry.action, entry.subject, entry.details])).digest('hex');

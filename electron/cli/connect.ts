@@ -1,7 +1,7 @@
 // The CLI talks to the engine that serves its home when one runs; otherwise it opens the
 // engine in-process for the one command. Either way it sees the same LifeboatApi.
 import type { EventChannel, EventOf, LifeboatApi, RequestChannel, RequestOf, ResponseOf } from '../../shared/contract.ts';
-import { Engine } from '../engine/engine.ts';
+import { Engine, type EngineOptions } from '../engine/engine.ts';
 import { LifeboatError } from '../errors.ts';
 import { homePaths } from '../home.ts';
 import { dispatch } from '../rpc/dispatch.ts';
@@ -36,11 +36,12 @@ export async function drainThenClose(engine: Engine): Promise<void> {
   await engine.close();
 }
 
-export async function connect(home: string): Promise<Connection> {
+/** `secretsKey` is the operator's key source for an engine opened here (a running one has its own). */
+export async function connect(home: string, secretsKey?: EngineOptions['secretsKey']): Promise<Connection> {
   const { socket } = homePaths(home);
   if (await engineIsRunning(socket)) return connectRunning(socket);
   try {
-    const engine = await Engine.open({ home });
+    const engine = await Engine.open({ home, ...(secretsKey ? { secretsKey } : {}) });
     return { api: inProcessApi(engine), engine, close: () => drainThenClose(engine) };
   } catch (error) {
     // Another process claimed the home between our look and our open: use its engine.

@@ -2,6 +2,8 @@
 // `lifeboat`: the command line. Every command takes --home and --json, exits non-zero with one
 // clear line on bad input, and talks to the engine through the same contract as the console.
 import { parseArgs } from 'node:util';
+import { homedir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -11,6 +13,7 @@ import type { PointHealth } from '../../shared/domain.ts';
 import { Engine } from '../engine/engine.ts';
 import { toWireError } from '../errors.ts';
 import { resolveHome } from '../home.ts';
+import { keySourceFromProcess } from '../secrets/key-source.ts';
 import { createLab } from '../lab/create-lab.ts';
 import { connect, drainThenClose } from './connect.ts';
 import { DEFAULT_SESSION_LIMITS } from '../rpc/session-store.ts';
@@ -24,7 +27,10 @@ import { arrayCommand, snapshotsCommand } from './array-commands.ts';
 import { accountsCommand, directoryCommand, loginCommand, logoutCommand, resumeSession, whoamiCommand } from './auth-commands.ts';
 import { copiesCommand, copiesText, keysCommand, passwordFrom, reposCommand, sourceChoice } from './copy-commands.ts';
 
-const usage = `usage: lifeboat [--home DIR] [--json] <command>
+const usage = `usage: lifeboat [--home DIR] [--json] [--secrets-key-file PATH | --secrets-passphrase-env VAR] <command>
+  (host passwords are sealed with a key kept outside the home: --secrets-key-file, $LIFEBOAT_SECRETS_KEY,
+   $LIFEBOAT_SECRETS_KEY_FILE, systemd credential lifeboat-secrets-key, a passphrase, or else a key file
+   Lifeboat makes in $XDG_CONFIG_HOME/lifeboat-keys; see docs/security.md)
   login [--user U] [--password-env VAR]              sign in (a local or directory account); without it
                                                      you are the OS user running the engine (administrator)
   logout | whoami                                    end the sign-in / show who you are and your role
@@ -60,7 +66,8 @@ const usage = `usage: lifeboat [--home DIR] [--json] <command>
   files get <vm> --point P <path>... --out DIR [--on-clash keep-both|overwrite|skip] [--archive zip|tar]
   files index <vm> --point P                         index a point's files (done after every backup)
   files search <pattern> [--vm V]                    which VMs and points hold a file of that name
-  audit [verify]                                     the audit log; verify recomputes its hash chain
+  audit [verify]                                     the audit log; verify recomputes its hash chain and checks
+                                                     its head against audit/anchors.log and the restore points
   settings [set four-eyes on|off]                    original-location restores wait for a second person's approval
   jobs [show <id> | cancel <id> | resume <id> | discard <id> | approve <id>]
                                                      the job queue; resume picks up an interrupted restore,
@@ -205,7 +212,7 @@ export async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     strict: true,
     options: {
-      home: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+      home: { type: 'string' }, 'secrets-key-file': { type: 'string' }, 'secrets-passphrase-env': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
       vms: { type: 'string' }, points: { type: 'string' }, 'disk-mib': { type: 'string' },
       point: { type: 'string' }, target: { type: 'string' }, name: { type: 'string' }, detach: { type: 'boolean', default: false },
       host: { type: 'string' }, port: { type: 'string' }, 'allow-remote': { type: 'boolean', default: false },
@@ -238,18 +245,20 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (values.operator !== undefined) throw new UsageError('--operator no longer says who you are: sign in with `lifeboat login --user NAME` (the audit log and the four-eyes rule use the signed-in account)');
   const home = resolveHome(values.home);
+  const secretsKey = keySourceFromProcess({ keyFile: values['secrets-key-file'], passphraseEnv: values['secrets-passphrase-env'] }, homedir(), existsSync).source;
 
   if (command === 'serve') {
     const rendererDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'renderer');
     return serve({
       home, host: values.host ?? '127.0.0.1', port: positiveInt(values.port, 7420, '--port'), rendererDir, allowRemote: values['allow-remote'],
       forceTls: values.tls, tlsCert: values['tls-cert'], tlsKey: values['tls-key'], json: values.json,
+      secretsKey,
       sessionLimits: { idleMs: durationMs(values['session-idle'], DEFAULT_SESSION_LIMITS.idleMs, '--session-idle'), absoluteMs: durationMs(values['session-max'], DEFAULT_SESSION_LIMITS.absoluteMs, '--session-max') },
     });
   }
   if (command === 'lab') {
     if (rest[0] !== 'create') throw new UsageError('lab takes: create');
-    const engine = await Engine.open({ home });
+    const engine = await Engine.open({ home, secretsKey });
     try {
       const vms = await createLab(engine, { vms: positiveInt(values.vms, 3, '--vms'), points: positiveInt(values.points, 3, '--points'), diskMib: positiveInt(values['disk-mib'], 64, '--disk-mib') }, (line) => {
         if (!values.json) process.stderr.write(`${line}\n`);
@@ -262,7 +271,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const connection = await connect(home);
+  const connection = await connect(home, secretsKey);
   const engine = connection.engine;
   // The command's own engine stops on a signal as a served one does: jobs interrupted, not lost.
   const signals = engine
@@ -432,7 +441,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'audit': {
         if (rest[0] === 'verify') {
           const check = await api.invoke('audit.verify', {});
-          out.print(check.intact ? `audit log intact: ${check.entries} entries, hash chain verified` : `audit log TAMPERED: ${check.problem}`, check);
+          out.print(check.intact ? `audit log intact: ${check.entries} entries, hash chain verified against its anchors and the restore points` : `audit log TAMPERED: ${check.problem}`, check);
           return check.intact ? 0 : 1;
         }
         const entries = await api.invoke('audit.list', {});

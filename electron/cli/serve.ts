@@ -4,7 +4,7 @@
 import { access } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { Engine } from '../engine/engine.ts';
+import { Engine, type EngineOptions } from '../engine/engine.ts';
 import { LifeboatError } from '../errors.ts';
 import { decideListen } from '../rpc/listen-policy.ts';
 import type { SessionLimits } from '../rpc/session-store.ts';
@@ -22,6 +22,7 @@ export type ServeOptions = {
   tlsCert: string | undefined;
   tlsKey: string | undefined;
   json: boolean;
+  secretsKey: NonNullable<EngineOptions['secretsKey']>;
   /** How long a console session key lives idle, and at most. */
   sessionLimits: SessionLimits;
 };
@@ -58,7 +59,7 @@ export async function serve(options: ServeOptions): Promise<number> {
   }
   // The operator's files are checked before the engine opens: a bad one changes nothing.
   const tls = decision.certificate === 'none' ? null : await certificateFor(options, decision.certificate);
-  const engine = await Engine.open({ home: options.home, sessionLimits: options.sessionLimits });
+  const engine = await Engine.open({ home: options.home, sessionLimits: options.sessionLimits, secretsKey: options.secretsKey });
   const server = await startConsoleServer(engine, { host: options.host, port: options.port, rendererDir: options.rendererDir, allowRemote: options.allowRemote, tls, sweepMs: sweepInterval(options.sessionLimits) }).catch(async (error: unknown) => {
     await engine.close();
     throw error;
@@ -69,14 +70,15 @@ export async function serve(options: ServeOptions): Promise<number> {
     process.stderr.write('no accounts yet: the console needs one to sign in (`lifeboat accounts add NAME --role administrator --password-env VAR`)\n');
   }
   const certificate = tls ? { source: tls.source, sha256: tls.fingerprint256, spkiSha256: tls.spkiSha256, new: tls.made } : null;
-  if (options.json) console.log(JSON.stringify({ url, home: options.home, certificate }));
+  const secrets = engine.secretsKeyDescription;
+  if (options.json) console.log(JSON.stringify({ url, home: options.home, certificate, secrets }));
   else {
     const lines = [`Lifeboat console: ${url}`];
     if (tls) {
       lines.push(`TLS certificate (${tls.source === 'operator' ? 'yours' : `the engine's own${tls.made ? ', new' : ''}`}) SHA-256 fingerprint:`, `  ${tls.fingerprint256}`);
       if (tls.source === 'self-signed') lines.push('Check that your browser shows this fingerprint before you trust the certificate.');
     }
-    lines.push(`(home ${options.home}; Ctrl+C stops)`);
+    lines.push(`(home ${options.home}; secrets key: ${secrets}; Ctrl+C stops)`);
     console.log(lines.join('\n'));
   }
   // A stop signal is how a served engine is meant to end: running jobs are interrupted (a local

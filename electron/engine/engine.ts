@@ -7,6 +7,7 @@ import type { AzureAccount, FileEntry, HostInventory, HostSummary, Job, ProxySum
 import { BackupWork, backupSteps } from '../backup/backup-vm.ts';
 import { readSourceVm } from '../backup/source-vm.ts';
 import { Catalog } from '../catalog/catalog.ts';
+import type { AuditHead } from '../catalog/audit-anchors.ts';
 import { LifeboatError } from '../errors.ts';
 import { prepareHome, type HomePaths } from '../home.ts';
 import { Repository } from '../repository/repository.ts';
@@ -15,9 +16,13 @@ import { WorkerPool, workerDecoder } from '../workers/pool.ts';
 import { EngineEvents } from './events.ts';
 import { JobQueue, type FaultInjector, type WorkFactory } from './job-queue.ts';
 import { runJanitor } from './janitor.ts';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { FileSecretStore, type SecretStore, type Sealer } from '../secrets/secret-store.ts';
+import { FileSecretStore, type Sealer } from '../secrets/secret-store.ts';
+import { keySourceFromProcess, type KeySource } from '../secrets/key-source.ts';
+import { checkKeySource } from '../secrets/store-key.ts';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
 import { EntireVmVsphereRestore } from '../restore/entire-vm-vsphere.ts';
@@ -64,10 +69,12 @@ function imageType(bytes: Buffer): string | null {
 }
 const DEFAULT_REPOSITORY = 'default';
 
-/** `sealer` lets the Electron app keep passwords in the OS keyring (safeStorage). */
-/** `injectFault` is for the fault-matrix tests: it fails a job right after a chosen step. */
-/** `sessionLimits` and `now` set how long console session keys live (tests inject a clock). */
-export type EngineOptions = { home: string; workerThreads?: number; concurrentJobs?: number; blockSize?: number; sealer?: Sealer; injectFault?: FaultInjector; sessionLimits?: Partial<SessionLimits>; now?: () => number };
+/** `sealer` lets the Electron app keep passwords in the OS keyring (safeStorage), `formerSealer`
+ * re-seals what an older app sealed with safeStorage's fixed-password backend; `secretsKey`
+ * is the headless key source (by default chosen from the environment, key-source.ts).
+ * `injectFault` is for the fault-matrix tests: it fails a job right after a chosen step.
+ * `sessionLimits` and `now` set how long console session keys live (tests inject a clock). */
+export type EngineOptions = { home: string; workerThreads?: number; concurrentJobs?: number; blockSize?: number; sealer?: Sealer; formerSealer?: Sealer; secretsKey?: KeySource; injectFault?: FaultInjector; sessionLimits?: Partial<SessionLimits>; now?: () => number };
 
 type Parsed<C extends RequestChannel> = z.infer<(typeof requestChannels)[C]['request']>;
 /** Every channel but sign-in's, which acts on the connection (electron/auth/auth-handlers.ts). */
@@ -83,7 +90,7 @@ export class Engine {
   readonly jobs: JobQueue;
   private readonly pool: WorkerPool;
   private readonly socket: LocalSocketServer;
-  private readonly secrets: SecretStore;
+  private readonly secrets: FileSecretStore;
   /** Restore tasks each proxy runs now, by proxy id. */
   private readonly proxyLoad = new Map<string, number>();
   readonly handlers: Handlers;
@@ -99,7 +106,7 @@ export class Engine {
   /** The start-up janitor's run: how many leftovers it removed. */
   janitor: Promise<number> = Promise.resolve(0);
 
-  private constructor(paths: HomePaths, socket: LocalSocketServer, catalog: Catalog, primary: Repository, pool: WorkerPool, secrets: SecretStore, concurrentJobs: number, injectFault: FaultInjector | null, sessions: SessionStore) {
+  private constructor(paths: HomePaths, socket: LocalSocketServer, catalog: Catalog, primary: Repository, pool: WorkerPool, secrets: FileSecretStore, concurrentJobs: number, injectFault: FaultInjector | null, sessions: SessionStore) {
     this.paths = paths;
     this.sessions = sessions;
     this.socket = socket;
@@ -176,15 +183,20 @@ export class Engine {
    * same home fails with 'conflict' before it could mistake the first one's jobs for dead ones;
    * from then on the engine serves the contract there (the CLI's way in). */
   static async open(options: EngineOptions): Promise<Engine> {
+    // A secrets key the operator chose that cannot work stops the start before the home is touched.
+    const source = options.secretsKey ?? keySourceFromProcess({}, homedir(), existsSync).source;
+    await checkKeySource(source, resolve(options.home));
     const paths = await prepareHome(options.home);
     let opened: Engine | null = null;
     const socket = await listenLocalSocket(() => opened, paths.socket);
     let catalog: Catalog | null = null;
     try {
+      // The secrets key first: one that does not open this home's store stops the start before
+      // the catalog is made.
+      const secrets = await FileSecretStore.open(paths.secrets, { home: paths.home, sealer: options.sealer, formerSealer: options.formerSealer, source });
       catalog = Catalog.open(paths.catalog);
       const repository = await Repository.openOrCreate(join(paths.repositories, DEFAULT_REPOSITORY), DEFAULT_REPOSITORY, options.blockSize);
       catalog.ensureRepository({ id: repository.info.id, name: DEFAULT_REPOSITORY, path: repository.path, blockSize: repository.info.blockSize });
-      const secrets = await FileSecretStore.open(paths.secrets, options.sealer);
       const engine = new Engine(paths, socket, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2, options.injectFault ?? null, new SessionStore({ ...(options.sessionLimits ? { limits: options.sessionLimits } : {}), ...(options.now ? { now: options.now } : {}) }));
       engine.jobs.recoverAfterRestart();
       engine.tape.prompts.expireLeftovers();
@@ -199,6 +211,20 @@ export class Engine {
       await socket.close();
       throw error;
     }
+  }
+
+  /** Where the secret store's key is, in words (or why its secrets are locked). */
+  get secretsKeyDescription(): string {
+    return this.secrets.description;
+  }
+
+  /** The audit heads the repository's restore points recorded, for `audit verify`. */
+  private async pointAuditHeads(): Promise<{ pointId: string; head: AuditHead }[]> {
+    const heads: { pointId: string; head: AuditHead }[] = [];
+    for (const vmId of await this.repository.listVmIds()) {
+      for (const manifest of await this.repository.listPoints(vmId)) if (manifest.auditHead) heads.push({ pointId: manifest.id, head: manifest.auditHead });
+    }
+    return heads;
   }
 
   /** The repository is the truth: index any committed point the catalog has not seen, and record
@@ -264,6 +290,7 @@ export class Engine {
             this.startIndex(manifest.vmId, manifest.vmName, manifest.id, actor, repository);
           },
           chainKey,
+          () => this.catalog.auditHead(),
         ),
     );
   }
@@ -668,7 +695,7 @@ export class Engine {
       'backup.start': async ({ source, ...encryption }, caller) => ({ job: await this.startBackup(source.path, identityLabel(caller), encryption) }),
       'restore.entireVm': async (request, caller) => ({ job: await this.startRestore(request, identityLabel(caller)) }),
       'audit.list': async () => this.catalog.auditEntries(),
-      'audit.verify': async () => this.catalog.verifyAudit(),
+      'audit.verify': async () => this.catalog.verifyAudit(await this.pointAuditHeads()),
       'files.list': async ({ vm, point, path }) => this.listFiles(vm, point, path),
       'files.restore': async (request, caller) => ({ job: await this.startItemRestore(request, identityLabel(caller)) }),
       'files.preview': async ({ vm, point, path }) => this.previewFile(vm, point, path),

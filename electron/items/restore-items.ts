@@ -5,6 +5,7 @@ import { lstat, mkdir, open, rm, symlink, utimes, chmod } from 'node:fs/promises
 import { join, resolve } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import { splitPath, type FsEntry } from '../filesystems/file-system.ts';
+import { giveToOperator, mkdirForOperator } from '../fs/private-files.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
 import { PointBrowser } from './point-browser.ts';
@@ -30,6 +31,7 @@ class FolderWriter implements ArchiveWriter {
 
   private async keep(path: string, mtime: Date | null, mode: number | null): Promise<void> {
     if (mode !== null) await chmod(path, mode);
+    else await giveToOperator(path);
     if (mtime) this.times.push([path, mtime]);
   }
 
@@ -175,12 +177,13 @@ export class RestoreItemsWork implements JobWork {
     }
     await handle.sync();
     await handle.close();
+    await giveToOperator(file);
     context.log(`${this.copied} item(s) written to ${file}`);
   }
 
   private async copy(context: StepContext): Promise<void> {
     const root = resolve(this.request.targetPath);
-    await mkdir(root, { recursive: true });
+    await mkdirForOperator(root);
     const total = this.items.reduce((sum, item) => sum + (item.entry.type === 'file' ? item.entry.size : 0), 0);
     if (this.request.archive) return this.copyToArchive(context, root, this.request.archive, total);
     await this.writeItems(new FolderWriter(), (parent, name) => this.placeFor(join(parent ?? root, name)), context, total);

@@ -1,7 +1,7 @@
 // A lab guest disk: GPT with an ext4 root and a FAT data partition holding real files, built
 // without root (mke2fs -d, mkfs.fat + mcopy, sgdisk) and spliced into one raw image.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tool } from './tools.ts';
 
@@ -39,6 +39,15 @@ async function seedFiles(folder: string, vmName: string): Promise<void> {
   await writeFile(join(folder, 'var', 'log', 'service.log'), log);
   await writeFile(join(folder, 'home', 'operator', 'blob.bin'), randomBytes(3 * MIB));
   await writeFile(join(folder, 'home', 'operator', 'notes.txt'), 'Restore drills every quarter.\n');
+  await guestModes(folder);
+}
+
+/** A guest's usual modes (folders 0755, files 0644), not the engine's private ones: mke2fs -d
+ * and debugfs copy the host file's mode into the image. */
+async function guestModes(path: string): Promise<void> {
+  const info = await stat(path);
+  await chmod(path, info.isDirectory() ? 0o755 : 0o644);
+  if (info.isDirectory()) for (const name of await readdir(path)) await guestModes(join(path, name));
 }
 
 export async function buildGuestDisk(workDir: string, vmName: string, diskMib: number): Promise<GuestLayout> {
@@ -77,6 +86,8 @@ export async function changeGuest(layout: GuestLayout, workDir: string, generati
   await writeFile(report, `Quarterly report, generation ${generation}\n${'figures '.repeat(2000)}\n`);
   const blob = join(workDir, `upload-${generation}.bin`);
   await writeFile(blob, randomBytes(MIB));
+  await guestModes(report);
+  await guestModes(blob);
   await tool('debugfs', ['-w', '-R', `write ${report} /home/operator/report-${generation}.txt`, layout.ext4.image]);
   await tool('debugfs', ['-w', '-R', `write ${blob} /home/operator/upload-${generation}.bin`, layout.ext4.image]);
   await tool('mcopy', ['-o', '-i', layout.fat.image, report, `::/report-${generation}.txt`]);

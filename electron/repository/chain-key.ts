@@ -37,8 +37,9 @@ function checkValue(dataKey: Uint8Array): string {
   return createHash('sha256').update('lifeboat key check\0').update(dataKey).digest('hex');
 }
 
-/** scrypt as a promise (32 bytes); also hashes local account passwords (electron/auth/passwords.ts). */
-export function derive(password: string, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
+/** scrypt, slow on purpose (a stolen salt and check value do not give the password away); also
+ * hashes local account passwords (electron/auth/passwords.ts). */
+export function derive(password: string, salt: Buffer, params: { N: number; r: number; p: number } = SCRYPT): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     scrypt(password, salt, DATA_KEY_BYTES, { ...params, maxmem: 256 * params.N * params.r }, (error, key) => (error ? reject(error) : resolve(key)));
   });

@@ -66,5 +66,8 @@ export const Manifest = z.object({
   dependsOn: z.array(ChainLink).optional(),
   /** Present when the chain's blocks are sealed (AES-256-GCM) with a chain key. */
   encryption: PointEncryption.optional(),
+  /** The audit log's last entry when the point was committed: a copy of its head kept with the
+   * backups, so rows cut from the catalog's log are found (Catalog.verifyAudit). */
+  auditHead: z.object({ id: z.number().int().positive(), hash: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;

@@ -11,6 +11,12 @@ import type { Job } from '../../shared/domain.ts';
 
 const MIB = 1024 * 1024;
 
+// A test never touches the real user's config folder: a secrets key the engine makes for a
+// test home (key-source.ts's default) goes to a folder of this test file's own.
+const generatedKeys = await mkdtemp(join(tmpdir(), 'lifeboat-keys-'));
+process.env.LIFEBOAT_KEYS_DIR = generatedKeys;
+after(() => rm(generatedKeys, { recursive: true, force: true }));
+
 export async function tempDir(prefix = 'lifeboat-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   after(() => rm(dir, { recursive: true, force: true }));

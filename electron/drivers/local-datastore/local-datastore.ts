@@ -1,10 +1,12 @@
 // A datastore that is a folder on this machine: the target of a restore when no hypervisor host
 // is involved. It prepares an empty VM folder, stages files out of sight, and publishes them
-// all at once, so a failed or cancelled restore leaves the folder as it found it.
+// all at once, so a failed or cancelled restore leaves the folder as it found it. What it
+// publishes is the operator's, with their umask's modes (the engine's own files are private).
 import { mkdir, readdir, rename, rm, rmdir, statfs } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../../errors.ts';
 import { syncPath } from '../../fs/durable.ts';
+import { giveToOperator, mkdirForOperator } from '../../fs/private-files.ts';
 import { killPoint } from '../../engine/kill-point.ts';
 
 /** What a resumed restore finds of its earlier run: the files it had already published. */
@@ -51,7 +53,7 @@ export class LocalVmFolder {
         throw error;
       }
       try {
-        await mkdir(path, { recursive: true });
+        await mkdirForOperator(path);
       } catch (mkdirError) {
         throw new LifeboatError('bad-request', `cannot create target folder ${path}: ${(mkdirError as Error).message}`);
       }
@@ -84,6 +86,8 @@ export class LocalVmFolder {
     const names = await readdir(this.staging);
     for (const name of names) {
       const published = join(this.path, name);
+      // The operator's modes before the move, so a kill after it leaves no private file behind.
+      await giveToOperator(join(this.staging, name));
       await syncPath(join(this.staging, name));
       record(published);
       await rename(join(this.staging, name), published);
