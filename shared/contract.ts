@@ -2,7 +2,7 @@
 // declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
 import { z } from 'zod';
 import type { EventChannelName, RequestChannelName } from './channel-names.ts';
-import { CopyStatus, EncryptionKey, RepositorySite, SiteName, AzureAccount, ArrayView, StorageSnapshotPoint, InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
+import { CopyStatus, EncryptionKey, RepositorySite, SiteName, AzureAccount, ArrayView, StorageSnapshotPoint, InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, IndexGaps, ItemPath, SearchHit, OperatorName, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
 const Empty = z.object({}).strict();
 
@@ -110,7 +110,7 @@ export const requestChannels = {
   },
   'files.search': {
     request: z.object({ pattern: z.string().min(1).max(200), vm: z.string().min(1).max(200).optional() }).strict(),
-    response: z.array(SearchHit),
+    response: z.object({ hits: z.array(SearchHit), gaps: z.array(IndexGaps) }),
   },
   'audit.list': { request: Empty, response: z.array(AuditEntry) },
   'audit.verify': { request: Empty, response: z.object({ entries: z.number().int(), intact: z.boolean(), problem: z.string().nullable() }) },
