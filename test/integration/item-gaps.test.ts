@@ -96,10 +96,21 @@ test('a damaged inode, folder block and volume are left out with their reasons; 
     assert.equal(folder.status, 2, 'one clear error, not an internal one');
     assert.match(folder.stderr, /damaged entry/);
 
-    // The readable files of the damaged volume still come back.
+    // Picked folders holding the damage: the readable files come back, the rest is named.
     const out = join(dir, 'out');
-    const restored = await runJob(engine, await engine.startItemRestore({ vm: 'damaged', point: 'latest', paths: ['/disk0/part1/etc/motd'], target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
+    const restored = await runJob(engine, await engine.startItemRestore({ vm: 'damaged', point: 'latest', paths: ['/disk0/part1/etc', '/disk0/part1/var'], target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
     assert.equal(restored.state, 'succeeded', restored.error ?? '');
+    assert.equal(restored.result?.unreadable, 2);
+    assert.equal(await readFile(join(out, 'etc/motd'), 'utf8'), 'Welcome to damaged, a Lifeboat lab VM.\n');
+    assert.deepEqual(await readdir(join(out, 'etc')), ['motd']);
+    assert.deepEqual(await readdir(join(out, 'var/log')), [], 'var/log itself reads (its inode), its contents could not be listed');
+    const restoreLog = engine.catalog.jobEvents(restored.id).map((event) => event.message).join('\n');
+    assert.match(restoreLog, /not restored: \/disk0\/part1\/etc\/hostname: .*inode 13 fails its checksum/);
+    assert.match(restoreLog, /not restored: \/disk0\/part1\/var\/log: its contents could not be read/);
+    // A picked item that is itself unreadable is one clear error.
+    const direct = await runJob(engine, await engine.startItemRestore({ vm: 'damaged', point: 'latest', paths: ['/disk0/part1/etc/hostname'], target: { kind: 'local', path: join(dir, 'out2') }, onClash: 'keep-both' }, 'test'));
+    assert.equal(direct.state, 'failed');
+    assert.match(direct.error ?? '', /inode 13 fails its checksum/);
   } finally {
     await engine.close();
   }
