@@ -78,7 +78,7 @@ export async function kernelReplayedTree(image: string): Promise<string[]> {
 
 export async function makeExt4(image: string, mib: number, ...options: string[]): Promise<void> {
   await writeEmpty(image, mib);
-  run('mke2fs', '-q', '-F', '-t', 'ext4', ...options, image);
+  run('mke2fs', '-q', '-F', ...(options.includes('-t') ? [] : ['-t', 'ext4']), ...options, image);
 }
 
 async function writeEmpty(image: string, mib: number): Promise<void> {

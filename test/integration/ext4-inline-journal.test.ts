@@ -59,37 +59,41 @@ for (const features of [['-O', 'inline_data', '-I', '256'], ['-O', 'inline_data,
   });
 }
 
-test('a volume copied while mounted (needs_recovery) is read as of its journal, as the kernel replays it', async () => {
-  const dir = await tempDir();
-  const image = join(dir, 'live.img');
-  await makeExt4(image, 32, '-I', '256');
-  await withMount(image, 'rw', async (folder) => {
-    await mkdir(join(folder, 'old'));
-    for (let index = 0; index < 5; index++) await writeFile(join(folder, `old/file-${index}`), bytesOf(3000, index));
-  });
-  // The crash-consistent copy a VM backup takes: mounted, the changes committed to the journal
-  // (fsync) but not yet written in place, copied now. The in-place metadata is written back only
-  // after 30 s by default, the journal commit is immediate.
-  const copy = join(dir, 'crash-copy.img');
-  await withMount(image, 'rw', async (folder) => {
-    await mkdir(join(folder, 'new/deeper'), { recursive: true });
-    await writeFile(join(folder, 'new/deeper/report.txt'), 'written just before the copy\n');
-    await writeFile(join(folder, 'old/file-1'), 'rewritten\n');
-    execFileSync('rm', [join(folder, 'old/file-2')]);
-    execFileSync('mv', [join(folder, 'old/file-3'), join(folder, 'new/moved')]);
-    execFileSync('sync', [join(folder, 'new/deeper/report.txt'), join(folder, 'old/file-1'), join(folder, 'new'), join(folder, 'old')]);
-    await copyFile(image, copy);
-  });
-  assert.match(run('dumpe2fs', '-h', copy), /needs_recovery/, 'the copy was taken with its journal holding changes');
-  const before = await digest(copy);
+// Journal formats: ext4's (64-bit tags, v3 checksums), ext3's (32-bit tags, no checksums, a journal
+// mapped by indirect blocks), and ext4 without 64bit or metadata_csum (plain 32-bit tags).
+for (const [kind, options] of [['ext4', ['-t', 'ext4', '-I', '256']], ['ext3', ['-t', 'ext3']], ['ext4 ^64bit ^metadata_csum', ['-t', 'ext4', '-O', '^64bit,^metadata_csum', '-b', '2048']]] as const) {
+  test(`${kind}: a volume copied while mounted (needs_recovery) is read as of its journal, as the kernel replays it`, async () => {
+    const dir = await tempDir();
+    const image = join(dir, 'live.img');
+    await makeExt4(image, 32, ...options);
+    await withMount(image, 'rw', async (folder) => {
+      await mkdir(join(folder, 'old'));
+      for (let index = 0; index < 5; index++) await writeFile(join(folder, `old/file-${index}`), bytesOf(3000, index));
+    });
+    // The crash-consistent copy a VM backup takes: mounted, the changes committed to the journal
+    // (fsync) but not yet written in place, copied now. The in-place metadata is written back only
+    // after 30 s by default, the journal commit is immediate.
+    const copy = join(dir, 'crash-copy.img');
+    await withMount(image, 'rw', async (folder) => {
+      await mkdir(join(folder, 'new/deeper'), { recursive: true });
+      await writeFile(join(folder, 'new/deeper/report.txt'), 'written just before the copy\n');
+      await writeFile(join(folder, 'old/file-1'), 'rewritten\n');
+      execFileSync('rm', [join(folder, 'old/file-2')]);
+      execFileSync('mv', [join(folder, 'old/file-3'), join(folder, 'new/moved')]);
+      execFileSync('sync', [join(folder, 'new/deeper/report.txt'), join(folder, 'old/file-1'), join(folder, 'new'), join(folder, 'old')]);
+      await copyFile(image, copy);
+    });
+    assert.match(run('dumpe2fs', '-h', copy), /needs_recovery/, 'the copy was taken with its journal holding changes');
+    const before = await digest(copy);
 
-  const fs = await openExt(copy);
-  assert.equal(fs.notes.length, 1);
-  assert.match(fs.notes[0]?.text ?? '', /journal was replayed in memory \([1-9]\d* transaction/);
-  assert.equal(fs.notes[0]?.stale, false);
-  assert.deepEqual(await treeOfFileSystem(fs), await kernelReplayedTree(copy));
-  assert.equal(await digest(copy), before, 'the backed-up image is never written');
-});
+    const fs = await openExt(copy);
+    assert.equal(fs.notes.length, 1);
+    assert.match(fs.notes[0]?.text ?? '', /journal was replayed in memory \([1-9]\d* transaction/);
+    assert.equal(fs.notes[0]?.stale, false);
+    assert.deepEqual(await treeOfFileSystem(fs), await kernelReplayedTree(copy));
+    assert.equal(await digest(copy), before, 'the backed-up image is never written');
+  });
+}
 
 test('journal transactions written by debugfs: revoked and uncommitted blocks are not replayed', async () => {
   const dir = await tempDir();
