@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readAll } from '../../electron/filesystems/file-system.ts';
@@ -185,4 +185,40 @@ test('an external journal is not replayed; the view says it may be stale', async
   } finally {
     execFileSync('losetup', ['-d', device]);
   }
+});
+
+test('a damaged folder block or extent block (metadata_csum) is refused as the kernel refuses it; its neighbours read', async () => {
+  const dir = await tempDir();
+  const image = join(dir, 'damaged.img');
+  await makeExt4(image, 16, '-b', '1024', '-I', '256');
+  await withMount(image, 'rw', async (folder) => {
+    await mkdir(join(folder, 'd1'));
+    await mkdir(join(folder, 'd2'));
+    for (let index = 0; index < 5; index++) await writeFile(join(folder, `d1/f${index}`), `${index}\n`);
+    await writeFile(join(folder, 'd2/ok.txt'), 'still fine\n');
+    // Every other block written: more extents than the inode holds, so a tree one level deep.
+    const handle = await open(join(folder, 'd2/fragmented'), 'w');
+    for (let block = 0; block < 24; block += 2) await handle.write(Buffer.from(`block ${block}`), 0, undefined, block * 1024);
+    await handle.close();
+  });
+  const blockSize = 1024;
+  const folderBlock = Number(debugfsRequest(image, 'blocks d1').trim().split(/\s+/)[0]);
+  const extentBlock = Number(/\(ETB0\):\s*(\d+)/.exec(debugfsRequest(image, 'stat d2/fragmented'))?.[1]);
+  assert.ok(extentBlock > 0, 'the file has an extent tree block');
+  const corrupt = (block: number, at: number): void => {
+    execFileSync('dd', [`of=${image}`, 'bs=1', `seek=${block * blockSize + at}`, 'conv=notrunc'], { input: Buffer.from('damaged!'), stdio: ['pipe', 'ignore', 'ignore'] });
+  };
+  corrupt(folderBlock, 40);
+  corrupt(extentBlock, 24);
+
+  const fs = await openExt(image);
+  await assert.rejects(fs.list('/d1'), { code: 'corrupt-disk', message: /directory inode \d+ has a block that fails its checksum/ });
+  const listed = await fs.list('/d2');
+  assert.match(listed.find((entry) => entry.name === 'fragmented')?.problem ?? '', /extent block that fails its checksum/);
+  assert.equal((await readAll(fs, '/d2/ok.txt', 100)).toString(), 'still fine\n');
+  await withMount(image, 'ro,noload', async (folder) => {
+    await assert.rejects(readdir(join(folder, 'd1')));
+    await assert.rejects(readFile(join(folder, 'd2/fragmented')));
+    assert.equal(await readFile(join(folder, 'd2/ok.txt'), 'utf8'), 'still fine\n');
+  });
 });
