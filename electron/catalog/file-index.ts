@@ -6,12 +6,11 @@ export type IndexedFile = { path: string; name: string; type: string; size: numb
 /** What an index left out (`unreadable`: a volume, folder or entry it could not read) or could not
  * vouch for (`stale`: a volume shown as found, without its journal). */
 export type IndexGap = { path: string; kind: 'unreadable' | 'stale'; reason: string };
-export type PointGaps = { vmId: string; pointId: string; sequence: number; gaps: IndexGap[] };
-
-const MAX_GAPS_SHOWN = 20;
+export type PointGaps = { vmId: string; pointId: string; sequence: number; unreadable: number; stale: number; gaps: IndexGap[] };
 export type SearchHit = { vmId: string; path: string; versions: { pointId: string; sequence: number; size: number; mtime: number | null }[] };
 
 const MIN_TRIGRAM = 3;
+const MAX_GAPS_SHOWN = 20;
 
 export class FileIndex {
   private readonly db: CatalogDatabase;
@@ -52,7 +51,7 @@ export class FileIndex {
 
   /** The indexed points (of one VM, or all) whose index has gaps, oldest first; at most
    * MAX_GAPS_SHOWN gaps of each point are returned, the counts count them all. */
-  gaps(vmId: string | null): (PointGaps & { unreadable: number; stale: number })[] {
+  gaps(vmId: string | null): PointGaps[] {
     const points = this.db
       .prepare(`SELECT i.point_id, i.vm_id, r.sequence, SUM(g.kind = 'unreadable') AS unreadable, SUM(g.kind = 'stale') AS stale FROM index_gaps g JOIN indexed_points i ON i.point_id = g.point_id JOIN restore_points r ON r.id = i.point_id ${vmId ? 'WHERE i.vm_id = ?' : ''} GROUP BY i.point_id ORDER BY i.vm_id, r.sequence`)
       .all(...(vmId ? [vmId] : [])) as { point_id: string; vm_id: string; sequence: number; unreadable: number; stale: number }[];

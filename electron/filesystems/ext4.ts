@@ -13,6 +13,8 @@ const EXT_MAGIC = 0xef53;
 const EXTENT_MAGIC = 0xf30a;
 const FLAG_EXTENTS = 0x80000;
 const FLAG_INLINE_DATA = 0x10000000;
+const COMPAT_HAS_JOURNAL = 0x4;
+const STATE_CLEAN = 0x1;
 const INCOMPAT_RECOVER = 0x4;
 const INCOMPAT_64BIT = 0x80;
 const INCOMPAT_CSUM_SEED = 0x2000;
@@ -38,6 +40,8 @@ export type ExtSuperblock = {
   groups: number;
   label: string;
   needsRecovery: boolean;
+  /** No journal, and marked not clean: copied while mounted, or never unmounted. */
+  uncleanWithoutJournal: boolean;
   journalInode: number;
   externalJournal: boolean;
   /** The seed of inode checksums, or null without metadata_csum. */
@@ -76,7 +80,9 @@ export function parseExtSuperblock(sb: Buffer, volumeBytes: number): ExtSuperblo
   return {
     blockSize, blocksCount, inodesCount, inodesPerGroup, blocksPerGroup, firstDataBlock, inodeSize, descriptorSize, groups,
     label: sb.toString('latin1', 120, 136).replace(/\0.*$/s, ''),
-    needsRecovery: (incompat & INCOMPAT_RECOVER) !== 0, journalInode, externalJournal, checksumSeed,
+    needsRecovery: (incompat & INCOMPAT_RECOVER) !== 0,
+    uncleanWithoutJournal: (sb.readUInt32LE(92) & COMPAT_HAS_JOURNAL) === 0 && (sb.readUInt16LE(58) & STATE_CLEAN) === 0,
+    journalInode, externalJournal, checksumSeed,
   };
 }
 
@@ -143,6 +149,7 @@ export class ExtFileSystem implements FileSystem {
   static async open(disk: Disk): Promise<ExtFileSystem> {
     if (disk.capacity < 2048) bad('volume too small');
     const sb = parseExtSuperblock(await disk.read(1024, 1024), disk.capacity);
+    if (sb.uncleanWithoutJournal) return new ExtFileSystem(disk, sb, [{ stale: true, text: 'may be stale: the volume was not cleanly unmounted and has no journal to replay' }]);
     const asFound = new ExtFileSystem(disk, sb, []);
     if (!sb.needsRecovery) return asFound;
     try {

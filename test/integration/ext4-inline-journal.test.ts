@@ -232,3 +232,20 @@ test('a damaged folder block or extent block (metadata_csum) is refused as the k
     assert.equal(await readFile(join(folder, 'd2/ok.txt'), 'utf8'), 'still fine\n');
   });
 });
+
+test('ext2 and ext4 without a journal, copied while mounted (not clean): the view says it may be stale', async () => {
+  const dir = await tempDir();
+  for (const [kind, options] of [['ext2', ['-t', 'ext2']], ['ext4 ^has_journal', ['-t', 'ext4', '-O', '^has_journal']]] as const) {
+    const image = join(dir, 'live.img');
+    await makeExt4(image, 16, ...options);
+    const copy = join(dir, 'crash-copy.img');
+    await withMount(image, 'rw', async (folder) => {
+      await writeFile(join(folder, 'fresh.txt'), 'fresh\n');
+      execFileSync('sync', [join(folder, 'fresh.txt'), folder]);
+      await copyFile(image, copy);
+    });
+    assert.match(run('dumpe2fs', '-h', copy), /Filesystem state:\s+not clean/, kind);
+    assert.deepEqual((await openExt(copy)).notes, [{ stale: true, text: 'may be stale: the volume was not cleanly unmounted and has no journal to replay' }], kind);
+    assert.deepEqual((await openExt(image)).notes, [], `${kind} unmounted cleanly says nothing`);
+  }
+});
