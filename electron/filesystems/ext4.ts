@@ -11,6 +11,7 @@ import { JournalOverlayDisk, replayJournal } from './jbd2.ts';
 
 const EXT_MAGIC = 0xef53;
 const EXTENT_MAGIC = 0xf30a;
+const FLAG_HTREE = 0x1000;
 const FLAG_EXTENTS = 0x80000;
 const FLAG_INLINE_DATA = 0x10000000;
 const COMPAT_HAS_JOURNAL = 0x4;
@@ -252,9 +253,15 @@ export class ExtFileSystem implements FileSystem {
   }
 
   /** A folder block's checksum, kept in a last fake entry (inode 0, 12 bytes, type 0xde) under
-   * metadata_csum; htree index blocks carry theirs elsewhere and are read as plain blocks. */
-  private checkDirectoryBlock(dir: Inode, block: Buffer): void {
+   * metadata_csum. Htree index blocks (the first block of an indexed folder, and nodes whose one
+   * fake entry spans the block) keep theirs elsewhere and may hold an old leaf's tail: they are
+   * read as plain blocks, their index unused. */
+  private checkDirectoryBlock(dir: Inode, block: Buffer, logical: number): void {
     if (this.sb.checksumSeed === null || block.length < 12) return;
+    if (dir.flags & FLAG_HTREE) {
+      const spansBlock = block.readUInt32LE(0) === 0 && (block.readUInt16LE(4) === block.length % 65536 || (block.length === 65536 && block.readUInt16LE(4) === 65535));
+      if (logical === 0 || spansBlock) return;
+    }
     const tail = block.length - 12;
     const isTail = block.readUInt32LE(tail) === 0 && block.readUInt16LE(tail + 4) === 12 && block[tail + 6] === 0 && block[tail + 7] === 0xde;
     if (!isTail) return;
@@ -352,7 +359,7 @@ export class ExtFileSystem implements FileSystem {
     // An inline folder starts with its parent's inode number (its '..'), then entries.
     const bytes = dir.flags & FLAG_INLINE_DATA ? Buffer.concat([dir.block.subarray(4), inlineDataTail(dir)]) : await this.collect(dir, MAX_DIRECTORY_BYTES);
     if (!(dir.flags & FLAG_INLINE_DATA)) {
-      for (let at = 0; at + this.sb.blockSize <= bytes.length; at += this.sb.blockSize) this.checkDirectoryBlock(dir, bytes.subarray(at, at + this.sb.blockSize));
+      for (let at = 0; at + this.sb.blockSize <= bytes.length; at += this.sb.blockSize) this.checkDirectoryBlock(dir, bytes.subarray(at, at + this.sb.blockSize), at / this.sb.blockSize);
     }
     const out: { name: string; inode: number }[] = [];
     for (let at = 0; at + 8 <= bytes.length; ) {

@@ -249,3 +249,34 @@ test('ext2 and ext4 without a journal, copied while mounted (not clean): the vie
     assert.deepEqual((await openExt(image)).notes, [], `${kind} unmounted cleanly says nothing`);
   }
 });
+
+test('a journal that has wrapped past its end, holding an indexed (htree) folder, replays as the kernel replays it', async () => {
+  const dir = await tempDir();
+  const image = join(dir, 'busy.img');
+  await makeExt4(image, 64, '-b', '1024', '-J', 'size=1');
+  const copy = join(dir, 'crash-copy.img');
+  await withMount(image, 'rw', async (folder) => {
+    await mkdir(join(folder, 'many'));
+    // One transaction per file (fsync each): ~8 log blocks apiece run a 1024-block journal round.
+    for (let index = 0; index < 900; index++) {
+      const handle = await open(join(folder, `many/f${index}`), 'w');
+      await handle.write(`${index}\n`);
+      await handle.sync();
+      await handle.close();
+    }
+    execFileSync('sync', [join(folder, 'many')]);
+    await copyFile(image, copy);
+  });
+  // debugfs -c: the copy's bitmaps are as found (their newest copies are in the journal).
+  const logdump = execFileSync('debugfs', ['-c', '-R', 'logdump', copy], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const start = Number(/Journal starts at block (\d+)/.exec(logdump)?.[1]);
+  const positions = [...logdump.matchAll(/at block (\d+)/g)].map((match) => Number(match[1]));
+  assert.ok(positions.some((position) => position < start), 'the log wraps past the journal end');
+  assert.match(debugfsRequest(image, 'stat many'), /Flags: 0x81000/, 'many is an htree folder');
+
+  const fs = await openExt(copy);
+  assert.match(fs.notes[0]?.text ?? '', /replayed in memory/);
+  const ours = await treeOfFileSystem(fs);
+  assert.equal(ours.length, 901);
+  assert.deepEqual(ours, await kernelReplayedTree(copy));
+});
