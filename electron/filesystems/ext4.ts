@@ -212,10 +212,13 @@ export class ExtFileSystem implements FileSystem {
     const raw = await this.disk.read(table * this.sb.blockSize + index * this.sb.inodeSize, this.sb.inodeSize);
     this.checkInode(number, raw);
     const mode = raw.readUInt16LE(0);
+    const size = raw.readUInt32LE(4) + (typeOf(mode) === 'file' ? raw.readUInt32LE(108) * 2 ** 32 : 0);
+    // File block numbers are 32-bit: a larger size is a damaged inode, not terabytes of holes.
+    if (size > 2 ** 32 * this.sb.blockSize) bad(`inode ${number} claims ${size} bytes, more than ext4 can hold`);
     return {
       number,
       mode,
-      size: raw.readUInt32LE(4) + (typeOf(mode) === 'file' ? raw.readUInt32LE(108) * 2 ** 32 : 0),
+      size,
       mtime: new Date(raw.readUInt32LE(16) * 1000),
       flags: raw.readUInt32LE(32),
       block: raw.subarray(40, 100),

@@ -36,7 +36,18 @@ class BufferDisk implements Disk {
   async close(): Promise<void> {}
 }
 
-/** Lists and reads everything, bounded in entries; returns how many entries it saw. */
+const MAX_READ_PER_FILE = 4 * 1024 * 1024;
+
+/** A file's first bytes: a damaged size may claim terabytes of holes, whose zeros prove nothing. */
+async function readSome(fs: FileSystem, path: string): Promise<void> {
+  let read = 0;
+  for await (const chunk of fs.read(path)) {
+    read += chunk.length;
+    if (read >= MAX_READ_PER_FILE) break;
+  }
+}
+
+/** Lists and reads everything, bounded in entries and bytes; returns how many entries it saw. */
 async function walk(fs: FileSystem): Promise<number> {
   let seen = 0;
   const queue = ['/'];
@@ -46,7 +57,7 @@ async function walk(fs: FileSystem): Promise<number> {
       seen++;
       const child = `${path === '/' ? '' : path}/${entry.name}`;
       if (entry.type === 'dir') queue.push(child);
-      else if (entry.type === 'file') for await (const chunk of fs.read(child)) void chunk;
+      else if (entry.type === 'file') await readSome(fs, child);
     }
   }
   return seen;
