@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { EventChannelName, RequestChannelName } from './channel-names.ts';
 import { AccountName, AccountPassword, AccountSummary, DirectoryConfig, NewAccountPassword, Role, SignedIn } from './accounts.ts';
-import { ConsoleSession, CopyStatus, EncryptionKey, RepositorySite, SiteName, AzureAccount, ArrayView, StorageSnapshotPoint, InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, ItemPath, SearchHit, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
+import { ConsoleSession, CopyStatus, EncryptionKey, RepositorySite, SiteName, AzureAccount, ArrayView, StorageSnapshotPoint, InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, IndexGaps, ItemPath, SearchHit, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
 const Empty = z.object({}).strict();
 
@@ -125,7 +125,7 @@ export const requestChannels = {
   },
   'files.search': {
     request: z.object({ pattern: z.string().min(1).max(200), vm: z.string().min(1).max(200).optional() }).strict(),
-    response: z.array(SearchHit),
+    response: z.object({ hits: z.array(SearchHit), gaps: z.array(IndexGaps) }),
   },
   'audit.list': { request: Empty, response: z.array(AuditEntry) },
   'audit.verify': { request: Empty, response: z.object({ entries: z.number().int(), intact: z.boolean(), problem: z.string().nullable() }) },

@@ -232,6 +232,10 @@ export const FileEntry = z.object({
   mtime: z.string().nullable(),
   mode: z.number().nullable(),
   target: z.string().optional(),
+  /** The entry is named in its folder but could not be read; why. */
+  problem: z.string().optional(),
+  /** Of a volume: what its file system says about itself (a journal replayed, a view that may be stale). */
+  notes: z.array(z.string()).optional(),
 });
 export type FileEntry = z.infer<typeof FileEntry>;
 
@@ -244,6 +248,19 @@ export const SearchHit = z.object({
   versions: z.array(z.object({ pointId: z.string(), sequence: z.number().int(), size: z.number(), mtime: z.number().nullable() })),
 });
 export type SearchHit = z.infer<typeof SearchHit>;
+
+/** An indexed point whose index left things out (`unreadable`) or may be stale; the counts count
+ * all its gaps, `gaps` holds the first of them. */
+export const IndexGaps = z.object({
+  vmId: z.string(),
+  vmName: z.string(),
+  pointId: z.string(),
+  sequence: z.number().int(),
+  unreadable: z.number().int(),
+  stale: z.number().int(),
+  gaps: z.array(z.object({ path: z.string(), kind: z.enum(['unreadable', 'stale']), reason: z.string() })),
+});
+export type IndexGaps = z.infer<typeof IndexGaps>;
 
 // ---- tape ----
 

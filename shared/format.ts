@@ -20,3 +20,16 @@ export function formatAge(createdAt: string, endedAt: string | null, now = Date.
   const seconds = Math.max(0, Math.round(((endedAt ? Date.parse(endedAt) : now) - Date.parse(createdAt)) / 1000));
   return seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds / 3600)} h`;
 }
+
+/** What a search may be missing, a line per indexed point with gaps: "2 entries of VM web point 3
+ * could not be read: /disk0/part1/etc (…); …", and the volumes that may be stale. */
+export function describeIndexGaps(point: { vmName: string; sequence: number; unreadable: number; gaps: { path: string; kind: 'unreadable' | 'stale'; reason: string }[] }): string[] {
+  const lines: string[] = [];
+  const unreadable = point.gaps.filter((gap) => gap.kind === 'unreadable');
+  if (point.unreadable > 0) {
+    const more = point.unreadable > unreadable.length ? `; and ${point.unreadable - unreadable.length} more` : '';
+    lines.push(`${point.unreadable} ${point.unreadable === 1 ? 'entry' : 'entries'} of VM ${point.vmName} point ${point.sequence} could not be read: ${unreadable.map((gap) => `${gap.path} (${gap.reason})`).join('; ')}${more}`);
+  }
+  for (const gap of point.gaps.filter((candidate) => candidate.kind === 'stale')) lines.push(`VM ${point.vmName} point ${point.sequence} ${gap.path}: ${gap.reason}`);
+  return lines;
+}

@@ -3,9 +3,14 @@
 import type { CatalogDatabase } from './database.ts';
 
 export type IndexedFile = { path: string; name: string; type: string; size: number; mtime: number | null; mode: number | null };
+/** What an index left out (`unreadable`: a volume, folder or entry it could not read) or could not
+ * vouch for (`stale`: a volume shown as found, without its journal). */
+export type IndexGap = { path: string; kind: 'unreadable' | 'stale'; reason: string };
+export type PointGaps = { vmId: string; pointId: string; sequence: number; unreadable: number; stale: number; gaps: IndexGap[] };
 export type SearchHit = { vmId: string; path: string; versions: { pointId: string; sequence: number; size: number; mtime: number | null }[] };
 
 const MIN_TRIGRAM = 3;
+const MAX_GAPS_SHOWN = 20;
 
 export class FileIndex {
   private readonly db: CatalogDatabase;
@@ -19,9 +24,10 @@ export class FileIndex {
   }
 
   /** Replaces a point's entries in one transaction; new paths join the name index. */
-  indexPoint(vmId: string, pointId: string, files: Iterable<IndexedFile>): number {
+  indexPoint(vmId: string, pointId: string, files: Iterable<IndexedFile>, gaps: readonly IndexGap[] = []): number {
     return this.db.transaction(() => {
       this.db.prepare('DELETE FROM point_files WHERE point_id = ?').run(pointId);
+      this.db.prepare('DELETE FROM index_gaps WHERE point_id = ?').run(pointId);
       const findPath = this.db.prepare('SELECT id FROM file_paths WHERE vm_id = ? AND path = ?');
       const addPath = this.db.prepare('INSERT INTO file_paths (vm_id, path, name) VALUES (?, ?, ?)');
       const addName = this.db.prepare('INSERT INTO file_names (rowid, name) VALUES (?, ?)');
@@ -37,8 +43,20 @@ export class FileIndex {
         count++;
       }
       this.db.prepare('INSERT OR REPLACE INTO indexed_points (point_id, vm_id, files, indexed_at) VALUES (?, ?, ?, ?)').run(pointId, vmId, count, new Date().toISOString());
+      const addGap = this.db.prepare('INSERT INTO index_gaps (point_id, path, kind, reason) VALUES (?, ?, ?, ?)');
+      for (const gap of gaps) addGap.run(pointId, gap.path, gap.kind, gap.reason);
       return count;
     })();
+  }
+
+  /** The indexed points (of one VM, or all) whose index has gaps, oldest first; at most
+   * MAX_GAPS_SHOWN gaps of each point are returned, the counts count them all. */
+  gaps(vmId: string | null): PointGaps[] {
+    const points = this.db
+      .prepare(`SELECT i.point_id, i.vm_id, r.sequence, SUM(g.kind = 'unreadable') AS unreadable, SUM(g.kind = 'stale') AS stale FROM index_gaps g JOIN indexed_points i ON i.point_id = g.point_id JOIN restore_points r ON r.id = i.point_id ${vmId ? 'WHERE i.vm_id = ?' : ''} GROUP BY i.point_id ORDER BY i.vm_id, r.sequence`)
+      .all(...(vmId ? [vmId] : [])) as { point_id: string; vm_id: string; sequence: number; unreadable: number; stale: number }[];
+    const gapsOf = this.db.prepare('SELECT path, kind, reason FROM index_gaps WHERE point_id = ? ORDER BY kind, path LIMIT ?');
+    return points.map((point) => ({ vmId: point.vm_id, pointId: point.point_id, sequence: point.sequence, unreadable: point.unreadable, stale: point.stale, gaps: gapsOf.all(point.point_id, MAX_GAPS_SHOWN) as IndexGap[] }));
   }
 
   /** Files whose name contains `pattern` (any case), with the points that hold them. */

@@ -428,4 +428,17 @@ export const migrations: readonly { version: number; name: string; sql: string }
       ALTER TABLE restore_points ADD COLUMN manifest_sha256 TEXT;
     `,
   },
+  {
+    version: 19,
+    name: 'file index gaps: volumes, folders and entries an index could not read, and volumes that may be stale',
+    sql: `
+      CREATE TABLE index_gaps (
+        point_id TEXT NOT NULL REFERENCES indexed_points(point_id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('unreadable', 'stale')),
+        reason TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX index_gaps_by_point ON index_gaps(point_id);
+    `,
+  },
 ];

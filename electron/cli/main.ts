@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { LifeboatApi, RequestOf } from '../../shared/contract.ts';
-import { formatBytes, table } from '../../shared/format.ts';
+import { describeIndexGaps, formatBytes, table } from '../../shared/format.ts';
 import type { PointHealth } from '../../shared/domain.ts';
 import { Engine } from '../engine/engine.ts';
 import { toWireError } from '../errors.ts';
@@ -115,6 +115,15 @@ type Flags = { original?: boolean | undefined; yes?: boolean | undefined; target
 /** A point's health in one cell: ok, or what is wrong (a damaged point's reason in full). */
 function healthText(health: PointHealth): string {
   return health.state === 'ok' ? 'ok' : `${health.state}${health.state === 'damaged' ? `: ${health.reason}` : ''}`;
+}
+
+/** A listing inside a volume (/diskN/partM/...) repeats what the volume says about itself, such as
+ * a view that may be stale: its disk's listing holds it. */
+async function volumeNotes(api: LifeboatApi, vm: string, point: string, path: string): Promise<string[]> {
+  const [disk, volume] = path.split('/').filter(Boolean);
+  if (disk === undefined || volume === undefined) return [];
+  const entry = (await api.invoke('files.list', { vm, point, path: `/${disk}` })).find((candidate) => candidate.name === volume);
+  return (entry?.notes ?? []).map((note) => `/${disk}/${volume}: ${note}`);
 }
 
 function restoreTarget(values: Flags): RequestOf<'restore.entireVm'>['target'] {
@@ -392,8 +401,9 @@ export async function main(argv: string[]): Promise<number> {
         const [action, vm, ...paths] = rest;
         if (action === 'search') {
           if (!vm) throw new UsageError('files search takes a pattern');
-          const hits = await api.invoke('files.search', { pattern: vm, ...(values.vm ? { vm: values.vm } : {}) });
-          out.print(hits.length === 0 ? 'no file of that name in the index' : hits.map((hit) => `${hit.vmName} ${hit.path}\n${hit.versions.map((version) => `    point ${version.sequence}: ${formatBytes(version.size)}${version.mtime ? `, modified ${new Date(version.mtime * 1000).toISOString()}` : ''}`).join('\n')}`).join('\n'), hits);
+          const found = await api.invoke('files.search', { pattern: vm, ...(values.vm ? { vm: values.vm } : {}) });
+          const hits = found.hits.length === 0 ? 'no file of that name in the index' : found.hits.map((hit) => `${hit.vmName} ${hit.path}\n${hit.versions.map((version) => `    point ${version.sequence}: ${formatBytes(version.size)}${version.mtime ? `, modified ${new Date(version.mtime * 1000).toISOString()}` : ''}`).join('\n')}`).join('\n');
+          out.print([hits, ...found.gaps.flatMap(describeIndexGaps).map((line) => `note: ${line}`)].join('\n'), found);
           return 0;
         }
         if (!vm || (action !== 'ls' && action !== 'get' && action !== 'index')) throw new UsageError('files takes: ls | get | index | search');
@@ -413,8 +423,11 @@ export async function main(argv: string[]): Promise<number> {
           return await runJobCommand(api, job, values.detach, out);
         }
         if (action === 'ls') {
-          const entries = await api.invoke('files.list', { vm, point: values.point, path: paths[0] ?? '/' });
-          out.print(table([['TYPE', 'SIZE', 'MODIFIED', 'NAME'], ...entries.map((entry) => [entry.type, entry.type === 'file' ? formatBytes(entry.size) : '', entry.mtime ?? '', entry.target ? `${entry.name} -> ${entry.target}` : entry.name])]), entries);
+          const path = paths[0] ?? '/';
+          const entries = await api.invoke('files.list', { vm, point: values.point, path });
+          const rows = table([['TYPE', 'SIZE', 'MODIFIED', 'NAME'], ...entries.map((entry) => [entry.type, entry.type === 'file' ? formatBytes(entry.size) : '', entry.mtime ?? '', entry.problem !== undefined ? `${entry.name} (could not be read: ${entry.problem})` : entry.target ? `${entry.name} -> ${entry.target}` : entry.name])]);
+          const notes = [...entries.flatMap((entry) => (entry.notes ?? []).map((note) => `${entry.name}: ${note}`)), ...(await volumeNotes(api, vm, values.point, path))];
+          out.print([rows, ...notes.map((note) => `note: ${note}`)].join('\n'), entries);
           return 0;
         }
         if (paths.length === 0 || !values.out) throw new UsageError('files get needs paths and --out DIR');

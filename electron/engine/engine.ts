@@ -3,7 +3,7 @@
 // local socket, which is the home's lock and the CLI's way in.
 import type { z } from 'zod';
 import { requestChannels, type RequestChannel, type ResponseOf } from '../../shared/contract.ts';
-import type { AzureAccount, FileEntry, HostInventory, HostSummary, Job, ProxySummary, RestorePoint, SearchHit } from '../../shared/domain.ts';
+import type { AzureAccount, FileEntry, HostInventory, HostSummary, IndexGaps, Job, ProxySummary, RestorePoint, SearchHit } from '../../shared/domain.ts';
 import { BackupWork, backupSteps } from '../backup/backup-vm.ts';
 import { readSourceVm } from '../backup/source-vm.ts';
 import { Catalog } from '../catalog/catalog.ts';
@@ -611,10 +611,14 @@ export class Engine {
     );
   }
 
-  searchFiles(pattern: string, vmArgument: string | undefined): SearchHit[] {
+  /** The hits, and the indexed points whose index has gaps: a file in one of them may be missing. */
+  searchFiles(pattern: string, vmArgument: string | undefined): { hits: SearchHit[]; gaps: IndexGaps[] } {
     const vmId = vmArgument === undefined ? null : this.resolveVm(vmArgument).id;
     const names = new Map(this.catalog.listVms().map((vm) => [vm.id, vm.name]));
-    return this.catalog.files.search(pattern, vmId).map((hit) => ({ ...hit, vmName: names.get(hit.vmId) ?? hit.vmId }));
+    return {
+      hits: this.catalog.files.search(pattern, vmId).map((hit) => ({ ...hit, vmName: names.get(hit.vmId) ?? hit.vmId })),
+      gaps: this.catalog.files.gaps(vmId).map((point) => ({ ...point, vmName: names.get(point.vmId) ?? point.vmId })),
+    };
   }
 
   /** Verifies a chain (or one point); an encrypted chain is unlocked first, as for a restore. */

@@ -1,14 +1,29 @@
-// ext2/3/4 read-only: superblock, group descriptors (32- and 64-bit), inodes, extent trees and
-// the classic indirect blocks, directories (htree ones read as plain blocks), fast and slow
-// symlinks. Depths, counts and sizes from the disk are bounded before they are trusted.
+// ext2/3/4 read-only: superblock, group descriptors (32- and 64-bit), inodes (checksummed under
+// metadata_csum), extent trees and the classic indirect blocks, inline data (files, folders and
+// symlinks kept in the inode), directories (htree ones read as plain blocks), fast and slow
+// symlinks. A volume that was not cleanly unmounted is read as of its journal, replayed in memory.
+// Depths, counts and sizes from the disk are bounded before they are trusted.
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
-import { FolderTrail, splitPath, type EntryType, type FileSystem, type FsEntry } from './file-system.ts';
+import { crc32c } from './crc32c.ts';
+import { FolderTrail, splitPath, type EntryType, type FileSystem, type FsEntry, type VolumeNote, isReadFailure, unreadableEntry } from './file-system.ts';
+import { JournalOverlayDisk, replayJournal } from './jbd2.ts';
 
 const EXT_MAGIC = 0xef53;
 const EXTENT_MAGIC = 0xf30a;
+const FLAG_HTREE = 0x1000;
 const FLAG_EXTENTS = 0x80000;
+const FLAG_INLINE_DATA = 0x10000000;
+const COMPAT_HAS_JOURNAL = 0x4;
+const STATE_CLEAN = 0x1;
+const INCOMPAT_RECOVER = 0x4;
 const INCOMPAT_64BIT = 0x80;
+const INCOMPAT_CSUM_SEED = 0x2000;
+const RO_COMPAT_METADATA_CSUM = 0x400;
+const XATTR_MAGIC = 0xea020000;
+const XATTR_INDEX_SYSTEM = 7;
+const INLINE_BYTES = 60;
+const GOOD_OLD_INODE = 128;
 const MAX_EXTENT_DEPTH = 5;
 const MAX_PATH_DEPTH = 64;
 const MAX_SYMLINKS = 16;
@@ -25,6 +40,13 @@ export type ExtSuperblock = {
   descriptorSize: number;
   groups: number;
   label: string;
+  needsRecovery: boolean;
+  /** No journal, and marked not clean: copied while mounted, or never unmounted. */
+  uncleanWithoutJournal: boolean;
+  journalInode: number;
+  externalJournal: boolean;
+  /** The seed of inode checksums, or null without metadata_csum. */
+  checksumSeed: number | null;
 };
 
 const bad = (why: string): never => {
@@ -52,7 +74,17 @@ export function parseExtSuperblock(sb: Buffer, volumeBytes: number): ExtSuperblo
   const firstDataBlock = sb.readUInt32LE(20);
   const groups = Math.ceil((blocksCount - firstDataBlock) / blocksPerGroup);
   if (groups < 1 || groups * inodesPerGroup < inodesCount) bad('group counts do not add up');
-  return { blockSize, blocksCount, inodesCount, inodesPerGroup, blocksPerGroup, firstDataBlock, inodeSize, descriptorSize, groups, label: sb.toString('latin1', 120, 136).replace(/\0.*$/s, '') };
+  const metadataCsum = (sb.readUInt32LE(100) & RO_COMPAT_METADATA_CSUM) !== 0;
+  const checksumSeed = !metadataCsum ? null : incompat & INCOMPAT_CSUM_SEED ? sb.readUInt32LE(0x270) : crc32c(0xffffffff, sb.subarray(0x68, 0x78));
+  const journalInode = sb.readUInt32LE(0xe0);
+  const externalJournal = journalInode === 0 && (sb.readUInt32LE(0xe4) !== 0 || sb.subarray(0xd0, 0xe0).some((byte) => byte !== 0));
+  return {
+    blockSize, blocksCount, inodesCount, inodesPerGroup, blocksPerGroup, firstDataBlock, inodeSize, descriptorSize, groups,
+    label: sb.toString('latin1', 120, 136).replace(/\0.*$/s, ''),
+    needsRecovery: (incompat & INCOMPAT_RECOVER) !== 0,
+    uncleanWithoutJournal: (sb.readUInt32LE(92) & COMPAT_HAS_JOURNAL) === 0 && (sb.readUInt16LE(58) & STATE_CLEAN) === 0,
+    journalInode, externalJournal, checksumSeed,
+  };
 }
 
 const ZERO_CHUNK = 1024 * 1024;
@@ -62,29 +94,98 @@ function* zeros(length: number): Generator<Uint8Array> {
   for (let left = length; left > 0; left -= ZERO_CHUNK) yield new Uint8Array(Math.min(ZERO_CHUNK, left));
 }
 
-type Inode = { number: number; mode: number; size: number; mtime: Date; flags: number; block: Buffer };
+type Inode = { number: number; mode: number; size: number; mtime: Date; flags: number; block: Buffer; raw: Buffer };
 
 const typeOf = (mode: number): EntryType => {
   const kind = mode & 0xf000;
   return kind === 0x8000 ? 'file' : kind === 0x4000 ? 'dir' : kind === 0xa000 ? 'symlink' : 'other';
 };
 
+/** The value of the system.data extended attribute in the inode body: the rest of inline data. */
+function inlineDataTail(inode: Inode): Buffer {
+  const raw = inode.raw;
+  if (raw.length <= GOOD_OLD_INODE + 4) bad(`inode ${inode.number} has inline data but no room for it`);
+  const extra = raw.readUInt16LE(GOOD_OLD_INODE);
+  const header = GOOD_OLD_INODE + extra;
+  if (extra % 4 !== 0 || header + 4 > raw.length || raw.readUInt32LE(header) !== XATTR_MAGIC) bad(`inode ${inode.number} has inline data without its attribute`);
+  const first = header + 4;
+  for (let at = first; at + 16 <= raw.length && raw.readUInt32LE(at) !== 0; ) {
+    const nameLength = raw[at] as number;
+    const nameIndex = raw[at + 1] as number;
+    const valueOffset = raw.readUInt16LE(at + 2);
+    const valueSize = raw.readUInt32LE(at + 8);
+    if (at + 16 + nameLength > raw.length) break;
+    if (nameIndex === XATTR_INDEX_SYSTEM && raw.toString('latin1', at + 16, at + 16 + nameLength) === 'data') {
+      if (raw.readUInt32LE(at + 4) !== 0 || first + valueOffset + valueSize > raw.length) bad(`inode ${inode.number} has a damaged inline data attribute`);
+      return raw.subarray(first + valueOffset, first + valueOffset + valueSize);
+    }
+    at += (16 + nameLength + 3) & ~3;
+  }
+  bad(`inode ${inode.number} has inline data without its attribute`);
+  return Buffer.alloc(0);
+}
+
+/** Inline data in order: the 60 bytes of i_block, then the attribute's value. */
+function inlineData(inode: Inode): Buffer {
+  const bytes = Buffer.concat([inode.block, inlineDataTail(inode)]);
+  if (inode.size > bytes.length) bad(`inode ${inode.number} claims ${inode.size} bytes of inline data but holds ${bytes.length}`);
+  return bytes.subarray(0, inode.size);
+}
+
 export class ExtFileSystem implements FileSystem {
   readonly kind = 'ext4' as const;
   readonly label: string;
+  readonly notes: VolumeNote[];
   private readonly disk: Disk;
   private readonly sb: ExtSuperblock;
   private readonly tables = new Map<number, number>();
 
-  private constructor(disk: Disk, sb: ExtSuperblock) {
+  private constructor(disk: Disk, sb: ExtSuperblock, notes: VolumeNote[]) {
     this.disk = disk;
     this.sb = sb;
     this.label = sb.label;
+    this.notes = notes;
   }
 
   static async open(disk: Disk): Promise<ExtFileSystem> {
     if (disk.capacity < 2048) bad('volume too small');
-    return new ExtFileSystem(disk, parseExtSuperblock(await disk.read(1024, 1024), disk.capacity));
+    const sb = parseExtSuperblock(await disk.read(1024, 1024), disk.capacity);
+    if (sb.uncleanWithoutJournal) return new ExtFileSystem(disk, sb, [{ stale: true, text: 'may be stale: the volume was not cleanly unmounted and has no journal to replay' }]);
+    const asFound = new ExtFileSystem(disk, sb, []);
+    if (!sb.needsRecovery) return asFound;
+    try {
+      return await asFound.replayed();
+    } catch (error) {
+      if (!isReadFailure(error)) throw error;
+      return new ExtFileSystem(disk, sb, [{ stale: true, text: `may be stale: the volume was not cleanly unmounted and its journal was not replayed (${error.message})` }]);
+    }
+  }
+
+  /** This volume as of its journal, replayed in memory; throws when the journal is unusable. */
+  private async replayed(): Promise<ExtFileSystem> {
+    if (this.sb.externalJournal || this.sb.journalInode === 0) throw new LifeboatError('unavailable', 'its journal is on another device');
+    const journal = await this.inode(this.sb.journalInode);
+    const runs = await this.runs(journal);
+    const journalBlocks = Math.floor(journal.size / this.sb.blockSize);
+    const readJournal = async (logical: number): Promise<Buffer> => {
+      let low = 0;
+      let high = runs.length - 1;
+      while (low <= high) {
+        const middle = (low + high) >> 1;
+        const run = runs[middle] as { logical: number; physical: number; length: number };
+        if (logical < run.logical) high = middle - 1;
+        else if (logical >= run.logical + run.length) low = middle + 1;
+        else return this.block(run.physical + logical - run.logical);
+      }
+      return bad(`journal block ${logical} is not mapped`);
+    };
+    const replay = await replayJournal(readJournal, journalBlocks, this.sb.blocksCount);
+    const overlay = new JournalOverlayDisk(this.disk, this.sb.blockSize, replay, readJournal);
+    // The superblock itself may be among the replayed blocks.
+    const sb = parseExtSuperblock(await overlay.read(1024, 1024), overlay.capacity);
+    const notes: VolumeNote[] = [{ stale: false, text: `the volume was not cleanly unmounted; its journal was replayed in memory (${replay.transactions} transaction(s), ${replay.overlay.size} block(s))` }];
+    for (const note of replay.notes) notes.push({ stale: true, text: `may be stale: ${note}` });
+    return new ExtFileSystem(overlay, sb, notes);
   }
 
   private async block(number: number, count = 1): Promise<Buffer> {
@@ -108,16 +209,66 @@ export class ExtFileSystem implements FileSystem {
     const group = Math.floor((number - 1) / this.sb.inodesPerGroup);
     const index = (number - 1) % this.sb.inodesPerGroup;
     const table = await this.inodeTable(group);
-    const raw = await this.disk.read(table * this.sb.blockSize + index * this.sb.inodeSize, 128);
+    const raw = await this.disk.read(table * this.sb.blockSize + index * this.sb.inodeSize, this.sb.inodeSize);
+    this.checkInode(number, raw);
     const mode = raw.readUInt16LE(0);
+    const size = raw.readUInt32LE(4) + (typeOf(mode) === 'file' ? raw.readUInt32LE(108) * 2 ** 32 : 0);
+    // File block numbers are 32-bit: a larger size is a damaged inode, not terabytes of holes.
+    if (size > 2 ** 32 * this.sb.blockSize) bad(`inode ${number} claims ${size} bytes, more than ext4 can hold`);
     return {
       number,
       mode,
-      size: raw.readUInt32LE(4) + (typeOf(mode) === 'file' ? raw.readUInt32LE(108) * 2 ** 32 : 0),
+      size,
       mtime: new Date(raw.readUInt32LE(16) * 1000),
       flags: raw.readUInt32LE(32),
       block: raw.subarray(40, 100),
+      raw,
     };
+  }
+
+  /** Under metadata_csum an inode carries a CRC-32C; a mismatch means a damaged inode, as the kernel
+   * and e2fsck treat it. */
+  private checkInode(number: number, raw: Buffer): void {
+    if (this.sb.checksumSeed === null) return;
+    const copy = Buffer.from(raw);
+    const wide = raw.length > GOOD_OLD_INODE + 4 && raw.readUInt16LE(GOOD_OLD_INODE) >= 4;
+    const stored = raw.readUInt16LE(0x7c) + (wide ? raw.readUInt16LE(0x82) * 0x10000 : 0);
+    copy.writeUInt16LE(0, 0x7c);
+    if (wide) copy.writeUInt16LE(0, 0x82);
+    const sum = crc32c(this.inodeSeed(this.sb.checksumSeed, number, raw), copy);
+    if ((wide ? sum : sum & 0xffff) !== stored) bad(`inode ${number} fails its checksum (a damaged inode)`);
+  }
+
+  /** The seed of the checksums of an inode's own metadata blocks: the volume's, its number and generation. */
+  private inodeSeed(volumeSeed: number, number: number, raw: Buffer): number {
+    const numberBytes = Buffer.alloc(8);
+    numberBytes.writeUInt32LE(number, 0);
+    numberBytes.writeUInt32LE(raw.readUInt32LE(100), 4);
+    return crc32c(volumeSeed, numberBytes);
+  }
+
+  /** An extent tree block's checksum, in the tail after its eh_max entries (metadata_csum). */
+  private checkExtentBlock(inode: Inode, node: Buffer): void {
+    if (this.sb.checksumSeed === null) return;
+    const tail = 12 + node.readUInt16LE(4) * 12;
+    if (tail + 4 > node.length) bad(`inode ${inode.number} has a damaged extent block`);
+    if (crc32c(this.inodeSeed(this.sb.checksumSeed, inode.number, inode.raw), node.subarray(0, tail)) !== node.readUInt32LE(tail)) bad(`inode ${inode.number} has an extent block that fails its checksum`);
+  }
+
+  /** A folder block's checksum, kept in a last fake entry (inode 0, 12 bytes, type 0xde) under
+   * metadata_csum. Htree index blocks (the first block of an indexed folder, and nodes whose one
+   * fake entry spans the block) keep theirs elsewhere and may hold an old leaf's tail: they are
+   * read as plain blocks, their index unused. */
+  private checkDirectoryBlock(dir: Inode, block: Buffer, logical: number): void {
+    if (this.sb.checksumSeed === null || block.length < 12) return;
+    if (dir.flags & FLAG_HTREE) {
+      const spansBlock = block.readUInt32LE(0) === 0 && (block.readUInt16LE(4) === block.length % 65536 || (block.length === 65536 && block.readUInt16LE(4) === 65535));
+      if (logical === 0 || spansBlock) return;
+    }
+    const tail = block.length - 12;
+    const isTail = block.readUInt32LE(tail) === 0 && block.readUInt16LE(tail + 4) === 12 && block[tail + 6] === 0 && block[tail + 7] === 0xde;
+    if (!isTail) return;
+    if (crc32c(this.inodeSeed(this.sb.checksumSeed, dir.number, dir.raw), block.subarray(0, tail)) !== block.readUInt32LE(tail + 8)) bad(`directory inode ${dir.number} has a block that fails its checksum (a damaged folder)`);
   }
 
   /** File block → disk block runs, in file order; holes are absent. */
@@ -139,7 +290,9 @@ export class ExtFileSystem implements FileSystem {
             if (!uninitialized) runs.push({ logical: node.readUInt32LE(at), physical: node.readUInt16LE(at + 6) * 2 ** 32 + node.readUInt32LE(at + 8), length });
           } else {
             const child = node.readUInt32LE(at + 4) + node.readUInt16LE(at + 8) * 2 ** 32;
-            await walk(await this.block(child), depth - 1);
+            const block = await this.block(child);
+            this.checkExtentBlock(inode, block);
+            await walk(block, depth - 1);
           }
         }
       };
@@ -174,6 +327,10 @@ export class ExtFileSystem implements FileSystem {
   }
 
   private async *content(inode: Inode): AsyncGenerator<Uint8Array> {
+    if (inode.flags & FLAG_INLINE_DATA) {
+      yield inlineData(inode);
+      return;
+    }
     const { blockSize } = this.sb;
     let position = 0;
     for (const run of await this.runs(inode)) {
@@ -202,7 +359,11 @@ export class ExtFileSystem implements FileSystem {
   }
 
   private async entries(dir: Inode): Promise<{ name: string; inode: number }[]> {
-    const bytes = await this.collect(dir, MAX_DIRECTORY_BYTES);
+    // An inline folder starts with its parent's inode number (its '..'), then entries.
+    const bytes = dir.flags & FLAG_INLINE_DATA ? Buffer.concat([dir.block.subarray(4), inlineDataTail(dir)]) : await this.collect(dir, MAX_DIRECTORY_BYTES);
+    if (!(dir.flags & FLAG_INLINE_DATA)) {
+      for (let at = 0; at + this.sb.blockSize <= bytes.length; at += this.sb.blockSize) this.checkDirectoryBlock(dir, bytes.subarray(at, at + this.sb.blockSize), at / this.sb.blockSize);
+    }
     const out: { name: string; inode: number }[] = [];
     for (let at = 0; at + 8 <= bytes.length; ) {
       const inode = bytes.readUInt32LE(at);
@@ -217,7 +378,7 @@ export class ExtFileSystem implements FileSystem {
   }
 
   private async symlinkTarget(inode: Inode): Promise<string> {
-    if (inode.size < 60 && !(inode.flags & FLAG_EXTENTS)) return inode.block.toString('utf8', 0, inode.size);
+    if (inode.size < INLINE_BYTES && !(inode.flags & (FLAG_EXTENTS | FLAG_INLINE_DATA))) return inode.block.toString('utf8', 0, inode.size);
     return (await this.collect(inode, 4096)).toString('utf8');
   }
 
@@ -246,6 +407,13 @@ export class ExtFileSystem implements FileSystem {
 
   private async describe(name: string, inode: Inode): Promise<FsEntry> {
     const type = typeOf(inode.mode);
+    // What the inode itself says about where its data is: checked here so a listing names a damaged entry.
+    if (inode.flags & FLAG_INLINE_DATA) inlineData(inode);
+    else if (inode.flags & FLAG_EXTENTS && type !== 'other') {
+      if (inode.block.readUInt16LE(0) !== EXTENT_MAGIC) bad(`inode ${inode.number} has a damaged extent header`);
+      // A deeper tree is read now, so a file whose map is damaged is named here, not when restored.
+      if (type === 'file' && inode.block.readUInt16LE(6) > 0) await this.runs(inode);
+    }
     return { name, type, size: type === 'dir' ? 0 : inode.size, mtime: inode.mtime, mode: inode.mode & 0o7777, ...(type === 'symlink' ? { target: await this.symlinkTarget(inode) } : {}) };
   }
 
@@ -253,7 +421,14 @@ export class ExtFileSystem implements FileSystem {
     const dir = await this.resolve(path, true);
     if (typeOf(dir.mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
     const out: FsEntry[] = [];
-    for (const entry of await this.entries(dir)) out.push(await this.describe(entry.name, await this.inode(entry.inode)));
+    for (const entry of await this.entries(dir)) {
+      try {
+        out.push(await this.describe(entry.name, await this.inode(entry.inode)));
+      } catch (error) {
+        if (!isReadFailure(error)) throw error;
+        out.push(unreadableEntry(entry.name, error));
+      }
+    }
     return out;
   }
 

@@ -3,7 +3,7 @@
 // so a looping FAT is an error, not a hang.
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
-import { FolderTrail, splitPath, type FileSystem, type FsEntry } from './file-system.ts';
+import { FolderTrail, splitPath, type FileSystem, type FsEntry, type VolumeNote } from './file-system.ts';
 
 const MAX_FAT_BYTES = 64 * 1024 * 1024;
 const DIR_ENTRY = 32;
@@ -118,6 +118,7 @@ export function parseFatDirectory(bytes: Buffer): FatEntry[] {
 export class FatFileSystem implements FileSystem {
   readonly kind = 'fat' as const;
   readonly label: string;
+  readonly notes: VolumeNote[] = [];
   private readonly disk: Disk;
   private readonly geometry: FatGeometry;
   private readonly fat: Buffer;

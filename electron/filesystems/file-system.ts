@@ -4,11 +4,17 @@ import { checkRange } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
-export type FsEntry = { name: string; type: EntryType; size: number; mtime: Date | null; mode: number | null; target?: string };
+/** `problem`: the entry is named in its folder but could not be read (a damaged inode...).
+ * `notes`: of a volume, what its file system says about itself (a replayed or stale journal). */
+export type FsEntry = { name: string; type: EntryType; size: number; mtime: Date | null; mode: number | null; target?: string; problem?: string; notes?: string[] };
+/** Something the operator should know about a whole volume; `stale` when the view may miss the
+ * newest changes (a journal that was not replayed). */
+export type VolumeNote = { stale: boolean; text: string };
 
 export interface FileSystem {
   readonly kind: 'ext4' | 'fat' | 'ntfs';
   readonly label: string;
+  readonly notes: readonly VolumeNote[];
   list(path: string): Promise<FsEntry[]>;
   stat(path: string): Promise<FsEntry>;
   /** The file's bytes in order, in chunks. */
@@ -52,6 +58,17 @@ export class FolderTrail {
     if (this.seen.has(folder)) throw new LifeboatError('corrupt-disk', `${this.path}: folder ${name} points back at a folder above it (a damaged directory entry)`);
     this.seen.add(folder);
   }
+}
+
+/** An entry whose own metadata cannot be read, listed with the reason instead of failing its folder. */
+export function unreadableEntry(name: string, error: unknown): FsEntry {
+  return { name, type: 'other', size: 0, mtime: null, mode: null, problem: (error as Error).message };
+}
+
+/** Damage met while reading a file system: a LifeboatError (other than a cancel) or a read past
+ * the end of a buffer. Anything else is a defect of ours and is not hidden. */
+export function isReadFailure(error: unknown): error is Error {
+  return (error instanceof LifeboatError && error.code !== 'cancelled') || error instanceof RangeError;
 }
 
 export function splitPath(path: string): string[] {

@@ -4,9 +4,11 @@
 // and unnamed $DATA streams. Compressed and encrypted files are refused with a reason.
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
-import { FolderTrail, splitPath, type FileSystem, type FsEntry } from './file-system.ts';
+import { FolderTrail, splitPath, type FileSystem, type FsEntry, type VolumeNote } from './file-system.ts';
 
 const ROOT_RECORD = 5;
+const VOLUME_RECORD = 3;
+const VOLUME_DIRTY = 0x0001;
 const MAX_RUNS = 100_000;
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 const FILETIME_EPOCH = 11_644_473_600_000; // ms between 1601-01-01 and 1970-01-01
@@ -163,15 +165,17 @@ export function parseIndexEntries(bytes: Buffer, nodeHeader: number): IndexEntry
 export class NtfsFileSystem implements FileSystem {
   readonly kind = 'ntfs' as const;
   readonly label: string;
+  readonly notes: VolumeNote[];
   private readonly disk: Disk;
   private readonly geometry: NtfsGeometry;
   private readonly mftRuns: Run[];
 
-  private constructor(disk: Disk, geometry: NtfsGeometry, mftRuns: Run[], label: string) {
+  private constructor(disk: Disk, geometry: NtfsGeometry, mftRuns: Run[], label: string, notes: VolumeNote[]) {
     this.disk = disk;
     this.geometry = geometry;
     this.mftRuns = mftRuns;
     this.label = label;
+    this.notes = notes;
   }
 
   static async open(disk: Disk): Promise<NtfsFileSystem> {
@@ -179,9 +183,14 @@ export class NtfsFileSystem implements FileSystem {
     const first = applyFixups(await disk.read(geometry.mftOffset, geometry.recordBytes), 'FILE', geometry.sectorBytes);
     const data = parseAttributes(first).find((attribute) => attribute.type === 0x80 && attribute.name === '');
     if (!data || data.runs.length === 0) bad('$MFT has no data runs');
-    const fs = new NtfsFileSystem(disk, geometry, (data as Attribute).runs, '');
-    const volume = parseAttributes(await fs.record(3)).find((attribute) => attribute.type === 0x60);
-    return new NtfsFileSystem(disk, geometry, (data as Attribute).runs, volume?.resident?.toString('utf16le') ?? '');
+    const fs = new NtfsFileSystem(disk, geometry, (data as Attribute).runs, '', []);
+    const volumeAttributes = parseAttributes(await fs.record(VOLUME_RECORD));
+    const name = volumeAttributes.find((attribute) => attribute.type === 0x60);
+    const information = volumeAttributes.find((attribute) => attribute.type === 0x70)?.resident;
+    // Replaying $LogFile is not done: a dirty volume is shown as its MFT stands, said to be maybe stale.
+    const dirty = information != null && information.length >= 12 && (information.readUInt16LE(10) & VOLUME_DIRTY) !== 0;
+    const notes = dirty ? [{ stale: true, text: 'may be stale: the NTFS volume is marked dirty (not cleanly unmounted) and its $LogFile was not replayed' }] : [];
+    return new NtfsFileSystem(disk, geometry, (data as Attribute).runs, name?.resident?.toString('utf16le') ?? '', notes);
   }
 
   /** Bytes of a non-resident attribute from `start`, mapped through its runs (sparse = zeros). */

@@ -1,8 +1,11 @@
 // An index job: every path inside a restore point (all disks, all readable partitions) goes into
 // the catalog's file index, so a name can be found across VMs and versions without opening them.
+// Damage is met item by item: a volume, folder or entry that cannot be read is left out and
+// recorded with its reason (an index gap), and everything else is still indexed.
 import type { Catalog } from '../catalog/catalog.ts';
-import type { IndexedFile } from '../catalog/file-index.ts';
+import type { IndexGap, IndexedFile } from '../catalog/file-index.ts';
 import { LifeboatError } from '../errors.ts';
+import { isReadFailure } from '../filesystems/file-system.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
@@ -15,6 +18,7 @@ export const indexSteps = [
 ] as const;
 
 const MAX_FILES = 5_000_000;
+const GAPS_IN_LOG = 20;
 
 export class IndexPointWork implements JobWork {
   readonly steps = indexSteps;
@@ -24,7 +28,7 @@ export class IndexPointWork implements JobWork {
   private readonly pointId: string;
   private browser: PointBrowser | null = null;
   private files: IndexedFile[] = [];
-  private skipped: string[] = [];
+  private gaps: IndexGap[] = [];
 
   constructor(repository: Repository, catalog: Catalog, vmId: string, pointId: string) {
     this.repository = repository;
@@ -40,8 +44,11 @@ export class IndexPointWork implements JobWork {
     }
     if (step === 'walk-files') return this.walk(context);
     if (step === 'store-index') {
-      const count = this.catalog.files.indexPoint(this.vmId, this.pointId, this.files);
-      context.log(`${count} path(s) indexed${this.skipped.length ? `; not indexed: ${this.skipped.join('; ')}` : ''}`);
+      const count = this.catalog.files.indexPoint(this.vmId, this.pointId, this.files, this.gaps);
+      const unreadable = this.gaps.filter((gap) => gap.kind === 'unreadable').length;
+      context.log(`${count} path(s) indexed${unreadable > 0 ? `; ${unreadable} could not be read and are not in the index` : ''}`, unreadable > 0 ? 'warning' : 'info');
+      for (const gap of this.gaps.slice(0, GAPS_IN_LOG)) context.log(`${gap.kind === 'stale' ? 'may be stale' : 'not indexed'}: ${gap.path}: ${gap.reason}`, 'warning');
+      if (this.gaps.length > GAPS_IN_LOG) context.log(`…and ${this.gaps.length - GAPS_IN_LOG} more (files search shows them)`, 'warning');
       return;
     }
     throw new LifeboatError('internal', `index has no step ${step}`);
@@ -50,17 +57,34 @@ export class IndexPointWork implements JobWork {
   private async walk(context: StepContext): Promise<void> {
     const browser = this.browser as PointBrowser;
     const queue: string[] = [];
-    for (const disk of await browser.list('/')) {
-      for (const volume of await browser.list(`/${disk.name}`)) {
-        if (volume.type === 'dir') queue.push(`/${disk.name}/${volume.name}`);
-        else this.skipped.push(`/${disk.name}/${volume.name} (${volume.target})`);
+    for (const volume of browser.volumes()) {
+      if (volume.problem !== null) {
+        this.gaps.push({ path: volume.path, kind: 'unreadable', reason: volume.problem });
+        continue;
+      }
+      queue.push(volume.path);
+      for (const note of volume.notes) {
+        if (note.stale) this.gaps.push({ path: volume.path, kind: 'stale', reason: note.text });
+        else context.log(`${volume.path}: ${note.text}`);
       }
     }
     while (queue.length > 0) {
       throwIfCancelled(context.signal);
       const folder = queue.shift() as string;
-      for (const entry of await browser.list(folder)) {
+      let entries;
+      try {
+        entries = await browser.list(folder);
+      } catch (error) {
+        if (!isReadFailure(error)) throw error;
+        this.gaps.push({ path: folder, kind: 'unreadable', reason: `its contents could not be read: ${error.message}` });
+        continue;
+      }
+      for (const entry of entries) {
         const path = `${folder}/${entry.name}`;
+        if (entry.problem !== undefined) {
+          this.gaps.push({ path, kind: 'unreadable', reason: entry.problem });
+          continue;
+        }
         this.files.push({ path, name: entry.name, type: entry.type, size: entry.size, mtime: entry.mtime ? Math.floor(entry.mtime.getTime() / 1000) : null, mode: entry.mode });
         if (this.files.length > MAX_FILES) throw new LifeboatError('bad-request', `more than ${MAX_FILES} files in one point; not indexed`);
         if (entry.type === 'dir') queue.push(path);
@@ -73,6 +97,6 @@ export class IndexPointWork implements JobWork {
   }
 
   result(): Record<string, unknown> {
-    return { files: this.files.length, skipped: this.skipped };
+    return { files: this.files.length, unreadable: this.gaps.filter((gap) => gap.kind === 'unreadable').length, gaps: this.gaps.slice(0, GAPS_IN_LOG) };
   }
 }

@@ -1,11 +1,12 @@
 // Browsing a restore point (or a VM's disks on a storage clone) without restoring it. Paths read /disk0/part1/etc/hostname: the
-// point's disks, their partitions, then the file system inside (ext2/3/4, NTFS or FAT). A partition
-// whose file system is unknown or damaged is listed with the reason.
+// point's disks, their partitions, then the file system inside (ext2/3/4, NTFS or FAT). A disk whose
+// partition table cannot be read, or a partition whose file system is unknown or damaged, is listed
+// with the reason; the others stay readable.
 import { LifeboatError } from '../errors.ts';
 import { ExtFileSystem } from '../filesystems/ext4.ts';
 import { FatFileSystem } from '../filesystems/fat.ts';
 import { NtfsFileSystem } from '../filesystems/ntfs.ts';
-import { DiskSlice, splitPath, type FileSystem, type FsEntry } from '../filesystems/file-system.ts';
+import { DiskSlice, isReadFailure, splitPath, type FileSystem, type FsEntry, type VolumeNote } from '../filesystems/file-system.ts';
 import { readPartitionTable } from '../filesystems/partitions.ts';
 import { resolvePoint } from '../repository/chain.ts';
 import { PointDisk } from '../repository/point-disk.ts';
@@ -13,7 +14,7 @@ import type { Repository } from '../repository/repository.ts';
 import type { Disk } from '../disks/disk.ts';
 
 export type Volume = { name: string; size: number; fileSystem: FileSystem | null; problem: string | null };
-type DiskView = { name: string; disk: Disk; volumes: Volume[] };
+type DiskView = { name: string; disk: Disk; volumes: Volume[]; problem: string | null };
 
 async function mount(disk: DiskSlice): Promise<{ fileSystem: FileSystem | null; problem: string | null }> {
   const failures: string[] = [];
@@ -25,6 +26,16 @@ async function mount(disk: DiskSlice): Promise<{ fileSystem: FileSystem | null; 
     }
   }
   return { fileSystem: null, problem: `unknown or damaged file system: ${failures.join('; ')}` };
+}
+
+/** A partition as an entry of its disk: its file system (with what it says about itself), or why
+ * it cannot be read. */
+function describeVolume(volume: Volume): FsEntry {
+  const base = { name: volume.name, size: volume.size, mtime: null, mode: null };
+  const fileSystem = volume.fileSystem;
+  if (!fileSystem) return { ...base, type: 'other', target: volume.problem ?? '', problem: volume.problem ?? '' };
+  const notes = fileSystem.notes.map((note) => note.text);
+  return { ...base, type: 'dir', target: `${fileSystem.kind}${fileSystem.label ? ` "${fileSystem.label}"` : ''}`, ...(notes.length > 0 ? { notes } : {}) };
 }
 
 export class PointBrowser {
@@ -43,14 +54,21 @@ export class PointBrowser {
   static async fromDisks(disks: Disk[]): Promise<PointBrowser> {
     const views: DiskView[] = [];
     for (const [index, disk] of disks.entries()) {
-      const table = await readPartitionTable(disk);
+      let table;
+      try {
+        table = await readPartitionTable(disk);
+      } catch (error) {
+        if (!isReadFailure(error)) throw error;
+        views.push({ name: `disk${index}`, disk, volumes: [], problem: `its partition table could not be read: ${error.message}` });
+        continue;
+      }
       const slices = table.partitions.length > 0 ? table.partitions.map((part) => ({ name: `part${part.index}`, start: part.start, size: part.size })) : [{ name: 'part0', start: 0, size: disk.capacity }];
       const volumes: Volume[] = [];
       for (const slice of slices) {
         const mounted = await mount(new DiskSlice(disk, slice.start, slice.size, `${disk.description} ${slice.name}`));
         volumes.push({ name: slice.name, size: slice.size, ...mounted });
       }
-      views.push({ name: `disk${index}`, disk, volumes });
+      views.push({ name: `disk${index}`, disk, volumes, problem: null });
     }
     return new PointBrowser(views);
   }
@@ -69,6 +87,16 @@ export class PointBrowser {
     return volume.fileSystem;
   }
 
+  /** Every volume as /diskN/partM, with what keeps it from being read, or what its file system
+   * says about itself; a disk without a readable partition table is one entry, /diskN. */
+  volumes(): { path: string; problem: string | null; notes: readonly VolumeNote[] }[] {
+    return this.disks.flatMap((view) =>
+      view.problem
+        ? [{ path: `/${view.name}`, problem: view.problem, notes: [] }]
+        : view.volumes.map((volume) => ({ path: `/${view.name}/${volume.name}`, problem: volume.fileSystem ? null : volume.problem ?? 'unreadable', notes: volume.fileSystem?.notes ?? [] })),
+    );
+  }
+
   /** The file system of a /diskN/partM path. */
   fileSystemFor(path: string): FileSystem {
     const { volume } = this.locate(path);
@@ -78,17 +106,9 @@ export class PointBrowser {
 
   async list(path: string): Promise<FsEntry[]> {
     const { view, volume, inner } = this.locate(path);
-    if (!view) return this.disks.map((disk) => ({ name: disk.name, type: 'dir', size: disk.disk.capacity, mtime: null, mode: null }));
-    if (!volume) {
-      return view.volumes.map((candidate) => ({
-        name: candidate.name,
-        type: candidate.fileSystem ? 'dir' : 'other',
-        size: candidate.size,
-        mtime: null,
-        mode: null,
-        ...(candidate.fileSystem ? { target: `${candidate.fileSystem.kind}${candidate.fileSystem.label ? ` "${candidate.fileSystem.label}"` : ''}` } : { target: candidate.problem ?? '' }),
-      }));
-    }
+    if (!view) return this.disks.map((disk) => ({ name: disk.name, type: disk.problem ? 'other' : 'dir', size: disk.disk.capacity, mtime: null, mode: null, ...(disk.problem ? { target: disk.problem, problem: disk.problem } : {}) }));
+    if (view.problem) throw new LifeboatError('unavailable', `${path}: ${view.problem}`);
+    if (!volume) return view.volumes.map(describeVolume);
     return this.fileSystemOf(volume, path).list(inner);
   }
 

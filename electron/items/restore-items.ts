@@ -4,7 +4,7 @@
 import { lstat, mkdir, open, rm, symlink, utimes, chmod } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
-import { splitPath, type FsEntry } from '../filesystems/file-system.ts';
+import { isReadFailure, splitPath, type FsEntry } from '../filesystems/file-system.ts';
 import { giveToOperator, mkdirForOperator } from '../fs/private-files.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
@@ -67,6 +67,7 @@ export class RestoreItemsWork implements JobWork {
   private items: Item[] = [];
   private copied = 0;
   private skipped = 0;
+  private unreadable = 0;
   private bytes = 0;
   private archivePath: string | null = null;
 
@@ -92,10 +93,30 @@ export class RestoreItemsWork implements JobWork {
         const item = queue.shift() as Item;
         this.items.push(item);
         if (this.items.length > MAX_ITEMS) throw new LifeboatError('bad-request', `more than ${MAX_ITEMS} items picked; restore the VM or pick fewer`);
-        if (item.entry.type === 'dir') for (const child of await this.browser.list(item.source)) queue.push({ source: `${item.source}/${child.name}`, entry: child });
+        if (item.entry.type === 'dir') for (const child of await this.children(item.source, context)) queue.push({ source: `${item.source}/${child.name}`, entry: child });
       }
     }
     context.log(`${this.items.length} item(s), ${this.items.reduce((sum, item) => sum + (item.entry.type === 'file' ? item.entry.size : 0), 0)} bytes`);
+  }
+
+  /** A picked folder's entries. Inside it, a folder or entry that cannot be read is left out with
+   * a warning, as the index does; the rest is restored. */
+  private async children(folder: string, context: StepContext): Promise<FsEntry[]> {
+    let entries: FsEntry[];
+    try {
+      entries = await (this.browser as PointBrowser).list(folder);
+    } catch (error) {
+      if (!isReadFailure(error)) throw error;
+      this.unreadable++;
+      context.log(`not restored: ${folder}: its contents could not be read: ${error.message}`, 'warning');
+      return [];
+    }
+    for (const entry of entries) {
+      if (entry.problem === undefined) continue;
+      this.unreadable++;
+      context.log(`not restored: ${folder}/${entry.name}: ${entry.problem}`, 'warning');
+    }
+    return entries.filter((entry) => entry.problem === undefined);
   }
 
   private async placeFor(target: string): Promise<string | null> {
@@ -188,7 +209,7 @@ export class RestoreItemsWork implements JobWork {
     if (this.request.archive) return this.copyToArchive(context, root, this.request.archive, total);
     await this.writeItems(new FolderWriter(), (parent, name) => this.placeFor(join(parent ?? root, name)), context, total);
     context.progress(total, total);
-    context.log(`${this.copied} item(s) restored to ${root}, ${this.skipped} skipped`);
+    context.log(`${this.copied} item(s) restored to ${root}, ${this.skipped} skipped${this.unreadable > 0 ? `, ${this.unreadable} could not be read` : ''}`, this.unreadable > 0 ? 'warning' : 'info');
   }
 
   async finish(): Promise<void> {
@@ -196,6 +217,6 @@ export class RestoreItemsWork implements JobWork {
   }
 
   result(): Record<string, unknown> {
-    return { copied: this.copied, skipped: this.skipped, bytes: this.bytes, target: resolve(this.request.targetPath), archive: this.archivePath };
+    return { copied: this.copied, skipped: this.skipped, unreadable: this.unreadable, bytes: this.bytes, target: resolve(this.request.targetPath), archive: this.archivePath };
   }
 }

@@ -3,7 +3,7 @@
 import { useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import type { FileEntry } from '../../shared/domain.ts';
-import { formatBytes } from '../../shared/format.ts';
+import { describeIndexGaps, formatBytes } from '../../shared/format.ts';
 import { useApi, usePoints, useVms } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
@@ -103,12 +103,13 @@ export function FilesView() {
         </label>
         {search.data && (
           <ul className="hits" aria-label="Search results">
-            {search.data.length === 0 && <li className="muted">Nothing of that name in the index.</li>}
-            {search.data.map((hit) => (
+            {search.data.hits.length === 0 && <li className="muted">Nothing of that name in the index.</li>}
+            {search.data.hits.map((hit) => (
               <li key={`${hit.vmId}${hit.path}`}>
                 {hit.vmName} <code>{hit.path}</code> <span className="muted">in point(s) {hit.versions.map((version) => `#${version.sequence}`).join(', ')}</span>
               </li>
             ))}
+            {search.data.gaps.flatMap(describeIndexGaps).map((line) => <li key={line} role="note" className="warning">{line}</li>)}
           </ul>
         )}
         {vm && (
@@ -135,7 +136,9 @@ export function FilesView() {
                 ) : <span className="twisty" />}
                 {row.depth >= 2 && <input type="checkbox" checked={selected.has(row.path)} onChange={() => tick(row.path)} aria-label={`Pick ${row.path}`} />}
                 {row.entry.type === 'file' ? <button className="link" onClick={() => setPreviewed(row.path)}>{row.entry.name}</button> : <span>{row.entry.name}</span>}
-                <span className="muted"> {row.entry.type === 'file' ? formatBytes(row.entry.size) : row.entry.target ?? ''}</span>
+                <span className="muted"> {row.entry.type === 'file' ? formatBytes(row.entry.size) : row.entry.problem === undefined ? row.entry.target ?? '' : ''}</span>
+                {row.entry.problem !== undefined && <span className="warning" role="note"> could not be read: {row.entry.problem}</span>}
+                {row.entry.notes?.map((note) => <span key={note} className={note.startsWith('may be stale') ? 'warning' : 'muted'} role="note"> {note}</span>)}
               </div>
             )}
           />

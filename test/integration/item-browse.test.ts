@@ -109,12 +109,12 @@ test('the file index finds a name across VMs and versions', async () => {
   await engine.jobs.idle();
   const indexJobs = engine.catalog.listJobs().filter((job) => job.kind === 'index');
   assert.deepEqual(indexJobs.map((job) => job.state), ['succeeded', 'succeeded'], 'each backup was indexed');
-  const hostname = engine.searchFiles('hostname', undefined).map((hit) => [hit.path, hit.versions.map((version) => version.sequence)]);
+  const hostname = engine.searchFiles('hostname', undefined).hits.map((hit) => [hit.path, hit.versions.map((version) => version.sequence)]);
   assert.deepEqual(hostname.sort(), [['/disk0/part1/etc/hostname', [1, 2]], ['/disk0/part2/etc/hostname', [1, 2]]]);
-  const report = engine.searchFiles('REPORT-2', 'indexed');
+  const report = engine.searchFiles('REPORT-2', 'indexed').hits;
   assert.deepEqual(report.map((hit) => [hit.path, hit.versions.map((version) => version.sequence)]).sort(), [['/disk0/part1/home/operator/report-2.txt', [2]], ['/disk0/part2/report-2.txt', [2]]]);
-  assert.ok(engine.searchFiles('tc', undefined).some((hit) => hit.path.endsWith('/etc')), 'two letters still find names');
-  assert.deepEqual(engine.searchFiles('no-such-file-anywhere', undefined), []);
+  assert.ok(engine.searchFiles('tc', undefined).hits.some((hit) => hit.path.endsWith('/etc')), 'two letters still find names');
+  assert.deepEqual(engine.searchFiles('no-such-file-anywhere', undefined), { hits: [], gaps: [] }, 'a clean index has no gaps to report');
 });
 
 test('picked items as one tar or zip archive, read back by tar and by Python\'s zipfile', async () => {

@@ -1,0 +1,17 @@
+// CRC-32C (Castagnoli), the checksum of ext4 metadata_csum and jbd2 v2/v3 journals. Raw form as
+// the kernel's crc32c(): the caller passes the running value, no final inversion.
+const TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+export function crc32c(seed: number, bytes: Uint8Array): number {
+  let crc = seed >>> 0;
+  for (const byte of bytes) crc = (TABLE[(crc ^ byte) & 0xff] as number) ^ (crc >>> 8);
+  return crc >>> 0;
+}
