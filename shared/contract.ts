@@ -94,6 +94,7 @@ export const requestChannels = {
         target: LocalTarget.strict(),
         onClash: z.enum(['overwrite', 'keep-both', 'skip']).default('keep-both'),
         archive: z.enum(['zip', 'tar']).optional(),
+        keepSpecialBits: z.boolean().optional(),
         operator: OperatorName.optional(),
         ...SourceChoice,
       })
@@ -311,6 +312,7 @@ export const requestChannels = {
         target: LocalTarget.strict(),
         onClash: z.enum(['overwrite', 'keep-both', 'skip']).default('keep-both'),
         archive: z.enum(['zip', 'tar']).optional(),
+        keepSpecialBits: z.boolean().optional(),
         host: z.string().min(1).max(200).optional(),
         operator: OperatorName.optional(),
       })

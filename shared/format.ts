@@ -20,3 +20,14 @@ export function formatAge(createdAt: string, endedAt: string | null, now = Date.
   const seconds = Math.max(0, Math.round(((endedAt ? Date.parse(endedAt) : now) - Date.parse(createdAt)) / 1000));
   return seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds / 3600)} h`;
 }
+
+/** A name as one line of a listing: control characters (C0, DEL, C1) and bidirectional overrides
+ * shown as \xHH or \uHHHH, and '\' as '\\', so a file name cannot forge or reorder lines. JSON
+ * output keeps the raw name. */
+export function printableName(name: string): string {
+  return name.replace(/[\\\x00-\x1f\x7f\u0080-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, (character) => {
+    if (character === '\\') return '\\\\';
+    const code = character.codePointAt(0) as number;
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}

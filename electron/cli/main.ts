@@ -5,15 +5,15 @@ import { parseArgs } from 'node:util';
 import { userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { LifeboatApi, RequestOf } from '../../shared/contract.ts';
-import { formatBytes, table } from '../../shared/format.ts';
+import { formatBytes, printableName, table } from '../../shared/format.ts';
 import { Engine } from '../engine/engine.ts';
 import { toWireError } from '../errors.ts';
 import { resolveHome } from '../home.ts';
 import { createLab } from '../lab/create-lab.ts';
 import { connect } from './connect.ts';
-import { describeJob, localPath, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
+import { checkedOutFile, describeJob, localPath, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
 import { promptsCommand, restoreTapeCommand, tapeCommand } from './tape-commands.ts';
 import { serve } from './serve.ts';
 import { instantCommand } from './instant-commands.ts';
@@ -45,7 +45,7 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--operator NAME] <command>
   verify <vm> [--point P] [--password-env VAR | --recovery-key FILE]
                                                      check every block hash of the chain (or one point)
   files ls <vm> --point P [/diskN/partM/path]        browse inside a restore point
-  files get <vm> --point P <path>... --out DIR [--on-clash keep-both|overwrite|skip] [--archive zip|tar]
+  files get <vm> --point P <path>... --out DIR [--on-clash keep-both|overwrite|skip] [--archive zip|tar] [--keep-special-bits]
   files index <vm> --point P                         index a point's files (done after every backup)
   files search <pattern> [--vm V]                    which VMs and points hold a file of that name
   audit [verify]                                     the audit log; verify recomputes its hash chain
@@ -189,7 +189,7 @@ export async function main(argv: string[]): Promise<number> {
       host: { type: 'string' }, port: { type: 'string' }, 'allow-remote': { type: 'boolean', default: false },
       url: { type: 'string' }, user: { type: 'string' }, 'password-env': { type: 'string' }, insecure: { type: 'boolean', default: false },
       operator: { type: 'string' },
-      out: { type: 'string' }, 'on-clash': { type: 'string' }, archive: { type: 'string' },
+      out: { type: 'string' }, 'on-clash': { type: 'string' }, archive: { type: 'string' }, 'keep-special-bits': { type: 'boolean', default: false },
       original: { type: 'boolean', default: false }, yes: { type: 'boolean', default: false },
       transports: { type: 'string' }, vm: { type: 'string' }, 'datastore-path': { type: 'string', multiple: true }, 'max-tasks': { type: 'string' },
       datastore: { type: 'string' }, 'host-system': { type: 'string' }, network: { type: 'string' }, 'disk-format': { type: 'string' }, transport: { type: 'string' },
@@ -213,6 +213,11 @@ export async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const home = resolveHome(values.home);
+  // Paths are the operator's, relative to where the command runs, not to where the engine runs.
+  for (const option of ['out', 'redirect-to', 'staging', 'path', 'image'] as const) {
+    const given = values[option];
+    if (given !== undefined) values[option] = resolve(given);
+  }
 
   if (command === 'serve') {
     const rendererDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'renderer');
@@ -336,7 +341,7 @@ export async function main(argv: string[]): Promise<number> {
         if (action === 'search') {
           if (!vm) throw new UsageError('files search takes a pattern');
           const hits = await api.invoke('files.search', { pattern: vm, ...(values.vm ? { vm: values.vm } : {}) });
-          out.print(hits.length === 0 ? 'no file of that name in the index' : hits.map((hit) => `${hit.vmName} ${hit.path}\n${hit.versions.map((version) => `    point ${version.sequence}: ${formatBytes(version.size)}${version.mtime ? `, modified ${new Date(version.mtime * 1000).toISOString()}` : ''}`).join('\n')}`).join('\n'), hits);
+          out.print(hits.length === 0 ? 'no file of that name in the index' : hits.map((hit) => `${printableName(hit.vmName)} ${printableName(hit.path)}\n${hit.versions.map((version) => `    point ${version.sequence}: ${formatBytes(version.size)}${version.mtime ? `, modified ${new Date(version.mtime * 1000).toISOString()}` : ''}`).join('\n')}`).join('\n'), hits);
           return 0;
         }
         if (!vm || (action !== 'ls' && action !== 'get' && action !== 'index')) throw new UsageError('files takes: ls | get | index | search');
@@ -345,7 +350,7 @@ export async function main(argv: string[]): Promise<number> {
         if (action === 'get' && values['from-snapshot']) {
           if (paths.length === 0 || !values.out) throw new UsageError('files get needs paths and --out DIR');
           const { job } = await api.invoke('files.restoreFromSnapshot', {
-            vm, snapshot: values['from-snapshot'], paths, target: { kind: 'local', path: values.out }, onClash, operator,
+            vm, snapshot: values['from-snapshot'], paths, target: { kind: 'local', path: values.out }, onClash, operator, keepSpecialBits: values['keep-special-bits'],
             ...(archive ? { archive } : {}), ...(values['present-to'] ? { host: values['present-to'] } : {}),
           });
           return await runJobCommand(api, job, values.detach, out);
@@ -357,11 +362,12 @@ export async function main(argv: string[]): Promise<number> {
         }
         if (action === 'ls') {
           const entries = await api.invoke('files.list', { vm, point: values.point, path: paths[0] ?? '/' });
-          out.print(table([['TYPE', 'SIZE', 'MODIFIED', 'NAME'], ...entries.map((entry) => [entry.type, entry.type === 'file' ? formatBytes(entry.size) : '', entry.mtime ?? '', entry.target ? `${entry.name} -> ${entry.target}` : entry.name])]), entries);
+          // Names are the guest's: control characters are shown escaped (--json keeps them raw).
+          out.print(table([['TYPE', 'SIZE', 'MODIFIED', 'NAME'], ...entries.map((entry) => [entry.type, entry.type === 'file' ? formatBytes(entry.size) : '', entry.mtime ?? '', entry.target ? `${printableName(entry.name)} -> ${printableName(entry.target)}` : printableName(entry.name)])]), entries);
           return 0;
         }
         if (paths.length === 0 || !values.out) throw new UsageError('files get needs paths and --out DIR');
-        const { job } = await api.invoke('files.restore', { vm, point: values.point, paths, target: { kind: 'local', path: values.out }, onClash, operator, ...(archive ? { archive } : {}), ...(await sourceChoice(values)) });
+        const { job } = await api.invoke('files.restore', { vm, point: values.point, paths, target: { kind: 'local', path: values.out }, onClash, operator, keepSpecialBits: values['keep-special-bits'], ...(archive ? { archive } : {}), ...(await sourceChoice(values)) });
         return await runJobCommand(api, job, values.detach, out);
       }
       case 'verify': {
@@ -404,9 +410,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'rehearsals': {
         if (rest[0] === 'report') {
           if (!rest[1] || !values.out) throw new UsageError('rehearsals report takes: <job-id> --out FILE');
+          const file = await checkedOutFile(api, home, values.out);
           const { html } = await api.invoke('rehearsal.report', { jobId: rest[1] });
-          await writeFile(values.out, html);
-          out.print(`report written to ${values.out}`, { path: values.out });
+          await writeFile(file, html);
+          out.print(`report written to ${file}`, { path: file });
           return 0;
         }
         const rehearsals = (await api.invoke('jobs.list', {})).filter((job) => job.kind === 'rehearsal');
@@ -449,7 +456,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'copies':
         return await copiesCommand(api, rest, values, operator, out);
       case 'keys':
-        return await keysCommand(api, rest, values, out);
+        return await keysCommand(api, rest, values, out, home);
       default:
         throw new UsageError(`unknown command ${command}; \`lifeboat --help\` lists them`);
     }

@@ -15,7 +15,7 @@ import { WorkerPool, workerDecoder } from '../workers/pool.ts';
 import { EngineEvents } from './events.ts';
 import { JobQueue, type FaultInjector } from './job-queue.ts';
 import { runJanitor } from './janitor.ts';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { FileSecretStore, type SecretStore, type Sealer } from '../secrets/secret-store.ts';
 import { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
@@ -46,6 +46,8 @@ import { QuickMigrationWork, quickMigrationSteps } from '../instant/quick-migrat
 import { KeyService, withoutSecrets, type KeyCredentials } from '../keys/key-service.ts';
 import { CopyService } from '../copies/copy-service.ts';
 import { readingFrom, type PickedSource } from '../copies/source-picker.ts';
+import { checkTargetPath, realTargetPath } from '../fs/target-check.ts';
+import { escapeGuestName } from '../items/guest-names.ts';
 
 export const ENGINE_VERSION = '0.1.0';
 const PREVIEW_BYTES = 256 * 1024;
@@ -235,7 +237,8 @@ export class Engine {
     );
   }
 
-  async startRestore(request: Parsed<'restore.entireVm'>, actor: string): Promise<Job> {
+  async startRestore(unchecked: Parsed<'restore.entireVm'>, actor: string): Promise<Job> {
+    const request = await this.checkedLocalTarget(unchecked);
     const vm = this.resolveVm(request.vm);
     const pointId = this.resolvePointId(vm.id, request.point);
     const name = request.newName ?? vm.name;
@@ -289,7 +292,8 @@ export class Engine {
   }
 
   /** A point's disks without a VM, and a template (OVF or ARM) to create one from them. */
-  async startRestoreDisks(request: Parsed<'restore.disks'>, actor: string): Promise<Job> {
+  async startRestoreDisks(unchecked: Parsed<'restore.disks'>, actor: string): Promise<Job> {
+    const request = await this.checkedLocalTarget(unchecked);
     const vm = this.resolveVm(request.vm);
     const pointId = this.resolvePointId(vm.id, request.point);
     const source = await this.copies.sourceFor(vm, pointId, request);
@@ -298,6 +302,28 @@ export class Engine {
       { kind: 'restore-disks', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} with an ${request.template.toUpperCase()} template to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreDisksSteps, requestedBy: request.operator ?? actor },
       (job) => readingFrom(new RestoreDisksWork(source.repository, this.pool, job.id, { vmId: vm.id, pointId, targetPath: request.target.path, template: request.template }), source),
     );
+  }
+
+  /** A place on this machine the operator named (a target folder, a staging or cache folder, a
+   * repository), checked before any job exists and made absolute: see fs/target-check.ts. */
+  async checkLocalPath(path: string, what: string): Promise<string> {
+    return checkTargetPath(path, what, { home: this.paths.home, repositories: this.repositoryPaths() });
+  }
+
+  private repositoryPaths(): { name: string; path: string }[] {
+    return this.catalog.copies.sites().map((site) => ({ name: site.name, path: site.path }));
+  }
+
+  /** What an item restore never writes into, even below its target: the home, every repository. */
+  async protectedPaths(): Promise<string[]> {
+    return Promise.all([this.paths.home, ...this.repositoryPaths().map((site) => site.path)].map((path) => realTargetPath(resolve(path)).then((found) => found.real)));
+  }
+
+  /** The request with its local target checked and made absolute; other targets pass as they are. */
+  async checkedLocalTarget<R extends { target: { kind: string } }>(request: R): Promise<R> {
+    const { target } = request;
+    if (target.kind !== 'local' || !('path' in target) || typeof target.path !== 'string') return request;
+    return { ...request, target: { ...target, path: await this.checkLocalPath(target.path, 'the restore target') } };
   }
 
   /** What every restore to a target must pass, whatever the source: the host is known, an
@@ -398,7 +424,7 @@ export class Engine {
             this.restoreWork(this.repository, `${job.id}-${vm.vmId}`, {
               vmId: vm.vmId,
               pointId: vm.pointId,
-              target: rehearsalTarget.kind === 'local' ? { kind: 'local', path: join(rehearsalTarget.path, restoredAs) } : rehearsalTarget,
+              target: rehearsalTarget.kind === 'local' ? { kind: 'local', path: join(rehearsalTarget.path, escapeGuestName(restoredAs).name) } : rehearsalTarget,
               newName: restoredAs,
             }).work,
         }),
@@ -504,11 +530,13 @@ export class Engine {
     };
   }
 
-  async startItemRestore(request: Parsed<'files.restore'>, actor: string): Promise<Job> {
+  async startItemRestore(unchecked: Parsed<'files.restore'>, actor: string): Promise<Job> {
+    const request = await this.checkedLocalTarget(unchecked);
     const vm = this.resolveVm(request.vm);
     const pointId = this.resolvePointId(vm.id, request.point);
     const source = await this.copies.sourceFor(vm, pointId, request);
-    this.catalog.audit(request.operator ?? actor, 'files.restore', vm.id, { pointId, paths: request.paths, target: request.target.path, onClash: request.onClash, source: source.site.name });
+    const protectedPaths = await this.protectedPaths();
+    this.catalog.audit(request.operator ?? actor, 'files.restore', vm.id, { pointId, paths: request.paths, target: request.target.path, onClash: request.onClash, keepSpecialBits: request.keepSpecialBits ?? false, source: source.site.name });
     return this.jobs.submit(
       { kind: 'restore-items', vmId: null, vmName: vm.name, summary: `Restore ${request.paths.length} item(s) of ${vm.name} to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: itemSteps, requestedBy: request.operator ?? actor },
       () =>
@@ -518,6 +546,8 @@ export class Engine {
             targetPath: request.target.path,
             onClash: request.onClash,
             archive: request.archive,
+            keepSpecialBits: request.keepSpecialBits,
+            protectedPaths,
             archiveName: `${vm.name}-point-${this.catalog.listPoints(vm.id).find((point) => point.id === pointId)?.sequence ?? 'x'}-items`,
           }),
           source,
@@ -662,12 +692,15 @@ export class Engine {
       'tape.catalog': async ({ barcode }) => ({ job: await this.tape.startCatalog(barcode, 'console') }),
       'tape.copies': async () => this.catalog.tapes.summaries(),
       'tape.pullList': async ({ vms, point }) => this.tape.pullList(vms.map((vm) => this.tape.copyFor(vm, point))),
-      'restore.tape': async (request) => this.tape.startRestore(request, 'console'),
+      'restore.tape': async (request) => {
+        const checked = await this.checkedLocalTarget(request);
+        return this.tape.startRestore(checked.staging === undefined ? checked : { ...checked, staging: await this.checkLocalPath(checked.staging, 'the staging folder') }, 'console');
+      },
       'lab.create': async (request) => {
         this.catalog.audit('console', 'lab.create', null, request);
         return { vms: (await createLab(this, request)).map((vm) => vm.name) };
       },
-      'rehearsal.start': async (request) => ({ job: this.startRehearsal(request, 'console') }),
+      'rehearsal.start': async (request) => ({ job: this.startRehearsal(await this.checkedLocalTarget(request), 'console') }),
       'rehearsal.report': async ({ jobId }) => ({ html: await this.rehearsalReport(jobId) }),
       'prompts.list': async ({ open }) => this.tape.prompts.list(open),
       'prompts.answer': async ({ promptId, operator, barcode }) => {
@@ -675,7 +708,10 @@ export class Engine {
         this.catalog.audit(operator, 'prompts.answer', promptId, { barcode: prompt.barcode });
         return prompt;
       },
-      'instant.start': async ({ fromSnapshot, ...request }) => (fromSnapshot ? this.instant.startFromSnapshot({ ...request, fromSnapshot }, 'console') : this.instant.start(request, 'console')),
+      'instant.start': async ({ fromSnapshot, ...unchecked }) => {
+        const request = unchecked.redirectTo === undefined ? unchecked : { ...unchecked, redirectTo: await this.checkLocalPath(unchecked.redirectTo, 'the redirect folder') };
+        return fromSnapshot ? this.instant.startFromSnapshot({ ...request, fromSnapshot }, 'console') : this.instant.start(request, 'console');
+      },
       'instant.list': async () => this.instant.list(),
       'instant.migrate': async (request) => ({ job: this.instant.migrate(request, request.operator ?? 'console') }),
       'instant.stop': async ({ sessionId, operator }) => ({ job: this.instant.stop(sessionId, operator ?? 'console') }),
@@ -684,7 +720,7 @@ export class Engine {
       'arrays.show': async ({ name }) => this.snapshots.view(this.snapshots.array(name)),
       'arrays.snapshot': async ({ volume }) => this.snapshots.snapshot(volume, 'console'),
       'snapshots.list': async ({ vm }) => this.catalog.arrays.snapshots(vm),
-      'restore.fromSnapshot': async (request) => ({ job: this.snapshots.startRestore(request, 'console') }),
+      'restore.fromSnapshot': async (request) => ({ job: this.snapshots.startRestore(await this.checkedLocalTarget(request), 'console') }),
       'restore.disks': async (request) => ({ job: await this.startRestoreDisks(request, 'console') }),
       'azure.add': async (request) => this.addAzureAccount(request, 'console'),
       'azure.list': async () => this.catalog.azure.list(),
@@ -698,7 +734,7 @@ export class Engine {
       },
       'restore.azure': async (request) => ({ job: await this.startRestoreAzure(request, 'console') }),
       'repos.list': async () => this.catalog.copies.sites(),
-      'repos.add': async (request) => this.copies.add(request, 'console'),
+      'repos.add': async (request) => this.copies.add({ ...request, path: await this.checkLocalPath(request.path, 'the repository folder') }, 'console'),
       'repos.locate': async ({ name, region, zone }) => this.copies.locate(name, region, zone, 'console'),
       'repos.remove': async ({ name }) => {
         this.copies.remove(name, 'console');
@@ -730,7 +766,9 @@ export class Engine {
         this.catalog.audit('console', 'keys.setPassword', keyId, { provedBy: credentials.recoveryKey !== undefined ? 'recovery key' : 'password' });
         return key;
       },
-      'files.restoreFromSnapshot': async ({ target, ...request }) => ({ job: this.snapshots.startItemRestore({ ...request, targetPath: target.path }, 'console') }),
+      'files.restoreFromSnapshot': async ({ target, ...request }) => ({
+        job: this.snapshots.startItemRestore({ ...request, targetPath: await this.checkLocalPath(target.path, 'the restore target'), protectedPaths: await this.protectedPaths() }, 'console'),
+      }),
       'proxies.remove': async ({ proxy }) => {
         const found = this.catalog.listProxies().find((candidate) => candidate.name === proxy);
         if (!found) throw new LifeboatError('not-found', `no proxy "${proxy}"`);

@@ -3,11 +3,12 @@
 // symlinks. Depths, counts and sizes from the disk are bounded before they are trusted.
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
-import { FolderTrail, splitPath, type EntryType, type FileSystem, type FsEntry } from './file-system.ts';
+import { FolderTrail, splitPath, type EntryType, type FileRegion, type FileSystem, type FsEntry } from './file-system.ts';
 
 const EXT_MAGIC = 0xef53;
 const EXTENT_MAGIC = 0xf30a;
 const FLAG_EXTENTS = 0x80000;
+const FLAG_HUGE_FILE = 0x40000;
 const INCOMPAT_64BIT = 0x80;
 const MAX_EXTENT_DEPTH = 5;
 const MAX_PATH_DEPTH = 64;
@@ -62,7 +63,8 @@ function* zeros(length: number): Generator<Uint8Array> {
   for (let left = length; left > 0; left -= ZERO_CHUNK) yield new Uint8Array(Math.min(ZERO_CHUNK, left));
 }
 
-type Inode = { number: number; mode: number; size: number; mtime: Date; flags: number; block: Buffer };
+/** `allocated`: i_blocks in bytes (512-byte units; file system blocks under the huge_file flag). */
+type Inode = { number: number; mode: number; size: number; mtime: Date; flags: number; block: Buffer; allocated: number };
 
 const typeOf = (mode: number): EntryType => {
   const kind = mode & 0xf000;
@@ -117,6 +119,7 @@ export class ExtFileSystem implements FileSystem {
       mtime: new Date(raw.readUInt32LE(16) * 1000),
       flags: raw.readUInt32LE(32),
       block: raw.subarray(40, 100),
+      allocated: (raw.readUInt32LE(28) + raw.readUInt16LE(116) * 2 ** 32) * (raw.readUInt32LE(32) & FLAG_HUGE_FILE ? this.sb.blockSize : 512),
     };
   }
 
@@ -173,13 +176,21 @@ export class ExtFileSystem implements FileSystem {
     return runs.sort((a, b) => a.logical - b.logical);
   }
 
+  /** The content with holes as zeros: what every reader of bytes wants. */
   private async *content(inode: Inode): AsyncGenerator<Uint8Array> {
+    for await (const region of this.regions(inode)) {
+      if (region instanceof Uint8Array) yield region;
+      else yield* zeros(region.hole);
+    }
+  }
+
+  private async *regions(inode: Inode): AsyncGenerator<FileRegion> {
     const { blockSize } = this.sb;
     let position = 0;
     for (const run of await this.runs(inode)) {
       const start = run.logical * blockSize;
       if (start > position) {
-        yield* zeros(Math.min(start, inode.size) - position); // a hole
+        yield { hole: Math.min(start, inode.size) - position };
         position = Math.min(start, inode.size);
       }
       for (let done = 0; done < run.length && position < inode.size; ) {
@@ -191,7 +202,7 @@ export class ExtFileSystem implements FileSystem {
         done += count;
       }
     }
-    if (position < inode.size) yield* zeros(inode.size - position);
+    if (position < inode.size) yield { hole: inode.size - position };
   }
 
   private async collect(inode: Inode, limit: number): Promise<Buffer> {
@@ -246,7 +257,11 @@ export class ExtFileSystem implements FileSystem {
 
   private async describe(name: string, inode: Inode): Promise<FsEntry> {
     const type = typeOf(inode.mode);
-    return { name, type, size: type === 'dir' ? 0 : inode.size, mtime: inode.mtime, mode: inode.mode & 0o7777, ...(type === 'symlink' ? { target: await this.symlinkTarget(inode) } : {}) };
+    return {
+      name, type, size: type === 'dir' ? 0 : inode.size, mtime: inode.mtime, mode: inode.mode & 0o7777,
+      ...(type === 'file' ? { allocated: inode.allocated } : {}),
+      ...(type === 'symlink' ? { target: await this.symlinkTarget(inode) } : {}),
+    };
   }
 
   async list(path: string): Promise<FsEntry[]> {
@@ -262,8 +277,16 @@ export class ExtFileSystem implements FileSystem {
   }
 
   async *read(path: string): AsyncGenerator<Uint8Array> {
+    yield* this.content(await this.regularFile(path));
+  }
+
+  async *readRegions(path: string): AsyncGenerator<FileRegion> {
+    yield* this.regions(await this.regularFile(path));
+  }
+
+  private async regularFile(path: string): Promise<Inode> {
     const inode = await this.resolve(path, true);
     if (typeOf(inode.mode) !== 'file') throw new LifeboatError('bad-request', `${path} is not a regular file`);
-    yield* this.content(inode);
+    return inode;
   }
 }

@@ -4,7 +4,12 @@ import { checkRange } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
-export type FsEntry = { name: string; type: EntryType; size: number; mtime: Date | null; mode: number | null; target?: string };
+/** `allocated`: the bytes a file takes on its disk, where the file system says (a sparse file's
+ * is less than its size). */
+export type FsEntry = { name: string; type: EntryType; size: number; mtime: Date | null; mode: number | null; target?: string; allocated?: number };
+
+/** A file's content as data and holes (runs of zeros never stored). */
+export type FileRegion = Uint8Array | { hole: number };
 
 export interface FileSystem {
   readonly kind: 'ext4' | 'fat' | 'ntfs';
@@ -13,6 +18,8 @@ export interface FileSystem {
   stat(path: string): Promise<FsEntry>;
   /** The file's bytes in order, in chunks. */
   read(path: string): AsyncGenerator<Uint8Array>;
+  /** The same as data and holes, where the file system knows its holes. */
+  readRegions?(path: string): AsyncGenerator<FileRegion>;
 }
 
 /** A partition as a disk of its own: a window on its parent. */

@@ -1,0 +1,189 @@
+// Writing a tree that comes from outside (a guest's files) into one folder, and nowhere else.
+// Every path it writes is the root joined with names it placed itself (escaped guest names), so
+// no '..' or '/' reaches the file system; no existing symbolic link is ever followed or written
+// through: files are opened O_CREAT|O_EXCL|O_NOFOLLOW, folders made with mkdir and opened
+// O_DIRECTORY|O_NOFOLLOW, and after each open the path must still name what was opened under a
+// parent whose real path is the expected one (Node has no openat). Symbolic links are made last,
+// when nothing is written any more. Folder modes and times are set at the end, deepest first.
+import { constants } from 'node:fs';
+import { lstat, lutimes, mkdir, open, realpath, statfs, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { LifeboatError, isErrnoCode } from '../errors.ts';
+import type { FileRegion } from '../filesystems/file-system.ts';
+import { isWithin } from './target-check.ts';
+
+export type ClashPolicy = 'overwrite' | 'keep-both' | 'skip';
+
+
+export type ContainedWriterOptions = {
+  onClash: ClashPolicy;
+  /** setuid, setgid and sticky bits are dropped unless the operator asks to keep them. */
+  keepSpecialBits: boolean;
+  /** Folders never written into or replaced, even when they are under the root (the engine's home, repositories). */
+  protectedPaths: string[];
+};
+
+const FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+const FOLDER_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+const ZERO_SPAN = 64 * 1024;
+const ZEROS = new Uint8Array(ZERO_SPAN);
+const MAX_RENAMES = 1000;
+
+/** Free bytes for an unprivileged writer at `path`. */
+export async function freeBytes(path: string): Promise<number> {
+  const stats = await statfs(path);
+  return stats.bavail * stats.bsize;
+}
+
+export class ContainedWriter {
+  readonly root: string;
+  private readonly options: ContainedWriterOptions;
+  /** Paths this writer has placed: a second guest entry of the same name gets another one. */
+  private readonly placed = new Set<string>();
+  private readonly folders: { path: string; mode: number; mtime: Date | null }[] = [];
+  private readonly links: { path: string; target: string; mtime: Date | null }[] = [];
+
+  private constructor(root: string, options: ContainedWriterOptions) {
+    this.root = root;
+    this.options = options;
+  }
+
+  /** A writer into `root`, made if missing (its parent must exist); the root must be a real folder, not a link. */
+  static async open(root: string, options: ContainedWriterOptions): Promise<ContainedWriter> {
+    try {
+      await mkdir(root);
+    } catch (error) {
+      if (!isErrnoCode(error, 'EEXIST')) throw new LifeboatError('bad-request', `${root} cannot be made: ${(error as Error).message}`);
+    }
+    const found = await lstat(root);
+    if (!found.isDirectory()) throw new LifeboatError('bad-request', `${root} is not a folder (a symbolic link or a file is not followed)`);
+    const real = await realpath(root);
+    if (real !== root) throw new LifeboatError('bad-request', `${root} is reached through a symbolic link (${real}); name the real folder`);
+    return new ContainedWriter(root, options);
+  }
+
+  private mode(mode: number | null, fallback: number): number {
+    return (mode ?? fallback) & (this.options.keepSpecialBits ? 0o7777 : 0o777);
+  }
+
+  private isProtected(path: string): boolean {
+    return this.options.protectedPaths.some((guarded) => isWithin(path, guarded) || isWithin(guarded, path));
+  }
+
+  /** Where an entry named `name` (already escaped) goes under `parent` (a placed folder, or
+   * null for the root), following the clash policy; null: skip it and what is under it. `note`
+   * says why a name differs. Nothing outside the root is looked at, and nothing is removed but
+   * a file or a link (never followed) that the overwrite policy replaces. */
+  async place(parent: string | null, name: string, isFolder: boolean): Promise<{ path: string; note: string | null } | null> {
+    const base = join(parent ?? this.root, name);
+    if (dirname(base) !== (parent ?? this.root) || !isWithin(base, this.root) || base === this.root) throw new LifeboatError('internal', `${name} is not one plain name`);
+    if (this.placed.has(base)) return this.renamed(base, 'duplicate', 'the guest holds another entry of that name here');
+    const existing = await lstat(base).catch((error: unknown) => {
+      if (isErrnoCode(error, 'ENOENT')) return null;
+      throw error;
+    });
+    if (this.isProtected(base)) return this.renamed(base, 'restored', `${base} holds the engine's home or a repository; never written into`);
+    if (!existing) return this.claim(base, null);
+    if (this.options.onClash === 'skip') return null;
+    if (this.options.onClash === 'overwrite') {
+      if (existing.isDirectory() && isFolder) return this.claim(base, null); // merged: its own entries follow the policy one by one
+      if (!existing.isDirectory()) {
+        await unlink(base); // a file or a link itself, never what a link points at
+        return this.claim(base, null);
+      }
+      return this.renamed(base, 'restored', 'a folder is there; a folder is never removed to make room');
+    }
+    return this.renamed(base, 'restored', null);
+  }
+
+  private claim(path: string, note: string | null): { path: string; note: string | null } {
+    this.placed.add(path);
+    return { path, note };
+  }
+
+  private async renamed(base: string, word: string, why: string | null): Promise<{ path: string; note: string | null }> {
+    for (let n = 1; n <= MAX_RENAMES; n++) {
+      const candidate = n === 1 ? `${base} (${word})` : `${base} (${word} ${n})`;
+      if (this.placed.has(candidate) || this.isProtected(candidate)) continue;
+      const taken = await lstat(candidate).then(() => true, (error: unknown) => {
+        if (isErrnoCode(error, 'ENOENT')) return false;
+        throw error;
+      });
+      if (!taken) return this.claim(candidate, why ? `${why}: written as ${candidate}` : null);
+    }
+    throw new LifeboatError('conflict', `${base}: too many earlier copies`);
+  }
+
+  /** After an open: the path still names the opened object, under the parent expected. */
+  private async verify(handle: FileHandle, path: string): Promise<void> {
+    const [opened, named, parent] = await Promise.all([handle.stat(), lstat(path), realpath(dirname(path))]);
+    if (opened.ino !== named.ino || opened.dev !== named.dev || parent !== dirname(path)) {
+      throw new LifeboatError('conflict', `${path} changed while it was written (a folder above it was swapped for a link); the restore stops`);
+    }
+  }
+
+  async directory(path: string, mtime: Date | null, mode: number | null): Promise<void> {
+    try {
+      await mkdir(path, 0o700);
+    } catch (error) {
+      if (!isErrnoCode(error, 'EEXIST')) throw error; // an existing folder merged under overwrite
+    }
+    const handle = await open(path, FOLDER_FLAGS);
+    try {
+      await this.verify(handle, path);
+      await handle.chmod(0o700 | this.mode(mode, 0o755)); // writable until the end, when its own mode is set
+    } finally {
+      await handle.close();
+    }
+    this.folders.push({ path, mode: this.mode(mode, 0o755), mtime });
+  }
+
+  /** Bytes written where they are not zero; holes and zero runs are left unwritten, and the
+   * file is cut to its size, so a sparse file stays sparse. */
+  async file(path: string, size: number, mtime: Date | null, mode: number | null, regions: AsyncIterable<FileRegion>): Promise<void> {
+    const handle = await open(path, FILE_FLAGS, 0o600);
+    try {
+      await this.verify(handle, path);
+      let position = 0;
+      for await (const region of regions) {
+        if (!(region instanceof Uint8Array)) {
+          position += region.hole;
+          continue;
+        }
+        for (let at = 0; at < region.length; at += ZERO_SPAN) {
+          const span = region.subarray(at, Math.min(at + ZERO_SPAN, region.length));
+          if (!Buffer.from(span.buffer, span.byteOffset, span.length).equals(ZEROS.subarray(0, span.length))) await handle.write(span, 0, span.length, position + at);
+        }
+        position += region.length;
+      }
+      if (position !== size) throw new LifeboatError('corrupt-disk', `${path}: read ${position} bytes, its size is ${size}`);
+      await handle.truncate(size);
+      await handle.chmod(this.mode(mode, 0o644));
+      if (mtime) await handle.utimes(mtime, mtime);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Made at the end, when nothing is written any more, so nothing is ever written through it. */
+  symlink(path: string, target: string, mtime: Date | null): void {
+    this.links.push({ path, target, mtime });
+  }
+
+  async close(): Promise<void> {
+    for (const link of this.links) {
+      await symlink(link.target, link.path);
+      if (link.mtime) await lutimes(link.path, link.mtime, link.mtime);
+    }
+    for (const folder of this.folders.reverse()) {
+      const handle = await open(folder.path, FOLDER_FLAGS);
+      try {
+        await this.verify(handle, folder.path);
+        await handle.chmod(folder.mode);
+        if (folder.mtime) await handle.utimes(folder.mtime, folder.mtime);
+      } finally {
+        await handle.close();
+      }
+    }
+  }
+}
