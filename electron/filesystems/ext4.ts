@@ -3,7 +3,7 @@
 // symlinks. Depths, counts and sizes from the disk are bounded before they are trusted.
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
-import { FolderTrail, splitPath, type EntryType, type FileRegion, type FileSystem, type FsEntry } from './file-system.ts';
+import { FolderTrail, findNamed, splitPath, type EntryType, type FileRegion, type FileSystem, type FsEntry } from './file-system.ts';
 
 const EXT_MAGIC = 0xef53;
 const EXTENT_MAGIC = 0xf30a;
@@ -239,7 +239,7 @@ export class ExtFileSystem implements FileSystem {
     const trail = new FolderTrail(path, [2]);
     for (const [index, part] of parts.entries()) {
       if (typeOf(current.mode) !== 'dir') throw new LifeboatError('not-found', `${path}: ${parts.slice(0, index).join('/')} is not a folder`);
-      const entry = (await this.entries(current)).find((candidate) => candidate.name === part);
+      const entry = findNamed(await this.entries(current), part, false);
       if (!entry) throw new LifeboatError('not-found', `${path}: no such file or folder`);
       current = await this.inode(entry.inode);
       if (typeOf(current.mode) === 'dir') trail.enter(entry.inode, part);

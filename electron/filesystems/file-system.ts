@@ -2,6 +2,7 @@
 import type { Disk } from '../disks/disk.ts';
 import { checkRange } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
+import { escapeGuestName } from './guest-names.ts';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
 /** `allocated`: the bytes a file takes on its disk, where the file system says (a sparse file's
@@ -59,6 +60,14 @@ export class FolderTrail {
     if (this.seen.has(folder)) throw new LifeboatError('corrupt-disk', `${this.path}: folder ${name} points back at a folder above it (a damaged directory entry)`);
     this.seen.add(folder);
   }
+}
+
+/** The entry a path component names: by the guest's own name first, else by the name an item
+ * restore writes for it (escapeGuestName), which is how a name holding '/' is reached. */
+export function findNamed<T extends { name: string }>(entries: T[], part: string, caseless: boolean): T | undefined {
+  const fold = (text: string): string => (caseless ? text.toLowerCase() : text);
+  const wanted = fold(part);
+  return entries.find((entry) => fold(entry.name) === wanted) ?? entries.find((entry) => fold(escapeGuestName(entry.name).name) === wanted);
 }
 
 export function splitPath(path: string): string[] {

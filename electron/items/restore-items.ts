@@ -13,7 +13,7 @@ import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
 import { ContainedWriter, freeBytes, type ClashPolicy } from '../fs/contained-writer.ts';
 import { PointBrowser } from './point-browser.ts';
 import { TarWriter, ZipWriter, type ArchiveKind, type ArchiveWriter } from './archive.ts';
-import { escapeGuestName } from './guest-names.ts';
+import { escapeGuestName } from '../filesystems/guest-names.ts';
 
 export type { ClashPolicy } from '../fs/contained-writer.ts';
 /** `archive`: one .zip or .tar in the target folder instead of loose files. `protectedPaths`:
@@ -39,8 +39,6 @@ type Item = { source: string; entry: FsEntry; parent: string | null };
 const MAX_ITEMS = 100_000;
 const MAX_FOLDER_DEPTH = 256;
 
-/** A guest name no path can address: reading "a/b" would read b in folder a. */
-const unaddressable = (name: string): boolean => name.includes('/') || name.includes('\0') || name === '' || name === '.' || name === '..';
 
 /** Holes as zeros, for writers that need every byte (archives). */
 async function* asBytes(regions: AsyncIterable<FileRegion>): AsyncGenerator<Uint8Array> {
@@ -106,10 +104,31 @@ export class RestoreItemsWork implements JobWork {
         const item = queue.shift() as Item;
         this.items.push(item);
         if (this.items.length > MAX_ITEMS) throw new LifeboatError('bad-request', `more than ${MAX_ITEMS} items picked; restore the VM or pick fewer`);
-        if (item.entry.type === 'dir' && !unaddressable(item.entry.name)) for (const child of await this.browser.list(item.source)) queue.push({ source: `${item.source}/${child.name}`, entry: child, parent: item.source });
+        if (item.entry.type === 'dir') queue.push(...this.children(item, await this.browser.list(item.source), context));
       }
     }
     context.log(`${this.items.length} item(s), ${this.fileBytes('size')} bytes`);
+  }
+
+  /** A folder's entries as items. A child is addressed by its escaped name (a name holding '/'
+   * is reached so, see findNamed). A path names one entry: when a sibling already answers to
+   * it (a damaged folder with two entries of one name, or a sibling whose own name is this one's
+   * escaped name), reading it would read the sibling, so the child is left out, and the log
+   * says so. */
+  private children(folder: Item, entries: FsEntry[], context: StepContext): Item[] {
+    const own = new Set(entries.map((entry) => entry.name.toLowerCase())); // FAT and NTFS look names up caseless
+    const taken = new Set<string>();
+    return entries.flatMap((entry) => {
+      const { name, escaped } = escapeGuestName(entry.name);
+      const key = name.toLowerCase();
+      if ((escaped && own.has(key)) || taken.has(key)) {
+        context.log(`${JSON.stringify(entry.name)} (${entry.type}) in ${folder.source}: another entry answers to ${JSON.stringify(name)}, so this one cannot be read by its path; left out`);
+        this.skipped++;
+        return [];
+      }
+      taken.add(key);
+      return [{ source: `${folder.source}/${name}`, entry, parent: folder.source }];
+    });
   }
 
   /** The files' bytes: their sizes, or what they take on disk (holes are not written). */
@@ -144,11 +163,6 @@ export class RestoreItemsWork implements JobWork {
       if (escaped) {
         this.escaped++;
         context.log(`guest name ${JSON.stringify(entry.name)} in ${parentSource || '/'} is not a plain file name; written as ${JSON.stringify(name)}`);
-      }
-      if (unaddressable(entry.name) && entry.type !== 'symlink') {
-        context.log(`${JSON.stringify(entry.name)} in ${parentSource || '/'}: a name holding '/' (or empty, '.', '..') cannot be read by its path in the guest; skipped`);
-        this.skipped++;
-        continue;
       }
       const at = await place(parent, name, entry.type === 'dir');
       if (at === null) {
@@ -192,7 +206,7 @@ export class RestoreItemsWork implements JobWork {
         async (parent, name) => {
           const wanted = parent ? `${parent}/${name}` : name;
           let entryName = wanted;
-          for (let n = 2; names.has(entryName); n++) entryName = `${wanted} (duplicate ${n})`;
+          for (let n = 1; names.has(entryName); n++) entryName = n === 1 ? `${wanted} (duplicate)` : `${wanted} (duplicate ${n})`;
           if (entryName !== wanted) context.log(`the guest holds two entries named ${JSON.stringify(wanted)}; the second is archived as ${JSON.stringify(entryName)}`);
           names.add(entryName);
           return entryName;
