@@ -4,12 +4,13 @@
 // names and links are outside input: they are escaped and written by a ContainedWriter, so
 // nothing lands outside the target folder (fs/contained-writer.ts).
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { LifeboatError, isErrnoCode } from '../errors.ts';
+import { LifeboatError } from '../errors.ts';
 import { splitPath, type FileRegion, type FsEntry } from '../filesystems/file-system.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
+import { makeFolders } from '../fs/make-folders.ts';
 import { ContainedWriter, freeBytes, type ClashPolicy } from '../fs/contained-writer.ts';
 import { PointBrowser } from './point-browser.ts';
 import { TarWriter, ZipWriter, type ArchiveKind, type ArchiveWriter } from './archive.ts';
@@ -37,7 +38,6 @@ export const itemSteps = [
 type Item = { source: string; entry: FsEntry; parent: string | null };
 
 const MAX_ITEMS = 100_000;
-const MAX_FOLDER_DEPTH = 256;
 
 
 /** Holes as zeros, for writers that need every byte (archives). */
@@ -49,23 +49,6 @@ async function* asBytes(regions: AsyncIterable<FileRegion>): AsyncGenerator<Uint
     }
     for (let left = region.hole; left > 0; left -= 1024 * 1024) yield new Uint8Array(Math.min(left, 1024 * 1024));
   }
-}
-
-/** Folders missing above `path` made one at a time (Node's recursive mkdir spins forever under
- * /proc); the target check has already refused pseudo file systems. */
-async function makeParents(path: string): Promise<void> {
-  const missing: string[] = [];
-  for (let at = dirname(path); missing.length < MAX_FOLDER_DEPTH; at = dirname(at)) {
-    const found = await lstat(at).catch((error: unknown) => {
-      if (isErrnoCode(error, 'ENOENT')) return null;
-      throw error;
-    });
-    if (found) break;
-    missing.unshift(at);
-  }
-  for (const folder of missing) await mkdir(folder).catch((error: unknown) => {
-    if (!isErrnoCode(error, 'EEXIST')) throw new LifeboatError('bad-request', `${folder} cannot be made: ${(error as Error).message}`);
-  });
 }
 
 export class RestoreItemsWork implements JobWork {
@@ -226,7 +209,7 @@ export class RestoreItemsWork implements JobWork {
 
   private async copy(context: StepContext): Promise<void> {
     const root = resolve(this.request.targetPath);
-    await makeParents(root);
+    await makeFolders(dirname(root));
     const writer = await ContainedWriter.open(root, { onClash: this.request.onClash, keepSpecialBits: this.request.keepSpecialBits ?? false, protectedPaths: this.request.protectedPaths ?? [] });
     const total = this.fileBytes('size');
     if (this.request.archive) return this.copyToArchive(context, writer, this.request.archive, total);

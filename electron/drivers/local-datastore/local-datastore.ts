@@ -1,6 +1,7 @@
 // A datastore that is a folder on this machine: the target of a restore when no hypervisor host
 // is involved. It prepares an empty VM folder, stages files out of sight, and publishes them
 // all at once, so a failed or cancelled restore leaves the folder as it found it.
+import { makeFolders } from '../../fs/make-folders.ts';
 import { mkdir, readdir, rename, rm, rmdir, statfs } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../../errors.ts';
@@ -41,11 +42,7 @@ export class LocalVmFolder {
         if (isErrnoCode(error, 'ENOTDIR')) throw new LifeboatError('target-not-empty', `target ${path} is a file, not a folder`);
         throw error;
       }
-      try {
-        await mkdir(path, { recursive: true });
-      } catch (mkdirError) {
-        throw new LifeboatError('bad-request', `cannot create target folder ${path}: ${(mkdirError as Error).message}`);
-      }
+      await makeFolders(path);
       created = true;
     }
     const folder = new LocalVmFolder(path, join(path, stagingName));

@@ -1,0 +1,40 @@
+// Every request that names a place on this machine is checked before a job exists: a pseudo file
+// system (a restore under /proc used to hang the engine at 100% CPU), the engine's home and its
+// repositories are refused with one clear error, and no job, folder or catalog row is left.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { dispatch } from '../../electron/rpc/dispatch.ts';
+import { openEngine, tempDir } from '../helpers/env.ts';
+
+test('a local target under /proc, /sys or /dev, or inside the home, is refused before any job, for every request that takes one', async () => {
+  const dir = await tempDir();
+  const home = join(dir, 'home');
+  const engine = await openEngine(home);
+  const homeBefore = (await readdir(home)).sort();
+  const requests = (path: string): [string, Record<string, unknown>][] => {
+    const target = { kind: 'local', path };
+    return [
+      ['restore.entireVm', { vm: 'any', point: 'latest', target }],
+      ['restore.disks', { vm: 'any', point: 'latest', target, template: 'ovf' }],
+      ['files.restore', { vm: 'any', point: 'latest', paths: ['/disk0/part1/etc'], target }],
+      ['files.restoreFromSnapshot', { vm: 'any', snapshot: randomUUID(), paths: ['/disk0/part1/etc'], target }],
+      ['restore.fromSnapshot', { vms: ['any'], snapshot: randomUUID(), target }],
+      ['restore.tape', { vms: ['any'], point: 'latest', target }],
+      ['restore.tape', { vms: ['any'], point: 'latest', target: { kind: 'local', path: join(dir, 'fine') }, staging: path }],
+      ['rehearsal.start', { vms: ['any'], point: 'latest', target }],
+      ['instant.start', { vm: 'any', point: 'latest', host: 'esx', redirectTo: path }],
+      ['repos.add', { name: 'copy', path, region: 'r', zone: 'z' }],
+    ];
+  };
+  for (const [path, why] of [['/proc/lifeboat-target', /pseudo file system/], ['/sys/fs/cgroup/lifeboat', /pseudo file system/], ['/dev/lifeboat', /pseudo file system/], [join(home, 'restored'), /inside the engine's home/], [join(home, 'repositories', 'default', 'x'), /inside the engine's home/]] as const) {
+    for (const [channel, request] of requests(path)) {
+      await assert.rejects(dispatch(engine, channel as Parameters<typeof dispatch>[1], request), { code: 'bad-request', message: why }, `${channel} ${path}`);
+    }
+  }
+  assert.deepEqual(engine.catalog.listJobs(), [], 'no job was made');
+  assert.deepEqual((await readdir(home)).sort(), homeBefore, 'nothing was made in the home');
+  assert.deepEqual((await readdir(dir)).sort(), ['home'], 'nothing was made beside it');
+});
