@@ -6,7 +6,7 @@
 // parent whose real path is the expected one (Node has no openat). Symbolic links are made last,
 // when nothing is written any more. Folder modes and times are set at the end, deepest first.
 import { constants } from 'node:fs';
-import { lstat, lutimes, mkdir, open, realpath, statfs, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, lutimes, mkdir, open, realpath, rmdir, statfs, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import type { FileRegion } from '../filesystems/file-system.ts';
@@ -42,6 +42,8 @@ export class ContainedWriter {
   private readonly placed = new Set<string>();
   private readonly folders: { path: string; mode: number; mtime: Date | null }[] = [];
   private readonly links: { path: string; target: string; mtime: Date | null }[] = [];
+  /** What this writer made, in order: taken back when the restore fails or is cancelled. */
+  private readonly made: string[] = [];
 
   private constructor(root: string, options: ContainedWriterOptions) {
     this.root = root;
@@ -50,16 +52,17 @@ export class ContainedWriter {
 
   /** A writer into `root`, made if missing (its parent must exist); the root must be a real folder, not a link. */
   static async open(root: string, options: ContainedWriterOptions): Promise<ContainedWriter> {
-    try {
-      await mkdir(root);
-    } catch (error) {
+    const made = await mkdir(root).then(() => true, (error: unknown) => {
       if (!isErrnoCode(error, 'EEXIST')) throw new LifeboatError('bad-request', `${root} cannot be made: ${(error as Error).message}`);
-    }
+      return false;
+    });
     const found = await lstat(root);
     if (!found.isDirectory()) throw new LifeboatError('bad-request', `${root} is not a folder (a symbolic link or a file is not followed)`);
     const real = await realpath(root);
     if (real !== root) throw new LifeboatError('bad-request', `${root} is reached through a symbolic link (${real}); name the real folder`);
-    return new ContainedWriter(root, options);
+    const writer = new ContainedWriter(root, options);
+    if (made) writer.made.push(root);
+    return writer;
   }
 
   private mode(mode: number | null, fallback: number): number {
@@ -125,6 +128,7 @@ export class ContainedWriter {
   async directory(path: string, mtime: Date | null, mode: number | null): Promise<void> {
     try {
       await mkdir(path, 0o700);
+      this.made.push(path);
     } catch (error) {
       if (!isErrnoCode(error, 'EEXIST')) throw error; // an existing folder merged under overwrite
     }
@@ -142,6 +146,7 @@ export class ContainedWriter {
    * file is cut to its size, so a sparse file stays sparse. */
   async file(path: string, size: number, mtime: Date | null, mode: number | null, regions: AsyncIterable<FileRegion>): Promise<void> {
     const handle = await open(path, FILE_FLAGS, 0o600);
+    this.made.push(path);
     try {
       await this.verify(handle, path);
       let position = 0;
@@ -170,9 +175,23 @@ export class ContainedWriter {
     this.links.push({ path, target, mtime });
   }
 
+  /** Removes what this writer made, deepest first; folders it merged into stay, and a file an
+   * overwrite replaced is not brought back. */
+  async discard(): Promise<void> {
+    for (const path of this.made.reverse()) {
+      const found = await lstat(path).catch(() => null);
+      const parentIsReal = await realpath(dirname(path)).then((real) => real === dirname(path), () => false);
+      if (!found || !parentIsReal) continue; // never remove through a folder swapped for a link
+      if (found.isDirectory()) await rmdir(path).catch(() => undefined);
+      else await unlink(path).catch(() => undefined);
+    }
+    this.made.length = 0;
+  }
+
   async close(): Promise<void> {
     for (const link of this.links) {
       await symlink(link.target, link.path);
+      this.made.push(link.path);
       if (link.mtime) await lutimes(link.path, link.mtime, link.mtime);
     }
     for (const folder of this.folders.reverse()) {

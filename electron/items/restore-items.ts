@@ -4,7 +4,7 @@
 // names and links are outside input: they are escaped and written by a ContainedWriter, so
 // nothing lands outside the target folder (fs/contained-writer.ts).
 import { constants } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { open, rm, rmdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LifeboatError } from '../errors.ts';
 import { splitPath, type FileRegion, type FsEntry } from '../filesystems/file-system.ts';
@@ -209,21 +209,30 @@ export class RestoreItemsWork implements JobWork {
 
   private async copy(context: StepContext): Promise<void> {
     const root = resolve(this.request.targetPath);
-    await makeFolders(dirname(root));
-    const writer = await ContainedWriter.open(root, { onClash: this.request.onClash, keepSpecialBits: this.request.keepSpecialBits ?? false, protectedPaths: this.request.protectedPaths ?? [] });
+    const parents = await makeFolders(dirname(root));
+    const writer = await ContainedWriter.open(root, { onClash: this.request.onClash, keepSpecialBits: this.request.keepSpecialBits ?? false, protectedPaths: this.request.protectedPaths ?? [] }).catch(async (error: unknown) => {
+      for (const folder of parents.reverse()) await rmdir(folder).catch(() => undefined);
+      throw error;
+    });
     const total = this.fileBytes('size');
-    if (this.request.archive) return this.copyToArchive(context, writer, this.request.archive, total);
-    await this.checkRoom(root, this.fileBytes('allocated'), 'the items');
-    await this.writeItems(
-      writer,
-      async (parent, name, isFolder) => {
-        const spot = await writer.place(parent, name, isFolder);
-        if (spot?.note) context.log(spot.note);
-        return spot?.path ?? null;
-      },
-      context,
-      total,
-    );
+    try {
+      if (this.request.archive) return await this.copyToArchive(context, writer, this.request.archive, total);
+      await this.checkRoom(root, this.fileBytes('allocated'), 'the items');
+      await this.writeItems(
+        writer,
+        async (parent, name, isFolder) => {
+          const spot = await writer.place(parent, name, isFolder);
+          if (spot?.note) context.log(spot.note);
+          return spot?.path ?? null;
+        },
+        context,
+        total,
+      );
+    } catch (error) {
+      await writer.discard(); // a failed or cancelled restore leaves no half of itself behind
+      for (const folder of parents.reverse()) await rmdir(folder).catch(() => undefined);
+      throw error;
+    }
     context.progress(total, total);
     context.log(`${this.copied} item(s) restored to ${root}, ${this.skipped} skipped${this.escaped > 0 ? `, ${this.escaped} name(s) escaped` : ''}`);
   }

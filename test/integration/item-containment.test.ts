@@ -8,6 +8,9 @@ import { execFileSync } from 'node:child_process';
 import { lstat, mkdir, readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { StepContext } from '../../electron/engine/plan.ts';
+import { PointBrowser } from '../../electron/items/point-browser.ts';
+import { RestoreItemsWork } from '../../electron/items/restore-items.ts';
 import { buildGuestDisk, spliceAll } from '../../electron/lab/guest-disk.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { makeVmFolder, openEngine, runJob, tempDir } from '../helpers/env.ts';
@@ -41,6 +44,11 @@ async function snapshotTree(folder: string): Promise<string[]> {
   };
   await walk(folder);
   return lines;
+}
+
+/** A step context whose first progress report pulls its cancel. */
+function stepContext(controller: AbortController, log: string[]): StepContext {
+  return { signal: controller.signal, resources: { record: () => 0, update: () => undefined }, progress: () => controller.abort(), log: (message) => log.push(message), waiting: () => undefined, busy: () => undefined };
 }
 
 function debugfs(image: string, commands: string[]): void {
@@ -159,5 +167,28 @@ test('a hostile guest restores only under --out: names escaped, links never foll
   const refused = await runJob(engine, await engine.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/huge'], target: { kind: 'local', path: full }, onClash: 'keep-both', archive: 'tar' }, 'test'));
   assert.equal(refused.state, 'failed');
   assert.match(refused.error ?? '', /bytes free/);
-  assert.deepEqual(await readdir(full), []);
+  assert.ok(!(await readdir(dir)).includes('full'), 'the folder it made is taken back');
+
+  // Cancel is seen while folders are still being listed (initialize), and while copying; a
+  // cancelled copy takes back what it made, the folders above --out included.
+  const vmId = engine.resolveVm('hostile').id;
+  const pointId = engine.catalog.listPoints(vmId)[0]?.id as string;
+  const listing = new AbortController();
+  const cancelledEarly = new RestoreItemsWork(async () => {
+    const browser = await PointBrowser.open(engine.repository, vmId, pointId);
+    const list = browser.list.bind(browser);
+    browser.list = async (path) => {
+      listing.abort();
+      return list(path);
+    };
+    return browser;
+  }, { paths: ['/disk0/part1/evil'], targetPath: join(dir, 'cancelled'), onClash: 'keep-both' });
+  await assert.rejects(cancelledEarly.run('initialize', stepContext(listing, [])), { code: 'cancelled' });
+  await cancelledEarly.finish();
+  const copying = new AbortController();
+  const cancelledLate = new RestoreItemsWork(() => PointBrowser.open(engine.repository, vmId, pointId), { paths: ['/disk0/part1/evil'], targetPath: join(dir, 'cancelled', 'deeper', 'out'), onClash: 'keep-both' });
+  await cancelledLate.run('initialize', stepContext(new AbortController(), []));
+  await assert.rejects(cancelledLate.run('copy-items', stepContext(copying, [])), { code: 'cancelled' });
+  await cancelledLate.finish();
+  assert.ok(!(await readdir(dir)).includes('cancelled'), 'nothing of the cancelled restores is left');
 });
