@@ -306,8 +306,8 @@ export class Engine {
 
   /** A place on this machine the operator named (a target folder, a staging or cache folder, a
    * repository), checked before any job exists and made absolute: see fs/target-check.ts. */
-  async checkLocalPath(path: string, what: string): Promise<string> {
-    return checkTargetPath(path, what, { home: this.paths.home, repositories: this.repositoryPaths() });
+  async checkLocalPath(path: string, what: string, repositories = this.repositoryPaths()): Promise<string> {
+    return checkTargetPath(path, what, { home: this.paths.home, repositories });
   }
 
   private repositoryPaths(): { name: string; path: string }[] {
@@ -734,7 +734,8 @@ export class Engine {
       },
       'restore.azure': async (request) => ({ job: await this.startRestoreAzure(request, 'console') }),
       'repos.list': async () => this.catalog.copies.sites(),
-      'repos.add': async (request) => this.copies.add({ ...request, path: await this.checkLocalPath(request.path, 'the repository folder') }, 'console'),
+      // Overlap with another repository is the copy service's to judge (a conflict, either way round).
+      'repos.add': async (request) => this.copies.add({ ...request, path: await this.checkLocalPath(request.path, 'the repository folder', []) }, 'console'),
       'repos.locate': async ({ name, region, zone }) => this.copies.locate(name, region, zone, 'console'),
       'repos.remove': async ({ name }) => {
         this.copies.remove(name, 'console');

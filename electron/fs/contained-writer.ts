@@ -6,7 +6,7 @@
 // parent whose real path is the expected one (Node has no openat). Symbolic links are made last,
 // when nothing is written any more. Folder modes and times are set at the end, deepest first.
 import { constants } from 'node:fs';
-import { lstat, lutimes, mkdir, open, realpath, rmdir, statfs, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, lutimes, mkdir, open, realpath, rmdir, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import type { FileRegion } from '../filesystems/file-system.ts';
@@ -28,12 +28,6 @@ const FOLDER_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NO
 const ZERO_SPAN = 64 * 1024;
 const ZEROS = new Uint8Array(ZERO_SPAN);
 const MAX_RENAMES = 1000;
-
-/** Free bytes for an unprivileged writer at `path`. */
-export async function freeBytes(path: string): Promise<number> {
-  const stats = await statfs(path);
-  return stats.bavail * stats.bsize;
-}
 
 export class ContainedWriter {
   readonly root: string;

@@ -106,6 +106,12 @@ async function pseudoFileSystem(real: string, existing: string, mounts: Mount[])
   return known ?? null;
 }
 
+/** Free bytes for an unprivileged writer at `path` (an existing folder). */
+export async function freeBytes(path: string): Promise<number> {
+  const stats = await statfs(path);
+  return stats.bavail * stats.bsize;
+}
+
 async function realOrResolved(path: string): Promise<string> {
   return (await realTargetPath(resolve(path)).catch(() => ({ real: resolve(path) }))).real;
 }

@@ -11,7 +11,8 @@ import { splitPath, type FileRegion, type FsEntry } from '../filesystems/file-sy
 import type { JobWork } from '../engine/job-work.ts';
 import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
 import { makeFolders } from '../fs/make-folders.ts';
-import { ContainedWriter, freeBytes, type ClashPolicy } from '../fs/contained-writer.ts';
+import { ContainedWriter, type ClashPolicy } from '../fs/contained-writer.ts';
+import { freeBytes } from '../fs/target-check.ts';
 import { PointBrowser } from './point-browser.ts';
 import { TarWriter, ZipWriter, type ArchiveKind, type ArchiveWriter } from './archive.ts';
 import { escapeGuestName } from '../filesystems/guest-names.ts';

@@ -3,11 +3,12 @@
 // component and back, listing names printed without control characters. Parsers of outside text
 // (mountinfo) are fuzzed with damaged real input.
 import assert from 'node:assert/strict';
-import { readFile, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { checkTargetPath, parseMountInfo } from '../../electron/fs/target-check.ts';
+import { makeFolders } from '../../electron/fs/make-folders.ts';
 import { escapeGuestName, unescapeGuestName } from '../../electron/filesystems/guest-names.ts';
 import { printableName } from '../../shared/format.ts';
 import { smallTmpfs, tempDir } from '../helpers/env.ts';
@@ -94,4 +95,16 @@ test('a listing line shows control characters and bidi overrides escaped, so a n
     }),
     { numRuns: 1000 },
   );
+});
+
+test('folders are made one at a time: parallel makers share parents, a failure takes back what it made', async () => {
+  const dir = await tempDir();
+  const made = await Promise.all(['a', 'b', 'c'].map((leaf) => makeFolders(join(dir, 'shared', 'parent', leaf))));
+  assert.deepEqual((await readdir(join(dir, 'shared', 'parent'))).sort(), ['a', 'b', 'c']);
+  assert.equal(made.flat().filter((path) => path === join(dir, 'shared')).length, 1, 'each folder is made by one of them');
+  await writeFile(join(dir, 'file'), 'x');
+  await assert.rejects(makeFolders(join(dir, 'file', 'x', 'y')), { code: 'bad-request', message: /not a folder/ });
+  await assert.rejects(makeFolders(join(dir, 'new-parent', 'x'.repeat(300))), { code: 'bad-request', message: /cannot be made/ });
+  assert.ok(!(await readdir(dir)).includes('new-parent'), 'the parent it made is taken back');
+  assert.deepEqual(await makeFolders(dir), [], 'an existing folder needs nothing');
 });

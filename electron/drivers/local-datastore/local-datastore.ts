@@ -2,7 +2,8 @@
 // is involved. It prepares an empty VM folder, stages files out of sight, and publishes them
 // all at once, so a failed or cancelled restore leaves the folder as it found it.
 import { makeFolders } from '../../fs/make-folders.ts';
-import { mkdir, readdir, rename, rm, rmdir, statfs } from 'node:fs/promises';
+import { freeBytes } from '../../fs/target-check.ts';
+import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../../errors.ts';
 import { syncPath } from '../../fs/durable.ts';
@@ -52,8 +53,7 @@ export class LocalVmFolder {
   }
 
   async freeBytes(): Promise<number> {
-    const stats = await statfs(this.path);
-    return stats.bavail * stats.bsize;
+    return freeBytes(this.path);
   }
 
   stagedPath(fileName: string): string {
