@@ -272,8 +272,14 @@ export class ExtFileSystem implements FileSystem {
     return out;
   }
 
+  /** The entry's own name, not the path's (which may be its escaped name, see findNamed). */
   async stat(path: string): Promise<FsEntry> {
-    return this.describe(splitPath(path).at(-1) ?? '/', await this.resolve(path));
+    const inode = await this.resolve(path);
+    const parts = splitPath(path);
+    const last = parts.at(-1);
+    if (last === undefined) return this.describe('/', inode);
+    const named = findNamed(await this.entries(await this.resolve(parts.slice(0, -1).join('/'), true)), last, false);
+    return this.describe(named?.name ?? last, inode);
   }
 
   async *read(path: string): AsyncGenerator<Uint8Array> {

@@ -4,7 +4,8 @@
 // images. Whatever the guest holds, files land only under --out, names are escaped visibly and
 // the job log says so.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { lstat, mkdir, readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -16,6 +17,8 @@ import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { makeVmFolder, openEngine, runJob, tempDir } from '../helpers/env.ts';
 
 const TIB = 2 ** 40;
+const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
+const runFile = promisify(execFile);
 const mtoolsEnv = { ...process.env, MTOOLS_SKIP_CHECK: '1' };
 
 /** Renames a directory entry in a file system image by rewriting its name bytes: the tools
@@ -106,6 +109,14 @@ test('a hostile guest restores only under --out: names escaped, links never foll
   assert.ok(listed.some((entry) => entry.name === 'a/b'));
   assert.ok(listed.some((entry) => entry.name === 'slink_same' && entry.type === 'symlink') && listed.some((entry) => entry.name === 'slink_same' && entry.type === 'dir'));
 
+  // The CLI prints each name on its own line, control characters escaped; --json keeps them raw.
+  const home = join(dir, 'home');
+  const printed = (await runFile(process.execPath, [cli, '--home', home, 'files', 'ls', 'hostile', '--point', 'latest', '/disk0/part1/evil'])).stdout;
+  assert.equal(printed.trimEnd().split('\n').length, listed.length + 1, printed);
+  assert.ok(printed.includes('x\\x0a\\x1b[31mfake\\x7fzzzz') && !printed.includes('\x1b'), printed);
+  const raw = JSON.parse((await runFile(process.execPath, [cli, '--home', home, '--json', 'files', 'ls', 'hostile', '--point', 'latest', '/disk0/part1/evil'])).stdout) as { name: string }[];
+  assert.ok(raw.some((entry) => entry.name === 'x\n\x1b[31mfake\x7fzzzz'));
+
   const before = await snapshotTree(canary);
   const out = join(dir, 'out');
   const job = await runJob(engine, await engine.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/evil', '/disk0/part1/huge', '/disk0/part2/evil'], target: { kind: 'local', path: out }, onClash: 'overwrite' }, 'test'));
@@ -130,6 +141,10 @@ test('a hostile guest restores only under --out: names escaped, links never foll
   assert.match(log, /guest name "\.\.\/\.\.\/tmp\/x_dots" .* written as "..%2F..%2Ftmp%2Fx_dots"/);
   assert.match(log, /guest name "a\/b"/);
   assert.match(log, /"slink_same" \(dir\) in \/disk0\/part1\/evil: another entry answers to "slink_same", so this one cannot be read by its path; left out/);
+
+  // A relative --out is the CLI's own folder, shown absolute; a name holding '/' is picked by its escaped name.
+  await runFile(process.execPath, [cli, '--home', home, 'files', 'get', 'hostile', '--point', 'latest', '/disk0/part1/evil/a%2Fb', '--out', 'relative-out'], { cwd: dir });
+  assert.equal(await readFile(join(dir, 'relative-out', 'a%2Fb'), 'utf8'), 'guest bytes\n');
 
   // Asked for, the special bits stay.
   const kept = join(dir, 'kept');
