@@ -47,7 +47,7 @@ import { KeyService, withoutSecrets, type KeyCredentials } from '../keys/key-ser
 import { CopyService } from '../copies/copy-service.ts';
 import { readingFrom, type PickedSource } from '../copies/source-picker.ts';
 import { checkTargetPath, realTargetPath } from '../fs/target-check.ts';
-import { escapeGuestName } from '../filesystems/guest-names.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
 
 export const ENGINE_VERSION = '0.1.0';
 const PREVIEW_BYTES = 256 * 1024;

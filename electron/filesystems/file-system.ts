@@ -2,7 +2,7 @@
 import type { Disk } from '../disks/disk.ts';
 import { checkRange } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
-import { escapeGuestName } from './guest-names.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
 /** `allocated`: the bytes a file takes on its disk, where the file system says (a sparse file's

@@ -15,7 +15,7 @@ import { ContainedWriter, type ClashPolicy } from '../fs/contained-writer.ts';
 import { freeBytes } from '../fs/target-check.ts';
 import { PointBrowser } from './point-browser.ts';
 import { TarWriter, ZipWriter, type ArchiveKind, type ArchiveWriter } from './archive.ts';
-import { escapeGuestName } from '../filesystems/guest-names.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
 
 export type { ClashPolicy } from '../fs/contained-writer.ts';
 /** `archive`: one .zip or .tar in the target folder instead of loose files. `protectedPaths`:

@@ -1,6 +1,6 @@
 // Whole VMs copied from a presented clone into local folders: each read through the disk
 // readers from the host's view of the clone and laid out as sparse monolithicFlat disks.
-import { escapeGuestName } from '../filesystems/guest-names.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
 import { join } from 'node:path';
 import type { StepContext } from '../engine/plan.ts';
 import { LifeboatError } from '../errors.ts';

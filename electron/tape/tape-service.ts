@@ -1,7 +1,7 @@
 // The engine's tape side: the library of the home, the operator prompts, and the tape jobs
 // (backup to tape, catalog a tape, restore from tape directly or through staging) with the
 // coordinator that reads each tape once for all the restores of a request.
-import { escapeGuestName } from '../filesystems/guest-names.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { Job, PullListEntry, TapeInventory, VsphereTarget, LocalTarget } from '../../shared/domain.ts';

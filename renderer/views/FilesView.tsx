@@ -4,6 +4,7 @@ import { useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import type { FileEntry } from '../../shared/domain.ts';
 import { formatBytes, printableName } from '../../shared/format.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
 import { useApi, usePoints, useVms } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
@@ -59,7 +60,7 @@ export function FilesView() {
   const rows: Row[] = [];
   const addRows = (path: string, depth: number): void => {
     for (const entry of childrenOf.get(path) ?? []) {
-      const child = `${path === '/' ? '' : path}/${entry.name}`;
+      const child = `${path === '/' ? '' : path}/${escapeGuestName(entry.name).name}`; // a name holding '/' is picked by its escaped name
       rows.push({ path: child, depth, entry });
       if (expanded.includes(child)) addRows(child, depth + 1);
     }

@@ -184,6 +184,13 @@ test('a hostile guest restores only under --out: names escaped, links never foll
   assert.match(refused.error ?? '', /bytes free/);
   assert.ok(!(await readdir(dir)).includes('full'), 'the folder it made is taken back');
 
+  // Into the parent of the engine's home: a guest folder named like the home never merges into it.
+  const homeBefore = await snapshotTree(home);
+  const beside = await runJob(engine, await engine.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/home'], target: { kind: 'local', path: dir }, onClash: 'overwrite' }, 'test'));
+  assert.equal(beside.state, 'succeeded', beside.error ?? '');
+  assert.ok((await readdir(join(dir, 'home (restored)'))).includes('operator'));
+  assert.deepEqual((await snapshotTree(home)).filter((line) => !line.includes('catalog.sqlite')), homeBefore.filter((line) => !line.includes('catalog.sqlite')), 'the home is as it was');
+
   // Cancel is seen while folders are still being listed (initialize), and while copying; a
   // cancelled copy takes back what it made, the folders above --out included.
   const vmId = engine.resolveVm('hostile').id;

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { checkTargetPath, parseMountInfo } from '../../electron/fs/target-check.ts';
 import { makeFolders } from '../../electron/fs/make-folders.ts';
-import { escapeGuestName, unescapeGuestName } from '../../electron/filesystems/guest-names.ts';
+import { escapeGuestName, unescapeGuestName } from '../../shared/guest-names.ts';
 import { printableName } from '../../shared/format.ts';
 import { smallTmpfs, tempDir } from '../helpers/env.ts';
 
