@@ -2,9 +2,10 @@
 // that bring them up to the policy, each point's copy status (checked on disk, not just in the
 // catalog), and the pick of the copy a restore reads.
 import { makeFolders } from '../fs/make-folders.ts';
+import { isWithin } from '../fs/target-check.ts';
 import { randomUUID } from 'node:crypto';
 import { access, readdir, stat } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { CopyStatus, Job, PointCopy, RepositorySite } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { JobQueue } from '../engine/job-queue.ts';
@@ -48,8 +49,7 @@ export class CopyService {
     if (catalog.copies.site(request.name)) throw new LifeboatError('conflict', `a repository named "${request.name}" already exists`);
     const path = resolve(request.path);
     for (const other of catalog.copies.sites()) {
-      const inside = relative(other.path, path);
-      if (!inside.startsWith('..') || !relative(path, other.path).startsWith('..')) throw new LifeboatError('conflict', `${path} overlaps repository ${other.name} (${other.path}); a copy needs a place of its own`);
+      if (isWithin(path, other.path) || isWithin(other.path, path)) throw new LifeboatError('conflict', `${path} overlaps repository ${other.name} (${other.path}); a copy needs a place of its own`);
     }
     await claimFolder(path);
     const repository = await Repository.openOrCreate(path, randomUUID(), primary.info.blockSize);

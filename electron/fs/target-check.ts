@@ -3,7 +3,7 @@
 // its existing part resolved, never on a pseudo file system (/proc, /sys, /dev: writing there
 // hangs or does harm), never inside the engine's home or a repository.
 import { lstat, readFile, realpath, statfs } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 
 export type Mount = { mountPoint: string; fsType: string };
@@ -46,7 +46,7 @@ export function parseMountInfo(text: string): Mount[] {
 /** `path` is `base` or inside it (both absolute and normalised). */
 export function isWithin(path: string, base: string): boolean {
   const inside = relative(base, path);
-  return inside === '' || (!inside.startsWith('..') && !isAbsolute(inside));
+  return inside === '' || (inside !== '..' && !inside.startsWith(`..${sep}`) && !isAbsolute(inside)); // "..name" is inside
 }
 
 /** The path with the symlinks of its existing part resolved; the part still missing is joined

@@ -214,3 +214,44 @@ test('a hostile guest restores only under --out: names escaped, links never foll
   await cancelledLate.finish();
   assert.ok(!(await readdir(dir)).includes('cancelled'), 'nothing of the cancelled restores is left');
 });
+
+test('NTFS names Linux tools write but paths cannot hold ("..", "a/b", control characters) are picked and restored escaped', async () => {
+  const dir = await tempDir();
+  const image = join(dir, 'ntfs.img');
+  const volumeBytes = 16 * 1024 * 1024;
+  await writeFile(image, Buffer.alloc(volumeBytes));
+  execFileSync('mkntfs', ['-q', '-F', '-f', '-L', 'HOSTILE', image], { stdio: 'ignore' });
+  const data = join(dir, 'data.txt');
+  await writeFile(data, 'ntfs bytes\n');
+  // ntfs-3g writes POSIX-namespace names: '\', ':' and control characters; '/' and '..' need a patch of the name in the MFT record and the folder index.
+  for (const name of ['back\\slash:colon', 'nl\nesc\x1bx', 'PLACEHOLDERNTFS', 'PH']) execFileSync('ntfscp', ['-q', image, data, name], { stdio: 'ignore' });
+  for (const [placeholder, name] of [['PLACEHOLDERNTFS', '../../etc/ntfs1'], ['PH', '..']]) {
+    const bytes = await readFile(image);
+    const from = Buffer.from(placeholder as string, 'utf16le');
+    let patched = 0;
+    for (let at = bytes.indexOf(from); at >= 0; at = bytes.indexOf(from, at + 1), patched++) Buffer.from(name as string, 'utf16le').copy(bytes, at);
+    assert.ok(patched >= 2, `${placeholder}: the MFT record and the index entry`);
+    await writeFile(image, bytes);
+  }
+  const mbr = Buffer.alloc(512);
+  mbr[446 + 4] = 0x07;
+  mbr.writeUInt32LE(2048, 446 + 8);
+  mbr.writeUInt32LE(volumeBytes / 512, 446 + 12);
+  mbr.writeUInt16LE(0xaa55, 510);
+  const raw = join(dir, 'disk.raw');
+  await writeFile(raw, Buffer.concat([mbr, Buffer.alloc(1024 * 1024 - 512), await readFile(image), Buffer.alloc(1024 * 1024)]));
+  const source = join(dir, 'source');
+  await mkdir(source);
+  await makeVmFolder(source, 'ntfsvm', raw, 'monolithicSparse');
+  const engine = await openEngine(join(dir, 'home'));
+  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  const names = ((await dispatch(engine, 'files.list', { vm: 'ntfsvm', point: 'latest', path: '/disk0/part1' })) as { name: string }[]).map((entry) => entry.name).sort();
+  assert.deepEqual(names, ['..', '../../etc/ntfs1', 'back\\slash:colon', 'nl\nesc\x1bx'].sort());
+  const out = join(dir, 'out');
+  const picked = ['/disk0/part1/back\\slash:colon', '/disk0/part1/nl%0Aesc%1Bx', '/disk0/part1/..%2F..%2Fetc%2Fntfs1', '/disk0/part1/%2E%2E'];
+  const job = await runJob(engine, await engine.startItemRestore({ vm: 'ntfsvm', point: 'latest', paths: picked, target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
+  assert.equal(job.state, 'succeeded', job.error ?? '');
+  assert.deepEqual((await readdir(out)).sort(), ['%2E%2E', '..%2F..%2Fetc%2Fntfs1', 'back\\slash:colon', 'nl%0Aesc%1Bx'].sort());
+  for (const name of await readdir(out)) assert.equal(await readFile(join(out, name), 'utf8'), 'ntfs bytes\n', name);
+  assert.deepEqual((await readdir(dir)).sort(), ['data.txt', 'disk.raw', 'home', 'ntfs.img', 'out', 'source']);
+});

@@ -7,7 +7,7 @@ import { readdir, readFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { checkTargetPath, parseMountInfo } from '../../electron/fs/target-check.ts';
+import { checkTargetPath, isWithin, parseMountInfo } from '../../electron/fs/target-check.ts';
 import { makeFolders } from '../../electron/fs/make-folders.ts';
 import { escapeGuestName, unescapeGuestName } from '../../shared/guest-names.ts';
 import { printableName } from '../../shared/format.ts';
@@ -107,4 +107,13 @@ test('folders are made one at a time: parallel makers share parents, a failure t
   await assert.rejects(makeFolders(join(dir, 'new-parent', 'x'.repeat(300))), { code: 'bad-request', message: /cannot be made/ });
   assert.ok(!(await readdir(dir)).includes('new-parent'), 'the parent it made is taken back');
   assert.deepEqual(await makeFolders(dir), [], 'an existing folder needs nothing');
+});
+
+test('inside means inside: "..name" is a name, ".." and a sibling are outside', () => {
+  assert.ok(isWithin('/out/..%2Fetc', '/out'));
+  assert.ok(isWithin('/out/..hidden/x', '/out'));
+  assert.ok(isWithin('/out', '/out'));
+  assert.ok(!isWithin('/out/../etc', '/out'));
+  assert.ok(!isWithin('/outside', '/out'));
+  assert.ok(!isWithin('/', '/out'));
 });
