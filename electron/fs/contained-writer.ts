@@ -29,6 +29,8 @@ const ZERO_SPAN = 64 * 1024;
 const ZEROS = new Uint8Array(ZERO_SPAN);
 const MAX_RENAMES = 1000;
 
+const swapped = (path: string): LifeboatError => new LifeboatError('conflict', `${path}: a folder above it was swapped for a link while the restore ran; the restore stops`);
+
 export class ContainedWriter {
   readonly root: string;
   private readonly options: ContainedWriterOptions;
@@ -37,7 +39,7 @@ export class ContainedWriter {
   private readonly folders: { path: string; mode: number; mtime: Date | null }[] = [];
   private readonly links: { path: string; target: string; mtime: Date | null }[] = [];
   /** What this writer made, in order: taken back when the restore fails or is cancelled. */
-  private readonly made: string[] = [];
+  private readonly made: { path: string; ino: number; dev: number }[] = [];
 
   private constructor(root: string, options: ContainedWriterOptions) {
     this.root = root;
@@ -55,7 +57,7 @@ export class ContainedWriter {
     const real = await realpath(root);
     if (real !== root) throw new LifeboatError('bad-request', `${root} is reached through a symbolic link (${real}); name the real folder`);
     const writer = new ContainedWriter(root, options);
-    if (made) writer.made.push(root);
+    if (made) writer.made.push({ path: root, ino: found.ino, dev: found.dev });
     return writer;
   }
 
@@ -111,24 +113,36 @@ export class ContainedWriter {
     throw new LifeboatError('conflict', `${base}: too many earlier copies`);
   }
 
-  /** After an open: the path still names the opened object, under the parent expected. */
-  private async verify(handle: FileHandle, path: string): Promise<void> {
-    const [opened, named, parent] = await Promise.all([handle.stat(), lstat(path), realpath(dirname(path))]);
-    if (opened.ino !== named.ino || opened.dev !== named.dev || parent !== dirname(path)) {
-      throw new LifeboatError('conflict', `${path} changed while it was written (a folder above it was swapped for a link); the restore stops`);
-    }
+  private async madeNow(handle: FileHandle, path: string): Promise<void> {
+    const made = await handle.stat();
+    this.made.push({ path, ino: made.ino, dev: made.dev });
+  }
+
+  /** Before making anything: its parent is still the real folder it was placed as. */
+  private async checkParent(path: string): Promise<void> {
+    if ((await realpath(dirname(path))) !== dirname(path)) throw swapped(path);
+  }
+
+  /** After an open: the path still names the opened object, under the parent expected. If not,
+   * what was just made (`ours`: created here, O_EXCL or a fresh mkdir) is taken back wherever
+   * the swapped link led, and the restore stops. */
+  private async verify(handle: FileHandle, path: string, ours: boolean): Promise<void> {
+    const [opened, named, parent] = await Promise.all([handle.stat(), lstat(path).catch(() => null), realpath(dirname(path)).catch(() => null)]);
+    if (named && opened.ino === named.ino && opened.dev === named.dev && parent === dirname(path)) return;
+    if (ours && named && opened.ino === named.ino && opened.dev === named.dev) await (opened.isDirectory() ? rmdir(path) : unlink(path)).catch(() => undefined);
+    throw swapped(path);
   }
 
   async directory(path: string, mtime: Date | null, mode: number | null): Promise<void> {
-    try {
-      await mkdir(path, 0o700);
-      this.made.push(path);
-    } catch (error) {
-      if (!isErrnoCode(error, 'EEXIST')) throw error; // an existing folder merged under overwrite
-    }
+    await this.checkParent(path);
+    const ours = await mkdir(path, 0o700).then(() => true, (error: unknown) => {
+      if (!isErrnoCode(error, 'EEXIST')) throw error;
+      return false; // an existing folder merged under overwrite
+    });
     const handle = await open(path, FOLDER_FLAGS);
     try {
-      await this.verify(handle, path);
+      await this.verify(handle, path, ours);
+      if (ours) await this.madeNow(handle, path);
       await handle.chmod(0o700 | this.mode(mode, 0o755)); // writable until the end, when its own mode is set
     } finally {
       await handle.close();
@@ -139,10 +153,11 @@ export class ContainedWriter {
   /** Bytes written where they are not zero; holes and zero runs are left unwritten, and the
    * file is cut to its size, so a sparse file stays sparse. */
   async file(path: string, size: number, mtime: Date | null, mode: number | null, regions: AsyncIterable<FileRegion>): Promise<void> {
+    await this.checkParent(path);
     const handle = await open(path, FILE_FLAGS, 0o600);
-    this.made.push(path);
     try {
-      await this.verify(handle, path);
+      await this.verify(handle, path, true);
+      await this.madeNow(handle, path);
       let position = 0;
       for await (const region of regions) {
         if (!(region instanceof Uint8Array)) {
@@ -172,10 +187,10 @@ export class ContainedWriter {
   /** Removes what this writer made, deepest first; folders it merged into stay, and a file an
    * overwrite replaced is not brought back. */
   async discard(): Promise<void> {
-    for (const path of this.made.reverse()) {
+    for (const { path, ino, dev } of this.made.reverse()) {
       const found = await lstat(path).catch(() => null);
       const parentIsReal = await realpath(dirname(path)).then((real) => real === dirname(path), () => false);
-      if (!found || !parentIsReal) continue; // never remove through a folder swapped for a link
+      if (!found || found.ino !== ino || found.dev !== dev || !parentIsReal) continue; // only what it made, never through a folder swapped for a link
       if (found.isDirectory()) await rmdir(path).catch(() => undefined);
       else await unlink(path).catch(() => undefined);
     }
@@ -184,14 +199,16 @@ export class ContainedWriter {
 
   async close(): Promise<void> {
     for (const link of this.links) {
+      await this.checkParent(link.path);
       await symlink(link.target, link.path);
-      this.made.push(link.path);
+      const made = await lstat(link.path);
+      this.made.push({ path: link.path, ino: made.ino, dev: made.dev });
       if (link.mtime) await lutimes(link.path, link.mtime, link.mtime);
     }
     for (const folder of this.folders.reverse()) {
       const handle = await open(folder.path, FOLDER_FLAGS);
       try {
-        await this.verify(handle, folder.path);
+        await this.verify(handle, folder.path, false);
         await handle.chmod(folder.mode);
         if (folder.mtime) await handle.utimes(folder.mtime, folder.mtime);
       } finally {
