@@ -1,7 +1,9 @@
 // The home folder holds one engine's catalog, repositories and driver state.
-import { mkdir } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { makeFolders } from './fs/make-folders.ts';
+import { checkOnDisk } from './fs/target-check.ts';
 
 export type HomePaths = { home: string; catalog: string; repositories: string; socket: string; lab: string; staging: string; secrets: string };
 
@@ -25,7 +27,10 @@ export function homePaths(home: string): HomePaths {
   };
 }
 
+/** The home made if missing (0700), never on a pseudo file system: Node's recursive mkdir
+ * never returns under /proc, and the engine would hang before it starts. */
 export async function prepareHome(home: string): Promise<HomePaths> {
-  await mkdir(home, { recursive: true, mode: 0o700 });
+  await checkOnDisk(home, 'the home');
+  if ((await makeFolders(resolve(home))).includes(resolve(home))) await chmod(home, 0o700);
   return homePaths(home);
 }

@@ -116,16 +116,23 @@ async function realOrResolved(path: string): Promise<string> {
   return (await realTargetPath(resolve(path)).catch(() => ({ real: resolve(path) }))).real;
 }
 
-/** Checks a place the operator named for `what` ("the restore target", "--out") and returns it
- * absolute. Refused: a NUL in it, a file where a folder is needed on the way, a pseudo file
- * system, and the engine's home or a repository or anything inside them. */
-export async function checkTargetPath(path: string, what: string, rules: TargetRules): Promise<string> {
+/** A place made absolute, with its real path: refused when it holds a NUL or lies on a pseudo
+ * file system. The engine's home passes this too before it is made. */
+export async function checkOnDisk(path: string, what: string, mounts: () => Promise<Mount[]> = systemMounts): Promise<{ absolute: string; real: string; shown: string }> {
   if (path.includes('\0')) throw new LifeboatError('bad-request', `${what} holds a NUL character`);
   const absolute = resolve(path);
   const shown = absolute === path ? absolute : `${absolute} (given as ${path})`;
   const { real, existing } = await realTargetPath(absolute);
-  const pseudo = await pseudoFileSystem(real, existing, await (rules.mounts ?? systemMounts)());
+  const pseudo = await pseudoFileSystem(real, existing, await mounts());
   if (pseudo) throw new LifeboatError('bad-request', `${what} ${shown} is on ${pseudo}, a pseudo file system of the kernel; pick a folder on a disk`);
+  return { absolute, real, shown };
+}
+
+/** Checks a place the operator named for `what` ("the restore target", "--out") and returns it
+ * absolute. Refused: a NUL in it, a file where a folder is needed on the way, a pseudo file
+ * system, and the engine's home or a repository or anything inside them. */
+export async function checkTargetPath(path: string, what: string, rules: TargetRules): Promise<string> {
+  const { absolute, real, shown } = await checkOnDisk(path, what, rules.mounts);
   const home = await realOrResolved(rules.home);
   if (isWithin(real, home)) throw new LifeboatError('bad-request', `${what} ${shown} is inside the engine's home ${home}; pick a folder outside it`);
   for (const repository of rules.repositories) {

@@ -40,7 +40,6 @@ type Item = { source: string; entry: FsEntry; parent: string | null };
 
 const MAX_ITEMS = 100_000;
 
-
 /** Holes as zeros, for writers that need every byte (archives). */
 async function* asBytes(regions: AsyncIterable<FileRegion>): AsyncGenerator<Uint8Array> {
   for await (const region of regions) {

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Engine } from '../../electron/engine/engine.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { openEngine, tempDir } from '../helpers/env.ts';
 
@@ -37,4 +38,10 @@ test('a local target under /proc, /sys or /dev, or inside the home, is refused b
   assert.deepEqual(engine.catalog.listJobs(), [], 'no job was made');
   assert.deepEqual((await readdir(home)).sort(), homeBefore, 'nothing was made in the home');
   assert.deepEqual((await readdir(dir)).sort(), ['home'], 'nothing was made beside it');
+});
+
+test('an engine home on a pseudo file system is refused at once (Node\'s recursive mkdir never returned under /proc)', async () => {
+  for (const home of ['/proc/lifeboat-home', '/sys/fs/cgroup/lifeboat-home', '/dev/lifeboat-home']) {
+    await assert.rejects(Engine.open({ home, workerThreads: 1 }), { code: 'bad-request', message: /pseudo file system/ }, home);
+  }
 });
