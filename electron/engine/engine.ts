@@ -46,7 +46,7 @@ import { QuickMigrationWork, quickMigrationSteps } from '../instant/quick-migrat
 import { KeyService, withoutSecrets, type KeyCredentials } from '../keys/key-service.ts';
 import { CopyService } from '../copies/copy-service.ts';
 import { readingFrom, type PickedSource } from '../copies/source-picker.ts';
-import { checkTargetPath, realTargetPath } from '../fs/target-check.ts';
+import { checkOnDisk, checkTargetPath, realTargetPath } from '../fs/target-check.ts';
 import { escapeGuestName } from '../../shared/guest-names.ts';
 
 export const ENGINE_VERSION = '0.1.0';
@@ -715,7 +715,8 @@ export class Engine {
       'instant.list': async () => this.instant.list(),
       'instant.migrate': async (request) => ({ job: this.instant.migrate(request, request.operator ?? 'console') }),
       'instant.stop': async ({ sessionId, operator }) => ({ job: this.instant.stop(sessionId, operator ?? 'console') }),
-      'arrays.create': async (request) => this.snapshots.create(request, 'console'),
+      // An array's folder may be in the home (its default is); it must be on a disk all the same.
+      'arrays.create': async (request) => this.snapshots.create(request.path === undefined ? request : { ...request, path: (await checkOnDisk(request.path, 'the array folder')).absolute }, 'console'),
       'arrays.list': async () => this.snapshots.list(),
       'arrays.show': async ({ name }) => this.snapshots.view(this.snapshots.array(name)),
       'arrays.snapshot': async ({ volume }) => this.snapshots.snapshot(volume, 'console'),

@@ -28,6 +28,7 @@ test('a local target under /proc, /sys or /dev, or inside the home, is refused b
       ['rehearsal.start', { vms: ['any'], point: 'latest', target }],
       ['instant.start', { vm: 'any', point: 'latest', host: 'esx', redirectTo: path }],
       ['repos.add', { name: 'copy', path, region: 'r', zone: 'z' }],
+      ...(path.startsWith(home) ? [] : [['arrays.create', { name: 'array', path }] as [string, Record<string, unknown>]]), // an array may live in the home
     ];
   };
   for (const [path, why] of [['/proc/lifeboat-target', /pseudo file system/], ['/sys/fs/cgroup/lifeboat', /pseudo file system/], ['/dev/lifeboat', /pseudo file system/], [join(home, 'restored'), /inside the engine's home/], [join(home, 'repositories', 'default', 'x'), /inside the engine's home/]] as const) {
