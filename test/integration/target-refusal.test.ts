@@ -2,13 +2,17 @@
 // system (a restore under /proc used to hang the engine at 100% CPU), the engine's home and its
 // repositories are refused with one clear error, and no job, folder or catalog row is left.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Engine } from '../../electron/engine/engine.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { openEngine, tempDir } from '../helpers/env.ts';
+
+const runFile = promisify(execFile);
 
 test('a local target under /proc, /sys or /dev, or inside the home, is refused before any job, for every request that takes one', async () => {
   const dir = await tempDir();
@@ -45,4 +49,14 @@ test('an engine home on a pseudo file system is refused at once (Node\'s recursi
   for (const home of ['/proc/lifeboat-home', '/sys/fs/cgroup/lifeboat-home', '/dev/lifeboat-home']) {
     await assert.rejects(Engine.open({ home, workerThreads: 1 }), { code: 'bad-request', message: /pseudo file system/ }, home);
   }
+});
+
+test('the files the CLI writes itself (--out) are checked the same way', async () => {
+  const dir = await tempDir();
+  const home = join(dir, 'home');
+  const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
+  const lifeboat = (...args: string[]) => runFile(process.execPath, [cli, '--home', home, ...args], { cwd: dir, env: { ...process.env, KEY_PASSWORD: 'correct horse battery' } }).then(() => 'exit 0', (error: { stderr: string }) => error.stderr);
+  assert.match(await lifeboat('rehearsals', 'report', randomUUID(), '--out', '/proc/lifeboat-report.html'), /--out \/proc\/lifeboat-report\.html is on proc .* pseudo file system/);
+  assert.match(await lifeboat('keys', 'export', randomUUID(), '--password-env', 'KEY_PASSWORD', '--out', join(home, 'recovery.txt')), /inside the engine's home/);
+  assert.match(await lifeboat('rehearsals', 'report', randomUUID(), '--out', 'relative-report.html'), /no rehearsal/, 'a fair --out gets as far as the engine');
 });
