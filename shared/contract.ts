@@ -110,6 +110,7 @@ export const requestChannels = {
         target: LocalTarget.strict(),
         onClash: z.enum(['overwrite', 'keep-both', 'skip']).default('keep-both'),
         archive: z.enum(['zip', 'tar']).optional(),
+        keepSpecialBits: z.boolean().optional(),
         ...SourceChoice,
       })
       .strict(),
@@ -320,6 +321,7 @@ export const requestChannels = {
         target: LocalTarget.strict(),
         onClash: z.enum(['overwrite', 'keep-both', 'skip']).default('keep-both'),
         archive: z.enum(['zip', 'tar']).optional(),
+        keepSpecialBits: z.boolean().optional(),
         host: z.string().min(1).max(200).optional(),
       })
       .strict(),

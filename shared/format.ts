@@ -28,8 +28,19 @@ export function describeIndexGaps(point: { vmName: string; sequence: number; unr
   const unreadable = point.gaps.filter((gap) => gap.kind === 'unreadable');
   if (point.unreadable > 0) {
     const more = point.unreadable > unreadable.length ? `; and ${point.unreadable - unreadable.length} more` : '';
-    lines.push(`${point.unreadable} ${point.unreadable === 1 ? 'entry' : 'entries'} of VM ${point.vmName} point ${point.sequence} could not be read: ${unreadable.map((gap) => `${gap.path} (${gap.reason})`).join('; ')}${more}`);
+    lines.push(`${point.unreadable} ${point.unreadable === 1 ? 'entry' : 'entries'} of VM ${point.vmName} point ${point.sequence} could not be read: ${unreadable.map((gap) => `${printableName(gap.path)} (${gap.reason})`).join('; ')}${more}`);
   }
-  for (const gap of point.gaps.filter((candidate) => candidate.kind === 'stale')) lines.push(`VM ${point.vmName} point ${point.sequence} ${gap.path}: ${gap.reason}`);
+  for (const gap of point.gaps.filter((candidate) => candidate.kind === 'stale')) lines.push(`VM ${point.vmName} point ${point.sequence} ${printableName(gap.path)}: ${gap.reason}`);
   return lines;
+}
+
+/** A name as one line of a listing: control characters (C0, DEL, C1) and bidirectional overrides
+ * shown as \xHH or \uHHHH, and '\' as '\\', so a file name cannot forge or reorder lines. JSON
+ * output keeps the raw name. */
+export function printableName(name: string): string {
+  return name.replace(/[\\\x00-\x1f\x7f\u0080-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, (character) => {
+    if (character === '\\') return '\\\\';
+    const code = character.codePointAt(0) as number;
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }

@@ -4,7 +4,9 @@ import type { LifeboatApi } from '../../shared/contract.ts';
 import type { Job } from '../../shared/domain.ts';
 import { finishedJobStates } from '../../shared/domain.ts';
 import { formatBytes } from '../../shared/format.ts';
+import { resolve } from 'node:path';
 import { LifeboatError } from '../errors.ts';
+import { checkTargetPath } from '../fs/target-check.ts';
 
 export type Output = { json: boolean; print(human: string, data: unknown): void };
 
@@ -16,7 +18,14 @@ export class UsageError extends LifeboatError {
 
 export function localPath(argument: string | undefined, what: string): string {
   if (!argument || !argument.startsWith('local:') || argument.length <= 'local:'.length) throw new UsageError(`${what} must be local:<folder>`);
-  return argument.slice('local:'.length);
+  return resolve(argument.slice('local:'.length)); // the operator's folder, not the engine's
+}
+
+/** A file the CLI writes itself (`--out FILE`), checked as every target is (no pseudo file
+ * system, nothing inside the home or a repository) and made absolute. */
+export async function checkedOutFile(api: LifeboatApi, home: string, path: string): Promise<string> {
+  const sites = await api.invoke('repos.list', {});
+  return checkTargetPath(path, '--out', { home, repositories: sites.map((site) => ({ name: site.name, path: site.path })) });
 }
 
 export function positiveInt(value: string | undefined, fallback: number, name: string): number {

@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { LifeboatApi } from '../../shared/contract.ts';
 import type { PointCopy } from '../../shared/domain.ts';
 import { table } from '../../shared/format.ts';
-import { runJobCommand, UsageError, type Output } from './cli-output.ts';
+import { checkedOutFile, runJobCommand, UsageError, type Output } from './cli-output.ts';
 import { isErrnoCode } from '../errors.ts';
 
 export type CopyFlags = {
@@ -84,7 +84,7 @@ export async function copiesCommand(api: LifeboatApi, rest: string[], values: Co
   return 0;
 }
 
-export async function keysCommand(api: LifeboatApi, rest: string[], values: CopyFlags, out: Output): Promise<number> {
+export async function keysCommand(api: LifeboatApi, rest: string[], values: CopyFlags, out: Output, home: string): Promise<number> {
   const [action, keyId] = rest;
   if (action === undefined) {
     const keys = await api.invoke('keys.list', {});
@@ -96,8 +96,9 @@ export async function keysCommand(api: LifeboatApi, rest: string[], values: Copy
   switch (action) {
     case 'export': {
       if (!password || !values.out) throw new UsageError('keys export takes: <key> --password-env VAR --out FILE');
+      const file = await checkedOutFile(api, home, values.out);
       const { text } = await api.invoke('keys.recovery', { keyId, password });
-      await writeFile(values.out, text, { mode: 0o600, flag: 'wx' }).catch((error: unknown) => {
+      await writeFile(file, text, { mode: 0o600, flag: 'wx' }).catch((error: unknown) => {
         throw new UsageError(isErrnoCode(error, 'EEXIST') ? `${values.out} exists already; a recovery key is never written over a file` : `${values.out} cannot be written: ${(error as Error).message}`);
       });
       out.print(`recovery key written to ${values.out}: keep it offline; with it the chain restores without the password`, { path: values.out });

@@ -6,9 +6,9 @@ import { homedir } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { LifeboatApi, RequestOf } from '../../shared/contract.ts';
-import { describeIndexGaps, formatBytes, table } from '../../shared/format.ts';
+import { describeIndexGaps, formatBytes, printableName, table } from '../../shared/format.ts';
 import type { PointHealth } from '../../shared/domain.ts';
 import { Engine } from '../engine/engine.ts';
 import { toWireError } from '../errors.ts';
@@ -17,7 +17,7 @@ import { keySourceFromProcess } from '../secrets/key-source.ts';
 import { createLab } from '../lab/create-lab.ts';
 import { connect, drainThenClose } from './connect.ts';
 import { DEFAULT_SESSION_LIMITS } from '../rpc/session-store.ts';
-import { describeJob, durationMs, localPath, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
+import { checkedOutFile, describeJob, durationMs, localPath, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
 import { promptsCommand, restoreTapeCommand, tapeCommand } from './tape-commands.ts';
 import { serve } from './serve.ts';
 import { sessionsCommand } from './sessions-command.ts';
@@ -63,7 +63,7 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--secrets-key-file PATH | 
   verify <vm> [--point P] [--password-env VAR | --recovery-key FILE]
                                                      check each point's metadata and every block hash (or one point's)
   files ls <vm> --point P [/diskN/partM/path]        browse inside a restore point
-  files get <vm> --point P <path>... --out DIR [--on-clash keep-both|overwrite|skip] [--archive zip|tar]
+  files get <vm> --point P <path>... --out DIR [--on-clash keep-both|overwrite|skip] [--archive zip|tar] [--keep-special-bits]
   files index <vm> --point P                         index a point's files (done after every backup)
   files search <pattern> [--vm V]                    which VMs and points hold a file of that name
   audit [verify]                                     the audit log; verify recomputes its hash chain and checks
@@ -229,7 +229,7 @@ export async function main(argv: string[]): Promise<number> {
       url: { type: 'string' }, user: { type: 'string' }, 'password-env': { type: 'string' }, insecure: { type: 'boolean', default: false },
       operator: { type: 'string' }, role: { type: 'string' }, starttls: { type: 'boolean', default: false }, 'bind-dn-template': { type: 'string' },
       'group-base': { type: 'string' }, 'role-map': { type: 'string' }, 'ca-file': { type: 'string' },
-      out: { type: 'string' }, 'on-clash': { type: 'string' }, archive: { type: 'string' },
+      out: { type: 'string' }, 'on-clash': { type: 'string' }, archive: { type: 'string' }, 'keep-special-bits': { type: 'boolean', default: false },
       original: { type: 'boolean', default: false }, yes: { type: 'boolean', default: false },
       transports: { type: 'string' }, vm: { type: 'string' }, 'datastore-path': { type: 'string', multiple: true }, 'max-tasks': { type: 'string' },
       datastore: { type: 'string' }, 'host-system': { type: 'string' }, network: { type: 'string' }, 'disk-format': { type: 'string' }, transport: { type: 'string' },
@@ -255,6 +255,11 @@ export async function main(argv: string[]): Promise<number> {
   if (values.operator !== undefined) throw new UsageError('--operator no longer says who you are: sign in with `lifeboat login --user NAME` (the audit log and the four-eyes rule use the signed-in account)');
   const home = resolveHome(values.home);
   const secretsKey = keySourceFromProcess({ keyFile: values['secrets-key-file'], passphraseEnv: values['secrets-passphrase-env'] }, homedir(), existsSync).source;
+  // Paths are the operator's, relative to where the command runs, not to where the engine runs.
+  for (const option of ['out', 'redirect-to', 'staging', 'path', 'image'] as const) {
+    const given = values[option];
+    if (given !== undefined) values[option] = resolve(given);
+  }
 
   if (command === 'serve') {
     const rendererDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'renderer');
@@ -402,7 +407,7 @@ export async function main(argv: string[]): Promise<number> {
         if (action === 'search') {
           if (!vm) throw new UsageError('files search takes a pattern');
           const found = await api.invoke('files.search', { pattern: vm, ...(values.vm ? { vm: values.vm } : {}) });
-          const hits = found.hits.length === 0 ? 'no file of that name in the index' : found.hits.map((hit) => `${hit.vmName} ${hit.path}\n${hit.versions.map((version) => `    point ${version.sequence}: ${formatBytes(version.size)}${version.mtime ? `, modified ${new Date(version.mtime * 1000).toISOString()}` : ''}`).join('\n')}`).join('\n');
+          const hits = found.hits.length === 0 ? 'no file of that name in the index' : found.hits.map((hit) => `${printableName(hit.vmName)} ${printableName(hit.path)}\n${hit.versions.map((version) => `    point ${version.sequence}: ${formatBytes(version.size)}${version.mtime ? `, modified ${new Date(version.mtime * 1000).toISOString()}` : ''}`).join('\n')}`).join('\n');
           out.print([hits, ...found.gaps.flatMap(describeIndexGaps).map((line) => `note: ${line}`)].join('\n'), found);
           return 0;
         }
@@ -412,7 +417,7 @@ export async function main(argv: string[]): Promise<number> {
         if (action === 'get' && values['from-snapshot']) {
           if (paths.length === 0 || !values.out) throw new UsageError('files get needs paths and --out DIR');
           const { job } = await api.invoke('files.restoreFromSnapshot', {
-            vm, snapshot: values['from-snapshot'], paths, target: { kind: 'local', path: values.out }, onClash,
+            vm, snapshot: values['from-snapshot'], paths, target: { kind: 'local', path: values.out }, onClash, keepSpecialBits: values['keep-special-bits'],
             ...(archive ? { archive } : {}), ...(values['present-to'] ? { host: values['present-to'] } : {}),
           });
           return await runJobCommand(api, job, values.detach, out);
@@ -425,13 +430,14 @@ export async function main(argv: string[]): Promise<number> {
         if (action === 'ls') {
           const path = paths[0] ?? '/';
           const entries = await api.invoke('files.list', { vm, point: values.point, path });
-          const rows = table([['TYPE', 'SIZE', 'MODIFIED', 'NAME'], ...entries.map((entry) => [entry.type, entry.type === 'file' ? formatBytes(entry.size) : '', entry.mtime ?? '', entry.problem !== undefined ? `${entry.name} (could not be read: ${entry.problem})` : entry.target ? `${entry.name} -> ${entry.target}` : entry.name])]);
-          const notes = [...entries.flatMap((entry) => (entry.notes ?? []).map((note) => `${entry.name}: ${note}`)), ...(await volumeNotes(api, vm, values.point, path))];
+          // Names are the guest's: control characters are shown escaped (--json keeps them raw).
+          const rows = table([['TYPE', 'SIZE', 'MODIFIED', 'NAME'], ...entries.map((entry) => [entry.type, entry.type === 'file' ? formatBytes(entry.size) : '', entry.mtime ?? '', entry.problem !== undefined ? `${printableName(entry.name)} (could not be read: ${entry.problem})` : entry.target ? `${printableName(entry.name)} -> ${printableName(entry.target)}` : printableName(entry.name)])]);
+          const notes = [...entries.flatMap((entry) => (entry.notes ?? []).map((note) => `${printableName(entry.name)}: ${note}`)), ...(await volumeNotes(api, vm, values.point, path))];
           out.print([rows, ...notes.map((note) => `note: ${note}`)].join('\n'), entries);
           return 0;
         }
         if (paths.length === 0 || !values.out) throw new UsageError('files get needs paths and --out DIR');
-        const { job } = await api.invoke('files.restore', { vm, point: values.point, paths, target: { kind: 'local', path: values.out }, onClash, ...(archive ? { archive } : {}), ...(await sourceChoice(values)) });
+        const { job } = await api.invoke('files.restore', { vm, point: values.point, paths, target: { kind: 'local', path: values.out }, onClash, keepSpecialBits: values['keep-special-bits'], ...(archive ? { archive } : {}), ...(await sourceChoice(values)) });
         return await runJobCommand(api, job, values.detach, out);
       }
       case 'verify': {
@@ -474,9 +480,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'rehearsals': {
         if (rest[0] === 'report') {
           if (!rest[1] || !values.out) throw new UsageError('rehearsals report takes: <job-id> --out FILE');
+          const file = await checkedOutFile(api, home, values.out);
           const { html } = await api.invoke('rehearsal.report', { jobId: rest[1] });
-          await writeFile(values.out, html);
-          out.print(`report written to ${values.out}`, { path: values.out });
+          await writeFile(file, html);
+          out.print(`report written to ${file}`, { path: file });
           return 0;
         }
         const rehearsals = (await api.invoke('jobs.list', {})).filter((job) => job.kind === 'rehearsal');
@@ -519,7 +526,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'copies':
         return await copiesCommand(api, rest, values, out);
       case 'keys':
-        return await keysCommand(api, rest, values, out);
+        return await keysCommand(api, rest, values, out, home);
       case 'sessions':
         return await sessionsCommand(api, rest, values.all, out);
       default:

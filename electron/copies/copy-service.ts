@@ -1,9 +1,11 @@
 // Copies and regions for the engine: copy repositories placed in a region and zone, copy jobs
 // that bring them up to the policy, each point's copy status (checked on disk, not just in the
 // catalog), and the pick of the copy a restore reads.
+import { makeFolders } from '../fs/make-folders.ts';
+import { isWithin } from '../fs/target-check.ts';
 import { randomUUID } from 'node:crypto';
-import { access, mkdir, readdir, rmdir, stat } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { access, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { CopyStatus, Job, PointCopy, RepositorySite } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { JobQueue } from '../engine/job-queue.ts';
@@ -50,8 +52,7 @@ export class CopyService {
     if (catalog.copies.site(request.name)) throw new LifeboatError('conflict', `a repository named "${request.name}" already exists`);
     const path = resolve(request.path);
     for (const other of catalog.copies.sites()) {
-      const inside = relative(other.path, path);
-      if (!inside.startsWith('..') || !relative(path, other.path).startsWith('..')) throw new LifeboatError('conflict', `${path} overlaps repository ${other.name} (${other.path}); a copy needs a place of its own`);
+      if (isWithin(path, other.path) || isWithin(other.path, path)) throw new LifeboatError('conflict', `${path} overlaps repository ${other.name} (${other.path}); a copy needs a place of its own`);
     }
     await claimFolder(path);
     const repository = await Repository.openOrCreate(path, randomUUID(), primary.info.blockSize);
@@ -158,20 +159,5 @@ async function claimFolder(path: string): Promise<void> {
     if (names.length > 0 && !names.includes('repository.json')) throw new LifeboatError('conflict', `${path} is not empty and holds no Lifeboat repository; give an empty folder or an existing repository`);
     return;
   }
-  const missing: string[] = [];
-  let existing = path;
-  while (!(await stat(existing).catch(() => null))) {
-    missing.unshift(existing);
-    existing = dirname(existing);
-  }
-  const made: string[] = [];
-  try {
-    for (const folder of missing) {
-      await mkdir(folder);
-      made.unshift(folder);
-    }
-  } catch (error) {
-    for (const folder of made) await rmdir(folder).catch(() => undefined);
-    throw new LifeboatError('bad-request', `${path} cannot be made: ${(error as Error).message}`);
-  }
+  await makeFolders(path);
 }

@@ -56,6 +56,8 @@ import type { Caller } from '../../shared/accounts.ts';
 import { AuthService } from '../auth/auth-service.ts';
 import { connectionHandlers, type ConnectionChannel, type ConnectionHandlers } from '../auth/auth-handlers.ts';
 import { holdsRole, identityLabel, personOf } from '../auth/roles.ts';
+import { checkOnDisk, checkTargetPath, realTargetPath } from '../fs/target-check.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
 
 export const ENGINE_VERSION = '0.1.0';
 const PREVIEW_BYTES = 256 * 1024;
@@ -295,7 +297,8 @@ export class Engine {
     );
   }
 
-  async startRestore(request: Parsed<'restore.entireVm'>, actor: string): Promise<Job> {
+  async startRestore(unchecked: Parsed<'restore.entireVm'>, actor: string): Promise<Job> {
+    const request = await this.checkedLocalTarget(unchecked);
     const vm = this.resolveVm(request.vm);
     const pointId = this.resolvePointId(vm.id, request.point);
     const name = request.newName ?? vm.name;
@@ -349,7 +352,8 @@ export class Engine {
   }
 
   /** A point's disks without a VM, and a template (OVF or ARM) to create one from them. */
-  async startRestoreDisks(request: Parsed<'restore.disks'>, actor: string): Promise<Job> {
+  async startRestoreDisks(unchecked: Parsed<'restore.disks'>, actor: string): Promise<Job> {
+    const request = await this.checkedLocalTarget(unchecked);
     const vm = this.resolveVm(request.vm);
     const pointId = this.resolvePointId(vm.id, request.point);
     const source = await this.copies.sourceFor(vm, pointId, request);
@@ -358,6 +362,28 @@ export class Engine {
       { kind: 'restore-disks', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} with an ${request.template.toUpperCase()} template to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreDisksSteps, requestedBy: actor },
       (job) => readingFrom(new RestoreDisksWork(source.repository, this.pool, job.id, { vmId: vm.id, pointId, targetPath: request.target.path, template: request.template }), source),
     );
+  }
+
+  /** A place on this machine the operator named (a target folder, a staging or cache folder, a
+   * repository), checked before any job exists and made absolute: see fs/target-check.ts. */
+  async checkLocalPath(path: string, what: string, repositories = this.repositoryPaths()): Promise<string> {
+    return checkTargetPath(path, what, { home: this.paths.home, repositories });
+  }
+
+  private repositoryPaths(): { name: string; path: string }[] {
+    return this.catalog.copies.sites().map((site) => ({ name: site.name, path: site.path }));
+  }
+
+  /** What an item restore never writes into, even below its target: the home, every repository. */
+  async protectedPaths(): Promise<string[]> {
+    return Promise.all([this.paths.home, ...this.repositoryPaths().map((site) => site.path)].map((path) => realTargetPath(resolve(path)).then((found) => found.real)));
+  }
+
+  /** The request with its local target checked and made absolute; other targets pass as they are. */
+  async checkedLocalTarget<R extends { target: { kind: string } }>(request: R): Promise<R> {
+    const { target } = request;
+    if (target.kind !== 'local' || !('path' in target) || typeof target.path !== 'string') return request;
+    return { ...request, target: { ...target, path: await this.checkLocalPath(target.path, 'the restore target') } };
   }
 
   /** What every restore to a target must pass, whatever the source: the host is known, an
@@ -459,7 +485,7 @@ export class Engine {
             this.restoreWork(this.repository, `${job.id}-${vm.vmId}`, {
               vmId: vm.vmId,
               pointId: vm.pointId,
-              target: rehearsalTarget.kind === 'local' ? { kind: 'local', path: join(rehearsalTarget.path, restoredAs) } : rehearsalTarget,
+              target: rehearsalTarget.kind === 'local' ? { kind: 'local', path: join(rehearsalTarget.path, escapeGuestName(restoredAs).name) } : rehearsalTarget,
               newName: restoredAs,
             }).work,
         }),
@@ -572,11 +598,13 @@ export class Engine {
     };
   }
 
-  async startItemRestore(request: Parsed<'files.restore'>, actor: string): Promise<Job> {
+  async startItemRestore(unchecked: Parsed<'files.restore'>, actor: string): Promise<Job> {
+    const request = await this.checkedLocalTarget(unchecked);
     const vm = this.resolveVm(request.vm);
     const pointId = this.resolvePointId(vm.id, request.point);
     const source = await this.copies.sourceFor(vm, pointId, request);
-    this.catalog.audit(actor, 'files.restore', vm.id, { pointId, paths: request.paths, target: request.target.path, onClash: request.onClash, source: source.site.name });
+    const protectedPaths = await this.protectedPaths();
+    this.catalog.audit(actor, 'files.restore', vm.id, { pointId, paths: request.paths, target: request.target.path, onClash: request.onClash, keepSpecialBits: request.keepSpecialBits ?? false, source: source.site.name });
     return this.jobs.submit(
       { kind: 'restore-items', vmId: null, vmName: vm.name, summary: `Restore ${request.paths.length} item(s) of ${vm.name} to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: itemSteps, requestedBy: actor },
       () =>
@@ -586,6 +614,8 @@ export class Engine {
             targetPath: request.target.path,
             onClash: request.onClash,
             archive: request.archive,
+            keepSpecialBits: request.keepSpecialBits,
+            protectedPaths,
             archiveName: `${vm.name}-point-${this.catalog.listPoints(vm.id).find((point) => point.id === pointId)?.sequence ?? 'x'}-items`,
           }),
           source,
@@ -744,12 +774,15 @@ export class Engine {
       'tape.catalog': async ({ barcode }, caller) => ({ job: await this.tape.startCatalog(barcode, identityLabel(caller)) }),
       'tape.copies': async () => this.catalog.tapes.summaries(),
       'tape.pullList': async ({ vms, point }) => this.tape.pullList(vms.map((vm) => this.tape.copyFor(vm, point))),
-      'restore.tape': async (request, caller) => this.tape.startRestore(request, identityLabel(caller)),
+      'restore.tape': async (request, caller) => {
+        const checked = await this.checkedLocalTarget(request);
+        return this.tape.startRestore(checked.staging === undefined ? checked : { ...checked, staging: await this.checkLocalPath(checked.staging, 'the staging folder') }, identityLabel(caller));
+      },
       'lab.create': async (request, caller) => {
         this.catalog.audit(identityLabel(caller), 'lab.create', null, request);
         return { vms: (await createLab(this, request)).map((vm) => vm.name) };
       },
-      'rehearsal.start': async (request, caller) => ({ job: this.startRehearsal(request, identityLabel(caller)) }),
+      'rehearsal.start': async (request, caller) => ({ job: this.startRehearsal(await this.checkedLocalTarget(request), identityLabel(caller)) }),
       'rehearsal.report': async ({ jobId }) => ({ html: await this.rehearsalReport(jobId) }),
       'prompts.list': async ({ open }) => this.tape.prompts.list(open),
       'prompts.answer': async ({ promptId, barcode }, caller) => {
@@ -757,16 +790,20 @@ export class Engine {
         this.catalog.audit(identityLabel(caller), 'prompts.answer', promptId, { barcode: prompt.barcode });
         return prompt;
       },
-      'instant.start': async ({ fromSnapshot, ...request }, caller) => (fromSnapshot ? this.instant.startFromSnapshot({ ...request, fromSnapshot }, identityLabel(caller)) : this.instant.start(request, identityLabel(caller))),
+      'instant.start': async ({ fromSnapshot, ...unchecked }, caller) => {
+        const request = unchecked.redirectTo === undefined ? unchecked : { ...unchecked, redirectTo: await this.checkLocalPath(unchecked.redirectTo, 'the redirect folder') };
+        return fromSnapshot ? this.instant.startFromSnapshot({ ...request, fromSnapshot }, identityLabel(caller)) : this.instant.start(request, identityLabel(caller));
+      },
       'instant.list': async () => this.instant.list(),
       'instant.migrate': async (request, caller) => ({ job: this.instant.migrate(request, identityLabel(caller)) }),
       'instant.stop': async ({ sessionId }, caller) => ({ job: this.instant.stop(sessionId, identityLabel(caller)) }),
-      'arrays.create': async (request, caller) => this.snapshots.create(request, identityLabel(caller)),
+      // An array's folder may be in the home (its default is); it must be on a disk all the same.
+      'arrays.create': async (request, caller) => this.snapshots.create(request.path === undefined ? request : { ...request, path: (await checkOnDisk(request.path, 'the array folder')).absolute }, identityLabel(caller)),
       'arrays.list': async () => this.snapshots.list(),
       'arrays.show': async ({ name }) => this.snapshots.view(this.snapshots.array(name)),
       'arrays.snapshot': async ({ volume }, caller) => this.snapshots.snapshot(volume, identityLabel(caller)),
       'snapshots.list': async ({ vm }) => this.catalog.arrays.snapshots(vm),
-      'restore.fromSnapshot': async (request, caller) => ({ job: this.snapshots.startRestore(request, identityLabel(caller)) }),
+      'restore.fromSnapshot': async (request, caller) => ({ job: this.snapshots.startRestore(await this.checkedLocalTarget(request), identityLabel(caller)) }),
       'restore.disks': async (request, caller) => ({ job: await this.startRestoreDisks(request, identityLabel(caller)) }),
       'azure.add': async (request, caller) => this.addAzureAccount(request, identityLabel(caller)),
       'azure.list': async () => this.catalog.azure.list(),
@@ -780,7 +817,8 @@ export class Engine {
       },
       'restore.azure': async (request, caller) => ({ job: await this.startRestoreAzure(request, identityLabel(caller)) }),
       'repos.list': async () => this.catalog.copies.sites(),
-      'repos.add': async (request, caller) => this.copies.add(request, identityLabel(caller)),
+      // Overlap with another repository is the copy service's to judge (a conflict, either way round).
+      'repos.add': async (request, caller) => this.copies.add({ ...request, path: await this.checkLocalPath(request.path, 'the repository folder', []) }, identityLabel(caller)),
       'repos.locate': async ({ name, region, zone }, caller) => this.copies.locate(name, region, zone, identityLabel(caller)),
       'repos.remove': async ({ name }, caller) => {
         this.copies.remove(name, identityLabel(caller));
@@ -812,7 +850,9 @@ export class Engine {
         this.catalog.audit(identityLabel(caller), 'keys.setPassword', keyId, { provedBy: credentials.recoveryKey !== undefined ? 'recovery key' : 'password' });
         return key;
       },
-      'files.restoreFromSnapshot': async ({ target, ...request }, caller) => ({ job: this.snapshots.startItemRestore({ ...request, targetPath: target.path }, identityLabel(caller)) }),
+      'files.restoreFromSnapshot': async ({ target, ...request }, caller) => ({
+        job: this.snapshots.startItemRestore({ ...request, targetPath: await this.checkLocalPath(target.path, 'the restore target'), protectedPaths: await this.protectedPaths() }, identityLabel(caller)),
+      }),
       'sessions.list': async () => this.sessions.list(),
       'sessions.revoke': async (request, caller) => {
         const revoked = 'all' in request ? this.sessions.revokeAll() : Number(this.sessions.revoke(request.id));

@@ -6,7 +6,7 @@
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
 import { crc32c } from './crc32c.ts';
-import { FolderTrail, splitPath, type EntryType, type FileSystem, type FsEntry, type VolumeNote, isReadFailure, unreadableEntry } from './file-system.ts';
+import { FolderTrail, findNamed, splitPath, type EntryType, type FileRegion, type FileSystem, type FsEntry, type VolumeNote, isReadFailure, unreadableEntry } from './file-system.ts';
 import { JournalOverlayDisk, replayJournal } from './jbd2.ts';
 
 const EXT_MAGIC = 0xef53;
@@ -17,6 +17,7 @@ const FLAG_INLINE_DATA = 0x10000000;
 const COMPAT_HAS_JOURNAL = 0x4;
 const STATE_CLEAN = 0x1;
 const INCOMPAT_RECOVER = 0x4;
+const FLAG_HUGE_FILE = 0x40000;
 const INCOMPAT_64BIT = 0x80;
 const INCOMPAT_CSUM_SEED = 0x2000;
 const RO_COMPAT_METADATA_CSUM = 0x400;
@@ -94,7 +95,8 @@ function* zeros(length: number): Generator<Uint8Array> {
   for (let left = length; left > 0; left -= ZERO_CHUNK) yield new Uint8Array(Math.min(ZERO_CHUNK, left));
 }
 
-type Inode = { number: number; mode: number; size: number; mtime: Date; flags: number; block: Buffer; raw: Buffer };
+/** `allocated`: i_blocks in bytes (512-byte units; file system blocks under the huge_file flag). */
+type Inode = { number: number; mode: number; size: number; mtime: Date; flags: number; block: Buffer; raw: Buffer; allocated: number };
 
 const typeOf = (mode: number): EntryType => {
   const kind = mode & 0xf000;
@@ -223,6 +225,7 @@ export class ExtFileSystem implements FileSystem {
       flags: raw.readUInt32LE(32),
       block: raw.subarray(40, 100),
       raw,
+      allocated: (raw.readUInt32LE(28) + raw.readUInt16LE(116) * 2 ** 32) * (raw.readUInt32LE(32) & FLAG_HUGE_FILE ? this.sb.blockSize : 512),
     };
   }
 
@@ -326,7 +329,15 @@ export class ExtFileSystem implements FileSystem {
     return runs.sort((a, b) => a.logical - b.logical);
   }
 
+  /** The content with holes as zeros: what every reader of bytes wants. */
   private async *content(inode: Inode): AsyncGenerator<Uint8Array> {
+    for await (const region of this.regions(inode)) {
+      if (region instanceof Uint8Array) yield region;
+      else yield* zeros(region.hole);
+    }
+  }
+
+  private async *regions(inode: Inode): AsyncGenerator<FileRegion> {
     if (inode.flags & FLAG_INLINE_DATA) {
       yield inlineData(inode);
       return;
@@ -336,7 +347,7 @@ export class ExtFileSystem implements FileSystem {
     for (const run of await this.runs(inode)) {
       const start = run.logical * blockSize;
       if (start > position) {
-        yield* zeros(Math.min(start, inode.size) - position); // a hole
+        yield { hole: Math.min(start, inode.size) - position };
         position = Math.min(start, inode.size);
       }
       for (let done = 0; done < run.length && position < inode.size; ) {
@@ -348,7 +359,7 @@ export class ExtFileSystem implements FileSystem {
         done += count;
       }
     }
-    if (position < inode.size) yield* zeros(inode.size - position);
+    if (position < inode.size) yield { hole: inode.size - position };
   }
 
   private async collect(inode: Inode, limit: number): Promise<Buffer> {
@@ -389,7 +400,7 @@ export class ExtFileSystem implements FileSystem {
     const trail = new FolderTrail(path, [2]);
     for (const [index, part] of parts.entries()) {
       if (typeOf(current.mode) !== 'dir') throw new LifeboatError('not-found', `${path}: ${parts.slice(0, index).join('/')} is not a folder`);
-      const entry = (await this.entries(current)).find((candidate) => candidate.name === part);
+      const entry = findNamed(await this.entries(current), part, false);
       if (!entry) throw new LifeboatError('not-found', `${path}: no such file or folder`);
       current = await this.inode(entry.inode);
       if (typeOf(current.mode) === 'dir') trail.enter(entry.inode, part);
@@ -414,7 +425,11 @@ export class ExtFileSystem implements FileSystem {
       // A deeper tree is read now, so a file whose map is damaged is named here, not when restored.
       if (type === 'file' && inode.block.readUInt16LE(6) > 0) await this.runs(inode);
     }
-    return { name, type, size: type === 'dir' ? 0 : inode.size, mtime: inode.mtime, mode: inode.mode & 0o7777, ...(type === 'symlink' ? { target: await this.symlinkTarget(inode) } : {}) };
+    return {
+      name, type, size: type === 'dir' ? 0 : inode.size, mtime: inode.mtime, mode: inode.mode & 0o7777,
+      ...(type === 'file' ? { allocated: inode.allocated } : {}),
+      ...(type === 'symlink' ? { target: await this.symlinkTarget(inode) } : {}),
+    };
   }
 
   async list(path: string): Promise<FsEntry[]> {
@@ -432,13 +447,27 @@ export class ExtFileSystem implements FileSystem {
     return out;
   }
 
+  /** The entry's own name, not the path's (which may be its escaped name, see findNamed). */
   async stat(path: string): Promise<FsEntry> {
-    return this.describe(splitPath(path).at(-1) ?? '/', await this.resolve(path));
+    const inode = await this.resolve(path);
+    const parts = splitPath(path);
+    const last = parts.at(-1);
+    if (last === undefined) return this.describe('/', inode);
+    const named = findNamed(await this.entries(await this.resolve(parts.slice(0, -1).join('/'), true)), last, false);
+    return this.describe(named?.name ?? last, inode);
   }
 
   async *read(path: string): AsyncGenerator<Uint8Array> {
+    yield* this.content(await this.regularFile(path));
+  }
+
+  async *readRegions(path: string): AsyncGenerator<FileRegion> {
+    yield* this.regions(await this.regularFile(path));
+  }
+
+  private async regularFile(path: string): Promise<Inode> {
     const inode = await this.resolve(path, true);
     if (typeOf(inode.mode) !== 'file') throw new LifeboatError('bad-request', `${path} is not a regular file`);
-    yield* this.content(inode);
+    return inode;
   }
 }

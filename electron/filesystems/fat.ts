@@ -3,7 +3,7 @@
 // so a looping FAT is an error, not a hang.
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
-import { FolderTrail, splitPath, type FileSystem, type FsEntry, type VolumeNote } from './file-system.ts';
+import { FolderTrail, findNamed, splitPath, type FileSystem, type FsEntry, type VolumeNote } from './file-system.ts';
 
 const MAX_FAT_BYTES = 64 * 1024 * 1024;
 const DIR_ENTRY = 32;
@@ -193,7 +193,7 @@ export class FatFileSystem implements FileSystem {
     const trail = new FolderTrail(path, [this.geometry.rootCluster, 0]);
     for (const part of splitPath(path)) {
       const entries = await this.directory(cluster);
-      found = entries.find((entry) => entry.name.toLowerCase() === part.toLowerCase()) ?? null;
+      found = findNamed(entries, part, true) ?? null;
       if (!found) throw new LifeboatError('not-found', `${path}: no such file or folder`);
       if (found.type === 'dir') trail.enter(found.cluster, found.name);
       cluster = found.type === 'dir' ? found.cluster : -1;

@@ -2,14 +2,20 @@
 import type { Disk } from '../disks/disk.ts';
 import { checkRange } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
 /** `problem`: the entry is named in its folder but could not be read (a damaged inode...).
- * `notes`: of a volume, what its file system says about itself (a replayed or stale journal). */
-export type FsEntry = { name: string; type: EntryType; size: number; mtime: Date | null; mode: number | null; target?: string; problem?: string; notes?: string[] };
+ * `notes`: of a volume, what its file system says about itself (a replayed or stale journal).
+ * `allocated`: the bytes a file takes on its disk, where the file system says (a sparse file's
+ * is less than its size). */
+export type FsEntry = { name: string; type: EntryType; size: number; mtime: Date | null; mode: number | null; target?: string; problem?: string; notes?: string[]; allocated?: number };
 /** Something the operator should know about a whole volume; `stale` when the view may miss the
  * newest changes (a journal that was not replayed). */
 export type VolumeNote = { stale: boolean; text: string };
+
+/** A file's content as data and holes (runs of zeros never stored). */
+export type FileRegion = Uint8Array | { hole: number };
 
 export interface FileSystem {
   readonly kind: 'ext4' | 'fat' | 'ntfs';
@@ -19,6 +25,8 @@ export interface FileSystem {
   stat(path: string): Promise<FsEntry>;
   /** The file's bytes in order, in chunks. */
   read(path: string): AsyncGenerator<Uint8Array>;
+  /** The same as data and holes, where the file system knows its holes. */
+  readRegions?(path: string): AsyncGenerator<FileRegion>;
 }
 
 /** A partition as a disk of its own: a window on its parent. */
@@ -69,6 +77,14 @@ export function unreadableEntry(name: string, error: unknown): FsEntry {
  * the end of a buffer. Anything else is a defect of ours and is not hidden. */
 export function isReadFailure(error: unknown): error is Error {
   return (error instanceof LifeboatError && error.code !== 'cancelled') || error instanceof RangeError;
+}
+
+/** The entry a path component names: by the guest's own name first, else by the name an item
+ * restore writes for it (escapeGuestName), which is how a name holding '/' is reached. */
+export function findNamed<T extends { name: string }>(entries: T[], part: string, caseless: boolean): T | undefined {
+  const fold = (text: string): string => (caseless ? text.toLowerCase() : text);
+  const wanted = fold(part);
+  return entries.find((entry) => fold(entry.name) === wanted) ?? entries.find((entry) => fold(escapeGuestName(entry.name).name) === wanted);
 }
 
 export function splitPath(path: string): string[] {

@@ -4,7 +4,7 @@
 // and unnamed $DATA streams. Compressed and encrypted files are refused with a reason.
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
-import { FolderTrail, splitPath, type FileSystem, type FsEntry, type VolumeNote } from './file-system.ts';
+import { FolderTrail, findNamed, splitPath, type FileSystem, type FsEntry, type VolumeNote } from './file-system.ts';
 
 const ROOT_RECORD = 5;
 const VOLUME_RECORD = 3;
@@ -270,7 +270,7 @@ export class NtfsFileSystem implements FileSystem {
     let record = ROOT_RECORD;
     const trail = new FolderTrail(path, [ROOT_RECORD]);
     for (const part of splitPath(path)) {
-      current = (await this.entries(record)).find((entry) => entry.name.toLowerCase() === part.toLowerCase()) ?? null;
+      current = findNamed(await this.entries(record), part, true) ?? null;
       if (!current) throw new LifeboatError('not-found', `${path}: no such file or folder`);
       if (current.isDir) trail.enter(current.record, part);
       record = current.record;

@@ -2,9 +2,10 @@
 // whatever umask it was started with, by setting the process umask once at engine start (every
 // writer, worker thread and child tool included). Restore targets are not the engine's: files
 // published there get the modes the operator's own umask gives.
-import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { isErrnoCode } from '../errors.ts';
+import { makeFolders } from './make-folders.ts';
 
 const PRIVATE_UMASK = 0o077;
 let operatorUmask: number | null = null;
@@ -34,14 +35,12 @@ export async function giveToOperator(path: string): Promise<void> {
   await chmod(path, operatorMode(info.isDirectory() ? 'folder' : 'file'));
 }
 
-/** mkdir -p for a restore target: the folders it makes get the operator's ordinary mode. */
-export async function mkdirForOperator(path: string): Promise<void> {
-  const first = await mkdir(path, { recursive: true });
-  if (first === undefined) return;
-  for (let folder = path; ; folder = dirname(folder)) {
-    await chmod(folder, operatorMode('folder'));
-    if (folder === first || dirname(folder) === folder) return;
-  }
+/** mkdir -p for a restore target (one folder at a time, see make-folders.ts): the folders it
+ * makes get the operator's ordinary mode; returns them, outermost first. */
+export async function mkdirForOperator(path: string): Promise<string[]> {
+  const made = await makeFolders(path);
+  for (const folder of made) await chmod(folder, operatorMode('folder'));
+  return made;
 }
 
 /** Takes group and other bits off `root` and everything in it (symlinks are not followed; a

@@ -42,15 +42,18 @@ export function paxRecord(record: string): string {
 
 export class TarWriter implements ArchiveWriter {
   private readonly out: Output;
+  private readonly modeMask: number;
 
-  constructor(handle: FileHandle) {
+  /** `modeMask`: the mode bits kept (0o777 drops setuid, setgid and sticky). */
+  constructor(handle: FileHandle, modeMask = 0o777) {
     this.out = new Output(handle);
+    this.modeMask = modeMask;
   }
 
   private header(path: string, type: string, size: number, mtime: Date | null, mode: number, linkname = ''): Buffer {
     const block = Buffer.alloc(512);
     block.write(path.slice(0, 100), 0, 'utf8');
-    block.write(octal(mode & 0o7777, 8), 100, 'latin1');
+    block.write(octal(mode & this.modeMask, 8), 100, 'latin1');
     block.write(octal(0, 8), 108, 'latin1');
     block.write(octal(0, 8), 116, 'latin1');
     block.write(size < 8 ** 11 ? octal(size, 12) : octal(0, 12), 124, 'latin1');
@@ -117,10 +120,13 @@ const ZIP_LIMIT = 0xffffffff;
 export class ZipWriter implements ArchiveWriter {
   private readonly out: Output;
   private readonly central: Buffer[] = [];
+  private readonly modeMask: number;
   private count = 0;
 
-  constructor(handle: FileHandle) {
+  /** `modeMask`: the mode bits kept (0o777 drops setuid, setgid and sticky). */
+  constructor(handle: FileHandle, modeMask = 0o777) {
     this.out = new Output(handle);
+    this.modeMask = modeMask;
   }
 
   private async add(path: string, mtime: Date | null, externalMode: number, body: AsyncIterable<Uint8Array> | null, size: number): Promise<void> {
@@ -173,7 +179,7 @@ export class ZipWriter implements ArchiveWriter {
   }
 
   async directory(path: string, mtime: Date | null, mode: number | null): Promise<void> {
-    await this.add(`${path}/`, mtime, (((0o040000 | (mode ?? 0o755)) << 16) | 0x10) >>> 0, null, 0);
+    await this.add(`${path}/`, mtime, (((0o040000 | ((mode ?? 0o755) & this.modeMask)) << 16) | 0x10) >>> 0, null, 0);
   }
 
   async symlink(path: string, target: string, mtime: Date | null): Promise<void> {
@@ -182,7 +188,7 @@ export class ZipWriter implements ArchiveWriter {
   }
 
   async file(path: string, size: number, mtime: Date | null, mode: number | null, chunks: AsyncIterable<Uint8Array>): Promise<void> {
-    await this.add(path, mtime, ((0o100000 | (mode ?? 0o644)) << 16) >>> 0, chunks, size);
+    await this.add(path, mtime, ((0o100000 | ((mode ?? 0o644) & this.modeMask)) << 16) >>> 0, chunks, size);
   }
 
   async close(): Promise<void> {

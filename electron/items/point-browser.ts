@@ -6,7 +6,7 @@ import { LifeboatError } from '../errors.ts';
 import { ExtFileSystem } from '../filesystems/ext4.ts';
 import { FatFileSystem } from '../filesystems/fat.ts';
 import { NtfsFileSystem } from '../filesystems/ntfs.ts';
-import { DiskSlice, isReadFailure, splitPath, type FileSystem, type FsEntry, type VolumeNote } from '../filesystems/file-system.ts';
+import { DiskSlice, isReadFailure, splitPath, type FileRegion, type FileSystem, type FsEntry, type VolumeNote } from '../filesystems/file-system.ts';
 import { readPartitionTable } from '../filesystems/partitions.ts';
 import { resolvePoint } from '../repository/chain.ts';
 import { PointDisk } from '../repository/point-disk.ts';
@@ -122,6 +122,14 @@ export class PointBrowser {
     const { volume, inner } = this.locate(path);
     if (!volume) throw new LifeboatError('bad-request', `${path} is not a file`);
     return this.fileSystemOf(volume, path).read(inner);
+  }
+
+  /** A file as data and holes (holes only where its file system marks them). */
+  readRegions(path: string): AsyncGenerator<FileRegion> {
+    const { volume, inner } = this.locate(path);
+    if (!volume) throw new LifeboatError('bad-request', `${path} is not a file`);
+    const fileSystem = this.fileSystemOf(volume, path);
+    return fileSystem.readRegions ? fileSystem.readRegions(inner) : fileSystem.read(inner);
   }
 
   async close(): Promise<void> {

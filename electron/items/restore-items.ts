@@ -1,61 +1,53 @@
 // Item-level restore: picked files and folders of a restore point copied into a local folder,
 // keeping modification times, modes (ext4) and symbolic links. A name that already exists is
-// overwritten, kept beside as "name (restored)", or skipped, as the operator chose.
-import { lstat, mkdir, open, rm, symlink, utimes, chmod } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { LifeboatError, isErrnoCode } from '../errors.ts';
-import { isReadFailure, splitPath, type FsEntry } from '../filesystems/file-system.ts';
-import { giveToOperator, mkdirForOperator } from '../fs/private-files.ts';
+// overwritten, kept beside as "name (restored)", or skipped, as the operator chose. The guest's
+// names and links are outside input: they are escaped and written by a ContainedWriter, so
+// nothing lands outside the target folder (fs/contained-writer.ts).
+import { constants } from 'node:fs';
+import { open, rm, rmdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { LifeboatError } from '../errors.ts';
+import { isReadFailure, splitPath, type FileRegion, type FsEntry } from '../filesystems/file-system.ts';
+import { mkdirForOperator, operatorMode } from '../fs/private-files.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
+import { ContainedWriter, type ClashPolicy } from '../fs/contained-writer.ts';
+import { freeBytes } from '../fs/target-check.ts';
 import { PointBrowser } from './point-browser.ts';
 import { TarWriter, ZipWriter, type ArchiveKind, type ArchiveWriter } from './archive.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
 
-export type ClashPolicy = 'overwrite' | 'keep-both' | 'skip';
-/** `archive`: one .zip or .tar in the target folder instead of loose files. */
-export type ItemRequest = { paths: string[]; targetPath: string; onClash: ClashPolicy; archive?: ArchiveKind | undefined; archiveName?: string };
+export type { ClashPolicy } from '../fs/contained-writer.ts';
+/** `archive`: one .zip or .tar in the target folder instead of loose files. `protectedPaths`:
+ * the engine's home and repositories, never written into even when under the target. */
+export type ItemRequest = {
+  paths: string[];
+  targetPath: string;
+  onClash: ClashPolicy;
+  archive?: ArchiveKind | undefined;
+  archiveName?: string;
+  keepSpecialBits?: boolean | undefined;
+  protectedPaths?: string[];
+};
 
 export const itemSteps = [
   { name: 'initialize', title: 'Open the restore point and find the items' },
   { name: 'copy-items', title: 'Copy the items' },
 ] as const;
 
-type Item = { source: string; entry: FsEntry };
+/** `parent`: the source of the item it was found in; null for a picked one. */
+type Item = { source: string; entry: FsEntry; parent: string | null };
 
 const MAX_ITEMS = 100_000;
 
-/** Loose files and folders: modes kept, and modification times set last, since writing into
- * a folder would change its own. */
-class FolderWriter implements ArchiveWriter {
-  private readonly times: [string, Date][] = [];
-
-  private async keep(path: string, mtime: Date | null, mode: number | null): Promise<void> {
-    if (mode !== null) await chmod(path, mode);
-    else await giveToOperator(path);
-    if (mtime) this.times.push([path, mtime]);
-  }
-
-  async directory(path: string, mtime: Date | null, mode: number | null): Promise<void> {
-    await mkdir(path);
-    await this.keep(path, mtime, mode);
-  }
-
-  async symlink(path: string, target: string): Promise<void> {
-    await symlink(target, path);
-  }
-
-  async file(path: string, _size: number, mtime: Date | null, mode: number | null, chunks: AsyncIterable<Uint8Array>): Promise<void> {
-    const handle = await open(path, 'wx');
-    try {
-      for await (const chunk of chunks) await handle.write(chunk);
-    } finally {
-      await handle.close();
+/** Holes as zeros, for writers that need every byte (archives). */
+async function* asBytes(regions: AsyncIterable<FileRegion>): AsyncGenerator<Uint8Array> {
+  for await (const region of regions) {
+    if (region instanceof Uint8Array) {
+      yield region;
+      continue;
     }
-    await this.keep(path, mtime, mode);
-  }
-
-  async close(): Promise<void> {
-    for (const [path, mtime] of this.times.reverse()) await utimes(path, mtime, mtime);
+    for (let left = region.hole; left > 0; left -= 1024 * 1024) yield new Uint8Array(Math.min(left, 1024 * 1024));
   }
 }
 
@@ -67,6 +59,7 @@ export class RestoreItemsWork implements JobWork {
   private items: Item[] = [];
   private copied = 0;
   private skipped = 0;
+  private escaped = 0;
   private unreadable = 0;
   private bytes = 0;
   private archivePath: string | null = null;
@@ -83,25 +76,27 @@ export class RestoreItemsWork implements JobWork {
     throw new LifeboatError('internal', `item restore has no step ${step}`);
   }
 
-  /** Every picked path, folders expanded, parents before children. */
+  /** Every picked path, folders expanded, parents before children; cancel is seen between folders. */
   private async initialize(context: StepContext): Promise<void> {
     this.browser = await this.openBrowser();
+    throwIfCancelled(context.signal);
     for (const path of this.request.paths) {
       if (splitPath(path).length < 3) throw new LifeboatError('bad-request', `${path}: pick items inside a partition (/diskN/partM/...)`);
-      const queue: Item[] = [{ source: path, entry: await this.browser.stat(path) }];
+      const queue: Item[] = [{ source: path, entry: await this.browser.stat(path), parent: null }];
       while (queue.length > 0) {
+        throwIfCancelled(context.signal);
         const item = queue.shift() as Item;
         this.items.push(item);
         if (this.items.length > MAX_ITEMS) throw new LifeboatError('bad-request', `more than ${MAX_ITEMS} items picked; restore the VM or pick fewer`);
-        if (item.entry.type === 'dir') for (const child of await this.children(item.source, context)) queue.push({ source: `${item.source}/${child.name}`, entry: child });
+        if (item.entry.type === 'dir') queue.push(...this.children(item, await this.readableEntries(item.source, context), context));
       }
     }
-    context.log(`${this.items.length} item(s), ${this.items.reduce((sum, item) => sum + (item.entry.type === 'file' ? item.entry.size : 0), 0)} bytes`);
+    context.log(`${this.items.length} item(s), ${this.fileBytes('size')} bytes`);
   }
 
   /** A picked folder's entries. Inside it, a folder or entry that cannot be read is left out with
    * a warning, as the index does; the rest is restored. */
-  private async children(folder: string, context: StepContext): Promise<FsEntry[]> {
+  private async readableEntries(folder: string, context: StepContext): Promise<FsEntry[]> {
     let entries: FsEntry[];
     try {
       entries = await (this.browser as PointBrowser).list(folder);
@@ -114,57 +109,66 @@ export class RestoreItemsWork implements JobWork {
     for (const entry of entries) {
       if (entry.problem === undefined) continue;
       this.unreadable++;
-      context.log(`not restored: ${folder}/${entry.name}: ${entry.problem}`, 'warning');
+      context.log(`not restored: ${folder}/${JSON.stringify(entry.name)}: ${entry.problem}`, 'warning');
     }
     return entries.filter((entry) => entry.problem === undefined);
   }
 
-  private async placeFor(target: string): Promise<string | null> {
-    try {
-      await lstat(target);
-    } catch (error) {
-      if (isErrnoCode(error, 'ENOENT')) return target;
-      throw error;
-    }
-    if (this.request.onClash === 'skip') return null;
-    if (this.request.onClash === 'overwrite') {
-      await rm(target, { recursive: true, force: true });
-      return target;
-    }
-    for (let n = 1; n < 1000; n++) {
-      const candidate = n === 1 ? `${target} (restored)` : `${target} (restored ${n})`;
-      try {
-        await lstat(candidate);
-      } catch (error) {
-        if (isErrnoCode(error, 'ENOENT')) return candidate;
-        throw error;
+  /** A folder's entries as items. A child is addressed by its escaped name (a name holding '/'
+   * is reached so, see findNamed). A path names one entry: when a sibling already answers to
+   * it (a damaged folder with two entries of one name, or a sibling whose own name is this one's
+   * escaped name), reading it would read the sibling, so the child is left out, and the log
+   * says so. */
+  private children(folder: Item, entries: FsEntry[], context: StepContext): Item[] {
+    const own = new Set(entries.map((entry) => entry.name.toLowerCase())); // FAT and NTFS look names up caseless
+    const taken = new Set<string>();
+    return entries.flatMap((entry) => {
+      const { name, escaped } = escapeGuestName(entry.name);
+      const key = name.toLowerCase();
+      if ((escaped && own.has(key)) || taken.has(key)) {
+        context.log(`${JSON.stringify(entry.name)} (${entry.type}) in ${folder.source}: another entry answers to ${JSON.stringify(name)}, so this one cannot be read by its path; left out`);
+        this.skipped++;
+        return [];
       }
-    }
-    throw new LifeboatError('conflict', `${target}: too many earlier copies`);
+      taken.add(key);
+      return [{ source: `${folder.source}/${name}`, entry, parent: folder.source }];
+    });
   }
 
-  /** A file's chunks, counted into the job's progress as they pass. */
-  private async *counted(source: string, context: StepContext, total: number): AsyncGenerator<Uint8Array> {
-    for await (const chunk of (this.browser as PointBrowser).read(source)) {
-      this.bytes += chunk.length;
+  /** The files' bytes: their sizes, or what they take on disk (holes are not written). */
+  private fileBytes(measure: 'size' | 'allocated'): number {
+    return this.items.reduce((sum, { entry }) => sum + (entry.type !== 'file' ? 0 : measure === 'allocated' ? (entry.allocated ?? entry.size) : entry.size), 0);
+  }
+
+  /** A file's content, counted into the job's progress as it passes. */
+  private async *counted(source: string, context: StepContext, total: number): AsyncGenerator<FileRegion> {
+    for await (const region of (this.browser as PointBrowser).readRegions(source)) {
+      throwIfCancelled(context.signal);
+      this.bytes += region instanceof Uint8Array ? region.length : region.hole;
       context.progress(this.bytes, total);
-      yield chunk;
+      yield region;
     }
   }
 
-  /** Every item, parents before children, to the writer at the place `place` gives it (null:
-   * skip it, and so its children). */
-  private async writeItems(writer: ArchiveWriter, place: (parent: string | null, name: string) => Promise<string | null>, context: StepContext, total: number): Promise<void> {
+  /** Every item, parents before children, at the place `place` gives it (null: skip it and its
+   * children). A guest name that cannot be used as it is gets escaped, and the log says so. */
+  private async writeItems(writer: ArchiveWriter | ContainedWriter, place: (parent: string | null, name: string, isFolder: boolean) => Promise<string | null>, context: StepContext, total: number): Promise<void> {
     const placed = new Map<string, string>();
     for (const item of this.items) {
       throwIfCancelled(context.signal);
       const { entry } = item;
-      if (entry.type === 'other') {
+      const parentSource = item.parent ?? '';
+      const parent = item.parent === null ? null : (placed.get(item.parent) ?? undefined);
+      if (entry.type === 'other' || parent === undefined) {
         this.skipped++;
         continue;
       }
-      const parts = splitPath(item.source);
-      const at = await place(placed.get(`/${parts.slice(0, -1).join('/')}`) ?? null, entry.name);
+      const { name, escaped } = escapeGuestName(entry.name);
+      if (escaped) {
+        this.escaped++;
+        context.log(`guest name ${JSON.stringify(entry.name)} in ${parentSource || '/'} is not a plain file name; written as ${JSON.stringify(name)}`);
+      }
+      const at = await place(parent, name, entry.type === 'dir');
       if (at === null) {
         this.skipped++;
         continue;
@@ -172,25 +176,50 @@ export class RestoreItemsWork implements JobWork {
       placed.set(item.source, at);
       if (entry.type === 'dir') await writer.directory(at, entry.mtime, entry.mode);
       else if (entry.type === 'symlink') await writer.symlink(at, entry.target ?? '', entry.mtime);
-      else await writer.file(at, entry.size, entry.mtime, entry.mode, this.counted(item.source, context, total));
+      else if (writer instanceof ContainedWriter) await writer.file(at, entry.size, entry.mtime, entry.mode, this.counted(item.source, context, total));
+      else await writer.file(at, entry.size, entry.mtime, entry.mode, asBytes(this.counted(item.source, context, total)));
       this.copied++;
     }
     await writer.close();
   }
 
-  /** Every item into one archive, paths relative to the picked items' parents. */
-  private async copyToArchive(context: StepContext, root: string, kind: ArchiveKind, total: number): Promise<void> {
-    const file = await this.placeFor(join(root, `${this.request.archiveName ?? 'restored-items'}.${kind}`));
-    if (file === null) {
+  private async checkRoom(root: string, needed: number, what: string): Promise<void> {
+    const free = await freeBytes(root);
+    if (free < needed) throw new LifeboatError('target-full', `target ${root} has ${free} bytes free; ${what} need ${needed}`);
+  }
+
+  /** Every item into one archive, paths relative to the picked items' parents; names escaped,
+   * each entry name once, setuid/setgid/sticky dropped unless asked for. */
+  private async copyToArchive(context: StepContext, writer: ContainedWriter, kind: ArchiveKind, total: number): Promise<void> {
+    await this.checkRoom(writer.root, total, 'the archived items (holes included)');
+    const spot = await writer.place(null, escapeGuestName(`${this.request.archiveName ?? 'restored-items'}.${kind}`).name, false);
+    if (spot === null) {
       context.log('the archive already exists and the policy is skip');
       this.skipped = this.items.length;
       return;
     }
+    const file = spot.path;
     this.archivePath = file;
-    const handle = await open(file, 'wx', 0o644);
+    const handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    // The archive is the operator's, with their umask's mode (the engine's own umask is private).
+    await handle.chmod(operatorMode('file'));
+    const names = new Set<string>();
+    const keepBits = this.request.keepSpecialBits ? 0o7777 : 0o777;
     try {
-      const writer = kind === 'zip' ? new ZipWriter(handle) : new TarWriter(handle);
-      await this.writeItems(writer, async (parent, name) => (parent ? `${parent}/${name}` : name), context, total);
+      const archive = kind === 'zip' ? new ZipWriter(handle, keepBits) : new TarWriter(handle, keepBits);
+      await this.writeItems(
+        archive,
+        async (parent, name) => {
+          const wanted = parent ? `${parent}/${name}` : name;
+          let entryName = wanted;
+          for (let n = 1; names.has(entryName); n++) entryName = n === 1 ? `${wanted} (duplicate)` : `${wanted} (duplicate ${n})`;
+          if (entryName !== wanted) context.log(`the guest holds two entries named ${JSON.stringify(wanted)}; the second is archived as ${JSON.stringify(entryName)}`);
+          names.add(entryName);
+          return entryName;
+        },
+        context,
+        total,
+      );
     } catch (error) {
       await handle.close();
       await rm(file, { force: true });
@@ -198,18 +227,38 @@ export class RestoreItemsWork implements JobWork {
     }
     await handle.sync();
     await handle.close();
-    await giveToOperator(file);
     context.log(`${this.copied} item(s) written to ${file}`);
   }
 
   private async copy(context: StepContext): Promise<void> {
     const root = resolve(this.request.targetPath);
-    await mkdirForOperator(root);
-    const total = this.items.reduce((sum, item) => sum + (item.entry.type === 'file' ? item.entry.size : 0), 0);
-    if (this.request.archive) return this.copyToArchive(context, root, this.request.archive, total);
-    await this.writeItems(new FolderWriter(), (parent, name) => this.placeFor(join(parent ?? root, name)), context, total);
+    // Folders made for the target are the operator's (the engine's own umask makes files private).
+    const parents = await mkdirForOperator(dirname(root));
+    const writer = await ContainedWriter.open(root, { onClash: this.request.onClash, keepSpecialBits: this.request.keepSpecialBits ?? false, protectedPaths: this.request.protectedPaths ?? [] }).catch(async (error: unknown) => {
+      for (const folder of parents.reverse()) await rmdir(folder).catch(() => undefined);
+      throw error;
+    });
+    const total = this.fileBytes('size');
+    try {
+      if (this.request.archive) return await this.copyToArchive(context, writer, this.request.archive, total);
+      await this.checkRoom(root, this.fileBytes('allocated'), 'the items');
+      await this.writeItems(
+        writer,
+        async (parent, name, isFolder) => {
+          const spot = await writer.place(parent, name, isFolder);
+          if (spot?.note) context.log(spot.note);
+          return spot?.path ?? null;
+        },
+        context,
+        total,
+      );
+    } catch (error) {
+      await writer.discard(); // a failed or cancelled restore leaves no half of itself behind
+      for (const folder of parents.reverse()) await rmdir(folder).catch(() => undefined);
+      throw error;
+    }
     context.progress(total, total);
-    context.log(`${this.copied} item(s) restored to ${root}, ${this.skipped} skipped${this.unreadable > 0 ? `, ${this.unreadable} could not be read` : ''}`, this.unreadable > 0 ? 'warning' : 'info');
+    context.log(`${this.copied} item(s) restored to ${root}, ${this.skipped} skipped${this.escaped > 0 ? `, ${this.escaped} name(s) escaped` : ''}${this.unreadable > 0 ? `, ${this.unreadable} could not be read` : ''}`, this.unreadable > 0 ? 'warning' : 'info');
   }
 
   async finish(): Promise<void> {
@@ -217,6 +266,6 @@ export class RestoreItemsWork implements JobWork {
   }
 
   result(): Record<string, unknown> {
-    return { copied: this.copied, skipped: this.skipped, unreadable: this.unreadable, bytes: this.bytes, target: resolve(this.request.targetPath), archive: this.archivePath };
+    return { copied: this.copied, skipped: this.skipped, escaped: this.escaped, unreadable: this.unreadable, bytes: this.bytes, target: resolve(this.request.targetPath), archive: this.archivePath };
   }
 }

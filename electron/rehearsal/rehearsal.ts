@@ -2,6 +2,7 @@
 // checked (a local copy block by block against its restore point; a VM on a hypervisor by
 // powering it on), the time to a checked VM recorded as its measured RTO, then removed again
 // (unless kept), with an HTML report the operator can hand to an auditor.
+import { escapeGuestName } from '../../shared/guest-names.ts';
 import { mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JobWork } from '../engine/job-work.ts';
@@ -73,7 +74,7 @@ export class RehearsalWork implements JobWork {
   }
 
   private folderOf(vm: RehearsalVm): string {
-    return join((this.options.target as { path: string }).path, this.restoredAs(vm));
+    return join((this.options.target as { path: string }).path, escapeGuestName(this.restoredAs(vm)).name); // a VM name is outside input
   }
 
   async run(step: string, context: StepContext): Promise<void> {

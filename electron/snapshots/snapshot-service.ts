@@ -133,10 +133,10 @@ export class SnapshotService {
   }
 
   /** Picked items of one VM, from a clone of the snapshot. */
-  startItemRestore(request: { vm: string; snapshot: string; paths: string[]; targetPath: string; onClash: ClashPolicy; archive?: ArchiveKind | undefined; host?: string | undefined }, actor: string): Job {
+  startItemRestore(request: { vm: string; snapshot: string; paths: string[]; targetPath: string; onClash: ClashPolicy; archive?: ArchiveKind | undefined; keepSpecialBits?: boolean | undefined; protectedPaths: string[]; host?: string | undefined }, actor: string): Job {
     const { array, request: clone } = this.cloneRequest(request.snapshot, [request.vm], request.host);
     this.deps.catalog.audit(actor, 'files.restoreFromSnapshot', clone.snapshot.id, { vm: request.vm, paths: request.paths, target: request.targetPath, host: clone.host });
-    const items = { paths: request.paths, targetPath: request.targetPath, onClash: request.onClash, archive: request.archive, archiveName: `${request.vm}-${clone.snapshot.id}-items` };
+    const items = { paths: request.paths, targetPath: request.targetPath, onClash: request.onClash, archive: request.archive, keepSpecialBits: request.keepSpecialBits, protectedPaths: request.protectedPaths, archiveName: `${request.vm}-${clone.snapshot.id}-items` };
     return this.deps.jobs.submit(
       { kind: 'restore-items', vmId: null, vmName: request.vm, summary: `Restore ${request.paths.length} item(s) of ${request.vm} from snapshot ${clone.snapshot.id} to ${request.targetPath}`, params: { ...request, host: clone.host }, steps: cloneSteps(itemsFromCloneStep), requestedBy: actor },
       (job) => new CloneWork(array, job.id, clone, new ItemsFromClone(items)),

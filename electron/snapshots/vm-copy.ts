@@ -1,5 +1,6 @@
 // Whole VMs copied from a presented clone into local folders: each read through the disk
 // readers from the host's view of the clone and laid out as sparse monolithicFlat disks.
+import { escapeGuestName } from '../../shared/guest-names.ts';
 import { join } from 'node:path';
 import type { StepContext } from '../engine/plan.ts';
 import { LifeboatError } from '../errors.ts';
@@ -31,7 +32,7 @@ export class VmCopy implements CloneOperation {
       for (const source of sources) {
         this.writers.push(
           await LocalVmWriter.claim({
-            target: sources.length === 1 ? this.targetPath : join(this.targetPath, source.vmName),
+            target: sources.length === 1 ? this.targetPath : join(this.targetPath, escapeGuestName(source.vmName).name), // a VM name is outside input
             jobId: this.jobId, resuming: null, newName: this.newName, context, manifest: { vmName: source.vmName, vmConfig: { text: source.vmxText }, disks: source.disks },
             bytesNeeded: source.disks.reduce((bytes, disk) => bytes + disk.dataBytes, 0),
           }),

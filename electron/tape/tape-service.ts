@@ -1,6 +1,7 @@
 // The engine's tape side: the library of the home, the operator prompts, and the tape jobs
 // (backup to tape, catalog a tape, restore from tape directly or through staging) with the
 // coordinator that reads each tape once for all the restores of a request.
+import { escapeGuestName } from '../../shared/guest-names.ts';
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { Job, PullListEntry, TapeInventory, VsphereTarget, LocalTarget } from '../../shared/domain.ts';
@@ -201,17 +202,13 @@ export class TapeService {
     // An original-location restore through staging is held for approval like any other.
     const held = this.deps.checkTarget(request.target, copies.map((copy) => copy.manifest.vmName).join(', '));
     if (new Set(copies.map((copy) => copy.id)).size !== copies.length) throw new LifeboatError('bad-request', 'the same VM is named twice');
-    if (request.target.kind === 'local' && copies.length > 1) {
-      // Several VMs go to one folder each, under the target.
-      for (const copy of copies) if (copy.manifest.vmName.includes('/')) throw new LifeboatError('bad-request', `VM name ${copy.manifest.vmName} cannot name a folder`);
-    }
     const pullList = await this.pullList(copies);
     const who = actor;
     this.deps.catalog.audit(who, 'restore.tape', null, { vms: copies.map((copy) => copy.manifest.vmName), point: request.point, target: request.target, staging: request.staging ?? null });
     const requestId = randomUUID();
     const staged = request.staging !== undefined || request.target.kind === 'vsphere';
     const jobs: Job[] = [];
-    const targetFor = (copy: TapeCopy): RestoreTarget => (request.target.kind === 'local' && copies.length > 1 ? { kind: 'local', path: join(request.target.path, copy.manifest.vmName) } : request.target);
+    const targetFor = (copy: TapeCopy): RestoreTarget => (request.target.kind === 'local' && copies.length > 1 ? { kind: 'local', path: join(request.target.path, escapeGuestName(copy.manifest.vmName).name) } : request.target);
     const where = request.target.kind === 'local' ? request.target.path : request.target.host;
     if (!staged) {
       const submitted = copies.map((copy) =>

@@ -3,7 +3,8 @@
 import { useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import type { FileEntry } from '../../shared/domain.ts';
-import { describeIndexGaps, formatBytes } from '../../shared/format.ts';
+import { describeIndexGaps, formatBytes, printableName } from '../../shared/format.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
 import { useApi, usePoints, useVms } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
@@ -59,7 +60,7 @@ export function FilesView() {
   const rows: Row[] = [];
   const addRows = (path: string, depth: number): void => {
     for (const entry of childrenOf.get(path) ?? []) {
-      const child = `${path === '/' ? '' : path}/${entry.name}`;
+      const child = `${path === '/' ? '' : path}/${escapeGuestName(entry.name).name}`; // a name holding '/' is picked by its escaped name
       rows.push({ path: child, depth, entry });
       if (expanded.includes(child)) addRows(child, depth + 1);
     }
@@ -132,11 +133,12 @@ export function FilesView() {
             render={(row) => (
               <div className="row" style={{ paddingLeft: row.depth * 18 }} role="treeitem" aria-expanded={row.entry.type === 'dir' ? expanded.includes(row.path) : undefined} aria-selected={selected.has(row.path)}>
                 {row.entry.type === 'dir' ? (
-                  <button className="twisty" onClick={() => toggle(row.path)} aria-label={`${expanded.includes(row.path) ? 'Collapse' : 'Expand'} ${row.entry.name}`}>{expanded.includes(row.path) ? '▾' : '▸'}</button>
+                  <button className="twisty" onClick={() => toggle(row.path)} aria-label={`${expanded.includes(row.path) ? 'Collapse' : 'Expand'} ${printableName(row.entry.name)}`}>{expanded.includes(row.path) ? '▾' : '▸'}</button>
                 ) : <span className="twisty" />}
                 {row.depth >= 2 && <input type="checkbox" checked={selected.has(row.path)} onChange={() => tick(row.path)} aria-label={`Pick ${row.path}`} />}
-                {row.entry.type === 'file' ? <button className="link" onClick={() => setPreviewed(row.path)}>{row.entry.name}</button> : <span>{row.entry.name}</span>}
-                <span className="muted"> {row.entry.type === 'file' ? formatBytes(row.entry.size) : row.entry.problem === undefined ? row.entry.target ?? '' : ''}</span>
+                {/* A guest's name may hold control characters or bidi overrides: shown escaped, as the CLI does. */}
+                {row.entry.type === 'file' ? <button className="link" onClick={() => setPreviewed(row.path)}>{printableName(row.entry.name)}</button> : <span>{printableName(row.entry.name)}</span>}
+                <span className="muted"> {row.entry.type === 'file' ? formatBytes(row.entry.size) : row.entry.problem === undefined ? printableName(row.entry.target ?? '') : ''}</span>
                 {row.entry.problem !== undefined && <span className="warning" role="note"> could not be read: {row.entry.problem}</span>}
                 {row.entry.notes?.map((note) => <span key={note} className={note.startsWith('may be stale') ? 'warning' : 'muted'} role="note"> {note}</span>)}
               </div>

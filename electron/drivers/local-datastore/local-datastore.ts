@@ -2,7 +2,8 @@
 // is involved. It prepares an empty VM folder, stages files out of sight, and publishes them
 // all at once, so a failed or cancelled restore leaves the folder as it found it. What it
 // publishes is the operator's, with their umask's modes (the engine's own files are private).
-import { mkdir, readdir, rename, rm, rmdir, statfs } from 'node:fs/promises';
+import { freeBytes } from '../../fs/target-check.ts';
+import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../../errors.ts';
 import { syncPath } from '../../fs/durable.ts';
@@ -52,11 +53,7 @@ export class LocalVmFolder {
         if (isErrnoCode(error, 'ENOTDIR')) throw new LifeboatError('target-not-empty', `target ${path} is a file, not a folder`);
         throw error;
       }
-      try {
-        await mkdirForOperator(path);
-      } catch (mkdirError) {
-        throw new LifeboatError('bad-request', `cannot create target folder ${path}: ${(mkdirError as Error).message}`);
-      }
+      await mkdirForOperator(path);
       created = true;
     }
     const folder = new LocalVmFolder(path, join(path, stagingName));
@@ -66,8 +63,7 @@ export class LocalVmFolder {
   }
 
   async freeBytes(): Promise<number> {
-    const stats = await statfs(this.path);
-    return stats.bavail * stats.bsize;
+    return freeBytes(this.path);
   }
 
   /** Was this file moved here by this restore (in this run or, resumed, in an earlier one)? */
