@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { LifeboatError } from '../errors.ts';
 import { isReadFailure, splitPath, type FileRegion, type FsEntry } from '../filesystems/file-system.ts';
 import { mkdirForOperator, operatorMode } from '../fs/private-files.ts';
+import { printableName } from '../../shared/format.ts';
 import type { JobWork } from '../engine/job-work.ts';
 import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
 import { ContainedWriter, type ClashPolicy } from '../fs/contained-writer.ts';
@@ -109,7 +110,7 @@ export class RestoreItemsWork implements JobWork {
     for (const entry of entries) {
       if (entry.problem === undefined) continue;
       this.unreadable++;
-      context.log(`not restored: ${folder}/${JSON.stringify(entry.name)}: ${entry.problem}`, 'warning');
+      context.log(`not restored: ${folder}/${printableName(entry.name)}: ${entry.problem}`, 'warning');
     }
     return entries.filter((entry) => entry.problem === undefined);
   }

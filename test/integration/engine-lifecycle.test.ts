@@ -111,7 +111,7 @@ test('with no engine serving, a command finishes the jobs it queued: a backup is
   assert.deepEqual(jobs.filter((job) => job.state !== 'succeeded'), [], 'every job, index jobs included, ran to its end');
   const search = await lifeboat(home, ['--json', 'files', 'search', 'notes.txt']);
   assert.equal(search.code, 0, search.stderr);
-  const [hit] = JSON.parse(search.stdout) as { versions: { sequence: number }[] }[];
+  const [hit] = (JSON.parse(search.stdout) as { hits: { versions: { sequence: number }[] }[] }).hits;
   assert.deepEqual(hit?.versions.map((version) => version.sequence).sort(), [1, 2, 3], 'every point is searchable');
 });
 
@@ -207,6 +207,6 @@ test('an index job the engine stopped (SIGTERM) or died under (SIGKILL) stays qu
     assert.ok(rerun?.events.includes('queued again after the engine restarted') ?? false);
   }
   const search = await lifeboat(home, ['--json', 'files', 'search', 'notes.txt']);
-  const [hit] = JSON.parse(search.stdout) as { versions: { sequence: number }[] }[];
+  const [hit] = (JSON.parse(search.stdout) as { hits: { versions: { sequence: number }[] }[] }).hits;
   assert.deepEqual(hit?.versions.map((version) => version.sequence).sort(), [1, 2, 3]);
 });

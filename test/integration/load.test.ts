@@ -6,6 +6,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import WebSocket from 'ws';
+import { Peer, osCaller } from '../../electron/auth/peer.ts';
+import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { startConsoleServer } from '../../electron/rpc/ws-server.ts';
 import type { Job } from '../../shared/domain.ts';
 import { finishedJobStates } from '../../shared/domain.ts';
@@ -51,6 +53,9 @@ test(`${RESTORES} queued restores and ${CLIENTS} console clients`, async () => {
   console.log(`load: ${RESTORES} restores in ${seconds.toFixed(1)} s, peak ${peak} running`);
 
   const server = await startConsoleServer(engine, { host: '127.0.0.1', port: 0, rendererDir: join(dir, 'no-console') });
+  // The clients read as one viewer: signed in once, each console resumes that sign-in.
+  await dispatch(engine, new Peer(osCaller()), 'accounts.add', { name: 'watcher', role: 'viewer', password: 'watcher-console-pw' });
+  const { token } = (await dispatch(engine, new Peer(null), 'auth.login', { user: 'watcher', password: 'watcher-console-pw' })) as { token: string };
   try {
     const answered = await Promise.all(
       Array.from({ length: CLIENTS }, (_, client) =>
@@ -60,8 +65,11 @@ test(`${RESTORES} queued restores and ${CLIENTS} console clients`, async () => {
           const timer = setTimeout(() => reject(new Error(`client ${client} timed out`)), 30_000);
           socket.on('open', () => socket.send(JSON.stringify({ type: 'hello', token: server.mintToken() })));
           socket.on('message', (data) => {
-            const frame = JSON.parse(data.toString()) as { type: string; ok?: boolean };
+            const frame = JSON.parse(data.toString()) as { type: string; id?: number; ok?: boolean };
             if (frame.type === 'welcome') {
+              socket.send(JSON.stringify({ type: 'request', id: REQUESTS_PER_CLIENT, channel: 'auth.resume', payload: { token } }));
+            } else if (frame.type === 'response' && frame.id === REQUESTS_PER_CLIENT) {
+              if (!frame.ok) reject(new Error(`client ${client} could not resume the sign-in`));
               for (let id = 0; id < REQUESTS_PER_CLIENT; id++) socket.send(JSON.stringify({ type: 'request', id, channel: id % 2 ? 'vms.list' : 'jobs.list', payload: {} }));
             } else if (frame.type === 'response' && frame.ok) {
               answers++;
