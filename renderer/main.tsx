@@ -5,7 +5,7 @@ import type { LifeboatApi } from '../shared/contract.ts';
 import { ApiContext, useEngineEvents } from './api/queries.ts';
 import { connectApi } from './api/bridge.ts';
 import { App } from './App.tsx';
-import { SignInGate } from './views/SignIn.tsx';
+import { forgetSignIn, SignInGate } from './views/SignIn.tsx';
 
 const queries = new QueryClient({ defaultOptions: { queries: { staleTime: 10_000, retry: 1 } } });
 
@@ -17,6 +17,7 @@ function Connected({ api }: { api: LifeboatApi }) {
 const root = createRoot(document.getElementById('root') as HTMLElement);
 const signedOut = (message: string): void => {
   queries.clear();
+  forgetSignIn();
   root.render(<p role="alert" className="fatal">{message.charAt(0).toUpperCase() + message.slice(1)}</p>);
 };
 connectApi(signedOut).then(

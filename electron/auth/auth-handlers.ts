@@ -19,12 +19,12 @@ export function connectionHandlers(auth: AuthService): ConnectionHandlers {
   return {
     'auth.login': async ({ user, password }, connection) => {
       const signedIn = await auth.login(user, password);
-      auth.signIn(connection, signedIn.token, signedIn.identity);
+      auth.signIn(connection, signedIn.token);
       return signedIn;
     },
     'auth.resume': async ({ token }, connection) => {
       const identity = auth.resume(token);
-      auth.signIn(connection, token, identity);
+      auth.signIn(connection, token);
       return identity;
     },
     'auth.logout': async (_request, connection) => {

@@ -112,9 +112,18 @@ export class AuthService {
     return { account, role, via };
   }
 
-  signIn(connection: Peer, token: string, identity: SignedIn): void {
+  signIn(connection: Peer, token: string): void {
     connection.token = token;
-    connection.tokenExpiresAt = identity.expiresAt ? Date.parse(identity.expiresAt) : 0;
+  }
+
+  /** May engine events go to this connection? Only to someone known now: a sign-in that ended
+   * anywhere (expired, signed out, its account removed or changed) stops them at once. */
+  mayHearEvents(connection: Peer): boolean {
+    try {
+      return this.callerOf(connection) !== null;
+    } catch {
+      return false;
+    }
   }
 
   listAccounts(): AccountSummary[] {

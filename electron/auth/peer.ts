@@ -8,16 +8,9 @@ import type { Caller } from '../../shared/accounts.ts';
 export class Peer {
   readonly unsignedCaller: Caller | null;
   token: string | null = null;
-  /** When the token's session ends (ms), so events stop reaching a connection whose sign-in ran out. */
-  tokenExpiresAt = 0;
 
   constructor(unsignedCaller: Caller | null) {
     this.unsignedCaller = unsignedCaller;
-  }
-
-  /** May engine events go to this peer? Only to someone known. */
-  identified(now = Date.now()): boolean {
-    return this.token !== null ? now < this.tokenExpiresAt : this.unsignedCaller !== null;
   }
 }
 

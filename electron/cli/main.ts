@@ -13,6 +13,7 @@ import type { PointHealth } from '../../shared/domain.ts';
 import { Engine } from '../engine/engine.ts';
 import { toWireError } from '../errors.ts';
 import { resolveHome } from '../home.ts';
+import { giveToOperator } from '../fs/private-files.ts';
 import { keySourceFromProcess } from '../secrets/key-source.ts';
 import { createLab } from '../lab/create-lab.ts';
 import { connect, drainThenClose } from './connect.ts';
@@ -115,6 +116,14 @@ type Flags = { original?: boolean | undefined; yes?: boolean | undefined; target
 /** A point's health in one cell: ok, or what is wrong (a damaged point's reason in full). */
 function healthText(health: PointHealth): string {
   return health.state === 'ok' ? 'ok' : `${health.state}${health.state === 'damaged' ? `: ${health.reason}` : ''}`;
+}
+
+/** The command's own engine stops on a signal as a served one does: jobs interrupted, not lost. */
+function stopEngineOnSignal(engine: Engine): ReturnType<typeof onStopSignal> {
+  return onStopSignal(async (signal) => {
+    process.stderr.write(`lifeboat: ${signal}: stopping; running jobs are interrupted (\`lifeboat jobs resume <id>\` continues a restore)\n`);
+    await engine.close();
+  });
 }
 
 /** A listing inside a volume (/diskN/partM/...) repeats what the volume says about itself, such as
@@ -273,27 +282,26 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'lab') {
     if (rest[0] !== 'create') throw new UsageError('lab takes: create');
     const engine = await Engine.open({ home, secretsKey });
+    const signals = stopEngineOnSignal(engine);
     try {
       const vms = await createLab(engine, { vms: positiveInt(values.vms, 3, '--vms'), points: positiveInt(values.points, 3, '--points'), diskMib: positiveInt(values['disk-mib'], 64, '--disk-mib') }, (line) => {
         if (!values.json) process.stderr.write(`${line}\n`);
       });
       out.print(`lab ready in ${engine.paths.lab}: ${vms.map((vm) => vm.name).join(', ')}`, vms);
+    } catch (error) {
+      if (!signals.received()) throw error;
     } finally {
       // The lab's backups queued index jobs: they finish before the engine closes.
       await drainThenClose(engine);
+      signals.remove();
     }
-    return 0;
+    const signal = signals.received();
+    return signal ? exitCodeOf(signal) : 0;
   }
 
   const connection = await connect(home, secretsKey);
   const engine = connection.engine;
-  // The command's own engine stops on a signal as a served one does: jobs interrupted, not lost.
-  const signals = engine
-    ? onStopSignal(async (signal) => {
-        process.stderr.write(`lifeboat: ${signal}: stopping; running jobs are interrupted (\`lifeboat jobs resume <id>\` continues a restore)\n`);
-        await engine.close();
-      })
-    : null;
+  const signals = engine ? stopEngineOnSignal(engine) : null;
   const run = async (): Promise<number> => {
     const { api } = connection;
     // Who is at the keyboard is the signed-in account of `lifeboat login`, else the OS user.
@@ -483,6 +491,7 @@ export async function main(argv: string[]): Promise<number> {
           const file = await checkedOutFile(api, home, values.out);
           const { html } = await api.invoke('rehearsal.report', { jobId: rest[1] });
           await writeFile(file, html);
+          await giveToOperator(file); // the operator's report, not one of the engine's private files
           out.print(`report written to ${file}`, { path: file });
           return 0;
         }

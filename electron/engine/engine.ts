@@ -207,6 +207,7 @@ export class Engine {
       // In the background: a host that does not answer must not hold up the engine's start.
       engine.janitor = runJanitor({ catalog, connectHost: (name) => engine.connectHost(name) }, { keepResumable: true }).catch(() => 0);
       opened = engine;
+      engine.jobs.startQueued();
       return engine;
     } catch (error) {
       catalog?.close();

@@ -83,8 +83,13 @@ export class JobQueue {
       this.catalog.addJobEvent(job.id, { at: now, level: 'warning', step: job.currentStep, message });
       return [this.catalog.updateJob(job.id, { state: 'interrupted', endedAt: now, error: message })];
     });
-    this.pump();
     return interrupted;
+  }
+
+  /** Runs what recoverAfterRestart queued again, once the engine has finished opening (a start
+   * that fails must not leave jobs running against a closed catalog). */
+  startQueued(): void {
+    this.pump();
   }
 
   submit(spec: JobSpec, factory: WorkFactory): Job {

@@ -8,6 +8,7 @@ import { findVmByPath, powerOff, unmountNasDatastore, unregisterVm } from '../dr
 import type { MoRef } from '../drivers/vsphere/xml.ts';
 import { LifeboatError } from '../errors.ts';
 import type { InstantRecord } from '../catalog/instant-catalog.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
 
 export type HostPlace = { host: HostInfo; vmFolder: MoRef; pool: MoRef };
 
@@ -24,7 +25,7 @@ export function placeOnHost(inventory: Inventory, hostName: string, hostSystem: 
 
 /** "[datastore] folder/vm.vmx" of the session's VM: the .vmx in its VM folder on the datastore. */
 export async function vmxPathOf(record: Pick<InstantRecord, 'datastore' | 'exportFolder' | 'vmName' | 'vmFolder'>): Promise<string> {
-  const folder = record.vmFolder ?? record.vmName;
+  const folder = record.vmFolder ?? escapeGuestName(record.vmName).name; // as openBackupVolume names it
   const names = await readdir(join(record.exportFolder, folder)).catch(() => [] as string[]);
   return `[${record.datastore}] ${folder}/${names.find((name) => name.toLowerCase().endsWith('.vmx')) ?? `${record.vmName}.vmx`}`;
 }

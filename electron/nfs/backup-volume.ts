@@ -10,6 +10,7 @@ import { resolvePoint } from '../repository/chain.ts';
 import { PointDisk, type BlockDecoder } from '../repository/point-disk.ts';
 import type { Repository } from '../repository/repository.ts';
 import { OverlayVolume, type VolumeFolders } from './volume.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
 
 /** Blocks of each disk kept decompressed in memory: a guest's hot blocks read once. */
 const CACHE_BLOCKS = 64;
@@ -26,16 +27,17 @@ export function flatNameOf(descriptorName: string): string {
 export async function openBackupVolume(repository: Repository, vmId: string, pointId: string, where: Omit<VolumeFolders, 'vmFolder'>, decode?: BlockDecoder): Promise<OverlayVolume> {
   const point = await resolvePoint(repository, vmId, pointId);
   const manifest = point.point;
-  const folders: VolumeFolders = { ...where, vmFolder: manifest.vmName };
+  // The VM's name and its .vmx file name come from the backup (outside input): escaped before they name files.
+  const folders: VolumeFolders = { ...where, vmFolder: escapeGuestName(manifest.vmName).name };
   const vmPath = join(folders.exportFolder, folders.vmFolder);
   await mkdir(vmPath, { recursive: true });
   await mkdir(folders.cacheFolder, { recursive: true });
-  const descriptorOf = (fileName: string): string => `${basename(fileName, extname(fileName))}.vmdk`;
+  const descriptorOf = (fileName: string): string => `${escapeGuestName(basename(fileName, extname(fileName))).name}.vmdk`;
   // Written through the rewriter: it names the descriptors served here and says UTF-8, which
   // the text now is whatever charset the source .vmx declared.
   const vmx = parseVmx(manifest.vmConfig.text, `${manifest.vmName} configuration`);
   const vmxText = rewriteVmx(vmx, { displayName: vmx.displayName, diskFiles: new Map(manifest.disks.map((disk) => [disk.key, descriptorOf(disk.fileName)])), newIdentity: false });
-  await writeFile(join(vmPath, manifest.vmConfig.fileName), vmxText, { flag: 'wx' });
+  await writeFile(join(vmPath, escapeGuestName(basename(manifest.vmConfig.fileName)).name), vmxText, { flag: 'wx' });
   const bases: { name: string; disk: PointDisk }[] = [];
   try {
     for (const disk of manifest.disks) {

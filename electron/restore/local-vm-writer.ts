@@ -10,6 +10,7 @@ import type { StepContext } from '../engine/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import { killPoint } from '../engine/kill-point.ts';
 import type { Resuming } from '../drivers/local-datastore/local-datastore.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
 
 export type DiskFiles = { descriptor: string; flat: string };
 
@@ -24,7 +25,9 @@ export function diskFileNames(manifest: VmLayout, newName: string | undefined): 
   const files = new Map<string, DiskFiles>();
   const used = new Set<string>();
   manifest.disks.forEach((disk, index) => {
-    let base = renamed ? (index === 0 ? (newName as string) : `${newName}_${index}`) : basename(disk.fileName, extname(disk.fileName));
+    // A VM's name comes from its backed-up .vmx (outside input): escaped before it names a file.
+    const stem = escapeGuestName(newName ?? manifest.vmName).name;
+    let base = renamed ? (index === 0 ? stem : `${stem}_${index}`) : escapeGuestName(basename(disk.fileName, extname(disk.fileName))).name;
     while (used.has(base)) base = `${base}_${index}`;
     used.add(base);
     files.set(disk.key, { descriptor: `${base}.vmdk`, flat: `${base}-flat.vmdk` });
@@ -78,8 +81,9 @@ export class LocalVmWriter {
       diskFiles: new Map([...this.diskFiles].map(([key, files]) => [key, files.descriptor])),
       newIdentity: this.renamed,
     });
-    await writeFile(this.folder.stagedPath(`${this.vmName}.vmx`), text);
-    context.log(`configuration written as ${this.vmName}.vmx${this.renamed ? ' (new name, new identity)' : ''}`);
+    const file = `${escapeGuestName(this.vmName).name}.vmx`;
+    await writeFile(this.folder.stagedPath(file), text);
+    context.log(`configuration written as ${file}${this.renamed ? ' (new name, new identity)' : ''}`);
   }
 
   /** Writes a disk's descriptor; returns the staged path of its flat extent. `create` also makes

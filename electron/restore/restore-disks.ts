@@ -18,6 +18,7 @@ import { pointShape } from '../templates/vm-shape.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
 import { restoreFixedVhd } from './fixed-vhd.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
 
 export const restoreDisksSteps = [
   { name: 'initialize', title: 'Initialization: check the chain and the target' },
@@ -118,7 +119,7 @@ export class RestoreDisksWork implements JobWork {
     const point = this.point as ResolvedPoint;
     const folder = this.folder as LocalVmFolder;
     const shape = pointShape(point.point);
-    const name = `${point.point.vmName}.${this.request.template === 'ovf' ? 'ovf' : 'json'}`;
+    const name = `${escapeGuestName(point.point.vmName).name}.${this.request.template === 'ovf' ? 'ovf' : 'json'}`; // the VM's name is outside input
     const text =
       this.request.template === 'ovf'
         ? ovfDescriptor(shape, await Promise.all(this.written.map(async (disk) => ({ fileName: disk.file, fileSize: (await stat(folder.stagedPath(disk.file))).size, capacity: disk.capacity }))))

@@ -27,7 +27,7 @@ export function parseClientFrame(text: string): ClientFrame {
  * Returns the function that stops forwarding events. */
 export function servePeer(engine: Engine, connection: Peer, send: (frame: ServerFrame) => void): { handle(frame: ClientFrame): void; close(): void } {
   const unsubscribe = engine.events.onAny((event, payload) => {
-    if (connection.identified()) send({ type: 'event', event, payload });
+    if (engine.auth.mayHearEvents(connection)) send({ type: 'event', event, payload });
   });
   let inFlight = 0;
   return {

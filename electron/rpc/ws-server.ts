@@ -166,8 +166,16 @@ export async function startConsoleServer(engine: Engine, options: ConsoleServerO
   const signOut = (ws: WebSocket, reason: SessionEndReason): void => {
     refuse(ws, { code: 'unauthorized', message: signedOutMessage[reason] }, CloseCode.signedOut, `session ${reason}`);
   };
+  /** The sign-in each socket carries: it ends with the console session it came through. */
+  const connectionOf = new WeakMap<WebSocket, Peer>();
   const offSessionEnd = engine.sessions.onEnd((id, reason) => {
-    for (const ws of socketsOf.get(id) ?? []) signOut(ws, reason);
+    for (const ws of socketsOf.get(id) ?? []) {
+      // A revoked or expired console key also ends the account sign-in made through it, so a tab
+      // given a new console URL is not silently signed back in with the old token.
+      const token = connectionOf.get(ws)?.token;
+      if (token) engine.auth.logout(token);
+      signOut(ws, reason);
+    }
     socketsOf.delete(id);
   });
   const sweeper = setInterval(() => engine.sessions.sweep(), options.sweepMs ?? SWEEP_MS);
@@ -217,7 +225,9 @@ export async function startConsoleServer(engine: Engine, options: ConsoleServerO
       if (!sockets) socketsOf.set(sessionId, (sockets = new Set()));
       sockets.add(ws);
       // The browser console is nobody until it signs in with an account (auth.login).
-      peer = servePeer(engine, new Peer(null), send);
+      const connection = new Peer(null);
+      connectionOf.set(ws, connection);
+      peer = servePeer(engine, connection, send);
     };
 
     ws.on('message', (data, isBinary) => {

@@ -7,6 +7,11 @@ import type { LifeboatApi } from '../../shared/contract.ts';
 
 const SIGN_IN_KEY = 'lifeboat.sign-in';
 
+/** When the console is signed out by the engine (its session key ended), the tab forgets its sign-in too. */
+export function forgetSignIn(): void {
+  sessionStorage.removeItem(SIGN_IN_KEY);
+}
+
 function SignInForm({ api, onSignedIn, onCancel }: { api: LifeboatApi; onSignedIn: (identity: SignedIn) => void; onCancel?: () => void }) {
   const [user, setUser] = useState('');
   const [password, setPassword] = useState('');

@@ -15,7 +15,7 @@ import { RestoreItemsWork } from '../../electron/items/restore-items.ts';
 import { buildGuestDisk, spliceAll } from '../../electron/lab/guest-disk.ts';
 import { Peer, osCaller } from '../../electron/auth/peer.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
-import { makeVmFolder, openEngine, runJob, tempDir } from '../helpers/env.ts';
+import { makeVmFolder, openEngine, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 
 const TIB = 2 ** 40;
 const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
@@ -265,4 +265,34 @@ test('NTFS names Linux tools write but paths cannot hold ("..", "a/b", control c
   assert.deepEqual((await readdir(out)).sort(), ['%2E%2E', '..%2F..%2Fetc%2Fntfs1', 'back\\slash:colon', 'nl%0Aesc%1Bx'].sort());
   for (const name of await readdir(out)) assert.equal(await readFile(join(out, name), 'utf8'), 'ntfs bytes\n', name);
   assert.deepEqual((await readdir(dir)).sort(), ['data.txt', 'disk.raw', 'home', 'ntfs.img', 'out', 'source']);
+});
+
+test('a VM whose backed-up name climbs out (../..) is restored, as a VM and as disks + template, only inside the target', async () => {
+  const dir = await tempDir();
+  const source = join(dir, 'source');
+  await mkdir(source);
+  await writeMixedRaw(join(dir, 'climb.raw'), 2);
+  await makeVmFolder(source, 'climb', join(dir, 'climb.raw'), 'monolithicFlat');
+  // The .vmx is the guest's owner's to write: its displayName names the VM, and so its files.
+  const vmx = join(source, 'climb.vmx');
+  await writeFile(vmx, (await readFile(vmx, 'utf8')).replace(/displayName = "climb"/, 'displayName = "../../climbed"'));
+  const engine = await openEngine(join(dir, 'home'));
+  try {
+    assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+    const outside = await snapshotTree(dir);
+    const target = join(dir, 'deep', 'a', 'vm');
+    const restored = await runJob(engine, await engine.startRestore({ vm: '../../climbed', point: 'latest', target: { kind: 'local', path: target } }, 'test'));
+    assert.equal(restored.state, 'succeeded', restored.error ?? '');
+    assert.deepEqual((await readdir(target)).sort(), ['..%2F..%2Fclimbed.vmx', 'climb-flat.vmdk', 'climb.vmdk']);
+    // A new name is the operator's and the contract allows only plain names (no '/').
+    await assert.rejects(dispatch(engine, new Peer(osCaller()), 'restore.entireVm', { vm: '../../climbed', point: 'latest', target: { kind: 'local', path: join(dir, 'deep', 'b') }, newName: '../x' }), { code: 'bad-request' });
+    const disks = await runJob(engine, await engine.startRestoreDisks({ vm: '../../climbed', point: 'latest', target: { kind: 'local', path: join(dir, 'deep', 'c') }, template: 'ovf' }, 'test'));
+    assert.equal(disks.state, 'succeeded', disks.error ?? '');
+    assert.ok((await readdir(join(dir, 'deep', 'c'))).includes('..%2F..%2Fclimbed.ovf'));
+    // Nothing appeared or changed beside the targets (the home is the engine's own).
+    const after = (await snapshotTree(dir)).filter((line) => !line.startsWith(join(dir, 'deep')) && !line.startsWith(join(dir, 'home')));
+    assert.deepEqual(after, outside.filter((line) => !line.startsWith(join(dir, 'home'))));
+  } finally {
+    await engine.close();
+  }
 });

@@ -124,3 +124,15 @@ test('`lifeboat sessions` lists keys of the running engine and revokes one or al
   const audit = await engine.handlers['audit.list']({}, osCaller());
   assert.equal(audit.filter((entry) => entry.action === 'sessions.revoke').length, 2);
 });
+
+test('a revoked or expired console key also ends the account sign-in made through it, and its events stop', async () => {
+  engine.sessions.revokeAll();
+  await engine.handlers['accounts.add']({ name: 'rita', role: 'viewer', password: 'rita-console-pw' }, osCaller());
+  const { peer } = await signIn();
+  const login = await ask(peer, 1, 'auth.login', { user: 'rita', password: 'rita-console-pw' });
+  const token = (login?.payload as { token: string }).token;
+  assert.equal(engine.auth.resume(token).account, 'rita');
+  engine.sessions.revokeAll();
+  assert.equal((await signedOutWith(peer)).reason, 'session revoked');
+  assert.throws(() => engine.auth.resume(token), { code: 'unauthorized' }, 'a tab given a new console URL is not signed back in with the old token');
+});

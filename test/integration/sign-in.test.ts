@@ -34,7 +34,7 @@ test('local sign-in: the right password gives a session with the account role; a
   const { token, identity } = (await dispatch(engine, peer, 'auth.login', { user: 'Carol', password: password('carol') })) as { token: string; identity: { account: string; role: string; via: string } };
   assert.deepEqual([identity.account, identity.role, identity.via], ['carol', 'approver', 'local']);
   assert.ok(token.length >= 40);
-  assert.ok(peer.identified());
+  assert.ok(engine.auth.mayHearEvents(peer));
   // The token resumes on another connection (a reload, the CLI's next command).
   const other = new Peer(null);
   assert.equal(((await dispatch(engine, other, 'auth.resume', { token })) as { account: string }).account, 'carol');
@@ -85,7 +85,7 @@ test('every channel refuses a caller below its minimum role, and a connection th
   }
   assert.ok(refusals > 80, `${refusals} refusals`);
   assert.equal(engine.catalog.auditEntries().length, before, 'no refused call reached a handler that audits');
-  assert.equal(new Peer(null).identified(), false, 'events go to nobody who has not signed in');
+  assert.equal(engine.auth.mayHearEvents(new Peer(null)), false, 'events go to nobody who has not signed in');
 });
 
 test('a session ends at once when its account gets a new password, is removed, or (for its role) is changed', async () => {
@@ -96,11 +96,13 @@ test('a session ends at once when its account gets a new password, is removed, o
   await dispatch(engine, owner, 'accounts.setRole', { name: 'alice', role: 'operator' });
   await dispatch(engine, owner, 'accounts.setPassword', { name: 'alice', password: password('alice') });
   await assert.rejects(dispatch(engine, alice, 'vms.list', {}), { code: 'unauthorized', message: /sign-in has ended/ });
+  assert.equal(engine.auth.mayHearEvents(alice), false, 'and its events stop at once, not when its token would have expired');
   const again = await signedIn('alice');
   await dispatch(engine, owner, 'accounts.add', { name: 'gone', role: 'viewer', password: password('gone') });
   const gone = await signedIn('gone');
   await dispatch(engine, owner, 'accounts.remove', { name: 'GONE' });
   await assert.rejects(dispatch(engine, gone, 'vms.list', {}), { code: 'unauthorized', message: /sign-in has ended/ });
+  assert.equal(engine.auth.mayHearEvents(gone), false);
   assert.deepEqual(await dispatch(engine, again, 'auth.logout', {}), { signedOut: true });
   assert.equal(await dispatch(engine, again, 'auth.whoami', {}), null, 'signed out of a console connection: nobody');
 });

@@ -59,6 +59,7 @@ test('an operator cancel and an engine stop end a job differently', async () => 
 
     const next = new JobQueue(catalog, new EngineEvents(), 2, null, (job) => (job.kind === 'index' ? untilStopped(finished) : null));
     next.recoverAfterRestart();
+    next.startQueued();
     await started(catalog, rerunnable.id);
     await next.close();
   } finally {
