@@ -1,7 +1,7 @@
 // Test helpers: temporary homes that are always removed, real tools, small real VMs.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
@@ -126,4 +126,14 @@ export async function reflinkFolder(sizeMib: number): Promise<{ path: string | n
     // not permitted or not installed here
   }
   return mounted ? { path: mountPoint, skip: false } : { path: null, skip: 'a loop-mounted XFS needs root and xfsprogs' };
+}
+
+/** An MBR disk holding `volume` (an NTFS image of `volumeBytes`) as partition 1 (type 07) at 1 MiB. */
+export async function writeNtfsMbrDisk(raw: string, volume: string, volumeBytes: number): Promise<void> {
+  const mbr = Buffer.alloc(512);
+  mbr[446 + 4] = 0x07;
+  mbr.writeUInt32LE(2048, 446 + 8);
+  mbr.writeUInt32LE(volumeBytes / 512, 446 + 12);
+  mbr.writeUInt16LE(0xaa55, 510);
+  await writeFile(raw, Buffer.concat([mbr, Buffer.alloc(1024 * 1024 - 512), await readFile(volume), Buffer.alloc(1024 * 1024)]));
 }

@@ -10,7 +10,7 @@ import { PointBrowser } from '../../electron/items/point-browser.ts';
 import { buildGuestDisk, changeGuest, spliceAll } from '../../electron/lab/guest-disk.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { asOwner } from '../helpers/owner.ts';
-import { makeVmFolder, openEngine, runJob, tempDir } from '../helpers/env.ts';
+import { makeVmFolder, openEngine, runJob, tempDir, writeNtfsMbrDisk } from '../helpers/env.ts';
 
 test('ext4 and FAT inside a backed-up GPT disk list and read as debugfs and mtools say', async () => {
   const dir = await tempDir();
@@ -170,14 +170,8 @@ test('NTFS in an MBR partition lists and reads as ntfsls and ntfscat say, index 
   for (let i = 0; i < 120; i++) await writeFile(join(files, `invoice-${2000 + i}.txt`), `invoice ${i}\n`.repeat(i + 1));
   await writeFile(join(files, 'Überweisung März.bin'), Buffer.alloc(700_000, 3));
   for (const name of await readdir(files)) execFileSync('ntfscp', ['-q', image, join(files, name), name], { stdio: 'ignore' });
-  // An MBR disk with the volume as partition 1 (type 07) at 1 MiB.
   const raw = join(dir, 'disk.raw');
-  const mbr = Buffer.alloc(512);
-  mbr[446 + 4] = 0x07;
-  mbr.writeUInt32LE(2048, 446 + 8);
-  mbr.writeUInt32LE(volumeBytes / 512, 446 + 12);
-  mbr.writeUInt16LE(0xaa55, 510);
-  await writeFile(raw, Buffer.concat([mbr, Buffer.alloc(1024 * 1024 - 512), await readFile(image), Buffer.alloc(1024 * 1024)]));
+  await writeNtfsMbrDisk(raw, image, volumeBytes);
   const source = join(dir, 'source');
   await mkdir(source);
   await makeVmFolder(source, 'windows', raw, 'monolithicSparse');

@@ -13,7 +13,7 @@ import { BytesDisk } from '../../electron/disks/bytes-disk.ts';
 import { NtfsFileSystem } from '../../electron/filesystems/ntfs.ts';
 import { buildGuestDisk, spliceAll } from '../../electron/lab/guest-disk.ts';
 import { debugfsRequest, run, withMount } from '../helpers/ext4-images.ts';
-import { makeVmFolder, openEngine, runJob, tempDir } from '../helpers/env.ts';
+import { makeVmFolder, openEngine, runJob, tempDir, writeNtfsMbrDisk } from '../helpers/env.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
 
@@ -146,12 +146,7 @@ test('an NTFS volume marked dirty is indexed and said to be maybe stale, in the 
   assert.match(run('ntfsinfo', '-f', '-m', image), /Volume Flags: 0x0001/);
 
   const raw = join(dir, 'disk.raw');
-  const mbr = Buffer.alloc(512);
-  mbr[446 + 4] = 0x07;
-  mbr.writeUInt32LE(2048, 446 + 8);
-  mbr.writeUInt32LE(volumeBytes / 512, 446 + 12);
-  mbr.writeUInt16LE(0xaa55, 510);
-  await writeFile(raw, Buffer.concat([mbr, Buffer.alloc(1024 * 1024 - 512), await readFile(image), Buffer.alloc(1024 * 1024)]));
+  await writeNtfsMbrDisk(raw, image, volumeBytes);
   const source = join(dir, 'source');
   await mkdir(source);
   await makeVmFolder(source, 'windows', raw, 'monolithicSparse');
