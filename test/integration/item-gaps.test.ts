@@ -10,6 +10,8 @@ import { lstat, mkdir, readdir, readFile, truncate, writeFile } from 'node:fs/pr
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BytesDisk } from '../../electron/disks/bytes-disk.ts';
+import type { Engine } from '../../electron/engine/engine.ts';
+import type { Job } from '../../shared/domain.ts';
 import { NtfsFileSystem } from '../../electron/filesystems/ntfs.ts';
 import { buildGuestDisk, spliceAll } from '../../electron/lab/guest-disk.ts';
 import { debugfsRequest, run, withMount } from '../helpers/ext4-images.ts';
@@ -28,6 +30,13 @@ const lifeboat = (home: string, ...args: string[]): Promise<{ status: number; st
 const overwrite = (image: string, offset: number, bytes: Buffer): void => {
   execFileSync('dd', [`of=${image}`, 'bs=1', `seek=${offset}`, 'conv=notrunc'], { input: bytes, stdio: ['pipe', 'ignore', 'ignore'] });
 };
+
+/** Backs the VM folder up and waits for the index job the backup queued; returns that job. */
+async function backUpThenIndex(engine: Engine, source: string): Promise<Job | undefined> {
+  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  await engine.jobs.idle();
+  return engine.catalog.listJobs().find((job) => job.kind === 'index');
+}
 
 test('a damaged inode, folder block and volume are left out with their reasons; everything else is indexed', async () => {
   const dir = await tempDir();
@@ -61,9 +70,7 @@ test('a damaged inode, folder block and volume are left out with their reasons; 
   const home = join(dir, 'home');
   const engine = await openEngine(home);
   try {
-    assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
-    await engine.jobs.idle();
-    const [indexJob] = engine.catalog.listJobs().filter((job) => job.kind === 'index');
+    const indexJob = await backUpThenIndex(engine, source);
     assert.equal(indexJob?.state, 'succeeded', indexJob?.error ?? '');
     assert.equal(indexJob?.result?.unreadable, 3);
     const log = engine.catalog.jobEvents(indexJob?.id as string).map((event) => `${event.level} ${event.message}`).join('\n');
@@ -153,9 +160,7 @@ test('an NTFS volume marked dirty is indexed and said to be maybe stale, in the 
   const home = join(dir, 'home');
   const engine = await openEngine(home);
   try {
-    assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
-    await engine.jobs.idle();
-    const [indexJob] = engine.catalog.listJobs().filter((job) => job.kind === 'index');
+    const indexJob = await backUpThenIndex(engine, source);
     assert.equal(indexJob?.state, 'succeeded');
     assert.equal(indexJob?.result?.unreadable, 0);
     const stale = 'may be stale: the NTFS volume is marked dirty (not cleanly unmounted) and its $LogFile was not replayed';

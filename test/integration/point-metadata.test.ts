@@ -214,13 +214,21 @@ test('damaged manifests, forged or not, never escape as another error and never 
   await restoreAndCompare(lab, 3);
 });
 
-test('points made before hashes were recorded keep restoring; their hash is adopted at first open, and later changes are caught', async () => {
+/** Opens engines on any home and keeps them, so a test that reopens homes can close them all. */
+function engineOpener(): { opened: Engine[]; open: (home: string) => Promise<Engine> } {
   const opened: Engine[] = [];
-  const open = async (home: string): Promise<Engine> => {
-    const engine = await Engine.open({ home, workerThreads: 2 });
-    opened.push(engine);
-    return engine;
+  return {
+    opened,
+    open: async (home) => {
+      const engine = await Engine.open({ home, workerThreads: 2 });
+      opened.push(engine);
+      return engine;
+    },
   };
+}
+
+test('points made before hashes were recorded keep restoring; their hash is adopted at first open, and later changes are caught', async () => {
+  const { opened, open } = engineOpener();
   const lab = await chainOfPoints(open);
   try {
     await legacyChain(lab, open);
@@ -298,12 +306,7 @@ test('a point damaged in the primary restores from a copy whose manifest still m
 });
 
 test('a lost catalog is rebuilt from the repository with the hashes the side files vouch for', async () => {
-  const opened: Engine[] = [];
-  const open = async (home: string): Promise<Engine> => {
-    const engine = await Engine.open({ home, workerThreads: 2 });
-    opened.push(engine);
-    return engine;
-  };
+  const { opened, open } = engineOpener();
   const lab = await chainOfPoints(open);
   try {
     // Point 3 is changed while the catalog is gone: only its side file can tell.
