@@ -17,8 +17,8 @@ import type { Repository } from '../repository/repository.ts';
 import { writeFileDurably } from '../fs/durable.ts';
 import type { CompressResult, DigestResult } from '../workers/messages.ts';
 import { ownedCopy, type WorkerPool } from '../workers/pool.ts';
-import type { JobWork } from '../engine/job-work.ts';
-import { forEachWindowed, throwIfCancelled, type StepContext } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import { forEachWindowed, throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import { readSourceVm, type SourceVm } from './source-vm.ts';
 import type { BackupKey } from '../keys/key-service.ts';
 
@@ -33,7 +33,7 @@ export const backupSteps = [
   { name: 'commit-point', title: 'Commit the restore point' },
 ] as const;
 
-export class BackupWork implements JobWork {
+export class BackupWork implements LegacyJobWork {
   readonly steps = backupSteps;
   private source: SourceVm | null = null;
   private disks: { key: string; fileName: string; disk: Disk; format: string; chain: ChainLink[] }[] = [];

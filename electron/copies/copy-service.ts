@@ -8,7 +8,7 @@ import { access, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CopyStatus, Job, PointCopy, RepositorySite } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
-import type { JobQueue } from '../engine/job-queue.ts';
+import type { JobQueue } from '../jobs/job-queue.ts';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import type { KeyCredentials, KeyService } from '../keys/key-service.ts';
 import { Repository } from '../repository/repository.ts';

@@ -7,8 +7,8 @@ import { access, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CopyPolicy, RepositorySite } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
-import type { JobWork } from '../engine/job-work.ts';
-import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import { throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import type { Repository } from '../repository/repository.ts';
@@ -43,7 +43,7 @@ function copyBytes(copy: PlannedCopy): number {
   return copy.manifest.dataFile.size * copy.targets.length;
 }
 
-export class CopyWork implements JobWork {
+export class CopyWork implements LegacyJobWork {
   readonly steps = copySteps;
   private readonly options: CopyWorkOptions;
   private planned: PlannedCopy[] = [];

@@ -3,7 +3,7 @@
 // only when its chain resolves there: every link, data file size and block map hash checked.
 // A drill (or an outage the operator already knows of) names the region to restore from.
 import type { RepositorySite } from '../../shared/domain.ts';
-import type { JobWork } from '../engine/job-work.ts';
+import { planOf, type JobWork, type LegacyJobWork } from '../jobs/job-work.ts';
 import { LifeboatError } from '../errors.ts';
 import { resolvePoint } from '../repository/chain.ts';
 import type { KeyLookup, Repository } from '../repository/repository.ts';
@@ -84,18 +84,12 @@ export async function pickSource(request: PickRequest): Promise<PickedSource> {
 }
 
 /** A job that first says where it reads from, and records it in its result. */
-export function readingFrom(work: JobWork, source: PickedSource): JobWork {
-  let told = false;
+export function readingFrom(work: JobWork | LegacyJobWork, source: PickedSource): JobWork {
   return {
-    steps: work.steps,
-    run: async (step, context) => {
-      if (!told) {
-        told = true;
-        for (const skipped of source.passedOver) context.log(`passed over ${skipped}`, 'warning');
-        context.log(source.note);
-      }
-      return work.run(step, context);
-    },
+    plan: planOf(work).withPrelude((context) => {
+      for (const skipped of source.passedOver) context.log(`passed over ${skipped}`, 'warning');
+      context.log(source.note);
+    }),
     finish: (succeeded) => work.finish(succeeded),
     result: () => ({ ...work.result(), source: { repository: source.site.name, region: source.site.region, zone: source.site.zone, tier: source.site.role === 'primary' ? 'snapshot' : 'vault' } }),
   };

@@ -13,9 +13,9 @@ import { prepareHome, type HomePaths } from '../home.ts';
 import { Repository } from '../repository/repository.ts';
 import { EntireVmLocalRestore, restoreSteps, type RestoreRequest } from '../restore/entire-vm-local.ts';
 import { WorkerPool, workerDecoder } from '../workers/pool.ts';
-import { EngineEvents } from './events.ts';
-import { JobQueue, type FaultInjector, type WorkFactory } from './job-queue.ts';
-import { runJanitor } from './janitor.ts';
+import { EngineEvents } from '../jobs/events.ts';
+import { JobQueue, type FaultInjector, type WorkFactory } from '../jobs/job-queue.ts';
+import { runJanitor } from '../jobs/janitor.ts';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { FileSecretStore, type Sealer } from '../secrets/secret-store.ts';
@@ -31,17 +31,17 @@ import type { ProxyPool } from '../restore/transport-choice.ts';
 import { OriginalVmVsphereRestore, originalSteps, previewOriginal } from '../restore/original-vm-vsphere.ts';
 import { resolvePoint } from '../repository/chain.ts';
 import { pointHealth } from '../repository/point-health.ts';
-import { VerifyWork, verifySteps } from '../verify/verify-chain.ts';
+import { VerifyWork } from '../verify/verify-chain.ts';
 import { PointBrowser } from '../items/point-browser.ts';
 import { RestoreItemsWork, itemSteps } from '../items/restore-items.ts';
 import { IndexPointWork, indexSteps } from '../items/index-point.ts';
 import { listenLocalSocket, type LocalSocketServer } from '../rpc/local-socket.ts';
 import { TapeService, type RestoreTarget } from '../tape/tape-service.ts';
-import type { JobWork } from './job-work.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
 import { RehearsalWork, rehearsalSteps, type RehearsalTarget } from '../rehearsal/rehearsal.ts';
 import { readFile } from 'node:fs/promises';
 import { createLab } from '../lab/create-lab.ts';
-import type { StepDefinition } from './plan.ts';
+import type { StepDefinition } from '../jobs/plan.ts';
 import { InstantService } from '../instant/instant-service.ts';
 import { SnapshotService } from '../snapshots/snapshot-service.ts';
 import { RestoreDisksWork, restoreDisksSteps } from '../restore/restore-disks.ts';
@@ -403,7 +403,7 @@ export class Engine {
   }
 
   /** The restore of a point of `source` (the repository, or a staging one) to a target. */
-  private restoreWork(source: Repository, jobId: string, request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined }): { steps: readonly StepDefinition[]; work: JobWork } {
+  private restoreWork(source: Repository, jobId: string, request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined }): { steps: readonly StepDefinition[]; work: LegacyJobWork } {
     const { target } = request;
     const steps = this.restoreWorkSteps(target);
     if (target.kind === 'local') return { steps, work: new EntireVmLocalRestore(source, this.pool, jobId, { vmId: request.vmId, pointId: request.pointId, targetPath: target.path, newName: request.newName }) };
@@ -662,7 +662,7 @@ export class Engine {
     const repository = this.repository.withKeys(await this.keys.unlocker(keyId, credentials, `the chain of ${vm.name}`)(this.repository));
     this.catalog.audit(actor, 'verify.start', vm.id, { point: point ?? 'all' });
     return this.jobs.submit(
-      { kind: 'verify', vmId: vm.id, vmName: vm.name, summary: `Verify ${point === undefined ? 'every point' : `point ${point}`} of ${vm.name}`, params: { vm: vm.id, pointIds }, steps: verifySteps },
+      { kind: 'verify', vmId: vm.id, vmName: vm.name, summary: `Verify ${point === undefined ? 'every point' : `point ${point}`} of ${vm.name}`, params: { vm: vm.id, pointIds } },
       () => new VerifyWork(repository, this.pool, vm.id, points),
     );
   }

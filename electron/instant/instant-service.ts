@@ -11,9 +11,9 @@ import { endedInstantStates, type InstantSession, type Job } from '../../shared/
 import type { Catalog } from '../catalog/catalog.ts';
 import type { InstantPatch, InstantRecord } from '../catalog/instant-catalog.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
-import type { EngineEvents } from '../engine/events.ts';
-import type { JobQueue } from '../engine/job-queue.ts';
-import type { JobWork } from '../engine/job-work.ts';
+import type { EngineEvents } from '../jobs/events.ts';
+import type { JobQueue } from '../jobs/job-queue.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { openBackupVolume } from '../nfs/backup-volume.ts';
 import { NfsServer } from '../nfs/nfs-server.ts';
@@ -47,7 +47,7 @@ export type InstantDeps = {
    * point is encrypted; a wrong password fails here, before the session exists. */
   openSource(vm: { id: string; name: string }, pointId: string, choice: SourceChoice): Promise<Repository>;
   /** The quick migration's work for a running session. */
-  migrationWork(sessions: SessionHost, sessionId: string, jobId: string, request: { datastore: string; transport: 'auto' | 'san' | 'hotadd' }): JobWork;
+  migrationWork(sessions: SessionHost, sessionId: string, jobId: string, request: { datastore: string; transport: 'auto' | 'san' | 'hotadd' }): LegacyJobWork;
   migrationSteps: readonly { name: string; title: string }[];
 };
 

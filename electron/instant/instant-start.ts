@@ -5,8 +5,8 @@
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { mountNasDatastore, powerOn, registerVm } from '../drivers/vsphere/nas-datastore.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
-import type { JobWork } from '../engine/job-work.ts';
-import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import { throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import { placeOnHost, vmxPathOf, type HostPlace } from './host-side.ts';
 import { SessionJob } from './session-job.ts';
@@ -18,7 +18,7 @@ export const instantStartSteps = [
   { name: 'power-on', title: 'Start the VM' },
 ] as const;
 
-export class InstantStartWork extends SessionJob implements JobWork {
+export class InstantStartWork extends SessionJob implements LegacyJobWork {
   readonly steps = instantStartSteps;
   private readonly startedMs = Date.now();
   private place: HostPlace | null = null;

@@ -1,8 +1,8 @@
 // Stopping an Instant Recovery session: the VM powered off and unregistered, the NFS datastore
 // unmounted from the host, then the export closed and the write cache deleted. The backup was
 // never written, so nothing else changes.
-import type { JobWork } from '../engine/job-work.ts';
-import type { StepContext } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import type { StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import { powerOffSessionVm, unmapDatastore, unregisterSessionVm, vmxPathOf } from './host-side.ts';
 import { SessionJob } from './session-job.ts';
@@ -14,7 +14,7 @@ export const instantStopSteps = [
   { name: 'delete-cache', title: 'Close the export and delete the write cache' },
 ] as const;
 
-export class InstantStopWork extends SessionJob implements JobWork {
+export class InstantStopWork extends SessionJob implements LegacyJobWork {
   readonly steps = instantStopSteps;
   private ended = false;
 

@@ -10,8 +10,8 @@ import type { ProxySummary } from '../../shared/domain.ts';
 import { findVmByPath, powerOn, registerVm, renameVm } from '../drivers/vsphere/nas-datastore.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
-import type { JobWork } from '../engine/job-work.ts';
-import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import { throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { CHUNK, type OverlayVolume } from '../nfs/volume.ts';
 import { placeOnHost, powerOffSessionVm, unregisterSessionVm, vmxPathOf } from './host-side.ts';
@@ -32,17 +32,17 @@ export type MigrationRequest = { datastore: string; transport: 'auto' | 'san' | 
 
 export type MigrationDeps = {
   /** An entire-VM restore of the session's point to vSphere, run here as the copy. */
-  copyWork(request: { vmId: string; pointId: string; host: string; hostSystem: string | null; datastore: string; transport: MigrationRequest['transport']; newName: string }): JobWork;
+  copyWork(request: { vmId: string; pointId: string; host: string; hostSystem: string | null; datastore: string; transport: MigrationRequest['transport']; newName: string }): LegacyJobWork;
   proxyNamed(name: string): ProxySummary | null;
 };
 
 type CopyResult = { vmName: string; datastore: string; vm: string | null; transport: string; proxy: string | null; disks: string[] };
 
-export class QuickMigrationWork extends SessionJob implements JobWork {
+export class QuickMigrationWork extends SessionJob implements LegacyJobWork {
   readonly steps = quickMigrationSteps;
   private readonly request: MigrationRequest;
   private readonly deps: MigrationDeps;
-  private copy: JobWork | null = null;
+  private copy: LegacyJobWork | null = null;
   private copied: CopyResult | null = null;
   /** How far the switchover got, so a failure can put the session's VM back. */
   private sessionVmOff = false;

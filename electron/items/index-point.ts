@@ -7,8 +7,8 @@ import type { IndexGap, IndexedFile } from '../catalog/file-index.ts';
 import { LifeboatError } from '../errors.ts';
 import { isReadFailure } from '../filesystems/file-system.ts';
 import type { Repository } from '../repository/repository.ts';
-import type { JobWork } from '../engine/job-work.ts';
-import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import { throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import { PointBrowser } from './point-browser.ts';
 
 export const indexSteps = [
@@ -20,7 +20,7 @@ export const indexSteps = [
 const MAX_FILES = 5_000_000;
 const GAPS_IN_LOG = 20;
 
-export class IndexPointWork implements JobWork {
+export class IndexPointWork implements LegacyJobWork {
   readonly steps = indexSteps;
   private readonly repository: Repository;
   private readonly catalog: Catalog;

@@ -10,8 +10,8 @@ import { LifeboatError } from '../errors.ts';
 import { isReadFailure, splitPath, type FileRegion, type FsEntry } from '../filesystems/file-system.ts';
 import { mkdirForOperator, operatorMode } from '../fs/private-files.ts';
 import { printableName } from '../../shared/format.ts';
-import type { JobWork } from '../engine/job-work.ts';
-import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import { throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import { ContainedWriter, type ClashPolicy } from '../fs/contained-writer.ts';
 import { freeBytes } from '../fs/target-check.ts';
 import { PointBrowser } from './point-browser.ts';
@@ -52,7 +52,7 @@ async function* asBytes(regions: AsyncIterable<FileRegion>): AsyncGenerator<Uint
   }
 }
 
-export class RestoreItemsWork implements JobWork {
+export class RestoreItemsWork implements LegacyJobWork {
   readonly steps = itemSteps;
   private readonly openBrowser: () => Promise<PointBrowser>;
   private readonly request: ItemRequest;

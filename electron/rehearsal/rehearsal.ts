@@ -5,8 +5,8 @@
 import { escapeGuestName } from '../../shared/guest-names.ts';
 import { mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { JobWork } from '../engine/job-work.ts';
-import { forEachWindowed, type StepContext } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import { forEachWindowed, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { resolvePoint } from '../repository/chain.ts';
@@ -39,7 +39,7 @@ export type RehearsalOptions = {
   repository: Repository;
   pool: WorkerPool;
   /** The normal restore of one VM to the target (its steps are run here, one after the other). */
-  restoreWork(vm: RehearsalVm, restoredAs: string, target: RehearsalTarget): JobWork;
+  restoreWork(vm: RehearsalVm, restoredAs: string, target: RehearsalTarget): LegacyJobWork;
   connectHost(name: string): Promise<VsphereClient>;
 };
 
@@ -55,11 +55,11 @@ function childContext(parent: StepContext, label: string, report: (done: number,
   };
 }
 
-export class RehearsalWork implements JobWork {
+export class RehearsalWork implements LegacyJobWork {
   readonly steps = rehearsalSteps;
   private readonly options: RehearsalOptions;
   private readonly outcomes = new Map<string, VmOutcome>();
-  private readonly works = new Map<string, JobWork>();
+  private readonly works = new Map<string, LegacyJobWork>();
   private startedAt = 0;
   private reportPath: string | null = null;
   /** The local target folder did not exist before: it goes again with the copies. */

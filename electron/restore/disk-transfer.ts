@@ -5,12 +5,12 @@ import { open, stat } from 'node:fs/promises';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import { dataBytesAt } from '../repository/block-map.ts';
 import type { ResolvedDisk, ResolvedPoint } from '../repository/chain.ts';
-import type { StepContext } from '../engine/plan.ts';
+import type { StepContext } from '../jobs/plan.ts';
 import type { DiskCheckpoint } from '../catalog/catalog.ts';
 import { syncPath } from '../fs/durable.ts';
 import { STAGES, type RestoreStripeResult } from '../workers/messages.ts';
 import { WorkerTaskError, type WorkerPool } from '../workers/pool.ts';
-import { killPoint } from '../engine/kill-point.ts';
+import { killPoint } from '../kill-point.ts';
 
 const PROGRESS_POLL_MS = 200;
 

@@ -10,8 +10,8 @@ import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
-import { ResumeBlocked, type JobWork } from '../engine/job-work.ts';
-import type { StepContext } from '../engine/plan.ts';
+import { ResumeBlocked, type LegacyJobWork } from '../jobs/job-work.ts';
+import type { StepContext } from '../jobs/plan.ts';
 import { LocalVmWriter } from './local-vm-writer.ts';
 
 export const restoreSteps = [
@@ -34,7 +34,7 @@ async function sizeOf(path: string): Promise<number | null> {
   return stat(path).then((stats) => stats.size, () => null);
 }
 
-export class EntireVmLocalRestore implements JobWork {
+export class EntireVmLocalRestore implements LegacyJobWork {
   readonly steps = restoreSteps;
   private point: ResolvedPoint | null = null;
   private writer: LocalVmWriter | null = null;

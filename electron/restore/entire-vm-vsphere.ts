@@ -11,8 +11,8 @@ import { placeDisks, vmAnnotation, vmConfigSpec, type DiskPlacement } from '../d
 import type { DatastoreInfo, HostInfo, Inventory, VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { el, moRefOf, moRefXml, type MoRef } from '../drivers/vsphere/xml.ts';
 import { LifeboatError } from '../errors.ts';
-import type { JobWork } from '../engine/job-work.ts';
-import type { StepContext } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import type { StepContext } from '../jobs/plan.ts';
 import { syncPath } from '../fs/durable.ts';
 import { restoreSteps } from './entire-vm-local.ts';
 import { VsphereRestoreBase, type VsphereRestoreOptions } from './vsphere-restore-base.ts';
@@ -22,7 +22,7 @@ import { selectTransport, transportTitle } from './transport-choice.ts';
 
 type Placement = { datacenter: { ref: MoRef; name: string; vmFolder: MoRef }; host: HostInfo; datastore: DatastoreInfo; pool: MoRef; networks: string[] };
 
-export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWork {
+export class EntireVmVsphereRestore extends VsphereRestoreBase implements LegacyJobWork {
   readonly steps = restoreSteps;
   private source: VmSource | null = null;
   private readonly openSource: () => Promise<VmSource>;

@@ -6,9 +6,9 @@ import { basename, extname, join, resolve } from 'node:path';
 import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
 import { parseVmx, rewriteVmx } from '../disks/vmx.ts';
 import { LocalVmFolder, stagingFolderName } from '../drivers/local-datastore/local-datastore.ts';
-import type { StepContext } from '../engine/plan.ts';
+import type { StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
-import { killPoint } from '../engine/kill-point.ts';
+import { killPoint } from '../kill-point.ts';
 import type { Resuming } from '../drivers/local-datastore/local-datastore.ts';
 import { escapeGuestName } from '../../shared/guest-names.ts';
 

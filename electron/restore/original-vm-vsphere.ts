@@ -12,8 +12,8 @@ import type { Inventory, VmDisk, VsphereClient } from '../drivers/vsphere/vspher
 import { el, type MoRef } from '../drivers/vsphere/xml.ts';
 import { LifeboatError } from '../errors.ts';
 import { resolvePoint, type ResolvedDisk, type ResolvedPoint } from '../repository/chain.ts';
-import type { JobWork } from '../engine/job-work.ts';
-import type { StepContext } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import type { StepContext } from '../jobs/plan.ts';
 import { restoreDiskToFile, rollbackDiskInPlace } from './disk-transfer.ts';
 import { VsphereRestoreBase } from './vsphere-restore-base.ts';
 import { syncPath } from '../fs/durable.ts';
@@ -65,7 +65,7 @@ export async function previewOriginal(client: VsphereClient, inventory: Inventor
   return { preview, vm: vm.ref, matched };
 }
 
-export class OriginalVmVsphereRestore extends VsphereRestoreBase implements JobWork {
+export class OriginalVmVsphereRestore extends VsphereRestoreBase implements LegacyJobWork {
   readonly steps = originalSteps;
   private point: ResolvedPoint | null = null;
   private inventory: Inventory | null = null;

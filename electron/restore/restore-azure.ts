@@ -5,8 +5,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { vhdSize } from '../disks/vhd.ts';
 import type { BlobStore } from '../drivers/azure/blob-store.ts';
-import type { JobWork } from '../engine/job-work.ts';
-import type { StepContext } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import type { StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';
@@ -28,7 +28,7 @@ export type RestoreAzureRequest = { vmId: string; pointId: string; account: stri
 
 type Vhd = { key: string; blob: string; path: string; capacity: number; uri: string };
 
-export class RestoreAzureWork implements JobWork {
+export class RestoreAzureWork implements LegacyJobWork {
   readonly steps = restoreAzureSteps;
   private readonly repository: Repository;
   private readonly pool: WorkerPool;

@@ -7,8 +7,8 @@ import { basename, extname, join, resolve } from 'node:path';
 import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
 import { vhdSize } from '../disks/vhd.ts';
 import { LocalVmFolder, stagingFolderName } from '../drivers/local-datastore/local-datastore.ts';
-import type { JobWork } from '../engine/job-work.ts';
-import type { StepContext } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import type { StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';
@@ -44,7 +44,7 @@ export function diskStems(point: ResolvedPoint): { key: string; stem: string; ca
   });
 }
 
-export class RestoreDisksWork implements JobWork {
+export class RestoreDisksWork implements LegacyJobWork {
   readonly steps = restoreDisksSteps;
   private readonly repository: Repository;
   private readonly pool: WorkerPool;

@@ -5,7 +5,7 @@
 import type { ProxySummary, TransportMode } from '../../shared/domain.ts';
 import type { DatastoreInfo, Inventory } from '../drivers/vsphere/vsphere-client.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
-import type { StepContext } from '../engine/plan.ts';
+import type { StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 
 export type Transport = 'san' | 'hotadd' | 'nbd';

@@ -7,7 +7,7 @@ import { readSourceVm } from '../backup/source-vm.ts';
 import type { Disk } from '../disks/disk.ts';
 import { openDiskChain } from '../disks/vmdk-chain.ts';
 import { isAllZero } from '../disks/zero.ts';
-import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
+import { throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import { isErrnoCode, LifeboatError } from '../errors.ts';
 import { resolvePoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';

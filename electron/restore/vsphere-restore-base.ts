@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { VsphereTarget } from '../../shared/domain.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
-import type { StepContext } from '../engine/plan.ts';
+import type { StepContext } from '../jobs/plan.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import type { ProxyPool, SelectedTransport, TransportDecision } from './transport-choice.ts';

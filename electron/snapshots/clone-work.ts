@@ -7,8 +7,8 @@
 import type { StorageSnapshotPoint } from '../../shared/domain.ts';
 import type { FileArray } from '../drivers/array/file-array.ts';
 import type { ArrayClone, Presentation } from '../drivers/array/storage-array.ts';
-import type { JobWork } from '../engine/job-work.ts';
-import type { StepContext, StepDefinition } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import type { StepContext, StepDefinition } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 
 export type { VmOnSnapshot } from './snapshot-lookup.ts';
@@ -35,7 +35,7 @@ export function cloneSteps(operation: StepDefinition): readonly StepDefinition[]
   ];
 }
 
-export class CloneWork implements JobWork {
+export class CloneWork implements LegacyJobWork {
   readonly steps: readonly StepDefinition[];
   private readonly array: FileArray;
   private readonly request: CloneRequest;

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { readSourceVm } from '../backup/source-vm.ts';
 import { openDisk } from '../disks/vmdk-chain.ts';
-import type { StepContext } from '../engine/plan.ts';
+import type { StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import { PointBrowser } from '../items/point-browser.ts';
 import { RestoreItemsWork, type ItemRequest } from '../items/restore-items.ts';

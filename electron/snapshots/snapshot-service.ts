@@ -8,12 +8,12 @@ import type { Catalog } from '../catalog/catalog.ts';
 import { decodeVmxBytes, parseVmx, VMX_MAX_BYTES } from '../disks/vmx.ts';
 import { FileArray } from '../drivers/array/file-array.ts';
 import type { ArrayConfig } from '../drivers/array/storage-array.ts';
-import type { JobQueue } from '../engine/job-queue.ts';
+import type { JobQueue } from '../jobs/job-queue.ts';
 import { LifeboatError } from '../errors.ts';
 import { snapshotWith } from './snapshot-lookup.ts';
 import { CloneWork, cloneSteps, type CloneOperation, type CloneRequest } from './clone-work.ts';
 import { VmToVsphere, vmToVsphereStep } from './vm-to-vsphere.ts';
-import type { JobWork } from '../engine/job-work.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
 import type { VmSource } from '../restore/vm-source.ts';
 import { ItemsFromClone, itemsFromCloneStep } from './items-from-clone.ts';
 import { VmCopy, vmCopyStep } from './vm-copy.ts';
@@ -26,7 +26,7 @@ export type SnapshotDeps = {
   catalog: Catalog;
   jobs: JobQueue;
   checkTarget(target: VsphereTarget, vmName: string): void;
-  vsphereRestore(jobId: string, request: { snapshotId: string; target: VsphereTarget; newName: string | undefined }, openSource: () => Promise<VmSource>): JobWork;
+  vsphereRestore(jobId: string, request: { snapshotId: string; target: VsphereTarget; newName: string | undefined }, openSource: () => Promise<VmSource>): LegacyJobWork;
 };
 
 /** The VMs in a volume's folder (or a snapshot of it): every .vmx up to two folders down. */

@@ -2,7 +2,7 @@
 // readers from the host's view of the clone and laid out as sparse monolithicFlat disks.
 import { escapeGuestName } from '../../shared/guest-names.ts';
 import { join } from 'node:path';
-import type { StepContext } from '../engine/plan.ts';
+import type { StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import { LocalVmWriter } from '../restore/local-vm-writer.ts';
 import { folderSource, type VmSource } from '../restore/vm-source.ts';

@@ -1,8 +1,8 @@
 // A VM restored from a presented clone to vSphere: the entire-VM restore (configuration,
 // snapshot, disks through the chosen transport, commit), its bytes read from the clone.
 import { join } from 'node:path';
-import type { JobWork } from '../engine/job-work.ts';
-import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import { throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import { folderSource, type VmSource } from '../restore/vm-source.ts';
 import type { CloneOperation, VmOnSnapshot } from './clone-work.ts';
@@ -11,10 +11,10 @@ export const vmToVsphereStep = { name: 'restore-vm', title: 'Restore the VM from
 
 export class VmToVsphere implements CloneOperation {
   readonly step = vmToVsphereStep;
-  private readonly makeRestore: (openSource: () => Promise<VmSource>) => JobWork;
-  private restore: JobWork | null = null;
+  private readonly makeRestore: (openSource: () => Promise<VmSource>) => LegacyJobWork;
+  private restore: LegacyJobWork | null = null;
 
-  constructor(makeRestore: (openSource: () => Promise<VmSource>) => JobWork) {
+  constructor(makeRestore: (openSource: () => Promise<VmSource>) => LegacyJobWork) {
     this.makeRestore = makeRestore;
   }
 

@@ -1,7 +1,7 @@
 // What every tape pass consumer shares: the job it serves, the copy it needs, and the job's
 // context for cancel, operator waits, log lines and progress.
 import type { TapeCopy } from '../catalog/tape-catalog.ts';
-import type { StepContext } from '../engine/plan.ts';
+import type { StepContext } from '../jobs/plan.ts';
 import type { Frame } from './tape-format.ts';
 import type { PassConsumer } from './tape-pass.ts';
 import type { Stage } from '../workers/messages.ts';

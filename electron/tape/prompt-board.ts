@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Prompt } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
-import type { EngineEvents } from '../engine/events.ts';
+import type { EngineEvents } from '../jobs/events.ts';
 import { LifeboatError } from '../errors.ts';
 import { sleep } from '../drivers/tape/virtual-drive.ts';
 

@@ -3,8 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Catalog } from '../catalog/catalog.ts';
-import type { JobWork } from '../engine/job-work.ts';
-import { throwIfCancelled, type StepContext } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import { throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import type { TapeLibrary } from '../drivers/tape/tape-driver.ts';
 import { LifeboatError } from '../errors.ts';
 import { resolvePoint } from '../repository/chain.ts';
@@ -21,7 +21,7 @@ export const tapeBackupSteps = [
 
 export type TapeBackupRequest = { points: { vmId: string; pointId: string }[]; pool: string };
 
-export class TapeBackupWork implements JobWork {
+export class TapeBackupWork implements LegacyJobWork {
   readonly steps = tapeBackupSteps;
   private readonly repository: Repository;
   private readonly catalog: Catalog;

@@ -2,8 +2,8 @@
 // copy's block map, so the configuration is restored without touching a tape, and the disks are
 // written while the group's single pass reads each tape once, front to back.
 import type { TapeCopy } from '../catalog/tape-catalog.ts';
-import type { JobWork } from '../engine/job-work.ts';
-import type { StepContext } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import type { StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import { LocalVmWriter } from '../restore/local-vm-writer.ts';
 import type { WorkerPool } from '../workers/pool.ts';
@@ -30,7 +30,7 @@ export function checkCopyComplete(copy: TapeCopy): void {
 
 export type TapeVmRestoreOptions = { copy: TapeCopy; targetPath: string; jobId: string; pool: WorkerPool; coordinator: PassCoordinator };
 
-export class TapeVmRestore implements JobWork {
+export class TapeVmRestore implements LegacyJobWork {
   readonly steps = tapeRestoreSteps;
   private readonly options: TapeVmRestoreOptions;
   private writer: LocalVmWriter | null = null;

@@ -3,8 +3,8 @@
 // spaced over, not read. Tapes of one set scanned one by one complete each other's locations.
 import type { Catalog } from '../catalog/catalog.ts';
 import type { TapeDrive, TapeLibrary } from '../drivers/tape/tape-driver.ts';
-import type { JobWork } from '../engine/job-work.ts';
-import type { StepContext } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import type { StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import type { PromptBoard } from './prompt-board.ts';
 import { BlockStreamReader, decodeLabelBlock, decodeTapeCatalog, FRAME_HEADER_BYTES, mergeLocations, readLocation, type TapeCopyData, type TapeLabel } from './tape-format.ts';
@@ -18,7 +18,7 @@ export const tapeCatalogSteps = [
 /** A tape holds at most this many files; a bound on the walk to its catalog. */
 const MAX_FILES = 65_535;
 
-export class TapeCatalogWork implements JobWork {
+export class TapeCatalogWork implements LegacyJobWork {
   readonly steps = tapeCatalogSteps;
   private readonly options: { barcode: string; jobId: string; library: TapeLibrary; catalog: Catalog; prompts: PromptBoard; place: string };
   private drive: TapeDrive | null = null;

@@ -3,8 +3,8 @@
 // The VM restore job waits for it, restores normally, and removes the staging copy at its end.
 import { rm } from 'node:fs/promises';
 import type { TapeCopy } from '../catalog/tape-catalog.ts';
-import type { JobWork } from '../engine/job-work.ts';
-import type { StepContext, StepDefinition } from '../engine/plan.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import type { StepContext, StepDefinition } from '../jobs/plan.ts';
 import type { Job } from '../../shared/domain.ts';
 import { LifeboatError } from '../errors.ts';
 import { resolvePoint } from '../repository/chain.ts';
@@ -22,7 +22,7 @@ export const tapeStageSteps = [
 
 export type TapeStageOptions = { copy: TapeCopy; stagingPath: string; jobId: string; coordinator: PassCoordinator };
 
-export class TapeStageWork implements JobWork {
+export class TapeStageWork implements LegacyJobWork {
   readonly steps = tapeStageSteps;
   private readonly options: TapeStageOptions;
   private repository: Repository | null = null;
@@ -85,18 +85,18 @@ export class TapeStageWork implements JobWork {
 /** The VM restore job of a staged restore: pending until the backup restore job has staged the
  * backup, then a normal restore from the staging repository; the staging copy goes at the end,
  * whatever the outcome. */
-export class StagedRestore implements JobWork {
+export class StagedRestore implements LegacyJobWork {
   readonly steps: readonly StepDefinition[];
-  private readonly options: { stagingPath: string; innerSteps: readonly StepDefinition[]; stageEnded(signal: AbortSignal): Promise<Job>; openInner(repository: Repository): JobWork };
-  private inner: JobWork | null = null;
+  private readonly options: { stagingPath: string; innerSteps: readonly StepDefinition[]; stageEnded(signal: AbortSignal): Promise<Job>; openInner(repository: Repository): LegacyJobWork };
+  private inner: LegacyJobWork | null = null;
 
-  constructor(options: { stagingPath: string; innerSteps: readonly StepDefinition[]; stageEnded(signal: AbortSignal): Promise<Job>; openInner(repository: Repository): JobWork }) {
+  constructor(options: { stagingPath: string; innerSteps: readonly StepDefinition[]; stageEnded(signal: AbortSignal): Promise<Job>; openInner(repository: Repository): LegacyJobWork }) {
     this.options = options;
     this.steps = [{ name: 'wait-for-staging', title: 'Pending: wait for the backup restore job to stage the backup' }, ...options.innerSteps];
   }
 
   async run(step: string, context: StepContext): Promise<'done' | 'skipped' | void> {
-    if (step !== 'wait-for-staging') return (this.inner as JobWork).run(step, context);
+    if (step !== 'wait-for-staging') return (this.inner as LegacyJobWork).run(step, context);
     context.resources.record('staging-folder', { path: this.options.stagingPath });
     const stage = await this.options.stageEnded(context.signal);
     if (stage.state !== 'succeeded') throw new LifeboatError('unavailable', `the backup restore job ${stage.id.slice(0, 8)} ${stage.state}: ${stage.error ?? 'no backup was staged'}`);

@@ -8,21 +8,19 @@ import { resolvePoint } from '../repository/chain.ts';
 import { pointHealth } from '../repository/point-health.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { WorkerPool } from '../workers/pool.ts';
-import type { JobWork } from '../engine/job-work.ts';
-import type { StepContext } from '../engine/plan.ts';
+import type { JobWork } from '../jobs/job-work.ts';
+import { Plan, type StepContext } from '../jobs/plan.ts';
 import { dataBytesOf, verifyDisk } from '../restore/disk-transfer.ts';
-
-export const verifySteps = [
-  { name: 'initialize', title: 'Initialization: read every point\'s manifest, check it against its recorded hash' },
-  { name: 'verify-blocks', title: 'Read and check every block hash' },
-] as const;
 
 /** A point the catalog lists, to be verified. */
 export type PointToVerify = { id: string; sequence: number };
 type PointResult = { sequence: number; state: 'ok' | 'damaged'; reason: string | null };
 
 export class VerifyWork implements JobWork {
-  readonly steps = verifySteps;
+  static readonly plan = Plan.of<VerifyWork>()
+    .step('initialize', "Initialization: read every point's manifest, check it against its recorded hash", (work, _none, context) => work.checkMetadata(context))
+    .step('verify-blocks', 'Read and check every block hash', (work, _none, context) => work.checkBlocks(context));
+  readonly plan = VerifyWork.plan.bind(this);
   private readonly repository: Repository;
   private readonly pool: WorkerPool;
   private readonly vmId: string;
@@ -36,12 +34,6 @@ export class VerifyWork implements JobWork {
     this.pool = pool;
     this.vmId = vmId;
     this.points = [...points].sort((a, b) => a.sequence - b.sequence);
-  }
-
-  async run(step: string, context: StepContext): Promise<'done' | void> {
-    if (step === 'initialize') return this.checkMetadata(context);
-    if (step !== 'verify-blocks') throw new LifeboatError('internal', `verify has no step ${step}`);
-    return this.checkBlocks(context);
   }
 
   private async checkMetadata(context: StepContext): Promise<void> {

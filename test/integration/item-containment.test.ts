@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { lstat, mkdir, readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { StepContext } from '../../electron/engine/plan.ts';
+import type { StepContext } from '../../electron/jobs/plan.ts';
 import { PointBrowser } from '../../electron/items/point-browser.ts';
 import { RestoreItemsWork } from '../../electron/items/restore-items.ts';
 import { buildGuestDisk, spliceAll } from '../../electron/lab/guest-disk.ts';

@@ -4,15 +4,15 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Catalog } from '../../electron/catalog/catalog.ts';
-import { EngineEvents } from '../../electron/engine/events.ts';
-import { JobQueue, type JobSpec, type WorkFactory } from '../../electron/engine/job-queue.ts';
-import type { JobWork } from '../../electron/engine/job-work.ts';
-import { throwIfCancelled } from '../../electron/engine/plan.ts';
+import { EngineEvents } from '../../electron/jobs/events.ts';
+import { JobQueue, type JobSpec, type WorkFactory } from '../../electron/jobs/job-queue.ts';
+import type { LegacyJobWork } from '../../electron/jobs/job-work.ts';
+import { throwIfCancelled } from '../../electron/jobs/plan.ts';
 import { tempDir } from '../helpers/env.ts';
 
 /** Work that runs until its job is stopped, and says whether it was cleaned up. */
 function untilStopped(finished: boolean[]): WorkFactory {
-  return (): JobWork => ({
+  return (): LegacyJobWork => ({
     steps: [{ name: 'wait', title: 'Wait' }],
     run: async (_step, context) => {
       await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve(), { once: true }));

@@ -8,7 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../../errors.ts';
 import { syncPath } from '../../fs/durable.ts';
 import { giveToOperator, mkdirForOperator } from '../../fs/private-files.ts';
-import { killPoint } from '../../engine/kill-point.ts';
+import { killPoint } from '../../kill-point.ts';
 
 /** What a resumed restore finds of its earlier run: the files it had already published. */
 export type Resuming = { published: readonly string[] };

@@ -9,7 +9,7 @@ import { textOf } from '../drivers/vsphere/xml.ts';
 import { toWireError } from '../errors.ts';
 import { FileArray } from '../drivers/array/file-array.ts';
 import { isResumableJob } from './resumable.ts';
-import { killPoint } from './kill-point.ts';
+import { killPoint } from '../kill-point.ts';
 
 export type JanitorDeps = { catalog: Catalog; connectHost(name: string): Promise<VsphereClient> };
 

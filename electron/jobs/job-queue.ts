@@ -5,11 +5,11 @@ import { finishedJobStates, type Job, type JobKind, type JobStep } from '../../s
 import type { Catalog, JobPatch } from '../catalog/catalog.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import type { EngineEvents } from './events.ts';
-import { ResumeBlocked, type JobWork } from './job-work.ts';
-import { runPlan, type StepContext, type StepDefinition } from './plan.ts';
+import { planOf, ResumeBlocked, type JobWork, type LegacyJobWork } from './job-work.ts';
+import type { StepContext, StepDefinition } from './plan.ts';
 import { RateMeter } from './rate-meter.ts';
 import { isResumableJob } from './resumable.ts';
-import { killPoint } from './kill-point.ts';
+import { killPoint } from '../kill-point.ts';
 
 const PROGRESS_EVENT_MS = 250;
 const PROGRESS_PERSIST_MS = 2000;
@@ -18,8 +18,9 @@ const PROGRESS_PERSIST_MS = 2000;
  * `outsideLimit`: tape jobs, which wait for each other to share passes: they start at once, not
  * counted in the concurrency limit (the drives pace them), or a pass would wait for a job that
  * waits for a free slot. */
-export type JobSpec = { kind: JobKind; vmId: string | null; vmName: string; summary: string; params: unknown; steps: readonly StepDefinition[]; requestedBy?: string; holdFor?: string; outsideLimit?: boolean };
-export type WorkFactory = (job: Job) => JobWork;
+export type JobSpec = { kind: JobKind; vmId: string | null; vmName: string; summary: string; params: unknown; steps?: readonly StepDefinition[]; requestedBy?: string; holdFor?: string; outsideLimit?: boolean };
+/** Makes a job's work; called as the job is submitted (its plan gives the job its steps). */
+export type WorkFactory = (job: Job) => JobWork | LegacyJobWork;
 /** The work of a job that is safe to run again from its parameters alone (an index job): such a
  * job the engine stopped stays queued and runs at the next start. Null: not rerunnable. */
 export type Rerun = (job: Job) => WorkFactory | null;
@@ -48,7 +49,7 @@ const RUNS_AT_NEXT_START = 'the engine stopped; this job runs again at its next 
 
 export class JobQueue {
   private readonly running = new Map<string, Running>();
-  private readonly factories = new Map<string, WorkFactory>();
+  private readonly works = new Map<string, JobWork | LegacyJobWork>();
   private readonly unlimited = new Set<string>();
   private closed = false;
   private readonly catalog: Catalog;
@@ -76,7 +77,7 @@ export class JobQueue {
       if (factory) {
         this.catalog.addJobEvent(job.id, { at: now, level: 'info', step: null, message: 'queued again after the engine restarted' });
         this.catalog.updateJob(job.id, { state: 'queued', error: null, endedAt: null, currentStep: null, steps: job.steps.map((step) => ({ ...step, state: 'pending' })) });
-        this.factories.set(job.id, factory);
+        this.works.set(job.id, factory(job));
         return [];
       }
       const message = job.state === 'queued' ? STOPPED_BEFORE_START : new EngineStopping().message;
@@ -94,14 +95,14 @@ export class JobQueue {
 
   submit(spec: JobSpec, factory: WorkFactory): Job {
     if (this.closed) throw new LifeboatError('unavailable', 'the engine is shutting down');
-    const job: Job = {
+    const shell: Job = {
       id: randomUUID(),
       kind: spec.kind,
       vmId: spec.vmId,
       vmName: spec.vmName,
       state: spec.holdFor ? 'waiting-for-operator' : 'queued',
       summary: spec.summary,
-      steps: spec.steps.map((step): JobStep => ({ name: step.name, title: step.title, state: 'pending' })),
+      steps: [],
       currentStep: null,
       bytesDone: 0,
       bytesTotal: 0,
@@ -113,9 +114,11 @@ export class JobQueue {
       waitingFor: spec.holdFor ?? null,
       requestedBy: spec.requestedBy ?? null,
     };
+    const work = factory(shell);
+    const job: Job = { ...shell, steps: (spec.steps ?? planOf(work).steps).map((step): JobStep => ({ name: step.name, title: step.title, state: 'pending' })) };
     this.catalog.insertJob(job, spec.params);
     killPoint('job-queued');
-    this.factories.set(job.id, factory);
+    this.works.set(job.id, work);
     if (spec.outsideLimit) this.unlimited.add(job.id);
     this.events.emit('job.updated', job);
     this.pump();
@@ -124,7 +127,7 @@ export class JobQueue {
 
   /** Jobs this queue runs or will run (held jobs aside): what a drain waits for. */
   unfinished(): Job[] {
-    return [...[...this.running.values()].map((entry) => entry.job), ...this.catalog.jobsInState(['queued']).filter((job) => this.factories.has(job.id))];
+    return [...[...this.running.values()].map((entry) => entry.job), ...this.catalog.jobsInState(['queued']).filter((job) => this.works.has(job.id))];
   }
 
   /** Resolves when nothing is queued or running (held jobs aside). */
@@ -132,7 +135,7 @@ export class JobQueue {
     for (let round = 0; round < 100_000; round++) {
       if (this.closed) return;
       const busy = [...this.running.values()].map((entry) => entry.done);
-      if (busy.length === 0 && this.catalog.jobsInState(['queued']).every((job) => !this.factories.has(job.id))) return;
+      if (busy.length === 0 && this.catalog.jobsInState(['queued']).every((job) => !this.works.has(job.id))) return;
       await Promise.allSettled(busy.length > 0 ? busy : [new Promise((resolve) => setTimeout(resolve, 10))]);
     }
   }
@@ -142,7 +145,7 @@ export class JobQueue {
     const job = this.catalog.getJob(jobId);
     if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
     if (job.state !== 'waiting-for-operator' || job.waitingFor !== waitingFor) throw new LifeboatError('conflict', `job ${jobId} is not waiting for ${waitingFor}`);
-    if (!this.factories.has(jobId)) throw new LifeboatError('conflict', `job ${jobId} was held by an engine that has stopped; ask for it again`);
+    if (!this.works.has(jobId)) throw new LifeboatError('conflict', `job ${jobId} was held by an engine that has stopped; ask for it again`);
     const released = this.update(jobId, { state: 'queued', waitingFor: null });
     this.pump();
     return released;
@@ -155,8 +158,9 @@ export class JobQueue {
     if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
     if (job.state !== 'interrupted') throw new LifeboatError('conflict', `job ${jobId} is ${job.state}; only an interrupted job can be resumed`);
     this.catalog.addJobEvent(jobId, { at: new Date().toISOString(), level: 'info', step: null, message: 'resumed by the operator' });
+    const work = factory(job);
     const requeued = this.update(jobId, { state: 'queued', error: null, endedAt: null, currentStep: null, steps: job.steps.map((step) => ({ ...step, state: 'pending' })) });
-    this.factories.set(jobId, factory);
+    this.works.set(jobId, work);
     this.pump();
     return requeued;
   }
@@ -170,7 +174,7 @@ export class JobQueue {
       return job;
     }
     if (job.state !== 'queued' && job.state !== 'waiting-for-operator') throw new LifeboatError('conflict', `job ${jobId} has already ended (${job.state})`);
-    this.factories.delete(jobId);
+    this.works.delete(jobId);
     this.unlimited.delete(jobId);
     return this.update(jobId, { state: 'cancelled', endedAt: new Date().toISOString(), error: 'cancelled before it started' });
   }
@@ -202,31 +206,31 @@ export class JobQueue {
   private pump(): void {
     if (this.closed) return;
     for (const job of this.catalog.jobsInState(['queued'])) {
-      const factory = this.factories.get(job.id);
-      if (!factory) continue;
+      const work = this.works.get(job.id);
+      if (!work) continue;
       if (!this.unlimited.has(job.id)) {
         const limited = [...this.running.keys()].filter((id) => !this.unlimited.has(id)).length;
         if (limited >= this.concurrency) continue;
         const busyVm = [...this.running.values()].some((running) => running.job.vmId !== null && running.job.vmId === job.vmId);
         if (busyVm) continue;
       }
-      this.factories.delete(job.id);
-      this.start(job, factory);
+      this.works.delete(job.id);
+      this.start(job, work);
     }
   }
 
-  private start(queued: Job, factory: WorkFactory): void {
+  private start(queued: Job, work: JobWork | LegacyJobWork): void {
     const controller = new AbortController();
     const entry: Running = { job: queued, controller, done: Promise.resolve() };
     this.running.set(queued.id, entry);
-    entry.done = this.execute(queued, factory, controller.signal).finally(() => {
+    entry.done = this.execute(queued, work, controller.signal).finally(() => {
       this.running.delete(queued.id);
       this.unlimited.delete(queued.id);
       this.pump();
     });
   }
 
-  private async execute(queued: Job, factory: WorkFactory, signal: AbortSignal): Promise<void> {
+  private async execute(queued: Job, work: JobWork | LegacyJobWork, signal: AbortSignal): Promise<void> {
     const jobId = queued.id;
     let job = this.update(jobId, { state: 'running', startedAt: new Date().toISOString() });
     killPoint('job-running');
@@ -282,13 +286,10 @@ export class JobQueue {
     const setStep = (name: string, state: JobStep['state']): void => {
       job = this.update(jobId, { steps: job.steps.map((step) => (step.name === name ? { ...step, state } : step)), currentStep });
     };
-    let work: JobWork | null = null;
     let succeeded = false;
     try {
-      work = factory(job);
-      await runPlan(
-        work.steps,
-        (step) => (work as JobWork).run(step, context),
+      await planOf(work).run(
+        context,
         {
           stepStarted: (step) => {
             currentStep = step;
@@ -300,7 +301,6 @@ export class JobQueue {
             if (this.injectFault?.(job, step)) throw new LifeboatError('internal', `injected fault after step ${step}`);
           },
         },
-        signal,
       );
       succeeded = true;
     } catch (error) {
@@ -325,7 +325,7 @@ export class JobQueue {
         state: cancelled ? 'cancelled' : 'failed',
         error: cancelled ? 'cancelled by the operator' : wire.message,
         endedAt: new Date().toISOString(),
-        result: work ? { ...work.result(), ...stageFigures(stages) } : null,
+        result: { ...work.result(), ...stageFigures(stages) },
       });
       return;
     }
@@ -338,7 +338,7 @@ export class JobQueue {
   }
 
   /** The work's own cleanup; false when it failed (its records stay for the janitor). */
-  private async cleanUp(work: JobWork | null, succeeded: boolean, log: (message: string, level?: 'info' | 'warning' | 'error') => void): Promise<boolean> {
+  private async cleanUp(work: JobWork | LegacyJobWork | null, succeeded: boolean, log: (message: string, level?: 'info' | 'warning' | 'error') => void): Promise<boolean> {
     try {
       await work?.finish(succeeded);
       return true;
@@ -356,7 +356,7 @@ export class JobQueue {
   /** A job the engine stopped, or a resume that cannot go on yet: interrupted. A resumable one
    * keeps what its resume needs (its records stay open, and the janitor keeps them); any other
    * is cleaned up now. */
-  private async endInterrupted(jobId: string, work: JobWork | null, reason: string, log: (message: string, level?: 'info' | 'warning' | 'error') => void): Promise<void> {
+  private async endInterrupted(jobId: string, work: JobWork | LegacyJobWork | null, reason: string, log: (message: string, level?: 'info' | 'warning' | 'error') => void): Promise<void> {
     const resumable = isResumableJob(this.catalog, jobId);
     log(`${reason}; ${resumable ? '`lifeboat jobs resume` continues it, `lifeboat jobs discard` removes what it left' : 'start it again'}`, 'warning');
     const cleaned = !resumable && (await this.cleanUp(work, false, log));
@@ -371,13 +371,13 @@ export class JobQueue {
     for (const running of this.running.values()) running.controller.abort(new EngineStopping());
     await Promise.allSettled([...this.running.values()].map((running) => running.done));
     const now = new Date().toISOString();
-    for (const jobId of this.factories.keys()) {
+    for (const jobId of this.works.keys()) {
       const job = this.catalog.getJob(jobId);
       if (job?.state !== 'queued') continue;
       const rerunnable = this.rerun(job) !== null;
       this.catalog.addJobEvent(jobId, { at: now, level: 'warning', step: null, message: rerunnable ? RUNS_AT_NEXT_START : STOPPED_BEFORE_START });
       if (!rerunnable) this.update(jobId, { state: 'interrupted', endedAt: now, error: STOPPED_BEFORE_START });
     }
-    this.factories.clear();
+    this.works.clear();
   }
 }
