@@ -25,5 +25,5 @@ export interface LegacyJobWork {
 
 /** The plan of either kind of work. */
 export function planOf(work: JobWork | LegacyJobWork): BoundPlan<unknown> {
-  return 'plan' in work ? work.plan : legacyPlan(work.steps, (step, context) => work.run(step, context));
+  return 'run' in work ? legacyPlan(work.steps, (step, context) => work.run(step, context)) : work.plan;
 }
