@@ -92,7 +92,7 @@ export type StagedRestoreOptions = {
  * whatever the outcome. */
 export class StagedRestore implements JobWork {
   /** The job's steps: the wait, then those of the restore it opens (which depend on its target). */
-  static planFor(restoreSteps: readonly StepDefinition[]): Plan<StagedRestore, unknown> {
+  private static planFor(restoreSteps: readonly StepDefinition[]): Plan<StagedRestore, unknown> {
     return Plan.of<StagedRestore>()
       .step('wait-for-staging', 'Pending: wait for the backup restore job', (work, _none, context) => work.waitForStaging(context))
       .then(restoreSteps, (_work, restore) => planOf(restore));
