@@ -47,7 +47,7 @@ import { SnapshotService } from '../snapshots/snapshot-service.ts';
 import { RestoreDisksWork, restoreDisksSteps } from '../restore/restore-disks.ts';
 import { RestoreAzureWork, restoreAzureSteps } from '../restore/restore-azure.ts';
 import { BlobStore } from '../drivers/azure/blob-store.ts';
-import { QuickMigrationWork, quickMigrationSteps } from '../instant/quick-migration.ts';
+import { QuickMigrationWork } from '../instant/quick-migration.ts';
 import { KeyService, withoutSecrets, type KeyCredentials } from '../keys/key-service.ts';
 import { CopyService } from '../copies/copy-service.ts';
 import { readingFrom, type PickedSource } from '../copies/source-picker.ts';
@@ -153,7 +153,6 @@ export class Engine {
         const vm = this.resolveVm(vmArgument);
         return { vmId: vm.id, vmName: vm.name, pointId: this.resolvePointId(vm.id, point) };
       },
-      migrationSteps: quickMigrationSteps,
       openSource: async (vm, pointId, choice) => (await this.copies.sourceFor(vm, pointId, choice)).repository,
       migrationWork: (sessions, sessionId, jobId, request) =>
         new QuickMigrationWork(sessions, sessionId, request, {
