@@ -13,7 +13,7 @@ export class InstantStopWork extends SessionJob implements JobWork {
   static readonly plan = Plan.of<InstantStopWork>()
     .step('power-off', 'Power the VM off', (work, _none, context) => work.powerOff(context))
     .step('unregister-vm', 'Unregister the VM', (work, located, context) => work.unregister(located, context))
-    .step('unmap-datastore', 'Unmount the NFS datastore from the host', (work, _located, context) => work.unmap(context))
+    .step('unmap-datastore', 'Unmount the NFS datastore from the host', (work, _none, context) => work.unmap(context))
     .step('delete-cache', 'Close the export and delete the write cache', (work, _none, context) => work.deleteCache(context));
   readonly plan = InstantStopWork.plan.bind(this);
   private ended = false;
@@ -24,8 +24,8 @@ export class InstantStopWork extends SessionJob implements JobWork {
     return said(context, await powerOffSessionVm(await this.host(), located.vmxPath, record.name), `VM ${record.name} powered off`, located);
   }
 
-  private async unregister(located: Located, context: StepContext): Promise<Located | Skipped<Located>> {
-    return said(context, await unregisterSessionVm(await this.host(), located.vmxPath), `VM ${this.record.name} unregistered`, located);
+  private async unregister(located: Located, context: StepContext): Promise<void | Skipped<void>> {
+    return said(context, await unregisterSessionVm(await this.host(), located.vmxPath), `VM ${this.record.name} unregistered`, undefined);
   }
 
   private async unmap(context: StepContext): Promise<void | Skipped<void>> {

@@ -34,12 +34,14 @@ type CopyResult = { vmName: string; datastore: string; vm: string | null; transp
 type Copied = CopyResult & { proxy: string; vm: string };
 /** The session's export, checked at initialization: the switchover reads the guest's chunks from it. */
 type Served = { volume: OverlayVolume };
+/** The production copy written while the session still serves the VM. */
+type Written = Served & { copied: Copied };
 
 export class QuickMigrationWork extends SessionJob implements JobWork {
   static readonly plan = Plan.of<QuickMigrationWork>()
     .step('initialize', 'Initialization: production datastore and proxy', (work, _none, context) => work.noteFailure(work.initialize(context)))
     .step('copy-disks', 'Copy the VM to production from the backup while it runs', (work, served, context) => work.noteFailure(work.copyDisks(served, context)))
-    .step('switchover', "Switch over: the VM stopped, the guest's changes written, the production copy started", (work, copying, context) => work.noteFailure(work.switchover(copying, context)))
+    .step('switchover', "Switch over: the VM stopped, the guest's changes written, the production copy started", (work, written, context) => work.noteFailure(work.switchover(written, context)))
     .step('stop-session', 'Unmount the NFS datastore and delete the write cache', (work, _none, context) => work.noteFailure(work.stopSession(context)));
   readonly plan = QuickMigrationWork.plan.bind(this);
   private readonly request: MigrationRequest;
@@ -79,7 +81,7 @@ export class QuickMigrationWork extends SessionJob implements JobWork {
     return { volume };
   }
 
-  private async copyDisks(served: Served, context: StepContext): Promise<Served & { copied: Copied }> {
+  private async copyDisks(served: Served, context: StepContext): Promise<Written> {
     const record = this.record;
     const copy = this.deps.copyWork({
       vmId: record.vmId, pointId: record.pointId, host: record.host, hostSystem: record.hostSystem, datastore: this.request.datastore,
@@ -103,7 +105,7 @@ export class QuickMigrationWork extends SessionJob implements JobWork {
     return { ...served, copied };
   }
 
-  private async switchover({ volume, copied }: Served & { copied: Copied }, context: StepContext): Promise<void> {
+  private async switchover({ volume, copied }: Written, context: StepContext): Promise<void> {
     const record = this.record;
     const client = await this.host();
     const vmxPath = await vmxPathOf(record);
