@@ -38,7 +38,7 @@ import { IndexPointWork, indexSteps } from '../items/index-point.ts';
 import { listenLocalSocket, type LocalSocketServer } from '../rpc/local-socket.ts';
 import { TapeService, type RestoreTarget } from '../tape/tape-service.ts';
 import type { LegacyJobWork } from '../jobs/job-work.ts';
-import { RehearsalWork, rehearsalSteps, type RehearsalTarget } from '../rehearsal/rehearsal.ts';
+import { RehearsalWork, type RehearsalTarget } from '../rehearsal/rehearsal.ts';
 import { readFile } from 'node:fs/promises';
 import { createLab } from '../lab/create-lab.ts';
 import type { StepDefinition } from '../jobs/plan.ts';
@@ -47,7 +47,7 @@ import { SnapshotService } from '../snapshots/snapshot-service.ts';
 import { RestoreDisksWork, restoreDisksSteps } from '../restore/restore-disks.ts';
 import { RestoreAzureWork, restoreAzureSteps } from '../restore/restore-azure.ts';
 import { BlobStore } from '../drivers/azure/blob-store.ts';
-import { QuickMigrationWork, quickMigrationSteps } from '../instant/quick-migration.ts';
+import { QuickMigrationWork } from '../instant/quick-migration.ts';
 import { KeyService, withoutSecrets, type KeyCredentials } from '../keys/key-service.ts';
 import { CopyService } from '../copies/copy-service.ts';
 import { readingFrom, type PickedSource } from '../copies/source-picker.ts';
@@ -153,7 +153,6 @@ export class Engine {
         const vm = this.resolveVm(vmArgument);
         return { vmId: vm.id, vmName: vm.name, pointId: this.resolvePointId(vm.id, point) };
       },
-      migrationSteps: quickMigrationSteps,
       openSource: async (vm, pointId, choice) => (await this.copies.sourceFor(vm, pointId, choice)).repository,
       migrationWork: (sessions, sessionId, jobId, request) =>
         new QuickMigrationWork(sessions, sessionId, request, {
@@ -470,7 +469,7 @@ export class Engine {
     this.catalog.audit(actor, 'rehearsal.start', null, { vms: vms.map((vm) => vm.vmName), point: request.point, target, keep: request.keep });
     const where = target.kind === 'local' ? target.path : target.host;
     return this.jobs.submit(
-      { kind: 'rehearsal', vmId: null, vmName: vms.map((vm) => vm.vmName).join(', '), summary: `Rehearse the restore of ${vms.length} VM(s) to ${where}`, params: { ...request, vms }, steps: rehearsalSteps, requestedBy: actor },
+      { kind: 'rehearsal', vmId: null, vmName: vms.map((vm) => vm.vmName).join(', '), summary: `Rehearse the restore of ${vms.length} VM(s) to ${where}`, params: { ...request, vms }, requestedBy: actor },
       (job) =>
         new RehearsalWork({
           jobId: job.id,
