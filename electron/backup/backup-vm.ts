@@ -46,13 +46,14 @@ export class BackupWork implements JobWork {
     .step('transfer-disks', 'Read disks, keep changed blocks', (work, started, context) => work.transferDisks(started, context))
     .step('commit-point', 'Commit the restore point', (work, transferred, context) => work.commit(transferred, context));
   readonly plan = BackupWork.plan.bind(this);
+  private readonly pointId = randomUUID();
+  /** Blocks being compressed and written, by SHA-256 (hex): a second one alike waits for it. */
+  private readonly pending = new Map<string, Promise<StoredBlock>>();
+  private dataSize = 0;
   // What finish() closes or removes, and what result() reports.
   private readonly disks: SourceDisk[] = [];
   private partial: string | null = null;
   private data: FileHandle | null = null;
-  private readonly pending = new Map<string, Promise<StoredBlock>>();
-  private readonly pointId = randomUUID();
-  private dataSize = 0;
   private stats = { scannedBytes: 0, changedBytes: 0, storedBytes: 0, dedupedBlocks: 0 };
   private manifest: Manifest | null = null;
 
