@@ -4,7 +4,7 @@
 import type { z } from 'zod';
 import { requestChannels, type RequestChannel, type ResponseOf } from '../../shared/contract.ts';
 import type { AzureAccount, FileEntry, HostInventory, HostSummary, IndexGaps, Job, ProxySummary, RestorePoint, SearchHit } from '../../shared/domain.ts';
-import { BackupWork, backupSteps } from '../backup/backup-vm.ts';
+import { BackupWork } from '../backup/backup-vm.ts';
 import { readSourceVm } from '../backup/source-vm.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import type { AuditHead } from '../catalog/audit-anchors.ts';
@@ -33,8 +33,8 @@ import { resolvePoint } from '../repository/chain.ts';
 import { pointHealth } from '../repository/point-health.ts';
 import { VerifyWork } from '../verify/verify-chain.ts';
 import { PointBrowser } from '../items/point-browser.ts';
-import { RestoreItemsWork, itemSteps } from '../items/restore-items.ts';
-import { IndexPointWork, indexSteps } from '../items/index-point.ts';
+import { RestoreItemsWork } from '../items/restore-items.ts';
+import { IndexPointWork } from '../items/index-point.ts';
 import { listenLocalSocket, type LocalSocketServer } from '../rpc/local-socket.ts';
 import { TapeService, type RestoreTarget } from '../tape/tape-service.ts';
 import type { LegacyJobWork } from '../jobs/job-work.ts';
@@ -280,7 +280,7 @@ export class Engine {
     this.catalog.audit(actor, 'backup.start', source.vmId, { source: source.folder, keyId: chainKey?.key.keyId ?? null, newKey: Boolean(chainKey?.newFile) });
     const sealed = chainKey ? ` (encrypted, key ${chainKey.key.keyId})` : '';
     return this.jobs.submit(
-      { kind: 'backup', vmId: source.vmId, vmName: source.vmx.displayName, summary: `Back up ${source.vmx.displayName} from ${source.folder}${sealed}`, params: { source: source.folder, keyId: chainKey?.key.keyId ?? null }, steps: backupSteps },
+      { kind: 'backup', vmId: source.vmId, vmName: source.vmx.displayName, summary: `Back up ${source.vmx.displayName} from ${source.folder}${sealed}`, params: { source: source.folder, keyId: chainKey?.key.keyId ?? null } },
       () =>
         new BackupWork(
           repository,
@@ -606,7 +606,7 @@ export class Engine {
     const protectedPaths = await this.protectedPaths();
     this.catalog.audit(actor, 'files.restore', vm.id, { pointId, paths: request.paths, target: request.target.path, onClash: request.onClash, keepSpecialBits: request.keepSpecialBits ?? false, source: source.site.name });
     return this.jobs.submit(
-      { kind: 'restore-items', vmId: null, vmName: vm.name, summary: `Restore ${request.paths.length} item(s) of ${vm.name} to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: itemSteps, requestedBy: actor },
+      { kind: 'restore-items', vmId: null, vmName: vm.name, summary: `Restore ${request.paths.length} item(s) of ${vm.name} to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, requestedBy: actor },
       () =>
         readingFrom(
           new RestoreItemsWork(() => PointBrowser.open(source.repository, vm.id, pointId), {
@@ -636,7 +636,7 @@ export class Engine {
   startIndex(vmId: string, vmName: string, pointId: string, actor: string, repository = this.repository): Job {
     this.catalog.audit(actor, 'files.index', vmId, { pointId });
     return this.jobs.submit(
-      { kind: 'index', vmId, vmName, summary: `Index the files of ${vmName}`, params: { vmId, pointId }, steps: indexSteps },
+      { kind: 'index', vmId, vmName, summary: `Index the files of ${vmName}`, params: { vmId, pointId } },
       () => new IndexPointWork(repository, this.catalog, vmId, pointId),
     );
   }

@@ -3,7 +3,6 @@
 import { join } from 'node:path';
 import { readSourceVm } from '../backup/source-vm.ts';
 import { openDisk } from '../disks/vmdk-chain.ts';
-import { planOf } from '../jobs/job-work.ts';
 import { quietHooks, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import { PointBrowser } from '../items/point-browser.ts';
@@ -25,7 +24,7 @@ export class ItemsFromClone implements CloneOperation {
     const source = await readSourceVm(join(seen, vm.folder));
     const items = new RestoreItemsWork(async () => PointBrowser.fromDisks(await Promise.all(source.vmx.disks.map((disk) => openDisk(join(source.folder, disk.fileName))))), this.request);
     this.items = items;
-    await planOf(items).run(context, quietHooks);
+    await items.run(context, quietHooks);
   }
 
   async finish(): Promise<void> {

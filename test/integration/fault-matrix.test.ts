@@ -5,7 +5,7 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Job } from '../../shared/domain.ts';
-import { backupSteps } from '../../electron/backup/backup-vm.ts';
+import { BackupWork } from '../../electron/backup/backup-vm.ts';
 import type { Engine } from '../../electron/engine/engine.ts';
 import { restoreSteps } from '../../electron/restore/entire-vm-local.ts';
 import { originalSteps } from '../../electron/restore/original-vm-vsphere.ts';
@@ -52,7 +52,7 @@ async function failing(engine: Engine, start: () => Promise<Job> | Job, kind: Jo
 test('fault matrix: backup and local restore', async () => {
   const { dir, engine, source } = await engineWithVm();
   const vmId = engine.resolveVm('matrix').id;
-  for (const { name } of backupSteps) {
+  for (const { name } of BackupWork.plan.steps) {
     const before = (await engine.repository.listPoints(vmId)).length;
     await failing(engine, () => engine.startBackup(source, 'test'), 'backup', name);
     const after = await engine.repository.listPoints(vmId);
