@@ -1,5 +1,6 @@
 // The catalog's migrations in the order they apply, one file each. A released migration is never
 // edited (a catalog that applied it would not see the change): a change to the schema is a new file.
+import { LifeboatError } from '../../errors.ts';
 import * as initialCatalog from './01-initial-catalog.ts';
 import * as hosts from './02-hosts.ts';
 import * as proxies from './03-proxies.ts';
@@ -28,7 +29,7 @@ export type Migration = { readonly version: number; readonly purpose: string; re
  * one applied, so a gap or a swap would skip a migration on some catalogs. */
 export function inOrder(list: readonly Migration[]): readonly Migration[] {
   list.forEach((migration, index) => {
-    if (migration.version !== index + 1) throw new Error(`catalog migration #${index + 1} in the list has version ${migration.version}`);
+    if (migration.version !== index + 1) throw new LifeboatError('internal', `catalog migration #${index + 1} in the list has version ${migration.version}`);
   });
   return list;
 }
