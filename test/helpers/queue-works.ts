@@ -74,7 +74,7 @@ export class ScriptedWork implements JobWork {
     const { gate, progress, failWith, blockedBy } = this.script;
     if (gate) await Promise.race([gate.opened, stopped(context.signal)]);
     throwIfCancelled(context.signal);
-    for (const done of progress?.done ?? []) context.progress(done, progress?.total ?? done);
+    if (progress) for (const done of progress.done) context.progress(done, progress.total);
     if (blockedBy) throw new ResumeBlocked('conflict', blockedBy);
     if (failWith) throw new Error(failWith);
     return { blocks: prepared.blocks, bytes: prepared.blocks * BLOCK };

@@ -91,15 +91,16 @@ test('whenEnded resolves at the end, at once for an ended job, and refuses an un
 test('idle resolves once nothing is queued or running, held jobs aside', async (t) => {
   const { catalog, queue } = await openQueue(t, 1);
   const gate = new Gate();
-  const jobs = ['vm-1', 'vm-2'].map((vm) => queue.submit(backupOf(vm), new ScriptedWork({ gate }).factory));
+  const running = queue.submit(backupOf('vm-1'), new ScriptedWork({ gate }).factory);
+  const queued = queue.submit(backupOf('vm-2'), new ScriptedWork({ gate }).factory);
   const held = queue.submit(backupOf('vm-3', { holdFor: 'approval' }), new ScriptedWork().factory);
   let idle = false;
   const becameIdle = queue.idle().then(() => void (idle = true));
-  await inState(catalog, jobs[0]?.id ?? '', 'running');
+  await inState(catalog, running.id, 'running');
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(idle, false, 'a job is running and another queued');
   gate.open();
   await becameIdle;
-  assert.deepEqual(jobs.map((job) => catalog.getJob(job.id)?.state), ['succeeded', 'succeeded']);
+  assert.deepEqual([running, queued].map((job) => catalog.getJob(job.id)?.state), ['succeeded', 'succeeded']);
   assertState(catalog, held.id, 'waiting-for-operator');
 });
