@@ -41,8 +41,8 @@ export function throwIfCancelled(signal: AbortSignal): void {
 /** What a step that does not apply to this job returns (e.g. no snapshot to remove): it is shown
  * as skipped, and `value` is passed on to the next step as a done step's result would be. */
 export class Skipped<T> {
-  // Private, so the type is nominal: a step's own result with a `value` field is not a Skipped.
-  private readonly skipped = true;
+  // A private brand makes the type nominal: a step's own result with a `value` field is not a Skipped.
+  declare private readonly brand: never;
   readonly value: T;
   constructor(value: T) {
     this.value = value;

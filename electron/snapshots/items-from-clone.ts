@@ -24,7 +24,7 @@ export class ItemsFromClone implements CloneOperation {
     const source = await readSourceVm(join(seen, vm.folder));
     const items = new RestoreItemsWork(async () => PointBrowser.fromDisks(await Promise.all(source.vmx.disks.map((disk) => openDisk(join(source.folder, disk.fileName))))), this.request);
     this.items = items;
-    await items.run(context, quietHooks);
+    await items.plan.run(context, quietHooks);
   }
 
   async finish(): Promise<void> {
