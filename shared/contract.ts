@@ -403,6 +403,10 @@ export type ErrorCode = z.infer<typeof ErrorCode>;
 export const WireError = z.object({ code: ErrorCode, message: z.string() });
 export type WireError = z.infer<typeof WireError>;
 
+/** WebSocket close codes of `lifeboat serve` that a console understands (4000-4999 are the
+ * application's). */
+export const CloseCode = { tryAgainLater: 1013, badFrame: 4000, noHello: 4001, unauthorized: 4003, signedOut: 4401 } as const;
+
 /** What crosses Electron IPC for a request: an envelope, so the console gets the engine's error
  * code and sentence instead of Electron's "Error invoking remote method" wrapper. */
 export type IpcEnvelope = { ok: true; payload: unknown } | { ok: false; error: WireError };
