@@ -1,7 +1,8 @@
 // The one contract between the console and the engine. Every request channel, every event, the
-// error codes and the envelopes are declared here once; Electron IPC, the `serve` WebSocket and
-// the CLI's local socket all serve it. The zod-free name lists the sandboxed preload needs are
-// generated from this file into shared/generated/channels.ts (`npm run contract`).
+// error codes, the envelopes and frames and the close codes are declared here once; Electron IPC,
+// the `serve` WebSocket and the CLI's local socket all serve it. The zod-free names and codes the
+// sandboxed preload and the clients need are generated from this file into
+// shared/generated/channels.ts (`npm run contract`).
 import { z } from 'zod';
 import { AccountName, AccountPassword, AccountSummary, DirectoryConfig, NewAccountPassword, Role, SignedIn } from './accounts.ts';
 import { ConsoleSession, CopyStatus, EncryptionKey, RepositorySite, SiteName, AzureAccount, ArrayView, StorageSnapshotPoint, InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, IndexGaps, ItemPath, SearchHit, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
