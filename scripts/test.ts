@@ -15,5 +15,5 @@ function step(command: string, args: string[]): void {
 
 step(join(bin, 'tsc'), ['-p', 'tsconfig.json', '--noEmit']);
 await buildAll();
-// Module mocks stand in for Electron in test/unit/electron-main.test.ts.
+// Module mocks stand in for Electron in test/unit/electron-main.test.ts and test/unit/preload.test.ts.
 step(process.execPath, ['--test', '--experimental-test-module-mocks', '--test-concurrency=2', 'test/unit/*.test.ts', 'test/integration/*.test.ts', 'test/e2e/*.test.ts']);
