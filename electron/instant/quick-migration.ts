@@ -10,8 +10,8 @@ import type { ProxySummary } from '../../shared/domain.ts';
 import { findVmByPath, powerOn, registerVm, renameVm } from '../drivers/vsphere/nas-datastore.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import { throwIfCancelled, type StepContext } from '../jobs/plan.ts';
+import type { JobWork, LegacyJobWork } from '../jobs/job-work.ts';
+import { quietHooks, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { CHUNK, type OverlayVolume } from '../nfs/volume.ts';
 import { placeOnHost, powerOffSessionVm, unregisterSessionVm, vmxPathOf } from './host-side.ts';
@@ -32,7 +32,7 @@ export type MigrationRequest = { datastore: string; transport: 'auto' | 'san' | 
 
 export type MigrationDeps = {
   /** An entire-VM restore of the session's point to vSphere, run here as the copy. */
-  copyWork(request: { vmId: string; pointId: string; host: string; hostSystem: string | null; datastore: string; transport: MigrationRequest['transport']; newName: string }): LegacyJobWork;
+  copyWork(request: { vmId: string; pointId: string; host: string; hostSystem: string | null; datastore: string; transport: MigrationRequest['transport']; newName: string }): JobWork;
   proxyNamed(name: string): ProxySummary | null;
 };
 
@@ -42,7 +42,7 @@ export class QuickMigrationWork extends SessionJob implements LegacyJobWork {
   readonly steps = quickMigrationSteps;
   private readonly request: MigrationRequest;
   private readonly deps: MigrationDeps;
-  private copy: LegacyJobWork | null = null;
+  private copy: JobWork | null = null;
   private copied: CopyResult | null = null;
   /** How far the switchover got, so a failure can put the session's VM back. */
   private sessionVmOff = false;
@@ -91,14 +91,15 @@ export class QuickMigrationWork extends SessionJob implements LegacyJobWork {
       transport: this.request.transport, newName: `${record.name}-migrating-${record.id.slice(0, 4)}`,
     });
     this.copy = copy;
-    for (const step of copy.steps) {
-      throwIfCancelled(context.signal);
-      await copy.run(step.name, context);
-      const result = copy.result() as CopyResult;
-      if (step.name === 'initialize' && !result.proxy) {
-        throw new LifeboatError('conflict', `quick migration writes the guest's changes into the copy at switchover, which needs a SAN or HotAdd proxy for ${this.request.datastore}; NBD cannot write part of a disk`);
-      }
-    }
+    await copy.plan.run(context, {
+      ...quietHooks,
+      afterStep: (step) => {
+        const result = copy.result() as CopyResult;
+        if (step === 'initialize' && !result.proxy) {
+          throw new LifeboatError('conflict', `quick migration writes the guest's changes into the copy at switchover, which needs a SAN or HotAdd proxy for ${this.request.datastore}; NBD cannot write part of a disk`);
+        }
+      },
+    });
     this.copied = copy.result() as CopyResult;
     context.log(`copy ${this.copied.vmName} written to ${this.request.datastore} over ${this.copied.transport} through proxy ${this.copied.proxy}`);
   }

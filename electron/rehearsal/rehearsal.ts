@@ -5,8 +5,8 @@
 import { escapeGuestName } from '../../shared/guest-names.ts';
 import { mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import { forEachWindowed, type StepContext } from '../jobs/plan.ts';
+import type { JobWork, LegacyJobWork } from '../jobs/job-work.ts';
+import { forEachWindowed, quietHooks, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { resolvePoint } from '../repository/chain.ts';
@@ -39,7 +39,7 @@ export type RehearsalOptions = {
   repository: Repository;
   pool: WorkerPool;
   /** The normal restore of one VM to the target (its steps are run here, one after the other). */
-  restoreWork(vm: RehearsalVm, restoredAs: string, target: RehearsalTarget): LegacyJobWork;
+  restoreWork(vm: RehearsalVm, restoredAs: string, target: RehearsalTarget): JobWork;
   connectHost(name: string): Promise<VsphereClient>;
 };
 
@@ -59,7 +59,7 @@ export class RehearsalWork implements LegacyJobWork {
   readonly steps = rehearsalSteps;
   private readonly options: RehearsalOptions;
   private readonly outcomes = new Map<string, VmOutcome>();
-  private readonly works = new Map<string, LegacyJobWork>();
+  private readonly works = new Map<string, JobWork>();
   private startedAt = 0;
   private reportPath: string | null = null;
   /** The local target folder did not exist before: it goes again with the copies. */
@@ -120,7 +120,7 @@ export class RehearsalWork implements LegacyJobWork {
         report();
       });
       try {
-        for (const inner of work.steps) await work.run(inner.name, child);
+        await work.plan.run(child, quietHooks);
         await work.finish(true);
       } catch (error) {
         if (context.signal.aborted) throw error;

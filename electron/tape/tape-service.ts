@@ -9,7 +9,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { TapeCopy } from '../catalog/tape-catalog.ts';
 import type { EngineEvents } from '../jobs/events.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
+import type { JobWork } from '../jobs/job-work.ts';
 import type { StepDefinition } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import type { Repository } from '../repository/repository.ts';
@@ -37,7 +37,7 @@ export type TapeServiceDeps = {
   /** The points to copy to tape, resolved from VM names or ids. */
   resolvePoint(vm: string, point: string): { vmId: string; vmName: string; pointId: string };
   /** A normal restore of a point of `repository` (for the staged path), with its steps. */
-  restoreWork(repository: Repository, jobId: string, request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined }): { steps: readonly StepDefinition[]; work: LegacyJobWork };
+  restoreWork(repository: Repository, jobId: string, request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined }): { steps: readonly StepDefinition[]; work: JobWork };
   restoreSteps(target: RestoreTarget): readonly StepDefinition[];
   /** The engine's rules for a restore target (host known, original location confirmed). */
   checkTarget(target: RestoreTarget, vmName: string): { holdFor?: string };

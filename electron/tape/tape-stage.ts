@@ -3,8 +3,8 @@
 // The VM restore job waits for it, restores normally, and removes the staging copy at its end.
 import { rm } from 'node:fs/promises';
 import type { TapeCopy } from '../catalog/tape-catalog.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import type { StepContext, StepDefinition } from '../jobs/plan.ts';
+import type { JobWork, LegacyJobWork } from '../jobs/job-work.ts';
+import { Plan, type BoundPlan, type StepContext, type StepDefinition } from '../jobs/plan.ts';
 import type { Job } from '../../shared/domain.ts';
 import { LifeboatError } from '../errors.ts';
 import { resolvePoint } from '../repository/chain.ts';
@@ -85,24 +85,29 @@ export class TapeStageWork implements LegacyJobWork {
 /** The VM restore job of a staged restore: pending until the backup restore job has staged the
  * backup, then a normal restore from the staging repository; the staging copy goes at the end,
  * whatever the outcome. */
-export class StagedRestore implements LegacyJobWork {
-  readonly steps: readonly StepDefinition[];
-  private readonly options: { stagingPath: string; innerSteps: readonly StepDefinition[]; stageEnded(signal: AbortSignal): Promise<Job>; openInner(repository: Repository): LegacyJobWork };
-  private inner: LegacyJobWork | null = null;
+export class StagedRestore implements JobWork {
+  // Built per job: the restore's steps (declared up front) depend on its target.
+  readonly plan: BoundPlan<unknown>;
+  private readonly options: { stagingPath: string; innerSteps: readonly StepDefinition[]; stageEnded(signal: AbortSignal): Promise<Job>; openInner(repository: Repository): JobWork };
+  private inner: JobWork | null = null;
 
-  constructor(options: { stagingPath: string; innerSteps: readonly StepDefinition[]; stageEnded(signal: AbortSignal): Promise<Job>; openInner(repository: Repository): LegacyJobWork }) {
+  constructor(options: { stagingPath: string; innerSteps: readonly StepDefinition[]; stageEnded(signal: AbortSignal): Promise<Job>; openInner(repository: Repository): JobWork }) {
     this.options = options;
-    this.steps = [{ name: 'wait-for-staging', title: 'Pending: wait for the backup restore job to stage the backup' }, ...options.innerSteps];
+    this.plan = Plan.of<StagedRestore>()
+      .step('wait-for-staging', 'Pending: wait for the backup restore job to stage the backup', (work, _none, context) => work.waitForStaging(context))
+      .then(options.innerSteps, (_work, inner) => inner.plan)
+      .bind(this);
   }
 
-  async run(step: string, context: StepContext): Promise<'done' | 'skipped' | void> {
-    if (step !== 'wait-for-staging') return (this.inner as LegacyJobWork).run(step, context);
+  private async waitForStaging(context: StepContext): Promise<JobWork> {
     context.resources.record('staging-folder', { path: this.options.stagingPath });
     const stage = await this.options.stageEnded(context.signal);
     if (stage.state !== 'succeeded') throw new LifeboatError('unavailable', `the backup restore job ${stage.id.slice(0, 8)} ${stage.state}: ${stage.error ?? 'no backup was staged'}`);
     const repository = await Repository.openOrCreate(this.options.stagingPath, 'staging');
-    this.inner = this.options.openInner(repository);
+    const inner = this.options.openInner(repository);
+    this.inner = inner;
     context.log(`backup staged in ${this.options.stagingPath}; the restore starts`);
+    return inner;
   }
 
   async finish(succeeded: boolean): Promise<void> {
