@@ -11,7 +11,7 @@ import type { AuditHead } from '../catalog/audit-anchors.ts';
 import { LifeboatError } from '../errors.ts';
 import { prepareHome, type HomePaths } from '../home.ts';
 import { Repository } from '../repository/repository.ts';
-import { EntireVmLocalRestore, restoreSteps, type RestoreRequest } from '../restore/entire-vm-local.ts';
+import { EntireVmLocalRestore, type RestoreRequest } from '../restore/entire-vm-local.ts';
 import { WorkerPool, workerDecoder } from '../workers/pool.ts';
 import { EngineEvents } from '../jobs/events.ts';
 import { JobQueue, type FaultInjector, type WorkFactory } from '../jobs/job-queue.ts';
@@ -28,7 +28,7 @@ import type { MoRef } from '../drivers/vsphere/xml.ts';
 import { EntireVmVsphereRestore } from '../restore/entire-vm-vsphere.ts';
 import type { VsphereRestoreOptions } from '../restore/vsphere-restore-base.ts';
 import type { ProxyPool } from '../restore/transport-choice.ts';
-import { OriginalVmVsphereRestore, originalSteps, previewOriginal } from '../restore/original-vm-vsphere.ts';
+import { OriginalVmVsphereRestore, previewOriginal } from '../restore/original-vm-vsphere.ts';
 import { resolvePoint } from '../repository/chain.ts';
 import { pointHealth } from '../repository/point-health.ts';
 import { VerifyWork } from '../verify/verify-chain.ts';
@@ -37,15 +37,15 @@ import { RestoreItemsWork } from '../items/restore-items.ts';
 import { IndexPointWork } from '../items/index-point.ts';
 import { listenLocalSocket, type LocalSocketServer } from '../rpc/local-socket.ts';
 import { TapeService, type RestoreTarget } from '../tape/tape-service.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
+import type { JobWork } from '../jobs/job-work.ts';
 import { RehearsalWork, type RehearsalTarget } from '../rehearsal/rehearsal.ts';
 import { readFile } from 'node:fs/promises';
 import { createLab } from '../lab/create-lab.ts';
 import type { StepDefinition } from '../jobs/plan.ts';
 import { InstantService } from '../instant/instant-service.ts';
 import { SnapshotService } from '../snapshots/snapshot-service.ts';
-import { RestoreDisksWork, restoreDisksSteps } from '../restore/restore-disks.ts';
-import { RestoreAzureWork, restoreAzureSteps } from '../restore/restore-azure.ts';
+import { RestoreDisksWork } from '../restore/restore-disks.ts';
+import { RestoreAzureWork } from '../restore/restore-azure.ts';
 import { BlobStore } from '../drivers/azure/blob-store.ts';
 import { QuickMigrationWork } from '../instant/quick-migration.ts';
 import { KeyService, withoutSecrets, type KeyCredentials } from '../keys/key-service.ts';
@@ -309,12 +309,12 @@ export class Engine {
     const source = await this.copies.sourceFor(vm, pointId, request);
     this.catalog.audit(actor, 'restore.entireVm', vm.id, { pointId, target, newName: request.newName ?? null, source: source.site.name });
     const where = target.kind === 'local' ? target.path : `${target.host}${target.datastore ? ` [${target.datastore}]` : ''}`;
-    const spec = { kind: 'restore-entire-vm' as const, vmId: vm.id, vmName: vm.name, summary: `Restore ${vm.name} as ${name} to ${where}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreSteps, requestedBy: actor };
+    const spec = { kind: 'restore-entire-vm' as const, vmId: vm.id, vmName: vm.name, summary: `Restore ${vm.name} as ${name} to ${where}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, requestedBy: actor };
     if (target.kind === 'local') {
       return this.jobs.submit(spec, (job) => readingFrom(this.localRestoreWork(source.repository, job.id, { vmId: vm.id, pointId, targetPath: target.path, newName: request.newName }, false), source));
     }
     const summary = target.original ? `Roll ${vm.name} back in place on ${target.host}${fromCopy(source)}` : spec.summary;
-    return this.jobs.submit({ ...spec, ...held, summary, steps: this.restoreWorkSteps(target) }, (job) => readingFrom(this.restoreWork(source.repository, job.id, { vmId: vm.id, pointId, target, newName: request.newName }).work, source));
+    return this.jobs.submit({ ...spec, ...held, summary }, (job) => readingFrom(this.restoreWork(source.repository, job.id, { vmId: vm.id, pointId, target, newName: request.newName }).work, source));
   }
 
   /** An Azure Storage account, added only once its name and key are accepted; the key goes to
@@ -339,7 +339,7 @@ export class Engine {
     const source = await this.copies.sourceFor(vm, pointId, request);
     this.catalog.audit(actor, 'restore.azure', vm.id, { pointId, account: account.name, container: request.container, source: source.site.name });
     return this.jobs.submit(
-      { kind: 'restore-azure', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} to Azure ${account.name}/${request.container}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreAzureSteps, requestedBy: actor },
+      { kind: 'restore-azure', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} to Azure ${account.name}/${request.container}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, requestedBy: actor },
       (job) =>
         readingFrom(
           new RestoreAzureWork({
@@ -359,7 +359,7 @@ export class Engine {
     const source = await this.copies.sourceFor(vm, pointId, request);
     this.catalog.audit(actor, 'restore.disks', vm.id, { pointId, target: request.target.path, template: request.template, source: source.site.name });
     return this.jobs.submit(
-      { kind: 'restore-disks', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} with an ${request.template.toUpperCase()} template to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreDisksSteps, requestedBy: actor },
+      { kind: 'restore-disks', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} with an ${request.template.toUpperCase()} template to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, requestedBy: actor },
       (job) => readingFrom(new RestoreDisksWork(source.repository, this.pool, job.id, { vmId: vm.id, pointId, targetPath: request.target.path, template: request.template }), source),
     );
   }
@@ -398,11 +398,12 @@ export class Engine {
   }
 
   private restoreWorkSteps(target: RestoreTarget): readonly StepDefinition[] {
-    return target.kind === 'vsphere' && target.original ? originalSteps : restoreSteps;
+    if (target.kind === 'local') return EntireVmLocalRestore.plan.steps;
+    return target.original ? OriginalVmVsphereRestore.plan.steps : EntireVmVsphereRestore.plan.steps;
   }
 
   /** The restore of a point of `source` (the repository, or a staging one) to a target. */
-  private restoreWork(source: Repository, jobId: string, request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined }): { steps: readonly StepDefinition[]; work: LegacyJobWork } {
+  private restoreWork(source: Repository, jobId: string, request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined }): { steps: readonly StepDefinition[]; work: JobWork } {
     const { target } = request;
     const steps = this.restoreWorkSteps(target);
     if (target.kind === 'local') return { steps, work: new EntireVmLocalRestore(source, this.pool, jobId, { vmId: request.vmId, pointId: request.pointId, targetPath: target.path, newName: request.newName }) };

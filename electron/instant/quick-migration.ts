@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import type { ProxySummary } from '../../shared/domain.ts';
 import { findVmByPath, powerOn, registerVm, renameVm } from '../drivers/vsphere/nas-datastore.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
-import { planOf, type JobWork, type LegacyJobWork } from '../jobs/job-work.ts';
+import type { JobWork } from '../jobs/job-work.ts';
 import { Plan, quietHooks, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { CHUNK, type OverlayVolume } from '../nfs/volume.ts';
@@ -24,7 +24,7 @@ export type MigrationRequest = { datastore: string; transport: 'auto' | 'san' | 
 
 export type MigrationDeps = {
   /** An entire-VM restore of the session's point to vSphere, run here as the copy. */
-  copyWork(request: { vmId: string; pointId: string; host: string; hostSystem: string | null; datastore: string; transport: MigrationRequest['transport']; newName: string }): JobWork | LegacyJobWork;
+  copyWork(request: { vmId: string; pointId: string; host: string; hostSystem: string | null; datastore: string; transport: MigrationRequest['transport']; newName: string }): JobWork;
   proxyNamed(name: string): ProxySummary | null;
 };
 
@@ -46,7 +46,7 @@ export class QuickMigrationWork extends SessionJob implements JobWork {
   readonly plan = QuickMigrationWork.plan.bind(this);
   private readonly request: MigrationRequest;
   private readonly deps: MigrationDeps;
-  private copy: JobWork | LegacyJobWork | null = null;
+  private copy: JobWork | null = null;
   private copied: Copied | null = null;
   /** How far the switchover got, so a failure can put the session's VM back. */
   private sessionVmOff = false;
@@ -89,7 +89,7 @@ export class QuickMigrationWork extends SessionJob implements JobWork {
     });
     this.copy = copy;
     const copyResult = (): CopyResult => copy.result() as CopyResult;
-    await planOf(copy).run(context, {
+    await copy.plan.run(context, {
       ...quietHooks,
       afterStep: (step) => {
         if (step === 'initialize' && !copyResult().proxy) {

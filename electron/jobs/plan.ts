@@ -159,14 +159,6 @@ export class BoundPlan<Out> {
   }
 }
 
-/** A work not yet written as a Plan: the step list and a run per step name. Only while the job
- * classes move to Plan. */
-export function legacyPlan(steps: readonly StepDefinition[], run: (step: string, context: StepContext) => Promise<'done' | 'skipped' | void>): BoundPlan<void> {
-  let plan = Plan.of<null>() as Plan<null, unknown>;
-  for (const step of steps) plan = plan.step(step.name, step.title, async (_self, _input, context) => ((await run(step.name, context)) === 'skipped' ? skip() : undefined));
-  return plan.bind(null) as BoundPlan<void>;
-}
-
 /** Runs fn(0..count-1) with at most `window` calls in flight, stopping at the first error. */
 export async function forEachWindowed(count: number, window: number, fn: (index: number) => Promise<void>): Promise<void> {
   let next = 0;

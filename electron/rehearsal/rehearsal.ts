@@ -5,7 +5,7 @@
 import { escapeGuestName } from '../../shared/guest-names.ts';
 import { mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { planOf, type JobWork, type LegacyJobWork } from '../jobs/job-work.ts';
+import type { JobWork } from '../jobs/job-work.ts';
 import { forEachWindowed, Plan, quietHooks, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
@@ -36,7 +36,7 @@ export type RehearsalOptions = {
   repository: Repository;
   pool: WorkerPool;
   /** The normal restore of one VM to the target (its plan is run here, inside restore-and-check). */
-  restoreWork(vm: RehearsalVm, restoredAs: string, target: RehearsalTarget): JobWork | LegacyJobWork;
+  restoreWork(vm: RehearsalVm, restoredAs: string, target: RehearsalTarget): JobWork;
   connectHost(name: string): Promise<VsphereClient>;
 };
 
@@ -61,7 +61,7 @@ export class RehearsalWork implements JobWork {
   readonly plan = RehearsalWork.plan.bind(this);
   private readonly options: RehearsalOptions;
   private readonly outcomes: VmOutcome[] = [];
-  private readonly works = new Map<string, JobWork | LegacyJobWork>();
+  private readonly works = new Map<string, JobWork>();
   private reportPath: string | null = null;
   /** The local target folder did not exist before: it goes again with the copies. */
   private createdRoot = false;
@@ -111,7 +111,7 @@ export class RehearsalWork implements JobWork {
         report();
       });
       try {
-        await planOf(work).run(child, quietHooks);
+        await work.plan.run(child, quietHooks);
         await work.finish(true);
       } catch (error) {
         if (context.signal.aborted) throw error;

@@ -13,7 +13,7 @@ import { LifeboatError } from '../errors.ts';
 import { snapshotWith } from './snapshot-lookup.ts';
 import { CloneWork, type CloneOperation, type CloneRequest } from './clone-work.ts';
 import { VmToVsphere } from './vm-to-vsphere.ts';
-import type { JobWork, LegacyJobWork } from '../jobs/job-work.ts';
+import type { JobWork } from '../jobs/job-work.ts';
 import type { VmSource } from '../restore/vm-source.ts';
 import { ItemsFromClone } from './items-from-clone.ts';
 import { VmCopy } from './vm-copy.ts';
@@ -26,7 +26,7 @@ export type SnapshotDeps = {
   catalog: Catalog;
   jobs: JobQueue;
   checkTarget(target: VsphereTarget, vmName: string): void;
-  vsphereRestore(jobId: string, request: { snapshotId: string; target: VsphereTarget; newName: string | undefined }, openSource: () => Promise<VmSource>): JobWork | LegacyJobWork;
+  vsphereRestore(jobId: string, request: { snapshotId: string; target: VsphereTarget; newName: string | undefined }, openSource: () => Promise<VmSource>): JobWork;
 };
 
 /** The VMs in a volume's folder (or a snapshot of it): every .vmx up to two folders down. */

@@ -20,7 +20,8 @@ import { PromptBoard } from './prompt-board.ts';
 import { TapeBackupWork } from './tape-backup.ts';
 import { runTapePass, wantedByTape, type PassConsumer, type TapeReport } from './tape-pass.ts';
 import { TapeVmRestore } from './tape-restore.ts';
-import { StagedRestore, TapeStageWork, type RestoreWork } from './tape-stage.ts';
+import { StagedRestore, TapeStageWork } from './tape-stage.ts';
+import type { JobWork } from '../jobs/job-work.ts';
 import { TapeCatalogWork } from './tape-scan.ts';
 import { FRAME_HEADER_BYTES } from './tape-format.ts';
 
@@ -36,7 +37,7 @@ export type TapeServiceDeps = {
   /** The points to copy to tape, resolved from VM names or ids. */
   resolvePoint(vm: string, point: string): { vmId: string; vmName: string; pointId: string };
   /** A normal restore of a point of `repository` (for the staged path). */
-  restoreWork(repository: Repository, jobId: string, request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined }): { work: RestoreWork };
+  restoreWork(repository: Repository, jobId: string, request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined }): { work: JobWork };
   /** The steps of that restore, known before the backup is staged. */
   restoreSteps(target: RestoreTarget): readonly StepDefinition[];
   /** The engine's rules for a restore target (host known, original location confirmed). */

@@ -3,7 +3,7 @@
 // The VM restore job waits for it, restores normally, and removes the staging copy at its end.
 import { rm } from 'node:fs/promises';
 import type { TapeCopy } from '../catalog/tape-catalog.ts';
-import { planOf, type JobWork, type LegacyJobWork } from '../jobs/job-work.ts';
+import type { JobWork } from '../jobs/job-work.ts';
 import { Plan, type BoundPlan, type StepContext, type StepDefinition } from '../jobs/plan.ts';
 import type { Job } from '../../shared/domain.ts';
 import { LifeboatError } from '../errors.ts';
@@ -76,15 +76,12 @@ export class TapeStageWork implements JobWork {
   }
 }
 
-/** A restore's work, whichever shape its class has (the restore classes move to Plan). */
-export type RestoreWork = JobWork | LegacyJobWork;
-
 export type StagedRestoreOptions = {
   stagingPath: string;
   /** The steps of the restore that `openRestore` makes, listed before the backup is staged. */
   restoreSteps: readonly StepDefinition[];
   stageEnded(signal: AbortSignal): Promise<Job>;
-  openRestore(staging: Repository): RestoreWork;
+  openRestore(staging: Repository): JobWork;
 };
 
 /** The VM restore job of a staged restore: pending until the backup restore job has staged the
@@ -95,19 +92,19 @@ export class StagedRestore implements JobWork {
   private static planFor(restoreSteps: readonly StepDefinition[]): Plan<StagedRestore, unknown> {
     return Plan.of<StagedRestore>()
       .step('wait-for-staging', 'Pending: wait for the backup restore job', (work, _none, context) => work.waitForStaging(context))
-      .then(restoreSteps, (_work, restore) => planOf(restore));
+      .then(restoreSteps, (_work, restore) => restore.plan);
   }
   readonly plan: BoundPlan<unknown>;
   private readonly options: StagedRestoreOptions;
   // Kept for finish() and result(): the restore opened once the backup was staged.
-  private restore: RestoreWork | null = null;
+  private restore: JobWork | null = null;
 
   constructor(options: StagedRestoreOptions) {
     this.options = options;
     this.plan = StagedRestore.planFor(options.restoreSteps).bind(this);
   }
 
-  private async waitForStaging(context: StepContext): Promise<RestoreWork> {
+  private async waitForStaging(context: StepContext): Promise<JobWork> {
     context.resources.record('staging-folder', { path: this.options.stagingPath });
     const stage = await this.options.stageEnded(context.signal);
     if (stage.state !== 'succeeded') throw new LifeboatError('unavailable', `the backup restore job ${stage.id.slice(0, 8)} ${stage.state}: ${stage.error ?? 'no backup was staged'}`);
