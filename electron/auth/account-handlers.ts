@@ -1,7 +1,7 @@
 // The channels that administer who may sign in: the accounts, the directory sign-in, and the live
 // sessions of the browser console.
 import type { ResponseOf } from '../../shared/contract.ts';
-import type { ChannelHandlers } from '../engine/handler-registry.ts';
+import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 import { LifeboatError } from '../errors.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { AuthService } from './auth-service.ts';

@@ -4,7 +4,7 @@ import type { AzureAccount } from '../../shared/domain.ts';
 import { randomUUID } from 'node:crypto';
 import type { Catalog } from '../catalog/catalog.ts';
 import { BlobStore } from '../drivers/azure/blob-store.ts';
-import type { ChannelHandlers, Parsed } from '../engine/handler-registry.ts';
+import type { ChannelHandlers, Parsed } from '../handlers/handler-registry.ts';
 import { LifeboatError } from '../errors.ts';
 import type { SecretStore } from '../secrets/secret-store.ts';
 

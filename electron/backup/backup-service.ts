@@ -2,20 +2,21 @@
 // before a job exists; each committed point is recorded and its files indexed in a job of their own.
 import type { Job } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
-import type { JobWorks } from '../engine/job-works.ts';
-import type { ChannelHandlers } from '../engine/handler-registry.ts';
+import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
-import type { KeyService } from '../keys/key-service.ts';
+import type { BackupKey, KeyService } from '../keys/key-service.ts';
+import type { Manifest } from '../repository/manifest.ts';
 import type { Repository } from '../repository/repository.ts';
-import { backupSteps } from './backup-vm.ts';
-import { readSourceVm } from './source-vm.ts';
+import { backupSteps, type BackupWork } from './backup-vm.ts';
+import { readSourceVm, type SourceVm } from './source-vm.ts';
 
 export type BackupServiceDeps = {
   catalog: Catalog;
   jobs: JobQueue;
   repository: Repository;
   keys: KeyService;
-  works: Pick<JobWorks, 'backup'>;
+  /** The backup's work (electron/engine/job-works.ts builds it); `repository` holds the chain's key when it is encrypted. */
+  works: { backup(repository: Repository, sourceFolder: string, onCommitted: (manifest: Manifest, source: SourceVm) => void, chainKey: BackupKey | null): BackupWork };
   /** Indexes a new point's files; `repository` holds the key the backup sealed it with. */
   startIndex(vmId: string, vmName: string, pointId: string, actor: string, repository: Repository): Job;
 };

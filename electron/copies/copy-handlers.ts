@@ -2,15 +2,17 @@
 // far each VM's copies are.
 import type { VmLookup } from '../catalog/vm-lookup.ts';
 import type { Catalog } from '../catalog/catalog.ts';
-import type { ChannelHandlers } from '../engine/handler-registry.ts';
-import type { TargetChecks } from '../restore/target-checks.ts';
+import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 import type { CopyService } from './copy-service.ts';
 
-export function copyHandlers(copies: CopyService, catalog: Catalog, lookup: VmLookup, checks: TargetChecks): ChannelHandlers<'repos.list' | 'repos.add' | 'repos.locate' | 'repos.remove' | 'copies.run' | 'copies.status'> {
+/** Checks a folder on this machine and makes it absolute (restore/target-checks.ts). */
+type CheckLocalPath = (path: string, what: string, repositories: { name: string; path: string }[]) => Promise<string>;
+
+export function copyHandlers(copies: CopyService, catalog: Catalog, lookup: VmLookup, checkLocalPath: CheckLocalPath): ChannelHandlers<'repos.list' | 'repos.add' | 'repos.locate' | 'repos.remove' | 'copies.run' | 'copies.status'> {
   return {
     'repos.list': async () => catalog.copies.sites(),
     // Overlap with another repository is the copy service's to judge (a conflict, either way round).
-    'repos.add': async (request, { actor }) => copies.add({ ...request, path: await checks.checkLocalPath(request.path, 'the repository folder', []) }, actor),
+    'repos.add': async (request, { actor }) => copies.add({ ...request, path: await checkLocalPath(request.path, 'the repository folder', []) }, actor),
     'repos.locate': async ({ name, region, zone }, { actor }) => copies.locate(name, region, zone, actor),
     'repos.remove': async ({ name }, { actor }) => {
       copies.remove(name, actor);

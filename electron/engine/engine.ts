@@ -21,7 +21,7 @@ import { listenLocalSocket, type LocalSocketServer } from '../rpc/local-socket.t
 import { SessionStore, type SessionLimits } from '../rpc/session-store.ts';
 import { createLab } from '../lab/create-lab.ts';
 import { AuthService } from '../auth/auth-service.ts';
-import { connectionHandlers, type ConnectionHandlers } from '../auth/auth-handlers.ts';
+import { connectionHandlers, isConnectionChannel, type ConnectionChannel, type ConnectionHandlers } from '../auth/auth-handlers.ts';
 import { accountHandlers } from '../auth/account-handlers.ts';
 import { KeyService } from '../keys/key-service.ts';
 import { keyHandlers } from '../keys/key-handlers.ts';
@@ -43,11 +43,17 @@ import { quickMigrationSteps } from '../instant/quick-migration.ts';
 import { SnapshotService } from '../snapshots/snapshot-service.ts';
 import { snapshotHandlers } from '../snapshots/snapshot-handlers.ts';
 import { JobWorks } from './job-works.ts';
-import { HandlerRegistry, type ChannelHandlers, type Handlers } from './handler-registry.ts';
+import { HandlerRegistry, type ChannelHandlers } from '../handlers/handler-registry.ts';
+import { isRequestChannel, requestChannels, type RequestChannel } from '../../shared/contract.ts';
 import { homeHandlers } from './home-handlers.ts';
 import { jobsHandlers } from './jobs-handlers.ts';
 
 const DEFAULT_REPOSITORY = 'default';
+
+/** Every channel but sign-in's, which acts on the connection (electron/auth/auth-handlers.ts). */
+export type EngineChannel = Exclude<RequestChannel, ConnectionChannel>;
+export type Handlers = ChannelHandlers<EngineChannel>;
+const engineChannels = Object.keys(requestChannels).filter((channel): channel is EngineChannel => isRequestChannel(channel) && !isConnectionChannel(channel));
 
 /** `sealer` lets the Electron app keep passwords in the OS keyring (safeStorage), `formerSealer`
  * re-seals what an older app sealed with safeStorage's fixed-password backend; `secretsKey`
@@ -127,7 +133,7 @@ export class Engine {
       migrationWork: works.quickMigration.bind(works),
     });
     this.snapshots = new SnapshotService({ home: paths.home, catalog, jobs, checkTarget, vsphereRestore: works.snapshotVsphereRestore.bind(works) });
-    this.handlers = HandlerRegistry.empty()
+    this.handlers = HandlerRegistry.for(engineChannels)
       .add(homeHandlers({ home: paths.home, workerThreads: pool.size, catalog, repository, lookup }))
       .add(jobsHandlers(catalog, jobs))
       .add(accountHandlers(this.auth, sessions, catalog))
@@ -142,7 +148,7 @@ export class Engine {
       .add(tapeHandlers(this.tape, catalog, checks))
       .add(instantHandlers(this.instant, checks))
       .add(snapshotHandlers(this.snapshots, catalog, checks))
-      .add(copyHandlers(copies, catalog, lookup, checks))
+      .add(copyHandlers(copies, catalog, lookup, (path, what, repositories) => checks.checkLocalPath(path, what, repositories)))
       .add(this.labHandlers())
       .complete();
   }

@@ -4,7 +4,7 @@ import type { AuditHead } from '../catalog/audit-anchors.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { VmLookup } from '../catalog/vm-lookup.ts';
 import type { Repository } from '../repository/repository.ts';
-import type { ChannelHandlers } from './handler-registry.ts';
+import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 
 export const ENGINE_VERSION = '0.1.0';
 

@@ -32,6 +32,7 @@ import type { ProxyPool } from '../restore/transport-choice.ts';
 import type { VmSource } from '../restore/vm-source.ts';
 import type { VsphereRestoreOptions } from '../restore/vsphere-restore-base.ts';
 import type { RestoreTarget } from '../tape/tape-service.ts';
+import type { PointRestoreRequest } from '../restore/restore-service.ts';
 import type { PointToVerify } from '../verify/verify-chain.ts';
 import { VerifyWork } from '../verify/verify-chain.ts';
 import type { WorkerPool } from '../workers/pool.ts';
@@ -48,9 +49,6 @@ export type JobWorksDeps = {
   proxies: ProxyPool;
   connectAzure(account: AzureAccount): Promise<BlobStore>;
 };
-
-/** A restore of one point to a target, as the entire-VM, tape, rehearsal and migration jobs ask for it. */
-export type PointRestoreRequest = { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined };
 
 export class JobWorks {
   private readonly deps: JobWorksDeps;

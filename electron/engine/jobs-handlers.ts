@@ -6,7 +6,7 @@ import { holdsRole, identityLabel, personOf } from '../auth/roles.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import { LifeboatError } from '../errors.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
-import type { ChannelHandlers } from './handler-registry.ts';
+import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 
 /** Four-eyes: a second person lets a held job run. The approver must have signed in (the
  * engine's OS user is whoever runs it, maybe the requester), hold the approver role, and not be

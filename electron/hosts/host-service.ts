@@ -7,7 +7,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { VmLookup } from '../catalog/vm-lookup.ts';
 import { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
-import type { ChannelHandlers, Parsed } from '../engine/handler-registry.ts';
+import type { ChannelHandlers, Parsed } from '../handlers/handler-registry.ts';
 import { LifeboatError } from '../errors.ts';
 import { resolvePoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';

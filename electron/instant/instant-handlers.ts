@@ -1,6 +1,6 @@
 // The instant-recovery channels: start a session (from a backup or an array snapshot; a redirect
 // folder checked first), list, migrate and stop sessions.
-import type { ChannelHandlers } from '../engine/handler-registry.ts';
+import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 import type { TargetChecks } from '../restore/target-checks.ts';
 import type { InstantService } from './instant-service.ts';
 

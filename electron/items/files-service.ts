@@ -6,16 +6,15 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { VmLookup } from '../catalog/vm-lookup.ts';
 import type { CopyService } from '../copies/copy-service.ts';
 import { fromCopy, readingFrom } from '../copies/source-picker.ts';
-import type { JobWorks } from '../engine/job-works.ts';
-import type { ChannelHandlers, Parsed } from '../engine/handler-registry.ts';
+import type { ChannelHandlers, Parsed } from '../handlers/handler-registry.ts';
 import { LifeboatError } from '../errors.ts';
 import type { JobQueue, Rerun } from '../jobs/job-queue.ts';
 import { withoutSecrets } from '../keys/key-service.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { TargetChecks } from '../restore/target-checks.ts';
-import { indexSteps } from './index-point.ts';
+import { indexSteps, type IndexPointWork } from './index-point.ts';
 import { PointBrowser } from './point-browser.ts';
-import { itemSteps } from './restore-items.ts';
+import { itemSteps, type ItemRequest, type RestoreItemsWork } from './restore-items.ts';
 
 const PREVIEW_BYTES = 256 * 1024;
 
@@ -27,6 +26,13 @@ function imageType(bytes: Buffer): string | null {
   return null;
 }
 
+/** The works the file jobs run (electron/engine/job-works.ts builds them). */
+export type FilesWorks = {
+  /** `repository` holds the key when a backup just sealed the point. */
+  index(vmId: string, pointId: string, repository?: Repository): IndexPointWork;
+  items(source: Repository, vmId: string, pointId: string, request: ItemRequest): RestoreItemsWork;
+};
+
 export type FilesServiceDeps = {
   catalog: Catalog;
   jobs: JobQueue;
@@ -34,12 +40,12 @@ export type FilesServiceDeps = {
   lookup: VmLookup;
   checks: TargetChecks;
   copies: CopyService;
-  works: Pick<JobWorks, 'index' | 'items'>;
+  works: FilesWorks;
 };
 
 /** An index job the engine stopped runs again at the next start: indexing a point replaces
  * its rows, so a second run is safe. (An encrypted point's key must then be remembered.) */
-export function indexRerun(catalog: Catalog, works: Pick<JobWorks, 'index'>): Rerun {
+export function indexRerun(catalog: Catalog, works: Pick<FilesWorks, 'index'>): Rerun {
   return (job) => {
     const params = job.kind === 'index' ? (catalog.jobParams(job.id) as { vmId?: unknown; pointId?: unknown } | null) : null;
     if (typeof params?.vmId !== 'string' || typeof params.pointId !== 'string') return null;

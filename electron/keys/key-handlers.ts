@@ -1,7 +1,7 @@
 // The encryption-key channels: list the keys, print a recovery key, remember or forget a key in
 // the secret store, change a key's password. Each change is audited.
 import type { Catalog } from '../catalog/catalog.ts';
-import type { ChannelHandlers } from '../engine/handler-registry.ts';
+import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 import type { KeyService } from './key-service.ts';
 
 export function keyHandlers(keys: KeyService, catalog: Catalog, secretStoreKind: () => string): ChannelHandlers<'keys.list' | 'keys.recovery' | 'keys.remember' | 'keys.forget' | 'keys.setPassword'> {

@@ -4,14 +4,13 @@ import { readFile } from 'node:fs/promises';
 import type { Job } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { VmLookup } from '../catalog/vm-lookup.ts';
-import type { JobWorks } from '../engine/job-works.ts';
-import type { ChannelHandlers, Parsed } from '../engine/handler-registry.ts';
+import type { ChannelHandlers, Parsed } from '../handlers/handler-registry.ts';
 import { LifeboatError } from '../errors.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
 import type { TargetChecks } from '../restore/target-checks.ts';
-import { rehearsalSteps } from './rehearsal.ts';
+import { rehearsalSteps, type RehearsalOptions, type RehearsalWork } from './rehearsal.ts';
 
-export type RehearsalServiceDeps = { catalog: Catalog; jobs: JobQueue; lookup: VmLookup; checks: TargetChecks; works: Pick<JobWorks, 'rehearsal'> };
+export type RehearsalServiceDeps = { catalog: Catalog; jobs: JobQueue; lookup: VmLookup; checks: TargetChecks; works: { rehearsal(options: Pick<RehearsalOptions, 'jobId' | 'vms' | 'target' | 'keep'>): RehearsalWork } };
 
 export class RehearsalService {
   private readonly deps: RehearsalServiceDeps;

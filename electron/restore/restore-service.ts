@@ -2,22 +2,37 @@
 // vSphere or back in its original location; its disks with a template; its disks to Azure; and
 // the resume or discard of an interrupted restore. Each request is checked (target, source copy,
 // password) before a job exists.
-import type { Job } from '../../shared/domain.ts';
+import type { AzureAccount, Job, LocalTarget, VsphereTarget } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { VmLookup } from '../catalog/vm-lookup.ts';
 import type { AzureAccounts } from '../azure/azure-accounts.ts';
 import type { CopyService } from '../copies/copy-service.ts';
 import { fromCopy, readingFrom } from '../copies/source-picker.ts';
-import type { JobWorks } from '../engine/job-works.ts';
-import type { ChannelHandlers, Parsed } from '../engine/handler-registry.ts';
+import type { ChannelHandlers, Parsed } from '../handlers/handler-registry.ts';
 import { LifeboatError } from '../errors.ts';
 import type { EngineEvents } from '../jobs/events.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import type { StepDefinition } from '../jobs/plan.ts';
+import type { Repository } from '../repository/repository.ts';
 import { withoutSecrets } from '../keys/key-service.ts';
-import { restoreSteps, type RestoreRequest } from './entire-vm-local.ts';
-import { restoreAzureSteps } from './restore-azure.ts';
-import { restoreDisksSteps } from './restore-disks.ts';
+import { restoreSteps, type EntireVmLocalRestore, type RestoreRequest } from './entire-vm-local.ts';
+import { restoreAzureSteps, type RestoreAzureRequest, type RestoreAzureWork } from './restore-azure.ts';
+import { restoreDisksSteps, type RestoreDisksRequest, type RestoreDisksWork } from './restore-disks.ts';
 import type { TargetChecks } from './target-checks.ts';
+
+/** A restore of one point to a target, as the entire-VM, tape, rehearsal and migration jobs ask for it. */
+export type PointRestoreRequest = { vmId: string; pointId: string; target: LocalTarget | VsphereTarget; newName?: string | undefined };
+
+/** The works the restore jobs run (electron/engine/job-works.ts builds them). */
+export type RestoreWorks = {
+  /** The restore of a point of `source` (the repository, or a staging one) to a target, with its steps. */
+  restore(source: Repository, jobId: string, request: PointRestoreRequest): { steps: readonly StepDefinition[]; work: LegacyJobWork };
+  restoreSteps(target: LocalTarget | VsphereTarget): readonly StepDefinition[];
+  localRestore(source: Repository, jobId: string, request: RestoreRequest, resume: boolean): EntireVmLocalRestore;
+  disks(source: Repository, jobId: string, request: RestoreDisksRequest): RestoreDisksWork;
+  azure(source: Repository, jobId: string, request: RestoreAzureRequest, account: AzureAccount): RestoreAzureWork;
+};
 
 export type RestoreServiceDeps = {
   catalog: Catalog;
@@ -27,7 +42,7 @@ export type RestoreServiceDeps = {
   checks: TargetChecks;
   copies: CopyService;
   azure: AzureAccounts;
-  works: Pick<JobWorks, 'restore' | 'restoreSteps' | 'localRestore' | 'disks' | 'azure'>;
+  works: RestoreWorks;
   /** Removes what an interrupted job left behind (the janitor, for that job); how many leftovers. */
   cleanLeftovers(jobId: string): Promise<number>;
 };

@@ -6,10 +6,11 @@ import { resolve } from 'node:path';
 import type { Catalog } from '../catalog/catalog.ts';
 import { LifeboatError } from '../errors.ts';
 import { checkTargetPath, realTargetPath } from '../fs/target-check.ts';
-import type { RehearsalTarget } from '../rehearsal/rehearsal.ts';
-import type { RestoreTarget } from '../tape/tape-service.ts';
 
 export type TargetChecksDeps = { home: string; catalog: Catalog };
+
+/** What the rules look at in any restore's or rehearsal's target. */
+export type CheckedTarget = { kind: 'local' } | { kind: 'vsphere'; host: string; original?: boolean | undefined; confirmOverwrite?: boolean | undefined };
 
 export class TargetChecks {
   private readonly deps: TargetChecksDeps;
@@ -43,7 +44,7 @@ export class TargetChecks {
   /** What every restore to a target must pass, whatever the source: the host is known, an
    * original-location restore is confirmed; under the four-eyes rule the latter is held until a
    * second operator approves it. */
-  checkTarget(target: RestoreTarget | RehearsalTarget, vmName: string): { holdFor?: string } {
+  checkTarget(target: CheckedTarget, vmName: string): { holdFor?: string } {
     if (target.kind !== 'vsphere') return {};
     if (!this.deps.catalog.findHost(target.host)) throw new LifeboatError('not-found', `no host "${target.host}" in the catalog; \`lifeboat hosts add vsphere …\` adds one`);
     if (!('original' in target) || !target.original) return {};

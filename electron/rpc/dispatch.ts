@@ -5,10 +5,17 @@
 import { isRequestChannel, requestChannels, type RequestChannel, type ResponseOf } from '../../shared/contract.ts';
 import { isConnectionChannel } from '../auth/auth-handlers.ts';
 import type { Peer } from '../auth/peer.ts';
-import { authorize } from '../auth/roles.ts';
-import type { Engine } from '../engine/engine.ts';
-import { callContext, type CallContext, type EngineChannel } from '../engine/handler-registry.ts';
+import { authorize, identityLabel } from '../auth/roles.ts';
+import type { Engine, EngineChannel } from '../engine/engine.ts';
+import type { CallContext } from '../handlers/handler-registry.ts';
+import type { Caller } from '../../shared/accounts.ts';
 import { LifeboatError } from '../errors.ts';
+
+/** The context of a call by `caller`; without a signal (a transport that cannot tell when its
+ * peer goes away, an in-process call), the call is never aborted. */
+export function callContext(caller: Caller, signal: AbortSignal = new AbortController().signal): CallContext {
+  return { caller, actor: identityLabel(caller), signal };
+}
 
 export async function dispatch(engine: Engine, connection: Peer, channel: unknown, payload: unknown): Promise<unknown> {
   if (!isRequestChannel(channel)) throw new LifeboatError('bad-request', `unknown channel ${JSON.stringify(String(channel)).slice(0, 80)}`);

@@ -1,7 +1,7 @@
 // The storage-array channels: arrays and their snapshots, and the restores of a VM or of items
 // from a snapshot (targets checked first).
 import type { Catalog } from '../catalog/catalog.ts';
-import type { ChannelHandlers } from '../engine/handler-registry.ts';
+import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 import { checkOnDisk } from '../fs/target-check.ts';
 import type { TargetChecks } from '../restore/target-checks.ts';
 import type { SnapshotService } from './snapshot-service.ts';

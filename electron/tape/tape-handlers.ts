@@ -2,7 +2,7 @@
 // tapes a restore needs, the operator prompts, and the restore from tape (its local target and
 // staging folder checked first).
 import type { Catalog } from '../catalog/catalog.ts';
-import type { ChannelHandlers } from '../engine/handler-registry.ts';
+import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 import type { TargetChecks } from '../restore/target-checks.ts';
 import type { TapeService } from './tape-service.ts';
 

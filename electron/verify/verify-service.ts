@@ -3,13 +3,13 @@
 import type { Job } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { VmLookup } from '../catalog/vm-lookup.ts';
-import type { JobWorks } from '../engine/job-works.ts';
-import type { ChannelHandlers } from '../engine/handler-registry.ts';
+import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
 import type { KeyCredentials, KeyService } from '../keys/key-service.ts';
 import type { Repository } from '../repository/repository.ts';
+import type { PointToVerify, VerifyWork } from './verify-chain.ts';
 
-export type VerifyServiceDeps = { catalog: Catalog; jobs: JobQueue; repository: Repository; keys: KeyService; lookup: VmLookup; works: Pick<JobWorks, 'verify'> };
+export type VerifyServiceDeps = { catalog: Catalog; jobs: JobQueue; repository: Repository; keys: KeyService; lookup: VmLookup; works: { verify(repository: Repository, vmId: string, points: PointToVerify[]): VerifyWork } };
 
 export class VerifyService {
   private readonly deps: VerifyServiceDeps;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { osCaller } from '../../electron/auth/peer.ts';
-import { callContext } from '../../electron/engine/handler-registry.ts';
+import { callContext } from '../../electron/rpc/dispatch.ts';
 import { Engine } from '../../electron/engine/engine.ts';
 import { makeVmFolder, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 

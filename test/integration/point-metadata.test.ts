@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { osCaller } from '../../electron/auth/peer.ts';
-import { callContext } from '../../electron/engine/handler-registry.ts';
+import { callContext } from '../../electron/rpc/dispatch.ts';
 import { inProcessApi } from '../../electron/cli/connect.ts';
 import { Engine } from '../../electron/engine/engine.ts';
 import { LifeboatError } from '../../electron/errors.ts';

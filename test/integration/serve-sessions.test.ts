@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
 import { osCaller } from '../../electron/auth/peer.ts';
-import { callContext } from '../../electron/engine/handler-registry.ts';
+import { callContext } from '../../electron/rpc/dispatch.ts';
 import { startConsoleServer } from '../../electron/rpc/ws-server.ts';
 import { openEngineWith, tempDir } from '../helpers/env.ts';
 import { ask, cli, hello, openPeer, type Peer } from '../helpers/serve-process.ts';
