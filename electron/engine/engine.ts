@@ -117,7 +117,7 @@ export class Engine {
     const works = new JobWorks({ pool, catalog, repository, stagingRoot: paths.staging, reportsFolder: join(paths.home, 'rehearsals'), connectHost, proxies: hosts.proxies, connectAzure: (account) => azure.connect(account) });
     const jobs = (this.jobs = new JobQueue(catalog, events, concurrentJobs, injectFault, indexRerun(catalog, works)));
     const copies = (this.copies = new CopyService({ catalog, jobs, pool, primary: repository, keys: this.keys }));
-    const cleanLeftovers = (jobId: string) => runJanitor({ catalog: this.catalog, connectHost: (name) => this.hosts.connect(name) }, { jobId, keepResumable: false });
+    const cleanLeftovers = (jobId: string) => runJanitor({ catalog, connectHost }, { jobId, keepResumable: false });
     this.restores = new RestoreService({ catalog, events, jobs, lookup, checks, copies, azure, works, cleanLeftovers });
     this.files = new FilesService({ catalog, jobs, repository, lookup, checks, copies, works });
     this.backups = new BackupService({ catalog, jobs, repository, keys: this.keys, works, startIndex: (...index) => this.files.startIndex(...index) });
@@ -128,7 +128,15 @@ export class Engine {
     this.tape = new TapeService({ folder: join(paths.home, 'tape'), stagingRoot: paths.staging, catalog, events, jobs, pool, resolvePoint, restoreWork: works.restore.bind(works), restoreSteps: works.restoreSteps.bind(works), checkTarget });
     this.tape.useRepository(repository);
     this.instant = new InstantService({
-      home: paths.home, catalog, events, jobs, repository, decode: workerDecoder(pool), connectHost, resolvePoint, migrationSteps: quickMigrationSteps,
+      home: paths.home,
+      catalog,
+      events,
+      jobs,
+      repository,
+      decode: workerDecoder(pool),
+      connectHost,
+      resolvePoint,
+      migrationSteps: quickMigrationSteps,
       openSource: async (vm, pointId, choice) => (await copies.sourceFor(vm, pointId, choice)).repository,
       migrationWork: works.quickMigration.bind(works),
     });
