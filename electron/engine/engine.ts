@@ -5,6 +5,7 @@
 import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { isRequestChannel, requestChannels, type RequestChannel } from '../../shared/contract.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import { reconcileCatalog } from '../catalog/reconcile.ts';
 import { VmLookup } from '../catalog/vm-lookup.ts';
@@ -42,9 +43,8 @@ import { instantHandlers } from '../instant/instant-handlers.ts';
 import { quickMigrationSteps } from '../instant/quick-migration.ts';
 import { SnapshotService } from '../snapshots/snapshot-service.ts';
 import { snapshotHandlers } from '../snapshots/snapshot-handlers.ts';
-import { JobWorks } from './job-works.ts';
 import { HandlerRegistry, type ChannelHandlers } from '../handlers/handler-registry.ts';
-import { isRequestChannel, requestChannels, type RequestChannel } from '../../shared/contract.ts';
+import { JobWorks } from './job-works.ts';
 import { homeHandlers } from './home-handlers.ts';
 import { jobsHandlers } from './jobs-handlers.ts';
 
