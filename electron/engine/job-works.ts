@@ -5,20 +5,20 @@
 // instant and snapshot services still build their own internal works; they get `restore`,
 // `quickMigration` and `snapshotVsphereRestore` from here.)
 import { join } from 'node:path';
-import { escapeGuestName } from '../../shared/guest-names.ts';
-import type { Catalog } from '../catalog/catalog.ts';
-import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
-import type { BlobStore } from '../drivers/azure/blob-store.ts';
 import type { AzureAccount, VsphereTarget } from '../../shared/domain.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
 import { BackupWork } from '../backup/backup-vm.ts';
 import type { SourceVm } from '../backup/source-vm.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import type { StepDefinition } from '../jobs/plan.ts';
+import type { Catalog } from '../catalog/catalog.ts';
+import type { BlobStore } from '../drivers/azure/blob-store.ts';
+import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
+import { QuickMigrationWork, type MigrationRequest } from '../instant/quick-migration.ts';
+import type { SessionHost } from '../instant/session-host.ts';
 import { IndexPointWork } from '../items/index-point.ts';
 import { PointBrowser } from '../items/point-browser.ts';
 import { RestoreItemsWork, type ItemRequest } from '../items/restore-items.ts';
-import { QuickMigrationWork, type MigrationRequest } from '../instant/quick-migration.ts';
-import type { SessionHost } from '../instant/session-host.ts';
+import type { LegacyJobWork } from '../jobs/job-work.ts';
+import type { StepDefinition } from '../jobs/plan.ts';
 import type { BackupKey } from '../keys/key-service.ts';
 import { RehearsalWork, type RehearsalOptions } from '../rehearsal/rehearsal.ts';
 import type { Manifest } from '../repository/manifest.ts';
@@ -28,13 +28,12 @@ import { EntireVmVsphereRestore } from '../restore/entire-vm-vsphere.ts';
 import { OriginalVmVsphereRestore, originalSteps } from '../restore/original-vm-vsphere.ts';
 import { RestoreAzureWork, type RestoreAzureRequest } from '../restore/restore-azure.ts';
 import { RestoreDisksWork, type RestoreDisksRequest } from '../restore/restore-disks.ts';
+import type { PointRestoreRequest } from '../restore/restore-service.ts';
 import type { ProxyPool } from '../restore/transport-choice.ts';
 import type { VmSource } from '../restore/vm-source.ts';
 import type { VsphereRestoreOptions } from '../restore/vsphere-restore-base.ts';
 import type { RestoreTarget } from '../tape/tape-service.ts';
-import type { PointRestoreRequest } from '../restore/restore-service.ts';
-import type { PointToVerify } from '../verify/verify-chain.ts';
-import { VerifyWork } from '../verify/verify-chain.ts';
+import { VerifyWork, type PointToVerify } from '../verify/verify-chain.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 
 export type JobWorksDeps = {
