@@ -82,19 +82,19 @@ async function vsphereModes(source: string, capacity: number, cpTime: number): P
   const vc = await startVcsim();
   const engine = await Engine.open({ home: join(root, 'home-vsphere') });
   try {
-    const backup = await engine.jobs.whenEnded((await engine.startBackup(source, 'bench')).id);
+    const backup = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
     if (backup.state !== 'succeeded') throw new Error(`backup failed: ${backup.error}`);
-    await engine.addHost({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'bench');
+    await engine.hosts.add({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'bench');
     const lun = { LocalDS_0: vc.datastores.LocalDS_0 as string };
-    engine.addProxy({ name: 'san', host: 'vc', transports: ['san'], proxyVm: null, datastorePaths: lun, maxTasks: 2 }, 'bench');
-    engine.addProxy({ name: 'hot', host: 'vc', transports: ['hotadd'], proxyVm: 'DC0_H0_VM0', datastorePaths: lun, maxTasks: 2 }, 'bench');
+    engine.hosts.addProxy({ name: 'san', host: 'vc', transports: ['san'], proxyVm: null, datastorePaths: lun, maxTasks: 2 }, 'bench');
+    engine.hosts.addProxy({ name: 'hot', host: 'vc', transports: ['hotadd'], proxyVm: 'DC0_H0_VM0', datastorePaths: lun, maxTasks: 2 }, 'bench');
     const modes = [['san', 'thick'], ['hotadd', 'thin'], ['nbd', 'thin']] as const;
     for (const [mode, diskFormat] of modes) {
       const times: number[] = [];
       for (let run = 0; run < runs; run++) {
         const name = `bench-${mode}-${run}`;
         times.push(await timed(async () => {
-          const job = await engine.jobs.whenEnded((await engine.startRestore({ vm: 'bench', point: 'latest', newName: name, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0', transport: mode, diskFormat } }, 'bench')).id);
+          const job = await engine.jobs.whenEnded((await engine.restores.start({ vm: 'bench', point: 'latest', newName: name, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0', transport: mode, diskFormat } }, 'bench')).id);
           if (job.state !== 'succeeded') throw new Error(`${mode} restore failed: ${job.error}`);
         }));
         await rm(join(lun.LocalDS_0, name), { recursive: true, force: true });
@@ -119,11 +119,11 @@ async function itemLevel(): Promise<void> {
   await writeFile(join(source, 'items.vmx'), vmxText('items', ['items.vmdk'], '43 43 43 43 43 43 43 43-43 43 43 43 43 43 43 43'));
   const engine = await Engine.open({ home: join(root, 'home-items') });
   try {
-    const backup = await engine.jobs.whenEnded((await engine.startBackup(source, 'bench')).id);
+    const backup = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
     if (backup.state !== 'succeeded') throw new Error(`backup failed: ${backup.error}`);
     await engine.jobs.idle();
-    const vmId = engine.resolveVm('items').id;
-    const pointId = engine.resolvePointId(vmId, 'latest');
+    const vmId = engine.lookup.resolveVm('items').id;
+    const pointId = engine.lookup.resolvePointId(vmId, 'latest');
     const cold: number[] = [];
     const warm: number[] = [];
     for (let run = 0; run < runs; run++) {
@@ -174,7 +174,7 @@ async function tape(source: string, capacity: number, cpTime: number): Promise<v
   const home = join(root, 'home-tape');
   const engine = await Engine.open({ home });
   try {
-    const backup = await engine.jobs.whenEnded((await engine.startBackup(source, 'bench')).id);
+    const backup = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
     if (backup.state !== 'succeeded') throw new Error(`backup failed: ${backup.error}`);
     await engine.tape.createLibrary({ slots: 8, drives: 2, mailslots: 2, tapes: 4, capacityBytes: 4 * capacity, timeScale: 0.001, rateScale: 1 });
     const rate = (await engine.tape.inventory()).model.bytesPerSecond;
@@ -228,11 +228,11 @@ async function instantRecovery(source: string, capacity: number): Promise<void> 
   const vc = await startVcsim({ cwd: join(home, 'instant') });
   const engine = await Engine.open({ home });
   try {
-    const backup = await engine.jobs.whenEnded((await engine.startBackup(source, 'bench')).id);
+    const backup = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
     if (backup.state !== 'succeeded') throw new Error(`backup failed: ${backup.error}`);
-    await engine.addHost({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'bench');
-    const vmId = engine.resolveVm('bench').id;
-    const point = await resolvePoint(engine.repository, vmId, engine.resolvePointId(vmId, 'latest'));
+    await engine.hosts.add({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'bench');
+    const vmId = engine.lookup.resolveVm('bench').id;
+    const point = await resolvePoint(engine.repository, vmId, engine.lookup.resolvePointId(vmId, 'latest'));
     const localTimes: number[] = [];
     const nfsTimes: number[] = [];
     const poweredOn: number[] = [];
@@ -329,14 +329,14 @@ async function copiesAndEncryption(source: string, capacity: number): Promise<vo
     const home = join(root, `home-copies-${run}`);
     const engine = await Engine.open({ home });
     try {
-      times.plainBackup.push(await timed(() => finished(engine, engine.startBackup(source, 'bench'))));
+      times.plainBackup.push(await timed(() => finished(engine, engine.backups.start(source, 'bench'))));
       for (const [name, region, zone] of [['near', 'primary', 'zone-2'], ['zoned', 'primary', 'zone-3'], ['far', 'secondary', 'zone-1']] as const) {
         await engine.copies.add({ name, path: join(root, `copies-${run}`, name), region, zone }, 'bench');
       }
       engine.catalog.updateSettings({ copyPolicy: 'grs' });
       times.copy.push(await timed(() => finished(engine, Promise.resolve(engine.copies.startCopies(null, 'bench', 'bench')))));
-      const [point] = engine.catalog.listPoints(engine.resolveVm('bench').id);
-      const data = join(engine.repository.pointFolder({ vmId: engine.resolveVm('bench').id, sequence: 1, id: point?.id as string }), 'data.lbd');
+      const [point] = engine.catalog.listPoints(engine.lookup.resolveVm('bench').id);
+      const data = join(engine.repository.pointFolder({ vmId: engine.lookup.resolveVm('bench').id, sequence: 1, id: point?.id as string }), 'data.lbd');
       copiedBytes = 3 * (await stat(data)).size;
       times.cpCopy.push(await timed(() => {
         for (const name of ['a', 'b', 'c']) cp(data, join(root, `cp-copy-${run}-${name}`));
@@ -344,7 +344,7 @@ async function copiesAndEncryption(source: string, capacity: number): Promise<vo
       for (const name of ['a', 'b', 'c']) await rm(join(root, `cp-copy-${run}-${name}`));
       const restoreFrom = async (label: string, fromRegion?: string): Promise<number> => {
         const target = join(root, `restore-${label}-${run}`);
-        const time = await timed(() => finished(engine, engine.startRestore({ vm: 'bench', point: 'latest', target: { kind: 'local', path: target }, ...(fromRegion ? { fromRegion } : {}) }, 'bench')));
+        const time = await timed(() => finished(engine, engine.restores.start({ vm: 'bench', point: 'latest', target: { kind: 'local', path: target }, ...(fromRegion ? { fromRegion } : {}) }, 'bench')));
         await rm(target, { recursive: true });
         return time;
       };
@@ -358,9 +358,9 @@ async function copiesAndEncryption(source: string, capacity: number): Promise<vo
     const sealedHome = join(root, `home-sealed-${run}`);
     const sealed = await Engine.open({ home: sealedHome });
     try {
-      times.sealedBackup.push(await timed(() => finished(sealed, sealed.startBackup(source, 'bench', { encrypt: true, password: 'bench password' }))));
+      times.sealedBackup.push(await timed(() => finished(sealed, sealed.backups.start(source, 'bench', { encrypt: true, password: 'bench password' }))));
       const target = join(root, `restore-sealed-${run}`);
-      times.sealedRestore.push(await timed(() => finished(sealed, sealed.startRestore({ vm: 'bench', point: 'latest', target: { kind: 'local', path: target }, password: 'bench password' }, 'bench'))));
+      times.sealedRestore.push(await timed(() => finished(sealed, sealed.restores.start({ vm: 'bench', point: 'latest', target: { kind: 'local', path: target }, password: 'bench password' }, 'bench'))));
       await rm(target, { recursive: true });
     } finally {
       await sealed.close();
@@ -417,21 +417,21 @@ async function main(): Promise<void> {
     const engine = await Engine.open({ home });
     try {
       backupTimes.push(await timed(async () => {
-        const job = await engine.jobs.whenEnded((await engine.startBackup(source, 'bench')).id);
+        const job = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
         if (job.state !== 'succeeded') throw new Error(`backup failed: ${job.error}`);
       }));
       const handle = await open(flat, 'r+');
       await handle.write(randomBytes(64 * MIB), 0, 64 * MIB, 100 * MIB + run * MIB);
       await handle.close();
       incrementalTimes.push(await timed(async () => {
-        const job = await engine.jobs.whenEnded((await engine.startBackup(source, 'bench')).id);
+        const job = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
         if (job.state !== 'succeeded') throw new Error(`incremental failed: ${job.error}`);
       }));
-      const points = engine.catalog.listPoints(engine.resolveVm('bench').id);
+      const points = engine.catalog.listPoints(engine.lookup.resolveVm('bench').id);
       stored = points.reduce((sum, point) => sum + point.storedBytes, 0);
       const target = join(root, `restore-${run}`);
       restoreTimes.push(await timed(async () => {
-        const job = await engine.jobs.whenEnded((await engine.startRestore({ vm: 'bench', point: 'latest', target: { kind: 'local', path: target } }, 'bench')).id);
+        const job = await engine.jobs.whenEnded((await engine.restores.start({ vm: 'bench', point: 'latest', target: { kind: 'local', path: target } }, 'bench')).id);
         if (job.state !== 'succeeded') throw new Error(`restore failed: ${job.error}`);
         restoreSteps = stepDurations(engine.catalog.jobEvents(job.id));
       }));

@@ -94,3 +94,8 @@ export function readingFrom(work: JobWork, source: PickedSource): JobWork {
     result: () => ({ ...work.result(), source: { repository: source.site.name, region: source.site.region, zone: source.site.zone, tier: source.site.role === 'primary' ? 'snapshot' : 'vault' } }),
   };
 }
+
+/** The summary's note when a restore reads a copy rather than the primary. */
+export function fromCopy(source: PickedSource): string {
+  return source.site.role === 'primary' ? '' : ` from copy ${source.site.name} (region ${source.site.region})`;
+}

@@ -63,7 +63,7 @@ export async function createLab(engine: Engine, options: LabOptions, onProgress:
       if (point > 1) await changeGuest(layout, work, point);
       const disk = await exportDisk(layout, folder, name, format);
       await writeFile(join(folder, `${name}.vmx`), vmxText(name, [disk], biosUuid));
-      const job = await engine.startBackup(folder, 'lab');
+      const job = await engine.backups.start(folder, 'lab');
       const ended = await engine.jobs.whenEnded(job.id);
       if (ended.state !== 'succeeded') throw new LifeboatError('internal', `lab backup of ${name} failed: ${ended.error}`);
       onProgress(`${name}: restore point ${point} of ${options.points} backed up`);

@@ -1,13 +1,21 @@
 // The one place a request from any transport enters the engine: unknown channels, callers below
 // the channel's role (electron/auth/roles.ts) and payloads that do not match the contract are
-// refused with a clear error before any handler runs.
+// refused with a clear error before any handler runs. A handler is given the caller's context: who
+// asks, how the audit names them, and a signal that aborts when their connection goes away.
 import { isRequestChannel, requestChannels, type RequestChannel, type ResponseOf } from '../../shared/contract.ts';
 import { isConnectionChannel } from '../auth/auth-handlers.ts';
 import type { Peer } from '../auth/peer.ts';
-import { authorize } from '../auth/roles.ts';
+import { authorize, identityLabel } from '../auth/roles.ts';
 import type { Engine, EngineChannel } from '../engine/engine.ts';
+import type { CallContext } from '../handlers/handler-registry.ts';
 import type { Caller } from '../../shared/accounts.ts';
 import { LifeboatError } from '../errors.ts';
+
+/** The context of a call by `caller`; without a signal (a transport that cannot tell when its
+ * peer goes away, an in-process call), the call is never aborted. */
+export function callContext(caller: Caller, signal: AbortSignal = new AbortController().signal): CallContext {
+  return { caller, actor: identityLabel(caller), signal };
+}
 
 export async function dispatch(engine: Engine, connection: Peer, channel: unknown, payload: unknown): Promise<unknown> {
   if (!isRequestChannel(channel)) throw new LifeboatError('bad-request', `unknown channel ${JSON.stringify(String(channel)).slice(0, 80)}`);
@@ -31,6 +39,6 @@ async function call<C extends RequestChannel>(engine: Engine, connection: Peer, 
   }
   // Who asks is settled before the payload is looked at: a caller without the role learns nothing.
   const caller = authorize(channel, engine.auth.callerOf(connection));
-  const handler = engine.handlers[channel as EngineChannel] as (request: unknown, caller: Caller) => Promise<ResponseOf<C>>;
-  return handler(parse(channel, payload), caller);
+  const handler = engine.handlers[channel as EngineChannel] as (request: unknown, context: CallContext) => Promise<ResponseOf<C>>;
+  return handler(parse(channel, payload), callContext(caller, connection.signal));
 }

@@ -47,6 +47,9 @@ export function servePeer(engine: Engine, connection: Peer, send: (frame: Server
           inFlight -= 1;
         });
     },
-    close: unsubscribe,
+    close: () => {
+      unsubscribe();
+      connection.left();
+    },
   };
 }

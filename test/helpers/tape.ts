@@ -23,7 +23,7 @@ export async function tapeLab(options: { vms: number; diskMib: number; tapeMib: 
     await mkdir(folder);
     await writeMixedRaw(raw, options.diskMib, i + 1);
     await makeVmFolder(folder, name, raw, 'monolithicFlat');
-    const job = await runJob(engine, await engine.startBackup(folder, 'test'));
+    const job = await runJob(engine, await engine.backups.start(folder, 'test'));
     assert.equal(job.state, 'succeeded', job.error ?? '');
     vms.push({ name, raw });
   }

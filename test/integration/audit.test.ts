@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { osCaller } from '../../electron/auth/peer.ts';
+import { callContext } from '../../electron/rpc/dispatch.ts';
 import { Engine } from '../../electron/engine/engine.ts';
 import { makeVmFolder, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 
@@ -25,11 +26,11 @@ async function auditedHome(): Promise<string> {
   await makeVmFolder(source, 'audited', join(dir, 'disk.raw'), 'monolithicFlat');
   const engine = await Engine.open({ home, workerThreads: 2 });
   try {
-    await runJob(engine, await engine.startBackup(source, 'alice'));
-    await runJob(engine, await engine.startVerify('audited', undefined, 'bob'));
-    await runJob(engine, await engine.startRestore({ vm: 'audited', point: 'latest', target: { kind: 'local', path: join(dir, 'out') } }, 'alice'));
+    await runJob(engine, await engine.backups.start(source, 'alice'));
+    await runJob(engine, await engine.verifies.start('audited', undefined, 'bob'));
+    await runJob(engine, await engine.restores.start({ vm: 'audited', point: 'latest', target: { kind: 'local', path: join(dir, 'out') } }, 'alice'));
     assert.deepEqual(engine.catalog.auditEntries().map((entry) => [entry.actor, entry.action]).reverse(), [['engine', 'audit.anchored'], ['alice', 'backup.start'], ['alice', 'files.index'], ['bob', 'verify.start'], ['alice', 'restore.entireVm']]);
-    assert.deepEqual(await engine.handlers['audit.verify']({}, osCaller()), { entries: 5, intact: true, problem: null });
+    assert.deepEqual(await engine.handlers['audit.verify']({}, callContext(osCaller())), { entries: 5, intact: true, problem: null });
   } finally {
     await engine.close();
   }
@@ -59,7 +60,7 @@ async function verifyAfter(home: string, tamper: (db: Database.Database) => void
 async function verifyNow(home: string): Promise<{ entries: number; intact: boolean; problem: string | null }> {
   const engine = await Engine.open({ home, workerThreads: 2 });
   try {
-    return await engine.handlers['audit.verify']({}, osCaller());
+    return await engine.handlers['audit.verify']({}, callContext(osCaller()));
   } finally {
     await engine.close();
   }
@@ -133,7 +134,7 @@ test('anchors deleted and entries appended since: the new file does not begin wh
   const engine = await Engine.open({ home, workerThreads: 2 });
   try {
     engine.catalog.audit('mallory', 'settings.set', null, {});
-    assert.match((await engine.handlers['audit.verify']({}, osCaller())).problem ?? '', /do not begin at entry 1, where anchoring began: the file was replaced or cut/);
+    assert.match((await engine.handlers['audit.verify']({}, callContext(osCaller()))).problem ?? '', /do not begin at entry 1, where anchoring began: the file was replaced or cut/);
   } finally {
     await engine.close();
   }
@@ -164,7 +165,7 @@ test('after a crash cut the last anchor short, the next entries are anchored on 
   const engine = await Engine.open({ home, workerThreads: 2 });
   try {
     engine.catalog.audit('carol', 'settings.set', null, { fourEyes: true });
-    assert.deepEqual(await engine.handlers['audit.verify']({}, osCaller()), { entries: 6, intact: true, problem: null });
+    assert.deepEqual(await engine.handlers['audit.verify']({}, callContext(osCaller())), { entries: 6, intact: true, problem: null });
   } finally {
     await engine.close();
   }

@@ -27,7 +27,7 @@ async function backUp(name: string, mib: number): Promise<string> {
   await writeMixedRaw(raw, mib, name.length);
   qemuImg('convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=monolithicFlat', raw, join(folder, `${name}.vmdk`));
   await writeFile(join(folder, `${name}.vmx`), vmxText(name, [`${name}.vmdk`], `56 4d 00 11 22 33 44 55-66 77 88 99 aa bb cc ${String(mib).padStart(2, '0')}`));
-  assert.equal((await runJob(engine, await engine.startBackup(folder, 'test'))).state, 'succeeded');
+  assert.equal((await runJob(engine, await engine.backups.start(folder, 'test'))).state, 'succeeded');
   return raw;
 }
 

@@ -19,9 +19,9 @@ async function backedUpVm(): Promise<{ dir: string; engine: Engine; vmId: string
   await mkdir(source);
   await writeMixedRaw(join(dir, 'disk.raw'), 12);
   await makeVmFolder(source, 'beta', join(dir, 'disk.raw'), 'monolithicFlat');
-  const job = await runJob(engine, await engine.startBackup(source, 'test'));
+  const job = await runJob(engine, await engine.backups.start(source, 'test'));
   assert.equal(job.state, 'succeeded', job.error ?? '');
-  return { dir, engine, vmId: engine.resolveVm('beta').id };
+  return { dir, engine, vmId: engine.lookup.resolveVm('beta').id };
 }
 
 async function dataFileOf(engine: Engine, vmId: string): Promise<string> {
@@ -32,12 +32,12 @@ async function dataFileOf(engine: Engine, vmId: string): Promise<string> {
 
 test('unknown VM and point are refused before a job exists; a non-empty target fails the job untouched', async () => {
   const { dir, engine } = await backedUpVm();
-  await assert.rejects(engine.startRestore({ vm: 'nope', point: 'latest', target: { kind: 'local', path: join(dir, 'x') } }, 'test'), { code: 'not-found', message: /no VM "nope"/ });
-  await assert.rejects(engine.startRestore({ vm: 'beta', point: '99', target: { kind: 'local', path: join(dir, 'x') } }, 'test'), { code: 'not-found', message: /no restore point "99"/ });
+  await assert.rejects(engine.restores.start({ vm: 'nope', point: 'latest', target: { kind: 'local', path: join(dir, 'x') } }, 'test'), { code: 'not-found', message: /no VM "nope"/ });
+  await assert.rejects(engine.restores.start({ vm: 'beta', point: '99', target: { kind: 'local', path: join(dir, 'x') } }, 'test'), { code: 'not-found', message: /no restore point "99"/ });
   const busy = join(dir, 'busy');
   await mkdir(busy);
   await writeFile(join(busy, 'keep.txt'), 'mine');
-  const job = await runJob(engine, await engine.startRestore({ vm: 'beta', point: 'latest', target: { kind: 'local', path: busy } }, 'test'));
+  const job = await runJob(engine, await engine.restores.start({ vm: 'beta', point: 'latest', target: { kind: 'local', path: busy } }, 'test'));
   assert.equal(job.state, 'failed');
   assert.match(job.error ?? '', /not empty/);
   assert.deepEqual(await readdir(busy), ['keep.txt']);
@@ -53,7 +53,7 @@ test('a flipped bit in a stored block fails the restore naming VM, disk and offs
   await handle.write(byte, 0, 1, 100);
   await handle.close();
   const target = join(dir, 'restored');
-  const job = await runJob(engine, await engine.startRestore({ vm: 'beta', point: 'latest', target: { kind: 'local', path: target } }, 'test'));
+  const job = await runJob(engine, await engine.restores.start({ vm: 'beta', point: 'latest', target: { kind: 'local', path: target } }, 'test'));
   assert.equal(job.state, 'failed');
   assert.match(job.error ?? '', /VM beta, point 1, disk scsi0:0 \(beta\.vmdk\), offset \d+: corrupt block/);
   await assert.rejects(stat(target), { code: 'ENOENT' }, 'the target folder this restore created is gone');
@@ -65,7 +65,7 @@ test('a truncated data file is named before anything is written', async () => {
   await truncate(data, (await stat(data)).size - 10);
   const target = join(dir, 'restored');
   // The copy a restore reads is checked before a job exists.
-  await assert.rejects(engine.startRestore({ vm: 'beta', point: 'latest', target: { kind: 'local', path: target } }, 'test'), { code: 'corrupt-backup', message: /truncated or overwritten/ });
+  await assert.rejects(engine.restores.start({ vm: 'beta', point: 'latest', target: { kind: 'local', path: target } }, 'test'), { code: 'corrupt-backup', message: /truncated or overwritten/ });
   await assert.rejects(stat(target), { code: 'ENOENT' });
 });
 
@@ -74,15 +74,15 @@ test('a missing or malformed .vmx and a missing disk are clear errors and add no
   const before = engine.catalog.listVms();
   const empty = join(dir, 'empty');
   await mkdir(empty);
-  await assert.rejects(engine.startBackup(empty, 'test'), { code: 'invalid-source', message: /holds no \.vmx/ });
+  await assert.rejects(engine.backups.start(empty, 'test'), { code: 'invalid-source', message: /holds no \.vmx/ });
   await writeFile(join(empty, 'bad.vmx'), 'displayName = "x"\nthis is not vmx\n');
-  await assert.rejects(engine.startBackup(empty, 'test'), { code: 'invalid-source', message: /line 2 is not of the form/ });
+  await assert.rejects(engine.backups.start(empty, 'test'), { code: 'invalid-source', message: /line 2 is not of the form/ });
   await writeFile(join(empty, 'bad.vmx'), 'displayName = "gamma"\nscsi0:0.fileName = "gone.vmdk"\n');
-  const job = await runJob(engine, await engine.startBackup(empty, 'test'));
+  const job = await runJob(engine, await engine.backups.start(empty, 'test'));
   assert.equal(job.state, 'failed');
   assert.match(job.error ?? '', /gone\.vmdk does not exist/);
   assert.deepEqual(engine.catalog.listVms(), before);
-  await assert.rejects(engine.startBackup(join(dir, 'no-such-folder'), 'test'), { code: 'invalid-source', message: /does not exist/ });
+  await assert.rejects(engine.backups.start(join(dir, 'no-such-folder'), 'test'), { code: 'invalid-source', message: /does not exist/ });
 });
 
 test('a backup that fails midway leaves no partial point in the repository', async () => {
@@ -90,7 +90,7 @@ test('a backup that fails midway leaves no partial point in the repository', asy
   const source = join(dir, 'source');
   await rm(join(source, 'beta-flat.vmdk'));
   await writeFile(join(source, 'beta-flat.vmdk'), 'short');
-  const job = await runJob(engine, await engine.startBackup(source, 'test'));
+  const job = await runJob(engine, await engine.backups.start(source, 'test'));
   assert.equal(job.state, 'failed');
   assert.match(job.error ?? '', /the descriptor needs/);
   const names = await readdir(engine.repository.pointsFolder(vmId));
@@ -101,7 +101,7 @@ test('a backup that fails midway leaves no partial point in the repository', asy
 test('a cancelled restore removes what it staged', async () => {
   const { dir, engine } = await backedUpVm();
   const target = join(dir, 'cancelled');
-  const job = await engine.startRestore({ vm: 'beta', point: 'latest', target: { kind: 'local', path: target } }, 'test');
+  const job = await engine.restores.start({ vm: 'beta', point: 'latest', target: { kind: 'local', path: target } }, 'test');
   engine.jobs.cancel(job.id);
   const ended = await runJob(engine, job);
   assert.equal(ended.state, 'cancelled');
@@ -119,14 +119,14 @@ test('malformed contract payloads and unknown channels are refused by the dispat
 
 test('verify checks every block of every point and names the first damaged one', async () => {
   const { engine, vmId } = await backedUpVm();
-  const clean = await runJob(engine, await engine.startVerify('beta', undefined, 'test'));
+  const clean = await runJob(engine, await engine.verifies.start('beta', undefined, 'test'));
   assert.equal(clean.state, 'succeeded', clean.error ?? '');
   assert.ok((clean.result?.bytesChecked as number) > 0);
   const data = await dataFileOf(engine, vmId);
   const handle = await open(data, 'r+');
   await handle.write(Buffer.from([0xff, 0x00, 0xff]), 0, 3, 1000);
   await handle.close();
-  const damaged = await runJob(engine, await engine.startVerify('beta', '1', 'test'));
+  const damaged = await runJob(engine, await engine.verifies.start('beta', '1', 'test'));
   assert.equal(damaged.state, 'failed');
   assert.match(damaged.error ?? '', /VM beta, point 1, disk scsi0:0 \(beta\.vmdk\), offset \d+: corrupt block/);
 });
@@ -158,11 +158,11 @@ test('a missing chain link is named before anything is written', async () => {
   await handle.write(Buffer.alloc(65536, 7), 0, 65536, 0);
   await handle.close();
   await makeVmFolder(source, 'beta', raw, 'monolithicFlat');
-  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
   const [full] = await engine.repository.listPoints(vmId);
   assert.ok(full);
   await rm(engine.repository.pointFolder(full), { recursive: true });
   const target = join(dir, 'restored');
-  await assert.rejects(engine.startRestore({ vm: 'beta', point: '2', target: { kind: 'local', path: target } }, 'test'), { code: 'corrupt-backup', message: /restore point 2 of beta needs point [0-9a-f-]+, which is missing from the repository/ });
+  await assert.rejects(engine.restores.start({ vm: 'beta', point: '2', target: { kind: 'local', path: target } }, 'test'), { code: 'corrupt-backup', message: /restore point 2 of beta needs point [0-9a-f-]+, which is missing from the repository/ });
   await assert.rejects(stat(target), { code: 'ENOENT' });
 });

@@ -39,7 +39,7 @@ async function lifeboat(...args: string[]): Promise<Outcome> {
     await mkdir(source);
     await writeMixedRaw(join(dir, 'disk.raw'), 8);
     await makeVmFolder(source, 'ledger', join(dir, 'disk.raw'), 'monolithicFlat');
-    assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+    assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
     engine.catalog.addHost({ id: randomUUID(), name: 'vc', kind: 'vsphere', url: 'https://127.0.0.1:9/sdk', user: 'root', insecure: true, createdAt: new Date().toISOString() });
     engine.catalog.updateSettings({ fourEyes: true });
   } finally {

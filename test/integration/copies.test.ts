@@ -19,12 +19,12 @@ await writeMixedRaw(raw, 8, 3);
 const generations = [join(dir, 'gen1.raw'), join(dir, 'gen2.raw')];
 await makeVmFolder(folder, 'db', raw, 'monolithicFlat');
 qemuImg('convert', '-f', 'raw', '-O', 'raw', raw, generations[0] as string);
-assert.equal((await runJob(engine, await engine.startBackup(folder, 'test'))).state, 'succeeded');
+assert.equal((await runJob(engine, await engine.backups.start(folder, 'test'))).state, 'succeeded');
 await changeRaw(raw, 1);
 await makeVmFolder(folder, 'db', raw, 'monolithicFlat');
 qemuImg('convert', '-f', 'raw', '-O', 'raw', raw, generations[1] as string);
-assert.equal((await runJob(engine, await engine.startBackup(folder, 'test'))).state, 'succeeded');
-const vmId = engine.resolveVm('db').id;
+assert.equal((await runJob(engine, await engine.backups.start(folder, 'test'))).state, 'succeeded');
+const vmId = engine.lookup.resolveVm('db').id;
 const sites = { near: join(dir, 'near'), zoned: join(dir, 'zoned'), far: join(dir, 'far') };
 
 async function restoreTo(name: string, request: { point?: string; fromRegion?: string } = {}): Promise<{ path: string; job: Awaited<ReturnType<typeof runJob>> }> {
@@ -100,7 +100,7 @@ test('with the primary unreadable a restore reads the next copy; with the whole 
 
 test('a stale or incomplete secondary is refused with a clear sentence, before anything is written', async () => {
   await writeFile(join(folder, 'note.txt'), 'point 3 has no copy yet');
-  assert.equal((await runJob(engine, await engine.startBackup(folder, 'test'))).state, 'succeeded');
+  assert.equal((await runJob(engine, await engine.backups.start(folder, 'test'))).state, 'succeeded');
   await assert.rejects(restoreTo('stale', { point: '3', fromRegion: 'secondary' }), { code: 'not-found', message: /the copy in region secondary is stale: it holds points up to 2, not point 3 of db; run `lifeboat copies run` first/ });
   await assert.rejects(restoreTo('nowhere', { fromRegion: 'mars' }), { code: 'not-found', message: /no repository is in region mars/ });
 

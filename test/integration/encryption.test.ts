@@ -45,7 +45,7 @@ test('an encrypted backup seals every block: the random block is nowhere in the 
   const probe = Buffer.alloc(64);
   await handle.read(probe, 0, 64, MIB);
   await handle.close();
-  const vmFolder = join(repository, 'vms', engine.resolveVm('vault').id, 'points');
+  const vmFolder = join(repository, 'vms', engine.lookup.resolveVm('vault').id, 'points');
   const [pointFolder] = await readdir(vmFolder);
   const data = await readFile(join(vmFolder, pointFolder as string, 'data.lbd'));
   assert.equal(data.indexOf(probe), -1, 'the random block is not stored in the clear');
@@ -140,7 +140,7 @@ test('the CLI: a recovery key file exported and used, a wrong password refused w
 });
 
 test('a sealed block that was tampered with fails the restore: it does not authenticate', async () => {
-  const vmFolder = join(repository, 'vms', engine.resolveVm('vault').id, 'points');
+  const vmFolder = join(repository, 'vms', engine.lookup.resolveVm('vault').id, 'points');
   const [pointFolder] = await readdir(vmFolder);
   const handle = await open(join(vmFolder, pointFolder as string, 'data.lbd'), 'r+');
   const byte = Buffer.alloc(1);

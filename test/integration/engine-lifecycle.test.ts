@@ -74,7 +74,7 @@ async function homeWithVm(name: string): Promise<{ dir: string; home: string; ra
   await makeVmFolder(source, name, raw, 'monolithicFlat');
   const engine = await Engine.open({ home, workerThreads: 2 });
   try {
-    assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+    assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
     await engine.jobs.idle();
   } finally {
     await engine.close();
@@ -87,7 +87,7 @@ async function resumesIdentical(home: string, jobId: string, raw: string, target
   const engine = await Engine.open({ home, workerThreads: 2 });
   try {
     assert.equal(await engine.janitor, 0, 'the janitor kept what the resume needs');
-    const resumed = await runJob(engine, await engine.resumeJob(jobId, 'test'));
+    const resumed = await runJob(engine, await engine.restores.resume(jobId, 'test'));
     assert.equal(resumed.state, 'succeeded', resumed.error ?? '');
     assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', raw, join(target, `${vm}.vmdk`)), /identical/);
   } finally {

@@ -28,8 +28,8 @@ test('instant start/list from the CLI; a killed engine\'s session is taken down 
     await mkdir(folder);
     await writeMixedRaw(join(dir, 'app-01.raw'), 8, 3);
     await makeVmFolder(folder, 'app-01', join(dir, 'app-01.raw'), 'monolithicFlat');
-    assert.equal((await runJob(first, await first.startBackup(folder, 'test'))).state, 'succeeded');
-    await first.addHost({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'test');
+    assert.equal((await runJob(first, await first.backups.start(folder, 'test'))).state, 'succeeded');
+    await first.hosts.add({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'test');
   } finally {
     await first.close();
   }

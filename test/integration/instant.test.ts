@@ -27,7 +27,7 @@ const { engine, vms } = lab;
 await mkdir(join(lab.home, 'instant'), { recursive: true });
 // NAS datastores' local paths resolve in vcsim's working folder: the engine's export folders.
 const vc = missing ? null : await startVcsim({ cwd: join(lab.home, 'instant') });
-if (vc) await engine.addHost({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'test');
+if (vc) await engine.hosts.add({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'test');
 const vm = vms[0] as (typeof vms)[number];
 const api = inProcessApi(engine);
 
@@ -92,7 +92,7 @@ test('instant recovery: the VM runs from an NFS datastore served from the backup
   const after = (await api.invoke('instant.list', {})).find((listed) => listed.id === session.id) as InstantSession;
   assert.ok(after.cacheBytes > 0 && after.bytesRead >= DISK_MIB * MIB && after.firstReadSeconds !== null);
   assert.ok((await readdir(session.writesTo)).length > 0, 'the write cache holds the guest writes');
-  assert.equal((await runJob(engine, await engine.startVerify(vm.name, 'latest', 'test'))).state, 'succeeded', 'every block of the backup still hashes right');
+  assert.equal((await runJob(engine, await engine.verifies.start(vm.name, 'latest', 'test'))).state, 'succeeded', 'every block of the backup still hashes right');
 
   const stop = await runJob(engine, (await api.invoke('instant.stop', { sessionId: session.id })).job);
   assert.equal(stop.state, 'succeeded', stop.error ?? '');
@@ -215,7 +215,7 @@ test('a full write cache answers the guest NFS3ERR_NOSPC over the wire; the sess
   assert.ok(statuses.includes(NfsStatus.nospc), `a write was refused for space: ${statuses.join(', ')}`);
   const listed = (await api.invoke('instant.list', {})).find((found) => found.id === session.id) as InstantSession;
   assert.equal(listed.state, 'running', 'the session goes on; the guest sees a full disk');
-  assert.equal((await runJob(engine, await engine.startVerify(vm.name, 'latest', 'test'))).state, 'succeeded');
+  assert.equal((await runJob(engine, await engine.verifies.start(vm.name, 'latest', 'test'))).state, 'succeeded');
   assert.equal((await runJob(engine, (await api.invoke('instant.stop', { sessionId: session.id })).job)).state, 'succeeded');
   assert.deepEqual(await readdir(small.path as string), [], 'the redirected cache is deleted');
 });

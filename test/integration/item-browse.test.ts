@@ -21,8 +21,8 @@ test('ext4 and FAT inside a backed-up GPT disk list and read as debugfs and mtoo
   await mkdir(source);
   await makeVmFolder(source, 'itemvm', layout.rawPath, 'monolithicSparse');
   const engine = await openEngine(join(dir, 'home'));
-  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
-  const vmId = engine.resolveVm('itemvm').id;
+  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
+  const vmId = engine.lookup.resolveVm('itemvm').id;
   const [point] = engine.catalog.listPoints(vmId);
   assert.ok(point);
   const browser = await PointBrowser.open(engine.repository, vmId, point.id);
@@ -67,12 +67,12 @@ test('picked files, folders and a symlink come back with their bytes, times and 
   await mkdir(source);
   await makeVmFolder(source, 'picker', layout.rawPath, 'monolithicFlat');
   const engine = await openEngine(join(dir, 'home'));
-  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
   const listed = await dispatch(engine, asOwner(), 'files.list', { vm: 'picker', point: 'latest', path: '/disk0/part1/home/operator' }) as { name: string; target?: string }[];
   assert.equal(listed.find((entry) => entry.name === 'latest-notes')?.target, 'notes.txt');
 
   const out = join(dir, 'out');
-  const job = await runJob(engine, await engine.startItemRestore({ vm: 'picker', point: 'latest', paths: ['/disk0/part1/home/operator', '/disk0/part2/etc/hostname'], target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
+  const job = await runJob(engine, await engine.files.startItemRestore({ vm: 'picker', point: 'latest', paths: ['/disk0/part1/home/operator', '/disk0/part2/etc/hostname'], target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
   assert.equal(job.state, 'succeeded', job.error ?? '');
   for (const file of ['blob.bin', 'notes.txt']) {
     const restored = join(out, 'operator', file);
@@ -85,10 +85,10 @@ test('picked files, folders and a symlink come back with their bytes, times and 
   assert.equal(await readlink(join(out, 'operator', 'latest-notes')), 'notes.txt');
   assert.equal(await readFile(join(out, 'hostname'), 'utf8'), 'picker\n');
 
-  const again = await runJob(engine, await engine.startItemRestore({ vm: 'picker', point: 'latest', paths: ['/disk0/part2/etc/hostname'], target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
+  const again = await runJob(engine, await engine.files.startItemRestore({ vm: 'picker', point: 'latest', paths: ['/disk0/part2/etc/hostname'], target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
   assert.equal(again.state, 'succeeded');
   assert.ok((await readdir(out)).includes('hostname (restored)'));
-  const skipped = await runJob(engine, await engine.startItemRestore({ vm: 'picker', point: 'latest', paths: ['/disk0/part2/etc/hostname'], target: { kind: 'local', path: out }, onClash: 'skip' }, 'test'));
+  const skipped = await runJob(engine, await engine.files.startItemRestore({ vm: 'picker', point: 'latest', paths: ['/disk0/part2/etc/hostname'], target: { kind: 'local', path: out }, onClash: 'skip' }, 'test'));
   assert.deepEqual([skipped.result?.copied, skipped.result?.skipped], [0, 1]);
   await assert.rejects(dispatch(engine, asOwner(), 'files.restore', { vm: 'picker', point: 'latest', paths: ['etc/passwd'], target: { kind: 'local', path: out } }), { code: 'bad-request' });
 });
@@ -104,17 +104,17 @@ test('the file index finds a name across VMs and versions', async () => {
   for (let generation = 1; generation <= 2; generation++) {
     if (generation > 1) await changeGuest(layout, work, generation);
     await makeVmFolder(source, 'indexed', layout.rawPath, 'monolithicFlat');
-    assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+    assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
   }
   await engine.jobs.idle();
   const indexJobs = engine.catalog.listJobs().filter((job) => job.kind === 'index');
   assert.deepEqual(indexJobs.map((job) => job.state), ['succeeded', 'succeeded'], 'each backup was indexed');
-  const hostname = engine.searchFiles('hostname', undefined).hits.map((hit) => [hit.path, hit.versions.map((version) => version.sequence)]);
+  const hostname = engine.files.search('hostname', undefined).hits.map((hit) => [hit.path, hit.versions.map((version) => version.sequence)]);
   assert.deepEqual(hostname.sort(), [['/disk0/part1/etc/hostname', [1, 2]], ['/disk0/part2/etc/hostname', [1, 2]]]);
-  const report = engine.searchFiles('REPORT-2', 'indexed').hits;
+  const report = engine.files.search('REPORT-2', 'indexed').hits;
   assert.deepEqual(report.map((hit) => [hit.path, hit.versions.map((version) => version.sequence)]).sort(), [['/disk0/part1/home/operator/report-2.txt', [2]], ['/disk0/part2/report-2.txt', [2]]]);
-  assert.ok(engine.searchFiles('tc', undefined).hits.some((hit) => hit.path.endsWith('/etc')), 'two letters still find names');
-  assert.deepEqual(engine.searchFiles('no-such-file-anywhere', undefined), { hits: [], gaps: [] }, 'a clean index has no gaps to report');
+  assert.ok(engine.files.search('tc', undefined).hits.some((hit) => hit.path.endsWith('/etc')), 'two letters still find names');
+  assert.deepEqual(engine.files.search('no-such-file-anywhere', undefined), { hits: [], gaps: [] }, 'a clean index has no gaps to report');
 });
 
 test('picked items as one tar or zip archive, read back by tar and by Python\'s zipfile', async () => {
@@ -131,10 +131,10 @@ test('picked items as one tar or zip archive, read back by tar and by Python\'s 
   await mkdir(source);
   await makeVmFolder(source, 'archived', layout.rawPath, 'monolithicFlat');
   const engine = await openEngine(join(dir, 'home'));
-  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
   const out = join(dir, 'out');
   for (const archive of ['tar', 'zip'] as const) {
-    const job = await runJob(engine, await engine.startItemRestore({ vm: 'archived', point: 'latest', paths: ['/disk0/part1/home/operator'], target: { kind: 'local', path: out }, onClash: 'keep-both', archive }, 'test'));
+    const job = await runJob(engine, await engine.files.startItemRestore({ vm: 'archived', point: 'latest', paths: ['/disk0/part1/home/operator'], target: { kind: 'local', path: out }, onClash: 'keep-both', archive }, 'test'));
     assert.equal(job.state, 'succeeded', job.error ?? '');
     const file = job.result?.archive as string;
     assert.match(file, new RegExp(`archived-point-1-items\\.${archive}$`));
@@ -176,9 +176,9 @@ test('NTFS in an MBR partition lists and reads as ntfsls and ntfscat say, index 
   await mkdir(source);
   await makeVmFolder(source, 'windows', raw, 'monolithicSparse');
   const engine = await openEngine(join(dir, 'home'));
-  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
-  const vmId = engine.resolveVm('windows').id;
-  const browser = await PointBrowser.open(engine.repository, vmId, engine.resolvePointId(vmId, 'latest'));
+  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
+  const vmId = engine.lookup.resolveVm('windows').id;
+  const browser = await PointBrowser.open(engine.repository, vmId, engine.lookup.resolvePointId(vmId, 'latest'));
   try {
     assert.deepEqual((await browser.list('/disk0')).map((entry) => [entry.name, entry.target]), [['part1', 'ntfs "WINDATA"']]);
     const ntfsls = execFileSync('ntfsls', ['-l', image], { encoding: 'utf8' }).split('\n').filter(Boolean).map((line) => {

@@ -111,7 +111,7 @@ test('a hostile guest restores only under --out: names escaped, links never foll
   await mkdir(source);
   await makeVmFolder(source, 'hostile', layout.rawPath, 'monolithicSparse');
   const engine = await openEngine(join(dir, 'home'));
-  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
 
   // The listing keeps the raw names (JSON); the CLI prints them escaped (see format.test).
   const listed = (await dispatch(engine, new Peer(osCaller()), 'files.list', { vm: 'hostile', point: 'latest', path: '/disk0/part1/evil' })) as { name: string; type: string }[];
@@ -128,7 +128,7 @@ test('a hostile guest restores only under --out: names escaped, links never foll
 
   const before = await snapshotTree(canary);
   const out = join(dir, 'out');
-  const job = await runJob(engine, await engine.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/evil', '/disk0/part1/huge', '/disk0/part2/evil'], target: { kind: 'local', path: out }, onClash: 'overwrite' }, 'test'));
+  const job = await runJob(engine, await engine.files.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/evil', '/disk0/part1/huge', '/disk0/part2/evil'], target: { kind: 'local', path: out }, onClash: 'overwrite' }, 'test'));
   assert.equal(job.state, 'succeeded', job.error ?? '');
   assert.deepEqual(await snapshotTree(canary), before, 'nothing written through the link');
   assert.deepEqual((await readdir(dir)).sort(), ['canary', 'home', 'out', 'source', 'work'], 'nothing beside --out');
@@ -157,12 +157,12 @@ test('a hostile guest restores only under --out: names escaped, links never foll
 
   // Asked for, the special bits stay.
   const kept = join(dir, 'kept');
-  const keptJob = await runJob(engine, await engine.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/evil/suid'], target: { kind: 'local', path: kept }, onClash: 'keep-both', keepSpecialBits: true }, 'test'));
+  const keptJob = await runJob(engine, await engine.files.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/evil/suid'], target: { kind: 'local', path: kept }, onClash: 'keep-both', keepSpecialBits: true }, 'test'));
   assert.equal(keptJob.state, 'succeeded', keptJob.error ?? '');
   assert.equal((await stat(join(kept, 'suid'))).mode & 0o7777, 0o4755);
 
   // Again over the first restore: overwrite replaces files and links in place, never follows them.
-  const again = await runJob(engine, await engine.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/evil'], target: { kind: 'local', path: out }, onClash: 'overwrite' }, 'test'));
+  const again = await runJob(engine, await engine.files.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/evil'], target: { kind: 'local', path: out }, onClash: 'overwrite' }, 'test'));
   assert.equal(again.state, 'succeeded', again.error ?? '');
   assert.deepEqual(await snapshotTree(canary), before);
   assert.equal(await readlink(join(evil, 'slink_same')), canary);
@@ -170,7 +170,7 @@ test('a hostile guest restores only under --out: names escaped, links never foll
   // An archive: the same names, each once, no absolute or '..' entry, no special bits (Python's tarfile and zipfile read them).
   for (const archive of ['tar', 'zip'] as const) {
     const into = join(dir, `archive-${archive}`);
-    const archived = await runJob(engine, await engine.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/evil', '/disk0/part2/evil'], target: { kind: 'local', path: into }, onClash: 'keep-both', archive }, 'test'));
+    const archived = await runJob(engine, await engine.files.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/evil', '/disk0/part2/evil'], target: { kind: 'local', path: into }, onClash: 'keep-both', archive }, 'test'));
     assert.equal(archived.state, 'succeeded', archived.error ?? '');
     const [file] = await readdir(into);
     assert.ok(file);
@@ -188,14 +188,14 @@ test('a hostile guest restores only under --out: names escaped, links never foll
 
   // An archive of the 1 TiB file would hold its holes as zeros: refused for room, nothing left behind.
   const full = join(dir, 'full');
-  const refused = await runJob(engine, await engine.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/huge'], target: { kind: 'local', path: full }, onClash: 'keep-both', archive: 'tar' }, 'test'));
+  const refused = await runJob(engine, await engine.files.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/huge'], target: { kind: 'local', path: full }, onClash: 'keep-both', archive: 'tar' }, 'test'));
   assert.equal(refused.state, 'failed');
   assert.match(refused.error ?? '', /bytes free/);
   assert.ok(!(await readdir(dir)).includes('full'), 'the folder it made is taken back');
 
   // Into the parent of the engine's home: a guest folder named like the home never merges into it.
   const homeBefore = await snapshotTree(home);
-  const beside = await runJob(engine, await engine.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/home'], target: { kind: 'local', path: dir }, onClash: 'overwrite' }, 'test'));
+  const beside = await runJob(engine, await engine.files.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/home'], target: { kind: 'local', path: dir }, onClash: 'overwrite' }, 'test'));
   assert.equal(beside.state, 'succeeded', beside.error ?? '');
   assert.ok((await readdir(join(dir, 'home (restored)'))).includes('operator'));
   // The engine's own records (the catalog and the audit log's anchors) take the restore's entry.
@@ -204,7 +204,7 @@ test('a hostile guest restores only under --out: names escaped, links never foll
 
   // Cancel is seen while folders are still being listed (initialize), and while copying; a
   // cancelled copy takes back what it made, the folders above --out included.
-  const vmId = engine.resolveVm('hostile').id;
+  const vmId = engine.lookup.resolveVm('hostile').id;
   const pointId = engine.catalog.listPoints(vmId)[0]?.id as string;
   const listing = new AbortController();
   const cancelledEarly = new RestoreItemsWork(async () => {
@@ -255,12 +255,12 @@ test('NTFS names Linux tools write but paths cannot hold ("..", "a/b", control c
   await mkdir(source);
   await makeVmFolder(source, 'ntfsvm', raw, 'monolithicSparse');
   const engine = await openEngine(join(dir, 'home'));
-  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
   const names = ((await dispatch(engine, new Peer(osCaller()), 'files.list', { vm: 'ntfsvm', point: 'latest', path: '/disk0/part1' })) as { name: string }[]).map((entry) => entry.name).sort();
   assert.deepEqual(names, ['..', '../../etc/ntfs1', 'back\\slash:colon', 'nl\nesc\x1bx'].sort());
   const out = join(dir, 'out');
   const picked = ['/disk0/part1/back\\slash:colon', '/disk0/part1/nl%0Aesc%1Bx', '/disk0/part1/..%2F..%2Fetc%2Fntfs1', '/disk0/part1/%2E%2E'];
-  const job = await runJob(engine, await engine.startItemRestore({ vm: 'ntfsvm', point: 'latest', paths: picked, target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
+  const job = await runJob(engine, await engine.files.startItemRestore({ vm: 'ntfsvm', point: 'latest', paths: picked, target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
   assert.equal(job.state, 'succeeded', job.error ?? '');
   assert.deepEqual((await readdir(out)).sort(), ['%2E%2E', '..%2F..%2Fetc%2Fntfs1', 'back\\slash:colon', 'nl%0Aesc%1Bx'].sort());
   for (const name of await readdir(out)) assert.equal(await readFile(join(out, name), 'utf8'), 'ntfs bytes\n', name);
@@ -278,15 +278,15 @@ test('a VM whose backed-up name climbs out (../..) is restored, as a VM and as d
   await writeFile(vmx, (await readFile(vmx, 'utf8')).replace(/displayName = "climb"/, 'displayName = "../../climbed"'));
   const engine = await openEngine(join(dir, 'home'));
   try {
-    assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+    assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
     const outside = await snapshotTree(dir);
     const target = join(dir, 'deep', 'a', 'vm');
-    const restored = await runJob(engine, await engine.startRestore({ vm: '../../climbed', point: 'latest', target: { kind: 'local', path: target } }, 'test'));
+    const restored = await runJob(engine, await engine.restores.start({ vm: '../../climbed', point: 'latest', target: { kind: 'local', path: target } }, 'test'));
     assert.equal(restored.state, 'succeeded', restored.error ?? '');
     assert.deepEqual((await readdir(target)).sort(), ['..%2F..%2Fclimbed.vmx', 'climb-flat.vmdk', 'climb.vmdk']);
     // A new name is the operator's and the contract allows only plain names (no '/').
     await assert.rejects(dispatch(engine, new Peer(osCaller()), 'restore.entireVm', { vm: '../../climbed', point: 'latest', target: { kind: 'local', path: join(dir, 'deep', 'b') }, newName: '../x' }), { code: 'bad-request' });
-    const disks = await runJob(engine, await engine.startRestoreDisks({ vm: '../../climbed', point: 'latest', target: { kind: 'local', path: join(dir, 'deep', 'c') }, template: 'ovf' }, 'test'));
+    const disks = await runJob(engine, await engine.restores.startDisks({ vm: '../../climbed', point: 'latest', target: { kind: 'local', path: join(dir, 'deep', 'c') }, template: 'ovf' }, 'test'));
     assert.equal(disks.state, 'succeeded', disks.error ?? '');
     assert.ok((await readdir(join(dir, 'deep', 'c'))).includes('..%2F..%2Fclimbed.ovf'));
     // Nothing appeared or changed beside the targets (the home is the engine's own).

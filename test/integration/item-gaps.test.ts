@@ -33,7 +33,7 @@ const overwrite = (image: string, offset: number, bytes: Buffer): void => {
 
 /** Backs the VM folder up and waits for the index job the backup queued; returns that job. */
 async function backUpThenIndex(engine: Engine, source: string): Promise<Job | undefined> {
-  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
   await engine.jobs.idle();
   return engine.catalog.listJobs().find((job) => job.kind === 'index');
 }
@@ -80,7 +80,7 @@ test('a damaged inode, folder block and volume are left out with their reasons; 
     assert.match(log, /not indexed: \/disk0\/part2: unknown or damaged file system/);
 
     // Everything readable is in the index, nothing from the damaged parts.
-    const search = (pattern: string) => engine.searchFiles(pattern, 'damaged');
+    const search = (pattern: string) => engine.files.search(pattern, 'damaged');
     assert.deepEqual(search('motd').hits.map((hit) => hit.path), ['/disk0/part1/etc/motd']);
     assert.deepEqual(search('notes.txt').hits.map((hit) => hit.path), ['/disk0/part1/home/operator/notes.txt']);
     assert.deepEqual(search('hostname').hits, []);
@@ -105,7 +105,7 @@ test('a damaged inode, folder block and volume are left out with their reasons; 
 
     // Picked folders holding the damage: the readable files come back, the rest is named.
     const out = join(dir, 'out');
-    const restored = await runJob(engine, await engine.startItemRestore({ vm: 'damaged', point: 'latest', paths: ['/disk0/part1/etc', '/disk0/part1/var'], target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
+    const restored = await runJob(engine, await engine.files.startItemRestore({ vm: 'damaged', point: 'latest', paths: ['/disk0/part1/etc', '/disk0/part1/var'], target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
     assert.equal(restored.state, 'succeeded', restored.error ?? '');
     assert.equal(restored.result?.unreadable, 2);
     assert.equal(await readFile(join(out, 'etc/motd'), 'utf8'), 'Welcome to damaged, a Lifeboat lab VM.\n');
@@ -115,7 +115,7 @@ test('a damaged inode, folder block and volume are left out with their reasons; 
     assert.match(restoreLog, /not restored: \/disk0\/part1\/etc\/hostname: .*inode 13 fails its checksum/);
     assert.match(restoreLog, /not restored: \/disk0\/part1\/var\/log: its contents could not be read/);
     // A picked item that is itself unreadable is one clear error.
-    const direct = await runJob(engine, await engine.startItemRestore({ vm: 'damaged', point: 'latest', paths: ['/disk0/part1/etc/hostname'], target: { kind: 'local', path: join(dir, 'out2') }, onClash: 'keep-both' }, 'test'));
+    const direct = await runJob(engine, await engine.files.startItemRestore({ vm: 'damaged', point: 'latest', paths: ['/disk0/part1/etc/hostname'], target: { kind: 'local', path: join(dir, 'out2') }, onClash: 'keep-both' }, 'test'));
     assert.equal(direct.state, 'failed');
     assert.match(direct.error ?? '', /inode 13 fails its checksum/);
   } finally {
@@ -165,7 +165,7 @@ test('an NTFS volume marked dirty is indexed and said to be maybe stale, in the 
     assert.equal(indexJob?.result?.unreadable, 0);
     const stale = 'may be stale: the NTFS volume is marked dirty (not cleanly unmounted) and its $LogFile was not replayed';
     assert.ok(engine.catalog.jobEvents(indexJob?.id as string).some((event) => event.message === `may be stale: /disk0/part1: ${stale}`));
-    const found = engine.searchFiles('ledger', undefined);
+    const found = engine.files.search('ledger', undefined);
     assert.deepEqual(found.hits.map((hit) => hit.path), ['/disk0/part1/ledger.txt']);
     assert.deepEqual(found.gaps.map((point) => [point.unreadable, point.stale, point.gaps]), [[0, 1, [{ path: '/disk0/part1', kind: 'stale', reason: stale }]]]);
 

@@ -67,7 +67,7 @@ before(async () => {
   }
   await writeFile(join(source, `${VM}.vmx`), vmxText(VM, [`${VM}.vmdk`, `${VM}_1.vmdk`], '56 4d 00 11 22 33 44 55-66 77 88 99 aa bb cc ee'));
   await withEngine(async (engine) => {
-    const backup = await runJob(engine, await engine.startBackup(source, 'test'));
+    const backup = await runJob(engine, await engine.backups.start(source, 'test'));
     assert.equal(backup.state, 'succeeded', backup.error ?? '');
   });
 });
@@ -87,7 +87,7 @@ for (const killAt of killPoints) {
       assert.equal(interrupted.state, 'interrupted');
       const left = await readdir(target).catch(() => []);
       assert.ok(left.every((entry) => entry === `.lifeboat-restore-${interrupted.id}` || published.includes(entry)), `only the restore's own files: ${left.join(', ')}`);
-      const resumed = await runJob(engine, await engine.resumeJob(interrupted.id, 'test'));
+      const resumed = await runJob(engine, await engine.restores.resume(interrupted.id, 'test'));
       assert.equal(resumed.id, interrupted.id);
       if (killAt.startsWith('checkpoint')) {
         assert.ok(engine.catalog.jobEvents(resumed.id).some((event) => /resuming from its checkpoint/.test(event.message)), 'the resume went on from the checkpoint');
@@ -105,7 +105,7 @@ test('killed again while resuming: the second resume still ends identical', asyn
   assert.equal(resumeKilled.signal, 'SIGKILL');
   await withEngine(async (engine) => {
     assert.equal(await engine.janitor, 0);
-    const resumed = await runJob(engine, await engine.resumeJob(jobId, 'test'));
+    const resumed = await runJob(engine, await engine.restores.resume(jobId, 'test'));
     await assertRestored(engine, resumed, target);
   });
 });
@@ -116,7 +116,7 @@ test('half published, then discarded: nothing of it is left, not even the publis
   await withEngine(async (engine) => {
     await engine.janitor;
     const interrupted = restoreInto(engine, target);
-    await engine.discardJob(interrupted.id, 'test');
+    await engine.restores.discard(interrupted.id, 'test');
     await assert.rejects(readdir(target), { code: 'ENOENT' });
     assert.deepEqual(engine.catalog.openResources(interrupted.id), []);
   });
@@ -132,7 +132,7 @@ test('killed during a discard: the next start finishes removing it, and it canno
     assert.ok((await engine.janitor) > 0, 'the start-up janitor removed the rest');
     assert.equal(engine.catalog.getJob(jobId)?.state, 'cancelled');
     await assert.rejects(readdir(target), { code: 'ENOENT' });
-    await assert.rejects(engine.resumeJob(jobId, 'test'), { code: 'conflict' });
+    await assert.rejects(engine.restores.resume(jobId, 'test'), { code: 'conflict' });
   });
 });
 
@@ -148,7 +148,7 @@ test('killed while the start-up janitor removes what another job left: the resum
     assert.ok((await engine.janitor) > 0, 'the janitor finished removing the disks restore');
     await assert.rejects(readdir(other), { code: 'ENOENT' });
     const interrupted = restoreInto(engine, resumable);
-    const resumed = await runJob(engine, await engine.resumeJob(interrupted.id, 'test'));
+    const resumed = await runJob(engine, await engine.restores.resume(interrupted.id, 'test'));
     await assertRestored(engine, resumed, resumable);
   });
 });
@@ -161,12 +161,12 @@ test('a resume that cannot go on (a stranger file in the target) keeps everythin
     const interrupted = restoreInto(engine, target);
     const before = (await readdir(join(target, `.lifeboat-restore-${interrupted.id}`))).sort();
     await writeFile(join(target, 'stranger.txt'), 'not the restore\'s');
-    const blocked = await runJob(engine, await engine.resumeJob(interrupted.id, 'test'));
+    const blocked = await runJob(engine, await engine.restores.resume(interrupted.id, 'test'));
     assert.equal(blocked.state, 'interrupted');
     assert.match(blocked.error ?? '', /^cannot resume yet: target folder .* is not empty/);
     assert.deepEqual((await readdir(join(target, `.lifeboat-restore-${interrupted.id}`))).sort(), before, 'the staged files are all still there');
     await rm(join(target, 'stranger.txt'));
-    const resumed = await runJob(engine, await engine.resumeJob(interrupted.id, 'test'));
+    const resumed = await runJob(engine, await engine.restores.resume(interrupted.id, 'test'));
     assert.ok(engine.catalog.jobEvents(resumed.id).some((event) => /resuming from its checkpoint/.test(event.message)));
     await assertRestored(engine, resumed, target);
   });

@@ -26,7 +26,7 @@ test(`${RESTORES} queued restores and ${CLIENTS} console clients`, async () => {
     await mkdir(source);
     await writeMixedRaw(join(dir, `vm-${i}.raw`), 2, i);
     await makeVmFolder(source, `load-${i}`, join(dir, `vm-${i}.raw`), 'monolithicFlat');
-    assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+    assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
   }
 
   const running = new Map<string, Job>();
@@ -42,7 +42,7 @@ test(`${RESTORES} queued restores and ${CLIENTS} console clients`, async () => {
   const started = Date.now();
   const jobs: Job[] = [];
   for (let i = 0; i < RESTORES; i++) {
-    jobs.push(await engine.startRestore({ vm: `load-${i % VMS}`, point: 'latest', target: { kind: 'local', path: join(dir, 'out', String(i)) } }, 'test'));
+    jobs.push(await engine.restores.start({ vm: `load-${i % VMS}`, point: 'latest', target: { kind: 'local', path: join(dir, 'out', String(i)) } }, 'test'));
   }
   const ended = await Promise.all(jobs.map((job) => runJob(engine, job)));
   off();

@@ -21,8 +21,8 @@ import { tapeLab } from '../helpers/tape.ts';
 const run = promisify(execFile);
 const { engine, vms } = await tapeLab({ vms: 1, diskMib: 12, tapeMib: 64, toTape: false });
 const vm = vms[0] as (typeof vms)[number];
-const vmId = engine.resolveVm(vm.name).id;
-const pointId = engine.resolvePointId(vmId, 'latest');
+const vmId = engine.lookup.resolveVm(vm.name).id;
+const pointId = engine.lookup.resolvePointId(vmId, 'latest');
 async function sessionFolders(): Promise<{ exportFolder: string; cacheFolder: string }> {
   const root = await tempDir('lifeboat-nfs-');
   return { exportFolder: join(root, 'export'), cacheFolder: join(root, 'cache') };
@@ -70,7 +70,7 @@ test('writes land in the cache: a new file, and the guest writes into its disk, 
   patch.copy(expected, 5 * 1024 * 1024 - 1000);
   assert.ok((await nfs('nfs-cat', url(`/${vm.name}-flat.vmdk`))).equals(expected));
   assert.ok(volume.cachedBytes > 0);
-  const verify = await runJob(engine, await engine.startVerify(vm.name, 'latest', 'test'));
+  const verify = await runJob(engine, await engine.verifies.start(vm.name, 'latest', 'test'));
   assert.equal(verify.state, 'succeeded', 'every block of the backup still hashes right');
   const again = await openBackupVolume(engine.repository, vmId, pointId, await sessionFolders());
   const { data } = await again.read(again.lookup(VM_FOLDER_ID, `${vm.name}-flat.vmdk`), 0, 12 * 1024 * 1024);

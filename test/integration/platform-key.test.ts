@@ -24,7 +24,7 @@ await mkdir(folder);
 await writeMixedRaw(join(dir, 'sealed.raw'), 4, 5);
 await makeVmFolder(folder, 'sealed', join(dir, 'sealed.raw'), 'monolithicFlat');
 await appendFile(join(folder, 'sealed.vmx'), KEY_LINES);
-assert.equal((await runJob(engine, await engine.startBackup(folder, 'test'))).state, 'succeeded');
+assert.equal((await runJob(engine, await engine.backups.start(folder, 'test'))).state, 'succeeded');
 
 test('the key safe names the provider and the key', () => {
   const vmx = parseVmx(`displayName = "x"\nscsi0:0.fileName = "x.vmdk"\n${KEY_LINES}`, 'test');
@@ -34,7 +34,7 @@ test('the key safe names the provider and the key', () => {
 
 test('a local restore keeps the key references in the restored .vmx', async () => {
   const path = join(dir, 'local');
-  const job = await runJob(engine, await engine.startRestore({ vm: 'sealed', point: 'latest', target: { kind: 'local', path } }, 'test'));
+  const job = await runJob(engine, await engine.restores.start({ vm: 'sealed', point: 'latest', target: { kind: 'local', path } }, 'test'));
   assert.equal(job.state, 'succeeded', job.error ?? '');
   const vmx = await readFile(join(path, 'sealed.vmx'), 'utf8');
   assert.ok(vmx.includes(`encryption.keySafe = "${KEY_SAFE}"`));
@@ -65,6 +65,6 @@ test('a vSphere restore creates the VM encrypted with the same key of the same p
   assert.ok(spec.includes('<crypto xsi:type="CryptoSpecEncrypt"><cryptoKeyId><keyId>5a1e2c3d-0000-4000-8000-0123456789ab</keyId><providerId><id>kms-cluster-1</id></providerId></cryptoKeyId></crypto></config>'), 'crypto comes last, as the WSDL orders it');
   const vc = await startVcsim();
   await api.invoke('hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
-  const job = await runJob(engine, await engine.startRestore({ vm: 'sealed', point: 'latest', newName: 'sealed-restored', target: { kind: 'vsphere', host: 'vc' } }, 'test'));
+  const job = await runJob(engine, await engine.restores.start({ vm: 'sealed', point: 'latest', newName: 'sealed-restored', target: { kind: 'vsphere', host: 'vc' } }, 'test'));
   assert.equal(job.state, 'succeeded', job.error ?? '');
 });

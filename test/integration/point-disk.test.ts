@@ -21,9 +21,9 @@ test('random-access reads and streaming of every point match the source at that 
     if (generation > 1) await changeRaw(raw, generation);
     await makeVmFolder(source, 'delta', raw, 'monolithicSparse');
     states.push(await readFile(raw));
-    assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+    assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
   }
-  const vmId = engine.resolveVm('delta').id;
+  const vmId = engine.lookup.resolveVm('delta').id;
   for (const manifest of await engine.repository.listPoints(vmId)) {
     const expected = states[manifest.sequence - 1] as Buffer;
     const disk = new PointDisk(await resolvePoint(engine.repository, vmId, manifest.id), 'scsi0:0', { cacheBlocks: 4 });

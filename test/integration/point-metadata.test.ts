@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { osCaller } from '../../electron/auth/peer.ts';
+import { callContext } from '../../electron/rpc/dispatch.ts';
 import { inProcessApi } from '../../electron/cli/connect.ts';
 import { Engine } from '../../electron/engine/engine.ts';
 import { LifeboatError } from '../../electron/errors.ts';
@@ -39,10 +40,10 @@ async function chainOfPoints(engine?: (home: string) => Promise<Engine>): Promis
     await makeVmFolder(source, VM, raw, 'monolithicFlat');
     snapshots.push(join(dir, `as-of-${generation}.raw`));
     await copyFile(raw, snapshots.at(-1) as string);
-    const job = await runJob(opened, await opened.startBackup(source, 'test'));
+    const job = await runJob(opened, await opened.backups.start(source, 'test'));
     assert.equal(job.state, 'succeeded', job.error ?? '');
   }
-  return { dir, home, engine: opened, vmId: opened.resolveVm(VM).id, source, raw, snapshots };
+  return { dir, home, engine: opened, vmId: opened.lookup.resolveVm(VM).id, source, raw, snapshots };
 }
 
 async function folderOf(lab: Pick<Lab, 'engine' | 'vmId'>, sequence: number): Promise<string> {
@@ -60,13 +61,13 @@ async function editManifest(folder: string, edit: (manifest: Manifest) => void, 
 }
 
 async function healthOf(engine: Engine, vm: string): Promise<Map<number, { state: string; reason: string | null }>> {
-  const points = await engine.handlers['points.list']({ vm }, osCaller());
+  const points = await engine.handlers['points.list']({ vm }, callContext(osCaller()));
   return new Map(points.map((point) => [point.sequence, point.health]));
 }
 
 async function restoreAndCompare(lab: Lab, sequence: number): Promise<void> {
   const target = join(lab.dir, `restored-${sequence}-${Math.random().toString(16).slice(2)}`);
-  const job = await runJob(lab.engine, await lab.engine.startRestore({ vm: VM, point: String(sequence), target: { kind: 'local', path: target } }, 'test'));
+  const job = await runJob(lab.engine, await lab.engine.restores.start({ vm: VM, point: String(sequence), target: { kind: 'local', path: target } }, 'test'));
   assert.equal(job.state, 'succeeded', job.error ?? '');
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', lab.snapshots[sequence - 1] as string, join(target, `${VM}.vmdk`)), /identical/);
 }
@@ -74,7 +75,7 @@ async function restoreAndCompare(lab: Lab, sequence: number): Promise<void> {
 async function refusedBeforeAnything(lab: Lab, sequence: number, message: RegExp): Promise<void> {
   const target = join(lab.dir, `refused-${sequence}`);
   const jobsBefore = lab.engine.catalog.listJobs().length;
-  await assert.rejects(lab.engine.startRestore({ vm: VM, point: String(sequence), target: { kind: 'local', path: target } }, 'test'), (error: unknown) => {
+  await assert.rejects(lab.engine.restores.start({ vm: VM, point: String(sequence), target: { kind: 'local', path: target } }, 'test'), (error: unknown) => {
     assert.ok(error instanceof LifeboatError, String(error));
     assert.equal(error.code, 'corrupt-backup');
     assert.match(error.message, message);
@@ -98,7 +99,7 @@ test('a changed .vmx in one manifest: that point is named and refused, the other
   // Points 3 and 4 use point 2's blocks, through their own manifests' record of its maps.
   for (const sequence of [1, 3, 4]) await restoreAndCompare(lab, sequence);
 
-  const verify = await runJob(lab.engine, await lab.engine.startVerify(VM, undefined, 'test'));
+  const verify = await runJob(lab.engine, await lab.engine.verifies.start(VM, undefined, 'test'));
   assert.equal(verify.state, 'failed');
   assert.match(verify.error ?? '', /1 of 4 point\(s\) of .* are damaged: point 2: its manifest\.json does not match/);
   assert.deepEqual((verify.result?.results as { sequence: number; state: string }[]).map(({ sequence, state }) => [sequence, state]), [[1, 'ok'], [2, 'damaged'], [3, 'ok'], [4, 'ok']]);
@@ -152,7 +153,7 @@ test('a deleted, an unreadable and a missing-hash manifest each name the point; 
   // no healthy point left to build on, point 5 is a new full point.
   await changeRaw(lab.raw, 9);
   await makeVmFolder(lab.source, VM, lab.raw, 'monolithicFlat');
-  const backup = await runJob(lab.engine, await lab.engine.startBackup(lab.source, 'test'));
+  const backup = await runJob(lab.engine, await lab.engine.backups.start(lab.source, 'test'));
   assert.equal(backup.state, 'succeeded', backup.error ?? '');
   assert.equal(backup.result?.sequence, 5);
   assert.equal(backup.result?.kind, 'full');
@@ -266,7 +267,7 @@ async function legacyChain(lab: Lab, open: (home: string) => Promise<Engine>): P
   await refusedBeforeAnything(reopened, 4, /restore point 4 of gamma needs point 2, which is damaged: its manifest\.json does not match/);
   await restoreAndCompare(reopened, 1);
   // A new backup builds on a chain it can trust: point 5 is a full point of its own.
-  const backup = await runJob(engine, await engine.startBackup(lab.source, 'test'));
+  const backup = await runJob(engine, await engine.backups.start(lab.source, 'test'));
   assert.equal(backup.state, 'succeeded', backup.error ?? '');
   assert.deepEqual([backup.result?.sequence, backup.result?.kind], [5, 'full']);
   assert.equal((await healthOf(engine, VM)).get(5)?.state, 'ok');

@@ -28,7 +28,7 @@ const capacities = [6 * MIB, 3 * MIB - 4096];
 qemuImg('convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=monolithicFlat', raws[0] as string, join(folder, 'app.vmdk'));
 qemuImg('convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=monolithicSparse', raws[1] as string, join(folder, 'app_1.vmdk'));
 await writeFile(join(folder, 'app.vmx'), vmxText('app', ['app.vmdk', 'app_1.vmdk'], '56 4d 00 11 22 33 44 55-66 77 88 99 aa bb cc 01'));
-assert.equal((await runJob(engine, await engine.startBackup(folder, 'test'))).state, 'succeeded');
+assert.equal((await runJob(engine, await engine.backups.start(folder, 'test'))).state, 'succeeded');
 
 test('restore disks with an OVF template: well-formed, the right capacities, every disk it references is the source', async () => {
   const out = join(dir, 'ovf');

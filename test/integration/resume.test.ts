@@ -19,7 +19,7 @@ async function killedMidRestore(): Promise<{ dir: string; home: string; target: 
   await writeMixedRaw(join(dir, 'disk.raw'), 512, 3);
   await makeVmFolder(source, 'omega', join(dir, 'disk.raw'), 'monolithicFlat');
   const first = await Engine.open({ home, workerThreads: 2 });
-  assert.equal((await runJob(first, await first.startBackup(source, 'test'))).state, 'succeeded');
+  assert.equal((await runJob(first, await first.backups.start(source, 'test'))).state, 'succeeded');
   await first.close();
 
   const target = join(dir, 'restored');
@@ -51,14 +51,14 @@ test('a restore killed with SIGKILL resumes from its checkpoint and ends identic
     assert.ok(interrupted);
     assert.equal(interrupted.state, 'interrupted');
     assert.deepEqual(await readdir(target), [`.lifeboat-restore-${interrupted.id}`], 'only the staging folder is there');
-    const resumed = await runJob(engine, await engine.resumeJob(interrupted.id, 'test'));
+    const resumed = await runJob(engine, await engine.restores.resume(interrupted.id, 'test'));
     assert.equal(resumed.state, 'succeeded', resumed.error ?? '');
     assert.equal(resumed.id, interrupted.id);
     assert.ok(engine.catalog.jobEvents(resumed.id).some((event) => /resuming from its checkpoint/.test(event.message)));
-    const dataBytes = engine.catalog.listPoints(engine.resolveVm('omega').id)[0]?.changedBytes ?? 0;
+    const dataBytes = engine.catalog.listPoints(engine.lookup.resolveVm('omega').id)[0]?.changedBytes ?? 0;
     assert.ok((resumed.result?.bytesWritten as number) < dataBytes, 'the resumed run wrote less than the whole disk');
     assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), join(target, 'omega.vmdk')), /identical/);
-    await assert.rejects(engine.resumeJob(resumed.id, 'test'), { code: 'conflict' });
+    await assert.rejects(engine.restores.resume(resumed.id, 'test'), { code: 'conflict' });
   } finally {
     await engine.close();
   }
@@ -71,11 +71,11 @@ test('an interrupted restore that is discarded leaves nothing in its target', as
     await engine.janitor;
     const [interrupted] = engine.catalog.listJobs().filter((job) => job.kind === 'restore-entire-vm');
     assert.ok(interrupted);
-    await engine.discardJob(interrupted.id, 'test');
+    await engine.restores.discard(interrupted.id, 'test');
     await assert.rejects(readdir(target), { code: 'ENOENT' }, 'the target folder the restore made is gone');
     assert.deepEqual(engine.catalog.openResources(interrupted.id), []);
     assert.equal(engine.catalog.getJob(interrupted.id)?.state, 'cancelled');
-    await assert.rejects(engine.resumeJob(interrupted.id, 'test'), { code: 'conflict' }, 'nothing left to resume from');
+    await assert.rejects(engine.restores.resume(interrupted.id, 'test'), { code: 'conflict' }, 'nothing left to resume from');
   } finally {
     await engine.close();
   }

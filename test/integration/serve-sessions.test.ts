@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
 import { osCaller } from '../../electron/auth/peer.ts';
+import { callContext } from '../../electron/rpc/dispatch.ts';
 import { startConsoleServer } from '../../electron/rpc/ws-server.ts';
 import { openEngineWith, tempDir } from '../helpers/env.ts';
 import { ask, cli, hello, openPeer, type Peer } from '../helpers/serve-process.ts';
@@ -121,13 +122,13 @@ test('`lifeboat sessions` lists keys of the running engine and revokes one or al
     assert.equal(refused.code, 2, bad.join(' '));
     assert.equal(refused.stderr.trim().split('\n').length, 1, 'one line');
   }
-  const audit = await engine.handlers['audit.list']({}, osCaller());
+  const audit = await engine.handlers['audit.list']({}, callContext(osCaller()));
   assert.equal(audit.filter((entry) => entry.action === 'sessions.revoke').length, 2);
 });
 
 test('a revoked or expired console key also ends the account sign-in made through it, and its events stop', async () => {
   engine.sessions.revokeAll();
-  await engine.handlers['accounts.add']({ name: 'rita', role: 'viewer', password: 'rita-console-pw' }, osCaller());
+  await engine.handlers['accounts.add']({ name: 'rita', role: 'viewer', password: 'rita-console-pw' }, callContext(osCaller()));
   const { peer } = await signIn();
   const login = await ask(peer, 1, 'auth.login', { user: 'rita', password: 'rita-console-pw' });
   const token = (login?.payload as { token: string }).token;

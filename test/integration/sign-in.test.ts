@@ -134,7 +134,7 @@ test('four-eyes: alice asks; alice (even made an approver), bob and the OS user 
   await mkdir(source);
   await writeMixedRaw(join(dir, 'disk.raw'), 8);
   await makeVmFolder(source, 'payroll', join(dir, 'disk.raw'), 'monolithicFlat');
-  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
   // A host that is never reached: the rule holds the job before anything connects.
   engine.catalog.addHost({ id: randomUUID(), name: 'vc', kind: 'vsphere', url: 'https://127.0.0.1:9/sdk', user: 'root', insecure: true, createdAt: new Date().toISOString() });
   const dan = await signedIn('dan');

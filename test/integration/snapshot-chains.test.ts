@@ -42,15 +42,15 @@ async function nameLeaf(folder: string, leaf: string): Promise<void> {
 }
 
 async function backUp(engine: Engine, folder: string): Promise<Manifest> {
-  const job = await runJob(engine, await engine.startBackup(folder, 'test'));
+  const job = await runJob(engine, await engine.backups.start(folder, 'test'));
   assert.equal(job.state, 'succeeded', job.error ?? '');
-  const points = await engine.repository.listPoints(engine.resolveVm('web').id);
+  const points = await engine.repository.listPoints(engine.lookup.resolveVm('web').id);
   return points.at(-1) as Manifest;
 }
 
 /** Restores a point and returns the restored disk (a flat VMDK) of the leaf's name. */
 async function restore(engine: Engine, point: number, target: string, leaf: string): Promise<string> {
-  const job = await runJob(engine, await engine.startRestore({ vm: 'web', point: String(point), target: { kind: 'local', path: target } }, 'test'));
+  const job = await runJob(engine, await engine.restores.start({ vm: 'web', point: String(point), target: { kind: 'local', path: target } }, 'test'));
   assert.equal(job.state, 'succeeded', job.error ?? '');
   return join(target, leaf);
 }
@@ -423,7 +423,7 @@ test('broken or unreadable chains are one clear error each, and nothing is store
   const vmsBefore = engine.catalog.listVms();
   for (const { name, make, error } of cases) {
     const folder = await make();
-    const job = await runJob(engine, await engine.startBackup(folder, 'test'));
+    const job = await runJob(engine, await engine.backups.start(folder, 'test'));
     assert.equal(job.state, 'failed', `${name}: the backup must fail`);
     assert.match(job.error ?? '', error, name);
     assert.deepEqual(await repositoryTree(engine), treeBefore, `${name}: nothing stored in the repository`);

@@ -132,7 +132,7 @@ test('vSphere from a storage snapshot: Instant Recovery runs the VM from a clone
   const snapshot = await api.invoke('arrays.snapshot', { volume: 'vol1' });
   // The host mounts the clone's share by name: vcsim resolves it in the array's clones folder.
   const vc = await startVcsim({ cwd: join(root, 'clones') });
-  await engine.addHost({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'test');
+  await engine.hosts.add({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'test');
   const { job, session } = await api.invoke('instant.start', { vm: 'app', host: 'vc', fromSnapshot: snapshot.id, name: 'app-from-snap' });
   const started = await runJob(engine, job);
   assert.equal(started.state, 'succeeded', started.error ?? '');

@@ -34,7 +34,7 @@ test('a VM comes back from tape onto a vSphere host through a staging repository
   assert.equal(stage?.state, 'succeeded', stage?.error ?? '');
   assert.equal(restore?.state, 'succeeded', restore?.error ?? '');
   assert.deepEqual(restore?.steps.map((step) => step.name), ['wait-for-staging', 'initialize', 'restore-configuration', 'create-snapshot', 'transfer-disks', 'commit-snapshot', 'finalize']);
-  assert.ok((await engine.hostInventory('vc')).vms.includes(vm.name), 'the VM is registered on the host');
+  assert.ok((await engine.hosts.inventory('vc')).vms.includes(vm.name), 'the VM is registered on the host');
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', vm.raw, join(host.datastores.LocalDS_1 as string, vm.name, `${vm.name}.vmdk`)), /identical/);
   assert.deepEqual(await readdir(join(home, 'staging')).then((names) => names.filter((name) => name.startsWith('lifeboat-tape-staging'))), [], 'the staging copy is gone');
 });

@@ -30,13 +30,13 @@ test('a backup to tape spans two tapes and keeps under 50 MB of catalog per TiB'
 });
 
 test('points on tape are the vault tier; with the repository unreadable, a restore says the point is on tape', async () => {
-  const vm = engine.resolveVm(vms[0]?.name as string);
+  const vm = engine.lookup.resolveVm(vms[0]?.name as string);
   const [point] = engine.catalog.listPoints(vm.id);
   assert.deepEqual(point?.copies.map((copy) => [copy.kind, copy.tier]), [['repository', 'snapshot'], ['tape', 'vault']]);
   const folder = engine.repository.vmFolder(vm.id);
   await rename(folder, `${folder}.lost`);
   try {
-    await assert.rejects(engine.startRestore({ vm: vm.name, point: 'latest', target: { kind: 'local', path: join(dir, 'nowhere') } }, 'test'), { message: /it is also on tape \(LB\d{4}L9.*\): `lifeboat restore tape` reads it from there/ });
+    await assert.rejects(engine.restores.start({ vm: vm.name, point: 'latest', target: { kind: 'local', path: join(dir, 'nowhere') } }, 'test'), { message: /it is also on tape \(LB\d{4}L9.*\): `lifeboat restore tape` reads it from there/ });
   } finally {
     await rename(`${folder}.lost`, folder);
   }

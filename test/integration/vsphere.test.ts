@@ -25,12 +25,12 @@ async function setUp(): Promise<{ dir: string; engine: Engine; vc: Vcsim }> {
   await mkdir(source);
   await writeMixedRaw(join(dir, 'disk.raw'), 12, 2);
   await makeVmFolder(source, 'gamma', join(dir, 'disk.raw'), 'monolithicSparse');
-  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
   return { dir, engine, vc };
 }
 
 async function vmNames(engine: Engine): Promise<string[]> {
-  return (await engine.hostInventory('vc')).vms;
+  return (await engine.hosts.inventory('vc')).vms;
 }
 
 test('vSphere: add a host, restore a VM over NBD, bit-identical on the datastore', { skip: unavailable ?? false }, async () => {
@@ -43,7 +43,7 @@ test('vSphere: add a host, restore a VM over NBD, bit-identical on the datastore
   assert.equal(secretFiles.length, 1);
 
   const before = await vmNames(engine);
-  const job = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'gamma-restored', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1' } }, 'test'));
+  const job = await runJob(engine, await engine.restores.start({ vm: 'gamma', point: 'latest', newName: 'gamma-restored', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1' } }, 'test'));
   assert.equal(job.state, 'succeeded', job.error ?? '');
   assert.deepEqual(job.steps.map((step) => `${step.name}:${step.state}`), ['initialize:done', 'restore-configuration:done', 'create-snapshot:done', 'transfer-disks:done', 'commit-snapshot:done', 'finalize:done']);
   assert.deepEqual((await vmNames(engine)).filter((name) => !before.includes(name)), ['gamma-restored']);
@@ -51,16 +51,16 @@ test('vSphere: add a host, restore a VM over NBD, bit-identical on the datastore
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), restored), /identical/);
   assert.ok(engine.catalog.jobEvents(job.id).some((event) => /transport: network \(NBD/.test(event.message)));
 
-  const clash = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'gamma-restored', target: { kind: 'vsphere', host: 'vc' } }, 'test'));
+  const clash = await runJob(engine, await engine.restores.start({ vm: 'gamma', point: 'latest', newName: 'gamma-restored', target: { kind: 'vsphere', host: 'vc' } }, 'test'));
   assert.equal(clash.state, 'failed');
   assert.match(clash.error ?? '', /a VM named "gamma-restored" already exists/);
-  const missing = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'other', target: { kind: 'vsphere', host: 'vc', datastore: 'NoSuchDS' } }, 'test'));
+  const missing = await runJob(engine, await engine.restores.start({ vm: 'gamma', point: 'latest', newName: 'other', target: { kind: 'vsphere', host: 'vc', datastore: 'NoSuchDS' } }, 'test'));
   assert.equal(missing.state, 'failed');
   assert.match(missing.error ?? '', /datastore "NoSuchDS" does not exist/);
-  const san = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'other', target: { kind: 'vsphere', host: 'vc', transport: 'san', diskFormat: 'thick' } }, 'test'));
+  const san = await runJob(engine, await engine.restores.start({ vm: 'gamma', point: 'latest', newName: 'other', target: { kind: 'vsphere', host: 'vc', transport: 'san', diskFormat: 'thick' } }, 'test'));
   assert.equal(san.state, 'failed');
   assert.match(san.error ?? '', /Direct SAN: no proxy offers Direct SAN/);
-  await assert.rejects(engine.startRestore({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'nope' } }, 'test'), { code: 'not-found' });
+  await assert.rejects(engine.restores.start({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'nope' } }, 'test'), { code: 'not-found' });
   assert.deepEqual((await vmNames(engine)).filter((name) => !before.includes(name)), ['gamma-restored'], 'failed restores leave no VM');
 });
 
@@ -69,7 +69,7 @@ test('vSphere: a restore that fails after the VM exists removes the half-made VM
   await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
   const before = await vmNames(engine);
   // Cancel as soon as the VM is registered: the disk transfer never completes.
-  const job = await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'half', target: { kind: 'vsphere', host: 'vc' } }, 'test');
+  const job = await engine.restores.start({ vm: 'gamma', point: 'latest', newName: 'half', target: { kind: 'vsphere', host: 'vc' } }, 'test');
   const off = engine.events.on('job.updated', (update) => {
     if (update.id === job.id && update.steps.find((step) => step.name === 'create-snapshot')?.state === 'running') engine.jobs.cancel(job.id);
   });
@@ -89,7 +89,7 @@ test('vSphere: Direct SAN for thick disks and HotAdd through a proxy VM, chosen 
   await dispatch(engine, asOwner(), 'proxies.add', { name: 'hot-proxy', host: 'vc', transports: ['hotadd', 'nbd'], proxyVm: 'DC0_H0_VM0', datastorePaths: lun });
   const source = join(dir, 'disk.raw');
   const restore = async (name: string, target: Record<string, unknown>) =>
-    runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: name, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1', ...target } as never }, 'test'));
+    runJob(engine, await engine.restores.start({ vm: 'gamma', point: 'latest', newName: name, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1', ...target } as never }, 'test'));
   const log = (jobId: string) => engine.catalog.jobEvents(jobId).map((event) => event.message).join('\n');
 
   const thinSan = await restore('thin-san', { transport: 'san', diskFormat: 'thin' });
@@ -101,7 +101,7 @@ test('vSphere: Direct SAN for thick disks and HotAdd through a proxy VM, chosen 
   assert.match(log(san.id), /transport: Direct SAN through proxy san-proxy \(chosen automatically\)/);
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', source, join(lun.LocalDS_1, 'by-san', 'by-san.vmdk')), /identical/);
 
-  const proxyDisksBefore = await engine.connectHost('vc').then(async (client) => {
+  const proxyDisksBefore = await engine.hosts.connect('vc').then(async (client) => {
     const inventory = await client.inventory();
     const proxyVm = inventory.vms.find((vm) => vm.name === 'DC0_H0_VM0');
     assert.ok(proxyVm);
@@ -113,7 +113,7 @@ test('vSphere: Direct SAN for thick disks and HotAdd through a proxy VM, chosen 
   assert.match(log(hot.id), /hot-added to proxy VM DC0_H0_VM0[\s\S]*detached from proxy VM DC0_H0_VM0/);
   assert.equal(hot.result?.transport, 'hotadd');
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', source, join(lun.LocalDS_1, 'by-hotadd', 'by-hotadd.vmdk')), /identical/);
-  const client = await engine.connectHost('vc');
+  const client = await engine.hosts.connect('vc');
   const proxyVm = (await client.inventory()).vms.find((vm) => vm.name === 'DC0_H0_VM0');
   assert.equal((await client.vmDisks(proxyVm?.ref ?? { type: '', value: '' })).length, proxyDisksBefore, 'the proxy VM has no restored disk left attached');
   await client.logout();
@@ -132,7 +132,7 @@ test('vSphere: a task or upload that fails half-way leaves no VM and no files be
   ];
   for (const [name, rule, expected] of cases) {
     rules.splice(0, rules.length, rule);
-    const job = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: name, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } }, 'test'));
+    const job = await runJob(engine, await engine.restores.start({ vm: 'gamma', point: 'latest', newName: name, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } }, 'test'));
     assert.equal(job.state, 'failed', name);
     assert.match(job.error ?? '', expected);
     rules.splice(0, rules.length);
@@ -150,9 +150,9 @@ test('vSphere: no snapshot on a VVOL datastore', { skip: unavailable ?? false },
   };
   const injector = await startFaultProxy(vc.url, [asVvol]);
   await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: injector.url, user: vc.user, password: vc.password, insecure: false });
-  const inventory = await engine.hostInventory('vc');
+  const inventory = await engine.hosts.inventory('vc');
   assert.ok(inventory.datastores.every((ds) => ds.type === 'VVOL'));
-  const job = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'on-vvol', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } }, 'test'));
+  const job = await runJob(engine, await engine.restores.start({ vm: 'gamma', point: 'latest', newName: 'on-vvol', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } }, 'test'));
   assert.equal(job.state, 'succeeded', job.error ?? '');
   assert.deepEqual(job.steps.filter((step) => step.name.endsWith('snapshot')).map((step) => step.state), ['skipped', 'skipped']);
   assert.ok(engine.catalog.jobEvents(job.id).some((event) => /no snapshot: LocalDS_0 is a VVOL datastore/.test(event.message)));
@@ -165,7 +165,7 @@ test('vSphere: original-location restore shows what it replaces, keeps a safety 
   const lun = vc.datastores.LocalDS_1 as string;
   await dispatch(engine, asOwner(), 'proxies.add', { name: 'san-proxy', host: 'vc', transports: ['san'], datastorePaths: { LocalDS_1: lun } });
   // The "original" VM: gamma as it was at the point, then changed on the datastore.
-  const first = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1', diskFormat: 'thick' } }, 'test'));
+  const first = await runJob(engine, await engine.restores.start({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1', diskFormat: 'thick' } }, 'test'));
   assert.equal(first.state, 'succeeded', first.error ?? '');
   const flat = join(lun, 'gamma', 'gamma-flat.vmdk');
   const handle = await open(flat, 'r+');
@@ -176,22 +176,22 @@ test('vSphere: original-location restore shows what it replaces, keeps a safety 
 
   const preview = (await dispatch(engine, asOwner(), 'restore.previewOriginal', { vm: 'gamma', point: 'latest', host: 'vc' })) as { disks: { file: string }[]; safetySnapshot: string };
   assert.deepEqual(preview.disks.map((disk) => disk.file), ['[LocalDS_1] gamma/gamma.vmdk']);
-  await assert.rejects(engine.startRestore({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', original: true } }, 'test'), { code: 'bad-request', message: /confirm/ });
+  await assert.rejects(engine.restores.start({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', original: true } }, 'test'), { code: 'bad-request', message: /confirm/ });
 
-  const rollback = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true } }, 'test'));
+  const rollback = await runJob(engine, await engine.restores.start({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true } }, 'test'));
   assert.equal(rollback.state, 'succeeded', rollback.error ?? '');
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), join(lun, 'gamma', 'gamma.vmdk')), /identical/);
   const result = rollback.result as { safetySnapshot: string; unchangedBlocks: number; totalBlocks: number; transport: string };
   assert.equal(result.transport, 'san');
   assert.equal(result.totalBlocks - result.unchangedBlocks, 2, 'only the two changed blocks were written');
-  const client = await engine.connectHost('vc');
+  const client = await engine.hosts.connect('vc');
   const vm = (await client.inventory()).vms.find((candidate) => candidate.name === 'gamma');
   assert.ok(vm, 'the original VM is still there');
   assert.ok((await client.snapshotNames(vm.ref)).includes(result.safetySnapshot), 'the safety snapshot is kept');
   await client.logout();
 
   // Over NBD nothing can be read back, so every block is written; the result is the same.
-  const viaNbd = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true, transport: 'nbd' } }, 'test'));
+  const viaNbd = await runJob(engine, await engine.restores.start({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true, transport: 'nbd' } }, 'test'));
   assert.equal(viaNbd.state, 'succeeded', viaNbd.error ?? '');
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'disk.raw'), join(lun, 'gamma', 'gamma.vmdk')), /identical/);
 });
@@ -203,7 +203,7 @@ test('vSphere: an unreachable host and a full datastore are clear errors and lea
   const injector = await startFaultProxy(vc.url, [{ rewrite: (method, body) => (method === 'RetrievePropertiesEx' ? body.replace(/(<name>summary\.freeSpace<\/name><val[^>]*>)\d+</g, '$11048576<') : body) }]);
   await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: injector.url, user: vc.user, password: vc.password, insecure: false });
   const before = await vmNames(engine);
-  const job = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'no-room', target: { kind: 'vsphere', host: 'vc', diskFormat: 'thick' } }, 'test'));
+  const job = await runJob(engine, await engine.restores.start({ vm: 'gamma', point: 'latest', newName: 'no-room', target: { kind: 'vsphere', host: 'vc', diskFormat: 'thick' } }, 'test'));
   assert.equal(job.state, 'failed');
   assert.match(job.error ?? '', /datastore LocalDS_\d has 1048576 bytes free; the VM needs 12582912 \(thick\)/);
   assert.deepEqual(await vmNames(engine), before);
@@ -213,7 +213,7 @@ test('a host password is nowhere in the home but sealed in the secret store', { 
   const { dir, engine, vc } = await setUp();
   await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
   await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc2', url: vc.url, user: vc.user, password: 'not-the-password', insecure: true }).catch(() => undefined);
-  const job = await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', newName: 'secret-check', target: { kind: 'vsphere', host: 'vc' } }, 'test'));
+  const job = await runJob(engine, await engine.restores.start({ vm: 'gamma', point: 'latest', newName: 'secret-check', target: { kind: 'vsphere', host: 'vc' } }, 'test'));
   assert.equal(job.state, 'succeeded', job.error ?? '');
   const planted = [vc.password, 'not-the-password'];
   const home = join(dir, 'home');
@@ -236,9 +236,9 @@ test('vSphere: after kill -9 mid-restore the janitor removes the half-made VM at
   await writeMixedRaw(join(dir, 'big.raw'), 384, 5);
   await makeVmFolder(source, 'crashy', join(dir, 'big.raw'), 'monolithicFlat');
   const first = await Engine.open({ home, workerThreads: 2 });
-  assert.equal((await runJob(first, await first.startBackup(source, 'test'))).state, 'succeeded');
+  assert.equal((await runJob(first, await first.backups.start(source, 'test'))).state, 'succeeded');
   await dispatch(first, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
-  const before = (await first.hostInventory('vc')).vms;
+  const before = (await first.hosts.inventory('vc')).vms;
   await first.close();
 
   const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
@@ -262,7 +262,7 @@ test('vSphere: after kill -9 mid-restore the janitor removes the half-made VM at
     const [job] = engine.catalog.listJobs().filter((candidate) => candidate.kind === 'restore-entire-vm');
     assert.equal(job?.state, 'interrupted');
     assert.ok(removed >= 2, `the janitor removed the VM and the staging copy (${removed})`);
-    assert.deepEqual((await engine.hostInventory('vc')).vms, before, 'no half-made VM is left');
+    assert.deepEqual((await engine.hosts.inventory('vc')).vms, before, 'no half-made VM is left');
     assert.deepEqual(await readdir(join(home, 'staging')).catch(() => []), []);
     assert.ok(engine.catalog.jobEvents(job.id).some((event) => /janitor: removed half-restored VM crashy/.test(event.message)));
     assert.deepEqual(engine.catalog.openResources(), []);
@@ -274,7 +274,7 @@ test('vSphere: after kill -9 mid-restore the janitor removes the half-made VM at
 test('four-eyes: an original-location restore waits until a second signed-in approver approves it', { skip: unavailable ?? false }, async () => {
   const { dir, engine, vc } = await setUp();
   await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
-  assert.equal((await runJob(engine, await engine.startRestore({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } }, 'test'))).state, 'succeeded');
+  assert.equal((await runJob(engine, await engine.restores.start({ vm: 'gamma', point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } }, 'test'))).state, 'succeeded');
   const signedIn = async (name: string, role: string): Promise<Peer> => {
     await dispatch(engine, asOwner(), 'accounts.add', { name, role, password: `${name}-vsphere-pw` });
     const peer = new Peer(null);

@@ -78,7 +78,7 @@ const home = join(dir, 'home');
   await mkdir(source);
   await writeMixedRaw(join(dir, 'disk.raw'), 2);
   await makeVmFolder(source, 'electron-vm', join(dir, 'disk.raw'), 'monolithicFlat');
-  assert.equal((await runJob(engine, await engine.startBackup(source, 'test'))).state, 'succeeded');
+  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
   await engine.close();
 }
 process.env.LIFEBOAT_HOME = home;

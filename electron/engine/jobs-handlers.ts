@@ -1,0 +1,40 @@
+// The job channels: listing jobs, one job with its log and samples, cancelling one, and the
+// four-eyes approval of a held one. (Resume and discard are the restore service's.)
+import type { Job } from '../../shared/domain.ts';
+import type { Caller } from '../../shared/accounts.ts';
+import { holdsRole, identityLabel, personOf } from '../auth/roles.ts';
+import type { Catalog } from '../catalog/catalog.ts';
+import { LifeboatError } from '../errors.ts';
+import type { JobQueue } from '../jobs/job-queue.ts';
+import type { ChannelHandlers } from '../handlers/handler-registry.ts';
+
+/** Four-eyes: a second person lets a held job run. The approver must have signed in (the
+ * engine's OS user is whoever runs it, maybe the requester), hold the approver role, and not be
+ * the account that asked for the job, whichever way either of them signed in. */
+export function approveJob(catalog: Catalog, jobs: JobQueue, jobId: string, caller: Caller): Job {
+  const job = catalog.getJob(jobId);
+  if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
+  const approver = identityLabel(caller);
+  if (caller.via === 'os') throw new LifeboatError('unauthorized', `an approval needs a signed-in account, not the engine's OS user (${approver}); \`lifeboat login\` first`);
+  if (!holdsRole(caller, 'approver')) throw new LifeboatError('unauthorized', `${approver} has the ${caller.role} role; approving needs the approver role`);
+  if (job.requestedBy !== null && personOf(job.requestedBy) === personOf(approver)) {
+    throw new LifeboatError('conflict', `${approver} asked for this restore; a second person must approve it`);
+  }
+  const released = jobs.release(jobId, 'approval');
+  catalog.audit(approver, 'jobs.approve', jobId, { requestedBy: job.requestedBy, approverRole: caller.role });
+  catalog.addJobEvent(jobId, { at: new Date().toISOString(), level: 'info', step: null, message: `approved by ${approver} (asked for by ${job.requestedBy ?? 'unknown'})` });
+  return released;
+}
+
+export function jobsHandlers(catalog: Catalog, jobs: JobQueue): ChannelHandlers<'jobs.list' | 'jobs.get' | 'jobs.cancel' | 'jobs.approve'> {
+  return {
+    'jobs.list': async () => catalog.listJobs(),
+    'jobs.get': async ({ jobId }) => {
+      const job = catalog.getJob(jobId);
+      if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
+      return { job, events: catalog.jobEvents(jobId), samples: catalog.jobSamples(jobId) };
+    },
+    'jobs.cancel': async ({ jobId }) => ({ job: jobs.cancel(jobId) }),
+    'jobs.approve': async ({ jobId }, { caller }) => ({ job: approveJob(catalog, jobs, jobId, caller) }),
+  };
+}

@@ -1,0 +1,180 @@
+// The files inside restore points: browsing and previewing them (the opened points kept for a
+// while), indexing a point's files and searching the index, and restoring items to a folder.
+import type { ResponseOf } from '../../shared/contract.ts';
+import type { FileEntry, IndexGaps, Job, SearchHit } from '../../shared/domain.ts';
+import type { Catalog } from '../catalog/catalog.ts';
+import type { VmLookup } from '../catalog/vm-lookup.ts';
+import type { CopyService } from '../copies/copy-service.ts';
+import { fromCopy, readingFrom } from '../copies/source-picker.ts';
+import type { ChannelHandlers, Parsed } from '../handlers/handler-registry.ts';
+import { LifeboatError } from '../errors.ts';
+import type { JobQueue, Rerun } from '../jobs/job-queue.ts';
+import { withoutSecrets } from '../keys/key-service.ts';
+import type { Repository } from '../repository/repository.ts';
+import type { TargetChecks } from '../restore/target-checks.ts';
+import type { IndexPointWork } from './index-point.ts';
+import { PointBrowser } from './point-browser.ts';
+import type { ItemRequest, RestoreItemsWork } from './restore-items.ts';
+
+const PREVIEW_BYTES = 256 * 1024;
+
+/** Image formats a preview shows, known by their first bytes. */
+function imageType(bytes: Buffer): string | null {
+  if (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'image/png';
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
+  if (bytes.toString('latin1', 0, 6) === 'GIF87a' || bytes.toString('latin1', 0, 6) === 'GIF89a') return 'image/gif';
+  return null;
+}
+
+/** The works the file jobs run (electron/engine/job-works.ts builds them). */
+export type FilesWorks = {
+  /** `repository` holds the key when a backup just sealed the point. */
+  index(vmId: string, pointId: string, repository?: Repository): IndexPointWork;
+  items(source: Repository, vmId: string, pointId: string, request: ItemRequest): RestoreItemsWork;
+};
+
+export type FilesServiceDeps = {
+  catalog: Catalog;
+  jobs: JobQueue;
+  repository: Repository;
+  lookup: VmLookup;
+  checks: TargetChecks;
+  copies: CopyService;
+  works: FilesWorks;
+};
+
+/** An index job the engine stopped runs again at the next start: indexing a point replaces
+ * its rows, so a second run is safe. (An encrypted point's key must then be remembered.) */
+export function indexRerun(catalog: Catalog, works: Pick<FilesWorks, 'index'>): Rerun {
+  return (job) => {
+    const params = job.kind === 'index' ? (catalog.jobParams(job.id) as { vmId?: unknown; pointId?: unknown } | null) : null;
+    if (typeof params?.vmId !== 'string' || typeof params.pointId !== 'string') return null;
+    const { vmId, pointId } = params;
+    return () => works.index(vmId, pointId);
+  };
+}
+
+export class FilesService {
+  private readonly deps: FilesServiceDeps;
+  /** Browsers stay open for a while: expanding a folder should not reopen the point. */
+  private readonly browsers = new Map<string, Promise<PointBrowser>>();
+
+  constructor(deps: FilesServiceDeps) {
+    this.deps = deps;
+  }
+
+  private browser(vmId: string, pointId: string): Promise<PointBrowser> {
+    const key = `${vmId}/${pointId}`;
+    let browser = this.browsers.get(key);
+    if (!browser) {
+      browser = PointBrowser.open(this.deps.repository, vmId, pointId);
+      browser.catch(() => this.browsers.delete(key));
+      this.browsers.set(key, browser);
+      while (this.browsers.size > 4) {
+        const [oldest, opened] = this.browsers.entries().next().value as [string, Promise<PointBrowser>];
+        this.browsers.delete(oldest);
+        void opened.then((old) => old.close()).catch(() => undefined);
+      }
+    }
+    return browser;
+  }
+
+  /** The browser of a point the operator named. */
+  private browserOf(vmArgument: string, point: string): Promise<PointBrowser> {
+    const vm = this.deps.lookup.resolveVm(vmArgument);
+    return this.browser(vm.id, this.deps.lookup.resolvePointId(vm.id, point));
+  }
+
+  async list(vmArgument: string, point: string, path: string): Promise<FileEntry[]> {
+    const browser = await this.browserOf(vmArgument, point);
+    return (await browser.list(path)).map((entry) => ({ ...entry, mtime: entry.mtime ? entry.mtime.toISOString() : null }));
+  }
+
+  /** The first bytes of a file, for the console's preview: text, an image, or just binary. */
+  async preview(vmArgument: string, point: string, path: string): Promise<ResponseOf<'files.preview'>> {
+    const browser = await this.browserOf(vmArgument, point);
+    const entry = await browser.stat(path);
+    if (entry.type !== 'file') throw new LifeboatError('bad-request', `${path} is not a file`);
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of browser.read(path)) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= PREVIEW_BYTES) break;
+    }
+    const bytes = Buffer.concat(chunks).subarray(0, PREVIEW_BYTES);
+    const image = imageType(bytes);
+    const text = !image && !bytes.subarray(0, 8192).includes(0);
+    return {
+      kind: image ? 'image' : text ? 'text' : 'binary',
+      mime: image ?? (text ? 'text/plain' : 'application/octet-stream'),
+      size: entry.size,
+      truncated: entry.size > bytes.length,
+      base64: image && entry.size > bytes.length ? '' : bytes.toString('base64'),
+    };
+  }
+
+  async startItemRestore(unchecked: Parsed<'files.restore'>, actor: string): Promise<Job> {
+    const { catalog, jobs, lookup } = this.deps;
+    const request = await this.deps.checks.checkedLocalTarget(unchecked);
+    const vm = lookup.resolveVm(request.vm);
+    const pointId = lookup.resolvePointId(vm.id, request.point);
+    const source = await this.deps.copies.sourceFor(vm, pointId, request);
+    const protectedPaths = await this.deps.checks.protectedPaths();
+    catalog.audit(actor, 'files.restore', vm.id, { pointId, paths: request.paths, target: request.target.path, onClash: request.onClash, keepSpecialBits: request.keepSpecialBits ?? false, source: source.site.name });
+    return jobs.submit(
+      { kind: 'restore-items', vmId: null, vmName: vm.name, summary: `Restore ${request.paths.length} item(s) of ${vm.name} to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, requestedBy: actor },
+      () =>
+        readingFrom(
+          this.deps.works.items(source.repository, vm.id, pointId, {
+            paths: request.paths,
+            targetPath: request.target.path,
+            onClash: request.onClash,
+            archive: request.archive,
+            keepSpecialBits: request.keepSpecialBits,
+            protectedPaths,
+            archiveName: `${vm.name}-point-${catalog.listPoints(vm.id).find((point) => point.id === pointId)?.sequence ?? 'x'}-items`,
+          }),
+          source,
+        ),
+    );
+  }
+
+  /** Indexes a point's files; `repository` holds the key when the backup just sealed the point. */
+  startIndex(vmId: string, vmName: string, pointId: string, actor: string, repository = this.deps.repository): Job {
+    this.deps.catalog.audit(actor, 'files.index', vmId, { pointId });
+    return this.deps.jobs.submit(
+      { kind: 'index', vmId, vmName, summary: `Index the files of ${vmName}`, params: { vmId, pointId } },
+      () => this.deps.works.index(vmId, pointId, repository),
+    );
+  }
+
+  /** The hits, and the indexed points whose index has gaps: a file in one of them may be missing. */
+  search(pattern: string, vmArgument: string | undefined): { hits: SearchHit[]; gaps: IndexGaps[] } {
+    const { catalog } = this.deps;
+    const vmId = vmArgument === undefined ? null : this.deps.lookup.resolveVm(vmArgument).id;
+    const names = new Map(catalog.listVms().map((vm) => [vm.id, vm.name]));
+    return {
+      hits: catalog.files.search(pattern, vmId).map((hit) => ({ ...hit, vmName: names.get(hit.vmId) ?? hit.vmId })),
+      gaps: catalog.files.gaps(vmId).map((point) => ({ ...point, vmName: names.get(point.vmId) ?? point.vmId })),
+    };
+  }
+
+  /** Closes the browsers still open (at the engine's stop). */
+  async close(): Promise<void> {
+    for (const browser of this.browsers.values()) await browser.then((opened) => opened.close()).catch(() => undefined);
+  }
+}
+
+export function filesHandlers(files: FilesService, lookup: VmLookup): ChannelHandlers<'files.list' | 'files.preview' | 'files.restore' | 'files.index' | 'files.search'> {
+  return {
+    'files.list': async ({ vm, point, path }) => files.list(vm, point, path),
+    'files.restore': async (request, { actor }) => ({ job: await files.startItemRestore(request, actor) }),
+    'files.preview': async ({ vm, point, path }) => files.preview(vm, point, path),
+    'files.index': async ({ vm, point }, { actor }) => {
+      const found = lookup.resolveVm(vm);
+      return { job: files.startIndex(found.id, found.name, lookup.resolvePointId(found.id, point), actor) };
+    },
+    'files.search': async ({ pattern, vm }) => files.search(pattern, vm),
+  };
+}
