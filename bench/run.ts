@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../electron/engine/engine.ts';
 import { vmxText } from '../electron/lab/create-lab.ts';
-import { startVcsim, vcsimUnavailable } from '../test/vcsim/vcsim.ts';
+import { startVcsim, vcsimUnavailable } from '../scripts/peers/vcsim.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
 import { resolvePoint } from '../electron/repository/chain.ts';
 import { PointDisk } from '../electron/repository/point-disk.ts';
@@ -19,7 +19,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright';
 import { buildAll } from '../scripts/build.ts';
-import { cancelJobs, measureQueue, queueJobs } from '../test/helpers/queue-load.ts';
+import { cancelJobs, measureQueue, queueJobs } from './queue-load.ts';
 
 const MIB = 1024 * 1024;
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');

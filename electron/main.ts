@@ -15,7 +15,7 @@ import type { IpcEnvelope } from './ipc-envelope.ts';
 import { createLab } from './lab/create-lab.ts';
 import { dispatch } from './rpc/dispatch.ts';
 import { Peer, osCaller } from './auth/peer.ts';
-import type { Sealer } from './secrets/secret-store.ts';
+import type { Sealer } from './secrets/sealer.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const rendererRoot = join(here, '..', 'renderer');

@@ -15,6 +15,7 @@ import { compareDiskToFile } from '../restore/disk-transfer.ts';
 import { diskFileNames, type DiskFiles } from '../restore/local-vm-writer.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import { renderReport } from './report.ts';
+import type { RehearsalTarget, RehearsalVm, VmOutcome } from './rehearsal-types.ts';
 
 export const rehearsalSteps = [
   { name: 'initialize', title: 'Initialization: check the points and the isolated target' },
@@ -25,10 +26,6 @@ export const rehearsalSteps = [
 
 /** Restores at once; the block workers are shared, so more would only queue behind them. */
 const PARALLEL = 3;
-
-export type RehearsalTarget = { kind: 'local'; path: string } | { kind: 'vsphere'; host: string; datastore?: string | undefined; network?: string | undefined };
-export type RehearsalVm = { vmId: string; vmName: string; pointId: string; pointSequence: number };
-export type VmOutcome = { vm: string; point: number; restoredAs: string; state: 'passed' | 'failed'; check: string; rtoSeconds: number | null; error: string | null };
 
 export type RehearsalOptions = {
   jobId: string;

@@ -1,7 +1,8 @@
 // A thousand jobs for the console: queued through the home's running engine (the same socket
 // the CLI uses), and the console's frame times and heap measured while they report progress.
+// Shared by the bench and the console's end-to-end test.
 import type { Page } from 'playwright';
-import { connect } from '../../electron/cli/connect.ts';
+import { connect } from '../electron/cli/connect.ts';
 
 /** Queues `count` verify jobs across the lab's VMs; returns their ids. */
 export async function queueJobs(home: string, vms: string[], count: number): Promise<string[]> {
