@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { requestChannels } from '../shared/contract.ts';
 import { APP_INDEX_URL, APP_SCHEME, isAppUrl, serveAppFile } from './app-protocol.ts';
 import { Engine } from './engine/engine.ts';
+import { openServedEngine } from './rpc/open-served-engine.ts';
 import { toWireError } from './errors.ts';
 import { resolveHome } from './home.ts';
 import type { IpcEnvelope } from './ipc-envelope.ts';
@@ -91,7 +92,7 @@ async function start(): Promise<void> {
 
   const homeFlag = process.argv.find((arg) => arg.startsWith('--home='))?.slice('--home='.length);
   const home = resolveHome(homeFlag ?? process.env.LIFEBOAT_HOME ?? app.getPath('userData'));
-  const engine = await Engine.open({ home, ...keyringSealers() });
+  const engine = await openServedEngine({ home, ...keyringSealers() });
   if (engine.catalog.listVms().length === 0) await createLab(engine, { vms: 3, points: 3, diskMib: 64 });
   serveIpc(engine);
   const window = openWindow(engine);

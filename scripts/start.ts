@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildAll } from './build.ts';
-import { Engine } from '../electron/engine/engine.ts';
+import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
 import { createLab } from '../electron/lab/create-lab.ts';
 import { resolveHome } from '../electron/home.ts';
 import { osCaller } from '../electron/auth/peer.ts';
@@ -37,7 +37,7 @@ if (electron) {
   spawnSync(electron, [root], { stdio: 'inherit' });
 } else {
   const home = resolveHome();
-  const engine = await Engine.open({ home });
+  const engine = await openServedEngine({ home });
   if (engine.catalog.listVms().length === 0) {
     console.log('first start: making a demo lab (3 VMs, 3 restore points each)…');
     await createLab(engine, { vms: 3, points: 3, diskMib: 64 }, (line) => console.log(`  ${line}`));

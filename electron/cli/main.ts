@@ -11,13 +11,14 @@ import type { LifeboatApi, RequestOf } from '../../shared/contract.ts';
 import { describeIndexGaps, formatBytes, printableName, table } from '../../shared/format.ts';
 import type { PointHealth } from '../../shared/domain.ts';
 import { Engine } from '../engine/engine.ts';
+import { openServedEngine } from '../rpc/open-served-engine.ts';
 import { toWireError } from '../errors.ts';
 import { resolveHome } from '../home.ts';
 import { giveToOperator } from '../fs/private-files.ts';
 import { keySourceFromProcess } from '../secrets/key-source.ts';
 import { createLab } from '../lab/create-lab.ts';
 import { connect, drainThenClose } from './connect.ts';
-import { DEFAULT_SESSION_LIMITS } from '../rpc/session-store.ts';
+import { DEFAULT_SESSION_LIMITS } from '../auth/session-store.ts';
 import { checkedOutFile, describeJob, durationMs, localPath, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
 import { promptsCommand, restoreTapeCommand, tapeCommand } from './tape-commands.ts';
 import { serve } from './serve.ts';
@@ -281,7 +282,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === 'lab') {
     if (rest[0] !== 'create') throw new UsageError('lab takes: create');
-    const engine = await Engine.open({ home, secretsKey });
+    const engine = await openServedEngine({ home, secretsKey });
     const signals = stopEngineOnSignal(engine);
     try {
       const vms = await createLab(engine, { vms: positiveInt(values.vms, 3, '--vms'), points: positiveInt(values.points, 3, '--points'), diskMib: positiveInt(values['disk-mib'], 64, '--disk-mib') }, (line) => {

@@ -1,6 +1,7 @@
 // The engine: catalog, repository, workers and the job queue of one home, behind the contract's
-// request handlers. Headless by design: nothing here knows about Electron. It holds its home's
-// local socket, which is the home's lock and the CLI's way in.
+// request handlers. Headless by design: nothing here knows about Electron, and it opens no
+// socket: whoever opens it claims the home first (rpc/open-served-engine.ts serves it on the
+// home's local socket, which is the home's lock and the CLI's way in).
 import type { z } from 'zod';
 import { requestChannels, type RequestChannel, type ResponseOf } from '../../shared/contract.ts';
 import type { AzureAccount, FileEntry, HostInventory, HostSummary, IndexGaps, Job, ProxySummary, RestorePoint, SearchHit } from '../../shared/domain.ts';
@@ -36,7 +37,6 @@ import { VerifyWork } from '../verify/verify-chain.ts';
 import { PointBrowser } from '../items/point-browser.ts';
 import { RestoreItemsWork, itemSteps } from '../items/restore-items.ts';
 import { IndexPointWork, indexSteps } from '../items/index-point.ts';
-import { listenLocalSocket, type LocalSocketServer } from '../rpc/local-socket.ts';
 import { TapeService, type RestoreTarget } from '../tape/tape-service.ts';
 import type { LegacyJobWork } from '../jobs/job-work.ts';
 import { RehearsalWork, rehearsalSteps } from '../rehearsal/rehearsal.ts';
@@ -53,7 +53,7 @@ import { QuickMigrationWork, quickMigrationSteps } from '../instant/quick-migrat
 import { KeyService, withoutSecrets, type KeyCredentials } from '../keys/key-service.ts';
 import { CopyService } from '../copies/copy-service.ts';
 import { readingFrom, type PickedSource } from '../copies/source-picker.ts';
-import { SessionStore, type SessionLimits } from '../rpc/session-store.ts';
+import { SessionStore, type SessionLimits } from '../auth/session-store.ts';
 import type { Caller } from '../../shared/accounts.ts';
 import { AuthService } from '../auth/auth-service.ts';
 import { connectionHandlers, type ConnectionChannel, type ConnectionHandlers } from '../auth/auth-handlers.ts';
@@ -78,6 +78,12 @@ const DEFAULT_REPOSITORY = 'default';
  * is the headless key source (by default chosen from the environment, key-source.ts).
  * `injectFault` is for the fault-matrix tests: it fails a job right after a chosen step.
  * `sessionLimits` and `now` set how long console session keys live (tests inject a clock). */
+/** What holds a home for its engine while it runs (the rpc layer's local socket): released when
+ * the engine closes, after its jobs have ended and their followers have heard. */
+export type HomeClaim = { close(): Promise<void> };
+/** Claims the home before the catalog opens; a home another engine holds fails with 'conflict'. */
+export type ClaimHome = (paths: HomePaths) => Promise<HomeClaim>;
+
 export type EngineOptions = { home: string; workerThreads?: number; concurrentJobs?: number; blockSize?: number; sealer?: Sealer; formerSealer?: Sealer; secretsKey?: KeySource; injectFault?: FaultInjector; sessionLimits?: Partial<SessionLimits>; now?: () => number };
 
 type Parsed<C extends RequestChannel> = z.infer<(typeof requestChannels)[C]['request']>;
@@ -93,7 +99,7 @@ export class Engine {
   readonly repository: Repository;
   readonly jobs: JobQueue;
   private readonly pool: WorkerPool;
-  private readonly socket: LocalSocketServer;
+  private readonly claim: HomeClaim;
   private readonly secrets: FileSecretStore;
   /** Restore tasks each proxy runs now, by proxy id. */
   private readonly proxyLoad = new Map<string, number>();
@@ -110,10 +116,10 @@ export class Engine {
   /** The start-up janitor's run: how many leftovers it removed. */
   janitor: Promise<number> = Promise.resolve(0);
 
-  private constructor(paths: HomePaths, socket: LocalSocketServer, catalog: Catalog, primary: Repository, pool: WorkerPool, secrets: FileSecretStore, concurrentJobs: number, injectFault: FaultInjector | null, sessions: SessionStore) {
+  private constructor(paths: HomePaths, claim: HomeClaim, catalog: Catalog, primary: Repository, pool: WorkerPool, secrets: FileSecretStore, concurrentJobs: number, injectFault: FaultInjector | null, sessions: SessionStore) {
     this.paths = paths;
     this.sessions = sessions;
-    this.socket = socket;
+    this.claim = claim;
     this.secrets = secrets;
     this.catalog = catalog;
     this.auth = new AuthService({ accounts: catalog.accounts, audit: (...entry) => catalog.audit(...entry) });
@@ -183,16 +189,15 @@ export class Engine {
     this.handlers = this.makeHandlers();
   }
 
-  /** Opens the engine of a home. It first claims the home's socket, so a second engine for the
-   * same home fails with 'conflict' before it could mistake the first one's jobs for dead ones;
-   * from then on the engine serves the contract there (the CLI's way in). */
-  static async open(options: EngineOptions): Promise<Engine> {
+  /** Opens the engine of a home. It first claims the home (`claimHome`), so a second engine for
+   * the same home fails with 'conflict' before it could mistake the first one's jobs for dead
+   * ones. rpc/open-served-engine.ts is the way to call it. */
+  static async open(options: EngineOptions, claimHome: ClaimHome): Promise<Engine> {
     // A secrets key the operator chose that cannot work stops the start before the home is touched.
     const source = options.secretsKey ?? keySourceFromProcess({}, homedir(), existsSync).source;
     await checkKeySource(source, resolve(options.home));
     const paths = await prepareHome(options.home);
-    let opened: Engine | null = null;
-    const socket = await listenLocalSocket(() => opened, paths.socket);
+    const claim = await claimHome(paths);
     let catalog: Catalog | null = null;
     try {
       // The secrets key first: one that does not open this home's store stops the start before
@@ -201,19 +206,18 @@ export class Engine {
       catalog = Catalog.open(paths.catalog);
       const repository = await Repository.openOrCreate(join(paths.repositories, DEFAULT_REPOSITORY), DEFAULT_REPOSITORY, options.blockSize);
       catalog.ensureRepository({ id: repository.info.id, name: DEFAULT_REPOSITORY, path: repository.path, blockSize: repository.info.blockSize });
-      const engine = new Engine(paths, socket, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2, options.injectFault ?? null, new SessionStore({ ...(options.sessionLimits ? { limits: options.sessionLimits } : {}), ...(options.now ? { now: options.now } : {}) }));
+      const engine = new Engine(paths, claim, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2, options.injectFault ?? null, new SessionStore({ ...(options.sessionLimits ? { limits: options.sessionLimits } : {}), ...(options.now ? { now: options.now } : {}) }));
       engine.jobs.recoverAfterRestart();
       engine.tape.prompts.expireLeftovers();
       engine.instant.recoverAfterRestart();
       await engine.reconcileCatalog();
       // In the background: a host that does not answer must not hold up the engine's start.
       engine.janitor = runJanitor({ catalog, connectHost: (name) => engine.connectHost(name) }, { keepResumable: true }).catch(() => 0);
-      opened = engine;
       engine.jobs.startQueued();
       return engine;
     } catch (error) {
       catalog?.close();
-      await socket.close();
+      await claim.close();
       throw error;
     }
   }
@@ -896,9 +900,9 @@ export class Engine {
   }
 
   /** Stops the engine: it takes no new work, running jobs end interrupted (a local restore keeps
-   * what its resume needs) and their followers hear so before the socket closes; then the rest
-   * shuts down and the catalog closes. Safe to call again (a second signal, then the command's
-   * own close). */
+   * what its resume needs) and their followers hear so before the home's claim (the socket) is
+   * released; then the rest shuts down and the catalog closes. Safe to call again (a second
+   * signal, then the command's own close). */
   close(): Promise<void> {
     this.closing ??= this.shutDown();
     return this.closing;
@@ -907,7 +911,7 @@ export class Engine {
   private async shutDown(): Promise<void> {
     await this.jobs.close();
     this.markStopped('the engine stopped');
-    await this.socket.close();
+    await this.claim.close();
     await this.janitor;
     for (const browser of this.browsers.values()) await browser.then((opened) => opened.close()).catch(() => undefined);
     await this.instant.close();

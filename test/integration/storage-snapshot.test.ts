@@ -14,7 +14,7 @@ import { inProcessApi } from '../../electron/cli/connect.ts';
 import { FileArray } from '../../electron/drivers/array/file-array.ts';
 import { VsphereClient } from '../../electron/drivers/vsphere/vsphere-client.ts';
 import { startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
-import { Engine } from '../../electron/engine/engine.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { createLab } from '../../electron/lab/create-lab.ts';
 import type { StorageSnapshotPoint } from '../../shared/domain.ts';
 import { makeVmFolder, openEngine, qemuImg, reflinkFolder, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
@@ -209,7 +209,7 @@ test('an engine killed mid-restore leaves a clone the next start removes', { ski
     server.kill('SIGKILL');
     await exited;
   }
-  const engine = await Engine.open({ home, workerThreads: 1 });
+  const engine = await openServedEngine({ home, workerThreads: 1 });
   try {
     assert.ok((await engine.janitor) >= 1);
     assert.deepEqual((await array.summary()).clones, [], 'the janitor removed the clone');
