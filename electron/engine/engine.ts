@@ -16,7 +16,10 @@ import { EntireVmLocalRestore, restoreSteps, type RestoreRequest } from '../rest
 import { WorkerPool, workerDecoder } from '../workers/pool.ts';
 import { EngineEvents } from '../jobs/events.ts';
 import { JobQueue, type FaultInjector, type WorkFactory } from '../jobs/job-queue.ts';
-import { runJanitor } from '../jobs/janitor.ts';
+import { Janitor } from '../jobs/janitor.ts';
+import { registerFileCleaners } from '../jobs/file-cleaners.ts';
+import { registerVsphereCleaners } from '../restore/vsphere-cleaners.ts';
+import { registerArrayCloneCleaner } from '../snapshots/array-clone-cleaner.ts';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { FileSecretStore } from '../secrets/secret-store.ts';
@@ -113,13 +116,16 @@ export class Engine {
   readonly copies: CopyService;
   /** Session keys of the `serve` console; they live as long as this engine. */
   readonly sessions: SessionStore;
+  /** Removes what jobs left behind, with the cleaners each feature registers (see open). */
+  private readonly leftovers: Janitor;
   /** The start-up janitor's run: how many leftovers it removed. */
   janitor: Promise<number> = Promise.resolve(0);
 
-  private constructor(paths: HomePaths, claim: HomeClaim, catalog: Catalog, primary: Repository, pool: WorkerPool, secrets: FileSecretStore, concurrentJobs: number, injectFault: FaultInjector | null, sessions: SessionStore) {
+  private constructor(paths: HomePaths, claim: HomeClaim, catalog: Catalog, primary: Repository, pool: WorkerPool, secrets: FileSecretStore, concurrentJobs: number, injectFault: FaultInjector | null, sessions: SessionStore, leftovers: Janitor) {
     this.paths = paths;
     this.sessions = sessions;
     this.claim = claim;
+    this.leftovers = leftovers;
     this.secrets = secrets;
     this.catalog = catalog;
     this.auth = new AuthService({ accounts: catalog.accounts, audit: (...entry) => catalog.audit(...entry) });
@@ -206,13 +212,18 @@ export class Engine {
       catalog = Catalog.open(paths.catalog);
       const repository = await Repository.openOrCreate(join(paths.repositories, DEFAULT_REPOSITORY), DEFAULT_REPOSITORY, options.blockSize);
       catalog.ensureRepository({ id: repository.info.id, name: DEFAULT_REPOSITORY, path: repository.path, blockSize: repository.info.blockSize });
-      const engine = new Engine(paths, claim, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2, options.injectFault ?? null, new SessionStore({ ...(options.sessionLimits ? { limits: options.sessionLimits } : {}), ...(options.now ? { now: options.now } : {}) }));
+      const engine = new Engine(paths, claim, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2, options.injectFault ?? null, new SessionStore({ ...(options.sessionLimits ? { limits: options.sessionLimits } : {}), ...(options.now ? { now: options.now } : {}) }), new Janitor(catalog));
+      // Every kind of leftover a job records has its cleaner, or the engine does not start.
+      registerFileCleaners(engine.leftovers, catalog);
+      registerVsphereCleaners(engine.leftovers, (name) => engine.connectHost(name));
+      registerArrayCloneCleaner(engine.leftovers, catalog.arrays);
+      engine.leftovers.checkComplete();
       engine.jobs.recoverAfterRestart();
       engine.tape.prompts.expireLeftovers();
       engine.instant.recoverAfterRestart();
       await engine.reconcileCatalog();
       // In the background: a host that does not answer must not hold up the engine's start.
-      engine.janitor = runJanitor({ catalog, connectHost: (name) => engine.connectHost(name) }, { keepResumable: true }).catch(() => 0);
+      engine.janitor = engine.leftovers.run({ keepResumable: true }).catch(() => 0);
       engine.jobs.startQueued();
       return engine;
     } catch (error) {
@@ -535,7 +546,7 @@ export class Engine {
     const discarded = this.catalog.updateJob(jobId, { state: 'cancelled', error: 'interrupted, then discarded by the operator' });
     this.catalog.audit(actor, 'jobs.discard', jobId, {});
     this.events.emit('job.updated', discarded);
-    const removed = await runJanitor({ catalog: this.catalog, connectHost: (name) => this.connectHost(name) }, { jobId, keepResumable: false });
+    const removed = await this.leftovers.run({ jobId, keepResumable: false });
     this.catalog.addJobEvent(jobId, { at: new Date().toISOString(), level: 'info', step: null, message: `discarded by the operator; ${removed} leftover(s) removed` });
     return discarded;
   }
