@@ -13,7 +13,6 @@ import { openServedEngine } from './rpc/open-served-engine.ts';
 import { toWireError } from './errors.ts';
 import { resolveHome } from './home.ts';
 import type { IpcEnvelope } from './ipc-envelope.ts';
-import { createLab } from './lab/create-lab.ts';
 import { dispatch } from './rpc/dispatch.ts';
 import { Peer, osCaller } from './auth/peer.ts';
 import type { Sealer } from './secrets/sealer.ts';
@@ -93,7 +92,6 @@ async function start(): Promise<void> {
   const homeFlag = process.argv.find((arg) => arg.startsWith('--home='))?.slice('--home='.length);
   const home = resolveHome(homeFlag ?? process.env.LIFEBOAT_HOME ?? app.getPath('userData'));
   const engine = await openServedEngine({ home, ...keyringSealers() });
-  if (engine.catalog.listVms().length === 0) await createLab(engine, { vms: 3, points: 3, diskMib: 64 });
   serveIpc(engine);
   const window = openWindow(engine);
   // A second start (say, a double click) brings this window forward instead of a second engine.

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { buildAll } from './build.ts';
 import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
 import { createLab } from '../electron/lab/create-lab.ts';
+import { inProcessApi } from '../electron/cli/connect.ts';
 import { resolveHome } from '../electron/home.ts';
 import { osCaller } from '../electron/auth/peer.ts';
 import { AccountName } from '../shared/accounts.ts';
@@ -40,7 +41,7 @@ if (electron) {
   const engine = await openServedEngine({ home });
   if (engine.catalog.listVms().length === 0) {
     console.log('first start: making a demo lab (3 VMs, 3 restore points each)…');
-    await createLab(engine, { vms: 3, points: 3, diskMib: 64 }, (line) => console.log(`  ${line}`));
+    await createLab(inProcessApi(engine), engine.paths.lab, { vms: 3, points: 3, diskMib: 64 }, (line) => console.log(`  ${line}`));
   }
   // The browser console signs in with an account: on a first start, one for this OS user, its
   // password shown once here (on the engine's own user's terminal).

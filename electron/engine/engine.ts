@@ -45,7 +45,6 @@ import type { LegacyJobWork } from '../jobs/job-work.ts';
 import { RehearsalWork, rehearsalSteps } from '../rehearsal/rehearsal.ts';
 import type { RehearsalTarget } from '../rehearsal/rehearsal-types.ts';
 import { readFile } from 'node:fs/promises';
-import { createLab } from '../lab/create-lab.ts';
 import type { StepDefinition } from '../jobs/plan.ts';
 import { InstantService } from '../instant/instant-service.ts';
 import { SnapshotService } from '../snapshots/snapshot-service.ts';
@@ -795,10 +794,6 @@ export class Engine {
       'restore.tape': async (request, caller) => {
         const checked = await this.checkedLocalTarget(request);
         return this.tape.startRestore(checked.staging === undefined ? checked : { ...checked, staging: await this.checkLocalPath(checked.staging, 'the staging folder') }, identityLabel(caller));
-      },
-      'lab.create': async (request, caller) => {
-        this.catalog.audit(identityLabel(caller), 'lab.create', null, request);
-        return { vms: (await createLab(this, request)).map((vm) => vm.name) };
       },
       'rehearsal.start': async (request, caller) => ({ job: this.startRehearsal(await this.checkedLocalTarget(request), identityLabel(caller)) }),
       'rehearsal.report': async ({ jobId }) => ({ html: await this.rehearsalReport(jobId) }),

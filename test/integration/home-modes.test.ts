@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { createLab } from '../../electron/lab/create-lab.ts';
+import { inProcessApi } from '../../electron/cli/connect.ts';
 import { makeVmFolder, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 
 const startUmask = process.umask(0o022);
@@ -34,7 +35,7 @@ for (const umask of [0o022, 0o000]) {
     process.umask(umask);
     const engine = await openServedEngine({ home, workerThreads: 2 });
     try {
-      const [vm] = await createLab(engine, { vms: 1, points: 2, diskMib: 16 });
+      const [vm] = await createLab(inProcessApi(engine), engine.paths.lab, { vms: 1, points: 2, diskMib: 16 });
       assert.ok(vm);
       // A remembered encryption key: the secret store gets a secret (and its key file is made).
       const vault = join(dir, 'vault');

@@ -102,7 +102,7 @@ test('storage snapshots: one clone for the VMs of a request, one per operation, 
 test('item-level restore from a clone: picked files of a lab VM on a snapshot, the clone removed after', { skip: xfs.skip }, async () => {
   const engine = await openEngine(join(dir, 'items-home'));
   const api = inProcessApi(engine);
-  await createLab(engine, { vms: 1, points: 1, diskMib: 16 });
+  await createLab(inProcessApi(engine), engine.paths.lab, { vms: 1, points: 1, diskMib: 16 });
   const { volume } = await api.invoke('arrays.create', { name: 'items', path: join(xfs.path as string, 'items'), protocol: 'nfs', timeScale: 0.001 });
   await run('cp', ['-r', join(engine.paths.lab, 'lab-web-01'), join(volume.folder, 'lab-web-01')]);
   const snapshot = await api.invoke('arrays.snapshot', { volume: 'vol1' });

@@ -72,7 +72,7 @@ class FakeWindow {
 const dir = await tempDir();
 const home = join(dir, 'home');
 {
-  // A home with one backup, so the app does not build its demo lab.
+  // A home with one backup made beforehand (the app itself makes no demo lab).
   const engine = await openServedEngine({ home, workerThreads: 2 });
   const source = join(dir, 'source');
   await mkdir(source);
