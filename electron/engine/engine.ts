@@ -75,17 +75,17 @@ function imageType(bytes: Buffer): string | null {
 }
 const DEFAULT_REPOSITORY = 'default';
 
-/** `sealer` lets the Electron app keep passwords in the OS keyring (safeStorage), `formerSealer`
- * re-seals what an older app sealed with safeStorage's fixed-password backend; `secretsKey`
- * is the headless key source (by default chosen from the environment, key-source.ts).
- * `injectFault` is for the fault-matrix tests: it fails a job right after a chosen step.
- * `sessionLimits` and `now` set how long console session keys live (tests inject a clock). */
 /** What holds a home for its engine while it runs (the rpc layer's local socket): released when
  * the engine closes, after its jobs have ended and their followers have heard. */
 export type HomeClaim = { close(): Promise<void> };
 /** Claims the home before the catalog opens; a home another engine holds fails with 'conflict'. */
 export type ClaimHome = (paths: HomePaths) => Promise<HomeClaim>;
 
+/** `sealer` lets the Electron app keep passwords in the OS keyring (safeStorage), `formerSealer`
+ * re-seals what an older app sealed with safeStorage's fixed-password backend; `secretsKey`
+ * is the headless key source (by default chosen from the environment, key-source.ts).
+ * `injectFault` is for the fault-matrix tests: it fails a job right after a chosen step.
+ * `sessionLimits` and `now` set how long console session keys live (tests inject a clock). */
 export type EngineOptions = { home: string; workerThreads?: number; concurrentJobs?: number; blockSize?: number; sealer?: Sealer; formerSealer?: Sealer; secretsKey?: KeySource; injectFault?: FaultInjector; sessionLimits?: Partial<SessionLimits>; now?: () => number };
 
 type Parsed<C extends RequestChannel> = z.infer<(typeof requestChannels)[C]['request']>;
