@@ -1,6 +1,7 @@
 // `npm start`: the console on this home. The Electron app when its binary is installed;
 // otherwise (no download possible, as on an offline build machine) `lifeboat serve` in a
-// browser. A demo lab is made on first start so there is something to restore.
+// browser, where a demo lab is made on first start so there is something to restore (the app
+// makes none: its empty inventory says how, `lifeboat lab create`).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

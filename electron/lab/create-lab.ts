@@ -50,8 +50,8 @@ function lostEngine(reason: string): Error {
 }
 
 /** Makes the lab's VMs in `labRoot` (the home's lab folder) and backs each up `points` times
- * through `engine`; returns once their backups and the file index jobs those started have ended. */
-export async function createLab(engine: JobWatcher, labRoot: string, options: LabOptions, onProgress: (line: string) => void = () => undefined): Promise<LabVm[]> {
+ * through `client`; returns once their backups and the file index jobs those started have ended. */
+export async function createLab(client: JobWatcher, labRoot: string, options: LabOptions, onProgress: (line: string) => void = () => undefined): Promise<LabVm[]> {
   if (options.vms < 1 || options.vms > 50) throw new LifeboatError('bad-request', '--vms takes 1 to 50');
   if (options.points < 1 || options.points > 20) throw new LifeboatError('bad-request', '--points takes 1 to 20');
   if (options.diskMib < 16 || options.diskMib > 65536) throw new LifeboatError('bad-request', '--disk-mib takes 16 to 65536');
@@ -73,9 +73,9 @@ export async function createLab(engine: JobWatcher, labRoot: string, options: La
       if (point > 1) await changeGuest(layout, work, point);
       const disk = await exportDisk(layout, folder, name, format);
       await writeFile(join(folder, `${name}.vmx`), vmxText(name, [disk], biosUuid));
-      const { job } = await engine.invoke('backup.start', { source: { kind: 'local', path: folder } });
+      const { job } = await client.invoke('backup.start', { source: { kind: 'local', path: folder } });
       if (job.vmId !== null) vmIds.add(job.vmId);
-      const ended = await jobEnd(engine, job.id, lostEngine);
+      const ended = await jobEnd(client, job.id, lostEngine);
       if (ended.state !== 'succeeded') throw new LifeboatError('internal', `lab backup of ${name} failed: ${ended.error}`);
       onProgress(`${name}: restore point ${point} of ${options.points} backed up`);
     }
@@ -83,8 +83,8 @@ export async function createLab(engine: JobWatcher, labRoot: string, options: La
   }
   await rm(join(labRoot, '.work'), { recursive: true, force: true });
   // The file index jobs each backup started: the lab's points are searchable once it is made.
-  for (const job of await engine.invoke('jobs.list', {})) {
-    if (job.vmId !== null && vmIds.has(job.vmId) && !finishedJobStates.has(job.state)) await jobEnd(engine, job.id, lostEngine);
+  for (const job of await client.invoke('jobs.list', {})) {
+    if (job.vmId !== null && vmIds.has(job.vmId) && !finishedJobStates.has(job.state)) await jobEnd(client, job.id, lostEngine);
   }
   return vms;
 }
