@@ -25,7 +25,14 @@ export async function cancelJobs(home: string, ids: string[]): Promise<void> {
   }
 }
 
-export type RendererFigures = { frames: number; medianFrameMs: number; p95FrameMs: number; longestFrameMs: number; heapMiB: number; rowsInDom: number };
+export type RendererFigures = {
+  frames: number;
+  medianFrameMs: number;
+  p95FrameMs: number;
+  longestFrameMs: number;
+  heapMiB: number;
+  rowsInDom: number;
+};
 
 /** Scrolls the job list up and down for `seconds` while counting animation frames. */
 export async function measureQueue(page: Page, seconds: number): Promise<RendererFigures> {
@@ -61,5 +68,12 @@ export async function measureQueue(page: Page, seconds: number): Promise<Rendere
   await cdp.detach();
   const heap = metrics.find((metric) => metric.name === 'JSHeapUsedSize')?.value ?? 0;
   const at = (q: number): number => frames[Math.min(frames.length - 1, Math.floor(frames.length * q))] ?? 0;
-  return { frames: frames.length, medianFrameMs: at(0.5), p95FrameMs: at(0.95), longestFrameMs: frames.at(-1) ?? 0, heapMiB: heap / 2 ** 20, rowsInDom: await page.locator('.job').count() };
+  return {
+    frames: frames.length,
+    medianFrameMs: at(0.5),
+    p95FrameMs: at(0.95),
+    longestFrameMs: frames.at(-1) ?? 0,
+    heapMiB: heap / 2 ** 20,
+    rowsInDom: await page.locator('.job').count(),
+  };
 }

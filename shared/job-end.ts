@@ -20,9 +20,11 @@ export async function jobEnd(api: JobWatcher, jobId: string, lost: (reason: stri
       if (finishedJobStates.has(job.state)) resolve(job);
     }, reject);
   });
-  const gone = api.disconnection ? api.disconnection.then((reason): never => {
-    throw lost(reason);
-  }) : new Promise<never>(() => undefined);
+  const gone = api.disconnection
+    ? api.disconnection.then((reason): never => {
+        throw lost(reason);
+      })
+    : new Promise<never>(() => undefined);
   try {
     return await Promise.race([ended, gone]);
   } finally {

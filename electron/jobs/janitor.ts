@@ -61,7 +61,9 @@ export class Janitor {
 
   /** Cleans up open resources (of one job, or all); returns how many were removed. */
   async run(options: { jobId?: string; keepResumable: boolean }): Promise<number> {
-    const open = this.catalog.openResources(options.jobId).filter((resource) => !options.keepResumable || !keptForResume(this.catalog, resource));
+    const open = this.catalog
+      .openResources(options.jobId)
+      .filter((resource) => !options.keepResumable || !keptForResume(this.catalog, resource));
     const endings: (() => Promise<void>)[] = [];
     const run: JanitorRun = { atEnd: (release) => void endings.push(release) };
     let removed = 0;
@@ -74,7 +76,12 @@ export class Janitor {
         this.catalog.addJobEvent(resource.jobId, { at, level: 'info', step: null, message: `janitor: ${what}` });
         removed++;
       } catch (error) {
-        this.catalog.addJobEvent(resource.jobId, { at, level: 'warning', step: null, message: `janitor: could not clean up ${resource.kind} (${toWireError(error).message}); will retry at the next start` });
+        this.catalog.addJobEvent(resource.jobId, {
+          at,
+          level: 'warning',
+          step: null,
+          message: `janitor: could not clean up ${resource.kind} (${toWireError(error).message}); will retry at the next start`,
+        });
       }
     }
     for (const release of endings) await release().catch(() => undefined);

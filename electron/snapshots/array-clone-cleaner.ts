@@ -10,6 +10,8 @@ export function registerArrayCloneCleaner(janitor: Janitor, arrays: ArrayCatalog
     const known = arrays.find(array);
     if (!known) return `array ${array} is no longer in the catalog`;
     const removed = await FileArray.open(known.name, known.path).removeClonesOf(refField(resource, 'purpose'));
-    return removed.length > 0 ? `unpresented and deleted clone ${removed.join(', ')} on array ${known.name}` : `no clone was made on array ${known.name}`;
+    return removed.length > 0
+      ? `unpresented and deleted clone ${removed.join(', ')} on array ${known.name}`
+      : `no clone was made on array ${known.name}`;
   });
 }

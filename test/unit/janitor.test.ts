@@ -10,8 +10,23 @@ import { tempDir } from '../helpers/env.ts';
 
 const catalog = Catalog.open(join(await tempDir(), 'catalog.sqlite'));
 const cancelledJob = (id: string) => ({
-  id, kind: 'restore-disks' as const, vmId: null, vmName: 'vm', state: 'cancelled' as const, summary: 'a job that left things', steps: [], currentStep: null,
-  bytesDone: 0, bytesTotal: 0, error: null, result: null, createdAt: new Date().toISOString(), startedAt: null, endedAt: null, waitingFor: null, requestedBy: null,
+  id,
+  kind: 'restore-disks' as const,
+  vmId: null,
+  vmName: 'vm',
+  state: 'cancelled' as const,
+  summary: 'a job that left things',
+  steps: [],
+  currentStep: null,
+  bytesDone: 0,
+  bytesTotal: 0,
+  error: null,
+  result: null,
+  createdAt: new Date().toISOString(),
+  startedAt: null,
+  endedAt: null,
+  waitingFor: null,
+  requestedBy: null,
 });
 const said: Cleaner = async (resource) => `cleaned ${resource.kind}`;
 
@@ -41,15 +56,23 @@ test('a run shares what its cleaners open, releases it at its end, and keeps wha
   };
   const janitor = new Janitor(catalog);
   registerFileCleaners(janitor, catalog);
-  janitor.register('vsphere-vm', onHost).register('vsphere-hot-added-disk', onHost).register('array-clone', async () => {
-    throw new Error('the array does not answer');
-  });
+  janitor
+    .register('vsphere-vm', onHost)
+    .register('vsphere-hot-added-disk', onHost)
+    .register('array-clone', async () => {
+      throw new Error('the array does not answer');
+    });
   janitor.checkComplete();
   assert.equal(await janitor.run({ keepResumable: true }), 2);
   assert.equal(opened.size, 1, 'one run, one shared session');
   assert.deepEqual(released, ['session']);
-  assert.deepEqual(catalog.openResources('job-a').map((resource) => resource.kind), ['array-clone']);
+  assert.deepEqual(
+    catalog.openResources('job-a').map((resource) => resource.kind),
+    ['array-clone'],
+  );
   const messages = catalog.jobEvents('job-a').map((event) => event.message);
   assert.ok(messages.includes('janitor: cleaned vsphere-vm'));
-  assert.ok(messages.some((message) => /could not clean up array-clone \(the array does not answer\); will retry at the next start/.test(message)));
+  assert.ok(
+    messages.some((message) => /could not clean up array-clone \(the array does not answer\); will retry at the next start/.test(message)),
+  );
 });
