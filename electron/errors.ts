@@ -1,20 +1,10 @@
 // One error type for everything the operator may see: a stable code for programs, a sentence for
-// people. Anything else that escapes is a bug and is reported as 'internal'.
-import { RemoteError } from '../shared/frame-client.ts';
+// people. The codes and the wire shape are the contract's (shared/contract.ts); anything else that
+// escapes is a bug and is reported as 'internal'.
+import type { ErrorCode, WireError } from '../shared/contract.ts';
+import { errorCodes } from '../shared/generated/channels.ts';
 
-export type ErrorCode =
-  | 'bad-request'
-  | 'not-found'
-  | 'conflict'
-  | 'invalid-source'
-  | 'corrupt-disk'
-  | 'corrupt-backup'
-  | 'target-not-empty'
-  | 'target-full'
-  | 'cancelled'
-  | 'unavailable'
-  | 'unauthorized'
-  | 'internal';
+export type { ErrorCode };
 
 export class LifeboatError extends Error {
   readonly code: ErrorCode;
@@ -25,10 +15,15 @@ export class LifeboatError extends Error {
   }
 }
 
-export function toWireError(error: unknown): { code: string; message: string } {
-  if (error instanceof LifeboatError || error instanceof RemoteError) return { code: error.code, message: error.message };
-  const message = error instanceof Error ? error.message : String(error);
-  return { code: 'internal', message };
+/** The contract's code an error carries: a LifeboatError's, or a RemoteError's passed on from
+ * another engine (the CLI's). Errno and library codes are not the contract's. */
+function contractCode(error: Error): ErrorCode | undefined {
+  return 'code' in error ? errorCodes.find((code) => code === error.code) : undefined;
+}
+
+export function toWireError(error: unknown): WireError {
+  if (!(error instanceof Error)) return { code: 'internal', message: String(error) };
+  return { code: contractCode(error) ?? 'internal', message: error.message };
 }
 
 export function isErrnoCode(error: unknown, code: string): boolean {

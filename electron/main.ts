@@ -6,13 +6,13 @@
 import { app, BrowserWindow, ipcMain, protocol, safeStorage, session, type IpcMainInvokeEvent, type WebContents } from 'electron';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { requestChannels } from '../shared/contract.ts';
+import type { IpcEnvelope } from '../shared/contract.ts';
+import { requestChannelNames } from '../shared/generated/channels.ts';
 import { APP_INDEX_URL, APP_SCHEME, isAppUrl, serveAppFile } from './app-protocol.ts';
 import { Engine } from './engine/engine.ts';
 import { openServedEngine } from './rpc/open-served-engine.ts';
 import { toWireError } from './errors.ts';
 import { resolveHome } from './home.ts';
-import type { IpcEnvelope } from './ipc-envelope.ts';
 import { dispatch } from './rpc/dispatch.ts';
 import { Peer, osCaller } from './auth/peer.ts';
 import type { Sealer } from './secrets/sealer.ts';
@@ -33,7 +33,7 @@ function trustedSender(event: IpcMainInvokeEvent): boolean {
 /** The app's window is its OS user's (an administrator) until someone signs in on it. */
 function serveIpc(engine: Engine): void {
   const connection = new Peer(osCaller());
-  for (const channel of Object.keys(requestChannels)) {
+  for (const channel of requestChannelNames) {
     ipcMain.handle(channel, async (event, payload: unknown): Promise<IpcEnvelope> => {
       if (!trustedSender(event)) return { ok: false, error: { code: 'unauthorized', message: 'request from an untrusted frame' } };
       try {

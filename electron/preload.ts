@@ -1,10 +1,10 @@
 // Preload (sandboxed, context-isolated): one function per request channel and one on* per event,
-// each on* returning its unsubscribe. No Node or Electron object reaches the page.
+// each on* returning its unsubscribe, all built from the contract's generated names (the bundle
+// may require only 'electron', so no zod here). No Node or Electron object reaches the page.
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { eventChannelNames, requestChannelNames } from '../shared/channel-names.ts';
+import type { IpcEnvelope } from '../shared/contract.ts';
 import { RemoteError } from '../shared/frame-client.ts';
-import type { IpcEnvelope } from './ipc-envelope.ts';
-import { eventSubscribers } from '../renderer/api/preload-bridge.ts';
+import { eventChannelNames, eventSubscribers, requestChannelNames } from '../shared/generated/channels.ts';
 
 const bridge: Record<string, unknown> = {};
 for (const channel of requestChannelNames) {

@@ -1,4 +1,4 @@
-// `npm test`: type-check, build the console, then every test (unit, integration on real
+// `npm test`: type-check, lint (layers, formatting), build the console, then every test (unit, integration on real
 // images, end to end in Chromium) with Node's test runner.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -14,6 +14,9 @@ function step(command: string, args: string[]): void {
 }
 
 step(join(bin, 'tsc'), ['-p', 'tsconfig.json', '--noEmit']);
+// The layer rule and the formatting are checked before any test runs (npm run lint).
+step(join(bin, 'eslint'), ['.']);
+step(join(bin, 'prettier'), ['--check', '.']);
 await buildAll();
-// Module mocks stand in for Electron in test/unit/electron-main.test.ts.
+// Module mocks stand in for Electron in test/unit/electron-main.test.ts and test/unit/preload.test.ts.
 step(process.execPath, ['--test', '--experimental-test-module-mocks', '--test-concurrency=2', 'test/unit/*.test.ts', 'test/integration/*.test.ts', 'test/e2e/*.test.ts']);

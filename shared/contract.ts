@@ -1,7 +1,9 @@
-// The one contract between the console and the engine. Every request channel and every event is
-// declared here once; Electron IPC, the `serve` WebSocket and the CLI's local socket all serve it.
+// The one contract between the console and the engine. Every request channel, every event, the
+// error codes, the envelopes and frames and the close codes are declared here once; Electron IPC,
+// the `serve` WebSocket and the CLI's local socket all serve it. The zod-free names and codes the
+// sandboxed preload and the clients need are generated from this file into
+// shared/generated/channels.ts (`npm run contract`).
 import { z } from 'zod';
-import type { EventChannelName, RequestChannelName } from './channel-names.ts';
 import { AccountName, AccountPassword, AccountSummary, DirectoryConfig, NewAccountPassword, Role, SignedIn } from './accounts.ts';
 import { ConsoleSession, CopyStatus, EncryptionKey, RepositorySite, SiteName, AzureAccount, ArrayView, StorageSnapshotPoint, InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, IndexGaps, ItemPath, SearchHit, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
 
@@ -348,14 +350,14 @@ export const requestChannels = {
     request: z.union([z.object({ id: z.string().regex(/^[0-9a-f]{12}$/) }).strict(), z.object({ all: z.literal(true) }).strict()]),
     response: z.object({ revoked: z.number().int().nonnegative() }),
   },
-} as const satisfies Record<RequestChannelName, { request: z.ZodType; response: z.ZodType }>;
+} as const satisfies Record<string, { request: z.ZodType; response: z.ZodType }>;
 
 export const eventChannels = {
   'job.updated': Job,
   'job.progress': JobProgress,
   'prompt.updated': Prompt,
   'instant.updated': InstantSession,
-} as const satisfies Record<EventChannelName, z.ZodType>;
+} as const satisfies Record<string, z.ZodType>;
 
 export type RequestChannel = keyof typeof requestChannels;
 export type EventChannel = keyof typeof eventChannels;
@@ -376,9 +378,35 @@ export type LifeboatApi = {
   readonly disconnection?: Promise<string>;
 };
 
+/** The stable codes of every error the operator may see; programs branch on these, people read
+ * the sentence. Anything that escapes the engine without one is a bug, reported as 'internal'. */
+export const ErrorCode = z.enum([
+  'bad-request',
+  'not-found',
+  'conflict',
+  'invalid-source',
+  'corrupt-disk',
+  'corrupt-backup',
+  'target-not-empty',
+  'target-full',
+  'cancelled',
+  'unavailable',
+  'unauthorized',
+  'internal',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
 /** Errors cross every transport as this shape, so a console shows the engine's own sentence. */
-export const WireError = z.object({ code: z.string(), message: z.string() });
+export const WireError = z.object({ code: ErrorCode, message: z.string() });
 export type WireError = z.infer<typeof WireError>;
+
+/** WebSocket close codes of `lifeboat serve` that a console understands (4000-4999 are the
+ * application's). */
+export const CloseCode = { tryAgainLater: 1013, badFrame: 4000, noHello: 4001, unauthorized: 4003, signedOut: 4401 } as const;
+
+/** What crosses Electron IPC for a request: an envelope, so the console gets the engine's error
+ * code and sentence instead of Electron's "Error invoking remote method" wrapper. */
+export type IpcEnvelope = { ok: true; payload: unknown } | { ok: false; error: WireError };
 
 /** Frames of the WebSocket and local-socket transports. */
 export const ClientFrame = z.discriminatedUnion('type', [

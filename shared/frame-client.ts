@@ -1,11 +1,11 @@
 // Client side of the frame protocol: the CLI over the home's local socket, the browser console
 // and tests over the WebSocket. It implements the LifeboatApi the console uses over Electron IPC.
-import type { EventChannel, EventOf, LifeboatApi, RequestChannel, RequestOf, ResponseOf, ServerFrame } from './contract.ts';
+import type { ErrorCode, EventChannel, EventOf, LifeboatApi, RequestChannel, RequestOf, ResponseOf, ServerFrame } from './contract.ts';
 
-/** An error the engine reported, with its stable code. */
+/** An error the engine reported, with its stable code (one of the contract's). */
 export class RemoteError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
     super(message);
     this.name = 'RemoteError';
     this.code = code;

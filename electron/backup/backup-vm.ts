@@ -17,35 +17,43 @@ import type { Repository } from '../repository/repository.ts';
 import { writeFileDurably } from '../fs/durable.ts';
 import type { CompressResult, DigestResult } from '../workers/messages.ts';
 import { ownedCopy, type WorkerPool } from '../workers/pool.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import { forEachWindowed, throwIfCancelled, type StepContext } from '../jobs/plan.ts';
+import type { JobWork } from '../jobs/job-work.ts';
+import { forEachWindowed, Plan, throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import { readSourceVm, type SourceVm } from './source-vm.ts';
 import type { BackupKey } from '../keys/key-service.ts';
 
 type StoredBlock = Pick<BlockRecord, 'codec' | 'dataFile' | 'offset' | 'storedLength' | 'rawLength' | 'sha256'>;
+type SourceDisk = { key: string; fileName: string; disk: Disk; format: string; chain: ChainLink[] };
+
+/** What initialize finds: the VM, its disks (open), the point to build on, the new point's
+ * number, and the blocks the chain already stores (by SHA-256, hex). */
+type Opened = { source: SourceVm; disks: SourceDisk[]; parent: ResolvedPoint | null; sequence: number; known: Map<string, StoredBlock> };
+/** …and the new point's partial folder, with its data file open for writing. */
+type Started = Opened & { partial: string; data: FileHandle };
+/** …and each disk's block map, written in the partial folder. */
+type Transferred = Started & { manifestDisks: ManifestDisk[] };
 
 const IN_FLIGHT_BLOCKS = 8;
 
-export const backupSteps = [
-  { name: 'initialize', title: 'Initialization: read the VM, open its disks, find the chain' },
-  { name: 'read-configuration', title: 'Read the VM configuration' },
-  { name: 'transfer-disks', title: 'Read disks, keep changed blocks' },
-  { name: 'commit-point', title: 'Commit the restore point' },
-] as const;
+function capacityOf(disks: SourceDisk[]): number {
+  return disks.reduce((sum, entry) => sum + entry.disk.capacity, 0);
+}
 
-export class BackupWork implements LegacyJobWork {
-  readonly steps = backupSteps;
-  private source: SourceVm | null = null;
-  private disks: { key: string; fileName: string; disk: Disk; format: string; chain: ChainLink[] }[] = [];
-  private parent: ResolvedPoint | null = null;
-  private known = new Map<string, StoredBlock>();
-  private pending = new Map<string, Promise<StoredBlock>>();
+export class BackupWork implements JobWork {
+  static readonly plan = Plan.of<BackupWork>()
+    .step('initialize', 'Initialization: read the VM, open its disks, find the chain', (work, _none, context) => work.initialize(context))
+    .step('read-configuration', 'Read the VM configuration', (work, opened, context) => work.readConfiguration(opened, context))
+    .step('transfer-disks', 'Read disks, keep changed blocks', (work, started, context) => work.transferDisks(started, context))
+    .step('commit-point', 'Commit the restore point', (work, transferred, context) => work.commit(transferred, context));
+  readonly plan = BackupWork.plan.bind(this);
   private readonly pointId = randomUUID();
-  private sequence = 1;
+  /** Blocks being compressed and written, by SHA-256 (hex): a second one alike waits for it. */
+  private readonly pending = new Map<string, Promise<StoredBlock>>();
+  private dataSize = 0;
+  // What finish() closes or removes, and what result() reports.
+  private readonly disks: SourceDisk[] = [];
   private partial: string | null = null;
   private data: FileHandle | null = null;
-  private dataSize = 0;
-  private manifestDisks: ManifestDisk[] = [];
   private stats = { scannedBytes: 0, changedBytes: 0, storedBytes: 0, dedupedBlocks: 0 };
   private manifest: Manifest | null = null;
 
@@ -69,17 +77,8 @@ export class BackupWork implements LegacyJobWork {
     this.auditHead = auditHead;
   }
 
-  async run(step: string, context: StepContext): Promise<'done' | 'skipped' | void> {
-    if (step === 'initialize') return this.initialize(context);
-    if (step === 'read-configuration') return this.readConfiguration(context);
-    if (step === 'transfer-disks') return this.transferDisks(context);
-    if (step === 'commit-point') return this.commit(context);
-    throw new LifeboatError('internal', `backup has no step ${step}`);
-  }
-
-  private async initialize(context: StepContext): Promise<void> {
+  private async initialize(context: StepContext): Promise<Opened> {
     const source = await readSourceVm(this.sourceFolder);
-    this.source = source;
     // Every disk (and every link of its snapshot chain) opens before the repository is touched,
     // so a disk Lifeboat cannot read stores nothing.
     for (const entry of source.vmx.disks) {
@@ -90,35 +89,38 @@ export class BackupWork implements LegacyJobWork {
       const problem = diskCapacityProblem(disk.capacity);
       if (problem) throw new LifeboatError('invalid-source', `${path}: ${problem}`);
     }
-    context.log(`VM ${source.vmx.displayName}: ${this.disks.length} disk(s), ${this.totalBytes()} bytes`);
+    context.log(`VM ${source.vmx.displayName}: ${this.disks.length} disk(s), ${capacityOf(this.disks)} bytes`);
     await this.repository.ensureVm(source.vmId, source.vmx.displayName);
     const swept = await this.repository.sweepPartialPoints(source.vmId);
     if (swept > 0) context.log(`removed ${swept} unfinished point(s) left by an interrupted backup`, 'warning');
     const points = await this.repository.scanPoints(source.vmId);
     // A new point never takes the number of one that is there, damaged or not.
-    this.sequence = (points.at(-1)?.sequence ?? 0) + 1;
+    const sequence = (points.at(-1)?.sequence ?? 0) + 1;
     for (const damaged of points.filter((entry) => entry.damage !== null)) context.log(`point ${damaged.sequence} is damaged (${damaged.damage}); no new point will depend on it`, 'warning');
     const last = points.findLast((entry) => entry.damage === null)?.manifest;
+    let parent: ResolvedPoint | null = null;
     if (last) {
       if ((last.encryption?.keyId ?? null) !== (this.chainKey?.key.keyId ?? null)) {
         throw new LifeboatError('conflict', `the chain of ${source.vmx.displayName} ${last.encryption ? `is encrypted with key ${last.encryption.keyId}` : 'is not encrypted'}; this backup would seal with ${this.chainKey ? `key ${this.chainKey.key.keyId}` : 'no key'}`);
       }
-      this.parent = await this.parentFrom(last, context);
+      parent = await this.parentFrom(last, context);
     }
-    if (this.parent) {
-      if (this.parent.blockSize !== this.repository.info.blockSize) {
-        throw new LifeboatError('conflict', `the chain of ${source.vmx.displayName} uses ${this.parent.blockSize}-byte blocks, the repository ${this.repository.info.blockSize}`);
+    const known = new Map<string, StoredBlock>();
+    if (parent) {
+      if (parent.blockSize !== this.repository.info.blockSize) {
+        throw new LifeboatError('conflict', `the chain of ${source.vmx.displayName} uses ${parent.blockSize}-byte blocks, the repository ${this.repository.info.blockSize}`);
       }
-      for (const disk of this.parent.disks) {
+      for (const disk of parent.disks) {
         for (let index = 0; index < disk.blockCount; index++) {
           const record = readRecord(disk.map, index * RECORD_BYTES);
-          if (record.kind === BlockKind.data) this.known.set(Buffer.from(record.sha256).toString('hex'), record);
+          if (record.kind === BlockKind.data) known.set(Buffer.from(record.sha256).toString('hex'), record);
         }
       }
-      context.log(`incremental after point ${this.parent.point.sequence}; ${this.known.size} distinct blocks already stored`);
+      context.log(`incremental after point ${parent.point.sequence}; ${known.size} distinct blocks already stored`);
     } else {
       context.log('no earlier point to build on: this is a full backup');
     }
+    return { source, disks: this.disks, parent, sequence, known };
   }
 
   /** The point to build on: the newest healthy one, unless its own chain is broken (a damaged
@@ -133,22 +135,21 @@ export class BackupWork implements LegacyJobWork {
     }
   }
 
-  private totalBytes(): number {
-    return this.disks.reduce((sum, entry) => sum + entry.disk.capacity, 0);
-  }
-
-  private async readConfiguration(context: StepContext): Promise<void> {
-    const source = this.source as SourceVm;
-    this.partial = this.repository.partialFolder(source.vmId, this.pointId);
-    context.resources.record('partial-point', { path: this.partial });
-    await mkdir(this.partial, { recursive: true });
-    this.data = await open(join(this.partial, 'data.lbd'), 'wx', 0o600);
+  private async readConfiguration(opened: Opened, context: StepContext): Promise<Started> {
+    const { source } = opened;
+    const partial = this.repository.partialFolder(source.vmId, this.pointId);
+    this.partial = partial;
+    context.resources.record('partial-point', { path: partial });
+    await mkdir(partial, { recursive: true });
+    const data = await open(join(partial, 'data.lbd'), 'wx', 0o600);
+    this.data = data;
     context.log(`configuration ${source.vmxFile} (${source.vmxText.length} bytes)`);
+    return { ...opened, partial, data };
   }
 
-  private async store(digest: DigestResult, context: StepContext): Promise<StoredBlock> {
+  private async store(digest: DigestResult, into: Started, context: StepContext): Promise<StoredBlock> {
     const key = Buffer.from(digest.sha256).toString('hex');
-    const found = this.known.get(key) ?? (await this.pending.get(key));
+    const found = into.known.get(key) ?? (await this.pending.get(key));
     if (found) {
       this.stats.dedupedBlocks++;
       return found;
@@ -160,10 +161,10 @@ export class BackupWork implements LegacyJobWork {
       throwIfCancelled(context.signal);
       const offset = this.dataSize;
       this.dataSize += compressed.payload.length;
-      await (this.data as FileHandle).write(compressed.payload, 0, compressed.payload.length, offset);
+      await into.data.write(compressed.payload, 0, compressed.payload.length, offset);
       this.stats.storedBytes += compressed.payload.length;
-      const stored: StoredBlock = { codec: compressed.codec, dataFile: this.sequence, offset, storedLength: compressed.payload.length, rawLength, sha256: digest.sha256 };
-      this.known.set(key, stored);
+      const stored: StoredBlock = { codec: compressed.codec, dataFile: into.sequence, offset, storedLength: compressed.payload.length, rawLength, sha256: digest.sha256 };
+      into.known.set(key, stored);
       return stored;
     })();
     this.pending.set(key, work);
@@ -174,14 +175,15 @@ export class BackupWork implements LegacyJobWork {
     }
   }
 
-  private async transferDisks(context: StepContext): Promise<void> {
+  private async transferDisks(started: Started, context: StepContext): Promise<Transferred> {
     const blockSize = this.repository.info.blockSize;
-    const total = this.totalBytes();
+    const total = capacityOf(started.disks);
+    const manifestDisks: ManifestDisk[] = [];
     let done = 0;
     context.progress(0, total);
-    for (const [diskNumber, entry] of this.disks.entries()) {
+    for (const [diskNumber, entry] of started.disks.entries()) {
       const blockCount = blockCountOf(entry.disk.capacity, blockSize);
-      const previous = this.parent?.disks.find((disk) => disk.key === entry.key && disk.capacity === entry.disk.capacity) ?? null;
+      const previous = started.parent?.disks.find((disk) => disk.key === entry.key && disk.capacity === entry.disk.capacity) ?? null;
       const records: BlockRecord[] = [];
       await forEachWindowed(blockCount, IN_FLIGHT_BLOCKS, async (index) => {
         throwIfCancelled(context.signal);
@@ -195,7 +197,7 @@ export class BackupWork implements LegacyJobWork {
             // A full point leaves holes implicit; an incremental must say a block became empty.
             if (previous) records.push({ index, kind: BlockKind.hole, codec: 0, dataFile: 0, offset: 0, storedLength: 0, rawLength: 0, sha256: new Uint8Array(32) });
           } else {
-            const stored = await this.store(digest, context);
+            const stored = await this.store(digest, started, context);
             records.push({ index, kind: BlockKind.data, ...stored });
           }
           this.stats.changedBytes += length;
@@ -206,8 +208,8 @@ export class BackupWork implements LegacyJobWork {
       });
       const mapFile = `disk-${diskNumber}.map`;
       const encoded = encodeMapFile(blockSize, records);
-      await writeFileDurably(join(this.partial as string, mapFile), encoded);
-      this.manifestDisks.push({
+      await writeFileDurably(join(started.partial, mapFile), encoded);
+      manifestDisks.push({
         key: entry.key,
         fileName: entry.fileName,
         capacity: entry.disk.capacity,
@@ -219,11 +221,11 @@ export class BackupWork implements LegacyJobWork {
       });
       context.log(`disk ${entry.key} (${entry.fileName}): ${records.length} changed block(s) of ${blockCount}`);
     }
+    return { ...started, manifestDisks };
   }
 
-  private async commit(context: StepContext): Promise<void> {
-    const source = this.source as SourceVm;
-    const data = this.data as FileHandle;
+  private async commit(transferred: Transferred, context: StepContext): Promise<void> {
+    const { source, data, parent, sequence } = transferred;
     await data.sync();
     await data.close();
     this.data = null;
@@ -237,20 +239,20 @@ export class BackupWork implements LegacyJobWork {
       id: this.pointId,
       vmId: source.vmId,
       vmName: source.vmx.displayName,
-      sequence: this.sequence,
-      kind: this.parent ? 'incremental' : 'full',
-      parentId: this.parent?.point.id ?? null,
-      dependsOn: this.parent?.chain ?? [],
+      sequence,
+      kind: parent ? 'incremental' : 'full',
+      parentId: parent?.point.id ?? null,
+      dependsOn: parent?.chain ?? [],
       createdAt: new Date().toISOString(),
       blockSize: this.repository.info.blockSize,
       vmConfig: { fileName: source.vmxFile, text: source.vmxText },
-      disks: this.manifestDisks,
+      disks: transferred.manifestDisks,
       dataFile: { name: 'data.lbd', size: this.dataSize },
       stats: this.stats,
       ...(this.chainKey ? { encryption: { cipher: 'aes-256-gcm' as const, keyId: this.chainKey.key.keyId } } : {}),
       ...(auditHead ? { auditHead } : {}),
     };
-    await this.repository.commitPoint(this.partial as string, manifest);
+    await this.repository.commitPoint(transferred.partial, manifest);
     this.partial = null;
     this.manifest = manifest;
     this.onCommitted(manifest, source);

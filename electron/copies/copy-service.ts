@@ -14,7 +14,7 @@ import type { KeyCredentials, KeyService } from '../keys/key-service.ts';
 import { Repository } from '../repository/repository.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import { lackingCopies, policyTargets } from './copy-policy.ts';
-import { CopyWork, copySteps } from './copy-work.ts';
+import { CopyWork } from './copy-work.ts';
 import { pickSource, type PickedSource } from './source-picker.ts';
 
 export type SourceChoice = KeyCredentials & { fromRegion?: string | undefined };
@@ -89,7 +89,7 @@ export class CopyService {
     if (running) throw new LifeboatError('conflict', `copy job ${running.id} is ${running.state}; wait for it (\`lifeboat jobs show ${running.id}\`)`);
     catalog.audit(actor, 'copies.run', null, { policy, vms: vmIds ?? 'all' });
     return jobs.submit(
-      { kind: 'copy', vmId: vmIds?.length === 1 ? (vmIds[0] as string) : null, vmName: vmNames, summary: `Copy ${vmNames} to meet ${policy.toUpperCase()}`, params: { policy, vmIds }, steps: copySteps, requestedBy: actor },
+      { kind: 'copy', vmId: vmIds?.length === 1 ? (vmIds[0] as string) : null, vmName: vmNames, summary: `Copy ${vmNames} to meet ${policy.toUpperCase()}`, params: { policy, vmIds }, requestedBy: actor },
       () => new CopyWork({ primary, catalog, pool, policy, vmIds, openSite: (site) => this.open(site) }),
     );
   }

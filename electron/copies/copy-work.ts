@@ -7,20 +7,14 @@ import { access, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CopyPolicy, RepositorySite } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import { throwIfCancelled, type StepContext } from '../jobs/plan.ts';
+import type { JobWork } from '../jobs/job-work.ts';
+import { Plan, throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { FileHashResult } from '../workers/messages.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import { lackingCopies, policyTargets } from './copy-policy.ts';
-
-export const copySteps = [
-  { name: 'plan-copies', title: 'Plan: the copies the policy asks for that are missing' },
-  { name: 'copy-points', title: 'Copy each point, read it back, compare hashes, publish it' },
-  { name: 'check-policy', title: 'Check every point against the policy' },
-] as const;
 
 export type CopyWorkOptions = {
   primary: Repository;
@@ -43,10 +37,19 @@ function copyBytes(copy: PlannedCopy): number {
   return copy.manifest.dataFile.size * copy.targets.length;
 }
 
-export class CopyWork implements LegacyJobWork {
-  readonly steps = copySteps;
+/** The bytes the whole job writes. */
+function totalBytes(planned: PlannedCopy[]): number {
+  return planned.reduce((sum, copy) => sum + copyBytes(copy), 0);
+}
+
+export class CopyWork implements JobWork {
+  static readonly plan = Plan.of<CopyWork>()
+    .step('plan-copies', 'Plan: the copies the policy asks for that are missing', (work, _none, context) => work.planCopies(context))
+    .step('copy-points', 'Copy each point, read it back, compare hashes, publish it', (work, planned, context) => work.copyAll(planned, context))
+    .step('check-policy', 'Check every point against the policy', (work, _none, context) => work.checkPolicy(context));
+  readonly plan = CopyWork.plan.bind(this);
   private readonly options: CopyWorkOptions;
-  private planned: PlannedCopy[] = [];
+  // What result() reports.
   private copied = 0;
   private bytes = 0;
   private meeting = 0;
@@ -56,23 +59,18 @@ export class CopyWork implements LegacyJobWork {
     this.options = options;
   }
 
-  async run(step: string, context: StepContext): Promise<void> {
-    if (step === 'plan-copies') return this.plan(context);
-    if (step === 'copy-points') return this.copyAll(context);
-    if (step === 'check-policy') return this.checkPolicy(context);
-    throw new LifeboatError('internal', `copy job has no step ${step}`);
-  }
-
   private vmIds(): string[] {
     return this.options.vmIds ?? this.options.catalog.listVms().map((vm) => vm.id);
   }
 
-  private async plan(context: StepContext): Promise<void> {
+  /** Every point, oldest first, with the targets that lack it. */
+  private async planCopies(context: StepContext): Promise<PlannedCopy[]> {
     const { catalog, policy, primary } = this.options;
     if (policy === 'none') throw new LifeboatError('conflict', 'the copy policy is none: set one first (`lifeboat copies policy lrs|zrs|grs`)');
     const { targets: sites, problem } = policyTargets(policy, catalog.copies.sites());
     if (problem) throw new LifeboatError('conflict', problem);
     const targets: CopyTarget[] = [];
+    const planned: PlannedCopy[] = [];
     for (const site of sites) targets.push({ site, repository: await this.options.openSite(site) });
     for (const vmId of this.vmIds()) {
       for (const manifest of await primary.listPoints(vmId)) {
@@ -81,22 +79,20 @@ export class CopyWork implements LegacyJobWork {
         for (const target of targets) {
           if (!recorded.has(target.site.id) || !(await exists(join(target.repository.pointFolder(manifest), 'manifest.json')))) lacking.push(target);
         }
-        if (lacking.length > 0) this.planned.push({ manifest, targets: lacking });
+        if (lacking.length > 0) planned.push({ manifest, targets: lacking });
       }
     }
-    const copies = this.planned.reduce((sum, copy) => sum + copy.targets.length, 0);
-    context.progress(0, this.total());
-    context.log(`${policy.toUpperCase()} to ${sites.map((site) => `${site.name} (${site.region}/${site.zone})`).join(', ')}: ${copies} point cop${copies === 1 ? 'y' : 'ies'} to make, ${this.total()} bytes`);
+    const copies = planned.reduce((sum, copy) => sum + copy.targets.length, 0);
+    context.progress(0, totalBytes(planned));
+    context.log(`${policy.toUpperCase()} to ${sites.map((site) => `${site.name} (${site.region}/${site.zone})`).join(', ')}: ${copies} point cop${copies === 1 ? 'y' : 'ies'} to make, ${totalBytes(planned)} bytes`);
+    return planned;
   }
 
-  private total(): number {
-    return this.planned.reduce((sum, copy) => sum + copyBytes(copy), 0);
-  }
-
-  private async copyAll(context: StepContext): Promise<void> {
-    for (const copy of this.planned) {
+  private async copyAll(planned: PlannedCopy[], context: StepContext): Promise<void> {
+    const total = totalBytes(planned);
+    for (const copy of planned) {
       throwIfCancelled(context.signal);
-      await this.copyPoint(copy, context);
+      await this.copyPoint(copy, total, context);
       this.copied += copy.targets.length;
     }
   }
@@ -114,7 +110,8 @@ export class CopyWork implements LegacyJobWork {
     return partial;
   }
 
-  private async copyPoint(copy: PlannedCopy, context: StepContext): Promise<void> {
+  /** `total`: the bytes of the whole job, for its progress. */
+  private async copyPoint(copy: PlannedCopy, total: number, context: StepContext): Promise<void> {
     const { manifest, targets } = copy;
     const { primary, catalog, pool } = this.options;
     const label = `${manifest.vmName} point ${manifest.sequence}`;
@@ -129,7 +126,7 @@ export class CopyWork implements LegacyJobWork {
     };
     context.signal.addEventListener('abort', onAbort);
     // The maps are copied too: progress counts them but never passes the point's share.
-    const timer = setInterval(() => context.progress(base + Math.min(progress[0] as number, copyBytes(copy)), this.total()), PROGRESS_POLL_MS);
+    const timer = setInterval(() => context.progress(base + Math.min(progress[0] as number, copyBytes(copy)), total), PROGRESS_POLL_MS);
     let dataSha256 = '';
     try {
       for (const name of [manifest.dataFile.name, ...manifest.disks.map((disk) => disk.mapFile)]) {
@@ -157,7 +154,7 @@ export class CopyWork implements LegacyJobWork {
       catalog.copies.recordCopy(manifest.id, site.id, dataSha256, manifest.dataFile.size);
     }
     this.bytes += copyBytes(copy);
-    context.progress(this.bytes, this.total());
+    context.progress(this.bytes, total);
     context.log(`${label} to ${targets.map(({ site }) => `${site.name} (${site.region}/${site.zone})`).join(', ')}: ${manifest.dataFile.size} bytes each, SHA-256 ${dataSha256.slice(0, 16)}… read back equal from each`);
   }
 

@@ -3,7 +3,7 @@
 // only when its chain resolves there: every link, data file size and block map hash checked.
 // A drill (or an outage the operator already knows of) names the region to restore from.
 import type { RepositorySite } from '../../shared/domain.ts';
-import { planOf, type JobWork, type LegacyJobWork } from '../jobs/job-work.ts';
+import type { JobWork } from '../jobs/job-work.ts';
 import { LifeboatError } from '../errors.ts';
 import { resolvePoint } from '../repository/chain.ts';
 import type { KeyLookup, Repository } from '../repository/repository.ts';
@@ -84,9 +84,9 @@ export async function pickSource(request: PickRequest): Promise<PickedSource> {
 }
 
 /** A job that first says where it reads from, and records it in its result. */
-export function readingFrom(work: JobWork | LegacyJobWork, source: PickedSource): JobWork {
+export function readingFrom(work: JobWork, source: PickedSource): JobWork {
   return {
-    plan: planOf(work).withPrelude((context) => {
+    plan: work.plan.withPrelude((context) => {
       for (const skipped of source.passedOver) context.log(`passed over ${skipped}`, 'warning');
       context.log(source.note);
     }),

@@ -5,14 +5,14 @@
 import type { z } from 'zod';
 import { requestChannels, type RequestChannel, type ResponseOf } from '../../shared/contract.ts';
 import type { AzureAccount, FileEntry, HostInventory, HostSummary, IndexGaps, Job, ProxySummary, RestorePoint, SearchHit } from '../../shared/domain.ts';
-import { BackupWork, backupSteps } from '../backup/backup-vm.ts';
+import { BackupWork } from '../backup/backup-vm.ts';
 import { readSourceVm } from '../backup/source-vm.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import type { AuditHead } from '../catalog/audit-anchors.ts';
 import { LifeboatError } from '../errors.ts';
 import { prepareHome, type HomePaths } from '../home.ts';
 import { Repository } from '../repository/repository.ts';
-import { EntireVmLocalRestore, restoreSteps, type RestoreRequest } from '../restore/entire-vm-local.ts';
+import { EntireVmLocalRestore, type RestoreRequest } from '../restore/entire-vm-local.ts';
 import { WorkerPool, workerDecoder } from '../workers/pool.ts';
 import { EngineEvents } from '../jobs/events.ts';
 import { JobQueue, type FaultInjector, type WorkFactory } from '../jobs/job-queue.ts';
@@ -33,25 +33,25 @@ import type { MoRef } from '../drivers/vsphere/xml.ts';
 import { EntireVmVsphereRestore } from '../restore/entire-vm-vsphere.ts';
 import type { VsphereRestoreOptions } from '../restore/vsphere-restore-base.ts';
 import type { ProxyPool } from '../restore/transport-choice.ts';
-import { OriginalVmVsphereRestore, originalSteps, previewOriginal } from '../restore/original-vm-vsphere.ts';
+import { OriginalVmVsphereRestore, previewOriginal } from '../restore/original-vm-vsphere.ts';
 import { resolvePoint } from '../repository/chain.ts';
 import { pointHealth } from '../repository/point-health.ts';
 import { VerifyWork } from '../verify/verify-chain.ts';
 import { PointBrowser } from '../items/point-browser.ts';
-import { RestoreItemsWork, itemSteps } from '../items/restore-items.ts';
-import { IndexPointWork, indexSteps } from '../items/index-point.ts';
+import { RestoreItemsWork } from '../items/restore-items.ts';
+import { IndexPointWork } from '../items/index-point.ts';
 import { TapeService, type RestoreTarget } from '../tape/tape-service.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import { RehearsalWork, rehearsalSteps } from '../rehearsal/rehearsal.ts';
+import type { JobWork } from '../jobs/job-work.ts';
+import { RehearsalWork } from '../rehearsal/rehearsal.ts';
 import type { RehearsalTarget } from '../rehearsal/rehearsal-types.ts';
 import { readFile } from 'node:fs/promises';
 import type { StepDefinition } from '../jobs/plan.ts';
 import { InstantService } from '../instant/instant-service.ts';
 import { SnapshotService } from '../snapshots/snapshot-service.ts';
-import { RestoreDisksWork, restoreDisksSteps } from '../restore/restore-disks.ts';
-import { RestoreAzureWork, restoreAzureSteps } from '../restore/restore-azure.ts';
+import { RestoreDisksWork } from '../restore/restore-disks.ts';
+import { RestoreAzureWork } from '../restore/restore-azure.ts';
 import { BlobStore } from '../drivers/azure/blob-store.ts';
-import { QuickMigrationWork, quickMigrationSteps } from '../instant/quick-migration.ts';
+import { QuickMigrationWork } from '../instant/quick-migration.ts';
 import { KeyService, withoutSecrets, type KeyCredentials } from '../keys/key-service.ts';
 import { CopyService } from '../copies/copy-service.ts';
 import { readingFrom, type PickedSource } from '../copies/source-picker.ts';
@@ -166,7 +166,6 @@ export class Engine {
         const vm = this.resolveVm(vmArgument);
         return { vmId: vm.id, vmName: vm.name, pointId: this.resolvePointId(vm.id, point) };
       },
-      migrationSteps: quickMigrationSteps,
       openSource: async (vm, pointId, choice) => (await this.copies.sourceFor(vm, pointId, choice)).repository,
       migrationWork: (sessions, sessionId, jobId, request) =>
         new QuickMigrationWork(sessions, sessionId, request, {
@@ -297,7 +296,7 @@ export class Engine {
     this.catalog.audit(actor, 'backup.start', source.vmId, { source: source.folder, keyId: chainKey?.key.keyId ?? null, newKey: Boolean(chainKey?.newFile) });
     const sealed = chainKey ? ` (encrypted, key ${chainKey.key.keyId})` : '';
     return this.jobs.submit(
-      { kind: 'backup', vmId: source.vmId, vmName: source.vmx.displayName, summary: `Back up ${source.vmx.displayName} from ${source.folder}${sealed}`, params: { source: source.folder, keyId: chainKey?.key.keyId ?? null }, steps: backupSteps },
+      { kind: 'backup', vmId: source.vmId, vmName: source.vmx.displayName, summary: `Back up ${source.vmx.displayName} from ${source.folder}${sealed}`, params: { source: source.folder, keyId: chainKey?.key.keyId ?? null } },
       () =>
         new BackupWork(
           repository,
@@ -326,12 +325,12 @@ export class Engine {
     const source = await this.copies.sourceFor(vm, pointId, request);
     this.catalog.audit(actor, 'restore.entireVm', vm.id, { pointId, target, newName: request.newName ?? null, source: source.site.name });
     const where = target.kind === 'local' ? target.path : `${target.host}${target.datastore ? ` [${target.datastore}]` : ''}`;
-    const spec = { kind: 'restore-entire-vm' as const, vmId: vm.id, vmName: vm.name, summary: `Restore ${vm.name} as ${name} to ${where}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreSteps, requestedBy: actor };
+    const spec = { kind: 'restore-entire-vm' as const, vmId: vm.id, vmName: vm.name, summary: `Restore ${vm.name} as ${name} to ${where}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, requestedBy: actor };
     if (target.kind === 'local') {
       return this.jobs.submit(spec, (job) => readingFrom(this.localRestoreWork(source.repository, job.id, { vmId: vm.id, pointId, targetPath: target.path, newName: request.newName }, false), source));
     }
     const summary = target.original ? `Roll ${vm.name} back in place on ${target.host}${fromCopy(source)}` : spec.summary;
-    return this.jobs.submit({ ...spec, ...held, summary, steps: this.restoreWorkSteps(target) }, (job) => readingFrom(this.restoreWork(source.repository, job.id, { vmId: vm.id, pointId, target, newName: request.newName }).work, source));
+    return this.jobs.submit({ ...spec, ...held, summary }, (job) => readingFrom(this.restoreWork(source.repository, job.id, { vmId: vm.id, pointId, target, newName: request.newName }).work, source));
   }
 
   /** An Azure Storage account, added only once its name and key are accepted; the key goes to
@@ -356,7 +355,7 @@ export class Engine {
     const source = await this.copies.sourceFor(vm, pointId, request);
     this.catalog.audit(actor, 'restore.azure', vm.id, { pointId, account: account.name, container: request.container, source: source.site.name });
     return this.jobs.submit(
-      { kind: 'restore-azure', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} to Azure ${account.name}/${request.container}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreAzureSteps, requestedBy: actor },
+      { kind: 'restore-azure', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} to Azure ${account.name}/${request.container}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, requestedBy: actor },
       (job) =>
         readingFrom(
           new RestoreAzureWork({
@@ -376,7 +375,7 @@ export class Engine {
     const source = await this.copies.sourceFor(vm, pointId, request);
     this.catalog.audit(actor, 'restore.disks', vm.id, { pointId, target: request.target.path, template: request.template, source: source.site.name });
     return this.jobs.submit(
-      { kind: 'restore-disks', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} with an ${request.template.toUpperCase()} template to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: restoreDisksSteps, requestedBy: actor },
+      { kind: 'restore-disks', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} with an ${request.template.toUpperCase()} template to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, requestedBy: actor },
       (job) => readingFrom(new RestoreDisksWork(source.repository, this.pool, job.id, { vmId: vm.id, pointId, targetPath: request.target.path, template: request.template }), source),
     );
   }
@@ -415,11 +414,12 @@ export class Engine {
   }
 
   private restoreWorkSteps(target: RestoreTarget): readonly StepDefinition[] {
-    return target.kind === 'vsphere' && target.original ? originalSteps : restoreSteps;
+    if (target.kind === 'local') return EntireVmLocalRestore.plan.steps;
+    return target.original ? OriginalVmVsphereRestore.plan.steps : EntireVmVsphereRestore.plan.steps;
   }
 
   /** The restore of a point of `source` (the repository, or a staging one) to a target. */
-  private restoreWork(source: Repository, jobId: string, request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined }): { steps: readonly StepDefinition[]; work: LegacyJobWork } {
+  private restoreWork(source: Repository, jobId: string, request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined }): { steps: readonly StepDefinition[]; work: JobWork } {
     const { target } = request;
     const steps = this.restoreWorkSteps(target);
     if (target.kind === 'local') return { steps, work: new EntireVmLocalRestore(source, this.pool, jobId, { vmId: request.vmId, pointId: request.pointId, targetPath: target.path, newName: request.newName }) };
@@ -486,7 +486,7 @@ export class Engine {
     this.catalog.audit(actor, 'rehearsal.start', null, { vms: vms.map((vm) => vm.vmName), point: request.point, target, keep: request.keep });
     const where = target.kind === 'local' ? target.path : target.host;
     return this.jobs.submit(
-      { kind: 'rehearsal', vmId: null, vmName: vms.map((vm) => vm.vmName).join(', '), summary: `Rehearse the restore of ${vms.length} VM(s) to ${where}`, params: { ...request, vms }, steps: rehearsalSteps, requestedBy: actor },
+      { kind: 'rehearsal', vmId: null, vmName: vms.map((vm) => vm.vmName).join(', '), summary: `Rehearse the restore of ${vms.length} VM(s) to ${where}`, params: { ...request, vms }, requestedBy: actor },
       (job) =>
         new RehearsalWork({
           jobId: job.id,
@@ -623,7 +623,7 @@ export class Engine {
     const protectedPaths = await this.protectedPaths();
     this.catalog.audit(actor, 'files.restore', vm.id, { pointId, paths: request.paths, target: request.target.path, onClash: request.onClash, keepSpecialBits: request.keepSpecialBits ?? false, source: source.site.name });
     return this.jobs.submit(
-      { kind: 'restore-items', vmId: null, vmName: vm.name, summary: `Restore ${request.paths.length} item(s) of ${vm.name} to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, steps: itemSteps, requestedBy: actor },
+      { kind: 'restore-items', vmId: null, vmName: vm.name, summary: `Restore ${request.paths.length} item(s) of ${vm.name} to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, requestedBy: actor },
       () =>
         readingFrom(
           new RestoreItemsWork(() => PointBrowser.open(source.repository, vm.id, pointId), {
@@ -653,7 +653,7 @@ export class Engine {
   startIndex(vmId: string, vmName: string, pointId: string, actor: string, repository = this.repository): Job {
     this.catalog.audit(actor, 'files.index', vmId, { pointId });
     return this.jobs.submit(
-      { kind: 'index', vmId, vmName, summary: `Index the files of ${vmName}`, params: { vmId, pointId }, steps: indexSteps },
+      { kind: 'index', vmId, vmName, summary: `Index the files of ${vmName}`, params: { vmId, pointId } },
       () => new IndexPointWork(repository, this.catalog, vmId, pointId),
     );
   }

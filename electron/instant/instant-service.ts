@@ -13,7 +13,7 @@ import type { InstantPatch, InstantRecord } from '../catalog/instant-catalog.ts'
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { EngineEvents } from '../jobs/events.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
+import type { JobWork } from '../jobs/job-work.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { openBackupVolume } from '../nfs/backup-volume.ts';
 import { NfsServer } from '../nfs/nfs-server.ts';
@@ -23,8 +23,8 @@ import { FileArray } from '../drivers/array/file-array.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { BlockDecoder } from '../repository/point-disk.ts';
 import { powerOffSessionVm, unmapDatastore, unregisterSessionVm, vmxPathOf } from './host-side.ts';
-import { InstantStartWork, instantStartSteps } from './instant-start.ts';
-import { InstantStopWork, instantStopSteps } from './instant-stop.ts';
+import { InstantStartWork } from './instant-start.ts';
+import { InstantStopWork } from './instant-stop.ts';
 import { snapshotWith } from '../snapshots/snapshot-lookup.ts';
 import type { EndState, SessionHost } from './session-host.ts';
 import { withoutSecrets } from '../keys/key-service.ts';
@@ -47,8 +47,7 @@ export type InstantDeps = {
    * point is encrypted; a wrong password fails here, before the session exists. */
   openSource(vm: { id: string; name: string }, pointId: string, choice: SourceChoice): Promise<Repository>;
   /** The quick migration's work for a running session. */
-  migrationWork(sessions: SessionHost, sessionId: string, jobId: string, request: { datastore: string; transport: 'auto' | 'san' | 'hotadd' }): LegacyJobWork;
-  migrationSteps: readonly { name: string; title: string }[];
+  migrationWork(sessions: SessionHost, sessionId: string, jobId: string, request: { datastore: string; transport: 'auto' | 'san' | 'hotadd' }): JobWork;
 };
 
 /** A live session: served from the backup by our NFS server, or running from an array clone. */
@@ -277,7 +276,7 @@ export class InstantService implements SessionHost {
     this.deps.catalog.instant.insert(record);
     this.deps.catalog.audit(operator, 'instant.start', record.vmId, { sessionId: record.id, host: record.host, ...audited });
     const job = this.deps.jobs.submit(
-      { kind: 'instant-start', vmId: record.arrayName ? null : record.vmId, vmName: record.vmName, summary: `Instant Recovery of ${record.vmName} on ${record.host}${record.arrayName ? ` from snapshot ${record.pointId}` : ''}`, params: { ...withoutSecrets(request), pointId: record.pointId, sessionId: record.id }, steps: instantStartSteps, requestedBy: operator, outsideLimit: true },
+      { kind: 'instant-start', vmId: record.arrayName ? null : record.vmId, vmName: record.vmName, summary: `Instant Recovery of ${record.vmName} on ${record.host}${record.arrayName ? ` from snapshot ${record.pointId}` : ''}`, params: { ...withoutSecrets(request), pointId: record.pointId, sessionId: record.id }, requestedBy: operator, outsideLimit: true },
       () => new InstantStartWork(this, record.id),
     );
     return { job, session: this.summary(this.update(record.id, { jobId: job.id })) };
@@ -295,7 +294,7 @@ export class InstantService implements SessionHost {
     this.deps.catalog.audit(operator, 'instant.stop', record.vmId, { sessionId: record.id });
     this.update(record.id, { state: 'stopping' });
     const job = this.deps.jobs.submit(
-      { kind: 'instant-stop', vmId: null, vmName: record.vmName, summary: `Stop Instant Recovery of ${record.name} on ${record.host}`, params: { sessionId: record.id }, steps: instantStopSteps, requestedBy: operator, outsideLimit: true },
+      { kind: 'instant-stop', vmId: null, vmName: record.vmName, summary: `Stop Instant Recovery of ${record.name} on ${record.host}`, params: { sessionId: record.id }, requestedBy: operator, outsideLimit: true },
       () => new InstantStopWork(this, record.id),
     );
     this.update(record.id, { jobId: job.id });
@@ -308,7 +307,7 @@ export class InstantService implements SessionHost {
     this.deps.catalog.audit(operator, 'instant.migrate', record.vmId, { sessionId: record.id, datastore: request.datastore });
     this.update(record.id, { state: 'migrating' });
     const job = this.deps.jobs.submit(
-      { kind: 'instant-migrate', vmId: record.vmId, vmName: record.vmName, summary: `Migrate ${record.name} to datastore ${request.datastore}`, params: { ...request, sessionId: record.id }, steps: this.deps.migrationSteps, requestedBy: operator },
+      { kind: 'instant-migrate', vmId: record.vmId, vmName: record.vmName, summary: `Migrate ${record.name} to datastore ${request.datastore}`, params: { ...request, sessionId: record.id }, requestedBy: operator },
       (queued) => this.deps.migrationWork(this, record.id, queued.id, { datastore: request.datastore, transport: request.transport ?? 'auto' }),
     );
     this.update(record.id, { jobId: job.id });

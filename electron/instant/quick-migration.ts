@@ -8,22 +8,14 @@ import { open } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ProxySummary } from '../../shared/domain.ts';
 import { findVmByPath, powerOn, registerVm, renameVm } from '../drivers/vsphere/nas-datastore.ts';
-import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import { throwIfCancelled, type StepContext } from '../jobs/plan.ts';
+import type { JobWork } from '../jobs/job-work.ts';
+import { Plan, quietHooks, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { CHUNK, type OverlayVolume } from '../nfs/volume.ts';
 import { placeOnHost, powerOffSessionVm, unregisterSessionVm, vmxPathOf } from './host-side.ts';
 import type { SessionHost } from './session-host.ts';
 import { SessionJob } from './session-job.ts';
-
-export const quickMigrationSteps = [
-  { name: 'initialize', title: 'Initialization: production datastore and proxy' },
-  { name: 'copy-disks', title: 'Copy the VM to production from the backup while it runs' },
-  { name: 'switchover', title: "Switch over: the VM stopped, the guest's changes written, the production copy started" },
-  { name: 'stop-session', title: 'Unmount the NFS datastore and delete the write cache' },
-] as const;
 
 /** The guest's chunks are written in runs of at most this many bytes. */
 const RUN_BYTES = 8 * 1024 * 1024;
@@ -32,18 +24,30 @@ export type MigrationRequest = { datastore: string; transport: 'auto' | 'san' | 
 
 export type MigrationDeps = {
   /** An entire-VM restore of the session's point to vSphere, run here as the copy. */
-  copyWork(request: { vmId: string; pointId: string; host: string; hostSystem: string | null; datastore: string; transport: MigrationRequest['transport']; newName: string }): LegacyJobWork;
+  copyWork(request: { vmId: string; pointId: string; host: string; hostSystem: string | null; datastore: string; transport: MigrationRequest['transport']; newName: string }): JobWork;
   proxyNamed(name: string): ProxySummary | null;
 };
 
+/** What the copy's restore reports (its result). */
 type CopyResult = { vmName: string; datastore: string; vm: string | null; transport: string; proxy: string | null; disks: string[] };
+/** The copy once written: on a proxy, and registered as a VM. */
+type Copied = CopyResult & { proxy: string; vm: string };
+/** The session's export, checked at initialization: the switchover reads the guest's chunks from it. */
+type Served = { volume: OverlayVolume };
+/** The production copy written while the session still serves the VM. */
+type Written = Served & { copied: Copied };
 
-export class QuickMigrationWork extends SessionJob implements LegacyJobWork {
-  readonly steps = quickMigrationSteps;
+export class QuickMigrationWork extends SessionJob implements JobWork {
+  static readonly plan = Plan.of<QuickMigrationWork>()
+    .step('initialize', 'Initialization: production datastore and proxy', (work, _none, context) => work.noteFailure(work.initialize(context)))
+    .step('copy-disks', 'Copy the VM to production from the backup while it runs', (work, served, context) => work.noteFailure(work.copyDisks(served, context)))
+    .step('switchover', "Switch over: the VM stopped, the guest's changes written, the production copy started", (work, written, context) => work.noteFailure(work.switchover(written, context)))
+    .step('stop-session', 'Unmount the NFS datastore and delete the write cache', (work, _none, context) => work.noteFailure(work.stopSession(context)));
+  readonly plan = QuickMigrationWork.plan.bind(this);
   private readonly request: MigrationRequest;
   private readonly deps: MigrationDeps;
-  private copy: LegacyJobWork | null = null;
-  private copied: CopyResult | null = null;
+  private copy: JobWork | null = null;
+  private copied: Copied | null = null;
   /** How far the switchover got, so a failure can put the session's VM back. */
   private sessionVmOff = false;
   private sessionVmUnregistered = false;
@@ -56,62 +60,58 @@ export class QuickMigrationWork extends SessionJob implements LegacyJobWork {
     this.deps = deps;
   }
 
-  async run(step: string, context: StepContext): Promise<void> {
+  /** Keeps why a step failed, for the session's note when finish() puts the VM back. */
+  private async noteFailure<T>(step: Promise<T>): Promise<T> {
     try {
-      switch (step) {
-        case 'initialize':
-          return await this.initialize(context);
-        case 'copy-disks':
-          return await this.copyDisks(context);
-        case 'switchover':
-          return await this.switchover(context);
-        case 'stop-session':
-          return await this.stopSession(context);
-      }
+      return await step;
     } catch (error) {
       this.failure = toWireError(error).message;
       throw error;
     }
-    throw new LifeboatError('internal', `quick migration has no step ${step}`);
   }
 
-  private async initialize(context: StepContext): Promise<void> {
+  private async initialize(context: StepContext): Promise<Served> {
     const record = this.record;
     if (this.request.datastore === record.datastore) throw new LifeboatError('bad-request', `${record.datastore} is the session's own NFS datastore; migrate to a production datastore`);
     const inventory = await (await this.host()).inventory();
     if (!inventory.datastores.some((datastore) => datastore.name === this.request.datastore)) throw new LifeboatError('not-found', `datastore "${this.request.datastore}" does not exist in ${record.host}`);
-    if (!this.sessions.volumeOf(this.sessionId)) throw new LifeboatError('conflict', `session ${record.id.slice(0, 8)} is not served by this engine`);
+    const volume = this.sessions.volumeOf(this.sessionId);
+    if (!volume) throw new LifeboatError('conflict', `session ${record.id.slice(0, 8)} is not served by this engine`);
     context.log(`migrating ${record.name} from ${record.datastore} to ${this.request.datastore}; the VM keeps running until the switchover`);
+    return { volume };
   }
 
-  private async copyDisks(context: StepContext): Promise<void> {
+  private async copyDisks(served: Served, context: StepContext): Promise<Written> {
     const record = this.record;
     const copy = this.deps.copyWork({
       vmId: record.vmId, pointId: record.pointId, host: record.host, hostSystem: record.hostSystem, datastore: this.request.datastore,
       transport: this.request.transport, newName: `${record.name}-migrating-${record.id.slice(0, 4)}`,
     });
     this.copy = copy;
-    for (const step of copy.steps) {
-      throwIfCancelled(context.signal);
-      await copy.run(step.name, context);
-      const result = copy.result() as CopyResult;
-      if (step.name === 'initialize' && !result.proxy) {
-        throw new LifeboatError('conflict', `quick migration writes the guest's changes into the copy at switchover, which needs a SAN or HotAdd proxy for ${this.request.datastore}; NBD cannot write part of a disk`);
-      }
-    }
-    this.copied = copy.result() as CopyResult;
-    context.log(`copy ${this.copied.vmName} written to ${this.request.datastore} over ${this.copied.transport} through proxy ${this.copied.proxy}`);
+    const copyResult = (): CopyResult => copy.result() as CopyResult;
+    await copy.plan.run(context, {
+      ...quietHooks,
+      afterStep: (step) => {
+        if (step === 'initialize' && !copyResult().proxy) {
+          throw new LifeboatError('conflict', `quick migration writes the guest's changes into the copy at switchover, which needs a SAN or HotAdd proxy for ${this.request.datastore}; NBD cannot write part of a disk`);
+        }
+      },
+    });
+    const result = copyResult();
+    if (!result.proxy || !result.vm) throw new LifeboatError('internal', `the copy ${result.vmName} has no ${result.proxy ? 'VM' : 'proxy'}`);
+    const copied: Copied = { ...result, proxy: result.proxy, vm: result.vm };
+    this.copied = copied;
+    context.log(`copy ${copied.vmName} written to ${this.request.datastore} over ${copied.transport} through proxy ${copied.proxy}`);
+    return { ...served, copied };
   }
 
-  private async switchover(context: StepContext): Promise<void> {
+  private async switchover({ volume, copied }: Written, context: StepContext): Promise<void> {
     const record = this.record;
-    const client = this.client as VsphereClient;
-    const copied = this.copied as CopyResult;
-    const volume = this.sessions.volumeOf(this.sessionId) as OverlayVolume;
+    const client = await this.host();
     const vmxPath = await vmxPathOf(record);
     const stopped = Date.now();
     this.sessionVmOff = await powerOffSessionVm(client, vmxPath, record.name);
-    const proxy = this.deps.proxyNamed(copied.proxy as string);
+    const proxy = this.deps.proxyNamed(copied.proxy);
     const folder = proxy?.datastorePaths[copied.datastore];
     if (!proxy || !folder) throw new LifeboatError('unavailable', `proxy ${copied.proxy} no longer sees datastore ${copied.datastore}`);
     const proxyVm = copied.transport === 'hotadd' ? (await client.inventory()).vms.find((vm) => vm.name === proxy.proxyVm)?.ref ?? null : null;
@@ -128,7 +128,7 @@ export class QuickMigrationWork extends SessionJob implements LegacyJobWork {
     }
     context.log(`${written} bytes the guest wrote applied to the copy`);
     this.sessionVmUnregistered = await unregisterSessionVm(client, vmxPath);
-    const production = { type: 'VirtualMachine', value: copied.vm as string } satisfies MoRef;
+    const production = { type: 'VirtualMachine', value: copied.vm } satisfies MoRef;
     await renameVm(client, production, record.name);
     await powerOn(client, production, record.name);
     this.productionOn = true;

@@ -7,28 +7,29 @@ import type { IndexGap, IndexedFile } from '../catalog/file-index.ts';
 import { LifeboatError } from '../errors.ts';
 import { isReadFailure } from '../filesystems/file-system.ts';
 import type { Repository } from '../repository/repository.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import { throwIfCancelled, type StepContext } from '../jobs/plan.ts';
+import type { JobWork } from '../jobs/job-work.ts';
+import { Plan, throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import { PointBrowser } from './point-browser.ts';
-
-export const indexSteps = [
-  { name: 'initialize', title: 'Open the restore point' },
-  { name: 'walk-files', title: 'List every file' },
-  { name: 'store-index', title: 'Store the index' },
-] as const;
 
 const MAX_FILES = 5_000_000;
 const GAPS_IN_LOG = 20;
 
-export class IndexPointWork implements LegacyJobWork {
-  readonly steps = indexSteps;
+/** What the walk found: every readable path, and every one left out with its reason. */
+type Walked = { files: IndexedFile[]; gaps: IndexGap[] };
+
+export class IndexPointWork implements JobWork {
+  static readonly plan = Plan.of<IndexPointWork>()
+    .step('initialize', 'Open the restore point', (work) => work.open())
+    .step('walk-files', 'List every file', (work, browser, context) => work.walk(browser, context))
+    .step('store-index', 'Store the index', async (work, walked, context) => work.store(walked, context));
+  readonly plan = IndexPointWork.plan.bind(this);
   private readonly repository: Repository;
   private readonly catalog: Catalog;
   private readonly vmId: string;
   private readonly pointId: string;
+  // What finish() closes; what the walk has found so far, for result() (a failed walk reports it too).
   private browser: PointBrowser | null = null;
-  private files: IndexedFile[] = [];
-  private gaps: IndexGap[] = [];
+  private readonly walked: Walked = { files: [], gaps: [] };
 
   constructor(repository: Repository, catalog: Catalog, vmId: string, pointId: string) {
     this.repository = repository;
@@ -37,34 +38,23 @@ export class IndexPointWork implements LegacyJobWork {
     this.pointId = pointId;
   }
 
-  async run(step: string, context: StepContext): Promise<void> {
-    if (step === 'initialize') {
-      this.browser = await PointBrowser.open(this.repository, this.vmId, this.pointId);
-      return;
-    }
-    if (step === 'walk-files') return this.walk(context);
-    if (step === 'store-index') {
-      const count = this.catalog.files.indexPoint(this.vmId, this.pointId, this.files, this.gaps);
-      const unreadable = this.gaps.filter((gap) => gap.kind === 'unreadable').length;
-      context.log(`${count} path(s) indexed${unreadable > 0 ? `; ${unreadable} could not be read and are not in the index` : ''}`, unreadable > 0 ? 'warning' : 'info');
-      for (const gap of this.gaps.slice(0, GAPS_IN_LOG)) context.log(`${gap.kind === 'stale' ? 'may be stale' : 'not indexed'}: ${gap.path}: ${gap.reason}`, 'warning');
-      if (this.gaps.length > GAPS_IN_LOG) context.log(`…and ${this.gaps.length - GAPS_IN_LOG} more (files search shows them)`, 'warning');
-      return;
-    }
-    throw new LifeboatError('internal', `index has no step ${step}`);
+  private async open(): Promise<PointBrowser> {
+    const browser = await PointBrowser.open(this.repository, this.vmId, this.pointId);
+    this.browser = browser;
+    return browser;
   }
 
-  private async walk(context: StepContext): Promise<void> {
-    const browser = this.browser as PointBrowser;
+  private async walk(browser: PointBrowser, context: StepContext): Promise<Walked> {
+    const { files, gaps } = this.walked;
     const queue: string[] = [];
     for (const volume of browser.volumes()) {
       if (volume.problem !== null) {
-        this.gaps.push({ path: volume.path, kind: 'unreadable', reason: volume.problem });
+        gaps.push({ path: volume.path, kind: 'unreadable', reason: volume.problem });
         continue;
       }
       queue.push(volume.path);
       for (const note of volume.notes) {
-        if (note.stale) this.gaps.push({ path: volume.path, kind: 'stale', reason: note.text });
+        if (note.stale) gaps.push({ path: volume.path, kind: 'stale', reason: note.text });
         else context.log(`${volume.path}: ${note.text}`);
       }
     }
@@ -76,20 +66,29 @@ export class IndexPointWork implements LegacyJobWork {
         entries = await browser.list(folder);
       } catch (error) {
         if (!isReadFailure(error)) throw error;
-        this.gaps.push({ path: folder, kind: 'unreadable', reason: `its contents could not be read: ${error.message}` });
+        gaps.push({ path: folder, kind: 'unreadable', reason: `its contents could not be read: ${error.message}` });
         continue;
       }
       for (const entry of entries) {
         const path = `${folder}/${entry.name}`;
         if (entry.problem !== undefined) {
-          this.gaps.push({ path, kind: 'unreadable', reason: entry.problem });
+          gaps.push({ path, kind: 'unreadable', reason: entry.problem });
           continue;
         }
-        this.files.push({ path, name: entry.name, type: entry.type, size: entry.size, mtime: entry.mtime ? Math.floor(entry.mtime.getTime() / 1000) : null, mode: entry.mode });
-        if (this.files.length > MAX_FILES) throw new LifeboatError('bad-request', `more than ${MAX_FILES} files in one point; not indexed`);
+        files.push({ path, name: entry.name, type: entry.type, size: entry.size, mtime: entry.mtime ? Math.floor(entry.mtime.getTime() / 1000) : null, mode: entry.mode });
+        if (files.length > MAX_FILES) throw new LifeboatError('bad-request', `more than ${MAX_FILES} files in one point; not indexed`);
         if (entry.type === 'dir') queue.push(path);
       }
     }
+    return this.walked;
+  }
+
+  private store({ files, gaps }: Walked, context: StepContext): void {
+    const count = this.catalog.files.indexPoint(this.vmId, this.pointId, files, gaps);
+    const unreadable = gaps.filter((gap) => gap.kind === 'unreadable').length;
+    context.log(`${count} path(s) indexed${unreadable > 0 ? `; ${unreadable} could not be read and are not in the index` : ''}`, unreadable > 0 ? 'warning' : 'info');
+    for (const gap of gaps.slice(0, GAPS_IN_LOG)) context.log(`${gap.kind === 'stale' ? 'may be stale' : 'not indexed'}: ${gap.path}: ${gap.reason}`, 'warning');
+    if (gaps.length > GAPS_IN_LOG) context.log(`…and ${gaps.length - GAPS_IN_LOG} more (files search shows them)`, 'warning');
   }
 
   async finish(): Promise<void> {
@@ -97,6 +96,7 @@ export class IndexPointWork implements LegacyJobWork {
   }
 
   result(): Record<string, unknown> {
-    return { files: this.files.length, unreadable: this.gaps.filter((gap) => gap.kind === 'unreadable').length, gaps: this.gaps.slice(0, GAPS_IN_LOG) };
+    const { files, gaps } = this.walked;
+    return { files: files.length, unreadable: gaps.filter((gap) => gap.kind === 'unreadable').length, gaps: gaps.slice(0, GAPS_IN_LOG) };
   }
 }

@@ -10,8 +10,8 @@ import { LifeboatError } from '../errors.ts';
 import { isReadFailure, splitPath, type FileRegion, type FsEntry } from '../filesystems/file-system.ts';
 import { mkdirForOperator, operatorMode } from '../fs/private-files.ts';
 import { printableName } from '../../shared/format.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import { throwIfCancelled, type StepContext } from '../jobs/plan.ts';
+import type { JobWork } from '../jobs/job-work.ts';
+import { Plan, throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import { ContainedWriter, type ClashPolicy } from '../fs/contained-writer.ts';
 import { freeBytes } from '../fs/target-check.ts';
 import { PointBrowser } from './point-browser.ts';
@@ -31,13 +31,10 @@ export type ItemRequest = {
   protectedPaths?: string[];
 };
 
-export const itemSteps = [
-  { name: 'initialize', title: 'Open the restore point and find the items' },
-  { name: 'copy-items', title: 'Copy the items' },
-] as const;
-
 /** `parent`: the source of the item it was found in; null for a picked one. */
 type Item = { source: string; entry: FsEntry; parent: string | null };
+/** What initialize finds: the open point, and every item to copy, parents before children. */
+type Found = { browser: PointBrowser; items: Item[] };
 
 const MAX_ITEMS = 100_000;
 
@@ -52,12 +49,20 @@ async function* asBytes(regions: AsyncIterable<FileRegion>): AsyncGenerator<Uint
   }
 }
 
-export class RestoreItemsWork implements LegacyJobWork {
-  readonly steps = itemSteps;
+/** The files' bytes: their sizes, or what they take on disk (holes are not written). */
+function fileBytes(items: Item[], measure: 'size' | 'allocated'): number {
+  return items.reduce((sum, { entry }) => sum + (entry.type !== 'file' ? 0 : measure === 'allocated' ? (entry.allocated ?? entry.size) : entry.size), 0);
+}
+
+export class RestoreItemsWork implements JobWork {
+  static readonly plan = Plan.of<RestoreItemsWork>()
+    .step('initialize', 'Open the restore point and find the items', (work, _none, context) => work.initialize(context))
+    .step('copy-items', 'Copy the items', (work, found, context) => work.copy(found, context));
+  readonly plan = RestoreItemsWork.plan.bind(this);
   private readonly openBrowser: () => Promise<PointBrowser>;
   private readonly request: ItemRequest;
+  // What finish() closes; the counts result() reports.
   private browser: PointBrowser | null = null;
-  private items: Item[] = [];
   private copied = 0;
   private skipped = 0;
   private escaped = 0;
@@ -71,36 +76,33 @@ export class RestoreItemsWork implements LegacyJobWork {
     this.request = request;
   }
 
-  async run(step: string, context: StepContext): Promise<void> {
-    if (step === 'initialize') return this.initialize(context);
-    if (step === 'copy-items') return this.copy(context);
-    throw new LifeboatError('internal', `item restore has no step ${step}`);
-  }
-
   /** Every picked path, folders expanded, parents before children; cancel is seen between folders. */
-  private async initialize(context: StepContext): Promise<void> {
-    this.browser = await this.openBrowser();
+  private async initialize(context: StepContext): Promise<Found> {
+    const browser = await this.openBrowser();
+    this.browser = browser;
     throwIfCancelled(context.signal);
+    const items: Item[] = [];
     for (const path of this.request.paths) {
       if (splitPath(path).length < 3) throw new LifeboatError('bad-request', `${path}: pick items inside a partition (/diskN/partM/...)`);
-      const queue: Item[] = [{ source: path, entry: await this.browser.stat(path), parent: null }];
+      const queue: Item[] = [{ source: path, entry: await browser.stat(path), parent: null }];
       while (queue.length > 0) {
         throwIfCancelled(context.signal);
         const item = queue.shift() as Item;
-        this.items.push(item);
-        if (this.items.length > MAX_ITEMS) throw new LifeboatError('bad-request', `more than ${MAX_ITEMS} items picked; restore the VM or pick fewer`);
-        if (item.entry.type === 'dir') queue.push(...this.children(item, await this.readableEntries(item.source, context), context));
+        items.push(item);
+        if (items.length > MAX_ITEMS) throw new LifeboatError('bad-request', `more than ${MAX_ITEMS} items picked; restore the VM or pick fewer`);
+        if (item.entry.type === 'dir') queue.push(...this.children(item, await this.readableEntries(browser, item.source, context), context));
       }
     }
-    context.log(`${this.items.length} item(s), ${this.fileBytes('size')} bytes`);
+    context.log(`${items.length} item(s), ${fileBytes(items, 'size')} bytes`);
+    return { browser, items };
   }
 
   /** A picked folder's entries. Inside it, a folder or entry that cannot be read is left out with
    * a warning, as the index does; the rest is restored. */
-  private async readableEntries(folder: string, context: StepContext): Promise<FsEntry[]> {
+  private async readableEntries(browser: PointBrowser, folder: string, context: StepContext): Promise<FsEntry[]> {
     let entries: FsEntry[];
     try {
-      entries = await (this.browser as PointBrowser).list(folder);
+      entries = await browser.list(folder);
     } catch (error) {
       if (!isReadFailure(error)) throw error;
       this.unreadable++;
@@ -136,14 +138,9 @@ export class RestoreItemsWork implements LegacyJobWork {
     });
   }
 
-  /** The files' bytes: their sizes, or what they take on disk (holes are not written). */
-  private fileBytes(measure: 'size' | 'allocated'): number {
-    return this.items.reduce((sum, { entry }) => sum + (entry.type !== 'file' ? 0 : measure === 'allocated' ? (entry.allocated ?? entry.size) : entry.size), 0);
-  }
-
   /** A file's content, counted into the job's progress as it passes. */
-  private async *counted(source: string, context: StepContext, total: number): AsyncGenerator<FileRegion> {
-    for await (const region of (this.browser as PointBrowser).readRegions(source)) {
+  private async *counted(browser: PointBrowser, source: string, context: StepContext, total: number): AsyncGenerator<FileRegion> {
+    for await (const region of browser.readRegions(source)) {
       throwIfCancelled(context.signal);
       this.bytes += region instanceof Uint8Array ? region.length : region.hole;
       context.progress(this.bytes, total);
@@ -153,9 +150,9 @@ export class RestoreItemsWork implements LegacyJobWork {
 
   /** Every item, parents before children, at the place `place` gives it (null: skip it and its
    * children). A guest name that cannot be used as it is gets escaped, and the log says so. */
-  private async writeItems(writer: ArchiveWriter | ContainedWriter, place: (parent: string | null, name: string, isFolder: boolean) => Promise<string | null>, context: StepContext, total: number): Promise<void> {
+  private async writeItems({ browser, items }: Found, writer: ArchiveWriter | ContainedWriter, place: (parent: string | null, name: string, isFolder: boolean) => Promise<string | null>, context: StepContext, total: number): Promise<void> {
     const placed = new Map<string, string>();
-    for (const item of this.items) {
+    for (const item of items) {
       throwIfCancelled(context.signal);
       const { entry } = item;
       const parentSource = item.parent ?? '';
@@ -177,8 +174,8 @@ export class RestoreItemsWork implements LegacyJobWork {
       placed.set(item.source, at);
       if (entry.type === 'dir') await writer.directory(at, entry.mtime, entry.mode);
       else if (entry.type === 'symlink') await writer.symlink(at, entry.target ?? '', entry.mtime);
-      else if (writer instanceof ContainedWriter) await writer.file(at, entry.size, entry.mtime, entry.mode, this.counted(item.source, context, total));
-      else await writer.file(at, entry.size, entry.mtime, entry.mode, asBytes(this.counted(item.source, context, total)));
+      else if (writer instanceof ContainedWriter) await writer.file(at, entry.size, entry.mtime, entry.mode, this.counted(browser, item.source, context, total));
+      else await writer.file(at, entry.size, entry.mtime, entry.mode, asBytes(this.counted(browser, item.source, context, total)));
       this.copied++;
     }
     await writer.close();
@@ -191,12 +188,12 @@ export class RestoreItemsWork implements LegacyJobWork {
 
   /** Every item into one archive, paths relative to the picked items' parents; names escaped,
    * each entry name once, setuid/setgid/sticky dropped unless asked for. */
-  private async copyToArchive(context: StepContext, writer: ContainedWriter, kind: ArchiveKind, total: number): Promise<void> {
+  private async copyToArchive(found: Found, context: StepContext, writer: ContainedWriter, kind: ArchiveKind, total: number): Promise<void> {
     await this.checkRoom(writer.root, total, 'the archived items (holes included)');
     const spot = await writer.place(null, escapeGuestName(`${this.request.archiveName ?? 'restored-items'}.${kind}`).name, false);
     if (spot === null) {
       context.log('the archive already exists and the policy is skip');
-      this.skipped = this.items.length;
+      this.skipped = found.items.length;
       return;
     }
     const file = spot.path;
@@ -209,6 +206,7 @@ export class RestoreItemsWork implements LegacyJobWork {
     try {
       const archive = kind === 'zip' ? new ZipWriter(handle, keepBits) : new TarWriter(handle, keepBits);
       await this.writeItems(
+        found,
         archive,
         async (parent, name) => {
           const wanted = parent ? `${parent}/${name}` : name;
@@ -231,7 +229,7 @@ export class RestoreItemsWork implements LegacyJobWork {
     context.log(`${this.copied} item(s) written to ${file}`);
   }
 
-  private async copy(context: StepContext): Promise<void> {
+  private async copy(found: Found, context: StepContext): Promise<void> {
     const root = resolve(this.request.targetPath);
     // Folders made for the target are the operator's (the engine's own umask makes files private).
     const parents = await mkdirForOperator(dirname(root));
@@ -239,11 +237,12 @@ export class RestoreItemsWork implements LegacyJobWork {
       for (const folder of parents.reverse()) await rmdir(folder).catch(() => undefined);
       throw error;
     });
-    const total = this.fileBytes('size');
+    const total = fileBytes(found.items, 'size');
     try {
-      if (this.request.archive) return await this.copyToArchive(context, writer, this.request.archive, total);
-      await this.checkRoom(root, this.fileBytes('allocated'), 'the items');
+      if (this.request.archive) return await this.copyToArchive(found, context, writer, this.request.archive, total);
+      await this.checkRoom(root, fileBytes(found.items, 'allocated'), 'the items');
       await this.writeItems(
+        found,
         writer,
         async (parent, name, isFolder) => {
           const spot = await writer.place(parent, name, isFolder);

@@ -5,8 +5,8 @@ import { finishedJobStates, type Job, type JobKind, type JobStep } from '../../s
 import type { Catalog, JobPatch } from '../catalog/catalog.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import type { EngineEvents } from './events.ts';
-import { planOf, ResumeBlocked, type JobWork, type LegacyJobWork } from './job-work.ts';
-import type { StepContext, StepDefinition } from './plan.ts';
+import { ResumeBlocked, type JobWork } from './job-work.ts';
+import type { StepContext } from './plan.ts';
 import { RateMeter } from './rate-meter.ts';
 import { isResumableJob } from './resumable.ts';
 import { killPoint } from '../kill-point.ts';
@@ -18,9 +18,9 @@ const PROGRESS_PERSIST_MS = 2000;
  * `outsideLimit`: tape jobs, which wait for each other to share passes: they start at once, not
  * counted in the concurrency limit (the drives pace them), or a pass would wait for a job that
  * waits for a free slot. */
-export type JobSpec = { kind: JobKind; vmId: string | null; vmName: string; summary: string; params: unknown; steps?: readonly StepDefinition[]; requestedBy?: string; holdFor?: string; outsideLimit?: boolean };
+export type JobSpec = { kind: JobKind; vmId: string | null; vmName: string; summary: string; params: unknown; requestedBy?: string; holdFor?: string; outsideLimit?: boolean };
 /** Makes a job's work; called as the job is submitted (its plan gives the job its steps). */
-export type WorkFactory = (job: Job) => JobWork | LegacyJobWork;
+export type WorkFactory = (job: Job) => JobWork;
 /** The work of a job that is safe to run again from its parameters alone (an index job): such a
  * job the engine stopped stays queued and runs at the next start. Null: not rerunnable. */
 export type Rerun = (job: Job) => WorkFactory | null;
@@ -49,7 +49,7 @@ const RUNS_AT_NEXT_START = 'the engine stopped; this job runs again at its next 
 
 export class JobQueue {
   private readonly running = new Map<string, Running>();
-  private readonly works = new Map<string, JobWork | LegacyJobWork>();
+  private readonly works = new Map<string, JobWork>();
   private readonly unlimited = new Set<string>();
   private closed = false;
   private readonly catalog: Catalog;
@@ -115,7 +115,7 @@ export class JobQueue {
       requestedBy: spec.requestedBy ?? null,
     };
     const work = factory(shell);
-    const job: Job = { ...shell, steps: (spec.steps ?? planOf(work).steps).map((step): JobStep => ({ name: step.name, title: step.title, state: 'pending' })) };
+    const job: Job = { ...shell, steps: work.plan.steps.map((step): JobStep => ({ name: step.name, title: step.title, state: 'pending' })) };
     this.catalog.insertJob(job, spec.params);
     killPoint('job-queued');
     this.works.set(job.id, work);
@@ -219,7 +219,7 @@ export class JobQueue {
     }
   }
 
-  private start(queued: Job, work: JobWork | LegacyJobWork): void {
+  private start(queued: Job, work: JobWork): void {
     const controller = new AbortController();
     const entry: Running = { job: queued, controller, done: Promise.resolve() };
     this.running.set(queued.id, entry);
@@ -230,7 +230,7 @@ export class JobQueue {
     });
   }
 
-  private async execute(queued: Job, work: JobWork | LegacyJobWork, signal: AbortSignal): Promise<void> {
+  private async execute(queued: Job, work: JobWork, signal: AbortSignal): Promise<void> {
     const jobId = queued.id;
     let job = this.update(jobId, { state: 'running', startedAt: new Date().toISOString() });
     killPoint('job-running');
@@ -288,7 +288,7 @@ export class JobQueue {
     };
     let succeeded = false;
     try {
-      await planOf(work).run(
+      await work.plan.run(
         context,
         {
           stepStarted: (step) => {
@@ -338,7 +338,7 @@ export class JobQueue {
   }
 
   /** The work's own cleanup; false when it failed (its records stay for the janitor). */
-  private async cleanUp(work: JobWork | LegacyJobWork | null, succeeded: boolean, log: (message: string, level?: 'info' | 'warning' | 'error') => void): Promise<boolean> {
+  private async cleanUp(work: JobWork | null, succeeded: boolean, log: (message: string, level?: 'info' | 'warning' | 'error') => void): Promise<boolean> {
     try {
       await work?.finish(succeeded);
       return true;
@@ -356,7 +356,7 @@ export class JobQueue {
   /** A job the engine stopped, or a resume that cannot go on yet: interrupted. A resumable one
    * keeps what its resume needs (its records stay open, and the janitor keeps them); any other
    * is cleaned up now. */
-  private async endInterrupted(jobId: string, work: JobWork | LegacyJobWork | null, reason: string, log: (message: string, level?: 'info' | 'warning' | 'error') => void): Promise<void> {
+  private async endInterrupted(jobId: string, work: JobWork | null, reason: string, log: (message: string, level?: 'info' | 'warning' | 'error') => void): Promise<void> {
     const resumable = isResumableJob(this.catalog, jobId);
     log(`${reason}; ${resumable ? '`lifeboat jobs resume` continues it, `lifeboat jobs discard` removes what it left' : 'start it again'}`, 'warning');
     const cleaned = !resumable && (await this.cleanUp(work, false, log));

@@ -41,6 +41,8 @@ export function throwIfCancelled(signal: AbortSignal): void {
 /** What a step that does not apply to this job returns (e.g. no snapshot to remove): it is shown
  * as skipped, and `value` is passed on to the next step as a done step's result would be. */
 export class Skipped<T> {
+  // A private brand makes the type nominal: a step's own result with a `value` field is not a Skipped.
+  declare private readonly brand: never;
   readonly value: T;
   constructor(value: T) {
     this.value = value;
@@ -155,14 +157,6 @@ export class BoundPlan<Out> {
     }
     return value as Out;
   }
-}
-
-/** A work not yet written as a Plan: the step list and a run per step name. Only while the job
- * classes move to Plan. */
-export function legacyPlan(steps: readonly StepDefinition[], run: (step: string, context: StepContext) => Promise<'done' | 'skipped' | void>): BoundPlan<void> {
-  let plan = Plan.of<null>() as Plan<null, unknown>;
-  for (const step of steps) plan = plan.step(step.name, step.title, async (_self, _input, context) => ((await run(step.name, context)) === 'skipped' ? skip() : undefined));
-  return plan.bind(null) as BoundPlan<void>;
 }
 
 /** Runs fn(0..count-1) with at most `window` calls in flight, stopping at the first error. */

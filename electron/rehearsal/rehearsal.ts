@@ -5,8 +5,8 @@
 import { escapeGuestName } from '../../shared/guest-names.ts';
 import { mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import { forEachWindowed, type StepContext } from '../jobs/plan.ts';
+import type { JobWork } from '../jobs/job-work.ts';
+import { forEachWindowed, Plan, quietHooks, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { resolvePoint } from '../repository/chain.ts';
@@ -17,15 +17,13 @@ import type { WorkerPool } from '../workers/pool.ts';
 import { renderReport } from './report.ts';
 import type { RehearsalTarget, RehearsalVm, VmOutcome } from './rehearsal-types.ts';
 
-export const rehearsalSteps = [
-  { name: 'initialize', title: 'Initialization: check the points and the isolated target' },
-  { name: 'restore-and-check', title: 'Restore the VMs in parallel; check each as soon as it is back (disk hashes, or power on)' },
-  { name: 'cleanup', title: 'Remove the rehearsal VMs' },
-  { name: 'report', title: 'Record the measured RTOs and write the report' },
-] as const;
-
 /** Restores at once; the block workers are shared, so more would only queue behind them. */
 const PARALLEL = 3;
+
+/** A VM of the rehearsal with the outcome its restore and check fill in. */
+type VmRun = { vm: RehearsalVm; outcome: VmOutcome };
+/** The rehearsal under way: when it started (each VM's RTO is counted from there) and its VMs. */
+type Started = { startedAt: number; runs: VmRun[] };
 
 export type RehearsalOptions = {
   jobId: string;
@@ -35,8 +33,8 @@ export type RehearsalOptions = {
   reportsFolder: string;
   repository: Repository;
   pool: WorkerPool;
-  /** The normal restore of one VM to the target (its steps are run here, one after the other). */
-  restoreWork(vm: RehearsalVm, restoredAs: string, target: RehearsalTarget): LegacyJobWork;
+  /** The normal restore of one VM to the target (its plan is run here, inside restore-and-check). */
+  restoreWork(vm: RehearsalVm, restoredAs: string, target: RehearsalTarget): JobWork;
   connectHost(name: string): Promise<VsphereClient>;
 };
 
@@ -52,12 +50,16 @@ function childContext(parent: StepContext, label: string, report: (done: number,
   };
 }
 
-export class RehearsalWork implements LegacyJobWork {
-  readonly steps = rehearsalSteps;
+export class RehearsalWork implements JobWork {
+  static readonly plan = Plan.of<RehearsalWork>()
+    .step('initialize', 'Initialization: check the points and the isolated target', (work, _none, context) => work.initialize(context))
+    .step('restore-and-check', 'Restore the VMs in parallel; check each as soon as it is back (disk hashes, or power on)', (work, started, context) => work.restoreAll(started, context))
+    .step('cleanup', 'Remove the rehearsal VMs', (work, started, context) => work.cleanup(started, context))
+    .step('report', 'Record the measured RTOs and write the report', (work, started, context) => work.report(started, context));
+  readonly plan = RehearsalWork.plan.bind(this);
   private readonly options: RehearsalOptions;
-  private readonly outcomes = new Map<string, VmOutcome>();
-  private readonly works = new Map<string, LegacyJobWork>();
-  private startedAt = 0;
+  private readonly outcomes: VmOutcome[] = [];
+  private readonly works = new Map<string, JobWork>();
   private reportPath: string | null = null;
   /** The local target folder did not exist before: it goes again with the copies. */
   private createdRoot = false;
@@ -70,33 +72,22 @@ export class RehearsalWork implements LegacyJobWork {
     return `${vm.vmName}-rehearsal`;
   }
 
-  private folderOf(vm: RehearsalVm): string {
-    return join((this.options.target as { path: string }).path, escapeGuestName(this.restoredAs(vm)).name); // a VM name is outside input
+  /** The folder of a VM's copy in a local target. */
+  private folderOf(root: string, vm: RehearsalVm): string {
+    return join(root, escapeGuestName(this.restoredAs(vm)).name); // a VM name is outside input
   }
 
-  async run(step: string, context: StepContext): Promise<void> {
-    switch (step) {
-      case 'initialize':
-        this.startedAt = performance.now();
-        if (this.options.target.kind === 'local') this.createdRoot = await stat(this.options.target.path).then(() => false, () => true);
-        for (const vm of this.options.vms) this.outcomes.set(vm.vmId, { vm: vm.vmName, point: vm.pointSequence, restoredAs: this.restoredAs(vm), state: 'failed', check: 'not checked', rtoSeconds: null, error: null });
-        context.log(`${this.options.vms.length} VM(s) to ${this.options.target.kind === 'local' ? this.options.target.path : `host ${this.options.target.host}`}, ${PARALLEL} at a time`);
-        return;
-      case 'restore-and-check':
-        return this.restoreAll(context);
-      case 'cleanup':
-        if (this.options.keep) {
-          context.log('kept: the rehearsal VMs stay where they were restored');
-          return;
-        }
-        return this.cleanup(context);
-      case 'report':
-        return this.report(context);
-    }
-    throw new LifeboatError('internal', `a rehearsal has no step ${step}`);
+  private async initialize(context: StepContext): Promise<Started> {
+    const startedAt = performance.now();
+    const { target } = this.options;
+    if (target.kind === 'local') this.createdRoot = await stat(target.path).then(() => false, () => true);
+    const runs = this.options.vms.map((vm): VmRun => ({ vm, outcome: { vm: vm.vmName, point: vm.pointSequence, restoredAs: this.restoredAs(vm), state: 'failed', check: 'not checked', rtoSeconds: null, error: null } }));
+    this.outcomes.push(...runs.map((run) => run.outcome));
+    context.log(`${this.options.vms.length} VM(s) to ${target.kind === 'local' ? target.path : `host ${target.host}`}, ${PARALLEL} at a time`);
+    return { startedAt, runs };
   }
 
-  private async restoreAll(context: StepContext): Promise<void> {
+  private async restoreAll(started: Started, context: StepContext): Promise<Started> {
     const totals = new Map<string, [number, number]>();
     const report = (): void => {
       let done = 0;
@@ -107,9 +98,10 @@ export class RehearsalWork implements LegacyJobWork {
       }
       context.progress(done, total);
     };
-    await forEachWindowed(this.options.vms.length, PARALLEL, async (index) => {
-      const vm = this.options.vms[index] as RehearsalVm;
-      const outcome = this.outcomes.get(vm.vmId) as VmOutcome;
+    await forEachWindowed(started.runs.length, PARALLEL, async (index) => {
+      const run = started.runs[index];
+      if (!run) return;
+      const { vm, outcome } = run;
       const work = this.options.restoreWork(vm, this.restoredAs(vm), this.options.target);
       this.works.set(vm.vmId, work);
       const child = childContext(context, vm.vmName, (done, total) => {
@@ -117,7 +109,7 @@ export class RehearsalWork implements LegacyJobWork {
         report();
       });
       try {
-        for (const inner of work.steps) await work.run(inner.name, child);
+        await work.plan.run(child, quietHooks);
         await work.finish(true);
       } catch (error) {
         if (context.signal.aborted) throw error;
@@ -127,14 +119,16 @@ export class RehearsalWork implements LegacyJobWork {
       }
       if (!outcome.error) await this.check(vm, outcome, context);
       // The clock stops when the VM is known good (or known bad).
-      outcome.rtoSeconds = Math.round((performance.now() - this.startedAt) / 100) / 10;
+      outcome.rtoSeconds = Math.round((performance.now() - started.startedAt) / 100) / 10;
       child.log(`${outcome.state === 'passed' ? `passed (${outcome.check})` : `failed: ${outcome.error}`}, RTO ${outcome.rtoSeconds} s`, outcome.state === 'passed' ? 'info' : 'error');
     });
+    return started;
   }
 
   private async check(vm: RehearsalVm, outcome: VmOutcome, context: StepContext): Promise<void> {
     try {
-      outcome.check = this.options.target.kind === 'local' ? await this.compareDisks(vm, context) : await this.powerOn(vm, context);
+      const { target } = this.options;
+      outcome.check = target.kind === 'local' ? await this.compareDisks(vm, target.path, context) : await this.powerOn(vm, target.host, context);
       outcome.state = 'passed';
     } catch (error) {
       if (context.signal.aborted) throw error;
@@ -142,13 +136,13 @@ export class RehearsalWork implements LegacyJobWork {
     }
   }
 
-  private async compareDisks(vm: RehearsalVm, context: StepContext): Promise<string> {
+  private async compareDisks(vm: RehearsalVm, root: string, context: StepContext): Promise<string> {
     const point = await resolvePoint(this.options.repository, vm.vmId, vm.pointId);
     let blocks = 0;
     // The names the local restore gave the copy's disks.
     const files = diskFileNames(point.point, this.restoredAs(vm));
     for (const disk of point.disks) {
-      const flat = join(this.folderOf(vm), (files.get(disk.key) as DiskFiles).flat);
+      const flat = join(this.folderOf(root, vm), (files.get(disk.key) as DiskFiles).flat);
       const { blocks: checked, differing } = await compareDiskToFile({ pool: this.options.pool, point, disk, path: flat, targetLabel: `rehearsal copy of ${vm.vmName}`, context, onProgress: () => undefined });
       if (differing > 0) throw new LifeboatError('corrupt-disk', `disk ${disk.key} of the restored copy differs from the point in ${differing} block(s)`);
       blocks += checked;
@@ -156,12 +150,11 @@ export class RehearsalWork implements LegacyJobWork {
     return `${blocks} blocks match the restore point's SHA-256`;
   }
 
-  private async powerOn(vm: RehearsalVm, context: StepContext): Promise<string> {
-    const target = this.options.target as { host: string };
-    const client = await this.options.connectHost(target.host);
+  private async powerOn(vm: RehearsalVm, host: string, context: StepContext): Promise<string> {
+    const client = await this.options.connectHost(host);
     try {
       const found = (await client.inventory()).vms.find((candidate) => candidate.name === this.restoredAs(vm));
-      if (!found) throw new LifeboatError('not-found', `the restored VM ${this.restoredAs(vm)} is not on ${target.host}`);
+      if (!found) throw new LifeboatError('not-found', `the restored VM ${this.restoredAs(vm)} is not on ${host}`);
       await client.runTask('PowerOnVM_Task', found.ref, [], `power on ${this.restoredAs(vm)}`);
       const state = await client.powerState(found.ref);
       if (state !== 'poweredOn') throw new LifeboatError('unavailable', `${this.restoredAs(vm)} is ${state} after power-on`);
@@ -172,13 +165,18 @@ export class RehearsalWork implements LegacyJobWork {
     }
   }
 
-  private async cleanup(context: StepContext): Promise<void> {
-    if (this.options.target.kind === 'local') {
-      await this.removeCopies();
+  private async cleanup(started: Started, context: StepContext): Promise<Started> {
+    const { target } = this.options;
+    if (this.options.keep) context.log('kept: the rehearsal VMs stay where they were restored');
+    else if (target.kind === 'local') {
+      await this.removeCopies(target.path);
       context.log('rehearsal copies removed');
-      return;
-    }
-    const client = await this.options.connectHost(this.options.target.host);
+    } else await this.removeVms(target.host, context);
+    return started;
+  }
+
+  private async removeVms(host: string, context: StepContext): Promise<void> {
+    const client = await this.options.connectHost(host);
     try {
       const names = new Set(this.options.vms.map((vm) => this.restoredAs(vm)));
       for (const found of (await client.inventory()).vms.filter((candidate) => names.has(candidate.name))) {
@@ -191,29 +189,29 @@ export class RehearsalWork implements LegacyJobWork {
     }
   }
 
-  private async report(context: StepContext): Promise<void> {
+  private async report({ startedAt, runs }: Started, context: StepContext): Promise<void> {
     await mkdir(this.options.reportsFolder, { recursive: true });
     this.reportPath = join(this.options.reportsFolder, `${this.options.jobId}.html`);
     const endedAt = new Date();
-    await writeFile(this.reportPath, renderReport({ jobId: this.options.jobId, startedAt: new Date(endedAt.getTime() - (performance.now() - this.startedAt)), endedAt, target: this.options.target, kept: this.options.keep, outcomes: [...this.outcomes.values()] }));
+    await writeFile(this.reportPath, renderReport({ jobId: this.options.jobId, startedAt: new Date(endedAt.getTime() - (performance.now() - startedAt)), endedAt, target: this.options.target, kept: this.options.keep, outcomes: runs.map((run) => run.outcome) }));
     context.log(`report written to ${this.reportPath}`);
-    const failed = [...this.outcomes.values()].filter((outcome) => outcome.state !== 'passed');
-    if (failed.length > 0) throw new LifeboatError('corrupt-disk', `${failed.length} of ${this.outcomes.size} VM(s) failed the rehearsal: ${failed.map((outcome) => outcome.vm).join(', ')} (see the report)`);
+    const failed = runs.filter((run) => run.outcome.state !== 'passed').map((run) => run.outcome);
+    if (failed.length > 0) throw new LifeboatError('corrupt-disk', `${failed.length} of ${runs.length} VM(s) failed the rehearsal: ${failed.map((outcome) => outcome.vm).join(', ')} (see the report)`);
   }
 
   async finish(succeeded: boolean): Promise<void> {
     if (succeeded) return;
     // A failed or cancelled rehearsal leaves nothing behind, report aside.
     for (const work of this.works.values()) await work.finish(false).catch(() => undefined);
-    if (this.options.target.kind === 'local' && !this.options.keep) await this.removeCopies();
+    if (this.options.target.kind === 'local' && !this.options.keep) await this.removeCopies(this.options.target.path);
   }
 
-  private async removeCopies(): Promise<void> {
-    for (const vm of this.options.vms) await rm(this.folderOf(vm), { recursive: true, force: true });
-    if (this.createdRoot) await rmdir((this.options.target as { path: string }).path).catch(() => undefined);
+  private async removeCopies(root: string): Promise<void> {
+    for (const vm of this.options.vms) await rm(this.folderOf(root, vm), { recursive: true, force: true });
+    if (this.createdRoot) await rmdir(root).catch(() => undefined);
   }
 
   result(): Record<string, unknown> {
-    return { target: this.options.target, kept: this.options.keep, report: this.reportPath, vms: [...this.outcomes.values()] };
+    return { target: this.options.target, kept: this.options.keep, report: this.reportPath, vms: this.outcomes };
   }
 }

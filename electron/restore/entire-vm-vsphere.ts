@@ -11,51 +11,43 @@ import { placeDisks, vmAnnotation, vmConfigSpec, type DiskPlacement } from '../d
 import type { DatastoreInfo, HostInfo, Inventory, VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { el, moRefOf, moRefXml, type MoRef } from '../drivers/vsphere/xml.ts';
 import { LifeboatError } from '../errors.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import type { StepContext } from '../jobs/plan.ts';
+import type { JobWork } from '../jobs/job-work.ts';
+import { Plan, skip, type Skipped, type StepContext } from '../jobs/plan.ts';
 import { syncPath } from '../fs/durable.ts';
-import { restoreSteps } from './entire-vm-local.ts';
+import { entireVmStepTitles } from './entire-vm-local.ts';
 import { VsphereRestoreBase, type VsphereRestoreOptions } from './vsphere-restore-base.ts';
 import { pointSource, type SourceDisk, type VmSource } from './vm-source.ts';
-import { selectTransport, transportTitle } from './transport-choice.ts';
-
+import { selectTransport, transportTitle, type TransportDecision } from './transport-choice.ts';
 
 type Placement = { datacenter: { ref: MoRef; name: string; vmFolder: MoRef }; host: HostInfo; datastore: DatastoreInfo; pool: MoRef; networks: string[] };
 
-export class EntireVmVsphereRestore extends VsphereRestoreBase implements LegacyJobWork {
-  readonly steps = restoreSteps;
-  private source: VmSource | null = null;
+/** What initialization found, for every step after it. */
+type Prepared = { client: VsphereClient; source: VmSource; vmName: string; placement: Placement; disks: DiskPlacement[]; thin: boolean; transport: TransportDecision; bytesTotal: number };
+/** Once CreateVM registered the VM. */
+type Created = Prepared & { vm: MoRef };
+/** The restore snapshot, none on a VVOL datastore. */
+type Snapshotted = Created & { snapshot: MoRef | null };
+
+export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWork {
+  static readonly plan = Plan.of<EntireVmVsphereRestore>()
+    .step('initialize', entireVmStepTitles.initialize, (work, _none, context) => work.initialize(context))
+    .step('restore-configuration', entireVmStepTitles['restore-configuration'], (work, prepared, context) => work.restoreConfiguration(prepared, context))
+    .step('create-snapshot', entireVmStepTitles['create-snapshot'], (_work, created, context) => createSnapshot(created, context))
+    .step('transfer-disks', entireVmStepTitles['transfer-disks'], (work, snapshotted, context) => work.transferDisks(snapshotted, context))
+    .step('commit-snapshot', entireVmStepTitles['commit-snapshot'], (_work, snapshotted, context) => commitSnapshot(snapshotted, context))
+    .step('finalize', entireVmStepTitles.finalize, (_work, created, context) => finalize(created, context));
+  readonly plan = EntireVmVsphereRestore.plan.bind(this);
   private readonly openSource: () => Promise<VmSource>;
+  // What finish() and result() need: the source to close, where the VM went, the VM to undo.
+  private source: VmSource | null = null;
+  private vmName = '';
   private placement: Placement | null = null;
   private disks: DiskPlacement[] = [];
-  private vmName = '';
-  private thin = true;
   private vm: MoRef | null = null;
-  private snapshot: MoRef | null = null;
-  private bytesTotal = 0;
-  private bytesDone = 0;
 
   constructor(options: VsphereRestoreOptions) {
     super(options);
     this.openSource = options.openSource ?? (() => pointSource(this.repository, this.pool, this.request.vmId, this.request.pointId));
-  }
-
-  async run(step: string, context: StepContext): Promise<'done' | 'skipped' | void> {
-    switch (step) {
-      case 'initialize':
-        return this.initialize(context);
-      case 'restore-configuration':
-        return this.restoreConfiguration(context);
-      case 'create-snapshot':
-        return this.createSnapshot(context);
-      case 'transfer-disks':
-        return this.transferDisks(context);
-      case 'commit-snapshot':
-        return this.commitSnapshot(context);
-      case 'finalize':
-        return this.finalize(context);
-    }
-    throw new LifeboatError('internal', `restore has no step ${step}`);
   }
 
   private choosePlacement(inventory: Inventory): Placement {
@@ -77,139 +69,114 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements Legacy
     return { datacenter, host, datastore, pool, networks };
   }
 
-  private async initialize(context: StepContext): Promise<void> {
+  private async initialize(context: StepContext): Promise<Prepared> {
     const source = await this.openSource();
     this.source = source;
-    this.vmName = this.request.newName ?? source.vmName;
-    this.client = await this.connectHost(this.request.target.host);
-    context.log(`connected to ${this.request.target.host} (${this.client.soap.endpoint.url.origin})`);
-    const inventory = await this.client.inventory();
+    const vmName = this.request.newName ?? source.vmName;
+    this.vmName = vmName;
+    const client = await this.connect();
+    context.log(`connected to ${this.request.target.host} (${client.soap.endpoint.url.origin})`);
+    const inventory = await client.inventory();
     const placement = this.choosePlacement(inventory);
     this.placement = placement;
-    if (inventory.vms.some((vm) => vm.name === this.vmName)) {
-      throw new LifeboatError('conflict', `a VM named "${this.vmName}" already exists in ${this.request.target.host}; choose another name (--name)`);
+    if (inventory.vms.some((vm) => vm.name === vmName)) {
+      throw new LifeboatError('conflict', `a VM named "${vmName}" already exists in ${this.request.target.host}; choose another name (--name)`);
     }
-    this.thin = (this.request.target.diskFormat ?? 'thin') === 'thin';
+    const thin = (this.request.target.diskFormat ?? 'thin') === 'thin';
     const provisioned = source.disks.reduce((sum, disk) => sum + disk.capacity, 0);
-    const needed = this.thin ? source.disks.reduce((sum, disk) => sum + disk.dataBytes, 0) : provisioned;
+    const needed = thin ? source.disks.reduce((sum, disk) => sum + disk.dataBytes, 0) : provisioned;
     if (placement.datastore.freeSpace < needed) {
-      throw new LifeboatError('target-full', `datastore ${placement.datastore.name} has ${placement.datastore.freeSpace} bytes free; the VM needs ${needed} (${this.thin ? 'thin' : 'thick'})`);
+      throw new LifeboatError('target-full', `datastore ${placement.datastore.name} has ${placement.datastore.freeSpace} bytes free; the VM needs ${needed} (${thin ? 'thin' : 'thick'})`);
     }
-    this.disks = placeDisks(source.disks, this.vmName);
-    this.chooseTransport(inventory, placement, context);
-    const uploadBytes = this.transport.mode === 'nbd' ? source.disks.reduce((sum, disk) => sum + disk.capacity, 0) : 0;
-    this.bytesTotal = source.disks.reduce((sum, disk) => sum + disk.dataBytes, 0) + uploadBytes;
+    const disks = placeDisks(source.disks, vmName);
+    this.disks = disks;
+    const transport = this.chooseTransport(inventory, placement, thin, context);
+    const uploadBytes = transport.mode === 'nbd' ? source.disks.reduce((sum, disk) => sum + disk.capacity, 0) : 0;
+    const bytesTotal = source.disks.reduce((sum, disk) => sum + disk.dataBytes, 0) + uploadBytes;
     context.resources.record('staging-folder', { path: this.staging });
     await mkdir(this.staging, { recursive: true });
-    context.log(`placement: host ${placement.host.name}, datastore ${placement.datastore.name} (${placement.datastore.type}), ${this.thin ? 'thin' : 'thick'} disks; data movers: ${this.pool.size} worker threads`);
+    context.log(`placement: host ${placement.host.name}, datastore ${placement.datastore.name} (${placement.datastore.type}), ${thin ? 'thin' : 'thick'} disks; data movers: ${this.pool.size} worker threads`);
+    return { client, source, vmName, placement, disks, thin, transport, bytesTotal };
   }
 
-  private chooseTransport(inventory: Inventory, placement: Placement, context: StepContext): void {
+  private chooseTransport(inventory: Inventory, placement: Placement, thin: boolean, context: StepContext): TransportDecision {
     const requested = this.request.target.transport ?? 'auto';
-    this.useTransport(selectTransport({ inventory, datastore: placement.datastore, requested, thick: !this.thin, host: this.request.target.host, proxies: this.proxies, context }));
-    const { mode, proxy } = this.transport;
+    const transport = this.useTransport(selectTransport({ inventory, datastore: placement.datastore, requested, thick: !thin, host: this.request.target.host, proxies: this.proxies, context }));
+    const { mode, proxy } = transport;
     context.log(`transport: ${transportTitle(mode)}${proxy ? ` through proxy ${proxy.name}` : ' from this engine over the host\'s HTTP file service'} (${requested === 'auto' ? 'chosen automatically' : 'requested'})`);
+    return transport;
   }
 
-  private async restoreConfiguration(context: StepContext): Promise<void> {
-    const client = this.client as VsphereClient;
-    const source = this.source as VmSource;
-    const placement = this.placement as Placement;
+  private async restoreConfiguration(prepared: Prepared, context: StepContext): Promise<Created> {
+    const { client, source, placement, vmName } = prepared;
     const vmx = parseVmx(source.vmxText, `${source.vmName} configuration`);
     const requested = this.request.target.network;
     if (requested && !placement.networks.includes(requested)) throw new LifeboatError('not-found', `network "${requested}" is not available on host ${placement.host.name}`);
     const network = (original: string | undefined): string => requested ?? (original && placement.networks.includes(original) ? original : (placement.networks[0] ?? 'VM Network'));
     const annotation = vmAnnotation(this.jobId);
-    const config = vmConfigSpec(vmx, this.disks, { name: this.vmName, datastore: placement.datastore.name, thin: this.thin, network, annotation });
+    const config = vmConfigSpec(vmx, prepared.disks, { name: vmName, datastore: placement.datastore.name, thin: prepared.thin, network, annotation });
     // Recorded first: if the engine dies after CreateVM, the janitor finds the VM by its annotation.
-    context.resources.record('vsphere-vm', { host: this.request.target.host, name: this.vmName, annotation });
+    context.resources.record('vsphere-vm', { host: this.request.target.host, name: vmName, annotation });
     const task = moRefOf(await client.soap.call('CreateVM_Task', placement.datacenter.vmFolder, [config, moRefXml('pool', placement.pool), moRefXml('host', placement.host.ref)]));
-    this.vm = moRefOf(await client.waitForTask(task, `create VM ${this.vmName}`));
-    context.log(`VM ${this.vmName} created and registered on ${placement.host.name} (${this.vm.value})`);
+    const vm = moRefOf(await client.waitForTask(task, `create VM ${vmName}`));
+    this.vm = vm;
+    context.log(`VM ${vmName} created and registered on ${placement.host.name} (${vm.value})`);
+    return { ...prepared, vm };
   }
 
-  private async createSnapshot(context: StepContext): Promise<'done' | 'skipped'> {
-    const placement = this.placement as Placement;
-    if (placement.datastore.type.toUpperCase() === 'VVOL') {
-      context.log(`no snapshot: ${placement.datastore.name} is a VVOL datastore`);
-      return 'skipped';
-    }
-    const client = this.client as VsphereClient;
-    this.snapshot = moRefOf(
-      await client.runTask('CreateSnapshot_Task', this.vm as MoRef, [el('name', 'lifeboat-restore'), el('description', 'taken by Lifeboat during restore'), el('memory', false), el('quiesce', false)], 'create snapshot'),
-    );
-    context.log(`snapshot ${this.snapshot.value} created`);
-    return 'done';
-  }
-
-  private async transferDisks(context: StepContext): Promise<void> {
-    const client = this.client as VsphereClient;
-    const source = this.source as VmSource;
-    const placement = this.placement as Placement;
-    context.progress(0, this.bytesTotal);
-    for (const placed of this.disks) {
+  private async transferDisks(snapshotted: Snapshotted, context: StepContext): Promise<Snapshotted> {
+    const { client, source, placement, vmName, transport, bytesTotal } = snapshotted;
+    let bytesDone = 0;
+    context.progress(0, bytesTotal);
+    for (const placed of snapshotted.disks) {
       const disk = source.disks.find((candidate) => candidate.key === placed.key);
       if (!disk) continue;
       const flatName = placed.fileName.replace(/\.vmdk$/, '-flat.vmdk');
-      if (this.transport.mode !== 'nbd') {
-        await this.writeThroughProxy(placed, disk, flatName, context);
+      if (transport.proxy) {
+        const base = bytesDone;
+        bytesDone += await this.writeThroughProxy(snapshotted, transport.proxy, placed, disk, flatName, { context, onProgress: (bytes) => context.progress(base + bytes, bytesTotal) });
         continue;
       }
       const local = join(this.staging, flatName);
-      const base = this.bytesDone;
-      this.bytesDone += await source.writeDisk(disk.key, local, {
+      const base = bytesDone;
+      bytesDone += await source.writeDisk(disk.key, local, {
         replace: false, targetLabel: `staging folder ${this.staging}`, context,
-        onProgress: (bytes) => context.progress(base + bytes, this.bytesTotal),
+        onProgress: (bytes) => context.progress(base + bytes, bytesTotal),
       });
       const descriptor = join(this.staging, placed.fileName);
       await writeFile(descriptor, writeFlatDescriptor(disk.capacity, flatName));
       const sending = performance.now();
-      await client.uploadFile(placement.datacenter.name, placement.datastore.name, `${this.vmName}/${flatName}`, local);
+      await client.uploadFile(placement.datacenter.name, placement.datastore.name, `${vmName}/${flatName}`, local);
       context.busy('network', (performance.now() - sending) / 1000);
-      await client.uploadFile(placement.datacenter.name, placement.datastore.name, `${this.vmName}/${placed.fileName}`, descriptor);
-      this.bytesDone += disk.capacity;
-      context.progress(this.bytesDone, this.bytesTotal);
+      await client.uploadFile(placement.datacenter.name, placement.datastore.name, `${vmName}/${placed.fileName}`, descriptor);
+      bytesDone += disk.capacity;
+      context.progress(bytesDone, bytesTotal);
       await rm(local, { force: true });
-      context.log(`disk ${placed.key} written to [${placement.datastore.name}] ${this.vmName}/${placed.fileName} (SCSI ${placed.controllerBus}:${placed.unit}) over NBD`);
+      context.log(`disk ${placed.key} written to [${placement.datastore.name}] ${vmName}/${placed.fileName} (SCSI ${placed.controllerBus}:${placed.unit}) over NBD`);
     }
+    return snapshotted;
   }
 
-  /** Direct SAN and HotAdd: the proxy writes the disk where it sees the datastore's blocks. */
-  private async writeThroughProxy(placed: DiskPlacement, disk: SourceDisk, flatName: string, context: StepContext): Promise<void> {
-    const placement = this.placement as Placement;
-    const proxy = this.transport.proxy as ProxySummary;
-    const source = this.source as VmSource;
-    const datastorePath = `[${placement.datastore.name}] ${this.vmName}/${placed.fileName}`;
-    const folder = join(proxy.datastorePaths[placement.datastore.name] as string, this.vmName);
+  /** Direct SAN and HotAdd: the proxy writes the disk where it sees the datastore's blocks;
+   * returns the bytes written. */
+  private async writeThroughProxy(created: Created, proxy: ProxySummary, placed: DiskPlacement, disk: SourceDisk, flatName: string, progress: { context: StepContext; onProgress: (bytes: number) => void }): Promise<number> {
+    const { client, placement, source, vmName, transport } = created;
+    const { context } = progress;
+    const datastorePath = `[${placement.datastore.name}] ${vmName}/${placed.fileName}`;
+    const folder = join(proxy.datastorePaths[placement.datastore.name] as string, vmName);
     try {
       await access(join(folder, flatName));
     } catch {
       throw new LifeboatError('unavailable', `proxy ${proxy.name} does not see ${datastorePath} at ${folder}; check its datastore path for ${placement.datastore.name}`);
     }
-    if (this.transport.mode === 'hotadd') await this.hotAdd(context, datastorePath, disk.capacity);
-    const base = this.bytesDone;
-    this.bytesDone += await source.writeDisk(disk.key, join(folder, flatName), {
-      replace: true, targetLabel: `datastore ${placement.datastore.name}`, context,
-      onProgress: (bytes) => context.progress(base + bytes, this.bytesTotal),
+    const written = await this.whileHotAdded(context, client, datastorePath, disk.capacity, async () => {
+      const bytes = await source.writeDisk(disk.key, join(folder, flatName), { replace: true, targetLabel: `datastore ${placement.datastore.name}`, ...progress });
+      await syncPath(join(folder, flatName));
+      await writeFile(join(folder, placed.fileName), writeFlatDescriptor(disk.capacity, flatName));
+      return bytes;
     });
-    await syncPath(join(folder, flatName));
-    await writeFile(join(folder, placed.fileName), writeFlatDescriptor(disk.capacity, flatName));
-    if (this.transport.mode === 'hotadd') await this.detach(context, datastorePath);
-    context.log(`disk ${placed.key} written to ${datastorePath} (SCSI ${placed.controllerBus}:${placed.unit}) over ${transportTitle(this.transport.mode)}`);
-  }
-
-  private async commitSnapshot(context: StepContext): Promise<'done' | 'skipped'> {
-    if (!this.snapshot) return 'skipped';
-    await (this.client as VsphereClient).runTask('RemoveSnapshot_Task', this.snapshot, [el('removeChildren', false), el('consolidate', true)], 'commit snapshot');
-    context.log(`snapshot ${this.snapshot.value} committed`);
-    this.snapshot = null;
-    return 'done';
-  }
-
-  private async finalize(context: StepContext): Promise<void> {
-    const disks = await (this.client as VsphereClient).vmDisks(this.vm as MoRef);
-    if (disks.length !== this.disks.length) throw new LifeboatError('unavailable', `the restored VM shows ${disks.length} disks, ${this.disks.length} were restored`);
-    context.log(`VM ${this.vmName} has its ${disks.length} disk(s): ${disks.map((disk) => disk.fileName).join(', ')}`);
+    context.log(`disk ${placed.key} written to ${datastorePath} (SCSI ${placed.controllerBus}:${placed.unit}) over ${transportTitle(transport.mode)}`);
+    return written;
   }
 
   async finish(succeeded: boolean): Promise<void> {
@@ -234,4 +201,32 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements Legacy
       disks: this.disks.map((disk) => `[${this.placement?.datastore.name}] ${this.vmName}/${disk.fileName}`),
     };
   }
+}
+
+/** A snapshot of the new VM while its disks are written (not on VVOL, which has none). */
+async function createSnapshot(created: Created, context: StepContext): Promise<Snapshotted | Skipped<Snapshotted>> {
+  const { placement } = created;
+  if (placement.datastore.type.toUpperCase() === 'VVOL') {
+    context.log(`no snapshot: ${placement.datastore.name} is a VVOL datastore`);
+    return skip({ ...created, snapshot: null });
+  }
+  const snapshot = moRefOf(
+    await created.client.runTask('CreateSnapshot_Task', created.vm, [el('name', 'lifeboat-restore'), el('description', 'taken by Lifeboat during restore'), el('memory', false), el('quiesce', false)], 'create snapshot'),
+  );
+  context.log(`snapshot ${snapshot.value} created`);
+  return { ...created, snapshot };
+}
+
+async function commitSnapshot(snapshotted: Snapshotted, context: StepContext): Promise<Created | Skipped<Created>> {
+  const { snapshot, ...created } = snapshotted;
+  if (!snapshot) return skip(created);
+  await created.client.runTask('RemoveSnapshot_Task', snapshot, [el('removeChildren', false), el('consolidate', true)], 'commit snapshot');
+  context.log(`snapshot ${snapshot.value} committed`);
+  return created;
+}
+
+async function finalize(created: Created, context: StepContext): Promise<void> {
+  const disks = await created.client.vmDisks(created.vm);
+  if (disks.length !== created.disks.length) throw new LifeboatError('unavailable', `the restored VM shows ${disks.length} disks, ${created.disks.length} were restored`);
+  context.log(`VM ${created.vmName} has its ${disks.length} disk(s): ${disks.map((disk) => disk.fileName).join(', ')}`);
 }

@@ -5,28 +5,19 @@
 // read the disk, every block is. The VM itself is never removed, whatever happens.
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { OriginalPreview, ProxySummary } from '../../shared/domain.ts';
+import type { OriginalPreview } from '../../shared/domain.ts';
 import { NO_PARENT, parseDescriptor } from '../disks/vmdk-descriptor.ts';
 import { placeDisks } from '../drivers/vsphere/config-spec.ts';
 import type { Inventory, VmDisk, VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { el, type MoRef } from '../drivers/vsphere/xml.ts';
 import { LifeboatError } from '../errors.ts';
 import { resolvePoint, type ResolvedDisk, type ResolvedPoint } from '../repository/chain.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import type { StepContext } from '../jobs/plan.ts';
+import type { JobWork } from '../jobs/job-work.ts';
+import { Plan, skip, type StepContext } from '../jobs/plan.ts';
 import { restoreDiskToFile, rollbackDiskInPlace } from './disk-transfer.ts';
 import { VsphereRestoreBase } from './vsphere-restore-base.ts';
 import { syncPath } from '../fs/durable.ts';
-import { selectTransport, transportTitle } from './transport-choice.ts';
-
-export const originalSteps = [
-  { name: 'initialize', title: 'Initialization: find the VM, match its disks, choose the transport' },
-  { name: 'restore-configuration', title: 'Keep the VM configuration; power the VM off' },
-  { name: 'create-snapshot', title: 'Create the safety snapshot (kept)' },
-  { name: 'transfer-disks', title: 'Roll the disks back' },
-  { name: 'commit-snapshot', title: 'Keep the safety snapshot for the operator' },
-  { name: 'finalize', title: 'Finalize' },
-] as const;
+import { selectTransport, transportTitle, type TransportDecision } from './transport-choice.ts';
 
 type Matched = { point: ResolvedDisk; vm: VmDisk; datastore: string; path: string };
 
@@ -65,90 +56,74 @@ export async function previewOriginal(client: VsphereClient, inventory: Inventor
   return { preview, vm: vm.ref, matched };
 }
 
-export class OriginalVmVsphereRestore extends VsphereRestoreBase implements LegacyJobWork {
-  readonly steps = originalSteps;
+/** What initialization found, for every step after it: the VM, its disks paired with the
+ * point's, what will be replaced, and the transport. */
+type Found = { client: VsphereClient; point: ResolvedPoint; vm: MoRef; matched: Matched[]; preview: OriginalPreview; datacenter: string; transport: TransportDecision };
+
+export class OriginalVmVsphereRestore extends VsphereRestoreBase implements JobWork {
+  static readonly plan = Plan.of<OriginalVmVsphereRestore>()
+    .step('initialize', 'Initialization: find the VM, match its disks, choose the transport', (work, _none, context) => work.initialize(context))
+    .step('restore-configuration', 'Keep the VM configuration; power the VM off', (_work, found, context) => powerOff(found, context))
+    .step('create-snapshot', 'Create the safety snapshot (kept)', (work, found, context) => work.safetySnapshot(found, context))
+    .step('transfer-disks', 'Roll the disks back', (work, found, context) => work.transferDisks(found, context))
+    .step('commit-snapshot', 'Keep the safety snapshot for the operator', async (_work, found, context) => {
+      context.log(`the safety snapshot ${found.preview.safetySnapshot} is kept; remove it once the VM is verified`);
+      return skip(found);
+    })
+    .step('finalize', 'Finalize', async (work, _found, context) => {
+      context.log(`rolled back ${work.totalBlocks - work.unchangedBlocks} of ${work.totalBlocks} blocks (${work.bytesWritten} bytes written); ${work.unchangedBlocks} were already as in the point`);
+    });
+  readonly plan = OriginalVmVsphereRestore.plan.bind(this);
+  // What result() reports.
   private point: ResolvedPoint | null = null;
-  private inventory: Inventory | null = null;
-  private vm: MoRef | null = null;
-  private matched: Matched[] = [];
   private preview: OriginalPreview | null = null;
   private snapshotTaken = false;
   private bytesWritten = 0;
   private unchangedBlocks = 0;
   private totalBlocks = 0;
 
-  async run(step: string, context: StepContext): Promise<'done' | 'skipped' | void> {
-    switch (step) {
-      case 'initialize':
-        return this.initialize(context);
-      case 'restore-configuration':
-        return this.powerOff(context);
-      case 'create-snapshot':
-        return this.safetySnapshot(context);
-      case 'transfer-disks':
-        return this.transferDisks(context);
-      case 'commit-snapshot':
-        context.log(`the safety snapshot ${this.preview?.safetySnapshot} is kept; remove it once the VM is verified`);
-        return 'skipped';
-      case 'finalize':
-        context.log(`rolled back ${this.totalBlocks - this.unchangedBlocks} of ${this.totalBlocks} blocks (${this.bytesWritten} bytes written); ${this.unchangedBlocks} were already as in the point`);
-        return 'done';
-    }
-    throw new LifeboatError('internal', `restore has no step ${step}`);
-  }
-
-  private async initialize(context: StepContext): Promise<void> {
-    this.point = await resolvePoint(this.repository, this.request.vmId, this.request.pointId);
-    this.client = await this.connectHost(this.request.target.host);
-    this.inventory = await this.client.inventory();
-    const found = await previewOriginal(this.client, this.inventory, this.point);
-    this.vm = found.vm;
-    this.matched = found.matched;
-    this.preview = found.preview;
-    for (const disk of found.preview.disks) context.log(`will replace ${disk.file} (${disk.capacity} bytes) with ${disk.key} of point ${this.point.point.sequence}`);
-    const datastores = [...new Set(this.matched.map((disk) => disk.datastore))];
+  private async initialize(context: StepContext): Promise<Found> {
+    const point = await resolvePoint(this.repository, this.request.vmId, this.request.pointId);
+    this.point = point;
+    const client = await this.connect();
+    const inventory = await client.inventory();
+    const { vm, matched, preview } = await previewOriginal(client, inventory, point);
+    this.preview = preview;
+    for (const disk of preview.disks) context.log(`will replace ${disk.file} (${disk.capacity} bytes) with ${disk.key} of point ${point.point.sequence}`);
+    const datastores = [...new Set(matched.map((disk) => disk.datastore))];
     if (datastores.length > 1) context.log(`disks span ${datastores.join(', ')}; the transport is chosen for ${datastores[0]}`);
-    const datastore = this.inventory.datastores.find((ds) => ds.name === datastores[0]);
-    if (!datastore) throw new LifeboatError('not-found', `datastore ${datastores[0]} of ${found.preview.vmName} is not in the inventory`);
-    this.useTransport(selectTransport({ inventory: this.inventory, datastore, requested: this.request.target.transport ?? 'auto', thick: this.matched.every((disk) => !disk.vm.thin), host: this.request.target.host, proxies: this.proxies, context }));
-    const { mode, proxy } = this.transport;
+    const datastore = inventory.datastores.find((ds) => ds.name === datastores[0]);
+    if (!datastore) throw new LifeboatError('not-found', `datastore ${datastores[0]} of ${preview.vmName} is not in the inventory`);
+    const transport = this.useTransport(selectTransport({ inventory, datastore, requested: this.request.target.transport ?? 'auto', thick: matched.every((disk) => !disk.vm.thin), host: this.request.target.host, proxies: this.proxies, context }));
+    const { mode, proxy } = transport;
     context.log(`transport: ${transportTitle(mode)}${proxy ? ` through proxy ${proxy.name}: quick rollback, only differing blocks are written` : ': it cannot read the disks, so every block is written'}`);
     context.resources.record('staging-folder', { path: this.staging });
     await mkdir(this.staging, { recursive: true });
+    return { client, point, vm, matched, preview, datacenter: inventory.datacenters[0]?.name ?? '', transport };
   }
 
-  private async powerOff(context: StepContext): Promise<void> {
-    const client = this.client as VsphereClient;
-    context.log(`original location: ${this.preview?.vmName} keeps its registration and configuration; only its disks are rolled back`);
-    if ((await client.powerState(this.vm as MoRef)) === 'poweredOn') {
-      await client.runTask('PowerOffVM_Task', this.vm as MoRef, [], `power off ${this.preview?.vmName}`);
-      context.log(`${this.preview?.vmName} powered off`);
-    }
-  }
-
-  private async safetySnapshot(context: StepContext): Promise<void> {
-    const client = this.client as VsphereClient;
-    const name = (this.preview as OriginalPreview).safetySnapshot;
-    await client.runTask('CreateSnapshot_Task', this.vm as MoRef, [el('name', name), el('description', 'taken by Lifeboat before an original-location restore; remove it once the VM is verified'), el('memory', false), el('quiesce', false)], 'create safety snapshot');
+  private async safetySnapshot(found: Found, context: StepContext): Promise<Found> {
+    const { client, vm } = found;
+    const name = found.preview.safetySnapshot;
+    await client.runTask('CreateSnapshot_Task', vm, [el('name', name), el('description', 'taken by Lifeboat before an original-location restore; remove it once the VM is verified'), el('memory', false), el('quiesce', false)], 'create safety snapshot');
     this.snapshotTaken = true;
     context.log(`safety snapshot ${name} created`);
     // Where ESXi moves the running disk to a delta, the flat files are the snapshot's now.
-    const after = await client.vmDisks(this.vm as MoRef);
-    for (const disk of this.matched) {
+    const after = await client.vmDisks(vm);
+    for (const disk of found.matched) {
       if (!after.some((candidate) => candidate.fileName === disk.vm.fileName)) {
         throw new LifeboatError('unavailable', `after the safety snapshot ${disk.vm.fileName} is no longer the running disk (a delta disk took its place); Lifeboat writes flat disks only, so it stopped before changing anything`);
       }
     }
+    return found;
   }
 
-  private async transferDisks(context: StepContext): Promise<void> {
-    const client = this.client as VsphereClient;
-    const point = this.point as ResolvedPoint;
-    const datacenter = (this.inventory as Inventory).datacenters[0]?.name ?? '';
-    const total = this.matched.reduce((sum, disk) => sum + disk.point.capacity, 0);
+  private async transferDisks(found: Found, context: StepContext): Promise<Found> {
+    const { client, point, datacenter, transport } = found;
+    const total = found.matched.reduce((sum, disk) => sum + disk.point.capacity, 0);
     let base = 0;
     context.progress(0, total);
-    for (const disk of this.matched) {
+    for (const disk of found.matched) {
       const folder = disk.path.includes('/') ? disk.path.slice(0, disk.path.lastIndexOf('/')) : '';
       const descriptor = parseDescriptor(await client.downloadText(datacenter, disk.datastore, disk.path), disk.vm.fileName);
       const extent = descriptor.extents[0];
@@ -158,7 +133,8 @@ export class OriginalVmVsphereRestore extends VsphereRestoreBase implements Lega
       const flatPath = folder ? `${folder}/${extent.fileName}` : extent.fileName;
       this.totalBlocks += disk.point.blockCount;
       const onProgress = (bytes: number): void => context.progress(base + bytes, total);
-      if (this.transport.mode === 'nbd') {
+      const { proxy } = transport;
+      if (!proxy) {
         const local = join(this.staging, extent.fileName);
         this.bytesWritten += await restoreDiskToFile({ pool: this.pool, point, disk: disk.point, path: local, targetLabel: `staging folder ${this.staging}`, context, onProgress });
         const sending = performance.now();
@@ -166,21 +142,22 @@ export class OriginalVmVsphereRestore extends VsphereRestoreBase implements Lega
         context.busy('network', (performance.now() - sending) / 1000);
         await rm(local, { force: true });
       } else {
-        const proxy = this.transport.proxy as ProxySummary;
         const root = proxy.datastorePaths[disk.datastore];
         if (!root) throw new LifeboatError('unavailable', `proxy ${proxy.name} cannot see datastore ${disk.datastore}`);
-        if (this.transport.mode === 'hotadd') await this.hotAdd(context, disk.vm.fileName, disk.vm.capacity);
         const local = join(root, flatPath);
-        const outcome = await rollbackDiskInPlace({ pool: this.pool, point, disk: disk.point, path: local, targetLabel: `datastore ${disk.datastore}`, context, onProgress });
-        await syncPath(local);
+        const outcome = await this.whileHotAdded(context, client, disk.vm.fileName, disk.vm.capacity, async () => {
+          const rolledBack = await rollbackDiskInPlace({ pool: this.pool, point, disk: disk.point, path: local, targetLabel: `datastore ${disk.datastore}`, context, onProgress });
+          await syncPath(local);
+          return rolledBack;
+        });
         this.bytesWritten += outcome.bytesWritten;
         this.unchangedBlocks += outcome.unchangedBlocks;
-        if (this.transport.mode === 'hotadd') await this.detach(context, disk.vm.fileName);
       }
       base += disk.point.capacity;
       context.progress(base, total);
       context.log(`${disk.vm.fileName} rolled back to ${disk.point.key} of point ${point.point.sequence}`);
     }
+    return found;
   }
 
   /** Whatever the outcome, the source VM stays, and so does its safety snapshot. */
@@ -201,4 +178,15 @@ export class OriginalVmVsphereRestore extends VsphereRestoreBase implements Lega
       totalBlocks: this.totalBlocks,
     };
   }
+}
+
+/** The VM keeps its registration and configuration; it is powered off for the rollback. */
+async function powerOff(found: Found, context: StepContext): Promise<Found> {
+  const { client, vm, preview } = found;
+  context.log(`original location: ${preview.vmName} keeps its registration and configuration; only its disks are rolled back`);
+  if ((await client.powerState(vm)) === 'poweredOn') {
+    await client.runTask('PowerOffVM_Task', vm, [], `power off ${preview.vmName}`);
+    context.log(`${preview.vmName} powered off`);
+  }
+  return found;
 }

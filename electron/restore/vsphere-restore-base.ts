@@ -1,5 +1,6 @@
 // What every restore to vSphere shares: the session, the staging folder, the transport with its
-// proxy slot, and disks hot-added to the proxy VM, all given back when the job ends.
+// proxy slot, and disks hot-added to the proxy VM, all given back when the job ends. Each restore
+// declares its own plan (a static plan is not inherited); its steps call these helpers.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VsphereTarget } from '../../shared/domain.ts';
@@ -28,12 +29,12 @@ export type VsphereRestoreOptions = {
 export abstract class VsphereRestoreBase {
   protected readonly repository: Repository;
   protected readonly pool: WorkerPool;
-  protected readonly connectHost: (name: string) => Promise<VsphereClient>;
+  private readonly connectHost: (name: string) => Promise<VsphereClient>;
   protected readonly proxies: ProxyPool;
   protected readonly staging: string;
   protected readonly jobId: string;
   protected readonly request: VsphereRestoreRequest;
-  protected client: VsphereClient | null = null;
+  private client: VsphereClient | null = null;
   protected transport: TransportDecision = { mode: 'nbd', proxy: null, reasons: [] };
   private releaseProxy: (() => void) | null = null;
   private proxyVm: MoRef | null = null;
@@ -49,24 +50,36 @@ export abstract class VsphereRestoreBase {
     this.request = options.request;
   }
 
-  protected useTransport(selected: SelectedTransport): void {
+  /** Logs in to the target's vCenter; the session is kept to be given back by release(). */
+  protected async connect(): Promise<VsphereClient> {
+    const client = await this.connectHost(this.request.target.host);
+    this.client = client;
+    return client;
+  }
+
+  /** Takes the transport chosen, holding its proxy slot until release(); returns its decision. */
+  protected useTransport(selected: SelectedTransport): TransportDecision {
     this.transport = selected.decision;
     this.releaseProxy = selected.release;
     this.proxyVm = selected.proxyVm;
+    return selected.decision;
   }
 
-  /** HotAdd: the disk is recorded for the janitor, then attached to the proxy VM. */
-  protected async hotAdd(context: StepContext, datastorePath: string, capacity: number): Promise<void> {
+  /** Runs `write` on a disk the proxy reaches. With HotAdd the disk is recorded for the janitor,
+   * attached to the proxy VM for the write and detached after it (a failed write leaves it
+   * attached for release() to detach); Direct SAN needs no attaching. */
+  protected async whileHotAdded<T>(context: StepContext, client: VsphereClient, datastorePath: string, capacity: number, write: () => Promise<T>): Promise<T> {
+    const proxyVm = this.proxyVm;
+    if (!proxyVm) return write();
     context.resources.record('vsphere-hot-added-disk', { host: this.request.target.host, proxyVm: this.transport.proxy?.proxyVm ?? '', path: datastorePath });
-    await (this.client as VsphereClient).attachDisk(this.proxyVm as MoRef, datastorePath, capacity);
+    await client.attachDisk(proxyVm, datastorePath, capacity);
     this.attached.push(datastorePath);
     context.log(`disk ${datastorePath} hot-added to proxy VM ${this.transport.proxy?.proxyVm}`);
-  }
-
-  protected async detach(context: StepContext, datastorePath: string): Promise<void> {
-    await (this.client as VsphereClient).detachDisk(this.proxyVm as MoRef, datastorePath);
+    const written = await write();
+    await client.detachDisk(proxyVm, datastorePath);
     this.attached = this.attached.filter((path) => path !== datastorePath);
     context.log(`disk ${datastorePath} detached from proxy VM ${this.transport.proxy?.proxyVm}`);
+    return written;
   }
 
   /** Gives back staging, the proxy slot and hot-added disks; `undo` runs before logging out. */
@@ -77,7 +90,8 @@ export abstract class VsphereRestoreBase {
     const client = this.client;
     if (!client) return;
     // A disk still hot-added to the proxy is detached before anything else.
-    for (const path of this.attached) await client.detachDisk(this.proxyVm as MoRef, path).catch(() => undefined);
+    const proxyVm = this.proxyVm;
+    if (proxyVm) for (const path of this.attached) await client.detachDisk(proxyVm, path).catch(() => undefined);
     this.attached = [];
     try {
       await undo?.(client);

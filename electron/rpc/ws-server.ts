@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import { extname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { ServerFrame, WireError } from '../../shared/contract.ts';
+import { CloseCode, type ServerFrame, type WireError } from '../../shared/contract.ts';
 import type { Engine } from '../engine/engine.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { MAX_FRAME_BYTES, parseClientFrame, servePeer } from './frames.ts';
@@ -48,9 +48,6 @@ const SWEEP_MS = 30_000;
 const MAX_WAITING_FOR_HELLO = 64;
 /** TCP connections at once (each costs a descriptor). */
 const MAX_CONNECTIONS = 1024;
-
-/** Close codes a console understands (4000-4999 are the application's). */
-export const CloseCode = { tryAgainLater: 1013, badFrame: 4000, noHello: 4001, unauthorized: 4003, signedOut: 4401 } as const;
 
 export type TlsMaterial = { cert: string; key: string };
 export type ConsoleServerOptions = {

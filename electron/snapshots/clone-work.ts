@@ -7,9 +7,8 @@
 import type { StorageSnapshotPoint } from '../../shared/domain.ts';
 import type { FileArray } from '../drivers/array/file-array.ts';
 import type { ArrayClone, Presentation } from '../drivers/array/storage-array.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import type { StepContext, StepDefinition } from '../jobs/plan.ts';
-import { LifeboatError } from '../errors.ts';
+import type { JobWork } from '../jobs/job-work.ts';
+import { Plan, type BoundPlan, type StepContext, type StepDefinition } from '../jobs/plan.ts';
 
 export type { VmOnSnapshot } from './snapshot-lookup.ts';
 import type { VmOnSnapshot } from './snapshot-lookup.ts';
@@ -25,22 +24,22 @@ export interface CloneOperation {
 /** `vms`: the VMs of the request, found on the snapshot (snapshotWith). */
 export type CloneRequest = { snapshot: StorageSnapshotPoint; vms: VmOnSnapshot[]; host: string };
 
-export function cloneSteps(operation: StepDefinition): readonly StepDefinition[] {
-  return [
-    { name: 'initialize', title: 'Initialization: the VMs on the snapshot' },
-    { name: 'clone-snapshot', title: 'Clone the snapshot (the snapshot itself is never used)' },
-    { name: 'present-clone', title: 'Present the clone to the host (allowed servers, rescan, resignature or NFS mount)' },
-    operation,
-    { name: 'remove-clone', title: 'Unpresent and delete the clone' },
-  ];
-}
-
-export class CloneWork implements LegacyJobWork {
-  readonly steps: readonly StepDefinition[];
+export class CloneWork implements JobWork {
+  /** The clone's steps around the operation, which runs on what the host sees of the presented clone. */
+  private static planAround(operation: StepDefinition): Plan<CloneWork> {
+    return Plan.of<CloneWork>()
+      .step('initialize', 'Initialization: the VMs on the snapshot', (work, _none, context) => work.initialize(context))
+      .step('clone-snapshot', 'Clone the snapshot (the snapshot itself is never used)', (work, _none, context) => work.cloneSnapshot(context))
+      .step('present-clone', 'Present the clone to the host (allowed servers, rescan, resignature or NFS mount)', (work, clone, context) => work.present(clone, context))
+      .step(operation.name, operation.title, (work, presentation, context) => work.operation.run(presentation.path, work.request.vms, context))
+      .step('remove-clone', 'Unpresent and delete the clone', (work, _none, context) => work.removeClone(context.log));
+  }
+  readonly plan: BoundPlan<void>;
   private readonly array: FileArray;
   private readonly request: CloneRequest;
   private readonly jobId: string;
   private readonly operation: CloneOperation;
+  /** The clone while it exists: finish() removes it if the job did not get to. */
   private clone: ArrayClone | null = null;
   private cloneId: string | null = null;
   private presentation: Presentation | null = null;
@@ -50,30 +49,27 @@ export class CloneWork implements LegacyJobWork {
     this.jobId = jobId;
     this.request = request;
     this.operation = operation;
-    this.steps = cloneSteps(operation.step);
+    this.plan = CloneWork.planAround(operation.step).bind(this);
   }
 
-  async run(step: string, context: StepContext): Promise<void> {
-    switch (step) {
-      case 'initialize':
-        context.log(`${this.request.vms.map((vm) => vm.name).join(', ')} on snapshot ${this.request.snapshot.id} of ${this.request.snapshot.array}/${this.request.snapshot.volume}`);
-        return;
-      case 'clone-snapshot':
-        context.resources.record('array-clone', { array: this.array.name, purpose: this.jobId });
-        this.clone = await this.array.clone(this.request.snapshot.id, this.jobId);
-        this.cloneId = this.clone.id;
-        context.log(`snapshot ${this.request.snapshot.id} cloned as ${this.clone.id}`);
-        return;
-      case 'present-clone':
-        this.presentation = await this.array.present((this.clone as ArrayClone).id, this.request.host, (message) => context.log(message));
-        context.log(`clone ${(this.clone as ArrayClone).id} presented to ${this.request.host} as datastore ${this.presentation.datastore} (${this.presentation.protocol}, ${this.presentation.target})`);
-        return;
-      case 'remove-clone':
-        await this.removeClone(context.log);
-        return;
-    }
-    if (step === this.operation.step.name) return this.operation.run((this.presentation as Presentation).path, this.request.vms, context);
-    throw new LifeboatError('internal', `restore from a snapshot has no step ${step}`);
+  private async initialize(context: StepContext): Promise<void> {
+    context.log(`${this.request.vms.map((vm) => vm.name).join(', ')} on snapshot ${this.request.snapshot.id} of ${this.request.snapshot.array}/${this.request.snapshot.volume}`);
+  }
+
+  private async cloneSnapshot(context: StepContext): Promise<ArrayClone> {
+    context.resources.record('array-clone', { array: this.array.name, purpose: this.jobId });
+    const clone = await this.array.clone(this.request.snapshot.id, this.jobId);
+    this.clone = clone;
+    this.cloneId = clone.id;
+    context.log(`snapshot ${this.request.snapshot.id} cloned as ${clone.id}`);
+    return clone;
+  }
+
+  private async present(clone: ArrayClone, context: StepContext): Promise<Presentation> {
+    const presentation = await this.array.present(clone.id, this.request.host, (message) => context.log(message));
+    this.presentation = presentation;
+    context.log(`clone ${clone.id} presented to ${this.request.host} as datastore ${presentation.datastore} (${presentation.protocol}, ${presentation.target})`);
+    return presentation;
   }
 
   private async removeClone(log: (message: string) => void): Promise<void> {

@@ -3,16 +3,14 @@
 import { join } from 'node:path';
 import { readSourceVm } from '../backup/source-vm.ts';
 import { openDisk } from '../disks/vmdk-chain.ts';
-import type { StepContext } from '../jobs/plan.ts';
+import { quietHooks, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import { PointBrowser } from '../items/point-browser.ts';
 import { RestoreItemsWork, type ItemRequest } from '../items/restore-items.ts';
 import type { CloneOperation, VmOnSnapshot } from './clone-work.ts';
 
-export const itemsFromCloneStep = { name: 'copy-items', title: 'Find and copy the items from the clone' } as const;
-
 export class ItemsFromClone implements CloneOperation {
-  readonly step = itemsFromCloneStep;
+  readonly step = { name: 'copy-items', title: 'Find and copy the items from the clone' };
   private readonly request: ItemRequest;
   private items: RestoreItemsWork | null = null;
 
@@ -24,8 +22,9 @@ export class ItemsFromClone implements CloneOperation {
     const [vm] = vms;
     if (!vm || vms.length !== 1) throw new LifeboatError('bad-request', 'items come from one VM at a time');
     const source = await readSourceVm(join(seen, vm.folder));
-    this.items = new RestoreItemsWork(async () => PointBrowser.fromDisks(await Promise.all(source.vmx.disks.map((disk) => openDisk(join(source.folder, disk.fileName))))), this.request);
-    for (const step of ['initialize', 'copy-items']) await this.items.run(step, context);
+    const items = new RestoreItemsWork(async () => PointBrowser.fromDisks(await Promise.all(source.vmx.disks.map((disk) => openDisk(join(source.folder, disk.fileName))))), this.request);
+    this.items = items;
+    await items.plan.run(context, quietHooks);
   }
 
   async finish(): Promise<void> {

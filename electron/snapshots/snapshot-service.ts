@@ -11,12 +11,12 @@ import type { ArrayConfig } from '../drivers/array/storage-array.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
 import { LifeboatError } from '../errors.ts';
 import { snapshotWith } from './snapshot-lookup.ts';
-import { CloneWork, cloneSteps, type CloneOperation, type CloneRequest } from './clone-work.ts';
-import { VmToVsphere, vmToVsphereStep } from './vm-to-vsphere.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
+import { CloneWork, type CloneOperation, type CloneRequest } from './clone-work.ts';
+import { VmToVsphere } from './vm-to-vsphere.ts';
+import type { JobWork } from '../jobs/job-work.ts';
 import type { VmSource } from '../restore/vm-source.ts';
-import { ItemsFromClone, itemsFromCloneStep } from './items-from-clone.ts';
-import { VmCopy, vmCopyStep } from './vm-copy.ts';
+import { ItemsFromClone } from './items-from-clone.ts';
+import { VmCopy } from './vm-copy.ts';
 import type { ArchiveKind } from '../items/archive.ts';
 import type { ClashPolicy } from '../items/restore-items.ts';
 
@@ -26,7 +26,7 @@ export type SnapshotDeps = {
   catalog: Catalog;
   jobs: JobQueue;
   checkTarget(target: VsphereTarget, vmName: string): void;
-  vsphereRestore(jobId: string, request: { snapshotId: string; target: VsphereTarget; newName: string | undefined }, openSource: () => Promise<VmSource>): LegacyJobWork;
+  vsphereRestore(jobId: string, request: { snapshotId: string; target: VsphereTarget; newName: string | undefined }, openSource: () => Promise<VmSource>): JobWork;
 };
 
 /** The VMs in a volume's folder (or a snapshot of it): every .vmx up to two folders down. */
@@ -127,7 +127,7 @@ export class SnapshotService {
         ? new VmCopy(jobId, target.path, request.newName)
         : new VmToVsphere((openSource) => this.deps.vsphereRestore(jobId, { snapshotId: clone.snapshot.id, target, newName: request.newName }, openSource));
     return this.deps.jobs.submit(
-      { kind: 'restore-from-snapshot', vmId: null, vmName: request.vms.join(', '), summary: `Restore ${request.vms.join(', ')} from snapshot ${clone.snapshot.id} to ${where}`, params: { ...request, host: clone.host }, steps: cloneSteps(target.kind === 'local' ? vmCopyStep : vmToVsphereStep), requestedBy: actor },
+      { kind: 'restore-from-snapshot', vmId: null, vmName: request.vms.join(', '), summary: `Restore ${request.vms.join(', ')} from snapshot ${clone.snapshot.id} to ${where}`, params: { ...request, host: clone.host }, requestedBy: actor },
       (job) => new CloneWork(array, job.id, clone, operation(job.id)),
     );
   }
@@ -138,7 +138,7 @@ export class SnapshotService {
     this.deps.catalog.audit(actor, 'files.restoreFromSnapshot', clone.snapshot.id, { vm: request.vm, paths: request.paths, target: request.targetPath, host: clone.host });
     const items = { paths: request.paths, targetPath: request.targetPath, onClash: request.onClash, archive: request.archive, keepSpecialBits: request.keepSpecialBits, protectedPaths: request.protectedPaths, archiveName: `${request.vm}-${clone.snapshot.id}-items` };
     return this.deps.jobs.submit(
-      { kind: 'restore-items', vmId: null, vmName: request.vm, summary: `Restore ${request.paths.length} item(s) of ${request.vm} from snapshot ${clone.snapshot.id} to ${request.targetPath}`, params: { ...request, host: clone.host }, steps: cloneSteps(itemsFromCloneStep), requestedBy: actor },
+      { kind: 'restore-items', vmId: null, vmName: request.vm, summary: `Restore ${request.paths.length} item(s) of ${request.vm} from snapshot ${clone.snapshot.id} to ${request.targetPath}`, params: { ...request, host: clone.host }, requestedBy: actor },
       (job) => new CloneWork(array, job.id, clone, new ItemsFromClone(items)),
     );
   }

@@ -8,10 +8,8 @@ import { LocalVmWriter } from '../restore/local-vm-writer.ts';
 import { folderSource, type VmSource } from '../restore/vm-source.ts';
 import type { CloneOperation, VmOnSnapshot } from './clone-work.ts';
 
-export const vmCopyStep = { name: 'transfer-disks', title: 'Copy each VM from the clone to the target' } as const;
-
 export class VmCopy implements CloneOperation {
-  readonly step = vmCopyStep;
+  readonly step = { name: 'transfer-disks', title: 'Copy each VM from the clone to the target' };
   private readonly targetPath: string;
   private readonly newName: string | undefined;
   private readonly jobId: string;

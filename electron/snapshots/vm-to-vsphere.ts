@@ -1,20 +1,18 @@
 // A VM restored from a presented clone to vSphere: the entire-VM restore (configuration,
 // snapshot, disks through the chosen transport, commit), its bytes read from the clone.
 import { join } from 'node:path';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import { throwIfCancelled, type StepContext } from '../jobs/plan.ts';
+import type { JobWork } from '../jobs/job-work.ts';
+import { quietHooks, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import { folderSource, type VmSource } from '../restore/vm-source.ts';
 import type { CloneOperation, VmOnSnapshot } from './clone-work.ts';
 
-export const vmToVsphereStep = { name: 'restore-vm', title: 'Restore the VM from the clone to vSphere (configuration, snapshot, disks)' } as const;
-
 export class VmToVsphere implements CloneOperation {
-  readonly step = vmToVsphereStep;
-  private readonly makeRestore: (openSource: () => Promise<VmSource>) => LegacyJobWork;
-  private restore: LegacyJobWork | null = null;
+  readonly step = { name: 'restore-vm', title: 'Restore the VM from the clone to vSphere (configuration, snapshot, disks)' };
+  private readonly makeRestore: (openSource: () => Promise<VmSource>) => JobWork;
+  private restore: JobWork | null = null;
 
-  constructor(makeRestore: (openSource: () => Promise<VmSource>) => LegacyJobWork) {
+  constructor(makeRestore: (openSource: () => Promise<VmSource>) => JobWork) {
     this.makeRestore = makeRestore;
   }
 
@@ -23,10 +21,7 @@ export class VmToVsphere implements CloneOperation {
     if (!vm || vms.length !== 1) throw new LifeboatError('bad-request', 'a restore to vSphere takes one VM at a time');
     const restore = this.makeRestore(() => folderSource(join(seen, vm.folder)));
     this.restore = restore;
-    for (const step of restore.steps) {
-      throwIfCancelled(context.signal);
-      await restore.run(step.name, context);
-    }
+    await restore.plan.run(context, quietHooks);
   }
 
   async finish(succeeded: boolean): Promise<void> {

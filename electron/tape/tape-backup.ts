@@ -3,8 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Catalog } from '../catalog/catalog.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import { throwIfCancelled, type StepContext } from '../jobs/plan.ts';
+import type { JobWork } from '../jobs/job-work.ts';
+import { Plan, throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import type { TapeLibrary } from '../drivers/tape/tape-driver.ts';
 import { LifeboatError } from '../errors.ts';
 import { resolvePoint } from '../repository/chain.ts';
@@ -13,27 +13,26 @@ import { planCopy, type CopyPlan } from './copy-plan.ts';
 import { MediaSetWriter, type CopyOnTape } from './media-set-writer.ts';
 import { FrameKind, LOCATION_BYTES } from './tape-format.ts';
 
-export const tapeBackupSteps = [
-  { name: 'initialize', title: 'Initialization: check the points and pick free tapes' },
-  { name: 'write-tapes', title: 'Write the points to tape' },
-  { name: 'record-catalog', title: 'Record the tapes and block locations in the catalog' },
-] as const;
-
 export type TapeBackupRequest = { points: { vmId: string; pointId: string }[]; pool: string };
 
-export class TapeBackupWork implements LegacyJobWork {
-  readonly steps = tapeBackupSteps;
+/** What initialization found: the points to copy, the free tapes to write and their block size. */
+type Checked = { plans: CopyPlan[]; freeTapes: string[]; blockSize: number };
+
+export class TapeBackupWork implements JobWork {
+  static readonly plan = Plan.of<TapeBackupWork>()
+    .step('initialize', 'Initialization: check the points and pick free tapes', (work, _none, context) => work.initialize(context))
+    .step('write-tapes', 'Write the points to tape', (work, checked, context) => work.writeTapes(checked, context))
+    .step('record-catalog', 'Record the tapes and block locations in the catalog', (work, writer, context) => work.record(writer, context));
+  readonly plan = TapeBackupWork.plan.bind(this);
   private readonly repository: Repository;
   private readonly catalog: Catalog;
   private readonly library: TapeLibrary;
   private readonly request: TapeBackupRequest;
   private readonly jobId: string;
-  private plans: CopyPlan[] = [];
+  // Kept for finish() and result(): what was written so far, and by which writer.
   private copies: CopyOnTape[] = [];
-  private freeTapes: string[] = [];
   private writer: MediaSetWriter | null = null;
   private readonly mediaSetId = randomUUID();
-  private blockSize = 0;
   private recorded = false;
 
   constructor(options: { repository: Repository; catalog: Catalog; library: TapeLibrary; request: TapeBackupRequest; jobId: string }) {
@@ -44,43 +43,37 @@ export class TapeBackupWork implements LegacyJobWork {
     this.jobId = options.jobId;
   }
 
-  async run(step: string, context: StepContext): Promise<void> {
-    if (step === 'initialize') return this.initialize(context);
-    if (step === 'write-tapes') return this.writeTapes(context);
-    if (step === 'record-catalog') return this.record(context);
-    throw new LifeboatError('internal', `tape backup has no step ${step}`);
-  }
-
-  private async initialize(context: StepContext): Promise<void> {
+  private async initialize(context: StepContext): Promise<Checked> {
+    const plans: CopyPlan[] = [];
     for (const { vmId, pointId } of this.request.points) {
       const plan = planCopy(await resolvePoint(this.repository, vmId, pointId));
-      this.plans.push(plan);
+      plans.push(plan);
       context.log(`${plan.manifest.vmName} point ${plan.manifest.sequence}: ${plan.blocks.length} stored blocks, ${plan.storedBytes} bytes`);
     }
     const inventory = await this.library.inventory();
-    this.blockSize = inventory.blockSize;
     const known = new Set(this.catalog.tapes.volumes().map((volume) => volume.barcode));
     const free = inventory.cartridges.filter((tape) => tape.location.kind === 'slot' && !known.has(tape.barcode));
     const protectedTapes = free.filter((tape) => tape.writeProtected).map((tape) => tape.barcode);
-    this.freeTapes = free.filter((tape) => !tape.writeProtected).map((tape) => tape.barcode);
+    const freeTapes = free.filter((tape) => !tape.writeProtected).map((tape) => tape.barcode);
     const capacity = free.find((tape) => !tape.writeProtected)?.capacityBytes ?? 0;
-    const needed = this.plans.reduce((sum, plan) => sum + plan.storedBytes, 0);
+    const needed = plans.reduce((sum, plan) => sum + plan.storedBytes, 0);
     if (protectedTapes.length > 0) context.log(`write-protected, not used: ${protectedTapes.join(', ')}`, 'warning');
-    if (this.freeTapes.length === 0) {
+    if (freeTapes.length === 0) {
       const why = protectedTapes.length > 0 ? `the free tapes (${protectedTapes.join(', ')}) are write-protected` : 'there is none';
       throw new LifeboatError('unavailable', `no free tape to write in ${inventory.name} for pool ${this.request.pool}: ${why}; import blank tapes (\`lifeboat tape import\`)`);
     }
-    context.log(`${this.freeTapes.length} free tape(s) online; about ${Math.max(1, Math.ceil(needed / Math.max(1, capacity * 0.95)))} needed for ${needed} bytes`);
+    context.log(`${freeTapes.length} free tape(s) online; about ${Math.max(1, Math.ceil(needed / Math.max(1, capacity * 0.95)))} needed for ${needed} bytes`);
+    return { plans, freeTapes, blockSize: inventory.blockSize };
   }
 
-  private async writeTapes(context: StepContext): Promise<void> {
-    this.catalog.tapes.addMediaSet({ id: this.mediaSetId, pool: this.request.pool, blockSize: this.blockSize, state: 'writing' });
-    const writer = new MediaSetWriter({ library: this.library, freeTapes: this.freeTapes, set: { id: this.mediaSetId, pool: this.request.pool }, owner: `tape backup ${this.jobId.slice(0, 8)}`, signal: context.signal, log: context.log });
+  private async writeTapes({ plans, freeTapes, blockSize }: Checked, context: StepContext): Promise<MediaSetWriter> {
+    this.catalog.tapes.addMediaSet({ id: this.mediaSetId, pool: this.request.pool, blockSize, state: 'writing' });
+    const writer = new MediaSetWriter({ library: this.library, freeTapes, set: { id: this.mediaSetId, pool: this.request.pool }, owner: `tape backup ${this.jobId.slice(0, 8)}`, signal: context.signal, log: context.log });
     this.writer = writer;
-    const total = this.plans.reduce((sum, plan) => sum + plan.storedBytes, 0);
+    const total = plans.reduce((sum, plan) => sum + plan.storedBytes, 0);
     let done = 0;
     context.progress(0, total);
-    for (const plan of this.plans) {
+    for (const plan of plans) {
       const copy: CopyOnTape = { manifest: plan.manifest, uniqueBlocks: plan.blocks.length, storedBytes: plan.storedBytes, maps: plan.maps, locations: Buffer.alloc(plan.blocks.length * LOCATION_BYTES) };
       this.copies.push(copy);
       const handles = new Map<number, FileHandle>();
@@ -104,10 +97,10 @@ export class TapeBackupWork implements LegacyJobWork {
       context.log(`${plan.manifest.vmName} point ${plan.manifest.sequence} written`);
     }
     await writer.finishTape();
+    return writer;
   }
 
-  private async record(context: StepContext): Promise<void> {
-    const writer = this.writer as MediaSetWriter;
+  private async record(writer: MediaSetWriter, context: StepContext): Promise<void> {
     for (const volume of writer.volumes) this.catalog.tapes.recordVolume({ ...volume, mediaSetId: this.mediaSetId });
     for (const copy of this.copies) this.catalog.tapes.saveCopy({ mediaSetId: this.mediaSetId, ...copy });
     this.catalog.tapes.setMediaSetState(this.mediaSetId, 'complete');

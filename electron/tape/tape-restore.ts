@@ -2,8 +2,8 @@
 // copy's block map, so the configuration is restored without touching a tape, and the disks are
 // written while the group's single pass reads each tape once, front to back.
 import type { TapeCopy } from '../catalog/tape-catalog.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import type { StepContext } from '../jobs/plan.ts';
+import type { JobWork } from '../jobs/job-work.ts';
+import { Plan, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import { LocalVmWriter } from '../restore/local-vm-writer.ts';
 import type { WorkerPool } from '../workers/pool.ts';
@@ -11,13 +11,6 @@ import { copyDataBytes, DiskRestoreConsumer } from './disk-consumer.ts';
 import type { PassCoordinator } from './pass-coordinator.ts';
 import type { TapeReport } from './tape-pass.ts';
 import { readLocation, UNKNOWN_TAPE } from './tape-format.ts';
-
-export const tapeRestoreSteps = [
-  { name: 'initialize', title: 'Initialization: find the tapes in the catalog and build the block map' },
-  { name: 'restore-configuration', title: 'Restore the VM configuration (from the catalog, no tape needed)' },
-  { name: 'transfer-disks', title: 'Read the tapes once, writing the disks in parallel' },
-  { name: 'finalize', title: 'Finalize: sync and publish the VM files' },
-] as const;
 
 /** Refuses a copy some of whose blocks lie on tapes the catalog has not seen. */
 export function checkCopyComplete(copy: TapeCopy): void {
@@ -30,11 +23,19 @@ export function checkCopyComplete(copy: TapeCopy): void {
 
 export type TapeVmRestoreOptions = { copy: TapeCopy; targetPath: string; jobId: string; pool: WorkerPool; coordinator: PassCoordinator };
 
-export class TapeVmRestore implements LegacyJobWork {
-  readonly steps = tapeRestoreSteps;
+/** The target claimed by initialization, and how many bytes its disks take. */
+type Claimed = { writer: LocalVmWriter; bytesTotal: number };
+
+export class TapeVmRestore implements JobWork {
+  static readonly plan = Plan.of<TapeVmRestore>()
+    .step('initialize', 'Initialization: find the tapes in the catalog and build the block map', (work, _none, context) => work.claim(context))
+    .step('restore-configuration', 'Restore the VM configuration (from the catalog, no tape needed)', (work, claimed, context) => work.configure(claimed, context))
+    .step('transfer-disks', 'Read the tapes once, writing the disks in parallel', (work, claimed, context) => work.transfer(claimed, context))
+    .step('finalize', 'Finalize: sync and publish the VM files', (_work, writer, context) => writer.publish(context));
+  readonly plan = TapeVmRestore.plan.bind(this);
   private readonly options: TapeVmRestoreOptions;
+  // Kept for finish() and result(): the claimed target, and what the transfer did.
   private writer: LocalVmWriter | null = null;
-  private bytesTotal = 0;
   private bytesWritten = 0;
   private tapes: TapeReport[] = [];
 
@@ -42,32 +43,25 @@ export class TapeVmRestore implements LegacyJobWork {
     this.options = options;
   }
 
-  async run(step: string, context: StepContext): Promise<void> {
+  private async claim(context: StepContext): Promise<Claimed> {
     const { copy } = this.options;
-    switch (step) {
-      case 'initialize': {
-        checkCopyComplete(copy);
-        this.bytesTotal = copyDataBytes(copy);
-        context.log(`${copy.manifest.vmName} point ${copy.manifest.sequence} is in media set ${copy.mediaSetId.slice(0, 8)}: ${copy.uniqueBlocks} stored blocks, ${this.bytesTotal} bytes to write`);
-        this.writer = await LocalVmWriter.claim({ target: this.options.targetPath, jobId: this.options.jobId, resuming: null, manifest: copy.manifest, newName: undefined, bytesNeeded: this.bytesTotal, context });
-        return;
-      }
-      case 'restore-configuration':
-        return (this.writer as LocalVmWriter).writeConfiguration(context);
-      case 'transfer-disks':
-        return this.transfer(context);
-      case 'finalize':
-        return (this.writer as LocalVmWriter).publish(context);
-    }
-    throw new LifeboatError('internal', `tape restore has no step ${step}`);
+    checkCopyComplete(copy);
+    const bytesTotal = copyDataBytes(copy);
+    context.log(`${copy.manifest.vmName} point ${copy.manifest.sequence} is in media set ${copy.mediaSetId.slice(0, 8)}: ${copy.uniqueBlocks} stored blocks, ${bytesTotal} bytes to write`);
+    this.writer = await LocalVmWriter.claim({ target: this.options.targetPath, jobId: this.options.jobId, resuming: null, manifest: copy.manifest, newName: undefined, bytesNeeded: bytesTotal, context });
+    return { writer: this.writer, bytesTotal };
   }
 
-  private async transfer(context: StepContext): Promise<void> {
+  private async configure(claimed: Claimed, context: StepContext): Promise<Claimed> {
+    await claimed.writer.writeConfiguration(context);
+    return claimed;
+  }
+
+  private async transfer({ writer, bytesTotal }: Claimed, context: StepContext): Promise<LocalVmWriter> {
     const { copy } = this.options;
-    const writer = this.writer as LocalVmWriter;
     const diskPaths: string[] = [];
     for (const disk of copy.manifest.disks) diskPaths.push(await writer.prepareDisk(disk.key, disk.capacity, true));
-    context.progress(0, this.bytesTotal);
+    context.progress(0, bytesTotal);
     const consumer = new DiskRestoreConsumer({
       jobId: this.options.jobId,
       label: copy.manifest.vmName,
@@ -75,13 +69,14 @@ export class TapeVmRestore implements LegacyJobWork {
       context,
       diskPaths,
       pool: this.options.pool,
-      bytesExpected: this.bytesTotal,
+      bytesExpected: bytesTotal,
       onBytes: (bytes) => {
         this.bytesWritten = bytes;
-        context.progress(bytes, this.bytesTotal);
+        context.progress(bytes, bytesTotal);
       },
     });
     this.tapes = await this.options.coordinator.joinAndReport(consumer);
+    return writer;
   }
 
   async finish(succeeded: boolean): Promise<void> {

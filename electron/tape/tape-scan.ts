@@ -3,40 +3,38 @@
 // spaced over, not read. Tapes of one set scanned one by one complete each other's locations.
 import type { Catalog } from '../catalog/catalog.ts';
 import type { TapeDrive, TapeLibrary } from '../drivers/tape/tape-driver.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
-import type { StepContext } from '../jobs/plan.ts';
+import type { JobWork } from '../jobs/job-work.ts';
+import { Plan, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import type { PromptBoard } from './prompt-board.ts';
 import { BlockStreamReader, decodeLabelBlock, decodeTapeCatalog, FRAME_HEADER_BYTES, mergeLocations, readLocation, type TapeCopyData, type TapeLabel } from './tape-format.ts';
 
-export const tapeCatalogSteps = [
-  { name: 'load-tape', title: 'Load the tape and read its label' },
-  { name: 'read-catalog', title: "Read the tape's own catalog" },
-  { name: 'record', title: 'Add the tape and its backups to the catalog' },
-] as const;
-
 /** A tape holds at most this many files; a bound on the walk to its catalog. */
 const MAX_FILES = 65_535;
 
-export class TapeCatalogWork implements LegacyJobWork {
-  readonly steps = tapeCatalogSteps;
-  private readonly options: { barcode: string; jobId: string; library: TapeLibrary; catalog: Catalog; prompts: PromptBoard; place: string };
+type TapeCatalogOptions = { barcode: string; jobId: string; library: TapeLibrary; catalog: Catalog; prompts: PromptBoard; place: string };
+/** The tape in its drive, and what its label says. */
+type Loaded = { drive: TapeDrive; label: TapeLabel };
+/** The tape's label and the copies its own catalog lists. */
+type ReadBack = { label: TapeLabel; copies: TapeCopyData[] };
+
+export class TapeCatalogWork implements JobWork {
+  static readonly plan = Plan.of<TapeCatalogWork>()
+    .step('load-tape', 'Load the tape and read its label', (work, _none, context) => work.load(context))
+    .step('read-catalog', "Read the tape's own catalog", (work, loaded, context) => work.readCatalog(loaded, context))
+    .step('record', 'Add the tape and its backups to the catalog', (work, readBack, context) => work.record(readBack, context));
+  readonly plan = TapeCatalogWork.plan.bind(this);
+  private readonly options: TapeCatalogOptions;
+  // Kept for finish() (the drive to unload) and result() (what the tape holds).
   private drive: TapeDrive | null = null;
   private label: TapeLabel | null = null;
   private copies: TapeCopyData[] = [];
 
-  constructor(options: { barcode: string; jobId: string; library: TapeLibrary; catalog: Catalog; prompts: PromptBoard; place: string }) {
+  constructor(options: TapeCatalogOptions) {
     this.options = options;
   }
 
-  async run(step: string, context: StepContext): Promise<void> {
-    if (step === 'load-tape') return this.load(context);
-    if (step === 'read-catalog') return this.readCatalog(context);
-    if (step === 'record') return this.record(context);
-    throw new LifeboatError('internal', `tape catalog has no step ${step}`);
-  }
-
-  private async load(context: StepContext): Promise<void> {
+  private async load(context: StepContext): Promise<Loaded> {
     const { barcode, library } = this.options;
     const cartridge = (await library.inventory()).cartridges.find((tape) => tape.barcode === barcode);
     if (!cartridge) throw new LifeboatError('not-found', `the library knows no tape ${barcode}; add its image with \`lifeboat tape import ${barcode} --image FILE\``);
@@ -57,10 +55,10 @@ export class TapeCatalogWork implements LegacyJobWork {
     if (label.barcode !== barcode) throw new LifeboatError('conflict', `tape ${barcode} carries the label of tape ${label.barcode}; check the cartridge's barcode sticker`);
     this.label = label;
     context.log(`tape ${barcode}: tape ${label.sequence} of media set ${label.mediaSetId} (pool ${label.pool}), written ${label.writtenAt}`);
+    return { drive, label };
   }
 
-  private async readCatalog(context: StepContext): Promise<void> {
-    const drive = this.drive as TapeDrive;
+  private async readCatalog({ drive, label }: Loaded, context: StepContext): Promise<ReadBack> {
     for (let file = 1; file < MAX_FILES; file++) {
       await drive.locate(file, 0, context.signal);
       const first = await drive.read(context.signal);
@@ -76,21 +74,19 @@ export class TapeCatalogWork implements LegacyJobWork {
         chunks.push(Uint8Array.prototype.slice.call(block));
       }
       const { header, copies } = decodeTapeCatalog(Buffer.concat(chunks), `tape ${drive.barcode}`);
-      const label = this.label as TapeLabel;
       if (header.label.mediaSetId !== label.mediaSetId || header.label.barcode !== label.barcode) throw new LifeboatError('corrupt-backup', `tape ${drive.barcode}: its catalog belongs to another tape`);
       this.copies = copies;
       context.log(`catalog in file ${file}: ${copies.length} restore point copy(ies)`);
-      return;
+      return { label, copies };
     }
     throw new LifeboatError('corrupt-backup', `tape ${drive.barcode} has no catalog file (it was not finished)`);
   }
 
-  private async record(context: StepContext): Promise<void> {
-    const label = this.label as TapeLabel;
+  private async record({ label, copies }: ReadBack, context: StepContext): Promise<void> {
     const tapes = this.options.catalog.tapes;
     tapes.addMediaSet({ id: label.mediaSetId, pool: label.pool, blockSize: label.blockSize, state: 'scanned' });
     let bytes = 0;
-    for (const copy of this.copies) {
+    for (const copy of copies) {
       for (let id = 0; id < copy.entry.uniqueBlocks; id++) {
         const location = readLocation(copy.locations, id);
         if (location.tape === label.sequence) bytes += location.storedLength + FRAME_HEADER_BYTES;

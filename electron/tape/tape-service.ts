@@ -9,7 +9,6 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { TapeCopy } from '../catalog/tape-catalog.ts';
 import type { EngineEvents } from '../jobs/events.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
-import type { LegacyJobWork } from '../jobs/job-work.ts';
 import type { StepDefinition } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import type { Repository } from '../repository/repository.ts';
@@ -18,11 +17,12 @@ import { VirtualTapeLibrary } from '../drivers/tape/virtual-library.ts';
 import { LTO9 } from '../drivers/tape/library-state.ts';
 import { PassCoordinator } from './pass-coordinator.ts';
 import { PromptBoard } from './prompt-board.ts';
-import { TapeBackupWork, tapeBackupSteps } from './tape-backup.ts';
+import { TapeBackupWork } from './tape-backup.ts';
 import { runTapePass, wantedByTape, type PassConsumer, type TapeReport } from './tape-pass.ts';
-import { TapeVmRestore, tapeRestoreSteps } from './tape-restore.ts';
-import { StagedRestore, TapeStageWork, tapeStageSteps } from './tape-stage.ts';
-import { TapeCatalogWork, tapeCatalogSteps } from './tape-scan.ts';
+import { TapeVmRestore } from './tape-restore.ts';
+import { StagedRestore, TapeStageWork } from './tape-stage.ts';
+import type { JobWork } from '../jobs/job-work.ts';
+import { TapeCatalogWork } from './tape-scan.ts';
 import { FRAME_HEADER_BYTES } from './tape-format.ts';
 
 export type RestoreTarget = LocalTarget | VsphereTarget;
@@ -36,8 +36,9 @@ export type TapeServiceDeps = {
   pool: WorkerPool;
   /** The points to copy to tape, resolved from VM names or ids. */
   resolvePoint(vm: string, point: string): { vmId: string; vmName: string; pointId: string };
-  /** A normal restore of a point of `repository` (for the staged path), with its steps. */
-  restoreWork(repository: Repository, jobId: string, request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined }): { steps: readonly StepDefinition[]; work: LegacyJobWork };
+  /** A normal restore of a point of `repository` (for the staged path). */
+  restoreWork(repository: Repository, jobId: string, request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined }): { work: JobWork };
+  /** The steps of that restore, known before the backup is staged. */
   restoreSteps(target: RestoreTarget): readonly StepDefinition[];
   /** The engine's rules for a restore target (host known, original location confirmed). */
   checkTarget(target: RestoreTarget, vmName: string): { holdFor?: string };
@@ -124,7 +125,7 @@ export class TapeService {
     const points = vms.map((vm) => this.deps.resolvePoint(vm, point));
     this.deps.catalog.audit(actor, 'tape.backup', null, { pool, points });
     return this.deps.jobs.submit(
-      { kind: 'tape-backup', vmId: null, vmName: points.map((entry) => entry.vmName).join(', '), summary: `Back up ${points.map((entry) => entry.vmName).join(', ')} to tape (pool ${pool})`, params: { pool, points }, steps: tapeBackupSteps },
+      { kind: 'tape-backup', vmId: null, vmName: points.map((entry) => entry.vmName).join(', '), summary: `Back up ${points.map((entry) => entry.vmName).join(', ')} to tape (pool ${pool})`, params: { pool, points } },
       (job) => new TapeBackupWork({ repository: this.repositoryOf(), catalog: this.deps.catalog, library, request: { points, pool }, jobId: job.id }),
     );
   }
@@ -146,7 +147,7 @@ export class TapeService {
     const place = placeIn(await library.inventory());
     this.deps.catalog.audit(actor, 'tape.catalog', barcode, {});
     return this.deps.jobs.submit(
-      { kind: 'tape-catalog', vmId: null, vmName: barcode, summary: `Catalog tape ${barcode}`, params: { barcode }, steps: tapeCatalogSteps },
+      { kind: 'tape-catalog', vmId: null, vmName: barcode, summary: `Catalog tape ${barcode}`, params: { barcode } },
       (job) => new TapeCatalogWork({ barcode, jobId: job.id, library, catalog: this.deps.catalog, prompts: this.prompts, place }),
     );
   }
@@ -213,7 +214,7 @@ export class TapeService {
     if (!staged) {
       const submitted = copies.map((copy) =>
         this.deps.jobs.submit(
-          { kind: 'tape-restore', vmId: copy.manifest.vmId, vmName: copy.manifest.vmName, summary: `Restore ${copy.manifest.vmName} from tape to ${where}`, params: { ...request, pointId: copy.manifest.id, mediaSetId: copy.mediaSetId }, steps: tapeRestoreSteps, requestedBy: who, outsideLimit: true },
+          { kind: 'tape-restore', vmId: copy.manifest.vmId, vmName: copy.manifest.vmName, summary: `Restore ${copy.manifest.vmName} from tape to ${where}`, params: { ...request, pointId: copy.manifest.id, mediaSetId: copy.mediaSetId }, requestedBy: who, outsideLimit: true },
           (job) => new TapeVmRestore({ copy, targetPath: (targetFor(copy) as LocalTarget).path, jobId: job.id, pool: this.deps.pool, coordinator: this.coordinator }),
         ),
       );
@@ -226,19 +227,19 @@ export class TapeService {
     for (const copy of copies) {
       const stagingPath = join(stagingRoot, `lifeboat-tape-staging-${requestId.slice(0, 8)}-${copy.manifest.vmId}`);
       const stage = this.deps.jobs.submit(
-        { kind: 'tape-stage', vmId: null, vmName: copy.manifest.vmName, summary: `Copy ${copy.manifest.vmName} from tape to staging ${stagingPath}`, params: { pointId: copy.manifest.id, mediaSetId: copy.mediaSetId, stagingPath }, steps: tapeStageSteps, requestedBy: who, outsideLimit: true },
+        { kind: 'tape-stage', vmId: null, vmName: copy.manifest.vmName, summary: `Copy ${copy.manifest.vmName} from tape to staging ${stagingPath}`, params: { pointId: copy.manifest.id, mediaSetId: copy.mediaSetId, stagingPath }, requestedBy: who, outsideLimit: true },
         (job) => new TapeStageWork({ copy, stagingPath, jobId: job.id, coordinator: this.coordinator }),
       );
       stageIds.push(stage.id);
       const target = targetFor(copy);
       const vmJob = this.deps.jobs.submit(
-        { kind: 'tape-restore', vmId: copy.manifest.vmId, vmName: copy.manifest.vmName, summary: `Restore ${copy.manifest.vmName} from tape through staging to ${where}`, params: { ...request, pointId: copy.manifest.id, stageJobId: stage.id }, steps: [{ name: 'wait-for-staging', title: 'Pending: wait for the backup restore job' }, ...this.deps.restoreSteps(target)], requestedBy: who, outsideLimit: true, ...held },
+        { kind: 'tape-restore', vmId: copy.manifest.vmId, vmName: copy.manifest.vmName, summary: `Restore ${copy.manifest.vmName} from tape through staging to ${where}`, params: { ...request, pointId: copy.manifest.id, stageJobId: stage.id }, requestedBy: who, outsideLimit: true, ...held },
         (job) =>
           new StagedRestore({
             stagingPath,
-            innerSteps: this.deps.restoreSteps(target),
+            restoreSteps: this.deps.restoreSteps(target),
             stageEnded: (signal) => untilEnded(this.deps.jobs, stage.id, signal),
-            openInner: (repository) => this.deps.restoreWork(repository, job.id, { vmId: copy.manifest.vmId, pointId: copy.manifest.id, target }).work,
+            openRestore: (repository) => this.deps.restoreWork(repository, job.id, { vmId: copy.manifest.vmId, pointId: copy.manifest.id, target }).work,
           }),
       );
       jobs.push(stage, vmJob);

@@ -3,10 +3,9 @@
 // (idle too long, too old, revoked) it closes the socket with the signed-out code and says why.
 import type { LifeboatApi } from '../../shared/contract.ts';
 import { FrameClient, RemoteError } from '../../shared/frame-client.ts';
+import { closeCodes } from '../../shared/generated/channels.ts';
 
 const SESSION_KEY = 'lifeboat.session';
-/** The engine's close code for an ended session (electron/rpc/ws-server.ts, CloseCode.signedOut). */
-const SIGNED_OUT = 4401;
 
 /** `onSignedOut` gets the engine's sentence when the session ends, before or after connecting;
  * the promise then stays pending, as there is nothing to connect to. */
@@ -40,7 +39,7 @@ export function connectWebSocket(onSignedOut: (message: string) => void): Promis
     });
     socket.addEventListener('close', (event) => {
       client.disconnected(fatal ?? 'the connection to the engine closed; reload to reconnect');
-      if (event.code === SIGNED_OUT) onSignedOut(fatal ?? 'signed out');
+      if (event.code === closeCodes.signedOut) onSignedOut(fatal ?? 'signed out');
       else reject(new RemoteError(fatal === null ? 'unavailable' : 'unauthorized', fatal ?? 'could not connect to the engine'));
     });
   });

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { asOwner } from '../helpers/owner.ts';
 import { LifeboatError } from '../../electron/errors.ts';
-import { requestChannelNames } from '../../shared/channel-names.ts';
+import { requestChannelNames } from '../../shared/generated/channels.ts';
 import type { Engine } from '../../electron/engine/engine.ts';
 import { makeVmFolder, openEngine, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 

@@ -10,6 +10,7 @@ import type { Job } from '../../shared/domain.ts';
 import { Peer, osCaller } from '../../electron/auth/peer.ts';
 import { parseRoleMap } from '../../electron/auth/role-map.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
+import { Plan } from '../../electron/jobs/plan.ts';
 import { main } from '../../electron/cli/main.ts';
 import { readSession } from '../../electron/cli/session-file.ts';
 import { openEngine, tempDir } from '../helpers/env.ts';
@@ -84,9 +85,13 @@ test('a local account of the same name wins, and a directory alice is the same p
   await assert.rejects(login('alice2'), { code: 'unauthorized' }, 'the directory password does not open the local account');
   assert.equal((await login('alice2', 'local-alice2-password')).via, 'local');
   // A held job asked for by local:carol is not approved by directory:carol.
-  const job: Job = engine.jobs.submit({ kind: 'restore-entire-vm', vmId: null, vmName: 'x', summary: 'held', params: {}, steps: [], requestedBy: 'local:carol', holdFor: 'approval' }, () => {
-    throw new Error('never runs');
-  });
+  const job: Job = engine.jobs.submit({ kind: 'restore-entire-vm', vmId: null, vmName: 'x', summary: 'held', params: {}, requestedBy: 'local:carol', holdFor: 'approval' }, () => ({
+    plan: Plan.of<null>().step('restore', 'Restore', async () => {
+      throw new Error('never runs');
+    }).bind(null),
+    finish: async () => undefined,
+    result: () => ({}),
+  }));
   const carol = new Peer(null);
   await dispatch(engine, carol, 'auth.login', { user: 'carol', password: 'carol-directory-pw' });
   await assert.rejects(dispatch(engine, carol, 'jobs.approve', { jobId: job.id }), { code: 'conflict', message: /second person/ });

@@ -5,10 +5,11 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Job } from '../../shared/domain.ts';
-import { backupSteps } from '../../electron/backup/backup-vm.ts';
+import { BackupWork } from '../../electron/backup/backup-vm.ts';
 import type { Engine } from '../../electron/engine/engine.ts';
-import { restoreSteps } from '../../electron/restore/entire-vm-local.ts';
-import { originalSteps } from '../../electron/restore/original-vm-vsphere.ts';
+import { EntireVmLocalRestore } from '../../electron/restore/entire-vm-local.ts';
+import { EntireVmVsphereRestore } from '../../electron/restore/entire-vm-vsphere.ts';
+import { OriginalVmVsphereRestore } from '../../electron/restore/original-vm-vsphere.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { asOwner } from '../helpers/owner.ts';
 import { makeVmFolder, openEngineWith, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
@@ -52,7 +53,7 @@ async function failing(engine: Engine, start: () => Promise<Job> | Job, kind: Jo
 test('fault matrix: backup and local restore', async () => {
   const { dir, engine, source } = await engineWithVm();
   const vmId = engine.resolveVm('matrix').id;
-  for (const { name } of backupSteps) {
+  for (const { name } of BackupWork.plan.steps) {
     const before = (await engine.repository.listPoints(vmId)).length;
     await failing(engine, () => engine.startBackup(source, 'test'), 'backup', name);
     const after = await engine.repository.listPoints(vmId);
@@ -61,7 +62,7 @@ test('fault matrix: backup and local restore', async () => {
     assert.deepEqual((await readdir(engine.repository.pointsFolder(vmId))).filter((entry) => entry.startsWith('.partial')), []);
   }
   assert.equal((await runJob(engine, await engine.startVerify('matrix', undefined, 'test'))).state, 'succeeded');
-  for (const { name } of restoreSteps) {
+  for (const { name } of EntireVmLocalRestore.plan.steps) {
     const target = join(dir, `restore-after-${name}`);
     await failing(engine, () => engine.startRestore({ vm: 'matrix', point: 'latest', target: { kind: 'local', path: target } }, 'test'), 'restore-entire-vm', name);
     await assert.rejects(stat(target), { code: 'ENOENT' }, `local restore after ${name} left its target`);
@@ -83,7 +84,7 @@ test('fault matrix: vSphere new location (HotAdd) and original location', { skip
     return { vms: inventory.vms.map((vm) => vm.name).sort(), proxyDisks: (await client.vmDisks(proxy.ref)).map((disk) => disk.fileName) };
   };
   const clean = await state();
-  for (const { name } of restoreSteps) {
+  for (const { name } of EntireVmVsphereRestore.plan.steps) {
     await failing(engine, () => engine.startRestore({ vm: 'matrix', point: 'latest', newName: `m-${name}`, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0', transport: 'hotadd' } }, 'test'), 'restore-entire-vm', name);
     assert.deepEqual(await state(), clean, `vSphere restore after ${name} left something`);
     assert.deepEqual(await readdir(join(engine.paths.home, 'staging')).catch(() => []), []);
@@ -91,7 +92,7 @@ test('fault matrix: vSphere new location (HotAdd) and original location', { skip
   // The original VM: restored once, then rolled back in place with a fault after each step.
   assert.equal((await runJob(engine, await engine.startRestore({ vm: 'matrix', point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } }, 'test'))).state, 'succeeded');
   const withOriginal = await state();
-  for (const { name } of originalSteps) {
+  for (const { name } of OriginalVmVsphereRestore.plan.steps) {
     await failing(engine, () => engine.startRestore({ vm: 'matrix', point: 'latest', target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true, transport: 'hotadd' } }, 'test'), 'restore-entire-vm', name);
     assert.deepEqual(await state(), withOriginal, `original-location restore after ${name}: the VM stays, the proxy keeps no disk`);
   }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { before, test } from 'node:test';
 import fc from 'fast-check';
-import { requestChannelNames } from '../../shared/channel-names.ts';
+import { requestChannelNames } from '../../shared/generated/channels.ts';
 import { tempDir, until } from '../helpers/env.ts';
 import { ask, assertServing, cli, hello, nextFrame, openPeer, rawExchange, startServe, statusOf, type ServeProcess } from '../helpers/serve-process.ts';
 

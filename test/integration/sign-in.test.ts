@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { roles, type Role } from '../../shared/accounts.ts';
-import { requestChannelNames } from '../../shared/channel-names.ts';
+import { requestChannelNames } from '../../shared/generated/channels.ts';
 import type { Job } from '../../shared/domain.ts';
 import { Peer, osCaller } from '../../electron/auth/peer.ts';
 import { AuthService } from '../../electron/auth/auth-service.ts';

@@ -6,7 +6,7 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, mock, test } from 'node:test';
-import { requestChannelNames } from '../../shared/channel-names.ts';
+import { requestChannelNames } from '../../shared/generated/channels.ts';
 import { makeVmFolder, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { serveAppFile } from '../../electron/app-protocol.ts';

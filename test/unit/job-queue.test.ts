@@ -6,24 +6,19 @@ import { test } from 'node:test';
 import { Catalog } from '../../electron/catalog/catalog.ts';
 import { EngineEvents } from '../../electron/jobs/events.ts';
 import { JobQueue, type JobSpec, type WorkFactory } from '../../electron/jobs/job-queue.ts';
-import type { LegacyJobWork } from '../../electron/jobs/job-work.ts';
-import { throwIfCancelled } from '../../electron/jobs/plan.ts';
 import { tempDir } from '../helpers/env.ts';
+import { Gate, ScriptedWork } from '../helpers/queue-works.ts';
 
-/** Work that runs until its job is stopped, and says whether it was cleaned up. */
-function untilStopped(finished: boolean[]): WorkFactory {
-  return (): LegacyJobWork => ({
-    steps: [{ name: 'wait', title: 'Wait' }],
-    run: async (_step, context) => {
-      await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve(), { once: true }));
-      throwIfCancelled(context.signal);
-    },
-    finish: async (succeeded) => void finished.push(succeeded),
-    result: () => ({}),
-  });
+/** Works that run until their job is stopped (their gate never opens), kept to read their cleanups. */
+function untilStopped(works: ScriptedWork[]): WorkFactory {
+  return (job) => {
+    const work = new ScriptedWork({ gate: new Gate() });
+    works.push(work);
+    return work.factory(job);
+  };
 }
 
-const spec = (kind: JobSpec['kind'], vmId: string): JobSpec => ({ kind, vmId, vmName: vmId, summary: `${kind} of ${vmId}`, params: {}, steps: [{ name: 'wait', title: 'Wait' }] });
+const spec = (kind: JobSpec['kind'], vmId: string): JobSpec => ({ kind, vmId, vmName: vmId, summary: `${kind} of ${vmId}`, params: {} });
 
 async function started(catalog: Catalog, jobId: string): Promise<void> {
   for (let round = 0; round < 1000 && catalog.getJob(jobId)?.state !== 'running'; round++) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -32,19 +27,19 @@ async function started(catalog: Catalog, jobId: string): Promise<void> {
 
 test('an operator cancel and an engine stop end a job differently', async () => {
   const catalog = Catalog.open(join(await tempDir(), 'catalog.sqlite'));
-  const finished: boolean[] = [];
-  const queue = new JobQueue(catalog, new EngineEvents(), 2, null, (job) => (job.kind === 'index' ? untilStopped(finished) : null));
+  const works: ScriptedWork[] = [];
+  const queue = new JobQueue(catalog, new EngineEvents(), 2, null, (job) => (job.kind === 'index' ? untilStopped(works) : null));
   try {
-    const cancelled = queue.submit(spec('backup', 'a'), untilStopped(finished));
+    const cancelled = queue.submit(spec('backup', 'a'), untilStopped(works));
     await started(catalog, cancelled.id);
     queue.cancel(cancelled.id);
     const ended = await queue.whenEnded(cancelled.id);
     assert.equal(ended.state, 'cancelled');
     assert.equal(ended.error, 'cancelled by the operator');
 
-    const stopped = queue.submit(spec('backup', 'b'), untilStopped(finished));
-    const rerunnable = queue.submit(spec('index', 'c'), untilStopped(finished));
-    const waiting = queue.submit(spec('verify', 'd'), untilStopped(finished));
+    const stopped = queue.submit(spec('backup', 'b'), untilStopped(works));
+    const rerunnable = queue.submit(spec('index', 'c'), untilStopped(works));
+    const waiting = queue.submit(spec('verify', 'd'), untilStopped(works));
     await started(catalog, stopped.id);
     await queue.close();
     const interrupted = catalog.getJob(stopped.id);
@@ -54,10 +49,10 @@ test('an operator cancel and an engine stop end a job differently', async () => 
     assert.equal(catalog.getJob(rerunnable.id)?.state, 'queued', 'an index job stays queued for the next start');
     assert.equal(catalog.getJob(waiting.id)?.state, 'interrupted', 'a job that had not started is marked at once');
     assert.equal(catalog.getJob(waiting.id)?.error, 'the engine stopped before this job started');
-    assert.deepEqual(finished, [false, false, false], 'the stopped jobs (not resumable) were cleaned up');
-    assert.throws(() => queue.submit(spec('backup', 'e'), untilStopped(finished)), { code: 'unavailable' });
+    assert.deepEqual(works.flatMap((work) => work.finished), [false, false, false], 'the stopped jobs (not resumable) were cleaned up');
+    assert.throws(() => queue.submit(spec('backup', 'e'), untilStopped(works)), { code: 'unavailable' });
 
-    const next = new JobQueue(catalog, new EngineEvents(), 2, null, (job) => (job.kind === 'index' ? untilStopped(finished) : null));
+    const next = new JobQueue(catalog, new EngineEvents(), 2, null, (job) => (job.kind === 'index' ? untilStopped(works) : null));
     next.recoverAfterRestart();
     next.startQueued();
     await started(catalog, rerunnable.id);

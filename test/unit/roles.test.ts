@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { roles, type Caller, type Role } from '../../shared/accounts.ts';
-import { requestChannelNames } from '../../shared/channel-names.ts';
+import { requestChannelNames } from '../../shared/generated/channels.ts';
 import { requestChannels } from '../../shared/contract.ts';
 import { authorize, channelRoles, personOf, roleRank } from '../../electron/auth/roles.ts';
 import { connectionChannels } from '../../electron/auth/auth-handlers.ts';
