@@ -7,8 +7,9 @@ import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../electron/engine/engine.ts';
+import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
 import { vmxText } from '../electron/lab/create-lab.ts';
-import { startVcsim, vcsimUnavailable } from '../test/vcsim/vcsim.ts';
+import { startVcsim, vcsimUnavailable } from '../scripts/peers/vcsim.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
 import { resolvePoint } from '../electron/repository/chain.ts';
 import { PointDisk } from '../electron/repository/point-disk.ts';
@@ -19,7 +20,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright';
 import { buildAll } from '../scripts/build.ts';
-import { cancelJobs, measureQueue, queueJobs } from '../test/helpers/queue-load.ts';
+import { cancelJobs, measureQueue, queueJobs } from './queue-load.ts';
 
 const MIB = 1024 * 1024;
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
@@ -80,7 +81,7 @@ async function vsphereModes(source: string, capacity: number, cpTime: number): P
     return;
   }
   const vc = await startVcsim();
-  const engine = await Engine.open({ home: join(root, 'home-vsphere') });
+  const engine = await openServedEngine({ home: join(root, 'home-vsphere') });
   try {
     const backup = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
     if (backup.state !== 'succeeded') throw new Error(`backup failed: ${backup.error}`);
@@ -117,7 +118,7 @@ async function itemLevel(): Promise<void> {
   await mkdir(source);
   execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=monolithicFlat', layout.rawPath, join(source, 'items.vmdk')]);
   await writeFile(join(source, 'items.vmx'), vmxText('items', ['items.vmdk'], '43 43 43 43 43 43 43 43-43 43 43 43 43 43 43 43'));
-  const engine = await Engine.open({ home: join(root, 'home-items') });
+  const engine = await openServedEngine({ home: join(root, 'home-items') });
   try {
     const backup = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
     if (backup.state !== 'succeeded') throw new Error(`backup failed: ${backup.error}`);
@@ -172,7 +173,7 @@ async function itemLevel(): Promise<void> {
  * events say whether the engine kept the tape streaming. */
 async function tape(source: string, capacity: number, cpTime: number): Promise<void> {
   const home = join(root, 'home-tape');
-  const engine = await Engine.open({ home });
+  const engine = await openServedEngine({ home });
   try {
     const backup = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
     if (backup.state !== 'succeeded') throw new Error(`backup failed: ${backup.error}`);
@@ -226,7 +227,7 @@ async function instantRecovery(source: string, capacity: number): Promise<void> 
   const home = join(root, 'home-instant');
   await mkdir(join(home, 'instant'), { recursive: true });
   const vc = await startVcsim({ cwd: join(home, 'instant') });
-  const engine = await Engine.open({ home });
+  const engine = await openServedEngine({ home });
   try {
     const backup = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
     if (backup.state !== 'succeeded') throw new Error(`backup failed: ${backup.error}`);
@@ -327,7 +328,7 @@ async function copiesAndEncryption(source: string, capacity: number): Promise<vo
   };
   for (let run = 0; run < runs; run++) {
     const home = join(root, `home-copies-${run}`);
-    const engine = await Engine.open({ home });
+    const engine = await openServedEngine({ home });
     try {
       times.plainBackup.push(await timed(() => finished(engine, engine.backups.start(source, 'bench'))));
       for (const [name, region, zone] of [['near', 'primary', 'zone-2'], ['zoned', 'primary', 'zone-3'], ['far', 'secondary', 'zone-1']] as const) {
@@ -356,7 +357,7 @@ async function copiesAndEncryption(source: string, capacity: number): Promise<vo
       await rm(join(root, `copies-${run}`), { recursive: true, force: true });
     }
     const sealedHome = join(root, `home-sealed-${run}`);
-    const sealed = await Engine.open({ home: sealedHome });
+    const sealed = await openServedEngine({ home: sealedHome });
     try {
       times.sealedBackup.push(await timed(() => finished(sealed, sealed.backups.start(source, 'bench', { encrypt: true, password: 'bench password' }))));
       const target = join(root, `restore-sealed-${run}`);
@@ -414,7 +415,7 @@ async function main(): Promise<void> {
     await rm(copy);
 
     const home = join(root, `home-${run}`);
-    const engine = await Engine.open({ home });
+    const engine = await openServedEngine({ home });
     try {
       backupTimes.push(await timed(async () => {
         const job = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);

@@ -10,12 +10,12 @@ import type { IpcEnvelope } from '../shared/contract.ts';
 import { requestChannelNames } from '../shared/generated/channels.ts';
 import { APP_INDEX_URL, APP_SCHEME, isAppUrl, serveAppFile } from './app-protocol.ts';
 import { Engine } from './engine/engine.ts';
+import { openServedEngine } from './rpc/open-served-engine.ts';
 import { toWireError } from './errors.ts';
 import { resolveHome } from './home.ts';
-import { createLab } from './lab/create-lab.ts';
 import { dispatch } from './rpc/dispatch.ts';
 import { Peer, osCaller } from './auth/peer.ts';
-import type { Sealer } from './secrets/secret-store.ts';
+import type { Sealer } from './secrets/sealer.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const rendererRoot = join(here, '..', 'renderer');
@@ -91,8 +91,7 @@ async function start(): Promise<void> {
 
   const homeFlag = process.argv.find((arg) => arg.startsWith('--home='))?.slice('--home='.length);
   const home = resolveHome(homeFlag ?? process.env.LIFEBOAT_HOME ?? app.getPath('userData'));
-  const engine = await Engine.open({ home, ...keyringSealers() });
-  if (engine.catalog.listVms().length === 0) await createLab(engine, { vms: 3, points: 3, diskMib: 64 });
+  const engine = await openServedEngine({ home, ...keyringSealers() });
   serveIpc(engine);
   const window = openWindow(engine);
   // A second start (say, a double click) brings this window forward instead of a second engine.

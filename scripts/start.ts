@@ -1,14 +1,16 @@
 // `npm start`: the console on this home. The Electron app when its binary is installed;
 // otherwise (no download possible, as on an offline build machine) `lifeboat serve` in a
-// browser. A demo lab is made on first start so there is something to restore.
+// browser, where a demo lab is made on first start so there is something to restore (the app
+// makes none: its empty inventory says how, `lifeboat lab create`).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildAll } from './build.ts';
-import { Engine } from '../electron/engine/engine.ts';
+import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
 import { createLab } from '../electron/lab/create-lab.ts';
+import { inProcessApi } from '../electron/cli/connect.ts';
 import { resolveHome } from '../electron/home.ts';
 import { osCaller } from '../electron/auth/peer.ts';
 import { AccountName } from '../shared/accounts.ts';
@@ -37,10 +39,10 @@ if (electron) {
   spawnSync(electron, [root], { stdio: 'inherit' });
 } else {
   const home = resolveHome();
-  const engine = await Engine.open({ home });
+  const engine = await openServedEngine({ home });
   if (engine.catalog.listVms().length === 0) {
     console.log('first start: making a demo lab (3 VMs, 3 restore points each)…');
-    await createLab(engine, { vms: 3, points: 3, diskMib: 64 }, (line) => console.log(`  ${line}`));
+    await createLab(inProcessApi(engine), engine.paths.lab, { vms: 3, points: 3, diskMib: 64 }, (line) => console.log(`  ${line}`));
   }
   // The browser console signs in with an account: on a first start, one for this OS user, its
   // password shown once here (on the engine's own user's terminal).

@@ -195,10 +195,6 @@ export const requestChannels = {
       .strict(),
     response: z.object({ jobs: z.array(Job), pullList: z.array(PullListEntry) }),
   },
-  'lab.create': {
-    request: z.object({ vms: z.number().int().min(1).max(10).default(3), points: z.number().int().min(1).max(5).default(3), diskMib: z.number().int().min(16).max(256).default(64) }).strict(),
-    response: z.object({ vms: z.array(z.string()) }),
-  },
   'rehearsal.start': {
     request: z
       .object({

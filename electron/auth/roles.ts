@@ -58,7 +58,6 @@ export const channelRoles = {
   'tape.backup': 'operator',
   'tape.catalog': 'operator',
   'restore.tape': 'operator',
-  'lab.create': 'operator',
   'rehearsal.start': 'operator',
   'prompts.answer': 'operator',
   'instant.start': 'operator',

@@ -2,7 +2,7 @@
 // job to its end with progress on stderr.
 import type { LifeboatApi } from '../../shared/contract.ts';
 import type { Job } from '../../shared/domain.ts';
-import { finishedJobStates } from '../../shared/domain.ts';
+import { jobEnd } from '../../shared/job-end.ts';
 import { formatBytes } from '../../shared/format.ts';
 import { resolve } from 'node:path';
 import { LifeboatError } from '../errors.ts';
@@ -54,24 +54,9 @@ export async function follow(api: LifeboatApi, job: Job, out: Output): Promise<J
     const line = `${progress.step}: ${percent}% ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)} at ${formatBytes(progress.bytesPerSecond)}/s`;
     process.stderr.write(interactive ? `\r${line.padEnd(78)}` : `${line}\n`);
   });
-  let offUpdates = (): void => undefined;
-  const ended = new Promise<Job>((resolve, reject) => {
-    offUpdates = api.on('job.updated', (update) => {
-      if (update.id === job.id && finishedJobStates.has(update.state)) resolve(update);
-    });
-    api.invoke('jobs.get', { jobId: job.id }).then(({ job: current }) => {
-      if (finishedJobStates.has(current.state)) resolve(current);
-    }, reject);
-  });
-  // The engine can go away under us (a served one killed, the command's own one stopped by a
-  // signal while its job goes back to the queue): say so and fail.
-  const lost = api.disconnection ? api.disconnection.then((reason): never => {
-    throw new LifeboatError('unavailable', `lost the engine while following job ${job.id} (${reason}); \`lifeboat jobs show ${job.id}\` tells how it ended`);
-  }) : new Promise<never>(() => undefined);
   try {
-    return await Promise.race([ended, lost]);
+    return await jobEnd(api, job.id, (reason) => new LifeboatError('unavailable', `lost the engine while following job ${job.id} (${reason}); \`lifeboat jobs show ${job.id}\` tells how it ended`));
   } finally {
-    offUpdates();
     offProgress();
     if (interactive) process.stderr.write('\n');
   }

@@ -2,6 +2,7 @@
 // engine in-process for the one command. Either way it sees the same LifeboatApi.
 import type { EventChannel, EventOf, LifeboatApi, RequestChannel, RequestOf, ResponseOf } from '../../shared/contract.ts';
 import { Engine, type EngineOptions } from '../engine/engine.ts';
+import { openServedEngine } from '../rpc/open-served-engine.ts';
 import { LifeboatError } from '../errors.ts';
 import { homePaths } from '../home.ts';
 import { dispatch } from '../rpc/dispatch.ts';
@@ -41,7 +42,7 @@ export async function connect(home: string, secretsKey?: EngineOptions['secretsK
   const { socket } = homePaths(home);
   if (await engineIsRunning(socket)) return connectRunning(socket);
   try {
-    const engine = await Engine.open({ home, ...(secretsKey ? { secretsKey } : {}) });
+    const engine = await openServedEngine({ home, ...(secretsKey ? { secretsKey } : {}) });
     return { api: inProcessApi(engine), engine, close: () => drainThenClose(engine) };
   } catch (error) {
     // Another process claimed the home between our look and our open: use its engine.

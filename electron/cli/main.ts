@@ -12,12 +12,12 @@ import { describeIndexGaps, formatBytes, printableName, table } from '../../shar
 import type { PointHealth } from '../../shared/domain.ts';
 import { Engine } from '../engine/engine.ts';
 import { toWireError } from '../errors.ts';
-import { resolveHome } from '../home.ts';
+import { homePaths, resolveHome } from '../home.ts';
 import { giveToOperator } from '../fs/private-files.ts';
 import { keySourceFromProcess } from '../secrets/key-source.ts';
 import { createLab } from '../lab/create-lab.ts';
-import { connect, drainThenClose } from './connect.ts';
-import { DEFAULT_SESSION_LIMITS } from '../rpc/session-store.ts';
+import { connect } from './connect.ts';
+import { DEFAULT_SESSION_LIMITS } from '../auth/session-store.ts';
 import { checkedOutFile, describeJob, durationMs, localPath, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
 import { promptsCommand, restoreTapeCommand, tapeCommand } from './tape-commands.ts';
 import { serve } from './serve.ts';
@@ -279,26 +279,6 @@ export async function main(argv: string[]): Promise<number> {
       sessionLimits: { idleMs: durationMs(values['session-idle'], DEFAULT_SESSION_LIMITS.idleMs, '--session-idle'), absoluteMs: durationMs(values['session-max'], DEFAULT_SESSION_LIMITS.absoluteMs, '--session-max') },
     });
   }
-  if (command === 'lab') {
-    if (rest[0] !== 'create') throw new UsageError('lab takes: create');
-    const engine = await Engine.open({ home, secretsKey });
-    const signals = stopEngineOnSignal(engine);
-    try {
-      const vms = await createLab(engine, { vms: positiveInt(values.vms, 3, '--vms'), points: positiveInt(values.points, 3, '--points'), diskMib: positiveInt(values['disk-mib'], 64, '--disk-mib') }, (line) => {
-        if (!values.json) process.stderr.write(`${line}\n`);
-      });
-      out.print(`lab ready in ${engine.paths.lab}: ${vms.map((vm) => vm.name).join(', ')}`, vms);
-    } catch (error) {
-      if (!signals.received()) throw error;
-    } finally {
-      // The lab's backups queued index jobs: they finish before the engine closes.
-      await drainThenClose(engine);
-      signals.remove();
-    }
-    const signal = signals.received();
-    return signal ? exitCodeOf(signal) : 0;
-  }
-
   const connection = await connect(home, secretsKey);
   const engine = connection.engine;
   const signals = engine ? stopEngineOnSignal(engine) : null;
@@ -538,6 +518,16 @@ export async function main(argv: string[]): Promise<number> {
         return await keysCommand(api, rest, values, out, home);
       case 'sessions':
         return await sessionsCommand(api, rest, values.all, out);
+      case 'lab': {
+        if (rest[0] !== 'create') throw new UsageError('lab takes: create');
+        // The lab is the home's: its folders sit beside the catalog, whichever engine backs them up.
+        const labFolder = homePaths(home).lab;
+        const vms = await createLab(api, labFolder, { vms: positiveInt(values.vms, 3, '--vms'), points: positiveInt(values.points, 3, '--points'), diskMib: positiveInt(values['disk-mib'], 64, '--disk-mib') }, (line) => {
+          if (!values.json) process.stderr.write(`${line}\n`);
+        });
+        out.print(`lab ready in ${labFolder}: ${vms.map((vm) => vm.name).join(', ')}`, vms);
+        return 0;
+      }
       default:
         throw new UsageError(`unknown command ${command}; \`lifeboat --help\` lists them`);
     }

@@ -4,10 +4,11 @@
 import { access } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { Engine, type EngineOptions } from '../engine/engine.ts';
+import type { EngineOptions } from '../engine/engine.ts';
+import { openServedEngine } from '../rpc/open-served-engine.ts';
 import { LifeboatError } from '../errors.ts';
 import { decideListen } from '../rpc/listen-policy.ts';
-import type { SessionLimits } from '../rpc/session-store.ts';
+import type { SessionLimits } from '../auth/session-store.ts';
 import { homeCertificate, operatorCertificate, type ConsoleCertificate } from '../rpc/tls/console-certificate.ts';
 import { startConsoleServer } from '../rpc/ws-server.ts';
 import { onStopSignal, type StopSignal } from './signals.ts';
@@ -59,7 +60,7 @@ export async function serve(options: ServeOptions): Promise<number> {
   }
   // The operator's files are checked before the engine opens: a bad one changes nothing.
   const tls = decision.certificate === 'none' ? null : await certificateFor(options, decision.certificate);
-  const engine = await Engine.open({ home: options.home, sessionLimits: options.sessionLimits, secretsKey: options.secretsKey });
+  const engine = await openServedEngine({ home: options.home, sessionLimits: options.sessionLimits, secretsKey: options.secretsKey });
   const server = await startConsoleServer(engine, { host: options.host, port: options.port, rendererDir: options.rendererDir, allowRemote: options.allowRemote, tls, sweepMs: sweepInterval(options.sessionLimits) }).catch(async (error: unknown) => {
     await engine.close();
     throw error;

@@ -1,7 +1,8 @@
 // The engine's composition root: it opens a home (catalog, repository, secrets, block workers,
 // job queue), builds the services with their explicit deps, and registers each service area's
-// request handlers. Headless by design: nothing here knows about Electron. It holds its home's
-// local socket, which is the home's lock and the CLI's way in.
+// request handlers. Headless by design: nothing here knows about Electron, and it opens no
+// socket: whoever opens it claims the home first (rpc/open-served-engine.ts serves it on the
+// home's local socket, which is the home's lock and the CLI's way in).
 import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -14,13 +15,13 @@ import { Repository } from '../repository/repository.ts';
 import { WorkerPool, workerDecoder } from '../workers/pool.ts';
 import { EngineEvents } from '../jobs/events.ts';
 import { JobQueue, type FaultInjector } from '../jobs/job-queue.ts';
-import { runJanitor } from '../jobs/janitor.ts';
-import { FileSecretStore, type Sealer } from '../secrets/secret-store.ts';
+import { Janitor } from '../jobs/janitor.ts';
+import { registerFileCleaners } from '../jobs/file-cleaners.ts';
+import { FileSecretStore } from '../secrets/secret-store.ts';
+import type { Sealer } from '../secrets/sealer.ts';
 import { keySourceFromProcess, type KeySource } from '../secrets/key-source.ts';
 import { checkKeySource } from '../secrets/store-key.ts';
-import { listenLocalSocket, type LocalSocketServer } from '../rpc/local-socket.ts';
-import { SessionStore, type SessionLimits } from '../rpc/session-store.ts';
-import { createLab } from '../lab/create-lab.ts';
+import { SessionStore, type SessionLimits } from '../auth/session-store.ts';
 import { AuthService } from '../auth/auth-service.ts';
 import { connectionHandlers, isConnectionChannel, type ConnectionChannel, type ConnectionHandlers } from '../auth/auth-handlers.ts';
 import { accountHandlers } from '../auth/account-handlers.ts';
@@ -32,6 +33,7 @@ import { HostService, hostHandlers } from '../hosts/host-service.ts';
 import { AzureAccounts, azureHandlers } from '../azure/azure-accounts.ts';
 import { TargetChecks } from '../restore/target-checks.ts';
 import { RestoreService, restoreHandlers } from '../restore/restore-service.ts';
+import { registerVsphereCleaners } from '../restore/vsphere-cleaners.ts';
 import { FilesService, filesHandlers, indexRerun } from '../items/files-service.ts';
 import { BackupService, backupHandlers } from '../backup/backup-service.ts';
 import { VerifyService, verifyHandlers } from '../verify/verify-service.ts';
@@ -42,12 +44,19 @@ import { InstantService } from '../instant/instant-service.ts';
 import { instantHandlers } from '../instant/instant-handlers.ts';
 import { SnapshotService } from '../snapshots/snapshot-service.ts';
 import { snapshotHandlers } from '../snapshots/snapshot-handlers.ts';
+import { registerArrayCloneCleaner } from '../snapshots/array-clone-cleaner.ts';
 import { HandlerRegistry, type ChannelHandlers } from '../handlers/handler-registry.ts';
 import { JobWorks } from './job-works.ts';
 import { homeHandlers } from './home-handlers.ts';
 import { jobsHandlers } from './jobs-handlers.ts';
 
 const DEFAULT_REPOSITORY = 'default';
+
+/** What holds a home for its engine while it runs (the rpc layer's local socket): released when
+ * the engine closes, after its jobs have ended and their followers have heard. */
+export type HomeClaim = { close(): Promise<void> };
+/** Claims the home before the catalog opens; a home another engine holds fails with 'conflict'. */
+export type ClaimHome = (paths: HomePaths) => Promise<HomeClaim>;
 
 /** Every channel but sign-in's, which acts on the connection (electron/auth/auth-handlers.ts). */
 export type EngineChannel = Exclude<RequestChannel, ConnectionChannel>;
@@ -68,7 +77,7 @@ export class Engine {
   readonly repository: Repository;
   readonly jobs: JobQueue;
   private readonly pool: WorkerPool;
-  private readonly socket: LocalSocketServer;
+  private readonly claim: HomeClaim;
   private readonly secrets: FileSecretStore;
   readonly handlers: Handlers;
   readonly auth: AuthService;
@@ -91,11 +100,13 @@ export class Engine {
   readonly sessions: SessionStore;
   /** The start-up janitor's run: how many leftovers it removed. */
   janitor: Promise<number> = Promise.resolve(0);
+  /** Removes what jobs left behind, with the cleaners each feature registers. */
+  private readonly leftovers: Janitor;
 
-  private constructor(paths: HomePaths, socket: LocalSocketServer, catalog: Catalog, primary: Repository, pool: WorkerPool, secrets: FileSecretStore, concurrentJobs: number, injectFault: FaultInjector | null, sessions: SessionStore) {
+  private constructor(paths: HomePaths, claim: HomeClaim, catalog: Catalog, primary: Repository, pool: WorkerPool, secrets: FileSecretStore, concurrentJobs: number, injectFault: FaultInjector | null, sessions: SessionStore) {
     this.paths = paths;
     this.sessions = sessions;
-    this.socket = socket;
+    this.claim = claim;
     this.secrets = secrets;
     this.catalog = catalog;
     this.pool = pool;
@@ -116,7 +127,13 @@ export class Engine {
     const works = new JobWorks({ pool, catalog, repository, stagingRoot: paths.staging, reportsFolder: join(paths.home, 'rehearsals'), connectHost, proxies: hosts.proxies, connectAzure: (account) => azure.connect(account) });
     const jobs = (this.jobs = new JobQueue(catalog, events, concurrentJobs, injectFault, indexRerun(catalog, works)));
     const copies = (this.copies = new CopyService({ catalog, jobs, pool, primary: repository, keys: this.keys }));
-    const cleanLeftovers = (jobId: string) => runJanitor({ catalog, connectHost }, { jobId, keepResumable: false });
+    // Every kind of leftover a job records has its cleaner, or the engine does not start.
+    const leftovers = (this.leftovers = new Janitor(catalog));
+    registerFileCleaners(leftovers, catalog);
+    registerVsphereCleaners(leftovers, connectHost);
+    registerArrayCloneCleaner(leftovers, catalog.arrays);
+    leftovers.checkComplete();
+    const cleanLeftovers = (jobId: string) => leftovers.run({ jobId, keepResumable: false });
     this.restores = new RestoreService({ catalog, events, jobs, lookup, checks, copies, azure, works, cleanLeftovers });
     this.files = new FilesService({ catalog, jobs, repository, lookup, checks, copies, works });
     this.backups = new BackupService({ catalog, jobs, repository, keys: this.keys, works, startIndex: (...index) => this.files.startIndex(...index) });
@@ -155,30 +172,18 @@ export class Engine {
       .add(instantHandlers(this.instant, checks))
       .add(snapshotHandlers(this.snapshots, catalog, checks))
       .add(copyHandlers(copies, catalog, lookup, (path, what, repositories) => checks.checkLocalPath(path, what, repositories)))
-      .add(this.labHandlers())
       .complete();
   }
 
-  /** The demo lab: VMs with points made by real backups. */
-  private labHandlers(): ChannelHandlers<'lab.create'> {
-    return {
-      'lab.create': async (request, { actor }) => {
-        this.catalog.audit(actor, 'lab.create', null, request);
-        return { vms: (await createLab(this, request)).map((vm) => vm.name) };
-      },
-    };
-  }
-
-  /** Opens the engine of a home. It first claims the home's socket, so a second engine for the
-   * same home fails with 'conflict' before it could mistake the first one's jobs for dead ones;
-   * from then on the engine serves the contract there (the CLI's way in). */
-  static async open(options: EngineOptions): Promise<Engine> {
+  /** Opens the engine of a home. It first claims the home (`claimHome`), so a second engine for
+   * the same home fails with 'conflict' before it could mistake the first one's jobs for dead
+   * ones. rpc/open-served-engine.ts is the way to call it. */
+  static async open(options: EngineOptions, claimHome: ClaimHome): Promise<Engine> {
     // A secrets key the operator chose that cannot work stops the start before the home is touched.
     const source = options.secretsKey ?? keySourceFromProcess({}, homedir(), existsSync).source;
     await checkKeySource(source, resolve(options.home));
     const paths = await prepareHome(options.home);
-    let opened: Engine | null = null;
-    const socket = await listenLocalSocket(() => opened, paths.socket);
+    const claim = await claimHome(paths);
     let catalog: Catalog | null = null;
     try {
       // The secrets key first: one that does not open this home's store stops the start before
@@ -187,19 +192,18 @@ export class Engine {
       catalog = Catalog.open(paths.catalog);
       const repository = await Repository.openOrCreate(join(paths.repositories, DEFAULT_REPOSITORY), DEFAULT_REPOSITORY, options.blockSize);
       catalog.ensureRepository({ id: repository.info.id, name: DEFAULT_REPOSITORY, path: repository.path, blockSize: repository.info.blockSize });
-      const engine = new Engine(paths, socket, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2, options.injectFault ?? null, new SessionStore({ ...(options.sessionLimits ? { limits: options.sessionLimits } : {}), ...(options.now ? { now: options.now } : {}) }));
+      const engine = new Engine(paths, claim, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2, options.injectFault ?? null, new SessionStore({ ...(options.sessionLimits ? { limits: options.sessionLimits } : {}), ...(options.now ? { now: options.now } : {}) }));
       engine.jobs.recoverAfterRestart();
       engine.tape.prompts.expireLeftovers();
       engine.instant.recoverAfterRestart();
       await reconcileCatalog(catalog, engine.repository);
       // In the background: a host that does not answer must not hold up the engine's start.
-      engine.janitor = runJanitor({ catalog, connectHost: (name) => engine.hosts.connect(name) }, { keepResumable: true }).catch(() => 0);
-      opened = engine;
+      engine.janitor = engine.leftovers.run({ keepResumable: true }).catch(() => 0);
       engine.jobs.startQueued();
       return engine;
     } catch (error) {
       catalog?.close();
-      await socket.close();
+      await claim.close();
       throw error;
     }
   }
@@ -222,9 +226,9 @@ export class Engine {
   }
 
   /** Stops the engine: it takes no new work, running jobs end interrupted (a local restore keeps
-   * what its resume needs) and their followers hear so before the socket closes; then the rest
-   * shuts down and the catalog closes. Safe to call again (a second signal, then the command's
-   * own close). */
+   * what its resume needs) and their followers hear so before the home's claim (the socket) is
+   * released; then the rest shuts down and the catalog closes. Safe to call again (a second
+   * signal, then the command's own close). */
   close(): Promise<void> {
     this.closing ??= this.shutDown();
     return this.closing;
@@ -233,7 +237,7 @@ export class Engine {
   private async shutDown(): Promise<void> {
     await this.jobs.close();
     this.markStopped('the engine stopped');
-    await this.socket.close();
+    await this.claim.close();
     await this.janitor;
     await this.files.close();
     await this.instant.close();

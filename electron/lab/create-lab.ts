@@ -1,9 +1,12 @@
 // `lifeboat lab create`: VMs in VMware layout whose disks are real partitioned images, backed
-// up several times with changes in between, so a new user has something real to restore.
+// up several times with changes in between, so a new user has something real to restore. A
+// client of the engine like any other: it writes the VM folders and asks for their backups
+// through the contract (the CLI's connection, or an in-process one in tests).
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { Engine } from '../engine/engine.ts';
+import { finishedJobStates } from '../../shared/domain.ts';
+import { jobEnd, type JobWatcher } from '../../shared/job-end.ts';
 import { LifeboatError } from '../errors.ts';
 import { buildGuestDisk, changeGuest, type GuestLayout } from './guest-disk.ts';
 import { tool } from './tools.ts';
@@ -41,12 +44,19 @@ async function exportDisk(layout: GuestLayout, folder: string, base: string, for
   return file;
 }
 
-export async function createLab(engine: Engine, options: LabOptions, onProgress: (line: string) => void = () => undefined): Promise<LabVm[]> {
+/** The engine went away while the lab waited for one of its backups. */
+function lostEngine(reason: string): Error {
+  return new LifeboatError('unavailable', `lost the engine while making the lab (${reason})`);
+}
+
+/** Makes the lab's VMs in `labRoot` (the home's lab folder) and backs each up `points` times
+ * through `client`; returns once their backups and the file index jobs those started have ended. */
+export async function createLab(client: JobWatcher, labRoot: string, options: LabOptions, onProgress: (line: string) => void = () => undefined): Promise<LabVm[]> {
   if (options.vms < 1 || options.vms > 50) throw new LifeboatError('bad-request', '--vms takes 1 to 50');
   if (options.points < 1 || options.points > 20) throw new LifeboatError('bad-request', '--points takes 1 to 20');
   if (options.diskMib < 16 || options.diskMib > 65536) throw new LifeboatError('bad-request', '--disk-mib takes 16 to 65536');
-  const labRoot = engine.paths.lab;
   const vms: LabVm[] = [];
+  const vmIds = new Set<string>();
   for (let i = 0; i < options.vms; i++) {
     const name = `lab-${names[i % names.length]}-${String(i + 1).padStart(2, '0')}`;
     const folder = join(labRoot, name);
@@ -63,14 +73,18 @@ export async function createLab(engine: Engine, options: LabOptions, onProgress:
       if (point > 1) await changeGuest(layout, work, point);
       const disk = await exportDisk(layout, folder, name, format);
       await writeFile(join(folder, `${name}.vmx`), vmxText(name, [disk], biosUuid));
-      const job = await engine.backups.start(folder, 'lab');
-      const ended = await engine.jobs.whenEnded(job.id);
+      const { job } = await client.invoke('backup.start', { source: { kind: 'local', path: folder } });
+      if (job.vmId !== null) vmIds.add(job.vmId);
+      const ended = await jobEnd(client, job.id, lostEngine);
       if (ended.state !== 'succeeded') throw new LifeboatError('internal', `lab backup of ${name} failed: ${ended.error}`);
       onProgress(`${name}: restore point ${point} of ${options.points} backed up`);
     }
     vms.push({ name, folder, format });
   }
   await rm(join(labRoot, '.work'), { recursive: true, force: true });
-  await engine.jobs.idle(); // the file index jobs each backup started
+  // The file index jobs each backup started: the lab's points are searchable once it is made.
+  for (const job of await client.invoke('jobs.list', {})) {
+    if (job.vmId !== null && vmIds.has(job.vmId) && !finishedJobStates.has(job.state)) await jobEnd(client, job.id, lostEngine);
+  }
   return vms;
 }

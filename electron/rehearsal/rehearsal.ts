@@ -15,13 +15,11 @@ import { compareDiskToFile } from '../restore/disk-transfer.ts';
 import { diskFileNames, type DiskFiles } from '../restore/local-vm-writer.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import { renderReport } from './report.ts';
+import type { RehearsalTarget, RehearsalVm, VmOutcome } from './rehearsal-types.ts';
 
 /** Restores at once; the block workers are shared, so more would only queue behind them. */
 const PARALLEL = 3;
 
-export type RehearsalTarget = { kind: 'local'; path: string } | { kind: 'vsphere'; host: string; datastore?: string | undefined; network?: string | undefined };
-export type RehearsalVm = { vmId: string; vmName: string; pointId: string; pointSequence: number };
-export type VmOutcome = { vm: string; point: number; restoredAs: string; state: 'passed' | 'failed'; check: string; rtoSeconds: number | null; error: string | null };
 /** A VM of the rehearsal with the outcome its restore and check fill in. */
 type VmRun = { vm: RehearsalVm; outcome: VmOutcome };
 /** The rehearsal under way: when it started (each VM's RTO is counted from there) and its VMs. */

@@ -1,7 +1,7 @@
 // The rehearsal report: one self-contained HTML page (no scripts, no remote content) that prints
 // well, for an auditor: when, where, which VMs from which points, how each was checked, and the
 // measured RTO of each.
-import type { RehearsalTarget, VmOutcome } from './rehearsal.ts';
+import type { RehearsalTarget, VmOutcome } from './rehearsal-types.ts';
 
 function escape(text: string): string {
   return text.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char] as string);

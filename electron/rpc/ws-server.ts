@@ -2,7 +2,7 @@
 // listen-policy.ts). The page is served with a strict CSP; the socket checks Host and Origin,
 // then wants a one-time token (printed in the URL) which it trades for a session key, so a
 // leaked URL is worthless once used. Session keys end when idle, when old, or when revoked
-// (session-store.ts), and the sockets under them are closed saying why.
+// (auth/session-store.ts), and the sockets under them are closed saying why.
 // Every byte from the network is read by code that cannot throw past its request or socket:
 // bad input gets an HTTP status, a `fatal` frame and a close code, never an engine crash.
 import { createHash, randomBytes } from 'node:crypto';
@@ -20,7 +20,7 @@ import { LifeboatError, toWireError } from '../errors.ts';
 import { MAX_FRAME_BYTES, parseClientFrame, servePeer } from './frames.ts';
 import { isLoopbackAddress } from './listen-policy.ts';
 import { consoleFile, requestPath } from './request-target.ts';
-import type { SessionEndReason } from './session-store.ts';
+import type { SessionEndReason } from '../auth/session-store.ts';
 import { Peer } from '../auth/peer.ts';
 
 const contentTypes: Record<string, string> = {

@@ -7,7 +7,7 @@ import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrnoCode } from '../errors.ts';
 import { syncPath, writeFileDurably } from '../fs/durable.ts';
-import type { Sealer } from './secret-store.ts';
+import type { Sealer } from './sealer.ts';
 
 export const LEGACY_KEY = 'key';
 export const STORE_INFO = 'store.json';

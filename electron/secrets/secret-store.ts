@@ -12,6 +12,7 @@ import { replaceFileDurably } from '../fs/durable.ts';
 import { chosenByOperator, type KeySource } from './key-source.ts';
 import { STORE_INFO, migrateLegacyStore, readLegacyKey, recoverMigration, type CrashPoint } from './legacy-migration.ts';
 import { loadKey, parseKeyBytes } from './store-key.ts';
+import type { Sealer } from './sealer.ts';
 
 export interface SecretStore {
   readonly kind: string;
@@ -19,9 +20,6 @@ export interface SecretStore {
   get(id: string): Promise<string>;
   remove(id: string): Promise<void>;
 }
-
-/** Encrypt/decrypt pair, such as Electron's safeStorage.encryptString/decryptString. */
-export type Sealer = { seal(plain: string): Buffer; open(sealed: Buffer): string };
 
 const safeId = /^[A-Za-z0-9-]{1,80}$/;
 

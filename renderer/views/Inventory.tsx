@@ -1,31 +1,19 @@
 // Inventory: the VMs the catalog knows and, for the selected one, its restore points.
 import { useState } from 'react';
 import { formatBytes } from '../../shared/format.ts';
-import { useQueryClient } from '@tanstack/react-query';
-import { useApi, usePoints, useVms } from '../api/queries.ts';
+import { usePoints, useVms } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
 import { HealthBadge } from './HealthBadge.tsx';
 import { TierBadges } from './TierBadges.tsx';
 
-/** No backups yet: offer a demo lab, made here and backed up like any VM. */
+/** No backups yet: say how to get some. The demo lab is made by the CLI (`lab create`), a
+ * client of the engine like this console; it needs Linux disk tools the console cannot assume. */
 function EmptyInventory() {
-  const api = useApi();
-  const queries = useQueryClient();
-  const [state, setState] = useState<'idle' | 'making' | string>('idle');
-  const make = (): void => {
-    setState('making');
-    api.invoke('lab.create', { vms: 3, points: 3, diskMib: 64 }).then(
-      () => void queries.invalidateQueries({ queryKey: ['vms'] }),
-      (failure: Error) => setState(failure.message),
-    );
-  };
   return (
     <section className="empty">
       <h2>No backups yet</h2>
-      <p>Try Lifeboat on a demo lab: three small VMs with real file systems, backed up three times each. Or back up a VM folder with <code>lifeboat backup local:&lt;folder&gt;</code>.</p>
-      <button onClick={make} disabled={state === 'making'}>{state === 'making' ? 'Making the demo lab…' : 'Create a demo lab'}</button>
-      {state !== 'idle' && state !== 'making' && <p role="alert" className="error">{state}</p>}
+      <p>Back up a VM folder with <code>lifeboat backup local:&lt;folder&gt;</code>, or try Lifeboat on a demo lab: <code>lifeboat lab create</code> makes three small VMs with real file systems, backed up three times each.</p>
     </section>
   );
 }

@@ -52,7 +52,6 @@ export const requestChannelNames = [
   'tape.copies',
   'tape.pullList',
   'restore.tape',
-  'lab.create',
   'rehearsal.start',
   'rehearsal.report',
   'prompts.list',

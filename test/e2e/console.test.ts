@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright';
-import { cancelJobs, measureQueue, queueJobs } from '../helpers/queue-load.ts';
+import { cancelJobs, measureQueue, queueJobs } from '../../bench/queue-load.ts';
 import WebSocket from 'ws';
 import { makeVmFolder, qemuImg, reflinkFolder, tempDir, until, writeMixedRaw } from '../helpers/env.ts';
 import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { Engine, type EngineOptions } from '../../electron/engine/engine.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { vmxText } from '../../electron/lab/create-lab.ts';
 import type { Job } from '../../shared/domain.ts';
 
@@ -29,7 +30,7 @@ export async function openEngine(home: string, blockSize?: number): Promise<Engi
 
 /** An engine closed after the test file, whatever the tests did. */
 export async function openEngineWith(options: EngineOptions): Promise<Engine> {
-  const engine = await Engine.open(options);
+  const engine = await openServedEngine(options);
   after(() => engine.close());
   return engine;
 }

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { osCaller } from '../../electron/auth/peer.ts';
 import { callContext } from '../../electron/rpc/dispatch.ts';
-import { Engine } from '../../electron/engine/engine.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { makeVmFolder, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
@@ -24,7 +24,7 @@ async function auditedHome(): Promise<string> {
   await mkdir(source);
   await writeMixedRaw(join(dir, 'disk.raw'), 4);
   await makeVmFolder(source, 'audited', join(dir, 'disk.raw'), 'monolithicFlat');
-  const engine = await Engine.open({ home, workerThreads: 2 });
+  const engine = await openServedEngine({ home, workerThreads: 2 });
   try {
     await runJob(engine, await engine.backups.start(source, 'alice'));
     await runJob(engine, await engine.verifies.start('audited', undefined, 'bob'));
@@ -58,7 +58,7 @@ async function verifyAfter(home: string, tamper: (db: Database.Database) => void
 }
 
 async function verifyNow(home: string): Promise<{ entries: number; intact: boolean; problem: string | null }> {
-  const engine = await Engine.open({ home, workerThreads: 2 });
+  const engine = await openServedEngine({ home, workerThreads: 2 });
   try {
     return await engine.handlers['audit.verify']({}, callContext(osCaller()));
   } finally {
@@ -131,7 +131,7 @@ test('a deleted anchor file is reported, not taken for a home from before anchor
 test('anchors deleted and entries appended since: the new file does not begin where anchoring began', async () => {
   const home = await homeCopy();
   await rm(anchorsOf(home));
-  const engine = await Engine.open({ home, workerThreads: 2 });
+  const engine = await openServedEngine({ home, workerThreads: 2 });
   try {
     engine.catalog.audit('mallory', 'settings.set', null, {});
     assert.match((await engine.handlers['audit.verify']({}, callContext(osCaller()))).problem ?? '', /do not begin at entry 1, where anchoring began: the file was replaced or cut/);
@@ -162,7 +162,7 @@ test('after a crash cut the last anchor short, the next entries are anchored on 
   const home = await homeCopy();
   const whole = await readFile(anchorsOf(home), 'utf8');
   await writeFile(anchorsOf(home), `${whole}6 0123abc`);
-  const engine = await Engine.open({ home, workerThreads: 2 });
+  const engine = await openServedEngine({ home, workerThreads: 2 });
   try {
     engine.catalog.audit('carol', 'settings.set', null, { fourEyes: true });
     assert.deepEqual(await engine.handlers['audit.verify']({}, callContext(osCaller())), { entries: 6, intact: true, problem: null });

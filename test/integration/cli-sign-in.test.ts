@@ -10,7 +10,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { Engine } from '../../electron/engine/engine.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { makeVmFolder, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 
 const run = promisify(execFile);
@@ -33,7 +33,7 @@ async function lifeboat(...args: string[]): Promise<Outcome> {
 // A backed-up VM, a host that is never reached, and the four-eyes rule on; then the engine closes
 // so every CLI command below opens its own.
 {
-  const engine = await Engine.open({ home, workerThreads: 2 });
+  const engine = await openServedEngine({ home, workerThreads: 2 });
   try {
     const source = join(dir, 'source');
     await mkdir(source);
@@ -83,7 +83,7 @@ test('the OS user administers accounts; login keeps a session token (never the p
 
 test('four-eyes across CLI commands to a running engine: --operator is refused, alice and the OS user cannot approve, carol can', async (t) => {
   // A held job lives as long as its engine: the CLI talks to this one over the home's socket.
-  const engine = await Engine.open({ home, workerThreads: 2 });
+  const engine = await openServedEngine({ home, workerThreads: 2 });
   t.after(() => engine.close());
   const claimed = await lifeboat('--operator', 'bob', 'jobs');
   assert.equal(claimed.code, 2);

@@ -9,7 +9,7 @@ import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { Engine } from '../../electron/engine/engine.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import type { Job } from '../../shared/domain.ts';
 import { makeVmFolder, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 
@@ -72,7 +72,7 @@ async function homeWithVm(name: string): Promise<{ dir: string; home: string; ra
   const raw = join(dir, 'disk.raw');
   await writeMixedRaw(raw, 96, 4);
   await makeVmFolder(source, name, raw, 'monolithicFlat');
-  const engine = await Engine.open({ home, workerThreads: 2 });
+  const engine = await openServedEngine({ home, workerThreads: 2 });
   try {
     assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
     await engine.jobs.idle();
@@ -84,7 +84,7 @@ async function homeWithVm(name: string): Promise<{ dir: string; home: string; ra
 
 /** The interrupted restore resumes in a fresh engine and ends identical to the source disk. */
 async function resumesIdentical(home: string, jobId: string, raw: string, target: string, vm: string): Promise<void> {
-  const engine = await Engine.open({ home, workerThreads: 2 });
+  const engine = await openServedEngine({ home, workerThreads: 2 });
   try {
     assert.equal(await engine.janitor, 0, 'the janitor kept what the resume needs');
     const resumed = await runJob(engine, await engine.restores.resume(jobId, 'test'));

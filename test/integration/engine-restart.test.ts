@@ -4,19 +4,19 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Catalog } from '../../electron/catalog/catalog.ts';
-import { Engine } from '../../electron/engine/engine.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { tempDir } from '../helpers/env.ts';
 
 test('running and queued jobs of a dead engine are interrupted on restart', async () => {
   const home = join(await tempDir(), 'home');
-  const first = await Engine.open({ home, workerThreads: 2 });
+  const first = await openServedEngine({ home, workerThreads: 2 });
   await first.close();
   const catalog = Catalog.open(join(home, 'catalog.sqlite'));
   const base = { kind: 'restore-entire-vm' as const, vmId: 'vm-1', vmName: 'vm', summary: 's', steps: [], currentStep: 'transfer-disks', bytesDone: 5, bytesTotal: 10, error: null, result: null, createdAt: new Date().toISOString(), startedAt: null, endedAt: null, waitingFor: null, requestedBy: null };
   catalog.insertJob({ ...base, id: 'running-job', state: 'running' }, {});
   catalog.insertJob({ ...base, id: 'queued-job', state: 'queued' }, {});
   catalog.close();
-  const second = await Engine.open({ home, workerThreads: 2 });
+  const second = await openServedEngine({ home, workerThreads: 2 });
   try {
     const running = second.catalog.getJob('running-job');
     assert.equal(running?.state, 'interrupted');
@@ -30,12 +30,12 @@ test('running and queued jobs of a dead engine are interrupted on restart', asyn
 
 test('one engine per home: a second one is refused, and the home is free again after close', async () => {
   const home = join(await tempDir(), 'home');
-  const first = await Engine.open({ home, workerThreads: 2 });
+  const first = await openServedEngine({ home, workerThreads: 2 });
   try {
-    await assert.rejects(Engine.open({ home, workerThreads: 2 }), { code: 'conflict', message: /another engine already serves this home/ });
+    await assert.rejects(openServedEngine({ home, workerThreads: 2 }), { code: 'conflict', message: /another engine already serves this home/ });
   } finally {
     await first.close();
   }
-  const again = await Engine.open({ home, workerThreads: 2 });
+  const again = await openServedEngine({ home, workerThreads: 2 });
   await again.close();
 });

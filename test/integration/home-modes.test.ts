@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { chmod, lstat, mkdir, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { Engine } from '../../electron/engine/engine.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { createLab } from '../../electron/lab/create-lab.ts';
+import { inProcessApi } from '../../electron/cli/connect.ts';
 import { makeVmFolder, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 
 const startUmask = process.umask(0o022);
@@ -32,9 +33,9 @@ for (const umask of [0o022, 0o000]) {
     const dir = await tempDir();
     const home = join(dir, 'home');
     process.umask(umask);
-    const engine = await Engine.open({ home, workerThreads: 2 });
+    const engine = await openServedEngine({ home, workerThreads: 2 });
     try {
-      const [vm] = await createLab(engine, { vms: 1, points: 2, diskMib: 16 });
+      const [vm] = await createLab(inProcessApi(engine), engine.paths.lab, { vms: 1, points: 2, diskMib: 16 });
       assert.ok(vm);
       // A remembered encryption key: the secret store gets a secret (and its key file is made).
       const vault = join(dir, 'vault');
@@ -95,7 +96,7 @@ test('a home others could read (0777, files 0666 from an older Lifeboat) is made
   for (const path of [home, join(home, 'repositories'), join(home, 'repositories', 'old')]) await chmod(path, 0o777);
   await chmod(join(home, 'repositories', 'old', 'data.lbd'), 0o666);
   process.umask(0o022);
-  const engine = await Engine.open({ home, workerThreads: 2 });
+  const engine = await openServedEngine({ home, workerThreads: 2 });
   await engine.close();
   assert.equal((await stat(home)).mode & 0o777, 0o700);
   assert.equal((await stat(join(home, 'repositories', 'old'))).mode & 0o777, 0o700);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { VsphereClient } from '../../electron/drivers/vsphere/vsphere-client.ts';
-import { Engine } from '../../electron/engine/engine.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import type { InstantSession } from '../../shared/domain.ts';
 import { makeVmFolder, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 import { startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
@@ -22,7 +22,7 @@ test('instant start/list from the CLI; a killed engine\'s session is taken down 
   const home = join(dir, 'home');
   await mkdir(join(home, 'instant'), { recursive: true });
   const vc = await startVcsim({ cwd: join(home, 'instant') });
-  const first = await Engine.open({ home, workerThreads: 2 });
+  const first = await openServedEngine({ home, workerThreads: 2 });
   try {
     const folder = join(dir, 'app-01');
     await mkdir(folder);
@@ -77,7 +77,7 @@ test('instant start/list from the CLI; a killed engine\'s session is taken down 
   };
   try {
     assert.deepEqual(await onHost(), { vm: true, datastore: true }, 'the killed engine left its VM and datastore on the host');
-    const second = await Engine.open({ home, workerThreads: 2 });
+    const second = await openServedEngine({ home, workerThreads: 2 });
     try {
       assert.equal(await second.instant.recovered, 1);
       const [session] = second.instant.list();

@@ -8,6 +8,7 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { Engine } from '../../electron/engine/engine.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { vmxText } from '../../electron/lab/create-lab.ts';
 import type { Job } from '../../shared/domain.ts';
 import { qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
@@ -34,7 +35,7 @@ async function killedRestore(target: string, killAt: string): Promise<void> {
 }
 
 async function withEngine<T>(use: (engine: Engine) => Promise<T>): Promise<T> {
-  const engine = await Engine.open({ home, workerThreads: 2 });
+  const engine = await openServedEngine({ home, workerThreads: 2 });
   try {
     return await use(engine);
   } finally {

@@ -14,6 +14,7 @@ import { osCaller } from '../../electron/auth/peer.ts';
 import { callContext } from '../../electron/rpc/dispatch.ts';
 import { inProcessApi } from '../../electron/cli/connect.ts';
 import { Engine } from '../../electron/engine/engine.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { LifeboatError } from '../../electron/errors.ts';
 import { resolvePoint } from '../../electron/repository/chain.ts';
 import { manifestSha256, MANIFEST_HASH_FILE } from '../../electron/repository/manifest-seal.ts';
@@ -221,7 +222,7 @@ function engineOpener(): { opened: Engine[]; open: (home: string) => Promise<Eng
   return {
     opened,
     open: async (home) => {
-      const engine = await Engine.open({ home, workerThreads: 2 });
+      const engine = await openServedEngine({ home, workerThreads: 2 });
       opened.push(engine);
       return engine;
     },

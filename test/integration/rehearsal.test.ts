@@ -5,6 +5,8 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
+import { createLab } from '../../electron/lab/create-lab.ts';
+import { inProcessApi } from '../../electron/cli/connect.ts';
 import { asOwner } from '../helpers/owner.ts';
 import { resolvePoint } from '../../electron/repository/chain.ts';
 import { compareDiskToFile } from '../../electron/restore/disk-transfer.ts';
@@ -80,10 +82,10 @@ test('on vSphere each VM is powered on, timed, then powered off and removed', { 
   assert.deepEqual((await readdir(join(host.datastores.LocalDS_1 as string))).filter((name) => name.endsWith('-rehearsal')), []);
 });
 
-test('the console can make the demo lab on an empty home', async () => {
+test('a client of the engine can make the demo lab on an empty home', async () => {
   const fresh = await openEngine(join(dir, 'empty-home'));
   assert.deepEqual(fresh.catalog.listVms(), []);
-  const { vms: made } = (await dispatch(fresh, asOwner(), 'lab.create', { vms: 1, points: 1, diskMib: 16 })) as { vms: string[] };
+  const made = (await createLab(inProcessApi(fresh, asOwner()), fresh.paths.lab, { vms: 1, points: 1, diskMib: 16 })).map((vm) => vm.name);
   assert.equal(made.length, 1);
   assert.deepEqual(fresh.catalog.listVms().map((vm) => [vm.name, vm.pointCount]), [[made[0], 1]]);
 });

@@ -6,7 +6,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { Engine } from '../../electron/engine/engine.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { makeVmFolder, qemuImg, runJob, tempDir, until, writeMixedRaw } from '../helpers/env.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
@@ -18,7 +18,7 @@ async function killedMidRestore(): Promise<{ dir: string; home: string; target: 
   await mkdir(source);
   await writeMixedRaw(join(dir, 'disk.raw'), 512, 3);
   await makeVmFolder(source, 'omega', join(dir, 'disk.raw'), 'monolithicFlat');
-  const first = await Engine.open({ home, workerThreads: 2 });
+  const first = await openServedEngine({ home, workerThreads: 2 });
   assert.equal((await runJob(first, await first.backups.start(source, 'test'))).state, 'succeeded');
   await first.close();
 
@@ -44,7 +44,7 @@ async function killedMidRestore(): Promise<{ dir: string; home: string; target: 
 
 test('a restore killed with SIGKILL resumes from its checkpoint and ends identical', async () => {
   const { dir, home, target } = await killedMidRestore();
-  const engine = await Engine.open({ home, workerThreads: 2 });
+  const engine = await openServedEngine({ home, workerThreads: 2 });
   try {
     assert.equal(await engine.janitor, 0, 'the janitor keeps what a resume needs');
     const [interrupted] = engine.catalog.listJobs().filter((job) => job.kind === 'restore-entire-vm');
@@ -66,7 +66,7 @@ test('a restore killed with SIGKILL resumes from its checkpoint and ends identic
 
 test('an interrupted restore that is discarded leaves nothing in its target', async () => {
   const { home, target } = await killedMidRestore();
-  const engine = await Engine.open({ home, workerThreads: 2 });
+  const engine = await openServedEngine({ home, workerThreads: 2 });
   try {
     await engine.janitor;
     const [interrupted] = engine.catalog.listJobs().filter((job) => job.kind === 'restore-entire-vm');

@@ -14,7 +14,7 @@ import { inProcessApi } from '../../electron/cli/connect.ts';
 import { FileArray } from '../../electron/drivers/array/file-array.ts';
 import { VsphereClient } from '../../electron/drivers/vsphere/vsphere-client.ts';
 import { startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
-import { Engine } from '../../electron/engine/engine.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { createLab } from '../../electron/lab/create-lab.ts';
 import type { StorageSnapshotPoint } from '../../shared/domain.ts';
 import { makeVmFolder, openEngine, qemuImg, reflinkFolder, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
@@ -102,7 +102,7 @@ test('storage snapshots: one clone for the VMs of a request, one per operation, 
 test('item-level restore from a clone: picked files of a lab VM on a snapshot, the clone removed after', { skip: xfs.skip }, async () => {
   const engine = await openEngine(join(dir, 'items-home'));
   const api = inProcessApi(engine);
-  await createLab(engine, { vms: 1, points: 1, diskMib: 16 });
+  await createLab(inProcessApi(engine), engine.paths.lab, { vms: 1, points: 1, diskMib: 16 });
   const { volume } = await api.invoke('arrays.create', { name: 'items', path: join(xfs.path as string, 'items'), protocol: 'nfs', timeScale: 0.001 });
   await run('cp', ['-r', join(engine.paths.lab, 'lab-web-01'), join(volume.folder, 'lab-web-01')]);
   const snapshot = await api.invoke('arrays.snapshot', { volume: 'vol1' });
@@ -209,7 +209,7 @@ test('an engine killed mid-restore leaves a clone the next start removes', { ski
     server.kill('SIGKILL');
     await exited;
   }
-  const engine = await Engine.open({ home, workerThreads: 1 });
+  const engine = await openServedEngine({ home, workerThreads: 1 });
   try {
     assert.ok((await engine.janitor) >= 1);
     assert.deepEqual((await array.summary()).clones, [], 'the janitor removed the clone');

@@ -8,7 +8,7 @@ import { copyFile, open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { Engine } from '../../electron/engine/engine.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { fileImageReader, readObject } from '../../electron/drivers/tape/simh-tap.ts';
 import { qemuImg, runJob, until } from '../helpers/env.ts';
 import { tapeLab, tapesOf } from '../helpers/tape.ts';
@@ -182,7 +182,7 @@ test('the engine killed during a tape restore: interrupted, the target cleaned, 
   await new Promise((resolve) => setTimeout(resolve, 300));
   child.kill('SIGKILL');
   await exited;
-  const engine2 = await Engine.open({ home: slow.home, workerThreads: 2 });
+  const engine2 = await openServedEngine({ home: slow.home, workerThreads: 2 });
   try {
     await engine2.janitor;
     const [interrupted] = engine2.catalog.listJobs().filter((job) => job.kind === 'tape-restore');

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Engine } from '../../electron/engine/engine.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { Peer, osCaller } from '../../electron/auth/peer.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { openEngine, tempDir } from '../helpers/env.ts';
@@ -48,7 +48,7 @@ test('a local target under /proc, /sys or /dev, or inside the home, is refused b
 
 test('an engine home on a pseudo file system is refused at once (Node\'s recursive mkdir never returned under /proc)', async () => {
   for (const home of ['/proc/lifeboat-home', '/sys/fs/cgroup/lifeboat-home', '/dev/lifeboat-home']) {
-    await assert.rejects(Engine.open({ home, workerThreads: 1 }), { code: 'bad-request', message: /pseudo file system/ }, home);
+    await assert.rejects(openServedEngine({ home, workerThreads: 1 }), { code: 'bad-request', message: /pseudo file system/ }, home);
   }
 });
 

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { Engine } from '../../electron/engine/engine.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { asOwner } from '../helpers/owner.ts';
 import { Peer } from '../../electron/auth/peer.ts';
@@ -235,7 +236,7 @@ test('vSphere: after kill -9 mid-restore the janitor removes the half-made VM at
   await mkdir(source);
   await writeMixedRaw(join(dir, 'big.raw'), 384, 5);
   await makeVmFolder(source, 'crashy', join(dir, 'big.raw'), 'monolithicFlat');
-  const first = await Engine.open({ home, workerThreads: 2 });
+  const first = await openServedEngine({ home, workerThreads: 2 });
   assert.equal((await runJob(first, await first.backups.start(source, 'test'))).state, 'succeeded');
   await dispatch(first, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
   const before = (await first.hosts.inventory('vc')).vms;
@@ -256,7 +257,7 @@ test('vSphere: after kill -9 mid-restore the janitor removes the half-made VM at
   child.kill('SIGKILL');
   await exited;
 
-  const engine = await Engine.open({ home, workerThreads: 2 });
+  const engine = await openServedEngine({ home, workerThreads: 2 });
   try {
     const removed = await engine.janitor;
     const [job] = engine.catalog.listJobs().filter((candidate) => candidate.kind === 'restore-entire-vm');

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { after, mock, test } from 'node:test';
 import { requestChannelNames } from '../../shared/generated/channels.ts';
 import { makeVmFolder, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
-import { Engine } from '../../electron/engine/engine.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { serveAppFile } from '../../electron/app-protocol.ts';
 
 type Handler = (...args: unknown[]) => unknown;
@@ -72,8 +72,8 @@ class FakeWindow {
 const dir = await tempDir();
 const home = join(dir, 'home');
 {
-  // A home with one backup, so the app does not build its demo lab.
-  const engine = await Engine.open({ home, workerThreads: 2 });
+  // A home with one backup made beforehand (the app itself makes no demo lab).
+  const engine = await openServedEngine({ home, workerThreads: 2 });
   const source = join(dir, 'source');
   await mkdir(source);
   await writeMixedRaw(join(dir, 'disk.raw'), 2);

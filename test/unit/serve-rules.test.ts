@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { LifeboatError } from '../../electron/errors.ts';
 import { decideListen, isLoopbackAddress } from '../../electron/rpc/listen-policy.ts';
 import { consoleFile, requestPath } from '../../electron/rpc/request-target.ts';
-import { SessionStore } from '../../electron/rpc/session-store.ts';
+import { SessionStore } from '../../electron/auth/session-store.ts';
 
 const runs = { numRuns: 300 };
 

@@ -1,6 +1,6 @@
-// govmomi's vCenter simulator as a peer for tests and the bench: built once from main.go with
-// Debian's golang-go and golang-github-vmware-govmomi-dev, started on 127.0.0.1, stopped by
-// closing its standard input.
+// govmomi's vCenter simulator as a peer for tests and the bench: built once from
+// test/vcsim/main.go with Debian's golang-go and golang-github-vmware-govmomi-dev, started on
+// 127.0.0.1, stopped by closing its standard input. Here, not under test/, so the bench may use it.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..', '..');
 const binary = join(root, 'node_modules', '.cache', 'lifeboat', 'vcsim');
-const source = import.meta.dirname;
+const source = join(root, 'test', 'vcsim');
 
 export type Vcsim = { url: string; user: string; password: string; datastores: Record<string, string>; stop(): Promise<void> };
 
@@ -31,7 +31,11 @@ export function vcsimUnavailable(): string | null {
 async function build(): Promise<void> {
   if (built()) return;
   await mkdir(join(root, 'node_modules', '.cache', 'lifeboat'), { recursive: true });
-  execFileSync('go', ['build', '-o', binary, '.'], { cwd: source, env: { ...process.env, GOPATH: '/usr/share/gocode', GO111MODULE: 'off', GOFLAGS: '' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('go', ['build', '-o', binary, '.'], {
+    cwd: source,
+    env: { ...process.env, GOPATH: '/usr/share/gocode', GO111MODULE: 'off', GOFLAGS: '' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 /** `cwd`: where NAS datastores' local paths are resolved (an engine home's instant folder). */
@@ -39,7 +43,10 @@ export async function startVcsim(options: { cwd?: string } = {}): Promise<Vcsim>
   await build();
   const user = 'lifeboat';
   const password = 'restore-drill';
-  const child = spawn(binary, ['-listen', '127.0.0.1:0', '-user', user, '-password', password], { stdio: ['pipe', 'pipe', 'ignore'], ...(options.cwd ? { cwd: options.cwd } : {}) });
+  const child = spawn(binary, ['-listen', '127.0.0.1:0', '-user', user, '-password', password], {
+    stdio: ['pipe', 'pipe', 'ignore'],
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const stop = async (): Promise<void> => {
     child.stdin.end();

@@ -1,7 +1,8 @@
 // A thousand jobs for the console: queued through the home's running engine (the same socket
 // the CLI uses), and the console's frame times and heap measured while they report progress.
+// Shared by the bench and the console's end-to-end test.
 import type { Page } from 'playwright';
-import { connect } from '../../electron/cli/connect.ts';
+import { connect } from '../electron/cli/connect.ts';
 
 /** Queues `count` verify jobs across the lab's VMs; returns their ids. */
 export async function queueJobs(home: string, vms: string[], count: number): Promise<string[]> {
@@ -24,7 +25,14 @@ export async function cancelJobs(home: string, ids: string[]): Promise<void> {
   }
 }
 
-export type RendererFigures = { frames: number; medianFrameMs: number; p95FrameMs: number; longestFrameMs: number; heapMiB: number; rowsInDom: number };
+export type RendererFigures = {
+  frames: number;
+  medianFrameMs: number;
+  p95FrameMs: number;
+  longestFrameMs: number;
+  heapMiB: number;
+  rowsInDom: number;
+};
 
 /** Scrolls the job list up and down for `seconds` while counting animation frames. */
 export async function measureQueue(page: Page, seconds: number): Promise<RendererFigures> {
@@ -60,5 +68,12 @@ export async function measureQueue(page: Page, seconds: number): Promise<Rendere
   await cdp.detach();
   const heap = metrics.find((metric) => metric.name === 'JSHeapUsedSize')?.value ?? 0;
   const at = (q: number): number => frames[Math.min(frames.length - 1, Math.floor(frames.length * q))] ?? 0;
-  return { frames: frames.length, medianFrameMs: at(0.5), p95FrameMs: at(0.95), longestFrameMs: frames.at(-1) ?? 0, heapMiB: heap / 2 ** 20, rowsInDom: await page.locator('.job').count() };
+  return {
+    frames: frames.length,
+    medianFrameMs: at(0.5),
+    p95FrameMs: at(0.95),
+    longestFrameMs: frames.at(-1) ?? 0,
+    heapMiB: heap / 2 ** 20,
+    rowsInDom: await page.locator('.job').count(),
+  };
 }
