@@ -4,15 +4,42 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /** Relative-import patterns that reach a folder of electron/, from anywhere below the project. */
-const folder = (...names) => names.map((name) => `**/electron/${name}/**`).concat(names.map((name) => `../${name}/**`), names.map((name) => `../../${name}/**`));
+const folder = (...names) =>
+  names
+    .map((name) => `**/electron/${name}/**`)
+    .concat(
+      names.map((name) => `../${name}/**`),
+      names.map((name) => `../../${name}/**`),
+    );
 
 /** The features: each is a restore kind or a service of the engine. */
-const features = ['backup', 'restore', 'items', 'verify', 'copies', 'tape', 'instant', 'snapshots', 'rehearsal', 'templates', 'keys', 'hosts', 'azure', 'lab'];
+const features = [
+  'backup',
+  'restore',
+  'items',
+  'verify',
+  'copies',
+  'tape',
+  'instant',
+  'snapshots',
+  'rehearsal',
+  'templates',
+  'keys',
+  'hosts',
+  'azure',
+  'lab',
+];
 /** Who serves or drives the engine: nothing below them may import them. */
 const top = ['engine', 'rpc', 'cli'];
 
 const restrict = (message, ...groups) => ({
-  'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'only electron/main.ts and electron/preload.ts import Electron' }], patterns: groups.map((group) => ({ group, message })) }],
+  'no-restricted-imports': [
+    'error',
+    {
+      paths: [{ name: 'electron', message: 'only electron/main.ts and electron/preload.ts import Electron' }],
+      patterns: groups.map((group) => ({ group, message })),
+    },
+  ],
 });
 
 export default tseslint.config(
@@ -20,7 +47,22 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { ecmaVersion: 2024, sourceType: 'module', globals: { console: 'readonly', process: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', URL: 'readonly', window: 'readonly', document: 'readonly' } },
+    languageOptions: {
+      ecmaVersion: 2024,
+      sourceType: 'module',
+      globals: {
+        console: 'readonly',
+        process: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        URL: 'readonly',
+        window: 'readonly',
+        document: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       'no-undef': 'off', // TypeScript checks names; ESLint's globals list would only repeat it.
@@ -30,20 +72,46 @@ export default tseslint.config(
   // The CLI's launcher stays CommonJS so any Node can tell the operator which Node it needs.
   { files: ['bin/**/*.js'], languageOptions: { sourceType: 'commonjs' }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
   // Electron itself: only the main process entry and the preload.
-  { files: ['**/*.ts', '**/*.tsx'], ignores: ['electron/main.ts', 'electron/preload.ts', 'test/**'], rules: restrict('see docs/architecture.md') },
+  {
+    files: ['**/*.ts', '**/*.tsx'],
+    ignores: ['electron/main.ts', 'electron/preload.ts', 'test/**'],
+    rules: restrict('see docs/architecture.md'),
+  },
   // The renderer talks to the engine only through the contract.
   { files: ['renderer/**'], rules: restrict('the renderer reaches the engine only through shared/contract.ts', ['**/electron/**']) },
   // shared/ is the contract and the domain: it stands alone.
-  { files: ['shared/**'], rules: restrict('shared/ imports nothing outside shared/', ['**/electron/**', '**/renderer/**', '**/test/**', '../../*']) },
+  {
+    files: ['shared/**'],
+    rules: restrict('shared/ imports nothing outside shared/', ['**/electron/**', '**/renderer/**', '**/test/**', '../../*']),
+  },
   // The lower layers know nothing of the jobs, features and servers above them.
   {
-    files: ['electron/drivers/**', 'electron/repository/**', 'electron/disks/**', 'electron/filesystems/**', 'electron/catalog/**', 'electron/workers/**', 'electron/fs/**', 'electron/nfs/**', 'electron/secrets/**'],
-    rules: restrict('a lower layer (drivers, repository, disks, file systems, catalog…) does not import the layers above it', folder('jobs', ...features, ...top, 'auth')),
+    files: [
+      'electron/drivers/**',
+      'electron/repository/**',
+      'electron/disks/**',
+      'electron/filesystems/**',
+      'electron/catalog/**',
+      'electron/workers/**',
+      'electron/fs/**',
+      'electron/nfs/**',
+      'electron/secrets/**',
+    ],
+    rules: restrict(
+      'a lower layer (drivers, repository, disks, file systems, catalog…) does not import the layers above it',
+      folder('jobs', ...features, ...top, 'auth'),
+    ),
   },
   // The job framework runs any work; it knows no feature.
-  { files: ['electron/jobs/**'], rules: restrict('the job framework does not import features or the servers above it', folder(...features, ...top, 'auth')) },
+  {
+    files: ['electron/jobs/**'],
+    rules: restrict('the job framework does not import features or the servers above it', folder(...features, ...top, 'auth')),
+  },
   // Features and sign-in are composed by the engine; they do not reach up to it or to its servers.
-  { files: features.map((name) => `electron/${name}/**`).concat('electron/auth/**'), rules: restrict('a feature does not import the engine, rpc or the CLI: it gets what it needs through its Deps', folder(...top)) },
+  {
+    files: features.map((name) => `electron/${name}/**`).concat('electron/auth/**'),
+    rules: restrict('a feature does not import the engine, rpc or the CLI: it gets what it needs through its Deps', folder(...top)),
+  },
   // The engine is served by rpc/ and driven by the CLI, never the other way round.
   { files: ['electron/engine/**'], rules: restrict('the engine does not import its servers (rpc/, cli/)', folder('rpc', 'cli')) },
   { files: ['electron/rpc/**'], rules: restrict('rpc/ does not import the CLI', folder('cli')) },

@@ -10,7 +10,8 @@ export const APP_HOST = 'app';
 export const APP_INDEX_URL = `${APP_SCHEME}://${APP_HOST}/index.html`;
 
 /** The page may load only its own scripts, styles and images; no frames, forms or plugins. */
-export const APP_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'";
+export const APP_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'";
 
 const contentTypes: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -34,7 +35,10 @@ export function isAppUrl(url: string): boolean {
 }
 
 function refused(status: 400 | 404): Response {
-  return new Response(status === 404 ? 'not found' : 'bad request', { status, headers: { 'content-type': 'text/plain; charset=utf-8', 'content-security-policy': APP_CSP } });
+  return new Response(status === 404 ? 'not found' : 'bad request', {
+    status,
+    headers: { 'content-type': 'text/plain; charset=utf-8', 'content-security-policy': APP_CSP },
+  });
 }
 
 function inside(root: string, path: string): boolean {
@@ -57,7 +61,14 @@ export async function serveAppFile(root: string, requestUrl: string): Promise<Re
     // A symlink in the folder must not lead out of it either.
     if (!inside(await realpath(root), await realpath(file))) return refused(404);
     const body = await readFile(file);
-    return new Response(body, { status: 200, headers: { 'content-type': contentTypes[extname(file)] ?? 'application/octet-stream', 'content-security-policy': APP_CSP, 'x-content-type-options': 'nosniff' } });
+    return new Response(body, {
+      status: 200,
+      headers: {
+        'content-type': contentTypes[extname(file)] ?? 'application/octet-stream',
+        'content-security-policy': APP_CSP,
+        'x-content-type-options': 'nosniff',
+      },
+    });
   } catch (error) {
     if (isErrnoCode(error, 'ENOENT') || isErrnoCode(error, 'EISDIR') || isErrnoCode(error, 'ENOTDIR')) return refused(404);
     throw error;

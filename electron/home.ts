@@ -6,7 +6,15 @@ import { makeFolders } from './fs/make-folders.ts';
 import { makeNewFilesPrivate, makeTreePrivate } from './fs/private-files.ts';
 import { checkOnDisk } from './fs/target-check.ts';
 
-export type HomePaths = { home: string; catalog: string; repositories: string; socket: string; lab: string; staging: string; secrets: string };
+export type HomePaths = {
+  home: string;
+  catalog: string;
+  repositories: string;
+  socket: string;
+  lab: string;
+  staging: string;
+  secrets: string;
+};
 
 /** --home wins, then LIFEBOAT_HOME, then the folder Electron would use as userData on Linux. */
 export function resolveHome(explicit?: string): string {
@@ -31,7 +39,22 @@ export function homePaths(home: string): HomePaths {
 /** What the engine keeps in a home. Only these are made private on open: a home may also hold
  * what is not the engine's (Electron's own files, or whatever an operator keeps there), and a
  * mistaken --home must not have a whole tree's modes changed. */
-const ENGINE_ENTRIES = ['catalog.sqlite', 'catalog.sqlite-wal', 'catalog.sqlite-shm', 'catalog.sqlite-journal', 'engine.sock', 'repositories', 'lab', 'staging', 'secrets', 'tape', 'audit', 'arrays', 'instant', 'instant-cache'];
+const ENGINE_ENTRIES = [
+  'catalog.sqlite',
+  'catalog.sqlite-wal',
+  'catalog.sqlite-shm',
+  'catalog.sqlite-journal',
+  'engine.sock',
+  'repositories',
+  'lab',
+  'staging',
+  'secrets',
+  'tape',
+  'audit',
+  'arrays',
+  'instant',
+  'instant-cache',
+];
 
 /** Makes the home (0700), never on a pseudo file system (Node's recursive mkdir never returns
  * under /proc, and the engine would hang before it starts), and from here on every file the

@@ -62,7 +62,13 @@ function openWindow(engine: Engine): BrowserWindow {
     width: 1280,
     height: 820,
     title: 'Lifeboat',
-    webPreferences: { preload: join(here, 'preload.cjs'), contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true },
+    webPreferences: {
+      preload: join(here, 'preload.cjs'),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+    },
   });
   const off = engine.events.onAny((event, payload) => {
     if (!window.isDestroyed()) window.webContents.send(event, payload);
@@ -85,8 +91,12 @@ function keyringSealers(): { sealer?: Sealer; formerSealer?: Sealer } {
 async function start(): Promise<void> {
   app.on('web-contents-created', (_event, contents) => guardContents(contents));
   const defaultSession = session.defaultSession;
-  defaultSession.setPermissionRequestHandler((_contents, permission, callback, details) => callback(grantedPermissions.has(permission) && isAppUrl(details.requestingUrl)));
-  defaultSession.setPermissionCheckHandler((_contents, permission, requestingOrigin) => grantedPermissions.has(permission) && isAppUrl(requestingOrigin));
+  defaultSession.setPermissionRequestHandler((_contents, permission, callback, details) =>
+    callback(grantedPermissions.has(permission) && isAppUrl(details.requestingUrl)),
+  );
+  defaultSession.setPermissionCheckHandler(
+    (_contents, permission, requestingOrigin) => grantedPermissions.has(permission) && isAppUrl(requestingOrigin),
+  );
   protocol.handle(APP_SCHEME, (request) => serveAppFile(rendererRoot, request.url));
 
   const homeFlag = process.argv.find((arg) => arg.startsWith('--home='))?.slice('--home='.length);

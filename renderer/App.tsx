@@ -39,8 +39,19 @@ export function App() {
           {tabs.map((tab) => (
             <button key={tab.view} aria-current={view === tab.view ? 'page' : undefined} onClick={() => show(tab.view)}>
               {tab.label}
-              {tab.view === 'jobs' && active > 0 && <span className="count"><span className="visually-hidden"> </span>{active}<span className="visually-hidden"> active</span></span>}
-              {tab.view === 'jobs' && waiting > 0 && <span className="count attention"><span className="visually-hidden"> </span>{waiting} need you</span>}
+              {tab.view === 'jobs' && active > 0 && (
+                <span className="count">
+                  <span className="visually-hidden"> </span>
+                  {active}
+                  <span className="visually-hidden"> active</span>
+                </span>
+              )}
+              {tab.view === 'jobs' && waiting > 0 && (
+                <span className="count attention">
+                  <span className="visually-hidden"> </span>
+                  {waiting} need you
+                </span>
+              )}
             </button>
           ))}
         </nav>

@@ -18,7 +18,11 @@ const root = createRoot(document.getElementById('root') as HTMLElement);
 const signedOut = (message: string): void => {
   queries.clear();
   forgetSignIn();
-  root.render(<p role="alert" className="fatal">{message.charAt(0).toUpperCase() + message.slice(1)}</p>);
+  root.render(
+    <p role="alert" className="fatal">
+      {message.charAt(0).toUpperCase() + message.slice(1)}
+    </p>,
+  );
 };
 connectApi(signedOut).then(
   (api) =>
@@ -31,5 +35,10 @@ connectApi(signedOut).then(
         </QueryClientProvider>
       </ApiContext.Provider>,
     ),
-  (error: Error) => root.render(<p role="alert" className="fatal">Cannot reach the Lifeboat engine: {error.message}</p>),
+  (error: Error) =>
+    root.render(
+      <p role="alert" className="fatal">
+        Cannot reach the Lifeboat engine: {error.message}
+      </p>,
+    ),
 );

@@ -26,13 +26,33 @@ export async function buildAll(): Promise<void> {
   });
   await copyFile(join(root, 'renderer', 'index.html'), join(out, 'renderer', 'index.html'));
   await copyFile(join(root, 'renderer', 'app.css'), join(out, 'renderer', 'app.css'));
-  const node: BuildOptions = { bundle: true, platform: 'node', target: 'node22', external: ['electron', 'better-sqlite3'], logLevel: 'warning', sourcemap: true };
+  const node: BuildOptions = {
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    external: ['electron', 'better-sqlite3'],
+    logLevel: 'warning',
+    sourcemap: true,
+  };
   // CommonJS dependencies (ws) call require() for Node built-ins; give the ESM bundles one.
-  const esm: BuildOptions = { ...node, format: 'esm', banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" } };
+  const esm: BuildOptions = {
+    ...node,
+    format: 'esm',
+    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+  };
   await build({ ...esm, entryPoints: [join(root, 'electron', 'main.ts')], outfile: join(out, 'electron', 'main.mjs') });
-  await build({ ...esm, entryPoints: [join(root, 'electron', 'workers', 'block-worker.ts')], outfile: join(out, 'electron', 'block-worker.mjs') });
+  await build({
+    ...esm,
+    entryPoints: [join(root, 'electron', 'workers', 'block-worker.ts')],
+    outfile: join(out, 'electron', 'block-worker.mjs'),
+  });
   // Sandboxed preloads must be CommonJS and may require only 'electron'.
-  await build({ ...node, entryPoints: [join(root, 'electron', 'preload.ts')], format: 'cjs', outfile: join(out, 'electron', 'preload.cjs') });
+  await build({
+    ...node,
+    entryPoints: [join(root, 'electron', 'preload.ts')],
+    format: 'cjs',
+    outfile: join(out, 'electron', 'preload.cjs'),
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -12,7 +12,8 @@ export type ImportGraph = {
 };
 
 const SOURCE_ROOTS = ['electron', 'shared', 'renderer', 'scripts', 'bench'];
-const SPECIFIER = /(?:^|[\s;])(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
+const SPECIFIER =
+  /(?:^|[\s;])(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
 
 function sourceFiles(root: string, folder: string): string[] {
   const found: string[] = [];
@@ -130,7 +131,9 @@ function report(root: string): void {
   const [largest, largestLines] = [...graph.lines].reduce((most, entry) => (entry[1] > most[1] ? entry : most));
   const over300 = [...graph.lines.values()].filter((count) => count > 300).length;
   console.log(`files ${graph.files.length}, imports ${imports}`);
-  console.log(`cycles ${found.length} (files in cycles ${found.reduce((sum, component) => sum + component.length, 0)}${found.length > 0 ? `, largest ${Math.max(...found.map((component) => component.length))}` : ''})`);
+  console.log(
+    `cycles ${found.length} (files in cycles ${found.reduce((sum, component) => sum + component.length, 0)}${found.length > 0 ? `, largest ${Math.max(...found.map((component) => component.length))}` : ''})`,
+  );
   for (const component of found) console.log(`  cycle: ${component.join(' ')}`);
   console.log(`folder pairs importing each other ${pairs.length}`);
   for (const [a, b] of pairs) console.log(`  ${a} <-> ${b}`);

@@ -51,7 +51,9 @@ if (electron) {
     const name = AccountName.safeParse(caller.account).success ? caller.account : 'admin';
     const password = randomBytes(15).toString('base64url');
     await engine.auth.addAccount(name, 'administrator', password, caller);
-    console.log(`first start: the console signs in as ${name} with password ${password}\n  (change it: lifeboat accounts set-password ${name} --password-env VAR)`);
+    console.log(
+      `first start: the console signs in as ${name} with password ${password}\n  (change it: lifeboat accounts set-password ${name} --password-env VAR)`,
+    );
   }
   await engine.close();
   console.log('No Electron binary is installed (its download is not reachable here); serving the console to a browser instead.');

@@ -19,4 +19,11 @@ step(join(bin, 'eslint'), ['.']);
 step(join(bin, 'prettier'), ['--check', '.']);
 await buildAll();
 // Module mocks stand in for Electron in test/unit/electron-main.test.ts and test/unit/preload.test.ts.
-step(process.execPath, ['--test', '--experimental-test-module-mocks', '--test-concurrency=2', 'test/unit/*.test.ts', 'test/integration/*.test.ts', 'test/e2e/*.test.ts']);
+step(process.execPath, [
+  '--test',
+  '--experimental-test-module-mocks',
+  '--test-concurrency=2',
+  'test/unit/*.test.ts',
+  'test/integration/*.test.ts',
+  'test/e2e/*.test.ts',
+]);

@@ -17,7 +17,10 @@ export const AccountName = z
   .string()
   .min(1)
   .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'an account name is letters, digits, dot, dash, underscore and @, starting with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._@-]*$/,
+    'an account name is letters, digits, dot, dash, underscore and @, starting with a letter or digit',
+  );
 
 export const AccountPassword = z.string().min(1).max(1024);
 /** A new local account's password: long enough to be worth hashing. */
@@ -38,10 +41,17 @@ export type RoleMapping = z.infer<typeof RoleMapping>;
 
 export const DirectoryConfig = z.object({
   /** ldaps://host[:port] or ldap://host[:port] with startTls. */
-  url: z.string().max(2000).regex(/^ldaps?:\/\/[^/?#\s]+\/?$/i, 'a directory URL is ldaps://host[:port] or ldap://host[:port] (with StartTLS)'),
+  url: z
+    .string()
+    .max(2000)
+    .regex(/^ldaps?:\/\/[^/?#\s]+\/?$/i, 'a directory URL is ldaps://host[:port] or ldap://host[:port] (with StartTLS)'),
   startTls: z.boolean(),
   /** The DN a user binds as, with {user} where the name goes. */
-  bindDnTemplate: z.string().min(1).max(500).refine((template) => template.split('{user}').length === 2, 'the bind DN template holds {user} exactly once'),
+  bindDnTemplate: z
+    .string()
+    .min(1)
+    .max(500)
+    .refine((template) => template.split('{user}').length === 2, 'the bind DN template holds {user} exactly once'),
   /** Where groups are searched (groupOfNames member, groupOfUniqueNames uniqueMember, posixGroup memberUid). */
   groupBase: z.string().min(1).max(500),
   roleMap: z.array(RoleMapping).min(1).max(100),

@@ -5,7 +5,44 @@
 // shared/generated/channels.ts (`npm run contract`).
 import { z } from 'zod';
 import { AccountName, AccountPassword, AccountSummary, DirectoryConfig, NewAccountPassword, Role, SignedIn } from './accounts.ts';
-import { ConsoleSession, CopyStatus, EncryptionKey, RepositorySite, SiteName, AzureAccount, ArrayView, StorageSnapshotPoint, InstantSession, IpAddress, ListenAddress, JobSample, Barcode, Prompt, PullListEntry, TapeCopySummary, TapeInventory, AuditEntry, FileEntry, IndexGaps, ItemPath, SearchHit, Settings, HostInventory, HostName, HostSummary, OriginalPreview, ProxySummary, Id, Job, JobEvent, JobProgress, LocalTarget, RestorePoint, VmSummary, VsphereTarget } from './domain.ts';
+import {
+  ConsoleSession,
+  CopyStatus,
+  EncryptionKey,
+  RepositorySite,
+  SiteName,
+  AzureAccount,
+  ArrayView,
+  StorageSnapshotPoint,
+  InstantSession,
+  IpAddress,
+  ListenAddress,
+  JobSample,
+  Barcode,
+  Prompt,
+  PullListEntry,
+  TapeCopySummary,
+  TapeInventory,
+  AuditEntry,
+  FileEntry,
+  IndexGaps,
+  ItemPath,
+  SearchHit,
+  Settings,
+  HostInventory,
+  HostName,
+  HostSummary,
+  OriginalPreview,
+  ProxySummary,
+  Id,
+  Job,
+  JobEvent,
+  JobProgress,
+  LocalTarget,
+  RestorePoint,
+  VmSummary,
+  VsphereTarget,
+} from './domain.ts';
 
 const Empty = z.object({}).strict();
 
@@ -92,7 +129,14 @@ export const requestChannels = {
     response: z.object({ job: Job }),
   },
   'verify.start': {
-    request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200).optional(), password: Password.optional(), recoveryKey: RecoveryKeyText.optional() }).strict(),
+    request: z
+      .object({
+        vm: z.string().min(1).max(200),
+        point: z.string().min(1).max(200).optional(),
+        password: Password.optional(),
+        recoveryKey: RecoveryKeyText.optional(),
+      })
+      .strict(),
     response: z.object({ job: Job }),
   },
   'restore.previewOriginal': {
@@ -120,7 +164,13 @@ export const requestChannels = {
   },
   'files.preview': {
     request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200), path: ItemPath }).strict(),
-    response: z.object({ kind: z.enum(['text', 'image', 'binary']), mime: z.string(), size: z.number(), truncated: z.boolean(), base64: z.string() }),
+    response: z.object({
+      kind: z.enum(['text', 'image', 'binary']),
+      mime: z.string(),
+      size: z.number(),
+      truncated: z.boolean(),
+      base64: z.string(),
+    }),
   },
   'files.index': {
     request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200) }).strict(),
@@ -131,7 +181,10 @@ export const requestChannels = {
     response: z.object({ hits: z.array(SearchHit), gaps: z.array(IndexGaps) }),
   },
   'audit.list': { request: Empty, response: z.array(AuditEntry) },
-  'audit.verify': { request: Empty, response: z.object({ entries: z.number().int(), intact: z.boolean(), problem: z.string().nullable() }) },
+  'audit.verify': {
+    request: Empty,
+    response: z.object({ entries: z.number().int(), intact: z.boolean(), problem: z.string().nullable() }),
+  },
   'hosts.list': { request: Empty, response: z.array(HostSummary) },
   'hosts.add': {
     request: z
@@ -150,7 +203,9 @@ export const requestChannels = {
   'hosts.inventory': { request: z.object({ host: HostName }).strict(), response: HostInventory },
   'proxies.list': { request: Empty, response: z.array(ProxySummary) },
   'proxies.add': {
-    request: ProxySummary.omit({ id: true, createdAt: true }).extend({ maxTasks: ProxySummary.shape.maxTasks.default(2), proxyVm: ProxySummary.shape.proxyVm.default(null) }).strict(),
+    request: ProxySummary.omit({ id: true, createdAt: true })
+      .extend({ maxTasks: ProxySummary.shape.maxTasks.default(2), proxyVm: ProxySummary.shape.proxyVm.default(null) })
+      .strict(),
     response: ProxySummary,
   },
   'proxies.remove': { request: z.object({ proxy: HostName }).strict(), response: z.object({ removed: z.string() }) },
@@ -171,16 +226,27 @@ export const requestChannels = {
     response: TapeInventory,
   },
   'tape.inventory': { request: Empty, response: TapeInventory },
-  'tape.import': { request: z.object({ barcode: Barcode, image: z.string().min(1).max(4096).optional() }).strict(), response: TapeInventory },
+  'tape.import': {
+    request: z.object({ barcode: Barcode, image: z.string().min(1).max(4096).optional() }).strict(),
+    response: TapeInventory,
+  },
   'tape.eject': { request: z.object({ barcode: Barcode }).strict(), response: TapeInventory },
   'tape.backup': {
-    request: z.object({ vms: z.array(z.string().min(1).max(200)).min(1).max(100), pool: z.string().min(1).max(80), point: z.string().min(1).max(200).default('latest') }).strict(),
+    request: z
+      .object({
+        vms: z.array(z.string().min(1).max(200)).min(1).max(100),
+        pool: z.string().min(1).max(80),
+        point: z.string().min(1).max(200).default('latest'),
+      })
+      .strict(),
     response: z.object({ job: Job }),
   },
   'tape.catalog': { request: z.object({ barcode: Barcode }).strict(), response: z.object({ job: Job }) },
   'tape.copies': { request: Empty, response: z.array(TapeCopySummary) },
   'tape.pullList': {
-    request: z.object({ vms: z.array(z.string().min(1).max(200)).min(1).max(100), point: z.string().min(1).max(200).default('latest') }).strict(),
+    request: z
+      .object({ vms: z.array(z.string().min(1).max(200)).min(1).max(100), point: z.string().min(1).max(200).default('latest') })
+      .strict(),
     response: z.array(PullListEntry),
   },
   'restore.tape': {
@@ -200,7 +266,10 @@ export const requestChannels = {
       .object({
         vms: z.array(z.string().min(1).max(200)).min(1).max(100),
         point: z.string().min(1).max(200).default('latest'),
-        target: z.discriminatedUnion('kind', [LocalTarget.strict(), VsphereTarget.pick({ kind: true, host: true, datastore: true, network: true }).strict()]),
+        target: z.discriminatedUnion('kind', [
+          LocalTarget.strict(),
+          VsphereTarget.pick({ kind: true, host: true, datastore: true, network: true }).strict(),
+        ]),
         /** Leave the rehearsal VMs in place afterwards (default: remove them). */
         keep: z.boolean().default(false),
       })
@@ -219,7 +288,12 @@ export const requestChannels = {
         /** The ESXi host to mount on and run the VM (default: the first connected one). */
         hostSystem: z.string().min(1).max(200).optional(),
         /** The name the VM runs under (default: the backed-up VM's). */
-        name: z.string().min(1).max(80).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'a VM name uses letters, digits, space, dot, dash and underscore').optional(),
+        name: z
+          .string()
+          .min(1)
+          .max(80)
+          .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'a VM name uses letters, digits, space, dot, dash and underscore')
+          .optional(),
         listen: ListenAddress.optional(),
         /** Client addresses that may use the export (default: the host's addresses). */
         allow: z.array(IpAddress).min(1).max(32).optional(),
@@ -264,7 +338,12 @@ export const requestChannels = {
         vms: z.array(z.string().min(1).max(200)).min(1).max(100),
         snapshot: Id,
         target: z.discriminatedUnion('kind', [LocalTarget.strict(), VsphereTarget.strict()]),
-        newName: z.string().min(1).max(80).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'a VM name uses letters, digits, space, dot, dash and underscore').optional(),
+        newName: z
+          .string()
+          .min(1)
+          .max(80)
+          .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'a VM name uses letters, digits, space, dot, dash and underscore')
+          .optional(),
         /** The host the clone is presented to (default: this engine's machine, which reads it). */
         host: z.string().min(1).max(200).optional(),
       })
@@ -290,7 +369,11 @@ export const requestChannels = {
         name: HostName.optional(),
         /** The account's blob endpoint, such as https://NAME.blob.core.windows.net. */
         blobUrl: z.string().url().max(2000),
-        accountName: z.string().min(3).max(64).regex(/^[a-z0-9]+$/, 'a storage account name is lowercase letters and digits'),
+        accountName: z
+          .string()
+          .min(3)
+          .max(64)
+          .regex(/^[a-z0-9]+$/, 'a storage account name is lowercase letters and digits'),
         key: z.string().min(1).max(200),
       })
       .strict(),
@@ -304,7 +387,11 @@ export const requestChannels = {
         vm: z.string().min(1).max(200),
         point: z.string().min(1).max(200),
         account: HostName,
-        container: z.string().min(3).max(63).regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$/, 'a container name is lowercase letters, digits and single dashes'),
+        container: z
+          .string()
+          .min(3)
+          .max(63)
+          .regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$/, 'a container name is lowercase letters, digits and single dashes'),
         ...SourceChoice,
       })
       .strict(),
@@ -330,18 +417,29 @@ export const requestChannels = {
     request: z.object({ name: SiteName, path: z.string().min(1).max(4096), region: SiteName, zone: SiteName }).strict(),
     response: RepositorySite,
   },
-  'repos.locate': { request: z.object({ name: z.string().min(1).max(80), region: SiteName, zone: SiteName }).strict(), response: RepositorySite },
+  'repos.locate': {
+    request: z.object({ name: z.string().min(1).max(80), region: SiteName, zone: SiteName }).strict(),
+    response: RepositorySite,
+  },
   'repos.remove': { request: z.object({ name: z.string().min(1).max(80) }).strict(), response: z.object({ removed: z.string() }) },
-  'copies.run': { request: z.object({ vms: z.array(z.string().min(1).max(200)).max(100).optional() }).strict(), response: z.object({ job: Job }) },
+  'copies.run': {
+    request: z.object({ vms: z.array(z.string().min(1).max(200)).max(100).optional() }).strict(),
+    response: z.object({ job: Job }),
+  },
   'copies.status': { request: z.object({ vm: z.string().min(1).max(200).optional() }).strict(), response: CopyStatus },
   'keys.list': { request: Empty, response: z.array(EncryptionKey) },
   /** The recovery key file's text, for the day the password is lost. */
   'keys.recovery': { request: z.object({ keyId: KeyId, password: Password }).strict(), response: z.object({ text: z.string() }) },
-  'keys.remember': { request: z.object({ keyId: KeyId, password: Password.optional(), recoveryKey: RecoveryKeyText.optional() }).strict(), response: EncryptionKey },
+  'keys.remember': {
+    request: z.object({ keyId: KeyId, password: Password.optional(), recoveryKey: RecoveryKeyText.optional() }).strict(),
+    response: EncryptionKey,
+  },
   'keys.forget': { request: z.object({ keyId: KeyId }).strict(), response: EncryptionKey },
   /** A new password for a chain key, proven by the old password or the recovery key. */
   'keys.setPassword': {
-    request: z.object({ keyId: KeyId, password: Password.optional(), recoveryKey: RecoveryKeyText.optional(), newPassword: Password }).strict(),
+    request: z
+      .object({ keyId: KeyId, password: Password.optional(), recoveryKey: RecoveryKeyText.optional(), newPassword: Password })
+      .strict(),
     response: EncryptionKey,
   },
   /** Console session keys (`lifeboat serve`): list them, revoke one by id or all of them. */

@@ -8,7 +8,25 @@ export type JobState = z.infer<typeof JobState>;
 
 export const finishedJobStates: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
 
-export const JobKind = z.enum(['backup', 'restore-entire-vm', 'restore-items', 'verify', 'index', 'tape-backup', 'tape-restore', 'tape-stage', 'tape-catalog', 'rehearsal', 'instant-start', 'instant-stop', 'instant-migrate', 'restore-from-snapshot', 'restore-disks', 'restore-azure', 'copy']);
+export const JobKind = z.enum([
+  'backup',
+  'restore-entire-vm',
+  'restore-items',
+  'verify',
+  'index',
+  'tape-backup',
+  'tape-restore',
+  'tape-stage',
+  'tape-catalog',
+  'rehearsal',
+  'instant-start',
+  'instant-stop',
+  'instant-migrate',
+  'restore-from-snapshot',
+  'restore-disks',
+  'restore-azure',
+  'copy',
+]);
 export type JobKind = z.infer<typeof JobKind>;
 
 export const Id = z.string().min(1).max(200);
@@ -172,7 +190,11 @@ export const HostSummary = z.object({
 });
 export type HostSummary = z.infer<typeof HostSummary>;
 
-export const HostName = z.string().min(1).max(80).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a host name uses letters, digits, dot, dash and underscore');
+export const HostName = z
+  .string()
+  .min(1)
+  .max(80)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a host name uses letters, digits, dot, dash and underscore');
 
 export const TransportMode = z.enum(['auto', 'san', 'hotadd', 'nbd']);
 export type TransportMode = z.infer<typeof TransportMode>;
@@ -192,7 +214,9 @@ export const VsphereTarget = z.object({
 export type VsphereTarget = z.infer<typeof VsphereTarget>;
 
 export const HostInventory = z.object({
-  hostSystems: z.array(z.object({ name: z.string(), connected: z.boolean(), datastores: z.array(z.string()), networks: z.array(z.string()) })),
+  hostSystems: z.array(
+    z.object({ name: z.string(), connected: z.boolean(), datastores: z.array(z.string()), networks: z.array(z.string()) }),
+  ),
   datastores: z.array(z.object({ name: z.string(), type: z.string(), capacity: z.number(), freeSpace: z.number() })),
   vms: z.array(z.string()),
 });
@@ -222,7 +246,14 @@ export const OriginalPreview = z.object({
 });
 export type OriginalPreview = z.infer<typeof OriginalPreview>;
 
-export const AuditEntry = z.object({ id: z.number().int(), at: z.string(), actor: z.string(), action: z.string(), subject: z.string().nullable(), details: z.string() });
+export const AuditEntry = z.object({
+  id: z.number().int(),
+  at: z.string(),
+  actor: z.string(),
+  action: z.string(),
+  subject: z.string().nullable(),
+  details: z.string(),
+});
 export type AuditEntry = z.infer<typeof AuditEntry>;
 
 export const FileEntry = z.object({
@@ -239,7 +270,11 @@ export const FileEntry = z.object({
 });
 export type FileEntry = z.infer<typeof FileEntry>;
 
-export const ItemPath = z.string().min(1).max(4096).regex(/^\/disk\d+(\/|$)/, 'item paths start with /diskN');
+export const ItemPath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .regex(/^\/disk\d+(\/|$)/, 'item paths start with /diskN');
 
 export const SearchHit = z.object({
   vmId: z.string(),
@@ -266,7 +301,10 @@ export type IndexGaps = z.infer<typeof IndexGaps>;
 
 export const Barcode = z.string().regex(/^[A-Z0-9]{1,16}$/, 'a barcode is 1 to 16 capital letters and digits');
 
-export const TapeLocation = z.union([z.object({ kind: z.enum(['slot', 'drive', 'mailslot']), index: z.number().int().nonnegative() }), z.object({ kind: z.literal('offline') })]);
+export const TapeLocation = z.union([
+  z.object({ kind: z.enum(['slot', 'drive', 'mailslot']), index: z.number().int().nonnegative() }),
+  z.object({ kind: z.literal('offline') }),
+]);
 
 export const TapeInventory = z.object({
   name: z.string(),
@@ -290,7 +328,15 @@ export const TapeInventory = z.object({
 });
 export type TapeInventory = z.infer<typeof TapeInventory>;
 
-export const TapeVolume = z.object({ barcode: z.string(), mediaSetId: z.string(), sequence: z.number().int(), bytes: z.number(), writtenAt: z.string(), pool: z.string(), state: z.string() });
+export const TapeVolume = z.object({
+  barcode: z.string(),
+  mediaSetId: z.string(),
+  sequence: z.number().int(),
+  bytes: z.number(),
+  writtenAt: z.string(),
+  pool: z.string(),
+  state: z.string(),
+});
 export type TapeVolume = z.infer<typeof TapeVolume>;
 
 export const TapeCopySummary = z.object({
@@ -343,7 +389,10 @@ export type InstantState = z.infer<typeof InstantState>;
 export const endedInstantStates: ReadonlySet<InstantState> = new Set(['stopped', 'migrated', 'failed']);
 
 /** addr:port the NFS server listens on; the host mounts the export there. */
-export const ListenAddress = z.string().max(60).regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'ADDRESS:PORT, such as 192.0.2.10:2049');
+export const ListenAddress = z
+  .string()
+  .max(60)
+  .regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'ADDRESS:PORT, such as 192.0.2.10:2049');
 export const IpAddress = z.union([z.ipv4(), z.ipv6()]);
 
 export const InstantSession = z.object({
@@ -387,7 +436,13 @@ export const StorageSnapshotPoint = z.object({
 });
 export type StorageSnapshotPoint = z.infer<typeof StorageSnapshotPoint>;
 
-const ArrayPresentationView = z.object({ host: z.string(), protocol: z.enum(['iscsi', 'fc', 'nfs']), datastore: z.string(), path: z.string(), target: z.string() });
+const ArrayPresentationView = z.object({
+  host: z.string(),
+  protocol: z.enum(['iscsi', 'fc', 'nfs']),
+  datastore: z.string(),
+  path: z.string(),
+  target: z.string(),
+});
 
 /** An array as the console and `array show` see it: volumes, snapshots, live clones (with the
  * job that uses each) and their presentations. */
@@ -401,7 +456,16 @@ export const ArrayView = z.object({
   clonesCreated: z.number().int(),
   volumes: z.array(z.object({ name: z.string(), folder: z.string(), createdAt: z.string() })),
   snapshots: z.array(z.object({ id: z.string(), volume: z.string(), createdAt: z.string() })),
-  clones: z.array(z.object({ id: z.string(), snapshotId: z.string(), createdAt: z.string(), usedBy: z.string(), allowedServers: z.array(z.string()), presentations: z.array(ArrayPresentationView) })),
+  clones: z.array(
+    z.object({
+      id: z.string(),
+      snapshotId: z.string(),
+      createdAt: z.string(),
+      usedBy: z.string(),
+      allowedServers: z.array(z.string()),
+      presentations: z.array(ArrayPresentationView),
+    }),
+  ),
   hosts: z.array(z.object({ name: z.string(), staticTargets: z.array(z.string()) })),
 });
 export type ArrayView = z.infer<typeof ArrayView>;
@@ -418,7 +482,16 @@ export const CopyStatus = z.object({
     z.object({
       vmId: Id,
       vmName: z.string(),
-      points: z.array(z.object({ pointId: Id, sequence: z.number().int(), createdAt: z.string(), copies: z.array(PointCopy), meetsPolicy: z.boolean(), lacking: z.array(z.string()) })),
+      points: z.array(
+        z.object({
+          pointId: Id,
+          sequence: z.number().int(),
+          createdAt: z.string(),
+          copies: z.array(PointCopy),
+          meetsPolicy: z.boolean(),
+          lacking: z.array(z.string()),
+        }),
+      ),
     }),
   ),
 });
@@ -428,5 +501,11 @@ export const EncryptionKey = z.object({ keyId: z.string(), createdAt: z.string()
 export type EncryptionKey = z.infer<typeof EncryptionKey>;
 
 /** A console session key of `lifeboat serve` (the key itself is never shown). */
-export const ConsoleSession = z.object({ id: z.string(), identity: z.string().nullable(), createdAt: z.string(), lastUsedAt: z.string(), expiresAt: z.string() });
+export const ConsoleSession = z.object({
+  id: z.string(),
+  identity: z.string().nullable(),
+  createdAt: z.string(),
+  lastUsedAt: z.string(),
+  expiresAt: z.string(),
+});
 export type ConsoleSession = z.infer<typeof ConsoleSession>;

@@ -12,7 +12,14 @@ export function formatBytes(bytes: number): string {
 
 export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** How long something has run (or ran, when it ended): "45 s", "12 min", "3 h". */
@@ -23,14 +30,22 @@ export function formatAge(createdAt: string, endedAt: string | null, now = Date.
 
 /** What a search may be missing, a line per indexed point with gaps: "2 entries of VM web point 3
  * could not be read: /disk0/part1/etc (…); …", and the volumes that may be stale. */
-export function describeIndexGaps(point: { vmName: string; sequence: number; unreadable: number; gaps: { path: string; kind: 'unreadable' | 'stale'; reason: string }[] }): string[] {
+export function describeIndexGaps(point: {
+  vmName: string;
+  sequence: number;
+  unreadable: number;
+  gaps: { path: string; kind: 'unreadable' | 'stale'; reason: string }[];
+}): string[] {
   const lines: string[] = [];
   const unreadable = point.gaps.filter((gap) => gap.kind === 'unreadable');
   if (point.unreadable > 0) {
     const more = point.unreadable > unreadable.length ? `; and ${point.unreadable - unreadable.length} more` : '';
-    lines.push(`${point.unreadable} ${point.unreadable === 1 ? 'entry' : 'entries'} of VM ${point.vmName} point ${point.sequence} could not be read: ${unreadable.map((gap) => `${printableName(gap.path)} (${gap.reason})`).join('; ')}${more}`);
+    lines.push(
+      `${point.unreadable} ${point.unreadable === 1 ? 'entry' : 'entries'} of VM ${point.vmName} point ${point.sequence} could not be read: ${unreadable.map((gap) => `${printableName(gap.path)} (${gap.reason})`).join('; ')}${more}`,
+    );
   }
-  for (const gap of point.gaps.filter((candidate) => candidate.kind === 'stale')) lines.push(`VM ${point.vmName} point ${point.sequence} ${printableName(gap.path)}: ${gap.reason}`);
+  for (const gap of point.gaps.filter((candidate) => candidate.kind === 'stale'))
+    lines.push(`VM ${point.vmName} point ${point.sequence} ${printableName(gap.path)}: ${gap.reason}`);
   return lines;
 }
 

@@ -10,7 +10,8 @@ const UNSAFE = /[\x00-\x1f\x7f\u0080-\u009f/]|%(?=[0-9A-Fa-f]{2})/gu;
 
 const utf8 = new TextEncoder();
 
-const percent = (character: string): string => [...utf8.encode(character)].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+const percent = (character: string): string =>
+  [...utf8.encode(character)].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join('');
 
 /** Linux file systems hold names of up to 255 bytes. */
 const MAX_NAME_BYTES = 255;
@@ -42,6 +43,8 @@ export function escapeGuestName(name: string): { name: string; escaped: boolean 
 
 /** The guest's name back from an escaped one (that was not shortened). */
 export function unescapeGuestName(name: string): string {
-  const bytes = name.split(/(%[0-9A-F]{2})/).flatMap((part) => (/^%[0-9A-F]{2}$/.test(part) ? [Number.parseInt(part.slice(1), 16)] : [...utf8.encode(part)]));
+  const bytes = name
+    .split(/(%[0-9A-F]{2})/)
+    .flatMap((part) => (/^%[0-9A-F]{2}$/.test(part) ? [Number.parseInt(part.slice(1), 16)] : [...utf8.encode(part)]));
   return new TextDecoder().decode(new Uint8Array(bytes));
 }

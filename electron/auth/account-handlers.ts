@@ -9,7 +9,16 @@ import type { AuthService } from './auth-service.ts';
 /** What the session channels need of the console's session store. */
 export type ConsoleSessions = { list(): ResponseOf<'sessions.list'>; revoke(id: string): boolean; revokeAll(): number };
 
-type AccountChannel = 'accounts.list' | 'accounts.add' | 'accounts.remove' | 'accounts.setRole' | 'accounts.setPassword' | 'directory.get' | 'directory.set' | 'sessions.list' | 'sessions.revoke';
+type AccountChannel =
+  | 'accounts.list'
+  | 'accounts.add'
+  | 'accounts.remove'
+  | 'accounts.setRole'
+  | 'accounts.setPassword'
+  | 'directory.get'
+  | 'directory.set'
+  | 'sessions.list'
+  | 'sessions.revoke';
 
 export function accountHandlers(auth: AuthService, sessions: ConsoleSessions, catalog: Catalog): ChannelHandlers<AccountChannel> {
   return {
@@ -26,7 +35,8 @@ export function accountHandlers(auth: AuthService, sessions: ConsoleSessions, ca
     'sessions.list': async () => sessions.list(),
     'sessions.revoke': async (request, { actor }) => {
       const revoked = 'all' in request ? sessions.revokeAll() : Number(sessions.revoke(request.id));
-      if ('id' in request && revoked === 0) throw new LifeboatError('not-found', `no live console session ${request.id}; \`lifeboat sessions\` lists them`);
+      if ('id' in request && revoked === 0)
+        throw new LifeboatError('not-found', `no live console session ${request.id}; \`lifeboat sessions\` lists them`);
       catalog.audit(actor, 'sessions.revoke', 'id' in request ? request.id : null, { revoked });
       return { revoked };
     },

@@ -96,7 +96,8 @@ export class AuthService {
   /** The identity a token stands for now; one error for an unknown, expired or revoked token. */
   resume(token: string): SignedIn {
     const identity = this.deps.accounts.session(tokenHash(token), this.now());
-    if (!identity) throw new LifeboatError('unauthorized', 'your sign-in has ended (expired, signed out, or its account was changed); sign in again');
+    if (!identity)
+      throw new LifeboatError('unauthorized', 'your sign-in has ended (expired, signed out, or its account was changed); sign in again');
     return identity;
   }
 
@@ -168,7 +169,8 @@ export class AuthService {
     const stored = this.deps.accounts.directory();
     if (stored === null) return null;
     const parsed = DirectoryConfig.safeParse(JSON.parse(stored));
-    if (!parsed.success) throw new LifeboatError('internal', 'the stored directory settings are damaged; set them again with `lifeboat directory set`');
+    if (!parsed.success)
+      throw new LifeboatError('internal', 'the stored directory settings are damaged; set them again with `lifeboat directory set`');
     return parsed.data;
   }
 

@@ -14,7 +14,8 @@ const TIMEOUT_MS = 10_000;
 /** Plain ldap:// would carry the password in clear: it must be upgraded with StartTLS. */
 export function checkDirectoryTransport(config: Pick<DirectoryConfig, 'url' | 'startTls'>): void {
   const secure = config.url.toLowerCase().startsWith('ldaps://');
-  if (!secure && !config.startTls) throw new LifeboatError('bad-request', `${config.url} would send passwords in clear: use ldaps://, or ldap:// with --starttls`);
+  if (!secure && !config.startTls)
+    throw new LifeboatError('bad-request', `${config.url} would send passwords in clear: use ldaps://, or ldap:// with --starttls`);
   if (secure && config.startTls) throw new LifeboatError('bad-request', 'ldaps:// is TLS already: drop --starttls');
 }
 
@@ -26,14 +27,23 @@ function escapeDnValue(value: string): string {
 
 function tlsOptions(config: DirectoryConfig): ConnectionOptions {
   const host = new URL(config.url).hostname.replace(/^\[|\]$/g, '');
-  return { minVersion: 'TLSv1.2', rejectUnauthorized: true, ...(config.caPem ? { ca: config.caPem } : {}), ...(isIP(host) ? {} : { servername: host }) };
+  return {
+    minVersion: 'TLSv1.2',
+    rejectUnauthorized: true,
+    ...(config.caPem ? { ca: config.caPem } : {}),
+    ...(isIP(host) ? {} : { servername: host }),
+  };
 }
 
 function unreachable(config: DirectoryConfig, error: unknown): LifeboatError {
   const text = error instanceof Error ? error.message : String(error);
   const code = typeof error === 'object' && error !== null ? String((error as { code?: unknown }).code ?? '') : '';
   if (/certificate|self.signed|CERT|unable to verify|altname/i.test(`${code} ${text}`)) {
-    return new LifeboatError('unavailable', `the directory at ${config.url} is not trusted: its certificate does not chain to the configured CA (${text})`, { cause: error });
+    return new LifeboatError(
+      'unavailable',
+      `the directory at ${config.url} is not trusted: its certificate does not chain to the configured CA (${text})`,
+      { cause: error },
+    );
   }
   return new LifeboatError('unavailable', `the directory at ${config.url} does not answer (${text || code})`, { cause: error });
 }
@@ -53,7 +63,12 @@ export async function directorySignIn(config: DirectoryConfig, user: string, pas
   // An empty simple bind is an anonymous bind that succeeds: never let it stand for a password.
   if (password.length === 0) throw new LifeboatError('unauthorized', 'wrong user name or password');
   const tls = tlsOptions(config);
-  const client = new Client({ url: config.url, timeout: TIMEOUT_MS, connectTimeout: TIMEOUT_MS, ...(config.startTls ? {} : { tlsOptions: tls }) });
+  const client = new Client({
+    url: config.url,
+    timeout: TIMEOUT_MS,
+    connectTimeout: TIMEOUT_MS,
+    ...(config.startTls ? {} : { tlsOptions: tls }),
+  });
   const userDn = config.bindDnTemplate.replace('{user}', escapeDnValue(user));
   try {
     try {
@@ -74,14 +89,21 @@ export async function directorySignIn(config: DirectoryConfig, user: string, pas
       const self = await client.search(userDn, { scope: 'base', filter: '(objectClass=*)', attributes: ['memberOf'] });
       for (const dn of self.searchEntries.flatMap((entry) => strings(entry['memberOf']))) groups.push({ dn, cn: [] });
     } catch (error) {
-      if (error instanceof ResultCodeError) throw new LifeboatError('unavailable', `the directory refused the group search under ${config.groupBase} (${error.message})`, { cause: error });
+      if (error instanceof ResultCodeError)
+        throw new LifeboatError('unavailable', `the directory refused the group search under ${config.groupBase} (${error.message})`, {
+          cause: error,
+        });
       throw unreachable(config, error);
     }
     let best = -1;
     for (const mapping of config.roleMap) {
       if (groups.some((group) => mappingMatches(mapping, group))) best = Math.max(best, roles.indexOf(mapping.role));
     }
-    if (best < 0) throw new LifeboatError('unauthorized', `${user} is in no directory group mapped to a Lifeboat role; ask an administrator to map one of their groups`);
+    if (best < 0)
+      throw new LifeboatError(
+        'unauthorized',
+        `${user} is in no directory group mapped to a Lifeboat role; ask an administrator to map one of their groups`,
+      );
     return roles[best] as Role;
   } finally {
     await client.unbind().catch(() => undefined);

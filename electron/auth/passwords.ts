@@ -18,7 +18,11 @@ export async function hashPassword(password: string): Promise<string> {
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
-  if (!parts.slice(1, 4).every((field) => /^[1-9]\d{0,7}$/.test(field)) || !parts.slice(4).every((field) => /^[A-Za-z0-9+/]+={0,2}$/.test(field))) return false;
+  if (
+    !parts.slice(1, 4).every((field) => /^[1-9]\d{0,7}$/.test(field)) ||
+    !parts.slice(4).every((field) => /^[A-Za-z0-9+/]+={0,2}$/.test(field))
+  )
+    return false;
   const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
   const powerOfTwo = Number.isInteger(N) && N >= 2 && N <= 2 ** 20 && (N & (N - 1)) === 0;
   if (!powerOfTwo || !Number.isInteger(r) || r < 1 || N * r > MAX_N_TIMES_R || !Number.isInteger(p) || p < 1 || p > 4) return false;

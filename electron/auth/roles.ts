@@ -112,8 +112,13 @@ export function holdsRole(caller: Caller, least: Role): boolean {
  * the caller, now known to be someone. */
 export function authorize(channel: RequestChannel, caller: Caller | null): Caller {
   const least: MinimumRole = channelRoles[channel];
-  if (!caller) throw new LifeboatError('unauthorized', `sign in first: ${channel} needs an account${least === 'anyone' ? '' : ` with the ${least} role`}`);
-  if (least !== 'anyone' && !holdsRole(caller, least)) throw new LifeboatError('unauthorized', `${identityLabel(caller)} has the ${caller.role} role; ${channel} needs the ${least} role`);
+  if (!caller)
+    throw new LifeboatError(
+      'unauthorized',
+      `sign in first: ${channel} needs an account${least === 'anyone' ? '' : ` with the ${least} role`}`,
+    );
+  if (least !== 'anyone' && !holdsRole(caller, least))
+    throw new LifeboatError('unauthorized', `${identityLabel(caller)} has the ${caller.role} role; ${channel} needs the ${least} role`);
   return caller;
 }
 

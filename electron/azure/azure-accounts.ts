@@ -22,10 +22,21 @@ export class AzureAccounts {
     const name = request.name ?? request.accountName;
     if (catalog.azure.find(name)) throw new LifeboatError('conflict', `an Azure account named "${name}" is already in the catalog`);
     await BlobStore.connect({ blobUrl: request.blobUrl, accountName: request.accountName }, request.key);
-    const account: AzureAccount = { id: randomUUID(), name, blobUrl: request.blobUrl, accountName: request.accountName, createdAt: new Date().toISOString() };
+    const account: AzureAccount = {
+      id: randomUUID(),
+      name,
+      blobUrl: request.blobUrl,
+      accountName: request.accountName,
+      createdAt: new Date().toISOString(),
+    };
     await secrets.put(account.id, request.key);
     catalog.azure.add(account);
-    catalog.audit(actor, 'azure.add', account.id, { name, blobUrl: account.blobUrl, accountName: account.accountName, secretStore: secrets.kind });
+    catalog.audit(actor, 'azure.add', account.id, {
+      name,
+      blobUrl: account.blobUrl,
+      accountName: account.accountName,
+      secretStore: secrets.kind,
+    });
     return account;
   }
 

@@ -16,7 +16,14 @@ export type BackupServiceDeps = {
   repository: Repository;
   keys: KeyService;
   /** The backup's work (electron/engine/job-works.ts builds it); `repository` holds the chain's key when it is encrypted. */
-  works: { backup(repository: Repository, sourceFolder: string, onCommitted: (manifest: Manifest, source: SourceVm) => void, chainKey: BackupKey | null): BackupWork };
+  works: {
+    backup(
+      repository: Repository,
+      sourceFolder: string,
+      onCommitted: (manifest: Manifest, source: SourceVm) => void,
+      chainKey: BackupKey | null,
+    ): BackupWork;
+  };
   /** Indexes a new point's files; `repository` holds the key the backup sealed it with. */
   startIndex(vmId: string, vmName: string, pointId: string, actor: string, repository: Repository): Job;
 };
@@ -37,11 +44,23 @@ export class BackupService {
     const source = await readSourceVm(sourcePath); // a bad source fails here, before a job exists
     const chainKey = await keys.forBackup(source.vmId, source.vmx.displayName, encryption); // so does a wrong password
     if (chainKey && encryption.rememberKey) await keys.remember(chainKey.key);
-    const repository = chainKey ? this.deps.repository.withKeys(async (keyId) => (keyId === chainKey.key.keyId ? chainKey.key.dataKey : null)) : this.deps.repository;
-    catalog.audit(actor, 'backup.start', source.vmId, { source: source.folder, keyId: chainKey?.key.keyId ?? null, newKey: Boolean(chainKey?.newFile) });
+    const repository = chainKey
+      ? this.deps.repository.withKeys(async (keyId) => (keyId === chainKey.key.keyId ? chainKey.key.dataKey : null))
+      : this.deps.repository;
+    catalog.audit(actor, 'backup.start', source.vmId, {
+      source: source.folder,
+      keyId: chainKey?.key.keyId ?? null,
+      newKey: Boolean(chainKey?.newFile),
+    });
     const sealed = chainKey ? ` (encrypted, key ${chainKey.key.keyId})` : '';
     return this.deps.jobs.submit(
-      { kind: 'backup', vmId: source.vmId, vmName: source.vmx.displayName, summary: `Back up ${source.vmx.displayName} from ${source.folder}${sealed}`, params: { source: source.folder, keyId: chainKey?.key.keyId ?? null } },
+      {
+        kind: 'backup',
+        vmId: source.vmId,
+        vmName: source.vmx.displayName,
+        summary: `Back up ${source.vmx.displayName} from ${source.folder}${sealed}`,
+        params: { source: source.folder, keyId: chainKey?.key.keyId ?? null },
+      },
       () =>
         this.deps.works.backup(
           repository,

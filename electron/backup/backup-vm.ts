@@ -68,7 +68,14 @@ export class BackupWork implements JobWork {
   /** `onCommitted` indexes the new point (in the catalog) as soon as the repository holds it.
    * With a `chainKey` every stored block is sealed with it. `auditHead` gives the audit log's
    * head for the manifest. */
-  constructor(repository: Repository, pool: WorkerPool, sourceFolder: string, onCommitted: (manifest: Manifest, source: SourceVm) => void, chainKey: BackupKey | null = null, auditHead: () => AuditHead | null = () => null) {
+  constructor(
+    repository: Repository,
+    pool: WorkerPool,
+    sourceFolder: string,
+    onCommitted: (manifest: Manifest, source: SourceVm) => void,
+    chainKey: BackupKey | null = null,
+    auditHead: () => AuditHead | null = () => null,
+  ) {
     this.repository = repository;
     this.pool = pool;
     this.sourceFolder = sourceFolder;
@@ -85,7 +92,8 @@ export class BackupWork implements JobWork {
       const path = join(source.folder, entry.fileName);
       const { disk, format, chain } = await openDiskChain(path);
       this.disks.push({ key: entry.key, fileName: entry.fileName, disk, format, chain });
-      if (chain.length > 1) context.log(`disk ${entry.key} is a snapshot chain, read as the VM sees it: ${chain.map((link) => link.fileName).join(' → ')}`);
+      if (chain.length > 1)
+        context.log(`disk ${entry.key} is a snapshot chain, read as the VM sees it: ${chain.map((link) => link.fileName).join(' → ')}`);
       const problem = diskCapacityProblem(disk.capacity);
       if (problem) throw new LifeboatError('invalid-source', `${path}: ${problem}`);
     }
@@ -96,19 +104,26 @@ export class BackupWork implements JobWork {
     const points = await this.repository.scanPoints(source.vmId);
     // A new point never takes the number of one that is there, damaged or not.
     const sequence = (points.at(-1)?.sequence ?? 0) + 1;
-    for (const damaged of points.filter((entry) => entry.damage !== null)) context.log(`point ${damaged.sequence} is damaged (${damaged.damage}); no new point will depend on it`, 'warning');
+    for (const damaged of points.filter((entry) => entry.damage !== null))
+      context.log(`point ${damaged.sequence} is damaged (${damaged.damage}); no new point will depend on it`, 'warning');
     const last = points.findLast((entry) => entry.damage === null)?.manifest;
     let parent: ResolvedPoint | null = null;
     if (last) {
       if ((last.encryption?.keyId ?? null) !== (this.chainKey?.key.keyId ?? null)) {
-        throw new LifeboatError('conflict', `the chain of ${source.vmx.displayName} ${last.encryption ? `is encrypted with key ${last.encryption.keyId}` : 'is not encrypted'}; this backup would seal with ${this.chainKey ? `key ${this.chainKey.key.keyId}` : 'no key'}`);
+        throw new LifeboatError(
+          'conflict',
+          `the chain of ${source.vmx.displayName} ${last.encryption ? `is encrypted with key ${last.encryption.keyId}` : 'is not encrypted'}; this backup would seal with ${this.chainKey ? `key ${this.chainKey.key.keyId}` : 'no key'}`,
+        );
       }
       parent = await this.parentFrom(last, context);
     }
     const known = new Map<string, StoredBlock>();
     if (parent) {
       if (parent.blockSize !== this.repository.info.blockSize) {
-        throw new LifeboatError('conflict', `the chain of ${source.vmx.displayName} uses ${parent.blockSize}-byte blocks, the repository ${this.repository.info.blockSize}`);
+        throw new LifeboatError(
+          'conflict',
+          `the chain of ${source.vmx.displayName} uses ${parent.blockSize}-byte blocks, the repository ${this.repository.info.blockSize}`,
+        );
       }
       for (const disk of parent.disks) {
         for (let index = 0; index < disk.blockCount; index++) {
@@ -157,13 +172,23 @@ export class BackupWork implements JobWork {
     const rawLength = digest.data.byteLength; // read before the buffer moves to a worker
     const work = (async (): Promise<StoredBlock> => {
       const seal = this.chainKey ? { key: this.chainKey.key.dataKey, sha256: digest.sha256 } : undefined;
-      const compressed = await this.pool.run<CompressResult>({ type: 'compress', data: digest.data, codec: defaultCodec, ...(seal ? { seal } : {}) }, [digest.data.buffer as ArrayBuffer]);
+      const compressed = await this.pool.run<CompressResult>(
+        { type: 'compress', data: digest.data, codec: defaultCodec, ...(seal ? { seal } : {}) },
+        [digest.data.buffer as ArrayBuffer],
+      );
       throwIfCancelled(context.signal);
       const offset = this.dataSize;
       this.dataSize += compressed.payload.length;
       await into.data.write(compressed.payload, 0, compressed.payload.length, offset);
       this.stats.storedBytes += compressed.payload.length;
-      const stored: StoredBlock = { codec: compressed.codec, dataFile: into.sequence, offset, storedLength: compressed.payload.length, rawLength, sha256: digest.sha256 };
+      const stored: StoredBlock = {
+        codec: compressed.codec,
+        dataFile: into.sequence,
+        offset,
+        storedLength: compressed.payload.length,
+        rawLength,
+        sha256: digest.sha256,
+      };
       into.known.set(key, stored);
       return stored;
     })();
@@ -191,11 +216,25 @@ export class BackupWork implements JobWork {
         const raw = ownedCopy(await entry.disk.read(index * blockSize, length));
         const digest = await this.pool.run<DigestResult>({ type: 'digest', data: raw }, [raw.buffer as ArrayBuffer]);
         const before = previous ? readRecord(previous.map, index * RECORD_BYTES) : null;
-        const unchanged = before !== null && (digest.zero ? before.kind === BlockKind.hole : before.kind === BlockKind.data && Buffer.from(before.sha256).equals(digest.sha256));
+        const unchanged =
+          before !== null &&
+          (digest.zero
+            ? before.kind === BlockKind.hole
+            : before.kind === BlockKind.data && Buffer.from(before.sha256).equals(digest.sha256));
         if (!unchanged) {
           if (digest.zero) {
             // A full point leaves holes implicit; an incremental must say a block became empty.
-            if (previous) records.push({ index, kind: BlockKind.hole, codec: 0, dataFile: 0, offset: 0, storedLength: 0, rawLength: 0, sha256: new Uint8Array(32) });
+            if (previous)
+              records.push({
+                index,
+                kind: BlockKind.hole,
+                codec: 0,
+                dataFile: 0,
+                offset: 0,
+                storedLength: 0,
+                rawLength: 0,
+                sha256: new Uint8Array(32),
+              });
           } else {
             const stored = await this.store(digest, started, context);
             records.push({ index, kind: BlockKind.data, ...stored });
@@ -256,7 +295,9 @@ export class BackupWork implements JobWork {
     this.partial = null;
     this.manifest = manifest;
     this.onCommitted(manifest, source);
-    context.log(`point ${manifest.sequence} (${manifest.kind}) committed: ${this.stats.changedBytes} bytes changed, ${this.stats.storedBytes} stored`);
+    context.log(
+      `point ${manifest.sequence} (${manifest.kind}) committed: ${this.stats.changedBytes} bytes changed, ${this.stats.storedBytes} stored`,
+    );
   }
 
   async finish(): Promise<void> {

@@ -8,7 +8,12 @@ import { decodeVmxBytes, parseVmx, VMX_MAX_BYTES, type Vmx } from '../disks/vmx.
 export type SourceVm = { folder: string; vmxFile: string; vmxText: string; vmx: Vmx; vmId: string };
 
 export function vmIdFor(name: string, identity: string): string {
-  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'vm';
+  const slug =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 40) || 'vm';
   return `${slug}-${createHash('sha256').update(identity).digest('hex').slice(0, 8)}`;
 }
 
@@ -24,7 +29,8 @@ export async function readSourceVm(folderArgument: string): Promise<SourceVm> {
   }
   const vmxFiles = names.filter((name) => name.toLowerCase().endsWith('.vmx'));
   if (vmxFiles.length === 0) throw new LifeboatError('invalid-source', `${folder} holds no .vmx file`);
-  if (vmxFiles.length > 1) throw new LifeboatError('invalid-source', `${folder} holds several .vmx files (${vmxFiles.join(', ')}); one VM per folder`);
+  if (vmxFiles.length > 1)
+    throw new LifeboatError('invalid-source', `${folder} holds several .vmx files (${vmxFiles.join(', ')}); one VM per folder`);
   const vmxFile = vmxFiles[0] as string;
   const path = join(folder, vmxFile);
   if ((await stat(path)).size > VMX_MAX_BYTES) throw new LifeboatError('invalid-source', `${path} is larger than 1 MiB; it is not a .vmx`);

@@ -28,7 +28,9 @@ export class AccountCatalog {
 
   add(name: string, role: Role, passwordHash: string): AccountSummary {
     const now = new Date().toISOString();
-    this.db.prepare('INSERT INTO accounts (name, role, password_hash, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?)').run(name, role, passwordHash, now, now);
+    this.db
+      .prepare('INSERT INTO accounts (name, role, password_hash, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?)')
+      .run(name, role, passwordHash, now, now);
     return summary({ name, role, password_hash: passwordHash, created_at: now, password_changed_at: now });
   }
 
@@ -51,7 +53,9 @@ export class AccountCatalog {
   /** A new password ends the account's sessions: whoever knew the old one is signed out. */
   setPassword(name: string, passwordHash: string): void {
     this.db.transaction(() => {
-      this.db.prepare('UPDATE accounts SET password_hash = ?, password_changed_at = ? WHERE name = ?').run(passwordHash, new Date().toISOString(), name);
+      this.db
+        .prepare('UPDATE accounts SET password_hash = ?, password_changed_at = ? WHERE name = ?')
+        .run(passwordHash, new Date().toISOString(), name);
       this.db.prepare("DELETE FROM auth_sessions WHERE account = ? COLLATE NOCASE AND via = 'local'").run(name);
     })();
   }
@@ -69,7 +73,8 @@ export class AccountCatalog {
   /** The session of a token's hash, when it has not expired (expired ones are dropped here). */
   session(tokenSha256: string, now: Date): SignedIn | null {
     this.db.prepare('DELETE FROM auth_sessions WHERE expires_at <= ?').run(now.toISOString());
-    const row = this.db.prepare('SELECT account, role, via, expires_at FROM auth_sessions WHERE token_sha256 = ?').get(tokenSha256) as SessionRow | undefined;
+    const row = this.db.prepare('SELECT account, role, via, expires_at FROM auth_sessions WHERE token_sha256 = ?').get(tokenSha256) as
+      SessionRow | undefined;
     return row ? { account: row.account, role: row.role, via: row.via, expiresAt: row.expires_at } : null;
   }
 
@@ -85,7 +90,10 @@ export class AccountCatalog {
   setDirectory(config: DirectoryConfig | null): void {
     this.db.transaction(() => {
       if (config === null) this.db.prepare('DELETE FROM directory_config').run();
-      else this.db.prepare('INSERT INTO directory_config (id, config) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET config = excluded.config').run(JSON.stringify(config));
+      else
+        this.db
+          .prepare('INSERT INTO directory_config (id, config) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET config = excluded.config')
+          .run(JSON.stringify(config));
       this.db.prepare("DELETE FROM auth_sessions WHERE via = 'directory'").run();
     })();
   }

@@ -6,7 +6,13 @@ import type { CatalogDatabase } from './database.ts';
 type SnapshotRow = { id: string; array_name: string; volume: string; created_at: string; vms: string };
 
 function fromRow(row: SnapshotRow): StorageSnapshotPoint {
-  return { id: row.id, array: row.array_name, volume: row.volume, createdAt: row.created_at, vms: JSON.parse(row.vms) as StorageSnapshotPoint['vms'] };
+  return {
+    id: row.id,
+    array: row.array_name,
+    volume: row.volume,
+    createdAt: row.created_at,
+    vms: JSON.parse(row.vms) as StorageSnapshotPoint['vms'],
+  };
 }
 
 export class ArrayCatalog {
@@ -21,7 +27,9 @@ export class ArrayCatalog {
   }
 
   find(name: string): { name: string; path: string } | null {
-    return (this.db.prepare('SELECT name, path FROM arrays WHERE name = ?').get(name) as { name: string; path: string } | undefined) ?? null;
+    return (
+      (this.db.prepare('SELECT name, path FROM arrays WHERE name = ?').get(name) as { name: string; path: string } | undefined) ?? null
+    );
   }
 
   list(): { name: string; path: string }[] {
@@ -29,7 +37,9 @@ export class ArrayCatalog {
   }
 
   recordSnapshot(snapshot: StorageSnapshotPoint): void {
-    this.db.prepare('INSERT INTO storage_snapshots (id, array_name, volume, created_at, vms) VALUES (?, ?, ?, ?, ?)').run(snapshot.id, snapshot.array, snapshot.volume, snapshot.createdAt, JSON.stringify(snapshot.vms));
+    this.db
+      .prepare('INSERT INTO storage_snapshots (id, array_name, volume, created_at, vms) VALUES (?, ?, ?, ?, ?)')
+      .run(snapshot.id, snapshot.array, snapshot.volume, snapshot.createdAt, JSON.stringify(snapshot.vms));
   }
 
   snapshot(id: string): StorageSnapshotPoint | null {

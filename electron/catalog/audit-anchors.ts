@@ -60,7 +60,8 @@ export function parseAnchors(text: string, path: string): Anchor[] {
   for (const [index, line] of lines.entries()) {
     const match = LINE.exec(line);
     const id = Number(match?.[1]);
-    if (!match || (anchors.length > 0 && id <= (anchors.at(-1) as Anchor).id)) throw new LifeboatError('corrupt-backup', `audit anchors ${path} are damaged at line ${index + 1}`);
+    if (!match || (anchors.length > 0 && id <= (anchors.at(-1) as Anchor).id))
+      throw new LifeboatError('corrupt-backup', `audit anchors ${path} are damaged at line ${index + 1}`);
     anchors.push({ id, hash: match[2] as string, at: match[3] as string });
   }
   return anchors;

@@ -17,7 +17,9 @@ export class AzureCatalog {
   }
 
   add(account: AzureAccount): void {
-    this.db.prepare('INSERT INTO azure_accounts (id, name, blob_url, account_name, created_at) VALUES (?, ?, ?, ?, ?)').run(account.id, account.name, account.blobUrl, account.accountName, account.createdAt);
+    this.db
+      .prepare('INSERT INTO azure_accounts (id, name, blob_url, account_name, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(account.id, account.name, account.blobUrl, account.accountName, account.createdAt);
   }
 
   find(name: string): AzureAccount | null {

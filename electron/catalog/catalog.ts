@@ -4,7 +4,18 @@ import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { LifeboatError } from '../errors.ts';
 import { appendAnchor, dropTornAnchor, readAnchors, type AuditHead } from './audit-anchors.ts';
-import { CopyPolicy, type HostSummary, type ProxySummary, type Settings, type Job, type JobEvent, type JobSample, type JobStep, type RestorePoint, type VmSummary } from '../../shared/domain.ts';
+import {
+  CopyPolicy,
+  type HostSummary,
+  type ProxySummary,
+  type Settings,
+  type Job,
+  type JobEvent,
+  type JobSample,
+  type JobStep,
+  type RestorePoint,
+  type VmSummary,
+} from '../../shared/domain.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import { manifestSha256 } from '../repository/manifest-seal.ts';
 import { openCatalogDatabase, type CatalogDatabase } from './database.ts';
@@ -17,9 +28,24 @@ import { AccountCatalog } from './account-catalog.ts';
 import { TapeCatalog } from './tape-catalog.ts';
 
 type JobRow = {
-  id: string; kind: Job['kind']; vm_id: string | null; vm_name: string; state: Job['state']; summary: string; params: string; steps: string;
-  current_step: string | null; bytes_done: number; bytes_total: number; error: string | null; result: string | null;
-  created_at: string; started_at: string | null; ended_at: string | null; waiting_for: string | null; requested_by: string | null;
+  id: string;
+  kind: Job['kind'];
+  vm_id: string | null;
+  vm_name: string;
+  state: Job['state'];
+  summary: string;
+  params: string;
+  steps: string;
+  current_step: string | null;
+  bytes_done: number;
+  bytes_total: number;
+  error: string | null;
+  result: string | null;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  waiting_for: string | null;
+  requested_by: string | null;
 };
 
 function jobFromRow(row: JobRow): Job {
@@ -44,11 +70,37 @@ function jobFromRow(row: JobRow): Job {
   };
 }
 
-export type JobPatch = Partial<Pick<Job, 'state' | 'currentStep' | 'bytesDone' | 'bytesTotal' | 'error' | 'result' | 'startedAt' | 'endedAt' | 'steps' | 'vmId' | 'vmName' | 'waitingFor'>>;
+export type JobPatch = Partial<
+  Pick<
+    Job,
+    | 'state'
+    | 'currentStep'
+    | 'bytesDone'
+    | 'bytesTotal'
+    | 'error'
+    | 'result'
+    | 'startedAt'
+    | 'endedAt'
+    | 'steps'
+    | 'vmId'
+    | 'vmName'
+    | 'waitingFor'
+  >
+>;
 
 const patchColumns: Record<keyof JobPatch, string> = {
-  state: 'state', currentStep: 'current_step', bytesDone: 'bytes_done', bytesTotal: 'bytes_total', error: 'error',
-  result: 'result', startedAt: 'started_at', endedAt: 'ended_at', steps: 'steps', vmId: 'vm_id', vmName: 'vm_name', waitingFor: 'waiting_for',
+  state: 'state',
+  currentStep: 'current_step',
+  bytesDone: 'bytes_done',
+  bytesTotal: 'bytes_total',
+  error: 'error',
+  result: 'result',
+  startedAt: 'started_at',
+  endedAt: 'ended_at',
+  steps: 'steps',
+  vmId: 'vm_id',
+  vmName: 'vm_name',
+  waitingFor: 'waiting_for',
 };
 
 /** A restore point as the catalog knows it; its health comes from reading the repository. */
@@ -92,7 +144,9 @@ export class Catalog {
 
   ensureRepository(repository: { id: string; name: string; path: string; blockSize: number }): void {
     this.db
-      .prepare('INSERT INTO repositories (id, name, path, block_size, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET path = excluded.path')
+      .prepare(
+        'INSERT INTO repositories (id, name, path, block_size, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET path = excluded.path',
+      )
       .run(repository.id, repository.name, repository.path, repository.blockSize, new Date().toISOString());
   }
 
@@ -103,7 +157,13 @@ export class Catalog {
   /** Records a committed point (idempotent: the repository is the truth, the catalog its index).
    * Its manifest's hash is recorded with it (`sha256`: as read from the repository, when the
    * point is indexed from there): from then on a manifest that differs is damaged. */
-  recordPoint(manifest: Manifest, repositoryId: string, source: string | null, biosUuid: string | null, sha256 = manifestSha256(manifest)): void {
+  recordPoint(
+    manifest: Manifest,
+    repositoryId: string,
+    source: string | null,
+    biosUuid: string | null,
+    sha256 = manifestSha256(manifest),
+  ): void {
     this.db.transaction(() => {
       const now = new Date().toISOString();
       this.db
@@ -113,14 +173,28 @@ export class Catalog {
         )
         .run(manifest.vmId, manifest.vmName, source, biosUuid, now);
       const backupId = `${manifest.vmId}@${repositoryId}`;
-      this.db.prepare('INSERT OR IGNORE INTO backups (id, vm_id, repository_id, created_at) VALUES (?, ?, ?, ?)').run(backupId, manifest.vmId, repositoryId, now);
+      this.db
+        .prepare('INSERT OR IGNORE INTO backups (id, vm_id, repository_id, created_at) VALUES (?, ?, ?, ?)')
+        .run(backupId, manifest.vmId, repositoryId, now);
       const inserted = this.db
         .prepare(
           `INSERT OR IGNORE INTO restore_points (id, backup_id, vm_id, sequence, kind, parent_id, created_at, scanned_bytes, changed_bytes, stored_bytes, key_id, manifest_sha256)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(manifest.id, backupId, manifest.vmId, manifest.sequence, manifest.kind, manifest.parentId, manifest.createdAt,
-          manifest.stats.scannedBytes, manifest.stats.changedBytes, manifest.stats.storedBytes, manifest.encryption?.keyId ?? null, sha256);
+        .run(
+          manifest.id,
+          backupId,
+          manifest.vmId,
+          manifest.sequence,
+          manifest.kind,
+          manifest.parentId,
+          manifest.createdAt,
+          manifest.stats.scannedBytes,
+          manifest.stats.changedBytes,
+          manifest.stats.storedBytes,
+          manifest.encryption?.keyId ?? null,
+          sha256,
+        );
       if (inserted.changes === 0) return;
       const disk = this.db.prepare('INSERT INTO disks (point_id, disk_key, file_name, capacity, source_format) VALUES (?, ?, ?, ?, ?)');
       for (const entry of manifest.disks) disk.run(manifest.id, entry.key, entry.fileName, entry.capacity, entry.sourceFormat);
@@ -139,7 +213,16 @@ export class Catalog {
          LEFT JOIN restore_points latest ON latest.id = (SELECT id FROM restore_points p WHERE p.vm_id = v.id ORDER BY sequence DESC LIMIT 1)
          ORDER BY v.name COLLATE NOCASE`,
       )
-      .all() as { id: string; name: string; source: string | null; point_count: number; latest_id: string | null; latest_at: string | null; disk_count: number; provisioned: number }[];
+      .all() as {
+      id: string;
+      name: string;
+      source: string | null;
+      point_count: number;
+      latest_id: string | null;
+      latest_at: string | null;
+      disk_count: number;
+      provisioned: number;
+    }[];
     return rows.map((row) => ({
       id: row.id,
       name: row.name,
@@ -156,14 +239,18 @@ export class Catalog {
   findVm(idOrName: string): { id: string; name: string; matches: number } | null {
     const byId = this.db.prepare('SELECT id, name FROM vms WHERE id = ?').get(idOrName) as { id: string; name: string } | undefined;
     if (byId) return { ...byId, matches: 1 };
-    const byName = this.db.prepare('SELECT id, name FROM vms WHERE name = ? COLLATE NOCASE').all(idOrName) as { id: string; name: string }[];
+    const byName = this.db.prepare('SELECT id, name FROM vms WHERE name = ? COLLATE NOCASE').all(idOrName) as {
+      id: string;
+      name: string;
+    }[];
     const first = byName[0];
     return first ? { ...first, matches: byName.length } : null;
   }
 
   /** The manifest hash recorded for a point (null: none, a point older than the record). */
   manifestSha256(pointId: string): string | null {
-    const row = this.db.prepare('SELECT manifest_sha256 FROM restore_points WHERE id = ?').get(pointId) as { manifest_sha256: string | null } | undefined;
+    const row = this.db.prepare('SELECT manifest_sha256 FROM restore_points WHERE id = ?').get(pointId) as
+      { manifest_sha256: string | null } | undefined;
     return row?.manifest_sha256 ?? null;
   }
 
@@ -179,8 +266,21 @@ export class Catalog {
         `SELECT p.id, p.vm_id, p.sequence, p.kind, p.created_at, p.parent_id, b.repository_id, p.changed_bytes, p.stored_bytes, p.key_id
          FROM restore_points p JOIN backups b ON b.id = p.backup_id WHERE p.vm_id = ? ORDER BY p.sequence DESC`,
       )
-      .all(vmId) as { id: string; vm_id: string; sequence: number; kind: 'full' | 'incremental'; created_at: string; parent_id: string | null; repository_id: string; changed_bytes: number; stored_bytes: number; key_id: string | null }[];
-    const disks = this.db.prepare('SELECT disk_key AS key, file_name AS fileName, capacity FROM disks WHERE point_id = ? ORDER BY disk_key');
+      .all(vmId) as {
+      id: string;
+      vm_id: string;
+      sequence: number;
+      kind: 'full' | 'incremental';
+      created_at: string;
+      parent_id: string | null;
+      repository_id: string;
+      changed_bytes: number;
+      stored_bytes: number;
+      key_id: string | null;
+    }[];
+    const disks = this.db.prepare(
+      'SELECT disk_key AS key, file_name AS fileName, capacity FROM disks WHERE point_id = ? ORDER BY disk_key',
+    );
     return points.map((row) => ({
       id: row.id,
       vmId: row.vm_id,
@@ -199,7 +299,11 @@ export class Catalog {
 
   /** Names of the VMs whose points are sealed with this chain key. */
   vmsWithKey(keyId: string): string[] {
-    return (this.db.prepare('SELECT DISTINCT v.name FROM restore_points p JOIN vms v ON v.id = p.vm_id WHERE p.key_id = ? ORDER BY v.name').all(keyId) as { name: string }[]).map((row) => row.name);
+    return (
+      this.db
+        .prepare('SELECT DISTINCT v.name FROM restore_points p JOIN vms v ON v.id = p.vm_id WHERE p.key_id = ? ORDER BY v.name')
+        .all(keyId) as { name: string }[]
+    ).map((row) => row.name);
   }
 
   insertJob(job: Job, params: unknown): void {
@@ -208,8 +312,26 @@ export class Catalog {
         `INSERT INTO jobs (id, kind, vm_id, vm_name, state, summary, params, steps, current_step, bytes_done, bytes_total, error, result, created_at, started_at, ended_at, waiting_for, requested_by)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(job.id, job.kind, job.vmId, job.vmName, job.state, job.summary, JSON.stringify(params), JSON.stringify(job.steps), job.currentStep,
-        job.bytesDone, job.bytesTotal, job.error, job.result === null ? null : JSON.stringify(job.result), job.createdAt, job.startedAt, job.endedAt, job.waitingFor, job.requestedBy);
+      .run(
+        job.id,
+        job.kind,
+        job.vmId,
+        job.vmName,
+        job.state,
+        job.summary,
+        JSON.stringify(params),
+        JSON.stringify(job.steps),
+        job.currentStep,
+        job.bytesDone,
+        job.bytesTotal,
+        job.error,
+        job.result === null ? null : JSON.stringify(job.result),
+        job.createdAt,
+        job.startedAt,
+        job.endedAt,
+        job.waitingFor,
+        job.requestedBy,
+      );
   }
 
   updateJob(id: string, patch: JobPatch): Job {
@@ -248,20 +370,30 @@ export class Catalog {
   }
 
   jobsInState(states: readonly Job['state'][]): Job[] {
-    return (this.db.prepare(`SELECT * FROM jobs WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY created_at, rowid`).all(...states) as JobRow[]).map(jobFromRow);
+    return (
+      this.db
+        .prepare(`SELECT * FROM jobs WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY created_at, rowid`)
+        .all(...states) as JobRow[]
+    ).map(jobFromRow);
   }
 
   addJobEvent(jobId: string, event: JobEvent): void {
-    this.db.prepare('INSERT INTO job_events (job_id, at, level, step, message) VALUES (?, ?, ?, ?, ?)').run(jobId, event.at, event.level, event.step, event.message);
+    this.db
+      .prepare('INSERT INTO job_events (job_id, at, level, step, message) VALUES (?, ?, ?, ?, ?)')
+      .run(jobId, event.at, event.level, event.step, event.message);
   }
 
   addJobSample(jobId: string, atMs: number, bytesDone: number): void {
-    this.db.prepare('INSERT OR REPLACE INTO job_samples (job_id, at_ms, bytes_done) VALUES (?, ?, ?)').run(jobId, Math.floor(atMs), Math.floor(bytesDone));
+    this.db
+      .prepare('INSERT OR REPLACE INTO job_samples (job_id, at_ms, bytes_done) VALUES (?, ?, ?)')
+      .run(jobId, Math.floor(atMs), Math.floor(bytesDone));
   }
 
   /** A job's progress over time, oldest first (at most the last 2,000 samples). */
   jobSamples(jobId: string): JobSample[] {
-    const rows = this.db.prepare('SELECT at_ms AS at, bytes_done AS bytesDone FROM job_samples WHERE job_id = ? ORDER BY at_ms DESC LIMIT 2000').all(jobId) as JobSample[];
+    const rows = this.db
+      .prepare('SELECT at_ms AS at, bytes_done AS bytesDone FROM job_samples WHERE job_id = ? ORDER BY at_ms DESC LIMIT 2000')
+      .all(jobId) as JobSample[];
     return rows.reverse();
   }
 
@@ -306,13 +438,17 @@ export class Catalog {
   }
 
   auditEntries(limit = 200): AuditEntry[] {
-    return this.db.prepare('SELECT id, at, actor, action, subject, details FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as AuditEntry[];
+    return this.db
+      .prepare('SELECT id, at, actor, action, subject, details FROM audit_log ORDER BY id DESC LIMIT ?')
+      .all(limit) as AuditEntry[];
   }
 
   /** Recomputes the audit chain, then holds it against its heads kept elsewhere: the anchor file
    * and the heads restore points recorded (`pointHeads`). The first thing that does not fit is named. */
   verifyAudit(pointHeads: { pointId: string; head: AuditHead }[] = []): { entries: number; intact: boolean; problem: string | null } {
-    const rows = this.db.prepare('SELECT id, at, actor, action, subject, details, prev_hash, hash FROM audit_log ORDER BY id').all() as AuditRow[];
+    const rows = this.db
+      .prepare('SELECT id, at, actor, action, subject, details, prev_hash, hash FROM audit_log ORDER BY id')
+      .all() as AuditRow[];
     const problem = chainProblem(rows) ?? this.anchorProblem(rows) ?? pointHeadProblem(rows, pointHeads);
     return { entries: rows.length, intact: problem === null, problem };
   }
@@ -327,14 +463,16 @@ export class Catalog {
       throw error;
     }
     const began = rows.find((row) => row.action === 'audit.anchored');
-    if (anchors === null) return began ? `audit anchors missing: ${path} is gone, and entries from ${began.id} on were anchored there` : null;
+    if (anchors === null)
+      return began ? `audit anchors missing: ${path} is gone, and entries from ${began.id} on were anchored there` : null;
     const byId = new Map(rows.map((row) => [row.id, row]));
     for (const anchor of anchors) {
       const row = byId.get(anchor.id);
       if (!row) return `audit log truncated: row ${anchor.id} anchored at ${anchor.at} is missing`;
       if (row.hash !== anchor.hash) return `audit entry ${anchor.id} does not match its anchor of ${anchor.at}: the log was rewritten`;
     }
-    if (began && anchors[0]?.id !== began.id) return `audit anchors ${path} do not begin at entry ${began.id}, where anchoring began: the file was replaced or cut`;
+    if (began && anchors[0]?.id !== began.id)
+      return `audit anchors ${path} do not begin at entry ${began.id}, where anchoring began: the file was replaced or cut`;
     return null;
   }
 
@@ -346,9 +484,23 @@ export class Catalog {
 
   listHosts(): HostSummary[] {
     const rows = this.db.prepare('SELECT id, name, kind, url, user_name, insecure, created_at FROM hosts ORDER BY name').all() as {
-      id: string; name: string; kind: 'vsphere'; url: string; user_name: string; insecure: number; created_at: string;
+      id: string;
+      name: string;
+      kind: 'vsphere';
+      url: string;
+      user_name: string;
+      insecure: number;
+      created_at: string;
     }[];
-    return rows.map((row) => ({ id: row.id, name: row.name, kind: row.kind, url: row.url, user: row.user_name, insecure: row.insecure === 1, createdAt: row.created_at }));
+    return rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      kind: row.kind,
+      url: row.url,
+      user: row.user_name,
+      insecure: row.insecure === 1,
+      createdAt: row.created_at,
+    }));
   }
 
   findHost(name: string): HostSummary | null {
@@ -361,14 +513,36 @@ export class Catalog {
 
   addProxy(proxy: ProxySummary, hostId: string): void {
     this.db
-      .prepare('INSERT INTO proxies (id, name, host_id, transports, proxy_vm, datastore_paths, max_tasks, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(proxy.id, proxy.name, hostId, JSON.stringify(proxy.transports), proxy.proxyVm, JSON.stringify(proxy.datastorePaths), proxy.maxTasks, proxy.createdAt);
+      .prepare(
+        'INSERT INTO proxies (id, name, host_id, transports, proxy_vm, datastore_paths, max_tasks, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        proxy.id,
+        proxy.name,
+        hostId,
+        JSON.stringify(proxy.transports),
+        proxy.proxyVm,
+        JSON.stringify(proxy.datastorePaths),
+        proxy.maxTasks,
+        proxy.createdAt,
+      );
   }
 
   listProxies(): ProxySummary[] {
     const rows = this.db
-      .prepare('SELECT p.id, p.name, h.name AS host, p.transports, p.proxy_vm, p.datastore_paths, p.max_tasks, p.created_at FROM proxies p JOIN hosts h ON h.id = p.host_id ORDER BY p.name')
-      .all() as { id: string; name: string; host: string; transports: string; proxy_vm: string | null; datastore_paths: string; max_tasks: number; created_at: string }[];
+      .prepare(
+        'SELECT p.id, p.name, h.name AS host, p.transports, p.proxy_vm, p.datastore_paths, p.max_tasks, p.created_at FROM proxies p JOIN hosts h ON h.id = p.host_id ORDER BY p.name',
+      )
+      .all() as {
+      id: string;
+      name: string;
+      host: string;
+      transports: string;
+      proxy_vm: string | null;
+      datastore_paths: string;
+      max_tasks: number;
+      created_at: string;
+    }[];
     return rows.map((row) => ({
       id: row.id,
       name: row.name,
@@ -393,11 +567,20 @@ export class Catalog {
         `INSERT INTO job_checkpoints (job_id, disk_key, slots, watermarks, complete, updated_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT(job_id, disk_key) DO UPDATE SET slots = excluded.slots, watermarks = excluded.watermarks, complete = excluded.complete, updated_at = excluded.updated_at`,
       )
-      .run(jobId, diskKey, checkpoint.watermarks.length, JSON.stringify(checkpoint.watermarks), checkpoint.complete ? 1 : 0, new Date().toISOString());
+      .run(
+        jobId,
+        diskKey,
+        checkpoint.watermarks.length,
+        JSON.stringify(checkpoint.watermarks),
+        checkpoint.complete ? 1 : 0,
+        new Date().toISOString(),
+      );
   }
 
   loadCheckpoint(jobId: string, diskKey: string): DiskCheckpoint | null {
-    const row = this.db.prepare('SELECT watermarks, complete FROM job_checkpoints WHERE job_id = ? AND disk_key = ?').get(jobId, diskKey) as { watermarks: string; complete: number } | undefined;
+    const row = this.db
+      .prepare('SELECT watermarks, complete FROM job_checkpoints WHERE job_id = ? AND disk_key = ?')
+      .get(jobId, diskKey) as { watermarks: string; complete: number } | undefined;
     return row ? { watermarks: JSON.parse(row.watermarks) as number[], complete: row.complete === 1 } : null;
   }
 
@@ -416,7 +599,11 @@ export class Catalog {
 
   /** Records something a job is about to create, so it can be removed even after a crash. */
   recordResource(jobId: string, kind: ResourceKind, ref: Record<string, string>): number {
-    return Number(this.db.prepare('INSERT INTO job_resources (job_id, kind, ref, created_at) VALUES (?, ?, ?, ?)').run(jobId, kind, JSON.stringify(ref), new Date().toISOString()).lastInsertRowid);
+    return Number(
+      this.db
+        .prepare('INSERT INTO job_resources (job_id, kind, ref, created_at) VALUES (?, ?, ?, ?)')
+        .run(jobId, kind, JSON.stringify(ref), new Date().toISOString()).lastInsertRowid,
+    );
   }
 
   updateResource(id: number, ref: Record<string, string>): void {
@@ -430,16 +617,29 @@ export class Catalog {
   }
 
   openResources(jobId?: string): JobResource[] {
-    const rows = (jobId
-      ? this.db.prepare('SELECT id, job_id, kind, ref, created_at FROM job_resources WHERE released_at IS NULL AND job_id = ? ORDER BY id DESC').all(jobId)
-      : this.db.prepare('SELECT id, job_id, kind, ref, created_at FROM job_resources WHERE released_at IS NULL ORDER BY id DESC').all()) as { id: number; job_id: string; kind: ResourceKind; ref: string; created_at: string }[];
-    return rows.map((row) => ({ id: row.id, jobId: row.job_id, kind: row.kind, ref: JSON.parse(row.ref) as Record<string, string>, createdAt: row.created_at }));
+    const rows = (
+      jobId
+        ? this.db
+            .prepare(
+              'SELECT id, job_id, kind, ref, created_at FROM job_resources WHERE released_at IS NULL AND job_id = ? ORDER BY id DESC',
+            )
+            .all(jobId)
+        : this.db.prepare('SELECT id, job_id, kind, ref, created_at FROM job_resources WHERE released_at IS NULL ORDER BY id DESC').all()
+    ) as { id: number; job_id: string; kind: ResourceKind; ref: string; created_at: string }[];
+    return rows.map((row) => ({
+      id: row.id,
+      jobId: row.job_id,
+      kind: row.kind,
+      ref: JSON.parse(row.ref) as Record<string, string>,
+      createdAt: row.created_at,
+    }));
   }
 }
 
 export type DiskCheckpoint = { watermarks: number[]; complete: boolean };
 
-export type ResourceKind = 'staging-folder' | 'target-folder' | 'published-file' | 'partial-point' | 'vsphere-vm' | 'vsphere-hot-added-disk' | 'array-clone';
+export type ResourceKind =
+  'staging-folder' | 'target-folder' | 'published-file' | 'partial-point' | 'vsphere-vm' | 'vsphere-hot-added-disk' | 'array-clone';
 export type JobResource = { id: number; jobId: string; kind: ResourceKind; ref: Record<string, string>; createdAt: string };
 
 export type AuditEntry = { id: number; at: string; actor: string; action: string; subject: string | null; details: string };
@@ -452,7 +652,8 @@ function chainProblem(rows: AuditRow[]): string | null {
   for (const row of rows) {
     if (!chained && row.hash === '') continue; // written before the chain existed
     chained = true;
-    if (row.prev_hash !== previous) return `entry ${row.id} (${row.action}) does not follow the entry before it: one was removed or changed`;
+    if (row.prev_hash !== previous)
+      return `entry ${row.id} (${row.action}) does not follow the entry before it: one was removed or changed`;
     if (row.hash !== auditHash(previous, row)) return `entry ${row.id} (${row.action}) was changed after it was written`;
     previous = row.hash;
   }
@@ -464,11 +665,17 @@ function pointHeadProblem(rows: AuditRow[], pointHeads: { pointId: string; head:
   for (const { pointId, head } of pointHeads) {
     const row = byId.get(head.id);
     if (!row) return `audit log truncated: row ${head.id}, recorded by restore point ${pointId}, is missing`;
-    if (row.hash !== head.hash) return `audit entry ${head.id} does not match what restore point ${pointId} recorded: the log was rewritten`;
+    if (row.hash !== head.hash)
+      return `audit entry ${head.id} does not match what restore point ${pointId} recorded: the log was rewritten`;
   }
   return null;
 }
 
-function auditHash(previous: string, entry: { at: string; actor: string; action: string; subject: string | null; details: string }): string {
-  return createHash('sha256').update(JSON.stringify([previous, entry.at, entry.actor, entry.action, entry.subject, entry.details])).digest('hex');
+function auditHash(
+  previous: string,
+  entry: { at: string; actor: string; action: string; subject: string | null; details: string },
+): string {
+  return createHash('sha256')
+    .update(JSON.stringify([previous, entry.at, entry.actor, entry.action, entry.subject, entry.details]))
+    .digest('hex');
 }

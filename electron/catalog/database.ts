@@ -14,7 +14,10 @@ export function openCatalogDatabase(path: string): CatalogDatabase {
   const current = schemaVersion(db);
   if (current > newestVersion) {
     db.close();
-    throw new LifeboatError('conflict', `catalog ${path} was written by a newer Lifeboat (schema ${current}, this one knows ${newestVersion})`);
+    throw new LifeboatError(
+      'conflict',
+      `catalog ${path} was written by a newer Lifeboat (schema ${current}, this one knows ${newestVersion})`,
+    );
   }
   migrateTo(db, newestVersion);
   return db;

@@ -7,7 +7,11 @@ export type IndexedFile = { path: string; name: string; type: string; size: numb
  * vouch for (`stale`: a volume shown as found, without its journal). */
 export type IndexGap = { path: string; kind: 'unreadable' | 'stale'; reason: string };
 export type PointGaps = { vmId: string; pointId: string; sequence: number; unreadable: number; stale: number; gaps: IndexGap[] };
-export type SearchHit = { vmId: string; path: string; versions: { pointId: string; sequence: number; size: number; mtime: number | null }[] };
+export type SearchHit = {
+  vmId: string;
+  path: string;
+  versions: { pointId: string; sequence: number; size: number; mtime: number | null }[];
+};
 
 const MIN_TRIGRAM = 3;
 const MAX_GAPS_SHOWN = 20;
@@ -31,7 +35,9 @@ export class FileIndex {
       const findPath = this.db.prepare('SELECT id FROM file_paths WHERE vm_id = ? AND path = ?');
       const addPath = this.db.prepare('INSERT INTO file_paths (vm_id, path, name) VALUES (?, ?, ?)');
       const addName = this.db.prepare('INSERT INTO file_names (rowid, name) VALUES (?, ?)');
-      const addFile = this.db.prepare('INSERT OR REPLACE INTO point_files (point_id, path_id, type, size, mtime, mode) VALUES (?, ?, ?, ?, ?, ?)');
+      const addFile = this.db.prepare(
+        'INSERT OR REPLACE INTO point_files (point_id, path_id, type, size, mtime, mode) VALUES (?, ?, ?, ?, ?, ?)',
+      );
       let count = 0;
       for (const file of files) {
         let id = (findPath.get(vmId, file.path) as { id: number } | undefined)?.id;
@@ -42,7 +48,9 @@ export class FileIndex {
         addFile.run(pointId, id, file.type, file.size, file.mtime, file.mode);
         count++;
       }
-      this.db.prepare('INSERT OR REPLACE INTO indexed_points (point_id, vm_id, files, indexed_at) VALUES (?, ?, ?, ?)').run(pointId, vmId, count, new Date().toISOString());
+      this.db
+        .prepare('INSERT OR REPLACE INTO indexed_points (point_id, vm_id, files, indexed_at) VALUES (?, ?, ?, ?)')
+        .run(pointId, vmId, count, new Date().toISOString());
       const addGap = this.db.prepare('INSERT INTO index_gaps (point_id, path, kind, reason) VALUES (?, ?, ?, ?)');
       for (const gap of gaps) addGap.run(pointId, gap.path, gap.kind, gap.reason);
       return count;
@@ -53,10 +61,19 @@ export class FileIndex {
    * MAX_GAPS_SHOWN gaps of each point are returned, the counts count them all. */
   gaps(vmId: string | null): PointGaps[] {
     const points = this.db
-      .prepare(`SELECT i.point_id, i.vm_id, r.sequence, SUM(g.kind = 'unreadable') AS unreadable, SUM(g.kind = 'stale') AS stale FROM index_gaps g JOIN indexed_points i ON i.point_id = g.point_id JOIN restore_points r ON r.id = i.point_id ${vmId ? 'WHERE i.vm_id = ?' : ''} GROUP BY i.point_id ORDER BY i.vm_id, r.sequence`)
+      .prepare(
+        `SELECT i.point_id, i.vm_id, r.sequence, SUM(g.kind = 'unreadable') AS unreadable, SUM(g.kind = 'stale') AS stale FROM index_gaps g JOIN indexed_points i ON i.point_id = g.point_id JOIN restore_points r ON r.id = i.point_id ${vmId ? 'WHERE i.vm_id = ?' : ''} GROUP BY i.point_id ORDER BY i.vm_id, r.sequence`,
+      )
       .all(...(vmId ? [vmId] : [])) as { point_id: string; vm_id: string; sequence: number; unreadable: number; stale: number }[];
     const gapsOf = this.db.prepare('SELECT path, kind, reason FROM index_gaps WHERE point_id = ? ORDER BY kind, path LIMIT ?');
-    return points.map((point) => ({ vmId: point.vm_id, pointId: point.point_id, sequence: point.sequence, unreadable: point.unreadable, stale: point.stale, gaps: gapsOf.all(point.point_id, MAX_GAPS_SHOWN) as IndexGap[] }));
+    return points.map((point) => ({
+      vmId: point.vm_id,
+      pointId: point.point_id,
+      sequence: point.sequence,
+      unreadable: point.unreadable,
+      stale: point.stale,
+      gaps: gapsOf.all(point.point_id, MAX_GAPS_SHOWN) as IndexGap[],
+    }));
   }
 
   /** Files whose name contains `pattern` (any case), with the points that hold them. */
@@ -69,14 +86,23 @@ export class FileIndex {
         : `SELECT p.id, p.vm_id, p.path FROM file_paths p WHERE p.name LIKE ? ESCAPE '!' ${vmId ? 'AND p.vm_id = ?' : ''} LIMIT ?`;
     // Trigrams need three characters; shorter patterns scan names with LIKE.
     const term = needle.length >= MIN_TRIGRAM ? `"${needle.replace(/"/g, '""')}"` : `%${needle.replace(/[%_!]/g, (char) => `!${char}`)}%`;
-    const rows = this.db.prepare(byName).all(...(vmId ? [term, vmId, limit] : [term, limit])) as { id: number; vm_id: string; path: string }[];
+    const rows = this.db.prepare(byName).all(...(vmId ? [term, vmId, limit] : [term, limit])) as {
+      id: number;
+      vm_id: string;
+      path: string;
+    }[];
     const versions = this.db.prepare(
       `SELECT f.point_id, r.sequence, f.size, f.mtime FROM point_files f JOIN restore_points r ON r.id = f.point_id WHERE f.path_id = ? ORDER BY r.sequence`,
     );
     return rows.map((row) => ({
       vmId: row.vm_id,
       path: row.path,
-      versions: (versions.all(row.id) as { point_id: string; sequence: number; size: number; mtime: number | null }[]).map((version) => ({ pointId: version.point_id, sequence: version.sequence, size: version.size, mtime: version.mtime })),
+      versions: (versions.all(row.id) as { point_id: string; sequence: number; size: number; mtime: number | null }[]).map((version) => ({
+        pointId: version.point_id,
+        sequence: version.sequence,
+        size: version.size,
+        mtime: version.mtime,
+      })),
     }));
   }
 }

@@ -35,28 +35,102 @@ export type InstantRecord = {
   vmFolder: string | null;
 };
 
-export type InstantPatch = Partial<Pick<InstantRecord, 'state' | 'note' | 'jobId' | 'endedAt' | 'hostSystem' | 'poweredOnMs' | 'firstReadMs' | 'bytesRead' | 'bytesWritten' | 'cacheBytes' | 'datastore' | 'exportPath' | 'exportFolder' | 'cloneId'>>;
+export type InstantPatch = Partial<
+  Pick<
+    InstantRecord,
+    | 'state'
+    | 'note'
+    | 'jobId'
+    | 'endedAt'
+    | 'hostSystem'
+    | 'poweredOnMs'
+    | 'firstReadMs'
+    | 'bytesRead'
+    | 'bytesWritten'
+    | 'cacheBytes'
+    | 'datastore'
+    | 'exportPath'
+    | 'exportFolder'
+    | 'cloneId'
+  >
+>;
 
 const columns: Record<keyof InstantPatch, string> = {
-  state: 'state', note: 'note', jobId: 'job_id', endedAt: 'ended_at', hostSystem: 'host_system', poweredOnMs: 'powered_on_ms',
-  firstReadMs: 'first_read_ms', bytesRead: 'bytes_read', bytesWritten: 'bytes_written', cacheBytes: 'cache_bytes',
-  datastore: 'datastore', exportPath: 'export_path', exportFolder: 'export_folder', cloneId: 'clone_id',
+  state: 'state',
+  note: 'note',
+  jobId: 'job_id',
+  endedAt: 'ended_at',
+  hostSystem: 'host_system',
+  poweredOnMs: 'powered_on_ms',
+  firstReadMs: 'first_read_ms',
+  bytesRead: 'bytes_read',
+  bytesWritten: 'bytes_written',
+  cacheBytes: 'cache_bytes',
+  datastore: 'datastore',
+  exportPath: 'export_path',
+  exportFolder: 'export_folder',
+  cloneId: 'clone_id',
 };
 
 type Row = {
-  id: string; vm_id: string; vm_name: string; point_id: string; name: string; host: string; host_system: string | null; datastore: string; listen: string;
-  export_path: string; allowed: string; export_folder: string; cache_folder: string; redirected: number; state: InstantState; note: string | null;
-  job_id: string | null; created_at: string; ended_at: string | null; powered_on_ms: number | null; first_read_ms: number | null;
-  bytes_read: number; bytes_written: number; cache_bytes: number; array_name: string | null; clone_id: string | null; vm_folder: string | null;
+  id: string;
+  vm_id: string;
+  vm_name: string;
+  point_id: string;
+  name: string;
+  host: string;
+  host_system: string | null;
+  datastore: string;
+  listen: string;
+  export_path: string;
+  allowed: string;
+  export_folder: string;
+  cache_folder: string;
+  redirected: number;
+  state: InstantState;
+  note: string | null;
+  job_id: string | null;
+  created_at: string;
+  ended_at: string | null;
+  powered_on_ms: number | null;
+  first_read_ms: number | null;
+  bytes_read: number;
+  bytes_written: number;
+  cache_bytes: number;
+  array_name: string | null;
+  clone_id: string | null;
+  vm_folder: string | null;
 };
 
 function fromRow(row: Row): InstantRecord {
   return {
-    id: row.id, vmId: row.vm_id, vmName: row.vm_name, pointId: row.point_id, name: row.name, host: row.host, hostSystem: row.host_system,
-    datastore: row.datastore, listen: row.listen, exportPath: row.export_path, allowed: JSON.parse(row.allowed) as string[], exportFolder: row.export_folder,
-    cacheFolder: row.cache_folder, redirected: row.redirected === 1, state: row.state, note: row.note, jobId: row.job_id, createdAt: row.created_at,
-    endedAt: row.ended_at, poweredOnMs: row.powered_on_ms, firstReadMs: row.first_read_ms, bytesRead: row.bytes_read, bytesWritten: row.bytes_written,
-    cacheBytes: row.cache_bytes, arrayName: row.array_name, cloneId: row.clone_id, vmFolder: row.vm_folder,
+    id: row.id,
+    vmId: row.vm_id,
+    vmName: row.vm_name,
+    pointId: row.point_id,
+    name: row.name,
+    host: row.host,
+    hostSystem: row.host_system,
+    datastore: row.datastore,
+    listen: row.listen,
+    exportPath: row.export_path,
+    allowed: JSON.parse(row.allowed) as string[],
+    exportFolder: row.export_folder,
+    cacheFolder: row.cache_folder,
+    redirected: row.redirected === 1,
+    state: row.state,
+    note: row.note,
+    jobId: row.job_id,
+    createdAt: row.created_at,
+    endedAt: row.ended_at,
+    poweredOnMs: row.powered_on_ms,
+    firstReadMs: row.first_read_ms,
+    bytesRead: row.bytes_read,
+    bytesWritten: row.bytes_written,
+    cacheBytes: row.cache_bytes,
+    arrayName: row.array_name,
+    cloneId: row.clone_id,
+    vmFolder: row.vm_folder,
   };
 }
 
@@ -74,15 +148,43 @@ export class InstantCatalog {
            cache_folder, redirected, state, note, job_id, created_at, ended_at, powered_on_ms, first_read_ms, bytes_read, bytes_written, cache_bytes, array_name, clone_id, vm_folder)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(record.id, record.vmId, record.vmName, record.pointId, record.name, record.host, record.hostSystem, record.datastore, record.listen, record.exportPath,
-        JSON.stringify(record.allowed), record.exportFolder, record.cacheFolder, record.redirected ? 1 : 0, record.state, record.note, record.jobId, record.createdAt,
-        record.endedAt, record.poweredOnMs, record.firstReadMs, record.bytesRead, record.bytesWritten, record.cacheBytes, record.arrayName, record.cloneId, record.vmFolder);
+      .run(
+        record.id,
+        record.vmId,
+        record.vmName,
+        record.pointId,
+        record.name,
+        record.host,
+        record.hostSystem,
+        record.datastore,
+        record.listen,
+        record.exportPath,
+        JSON.stringify(record.allowed),
+        record.exportFolder,
+        record.cacheFolder,
+        record.redirected ? 1 : 0,
+        record.state,
+        record.note,
+        record.jobId,
+        record.createdAt,
+        record.endedAt,
+        record.poweredOnMs,
+        record.firstReadMs,
+        record.bytesRead,
+        record.bytesWritten,
+        record.cacheBytes,
+        record.arrayName,
+        record.cloneId,
+        record.vmFolder,
+      );
   }
 
   update(id: string, patch: InstantPatch): InstantRecord {
     const keys = (Object.keys(patch) as (keyof InstantPatch)[]).filter((key) => patch[key] !== undefined);
     if (keys.length > 0) {
-      this.db.prepare(`UPDATE instant_sessions SET ${keys.map((key) => `${columns[key]} = ?`).join(', ')} WHERE id = ?`).run(...keys.map((key) => patch[key] ?? null), id);
+      this.db
+        .prepare(`UPDATE instant_sessions SET ${keys.map((key) => `${columns[key]} = ?`).join(', ')} WHERE id = ?`)
+        .run(...keys.map((key) => patch[key] ?? null), id);
     }
     return this.get(id) as InstantRecord;
   }
@@ -98,6 +200,10 @@ export class InstantCatalog {
   }
 
   inStates(states: readonly InstantState[]): InstantRecord[] {
-    return (this.db.prepare(`SELECT * FROM instant_sessions WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY created_at`).all(...states) as Row[]).map(fromRow);
+    return (
+      this.db
+        .prepare(`SELECT * FROM instant_sessions WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY created_at`)
+        .all(...states) as Row[]
+    ).map(fromRow);
   }
 }

@@ -15,15 +15,53 @@ export type TapeCopy = {
   locations: Buffer;
 };
 
-type CopyRow = { id: number; media_set_id: string; manifest: string; unique_blocks: number; stored_bytes: number; maps: Buffer; locations: Buffer };
-type PromptRow = { id: string; job_ids: string; kind: 'insert-tape'; barcode: string | null; message: string; place: string; state: Prompt['state']; created_at: string; closed_at: string | null; closed_by: string | null };
+type CopyRow = {
+  id: number;
+  media_set_id: string;
+  manifest: string;
+  unique_blocks: number;
+  stored_bytes: number;
+  maps: Buffer;
+  locations: Buffer;
+};
+type PromptRow = {
+  id: string;
+  job_ids: string;
+  kind: 'insert-tape';
+  barcode: string | null;
+  message: string;
+  place: string;
+  state: Prompt['state'];
+  created_at: string;
+  closed_at: string | null;
+  closed_by: string | null;
+};
 
 function copyFromRow(row: CopyRow): TapeCopy {
-  return { id: row.id, mediaSetId: row.media_set_id, manifest: Manifest.parse(JSON.parse(row.manifest)), uniqueBlocks: row.unique_blocks, storedBytes: row.stored_bytes, maps: row.maps, locations: row.locations };
+  return {
+    id: row.id,
+    mediaSetId: row.media_set_id,
+    manifest: Manifest.parse(JSON.parse(row.manifest)),
+    uniqueBlocks: row.unique_blocks,
+    storedBytes: row.stored_bytes,
+    maps: row.maps,
+    locations: row.locations,
+  };
 }
 
 function promptFromRow(row: PromptRow): Prompt {
-  return { id: row.id, jobIds: JSON.parse(row.job_ids) as string[], kind: row.kind, barcode: row.barcode, message: row.message, place: row.place, state: row.state, createdAt: row.created_at, closedAt: row.closed_at, closedBy: row.closed_by };
+  return {
+    id: row.id,
+    jobIds: JSON.parse(row.job_ids) as string[],
+    kind: row.kind,
+    barcode: row.barcode,
+    message: row.message,
+    place: row.place,
+    state: row.state,
+    createdAt: row.created_at,
+    closedAt: row.closed_at,
+    closedBy: row.closed_by,
+  };
 }
 
 export class TapeCatalog {
@@ -34,7 +72,9 @@ export class TapeCatalog {
   }
 
   addMediaSet(set: { id: string; pool: string; blockSize: number; state: 'writing' | 'complete' | 'scanned' }): void {
-    this.db.prepare('INSERT OR IGNORE INTO tape_media_sets (id, pool, block_size, created_at, state) VALUES (?, ?, ?, ?, ?)').run(set.id, set.pool, set.blockSize, new Date().toISOString(), set.state);
+    this.db
+      .prepare('INSERT OR IGNORE INTO tape_media_sets (id, pool, block_size, created_at, state) VALUES (?, ?, ?, ?, ?)')
+      .run(set.id, set.pool, set.blockSize, new Date().toISOString(), set.state);
   }
 
   setMediaSetState(id: string, state: 'writing' | 'complete'): void {
@@ -47,13 +87,17 @@ export class TapeCatalog {
 
   recordVolume(volume: { barcode: string; mediaSetId: string; sequence: number; bytes: number; writtenAt: string }): void {
     this.db
-      .prepare('INSERT INTO tape_volumes (barcode, media_set_id, sequence, bytes, written_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (barcode) DO UPDATE SET media_set_id = excluded.media_set_id, sequence = excluded.sequence, bytes = excluded.bytes, written_at = excluded.written_at')
+      .prepare(
+        'INSERT INTO tape_volumes (barcode, media_set_id, sequence, bytes, written_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (barcode) DO UPDATE SET media_set_id = excluded.media_set_id, sequence = excluded.sequence, bytes = excluded.bytes, written_at = excluded.written_at',
+      )
       .run(volume.barcode, volume.mediaSetId, volume.sequence, volume.bytes, volume.writtenAt);
   }
 
   volumes(mediaSetId?: string): TapeVolume[] {
     const rows = this.db
-      .prepare(`SELECT v.barcode, v.media_set_id AS mediaSetId, v.sequence, v.bytes, v.written_at AS writtenAt, s.pool, s.state FROM tape_volumes v JOIN tape_media_sets s ON s.id = v.media_set_id ${mediaSetId ? 'WHERE v.media_set_id = ?' : ''} ORDER BY v.media_set_id, v.sequence`)
+      .prepare(
+        `SELECT v.barcode, v.media_set_id AS mediaSetId, v.sequence, v.bytes, v.written_at AS writtenAt, s.pool, s.state FROM tape_volumes v JOIN tape_media_sets s ON s.id = v.media_set_id ${mediaSetId ? 'WHERE v.media_set_id = ?' : ''} ORDER BY v.media_set_id, v.sequence`,
+      )
       .all(...(mediaSetId ? [mediaSetId] : [])) as TapeVolume[];
     return rows;
   }
@@ -70,17 +114,32 @@ export class TapeCatalog {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (media_set_id, point_id) DO UPDATE SET locations = excluded.locations`,
       )
-      .run(copy.mediaSetId, copy.manifest.id, copy.manifest.vmId, copy.manifest.vmName, copy.manifest.sequence, copy.manifest.createdAt, JSON.stringify(copy.manifest), copy.uniqueBlocks, copy.storedBytes, copy.maps, copy.locations);
+      .run(
+        copy.mediaSetId,
+        copy.manifest.id,
+        copy.manifest.vmId,
+        copy.manifest.vmName,
+        copy.manifest.sequence,
+        copy.manifest.createdAt,
+        JSON.stringify(copy.manifest),
+        copy.uniqueBlocks,
+        copy.storedBytes,
+        copy.maps,
+        copy.locations,
+      );
   }
 
   copy(mediaSetId: string, pointId: string): TapeCopy | null {
-    const row = this.db.prepare('SELECT * FROM tape_copies WHERE media_set_id = ? AND point_id = ?').get(mediaSetId, pointId) as CopyRow | undefined;
+    const row = this.db.prepare('SELECT * FROM tape_copies WHERE media_set_id = ? AND point_id = ?').get(mediaSetId, pointId) as
+      CopyRow | undefined;
     return row ? copyFromRow(row) : null;
   }
 
   /** Copies of a VM's points on tape, newest point first (by VM id or name). */
   copiesOf(vm: string): TapeCopy[] {
-    const rows = this.db.prepare('SELECT * FROM tape_copies WHERE vm_id = ? OR vm_name = ? ORDER BY point_sequence DESC, id DESC').all(vm, vm) as CopyRow[];
+    const rows = this.db
+      .prepare('SELECT * FROM tape_copies WHERE vm_id = ? OR vm_name = ? ORDER BY point_sequence DESC, id DESC')
+      .all(vm, vm) as CopyRow[];
     return rows.map(copyFromRow);
   }
 
@@ -97,12 +156,27 @@ export class TapeCatalog {
 
   openPrompt(prompt: Prompt): void {
     this.db
-      .prepare('INSERT INTO prompts (id, job_ids, kind, barcode, message, place, state, created_at, closed_at, closed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(prompt.id, JSON.stringify(prompt.jobIds), prompt.kind, prompt.barcode, prompt.message, prompt.place, prompt.state, prompt.createdAt, prompt.closedAt, prompt.closedBy);
+      .prepare(
+        'INSERT INTO prompts (id, job_ids, kind, barcode, message, place, state, created_at, closed_at, closed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        prompt.id,
+        JSON.stringify(prompt.jobIds),
+        prompt.kind,
+        prompt.barcode,
+        prompt.message,
+        prompt.place,
+        prompt.state,
+        prompt.createdAt,
+        prompt.closedAt,
+        prompt.closedBy,
+      );
   }
 
   closePrompt(id: string, state: Exclude<Prompt['state'], 'open'>, by: string | null): Prompt | null {
-    this.db.prepare("UPDATE prompts SET state = ?, closed_at = ?, closed_by = ? WHERE id = ? AND state = 'open'").run(state, new Date().toISOString(), by, id);
+    this.db
+      .prepare("UPDATE prompts SET state = ?, closed_at = ?, closed_by = ? WHERE id = ? AND state = 'open'")
+      .run(state, new Date().toISOString(), by, id);
     return this.prompt(id);
   }
 
@@ -112,12 +186,15 @@ export class TapeCatalog {
   }
 
   prompts(onlyOpen: boolean): Prompt[] {
-    const rows = this.db.prepare(`SELECT * FROM prompts ${onlyOpen ? "WHERE state = 'open'" : ''} ORDER BY created_at DESC LIMIT 200`).all() as PromptRow[];
+    const rows = this.db
+      .prepare(`SELECT * FROM prompts ${onlyOpen ? "WHERE state = 'open'" : ''} ORDER BY created_at DESC LIMIT 200`)
+      .all() as PromptRow[];
     return rows.map(promptFromRow);
   }
 
   /** Prompts a stopped engine left open can no longer be answered. */
   expireOpenPrompts(): number {
-    return this.db.prepare("UPDATE prompts SET state = 'expired', closed_at = ? WHERE state = 'open'").run(new Date().toISOString()).changes;
+    return this.db.prepare("UPDATE prompts SET state = 'expired', closed_at = ? WHERE state = 'open'").run(new Date().toISOString())
+      .changes;
   }
 }

@@ -13,8 +13,15 @@ import { passwordFrom } from './copy-commands.ts';
 import { readSession, removeSession, writeSession } from './session-file.ts';
 
 export type AuthFlags = {
-  user?: string | undefined; 'password-env'?: string | undefined; role?: string | undefined; url?: string | undefined; starttls?: boolean | undefined;
-  'bind-dn-template'?: string | undefined; 'group-base'?: string | undefined; 'role-map'?: string | undefined; 'ca-file'?: string | undefined;
+  user?: string | undefined;
+  'password-env'?: string | undefined;
+  role?: string | undefined;
+  url?: string | undefined;
+  starttls?: boolean | undefined;
+  'bind-dn-template'?: string | undefined;
+  'group-base'?: string | undefined;
+  'role-map'?: string | undefined;
+  'ca-file'?: string | undefined;
 };
 
 /** Signs this command's connection in with the saved session, if there is one. */
@@ -44,14 +51,21 @@ export async function loginCommand(api: LifeboatApi, home: string, values: AuthF
   const user = values.user ?? userInfo().username;
   const { token, identity } = await api.invoke('auth.login', { user, password: await askPassword(values) });
   const path = await writeSession(home, { format: 'lifeboat-cli-session', token, identity });
-  out.print(`signed in as ${identity.account} (${identity.via}, ${identity.role}) until ${identity.expiresAt ?? 'the engine stops'}; session in ${path}`, identity);
+  out.print(
+    `signed in as ${identity.account} (${identity.via}, ${identity.role}) until ${identity.expiresAt ?? 'the engine stops'}; session in ${path}`,
+    identity,
+  );
   return 0;
 }
 
 export async function logoutCommand(api: LifeboatApi, home: string, out: Output): Promise<number> {
   // A damaged or ended session is still removed: logout is the way out of either.
   const session = await readSession(home).catch(() => null);
-  if (session) await api.invoke('auth.resume', { token: session.token }).then(() => api.invoke('auth.logout', {}), () => undefined);
+  if (session)
+    await api.invoke('auth.resume', { token: session.token }).then(
+      () => api.invoke('auth.logout', {}),
+      () => undefined,
+    );
   const removed = await removeSession(home);
   out.print(removed ? 'signed out' : 'not signed in', { signedOut: removed });
   return 0;
@@ -59,7 +73,12 @@ export async function logoutCommand(api: LifeboatApi, home: string, out: Output)
 
 export async function whoamiCommand(api: LifeboatApi, out: Output): Promise<number> {
   const identity = await api.invoke('auth.whoami', {});
-  out.print(identity ? `${identity.account} (${identity.via}, ${identity.role})${identity.expiresAt ? ` until ${identity.expiresAt}` : ''}` : 'not signed in', identity);
+  out.print(
+    identity
+      ? `${identity.account} (${identity.via}, ${identity.role})${identity.expiresAt ? ` until ${identity.expiresAt}` : ''}`
+      : 'not signed in',
+    identity,
+  );
   return 0;
 }
 
@@ -79,13 +98,25 @@ export async function accountsCommand(api: LifeboatApi, rest: string[], values: 
   const [action, name] = rest;
   if (action === undefined || action === 'list') {
     const accounts = await api.invoke('accounts.list', {});
-    out.print(accounts.length === 0 ? 'no local accounts: `lifeboat accounts add <name> --role R --password-env VAR`' : table([['NAME', 'ROLE', 'CREATED', 'PASSWORD CHANGED'], ...accounts.map((account) => [account.name, account.role, account.createdAt, account.passwordChangedAt])]), accounts);
+    out.print(
+      accounts.length === 0
+        ? 'no local accounts: `lifeboat accounts add <name> --role R --password-env VAR`'
+        : table([
+            ['NAME', 'ROLE', 'CREATED', 'PASSWORD CHANGED'],
+            ...accounts.map((account) => [account.name, account.role, account.createdAt, account.passwordChangedAt]),
+          ]),
+      accounts,
+    );
     return 0;
   }
   if (!name) throw new UsageError(`accounts ${action} takes an account name`);
   switch (action) {
     case 'add': {
-      const account = await api.invoke('accounts.add', { name, role: role(values, 'accounts add'), password: newPassword(values, 'accounts add') });
+      const account = await api.invoke('accounts.add', {
+        name,
+        role: role(values, 'accounts add'),
+        password: newPassword(values, 'accounts add'),
+      });
       out.print(`account ${account.name} added (${account.role})`, account);
       return 0;
     }
@@ -126,12 +157,22 @@ export async function directoryCommand(api: LifeboatApi, rest: string[], values:
   }
   if (action !== 'set') throw new UsageError('directory takes: set … | off');
   if (!values.url || !values['bind-dn-template'] || !values['group-base'] || !values['role-map']) {
-    throw new UsageError("directory set needs --url, --bind-dn-template 'uid={user},ou=people,dc=…', --group-base DN and --role-map 'GROUP=ROLE,…'");
+    throw new UsageError(
+      "directory set needs --url, --bind-dn-template 'uid={user},ou=people,dc=…', --group-base DN and --role-map 'GROUP=ROLE,…'",
+    );
   }
   const caPem = values['ca-file'] === undefined ? null : await readFile(values['ca-file'], 'utf8');
-  if (caPem !== null && !caPem.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`${values['ca-file']} holds no PEM certificate`);
+  if (caPem !== null && !caPem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new UsageError(`${values['ca-file']} holds no PEM certificate`);
   const directory = await api.invoke('directory.set', {
-    directory: { url: values.url, startTls: values.starttls ?? false, bindDnTemplate: values['bind-dn-template'], groupBase: values['group-base'], roleMap: parseRoleMap(values['role-map']), caPem },
+    directory: {
+      url: values.url,
+      startTls: values.starttls ?? false,
+      bindDnTemplate: values['bind-dn-template'],
+      groupBase: values['group-base'],
+      roleMap: parseRoleMap(values['role-map']),
+      caPem,
+    },
   });
   out.print(`directory sign-in through ${directory?.url ?? values.url} is on`, directory);
   return 0;

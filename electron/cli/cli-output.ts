@@ -17,7 +17,8 @@ export class UsageError extends LifeboatError {
 }
 
 export function localPath(argument: string | undefined, what: string): string {
-  if (!argument || !argument.startsWith('local:') || argument.length <= 'local:'.length) throw new UsageError(`${what} must be local:<folder>`);
+  if (!argument || !argument.startsWith('local:') || argument.length <= 'local:'.length)
+    throw new UsageError(`${what} must be local:<folder>`);
   return resolve(argument.slice('local:'.length)); // the operator's folder, not the engine's
 }
 
@@ -55,7 +56,15 @@ export async function follow(api: LifeboatApi, job: Job, out: Output): Promise<J
     process.stderr.write(interactive ? `\r${line.padEnd(78)}` : `${line}\n`);
   });
   try {
-    return await jobEnd(api, job.id, (reason) => new LifeboatError('unavailable', `lost the engine while following job ${job.id} (${reason}); \`lifeboat jobs show ${job.id}\` tells how it ended`));
+    return await jobEnd(
+      api,
+      job.id,
+      (reason) =>
+        new LifeboatError(
+          'unavailable',
+          `lost the engine while following job ${job.id} (${reason}); \`lifeboat jobs show ${job.id}\` tells how it ended`,
+        ),
+    );
   } finally {
     offProgress();
     if (interactive) process.stderr.write('\n');
@@ -79,4 +88,3 @@ export async function runJobCommand(api: LifeboatApi, job: Job, detach: boolean,
   out.print(describeJob(ended), ended);
   return ended.state === 'succeeded' ? 0 : 1;
 }
-

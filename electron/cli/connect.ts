@@ -15,7 +15,8 @@ export type Connection = { api: LifeboatApi; engine: Engine | null; close(): Pro
 export function inProcessApi(engine: Engine, connection = new Peer(osCaller())): LifeboatApi {
   return {
     disconnection: engine.stopped,
-    invoke: <C extends RequestChannel>(channel: C, request: RequestOf<C>) => dispatch(engine, connection, channel, request) as Promise<ResponseOf<C>>,
+    invoke: <C extends RequestChannel>(channel: C, request: RequestOf<C>) =>
+      dispatch(engine, connection, channel, request) as Promise<ResponseOf<C>>,
     on: <E extends EventChannel>(event: E, listener: (payload: EventOf<E>) => void) => engine.events.on(event, listener),
   };
 }
@@ -31,7 +32,9 @@ async function connectRunning(socket: string): Promise<Connection> {
 export async function drainThenClose(engine: Engine): Promise<void> {
   const unfinished = engine.stopping ? [] : engine.jobs.unfinished();
   if (unfinished.length > 0) {
-    process.stderr.write(`no engine serves this home: finishing ${unfinished.map((job) => `${job.kind} job ${job.id}`).join(', ')} before exiting (\`lifeboat serve\` keeps an engine running)\n`);
+    process.stderr.write(
+      `no engine serves this home: finishing ${unfinished.map((job) => `${job.kind} job ${job.id}`).join(', ')} before exiting (\`lifeboat serve\` keeps an engine running)\n`,
+    );
     await engine.jobs.idle();
   }
   await engine.close();

@@ -110,7 +110,21 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--secrets-key-file PATH | 
                                                      certificate or one the engine makes (fingerprint printed)
   sessions [revoke <id> | revoke --all]              console session keys of a running \`serve\`; revoke signs out`;
 
-type Flags = { original?: boolean | undefined; yes?: boolean | undefined; target?: string | undefined; datastore?: string | undefined; 'host-system'?: string | undefined; network?: string | undefined; 'disk-format'?: string | undefined; transport?: string | undefined; url?: string | undefined; user?: string | undefined; 'password-env'?: string | undefined; insecure?: boolean | undefined; name?: string | undefined };
+type Flags = {
+  original?: boolean | undefined;
+  yes?: boolean | undefined;
+  target?: string | undefined;
+  datastore?: string | undefined;
+  'host-system'?: string | undefined;
+  network?: string | undefined;
+  'disk-format'?: string | undefined;
+  transport?: string | undefined;
+  url?: string | undefined;
+  user?: string | undefined;
+  'password-env'?: string | undefined;
+  insecure?: boolean | undefined;
+  name?: string | undefined;
+};
 
 /** --target local:<dir> or vsphere:<host> with its placement flags; the contract checks values. */
 /** A point's health in one cell: ok, or what is wrong (a damaged point's reason in full). */
@@ -121,7 +135,9 @@ function healthText(health: PointHealth): string {
 /** The command's own engine stops on a signal as a served one does: jobs interrupted, not lost. */
 function stopEngineOnSignal(engine: Engine): ReturnType<typeof onStopSignal> {
   return onStopSignal(async (signal) => {
-    process.stderr.write(`lifeboat: ${signal}: stopping; running jobs are interrupted (\`lifeboat jobs resume <id>\` continues a restore)\n`);
+    process.stderr.write(
+      `lifeboat: ${signal}: stopping; running jobs are interrupted (\`lifeboat jobs resume <id>\` continues a restore)\n`,
+    );
     await engine.close();
   });
 }
@@ -157,15 +173,31 @@ async function hostsCommand(api: LifeboatApi, rest: string[], values: Flags, out
   const [action, argument] = rest;
   if (action === undefined) {
     const hosts = await api.invoke('hosts.list', {});
-    out.print(hosts.length === 0 ? 'no hosts yet: `lifeboat hosts add vsphere --url https://vcenter/sdk --user U --password-env VAR`' : table([['NAME', 'KIND', 'URL', 'USER', 'TLS'], ...hosts.map((host) => [host.name, host.kind, host.url, host.user, host.insecure ? 'not verified' : 'verified'])]), hosts);
+    out.print(
+      hosts.length === 0
+        ? 'no hosts yet: `lifeboat hosts add vsphere --url https://vcenter/sdk --user U --password-env VAR`'
+        : table([
+            ['NAME', 'KIND', 'URL', 'USER', 'TLS'],
+            ...hosts.map((host) => [host.name, host.kind, host.url, host.user, host.insecure ? 'not verified' : 'verified']),
+          ]),
+      hosts,
+    );
     return 0;
   }
   if (action === 'add') {
     if (argument !== 'vsphere') throw new UsageError('hosts add takes: vsphere --url URL --user U --password-env VAR');
-    if (!values.url || !values.user || !values['password-env']) throw new UsageError('hosts add vsphere needs --url, --user and --password-env');
+    if (!values.url || !values.user || !values['password-env'])
+      throw new UsageError('hosts add vsphere needs --url, --user and --password-env');
     const password = process.env[values['password-env']];
     if (!password) throw new UsageError(`environment variable ${values['password-env']} is empty or not set`);
-    const host = await api.invoke('hosts.add', { kind: 'vsphere', url: values.url, user: values.user, password, insecure: values.insecure ?? false, ...(values.name ? { name: values.name } : {}) });
+    const host = await api.invoke('hosts.add', {
+      kind: 'vsphere',
+      url: values.url,
+      user: values.user,
+      password,
+      insecure: values.insecure ?? false,
+      ...(values.name ? { name: values.name } : {}),
+    });
     out.print(`host ${host.name} added (${host.url}); its password is in the secret store`, host);
     return 0;
   }
@@ -177,9 +209,20 @@ async function hostsCommand(api: LifeboatApi, rest: string[], values: Flags, out
   if (action === 'inventory') {
     const inventory = await api.invoke('hosts.inventory', { host: argument });
     out.print(
-      table([['ESXI HOST', 'CONNECTED', 'DATASTORES', 'NETWORKS'], ...inventory.hostSystems.map((host) => [host.name, host.connected ? 'yes' : 'no', host.datastores.join(','), host.networks.join(',')])]) +
+      table([
+        ['ESXI HOST', 'CONNECTED', 'DATASTORES', 'NETWORKS'],
+        ...inventory.hostSystems.map((host) => [
+          host.name,
+          host.connected ? 'yes' : 'no',
+          host.datastores.join(','),
+          host.networks.join(','),
+        ]),
+      ]) +
         '\n\n' +
-        table([['DATASTORE', 'TYPE', 'FREE', 'CAPACITY'], ...inventory.datastores.map((ds) => [ds.name, ds.type, formatBytes(ds.freeSpace), formatBytes(ds.capacity)])]),
+        table([
+          ['DATASTORE', 'TYPE', 'FREE', 'CAPACITY'],
+          ...inventory.datastores.map((ds) => [ds.name, ds.type, formatBytes(ds.freeSpace), formatBytes(ds.capacity)]),
+        ]),
       inventory,
     );
     return 0;
@@ -187,14 +230,32 @@ async function hostsCommand(api: LifeboatApi, rest: string[], values: Flags, out
   throw new UsageError('hosts takes: add | remove <name> | inventory <name>');
 }
 
-type ProxyFlags = { host?: string | undefined; transports?: string | undefined; vm?: string | undefined; 'datastore-path'?: string[] | undefined; 'max-tasks'?: string | undefined };
+type ProxyFlags = {
+  host?: string | undefined;
+  transports?: string | undefined;
+  vm?: string | undefined;
+  'datastore-path'?: string[] | undefined;
+  'max-tasks'?: string | undefined;
+};
 
 async function proxiesCommand(api: LifeboatApi, rest: string[], values: ProxyFlags, out: Output): Promise<number> {
   const [action, name] = rest;
   if (action === undefined) {
     const proxies = await api.invoke('proxies.list', {});
     out.print(
-      proxies.length === 0 ? 'no proxies: restores to vSphere use the network (NBD) transport' : table([['NAME', 'HOST', 'TRANSPORTS', 'PROXY VM', 'DATASTORES', 'MAX TASKS'], ...proxies.map((proxy) => [proxy.name, proxy.host, proxy.transports.join(','), proxy.proxyVm ?? '-', Object.keys(proxy.datastorePaths).join(','), String(proxy.maxTasks)])]),
+      proxies.length === 0
+        ? 'no proxies: restores to vSphere use the network (NBD) transport'
+        : table([
+            ['NAME', 'HOST', 'TRANSPORTS', 'PROXY VM', 'DATASTORES', 'MAX TASKS'],
+            ...proxies.map((proxy) => [
+              proxy.name,
+              proxy.host,
+              proxy.transports.join(','),
+              proxy.proxyVm ?? '-',
+              Object.keys(proxy.datastorePaths).join(','),
+              String(proxy.maxTasks),
+            ]),
+          ]),
       proxies,
     );
     return 0;
@@ -230,26 +291,85 @@ export async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     strict: true,
     options: {
-      home: { type: 'string' }, 'secrets-key-file': { type: 'string' }, 'secrets-passphrase-env': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
-      vms: { type: 'string' }, points: { type: 'string' }, 'disk-mib': { type: 'string' },
-      point: { type: 'string' }, target: { type: 'string' }, name: { type: 'string' }, detach: { type: 'boolean', default: false },
-      host: { type: 'string' }, port: { type: 'string' }, 'allow-remote': { type: 'boolean', default: false },
-      tls: { type: 'boolean', default: false }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'session-idle': { type: 'string' }, 'session-max': { type: 'string' },
-      url: { type: 'string' }, user: { type: 'string' }, 'password-env': { type: 'string' }, insecure: { type: 'boolean', default: false },
-      operator: { type: 'string' }, role: { type: 'string' }, starttls: { type: 'boolean', default: false }, 'bind-dn-template': { type: 'string' },
-      'group-base': { type: 'string' }, 'role-map': { type: 'string' }, 'ca-file': { type: 'string' },
-      out: { type: 'string' }, 'on-clash': { type: 'string' }, archive: { type: 'string' }, 'keep-special-bits': { type: 'boolean', default: false },
-      original: { type: 'boolean', default: false }, yes: { type: 'boolean', default: false },
-      transports: { type: 'string' }, vm: { type: 'string' }, 'datastore-path': { type: 'string', multiple: true }, 'max-tasks': { type: 'string' },
-      datastore: { type: 'string' }, 'host-system': { type: 'string' }, network: { type: 'string' }, 'disk-format': { type: 'string' }, transport: { type: 'string' },
-      slots: { type: 'string' }, drives: { type: 'string' }, mailslots: { type: 'string' }, tapes: { type: 'string' }, 'capacity-mib': { type: 'string' },
-      'time-scale': { type: 'string' }, 'rate-scale': { type: 'string' }, 'buffer-mib': { type: 'string' }, pool: { type: 'string' }, image: { type: 'string' },
-      listen: { type: 'string' }, allow: { type: 'string' }, 'redirect-to': { type: 'string' },
-      path: { type: 'string' }, protocol: { type: 'string' }, template: { type: 'string' },
-      'blob-url': { type: 'string' }, account: { type: 'string' }, 'key-env': { type: 'string' }, 'clone-quota': { type: 'string' }, 'from-snapshot': { type: 'string' }, 'present-to': { type: 'string' },
-      staging: { type: 'string' }, barcode: { type: 'string' }, all: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false },
-      encrypt: { type: 'boolean', default: false }, 'remember-key': { type: 'boolean', default: false }, 'recovery-key': { type: 'string' }, 'new-password-env': { type: 'string' },
-      'from-region': { type: 'string' }, region: { type: 'string' }, zone: { type: 'string' },
+      home: { type: 'string' },
+      'secrets-key-file': { type: 'string' },
+      'secrets-passphrase-env': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      vms: { type: 'string' },
+      points: { type: 'string' },
+      'disk-mib': { type: 'string' },
+      point: { type: 'string' },
+      target: { type: 'string' },
+      name: { type: 'string' },
+      detach: { type: 'boolean', default: false },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'allow-remote': { type: 'boolean', default: false },
+      tls: { type: 'boolean', default: false },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'session-idle': { type: 'string' },
+      'session-max': { type: 'string' },
+      url: { type: 'string' },
+      user: { type: 'string' },
+      'password-env': { type: 'string' },
+      insecure: { type: 'boolean', default: false },
+      operator: { type: 'string' },
+      role: { type: 'string' },
+      starttls: { type: 'boolean', default: false },
+      'bind-dn-template': { type: 'string' },
+      'group-base': { type: 'string' },
+      'role-map': { type: 'string' },
+      'ca-file': { type: 'string' },
+      out: { type: 'string' },
+      'on-clash': { type: 'string' },
+      archive: { type: 'string' },
+      'keep-special-bits': { type: 'boolean', default: false },
+      original: { type: 'boolean', default: false },
+      yes: { type: 'boolean', default: false },
+      transports: { type: 'string' },
+      vm: { type: 'string' },
+      'datastore-path': { type: 'string', multiple: true },
+      'max-tasks': { type: 'string' },
+      datastore: { type: 'string' },
+      'host-system': { type: 'string' },
+      network: { type: 'string' },
+      'disk-format': { type: 'string' },
+      transport: { type: 'string' },
+      slots: { type: 'string' },
+      drives: { type: 'string' },
+      mailslots: { type: 'string' },
+      tapes: { type: 'string' },
+      'capacity-mib': { type: 'string' },
+      'time-scale': { type: 'string' },
+      'rate-scale': { type: 'string' },
+      'buffer-mib': { type: 'string' },
+      pool: { type: 'string' },
+      image: { type: 'string' },
+      listen: { type: 'string' },
+      allow: { type: 'string' },
+      'redirect-to': { type: 'string' },
+      path: { type: 'string' },
+      protocol: { type: 'string' },
+      template: { type: 'string' },
+      'blob-url': { type: 'string' },
+      account: { type: 'string' },
+      'key-env': { type: 'string' },
+      'clone-quota': { type: 'string' },
+      'from-snapshot': { type: 'string' },
+      'present-to': { type: 'string' },
+      staging: { type: 'string' },
+      barcode: { type: 'string' },
+      all: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      encrypt: { type: 'boolean', default: false },
+      'remember-key': { type: 'boolean', default: false },
+      'recovery-key': { type: 'string' },
+      'new-password-env': { type: 'string' },
+      'from-region': { type: 'string' },
+      region: { type: 'string' },
+      zone: { type: 'string' },
     },
   });
   const out: Output = {
@@ -261,9 +381,16 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage);
     return values.help ? 0 : 2;
   }
-  if (values.operator !== undefined) throw new UsageError('--operator no longer says who you are: sign in with `lifeboat login --user NAME` (the audit log and the four-eyes rule use the signed-in account)');
+  if (values.operator !== undefined)
+    throw new UsageError(
+      '--operator no longer says who you are: sign in with `lifeboat login --user NAME` (the audit log and the four-eyes rule use the signed-in account)',
+    );
   const home = resolveHome(values.home);
-  const secretsKey = keySourceFromProcess({ keyFile: values['secrets-key-file'], passphraseEnv: values['secrets-passphrase-env'] }, homedir(), existsSync).source;
+  const secretsKey = keySourceFromProcess(
+    { keyFile: values['secrets-key-file'], passphraseEnv: values['secrets-passphrase-env'] },
+    homedir(),
+    existsSync,
+  ).source;
   // Paths are the operator's, relative to where the command runs, not to where the engine runs.
   for (const option of ['out', 'redirect-to', 'staging', 'path', 'image'] as const) {
     const given = values[option];
@@ -273,10 +400,20 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'serve') {
     const rendererDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'renderer');
     return serve({
-      home, host: values.host ?? '127.0.0.1', port: positiveInt(values.port, 7420, '--port'), rendererDir, allowRemote: values['allow-remote'],
-      forceTls: values.tls, tlsCert: values['tls-cert'], tlsKey: values['tls-key'], json: values.json,
+      home,
+      host: values.host ?? '127.0.0.1',
+      port: positiveInt(values.port, 7420, '--port'),
+      rendererDir,
+      allowRemote: values['allow-remote'],
+      forceTls: values.tls,
+      tlsCert: values['tls-cert'],
+      tlsKey: values['tls-key'],
+      json: values.json,
       secretsKey,
-      sessionLimits: { idleMs: durationMs(values['session-idle'], DEFAULT_SESSION_LIMITS.idleMs, '--session-idle'), absoluteMs: durationMs(values['session-max'], DEFAULT_SESSION_LIMITS.absoluteMs, '--session-max') },
+      sessionLimits: {
+        idleMs: durationMs(values['session-idle'], DEFAULT_SESSION_LIMITS.idleMs, '--session-idle'),
+        absoluteMs: durationMs(values['session-max'], DEFAULT_SESSION_LIMITS.absoluteMs, '--session-max'),
+      },
     });
   }
   const connection = await connect(home, secretsKey);
@@ -302,7 +439,17 @@ export async function main(argv: string[]): Promise<number> {
         out.print(
           vms.length === 0
             ? 'no VMs yet: `lifeboat lab create` makes a demo lab, `lifeboat backup local:<folder>` backs up a VM'
-            : table([['NAME', 'ID', 'POINTS', 'DISKS', 'SIZE', 'LATEST'], ...vms.map((vm) => [vm.name, vm.id, String(vm.pointCount), String(vm.diskCount), formatBytes(vm.provisionedBytes), vm.latestPointAt ?? '-'])]),
+            : table([
+                ['NAME', 'ID', 'POINTS', 'DISKS', 'SIZE', 'LATEST'],
+                ...vms.map((vm) => [
+                  vm.name,
+                  vm.id,
+                  String(vm.pointCount),
+                  String(vm.diskCount),
+                  formatBytes(vm.provisionedBytes),
+                  vm.latestPointAt ?? '-',
+                ]),
+              ]),
           vms,
         );
         return 0;
@@ -311,45 +458,92 @@ export async function main(argv: string[]): Promise<number> {
         if (!rest[0]) throw new UsageError('points takes a VM name or id');
         const points = await api.invoke('points.list', { vm: rest[0] });
         out.print(
-          table([['SEQ', 'ID', 'KIND', 'CREATED', 'CHANGED', 'STORED', 'ENCRYPTED', 'COPIES (FASTEST FIRST)', 'HEALTH'], ...points.map((point) => [String(point.sequence), point.id, point.kind, point.createdAt, formatBytes(point.changedBytes), formatBytes(point.storedBytes), point.keyId ? 'yes' : 'no', copiesText(point.copies), healthText(point.health)])]),
+          table([
+            ['SEQ', 'ID', 'KIND', 'CREATED', 'CHANGED', 'STORED', 'ENCRYPTED', 'COPIES (FASTEST FIRST)', 'HEALTH'],
+            ...points.map((point) => [
+              String(point.sequence),
+              point.id,
+              point.kind,
+              point.createdAt,
+              formatBytes(point.changedBytes),
+              formatBytes(point.storedBytes),
+              point.keyId ? 'yes' : 'no',
+              copiesText(point.copies),
+              healthText(point.health),
+            ]),
+          ]),
           points,
         );
         return 0;
       }
       case 'backup': {
         const password = passwordFrom(values['password-env'], '--password-env');
-        const { job } = await api.invoke('backup.start', { source: { kind: 'local', path: localPath(rest[0], 'backup source') }, encrypt: values.encrypt, rememberKey: values['remember-key'], ...(password ? { password } : {}) });
+        const { job } = await api.invoke('backup.start', {
+          source: { kind: 'local', path: localPath(rest[0], 'backup source') },
+          encrypt: values.encrypt,
+          rememberKey: values['remember-key'],
+          ...(password ? { password } : {}),
+        });
         return await runJobCommand(api, job, values.detach, out);
       }
       case 'restore': {
         if (rest[0] === 'tape') return await restoreTapeCommand(api, rest.slice(1), restoreTarget(values), values, out);
         if (rest[0] === 'disks') {
           const template = values.template;
-          if (!rest[1] || !values.point || !values.out || (template !== 'ovf' && template !== 'arm')) throw new UsageError('restore disks takes: <vm> --point P --out DIR --template ovf|arm');
-          const { job } = await api.invoke('restore.disks', { vm: rest[1], point: values.point, target: { kind: 'local', path: values.out }, template, ...(await sourceChoice(values)) });
+          if (!rest[1] || !values.point || !values.out || (template !== 'ovf' && template !== 'arm'))
+            throw new UsageError('restore disks takes: <vm> --point P --out DIR --template ovf|arm');
+          const { job } = await api.invoke('restore.disks', {
+            vm: rest[1],
+            point: values.point,
+            target: { kind: 'local', path: values.out },
+            template,
+            ...(await sourceChoice(values)),
+          });
           return await runJobCommand(api, job, values.detach, out);
         }
         if (rest[0] === 'vm' && values.target?.startsWith('azure:')) {
           const [account, container] = values.target.slice('azure:'.length).split('/');
-          if (!rest[1] || !values.point || !account || !container) throw new UsageError('restore vm <vm> --point P --target azure:<account>/<container>');
-          const { job } = await api.invoke('restore.azure', { vm: rest[1], point: values.point, account, container, ...(await sourceChoice(values)) });
+          if (!rest[1] || !values.point || !account || !container)
+            throw new UsageError('restore vm <vm> --point P --target azure:<account>/<container>');
+          const { job } = await api.invoke('restore.azure', {
+            vm: rest[1],
+            point: values.point,
+            account,
+            container,
+            ...(await sourceChoice(values)),
+          });
           return await runJobCommand(api, job, values.detach, out);
         }
         if (rest[0] === 'vm' && values['from-snapshot']) {
           if (rest.length < 2) throw new UsageError('restore vm <vm>... --from-snapshot <id> --target local:<dir>');
           const { job } = await api.invoke('restore.fromSnapshot', {
-            vms: rest.slice(1), snapshot: values['from-snapshot'], target: restoreTarget(values),
-            ...(values.name ? { newName: values.name } : {}), ...(values['present-to'] ? { host: values['present-to'] } : {}),
+            vms: rest.slice(1),
+            snapshot: values['from-snapshot'],
+            target: restoreTarget(values),
+            ...(values.name ? { newName: values.name } : {}),
+            ...(values['present-to'] ? { host: values['present-to'] } : {}),
           });
           return await runJobCommand(api, job, values.detach, out);
         }
-        if (rest[0] !== 'vm' || !rest[1]) throw new UsageError('restore takes: vm <vm> --point P --target local:<dir>, or tape <vm>... --point P --target …');
+        if (rest[0] !== 'vm' || !rest[1])
+          throw new UsageError('restore takes: vm <vm> --point P --target local:<dir>, or tape <vm>... --point P --target …');
         if (!values.point) throw new UsageError('restore vm needs --point <id|sequence|latest>');
-        const request = { vm: rest[1], point: values.point, target: restoreTarget(values), ...(values.name ? { newName: values.name } : {}), ...(await sourceChoice(values)) };
+        const request = {
+          vm: rest[1],
+          point: values.point,
+          target: restoreTarget(values),
+          ...(values.name ? { newName: values.name } : {}),
+          ...(await sourceChoice(values)),
+        };
         if (request.target.kind === 'vsphere' && request.target.original && !values.yes) {
           const preview = await api.invoke('restore.previewOriginal', { vm: rest[1], point: values.point, host: request.target.host });
           out.print(
-            [`An original-location restore of ${preview.vmName} on ${preview.hostSystem} (${preview.powerState}) would:`, ...preview.disks.map((disk) => `  replace ${disk.file} (${formatBytes(disk.capacity)}) with ${disk.key} of the point`), `  after taking the safety snapshot ${preview.safetySnapshot}, which is kept`, 'Run again with --yes to do it.'].join('\n'),
+            [
+              `An original-location restore of ${preview.vmName} on ${preview.hostSystem} (${preview.powerState}) would:`,
+              ...preview.disks.map((disk) => `  replace ${disk.file} (${formatBytes(disk.capacity)}) with ${disk.key} of the point`),
+              `  after taking the safety snapshot ${preview.safetySnapshot}, which is kept`,
+              'Run again with --yes to do it.',
+            ].join('\n'),
             preview,
           );
           return 2;
@@ -383,11 +577,27 @@ export async function main(argv: string[]): Promise<number> {
             return 0;
           }
           const detail = await api.invoke('jobs.get', { jobId: rest[1] });
-          out.print(`${describeJob(detail.job)}\n${detail.events.map((event) => `${event.at} ${event.level} ${event.message}`).join('\n')}`, detail);
+          out.print(
+            `${describeJob(detail.job)}\n${detail.events.map((event) => `${event.at} ${event.level} ${event.message}`).join('\n')}`,
+            detail,
+          );
           return 0;
         }
         const jobs = await api.invoke('jobs.list', {});
-        out.print(table([['ID', 'KIND', 'VM', 'STATE', 'PROGRESS', 'CREATED'], ...jobs.map((job) => [job.id, job.kind, job.vmName, job.state, job.bytesTotal > 0 ? `${Math.floor((job.bytesDone * 100) / job.bytesTotal)}%` : '-', job.createdAt])]), jobs);
+        out.print(
+          table([
+            ['ID', 'KIND', 'VM', 'STATE', 'PROGRESS', 'CREATED'],
+            ...jobs.map((job) => [
+              job.id,
+              job.kind,
+              job.vmName,
+              job.state,
+              job.bytesTotal > 0 ? `${Math.floor((job.bytesDone * 100) / job.bytesTotal)}%` : '-',
+              job.createdAt,
+            ]),
+          ]),
+          jobs,
+        );
         return 0;
       }
       case 'files': {
@@ -395,18 +605,33 @@ export async function main(argv: string[]): Promise<number> {
         if (action === 'search') {
           if (!vm) throw new UsageError('files search takes a pattern');
           const found = await api.invoke('files.search', { pattern: vm, ...(values.vm ? { vm: values.vm } : {}) });
-          const hits = found.hits.length === 0 ? 'no file of that name in the index' : found.hits.map((hit) => `${printableName(hit.vmName)} ${printableName(hit.path)}\n${hit.versions.map((version) => `    point ${version.sequence}: ${formatBytes(version.size)}${version.mtime ? `, modified ${new Date(version.mtime * 1000).toISOString()}` : ''}`).join('\n')}`).join('\n');
+          const hits =
+            found.hits.length === 0
+              ? 'no file of that name in the index'
+              : found.hits
+                  .map(
+                    (hit) =>
+                      `${printableName(hit.vmName)} ${printableName(hit.path)}\n${hit.versions.map((version) => `    point ${version.sequence}: ${formatBytes(version.size)}${version.mtime ? `, modified ${new Date(version.mtime * 1000).toISOString()}` : ''}`).join('\n')}`,
+                  )
+                  .join('\n');
           out.print([hits, ...found.gaps.flatMap(describeIndexGaps).map((line) => `note: ${line}`)].join('\n'), found);
           return 0;
         }
-        if (!vm || (action !== 'ls' && action !== 'get' && action !== 'index')) throw new UsageError('files takes: ls | get | index | search');
+        if (!vm || (action !== 'ls' && action !== 'get' && action !== 'index'))
+          throw new UsageError('files takes: ls | get | index | search');
         const onClash = (values['on-clash'] ?? 'keep-both') as 'keep-both' | 'overwrite' | 'skip';
         const archive = values.archive as 'zip' | 'tar' | undefined;
         if (action === 'get' && values['from-snapshot']) {
           if (paths.length === 0 || !values.out) throw new UsageError('files get needs paths and --out DIR');
           const { job } = await api.invoke('files.restoreFromSnapshot', {
-            vm, snapshot: values['from-snapshot'], paths, target: { kind: 'local', path: values.out }, onClash, keepSpecialBits: values['keep-special-bits'],
-            ...(archive ? { archive } : {}), ...(values['present-to'] ? { host: values['present-to'] } : {}),
+            vm,
+            snapshot: values['from-snapshot'],
+            paths,
+            target: { kind: 'local', path: values.out },
+            onClash,
+            keepSpecialBits: values['keep-special-bits'],
+            ...(archive ? { archive } : {}),
+            ...(values['present-to'] ? { host: values['present-to'] } : {}),
           });
           return await runJobCommand(api, job, values.detach, out);
         }
@@ -419,40 +644,84 @@ export async function main(argv: string[]): Promise<number> {
           const path = paths[0] ?? '/';
           const entries = await api.invoke('files.list', { vm, point: values.point, path });
           // Names are the guest's: control characters are shown escaped (--json keeps them raw).
-          const rows = table([['TYPE', 'SIZE', 'MODIFIED', 'NAME'], ...entries.map((entry) => [entry.type, entry.type === 'file' ? formatBytes(entry.size) : '', entry.mtime ?? '', entry.problem !== undefined ? `${printableName(entry.name)} (could not be read: ${entry.problem})` : entry.target ? `${printableName(entry.name)} -> ${printableName(entry.target)}` : printableName(entry.name)])]);
-          const notes = [...entries.flatMap((entry) => (entry.notes ?? []).map((note) => `${printableName(entry.name)}: ${note}`)), ...(await volumeNotes(api, vm, values.point, path))];
+          const rows = table([
+            ['TYPE', 'SIZE', 'MODIFIED', 'NAME'],
+            ...entries.map((entry) => [
+              entry.type,
+              entry.type === 'file' ? formatBytes(entry.size) : '',
+              entry.mtime ?? '',
+              entry.problem !== undefined
+                ? `${printableName(entry.name)} (could not be read: ${entry.problem})`
+                : entry.target
+                  ? `${printableName(entry.name)} -> ${printableName(entry.target)}`
+                  : printableName(entry.name),
+            ]),
+          ]);
+          const notes = [
+            ...entries.flatMap((entry) => (entry.notes ?? []).map((note) => `${printableName(entry.name)}: ${note}`)),
+            ...(await volumeNotes(api, vm, values.point, path)),
+          ];
           out.print([rows, ...notes.map((note) => `note: ${note}`)].join('\n'), entries);
           return 0;
         }
         if (paths.length === 0 || !values.out) throw new UsageError('files get needs paths and --out DIR');
-        const { job } = await api.invoke('files.restore', { vm, point: values.point, paths, target: { kind: 'local', path: values.out }, onClash, keepSpecialBits: values['keep-special-bits'], ...(archive ? { archive } : {}), ...(await sourceChoice(values)) });
+        const { job } = await api.invoke('files.restore', {
+          vm,
+          point: values.point,
+          paths,
+          target: { kind: 'local', path: values.out },
+          onClash,
+          keepSpecialBits: values['keep-special-bits'],
+          ...(archive ? { archive } : {}),
+          ...(await sourceChoice(values)),
+        });
         return await runJobCommand(api, job, values.detach, out);
       }
       case 'verify': {
         if (!rest[0]) throw new UsageError('verify takes a VM name or id');
         const { password, recoveryKey } = await sourceChoice(values);
-        const { job } = await api.invoke('verify.start', { vm: rest[0], ...(values.point ? { point: values.point } : {}), ...(password ? { password } : {}), ...(recoveryKey ? { recoveryKey } : {}) });
+        const { job } = await api.invoke('verify.start', {
+          vm: rest[0],
+          ...(values.point ? { point: values.point } : {}),
+          ...(password ? { password } : {}),
+          ...(recoveryKey ? { recoveryKey } : {}),
+        });
         return await runJobCommand(api, job, values.detach, out);
       }
       case 'settings': {
         if (rest[0] === 'set') {
-          if (rest[1] !== 'four-eyes' || (rest[2] !== 'on' && rest[2] !== 'off')) throw new UsageError('settings set takes: four-eyes on|off');
+          if (rest[1] !== 'four-eyes' || (rest[2] !== 'on' && rest[2] !== 'off'))
+            throw new UsageError('settings set takes: four-eyes on|off');
           const settings = await api.invoke('settings.set', { fourEyes: rest[2] === 'on' });
           out.print(`four-eyes rule ${settings.fourEyes ? 'on' : 'off'}`, settings);
           return 0;
         }
         const settings = await api.invoke('settings.get', {});
-        out.print(`four-eyes rule: ${settings.fourEyes ? 'on (original-location restores wait for a second person to approve)' : 'off'}\ncopy policy: ${settings.copyPolicy.toUpperCase()} (\`lifeboat copies policy …\` sets it)`, settings);
+        out.print(
+          `four-eyes rule: ${settings.fourEyes ? 'on (original-location restores wait for a second person to approve)' : 'off'}\ncopy policy: ${settings.copyPolicy.toUpperCase()} (\`lifeboat copies policy …\` sets it)`,
+          settings,
+        );
         return 0;
       }
       case 'audit': {
         if (rest[0] === 'verify') {
           const check = await api.invoke('audit.verify', {});
-          out.print(check.intact ? `audit log intact: ${check.entries} entries, hash chain verified against its anchors and the restore points` : `audit log TAMPERED: ${check.problem}`, check);
+          out.print(
+            check.intact
+              ? `audit log intact: ${check.entries} entries, hash chain verified against its anchors and the restore points`
+              : `audit log TAMPERED: ${check.problem}`,
+            check,
+          );
           return check.intact ? 0 : 1;
         }
         const entries = await api.invoke('audit.list', {});
-        out.print(table([['AT', 'ACTOR', 'ACTION', 'SUBJECT'], ...entries.map((entry) => [entry.at, entry.actor, entry.action, entry.subject ?? '-'])]), entries);
+        out.print(
+          table([
+            ['AT', 'ACTOR', 'ACTION', 'SUBJECT'],
+            ...entries.map((entry) => [entry.at, entry.actor, entry.action, entry.subject ?? '-']),
+          ]),
+          entries,
+        );
         return 0;
       }
       case 'hosts':
@@ -462,7 +731,20 @@ export async function main(argv: string[]): Promise<number> {
       case 'rehearse': {
         if (rest.length === 0) throw new UsageError('rehearse takes: <vm>... --point P --target local:<dir>|vsphere:<host> [--keep]');
         const target = restoreTarget(values);
-        const { job } = await api.invoke('rehearsal.start', { vms: rest, point: values.point ?? 'latest', target: target.kind === 'local' ? target : { kind: 'vsphere', host: target.host, ...(target.datastore ? { datastore: target.datastore } : {}), ...(target.network ? { network: target.network } : {}) }, keep: values.keep });
+        const { job } = await api.invoke('rehearsal.start', {
+          vms: rest,
+          point: values.point ?? 'latest',
+          target:
+            target.kind === 'local'
+              ? target
+              : {
+                  kind: 'vsphere',
+                  host: target.host,
+                  ...(target.datastore ? { datastore: target.datastore } : {}),
+                  ...(target.network ? { network: target.network } : {}),
+                },
+          keep: values.keep,
+        });
         return await runJobCommand(api, job, values.detach, out);
       }
       case 'rehearsals': {
@@ -476,7 +758,15 @@ export async function main(argv: string[]): Promise<number> {
           return 0;
         }
         const rehearsals = (await api.invoke('jobs.list', {})).filter((job) => job.kind === 'rehearsal');
-        const rows = rehearsals.flatMap((job) => ((job.result?.vms as { vm: string; state: string; rtoSeconds: number | null }[] | undefined) ?? []).map((vm) => [job.id, job.endedAt ?? job.state, vm.vm, vm.state, vm.rtoSeconds === null ? '-' : `${vm.rtoSeconds} s`]));
+        const rows = rehearsals.flatMap((job) =>
+          ((job.result?.vms as { vm: string; state: string; rtoSeconds: number | null }[] | undefined) ?? []).map((vm) => [
+            job.id,
+            job.endedAt ?? job.state,
+            vm.vm,
+            vm.state,
+            vm.rtoSeconds === null ? '-' : `${vm.rtoSeconds} s`,
+          ]),
+        );
         out.print(rehearsals.length === 0 ? 'no rehearsals yet' : table([['JOB', 'ENDED', 'VM', 'RESULT', 'RTO'], ...rows]), rehearsals);
         return 0;
       }
@@ -492,11 +782,20 @@ export async function main(argv: string[]): Promise<number> {
       case 'azure': {
         if (rest[0] === 'add') {
           const variable = values['key-env'];
-          if (!values['blob-url'] || !values.account || !variable) throw new UsageError('azure add takes: --blob-url URL --account NAME --key-env VAR [--name N]');
+          if (!values['blob-url'] || !values.account || !variable)
+            throw new UsageError('azure add takes: --blob-url URL --account NAME --key-env VAR [--name N]');
           const key = process.env[variable];
           if (!key) throw new UsageError(`environment variable ${variable} is empty; put the account key there`);
-          const account = await api.invoke('azure.add', { blobUrl: values['blob-url'], accountName: values.account, key, ...(values.name ? { name: values.name } : {}) });
-          out.print(`Azure account ${account.name} (${account.accountName} at ${account.blobUrl}) added; its key is in the secret store`, account);
+          const account = await api.invoke('azure.add', {
+            blobUrl: values['blob-url'],
+            accountName: values.account,
+            key,
+            ...(values.name ? { name: values.name } : {}),
+          });
+          out.print(
+            `Azure account ${account.name} (${account.accountName} at ${account.blobUrl}) added; its key is in the secret store`,
+            account,
+          );
           return 0;
         }
         if (rest[0] === 'remove') {
@@ -505,7 +804,15 @@ export async function main(argv: string[]): Promise<number> {
           return 0;
         }
         const accounts = await api.invoke('azure.list', {});
-        out.print(accounts.length === 0 ? 'no Azure accounts' : table([['NAME', 'ACCOUNT', 'BLOB ENDPOINT'], ...accounts.map((account) => [account.name, account.accountName, account.blobUrl])]), accounts);
+        out.print(
+          accounts.length === 0
+            ? 'no Azure accounts'
+            : table([
+                ['NAME', 'ACCOUNT', 'BLOB ENDPOINT'],
+                ...accounts.map((account) => [account.name, account.accountName, account.blobUrl]),
+              ]),
+          accounts,
+        );
         return 0;
       }
       case 'snapshots':
@@ -522,9 +829,18 @@ export async function main(argv: string[]): Promise<number> {
         if (rest[0] !== 'create') throw new UsageError('lab takes: create');
         // The lab is the home's: its folders sit beside the catalog, whichever engine backs them up.
         const labFolder = homePaths(home).lab;
-        const vms = await createLab(api, labFolder, { vms: positiveInt(values.vms, 3, '--vms'), points: positiveInt(values.points, 3, '--points'), diskMib: positiveInt(values['disk-mib'], 64, '--disk-mib') }, (line) => {
-          if (!values.json) process.stderr.write(`${line}\n`);
-        });
+        const vms = await createLab(
+          api,
+          labFolder,
+          {
+            vms: positiveInt(values.vms, 3, '--vms'),
+            points: positiveInt(values.points, 3, '--points'),
+            diskMib: positiveInt(values['disk-mib'], 64, '--disk-mib'),
+          },
+          (line) => {
+            if (!values.json) process.stderr.write(`${line}\n`);
+          },
+        );
         out.print(`lab ready in ${labFolder}: ${vms.map((vm) => vm.name).join(', ')}`, vms);
         return 0;
       }
@@ -551,7 +867,10 @@ if (invokedDirectly) {
       process.exitCode = code;
     },
     (error: unknown) => {
-      const wire = error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? { code: 'bad-request', message: error.message } : toWireError(error);
+      const wire =
+        error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+          ? { code: 'bad-request', message: error.message }
+          : toWireError(error);
       if (process.argv.includes('--json')) console.log(JSON.stringify({ error: wire }));
       else console.error(`lifeboat: ${wire.message}`);
       process.exitCode = wire.code === 'internal' ? 3 : 2;

@@ -35,7 +35,10 @@ const WILDCARDS = new Set(['0.0.0.0', '::', '[::]']);
 function certificateNames(host: string): { names: string[]; required: string[] } {
   const addresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((entry) => entry.address.replace(/%.*$/, '')));
   const bound = WILDCARDS.has(host) ? [] : [host];
-  return { names: [...new Set([...bound, hostname(), 'localhost', '127.0.0.1', '::1', ...addresses])], required: bound.length > 0 ? bound : [hostname()] };
+  return {
+    names: [...new Set([...bound, hostname(), 'localhost', '127.0.0.1', '::1', ...addresses])],
+    required: bound.length > 0 ? bound : [hostname()],
+  };
 }
 
 async function certificateFor(options: ServeOptions, source: 'operator' | 'self-signed'): Promise<ConsoleCertificate> {
@@ -51,8 +54,14 @@ function sweepInterval(limits: SessionLimits): number {
 }
 
 export async function serve(options: ServeOptions): Promise<number> {
-  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new LifeboatError('bad-request', '--tls-cert and --tls-key go together');
-  const decision = decideListen({ host: options.host, allowRemote: options.allowRemote, forceTls: options.forceTls, operatorCertificate: options.tlsCert !== undefined });
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined))
+    throw new LifeboatError('bad-request', '--tls-cert and --tls-key go together');
+  const decision = decideListen({
+    host: options.host,
+    allowRemote: options.allowRemote,
+    forceTls: options.forceTls,
+    operatorCertificate: options.tlsCert !== undefined,
+  });
   try {
     await access(join(options.rendererDir, 'index.html'));
   } catch {
@@ -61,14 +70,23 @@ export async function serve(options: ServeOptions): Promise<number> {
   // The operator's files are checked before the engine opens: a bad one changes nothing.
   const tls = decision.certificate === 'none' ? null : await certificateFor(options, decision.certificate);
   const engine = await openServedEngine({ home: options.home, sessionLimits: options.sessionLimits, secretsKey: options.secretsKey });
-  const server = await startConsoleServer(engine, { host: options.host, port: options.port, rendererDir: options.rendererDir, allowRemote: options.allowRemote, tls, sweepMs: sweepInterval(options.sessionLimits) }).catch(async (error: unknown) => {
+  const server = await startConsoleServer(engine, {
+    host: options.host,
+    port: options.port,
+    rendererDir: options.rendererDir,
+    allowRemote: options.allowRemote,
+    tls,
+    sweepMs: sweepInterval(options.sessionLimits),
+  }).catch(async (error: unknown) => {
     await engine.close();
     throw error;
   });
   const url = `${server.url}/#token=${server.mintToken()}`;
   // The browser console signs in with an account: say how to make the first one.
   if (engine.auth.listAccounts().length === 0 && engine.auth.directory() === null) {
-    process.stderr.write('no accounts yet: the console needs one to sign in (`lifeboat accounts add NAME --role administrator --password-env VAR`)\n');
+    process.stderr.write(
+      'no accounts yet: the console needs one to sign in (`lifeboat accounts add NAME --role administrator --password-env VAR`)\n',
+    );
   }
   const certificate = tls ? { source: tls.source, sha256: tls.fingerprint256, spkiSha256: tls.spkiSha256, new: tls.made } : null;
   const secrets = engine.secretsKeyDescription;
@@ -76,7 +94,10 @@ export async function serve(options: ServeOptions): Promise<number> {
   else {
     const lines = [`Lifeboat console: ${url}`];
     if (tls) {
-      lines.push(`TLS certificate (${tls.source === 'operator' ? 'yours' : `the engine's own${tls.made ? ', new' : ''}`}) SHA-256 fingerprint:`, `  ${tls.fingerprint256}`);
+      lines.push(
+        `TLS certificate (${tls.source === 'operator' ? 'yours' : `the engine's own${tls.made ? ', new' : ''}`}) SHA-256 fingerprint:`,
+        `  ${tls.fingerprint256}`,
+      );
       if (tls.source === 'self-signed') lines.push('Check that your browser shows this fingerprint before you trust the certificate.');
     }
     lines.push(`(home ${options.home}; secrets key: ${secrets}; Ctrl+C stops)`);

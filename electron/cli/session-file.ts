@@ -8,7 +8,9 @@ import { z } from 'zod';
 import { SignedIn } from '../../shared/accounts.ts';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 
-export const SessionFile = z.object({ format: z.literal('lifeboat-cli-session'), token: z.string().min(1).max(200), identity: SignedIn }).strict();
+export const SessionFile = z
+  .object({ format: z.literal('lifeboat-cli-session'), token: z.string().min(1).max(200), identity: SignedIn })
+  .strict();
 export type SessionFile = z.infer<typeof SessionFile>;
 
 export function sessionPath(home: string): string {
@@ -39,7 +41,10 @@ export async function readSession(home: string): Promise<SessionFile | null> {
   }
   if (!stats.isFile()) throw new LifeboatError('bad-request', `${path} is not a plain file; remove it and sign in again`);
   if (stats.uid !== process.getuid?.() || (stats.mode & 0o077) !== 0) {
-    throw new LifeboatError('unauthorized', `${path} is readable by others or not yours, so its sign-in is not trusted; \`lifeboat logout\` removes it`);
+    throw new LifeboatError(
+      'unauthorized',
+      `${path} is readable by others or not yours, so its sign-in is not trusted; \`lifeboat logout\` removes it`,
+    );
   }
   return parseSessionFile(await readFile(path, 'utf8'), path);
 }

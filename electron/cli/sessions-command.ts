@@ -17,7 +17,16 @@ export async function sessionsCommand(api: LifeboatApi, rest: string[], all: boo
   out.print(
     sessions.length === 0
       ? 'no console sessions (`lifeboat serve` prints a URL that starts one)'
-      : table([['ID', 'WHO', 'STARTED', 'LAST USED', 'ENDS'], ...sessions.map((session) => [session.id, session.identity ?? '(console URL)', session.createdAt, session.lastUsedAt, session.expiresAt])]),
+      : table([
+          ['ID', 'WHO', 'STARTED', 'LAST USED', 'ENDS'],
+          ...sessions.map((session) => [
+            session.id,
+            session.identity ?? '(console URL)',
+            session.createdAt,
+            session.lastUsedAt,
+            session.expiresAt,
+          ]),
+        ]),
     sessions,
   );
   return 0;

@@ -7,10 +7,21 @@ import { formatBytes, table } from '../../shared/format.ts';
 import { describeJob, follow, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
 
 export type TapeFlags = {
-  slots?: string | undefined; drives?: string | undefined; mailslots?: string | undefined; tapes?: string | undefined;
-  'capacity-mib'?: string | undefined; 'time-scale'?: string | undefined; 'rate-scale'?: string | undefined; 'buffer-mib'?: string | undefined;
-  pool?: string | undefined; point?: string | undefined; image?: string | undefined; staging?: string | undefined; barcode?: string | undefined;
-  all?: boolean | undefined; detach: boolean;
+  slots?: string | undefined;
+  drives?: string | undefined;
+  mailslots?: string | undefined;
+  tapes?: string | undefined;
+  'capacity-mib'?: string | undefined;
+  'time-scale'?: string | undefined;
+  'rate-scale'?: string | undefined;
+  'buffer-mib'?: string | undefined;
+  pool?: string | undefined;
+  point?: string | undefined;
+  image?: string | undefined;
+  staging?: string | undefined;
+  barcode?: string | undefined;
+  all?: boolean | undefined;
+  detach: boolean;
 };
 
 function positiveNumber(value: string | undefined, fallback: number, name: string): number {
@@ -25,9 +36,19 @@ function where(location: TapeInventory['cartridges'][number]['location']): strin
 }
 
 export function inventoryText(inventory: TapeInventory): string {
-  const drives = inventory.drives.map((drive) => `drive ${drive.index + 1}: ${drive.barcode ?? 'empty'}${drive.owner ? ` (${drive.owner})` : ''}`);
+  const drives = inventory.drives.map(
+    (drive) => `drive ${drive.index + 1}: ${drive.barcode ?? 'empty'}${drive.owner ? ` (${drive.owner})` : ''}`,
+  );
   const mail = inventory.mailslots.map((slot, index) => `mail slot ${index + 1}: ${slot ?? 'empty'}`);
-  const rows = inventory.cartridges.map((tape) => [tape.barcode, where(tape.location), tape.pool ?? 'free', tape.mediaSetId ? tape.mediaSetId.slice(0, 8) : '-', tape.bytes === null ? '-' : formatBytes(tape.bytes), formatBytes(tape.capacityBytes), tape.writeProtected ? 'yes' : 'no']);
+  const rows = inventory.cartridges.map((tape) => [
+    tape.barcode,
+    where(tape.location),
+    tape.pool ?? 'free',
+    tape.mediaSetId ? tape.mediaSetId.slice(0, 8) : '-',
+    tape.bytes === null ? '-' : formatBytes(tape.bytes),
+    formatBytes(tape.capacityBytes),
+    tape.writeProtected ? 'yes' : 'no',
+  ]);
   return [
     `${inventory.name}: ${inventory.slots.length} slots, ${inventory.drives.length} drive(s) ${inventory.model.name} at ${formatBytes(inventory.model.bytesPerSecond)}/s, ${inventory.mailslots.length} mail slot(s)${inventory.timeScale !== 1 ? `, time scale ${inventory.timeScale}` : ''}`,
     ...drives,
@@ -37,7 +58,17 @@ export function inventoryText(inventory: TapeInventory): string {
 }
 
 export function pullListText(entries: PullListEntry[]): string {
-  return table([['ORDER', 'BARCODE', 'WHERE', 'BYTES', 'EST. TIME', 'FOR'], ...entries.map((entry) => [String(entry.order), entry.barcode, entry.online ? entry.location : `${entry.location} (insert it when asked)`, formatBytes(entry.bytes), `${entry.estimatedSeconds} s`, entry.vms.join(', ')])]);
+  return table([
+    ['ORDER', 'BARCODE', 'WHERE', 'BYTES', 'EST. TIME', 'FOR'],
+    ...entries.map((entry) => [
+      String(entry.order),
+      entry.barcode,
+      entry.online ? entry.location : `${entry.location} (insert it when asked)`,
+      formatBytes(entry.bytes),
+      `${entry.estimatedSeconds} s`,
+      entry.vms.join(', '),
+    ]),
+  ]);
 }
 
 function promptText(prompt: Prompt): string {
@@ -48,7 +79,8 @@ export async function tapeCommand(api: LifeboatApi, rest: string[], values: Tape
   const [verb, ...args] = rest;
   switch (verb) {
     case 'library': {
-      if (args[0] !== 'create') throw new UsageError('tape library takes: create --slots N --drives N --mailslots N [--tapes N] [--capacity-mib N]');
+      if (args[0] !== 'create')
+        throw new UsageError('tape library takes: create --slots N --drives N --mailslots N [--tapes N] [--capacity-mib N]');
       const request: RequestOf<'tape.library.create'> = {
         slots: positiveInt(values.slots, 24, '--slots'),
         drives: positiveInt(values.drives, 2, '--drives'),
@@ -71,7 +103,10 @@ export async function tapeCommand(api: LifeboatApi, rest: string[], values: Tape
     case 'import':
     case 'eject': {
       if (!args[0]) throw new UsageError(`tape ${verb} takes a barcode`);
-      const inventory = verb === 'import' ? await api.invoke('tape.import', { barcode: args[0], ...(values.image ? { image: values.image } : {}) }) : await api.invoke('tape.eject', { barcode: args[0] });
+      const inventory =
+        verb === 'import'
+          ? await api.invoke('tape.import', { barcode: args[0], ...(values.image ? { image: values.image } : {}) })
+          : await api.invoke('tape.eject', { barcode: args[0] });
       const tape = inventory.cartridges.find((cartridge) => cartridge.barcode === args[0]);
       out.print(`tape ${args[0]} is ${tape ? where(tape.location) : 'gone'}`, inventory);
       return 0;
@@ -88,11 +123,27 @@ export async function tapeCommand(api: LifeboatApi, rest: string[], values: Tape
     }
     case 'copies': {
       const copies = await api.invoke('tape.copies', {});
-      out.print(table([['VM', 'POINT', 'CREATED', 'POOL', 'TAPES', 'STORED', 'CATALOG'], ...copies.map((copy) => [copy.vmName, String(copy.pointSequence), copy.pointCreatedAt, copy.pool, copy.barcodes.join(',') || '(not catalogued)', formatBytes(copy.storedBytes), formatBytes(copy.metadataBytes)])]), copies);
+      out.print(
+        table([
+          ['VM', 'POINT', 'CREATED', 'POOL', 'TAPES', 'STORED', 'CATALOG'],
+          ...copies.map((copy) => [
+            copy.vmName,
+            String(copy.pointSequence),
+            copy.pointCreatedAt,
+            copy.pool,
+            copy.barcodes.join(',') || '(not catalogued)',
+            formatBytes(copy.storedBytes),
+            formatBytes(copy.metadataBytes),
+          ]),
+        ]),
+        copies,
+      );
       return 0;
     }
     default:
-      throw new UsageError('tape takes: library create | inventory | import <barcode> | eject <barcode> | backup <vm>... --pool P | catalog <barcode> | copies');
+      throw new UsageError(
+        'tape takes: library create | inventory | import <barcode> | eject <barcode> | backup <vm>... --pool P | catalog <barcode> | copies',
+      );
   }
 }
 
@@ -121,7 +172,13 @@ async function runWithPrompts(api: LifeboatApi, jobs: Job[], detach: boolean, ou
   }
 }
 
-export async function restoreTapeCommand(api: LifeboatApi, vms: string[], target: RequestOf<'restore.tape'>['target'], values: TapeFlags, out: Output): Promise<number> {
+export async function restoreTapeCommand(
+  api: LifeboatApi,
+  vms: string[],
+  target: RequestOf<'restore.tape'>['target'],
+  values: TapeFlags,
+  out: Output,
+): Promise<number> {
   if (vms.length === 0) throw new UsageError('restore tape takes: <vm>... --point P --target local:<dir> [--staging DIR]');
   const point = values.point ?? 'latest';
   const pullList = await api.invoke('tape.pullList', { vms, point });
@@ -133,7 +190,15 @@ export async function restoreTapeCommand(api: LifeboatApi, vms: string[], target
 export async function promptsCommand(api: LifeboatApi, command: string, rest: string[], values: TapeFlags, out: Output): Promise<number> {
   if (command === 'prompts') {
     const prompts = await api.invoke('prompts.list', { open: !values.all });
-    out.print(prompts.length === 0 ? 'no open prompts' : table([['ID', 'STATE', 'SINCE', 'NEEDS', 'WHERE'], ...prompts.map((prompt) => [prompt.id, prompt.state, prompt.createdAt, prompt.barcode ?? '-', prompt.place])]), prompts);
+    out.print(
+      prompts.length === 0
+        ? 'no open prompts'
+        : table([
+            ['ID', 'STATE', 'SINCE', 'NEEDS', 'WHERE'],
+            ...prompts.map((prompt) => [prompt.id, prompt.state, prompt.createdAt, prompt.barcode ?? '-', prompt.place]),
+          ]),
+      prompts,
+    );
     return 0;
   }
   if (rest[0] !== 'answer' || !rest[1]) throw new UsageError('prompt takes: answer <id> [--barcode B]');

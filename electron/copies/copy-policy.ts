@@ -39,7 +39,10 @@ export function policyTargets(policy: CopyPolicy, sites: RepositorySite[]): { ta
   const remote = policy === 'grs' ? copies.find((site) => site.region !== primary.region) : undefined;
   if (policy === 'grs' && !remote) problems.push(`a repository in another region than ${primary.region} (the paired secondary)`);
   const targets = remote ? [...local, remote] : local;
-  const problem = problems.length > 0 ? `${policy.toUpperCase()} needs ${problems.join(' and ')}; \`lifeboat repos add NAME --path DIR --region R --zone Z\` adds one` : null;
+  const problem =
+    problems.length > 0
+      ? `${policy.toUpperCase()} needs ${problems.join(' and ')}; \`lifeboat repos add NAME --path DIR --region R --zone Z\` adds one`
+      : null;
   return { targets, problem };
 }
 
@@ -50,7 +53,10 @@ export function lackingCopies(policy: CopyPolicy, primary: RepositorySite, copie
   const local = held.filter((copy) => copy.region === primary.region);
   const lacking: string[] = [];
   const count = policy === 'zrs' ? new Set(local.map((copy) => copy.zone)).size : local.length;
-  if (count < LOCAL_COPIES) lacking.push(`${LOCAL_COPIES - count} more cop${LOCAL_COPIES - count === 1 ? 'y' : 'ies'} in region ${primary.region}${policy === 'zrs' ? ' (separate zones)' : ''}`);
+  if (count < LOCAL_COPIES)
+    lacking.push(
+      `${LOCAL_COPIES - count} more cop${LOCAL_COPIES - count === 1 ? 'y' : 'ies'} in region ${primary.region}${policy === 'zrs' ? ' (separate zones)' : ''}`,
+    );
   if (policy === 'grs' && !held.some((copy) => copy.region !== primary.region)) lacking.push('a copy in the secondary region');
   return lacking;
 }

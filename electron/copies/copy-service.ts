@@ -43,7 +43,12 @@ export class CopyService {
   }
 
   async copyRepositories(): Promise<Repository[]> {
-    const opened = await Promise.allSettled(this.options.catalog.copies.sites().filter((site) => site.role === 'copy').map((site) => this.open(site)));
+    const opened = await Promise.allSettled(
+      this.options.catalog.copies
+        .sites()
+        .filter((site) => site.role === 'copy')
+        .map((site) => this.open(site)),
+    );
     return opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   }
 
@@ -52,12 +57,23 @@ export class CopyService {
     if (catalog.copies.site(request.name)) throw new LifeboatError('conflict', `a repository named "${request.name}" already exists`);
     const path = resolve(request.path);
     for (const other of catalog.copies.sites()) {
-      if (isWithin(path, other.path) || isWithin(other.path, path)) throw new LifeboatError('conflict', `${path} overlaps repository ${other.name} (${other.path}); a copy needs a place of its own`);
+      if (isWithin(path, other.path) || isWithin(other.path, path))
+        throw new LifeboatError('conflict', `${path} overlaps repository ${other.name} (${other.path}); a copy needs a place of its own`);
     }
     await claimFolder(path);
     const repository = await Repository.openOrCreate(path, randomUUID(), primary.info.blockSize);
-    if (catalog.copies.site(repository.info.id)) throw new LifeboatError('conflict', `${path} is repository ${repository.info.id}, already in the catalog`);
-    const site: RepositorySite = { id: repository.info.id, name: request.name, path, region: request.region, zone: request.zone, role: 'copy', blockSize: repository.info.blockSize, createdAt: new Date().toISOString() };
+    if (catalog.copies.site(repository.info.id))
+      throw new LifeboatError('conflict', `${path} is repository ${repository.info.id}, already in the catalog`);
+    const site: RepositorySite = {
+      id: repository.info.id,
+      name: request.name,
+      path,
+      region: request.region,
+      zone: request.zone,
+      role: 'copy',
+      blockSize: repository.info.blockSize,
+      createdAt: new Date().toISOString(),
+    };
     catalog.copies.addSite(site);
     catalog.audit(actor, 'repos.add', site.id, site);
     return site;
@@ -82,14 +98,23 @@ export class CopyService {
     const { catalog, jobs, pool, primary } = this.options;
     const policy = catalog.settings().copyPolicy;
     const { problem } = policyTargets(policy, catalog.copies.sites());
-    if (policy === 'none') throw new LifeboatError('conflict', 'the copy policy is none: set one first (`lifeboat copies policy lrs|zrs|grs`)');
+    if (policy === 'none')
+      throw new LifeboatError('conflict', 'the copy policy is none: set one first (`lifeboat copies policy lrs|zrs|grs`)');
     if (problem) throw new LifeboatError('conflict', problem);
     // Two copy jobs would write the same partial folders: one at a time.
     const running = catalog.listJobs().find((job) => job.kind === 'copy' && (job.state === 'queued' || job.state === 'running'));
-    if (running) throw new LifeboatError('conflict', `copy job ${running.id} is ${running.state}; wait for it (\`lifeboat jobs show ${running.id}\`)`);
+    if (running)
+      throw new LifeboatError('conflict', `copy job ${running.id} is ${running.state}; wait for it (\`lifeboat jobs show ${running.id}\`)`);
     catalog.audit(actor, 'copies.run', null, { policy, vms: vmIds ?? 'all' });
     return jobs.submit(
-      { kind: 'copy', vmId: vmIds?.length === 1 ? (vmIds[0] as string) : null, vmName: vmNames, summary: `Copy ${vmNames} to meet ${policy.toUpperCase()}`, params: { policy, vmIds }, requestedBy: actor },
+      {
+        kind: 'copy',
+        vmId: vmIds?.length === 1 ? (vmIds[0] as string) : null,
+        vmName: vmNames,
+        summary: `Copy ${vmNames} to meet ${policy.toUpperCase()}`,
+        params: { policy, vmIds },
+        requestedBy: actor,
+      },
       () => new CopyWork({ primary, catalog, pool, policy, vmIds, openSite: (site) => this.open(site) }),
     );
   }
@@ -110,11 +135,23 @@ export class CopyService {
         const copies: PointCopy[] = [];
         for (const copy of point.copies) {
           const site = copy.kind === 'repository' ? byName.get(copy.name) : undefined;
-          const present = !site || (await access(join(site.path, folder)).then(() => true, () => false));
+          const present =
+            !site ||
+            (await access(join(site.path, folder)).then(
+              () => true,
+              () => false,
+            ));
           copies.push(present ? copy : { ...copy, state: 'missing' });
         }
         const lacking = lackingCopies(policy, primary, copies);
-        points.push({ pointId: point.id, sequence: point.sequence, createdAt: point.createdAt, copies, meetsPolicy: lacking.length === 0, lacking });
+        points.push({
+          pointId: point.id,
+          sequence: point.sequence,
+          createdAt: point.createdAt,
+          copies,
+          meetsPolicy: lacking.length === 0,
+          lacking,
+        });
       }
       status.vms.push({ vmId: vm.id, vmName: vm.name, points });
     }
@@ -127,7 +164,8 @@ export class CopyService {
     const points = catalog.listPoints(vm.id);
     const point = points.find((candidate) => candidate.id === pointId);
     if (!point) throw new LifeboatError('not-found', `VM ${vm.name} has no restore point ${pointId}`);
-    const newestIn = (site: RepositorySite): number | null => points.find((candidate) => candidate.copies.some((copy) => copy.kind === 'repository' && copy.name === site.name))?.sequence ?? null;
+    const newestIn = (site: RepositorySite): number | null =>
+      points.find((candidate) => candidate.copies.some((copy) => copy.kind === 'repository' && copy.name === site.name))?.sequence ?? null;
     return pickSource({
       vmId: vm.id,
       vmName: vm.name,
@@ -156,7 +194,11 @@ async function claimFolder(path: string): Promise<void> {
   if (found) {
     if (!found.isDirectory()) throw new LifeboatError('bad-request', `${path} is not a folder`);
     const names = await readdir(path);
-    if (names.length > 0 && !names.includes('repository.json')) throw new LifeboatError('conflict', `${path} is not empty and holds no Lifeboat repository; give an empty folder or an existing repository`);
+    if (names.length > 0 && !names.includes('repository.json'))
+      throw new LifeboatError(
+        'conflict',
+        `${path} is not empty and holds no Lifeboat repository; give an empty folder or an existing repository`,
+      );
     return;
   }
   await makeFolders(path);

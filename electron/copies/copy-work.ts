@@ -45,7 +45,9 @@ function totalBytes(planned: PlannedCopy[]): number {
 export class CopyWork implements JobWork {
   static readonly plan = Plan.of<CopyWork>()
     .step('plan-copies', 'Plan: the copies the policy asks for that are missing', (work, _none, context) => work.planCopies(context))
-    .step('copy-points', 'Copy each point, read it back, compare hashes, publish it', (work, planned, context) => work.copyAll(planned, context))
+    .step('copy-points', 'Copy each point, read it back, compare hashes, publish it', (work, planned, context) =>
+      work.copyAll(planned, context),
+    )
     .step('check-policy', 'Check every point against the policy', (work, _none, context) => work.checkPolicy(context));
   readonly plan = CopyWork.plan.bind(this);
   private readonly options: CopyWorkOptions;
@@ -66,7 +68,8 @@ export class CopyWork implements JobWork {
   /** Every point, oldest first, with the targets that lack it. */
   private async planCopies(context: StepContext): Promise<PlannedCopy[]> {
     const { catalog, policy, primary } = this.options;
-    if (policy === 'none') throw new LifeboatError('conflict', 'the copy policy is none: set one first (`lifeboat copies policy lrs|zrs|grs`)');
+    if (policy === 'none')
+      throw new LifeboatError('conflict', 'the copy policy is none: set one first (`lifeboat copies policy lrs|zrs|grs`)');
     const { targets: sites, problem } = policyTargets(policy, catalog.copies.sites());
     if (problem) throw new LifeboatError('conflict', problem);
     const targets: CopyTarget[] = [];
@@ -77,14 +80,17 @@ export class CopyWork implements JobWork {
         const recorded = new Set(catalog.copies.copyRows(manifest.id).map((row) => row.repositoryId));
         const lacking: CopyTarget[] = [];
         for (const target of targets) {
-          if (!recorded.has(target.site.id) || !(await exists(join(target.repository.pointFolder(manifest), 'manifest.json')))) lacking.push(target);
+          if (!recorded.has(target.site.id) || !(await exists(join(target.repository.pointFolder(manifest), 'manifest.json'))))
+            lacking.push(target);
         }
         if (lacking.length > 0) planned.push({ manifest, targets: lacking });
       }
     }
     const copies = planned.reduce((sum, copy) => sum + copy.targets.length, 0);
     context.progress(0, totalBytes(planned));
-    context.log(`${policy.toUpperCase()} to ${sites.map((site) => `${site.name} (${site.region}/${site.zone})`).join(', ')}: ${copies} point cop${copies === 1 ? 'y' : 'ies'} to make, ${totalBytes(planned)} bytes`);
+    context.log(
+      `${policy.toUpperCase()} to ${sites.map((site) => `${site.name} (${site.region}/${site.zone})`).join(', ')}: ${copies} point cop${copies === 1 ? 'y' : 'ies'} to make, ${totalBytes(planned)} bytes`,
+    );
     return planned;
   }
 
@@ -130,16 +136,36 @@ export class CopyWork implements JobWork {
     let dataSha256 = '';
     try {
       for (const name of [manifest.dataFile.name, ...manifest.disks.map((disk) => disk.mapFile)]) {
-        const written = await pool.run<FileHashResult>({ type: 'copy-file', source: join(source, name), targets: partials.map((partial) => join(partial, name)), control, progress });
+        const written = await pool.run<FileHashResult>({
+          type: 'copy-file',
+          source: join(source, name),
+          targets: partials.map((partial) => join(partial, name)),
+          control,
+          progress,
+        });
         const expected = manifest.disks.find((disk) => disk.mapFile === name)?.mapSha256 ?? written.sha256;
-        if (written.sha256 !== expected) throw new LifeboatError('corrupt-backup', `${label}: ${name} in the primary does not match its manifest's hash; verify the chain`);
+        if (written.sha256 !== expected)
+          throw new LifeboatError(
+            'corrupt-backup',
+            `${label}: ${name} in the primary does not match its manifest's hash; verify the chain`,
+          );
         if (name === manifest.dataFile.name) {
-          if (written.bytes !== manifest.dataFile.size) throw new LifeboatError('corrupt-backup', `${label}: the data file is ${written.bytes} bytes, its manifest says ${manifest.dataFile.size}`);
+          if (written.bytes !== manifest.dataFile.size)
+            throw new LifeboatError(
+              'corrupt-backup',
+              `${label}: the data file is ${written.bytes} bytes, its manifest says ${manifest.dataFile.size}`,
+            );
           dataSha256 = written.sha256;
         }
-        const readBack = await Promise.all(partials.map((partial) => pool.run<FileHashResult>({ type: 'hash-file', path: join(partial, name), control })));
+        const readBack = await Promise.all(
+          partials.map((partial) => pool.run<FileHashResult>({ type: 'hash-file', path: join(partial, name), control })),
+        );
         readBack.forEach((result, index) => {
-          if (result.sha256 !== written.sha256) throw new LifeboatError('corrupt-backup', `${label}: ${name} reads back from ${targets[index]?.site.name} with another SHA-256 than was written; the copy is not published`);
+          if (result.sha256 !== written.sha256)
+            throw new LifeboatError(
+              'corrupt-backup',
+              `${label}: ${name} reads back from ${targets[index]?.site.name} with another SHA-256 than was written; the copy is not published`,
+            );
         });
       }
     } catch (error) {
@@ -155,7 +181,9 @@ export class CopyWork implements JobWork {
     }
     this.bytes += copyBytes(copy);
     context.progress(this.bytes, total);
-    context.log(`${label} to ${targets.map(({ site }) => `${site.name} (${site.region}/${site.zone})`).join(', ')}: ${manifest.dataFile.size} bytes each, SHA-256 ${dataSha256.slice(0, 16)}… read back equal from each`);
+    context.log(
+      `${label} to ${targets.map(({ site }) => `${site.name} (${site.region}/${site.zone})`).join(', ')}: ${manifest.dataFile.size} bytes each, SHA-256 ${dataSha256.slice(0, 16)}… read back equal from each`,
+    );
   }
 
   /** An encrypted point's copy carries its wrapped key: a copy must restore where the primary is gone. */

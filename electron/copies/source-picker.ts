@@ -50,12 +50,16 @@ function ordered(sites: RepositorySite[]): RepositorySite[] {
 export async function pickSource(request: PickRequest): Promise<PickedSource> {
   const label = `point ${request.sequence} of ${request.vmName}`;
   const inRegion = ordered(request.sites).filter((site) => request.fromRegion === undefined || site.region === request.fromRegion);
-  if (inRegion.length === 0) throw new LifeboatError('not-found', `no repository is in region ${request.fromRegion}; \`lifeboat repos list\` shows the regions`);
+  if (inRegion.length === 0)
+    throw new LifeboatError('not-found', `no repository is in region ${request.fromRegion}; \`lifeboat repos list\` shows the regions`);
   const holding = inRegion.filter((site) => site.role === 'primary' || request.copiedTo.has(site.id));
   if (holding.length === 0) {
     const newest = Math.max(0, ...inRegion.map((site) => request.newestIn(site) ?? 0));
     const held = newest === 0 ? 'holds no point of this VM' : `holds points up to ${newest}`;
-    throw new LifeboatError('not-found', `the copy in region ${request.fromRegion} is stale: it ${held}, not ${label}; run \`lifeboat copies run\` first`);
+    throw new LifeboatError(
+      'not-found',
+      `the copy in region ${request.fromRegion} is stale: it ${held}, not ${label}; run \`lifeboat copies run\` first`,
+    );
   }
   const passedOver: string[] = [];
   let failure: unknown = null;
@@ -64,7 +68,12 @@ export async function pickSource(request: PickRequest): Promise<PickedSource> {
       const opened = await request.open(site);
       const repository = opened.withKeys(await request.unlock(opened));
       await resolvePoint(repository, request.vmId, request.pointId);
-      const why = passedOver.length > 0 ? ` because ${passedOver.length === 1 ? 'a faster copy' : 'faster copies'} could not be read` : request.fromRegion ? ` as asked (region ${request.fromRegion})` : ', the fastest copy';
+      const why =
+        passedOver.length > 0
+          ? ` because ${passedOver.length === 1 ? 'a faster copy' : 'faster copies'} could not be read`
+          : request.fromRegion
+            ? ` as asked (region ${request.fromRegion})`
+            : ', the fastest copy';
       return { repository, site, note: `reading ${label} from ${describe(site)}${why}`, passedOver };
     } catch (error) {
       // A wrong password or recovery key is the operator's to fix: no other copy would take it.
@@ -73,7 +82,8 @@ export async function pickSource(request: PickRequest): Promise<PickedSource> {
       failure = error;
     }
   }
-  const tape = request.onTape.length > 0 ? `; it is also on tape (${request.onTape.join('; ')}): \`lifeboat restore tape\` reads it from there` : '';
+  const tape =
+    request.onTape.length > 0 ? `; it is also on tape (${request.onTape.join('; ')}): \`lifeboat restore tape\` reads it from there` : '';
   // With one copy its own error says it best (a truncated file, a missing link).
   const only = holding.length === 1 ? holding[0] : undefined;
   if (only && failure instanceof LifeboatError) {
@@ -91,7 +101,15 @@ export function readingFrom(work: JobWork, source: PickedSource): JobWork {
       context.log(source.note);
     }),
     finish: (succeeded) => work.finish(succeeded),
-    result: () => ({ ...work.result(), source: { repository: source.site.name, region: source.site.region, zone: source.site.zone, tier: source.site.role === 'primary' ? 'snapshot' : 'vault' } }),
+    result: () => ({
+      ...work.result(),
+      source: {
+        repository: source.site.name,
+        region: source.site.region,
+        zone: source.site.zone,
+        tier: source.site.role === 'primary' ? 'snapshot' : 'vault',
+      },
+    }),
   };
 }
 

@@ -7,12 +7,17 @@ import { LifeboatError, isErrnoCode } from '../errors.ts';
 import { checkRange, SECTOR } from './disk.ts';
 import { pushRun, type LayerDisk, type Run } from './layer.ts';
 import { RawDisk } from './raw-disk.ts';
-import { DESCRIPTOR_MAX_BYTES, looksLikeDescriptor, parseDescriptor, type DescriptorExtent, type VmdkDescriptor } from './vmdk-descriptor.ts';
+import {
+  DESCRIPTOR_MAX_BYTES,
+  looksLikeDescriptor,
+  parseDescriptor,
+  type DescriptorExtent,
+  type VmdkDescriptor,
+} from './vmdk-descriptor.ts';
 import { SESPARSE_MAGIC } from './vmdk-sesparse.ts';
 import { COWD_MAGIC, SparseExtent, SPARSE_MAGIC } from './vmdk-sparse.ts';
 
 export type DiskFormat = 'vmdk-flat' | 'vmdk-sparse' | 'vmdk-descriptor' | 'vmdk-cowd' | 'vmdk-sesparse' | 'raw';
-
 
 /** One file of a disk: its own bytes, the descriptor that says whether it is a delta, and every
  * file that holds it (the descriptor and its extents). */
@@ -78,7 +83,10 @@ async function openExtent(folder: string, extent: DescriptorExtent, label: strin
     const start = extent.fileOffsetSectors * SECTOR;
     const { size } = await stat(path);
     if (size < start + length) {
-      throw new LifeboatError('corrupt-disk', `${label}: extent ${extent.fileName} holds ${size} bytes, the descriptor needs ${start + length}`);
+      throw new LifeboatError(
+        'corrupt-disk',
+        `${label}: extent ${extent.fileName} holds ${size} bytes, the descriptor needs ${start + length}`,
+      );
     }
     return await RawDisk.open(path, { start, capacity: length });
   } catch (error) {
@@ -134,7 +142,9 @@ export async function openDiskImage(path: string): Promise<DiskImage> {
     await Promise.all(parts.map((part) => part.disk?.close()));
     throw error;
   }
-  const extentFiles = descriptor.extents.flatMap((extent) => (extent.kind === 'ZERO' || extent.fileName === null ? [] : [join(dirname(path), extent.fileName)]));
+  const extentFiles = descriptor.extents.flatMap((extent) =>
+    extent.kind === 'ZERO' || extent.fileName === null ? [] : [join(dirname(path), extent.fileName)],
+  );
   return { disk: new ExtentChain(parts, `VMDK ${descriptor.createType} ${path}`), format, descriptor, files: [path, ...extentFiles] };
 }
 
@@ -143,7 +153,12 @@ async function openMonolithicSparse(path: string): Promise<DiskImage> {
   const disk = await SparseExtent.open(path);
   try {
     const text = await disk.embeddedDescriptor();
-    return { disk, format: 'vmdk-sparse', descriptor: text === null ? null : parseDescriptor(text, `${path} (embedded descriptor)`, { embedded: true }), files: [path] };
+    return {
+      disk,
+      format: 'vmdk-sparse',
+      descriptor: text === null ? null : parseDescriptor(text, `${path} (embedded descriptor)`, { embedded: true }),
+      files: [path],
+    };
   } catch (error) {
     await disk.close();
     throw error;

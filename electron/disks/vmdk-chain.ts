@@ -14,7 +14,14 @@ import { NO_PARENT } from './vmdk-descriptor.ts';
 export const MAX_CHAIN_LINKS = 64;
 
 /** One file of the chain as it was read, leaf first. `fileName` is relative to the VM folder. */
-export type ChainLink = { fileName: string; format: DiskFormat; createType: string | null; cid: string | null; parentCid: string | null; capacity: number };
+export type ChainLink = {
+  fileName: string;
+  format: DiskFormat;
+  createType: string | null;
+  cid: string | null;
+  parentCid: string | null;
+  capacity: number;
+};
 
 /** `files`: every file read for the disk (descriptors and extents of every link). */
 export type OpenedChain = { disk: Disk; format: DiskFormat; chain: ChainLink[]; files: string[] };
@@ -75,18 +82,32 @@ export async function openDiskChain(leafPath: string): Promise<OpenedChain> {
       const name = relative(folder, path);
       const identity = await fileIdentity(path);
       if (identity !== null && seen.has(identity)) {
-        throw new LifeboatError('invalid-source', `${leaf}: the snapshot chain loops (${[...chain.map((link) => link.fileName), name].join(' → ')})`);
+        throw new LifeboatError(
+          'invalid-source',
+          `${leaf}: the snapshot chain loops (${[...chain.map((link) => link.fileName), name].join(' → ')})`,
+        );
       }
       if (identity !== null) seen.add(identity);
       const image = await openDiskImage(path);
       images.push(image);
       const child = chain.at(-1);
-      const link: ChainLink = { fileName: name, format: image.format, createType: image.descriptor?.createType ?? null, cid: image.descriptor?.cid ?? null, parentCid: image.descriptor?.parentCid ?? null, capacity: image.disk.capacity };
+      const link: ChainLink = {
+        fileName: name,
+        format: image.format,
+        createType: image.descriptor?.createType ?? null,
+        cid: image.descriptor?.cid ?? null,
+        parentCid: image.descriptor?.parentCid ?? null,
+        capacity: image.disk.capacity,
+      };
       chain.push(link);
       if (child) checkParentLink(leaf, child, link);
       const descriptor = image.descriptor;
       if (!descriptor || descriptor.parentCid === NO_PARENT) break;
-      if (chain.length === MAX_CHAIN_LINKS) throw new LifeboatError('invalid-source', `${leaf}: the snapshot chain is longer than ${MAX_CHAIN_LINKS} links; consolidate the VM's snapshots`);
+      if (chain.length === MAX_CHAIN_LINKS)
+        throw new LifeboatError(
+          'invalid-source',
+          `${leaf}: the snapshot chain is longer than ${MAX_CHAIN_LINKS} links; consolidate the VM's snapshots`,
+        );
       path = await parentPath(folder, path, descriptor.parentFileNameHint as string);
     }
   } catch (error) {
@@ -97,7 +118,15 @@ export async function openDiskChain(leafPath: string): Promise<OpenedChain> {
   const files = images.flatMap((image) => image.files);
   if (images.length === 1) return { disk: first.disk, format: first.format, chain, files };
   const description = `snapshot chain ${chain.map((link) => link.fileName).join(' → ')}`;
-  return { disk: new ChainDisk(images.map((image) => image.disk), description), format: first.format, chain, files };
+  return {
+    disk: new ChainDisk(
+      images.map((image) => image.disk),
+      description,
+    ),
+    format: first.format,
+    chain,
+    files,
+  };
 }
 
 /** The device and inode of a file, so a chain that comes back to a file by another name (a
@@ -115,10 +144,16 @@ async function fileIdentity(path: string): Promise<string | null> {
 
 function checkParentLink(leaf: string, child: ChainLink, parent: ChainLink): void {
   if (parent.cid === null) {
-    throw new LifeboatError('invalid-source', `${leaf}: ${child.fileName} names ${parent.fileName} as its parent, but that file is not a VMDK with a content id (it is ${parent.format})`);
+    throw new LifeboatError(
+      'invalid-source',
+      `${leaf}: ${child.fileName} names ${parent.fileName} as its parent, but that file is not a VMDK with a content id (it is ${parent.format})`,
+    );
   }
   if (parent.cid !== child.parentCid) {
-    throw new LifeboatError('invalid-source', `${leaf}: CID mismatch: ${child.fileName} expects its parent ${parent.fileName} to have CID ${child.parentCid}, it has ${parent.cid} (the parent changed after the snapshot was taken)`);
+    throw new LifeboatError(
+      'invalid-source',
+      `${leaf}: CID mismatch: ${child.fileName} expects its parent ${parent.fileName} to have CID ${child.parentCid}, it has ${parent.cid} (the parent changed after the snapshot was taken)`,
+    );
   }
 }
 
@@ -133,7 +168,9 @@ async function parentPath(folder: string, childPath: string, hint: string): Prom
   const child = relative(folder, childPath);
   const windows = /^[A-Za-z]:[\\/]/.test(hint) || hint.includes('\\');
   const absolute = windows || isAbsolute(hint);
-  const candidate = absolute ? join(dirname(childPath), windows ? (hint.split(/[\\/]/).at(-1) ?? '') : basename(hint)) : resolve(dirname(childPath), hint);
+  const candidate = absolute
+    ? join(dirname(childPath), windows ? (hint.split(/[\\/]/).at(-1) ?? '') : basename(hint))
+    : resolve(dirname(childPath), hint);
   let real: string;
   try {
     real = await realpath(candidate);
@@ -146,7 +183,10 @@ async function parentPath(folder: string, childPath: string, hint: string): Prom
   }
   const realFolder = await realpath(folder);
   if (real !== realFolder && !real.startsWith(realFolder + sep)) {
-    throw new LifeboatError('invalid-source', `${child}: its parent disk "${hint}" is ${real}, outside the VM folder ${folder}; Lifeboat reads only the VM folder (consolidate the snapshots, or copy the parent in)`);
+    throw new LifeboatError(
+      'invalid-source',
+      `${child}: its parent disk "${hint}" is ${real}, outside the VM folder ${folder}; Lifeboat reads only the VM folder (consolidate the snapshots, or copy the parent in)`,
+    );
   }
   if (!(await stat(real)).isFile()) throw new LifeboatError('invalid-source', `${child}: its parent disk "${hint}" is not a file`);
   return candidate;

@@ -9,9 +9,21 @@ const extentKinds: readonly string[] = ['FLAT', 'VMFS', 'SPARSE', 'VMFSSPARSE', 
 
 /** The createTypes VMware documents; anything else is refused by name rather than guessed at. */
 const knownCreateTypes: readonly string[] = [
-  'monolithicSparse', 'monolithicFlat', 'twoGbMaxExtentSparse', 'twoGbMaxExtentFlat', 'streamOptimized',
-  'vmfs', 'vmfsThin', 'vmfsSparse', 'seSparse', 'vmfsRaw', 'vmfsRawDeviceMap', 'vmfsPassthroughRawDeviceMap',
-  'fullDevice', 'partitionedDevice', 'custom',
+  'monolithicSparse',
+  'monolithicFlat',
+  'twoGbMaxExtentSparse',
+  'twoGbMaxExtentFlat',
+  'streamOptimized',
+  'vmfs',
+  'vmfsThin',
+  'vmfsSparse',
+  'seSparse',
+  'vmfsRaw',
+  'vmfsRawDeviceMap',
+  'vmfsPassthroughRawDeviceMap',
+  'fullDevice',
+  'partitionedDevice',
+  'custom',
 ];
 
 export type DescriptorExtent = {
@@ -77,13 +89,13 @@ export function parseDescriptor(text: string, label: string, options: { embedded
     else if (key === 'parentFileNameHint') {
       if (/[\0-\x1f]/.test(value)) bad('parentFileNameHint holds control characters');
       parentFileNameHint = value;
-    }
-    else if (key.startsWith('ddb.')) ddb.set(key, value);
+    } else if (key.startsWith('ddb.')) ddb.set(key, value);
   }
   if (!createType) bad('no createType');
   if (!knownCreateTypes.includes(createType)) bad(`createType "${createType}" is not a VMDK type Lifeboat knows`);
   if (extents.length === 0 && !options.embedded) bad('no extents');
-  if (parentCid !== NO_PARENT && !parentFileNameHint) bad(`it is a snapshot delta (parentCID ${parentCid}) that names no parentFileNameHint`);
+  if (parentCid !== NO_PARENT && !parentFileNameHint)
+    bad(`it is a snapshot delta (parentCID ${parentCid}) that names no parentFileNameHint`);
   return { createType, cid, parentCid, parentFileNameHint, extents, ddb };
 }
 
@@ -102,7 +114,8 @@ function parseExtent(extent: RegExpExecArray, bad: (why: string) => never): Desc
   if (!Number.isSafeInteger(sectors * SECTOR) || !Number.isSafeInteger(fileOffsetSectors * SECTOR)) bad('extent size out of range');
   const fileName = extent[4] ?? null;
   if (kind !== 'ZERO' && !fileName) bad(`${kind} extent without a file name`);
-  if (fileName && (fileName.includes('/') || fileName.includes('\\') || fileName === '..')) bad(`extent file "${fileName}" is outside the VM folder`);
+  if (fileName && (fileName.includes('/') || fileName.includes('\\') || fileName === '..'))
+    bad(`extent file "${fileName}" is outside the VM folder`);
   return { access: extent[1] as DescriptorExtent['access'], sectors, kind: kind as ExtentKind, fileName, fileOffsetSectors };
 }
 

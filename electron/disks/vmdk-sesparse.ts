@@ -33,9 +33,11 @@ export function parseSeSparseHeader(header: Buffer, fileSize: number, label: str
   const field = (index: number): bigint => header.readBigUInt64LE(index * 8);
   if (field(0) !== SESPARSE_MAGIC) bad('no seSparse magic');
   if (field(1) !== VERSION) bad(`version 0x${field(1).toString(16)} is unknown`);
-  if (field(3) !== BigInt(GRAIN_SECTORS) || field(4) !== BigInt(TABLE_SECTORS)) bad(`grains of ${field(3)} sectors in tables of ${field(4)} sectors`);
+  if (field(3) !== BigInt(GRAIN_SECTORS) || field(4) !== BigInt(TABLE_SECTORS))
+    bad(`grains of ${field(3)} sectors in tables of ${field(4)} sectors`);
   if (field(5) !== 0n) bad(`flags 0x${field(5).toString(16)} are unknown`);
-  if ([6, 7, 8, 9].some((index) => field(index) !== 0n) || header.subarray(208, SECTOR).some((byte) => byte !== 0)) bad('reserved bytes are set');
+  if ([6, 7, 8, 9].some((index) => field(index) !== 0n) || header.subarray(208, SECTOR).some((byte) => byte !== 0))
+    bad('reserved bytes are set');
   const sectors = (index: number, what: string): number => {
     const value = Number(field(index));
     if (!Number.isSafeInteger(value * SECTOR) || value * SECTOR > fileSize) bad(`${what} lies outside the file`);
@@ -57,8 +59,13 @@ export function parseSeSparseHeader(header: Buffer, fileSize: number, label: str
 /** The volatile header must be there and clean: a journal left to replay means the delta is
  * not consistent on disk. */
 export function checkSeSparseVolatileHeader(header: Buffer, label: string): void {
-  if (header.readBigUInt64LE(0) !== VOLATILE_MAGIC) throw new LifeboatError('corrupt-disk', `${label}: not a usable seSparse extent (no volatile header magic)`);
-  if (header.readBigUInt64LE(24) !== 0n) throw new LifeboatError('corrupt-disk', `${label}: the seSparse journal needs replaying (the delta was not closed cleanly); power the VM on and off in ESXi first`);
+  if (header.readBigUInt64LE(0) !== VOLATILE_MAGIC)
+    throw new LifeboatError('corrupt-disk', `${label}: not a usable seSparse extent (no volatile header magic)`);
+  if (header.readBigUInt64LE(24) !== 0n)
+    throw new LifeboatError(
+      'corrupt-disk',
+      `${label}: the seSparse journal needs replaying (the delta was not closed cleanly); power the VM on and off in ESXi first`,
+    );
 }
 
 /** File sector of the grain table a directory entry names, or 0 when it names none. */
@@ -66,7 +73,11 @@ export function seSparseTableSector(raw: Buffer, index: number, layout: SeSparse
   const low = raw.readUInt32LE(index * 8);
   const high = raw.readUInt32LE(index * 8 + 4);
   if (low === 0 && high === 0) return 0;
-  if (high !== TABLE_ALLOCATED) throw new LifeboatError('corrupt-disk', `${label}: grain directory entry ${index} is 0x${high.toString(16)}${low.toString(16).padStart(8, '0')}`);
+  if (high !== TABLE_ALLOCATED)
+    throw new LifeboatError(
+      'corrupt-disk',
+      `${label}: grain directory entry ${index} is 0x${high.toString(16)}${low.toString(16).padStart(8, '0')}`,
+    );
   return layout.tablesSector + low * TABLE_SECTORS;
 }
 
@@ -81,6 +92,7 @@ export function seSparseGrainSector(raw: Buffer, index: number, layout: SeSparse
   // The grain's number is stored rotated: its low 12 bits sit in bits 48-59.
   const grain = ((high >>> 16) & 0xfff) + ((high & 0xffff) * 2 ** 32 + low) * 4096;
   const sector = layout.grainsSector + grain * layout.grainSectors;
-  if (!Number.isSafeInteger(sector * SECTOR)) throw new LifeboatError('corrupt-disk', `${label}: grain table entry ${index} points out of range`);
+  if (!Number.isSafeInteger(sector * SECTOR))
+    throw new LifeboatError('corrupt-disk', `${label}: grain table entry ${index} points out of range`);
   return sector;
 }

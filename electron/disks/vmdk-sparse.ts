@@ -10,7 +10,15 @@ import { checkRange, SECTOR } from './disk.ts';
 import { FileReader } from './file-reader.ts';
 import { DESCRIPTOR_MAX_BYTES } from './vmdk-descriptor.ts';
 import { ABSENT_GRAIN as ABSENT, pushRun, ZEROED_GRAIN as ZEROED, type LayerDisk, type Run } from './layer.ts';
-import { checkSeSparseVolatileHeader, parseSeSparseHeader, SESPARSE_GTES_PER_GT, SESPARSE_MAGIC, seSparseGrainSector, seSparseTableSector, type SeSparseLayout } from './vmdk-sesparse.ts';
+import {
+  checkSeSparseVolatileHeader,
+  parseSeSparseHeader,
+  SESPARSE_GTES_PER_GT,
+  SESPARSE_MAGIC,
+  seSparseGrainSector,
+  seSparseTableSector,
+  type SeSparseLayout,
+} from './vmdk-sesparse.ts';
 
 export const SPARSE_MAGIC = 0x564d444b; // "KDMV" read little-endian
 export const COWD_MAGIC = 0x44574f43; // "COWD" read little-endian
@@ -67,10 +75,27 @@ export function parseSparseHeader(header: Buffer, fileSize: number, label: strin
   const descriptorSectors = Number(header.readBigUInt64LE(36));
   if (!Number.isSafeInteger(capacitySectors) || capacitySectors * SECTOR > Number.MAX_SAFE_INTEGER) bad('capacity is out of range');
   const gdEntries = checkGrainGeometry(bad, capacitySectors, grainSectors, gtesPerGt, gdSector, fileSize);
-  if (descriptorSector !== 0 && (!Number.isSafeInteger(descriptorSector * SECTOR) || descriptorSectors * SECTOR > DESCRIPTOR_MAX_BYTES || descriptorSector * SECTOR >= fileSize)) {
+  if (
+    descriptorSector !== 0 &&
+    (!Number.isSafeInteger(descriptorSector * SECTOR) ||
+      descriptorSectors * SECTOR > DESCRIPTOR_MAX_BYTES ||
+      descriptorSector * SECTOR >= fileSize)
+  ) {
     bad('embedded descriptor lies outside the file or is larger than 64 KiB');
   }
-  return { version, flags, capacitySectors, grainSectors, gtesPerGt, gdSector, gdEntries, descriptorSector, descriptorSectors: descriptorSector === 0 ? 0 : descriptorSectors, compressed, seSparse: null };
+  return {
+    version,
+    flags,
+    capacitySectors,
+    grainSectors,
+    gtesPerGt,
+    gdSector,
+    gdEntries,
+    descriptorSector,
+    descriptorSectors: descriptorSector === 0 ? 0 : descriptorSectors,
+    compressed,
+    seSparse: null,
+  };
 }
 
 /** The header of an ESXi vmfsSparse extent ("COWD", 32-bit fields, 4096 entries per grain
@@ -88,12 +113,32 @@ export function parseCowdHeader(header: Buffer, fileSize: number, label: string)
   const gdSector = header.readUInt32LE(20);
   const gdEntries = checkGrainGeometry(bad, capacitySectors, grainSectors, COWD_GTES_PER_GT, gdSector, fileSize);
   if (header.readUInt32LE(24) < gdEntries) bad(`grain directory has ${header.readUInt32LE(24)} entries, the capacity needs ${gdEntries}`);
-  return { version, flags: 0, capacitySectors, grainSectors, gtesPerGt: COWD_GTES_PER_GT, gdSector, gdEntries, descriptorSector: 0, descriptorSectors: 0, compressed: false, seSparse: null };
+  return {
+    version,
+    flags: 0,
+    capacitySectors,
+    grainSectors,
+    gtesPerGt: COWD_GTES_PER_GT,
+    gdSector,
+    gdEntries,
+    descriptorSector: 0,
+    descriptorSectors: 0,
+    compressed: false,
+    seSparse: null,
+  };
 }
 
 /** Checks grain size, table size and where the grain directory lies; returns its entry count. */
-function checkGrainGeometry(bad: (why: string) => never, capacitySectors: number, grainSectors: number, gtesPerGt: number, gdSector: number, fileSize: number): number {
-  if (grainSectors < 1 || grainSectors > MAX_GRAIN_SECTORS || (grainSectors & (grainSectors - 1)) !== 0) bad(`grain size ${grainSectors} sectors`);
+function checkGrainGeometry(
+  bad: (why: string) => never,
+  capacitySectors: number,
+  grainSectors: number,
+  gtesPerGt: number,
+  gdSector: number,
+  fileSize: number,
+): number {
+  if (grainSectors < 1 || grainSectors > MAX_GRAIN_SECTORS || (grainSectors & (grainSectors - 1)) !== 0)
+    bad(`grain size ${grainSectors} sectors`);
   if (gtesPerGt < 1 || gtesPerGt > MAX_GTES_PER_GT) bad(`${gtesPerGt} entries per grain table`);
   const gdEntries = Math.ceil(capacitySectors / (grainSectors * gtesPerGt));
   if (!Number.isSafeInteger(gdSector) || gdSector === 0 || (gdSector * SECTOR + gdEntries * 4 > fileSize && gdEntries > 0)) {
@@ -104,7 +149,19 @@ function checkGrainGeometry(bad: (why: string) => never, capacitySectors: number
 
 function seSparseHeader(layout: SeSparseLayout): SparseHeader {
   const { capacitySectors, grainSectors, gdSector, gdEntries } = layout;
-  return { version: 0, flags: 0, capacitySectors, grainSectors, gtesPerGt: SESPARSE_GTES_PER_GT, gdSector, gdEntries, descriptorSector: 0, descriptorSectors: 0, compressed: false, seSparse: layout };
+  return {
+    version: 0,
+    flags: 0,
+    capacitySectors,
+    grainSectors,
+    gtesPerGt: SESPARSE_GTES_PER_GT,
+    gdSector,
+    gdEntries,
+    descriptorSector: 0,
+    descriptorSectors: 0,
+    compressed: false,
+    seSparse: layout,
+  };
 }
 
 export class SparseExtent implements LayerDisk {
@@ -149,7 +206,8 @@ export class SparseExtent implements LayerDisk {
       const entryBytes = header.seSparse ? 8 : 4;
       const raw = await file.read(header.gdSector * SECTOR, header.gdEntries * entryBytes);
       const directory = new Float64Array(header.gdEntries);
-      for (let i = 0; i < header.gdEntries; i++) directory[i] = header.seSparse ? seSparseTableSector(raw, i, header.seSparse, label) : raw.readUInt32LE(i * 4);
+      for (let i = 0; i < header.gdEntries; i++)
+        directory[i] = header.seSparse ? seSparseTableSector(raw, i, header.seSparse, label) : raw.readUInt32LE(i * 4);
       return new SparseExtent(file, header, directory, label);
     } catch (error) {
       await file.close();
@@ -164,9 +222,11 @@ export class SparseExtent implements LayerDisk {
     };
     const marker = await this.file.read(sector * SECTOR, GRAIN_MARKER_BYTES);
     const size = marker.readUInt32LE(8);
-    if (marker.readBigUInt64LE(0) !== BigInt(grainIndex * this.header.grainSectors)) bad(`is marked for sector ${marker.readBigUInt64LE(0)}`);
+    if (marker.readBigUInt64LE(0) !== BigInt(grainIndex * this.header.grainSectors))
+      bad(`is marked for sector ${marker.readBigUInt64LE(0)}`);
     // Deflate may grow incompressible data a little, never to twice its size.
-    if (size === 0 || size > 2 * this.grainBytes || sector * SECTOR + GRAIN_MARKER_BYTES + size > this.file.size) bad(`claims ${size} bytes`);
+    if (size === 0 || size > 2 * this.grainBytes || sector * SECTOR + GRAIN_MARKER_BYTES + size > this.file.size)
+      bad(`claims ${size} bytes`);
     let grain: Buffer;
     try {
       grain = inflateSync(await this.file.read(sector * SECTOR + GRAIN_MARKER_BYTES, size), { maxOutputLength: this.grainBytes });
@@ -291,7 +351,9 @@ async function footerHeader(file: FileReader, label: string): Promise<Buffer> {
   };
   if (file.size < 4 * SECTOR) bad('its grain directory is at the end, but the file has no footer');
   const tail = await file.read(file.size - 3 * SECTOR, 3 * SECTOR);
-  const marker = (at: number, type: number): boolean => tail.readBigUInt64LE(at) === 0n && tail.readUInt32LE(at + 8) === 0 && tail.readUInt32LE(at + 12) === type;
-  if (!marker(0, MARKER_FOOTER) || !marker(2 * SECTOR, MARKER_END_OF_STREAM)) bad('its grain directory is at the end, but the footer and end-of-stream markers are not there');
+  const marker = (at: number, type: number): boolean =>
+    tail.readBigUInt64LE(at) === 0n && tail.readUInt32LE(at + 8) === 0 && tail.readUInt32LE(at + 12) === type;
+  if (!marker(0, MARKER_FOOTER) || !marker(2 * SECTOR, MARKER_END_OF_STREAM))
+    bad('its grain directory is at the end, but the footer and end-of-stream markers are not there');
   return tail.subarray(SECTOR, 2 * SECTOR);
 }

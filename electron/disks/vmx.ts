@@ -76,7 +76,10 @@ export function escapeVmxValue(value: string): string {
   let out = '';
   for (const char of value) {
     const code = char.codePointAt(0) as number;
-    out += char === '"' || char === '|' || char === '#' || code < 0x20 || code === 0x7f ? `|${code.toString(16).toUpperCase().padStart(2, '0')}` : char;
+    out +=
+      char === '"' || char === '|' || char === '#' || code < 0x20 || code === 0x7f
+        ? `|${code.toString(16).toUpperCase().padStart(2, '0')}`
+        : char;
   }
   return out;
 }
@@ -127,7 +130,8 @@ function disksOf(entries: Map<string, string>, label: string): VmxDisk[] {
     const type = entries.get(`${device}.devicetype`)?.toLowerCase() ?? '';
     if (notDiskType.test(type) || value.toLowerCase().endsWith('.iso')) continue;
     if (value === '') invalid(label, `disk ${device} has no file name`);
-    if (value.includes('/') || value.includes('\\')) invalid(label, `disk ${device} lives outside the VM folder (${value}); only disks in the VM folder are backed up`);
+    if (value.includes('/') || value.includes('\\'))
+      invalid(label, `disk ${device} lives outside the VM folder (${value}); only disks in the VM folder are backed up`);
     disks.push({ key: device, fileName: value });
   }
   return disks;
@@ -166,10 +170,13 @@ export function rewriteVmx(vmx: Vmx, changes: { displayName: string; diskFiles: 
     if (changes.newIdentity && identityKeys.has(key)) continue;
     const disk = diskFileKey.exec(key);
     const replacement =
-      key === 'displayname' ? changes.displayName
-      : key === '.encoding' && parsed.value.toUpperCase() !== 'UTF-8' ? 'UTF-8'
-      : disk ? changes.diskFiles.get(disk[1] as string)
-      : undefined;
+      key === 'displayname'
+        ? changes.displayName
+        : key === '.encoding' && parsed.value.toUpperCase() !== 'UTF-8'
+          ? 'UTF-8'
+          : disk
+            ? changes.diskFiles.get(disk[1] as string)
+            : undefined;
     out.push(replacement === undefined ? raw : `${rawKey} = "${escapeVmxValue(replacement)}"`);
   }
   return `${vmx.bom ? BOM : ''}${out.join(vmx.newline)}`;

@@ -61,14 +61,27 @@ export type ClaimHome = (paths: HomePaths) => Promise<HomeClaim>;
 /** Every channel but sign-in's, which acts on the connection (electron/auth/auth-handlers.ts). */
 export type EngineChannel = Exclude<RequestChannel, ConnectionChannel>;
 export type Handlers = ChannelHandlers<EngineChannel>;
-const engineChannels = Object.keys(requestChannels).filter((channel): channel is EngineChannel => isRequestChannel(channel) && !isConnectionChannel(channel));
+const engineChannels = Object.keys(requestChannels).filter(
+  (channel): channel is EngineChannel => isRequestChannel(channel) && !isConnectionChannel(channel),
+);
 
 /** `sealer` lets the Electron app keep passwords in the OS keyring (safeStorage), `formerSealer`
  * re-seals what an older app sealed with safeStorage's fixed-password backend; `secretsKey`
  * is the headless key source (by default chosen from the environment, key-source.ts).
  * `injectFault` is for the fault-matrix tests: it fails a job right after a chosen step.
  * `sessionLimits` and `now` set how long console session keys live (tests inject a clock). */
-export type EngineOptions = { home: string; workerThreads?: number; concurrentJobs?: number; blockSize?: number; sealer?: Sealer; formerSealer?: Sealer; secretsKey?: KeySource; injectFault?: FaultInjector; sessionLimits?: Partial<SessionLimits>; now?: () => number };
+export type EngineOptions = {
+  home: string;
+  workerThreads?: number;
+  concurrentJobs?: number;
+  blockSize?: number;
+  sealer?: Sealer;
+  formerSealer?: Sealer;
+  secretsKey?: KeySource;
+  injectFault?: FaultInjector;
+  sessionLimits?: Partial<SessionLimits>;
+  now?: () => number;
+};
 
 export class Engine {
   readonly events = new EngineEvents();
@@ -103,7 +116,17 @@ export class Engine {
   /** Removes what jobs left behind, with the cleaners each feature registers. */
   private readonly leftovers: Janitor;
 
-  private constructor(paths: HomePaths, claim: HomeClaim, catalog: Catalog, primary: Repository, pool: WorkerPool, secrets: FileSecretStore, concurrentJobs: number, injectFault: FaultInjector | null, sessions: SessionStore) {
+  private constructor(
+    paths: HomePaths,
+    claim: HomeClaim,
+    catalog: Catalog,
+    primary: Repository,
+    pool: WorkerPool,
+    secrets: FileSecretStore,
+    concurrentJobs: number,
+    injectFault: FaultInjector | null,
+    sessions: SessionStore,
+  ) {
     this.paths = paths;
     this.sessions = sessions;
     this.claim = claim;
@@ -124,7 +147,16 @@ export class Engine {
     const hosts = (this.hosts = new HostService({ catalog, secrets, repository, lookup }));
     const connectHost = (name: string) => hosts.connect(name);
     const azure = (this.azure = new AzureAccounts({ catalog, secrets }));
-    const works = new JobWorks({ pool, catalog, repository, stagingRoot: paths.staging, reportsFolder: join(paths.home, 'rehearsals'), connectHost, proxies: hosts.proxies, connectAzure: (account) => azure.connect(account) });
+    const works = new JobWorks({
+      pool,
+      catalog,
+      repository,
+      stagingRoot: paths.staging,
+      reportsFolder: join(paths.home, 'rehearsals'),
+      connectHost,
+      proxies: hosts.proxies,
+      connectAzure: (account) => azure.connect(account),
+    });
     const jobs = (this.jobs = new JobQueue(catalog, events, concurrentJobs, injectFault, indexRerun(catalog, works)));
     const copies = (this.copies = new CopyService({ catalog, jobs, pool, primary: repository, keys: this.keys }));
     // Every kind of leftover a job records has its cleaner, or the engine does not start.
@@ -136,12 +168,30 @@ export class Engine {
     const cleanLeftovers = (jobId: string) => leftovers.run({ jobId, keepResumable: false });
     this.restores = new RestoreService({ catalog, events, jobs, lookup, checks, copies, azure, works, cleanLeftovers });
     this.files = new FilesService({ catalog, jobs, repository, lookup, checks, copies, works });
-    this.backups = new BackupService({ catalog, jobs, repository, keys: this.keys, works, startIndex: (...index) => this.files.startIndex(...index) });
+    this.backups = new BackupService({
+      catalog,
+      jobs,
+      repository,
+      keys: this.keys,
+      works,
+      startIndex: (...index) => this.files.startIndex(...index),
+    });
     this.verifies = new VerifyService({ catalog, jobs, repository, keys: this.keys, lookup, works });
     this.rehearsals = new RehearsalService({ catalog, jobs, lookup, checks, works });
     const resolvePoint = (vm: string, point: string) => lookup.resolvePoint(vm, point);
     const checkTarget = checks.checkTarget.bind(checks);
-    this.tape = new TapeService({ folder: join(paths.home, 'tape'), stagingRoot: paths.staging, catalog, events, jobs, pool, resolvePoint, restoreWork: works.restore.bind(works), restoreSteps: works.restoreSteps.bind(works), checkTarget });
+    this.tape = new TapeService({
+      folder: join(paths.home, 'tape'),
+      stagingRoot: paths.staging,
+      catalog,
+      events,
+      jobs,
+      pool,
+      resolvePoint,
+      restoreWork: works.restore.bind(works),
+      restoreSteps: works.restoreSteps.bind(works),
+      checkTarget,
+    });
     this.tape.useRepository(repository);
     this.instant = new InstantService({
       home: paths.home,
@@ -155,7 +205,13 @@ export class Engine {
       openSource: async (vm, pointId, choice) => (await copies.sourceFor(vm, pointId, choice)).repository,
       migrationWork: works.quickMigration.bind(works),
     });
-    this.snapshots = new SnapshotService({ home: paths.home, catalog, jobs, checkTarget, vsphereRestore: works.snapshotVsphereRestore.bind(works) });
+    this.snapshots = new SnapshotService({
+      home: paths.home,
+      catalog,
+      jobs,
+      checkTarget,
+      vsphereRestore: works.snapshotVsphereRestore.bind(works),
+    });
     this.handlers = HandlerRegistry.for(engineChannels)
       .add(homeHandlers({ home: paths.home, workerThreads: pool.size, catalog, repository, lookup }))
       .add(jobsHandlers(catalog, jobs))
@@ -188,11 +244,34 @@ export class Engine {
     try {
       // The secrets key first: one that does not open this home's store stops the start before
       // the catalog is made.
-      const secrets = await FileSecretStore.open(paths.secrets, { home: paths.home, sealer: options.sealer, formerSealer: options.formerSealer, source });
+      const secrets = await FileSecretStore.open(paths.secrets, {
+        home: paths.home,
+        sealer: options.sealer,
+        formerSealer: options.formerSealer,
+        source,
+      });
       catalog = Catalog.open(paths.catalog);
       const repository = await Repository.openOrCreate(join(paths.repositories, DEFAULT_REPOSITORY), DEFAULT_REPOSITORY, options.blockSize);
-      catalog.ensureRepository({ id: repository.info.id, name: DEFAULT_REPOSITORY, path: repository.path, blockSize: repository.info.blockSize });
-      const engine = new Engine(paths, claim, catalog, repository, new WorkerPool(options.workerThreads), secrets, options.concurrentJobs ?? 2, options.injectFault ?? null, new SessionStore({ ...(options.sessionLimits ? { limits: options.sessionLimits } : {}), ...(options.now ? { now: options.now } : {}) }));
+      catalog.ensureRepository({
+        id: repository.info.id,
+        name: DEFAULT_REPOSITORY,
+        path: repository.path,
+        blockSize: repository.info.blockSize,
+      });
+      const engine = new Engine(
+        paths,
+        claim,
+        catalog,
+        repository,
+        new WorkerPool(options.workerThreads),
+        secrets,
+        options.concurrentJobs ?? 2,
+        options.injectFault ?? null,
+        new SessionStore({
+          ...(options.sessionLimits ? { limits: options.sessionLimits } : {}),
+          ...(options.now ? { now: options.now } : {}),
+        }),
+      );
       engine.jobs.recoverAfterRestart();
       engine.tape.prompts.expireLeftovers();
       engine.instant.recoverAfterRestart();

@@ -14,15 +14,23 @@ export type HomeHandlersDeps = { home: string; workerThreads: number; catalog: C
 async function pointAuditHeads(repository: Repository): Promise<{ pointId: string; head: AuditHead }[]> {
   const heads: { pointId: string; head: AuditHead }[] = [];
   for (const vmId of await repository.listVmIds()) {
-    for (const manifest of await repository.listPoints(vmId)) if (manifest.auditHead) heads.push({ pointId: manifest.id, head: manifest.auditHead });
+    for (const manifest of await repository.listPoints(vmId))
+      if (manifest.auditHead) heads.push({ pointId: manifest.id, head: manifest.auditHead });
   }
   return heads;
 }
 
-export function homeHandlers(deps: HomeHandlersDeps): ChannelHandlers<'engine.info' | 'vms.list' | 'points.list' | 'settings.get' | 'settings.set' | 'audit.list' | 'audit.verify'> {
+export function homeHandlers(
+  deps: HomeHandlersDeps,
+): ChannelHandlers<'engine.info' | 'vms.list' | 'points.list' | 'settings.get' | 'settings.set' | 'audit.list' | 'audit.verify'> {
   const { catalog, repository, lookup } = deps;
   return {
-    'engine.info': async () => ({ version: ENGINE_VERSION, home: deps.home, repositoryPath: repository.path, workerThreads: deps.workerThreads }),
+    'engine.info': async () => ({
+      version: ENGINE_VERSION,
+      home: deps.home,
+      repositoryPath: repository.path,
+      workerThreads: deps.workerThreads,
+    }),
     'vms.list': async () => catalog.listVms(),
     'points.list': async ({ vm }) => lookup.pointsWithHealth(lookup.resolveVm(vm).id),
     'settings.get': async () => catalog.settings(),

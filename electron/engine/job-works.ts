@@ -57,7 +57,12 @@ export class JobWorks {
   }
 
   /** `repository` holds the chain's key when the backup is encrypted. */
-  backup(repository: Repository, sourceFolder: string, onCommitted: (manifest: Manifest, source: SourceVm) => void, chainKey: BackupKey | null): BackupWork {
+  backup(
+    repository: Repository,
+    sourceFolder: string,
+    onCommitted: (manifest: Manifest, source: SourceVm) => void,
+    chainKey: BackupKey | null,
+  ): BackupWork {
     return new BackupWork(repository, this.deps.pool, sourceFolder, onCommitted, chainKey, () => this.deps.catalog.auditHead());
   }
 
@@ -77,16 +82,33 @@ export class JobWorks {
   /** The restore of a point of `source` (the repository, or a staging one) to a target. */
   restore(source: Repository, jobId: string, request: PointRestoreRequest): { work: JobWork } {
     const { target } = request;
-    if (target.kind === 'local') return { work: new EntireVmLocalRestore(source, this.deps.pool, jobId, { vmId: request.vmId, pointId: request.pointId, targetPath: target.path, newName: request.newName }) };
+    if (target.kind === 'local')
+      return {
+        work: new EntireVmLocalRestore(source, this.deps.pool, jobId, {
+          vmId: request.vmId,
+          pointId: request.pointId,
+          targetPath: target.path,
+          newName: request.newName,
+        }),
+      };
     const common = this.vsphereRestoreOptions(source, jobId);
-    if (target.original) return { work: new OriginalVmVsphereRestore({ ...common, request: { vmId: request.vmId, pointId: request.pointId, target } }) };
-    return { work: new EntireVmVsphereRestore({ ...common, request: { vmId: request.vmId, pointId: request.pointId, target, newName: request.newName } }) };
+    if (target.original)
+      return { work: new OriginalVmVsphereRestore({ ...common, request: { vmId: request.vmId, pointId: request.pointId, target } }) };
+    return {
+      work: new EntireVmVsphereRestore({
+        ...common,
+        request: { vmId: request.vmId, pointId: request.pointId, target, newName: request.newName },
+      }),
+    };
   }
 
   /** A restore to a local folder that keeps checkpoints, so that it can resume after a stop. */
   localRestore(source: Repository, jobId: string, request: RestoreRequest, resume: boolean): EntireVmLocalRestore {
     const { catalog } = this.deps;
-    const published = (): string[] => catalog.openResources(jobId).flatMap((resource) => (resource.kind === 'published-file' && typeof resource.ref.path === 'string' ? [resource.ref.path] : []));
+    const published = (): string[] =>
+      catalog
+        .openResources(jobId)
+        .flatMap((resource) => (resource.kind === 'published-file' && typeof resource.ref.path === 'string' ? [resource.ref.path] : []));
     return new EntireVmLocalRestore(source, this.deps.pool, jobId, request, {
       resuming: resume ? { published: published() } : null,
       load: (diskKey) => catalog.loadCheckpoint(jobId, diskKey),
@@ -95,7 +117,11 @@ export class JobWorks {
   }
 
   /** A VM of a storage snapshot restored to vSphere. */
-  snapshotVsphereRestore(jobId: string, request: { snapshotId: string; target: VsphereTarget; newName: string | undefined }, openSource: () => Promise<VmSource>): EntireVmVsphereRestore {
+  snapshotVsphereRestore(
+    jobId: string,
+    request: { snapshotId: string; target: VsphereTarget; newName: string | undefined },
+    openSource: () => Promise<VmSource>,
+  ): EntireVmVsphereRestore {
     return new EntireVmVsphereRestore({
       ...this.vsphereRestoreOptions(this.deps.repository, jobId),
       request: { vmId: `snapshot ${request.snapshotId}`, pointId: request.snapshotId, target: request.target, newName: request.newName },
@@ -108,7 +134,14 @@ export class JobWorks {
   }
 
   azure(source: Repository, jobId: string, request: RestoreAzureRequest, account: AzureAccount): RestoreAzureWork {
-    return new RestoreAzureWork({ repository: source, pool: this.deps.pool, stagingRoot: this.deps.stagingRoot, jobId, request, connect: () => this.deps.connectAzure(account) });
+    return new RestoreAzureWork({
+      repository: source,
+      pool: this.deps.pool,
+      stagingRoot: this.deps.stagingRoot,
+      jobId,
+      request,
+      connect: () => this.deps.connectAzure(account),
+    });
   }
 
   items(source: Repository, vmId: string, pointId: string, request: ItemRequest): RestoreItemsWork {
@@ -129,7 +162,10 @@ export class JobWorks {
         this.restore(repository, `${options.jobId}-${vm.vmId}`, {
           vmId: vm.vmId,
           pointId: vm.pointId,
-          target: rehearsalTarget.kind === 'local' ? { kind: 'local', path: join(rehearsalTarget.path, escapeGuestName(restoredAs).name) } : rehearsalTarget,
+          target:
+            rehearsalTarget.kind === 'local'
+              ? { kind: 'local', path: join(rehearsalTarget.path, escapeGuestName(restoredAs).name) }
+              : rehearsalTarget,
           newName: restoredAs,
         }).work,
     });
@@ -143,7 +179,14 @@ export class JobWorks {
           vmId: copy.vmId,
           pointId: copy.pointId,
           newName: copy.newName,
-          target: { kind: 'vsphere', host: copy.host, datastore: copy.datastore, transport: copy.transport, diskFormat: copy.transport === 'san' ? 'thick' : 'thin', ...(copy.hostSystem ? { hostSystem: copy.hostSystem } : {}) },
+          target: {
+            kind: 'vsphere',
+            host: copy.host,
+            datastore: copy.datastore,
+            transport: copy.transport,
+            diskFormat: copy.transport === 'san' ? 'thick' : 'thin',
+            ...(copy.hostSystem ? { hostSystem: copy.hostSystem } : {}),
+          },
         }).work,
       proxyNamed: (name) => this.deps.catalog.listProxies().find((proxy) => proxy.name === name) ?? null,
     });
@@ -151,6 +194,13 @@ export class JobWorks {
 
   /** What every restore to vSphere is given, whatever it restores from. */
   private vsphereRestoreOptions(source: Repository, jobId: string): Omit<VsphereRestoreOptions, 'request'> {
-    return { repository: source, pool: this.deps.pool, connectHost: this.deps.connectHost, proxies: this.deps.proxies, stagingRoot: this.deps.stagingRoot, jobId };
+    return {
+      repository: source,
+      pool: this.deps.pool,
+      connectHost: this.deps.connectHost,
+      proxies: this.deps.proxies,
+      stagingRoot: this.deps.stagingRoot,
+      jobId,
+    };
   }
 }

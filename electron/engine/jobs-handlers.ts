@@ -15,14 +15,24 @@ export function approveJob(catalog: Catalog, jobs: JobQueue, jobId: string, call
   const job = catalog.getJob(jobId);
   if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
   const approver = identityLabel(caller);
-  if (caller.via === 'os') throw new LifeboatError('unauthorized', `an approval needs a signed-in account, not the engine's OS user (${approver}); \`lifeboat login\` first`);
-  if (!holdsRole(caller, 'approver')) throw new LifeboatError('unauthorized', `${approver} has the ${caller.role} role; approving needs the approver role`);
+  if (caller.via === 'os')
+    throw new LifeboatError(
+      'unauthorized',
+      `an approval needs a signed-in account, not the engine's OS user (${approver}); \`lifeboat login\` first`,
+    );
+  if (!holdsRole(caller, 'approver'))
+    throw new LifeboatError('unauthorized', `${approver} has the ${caller.role} role; approving needs the approver role`);
   if (job.requestedBy !== null && personOf(job.requestedBy) === personOf(approver)) {
     throw new LifeboatError('conflict', `${approver} asked for this restore; a second person must approve it`);
   }
   const released = jobs.release(jobId, 'approval');
   catalog.audit(approver, 'jobs.approve', jobId, { requestedBy: job.requestedBy, approverRole: caller.role });
-  catalog.addJobEvent(jobId, { at: new Date().toISOString(), level: 'info', step: null, message: `approved by ${approver} (asked for by ${job.requestedBy ?? 'unknown'})` });
+  catalog.addJobEvent(jobId, {
+    at: new Date().toISOString(),
+    level: 'info',
+    step: null,
+    message: `approved by ${approver} (asked for by ${job.requestedBy ?? 'unknown'})`,
+  });
   return released;
 }
 

@@ -6,7 +6,18 @@
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
 import { crc32c } from './crc32c.ts';
-import { FolderTrail, findNamed, splitPath, type EntryType, type FileRegion, type FileSystem, type FsEntry, type VolumeNote, isReadFailure, unreadableEntry } from './file-system.ts';
+import {
+  FolderTrail,
+  findNamed,
+  splitPath,
+  type EntryType,
+  type FileRegion,
+  type FileSystem,
+  type FsEntry,
+  type VolumeNote,
+  isReadFailure,
+  unreadableEntry,
+} from './file-system.ts';
 import { JournalOverlayDisk, replayJournal } from './jbd2.ts';
 
 const EXT_MAGIC = 0xef53;
@@ -76,15 +87,29 @@ export function parseExtSuperblock(sb: Buffer, volumeBytes: number): ExtSuperblo
   const groups = Math.ceil((blocksCount - firstDataBlock) / blocksPerGroup);
   if (groups < 1 || groups * inodesPerGroup < inodesCount) bad('group counts do not add up');
   const metadataCsum = (sb.readUInt32LE(100) & RO_COMPAT_METADATA_CSUM) !== 0;
-  const checksumSeed = !metadataCsum ? null : incompat & INCOMPAT_CSUM_SEED ? sb.readUInt32LE(0x270) : crc32c(0xffffffff, sb.subarray(0x68, 0x78));
+  const checksumSeed = !metadataCsum
+    ? null
+    : incompat & INCOMPAT_CSUM_SEED
+      ? sb.readUInt32LE(0x270)
+      : crc32c(0xffffffff, sb.subarray(0x68, 0x78));
   const journalInode = sb.readUInt32LE(0xe0);
   const externalJournal = journalInode === 0 && (sb.readUInt32LE(0xe4) !== 0 || sb.subarray(0xd0, 0xe0).some((byte) => byte !== 0));
   return {
-    blockSize, blocksCount, inodesCount, inodesPerGroup, blocksPerGroup, firstDataBlock, inodeSize, descriptorSize, groups,
+    blockSize,
+    blocksCount,
+    inodesCount,
+    inodesPerGroup,
+    blocksPerGroup,
+    firstDataBlock,
+    inodeSize,
+    descriptorSize,
+    groups,
     label: sb.toString('latin1', 120, 136).replace(/\0.*$/s, ''),
     needsRecovery: (incompat & INCOMPAT_RECOVER) !== 0,
     uncleanWithoutJournal: (sb.readUInt32LE(92) & COMPAT_HAS_JOURNAL) === 0 && (sb.readUInt16LE(58) & STATE_CLEAN) === 0,
-    journalInode, externalJournal, checksumSeed,
+    journalInode,
+    externalJournal,
+    checksumSeed,
   };
 }
 
@@ -109,16 +134,18 @@ function inlineDataTail(inode: Inode): Buffer {
   if (raw.length <= GOOD_OLD_INODE + 4) bad(`inode ${inode.number} has inline data but no room for it`);
   const extra = raw.readUInt16LE(GOOD_OLD_INODE);
   const header = GOOD_OLD_INODE + extra;
-  if (extra % 4 !== 0 || header + 4 > raw.length || raw.readUInt32LE(header) !== XATTR_MAGIC) bad(`inode ${inode.number} has inline data without its attribute`);
+  if (extra % 4 !== 0 || header + 4 > raw.length || raw.readUInt32LE(header) !== XATTR_MAGIC)
+    bad(`inode ${inode.number} has inline data without its attribute`);
   const first = header + 4;
-  for (let at = first; at + 16 <= raw.length && raw.readUInt32LE(at) !== 0; ) {
+  for (let at = first; at + 16 <= raw.length && raw.readUInt32LE(at) !== 0;) {
     const nameLength = raw[at] as number;
     const nameIndex = raw[at + 1] as number;
     const valueOffset = raw.readUInt16LE(at + 2);
     const valueSize = raw.readUInt32LE(at + 8);
     if (at + 16 + nameLength > raw.length) break;
     if (nameIndex === XATTR_INDEX_SYSTEM && raw.toString('latin1', at + 16, at + 16 + nameLength) === 'data') {
-      if (raw.readUInt32LE(at + 4) !== 0 || first + valueOffset + valueSize > raw.length) bad(`inode ${inode.number} has a damaged inline data attribute`);
+      if (raw.readUInt32LE(at + 4) !== 0 || first + valueOffset + valueSize > raw.length)
+        bad(`inode ${inode.number} has a damaged inline data attribute`);
       return raw.subarray(first + valueOffset, first + valueOffset + valueSize);
     }
     at += (16 + nameLength + 3) & ~3;
@@ -152,14 +179,19 @@ export class ExtFileSystem implements FileSystem {
   static async open(disk: Disk): Promise<ExtFileSystem> {
     if (disk.capacity < 2048) bad('volume too small');
     const sb = parseExtSuperblock(await disk.read(1024, 1024), disk.capacity);
-    if (sb.uncleanWithoutJournal) return new ExtFileSystem(disk, sb, [{ stale: true, text: 'may be stale: the volume was not cleanly unmounted and has no journal to replay' }]);
+    if (sb.uncleanWithoutJournal)
+      return new ExtFileSystem(disk, sb, [
+        { stale: true, text: 'may be stale: the volume was not cleanly unmounted and has no journal to replay' },
+      ]);
     const asFound = new ExtFileSystem(disk, sb, []);
     if (!sb.needsRecovery) return asFound;
     try {
       return await asFound.replayed();
     } catch (error) {
       if (!isReadFailure(error)) throw error;
-      return new ExtFileSystem(disk, sb, [{ stale: true, text: `may be stale: the volume was not cleanly unmounted and its journal was not replayed (${error.message})` }]);
+      return new ExtFileSystem(disk, sb, [
+        { stale: true, text: `may be stale: the volume was not cleanly unmounted and its journal was not replayed (${error.message})` },
+      ]);
     }
   }
 
@@ -185,13 +217,19 @@ export class ExtFileSystem implements FileSystem {
     const overlay = new JournalOverlayDisk(this.disk, this.sb.blockSize, replay, readJournal);
     // The superblock itself may be among the replayed blocks.
     const sb = parseExtSuperblock(await overlay.read(1024, 1024), overlay.capacity);
-    const notes: VolumeNote[] = [{ stale: false, text: `the volume was not cleanly unmounted; its journal was replayed in memory (${replay.transactions} transaction(s), ${replay.overlay.size} block(s))` }];
+    const notes: VolumeNote[] = [
+      {
+        stale: false,
+        text: `the volume was not cleanly unmounted; its journal was replayed in memory (${replay.transactions} transaction(s), ${replay.overlay.size} block(s))`,
+      },
+    ];
     for (const note of replay.notes) notes.push({ stale: true, text: `may be stale: ${note}` });
     return new ExtFileSystem(overlay, sb, notes);
   }
 
   private async block(number: number, count = 1): Promise<Buffer> {
-    if (!Number.isSafeInteger(number) || number <= 0 || number + count > this.sb.blocksCount) bad(`block ${number} is outside the file system`);
+    if (!Number.isSafeInteger(number) || number <= 0 || number + count > this.sb.blocksCount)
+      bad(`block ${number} is outside the file system`);
     return this.disk.read(number * this.sb.blockSize, count * this.sb.blockSize);
   }
 
@@ -225,7 +263,8 @@ export class ExtFileSystem implements FileSystem {
       flags: raw.readUInt32LE(32),
       block: raw.subarray(40, 100),
       raw,
-      allocated: (raw.readUInt32LE(28) + raw.readUInt16LE(116) * 2 ** 32) * (raw.readUInt32LE(32) & FLAG_HUGE_FILE ? this.sb.blockSize : 512),
+      allocated:
+        (raw.readUInt32LE(28) + raw.readUInt16LE(116) * 2 ** 32) * (raw.readUInt32LE(32) & FLAG_HUGE_FILE ? this.sb.blockSize : 512),
     };
   }
 
@@ -255,7 +294,8 @@ export class ExtFileSystem implements FileSystem {
     if (this.sb.checksumSeed === null) return;
     const tail = 12 + node.readUInt16LE(4) * 12;
     if (tail + 4 > node.length) bad(`inode ${inode.number} has a damaged extent block`);
-    if (crc32c(this.inodeSeed(this.sb.checksumSeed, inode.number, inode.raw), node.subarray(0, tail)) !== node.readUInt32LE(tail)) bad(`inode ${inode.number} has an extent block that fails its checksum`);
+    if (crc32c(this.inodeSeed(this.sb.checksumSeed, inode.number, inode.raw), node.subarray(0, tail)) !== node.readUInt32LE(tail))
+      bad(`inode ${inode.number} has an extent block that fails its checksum`);
   }
 
   /** A folder block's checksum, kept in a last fake entry (inode 0, 12 bytes, type 0xde) under
@@ -265,13 +305,17 @@ export class ExtFileSystem implements FileSystem {
   private checkDirectoryBlock(dir: Inode, block: Buffer, logical: number): void {
     if (this.sb.checksumSeed === null || block.length < 12) return;
     if (dir.flags & FLAG_HTREE) {
-      const spansBlock = block.readUInt32LE(0) === 0 && (block.readUInt16LE(4) === block.length % 65536 || (block.length === 65536 && block.readUInt16LE(4) === 65535));
+      const spansBlock =
+        block.readUInt32LE(0) === 0 &&
+        (block.readUInt16LE(4) === block.length % 65536 || (block.length === 65536 && block.readUInt16LE(4) === 65535));
       if (logical === 0 || spansBlock) return;
     }
     const tail = block.length - 12;
-    const isTail = block.readUInt32LE(tail) === 0 && block.readUInt16LE(tail + 4) === 12 && block[tail + 6] === 0 && block[tail + 7] === 0xde;
+    const isTail =
+      block.readUInt32LE(tail) === 0 && block.readUInt16LE(tail + 4) === 12 && block[tail + 6] === 0 && block[tail + 7] === 0xde;
     if (!isTail) return;
-    if (crc32c(this.inodeSeed(this.sb.checksumSeed, dir.number, dir.raw), block.subarray(0, tail)) !== block.readUInt32LE(tail + 8)) bad(`directory inode ${dir.number} has a block that fails its checksum (a damaged folder)`);
+    if (crc32c(this.inodeSeed(this.sb.checksumSeed, dir.number, dir.raw), block.subarray(0, tail)) !== block.readUInt32LE(tail + 8))
+      bad(`directory inode ${dir.number} has a block that fails its checksum (a damaged folder)`);
   }
 
   /** File block → disk block runs, in file order; holes are absent. */
@@ -283,14 +327,20 @@ export class ExtFileSystem implements FileSystem {
         if (node.readUInt16LE(0) !== EXTENT_MAGIC) bad(`inode ${inode.number} has a damaged extent header`);
         const entries = node.readUInt16LE(2);
         const nodeDepth = node.readUInt16LE(6);
-        if (nodeDepth !== depth || depth > MAX_EXTENT_DEPTH || 12 + entries * 12 > node.length) bad(`inode ${inode.number} has a damaged extent tree`);
+        if (nodeDepth !== depth || depth > MAX_EXTENT_DEPTH || 12 + entries * 12 > node.length)
+          bad(`inode ${inode.number} has a damaged extent tree`);
         for (let i = 0; i < entries; i++) {
           const at = 12 + i * 12;
           if (depth === 0) {
             const rawLength = node.readUInt16LE(at + 4);
             const uninitialized = rawLength > 32768;
             const length = uninitialized ? rawLength - 32768 : rawLength;
-            if (!uninitialized) runs.push({ logical: node.readUInt32LE(at), physical: node.readUInt16LE(at + 6) * 2 ** 32 + node.readUInt32LE(at + 8), length });
+            if (!uninitialized)
+              runs.push({
+                logical: node.readUInt32LE(at),
+                physical: node.readUInt16LE(at + 6) * 2 ** 32 + node.readUInt32LE(at + 8),
+                length,
+              });
           } else {
             const child = node.readUInt32LE(at + 4) + node.readUInt16LE(at + 8) * 2 ** 32;
             const block = await this.block(child);
@@ -324,7 +374,8 @@ export class ExtFileSystem implements FileSystem {
       for (let level = 1; level <= 3; level++) await indirect(inode.block.readUInt32LE((11 + level) * 4), level);
     }
     for (const run of runs) {
-      if (run.logical + run.length > fileBlocks + 1 || run.physical + run.length > this.sb.blocksCount) bad(`inode ${inode.number} points outside the file system`);
+      if (run.logical + run.length > fileBlocks + 1 || run.physical + run.length > this.sb.blocksCount)
+        bad(`inode ${inode.number} points outside the file system`);
     }
     return runs.sort((a, b) => a.logical - b.logical);
   }
@@ -350,7 +401,7 @@ export class ExtFileSystem implements FileSystem {
         yield { hole: Math.min(start, inode.size) - position };
         position = Math.min(start, inode.size);
       }
-      for (let done = 0; done < run.length && position < inode.size; ) {
+      for (let done = 0; done < run.length && position < inode.size;) {
         const count = Math.min(run.length - done, 256);
         const bytes = await this.block(run.physical + done, count);
         const take = Math.min(bytes.length, inode.size - position);
@@ -371,16 +422,21 @@ export class ExtFileSystem implements FileSystem {
 
   private async entries(dir: Inode): Promise<{ name: string; inode: number }[]> {
     // An inline folder starts with its parent's inode number (its '..'), then entries.
-    const bytes = dir.flags & FLAG_INLINE_DATA ? Buffer.concat([dir.block.subarray(4), inlineDataTail(dir)]) : await this.collect(dir, MAX_DIRECTORY_BYTES);
+    const bytes =
+      dir.flags & FLAG_INLINE_DATA
+        ? Buffer.concat([dir.block.subarray(4), inlineDataTail(dir)])
+        : await this.collect(dir, MAX_DIRECTORY_BYTES);
     if (!(dir.flags & FLAG_INLINE_DATA)) {
-      for (let at = 0; at + this.sb.blockSize <= bytes.length; at += this.sb.blockSize) this.checkDirectoryBlock(dir, bytes.subarray(at, at + this.sb.blockSize), at / this.sb.blockSize);
+      for (let at = 0; at + this.sb.blockSize <= bytes.length; at += this.sb.blockSize)
+        this.checkDirectoryBlock(dir, bytes.subarray(at, at + this.sb.blockSize), at / this.sb.blockSize);
     }
     const out: { name: string; inode: number }[] = [];
-    for (let at = 0; at + 8 <= bytes.length; ) {
+    for (let at = 0; at + 8 <= bytes.length;) {
       const inode = bytes.readUInt32LE(at);
       const recordLength = bytes.readUInt16LE(at + 4);
       const nameLength = bytes[at + 6] as number;
-      if (recordLength < 8 || at + recordLength > bytes.length || 8 + nameLength > recordLength) bad(`directory inode ${dir.number} has a damaged entry`);
+      if (recordLength < 8 || at + recordLength > bytes.length || 8 + nameLength > recordLength)
+        bad(`directory inode ${dir.number} has a damaged entry`);
       const name = bytes.toString('utf8', at + 8, at + 8 + nameLength);
       if (inode !== 0 && name !== '.' && name !== '..') out.push({ name, inode });
       at += recordLength;
@@ -399,7 +455,8 @@ export class ExtFileSystem implements FileSystem {
     let current = await this.inode(2);
     const trail = new FolderTrail(path, [2]);
     for (const [index, part] of parts.entries()) {
-      if (typeOf(current.mode) !== 'dir') throw new LifeboatError('not-found', `${path}: ${parts.slice(0, index).join('/')} is not a folder`);
+      if (typeOf(current.mode) !== 'dir')
+        throw new LifeboatError('not-found', `${path}: ${parts.slice(0, index).join('/')} is not a folder`);
       const entry = findNamed(await this.entries(current), part, false);
       if (!entry) throw new LifeboatError('not-found', `${path}: no such file or folder`);
       current = await this.inode(entry.inode);
@@ -426,7 +483,11 @@ export class ExtFileSystem implements FileSystem {
       if (type === 'file' && inode.block.readUInt16LE(6) > 0) await this.runs(inode);
     }
     return {
-      name, type, size: type === 'dir' ? 0 : inode.size, mtime: inode.mtime, mode: inode.mode & 0o7777,
+      name,
+      type,
+      size: type === 'dir' ? 0 : inode.size,
+      mtime: inode.mtime,
+      mode: inode.mode & 0o7777,
       ...(type === 'file' ? { allocated: inode.allocated } : {}),
       ...(type === 'symlink' ? { target: await this.symlinkTarget(inode) } : {}),
     };

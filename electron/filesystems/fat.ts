@@ -81,7 +81,11 @@ export function parseFatDirectory(bytes: Buffer): FatEntry[] {
       continue;
     }
     if (attributes === 0x0f) {
-      const part = Buffer.concat([bytes.subarray(at + 1, at + 11), bytes.subarray(at + 14, at + 26), bytes.subarray(at + 28, at + 32)]).toString('utf16le');
+      const part = Buffer.concat([
+        bytes.subarray(at + 1, at + 11),
+        bytes.subarray(at + 14, at + 26),
+        bytes.subarray(at + 28, at + 32),
+      ]).toString('utf16le');
       if (first & 0x40) longName = [];
       longChecksum = bytes[at + 13] as number;
       longName.unshift(part.split('\0')[0] as string);
@@ -156,7 +160,8 @@ export class FatFileSystem implements FileSystem {
     const clusters: number[] = [];
     let cluster: number | null = start;
     while (cluster !== null) {
-      if (cluster < 2 || cluster >= this.geometry.clusters + 2) throw new LifeboatError('corrupt-disk', `FAT chain points at cluster ${cluster}, outside the volume`);
+      if (cluster < 2 || cluster >= this.geometry.clusters + 2)
+        throw new LifeboatError('corrupt-disk', `FAT chain points at cluster ${cluster}, outside the volume`);
       if (clusters.length > this.geometry.clusters) throw new LifeboatError('corrupt-disk', 'FAT chain loops');
       clusters.push(cluster);
       cluster = this.next(cluster);

@@ -9,7 +9,17 @@ export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
  * `notes`: of a volume, what its file system says about itself (a replayed or stale journal).
  * `allocated`: the bytes a file takes on its disk, where the file system says (a sparse file's
  * is less than its size). */
-export type FsEntry = { name: string; type: EntryType; size: number; mtime: Date | null; mode: number | null; target?: string; problem?: string; notes?: string[]; allocated?: number };
+export type FsEntry = {
+  name: string;
+  type: EntryType;
+  size: number;
+  mtime: Date | null;
+  mode: number | null;
+  target?: string;
+  problem?: string;
+  notes?: string[];
+  allocated?: number;
+};
 /** Something the operator should know about a whole volume; `stale` when the view may miss the
  * newest changes (a journal that was not replayed). */
 export type VolumeNote = { stale: boolean; text: string };
@@ -63,7 +73,8 @@ export class FolderTrail {
   }
 
   enter(folder: number, name: string): void {
-    if (this.seen.has(folder)) throw new LifeboatError('corrupt-disk', `${this.path}: folder ${name} points back at a folder above it (a damaged directory entry)`);
+    if (this.seen.has(folder))
+      throw new LifeboatError('corrupt-disk', `${this.path}: folder ${name} points back at a folder above it (a damaged directory entry)`);
     this.seen.add(folder);
   }
 }

@@ -38,7 +38,15 @@ const unusable = (why: string): never => {
 /** true when sequence a comes after b, with 32-bit wrap-around (the kernel's tid_gt). */
 const after = (a: number, b: number): boolean => ((a - b) | 0) > 0;
 
-type JournalSuperblock = { blockSize: number; maxLen: number; first: number; sequence: number; start: number; incompat: number; seed: number };
+type JournalSuperblock = {
+  blockSize: number;
+  maxLen: number;
+  first: number;
+  sequence: number;
+  start: number;
+  incompat: number;
+  seed: number;
+};
 
 export function parseJournalSuperblock(block: Buffer, journalBlocks: number): JournalSuperblock {
   if (block.length < 1024 || block.readUInt32BE(0) !== JBD2_MAGIC) unusable('no journal superblock');
@@ -56,7 +64,15 @@ export function parseJournalSuperblock(block: Buffer, journalBlocks: number): Jo
     copy.writeUInt32BE(0, 0xfc);
     if (crc32c(0xffffffff, copy) !== block.readUInt32BE(0xfc)) unusable('its superblock fails its checksum');
   }
-  return { blockSize, maxLen, first, sequence: block.readUInt32BE(24), start: block.readUInt32BE(28), incompat, seed: crc32c(0xffffffff, block.subarray(48, 64)) };
+  return {
+    blockSize,
+    maxLen,
+    first,
+    sequence: block.readUInt32BE(24),
+    start: block.readUInt32BE(28),
+    incompat,
+    seed: crc32c(0xffffffff, block.subarray(48, 64)),
+  };
 }
 
 type Tag = { fsBlock: number; flags: number; checksum: number };
@@ -103,7 +119,7 @@ class JournalShape {
 
   tags(block: Buffer): Tag[] {
     const tags: Tag[] = [];
-    for (let at = HEADER; at + this.tagBytes <= block.length - this.tailBytes; ) {
+    for (let at = HEADER; at + this.tagBytes <= block.length - this.tailBytes;) {
       const low = block.readUInt32BE(at);
       const flags = this.v3 ? block.readUInt32BE(at + 4) : block.readUInt16BE(at + 6);
       const high = this.wide ? block.readUInt32BE(at + 8) : 0;
@@ -120,7 +136,8 @@ class JournalShape {
     const record = this.wide ? 8 : 4;
     if (used < 16 || used > block.length - this.tailBytes) unusable(`a revoke block claims ${used} bytes`);
     const out: number[] = [];
-    for (let at = 16; at + record <= used; at += record) out.push(this.wide ? block.readUInt32BE(at) * 2 ** 32 + block.readUInt32BE(at + 4) : block.readUInt32BE(at));
+    for (let at = 16; at + record <= used; at += record)
+      out.push(this.wide ? block.readUInt32BE(at) * 2 ** 32 + block.readUInt32BE(at + 4) : block.readUInt32BE(at));
     return out;
   }
 }

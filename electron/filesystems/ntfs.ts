@@ -17,7 +17,14 @@ const bad = (why: string): never => {
   throw new LifeboatError('corrupt-disk', `not a usable NTFS file system (${why})`);
 };
 
-export type NtfsGeometry = { sectorBytes: number; clusterBytes: number; mftOffset: number; recordBytes: number; indexBytes: number; totalBytes: number };
+export type NtfsGeometry = {
+  sectorBytes: number;
+  clusterBytes: number;
+  mftOffset: number;
+  recordBytes: number;
+  indexBytes: number;
+  totalBytes: number;
+};
 
 export function parseNtfsBootSector(boot: Buffer, volumeBytes: number): NtfsGeometry {
   if (boot.length < 512 || boot.toString('latin1', 3, 11) !== 'NTFS    ') bad('no NTFS signature');
@@ -38,14 +45,17 @@ export function parseNtfsBootSector(boot: Buffer, volumeBytes: number): NtfsGeom
 
 /** Applies the update sequence: the last two bytes of every sector come back from the array. */
 export function applyFixups(record: Buffer, signature: string, sectorBytes: number): Buffer {
-  if (record.toString('latin1', 0, 4) !== signature) throw new LifeboatError('corrupt-disk', `NTFS ${signature} record without its signature`);
+  if (record.toString('latin1', 0, 4) !== signature)
+    throw new LifeboatError('corrupt-disk', `NTFS ${signature} record without its signature`);
   const offset = record.readUInt16LE(4);
   const count = record.readUInt16LE(6);
-  if (count < 1 || offset + count * 2 > record.length || (count - 1) * sectorBytes > record.length) throw new LifeboatError('corrupt-disk', `NTFS ${signature} record has a damaged update sequence`);
+  if (count < 1 || offset + count * 2 > record.length || (count - 1) * sectorBytes > record.length)
+    throw new LifeboatError('corrupt-disk', `NTFS ${signature} record has a damaged update sequence`);
   const usn = record.readUInt16LE(offset);
   for (let i = 1; i < count; i++) {
     const end = i * sectorBytes - 2;
-    if (record.readUInt16LE(end) !== usn) throw new LifeboatError('corrupt-disk', `NTFS ${signature} record is torn (sector ${i} does not match its update sequence)`);
+    if (record.readUInt16LE(end) !== usn)
+      throw new LifeboatError('corrupt-disk', `NTFS ${signature} record is torn (sector ${i} does not match its update sequence)`);
     record.writeUInt16LE(record.readUInt16LE(offset + i * 2), end);
   }
   return record;
@@ -62,7 +72,8 @@ export function decodeRuns(bytes: Buffer, at: number, startVcn: number): Run[] {
     const header = bytes[at] as number;
     const lengthSize = header & 0x0f;
     const offsetSize = header >> 4;
-    if (lengthSize === 0 || lengthSize > 8 || offsetSize > 8 || at + 1 + lengthSize + offsetSize > bytes.length) throw new LifeboatError('corrupt-disk', 'NTFS runlist is damaged');
+    if (lengthSize === 0 || lengthSize > 8 || offsetSize > 8 || at + 1 + lengthSize + offsetSize > bytes.length)
+      throw new LifeboatError('corrupt-disk', 'NTFS runlist is damaged');
     let length = 0;
     for (let i = lengthSize - 1; i >= 0; i--) length = length * 256 + (bytes[at + 1 + i] as number);
     let offset = 0;
@@ -71,7 +82,8 @@ export function decodeRuns(bytes: Buffer, at: number, startVcn: number): Run[] {
       if ((bytes[at + lengthSize + offsetSize] as number) & 0x80) offset -= 2 ** (8 * offsetSize);
       lcn += offset;
     }
-    if (!Number.isSafeInteger(length) || length <= 0 || lcn < 0) throw new LifeboatError('corrupt-disk', 'NTFS runlist has an impossible run');
+    if (!Number.isSafeInteger(length) || length <= 0 || lcn < 0)
+      throw new LifeboatError('corrupt-disk', 'NTFS runlist has an impossible run');
     runs.push({ vcn, lcn: offsetSize > 0 ? lcn : null, length });
     vcn += length;
     at += 1 + lengthSize + offsetSize;
@@ -80,7 +92,16 @@ export function decodeRuns(bytes: Buffer, at: number, startVcn: number): Run[] {
   return runs;
 }
 
-type Attribute = { type: number; name: string; flags: number; resident: Buffer | null; runs: Run[]; dataSize: number; initializedSize: number; startVcn: number };
+type Attribute = {
+  type: number;
+  name: string;
+  flags: number;
+  resident: Buffer | null;
+  runs: Run[];
+  dataSize: number;
+  initializedSize: number;
+  startVcn: number;
+};
 
 const MAX_EXTENSION_RECORDS = 256;
 
@@ -120,9 +141,19 @@ export function parseAttributes(record: Buffer): Attribute[] {
       const runsOffset = record.readUInt16LE(at + 32);
       const dataSize = Number(record.readBigUInt64LE(at + 48));
       const initializedSize = Number(record.readBigUInt64LE(at + 56));
-      if (!Number.isSafeInteger(dataSize) || runsOffset >= length) throw new LifeboatError('corrupt-disk', 'NTFS non-resident attribute is damaged');
+      if (!Number.isSafeInteger(dataSize) || runsOffset >= length)
+        throw new LifeboatError('corrupt-disk', 'NTFS non-resident attribute is damaged');
       const startVcn = Number(record.readBigUInt64LE(at + 16));
-      attributes.push({ type, name, flags, resident: null, runs: decodeRuns(record.subarray(at, at + length), runsOffset, startVcn), dataSize, initializedSize: Math.min(initializedSize, dataSize), startVcn });
+      attributes.push({
+        type,
+        name,
+        flags,
+        resident: null,
+        runs: decodeRuns(record.subarray(at, at + length), runsOffset, startVcn),
+        dataSize,
+        initializedSize: Math.min(initializedSize, dataSize),
+        startVcn,
+      });
     }
     at += length;
   }
@@ -145,7 +176,8 @@ export function parseIndexEntries(bytes: Buffer, nodeHeader: number): IndexEntry
     const keyLength = bytes.readUInt16LE(at + 10);
     const flags = bytes.readUInt16LE(at + 12);
     if (flags & 0x2) break; // the last entry carries no key
-    if (length < 16 || at + length > end || keyLength < 66 || 16 + keyLength > length) throw new LifeboatError('corrupt-disk', 'NTFS index entry is damaged');
+    if (length < 16 || at + length > end || keyLength < 66 || 16 + keyLength > length)
+      throw new LifeboatError('corrupt-disk', 'NTFS index entry is damaged');
     const key = at + 16;
     const nameLength = bytes[key + 64] as number;
     if (66 + nameLength * 2 > keyLength) throw new LifeboatError('corrupt-disk', 'NTFS index entry name runs past its key');
@@ -189,7 +221,9 @@ export class NtfsFileSystem implements FileSystem {
     const information = volumeAttributes.find((attribute) => attribute.type === 0x70)?.resident;
     // Replaying $LogFile is not done: a dirty volume is shown as its MFT stands, said to be maybe stale.
     const dirty = information != null && information.length >= 12 && (information.readUInt16LE(10) & VOLUME_DIRTY) !== 0;
-    const notes = dirty ? [{ stale: true, text: 'may be stale: the NTFS volume is marked dirty (not cleanly unmounted) and its $LogFile was not replayed' }] : [];
+    const notes = dirty
+      ? [{ stale: true, text: 'may be stale: the NTFS volume is marked dirty (not cleanly unmounted) and its $LogFile was not replayed' }]
+      : [];
     return new NtfsFileSystem(disk, geometry, (data as Attribute).runs, name?.resident?.toString('utf16le') ?? '', notes);
   }
 

@@ -34,7 +34,8 @@ export function parseGptHeader(sector: Buffer, diskSectors: number): GptHeader |
   const count = sector.readUInt32LE(80);
   const entrySize = sector.readUInt32LE(84);
   if (count > MAX_GPT_ENTRIES || entrySize < 128 || entrySize > 1024 || entrySize % 8 !== 0) return null;
-  if (!Number.isSafeInteger(entriesLba) || entriesLba < 1 || entriesLba + Math.ceil((count * entrySize) / SECTOR) > diskSectors) return null;
+  if (!Number.isSafeInteger(entriesLba) || entriesLba < 1 || entriesLba + Math.ceil((count * entrySize) / SECTOR) > diskSectors)
+    return null;
   return { entriesLba, count, entrySize, entriesCrc: sector.readUInt32LE(88) };
 }
 
@@ -57,7 +58,10 @@ export function parseGptEntries(entries: Buffer, header: GptHeader, diskSectors:
 
 async function readGpt(disk: Disk, warnings: string[]): Promise<Partition[] | null> {
   const sectors = Math.floor(disk.capacity / SECTOR);
-  for (const [lba, which] of [[1, 'primary'], [sectors - 1, 'backup']] as const) {
+  for (const [lba, which] of [
+    [1, 'primary'],
+    [sectors - 1, 'backup'],
+  ] as const) {
     if (lba < 1 || lba >= sectors) continue;
     const header = parseGptHeader(await disk.read(lba * SECTOR, SECTOR), sectors);
     if (!header) {
@@ -65,7 +69,11 @@ async function readGpt(disk: Disk, warnings: string[]): Promise<Partition[] | nu
       continue;
     }
     try {
-      return parseGptEntries(await disk.read(header.entriesLba * SECTOR, Math.ceil((header.count * header.entrySize) / SECTOR) * SECTOR), header, sectors);
+      return parseGptEntries(
+        await disk.read(header.entriesLba * SECTOR, Math.ceil((header.count * header.entrySize) / SECTOR) * SECTOR),
+        header,
+        sectors,
+      );
     } catch (error) {
       warnings.push(`${which} GPT: ${(error as Error).message}`);
     }
@@ -77,7 +85,11 @@ async function readGpt(disk: Disk, warnings: string[]): Promise<Partition[] | nu
 export async function readMbr(disk: Disk, first: Buffer, warnings: string[]): Promise<Partition[]> {
   const partitions: Partition[] = [];
   const sectors = Math.floor(disk.capacity / SECTOR);
-  const entry = (sector: Buffer, slot: number) => ({ type: sector[446 + slot * 16 + 4] as number, lba: sector.readUInt32LE(446 + slot * 16 + 8), count: sector.readUInt32LE(446 + slot * 16 + 12) });
+  const entry = (sector: Buffer, slot: number) => ({
+    type: sector[446 + slot * 16 + 4] as number,
+    lba: sector.readUInt32LE(446 + slot * 16 + 8),
+    count: sector.readUInt32LE(446 + slot * 16 + 12),
+  });
   const fits = (lba: number, count: number): boolean => count > 0 && lba > 0 && lba + count <= sectors;
   for (let slot = 0; slot < 4; slot++) {
     const { type, lba, count } = entry(first, slot);
@@ -98,7 +110,13 @@ export async function readMbr(disk: Disk, first: Buffer, warnings: string[]): Pr
         }
         const own = entry(sector, 0);
         if (own.type !== 0 && fits(ebr + own.lba, own.count)) {
-          partitions.push({ index: 5 + logical, start: (ebr + own.lba) * SECTOR, size: own.count * SECTOR, type: own.type.toString(16).padStart(2, '0'), name: '' });
+          partitions.push({
+            index: 5 + logical,
+            start: (ebr + own.lba) * SECTOR,
+            size: own.count * SECTOR,
+            type: own.type.toString(16).padStart(2, '0'),
+            name: '',
+          });
         }
         const next = entry(sector, 1);
         if (next.type === 0 || next.lba === 0) break;

@@ -15,7 +15,6 @@ import { operatorMode } from './private-files.ts';
 
 export type ClashPolicy = 'overwrite' | 'keep-both' | 'skip';
 
-
 export type ContainedWriterOptions = {
   onClash: ClashPolicy;
   /** setuid, setgid and sticky bits are dropped unless the operator asks to keep them. */
@@ -30,7 +29,8 @@ const ZERO_SPAN = 64 * 1024;
 const ZEROS = new Uint8Array(ZERO_SPAN);
 const MAX_RENAMES = 1000;
 
-const swapped = (path: string): LifeboatError => new LifeboatError('conflict', `${path}: a folder above it was swapped for a link while the restore ran; the restore stops`);
+const swapped = (path: string): LifeboatError =>
+  new LifeboatError('conflict', `${path}: a folder above it was swapped for a link while the restore ran; the restore stops`);
 
 export class ContainedWriter {
   readonly root: string;
@@ -49,10 +49,13 @@ export class ContainedWriter {
 
   /** A writer into `root`, made if missing (its parent must exist); the root must be a real folder, not a link. */
   static async open(root: string, options: ContainedWriterOptions): Promise<ContainedWriter> {
-    const made = await mkdir(root).then(() => true, (error: unknown) => {
-      if (!isErrnoCode(error, 'EEXIST')) throw new LifeboatError('bad-request', `${root} cannot be made: ${(error as Error).message}`);
-      return false;
-    });
+    const made = await mkdir(root).then(
+      () => true,
+      (error: unknown) => {
+        if (!isErrnoCode(error, 'EEXIST')) throw new LifeboatError('bad-request', `${root} cannot be made: ${(error as Error).message}`);
+        return false;
+      },
+    );
     const found = await lstat(root);
     if (!found.isDirectory()) throw new LifeboatError('bad-request', `${root} is not a folder (a symbolic link or a file is not followed)`);
     const real = await realpath(root);
@@ -79,13 +82,15 @@ export class ContainedWriter {
    * a file or a link (never followed) that the overwrite policy replaces. */
   async place(parent: string | null, name: string, isFolder: boolean): Promise<{ path: string; note: string | null } | null> {
     const base = join(parent ?? this.root, name);
-    if (dirname(base) !== (parent ?? this.root) || !isWithin(base, this.root) || base === this.root) throw new LifeboatError('internal', `${name} is not one plain name`);
+    if (dirname(base) !== (parent ?? this.root) || !isWithin(base, this.root) || base === this.root)
+      throw new LifeboatError('internal', `${name} is not one plain name`);
     if (this.placed.has(base)) return this.renamed(base, 'duplicate', 'the guest holds another entry of that name here');
     const existing = await lstat(base).catch((error: unknown) => {
       if (isErrnoCode(error, 'ENOENT')) return null;
       throw error;
     });
-    if (this.isProtected(base)) return this.renamed(base, 'restored', `${base} holds the engine's home or a repository; never written into`);
+    if (this.isProtected(base))
+      return this.renamed(base, 'restored', `${base} holds the engine's home or a repository; never written into`);
     if (!existing) return this.claim(base, null);
     if (this.options.onClash === 'skip') return null;
     if (this.options.onClash === 'overwrite') {
@@ -108,10 +113,13 @@ export class ContainedWriter {
     for (let n = 1; n <= MAX_RENAMES; n++) {
       const candidate = n === 1 ? `${base} (${word})` : `${base} (${word} ${n})`;
       if (this.placed.has(candidate) || this.isProtected(candidate)) continue;
-      const taken = await lstat(candidate).then(() => true, (error: unknown) => {
-        if (isErrnoCode(error, 'ENOENT')) return false;
-        throw error;
-      });
+      const taken = await lstat(candidate).then(
+        () => true,
+        (error: unknown) => {
+          if (isErrnoCode(error, 'ENOENT')) return false;
+          throw error;
+        },
+      );
       if (!taken) return this.claim(candidate, why ? `${why}: written as ${candidate}` : null);
     }
     throw new LifeboatError('conflict', `${base}: too many earlier copies`);
@@ -131,18 +139,26 @@ export class ContainedWriter {
    * what was just made (`ours`: created here, O_EXCL or a fresh mkdir) is taken back wherever
    * the swapped link led, and the restore stops. */
   private async verify(handle: FileHandle, path: string, ours: boolean): Promise<void> {
-    const [opened, named, parent] = await Promise.all([handle.stat(), lstat(path).catch(() => null), realpath(dirname(path)).catch(() => null)]);
+    const [opened, named, parent] = await Promise.all([
+      handle.stat(),
+      lstat(path).catch(() => null),
+      realpath(dirname(path)).catch(() => null),
+    ]);
     if (named && opened.ino === named.ino && opened.dev === named.dev && parent === dirname(path)) return;
-    if (ours && named && opened.ino === named.ino && opened.dev === named.dev) await (opened.isDirectory() ? rmdir(path) : unlink(path)).catch(() => undefined);
+    if (ours && named && opened.ino === named.ino && opened.dev === named.dev)
+      await (opened.isDirectory() ? rmdir(path) : unlink(path)).catch(() => undefined);
     throw swapped(path);
   }
 
   async directory(path: string, mtime: Date | null, mode: number | null): Promise<void> {
     await this.checkParent(path);
-    const ours = await mkdir(path, 0o700).then(() => true, (error: unknown) => {
-      if (!isErrnoCode(error, 'EEXIST')) throw error;
-      return false; // an existing folder merged under overwrite
-    });
+    const ours = await mkdir(path, 0o700).then(
+      () => true,
+      (error: unknown) => {
+        if (!isErrnoCode(error, 'EEXIST')) throw error;
+        return false; // an existing folder merged under overwrite
+      },
+    );
     const handle = await open(path, FOLDER_FLAGS);
     try {
       await this.verify(handle, path, ours);
@@ -170,7 +186,8 @@ export class ContainedWriter {
         }
         for (let at = 0; at < region.length; at += ZERO_SPAN) {
           const span = region.subarray(at, Math.min(at + ZERO_SPAN, region.length));
-          if (!Buffer.from(span.buffer, span.byteOffset, span.length).equals(ZEROS.subarray(0, span.length))) await handle.write(span, 0, span.length, position + at);
+          if (!Buffer.from(span.buffer, span.byteOffset, span.length).equals(ZEROS.subarray(0, span.length)))
+            await handle.write(span, 0, span.length, position + at);
         }
         position += region.length;
       }
@@ -193,7 +210,10 @@ export class ContainedWriter {
   async discard(): Promise<void> {
     for (const { path, ino, dev } of this.made.reverse()) {
       const found = await lstat(path).catch(() => null);
-      const parentIsReal = await realpath(dirname(path)).then((real) => real === dirname(path), () => false);
+      const parentIsReal = await realpath(dirname(path)).then(
+        (real) => real === dirname(path),
+        () => false,
+      );
       if (!found || found.ino !== ino || found.dev !== dev || !parentIsReal) continue; // only what it made, never through a folder swapped for a link
       if (found.isDirectory()) await rmdir(path).catch(() => undefined);
       else await unlink(path).catch(() => undefined);

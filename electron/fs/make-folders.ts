@@ -24,11 +24,14 @@ export async function makeFolders(path: string): Promise<string[]> {
   const made: string[] = [];
   try {
     for (const folder of missing) {
-      const madeHere = await mkdir(folder).then(() => true, async (error: unknown) => {
-        // Made meanwhile by someone else (parallel restores share parents): fine if a folder.
-        if (isErrnoCode(error, 'EEXIST') && (await lstat(folder)).isDirectory()) return false;
-        throw error;
-      });
+      const madeHere = await mkdir(folder).then(
+        () => true,
+        async (error: unknown) => {
+          // Made meanwhile by someone else (parallel restores share parents): fine if a folder.
+          if (isErrnoCode(error, 'EEXIST') && (await lstat(folder)).isDirectory()) return false;
+          throw error;
+        },
+      );
       if (madeHere) made.push(folder);
     }
   } catch (error) {

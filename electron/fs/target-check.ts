@@ -10,23 +10,60 @@ export type Mount = { mountPoint: string; fsType: string };
 
 /** File systems of the kernel's own state, named as /proc/self/mountinfo names them. */
 const PSEUDO_TYPES = new Set([
-  'proc', 'sysfs', 'devtmpfs', 'devpts', 'cgroup', 'cgroup2', 'debugfs', 'securityfs', 'tracefs', 'configfs', 'bpf', 'pstore',
-  'efivarfs', 'fusectl', 'mqueue', 'hugetlbfs', 'binfmt_misc', 'autofs', 'nsfs', 'selinuxfs', 'rpc_pipefs', 'nfsd', 'smackfs',
+  'proc',
+  'sysfs',
+  'devtmpfs',
+  'devpts',
+  'cgroup',
+  'cgroup2',
+  'debugfs',
+  'securityfs',
+  'tracefs',
+  'configfs',
+  'bpf',
+  'pstore',
+  'efivarfs',
+  'fusectl',
+  'mqueue',
+  'hugetlbfs',
+  'binfmt_misc',
+  'autofs',
+  'nsfs',
+  'selinuxfs',
+  'rpc_pipefs',
+  'nfsd',
+  'smackfs',
 ]);
 
 /** The same, by statfs magic, for when mountinfo cannot be read. tmpfs (0x01021994) is a fair
  * target, and devtmpfs shares its magic: /dev is caught by mountinfo's type name instead. */
 const PSEUDO_MAGIC = new Map<number, string>([
-  [0x9fa0, 'proc'], [0x62656572, 'sysfs'], [0x1cd1, 'devpts'], [0x27e0eb, 'cgroup'], [0x63677270, 'cgroup2'], [0x64626720, 'debugfs'],
-  [0x73636673, 'securityfs'], [0x74726163, 'tracefs'], [0x62656570, 'configfs'], [0xcafe4a11, 'bpf'], [0x6165676c, 'pstore'],
-  [0xde5e81e4, 'efivarfs'], [0x65735543, 'fusectl'], [0x19800202, 'mqueue'], [0x958458f6, 'hugetlbfs'], [0x42494e4d, 'binfmt_misc'],
-  [0x0187, 'autofs'], [0x6e736673, 'nsfs'], [0xf97cff8c, 'selinuxfs'],
+  [0x9fa0, 'proc'],
+  [0x62656572, 'sysfs'],
+  [0x1cd1, 'devpts'],
+  [0x27e0eb, 'cgroup'],
+  [0x63677270, 'cgroup2'],
+  [0x64626720, 'debugfs'],
+  [0x73636673, 'securityfs'],
+  [0x74726163, 'tracefs'],
+  [0x62656570, 'configfs'],
+  [0xcafe4a11, 'bpf'],
+  [0x6165676c, 'pstore'],
+  [0xde5e81e4, 'efivarfs'],
+  [0x65735543, 'fusectl'],
+  [0x19800202, 'mqueue'],
+  [0x958458f6, 'hugetlbfs'],
+  [0x42494e4d, 'binfmt_misc'],
+  [0x0187, 'autofs'],
+  [0x6e736673, 'nsfs'],
+  [0xf97cff8c, 'selinuxfs'],
 ]);
 
 const MAX_DEPTH = 256;
 
 /** mountinfo escapes space, tab, newline and backslash in paths as \ooo. */
-const unescapeMountPath = (text: string): string => text.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
+const unescapeMountPath = (text: string): string =>
+  text.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
 
 /** /proc/self/mountinfo: "id parent major:minor root mount-point options [optional…] - fstype
  * source super-options". Lines that do not have that shape are ignored. */
@@ -61,7 +98,8 @@ export async function realTargetPath(absolute: string): Promise<{ real: string; 
       break;
     } catch (error) {
       if (isErrnoCode(error, 'ENOTDIR')) throw new LifeboatError('bad-request', `a parent of ${absolute} is not a folder`);
-      if (!isErrnoCode(error, 'ENOENT')) throw new LifeboatError('bad-request', `${absolute} cannot be looked at: ${(error as Error).message}`);
+      if (!isErrnoCode(error, 'ENOENT'))
+        throw new LifeboatError('bad-request', `${absolute} cannot be looked at: ${(error as Error).message}`);
     }
     missing.unshift(basename(existing));
     existing = dirname(existing);
@@ -101,7 +139,10 @@ async function pseudoFileSystem(real: string, existing: string, mounts: Mount[])
     if (PSEUDO_TYPES.has(mount.fsType) && isWithin(real, mount.mountPoint)) return `${mount.fsType} (mounted at ${mount.mountPoint})`;
   }
   for (const fixed of ['/proc', '/sys', '/dev']) if (isWithin(real, fixed)) return `the kernel's ${fixed}`;
-  const magic = await statfs(existing).then((stats) => stats.type, () => null);
+  const magic = await statfs(existing).then(
+    (stats) => stats.type,
+    () => null,
+  );
   const known = magic === null ? undefined : PSEUDO_MAGIC.get(magic);
   return known ?? null;
 }
@@ -118,13 +159,18 @@ async function realOrResolved(path: string): Promise<string> {
 
 /** A place made absolute, with its real path: refused when it holds a NUL or lies on a pseudo
  * file system. The engine's home passes this too before it is made. */
-export async function checkOnDisk(path: string, what: string, mounts: () => Promise<Mount[]> = systemMounts): Promise<{ absolute: string; real: string; shown: string }> {
+export async function checkOnDisk(
+  path: string,
+  what: string,
+  mounts: () => Promise<Mount[]> = systemMounts,
+): Promise<{ absolute: string; real: string; shown: string }> {
   if (path.includes('\0')) throw new LifeboatError('bad-request', `${what} holds a NUL character`);
   const absolute = resolve(path);
   const shown = absolute === path ? absolute : `${absolute} (given as ${path})`;
   const { real, existing } = await realTargetPath(absolute);
   const pseudo = await pseudoFileSystem(real, existing, await mounts());
-  if (pseudo) throw new LifeboatError('bad-request', `${what} ${shown} is on ${pseudo}, a pseudo file system of the kernel; pick a folder on a disk`);
+  if (pseudo)
+    throw new LifeboatError('bad-request', `${what} ${shown} is on ${pseudo}, a pseudo file system of the kernel; pick a folder on a disk`);
   return { absolute, real, shown };
 }
 
@@ -134,10 +180,12 @@ export async function checkOnDisk(path: string, what: string, mounts: () => Prom
 export async function checkTargetPath(path: string, what: string, rules: TargetRules): Promise<string> {
   const { absolute, real, shown } = await checkOnDisk(path, what, rules.mounts);
   const home = await realOrResolved(rules.home);
-  if (isWithin(real, home)) throw new LifeboatError('bad-request', `${what} ${shown} is inside the engine's home ${home}; pick a folder outside it`);
+  if (isWithin(real, home))
+    throw new LifeboatError('bad-request', `${what} ${shown} is inside the engine's home ${home}; pick a folder outside it`);
   for (const repository of rules.repositories) {
     const at = await realOrResolved(repository.path);
-    if (isWithin(real, at)) throw new LifeboatError('bad-request', `${what} ${shown} is inside repository ${repository.name} (${at}); pick a folder outside it`);
+    if (isWithin(real, at))
+      throw new LifeboatError('bad-request', `${what} ${shown} is inside repository ${repository.name} (${at}); pick a folder outside it`);
   }
   return absolute;
 }

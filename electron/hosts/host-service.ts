@@ -24,7 +24,8 @@ export class HostService {
   /** The proxies every vSphere restore chooses from, with their load. */
   readonly proxies: ProxyPool = {
     forHost: (host) => this.deps.catalog.listProxies().filter((proxy) => proxy.host === host),
-    busy: (proxy) => ((this.proxyLoad.get(proxy.id) ?? 0) >= proxy.maxTasks ? `is busy (${proxy.maxTasks} of ${proxy.maxTasks} tasks running)` : null),
+    busy: (proxy) =>
+      (this.proxyLoad.get(proxy.id) ?? 0) >= proxy.maxTasks ? `is busy (${proxy.maxTasks} of ${proxy.maxTasks} tasks running)` : null,
     acquire: (proxy) => {
       this.proxyLoad.set(proxy.id, (this.proxyLoad.get(proxy.id) ?? 0) + 1);
       let released = false;
@@ -49,18 +50,34 @@ export class HostService {
   async add(request: Parsed<'hosts.add'>, actor: string): Promise<HostSummary> {
     const { catalog, secrets } = this.deps;
     const url = new URL(request.url);
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new LifeboatError('bad-request', `host URL must be https://…/sdk, not ${url.protocol}`);
-    if (url.username || url.password) throw new LifeboatError('bad-request', 'put the user in --user and the password in the environment, not in the URL');
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw new LifeboatError('bad-request', `host URL must be https://…/sdk, not ${url.protocol}`);
+    if (url.username || url.password)
+      throw new LifeboatError('bad-request', 'put the user in --user and the password in the environment, not in the URL');
     if (url.pathname === '/' || url.pathname === '') url.pathname = '/sdk';
     const name = request.name ?? url.hostname;
     if (catalog.findHost(name)) throw new LifeboatError('conflict', `a host named "${name}" is already in the catalog`);
     // Prove the address and the credentials before anything is stored.
     const client = await VsphereClient.connect({ url, insecure: request.insecure }, request.user, request.password);
     await client.logout();
-    const host: HostSummary = { id: randomUUID(), name, kind: 'vsphere', url: url.href, user: request.user, insecure: request.insecure, createdAt: new Date().toISOString() };
+    const host: HostSummary = {
+      id: randomUUID(),
+      name,
+      kind: 'vsphere',
+      url: url.href,
+      user: request.user,
+      insecure: request.insecure,
+      createdAt: new Date().toISOString(),
+    };
     await secrets.put(host.id, request.password);
     catalog.addHost(host);
-    catalog.audit(actor, 'hosts.add', host.id, { name, url: host.url, user: host.user, insecure: host.insecure, secretStore: secrets.kind });
+    catalog.audit(actor, 'hosts.add', host.id, {
+      name,
+      url: host.url,
+      user: host.user,
+      insecure: host.insecure,
+      secretStore: secrets.kind,
+    });
     return host;
   }
 
@@ -77,9 +94,15 @@ export class HostService {
     const client = await this.connect(name);
     try {
       const inventory = await client.inventory();
-      const nameOf = (refs: MoRef[], list: { ref: MoRef; name: string }[]): string[] => refs.flatMap((ref) => list.filter((item) => item.ref.value === ref.value).map((item) => item.name));
+      const nameOf = (refs: MoRef[], list: { ref: MoRef; name: string }[]): string[] =>
+        refs.flatMap((ref) => list.filter((item) => item.ref.value === ref.value).map((item) => item.name));
       return {
-        hostSystems: inventory.hosts.map((host) => ({ name: host.name, connected: host.connected, datastores: nameOf(host.datastores, inventory.datastores), networks: nameOf(host.networks, inventory.networks) })),
+        hostSystems: inventory.hosts.map((host) => ({
+          name: host.name,
+          connected: host.connected,
+          datastores: nameOf(host.datastores, inventory.datastores),
+          networks: nameOf(host.networks, inventory.networks),
+        })),
         datastores: inventory.datastores.map((ds) => ({ name: ds.name, type: ds.type, capacity: ds.capacity, freeSpace: ds.freeSpace })),
         vms: inventory.vms.map((vm) => vm.name),
       };
@@ -92,8 +115,10 @@ export class HostService {
     const { catalog } = this.deps;
     const host = catalog.findHost(request.host);
     if (!host) throw new LifeboatError('not-found', `no host "${request.host}" in the catalog`);
-    if (catalog.listProxies().some((proxy) => proxy.name === request.name)) throw new LifeboatError('conflict', `a proxy named "${request.name}" already exists`);
-    if (request.transports.includes('hotadd') && !request.proxyVm) throw new LifeboatError('bad-request', 'a HotAdd proxy needs its proxy VM (--vm)');
+    if (catalog.listProxies().some((proxy) => proxy.name === request.name))
+      throw new LifeboatError('conflict', `a proxy named "${request.name}" already exists`);
+    if (request.transports.includes('hotadd') && !request.proxyVm)
+      throw new LifeboatError('bad-request', 'a HotAdd proxy needs its proxy VM (--vm)');
     if ((request.transports.includes('san') || request.transports.includes('hotadd')) && Object.keys(request.datastorePaths).length === 0) {
       throw new LifeboatError('bad-request', 'a SAN or HotAdd proxy needs at least one datastore path (--datastore-path NAME=PATH)');
     }
@@ -125,7 +150,19 @@ export class HostService {
   }
 }
 
-export function hostHandlers(hosts: HostService, catalog: Catalog): ChannelHandlers<'hosts.list' | 'hosts.add' | 'hosts.remove' | 'hosts.inventory' | 'proxies.list' | 'proxies.add' | 'proxies.remove' | 'restore.previewOriginal'> {
+export function hostHandlers(
+  hosts: HostService,
+  catalog: Catalog,
+): ChannelHandlers<
+  | 'hosts.list'
+  | 'hosts.add'
+  | 'hosts.remove'
+  | 'hosts.inventory'
+  | 'proxies.list'
+  | 'proxies.add'
+  | 'proxies.remove'
+  | 'restore.previewOriginal'
+> {
   return {
     'hosts.list': async () => catalog.listHosts(),
     'hosts.add': async (request, { actor }) => hosts.add(request, actor),

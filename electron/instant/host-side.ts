@@ -15,7 +15,11 @@ export type HostPlace = { host: HostInfo; vmFolder: MoRef; pool: MoRef };
 /** The connected ESXi host asked for (or the first one), its datacenter's VM folder and pool. */
 export function placeOnHost(inventory: Inventory, hostName: string, hostSystem: string | undefined): HostPlace {
   const host = inventory.hosts.find((candidate) => candidate.connected && (!hostSystem || candidate.name === hostSystem));
-  if (!host) throw new LifeboatError('not-found', hostSystem ? `no connected ESXi host "${hostSystem}" in ${hostName}` : `${hostName} has no connected ESXi host`);
+  if (!host)
+    throw new LifeboatError(
+      'not-found',
+      hostSystem ? `no connected ESXi host "${hostSystem}" in ${hostName}` : `${hostName} has no connected ESXi host`,
+    );
   const pool = inventory.computeResources.find((resource) => resource.ref.value === host.parent.value)?.resourcePool;
   if (!pool) throw new LifeboatError('not-found', `ESXi host ${host.name} has no resource pool`);
   const datacenter = inventory.datacenters[0];

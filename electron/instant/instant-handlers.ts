@@ -4,10 +4,16 @@ import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 import type { TargetChecks } from '../restore/target-checks.ts';
 import type { InstantService } from './instant-service.ts';
 
-export function instantHandlers(instant: InstantService, checks: TargetChecks): ChannelHandlers<'instant.start' | 'instant.list' | 'instant.migrate' | 'instant.stop'> {
+export function instantHandlers(
+  instant: InstantService,
+  checks: TargetChecks,
+): ChannelHandlers<'instant.start' | 'instant.list' | 'instant.migrate' | 'instant.stop'> {
   return {
     'instant.start': async ({ fromSnapshot, ...unchecked }, { actor }) => {
-      const request = unchecked.redirectTo === undefined ? unchecked : { ...unchecked, redirectTo: await checks.checkLocalPath(unchecked.redirectTo, 'the redirect folder') };
+      const request =
+        unchecked.redirectTo === undefined
+          ? unchecked
+          : { ...unchecked, redirectTo: await checks.checkLocalPath(unchecked.redirectTo, 'the redirect folder') };
       return fromSnapshot ? instant.startFromSnapshot({ ...request, fromSnapshot }, actor) : instant.start(request, actor);
     },
     'instant.list': async () => instant.list(),

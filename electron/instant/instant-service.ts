@@ -47,7 +47,12 @@ export type InstantDeps = {
    * point is encrypted; a wrong password fails here, before the session exists. */
   openSource(vm: { id: string; name: string }, pointId: string, choice: SourceChoice): Promise<Repository>;
   /** The quick migration's work for a running session. */
-  migrationWork(sessions: SessionHost, sessionId: string, jobId: string, request: { datastore: string; transport: 'auto' | 'san' | 'hotadd' }): JobWork;
+  migrationWork(
+    sessions: SessionHost,
+    sessionId: string,
+    jobId: string,
+    request: { datastore: string; transport: 'auto' | 'san' | 'hotadd' },
+  ): JobWork;
 };
 
 /** A live session: served from the backup by our NFS server, or running from an array clone. */
@@ -58,13 +63,47 @@ export function parseListen(listen: string): { address: string; port: number } {
   const port = Number(match?.[2]);
   if (!match || port > 65535) throw new LifeboatError('bad-request', `listen address "${listen}" is not ADDRESS:PORT`);
   const address = match[1] as string;
-  if (address === '0.0.0.0' || address === '::') throw new LifeboatError('bad-request', `listen on an address the host can reach and mount from, not ${address}`);
+  if (address === '0.0.0.0' || address === '::')
+    throw new LifeboatError('bad-request', `listen on an address the host can reach and mount from, not ${address}`);
   return { address, port };
 }
 
 /** What every new session's record starts with, whatever it runs from. */
-function startingRecord(id: string): Pick<InstantRecord, 'id' | 'state' | 'note' | 'jobId' | 'createdAt' | 'endedAt' | 'poweredOnMs' | 'firstReadMs' | 'bytesRead' | 'bytesWritten' | 'cacheBytes' | 'arrayName' | 'cloneId' | 'vmFolder'> {
-  return { id, state: 'starting', note: null, jobId: null, createdAt: new Date().toISOString(), endedAt: null, poweredOnMs: null, firstReadMs: null, bytesRead: 0, bytesWritten: 0, cacheBytes: 0, arrayName: null, cloneId: null, vmFolder: null };
+function startingRecord(
+  id: string,
+): Pick<
+  InstantRecord,
+  | 'id'
+  | 'state'
+  | 'note'
+  | 'jobId'
+  | 'createdAt'
+  | 'endedAt'
+  | 'poweredOnMs'
+  | 'firstReadMs'
+  | 'bytesRead'
+  | 'bytesWritten'
+  | 'cacheBytes'
+  | 'arrayName'
+  | 'cloneId'
+  | 'vmFolder'
+> {
+  return {
+    id,
+    state: 'starting',
+    note: null,
+    jobId: null,
+    createdAt: new Date().toISOString(),
+    endedAt: null,
+    poweredOnMs: null,
+    firstReadMs: null,
+    bytesRead: 0,
+    bytesWritten: 0,
+    cacheBytes: 0,
+    arrayName: null,
+    cloneId: null,
+    vmFolder: null,
+  };
 }
 
 export class InstantService implements SessionHost {
@@ -96,7 +135,12 @@ export class InstantService implements SessionHost {
     if (exact) return exact;
     const matches = idOrPrefix.length >= 4 ? this.deps.catalog.instant.list().filter((record) => record.id.startsWith(idOrPrefix)) : [];
     if (matches.length === 1) return matches[0] as InstantRecord;
-    throw new LifeboatError(matches.length > 1 ? 'conflict' : 'not-found', matches.length > 1 ? `"${idOrPrefix}" names ${matches.length} sessions; give more of the id` : `no Instant Recovery session "${idOrPrefix}"; \`lifeboat instant list\` shows them`);
+    throw new LifeboatError(
+      matches.length > 1 ? 'conflict' : 'not-found',
+      matches.length > 1
+        ? `"${idOrPrefix}" names ${matches.length} sessions; give more of the id`
+        : `no Instant Recovery session "${idOrPrefix}"; \`lifeboat instant list\` shows them`,
+    );
   }
 
   update(sessionId: string, patch: InstantPatch): InstantRecord {
@@ -125,7 +169,13 @@ export class InstantService implements SessionHost {
     const record = this.record(sessionId);
     if (record.arrayName) return this.serveClone(record, record.arrayName);
     const server = await this.server(record.listen);
-    const volume = await openBackupVolume(this.sourceOf(sessionId), record.vmId, record.pointId, { exportFolder: record.exportFolder, cacheFolder: record.cacheFolder }, this.deps.decode);
+    const volume = await openBackupVolume(
+      this.sourceOf(sessionId),
+      record.vmId,
+      record.pointId,
+      { exportFolder: record.exportFolder, cacheFolder: record.cacheFolder },
+      this.deps.decode,
+    );
     try {
       const exportId = server.addExport(record.exportPath, volume, record.allowed);
       this.live.set(sessionId, { kind: 'export', listen: record.listen, server, exportId, volume });
@@ -142,7 +192,12 @@ export class InstantService implements SessionHost {
     const array = this.arrayOf(arrayName);
     const clone = await array.clone(record.pointId, record.id);
     const presentation = await array.present(clone.id, record.hostSystem ?? record.host, () => undefined);
-    const updated = this.update(record.id, { cloneId: clone.id, datastore: presentation.datastore, exportPath: `/clones/${clone.id}`, exportFolder: presentation.path });
+    const updated = this.update(record.id, {
+      cloneId: clone.id,
+      datastore: presentation.datastore,
+      exportPath: `/clones/${clone.id}`,
+      exportFolder: presentation.path,
+    });
     this.live.set(record.id, { kind: 'clone' });
     return { url: this.nfsUrl(updated), writesTo: this.writesTo(updated) };
   }
@@ -186,11 +241,18 @@ export class InstantService implements SessionHost {
     } else {
       if (live?.kind === 'export') {
         const stats = live.server.stats(live.exportId);
-        Object.assign(counted, { bytesRead: stats?.bytesRead ?? 0, bytesWritten: stats?.bytesWritten ?? 0, cacheBytes: live.volume.cachedBytes });
+        Object.assign(counted, {
+          bytesRead: stats?.bytesRead ?? 0,
+          bytesWritten: stats?.bytesWritten ?? 0,
+          cacheBytes: live.volume.cachedBytes,
+        });
         if (stats?.firstReadAt) counted.firstReadMs = stats.firstReadAt - Date.parse(record.createdAt);
         live.server.removeExport(live.exportId);
         await live.volume.close();
-        if (live.server.exportCount === 0 && ![...this.live.values()].some((other) => other.kind === 'export' && other.listen === live.listen)) {
+        if (
+          live.server.exportCount === 0 &&
+          ![...this.live.values()].some((other) => other.kind === 'export' && other.listen === live.listen)
+        ) {
           this.servers.delete(live.listen);
           await live.server.close();
         }
@@ -241,8 +303,20 @@ export class InstantService implements SessionHost {
       cacheFolder = join(folder, `${datastore}-writes`);
     }
     const record: InstantRecord = {
-      ...startingRecord(id), vmId, vmName, pointId, name: request.name ?? vmName, host: host.name, hostSystem: request.hostSystem ?? null, datastore, listen,
-      exportPath: `/lifeboat/${datastore}`, allowed, exportFolder: join(this.deps.home, 'instant', datastore), cacheFolder, redirected: Boolean(request.redirectTo),
+      ...startingRecord(id),
+      vmId,
+      vmName,
+      pointId,
+      name: request.name ?? vmName,
+      host: host.name,
+      hostSystem: request.hostSystem ?? null,
+      datastore,
+      listen,
+      exportPath: `/lifeboat/${datastore}`,
+      allowed,
+      exportFolder: join(this.deps.home, 'instant', datastore),
+      cacheFolder,
+      redirected: Boolean(request.redirectTo),
     };
     this.sources.set(id, source);
     return this.submitStart(record, request, actor, { pointId, listen, allowed, writesTo: cacheFolder, source: source.path });
@@ -251,17 +325,40 @@ export class InstantService implements SessionHost {
   /** Instant Recovery from a storage snapshot: the VM runs from a clone the array exports over
    * NFS to the host (no backup, no Lifeboat NFS server); iSCSI and FC arrays would need vSphere's
    * rescan and resignature calls, which Lifeboat does not make yet. */
-  async startFromSnapshot(request: RequestOf<'instant.start'> & { fromSnapshot: string }, actor: string): Promise<{ job: Job; session: InstantSession }> {
-    const { snapshot, vms: [vm] } = snapshotWith(this.deps.catalog, request.fromSnapshot, [request.vm]);
+  async startFromSnapshot(
+    request: RequestOf<'instant.start'> & { fromSnapshot: string },
+    actor: string,
+  ): Promise<{ job: Job; session: InstantSession }> {
+    const {
+      snapshot,
+      vms: [vm],
+    } = snapshotWith(this.deps.catalog, request.fromSnapshot, [request.vm]);
     if (!vm) throw new LifeboatError('internal', 'a snapshot lookup returned no VM');
     const host = this.hostNamed(request.host);
     const { config } = await this.arrayOf(snapshot.array).summary();
-    if (config.protocol !== 'nfs') throw new LifeboatError('bad-request', `array ${snapshot.array} presents clones over ${config.protocol.toUpperCase()}; Instant Recovery from a snapshot needs an NFS array (vSphere's rescan and resignature calls are not made yet)`);
+    if (config.protocol !== 'nfs')
+      throw new LifeboatError(
+        'bad-request',
+        `array ${snapshot.array} presents clones over ${config.protocol.toUpperCase()}; Instant Recovery from a snapshot needs an NFS array (vSphere's rescan and resignature calls are not made yet)`,
+      );
     const id = randomUUID();
     const record: InstantRecord = {
-      ...startingRecord(id), vmId: `${snapshot.id}/${vm.name}`, vmName: vm.name, pointId: snapshot.id, name: request.name ?? vm.name, host: host.name, hostSystem: request.hostSystem ?? null,
-      datastore: `lifeboat-ir-${id.slice(0, 8)}`, listen: `${config.address}:2049`, exportPath: '', allowed: [], exportFolder: '', cacheFolder: '', redirected: false,
-      arrayName: snapshot.array, vmFolder: vm.folder,
+      ...startingRecord(id),
+      vmId: `${snapshot.id}/${vm.name}`,
+      vmName: vm.name,
+      pointId: snapshot.id,
+      name: request.name ?? vm.name,
+      host: host.name,
+      hostSystem: request.hostSystem ?? null,
+      datastore: `lifeboat-ir-${id.slice(0, 8)}`,
+      listen: `${config.address}:2049`,
+      exportPath: '',
+      allowed: [],
+      exportFolder: '',
+      cacheFolder: '',
+      redirected: false,
+      arrayName: snapshot.array,
+      vmFolder: vm.folder,
     };
     return this.submitStart(record, request, actor, { snapshot: snapshot.id, array: snapshot.array });
   }
@@ -272,11 +369,24 @@ export class InstantService implements SessionHost {
     return host;
   }
 
-  private submitStart(record: InstantRecord, request: RequestOf<'instant.start'>, operator: string, audited: Record<string, unknown>): { job: Job; session: InstantSession } {
+  private submitStart(
+    record: InstantRecord,
+    request: RequestOf<'instant.start'>,
+    operator: string,
+    audited: Record<string, unknown>,
+  ): { job: Job; session: InstantSession } {
     this.deps.catalog.instant.insert(record);
     this.deps.catalog.audit(operator, 'instant.start', record.vmId, { sessionId: record.id, host: record.host, ...audited });
     const job = this.deps.jobs.submit(
-      { kind: 'instant-start', vmId: record.arrayName ? null : record.vmId, vmName: record.vmName, summary: `Instant Recovery of ${record.vmName} on ${record.host}${record.arrayName ? ` from snapshot ${record.pointId}` : ''}`, params: { ...withoutSecrets(request), pointId: record.pointId, sessionId: record.id }, requestedBy: operator, outsideLimit: true },
+      {
+        kind: 'instant-start',
+        vmId: record.arrayName ? null : record.vmId,
+        vmName: record.vmName,
+        summary: `Instant Recovery of ${record.vmName} on ${record.host}${record.arrayName ? ` from snapshot ${record.pointId}` : ''}`,
+        params: { ...withoutSecrets(request), pointId: record.pointId, sessionId: record.id },
+        requestedBy: operator,
+        outsideLimit: true,
+      },
       () => new InstantStartWork(this, record.id),
     );
     return { job, session: this.summary(this.update(record.id, { jobId: job.id })) };
@@ -284,8 +394,10 @@ export class InstantService implements SessionHost {
 
   private running(sessionId: string, what: string): InstantRecord {
     const record = this.find(sessionId);
-    if (record.state !== 'running') throw new LifeboatError('conflict', `session ${record.id.slice(0, 8)} is ${record.state}; only a running session can be ${what}`);
-    if (!this.live.has(record.id)) throw new LifeboatError('conflict', `session ${record.id.slice(0, 8)} belongs to an engine that has stopped`);
+    if (record.state !== 'running')
+      throw new LifeboatError('conflict', `session ${record.id.slice(0, 8)} is ${record.state}; only a running session can be ${what}`);
+    if (!this.live.has(record.id))
+      throw new LifeboatError('conflict', `session ${record.id.slice(0, 8)} belongs to an engine that has stopped`);
     return record;
   }
 
@@ -294,7 +406,15 @@ export class InstantService implements SessionHost {
     this.deps.catalog.audit(operator, 'instant.stop', record.vmId, { sessionId: record.id });
     this.update(record.id, { state: 'stopping' });
     const job = this.deps.jobs.submit(
-      { kind: 'instant-stop', vmId: null, vmName: record.vmName, summary: `Stop Instant Recovery of ${record.name} on ${record.host}`, params: { sessionId: record.id }, requestedBy: operator, outsideLimit: true },
+      {
+        kind: 'instant-stop',
+        vmId: null,
+        vmName: record.vmName,
+        summary: `Stop Instant Recovery of ${record.name} on ${record.host}`,
+        params: { sessionId: record.id },
+        requestedBy: operator,
+        outsideLimit: true,
+      },
       () => new InstantStopWork(this, record.id),
     );
     this.update(record.id, { jobId: job.id });
@@ -303,12 +423,24 @@ export class InstantService implements SessionHost {
 
   migrate(request: RequestOf<'instant.migrate'>, operator: string): Job {
     const record = this.running(request.sessionId, 'migrated');
-    if (record.arrayName) throw new LifeboatError('bad-request', `${record.name} runs from clone ${record.cloneId} on array ${record.arrayName}, not from the backup; migrate it with Storage vMotion on the host (Lifeboat does not drive that yet)`);
+    if (record.arrayName)
+      throw new LifeboatError(
+        'bad-request',
+        `${record.name} runs from clone ${record.cloneId} on array ${record.arrayName}, not from the backup; migrate it with Storage vMotion on the host (Lifeboat does not drive that yet)`,
+      );
     this.deps.catalog.audit(operator, 'instant.migrate', record.vmId, { sessionId: record.id, datastore: request.datastore });
     this.update(record.id, { state: 'migrating' });
     const job = this.deps.jobs.submit(
-      { kind: 'instant-migrate', vmId: record.vmId, vmName: record.vmName, summary: `Migrate ${record.name} to datastore ${request.datastore}`, params: { ...request, sessionId: record.id }, requestedBy: operator },
-      (queued) => this.deps.migrationWork(this, record.id, queued.id, { datastore: request.datastore, transport: request.transport ?? 'auto' }),
+      {
+        kind: 'instant-migrate',
+        vmId: record.vmId,
+        vmName: record.vmName,
+        summary: `Migrate ${record.name} to datastore ${request.datastore}`,
+        params: { ...request, sessionId: record.id },
+        requestedBy: operator,
+      },
+      (queued) =>
+        this.deps.migrationWork(this, record.id, queued.id, { datastore: request.datastore, transport: request.transport ?? 'auto' }),
     );
     this.update(record.id, { jobId: job.id });
     return job;
@@ -320,9 +452,22 @@ export class InstantService implements SessionHost {
     const stats = exported?.server.stats(exported.exportId) ?? null;
     const firstReadMs = stats?.firstReadAt ? stats.firstReadAt - Date.parse(record.createdAt) : record.firstReadMs;
     return {
-      id: record.id, vmId: record.vmId, vmName: record.vmName, pointId: record.pointId, name: record.name, host: record.host, hostSystem: record.hostSystem,
-      datastore: record.datastore, nfsUrl: this.nfsUrl(record), allowed: record.allowed, writesTo: this.writesTo(record), redirected: record.redirected, state: record.state,
-      note: record.note, createdAt: record.createdAt, endedAt: record.endedAt,
+      id: record.id,
+      vmId: record.vmId,
+      vmName: record.vmName,
+      pointId: record.pointId,
+      name: record.name,
+      host: record.host,
+      hostSystem: record.hostSystem,
+      datastore: record.datastore,
+      nfsUrl: this.nfsUrl(record),
+      allowed: record.allowed,
+      writesTo: this.writesTo(record),
+      redirected: record.redirected,
+      state: record.state,
+      note: record.note,
+      createdAt: record.createdAt,
+      endedAt: record.endedAt,
       poweredOnSeconds: record.poweredOnMs === null ? null : record.poweredOnMs / 1000,
       firstReadSeconds: firstReadMs === null ? null : firstReadMs / 1000,
       cacheBytes: exported?.volume.cachedBytes ?? record.cacheBytes,
@@ -341,7 +486,12 @@ export class InstantService implements SessionHost {
     const left = this.deps.catalog.instant.inStates(['starting', 'running', 'migrating', 'stopping']);
     this.recovered = (async () => {
       for (const record of left) {
-        await this.tearDown(record.id, null, 'stopped', 'the engine stopped while this session ran; its VM, datastore and write cache were removed at the next start').catch(() => undefined);
+        await this.tearDown(
+          record.id,
+          null,
+          'stopped',
+          'the engine stopped while this session ran; its VM, datastore and write cache were removed at the next start',
+        ).catch(() => undefined);
       }
       return left.length;
     })();
@@ -351,7 +501,8 @@ export class InstantService implements SessionHost {
   async close(): Promise<void> {
     await this.recovered;
     for (const sessionId of [...this.live.keys()]) {
-      if (!endedInstantStates.has(this.record(sessionId).state)) await this.tearDown(sessionId, null, 'stopped', 'the engine shut down').catch(() => undefined);
+      if (!endedInstantStates.has(this.record(sessionId).state))
+        await this.tearDown(sessionId, null, 'stopped', 'the engine shut down').catch(() => undefined);
     }
     for (const server of this.servers.values()) await server.then((open) => open.close()).catch(() => undefined);
     this.servers.clear();

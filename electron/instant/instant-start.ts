@@ -18,7 +18,9 @@ type Registered = { vm: MoRef };
 export class InstantStartWork extends SessionJob implements JobWork {
   static readonly plan = Plan.of<InstantStartWork>()
     .step('initialize', 'Initialization: restore point opened and served over NFS', (work, _none, context) => work.initialize(context))
-    .step('map-datastore', 'NFS mapping: the export mounted on the host as a datastore', (work, served, context) => work.mapDatastore(served, context))
+    .step('map-datastore', 'NFS mapping: the export mounted on the host as a datastore', (work, served, context) =>
+      work.mapDatastore(served, context),
+    )
     .step('register-vm', 'Register the VM from the NFS datastore', (work, served, context) => work.register(served, context))
     .step('power-on', 'Start the VM', (work, registered, context) => work.powerOn(registered, context));
   readonly plan = InstantStartWork.plan.bind(this);
@@ -29,14 +31,20 @@ export class InstantStartWork extends SessionJob implements JobWork {
     const inventory = await (await this.host()).inventory();
     const place = placeOnHost(inventory, record.host, record.hostSystem ?? undefined);
     if (inventory.vms.some((vm) => vm.name === record.name)) {
-      throw new LifeboatError('conflict', `a VM named "${record.name}" already exists in ${record.host}; run it under another name (--name)`);
+      throw new LifeboatError(
+        'conflict',
+        `a VM named "${record.name}" already exists in ${record.host}; run it under another name (--name)`,
+      );
     }
-    if (inventory.datastores.some((datastore) => datastore.name === record.datastore)) throw new LifeboatError('conflict', `a datastore named ${record.datastore} already exists in ${record.host}`);
+    if (inventory.datastores.some((datastore) => datastore.name === record.datastore))
+      throw new LifeboatError('conflict', `a datastore named ${record.datastore} already exists in ${record.host}`);
     this.sessions.update(this.sessionId, { hostSystem: place.host.name });
     throwIfCancelled(context.signal);
     const served = await this.sessions.serve(this.sessionId);
     const vmxPath = await vmxPathOf(this.record);
-    context.log(`${record.arrayName ? 'snapshot' : 'restore point'} ${record.pointId} of ${record.vmName} served at ${served.url}${record.allowed.length > 0 ? ` to ${record.allowed.join(', ')}` : ''}; the guest's writes go to ${served.writesTo}`);
+    context.log(
+      `${record.arrayName ? 'snapshot' : 'restore point'} ${record.pointId} of ${record.vmName} served at ${served.url}${record.allowed.length > 0 ? ` to ${record.allowed.join(', ')}` : ''}; the guest's writes go to ${served.writesTo}`,
+    );
     return { place, vmxPath };
   }
 
@@ -44,7 +52,11 @@ export class InstantStartWork extends SessionJob implements JobWork {
     const record = this.record;
     const { address } = this.sessions.listenOf(this.sessionId);
     // The served datastore's name and path are the record's now (a clone names its own).
-    await mountNasDatastore(await this.host(), served.place.host.ref, { remoteHost: address, remotePath: record.exportPath, datastoreName: record.datastore });
+    await mountNasDatastore(await this.host(), served.place.host.ref, {
+      remoteHost: address,
+      remotePath: record.exportPath,
+      datastoreName: record.datastore,
+    });
     context.log(`NFS datastore ${record.datastore} (${address}:${record.exportPath}) mounted on ${served.place.host.name}`);
     return served;
   }
@@ -73,6 +85,12 @@ export class InstantStartWork extends SessionJob implements JobWork {
 
   result(): Record<string, unknown> {
     const record = this.sessions.record(this.sessionId);
-    return { sessionId: record.id, name: record.name, datastore: record.datastore, hostSystem: record.hostSystem, poweredOnSeconds: record.poweredOnMs === null ? null : record.poweredOnMs / 1000 };
+    return {
+      sessionId: record.id,
+      name: record.name,
+      datastore: record.datastore,
+      hostSystem: record.hostSystem,
+      poweredOnSeconds: record.poweredOnMs === null ? null : record.poweredOnMs / 1000,
+    };
   }
 }

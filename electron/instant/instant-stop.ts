@@ -21,7 +21,12 @@ export class InstantStopWork extends SessionJob implements JobWork {
   private async powerOff(context: StepContext): Promise<Located | Skipped<Located>> {
     const record = this.record;
     const located = { vmxPath: await vmxPathOf(record) };
-    return said(context, await powerOffSessionVm(await this.host(), located.vmxPath, record.name), `VM ${record.name} powered off`, located);
+    return said(
+      context,
+      await powerOffSessionVm(await this.host(), located.vmxPath, record.name),
+      `VM ${record.name} powered off`,
+      located,
+    );
   }
 
   private async unregister(located: Located, context: StepContext): Promise<void | Skipped<void>> {

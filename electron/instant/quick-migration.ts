@@ -24,7 +24,15 @@ export type MigrationRequest = { datastore: string; transport: 'auto' | 'san' | 
 
 export type MigrationDeps = {
   /** An entire-VM restore of the session's point to vSphere, run here as the copy. */
-  copyWork(request: { vmId: string; pointId: string; host: string; hostSystem: string | null; datastore: string; transport: MigrationRequest['transport']; newName: string }): JobWork;
+  copyWork(request: {
+    vmId: string;
+    pointId: string;
+    host: string;
+    hostSystem: string | null;
+    datastore: string;
+    transport: MigrationRequest['transport'];
+    newName: string;
+  }): JobWork;
   proxyNamed(name: string): ProxySummary | null;
 };
 
@@ -39,10 +47,18 @@ type Written = Served & { copied: Copied };
 
 export class QuickMigrationWork extends SessionJob implements JobWork {
   static readonly plan = Plan.of<QuickMigrationWork>()
-    .step('initialize', 'Initialization: production datastore and proxy', (work, _none, context) => work.noteFailure(work.initialize(context)))
-    .step('copy-disks', 'Copy the VM to production from the backup while it runs', (work, served, context) => work.noteFailure(work.copyDisks(served, context)))
-    .step('switchover', "Switch over: the VM stopped, the guest's changes written, the production copy started", (work, written, context) => work.noteFailure(work.switchover(written, context)))
-    .step('stop-session', 'Unmount the NFS datastore and delete the write cache', (work, _none, context) => work.noteFailure(work.stopSession(context)));
+    .step('initialize', 'Initialization: production datastore and proxy', (work, _none, context) =>
+      work.noteFailure(work.initialize(context)),
+    )
+    .step('copy-disks', 'Copy the VM to production from the backup while it runs', (work, served, context) =>
+      work.noteFailure(work.copyDisks(served, context)),
+    )
+    .step('switchover', "Switch over: the VM stopped, the guest's changes written, the production copy started", (work, written, context) =>
+      work.noteFailure(work.switchover(written, context)),
+    )
+    .step('stop-session', 'Unmount the NFS datastore and delete the write cache', (work, _none, context) =>
+      work.noteFailure(work.stopSession(context)),
+    );
   readonly plan = QuickMigrationWork.plan.bind(this);
   private readonly request: MigrationRequest;
   private readonly deps: MigrationDeps;
@@ -72,20 +88,29 @@ export class QuickMigrationWork extends SessionJob implements JobWork {
 
   private async initialize(context: StepContext): Promise<Served> {
     const record = this.record;
-    if (this.request.datastore === record.datastore) throw new LifeboatError('bad-request', `${record.datastore} is the session's own NFS datastore; migrate to a production datastore`);
+    if (this.request.datastore === record.datastore)
+      throw new LifeboatError('bad-request', `${record.datastore} is the session's own NFS datastore; migrate to a production datastore`);
     const inventory = await (await this.host()).inventory();
-    if (!inventory.datastores.some((datastore) => datastore.name === this.request.datastore)) throw new LifeboatError('not-found', `datastore "${this.request.datastore}" does not exist in ${record.host}`);
+    if (!inventory.datastores.some((datastore) => datastore.name === this.request.datastore))
+      throw new LifeboatError('not-found', `datastore "${this.request.datastore}" does not exist in ${record.host}`);
     const volume = this.sessions.volumeOf(this.sessionId);
     if (!volume) throw new LifeboatError('conflict', `session ${record.id.slice(0, 8)} is not served by this engine`);
-    context.log(`migrating ${record.name} from ${record.datastore} to ${this.request.datastore}; the VM keeps running until the switchover`);
+    context.log(
+      `migrating ${record.name} from ${record.datastore} to ${this.request.datastore}; the VM keeps running until the switchover`,
+    );
     return { volume };
   }
 
   private async copyDisks(served: Served, context: StepContext): Promise<Written> {
     const record = this.record;
     const copy = this.deps.copyWork({
-      vmId: record.vmId, pointId: record.pointId, host: record.host, hostSystem: record.hostSystem, datastore: this.request.datastore,
-      transport: this.request.transport, newName: `${record.name}-migrating-${record.id.slice(0, 4)}`,
+      vmId: record.vmId,
+      pointId: record.pointId,
+      host: record.host,
+      hostSystem: record.hostSystem,
+      datastore: this.request.datastore,
+      transport: this.request.transport,
+      newName: `${record.name}-migrating-${record.id.slice(0, 4)}`,
     });
     this.copy = copy;
     const copyResult = (): CopyResult => copy.result() as CopyResult;
@@ -93,12 +118,16 @@ export class QuickMigrationWork extends SessionJob implements JobWork {
       ...quietHooks,
       afterStep: (step) => {
         if (step === 'initialize' && !copyResult().proxy) {
-          throw new LifeboatError('conflict', `quick migration writes the guest's changes into the copy at switchover, which needs a SAN or HotAdd proxy for ${this.request.datastore}; NBD cannot write part of a disk`);
+          throw new LifeboatError(
+            'conflict',
+            `quick migration writes the guest's changes into the copy at switchover, which needs a SAN or HotAdd proxy for ${this.request.datastore}; NBD cannot write part of a disk`,
+          );
         }
       },
     });
     const result = copyResult();
-    if (!result.proxy || !result.vm) throw new LifeboatError('internal', `the copy ${result.vmName} has no ${result.proxy ? 'VM' : 'proxy'}`);
+    if (!result.proxy || !result.vm)
+      throw new LifeboatError('internal', `the copy ${result.vmName} has no ${result.proxy ? 'VM' : 'proxy'}`);
     const copied: Copied = { ...result, proxy: result.proxy, vm: result.vm };
     this.copied = copied;
     context.log(`copy ${copied.vmName} written to ${this.request.datastore} over ${copied.transport} through proxy ${copied.proxy}`);
@@ -114,14 +143,19 @@ export class QuickMigrationWork extends SessionJob implements JobWork {
     const proxy = this.deps.proxyNamed(copied.proxy);
     const folder = proxy?.datastorePaths[copied.datastore];
     if (!proxy || !folder) throw new LifeboatError('unavailable', `proxy ${copied.proxy} no longer sees datastore ${copied.datastore}`);
-    const proxyVm = copied.transport === 'hotadd' ? (await client.inventory()).vms.find((vm) => vm.name === proxy.proxyVm)?.ref ?? null : null;
+    const proxyVm =
+      copied.transport === 'hotadd' ? ((await client.inventory()).vms.find((vm) => vm.name === proxy.proxyVm)?.ref ?? null) : null;
     let written = 0;
     for (const [index, disk] of volume.disks().entries()) {
       const descriptorPath = copied.disks[index];
       if (!descriptorPath) throw new LifeboatError('internal', `the copy has no disk ${index + 1}`);
       if (proxyVm) await client.attachDisk(proxyVm, descriptorPath, disk.size);
       try {
-        written += await writeGuestChunks(volume, disk, join(folder, copied.vmName, basename(descriptorPath).replace(/\.vmdk$/, '-flat.vmdk')));
+        written += await writeGuestChunks(
+          volume,
+          disk,
+          join(folder, copied.vmName, basename(descriptorPath).replace(/\.vmdk$/, '-flat.vmdk')),
+        );
       } finally {
         if (proxyVm) await client.detachDisk(proxyVm, descriptorPath);
       }
@@ -147,7 +181,12 @@ export class QuickMigrationWork extends SessionJob implements JobWork {
       if (succeeded) return;
       if (this.productionOn) {
         await this.copy?.finish(true);
-        await this.sessions.tearDown(this.sessionId, this.client, 'migrated', `migrated to ${this.request.datastore}; ending the session: ${this.failure}`);
+        await this.sessions.tearDown(
+          this.sessionId,
+          this.client,
+          'migrated',
+          `migrated to ${this.request.datastore}; ending the session: ${this.failure}`,
+        );
         return;
       }
       // The copy goes; the session's VM runs from the backup again.
@@ -156,33 +195,55 @@ export class QuickMigrationWork extends SessionJob implements JobWork {
         const record = this.record;
         const vmxPath = await vmxPathOf(record);
         const vm = this.sessionVmUnregistered
-          ? await registerVm(this.client, placeOnHost(await this.client.inventory(), record.host, record.hostSystem ?? undefined), vmxPath, record.name)
+          ? await registerVm(
+              this.client,
+              placeOnHost(await this.client.inventory(), record.host, record.hostSystem ?? undefined),
+              vmxPath,
+              record.name,
+            )
           : await findVmByPath(this.client, vmxPath);
         if (vm) await powerOn(this.client, vm, record.name);
       }
-      this.sessions.update(this.sessionId, { state: 'running', note: `migration to ${this.request.datastore} failed: ${this.failure || 'cancelled'}; the VM runs from the backup` });
+      this.sessions.update(this.sessionId, {
+        state: 'running',
+        note: `migration to ${this.request.datastore} failed: ${this.failure || 'cancelled'}; the VM runs from the backup`,
+      });
     } finally {
       await this.client?.logout();
     }
   }
 
   result(): Record<string, unknown> {
-    return { sessionId: this.sessionId, datastore: this.request.datastore, copy: this.copied?.vmName ?? null, transport: this.copied?.transport ?? null, proxy: this.copied?.proxy ?? null };
+    return {
+      sessionId: this.sessionId,
+      datastore: this.request.datastore,
+      copy: this.copied?.vmName ?? null,
+      transport: this.copied?.transport ?? null,
+      proxy: this.copied?.proxy ?? null,
+    };
   }
 }
 
 /** Writes the chunks the guest wrote, read merged from the session, into the production flat
  * file, in runs; returns the bytes written. */
-async function writeGuestChunks(volume: OverlayVolume, disk: { id: number; name: string; size: number; writtenChunks: number[] }, flatPath: string): Promise<number> {
+async function writeGuestChunks(
+  volume: OverlayVolume,
+  disk: { id: number; name: string; size: number; writtenChunks: number[] },
+  flatPath: string,
+): Promise<number> {
   const handle = await open(flatPath, 'r+').catch((error: unknown) => {
-    throw new LifeboatError('unavailable', `the copy's disk ${flatPath} cannot be opened for the switchover: ${toWireError(error).message}`);
+    throw new LifeboatError(
+      'unavailable',
+      `the copy's disk ${flatPath} cannot be opened for the switchover: ${toWireError(error).message}`,
+    );
   });
   let written = 0;
   try {
     const chunks = disk.writtenChunks;
-    for (let first = 0; first < chunks.length; ) {
+    for (let first = 0; first < chunks.length;) {
       let last = first;
-      while (last + 1 < chunks.length && chunks[last + 1] === (chunks[last] as number) + 1 && (last + 2 - first) * CHUNK <= RUN_BYTES) last++;
+      while (last + 1 < chunks.length && chunks[last + 1] === (chunks[last] as number) + 1 && (last + 2 - first) * CHUNK <= RUN_BYTES)
+        last++;
       const offset = (chunks[first] as number) * CHUNK;
       const { data } = await volume.read(disk.id, offset, (last - first + 1) * CHUNK);
       await handle.write(data, 0, data.length, offset);

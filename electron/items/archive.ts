@@ -129,8 +129,15 @@ export class ZipWriter implements ArchiveWriter {
     this.modeMask = modeMask;
   }
 
-  private async add(path: string, mtime: Date | null, externalMode: number, body: AsyncIterable<Uint8Array> | null, size: number): Promise<void> {
-    if (size > ZIP_LIMIT || this.out.offset > ZIP_LIMIT) throw new LifeboatError('bad-request', `${path}: zip archives here stop at 4 GiB; use --archive tar`);
+  private async add(
+    path: string,
+    mtime: Date | null,
+    externalMode: number,
+    body: AsyncIterable<Uint8Array> | null,
+    size: number,
+  ): Promise<void> {
+    if (size > ZIP_LIMIT || this.out.offset > ZIP_LIMIT)
+      throw new LifeboatError('bad-request', `${path}: zip archives here stop at 4 GiB; use --archive tar`);
     if (this.count >= 0xffff) throw new LifeboatError('bad-request', 'zip archives here hold at most 65535 entries; use --archive tar');
     const name = Buffer.from(path, 'utf8');
     const { time, date } = dosTime(mtime);
@@ -184,7 +191,15 @@ export class ZipWriter implements ArchiveWriter {
 
   async symlink(path: string, target: string, mtime: Date | null): Promise<void> {
     const bytes = Buffer.from(target, 'utf8');
-    await this.add(path, mtime, ((0o120000 | 0o777) << 16) >>> 0, (async function* () { yield bytes; })(), bytes.length);
+    await this.add(
+      path,
+      mtime,
+      ((0o120000 | 0o777) << 16) >>> 0,
+      (async function* () {
+        yield bytes;
+      })(),
+      bytes.length,
+    );
   }
 
   async file(path: string, size: number, mtime: Date | null, mode: number | null, chunks: AsyncIterable<Uint8Array>): Promise<void> {

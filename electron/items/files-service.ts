@@ -121,9 +121,23 @@ export class FilesService {
     const pointId = lookup.resolvePointId(vm.id, request.point);
     const source = await this.deps.copies.sourceFor(vm, pointId, request);
     const protectedPaths = await this.deps.checks.protectedPaths();
-    catalog.audit(actor, 'files.restore', vm.id, { pointId, paths: request.paths, target: request.target.path, onClash: request.onClash, keepSpecialBits: request.keepSpecialBits ?? false, source: source.site.name });
+    catalog.audit(actor, 'files.restore', vm.id, {
+      pointId,
+      paths: request.paths,
+      target: request.target.path,
+      onClash: request.onClash,
+      keepSpecialBits: request.keepSpecialBits ?? false,
+      source: source.site.name,
+    });
     return jobs.submit(
-      { kind: 'restore-items', vmId: null, vmName: vm.name, summary: `Restore ${request.paths.length} item(s) of ${vm.name} to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, requestedBy: actor },
+      {
+        kind: 'restore-items',
+        vmId: null,
+        vmName: vm.name,
+        summary: `Restore ${request.paths.length} item(s) of ${vm.name} to ${request.target.path}${fromCopy(source)}`,
+        params: { ...withoutSecrets(request), pointId },
+        requestedBy: actor,
+      },
       () =>
         readingFrom(
           this.deps.works.items(source.repository, vm.id, pointId, {
@@ -143,9 +157,8 @@ export class FilesService {
   /** Indexes a point's files; `repository` holds the key when the backup just sealed the point. */
   startIndex(vmId: string, vmName: string, pointId: string, actor: string, repository = this.deps.repository): Job {
     this.deps.catalog.audit(actor, 'files.index', vmId, { pointId });
-    return this.deps.jobs.submit(
-      { kind: 'index', vmId, vmName, summary: `Index the files of ${vmName}`, params: { vmId, pointId } },
-      () => this.deps.works.index(vmId, pointId, repository),
+    return this.deps.jobs.submit({ kind: 'index', vmId, vmName, summary: `Index the files of ${vmName}`, params: { vmId, pointId } }, () =>
+      this.deps.works.index(vmId, pointId, repository),
     );
   }
 
@@ -166,7 +179,10 @@ export class FilesService {
   }
 }
 
-export function filesHandlers(files: FilesService, lookup: VmLookup): ChannelHandlers<'files.list' | 'files.preview' | 'files.restore' | 'files.index' | 'files.search'> {
+export function filesHandlers(
+  files: FilesService,
+  lookup: VmLookup,
+): ChannelHandlers<'files.list' | 'files.preview' | 'files.restore' | 'files.index' | 'files.search'> {
   return {
     'files.list': async ({ vm, point, path }) => files.list(vm, point, path),
     'files.restore': async (request, { actor }) => ({ job: await files.startItemRestore(request, actor) }),

@@ -75,7 +75,14 @@ export class IndexPointWork implements JobWork {
           gaps.push({ path, kind: 'unreadable', reason: entry.problem });
           continue;
         }
-        files.push({ path, name: entry.name, type: entry.type, size: entry.size, mtime: entry.mtime ? Math.floor(entry.mtime.getTime() / 1000) : null, mode: entry.mode });
+        files.push({
+          path,
+          name: entry.name,
+          type: entry.type,
+          size: entry.size,
+          mtime: entry.mtime ? Math.floor(entry.mtime.getTime() / 1000) : null,
+          mode: entry.mode,
+        });
         if (files.length > MAX_FILES) throw new LifeboatError('bad-request', `more than ${MAX_FILES} files in one point; not indexed`);
         if (entry.type === 'dir') queue.push(path);
       }
@@ -86,8 +93,12 @@ export class IndexPointWork implements JobWork {
   private store({ files, gaps }: Walked, context: StepContext): void {
     const count = this.catalog.files.indexPoint(this.vmId, this.pointId, files, gaps);
     const unreadable = gaps.filter((gap) => gap.kind === 'unreadable').length;
-    context.log(`${count} path(s) indexed${unreadable > 0 ? `; ${unreadable} could not be read and are not in the index` : ''}`, unreadable > 0 ? 'warning' : 'info');
-    for (const gap of gaps.slice(0, GAPS_IN_LOG)) context.log(`${gap.kind === 'stale' ? 'may be stale' : 'not indexed'}: ${gap.path}: ${gap.reason}`, 'warning');
+    context.log(
+      `${count} path(s) indexed${unreadable > 0 ? `; ${unreadable} could not be read and are not in the index` : ''}`,
+      unreadable > 0 ? 'warning' : 'info',
+    );
+    for (const gap of gaps.slice(0, GAPS_IN_LOG))
+      context.log(`${gap.kind === 'stale' ? 'may be stale' : 'not indexed'}: ${gap.path}: ${gap.reason}`, 'warning');
     if (gaps.length > GAPS_IN_LOG) context.log(`…and ${gaps.length - GAPS_IN_LOG} more (files search shows them)`, 'warning');
   }
 

@@ -6,7 +6,15 @@ import { LifeboatError } from '../errors.ts';
 import { ExtFileSystem } from '../filesystems/ext4.ts';
 import { FatFileSystem } from '../filesystems/fat.ts';
 import { NtfsFileSystem } from '../filesystems/ntfs.ts';
-import { DiskSlice, isReadFailure, splitPath, type FileRegion, type FileSystem, type FsEntry, type VolumeNote } from '../filesystems/file-system.ts';
+import {
+  DiskSlice,
+  isReadFailure,
+  splitPath,
+  type FileRegion,
+  type FileSystem,
+  type FsEntry,
+  type VolumeNote,
+} from '../filesystems/file-system.ts';
 import { readPartitionTable } from '../filesystems/partitions.ts';
 import { resolvePoint } from '../repository/chain.ts';
 import { PointDisk } from '../repository/point-disk.ts';
@@ -35,7 +43,12 @@ function describeVolume(volume: Volume): FsEntry {
   const fileSystem = volume.fileSystem;
   if (!fileSystem) return { ...base, type: 'other', target: volume.problem ?? '', problem: volume.problem ?? '' };
   const notes = fileSystem.notes.map((note) => note.text);
-  return { ...base, type: 'dir', target: `${fileSystem.kind}${fileSystem.label ? ` "${fileSystem.label}"` : ''}`, ...(notes.length > 0 ? { notes } : {}) };
+  return {
+    ...base,
+    type: 'dir',
+    target: `${fileSystem.kind}${fileSystem.label ? ` "${fileSystem.label}"` : ''}`,
+    ...(notes.length > 0 ? { notes } : {}),
+  };
 }
 
 export class PointBrowser {
@@ -62,7 +75,10 @@ export class PointBrowser {
         views.push({ name: `disk${index}`, disk, volumes: [], problem: `its partition table could not be read: ${error.message}` });
         continue;
       }
-      const slices = table.partitions.length > 0 ? table.partitions.map((part) => ({ name: `part${part.index}`, start: part.start, size: part.size })) : [{ name: 'part0', start: 0, size: disk.capacity }];
+      const slices =
+        table.partitions.length > 0
+          ? table.partitions.map((part) => ({ name: `part${part.index}`, start: part.start, size: part.size }))
+          : [{ name: 'part0', start: 0, size: disk.capacity }];
       const volumes: Volume[] = [];
       for (const slice of slices) {
         const mounted = await mount(new DiskSlice(disk, slice.start, slice.size, `${disk.description} ${slice.name}`));
@@ -93,7 +109,11 @@ export class PointBrowser {
     return this.disks.flatMap((view) =>
       view.problem
         ? [{ path: `/${view.name}`, problem: view.problem, notes: [] }]
-        : view.volumes.map((volume) => ({ path: `/${view.name}/${volume.name}`, problem: volume.fileSystem ? null : volume.problem ?? 'unreadable', notes: volume.fileSystem?.notes ?? [] })),
+        : view.volumes.map((volume) => ({
+            path: `/${view.name}/${volume.name}`,
+            problem: volume.fileSystem ? null : (volume.problem ?? 'unreadable'),
+            notes: volume.fileSystem?.notes ?? [],
+          })),
     );
   }
 
@@ -106,7 +126,15 @@ export class PointBrowser {
 
   async list(path: string): Promise<FsEntry[]> {
     const { view, volume, inner } = this.locate(path);
-    if (!view) return this.disks.map((disk) => ({ name: disk.name, type: disk.problem ? 'other' : 'dir', size: disk.disk.capacity, mtime: null, mode: null, ...(disk.problem ? { target: disk.problem, problem: disk.problem } : {}) }));
+    if (!view)
+      return this.disks.map((disk) => ({
+        name: disk.name,
+        type: disk.problem ? 'other' : 'dir',
+        size: disk.disk.capacity,
+        mtime: null,
+        mode: null,
+        ...(disk.problem ? { target: disk.problem, problem: disk.problem } : {}),
+      }));
     if (view.problem) throw new LifeboatError('unavailable', `${path}: ${view.problem}`);
     if (!volume) return view.volumes.map(describeVolume);
     return this.fileSystemOf(volume, path).list(inner);

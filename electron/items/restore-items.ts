@@ -51,7 +51,10 @@ async function* asBytes(regions: AsyncIterable<FileRegion>): AsyncGenerator<Uint
 
 /** The files' bytes: their sizes, or what they take on disk (holes are not written). */
 function fileBytes(items: Item[], measure: 'size' | 'allocated'): number {
-  return items.reduce((sum, { entry }) => sum + (entry.type !== 'file' ? 0 : measure === 'allocated' ? (entry.allocated ?? entry.size) : entry.size), 0);
+  return items.reduce(
+    (sum, { entry }) => sum + (entry.type !== 'file' ? 0 : measure === 'allocated' ? (entry.allocated ?? entry.size) : entry.size),
+    0,
+  );
 }
 
 export class RestoreItemsWork implements JobWork {
@@ -89,8 +92,10 @@ export class RestoreItemsWork implements JobWork {
         throwIfCancelled(context.signal);
         const item = queue.shift() as Item;
         items.push(item);
-        if (items.length > MAX_ITEMS) throw new LifeboatError('bad-request', `more than ${MAX_ITEMS} items picked; restore the VM or pick fewer`);
-        if (item.entry.type === 'dir') queue.push(...this.children(item, await this.readableEntries(browser, item.source, context), context));
+        if (items.length > MAX_ITEMS)
+          throw new LifeboatError('bad-request', `more than ${MAX_ITEMS} items picked; restore the VM or pick fewer`);
+        if (item.entry.type === 'dir')
+          queue.push(...this.children(item, await this.readableEntries(browser, item.source, context), context));
       }
     }
     context.log(`${items.length} item(s), ${fileBytes(items, 'size')} bytes`);
@@ -129,7 +134,9 @@ export class RestoreItemsWork implements JobWork {
       const { name, escaped } = escapeGuestName(entry.name);
       const key = name.toLowerCase();
       if ((escaped && own.has(key)) || taken.has(key)) {
-        context.log(`${JSON.stringify(entry.name)} (${entry.type}) in ${folder.source}: another entry answers to ${JSON.stringify(name)}, so this one cannot be read by its path; left out`);
+        context.log(
+          `${JSON.stringify(entry.name)} (${entry.type}) in ${folder.source}: another entry answers to ${JSON.stringify(name)}, so this one cannot be read by its path; left out`,
+        );
         this.skipped++;
         return [];
       }
@@ -150,7 +157,13 @@ export class RestoreItemsWork implements JobWork {
 
   /** Every item, parents before children, at the place `place` gives it (null: skip it and its
    * children). A guest name that cannot be used as it is gets escaped, and the log says so. */
-  private async writeItems({ browser, items }: Found, writer: ArchiveWriter | ContainedWriter, place: (parent: string | null, name: string, isFolder: boolean) => Promise<string | null>, context: StepContext, total: number): Promise<void> {
+  private async writeItems(
+    { browser, items }: Found,
+    writer: ArchiveWriter | ContainedWriter,
+    place: (parent: string | null, name: string, isFolder: boolean) => Promise<string | null>,
+    context: StepContext,
+    total: number,
+  ): Promise<void> {
     const placed = new Map<string, string>();
     for (const item of items) {
       throwIfCancelled(context.signal);
@@ -164,7 +177,9 @@ export class RestoreItemsWork implements JobWork {
       const { name, escaped } = escapeGuestName(entry.name);
       if (escaped) {
         this.escaped++;
-        context.log(`guest name ${JSON.stringify(entry.name)} in ${parentSource || '/'} is not a plain file name; written as ${JSON.stringify(name)}`);
+        context.log(
+          `guest name ${JSON.stringify(entry.name)} in ${parentSource || '/'} is not a plain file name; written as ${JSON.stringify(name)}`,
+        );
       }
       const at = await place(parent, name, entry.type === 'dir');
       if (at === null) {
@@ -174,7 +189,8 @@ export class RestoreItemsWork implements JobWork {
       placed.set(item.source, at);
       if (entry.type === 'dir') await writer.directory(at, entry.mtime, entry.mode);
       else if (entry.type === 'symlink') await writer.symlink(at, entry.target ?? '', entry.mtime);
-      else if (writer instanceof ContainedWriter) await writer.file(at, entry.size, entry.mtime, entry.mode, this.counted(browser, item.source, context, total));
+      else if (writer instanceof ContainedWriter)
+        await writer.file(at, entry.size, entry.mtime, entry.mode, this.counted(browser, item.source, context, total));
       else await writer.file(at, entry.size, entry.mtime, entry.mode, asBytes(this.counted(browser, item.source, context, total)));
       this.copied++;
     }
@@ -188,7 +204,13 @@ export class RestoreItemsWork implements JobWork {
 
   /** Every item into one archive, paths relative to the picked items' parents; names escaped,
    * each entry name once, setuid/setgid/sticky dropped unless asked for. */
-  private async copyToArchive(found: Found, context: StepContext, writer: ContainedWriter, kind: ArchiveKind, total: number): Promise<void> {
+  private async copyToArchive(
+    found: Found,
+    context: StepContext,
+    writer: ContainedWriter,
+    kind: ArchiveKind,
+    total: number,
+  ): Promise<void> {
     await this.checkRoom(writer.root, total, 'the archived items (holes included)');
     const spot = await writer.place(null, escapeGuestName(`${this.request.archiveName ?? 'restored-items'}.${kind}`).name, false);
     if (spot === null) {
@@ -212,7 +234,10 @@ export class RestoreItemsWork implements JobWork {
           const wanted = parent ? `${parent}/${name}` : name;
           let entryName = wanted;
           for (let n = 1; names.has(entryName); n++) entryName = n === 1 ? `${wanted} (duplicate)` : `${wanted} (duplicate ${n})`;
-          if (entryName !== wanted) context.log(`the guest holds two entries named ${JSON.stringify(wanted)}; the second is archived as ${JSON.stringify(entryName)}`);
+          if (entryName !== wanted)
+            context.log(
+              `the guest holds two entries named ${JSON.stringify(wanted)}; the second is archived as ${JSON.stringify(entryName)}`,
+            );
           names.add(entryName);
           return entryName;
         },
@@ -233,7 +258,11 @@ export class RestoreItemsWork implements JobWork {
     const root = resolve(this.request.targetPath);
     // Folders made for the target are the operator's (the engine's own umask makes files private).
     const parents = await mkdirForOperator(dirname(root));
-    const writer = await ContainedWriter.open(root, { onClash: this.request.onClash, keepSpecialBits: this.request.keepSpecialBits ?? false, protectedPaths: this.request.protectedPaths ?? [] }).catch(async (error: unknown) => {
+    const writer = await ContainedWriter.open(root, {
+      onClash: this.request.onClash,
+      keepSpecialBits: this.request.keepSpecialBits ?? false,
+      protectedPaths: this.request.protectedPaths ?? [],
+    }).catch(async (error: unknown) => {
       for (const folder of parents.reverse()) await rmdir(folder).catch(() => undefined);
       throw error;
     });
@@ -258,7 +287,10 @@ export class RestoreItemsWork implements JobWork {
       throw error;
     }
     context.progress(total, total);
-    context.log(`${this.copied} item(s) restored to ${root}, ${this.skipped} skipped${this.escaped > 0 ? `, ${this.escaped} name(s) escaped` : ''}${this.unreadable > 0 ? `, ${this.unreadable} could not be read` : ''}`, this.unreadable > 0 ? 'warning' : 'info');
+    context.log(
+      `${this.copied} item(s) restored to ${root}, ${this.skipped} skipped${this.escaped > 0 ? `, ${this.escaped} name(s) escaped` : ''}${this.unreadable > 0 ? `, ${this.unreadable} could not be read` : ''}`,
+      this.unreadable > 0 ? 'warning' : 'info',
+    );
   }
 
   async finish(): Promise<void> {
@@ -266,6 +298,14 @@ export class RestoreItemsWork implements JobWork {
   }
 
   result(): Record<string, unknown> {
-    return { copied: this.copied, skipped: this.skipped, escaped: this.escaped, unreadable: this.unreadable, bytes: this.bytes, target: resolve(this.request.targetPath), archive: this.archivePath };
+    return {
+      copied: this.copied,
+      skipped: this.skipped,
+      escaped: this.escaped,
+      unreadable: this.unreadable,
+      bytes: this.bytes,
+      target: resolve(this.request.targetPath),
+      archive: this.archivePath,
+    };
   }
 }

@@ -18,7 +18,16 @@ const PROGRESS_PERSIST_MS = 2000;
  * `outsideLimit`: tape jobs, which wait for each other to share passes: they start at once, not
  * counted in the concurrency limit (the drives pace them), or a pass would wait for a job that
  * waits for a free slot. */
-export type JobSpec = { kind: JobKind; vmId: string | null; vmName: string; summary: string; params: unknown; requestedBy?: string; holdFor?: string; outsideLimit?: boolean };
+export type JobSpec = {
+  kind: JobKind;
+  vmId: string | null;
+  vmName: string;
+  summary: string;
+  params: unknown;
+  requestedBy?: string;
+  holdFor?: string;
+  outsideLimit?: boolean;
+};
 /** Makes a job's work; called as the job is submitted (its plan gives the job its steps). */
 export type WorkFactory = (job: Job) => JobWork;
 /** The work of a job that is safe to run again from its parameters alone (an index job): such a
@@ -59,7 +68,13 @@ export class JobQueue {
   private readonly injectFault: FaultInjector | null;
   private readonly rerun: Rerun;
 
-  constructor(catalog: Catalog, events: EngineEvents, concurrency: number, injectFault: FaultInjector | null = null, rerun: Rerun = () => null) {
+  constructor(
+    catalog: Catalog,
+    events: EngineEvents,
+    concurrency: number,
+    injectFault: FaultInjector | null = null,
+    rerun: Rerun = () => null,
+  ) {
     this.catalog = catalog;
     this.events = events;
     this.concurrency = concurrency;
@@ -76,7 +91,13 @@ export class JobQueue {
       const factory = job.state === 'waiting-for-operator' ? null : this.rerun(job);
       if (factory) {
         this.catalog.addJobEvent(job.id, { at: now, level: 'info', step: null, message: 'queued again after the engine restarted' });
-        this.catalog.updateJob(job.id, { state: 'queued', error: null, endedAt: null, currentStep: null, steps: job.steps.map((step) => ({ ...step, state: 'pending' })) });
+        this.catalog.updateJob(job.id, {
+          state: 'queued',
+          error: null,
+          endedAt: null,
+          currentStep: null,
+          steps: job.steps.map((step) => ({ ...step, state: 'pending' })),
+        });
         this.works.set(job.id, factory(job));
         return [];
       }
@@ -115,7 +136,10 @@ export class JobQueue {
       requestedBy: spec.requestedBy ?? null,
     };
     const work = factory(shell);
-    const job: Job = { ...shell, steps: work.plan.steps.map((step): JobStep => ({ name: step.name, title: step.title, state: 'pending' })) };
+    const job: Job = {
+      ...shell,
+      steps: work.plan.steps.map((step): JobStep => ({ name: step.name, title: step.title, state: 'pending' })),
+    };
     this.catalog.insertJob(job, spec.params);
     killPoint('job-queued');
     this.works.set(job.id, work);
@@ -127,7 +151,10 @@ export class JobQueue {
 
   /** Jobs this queue runs or will run (held jobs aside): what a drain waits for. */
   unfinished(): Job[] {
-    return [...[...this.running.values()].map((entry) => entry.job), ...this.catalog.jobsInState(['queued']).filter((job) => this.works.has(job.id))];
+    return [
+      ...[...this.running.values()].map((entry) => entry.job),
+      ...this.catalog.jobsInState(['queued']).filter((job) => this.works.has(job.id)),
+    ];
   }
 
   /** Resolves when nothing is queued or running (held jobs aside). */
@@ -144,8 +171,10 @@ export class JobQueue {
   release(jobId: string, waitingFor: string): Job {
     const job = this.catalog.getJob(jobId);
     if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
-    if (job.state !== 'waiting-for-operator' || job.waitingFor !== waitingFor) throw new LifeboatError('conflict', `job ${jobId} is not waiting for ${waitingFor}`);
-    if (!this.works.has(jobId)) throw new LifeboatError('conflict', `job ${jobId} was held by an engine that has stopped; ask for it again`);
+    if (job.state !== 'waiting-for-operator' || job.waitingFor !== waitingFor)
+      throw new LifeboatError('conflict', `job ${jobId} is not waiting for ${waitingFor}`);
+    if (!this.works.has(jobId))
+      throw new LifeboatError('conflict', `job ${jobId} was held by an engine that has stopped; ask for it again`);
     const released = this.update(jobId, { state: 'queued', waitingFor: null });
     this.pump();
     return released;
@@ -156,10 +185,17 @@ export class JobQueue {
     if (this.closed) throw new LifeboatError('unavailable', 'the engine is shutting down');
     const job = this.catalog.getJob(jobId);
     if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
-    if (job.state !== 'interrupted') throw new LifeboatError('conflict', `job ${jobId} is ${job.state}; only an interrupted job can be resumed`);
+    if (job.state !== 'interrupted')
+      throw new LifeboatError('conflict', `job ${jobId} is ${job.state}; only an interrupted job can be resumed`);
     this.catalog.addJobEvent(jobId, { at: new Date().toISOString(), level: 'info', step: null, message: 'resumed by the operator' });
     const work = factory(job);
-    const requeued = this.update(jobId, { state: 'queued', error: null, endedAt: null, currentStep: null, steps: job.steps.map((step) => ({ ...step, state: 'pending' })) });
+    const requeued = this.update(jobId, {
+      state: 'queued',
+      error: null,
+      endedAt: null,
+      currentStep: null,
+      steps: job.steps.map((step) => ({ ...step, state: 'pending' })),
+    });
     this.works.set(jobId, work);
     this.pump();
     return requeued;
@@ -173,7 +209,8 @@ export class JobQueue {
       running.controller.abort();
       return job;
     }
-    if (job.state !== 'queued' && job.state !== 'waiting-for-operator') throw new LifeboatError('conflict', `job ${jobId} has already ended (${job.state})`);
+    if (job.state !== 'queued' && job.state !== 'waiting-for-operator')
+      throw new LifeboatError('conflict', `job ${jobId} has already ended (${job.state})`);
     this.works.delete(jobId);
     this.unlimited.delete(jobId);
     return this.update(jobId, { state: 'cancelled', endedAt: new Date().toISOString(), error: 'cancelled before it started' });
@@ -252,7 +289,10 @@ export class JobQueue {
       },
       waiting: (what) => {
         if (signal.aborted) return;
-        job = this.update(jobId, what === null ? { state: 'running', waitingFor: null } : { state: 'waiting-for-operator', waitingFor: what });
+        job = this.update(
+          jobId,
+          what === null ? { state: 'running', waitingFor: null } : { state: 'waiting-for-operator', waitingFor: what },
+        );
       },
       resources: {
         record: (kind, ref) => this.catalog.recordResource(jobId, kind, ref),
@@ -288,20 +328,17 @@ export class JobQueue {
     };
     let succeeded = false;
     try {
-      await work.plan.run(
-        context,
-        {
-          stepStarted: (step) => {
-            currentStep = step;
-            setStep(step, 'running');
-            log(`step ${step} started`);
-          },
-          stepFinished: (step, outcome) => setStep(step, outcome),
-          afterStep: (step) => {
-            if (this.injectFault?.(job, step)) throw new LifeboatError('internal', `injected fault after step ${step}`);
-          },
+      await work.plan.run(context, {
+        stepStarted: (step) => {
+          currentStep = step;
+          setStep(step, 'running');
+          log(`step ${step} started`);
         },
-      );
+        stepFinished: (step, outcome) => setStep(step, outcome),
+        afterStep: (step) => {
+          if (this.injectFault?.(job, step)) throw new LifeboatError('internal', `injected fault after step ${step}`);
+        },
+      });
       succeeded = true;
     } catch (error) {
       if (signal.reason instanceof EngineStopping) {
@@ -334,16 +371,29 @@ export class JobQueue {
     log('job succeeded');
     this.catalog.addJobSample(jobId, Date.now(), last.bytesDone);
     // Until this commits, the job is unfinished: an engine dying before it leaves it to resume.
-    this.end(jobId, cleaned, { ...last, state: 'succeeded', endedAt: new Date().toISOString(), result: { ...work.result(), ...stageFigures(stages) }, currentStep: null });
+    this.end(jobId, cleaned, {
+      ...last,
+      state: 'succeeded',
+      endedAt: new Date().toISOString(),
+      result: { ...work.result(), ...stageFigures(stages) },
+      currentStep: null,
+    });
   }
 
   /** The work's own cleanup; false when it failed (its records stay for the janitor). */
-  private async cleanUp(work: JobWork | null, succeeded: boolean, log: (message: string, level?: 'info' | 'warning' | 'error') => void): Promise<boolean> {
+  private async cleanUp(
+    work: JobWork | null,
+    succeeded: boolean,
+    log: (message: string, level?: 'info' | 'warning' | 'error') => void,
+  ): Promise<boolean> {
     try {
       await work?.finish(succeeded);
       return true;
     } catch (error) {
-      log(`cleanup${succeeded ? ' after success' : ''} failed, the janitor will retry at the next start: ${toWireError(error).message}`, succeeded ? 'warning' : 'error');
+      log(
+        `cleanup${succeeded ? ' after success' : ''} failed, the janitor will retry at the next start: ${toWireError(error).message}`,
+        succeeded ? 'warning' : 'error',
+      );
       return false;
     }
   }
@@ -356,9 +406,17 @@ export class JobQueue {
   /** A job the engine stopped, or a resume that cannot go on yet: interrupted. A resumable one
    * keeps what its resume needs (its records stay open, and the janitor keeps them); any other
    * is cleaned up now. */
-  private async endInterrupted(jobId: string, work: JobWork | null, reason: string, log: (message: string, level?: 'info' | 'warning' | 'error') => void): Promise<void> {
+  private async endInterrupted(
+    jobId: string,
+    work: JobWork | null,
+    reason: string,
+    log: (message: string, level?: 'info' | 'warning' | 'error') => void,
+  ): Promise<void> {
     const resumable = isResumableJob(this.catalog, jobId);
-    log(`${reason}; ${resumable ? '`lifeboat jobs resume` continues it, `lifeboat jobs discard` removes what it left' : 'start it again'}`, 'warning');
+    log(
+      `${reason}; ${resumable ? '`lifeboat jobs resume` continues it, `lifeboat jobs discard` removes what it left' : 'start it again'}`,
+      'warning',
+    );
     const cleaned = !resumable && (await this.cleanUp(work, false, log));
     this.end(jobId, cleaned, { state: 'interrupted', error: reason, endedAt: new Date().toISOString(), result: work?.result() ?? null });
   }
@@ -375,7 +433,12 @@ export class JobQueue {
       const job = this.catalog.getJob(jobId);
       if (job?.state !== 'queued') continue;
       const rerunnable = this.rerun(job) !== null;
-      this.catalog.addJobEvent(jobId, { at: now, level: 'warning', step: null, message: rerunnable ? RUNS_AT_NEXT_START : STOPPED_BEFORE_START });
+      this.catalog.addJobEvent(jobId, {
+        at: now,
+        level: 'warning',
+        step: null,
+        message: rerunnable ? RUNS_AT_NEXT_START : STOPPED_BEFORE_START,
+      });
       if (!rerunnable) this.update(jobId, { state: 'interrupted', endedAt: now, error: STOPPED_BEFORE_START });
     }
     this.works.clear();

@@ -84,14 +84,20 @@ export class Plan<Self, Out = void> {
 
   /** Adds a step. */
   step<Next>(name: string, title: string, run: StepRun<Self, Out, Next>): Plan<Self, Next> {
-    return new Plan<Self, Next>([...this.entries, { kind: 'step', definition: { name, title }, run: run as StepRun<unknown, unknown, unknown> }]);
+    return new Plan<Self, Next>([
+      ...this.entries,
+      { kind: 'step', definition: { name, title }, run: run as StepRun<unknown, unknown, unknown> },
+    ]);
   }
 
   /** Adds the steps of another work's plan, which the step before opens at run time (a staged
    * restore opens its restore once the backup is staged). `declared` are that plan's steps,
    * known before it exists so the job can list them; a plan that opens with others is refused. */
   then<Next>(declared: readonly StepDefinition[], open: (self: Self, input: Out) => BoundPlan<Next>): Plan<Self, Next> {
-    return new Plan<Self, Next>([...this.entries, { kind: 'plan', declared, open: open as (self: unknown, input: unknown) => BoundPlan<unknown> }]);
+    return new Plan<Self, Next>([
+      ...this.entries,
+      { kind: 'plan', declared, open: open as (self: unknown, input: unknown) => BoundPlan<unknown> },
+    ]);
   }
 
   /** The plan of one work, ready to run. */
@@ -138,7 +144,11 @@ export class BoundPlan<Out> {
       if (entry.kind === 'plan') {
         const opened = entry.open(this.self, value);
         const names = (steps: readonly StepDefinition[]): string => steps.map((step) => step.name).join(', ');
-        if (names(opened.steps) !== names(entry.declared)) throw new LifeboatError('internal', `the plan opened has the steps ${names(opened.steps)}, not the declared ${names(entry.declared)}`);
+        if (names(opened.steps) !== names(entry.declared))
+          throw new LifeboatError(
+            'internal',
+            `the plan opened has the steps ${names(opened.steps)}, not the declared ${names(entry.declared)}`,
+          );
         value = await opened.run(context, hooks);
         continue;
       }

@@ -4,7 +4,11 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 import type { KeyService } from './key-service.ts';
 
-export function keyHandlers(keys: KeyService, catalog: Catalog, secretStoreKind: () => string): ChannelHandlers<'keys.list' | 'keys.recovery' | 'keys.remember' | 'keys.forget' | 'keys.setPassword'> {
+export function keyHandlers(
+  keys: KeyService,
+  catalog: Catalog,
+  secretStoreKind: () => string,
+): ChannelHandlers<'keys.list' | 'keys.recovery' | 'keys.remember' | 'keys.forget' | 'keys.setPassword'> {
   return {
     'keys.list': async () => keys.list(),
     'keys.recovery': async ({ keyId, password }, { actor }) => {

@@ -6,7 +6,16 @@ import { join } from 'node:path';
 import type { EncryptionKey } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
-import { checked, fromRecoveryKey, newChainKey, recoveryKeyText, unwrapChainKey, wrapChainKey, type ChainKey, type KeyFile } from '../repository/chain-key.ts';
+import {
+  checked,
+  fromRecoveryKey,
+  newChainKey,
+  recoveryKeyText,
+  unwrapChainKey,
+  wrapChainKey,
+  type ChainKey,
+  type KeyFile,
+} from '../repository/chain-key.ts';
 import type { KeyLookup, Repository } from '../repository/repository.ts';
 import type { SecretStore } from '../secrets/secret-store.ts';
 
@@ -18,7 +27,9 @@ export type BackupKey = { key: ChainKey; newFile: KeyFile | null };
 const secretId = (keyId: string): string => `chainkey-${keyId}`;
 
 /** Job parameters are stored and shown: passwords and recovery keys never are. */
-export function withoutSecrets<T extends { password?: string | undefined; recoveryKey?: string | undefined }>(request: T): Omit<T, 'password' | 'recoveryKey'> {
+export function withoutSecrets<T extends { password?: string | undefined; recoveryKey?: string | undefined }>(
+  request: T,
+): Omit<T, 'password' | 'recoveryKey'> {
   const { password: _password, recoveryKey: _recoveryKey, ...rest } = request;
   return rest;
 }
@@ -54,7 +65,10 @@ export class KeyService {
     if (credentials.recoveryKey !== undefined) return fromRecoveryKey(file, credentials.recoveryKey);
     const stored = await this.storedKey(keyId);
     if (stored) return checked(file, Buffer.from(stored));
-    throw new LifeboatError('unauthorized', `${what} is encrypted (key ${keyId}): give its password (--password-env VAR) or its recovery key file (--recovery-key FILE)`);
+    throw new LifeboatError(
+      'unauthorized',
+      `${what} is encrypted (key ${keyId}): give its password (--password-env VAR) or its recovery key file (--recovery-key FILE)`,
+    );
   }
 
   /** Keys for a restore of a point: none needed, or its chain key unlocked from the key file of
@@ -75,12 +89,18 @@ export class KeyService {
     const last = (await this.primary.listPoints(vmId)).at(-1);
     const keyId = last?.encryption?.keyId ?? null;
     if (last && keyId === null) {
-      if (request.encrypt) throw new LifeboatError('conflict', `the chain of ${vmName} is not encrypted; a chain is encrypted from its full point on, so back it up to a new VM chain or keep it plain`);
+      if (request.encrypt)
+        throw new LifeboatError(
+          'conflict',
+          `the chain of ${vmName} is not encrypted; a chain is encrypted from its full point on, so back it up to a new VM chain or keep it plain`,
+        );
       return null;
     }
-    if (keyId !== null) return { key: await this.unlock(this.primary, keyId, { password: request.password }, `the chain of ${vmName}`), newFile: null };
+    if (keyId !== null)
+      return { key: await this.unlock(this.primary, keyId, { password: request.password }, `the chain of ${vmName}`), newFile: null };
     if (!request.encrypt) {
-      if (request.password !== undefined) throw new LifeboatError('bad-request', `${vmName} has no encrypted chain yet: add --encrypt to start one under this password`);
+      if (request.password !== undefined)
+        throw new LifeboatError('bad-request', `${vmName} has no encrypted chain yet: add --encrypt to start one under this password`);
       return null;
     }
     if (request.password === undefined) throw new LifeboatError('bad-request', 'an encrypted backup needs a password (--password-env VAR)');
@@ -109,7 +129,12 @@ export class KeyService {
   }
 
   private async describe(file: KeyFile): Promise<EncryptionKey> {
-    return { keyId: file.keyId, createdAt: file.createdAt, vms: this.catalog.vmsWithKey(file.keyId), stored: (await this.storedKey(file.keyId)) !== null };
+    return {
+      keyId: file.keyId,
+      createdAt: file.createdAt,
+      vms: this.catalog.vmsWithKey(file.keyId),
+      stored: (await this.storedKey(file.keyId)) !== null,
+    };
   }
 
   /** A key the operator names: one the primary repository holds, or 'not-found'. */
@@ -128,7 +153,8 @@ export class KeyService {
   }
 
   async rememberKey(keyId: string, credentials: KeyCredentials): Promise<EncryptionKey> {
-    if (credentials.password === undefined && credentials.recoveryKey === undefined) throw new LifeboatError('bad-request', 'give the password or the recovery key of the key to remember');
+    if (credentials.password === undefined && credentials.recoveryKey === undefined)
+      throw new LifeboatError('bad-request', 'give the password or the recovery key of the key to remember');
     const file = await this.known(keyId);
     await this.remember(await this.unlock(this.primary, keyId, credentials, `key ${keyId}`));
     return this.describe(file);
@@ -143,12 +169,16 @@ export class KeyService {
   /** The lost-password path: the recovery key (or the old password) proves the key; the same
    * data key is wrapped under the new password wherever a key file of it is kept. */
   async setPassword(keyId: string, credentials: KeyCredentials, newPassword: string): Promise<EncryptionKey> {
-    if (credentials.password === undefined && credentials.recoveryKey === undefined) throw new LifeboatError('bad-request', 'give the old password or the recovery key file');
+    if (credentials.password === undefined && credentials.recoveryKey === undefined)
+      throw new LifeboatError('bad-request', 'give the old password or the recovery key file');
     await this.known(keyId);
     const key = await this.unlock(this.primary, keyId, credentials, `key ${keyId}`);
     const file = await wrapChainKey(key, newPassword);
     for (const repository of [this.primary, ...(await this.copies())]) {
-      const held = await repository.readKeyFile(keyId).then(() => true, () => false);
+      const held = await repository.readKeyFile(keyId).then(
+        () => true,
+        () => false,
+      );
       if (held || repository === this.primary) await repository.writeKeyFile(file);
     }
     return this.describe(file);

@@ -51,7 +51,12 @@ function lostEngine(reason: string): Error {
 
 /** Makes the lab's VMs in `labRoot` (the home's lab folder) and backs each up `points` times
  * through `client`; returns once their backups and the file index jobs those started have ended. */
-export async function createLab(client: JobWatcher, labRoot: string, options: LabOptions, onProgress: (line: string) => void = () => undefined): Promise<LabVm[]> {
+export async function createLab(
+  client: JobWatcher,
+  labRoot: string,
+  options: LabOptions,
+  onProgress: (line: string) => void = () => undefined,
+): Promise<LabVm[]> {
   if (options.vms < 1 || options.vms > 50) throw new LifeboatError('bad-request', '--vms takes 1 to 50');
   if (options.points < 1 || options.points > 20) throw new LifeboatError('bad-request', '--points takes 1 to 20');
   if (options.diskMib < 16 || options.diskMib > 65536) throw new LifeboatError('bad-request', '--disk-mib takes 16 to 65536');

@@ -8,7 +8,12 @@ import { tool } from './tools.ts';
 const MIB = 1024 * 1024;
 const SECTOR = 512;
 
-export type GuestLayout = { rawPath: string; capacity: number; ext4: { image: string; offset: number }; fat: { image: string; offset: number } };
+export type GuestLayout = {
+  rawPath: string;
+  capacity: number;
+  ext4: { image: string; offset: number };
+  fat: { image: string; offset: number };
+};
 
 async function splice(target: string, source: string, offset: number): Promise<void> {
   const input = await open(source, 'r');
@@ -35,7 +40,10 @@ async function seedFiles(folder: string, vmName: string): Promise<void> {
   await mkdir(join(folder, 'home', 'operator'), { recursive: true });
   await writeFile(join(folder, 'etc', 'hostname'), `${vmName}\n`);
   await writeFile(join(folder, 'etc', 'motd'), `Welcome to ${vmName}, a Lifeboat lab VM.\n`);
-  const log = Array.from({ length: 4000 }, (_, i) => `2026-11-01T00:${String(i % 60).padStart(2, '0')}:00Z ${vmName} service[${i}]: request handled in ${i % 97} ms`).join('\n');
+  const log = Array.from(
+    { length: 4000 },
+    (_, i) => `2026-11-01T00:${String(i % 60).padStart(2, '0')}:00Z ${vmName} service[${i}]: request handled in ${i % 97} ms`,
+  ).join('\n');
   await writeFile(join(folder, 'var', 'log', 'service.log'), log);
   await writeFile(join(folder, 'home', 'operator', 'blob.bin'), randomBytes(3 * MIB));
   await writeFile(join(folder, 'home', 'operator', 'notes.txt'), 'Restore drills every quarter.\n');
@@ -57,20 +65,39 @@ export async function buildGuestDisk(workDir: string, vmName: string, diskMib: n
   await seedFiles(files, vmName);
   const sectors = capacity / SECTOR;
   const extStart = 2048;
-  const extSectors = Math.floor((sectors - 4096) * 0.6 / 2048) * 2048;
+  const extSectors = Math.floor(((sectors - 4096) * 0.6) / 2048) * 2048;
   const fatStart = extStart + extSectors;
   const fatEnd = sectors - 34 - 1;
   const fatSectors = Math.floor((fatEnd - fatStart + 1) / 2048) * 2048;
   const handle = await open(rawPath, 'w');
   await handle.truncate(capacity);
   await handle.close();
-  await tool('sgdisk', ['-n', `1:${extStart}:${extStart + extSectors - 1}`, '-t', '1:8300', '-c', '1:root', '-n', `2:${fatStart}:${fatStart + fatSectors - 1}`, '-t', '2:0700', '-c', '2:data', rawPath]);
+  await tool('sgdisk', [
+    '-n',
+    `1:${extStart}:${extStart + extSectors - 1}`,
+    '-t',
+    '1:8300',
+    '-c',
+    '1:root',
+    '-n',
+    `2:${fatStart}:${fatStart + fatSectors - 1}`,
+    '-t',
+    '2:0700',
+    '-c',
+    '2:data',
+    rawPath,
+  ]);
   const ext4 = join(workDir, 'root.ext4');
   await tool('mke2fs', ['-q', '-F', '-t', 'ext4', '-L', 'root', '-d', files, ext4, `${(extSectors * SECTOR) / 1024}k`]);
   const fat = join(workDir, 'data.fat');
   await tool('mkfs.fat', ['-C', '-n', 'DATA', fat, String((fatSectors * SECTOR) / 1024)]);
   await tool('mcopy', ['-i', fat, '-s', join(files, 'etc'), join(files, 'home'), '::/']);
-  const layout: GuestLayout = { rawPath, capacity, ext4: { image: ext4, offset: extStart * SECTOR }, fat: { image: fat, offset: fatStart * SECTOR } };
+  const layout: GuestLayout = {
+    rawPath,
+    capacity,
+    ext4: { image: ext4, offset: extStart * SECTOR },
+    fat: { image: fat, offset: fatStart * SECTOR },
+  };
   await spliceAll(layout);
   return layout;
 }

@@ -24,7 +24,13 @@ export function flatNameOf(descriptorName: string): string {
 
 /** The VM folder is named after the VM, as a host names the folder of a VM it creates. */
 /** `decode`: where blocks are decompressed and checked (the engine's workers); here when absent. */
-export async function openBackupVolume(repository: Repository, vmId: string, pointId: string, where: Omit<VolumeFolders, 'vmFolder'>, decode?: BlockDecoder): Promise<OverlayVolume> {
+export async function openBackupVolume(
+  repository: Repository,
+  vmId: string,
+  pointId: string,
+  where: Omit<VolumeFolders, 'vmFolder'>,
+  decode?: BlockDecoder,
+): Promise<OverlayVolume> {
   const point = await resolvePoint(repository, vmId, pointId);
   const manifest = point.point;
   // The VM's name and its .vmx file name come from the backup (outside input): escaped before they name files.
@@ -36,14 +42,21 @@ export async function openBackupVolume(repository: Repository, vmId: string, poi
   // Written through the rewriter: it names the descriptors served here and says UTF-8, which
   // the text now is whatever charset the source .vmx declared.
   const vmx = parseVmx(manifest.vmConfig.text, `${manifest.vmName} configuration`);
-  const vmxText = rewriteVmx(vmx, { displayName: vmx.displayName, diskFiles: new Map(manifest.disks.map((disk) => [disk.key, descriptorOf(disk.fileName)])), newIdentity: false });
+  const vmxText = rewriteVmx(vmx, {
+    displayName: vmx.displayName,
+    diskFiles: new Map(manifest.disks.map((disk) => [disk.key, descriptorOf(disk.fileName)])),
+    newIdentity: false,
+  });
   await writeFile(join(vmPath, escapeGuestName(basename(manifest.vmConfig.fileName)).name), vmxText, { flag: 'wx' });
   const bases: { name: string; disk: PointDisk }[] = [];
   try {
     for (const disk of manifest.disks) {
       const descriptor = descriptorOf(disk.fileName);
       await writeFile(join(vmPath, descriptor), writeFlatDescriptor(disk.capacity, flatNameOf(descriptor)), { flag: 'wx' });
-      bases.push({ name: flatNameOf(descriptor), disk: new PointDisk(point, disk.key, { cacheBlocks: CACHE_BLOCKS, ...(decode ? { decode, readAhead: READ_AHEAD } : {}) }) });
+      bases.push({
+        name: flatNameOf(descriptor),
+        disk: new PointDisk(point, disk.key, { cacheBlocks: CACHE_BLOCKS, ...(decode ? { decode, readAhead: READ_AHEAD } : {}) }),
+      });
     }
     return new OverlayVolume(manifest.vmName, folders, bases);
   } catch (error) {

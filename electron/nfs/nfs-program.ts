@@ -23,7 +23,8 @@ export function encodeHandle(exportId: number, fileId: number): Buffer {
 
 function decodeHandle(bytes: Uint8Array): { exportId: number; fileId: number } {
   const handle = Buffer.from(bytes);
-  if (handle.length !== 16 || handle.readUInt32BE(0) !== HANDLE_MAGIC) throw new NfsStatusError(NfsStatus.badhandle, 'not a handle of this server');
+  if (handle.length !== 16 || handle.readUInt32BE(0) !== HANDLE_MAGIC)
+    throw new NfsStatusError(NfsStatus.badhandle, 'not a handle of this server');
   return { exportId: handle.readUInt32BE(4), fileId: Number(handle.readBigUInt64BE(8)) };
 }
 
@@ -32,8 +33,19 @@ function time(writer: XdrWriter, ms: number): void {
 }
 
 function fattr(writer: XdrWriter, attr: NodeAttr, exportId: number): void {
-  writer.u32(attr.type === 'dir' ? 2 : 1).u32(attr.mode).u32(attr.type === 'dir' ? 2 : 1).u32(0).u32(0);
-  writer.u64(attr.size).u64(Math.ceil(attr.size / 4096) * 4096).u32(0).u32(0).u64(exportId).u64(attr.fileid);
+  writer
+    .u32(attr.type === 'dir' ? 2 : 1)
+    .u32(attr.mode)
+    .u32(attr.type === 'dir' ? 2 : 1)
+    .u32(0)
+    .u32(0);
+  writer
+    .u64(attr.size)
+    .u64(Math.ceil(attr.size / 4096) * 4096)
+    .u32(0)
+    .u32(0)
+    .u64(exportId)
+    .u64(attr.fileid);
   time(writer, attr.mtimeMs);
   time(writer, attr.mtimeMs);
   time(writer, attr.mtimeMs);
@@ -95,7 +107,29 @@ function withWcc(...targets: Target[]): Failure {
  * no attributes can be given (RFC 1813: GETATTR none; LOOKUP, ACCESS, READLINK, READ, READDIR(PLUS),
  * FSSTAT, FSINFO, PATHCONF one; SETATTR, WRITE, CREATE, MKDIR, SYMLINK, MKNOD, REMOVE, RMDIR,
  * COMMIT two; LINK three; RENAME four). */
-const EMPTY_FAILURE_PARTS: Record<number, number> = { 1: 0, 2: 2, 3: 1, 4: 1, 5: 1, 6: 1, 7: 2, 8: 2, 9: 2, 10: 2, 11: 2, 12: 2, 13: 2, 14: 4, 15: 3, 16: 1, 17: 1, 18: 1, 19: 1, 20: 1, 21: 2 };
+const EMPTY_FAILURE_PARTS: Record<number, number> = {
+  1: 0,
+  2: 2,
+  3: 1,
+  4: 1,
+  5: 1,
+  6: 1,
+  7: 2,
+  8: 2,
+  9: 2,
+  10: 2,
+  11: 2,
+  12: 2,
+  13: 2,
+  14: 4,
+  15: 3,
+  16: 1,
+  17: 1,
+  18: 1,
+  19: 1,
+  20: 1,
+  21: 2,
+};
 
 export type VolumeLookup = (exportId: number) => OverlayVolume | null;
 
@@ -103,7 +137,12 @@ export type IoCounter = (exportId: number, kind: 'read' | 'write', bytes: number
 
 /** Runs one NFS procedure; returns the result body (status first, in parts where it carries
  * file data), or null for an unknown one. */
-export async function nfsProcedure(procedure: number, args: XdrReader, volumes: VolumeLookup, onIo: IoCounter = () => undefined): Promise<Buffer | Uint8Array[] | null> {
+export async function nfsProcedure(
+  procedure: number,
+  args: XdrReader,
+  volumes: VolumeLookup,
+  onIo: IoCounter = () => undefined,
+): Promise<Buffer | Uint8Array[] | null> {
   const out = new XdrWriter();
   const target = (): Target => {
     const { exportId, fileId } = decodeHandle(args.opaque(64, 'a file handle'));
@@ -253,7 +292,11 @@ export async function nfsProcedure(procedure: number, args: XdrReader, volumes: 
           const cost = 24 + entry.name.length + (plus ? 120 : 0);
           if (used + cost > limit && index > cookie) break;
           used += cost;
-          out.bool(true).u64(entry.id).string(entry.name).u64(index + 1);
+          out
+            .bool(true)
+            .u64(entry.id)
+            .string(entry.name)
+            .u64(index + 1);
           if (plus) {
             postOpAttr(out, volume, entry.id, exportId);
             out.bool(true).opaque(encodeHandle(exportId, entry.id));
@@ -276,7 +319,18 @@ export async function nfsProcedure(procedure: number, args: XdrReader, volumes: 
         out.u32(NfsStatus.ok);
         postOpAttr(out, volume, id, exportId);
         // rtmax, rtpref, rtmult, wtmax, wtpref, wtmult, dtpref, maxfilesize, time_delta, properties
-        out.u32(MAX_IO).u32(MAX_IO).u32(4096).u32(MAX_IO).u32(MAX_IO).u32(4096).u32(64 * 1024).u64(2 ** 52).u32(0).u32(1_000_000).u32(0x0008 | 0x0010);
+        out
+          .u32(MAX_IO)
+          .u32(MAX_IO)
+          .u32(4096)
+          .u32(MAX_IO)
+          .u32(MAX_IO)
+          .u32(4096)
+          .u32(64 * 1024)
+          .u64(2 ** 52)
+          .u32(0)
+          .u32(1_000_000)
+          .u32(0x0008 | 0x0010);
         return out.bytes();
       }
       case 20: {

@@ -69,7 +69,12 @@ export class NfsServer {
   addExport(path: string, volume: OverlayVolume, allowed: readonly string[] | null = null): number {
     if ([...this.exports.values()].some((entry) => entry.path === path)) throw new LifeboatError('conflict', `${path} is already exported`);
     const exportId = this.nextExport++;
-    this.exports.set(exportId, { path, volume, stats: { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, firstReadAt: null }, allowed: allowed ? new Set(allowed) : null });
+    this.exports.set(exportId, {
+      path,
+      volume,
+      stats: { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, firstReadAt: null },
+      allowed: allowed ? new Set(allowed) : null,
+    });
     return exportId;
   }
 
@@ -109,8 +114,7 @@ export class NfsServer {
             socket.cork();
             for (const part of frame(reply)) socket.write(part);
             socket.uncork();
-          }
-          else if (!reply) socket.destroy();
+          } else if (!reply) socket.destroy();
         });
       }
     });
@@ -126,7 +130,14 @@ export class NfsServer {
       return null;
     }
     const { xid, program, version, procedure, args } = call;
-    const versionOf = program === NFS_PROGRAM ? NFS_VERSION : program === MOUNT_PROGRAM ? MOUNT_VERSION : program === PORTMAP_PROGRAM ? PORTMAP_VERSION : null;
+    const versionOf =
+      program === NFS_PROGRAM
+        ? NFS_VERSION
+        : program === MOUNT_PROGRAM
+          ? MOUNT_VERSION
+          : program === PORTMAP_PROGRAM
+            ? PORTMAP_VERSION
+            : null;
     if (versionOf === null) return errorReply(xid, AcceptStat.progUnavail);
     if (version !== versionOf) return errorReply(xid, AcceptStat.progMismatch, { low: versionOf, high: versionOf });
     try {
@@ -134,11 +145,22 @@ export class NfsServer {
         program === PORTMAP_PROGRAM
           ? portmapProcedure(procedure, args, this.port)
           : program === MOUNT_PROGRAM
-          ? mountProcedure(procedure, args, {
-              list: () => [...this.exports].map(([exportId, entry]) => ({ path: entry.path, exportId, rootId: entry.volume.rootId, allowed: allows(entry, client) })),
-              find: (path) => this.findMount(path, client),
-            })
-          : await nfsProcedure(procedure, args, (exportId) => this.volumeFor(exportId, client), (exportId, kind, bytes) => this.count(exportId, kind, bytes));
+            ? mountProcedure(procedure, args, {
+                list: () =>
+                  [...this.exports].map(([exportId, entry]) => ({
+                    path: entry.path,
+                    exportId,
+                    rootId: entry.volume.rootId,
+                    allowed: allows(entry, client),
+                  })),
+                find: (path) => this.findMount(path, client),
+              })
+            : await nfsProcedure(
+                procedure,
+                args,
+                (exportId) => this.volumeFor(exportId, client),
+                (exportId, kind, bytes) => this.count(exportId, kind, bytes),
+              );
       if (body === null) return errorReply(xid, AcceptStat.procUnavail);
       return successReply(xid, body);
     } catch (error) {
@@ -187,7 +209,8 @@ export class NfsServer {
 
   async close(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
-    for (const server of [this.server, this.portmapper]) if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const server of [this.server, this.portmapper])
+      if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     for (const entry of this.exports.values()) await entry.volume.close();
     this.exports.clear();
   }

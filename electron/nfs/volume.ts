@@ -19,7 +19,17 @@ export const VM_FOLDER_ID = 2;
 
 /** `baseEnd`: the base shows through below it only; a shrink lowers it, so a file that grows
  * again reads zeros there, not the old bytes. */
-type VirtualFile = { kind: 'virtual'; id: number; name: string; base: Disk; baseEnd: number; size: number; mtimeMs: number; chunks: Set<number>; cache: Promise<FileHandle> | null };
+type VirtualFile = {
+  kind: 'virtual';
+  id: number;
+  name: string;
+  base: Disk;
+  baseEnd: number;
+  size: number;
+  mtimeMs: number;
+  chunks: Set<number>;
+  cache: Promise<FileHandle> | null;
+};
 type PlainFile = { kind: 'plain'; id: number; name: string };
 type FileNode = VirtualFile | PlainFile;
 
@@ -31,7 +41,8 @@ async function storing<T>(what: string, write: () => Promise<T>): Promise<T> {
   try {
     return await write();
   } catch (error) {
-    if (isErrnoCode(error, 'ENOSPC') || isErrnoCode(error, 'EDQUOT')) throw new NfsStatusError(NfsStatus.nospc, `no space left for ${what}`);
+    if (isErrnoCode(error, 'ENOSPC') || isErrnoCode(error, 'EDQUOT'))
+      throw new NfsStatusError(NfsStatus.nospc, `no space left for ${what}`);
     throw error;
   }
 }
@@ -50,7 +61,17 @@ export class OverlayVolume {
     this.name = name;
     this.folders = folders;
     for (const base of bases) {
-      this.nodes.set(this.nextId, { kind: 'virtual', id: this.nextId, name: base.name, base: base.disk, baseEnd: base.disk.capacity, size: base.disk.capacity, mtimeMs: this.createdMs, chunks: new Set(), cache: null });
+      this.nodes.set(this.nextId, {
+        kind: 'virtual',
+        id: this.nextId,
+        name: base.name,
+        base: base.disk,
+        baseEnd: base.disk.capacity,
+        size: base.disk.capacity,
+        mtimeMs: this.createdMs,
+        chunks: new Set(),
+        cache: null,
+      });
       this.nextId++;
     }
     this.scan();
@@ -58,7 +79,11 @@ export class OverlayVolume {
 
   /** Plain files are the export folder's own: files made there by others show up too. */
   private scan(): void {
-    const present = new Set(readdirSync(this.vmPath, { withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => entry.name));
+    const present = new Set(
+      readdirSync(this.vmPath, { withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => entry.name),
+    );
     for (const node of [...this.nodes.values()]) if (node.kind === 'plain' && !present.has(node.name)) this.nodes.delete(node.id);
     const known = new Set([...this.nodes.values()].map((node) => node.name));
     for (const name of present) {
@@ -79,7 +104,8 @@ export class OverlayVolume {
   }
 
   private dir(id: number): void {
-    if (id !== ROOT_ID && id !== VM_FOLDER_ID) throw new NfsStatusError(this.nodes.has(id) ? NfsStatus.notdir : NfsStatus.stale, 'not a folder');
+    if (id !== ROOT_ID && id !== VM_FOLDER_ID)
+      throw new NfsStatusError(this.nodes.has(id) ? NfsStatus.notdir : NfsStatus.stale, 'not a folder');
   }
 
   /** Files live in the VM folder only; the root holds nothing else. */
@@ -127,7 +153,9 @@ export class OverlayVolume {
 
   /** The virtual disks by name, with the chunks the client has written (for migration). */
   disks(): { id: number; name: string; size: number; writtenChunks: number[] }[] {
-    return [...this.nodes.values()].filter((node): node is VirtualFile => node.kind === 'virtual').map((node) => ({ id: node.id, name: node.name, size: node.size, writtenChunks: [...node.chunks].sort((a, b) => a - b) }));
+    return [...this.nodes.values()]
+      .filter((node): node is VirtualFile => node.kind === 'virtual')
+      .map((node) => ({ id: node.id, name: node.name, size: node.size, writtenChunks: [...node.chunks].sort((a, b) => a - b) }));
   }
 
   private cacheOf(node: VirtualFile): Promise<FileHandle> {
@@ -158,9 +186,10 @@ export class OverlayVolume {
       return { data: out, eof: end >= size };
     }
     // Nothing of the range in the cache: the base's bytes as they come, no second copy.
-    if (end <= node.baseEnd && !this.anyCached(node, offset, end)) return { data: await node.base.read(offset, end - offset), eof: end >= size };
+    if (end <= node.baseEnd && !this.anyCached(node, offset, end))
+      return { data: await node.base.read(offset, end - offset), eof: end >= size };
     const out = Buffer.alloc(end - offset);
-    for (let at = offset; at < end; ) {
+    for (let at = offset; at < end;) {
       const chunk = Math.floor(at / CHUNK);
       const take = Math.min(end - at, (chunk + 1) * CHUNK - at);
       if (node.chunks.has(chunk)) await (await this.cacheOf(node)).read(out, at - offset, take, at);

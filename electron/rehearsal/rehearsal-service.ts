@@ -10,7 +10,13 @@ import type { JobQueue } from '../jobs/job-queue.ts';
 import type { TargetChecks } from '../restore/target-checks.ts';
 import type { RehearsalOptions, RehearsalWork } from './rehearsal.ts';
 
-export type RehearsalServiceDeps = { catalog: Catalog; jobs: JobQueue; lookup: VmLookup; checks: TargetChecks; works: { rehearsal(options: Pick<RehearsalOptions, 'jobId' | 'vms' | 'target' | 'keep'>): RehearsalWork } };
+export type RehearsalServiceDeps = {
+  catalog: Catalog;
+  jobs: JobQueue;
+  lookup: VmLookup;
+  checks: TargetChecks;
+  works: { rehearsal(options: Pick<RehearsalOptions, 'jobId' | 'vms' | 'target' | 'keep'>): RehearsalWork };
+};
 
 export class RehearsalService {
   private readonly deps: RehearsalServiceDeps;
@@ -34,7 +40,14 @@ export class RehearsalService {
     catalog.audit(actor, 'rehearsal.start', null, { vms: vms.map((vm) => vm.vmName), point: request.point, target, keep: request.keep });
     const where = target.kind === 'local' ? target.path : target.host;
     return this.deps.jobs.submit(
-      { kind: 'rehearsal', vmId: null, vmName: vms.map((vm) => vm.vmName).join(', '), summary: `Rehearse the restore of ${vms.length} VM(s) to ${where}`, params: { ...request, vms }, requestedBy: actor },
+      {
+        kind: 'rehearsal',
+        vmId: null,
+        vmName: vms.map((vm) => vm.vmName).join(', '),
+        summary: `Rehearse the restore of ${vms.length} VM(s) to ${where}`,
+        params: { ...request, vms },
+        requestedBy: actor,
+      },
       (job) => this.deps.works.rehearsal({ jobId: job.id, vms, target, keep: request.keep }),
     );
   }
@@ -48,7 +61,10 @@ export class RehearsalService {
   }
 }
 
-export function rehearsalHandlers(rehearsals: RehearsalService, checks: TargetChecks): ChannelHandlers<'rehearsal.start' | 'rehearsal.report'> {
+export function rehearsalHandlers(
+  rehearsals: RehearsalService,
+  checks: TargetChecks,
+): ChannelHandlers<'rehearsal.start' | 'rehearsal.report'> {
   return {
     'rehearsal.start': async (request, { actor }) => ({ job: rehearsals.start(await checks.checkedLocalTarget(request), actor) }),
     'rehearsal.report': async ({ jobId }) => ({ html: await rehearsals.report(jobId) }),

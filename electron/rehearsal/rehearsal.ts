@@ -53,7 +53,11 @@ function childContext(parent: StepContext, label: string, report: (done: number,
 export class RehearsalWork implements JobWork {
   static readonly plan = Plan.of<RehearsalWork>()
     .step('initialize', 'Initialization: check the points and the isolated target', (work, _none, context) => work.initialize(context))
-    .step('restore-and-check', 'Restore the VMs in parallel; check each as soon as it is back (disk hashes, or power on)', (work, started, context) => work.restoreAll(started, context))
+    .step(
+      'restore-and-check',
+      'Restore the VMs in parallel; check each as soon as it is back (disk hashes, or power on)',
+      (work, started, context) => work.restoreAll(started, context),
+    )
     .step('cleanup', 'Remove the rehearsal VMs', (work, started, context) => work.cleanup(started, context))
     .step('report', 'Record the measured RTOs and write the report', (work, started, context) => work.report(started, context));
   readonly plan = RehearsalWork.plan.bind(this);
@@ -80,10 +84,27 @@ export class RehearsalWork implements JobWork {
   private async initialize(context: StepContext): Promise<Started> {
     const startedAt = performance.now();
     const { target } = this.options;
-    if (target.kind === 'local') this.createdRoot = await stat(target.path).then(() => false, () => true);
-    const runs = this.options.vms.map((vm): VmRun => ({ vm, outcome: { vm: vm.vmName, point: vm.pointSequence, restoredAs: this.restoredAs(vm), state: 'failed', check: 'not checked', rtoSeconds: null, error: null } }));
+    if (target.kind === 'local')
+      this.createdRoot = await stat(target.path).then(
+        () => false,
+        () => true,
+      );
+    const runs = this.options.vms.map((vm): VmRun => ({
+      vm,
+      outcome: {
+        vm: vm.vmName,
+        point: vm.pointSequence,
+        restoredAs: this.restoredAs(vm),
+        state: 'failed',
+        check: 'not checked',
+        rtoSeconds: null,
+        error: null,
+      },
+    }));
     this.outcomes.push(...runs.map((run) => run.outcome));
-    context.log(`${this.options.vms.length} VM(s) to ${target.kind === 'local' ? target.path : `host ${target.host}`}, ${PARALLEL} at a time`);
+    context.log(
+      `${this.options.vms.length} VM(s) to ${target.kind === 'local' ? target.path : `host ${target.host}`}, ${PARALLEL} at a time`,
+    );
     return { startedAt, runs };
   }
 
@@ -120,7 +141,10 @@ export class RehearsalWork implements JobWork {
       if (!outcome.error) await this.check(vm, outcome, context);
       // The clock stops when the VM is known good (or known bad).
       outcome.rtoSeconds = Math.round((performance.now() - started.startedAt) / 100) / 10;
-      child.log(`${outcome.state === 'passed' ? `passed (${outcome.check})` : `failed: ${outcome.error}`}, RTO ${outcome.rtoSeconds} s`, outcome.state === 'passed' ? 'info' : 'error');
+      child.log(
+        `${outcome.state === 'passed' ? `passed (${outcome.check})` : `failed: ${outcome.error}`}, RTO ${outcome.rtoSeconds} s`,
+        outcome.state === 'passed' ? 'info' : 'error',
+      );
     });
     return started;
   }
@@ -128,7 +152,8 @@ export class RehearsalWork implements JobWork {
   private async check(vm: RehearsalVm, outcome: VmOutcome, context: StepContext): Promise<void> {
     try {
       const { target } = this.options;
-      outcome.check = target.kind === 'local' ? await this.compareDisks(vm, target.path, context) : await this.powerOn(vm, target.host, context);
+      outcome.check =
+        target.kind === 'local' ? await this.compareDisks(vm, target.path, context) : await this.powerOn(vm, target.host, context);
       outcome.state = 'passed';
     } catch (error) {
       if (context.signal.aborted) throw error;
@@ -143,8 +168,17 @@ export class RehearsalWork implements JobWork {
     const files = diskFileNames(point.point, this.restoredAs(vm));
     for (const disk of point.disks) {
       const flat = join(this.folderOf(root, vm), (files.get(disk.key) as DiskFiles).flat);
-      const { blocks: checked, differing } = await compareDiskToFile({ pool: this.options.pool, point, disk, path: flat, targetLabel: `rehearsal copy of ${vm.vmName}`, context, onProgress: () => undefined });
-      if (differing > 0) throw new LifeboatError('corrupt-disk', `disk ${disk.key} of the restored copy differs from the point in ${differing} block(s)`);
+      const { blocks: checked, differing } = await compareDiskToFile({
+        pool: this.options.pool,
+        point,
+        disk,
+        path: flat,
+        targetLabel: `rehearsal copy of ${vm.vmName}`,
+        context,
+        onProgress: () => undefined,
+      });
+      if (differing > 0)
+        throw new LifeboatError('corrupt-disk', `disk ${disk.key} of the restored copy differs from the point in ${differing} block(s)`);
       blocks += checked;
     }
     return `${blocks} blocks match the restore point's SHA-256`;
@@ -180,7 +214,8 @@ export class RehearsalWork implements JobWork {
     try {
       const names = new Set(this.options.vms.map((vm) => this.restoredAs(vm)));
       for (const found of (await client.inventory()).vms.filter((candidate) => names.has(candidate.name))) {
-        if ((await client.powerState(found.ref)) === 'poweredOn') await client.runTask('PowerOffVM_Task', found.ref, [], `power off ${found.name}`);
+        if ((await client.powerState(found.ref)) === 'poweredOn')
+          await client.runTask('PowerOffVM_Task', found.ref, [], `power off ${found.name}`);
         await client.runTask('Destroy_Task', found.ref, [], `remove ${found.name}`);
       }
       context.log('rehearsal VMs powered off and removed');
@@ -193,10 +228,24 @@ export class RehearsalWork implements JobWork {
     await mkdir(this.options.reportsFolder, { recursive: true });
     this.reportPath = join(this.options.reportsFolder, `${this.options.jobId}.html`);
     const endedAt = new Date();
-    await writeFile(this.reportPath, renderReport({ jobId: this.options.jobId, startedAt: new Date(endedAt.getTime() - (performance.now() - startedAt)), endedAt, target: this.options.target, kept: this.options.keep, outcomes: runs.map((run) => run.outcome) }));
+    await writeFile(
+      this.reportPath,
+      renderReport({
+        jobId: this.options.jobId,
+        startedAt: new Date(endedAt.getTime() - (performance.now() - startedAt)),
+        endedAt,
+        target: this.options.target,
+        kept: this.options.keep,
+        outcomes: runs.map((run) => run.outcome),
+      }),
+    );
     context.log(`report written to ${this.reportPath}`);
     const failed = runs.filter((run) => run.outcome.state !== 'passed').map((run) => run.outcome);
-    if (failed.length > 0) throw new LifeboatError('corrupt-disk', `${failed.length} of ${runs.length} VM(s) failed the rehearsal: ${failed.map((outcome) => outcome.vm).join(', ')} (see the report)`);
+    if (failed.length > 0)
+      throw new LifeboatError(
+        'corrupt-disk',
+        `${failed.length} of ${runs.length} VM(s) failed the rehearsal: ${failed.map((outcome) => outcome.vm).join(', ')} (see the report)`,
+      );
   }
 
   async finish(succeeded: boolean): Promise<void> {

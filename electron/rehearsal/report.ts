@@ -7,12 +7,25 @@ function escape(text: string): string {
   return text.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char] as string);
 }
 
-export function renderReport(report: { jobId: string; startedAt: Date; endedAt: Date; target: RehearsalTarget; kept: boolean; outcomes: VmOutcome[] }): string {
+export function renderReport(report: {
+  jobId: string;
+  startedAt: Date;
+  endedAt: Date;
+  target: RehearsalTarget;
+  kept: boolean;
+  outcomes: VmOutcome[];
+}): string {
   const passed = report.outcomes.filter((outcome) => outcome.state === 'passed').length;
-  const where = report.target.kind === 'local' ? `local folder ${report.target.path}` : `vSphere host ${report.target.host}${report.target.network ? `, network ${report.target.network}` : ''}`;
+  const where =
+    report.target.kind === 'local'
+      ? `local folder ${report.target.path}`
+      : `vSphere host ${report.target.host}${report.target.network ? `, network ${report.target.network}` : ''}`;
   const rtos = report.outcomes.map((outcome) => outcome.rtoSeconds).filter((rto): rto is number => rto !== null);
   const rows = report.outcomes
-    .map((outcome) => `<tr><td>${escape(outcome.vm)}</td><td>${outcome.point}</td><td>${escape(outcome.restoredAs)}</td><td class="${outcome.state}">${outcome.state}</td><td>${escape(outcome.error ?? outcome.check)}</td><td>${outcome.rtoSeconds === null ? '—' : `${outcome.rtoSeconds} s`}</td></tr>`)
+    .map(
+      (outcome) =>
+        `<tr><td>${escape(outcome.vm)}</td><td>${outcome.point}</td><td>${escape(outcome.restoredAs)}</td><td class="${outcome.state}">${outcome.state}</td><td>${escape(outcome.error ?? outcome.check)}</td><td>${outcome.rtoSeconds === null ? '—' : `${outcome.rtoSeconds} s`}</td></tr>`,
+    )
     .join('\n');
   return `<!doctype html>
 <html lang="en">

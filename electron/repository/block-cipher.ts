@@ -18,7 +18,8 @@ export function sealBlock(payload: Uint8Array, key: Uint8Array, sha256: Uint8Arr
 }
 
 export function unsealBlock(sealed: Uint8Array, key: Uint8Array, sha256: Uint8Array): Uint8Array {
-  if (sealed.length < IV_BYTES + TAG_BYTES) throw new LifeboatError('corrupt-backup', `encrypted block is ${sealed.length} bytes, shorter than its iv and tag`);
+  if (sealed.length < IV_BYTES + TAG_BYTES)
+    throw new LifeboatError('corrupt-backup', `encrypted block is ${sealed.length} bytes, shorter than its iv and tag`);
   const bytes = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, IV_BYTES));
@@ -31,7 +32,12 @@ export function unsealBlock(sealed: Uint8Array, key: Uint8Array, sha256: Uint8Ar
 }
 
 /** The compressed block and its codec: unsealed first when the block is encrypted. */
-export function unsealed(payload: Uint8Array, codec: number, sha256: Uint8Array, key: Uint8Array | null): { payload: Uint8Array; codec: number } {
+export function unsealed(
+  payload: Uint8Array,
+  codec: number,
+  sha256: Uint8Array,
+  key: Uint8Array | null,
+): { payload: Uint8Array; codec: number } {
   if ((codec & ENCRYPTED_CODEC) === 0) return { payload, codec };
   if (!key) throw new LifeboatError('unauthorized', 'block is encrypted and no key was given');
   return { payload: unsealBlock(payload, key, sha256), codec: codec & ~ENCRYPTED_CODEC };

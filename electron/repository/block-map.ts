@@ -73,7 +73,10 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 /** Parses a map file; every structural lie (size, order, range, codec, hash) is corrupt-backup. */
-export function decodeMapFile(bytes: Buffer, expected: { blockSize: number; blockCount: number; sha256: string; label: string }): BlockRecord[] {
+export function decodeMapFile(
+  bytes: Buffer,
+  expected: { blockSize: number; blockCount: number; sha256: string; label: string },
+): BlockRecord[] {
   const bad = (why: string): never => {
     throw new LifeboatError('corrupt-backup', `${expected.label}: block map is damaged (${why})`);
   };
@@ -89,7 +92,8 @@ export function decodeMapFile(bytes: Buffer, expected: { blockSize: number; bloc
     if (record.index <= previous) bad(`records out of order at ${i}`);
     if (record.index >= expected.blockCount) bad(`block ${record.index} is past the end of the disk`);
     if (record.kind > BlockKind.data || !isKnownCodec(record.codec)) bad(`record ${i} has an unknown kind or codec`);
-    if (record.kind === BlockKind.data && (record.rawLength === 0 || record.rawLength > expected.blockSize)) bad(`record ${i} has a bad length`);
+    if (record.kind === BlockKind.data && (record.rawLength === 0 || record.rawLength > expected.blockSize))
+      bad(`record ${i} has a bad length`);
     previous = record.index;
     records.push(record);
   }

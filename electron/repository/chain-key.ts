@@ -18,13 +18,24 @@ export const KeyFile = z.object({
   version: z.literal(1),
   keyId: z.string().uuid(),
   createdAt: z.string(),
-  kdf: z.object({ name: z.literal('scrypt'), N: z.number().int().positive(), r: z.number().int().positive(), p: z.number().int().positive(), salt: Base64 }),
+  kdf: z.object({
+    name: z.literal('scrypt'),
+    N: z.number().int().positive(),
+    r: z.number().int().positive(),
+    p: z.number().int().positive(),
+    salt: Base64,
+  }),
   wrap: z.object({ cipher: z.literal('aes-256-gcm'), iv: Base64, tag: Base64, key: Base64 }),
   check: z.string().regex(/^[0-9a-f]{64}$/),
 });
 export type KeyFile = z.infer<typeof KeyFile>;
 
-export const RecoveryKey = z.object({ format: z.literal('lifeboat-recovery-key'), version: z.literal(1), keyId: z.string().uuid(), key: Base64 });
+export const RecoveryKey = z.object({
+  format: z.literal('lifeboat-recovery-key'),
+  version: z.literal(1),
+  keyId: z.string().uuid(),
+  key: Base64,
+});
 export type RecoveryKey = z.infer<typeof RecoveryKey>;
 
 /** Recorded in a manifest: the point's blocks are sealed with this chain key. */
@@ -41,13 +52,16 @@ function checkValue(dataKey: Uint8Array): string {
  * hashes local account passwords (electron/auth/passwords.ts). */
 export function derive(password: string, salt: Buffer, params: { N: number; r: number; p: number } = SCRYPT): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(password, salt, DATA_KEY_BYTES, { ...params, maxmem: 256 * params.N * params.r }, (error, key) => (error ? reject(error) : resolve(key)));
+    scrypt(password, salt, DATA_KEY_BYTES, { ...params, maxmem: 256 * params.N * params.r }, (error, key) =>
+      error ? reject(error) : resolve(key),
+    );
   });
 }
 
 /** The data key wrapped under `password`: what keys/<keyId>.json holds. */
 export async function wrapChainKey(key: ChainKey, password: string): Promise<KeyFile> {
-  if (password.length < MIN_PASSWORD) throw new LifeboatError('bad-request', `an encryption password needs at least ${MIN_PASSWORD} characters`);
+  if (password.length < MIN_PASSWORD)
+    throw new LifeboatError('bad-request', `an encryption password needs at least ${MIN_PASSWORD} characters`);
   const salt = randomBytes(16);
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', await derive(password, salt, SCRYPT), iv);
@@ -59,7 +73,12 @@ export async function wrapChainKey(key: ChainKey, password: string): Promise<Key
     keyId: key.keyId,
     createdAt: new Date().toISOString(),
     kdf: { name: 'scrypt', ...SCRYPT, salt: salt.toString('base64') },
-    wrap: { cipher: 'aes-256-gcm', iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), key: wrapped.toString('base64') },
+    wrap: {
+      cipher: 'aes-256-gcm',
+      iv: iv.toString('base64'),
+      tag: cipher.getAuthTag().toString('base64'),
+      key: wrapped.toString('base64'),
+    },
     check: checkValue(key.dataKey),
   };
 }
@@ -86,7 +105,8 @@ export async function unwrapChainKey(file: KeyFile, password: string): Promise<C
 
 /** A data key that passes the key file's check value. */
 export function checked(file: KeyFile, dataKey: Buffer): ChainKey {
-  if (dataKey.length !== DATA_KEY_BYTES || checkValue(dataKey) !== file.check) throw new LifeboatError('unauthorized', `that is not encryption key ${file.keyId}`);
+  if (dataKey.length !== DATA_KEY_BYTES || checkValue(dataKey) !== file.check)
+    throw new LifeboatError('unauthorized', `that is not encryption key ${file.keyId}`);
   return { keyId: file.keyId, dataKey };
 }
 
@@ -104,6 +124,7 @@ export function fromRecoveryKey(file: KeyFile, text: string): ChainKey {
     throw new LifeboatError('bad-request', 'the recovery key file is not JSON');
   }
   if (!parsed.success) throw new LifeboatError('bad-request', 'that file is not a Lifeboat recovery key');
-  if (parsed.data.keyId !== file.keyId) throw new LifeboatError('unauthorized', `the recovery key is for key ${parsed.data.keyId}, the point needs ${file.keyId}`);
+  if (parsed.data.keyId !== file.keyId)
+    throw new LifeboatError('unauthorized', `the recovery key is for key ${parsed.data.keyId}, the point needs ${file.keyId}`);
   return checked(file, Buffer.from(parsed.data.key, 'base64'));
 }

@@ -49,16 +49,30 @@ function pointLabel(entry: Pick<PointName, 'sequence'>, vmName: string): string 
 
 /** The chain of a point made before points recorded what they depend on: its parents'
  * manifests, each of which must be healthy. */
-async function chainFromParents(repository: Repository, vmId: string, names: PointName[], target: Manifest, vmName: string): Promise<{ links: ChainLink[]; manifests: Manifest[] }> {
+async function chainFromParents(
+  repository: Repository,
+  vmId: string,
+  names: PointName[],
+  target: Manifest,
+  vmName: string,
+): Promise<{ links: ChainLink[]; manifests: Manifest[] }> {
   const byId = new Map(names.map((name) => [name.id, name]));
   const manifests: Manifest[] = [target];
   let current = target;
   while (current.parentId !== null) {
     const parentName = byId.get(current.parentId);
-    if (!parentName) throw new LifeboatError('corrupt-backup', `${pointLabel(current, vmName)} needs point ${current.parentId}, which is missing from the repository`);
+    if (!parentName)
+      throw new LifeboatError(
+        'corrupt-backup',
+        `${pointLabel(current, vmName)} needs point ${current.parentId}, which is missing from the repository`,
+      );
     if (manifests.length > names.length) throw new LifeboatError('corrupt-backup', `the chain of ${vmName} loops`);
     const parent = await repository.readPoint(vmId, parentName);
-    if (!parent.manifest || parent.damage !== null) throw new LifeboatError('corrupt-backup', `${pointLabel(target, vmName)} needs point ${parent.sequence}, which is damaged: ${parent.damage}`);
+    if (!parent.manifest || parent.damage !== null)
+      throw new LifeboatError(
+        'corrupt-backup',
+        `${pointLabel(target, vmName)} needs point ${parent.sequence}, which is damaged: ${parent.damage}`,
+      );
     manifests.unshift(parent.manifest);
     current = parent.manifest;
   }
@@ -66,7 +80,14 @@ async function chainFromParents(repository: Repository, vmId: string, names: Poi
   return { links: manifests.map(linkOf), manifests };
 }
 
-async function readDiskMap(repository: Repository, vmId: string, link: ChainLink, disk: ChainLink['disks'][number], blockSize: number, vmName: string): Promise<BlockRecord[]> {
+async function readDiskMap(
+  repository: Repository,
+  vmId: string,
+  link: ChainLink,
+  disk: ChainLink['disks'][number],
+  blockSize: number,
+  vmName: string,
+): Promise<BlockRecord[]> {
   const label = `${vmName} point ${link.sequence} disk ${disk.key}`;
   let bytes: Buffer;
   try {
@@ -76,7 +97,8 @@ async function readDiskMap(repository: Repository, vmId: string, link: ChainLink
     throw error;
   }
   const records = decodeMapFile(bytes, { blockSize, blockCount: blockCountOf(disk.capacity, blockSize), sha256: disk.mapSha256, label });
-  if (records.length !== disk.mapEntries) throw new LifeboatError('corrupt-backup', `${label}: block map holds ${records.length} blocks, the manifest says ${disk.mapEntries}`);
+  if (records.length !== disk.mapEntries)
+    throw new LifeboatError('corrupt-backup', `${label}: block map holds ${records.length} blocks, the manifest says ${disk.mapEntries}`);
   return records;
 }
 
@@ -86,18 +108,30 @@ async function readDiskMap(repository: Repository, vmId: string, link: ChainLink
 export async function resolvePoint(repository: Repository, vmId: string, pointId: string): Promise<ResolvedPoint> {
   const names = await repository.pointFolders(vmId);
   const name = names.find((candidate) => candidate.id === pointId);
-  if (!name) throw new LifeboatError('not-found', `restore point ${pointId} of ${await repository.vmName(vmId)} is not in the repository ${repository.path}`);
+  if (!name)
+    throw new LifeboatError(
+      'not-found',
+      `restore point ${pointId} of ${await repository.vmName(vmId)} is not in the repository ${repository.path}`,
+    );
   const target = await repository.readPoint(vmId, name);
-  if (!target.manifest || target.damage !== null) throw new LifeboatError('corrupt-backup', `${pointLabel(target, await repository.vmName(vmId))} is damaged: ${target.damage}`);
+  if (!target.manifest || target.damage !== null)
+    throw new LifeboatError('corrupt-backup', `${pointLabel(target, await repository.vmName(vmId))} is damaged: ${target.damage}`);
   const point = target.manifest;
   const vmName = point.vmName;
-  const { links, manifests } = point.dependsOn ? { links: [...point.dependsOn, linkOf(point)], manifests: [point] } : await chainFromParents(repository, vmId, names, point, vmName);
+  const { links, manifests } = point.dependsOn
+    ? { links: [...point.dependsOn, linkOf(point)], manifests: [point] }
+    : await chainFromParents(repository, vmId, names, point, vmName);
   const present = new Set(names.map((candidate) => candidate.id));
   const gone = links.find((link) => !present.has(link.id));
-  if (gone) throw new LifeboatError('corrupt-backup', `${pointLabel(point, vmName)} needs point ${gone.sequence}, which is missing from the repository (folder ${repository.pointFolder({ vmId, ...gone })})`);
+  if (gone)
+    throw new LifeboatError(
+      'corrupt-backup',
+      `${pointLabel(point, vmName)} needs point ${gone.sequence}, which is missing from the repository (folder ${repository.pointFolder({ vmId, ...gone })})`,
+    );
   const blockSize = point.blockSize;
   for (const manifest of manifests) {
-    if (manifest.blockSize !== blockSize) throw new LifeboatError('corrupt-backup', `point ${manifest.sequence} of ${vmName} uses another block size than its chain`);
+    if (manifest.blockSize !== blockSize)
+      throw new LifeboatError('corrupt-backup', `point ${manifest.sequence} of ${vmName} uses another block size than its chain`);
   }
   const dataFiles = new Map<number, string>();
   for (const link of links) {
@@ -106,11 +140,15 @@ export async function resolvePoint(repository: Repository, vmId: string, pointId
     try {
       size = (await stat(path)).size;
     } catch (error) {
-      if (isErrnoCode(error, 'ENOENT')) throw new LifeboatError('corrupt-backup', `data file of ${vmName} point ${link.sequence} is missing: ${path}`);
+      if (isErrnoCode(error, 'ENOENT'))
+        throw new LifeboatError('corrupt-backup', `data file of ${vmName} point ${link.sequence} is missing: ${path}`);
       throw error;
     }
     if (size !== link.dataFileSize) {
-      throw new LifeboatError('corrupt-backup', `data file of ${vmName} point ${link.sequence} is ${size} bytes, the manifest says ${link.dataFileSize} (truncated or overwritten)`);
+      throw new LifeboatError(
+        'corrupt-backup',
+        `data file of ${vmName} point ${link.sequence} is ${size} bytes, the manifest says ${link.dataFileSize} (truncated or overwritten)`,
+      );
     }
     dataFiles.set(link.sequence, path);
   }
@@ -127,7 +165,10 @@ export async function resolvePoint(repository: Repository, vmId: string, pointId
         if (record.index >= blockCount) continue;
         const size = dataSizes.get(record.dataFile);
         if (record.kind !== 0 && (size === undefined || record.offset + record.storedLength > size)) {
-          throw new LifeboatError('corrupt-backup', `${vmName} point ${link.sequence} disk ${disk.key}: block ${record.index} points outside the chain's data files`);
+          throw new LifeboatError(
+            'corrupt-backup',
+            `${vmName} point ${link.sequence} disk ${disk.key}: block ${record.index} points outside the chain's data files`,
+          );
         }
         writeRecord(map, record.index * RECORD_BYTES, record);
       }
@@ -142,12 +183,16 @@ async function chainKeyOf(repository: Repository, chain: Manifest[], vmName: str
   const point = chain[chain.length - 1] as Manifest;
   const keyId = point.encryption?.keyId ?? null;
   for (const link of chain) {
-    if ((link.encryption?.keyId ?? null) !== keyId) throw new LifeboatError('corrupt-backup', `the chain of ${vmName} mixes encryption keys at point ${link.sequence}`);
+    if ((link.encryption?.keyId ?? null) !== keyId)
+      throw new LifeboatError('corrupt-backup', `the chain of ${vmName} mixes encryption keys at point ${link.sequence}`);
   }
   if (keyId === null) return null;
   const key = await repository.keyFor(keyId);
   if (!key) {
-    throw new LifeboatError('unauthorized', `point ${point.sequence} of ${vmName} is encrypted (key ${keyId}): give its password (--password-env VAR), a recovery key file (--recovery-key FILE), or store the key (\`lifeboat keys remember\`)`);
+    throw new LifeboatError(
+      'unauthorized',
+      `point ${point.sequence} of ${vmName} is encrypted (key ${keyId}): give its password (--password-env VAR), a recovery key file (--recovery-key FILE), or store the key (\`lifeboat keys remember\`)`,
+    );
   }
   return key;
 }

@@ -57,6 +57,7 @@ export function decompressBlock(payload: Uint8Array, codec: number, rawLength: n
 export function decodeBlock(payload: Uint8Array, codec: number, rawLength: number, sha256: Uint8Array): Uint8Array {
   const data = decompressBlock(payload, codec, rawLength);
   if (data.length !== rawLength) throw new LifeboatError('corrupt-backup', `it decompresses to ${data.length} bytes`);
-  if (!createHash('sha256').update(data).digest().equals(sha256)) throw new LifeboatError('corrupt-backup', 'its SHA-256 does not match the block map');
+  if (!createHash('sha256').update(data).digest().equals(sha256))
+    throw new LifeboatError('corrupt-backup', 'its SHA-256 does not match the block map');
   return data;
 }

@@ -15,7 +15,8 @@ type DiskShape = Pick<Manifest['disks'][number], 'key' | 'capacity' | 'mapFile' 
 
 /** Why a disk of this many bytes cannot be a virtual disk (null: it can). */
 export function diskCapacityProblem(capacity: number): string | null {
-  if (!Number.isSafeInteger(capacity) || capacity <= 0 || capacity > MAX_DISK_BYTES) return `an impossible capacity of ${capacity} bytes (a virtual disk has 1 to ${MAX_DISK_BYTES})`;
+  if (!Number.isSafeInteger(capacity) || capacity <= 0 || capacity > MAX_DISK_BYTES)
+    return `an impossible capacity of ${capacity} bytes (a virtual disk has 1 to ${MAX_DISK_BYTES})`;
   if (capacity % SECTOR_BYTES !== 0) return `a capacity of ${capacity} bytes, not whole ${SECTOR_BYTES}-byte sectors`;
   return null;
 }
@@ -24,7 +25,8 @@ function diskProblem(disk: DiskShape, blockSize: number, where: string): string 
   const capacity = diskCapacityProblem(disk.capacity);
   if (capacity) return `${where}disk ${disk.key} has ${capacity}`;
   const blockCount = Math.ceil(disk.capacity / blockSize);
-  if (disk.mapEntries > blockCount) return `${where}disk ${disk.key} lists ${disk.mapEntries} blocks in its map, more than its ${blockCount}`;
+  if (disk.mapEntries > blockCount)
+    return `${where}disk ${disk.key} lists ${disk.mapEntries} blocks in its map, more than its ${blockCount}`;
   return null;
 }
 
@@ -39,7 +41,8 @@ function disksProblem(disks: DiskShape[], blockSize: number, where: string): str
 }
 
 function linksProblem(manifest: Manifest, links: ChainLink[]): string | null {
-  if ((manifest.kind === 'full') !== (links.length === 0)) return `it is ${manifest.kind === 'full' ? 'a full point but depends on others' : 'an incremental point that depends on no other'}`;
+  if ((manifest.kind === 'full') !== (links.length === 0))
+    return `it is ${manifest.kind === 'full' ? 'a full point but depends on others' : 'an incremental point that depends on no other'}`;
   if (manifest.parentId !== null && links.at(-1)?.id !== manifest.parentId) return 'its chain does not end with its parent';
   let previous = 0;
   for (const link of links) {
@@ -53,8 +56,10 @@ function linksProblem(manifest: Manifest, links: ChainLink[]): string | null {
 
 export function manifestProblem(manifest: Manifest): string | null {
   const { blockSize } = manifest;
-  if (blockSize < SECTOR_BYTES || blockSize > MAX_BLOCK_SIZE || blockSize % SECTOR_BYTES !== 0) return `its block size of ${blockSize} bytes is impossible`;
-  if ((manifest.kind === 'full') !== (manifest.parentId === null)) return `it is ${manifest.kind === 'full' ? 'a full point with a parent' : 'an incremental point without a parent'}`;
+  if (blockSize < SECTOR_BYTES || blockSize > MAX_BLOCK_SIZE || blockSize % SECTOR_BYTES !== 0)
+    return `its block size of ${blockSize} bytes is impossible`;
+  if ((manifest.kind === 'full') !== (manifest.parentId === null))
+    return `it is ${manifest.kind === 'full' ? 'a full point with a parent' : 'an incremental point without a parent'}`;
   if (manifest.disks.length === 0) return 'it lists no disk';
   const problem = disksProblem(manifest.disks, blockSize, '') ?? (manifest.dependsOn ? linksProblem(manifest, manifest.dependsOn) : null);
   if (problem) return problem;
@@ -67,7 +72,8 @@ export function manifestProblem(manifest: Manifest): string | null {
     throw error;
   }
   for (const disk of manifest.disks) {
-    if (entries.get(`${disk.key.toLowerCase()}.filename`) !== disk.fileName) return `disk ${disk.key} (${disk.fileName}) is not in its configuration`;
+    if (entries.get(`${disk.key.toLowerCase()}.filename`) !== disk.fileName)
+      return `disk ${disk.key} (${disk.fileName}) is not in its configuration`;
   }
   return null;
 }

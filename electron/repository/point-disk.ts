@@ -13,12 +13,19 @@ const DEFAULT_CACHE_BLOCKS = 32;
 
 /** Unseals (with the chain key of an encrypted point), decompresses a stored block and checks
  * its length and SHA-256; throws saying why not. */
-export type BlockDecoder = (payload: Uint8Array, codec: number, rawLength: number, sha256: Uint8Array, dataKey: Uint8Array | null) => Promise<Uint8Array>;
+export type BlockDecoder = (
+  payload: Uint8Array,
+  codec: number,
+  rawLength: number,
+  sha256: Uint8Array,
+  dataKey: Uint8Array | null,
+) => Promise<Uint8Array>;
 
 /** `readAhead`: blocks decoded ahead of a sequential reader (with an off-thread `decode`). */
 export type PointDiskOptions = { cacheBlocks?: number; decode?: BlockDecoder; readAhead?: number };
 
-const decodeHere: BlockDecoder = async (payload, codec, rawLength, sha256, dataKey) => openBlock(payload, codec, rawLength, sha256, dataKey);
+const decodeHere: BlockDecoder = async (payload, codec, rawLength, sha256, dataKey) =>
+  openBlock(payload, codec, rawLength, sha256, dataKey);
 
 export class PointDisk implements Disk {
   readonly capacity: number;
@@ -95,7 +102,7 @@ export class PointDisk implements Disk {
     // Every byte is set below (holes come as zero blocks).
     const out = Buffer.allocUnsafe(length);
     const { blockSize } = this.point;
-    for (let position = offset; position < offset + length; ) {
+    for (let position = offset; position < offset + length;) {
       const index = Math.floor(position / blockSize);
       const within = position - index * blockSize;
       const take = Math.min(blockSize - within, offset + length - position);

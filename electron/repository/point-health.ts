@@ -4,7 +4,8 @@
 import type { PointHealth } from '../../shared/domain.ts';
 import type { PointEntry } from './repository.ts';
 
-const LEGACY = 'made before points recorded the hash of their manifest: checked for sense, and its hash recorded in the catalog when first read';
+const LEGACY =
+  'made before points recorded the hash of their manifest: checked for sense, and its hash recorded in the catalog when first read';
 
 export function pointHealth(entries: PointEntry[], pointId: string): PointHealth {
   const byId = new Map(entries.map((entry) => [entry.id, entry]));
@@ -21,7 +22,8 @@ export function pointHealth(entries: PointEntry[], pointId: string): PointHealth
     for (let step = 0; parentId !== null && step <= entries.length; step++) {
       const parent = byId.get(parentId);
       if (!parent) return { state: 'damaged', reason: `it needs point ${parentId}, which is missing from the repository` };
-      if (!parent.manifest || parent.damage !== null) return { state: 'damaged', reason: `it needs point ${parent.sequence}, which is damaged: ${parent.damage}` };
+      if (!parent.manifest || parent.damage !== null)
+        return { state: 'damaged', reason: `it needs point ${parent.sequence}, which is damaged: ${parent.damage}` };
       parentId = parent.manifest.parentId;
     }
   }

@@ -82,7 +82,8 @@ export class Repository {
       throw new LifeboatError('unavailable', `${path} cannot be read: ${(error as Error).message}`);
     }
     const info = safeJson(text) as RepositoryInfo | null;
-    if (info?.format !== 'lifeboat-repository' || info.version !== 1) throw new LifeboatError('corrupt-backup', `${file} is not a Lifeboat repository`);
+    if (info?.format !== 'lifeboat-repository' || info.version !== 1)
+      throw new LifeboatError('corrupt-backup', `${file} is not a Lifeboat repository`);
     return new Repository(path, info);
   }
 
@@ -95,11 +96,16 @@ export class Repository {
     try {
       text = await readFile(this.keyFilePath(keyId), 'utf8');
     } catch (error) {
-      if (isErrnoCode(error, 'ENOENT')) throw new LifeboatError('corrupt-backup', `encryption key ${keyId} is missing from ${this.path}; restore it with its recovery key file`);
+      if (isErrnoCode(error, 'ENOENT'))
+        throw new LifeboatError(
+          'corrupt-backup',
+          `encryption key ${keyId} is missing from ${this.path}; restore it with its recovery key file`,
+        );
       throw error;
     }
     const parsed = KeyFile.safeParse(safeJson(text));
-    if (!parsed.success || parsed.data.keyId !== keyId) throw new LifeboatError('corrupt-backup', `key file ${this.keyFilePath(keyId)} is damaged`);
+    if (!parsed.success || parsed.data.keyId !== keyId)
+      throw new LifeboatError('corrupt-backup', `key file ${this.keyFilePath(keyId)} is damaged`);
     return parsed.data;
   }
 
@@ -138,7 +144,10 @@ export class Repository {
 
   async listVmIds(): Promise<string[]> {
     const entries = await readdir(join(this.path, 'vms'), { withFileTypes: true });
-    return entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+    return entries
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort();
   }
 
   async ensureVm(vmId: string, name: string): Promise<void> {
@@ -184,7 +193,14 @@ export class Repository {
   /** One point folder, checked as scanPoints checks every one. */
   async readPoint(vmId: string, { sequence, id }: PointName): Promise<PointEntry> {
     const folder = this.pointFolder({ vmId, sequence, id });
-    const damaged = (damage: string, sha256: string | null = null): PointEntry => ({ sequence, id, manifest: null, damage, sha256, hashFile: false });
+    const damaged = (damage: string, sha256: string | null = null): PointEntry => ({
+      sequence,
+      id,
+      manifest: null,
+      damage,
+      sha256,
+      hashFile: false,
+    });
     const file = join(folder, 'manifest.json');
     let bytes: Buffer;
     try {
@@ -204,18 +220,27 @@ export class Repository {
     }
     // The catalog's record first: it is outside the repository, where the damage would be.
     const recorded = this.recordedHash(id);
-    if (recorded !== null && recorded !== sha256) return damaged('its manifest.json does not match the SHA-256 the catalog recorded when the point was made (changed after the backup)', sha256);
+    if (recorded !== null && recorded !== sha256)
+      return damaged(
+        'its manifest.json does not match the SHA-256 the catalog recorded when the point was made (changed after the backup)',
+        sha256,
+      );
     const side = await this.readHashFile(folder);
     if (side === 'damaged') return damaged(`its ${MANIFEST_HASH_FILE} is damaged`, sha256);
-    if (side !== null && side !== sha256) return damaged(`its manifest.json does not match the SHA-256 in ${MANIFEST_HASH_FILE} (changed after the backup)`, sha256);
+    if (side !== null && side !== sha256)
+      return damaged(`its manifest.json does not match the SHA-256 in ${MANIFEST_HASH_FILE} (changed after the backup)`, sha256);
     const parsed = Manifest.safeParse(value);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      return damaged(`its manifest.json is not a point manifest (${issue ? `${issue.path.join('.') || 'top level'}: ${issue.message}` : 'bad shape'})`, sha256);
+      return damaged(
+        `its manifest.json is not a point manifest (${issue ? `${issue.path.join('.') || 'top level'}: ${issue.message}` : 'bad shape'})`,
+        sha256,
+      );
     }
     // Points that record their chain were made with a side file: one without has lost it.
     if (side === null && parsed.data.dependsOn !== undefined) return damaged(`its ${MANIFEST_HASH_FILE} is missing`, sha256);
-    if (parsed.data.id !== id || parsed.data.sequence !== sequence) return damaged(`its manifest.json names point ${parsed.data.sequence} (${parsed.data.id}), not the folder's`, sha256);
+    if (parsed.data.id !== id || parsed.data.sequence !== sequence)
+      return damaged(`its manifest.json names point ${parsed.data.sequence} (${parsed.data.id}), not the folder's`, sha256);
     const problem = manifestProblem(parsed.data);
     if (problem) return damaged(`its manifest is impossible: ${problem}`, sha256);
     return { sequence, id, manifest: parsed.data, damage: null, sha256, hashFile: side !== null };

@@ -63,10 +63,15 @@ export async function verifyDisk(transfer: Omit<DiskTransfer, 'path' | 'replace'
 
 /** Quick rollback of an existing disk file of the same size: every block is compared with the
  * point and only those that differ are written (holes as zeros). Progress counts bytes compared. */
-export async function rollbackDiskInPlace(transfer: DiskTransfer): Promise<{ bytesWritten: number; unchangedBlocks: number; blocks: number }> {
+export async function rollbackDiskInPlace(
+  transfer: DiskTransfer,
+): Promise<{ bytesWritten: number; unchangedBlocks: number; blocks: number }> {
   const { size } = await stat(transfer.path);
   if (size !== transfer.disk.capacity) {
-    throw new LifeboatError('conflict', `disk ${transfer.disk.key} is ${size} bytes on the target and ${transfer.disk.capacity} in the restore point; quick rollback needs the same size`);
+    throw new LifeboatError(
+      'conflict',
+      `disk ${transfer.disk.key} is ${size} bytes on the target and ${transfer.disk.capacity} in the restore point; quick rollback needs the same size`,
+    );
   }
   const outcome = await runStripes(transfer, transfer.path, true);
   return { bytesWritten: outcome.bytes, unchangedBlocks: outcome.unchangedBlocks, blocks: transfer.disk.blockCount };
@@ -74,14 +79,21 @@ export async function rollbackDiskInPlace(transfer: DiskTransfer): Promise<{ byt
 
 /** Reads a restored disk file and compares every block with the point (hash, holes as zeros);
  * writes nothing. Returns how many blocks differ. */
-export async function compareDiskToFile(transfer: Omit<DiskTransfer, 'replace' | 'checkpoints'>): Promise<{ blocks: number; differing: number }> {
+export async function compareDiskToFile(
+  transfer: Omit<DiskTransfer, 'replace' | 'checkpoints'>,
+): Promise<{ blocks: number; differing: number }> {
   const { size } = await stat(transfer.path);
   if (size !== transfer.disk.capacity) return { blocks: transfer.disk.blockCount, differing: transfer.disk.blockCount };
   const outcome = await runStripes(transfer, transfer.path, true, true);
   return { blocks: transfer.disk.blockCount, differing: transfer.disk.blockCount - outcome.unchangedBlocks };
 }
 
-async function runStripes(transfer: DiskTransfer, targetPath: string | null, rollback: boolean, compareOnly = false): Promise<{ bytes: number; unchangedBlocks: number }> {
+async function runStripes(
+  transfer: DiskTransfer,
+  targetPath: string | null,
+  rollback: boolean,
+  compareOnly = false,
+): Promise<{ bytes: number; unchangedBlocks: number }> {
   const { pool, point, disk, context } = transfer;
   const slots = pool.size;
   const control = new Int32Array(new SharedArrayBuffer(4));
@@ -155,7 +167,11 @@ async function runStripes(transfer: DiskTransfer, targetPath: string | null, rol
 
 /** Every CHECKPOINT_MS: note the watermarks, fdatasync the target, then record them, so a
  * recorded block is always on stable storage. */
-function startCheckpointing(path: string, watermarks: Int32Array, checkpoints: Checkpoints): { stop(): Promise<void>; final(): Promise<void> } {
+function startCheckpointing(
+  path: string,
+  watermarks: Int32Array,
+  checkpoints: Checkpoints,
+): { stop(): Promise<void>; final(): Promise<void> } {
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
   const record = async (): Promise<void> => {
@@ -165,9 +181,11 @@ function startCheckpointing(path: string, watermarks: Int32Array, checkpoints: C
     killPoint('checkpoint');
   };
   const tick = (): void => {
-    running = running.then(async () => {
-      if (!stopped) await record();
-    }).catch(() => undefined);
+    running = running
+      .then(async () => {
+        if (!stopped) await record();
+      })
+      .catch(() => undefined);
   };
   const timer = setInterval(tick, CHECKPOINT_MS);
   return {
@@ -183,10 +201,14 @@ function startCheckpointing(path: string, watermarks: Int32Array, checkpoints: C
 function explain(error: Error, transfer: DiskTransfer): Error {
   const { point, disk, context } = transfer;
   if (context.signal.aborted) return new LifeboatError('cancelled', 'the job was cancelled by the operator');
-  if (isErrnoCode(error, 'ENOSPC') || /ENOSPC/.test(error.message)) return new LifeboatError('target-full', `${transfer.targetLabel} ran out of space while writing disk ${disk.key}`);
+  if (isErrnoCode(error, 'ENOSPC') || /ENOSPC/.test(error.message))
+    return new LifeboatError('target-full', `${transfer.targetLabel} ran out of space while writing disk ${disk.key}`);
   if (error instanceof WorkerTaskError && error.blockIndex !== undefined) {
     const offset = error.blockIndex * point.blockSize;
-    return new LifeboatError('corrupt-backup', `VM ${point.point.vmName}, point ${point.point.sequence}, disk ${disk.key} (${disk.fileName}), offset ${offset}: corrupt block, nothing written for it (${error.message})`);
+    return new LifeboatError(
+      'corrupt-backup',
+      `VM ${point.point.vmName}, point ${point.point.sequence}, disk ${disk.key} (${disk.fileName}), offset ${offset}: corrupt block, nothing written for it (${error.message})`,
+    );
   }
   return error;
 }

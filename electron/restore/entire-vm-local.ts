@@ -29,11 +29,18 @@ export type RestoreRequest = { vmId: string; pointId: string; targetPath: string
 
 /** Where a restore keeps its per-disk checkpoints (the catalog), and, when it resumes, what its
  * earlier run had published. */
-export type CheckpointStore = { load(diskKey: string): DiskCheckpoint | null; save(diskKey: string, checkpoint: DiskCheckpoint): void; resuming: Resuming | null };
+export type CheckpointStore = {
+  load(diskKey: string): DiskCheckpoint | null;
+  save(diskKey: string, checkpoint: DiskCheckpoint): void;
+  resuming: Resuming | null;
+};
 
 /** The size of a file, or null when there is none. */
 async function sizeOf(path: string): Promise<number | null> {
-  return stat(path).then((stats) => stats.size, () => null);
+  return stat(path).then(
+    (stats) => stats.size,
+    () => null,
+  );
 }
 
 /** The point being restored and the target folder claimed for it, for every step after initialization. */
@@ -63,7 +70,13 @@ export class EntireVmLocalRestore implements JobWork {
 
   private readonly checkpoints: CheckpointStore | null;
 
-  constructor(repository: Repository, pool: WorkerPool, jobId: string, request: RestoreRequest, checkpoints: CheckpointStore | null = null) {
+  constructor(
+    repository: Repository,
+    pool: WorkerPool,
+    jobId: string,
+    request: RestoreRequest,
+    checkpoints: CheckpointStore | null = null,
+  ) {
     this.checkpoints = checkpoints;
     this.repository = repository;
     this.pool = pool;
@@ -77,7 +90,8 @@ export class EntireVmLocalRestore implements JobWork {
       claimed = await this.claim(context);
     } catch (error) {
       // Nothing of the earlier run was touched before the claim: keep it for another resume.
-      if (this.checkpoints?.resuming && !this.writer && error instanceof Error) throw new ResumeBlocked(error instanceof LifeboatError ? error.code : 'internal', `cannot resume yet: ${error.message}`);
+      if (this.checkpoints?.resuming && !this.writer && error instanceof Error)
+        throw new ResumeBlocked(error instanceof LifeboatError ? error.code : 'internal', `cannot resume yet: ${error.message}`);
       throw error;
     }
     context.log(`data movers: ${this.pool.size} worker threads read, decompress, verify and write in parallel`);
@@ -88,8 +102,18 @@ export class EntireVmLocalRestore implements JobWork {
     const point = await resolvePoint(this.repository, this.request.vmId, this.request.pointId);
     this.point = point;
     const bytesTotal = point.disks.reduce((sum, disk) => sum + dataBytesOf(disk), 0);
-    context.log(`point ${point.point.sequence} of ${point.point.vmName} (${point.chain.length} link(s) in its chain), ${bytesTotal} bytes of data to write`);
-    const writer = await LocalVmWriter.claim({ target: this.request.targetPath, jobId: this.jobId, resuming: this.checkpoints?.resuming ?? null, manifest: point.point, newName: this.request.newName, bytesNeeded: bytesTotal, context });
+    context.log(
+      `point ${point.point.sequence} of ${point.point.vmName} (${point.chain.length} link(s) in its chain), ${bytesTotal} bytes of data to write`,
+    );
+    const writer = await LocalVmWriter.claim({
+      target: this.request.targetPath,
+      jobId: this.jobId,
+      resuming: this.checkpoints?.resuming ?? null,
+      manifest: point.point,
+      newName: this.request.newName,
+      bytesNeeded: bytesTotal,
+      context,
+    });
     this.writer = writer;
     return { point, writer, bytesTotal };
   }
@@ -128,11 +152,21 @@ export class EntireVmLocalRestore implements JobWork {
 
   /** A disk's checkpoint, if the file it describes is still there at full size: in the staging
    * folder, or (complete) already published. Otherwise the disk starts over. */
-  private async usableCheckpoint(writer: LocalVmWriter, diskKey: string, capacity: number, stagedPath: string, context: StepContext): Promise<DiskCheckpoint | null> {
+  private async usableCheckpoint(
+    writer: LocalVmWriter,
+    diskKey: string,
+    capacity: number,
+    stagedPath: string,
+    context: StepContext,
+  ): Promise<DiskCheckpoint | null> {
     const checkpoint = this.checkpoints?.load(diskKey) ?? null;
     if (!checkpoint) return null;
     const published = join(writer.folder.path, writer.files(diskKey).flat);
-    if ((await sizeOf(stagedPath)) === capacity || (checkpoint.complete && (await sizeOf(published)) === capacity && writer.folder.hasPublished(published))) return checkpoint;
+    if (
+      (await sizeOf(stagedPath)) === capacity ||
+      (checkpoint.complete && (await sizeOf(published)) === capacity && writer.folder.hasPublished(published))
+    )
+      return checkpoint;
     context.log(`disk ${diskKey} has a checkpoint but not the file it describes; that disk starts over`, 'warning');
     return null;
   }

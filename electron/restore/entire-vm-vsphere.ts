@@ -19,10 +19,25 @@ import { VsphereRestoreBase, type VsphereRestoreOptions } from './vsphere-restor
 import { pointSource, type SourceDisk, type VmSource } from './vm-source.ts';
 import { selectTransport, transportTitle, type TransportDecision } from './transport-choice.ts';
 
-type Placement = { datacenter: { ref: MoRef; name: string; vmFolder: MoRef }; host: HostInfo; datastore: DatastoreInfo; pool: MoRef; networks: string[] };
+type Placement = {
+  datacenter: { ref: MoRef; name: string; vmFolder: MoRef };
+  host: HostInfo;
+  datastore: DatastoreInfo;
+  pool: MoRef;
+  networks: string[];
+};
 
 /** What initialization found, for every step after it. */
-type Prepared = { client: VsphereClient; source: VmSource; vmName: string; placement: Placement; disks: DiskPlacement[]; thin: boolean; transport: TransportDecision; bytesTotal: number };
+type Prepared = {
+  client: VsphereClient;
+  source: VmSource;
+  vmName: string;
+  placement: Placement;
+  disks: DiskPlacement[];
+  thin: boolean;
+  transport: TransportDecision;
+  bytesTotal: number;
+};
 /** Once CreateVM registered the VM. */
 type Created = Prepared & { vm: MoRef };
 /** The restore snapshot, none on a VVOL datastore. */
@@ -31,7 +46,9 @@ type Snapshotted = Created & { snapshot: MoRef | null };
 export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWork {
   static readonly plan = Plan.of<EntireVmVsphereRestore>()
     .step('initialize', entireVmStepTitles.initialize, (work, _none, context) => work.initialize(context))
-    .step('restore-configuration', entireVmStepTitles['restore-configuration'], (work, prepared, context) => work.restoreConfiguration(prepared, context))
+    .step('restore-configuration', entireVmStepTitles['restore-configuration'], (work, prepared, context) =>
+      work.restoreConfiguration(prepared, context),
+    )
     .step('create-snapshot', entireVmStepTitles['create-snapshot'], (_work, created, context) => createSnapshot(created, context))
     .step('transfer-disks', entireVmStepTitles['transfer-disks'], (work, snapshotted, context) => work.transferDisks(snapshotted, context))
     .step('commit-snapshot', entireVmStepTitles['commit-snapshot'], (_work, snapshotted, context) => commitSnapshot(snapshotted, context))
@@ -54,18 +71,32 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     const { target } = this.request;
     const hosts = inventory.hosts.filter((host) => host.connected && (!target.hostSystem || host.name === target.hostSystem));
     if (hosts.length === 0) {
-      throw new LifeboatError('not-found', target.hostSystem ? `no connected ESXi host "${target.hostSystem}" in ${target.host}` : `${target.host} has no connected ESXi host`);
+      throw new LifeboatError(
+        'not-found',
+        target.hostSystem ? `no connected ESXi host "${target.hostSystem}" in ${target.host}` : `${target.host} has no connected ESXi host`,
+      );
     }
     const visible = (host: HostInfo): DatastoreInfo[] =>
-      inventory.datastores.filter((ds) => ds.accessible && host.datastores.some((ref) => ref.value === ds.ref.value) && (!target.datastore || ds.name === target.datastore));
+      inventory.datastores.filter(
+        (ds) =>
+          ds.accessible && host.datastores.some((ref) => ref.value === ds.ref.value) && (!target.datastore || ds.name === target.datastore),
+      );
     const host = hosts.find((candidate) => visible(candidate).length > 0);
-    if (!host) throw new LifeboatError('not-found', target.datastore ? `datastore "${target.datastore}" does not exist or no chosen host can reach it` : 'no datastore is reachable from the chosen host');
+    if (!host)
+      throw new LifeboatError(
+        'not-found',
+        target.datastore
+          ? `datastore "${target.datastore}" does not exist or no chosen host can reach it`
+          : 'no datastore is reachable from the chosen host',
+      );
     const datastore = visible(host).sort((a, b) => b.freeSpace - a.freeSpace)[0] as DatastoreInfo;
     const pool = inventory.computeResources.find((resource) => resource.ref.value === host.parent.value)?.resourcePool;
     if (!pool) throw new LifeboatError('not-found', `ESXi host ${host.name} has no resource pool`);
     const datacenter = inventory.datacenters[0];
     if (!datacenter) throw new LifeboatError('not-found', `${target.host} has no datacenter`);
-    const networks = inventory.networks.filter((network) => host.networks.some((ref) => ref.value === network.ref.value)).map((network) => network.name);
+    const networks = inventory.networks
+      .filter((network) => host.networks.some((ref) => ref.value === network.ref.value))
+      .map((network) => network.name);
     return { datacenter, host, datastore, pool, networks };
   }
 
@@ -80,13 +111,19 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     const placement = this.choosePlacement(inventory);
     this.placement = placement;
     if (inventory.vms.some((vm) => vm.name === vmName)) {
-      throw new LifeboatError('conflict', `a VM named "${vmName}" already exists in ${this.request.target.host}; choose another name (--name)`);
+      throw new LifeboatError(
+        'conflict',
+        `a VM named "${vmName}" already exists in ${this.request.target.host}; choose another name (--name)`,
+      );
     }
     const thin = (this.request.target.diskFormat ?? 'thin') === 'thin';
     const provisioned = source.disks.reduce((sum, disk) => sum + disk.capacity, 0);
     const needed = thin ? source.disks.reduce((sum, disk) => sum + disk.dataBytes, 0) : provisioned;
     if (placement.datastore.freeSpace < needed) {
-      throw new LifeboatError('target-full', `datastore ${placement.datastore.name} has ${placement.datastore.freeSpace} bytes free; the VM needs ${needed} (${thin ? 'thin' : 'thick'})`);
+      throw new LifeboatError(
+        'target-full',
+        `datastore ${placement.datastore.name} has ${placement.datastore.freeSpace} bytes free; the VM needs ${needed} (${thin ? 'thin' : 'thick'})`,
+      );
     }
     const disks = placeDisks(source.disks, vmName);
     this.disks = disks;
@@ -95,15 +132,29 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     const bytesTotal = source.disks.reduce((sum, disk) => sum + disk.dataBytes, 0) + uploadBytes;
     context.resources.record('staging-folder', { path: this.staging });
     await mkdir(this.staging, { recursive: true });
-    context.log(`placement: host ${placement.host.name}, datastore ${placement.datastore.name} (${placement.datastore.type}), ${thin ? 'thin' : 'thick'} disks; data movers: ${this.pool.size} worker threads`);
+    context.log(
+      `placement: host ${placement.host.name}, datastore ${placement.datastore.name} (${placement.datastore.type}), ${thin ? 'thin' : 'thick'} disks; data movers: ${this.pool.size} worker threads`,
+    );
     return { client, source, vmName, placement, disks, thin, transport, bytesTotal };
   }
 
   private chooseTransport(inventory: Inventory, placement: Placement, thin: boolean, context: StepContext): TransportDecision {
     const requested = this.request.target.transport ?? 'auto';
-    const transport = this.useTransport(selectTransport({ inventory, datastore: placement.datastore, requested, thick: !thin, host: this.request.target.host, proxies: this.proxies, context }));
+    const transport = this.useTransport(
+      selectTransport({
+        inventory,
+        datastore: placement.datastore,
+        requested,
+        thick: !thin,
+        host: this.request.target.host,
+        proxies: this.proxies,
+        context,
+      }),
+    );
     const { mode, proxy } = transport;
-    context.log(`transport: ${transportTitle(mode)}${proxy ? ` through proxy ${proxy.name}` : ' from this engine over the host\'s HTTP file service'} (${requested === 'auto' ? 'chosen automatically' : 'requested'})`);
+    context.log(
+      `transport: ${transportTitle(mode)}${proxy ? ` through proxy ${proxy.name}` : " from this engine over the host's HTTP file service"} (${requested === 'auto' ? 'chosen automatically' : 'requested'})`,
+    );
     return transport;
   }
 
@@ -111,13 +162,27 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     const { client, source, placement, vmName } = prepared;
     const vmx = parseVmx(source.vmxText, `${source.vmName} configuration`);
     const requested = this.request.target.network;
-    if (requested && !placement.networks.includes(requested)) throw new LifeboatError('not-found', `network "${requested}" is not available on host ${placement.host.name}`);
-    const network = (original: string | undefined): string => requested ?? (original && placement.networks.includes(original) ? original : (placement.networks[0] ?? 'VM Network'));
+    if (requested && !placement.networks.includes(requested))
+      throw new LifeboatError('not-found', `network "${requested}" is not available on host ${placement.host.name}`);
+    const network = (original: string | undefined): string =>
+      requested ?? (original && placement.networks.includes(original) ? original : (placement.networks[0] ?? 'VM Network'));
     const annotation = vmAnnotation(this.jobId);
-    const config = vmConfigSpec(vmx, prepared.disks, { name: vmName, datastore: placement.datastore.name, thin: prepared.thin, network, annotation });
+    const config = vmConfigSpec(vmx, prepared.disks, {
+      name: vmName,
+      datastore: placement.datastore.name,
+      thin: prepared.thin,
+      network,
+      annotation,
+    });
     // Recorded first: if the engine dies after CreateVM, the janitor finds the VM by its annotation.
     context.resources.record('vsphere-vm', { host: this.request.target.host, name: vmName, annotation });
-    const task = moRefOf(await client.soap.call('CreateVM_Task', placement.datacenter.vmFolder, [config, moRefXml('pool', placement.pool), moRefXml('host', placement.host.ref)]));
+    const task = moRefOf(
+      await client.soap.call('CreateVM_Task', placement.datacenter.vmFolder, [
+        config,
+        moRefXml('pool', placement.pool),
+        moRefXml('host', placement.host.ref),
+      ]),
+    );
     const vm = moRefOf(await client.waitForTask(task, `create VM ${vmName}`));
     this.vm = vm;
     context.log(`VM ${vmName} created and registered on ${placement.host.name} (${vm.value})`);
@@ -134,13 +199,18 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
       const flatName = placed.fileName.replace(/\.vmdk$/, '-flat.vmdk');
       if (transport.proxy) {
         const base = bytesDone;
-        bytesDone += await this.writeThroughProxy(snapshotted, transport.proxy, placed, disk, flatName, { context, onProgress: (bytes) => context.progress(base + bytes, bytesTotal) });
+        bytesDone += await this.writeThroughProxy(snapshotted, transport.proxy, placed, disk, flatName, {
+          context,
+          onProgress: (bytes) => context.progress(base + bytes, bytesTotal),
+        });
         continue;
       }
       const local = join(this.staging, flatName);
       const base = bytesDone;
       bytesDone += await source.writeDisk(disk.key, local, {
-        replace: false, targetLabel: `staging folder ${this.staging}`, context,
+        replace: false,
+        targetLabel: `staging folder ${this.staging}`,
+        context,
         onProgress: (bytes) => context.progress(base + bytes, bytesTotal),
       });
       const descriptor = join(this.staging, placed.fileName);
@@ -152,14 +222,23 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
       bytesDone += disk.capacity;
       context.progress(bytesDone, bytesTotal);
       await rm(local, { force: true });
-      context.log(`disk ${placed.key} written to [${placement.datastore.name}] ${vmName}/${placed.fileName} (SCSI ${placed.controllerBus}:${placed.unit}) over NBD`);
+      context.log(
+        `disk ${placed.key} written to [${placement.datastore.name}] ${vmName}/${placed.fileName} (SCSI ${placed.controllerBus}:${placed.unit}) over NBD`,
+      );
     }
     return snapshotted;
   }
 
   /** Direct SAN and HotAdd: the proxy writes the disk where it sees the datastore's blocks;
    * returns the bytes written. */
-  private async writeThroughProxy(created: Created, proxy: ProxySummary, placed: DiskPlacement, disk: SourceDisk, flatName: string, progress: { context: StepContext; onProgress: (bytes: number) => void }): Promise<number> {
+  private async writeThroughProxy(
+    created: Created,
+    proxy: ProxySummary,
+    placed: DiskPlacement,
+    disk: SourceDisk,
+    flatName: string,
+    progress: { context: StepContext; onProgress: (bytes: number) => void },
+  ): Promise<number> {
     const { client, placement, source, vmName, transport } = created;
     const { context } = progress;
     const datastorePath = `[${placement.datastore.name}] ${vmName}/${placed.fileName}`;
@@ -167,15 +246,24 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     try {
       await access(join(folder, flatName));
     } catch {
-      throw new LifeboatError('unavailable', `proxy ${proxy.name} does not see ${datastorePath} at ${folder}; check its datastore path for ${placement.datastore.name}`);
+      throw new LifeboatError(
+        'unavailable',
+        `proxy ${proxy.name} does not see ${datastorePath} at ${folder}; check its datastore path for ${placement.datastore.name}`,
+      );
     }
     const written = await this.whileHotAdded(context, client, datastorePath, disk.capacity, async () => {
-      const bytes = await source.writeDisk(disk.key, join(folder, flatName), { replace: true, targetLabel: `datastore ${placement.datastore.name}`, ...progress });
+      const bytes = await source.writeDisk(disk.key, join(folder, flatName), {
+        replace: true,
+        targetLabel: `datastore ${placement.datastore.name}`,
+        ...progress,
+      });
       await syncPath(join(folder, flatName));
       await writeFile(join(folder, placed.fileName), writeFlatDescriptor(disk.capacity, flatName));
       return bytes;
     });
-    context.log(`disk ${placed.key} written to ${datastorePath} (SCSI ${placed.controllerBus}:${placed.unit}) over ${transportTitle(transport.mode)}`);
+    context.log(
+      `disk ${placed.key} written to ${datastorePath} (SCSI ${placed.controllerBus}:${placed.unit}) over ${transportTitle(transport.mode)}`,
+    );
     return written;
   }
 
@@ -211,7 +299,12 @@ async function createSnapshot(created: Created, context: StepContext): Promise<S
     return skip({ ...created, snapshot: null });
   }
   const snapshot = moRefOf(
-    await created.client.runTask('CreateSnapshot_Task', created.vm, [el('name', 'lifeboat-restore'), el('description', 'taken by Lifeboat during restore'), el('memory', false), el('quiesce', false)], 'create snapshot'),
+    await created.client.runTask(
+      'CreateSnapshot_Task',
+      created.vm,
+      [el('name', 'lifeboat-restore'), el('description', 'taken by Lifeboat during restore'), el('memory', false), el('quiesce', false)],
+      'create snapshot',
+    ),
   );
   context.log(`snapshot ${snapshot.value} created`);
   return { ...created, snapshot };
@@ -227,6 +320,7 @@ async function commitSnapshot(snapshotted: Snapshotted, context: StepContext): P
 
 async function finalize(created: Created, context: StepContext): Promise<void> {
   const disks = await created.client.vmDisks(created.vm);
-  if (disks.length !== created.disks.length) throw new LifeboatError('unavailable', `the restored VM shows ${disks.length} disks, ${created.disks.length} were restored`);
+  if (disks.length !== created.disks.length)
+    throw new LifeboatError('unavailable', `the restored VM shows ${disks.length} disks, ${created.disks.length} were restored`);
   context.log(`VM ${created.vmName} has its ${disks.length} disk(s): ${disks.map((disk) => disk.fileName).join(', ')}`);
 }

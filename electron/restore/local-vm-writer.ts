@@ -53,7 +53,15 @@ export class LocalVmWriter {
 
   /** Records the folders for the janitor, claims the target and checks it has room (a resumed
    * restore passed that check and writes over its own files). */
-  static async claim(options: { target: string; jobId: string; resuming: Resuming | null; manifest: VmLayout; newName: string | undefined; bytesNeeded: number; context: StepContext }): Promise<LocalVmWriter> {
+  static async claim(options: {
+    target: string;
+    jobId: string;
+    resuming: Resuming | null;
+    manifest: VmLayout;
+    newName: string | undefined;
+    bytesNeeded: number;
+    context: StepContext;
+  }): Promise<LocalVmWriter> {
     const target = resolve(options.target);
     options.context.resources.record('target-folder', { path: target });
     options.context.resources.record('staging-folder', { path: join(target, stagingFolderName(options.jobId)) });

@@ -28,20 +28,33 @@ function splitDatastorePath(path: string): { datastore: string; path: string } {
 }
 
 /** Finds the VM and pairs its disks with the point's by SCSI bus and unit. */
-export async function previewOriginal(client: VsphereClient, inventory: Inventory, point: ResolvedPoint): Promise<{ preview: OriginalPreview; vm: MoRef; matched: Matched[] }> {
+export async function previewOriginal(
+  client: VsphereClient,
+  inventory: Inventory,
+  point: ResolvedPoint,
+): Promise<{ preview: OriginalPreview; vm: MoRef; matched: Matched[] }> {
   const vmName = point.point.vmName;
   const candidates = inventory.vms.filter((vm) => vm.name === vmName);
-  if (candidates.length === 0) throw new LifeboatError('not-found', `VM "${vmName}" is not in this vCenter; restore it to a new location instead`);
-  if (candidates.length > 1) throw new LifeboatError('conflict', `${candidates.length} VMs are named "${vmName}"; the original cannot be told apart`);
+  if (candidates.length === 0)
+    throw new LifeboatError('not-found', `VM "${vmName}" is not in this vCenter; restore it to a new location instead`);
+  if (candidates.length > 1)
+    throw new LifeboatError('conflict', `${candidates.length} VMs are named "${vmName}"; the original cannot be told apart`);
   const vm = candidates[0] as (typeof candidates)[number];
   const disks = await client.vmDisks(vm.ref);
   const placements = placeDisks(point.disks, vmName);
   const matched = placements.map((placement): Matched => {
     const pointDisk = point.disks.find((disk) => disk.key === placement.key) as ResolvedDisk;
     const vmDisk = disks.find((disk) => disk.controllerBus === placement.controllerBus && disk.unitNumber === placement.unit);
-    if (!vmDisk) throw new LifeboatError('conflict', `VM ${vmName} has no disk at SCSI ${placement.controllerBus}:${placement.unit} for ${placement.key}; restore to a new location instead`);
+    if (!vmDisk)
+      throw new LifeboatError(
+        'conflict',
+        `VM ${vmName} has no disk at SCSI ${placement.controllerBus}:${placement.unit} for ${placement.key}; restore to a new location instead`,
+      );
     if (vmDisk.capacity !== pointDisk.capacity) {
-      throw new LifeboatError('conflict', `disk ${vmDisk.fileName} of ${vmName} is ${vmDisk.capacity} bytes, the point's ${placement.key} is ${pointDisk.capacity}; restore to a new location instead`);
+      throw new LifeboatError(
+        'conflict',
+        `disk ${vmDisk.fileName} of ${vmName} is ${vmDisk.capacity} bytes, the point's ${placement.key} is ${pointDisk.capacity}; restore to a new location instead`,
+      );
     }
     return { point: pointDisk, vm: vmDisk, ...splitDatastorePath(vmDisk.fileName) };
   });
@@ -50,7 +63,12 @@ export async function previewOriginal(client: VsphereClient, inventory: Inventor
     vmName,
     hostSystem: host?.name ?? '',
     powerState: await client.powerState(vm.ref),
-    disks: matched.map((disk) => ({ key: disk.point.key, file: disk.vm.fileName, capacity: disk.vm.capacity, pointCapacity: disk.point.capacity })),
+    disks: matched.map((disk) => ({
+      key: disk.point.key,
+      file: disk.vm.fileName,
+      capacity: disk.vm.capacity,
+      pointCapacity: disk.point.capacity,
+    })),
     safetySnapshot: `lifeboat-safety-${new Date().toISOString().replace(/[:.]/g, '-')}`,
   };
   return { preview, vm: vm.ref, matched };
@@ -58,11 +76,21 @@ export async function previewOriginal(client: VsphereClient, inventory: Inventor
 
 /** What initialization found, for every step after it: the VM, its disks paired with the
  * point's, what will be replaced, and the transport. */
-type Found = { client: VsphereClient; point: ResolvedPoint; vm: MoRef; matched: Matched[]; preview: OriginalPreview; datacenter: string; transport: TransportDecision };
+type Found = {
+  client: VsphereClient;
+  point: ResolvedPoint;
+  vm: MoRef;
+  matched: Matched[];
+  preview: OriginalPreview;
+  datacenter: string;
+  transport: TransportDecision;
+};
 
 export class OriginalVmVsphereRestore extends VsphereRestoreBase implements JobWork {
   static readonly plan = Plan.of<OriginalVmVsphereRestore>()
-    .step('initialize', 'Initialization: find the VM, match its disks, choose the transport', (work, _none, context) => work.initialize(context))
+    .step('initialize', 'Initialization: find the VM, match its disks, choose the transport', (work, _none, context) =>
+      work.initialize(context),
+    )
     .step('restore-configuration', 'Keep the VM configuration; power the VM off', (_work, found, context) => powerOff(found, context))
     .step('create-snapshot', 'Create the safety snapshot (kept)', (work, found, context) => work.safetySnapshot(found, context))
     .step('transfer-disks', 'Roll the disks back', (work, found, context) => work.transferDisks(found, context))
@@ -71,7 +99,9 @@ export class OriginalVmVsphereRestore extends VsphereRestoreBase implements JobW
       return skip(found);
     })
     .step('finalize', 'Finalize', async (work, _found, context) => {
-      context.log(`rolled back ${work.totalBlocks - work.unchangedBlocks} of ${work.totalBlocks} blocks (${work.bytesWritten} bytes written); ${work.unchangedBlocks} were already as in the point`);
+      context.log(
+        `rolled back ${work.totalBlocks - work.unchangedBlocks} of ${work.totalBlocks} blocks (${work.bytesWritten} bytes written); ${work.unchangedBlocks} were already as in the point`,
+      );
     });
   readonly plan = OriginalVmVsphereRestore.plan.bind(this);
   // What result() reports.
@@ -89,14 +119,27 @@ export class OriginalVmVsphereRestore extends VsphereRestoreBase implements JobW
     const inventory = await client.inventory();
     const { vm, matched, preview } = await previewOriginal(client, inventory, point);
     this.preview = preview;
-    for (const disk of preview.disks) context.log(`will replace ${disk.file} (${disk.capacity} bytes) with ${disk.key} of point ${point.point.sequence}`);
+    for (const disk of preview.disks)
+      context.log(`will replace ${disk.file} (${disk.capacity} bytes) with ${disk.key} of point ${point.point.sequence}`);
     const datastores = [...new Set(matched.map((disk) => disk.datastore))];
     if (datastores.length > 1) context.log(`disks span ${datastores.join(', ')}; the transport is chosen for ${datastores[0]}`);
     const datastore = inventory.datastores.find((ds) => ds.name === datastores[0]);
     if (!datastore) throw new LifeboatError('not-found', `datastore ${datastores[0]} of ${preview.vmName} is not in the inventory`);
-    const transport = this.useTransport(selectTransport({ inventory, datastore, requested: this.request.target.transport ?? 'auto', thick: matched.every((disk) => !disk.vm.thin), host: this.request.target.host, proxies: this.proxies, context }));
+    const transport = this.useTransport(
+      selectTransport({
+        inventory,
+        datastore,
+        requested: this.request.target.transport ?? 'auto',
+        thick: matched.every((disk) => !disk.vm.thin),
+        host: this.request.target.host,
+        proxies: this.proxies,
+        context,
+      }),
+    );
     const { mode, proxy } = transport;
-    context.log(`transport: ${transportTitle(mode)}${proxy ? ` through proxy ${proxy.name}: quick rollback, only differing blocks are written` : ': it cannot read the disks, so every block is written'}`);
+    context.log(
+      `transport: ${transportTitle(mode)}${proxy ? ` through proxy ${proxy.name}: quick rollback, only differing blocks are written` : ': it cannot read the disks, so every block is written'}`,
+    );
     context.resources.record('staging-folder', { path: this.staging });
     await mkdir(this.staging, { recursive: true });
     return { client, point, vm, matched, preview, datacenter: inventory.datacenters[0]?.name ?? '', transport };
@@ -105,14 +148,27 @@ export class OriginalVmVsphereRestore extends VsphereRestoreBase implements JobW
   private async safetySnapshot(found: Found, context: StepContext): Promise<Found> {
     const { client, vm } = found;
     const name = found.preview.safetySnapshot;
-    await client.runTask('CreateSnapshot_Task', vm, [el('name', name), el('description', 'taken by Lifeboat before an original-location restore; remove it once the VM is verified'), el('memory', false), el('quiesce', false)], 'create safety snapshot');
+    await client.runTask(
+      'CreateSnapshot_Task',
+      vm,
+      [
+        el('name', name),
+        el('description', 'taken by Lifeboat before an original-location restore; remove it once the VM is verified'),
+        el('memory', false),
+        el('quiesce', false),
+      ],
+      'create safety snapshot',
+    );
     this.snapshotTaken = true;
     context.log(`safety snapshot ${name} created`);
     // Where ESXi moves the running disk to a delta, the flat files are the snapshot's now.
     const after = await client.vmDisks(vm);
     for (const disk of found.matched) {
       if (!after.some((candidate) => candidate.fileName === disk.vm.fileName)) {
-        throw new LifeboatError('unavailable', `after the safety snapshot ${disk.vm.fileName} is no longer the running disk (a delta disk took its place); Lifeboat writes flat disks only, so it stopped before changing anything`);
+        throw new LifeboatError(
+          'unavailable',
+          `after the safety snapshot ${disk.vm.fileName} is no longer the running disk (a delta disk took its place); Lifeboat writes flat disks only, so it stopped before changing anything`,
+        );
       }
     }
     return found;
@@ -127,8 +183,16 @@ export class OriginalVmVsphereRestore extends VsphereRestoreBase implements JobW
       const folder = disk.path.includes('/') ? disk.path.slice(0, disk.path.lastIndexOf('/')) : '';
       const descriptor = parseDescriptor(await client.downloadText(datacenter, disk.datastore, disk.path), disk.vm.fileName);
       const extent = descriptor.extents[0];
-      if (descriptor.parentCid !== NO_PARENT || descriptor.extents.length !== 1 || !extent?.fileName || (extent.kind !== 'FLAT' && extent.kind !== 'VMFS')) {
-        throw new LifeboatError('unavailable', `${disk.vm.fileName} is not a single flat extent (${descriptor.createType}); Lifeboat writes flat disks only`);
+      if (
+        descriptor.parentCid !== NO_PARENT ||
+        descriptor.extents.length !== 1 ||
+        !extent?.fileName ||
+        (extent.kind !== 'FLAT' && extent.kind !== 'VMFS')
+      ) {
+        throw new LifeboatError(
+          'unavailable',
+          `${disk.vm.fileName} is not a single flat extent (${descriptor.createType}); Lifeboat writes flat disks only`,
+        );
       }
       const flatPath = folder ? `${folder}/${extent.fileName}` : extent.fileName;
       this.totalBlocks += disk.point.blockCount;
@@ -136,7 +200,15 @@ export class OriginalVmVsphereRestore extends VsphereRestoreBase implements JobW
       const { proxy } = transport;
       if (!proxy) {
         const local = join(this.staging, extent.fileName);
-        this.bytesWritten += await restoreDiskToFile({ pool: this.pool, point, disk: disk.point, path: local, targetLabel: `staging folder ${this.staging}`, context, onProgress });
+        this.bytesWritten += await restoreDiskToFile({
+          pool: this.pool,
+          point,
+          disk: disk.point,
+          path: local,
+          targetLabel: `staging folder ${this.staging}`,
+          context,
+          onProgress,
+        });
         const sending = performance.now();
         await client.uploadFile(datacenter, disk.datastore, flatPath, local);
         context.busy('network', (performance.now() - sending) / 1000);
@@ -146,7 +218,15 @@ export class OriginalVmVsphereRestore extends VsphereRestoreBase implements JobW
         if (!root) throw new LifeboatError('unavailable', `proxy ${proxy.name} cannot see datastore ${disk.datastore}`);
         const local = join(root, flatPath);
         const outcome = await this.whileHotAdded(context, client, disk.vm.fileName, disk.vm.capacity, async () => {
-          const rolledBack = await rollbackDiskInPlace({ pool: this.pool, point, disk: disk.point, path: local, targetLabel: `datastore ${disk.datastore}`, context, onProgress });
+          const rolledBack = await rollbackDiskInPlace({
+            pool: this.pool,
+            point,
+            disk: disk.point,
+            path: local,
+            targetLabel: `datastore ${disk.datastore}`,
+            context,
+            onProgress,
+          });
           await syncPath(local);
           return rolledBack;
         });

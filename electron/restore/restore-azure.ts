@@ -24,7 +24,9 @@ type Opened = { point: ResolvedPoint; store: BlobStore; vhds: Vhd[] };
 
 export class RestoreAzureWork implements JobWork {
   static readonly plan = Plan.of<RestoreAzureWork>()
-    .step('initialize', 'Initialization: the chain, the storage account and its container', (work, _none, context) => work.initialize(context))
+    .step('initialize', 'Initialization: the chain, the storage account and its container', (work, _none, context) =>
+      work.initialize(context),
+    )
     .step('transfer-disks', 'Restore the disks as fixed VHDs', (work, opened, context) => work.transfer(opened, context))
     .step('upload-disks', 'Upload the VHDs as page blobs', (work, opened, context) => work.upload(opened, context))
     .step('write-template', 'Upload the ARM template that creates the VM', (work, opened, context) => work.writeTemplate(opened, context));
@@ -39,7 +41,14 @@ export class RestoreAzureWork implements JobWork {
   private readonly uploads: Record<string, unknown>[] = [];
   private template: string | null = null;
 
-  constructor(options: { repository: Repository; pool: WorkerPool; stagingRoot: string; jobId: string; request: RestoreAzureRequest; connect: () => Promise<BlobStore> }) {
+  constructor(options: {
+    repository: Repository;
+    pool: WorkerPool;
+    stagingRoot: string;
+    jobId: string;
+    request: RestoreAzureRequest;
+    connect: () => Promise<BlobStore>;
+  }) {
     this.repository = options.repository;
     this.pool = options.pool;
     this.staging = join(options.stagingRoot, options.jobId);
@@ -70,7 +79,15 @@ export class RestoreAzureWork implements JobWork {
       const disk = point.disks.find((candidate) => candidate.key === vhd.key);
       if (!disk) continue;
       const base = done;
-      done += await restoreFixedVhd({ pool: this.pool, point, disk, path: vhd.path, targetLabel: `staging folder ${this.staging}`, context, onProgress: (bytes) => context.progress(base + bytes, total) });
+      done += await restoreFixedVhd({
+        pool: this.pool,
+        point,
+        disk,
+        path: vhd.path,
+        targetLabel: `staging folder ${this.staging}`,
+        context,
+        onProgress: (bytes) => context.progress(base + bytes, total),
+      });
     }
     return opened;
   }
@@ -81,20 +98,36 @@ export class RestoreAzureWork implements JobWork {
     let before = 0;
     for (const vhd of vhds) {
       const started = performance.now();
-      const outcome = await store.uploadVhd(this.request.container, vhd.blob, vhd.path, { lifeboatpoint: point.point.id, lifeboatdisk: vhd.key.replace(/[^A-Za-z0-9]/g, '_') }, (done) => context.progress(before + done, total), context.signal);
+      const outcome = await store.uploadVhd(
+        this.request.container,
+        vhd.blob,
+        vhd.path,
+        { lifeboatpoint: point.point.id, lifeboatdisk: vhd.key.replace(/[^A-Za-z0-9]/g, '_') },
+        (done) => context.progress(before + done, total),
+        context.signal,
+      );
       context.busy('network', (performance.now() - started) / 1000);
       before += vhdSize(vhd.capacity) + 512;
       this.uploads.push({ blob: vhd.blob, ...outcome });
       await rm(vhd.path, { force: true });
-      context.log(`${vhd.blob}: ${outcome.sentBytes} bytes sent, ${outcome.emptyBytes} empty bytes skipped${outcome.resumedBytes > 0 ? `, ${outcome.resumedBytes} bytes already there from an interrupted upload` : ''}`);
+      context.log(
+        `${vhd.blob}: ${outcome.sentBytes} bytes sent, ${outcome.emptyBytes} empty bytes skipped${outcome.resumedBytes > 0 ? `, ${outcome.resumedBytes} bytes already there from an interrupted upload` : ''}`,
+      );
     }
     return opened;
   }
 
   private async writeTemplate({ point, store, vhds }: Opened, context: StepContext): Promise<void> {
     const shape = pointShape(point.point);
-    const text = armTemplate(shape, vhds.map((vhd) => ({ fileName: basename(vhd.blob), capacity: vhdSize(vhd.capacity), uri: vhd.uri })));
-    this.template = await store.uploadText(this.request.container, `${point.point.vmName}/point-${point.point.sequence}/${point.point.vmName}-template.json`, text);
+    const text = armTemplate(
+      shape,
+      vhds.map((vhd) => ({ fileName: basename(vhd.blob), capacity: vhdSize(vhd.capacity), uri: vhd.uri })),
+    );
+    this.template = await store.uploadText(
+      this.request.container,
+      `${point.point.vmName}/point-${point.point.sequence}/${point.point.vmName}-template.json`,
+      text,
+    );
     context.log(`ARM template uploaded: ${this.template}; set its network interface and storage account, then deploy it`);
   }
 
@@ -104,6 +137,12 @@ export class RestoreAzureWork implements JobWork {
   }
 
   result(): Record<string, unknown> {
-    return { account: this.request.account, container: this.request.container, blobs: this.vhds.map((vhd) => vhd.uri), template: this.template, uploads: this.uploads };
+    return {
+      account: this.request.account,
+      container: this.request.container,
+      blobs: this.vhds.map((vhd) => vhd.uri),
+      template: this.template,
+      uploads: this.uploads,
+    };
   }
 }

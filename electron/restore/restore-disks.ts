@@ -75,7 +75,9 @@ export class RestoreDisksWork implements JobWork {
       const file = this.request.template === 'ovf' ? `${stem}.vmdk` : `${stem}.vhd`;
       return { key, stem, capacity, file, flat: this.request.template === 'ovf' ? `${stem}-flat.vmdk` : file };
     });
-    context.log(`${point.disks.length} disk(s) of ${point.point.vmName}, point ${point.point.sequence}, as ${this.request.template === 'ovf' ? 'monolithicFlat VMDKs with an OVF descriptor' : 'fixed VHDs with an ARM template'}`);
+    context.log(
+      `${point.disks.length} disk(s) of ${point.point.vmName}, point ${point.point.sequence}, as ${this.request.template === 'ovf' ? 'monolithicFlat VMDKs with an OVF descriptor' : 'fixed VHDs with an ARM template'}`,
+    );
     return { point, folder, written };
   }
 
@@ -88,7 +90,15 @@ export class RestoreDisksWork implements JobWork {
       if (!disk) continue;
       const base = done;
       const path = folder.stagedPath(written.flat);
-      const transfer = { pool: this.pool, point, disk, path, targetLabel: `target ${folder.path}`, context, onProgress: (bytes: number) => context.progress(base + bytes, total) };
+      const transfer = {
+        pool: this.pool,
+        point,
+        disk,
+        path,
+        targetLabel: `target ${folder.path}`,
+        context,
+        onProgress: (bytes: number) => context.progress(base + bytes, total),
+      };
       if (this.request.template === 'ovf') {
         done += await restoreDiskToFile(transfer);
         await writeFile(folder.stagedPath(written.file), writeFlatDescriptor(disk.capacity, written.flat));
@@ -103,8 +113,20 @@ export class RestoreDisksWork implements JobWork {
     const name = `${escapeGuestName(point.point.vmName).name}.${this.request.template === 'ovf' ? 'ovf' : 'json'}`; // the VM's name is outside input
     const text =
       this.request.template === 'ovf'
-        ? ovfDescriptor(shape, await Promise.all(written.map(async (disk) => ({ fileName: disk.file, fileSize: (await stat(folder.stagedPath(disk.file))).size, capacity: disk.capacity }))))
-        : armTemplate(shape, written.map((disk) => ({ fileName: disk.file, capacity: vhdSize(disk.capacity) })));
+        ? ovfDescriptor(
+            shape,
+            await Promise.all(
+              written.map(async (disk) => ({
+                fileName: disk.file,
+                fileSize: (await stat(folder.stagedPath(disk.file))).size,
+                capacity: disk.capacity,
+              })),
+            ),
+          )
+        : armTemplate(
+            shape,
+            written.map((disk) => ({ fileName: disk.file, capacity: vhdSize(disk.capacity) })),
+          );
     await writeFile(folder.stagedPath(name), text);
     context.log(`template ${name} written: edit it (size, availability set, networks) before you create the VM`);
     return folder;

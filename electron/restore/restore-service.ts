@@ -59,18 +59,33 @@ export class RestoreService {
     const pointId = lookup.resolvePointId(vm.id, request.point);
     const name = request.newName ?? vm.name;
     const { target } = request;
-    if (target.kind === 'vsphere' && target.original && request.newName) throw new LifeboatError('bad-request', 'an original-location restore keeps the VM and its name; drop the new name');
+    if (target.kind === 'vsphere' && target.original && request.newName)
+      throw new LifeboatError('bad-request', 'an original-location restore keeps the VM and its name; drop the new name');
     const held = this.deps.checks.checkTarget(target, vm.name);
     // The copy the restore reads, unlocked when encrypted: a wrong password fails here, before a job exists.
     const source = await this.deps.copies.sourceFor(vm, pointId, request);
     catalog.audit(actor, 'restore.entireVm', vm.id, { pointId, target, newName: request.newName ?? null, source: source.site.name });
     const where = target.kind === 'local' ? target.path : `${target.host}${target.datastore ? ` [${target.datastore}]` : ''}`;
-    const spec = { kind: 'restore-entire-vm' as const, vmId: vm.id, vmName: vm.name, summary: `Restore ${vm.name} as ${name} to ${where}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, requestedBy: actor };
+    const spec = {
+      kind: 'restore-entire-vm' as const,
+      vmId: vm.id,
+      vmName: vm.name,
+      summary: `Restore ${vm.name} as ${name} to ${where}${fromCopy(source)}`,
+      params: { ...withoutSecrets(request), pointId },
+      requestedBy: actor,
+    };
     if (target.kind === 'local') {
-      return jobs.submit(spec, (job) => readingFrom(works.localRestore(source.repository, job.id, { vmId: vm.id, pointId, targetPath: target.path, newName: request.newName }, false), source));
+      return jobs.submit(spec, (job) =>
+        readingFrom(
+          works.localRestore(source.repository, job.id, { vmId: vm.id, pointId, targetPath: target.path, newName: request.newName }, false),
+          source,
+        ),
+      );
     }
     const summary = target.original ? `Roll ${vm.name} back in place on ${target.host}${fromCopy(source)}` : spec.summary;
-    return jobs.submit({ ...spec, ...held, summary }, (job) => readingFrom(works.restore(source.repository, job.id, { vmId: vm.id, pointId, target, newName: request.newName }).work, source));
+    return jobs.submit({ ...spec, ...held, summary }, (job) =>
+      readingFrom(works.restore(source.repository, job.id, { vmId: vm.id, pointId, target, newName: request.newName }).work, source),
+    );
   }
 
   /** A point's disks without a VM, and a template (OVF or ARM) to create one from them. */
@@ -80,10 +95,26 @@ export class RestoreService {
     const vm = lookup.resolveVm(request.vm);
     const pointId = lookup.resolvePointId(vm.id, request.point);
     const source = await this.deps.copies.sourceFor(vm, pointId, request);
-    catalog.audit(actor, 'restore.disks', vm.id, { pointId, target: request.target.path, template: request.template, source: source.site.name });
+    catalog.audit(actor, 'restore.disks', vm.id, {
+      pointId,
+      target: request.target.path,
+      template: request.template,
+      source: source.site.name,
+    });
     return jobs.submit(
-      { kind: 'restore-disks', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} with an ${request.template.toUpperCase()} template to ${request.target.path}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, requestedBy: actor },
-      (job) => readingFrom(works.disks(source.repository, job.id, { vmId: vm.id, pointId, targetPath: request.target.path, template: request.template }), source),
+      {
+        kind: 'restore-disks',
+        vmId: vm.id,
+        vmName: vm.name,
+        summary: `Restore the disks of ${vm.name} with an ${request.template.toUpperCase()} template to ${request.target.path}${fromCopy(source)}`,
+        params: { ...withoutSecrets(request), pointId },
+        requestedBy: actor,
+      },
+      (job) =>
+        readingFrom(
+          works.disks(source.repository, job.id, { vmId: vm.id, pointId, targetPath: request.target.path, template: request.template }),
+          source,
+        ),
     );
   }
 
@@ -94,10 +125,26 @@ export class RestoreService {
     const pointId = lookup.resolvePointId(vm.id, request.point);
     const account = this.deps.azure.named(request.account);
     const source = await this.deps.copies.sourceFor(vm, pointId, request);
-    catalog.audit(actor, 'restore.azure', vm.id, { pointId, account: account.name, container: request.container, source: source.site.name });
+    catalog.audit(actor, 'restore.azure', vm.id, {
+      pointId,
+      account: account.name,
+      container: request.container,
+      source: source.site.name,
+    });
     return jobs.submit(
-      { kind: 'restore-azure', vmId: vm.id, vmName: vm.name, summary: `Restore the disks of ${vm.name} to Azure ${account.name}/${request.container}${fromCopy(source)}`, params: { ...withoutSecrets(request), pointId }, requestedBy: actor },
-      (job) => readingFrom(works.azure(source.repository, job.id, { vmId: vm.id, pointId, account: account.name, container: request.container }, account), source),
+      {
+        kind: 'restore-azure',
+        vmId: vm.id,
+        vmName: vm.name,
+        summary: `Restore the disks of ${vm.name} to Azure ${account.name}/${request.container}${fromCopy(source)}`,
+        params: { ...withoutSecrets(request), pointId },
+        requestedBy: actor,
+      },
+      (job) =>
+        readingFrom(
+          works.azure(source.repository, job.id, { vmId: vm.id, pointId, account: account.name, container: request.container }, account),
+          source,
+        ),
     );
   }
 
@@ -106,13 +153,35 @@ export class RestoreService {
     const { catalog } = this.deps;
     const job = catalog.getJob(jobId);
     if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
-    const params = catalog.jobParams(jobId) as { vm?: unknown; pointId?: unknown; target?: { kind?: unknown; path?: unknown }; newName?: unknown; fromRegion?: unknown } | null;
-    if (job.kind !== 'restore-entire-vm' || params?.target?.kind !== 'local' || typeof params.target.path !== 'string' || typeof params.pointId !== 'string' || job.vmId === null) {
-      throw new LifeboatError('bad-request', `job ${jobId} cannot be resumed: resume covers restores to a local folder; start this one again`);
+    const params = catalog.jobParams(jobId) as {
+      vm?: unknown;
+      pointId?: unknown;
+      target?: { kind?: unknown; path?: unknown };
+      newName?: unknown;
+      fromRegion?: unknown;
+    } | null;
+    if (
+      job.kind !== 'restore-entire-vm' ||
+      params?.target?.kind !== 'local' ||
+      typeof params.target.path !== 'string' ||
+      typeof params.pointId !== 'string' ||
+      job.vmId === null
+    ) {
+      throw new LifeboatError(
+        'bad-request',
+        `job ${jobId} cannot be resumed: resume covers restores to a local folder; start this one again`,
+      );
     }
-    const request: RestoreRequest = { vmId: job.vmId, pointId: params.pointId, targetPath: params.target.path, newName: typeof params.newName === 'string' ? params.newName : undefined };
+    const request: RestoreRequest = {
+      vmId: job.vmId,
+      pointId: params.pointId,
+      targetPath: params.target.path,
+      newName: typeof params.newName === 'string' ? params.newName : undefined,
+    };
     // The copy is picked again: the one read before may be gone. Encrypted points resume with a remembered key.
-    const source = await this.deps.copies.sourceFor({ id: job.vmId, name: job.vmName }, params.pointId, { fromRegion: typeof params.fromRegion === 'string' ? params.fromRegion : undefined });
+    const source = await this.deps.copies.sourceFor({ id: job.vmId, name: job.vmName }, params.pointId, {
+      fromRegion: typeof params.fromRegion === 'string' ? params.fromRegion : undefined,
+    });
     catalog.audit(actor, 'jobs.resume', jobId, { source: source.site.name });
     return this.deps.jobs.requeue(jobId, () => readingFrom(this.deps.works.localRestore(source.repository, jobId, request, true), source));
   }
@@ -122,19 +191,27 @@ export class RestoreService {
     const { catalog } = this.deps;
     const job = catalog.getJob(jobId);
     if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
-    if (job.state !== 'interrupted') throw new LifeboatError('conflict', `job ${jobId} is ${job.state}; only an interrupted job can be discarded`);
+    if (job.state !== 'interrupted')
+      throw new LifeboatError('conflict', `job ${jobId} is ${job.state}; only an interrupted job can be discarded`);
     // Ended first: should this engine die mid-way, the next start's janitor removes the rest, and
     // no resume can start from a half-removed staging folder.
     const discarded = catalog.updateJob(jobId, { state: 'cancelled', error: 'interrupted, then discarded by the operator' });
     catalog.audit(actor, 'jobs.discard', jobId, {});
     this.deps.events.emit('job.updated', discarded);
     const removed = await this.deps.cleanLeftovers(jobId);
-    catalog.addJobEvent(jobId, { at: new Date().toISOString(), level: 'info', step: null, message: `discarded by the operator; ${removed} leftover(s) removed` });
+    catalog.addJobEvent(jobId, {
+      at: new Date().toISOString(),
+      level: 'info',
+      step: null,
+      message: `discarded by the operator; ${removed} leftover(s) removed`,
+    });
     return discarded;
   }
 }
 
-export function restoreHandlers(restores: RestoreService): ChannelHandlers<'restore.entireVm' | 'restore.disks' | 'restore.azure' | 'jobs.resume' | 'jobs.discard'> {
+export function restoreHandlers(
+  restores: RestoreService,
+): ChannelHandlers<'restore.entireVm' | 'restore.disks' | 'restore.azure' | 'jobs.resume' | 'jobs.discard'> {
   return {
     'restore.entireVm': async (request, { actor }) => ({ job: await restores.start(request, actor) }),
     'restore.disks': async (request, { actor }) => ({ job: await restores.startDisks(request, actor) }),

@@ -10,7 +10,8 @@ import { checkTargetPath, realTargetPath } from '../fs/target-check.ts';
 export type TargetChecksDeps = { home: string; catalog: Catalog };
 
 /** What the rules look at in any restore's or rehearsal's target. */
-export type CheckedTarget = { kind: 'local' } | { kind: 'vsphere'; host: string; original?: boolean | undefined; confirmOverwrite?: boolean | undefined };
+export type CheckedTarget =
+  { kind: 'local' } | { kind: 'vsphere'; host: string; original?: boolean | undefined; confirmOverwrite?: boolean | undefined };
 
 export class TargetChecks {
   private readonly deps: TargetChecksDeps;
@@ -31,7 +32,11 @@ export class TargetChecks {
 
   /** What an item restore never writes into, even below its target: the home, every repository. */
   async protectedPaths(): Promise<string[]> {
-    return Promise.all([this.deps.home, ...this.repositoryPaths().map((site) => site.path)].map((path) => realTargetPath(resolve(path)).then((found) => found.real)));
+    return Promise.all(
+      [this.deps.home, ...this.repositoryPaths().map((site) => site.path)].map((path) =>
+        realTargetPath(resolve(path)).then((found) => found.real),
+      ),
+    );
   }
 
   /** The request with its local target checked and made absolute; other targets pass as they are. */
@@ -46,9 +51,14 @@ export class TargetChecks {
    * second operator approves it. */
   checkTarget(target: CheckedTarget, vmName: string): { holdFor?: string } {
     if (target.kind !== 'vsphere') return {};
-    if (!this.deps.catalog.findHost(target.host)) throw new LifeboatError('not-found', `no host "${target.host}" in the catalog; \`lifeboat hosts add vsphere …\` adds one`);
+    if (!this.deps.catalog.findHost(target.host))
+      throw new LifeboatError('not-found', `no host "${target.host}" in the catalog; \`lifeboat hosts add vsphere …\` adds one`);
     if (!('original' in target) || !target.original) return {};
-    if (!target.confirmOverwrite) throw new LifeboatError('bad-request', `an original-location restore replaces the disks of ${vmName}: look at what it replaces (preview) and confirm it (--yes)`);
+    if (!target.confirmOverwrite)
+      throw new LifeboatError(
+        'bad-request',
+        `an original-location restore replaces the disks of ${vmName}: look at what it replaces (preview) and confirm it (--yes)`,
+      );
     return this.deps.catalog.settings().fourEyes ? { holdFor: 'approval' } : {};
   }
 }

@@ -49,7 +49,10 @@ export function chooseTransport(input: TransportInput): TransportDecision {
     if ('proxy' in outcome) return { mode, proxy: outcome.proxy, reasons };
     reasons.push(`${titles[mode]}: ${outcome.reason}`);
   }
-  throw new LifeboatError('bad-request', `transport ${titles[input.requested as Transport] ?? input.requested} cannot be used: ${reasons.join('; ')}`);
+  throw new LifeboatError(
+    'bad-request',
+    `transport ${titles[input.requested as Transport] ?? input.requested} cannot be used: ${reasons.join('; ')}`,
+  );
 }
 
 export function transportTitle(mode: Transport): string {
@@ -57,13 +60,25 @@ export function transportTitle(mode: Transport): string {
 }
 
 /** The engine's proxies as a restore sees them: those of a host, how busy, and a slot to hold. */
-export type ProxyPool = { forHost(host: string): ProxySummary[]; busy(proxy: ProxySummary): string | null; acquire(proxy: ProxySummary): () => void };
+export type ProxyPool = {
+  forHost(host: string): ProxySummary[];
+  busy(proxy: ProxySummary): string | null;
+  acquire(proxy: ProxySummary): () => void;
+};
 
 export type SelectedTransport = { decision: TransportDecision; release: (() => void) | null; proxyVm: MoRef | null };
 
 /** Chooses the transport for a restore onto `datastore`, logs what was passed over and why, and
  * holds a slot on the chosen proxy (release it when the restore ends). */
-export function selectTransport(options: { inventory: Inventory; datastore: DatastoreInfo; requested: TransportMode; thick: boolean; host: string; proxies: ProxyPool; context: StepContext }): SelectedTransport {
+export function selectTransport(options: {
+  inventory: Inventory;
+  datastore: DatastoreInfo;
+  requested: TransportMode;
+  thick: boolean;
+  host: string;
+  proxies: ProxyPool;
+  context: StepContext;
+}): SelectedTransport {
   const { inventory, datastore, proxies } = options;
   const decision = chooseTransport({
     requested: options.requested,
@@ -75,7 +90,9 @@ export function selectTransport(options: { inventory: Inventory; datastore: Data
       const vm = inventory.vms.find((candidate) => candidate.name === proxy.proxyVm);
       if (!vm) return proxy.proxyVm ? `has no VM "${proxy.proxyVm}" in the inventory` : 'has no proxy VM';
       const host = inventory.hosts.find((candidate) => candidate.ref.value === vm.host?.value);
-      return host?.datastores.some((ref) => ref.value === datastore.ref.value) ? null : `VM ${proxy.proxyVm} runs on a host that cannot reach ${datastore.name}`;
+      return host?.datastores.some((ref) => ref.value === datastore.ref.value)
+        ? null
+        : `VM ${proxy.proxyVm} runs on a host that cannot reach ${datastore.name}`;
     },
   });
   for (const reason of decision.reasons) options.context.log(`transport passed over — ${reason}`);

@@ -33,7 +33,12 @@ export async function pointSource(repository: Repository, pool: WorkerPool, vmId
   return {
     vmName: point.point.vmName,
     vmxText: point.point.vmConfig.text,
-    disks: point.disks.map((disk) => ({ key: disk.key, fileName: point.point.disks.find((entry) => entry.key === disk.key)?.fileName ?? `${disk.key}.vmdk`, capacity: disk.capacity, dataBytes: dataBytesOf(disk) })),
+    disks: point.disks.map((disk) => ({
+      key: disk.key,
+      fileName: point.point.disks.find((entry) => entry.key === disk.key)?.fileName ?? `${disk.key}.vmdk`,
+      capacity: disk.capacity,
+      dataBytes: dataBytesOf(disk),
+    })),
     writeDisk: async (key, path, write) => {
       const disk = point.disks.find((candidate) => candidate.key === key);
       if (!disk) throw new LifeboatError('internal', `point ${point.point.sequence} has no disk ${key}`);
@@ -65,7 +70,12 @@ export async function folderSource(folder: string): Promise<VmSource> {
     vmName: vm.vmx.displayName,
     vmxText: vm.vmxText,
     // What a disk's files take on the source: what its copy needs at most.
-    disks: opened.map((entry) => ({ key: entry.key, fileName: entry.fileName, capacity: entry.disk.capacity, dataBytes: Math.min(entry.allocated, entry.disk.capacity) })),
+    disks: opened.map((entry) => ({
+      key: entry.key,
+      fileName: entry.fileName,
+      capacity: entry.disk.capacity,
+      dataBytes: Math.min(entry.allocated, entry.disk.capacity),
+    })),
     writeDisk: async (key, path, write) => {
       const entry = opened.find((candidate) => candidate.key === key);
       if (!entry) throw new LifeboatError('internal', `${vm.vmx.displayName} has no disk ${key}`);

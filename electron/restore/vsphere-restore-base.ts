@@ -68,10 +68,20 @@ export abstract class VsphereRestoreBase {
   /** Runs `write` on a disk the proxy reaches. With HotAdd the disk is recorded for the janitor,
    * attached to the proxy VM for the write and detached after it (a failed write leaves it
    * attached for release() to detach); Direct SAN needs no attaching. */
-  protected async whileHotAdded<T>(context: StepContext, client: VsphereClient, datastorePath: string, capacity: number, write: () => Promise<T>): Promise<T> {
+  protected async whileHotAdded<T>(
+    context: StepContext,
+    client: VsphereClient,
+    datastorePath: string,
+    capacity: number,
+    write: () => Promise<T>,
+  ): Promise<T> {
     const proxyVm = this.proxyVm;
     if (!proxyVm) return write();
-    context.resources.record('vsphere-hot-added-disk', { host: this.request.target.host, proxyVm: this.transport.proxy?.proxyVm ?? '', path: datastorePath });
+    context.resources.record('vsphere-hot-added-disk', {
+      host: this.request.target.host,
+      proxyVm: this.transport.proxy?.proxyVm ?? '',
+      path: datastorePath,
+    });
     await client.attachDisk(proxyVm, datastorePath, capacity);
     this.attached.push(datastorePath);
     context.log(`disk ${datastorePath} hot-added to proxy VM ${this.transport.proxy?.proxyVm}`);

@@ -25,7 +25,11 @@ export function parseClientFrame(text: string): ClientFrame {
 
 /** Serves one peer as `connection` says who it is; events go only to a peer known to be someone.
  * Returns the function that stops forwarding events. */
-export function servePeer(engine: Engine, connection: Peer, send: (frame: ServerFrame) => void): { handle(frame: ClientFrame): void; close(): void } {
+export function servePeer(
+  engine: Engine,
+  connection: Peer,
+  send: (frame: ServerFrame) => void,
+): { handle(frame: ClientFrame): void; close(): void } {
   const unsubscribe = engine.events.onAny((event, payload) => {
     if (engine.auth.mayHearEvents(connection)) send({ type: 'event', event, payload });
   });
@@ -34,7 +38,12 @@ export function servePeer(engine: Engine, connection: Peer, send: (frame: Server
     handle(frame) {
       if (frame.type !== 'request') return;
       if (inFlight >= MAX_REQUESTS_IN_FLIGHT) {
-        send({ type: 'response', id: frame.id, ok: false, error: { code: 'unavailable', message: `more than ${MAX_REQUESTS_IN_FLIGHT} requests at once; wait for answers first` } });
+        send({
+          type: 'response',
+          id: frame.id,
+          ok: false,
+          error: { code: 'unavailable', message: `more than ${MAX_REQUESTS_IN_FLIGHT} requests at once; wait for answers first` },
+        });
         return;
       }
       inFlight += 1;

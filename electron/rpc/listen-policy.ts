@@ -31,7 +31,10 @@ export type ListenInput = {
 export function decideListen(input: ListenInput): ListenDecision {
   const loopback = isLoopbackAddress(input.host);
   if (!loopback && !input.allowRemote) {
-    throw new LifeboatError('bad-request', `refusing to serve the console on ${input.host}: pass --allow-remote to listen beyond loopback (it is then served over HTTPS only)`);
+    throw new LifeboatError(
+      'bad-request',
+      `refusing to serve the console on ${input.host}: pass --allow-remote to listen beyond loopback (it is then served over HTTPS only)`,
+    );
   }
   const reasons: string[] = [];
   if (!loopback) reasons.push(`${input.host} is not a loopback address: the console and its session keys go over HTTPS and WSS only`);
@@ -39,6 +42,10 @@ export function decideListen(input: ListenInput): ListenDecision {
   else if (input.forceTls) reasons.push('--tls: HTTPS on loopback too');
   else return { scheme: 'http', certificate: 'none', reasons: [`${input.host} is loopback: plain HTTP never leaves this machine`] };
   const certificate: CertificateSource = input.operatorCertificate ? 'operator' : 'self-signed';
-  reasons.push(certificate === 'operator' ? 'under the operator\'s certificate (--tls-cert, --tls-key)' : 'under the engine\'s own self-signed certificate; check its fingerprint');
+  reasons.push(
+    certificate === 'operator'
+      ? "under the operator's certificate (--tls-cert, --tls-key)"
+      : "under the engine's own self-signed certificate; check its fingerprint",
+  );
   return { scheme: 'https', certificate, reasons };
 }

@@ -52,7 +52,10 @@ export type LocalSocketServer = { close(): Promise<void> };
  * engine has finished opening. */
 export async function listenLocalSocket(engine: () => Engine | null, socketPath: string): Promise<LocalSocketServer> {
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
-    throw new LifeboatError('bad-request', `the home folder's path is too long for its engine socket (${socketPath}); use a shorter --home`);
+    throw new LifeboatError(
+      'bad-request',
+      `the home folder's path is too long for its engine socket (${socketPath}); use a shorter --home`,
+    );
   }
   if (await engineIsRunning(socketPath)) throw new LifeboatError('conflict', `another engine already serves this home (${socketPath})`);
   await rm(socketPath, { force: true });
@@ -107,9 +110,14 @@ export async function connectLocalSocket(socketPath: string): Promise<FrameClien
   const socket = await new Promise<Socket>((resolve, reject) => {
     const candidate = createConnection(socketPath);
     candidate.once('connect', () => resolve(candidate));
-    candidate.once('error', (error) => reject(isErrnoCode(error, 'ENOENT') ? new LifeboatError('unavailable', 'no engine is running') : error));
+    candidate.once('error', (error) =>
+      reject(isErrnoCode(error, 'ENOENT') ? new LifeboatError('unavailable', 'no engine is running') : error),
+    );
   });
-  const client = new FrameClient((text) => socket.write(`${text}\n`), () => socket.end());
+  const client = new FrameClient(
+    (text) => socket.write(`${text}\n`),
+    () => socket.end(),
+  );
   lines(socket, (line) => client.receive(line));
   socket.on('close', () => client.disconnected('the engine closed the connection'));
   socket.on('error', () => undefined);

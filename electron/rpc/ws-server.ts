@@ -72,8 +72,16 @@ export const signedOutMessage: Record<SessionEndReason, string> = {
 export async function startConsoleServer(engine: Engine, options: ConsoleServerOptions): Promise<ConsoleServer> {
   const tls = options.tls ?? null;
   if (!isLoopbackAddress(options.host)) {
-    if (!options.allowRemote) throw new LifeboatError('bad-request', `refusing to serve the console on ${options.host}: pass --allow-remote to listen beyond loopback`);
-    if (!tls) throw new LifeboatError('bad-request', `refusing to serve the console on ${options.host} over plain HTTP: beyond loopback it is served over HTTPS only`);
+    if (!options.allowRemote)
+      throw new LifeboatError(
+        'bad-request',
+        `refusing to serve the console on ${options.host}: pass --allow-remote to listen beyond loopback`,
+      );
+    if (!tls)
+      throw new LifeboatError(
+        'bad-request',
+        `refusing to serve the console on ${options.host} over plain HTTP: beyond loopback it is served over HTTPS only`,
+      );
   }
   const scheme = tls ? 'https' : 'http';
   /** One-time tokens by digest; each is deleted as it is used. */
@@ -130,14 +138,26 @@ export async function startConsoleServer(engine: Engine, options: ConsoleServerO
       response.end();
     });
   };
-  const timeouts = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 };
-  const http: Server = tls ? createHttpsServer({ ...timeouts, cert: tls.cert, key: tls.key, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, onRequest) : createHttpServer(timeouts, onRequest);
+  const timeouts = {
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: 5_000,
+    connectionsCheckingInterval: 1_000,
+  };
+  const http: Server = tls
+    ? createHttpsServer({ ...timeouts, cert: tls.cert, key: tls.key, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, onRequest)
+    : createHttpServer(timeouts, onRequest);
   http.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     if (!socket.writable || error.code === 'ECONNRESET') {
       socket.destroy();
       return;
     }
-    const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    const status =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
   http.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy());
@@ -211,7 +231,12 @@ export async function startConsoleServer(engine: Engine, options: ConsoleServerO
         const check = engine.sessions.authenticate(secret);
         if (!check.ok && check.reason !== 'unknown') return signOut(ws, check.reason);
         if (!check.ok) {
-          return refuse(ws, { code: 'unauthorized', message: 'the console token is wrong or already used; start `lifeboat serve` again for a new URL' }, CloseCode.unauthorized, 'unauthorized');
+          return refuse(
+            ws,
+            { code: 'unauthorized', message: 'the console token is wrong or already used; start `lifeboat serve` again for a new URL' },
+            CloseCode.unauthorized,
+            'unauthorized',
+          );
         }
         sessionId = check.id;
         send({ type: 'welcome', session: secret });
@@ -274,7 +299,10 @@ export async function startConsoleServer(engine: Engine, options: ConsoleServerO
     await new Promise<void>((resolve) => http.close(() => resolve()));
     clearInterval(sweeper);
     offSessionEnd();
-    throw new LifeboatError('bad-request', `refusing to serve the console on ${address.address} (from ${options.host}) over plain HTTP: it is not a loopback address`);
+    throw new LifeboatError(
+      'bad-request',
+      `refusing to serve the console on ${address.address} (from ${options.host}) over plain HTTP: it is not a loopback address`,
+    );
   }
   allowedHosts = boundLoopback ? new Set([`${hostForUrl}:${port}`, `localhost:${port}`]) : null;
   // A wildcard bind is reached by the machine's name, not by 0.0.0.0.

@@ -32,13 +32,29 @@ export type KeySourceInput = {
  * credential, then a generated key file. */
 export function chooseKeySource(input: KeySourceInput): { source: KeySource; reason: string } {
   const { env } = input;
-  if (input.keyFile !== undefined && input.passphraseEnv !== undefined) throw new LifeboatError('bad-request', 'give --secrets-key-file or --secrets-passphrase-env, not both');
-  if (input.keyFile !== undefined) return { source: { kind: 'key-file', path: resolve(input.keyFile), origin: '--secrets-key-file' }, reason: 'given with --secrets-key-file' };
-  if (input.passphraseEnv !== undefined) return { source: { kind: 'passphrase', variable: input.passphraseEnv }, reason: `a passphrase from $${input.passphraseEnv} (--secrets-passphrase-env)` };
+  if (input.keyFile !== undefined && input.passphraseEnv !== undefined)
+    throw new LifeboatError('bad-request', 'give --secrets-key-file or --secrets-passphrase-env, not both');
+  if (input.keyFile !== undefined)
+    return {
+      source: { kind: 'key-file', path: resolve(input.keyFile), origin: '--secrets-key-file' },
+      reason: 'given with --secrets-key-file',
+    };
+  if (input.passphraseEnv !== undefined)
+    return {
+      source: { kind: 'passphrase', variable: input.passphraseEnv },
+      reason: `a passphrase from $${input.passphraseEnv} (--secrets-passphrase-env)`,
+    };
   if (env[KEY_ENV]) return { source: { kind: 'key-env', variable: KEY_ENV }, reason: `the key in $${KEY_ENV}` };
-  if (env[KEY_FILE_ENV]) return { source: { kind: 'key-file', path: resolve(env[KEY_FILE_ENV]), origin: `$${KEY_FILE_ENV}` }, reason: `the key file named by $${KEY_FILE_ENV}` };
+  if (env[KEY_FILE_ENV])
+    return {
+      source: { kind: 'key-file', path: resolve(env[KEY_FILE_ENV]), origin: `$${KEY_FILE_ENV}` },
+      reason: `the key file named by $${KEY_FILE_ENV}`,
+    };
   if (env.CREDENTIALS_DIRECTORY && input.systemdCredentialPresent) {
-    return { source: { kind: 'key-file', path: join(env.CREDENTIALS_DIRECTORY, SYSTEMD_CREDENTIAL), origin: 'systemd credential' }, reason: `systemd's credential ${SYSTEMD_CREDENTIAL}` };
+    return {
+      source: { kind: 'key-file', path: join(env.CREDENTIALS_DIRECTORY, SYSTEMD_CREDENTIAL), origin: 'systemd credential' },
+      reason: `systemd's credential ${SYSTEMD_CREDENTIAL}`,
+    };
   }
   const config = env.XDG_CONFIG_HOME || join(input.userHome, '.config');
   const folder = resolve(env[KEYS_DIR_ENV] || join(config, 'lifeboat-keys'));
@@ -46,9 +62,18 @@ export function chooseKeySource(input: KeySourceInput): { source: KeySource; rea
 }
 
 /** The same decision for this process: its environment and the user's folders. */
-export function keySourceFromProcess(flags: { keyFile?: string | undefined; passphraseEnv?: string | undefined }, userHome: string, credentialExists: (path: string) => boolean): { source: KeySource; reason: string } {
+export function keySourceFromProcess(
+  flags: { keyFile?: string | undefined; passphraseEnv?: string | undefined },
+  userHome: string,
+  credentialExists: (path: string) => boolean,
+): { source: KeySource; reason: string } {
   const credentials = process.env.CREDENTIALS_DIRECTORY;
-  return chooseKeySource({ ...flags, env: process.env, userHome, systemdCredentialPresent: credentials ? credentialExists(join(credentials, SYSTEMD_CREDENTIAL)) : false });
+  return chooseKeySource({
+    ...flags,
+    env: process.env,
+    userHome,
+    systemdCredentialPresent: credentials ? credentialExists(join(credentials, SYSTEMD_CREDENTIAL)) : false,
+  });
 }
 
 /** Whether the key comes from where the operator pointed; a generated key is our own choice. */

@@ -80,7 +80,13 @@ export async function recoverMigration(folder: string, crashAt?: CrashPoint): Pr
 /** Re-seals every `<id>.secret` of `folder` from `oldSealer` to `newSealer`, with `info` (the new
  * store's description, as JSON) committed alongside. A secret the old key cannot open is
  * carried over as it is: it was unreadable before and stays so, and nothing else is held up. */
-export async function migrateLegacyStore(folder: string, oldSealer: Sealer, newSealer: Sealer, info: string, crashAt?: CrashPoint): Promise<number> {
+export async function migrateLegacyStore(
+  folder: string,
+  oldSealer: Sealer,
+  newSealer: Sealer,
+  info: string,
+  crashAt?: CrashPoint,
+): Promise<number> {
   const staging = join(folder, STAGING);
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { mode: 0o700 });

@@ -113,13 +113,29 @@ type Sealing = { sealer: Sealer; info: StoreInfo; description: string };
 
 async function newSealing(options: SecretStoreOptions, homeId: string): Promise<Sealing> {
   if (options.sealer) {
-    const info: StoreInfo = { format: 'lifeboat-secret-store', version: 1, sealedBy: 'os-keyring', keySource: 'os-keyring', homeId, salt: null, check: options.sealer.seal(checkText(homeId)).toString('base64') };
+    const info: StoreInfo = {
+      format: 'lifeboat-secret-store',
+      version: 1,
+      sealedBy: 'os-keyring',
+      keySource: 'os-keyring',
+      homeId,
+      salt: null,
+      check: options.sealer.seal(checkText(homeId)).toString('base64'),
+    };
     return { sealer: options.sealer, info, description: 'the OS keyring (safeStorage)' };
   }
   const loaded = await loadKey(options.source, { home: options.home, homeId, salt: null, create: true });
   if (!loaded) throw new LifeboatError('internal', 'a secrets key was not made');
   const sealer = keyFileSealer(loaded.key);
-  const info: StoreInfo = { format: 'lifeboat-secret-store', version: 1, sealedBy: 'key', keySource: options.source.kind, homeId, salt: loaded.salt, check: sealer.seal(checkText(homeId)).toString('base64') };
+  const info: StoreInfo = {
+    format: 'lifeboat-secret-store',
+    version: 1,
+    sealedBy: 'key',
+    keySource: options.source.kind,
+    homeId,
+    salt: loaded.salt,
+    check: sealer.seal(checkText(homeId)).toString('base64'),
+  };
   return { sealer, info, description: loaded.description };
 }
 
@@ -154,11 +170,19 @@ export class FileSecretStore implements SecretStore {
     const homeId = randomUUID();
     const legacyKey = await readLegacyKey(folder);
     const hasSecrets = (await readdir(folder)).some((name) => name.endsWith('.secret'));
-    const oldSealer = legacyKey ? keyFileSealer(parseKeyBytes(legacyKey, `old secrets key ${join(folder, 'key')}`)) : hasSecrets ? options.formerSealer : undefined;
+    const oldSealer = legacyKey
+      ? keyFileSealer(parseKeyBytes(legacyKey, `old secrets key ${join(folder, 'key')}`))
+      : hasSecrets
+        ? options.formerSealer
+        : undefined;
     if (oldSealer) {
       const sealing = await newSealing(options, homeId);
       await migrateLegacyStore(folder, oldSealer, sealing.sealer, JSON.stringify(sealing.info), options.crashAt);
-      return FileSecretStore.ready(folder, sealing, `${sealing.description}; the secrets were re-sealed from ${legacyKey ? 'the key that was in the home' : 'what sealed them before'}`);
+      return FileSecretStore.ready(
+        folder,
+        sealing,
+        `${sealing.description}; the secrets were re-sealed from ${legacyKey ? 'the key that was in the home' : 'what sealed them before'}`,
+      );
     }
     if (options.sealer || chosenByOperator(options.source)) {
       const sealing = await newSealing(options, homeId);
@@ -201,14 +225,23 @@ export class FileSecretStore implements SecretStore {
     const locked = `this home's secrets are sealed with ${sourceNames[info.keySource]}`;
     if (info.sealedBy === 'os-keyring') {
       if (!options.sealer) return FileSecretStore.lockedStore(folder, locked);
-      if (!opensCheck(options.sealer, info)) return FileSecretStore.lockedStore(folder, `this home's secrets were sealed by another OS keyring (another user or machine); add the hosts again`);
-      return FileSecretStore.ready(folder, { sealer: options.sealer, info, description: 'the OS keyring (safeStorage)' }, 'the OS keyring (safeStorage)');
+      if (!opensCheck(options.sealer, info))
+        return FileSecretStore.lockedStore(
+          folder,
+          `this home's secrets were sealed by another OS keyring (another user or machine); add the hosts again`,
+        );
+      return FileSecretStore.ready(
+        folder,
+        { sealer: options.sealer, info, description: 'the OS keyring (safeStorage)' },
+        'the OS keyring (safeStorage)',
+      );
     }
     const loaded = await loadKey(options.source, { home: options.home, homeId: info.homeId, salt: info.salt, create: false });
     if (!loaded) return FileSecretStore.lockedStore(folder, locked);
     const sealer = keyFileSealer(loaded.key);
     if (!opensCheck(sealer, info)) {
-      if (chosenByOperator(options.source)) throw new LifeboatError('unauthorized', `${loaded.description} does not open this home's secret store (${locked})`);
+      if (chosenByOperator(options.source))
+        throw new LifeboatError('unauthorized', `${loaded.description} does not open this home's secret store (${locked})`);
       return FileSecretStore.lockedStore(folder, locked);
     }
     return FileSecretStore.ready(folder, { sealer, info, description: loaded.description }, loaded.description);
@@ -239,7 +272,8 @@ export class FileSecretStore implements SecretStore {
       if (isErrnoCode(error, 'ENOENT')) throw new LifeboatError('not-found', `no stored password for ${id}; add the host again`);
       throw error;
     }
-    if (!this.sealing) throw new LifeboatError('unauthorized', `the stored password for ${id} cannot be decrypted here: the secret store has no key`);
+    if (!this.sealing)
+      throw new LifeboatError('unauthorized', `the stored password for ${id} cannot be decrypted here: the secret store has no key`);
     const { sealer } = await this.sealing;
     try {
       return sealer.open(sealed);

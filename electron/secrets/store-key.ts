@@ -19,7 +19,10 @@ export function parseKeyBytes(bytes: Buffer, where: string, rawAllowed = true): 
   const text = bytes.toString('latin1').trim();
   const decoded = /^[A-Za-z0-9+/]{43}=$/.test(text) ? Buffer.from(text, 'base64') : null;
   if (decoded?.length === KEY_BYTES) return decoded;
-  throw new LifeboatError('bad-request', `${where} is not a secrets key: it must hold 32 random bytes or their base64 (e.g. \`openssl rand -base64 32\`)`);
+  throw new LifeboatError(
+    'bad-request',
+    `${where} is not a secrets key: it must hold 32 random bytes or their base64 (e.g. \`openssl rand -base64 32\`)`,
+  );
 }
 
 async function insideFolder(path: string, folder: string): Promise<boolean> {
@@ -34,12 +37,24 @@ async function readKeyFile(path: string, origin: string, home: string): Promise<
   try {
     info = await stat(path);
   } catch (error) {
-    if (isErrnoCode(error, 'ENOENT')) throw new LifeboatError('not-found', `secrets key file ${path} (${origin}) does not exist; make one with \`openssl rand -base64 32 > ${path} && chmod 600 ${path}\``);
+    if (isErrnoCode(error, 'ENOENT'))
+      throw new LifeboatError(
+        'not-found',
+        `secrets key file ${path} (${origin}) does not exist; make one with \`openssl rand -base64 32 > ${path} && chmod 600 ${path}\``,
+      );
     throw new LifeboatError('unavailable', `secrets key file ${path} (${origin}) cannot be read: ${(error as Error).message}`);
   }
   if (!info.isFile()) throw new LifeboatError('bad-request', `secrets key file ${path} (${origin}) is not a regular file`);
-  if (await insideFolder(path, home)) throw new LifeboatError('bad-request', `secrets key file ${path} is inside the home ${home}: whoever copies the home would get the key; keep it elsewhere`);
-  if ((info.mode & 0o077) !== 0) throw new LifeboatError('unauthorized', `secrets key file ${path} can be read by others (mode ${(info.mode & 0o777).toString(8)}); \`chmod 600 ${path}\` first`);
+  if (await insideFolder(path, home))
+    throw new LifeboatError(
+      'bad-request',
+      `secrets key file ${path} is inside the home ${home}: whoever copies the home would get the key; keep it elsewhere`,
+    );
+  if ((info.mode & 0o077) !== 0)
+    throw new LifeboatError(
+      'unauthorized',
+      `secrets key file ${path} can be read by others (mode ${(info.mode & 0o777).toString(8)}); \`chmod 600 ${path}\` first`,
+    );
   return parseKeyBytes(await readFile(path), `secrets key file ${path}`);
 }
 
@@ -60,8 +75,10 @@ async function makeKeyFile(path: string, folder: string): Promise<Buffer> {
 
 function passphraseIn(variable: string): string {
   const passphrase = process.env[variable];
-  if (!passphrase) throw new LifeboatError('bad-request', `environment variable ${variable} (--secrets-passphrase-env) is empty or not set`);
-  if (passphrase.length < MIN_PASSPHRASE) throw new LifeboatError('bad-request', `a secrets passphrase needs at least ${MIN_PASSPHRASE} characters`);
+  if (!passphrase)
+    throw new LifeboatError('bad-request', `environment variable ${variable} (--secrets-passphrase-env) is empty or not set`);
+  if (passphrase.length < MIN_PASSPHRASE)
+    throw new LifeboatError('bad-request', `a secrets passphrase needs at least ${MIN_PASSPHRASE} characters`);
   return passphrase;
 }
 
@@ -79,12 +96,23 @@ export function generatedKeyPath(folder: string, homeId: string): string {
 
 /** The key of `source`; null when it is the generated kind, it does not exist yet and `create`
  * is false (a store with no secrets needs no key). `salt` is the passphrase's, kept in the home. */
-export async function loadKey(source: KeySource, context: { home: string; homeId: string; salt: string | null; create: boolean }): Promise<LoadedKey | null> {
+export async function loadKey(
+  source: KeySource,
+  context: { home: string; homeId: string; salt: string | null; create: boolean },
+): Promise<LoadedKey | null> {
   switch (source.kind) {
     case 'key-file':
-      return { key: await readKeyFile(source.path, source.origin, context.home), description: `key file ${source.path} (${source.origin})`, salt: null };
+      return {
+        key: await readKeyFile(source.path, source.origin, context.home),
+        description: `key file ${source.path} (${source.origin})`,
+        salt: null,
+      };
     case 'key-env':
-      return { key: parseKeyBytes(Buffer.from(process.env[source.variable] ?? ''), `$${source.variable}`, false), description: `the key in $${source.variable}`, salt: null };
+      return {
+        key: parseKeyBytes(Buffer.from(process.env[source.variable] ?? ''), `$${source.variable}`, false),
+        description: `the key in $${source.variable}`,
+        salt: null,
+      };
     case 'passphrase': {
       const passphrase = passphraseIn(source.variable);
       const salt = context.salt ?? randomBytes(16).toString('base64');

@@ -29,9 +29,15 @@ export class CloneWork implements JobWork {
   private static planAround(operation: StepDefinition): Plan<CloneWork> {
     return Plan.of<CloneWork>()
       .step('initialize', 'Initialization: the VMs on the snapshot', (work, _none, context) => work.initialize(context))
-      .step('clone-snapshot', 'Clone the snapshot (the snapshot itself is never used)', (work, _none, context) => work.cloneSnapshot(context))
-      .step('present-clone', 'Present the clone to the host (allowed servers, rescan, resignature or NFS mount)', (work, clone, context) => work.present(clone, context))
-      .step(operation.name, operation.title, (work, presentation, context) => work.operation.run(presentation.path, work.request.vms, context))
+      .step('clone-snapshot', 'Clone the snapshot (the snapshot itself is never used)', (work, _none, context) =>
+        work.cloneSnapshot(context),
+      )
+      .step('present-clone', 'Present the clone to the host (allowed servers, rescan, resignature or NFS mount)', (work, clone, context) =>
+        work.present(clone, context),
+      )
+      .step(operation.name, operation.title, (work, presentation, context) =>
+        work.operation.run(presentation.path, work.request.vms, context),
+      )
       .step('remove-clone', 'Unpresent and delete the clone', (work, _none, context) => work.removeClone(context.log));
   }
   readonly plan: BoundPlan<void>;
@@ -53,7 +59,9 @@ export class CloneWork implements JobWork {
   }
 
   private async initialize(context: StepContext): Promise<void> {
-    context.log(`${this.request.vms.map((vm) => vm.name).join(', ')} on snapshot ${this.request.snapshot.id} of ${this.request.snapshot.array}/${this.request.snapshot.volume}`);
+    context.log(
+      `${this.request.vms.map((vm) => vm.name).join(', ')} on snapshot ${this.request.snapshot.id} of ${this.request.snapshot.array}/${this.request.snapshot.volume}`,
+    );
   }
 
   private async cloneSnapshot(context: StepContext): Promise<ArrayClone> {
@@ -68,7 +76,9 @@ export class CloneWork implements JobWork {
   private async present(clone: ArrayClone, context: StepContext): Promise<Presentation> {
     const presentation = await this.array.present(clone.id, this.request.host, (message) => context.log(message));
     this.presentation = presentation;
-    context.log(`clone ${clone.id} presented to ${this.request.host} as datastore ${presentation.datastore} (${presentation.protocol}, ${presentation.target})`);
+    context.log(
+      `clone ${clone.id} presented to ${this.request.host} as datastore ${presentation.datastore} (${presentation.protocol}, ${presentation.target})`,
+    );
     return presentation;
   }
 
@@ -90,6 +100,14 @@ export class CloneWork implements JobWork {
   }
 
   result(): Record<string, unknown> {
-    return { snapshot: this.request.snapshot.id, array: this.array.name, clone: this.cloneId, vms: this.request.vms.map((vm) => vm.name), host: this.request.host, datastore: this.presentation?.datastore ?? null, ...this.operation.result() };
+    return {
+      snapshot: this.request.snapshot.id,
+      array: this.array.name,
+      clone: this.cloneId,
+      vms: this.request.vms.map((vm) => vm.name),
+      host: this.request.host,
+      datastore: this.presentation?.datastore ?? null,
+      ...this.operation.result(),
+    };
   }
 }

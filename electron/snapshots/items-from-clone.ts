@@ -22,7 +22,10 @@ export class ItemsFromClone implements CloneOperation {
     const [vm] = vms;
     if (!vm || vms.length !== 1) throw new LifeboatError('bad-request', 'items come from one VM at a time');
     const source = await readSourceVm(join(seen, vm.folder));
-    const items = new RestoreItemsWork(async () => PointBrowser.fromDisks(await Promise.all(source.vmx.disks.map((disk) => openDisk(join(source.folder, disk.fileName))))), this.request);
+    const items = new RestoreItemsWork(
+      async () => PointBrowser.fromDisks(await Promise.all(source.vmx.disks.map((disk) => openDisk(join(source.folder, disk.fileName))))),
+      this.request,
+    );
     this.items = items;
     await items.plan.run(context, quietHooks);
   }

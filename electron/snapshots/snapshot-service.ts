@@ -26,7 +26,11 @@ export type SnapshotDeps = {
   catalog: Catalog;
   jobs: JobQueue;
   checkTarget(target: VsphereTarget, vmName: string): void;
-  vsphereRestore(jobId: string, request: { snapshotId: string; target: VsphereTarget; newName: string | undefined }, openSource: () => Promise<VmSource>): JobWork;
+  vsphereRestore(
+    jobId: string,
+    request: { snapshotId: string; target: VsphereTarget; newName: string | undefined },
+    openSource: () => Promise<VmSource>,
+  ): JobWork;
 };
 
 /** The VMs in a volume's folder (or a snapshot of it): every .vmx up to two folders down. */
@@ -60,7 +64,10 @@ export class SnapshotService {
     return FileArray.open(found.name, found.path);
   }
 
-  async create(request: { name: string; path?: string | undefined } & Partial<ArrayConfig>, actor: string): Promise<{ array: ArrayView; volume: { name: string; folder: string } }> {
+  async create(
+    request: { name: string; path?: string | undefined } & Partial<ArrayConfig>,
+    actor: string,
+  ): Promise<{ array: ArrayView; volume: { name: string; folder: string } }> {
     if (this.deps.catalog.arrays.find(request.name)) throw new LifeboatError('conflict', `an array named "${request.name}" already exists`);
     const { name, path, ...config } = request;
     const root = resolve(path ?? join(this.deps.home, 'arrays', name));
@@ -79,9 +86,19 @@ export class SnapshotService {
       const owned = summary.volumes.find((candidate) => candidate.name === volume || candidate.folder === resolve(volume));
       if (!owned) continue;
       const snapshot = await array.snapshot(owned.name);
-      const point: StorageSnapshotPoint = { id: snapshot.id, array: known.name, volume: owned.name, createdAt: snapshot.createdAt, vms: await vmsIn(snapshot.folder) };
+      const point: StorageSnapshotPoint = {
+        id: snapshot.id,
+        array: known.name,
+        volume: owned.name,
+        createdAt: snapshot.createdAt,
+        vms: await vmsIn(snapshot.folder),
+      };
       this.deps.catalog.arrays.recordSnapshot(point);
-      this.deps.catalog.audit(actor, 'array.snapshot', snapshot.id, { array: known.name, volume: owned.name, vms: point.vms.map((vm) => vm.name) });
+      this.deps.catalog.audit(actor, 'array.snapshot', snapshot.id, {
+        array: known.name,
+        volume: owned.name,
+        vms: point.vms.map((vm) => vm.name),
+      });
       return point;
     }
     throw new LifeboatError('not-found', `no array has a volume "${volume}"; \`lifeboat array show <name>\` lists its volumes`);
@@ -91,11 +108,23 @@ export class SnapshotService {
     const summary = await array.summary();
     const usedBy = (purpose: string): string => this.deps.catalog.getJob(purpose)?.summary ?? purpose;
     return {
-      name: summary.name, serial: summary.serial, root: summary.root, protocol: summary.config.protocol, address: summary.config.address,
-      cloneQuota: summary.config.cloneQuota, clonesCreated: summary.clonesCreated,
+      name: summary.name,
+      serial: summary.serial,
+      root: summary.root,
+      protocol: summary.config.protocol,
+      address: summary.config.address,
+      cloneQuota: summary.config.cloneQuota,
+      clonesCreated: summary.clonesCreated,
       volumes: summary.volumes,
       snapshots: summary.snapshots.map(({ id, volume, createdAt }) => ({ id, volume, createdAt })),
-      clones: summary.clones.map((clone) => ({ id: clone.id, snapshotId: clone.snapshotId, createdAt: clone.createdAt, usedBy: usedBy(clone.purpose), allowedServers: clone.allowedServers, presentations: clone.presentations })),
+      clones: summary.clones.map((clone) => ({
+        id: clone.id,
+        snapshotId: clone.snapshotId,
+        createdAt: clone.createdAt,
+        usedBy: usedBy(clone.purpose),
+        allowedServers: clone.allowedServers,
+        presentations: clone.presentations,
+      })),
       hosts: summary.hosts,
     };
   }
@@ -112,11 +141,24 @@ export class SnapshotService {
   }
 
   /** One job, and one clone, for all the VMs asked for: to local folders, or one VM to vSphere. */
-  startRestore(request: { vms: string[]; snapshot: string; target: LocalTarget | VsphereTarget; newName?: string | undefined; host?: string | undefined }, actor: string): Job {
+  startRestore(
+    request: {
+      vms: string[];
+      snapshot: string;
+      target: LocalTarget | VsphereTarget;
+      newName?: string | undefined;
+      host?: string | undefined;
+    },
+    actor: string,
+  ): Job {
     const { array, request: clone } = this.cloneRequest(request.snapshot, request.vms, request.host);
     const { target } = request;
     if (target.kind === 'vsphere') {
-      if (target.original) throw new LifeboatError('bad-request', 'an original-location restore comes from a backup point; a storage snapshot restores to a new VM');
+      if (target.original)
+        throw new LifeboatError(
+          'bad-request',
+          'an original-location restore comes from a backup point; a storage snapshot restores to a new VM',
+        );
       if (request.vms.length > 1) throw new LifeboatError('bad-request', 'a restore to vSphere takes one VM at a time');
       this.deps.checkTarget(target, request.vms[0] as string);
     }
@@ -125,20 +167,62 @@ export class SnapshotService {
     const operation = (jobId: string): CloneOperation =>
       target.kind === 'local'
         ? new VmCopy(jobId, target.path, request.newName)
-        : new VmToVsphere((openSource) => this.deps.vsphereRestore(jobId, { snapshotId: clone.snapshot.id, target, newName: request.newName }, openSource));
+        : new VmToVsphere((openSource) =>
+            this.deps.vsphereRestore(jobId, { snapshotId: clone.snapshot.id, target, newName: request.newName }, openSource),
+          );
     return this.deps.jobs.submit(
-      { kind: 'restore-from-snapshot', vmId: null, vmName: request.vms.join(', '), summary: `Restore ${request.vms.join(', ')} from snapshot ${clone.snapshot.id} to ${where}`, params: { ...request, host: clone.host }, requestedBy: actor },
+      {
+        kind: 'restore-from-snapshot',
+        vmId: null,
+        vmName: request.vms.join(', '),
+        summary: `Restore ${request.vms.join(', ')} from snapshot ${clone.snapshot.id} to ${where}`,
+        params: { ...request, host: clone.host },
+        requestedBy: actor,
+      },
       (job) => new CloneWork(array, job.id, clone, operation(job.id)),
     );
   }
 
   /** Picked items of one VM, from a clone of the snapshot. */
-  startItemRestore(request: { vm: string; snapshot: string; paths: string[]; targetPath: string; onClash: ClashPolicy; archive?: ArchiveKind | undefined; keepSpecialBits?: boolean | undefined; protectedPaths: string[]; host?: string | undefined }, actor: string): Job {
+  startItemRestore(
+    request: {
+      vm: string;
+      snapshot: string;
+      paths: string[];
+      targetPath: string;
+      onClash: ClashPolicy;
+      archive?: ArchiveKind | undefined;
+      keepSpecialBits?: boolean | undefined;
+      protectedPaths: string[];
+      host?: string | undefined;
+    },
+    actor: string,
+  ): Job {
     const { array, request: clone } = this.cloneRequest(request.snapshot, [request.vm], request.host);
-    this.deps.catalog.audit(actor, 'files.restoreFromSnapshot', clone.snapshot.id, { vm: request.vm, paths: request.paths, target: request.targetPath, host: clone.host });
-    const items = { paths: request.paths, targetPath: request.targetPath, onClash: request.onClash, archive: request.archive, keepSpecialBits: request.keepSpecialBits, protectedPaths: request.protectedPaths, archiveName: `${request.vm}-${clone.snapshot.id}-items` };
+    this.deps.catalog.audit(actor, 'files.restoreFromSnapshot', clone.snapshot.id, {
+      vm: request.vm,
+      paths: request.paths,
+      target: request.targetPath,
+      host: clone.host,
+    });
+    const items = {
+      paths: request.paths,
+      targetPath: request.targetPath,
+      onClash: request.onClash,
+      archive: request.archive,
+      keepSpecialBits: request.keepSpecialBits,
+      protectedPaths: request.protectedPaths,
+      archiveName: `${request.vm}-${clone.snapshot.id}-items`,
+    };
     return this.deps.jobs.submit(
-      { kind: 'restore-items', vmId: null, vmName: request.vm, summary: `Restore ${request.paths.length} item(s) of ${request.vm} from snapshot ${clone.snapshot.id} to ${request.targetPath}`, params: { ...request, host: clone.host }, requestedBy: actor },
+      {
+        kind: 'restore-items',
+        vmId: null,
+        vmName: request.vm,
+        summary: `Restore ${request.paths.length} item(s) of ${request.vm} from snapshot ${clone.snapshot.id} to ${request.targetPath}`,
+        params: { ...request, host: clone.host },
+        requestedBy: actor,
+      },
       (job) => new CloneWork(array, job.id, clone, new ItemsFromClone(items)),
     );
   }

@@ -31,7 +31,11 @@ export class VmCopy implements CloneOperation {
         this.writers.push(
           await LocalVmWriter.claim({
             target: sources.length === 1 ? this.targetPath : join(this.targetPath, escapeGuestName(source.vmName).name), // a VM name is outside input
-            jobId: this.jobId, resuming: null, newName: this.newName, context, manifest: { vmName: source.vmName, vmConfig: { text: source.vmxText }, disks: source.disks },
+            jobId: this.jobId,
+            resuming: null,
+            newName: this.newName,
+            context,
+            manifest: { vmName: source.vmName, vmConfig: { text: source.vmxText }, disks: source.disks },
             bytesNeeded: source.disks.reduce((bytes, disk) => bytes + disk.dataBytes, 0),
           }),
         );
@@ -43,7 +47,12 @@ export class VmCopy implements CloneOperation {
         for (const disk of source.disks) {
           const base = bytesDone;
           const path = await writer.prepareDisk(disk.key, disk.capacity, false);
-          bytesDone += await source.writeDisk(disk.key, path, { replace: false, targetLabel: `target ${writer.folder.path}`, context, onProgress: (bytes) => context.progress(base + bytes, bytesTotal) });
+          bytesDone += await source.writeDisk(disk.key, path, {
+            replace: false,
+            targetLabel: `target ${writer.folder.path}`,
+            context,
+            onProgress: (bytes) => context.progress(base + bytes, bytesTotal),
+          });
         }
         await writer.publish(context);
       }

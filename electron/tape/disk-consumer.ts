@@ -21,7 +21,8 @@ export function copyDataBytes(copy: TapeCopy): number {
   copy.manifest.disks.forEach((disk, diskIndex) => {
     const map = diskMapOf(copy.manifest, copy.maps, diskIndex);
     for (let index = 0; index * MAP_ENTRY_BYTES < map.length; index++) {
-      if (map.readUInt32LE(index * MAP_ENTRY_BYTES) !== 0) bytes += Math.min(copy.manifest.blockSize, disk.capacity - index * copy.manifest.blockSize);
+      if (map.readUInt32LE(index * MAP_ENTRY_BYTES) !== 0)
+        bytes += Math.min(copy.manifest.blockSize, disk.capacity - index * copy.manifest.blockSize);
     }
   });
   return bytes;
@@ -66,7 +67,13 @@ export class DiskRestoreConsumer extends ConsumerBase {
   async deliver(uniqueId: number, frame: Frame, payload: Uint8Array): Promise<void> {
     const places = this.places.get(uniqueId);
     if (!places) throw new LifeboatError('corrupt-backup', `${this.label}: tape block ${uniqueId} is used by no disk of the copy`);
-    this.batch.push({ payload, codec: frame.codec, rawLength: frame.rawLength, sha256: frame.sha256, targets: places.map(({ path, position }) => ({ path, position })) });
+    this.batch.push({
+      payload,
+      codec: frame.codec,
+      rawLength: frame.rawLength,
+      sha256: frame.sha256,
+      targets: places.map(({ path, position }) => ({ path, position })),
+    });
     this.batchPlaces.push(places);
     this.batchBytes += frame.rawLength * places.length;
     if (this.batchBytes >= BATCH_BYTES) await this.dispatch();
@@ -82,7 +89,9 @@ export class DiskRestoreConsumer extends ConsumerBase {
     for (let guard = 0; this.inFlight.size >= this.options.pool.size * 2 && guard < 1_000_000; guard++) await Promise.race(this.inFlight);
     if (this.failure || this.signal.aborted) return;
     // Each payload owns its buffer (the pass copies it off the tape block): move, do not copy.
-    const transfer = blocks.map((block) => block.payload.buffer as ArrayBuffer).filter((buffer, index, all) => all.indexOf(buffer) === index);
+    const transfer = blocks
+      .map((block) => block.payload.buffer as ArrayBuffer)
+      .filter((buffer, index, all) => all.indexOf(buffer) === index);
     const task: Promise<void> = this.options.pool.run<WriteBlocksResult>({ type: 'write-blocks', blocks, dataKey: null }, transfer).then(
       (result) => {
         this.busy('decompress', (result.timings[0] ?? 0) / 1000);
@@ -104,7 +113,10 @@ export class DiskRestoreConsumer extends ConsumerBase {
     if (error instanceof WorkerTaskError && error.blockIndex !== undefined) {
       const place = places[error.blockIndex]?.[0];
       const { manifest } = this.copy;
-      return new LifeboatError('corrupt-backup', `VM ${manifest.vmName}, point ${manifest.sequence}, disk ${place?.disk ?? '?'}, offset ${place?.position ?? '?'}: corrupt block from tape, nothing written for it (${error.message})`);
+      return new LifeboatError(
+        'corrupt-backup',
+        `VM ${manifest.vmName}, point ${manifest.sequence}, disk ${place?.disk ?? '?'}, offset ${place?.position ?? '?'}: corrupt block from tape, nothing written for it (${error.message})`,
+      );
     }
     return error;
   }
@@ -114,7 +126,10 @@ export class DiskRestoreConsumer extends ConsumerBase {
     await Promise.all(this.inFlight);
     if (this.failure) throw this.failure;
     if (this.bytesWritten !== this.bytesExpected) {
-      throw new LifeboatError('corrupt-backup', `${this.label}: the tapes gave ${this.bytesWritten} of the ${this.bytesExpected} bytes the disks need`);
+      throw new LifeboatError(
+        'corrupt-backup',
+        `${this.label}: the tapes gave ${this.bytesWritten} of the ${this.bytesExpected} bytes the disks need`,
+      );
     }
   }
 }

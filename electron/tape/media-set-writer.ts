@@ -4,7 +4,16 @@
 import type { TapeDrive, TapeLibrary } from '../drivers/tape/tape-driver.ts';
 import { LifeboatError } from '../errors.ts';
 import type { Manifest } from '../repository/manifest.ts';
-import { BlockStreamWriter, encodeFrameHeader, encodeLabelBlock, encodeTapeCatalog, FrameKind, writeLocation, type Frame, type TapeLabel } from './tape-format.ts';
+import {
+  BlockStreamWriter,
+  encodeFrameHeader,
+  encodeLabelBlock,
+  encodeTapeCatalog,
+  FrameKind,
+  writeLocation,
+  type Frame,
+  type TapeLabel,
+} from './tape-format.ts';
 
 export type CopyOnTape = { manifest: Manifest; uniqueBlocks: number; storedBytes: number; maps: Buffer; locations: Buffer };
 export type WrittenVolume = { barcode: string; sequence: number; bytes: number; writtenAt: string; starvedEvents: number; seconds: number };
@@ -24,7 +33,14 @@ export class MediaSetWriter {
   private onThisTape = new Set<CopyOnTape>();
   readonly volumes: WrittenVolume[] = [];
 
-  constructor(options: { library: TapeLibrary; freeTapes: string[]; set: { id: string; pool: string }; owner: string; signal: AbortSignal; log: (message: string, level?: 'info' | 'warning') => void }) {
+  constructor(options: {
+    library: TapeLibrary;
+    freeTapes: string[];
+    set: { id: string; pool: string };
+    owner: string;
+    signal: AbortSignal;
+    log: (message: string, level?: 'info' | 'warning') => void;
+  }) {
     this.library = options.library;
     this.freeTapes = [...options.freeTapes];
     this.set = options.set;
@@ -36,18 +52,34 @@ export class MediaSetWriter {
   private async startTape(): Promise<void> {
     for (let guard = 0; guard < 10_000; guard++) {
       const barcode = this.freeTapes.shift();
-      if (barcode === undefined) throw new LifeboatError('target-full', `pool ${this.set.pool} ran out of free tapes after ${this.volumes.length}; import blank tapes and run the backup again`);
+      if (barcode === undefined)
+        throw new LifeboatError(
+          'target-full',
+          `pool ${this.set.pool} ran out of free tapes after ${this.volumes.length}; import blank tapes and run the backup again`,
+        );
       const drive = await this.library.load(barcode, this.owner, this.signal);
       await drive.rewind(this.signal);
       const first = await drive.read(this.signal);
       if (first.kind !== 'end-of-data') {
         // Never overwrite what this catalog does not know: it may be someone's only copy.
-        this.log(`tape ${barcode} is not blank though the catalog has nothing on it; skipped (catalog it with \`tape catalog ${barcode}\`)`, 'warning');
+        this.log(
+          `tape ${barcode} is not blank though the catalog has nothing on it; skipped (catalog it with \`tape catalog ${barcode}\`)`,
+          'warning',
+        );
         await this.library.unload(drive);
         continue;
       }
       await drive.rewind(this.signal);
-      this.label = { format: 'lifeboat-tape', version: 1, barcode, mediaSetId: this.set.id, pool: this.set.pool, sequence: this.volumes.length + 1, writtenAt: new Date().toISOString(), blockSize: drive.blockSize };
+      this.label = {
+        format: 'lifeboat-tape',
+        version: 1,
+        barcode,
+        mediaSetId: this.set.id,
+        pool: this.set.pool,
+        sequence: this.volumes.length + 1,
+        writtenAt: new Date().toISOString(),
+        blockSize: drive.blockSize,
+      };
       await drive.write(encodeLabelBlock(this.label, drive.blockSize), this.signal);
       await drive.writeFilemarks(1);
       this.drive = drive;
@@ -78,7 +110,12 @@ export class MediaSetWriter {
       this.openDataFile(copy);
     }
     const stream = this.stream as BlockStreamWriter;
-    writeLocation(copy.locations, frame.uniqueId, { tape: (this.label as TapeLabel).sequence, file: this.dataFile, offset: stream.offset, storedLength: frame.storedLength });
+    writeLocation(copy.locations, frame.uniqueId, {
+      tape: (this.label as TapeLabel).sequence,
+      file: this.dataFile,
+      offset: stream.offset,
+      storedLength: frame.storedLength,
+    });
     await stream.write(encodeFrameHeader(frame));
     await stream.write(payload);
   }
@@ -89,7 +126,9 @@ export class MediaSetWriter {
 
   private async endDataFile(): Promise<void> {
     const stream = this.stream as BlockStreamWriter;
-    await stream.write(encodeFrameHeader({ kind: FrameKind.end, codec: 0, uniqueId: 0, rawLength: 0, storedLength: 0, sha256: new Uint8Array(32) }));
+    await stream.write(
+      encodeFrameHeader({ kind: FrameKind.end, codec: 0, uniqueId: 0, rawLength: 0, storedLength: 0, sha256: new Uint8Array(32) }),
+    );
     await stream.close();
     this.stream = null;
   }
@@ -104,8 +143,17 @@ export class MediaSetWriter {
     await catalog.close();
     await drive.writeFilemarks(1);
     const stats = drive.stats();
-    this.volumes.push({ barcode: drive.barcode, sequence: label.sequence, bytes: stats.bytesWritten, writtenAt: label.writtenAt, starvedEvents: stats.starvedEvents, seconds: stats.busySeconds });
-    this.log(`tape ${drive.barcode} done: ${stats.bytesWritten} bytes, ${this.dataFile} data file(s), ${stats.starvedEvents} drive-starved event(s)`);
+    this.volumes.push({
+      barcode: drive.barcode,
+      sequence: label.sequence,
+      bytes: stats.bytesWritten,
+      writtenAt: label.writtenAt,
+      starvedEvents: stats.starvedEvents,
+      seconds: stats.busySeconds,
+    });
+    this.log(
+      `tape ${drive.barcode} done: ${stats.bytesWritten} bytes, ${this.dataFile} data file(s), ${stats.starvedEvents} drive-starved event(s)`,
+    );
     this.drive = null;
     this.onThisTape = new Set();
     await this.library.unload(drive);

@@ -57,7 +57,10 @@ export class PassCoordinator {
     consumer.log('waiting for the other restores that need these tapes, to read each tape once for all');
     const reports = await this.join(consumer);
     for (const tape of reports) {
-      consumer.log(`tape ${tape.barcode}: ${tape.loads} load(s), ${tape.passes} pass(es), ${tape.starvedEvents} drive-starved event(s), ${tape.bytesRead} bytes read`, tape.starvedEvents > 0 ? 'warning' : 'info');
+      consumer.log(
+        `tape ${tape.barcode}: ${tape.loads} load(s), ${tape.passes} pass(es), ${tape.starvedEvents} drive-starved event(s), ${tape.bytesRead} bytes read`,
+        tape.starvedEvents > 0 ? 'warning' : 'info',
+      );
     }
     return reports;
   }

@@ -39,7 +39,18 @@ export class PromptBoard {
 
   /** Raises a prompt for a tape and waits until it is in the library. */
   async waitForTape(request: TapeRequest, signal: AbortSignal): Promise<Prompt> {
-    const prompt: Prompt = { id: randomUUID(), jobIds: request.jobIds, kind: 'insert-tape', barcode: request.barcode, message: request.message, place: request.place, state: 'open', createdAt: new Date().toISOString(), closedAt: null, closedBy: null };
+    const prompt: Prompt = {
+      id: randomUUID(),
+      jobIds: request.jobIds,
+      kind: 'insert-tape',
+      barcode: request.barcode,
+      message: request.message,
+      place: request.place,
+      state: 'open',
+      createdAt: new Date().toISOString(),
+      closedAt: null,
+      closedBy: null,
+    };
     this.catalog.tapes.openPrompt(prompt);
     this.events.emit('prompt.updated', prompt);
     let wake: (() => void) | null = null;
@@ -70,7 +81,10 @@ export class PromptBoard {
       throw new LifeboatError('conflict', `tape ${barcode} is not the one needed: insert ${prompt.barcode}`);
     }
     if (prompt.barcode !== null && !(await this.isOnline(prompt.barcode))) {
-      throw new LifeboatError('conflict', `tape ${prompt.barcode} is still not in the library: put it in ${prompt.place} (\`lifeboat tape import ${prompt.barcode}\`)`);
+      throw new LifeboatError(
+        'conflict',
+        `tape ${prompt.barcode} is still not in the library: put it in ${prompt.place} (\`lifeboat tape import ${prompt.barcode}\`)`,
+      );
     }
     const closed = this.close(id, 'answered', operator) ?? prompt;
     this.answered.get(id)?.();

@@ -64,7 +64,16 @@ export class StagingConsumer extends ConsumerBase {
         const entry = map.readUInt32LE(index * MAP_ENTRY_BYTES);
         if (entry === 0) continue;
         const frame = this.frames[entry - 1] as Frame;
-        records.push({ index, kind: BlockKind.data, codec: frame.codec, dataFile: 1, offset: this.offsets[entry - 1] as number, storedLength: frame.storedLength, rawLength: frame.rawLength, sha256: frame.sha256 });
+        records.push({
+          index,
+          kind: BlockKind.data,
+          codec: frame.codec,
+          dataFile: 1,
+          offset: this.offsets[entry - 1] as number,
+          storedLength: frame.storedLength,
+          rawLength: frame.rawLength,
+          sha256: frame.sha256,
+        });
       }
       const bytes = encodeMapFile(manifest.blockSize, records);
       const mapFile = `disk-${diskIndex}.map`;
@@ -73,7 +82,16 @@ export class StagingConsumer extends ConsumerBase {
       disks.push({ ...disk, mapFile, mapSha256: sha256Hex(bytes), mapEntries: records.length });
     }
     // A staged copy is a chain of one: the full point of its own.
-    const staged: Manifest = { ...manifest, sequence: 1, kind: 'full', parentId: null, dependsOn: [], disks, dataFile: { name: 'data.lbd', size: this.size }, stats: { ...manifest.stats, storedBytes: this.size } };
+    const staged: Manifest = {
+      ...manifest,
+      sequence: 1,
+      kind: 'full',
+      parentId: null,
+      dependsOn: [],
+      disks,
+      dataFile: { name: 'data.lbd', size: this.size },
+      stats: { ...manifest.stats, storedBytes: this.size },
+    };
     await this.options.repository.commitPoint(this.folder, staged);
   }
 }

@@ -48,7 +48,9 @@ export class TapeBackupWork implements JobWork {
     for (const { vmId, pointId } of this.request.points) {
       const plan = planCopy(await resolvePoint(this.repository, vmId, pointId));
       plans.push(plan);
-      context.log(`${plan.manifest.vmName} point ${plan.manifest.sequence}: ${plan.blocks.length} stored blocks, ${plan.storedBytes} bytes`);
+      context.log(
+        `${plan.manifest.vmName} point ${plan.manifest.sequence}: ${plan.blocks.length} stored blocks, ${plan.storedBytes} bytes`,
+      );
     }
     const inventory = await this.library.inventory();
     const known = new Set(this.catalog.tapes.volumes().map((volume) => volume.barcode));
@@ -60,21 +62,39 @@ export class TapeBackupWork implements JobWork {
     if (protectedTapes.length > 0) context.log(`write-protected, not used: ${protectedTapes.join(', ')}`, 'warning');
     if (freeTapes.length === 0) {
       const why = protectedTapes.length > 0 ? `the free tapes (${protectedTapes.join(', ')}) are write-protected` : 'there is none';
-      throw new LifeboatError('unavailable', `no free tape to write in ${inventory.name} for pool ${this.request.pool}: ${why}; import blank tapes (\`lifeboat tape import\`)`);
+      throw new LifeboatError(
+        'unavailable',
+        `no free tape to write in ${inventory.name} for pool ${this.request.pool}: ${why}; import blank tapes (\`lifeboat tape import\`)`,
+      );
     }
-    context.log(`${freeTapes.length} free tape(s) online; about ${Math.max(1, Math.ceil(needed / Math.max(1, capacity * 0.95)))} needed for ${needed} bytes`);
+    context.log(
+      `${freeTapes.length} free tape(s) online; about ${Math.max(1, Math.ceil(needed / Math.max(1, capacity * 0.95)))} needed for ${needed} bytes`,
+    );
     return { plans, freeTapes, blockSize: inventory.blockSize };
   }
 
   private async writeTapes({ plans, freeTapes, blockSize }: Checked, context: StepContext): Promise<MediaSetWriter> {
     this.catalog.tapes.addMediaSet({ id: this.mediaSetId, pool: this.request.pool, blockSize, state: 'writing' });
-    const writer = new MediaSetWriter({ library: this.library, freeTapes, set: { id: this.mediaSetId, pool: this.request.pool }, owner: `tape backup ${this.jobId.slice(0, 8)}`, signal: context.signal, log: context.log });
+    const writer = new MediaSetWriter({
+      library: this.library,
+      freeTapes,
+      set: { id: this.mediaSetId, pool: this.request.pool },
+      owner: `tape backup ${this.jobId.slice(0, 8)}`,
+      signal: context.signal,
+      log: context.log,
+    });
     this.writer = writer;
     const total = plans.reduce((sum, plan) => sum + plan.storedBytes, 0);
     let done = 0;
     context.progress(0, total);
     for (const plan of plans) {
-      const copy: CopyOnTape = { manifest: plan.manifest, uniqueBlocks: plan.blocks.length, storedBytes: plan.storedBytes, maps: plan.maps, locations: Buffer.alloc(plan.blocks.length * LOCATION_BYTES) };
+      const copy: CopyOnTape = {
+        manifest: plan.manifest,
+        uniqueBlocks: plan.blocks.length,
+        storedBytes: plan.storedBytes,
+        maps: plan.maps,
+        locations: Buffer.alloc(plan.blocks.length * LOCATION_BYTES),
+      };
       this.copies.push(copy);
       const handles = new Map<number, FileHandle>();
       try {
@@ -85,8 +105,23 @@ export class TapeBackupWork implements JobWork {
           if (!handle) handles.set(block.dataFile, (handle = await open(plan.dataFiles.get(block.dataFile) as string, 'r')));
           const payload = Buffer.allocUnsafe(block.storedLength);
           const { bytesRead } = await handle.read(payload, 0, block.storedLength, block.offset);
-          if (bytesRead !== block.storedLength) throw new LifeboatError('corrupt-backup', `${plan.manifest.vmName} point ${plan.manifest.sequence}: data file ${block.dataFile} ends early`);
-          await writer.writeBlock(copy, { kind: FrameKind.block, codec: block.codec, uniqueId: id, rawLength: block.rawLength, storedLength: block.storedLength, sha256: block.sha256 }, payload);
+          if (bytesRead !== block.storedLength)
+            throw new LifeboatError(
+              'corrupt-backup',
+              `${plan.manifest.vmName} point ${plan.manifest.sequence}: data file ${block.dataFile} ends early`,
+            );
+          await writer.writeBlock(
+            copy,
+            {
+              kind: FrameKind.block,
+              codec: block.codec,
+              uniqueId: id,
+              rawLength: block.rawLength,
+              storedLength: block.storedLength,
+              sha256: block.sha256,
+            },
+            payload,
+          );
           done += block.storedLength;
           context.progress(done, total);
         }
@@ -117,13 +152,21 @@ export class TapeBackupWork implements JobWork {
 
   result(): Record<string, unknown> {
     const volumes = this.writer?.volumes ?? [];
-    const metadataBytes = this.copies.reduce((sum, copy) => sum + copy.maps.length + copy.locations.length + JSON.stringify(copy.manifest).length, 0);
+    const metadataBytes = this.copies.reduce(
+      (sum, copy) => sum + copy.maps.length + copy.locations.length + JSON.stringify(copy.manifest).length,
+      0,
+    );
     const storedBytes = this.copies.reduce((sum, copy) => sum + copy.storedBytes, 0);
     return {
       mediaSetId: this.mediaSetId,
       pool: this.request.pool,
       points: this.copies.map((copy) => ({ vm: copy.manifest.vmName, point: copy.manifest.sequence, storedBytes: copy.storedBytes })),
-      tapes: volumes.map((volume) => ({ barcode: volume.barcode, sequence: volume.sequence, bytes: volume.bytes, starvedEvents: volume.starvedEvents })),
+      tapes: volumes.map((volume) => ({
+        barcode: volume.barcode,
+        sequence: volume.sequence,
+        bytes: volume.bytes,
+        starvedEvents: volume.starvedEvents,
+      })),
       catalogMetadataBytes: metadataBytes,
       storedBytes,
     };

@@ -42,7 +42,8 @@ export function encodeFrameHeader(frame: Frame): Buffer {
 
 export function decodeFrameHeader(bytes: Uint8Array, label: string): Frame {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buffer.length < FRAME_HEADER_BYTES || buffer.toString('latin1', 0, 4) !== FRAME_MAGIC) throw new LifeboatError('corrupt-backup', `${label}: not a Lifeboat block frame`);
+  if (buffer.length < FRAME_HEADER_BYTES || buffer.toString('latin1', 0, 4) !== FRAME_MAGIC)
+    throw new LifeboatError('corrupt-backup', `${label}: not a Lifeboat block frame`);
   const frame = {
     kind: buffer.readUInt8(4),
     codec: buffer.readUInt8(5),
@@ -51,10 +52,17 @@ export function decodeFrameHeader(bytes: Uint8Array, label: string): Frame {
     storedLength: buffer.readUInt32LE(16),
     sha256: Uint8Array.prototype.slice.call(buffer, 24, 56),
   };
-  if (frame.kind !== FrameKind.block && frame.kind !== FrameKind.end) throw new LifeboatError('corrupt-backup', `${label}: frame of unknown kind ${frame.kind}`);
+  if (frame.kind !== FrameKind.block && frame.kind !== FrameKind.end)
+    throw new LifeboatError('corrupt-backup', `${label}: frame of unknown kind ${frame.kind}`);
   if (!isKnownCodec(frame.codec)) throw new LifeboatError('corrupt-backup', `${label}: frame with unknown codec ${frame.codec}`);
-  if (frame.kind === FrameKind.block && (frame.storedLength === 0 || frame.rawLength === 0 || frame.storedLength > 64 * 1024 * 1024 || frame.rawLength > 64 * 1024 * 1024)) {
-    throw new LifeboatError('corrupt-backup', `${label}: frame with impossible lengths (${frame.storedLength} stored, ${frame.rawLength} raw)`);
+  if (
+    frame.kind === FrameKind.block &&
+    (frame.storedLength === 0 || frame.rawLength === 0 || frame.storedLength > 64 * 1024 * 1024 || frame.rawLength > 64 * 1024 * 1024)
+  ) {
+    throw new LifeboatError(
+      'corrupt-backup',
+      `${label}: frame with impossible lengths (${frame.storedLength} stored, ${frame.rawLength} raw)`,
+    );
   }
   return frame;
 }
@@ -78,13 +86,19 @@ export function writeLocation(target: Buffer, uniqueId: number, location: BlockL
 
 export function readLocation(source: Buffer, uniqueId: number): BlockLocation {
   const at = uniqueId * LOCATION_BYTES;
-  return { tape: source.readUInt16LE(at), file: source.readUInt16LE(at + 2), offset: source.readUIntLE(at + 4, 6), storedLength: source.readUInt32LE(at + 12) };
+  return {
+    tape: source.readUInt16LE(at),
+    file: source.readUInt16LE(at + 2),
+    offset: source.readUIntLE(at + 4, 6),
+    storedLength: source.readUInt32LE(at + 12),
+  };
 }
 
 /** Merges locations learned from another tape of the set into `target` (both equally long). */
 export function mergeLocations(target: Buffer, learned: Buffer): void {
   for (let id = 0; id * LOCATION_BYTES < learned.length; id++) {
-    if (learned.readUInt16LE(id * LOCATION_BYTES) !== UNKNOWN_TAPE) learned.copy(target, id * LOCATION_BYTES, id * LOCATION_BYTES, (id + 1) * LOCATION_BYTES);
+    if (learned.readUInt16LE(id * LOCATION_BYTES) !== UNKNOWN_TAPE)
+      learned.copy(target, id * LOCATION_BYTES, id * LOCATION_BYTES, (id + 1) * LOCATION_BYTES);
   }
 }
 
@@ -113,12 +127,21 @@ export type TapeCatalogHeader = z.infer<typeof TapeCatalogHeader>;
 
 export type TapeCopyData = { entry: TapeCopyEntry; maps: Buffer; locations: Buffer };
 
-export function encodeTapeCatalog(label: TapeLabel, copies: { manifest: Manifest; uniqueBlocks: number; storedBytes: number; maps: Buffer; locations: Buffer }[]): Buffer {
+export function encodeTapeCatalog(
+  label: TapeLabel,
+  copies: { manifest: Manifest; uniqueBlocks: number; storedBytes: number; maps: Buffer; locations: Buffer }[],
+): Buffer {
   const header: TapeCatalogHeader = {
     format: 'lifeboat-tape-catalog',
     version: 1,
     label,
-    copies: copies.map((copy) => ({ manifest: copy.manifest, uniqueBlocks: copy.uniqueBlocks, storedBytes: copy.storedBytes, mapsBytes: copy.maps.length, locationsBytes: copy.locations.length })),
+    copies: copies.map((copy) => ({
+      manifest: copy.manifest,
+      uniqueBlocks: copy.uniqueBlocks,
+      storedBytes: copy.storedBytes,
+      mapsBytes: copy.maps.length,
+      locationsBytes: copy.locations.length,
+    })),
   };
   const json = Buffer.from(JSON.stringify(header));
   const length = Buffer.alloc(4);
@@ -145,13 +168,15 @@ export function decodeTapeCatalog(bytes: Buffer, label: string): { header: TapeC
   const copies: TapeCopyData[] = [];
   for (const entry of parsed.data.copies) {
     const blockCount = entry.manifest.disks.reduce((sum, disk) => sum + Math.ceil(disk.capacity / entry.manifest.blockSize), 0);
-    if (entry.mapsBytes !== blockCount * MAP_ENTRY_BYTES || entry.locationsBytes !== entry.uniqueBlocks * LOCATION_BYTES) bad(`sizes of the maps of ${entry.manifest.vmName} do not add up`);
+    if (entry.mapsBytes !== blockCount * MAP_ENTRY_BYTES || entry.locationsBytes !== entry.uniqueBlocks * LOCATION_BYTES)
+      bad(`sizes of the maps of ${entry.manifest.vmName} do not add up`);
     if (at + entry.mapsBytes + entry.locationsBytes > bytes.length) bad(`the maps of ${entry.manifest.vmName} are cut`);
     const maps = bytes.subarray(at, at + entry.mapsBytes);
     at += entry.mapsBytes;
     const locations = bytes.subarray(at, at + entry.locationsBytes);
     at += entry.locationsBytes;
-    for (let i = 0; i < maps.length; i += MAP_ENTRY_BYTES) if (maps.readUInt32LE(i) > entry.uniqueBlocks) bad(`a map of ${entry.manifest.vmName} names a block it does not have`);
+    for (let i = 0; i < maps.length; i += MAP_ENTRY_BYTES)
+      if (maps.readUInt32LE(i) > entry.uniqueBlocks) bad(`a map of ${entry.manifest.vmName} names a block it does not have`);
     copies.push({ entry, maps: Buffer.from(maps), locations: Buffer.from(locations) });
   }
   return { header: parsed.data, copies };
@@ -284,6 +309,7 @@ export function decodeLabelBlock(block: Uint8Array, barcode: string): TapeLabel 
     json = null;
   }
   const parsed = TapeLabel.safeParse(json);
-  if (!parsed.success) throw new LifeboatError('corrupt-backup', `tape ${barcode} has no Lifeboat label (blank, or written by something else)`);
+  if (!parsed.success)
+    throw new LifeboatError('corrupt-backup', `tape ${barcode} has no Lifeboat label (blank, or written by something else)`);
   return parsed.data;
 }

@@ -6,7 +6,18 @@ import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 import type { TargetChecks } from '../restore/target-checks.ts';
 import type { TapeService } from './tape-service.ts';
 
-type TapeChannel = 'tape.library.create' | 'tape.inventory' | 'tape.import' | 'tape.eject' | 'tape.backup' | 'tape.catalog' | 'tape.copies' | 'tape.pullList' | 'restore.tape' | 'prompts.list' | 'prompts.answer';
+type TapeChannel =
+  | 'tape.library.create'
+  | 'tape.inventory'
+  | 'tape.import'
+  | 'tape.eject'
+  | 'tape.backup'
+  | 'tape.catalog'
+  | 'tape.copies'
+  | 'tape.pullList'
+  | 'restore.tape'
+  | 'prompts.list'
+  | 'prompts.answer';
 
 export function tapeHandlers(tape: TapeService, catalog: Catalog, checks: TargetChecks): ChannelHandlers<TapeChannel> {
   return {
@@ -24,7 +35,12 @@ export function tapeHandlers(tape: TapeService, catalog: Catalog, checks: Target
     'tape.pullList': async ({ vms, point }) => tape.pullList(vms.map((vm) => tape.copyFor(vm, point))),
     'restore.tape': async (request, { actor }) => {
       const checked = await checks.checkedLocalTarget(request);
-      return tape.startRestore(checked.staging === undefined ? checked : { ...checked, staging: await checks.checkLocalPath(checked.staging, 'the staging folder') }, actor);
+      return tape.startRestore(
+        checked.staging === undefined
+          ? checked
+          : { ...checked, staging: await checks.checkLocalPath(checked.staging, 'the staging folder') },
+        actor,
+      );
     },
     'prompts.list': async ({ open }) => tape.prompts.list(open),
     'prompts.answer': async ({ promptId, barcode }, { actor }) => {

@@ -9,7 +9,16 @@ import { TapeMediumError } from '../drivers/tape/simh-tap.ts';
 import { LifeboatError } from '../errors.ts';
 import type { Stage } from '../workers/messages.ts';
 import type { PromptBoard } from './prompt-board.ts';
-import { BlockStreamReader, decodeFrameHeader, decodeLabelBlock, FRAME_HEADER_BYTES, FrameKind, readLocation, type Frame, type TapeLabel } from './tape-format.ts';
+import {
+  BlockStreamReader,
+  decodeFrameHeader,
+  decodeLabelBlock,
+  FRAME_HEADER_BYTES,
+  FrameKind,
+  readLocation,
+  type Frame,
+  type TapeLabel,
+} from './tape-format.ts';
 
 /** A gap larger than this between wanted blocks is crossed by a (forward) locate, not read. */
 const LOCATE_GAP_BYTES = 256 * 1024 * 1024;
@@ -28,7 +37,17 @@ export interface PassConsumer {
   busy(stage: Stage, seconds: number): void;
 }
 
-export type TapeReport = { barcode: string; sequence: number; loads: number; passes: number; starvedEvents: number; bytesRead: number; seconds: number; vms: string[]; jobIds: string[] };
+export type TapeReport = {
+  barcode: string;
+  sequence: number;
+  loads: number;
+  passes: number;
+  starvedEvents: number;
+  bytesRead: number;
+  seconds: number;
+  vms: string[];
+  jobIds: string[];
+};
 
 type Wanted = { file: number; offset: number; storedLength: number; uniqueId: number; copyId: number };
 
@@ -98,7 +117,17 @@ function allGone(users: PassConsumer[]): AbortController {
 }
 
 async function readTape(options: PassOptions, volume: TapeVolume, wanted: Wanted[], users: PassConsumer[]): Promise<TapeReport> {
-  const report: TapeReport = { barcode: volume.barcode, sequence: volume.sequence, loads: 0, passes: 0, starvedEvents: 0, bytesRead: 0, seconds: 0, vms: [...new Set(users.map((user) => user.label))], jobIds: users.map((user) => user.jobId) };
+  const report: TapeReport = {
+    barcode: volume.barcode,
+    sequence: volume.sequence,
+    loads: 0,
+    passes: 0,
+    starvedEvents: 0,
+    bytesRead: 0,
+    seconds: 0,
+    vms: [...new Set(users.map((user) => user.label))],
+    jobIds: users.map((user) => user.jobId),
+  };
   const gone = allGone(users);
   let drive: TapeDrive | null = null;
   try {
@@ -108,7 +137,12 @@ async function readTape(options: PassOptions, volume: TapeVolume, wanted: Wanted
       for (const user of users.filter(alive)) user.waiting(`tape ${volume.barcode}`);
       try {
         await options.prompts.waitForTape(
-          { barcode: volume.barcode, jobIds: users.map((user) => user.jobId), place: options.place, message: `Insert tape ${volume.barcode} (tape ${volume.sequence} of media set ${volume.mediaSetId.slice(0, 8)}, pool ${volume.pool}) for the restore of ${report.vms.join(', ')}` },
+          {
+            barcode: volume.barcode,
+            jobIds: users.map((user) => user.jobId),
+            place: options.place,
+            message: `Insert tape ${volume.barcode} (tape ${volume.sequence} of media set ${volume.mediaSetId.slice(0, 8)}, pool ${volume.pool}) for the restore of ${report.vms.join(', ')}`,
+          },
           gone.signal,
         );
       } finally {
@@ -121,8 +155,13 @@ async function readTape(options: PassOptions, volume: TapeVolume, wanted: Wanted
     const first = await drive.read(gone.signal);
     const label = first.kind === 'block' ? decodeLabelBlockOrNull(first.data, volume.barcode) : null;
     if (!label || label.barcode !== volume.barcode || label.mediaSetId !== volume.mediaSetId || label.sequence !== volume.sequence) {
-      const found = label ? `tape ${label.barcode} (tape ${label.sequence} of media set ${label.mediaSetId.slice(0, 8)})` : 'no Lifeboat label';
-      throw new LifeboatError('conflict', `wrong tape: the cartridge loaded as ${volume.barcode} holds ${found}; expected ${volume.barcode} (tape ${volume.sequence} of media set ${volume.mediaSetId.slice(0, 8)}). Nothing was read from it.`);
+      const found = label
+        ? `tape ${label.barcode} (tape ${label.sequence} of media set ${label.mediaSetId.slice(0, 8)})`
+        : 'no Lifeboat label';
+      throw new LifeboatError(
+        'conflict',
+        `wrong tape: the cartridge loaded as ${volume.barcode} holds ${found}; expected ${volume.barcode} (tape ${volume.sequence} of media set ${volume.mediaSetId.slice(0, 8)}). Nothing was read from it.`,
+      );
     }
     report.passes = 1;
     await readWanted(drive, wanted, users, gone.signal, report);
@@ -151,7 +190,13 @@ function decodeLabelBlockOrNull(block: Uint8Array, barcode: string): TapeLabel |
   }
 }
 
-async function readWanted(drive: TapeDrive, wanted: Wanted[], users: PassConsumer[], signal: AbortSignal, report: TapeReport): Promise<void> {
+async function readWanted(
+  drive: TapeDrive,
+  wanted: Wanted[],
+  users: PassConsumer[],
+  signal: AbortSignal,
+  report: TapeReport,
+): Promise<void> {
   const byCopy = new Map<number, PassConsumer[]>();
   for (const user of users) byCopy.set(user.copy.id, [...(byCopy.get(user.copy.id) ?? []), user]);
   let reader: BlockStreamReader | null = null;
@@ -175,7 +220,10 @@ async function readWanted(drive: TapeDrive, wanted: Wanted[], users: PassConsume
       if (!head) throw cut(drive, entry);
       const frame = decodeFrameHeader(head, `tape ${drive.barcode} file ${entry.file} offset ${entry.offset}`);
       if (frame.kind !== FrameKind.block || frame.uniqueId !== entry.uniqueId || frame.storedLength !== entry.storedLength) {
-        throw new LifeboatError('corrupt-backup', `tape ${drive.barcode} file ${entry.file} offset ${entry.offset}: the block there is not the one the catalog expects`);
+        throw new LifeboatError(
+          'corrupt-backup',
+          `tape ${drive.barcode} file ${entry.file} offset ${entry.offset}: the block there is not the one the catalog expects`,
+        );
       }
       const payload = await reader.take(frame.storedLength, true);
       if (!payload) throw cut(drive, entry);
@@ -196,7 +244,8 @@ async function readWanted(drive: TapeDrive, wanted: Wanted[], users: PassConsume
       // A damaged or unreadable block: whoever needs this file's blocks cannot be served from it.
       const message = error instanceof TapeMediumError ? `${error.message} (tape ${drive.barcode}, file ${entry.file})` : error.message;
       for (const taker of takers) taker.failure ??= new LifeboatError('corrupt-backup', message);
-      for (const other of wanted.filter((item) => item.file === entry.file)) for (const user of byCopy.get(other.copyId) ?? []) user.failure ??= new LifeboatError('corrupt-backup', message);
+      for (const other of wanted.filter((item) => item.file === entry.file))
+        for (const user of byCopy.get(other.copyId) ?? []) user.failure ??= new LifeboatError('corrupt-backup', message);
       badFile = entry.file;
       reader = null;
     }
@@ -204,5 +253,8 @@ async function readWanted(drive: TapeDrive, wanted: Wanted[], users: PassConsume
 }
 
 function cut(drive: TapeDrive, entry: Wanted): LifeboatError {
-  return new LifeboatError('corrupt-backup', `tape ${drive.barcode} ends in the middle of a block (file ${entry.file}, offset ${entry.offset})`);
+  return new LifeboatError(
+    'corrupt-backup',
+    `tape ${drive.barcode} ends in the middle of a block (file ${entry.file}, offset ${entry.offset})`,
+  );
 }

@@ -16,7 +16,10 @@ import { readLocation, UNKNOWN_TAPE } from './tape-format.ts';
 export function checkCopyComplete(copy: TapeCopy): void {
   for (let id = 0; id < copy.uniqueBlocks; id++) {
     if (readLocation(copy.locations, id).tape === UNKNOWN_TAPE) {
-      throw new LifeboatError('not-found', `${copy.manifest.vmName} point ${copy.manifest.sequence} has blocks on a tape of media set ${copy.mediaSetId.slice(0, 8)} that is not in the catalog; catalog the set's other tapes (\`lifeboat tape catalog <barcode>\`)`);
+      throw new LifeboatError(
+        'not-found',
+        `${copy.manifest.vmName} point ${copy.manifest.sequence} has blocks on a tape of media set ${copy.mediaSetId.slice(0, 8)} that is not in the catalog; catalog the set's other tapes (\`lifeboat tape catalog <barcode>\`)`,
+      );
     }
   }
 }
@@ -28,9 +31,15 @@ type Claimed = { writer: LocalVmWriter; bytesTotal: number };
 
 export class TapeVmRestore implements JobWork {
   static readonly plan = Plan.of<TapeVmRestore>()
-    .step('initialize', 'Initialization: find the tapes in the catalog and build the block map', (work, _none, context) => work.claim(context))
-    .step('restore-configuration', 'Restore the VM configuration (from the catalog, no tape needed)', (work, claimed, context) => work.configure(claimed, context))
-    .step('transfer-disks', 'Read the tapes once, writing the disks in parallel', (work, claimed, context) => work.transfer(claimed, context))
+    .step('initialize', 'Initialization: find the tapes in the catalog and build the block map', (work, _none, context) =>
+      work.claim(context),
+    )
+    .step('restore-configuration', 'Restore the VM configuration (from the catalog, no tape needed)', (work, claimed, context) =>
+      work.configure(claimed, context),
+    )
+    .step('transfer-disks', 'Read the tapes once, writing the disks in parallel', (work, claimed, context) =>
+      work.transfer(claimed, context),
+    )
     .step('finalize', 'Finalize: sync and publish the VM files', (_work, writer, context) => writer.publish(context));
   readonly plan = TapeVmRestore.plan.bind(this);
   private readonly options: TapeVmRestoreOptions;
@@ -47,8 +56,18 @@ export class TapeVmRestore implements JobWork {
     const { copy } = this.options;
     checkCopyComplete(copy);
     const bytesTotal = copyDataBytes(copy);
-    context.log(`${copy.manifest.vmName} point ${copy.manifest.sequence} is in media set ${copy.mediaSetId.slice(0, 8)}: ${copy.uniqueBlocks} stored blocks, ${bytesTotal} bytes to write`);
-    this.writer = await LocalVmWriter.claim({ target: this.options.targetPath, jobId: this.options.jobId, resuming: null, manifest: copy.manifest, newName: undefined, bytesNeeded: bytesTotal, context });
+    context.log(
+      `${copy.manifest.vmName} point ${copy.manifest.sequence} is in media set ${copy.mediaSetId.slice(0, 8)}: ${copy.uniqueBlocks} stored blocks, ${bytesTotal} bytes to write`,
+    );
+    this.writer = await LocalVmWriter.claim({
+      target: this.options.targetPath,
+      jobId: this.options.jobId,
+      resuming: null,
+      manifest: copy.manifest,
+      newName: undefined,
+      bytesNeeded: bytesTotal,
+      context,
+    });
     return { writer: this.writer, bytesTotal };
   }
 

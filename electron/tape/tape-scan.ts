@@ -7,7 +7,16 @@ import type { JobWork } from '../jobs/job-work.ts';
 import { Plan, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import type { PromptBoard } from './prompt-board.ts';
-import { BlockStreamReader, decodeLabelBlock, decodeTapeCatalog, FRAME_HEADER_BYTES, mergeLocations, readLocation, type TapeCopyData, type TapeLabel } from './tape-format.ts';
+import {
+  BlockStreamReader,
+  decodeLabelBlock,
+  decodeTapeCatalog,
+  FRAME_HEADER_BYTES,
+  mergeLocations,
+  readLocation,
+  type TapeCopyData,
+  type TapeLabel,
+} from './tape-format.ts';
 
 /** A tape holds at most this many files; a bound on the walk to its catalog. */
 const MAX_FILES = 65_535;
@@ -37,11 +46,18 @@ export class TapeCatalogWork implements JobWork {
   private async load(context: StepContext): Promise<Loaded> {
     const { barcode, library } = this.options;
     const cartridge = (await library.inventory()).cartridges.find((tape) => tape.barcode === barcode);
-    if (!cartridge) throw new LifeboatError('not-found', `the library knows no tape ${barcode}; add its image with \`lifeboat tape import ${barcode} --image FILE\``);
+    if (!cartridge)
+      throw new LifeboatError(
+        'not-found',
+        `the library knows no tape ${barcode}; add its image with \`lifeboat tape import ${barcode} --image FILE\``,
+      );
     if (cartridge.location.kind !== 'slot' && cartridge.location.kind !== 'drive') {
       context.waiting(`tape ${barcode}`);
       try {
-        await this.options.prompts.waitForTape({ barcode, jobIds: [this.options.jobId], place: this.options.place, message: `Insert tape ${barcode} to catalog it` }, context.signal);
+        await this.options.prompts.waitForTape(
+          { barcode, jobIds: [this.options.jobId], place: this.options.place, message: `Insert tape ${barcode} to catalog it` },
+          context.signal,
+        );
       } finally {
         context.waiting(null);
       }
@@ -52,9 +68,15 @@ export class TapeCatalogWork implements JobWork {
     const first = await drive.read(context.signal);
     if (first.kind !== 'block') throw new LifeboatError('not-found', `tape ${barcode} is blank`);
     const label = decodeLabelBlock(first.data, barcode);
-    if (label.barcode !== barcode) throw new LifeboatError('conflict', `tape ${barcode} carries the label of tape ${label.barcode}; check the cartridge's barcode sticker`);
+    if (label.barcode !== barcode)
+      throw new LifeboatError(
+        'conflict',
+        `tape ${barcode} carries the label of tape ${label.barcode}; check the cartridge's barcode sticker`,
+      );
     this.label = label;
-    context.log(`tape ${barcode}: tape ${label.sequence} of media set ${label.mediaSetId} (pool ${label.pool}), written ${label.writtenAt}`);
+    context.log(
+      `tape ${barcode}: tape ${label.sequence} of media set ${label.mediaSetId} (pool ${label.pool}), written ${label.writtenAt}`,
+    );
     return { drive, label };
   }
 
@@ -74,7 +96,8 @@ export class TapeCatalogWork implements JobWork {
         chunks.push(Uint8Array.prototype.slice.call(block));
       }
       const { header, copies } = decodeTapeCatalog(Buffer.concat(chunks), `tape ${drive.barcode}`);
-      if (header.label.mediaSetId !== label.mediaSetId || header.label.barcode !== label.barcode) throw new LifeboatError('corrupt-backup', `tape ${drive.barcode}: its catalog belongs to another tape`);
+      if (header.label.mediaSetId !== label.mediaSetId || header.label.barcode !== label.barcode)
+        throw new LifeboatError('corrupt-backup', `tape ${drive.barcode}: its catalog belongs to another tape`);
       this.copies = copies;
       context.log(`catalog in file ${file}: ${copies.length} restore point copy(ies)`);
       return { label, copies };
@@ -94,10 +117,23 @@ export class TapeCatalogWork implements JobWork {
       const known = tapes.copy(label.mediaSetId, copy.entry.manifest.id);
       const locations = known ? Buffer.from(known.locations) : copy.locations;
       if (known) mergeLocations(locations, copy.locations);
-      tapes.saveCopy({ mediaSetId: label.mediaSetId, manifest: copy.entry.manifest, uniqueBlocks: copy.entry.uniqueBlocks, storedBytes: copy.entry.storedBytes, maps: copy.maps, locations });
+      tapes.saveCopy({
+        mediaSetId: label.mediaSetId,
+        manifest: copy.entry.manifest,
+        uniqueBlocks: copy.entry.uniqueBlocks,
+        storedBytes: copy.entry.storedBytes,
+        maps: copy.maps,
+        locations,
+      });
       context.log(`${copy.entry.manifest.vmName} point ${copy.entry.manifest.sequence} catalogued`);
     }
-    tapes.recordVolume({ barcode: label.barcode, mediaSetId: label.mediaSetId, sequence: label.sequence, bytes, writtenAt: label.writtenAt });
+    tapes.recordVolume({
+      barcode: label.barcode,
+      mediaSetId: label.mediaSetId,
+      sequence: label.sequence,
+      bytes,
+      writtenAt: label.writtenAt,
+    });
   }
 
   async finish(): Promise<void> {

@@ -37,14 +37,27 @@ export type TapeServiceDeps = {
   /** The points to copy to tape, resolved from VM names or ids. */
   resolvePoint(vm: string, point: string): { vmId: string; vmName: string; pointId: string };
   /** A normal restore of a point of `repository` (for the staged path). */
-  restoreWork(repository: Repository, jobId: string, request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined }): { work: JobWork };
+  restoreWork(
+    repository: Repository,
+    jobId: string,
+    request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined },
+  ): { work: JobWork };
   /** The steps of that restore, known before the backup is staged. */
   restoreSteps(target: RestoreTarget): readonly StepDefinition[];
   /** The engine's rules for a restore target (host known, original location confirmed). */
   checkTarget(target: RestoreTarget, vmName: string): { holdFor?: string };
 };
 
-export type CreateLibraryRequest = { slots: number; drives: number; mailslots: number; tapes: number; capacityBytes: number; timeScale: number; rateScale: number; bufferBytes?: number | undefined };
+export type CreateLibraryRequest = {
+  slots: number;
+  drives: number;
+  mailslots: number;
+  tapes: number;
+  capacityBytes: number;
+  timeScale: number;
+  rateScale: number;
+  bufferBytes?: number | undefined;
+};
 
 export class TapeService {
   readonly prompts: PromptBoard;
@@ -83,7 +96,11 @@ export class TapeService {
       tapes: request.tapes,
       capacityBytes: request.capacityBytes,
       timeScale: request.timeScale,
-      model: { bytesPerSecond: LTO9.bytesPerSecond * request.rateScale, minBytesPerSecond: LTO9.minBytesPerSecond * request.rateScale, ...(request.bufferBytes ? { bufferBytes: request.bufferBytes } : {}) },
+      model: {
+        bytesPerSecond: LTO9.bytesPerSecond * request.rateScale,
+        minBytesPerSecond: LTO9.minBytesPerSecond * request.rateScale,
+        ...(request.bufferBytes ? { bufferBytes: request.bufferBytes } : {}),
+      },
     });
     this.opened = null;
     return this.inventory();
@@ -125,8 +142,21 @@ export class TapeService {
     const points = vms.map((vm) => this.deps.resolvePoint(vm, point));
     this.deps.catalog.audit(actor, 'tape.backup', null, { pool, points });
     return this.deps.jobs.submit(
-      { kind: 'tape-backup', vmId: null, vmName: points.map((entry) => entry.vmName).join(', '), summary: `Back up ${points.map((entry) => entry.vmName).join(', ')} to tape (pool ${pool})`, params: { pool, points } },
-      (job) => new TapeBackupWork({ repository: this.repositoryOf(), catalog: this.deps.catalog, library, request: { points, pool }, jobId: job.id }),
+      {
+        kind: 'tape-backup',
+        vmId: null,
+        vmName: points.map((entry) => entry.vmName).join(', '),
+        summary: `Back up ${points.map((entry) => entry.vmName).join(', ')} to tape (pool ${pool})`,
+        params: { pool, points },
+      },
+      (job) =>
+        new TapeBackupWork({
+          repository: this.repositoryOf(),
+          catalog: this.deps.catalog,
+          library,
+          request: { points, pool },
+          jobId: job.id,
+        }),
     );
   }
 
@@ -155,7 +185,11 @@ export class TapeService {
   /** The copy on tape of a VM's point: 'latest', a sequence number, or a point id (prefix). */
   copyFor(vm: string, point: string): TapeCopy {
     const copies = this.deps.catalog.tapes.copiesOf(vm);
-    if (copies.length === 0) throw new LifeboatError('not-found', `no backup of "${vm}" is on tape in the catalog; \`lifeboat tape copies\` lists them, \`lifeboat tape catalog\` reads a tape`);
+    if (copies.length === 0)
+      throw new LifeboatError(
+        'not-found',
+        `no backup of "${vm}" is on tape in the catalog; \`lifeboat tape copies\` lists them, \`lifeboat tape catalog\` reads a tape`,
+      );
     const match =
       point === 'latest'
         ? copies[0]
@@ -178,11 +212,19 @@ export class TapeService {
       const wanted = wantedByTape(setCopies);
       for (const sequence of [...wanted.keys()].sort((a, b) => a - b)) {
         const volume = volumes.find((candidate) => candidate.sequence === sequence);
-        if (!volume) throw new LifeboatError('not-found', `the restore needs tape ${sequence} of media set ${mediaSetId.slice(0, 8)}, which is not in the catalog; catalog it with \`lifeboat tape catalog <barcode>\``);
+        if (!volume)
+          throw new LifeboatError(
+            'not-found',
+            `the restore needs tape ${sequence} of media set ${mediaSetId.slice(0, 8)}, which is not in the catalog; catalog it with \`lifeboat tape catalog <barcode>\``,
+          );
         const items = wanted.get(sequence) ?? [];
         const bytes = items.reduce((sum, item) => sum + item.storedLength + FRAME_HEADER_BYTES, 0);
         const cartridge = inventory.cartridges.find((tape) => tape.barcode === volume.barcode);
-        const location = cartridge ? (cartridge.location.kind === 'offline' ? 'offline' : `${cartridge.location.kind} ${cartridge.location.index + 1}`) : 'unknown to the library';
+        const location = cartridge
+          ? cartridge.location.kind === 'offline'
+            ? 'offline'
+            : `${cartridge.location.kind} ${cartridge.location.index + 1}`
+          : 'unknown to the library';
         const readSeconds = Math.max(...items.map((item) => item.offset + item.storedLength), 0) / model.bytesPerSecond;
         entries.push({
           order: entries.length + 1,
@@ -190,7 +232,13 @@ export class TapeService {
           location,
           online: cartridge !== undefined && cartridge.location.kind !== 'offline' && cartridge.location.kind !== 'mailslot',
           bytes,
-          estimatedSeconds: Math.round(model.loadSeconds + 1 + readSeconds + model.fullRewindSeconds * Math.min(1, bytes / Math.max(1, cartridge?.capacityBytes ?? 1)) + model.unloadSeconds),
+          estimatedSeconds: Math.round(
+            model.loadSeconds +
+              1 +
+              readSeconds +
+              model.fullRewindSeconds * Math.min(1, bytes / Math.max(1, cartridge?.capacityBytes ?? 1)) +
+              model.unloadSeconds,
+          ),
           vms: setCopies.filter((copy) => items.some((item) => item.copyId === copy.id)).map((copy) => copy.manifest.vmName),
         });
       }
@@ -198,24 +246,50 @@ export class TapeService {
     return entries;
   }
 
-  async startRestore(request: { vms: string[]; point: string; target: RestoreTarget; staging?: string | undefined }, actor: string): Promise<{ jobs: Job[]; pullList: PullListEntry[] }> {
+  async startRestore(
+    request: { vms: string[]; point: string; target: RestoreTarget; staging?: string | undefined },
+    actor: string,
+  ): Promise<{ jobs: Job[]; pullList: PullListEntry[] }> {
     const copies = request.vms.map((vm) => this.copyFor(vm, request.point));
     // An original-location restore through staging is held for approval like any other.
     const held = this.deps.checkTarget(request.target, copies.map((copy) => copy.manifest.vmName).join(', '));
     if (new Set(copies.map((copy) => copy.id)).size !== copies.length) throw new LifeboatError('bad-request', 'the same VM is named twice');
     const pullList = await this.pullList(copies);
     const who = actor;
-    this.deps.catalog.audit(who, 'restore.tape', null, { vms: copies.map((copy) => copy.manifest.vmName), point: request.point, target: request.target, staging: request.staging ?? null });
+    this.deps.catalog.audit(who, 'restore.tape', null, {
+      vms: copies.map((copy) => copy.manifest.vmName),
+      point: request.point,
+      target: request.target,
+      staging: request.staging ?? null,
+    });
     const requestId = randomUUID();
     const staged = request.staging !== undefined || request.target.kind === 'vsphere';
     const jobs: Job[] = [];
-    const targetFor = (copy: TapeCopy): RestoreTarget => (request.target.kind === 'local' && copies.length > 1 ? { kind: 'local', path: join(request.target.path, escapeGuestName(copy.manifest.vmName).name) } : request.target);
+    const targetFor = (copy: TapeCopy): RestoreTarget =>
+      request.target.kind === 'local' && copies.length > 1
+        ? { kind: 'local', path: join(request.target.path, escapeGuestName(copy.manifest.vmName).name) }
+        : request.target;
     const where = request.target.kind === 'local' ? request.target.path : request.target.host;
     if (!staged) {
       const submitted = copies.map((copy) =>
         this.deps.jobs.submit(
-          { kind: 'tape-restore', vmId: copy.manifest.vmId, vmName: copy.manifest.vmName, summary: `Restore ${copy.manifest.vmName} from tape to ${where}`, params: { ...request, pointId: copy.manifest.id, mediaSetId: copy.mediaSetId }, requestedBy: who, outsideLimit: true },
-          (job) => new TapeVmRestore({ copy, targetPath: (targetFor(copy) as LocalTarget).path, jobId: job.id, pool: this.deps.pool, coordinator: this.coordinator }),
+          {
+            kind: 'tape-restore',
+            vmId: copy.manifest.vmId,
+            vmName: copy.manifest.vmName,
+            summary: `Restore ${copy.manifest.vmName} from tape to ${where}`,
+            params: { ...request, pointId: copy.manifest.id, mediaSetId: copy.mediaSetId },
+            requestedBy: who,
+            outsideLimit: true,
+          },
+          (job) =>
+            new TapeVmRestore({
+              copy,
+              targetPath: (targetFor(copy) as LocalTarget).path,
+              jobId: job.id,
+              pool: this.deps.pool,
+              coordinator: this.coordinator,
+            }),
         ),
       );
       // Declared in the same turn as the submits: no job can reach its transfer before this.
@@ -227,19 +301,37 @@ export class TapeService {
     for (const copy of copies) {
       const stagingPath = join(stagingRoot, `lifeboat-tape-staging-${requestId.slice(0, 8)}-${copy.manifest.vmId}`);
       const stage = this.deps.jobs.submit(
-        { kind: 'tape-stage', vmId: null, vmName: copy.manifest.vmName, summary: `Copy ${copy.manifest.vmName} from tape to staging ${stagingPath}`, params: { pointId: copy.manifest.id, mediaSetId: copy.mediaSetId, stagingPath }, requestedBy: who, outsideLimit: true },
+        {
+          kind: 'tape-stage',
+          vmId: null,
+          vmName: copy.manifest.vmName,
+          summary: `Copy ${copy.manifest.vmName} from tape to staging ${stagingPath}`,
+          params: { pointId: copy.manifest.id, mediaSetId: copy.mediaSetId, stagingPath },
+          requestedBy: who,
+          outsideLimit: true,
+        },
         (job) => new TapeStageWork({ copy, stagingPath, jobId: job.id, coordinator: this.coordinator }),
       );
       stageIds.push(stage.id);
       const target = targetFor(copy);
       const vmJob = this.deps.jobs.submit(
-        { kind: 'tape-restore', vmId: copy.manifest.vmId, vmName: copy.manifest.vmName, summary: `Restore ${copy.manifest.vmName} from tape through staging to ${where}`, params: { ...request, pointId: copy.manifest.id, stageJobId: stage.id }, requestedBy: who, outsideLimit: true, ...held },
+        {
+          kind: 'tape-restore',
+          vmId: copy.manifest.vmId,
+          vmName: copy.manifest.vmName,
+          summary: `Restore ${copy.manifest.vmName} from tape through staging to ${where}`,
+          params: { ...request, pointId: copy.manifest.id, stageJobId: stage.id },
+          requestedBy: who,
+          outsideLimit: true,
+          ...held,
+        },
         (job) =>
           new StagedRestore({
             stagingPath,
             restoreSteps: this.deps.restoreSteps(target),
             stageEnded: (signal) => untilEnded(this.deps.jobs, stage.id, signal),
-            openRestore: (repository) => this.deps.restoreWork(repository, job.id, { vmId: copy.manifest.vmId, pointId: copy.manifest.id, target }).work,
+            openRestore: (repository) =>
+              this.deps.restoreWork(repository, job.id, { vmId: copy.manifest.vmId, pointId: copy.manifest.id, target }).work,
           }),
       );
       jobs.push(stage, vmJob);
@@ -257,7 +349,14 @@ export class TapeService {
     for (const mediaSetId of sets) {
       const members = consumers.filter((consumer) => consumer.copy.mediaSetId === mediaSetId);
       reports.push(
-        ...(await runTapePass({ library, prompts: this.prompts, volumes: this.deps.catalog.tapes.volumes(mediaSetId), consumers: members, owner: `tape restore of ${members.map((member) => member.label).join(', ')}`, place })),
+        ...(await runTapePass({
+          library,
+          prompts: this.prompts,
+          volumes: this.deps.catalog.tapes.volumes(mediaSetId),
+          consumers: members,
+          owner: `tape restore of ${members.map((member) => member.label).join(', ')}`,
+          place,
+        })),
       );
     }
     return reports;
@@ -274,12 +373,9 @@ function untilEnded(jobs: JobQueue, jobId: string, signal: AbortSignal): Promise
     const abort = (): void => reject(new LifeboatError('cancelled', 'the job was cancelled by the operator'));
     if (signal.aborted) return abort();
     signal.addEventListener('abort', abort, { once: true });
-    jobs.whenEnded(jobId).then(
-      (job) => {
-        signal.removeEventListener('abort', abort);
-        resolvePromise(job);
-      },
-      reject,
-    );
+    jobs.whenEnded(jobId).then((job) => {
+      signal.removeEventListener('abort', abort);
+      resolvePromise(job);
+    }, reject);
   });
 }

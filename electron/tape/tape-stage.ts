@@ -19,8 +19,12 @@ export type TapeStageOptions = { copy: TapeCopy; stagingPath: string; jobId: str
 export class TapeStageWork implements JobWork {
   static readonly plan = Plan.of<TapeStageWork>()
     .step('initialize', 'Initialization: find the tapes in the catalog', (work, _none, context) => work.openStaging(context))
-    .step('copy-from-tape', 'Copy the backup from tape to the staging repository', (work, staging, context) => work.copyFromTape(staging, context))
-    .step('register', 'Register the staged backup as a temporary imported backup', (work, staging, context) => work.register(staging, context));
+    .step('copy-from-tape', 'Copy the backup from tape to the staging repository', (work, staging, context) =>
+      work.copyFromTape(staging, context),
+    )
+    .step('register', 'Register the staged backup as a temporary imported backup', (work, staging, context) =>
+      work.register(staging, context),
+    );
   readonly plan = TapeStageWork.plan.bind(this);
   private readonly options: TapeStageOptions;
   // Kept for result(): what the copy from tape did.
@@ -36,7 +40,9 @@ export class TapeStageWork implements JobWork {
     checkCopyComplete(copy);
     context.resources.record('staging-folder', { path: this.options.stagingPath });
     const staging = await Repository.openOrCreate(this.options.stagingPath, `staging-${this.options.jobId}`, copy.manifest.blockSize);
-    context.log(`staging repository ${this.options.stagingPath}: ${copy.storedBytes} bytes to copy from media set ${copy.mediaSetId.slice(0, 8)}`);
+    context.log(
+      `staging repository ${this.options.stagingPath}: ${copy.storedBytes} bytes to copy from media set ${copy.mediaSetId.slice(0, 8)}`,
+    );
     return staging;
   }
 
@@ -63,7 +69,9 @@ export class TapeStageWork implements JobWork {
     const { copy } = this.options;
     // Reading it back proves the staged chain is whole before the VM restore relies on it.
     const point = await resolvePoint(staging, copy.manifest.vmId, copy.manifest.id);
-    context.log(`registered ${copy.manifest.vmName} point ${copy.manifest.sequence} as an imported backup in ${this.options.stagingPath} (${point.disks.length} disk(s))`);
+    context.log(
+      `registered ${copy.manifest.vmName} point ${copy.manifest.sequence} as an imported backup in ${this.options.stagingPath} (${point.disks.length} disk(s))`,
+    );
   }
 
   /** On failure the staging copy goes at once; on success the VM restore job removes it. */
@@ -72,7 +80,13 @@ export class TapeStageWork implements JobWork {
   }
 
   result(): Record<string, unknown> {
-    return { vmName: this.options.copy.manifest.vmName, pointId: this.options.copy.manifest.id, staging: this.options.stagingPath, stagedBytes: this.stagedBytes, tapes: this.tapes };
+    return {
+      vmName: this.options.copy.manifest.vmName,
+      pointId: this.options.copy.manifest.id,
+      staging: this.options.stagingPath,
+      stagedBytes: this.stagedBytes,
+      tapes: this.tapes,
+    };
   }
 }
 
@@ -107,7 +121,11 @@ export class StagedRestore implements JobWork {
   private async waitForStaging(context: StepContext): Promise<JobWork> {
     context.resources.record('staging-folder', { path: this.options.stagingPath });
     const stage = await this.options.stageEnded(context.signal);
-    if (stage.state !== 'succeeded') throw new LifeboatError('unavailable', `the backup restore job ${stage.id.slice(0, 8)} ${stage.state}: ${stage.error ?? 'no backup was staged'}`);
+    if (stage.state !== 'succeeded')
+      throw new LifeboatError(
+        'unavailable',
+        `the backup restore job ${stage.id.slice(0, 8)} ${stage.state}: ${stage.error ?? 'no backup was staged'}`,
+      );
     const staging = await Repository.openOrCreate(this.options.stagingPath, 'staging');
     this.restore = this.options.openRestore(staging);
     context.log(`backup staged in ${this.options.stagingPath}; the restore starts`);

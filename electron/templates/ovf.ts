@@ -6,7 +6,9 @@ import type { VmShape } from './vm-shape.ts';
 export type TemplateDisk = { fileName: string; fileSize: number; capacity: number };
 
 function item(lines: Record<string, string | number>): string {
-  return `      <Item>\n${Object.entries(lines).map(([key, value]) => `        <rasd:${key}>${escapeXml(String(value))}</rasd:${key}>`).join('\n')}\n      </Item>`;
+  return `      <Item>\n${Object.entries(lines)
+    .map(([key, value]) => `        <rasd:${key}>${escapeXml(String(value))}</rasd:${key}>`)
+    .join('\n')}\n      </Item>`;
 }
 
 /** A VM the platform encrypted keeps its key reference (provider and key id in the key safe). */
@@ -18,11 +20,51 @@ function keyReference(vm: VmShape): string {
 export function ovfDescriptor(vm: VmShape, disks: TemplateDisk[]): string {
   const networks = [...new Set(vm.nics.map((nic) => nic.network))];
   const items = [
-    item({ AllocationUnits: 'hertz * 10^6', Description: 'Number of virtual CPUs', ElementName: `${vm.cpus} virtual CPU(s)`, InstanceID: 1, ResourceType: 3, VirtualQuantity: vm.cpus }),
-    item({ AllocationUnits: 'byte * 2^20', Description: 'Memory size', ElementName: `${vm.memoryMib}MB of memory`, InstanceID: 2, ResourceType: 4, VirtualQuantity: vm.memoryMib }),
-    item({ Address: 0, Description: 'SCSI controller', ElementName: 'SCSI controller 0', InstanceID: 3, ResourceSubType: vm.scsi, ResourceType: 6 }),
-    ...disks.map((_, index) => item({ AddressOnParent: index, ElementName: `Hard disk ${index + 1}`, HostResource: `ovf:/disk/vmdisk${index + 1}`, InstanceID: 10 + index, Parent: 3, ResourceType: 17 })),
-    ...vm.nics.map((nic, index) => item({ AddressOnParent: 7 + index, AutomaticAllocation: 'true', Connection: nic.network, ElementName: `Network adapter ${index + 1}`, InstanceID: 100 + index, ResourceSubType: nic.adapter, ResourceType: 10 })),
+    item({
+      AllocationUnits: 'hertz * 10^6',
+      Description: 'Number of virtual CPUs',
+      ElementName: `${vm.cpus} virtual CPU(s)`,
+      InstanceID: 1,
+      ResourceType: 3,
+      VirtualQuantity: vm.cpus,
+    }),
+    item({
+      AllocationUnits: 'byte * 2^20',
+      Description: 'Memory size',
+      ElementName: `${vm.memoryMib}MB of memory`,
+      InstanceID: 2,
+      ResourceType: 4,
+      VirtualQuantity: vm.memoryMib,
+    }),
+    item({
+      Address: 0,
+      Description: 'SCSI controller',
+      ElementName: 'SCSI controller 0',
+      InstanceID: 3,
+      ResourceSubType: vm.scsi,
+      ResourceType: 6,
+    }),
+    ...disks.map((_, index) =>
+      item({
+        AddressOnParent: index,
+        ElementName: `Hard disk ${index + 1}`,
+        HostResource: `ovf:/disk/vmdisk${index + 1}`,
+        InstanceID: 10 + index,
+        Parent: 3,
+        ResourceType: 17,
+      }),
+    ),
+    ...vm.nics.map((nic, index) =>
+      item({
+        AddressOnParent: 7 + index,
+        AutomaticAllocation: 'true',
+        Connection: nic.network,
+        ElementName: `Network adapter ${index + 1}`,
+        InstanceID: 100 + index,
+        ResourceSubType: nic.adapter,
+        ResourceType: 10,
+      }),
+    ),
   ];
   return `<?xml version="1.0" encoding="UTF-8"?>
 <!-- Written by Lifeboat from a restore point: edit the hardware below before you import it. -->

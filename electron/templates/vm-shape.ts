@@ -4,14 +4,26 @@
 import { parseVmx, platformKeyOf, type PlatformKey, type Vmx } from '../disks/vmx.ts';
 import type { Manifest } from '../repository/manifest.ts';
 
-export type VmShape = { name: string; cpus: number; memoryMib: number; guestOs: string; windows: boolean; scsi: string; nics: { network: string; adapter: string }[]; platformKey: PlatformKey | null };
+export type VmShape = {
+  name: string;
+  cpus: number;
+  memoryMib: number;
+  guestOs: string;
+  windows: boolean;
+  scsi: string;
+  nics: { network: string; adapter: string }[];
+  platformKey: PlatformKey | null;
+};
 
 export function vmShape(vmx: Vmx, name: string): VmShape {
   const entries = vmx.entries;
   const nics: VmShape['nics'] = [];
   for (let index = 0; index < 10; index++) {
     if (entries.get(`ethernet${index}.present`)?.toLowerCase() !== 'true') continue;
-    nics.push({ network: entries.get(`ethernet${index}.networkname`) ?? 'VM Network', adapter: entries.get(`ethernet${index}.virtualdev`) ?? 'e1000' });
+    nics.push({
+      network: entries.get(`ethernet${index}.networkname`) ?? 'VM Network',
+      adapter: entries.get(`ethernet${index}.virtualdev`) ?? 'e1000',
+    });
   }
   const guestOs = entries.get('guestos') ?? 'otherGuest64';
   return {

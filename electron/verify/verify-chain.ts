@@ -18,7 +18,9 @@ type PointResult = { sequence: number; state: 'ok' | 'damaged'; reason: string |
 
 export class VerifyWork implements JobWork {
   static readonly plan = Plan.of<VerifyWork>()
-    .step('initialize', "Initialization: read every point's manifest, check it against its recorded hash", (work, _none, context) => work.checkMetadata(context))
+    .step('initialize', "Initialization: read every point's manifest, check it against its recorded hash", (work, _none, context) =>
+      work.checkMetadata(context),
+    )
     .step('verify-blocks', 'Read and check every block hash', (work, _none, context) => work.checkBlocks(context));
   readonly plan = VerifyWork.plan.bind(this);
   private readonly repository: Repository;
@@ -63,7 +65,13 @@ export class VerifyWork implements JobWork {
       try {
         for (const disk of chain.disks) {
           const base = this.bytesChecked;
-          this.bytesChecked += await verifyDisk({ pool: this.pool, point: chain, disk, context, onProgress: (bytes) => context.progress(base + bytes, total) });
+          this.bytesChecked += await verifyDisk({
+            pool: this.pool,
+            point: chain,
+            disk,
+            context,
+            onProgress: (bytes) => context.progress(base + bytes, total),
+          });
         }
       } catch (error) {
         if (!(error instanceof LifeboatError && error.code === 'corrupt-backup')) throw error;
@@ -76,7 +84,10 @@ export class VerifyWork implements JobWork {
     }
     const damaged = [...this.results.values()].filter((result) => result.state === 'damaged');
     if (damaged.length > 0) {
-      throw new LifeboatError('corrupt-backup', `${damaged.length} of ${this.points.length} point(s) of ${this.vmId} are damaged: ${damaged.map((result) => `point ${result.sequence}: ${result.reason}`).join('; ')}`);
+      throw new LifeboatError(
+        'corrupt-backup',
+        `${damaged.length} of ${this.points.length} point(s) of ${this.vmId} are damaged: ${damaged.map((result) => `point ${result.sequence}: ${result.reason}`).join('; ')}`,
+      );
     }
   }
 
@@ -92,6 +103,11 @@ export class VerifyWork implements JobWork {
       const result = this.results.get(point.id);
       return result ? [result] : [];
     });
-    return { pointsChecked: this.pointsChecked, bytesChecked: this.bytesChecked, points: this.points.map((point) => point.sequence), results };
+    return {
+      pointsChecked: this.pointsChecked,
+      bytesChecked: this.bytesChecked,
+      points: this.points.map((point) => point.sequence),
+      results,
+    };
   }
 }

@@ -9,7 +9,14 @@ import type { KeyCredentials, KeyService } from '../keys/key-service.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { PointToVerify, VerifyWork } from './verify-chain.ts';
 
-export type VerifyServiceDeps = { catalog: Catalog; jobs: JobQueue; repository: Repository; keys: KeyService; lookup: VmLookup; works: { verify(repository: Repository, vmId: string, points: PointToVerify[]): VerifyWork } };
+export type VerifyServiceDeps = {
+  catalog: Catalog;
+  jobs: JobQueue;
+  repository: Repository;
+  keys: KeyService;
+  lookup: VmLookup;
+  works: { verify(repository: Repository, vmId: string, points: PointToVerify[]): VerifyWork };
+};
 
 export class VerifyService {
   private readonly deps: VerifyServiceDeps;
@@ -24,12 +31,20 @@ export class VerifyService {
     const vm = lookup.resolveVm(vmArgument);
     const pointIds = point === undefined ? null : [lookup.resolvePointId(vm.id, point)];
     const listed = catalog.listPoints(vm.id);
-    const points = listed.filter((candidate) => pointIds === null || pointIds.includes(candidate.id)).map(({ id, sequence }) => ({ id, sequence }));
+    const points = listed
+      .filter((candidate) => pointIds === null || pointIds.includes(candidate.id))
+      .map(({ id, sequence }) => ({ id, sequence }));
     const keyId = listed.find((candidate) => candidate.keyId !== null)?.keyId ?? null;
     const repository = primary.withKeys(await this.deps.keys.unlocker(keyId, credentials, `the chain of ${vm.name}`)(primary));
     catalog.audit(actor, 'verify.start', vm.id, { point: point ?? 'all' });
     return this.deps.jobs.submit(
-      { kind: 'verify', vmId: vm.id, vmName: vm.name, summary: `Verify ${point === undefined ? 'every point' : `point ${point}`} of ${vm.name}`, params: { vm: vm.id, pointIds } },
+      {
+        kind: 'verify',
+        vmId: vm.id,
+        vmName: vm.name,
+        summary: `Verify ${point === undefined ? 'every point' : `point ${point}`} of ${vm.name}`,
+        params: { vm: vm.id, pointIds },
+      },
       () => this.deps.works.verify(repository, vm.id, points),
     );
   }

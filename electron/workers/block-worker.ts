@@ -9,7 +9,20 @@ import { compressBlock, decompressBlock, ENCRYPTED_CODEC, type Codec } from '../
 import { openBlock, sealBlock, unsealed } from '../repository/block-cipher.ts';
 import { ownedCopy } from './pool.ts';
 import { isAllZero } from '../disks/zero.ts';
-import { STAGES, stripeOf, type CompressResult, type CopyFileTask, type FileHashResult, type DecodeBlockResult, type DigestResult, type RestoreStripeResult, type RestoreStripeTask, type WorkerTask, type WriteBlocksResult, type WriteBlocksTask } from './messages.ts';
+import {
+  STAGES,
+  stripeOf,
+  type CompressResult,
+  type CopyFileTask,
+  type FileHashResult,
+  type DecodeBlockResult,
+  type DigestResult,
+  type RestoreStripeResult,
+  type RestoreStripeTask,
+  type WorkerTask,
+  type WriteBlocksResult,
+  type WriteBlocksTask,
+} from './messages.ts';
 
 function readFully(fd: number, length: number, position: number): Buffer {
   const buffer = Buffer.allocUnsafe(length);
@@ -58,7 +71,8 @@ function restoreStripe(task: RestoreStripeTask): RestoreStripeResult {
       if (task.rollback && target !== null) {
         // Quick rollback: a block that already holds the point's content is left alone.
         const current = readFully(target, expectedLength, position);
-        const same = record.kind === BlockKind.data ? createHash('sha256').update(current).digest().equals(record.sha256) : isAllZero(current);
+        const same =
+          record.kind === BlockKind.data ? createHash('sha256').update(current).digest().equals(record.sha256) : isAllZero(current);
         done += expectedLength;
         task.progress[task.slot] = done;
         if (same) {
@@ -206,7 +220,9 @@ function handle(task: WorkerTask): { result: unknown; transfer: ArrayBuffer[] } 
     }
     case 'compress': {
       const compressed = compressBlock(task.data, task.codec as Codec);
-      const result: CompressResult = task.seal ? { codec: compressed.codec | ENCRYPTED_CODEC, payload: sealBlock(compressed.payload, task.seal.key, task.seal.sha256) } : compressed;
+      const result: CompressResult = task.seal
+        ? { codec: compressed.codec | ENCRYPTED_CODEC, payload: sealBlock(compressed.payload, task.seal.key, task.seal.sha256) }
+        : compressed;
       return { result, transfer: result.payload.buffer === task.data.buffer ? [task.data.buffer as ArrayBuffer] : [] };
     }
     case 'restore-stripe':

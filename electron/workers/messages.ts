@@ -48,7 +48,14 @@ export type WriteBlocksTask = {
 export type WriteBlocksResult = { bytes: number; timings: number[] };
 
 /** One stored block read elsewhere (an NFS read): decompressed and checked, handed back. */
-export type DecodeBlockTask = { type: 'decode-block'; payload: Uint8Array; codec: number; rawLength: number; sha256: Uint8Array; dataKey: Uint8Array | null };
+export type DecodeBlockTask = {
+  type: 'decode-block';
+  payload: Uint8Array;
+  codec: number;
+  rawLength: number;
+  sha256: Uint8Array;
+  dataKey: Uint8Array | null;
+};
 export type DecodeBlockResult = { data: Uint8Array };
 
 /** A file of a point copied to other repositories: read and hashed once, written to every
@@ -59,7 +66,8 @@ export type HashFileTask = { type: 'hash-file'; path: string; control: Int32Arra
 export type FileHashResult = { bytes: number; sha256: string };
 
 export type WorkerTask = DigestTask | CompressTask | RestoreStripeTask | WriteBlocksTask | DecodeBlockTask | CopyFileTask | HashFileTask;
-export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { code: string; message: string; blockIndex?: number } };
+export type WorkerReply =
+  { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { code: string; message: string; blockIndex?: number } };
 
 /** Blocks are striped across workers in runs of this many so each reads nearby data. */
 export const STRIPE_RUN = 8;

@@ -15,6 +15,7 @@ export function fromPreload(bridge: PreloadBridge): LifeboatApi {
   return {
     invoke: <C extends RequestChannel>(channel: C, request: RequestOf<C>) => requests[channel](request),
     // The remapped keys hide which event an on* belongs to; eventSubscribers is that map.
-    on: <E extends EventChannel>(event: E, listener: (payload: EventOf<E>) => void) => (bridge[eventSubscribers[event]] as Subscriber<E>)(listener),
+    on: <E extends EventChannel>(event: E, listener: (payload: EventOf<E>) => void) =>
+      (bridge[eventSubscribers[event]] as Subscriber<E>)(listener),
   };
 }

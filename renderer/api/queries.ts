@@ -31,7 +31,12 @@ export const useHosts = () => {
 
 export const useHostInventory = (host: string | null) => {
   const api = useApi();
-  return useQuery({ queryKey: ['host-inventory', host], queryFn: () => api.invoke('hosts.inventory', { host: host as string }), enabled: host !== null, staleTime: 30_000 });
+  return useQuery({
+    queryKey: ['host-inventory', host],
+    queryFn: () => api.invoke('hosts.inventory', { host: host as string }),
+    enabled: host !== null,
+    staleTime: 30_000,
+  });
 };
 
 export const useJobs = () => {
@@ -105,7 +110,11 @@ export const useOpenPrompts = () => {
 /** What an operator should hear about a job that changed state. */
 function noticeFor(previous: Job | undefined, job: Job): { tone: 'info' | 'attention' | 'bad'; text: string } | null {
   if (previous?.state === job.state) return null;
-  if (job.state === 'waiting-for-operator') return { tone: 'attention', text: `${job.vmName} needs you: ${job.waitingFor === 'approval' ? 'a second operator must approve' : `insert ${job.waitingFor ?? 'what it asks for'}`}` };
+  if (job.state === 'waiting-for-operator')
+    return {
+      tone: 'attention',
+      text: `${job.vmName} needs you: ${job.waitingFor === 'approval' ? 'a second operator must approve' : `insert ${job.waitingFor ?? 'what it asks for'}`}`,
+    };
   if (previous === undefined) return null;
   if (job.state === 'succeeded') return { tone: 'info', text: `Done: ${job.summary}` };
   if (job.state === 'failed') return { tone: 'bad', text: `Failed: ${job.summary}: ${job.error ?? ''}` };
@@ -146,9 +155,17 @@ export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
         });
         // Many jobs ending together make one notice, not a flood.
         const ended = notices.filter((notice) => notice.tone !== 'attention');
-        const shown = ended.length > MAX_ENDED_NOTICES
-          ? [...notices.filter((notice) => notice.tone === 'attention'), { tone: ended.some((notice) => notice.tone === 'bad') ? ('bad' as const) : ('info' as const), text: `${ended.length} jobs ended: ${ended.filter((notice) => notice.tone === 'bad').length} failed`, jobId: null }]
-          : notices;
+        const shown =
+          ended.length > MAX_ENDED_NOTICES
+            ? [
+                ...notices.filter((notice) => notice.tone === 'attention'),
+                {
+                  tone: ended.some((notice) => notice.tone === 'bad') ? ('bad' as const) : ('info' as const),
+                  text: `${ended.length} jobs ended: ${ended.filter((notice) => notice.tone === 'bad').length} failed`,
+                  jobId: null,
+                },
+              ]
+            : notices;
         for (const notice of shown) {
           notify(notice);
           desktopNotify(notice.text);

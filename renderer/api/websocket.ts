@@ -13,9 +13,15 @@ export function connectWebSocket(onSignedOut: (message: string) => void): Promis
   const fromUrl = new URLSearchParams(location.hash.slice(1)).get('token');
   const secret = fromUrl ?? sessionStorage.getItem(SESSION_KEY);
   if (fromUrl) history.replaceState(null, '', location.pathname);
-  if (!secret) return Promise.reject(new RemoteError('unauthorized', 'open the console with the URL `lifeboat serve` printed (it carries a one-time token)'));
+  if (!secret)
+    return Promise.reject(
+      new RemoteError('unauthorized', 'open the console with the URL `lifeboat serve` printed (it carries a one-time token)'),
+    );
   const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/rpc`);
-  const client = new FrameClient((text) => socket.send(text), () => socket.close());
+  const client = new FrameClient(
+    (text) => socket.send(text),
+    () => socket.close(),
+  );
   let fatal: string | null = null;
   return new Promise((resolve, reject) => {
     socket.addEventListener('open', () => socket.send(JSON.stringify({ type: 'hello', token: secret })));

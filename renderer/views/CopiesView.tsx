@@ -40,8 +40,14 @@ function PolicyForm({ current }: { current: CopyPolicy }) {
             <input type="radio" name="policy" checked={policy === option.value} onChange={() => setPolicy(option.value)} /> {option.label}
           </label>
         ))}
-        <button type="submit" disabled={policy === current}>Set policy</button>
-        {error && <p role="alert" className="error">{error}</p>}
+        <button type="submit" disabled={policy === current}>
+          Set policy
+        </button>
+        {error && (
+          <p role="alert" className="error">
+            {error}
+          </p>
+        )}
       </fieldset>
     </form>
   );
@@ -56,31 +62,55 @@ export function CopiesView() {
   const [error, setError] = useState<string | null>(null);
   const run = (): void => {
     setError(null);
-    api.invoke('copies.run', {}).then(() => show('jobs'), (failure: Error) => setError(failure.message));
+    api.invoke('copies.run', {}).then(
+      () => show('jobs'),
+      (failure: Error) => setError(failure.message),
+    );
   };
   return (
     <div className="split">
       <section aria-labelledby="copies-heading">
         <h2 id="copies-heading">Copies per VM</h2>
-        {status.isPending ? <p role="status">Checking the copies…</p> : status.isError ? <p role="alert">{status.error.message}</p> : (
+        {status.isPending ? (
+          <p role="status">Checking the copies…</p>
+        ) : status.isError ? (
+          <p role="alert">{status.error.message}</p>
+        ) : (
           <>
             <p>
               Policy <strong>{status.data.policy.toUpperCase()}</strong>
               {status.data.problem ? <span className="error"> — cannot be met: {status.data.problem}</span> : null}{' '}
-              <button onClick={run} disabled={status.data.policy === 'none' || status.data.problem !== null}>Run a copy job</button>
+              <button onClick={run} disabled={status.data.policy === 'none' || status.data.problem !== null}>
+                Run a copy job
+              </button>
             </p>
-            {error && <p role="alert" className="error">{error}</p>}
+            {error && (
+              <p role="alert" className="error">
+                {error}
+              </p>
+            )}
             {status.data.vms.map((vm) => (
               <table key={vm.vmId} className="grid">
                 <caption>{vm.vmName}</caption>
-                <thead><tr><th>Point</th><th>Taken</th><th>Policy</th><th>Copies, fastest first</th></tr></thead>
+                <thead>
+                  <tr>
+                    <th>Point</th>
+                    <th>Taken</th>
+                    <th>Policy</th>
+                    <th>Copies, fastest first</th>
+                  </tr>
+                </thead>
                 <tbody>
                   {vm.points.map((point) => (
                     <tr key={point.pointId}>
                       <td>#{point.sequence}</td>
                       <td>{formatTime(point.createdAt)}</td>
-                      <td className={point.meetsPolicy ? 'policy-met' : 'policy-lacking'}>{point.meetsPolicy ? 'met' : `lacks ${point.lacking.join(' and ')}`}</td>
-                      <td><TierBadges copies={point.copies} /></td>
+                      <td className={point.meetsPolicy ? 'policy-met' : 'policy-lacking'}>
+                        {point.meetsPolicy ? 'met' : `lacks ${point.lacking.join(' and ')}`}
+                      </td>
+                      <td>
+                        <TierBadges copies={point.copies} />
+                      </td>
                     </tr>
                   ))}
                 </tbody>
@@ -93,15 +123,29 @@ export function CopiesView() {
         <h2 id="repos-heading">Repositories</h2>
         {repos.data && (
           <table className="grid">
-            <thead><tr><th>Name</th><th>Role</th><th>Region / zone</th></tr></thead>
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Role</th>
+                <th>Region / zone</th>
+              </tr>
+            </thead>
             <tbody>
               {repos.data.map((site) => (
-                <tr key={site.id}><td title={site.path}>{site.name}</td><td>{site.role}</td><td>{site.region} / {site.zone}</td></tr>
+                <tr key={site.id}>
+                  <td title={site.path}>{site.name}</td>
+                  <td>{site.role}</td>
+                  <td>
+                    {site.region} / {site.zone}
+                  </td>
+                </tr>
               ))}
             </tbody>
           </table>
         )}
-        <p className="muted">Add a copy repository with <code>lifeboat repos add NAME --path DIR --region R --zone Z</code>.</p>
+        <p className="muted">
+          Add a copy repository with <code>lifeboat repos add NAME --path DIR --region R --zone Z</code>.
+        </p>
         {settings.data && <PolicyForm key={settings.data.copyPolicy} current={settings.data.copyPolicy} />}
       </section>
     </div>

@@ -22,7 +22,13 @@ function Preview({ vm, point, path }: { vm: string; point: string; path: string 
   const { kind, mime, base64, size, truncated } = preview.data;
   return (
     <section className="preview-pane" aria-label={`Preview of ${path}`}>
-      <h3>{path.split('/').at(-1)} <span className="muted">({formatBytes(size)}{truncated ? ', first 256 KiB' : ''})</span></h3>
+      <h3>
+        {path.split('/').at(-1)}{' '}
+        <span className="muted">
+          ({formatBytes(size)}
+          {truncated ? ', first 256 KiB' : ''})
+        </span>
+      </h3>
       {kind === 'text' && <pre>{new TextDecoder().decode(Uint8Array.from(atob(base64), (char) => char.charCodeAt(0)))}</pre>}
       {kind === 'image' && base64 && <img alt={path} src={`data:${mime};base64,${base64}`} />}
       {(kind === 'binary' || (kind === 'image' && !base64)) && <p className="muted">No preview for this file.</p>}
@@ -66,7 +72,11 @@ export function FilesView() {
     }
   };
   addRows('/', 0);
-  const search = useQuery({ queryKey: ['search', pattern, vm], queryFn: () => api.invoke('files.search', { pattern, ...(vm ? { vm } : {}) }), enabled: pattern.trim().length >= 2 });
+  const search = useQuery({
+    queryKey: ['search', pattern, vm],
+    queryFn: () => api.invoke('files.search', { pattern, ...(vm ? { vm } : {}) }),
+    enabled: pattern.trim().length >= 2,
+  });
 
   const pickVm = (id: string): void => {
     setVm(id);
@@ -75,13 +85,23 @@ export function FilesView() {
     setSelected(new Set());
     setPreviewed(null);
   };
-  const toggle = (path: string): void => setExpanded((open) => (open.includes(path) ? open.filter((candidate) => candidate !== path && !candidate.startsWith(`${path}/`)) : [...open, path]));
+  const toggle = (path: string): void =>
+    setExpanded((open) =>
+      open.includes(path) ? open.filter((candidate) => candidate !== path && !candidate.startsWith(`${path}/`)) : [...open, path],
+    );
   const tick = (path: string): void => setSelected((picked) => toggled(picked, path));
   const restore = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
     setError(null);
     try {
-      await api.invoke('files.restore', { vm: vm as string, point: point as string, paths: [...selected], target: { kind: 'local', path: target.trim() }, onClash, ...(archive ? { archive } : {}) });
+      await api.invoke('files.restore', {
+        vm: vm as string,
+        point: point as string,
+        paths: [...selected],
+        target: { kind: 'local', path: target.trim() },
+        onClash,
+        ...(archive ? { archive } : {}),
+      });
       await queries.invalidateQueries({ queryKey: ['jobs'] });
       show('jobs');
     } catch (failure) {
@@ -95,8 +115,14 @@ export function FilesView() {
         <h2 id="files-heading">Files</h2>
         <label htmlFor="files-vm">Virtual machine</label>
         <select id="files-vm" value={vm ?? ''} onChange={(event) => pickVm(event.target.value)}>
-          <option value="" disabled>Choose a VM</option>
-          {vms.data?.map((candidate) => <option key={candidate.id} value={candidate.id}>{candidate.name}</option>)}
+          <option value="" disabled>
+            Choose a VM
+          </option>
+          {vms.data?.map((candidate) => (
+            <option key={candidate.id} value={candidate.id}>
+              {candidate.name}
+            </option>
+          ))}
         </select>
         <label>
           Search the index
@@ -107,17 +133,29 @@ export function FilesView() {
             {search.data.hits.length === 0 && <li className="muted">Nothing of that name in the index.</li>}
             {search.data.hits.map((hit) => (
               <li key={`${hit.vmId}${hit.path}`}>
-                {hit.vmName} <code>{hit.path}</code> <span className="muted">in point(s) {hit.versions.map((version) => `#${version.sequence}`).join(', ')}</span>
+                {hit.vmName} <code>{hit.path}</code>{' '}
+                <span className="muted">in point(s) {hit.versions.map((version) => `#${version.sequence}`).join(', ')}</span>
               </li>
             ))}
-            {search.data.gaps.flatMap(describeIndexGaps).map((line) => <li key={line} role="note" className="warning">{line}</li>)}
+            {search.data.gaps.flatMap(describeIndexGaps).map((line) => (
+              <li key={line} role="note" className="warning">
+                {line}
+              </li>
+            ))}
           </ul>
         )}
         {vm && (
           <ol className="timeline" aria-label="Restore points">
             {points.data?.map((candidate) => (
               <li key={candidate.id}>
-                <button aria-pressed={candidate.id === point} onClick={() => { setChosenPoint(candidate.id); setExpanded(['/']); setSelected(new Set()); }}>
+                <button
+                  aria-pressed={candidate.id === point}
+                  onClick={() => {
+                    setChosenPoint(candidate.id);
+                    setExpanded(['/']);
+                    setSelected(new Set());
+                  }}
+                >
                   #{candidate.sequence} <span className="muted">{formatTime(candidate.createdAt)}</span>
                 </button>
               </li>
@@ -131,16 +169,55 @@ export function FilesView() {
             height={360}
             label="Files of the restore point"
             render={(row) => (
-              <div className="row" style={{ paddingLeft: row.depth * 18 }} role="treeitem" aria-expanded={row.entry.type === 'dir' ? expanded.includes(row.path) : undefined} aria-selected={selected.has(row.path)}>
+              <div
+                className="row"
+                style={{ paddingLeft: row.depth * 18 }}
+                role="treeitem"
+                aria-expanded={row.entry.type === 'dir' ? expanded.includes(row.path) : undefined}
+                aria-selected={selected.has(row.path)}
+              >
                 {row.entry.type === 'dir' ? (
-                  <button className="twisty" onClick={() => toggle(row.path)} aria-label={`${expanded.includes(row.path) ? 'Collapse' : 'Expand'} ${printableName(row.entry.name)}`}>{expanded.includes(row.path) ? '▾' : '▸'}</button>
-                ) : <span className="twisty" />}
-                {row.depth >= 2 && <input type="checkbox" checked={selected.has(row.path)} onChange={() => tick(row.path)} aria-label={`Pick ${row.path}`} />}
+                  <button
+                    className="twisty"
+                    onClick={() => toggle(row.path)}
+                    aria-label={`${expanded.includes(row.path) ? 'Collapse' : 'Expand'} ${printableName(row.entry.name)}`}
+                  >
+                    {expanded.includes(row.path) ? '▾' : '▸'}
+                  </button>
+                ) : (
+                  <span className="twisty" />
+                )}
+                {row.depth >= 2 && (
+                  <input type="checkbox" checked={selected.has(row.path)} onChange={() => tick(row.path)} aria-label={`Pick ${row.path}`} />
+                )}
                 {/* A guest's name may hold control characters or bidi overrides: shown escaped, as the CLI does. */}
-                {row.entry.type === 'file' ? <button className="link" onClick={() => setPreviewed(row.path)}>{printableName(row.entry.name)}</button> : <span>{printableName(row.entry.name)}</span>}
-                <span className="muted"> {row.entry.type === 'file' ? formatBytes(row.entry.size) : row.entry.problem === undefined ? printableName(row.entry.target ?? '') : ''}</span>
-                {row.entry.problem !== undefined && <span className="warning" role="note"> could not be read: {row.entry.problem}</span>}
-                {row.entry.notes?.map((note) => <span key={note} className={note.startsWith('may be stale') ? 'warning' : 'muted'} role="note"> {note}</span>)}
+                {row.entry.type === 'file' ? (
+                  <button className="link" onClick={() => setPreviewed(row.path)}>
+                    {printableName(row.entry.name)}
+                  </button>
+                ) : (
+                  <span>{printableName(row.entry.name)}</span>
+                )}
+                <span className="muted">
+                  {' '}
+                  {row.entry.type === 'file'
+                    ? formatBytes(row.entry.size)
+                    : row.entry.problem === undefined
+                      ? printableName(row.entry.target ?? '')
+                      : ''}
+                </span>
+                {row.entry.problem !== undefined && (
+                  <span className="warning" role="note">
+                    {' '}
+                    could not be read: {row.entry.problem}
+                  </span>
+                )}
+                {row.entry.notes?.map((note) => (
+                  <span key={note} className={note.startsWith('may be stale') ? 'warning' : 'muted'} role="note">
+                    {' '}
+                    {note}
+                  </span>
+                ))}
               </div>
             )}
           />
@@ -168,8 +245,14 @@ export function FilesView() {
               <option value="zip">One .zip archive</option>
               <option value="tar">One .tar archive</option>
             </select>
-            {error && <p role="alert" className="error">{error}</p>}
-            <button type="submit" disabled={!target.trim()}>Restore items</button>
+            {error && (
+              <p role="alert" className="error">
+                {error}
+              </p>
+            )}
+            <button type="submit" disabled={!target.trim()}>
+              Restore items
+            </button>
           </form>
         )}
       </aside>

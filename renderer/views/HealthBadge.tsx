@@ -4,6 +4,11 @@ import type { PointHealth } from '../../shared/domain.ts';
 
 export function HealthBadge({ health }: { health: PointHealth }) {
   if (health.state === 'ok') return null;
-  if (health.state === 'legacy') return <span className="badge" title={health.reason ?? ''}>legacy metadata</span>;
+  if (health.state === 'legacy')
+    return (
+      <span className="badge" title={health.reason ?? ''}>
+        legacy metadata
+      </span>
+    );
   return <span className="badge tier-missing">damaged: {health.reason}</span>;
 }

@@ -13,7 +13,10 @@ function EmptyInventory() {
   return (
     <section className="empty">
       <h2>No backups yet</h2>
-      <p>Back up a VM folder with <code>lifeboat backup local:&lt;folder&gt;</code>, or try Lifeboat on a demo lab: <code>lifeboat lab create</code> makes three small VMs with real file systems, backed up three times each.</p>
+      <p>
+        Back up a VM folder with <code>lifeboat backup local:&lt;folder&gt;</code>, or try Lifeboat on a demo lab:{' '}
+        <code>lifeboat lab create</code> makes three small VMs with real file systems, backed up three times each.
+      </p>
     </section>
   );
 }
@@ -32,17 +35,30 @@ export function Inventory() {
         <h2 id="vms-heading">Virtual machines</h2>
         <table className="grid">
           <thead>
-            <tr><th>Name</th><th>Points</th><th>Disks</th><th>Size</th><th>Latest point</th><th /></tr>
+            <tr>
+              <th>Name</th>
+              <th>Points</th>
+              <th>Disks</th>
+              <th>Size</th>
+              <th>Latest point</th>
+              <th />
+            </tr>
           </thead>
           <tbody>
             {vms.data.map((vm) => (
               <tr key={vm.id} aria-selected={vm.id === selected} className={vm.id === selected ? 'selected' : ''}>
-                <td><button className="link" onClick={() => setSelected(vm.id)}>{vm.name}</button></td>
+                <td>
+                  <button className="link" onClick={() => setSelected(vm.id)}>
+                    {vm.name}
+                  </button>
+                </td>
                 <td>{vm.pointCount}</td>
                 <td>{vm.diskCount}</td>
                 <td>{formatBytes(vm.provisionedBytes)}</td>
                 <td>{vm.latestPointAt ? formatTime(vm.latestPointAt) : '—'}</td>
-                <td><button onClick={() => show('restore', vm.id)}>Restore…</button></td>
+                <td>
+                  <button onClick={() => show('restore', vm.id)}>Restore…</button>
+                </td>
               </tr>
             ))}
           </tbody>
@@ -51,11 +67,16 @@ export function Inventory() {
       {selected && (
         <section aria-labelledby="points-heading">
           <h2 id="points-heading">Restore points</h2>
-          {points.isPending ? <p role="status">Loading…</p> : points.isError ? <p role="alert">{points.error.message}</p> : (
+          {points.isPending ? (
+            <p role="status">Loading…</p>
+          ) : points.isError ? (
+            <p role="alert">{points.error.message}</p>
+          ) : (
             <ol className="points">
               {points.data.map((point) => (
                 <li key={point.id}>
-                  <strong>#{point.sequence}</strong> {point.kind} · {formatTime(point.createdAt)} · {formatBytes(point.changedBytes)} changed, {formatBytes(point.storedBytes)} stored
+                  <strong>#{point.sequence}</strong> {point.kind} · {formatTime(point.createdAt)} · {formatBytes(point.changedBytes)}{' '}
+                  changed, {formatBytes(point.storedBytes)} stored
                   <TierBadges copies={point.copies} keyId={point.keyId} />
                   <HealthBadge health={point.health} />
                 </li>

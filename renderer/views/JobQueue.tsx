@@ -27,22 +27,53 @@ function ApprovalBox({ job }: { job: Job }) {
   };
   return (
     <form className="approval" onSubmit={approve}>
-      <p>Awaiting approval: asked for by {job.requestedBy ?? 'an operator'}; another signed-in account with the approver role must approve.</p>
+      <p>
+        Awaiting approval: asked for by {job.requestedBy ?? 'an operator'}; another signed-in account with the approver role must approve.
+      </p>
       <button type="submit">Approve as the signed-in account</button>
-      {error && <p role="alert" className="error">{error}</p>}
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
     </form>
   );
 }
 
 /** A button that asks before it does something that cannot be undone. */
-function Confirmed({ label, question, confirmLabel, onConfirm }: { label: string; question: string; confirmLabel: string; onConfirm(): void }) {
+function Confirmed({
+  label,
+  question,
+  confirmLabel,
+  onConfirm,
+}: {
+  label: string;
+  question: string;
+  confirmLabel: string;
+  onConfirm(): void;
+}) {
   const [asking, setAsking] = useState(false);
-  if (!asking) return <button className="cancel" onClick={() => setAsking(true)}>{label}</button>;
+  if (!asking)
+    return (
+      <button className="cancel" onClick={() => setAsking(true)}>
+        {label}
+      </button>
+    );
   return (
     <span role="group" aria-label={question} className="confirm">
       <span>{question}</span>
-      <button className="danger" onClick={() => { setAsking(false); onConfirm(); }}>{confirmLabel}</button>
-      <button onClick={() => setAsking(false)} autoFocus>Keep it</button>
+      <button
+        className="danger"
+        onClick={() => {
+          setAsking(false);
+          onConfirm();
+        }}
+      >
+        {confirmLabel}
+      </button>
+      <button onClick={() => setAsking(false)} autoFocus>
+        Keep it
+      </button>
     </span>
   );
 }
@@ -52,13 +83,23 @@ function JobActions({ job }: { job: Job }) {
   return (
     <span className="actions-inline">
       {!finishedJobStates.has(job.state) && (
-        <Confirmed label={`Cancel job for ${job.vmName}`} question={`Cancel ${job.summary}? What it made so far is removed.`} confirmLabel="Yes, cancel it" onConfirm={() => void api.invoke('jobs.cancel', { jobId: job.id })} />
+        <Confirmed
+          label={`Cancel job for ${job.vmName}`}
+          question={`Cancel ${job.summary}? What it made so far is removed.`}
+          confirmLabel="Yes, cancel it"
+          onConfirm={() => void api.invoke('jobs.cancel', { jobId: job.id })}
+        />
       )}
       {job.state === 'interrupted' && job.kind === 'restore-entire-vm' && (
         <button onClick={() => void api.invoke('jobs.resume', { jobId: job.id })}>Resume job for {job.vmName}</button>
       )}
       {job.state === 'interrupted' && (
-        <Confirmed label={`Discard job for ${job.vmName}`} question="Discard it? What it left behind is removed and it cannot be resumed." confirmLabel="Yes, discard" onConfirm={() => void api.invoke('jobs.discard', { jobId: job.id })} />
+        <Confirmed
+          label={`Discard job for ${job.vmName}`}
+          question="Discard it? What it left behind is removed and it cannot be resumed."
+          confirmLabel="Yes, discard"
+          onConfirm={() => void api.invoke('jobs.discard', { jobId: job.id })}
+        />
       )}
     </span>
   );
@@ -79,16 +120,31 @@ function JobRow({ job, selected }: { job: Job; selected: boolean }) {
   return (
     <div className={`job state-${job.state}${selected ? ' selected' : ''}`} data-job-id={job.id} data-state={job.state}>
       <div className="job-head">
-        <button className="link" onClick={() => selectJob(job.id)} aria-pressed={selected} aria-label={`Details of ${job.vmName}: ${job.summary}`}>
+        <button
+          className="link"
+          onClick={() => selectJob(job.id)}
+          aria-pressed={selected}
+          aria-label={`Details of ${job.vmName}: ${job.summary}`}
+        >
           <strong>{job.vmName}</strong>
         </button>{' '}
-        <span className="badge">{job.state === 'waiting-for-operator' ? `needs you: ${job.waitingFor ?? ''}` : job.state}</span> <span className="muted">{job.kind} · {formatTime(job.createdAt)}</span>
+        <span className="badge">{job.state === 'waiting-for-operator' ? `needs you: ${job.waitingFor ?? ''}` : job.state}</span>{' '}
+        <span className="muted">
+          {job.kind} · {formatTime(job.createdAt)}
+        </span>
       </div>
       <div className="muted ellipsis">{job.summary}</div>
-      <progress max={100} value={percent} aria-label={`Progress of ${job.vmName}`}>{percent}%</progress>
+      <progress max={100} value={percent} aria-label={`Progress of ${job.vmName}`}>
+        {percent}%
+      </progress>
       <div className="muted ellipsis">
         {percent}% · {formatBytes(done)} of {formatBytes(total)}
-        {running && live && live.bytesPerSecond > 0 && <> · {formatBytes(live.bytesPerSecond)}/s{live.etaSeconds !== null && <> · {formatDuration(live.etaSeconds)} left</>}</>}
+        {running && live && live.bytesPerSecond > 0 && (
+          <>
+            {' '}
+            · {formatBytes(live.bytesPerSecond)}/s{live.etaSeconds !== null && <> · {formatDuration(live.etaSeconds)} left</>}
+          </>
+        )}
         {limit && <> · limited by {limit}</>}
         {job.error && <span className="error"> · {job.error}</span>}
       </div>
@@ -102,15 +158,24 @@ function StageBars({ stages, bottleneck }: { stages: Record<string, number>; bot
   return (
     <section aria-labelledby="stages-heading">
       <h3 id="stages-heading">Where the time goes</h3>
-      <p>{bottleneck ? <>Limited by <strong>{bottleneck}</strong> ({Math.round(((stages[bottleneck] ?? 0) * 100) / total)}% of the data movers' busy time).</> : null}</p>
+      <p>
+        {bottleneck ? (
+          <>
+            Limited by <strong>{bottleneck}</strong> ({Math.round(((stages[bottleneck] ?? 0) * 100) / total)}% of the data movers' busy
+            time).
+          </>
+        ) : null}
+      </p>
       <ul className="stages">
-        {Object.entries(stages).sort((a, b) => b[1] - a[1]).map(([stage, seconds]) => (
-          <li key={stage}>
-            <span className="stage-name">{stage}</span>
-            <meter min={0} max={total} value={seconds} aria-label={`${stage}: ${seconds.toFixed(1)} s`} />
-            <span className="muted">{seconds.toFixed(1)} s</span>
-          </li>
-        ))}
+        {Object.entries(stages)
+          .sort((a, b) => b[1] - a[1])
+          .map(([stage, seconds]) => (
+            <li key={stage}>
+              <span className="stage-name">{stage}</span>
+              <meter min={0} max={total} value={seconds} aria-label={`${stage}: ${seconds.toFixed(1)} s`} />
+              <span className="muted">{seconds.toFixed(1)} s</span>
+            </li>
+          ))}
       </ul>
     </section>
   );
@@ -131,47 +196,100 @@ function JobDetail({ jobId }: { jobId: string }) {
     liveSamples.current = [...liveSamples.current, { at: Date.now(), bytesDone: live.bytesDone }].slice(-LIVE_SAMPLES);
     redraw((count) => count + 1);
   }, [live]);
-  if (detail.isPending) return <aside className="job-detail" aria-label="Job detail"><p role="status">Loading the job…</p></aside>;
-  if (detail.isError) return <aside className="job-detail" aria-label="Job detail"><p role="alert">{detail.error.message}</p></aside>;
+  if (detail.isPending)
+    return (
+      <aside className="job-detail" aria-label="Job detail">
+        <p role="status">Loading the job…</p>
+      </aside>
+    );
+  if (detail.isError)
+    return (
+      <aside className="job-detail" aria-label="Job detail">
+        <p role="alert">{detail.error.message}</p>
+      </aside>
+    );
   const { job, events, samples } = detail.data;
   const recordedUntil = samples.at(-1)?.at ?? 0;
   const plotted = [...samples, ...liveSamples.current.filter((sample) => sample.at > recordedUntil)];
-  const stages = (live?.stages ?? (job.result?.stages as Record<string, number> | undefined)) ?? {};
+  const stages = live?.stages ?? (job.result?.stages as Record<string, number> | undefined) ?? {};
   const bottleneck = live?.bottleneck ?? (job.result?.bottleneck as string | undefined);
-  const tapes = (job.result?.tapes as { barcode: string; loads: number; passes: number; starvedEvents: number; bytesRead: number }[] | undefined) ?? [];
+  const tapes =
+    (job.result?.tapes as { barcode: string; loads: number; passes: number; starvedEvents: number; bytesRead: number }[] | undefined) ?? [];
   return (
     <aside className="job-detail" aria-labelledby="job-detail-heading">
       <div className="job-head">
-        <h3 id="job-detail-heading">{job.vmName}: {job.state}</h3>
+        <h3 id="job-detail-heading">
+          {job.vmName}: {job.state}
+        </h3>
         <button onClick={() => selectJob(null)}>Close details</button>
       </div>
       <p>{job.summary}</p>
       <dl className="review">
-        <dt>Asked for by</dt><dd>{job.requestedBy ?? '—'}</dd>
-        <dt>Queued</dt><dd>{formatTime(job.createdAt)}</dd>
-        <dt>Started</dt><dd>{job.startedAt ? formatTime(job.startedAt) : '—'}</dd>
-        <dt>Ended</dt><dd>{job.endedAt ? formatTime(job.endedAt) : '—'}</dd>
-        {job.startedAt && <><dt>Took</dt><dd>{formatDuration(((job.endedAt ? Date.parse(job.endedAt) : Date.now()) - Date.parse(job.startedAt)) / 1000)}</dd></>}
+        <dt>Asked for by</dt>
+        <dd>{job.requestedBy ?? '—'}</dd>
+        <dt>Queued</dt>
+        <dd>{formatTime(job.createdAt)}</dd>
+        <dt>Started</dt>
+        <dd>{job.startedAt ? formatTime(job.startedAt) : '—'}</dd>
+        <dt>Ended</dt>
+        <dd>{job.endedAt ? formatTime(job.endedAt) : '—'}</dd>
+        {job.startedAt && (
+          <>
+            <dt>Took</dt>
+            <dd>{formatDuration(((job.endedAt ? Date.parse(job.endedAt) : Date.now()) - Date.parse(job.startedAt)) / 1000)}</dd>
+          </>
+        )}
       </dl>
       <JobActions job={job} />
       {job.state === 'waiting-for-operator' && job.waitingFor === 'approval' && <ApprovalBox job={job} />}
-      {job.error && <p role="alert" className="error">{job.error}</p>}
+      {job.error && (
+        <p role="alert" className="error">
+          {job.error}
+        </p>
+      )}
       <h3>Steps</h3>
       <ol className="steps vertical">
-        {job.steps.map((step) => <li key={step.name} className={`step-${step.state}`}>{step.title} <span className="muted">({step.state})</span></li>)}
+        {job.steps.map((step) => (
+          <li key={step.name} className={`step-${step.state}`}>
+            {step.title} <span className="muted">({step.state})</span>
+          </li>
+        ))}
       </ol>
       <StageBars stages={stages} bottleneck={bottleneck} />
       <ThroughputPlot samples={plotted} />
       {tapes.length > 0 && (
         <table className="grid">
           <caption>Tapes read</caption>
-          <thead><tr><th>Barcode</th><th>Loads</th><th>Passes</th><th>Drive-starved</th><th>Read</th></tr></thead>
-          <tbody>{tapes.map((tape) => <tr key={tape.barcode}><td>{tape.barcode}</td><td>{tape.loads}</td><td>{tape.passes}</td><td>{tape.starvedEvents}</td><td>{formatBytes(tape.bytesRead)}</td></tr>)}</tbody>
+          <thead>
+            <tr>
+              <th>Barcode</th>
+              <th>Loads</th>
+              <th>Passes</th>
+              <th>Drive-starved</th>
+              <th>Read</th>
+            </tr>
+          </thead>
+          <tbody>
+            {tapes.map((tape) => (
+              <tr key={tape.barcode}>
+                <td>{tape.barcode}</td>
+                <td>{tape.loads}</td>
+                <td>{tape.passes}</td>
+                <td>{tape.starvedEvents}</td>
+                <td>{formatBytes(tape.bytesRead)}</td>
+              </tr>
+            ))}
+          </tbody>
         </table>
       )}
       <h3>Log</h3>
       <ol className="log" aria-label="Job log">
-        {events.map((event, index) => <li key={index} className={`log-${event.level}`}><span className="muted">{formatTime(event.at)}</span> {event.step && <span className="muted">[{event.step}]</span>} {event.message}</li>)}
+        {events.map((event, index) => (
+          <li key={index} className={`log-${event.level}`}>
+            <span className="muted">{formatTime(event.at)}</span> {event.step && <span className="muted">[{event.step}]</span>}{' '}
+            {event.message}
+          </li>
+        ))}
       </ol>
     </aside>
   );
@@ -205,19 +323,42 @@ export function JobQueue() {
         <select id="filter-state" value={state} onChange={(event) => setState(event.target.value as StateFilter)}>
           <option value="all">All</option>
           <option value="active">Not ended</option>
-          {jobStates.map((name) => <option key={name} value={name}>{name}</option>)}
+          {jobStates.map((name) => (
+            <option key={name} value={name}>
+              {name}
+            </option>
+          ))}
         </select>
         <label htmlFor="filter-kind">Kind</label>
         <select id="filter-kind" value={kind} onChange={(event) => setKind(event.target.value)}>
           <option value="all">All</option>
-          {JobKind.options.map((name) => <option key={name} value={name}>{name}</option>)}
+          {JobKind.options.map((name) => (
+            <option key={name} value={name}>
+              {name}
+            </option>
+          ))}
         </select>
         <label htmlFor="filter-vm">VM</label>
         <input id="filter-vm" type="search" value={vm} onChange={(event) => setVm(event.target.value)} />
-        <span className="muted" role="status">{filtered.length} of {jobs.data.length} jobs{waiting > 0 && <> · <strong>{waiting} need you</strong></>}</span>
+        <span className="muted" role="status">
+          {filtered.length} of {jobs.data.length} jobs
+          {waiting > 0 && (
+            <>
+              {' '}
+              · <strong>{waiting} need you</strong>
+            </>
+          )}
+        </span>
       </div>
       <div className={selected ? 'queue with-detail' : 'queue'}>
-        <VirtualList role="list" items={filtered} rowHeight={ROW_HEIGHT} height={640} label="Job queue" render={(job) => <JobRow job={job} selected={job.id === selected} />} />
+        <VirtualList
+          role="list"
+          items={filtered}
+          rowHeight={ROW_HEIGHT}
+          height={640}
+          label="Job queue"
+          render={(job) => <JobRow job={job} selected={job.id === selected} />}
+        />
         {selected && <JobDetail jobId={selected} />}
       </div>
     </section>

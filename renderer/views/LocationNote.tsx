@@ -1,5 +1,9 @@
 // Every wizard says where a restore lands: these write to an alternate location and leave the
 // source VM as it is; only Restore VM replaces a VM's disks in place (original location).
 export function AlternateLocation({ what }: { what: string }) {
-  return <p className="muted location-note">Alternate location: {what}; the VM itself is left as it is. To replace its disks in place (original location), use Restore VM.</p>;
+  return (
+    <p className="muted location-note">
+      Alternate location: {what}; the VM itself is left as it is. To replace its disks in place (original location), use Restore VM.
+    </p>
+  );
 }

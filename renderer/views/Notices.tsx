@@ -20,9 +20,20 @@ function NoticeItem({ notice }: { notice: Notice }) {
     <li className={`notice notice-${notice.tone}`}>
       <span>{notice.text}</span>
       {notice.jobId && (
-        <button className="link" onClick={() => { show('jobs'); selectJob(notice.jobId); dismiss(notice.id); }}>Show</button>
+        <button
+          className="link"
+          onClick={() => {
+            show('jobs');
+            selectJob(notice.jobId);
+            dismiss(notice.id);
+          }}
+        >
+          Show
+        </button>
       )}
-      <button className="link" aria-label="Dismiss" onClick={() => dismiss(notice.id)}>×</button>
+      <button className="link" aria-label="Dismiss" onClick={() => dismiss(notice.id)}>
+        ×
+      </button>
     </li>
   );
 }
@@ -33,10 +44,14 @@ export function Notices() {
   return (
     <div className="notices">
       {permission === 'default' && (
-        <button className="link" onClick={() => void Notification.requestPermission().then(setPermission)}>Enable desktop notifications</button>
+        <button className="link" onClick={() => void Notification.requestPermission().then(setPermission)}>
+          Enable desktop notifications
+        </button>
       )}
       <ul aria-live="polite" aria-label="Notices">
-        {notices.slice(-SHOWN).map((notice) => <NoticeItem key={notice.id} notice={notice} />)}
+        {notices.slice(-SHOWN).map((notice) => (
+          <NoticeItem key={notice.id} notice={notice} />
+        ))}
       </ul>
     </div>
   );

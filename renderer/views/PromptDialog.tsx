@@ -13,10 +13,12 @@ function PromptCard({ prompt }: { prompt: Prompt }) {
   const [busy, setBusy] = useState(false);
   const run = (work: Promise<unknown>): void => {
     setBusy(true);
-    work.then(
-      () => setError(null),
-      (failure: Error) => setError(failure.message),
-    ).finally(() => setBusy(false));
+    work
+      .then(
+        () => setError(null),
+        (failure: Error) => setError(failure.message),
+      )
+      .finally(() => setBusy(false));
   };
   const answer = (event: FormEvent): void => {
     event.preventDefault();
@@ -44,9 +46,15 @@ function PromptCard({ prompt }: { prompt: Prompt }) {
       <form className="approval" onSubmit={answer}>
         <label htmlFor={`${headingId}-barcode`}>Barcode you inserted (optional)</label>
         <input id={`${headingId}-barcode`} value={barcode} onChange={(event) => setBarcode(event.target.value.toUpperCase())} />
-        <button type="submit" disabled={busy}>I have inserted it</button>
+        <button type="submit" disabled={busy}>
+          I have inserted it
+        </button>
       </form>
-      {error && <p role="alert" className="error">{error}</p>}
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
     </section>
   );
 }
@@ -56,7 +64,9 @@ export function PromptDialog() {
   if (!prompts.data || prompts.data.length === 0) return null;
   return (
     <div className="prompts" aria-live="assertive">
-      {prompts.data.map((prompt) => <PromptCard key={prompt.id} prompt={prompt} />)}
+      {prompts.data.map((prompt) => (
+        <PromptCard key={prompt.id} prompt={prompt} />
+      ))}
     </div>
   );
 }

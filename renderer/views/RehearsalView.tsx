@@ -14,14 +14,27 @@ function ReportLink({ job }: { job: Job }) {
   const [href, setHref] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   if (typeof job.result?.report !== 'string') return <span className="muted">no report</span>;
-  if (href) return <a href={href} download={`lifeboat-rehearsal-${job.id.slice(0, 8)}.html`}>Download the report</a>;
+  if (href)
+    return (
+      <a href={href} download={`lifeboat-rehearsal-${job.id.slice(0, 8)}.html`}>
+        Download the report
+      </a>
+    );
   const load = (): void => {
-    api.invoke('rehearsal.report', { jobId: job.id }).then(({ html }) => setHref(`data:text/html;charset=utf-8,${encodeURIComponent(html)}`), (failure: Error) => setError(failure.message));
+    api.invoke('rehearsal.report', { jobId: job.id }).then(
+      ({ html }) => setHref(`data:text/html;charset=utf-8,${encodeURIComponent(html)}`),
+      (failure: Error) => setError(failure.message),
+    );
   };
   return (
     <>
       <button onClick={load}>Prepare the report of {formatTime(job.createdAt)}</button>
-      {error && <span role="alert" className="error"> {error}</span>}
+      {error && (
+        <span role="alert" className="error">
+          {' '}
+          {error}
+        </span>
+      )}
     </>
   );
 }
@@ -34,7 +47,14 @@ function History() {
     <table className="grid">
       <caption>Past rehearsals</caption>
       <thead>
-        <tr><th>Started</th><th>State</th><th>VM</th><th>Result</th><th>RTO</th><th>Report</th></tr>
+        <tr>
+          <th>Started</th>
+          <th>State</th>
+          <th>VM</th>
+          <th>Result</th>
+          <th>RTO</th>
+          <th>Report</th>
+        </tr>
       </thead>
       <tbody>
         {rehearsals.flatMap((job) => {
@@ -70,21 +90,31 @@ export function RehearsalView() {
   const toggle = (id: string): void => setPicked(toggled(picked, id));
   const start = (event: FormEvent): void => {
     event.preventDefault();
-    const target = where === 'local' ? { kind: 'local' as const, path } : { kind: 'vsphere' as const, host, ...(network.trim() ? { network: network.trim() } : {}) };
-    api.invoke('rehearsal.start', { vms: [...picked], point: 'latest', target, keep }).then(() => show('jobs'), (failure: Error) => setError(failure.message));
+    const target =
+      where === 'local'
+        ? { kind: 'local' as const, path }
+        : { kind: 'vsphere' as const, host, ...(network.trim() ? { network: network.trim() } : {}) };
+    api.invoke('rehearsal.start', { vms: [...picked], point: 'latest', target, keep }).then(
+      () => show('jobs'),
+      (failure: Error) => setError(failure.message),
+    );
   };
   return (
     <div className="tape">
       <section aria-labelledby="rehearsal-heading" className="wizard">
         <h2 id="rehearsal-heading">Restore rehearsal</h2>
-        <p className="muted">Restores the VMs in parallel to an isolated place, checks each one, and measures how long each took to be back and good (its RTO).</p>
+        <p className="muted">
+          Restores the VMs in parallel to an isolated place, checks each one, and measures how long each took to be back and good (its RTO).
+        </p>
         <form onSubmit={start}>
           <fieldset>
             <legend>VMs (latest restore point)</legend>
             {(vms.data ?? []).map((vm) => (
               <div key={vm.id} className="field">
                 <input type="checkbox" id={`rehearse-${vm.id}`} checked={picked.has(vm.id)} onChange={() => toggle(vm.id)} />{' '}
-                <label htmlFor={`rehearse-${vm.id}`} style={{ display: 'inline' }}>{vm.name}</label>
+                <label htmlFor={`rehearse-${vm.id}`} style={{ display: 'inline' }}>
+                  {vm.name}
+                </label>
               </div>
             ))}
           </fieldset>
@@ -92,11 +122,22 @@ export function RehearsalView() {
             <legend>Isolated target</legend>
             <div className="field">
               <input type="radio" id="rehearse-local" name="where" checked={where === 'local'} onChange={() => setWhere('local')} />{' '}
-              <label htmlFor="rehearse-local" style={{ display: 'inline' }}>A local folder (copies checked block by block)</label>
+              <label htmlFor="rehearse-local" style={{ display: 'inline' }}>
+                A local folder (copies checked block by block)
+              </label>
             </div>
             <div className="field">
-              <input type="radio" id="rehearse-vsphere" name="where" checked={where === 'vsphere'} onChange={() => setWhere('vsphere')} disabled={(hosts.data ?? []).length === 0} />{' '}
-              <label htmlFor="rehearse-vsphere" style={{ display: 'inline' }}>A vSphere host (VMs checked by powering on)</label>
+              <input
+                type="radio"
+                id="rehearse-vsphere"
+                name="where"
+                checked={where === 'vsphere'}
+                onChange={() => setWhere('vsphere')}
+                disabled={(hosts.data ?? []).length === 0}
+              />{' '}
+              <label htmlFor="rehearse-vsphere" style={{ display: 'inline' }}>
+                A vSphere host (VMs checked by powering on)
+              </label>
             </div>
             {where === 'local' ? (
               <label>
@@ -108,24 +149,40 @@ export function RehearsalView() {
                 <label htmlFor="rehearse-host">Host</label>
                 <select id="rehearse-host" value={host} onChange={(event) => setHost(event.target.value)} required>
                   <option value="">Choose…</option>
-                  {(hosts.data ?? []).map((entry) => <option key={entry.id} value={entry.name}>{entry.name}</option>)}
+                  {(hosts.data ?? []).map((entry) => (
+                    <option key={entry.id} value={entry.name}>
+                      {entry.name}
+                    </option>
+                  ))}
                 </select>
                 <label>
                   Isolated network (port group)
-                  <input value={network} onChange={(event) => setNetwork(event.target.value)} placeholder="leave empty to keep the backed-up mapping" />
+                  <input
+                    value={network}
+                    onChange={(event) => setNetwork(event.target.value)}
+                    placeholder="leave empty to keep the backed-up mapping"
+                  />
                 </label>
               </>
             )}
             <div className="field">
               <input type="checkbox" id="rehearse-keep" checked={keep} onChange={(event) => setKeep(event.target.checked)} />{' '}
-              <label htmlFor="rehearse-keep" style={{ display: 'inline' }}>Keep the rehearsal VMs afterwards</label>
+              <label htmlFor="rehearse-keep" style={{ display: 'inline' }}>
+                Keep the rehearsal VMs afterwards
+              </label>
             </div>
           </fieldset>
           <div className="actions">
-            <button type="submit" disabled={picked.size === 0 || (where === 'local' ? !path.trim() : !host)}>Start the rehearsal of {picked.size} VM(s)</button>
+            <button type="submit" disabled={picked.size === 0 || (where === 'local' ? !path.trim() : !host)}>
+              Start the rehearsal of {picked.size} VM(s)
+            </button>
           </div>
         </form>
-        {error && <p role="alert" className="error">{error}</p>}
+        {error && (
+          <p role="alert" className="error">
+            {error}
+          </p>
+        )}
       </section>
       <section aria-labelledby="rehearsal-history-heading">
         <h2 id="rehearsal-history-heading">History</h2>

@@ -36,7 +36,9 @@ export function RestoreWizard() {
   const vm = vms.data?.find((candidate) => candidate.id === vmId);
   const point = points.data?.find((candidate) => candidate.id === pointId) ?? points.data?.[0];
   const snapshots = useStorageSnapshots();
-  const snapshotTier = (snapshots.data ?? []).filter((snapshot) => vm && snapshot.vms.some((found) => found.name.toLowerCase() === vm.name.toLowerCase()));
+  const snapshotTier = (snapshots.data ?? []).filter(
+    (snapshot) => vm && snapshot.vms.some((found) => found.name.toLowerCase() === vm.name.toLowerCase()),
+  );
   const snapshot = snapshotTier.find((candidate) => candidate.id === snapshotId);
   // A restore from a snapshot's clone makes a new VM: not an original-location rollback, not disks.
   const targetFits = !snapshot || (!target.original && (target.kind === 'local' || target.kind === 'vsphere'));
@@ -44,7 +46,12 @@ export function RestoreWizard() {
   const keyRemembered = keys.data?.some((key) => key.keyId === point?.keyId && key.stored) ?? false;
   const needsKey = !snapshot && point?.keyId !== null && point?.keyId !== undefined && !keyRemembered;
 
-  const canNext = [vmId !== null, point !== undefined || snapshot !== undefined, targetComplete(target) && targetFits, !needsKey || sourceReady(source)][step];
+  const canNext = [
+    vmId !== null,
+    point !== undefined || snapshot !== undefined,
+    targetComplete(target) && targetFits,
+    !needsKey || sourceReady(source),
+  ][step];
 
   const start = async (): Promise<void> => {
     if (!vmId || (!point && !snapshot)) return;
@@ -53,10 +60,20 @@ export function RestoreWizard() {
     try {
       const renamed = newName.trim() && makesVm ? { newName: newName.trim() } : {};
       const from = sourceRequest(source);
-      if (snapshot && vm) await api.invoke('restore.fromSnapshot', { vms: [vm.name], snapshot: snapshot.id, target: targetRequest(target), ...renamed });
-      else if (point && target.kind === 'disks') await api.invoke('restore.disks', { vm: vmId, point: point.id, target: { kind: 'local', path: target.path.trim() }, template: target.template, ...from });
-      else if (point && target.kind === 'azure') await api.invoke('restore.azure', { vm: vmId, point: point.id, account: target.account, container: target.container, ...from });
-      else if (point) await api.invoke('restore.entireVm', { vm: vmId, point: point.id, target: targetRequest(target), ...renamed, ...from });
+      if (snapshot && vm)
+        await api.invoke('restore.fromSnapshot', { vms: [vm.name], snapshot: snapshot.id, target: targetRequest(target), ...renamed });
+      else if (point && target.kind === 'disks')
+        await api.invoke('restore.disks', {
+          vm: vmId,
+          point: point.id,
+          target: { kind: 'local', path: target.path.trim() },
+          template: target.template,
+          ...from,
+        });
+      else if (point && target.kind === 'azure')
+        await api.invoke('restore.azure', { vm: vmId, point: point.id, account: target.account, container: target.container, ...from });
+      else if (point)
+        await api.invoke('restore.entireVm', { vm: vmId, point: point.id, target: targetRequest(target), ...renamed, ...from });
       await queries.invalidateQueries({ queryKey: ['jobs'] });
       show('jobs');
     } catch (failure) {
@@ -77,7 +94,13 @@ export function RestoreWizard() {
       <h2 id="wizard-heading">Restore</h2>
       <ol className="wizard-steps">
         {stepTitles.map((title, index) => (
-          <li key={title} aria-current={index === step ? 'step' : undefined} className={index === step ? 'current' : index < step ? 'done' : ''}>{title}</li>
+          <li
+            key={title}
+            aria-current={index === step ? 'step' : undefined}
+            className={index === step ? 'current' : index < step ? 'done' : ''}
+          >
+            {title}
+          </li>
         ))}
       </ol>
       {step === 0 && (
@@ -85,8 +108,21 @@ export function RestoreWizard() {
           <legend>Which VM?</legend>
           {vms.data?.map((candidate) => (
             <label key={candidate.id} className="choice">
-              <input type="radio" name="vm" value={candidate.id} checked={vmId === candidate.id} onChange={() => { setVmId(candidate.id); setPointId(null); setSnapshotId(null); }} />
-              {candidate.name} <span className="muted">({candidate.pointCount} points, {formatBytes(candidate.provisionedBytes)})</span>
+              <input
+                type="radio"
+                name="vm"
+                value={candidate.id}
+                checked={vmId === candidate.id}
+                onChange={() => {
+                  setVmId(candidate.id);
+                  setPointId(null);
+                  setSnapshotId(null);
+                }}
+              />
+              {candidate.name}{' '}
+              <span className="muted">
+                ({candidate.pointCount} points, {formatBytes(candidate.provisionedBytes)})
+              </span>
             </label>
           ))}
         </fieldset>
@@ -96,13 +132,29 @@ export function RestoreWizard() {
           <legend>Restore point of {vm?.name}</legend>
           {snapshotTier.map((candidate) => (
             <label key={candidate.id} className="choice">
-              <input type="radio" name="point" value={candidate.id} checked={snapshotId === candidate.id} onChange={() => setSnapshotId(candidate.id)} />
-              Storage snapshot {candidate.id} ({candidate.array}/{candidate.volume}) · {formatTime(candidate.createdAt)} <span className="muted">snapshot tier, fastest: restored from a clone</span>
+              <input
+                type="radio"
+                name="point"
+                value={candidate.id}
+                checked={snapshotId === candidate.id}
+                onChange={() => setSnapshotId(candidate.id)}
+              />
+              Storage snapshot {candidate.id} ({candidate.array}/{candidate.volume}) · {formatTime(candidate.createdAt)}{' '}
+              <span className="muted">snapshot tier, fastest: restored from a clone</span>
             </label>
           ))}
           {points.data?.map((candidate) => (
             <label key={candidate.id} className="choice">
-              <input type="radio" name="point" value={candidate.id} checked={!snapshot && point?.id === candidate.id} onChange={() => { setPointId(candidate.id); setSnapshotId(null); }} />
+              <input
+                type="radio"
+                name="point"
+                value={candidate.id}
+                checked={!snapshot && point?.id === candidate.id}
+                onChange={() => {
+                  setPointId(candidate.id);
+                  setSnapshotId(null);
+                }}
+              />
               #{candidate.sequence} {candidate.kind} · {formatTime(candidate.createdAt)} <span className="muted">backup</span>
               <TierBadges copies={candidate.copies} keyId={candidate.keyId} />
               <HealthBadge health={candidate.health} />
@@ -113,7 +165,12 @@ export function RestoreWizard() {
       {step === 2 && (
         <>
           <TargetStep target={target} onChange={setTarget} vm={vmId ?? ''} vmName={vm?.name ?? ''} point={point?.id ?? ''} />
-          {!targetFits && <p role="alert" className="error">A restore from a storage snapshot makes a new VM in a folder or on a vSphere host; the disks alone, Azure and an original-location rollback come from a backup point.</p>}
+          {!targetFits && (
+            <p role="alert" className="error">
+              A restore from a storage snapshot makes a new VM in a folder or on a vSphere host; the disks alone, Azure and an
+              original-location rollback come from a backup point.
+            </p>
+          )}
           {makesVm && (
             <label>
               New VM name (optional; keeps the original name if empty)
@@ -124,17 +181,45 @@ export function RestoreWizard() {
       )}
       {step === 3 && (
         <dl className="review">
-          <dt>VM</dt><dd>{vm?.name}</dd>
-          <dt>Restore point</dt><dd>{snapshot ? `storage snapshot ${snapshot.id} (${formatTime(snapshot.createdAt)}), through a clone` : `#${point?.sequence} (${point ? formatTime(point.createdAt) : ''})`}</dd>
-          <dt>Target</dt><dd>{describeTarget(target)}</dd>
-          {makesVm && <><dt>Name</dt><dd>{newName.trim() || vm?.name}</dd></>}
+          <dt>VM</dt>
+          <dd>{vm?.name}</dd>
+          <dt>Restore point</dt>
+          <dd>
+            {snapshot
+              ? `storage snapshot ${snapshot.id} (${formatTime(snapshot.createdAt)}), through a clone`
+              : `#${point?.sequence} (${point ? formatTime(point.createdAt) : ''})`}
+          </dd>
+          <dt>Target</dt>
+          <dd>{describeTarget(target)}</dd>
+          {makesVm && (
+            <>
+              <dt>Name</dt>
+              <dd>{newName.trim() || vm?.name}</dd>
+            </>
+          )}
         </dl>
       )}
-      {step === 3 && !snapshot && point && <SourceFields source={source} onChange={setSource} regions={[...new Set(point.copies.flatMap((copy) => (copy.kind === 'repository' && copy.region ? [copy.region] : [])))]} encrypted={point.keyId !== null} remembered={keyRemembered} />}
-      {error && <p role="alert" className="error">{error}</p>}
+      {step === 3 && !snapshot && point && (
+        <SourceFields
+          source={source}
+          onChange={setSource}
+          regions={[...new Set(point.copies.flatMap((copy) => (copy.kind === 'repository' && copy.region ? [copy.region] : [])))]}
+          encrypted={point.keyId !== null}
+          remembered={keyRemembered}
+        />
+      )}
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
       <div className="actions">
-        <button type="button" onClick={() => (step === 0 ? show('inventory') : setStep(step - 1))}>{step === 0 ? 'Cancel' : 'Back'}</button>
-        <button type="submit" disabled={!canNext || busy}>{step === 3 ? 'Start restore' : 'Next'}</button>
+        <button type="button" onClick={() => (step === 0 ? show('inventory') : setStep(step - 1))}>
+          {step === 0 ? 'Cancel' : 'Back'}
+        </button>
+        <button type="submit" disabled={!canNext || busy}>
+          {step === 3 ? 'Start restore' : 'Next'}
+        </button>
       </div>
     </form>
   );

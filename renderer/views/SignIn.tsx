@@ -40,10 +40,27 @@ function SignInForm({ api, onSignedIn, onCancel }: { api: LifeboatApi; onSignedI
         <label htmlFor="sign-in-user">User</label>
         <input id="sign-in-user" autoComplete="username" value={user} onChange={(event) => setUser(event.target.value)} required />
         <label htmlFor="sign-in-password">Password</label>
-        <input id="sign-in-password" type="password" autoComplete="current-password" value={password} onChange={(event) => setPassword(event.target.value)} required />
-        <button type="submit" disabled={busy || !user.trim() || !password}>Sign in</button>
-        {onCancel && <button type="button" onClick={onCancel}>Cancel</button>}
-        {error && <p role="alert" className="error">{error}</p>}
+        <input
+          id="sign-in-password"
+          type="password"
+          autoComplete="current-password"
+          value={password}
+          onChange={(event) => setPassword(event.target.value)}
+          required
+        />
+        <button type="submit" disabled={busy || !user.trim() || !password}>
+          Sign in
+        </button>
+        {onCancel && (
+          <button type="button" onClick={onCancel}>
+            Cancel
+          </button>
+        )}
+        {error && (
+          <p role="alert" className="error">
+            {error}
+          </p>
+        )}
       </form>
     </main>
   );
@@ -87,11 +104,16 @@ export function SignInGate({ api, onSignedOut, children }: { api: LifeboatApi; o
   return (
     <>
       <div className="identity" role="status" aria-label="Signed in">
-        Signed in as <strong>{identity.account}</strong> ({identity.role}, {identity.via === 'os' ? 'the OS user running the engine' : identity.via === 'directory' ? 'directory account' : 'local account'})
+        Signed in as <strong>{identity.account}</strong> ({identity.role},{' '}
+        {identity.via === 'os' ? 'the OS user running the engine' : identity.via === 'directory' ? 'directory account' : 'local account'})
         {identity.via === 'os' ? (
-          <button type="button" onClick={() => setSigningIn(true)}>Sign in with an account</button>
+          <button type="button" onClick={() => setSigningIn(true)}>
+            Sign in with an account
+          </button>
         ) : (
-          <button type="button" onClick={signOut}>Sign out</button>
+          <button type="button" onClick={signOut}>
+            Sign out
+          </button>
         )}
       </div>
       {children}

@@ -16,7 +16,19 @@ export function sourceRequest(source: SourceChoice): { fromRegion?: string; pass
   };
 }
 
-export function SourceFields({ source, onChange, regions, encrypted, remembered }: { source: SourceChoice; onChange(source: SourceChoice): void; regions: string[]; encrypted: boolean; remembered: boolean }) {
+export function SourceFields({
+  source,
+  onChange,
+  regions,
+  encrypted,
+  remembered,
+}: {
+  source: SourceChoice;
+  onChange(source: SourceChoice): void;
+  regions: string[];
+  encrypted: boolean;
+  remembered: boolean;
+}) {
   const readKeyFile = (event: ChangeEvent<HTMLInputElement>): void => {
     const file = event.target.files?.[0];
     if (file) void file.text().then((recoveryKey) => onChange({ ...source, recoveryKey }));
@@ -28,17 +40,32 @@ export function SourceFields({ source, onChange, regions, encrypted, remembered 
         <label htmlFor="from-region">Read from</label>
         <select id="from-region" value={source.fromRegion} onChange={(event) => onChange({ ...source, fromRegion: event.target.value })}>
           <option value="">The fastest whole copy</option>
-          {regions.map((region) => <option key={region} value={region}>Region {region} only (a copy there; cross-region restore or drill)</option>)}
+          {regions.map((region) => (
+            <option key={region} value={region}>
+              Region {region} only (a copy there; cross-region restore or drill)
+            </option>
+          ))}
         </select>
       </div>
       {encrypted && (
         <>
-          <p>This point is encrypted.{remembered ? ' Its key is remembered: no password is needed.' : ' Give its password or its recovery key file; a wrong one is refused before anything is written.'}</p>
+          <p>
+            This point is encrypted.
+            {remembered
+              ? ' Its key is remembered: no password is needed.'
+              : ' Give its password or its recovery key file; a wrong one is refused before anything is written.'}
+          </p>
           {!remembered && (
             <>
               <label>
                 Encryption password
-                <input type="password" name="password" autoComplete="off" value={source.password} onChange={(event) => onChange({ ...source, password: event.target.value })} />
+                <input
+                  type="password"
+                  name="password"
+                  autoComplete="off"
+                  value={source.password}
+                  onChange={(event) => onChange({ ...source, password: event.target.value })}
+                />
               </label>
               <label>
                 Or its recovery key file

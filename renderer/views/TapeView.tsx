@@ -21,15 +21,21 @@ function Library({ inventory }: { inventory: TapeInventory }) {
   const [error, setError] = useState<string | null>(null);
   const [ejecting, setEjecting] = useState<string | null>(null);
   /** Which jobs wait for each tape right now. */
-  const wanted = new Map((prompts.data ?? []).filter((prompt) => prompt.barcode).map((prompt) => [prompt.barcode as string, prompt.jobIds.length]));
+  const wanted = new Map(
+    (prompts.data ?? []).filter((prompt) => prompt.barcode).map((prompt) => [prompt.barcode as string, prompt.jobIds.length]),
+  );
   const act = (channel: 'tape.import' | 'tape.eject', barcode: string): void => {
-    api.invoke(channel, { barcode }).then(() => setError(null), (failure: Error) => setError(failure.message));
+    api.invoke(channel, { barcode }).then(
+      () => setError(null),
+      (failure: Error) => setError(failure.message),
+    );
   };
   return (
     <section aria-labelledby="library-heading">
       <h2 id="library-heading">{inventory.name}</h2>
       <p className="muted">
-        {inventory.drives.length} drive(s) {inventory.model.name} at {formatBytes(inventory.model.bytesPerSecond)}/s · {inventory.slots.length} slots · {inventory.mailslots.length} mail slot(s)
+        {inventory.drives.length} drive(s) {inventory.model.name} at {formatBytes(inventory.model.bytesPerSecond)}/s ·{' '}
+        {inventory.slots.length} slots · {inventory.mailslots.length} mail slot(s)
         {inventory.timeScale !== 1 && <> · mechanical time ×{inventory.timeScale}</>}
       </p>
       <div className="library">
@@ -37,25 +43,43 @@ function Library({ inventory }: { inventory: TapeInventory }) {
           <h3>Drives</h3>
           <ul className="bays">
             {inventory.drives.map((drive) => (
-              <li key={drive.index} className={drive.barcode ? 'full' : ''}>Drive {drive.index + 1}: {drive.barcode ?? 'empty'}{drive.owner && <span className="muted"> · {drive.owner}</span>}</li>
+              <li key={drive.index} className={drive.barcode ? 'full' : ''}>
+                Drive {drive.index + 1}: {drive.barcode ?? 'empty'}
+                {drive.owner && <span className="muted"> · {drive.owner}</span>}
+              </li>
             ))}
           </ul>
           <h3>Mail slots</h3>
           <ul className="bays">
-            {inventory.mailslots.map((slot, index) => <li key={index} className={slot ? 'full' : ''}>Mail slot {index + 1}: {slot ?? 'empty'}</li>)}
+            {inventory.mailslots.map((slot, index) => (
+              <li key={index} className={slot ? 'full' : ''}>
+                Mail slot {index + 1}: {slot ?? 'empty'}
+              </li>
+            ))}
           </ul>
         </div>
         <div>
           <h3>Slots</h3>
           <ol className="slots">
-            {inventory.slots.map((slot, index) => <li key={index} className={slot ? 'full' : ''} aria-label={`Slot ${index + 1}: ${slot ?? 'empty'}`}>{slot ?? '—'}</li>)}
+            {inventory.slots.map((slot, index) => (
+              <li key={index} className={slot ? 'full' : ''} aria-label={`Slot ${index + 1}: ${slot ?? 'empty'}`}>
+                {slot ?? '—'}
+              </li>
+            ))}
           </ol>
         </div>
       </div>
       <table className="grid">
         <caption>Cartridges</caption>
         <thead>
-          <tr><th>Barcode</th><th>Where</th><th>Pool</th><th>Written</th><th>Capacity</th><th /></tr>
+          <tr>
+            <th>Barcode</th>
+            <th>Where</th>
+            <th>Pool</th>
+            <th>Written</th>
+            <th>Capacity</th>
+            <th />
+          </tr>
         </thead>
         <tbody>
           {inventory.cartridges.map((cartridge) => (
@@ -63,7 +87,9 @@ function Library({ inventory }: { inventory: TapeInventory }) {
               <td>
                 {cartridge.barcode}
                 {cartridge.writeProtected && <span className="muted"> (protected)</span>}
-                {wanted.has(cartridge.barcode) && <strong className="wanted"> · wanted now by {wanted.get(cartridge.barcode)} job(s)</strong>}
+                {wanted.has(cartridge.barcode) && (
+                  <strong className="wanted"> · wanted now by {wanted.get(cartridge.barcode)} job(s)</strong>
+                )}
               </td>
               <td>{where(cartridge)}</td>
               <td>{cartridge.pool ?? 'free'}</td>
@@ -71,22 +97,40 @@ function Library({ inventory }: { inventory: TapeInventory }) {
               <td>{formatBytes(cartridge.capacityBytes)}</td>
               <td>
                 {cartridge.location.kind === 'slot' && ejecting !== cartridge.barcode && (
-                  <button onClick={() => (cartridge.pool ? setEjecting(cartridge.barcode) : act('tape.eject', cartridge.barcode))}>Eject {cartridge.barcode}</button>
+                  <button onClick={() => (cartridge.pool ? setEjecting(cartridge.barcode) : act('tape.eject', cartridge.barcode))}>
+                    Eject {cartridge.barcode}
+                  </button>
                 )}
                 {ejecting === cartridge.barcode && (
                   <span role="group" aria-label={`Eject ${cartridge.barcode}?`} className="confirm">
                     <span>It holds backups of pool {cartridge.pool}; restores will ask for it back.</span>
-                    <button className="danger" onClick={() => { setEjecting(null); act('tape.eject', cartridge.barcode); }}>Yes, eject it</button>
-                    <button onClick={() => setEjecting(null)} autoFocus>Keep it</button>
+                    <button
+                      className="danger"
+                      onClick={() => {
+                        setEjecting(null);
+                        act('tape.eject', cartridge.barcode);
+                      }}
+                    >
+                      Yes, eject it
+                    </button>
+                    <button onClick={() => setEjecting(null)} autoFocus>
+                      Keep it
+                    </button>
                   </span>
                 )}
-                {cartridge.location.kind === 'offline' && <button onClick={() => act('tape.import', cartridge.barcode)}>Import {cartridge.barcode}</button>}
+                {cartridge.location.kind === 'offline' && (
+                  <button onClick={() => act('tape.import', cartridge.barcode)}>Import {cartridge.barcode}</button>
+                )}
               </td>
             </tr>
           ))}
         </tbody>
       </table>
-      {error && <p role="alert" className="error">{error}</p>}
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
     </section>
   );
 }
@@ -102,7 +146,12 @@ function RestoreFromTape() {
   const [error, setError] = useState<string | null>(null);
   if (copies.isPending) return <p role="status">Loading backups on tape…</p>;
   if (copies.isError) return <p role="alert">{copies.error.message}</p>;
-  if (copies.data.length === 0) return <p className="empty">No backups on tape yet: <code>lifeboat tape backup &lt;vm&gt; --pool P</code> writes some.</p>;
+  if (copies.data.length === 0)
+    return (
+      <p className="empty">
+        No backups on tape yet: <code>lifeboat tape backup &lt;vm&gt; --pool P</code> writes some.
+      </p>
+    );
   // One line per VM: the newest point on tape.
   const latest = [...new Map(copies.data.map((copy) => [copy.vmId, copy])).values()];
   const vms = latest.filter((copy) => picked.has(copy.vmId)).map((copy) => copy.vmId);
@@ -112,13 +161,26 @@ function RestoreFromTape() {
   };
   const review = (event: FormEvent): void => {
     event.preventDefault();
-    api.invoke('tape.pullList', { vms, point: 'latest' }).then((entries) => {
-      setPullList(entries);
-      setError(null);
-    }, (failure: Error) => setError(failure.message));
+    api.invoke('tape.pullList', { vms, point: 'latest' }).then(
+      (entries) => {
+        setPullList(entries);
+        setError(null);
+      },
+      (failure: Error) => setError(failure.message),
+    );
   };
   const start = (): void => {
-    api.invoke('restore.tape', { vms, point: 'latest', target: { kind: 'local', path: target }, ...(staging.trim() ? { staging: staging.trim() } : {}) }).then(() => show('jobs'), (failure: Error) => setError(failure.message));
+    api
+      .invoke('restore.tape', {
+        vms,
+        point: 'latest',
+        target: { kind: 'local', path: target },
+        ...(staging.trim() ? { staging: staging.trim() } : {}),
+      })
+      .then(
+        () => show('jobs'),
+        (failure: Error) => setError(failure.message),
+      );
   };
   return (
     <section aria-labelledby="tape-restore-heading" className="wizard">
@@ -131,21 +193,36 @@ function RestoreFromTape() {
             <div key={copy.vmId} className="field">
               <input type="checkbox" id={`tape-vm-${copy.vmId}`} checked={picked.has(copy.vmId)} onChange={() => toggle(copy.vmId)} />{' '}
               <label htmlFor={`tape-vm-${copy.vmId}`} style={{ display: 'inline' }}>
-                {copy.vmName} · point {copy.pointSequence} of {formatTime(copy.pointCreatedAt)} · {formatBytes(copy.storedBytes)} on {copy.barcodes.join(', ') || 'uncatalogued tapes'}
+                {copy.vmName} · point {copy.pointSequence} of {formatTime(copy.pointCreatedAt)} · {formatBytes(copy.storedBytes)} on{' '}
+                {copy.barcodes.join(', ') || 'uncatalogued tapes'}
               </label>
             </div>
           ))}
         </fieldset>
         <label>
           Target folder (one folder per VM when several)
-          <input value={target} onChange={(event) => { setTarget(event.target.value); setPullList(null); }} required placeholder="/restores/from-tape" />
+          <input
+            value={target}
+            onChange={(event) => {
+              setTarget(event.target.value);
+              setPullList(null);
+            }}
+            required
+            placeholder="/restores/from-tape"
+          />
         </label>
         <label>
           Staging folder (optional: copy the backup from tape first, then restore from it)
-          <input value={staging} onChange={(event) => setStaging(event.target.value)} placeholder="leave empty to restore straight from tape" />
+          <input
+            value={staging}
+            onChange={(event) => setStaging(event.target.value)}
+            placeholder="leave empty to restore straight from tape"
+          />
         </label>
         <div className="actions">
-          <button type="submit" disabled={vms.length === 0 || !target.trim()}>Show the pull list</button>
+          <button type="submit" disabled={vms.length === 0 || !target.trim()}>
+            Show the pull list
+          </button>
         </div>
       </form>
       {pullList && (
@@ -153,7 +230,14 @@ function RestoreFromTape() {
           <table className="grid">
             <caption>Pull list: tapes in the order they are read</caption>
             <thead>
-              <tr><th>Order</th><th>Barcode</th><th>Where</th><th>Bytes</th><th>Estimated</th><th>For</th></tr>
+              <tr>
+                <th>Order</th>
+                <th>Barcode</th>
+                <th>Where</th>
+                <th>Bytes</th>
+                <th>Estimated</th>
+                <th>For</th>
+              </tr>
             </thead>
             <tbody>
               {pullList.map((entry) => (
@@ -169,11 +253,17 @@ function RestoreFromTape() {
             </tbody>
           </table>
           <div className="actions">
-            <button className="primary" onClick={start}>Start restore of {vms.length} VM(s)</button>
+            <button className="primary" onClick={start}>
+              Start restore of {vms.length} VM(s)
+            </button>
           </div>
         </>
       )}
-      {error && <p role="alert" className="error">{error}</p>}
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
     </section>
   );
 }

@@ -26,7 +26,21 @@ export type TargetChoice = {
   container: string;
 };
 
-export const emptyTarget: TargetChoice = { kind: 'local', path: '', host: '', hostSystem: '', datastore: '', network: '', diskFormat: 'thin', transport: 'auto', original: false, confirmOverwrite: false, template: 'ovf', account: '', container: '' };
+export const emptyTarget: TargetChoice = {
+  kind: 'local',
+  path: '',
+  host: '',
+  hostSystem: '',
+  datastore: '',
+  network: '',
+  diskFormat: 'thin',
+  transport: 'auto',
+  original: false,
+  confirmOverwrite: false,
+  template: 'ovf',
+  account: '',
+  container: '',
+};
 
 const containerName = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/;
 
@@ -39,7 +53,8 @@ export function targetComplete(target: TargetChoice): boolean {
 /** The target of an entire-VM restore (local folder or vSphere host). */
 export function targetRequest(target: TargetChoice): RequestOf<'restore.entireVm'>['target'] {
   if (target.kind !== 'vsphere') return { kind: 'local', path: target.path.trim() };
-  if (target.original) return { kind: 'vsphere', host: target.host, transport: target.transport, original: true, confirmOverwrite: target.confirmOverwrite };
+  if (target.original)
+    return { kind: 'vsphere', host: target.host, transport: target.transport, original: true, confirmOverwrite: target.confirmOverwrite };
   const optional = (value: string, field: string) => (value ? { [field]: value } : {});
   return {
     kind: 'vsphere',
@@ -55,13 +70,25 @@ export function targetRequest(target: TargetChoice): RequestOf<'restore.entireVm
 export function describeTarget(target: TargetChoice): string {
   if (target.kind === 'local') return `alternate location: a new VM in ${target.path}`;
   if (target.kind === 'disks') return `alternate location: the disks and an ${target.template.toUpperCase()} template in ${target.path}`;
-  if (target.kind === 'azure') return `alternate location: Azure ${target.account}/${target.container}, the disks as page blobs with an ARM template`;
-  if (target.original) return `original location: ${target.host}, roll the VM back in place (safety snapshot kept), transport ${target.transport}`;
+  if (target.kind === 'azure')
+    return `alternate location: Azure ${target.account}/${target.container}, the disks as page blobs with an ARM template`;
+  if (target.original)
+    return `original location: ${target.host}, roll the VM back in place (safety snapshot kept), transport ${target.transport}`;
   return `alternate location: a new VM on ${target.host}${target.hostSystem ? ` / ${target.hostSystem}` : ''}, datastore ${target.datastore || 'chosen by free space'}, ${target.diskFormat}, transport ${target.transport}`;
 }
 
 /** A select with its own label element, so its accessible name is just the title. */
-function Select({ title, value, onChange, children }: { title: string; value: string; onChange(event: ChangeEvent<HTMLSelectElement>): void; children: ReactNode }) {
+function Select({
+  title,
+  value,
+  onChange,
+  children,
+}: {
+  title: string;
+  value: string;
+  onChange(event: ChangeEvent<HTMLSelectElement>): void;
+  children: ReactNode;
+}) {
   const id = useId();
   return (
     <div className="field">
@@ -74,25 +101,62 @@ function Select({ title, value, onChange, children }: { title: string; value: st
 }
 
 /** What an original-location restore would replace, fetched from the host before confirming. */
-function OriginalPreviewPanel({ vm, point, target, onChange }: { vm: string; point: string; target: TargetChoice; onChange(target: TargetChoice): void }) {
+function OriginalPreviewPanel({
+  vm,
+  point,
+  target,
+  onChange,
+}: {
+  vm: string;
+  point: string;
+  target: TargetChoice;
+  onChange(target: TargetChoice): void;
+}) {
   const api = useApi();
-  const preview = useQuery({ queryKey: ['original-preview', vm, point, target.host], queryFn: () => api.invoke('restore.previewOriginal', { vm, point, host: target.host }) });
+  const preview = useQuery({
+    queryKey: ['original-preview', vm, point, target.host],
+    queryFn: () => api.invoke('restore.previewOriginal', { vm, point, host: target.host }),
+  });
   if (preview.isPending) return <p role="status">Looking for the VM on {target.host}…</p>;
   if (preview.isError) return <p role="alert">{preview.error.message}</p>;
   return (
     <div className="preview" aria-label="What will be replaced">
       <p>
-        {preview.data.vmName} on {preview.data.hostSystem} ({preview.data.powerState}) will be powered off and get the safety snapshot <code>{preview.data.safetySnapshot}</code>, kept until you remove it. Then:
+        {preview.data.vmName} on {preview.data.hostSystem} ({preview.data.powerState}) will be powered off and get the safety snapshot{' '}
+        <code>{preview.data.safetySnapshot}</code>, kept until you remove it. Then:
       </p>
-      <ul>{preview.data.disks.map((disk) => <li key={disk.key}>{disk.file} ({formatBytes(disk.capacity)}) is replaced by {disk.key} of the restore point</li>)}</ul>
+      <ul>
+        {preview.data.disks.map((disk) => (
+          <li key={disk.key}>
+            {disk.file} ({formatBytes(disk.capacity)}) is replaced by {disk.key} of the restore point
+          </li>
+        ))}
+      </ul>
       <label className="choice">
-        <input type="checkbox" checked={target.confirmOverwrite} onChange={(event) => onChange({ ...target, confirmOverwrite: event.target.checked })} /> Replace these disks
+        <input
+          type="checkbox"
+          checked={target.confirmOverwrite}
+          onChange={(event) => onChange({ ...target, confirmOverwrite: event.target.checked })}
+        />{' '}
+        Replace these disks
       </label>
     </div>
   );
 }
 
-export function TargetStep({ target, onChange, vm, vmName, point }: { target: TargetChoice; onChange(target: TargetChoice): void; vm: string; vmName: string; point: string }) {
+export function TargetStep({
+  target,
+  onChange,
+  vm,
+  vmName,
+  point,
+}: {
+  target: TargetChoice;
+  onChange(target: TargetChoice): void;
+  vm: string;
+  vmName: string;
+  point: string;
+}) {
   const hosts = useHosts();
   const accounts = useAzureAccounts();
   const inventory = useHostInventory(target.kind === 'vsphere' && target.host ? target.host : null);
@@ -103,95 +167,188 @@ export function TargetStep({ target, onChange, vm, vmName, point }: { target: Ta
   const firstHost = hosts.data?.[0]?.name ?? '';
   return (
     <>
-    <fieldset>
-      <legend>Location</legend>
-      <label className="choice">
-        <input type="radio" name="location" checked={!target.original} onChange={() => set({ original: false, confirmOverwrite: false })} /> Alternate location: a new VM, or the disks, somewhere new ({vmName} is left as it is)
-      </label>
-      <label className="choice">
-        <input type="radio" name="location" checked={target.original} disabled={!hosts.data?.length} onChange={() => set({ original: true, confirmOverwrite: false, kind: 'vsphere', host: target.host || firstHost })} /> Original location: replace the disks of {vmName} in place on its vSphere host
-      </label>
-    </fieldset>
-    <fieldset>
-      <legend>Where to</legend>
-      {!target.original && (
-        <>
-          <label className="choice">
-            <input type="radio" name="target-kind" checked={target.kind === 'local'} onChange={() => set({ kind: 'local' })} /> A folder on this machine (local datastore)
-          </label>
-          <label className="choice">
-            <input type="radio" name="target-kind" checked={target.kind === 'vsphere'} disabled={!hosts.data?.length} onChange={() => set({ kind: 'vsphere', host: target.host || firstHost })} /> A vSphere host
-            {!hosts.data?.length && <span className="muted"> (none added yet: <code>lifeboat hosts add vsphere …</code>)</span>}
-          </label>
-          <label className="choice">
-            <input type="radio" name="target-kind" checked={target.kind === 'disks'} onChange={() => set({ kind: 'disks' })} /> The disks only, with a template to create the VM from (OVF or ARM)
-          </label>
-          <label className="choice">
-            <input type="radio" name="target-kind" checked={target.kind === 'azure'} disabled={!accounts.data?.length} onChange={() => set({ kind: 'azure', account: target.account || (accounts.data?.[0]?.name ?? '') })} /> Azure Storage: the disks as page blobs, with an ARM template
-            {!accounts.data?.length && <span className="muted"> (no account yet: <code>lifeboat azure add …</code>)</span>}
-          </label>
-        </>
-      )}
-      {target.kind === 'local' || target.kind === 'disks' ? (
-        <>
-          <label>
-            Target folder (new or empty, on this machine)
-            <input name="target" value={target.path} onChange={(event) => set({ path: event.target.value })} placeholder="/srv/datastore/restored-vm" autoFocus required />
-          </label>
-          {target.kind === 'disks' && (
-            <Select title="Template" value={target.template} onChange={(event) => set({ template: event.target.value as TargetChoice['template'] })}>
-              <option value="ovf">OVF descriptor + VMDKs (vSphere, any hypervisor)</option>
-              <option value="arm">ARM template + fixed VHDs (Azure)</option>
+      <fieldset>
+        <legend>Location</legend>
+        <label className="choice">
+          <input
+            type="radio"
+            name="location"
+            checked={!target.original}
+            onChange={() => set({ original: false, confirmOverwrite: false })}
+          />{' '}
+          Alternate location: a new VM, or the disks, somewhere new ({vmName} is left as it is)
+        </label>
+        <label className="choice">
+          <input
+            type="radio"
+            name="location"
+            checked={target.original}
+            disabled={!hosts.data?.length}
+            onChange={() => set({ original: true, confirmOverwrite: false, kind: 'vsphere', host: target.host || firstHost })}
+          />{' '}
+          Original location: replace the disks of {vmName} in place on its vSphere host
+        </label>
+      </fieldset>
+      <fieldset>
+        <legend>Where to</legend>
+        {!target.original && (
+          <>
+            <label className="choice">
+              <input type="radio" name="target-kind" checked={target.kind === 'local'} onChange={() => set({ kind: 'local' })} /> A folder
+              on this machine (local datastore)
+            </label>
+            <label className="choice">
+              <input
+                type="radio"
+                name="target-kind"
+                checked={target.kind === 'vsphere'}
+                disabled={!hosts.data?.length}
+                onChange={() => set({ kind: 'vsphere', host: target.host || firstHost })}
+              />{' '}
+              A vSphere host
+              {!hosts.data?.length && (
+                <span className="muted">
+                  {' '}
+                  (none added yet: <code>lifeboat hosts add vsphere …</code>)
+                </span>
+              )}
+            </label>
+            <label className="choice">
+              <input type="radio" name="target-kind" checked={target.kind === 'disks'} onChange={() => set({ kind: 'disks' })} /> The disks
+              only, with a template to create the VM from (OVF or ARM)
+            </label>
+            <label className="choice">
+              <input
+                type="radio"
+                name="target-kind"
+                checked={target.kind === 'azure'}
+                disabled={!accounts.data?.length}
+                onChange={() => set({ kind: 'azure', account: target.account || (accounts.data?.[0]?.name ?? '') })}
+              />{' '}
+              Azure Storage: the disks as page blobs, with an ARM template
+              {!accounts.data?.length && (
+                <span className="muted">
+                  {' '}
+                  (no account yet: <code>lifeboat azure add …</code>)
+                </span>
+              )}
+            </label>
+          </>
+        )}
+        {target.kind === 'local' || target.kind === 'disks' ? (
+          <>
+            <label>
+              Target folder (new or empty, on this machine)
+              <input
+                name="target"
+                value={target.path}
+                onChange={(event) => set({ path: event.target.value })}
+                placeholder="/srv/datastore/restored-vm"
+                autoFocus
+                required
+              />
+            </label>
+            {target.kind === 'disks' && (
+              <Select
+                title="Template"
+                value={target.template}
+                onChange={(event) => set({ template: event.target.value as TargetChoice['template'] })}
+              >
+                <option value="ovf">OVF descriptor + VMDKs (vSphere, any hypervisor)</option>
+                <option value="arm">ARM template + fixed VHDs (Azure)</option>
+              </Select>
+            )}
+          </>
+        ) : target.kind === 'azure' ? (
+          <>
+            <Select title="Storage account" value={target.account} onChange={(event) => set({ account: event.target.value })}>
+              {accounts.data?.map((account) => (
+                <option key={account.id} value={account.name}>
+                  {account.name} ({account.accountName})
+                </option>
+              ))}
             </Select>
-          )}
-        </>
-      ) : target.kind === 'azure' ? (
-        <>
-          <Select title="Storage account" value={target.account} onChange={(event) => set({ account: event.target.value })}>
-            {accounts.data?.map((account) => <option key={account.id} value={account.name}>{account.name} ({account.accountName})</option>)}
-          </Select>
-          <label>
-            Container (lower-case letters, digits and dashes)
-            <input name="container" value={target.container} onChange={(event) => set({ container: event.target.value })} placeholder="restored-disks" />
-          </label>
-        </>
-      ) : (
-        <>
-          <Select title="vCenter / ESXi" value={target.host} onChange={(event) => set({ host: event.target.value, hostSystem: '', datastore: '', network: '' })}>
-              {hosts.data?.map((host) => <option key={host.id} value={host.name}>{host.name}</option>)}
-          </Select>
-          {target.original && <OriginalPreviewPanel vm={vm} point={point} target={target} onChange={onChange} />}
-          {!target.original && inventory.isPending && <p role="status">Reading the inventory of {target.host}…</p>}
-          {!target.original && inventory.isError && <p role="alert">{inventory.error.message}</p>}
-          {!target.original && inventory.data && (
-            <>
-              <Select title="ESXi host" value={target.hostSystem} onChange={(event) => set({ hostSystem: event.target.value, datastore: '', network: '' })}>
+            <label>
+              Container (lower-case letters, digits and dashes)
+              <input
+                name="container"
+                value={target.container}
+                onChange={(event) => set({ container: event.target.value })}
+                placeholder="restored-disks"
+              />
+            </label>
+          </>
+        ) : (
+          <>
+            <Select
+              title="vCenter / ESXi"
+              value={target.host}
+              onChange={(event) => set({ host: event.target.value, hostSystem: '', datastore: '', network: '' })}
+            >
+              {hosts.data?.map((host) => (
+                <option key={host.id} value={host.name}>
+                  {host.name}
+                </option>
+              ))}
+            </Select>
+            {target.original && <OriginalPreviewPanel vm={vm} point={point} target={target} onChange={onChange} />}
+            {!target.original && inventory.isPending && <p role="status">Reading the inventory of {target.host}…</p>}
+            {!target.original && inventory.isError && <p role="alert">{inventory.error.message}</p>}
+            {!target.original && inventory.data && (
+              <>
+                <Select
+                  title="ESXi host"
+                  value={target.hostSystem}
+                  onChange={(event) => set({ hostSystem: event.target.value, datastore: '', network: '' })}
+                >
                   <option value="">Any connected host</option>
-                  {inventory.data.hostSystems.filter((host) => host.connected).map((host) => <option key={host.name} value={host.name}>{host.name}</option>)}
-              </Select>
-              <Select title="Datastore" value={target.datastore} onChange={(event) => set({ datastore: event.target.value })}>
+                  {inventory.data.hostSystems
+                    .filter((host) => host.connected)
+                    .map((host) => (
+                      <option key={host.name} value={host.name}>
+                        {host.name}
+                      </option>
+                    ))}
+                </Select>
+                <Select title="Datastore" value={target.datastore} onChange={(event) => set({ datastore: event.target.value })}>
                   <option value="">The one with the most free space</option>
-                  {datastores.map((ds) => <option key={ds.name} value={ds.name}>{ds.name} ({ds.type}, {formatBytes(ds.freeSpace)} free)</option>)}
-              </Select>
-              <Select title="Network" value={target.network} onChange={(event) => set({ network: event.target.value })}>
+                  {datastores.map((ds) => (
+                    <option key={ds.name} value={ds.name}>
+                      {ds.name} ({ds.type}, {formatBytes(ds.freeSpace)} free)
+                    </option>
+                  ))}
+                </Select>
+                <Select title="Network" value={target.network} onChange={(event) => set({ network: event.target.value })}>
                   <option value="">Same name as in the backup, if the host has it</option>
-                  {networks.map((network) => <option key={network} value={network}>{network}</option>)}
-              </Select>
-              <Select title="Disk format" value={target.diskFormat} onChange={(event) => set({ diskFormat: event.target.value as TargetChoice['diskFormat'] })}>
+                  {networks.map((network) => (
+                    <option key={network} value={network}>
+                      {network}
+                    </option>
+                  ))}
+                </Select>
+                <Select
+                  title="Disk format"
+                  value={target.diskFormat}
+                  onChange={(event) => set({ diskFormat: event.target.value as TargetChoice['diskFormat'] })}
+                >
                   <option value="thin">Thin</option>
                   <option value="thick">Thick (lazy zeroed)</option>
-              </Select>
-              <Select title="Transport mode" value={target.transport} onChange={(event) => set({ transport: event.target.value as TargetChoice['transport'] })}>
+                </Select>
+                <Select
+                  title="Transport mode"
+                  value={target.transport}
+                  onChange={(event) => set({ transport: event.target.value as TargetChoice['transport'] })}
+                >
                   <option value="auto">Automatic</option>
                   <option value="nbd">Network (NBD)</option>
                   <option value="hotadd">Virtual appliance (HotAdd) — needs a proxy</option>
                   <option value="san">Direct SAN — needs a proxy</option>
-              </Select>
-            </>
-          )}
-        </>
-      )}
-    </fieldset>
+                </Select>
+              </>
+            )}
+          </>
+        )}
+      </fieldset>
     </>
   );
 }

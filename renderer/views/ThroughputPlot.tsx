@@ -18,7 +18,9 @@ export function ThroughputPlot({ samples }: { samples: JobSample[] }) {
   const peak = Math.max(...rates.map((point) => point.rate), 1);
   const last = points.at(-1) as JobSample;
   const average = (last.bytesDone - (points[0] as JobSample).bytesDone) / (span / 1000);
-  const line = rates.map((point) => `${(((point.at - start) / span) * WIDTH).toFixed(1)},${(HEIGHT - (point.rate / peak) * (HEIGHT - 4)).toFixed(1)}`).join(' ');
+  const line = rates
+    .map((point) => `${(((point.at - start) / span) * WIDTH).toFixed(1)},${(HEIGHT - (point.rate / peak) * (HEIGHT - 4)).toFixed(1)}`)
+    .join(' ');
   const summary = `Throughput over ${Math.round(span / 1000)} s: peak ${formatBytes(peak)}/s, average ${formatBytes(average)}/s`;
   return (
     <figure className="plot">

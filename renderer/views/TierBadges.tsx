@@ -16,7 +16,11 @@ export function TierBadges({ copies, keyId }: { copies: PointCopy[]; keyId?: str
           {copy.state === 'missing' && ' — missing'}
         </span>
       ))}
-      {keyId && <span className="badge encrypted" title={`chain key ${keyId}`}>encrypted</span>}
+      {keyId && (
+        <span className="badge encrypted" title={`chain key ${keyId}`}>
+          encrypted
+        </span>
+      )}
     </span>
   );
 }

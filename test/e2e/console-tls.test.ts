@@ -23,14 +23,25 @@ const home = join(dir, 'home');
 
 const browser: Browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--no-sandbox',
+    '--headless',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
 after(() => browser.close());
 
 /** The certificate a TLS server presents, as `openssl s_client` receives it (PEM). */
 async function presented(port: number, extra: string[] = []): Promise<{ pem: string; transcript: string }> {
   const transcript = await new Promise<string>((resolve, reject) => {
-    const client = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-showcerts', ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const client = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-showcerts', ...extra], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let text = '';
     client.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
     client.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -68,7 +79,13 @@ test('serve --tls: the printed fingerprint is the certificate openssl s_client r
   const { pem, transcript } = await presented(serve.port);
   assert.equal(await sha256Of(pem), printed.sha256);
   assert.match(transcript, /Verify return code: 18 \(self-signed certificate\)/, 'not trusted until the operator says so');
-  const trusted = await presented(serve.port, ['-CAfile', homeCertificatePaths(home).cert, '-verify_ip', '127.0.0.1', '-verify_return_error']);
+  const trusted = await presented(serve.port, [
+    '-CAfile',
+    homeCertificatePaths(home).cert,
+    '-verify_ip',
+    '127.0.0.1',
+    '-verify_return_error',
+  ]);
   assert.match(trusted.transcript, /Verify return code: 0 \(ok\)/, 'trusted, it verifies for the address served');
   assert.match(trusted.transcript, /New, TLSv1\.3, Cipher is/);
 
@@ -76,12 +93,20 @@ test('serve --tls: the printed fingerprint is the certificate openssl s_client r
   const plain = await rawExchange(serve.port, Buffer.from(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${serve.port}\r\n\r\n`));
   assert.doesNotMatch(plain.toString('latin1'), /<!doctype|<html/i);
   // Arbitrary bytes, and TLS records with arbitrary contents, never stop the engine.
-  const record = fc.tuple(fc.constantFrom(0x14, 0x15, 0x16, 0x17), fc.uint8Array({ maxLength: 300 })).map(([type, body]) => Buffer.from([type, 0x03, 0x01, body.length >> 8, body.length & 0xff, ...body]));
+  const record = fc
+    .tuple(fc.constantFrom(0x14, 0x15, 0x16, 0x17), fc.uint8Array({ maxLength: 300 }))
+    .map(([type, body]) => Buffer.from([type, 0x03, 0x01, body.length >> 8, body.length & 0xff, ...body]));
   await fc.assert(
-    fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 1000 }).map((bytes) => Buffer.from(bytes)), record), async (bytes) => {
-      await rawExchange(serve.port, bytes);
-      assert.equal(serve.child.exitCode, null);
-    }),
+    fc.asyncProperty(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 1000 }).map((bytes) => Buffer.from(bytes)),
+        record,
+      ),
+      async (bytes) => {
+        await rawExchange(serve.port, bytes);
+        assert.equal(serve.child.exitCode, null);
+      },
+    ),
     { numRuns: 150 },
   );
   assert.equal(await sha256Of((await presented(serve.port)).pem), printed.sha256, 'and it still serves');
@@ -98,7 +123,17 @@ test('Chromium trusting the key loads the console over HTTPS, talks over WSS, an
   const spki = serve.printed.certificate?.spkiSha256 ?? '';
   const trusting = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--ignore-certificate-errors-spki-list=${spki}`],
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--ignore-certificate-errors-spki-list=${spki}`,
+    ],
   });
   try {
     const context = await trusting.newContext({ ignoreHTTPSErrors: false });
@@ -135,7 +170,13 @@ test('an idle console session is signed out and the page says so', async () => {
   const serve = await startServe(home, '--tls', '--session-idle', '2s');
   const trusting = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run', `--ignore-certificate-errors-spki-list=${serve.printed.certificate?.spkiSha256 ?? ''}`],
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--disable-gpu',
+      '--no-first-run',
+      `--ignore-certificate-errors-spki-list=${serve.printed.certificate?.spkiSha256 ?? ''}`,
+    ],
   });
   try {
     const page = await trusting.newPage();
@@ -151,7 +192,25 @@ test('an idle console session is signed out and the page says so', async () => {
 test("serve --tls-cert/--tls-key serves the operator's certificate; bad ones and remote plain HTTP are refused before anything starts", async () => {
   const cert = join(dir, 'operator-cert.pem');
   const key = join(dir, 'operator-key.pem');
-  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '30', '-subj', '/CN=console.test', '-addext', 'subjectAltName=IP:127.0.0.1']);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '30',
+    '-subj',
+    '/CN=console.test',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+  ]);
   const operatorHome = join(dir, 'operator-home');
   const serve = await startServe(operatorHome, '--tls-cert', cert, '--tls-key', key);
   assert.equal(serve.printed.certificate?.source, 'operator');
@@ -186,6 +245,12 @@ test("serve --tls-cert/--tls-key serves the operator's certificate; bad ones and
   const consoleDir = join(dir, 'console');
   await mkdir(consoleDir);
   await writeFile(join(consoleDir, 'index.html'), '<!doctype html>');
-  await assert.rejects(startConsoleServer(engine, { host: '0.0.0.0', port: 0, rendererDir: consoleDir, allowRemote: true, tls: null }), /refusing to serve the console on 0\.0\.0\.0 over plain HTTP/);
-  await assert.rejects(startConsoleServer(engine, { host: '192.0.2.10', port: 0, rendererDir: consoleDir, allowRemote: true }), /over plain HTTP/);
+  await assert.rejects(
+    startConsoleServer(engine, { host: '0.0.0.0', port: 0, rendererDir: consoleDir, allowRemote: true, tls: null }),
+    /refusing to serve the console on 0\.0\.0\.0 over plain HTTP/,
+  );
+  await assert.rejects(
+    startConsoleServer(engine, { host: '192.0.2.10', port: 0, rendererDir: consoleDir, allowRemote: true }),
+    /over plain HTTP/,
+  );
 });

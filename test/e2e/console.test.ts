@@ -39,11 +39,29 @@ const xfs = await reflinkFolder(512);
 before(async () => {
   await lifeboat('lab', 'create', '--vms', '2', '--points', '2', '--disk-mib', '32');
   // A tape library whose first tape holds both VMs and is then taken offline.
-  await lifeboat('tape', 'library', 'create', '--slots', '8', '--drives', '2', '--mailslots', '2', '--tapes', '4', '--capacity-mib', '256', '--time-scale', '0.001');
+  await lifeboat(
+    'tape',
+    'library',
+    'create',
+    '--slots',
+    '8',
+    '--drives',
+    '2',
+    '--mailslots',
+    '2',
+    '--tapes',
+    '4',
+    '--capacity-mib',
+    '256',
+    '--time-scale',
+    '0.001',
+  );
   await lifeboat('tape', 'backup', 'lab-web-01', 'lab-db-02', '--pool', 'weekly');
   await lifeboat('tape', 'eject', 'LB0001L9');
   // The browser console signs in with an account; the OS user running the CLI makes it.
-  await run(process.execPath, [cli, '--home', home, 'accounts', 'add', 'ann', '--role', 'administrator', '--password-env', 'LB_TEST_ANN'], { env: { ...process.env, LB_TEST_ANN: ANN_PASSWORD } });
+  await run(process.execPath, [cli, '--home', home, 'accounts', 'add', 'ann', '--role', 'administrator', '--password-env', 'LB_TEST_ANN'], {
+    env: { ...process.env, LB_TEST_ANN: ANN_PASSWORD },
+  });
   server = spawn(process.execPath, [cli, '--home', home, 'serve', '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
   consoleUrl = await new Promise<string>((resolve, reject) => {
     let text = '';
@@ -60,13 +78,42 @@ before(async () => {
   });
   if (vc) {
     // Through the CLI, which finds the serving engine on the home socket.
-    await run(process.execPath, [cli, '--home', home, 'hosts', 'add', 'vsphere', '--url', vc.url, '--user', vc.user, '--password-env', 'LB_TEST_VC_PASSWORD', '--insecure', '--name', 'vc'], {
-      env: { ...process.env, LB_TEST_VC_PASSWORD: vc.password },
-    });
+    await run(
+      process.execPath,
+      [
+        cli,
+        '--home',
+        home,
+        'hosts',
+        'add',
+        'vsphere',
+        '--url',
+        vc.url,
+        '--user',
+        vc.user,
+        '--password-env',
+        'LB_TEST_VC_PASSWORD',
+        '--insecure',
+        '--name',
+        'vc',
+      ],
+      {
+        env: { ...process.env, LB_TEST_VC_PASSWORD: vc.password },
+      },
+    );
   }
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -111,12 +158,21 @@ test('the WebSocket refuses a foreign Origin, a wrong token, and requests before
 test('the CLI finds the running engine on the home socket', async () => {
   const { stdout } = await lifeboat('vms', '--json');
   const vms = JSON.parse(stdout) as { name: string; pointCount: number }[];
-  assert.deepEqual(vms.map((vm) => [vm.name, vm.pointCount]), [['lab-db-02', 2], ['lab-web-01', 2]]);
-  await assert.rejects(lifeboat('restore', 'vm', 'nope', '--point', 'latest', '--target', `local:${join(dir, 'n')}`), (error: { code: number; stderr: string }) => {
-    assert.equal(error.code, 2);
-    assert.match(error.stderr, /^lifeboat: no VM "nope" in the catalog/);
-    return true;
-  });
+  assert.deepEqual(
+    vms.map((vm) => [vm.name, vm.pointCount]),
+    [
+      ['lab-db-02', 2],
+      ['lab-web-01', 2],
+    ],
+  );
+  await assert.rejects(
+    lifeboat('restore', 'vm', 'nope', '--point', 'latest', '--target', `local:${join(dir, 'n')}`),
+    (error: { code: number; stderr: string }) => {
+      assert.equal(error.code, 2);
+      assert.match(error.stderr, /^lifeboat: no VM "nope" in the catalog/);
+      return true;
+    },
+  );
 });
 
 test('an operator restores a VM with the wizard and watches the job finish', async () => {
@@ -194,7 +250,14 @@ test('an operator rolls a VM back in place after reading what will be replaced',
   await page.getByRole('button', { name: 'Start restore' }).click();
   await page.locator('.job[data-state="succeeded"]').filter({ hasText: 'Roll lab-db-02 back in place' }).waitFor({ timeout: 60_000 });
   await page.screenshot({ path: join(screenshots, 'console-original-location.png'), fullPage: true });
-  assert.match(qemuImg('compare', join(home, 'lab', 'lab-db-02', 'lab-db-02.vmdk'), join(simulator.datastores.LocalDS_1 as string, 'lab-db-02', 'lab-db-02.vmdk')), /identical/);
+  assert.match(
+    qemuImg(
+      'compare',
+      join(home, 'lab', 'lab-db-02', 'lab-db-02.vmdk'),
+      join(simulator.datastores.LocalDS_1 as string, 'lab-db-02', 'lab-db-02.vmdk'),
+    ),
+    /identical/,
+  );
 });
 
 test('an operator runs a VM instantly from its backup, sees the session, and stops it', { skip: vcsimMissing ?? false }, async () => {
@@ -207,7 +270,9 @@ test('an operator runs a VM instantly from its backup, sees the session, and sto
   await page.getByRole('button', { name: 'Start Instant Recovery' }).click();
   const row = page.locator('tr[data-session]').filter({ hasText: 'web-instant' });
   await row.locator('td[data-state="running"]').waitFor({ timeout: 60_000 });
-  const [session] = (JSON.parse((await lifeboat('--json', 'instant', 'list')).stdout) as { name: string; nfsUrl: string; vmName: string }[]).filter((listed) => listed.name === 'web-instant');
+  const [session] = (
+    JSON.parse((await lifeboat('--json', 'instant', 'list')).stdout) as { name: string; nfsUrl: string; vmName: string }[]
+  ).filter((listed) => listed.name === 'web-instant');
   assert.ok(session);
   const url = new URL(session.nfsUrl);
   const copied = join(dir, 'instant-disk.raw');
@@ -222,7 +287,16 @@ test('an operator runs a VM instantly from its backup, sees the session, and sto
 
 test('an operator restores a VM from a clone of a storage snapshot and sees the clone come and go', { skip: xfs.skip }, async () => {
   const page = consolePage as Page;
-  const { stdout } = await lifeboat('--json', 'array', 'create', 'array1', '--path', join(xfs.path as string, 'array1'), '--time-scale', '0.2');
+  const { stdout } = await lifeboat(
+    '--json',
+    'array',
+    'create',
+    'array1',
+    '--path',
+    join(xfs.path as string, 'array1'),
+    '--time-scale',
+    '0.2',
+  );
   const volume = (JSON.parse(stdout) as { volume: { folder: string } }).volume.folder;
   await run('cp', ['-r', join(home, 'lab', 'lab-web-01'), join(volume, 'lab-web-01')]);
   await page.getByRole('button', { name: 'Arrays', exact: true }).click();
@@ -231,8 +305,14 @@ test('an operator restores a VM from a clone of a storage snapshot and sees the 
   await row.getByLabel('lab-web-01').check();
   await row.getByLabel('Restore to folder').fill(join(dir, 'from-snapshot'));
   await row.getByRole('button', { name: /Restore 1 VM\(s\) from a clone/ }).click();
-  await page.locator('.job[data-state="succeeded"]').filter({ hasText: /from snapshot snap-/ }).waitFor({ timeout: 60_000 });
-  assert.match(qemuImg('compare', join(home, 'lab', 'lab-web-01', 'lab-web-01.vmdk'), join(dir, 'from-snapshot', 'lab-web-01.vmdk')), /identical/);
+  await page
+    .locator('.job[data-state="succeeded"]')
+    .filter({ hasText: /from snapshot snap-/ })
+    .waitFor({ timeout: 60_000 });
+  assert.match(
+    qemuImg('compare', join(home, 'lab', 'lab-web-01', 'lab-web-01.vmdk'), join(dir, 'from-snapshot', 'lab-web-01.vmdk')),
+    /identical/,
+  );
   await page.getByRole('button', { name: 'Arrays', exact: true }).click();
   await page.getByText('No live clones.').waitFor();
   await page.getByText(/1 made so far/).waitFor();
@@ -249,8 +329,14 @@ test('an operator restores a VM from a clone of a storage snapshot and sees the 
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByText(/through a clone/).waitFor();
   await page.getByRole('button', { name: 'Start restore' }).click();
-  await page.locator('.job[data-state="succeeded"]').filter({ hasText: /wizard-from-snapshot/ }).waitFor({ timeout: 60_000 });
-  assert.match(qemuImg('compare', join(home, 'lab', 'lab-web-01', 'lab-web-01.vmdk'), join(dir, 'wizard-from-snapshot', 'lab-web-01.vmdk')), /identical/);
+  await page
+    .locator('.job[data-state="succeeded"]')
+    .filter({ hasText: /wizard-from-snapshot/ })
+    .waitFor({ timeout: 60_000 });
+  assert.match(
+    qemuImg('compare', join(home, 'lab', 'lab-web-01', 'lab-web-01.vmdk'), join(dir, 'wizard-from-snapshot', 'lab-web-01.vmdk')),
+    /identical/,
+  );
 });
 
 test('an operator browses a restore point, previews a file, searches, and restores picked items', async () => {
@@ -280,7 +366,9 @@ async function axeViolations(page: Page, what: string): Promise<string[]> {
   const axeSource = await readFile(join(import.meta.dirname, '..', '..', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
   // Through the debugging protocol, not a <script> tag, so the console keeps its strict CSP.
   await page.evaluate(axeSource);
-  const result = (await page.evaluate(`axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } }).then((result) => ({ passes: result.passes.length, violations: result.violations.map((v) => v.id + ': ' + v.nodes.length + ' node(s), e.g. ' + v.nodes[0].html.slice(0, 120)) }))`)) as { passes: number; violations: string[] };
+  const result = (await page.evaluate(
+    `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } }).then((result) => ({ passes: result.passes.length, violations: result.violations.map((v) => v.id + ': ' + v.nodes.length + ' node(s), e.g. ' + v.nodes[0].html.slice(0, 120)) }))`,
+  )) as { passes: number; violations: string[] };
   assert.ok(result.passes > 5, `axe ran on ${what} (${result.passes} rules passed)`);
   return result.violations.map((violation) => `${what}: ${violation}`);
 }
@@ -322,15 +410,24 @@ test('an operator copies an encrypted VM to three repositories, then restores it
   await mkdir(folder);
   await writeMixedRaw(join(dir, 'vault.raw'), 8, 4);
   await makeVmFolder(folder, 'vault', join(dir, 'vault.raw'), 'monolithicFlat');
-  await run(process.execPath, [cli, '--home', home, 'backup', `local:${folder}`, '--encrypt', '--password-env', 'LB_TEST_PW'], { env: { ...process.env, LB_TEST_PW: 'e2e vault password' } });
-  for (const [name, region, zone] of [['near', 'primary', 'zone-2'], ['zoned', 'primary', 'zone-3'], ['far', 'secondary', 'zone-1']] as const) {
+  await run(process.execPath, [cli, '--home', home, 'backup', `local:${folder}`, '--encrypt', '--password-env', 'LB_TEST_PW'], {
+    env: { ...process.env, LB_TEST_PW: 'e2e vault password' },
+  });
+  for (const [name, region, zone] of [
+    ['near', 'primary', 'zone-2'],
+    ['zoned', 'primary', 'zone-3'],
+    ['far', 'secondary', 'zone-1'],
+  ] as const) {
     await lifeboat('repos', 'add', name, '--path', join(dir, 'copies', name), '--region', region, '--zone', zone);
   }
   await page.getByRole('button', { name: 'Copies', exact: true }).click();
   await page.getByRole('radio', { name: /GRS: LRS plus a copy/ }).check();
   await page.getByRole('button', { name: 'Set policy' }).click();
   await page.getByRole('button', { name: 'Run a copy job' }).click();
-  await page.locator('.job[data-state="succeeded"]').filter({ hasText: /Copy every VM to meet GRS/ }).waitFor({ timeout: 60_000 });
+  await page
+    .locator('.job[data-state="succeeded"]')
+    .filter({ hasText: /Copy every VM to meet GRS/ })
+    .waitFor({ timeout: 60_000 });
   await page.getByRole('button', { name: 'Copies', exact: true }).click();
   const vault = page.locator('table', { has: page.locator('caption', { hasText: 'vault' }) });
   await vault.getByText('vault · far (secondary/zone-1)').waitFor();
@@ -350,10 +447,16 @@ test('an operator copies an encrypted VM to three repositories, then restores it
   assert.equal(await page.getByRole('button', { name: 'Start restore' }).isDisabled(), true, 'an encrypted point needs its password first');
   await page.getByLabel('Encryption password').fill('not the password');
   await page.getByRole('button', { name: 'Start restore' }).click();
-  await page.getByRole('alert').filter({ hasText: /wrong password for encryption key/ }).waitFor();
+  await page
+    .getByRole('alert')
+    .filter({ hasText: /wrong password for encryption key/ })
+    .waitFor();
   await page.getByLabel('Encryption password').fill('e2e vault password');
   await page.getByRole('button', { name: 'Start restore' }).click();
-  await page.locator('.job[data-state="succeeded"]').filter({ hasText: /from copy far \(region secondary\)/ }).waitFor({ timeout: 60_000 });
+  await page
+    .locator('.job[data-state="succeeded"]')
+    .filter({ hasText: /from copy far \(region secondary\)/ })
+    .waitFor({ timeout: 60_000 });
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'vault.raw'), join(target, 'vault.vmdk')), /identical/);
 
   await page.getByRole('button', { name: 'Restore VM', exact: true }).click();
@@ -367,8 +470,19 @@ test('an operator copies an encrypted VM to three repositories, then restores it
   await page.getByText(/the disks and an ARM template in/).waitFor();
   await page.getByLabel('Encryption password').fill('e2e vault password');
   await page.getByRole('button', { name: 'Start restore' }).click();
-  await page.locator('.job[data-state="succeeded"]').filter({ hasText: /Restore the disks of vault with an ARM template/ }).waitFor({ timeout: 60_000 });
-  assert.match(qemuImg('compare', '--image-opts', `driver=raw,file.filename=${join(dir, 'vault.raw')}`, `driver=vpc,force_size_calc=current_size,file.filename=${join(dir, 'vault-disks', 'vault.vhd')}`), /identical/);
+  await page
+    .locator('.job[data-state="succeeded"]')
+    .filter({ hasText: /Restore the disks of vault with an ARM template/ })
+    .waitFor({ timeout: 60_000 });
+  assert.match(
+    qemuImg(
+      'compare',
+      '--image-opts',
+      `driver=raw,file.filename=${join(dir, 'vault.raw')}`,
+      `driver=vpc,force_size_calc=current_size,file.filename=${join(dir, 'vault-disks', 'vault.vhd')}`,
+    ),
+    /identical/,
+  );
 });
 
 test('an operator restores two VMs from tape, inserting the offline tape when asked', async () => {
@@ -401,7 +515,11 @@ test('an operator restores two VMs from tape, inserting the offline tape when as
   const prompt = page.getByRole('alertdialog', { name: 'Insert tape LB0001L9' });
   await prompt.waitFor({ timeout: 60_000 });
   await page.locator('.job[data-state="waiting-for-operator"]').first().waitFor();
-  await page.getByRole('list', { name: 'Notices' }).getByText(/needs you: insert tape LB0001L9/).first().waitFor();
+  await page
+    .getByRole('list', { name: 'Notices' })
+    .getByText(/needs you: insert tape LB0001L9/)
+    .first()
+    .waitFor();
   await page.getByRole('button', { name: /^Jobs .*need you/ }).waitFor();
   assert.deepEqual(await axeViolations(page, 'insert-tape prompt'), []);
   // The library picture says what the jobs wait for.
@@ -416,12 +534,21 @@ test('an operator restores two VMs from tape, inserting the offline tape when as
   await prompt.waitFor({ state: 'detached', timeout: 60_000 });
   await page.getByRole('navigation').getByRole('button', { name: /^Jobs/ }).click();
   for (const vm of ['lab-web-01', 'lab-db-02']) {
-    await page.locator('.job[data-state="succeeded"]').filter({ hasText: `Restore ${vm} from tape` }).waitFor({ timeout: 60_000 });
+    await page
+      .locator('.job[data-state="succeeded"]')
+      .filter({ hasText: `Restore ${vm} from tape` })
+      .waitFor({ timeout: 60_000 });
     assert.match(qemuImg('compare', join(home, 'lab', vm, `${vm}.vmdk`), join(target, vm, `${vm}.vmdk`)), /identical/);
   }
   const notified = (await page.evaluate('window.shownNotifications')) as string[];
-  assert.ok(notified.some((text) => /needs you: insert tape LB0001L9/.test(text)), `a desktop notification asked for the tape (${notified.join(' | ')})`);
-  assert.ok(notified.some((text) => /Done: Restore lab-web-01 from tape/.test(text)), 'and another said the job ended');
+  assert.ok(
+    notified.some((text) => /needs you: insert tape LB0001L9/.test(text)),
+    `a desktop notification asked for the tape (${notified.join(' | ')})`,
+  );
+  assert.ok(
+    notified.some((text) => /Done: Restore lab-web-01 from tape/.test(text)),
+    'and another said the job ended',
+  );
   await page.getByRole('button', { name: 'Tape', exact: true }).click();
   await page.screenshot({ path: join(screenshots, 'console-tape.png'), fullPage: true });
 });
@@ -436,8 +563,17 @@ test('an operator rehearses the restore of two VMs and downloads the report', as
   await page.locator('.job[data-state="succeeded"]').filter({ hasText: 'Rehearse the restore of 2 VM(s)' }).waitFor({ timeout: 60_000 });
   await page.getByRole('button', { name: 'Rehearsal', exact: true }).click();
   const history = page.getByRole('table', { name: 'Past rehearsals' });
-  for (const vm of ['lab-web-01', 'lab-db-02']) await history.getByRole('row').filter({ hasText: vm }).filter({ hasText: /passed: \d+ blocks match/ }).filter({ hasText: /\d+(\.\d)? s/ }).waitFor();
-  await history.getByRole('button', { name: /Prepare the report/ }).first().click();
+  for (const vm of ['lab-web-01', 'lab-db-02'])
+    await history
+      .getByRole('row')
+      .filter({ hasText: vm })
+      .filter({ hasText: /passed: \d+ blocks match/ })
+      .filter({ hasText: /\d+(\.\d)? s/ })
+      .waitFor();
+  await history
+    .getByRole('button', { name: /Prepare the report/ })
+    .first()
+    .click();
   const link = history.getByRole('link', { name: 'Download the report' }).first();
   assert.match((await link.getAttribute('href')) ?? '', /^data:text\/html/);
   assert.match((await link.getAttribute('download')) ?? '', /^lifeboat-rehearsal-/);
@@ -453,7 +589,9 @@ test('a thousand queued jobs: the list stays virtualized, filters, scrolls, and 
   try {
     await count.filter({ hasText: `of ${before + 1000} jobs` }).waitFor({ timeout: 60_000 });
     const figures = await measureQueue(page, 3);
-    console.log(`1,000 jobs: ${figures.frames} frames in 3 s while scrolling, median ${figures.medianFrameMs.toFixed(1)} ms, p95 ${figures.p95FrameMs.toFixed(1)} ms, heap ${figures.heapMiB.toFixed(0)} MiB, ${figures.rowsInDom} rows in the DOM`);
+    console.log(
+      `1,000 jobs: ${figures.frames} frames in 3 s while scrolling, median ${figures.medianFrameMs.toFixed(1)} ms, p95 ${figures.p95FrameMs.toFixed(1)} ms, heap ${figures.heapMiB.toFixed(0)} MiB, ${figures.rowsInDom} rows in the DOM`,
+    );
     assert.ok(figures.rowsInDom < 60, `only the rows in view are rendered (${figures.rowsInDom})`);
     await page.getByLabel('State').selectOption('queued');
     assert.match((await count.textContent()) ?? '', /^\d{3,4} of /);
@@ -463,7 +601,10 @@ test('a thousand queued jobs: the list stays virtualized, filters, scrolls, and 
     await page.getByLabel('VM', { exact: true }).fill('');
     await page.getByLabel('State').selectOption('all');
     await page.getByLabel('Kind').selectOption('tape-restore');
-    await page.getByRole('button', { name: /^Details of lab-web-01: Restore lab-web-01 from tape/ }).first().click();
+    await page
+      .getByRole('button', { name: /^Details of lab-web-01: Restore lab-web-01 from tape/ })
+      .first()
+      .click();
     const detail = page.getByRole('complementary');
     await detail.getByRole('heading', { name: 'Steps' }).waitFor();
     await detail.getByRole('heading', { name: 'Where the time goes' }).waitFor();
@@ -480,7 +621,11 @@ test('a thousand queued jobs: the list stays virtualized, filters, scrolls, and 
 test('every view passes axe accessibility checks (WCAG 2 A and AA), in light and dark', async () => {
   const page = consolePage as Page;
   const report: string[] = [];
-  for (const [scheme, view] of (['light', 'dark'] as const).flatMap((mode) => ['Inventory', 'Jobs', 'Restore VM', 'Instant Recovery', 'Files', 'Tape', 'Arrays', 'Copies', 'Rehearsal'].map((name) => [mode, name] as const))) {
+  for (const [scheme, view] of (['light', 'dark'] as const).flatMap((mode) =>
+    ['Inventory', 'Jobs', 'Restore VM', 'Instant Recovery', 'Files', 'Tape', 'Arrays', 'Copies', 'Rehearsal'].map(
+      (name) => [mode, name] as const,
+    ),
+  )) {
     await page.emulateMedia({ colorScheme: scheme });
     await page.getByRole('button', { name: view, exact: true }).click();
     await page.waitForTimeout(300);

@@ -12,10 +12,19 @@ export type Azurite = { blobUrl(account: string): string; keys: Record<string, s
 export async function startAzurite(accounts: string[]): Promise<Azurite> {
   const location = await tempDir('lifeboat-azurite-');
   const keys = Object.fromEntries(accounts.map((account) => [account, Buffer.from(`${account}-key-for-tests-only`).toString('base64')]));
-  const child = spawn(process.execPath, [binary, '--blobHost', '127.0.0.1', '--blobPort', '0', '--location', location, '--skipApiVersionCheck', '--loose'], {
-    env: { ...process.env, AZURITE_ACCOUNTS: Object.entries(keys).map(([account, key]) => `${account}:${key}`).join(';') },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [binary, '--blobHost', '127.0.0.1', '--blobPort', '0', '--location', location, '--skipApiVersionCheck', '--loose'],
+    {
+      env: {
+        ...process.env,
+        AZURITE_ACCOUNTS: Object.entries(keys)
+          .map(([account, key]) => `${account}:${key}`)
+          .join(';'),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const exited = new Promise((resolve) => child.once('exit', resolve));
   let stopped = false;
   const stop = async (): Promise<void> => {

@@ -61,7 +61,12 @@ export async function changeRaw(path: string, generation: number): Promise<void>
 }
 
 /** A VM folder whose disk is made from a raw image by qemu-img in the given VMDK subformat. */
-export async function makeVmFolder(folder: string, name: string, raw: string, subformat: 'monolithicFlat' | 'monolithicSparse'): Promise<string> {
+export async function makeVmFolder(
+  folder: string,
+  name: string,
+  raw: string,
+  subformat: 'monolithicFlat' | 'monolithicSparse',
+): Promise<string> {
   const vmdk = join(folder, `${name}.vmdk`);
   await rm(vmdk, { force: true });
   await rm(join(folder, `${name}-flat.vmdk`), { force: true });

@@ -11,12 +11,18 @@ import { readAll, type FileSystem } from '../../electron/filesystems/file-system
 const MAX_FILE = 64 * 1024 * 1024;
 const sha = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex').slice(0, 16);
 
-export const run = (command: string, ...args: string[]): string => execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+export const run = (command: string, ...args: string[]): string =>
+  execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 /** One read-only debugfs request's answer (no echo of the command). */
-export const debugfsRequest = (image: string, request: string): string => execFileSync('debugfs', ['-R', request, image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+export const debugfsRequest = (image: string, request: string): string =>
+  execFileSync('debugfs', ['-R', request, image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
 /** debugfs commands run in order on one image (write mode when `write`). */
 export const debugfs = (image: string, commands: string[], write = false): string =>
-  execFileSync('debugfs', [...(write ? ['-w'] : []), '-f', '-', image], { input: commands.join('\n'), encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+  execFileSync('debugfs', [...(write ? ['-w'] : []), '-f', '-', image], {
+    input: commands.join('\n'),
+    encoding: 'utf8',
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
 
 export async function openExt(image: string): Promise<ExtFileSystem> {
   return ExtFileSystem.open(new BytesDisk(await readFile(image), image));
@@ -91,7 +97,8 @@ export async function changedBlocks(before: string, after: string, blockSize: nu
   const [a, b] = [await readFile(before), await readFile(after)];
   const out: number[] = [];
   for (let block = 0; block * blockSize < a.length; block++) {
-    if (!a.subarray(block * blockSize, (block + 1) * blockSize).equals(b.subarray(block * blockSize, (block + 1) * blockSize))) out.push(block);
+    if (!a.subarray(block * blockSize, (block + 1) * blockSize).equals(b.subarray(block * blockSize, (block + 1) * blockSize)))
+      out.push(block);
   }
   return out;
 }

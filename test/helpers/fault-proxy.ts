@@ -38,7 +38,14 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
       }
       const rewrites = rules.flatMap((rule) => ('rewrite' in rule ? [rule.rewrite] : []));
       const forward = httpsRequest(
-        { hostname: target.hostname, port: target.port, path: request.url, method: request.method, headers: { ...request.headers, host: target.host }, rejectUnauthorized: false },
+        {
+          hostname: target.hostname,
+          port: target.port,
+          path: request.url,
+          method: request.method,
+          headers: { ...request.headers, host: target.host },
+          rejectUnauthorized: false,
+        },
         (upstreamResponse) => {
           if (rewrites.length === 0 || !soapMethod) {
             response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
@@ -60,9 +67,12 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  after(() => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  }));
+  after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sdk`, injected };
 }

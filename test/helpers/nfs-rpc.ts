@@ -10,7 +10,10 @@ let nextXid = 1;
 
 /** An RPC call message (AUTH_NONE) with its arguments. */
 export function callMessage(program: number, version: number, procedure: number, args: Uint8Array): Buffer {
-  return Buffer.concat([new XdrWriter().u32(nextXid++).u32(0).u32(2).u32(program).u32(version).u32(procedure).u32(0).u32(0).u32(0).u32(0).bytes(), args]);
+  return Buffer.concat([
+    new XdrWriter().u32(nextXid++).u32(0).u32(2).u32(program).u32(version).u32(procedure).u32(0).u32(0).u32(0).u32(0).bytes(),
+    args,
+  ]);
 }
 
 export function recordOf(message: Buffer): Buffer {
@@ -71,7 +74,12 @@ export async function nfsWrite(port: number, handle: Uint8Array, offset: number,
 }
 
 /** READ; returns the status and, when it succeeded, the bytes and the end-of-file flag. */
-export async function nfsRead(port: number, handle: Uint8Array, offset: number, count: number): Promise<{ status: number; data: Uint8Array; eof: boolean }> {
+export async function nfsRead(
+  port: number,
+  handle: Uint8Array,
+  offset: number,
+  count: number,
+): Promise<{ status: number; data: Uint8Array; eof: boolean }> {
   const reply = await call(port, NFS_PROGRAM, NFS_VERSION, 6, new XdrWriter().opaque(handle).u64(offset).u32(count).bytes());
   const status = reply.u32();
   if (reply.bool()) reply.fixed(84); // post-op attributes (fattr3)

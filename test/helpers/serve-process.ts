@@ -9,13 +9,26 @@ import WebSocket from 'ws';
 
 export const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
 
-export type ServeOutput = { url: string; home: string; certificate: { source: string; sha256: string; spkiSha256: string; new: boolean } | null };
-export type ServeProcess = { child: ChildProcess; printed: ServeOutput; origin: string; token: string; port: number; stop(): Promise<void> };
+export type ServeOutput = {
+  url: string;
+  home: string;
+  certificate: { source: string; sha256: string; spkiSha256: string; new: boolean } | null;
+};
+export type ServeProcess = {
+  child: ChildProcess;
+  printed: ServeOutput;
+  origin: string;
+  token: string;
+  port: number;
+  stop(): Promise<void>;
+};
 
 /** Starts `lifeboat --home HOME serve --port 0 --json ARGS…` and waits for its JSON line. Call it
  * at a test file's top level or in a test, not in before(): it registers the after() that stops it. */
 export async function startServe(home: string, ...args: string[]): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [cli, '--home', home, 'serve', '--port', '0', '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, '--home', home, 'serve', '--port', '0', '--json', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const stop = async (): Promise<void> => {
@@ -35,17 +48,30 @@ export async function startServe(home: string, ...args: string[]): Promise<Serve
     child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
   });
   const url = new URL(printed.url);
-  return { child, printed, origin: url.origin, token: new URLSearchParams(url.hash.slice(1)).get('token') ?? '', port: Number(url.port), stop };
+  return {
+    child,
+    printed,
+    origin: url.origin,
+    token: new URLSearchParams(url.hash.slice(1)).get('token') ?? '',
+    port: Number(url.port),
+    stop,
+  };
 }
 
 export type Peer = { socket: WebSocket; frames: unknown[]; closed: Promise<{ code: number; reason: string }> };
 
 /** A WebSocket to `/rpc` that records every frame and how it closed. */
 export function openPeer(origin: string, options: { origin?: string; ca?: string; rejectUnauthorized?: boolean } = {}): Promise<Peer> {
-  const socket = new WebSocket(`${origin.replace(/^http/, 'ws')}/rpc`, { headers: { origin: options.origin ?? origin }, ...(options.ca ? { ca: options.ca } : {}), ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}) });
+  const socket = new WebSocket(`${origin.replace(/^http/, 'ws')}/rpc`, {
+    headers: { origin: options.origin ?? origin },
+    ...(options.ca ? { ca: options.ca } : {}),
+    ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+  });
   const frames: unknown[] = [];
   socket.on('message', (data) => frames.push(JSON.parse(data.toString())));
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   socket.on('error', () => undefined);
   return new Promise((resolve, reject) => {
     socket.once('open', () => resolve({ socket, frames, closed }));

@@ -45,7 +45,25 @@ async function freePort(): Promise<number> {
 async function makeCa(dir: string, name: string): Promise<{ key: string; cert: string }> {
   const key = join(dir, `${name}.key`);
   const cert = join(dir, `${name}.pem`);
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', key, '-out', cert, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   return { key, cert };
 }
 
@@ -56,7 +74,23 @@ async function makeServerCert(dir: string, ca: { key: string; cert: string }): P
   const extensions = join(dir, 'server.ext');
   await writeFile(extensions, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', key, '-out', csr]);
-  await run('openssl', ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '2', '-extfile', extensions, '-out', cert]);
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    extensions,
+    '-out',
+    cert,
+  ]);
   return { key, cert };
 }
 
@@ -91,10 +125,14 @@ function ldif(users: DirectoryUser[], groups: DirectoryGroup[]): string {
     `dn: ${SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example`,
     `dn: ou=people,${SUFFIX}\nobjectClass: organizationalUnit\nou: people`,
     `dn: ou=groups,${SUFFIX}\nobjectClass: organizationalUnit\nou: groups`,
-    ...users.map((user) => `dn: uid=${user.uid},ou=people,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: ${user.uid}\ncn: ${user.uid}\nsn: ${user.uid}\nuserPassword: ${user.password}`),
+    ...users.map(
+      (user) =>
+        `dn: uid=${user.uid},ou=people,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: ${user.uid}\ncn: ${user.uid}\nsn: ${user.uid}\nuserPassword: ${user.password}`,
+    ),
     ...groups.map((group, index) => {
       const head = `dn: cn=${group.cn},ou=groups,${SUFFIX}\nobjectClass: ${group.kind}\ncn: ${group.cn}`;
-      if (group.kind === 'posixGroup') return `${head}\ngidNumber: ${5000 + index}${group.members.map((uid) => `\nmemberUid: ${uid}`).join('')}`;
+      if (group.kind === 'posixGroup')
+        return `${head}\ngidNumber: ${5000 + index}${group.members.map((uid) => `\nmemberUid: ${uid}`).join('')}`;
       const attribute = group.kind === 'groupOfNames' ? 'member' : 'uniqueMember';
       return `${head}${group.members.map((uid) => `\n${attribute}: uid=${uid},ou=people,${SUFFIX}`).join('')}`;
     }),
@@ -113,7 +151,9 @@ export async function startSlapd(users: DirectoryUser[], groups: DirectoryGroup[
   const [ldapPort, ldapsPort] = [await freePort(), await freePort()];
   const ldapUrl = `ldap://127.0.0.1:${ldapPort}`;
   const ldapsUrl = `ldaps://127.0.0.1:${ldapsPort}`;
-  const daemon: ChildProcess = spawn('slapd', ['-d', '0', '-h', `${ldapUrl}/ ${ldapsUrl}/`, '-f', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const daemon: ChildProcess = spawn('slapd', ['-d', '0', '-h', `${ldapUrl}/ ${ldapsUrl}/`, '-f', conf], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   daemon.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const stop = async (): Promise<void> => {

@@ -11,7 +11,14 @@ export const MIB = 1024 * 1024;
 
 export type TapeLab = { dir: string; home: string; engine: Engine; vms: { name: string; raw: string }[]; backup: Job | null };
 
-export async function tapeLab(options: { vms: number; diskMib: number; tapeMib: number; tapes?: number; toTape?: boolean; rateScale?: number }): Promise<TapeLab> {
+export async function tapeLab(options: {
+  vms: number;
+  diskMib: number;
+  tapeMib: number;
+  tapes?: number;
+  toTape?: boolean;
+  rateScale?: number;
+}): Promise<TapeLab> {
   const dir = await tempDir('lifeboat-tape-');
   const home = join(dir, 'home');
   const engine = await openEngine(home);
@@ -27,10 +34,26 @@ export async function tapeLab(options: { vms: number; diskMib: number; tapeMib: 
     assert.equal(job.state, 'succeeded', job.error ?? '');
     vms.push({ name, raw });
   }
-  await engine.tape.createLibrary({ slots: 8, drives: 2, mailslots: 2, tapes: options.tapes ?? 4, capacityBytes: options.tapeMib * MIB, timeScale: 0.001, rateScale: options.rateScale ?? 1 });
+  await engine.tape.createLibrary({
+    slots: 8,
+    drives: 2,
+    mailslots: 2,
+    tapes: options.tapes ?? 4,
+    capacityBytes: options.tapeMib * MIB,
+    timeScale: 0.001,
+    rateScale: options.rateScale ?? 1,
+  });
   let backup: Job | null = null;
   if (options.toTape !== false) {
-    backup = await runJob(engine, await engine.tape.startBackup(vms.map((vm) => vm.name), 'weekly', 'latest', 'test'));
+    backup = await runJob(
+      engine,
+      await engine.tape.startBackup(
+        vms.map((vm) => vm.name),
+        'weekly',
+        'latest',
+        'test',
+      ),
+    );
     assert.equal(backup.state, 'succeeded', backup.error ?? '');
   }
   return { dir, home, engine, vms, backup };

@@ -55,7 +55,11 @@ export async function cidOf(path: string): Promise<string> {
 
 /** An ESXi vmfsSparse delta: `<stem>.vmdk` (descriptor) over `<stem>-delta.vmdk` (COWD). Only
  * the sectors in `writes` are the delta's own; every other sector shows its parent's. */
-export async function writeCowdDelta(folder: string, stem: string, options: { capacity: number; parentHint: string; parentCid: string; grainSectors?: number; writes: { offset: number; data: Buffer }[] }): Promise<void> {
+export async function writeCowdDelta(
+  folder: string,
+  stem: string,
+  options: { capacity: number; parentHint: string; parentCid: string; grainSectors?: number; writes: { offset: number; data: Buffer }[] },
+): Promise<void> {
   const grainSectors = options.grainSectors ?? 1;
   const grainBytes = grainSectors * SECTOR;
   const sectors = options.capacity / SECTOR;
@@ -104,7 +108,8 @@ export async function writeCowdDelta(folder: string, stem: string, options: { ca
   try {
     await handle.write(header, 0, header.length, 0);
     await handle.write(Buffer.from(directory.buffer), 0, gdEntries * 4, gdSector * SECTOR);
-    for (const [tableIndex, table] of tables) await handle.write(Buffer.from(table.buffer), 0, COWD_GTES * 4, (directory[tableIndex] as number) * SECTOR);
+    for (const [tableIndex, table] of tables)
+      await handle.write(Buffer.from(table.buffer), 0, COWD_GTES * 4, (directory[tableIndex] as number) * SECTOR);
     for (const chunk of chunks) await handle.write(chunk.bytes, 0, chunk.bytes.length, chunk.sector * SECTOR);
     await handle.truncate(next * SECTOR);
   } finally {
@@ -158,12 +163,25 @@ const SESPARSE_GTES = 4096;
  * the delta's own 4 KiB grains; `zeroed` and `unmapped` offsets get grains that read as zeros.
  * Grains are stored in reverse order of their place on the disk, so the file's grain numbers are
  * not the disk's and the format's rotated grain numbering is exercised past 4096. */
-export async function writeSeSparseDelta(folder: string, stem: string, options: { capacity: number; parentHint: string; parentCid: string; writes: { offset: number; data: Buffer }[]; zeroed?: number[]; unmapped?: number[] }): Promise<void> {
+export async function writeSeSparseDelta(
+  folder: string,
+  stem: string,
+  options: {
+    capacity: number;
+    parentHint: string;
+    parentCid: string;
+    writes: { offset: number; data: Buffer }[];
+    zeroed?: number[];
+    unmapped?: number[];
+  },
+): Promise<void> {
   const sectors = options.capacity / SECTOR;
   const grains = new Map<number, Buffer>(); // disk grain index → bytes
   for (const { offset, data } of options.writes) {
-    if (offset % SESPARSE_GRAIN !== 0 || data.length % SESPARSE_GRAIN !== 0) throw new Error('seSparse test writes must cover whole 4 KiB grains');
-    for (let at = 0; at < data.length; at += SESPARSE_GRAIN) grains.set((offset + at) / SESPARSE_GRAIN, data.subarray(at, at + SESPARSE_GRAIN));
+    if (offset % SESPARSE_GRAIN !== 0 || data.length % SESPARSE_GRAIN !== 0)
+      throw new Error('seSparse test writes must cover whole 4 KiB grains');
+    for (let at = 0; at < data.length; at += SESPARSE_GRAIN)
+      grains.set((offset + at) / SESPARSE_GRAIN, data.subarray(at, at + SESPARSE_GRAIN));
   }
   const entries = new Map<number, bigint>(); // disk grain index → grain table entry
   const stored = [...grains.keys()].sort((a, b) => b - a);
@@ -180,7 +198,21 @@ export async function writeSeSparseDelta(folder: string, stem: string, options: 
   const tablesSector = gdSector + gdSectors;
   const grainsSector = tablesSector + tableIndexes.length * 64;
   const constHeader = Buffer.alloc(SECTOR);
-  const fields: [number, bigint][] = [[0, 0xcafebaben], [1, 0x200000001n], [2, BigInt(sectors)], [3, 8n], [4, 64n], [10, 1n], [11, 1n], [16, BigInt(gdSector)], [17, BigInt(gdSectors)], [18, BigInt(tablesSector)], [19, BigInt(tableIndexes.length * 64)], [24, BigInt(grainsSector)], [25, BigInt(stored.length * 8)]];
+  const fields: [number, bigint][] = [
+    [0, 0xcafebaben],
+    [1, 0x200000001n],
+    [2, BigInt(sectors)],
+    [3, 8n],
+    [4, 64n],
+    [10, 1n],
+    [11, 1n],
+    [16, BigInt(gdSector)],
+    [17, BigInt(gdSectors)],
+    [18, BigInt(tablesSector)],
+    [19, BigInt(tableIndexes.length * 64)],
+    [24, BigInt(grainsSector)],
+    [25, BigInt(stored.length * 8)],
+  ];
   for (const [index, value] of fields) constHeader.writeBigUInt64LE(value, index * 8);
   const volatileHeader = Buffer.alloc(SECTOR);
   volatileHeader.writeBigUInt64LE(0xcafecafen, 0);

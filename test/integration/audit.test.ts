@@ -28,8 +28,23 @@ async function auditedHome(): Promise<string> {
   try {
     await runJob(engine, await engine.backups.start(source, 'alice'));
     await runJob(engine, await engine.verifies.start('audited', undefined, 'bob'));
-    await runJob(engine, await engine.restores.start({ vm: 'audited', point: 'latest', target: { kind: 'local', path: join(dir, 'out') } }, 'alice'));
-    assert.deepEqual(engine.catalog.auditEntries().map((entry) => [entry.actor, entry.action]).reverse(), [['engine', 'audit.anchored'], ['alice', 'backup.start'], ['alice', 'files.index'], ['bob', 'verify.start'], ['alice', 'restore.entireVm']]);
+    await runJob(
+      engine,
+      await engine.restores.start({ vm: 'audited', point: 'latest', target: { kind: 'local', path: join(dir, 'out') } }, 'alice'),
+    );
+    assert.deepEqual(
+      engine.catalog
+        .auditEntries()
+        .map((entry) => [entry.actor, entry.action])
+        .reverse(),
+      [
+        ['engine', 'audit.anchored'],
+        ['alice', 'backup.start'],
+        ['alice', 'files.index'],
+        ['bob', 'verify.start'],
+        ['alice', 'restore.entireVm'],
+      ],
+    );
     assert.deepEqual(await engine.handlers['audit.verify']({}, callContext(osCaller())), { entries: 5, intact: true, problem: null });
   } finally {
     await engine.close();
@@ -47,7 +62,10 @@ async function homeCopy(): Promise<string> {
 
 const anchorsOf = (home: string) => join(home, 'audit', 'anchors.log');
 
-async function verifyAfter(home: string, tamper: (db: Database.Database) => void): Promise<{ entries: number; intact: boolean; problem: string | null }> {
+async function verifyAfter(
+  home: string,
+  tamper: (db: Database.Database) => void,
+): Promise<{ entries: number; intact: boolean; problem: string | null }> {
   const db = new Database(join(home, 'catalog.sqlite'));
   assert.throws(() => db.prepare("UPDATE audit_log SET actor = 'mallory' WHERE id = 2").run(), /append-only/);
   assert.throws(() => db.prepare('DELETE FROM audit_log WHERE id = 2').run(), /append-only/);
@@ -73,13 +91,22 @@ test('each append is anchored: one line per entry, its id and hash, in a private
   const db = new Database(join(home, 'catalog.sqlite'), { readonly: true });
   const rows = db.prepare('SELECT id, hash, at FROM audit_log ORDER BY id').all() as { id: number; hash: string; at: string }[];
   db.close();
-  assert.deepEqual(lines, rows.map((row) => `${row.id} ${row.hash} ${row.at}`));
+  assert.deepEqual(
+    lines,
+    rows.map((row) => `${row.id} ${row.hash} ${row.at}`),
+  );
   assert.equal((await stat(anchorsOf(home))).mode & 0o777, 0o600);
   const vms = join(home, 'repositories', 'default', 'vms');
   const [vm] = await readdir(vms);
   const [point] = await readdir(join(vms, vm as string, 'points'));
-  const manifest = JSON.parse(await readFile(join(vms, vm as string, 'points', point as string, 'manifest.json'), 'utf8')) as { auditHead: unknown };
-  assert.deepEqual(manifest.auditHead, { id: 2, hash: rows[1]?.hash }, 'the backup recorded the log as it stood when it committed (its own backup.start)');
+  const manifest = JSON.parse(await readFile(join(vms, vm as string, 'points', point as string, 'manifest.json'), 'utf8')) as {
+    auditHead: unknown;
+  };
+  assert.deepEqual(
+    manifest.auditHead,
+    { id: 2, hash: rows[1]?.hash },
+    'the backup recorded the log as it stood when it committed (its own backup.start)',
+  );
 });
 
 test('an audit entry changed behind the engine is found', async () => {
@@ -98,10 +125,16 @@ for (const cut of [1, 2, 4]) {
   test(`the last ${cut} entr${cut === 1 ? 'y' : 'ies'} deleted (triggers dropped, with the sqlite3 tool) is found and named`, async () => {
     const home = await homeCopy();
     const first = 6 - cut;
-    execFileSync('sqlite3', [join(home, 'catalog.sqlite'), `DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id >= ${first};`]);
+    execFileSync('sqlite3', [
+      join(home, 'catalog.sqlite'),
+      `DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id >= ${first};`,
+    ]);
     const result = await verifyNow(home);
     assert.equal(result.intact, false);
-    assert.match(result.problem ?? '', new RegExp(`^audit log truncated: row ${first} anchored at \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z is missing$`));
+    assert.match(
+      result.problem ?? '',
+      new RegExp(`^audit log truncated: row ${first} anchored at \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z is missing$`),
+    );
   });
 }
 
@@ -113,8 +146,17 @@ test('rows deleted and new ones written in their place (ids reused) do not match
     // A forged entry 4 that chains correctly: only the anchor can tell.
     const at = new Date().toISOString();
     const details = '{}';
-    const hash = createHash('sha256').update(JSON.stringify([last.hash, at, 'mallory', 'verify.start', null, details])).digest('hex');
-    db.prepare('INSERT INTO audit_log (id, at, actor, action, subject, details, prev_hash, hash) VALUES (4, ?, ?, ?, NULL, ?, ?, ?)').run(at, 'mallory', 'verify.start', details, last.hash, hash);
+    const hash = createHash('sha256')
+      .update(JSON.stringify([last.hash, at, 'mallory', 'verify.start', null, details]))
+      .digest('hex');
+    db.prepare('INSERT INTO audit_log (id, at, actor, action, subject, details, prev_hash, hash) VALUES (4, ?, ?, ?, NULL, ?, ?, ?)').run(
+      at,
+      'mallory',
+      'verify.start',
+      details,
+      last.hash,
+      hash,
+    );
   });
   assert.equal(result.intact, false);
   assert.match(result.problem ?? '', /^audit entry 4 does not match its anchor of .+: the log was rewritten$/);
@@ -134,7 +176,10 @@ test('anchors deleted and entries appended since: the new file does not begin wh
   const engine = await openServedEngine({ home, workerThreads: 2 });
   try {
     engine.catalog.audit('mallory', 'settings.set', null, {});
-    assert.match((await engine.handlers['audit.verify']({}, callContext(osCaller()))).problem ?? '', /do not begin at entry 1, where anchoring began: the file was replaced or cut/);
+    assert.match(
+      (await engine.handlers['audit.verify']({}, callContext(osCaller()))).problem ?? '',
+      /do not begin at entry 1, where anchoring began: the file was replaced or cut/,
+    );
   } finally {
     await engine.close();
   }
@@ -180,7 +225,9 @@ test('`lifeboat audit verify` says intact, then exits 1 naming the truncated row
   assert.match(intact, /^audit log intact: 5 entries, hash chain verified against its anchors and the restore points$/m);
   execFileSync('sqlite3', [join(home, 'catalog.sqlite'), 'DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id = 5;']);
   const run = await new Promise<{ status: number; stdout: string }>((resolve) => {
-    execFile(process.execPath, [cli, '--home', home, 'audit', 'verify'], { encoding: 'utf8', timeout: 60_000 }, (error, stdout) => resolve({ status: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout }));
+    execFile(process.execPath, [cli, '--home', home, 'audit', 'verify'], { encoding: 'utf8', timeout: 60_000 }, (error, stdout) =>
+      resolve({ status: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout }),
+    );
   });
   assert.equal(run.status, 1);
   assert.match(run.stdout, /^audit log TAMPERED: audit log truncated: row 5 anchored at \S+ is missing$/m);

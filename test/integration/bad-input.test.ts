@@ -32,12 +32,21 @@ async function dataFileOf(engine: Engine, vmId: string): Promise<string> {
 
 test('unknown VM and point are refused before a job exists; a non-empty target fails the job untouched', async () => {
   const { dir, engine } = await backedUpVm();
-  await assert.rejects(engine.restores.start({ vm: 'nope', point: 'latest', target: { kind: 'local', path: join(dir, 'x') } }, 'test'), { code: 'not-found', message: /no VM "nope"/ });
-  await assert.rejects(engine.restores.start({ vm: 'beta', point: '99', target: { kind: 'local', path: join(dir, 'x') } }, 'test'), { code: 'not-found', message: /no restore point "99"/ });
+  await assert.rejects(engine.restores.start({ vm: 'nope', point: 'latest', target: { kind: 'local', path: join(dir, 'x') } }, 'test'), {
+    code: 'not-found',
+    message: /no VM "nope"/,
+  });
+  await assert.rejects(engine.restores.start({ vm: 'beta', point: '99', target: { kind: 'local', path: join(dir, 'x') } }, 'test'), {
+    code: 'not-found',
+    message: /no restore point "99"/,
+  });
   const busy = join(dir, 'busy');
   await mkdir(busy);
   await writeFile(join(busy, 'keep.txt'), 'mine');
-  const job = await runJob(engine, await engine.restores.start({ vm: 'beta', point: 'latest', target: { kind: 'local', path: busy } }, 'test'));
+  const job = await runJob(
+    engine,
+    await engine.restores.start({ vm: 'beta', point: 'latest', target: { kind: 'local', path: busy } }, 'test'),
+  );
   assert.equal(job.state, 'failed');
   assert.match(job.error ?? '', /not empty/);
   assert.deepEqual(await readdir(busy), ['keep.txt']);
@@ -53,7 +62,10 @@ test('a flipped bit in a stored block fails the restore naming VM, disk and offs
   await handle.write(byte, 0, 1, 100);
   await handle.close();
   const target = join(dir, 'restored');
-  const job = await runJob(engine, await engine.restores.start({ vm: 'beta', point: 'latest', target: { kind: 'local', path: target } }, 'test'));
+  const job = await runJob(
+    engine,
+    await engine.restores.start({ vm: 'beta', point: 'latest', target: { kind: 'local', path: target } }, 'test'),
+  );
   assert.equal(job.state, 'failed');
   assert.match(job.error ?? '', /VM beta, point 1, disk scsi0:0 \(beta\.vmdk\), offset \d+: corrupt block/);
   await assert.rejects(stat(target), { code: 'ENOENT' }, 'the target folder this restore created is gone');
@@ -65,7 +77,10 @@ test('a truncated data file is named before anything is written', async () => {
   await truncate(data, (await stat(data)).size - 10);
   const target = join(dir, 'restored');
   // The copy a restore reads is checked before a job exists.
-  await assert.rejects(engine.restores.start({ vm: 'beta', point: 'latest', target: { kind: 'local', path: target } }, 'test'), { code: 'corrupt-backup', message: /truncated or overwritten/ });
+  await assert.rejects(engine.restores.start({ vm: 'beta', point: 'latest', target: { kind: 'local', path: target } }, 'test'), {
+    code: 'corrupt-backup',
+    message: /truncated or overwritten/,
+  });
   await assert.rejects(stat(target), { code: 'ENOENT' });
 });
 
@@ -111,8 +126,19 @@ test('a cancelled restore removes what it staged', async () => {
 test('malformed contract payloads and unknown channels are refused by the dispatcher', async () => {
   const { engine } = await backedUpVm();
   await assert.rejects(dispatch(engine, asOwner(), 'vms.drop', {}), { code: 'bad-request', message: /unknown channel/ });
-  await assert.rejects(dispatch(engine, asOwner(), 'restore.entireVm', { vm: 'beta', point: 'latest', target: { kind: 'nfs', path: '/x' } }), { code: 'bad-request', message: /at target\.kind/ });
-  await assert.rejects(dispatch(engine, asOwner(), 'restore.entireVm', { vm: 'beta', point: 'latest', target: { kind: 'local', path: '/x' }, newName: '../../etc' }), { code: 'bad-request', message: /at newName/ });
+  await assert.rejects(
+    dispatch(engine, asOwner(), 'restore.entireVm', { vm: 'beta', point: 'latest', target: { kind: 'nfs', path: '/x' } }),
+    { code: 'bad-request', message: /at target\.kind/ },
+  );
+  await assert.rejects(
+    dispatch(engine, asOwner(), 'restore.entireVm', {
+      vm: 'beta',
+      point: 'latest',
+      target: { kind: 'local', path: '/x' },
+      newName: '../../etc',
+    }),
+    { code: 'bad-request', message: /at newName/ },
+  );
   await assert.rejects(dispatch(engine, asOwner(), 'points.list', { vm: 'beta', extra: true }), { code: 'bad-request' });
   assert.equal(JSON.parse(await readFile(join(engine.repository.path, 'repository.json'), 'utf8')).format, 'lifeboat-repository');
 });
@@ -134,17 +160,23 @@ test('verify checks every block of every point and names the first damaged one',
 test('contract fuzz: random payloads on every channel that reaches no host get an answer or a clear error', async () => {
   const { engine } = await backedUpVm();
   // Channels that connect to a host (or a directory) are left out: a random URL must never be dialled.
-  const channels = requestChannelNames.filter((name) => !['hosts.add', 'hosts.inventory', 'restore.previewOriginal', 'directory.set', 'auth.login'].includes(name));
+  const channels = requestChannelNames.filter(
+    (name) => !['hosts.add', 'hosts.inventory', 'restore.previewOriginal', 'directory.set', 'auth.login'].includes(name),
+  );
   let calls = 0;
   await fc.assert(
-    fc.asyncProperty(fc.constantFrom(...channels), fc.oneof(fc.jsonValue(), fc.record({ vm: fc.string(), point: fc.string(), jobId: fc.string(), target: fc.jsonValue() })), async (channel, payload) => {
-      calls++;
-      try {
-        await dispatch(engine, asOwner(), channel, payload);
-      } catch (error) {
-        assert.ok(error instanceof LifeboatError, `${channel}: ${(error as Error).constructor.name}: ${(error as Error).message}`);
-      }
-    }),
+    fc.asyncProperty(
+      fc.constantFrom(...channels),
+      fc.oneof(fc.jsonValue(), fc.record({ vm: fc.string(), point: fc.string(), jobId: fc.string(), target: fc.jsonValue() })),
+      async (channel, payload) => {
+        calls++;
+        try {
+          await dispatch(engine, asOwner(), channel, payload);
+        } catch (error) {
+          assert.ok(error instanceof LifeboatError, `${channel}: ${(error as Error).constructor.name}: ${(error as Error).message}`);
+        }
+      },
+    ),
     { numRuns: 300 },
   );
   assert.ok(calls >= 300);
@@ -163,6 +195,9 @@ test('a missing chain link is named before anything is written', async () => {
   assert.ok(full);
   await rm(engine.repository.pointFolder(full), { recursive: true });
   const target = join(dir, 'restored');
-  await assert.rejects(engine.restores.start({ vm: 'beta', point: '2', target: { kind: 'local', path: target } }, 'test'), { code: 'corrupt-backup', message: /restore point 2 of beta needs point [0-9a-f-]+, which is missing from the repository/ });
+  await assert.rejects(engine.restores.start({ vm: 'beta', point: '2', target: { kind: 'local', path: target } }, 'test'), {
+    code: 'corrupt-backup',
+    message: /restore point 2 of beta needs point [0-9a-f-]+, which is missing from the repository/,
+  });
   await assert.rejects(stat(target), { code: 'ENOENT' });
 });

@@ -22,7 +22,10 @@ const passwords = { PW_ALICE: 'alice-cli-password', PW_CAROL: 'carol-cli-passwor
 type Outcome = { code: number; stdout: string; stderr: string };
 async function lifeboat(...args: string[]): Promise<Outcome> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [cli, '--home', home, ...args], { timeout: 120_000, env: { ...process.env, ...passwords } });
+    const { stdout, stderr } = await run(process.execPath, [cli, '--home', home, ...args], {
+      timeout: 120_000,
+      env: { ...process.env, ...passwords },
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
@@ -40,7 +43,15 @@ async function lifeboat(...args: string[]): Promise<Outcome> {
     await writeMixedRaw(join(dir, 'disk.raw'), 8);
     await makeVmFolder(source, 'ledger', join(dir, 'disk.raw'), 'monolithicFlat');
     assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
-    engine.catalog.addHost({ id: randomUUID(), name: 'vc', kind: 'vsphere', url: 'https://127.0.0.1:9/sdk', user: 'root', insecure: true, createdAt: new Date().toISOString() });
+    engine.catalog.addHost({
+      id: randomUUID(),
+      name: 'vc',
+      kind: 'vsphere',
+      url: 'https://127.0.0.1:9/sdk',
+      user: 'root',
+      insecure: true,
+      createdAt: new Date().toISOString(),
+    });
     engine.catalog.updateSettings({ fourEyes: true });
   } finally {
     await engine.close();
@@ -90,7 +101,19 @@ test('four-eyes across CLI commands to a running engine: --operator is refused, 
   assert.match(claimed.stderr, /--operator no longer says who you are: sign in with `lifeboat login/);
 
   assert.equal((await lifeboat('login', '--user', 'alice', '--password-env', 'PW_ALICE')).code, 0);
-  const asked = await lifeboat('--json', 'restore', 'vm', 'ledger', '--point', 'latest', '--target', 'vsphere:vc', '--original', '--yes', '--detach');
+  const asked = await lifeboat(
+    '--json',
+    'restore',
+    'vm',
+    'ledger',
+    '--point',
+    'latest',
+    '--target',
+    'vsphere:vc',
+    '--original',
+    '--yes',
+    '--detach',
+  );
   assert.equal(asked.code, 0, asked.stderr);
   const job = JSON.parse(asked.stdout) as { id: string; state: string; requestedBy: string };
   assert.deepEqual([job.state, job.requestedBy], ['waiting-for-operator', 'local:alice']);
@@ -107,6 +130,8 @@ test('four-eyes across CLI commands to a running engine: --operator is refused, 
   const audit = JSON.parse((await lifeboat('--json', 'audit')).stdout) as { actor: string; action: string; subject: string | null }[];
   assert.ok(audit.some((entry) => entry.actor === 'local:alice' && entry.action === 'restore.entireVm'));
   assert.ok(audit.some((entry) => entry.actor === 'local:carol' && entry.action === 'jobs.approve' && entry.subject === job.id));
-  assert.ok(audit.some((entry) => entry.actor === `os:${userInfo().username}` && entry.action === 'accounts.add' && entry.subject === 'alice'));
+  assert.ok(
+    audit.some((entry) => entry.actor === `os:${userInfo().username}` && entry.action === 'accounts.add' && entry.subject === 'alice'),
+  );
   await lifeboat('logout');
 });

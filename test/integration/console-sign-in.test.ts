@@ -11,10 +11,21 @@ import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { startConsoleServer } from '../../electron/rpc/ws-server.ts';
 import { openEngine, tempDir } from '../helpers/env.ts';
 
-type Frame = { type: string; id?: number; ok?: boolean; payload?: unknown; error?: { code: string; message: string }; session?: string; event?: string };
+type Frame = {
+  type: string;
+  id?: number;
+  ok?: boolean;
+  payload?: unknown;
+  error?: { code: string; message: string };
+  session?: string;
+  event?: string;
+};
 
 /** A WebSocket client that keeps every frame and answers requests in order. */
-async function open(origin: string, secret: string): Promise<{ session: string; call(channel: string, payload: unknown): Promise<Frame>; readonly events: Frame[]; close(): void }> {
+async function open(
+  origin: string,
+  secret: string,
+): Promise<{ session: string; call(channel: string, payload: unknown): Promise<Frame>; readonly events: Frame[]; close(): void }> {
   const socket = new WebSocket(`${origin.replace('http', 'ws')}/rpc`, { headers: { origin } });
   const frames: Frame[] = [];
   const waiting = new Map<number, (frame: Frame) => void>();
@@ -70,7 +81,11 @@ test('the browser console must sign in: nothing before, the account role after, 
     assert.match(restore.error?.message ?? '', /local:vera has the viewer role; restore.entireVm needs the operator role/);
     engine.events.emit('prompt.updated', { id: 'y' } as never);
     await tab.call('auth.whoami', {});
-    assert.deepEqual(tab.events.map((frame) => (frame.payload as { id: string }).id), ['y'], 'only events after the sign-in reach the tab');
+    assert.deepEqual(
+      tab.events.map((frame) => (frame.payload as { id: string }).id),
+      ['y'],
+      'only events after the sign-in reach the tab',
+    );
     tab.close();
 
     // A reload: the tab's session key reconnects, and its sign-in token resumes.

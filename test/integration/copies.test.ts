@@ -27,28 +27,59 @@ assert.equal((await runJob(engine, await engine.backups.start(folder, 'test'))).
 const vmId = engine.lookup.resolveVm('db').id;
 const sites = { near: join(dir, 'near'), zoned: join(dir, 'zoned'), far: join(dir, 'far') };
 
-async function restoreTo(name: string, request: { point?: string; fromRegion?: string } = {}): Promise<{ path: string; job: Awaited<ReturnType<typeof runJob>> }> {
+async function restoreTo(
+  name: string,
+  request: { point?: string; fromRegion?: string } = {},
+): Promise<{ path: string; job: Awaited<ReturnType<typeof runJob>> }> {
   const path = join(dir, 'restored', name);
-  const { job } = await api.invoke('restore.entireVm', { vm: 'db', point: request.point ?? '2', target: { kind: 'local', path }, ...(request.fromRegion ? { fromRegion: request.fromRegion } : {}) });
+  const { job } = await api.invoke('restore.entireVm', {
+    vm: 'db',
+    point: request.point ?? '2',
+    target: { kind: 'local', path },
+    ...(request.fromRegion ? { fromRegion: request.fromRegion } : {}),
+  });
   return { path, job: await runJob(engine, job) };
 }
 
 test('GRS is refused until the repositories can meet it, then a copy job copies every point and checks it', async () => {
   await api.invoke('settings.set', { copyPolicy: 'grs' });
-  await assert.rejects(api.invoke('copies.run', {}), { code: 'conflict', message: /GRS needs 2 more repositories in region primary and a repository in another region/ });
+  await assert.rejects(api.invoke('copies.run', {}), {
+    code: 'conflict',
+    message: /GRS needs 2 more repositories in region primary and a repository in another region/,
+  });
   await api.invoke('repos.add', { name: 'near', path: sites.near, region: 'primary', zone: 'zone-2' });
   await api.invoke('repos.add', { name: 'zoned', path: sites.zoned, region: 'primary', zone: 'zone-3' });
-  await assert.rejects(api.invoke('repos.add', { name: 'inside', path: join(sites.near, 'x'), region: 'primary', zone: 'zone-4' }), { code: 'conflict', message: /overlaps repository near/ });
-  await assert.rejects(api.invoke('repos.add', { name: 'near', path: join(dir, 'other'), region: 'primary', zone: 'zone-4' }), { code: 'conflict' });
+  await assert.rejects(api.invoke('repos.add', { name: 'inside', path: join(sites.near, 'x'), region: 'primary', zone: 'zone-4' }), {
+    code: 'conflict',
+    message: /overlaps repository near/,
+  });
+  await assert.rejects(api.invoke('repos.add', { name: 'near', path: join(dir, 'other'), region: 'primary', zone: 'zone-4' }), {
+    code: 'conflict',
+  });
   // A file, a folder of other things, a folder under a file: refused, nothing written.
-  await assert.rejects(api.invoke('repos.add', { name: 'file', path: raw, region: 'primary', zone: 'zone-4' }), { code: 'bad-request', message: /is not a folder/ });
-  await assert.rejects(api.invoke('repos.add', { name: 'busy', path: folder, region: 'primary', zone: 'zone-4' }), { code: 'conflict', message: /is not empty and holds no Lifeboat repository/ });
-  await assert.rejects(api.invoke('repos.add', { name: 'under-file', path: join(raw, 'copy'), region: 'primary', zone: 'zone-4' }), { code: 'bad-request', message: /is not a folder/ });
+  await assert.rejects(api.invoke('repos.add', { name: 'file', path: raw, region: 'primary', zone: 'zone-4' }), {
+    code: 'bad-request',
+    message: /is not a folder/,
+  });
+  await assert.rejects(api.invoke('repos.add', { name: 'busy', path: folder, region: 'primary', zone: 'zone-4' }), {
+    code: 'conflict',
+    message: /is not empty and holds no Lifeboat repository/,
+  });
+  await assert.rejects(api.invoke('repos.add', { name: 'under-file', path: join(raw, 'copy'), region: 'primary', zone: 'zone-4' }), {
+    code: 'bad-request',
+    message: /is not a folder/,
+  });
   await assert.rejects(access(join(folder, 'repository.json')), { code: 'ENOENT' });
   await api.invoke('repos.add', { name: 'far', path: sites.far, region: 'secondary', zone: 'zone-1' });
   const before = await api.invoke('copies.status', { vm: 'db' });
   assert.equal(before.problem, null);
-  assert.deepEqual(before.vms[0]?.points.map((point) => point.lacking), [['2 more copies in region primary', 'a copy in the secondary region'], ['2 more copies in region primary', 'a copy in the secondary region']]);
+  assert.deepEqual(
+    before.vms[0]?.points.map((point) => point.lacking),
+    [
+      ['2 more copies in region primary', 'a copy in the secondary region'],
+      ['2 more copies in region primary', 'a copy in the secondary region'],
+    ],
+  );
 
   const job = await runJob(engine, (await api.invoke('copies.run', {})).job);
   assert.equal(job.state, 'succeeded', job.error ?? '');
@@ -57,7 +88,16 @@ test('GRS is refused until the repositories can meet it, then a copy job copies 
   const status = await api.invoke('copies.status', { vm: 'db' });
   assert.ok(status.vms[0]?.points.every((point) => point.meetsPolicy));
   const [latest] = await api.invoke('points.list', { vm: 'db' });
-  assert.deepEqual(latest?.copies.map((copy) => [copy.name, copy.tier, copy.region]), [['default', 'snapshot', 'primary'], ['near', 'vault', 'primary'], ['zoned', 'vault', 'primary'], ['far', 'vault', 'secondary']], 'fastest first');
+  assert.deepEqual(
+    latest?.copies.map((copy) => [copy.name, copy.tier, copy.region]),
+    [
+      ['default', 'snapshot', 'primary'],
+      ['near', 'vault', 'primary'],
+      ['zoned', 'vault', 'primary'],
+      ['far', 'vault', 'secondary'],
+    ],
+    'fastest first',
+  );
   assert.ok(!(await readdir(join(sites.far, 'vms', vmId, 'points'))).some((name) => name.startsWith('.partial-')));
   // A second run finds nothing to do; a third while it is queued is refused.
   const again = (await api.invoke('copies.run', {})).job;
@@ -72,7 +112,9 @@ test('a drill restores from the secondary region on purpose: identical disks, an
   assert.match(job.summary, /from copy far \(region secondary\)/);
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', generations[1] as string, join(path, 'db.vmdk')), /identical/);
   const { events } = await api.invoke('jobs.get', { jobId: job.id });
-  assert.ok(events.some((event) => /reading point 2 of db from far \(vault tier, region secondary, zone zone-1\) as asked/.test(event.message)));
+  assert.ok(
+    events.some((event) => /reading point 2 of db from far \(vault tier, region secondary, zone zone-1\) as asked/.test(event.message)),
+  );
 });
 
 test('with the primary unreadable a restore reads the next copy; with the whole primary region gone, the secondary', async () => {
@@ -91,7 +133,10 @@ test('with the primary unreadable a restore reads the next copy; with the whole 
     assert.equal((crossRegion.job.result?.source as { region: string }).region, 'secondary');
     assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', generations[0] as string, join(crossRegion.path, 'db.vmdk')), /identical/);
     const status = await api.invoke('copies.status', { vm: 'db' });
-    assert.deepEqual(status.vms[0]?.points[0]?.copies.filter((copy) => copy.state === 'missing').map((copy) => copy.name), ['default', 'near', 'zoned']);
+    assert.deepEqual(
+      status.vms[0]?.points[0]?.copies.filter((copy) => copy.state === 'missing').map((copy) => copy.name),
+      ['default', 'near', 'zoned'],
+    );
   } finally {
     await rename(`${primaryVm}.lost`, primaryVm);
     for (const site of [sites.near, sites.zoned]) await rename(join(site, 'vms.lost'), join(site, 'vms')).catch(() => undefined);
@@ -101,13 +146,19 @@ test('with the primary unreadable a restore reads the next copy; with the whole 
 test('a stale or incomplete secondary is refused with a clear sentence, before anything is written', async () => {
   await writeFile(join(folder, 'note.txt'), 'point 3 has no copy yet');
   assert.equal((await runJob(engine, await engine.backups.start(folder, 'test'))).state, 'succeeded');
-  await assert.rejects(restoreTo('stale', { point: '3', fromRegion: 'secondary' }), { code: 'not-found', message: /the copy in region secondary is stale: it holds points up to 2, not point 3 of db; run `lifeboat copies run` first/ });
+  await assert.rejects(restoreTo('stale', { point: '3', fromRegion: 'secondary' }), {
+    code: 'not-found',
+    message: /the copy in region secondary is stale: it holds points up to 2, not point 3 of db; run `lifeboat copies run` first/,
+  });
   await assert.rejects(restoreTo('nowhere', { fromRegion: 'mars' }), { code: 'not-found', message: /no repository is in region mars/ });
 
   const farPoints = join(sites.far, 'vms', vmId, 'points');
   const pointTwo = (await readdir(farPoints)).find((name) => name.startsWith('000002-')) as string;
   await truncate(join(farPoints, pointTwo, 'data.lbd'), 1000);
-  await assert.rejects(restoreTo('incomplete', { fromRegion: 'secondary' }), { code: 'corrupt-backup', message: /the copy of point 2 of db in far \(region secondary\) is incomplete: data file of db point 2 is 1000 bytes/ });
+  await assert.rejects(restoreTo('incomplete', { fromRegion: 'secondary' }), {
+    code: 'corrupt-backup',
+    message: /the copy of point 2 of db in far \(region secondary\) is incomplete: data file of db point 2 is 1000 bytes/,
+  });
   await assert.rejects(access(join(dir, 'restored', 'incomplete')), { code: 'ENOENT' });
 });
 

@@ -56,12 +56,23 @@ test('over ldaps:// the right password gives a session with the role of the high
   assert.ok(engine.catalog.auditEntries().some((entry) => entry.actor === 'directory:alice' && entry.action === 'auth.login'));
 });
 
-test('over ldap:// with StartTLS as well; plain ldap:// without it is refused before it is stored', { skip: missing ?? false }, async () => {
-  await assert.rejects(dispatch(engine, owner, 'directory.set', { directory: directory({ url: (slapd as Slapd).ldapUrl }) }), { code: 'bad-request', message: /in clear: use ldaps:\/\/, or ldap:\/\/ with --starttls/ });
-  assert.equal(((await dispatch(engine, owner, 'directory.get', {})) as DirectoryConfig).url, (slapd as Slapd).ldapsUrl, 'the refused settings changed nothing');
-  await dispatch(engine, owner, 'directory.set', { directory: directory({ url: (slapd as Slapd).ldapUrl, startTls: true }) });
-  assert.equal((await login('carol')).role, 'approver');
-});
+test(
+  'over ldap:// with StartTLS as well; plain ldap:// without it is refused before it is stored',
+  { skip: missing ?? false },
+  async () => {
+    await assert.rejects(dispatch(engine, owner, 'directory.set', { directory: directory({ url: (slapd as Slapd).ldapUrl }) }), {
+      code: 'bad-request',
+      message: /in clear: use ldaps:\/\/, or ldap:\/\/ with --starttls/,
+    });
+    assert.equal(
+      ((await dispatch(engine, owner, 'directory.get', {})) as DirectoryConfig).url,
+      (slapd as Slapd).ldapsUrl,
+      'the refused settings changed nothing',
+    );
+    await dispatch(engine, owner, 'directory.set', { directory: directory({ url: (slapd as Slapd).ldapUrl, startTls: true }) });
+    assert.equal((await login('carol')).role, 'approver');
+  },
+);
 
 test('wrong password, unknown user, no mapped group, untrusted certificate: one clear error each', { skip: missing ?? false }, async () => {
   await dispatch(engine, owner, 'directory.set', { directory: directory() });
@@ -72,61 +83,113 @@ test('wrong password, unknown user, no mapped group, untrusted certificate: one 
     await assert.rejects(login(user, 'x'), { code: 'bad-request' }, user);
   }
   await dispatch(engine, owner, 'directory.set', { directory: directory({ caPem: (slapd as Slapd).otherCaPem }) });
-  await assert.rejects(login('alice'), { code: 'unavailable', message: /is not trusted: its certificate does not chain to the configured CA/ });
-  await dispatch(engine, owner, 'directory.set', { directory: directory({ url: (slapd as Slapd).ldapUrl, startTls: true, caPem: (slapd as Slapd).otherCaPem }) });
-  await assert.rejects(login('alice'), { code: 'unavailable', message: /is not trusted/ }, 'StartTLS checks the certificate before the password is sent');
+  await assert.rejects(login('alice'), {
+    code: 'unavailable',
+    message: /is not trusted: its certificate does not chain to the configured CA/,
+  });
+  await dispatch(engine, owner, 'directory.set', {
+    directory: directory({ url: (slapd as Slapd).ldapUrl, startTls: true, caPem: (slapd as Slapd).otherCaPem }),
+  });
+  await assert.rejects(
+    login('alice'),
+    { code: 'unavailable', message: /is not trusted/ },
+    'StartTLS checks the certificate before the password is sent',
+  );
   await dispatch(engine, owner, 'directory.set', { directory: directory({ caPem: null }) });
   await assert.rejects(login('alice'), { code: 'unavailable', message: /is not trusted/ }, 'a private CA is not in the system store');
 });
 
-test('a local account of the same name wins, and a directory alice is the same person as a local alice for four-eyes', { skip: missing ?? false }, async () => {
-  await dispatch(engine, owner, 'directory.set', { directory: directory() });
-  await dispatch(engine, owner, 'accounts.add', { name: 'alice2', role: 'viewer', password: 'local-alice2-password' });
-  await assert.rejects(login('alice2'), { code: 'unauthorized' }, 'the directory password does not open the local account');
-  assert.equal((await login('alice2', 'local-alice2-password')).via, 'local');
-  // A held job asked for by local:carol is not approved by directory:carol.
-  const job: Job = engine.jobs.submit({ kind: 'restore-entire-vm', vmId: null, vmName: 'x', summary: 'held', params: {}, requestedBy: 'local:carol', holdFor: 'approval' }, () => ({
-    plan: Plan.of<null>().step('restore', 'Restore', async () => {
-      throw new Error('never runs');
-    }).bind(null),
-    finish: async () => undefined,
-    result: () => ({}),
-  }));
-  const carol = new Peer(null);
-  await dispatch(engine, carol, 'auth.login', { user: 'carol', password: 'carol-directory-pw' });
-  await assert.rejects(dispatch(engine, carol, 'jobs.approve', { jobId: job.id }), { code: 'conflict', message: /second person/ });
-  engine.jobs.cancel(job.id);
-});
+test(
+  'a local account of the same name wins, and a directory alice is the same person as a local alice for four-eyes',
+  { skip: missing ?? false },
+  async () => {
+    await dispatch(engine, owner, 'directory.set', { directory: directory() });
+    await dispatch(engine, owner, 'accounts.add', { name: 'alice2', role: 'viewer', password: 'local-alice2-password' });
+    await assert.rejects(login('alice2'), { code: 'unauthorized' }, 'the directory password does not open the local account');
+    assert.equal((await login('alice2', 'local-alice2-password')).via, 'local');
+    // A held job asked for by local:carol is not approved by directory:carol.
+    const job: Job = engine.jobs.submit(
+      { kind: 'restore-entire-vm', vmId: null, vmName: 'x', summary: 'held', params: {}, requestedBy: 'local:carol', holdFor: 'approval' },
+      () => ({
+        plan: Plan.of<null>()
+          .step('restore', 'Restore', async () => {
+            throw new Error('never runs');
+          })
+          .bind(null),
+        finish: async () => undefined,
+        result: () => ({}),
+      }),
+    );
+    const carol = new Peer(null);
+    await dispatch(engine, carol, 'auth.login', { user: 'carol', password: 'carol-directory-pw' });
+    await assert.rejects(dispatch(engine, carol, 'jobs.approve', { jobId: job.id }), { code: 'conflict', message: /second person/ });
+    engine.jobs.cancel(job.id);
+  },
+);
 
-test('the CLI sets the directory from its flags and a CA file, and a directory user signs in through the running engine', { skip: missing ?? false }, async () => {
-  const home = engine.paths.home;
-  const caFile = join(home, 'directory-ca.pem');
-  await writeFile(caFile, (slapd as Slapd).caPem);
-  const roleMap = `cn=backup-operators=operator,cn=backup-approvers,ou=groups,${SUFFIX}=approver`;
-  const set = ['--home', home, 'directory', 'set', '--url', (slapd as Slapd).ldapUrl, '--starttls', '--bind-dn-template', `uid={user},ou=people,${SUFFIX}`, '--group-base', `ou=groups,${SUFFIX}`, '--role-map', roleMap, '--ca-file', caFile];
-  assert.equal(await main(set), 0);
-  const stored = (await dispatch(engine, owner, 'directory.get', {})) as DirectoryConfig;
-  assert.deepEqual([stored.startTls, stored.roleMap.at(-1)?.group, stored.caPem], [true, `cn=backup-approvers,ou=groups,${SUFFIX}`, (slapd as Slapd).caPem]);
-  await assert.rejects(main([...set.slice(0, 4), '--url', (slapd as Slapd).ldapUrl, ...set.slice(7)]), { code: 'bad-request', message: /in clear/ });
-  process.env.LB_TEST_DIRECTORY_PW = 'carol-directory-pw';
-  try {
-    assert.equal(await main(['--home', home, 'login', '--user', 'carol', '--password-env', 'LB_TEST_DIRECTORY_PW']), 0);
-    const session = await readSession(home);
-    assert.deepEqual([session?.identity.account, session?.identity.via, session?.identity.role], ['carol', 'directory', 'approver']);
-    assert.equal(await main(['--home', home, 'logout']), 0);
-    assert.equal(await readSession(home), null);
-  } finally {
-    delete process.env.LB_TEST_DIRECTORY_PW;
-  }
-});
+test(
+  'the CLI sets the directory from its flags and a CA file, and a directory user signs in through the running engine',
+  { skip: missing ?? false },
+  async () => {
+    const home = engine.paths.home;
+    const caFile = join(home, 'directory-ca.pem');
+    await writeFile(caFile, (slapd as Slapd).caPem);
+    const roleMap = `cn=backup-operators=operator,cn=backup-approvers,ou=groups,${SUFFIX}=approver`;
+    const set = [
+      '--home',
+      home,
+      'directory',
+      'set',
+      '--url',
+      (slapd as Slapd).ldapUrl,
+      '--starttls',
+      '--bind-dn-template',
+      `uid={user},ou=people,${SUFFIX}`,
+      '--group-base',
+      `ou=groups,${SUFFIX}`,
+      '--role-map',
+      roleMap,
+      '--ca-file',
+      caFile,
+    ];
+    assert.equal(await main(set), 0);
+    const stored = (await dispatch(engine, owner, 'directory.get', {})) as DirectoryConfig;
+    assert.deepEqual(
+      [stored.startTls, stored.roleMap.at(-1)?.group, stored.caPem],
+      [true, `cn=backup-approvers,ou=groups,${SUFFIX}`, (slapd as Slapd).caPem],
+    );
+    await assert.rejects(main([...set.slice(0, 4), '--url', (slapd as Slapd).ldapUrl, ...set.slice(7)]), {
+      code: 'bad-request',
+      message: /in clear/,
+    });
+    process.env.LB_TEST_DIRECTORY_PW = 'carol-directory-pw';
+    try {
+      assert.equal(await main(['--home', home, 'login', '--user', 'carol', '--password-env', 'LB_TEST_DIRECTORY_PW']), 0);
+      const session = await readSession(home);
+      assert.deepEqual([session?.identity.account, session?.identity.via, session?.identity.role], ['carol', 'directory', 'approver']);
+      assert.equal(await main(['--home', home, 'logout']), 0);
+      assert.equal(await readSession(home), null);
+    } finally {
+      delete process.env.LB_TEST_DIRECTORY_PW;
+    }
+  },
+);
 
-test('directory down: sign-in is refused with one clear error, and directory sessions end when the settings change', { skip: missing ?? false }, async () => {
-  await dispatch(engine, owner, 'directory.set', { directory: directory() });
-  const dave = new Peer(null);
-  await dispatch(engine, dave, 'auth.login', { user: 'dave', password: 'dave-directory-pw' });
-  await (slapd as Slapd).stop();
-  await assert.rejects(login('alice'), { code: 'unavailable', message: /does not answer/ });
-  await dispatch(engine, owner, 'directory.set', { directory: null });
-  await assert.rejects(dispatch(engine, dave, 'vms.list', {}), { code: 'unauthorized', message: /sign-in has ended/ });
-  await assert.rejects(login('alice'), { code: 'unauthorized', message: 'wrong user name or password' }, 'no directory: only local accounts');
-});
+test(
+  'directory down: sign-in is refused with one clear error, and directory sessions end when the settings change',
+  { skip: missing ?? false },
+  async () => {
+    await dispatch(engine, owner, 'directory.set', { directory: directory() });
+    const dave = new Peer(null);
+    await dispatch(engine, dave, 'auth.login', { user: 'dave', password: 'dave-directory-pw' });
+    await (slapd as Slapd).stop();
+    await assert.rejects(login('alice'), { code: 'unavailable', message: /does not answer/ });
+    await dispatch(engine, owner, 'directory.set', { directory: null });
+    await assert.rejects(dispatch(engine, dave, 'vms.list', {}), { code: 'unauthorized', message: /sign-in has ended/ });
+    await assert.rejects(
+      login('alice'),
+      { code: 'unauthorized', message: 'wrong user name or password' },
+      'no directory: only local accounts',
+    );
+  },
+);

@@ -12,7 +12,23 @@ test('running and queued jobs of a dead engine are interrupted on restart', asyn
   const first = await openServedEngine({ home, workerThreads: 2 });
   await first.close();
   const catalog = Catalog.open(join(home, 'catalog.sqlite'));
-  const base = { kind: 'restore-entire-vm' as const, vmId: 'vm-1', vmName: 'vm', summary: 's', steps: [], currentStep: 'transfer-disks', bytesDone: 5, bytesTotal: 10, error: null, result: null, createdAt: new Date().toISOString(), startedAt: null, endedAt: null, waitingFor: null, requestedBy: null };
+  const base = {
+    kind: 'restore-entire-vm' as const,
+    vmId: 'vm-1',
+    vmName: 'vm',
+    summary: 's',
+    steps: [],
+    currentStep: 'transfer-disks',
+    bytesDone: 5,
+    bytesTotal: 10,
+    error: null,
+    result: null,
+    createdAt: new Date().toISOString(),
+    startedAt: null,
+    endedAt: null,
+    waitingFor: null,
+    requestedBy: null,
+  };
   catalog.insertJob({ ...base, id: 'running-job', state: 'running' }, {});
   catalog.insertJob({ ...base, id: 'queued-job', state: 'queued' }, {});
   catalog.close();
@@ -32,7 +48,10 @@ test('one engine per home: a second one is refused, and the home is free again a
   const home = join(await tempDir(), 'home');
   const first = await openServedEngine({ home, workerThreads: 2 });
   try {
-    await assert.rejects(openServedEngine({ home, workerThreads: 2 }), { code: 'conflict', message: /another engine already serves this home/ });
+    await assert.rejects(openServedEngine({ home, workerThreads: 2 }), {
+      code: 'conflict',
+      message: /another engine already serves this home/,
+    });
   } finally {
     await first.close();
   }

@@ -9,10 +9,24 @@ import { copyFile, mkdir, open, readdir, readFile, symlink, writeFile } from 'no
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readAll } from '../../electron/filesystems/file-system.ts';
-import { changedBlocks, debugfs, debugfsRequest, kernelReplayedTree, makeExt4, openExt, run, treeOfFileSystem, treeOfFolder, withMount } from '../helpers/ext4-images.ts';
+import {
+  changedBlocks,
+  debugfs,
+  debugfsRequest,
+  kernelReplayedTree,
+  makeExt4,
+  openExt,
+  run,
+  treeOfFileSystem,
+  treeOfFolder,
+  withMount,
+} from '../helpers/ext4-images.ts';
 import { tempDir } from '../helpers/env.ts';
 
-const digest = async (path: string): Promise<string> => createHash('sha256').update(await readFile(path)).digest('hex');
+const digest = async (path: string): Promise<string> =>
+  createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 const bytesOf = (size: number, seed: number): Buffer => Buffer.from(Array.from({ length: size }, (_, index) => (index * 31 + seed) & 0xff));
 
 /** Files, folders and symlinks of the sizes inline data holds (and just past them), made by the kernel. */
@@ -26,7 +40,10 @@ async function fillInline(folder: string): Promise<void> {
   await symlink(`/${'deep/'.repeat(20)}target`, join(folder, 'inline/long-link'));
 }
 
-for (const features of [['-O', 'inline_data', '-I', '256'], ['-O', 'inline_data,^metadata_csum', '-I', '512', '-b', '1024']]) {
+for (const features of [
+  ['-O', 'inline_data', '-I', '256'],
+  ['-O', 'inline_data,^metadata_csum', '-I', '512', '-b', '1024'],
+]) {
   test(`inline data (mke2fs ${features.join(' ')}) lists and reads as the kernel and debugfs show it`, async () => {
     const dir = await tempDir();
     const image = join(dir, 'inline.img');
@@ -34,11 +51,24 @@ for (const features of [['-O', 'inline_data', '-I', '256'], ['-O', 'inline_data,
     await withMount(image, 'rw', fillInline);
     // debugfs writes small files and long symlinks inline too (the kernel keeps long symlinks in blocks).
     await writeFile(join(dir, 'tiny.txt'), 'made by debugfs\n');
-    debugfs(image, ['write ' + join(dir, 'tiny.txt') + ' inline/debugfs-tiny.txt', `symlink inline/debugfs-long-link /${'x'.repeat(80)}/target`], true);
+    debugfs(
+      image,
+      ['write ' + join(dir, 'tiny.txt') + ' inline/debugfs-tiny.txt', `symlink inline/debugfs-long-link /${'x'.repeat(80)}/target`],
+      true,
+    );
 
     const stat = (path: string): string => debugfsRequest(image, `stat ${path}`);
-    const inlineFlag = (path: string): boolean => (Number.parseInt(/Flags: 0x([0-9a-f]+)/.exec(stat(path))?.[1] ?? '0', 16) & 0x10000000) !== 0;
-    for (const path of ['inline/many', 'inline/empty-folder', 'inline/size-1.bin', 'inline/size-100.bin', 'inline/debugfs-tiny.txt', 'inline/debugfs-long-link']) assert.ok(inlineFlag(path), `${path} is inline, so the test tests inline data`);
+    const inlineFlag = (path: string): boolean =>
+      (Number.parseInt(/Flags: 0x([0-9a-f]+)/.exec(stat(path))?.[1] ?? '0', 16) & 0x10000000) !== 0;
+    for (const path of [
+      'inline/many',
+      'inline/empty-folder',
+      'inline/size-1.bin',
+      'inline/size-100.bin',
+      'inline/debugfs-tiny.txt',
+      'inline/debugfs-long-link',
+    ])
+      assert.ok(inlineFlag(path), `${path} is inline, so the test tests inline data`);
     assert.match(stat('inline/many'), /system\.data \([1-9]/, 'the folder continues in its system.data attribute');
 
     const fs = await openExt(image);
@@ -47,12 +77,20 @@ for (const features of [['-O', 'inline_data', '-I', '256'], ['-O', 'inline_data,
     assert.deepEqual(ours, kernel);
     assert.ok(ours.length >= 18);
     // And against debugfs, entry by entry for the inline folder, and byte by byte for inline files.
-    const debugfsNames = debugfs(image, ['ls -p inline']).split('\n').filter((line) => line.startsWith('/')).map((line) => line.split('/')[5]).filter((name) => name !== '.' && name !== '..').sort();
+    const debugfsNames = debugfs(image, ['ls -p inline'])
+      .split('\n')
+      .filter((line) => line.startsWith('/'))
+      .map((line) => line.split('/')[5])
+      .filter((name) => name !== '.' && name !== '..')
+      .sort();
     assert.deepEqual((await fs.list('/inline')).map((entry) => entry.name).sort(), debugfsNames);
     for (const name of ['size-1.bin', 'size-59.bin', 'size-60.bin', 'size-100.bin', 'debugfs-tiny.txt']) {
       // debugfs 1.47's cat prints the whole inline area (60 bytes for a 59-byte file): its stat's Size is the file's.
       const size = Number(/Size: (\d+)\n/.exec(stat(`inline/${name}`))?.[1]);
-      const expected = execFileSync('debugfs', ['-R', `cat inline/${name}`, image], { stdio: ['ignore', 'pipe', 'ignore'] }).subarray(0, size);
+      const expected = execFileSync('debugfs', ['-R', `cat inline/${name}`, image], { stdio: ['ignore', 'pipe', 'ignore'] }).subarray(
+        0,
+        size,
+      );
       assert.ok((await readAll(fs, `/inline/${name}`, 1 << 20)).equals(expected), name);
     }
     assert.equal((await fs.stat('/inline/debugfs-long-link')).target, `/${'x'.repeat(80)}/target`);
@@ -61,7 +99,11 @@ for (const features of [['-O', 'inline_data', '-I', '256'], ['-O', 'inline_data,
 
 // Journal formats: ext4's (64-bit tags, v3 checksums), ext3's (32-bit tags, no checksums, a journal
 // mapped by indirect blocks), and ext4 without 64bit or metadata_csum (plain 32-bit tags).
-for (const [kind, options] of [['ext4', ['-t', 'ext4', '-I', '256']], ['ext3', ['-t', 'ext3']], ['ext4 ^64bit ^metadata_csum', ['-t', 'ext4', '-O', '^64bit,^metadata_csum', '-b', '2048']]] as const) {
+for (const [kind, options] of [
+  ['ext4', ['-t', 'ext4', '-I', '256']],
+  ['ext3', ['-t', 'ext3']],
+  ['ext4 ^64bit ^metadata_csum', ['-t', 'ext4', '-O', '^64bit,^metadata_csum', '-b', '2048']],
+] as const) {
   test(`${kind}: a volume copied while mounted (needs_recovery) is read as of its journal, as the kernel replays it`, async () => {
     const dir = await tempDir();
     const image = join(dir, 'live.img');
@@ -109,13 +151,32 @@ test('journal transactions written by debugfs: revoked and uncommitted blocks ar
   debugfs(changed, [`write ${join(dir, 'new.txt')} new.txt`, 'mkdir folder', `write ${join(dir, 'new.txt')} folder/again.txt`], true);
   const blocks = await changedBlocks(image, changed, 1024);
   assert.ok(blocks.length > 0 && !blocks.includes(keepBlock));
-  const changedBytes = Buffer.concat(await Promise.all(blocks.map(async (block) => (await readFile(changed)).subarray(block * 1024, (block + 1) * 1024))));
+  const changedBytes = Buffer.concat(
+    await Promise.all(blocks.map(async (block) => (await readFile(changed)).subarray(block * 1024, (block + 1) * 1024))),
+  );
   await writeFile(join(dir, 'change.bin'), changedBytes);
   await writeFile(join(dir, 'junk.bin'), Buffer.alloc(1024, 0x5a));
   // 1: junk over keep.txt's block; 2: that block revoked; 3: the real change; 4: junk over the
   // root folder's inode table block, never committed.
   const inodeTableBlock = blocks[0] as number;
-  debugfs(image, ['jo -c', `jw -b ${keepBlock} ${join(dir, 'junk.bin')}`, 'jc', 'jo', `jw -r ${keepBlock}`, 'jc', 'jo', `jw -b ${blocks.join(',')} ${join(dir, 'change.bin')}`, 'jc', 'jo', `jw -b ${inodeTableBlock} -c ${join(dir, 'junk.bin')}`, 'jc'], true);
+  debugfs(
+    image,
+    [
+      'jo -c',
+      `jw -b ${keepBlock} ${join(dir, 'junk.bin')}`,
+      'jc',
+      'jo',
+      `jw -r ${keepBlock}`,
+      'jc',
+      'jo',
+      `jw -b ${blocks.join(',')} ${join(dir, 'change.bin')}`,
+      'jc',
+      'jo',
+      `jw -b ${inodeTableBlock} -c ${join(dir, 'junk.bin')}`,
+      'jc',
+    ],
+    true,
+  );
   assert.match(run('dumpe2fs', '-h', image), /needs_recovery/);
   const logdump = debugfsRequest(image, 'logdump');
   assert.match(logdump, /type 5 \(revoke table\)/);
@@ -157,10 +218,18 @@ test('a journal that cannot be replayed leaves a view that says it may be stale'
   const blockSize = Number(/Block size:\s+(\d+)/.exec(run('dumpe2fs', '-h', copy))?.[1]);
   const damaged = join(dir, 'damaged-journal.img');
   await copyFile(copy, damaged);
-  execFileSync('dd', ['if=/dev/zero', `of=${damaged}`, `bs=${blockSize}`, `seek=${journalStart}`, 'count=1', 'conv=notrunc'], { stdio: 'ignore' });
+  execFileSync('dd', ['if=/dev/zero', `of=${damaged}`, `bs=${blockSize}`, `seek=${journalStart}`, 'count=1', 'conv=notrunc'], {
+    stdio: 'ignore',
+  });
   const stale = await openExt(damaged);
-  assert.deepEqual(stale.notes.map((note) => note.stale), [true]);
-  assert.match(stale.notes[0]?.text ?? '', /^may be stale: the volume was not cleanly unmounted and its journal was not replayed \(the journal cannot be replayed: no journal superblock\)/);
+  assert.deepEqual(
+    stale.notes.map((note) => note.stale),
+    [true],
+  );
+  assert.match(
+    stale.notes[0]?.text ?? '',
+    /^may be stale: the volume was not cleanly unmounted and its journal was not replayed \(the journal cannot be replayed: no journal superblock\)/,
+  );
   assert.ok(Array.isArray(await stale.list('/')), 'the volume is still read, as found');
 
   // A commit block whose checksum fails: replayed up to that transaction, said to be maybe stale.
@@ -169,9 +238,16 @@ test('a journal that cannot be replayed leaves a view that says it may be stale'
   const commitPhysical = Number(debugfsRequest(copy, `bmap <8> ${commitAt}`).trim());
   const badCommit = join(dir, 'bad-commit.img');
   await copyFile(copy, badCommit);
-  execFileSync('dd', ['if=/dev/urandom', `of=${badCommit}`, `bs=1`, `seek=${commitPhysical * blockSize + 100}`, 'count=8', 'conv=notrunc'], { stdio: 'ignore' });
+  execFileSync(
+    'dd',
+    ['if=/dev/urandom', `of=${badCommit}`, `bs=1`, `seek=${commitPhysical * blockSize + 100}`, 'count=8', 'conv=notrunc'],
+    { stdio: 'ignore' },
+  );
   const partial = await openExt(badCommit);
-  assert.ok(partial.notes.some((note) => note.stale && /fails its commit checksum/.test(note.text)), JSON.stringify(partial.notes));
+  assert.ok(
+    partial.notes.some((note) => note.stale && /fails its commit checksum/.test(note.text)),
+    JSON.stringify(partial.notes),
+  );
 });
 
 test('an external journal is not replayed; the view says it may be stale', async (context) => {
@@ -191,7 +267,12 @@ test('an external journal is not replayed; the view says it may be stale', async
     const dumped = run('dumpe2fs', '-h', copy);
     if (!/needs_recovery/.test(dumped)) return context.skip('the kernel checkpointed before the copy');
     const fs = await openExt(copy);
-    assert.deepEqual(fs.notes, [{ stale: true, text: 'may be stale: the volume was not cleanly unmounted and its journal was not replayed (its journal is on another device)' }]);
+    assert.deepEqual(fs.notes, [
+      {
+        stale: true,
+        text: 'may be stale: the volume was not cleanly unmounted and its journal was not replayed (its journal is on another device)',
+      },
+    ]);
   } finally {
     execFileSync('losetup', ['-d', device]);
   }
@@ -216,7 +297,10 @@ test('a damaged folder block or extent block (metadata_csum) is refused as the k
   const extentBlock = Number(/\(ETB0\):\s*(\d+)/.exec(debugfsRequest(image, 'stat d2/fragmented'))?.[1]);
   assert.ok(extentBlock > 0, 'the file has an extent tree block');
   const corrupt = (block: number, at: number): void => {
-    execFileSync('dd', [`of=${image}`, 'bs=1', `seek=${block * blockSize + at}`, 'conv=notrunc'], { input: Buffer.from('damaged!'), stdio: ['pipe', 'ignore', 'ignore'] });
+    execFileSync('dd', [`of=${image}`, 'bs=1', `seek=${block * blockSize + at}`, 'conv=notrunc'], {
+      input: Buffer.from('damaged!'),
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
   };
   corrupt(folderBlock, 40);
   corrupt(extentBlock, 24);
@@ -235,7 +319,10 @@ test('a damaged folder block or extent block (metadata_csum) is refused as the k
 
 test('ext2 and ext4 without a journal, copied while mounted (not clean): the view says it may be stale', async () => {
   const dir = await tempDir();
-  for (const [kind, options] of [['ext2', ['-t', 'ext2']], ['ext4 ^has_journal', ['-t', 'ext4', '-O', '^has_journal']]] as const) {
+  for (const [kind, options] of [
+    ['ext2', ['-t', 'ext2']],
+    ['ext4 ^has_journal', ['-t', 'ext4', '-O', '^has_journal']],
+  ] as const) {
     const image = join(dir, 'live.img');
     await makeExt4(image, 16, ...options);
     const copy = join(dir, 'crash-copy.img');
@@ -245,7 +332,11 @@ test('ext2 and ext4 without a journal, copied while mounted (not clean): the vie
       await copyFile(image, copy);
     });
     assert.match(run('dumpe2fs', '-h', copy), /Filesystem state:\s+not clean/, kind);
-    assert.deepEqual((await openExt(copy)).notes, [{ stale: true, text: 'may be stale: the volume was not cleanly unmounted and has no journal to replay' }], kind);
+    assert.deepEqual(
+      (await openExt(copy)).notes,
+      [{ stale: true, text: 'may be stale: the volume was not cleanly unmounted and has no journal to replay' }],
+      kind,
+    );
     assert.deepEqual((await openExt(image)).notes, [], `${kind} unmounted cleanly says nothing`);
   }
 });
@@ -271,7 +362,10 @@ test('a journal that has wrapped past its end, holding an indexed (htree) folder
   const logdump = execFileSync('debugfs', ['-c', '-R', 'logdump', copy], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   const start = Number(/Journal starts at block (\d+)/.exec(logdump)?.[1]);
   const positions = [...logdump.matchAll(/at block (\d+)/g)].map((match) => Number(match[1]));
-  assert.ok(positions.some((position) => position < start), 'the log wraps past the journal end');
+  assert.ok(
+    positions.some((position) => position < start),
+    'the log wraps past the journal end',
+  );
   assert.match(debugfsRequest(image, 'stat many'), /Flags: 0x81000/, 'many is an htree folder');
 
   const fs = await openExt(copy);

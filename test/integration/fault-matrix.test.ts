@@ -59,12 +59,20 @@ test('fault matrix: backup and local restore', async () => {
     const after = await engine.repository.listPoints(vmId);
     // Up to the commit nothing is added; after it the point is complete and verifies.
     assert.equal(after.length, name === 'commit-point' ? before + 1 : before, `backup after ${name}`);
-    assert.deepEqual((await readdir(engine.repository.pointsFolder(vmId))).filter((entry) => entry.startsWith('.partial')), []);
+    assert.deepEqual(
+      (await readdir(engine.repository.pointsFolder(vmId))).filter((entry) => entry.startsWith('.partial')),
+      [],
+    );
   }
   assert.equal((await runJob(engine, await engine.verifies.start('matrix', undefined, 'test'))).state, 'succeeded');
   for (const { name } of EntireVmLocalRestore.plan.steps) {
     const target = join(dir, `restore-after-${name}`);
-    await failing(engine, () => engine.restores.start({ vm: 'matrix', point: 'latest', target: { kind: 'local', path: target } }, 'test'), 'restore-entire-vm', name);
+    await failing(
+      engine,
+      () => engine.restores.start({ vm: 'matrix', point: 'latest', target: { kind: 'local', path: target } }, 'test'),
+      'restore-entire-vm',
+      name,
+    );
     await assert.rejects(stat(target), { code: 'ENOENT' }, `local restore after ${name} left its target`);
   }
 });
@@ -74,8 +82,21 @@ const noVcsim = vcsimUnavailable();
 test('fault matrix: vSphere new location (HotAdd) and original location', { skip: noVcsim ?? false }, async () => {
   const { engine } = await engineWithVm();
   const vc = await startVcsim();
-  await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true });
-  await dispatch(engine, asOwner(), 'proxies.add', { name: 'hot', host: 'vc', transports: ['hotadd'], proxyVm: 'DC0_H0_VM0', datastorePaths: { LocalDS_0: vc.datastores.LocalDS_0 as string } });
+  await dispatch(engine, asOwner(), 'hosts.add', {
+    kind: 'vsphere',
+    name: 'vc',
+    url: vc.url,
+    user: vc.user,
+    password: vc.password,
+    insecure: true,
+  });
+  await dispatch(engine, asOwner(), 'proxies.add', {
+    name: 'hot',
+    host: 'vc',
+    transports: ['hotadd'],
+    proxyVm: 'DC0_H0_VM0',
+    datastorePaths: { LocalDS_0: vc.datastores.LocalDS_0 as string },
+  });
   const client = await engine.hosts.connect('vc');
   const state = async () => {
     const inventory = await client.inventory();
@@ -85,15 +106,53 @@ test('fault matrix: vSphere new location (HotAdd) and original location', { skip
   };
   const clean = await state();
   for (const { name } of EntireVmVsphereRestore.plan.steps) {
-    await failing(engine, () => engine.restores.start({ vm: 'matrix', point: 'latest', newName: `m-${name}`, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0', transport: 'hotadd' } }, 'test'), 'restore-entire-vm', name);
+    await failing(
+      engine,
+      () =>
+        engine.restores.start(
+          {
+            vm: 'matrix',
+            point: 'latest',
+            newName: `m-${name}`,
+            target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0', transport: 'hotadd' },
+          },
+          'test',
+        ),
+      'restore-entire-vm',
+      name,
+    );
     assert.deepEqual(await state(), clean, `vSphere restore after ${name} left something`);
     assert.deepEqual(await readdir(join(engine.paths.home, 'staging')).catch(() => []), []);
   }
   // The original VM: restored once, then rolled back in place with a fault after each step.
-  assert.equal((await runJob(engine, await engine.restores.start({ vm: 'matrix', point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } }, 'test'))).state, 'succeeded');
+  assert.equal(
+    (
+      await runJob(
+        engine,
+        await engine.restores.start(
+          { vm: 'matrix', point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } },
+          'test',
+        ),
+      )
+    ).state,
+    'succeeded',
+  );
   const withOriginal = await state();
   for (const { name } of OriginalVmVsphereRestore.plan.steps) {
-    await failing(engine, () => engine.restores.start({ vm: 'matrix', point: 'latest', target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true, transport: 'hotadd' } }, 'test'), 'restore-entire-vm', name);
+    await failing(
+      engine,
+      () =>
+        engine.restores.start(
+          {
+            vm: 'matrix',
+            point: 'latest',
+            target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true, transport: 'hotadd' },
+          },
+          'test',
+        ),
+      'restore-entire-vm',
+      name,
+    );
     assert.deepEqual(await state(), withOriginal, `original-location restore after ${name}: the VM stays, the proxy keeps no disk`);
   }
   await client.logout();

@@ -68,7 +68,10 @@ async function survives(open: (disk: Disk) => Promise<FileSystem>, bytes: Buffer
   try {
     await walk(await open(new BufferDisk(bytes)));
   } catch (error) {
-    assert.ok(error instanceof LifeboatError || error instanceof RangeError, `unexpected ${(error as Error).constructor.name}: ${(error as Error).message}`);
+    assert.ok(
+      error instanceof LifeboatError || error instanceof RangeError,
+      `unexpected ${(error as Error).constructor.name}: ${(error as Error).message}`,
+    );
   }
   assert.ok(performance.now() - started < MAX_WALK_MS, 'a damaged image must not hang the walk');
 }
@@ -88,7 +91,12 @@ async function images(): Promise<{ ext4: Buffer; fat: Buffer; fat32: Buffer; ntf
   execFileSync('mkntfs', ['-q', '-F', '-f', join(dir, 'ntfs.img')], { stdio: 'ignore' });
   execFileSync('ntfscp', ['-q', join(dir, 'ntfs.img'), join(files, 'a', 'big.bin'), 'big.bin'], { stdio: 'ignore' });
   execFileSync('ntfscp', ['-q', join(dir, 'ntfs.img'), join(files, 'a', 'b', 'deep.txt'), 'deep.txt'], { stdio: 'ignore' });
-  return { ext4: await readFile(join(dir, 'ext4.img')), fat: await readFile(join(dir, 'fat.img')), fat32: await readFile(join(dir, 'fat32.img')), ntfs: await readFile(join(dir, 'ntfs.img')) };
+  return {
+    ext4: await readFile(join(dir, 'ext4.img')),
+    fat: await readFile(join(dir, 'fat.img')),
+    fat32: await readFile(join(dir, 'fat32.img')),
+    ntfs: await readFile(join(dir, 'ntfs.img')),
+  };
 }
 
 const edits = fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 16 });
@@ -109,14 +117,38 @@ test('ext4 and FAT images with damaged metadata: data or a clear error, never a 
   const fat32fs = await FatFileSystem.open(new BufferDisk(fat32));
   assert.ok((await walk(fat32fs)) >= 4, 'FAT32 (root directory in a cluster chain) walks too');
   assert.equal((await readAll(fat32fs, 'a/b/deep.txt', 100)).toString(), 'deep\n');
-  assert.deepEqual((await (await NtfsFileSystem.open(new BufferDisk(ntfs))).list('/')).map((entry) => entry.name).sort(), ['big.bin', 'deep.txt']);
-  await fc.assert(fc.asyncProperty(edits, async (changes) => survives(NtfsFileSystem.open, damage(ntfs, changes, 4 * 1024 * 1024))), { numRuns: 150 });
+  assert.deepEqual((await (await NtfsFileSystem.open(new BufferDisk(ntfs))).list('/')).map((entry) => entry.name).sort(), [
+    'big.bin',
+    'deep.txt',
+  ]);
+  await fc.assert(
+    fc.asyncProperty(edits, async (changes) => survives(NtfsFileSystem.open, damage(ntfs, changes, 4 * 1024 * 1024))),
+    { numRuns: 150 },
+  );
   // Metadata lives in the first blocks: superblock, group descriptors, inode tables, FATs, root.
-  await fc.assert(fc.asyncProperty(edits, async (changes) => survives(ExtFileSystem.open, damage(ext4, changes, 256 * 1024))), { numRuns: 150 });
+  await fc.assert(
+    fc.asyncProperty(edits, async (changes) => survives(ExtFileSystem.open, damage(ext4, changes, 256 * 1024))),
+    { numRuns: 150 },
+  );
   // The example turns a '..' entry into a folder named '.. U' that points at its grandparent:
   // walked naively, each level deeper costs more (it once took 1.7 s); now it is a loop error.
-  const loop: [number, number][] = [[1968375306, 83], [1919098095, 224], [438502847, 214], [74722901, 44], [1663784483, 117], [1205382624, 52], [1948867262, 220], [243909156, 122], [524370491, 50], [934749001, 231], [1895851603, 131]];
-  await fc.assert(fc.asyncProperty(edits, async (changes) => survives(FatFileSystem.open, damage(fat, changes, 64 * 1024))), { numRuns: 150, examples: [[loop]] });
+  const loop: [number, number][] = [
+    [1968375306, 83],
+    [1919098095, 224],
+    [438502847, 214],
+    [74722901, 44],
+    [1663784483, 117],
+    [1205382624, 52],
+    [1948867262, 220],
+    [243909156, 122],
+    [524370491, 50],
+    [934749001, 231],
+    [1895851603, 131],
+  ];
+  await fc.assert(
+    fc.asyncProperty(edits, async (changes) => survives(FatFileSystem.open, damage(fat, changes, 64 * 1024))),
+    { numRuns: 150, examples: [[loop]] },
+  );
 });
 
 test('boot sectors, superblocks, directories and partition tables from random bytes', async () => {
@@ -127,23 +159,29 @@ test('boot sectors, superblocks, directories and partition tables from random by
       assert.ok(error instanceof LifeboatError, `unexpected ${(error as Error).message}`);
     }
   };
-  fc.assert(fc.property(fc.uint8Array({ minLength: 512, maxLength: 1100 }), (bytes) => {
-    const buffer = Buffer.from(bytes);
-    clear(() => parseFatBootSector(buffer, 1 << 30));
-    clear(() => parseExtSuperblock(Buffer.concat([buffer, Buffer.alloc(1024)]), 1 << 30));
-    clear(() => parseJournalSuperblock(Buffer.concat([buffer, Buffer.alloc(1024)]).subarray(0, 1024), 1 << 20));
-    clear(() => parseFatDirectory(buffer));
-    clear(() => parseNtfsBootSector(buffer, 1 << 30));
-    clear(() => decodeRuns(buffer, 0, 0));
-    clear(() => parseAttributes(Buffer.concat([Buffer.from('FILE'), buffer])));
-    clear(() => parseIndexEntries(buffer, buffer.readUInt8(0) % 64));
-    assert.equal(parseGptHeader(buffer, 1 << 21) === null || typeof parseGptHeader(buffer, 1 << 21) === 'object', true);
-  }), { numRuns: 300 });
-  await fc.assert(fc.asyncProperty(fc.uint8Array({ minLength: 4096, maxLength: 8192 }), async (bytes) => {
-    const disk = new BufferDisk(Buffer.from(bytes));
-    const table = await readPartitionTable(disk);
-    for (const part of table.partitions) assert.ok(part.start + part.size <= disk.capacity, 'partitions stay inside the disk');
-  }), { numRuns: 200 });
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 512, maxLength: 1100 }), (bytes) => {
+      const buffer = Buffer.from(bytes);
+      clear(() => parseFatBootSector(buffer, 1 << 30));
+      clear(() => parseExtSuperblock(Buffer.concat([buffer, Buffer.alloc(1024)]), 1 << 30));
+      clear(() => parseJournalSuperblock(Buffer.concat([buffer, Buffer.alloc(1024)]).subarray(0, 1024), 1 << 20));
+      clear(() => parseFatDirectory(buffer));
+      clear(() => parseNtfsBootSector(buffer, 1 << 30));
+      clear(() => decodeRuns(buffer, 0, 0));
+      clear(() => parseAttributes(Buffer.concat([Buffer.from('FILE'), buffer])));
+      clear(() => parseIndexEntries(buffer, buffer.readUInt8(0) % 64));
+      assert.equal(parseGptHeader(buffer, 1 << 21) === null || typeof parseGptHeader(buffer, 1 << 21) === 'object', true);
+    }),
+    { numRuns: 300 },
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.uint8Array({ minLength: 4096, maxLength: 8192 }), async (bytes) => {
+      const disk = new BufferDisk(Buffer.from(bytes));
+      const table = await readPartitionTable(disk);
+      for (const part of table.partitions) assert.ok(part.start + part.size <= disk.capacity, 'partitions stay inside the disk');
+    }),
+    { numRuns: 200 },
+  );
 });
 
 /** ext4 as the kernel leaves it (loop mounts): inline data, and a copy taken while mounted whose
@@ -152,7 +190,10 @@ test('boot sectors, superblocks, directories and partition tables from random by
 async function kernelImages(): Promise<{ name: string; image: Buffer; from: number; length: number }[]> {
   const dir = await tempDir();
   const out: { name: string; image: Buffer; from: number; length: number }[] = [];
-  for (const [name, options] of [['inline+csum', ['-O', 'inline_data', '-I', '256', '-b', '1024']], ['inline', ['-O', 'inline_data,^metadata_csum', '-I', '256', '-b', '1024']]] as const) {
+  for (const [name, options] of [
+    ['inline+csum', ['-O', 'inline_data', '-I', '256', '-b', '1024']],
+    ['inline', ['-O', 'inline_data,^metadata_csum', '-I', '256', '-b', '1024']],
+  ] as const) {
     const image = join(dir, `${name}.img`);
     await makeExt4(image, 8, ...options);
     await withMount(image, 'rw', async (folder) => {

@@ -42,37 +42,95 @@ for (const umask of [0o022, 0o000]) {
       await mkdir(vault);
       await writeMixedRaw(join(dir, 'vault.raw'), 4);
       await makeVmFolder(vault, 'vault', join(dir, 'vault.raw'), 'monolithicSparse');
-      const sealed = await runJob(engine, await engine.backups.start(vault, 'test', { encrypt: true, password: 'a long enough password', rememberKey: true }));
+      const sealed = await runJob(
+        engine,
+        await engine.backups.start(vault, 'test', { encrypt: true, password: 'a long enough password', rememberKey: true }),
+      );
       assert.equal(sealed.state, 'succeeded', sealed.error ?? '');
-      await engine.tape.createLibrary({ slots: 4, drives: 1, mailslots: 1, tapes: 2, capacityBytes: 256 * 1024 * 1024, timeScale: 0.001, rateScale: 1 });
+      await engine.tape.createLibrary({
+        slots: 4,
+        drives: 1,
+        mailslots: 1,
+        tapes: 2,
+        capacityBytes: 256 * 1024 * 1024,
+        timeScale: 0.001,
+        rateScale: 1,
+      });
       const toTape = await runJob(engine, await engine.tape.startBackup([vm.name], 'weekly', 'latest', 'test'));
       assert.equal(toTape.state, 'succeeded', toTape.error ?? '');
       const target = join(dir, 'restores', 'deep', vm.name);
-      const restored = await runJob(engine, await engine.restores.start({ vm: vm.name, point: 'latest', target: { kind: 'local', path: target } }, 'test'));
+      const restored = await runJob(
+        engine,
+        await engine.restores.start({ vm: vm.name, point: 'latest', target: { kind: 'local', path: target } }, 'test'),
+      );
       assert.equal(restored.state, 'succeeded', restored.error ?? '');
 
       // Loose items: an ext4 file keeps the mode its backup recorded (the lab guest's 0644); a FAT
       // file (no mode) and an archive get the operator's; the folders the restore makes too.
       const items = join(dir, 'items', 'nested');
-      const loose = await runJob(engine, await engine.files.startItemRestore({ vm: vm.name, point: 'latest', paths: ['/disk0/part1/etc/hostname', '/disk0/part2/etc/motd'], target: { kind: 'local', path: items }, onClash: 'keep-both' }, 'test'));
+      const loose = await runJob(
+        engine,
+        await engine.files.startItemRestore(
+          {
+            vm: vm.name,
+            point: 'latest',
+            paths: ['/disk0/part1/etc/hostname', '/disk0/part2/etc/motd'],
+            target: { kind: 'local', path: items },
+            onClash: 'keep-both',
+          },
+          'test',
+        ),
+      );
       assert.equal(loose.state, 'succeeded', loose.error ?? '');
       assert.equal((await stat(join(items, 'hostname'))).mode & 0o777, 0o644);
       assert.equal((await stat(join(items, 'motd'))).mode & 0o777, 0o666 & ~umask);
       for (const folder of [join(dir, 'items'), items]) assert.equal((await stat(folder)).mode & 0o777, 0o777 & ~umask, folder);
-      const zipped = await runJob(engine, await engine.files.startItemRestore({ vm: vm.name, point: 'latest', paths: ['/disk0/part1/etc'], target: { kind: 'local', path: items }, onClash: 'keep-both', archive: 'zip' }, 'test'));
+      const zipped = await runJob(
+        engine,
+        await engine.files.startItemRestore(
+          {
+            vm: vm.name,
+            point: 'latest',
+            paths: ['/disk0/part1/etc'],
+            target: { kind: 'local', path: items },
+            onClash: 'keep-both',
+            archive: 'zip',
+          },
+          'test',
+        ),
+      );
       assert.equal(zipped.state, 'succeeded', zipped.error ?? '');
       assert.equal((await stat(zipped.result?.archive as string)).mode & 0o777, 0o666 & ~umask);
 
       const entries = await walk(home);
       const names = entries.map((entry) => entry.path.slice(home.length + 1));
-      for (const expected of ['catalog.sqlite', 'catalog.sqlite-wal', 'catalog.sqlite-shm', 'engine.sock', 'secrets/store.json', 'repositories/default', 'tape', 'lab']) assert.ok(names.includes(expected), `${expected} is in the home`);
+      for (const expected of [
+        'catalog.sqlite',
+        'catalog.sqlite-wal',
+        'catalog.sqlite-shm',
+        'engine.sock',
+        'secrets/store.json',
+        'repositories/default',
+        'tape',
+        'lab',
+      ])
+        assert.ok(names.includes(expected), `${expected} is in the home`);
       const open = entries.filter((entry) => entry.kind !== 'symlink' && (entry.mode & 0o077) !== 0);
-      assert.deepEqual(open.map((entry) => `${entry.path} ${entry.mode.toString(8)}`), [], 'no group or other bits in the home');
+      assert.deepEqual(
+        open.map((entry) => `${entry.path} ${entry.mode.toString(8)}`),
+        [],
+        'no group or other bits in the home',
+      );
       const [keyFile] = await readdir(process.env.LIFEBOAT_KEYS_DIR as string);
-      assert.equal((await stat(join(process.env.LIFEBOAT_KEYS_DIR as string, keyFile as string))).mode & 0o777, 0o600, 'the generated key file is private');
+      assert.equal(
+        (await stat(join(process.env.LIFEBOAT_KEYS_DIR as string, keyFile as string))).mode & 0o777,
+        0o600,
+        'the generated key file is private',
+      );
 
       // The restored VM is the operator's: ordinary modes under their umask, folders made too.
-      for (const folder of [join(dir, 'restores'), join(dir, 'restores', 'deep'), target]) assert.equal((await stat(folder)).mode & 0o777, 0o777 & ~umask, folder);
+      for (const folder of [join(dir, 'restores'), join(dir, 'restores', 'deep'), target])
+        assert.equal((await stat(folder)).mode & 0o777, 0o777 & ~umask, folder);
       const published = await readdir(target);
       assert.ok(published.some((name) => name.endsWith('.vmx')));
       for (const name of published) assert.equal((await stat(join(target, name))).mode & 0o777, 0o666 & ~umask, name);
@@ -102,5 +160,9 @@ test('a home others could read (0777, files 0666 from an older Lifeboat) is made
   assert.equal((await stat(join(home, 'repositories', 'old'))).mode & 0o777, 0o700);
   assert.equal((await stat(join(home, 'repositories', 'old', 'data.lbd'))).mode & 0o777, 0o600);
   assert.equal((await stat(outside)).mode & 0o777, 0o644, 'a file the home links to is not the engine’s to change');
-  assert.equal((await stat(join(home, 'operator-notes.txt'))).mode & 0o777, 0o644, 'what is not the engine’s keeps its mode (the 0700 home already shuts others out)');
+  assert.equal(
+    (await stat(join(home, 'operator-notes.txt'))).mode & 0o777,
+    0o644,
+    'what is not the engine’s keeps its mode (the 0700 home already shuts others out)',
+  );
 });

@@ -17,7 +17,7 @@ const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
 const missing = vcsimUnavailable();
 
-test('instant start/list from the CLI; a killed engine\'s session is taken down at the next start', { skip: missing ?? false }, async () => {
+test("instant start/list from the CLI; a killed engine's session is taken down at the next start", { skip: missing ?? false }, async () => {
   const dir = await tempDir();
   const home = join(dir, 'home');
   await mkdir(join(home, 'instant'), { recursive: true });
@@ -34,11 +34,14 @@ test('instant start/list from the CLI; a killed engine\'s session is taken down 
     await first.close();
   }
   const lifeboat = (...args: string[]) => run(process.execPath, [cli, '--home', home, '--json', ...args], { timeout: 120_000 });
-  await assert.rejects(lifeboat('instant', 'start', 'app-01', '--host', 'vc', '--listen', '127.0.0.1:0'), (error: { code?: number; stdout?: string }) => {
-    assert.equal(error.code, 2);
-    assert.match(error.stdout ?? '', /lives in a running engine/);
-    return true;
-  });
+  await assert.rejects(
+    lifeboat('instant', 'start', 'app-01', '--host', 'vc', '--listen', '127.0.0.1:0'),
+    (error: { code?: number; stdout?: string }) => {
+      assert.equal(error.code, 2);
+      assert.match(error.stdout ?? '', /lives in a running engine/);
+      return true;
+    },
+  );
 
   const server = spawn(process.execPath, [cli, '--home', home, 'serve', '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => server.once('exit', resolve));
@@ -55,16 +58,39 @@ test('instant start/list from the CLI; a killed engine\'s session is taken down 
     // As root, the default listen address: NFS on 2049 and the portmapper on 111, as ESXi
     // expects; elsewhere those ports cannot be bound, so a free one (and no portmapper check).
     const privileged = process.getuid?.() === 0;
-    const started = JSON.parse((await lifeboat('instant', 'start', 'app-01', '--point', 'latest', '--host', 'vc', '--allow', '127.0.0.1', ...(privileged ? [] : ['--listen', '127.0.0.1:0']))).stdout) as InstantSession;
+    const started = JSON.parse(
+      (
+        await lifeboat(
+          'instant',
+          'start',
+          'app-01',
+          '--point',
+          'latest',
+          '--host',
+          'vc',
+          '--allow',
+          '127.0.0.1',
+          ...(privileged ? [] : ['--listen', '127.0.0.1:0']),
+        )
+      ).stdout,
+    ) as InstantSession;
     assert.equal(started.state, 'running');
-    assert.match(started.nfsUrl, privileged ? /^nfs:\/\/127\.0\.0\.1\/lifeboat\/lifeboat-ir-[0-9a-f]{8}$/ : /^nfs:\/\/127\.0\.0\.1\/lifeboat\/lifeboat-ir-[0-9a-f]{8}\?nfsport=\d+&mountport=\d+$/);
+    assert.match(
+      started.nfsUrl,
+      privileged
+        ? /^nfs:\/\/127\.0\.0\.1\/lifeboat\/lifeboat-ir-[0-9a-f]{8}$/
+        : /^nfs:\/\/127\.0\.0\.1\/lifeboat\/lifeboat-ir-[0-9a-f]{8}\?nfsport=\d+&mountport=\d+$/,
+    );
     if (privileged) {
       // libnfs with no ports given asks the portmapper, as a host would.
       const { stdout: listing } = await run('nfs-ls', [`${started.nfsUrl}/app-01`], { timeout: 60_000 });
       assert.match(listing, / app-01-flat\.vmdk\n/);
     } else console.log('not root: the portmapper on 111 is not checked');
     const listed = JSON.parse((await lifeboat('instant', 'list')).stdout) as InstantSession[];
-    assert.deepEqual(listed.map((session) => [session.id, session.state]), [[started.id, 'running']]);
+    assert.deepEqual(
+      listed.map((session) => [session.id, session.state]),
+      [[started.id, 'running']],
+    );
   } finally {
     server.kill('SIGKILL');
     await exited;
@@ -73,7 +99,10 @@ test('instant start/list from the CLI; a killed engine\'s session is taken down 
   const client = await VsphereClient.connect({ url: new URL(vc.url), insecure: true }, vc.user, vc.password);
   const onHost = async () => {
     const inventory = await client.inventory();
-    return { vm: inventory.vms.some((found) => found.name === 'app-01'), datastore: inventory.datastores.some((datastore) => datastore.name.startsWith('lifeboat-ir-')) };
+    return {
+      vm: inventory.vms.some((found) => found.name === 'app-01'),
+      datastore: inventory.datastores.some((datastore) => datastore.name.startsWith('lifeboat-ir-')),
+    };
   };
   try {
     assert.deepEqual(await onHost(), { vm: true, datastore: true }, 'the killed engine left its VM and datastore on the host');

@@ -57,7 +57,14 @@ async function snapshotTree(folder: string): Promise<string[]> {
 
 /** A step context whose first progress report pulls its cancel. */
 function stepContext(controller: AbortController, log: string[]): StepContext {
-  return { signal: controller.signal, resources: { record: () => 0, update: () => undefined }, progress: () => controller.abort(), log: (message) => log.push(message), waiting: () => undefined, busy: () => undefined };
+  return {
+    signal: controller.signal,
+    resources: { record: () => 0, update: () => undefined },
+    progress: () => controller.abort(),
+    log: (message) => log.push(message),
+    waiting: () => undefined,
+    busy: () => undefined,
+  };
 }
 
 function debugfs(image: string, commands: string[]): void {
@@ -114,27 +121,54 @@ test('a hostile guest restores only under --out: names escaped, links never foll
   assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
 
   // The listing keeps the raw names (JSON); the CLI prints them escaped (see format.test).
-  const listed = (await dispatch(engine, new Peer(osCaller()), 'files.list', { vm: 'hostile', point: 'latest', path: '/disk0/part1/evil' })) as { name: string; type: string }[];
+  const listed = (await dispatch(engine, new Peer(osCaller()), 'files.list', {
+    vm: 'hostile',
+    point: 'latest',
+    path: '/disk0/part1/evil',
+  })) as { name: string; type: string }[];
   assert.ok(listed.some((entry) => entry.name === 'a/b'));
-  assert.ok(listed.some((entry) => entry.name === 'slink_same' && entry.type === 'symlink') && listed.some((entry) => entry.name === 'slink_same' && entry.type === 'dir'));
+  assert.ok(
+    listed.some((entry) => entry.name === 'slink_same' && entry.type === 'symlink') &&
+      listed.some((entry) => entry.name === 'slink_same' && entry.type === 'dir'),
+  );
 
   // The CLI prints each name on its own line, control characters escaped; --json keeps them raw.
   const home = join(dir, 'home');
-  const printed = (await runFile(process.execPath, [cli, '--home', home, 'files', 'ls', 'hostile', '--point', 'latest', '/disk0/part1/evil'])).stdout;
+  const printed = (
+    await runFile(process.execPath, [cli, '--home', home, 'files', 'ls', 'hostile', '--point', 'latest', '/disk0/part1/evil'])
+  ).stdout;
   assert.equal(printed.trimEnd().split('\n').length, listed.length + 1, printed);
   assert.ok(printed.includes('x\\x0a\\x1b[31mfake\\x7fzzzz') && !printed.includes('\x1b'), printed);
-  const raw = JSON.parse((await runFile(process.execPath, [cli, '--home', home, '--json', 'files', 'ls', 'hostile', '--point', 'latest', '/disk0/part1/evil'])).stdout) as { name: string }[];
+  const raw = JSON.parse(
+    (await runFile(process.execPath, [cli, '--home', home, '--json', 'files', 'ls', 'hostile', '--point', 'latest', '/disk0/part1/evil']))
+      .stdout,
+  ) as { name: string }[];
   assert.ok(raw.some((entry) => entry.name === 'x\n\x1b[31mfake\x7fzzzz'));
 
   const before = await snapshotTree(canary);
   const out = join(dir, 'out');
-  const job = await runJob(engine, await engine.files.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/evil', '/disk0/part1/huge', '/disk0/part2/evil'], target: { kind: 'local', path: out }, onClash: 'overwrite' }, 'test'));
+  const job = await runJob(
+    engine,
+    await engine.files.startItemRestore(
+      {
+        vm: 'hostile',
+        point: 'latest',
+        paths: ['/disk0/part1/evil', '/disk0/part1/huge', '/disk0/part2/evil'],
+        target: { kind: 'local', path: out },
+        onClash: 'overwrite',
+      },
+      'test',
+    ),
+  );
   assert.equal(job.state, 'succeeded', job.error ?? '');
   assert.deepEqual(await snapshotTree(canary), before, 'nothing written through the link');
   assert.deepEqual((await readdir(dir)).sort(), ['canary', 'home', 'out', 'source', 'work'], 'nothing beside --out');
 
   const evil = join(out, 'evil');
-  assert.deepEqual((await readdir(evil)).sort(), ['..%2F..%2Ftmp%2Fx_dots', 'a', 'a%2Fb', 'slink_same', 'sticky', 'suid', 'x%0A%1B[31mfake%7Fzzzz'].sort());
+  assert.deepEqual(
+    (await readdir(evil)).sort(),
+    ['..%2F..%2Ftmp%2Fx_dots', 'a', 'a%2Fb', 'slink_same', 'sticky', 'suid', 'x%0A%1B[31mfake%7Fzzzz'].sort(),
+  );
   assert.equal(await readFile(join(evil, '..%2F..%2Ftmp%2Fx_dots'), 'utf8'), 'guest bytes\n');
   assert.equal(await readFile(join(evil, 'a%2Fb'), 'utf8'), 'guest bytes\n');
   assert.equal(await readFile(join(evil, 'a', 'b'), 'utf8'), 'guest bytes\n');
@@ -146,23 +180,51 @@ test('a hostile guest restores only under --out: names escaped, links never foll
   assert.equal(sparse.size, TIB);
   assert.ok(sparse.blocks * 512 < 1024 * 1024, `the 1 TiB file takes ${sparse.blocks * 512} bytes on disk`);
 
-  const log = (await dispatch(engine, new Peer(osCaller()), 'jobs.get', { jobId: job.id }) as { events: { message: string }[] }).events.map((event) => event.message).join('\n');
+  const log = ((await dispatch(engine, new Peer(osCaller()), 'jobs.get', { jobId: job.id })) as { events: { message: string }[] }).events
+    .map((event) => event.message)
+    .join('\n');
   assert.match(log, /guest name "\.\.\/\.\.\/tmp\/x_dots" .* written as "..%2F..%2Ftmp%2Fx_dots"/);
   assert.match(log, /guest name "a\/b"/);
-  assert.match(log, /"slink_same" \(dir\) in \/disk0\/part1\/evil: another entry answers to "slink_same", so this one cannot be read by its path; left out/);
+  assert.match(
+    log,
+    /"slink_same" \(dir\) in \/disk0\/part1\/evil: another entry answers to "slink_same", so this one cannot be read by its path; left out/,
+  );
 
   // A relative --out is the CLI's own folder, shown absolute; a name holding '/' is picked by its escaped name.
-  await runFile(process.execPath, [cli, '--home', home, 'files', 'get', 'hostile', '--point', 'latest', '/disk0/part1/evil/a%2Fb', '--out', 'relative-out'], { cwd: dir });
+  await runFile(
+    process.execPath,
+    [cli, '--home', home, 'files', 'get', 'hostile', '--point', 'latest', '/disk0/part1/evil/a%2Fb', '--out', 'relative-out'],
+    { cwd: dir },
+  );
   assert.equal(await readFile(join(dir, 'relative-out', 'a%2Fb'), 'utf8'), 'guest bytes\n');
 
   // Asked for, the special bits stay.
   const kept = join(dir, 'kept');
-  const keptJob = await runJob(engine, await engine.files.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/evil/suid'], target: { kind: 'local', path: kept }, onClash: 'keep-both', keepSpecialBits: true }, 'test'));
+  const keptJob = await runJob(
+    engine,
+    await engine.files.startItemRestore(
+      {
+        vm: 'hostile',
+        point: 'latest',
+        paths: ['/disk0/part1/evil/suid'],
+        target: { kind: 'local', path: kept },
+        onClash: 'keep-both',
+        keepSpecialBits: true,
+      },
+      'test',
+    ),
+  );
   assert.equal(keptJob.state, 'succeeded', keptJob.error ?? '');
   assert.equal((await stat(join(kept, 'suid'))).mode & 0o7777, 0o4755);
 
   // Again over the first restore: overwrite replaces files and links in place, never follows them.
-  const again = await runJob(engine, await engine.files.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/evil'], target: { kind: 'local', path: out }, onClash: 'overwrite' }, 'test'));
+  const again = await runJob(
+    engine,
+    await engine.files.startItemRestore(
+      { vm: 'hostile', point: 'latest', paths: ['/disk0/part1/evil'], target: { kind: 'local', path: out }, onClash: 'overwrite' },
+      'test',
+    ),
+  );
   assert.equal(again.state, 'succeeded', again.error ?? '');
   assert.deepEqual(await snapshotTree(canary), before);
   assert.equal(await readlink(join(evil, 'slink_same')), canary);
@@ -170,32 +232,76 @@ test('a hostile guest restores only under --out: names escaped, links never foll
   // An archive: the same names, each once, no absolute or '..' entry, no special bits (Python's tarfile and zipfile read them).
   for (const archive of ['tar', 'zip'] as const) {
     const into = join(dir, `archive-${archive}`);
-    const archived = await runJob(engine, await engine.files.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/evil', '/disk0/part2/evil'], target: { kind: 'local', path: into }, onClash: 'keep-both', archive }, 'test'));
+    const archived = await runJob(
+      engine,
+      await engine.files.startItemRestore(
+        {
+          vm: 'hostile',
+          point: 'latest',
+          paths: ['/disk0/part1/evil', '/disk0/part2/evil'],
+          target: { kind: 'local', path: into },
+          onClash: 'keep-both',
+          archive,
+        },
+        'test',
+      ),
+    );
     assert.equal(archived.state, 'succeeded', archived.error ?? '');
     const [file] = await readdir(into);
     assert.ok(file);
-    const script = archive === 'tar'
-      ? 'import tarfile,sys,json\nt=tarfile.open(sys.argv[1])\nprint(json.dumps([[m.name,m.mode,m.issym()] for m in t.getmembers()]))'
-      : 'import zipfile,sys,json\nz=zipfile.ZipFile(sys.argv[1])\nprint(json.dumps([[i.filename.rstrip("/"),i.external_attr>>16&0o7777,(i.external_attr>>16)&0o170000==0o120000] for i in z.infolist()]))';
-    const members = JSON.parse(execFileSync('python3', ['-c', script, join(into, file)], { encoding: 'utf8' })) as [string, number, boolean][];
+    const script =
+      archive === 'tar'
+        ? 'import tarfile,sys,json\nt=tarfile.open(sys.argv[1])\nprint(json.dumps([[m.name,m.mode,m.issym()] for m in t.getmembers()]))'
+        : 'import zipfile,sys,json\nz=zipfile.ZipFile(sys.argv[1])\nprint(json.dumps([[i.filename.rstrip("/"),i.external_attr>>16&0o7777,(i.external_attr>>16)&0o170000==0o120000] for i in z.infolist()]))';
+    const members = JSON.parse(execFileSync('python3', ['-c', script, join(into, file)], { encoding: 'utf8' })) as [
+      string,
+      number,
+      boolean,
+    ][];
     const names = members.map(([name]) => name.replace(/\/$/, ''));
     assert.equal(new Set(names).size, names.length, `${archive}: no two entries of one name`);
-    for (const name of names) assert.ok(!name.startsWith('/') && !name.split('/').includes('..') && !/[\x00-\x1f]/.test(name), `${archive}: ${JSON.stringify(name)}`);
-    assert.ok(names.includes('evil/a%2Fb') && names.includes('evil/slink_same') && names.includes('evil (duplicate)/A%2FB.TXT'), `${archive}: ${names.join(', ')}`);
+    for (const name of names)
+      assert.ok(
+        !name.startsWith('/') && !name.split('/').includes('..') && !/[\x00-\x1f]/.test(name),
+        `${archive}: ${JSON.stringify(name)}`,
+      );
+    assert.ok(
+      names.includes('evil/a%2Fb') && names.includes('evil/slink_same') && names.includes('evil (duplicate)/A%2FB.TXT'),
+      `${archive}: ${names.join(', ')}`,
+    );
     for (const [name, mode] of members) assert.equal(mode & 0o7000, 0, `${archive}: ${name} keeps no special bit`);
     if (archive === 'tar') execFileSync('tar', ['-tf', join(into, file)], { stdio: 'ignore' }); // GNU tar reads it too
   }
 
   // An archive of the 1 TiB file would hold its holes as zeros: refused for room, nothing left behind.
   const full = join(dir, 'full');
-  const refused = await runJob(engine, await engine.files.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/huge'], target: { kind: 'local', path: full }, onClash: 'keep-both', archive: 'tar' }, 'test'));
+  const refused = await runJob(
+    engine,
+    await engine.files.startItemRestore(
+      {
+        vm: 'hostile',
+        point: 'latest',
+        paths: ['/disk0/part1/huge'],
+        target: { kind: 'local', path: full },
+        onClash: 'keep-both',
+        archive: 'tar',
+      },
+      'test',
+    ),
+  );
   assert.equal(refused.state, 'failed');
   assert.match(refused.error ?? '', /bytes free/);
   assert.ok(!(await readdir(dir)).includes('full'), 'the folder it made is taken back');
 
   // Into the parent of the engine's home: a guest folder named like the home never merges into it.
   const homeBefore = await snapshotTree(home);
-  const beside = await runJob(engine, await engine.files.startItemRestore({ vm: 'hostile', point: 'latest', paths: ['/disk0/part1/home'], target: { kind: 'local', path: dir }, onClash: 'overwrite' }, 'test'));
+  const beside = await runJob(
+    engine,
+    await engine.files.startItemRestore(
+      { vm: 'hostile', point: 'latest', paths: ['/disk0/part1/home'], target: { kind: 'local', path: dir }, onClash: 'overwrite' },
+      'test',
+    ),
+  );
   assert.equal(beside.state, 'succeeded', beside.error ?? '');
   assert.ok((await readdir(join(dir, 'home (restored)'))).includes('operator'));
   // The engine's own records (the catalog and the audit log's anchors) take the restore's entry.
@@ -207,19 +313,26 @@ test('a hostile guest restores only under --out: names escaped, links never foll
   const vmId = engine.lookup.resolveVm('hostile').id;
   const pointId = engine.catalog.listPoints(vmId)[0]?.id as string;
   const listing = new AbortController();
-  const cancelledEarly = new RestoreItemsWork(async () => {
-    const browser = await PointBrowser.open(engine.repository, vmId, pointId);
-    const list = browser.list.bind(browser);
-    browser.list = async (path) => {
-      listing.abort();
-      return list(path);
-    };
-    return browser;
-  }, { paths: ['/disk0/part1/evil'], targetPath: join(dir, 'cancelled'), onClash: 'keep-both' });
+  const cancelledEarly = new RestoreItemsWork(
+    async () => {
+      const browser = await PointBrowser.open(engine.repository, vmId, pointId);
+      const list = browser.list.bind(browser);
+      browser.list = async (path) => {
+        listing.abort();
+        return list(path);
+      };
+      return browser;
+    },
+    { paths: ['/disk0/part1/evil'], targetPath: join(dir, 'cancelled'), onClash: 'keep-both' },
+  );
   await assert.rejects(cancelledEarly.plan.run(stepContext(listing, []), quietHooks), { code: 'cancelled' });
   await cancelledEarly.finish();
   const copying = new AbortController();
-  const cancelledLate = new RestoreItemsWork(() => PointBrowser.open(engine.repository, vmId, pointId), { paths: ['/disk0/part1/evil'], targetPath: join(dir, 'cancelled', 'deeper', 'out'), onClash: 'keep-both' });
+  const cancelledLate = new RestoreItemsWork(() => PointBrowser.open(engine.repository, vmId, pointId), {
+    paths: ['/disk0/part1/evil'],
+    targetPath: join(dir, 'cancelled', 'deeper', 'out'),
+    onClash: 'keep-both',
+  });
   // Listing reports no progress: the first report, and so the cancel, comes while copying.
   await assert.rejects(cancelledLate.plan.run(stepContext(copying, []), quietHooks), { code: 'cancelled' });
   await cancelledLate.finish();
@@ -235,12 +348,17 @@ test('NTFS names Linux tools write but paths cannot hold ("..", "a/b", control c
   const data = join(dir, 'data.txt');
   await writeFile(data, 'ntfs bytes\n');
   // ntfs-3g writes POSIX-namespace names: '\', ':' and control characters; '/' and '..' need a patch of the name in the MFT record and the folder index.
-  for (const name of ['back\\slash:colon', 'nl\nesc\x1bx', 'PLACEHOLDERNTFS', 'PH']) execFileSync('ntfscp', ['-q', image, data, name], { stdio: 'ignore' });
-  for (const [placeholder, name] of [['PLACEHOLDERNTFS', '../../etc/ntfs1'], ['PH', '..']]) {
+  for (const name of ['back\\slash:colon', 'nl\nesc\x1bx', 'PLACEHOLDERNTFS', 'PH'])
+    execFileSync('ntfscp', ['-q', image, data, name], { stdio: 'ignore' });
+  for (const [placeholder, name] of [
+    ['PLACEHOLDERNTFS', '../../etc/ntfs1'],
+    ['PH', '..'],
+  ]) {
     const bytes = await readFile(image);
     const from = Buffer.from(placeholder as string, 'utf16le');
     let patched = 0;
-    for (let at = bytes.indexOf(from); at >= 0; at = bytes.indexOf(from, at + 1), patched++) Buffer.from(name as string, 'utf16le').copy(bytes, at);
+    for (let at = bytes.indexOf(from); at >= 0; at = bytes.indexOf(from, at + 1), patched++)
+      Buffer.from(name as string, 'utf16le').copy(bytes, at);
     assert.ok(patched >= 2, `${placeholder}: the MFT record and the index entry`);
     await writeFile(image, bytes);
   }
@@ -256,11 +374,28 @@ test('NTFS names Linux tools write but paths cannot hold ("..", "a/b", control c
   await makeVmFolder(source, 'ntfsvm', raw, 'monolithicSparse');
   const engine = await openEngine(join(dir, 'home'));
   assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
-  const names = ((await dispatch(engine, new Peer(osCaller()), 'files.list', { vm: 'ntfsvm', point: 'latest', path: '/disk0/part1' })) as { name: string }[]).map((entry) => entry.name).sort();
+  const names = (
+    (await dispatch(engine, new Peer(osCaller()), 'files.list', { vm: 'ntfsvm', point: 'latest', path: '/disk0/part1' })) as {
+      name: string;
+    }[]
+  )
+    .map((entry) => entry.name)
+    .sort();
   assert.deepEqual(names, ['..', '../../etc/ntfs1', 'back\\slash:colon', 'nl\nesc\x1bx'].sort());
   const out = join(dir, 'out');
-  const picked = ['/disk0/part1/back\\slash:colon', '/disk0/part1/nl%0Aesc%1Bx', '/disk0/part1/..%2F..%2Fetc%2Fntfs1', '/disk0/part1/%2E%2E'];
-  const job = await runJob(engine, await engine.files.startItemRestore({ vm: 'ntfsvm', point: 'latest', paths: picked, target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
+  const picked = [
+    '/disk0/part1/back\\slash:colon',
+    '/disk0/part1/nl%0Aesc%1Bx',
+    '/disk0/part1/..%2F..%2Fetc%2Fntfs1',
+    '/disk0/part1/%2E%2E',
+  ];
+  const job = await runJob(
+    engine,
+    await engine.files.startItemRestore(
+      { vm: 'ntfsvm', point: 'latest', paths: picked, target: { kind: 'local', path: out }, onClash: 'keep-both' },
+      'test',
+    ),
+  );
   assert.equal(job.state, 'succeeded', job.error ?? '');
   assert.deepEqual((await readdir(out)).sort(), ['%2E%2E', '..%2F..%2Fetc%2Fntfs1', 'back\\slash:colon', 'nl%0Aesc%1Bx'].sort());
   for (const name of await readdir(out)) assert.equal(await readFile(join(out, name), 'utf8'), 'ntfs bytes\n', name);
@@ -281,17 +416,37 @@ test('a VM whose backed-up name climbs out (../..) is restored, as a VM and as d
     assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
     const outside = await snapshotTree(dir);
     const target = join(dir, 'deep', 'a', 'vm');
-    const restored = await runJob(engine, await engine.restores.start({ vm: '../../climbed', point: 'latest', target: { kind: 'local', path: target } }, 'test'));
+    const restored = await runJob(
+      engine,
+      await engine.restores.start({ vm: '../../climbed', point: 'latest', target: { kind: 'local', path: target } }, 'test'),
+    );
     assert.equal(restored.state, 'succeeded', restored.error ?? '');
     assert.deepEqual((await readdir(target)).sort(), ['..%2F..%2Fclimbed.vmx', 'climb-flat.vmdk', 'climb.vmdk']);
     // A new name is the operator's and the contract allows only plain names (no '/').
-    await assert.rejects(dispatch(engine, new Peer(osCaller()), 'restore.entireVm', { vm: '../../climbed', point: 'latest', target: { kind: 'local', path: join(dir, 'deep', 'b') }, newName: '../x' }), { code: 'bad-request' });
-    const disks = await runJob(engine, await engine.restores.startDisks({ vm: '../../climbed', point: 'latest', target: { kind: 'local', path: join(dir, 'deep', 'c') }, template: 'ovf' }, 'test'));
+    await assert.rejects(
+      dispatch(engine, new Peer(osCaller()), 'restore.entireVm', {
+        vm: '../../climbed',
+        point: 'latest',
+        target: { kind: 'local', path: join(dir, 'deep', 'b') },
+        newName: '../x',
+      }),
+      { code: 'bad-request' },
+    );
+    const disks = await runJob(
+      engine,
+      await engine.restores.startDisks(
+        { vm: '../../climbed', point: 'latest', target: { kind: 'local', path: join(dir, 'deep', 'c') }, template: 'ovf' },
+        'test',
+      ),
+    );
     assert.equal(disks.state, 'succeeded', disks.error ?? '');
     assert.ok((await readdir(join(dir, 'deep', 'c'))).includes('..%2F..%2Fclimbed.ovf'));
     // Nothing appeared or changed beside the targets (the home is the engine's own).
     const after = (await snapshotTree(dir)).filter((line) => !line.startsWith(join(dir, 'deep')) && !line.startsWith(join(dir, 'home')));
-    assert.deepEqual(after, outside.filter((line) => !line.startsWith(join(dir, 'home'))));
+    assert.deepEqual(
+      after,
+      outside.filter((line) => !line.startsWith(join(dir, 'home'))),
+    );
   } finally {
     await engine.close();
   }

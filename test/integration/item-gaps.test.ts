@@ -73,7 +73,10 @@ test('a damaged inode, folder block and volume are left out with their reasons; 
     const indexJob = await backUpThenIndex(engine, source);
     assert.equal(indexJob?.state, 'succeeded', indexJob?.error ?? '');
     assert.equal(indexJob?.result?.unreadable, 3);
-    const log = engine.catalog.jobEvents(indexJob?.id as string).map((event) => `${event.level} ${event.message}`).join('\n');
+    const log = engine.catalog
+      .jobEvents(indexJob?.id as string)
+      .map((event) => `${event.level} ${event.message}`)
+      .join('\n');
     assert.match(log, /warning \d+ path\(s\) indexed; 3 could not be read/);
     assert.match(log, /not indexed: \/disk0\/part1\/etc\/hostname: not a usable ext2\/3\/4 file system \(inode 13 fails its checksum/);
     assert.match(log, /not indexed: \/disk0\/part1\/var\/log: its contents could not be read/);
@@ -81,18 +84,31 @@ test('a damaged inode, folder block and volume are left out with their reasons; 
 
     // Everything readable is in the index, nothing from the damaged parts.
     const search = (pattern: string) => engine.files.search(pattern, 'damaged');
-    assert.deepEqual(search('motd').hits.map((hit) => hit.path), ['/disk0/part1/etc/motd']);
-    assert.deepEqual(search('notes.txt').hits.map((hit) => hit.path), ['/disk0/part1/home/operator/notes.txt']);
+    assert.deepEqual(
+      search('motd').hits.map((hit) => hit.path),
+      ['/disk0/part1/etc/motd'],
+    );
+    assert.deepEqual(
+      search('notes.txt').hits.map((hit) => hit.path),
+      ['/disk0/part1/home/operator/notes.txt'],
+    );
     assert.deepEqual(search('hostname').hits, []);
     assert.deepEqual(search('service.log').hits, []);
     const [gaps] = search('hostname').gaps;
     assert.equal(gaps?.unreadable, 3);
-    assert.deepEqual(gaps?.gaps.map((gap) => [gap.path, gap.kind]).sort(), [['/disk0/part1/etc/hostname', 'unreadable'], ['/disk0/part1/var/log', 'unreadable'], ['/disk0/part2', 'unreadable']]);
+    assert.deepEqual(gaps?.gaps.map((gap) => [gap.path, gap.kind]).sort(), [
+      ['/disk0/part1/etc/hostname', 'unreadable'],
+      ['/disk0/part1/var/log', 'unreadable'],
+      ['/disk0/part2', 'unreadable'],
+    ]);
 
     // The CLI says so: search prints the gaps, ls names the unreadable entry in its folder.
     const searched = await lifeboat(home, 'files', 'search', 'hostname');
     assert.equal(searched.status, 0, searched.stderr);
-    assert.match(searched.stdout, /no file of that name in the index\nnote: 3 entries of VM damaged point 1 could not be read: .*\/disk0\/part1\/etc\/hostname \(not a usable ext2\/3\/4 file system \(inode 13 fails its checksum/);
+    assert.match(
+      searched.stdout,
+      /no file of that name in the index\nnote: 3 entries of VM damaged point 1 could not be read: .*\/disk0\/part1\/etc\/hostname \(not a usable ext2\/3\/4 file system \(inode 13 fails its checksum/,
+    );
     const listed = await lifeboat(home, 'files', 'ls', 'damaged', '--point', 'latest', '/disk0/part1/etc');
     assert.equal(listed.status, 0, listed.stderr);
     assert.match(listed.stdout, /other\s+hostname \(could not be read: not a usable ext2\/3\/4 file system \(inode 13 fails its checksum/);
@@ -105,17 +121,44 @@ test('a damaged inode, folder block and volume are left out with their reasons; 
 
     // Picked folders holding the damage: the readable files come back, the rest is named.
     const out = join(dir, 'out');
-    const restored = await runJob(engine, await engine.files.startItemRestore({ vm: 'damaged', point: 'latest', paths: ['/disk0/part1/etc', '/disk0/part1/var'], target: { kind: 'local', path: out }, onClash: 'keep-both' }, 'test'));
+    const restored = await runJob(
+      engine,
+      await engine.files.startItemRestore(
+        {
+          vm: 'damaged',
+          point: 'latest',
+          paths: ['/disk0/part1/etc', '/disk0/part1/var'],
+          target: { kind: 'local', path: out },
+          onClash: 'keep-both',
+        },
+        'test',
+      ),
+    );
     assert.equal(restored.state, 'succeeded', restored.error ?? '');
     assert.equal(restored.result?.unreadable, 2);
     assert.equal(await readFile(join(out, 'etc/motd'), 'utf8'), 'Welcome to damaged, a Lifeboat lab VM.\n');
     assert.deepEqual(await readdir(join(out, 'etc')), ['motd']);
     assert.deepEqual(await readdir(join(out, 'var/log')), [], 'var/log itself reads (its inode), its contents could not be listed');
-    const restoreLog = engine.catalog.jobEvents(restored.id).map((event) => event.message).join('\n');
+    const restoreLog = engine.catalog
+      .jobEvents(restored.id)
+      .map((event) => event.message)
+      .join('\n');
     assert.match(restoreLog, /not restored: \/disk0\/part1\/etc\/hostname: .*inode 13 fails its checksum/);
     assert.match(restoreLog, /not restored: \/disk0\/part1\/var\/log: its contents could not be read/);
     // A picked item that is itself unreadable is one clear error.
-    const direct = await runJob(engine, await engine.files.startItemRestore({ vm: 'damaged', point: 'latest', paths: ['/disk0/part1/etc/hostname'], target: { kind: 'local', path: join(dir, 'out2') }, onClash: 'keep-both' }, 'test'));
+    const direct = await runJob(
+      engine,
+      await engine.files.startItemRestore(
+        {
+          vm: 'damaged',
+          point: 'latest',
+          paths: ['/disk0/part1/etc/hostname'],
+          target: { kind: 'local', path: join(dir, 'out2') },
+          onClash: 'keep-both',
+        },
+        'test',
+      ),
+    );
     assert.equal(direct.state, 'failed');
     assert.match(direct.error ?? '', /inode 13 fails its checksum/);
   } finally {
@@ -166,11 +209,20 @@ test('an NTFS volume marked dirty is indexed and said to be maybe stale, in the 
     const stale = 'may be stale: the NTFS volume is marked dirty (not cleanly unmounted) and its $LogFile was not replayed';
     assert.ok(engine.catalog.jobEvents(indexJob?.id as string).some((event) => event.message === `may be stale: /disk0/part1: ${stale}`));
     const found = engine.files.search('ledger', undefined);
-    assert.deepEqual(found.hits.map((hit) => hit.path), ['/disk0/part1/ledger.txt']);
-    assert.deepEqual(found.gaps.map((point) => [point.unreadable, point.stale, point.gaps]), [[0, 1, [{ path: '/disk0/part1', kind: 'stale', reason: stale }]]]);
+    assert.deepEqual(
+      found.hits.map((hit) => hit.path),
+      ['/disk0/part1/ledger.txt'],
+    );
+    assert.deepEqual(
+      found.gaps.map((point) => [point.unreadable, point.stale, point.gaps]),
+      [[0, 1, [{ path: '/disk0/part1', kind: 'stale', reason: stale }]]],
+    );
 
     const searched = await lifeboat(home, 'files', 'search', 'ledger');
-    assert.equal(searched.stdout, `windows /disk0/part1/ledger.txt\n    point 1: 8 B, modified ${/modified (\S+)/.exec(searched.stdout)?.[1]}\nnote: VM windows point 1 /disk0/part1: ${stale}\n`);
+    assert.equal(
+      searched.stdout,
+      `windows /disk0/part1/ledger.txt\n    point 1: 8 B, modified ${/modified (\S+)/.exec(searched.stdout)?.[1]}\nnote: VM windows point 1 /disk0/part1: ${stale}\n`,
+    );
     const listed = await lifeboat(home, 'files', 'ls', 'windows', '--point', 'latest', '/disk0/part1');
     assert.match(listed.stdout, /ledger\.txt\nnote: \/disk0\/part1: may be stale: the NTFS volume is marked dirty/);
     // The inverse, with the real tool: ntfsfix -d clears the flag, and the note goes.

@@ -23,7 +23,10 @@ const raws: string[] = [];
 
 /** Runs the CLI with a kill point; resolves with the signal that ended it (null: it exited). */
 function lifeboat(args: string[], killAt: string): Promise<{ signal: NodeJS.Signals | null; code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [cli, '--home', home, ...args], { env: { ...process.env, LIFEBOAT_KILL_AT: killAt, LIFEBOAT_CHECKPOINT_MS: '5' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [cli, '--home', home, ...args], {
+    env: { ...process.env, LIFEBOAT_KILL_AT: killAt, LIFEBOAT_CHECKPOINT_MS: '5' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stderr })));
@@ -44,7 +47,13 @@ async function withEngine<T>(use: (engine: Engine) => Promise<T>): Promise<T> {
 }
 
 function restoreInto(engine: Engine, target: string): Job {
-  const job = engine.catalog.listJobs().find((candidate) => candidate.kind === 'restore-entire-vm' && (engine.catalog.jobParams(candidate.id) as { target: { path: string } }).target.path === target);
+  const job = engine.catalog
+    .listJobs()
+    .find(
+      (candidate) =>
+        candidate.kind === 'restore-entire-vm' &&
+        (engine.catalog.jobParams(candidate.id) as { target: { path: string } }).target.path === target,
+    );
   assert.ok(job, `a restore job into ${target}`);
   return job;
 }
@@ -63,10 +72,23 @@ before(async () => {
   for (const [index, mib] of [48, 24].entries()) {
     const raw = join(dir, `disk${index}.raw`);
     await writeMixedRaw(raw, mib, index + 5);
-    qemuImg('convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=monolithicFlat', raw, join(source, `${VM}${index === 0 ? '' : `_${index}`}.vmdk`));
+    qemuImg(
+      'convert',
+      '-f',
+      'raw',
+      '-O',
+      'vmdk',
+      '-o',
+      'subformat=monolithicFlat',
+      raw,
+      join(source, `${VM}${index === 0 ? '' : `_${index}`}.vmdk`),
+    );
     raws.push(raw);
   }
-  await writeFile(join(source, `${VM}.vmx`), vmxText(VM, [`${VM}.vmdk`, `${VM}_1.vmdk`], '56 4d 00 11 22 33 44 55-66 77 88 99 aa bb cc ee'));
+  await writeFile(
+    join(source, `${VM}.vmx`),
+    vmxText(VM, [`${VM}.vmdk`, `${VM}_1.vmdk`], '56 4d 00 11 22 33 44 55-66 77 88 99 aa bb cc ee'),
+  );
   await withEngine(async (engine) => {
     const backup = await runJob(engine, await engine.backups.start(source, 'test'));
     assert.equal(backup.state, 'succeeded', backup.error ?? '');
@@ -76,7 +98,21 @@ before(async () => {
 // Every place a restore can die: before it runs, once its folders are recorded, made, with an
 // empty disk, after checkpoints (first disk, then the second), with every block written, half
 // published, published, and published but not yet marked succeeded.
-const killPoints = ['job-queued', 'job-running', 'restore-recorded', 'restore-claimed', 'disk-created', 'checkpoint:1', 'disk-created:2', 'checkpoint:12', 'before-publish', 'publish-rename:1', 'publish-rename:3', 'published', 'job-succeeding'];
+const killPoints = [
+  'job-queued',
+  'job-running',
+  'restore-recorded',
+  'restore-claimed',
+  'disk-created',
+  'checkpoint:1',
+  'disk-created:2',
+  'checkpoint:12',
+  'before-publish',
+  'publish-rename:1',
+  'publish-rename:3',
+  'published',
+  'job-succeeding',
+];
 
 for (const killAt of killPoints) {
   test(`killed at ${killAt}: the start keeps what resume needs, resume ends identical`, async () => {
@@ -87,11 +123,17 @@ for (const killAt of killPoints) {
       const interrupted = restoreInto(engine, target);
       assert.equal(interrupted.state, 'interrupted');
       const left = await readdir(target).catch(() => []);
-      assert.ok(left.every((entry) => entry === `.lifeboat-restore-${interrupted.id}` || published.includes(entry)), `only the restore's own files: ${left.join(', ')}`);
+      assert.ok(
+        left.every((entry) => entry === `.lifeboat-restore-${interrupted.id}` || published.includes(entry)),
+        `only the restore's own files: ${left.join(', ')}`,
+      );
       const resumed = await runJob(engine, await engine.restores.resume(interrupted.id, 'test'));
       assert.equal(resumed.id, interrupted.id);
       if (killAt.startsWith('checkpoint')) {
-        assert.ok(engine.catalog.jobEvents(resumed.id).some((event) => /resuming from its checkpoint/.test(event.message)), 'the resume went on from the checkpoint');
+        assert.ok(
+          engine.catalog.jobEvents(resumed.id).some((event) => /resuming from its checkpoint/.test(event.message)),
+          'the resume went on from the checkpoint',
+        );
       }
       await assertRestored(engine, resumed, target);
     });
@@ -161,11 +203,15 @@ test('a resume that cannot go on (a stranger file in the target) keeps everythin
     await engine.janitor;
     const interrupted = restoreInto(engine, target);
     const before = (await readdir(join(target, `.lifeboat-restore-${interrupted.id}`))).sort();
-    await writeFile(join(target, 'stranger.txt'), 'not the restore\'s');
+    await writeFile(join(target, 'stranger.txt'), "not the restore's");
     const blocked = await runJob(engine, await engine.restores.resume(interrupted.id, 'test'));
     assert.equal(blocked.state, 'interrupted');
     assert.match(blocked.error ?? '', /^cannot resume yet: target folder .* is not empty/);
-    assert.deepEqual((await readdir(join(target, `.lifeboat-restore-${interrupted.id}`))).sort(), before, 'the staged files are all still there');
+    assert.deepEqual(
+      (await readdir(join(target, `.lifeboat-restore-${interrupted.id}`))).sort(),
+      before,
+      'the staged files are all still there',
+    );
     await rm(join(target, 'stranger.txt'));
     const resumed = await runJob(engine, await engine.restores.resume(interrupted.id, 'test'));
     assert.ok(engine.catalog.jobEvents(resumed.id).some((event) => /resuming from its checkpoint/.test(event.message)));

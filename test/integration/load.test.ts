@@ -42,12 +42,20 @@ test(`${RESTORES} queued restores and ${CLIENTS} console clients`, async () => {
   const started = Date.now();
   const jobs: Job[] = [];
   for (let i = 0; i < RESTORES; i++) {
-    jobs.push(await engine.restores.start({ vm: `load-${i % VMS}`, point: 'latest', target: { kind: 'local', path: join(dir, 'out', String(i)) } }, 'test'));
+    jobs.push(
+      await engine.restores.start(
+        { vm: `load-${i % VMS}`, point: 'latest', target: { kind: 'local', path: join(dir, 'out', String(i)) } },
+        'test',
+      ),
+    );
   }
   const ended = await Promise.all(jobs.map((job) => runJob(engine, job)));
   off();
   const seconds = (Date.now() - started) / 1000;
-  assert.deepEqual(ended.filter((job) => job.state !== 'succeeded').map((job) => job.error), []);
+  assert.deepEqual(
+    ended.filter((job) => job.state !== 'succeeded').map((job) => job.error),
+    [],
+  );
   assert.equal(peak, 2, 'at most 2 jobs at once, and both slots were used');
   assert.equal(sameVmOverlap, 0, 'never two jobs of one VM at once');
   console.log(`load: ${RESTORES} restores in ${seconds.toFixed(1)} s, peak ${peak} running`);
@@ -55,36 +63,44 @@ test(`${RESTORES} queued restores and ${CLIENTS} console clients`, async () => {
   const server = await startConsoleServer(engine, { host: '127.0.0.1', port: 0, rendererDir: join(dir, 'no-console') });
   // The clients read as one viewer: signed in once, each console resumes that sign-in.
   await dispatch(engine, new Peer(osCaller()), 'accounts.add', { name: 'watcher', role: 'viewer', password: 'watcher-console-pw' });
-  const { token } = (await dispatch(engine, new Peer(null), 'auth.login', { user: 'watcher', password: 'watcher-console-pw' })) as { token: string };
+  const { token } = (await dispatch(engine, new Peer(null), 'auth.login', { user: 'watcher', password: 'watcher-console-pw' })) as {
+    token: string;
+  };
   try {
     const answered = await Promise.all(
-      Array.from({ length: CLIENTS }, (_, client) =>
-        new Promise<number>((resolve, reject) => {
-          const socket = new WebSocket(`${server.origin.replace('http', 'ws')}/rpc`, { headers: { origin: server.origin } });
-          let answers = 0;
-          const timer = setTimeout(() => reject(new Error(`client ${client} timed out`)), 30_000);
-          socket.on('open', () => socket.send(JSON.stringify({ type: 'hello', token: server.mintToken() })));
-          socket.on('message', (data) => {
-            const frame = JSON.parse(data.toString()) as { type: string; id?: number; ok?: boolean };
-            if (frame.type === 'welcome') {
-              socket.send(JSON.stringify({ type: 'request', id: REQUESTS_PER_CLIENT, channel: 'auth.resume', payload: { token } }));
-            } else if (frame.type === 'response' && frame.id === REQUESTS_PER_CLIENT) {
-              if (!frame.ok) reject(new Error(`client ${client} could not resume the sign-in`));
-              for (let id = 0; id < REQUESTS_PER_CLIENT; id++) socket.send(JSON.stringify({ type: 'request', id, channel: id % 2 ? 'vms.list' : 'jobs.list', payload: {} }));
-            } else if (frame.type === 'response' && frame.ok) {
-              answers++;
-              if (answers === REQUESTS_PER_CLIENT) {
-                clearTimeout(timer);
-                socket.close();
-                resolve(answers);
+      Array.from(
+        { length: CLIENTS },
+        (_, client) =>
+          new Promise<number>((resolve, reject) => {
+            const socket = new WebSocket(`${server.origin.replace('http', 'ws')}/rpc`, { headers: { origin: server.origin } });
+            let answers = 0;
+            const timer = setTimeout(() => reject(new Error(`client ${client} timed out`)), 30_000);
+            socket.on('open', () => socket.send(JSON.stringify({ type: 'hello', token: server.mintToken() })));
+            socket.on('message', (data) => {
+              const frame = JSON.parse(data.toString()) as { type: string; id?: number; ok?: boolean };
+              if (frame.type === 'welcome') {
+                socket.send(JSON.stringify({ type: 'request', id: REQUESTS_PER_CLIENT, channel: 'auth.resume', payload: { token } }));
+              } else if (frame.type === 'response' && frame.id === REQUESTS_PER_CLIENT) {
+                if (!frame.ok) reject(new Error(`client ${client} could not resume the sign-in`));
+                for (let id = 0; id < REQUESTS_PER_CLIENT; id++)
+                  socket.send(JSON.stringify({ type: 'request', id, channel: id % 2 ? 'vms.list' : 'jobs.list', payload: {} }));
+              } else if (frame.type === 'response' && frame.ok) {
+                answers++;
+                if (answers === REQUESTS_PER_CLIENT) {
+                  clearTimeout(timer);
+                  socket.close();
+                  resolve(answers);
+                }
               }
-            }
-          });
-          socket.on('error', reject);
-        }),
+            });
+            socket.on('error', reject);
+          }),
       ),
     );
-    assert.equal(answered.reduce((sum, count) => sum + count, 0), CLIENTS * REQUESTS_PER_CLIENT);
+    assert.equal(
+      answered.reduce((sum, count) => sum + count, 0),
+      CLIENTS * REQUESTS_PER_CLIENT,
+    );
   } finally {
     await server.close();
   }

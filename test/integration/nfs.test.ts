@@ -34,12 +34,15 @@ const exportId = server.addExport('/lifeboat/session-1', volume, ['127.0.0.1']);
 // The same point, exported to a client that is not this one.
 server.addExport('/lifeboat/elsewhere', await openBackupVolume(engine.repository, vmId, pointId, await sessionFolders()), ['127.0.0.9']);
 /** A file in the export's VM folder (or the folder itself). */
-const url = (path: string): string => `nfs://127.0.0.1/lifeboat/session-1/${vm.name}${path}?nfsport=${server.port}&mountport=${server.port}`;
+const url = (path: string): string =>
+  `nfs://127.0.0.1/lifeboat/session-1/${vm.name}${path}?nfsport=${server.port}&mountport=${server.port}`;
 
 async function nfs(tool: string, ...args: string[]): Promise<Buffer> {
-  const { stdout } = await run(tool, args, { encoding: "buffer", timeout: 60_000, maxBuffer: 64 * 1024 * 1024 }).catch((error: { stderr?: Buffer; message: string }) => {
-    throw new Error(`${tool}: ${error.stderr?.toString() ?? error.message}`);
-  });
+  const { stdout } = await run(tool, args, { encoding: 'buffer', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 }).catch(
+    (error: { stderr?: Buffer; message: string }) => {
+      throw new Error(`${tool}: ${error.stderr?.toString() ?? error.message}`);
+    },
+  );
   return stdout;
 }
 
@@ -47,9 +50,13 @@ test('nfs-ls lists the VM folder; nfs-cat reads the flat disk identical to the s
   const root = (await nfs('nfs-ls', `nfs://127.0.0.1/lifeboat/session-1?nfsport=${server.port}&mountport=${server.port}`)).toString();
   assert.match(root, new RegExp(`^d.* ${vm.name}$`, 'm'), 'the datastore holds the VM folder');
   const listing = (await nfs('nfs-ls', url(''))).toString();
-  for (const name of [`${vm.name}.vmx`, `${vm.name}.vmdk`, `${vm.name}-flat.vmdk`]) assert.match(listing, new RegExp(` ${name.replace('.', '\\.')}\\n`));
+  for (const name of [`${vm.name}.vmx`, `${vm.name}.vmdk`, `${vm.name}-flat.vmdk`])
+    assert.match(listing, new RegExp(` ${name.replace('.', '\\.')}\\n`));
   assert.match(listing, new RegExp(`${12 * 1024 * 1024} ${vm.name}-flat\\.vmdk`));
-  assert.ok((await nfs('nfs-cat', url(`/${vm.name}-flat.vmdk`))).equals(await readFile(vm.raw)), 'the disk read over NFS is the source disk');
+  assert.ok(
+    (await nfs('nfs-cat', url(`/${vm.name}-flat.vmdk`))).equals(await readFile(vm.raw)),
+    'the disk read over NFS is the source disk',
+  );
   assert.match((await nfs('nfs-cat', url(`/${vm.name}.vmdk`))).toString(), /createType="monolithicFlat"/);
   assert.ok((server.stats(exportId)?.bytesRead ?? 0) >= 12 * 1024 * 1024);
 });
@@ -76,12 +83,18 @@ test('writes land in the cache: a new file, and the guest writes into its disk, 
   const { data } = await again.read(again.lookup(VM_FOLDER_ID, `${vm.name}-flat.vmdk`), 0, 12 * 1024 * 1024);
   assert.ok(Buffer.from(data).equals(await readFile(vm.raw)), 'a new session sees the backup, not the old cache');
   await again.close();
-  assert.ok((await readFile(join(folders.exportFolder, vm.name, 'vm.log'))).equals(await readFile(fresh)), 'files the client makes are real files in the export folder');
+  assert.ok(
+    (await readFile(join(folders.exportFolder, vm.name, 'vm.log'))).equals(await readFile(fresh)),
+    'files the client makes are real files in the export folder',
+  );
 });
 
 test('unknown exports, clients the session does not allow, and garbage are refused; the server keeps serving', async () => {
   await assert.rejects(nfs('nfs-ls', `nfs://127.0.0.1/no/such/export?nfsport=${server.port}&mountport=${server.port}`));
-  await assert.rejects(nfs('nfs-ls', `nfs://127.0.0.1/lifeboat/elsewhere?nfsport=${server.port}&mountport=${server.port}`), /MNT3ERR_ACCES|permission|denied|ACCES/i);
+  await assert.rejects(
+    nfs('nfs-ls', `nfs://127.0.0.1/lifeboat/elsewhere?nfsport=${server.port}&mountport=${server.port}`),
+    /MNT3ERR_ACCES|permission|denied|ACCES/i,
+  );
   const socket = connect(server.port, '127.0.0.1');
   await new Promise((resolve) => socket.once('connect', resolve));
   const closed = new Promise((resolve) => socket.once('close', resolve));

@@ -51,9 +51,12 @@ test('random-access reads and streaming of every point match the source at that 
   await handle.close();
   const damaged = new PointDisk(await resolvePoint(engine.repository, vmId, first.id), 'scsi0:0');
   try {
-    await assert.rejects(async () => {
-      for await (const block of damaged.stream()) void block;
-    }, { code: 'corrupt-backup', message: /delta point 1 disk scsi0:0, offset \d+: corrupt block/ });
+    await assert.rejects(
+      async () => {
+        for await (const block of damaged.stream()) void block;
+      },
+      { code: 'corrupt-backup', message: /delta point 1 disk scsi0:0, offset \d+: corrupt block/ },
+    );
   } finally {
     await damaged.close();
   }

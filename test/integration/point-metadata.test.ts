@@ -68,20 +68,29 @@ async function healthOf(engine: Engine, vm: string): Promise<Map<number, { state
 
 async function restoreAndCompare(lab: Lab, sequence: number): Promise<void> {
   const target = join(lab.dir, `restored-${sequence}-${Math.random().toString(16).slice(2)}`);
-  const job = await runJob(lab.engine, await lab.engine.restores.start({ vm: VM, point: String(sequence), target: { kind: 'local', path: target } }, 'test'));
+  const job = await runJob(
+    lab.engine,
+    await lab.engine.restores.start({ vm: VM, point: String(sequence), target: { kind: 'local', path: target } }, 'test'),
+  );
   assert.equal(job.state, 'succeeded', job.error ?? '');
-  assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', lab.snapshots[sequence - 1] as string, join(target, `${VM}.vmdk`)), /identical/);
+  assert.match(
+    qemuImg('compare', '-f', 'raw', '-F', 'vmdk', lab.snapshots[sequence - 1] as string, join(target, `${VM}.vmdk`)),
+    /identical/,
+  );
 }
 
 async function refusedBeforeAnything(lab: Lab, sequence: number, message: RegExp): Promise<void> {
   const target = join(lab.dir, `refused-${sequence}`);
   const jobsBefore = lab.engine.catalog.listJobs().length;
-  await assert.rejects(lab.engine.restores.start({ vm: VM, point: String(sequence), target: { kind: 'local', path: target } }, 'test'), (error: unknown) => {
-    assert.ok(error instanceof LifeboatError, String(error));
-    assert.equal(error.code, 'corrupt-backup');
-    assert.match(error.message, message);
-    return true;
-  });
+  await assert.rejects(
+    lab.engine.restores.start({ vm: VM, point: String(sequence), target: { kind: 'local', path: target } }, 'test'),
+    (error: unknown) => {
+      assert.ok(error instanceof LifeboatError, String(error));
+      assert.equal(error.code, 'corrupt-backup');
+      assert.match(error.message, message);
+      return true;
+    },
+  );
   assert.equal(lab.engine.catalog.listJobs().length, jobsBefore, 'no job was made');
   await assert.rejects(stat(target), { code: 'ENOENT' });
 }
@@ -103,28 +112,49 @@ test('a changed .vmx in one manifest: that point is named and refused, the other
   const verify = await runJob(lab.engine, await lab.engine.verifies.start(VM, undefined, 'test'));
   assert.equal(verify.state, 'failed');
   assert.match(verify.error ?? '', /1 of 4 point\(s\) of .* are damaged: point 2: its manifest\.json does not match/);
-  assert.deepEqual((verify.result?.results as { sequence: number; state: string }[]).map(({ sequence, state }) => [sequence, state]), [[1, 'ok'], [2, 'damaged'], [3, 'ok'], [4, 'ok']]);
+  assert.deepEqual(
+    (verify.result?.results as { sequence: number; state: string }[]).map(({ sequence, state }) => [sequence, state]),
+    [
+      [1, 'ok'],
+      [2, 'damaged'],
+      [3, 'ok'],
+      [4, 'ok'],
+    ],
+  );
 
   // The CLI's points table marks it too (it talks to this engine over the home's socket, so the
   // call must not block this process).
-  const { stdout: table } = await promisify(execFile)(process.execPath, ['bin/lifeboat.js', '--home', lab.home, 'points', VM], { encoding: 'utf8', timeout: 120_000 });
+  const { stdout: table } = await promisify(execFile)(process.execPath, ['bin/lifeboat.js', '--home', lab.home, 'points', VM], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   const row = table.split('\n').find((line) => line.startsWith('2 '));
   assert.match(row ?? '', /damaged: its manifest\.json does not match/);
 });
 
 test('a forger who rewrites the side file too is caught by the catalog; without the catalog, by the side file', async () => {
   const lab = await chainOfPoints();
-  await editManifest(await folderOf(lab, 3), (manifest) => {
-    manifest.vmConfig.text = manifest.vmConfig.text.replace(`displayName = "${VM}"`, 'displayName = "evil"');
-  }, true);
-  assert.match((await healthOf(lab.engine, VM)).get(3)?.reason ?? '', /does not match the SHA-256 the catalog recorded when the point was made/);
+  await editManifest(
+    await folderOf(lab, 3),
+    (manifest) => {
+      manifest.vmConfig.text = manifest.vmConfig.text.replace(`displayName = "${VM}"`, 'displayName = "evil"');
+    },
+    true,
+  );
+  assert.match(
+    (await healthOf(lab.engine, VM)).get(3)?.reason ?? '',
+    /does not match the SHA-256 the catalog recorded when the point was made/,
+  );
   await refusedBeforeAnything(lab, 3, /restore point 3 of gamma is damaged/);
   // A repository read with no catalog record (a rebuilt catalog): the side file still speaks.
   const bare = lab.engine.repository.withRecordedHashes(() => null);
   await editManifest(await folderOf(lab, 4), (manifest) => {
     manifest.stats.storedBytes += 1;
   });
-  await assert.rejects(resolvePoint(bare, lab.vmId, (await bare.scanPoints(lab.vmId))[3]?.id ?? ''), { code: 'corrupt-backup', message: /restore point 4 of gamma is damaged: its manifest\.json does not match the SHA-256 in manifest\.sha256/ });
+  await assert.rejects(resolvePoint(bare, lab.vmId, (await bare.scanPoints(lab.vmId))[3]?.id ?? ''), {
+    code: 'corrupt-backup',
+    message: /restore point 4 of gamma is damaged: its manifest\.json does not match the SHA-256 in manifest\.sha256/,
+  });
   await restoreAndCompare(lab, 2);
 });
 
@@ -166,15 +196,23 @@ test('a deleted, an unreadable and a missing-hash manifest each name the point; 
 test('an impossible capacity (2^50 bytes), even with every hash rewritten to match, is refused naming it', async () => {
   const lab = await chainOfPoints();
   const folder = await folderOf(lab, 2);
-  await editManifest(folder, (manifest) => {
-    (manifest.disks[0] as Manifest['disks'][number]).capacity = 2 ** 50;
-  }, true);
+  await editManifest(
+    folder,
+    (manifest) => {
+      (manifest.disks[0] as Manifest['disks'][number]).capacity = 2 ** 50;
+    },
+    true,
+  );
   const bare = lab.engine.repository.withRecordedHashes(() => null);
   const entry = (await bare.scanPoints(lab.vmId))[1];
   assert.match(entry?.damage ?? '', /its manifest is impossible: disk scsi0:0 has an impossible capacity of 1125899906842624 bytes/);
-  await editManifest(folder, (manifest) => {
-    (manifest.disks[0] as Manifest['disks'][number]).capacity = 8 * 1024 * 1024 + 100;
-  }, true);
+  await editManifest(
+    folder,
+    (manifest) => {
+      (manifest.disks[0] as Manifest['disks'][number]).capacity = 8 * 1024 * 1024 + 100;
+    },
+    true,
+  );
   assert.match((await bare.scanPoints(lab.vmId))[1]?.damage ?? '', /not whole 512-byte sectors/);
   await restoreAndCompare(lab, 3);
 });
@@ -186,30 +224,34 @@ test('damaged manifests, forged or not, never escape as another error and never 
   const bare = lab.engine.repository.withRecordedHashes(() => null);
   const id = (await bare.scanPoints(lab.vmId))[2]?.id as string;
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.tuple(fc.nat(original.length - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 6 }), fc.boolean(), async (edits, rehash) => {
-      const damaged = Buffer.from(original);
-      for (const [at, xor] of edits) damaged[at] = (damaged[at] as number) ^ xor;
-      await writeFile(join(folder, 'manifest.json'), damaged);
-      let forged: unknown = null;
-      try {
-        forged = JSON.parse(damaged.toString('utf8'));
-      } catch {
-        forged = null;
-      }
-      if (rehash && forged !== null) await writeFile(join(folder, MANIFEST_HASH_FILE), `${manifestSha256(forged)}\n`);
-      const same = forged !== null && manifestSha256(forged) === manifestSha256(JSON.parse(original.toString('utf8')));
-      const entry = (await lab.engine.repository.scanPoints(lab.vmId))[2];
-      // With the catalog's record, only a change that keeps the manifest the same passes.
-      assert.equal(entry?.damage === null, same, entry?.damage ?? 'healthy');
-      // With no record at all (forged side file), the manifest passes only if it makes sense,
-      // and then resolving gives a point or one clear error.
-      try {
-        await resolvePoint(bare, lab.vmId, id);
-      } catch (error) {
-        assert.ok(error instanceof LifeboatError, `unexpected ${String(error)}`);
-      }
-      await writeFile(join(folder, MANIFEST_HASH_FILE), `${manifestSha256(JSON.parse(original.toString('utf8')))}\n`);
-    }),
+    fc.asyncProperty(
+      fc.array(fc.tuple(fc.nat(original.length - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 6 }),
+      fc.boolean(),
+      async (edits, rehash) => {
+        const damaged = Buffer.from(original);
+        for (const [at, xor] of edits) damaged[at] = (damaged[at] as number) ^ xor;
+        await writeFile(join(folder, 'manifest.json'), damaged);
+        let forged: unknown = null;
+        try {
+          forged = JSON.parse(damaged.toString('utf8'));
+        } catch {
+          forged = null;
+        }
+        if (rehash && forged !== null) await writeFile(join(folder, MANIFEST_HASH_FILE), `${manifestSha256(forged)}\n`);
+        const same = forged !== null && manifestSha256(forged) === manifestSha256(JSON.parse(original.toString('utf8')));
+        const entry = (await lab.engine.repository.scanPoints(lab.vmId))[2];
+        // With the catalog's record, only a change that keeps the manifest the same passes.
+        assert.equal(entry?.damage === null, same, entry?.damage ?? 'healthy');
+        // With no record at all (forged side file), the manifest passes only if it makes sense,
+        // and then resolving gives a point or one clear error.
+        try {
+          await resolvePoint(bare, lab.vmId, id);
+        } catch (error) {
+          assert.ok(error instanceof LifeboatError, `unexpected ${String(error)}`);
+        }
+        await writeFile(join(folder, MANIFEST_HASH_FILE), `${manifestSha256(JSON.parse(original.toString('utf8')))}\n`);
+      },
+    ),
     { numRuns: 60 },
   );
   await writeFile(join(folder, 'manifest.json'), original);
@@ -286,24 +328,44 @@ test('a point damaged in the primary restores from a copy whose manifest still m
   });
   const copy = await runJob(lab.engine, (await api.invoke('copies.run', {})).job);
   assert.equal(copy.result?.copied, 6, 'points 1 to 3, to two repositories');
-  await assert.rejects(stat(join(lab.dir, 'near', 'vms', lab.vmId, 'points', `000004-${(await lab.engine.repository.pointFolders(lab.vmId))[3]?.id}`)), { code: 'ENOENT' });
+  await assert.rejects(
+    stat(join(lab.dir, 'near', 'vms', lab.vmId, 'points', `000004-${(await lab.engine.repository.pointFolders(lab.vmId))[3]?.id}`)),
+    { code: 'ENOENT' },
+  );
 
-  await editManifest(await folderOf(lab, 2), (manifest) => {
-    manifest.vmConfig.text = manifest.vmConfig.text.replace('memSize = "2048"', 'memSize = "1"');
-  }, true);
+  await editManifest(
+    await folderOf(lab, 2),
+    (manifest) => {
+      manifest.vmConfig.text = manifest.vmConfig.text.replace('memSize = "2048"', 'memSize = "1"');
+    },
+    true,
+  );
   // The copy in near is forged the same way, side file and all: only the catalog's record tells.
   const nearTwo = join(lab.dir, 'near', 'vms', lab.vmId, 'points', `000002-${(await lab.engine.repository.pointFolders(lab.vmId))[1]?.id}`);
-  await editManifest(nearTwo, (manifest) => {
-    manifest.vmConfig.text = manifest.vmConfig.text.replace('memSize = "2048"', 'memSize = "1"');
-  }, true);
+  await editManifest(
+    nearTwo,
+    (manifest) => {
+      manifest.vmConfig.text = manifest.vmConfig.text.replace('memSize = "2048"', 'memSize = "1"');
+    },
+    true,
+  );
   const target = join(lab.dir, 'from-copy');
-  const job = await runJob(lab.engine, (await api.invoke('restore.entireVm', { vm: VM, point: '2', target: { kind: 'local', path: target } })).job);
+  const job = await runJob(
+    lab.engine,
+    (await api.invoke('restore.entireVm', { vm: VM, point: '2', target: { kind: 'local', path: target } })).job,
+  );
   assert.equal(job.state, 'succeeded', job.error ?? '');
   assert.equal((job.result?.source as { repository: string }).repository, 'zoned');
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', lab.snapshots[1] as string, join(target, `${VM}.vmdk`)), /identical/);
   assert.match(await readFile(join(target, `${VM}.vmx`), 'utf8'), /memSize = "2048"/);
   const { events } = await api.invoke('jobs.get', { jobId: job.id });
-  assert.ok(events.some((event) => /passed over default: restore point 2 of gamma is damaged: its manifest\.json does not match the SHA-256 the catalog recorded/.test(event.message)));
+  assert.ok(
+    events.some((event) =>
+      /passed over default: restore point 2 of gamma is damaged: its manifest\.json does not match the SHA-256 the catalog recorded/.test(
+        event.message,
+      ),
+    ),
+  );
   assert.ok(events.some((event) => /passed over near: restore point 2 of gamma is damaged/.test(event.message)));
 });
 
@@ -324,9 +386,13 @@ test('a lost catalog is rebuilt from the repository with the hashes the side fil
     const reopened: Lab = { ...lab, engine };
     await restoreAndCompare(reopened, 4);
     // From now on the rebuilt catalog's record catches a forger who rewrites the side file too.
-    await editManifest(await folderOf(reopened, 4), (manifest) => {
-      manifest.vmName = 'forged';
-    }, true);
+    await editManifest(
+      await folderOf(reopened, 4),
+      (manifest) => {
+        manifest.vmName = 'forged';
+      },
+      true,
+    );
     assert.match((await healthOf(engine, VM)).get(4)?.reason ?? '', /does not match the SHA-256 the catalog recorded/);
   } finally {
     for (const engine of opened) await engine.close().catch(() => undefined);

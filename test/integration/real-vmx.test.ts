@@ -71,20 +71,29 @@ await writeFile(join(folder, `${NAME}.nvram`), 'nvram');
 
 test('the .vmx reads as VMware reads it: two disks, the last of duplicate keys, escapes undone', () => {
   const vmx = parseVmx(vmxText, 't');
-  assert.deepEqual(vmx.disks, [{ key: 'nvme0:0', fileName: `${NAME}.vmdk` }, { key: 'scsi0:1', fileName: `${NAME}-data.vmdk` }]);
+  assert.deepEqual(vmx.disks, [
+    { key: 'nvme0:0', fileName: `${NAME}.vmdk` },
+    { key: 'scsi0:1', fileName: `${NAME}-data.vmdk` },
+  ]);
   assert.equal(vmx.entries.get('numvcpus'), '4');
-  assert.equal(vmx.entries.get('annotation'), "Jane's lab VM\nUses \"quotes\" and a pipe |");
+  assert.equal(vmx.entries.get('annotation'), 'Jane\'s lab VM\nUses "quotes" and a pipe |');
 });
 
 test('backup keeps the two disks and the configuration as it was; restore is identical', async () => {
   const backup = await runJob(engine, await engine.backups.start(folder, 'test'));
   assert.equal(backup.state, 'succeeded', backup.error ?? '');
   const [point] = await api.invoke('points.list', { vm: NAME });
-  assert.deepEqual(point?.disks.map((disk) => disk.key), ['nvme0:0', 'scsi0:1']);
+  assert.deepEqual(
+    point?.disks.map((disk) => disk.key),
+    ['nvme0:0', 'scsi0:1'],
+  );
   assert.equal(point?.health.state, 'ok');
 
   const same = join(dir, 'same');
-  const restored = await runJob(engine, await engine.restores.start({ vm: NAME, point: 'latest', target: { kind: 'local', path: same } }, 'test'));
+  const restored = await runJob(
+    engine,
+    await engine.restores.start({ vm: NAME, point: 'latest', target: { kind: 'local', path: same } }, 'test'),
+  );
   assert.equal(restored.state, 'succeeded', restored.error ?? '');
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', raws[0] as string, join(same, `${NAME}.vmdk`)), /identical/);
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', raws[1] as string, join(same, `${NAME}-data.vmdk`)), /identical/);
@@ -92,9 +101,18 @@ test('backup keeps the two disks and the configuration as it was; restore is ide
   assert.equal(await readFile(join(same, `${NAME}.vmx`), 'utf8'), vmxText);
 
   const renamed = join(dir, 'renamed');
-  const copy = await runJob(engine, await engine.restores.start({ vm: NAME, point: 'latest', newName: 'win11-copy', target: { kind: 'local', path: renamed } }, 'test'));
+  const copy = await runJob(
+    engine,
+    await engine.restores.start({ vm: NAME, point: 'latest', newName: 'win11-copy', target: { kind: 'local', path: renamed } }, 'test'),
+  );
   assert.equal(copy.state, 'succeeded', copy.error ?? '');
-  assert.deepEqual((await readdir(renamed)).sort(), ['win11-copy-flat.vmdk', 'win11-copy.vmdk', 'win11-copy.vmx', 'win11-copy_1-flat.vmdk', 'win11-copy_1.vmdk']);
+  assert.deepEqual((await readdir(renamed)).sort(), [
+    'win11-copy-flat.vmdk',
+    'win11-copy.vmdk',
+    'win11-copy.vmx',
+    'win11-copy_1-flat.vmdk',
+    'win11-copy_1.vmdk',
+  ]);
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', raws[1] as string, join(renamed, 'win11-copy_1.vmdk')), /identical/);
   const text = await readFile(join(renamed, 'win11-copy.vmx'), 'utf8');
   assert.ok(text.startsWith('\uFEFF'));
@@ -110,7 +128,11 @@ test('backup keeps the two disks and the configuration as it was; restore is ide
 });
 
 test('the OVF template reads the same configuration', async () => {
-  const job = await runJob(engine, (await api.invoke('restore.disks', { vm: NAME, point: 'latest', target: { kind: 'local', path: join(dir, 'ovf') }, template: 'ovf' })).job);
+  const job = await runJob(
+    engine,
+    (await api.invoke('restore.disks', { vm: NAME, point: 'latest', target: { kind: 'local', path: join(dir, 'ovf') }, template: 'ovf' }))
+      .job,
+  );
   assert.equal(job.state, 'succeeded', job.error ?? '');
   const ovf = await readFile(join(dir, 'ovf', `${NAME}.ovf`), 'utf8');
   assert.match(ovf, /4 virtual CPU/);
@@ -121,14 +143,21 @@ test('a .vmx an old Windows host wrote in windows-1252 backs up and restores as 
   const old = join(dir, 'old');
   await mkdir(old);
   qemuImg('convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=monolithicFlat', raws[1] as string, join(old, 'old.vmdk'));
-  const text = '.encoding = "windows-1252"\r\ndisplayName = "Caf\xe9 r\xe9seau"\r\nannotation = "\xa9 2009"\r\nscsi0.present = "TRUE"\r\nscsi0:0.fileName = "old.vmdk"\r\n';
+  const text =
+    '.encoding = "windows-1252"\r\ndisplayName = "Caf\xe9 r\xe9seau"\r\nannotation = "\xa9 2009"\r\nscsi0.present = "TRUE"\r\nscsi0:0.fileName = "old.vmdk"\r\n';
   await writeFile(join(old, 'old.vmx'), Buffer.from(text, 'latin1'));
   const backup = await runJob(engine, await engine.backups.start(old, 'test'));
   assert.equal(backup.state, 'succeeded', backup.error ?? '');
   const target = join(dir, 'old-restored');
-  const restored = await runJob(engine, await engine.restores.start({ vm: 'Café réseau', point: 'latest', target: { kind: 'local', path: target } }, 'test'));
+  const restored = await runJob(
+    engine,
+    await engine.restores.start({ vm: 'Café réseau', point: 'latest', target: { kind: 'local', path: target } }, 'test'),
+  );
   assert.equal(restored.state, 'succeeded', restored.error ?? '');
   const written = await readFile(join(target, 'Café réseau.vmx'));
-  assert.equal(written.toString('utf8'), '.encoding = "UTF-8"\r\ndisplayName = "Café réseau"\r\nannotation = "© 2009"\r\nscsi0.present = "TRUE"\r\nscsi0:0.fileName = "old.vmdk"\r\n');
+  assert.equal(
+    written.toString('utf8'),
+    '.encoding = "UTF-8"\r\ndisplayName = "Café réseau"\r\nannotation = "© 2009"\r\nscsi0.present = "TRUE"\r\nscsi0:0.fileName = "old.vmdk"\r\n',
+  );
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', raws[1] as string, join(target, 'old.vmdk')), /identical/);
 });

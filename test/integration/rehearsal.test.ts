@@ -24,15 +24,28 @@ type Outcome = { vm: string; state: string; check: string; rtoSeconds: number | 
 
 test('a local rehearsal restores, checks and times every VM, then removes the copies and keeps a report', async () => {
   const target = join(dir, 'isolated');
-  const job = await runJob(engine, engine.rehearsals.start({ vms: names, point: 'latest', target: { kind: 'local', path: target }, keep: false }, 'test'));
+  const job = await runJob(
+    engine,
+    engine.rehearsals.start({ vms: names, point: 'latest', target: { kind: 'local', path: target }, keep: false }, 'test'),
+  );
   assert.equal(job.state, 'succeeded', job.error ?? '');
   const outcomes = job.result?.vms as Outcome[];
-  assert.deepEqual(outcomes.map((outcome) => [outcome.vm, outcome.state]), names.map((name) => [name, 'passed']));
+  assert.deepEqual(
+    outcomes.map((outcome) => [outcome.vm, outcome.state]),
+    names.map((name) => [name, 'passed']),
+  );
   for (const outcome of outcomes) {
     assert.match(outcome.check, /blocks match the restore point's SHA-256/);
     assert.ok(typeof outcome.rtoSeconds === 'number' && outcome.rtoSeconds > 0);
   }
-  assert.equal(await stat(target).then(() => true, () => false), false, 'the isolated copies are gone');
+  assert.equal(
+    await stat(target).then(
+      () => true,
+      () => false,
+    ),
+    false,
+    'the isolated copies are gone',
+  );
   const html = await engine.rehearsals.report(job.id);
   assert.match(html, /2 of 2 VM\(s\) passed/);
   for (const name of names) assert.match(html, new RegExp(`<td>${name}</td>`));
@@ -41,7 +54,10 @@ test('a local rehearsal restores, checks and times every VM, then removes the co
 
 test('kept copies are identical to the sources, and a changed block is caught', async () => {
   const target = join(dir, 'kept');
-  const job = await runJob(engine, engine.rehearsals.start({ vms: [names[0] as string], point: 'latest', target: { kind: 'local', path: target }, keep: true }, 'test'));
+  const job = await runJob(
+    engine,
+    engine.rehearsals.start({ vms: [names[0] as string], point: 'latest', target: { kind: 'local', path: target }, keep: true }, 'test'),
+  );
   assert.equal(job.state, 'succeeded', job.error ?? '');
   const copy = join(target, `${names[0]}-rehearsal`);
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', vms[0]?.raw as string, join(copy, `${names[0]}-rehearsal.vmdk`)), /identical/);
@@ -53,8 +69,23 @@ test('kept copies are identical to the sources, and a changed block is caught', 
   const point = await resolvePoint(engine.repository, vmId, engine.lookup.resolvePointId(vmId, 'latest'));
   const pool = new WorkerPool(2);
   try {
-    const context = { signal: new AbortController().signal, log: () => undefined, resources: { record: () => 0, update: () => undefined }, progress: () => undefined, waiting: () => undefined, busy: () => undefined };
-    const outcome = await compareDiskToFile({ pool, point, disk: point.disks[0] as (typeof point.disks)[number], path: flat, targetLabel: 'test', context, onProgress: () => undefined });
+    const context = {
+      signal: new AbortController().signal,
+      log: () => undefined,
+      resources: { record: () => 0, update: () => undefined },
+      progress: () => undefined,
+      waiting: () => undefined,
+      busy: () => undefined,
+    };
+    const outcome = await compareDiskToFile({
+      pool,
+      point,
+      disk: point.disks[0] as (typeof point.disks)[number],
+      path: flat,
+      targetLabel: 'test',
+      context,
+      onProgress: () => undefined,
+    });
     assert.equal(outcome.differing, 1);
   } finally {
     await pool.close();
@@ -63,8 +94,22 @@ test('kept copies are identical to the sources, and a changed block is caught', 
 
 test('a rehearsal with a VM that cannot be restored fails, says which, and still reports', { skip: unavailable ?? false }, async () => {
   const host = vc as Vcsim;
-  if (!engine.catalog.findHost('vc')) await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: host.url, user: host.user, password: host.password, insecure: true });
-  const job = await runJob(engine, engine.rehearsals.start({ vms: names, point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'NoSuchDS' }, keep: false }, 'test'));
+  if (!engine.catalog.findHost('vc'))
+    await dispatch(engine, asOwner(), 'hosts.add', {
+      kind: 'vsphere',
+      name: 'vc',
+      url: host.url,
+      user: host.user,
+      password: host.password,
+      insecure: true,
+    });
+  const job = await runJob(
+    engine,
+    engine.rehearsals.start(
+      { vms: names, point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'NoSuchDS' }, keep: false },
+      'test',
+    ),
+  );
   assert.equal(job.state, 'failed');
   assert.match(job.error ?? '', /2 of 2 VM\(s\) failed the rehearsal/);
   const html = await engine.rehearsals.report(job.id);
@@ -73,13 +118,30 @@ test('a rehearsal with a VM that cannot be restored fails, says which, and still
 
 test('on vSphere each VM is powered on, timed, then powered off and removed', { skip: unavailable ?? false }, async () => {
   const host = vc as Vcsim;
-  if (!engine.catalog.findHost('vc')) await dispatch(engine, asOwner(), 'hosts.add', { kind: 'vsphere', name: 'vc', url: host.url, user: host.user, password: host.password, insecure: true });
-  const job = await runJob(engine, engine.rehearsals.start({ vms: names, point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1' }, keep: false }, 'test'));
+  if (!engine.catalog.findHost('vc'))
+    await dispatch(engine, asOwner(), 'hosts.add', {
+      kind: 'vsphere',
+      name: 'vc',
+      url: host.url,
+      user: host.user,
+      password: host.password,
+      insecure: true,
+    });
+  const job = await runJob(
+    engine,
+    engine.rehearsals.start(
+      { vms: names, point: 'latest', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1' }, keep: false },
+      'test',
+    ),
+  );
   assert.equal(job.state, 'succeeded', `${job.error ?? ''} ${JSON.stringify(job.result?.vms)}`);
   for (const outcome of job.result?.vms as Outcome[]) assert.deepEqual([outcome.state, outcome.check], ['passed', 'powered on']);
   const left = (await engine.hosts.inventory('vc')).vms.filter((name) => name.endsWith('-rehearsal'));
   assert.deepEqual(left, [], 'the rehearsal VMs are removed');
-  assert.deepEqual((await readdir(join(host.datastores.LocalDS_1 as string))).filter((name) => name.endsWith('-rehearsal')), []);
+  assert.deepEqual(
+    (await readdir(join(host.datastores.LocalDS_1 as string))).filter((name) => name.endsWith('-rehearsal')),
+    [],
+  );
 });
 
 test('a client of the engine can make the demo lab on an empty home', async () => {
@@ -87,5 +149,8 @@ test('a client of the engine can make the demo lab on an empty home', async () =
   assert.deepEqual(fresh.catalog.listVms(), []);
   const made = (await createLab(inProcessApi(fresh, asOwner()), fresh.paths.lab, { vms: 1, points: 1, diskMib: 16 })).map((vm) => vm.name);
   assert.equal(made.length, 1);
-  assert.deepEqual(fresh.catalog.listVms().map((vm) => [vm.name, vm.pointCount]), [[made[0], 1]]);
+  assert.deepEqual(
+    fresh.catalog.listVms().map((vm) => [vm.name, vm.pointCount]),
+    [[made[0], 1]],
+  );
 });

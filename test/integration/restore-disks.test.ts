@@ -32,14 +32,26 @@ assert.equal((await runJob(engine, await engine.backups.start(folder, 'test'))).
 
 test('restore disks with an OVF template: well-formed, the right capacities, every disk it references is the source', async () => {
   const out = join(dir, 'ovf');
-  const job = await runJob(engine, (await api.invoke('restore.disks', { vm: 'app', point: 'latest', target: { kind: 'local', path: out }, template: 'ovf' })).job);
+  const job = await runJob(
+    engine,
+    (await api.invoke('restore.disks', { vm: 'app', point: 'latest', target: { kind: 'local', path: out }, template: 'ovf' })).job,
+  );
   assert.equal(job.state, 'succeeded', job.error ?? '');
   const text = await readFile(join(out, 'app.ovf'), 'utf8');
   assert.equal(XMLValidator.validate(text), true, 'the OVF descriptor is well-formed XML');
-  const ovf = new XMLParser({ ignoreAttributes: false, removeNSPrefix: true }).parse(text) as { Envelope: { References: { File: Record<string, string>[] }; DiskSection: { Disk: Record<string, string>[] }; VirtualSystem: { VirtualHardwareSection: { Item: Record<string, unknown>[] } } } };
+  const ovf = new XMLParser({ ignoreAttributes: false, removeNSPrefix: true }).parse(text) as {
+    Envelope: {
+      References: { File: Record<string, string>[] };
+      DiskSection: { Disk: Record<string, string>[] };
+      VirtualSystem: { VirtualHardwareSection: { Item: Record<string, unknown>[] } };
+    };
+  };
   const files = ovf.Envelope.References.File;
   const disks = ovf.Envelope.DiskSection.Disk;
-  assert.deepEqual(disks.map((disk) => Number(disk['@_capacity'])), capacities);
+  assert.deepEqual(
+    disks.map((disk) => Number(disk['@_capacity'])),
+    capacities,
+  );
   for (const [index, disk] of disks.entries()) {
     const file = files.find((candidate) => candidate['@_id'] === disk['@_fileRef']);
     assert.ok(file, `disk ${index} names a file`);
@@ -52,11 +64,21 @@ test('restore disks with an OVF template: well-formed, the right capacities, eve
 
 test('restore disks with an ARM template: fixed VHDs of whole MiB with valid footers, read as the source; the template names them', async () => {
   const out = join(dir, 'arm');
-  const job = await runJob(engine, (await api.invoke('restore.disks', { vm: 'app', point: 'latest', target: { kind: 'local', path: out }, template: 'arm' })).job);
+  const job = await runJob(
+    engine,
+    (await api.invoke('restore.disks', { vm: 'app', point: 'latest', target: { kind: 'local', path: out }, template: 'arm' })).job,
+  );
   assert.equal(job.state, 'succeeded', job.error ?? '');
-  const template = JSON.parse(await readFile(join(out, 'app.json'), 'utf8')) as { parameters: Record<string, { defaultValue?: unknown }>; resources: { type: string; properties: { diskSizeGB?: number } }[] };
-  assert.deepEqual(template.resources.map((resource) => resource.type), ['Microsoft.Compute/disks', 'Microsoft.Compute/disks', 'Microsoft.Compute/virtualMachines']);
-  for (const parameter of ['vmSize', 'availabilitySetId', 'networkInterfaceId', 'osDiskVhdUri', 'dataDisk1VhdUri']) assert.ok(parameter in template.parameters, parameter);
+  const template = JSON.parse(await readFile(join(out, 'app.json'), 'utf8')) as {
+    parameters: Record<string, { defaultValue?: unknown }>;
+    resources: { type: string; properties: { diskSizeGB?: number } }[];
+  };
+  assert.deepEqual(
+    template.resources.map((resource) => resource.type),
+    ['Microsoft.Compute/disks', 'Microsoft.Compute/disks', 'Microsoft.Compute/virtualMachines'],
+  );
+  for (const parameter of ['vmSize', 'availabilitySetId', 'networkInterfaceId', 'osDiskVhdUri', 'dataDisk1VhdUri'])
+    assert.ok(parameter in template.parameters, parameter);
   for (const [index, name] of ['app.vhd', 'app_1.vhd'].entries()) {
     const path = join(out, name);
     const bytes = await readFile(path);
@@ -64,9 +86,23 @@ test('restore disks with an ARM template: fixed VHDs of whole MiB with valid foo
     assert.equal(footer.currentSize, vhdSize(capacities[index] as number));
     assert.equal(bytes.length, footer.currentSize + 512);
     // qemu reads the size from the footer, as Azure does (our creator id is not one it knows).
-    assert.match(qemuImg('compare', '--image-opts', `driver=raw,file.filename=${raws[index] as string}`, `driver=vpc,force_size_calc=current_size,file.filename=${path}`), /identical/);
+    assert.match(
+      qemuImg(
+        'compare',
+        '--image-opts',
+        `driver=raw,file.filename=${raws[index] as string}`,
+        `driver=vpc,force_size_calc=current_size,file.filename=${path}`,
+      ),
+      /identical/,
+    );
   }
-  await assert.rejects(api.invoke('restore.disks', { vm: 'app', point: 'latest', target: { kind: 'local', path: out }, template: 'arm' }).then(({ job: again }) => runJob(engine, again)).then((ended) => {
-    if (ended.state !== 'succeeded') throw new Error(ended.error ?? '');
-  }), /not empty/);
+  await assert.rejects(
+    api
+      .invoke('restore.disks', { vm: 'app', point: 'latest', target: { kind: 'local', path: out }, template: 'arm' })
+      .then(({ job: again }) => runJob(engine, again))
+      .then((ended) => {
+        if (ended.state !== 'succeeded') throw new Error(ended.error ?? '');
+      }),
+    /not empty/,
+  );
 });

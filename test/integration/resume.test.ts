@@ -23,17 +23,26 @@ async function killedMidRestore(): Promise<{ dir: string; home: string; target: 
   await first.close();
 
   const target = join(dir, 'restored');
-  const child = spawn(process.execPath, [cli, '--home', home, 'restore', 'vm', 'omega', '--point', 'latest', '--target', `local:${target}`], {
-    env: { ...process.env, LIFEBOAT_CHECKPOINT_MS: '40' },
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    process.execPath,
+    [cli, '--home', home, 'restore', 'vm', 'omega', '--point', 'latest', '--target', `local:${target}`],
+    {
+      env: { ...process.env, LIFEBOAT_CHECKPOINT_MS: '40' },
+      stdio: 'ignore',
+    },
+  );
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const catalog = new Database(join(home, 'catalog.sqlite'), { readonly: true, fileMustExist: true });
   try {
-    await until('a checkpoint part-way through the disk', () => {
-      const row = catalog.prepare('SELECT watermarks, complete FROM job_checkpoints').get() as { watermarks: string; complete: number } | undefined;
-      return row && row.complete === 0 && (JSON.parse(row.watermarks) as number[]).some((mark) => mark > 0) ? row : undefined;
-    }, 60_000);
+    await until(
+      'a checkpoint part-way through the disk',
+      () => {
+        const row = catalog.prepare('SELECT watermarks, complete FROM job_checkpoints').get() as
+          { watermarks: string; complete: number } | undefined;
+        return row && row.complete === 0 && (JSON.parse(row.watermarks) as number[]).some((mark) => mark > 0) ? row : undefined;
+      },
+      60_000,
+    );
   } finally {
     catalog.close();
   }

@@ -24,14 +24,23 @@ for (const subformat of ['monolithicFlat', 'monolithicSparse'] as const) {
       assert.equal(job.state, 'succeeded', job.error ?? '');
     }
     const points = engine.catalog.listPoints(engine.lookup.resolveVm('alpha').id);
-    assert.deepEqual(points.map((point) => point.kind), ['incremental', 'incremental', 'full']);
-    assert.ok((points[0]?.changedBytes ?? 0) < 24 * 1024 * 1024 / 4, 'an incremental keeps only changed blocks');
+    assert.deepEqual(
+      points.map((point) => point.kind),
+      ['incremental', 'incremental', 'full'],
+    );
+    assert.ok((points[0]?.changedBytes ?? 0) < (24 * 1024 * 1024) / 4, 'an incremental keeps only changed blocks');
     for (const point of points) {
       const target = join(dir, `restore-${point.sequence}`);
-      const job = await runJob(engine, await engine.restores.start({ vm: 'alpha', point: String(point.sequence), target: { kind: 'local', path: target } }, 'test'));
+      const job = await runJob(
+        engine,
+        await engine.restores.start({ vm: 'alpha', point: String(point.sequence), target: { kind: 'local', path: target } }, 'test'),
+      );
       assert.equal(job.state, 'succeeded', job.error ?? '');
       assert.deepEqual((await readdir(target)).sort(), ['alpha-flat.vmdk', 'alpha.vmdk', 'alpha.vmx']);
-      assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', snapshots[point.sequence - 1] as string, join(target, 'alpha.vmdk')), /identical/);
+      assert.match(
+        qemuImg('compare', '-f', 'raw', '-F', 'vmdk', snapshots[point.sequence - 1] as string, join(target, 'alpha.vmdk')),
+        /identical/,
+      );
       const flat = await stat(join(target, 'alpha-flat.vmdk'));
       assert.ok(flat.blocks * 512 < flat.size, 'holes stay holes in the restored flat file');
     }

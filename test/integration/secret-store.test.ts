@@ -18,7 +18,8 @@ const SECRETS = { 'host-a': 'vcenter password one', 'host-b': 'p@ss wörd two', 
 
 async function allFiles(folder: string): Promise<Buffer[]> {
   const files: Buffer[] = [];
-  for (const entry of await readdir(folder, { recursive: true, withFileTypes: true })) if (entry.isFile()) files.push(await readFile(join(entry.parentPath, entry.name)));
+  for (const entry of await readdir(folder, { recursive: true, withFileTypes: true }))
+    if (entry.isFile()) files.push(await readFile(join(entry.parentPath, entry.name)));
   return files;
 }
 
@@ -29,7 +30,8 @@ async function keyFile(dir: string, name: string, content: Buffer | string = ran
   return path;
 }
 
-const openStore = (home: string, source: KeySource, crashAt?: CrashPoint) => FileSecretStore.open(join(home, 'secrets'), { home, source, crashAt });
+const openStore = (home: string, source: KeySource, crashAt?: CrashPoint) =>
+  FileSecretStore.open(join(home, 'secrets'), { home, source, crashAt });
 
 async function putAll(store: FileSecretStore): Promise<void> {
   for (const [id, secret] of Object.entries(SECRETS)) await store.put(id, secret);
@@ -71,15 +73,34 @@ test('a key file given by the operator must be outside the home, private, and a 
   const home = join(dir, 'home');
   await mkdir(home);
   const fileSource = (path: string): KeySource => ({ kind: 'key-file', path, origin: '--secrets-key-file' });
-  await assert.rejects(openStore(home, fileSource(await keyFile(home, 'inside.key'))), { code: 'bad-request', message: /is inside the home/ });
+  await assert.rejects(openStore(home, fileSource(await keyFile(home, 'inside.key'))), {
+    code: 'bad-request',
+    message: /is inside the home/,
+  });
   await mkdir(join(dir, 'link'));
   await symlink(join(home, 'inside.key'), join(dir, 'link', 'k'));
-  await assert.rejects(openStore(home, fileSource(join(dir, 'link', 'k'))), { code: 'bad-request', message: /is inside the home/ }, 'a symlink into the home is the same file');
-  await assert.rejects(openStore(home, fileSource(await keyFile(dir, 'loose.key', randomBytes(32), 0o644))), { code: 'unauthorized', message: /can be read by others \(mode 644\); `chmod 600/ });
+  await assert.rejects(
+    openStore(home, fileSource(join(dir, 'link', 'k'))),
+    { code: 'bad-request', message: /is inside the home/ },
+    'a symlink into the home is the same file',
+  );
+  await assert.rejects(openStore(home, fileSource(await keyFile(dir, 'loose.key', randomBytes(32), 0o644))), {
+    code: 'unauthorized',
+    message: /can be read by others \(mode 644\); `chmod 600/,
+  });
   await assert.rejects(openStore(home, fileSource(await keyFile(dir, 'group.key', randomBytes(32), 0o640))), { code: 'unauthorized' });
-  await assert.rejects(openStore(home, fileSource(join(dir, 'missing.key'))), { code: 'not-found', message: /does not exist; make one with `openssl rand -base64 32/ });
-  await assert.rejects(openStore(home, fileSource(await keyFile(dir, 'short.key', randomBytes(31)))), { code: 'bad-request', message: /is not a secrets key/ });
-  await assert.rejects(openStore(home, fileSource(await keyFile(dir, 'text.key', 'hunter2\n'))), { code: 'bad-request', message: /is not a secrets key/ });
+  await assert.rejects(openStore(home, fileSource(join(dir, 'missing.key'))), {
+    code: 'not-found',
+    message: /does not exist; make one with `openssl rand -base64 32/,
+  });
+  await assert.rejects(openStore(home, fileSource(await keyFile(dir, 'short.key', randomBytes(31)))), {
+    code: 'bad-request',
+    message: /is not a secrets key/,
+  });
+  await assert.rejects(openStore(home, fileSource(await keyFile(dir, 'text.key', 'hunter2\n'))), {
+    code: 'bad-request',
+    message: /is not a secrets key/,
+  });
   await assert.rejects(openStore(home, fileSource(dir)), { code: 'bad-request', message: /is not a regular file/ });
   assert.deepEqual(await readdir(join(home, 'secrets')).catch(() => []), [], 'a refused key leaves nothing in the home');
 
@@ -91,8 +112,14 @@ test('a key file given by the operator must be outside the home, private, and a 
   process.env.TEST_SECRETS_KEY = raw.toString('base64');
   await assertAll(await openStore(home, { kind: 'key-env', variable: 'TEST_SECRETS_KEY' }));
   process.env.TEST_SECRETS_KEY = raw.toString('hex');
-  await assert.rejects(openStore(home, { kind: 'key-env', variable: 'TEST_SECRETS_KEY' }), { code: 'bad-request', message: /\$TEST_SECRETS_KEY is not a secrets key/ });
-  await assert.rejects(openStore(home, fileSource(await keyFile(dir, 'other.key'))), { code: 'unauthorized', message: /does not open this home's secret store/ });
+  await assert.rejects(openStore(home, { kind: 'key-env', variable: 'TEST_SECRETS_KEY' }), {
+    code: 'bad-request',
+    message: /\$TEST_SECRETS_KEY is not a secrets key/,
+  });
+  await assert.rejects(openStore(home, fileSource(await keyFile(dir, 'other.key'))), {
+    code: 'unauthorized',
+    message: /does not open this home's secret store/,
+  });
   delete process.env.TEST_SECRETS_KEY;
 });
 
@@ -106,11 +133,17 @@ test('a passphrase opens the store it sealed and no other', async () => {
   await putAll(await openStore(home, source));
   await assertAll(await openStore(home, source));
   process.env.TEST_SECRETS_PASSPHRASE = 'correct horse battery stapler';
-  await assert.rejects(openStore(home, source), { code: 'unauthorized', message: /a passphrase from \$TEST_SECRETS_PASSPHRASE does not open/ });
+  await assert.rejects(openStore(home, source), {
+    code: 'unauthorized',
+    message: /a passphrase from \$TEST_SECRETS_PASSPHRASE does not open/,
+  });
   delete process.env.TEST_SECRETS_PASSPHRASE;
   await assert.rejects(openStore(home, source), { code: 'bad-request', message: /TEST_SECRETS_PASSPHRASE .* is empty or not set/ });
   const locked = await openStore(home, { kind: 'generated', folder: join(dir, 'keys') });
-  await assert.rejects(locked.get('host-a'), { code: 'unauthorized', message: /sealed with a passphrase; give it with --secrets-passphrase-env/ });
+  await assert.rejects(locked.get('host-a'), {
+    code: 'unauthorized',
+    message: /sealed with a passphrase; give it with --secrets-passphrase-env/,
+  });
 });
 
 /** A home as Lifeboat 0.1 left it: the key beside the secrets it seals. */
@@ -133,7 +166,13 @@ test('an old home: every secret is re-sealed under the new key and the old key i
   const store = await openStore(home, { kind: 'key-file', path: newKey, origin: '--secrets-key-file' });
   await assertAll(store);
   await assert.rejects(store.get('damaged'), { code: 'unauthorized', message: /cannot be decrypted here/ });
-  assert.deepEqual((await readdir(join(home, 'secrets'))).sort(), ['azure-c.secret', 'damaged.secret', 'host-a.secret', 'host-b.secret', 'store.json']);
+  assert.deepEqual((await readdir(join(home, 'secrets'))).sort(), [
+    'azure-c.secret',
+    'damaged.secret',
+    'host-a.secret',
+    'host-b.secret',
+    'store.json',
+  ]);
   // The old key no longer opens what is in the home: every secret was re-sealed.
   assert.throws(() => keyFileSealer(key).open(readFileSyncOf(home, 'host-a')));
   for (const file of await allFiles(home)) assert.equal(file.indexOf(key), -1);
@@ -161,10 +200,15 @@ test('a migration killed at any point loses no secret, and the next start finish
     };
     await assert.rejects(openStore(home, source, crash), { message: `killed at ${point} #${nth}` });
     const left = await readdir(join(home, 'secrets'));
-    if (!left.includes('store.json') && !left.includes('rewrap.done')) assert.ok(left.includes('key'), `before the commit the old key stays (${point} #${nth})`);
+    if (!left.includes('store.json') && !left.includes('rewrap.done'))
+      assert.ok(left.includes('key'), `before the commit the old key stays (${point} #${nth})`);
     const reopened = await openStore(home, source);
     await assertAll(reopened);
-    assert.deepEqual((await readdir(join(home, 'secrets'))).sort(), ['azure-c.secret', 'damaged.secret', 'host-a.secret', 'host-b.secret', 'store.json'], `${point} #${nth}`);
+    assert.deepEqual(
+      (await readdir(join(home, 'secrets'))).sort(),
+      ['azure-c.secret', 'damaged.secret', 'host-a.secret', 'host-b.secret', 'store.json'],
+      `${point} #${nth}`,
+    );
   }
 });
 
@@ -174,7 +218,10 @@ test('a damaged store description is one clear error', async () => {
   const source: KeySource = { kind: 'key-file', path: await keyFile(dir, 'k.key'), origin: '--secrets-key-file' };
   await putAll(await openStore(home, source));
   await writeFile(join(home, 'secrets', 'store.json'), '{"format":"lifeboat-secret-store"');
-  await assert.rejects(openStore(home, source), (error: unknown) => error instanceof LifeboatError && error.code === 'corrupt-backup' && /store\.json is damaged/.test(error.message));
+  await assert.rejects(
+    openStore(home, source),
+    (error: unknown) => error instanceof LifeboatError && error.code === 'corrupt-backup' && /store\.json is damaged/.test(error.message),
+  );
 });
 
 test("what an older app sealed with safeStorage's fixed-password backend is re-sealed under the new key", async () => {
@@ -185,7 +232,11 @@ test("what an older app sealed with safeStorage's fixed-password backend is re-s
   const basicText = keyFileSealer(Buffer.alloc(32, 7));
   for (const [id, secret] of Object.entries(SECRETS)) await writeFile(join(home, 'secrets', `${id}.secret`), basicText.seal(secret));
   const keys = join(dir, 'keys');
-  const store = await FileSecretStore.open(join(home, 'secrets'), { home, source: { kind: 'generated', folder: keys }, formerSealer: basicText });
+  const store = await FileSecretStore.open(join(home, 'secrets'), {
+    home,
+    source: { kind: 'generated', folder: keys },
+    formerSealer: basicText,
+  });
   await assertAll(store);
   assert.equal((await readdir(keys)).length, 1, 'the new key was made outside the home');
   assert.throws(() => basicText.open(readFileSyncOf(home, 'host-a')), 'the fixed key no longer opens them');

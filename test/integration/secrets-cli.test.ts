@@ -14,9 +14,14 @@ const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
 
 function lifeboat(args: string[], env: Record<string, string> = {}): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ status: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [cli, ...args],
+      { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        resolve({ status: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -26,10 +31,22 @@ test('a key file others can read, a missing one, or two sources at once: one lin
   const loose = join(dir, 'loose.key');
   await writeFile(loose, randomBytes(32), { mode: 0o644 });
   const cases: [string[], RegExp][] = [
-    [['--secrets-key-file', loose], /^lifeboat: secrets key file .*loose\.key can be read by others \(mode 644\); `chmod 600 .*loose\.key` first\n$/],
-    [['--secrets-key-file', join(dir, 'nope.key')], /^lifeboat: secrets key file .*nope\.key \(--secrets-key-file\) does not exist; make one with `openssl rand -base64 32 > /],
-    [['--secrets-key-file', loose, '--secrets-passphrase-env', 'P'], /^lifeboat: give --secrets-key-file or --secrets-passphrase-env, not both\n$/],
-    [['--secrets-passphrase-env', 'UNSET_PASSPHRASE_VARIABLE'], /^lifeboat: environment variable UNSET_PASSPHRASE_VARIABLE \(--secrets-passphrase-env\) is empty or not set\n$/],
+    [
+      ['--secrets-key-file', loose],
+      /^lifeboat: secrets key file .*loose\.key can be read by others \(mode 644\); `chmod 600 .*loose\.key` first\n$/,
+    ],
+    [
+      ['--secrets-key-file', join(dir, 'nope.key')],
+      /^lifeboat: secrets key file .*nope\.key \(--secrets-key-file\) does not exist; make one with `openssl rand -base64 32 > /,
+    ],
+    [
+      ['--secrets-key-file', loose, '--secrets-passphrase-env', 'P'],
+      /^lifeboat: give --secrets-key-file or --secrets-passphrase-env, not both\n$/,
+    ],
+    [
+      ['--secrets-passphrase-env', 'UNSET_PASSPHRASE_VARIABLE'],
+      /^lifeboat: environment variable UNSET_PASSPHRASE_VARIABLE \(--secrets-passphrase-env\) is empty or not set\n$/,
+    ],
   ];
   for (const [flags, message] of cases) {
     const run = await lifeboat(['--home', home, ...flags, 'vms']);
@@ -61,7 +78,9 @@ test('`serve` says which key seals the secrets', async () => {
   const home = join(dir, 'home');
   const key = join(dir, 'serve.key');
   await writeFile(key, randomBytes(32), { mode: 0o600 });
-  const server = spawn(process.execPath, [cli, '--home', home, '--secrets-key-file', key, 'serve', '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, [cli, '--home', home, '--secrets-key-file', key, 'serve', '--port', '0', '--json'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = new Promise((resolve) => server.once('exit', resolve));
   try {
     const line = await new Promise<string>((resolve, reject) => {

@@ -12,7 +12,18 @@ import { before, test } from 'node:test';
 import fc from 'fast-check';
 import { requestChannelNames } from '../../shared/generated/channels.ts';
 import { tempDir, until } from '../helpers/env.ts';
-import { ask, assertServing, cli, hello, nextFrame, openPeer, rawExchange, startServe, statusOf, type ServeProcess } from '../helpers/serve-process.ts';
+import {
+  ask,
+  assertServing,
+  cli,
+  hello,
+  nextFrame,
+  openPeer,
+  rawExchange,
+  startServe,
+  statusOf,
+  type ServeProcess,
+} from '../helpers/serve-process.ts';
 
 const run = promisify(execFile);
 const runs = { numRuns: 150 };
@@ -32,7 +43,8 @@ before(async () => {
 
 const request = (head: string): Buffer => Buffer.from(`${head}\r\n\r\n`, 'latin1');
 /** One request on its own connection, which the server closes after answering. */
-const answerTo = (head: string): Promise<Buffer> => rawExchange(serve.port, request(head.replace('\r\n', '\r\nConnection: close\r\n')), { halfClose: false });
+const answerTo = (head: string): Promise<Buffer> =>
+  rawExchange(serve.port, request(head.replace('\r\n', '\r\nConnection: close\r\n')), { halfClose: false });
 
 test('hostile request targets, methods and headers each get an HTTP answer, and the engine lives', async () => {
   const cases: [string, number][] = [
@@ -54,11 +66,23 @@ test('hostile request targets, methods and headers each get an HTTP answer, and 
     [`GET / HTTP/9.9\r\nHost: ${host}`, 400],
     [`GET / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: -1`, 400],
     [`GET / HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\nzz`, 400],
-    [`GET /rpc HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: http://attacker.example\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}`, 403],
-    [`GET /other HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ${serve.origin}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}`, 404],
-    [`GET /rpc HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ${serve.origin}\r\nSec-WebSocket-Version: 99\r\nSec-WebSocket-Key: x`, 400],
+    [
+      `GET /rpc HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: http://attacker.example\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+      403,
+    ],
+    [
+      `GET /other HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ${serve.origin}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+      404,
+    ],
+    [
+      `GET /rpc HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ${serve.origin}\r\nSec-WebSocket-Version: 99\r\nSec-WebSocket-Key: x`,
+      400,
+    ],
     [`GET /rpc HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ${serve.origin}`, 400],
-    [`POST /rpc HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ${serve.origin}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}`, 405],
+    [
+      `POST /rpc HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ${serve.origin}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+      405,
+    ],
     [`GET /%FF HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ${serve.origin}`, 404],
   ];
   // CONNECT and a tunnelling upgrade of `/` are closed or refused, like the rest.
@@ -81,7 +105,10 @@ test('arbitrary bytes, and valid requests with bytes inserted, removed or replac
     `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\n\r\nbody`,
   ].map((text) => Buffer.from(text, 'latin1'));
   const mutated = fc
-    .tuple(fc.constantFrom(...valid), fc.array(fc.tuple(fc.nat(), fc.nat({ max: 40 }), fc.uint8Array({ maxLength: 40 })), { minLength: 1, maxLength: 4 }))
+    .tuple(
+      fc.constantFrom(...valid),
+      fc.array(fc.tuple(fc.nat(), fc.nat({ max: 40 }), fc.uint8Array({ maxLength: 40 })), { minLength: 1, maxLength: 4 }),
+    )
     .map(([base, edits]) => {
       let bytes = Buffer.from(base);
       for (const [at, cut, insert] of edits) {
@@ -91,17 +118,26 @@ test('arbitrary bytes, and valid requests with bytes inserted, removed or replac
       return bytes;
     });
   await fc.assert(
-    fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 2000 }).map((bytes) => Buffer.from(bytes)), mutated), async (bytes) => {
-      await rawExchange(serve.port, bytes);
-      assert.equal(serve.child.exitCode, null);
-    }),
+    fc.asyncProperty(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 2000 }).map((bytes) => Buffer.from(bytes)),
+        mutated,
+      ),
+      async (bytes) => {
+        await rawExchange(serve.port, bytes);
+        assert.equal(serve.child.exitCode, null);
+      },
+    ),
     runs,
   );
   await assertServing(serve, key);
 });
 
 test('any request path gets 200, 400 or 404, and only console files are ever served', async () => {
-  const segment = fc.oneof(fc.constantFrom('..', '.', '', '%2e%2e', '%2F', '%5C', '%FF', '%00', '%', '%E2%82', 'index.html', 'app.js', 'etc', 'passwd', '~'), fc.string({ maxLength: 8 }).map(encodeURIComponent));
+  const segment = fc.oneof(
+    fc.constantFrom('..', '.', '', '%2e%2e', '%2F', '%5C', '%FF', '%00', '%', '%E2%82', 'index.html', 'app.js', 'etc', 'passwd', '~'),
+    fc.string({ maxLength: 8 }).map(encodeURIComponent),
+  );
   await fc.assert(
     fc.asyncProperty(fc.array(segment, { maxLength: 8 }), async (segments) => {
       const path = `/${segments.join('/')}`;
@@ -116,11 +152,34 @@ test('any request path gets 200, 400 or 404, and only console files are ever ser
 });
 
 test('WebSocket frames of any kind get an answer or a close, signed in or not', async () => {
-  const readOnly = ['engine.info', 'vms.list', 'points.list', 'jobs.list', 'jobs.get', 'settings.get', 'audit.list', 'files.search', 'sessions.list', 'keys.list', 'repos.list'];
+  const readOnly = [
+    'engine.info',
+    'vms.list',
+    'points.list',
+    'jobs.list',
+    'jobs.get',
+    'settings.get',
+    'audit.list',
+    'files.search',
+    'sessions.list',
+    'keys.list',
+    'repos.list',
+  ];
   const frame = fc.oneof(
     fc.string({ maxLength: 200 }),
     fc.jsonValue({ maxDepth: 4 }).map((value) => JSON.stringify(value)),
-    fc.record({ type: fc.constantFrom('hello', 'request', 'welcome', 'fatal', 'event'), token: fc.oneof(fc.string({ maxLength: 300 }), fc.constant(serve.token), fc.constant(key)), id: fc.oneof(fc.integer(), fc.double()), channel: fc.oneof(fc.constantFrom(...readOnly), fc.string({ maxLength: 120 })), payload: fc.anything({ maxDepth: 3 }) }, { requiredKeys: ['type'] }).map((value) => JSON.stringify(value)),
+    fc
+      .record(
+        {
+          type: fc.constantFrom('hello', 'request', 'welcome', 'fatal', 'event'),
+          token: fc.oneof(fc.string({ maxLength: 300 }), fc.constant(serve.token), fc.constant(key)),
+          id: fc.oneof(fc.integer(), fc.double()),
+          channel: fc.oneof(fc.constantFrom(...readOnly), fc.string({ maxLength: 120 })),
+          payload: fc.anything({ maxDepth: 3 }),
+        },
+        { requiredKeys: ['type'] },
+      )
+      .map((value) => JSON.stringify(value)),
     fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)),
     fc.constant(Buffer.from([0xc3, 0x28, 0x7b, 0x7d])), // invalid UTF-8, sent as text when `binary` is false
   );
@@ -128,8 +187,10 @@ test('WebSocket frames of any kind get an answer or a close, signed in or not', 
     fc.asyncProperty(fc.boolean(), fc.array(frame, { minLength: 1, maxLength: 5 }), fc.boolean(), async (signIn, frames, binary) => {
       const peer = await openPeer(serve.origin);
       if (signIn) assert.equal(await hello(peer, key), key);
-      for (const item of frames) if (peer.socket.readyState === peer.socket.OPEN) peer.socket.send(item, { binary: binary && typeof item !== 'string' });
-      if (peer.socket.readyState === peer.socket.OPEN) peer.socket.send(JSON.stringify({ type: 'request', id: 424242, channel: 'engine.info', payload: {} }));
+      for (const item of frames)
+        if (peer.socket.readyState === peer.socket.OPEN) peer.socket.send(item, { binary: binary && typeof item !== 'string' });
+      if (peer.socket.readyState === peer.socket.OPEN)
+        peer.socket.send(JSON.stringify({ type: 'request', id: 424242, channel: 'engine.info', payload: {} }));
       await nextFrame(peer, (sent) => sent.type === 'response' && sent.id === 424242);
       peer.socket.terminate();
       assert.equal(serve.child.exitCode, null);
@@ -141,8 +202,12 @@ test('WebSocket frames of any kind get an answer or a close, signed in or not', 
 
 test('raw WebSocket frames (any opcode, reserved bits, lengths up to 2^64, unmasked) never stop the engine', async () => {
   const handshake = (): Buffer =>
-    request(`GET /rpc HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ${serve.origin}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}`);
-  const header = fc.tuple(fc.nat({ max: 255 }), fc.nat({ max: 255 }), fc.uint8Array({ minLength: 0, maxLength: 12 })).map(([first, second, rest]) => Buffer.from([first, second, ...rest]));
+    request(
+      `GET /rpc HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ${serve.origin}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+    );
+  const header = fc
+    .tuple(fc.nat({ max: 255 }), fc.nat({ max: 255 }), fc.uint8Array({ minLength: 0, maxLength: 12 }))
+    .map(([first, second, rest]) => Buffer.from([first, second, ...rest]));
   await fc.assert(
     fc.asyncProperty(fc.array(fc.tuple(header, fc.uint8Array({ maxLength: 200 })), { minLength: 1, maxLength: 6 }), async (frames) => {
       const answer = await rawExchange(serve.port, Buffer.concat([handshake(), ...frames.flatMap(([head, body]) => [head, body])]));
@@ -159,20 +224,38 @@ test('the WebSocket rules, case by case', async () => {
     const peer = await openPeer(serve.origin);
     send(peer);
     const { code } = await peer.closed;
-    return { code, fatal: (peer.frames.find((sent) => (sent as { type: string }).type === 'fatal') as { error?: unknown } | undefined)?.error };
+    return {
+      code,
+      fatal: (peer.frames.find((sent) => (sent as { type: string }).type === 'fatal') as { error?: unknown } | undefined)?.error,
+    };
   };
   const early = await closeOf((peer) => peer.socket.send(JSON.stringify({ type: 'request', id: 1, channel: 'vms.list', payload: {} })));
   assert.deepEqual(early, { code: 4000, fatal: { code: 'unauthorized', message: 'say hello with the console token first' } });
   const replay = await closeOf((peer) => peer.socket.send(JSON.stringify({ type: 'hello', token: serve.token })));
   assert.equal(replay.code, 4003, 'the one-time token does not work twice');
   assert.equal((await closeOf((peer) => peer.socket.send(JSON.stringify({ type: 'hello', token: 'x'.repeat(32) })))).code, 4003);
-  assert.equal((await closeOf((peer) => peer.socket.send(Buffer.from('{"type":"hello"}'), { binary: true }))).code, 4000, 'binary frames are refused');
-  assert.equal((await closeOf((peer) => peer.socket.send(Buffer.from([0x7b, 0xff, 0x7d]), { binary: false }))).code, 1007, 'invalid UTF-8 text');
+  assert.equal(
+    (await closeOf((peer) => peer.socket.send(Buffer.from('{"type":"hello"}'), { binary: true }))).code,
+    4000,
+    'binary frames are refused',
+  );
+  assert.equal(
+    (await closeOf((peer) => peer.socket.send(Buffer.from([0x7b, 0xff, 0x7d]), { binary: false }))).code,
+    1007,
+    'invalid UTF-8 text',
+  );
   assert.equal((await closeOf((peer) => peer.socket.send('{"type":"hello","token":"abc"'))).code, 4000, 'not JSON');
   assert.equal((await closeOf((peer) => peer.socket.send('[1,2,3]'))).code, 4000, 'JSON of the wrong shape');
   // Only the header of a 2 MiB frame is sent, so the close cannot race the rest of its bytes.
-  const oversized = Buffer.concat([Buffer.from([0x81, 0xff]), Buffer.from([0, 0, 0, 0, 0, 0x20, 0, 0]), randomBytes(4), Buffer.from('xxxx')]);
-  const handshake = request(`GET /rpc HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ${serve.origin}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}`);
+  const oversized = Buffer.concat([
+    Buffer.from([0x81, 0xff]),
+    Buffer.from([0, 0, 0, 0, 0, 0x20, 0, 0]),
+    randomBytes(4),
+    Buffer.from('xxxx'),
+  ]);
+  const handshake = request(
+    `GET /rpc HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ${serve.origin}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+  );
   const answer = await rawExchange(serve.port, Buffer.concat([handshake, oversized]));
   const closeFrame = answer.subarray(answer.indexOf('\r\n\r\n') + 4);
   assert.equal(closeFrame[0], 0x88, 'a close frame');
@@ -198,15 +281,24 @@ test('the WebSocket rules, case by case', async () => {
   peer.socket.send(helloText.slice(5), { fin: true });
   assert.ok(await nextFrame(peer, (sent) => sent.type === 'welcome'));
   // audit.verify needs an account (viewer): sign in as one the OS user made through the home socket.
-  await run(process.execPath, [cli, '--home', home, 'accounts', 'add', 'fuzzer', '--role', 'viewer', '--password-env', 'FUZZER_PW'], { env: { ...process.env, FUZZER_PW: 'fuzzer-console-pw' } });
+  await run(process.execPath, [cli, '--home', home, 'accounts', 'add', 'fuzzer', '--role', 'viewer', '--password-env', 'FUZZER_PW'], {
+    env: { ...process.env, FUZZER_PW: 'fuzzer-console-pw' },
+  });
   assert.equal((await ask(peer, 0, 'auth.login', { user: 'fuzzer', password: 'fuzzer-console-pw' }))?.ok, true);
   for (let id = 1; id <= 200; id++) peer.socket.send(JSON.stringify({ type: 'request', id, channel: 'audit.verify', payload: {} }));
-  const responses = (): { ok: boolean; error?: { code: string } }[] => peer.frames.filter((sent) => (sent as { type: string }).type === 'response' && (sent as { id: number }).id >= 1) as { ok: boolean; error?: { code: string } }[];
+  const responses = (): { ok: boolean; error?: { code: string } }[] =>
+    peer.frames.filter((sent) => (sent as { type: string }).type === 'response' && (sent as { id: number }).id >= 1) as {
+      ok: boolean;
+      error?: { code: string };
+    }[];
   await nextFrame(peer, () => responses().length >= 200);
   const answers = responses();
   assert.equal(answers.length, 200, 'every request is answered');
   // How many hit the in-flight cap depends on how the frames were coalesced; each is answered either way.
-  assert.ok(answers.every((answer) => answer.ok || answer.error?.code === 'unavailable'), 'answered, or refused as over the in-flight cap');
+  assert.ok(
+    answers.every((answer) => answer.ok || answer.error?.code === 'unavailable'),
+    'answered, or refused as over the in-flight cap',
+  );
   assert.equal((await ask(peer, 201, 'auth.whoami'))?.ok, true, 'and the peer is served again once answers are out');
   peer.socket.close();
   await assertServing(serve, key);
@@ -217,7 +309,14 @@ test('the home socket: arbitrary lines get a fatal frame or an answer, never a c
   const line = fc.oneof(
     fc.uint8Array({ maxLength: 500 }).map((bytes) => Buffer.from(bytes)),
     fc.jsonValue({ maxDepth: 4 }).map((value) => Buffer.from(`${JSON.stringify(value)}\n`)),
-    fc.record({ type: fc.constantFrom('request', 'hello'), id: fc.integer(), channel: fc.constantFrom(...requestChannelNames.filter((name) => name.endsWith('.list') || name === 'engine.info'), 'nope'), payload: fc.anything({ maxDepth: 2 }) }).map((value) => Buffer.from(`${JSON.stringify(value)}\n`)),
+    fc
+      .record({
+        type: fc.constantFrom('request', 'hello'),
+        id: fc.integer(),
+        channel: fc.constantFrom(...requestChannelNames.filter((name) => name.endsWith('.list') || name === 'engine.info'), 'nope'),
+        payload: fc.anything({ maxDepth: 2 }),
+      })
+      .map((value) => Buffer.from(`${JSON.stringify(value)}\n`)),
   );
   await fc.assert(
     fc.asyncProperty(fc.array(line, { minLength: 1, maxLength: 5 }), async (lines) => {

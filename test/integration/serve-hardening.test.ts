@@ -15,7 +15,10 @@ test('serve binds to loopback only, sends a CSP, serves nothing outside the cons
   await mkdir(consoleDir);
   await writeFile(join(consoleDir, 'index.html'), '<!doctype html><title>console</title>');
   await writeFile(join(dir, 'outside.txt'), 'not for the browser');
-  await assert.rejects(startConsoleServer(engine, { host: '0.0.0.0', port: 0, rendererDir: consoleDir }), /refusing to serve the console on 0\.0\.0\.0/);
+  await assert.rejects(
+    startConsoleServer(engine, { host: '0.0.0.0', port: 0, rendererDir: consoleDir }),
+    /refusing to serve the console on 0\.0\.0\.0/,
+  );
   const server = await startConsoleServer(engine, { host: '127.0.0.1', port: 0, rendererDir: consoleDir });
   try {
     const page = await fetch(`${server.origin}/`);

@@ -18,7 +18,12 @@ const MINUTE = 60_000;
 const dir = await tempDir();
 const home = join(dir, 'home');
 let clock = Date.parse('2026-12-02T08:00:00Z');
-const engine = await openEngineWith({ home, workerThreads: 1, now: () => clock, sessionLimits: { idleMs: 30 * MINUTE, absoluteMs: 12 * 60 * MINUTE } });
+const engine = await openEngineWith({
+  home,
+  workerThreads: 1,
+  now: () => clock,
+  sessionLimits: { idleMs: 30 * MINUTE, absoluteMs: 12 * 60 * MINUTE },
+});
 const consoleDir = join(dir, 'console');
 await mkdir(consoleDir);
 await writeFile(join(consoleDir, 'index.html'), '<!doctype html><title>console</title>');
@@ -35,7 +40,8 @@ async function signIn(): Promise<{ peer: Peer; key: string }> {
 
 async function signedOutWith(peer: Peer): Promise<{ code: number; reason: string; message: unknown }> {
   const { code, reason } = await peer.closed;
-  const fatal = peer.frames.find((frame) => (frame as { type: string }).type === 'fatal') as { error: { code: string; message: string } } | undefined;
+  const fatal = peer.frames.find((frame) => (frame as { type: string }).type === 'fatal') as
+    { error: { code: string; message: string } } | undefined;
   assert.equal(fatal?.error.code, 'unauthorized');
   return { code, reason, message: fatal?.error.message };
 }
@@ -56,8 +62,16 @@ test('an idle session is signed out at its next frame, and its key is then refus
   assert.equal((await ask(peer, 1, 'auth.whoami'))?.ok, true, 'used within the idle limit');
   clock += 30 * MINUTE;
   peer.socket.send(JSON.stringify({ type: 'request', id: 2, channel: 'auth.whoami', payload: {} }));
-  assert.deepEqual(await signedOutWith(peer), { code: 4401, reason: 'session expired', message: 'signed out: session expired; open a new console URL from `lifeboat serve`' });
-  assert.equal(peer.frames.some((frame) => (frame as { id?: number }).id === 2), false, 'the request of an expired session is not run');
+  assert.deepEqual(await signedOutWith(peer), {
+    code: 4401,
+    reason: 'session expired',
+    message: 'signed out: session expired; open a new console URL from `lifeboat serve`',
+  });
+  assert.equal(
+    peer.frames.some((frame) => (frame as { id?: number }).id === 2),
+    false,
+    'the request of an expired session is not run',
+  );
   const again = await openPeer(server.origin);
   assert.equal(await hello(again, key), null);
   assert.equal((await signedOutWith(again)).reason, 'session expired', 'a tab coming back with it hears why');
@@ -105,7 +119,11 @@ test('`lifeboat sessions` lists keys of the running engine and revokes one or al
   assert.equal(revoked.code, 0, revoked.stderr);
   assert.match(revoked.stdout, /session [0-9a-f]{12} revoked/);
   const openOne = second;
-  assert.deepEqual(await signedOutWith(first.peer), { code: 4401, reason: 'session revoked', message: 'signed out: session revoked by an operator' });
+  assert.deepEqual(await signedOutWith(first.peer), {
+    code: 4401,
+    reason: 'session revoked',
+    message: 'signed out: session revoked by an operator',
+  });
   assert.equal((await ask(openOne.peer, 7, 'auth.whoami'))?.ok, true, 'the other session goes on');
 
   const all = await lifeboat('sessions', 'revoke', '--all', '--json');
@@ -117,7 +135,12 @@ test('`lifeboat sessions` lists keys of the running engine and revokes one or al
   const unknown = await lifeboat('sessions', 'revoke', 'aaaaaaaaaaaa');
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /^lifeboat: no live console session aaaaaaaaaaaa/);
-  for (const bad of [['sessions', 'revoke'], ['sessions', 'revoke', 'x', '--all'], ['sessions', 'revoke', '../../etc'], ['sessions', 'drop']]) {
+  for (const bad of [
+    ['sessions', 'revoke'],
+    ['sessions', 'revoke', 'x', '--all'],
+    ['sessions', 'revoke', '../../etc'],
+    ['sessions', 'drop'],
+  ]) {
     const refused = await lifeboat(...bad);
     assert.equal(refused.code, 2, bad.join(' '));
     assert.equal(refused.stderr.trim().split('\n').length, 1, 'one line');
@@ -135,5 +158,9 @@ test('a revoked or expired console key also ends the account sign-in made throug
   assert.equal(engine.auth.resume(token).account, 'rita');
   engine.sessions.revokeAll();
   assert.equal((await signedOutWith(peer)).reason, 'session revoked');
-  assert.throws(() => engine.auth.resume(token), { code: 'unauthorized' }, 'a tab given a new console URL is not signed back in with the old token');
+  assert.throws(
+    () => engine.auth.resume(token),
+    { code: 'unauthorized' },
+    'a tab given a new console URL is not signed back in with the old token',
+  );
 });

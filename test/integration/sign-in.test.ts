@@ -31,7 +31,10 @@ async function signedIn(name: string): Promise<Peer> {
 
 test('local sign-in: the right password gives a session with the account role; anything else one clear error', async () => {
   const peer = new Peer(null);
-  const { token, identity } = (await dispatch(engine, peer, 'auth.login', { user: 'Carol', password: password('carol') })) as { token: string; identity: { account: string; role: string; via: string } };
+  const { token, identity } = (await dispatch(engine, peer, 'auth.login', { user: 'Carol', password: password('carol') })) as {
+    token: string;
+    identity: { account: string; role: string; via: string };
+  };
   assert.deepEqual([identity.account, identity.role, identity.via], ['carol', 'approver', 'local']);
   assert.ok(token.length >= 40);
   assert.ok(engine.auth.mayHearEvents(peer));
@@ -41,9 +44,16 @@ test('local sign-in: the right password gives a session with the account role; a
   const refused = { code: 'unauthorized', message: 'wrong user name or password' };
   await assert.rejects(dispatch(engine, new Peer(null), 'auth.login', { user: 'carol', password: 'carol-long-passworD' }), refused);
   await assert.rejects(dispatch(engine, new Peer(null), 'auth.login', { user: 'nobody', password: 'whatever-it-is' }), refused);
-  await assert.rejects(dispatch(engine, new Peer(null), 'auth.resume', { token: 'x'.repeat(43) }), { code: 'unauthorized', message: /sign in again/ });
+  await assert.rejects(dispatch(engine, new Peer(null), 'auth.resume', { token: 'x'.repeat(43) }), {
+    code: 'unauthorized',
+    message: /sign in again/,
+  });
   for (const user of ['*', 'carol)(uid=*', 'carol,ou=x', ' carol', '', 'a'.repeat(65)]) {
-    await assert.rejects(dispatch(engine, new Peer(null), 'auth.login', { user, password: 'x' }), { code: 'bad-request' }, JSON.stringify(user));
+    await assert.rejects(
+      dispatch(engine, new Peer(null), 'auth.login', { user, password: 'x' }),
+      { code: 'bad-request' },
+      JSON.stringify(user),
+    );
   }
   await assert.rejects(dispatch(engine, new Peer(null), 'auth.login', { user: 'carol', password: '' }), { code: 'bad-request' });
   const audit = engine.catalog.auditEntries();
@@ -53,14 +63,27 @@ test('local sign-in: the right password gives a session with the account role; a
 });
 
 test('accounts: weak passwords, duplicate names in any case and unknown accounts are refused; only administrators manage them', async () => {
-  await assert.rejects(dispatch(engine, owner, 'accounts.add', { name: 'frank', role: 'viewer', password: 'short' }), { code: 'bad-request', message: /at least 10/ });
-  await assert.rejects(dispatch(engine, owner, 'accounts.add', { name: 'ALICE', role: 'viewer', password: 'another-long-one' }), { code: 'conflict' });
-  await assert.rejects(dispatch(engine, owner, 'accounts.add', { name: 'frank', role: 'root', password: 'another-long-one' }), { code: 'bad-request' });
+  await assert.rejects(dispatch(engine, owner, 'accounts.add', { name: 'frank', role: 'viewer', password: 'short' }), {
+    code: 'bad-request',
+    message: /at least 10/,
+  });
+  await assert.rejects(dispatch(engine, owner, 'accounts.add', { name: 'ALICE', role: 'viewer', password: 'another-long-one' }), {
+    code: 'conflict',
+  });
+  await assert.rejects(dispatch(engine, owner, 'accounts.add', { name: 'frank', role: 'root', password: 'another-long-one' }), {
+    code: 'bad-request',
+  });
   await assert.rejects(dispatch(engine, owner, 'accounts.remove', { name: 'frank' }), { code: 'not-found' });
   const carol = await signedIn('carol');
-  await assert.rejects(dispatch(engine, carol, 'accounts.add', { name: 'frank', role: 'administrator', password: 'another-long-one' }), { code: 'unauthorized', message: /needs the administrator role/ });
+  await assert.rejects(dispatch(engine, carol, 'accounts.add', { name: 'frank', role: 'administrator', password: 'another-long-one' }), {
+    code: 'unauthorized',
+    message: /needs the administrator role/,
+  });
   const dan = await signedIn('dan');
-  assert.deepEqual((await dispatch(engine, dan, 'accounts.list', {}) as { name: string }[]).map((account) => account.name), ['alice', 'bob', 'carol', 'dan', 'erin']);
+  assert.deepEqual(
+    ((await dispatch(engine, dan, 'accounts.list', {})) as { name: string }[]).map((account) => account.name),
+    ['alice', 'bob', 'carol', 'dan', 'erin'],
+  );
   assert.ok(!JSON.stringify(await dispatch(engine, dan, 'accounts.list', {})).includes('scrypt'), 'hashes never leave the engine');
 });
 
@@ -79,7 +102,11 @@ test('every channel refuses a caller below its minimum role, and a connection th
     await assert.rejects(dispatch(engine, new Peer(null), channel, {}), { code: 'unauthorized', message: /sign in first/ }, channel);
     for (const role of roles.filter((candidate) => roleRank(candidate) < roleRank(least))) {
       // A payload that would be malformed: the role is checked first, so the answer is still 'unauthorized'.
-      await assert.rejects(dispatch(engine, below.get(role) as Peer, channel, { nonsense: true }), { code: 'unauthorized', message: new RegExp(`has the ${role} role; .* needs the ${least} role`) }, `${channel} as ${role}`);
+      await assert.rejects(
+        dispatch(engine, below.get(role) as Peer, channel, { nonsense: true }),
+        { code: 'unauthorized', message: new RegExp(`has the ${role} role; .* needs the ${least} role`) },
+        `${channel} as ${role}`,
+      );
       refusals++;
     }
   }
@@ -92,7 +119,10 @@ test('a session ends at once when its account gets a new password, is removed, o
   const alice = await signedIn('alice');
   await dispatch(engine, alice, 'vms.list', {});
   await dispatch(engine, owner, 'accounts.setRole', { name: 'alice', role: 'viewer' });
-  await assert.rejects(dispatch(engine, alice, 'jobs.cancel', { jobId: randomUUID() }), { code: 'unauthorized', message: /has the viewer role/ });
+  await assert.rejects(dispatch(engine, alice, 'jobs.cancel', { jobId: randomUUID() }), {
+    code: 'unauthorized',
+    message: /has the viewer role/,
+  });
   await dispatch(engine, owner, 'accounts.setRole', { name: 'alice', role: 'operator' });
   await dispatch(engine, owner, 'accounts.setPassword', { name: 'alice', password: password('alice') });
   await assert.rejects(dispatch(engine, alice, 'vms.list', {}), { code: 'unauthorized', message: /sign-in has ended/ });
@@ -120,8 +150,12 @@ test('a session ends when its time is up; a name rests after five wrong password
     now = new Date('2026-12-02T20:00:00Z');
     assert.throws(() => auth.resume(token), { code: 'unauthorized', message: /sign-in has ended/ });
     // Guessing: five wrong passwords in a row and the name rests a minute, even for the right one.
-    for (let attempt = 0; attempt < 5; attempt++) await assert.rejects(auth.login('Ann', 'guess-number-' + attempt), { message: 'wrong user name or password' });
-    await assert.rejects(auth.login('ann', password('ann')), { code: 'unauthorized', message: /too many wrong passwords for ann; try again in 60 s/ });
+    for (let attempt = 0; attempt < 5; attempt++)
+      await assert.rejects(auth.login('Ann', 'guess-number-' + attempt), { message: 'wrong user name or password' });
+    await assert.rejects(auth.login('ann', password('ann')), {
+      code: 'unauthorized',
+      message: /too many wrong passwords for ann; try again in 60 s/,
+    });
     now = new Date('2026-12-02T20:01:00Z');
     assert.equal((await auth.login('ann', password('ann'))).identity.account, 'ann');
   } finally {
@@ -136,23 +170,46 @@ test('four-eyes: alice asks; alice (even made an approver), bob and the OS user 
   await makeVmFolder(source, 'payroll', join(dir, 'disk.raw'), 'monolithicFlat');
   assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
   // A host that is never reached: the rule holds the job before anything connects.
-  engine.catalog.addHost({ id: randomUUID(), name: 'vc', kind: 'vsphere', url: 'https://127.0.0.1:9/sdk', user: 'root', insecure: true, createdAt: new Date().toISOString() });
+  engine.catalog.addHost({
+    id: randomUUID(),
+    name: 'vc',
+    kind: 'vsphere',
+    url: 'https://127.0.0.1:9/sdk',
+    user: 'root',
+    insecure: true,
+    createdAt: new Date().toISOString(),
+  });
   const dan = await signedIn('dan');
   await dispatch(engine, dan, 'settings.set', { fourEyes: true });
 
   const alice = await signedIn('alice');
   const original = { vm: 'payroll', point: 'latest', target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true } };
-  await assert.rejects(dispatch(engine, alice, 'restore.entireVm', { ...original, operator: 'carol' }), { code: 'bad-request', message: /operator/ }, 'nobody names their own approver');
+  await assert.rejects(
+    dispatch(engine, alice, 'restore.entireVm', { ...original, operator: 'carol' }),
+    { code: 'bad-request', message: /operator/ },
+    'nobody names their own approver',
+  );
   const { job } = (await dispatch(engine, alice, 'restore.entireVm', original)) as { job: Job };
   assert.deepEqual([job.state, job.waitingFor, job.requestedBy], ['waiting-for-operator', 'approval', 'local:alice']);
 
   await assert.rejects(dispatch(engine, alice, 'jobs.approve', { jobId: job.id }), { code: 'unauthorized', message: /operator role/ });
-  await assert.rejects(dispatch(engine, await signedIn('bob'), 'jobs.approve', { jobId: job.id }), { code: 'unauthorized', message: /viewer role/ });
-  await assert.rejects(dispatch(engine, owner, 'jobs.approve', { jobId: job.id }), { code: 'unauthorized', message: /signed-in account, not the engine's OS user/ });
-  await assert.rejects(dispatch(engine, await signedIn('carol'), 'jobs.approve', { jobId: job.id, operator: 'someone-else' }), { code: 'bad-request' });
+  await assert.rejects(dispatch(engine, await signedIn('bob'), 'jobs.approve', { jobId: job.id }), {
+    code: 'unauthorized',
+    message: /viewer role/,
+  });
+  await assert.rejects(dispatch(engine, owner, 'jobs.approve', { jobId: job.id }), {
+    code: 'unauthorized',
+    message: /signed-in account, not the engine's OS user/,
+  });
+  await assert.rejects(dispatch(engine, await signedIn('carol'), 'jobs.approve', { jobId: job.id, operator: 'someone-else' }), {
+    code: 'bad-request',
+  });
   // alice made an approver still cannot approve her own request.
   await dispatch(engine, dan, 'accounts.setRole', { name: 'alice', role: 'approver' });
-  await assert.rejects(dispatch(engine, alice, 'jobs.approve', { jobId: job.id }), { code: 'conflict', message: /a second person must approve/ });
+  await assert.rejects(dispatch(engine, alice, 'jobs.approve', { jobId: job.id }), {
+    code: 'conflict',
+    message: /a second person must approve/,
+  });
   await dispatch(engine, dan, 'accounts.setRole', { name: 'alice', role: 'operator' });
   assert.equal(engine.catalog.getJob(job.id)?.state, 'waiting-for-operator', 'still held');
 
@@ -164,5 +221,5 @@ test('four-eyes: alice asks; alice (even made an approver), bob and the OS user 
   assert.equal(audit.find((entry) => entry.action === 'restore.entireVm' && entry.subject === job.vmId)?.actor, 'local:alice');
   assert.equal(audit.find((entry) => entry.action === 'jobs.approve' && entry.subject === job.id)?.actor, 'local:carol');
   assert.equal(audit.find((entry) => entry.action === 'settings.set')?.actor, 'local:dan');
-  assert.equal((await dispatch(engine, owner, 'audit.verify', {}) as { intact: boolean }).intact, true);
+  assert.equal(((await dispatch(engine, owner, 'audit.verify', {})) as { intact: boolean }).intact, true);
 });

@@ -14,7 +14,15 @@ import { LifeboatError } from '../../electron/errors.ts';
 import { vmxText } from '../../electron/lab/create-lab.ts';
 import type { Manifest } from '../../electron/repository/manifest.ts';
 import { openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
-import { cidOf, editDescriptor, moveHeaderToFooter, qemuIo, setDescriptorKey, writeCowdDelta, writeSeSparseDelta } from '../helpers/vmdk-chain.ts';
+import {
+  cidOf,
+  editDescriptor,
+  moveHeaderToFooter,
+  qemuIo,
+  setDescriptorKey,
+  writeCowdDelta,
+  writeSeSparseDelta,
+} from '../helpers/vmdk-chain.ts';
 
 const MIB = 1024 * 1024;
 const UUID = '56 4d 00 11 22 33 44 55-66 77 88 99 aa bb cc 01';
@@ -50,7 +58,10 @@ async function backUp(engine: Engine, folder: string): Promise<Manifest> {
 
 /** Restores a point and returns the restored disk (a flat VMDK) of the leaf's name. */
 async function restore(engine: Engine, point: number, target: string, leaf: string): Promise<string> {
-  const job = await runJob(engine, await engine.restores.start({ vm: 'web', point: String(point), target: { kind: 'local', path: target } }, 'test'));
+  const job = await runJob(
+    engine,
+    await engine.restores.start({ vm: 'web', point: String(point), target: { kind: 'local', path: target } }, 'test'),
+  );
   assert.equal(job.state, 'succeeded', job.error ?? '');
   return join(target, leaf);
 }
@@ -70,14 +81,23 @@ test('a .vmx naming web-000001.vmdk backs up the VM current state (the delta ove
   snapshot(folder, 'web.vmdk', 'web-000001.vmdk', 'monolithicSparse');
   // Data over data, zeros written two ways over the base's data, and a write that is not
   // grain-aligned (qemu copies the rest of the grain from the parent first).
-  qemuIo(join(folder, 'web-000001.vmdk'), 'write -P 0x5a 1052672 307200', 'write -z 3145728 1048576', 'write -P 0 5242980 65536', 'write -P 0xc3 8322048 66560');
+  qemuIo(
+    join(folder, 'web-000001.vmdk'),
+    'write -P 0x5a 1052672 307200',
+    'write -z 3145728 1048576',
+    'write -P 0 5242980 65536',
+    'write -P 0xc3 8322048 66560',
+  );
   await nameLeaf(folder, 'web-000001.vmdk');
   const manifest = await backUp(engine, folder);
   const restored = await restore(engine, 1, join(dir, 'restored'), 'web-000001.vmdk');
   sameAs(restored, join(folder, 'web-000001.vmdk'));
   differs(restored, join(folder, 'web.vmdk'));
   const [leaf, base] = manifest.disks[0]?.sourceChain ?? [];
-  assert.deepEqual([leaf?.fileName, leaf?.createType, base?.fileName, base?.parentCid], ['web-000001.vmdk', 'monolithicSparse', 'web.vmdk', 'ffffffff']);
+  assert.deepEqual(
+    [leaf?.fileName, leaf?.createType, base?.fileName, base?.parentCid],
+    ['web-000001.vmdk', 'monolithicSparse', 'web.vmdk', 'ffffffff'],
+  );
   assert.equal(leaf?.parentCid, base?.cid, 'the point records which parent (by CID) was read');
   assert.equal(manifest.disks[0]?.sourceFormat, 'vmdk-sparse');
 });
@@ -90,10 +110,19 @@ test('three levels of mixed subformats over a flat base, then a new snapshot bet
   qemuIo(join(folder, 'web-000001.vmdk'), 'write -P 0x11 0 2097152', 'write -z 6291456 524288');
   // compat6 gives zeroed-grain entries: zeros recorded without data, still hiding the parent.
   snapshot(folder, 'web-000001.vmdk', 'web-000002.vmdk', 'monolithicSparse', ',compat6=on');
-  qemuIo(join(folder, 'web-000002.vmdk'), 'write -P 0x22 1048576 4096', 'write -z 0 65536', 'write -z 2097152 2097152', 'write -P 0x23 7340032 1048576');
+  qemuIo(
+    join(folder, 'web-000002.vmdk'),
+    'write -P 0x22 1048576 4096',
+    'write -z 0 65536',
+    'write -z 2097152 2097152',
+    'write -P 0x23 7340032 1048576',
+  );
   await nameLeaf(folder, 'web-000002.vmdk');
   const first = await backUp(engine, folder);
-  assert.deepEqual(first.disks[0]?.sourceChain?.map((link) => `${link.fileName}:${link.format}`), ['web-000002.vmdk:vmdk-sparse', 'web-000001.vmdk:vmdk-descriptor', 'web.vmdk:vmdk-descriptor']);
+  assert.deepEqual(
+    first.disks[0]?.sourceChain?.map((link) => `${link.fileName}:${link.format}`),
+    ['web-000002.vmdk:vmdk-sparse', 'web-000001.vmdk:vmdk-descriptor', 'web.vmdk:vmdk-descriptor'],
+  );
 
   snapshot(folder, 'web-000002.vmdk', 'web-000003.vmdk', 'monolithicSparse');
   qemuIo(join(folder, 'web-000003.vmdk'), 'write -P 0x33 4194304 131072', 'write -z 7340032 65536');
@@ -113,24 +142,36 @@ test('ESXi vmfsSparse (COWD) deltas over a vmfs flat base, two levels and two gr
   const engine = await openEngine(join(dir, 'home'));
   const folder = await baseVm(dir, 'web', 'monolithicFlat');
   // The base as ESXi writes it: createType vmfs, a VMFS extent without an offset.
-  await editDescriptor(join(folder, 'web.vmdk'), (text) => text.replace('createType="monolithicFlat"', 'createType="vmfs"').replace(/ FLAT ("[^"]+") 0$/m, ' VMFS $1'));
+  await editDescriptor(join(folder, 'web.vmdk'), (text) =>
+    text.replace('createType="monolithicFlat"', 'createType="vmfs"').replace(/ FLAT ("[^"]+") 0$/m, ' VMFS $1'),
+  );
   const pattern = (byte: number, length: number): Buffer => Buffer.alloc(length, byte);
   await writeCowdDelta(folder, 'web-000001', {
     capacity: 8 * MIB,
     parentHint: 'web.vmdk',
     parentCid: await cidOf(join(folder, 'web.vmdk')),
-    writes: [{ offset: 512, data: pattern(0x41, 1536) }, { offset: 3 * MIB, data: pattern(0, 8192) }, { offset: 8 * MIB - 512, data: pattern(0x42, 512) }],
+    writes: [
+      { offset: 512, data: pattern(0x41, 1536) },
+      { offset: 3 * MIB, data: pattern(0, 8192) },
+      { offset: 8 * MIB - 512, data: pattern(0x42, 512) },
+    ],
   });
   await writeCowdDelta(folder, 'web-000002', {
     capacity: 8 * MIB,
     parentHint: 'web-000001.vmdk',
     parentCid: await cidOf(join(folder, 'web-000001.vmdk')),
     grainSectors: 8,
-    writes: [{ offset: 0, data: pattern(0x51, 4096) }, { offset: 5 * MIB + 4096, data: pattern(0, 4096) }],
+    writes: [
+      { offset: 0, data: pattern(0x51, 4096) },
+      { offset: 5 * MIB + 4096, data: pattern(0, 4096) },
+    ],
   });
   await nameLeaf(folder, 'web-000002.vmdk');
   const manifest = await backUp(engine, folder);
-  assert.deepEqual(manifest.disks[0]?.sourceChain?.map((link) => link.createType), ['vmfsSparse', 'vmfsSparse', 'vmfs']);
+  assert.deepEqual(
+    manifest.disks[0]?.sourceChain?.map((link) => link.createType),
+    ['vmfsSparse', 'vmfsSparse', 'vmfs'],
+  );
   const restored = await restore(engine, 1, join(dir, 'restored'), 'web-000002.vmdk');
   sameAs(restored, join(folder, 'web-000002.vmdk'));
   differs(restored, join(folder, 'web.vmdk'));
@@ -140,7 +181,9 @@ test('ESXi seSparse deltas (VMFS6) over a vmfs flat base, two levels with zeroed
   const dir = await tempDir();
   const engine = await openEngine(join(dir, 'home'));
   const folder = await baseVm(dir, 'web', 'monolithicFlat', 24);
-  await editDescriptor(join(folder, 'web.vmdk'), (text) => text.replace('createType="monolithicFlat"', 'createType="vmfs"').replace(/ FLAT ("[^"]+") 0$/m, ' VMFS $1'));
+  await editDescriptor(join(folder, 'web.vmdk'), (text) =>
+    text.replace('createType="monolithicFlat"', 'createType="vmfs"').replace(/ FLAT ("[^"]+") 0$/m, ' VMFS $1'),
+  );
   // 17 MiB of distinct 4 KiB grains: more than 4096 of them, so grain numbers wrap the format's rotation.
   const many = Buffer.alloc(17 * MIB);
   for (let at = 0; at < many.length; at += 4096) many.fill((at / 4096) % 251, at, at + 4096);
@@ -148,20 +191,29 @@ test('ESXi seSparse deltas (VMFS6) over a vmfs flat base, two levels with zeroed
     capacity: 24 * MIB,
     parentHint: 'web.vmdk',
     parentCid: await cidOf(join(folder, 'web.vmdk')),
-    writes: [{ offset: 4096, data: Buffer.alloc(8192, 0x77) }, { offset: 5 * MIB, data: many }],
+    writes: [
+      { offset: 4096, data: Buffer.alloc(8192, 0x77) },
+      { offset: 5 * MIB, data: many },
+    ],
     zeroed: [2 * MIB, 3 * MIB + 4096],
   });
   await writeSeSparseDelta(folder, 'web-000002', {
     capacity: 24 * MIB,
     parentHint: 'web-000001.vmdk',
     parentCid: await cidOf(join(folder, 'web-000001.vmdk')),
-    writes: [{ offset: 0, data: Buffer.alloc(4096, 0x78) }, { offset: 23 * MIB, data: Buffer.alloc(MIB, 0x79) }],
+    writes: [
+      { offset: 0, data: Buffer.alloc(4096, 0x78) },
+      { offset: 23 * MIB, data: Buffer.alloc(MIB, 0x79) },
+    ],
     zeroed: [6 * MIB],
     unmapped: [7 * MIB, 7 * MIB + 4096],
   });
   await nameLeaf(folder, 'web-000002.vmdk');
   const manifest = await backUp(engine, folder);
-  assert.deepEqual(manifest.disks[0]?.sourceChain?.map((link) => link.createType), ['seSparse', 'seSparse', 'vmfs']);
+  assert.deepEqual(
+    manifest.disks[0]?.sourceChain?.map((link) => link.createType),
+    ['seSparse', 'seSparse', 'vmfs'],
+  );
   const restored = await restore(engine, 1, join(dir, 'restored'), 'web-000002.vmdk');
   sameAs(restored, join(folder, 'web-000002.vmdk'));
   differs(restored, join(folder, 'web.vmdk'));
@@ -174,12 +226,21 @@ test('streamOptimized links: a compressed delta over a base whose header is in i
   await moveHeaderToFooter(join(folder, 'web.vmdk'));
   snapshot(folder, 'web.vmdk', 'web-000001.vmdk', 'streamOptimized');
   // qemu writes a compressed image in whole grains only.
-  qemuIo(join(folder, 'web-000001.vmdk'), 'write -P 0x81 65536 196608', 'write -z 1048576 131072', 'write -P 0 3145728 65536', 'write -P 0x82 8323072 65536');
+  qemuIo(
+    join(folder, 'web-000001.vmdk'),
+    'write -P 0x81 65536 196608',
+    'write -z 1048576 131072',
+    'write -P 0 3145728 65536',
+    'write -P 0x82 8323072 65536',
+  );
   snapshot(folder, 'web-000001.vmdk', 'web-000002.vmdk', 'monolithicSparse');
   qemuIo(join(folder, 'web-000002.vmdk'), 'write -P 0x83 4194304 65536');
   await nameLeaf(folder, 'web-000002.vmdk');
   const manifest = await backUp(engine, folder);
-  assert.deepEqual(manifest.disks[0]?.sourceChain?.map((link) => link.createType), ['monolithicSparse', 'streamOptimized', 'streamOptimized']);
+  assert.deepEqual(
+    manifest.disks[0]?.sourceChain?.map((link) => link.createType),
+    ['monolithicSparse', 'streamOptimized', 'streamOptimized'],
+  );
   const restored = await restore(engine, 1, join(dir, 'restored'), 'web-000002.vmdk');
   sameAs(restored, join(folder, 'web-000002.vmdk'));
   differs(restored, join(folder, 'web.vmdk'));
@@ -196,12 +257,21 @@ test('absolute and Windows parent hints find the parent by name in the VM folder
   qemuIo(join(folder, 'web-000002.vmdk'), 'write -P 0x63 2097152 65536');
   const expected = join(dir, 'expected.raw');
   qemuImg('convert', '-f', 'vmdk', '-O', 'raw', join(folder, 'web-000002.vmdk'), expected);
-  await editDescriptor(join(folder, 'web-000001.vmdk'), setDescriptorKey('parentFileNameHint', '"/vmfs/volumes/5f1e-datastore1/web/web.vmdk"'));
-  await editDescriptor(join(folder, 'web-000002.vmdk'), setDescriptorKey('parentFileNameHint', '"C:\\Users\\ops\\Documents\\Virtual Machines\\web\\web-000001.vmdk"'));
+  await editDescriptor(
+    join(folder, 'web-000001.vmdk'),
+    setDescriptorKey('parentFileNameHint', '"/vmfs/volumes/5f1e-datastore1/web/web.vmdk"'),
+  );
+  await editDescriptor(
+    join(folder, 'web-000002.vmdk'),
+    setDescriptorKey('parentFileNameHint', '"C:\\Users\\ops\\Documents\\Virtual Machines\\web\\web-000001.vmdk"'),
+  );
   await nameLeaf(folder, 'web-000002.vmdk');
   const manifest = await backUp(engine, folder);
   assert.equal(manifest.disks[0]?.capacity, 12 * MIB);
-  assert.deepEqual(manifest.disks[0]?.sourceChain?.map((link) => link.capacity), [12 * MIB, 12 * MIB, 8 * MIB]);
+  assert.deepEqual(
+    manifest.disks[0]?.sourceChain?.map((link) => link.capacity),
+    [12 * MIB, 12 * MIB, 8 * MIB],
+  );
   sameAs(await restore(engine, 1, join(dir, 'restored'), 'web-000002.vmdk'), expected, 'raw');
 });
 
@@ -213,9 +283,20 @@ test('a delta split into 2 GiB extents shows its parent on both sides of the ext
   qemuIo(join(dir, 'big.vmdk'), `write -P 0x91 ${gib2 - 128 * kib} ${256 * kib}`);
   snapshot(dir, 'big.vmdk', 'big-000001.vmdk', 'twoGbMaxExtentSparse');
   qemuIo(join(dir, 'big-000001.vmdk'), `write -P 0x92 ${gib2 - 64 * kib} ${64 * kib}`, `write -z ${gib2 + 128 * kib} ${64 * kib}`);
-  const expected = Buffer.concat([Buffer.alloc(64 * kib, 0x91), Buffer.alloc(64 * kib, 0x92), Buffer.alloc(128 * kib, 0x91), Buffer.alloc(64 * kib, 0)]);
+  const expected = Buffer.concat([
+    Buffer.alloc(64 * kib, 0x91),
+    Buffer.alloc(64 * kib, 0x92),
+    Buffer.alloc(128 * kib, 0x91),
+    Buffer.alloc(64 * kib, 0),
+  ]);
   // qemu agrees with what we expect...
-  qemuIo(join(dir, 'big-000001.vmdk'), `read -P 0x91 ${gib2 - 128 * kib} ${64 * kib}`, `read -P 0x92 ${gib2 - 64 * kib} ${64 * kib}`, `read -P 0x91 ${gib2} ${128 * kib}`, `read -P 0 ${gib2 + 128 * kib} ${64 * kib}`);
+  qemuIo(
+    join(dir, 'big-000001.vmdk'),
+    `read -P 0x91 ${gib2 - 128 * kib} ${64 * kib}`,
+    `read -P 0x92 ${gib2 - 64 * kib} ${64 * kib}`,
+    `read -P 0x91 ${gib2} ${128 * kib}`,
+    `read -P 0 ${gib2 + 128 * kib} ${64 * kib}`,
+  );
   // ...and so does the chain reader.
   const disk = await openDisk(join(dir, 'big-000001.vmdk'));
   try {
@@ -291,7 +372,8 @@ test('broken or unreadable chains are one clear error each, and nothing is store
         await editDescriptor(join(folder, 'web-000001.vmdk'), setDescriptorKey('parentCID', '0badc1d0'));
         return folder;
       },
-      error: /CID mismatch: web-000001\.vmdk expects its parent web\.vmdk to have CID 0badc1d0, it has [0-9a-f]{8} \(the parent changed after the snapshot was taken\)/,
+      error:
+        /CID mismatch: web-000001\.vmdk expects its parent web\.vmdk to have CID 0badc1d0, it has [0-9a-f]{8} \(the parent changed after the snapshot was taken\)/,
     },
     {
       name: 'a parent outside the VM folder',
@@ -359,7 +441,12 @@ test('broken or unreadable chains are one clear error each, and nothing is store
         const folder = await chain();
         const cid = await cidOf(join(folder, 'web.vmdk'));
         await rm(join(folder, 'web-000001.vmdk'));
-        await writeSeSparseDelta(folder, 'web-000001', { capacity: 2 * MIB, parentHint: 'web.vmdk', parentCid: cid, writes: [{ offset: 0, data: Buffer.alloc(4096, 1) }] });
+        await writeSeSparseDelta(folder, 'web-000001', {
+          capacity: 2 * MIB,
+          parentHint: 'web.vmdk',
+          parentCid: cid,
+          writes: [{ offset: 0, data: Buffer.alloc(4096, 1) }],
+        });
         const extent = await readFile(join(folder, 'web-000001-sesparse.vmdk'));
         extent.writeBigUInt64LE(1n, 512 + 24); // the volatile header's replayJournal
         await writeFile(join(folder, 'web-000001-sesparse.vmdk'), extent);
@@ -371,7 +458,12 @@ test('broken or unreadable chains are one clear error each, and nothing is store
       name: 'a bare seSparse extent named by the .vmx',
       make: async () => {
         const folder = await chain();
-        await writeSeSparseDelta(folder, 'web-000002', { capacity: 2 * MIB, parentHint: 'web-000001.vmdk', parentCid: await cidOf(join(folder, 'web-000001.vmdk')), writes: [] });
+        await writeSeSparseDelta(folder, 'web-000002', {
+          capacity: 2 * MIB,
+          parentHint: 'web-000001.vmdk',
+          parentCid: await cidOf(join(folder, 'web-000001.vmdk')),
+          writes: [],
+        });
         await nameLeaf(folder, 'web-000002-sesparse.vmdk');
         return folder;
       },
@@ -381,7 +473,12 @@ test('broken or unreadable chains are one clear error each, and nothing is store
       name: 'a bare COWD extent named by the .vmx',
       make: async () => {
         const folder = await chain();
-        await writeCowdDelta(folder, 'web-000002', { capacity: 2 * MIB, parentHint: 'web-000001.vmdk', parentCid: await cidOf(join(folder, 'web-000001.vmdk')), writes: [] });
+        await writeCowdDelta(folder, 'web-000002', {
+          capacity: 2 * MIB,
+          parentHint: 'web-000001.vmdk',
+          parentCid: await cidOf(join(folder, 'web-000001.vmdk')),
+          writes: [],
+        });
         await nameLeaf(folder, 'web-000002-delta.vmdk');
         return folder;
       },
@@ -391,7 +488,9 @@ test('broken or unreadable chains are one clear error each, and nothing is store
       name: 'an unknown createType',
       make: async () => {
         const folder = await chain();
-        await editDescriptor(join(folder, 'web-000001.vmdk'), (text) => text.replace('createType="twoGbMaxExtentSparse"', 'createType="vmfsSparseV2"'));
+        await editDescriptor(join(folder, 'web-000001.vmdk'), (text) =>
+          text.replace('createType="twoGbMaxExtentSparse"', 'createType="vmfsSparseV2"'),
+        );
         return folder;
       },
       error: /createType "vmfsSparseV2" is not a VMDK type Lifeboat knows/,
@@ -437,15 +536,39 @@ test('damaged chain metadata (headers, footers, descriptors, grain tables, compr
   await moveHeaderToFooter(join(folder, 'web.vmdk'));
   snapshot(folder, 'web.vmdk', 'web-000001.vmdk', 'streamOptimized');
   qemuIo(join(folder, 'web-000001.vmdk'), 'write -P 0x71 65536 131072');
-  await writeCowdDelta(folder, 'web-000002', { capacity: 2 * MIB, parentHint: 'web-000001.vmdk', parentCid: await cidOf(join(folder, 'web-000001.vmdk')), writes: [{ offset: 4096, data: Buffer.alloc(8192, 0x72) }] });
-  await writeSeSparseDelta(folder, 'web-000003', { capacity: 2 * MIB, parentHint: 'web-000002.vmdk', parentCid: await cidOf(join(folder, 'web-000002.vmdk')), writes: [{ offset: 8192, data: Buffer.alloc(8192, 0x73) }], zeroed: [65536], unmapped: [69632] });
+  await writeCowdDelta(folder, 'web-000002', {
+    capacity: 2 * MIB,
+    parentHint: 'web-000001.vmdk',
+    parentCid: await cidOf(join(folder, 'web-000001.vmdk')),
+    writes: [{ offset: 4096, data: Buffer.alloc(8192, 0x72) }],
+  });
+  await writeSeSparseDelta(folder, 'web-000003', {
+    capacity: 2 * MIB,
+    parentHint: 'web-000002.vmdk',
+    parentCid: await cidOf(join(folder, 'web-000002.vmdk')),
+    writes: [{ offset: 8192, data: Buffer.alloc(8192, 0x73) }],
+    zeroed: [65536],
+    unmapped: [69632],
+  });
   const pristine = new Map<string, Buffer>();
-  for (const file of ['web.vmdk', 'web-000001.vmdk', 'web-000002-delta.vmdk', 'web-000002.vmdk', 'web-000003-sesparse.vmdk', 'web-000003.vmdk']) pristine.set(file, await readFile(join(folder, file)));
+  for (const file of [
+    'web.vmdk',
+    'web-000001.vmdk',
+    'web-000002-delta.vmdk',
+    'web-000002.vmdk',
+    'web-000003-sesparse.vmdk',
+    'web-000003.vmdk',
+  ])
+    pristine.set(file, await readFile(join(folder, file)));
   // Header, embedded descriptor, grain directory, tables and the first grains; and the footer.
   const headBytes = 64 * 1024;
   const tailBytes = 1536;
   await fc.assert(
-    fc.asyncProperty(fc.constantFrom(...pristine.keys()), fc.array(fc.tuple(fc.nat(headBytes + tailBytes - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }), fc.nat(2 * MIB - 65536), async (file, edits, offset) => {
+    fc.asyncProperty(
+      fc.constantFrom(...pristine.keys()),
+      fc.array(fc.tuple(fc.nat(headBytes + tailBytes - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }),
+      fc.nat(2 * MIB - 65536),
+      async (file, edits, offset) => {
         const bytes = Buffer.from(pristine.get(file) as Buffer);
         for (const [at, xor] of edits) {
           const position = at < headBytes ? at : bytes.length - 1 - (at - headBytes);

@@ -23,28 +23,32 @@ test('sparse VMDK: reads equal the raw image; damaged metadata gives clear error
 
   const metadataBytes = 64 * 1024; // header, descriptor, grain directory and tables live here
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.tuple(fc.nat(metadataBytes - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }), fc.nat(expected.length - 65536), async (edits, offset) => {
-      const damaged = join(dir, 'damaged.vmdk');
-      await copyFile(vmdk, damaged);
-      const handle = await open(damaged, 'r+');
-      for (const [at, xor] of edits) {
-        const byte = Buffer.alloc(1);
-        await handle.read(byte, 0, 1, at);
-        byte[0] = (byte[0] as number) ^ xor;
-        await handle.write(byte, 0, 1, at);
-      }
-      await handle.close();
-      try {
-        const opened = await openDisk(damaged);
-        try {
-          if (offset + 65536 <= opened.capacity) await opened.read(offset, 65536);
-        } finally {
-          await opened.close();
+    fc.asyncProperty(
+      fc.array(fc.tuple(fc.nat(metadataBytes - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }),
+      fc.nat(expected.length - 65536),
+      async (edits, offset) => {
+        const damaged = join(dir, 'damaged.vmdk');
+        await copyFile(vmdk, damaged);
+        const handle = await open(damaged, 'r+');
+        for (const [at, xor] of edits) {
+          const byte = Buffer.alloc(1);
+          await handle.read(byte, 0, 1, at);
+          byte[0] = (byte[0] as number) ^ xor;
+          await handle.write(byte, 0, 1, at);
         }
-      } catch (error) {
-        assert.ok(error instanceof LifeboatError || error instanceof RangeError, `unexpected ${(error as Error).message}`);
-      }
-    }),
+        await handle.close();
+        try {
+          const opened = await openDisk(damaged);
+          try {
+            if (offset + 65536 <= opened.capacity) await opened.read(offset, 65536);
+          } finally {
+            await opened.close();
+          }
+        } catch (error) {
+          assert.ok(error instanceof LifeboatError || error instanceof RangeError, `unexpected ${(error as Error).message}`);
+        }
+      },
+    ),
     { numRuns: 60 },
   );
 });

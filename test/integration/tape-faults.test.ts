@@ -22,7 +22,10 @@ const image = library.imagePath(tape);
 const vm = vms[0] as (typeof vms)[number];
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Restores `vm` from tape into a new folder; returns the ended job and the folder. */
@@ -76,7 +79,7 @@ test('a tape that ends in the middle of a block says so', async () => {
       try {
         const read = fileImageReader(handle);
         let position = 0;
-        for (let records = 0, marks = 0; marks < 1 || records < 4; ) {
+        for (let records = 0, marks = 0; marks < 1 || records < 4;) {
           const object = await readObject(read, position, { skipData: true, label: tape });
           assert.notEqual(object.kind, 'end');
           if (object.kind === 'mark') marks++;
@@ -98,8 +101,14 @@ test('a tape that ends in the middle of a block says so', async () => {
 });
 
 test('a VM that is not on tape is refused before any job starts', async () => {
-  await assert.rejects(engine.tape.startRestore({ vms: ['no-such-vm'], point: 'latest', target: { kind: 'local', path: join(dir, 'never') } }, 'test'), /no backup of "no-such-vm" is on tape/);
-  await assert.rejects(engine.tape.startRestore({ vms: [vm.name], point: '99', target: { kind: 'local', path: join(dir, 'never') } }, 'test'), /has no point "99" on tape/);
+  await assert.rejects(
+    engine.tape.startRestore({ vms: ['no-such-vm'], point: 'latest', target: { kind: 'local', path: join(dir, 'never') } }, 'test'),
+    /no backup of "no-such-vm" is on tape/,
+  );
+  await assert.rejects(
+    engine.tape.startRestore({ vms: [vm.name], point: '99', target: { kind: 'local', path: join(dir, 'never') } }, 'test'),
+    /has no point "99" on tape/,
+  );
   assert.equal(await exists(join(dir, 'never')), false);
 });
 
@@ -130,7 +139,9 @@ test('busy drives and write-protected tapes give clear errors', async () => {
   } finally {
     await library.setFaults({ busyDrives: [] });
   }
-  const free = (await engine.tape.inventory()).cartridges.filter((cartridge) => cartridge.pool === null).map((cartridge) => cartridge.barcode);
+  const free = (await engine.tape.inventory()).cartridges
+    .filter((cartridge) => cartridge.pool === null)
+    .map((cartridge) => cartridge.barcode);
   for (const barcode of free) await library.setWriteProtected(barcode, true);
   try {
     const job = await runJob(engine, await engine.tape.startBackup([vm.name], 'weekly', 'latest', 'test'));
@@ -147,16 +158,29 @@ test('a pool that runs out of tapes fails the backup and gives its tapes back', 
   assert.equal(job.state, 'failed');
   assert.match(job.error ?? '', /ran out of free tapes after 1/);
   assert.equal(small.engine.catalog.tapes.summaries().length, 0, 'an unfinished set is not in the catalog');
-  assert.ok((await small.engine.tape.inventory()).cartridges.every((cartridge) => cartridge.pool === null && cartridge.location.kind === 'slot'));
+  assert.ok(
+    (await small.engine.tape.inventory()).cartridges.every((cartridge) => cartridge.pool === null && cartridge.location.kind === 'slot'),
+  );
 });
 
 test('cancelling one VM during a shared pass ends it at once; the other VM is restored', async () => {
   const slow = await tapeLab({ vms: 2, diskMib: 24, tapeMib: 64, rateScale: 0.01 });
   const [a, b] = slow.vms as [(typeof slow.vms)[number], (typeof slow.vms)[number]];
   const target = join(slow.dir, 'out');
-  const { jobs } = await slow.engine.tape.startRestore({ vms: [a.name, b.name], point: 'latest', target: { kind: 'local', path: target } }, 'test');
+  const { jobs } = await slow.engine.tape.startRestore(
+    { vms: [a.name, b.name], point: 'latest', target: { kind: 'local', path: target } },
+    'test',
+  );
   const [jobA, jobB] = jobs as [(typeof jobs)[number], (typeof jobs)[number]];
-  await until('the pass under way', () => (slow.engine.catalog.getJob(jobA.id)?.currentStep === 'transfer-disks' && slow.engine.catalog.getJob(jobB.id)?.currentStep === 'transfer-disks' ? true : undefined), 30_000);
+  await until(
+    'the pass under way',
+    () =>
+      slow.engine.catalog.getJob(jobA.id)?.currentStep === 'transfer-disks' &&
+      slow.engine.catalog.getJob(jobB.id)?.currentStep === 'transfer-disks'
+        ? true
+        : undefined,
+    30_000,
+  );
   slow.engine.jobs.cancel(jobA.id);
   const cancelled = await runJob(slow.engine, jobA);
   assert.equal(cancelled.state, 'cancelled');
@@ -171,11 +195,25 @@ test('the engine killed during a tape restore: interrupted, the target cleaned, 
   const slow = await tapeLab({ vms: 1, diskMib: 24, tapeMib: 64, rateScale: 0.02 });
   await slow.engine.close();
   const target = join(slow.dir, 'out');
-  const child = spawn(process.execPath, [cli, '--home', slow.home, 'restore', 'tape', slow.vms[0]?.name as string, '--target', `local:${target}`], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [cli, '--home', slow.home, 'restore', 'tape', slow.vms[0]?.name as string, '--target', `local:${target}`],
+    { stdio: 'ignore' },
+  );
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const catalog = new Database(join(slow.home, 'catalog.sqlite'), { readonly: true, fileMustExist: true });
   try {
-    await until('the transfer under way', () => (catalog.prepare("SELECT 1 AS yes FROM job_events e JOIN jobs j ON j.id = e.job_id WHERE j.kind = 'tape-restore' AND e.message = 'step transfer-disks started'").get() as { yes: number } | undefined), 60_000, 50);
+    await until(
+      'the transfer under way',
+      () =>
+        catalog
+          .prepare(
+            "SELECT 1 AS yes FROM job_events e JOIN jobs j ON j.id = e.job_id WHERE j.kind = 'tape-restore' AND e.message = 'step transfer-disks started'",
+          )
+          .get() as { yes: number } | undefined,
+      60_000,
+      50,
+    );
   } finally {
     catalog.close();
   }
@@ -188,11 +226,20 @@ test('the engine killed during a tape restore: interrupted, the target cleaned, 
     const [interrupted] = engine2.catalog.listJobs().filter((job) => job.kind === 'tape-restore');
     assert.equal(interrupted?.state, 'interrupted');
     assert.equal(await exists(target), false, 'nothing half-written is left');
-    const { jobs } = await engine2.tape.startRestore({ vms: [slow.vms[0]?.name as string], point: 'latest', target: { kind: 'local', path: target } }, 'test');
+    const { jobs } = await engine2.tape.startRestore(
+      { vms: [slow.vms[0]?.name as string], point: 'latest', target: { kind: 'local', path: target } },
+      'test',
+    );
     const again = await runJob(engine2, jobs[0] as (typeof jobs)[number]);
     assert.equal(again.state, 'succeeded', again.error ?? '');
-    assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', slow.vms[0]?.raw as string, join(target, `${slow.vms[0]?.name}.vmdk`)), /identical/);
-    assert.deepEqual((await readdir(target)).filter((name) => name.startsWith('.')), []);
+    assert.match(
+      qemuImg('compare', '-f', 'raw', '-F', 'vmdk', slow.vms[0]?.raw as string, join(target, `${slow.vms[0]?.name}.vmdk`)),
+      /identical/,
+    );
+    assert.deepEqual(
+      (await readdir(target)).filter((name) => name.startsWith('.')),
+      [],
+    );
   } finally {
     await engine2.close();
   }

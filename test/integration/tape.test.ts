@@ -22,7 +22,10 @@ test('a backup to tape spans two tapes and keeps under 50 MB of catalog per TiB'
   const copies = engine.catalog.tapes.summaries();
   assert.equal(copies.length, 3);
   // Per block: a map entry per disk block and a location per stored block; per point: its manifest.
-  const perBlock = vms.reduce((sum, vm) => sum + (engine.catalog.tapes.copiesOf(vm.name).reduce((bytes, copy) => bytes + copy.maps.length + copy.locations.length, 0)), 0);
+  const perBlock = vms.reduce(
+    (sum, vm) => sum + engine.catalog.tapes.copiesOf(vm.name).reduce((bytes, copy) => bytes + copy.maps.length + copy.locations.length, 0),
+    0,
+  );
   const perTiB = (perBlock / (vms.length * 24 * MIB)) * 2 ** 40;
   assert.ok(perTiB <= 50e6, `block maps and locations take ${Math.round(perTiB / 1e6)} MB per TiB of disks`);
   for (const copy of copies) assert.ok(copy.metadataBytes < 8192, `${copy.vmName}: ${copy.metadataBytes} bytes of catalog`);
@@ -32,11 +35,20 @@ test('a backup to tape spans two tapes and keeps under 50 MB of catalog per TiB'
 test('points on tape are the vault tier; with the repository unreadable, a restore says the point is on tape', async () => {
   const vm = engine.lookup.resolveVm(vms[0]?.name as string);
   const [point] = engine.catalog.listPoints(vm.id);
-  assert.deepEqual(point?.copies.map((copy) => [copy.kind, copy.tier]), [['repository', 'snapshot'], ['tape', 'vault']]);
+  assert.deepEqual(
+    point?.copies.map((copy) => [copy.kind, copy.tier]),
+    [
+      ['repository', 'snapshot'],
+      ['tape', 'vault'],
+    ],
+  );
   const folder = engine.repository.vmFolder(vm.id);
   await rename(folder, `${folder}.lost`);
   try {
-    await assert.rejects(engine.restores.start({ vm: vm.name, point: 'latest', target: { kind: 'local', path: join(dir, 'nowhere') } }, 'test'), { message: /it is also on tape \(LB\d{4}L9.*\): `lifeboat restore tape` reads it from there/ });
+    await assert.rejects(
+      engine.restores.start({ vm: vm.name, point: 'latest', target: { kind: 'local', path: join(dir, 'nowhere') } }, 'test'),
+      { message: /it is also on tape \(LB\d{4}L9.*\): `lifeboat restore tape` reads it from there/ },
+    );
   } finally {
     await rename(`${folder}.lost`, folder);
   }
@@ -46,15 +58,31 @@ test('three VMs from two tapes, one offline: one prompt, one load and one pass p
   const offline = written[1]?.barcode as string;
   await engine.tape.ejectTape(offline, 'test');
   const out = join(dir, 'restored');
-  const { jobs, pullList } = await engine.tape.startRestore({ vms: vms.map((vm) => vm.name), point: 'latest', target: { kind: 'local', path: out } }, 'test');
+  const { jobs, pullList } = await engine.tape.startRestore(
+    { vms: vms.map((vm) => vm.name), point: 'latest', target: { kind: 'local', path: out } },
+    'test',
+  );
   assert.equal(jobs.length, 3, 'one job per VM');
-  assert.deepEqual(pullList.map((entry) => [entry.order, entry.barcode, entry.online]), [[1, written[0]?.barcode, true], [2, offline, false]]);
+  assert.deepEqual(
+    pullList.map((entry) => [entry.order, entry.barcode, entry.online]),
+    [
+      [1, written[0]?.barcode, true],
+      [2, offline, false],
+    ],
+  );
   assert.ok(pullList.every((entry) => entry.bytes > 0 && entry.estimatedSeconds > 0));
 
   const prompt = await until('the insert-tape prompt', () => engine.tape.prompts.list(true)[0], 60_000);
   assert.equal(prompt.barcode, offline);
   assert.match(prompt.message, new RegExp(`Insert tape ${offline}`));
-  await until('a job waiting for the tape', () => jobs.map((job) => engine.catalog.getJob(job.id)).find((job) => job?.state === 'waiting-for-operator' && job.waitingFor === `tape ${offline}`), 10_000);
+  await until(
+    'a job waiting for the tape',
+    () =>
+      jobs
+        .map((job) => engine.catalog.getJob(job.id))
+        .find((job) => job?.state === 'waiting-for-operator' && job.waitingFor === `tape ${offline}`),
+    10_000,
+  );
   await assert.rejects(engine.tape.prompts.answer(prompt.id, 'alice', 'LB0004L9'), /not the one needed: insert/);
   await assert.rejects(engine.tape.prompts.answer(prompt.id, 'alice'), /still not in the library/);
   await engine.tape.importTape(offline, undefined, 'test');
@@ -72,15 +100,22 @@ test('three VMs from two tapes, one offline: one prompt, one load and one pass p
 
 test('two requests queued together are served by one pass over the tapes', async () => {
   const [a, b] = vms as [(typeof vms)[number], (typeof vms)[number]];
-  const first = await engine.tape.startRestore({ vms: [a.name], point: 'latest', target: { kind: 'local', path: join(dir, 'req-a') } }, 'alice');
-  const second = await engine.tape.startRestore({ vms: [b.name], point: 'latest', target: { kind: 'local', path: join(dir, 'req-b') } }, 'bob');
+  const first = await engine.tape.startRestore(
+    { vms: [a.name], point: 'latest', target: { kind: 'local', path: join(dir, 'req-a') } },
+    'alice',
+  );
+  const second = await engine.tape.startRestore(
+    { vms: [b.name], point: 'latest', target: { kind: 'local', path: join(dir, 'req-b') } },
+    'bob',
+  );
   const ended = await Promise.all([...first.jobs, ...second.jobs].map((job) => runJob(engine, job)));
   for (const job of ended) assert.equal(job.state, 'succeeded', job.error ?? '');
   const ids = ended.map((job) => job.id);
   for (const job of ended) {
     for (const tape of tapesOf(job)) {
       assert.equal(tape.loads, 1);
-      if ((tape.jobIds ?? []).length > 1) assert.deepEqual([...(tape.jobIds ?? [])].sort(), [...ids].sort(), `tape ${tape.barcode} served both requests`);
+      if ((tape.jobIds ?? []).length > 1)
+        assert.deepEqual([...(tape.jobIds ?? [])].sort(), [...ids].sort(), `tape ${tape.barcode} served both requests`);
     }
   }
   const shared = ended.flatMap(tapesOf).filter((tape) => tape.jobIds?.length === 2);
@@ -93,8 +128,14 @@ test('through a staging repository: the backup restore job stages, the VM job re
   const staging = join(dir, 'staging');
   const out = join(dir, 'staged-restore');
   const vm = vms[2] as (typeof vms)[number];
-  const { jobs } = await engine.tape.startRestore({ vms: [vm.name], point: 'latest', target: { kind: 'local', path: out }, staging }, 'test');
-  assert.deepEqual(jobs.map((job) => job.kind), ['tape-stage', 'tape-restore']);
+  const { jobs } = await engine.tape.startRestore(
+    { vms: [vm.name], point: 'latest', target: { kind: 'local', path: out }, staging },
+    'test',
+  );
+  assert.deepEqual(
+    jobs.map((job) => job.kind),
+    ['tape-stage', 'tape-restore'],
+  );
   const [stage, restore] = await Promise.all(jobs.map((job) => runJob(engine, job)));
   assert.equal(stage?.state, 'succeeded', stage?.error ?? '');
   assert.equal(restore?.state, 'succeeded', restore?.error ?? '');
@@ -107,7 +148,10 @@ test('a staged restore whose VM restore fails still deletes the staging copy', a
   const staging = join(dir, 'staging-fail');
   const vm = vms[0] as (typeof vms)[number];
   // The target is not empty: the VM restore fails after the backup was staged.
-  const { jobs } = await engine.tape.startRestore({ vms: [vm.name], point: 'latest', target: { kind: 'local', path: dir }, staging }, 'test');
+  const { jobs } = await engine.tape.startRestore(
+    { vms: [vm.name], point: 'latest', target: { kind: 'local', path: dir }, staging },
+    'test',
+  );
   const [stage, restore] = await Promise.all(jobs.map((job) => runJob(engine, job)));
   assert.equal(stage?.state, 'succeeded');
   assert.equal(restore?.state, 'failed');
@@ -127,13 +171,21 @@ test('an empty catalog learns a media set by scanning its tapes, then restores t
   // Its catalog holds the copies with data on it; the one that spans both tapes needs tape 1 too.
   const known = other.catalog.tapes.summaries();
   assert.ok(known.length >= 1 && known.length < 3, `${known.length} copies known from the last tape`);
-  const spanning = known.find((copy) => engine.catalog.tapes.summaries().find((mine) => mine.vmName === copy.vmName)?.barcodes.length === 2);
+  const spanning = known.find(
+    (copy) => engine.catalog.tapes.summaries().find((mine) => mine.vmName === copy.vmName)?.barcodes.length === 2,
+  );
   assert.ok(spanning, 'one VM spans both tapes');
-  await assert.rejects(other.tape.startRestore({ vms: [spanning.vmName], point: 'latest', target: { kind: 'local', path: join(dir, 'nowhere') } }, 'test'), /needs tape 1 of media set .* not in the catalog/);
+  await assert.rejects(
+    other.tape.startRestore({ vms: [spanning.vmName], point: 'latest', target: { kind: 'local', path: join(dir, 'nowhere') } }, 'test'),
+    /needs tape 1 of media set .* not in the catalog/,
+  );
   const scannedFirst = await runJob(other, await other.tape.startCatalog(first, 'test'));
   assert.equal(scannedFirst.state, 'succeeded', scannedFirst.error ?? '');
   const out = join(dir, 'restored-elsewhere');
-  const { jobs } = await other.tape.startRestore({ vms: vms.map((vm) => vm.name), point: 'latest', target: { kind: 'local', path: out } }, 'test');
+  const { jobs } = await other.tape.startRestore(
+    { vms: vms.map((vm) => vm.name), point: 'latest', target: { kind: 'local', path: out } },
+    'test',
+  );
   for (const job of await Promise.all(jobs.map((job) => runJob(other, job)))) assert.equal(job.state, 'succeeded', job.error ?? '');
   for (const vm of vms) identical(vm.raw, join(out, vm.name, `${vm.name}.vmdk`));
 });

@@ -21,20 +21,34 @@ test('target full: refused before writing, or failed midway with nothing left', 
     const job = await runJob(engine, await engine.backups.start(source, 'test'));
     assert.equal(job.state, 'succeeded', job.error ?? '');
   }
-  const big = await runJob(engine, await engine.restores.start({ vm: 'big', point: 'latest', target: { kind: 'local', path: join(mountPoint, 'big') } }, 'test'));
+  const big = await runJob(
+    engine,
+    await engine.restores.start({ vm: 'big', point: 'latest', target: { kind: 'local', path: join(mountPoint, 'big') } }, 'test'),
+  );
   assert.equal(big.state, 'failed');
   assert.match(big.error ?? '', /has \d+ bytes free; the VM needs \d+/);
   assert.deepEqual(await readdir(mountPoint), []);
 
   // Each fits alone (about 6 MiB of data), not both: at least one runs out of space midway.
-  const jobs = await Promise.all(['one', 'two'].map(async (name) => runJob(engine, await engine.restores.start({ vm: name, point: 'latest', target: { kind: 'local', path: join(mountPoint, name) } }, 'test'))));
+  const jobs = await Promise.all(
+    ['one', 'two'].map(async (name) =>
+      runJob(
+        engine,
+        await engine.restores.start({ vm: name, point: 'latest', target: { kind: 'local', path: join(mountPoint, name) } }, 'test'),
+      ),
+    ),
+  );
   const failed = jobs.filter((job) => job.state === 'failed');
   assert.ok(failed.length >= 1, 'two restores cannot both fit in 10 MiB');
   for (const job of failed) assert.match(job.error ?? '', /ran out of space|bytes free/);
   const left = await readdir(mountPoint);
   for (const job of jobs) {
     const name = job.vmName;
-    if (job.state === 'succeeded') assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, `${name}.raw`), join(mountPoint, name, `${name}.vmdk`)), /identical/);
+    if (job.state === 'succeeded')
+      assert.match(
+        qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, `${name}.raw`), join(mountPoint, name, `${name}.vmdk`)),
+        /identical/,
+      );
     else assert.ok(!left.includes(name), `failed restore of ${name} left its folder`);
   }
 });

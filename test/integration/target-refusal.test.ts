@@ -36,9 +36,19 @@ test('a local target under /proc, /sys or /dev, or inside the home, is refused b
       ...(path.startsWith(home) ? [] : [['arrays.create', { name: 'array', path }] as [string, Record<string, unknown>]]), // an array may live in the home
     ];
   };
-  for (const [path, why] of [['/proc/lifeboat-target', /pseudo file system/], ['/sys/fs/cgroup/lifeboat', /pseudo file system/], ['/dev/lifeboat', /pseudo file system/], [join(home, 'restored'), /inside the engine's home/], [join(home, 'repositories', 'default', 'x'), /inside the engine's home/]] as const) {
+  for (const [path, why] of [
+    ['/proc/lifeboat-target', /pseudo file system/],
+    ['/sys/fs/cgroup/lifeboat', /pseudo file system/],
+    ['/dev/lifeboat', /pseudo file system/],
+    [join(home, 'restored'), /inside the engine's home/],
+    [join(home, 'repositories', 'default', 'x'), /inside the engine's home/],
+  ] as const) {
     for (const [channel, request] of requests(path)) {
-      await assert.rejects(dispatch(engine, new Peer(osCaller()), channel as Parameters<typeof dispatch>[2], request), { code: 'bad-request', message: why }, `${channel} ${path}`);
+      await assert.rejects(
+        dispatch(engine, new Peer(osCaller()), channel as Parameters<typeof dispatch>[2], request),
+        { code: 'bad-request', message: why },
+        `${channel} ${path}`,
+      );
     }
   }
   assert.deepEqual(engine.catalog.listJobs(), [], 'no job was made');
@@ -46,7 +56,7 @@ test('a local target under /proc, /sys or /dev, or inside the home, is refused b
   assert.deepEqual((await readdir(dir)).sort(), ['home'], 'nothing was made beside it');
 });
 
-test('an engine home on a pseudo file system is refused at once (Node\'s recursive mkdir never returned under /proc)', async () => {
+test("an engine home on a pseudo file system is refused at once (Node's recursive mkdir never returned under /proc)", async () => {
   for (const home of ['/proc/lifeboat-home', '/sys/fs/cgroup/lifeboat-home', '/dev/lifeboat-home']) {
     await assert.rejects(openServedEngine({ home, workerThreads: 1 }), { code: 'bad-request', message: /pseudo file system/ }, home);
   }
@@ -56,8 +66,25 @@ test('the files the CLI writes itself (--out) are checked the same way', async (
   const dir = await tempDir();
   const home = join(dir, 'home');
   const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
-  const lifeboat = (...args: string[]) => runFile(process.execPath, [cli, '--home', home, ...args], { cwd: dir, env: { ...process.env, KEY_PASSWORD: 'correct horse battery' } }).then(() => 'exit 0', (error: { stderr: string }) => error.stderr);
-  assert.match(await lifeboat('rehearsals', 'report', randomUUID(), '--out', '/proc/lifeboat-report.html'), /--out \/proc\/lifeboat-report\.html is on proc .* pseudo file system/);
-  assert.match(await lifeboat('keys', 'export', randomUUID(), '--password-env', 'KEY_PASSWORD', '--out', join(home, 'recovery.txt')), /inside the engine's home/);
-  assert.match(await lifeboat('rehearsals', 'report', randomUUID(), '--out', 'relative-report.html'), /no rehearsal/, 'a fair --out gets as far as the engine');
+  const lifeboat = (...args: string[]) =>
+    runFile(process.execPath, [cli, '--home', home, ...args], {
+      cwd: dir,
+      env: { ...process.env, KEY_PASSWORD: 'correct horse battery' },
+    }).then(
+      () => 'exit 0',
+      (error: { stderr: string }) => error.stderr,
+    );
+  assert.match(
+    await lifeboat('rehearsals', 'report', randomUUID(), '--out', '/proc/lifeboat-report.html'),
+    /--out \/proc\/lifeboat-report\.html is on proc .* pseudo file system/,
+  );
+  assert.match(
+    await lifeboat('keys', 'export', randomUUID(), '--password-env', 'KEY_PASSWORD', '--out', join(home, 'recovery.txt')),
+    /inside the engine's home/,
+  );
+  assert.match(
+    await lifeboat('rehearsals', 'report', randomUUID(), '--out', 'relative-report.html'),
+    /no rehearsal/,
+    'a fair --out gets as far as the engine',
+  );
 });

@@ -55,12 +55,15 @@ test('a folder swapped for a link while the restore runs stops it; nothing is le
   await writer.directory(folder, null, 0o755);
   await rename(folder, join(dir, 'moved-away'));
   await symlink(canary, folder);
-  await assert.rejects(writer.file(join(folder, 'evil'), 4, null, 0o644, regions(Buffer.from('evil'))), { code: 'conflict', message: /swapped for a link/ });
+  await assert.rejects(writer.file(join(folder, 'evil'), 4, null, 0o644, regions(Buffer.from('evil'))), {
+    code: 'conflict',
+    message: /swapped for a link/,
+  });
   writer.symlink(join(folder, 'link'), '/etc/passwd', null);
   await assert.rejects(writer.close(), { code: 'conflict' });
   await writer.discard();
   assert.deepEqual(await readdir(canary), ['keep.txt']);
-  assert.equal(await readlink(folder), canary, 'the swapped link itself is not the writer\'s to remove');
+  assert.equal(await readlink(folder), canary, "the swapped link itself is not the writer's to remove");
 });
 
 test('holes stay holes; special bits are dropped; a discarded restore takes back what it made, the root included', async () => {
@@ -68,7 +71,13 @@ test('holes stay holes; special bits are dropped; a discarded restore takes back
   const writer = await ContainedWriter.open(root, options('keep-both'));
   const big = (await writer.place(null, 'sparse.bin', false))?.path as string;
   const size = 2 ** 34 + 3;
-  await writer.file(big, size, new Date('2020-01-02T03:04:05Z'), 0o4755, regions({ hole: 2 ** 33 }, Buffer.alloc(1 << 20), Buffer.from('data'), { hole: 2 ** 33 - (1 << 20) - 1 }));
+  await writer.file(
+    big,
+    size,
+    new Date('2020-01-02T03:04:05Z'),
+    0o4755,
+    regions({ hole: 2 ** 33 }, Buffer.alloc(1 << 20), Buffer.from('data'), { hole: 2 ** 33 - (1 << 20) - 1 }),
+  );
   const info = await stat(big);
   assert.equal(info.size, size);
   assert.ok(info.blocks * 512 <= 64 * 1024, `${info.blocks * 512} bytes on disk`);

@@ -15,6 +15,8 @@ test('an event subscriber is on + the event name in camel case', () => {
 });
 
 test('the generated names import nothing at run time, so the sandboxed preload stays free of zod', async () => {
-  const runtimeImports = (await readFile(generatedChannelsPath, 'utf8')).split('\n').filter((line) => line.startsWith('import ') && !line.startsWith('import type '));
+  const runtimeImports = (await readFile(generatedChannelsPath, 'utf8'))
+    .split('\n')
+    .filter((line) => line.startsWith('import ') && !line.startsWith('import type '));
   assert.deepEqual(runtimeImports, []);
 });

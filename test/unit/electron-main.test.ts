@@ -15,7 +15,12 @@ type Handler = (...args: unknown[]) => unknown;
 type Contents = { events: Map<string, Handler>; openHandler: Handler | null };
 const recorded = {
   calls: [] as string[],
-  windows: [] as { options: { webPreferences: Record<string, unknown> }; contents: Contents; loaded: string[]; state: { minimized: boolean; restored: number; focused: number } }[],
+  windows: [] as {
+    options: { webPreferences: Record<string, unknown> };
+    contents: Contents;
+    loaded: string[];
+    state: { minimized: boolean; restored: number; focused: number };
+  }[],
   guardedContents: [] as Contents[],
   ipc: new Map<string, Handler>(),
   permissionRequest: null as Handler | null,
@@ -103,7 +108,8 @@ mock.module('electron', {
       },
     },
     protocol: {
-      registerSchemesAsPrivileged: (schemes: unknown[]) => void (recorded.calls.push('registerSchemesAsPrivileged'), recorded.schemes.push(...schemes)),
+      registerSchemesAsPrivileged: (schemes: unknown[]) =>
+        void (recorded.calls.push('registerSchemesAsPrivileged'), recorded.schemes.push(...schemes)),
       handle: (scheme: string, handler: Handler) => void recorded.protocolHandlers.set(scheme, handler),
     },
   },
@@ -118,7 +124,12 @@ after(async () => {
 });
 
 const appUrl = 'lifeboat://app/index.html';
-const invoke = (channel: string, url: string, payload: unknown) => (recorded.ipc.get(channel) as Handler)({ senderFrame: { url } }, payload) as Promise<{ ok: boolean; error?: { code: string }; payload?: unknown }>;
+const invoke = (channel: string, url: string, payload: unknown) =>
+  (recorded.ipc.get(channel) as Handler)({ senderFrame: { url } }, payload) as Promise<{
+    ok: boolean;
+    error?: { code: string };
+    payload?: unknown;
+  }>;
 const serve = (url: string) => (recorded.protocolHandlers.get('lifeboat') as Handler)({ url }) as Promise<Response>;
 
 test('the window is context-isolated and sandboxed, with no Node in the page, and loads the app scheme, not file://', () => {
@@ -139,7 +150,11 @@ test('one instance: the lock is asked before anything starts, and a second start
   recorded.appEvents.get('second-instance')?.({}, ['lifeboat'], '/');
   assert.deepEqual(state, { minimized: false, restored: 1, focused: 1 });
   // A second app process does not get the lock: it quits without starting anything.
-  const before = { windows: recorded.windows.length, quits: recorded.quits, ready: recorded.calls.filter((call) => call === 'whenReady').length };
+  const before = {
+    windows: recorded.windows.length,
+    quits: recorded.quits,
+    ready: recorded.calls.filter((call) => call === 'whenReady').length,
+  };
   recorded.lockGranted = false;
   await import(`${mainUrl}?second-instance`);
   assert.equal(recorded.quits, before.quits + 1);
@@ -159,7 +174,13 @@ test('every web contents is guarded: no webviews, no new windows, no navigation 
     };
     assert.equal(prevented('will-attach-webview'), true);
     assert.deepEqual(contents.openHandler?.({ url: 'https://example.invalid/' }), { action: 'deny' });
-    for (const url of ['https://example.invalid/', 'file:///etc/passwd', 'lifeboat://evil/index.html', 'javascript:alert(1)', 'not a url']) {
+    for (const url of [
+      'https://example.invalid/',
+      'file:///etc/passwd',
+      'lifeboat://evil/index.html',
+      'javascript:alert(1)',
+      'not a url',
+    ]) {
       assert.equal(prevented('will-navigate', url), true, `navigate ${url}`);
       assert.equal(prevented('will-redirect', url), true, `redirect ${url}`);
     }
@@ -179,20 +200,34 @@ test('permissions: requests and checks are refused, except notifications for the
   assert.equal(request('notifications', 'https://example.invalid/'), false);
   const check = (permission: string, origin: string) => recorded.permissionCheck?.({}, permission, origin, {});
   assert.equal(check('notifications', 'lifeboat://app'), true);
-  for (const permission of ['media', 'clipboard-read', 'hid', 'serial', 'usb', 'fullscreen', 'openExternal']) assert.equal(check(permission, 'lifeboat://app'), false, permission);
+  for (const permission of ['media', 'clipboard-read', 'hid', 'serial', 'usb', 'fullscreen', 'openExternal'])
+    assert.equal(check(permission, 'lifeboat://app'), false, permission);
   assert.equal(check('notifications', 'file://'), false);
   assert.equal(check('notifications', 'https://example.invalid'), false);
 });
 
 test('lifeboat:// is a privileged standard scheme serving the renderer folder with its CSP, and nothing outside it', async () => {
-  assert.deepEqual(recorded.schemes, [{ scheme: 'lifeboat', privileges: { standard: true, secure: true, supportFetchAPI: true } }, { scheme: 'lifeboat', privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+  assert.deepEqual(recorded.schemes, [
+    { scheme: 'lifeboat', privileges: { standard: true, secure: true, supportFetchAPI: true } },
+    { scheme: 'lifeboat', privileges: { standard: true, secure: true, supportFetchAPI: true } },
+  ]);
   const index = await serve(appUrl);
   assert.equal(index.status, 200);
   assert.equal(index.headers.get('content-type'), 'text/html; charset=utf-8');
   assert.match(index.headers.get('content-security-policy') ?? '', /^default-src 'none'; script-src 'self';.*frame-ancestors 'none'/);
   assert.equal(await index.text(), await readFile(join(import.meta.dirname, '..', '..', 'renderer', 'index.html'), 'utf8'));
   assert.equal((await serve('lifeboat://app/app.css')).headers.get('content-type'), 'text/css; charset=utf-8');
-  for (const escape of ['lifeboat://app/..%2F..%2Fpackage.json', 'lifeboat://app/%2e%2e/%2e%2e/package.json', 'lifeboat://app/../../package.json', 'lifeboat://app/..%5C..%5Cpackage.json', 'lifeboat://app/%2Fetc%2Fpasswd', 'lifeboat://app//etc/passwd', 'lifeboat://other/index.html', 'lifeboat://app/missing.js', 'lifeboat://app/views']) {
+  for (const escape of [
+    'lifeboat://app/..%2F..%2Fpackage.json',
+    'lifeboat://app/%2e%2e/%2e%2e/package.json',
+    'lifeboat://app/../../package.json',
+    'lifeboat://app/..%5C..%5Cpackage.json',
+    'lifeboat://app/%2Fetc%2Fpasswd',
+    'lifeboat://app//etc/passwd',
+    'lifeboat://other/index.html',
+    'lifeboat://app/missing.js',
+    'lifeboat://app/views',
+  ]) {
     const answer = await serve(escape);
     assert.equal(answer.status, 404, escape);
     assert.doesNotMatch(await answer.text(), /"name"|root:/, escape);
@@ -213,7 +248,12 @@ test('a symlink in the served folder does not lead out of it', async () => {
 
 test('every channel is handled, only the app page may call, and payloads are validated', async () => {
   assert.deepEqual([...recorded.ipc.keys()].sort(), [...requestChannelNames].sort());
-  for (const foreign of ['https://example.invalid/', pathToFileURL(join(import.meta.dirname, '..', '..', 'renderer', 'index.html')).href, 'lifeboat://evil/index.html', 'lifeboat://app/other.html']) {
+  for (const foreign of [
+    'https://example.invalid/',
+    pathToFileURL(join(import.meta.dirname, '..', '..', 'renderer', 'index.html')).href,
+    'lifeboat://evil/index.html',
+    'lifeboat://app/other.html',
+  ]) {
     assert.equal((await invoke('vms.list', foreign, {})).error?.code, 'unauthorized', foreign);
   }
   assert.equal((await invoke('points.list', appUrl, { vm: 42 })).error?.code, 'bad-request');

@@ -9,7 +9,10 @@ const vms: ChannelHandlers<'vms.list'> = { 'vms.list': async () => [] };
 const settings: ChannelHandlers<'settings.get'> = { 'settings.get': async () => ({ fourEyes: false, copyPolicy: 'none' }) };
 
 test('a registry holding every wanted channel completes with their handlers', () => {
-  const handlers = HandlerRegistry.for(['vms.list', 'settings.get'] as const).add(vms).add(settings).complete();
+  const handlers = HandlerRegistry.for(['vms.list', 'settings.get'] as const)
+    .add(vms)
+    .add(settings)
+    .complete();
   assert.deepEqual(Object.keys(handlers).sort(), ['settings.get', 'vms.list']);
   assert.equal(handlers['vms.list'], vms['vms.list']);
 });

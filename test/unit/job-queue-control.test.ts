@@ -39,7 +39,10 @@ test('an interrupted job is resumed under its own id; any other is refused', asy
   assert.deepEqual(resumed.finished, [true]);
   assert.ok(catalog.jobEvents(job.id).some((event) => event.message === 'resumed by the operator'));
 
-  assert.throws(() => queue.requeue(job.id, new ScriptedWork().factory), { code: 'conflict', message: /is succeeded; only an interrupted job can be resumed/ });
+  assert.throws(() => queue.requeue(job.id, new ScriptedWork().factory), {
+    code: 'conflict',
+    message: /is succeeded; only an interrupted job can be resumed/,
+  });
   assert.throws(() => queue.requeue('no-such-job', new ScriptedWork().factory), { code: 'not-found' });
   await queue.close();
   assert.throws(() => queue.requeue(job.id, new ScriptedWork().factory), { code: 'unavailable' });
@@ -101,6 +104,9 @@ test('idle resolves once nothing is queued or running, held jobs aside', async (
   assert.equal(idle, false, 'a job is running and another queued');
   gate.open();
   await becameIdle;
-  assert.deepEqual([running, queued].map((job) => catalog.getJob(job.id)?.state), ['succeeded', 'succeeded']);
+  assert.deepEqual(
+    [running, queued].map((job) => catalog.getJob(job.id)?.state),
+    ['succeeded', 'succeeded'],
+  );
   assertState(catalog, held.id, 'waiting-for-operator');
 });

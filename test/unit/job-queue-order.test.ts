@@ -7,7 +7,9 @@ import { assertState, backupOf, Gate, inState, openQueue, ScriptedWork } from '.
 test('jobs start in the order they were queued', async (t) => {
   const { catalog, queue, started } = await openQueue(t, 1);
   const gates = [new Gate(), new Gate(), new Gate()];
-  const [first, second, third] = ['a', 'b', 'c'].map((vm, index) => queue.submit(backupOf(vm), new ScriptedWork({ gate: gates[index] }).factory));
+  const [first, second, third] = ['a', 'b', 'c'].map((vm, index) =>
+    queue.submit(backupOf(vm), new ScriptedWork({ gate: gates[index] }).factory),
+  );
   assert.ok(first && second && third);
   await inState(catalog, first.id, 'running');
   assertState(catalog, second.id, 'queued');
@@ -25,10 +27,16 @@ test('at most `concurrency` jobs run at once', async (t) => {
   const gate = new Gate();
   const jobs = ['a', 'b', 'c', 'd'].map((vm) => queue.submit(backupOf(vm), new ScriptedWork({ gate }).factory));
   for (const job of jobs.slice(0, 2)) await inState(catalog, job.id, 'running');
-  assert.deepEqual(jobs.map((job) => catalog.getJob(job.id)?.state), ['running', 'running', 'queued', 'queued']);
+  assert.deepEqual(
+    jobs.map((job) => catalog.getJob(job.id)?.state),
+    ['running', 'running', 'queued', 'queued'],
+  );
   gate.open();
   await queue.idle();
-  assert.deepEqual(jobs.map((job) => catalog.getJob(job.id)?.state), ['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+  assert.deepEqual(
+    jobs.map((job) => catalog.getJob(job.id)?.state),
+    ['succeeded', 'succeeded', 'succeeded', 'succeeded'],
+  );
   assert.equal(peak(), 2);
 });
 
@@ -48,7 +56,10 @@ test("a VM's second job waits for its first while another VM's job runs; jobs of
   assert.deepEqual(started, [first.id, other.id, second.id]);
 
   const noVmGate = new Gate();
-  const unbound = [queue.submit(backupOf(null), new ScriptedWork({ gate: noVmGate }).factory), queue.submit(backupOf(null), new ScriptedWork({ gate: noVmGate }).factory)];
+  const unbound = [
+    queue.submit(backupOf(null), new ScriptedWork({ gate: noVmGate }).factory),
+    queue.submit(backupOf(null), new ScriptedWork({ gate: noVmGate }).factory),
+  ];
   for (const job of unbound) await inState(catalog, job.id, 'running');
   noVmGate.open();
   otherGate.open();

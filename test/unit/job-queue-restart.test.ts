@@ -17,7 +17,25 @@ const IN_TRANSFER: readonly JobStep['state'][] = ['done', 'running', 'pending'];
 function leftBehind(catalog: Catalog, kind: Job['kind'], state: Job['state'], states: readonly JobStep['state'][]): Job {
   const steps = ScriptedWork.plan.steps.map((step, index) => ({ ...step, state: states[index] ?? 'pending' }));
   const currentStep = steps.find((step) => step.state === 'running')?.name ?? null;
-  const job: Job = { id: randomUUID(), kind, vmId: randomUUID(), vmName: 'web', state, summary: `${kind} of web`, steps, currentStep, bytesDone: 0, bytesTotal: 0, error: null, result: null, createdAt: AT, startedAt: currentStep === null ? null : AT, endedAt: null, waitingFor: state === 'waiting-for-operator' ? 'approval' : null, requestedBy: null };
+  const job: Job = {
+    id: randomUUID(),
+    kind,
+    vmId: randomUUID(),
+    vmName: 'web',
+    state,
+    summary: `${kind} of web`,
+    steps,
+    currentStep,
+    bytesDone: 0,
+    bytesTotal: 0,
+    error: null,
+    result: null,
+    createdAt: AT,
+    startedAt: currentStep === null ? null : AT,
+    endedAt: null,
+    waitingFor: state === 'waiting-for-operator' ? 'approval' : null,
+    requestedBy: null,
+  };
   catalog.insertJob(job, {});
   return job;
 }
@@ -38,7 +56,10 @@ test('after a restart, rerunnable jobs are queued again and run; the others are 
   const done = leftBehind(catalog, 'backup', 'succeeded', ['done', 'done', 'done']);
 
   const interrupted = queue.recoverAfterRestart();
-  assert.deepEqual(interrupted.map((job) => job.id), [indexHeld.id, backupRunning.id, backupQueued.id]);
+  assert.deepEqual(
+    interrupted.map((job) => job.id),
+    [indexHeld.id, backupRunning.id, backupQueued.id],
+  );
   assert.deepEqual(
     interrupted.map((job) => [job.state, job.error]),
     [
@@ -47,19 +68,28 @@ test('after a restart, rerunnable jobs are queued again and run; the others are 
       ['interrupted', 'the engine stopped before this job started'],
     ],
   );
-  assert.deepEqual(catalog.jobEvents(backupRunning.id).map(({ level, step }) => ({ level, step })), [{ level: 'warning', step: 'transfer' }]);
+  assert.deepEqual(
+    catalog.jobEvents(backupRunning.id).map(({ level, step }) => ({ level, step })),
+    [{ level: 'warning', step: 'transfer' }],
+  );
   assertState(catalog, done.id, 'succeeded', 'an ended job is left as it was');
 
   const requeued = catalog.getJob(indexRunning.id);
   assert.equal(requeued?.state, 'queued');
   assert.equal(requeued?.currentStep, null);
   assert.deepEqual(requeued && stepStates(requeued), { prepare: 'pending', transfer: 'pending', tidy: 'pending' });
-  assert.deepEqual(catalog.jobEvents(indexRunning.id).map((event) => event.message), ['queued again after the engine restarted']);
+  assert.deepEqual(
+    catalog.jobEvents(indexRunning.id).map((event) => event.message),
+    ['queued again after the engine restarted'],
+  );
   assertState(catalog, indexQueued.id, 'queued');
   assert.deepEqual(started, [], 'nothing runs before the engine has opened');
 
   queue.startQueued();
   for (const job of [indexRunning, indexQueued]) await inState(catalog, job.id, 'succeeded');
   assert.deepEqual(started, [indexRunning.id, indexQueued.id]);
-  assert.deepEqual(rerunWorks.map((work) => work.finished), [[true], [true]]);
+  assert.deepEqual(
+    rerunWorks.map((work) => work.finished),
+    [[true], [true]],
+  );
 });

@@ -11,7 +11,10 @@ test("a job's steps are its work's plan, and a step's result flows to the next",
   const job = queue.submit(backupOf('vm-1'), work.factory);
   const planned = ScriptedWork.plan.steps.map((step) => ({ ...step, state: 'pending' }));
   assert.deepEqual(job.steps, planned);
-  assert.deepEqual(catalog.getJob(job.id)?.steps.map((step) => step.name), ['prepare', 'transfer', 'tidy']);
+  assert.deepEqual(
+    catalog.getJob(job.id)?.steps.map((step) => step.name),
+    ['prepare', 'transfer', 'tidy'],
+  );
   const ended = await queue.whenEnded(job.id);
   assert.equal(ended.state, 'succeeded');
   assert.deepEqual(stepStates(ended), { prepare: 'done', transfer: 'done', tidy: 'done' });
@@ -44,7 +47,10 @@ test('a failing step ends the job failed with its message, and its work undoes w
   assert.deepEqual(stepStates(ended), { prepare: 'done', transfer: 'failed', tidy: 'pending' });
   assert.deepEqual(work.finished, [false]);
   assert.deepEqual(
-    catalog.jobEvents(job.id).filter((event) => event.level === 'error').map(({ step, message }) => ({ step, message })),
+    catalog
+      .jobEvents(job.id)
+      .filter((event) => event.level === 'error')
+      .map(({ step, message }) => ({ step, message })),
     [{ step: 'transfer', message: 'the target disk is full' }],
   );
   const next = queue.submit(backupOf('vm-1'), new ScriptedWork().factory);

@@ -21,7 +21,8 @@ function untilStopped(works: ScriptedWork[]): WorkFactory {
 const spec = (kind: JobSpec['kind'], vmId: string): JobSpec => ({ kind, vmId, vmName: vmId, summary: `${kind} of ${vmId}`, params: {} });
 
 async function started(catalog: Catalog, jobId: string): Promise<void> {
-  for (let round = 0; round < 1000 && catalog.getJob(jobId)?.state !== 'running'; round++) await new Promise((resolve) => setTimeout(resolve, 5));
+  for (let round = 0; round < 1000 && catalog.getJob(jobId)?.state !== 'running'; round++)
+    await new Promise((resolve) => setTimeout(resolve, 5));
   assert.equal(catalog.getJob(jobId)?.state, 'running');
 }
 
@@ -49,7 +50,11 @@ test('an operator cancel and an engine stop end a job differently', async () => 
     assert.equal(catalog.getJob(rerunnable.id)?.state, 'queued', 'an index job stays queued for the next start');
     assert.equal(catalog.getJob(waiting.id)?.state, 'interrupted', 'a job that had not started is marked at once');
     assert.equal(catalog.getJob(waiting.id)?.error, 'the engine stopped before this job started');
-    assert.deepEqual(works.flatMap((work) => work.finished), [false, false, false], 'the stopped jobs (not resumable) were cleaned up');
+    assert.deepEqual(
+      works.flatMap((work) => work.finished),
+      [false, false, false],
+      'the stopped jobs (not resumable) were cleaned up',
+    );
     assert.throws(() => queue.submit(spec('backup', 'e'), untilStopped(works)), { code: 'unavailable' });
 
     const next = new JobQueue(catalog, new EngineEvents(), 2, null, (job) => (job.kind === 'index' ? untilStopped(works) : null));

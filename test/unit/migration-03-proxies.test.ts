@@ -5,11 +5,37 @@ import { catalogAt, columnNames, insert, migrate, rows, AT } from '../helpers/ca
 
 test('migration 3 adds backup proxies that belong to a host', () => {
   const db = catalogAt(2);
-  insert(db, 'hosts', { id: 'host-1', name: 'vcenter', kind: 'vsphere', url: 'https://vcenter/sdk', user_name: 'backup', insecure: 1, created_at: AT });
+  insert(db, 'hosts', {
+    id: 'host-1',
+    name: 'vcenter',
+    kind: 'vsphere',
+    url: 'https://vcenter/sdk',
+    user_name: 'backup',
+    insecure: 1,
+    created_at: AT,
+  });
   migrate(db, 3);
   assert.deepEqual(rows(db, 'SELECT name, insecure FROM hosts'), [{ name: 'vcenter', insecure: 1 }]);
-  assert.deepEqual(columnNames(db, 'proxies'), ['id', 'name', 'host_id', 'transports', 'proxy_vm', 'datastore_paths', 'max_tasks', 'created_at']);
-  const proxy = { id: 'proxy-1', name: 'proxy', host_id: 'host-1', transports: '["hotadd"]', proxy_vm: null, datastore_paths: '{}', max_tasks: 2, created_at: AT };
+  assert.deepEqual(columnNames(db, 'proxies'), [
+    'id',
+    'name',
+    'host_id',
+    'transports',
+    'proxy_vm',
+    'datastore_paths',
+    'max_tasks',
+    'created_at',
+  ]);
+  const proxy = {
+    id: 'proxy-1',
+    name: 'proxy',
+    host_id: 'host-1',
+    transports: '["hotadd"]',
+    proxy_vm: null,
+    datastore_paths: '{}',
+    max_tasks: 2,
+    created_at: AT,
+  };
   assert.throws(() => insert(db, 'proxies', { ...proxy, max_tasks: 0 }), /CHECK constraint/);
   assert.throws(() => insert(db, 'proxies', { ...proxy, host_id: 'no-such-host' }), /FOREIGN KEY constraint/);
   insert(db, 'proxies', proxy);

@@ -8,7 +8,9 @@ test('migration 5 chains the audit log and freezes the entries already there', (
   const db = catalogAt(4);
   addFirstRows(db);
   migrate(db, 5);
-  assert.deepEqual(rows(db, 'SELECT actor, action, subject, prev_hash, hash FROM audit_log'), [{ actor: 'cli', action: 'backup', subject: 'web', prev_hash: '', hash: '' }]);
+  assert.deepEqual(rows(db, 'SELECT actor, action, subject, prev_hash, hash FROM audit_log'), [
+    { actor: 'cli', action: 'backup', subject: 'web', prev_hash: '', hash: '' },
+  ]);
   assert.deepEqual(
     columns(db, 'audit_log').filter((column) => column.name.endsWith('hash')),
     [

@@ -8,8 +8,22 @@ import { addFirstRows, catalogAt, columnNames, first, insert, migrate, rows, sch
 test('migration 12 adds storage arrays and keeps the job resources it rebuilds', () => {
   const db = catalogAt(11);
   addFirstRows(db);
-  insert(db, 'job_resources', { id: 3, job_id: first.jobId, kind: 'staging-folder', ref: '{"path":"/staging/1"}', created_at: AT, released_at: AT });
-  insert(db, 'job_resources', { id: 8, job_id: first.jobId, kind: 'vsphere-vm', ref: '{"moref":"vm-42"}', created_at: AT, released_at: null });
+  insert(db, 'job_resources', {
+    id: 3,
+    job_id: first.jobId,
+    kind: 'staging-folder',
+    ref: '{"path":"/staging/1"}',
+    created_at: AT,
+    released_at: AT,
+  });
+  insert(db, 'job_resources', {
+    id: 8,
+    job_id: first.jobId,
+    kind: 'vsphere-vm',
+    ref: '{"moref":"vm-42"}',
+    created_at: AT,
+    released_at: null,
+  });
   migrate(db, 12);
   assert.deepEqual(rows(db, 'SELECT id, job_id, kind, ref, released_at FROM job_resources ORDER BY id'), [
     { id: 3, job_id: first.jobId, kind: 'staging-folder', ref: '{"path":"/staging/1"}', released_at: AT },
@@ -19,7 +33,11 @@ test('migration 12 adds storage arrays and keeps the job resources it rebuilds',
   assert.ok(schemaNames(db, 'index').includes('job_resources_open'));
   assert.ok(!schemaNames(db, 'table').includes('job_resources_new'));
   insert(db, 'job_resources', { job_id: first.jobId, kind: 'array-clone', ref: '{"clone":"c-1"}', created_at: AT });
-  assert.throws(() => insert(db, 'job_resources', { job_id: first.jobId, kind: 'published-file', ref: '{}', created_at: AT }), /CHECK constraint/, 'published files come with migration 17');
+  assert.throws(
+    () => insert(db, 'job_resources', { job_id: first.jobId, kind: 'published-file', ref: '{}', created_at: AT }),
+    /CHECK constraint/,
+    'published files come with migration 17',
+  );
   db.prepare('DELETE FROM jobs').run();
   assert.deepEqual(rows(db, 'SELECT * FROM job_resources'), [], "a job's resources still go with it");
 

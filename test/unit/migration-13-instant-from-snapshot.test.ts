@@ -10,6 +10,8 @@ test('migration 13 adds the clone a session runs from, empty for the sessions al
   insert(db, 'instant_sessions', { ...instantSession, bytes_read: 4096 });
   migrate(db, 13);
   assert.deepEqual(columnNames(db, 'instant_sessions').slice(-3), ['array_name', 'clone_id', 'vm_folder']);
-  assert.deepEqual(rows(db, 'SELECT id, state, bytes_read, array_name, clone_id, vm_folder FROM instant_sessions'), [{ id: 'session-1', state: 'running', bytes_read: 4096, array_name: null, clone_id: null, vm_folder: null }]);
+  assert.deepEqual(rows(db, 'SELECT id, state, bytes_read, array_name, clone_id, vm_folder FROM instant_sessions'), [
+    { id: 'session-1', state: 'running', bytes_read: 4096, array_name: null, clone_id: null, vm_folder: null },
+  ]);
   db.close();
 });

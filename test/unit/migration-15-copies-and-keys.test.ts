@@ -9,10 +9,16 @@ test('migration 15 makes existing repositories primaries and adds point copies',
   const db = catalogAt(14);
   addFirstRows(db);
   migrate(db, 15);
-  assert.deepEqual(rows(db, 'SELECT id, name, region, zone, role FROM repositories'), [{ id: first.repositoryId, name: 'main', region: 'primary', zone: 'zone-1', role: 'primary' }]);
-  assert.deepEqual(rows(db, 'SELECT id, stored_bytes, key_id FROM restore_points'), [{ id: first.pointId, stored_bytes: 60, key_id: null }]);
+  assert.deepEqual(rows(db, 'SELECT id, name, region, zone, role FROM repositories'), [
+    { id: first.repositoryId, name: 'main', region: 'primary', zone: 'zone-1', role: 'primary' },
+  ]);
+  assert.deepEqual(rows(db, 'SELECT id, stored_bytes, key_id FROM restore_points'), [
+    { id: first.pointId, stored_bytes: 60, key_id: null },
+  ]);
   assert.deepEqual(
-    columns(db, 'repositories').slice(-3).map(({ name, notnull, dflt_value }) => [name, notnull, dflt_value]),
+    columns(db, 'repositories')
+      .slice(-3)
+      .map(({ name, notnull, dflt_value }) => [name, notnull, dflt_value]),
     [
       ['region', 1, "'primary'"],
       ['zone', 1, "'zone-1'"],

@@ -9,7 +9,16 @@ const olderKinds = ['staging-folder', 'target-folder', 'partial-point', 'vsphere
 test('migration 17 accepts published files and keeps the job resources it rebuilds', () => {
   const db = catalogAt(16);
   addFirstRows(db);
-  olderKinds.forEach((kind, index) => insert(db, 'job_resources', { id: 10 + index, job_id: first.jobId, kind, ref: `{"n":${index}}`, created_at: AT, released_at: index % 2 === 0 ? AT : null }));
+  olderKinds.forEach((kind, index) =>
+    insert(db, 'job_resources', {
+      id: 10 + index,
+      job_id: first.jobId,
+      kind,
+      ref: `{"n":${index}}`,
+      created_at: AT,
+      released_at: index % 2 === 0 ? AT : null,
+    }),
+  );
   migrate(db, 17);
   assert.deepEqual(
     rows(db, 'SELECT id, kind, ref, released_at FROM job_resources ORDER BY id'),
@@ -19,7 +28,10 @@ test('migration 17 accepts published files and keeps the job resources it rebuil
   assert.ok(schemaNames(db, 'index').includes('job_resources_open'));
   assert.ok(!schemaNames(db, 'table').includes('job_resources_new'));
   insert(db, 'job_resources', { job_id: first.jobId, kind: 'published-file', ref: '{"path":"/target/web.vmx"}', created_at: AT });
-  assert.throws(() => insert(db, 'job_resources', { job_id: first.jobId, kind: 'lost-file', ref: '{}', created_at: AT }), /CHECK constraint/);
+  assert.throws(
+    () => insert(db, 'job_resources', { job_id: first.jobId, kind: 'lost-file', ref: '{}', created_at: AT }),
+    /CHECK constraint/,
+  );
   db.prepare('DELETE FROM jobs').run();
   assert.deepEqual(rows(db, 'SELECT * FROM job_resources'), [], "a job's resources still go with it");
   db.close();

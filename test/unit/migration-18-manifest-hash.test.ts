@@ -8,7 +8,9 @@ test('migration 18 adds the manifest hash, empty for the points already there', 
   addFirstRows(db);
   db.prepare('UPDATE restore_points SET key_id = ? WHERE id = ?').run('key-1', first.pointId);
   migrate(db, 18);
-  assert.deepEqual(rows(db, 'SELECT id, key_id, manifest_sha256 FROM restore_points'), [{ id: first.pointId, key_id: 'key-1', manifest_sha256: null }]);
+  assert.deepEqual(rows(db, 'SELECT id, key_id, manifest_sha256 FROM restore_points'), [
+    { id: first.pointId, key_id: 'key-1', manifest_sha256: null },
+  ]);
   assert.deepEqual(columns(db, 'restore_points').at(-1), { name: 'manifest_sha256', type: 'TEXT', notnull: 0, dflt_value: null });
   db.close();
 });

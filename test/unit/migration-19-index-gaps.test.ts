@@ -13,8 +13,14 @@ test('migration 19 adds index gaps, kept per indexed point', () => {
   assert.deepEqual(columnNames(db, 'index_gaps'), ['point_id', 'path', 'kind', 'reason']);
   assert.ok(schemaNames(db, 'index').includes('index_gaps_by_point'));
   insert(db, 'index_gaps', { point_id: first.pointId, path: '/dev/sda2', kind: 'unreadable', reason: 'unknown file system' });
-  assert.throws(() => insert(db, 'index_gaps', { point_id: first.pointId, path: '/dev/sda3', kind: 'missing', reason: '' }), /CHECK constraint/);
-  assert.throws(() => insert(db, 'index_gaps', { point_id: 'not-indexed', path: '/', kind: 'stale', reason: '' }), /FOREIGN KEY constraint/);
+  assert.throws(
+    () => insert(db, 'index_gaps', { point_id: first.pointId, path: '/dev/sda3', kind: 'missing', reason: '' }),
+    /CHECK constraint/,
+  );
+  assert.throws(
+    () => insert(db, 'index_gaps', { point_id: 'not-indexed', path: '/', kind: 'stale', reason: '' }),
+    /FOREIGN KEY constraint/,
+  );
   db.prepare('DELETE FROM indexed_points').run();
   assert.deepEqual(rows(db, 'SELECT * FROM index_gaps'), [], "an index's gaps go with it");
   db.close();

@@ -12,7 +12,10 @@ import { tempDir } from '../helpers/env.ts';
 const here = import.meta.dirname;
 
 test('the migrations are numbered 1..N; a gap or a swap is refused', () => {
-  assert.deepEqual(migrations.map((migration) => migration.version), Array.from({ length: newestVersion }, (_, index) => index + 1));
+  assert.deepEqual(
+    migrations.map((migration) => migration.version),
+    Array.from({ length: newestVersion }, (_, index) => index + 1),
+  );
   const [one, two, three] = migrations;
   assert.ok(one && two && three);
   assert.throws(() => inOrder([one, three]), /#2 in the list has version 3/);
@@ -20,9 +23,16 @@ test('the migrations are numbered 1..N; a gap or a swap is refused', () => {
 });
 
 test('each migration has its own file and its own test', () => {
-  const numbered = (folder: string, suffix: string): string[] => readdirSync(folder).filter((name) => /^(migration-)?\d\d-/.test(name) && name.endsWith(suffix)).map((name) => name.replace(/^migration-/, '').replace(suffix, '')).sort();
+  const numbered = (folder: string, suffix: string): string[] =>
+    readdirSync(folder)
+      .filter((name) => /^(migration-)?\d\d-/.test(name) && name.endsWith(suffix))
+      .map((name) => name.replace(/^migration-/, '').replace(suffix, ''))
+      .sort();
   const files = numbered(join(here, '../../electron/catalog/migrations'), '.ts');
-  assert.deepEqual(files.map((name) => Number(name.slice(0, 2))), migrations.map((migration) => migration.version));
+  assert.deepEqual(
+    files.map((name) => Number(name.slice(0, 2))),
+    migrations.map((migration) => migration.version),
+  );
   assert.deepEqual(numbered(here, '.test.ts'), files);
 });
 
@@ -32,7 +42,10 @@ test('a new catalog reaches the newest version; one written by a newer Lifeboat 
   assert.equal(schemaVersion(db), newestVersion);
   db.pragma(`user_version = ${newestVersion + 1}`);
   db.close();
-  assert.throws(() => openCatalogDatabase(path), { code: 'conflict', message: new RegExp(`schema ${newestVersion + 1}, this one knows ${newestVersion}`) });
+  assert.throws(() => openCatalogDatabase(path), {
+    code: 'conflict',
+    message: new RegExp(`schema ${newestVersion + 1}, this one knows ${newestVersion}`),
+  });
   const untouched = new Database(path);
   assert.equal(untouched.pragma('user_version', { simple: true }), newestVersion + 1);
   untouched.close();

@@ -46,7 +46,12 @@ test('random records, calls and procedure arguments get an answer or our own err
       for (const args of [bytes, withHandle]) {
         await ours(() => nfsProcedure(procedure, new XdrReader(args), (id) => (id === 1 ? volume : null)));
         await ours(() => portmapProcedure(procedure % 6, new XdrReader(args), 2049));
-        await ours(() => mountProcedure(procedure % 7, new XdrReader(args), { list: () => [{ path: '/x', exportId: 1, rootId: 1, allowed: procedure % 2 === 0 }], find: (path) => (path === '/x' ? { path, exportId: 1, rootId: 1, allowed: procedure % 2 === 0 } : null) }));
+        await ours(() =>
+          mountProcedure(procedure % 7, new XdrReader(args), {
+            list: () => [{ path: '/x', exportId: 1, rootId: 1, allowed: procedure % 2 === 0 }],
+            find: (path) => (path === '/x' ? { path, exportId: 1, rootId: 1, allowed: procedure % 2 === 0 } : null),
+          }),
+        );
       }
     }),
     { numRuns: 500 },
@@ -67,6 +72,11 @@ test('the write cache: partial writes across chunks read back merged, the base u
   await volume.setSize(id, 10);
   await volume.setSize(id, CHUNK * 2);
   const grown = await volume.read(id, 0, CHUNK * 2);
-  assert.ok(Buffer.from(grown.data).subarray(10).every((byte) => byte === 0), 'past a shrink the file reads zeros');
+  assert.ok(
+    Buffer.from(grown.data)
+      .subarray(10)
+      .every((byte) => byte === 0),
+    'past a shrink the file reads zeros',
+  );
   assert.deepEqual(Buffer.from(grown.data).subarray(0, 10), base.subarray(0, 10));
 });

@@ -18,7 +18,8 @@ test('electron-builder.yml packs AppImage, deb and NSIS with better-sqlite3 unpa
   assert.match(text, /^  target: nsis$/m);
   assert.match(text, /^  - "!node_modules\/electron\/\*\*"$/m);
   assert.match(text, /^  - "!node_modules\/node\/\*\*"$/m);
-  for (const [, icon] of text.matchAll(/^  icon: (.+)$/gm)) assert.ok((await stat(join(root, icon as string))).size > 1000, `${icon} exists`);
+  for (const [, icon] of text.matchAll(/^  icon: (.+)$/gm))
+    assert.ok((await stat(join(root, icon as string))).size > 1000, `${icon} exists`);
   const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { main: string };
   assert.equal(pkg.main, 'dist/electron/main.mjs');
   assert.ok((await stat(join(root, pkg.main))).isFile(), 'npm run build made the main file the package starts');
@@ -28,8 +29,14 @@ test('electron-builder.yml sets every Electron fuse the checklist asks for, with
   // Read with the YAML loader electron-builder itself uses, and held against its own schema.
   const yaml = createRequire(join(root, 'node_modules', 'app-builder-lib', 'package.json'))('js-yaml') as { load(text: string): unknown };
   const recipe = yaml.load(await readFile(join(root, 'electron-builder.yml'), 'utf8')) as { electronFuses?: Record<string, unknown> };
-  const schema = JSON.parse(await readFile(join(root, 'node_modules', 'app-builder-lib', 'scheme.json'), 'utf8')) as { definitions: { FuseOptionsV1: { properties: Record<string, unknown> } }; properties: Record<string, { anyOf?: { $ref?: string }[] }> };
-  assert.ok(schema.properties.electronFuses?.anyOf?.some((option) => option.$ref === '#/definitions/FuseOptionsV1'), 'electronFuses takes FuseOptionsV1');
+  const schema = JSON.parse(await readFile(join(root, 'node_modules', 'app-builder-lib', 'scheme.json'), 'utf8')) as {
+    definitions: { FuseOptionsV1: { properties: Record<string, unknown> } };
+    properties: Record<string, { anyOf?: { $ref?: string }[] }>;
+  };
+  assert.ok(
+    schema.properties.electronFuses?.anyOf?.some((option) => option.$ref === '#/definitions/FuseOptionsV1'),
+    'electronFuses takes FuseOptionsV1',
+  );
   const known = Object.keys(schema.definitions.FuseOptionsV1.properties);
   for (const name of Object.keys(recipe.electronFuses ?? {})) assert.ok(known.includes(name), `${name} is a fuse electron-builder knows`);
   assert.deepEqual(recipe.electronFuses, {

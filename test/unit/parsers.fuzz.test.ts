@@ -52,34 +52,83 @@ function validSparseHeader(): Buffer {
 test('sparse VMDK header: valid one parses, mutations give clear errors', () => {
   assert.equal(parseSparseHeader(validSparseHeader(), 10 * 1024 * 1024, 't').grainSectors, 128);
   fc.assert(
-    fc.property(fc.array(fc.tuple(fc.nat(511), fc.integer({ min: 0, max: 255 })), { maxLength: 12 }), fc.nat(2 ** 31), (edits, fileSize) => {
-      const header = validSparseHeader();
-      for (const [at, value] of edits) header[at] = value;
-      onlyOurErrors(() => parseSparseHeader(header, fileSize, 'fuzz'));
-    }),
+    fc.property(
+      fc.array(fc.tuple(fc.nat(511), fc.integer({ min: 0, max: 255 })), { maxLength: 12 }),
+      fc.nat(2 ** 31),
+      (edits, fileSize) => {
+        const header = validSparseHeader();
+        for (const [at, value] of edits) header[at] = value;
+        onlyOurErrors(() => parseSparseHeader(header, fileSize, 'fuzz'));
+      },
+    ),
     runs,
   );
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => onlyOurErrors(() => parseSparseHeader(Buffer.from(bytes), 4096, 'fuzz'))), runs);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => onlyOurErrors(() => parseSparseHeader(Buffer.from(bytes), 4096, 'fuzz'))),
+    runs,
+  );
 });
 
 test('VMDK descriptor: round trip, and arbitrary text never escapes as another error', () => {
   const parsed = parseDescriptor(writeFlatDescriptor(64 * 1024 * 1024, 'a-flat.vmdk'), 't');
   assert.deepEqual(parsed.extents, [{ access: 'RW', sectors: 131072, kind: 'FLAT', fileName: 'a-flat.vmdk', fileOffsetSectors: 0 }]);
   assert.throws(() => parseDescriptor('createType="monolithicFlat"\nRW 8 FLAT "../../etc/passwd" 0\n', 't'), /outside the VM folder/);
-  const delta = parseDescriptor('CID=0A1b2c3d\nparentCID=1234ABCD\ncreateType="vmfsSparse"\nparentFileNameHint="web.vmdk"\nRW 8 VMFSSPARSE "web-000001-delta.vmdk"\n', 't');
-  assert.deepEqual([delta.cid, delta.parentCid, delta.parentFileNameHint, delta.extents[0]?.kind], ['0a1b2c3d', '1234abcd', 'web.vmdk', 'VMFSSPARSE']);
-  assert.throws(() => parseDescriptor('createType="monolithicSparse"\nparentCID=1234abcd\nRW 8 SPARSE "d.vmdk"\n', 't'), /snapshot delta \(parentCID 1234abcd\) that names no parentFileNameHint/);
-  assert.throws(() => parseDescriptor('createType="vmfsSparseNew"\nRW 8 SPARSE "d.vmdk"\n', 't'), /createType "vmfsSparseNew" is not a VMDK type/);
+  const delta = parseDescriptor(
+    'CID=0A1b2c3d\nparentCID=1234ABCD\ncreateType="vmfsSparse"\nparentFileNameHint="web.vmdk"\nRW 8 VMFSSPARSE "web-000001-delta.vmdk"\n',
+    't',
+  );
+  assert.deepEqual(
+    [delta.cid, delta.parentCid, delta.parentFileNameHint, delta.extents[0]?.kind],
+    ['0a1b2c3d', '1234abcd', 'web.vmdk', 'VMFSSPARSE'],
+  );
+  assert.throws(
+    () => parseDescriptor('createType="monolithicSparse"\nparentCID=1234abcd\nRW 8 SPARSE "d.vmdk"\n', 't'),
+    /snapshot delta \(parentCID 1234abcd\) that names no parentFileNameHint/,
+  );
+  assert.throws(
+    () => parseDescriptor('createType="vmfsSparseNew"\nRW 8 SPARSE "d.vmdk"\n', 't'),
+    /createType "vmfsSparseNew" is not a VMDK type/,
+  );
   assert.throws(() => parseDescriptor('createType="vmfs"\nRW 8 VMFSRDM "d-rdm.vmdk"\n', 't'), /extent type VMFSRDM is not supported/);
-  assert.throws(() => parseDescriptor('CID=123456789\ncreateType="vmfs"\nRW 8 VMFS "d-flat.vmdk"\n', 't'), /CID "123456789" is not a 32-bit hex number/);
-  assert.equal(parseDescriptor('CID=7d62773\ncreateType="vmfs"\nRW 8 VMFS "d-flat.vmdk"\n', 't').cid, '07d62773', 'qemu writes CIDs without leading zeros');
+  assert.throws(
+    () => parseDescriptor('CID=123456789\ncreateType="vmfs"\nRW 8 VMFS "d-flat.vmdk"\n', 't'),
+    /CID "123456789" is not a 32-bit hex number/,
+  );
+  assert.equal(
+    parseDescriptor('CID=7d62773\ncreateType="vmfs"\nRW 8 VMFS "d-flat.vmdk"\n', 't').cid,
+    '07d62773',
+    'qemu writes CIDs without leading zeros',
+  );
   // The descriptor inside a monolithicSparse file: its extent line is not needed.
-  assert.equal(parseDescriptor('CID=00000001\nparentCID=ffffffff\ncreateType="monolithicSparse"\n', 't', { embedded: true }).cid, '00000001');
+  assert.equal(
+    parseDescriptor('CID=00000001\nparentCID=ffffffff\ncreateType="monolithicSparse"\n', 't', { embedded: true }).cid,
+    '00000001',
+  );
   const lines = fc.oneof(
     fc.string(),
-    fc.constantFrom('createType="monolithicFlat"', 'createType="vmfsSparse"', 'createType="seSparse"', 'RW 2048 FLAT "x-flat.vmdk" 0', 'RW 99999999999999999999 FLAT "x" 0', 'RW 1 VMFSRDM "x"', 'RW 8 VMFSSPARSE "x-delta.vmdk"', 'RW 8 SESPARSE "x-sesparse.vmdk"', 'parentCID=ffffffff', 'parentCID=12345678', 'CID=fffffffe', 'CID=zz', 'parentFileNameHint="C:\\VMs\\x.vmdk"', 'RDONLY 4 ZERO'),
+    fc.constantFrom(
+      'createType="monolithicFlat"',
+      'createType="vmfsSparse"',
+      'createType="seSparse"',
+      'RW 2048 FLAT "x-flat.vmdk" 0',
+      'RW 99999999999999999999 FLAT "x" 0',
+      'RW 1 VMFSRDM "x"',
+      'RW 8 VMFSSPARSE "x-delta.vmdk"',
+      'RW 8 SESPARSE "x-sesparse.vmdk"',
+      'parentCID=ffffffff',
+      'parentCID=12345678',
+      'CID=fffffffe',
+      'CID=zz',
+      'parentFileNameHint="C:\\VMs\\x.vmdk"',
+      'RDONLY 4 ZERO',
+    ),
   );
-  fc.assert(fc.property(fc.array(lines, { maxLength: 20 }), fc.boolean(), (parts, embedded) => onlyOurErrors(() => parseDescriptor(parts.join('\n'), 'fuzz', { embedded }))), runs);
+  fc.assert(
+    fc.property(fc.array(lines, { maxLength: 20 }), fc.boolean(), (parts, embedded) =>
+      onlyOurErrors(() => parseDescriptor(parts.join('\n'), 'fuzz', { embedded })),
+    ),
+    runs,
+  );
 });
 
 function validCowdHeader(): Buffer {
@@ -106,12 +155,28 @@ test('COWD (vmfsSparse) header: valid one parses, mutations give clear errors', 
     }),
     runs,
   );
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 2100 }), (bytes) => onlyOurErrors(() => parseCowdHeader(Buffer.from(bytes), 4096, 'fuzz'))), runs);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 2100 }), (bytes) => onlyOurErrors(() => parseCowdHeader(Buffer.from(bytes), 4096, 'fuzz'))),
+    runs,
+  );
 });
 
 function validSeSparseHeader(): Buffer {
   const header = Buffer.alloc(512);
-  const fields: [number, bigint][] = [[0, 0xcafebaben], [1, 0x200000001n], [2, 2048n * 64n], [3, 8n], [4, 64n], [10, 1n], [11, 1n], [16, 2n], [17, 1n], [18, 3n], [19, 64n], [24, 67n]];
+  const fields: [number, bigint][] = [
+    [0, 0xcafebaben],
+    [1, 0x200000001n],
+    [2, 2048n * 64n],
+    [3, 8n],
+    [4, 64n],
+    [10, 1n],
+    [11, 1n],
+    [16, 2n],
+    [17, 1n],
+    [18, 3n],
+    [19, 64n],
+    [24, 67n],
+  ];
   for (const [index, value] of fields) header.writeBigUInt64LE(value, index * 8);
   return header;
 }
@@ -125,11 +190,15 @@ test('seSparse header and table entries: valid ones decode, mutations and random
   entry.writeBigUInt64LE(0x1000000000000007n, 0);
   assert.equal(seSparseTableSector(entry, 0, layout, 't'), 3 + 7 * 64);
   fc.assert(
-    fc.property(fc.array(fc.tuple(fc.nat(511), fc.integer({ min: 0, max: 255 })), { maxLength: 12 }), fc.nat(2 ** 31), (edits, fileSize) => {
-      const header = validSeSparseHeader();
-      for (const [at, value] of edits) header[at] = value;
-      onlyOurErrors(() => parseSeSparseHeader(header, fileSize, 'fuzz'));
-    }),
+    fc.property(
+      fc.array(fc.tuple(fc.nat(511), fc.integer({ min: 0, max: 255 })), { maxLength: 12 }),
+      fc.nat(2 ** 31),
+      (edits, fileSize) => {
+        const header = validSeSparseHeader();
+        for (const [at, value] of edits) header[at] = value;
+        onlyOurErrors(() => parseSeSparseHeader(header, fileSize, 'fuzz'));
+      },
+    ),
     runs,
   );
   fc.assert(
@@ -145,11 +214,28 @@ test('seSparse header and table entries: valid ones decode, mutations and random
 
 test('.vmx: the lab file parses; arbitrary text (key safes too) gives clear errors', () => {
   const vmx = parseVmx(vmxText('vm1', ['vm1.vmdk', 'vm1_1.vmdk'], '00 11'), 't');
-  assert.deepEqual(vmx.disks, [{ key: 'scsi0:0', fileName: 'vm1.vmdk' }, { key: 'scsi0:1', fileName: 'vm1_1.vmdk' }]);
+  assert.deepEqual(vmx.disks, [
+    { key: 'scsi0:0', fileName: 'vm1.vmdk' },
+    { key: 'scsi0:1', fileName: 'vm1_1.vmdk' },
+  ]);
   assert.throws(() => parseVmx('displayName = "x"\nscsi0:0.fileName = "/vmfs/volumes/other/x.vmdk"\n', 't'), /outside the VM folder/);
   const keySafe = fc.string().map((text) => `encryption.keySafe = "${text.replace(/["\\|]/g, '')}"`);
-  const lines = fc.oneof(fc.string(), keySafe, fc.constantFrom('displayName = "a"', 'scsi0:0.fileName = "a.vmdk"', 'ide1:0.deviceType = "cdrom-image"', 'ide1:0.fileName = "x.iso"', 'x = "unterminated', 'encryption.keySafe = "vmware:key/list/(pair/(fqid/<VMWARE%2dNULL>/kms/k%zz,HMAC))"'));
-  fc.assert(fc.property(fc.array(lines, { maxLength: 20 }), (parts) => onlyOurErrors(() => platformKeyOf(parseVmx(parts.join('\n'), 'fuzz')))), runs);
+  const lines = fc.oneof(
+    fc.string(),
+    keySafe,
+    fc.constantFrom(
+      'displayName = "a"',
+      'scsi0:0.fileName = "a.vmdk"',
+      'ide1:0.deviceType = "cdrom-image"',
+      'ide1:0.fileName = "x.iso"',
+      'x = "unterminated',
+      'encryption.keySafe = "vmware:key/list/(pair/(fqid/<VMWARE%2dNULL>/kms/k%zz,HMAC))"',
+    ),
+  );
+  fc.assert(
+    fc.property(fc.array(lines, { maxLength: 20 }), (parts) => onlyOurErrors(() => platformKeyOf(parseVmx(parts.join('\n'), 'fuzz')))),
+    runs,
+  );
 });
 
 /** Lines as they occur in real VM folders (Workstation on Windows, ESXi, old hosts). */
@@ -202,7 +288,10 @@ const realWorldVmxLines = [
 test('.vmx: real-world lines parse as VMware reads them', () => {
   const text = `\uFEFF${realWorldVmxLines.join('\r\n')}\r\n`;
   const vmx = parseVmx(text, 't');
-  assert.deepEqual(vmx.disks, [{ key: 'nvme0:0', fileName: 'Windows 11 x64.vmdk' }, { key: 'scsi0:0', fileName: 'Windows 11 x64-1.vmdk' }]);
+  assert.deepEqual(vmx.disks, [
+    { key: 'nvme0:0', fileName: 'Windows 11 x64.vmdk' },
+    { key: 'scsi0:0', fileName: 'Windows 11 x64-1.vmdk' },
+  ]);
   assert.equal(vmx.displayName, 'Windows 11 x64');
   assert.equal(vmx.entries.get('numvcpus'), '4', 'the last of duplicate keys wins, whatever its case');
   assert.equal(vmx.entries.get('memsize'), '4096', 'unquoted values (old files)');
@@ -218,27 +307,45 @@ test('.vmx: real-world lines parse as VMware reads them', () => {
   for (const line of kept) assert.ok(rewritten.slice(1).split('\r\n').includes(line), `kept: ${line}`);
   assert.equal(parseVmx(rewritten, 't').displayName, 'Win "11" | #2');
   // Another charset that .encoding names is read as such; bad bytes for it are one clear error.
-  assert.equal(parseVmx(decodeVmxBytes(Buffer.from('.encoding = "windows-1252"\ndisplayName = "caf\xe9"\nscsi0:0.fileName = "a.vmdk"\n', 'latin1'), 't'), 't').displayName, 'caf\u00e9');
+  assert.equal(
+    parseVmx(
+      decodeVmxBytes(Buffer.from('.encoding = "windows-1252"\ndisplayName = "caf\xe9"\nscsi0:0.fileName = "a.vmdk"\n', 'latin1'), 't'),
+      't',
+    ).displayName,
+    'caf\u00e9',
+  );
   assert.throws(() => decodeVmxBytes(Buffer.from([0x61, 0x20, 0x3d, 0x20, 0x22, 0xff, 0xfe, 0x22]), 't'), /not valid UTF-8 text/);
   assert.throws(() => decodeVmxBytes(Buffer.from('.encoding = "klingon"\n'), 't'), /not a character set/);
-  assert.throws(() => parseVmx('displayName = "x"\nscsi0:0.fileName = "x.vmdk"\nthis is not a line\n', 't'), /line 3 is not of the form key = "value"/);
+  assert.throws(
+    () => parseVmx('displayName = "x"\nscsi0:0.fileName = "x.vmdk"\nthis is not a line\n', 't'),
+    /line 3 is not of the form key = "value"/,
+  );
 });
 
 test('.vmx: escapes round trip for any text', () => {
-  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 60 }), (value) => {
-    assert.equal(unescapeVmxValue(escapeVmxValue(value)), value);
-    const vmx = parseVmx(`displayName = "x${escapeVmxValue(value)}"\nscsi0:0.fileName = "d.vmdk"\nx.y = "${escapeVmxValue(value)}"\n`, 't');
-    assert.equal(vmx.displayName, `x${value}`);
-    assert.equal(vmx.entries.get('x.y'), value);
-  }), runs);
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary', maxLength: 60 }), (value) => {
+      assert.equal(unescapeVmxValue(escapeVmxValue(value)), value);
+      const vmx = parseVmx(
+        `displayName = "x${escapeVmxValue(value)}"\nscsi0:0.fileName = "d.vmdk"\nx.y = "${escapeVmxValue(value)}"\n`,
+        't',
+      );
+      assert.equal(vmx.displayName, `x${value}`);
+      assert.equal(vmx.entries.get('x.y'), value);
+    }),
+    runs,
+  );
 });
 
 test('.vmx: damaged real-world files are parsed or refused clearly, and what parses rewrites to the same entries', () => {
   const realLine = fc.constantFrom(...realWorldVmxLines);
-  const damagedLine = fc.tuple(realLine, fc.nat(80), fc.constantFrom('"', '|', '#', '=', '\\', '\r', ' ', '|2', '|zz', '\u00e9', '')).map(([line, at, insert]) => line.slice(0, at) + insert + line.slice(at + 1));
+  const damagedLine = fc
+    .tuple(realLine, fc.nat(80), fc.constantFrom('"', '|', '#', '=', '\\', '\r', ' ', '|2', '|zz', '\u00e9', ''))
+    .map(([line, at, insert]) => line.slice(0, at) + insert + line.slice(at + 1));
   const truncatedLine = fc.tuple(realLine, fc.nat(80)).map(([line, at]) => line.slice(0, at));
   const lines = fc.oneof(realLine, realLine, damagedLine, truncatedLine, fc.string({ maxLength: 30 }));
-  const file = (parts: fc.Arbitrary<string[]>) => fc.tuple(parts, fc.boolean(), fc.boolean()).map(([lines, crlf, bom]) => `${bom ? '\uFEFF' : ''}${lines.join(crlf ? '\r\n' : '\n')}`);
+  const file = (parts: fc.Arbitrary<string[]>) =>
+    fc.tuple(parts, fc.boolean(), fc.boolean()).map(([lines, crlf, bom]) => `${bom ? '\uFEFF' : ''}${lines.join(crlf ? '\r\n' : '\n')}`);
   const rewritesToSameEntries = (text: string): boolean => {
     let parsed = false;
     onlyOurErrors(() => {
@@ -254,22 +361,45 @@ test('.vmx: damaged real-world files are parsed or refused clearly, and what par
     });
     return parsed;
   };
-  fc.assert(fc.property(file(fc.array(lines, { maxLength: 40 })), (text) => void rewritesToSameEntries(text)), runs);
+  fc.assert(
+    fc.property(file(fc.array(lines, { maxLength: 40 })), (text) => void rewritesToSameEntries(text)),
+    runs,
+  );
   // Mostly real files, a few lines damaged: most parse, so the rewrite is exercised too.
   let parsed = 0;
-  const mostlyReal = fc.array(fc.oneof(realLine, realLine, realLine, damagedLine), { maxLength: 30 }).map((parts) => ['displayName = "W"', 'scsi0:0.fileName = "W.vmdk"', ...parts]);
-  fc.assert(fc.property(file(mostlyReal), (text) => {
-    if (rewritesToSameEntries(text)) parsed++;
-  }), runs);
+  const mostlyReal = fc
+    .array(fc.oneof(realLine, realLine, realLine, damagedLine), { maxLength: 30 })
+    .map((parts) => ['displayName = "W"', 'scsi0:0.fileName = "W.vmdk"', ...parts]);
+  fc.assert(
+    fc.property(file(mostlyReal), (text) => {
+      if (rewritesToSameEntries(text)) parsed++;
+    }),
+    runs,
+  );
   assert.ok(parsed > runs.numRuns / 10, `only ${parsed} of ${runs.numRuns} mostly real files parsed`);
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => onlyOurErrors(() => parseVmx(decodeVmxBytes(bytes, 'fuzz'), 'fuzz'))), runs);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => onlyOurErrors(() => parseVmx(decodeVmxBytes(bytes, 'fuzz'), 'fuzz'))),
+    runs,
+  );
 });
 
 test('block map files: round trip, and any corruption is caught', () => {
-  const records = [3, 7, 8].map((index) => ({ index, kind: BlockKind.data, codec: 1, dataFile: 1, offset: index * 1000 + 2 ** 33, storedLength: 900, rawLength: 4096, sha256: new Uint8Array(32).fill(index) }));
+  const records = [3, 7, 8].map((index) => ({
+    index,
+    kind: BlockKind.data,
+    codec: 1,
+    dataFile: 1,
+    offset: index * 1000 + 2 ** 33,
+    storedLength: 900,
+    rawLength: 4096,
+    sha256: new Uint8Array(32).fill(index),
+  }));
   const file = encodeMapFile(4096, records);
   const expected = { blockSize: 4096, blockCount: 16, sha256: sha256Hex(file), label: 't' };
-  assert.deepEqual(decodeMapFile(file, expected).map((record) => record.offset), records.map((record) => record.offset));
+  assert.deepEqual(
+    decodeMapFile(file, expected).map((record) => record.offset),
+    records.map((record) => record.offset),
+  );
   fc.assert(
     fc.property(fc.nat(file.length - 1), fc.integer({ min: 1, max: 255 }), fc.boolean(), (at, xor, rehash) => {
       const damaged = Buffer.from(file);
@@ -279,22 +409,62 @@ test('block map files: round trip, and any corruption is caught', () => {
     }),
     runs,
   );
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => onlyOurErrors(() => decodeMapFile(Buffer.from(bytes), { ...expected, sha256: sha256Hex(bytes) }))), runs);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) =>
+      onlyOurErrors(() => decodeMapFile(Buffer.from(bytes), { ...expected, sha256: sha256Hex(bytes) })),
+    ),
+    runs,
+  );
 });
 
 test('wire frames and contract schemas: anything a peer sends is parsed or refused clearly', () => {
-  fc.assert(fc.property(fc.string({ maxLength: 300 }), (text) => onlyOurErrors(() => parseClientFrame(text))), runs);
-  fc.assert(fc.property(fc.jsonValue(), (value) => onlyOurErrors(() => parseClientFrame(JSON.stringify(value)))), runs);
+  fc.assert(
+    fc.property(fc.string({ maxLength: 300 }), (text) => onlyOurErrors(() => parseClientFrame(text))),
+    runs,
+  );
+  fc.assert(
+    fc.property(fc.jsonValue(), (value) => onlyOurErrors(() => parseClientFrame(JSON.stringify(value)))),
+    runs,
+  );
   assert.equal(ClientFrame.safeParse({ type: 'request', id: 1, channel: 'vms.list', payload: {} }).success, true);
   assert.throws(() => parseClientFrame('x'.repeat(2 * 1024 * 1024)), /larger than 1 MiB/);
 });
 
 test('SOAP responses from a host: any text gives a returnval or a clear error', () => {
-  const ok = '<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><LoginResponse xmlns="urn:vim25"><returnval><key>k</key></returnval></LoginResponse></soapenv:Body></soapenv:Envelope>';
+  const ok =
+    '<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><LoginResponse xmlns="urn:vim25"><returnval><key>k</key></returnval></LoginResponse></soapenv:Body></soapenv:Envelope>';
   assert.deepEqual(interpretResponse('h', 'Login', 200, ok), { key: 'k' });
-  const fault = '<soapenv:Envelope xmlns:soapenv="x"><soapenv:Body><soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>Login failure</faultstring><detail><InvalidLoginFault xmlns="urn:vim25" xsi:type="InvalidLogin"/></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>';
+  const fault =
+    '<soapenv:Envelope xmlns:soapenv="x"><soapenv:Body><soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>Login failure</faultstring><detail><InvalidLoginFault xmlns="urn:vim25" xsi:type="InvalidLogin"/></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>';
   assert.throws(() => interpretResponse('h', 'Login', 500, fault), { code: 'unauthorized', message: /Login failure \(InvalidLogin\)/ });
-  const pieces = fc.oneof(fc.string(), fc.constantFrom('<soapenv:Envelope>', '</soapenv:Envelope>', '<soapenv:Body>', '</soapenv:Body>', '<soapenv:Fault>', '</soapenv:Fault>', '<detail>', '</detail>', '<LoginResponse>', '<returnval>', '</returnval>', '<faultstring>x</faultstring>', '<![CDATA[', '&amp;', '&bogus;'));
-  fc.assert(fc.property(fc.array(pieces, { maxLength: 30 }), (parts) => onlyOurErrors(() => interpretResponse('h', 'Login', 200, parts.join('')))), runs);
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 500 }), (bytes) => onlyOurErrors(() => interpretResponse('h', 'Login', 200, Buffer.from(bytes).toString('latin1')))), runs);
+  const pieces = fc.oneof(
+    fc.string(),
+    fc.constantFrom(
+      '<soapenv:Envelope>',
+      '</soapenv:Envelope>',
+      '<soapenv:Body>',
+      '</soapenv:Body>',
+      '<soapenv:Fault>',
+      '</soapenv:Fault>',
+      '<detail>',
+      '</detail>',
+      '<LoginResponse>',
+      '<returnval>',
+      '</returnval>',
+      '<faultstring>x</faultstring>',
+      '<![CDATA[',
+      '&amp;',
+      '&bogus;',
+    ),
+  );
+  fc.assert(
+    fc.property(fc.array(pieces, { maxLength: 30 }), (parts) => onlyOurErrors(() => interpretResponse('h', 'Login', 200, parts.join('')))),
+    runs,
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 500 }), (bytes) =>
+      onlyOurErrors(() => interpretResponse('h', 'Login', 200, Buffer.from(bytes).toString('latin1'))),
+    ),
+    runs,
+  );
 });

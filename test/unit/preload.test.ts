@@ -17,7 +17,9 @@ mock.module('electron', {
     contextBridge: { exposeInMainWorld: (key: string, api: PreloadBridge) => void exposed.set(key, api) },
     ipcRenderer: {
       invoke: async (channel: string, request: unknown): Promise<IpcEnvelope> =>
-        channel === 'jobs.get' ? { ok: false, error: { code: 'not-found', message: 'there is no job 7' } } : { ok: true, payload: { channel, request } },
+        channel === 'jobs.get'
+          ? { ok: false, error: { code: 'not-found', message: 'there is no job 7' } }
+          : { ok: true, payload: { channel, request } },
       on: (event: string, forward: Forward) => void forwards.set(event, (forwards.get(event) ?? new Set()).add(forward)),
       removeListener: (event: string, forward: Forward) => void forwards.get(event)?.delete(forward),
     },
@@ -35,7 +37,10 @@ test('the preload exposes one function per request channel and one on* per event
 test('a request answers with the envelope payload, or rejects with the engine code and sentence', async () => {
   const api = fromPreload(bridge);
   assert.deepEqual(await api.invoke('vms.list', {}), { channel: 'vms.list', request: {} });
-  await assert.rejects(api.invoke('jobs.get', { jobId: '7' }), (error) => error instanceof RemoteError && error.code === 'not-found' && error.message === 'there is no job 7');
+  await assert.rejects(
+    api.invoke('jobs.get', { jobId: '7' }),
+    (error) => error instanceof RemoteError && error.code === 'not-found' && error.message === 'there is no job 7',
+  );
 });
 
 test('an event reaches its listener until the listener unsubscribes', () => {

@@ -11,10 +11,20 @@ const names = (steps: readonly { name: string }[]): string[] => steps.map((step)
 
 test('an entire-VM restore has the same steps, named and titled alike, to a local folder and to vSphere', () => {
   assert.deepEqual(EntireVmVsphereRestore.plan.steps, EntireVmLocalRestore.plan.steps);
-  assert.deepEqual(names(EntireVmLocalRestore.plan.steps), ['initialize', 'restore-configuration', 'create-snapshot', 'transfer-disks', 'commit-snapshot', 'finalize']);
+  assert.deepEqual(names(EntireVmLocalRestore.plan.steps), [
+    'initialize',
+    'restore-configuration',
+    'create-snapshot',
+    'transfer-disks',
+    'commit-snapshot',
+    'finalize',
+  ]);
 });
 
 test('an original-location rollback has the step names of a restore, with its own titles', () => {
   assert.deepEqual(names(OriginalVmVsphereRestore.plan.steps), names(EntireVmLocalRestore.plan.steps));
-  assert.equal(OriginalVmVsphereRestore.plan.steps.find((step) => step.name === 'create-snapshot')?.title, 'Create the safety snapshot (kept)');
+  assert.equal(
+    OriginalVmVsphereRestore.plan.steps.find((step) => step.name === 'create-snapshot')?.title,
+    'Create the safety snapshot (kept)',
+  );
 });

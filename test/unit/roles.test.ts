@@ -29,7 +29,12 @@ test('each channel refuses every role below its minimum and lets its minimum and
     for (const role of roles) {
       const allowed = least === 'anyone' || roleRank(role) >= roleRank(least);
       if (allowed) assert.equal(authorize(channel, as(role)).role, role, `${channel} as ${role}`);
-      else assert.throws(() => authorize(channel, as(role)), { code: 'unauthorized', message: new RegExp(`${channel.replace('.', '\\.')} needs the ${least} role`) }, `${channel} as ${role}`);
+      else
+        assert.throws(
+          () => authorize(channel, as(role)),
+          { code: 'unauthorized', message: new RegExp(`${channel.replace('.', '\\.')} needs the ${least} role`) },
+          `${channel} as ${role}`,
+        );
     }
     assert.throws(() => authorize(channel, null), { code: 'unauthorized', message: /sign in first/ }, `${channel} unsigned`);
   }
@@ -44,10 +49,27 @@ test('what each role may do, in the words of the four-eyes brief', () => {
       return false;
     }
   };
-  assert.deepEqual([may('viewer', 'vms.list'), may('viewer', 'jobs.list'), may('viewer', 'restore.entireVm'), may('viewer', 'files.preview')], [true, true, false, false]);
-  assert.deepEqual([may('operator', 'restore.entireVm'), may('operator', 'jobs.approve'), may('operator', 'settings.set')], [true, false, false]);
-  assert.deepEqual([may('approver', 'jobs.approve'), may('approver', 'accounts.add'), may('approver', 'keys.recovery')], [true, false, false]);
-  assert.deepEqual([may('administrator', 'accounts.add'), may('administrator', 'directory.set'), may('administrator', 'settings.set'), may('administrator', 'hosts.add')], [true, true, true, true]);
+  assert.deepEqual(
+    [may('viewer', 'vms.list'), may('viewer', 'jobs.list'), may('viewer', 'restore.entireVm'), may('viewer', 'files.preview')],
+    [true, true, false, false],
+  );
+  assert.deepEqual(
+    [may('operator', 'restore.entireVm'), may('operator', 'jobs.approve'), may('operator', 'settings.set')],
+    [true, false, false],
+  );
+  assert.deepEqual(
+    [may('approver', 'jobs.approve'), may('approver', 'accounts.add'), may('approver', 'keys.recovery')],
+    [true, false, false],
+  );
+  assert.deepEqual(
+    [
+      may('administrator', 'accounts.add'),
+      may('administrator', 'directory.set'),
+      may('administrator', 'settings.set'),
+      may('administrator', 'hosts.add'),
+    ],
+    [true, true, true, true],
+  );
 });
 
 test('one person whichever way they signed in: local:alice, directory:Alice and a plain alice', () => {
@@ -71,27 +93,43 @@ test('--role-map: group DNs with commas and equals signs, cn alone, first RDN', 
   assert.ok(!mappingMatches({ group: 'cn=approvers-old', role: 'approver' }, group));
   assert.ok(!mappingMatches({ group: 'ou=groups', role: 'approver' }, group), 'a parent DN is not the group');
   for (const bad of ['', 'ops', 'ops=root', 'ops=operator,,x=viewer', '=operator', 'ops=operator,extra']) {
-    assert.throws(() => parseRoleMap(bad), (error: unknown) => error instanceof LifeboatError && error.code === 'bad-request', bad);
+    assert.throws(
+      () => parseRoleMap(bad),
+      (error: unknown) => error instanceof LifeboatError && error.code === 'bad-request',
+      bad,
+    );
   }
 });
 
 test('fuzz: --role-map text is parsed into mappings that print back, or refused with one clear error', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.array(fc.tuple(fc.string({ minLength: 1, maxLength: 40 }), fc.constantFrom(...roles)), { maxLength: 6 }).map((pairs) => pairs.map(([group, role]) => `${group}=${role}`).join(','))), (text) => {
-      try {
-        const map = parseRoleMap(text);
-        assert.ok(map.length > 0);
-        for (const mapping of map) assert.ok(mapping.group.length > 0 && roles.includes(mapping.role));
-      } catch (error) {
-        assert.ok(error instanceof LifeboatError && error.code === 'bad-request', String(error));
-      }
-    }),
+    fc.property(
+      fc.oneof(
+        fc.string({ maxLength: 300 }),
+        fc
+          .array(fc.tuple(fc.string({ minLength: 1, maxLength: 40 }), fc.constantFrom(...roles)), { maxLength: 6 })
+          .map((pairs) => pairs.map(([group, role]) => `${group}=${role}`).join(',')),
+      ),
+      (text) => {
+        try {
+          const map = parseRoleMap(text);
+          assert.ok(map.length > 0);
+          for (const mapping of map) assert.ok(mapping.group.length > 0 && roles.includes(mapping.role));
+        } catch (error) {
+          assert.ok(error instanceof LifeboatError && error.code === 'bad-request', String(error));
+        }
+      },
+    ),
     { numRuns: 500 },
   );
 });
 
 test('fuzz: a damaged CLI session file is refused with one clear error, never trusted in part', () => {
-  const real = JSON.stringify({ format: 'lifeboat-cli-session', token: 'x'.repeat(43), identity: { account: 'carol', role: 'approver', via: 'local', expiresAt: '2026-12-02T18:00:00.000Z' } });
+  const real = JSON.stringify({
+    format: 'lifeboat-cli-session',
+    token: 'x'.repeat(43),
+    identity: { account: 'carol', role: 'approver', via: 'local', expiresAt: '2026-12-02T18:00:00.000Z' },
+  });
   assert.equal(parseSessionFile(real, 'session.json').identity.role, 'approver');
   fc.assert(
     fc.property(fc.nat(real.length - 1), fc.integer({ min: 0, max: 255 }), fc.nat(8), (at, byte, cut) => {
@@ -113,11 +151,15 @@ test('fuzz: a damaged stored password hash never signs in and never throws', asy
   assert.equal(await verifyPassword('correct horse batterY', stored), false);
   const fields = stored.split('$');
   await fc.assert(
-    fc.asyncProperty(fc.nat(fields.length - 1), fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('0', '1', '3', '1048576', '2097152', '-8', '1e3', 'NaN', '16', '65536')), async (index, value) => {
-      const damaged = fields.map((field, at) => (at === index ? value : field)).join('$');
-      const verdict = await verifyPassword('correct horse battery', damaged);
-      if (damaged !== stored) assert.equal(verdict, false, damaged);
-    }),
+    fc.asyncProperty(
+      fc.nat(fields.length - 1),
+      fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('0', '1', '3', '1048576', '2097152', '-8', '1e3', 'NaN', '16', '65536')),
+      async (index, value) => {
+        const damaged = fields.map((field, at) => (at === index ? value : field)).join('$');
+        const verdict = await verifyPassword('correct horse battery', damaged);
+        if (damaged !== stored) assert.equal(verdict, false, damaged);
+      },
+    ),
     { numRuns: 60 },
   );
 });

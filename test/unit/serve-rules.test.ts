@@ -16,7 +16,15 @@ test('request targets: any string is read without throwing, and no file outside 
   const root = '/srv/console';
   const target = fc.oneof(
     fc.string({ maxLength: 200 }),
-    fc.array(fc.oneof(fc.constantFrom('..', '.', '', '%2e%2e', '%2E.', '%2f', '%5c', '%FF', '%00', '%', '%C0%AE', '?', '#', '\\'), fc.string({ maxLength: 6 })), { maxLength: 10 }).map((parts) => `/${parts.join('/')}`),
+    fc
+      .array(
+        fc.oneof(
+          fc.constantFrom('..', '.', '', '%2e%2e', '%2E.', '%2f', '%5c', '%FF', '%00', '%', '%C0%AE', '?', '#', '\\'),
+          fc.string({ maxLength: 6 }),
+        ),
+        { maxLength: 10 },
+      )
+      .map((parts) => `/${parts.join('/')}`),
   );
   fc.assert(
     fc.property(target, (raw) => {
@@ -40,21 +48,49 @@ test('request targets: any string is read without throwing, and no file outside 
 });
 
 test('loopback is 127.0.0.0/8, ::1 (also IPv4-mapped) and localhost; anything else is remote', () => {
-  for (const host of ['127.0.0.1', '127.0.0.2', '127.255.255.254', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', 'localhost']) assert.equal(isLoopbackAddress(host), true, host);
-  for (const host of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.1', '128.0.0.1', '::ffff:10.0.0.1', 'fe80::1', 'localhost.example', 'my-host', '127.1', '127.0.0.1.nip.io', '', ' 127.0.0.1']) {
+  for (const host of ['127.0.0.1', '127.0.0.2', '127.255.255.254', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', 'localhost'])
+    assert.equal(isLoopbackAddress(host), true, host);
+  for (const host of [
+    '0.0.0.0',
+    '::',
+    '10.0.0.1',
+    '192.168.1.1',
+    '128.0.0.1',
+    '::ffff:10.0.0.1',
+    'fe80::1',
+    'localhost.example',
+    'my-host',
+    '127.1',
+    '127.0.0.1.nip.io',
+    '',
+    ' 127.0.0.1',
+  ]) {
     assert.equal(isLoopbackAddress(host), false, host);
   }
-  fc.assert(fc.property(fc.ipV4(), (ip) => assert.equal(isLoopbackAddress(ip), ip.startsWith('127.'))), runs);
-  fc.assert(fc.property(fc.string({ maxLength: 40 }), (text) => void isLoopbackAddress(text)), runs);
+  fc.assert(
+    fc.property(fc.ipV4(), (ip) => assert.equal(isLoopbackAddress(ip), ip.startsWith('127.'))),
+    runs,
+  );
+  fc.assert(
+    fc.property(fc.string({ maxLength: 40 }), (text) => void isLoopbackAddress(text)),
+    runs,
+  );
 });
 
 test('plain HTTP only on loopback; beyond it --allow-remote and then HTTPS only', () => {
   const decide = (host: string, flags: Partial<{ allowRemote: boolean; forceTls: boolean; operatorCertificate: boolean }> = {}) =>
     decideListen({ host, allowRemote: false, forceTls: false, operatorCertificate: false, ...flags });
-  assert.deepEqual(decide('127.0.0.1'), { scheme: 'http', certificate: 'none', reasons: ['127.0.0.1 is loopback: plain HTTP never leaves this machine'] });
+  assert.deepEqual(decide('127.0.0.1'), {
+    scheme: 'http',
+    certificate: 'none',
+    reasons: ['127.0.0.1 is loopback: plain HTTP never leaves this machine'],
+  });
   assert.equal(decide('127.0.0.1', { forceTls: true }).scheme, 'https');
   assert.equal(decide('::1', { operatorCertificate: true }).certificate, 'operator');
-  assert.throws(() => decide('0.0.0.0'), (error: unknown) => error instanceof LifeboatError && error.code === 'bad-request' && /pass --allow-remote/.test(error.message));
+  assert.throws(
+    () => decide('0.0.0.0'),
+    (error: unknown) => error instanceof LifeboatError && error.code === 'bad-request' && /pass --allow-remote/.test(error.message),
+  );
   assert.throws(() => decide('my-host.example'), LifeboatError);
   const remote = decide('0.0.0.0', { allowRemote: true });
   assert.equal(remote.scheme, 'https');
@@ -62,17 +98,23 @@ test('plain HTTP only on loopback; beyond it --allow-remote and then HTTPS only'
   assert.match(remote.reasons.join('; '), /not a loopback address: the console and its session keys go over HTTPS and WSS only/);
   assert.equal(decide('192.0.2.10', { allowRemote: true, operatorCertificate: true }).certificate, 'operator');
   fc.assert(
-    fc.property(fc.oneof(fc.ipV4(), fc.ipV6(), fc.domain()), fc.boolean(), fc.boolean(), fc.boolean(), (host, allowRemote, forceTls, operatorCertificate) => {
-      let decision;
-      try {
-        decision = decideListen({ host, allowRemote, forceTls, operatorCertificate });
-      } catch (error) {
-        assert.ok(error instanceof LifeboatError && !allowRemote && !isLoopbackAddress(host));
-        return;
-      }
-      if (!isLoopbackAddress(host)) assert.equal(decision.scheme, 'https', 'never plain HTTP beyond loopback');
-      if (operatorCertificate) assert.equal(decision.certificate, 'operator');
-    }),
+    fc.property(
+      fc.oneof(fc.ipV4(), fc.ipV6(), fc.domain()),
+      fc.boolean(),
+      fc.boolean(),
+      fc.boolean(),
+      (host, allowRemote, forceTls, operatorCertificate) => {
+        let decision;
+        try {
+          decision = decideListen({ host, allowRemote, forceTls, operatorCertificate });
+        } catch (error) {
+          assert.ok(error instanceof LifeboatError && !allowRemote && !isLoopbackAddress(host));
+          return;
+        }
+        if (!isLoopbackAddress(host)) assert.equal(decision.scheme, 'https', 'never plain HTTP beyond loopback');
+        if (operatorCertificate) assert.equal(decision.certificate, 'operator');
+      },
+    ),
     runs,
   );
 });
@@ -96,7 +138,8 @@ test('session keys: a model of idle and absolute expiry and revocation agrees wi
       const sessions: Modelled[] = [];
       const ends: string[] = [];
       store.onEnd((id, reason) => ends.push(`${id}:${reason}`));
-      const live = (session: Modelled): boolean => session.ended === null && now < Math.min(session.used + idleMs, session.created + absoluteMs);
+      const live = (session: Modelled): boolean =>
+        session.ended === null && now < Math.min(session.used + idleMs, session.created + absoluteMs);
       for (const step of operations) {
         if (step.kind === 'create') {
           const { id, key } = store.create();
@@ -126,7 +169,10 @@ test('session keys: a model of idle and absolute expiry and revocation agrees wi
           for (const session of sessions) if (session.ended === null && !live(session)) session.ended = 'expired';
           store.sweep();
         }
-        assert.deepEqual(store.list().map((listed) => listed.id), sessions.filter(live).map((session) => session.id));
+        assert.deepEqual(
+          store.list().map((listed) => listed.id),
+          sessions.filter(live).map((session) => session.id),
+        );
       }
       // Every session ended at most once, and only sessions that were made.
       assert.equal(new Set(ends.map((end) => end.split(':')[0])).size, ends.length);

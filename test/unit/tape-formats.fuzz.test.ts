@@ -6,7 +6,20 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { LifeboatError } from '../../electron/errors.ts';
 import { encodeRecord, encodeTapeMark, readObject, type ImageReader } from '../../electron/drivers/tape/simh-tap.ts';
-import { decodeFrameHeader, decodeLabelBlock, decodeTapeCatalog, encodeFrameHeader, encodeLabelBlock, encodeTapeCatalog, FrameKind, LOCATION_BYTES, mergeLocations, readLocation, writeLocation, type TapeLabel } from '../../electron/tape/tape-format.ts';
+import {
+  decodeFrameHeader,
+  decodeLabelBlock,
+  decodeTapeCatalog,
+  encodeFrameHeader,
+  encodeLabelBlock,
+  encodeTapeCatalog,
+  FrameKind,
+  LOCATION_BYTES,
+  mergeLocations,
+  readLocation,
+  writeLocation,
+  type TapeLabel,
+} from '../../electron/tape/tape-format.ts';
 import type { Manifest } from '../../electron/repository/manifest.ts';
 
 const runs = { numRuns: 400 };
@@ -44,19 +57,22 @@ async function walk(bytes: Uint8Array): Promise<number> {
 
 test('SIMH records round-trip, odd lengths padded, marks counted', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.constant(null)), { maxLength: 20 }), async (items) => {
-      const image = Buffer.concat(items.map((item) => (item ? encodeRecord(item) : encodeTapeMark())));
-      let position = 0;
-      for (const item of items) {
-        const object = await readObject(readerOf(image), position, { label: 'roundtrip' });
-        if (item) {
-          assert.equal(object.kind, 'record');
-          assert.deepEqual(Buffer.from((object as { data: Uint8Array }).data), Buffer.from(item));
-        } else assert.equal(object.kind, 'mark');
-        position = (object as { next: number }).next;
-      }
-      assert.equal((await readObject(readerOf(image), position, { label: 'roundtrip' })).kind, 'end');
-    }),
+    fc.asyncProperty(
+      fc.array(fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.constant(null)), { maxLength: 20 }),
+      async (items) => {
+        const image = Buffer.concat(items.map((item) => (item ? encodeRecord(item) : encodeTapeMark())));
+        let position = 0;
+        for (const item of items) {
+          const object = await readObject(readerOf(image), position, { label: 'roundtrip' });
+          if (item) {
+            assert.equal(object.kind, 'record');
+            assert.deepEqual(Buffer.from((object as { data: Uint8Array }).data), Buffer.from(item));
+          } else assert.equal(object.kind, 'mark');
+          position = (object as { next: number }).next;
+        }
+        assert.equal((await readObject(readerOf(image), position, { label: 'roundtrip' })).kind, 'end');
+      },
+    ),
     runs,
   );
 });
@@ -77,26 +93,72 @@ test('random and damaged SIMH images are walked or refused with our own error', 
   );
 });
 
-const label: TapeLabel = { format: 'lifeboat-tape', version: 1, barcode: 'LB0001L9', mediaSetId: randomUUID(), pool: 'weekly', sequence: 1, writtenAt: new Date(0).toISOString(), blockSize: 4096 };
+const label: TapeLabel = {
+  format: 'lifeboat-tape',
+  version: 1,
+  barcode: 'LB0001L9',
+  mediaSetId: randomUUID(),
+  pool: 'weekly',
+  sequence: 1,
+  writtenAt: new Date(0).toISOString(),
+  blockSize: 4096,
+};
 
 test('labels and block frames round-trip; damaged ones are refused', async () => {
   assert.deepEqual(decodeLabelBlock(encodeLabelBlock(label, 4096), label.barcode), label);
-  await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 600 }), async (bytes) => onlyOurErrors(() => decodeLabelBlock(bytes, 'LB0001L9'))), runs);
   await fc.assert(
-    fc.asyncProperty(fc.record({ codec: fc.integer({ min: 0, max: 2 }), uniqueId: fc.nat(), rawLength: fc.integer({ min: 1, max: 1 << 20 }), storedLength: fc.integer({ min: 1, max: 1 << 20 }), sha256: fc.uint8Array({ minLength: 32, maxLength: 32 }) }), async (frame) => {
-      const decoded = decodeFrameHeader(encodeFrameHeader({ kind: FrameKind.block, ...frame }), 'frame');
-      assert.deepEqual({ ...decoded, sha256: Buffer.from(decoded.sha256) }, { kind: FrameKind.block, ...frame, sha256: Buffer.from(frame.sha256) });
-    }),
+    fc.asyncProperty(fc.uint8Array({ maxLength: 600 }), async (bytes) => onlyOurErrors(() => decodeLabelBlock(bytes, 'LB0001L9'))),
     runs,
   );
-  await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 80 }), async (bytes) => onlyOurErrors(() => decodeFrameHeader(bytes, 'frame'))), runs);
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        codec: fc.integer({ min: 0, max: 2 }),
+        uniqueId: fc.nat(),
+        rawLength: fc.integer({ min: 1, max: 1 << 20 }),
+        storedLength: fc.integer({ min: 1, max: 1 << 20 }),
+        sha256: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      }),
+      async (frame) => {
+        const decoded = decodeFrameHeader(encodeFrameHeader({ kind: FrameKind.block, ...frame }), 'frame');
+        assert.deepEqual(
+          { ...decoded, sha256: Buffer.from(decoded.sha256) },
+          { kind: FrameKind.block, ...frame, sha256: Buffer.from(frame.sha256) },
+        );
+      },
+    ),
+    runs,
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.uint8Array({ maxLength: 80 }), async (bytes) => onlyOurErrors(() => decodeFrameHeader(bytes, 'frame'))),
+    runs,
+  );
 });
 
 function manifest(blocks: number): Manifest {
   return {
-    format: 'lifeboat-point', version: 1, id: randomUUID(), vmId: 'vm-1', vmName: 'vm', sequence: 1, kind: 'full', parentId: null, createdAt: new Date(0).toISOString(), blockSize: 1024,
+    format: 'lifeboat-point',
+    version: 1,
+    id: randomUUID(),
+    vmId: 'vm-1',
+    vmName: 'vm',
+    sequence: 1,
+    kind: 'full',
+    parentId: null,
+    createdAt: new Date(0).toISOString(),
+    blockSize: 1024,
     vmConfig: { fileName: 'vm.vmx', text: 'displayName = "vm"\n' },
-    disks: [{ key: 'scsi0:0', fileName: 'vm.vmdk', capacity: blocks * 1024, mapFile: 'disk-0.map', mapSha256: '0'.repeat(64), mapEntries: blocks, sourceFormat: 'raw' }],
+    disks: [
+      {
+        key: 'scsi0:0',
+        fileName: 'vm.vmdk',
+        capacity: blocks * 1024,
+        mapFile: 'disk-0.map',
+        mapSha256: '0'.repeat(64),
+        mapEntries: blocks,
+        sourceFormat: 'raw',
+      },
+    ],
     dataFile: { name: 'data.lbd', size: 0 },
     stats: { scannedBytes: 0, changedBytes: 0, storedBytes: 0, dedupedBlocks: 0 },
   };
@@ -122,5 +184,10 @@ test("a tape's catalog round-trips, and damaged ones are refused", async () => {
     }),
     runs,
   );
-  await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), async (bytes) => onlyOurErrors(() => decodeTapeCatalog(Buffer.from(bytes), 'catalog'))), runs);
+  await fc.assert(
+    fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), async (bytes) =>
+      onlyOurErrors(() => decodeTapeCatalog(Buffer.from(bytes), 'catalog')),
+    ),
+    runs,
+  );
 });

@@ -31,7 +31,7 @@ function readAt(hostRate: number, total: number, chunk = MIB): { starved: number
 test('the drive model: a fast host waits for the tape, a matched one streams, a slow one makes it stop', () => {
   const fast = readAt(2e9, 4096 * MIB);
   assert.equal(fast.starved, 0);
-  assert.ok(fast.waitedMs > 4096 * MIB / 400e6 * 1000 * 0.8, 'a host faster than the drive is paced to 400 MB/s');
+  assert.ok(fast.waitedMs > ((4096 * MIB) / 400e6) * 1000 * 0.8, 'a host faster than the drive is paced to 400 MB/s');
   assert.equal(readAt(250e6, 8192 * MIB).starved, 0, 'speed matching covers 250 MB/s');
   assert.ok(readAt(50e6, 8192 * MIB).starved > 0, 'a 50 MB/s host lets the buffer fill: the drive stops');
   // Writing: a slow writer runs the buffer dry once streaming has started.
@@ -44,7 +44,15 @@ test('the drive model: a fast host waits for the tape, a matched one streams, a 
 });
 
 test('a drive writes fixed blocks and filemarks, locates, and stops at the end of the medium', async () => {
-  const library = await VirtualTapeLibrary.create(join(dir, 'lib1'), { slots: 4, drives: 1, mailslots: 1, tapes: 2, capacityBytes: 64 * 4096, blockSize: 4096, timeScale: 0.0001 });
+  const library = await VirtualTapeLibrary.create(join(dir, 'lib1'), {
+    slots: 4,
+    drives: 1,
+    mailslots: 1,
+    tapes: 2,
+    capacityBytes: 64 * 4096,
+    blockSize: 4096,
+    timeScale: 0.0001,
+  });
   const drive = await library.load('LB0001L9', 'test');
   await assert.rejects(drive.write(Buffer.alloc(100)), /fixed blocks of 4096/);
   for (let file = 0; file < 3; file++) {
@@ -77,7 +85,15 @@ test('a drive writes fixed blocks and filemarks, locates, and stops at the end o
 
 test('two processes moving tapes through the mail slots never lose or duplicate one', async () => {
   const folder = join(dir, 'lib2');
-  await VirtualTapeLibrary.create(folder, { slots: 8, drives: 1, mailslots: 2, tapes: 6, capacityBytes: 64 * 4096, blockSize: 4096, timeScale: 0.0001 });
+  await VirtualTapeLibrary.create(folder, {
+    slots: 8,
+    drives: 1,
+    mailslots: 2,
+    tapes: 6,
+    capacityBytes: 64 * 4096,
+    blockSize: 4096,
+    timeScale: 0.0001,
+  });
   const script = `
     import { VirtualTapeLibrary } from ${JSON.stringify(join(import.meta.dirname, '..', '..', 'electron', 'drivers', 'tape', 'virtual-library.ts'))};
     const library = await VirtualTapeLibrary.open(process.argv[1]);
@@ -86,7 +102,9 @@ test('two processes moving tapes through the mail slots never lose or duplicate 
   `;
   const run = (barcodes: string[]): Promise<number | null> =>
     new Promise((resolve) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script, folder, ...barcodes], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, folder, ...barcodes], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
       child.once('exit', resolve);
     });
   const codes = await Promise.all([run(['LB0001L9', 'LB0002L9', 'LB0003L9']), run(['LB0004L9', 'LB0005L9', 'LB0006L9'])]);
@@ -98,11 +116,22 @@ test('two processes moving tapes through the mail slots never lose or duplicate 
 });
 
 test('standalone drives: tapes go in and out of the drive by hand', async () => {
-  const library = await VirtualTapeLibrary.create(join(dir, 'standalone'), { slots: 0, drives: 1, mailslots: 0, tapes: 0, capacityBytes: 64 * 4096, blockSize: 4096, timeScale: 0.0001 });
+  const library = await VirtualTapeLibrary.create(join(dir, 'standalone'), {
+    slots: 0,
+    drives: 1,
+    mailslots: 0,
+    tapes: 0,
+    capacityBytes: 64 * 4096,
+    blockSize: 4096,
+    timeScale: 0.0001,
+  });
   await library.addCartridge('SA0001L9', {});
   await library.addCartridge('SA0002L9', {});
   await library.importTape('SA0001L9');
-  assert.deepEqual((await library.inventory()).drives.map((drive) => drive.barcode), ['SA0001L9']);
+  assert.deepEqual(
+    (await library.inventory()).drives.map((drive) => drive.barcode),
+    ['SA0001L9'],
+  );
   await assert.rejects(library.importTape('SA0002L9'), /every drive of .* holds a tape/);
   const drive = await library.load('SA0001L9', 'test');
   await drive.write(Buffer.alloc(4096, 7));

@@ -18,7 +18,16 @@ const refused = (pattern: RegExp) => ({ code: 'bad-request', message: pattern })
 test('pseudo file systems are refused by their type, whatever is mounted under them', async () => {
   const dir = await tempDir();
   const rules = { home: join(dir, 'home'), repositories: [] };
-  for (const path of ['/proc/lifeboat-x', '/proc/self/fd', '/sys/kernel/x', '/sys/fs/cgroup/memory/x', '/dev/shm/x', '/dev/null', '/dev/pts/x', '/proc']) {
+  for (const path of [
+    '/proc/lifeboat-x',
+    '/proc/self/fd',
+    '/sys/kernel/x',
+    '/sys/fs/cgroup/memory/x',
+    '/dev/shm/x',
+    '/dev/null',
+    '/dev/pts/x',
+    '/proc',
+  ]) {
     await assert.rejects(checkTargetPath(path, 'the restore target', rules), refused(/pseudo file system/), path);
   }
   // Reached through a link, or relative from a folder under /proc: the real place counts.
@@ -49,17 +58,23 @@ test('relative targets come back absolute and shown; NUL, a file on the way, the
   assert.equal(await checkTargetPath(dir, '--out', rules), dir, 'a parent of the home is a fair target');
 });
 
-test('mountinfo: this machine\'s parses; damaged copies of it parse or are skipped line by line, never throw', async () => {
+test("mountinfo: this machine's parses; damaged copies of it parse or are skipped line by line, never throw", async () => {
   const real = await readFile('/proc/self/mountinfo', 'utf8');
   const mounts = parseMountInfo(real);
   assert.ok(mounts.some((mount) => mount.mountPoint === '/proc' && mount.fsType === 'proc'));
-  assert.deepEqual(parseMountInfo('36 35 98:0 /mnt1 /mnt\\040with\\040space rw,noatime master:1 - ext3 /dev/root rw\n'), [{ mountPoint: '/mnt with space', fsType: 'ext3' }]);
+  assert.deepEqual(parseMountInfo('36 35 98:0 /mnt1 /mnt\\040with\\040space rw,noatime master:1 - ext3 /dev/root rw\n'), [
+    { mountPoint: '/mnt with space', fsType: 'ext3' },
+  ]);
   fc.assert(
-    fc.property(fc.array(fc.tuple(fc.nat(real.length - 1), fc.integer({ min: 0, max: 127 })), { maxLength: 20 }), fc.string({ maxLength: 40 }), (edits, extra) => {
-      const chars = [...real];
-      for (const [at, code] of edits) chars[at] = String.fromCharCode(code);
-      for (const mount of parseMountInfo(chars.join('') + extra)) assert.ok(mount.mountPoint.startsWith('/') && mount.fsType.length > 0);
-    }),
+    fc.property(
+      fc.array(fc.tuple(fc.nat(real.length - 1), fc.integer({ min: 0, max: 127 })), { maxLength: 20 }),
+      fc.string({ maxLength: 40 }),
+      (edits, extra) => {
+        const chars = [...real];
+        for (const [at, code] of edits) chars[at] = String.fromCharCode(code);
+        for (const mount of parseMountInfo(chars.join('') + extra)) assert.ok(mount.mountPoint.startsWith('/') && mount.fsType.length > 0);
+      },
+    ),
     { numRuns: 300 },
   );
 });
@@ -73,12 +88,15 @@ test('a guest name becomes one plain path component, visibly, and reads back', (
   assert.equal(escapeGuestName('a\nb\x1b').name, 'a%0Ab%1B');
   assert.equal(escapeGuestName('%41').name, '%2541');
   fc.assert(
-    fc.property(fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 80 }), fc.constantFrom('.', '..', '/', '%2F', '%', '')), (name) => {
-      const { name: safe } = escapeGuestName(name);
-      assert.ok(safe !== '' && safe !== '.' && safe !== '..' && !/[\x00-\x1f\x7f\u0080-\u009f/]/u.test(safe), JSON.stringify(safe));
-      assert.ok(Buffer.byteLength(safe) <= 255);
-      if (name !== '') assert.equal(unescapeGuestName(safe), name);
-    }),
+    fc.property(
+      fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 80 }), fc.constantFrom('.', '..', '/', '%2F', '%', '')),
+      (name) => {
+        const { name: safe } = escapeGuestName(name);
+        assert.ok(safe !== '' && safe !== '.' && safe !== '..' && !/[\x00-\x1f\x7f\u0080-\u009f/]/u.test(safe), JSON.stringify(safe));
+        assert.ok(Buffer.byteLength(safe) <= 255);
+        if (name !== '') assert.equal(unescapeGuestName(safe), name);
+      },
+    ),
     { numRuns: 1000 },
   );
   const long = escapeGuestName('\n'.repeat(200));

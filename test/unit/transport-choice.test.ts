@@ -6,9 +6,24 @@ import type { ProxySummary } from '../../shared/domain.ts';
 import { chooseTransport, type TransportInput } from '../../electron/restore/transport-choice.ts';
 
 const proxy = (name: string, transports: ProxySummary['transports'], paths: Record<string, string> = { DS1: '/lun' }): ProxySummary => ({
-  id: name, name, host: 'vc', transports, proxyVm: 'proxy-vm', datastorePaths: paths, maxTasks: 1, createdAt: '',
+  id: name,
+  name,
+  host: 'vc',
+  transports,
+  proxyVm: 'proxy-vm',
+  datastorePaths: paths,
+  maxTasks: 1,
+  createdAt: '',
 });
-const input = (patch: Partial<TransportInput>): TransportInput => ({ requested: 'auto', thick: true, datastore: 'DS1', proxies: [], busy: () => null, hotAddBlocker: () => null, ...patch });
+const input = (patch: Partial<TransportInput>): TransportInput => ({
+  requested: 'auto',
+  thick: true,
+  datastore: 'DS1',
+  proxies: [],
+  busy: () => null,
+  hotAddBlocker: () => null,
+  ...patch,
+});
 
 test('auto prefers SAN, then HotAdd, then NBD, saying why each was passed over', () => {
   assert.equal(chooseTransport(input({ proxies: [proxy('p', ['san', 'hotadd'])] })).mode, 'san');
@@ -24,7 +39,13 @@ test('auto prefers SAN, then HotAdd, then NBD, saying why each was passed over',
 
 test('a mode asked for by name is used or refused with its reason', () => {
   assert.equal(chooseTransport(input({ requested: 'hotadd', proxies: [proxy('p', ['hotadd'])] })).mode, 'hotadd');
-  assert.throws(() => chooseTransport(input({ requested: 'san', thick: false, proxies: [proxy('p', ['san'])] })), { code: 'bad-request', message: /only thick disks/ });
-  assert.throws(() => chooseTransport(input({ requested: 'hotadd', proxies: [proxy('p', ['hotadd'])], hotAddBlocker: () => 'has no proxy VM' })), { message: /proxy p has no proxy VM/ });
+  assert.throws(() => chooseTransport(input({ requested: 'san', thick: false, proxies: [proxy('p', ['san'])] })), {
+    code: 'bad-request',
+    message: /only thick disks/,
+  });
+  assert.throws(
+    () => chooseTransport(input({ requested: 'hotadd', proxies: [proxy('p', ['hotadd'])], hotAddBlocker: () => 'has no proxy VM' })),
+    { message: /proxy p has no proxy VM/ },
+  );
   assert.equal(chooseTransport(input({ requested: 'nbd', proxies: [proxy('p', ['san'])] })).mode, 'nbd');
 });

@@ -1,6 +1,7 @@
 // Catalog migration 15: repositories placed in a region and zone (older ones are primaries in zone-1), point copies, the key of an encrypted point.
 export const version = 15;
-export const purpose = 'copies: repositories placed in a region and zone, the copies of each point and their hashes; the key of encrypted points';
+export const purpose =
+  'copies: repositories placed in a region and zone, the copies of each point and their hashes; the key of encrypted points';
 export const sql = `
   ALTER TABLE repositories ADD COLUMN region TEXT NOT NULL DEFAULT 'primary';
   ALTER TABLE repositories ADD COLUMN zone TEXT NOT NULL DEFAULT 'zone-1';

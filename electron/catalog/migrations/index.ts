@@ -29,7 +29,8 @@ export type Migration = { readonly version: number; readonly purpose: string; re
  * one applied, so a gap or a swap would skip a migration on some catalogs. */
 export function inOrder(list: readonly Migration[]): readonly Migration[] {
   list.forEach((migration, index) => {
-    if (migration.version !== index + 1) throw new LifeboatError('internal', `catalog migration #${index + 1} in the list has version ${migration.version}`);
+    if (migration.version !== index + 1)
+      throw new LifeboatError('internal', `catalog migration #${index + 1} in the list has version ${migration.version}`);
   });
   return list;
 }

@@ -8,7 +8,16 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, constants, copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrnoCode, LifeboatError } from '../../errors.ts';
-import type { ArrayClone, ArrayConfig, ArrayProtocol, ArraySnapshot, ArraySummary, ArrayVolume, Presentation, StorageArray } from './storage-array.ts';
+import type {
+  ArrayClone,
+  ArrayConfig,
+  ArrayProtocol,
+  ArraySnapshot,
+  ArraySummary,
+  ArrayVolume,
+  Presentation,
+  StorageArray,
+} from './storage-array.ts';
 
 const STATE = 'array.json';
 /** Modelled times of the slow steps (ms, before the time scale). */
@@ -18,7 +27,8 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 type State = Omit<ArraySummary, 'root'>;
 
 function checkName(name: string, what: string): void {
-  if (!NAME.test(name)) throw new LifeboatError('bad-request', `${what} "${name}" must be letters, digits, dot, dash and underscore (up to 63)`);
+  if (!NAME.test(name))
+    throw new LifeboatError('bad-request', `${what} "${name}" must be letters, digits, dot, dash and underscore (up to 63)`);
 }
 
 /** Copies a file sharing every block (FICLONE); fails where the file system cannot. */
@@ -26,8 +36,17 @@ async function reflinkFile(source: string, target: string, mode: number): Promis
   try {
     await copyFile(source, target, constants.COPYFILE_FICLONE_FORCE);
   } catch (error) {
-    if (isErrnoCode(error, 'EOPNOTSUPP') || isErrnoCode(error, 'ENOTSUP') || isErrnoCode(error, 'EXDEV') || isErrnoCode(error, 'EINVAL') || isErrnoCode(error, 'ENOSYS')) {
-      throw new LifeboatError('unavailable', `the file system under ${target} cannot share blocks (reflink); a file-backed array needs XFS with reflink or btrfs`);
+    if (
+      isErrnoCode(error, 'EOPNOTSUPP') ||
+      isErrnoCode(error, 'ENOTSUP') ||
+      isErrnoCode(error, 'EXDEV') ||
+      isErrnoCode(error, 'EINVAL') ||
+      isErrnoCode(error, 'ENOSYS')
+    ) {
+      throw new LifeboatError(
+        'unavailable',
+        `the file system under ${target} cannot share blocks (reflink); a file-backed array needs XFS with reflink or btrfs`,
+      );
     }
     throw error;
   }
@@ -80,7 +99,15 @@ export class FileArray implements StorageArray {
     const state: State = {
       name,
       serial: randomBytes(6).toString('hex').toUpperCase(),
-      config: { protocol: 'iscsi', address: '127.0.0.1', cloneQuota: 16, timeScale: 1, refusedHosts: [], faults: {}, ...Object.fromEntries(Object.entries(config).filter(([, value]) => value !== undefined)) },
+      config: {
+        protocol: 'iscsi',
+        address: '127.0.0.1',
+        cloneQuota: 16,
+        timeScale: 1,
+        refusedHosts: [],
+        faults: {},
+        ...Object.fromEntries(Object.entries(config).filter(([, value]) => value !== undefined)),
+      },
       volumes: [],
       snapshots: [],
       clones: [],
@@ -99,7 +126,8 @@ export class FileArray implements StorageArray {
     try {
       return JSON.parse(await readFile(join(this.root, STATE), 'utf8')) as State;
     } catch (error) {
-      if (isErrnoCode(error, 'ENOENT')) throw new LifeboatError('not-found', `array ${this.name} has no state at ${this.root}; was its folder removed?`);
+      if (isErrnoCode(error, 'ENOENT'))
+        throw new LifeboatError('not-found', `array ${this.name} has no state at ${this.root}; was its folder removed?`);
       throw new LifeboatError('unavailable', `array ${this.name}: its state file cannot be read (${(error as Error).message})`);
     }
   }
@@ -138,7 +166,8 @@ export class FileArray implements StorageArray {
   createVolume(name: string): Promise<ArrayVolume> {
     checkName(name, 'volume name');
     return this.change(async (state) => {
-      if (state.volumes.some((volume) => volume.name === name)) throw new LifeboatError('conflict', `array ${this.name} already has a volume ${name}`);
+      if (state.volumes.some((volume) => volume.name === name))
+        throw new LifeboatError('conflict', `array ${this.name} already has a volume ${name}`);
       const volume = { name, folder: join(this.root, 'volumes', name), createdAt: new Date().toISOString() };
       await mkdir(volume.folder);
       state.volumes.push(volume);
@@ -175,10 +204,23 @@ export class FileArray implements StorageArray {
   clone(snapshotId: string, purpose: string): Promise<ArrayClone> {
     return this.change(async (state) => {
       const snapshot = state.snapshots.find((candidate) => candidate.id === snapshotId);
-      if (!snapshot || !(await stat(snapshot.folder).catch(() => null))) throw new LifeboatError('not-found', `snapshot ${snapshotId} no longer exists on array ${this.name}`);
-      if (state.clones.length >= state.config.cloneQuota) throw new LifeboatError('target-full', `array ${this.name} allows ${state.config.cloneQuota} clones and has ${state.clones.length}; remove one or raise its quota`);
+      if (!snapshot || !(await stat(snapshot.folder).catch(() => null)))
+        throw new LifeboatError('not-found', `snapshot ${snapshotId} no longer exists on array ${this.name}`);
+      if (state.clones.length >= state.config.cloneQuota)
+        throw new LifeboatError(
+          'target-full',
+          `array ${this.name} allows ${state.config.cloneQuota} clones and has ${state.clones.length}; remove one or raise its quota`,
+        );
       const id = `clone-${randomUUID().slice(0, 8)}`;
-      const clone: ArrayClone = { id, snapshotId, folder: join(this.root, 'clones', id), createdAt: new Date().toISOString(), purpose, allowedServers: [], presentations: [] };
+      const clone: ArrayClone = {
+        id,
+        snapshotId,
+        folder: join(this.root, 'clones', id),
+        createdAt: new Date().toISOString(),
+        purpose,
+        allowedServers: [],
+        presentations: [],
+      };
       await this.wait(TIMINGS.clone, state);
       try {
         await reflinkTree(snapshot.folder, clone.folder, 0o644);
@@ -196,7 +238,11 @@ export class FileArray implements StorageArray {
     return this.change(async (state) => {
       const clone = state.clones.find((candidate) => candidate.id === id);
       if (!clone) return;
-      if (clone.presentations.length > 0) throw new LifeboatError('conflict', `clone ${id} is still presented to ${clone.presentations.map((entry) => entry.host).join(', ')}`);
+      if (clone.presentations.length > 0)
+        throw new LifeboatError(
+          'conflict',
+          `clone ${id} is still presented to ${clone.presentations.map((entry) => entry.host).join(', ')}`,
+        );
       await rm(clone.folder, { recursive: true, force: true });
       state.clones = state.clones.filter((candidate) => candidate.id !== id);
     });
@@ -208,7 +254,10 @@ export class FileArray implements StorageArray {
       if (!clone) throw new LifeboatError('not-found', `array ${this.name} has no clone ${cloneId}`);
       const { protocol, address } = state.config;
       if (state.config.refusedHosts.includes(host)) {
-        throw new LifeboatError('unauthorized', `array ${this.name} does not serve host ${host}: it is in none of its ${protocol === 'fc' ? 'zones' : 'initiator groups or export rules'}`);
+        throw new LifeboatError(
+          'unauthorized',
+          `array ${this.name} does not serve host ${host}: it is in none of its ${protocol === 'fc' ? 'zones' : 'initiator groups or export rules'}`,
+        );
       }
       const existing = clone.presentations.find((entry) => entry.host === host);
       if (existing) return existing;
@@ -221,7 +270,14 @@ export class FileArray implements StorageArray {
   }
 
   /** The protocol's steps on the host side, as the array drives them. */
-  private async attach(state: State, clone: ArrayClone, host: string, protocol: ArrayProtocol, address: string, log: (message: string) => void): Promise<Presentation> {
+  private async attach(
+    state: State,
+    clone: ArrayClone,
+    host: string,
+    protocol: ArrayProtocol,
+    address: string,
+    log: (message: string) => void,
+  ): Promise<Presentation> {
     const datastore = `snap-${clone.id.slice(6)}-${state.snapshots.find((snapshot) => snapshot.id === clone.snapshotId)?.volume ?? 'volume'}`;
     if (protocol === 'nfs') {
       // An NFS share is mounted by address and share; the datastore takes the share's name.
@@ -230,7 +286,10 @@ export class FileArray implements StorageArray {
       log(`datastore ${clone.id} registered on ${host} from ${target}`);
       return { host, protocol, datastore: clone.id, path: clone.folder, target };
     }
-    const target = protocol === 'iscsi' ? `${address}:3260 iqn.2026-12.io.lifeboat:${state.serial.toLowerCase()}.${clone.id}` : `wwn 50:01:43:80:${state.serial.slice(0, 2)}:${state.serial.slice(2, 4)}:${state.serial.slice(4, 6)}:01`;
+    const target =
+      protocol === 'iscsi'
+        ? `${address}:3260 iqn.2026-12.io.lifeboat:${state.serial.toLowerCase()}.${clone.id}`
+        : `wwn 50:01:43:80:${state.serial.slice(0, 2)}:${state.serial.slice(2, 4)}:${state.serial.slice(4, 6)}:01`;
     if (protocol === 'iscsi') {
       let entry = state.hosts.find((known) => known.name === host);
       if (!entry) state.hosts.push((entry = { name: host, staticTargets: [] }));
@@ -240,10 +299,15 @@ export class FileArray implements StorageArray {
       }
     }
     await this.wait(TIMINGS.rescan, state);
-    if (state.config.faults.rescanFindsNothing) throw new LifeboatError('unavailable', `HBA rescan on ${host} found no new device from array ${this.name} (${protocol === 'fc' ? 'check the zoning' : 'check the iSCSI target'})`);
+    if (state.config.faults.rescanFindsNothing)
+      throw new LifeboatError(
+        'unavailable',
+        `HBA rescan on ${host} found no new device from array ${this.name} (${protocol === 'fc' ? 'check the zoning' : 'check the iSCSI target'})`,
+      );
     log(`HBA rescan on ${host} found the clone's LUN`);
     await this.wait(TIMINGS.resignature, state);
-    if (state.config.faults.resignatureFails) throw new LifeboatError('unavailable', `VMFS resignature of the clone's volume failed on ${host}`);
+    if (state.config.faults.resignatureFails)
+      throw new LifeboatError('unavailable', `VMFS resignature of the clone's volume failed on ${host}`);
     log(`VMFS volume resignatured and mounted on ${host} as ${datastore}`);
     return { host, protocol, datastore, path: clone.folder, target };
   }

@@ -13,7 +13,15 @@ export type ArraySnapshot = { id: string; volume: string; folder: string; create
  * reads them (`path`); `target` is the iSCSI portal and IQN, the FC WWN, or address:/share. */
 export type Presentation = { host: string; protocol: ArrayProtocol; datastore: string; path: string; target: string };
 
-export type ArrayClone = { id: string; snapshotId: string; folder: string; createdAt: string; purpose: string; allowedServers: string[]; presentations: Presentation[] };
+export type ArrayClone = {
+  id: string;
+  snapshotId: string;
+  folder: string;
+  createdAt: string;
+  purpose: string;
+  allowedServers: string[];
+  presentations: Presentation[];
+};
 
 /** `refusedHosts`: hosts outside the array's initiator groups / zones; `faults` make the next
  * rescans find nothing or resignatures fail, as a misconfigured fabric would. */

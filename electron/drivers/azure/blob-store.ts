@@ -32,9 +32,13 @@ export type UploadOutcome = { sentBytes: number; emptyBytes: number; resumedByte
 function azureError(error: unknown, what: string): LifeboatError {
   if (error instanceof LifeboatError) return error;
   if (error instanceof RestError) {
-    if (error.statusCode === 403) return new LifeboatError('unauthorized', `Azure Storage refused ${what}: wrong account name or key (${error.code ?? 403})`);
+    if (error.statusCode === 403)
+      return new LifeboatError('unauthorized', `Azure Storage refused ${what}: wrong account name or key (${error.code ?? 403})`);
     if (error.code === 'ContainerNotFound') return new LifeboatError('not-found', `${what}: the container does not exist; create it first`);
-    return new LifeboatError('unavailable', `Azure Storage failed ${what}: ${error.code ?? error.statusCode ?? ''} ${error.message.split('\n')[0]}`);
+    return new LifeboatError(
+      'unavailable',
+      `Azure Storage failed ${what}: ${error.code ?? error.statusCode ?? ''} ${error.message.split('\n')[0]}`,
+    );
   }
   const code = (error as { code?: string }).code;
   return new LifeboatError('unavailable', `cannot reach Azure Storage for ${what}: ${code ?? (error as Error).message}`);
@@ -51,7 +55,9 @@ export class BlobStore {
 
   /** Connects and proves the name and key with one call. */
   static async connect(endpoint: AzureEndpoint, key: string): Promise<BlobStore> {
-    const service = new BlobServiceClient(endpoint.blobUrl, new StorageSharedKeyCredential(endpoint.accountName, key), { retryOptions: { maxTries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 1000 } });
+    const service = new BlobServiceClient(endpoint.blobUrl, new StorageSharedKeyCredential(endpoint.accountName, key), {
+      retryOptions: { maxTries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 1000 },
+    });
     try {
       await service.getProperties();
     } catch (error) {
@@ -76,7 +82,14 @@ export class BlobStore {
 
   /** Uploads a fixed VHD as the page blob `name`; `tag` says what it holds, so a partial upload of
    * something else is started over rather than resumed. */
-  async uploadVhd(containerName: string, name: string, path: string, tag: Record<string, string>, onProgress: (done: number, total: number) => void, signal: AbortSignal): Promise<UploadOutcome> {
+  async uploadVhd(
+    containerName: string,
+    name: string,
+    path: string,
+    tag: Record<string, string>,
+    onProgress: (done: number, total: number) => void,
+    signal: AbortSignal,
+  ): Promise<UploadOutcome> {
     const container = await this.container(containerName);
     const partial = container.getPageBlobClient(`${name}.partial`);
     const final = container.getPageBlobClient(name);
@@ -117,7 +130,11 @@ export class BlobStore {
   }
 
   /** The ranges already written to a partial upload of the same thing, or a fresh partial blob. */
-  private async resumable(partial: ReturnType<ContainerClient['getPageBlobClient']>, size: number, tag: Record<string, string>): Promise<{ start: number; end: number }[]> {
+  private async resumable(
+    partial: ReturnType<ContainerClient['getPageBlobClient']>,
+    size: number,
+    tag: Record<string, string>,
+  ): Promise<{ start: number; end: number }[]> {
     const existing = await partial.getProperties().catch((error: unknown) => {
       if (error instanceof RestError && error.statusCode === 404) return null;
       throw error;

@@ -37,9 +37,12 @@ export class LocalVmFolder {
     let created = false;
     try {
       const entries = await readdir(path);
-      const published = new Set((resuming?.published ?? []).filter((file) => dirname(resolve(file)) === path).map((file) => basename(file)));
+      const published = new Set(
+        (resuming?.published ?? []).filter((file) => dirname(resolve(file)) === path).map((file) => basename(file)),
+      );
       const ours = resuming !== null && entries.every((entry) => entry === stagingName || published.has(entry));
-      if (entries.length > 0 && !ours) throw new LifeboatError('target-not-empty', `target folder ${path} is not empty; restore into a new or empty folder`);
+      if (entries.length > 0 && !ours)
+        throw new LifeboatError('target-not-empty', `target folder ${path} is not empty; restore into a new or empty folder`);
       if (resuming) {
         // The earlier run of this job made or emptied-and-claimed the folder: it goes with a discard.
         const folder = new LocalVmFolder(path, join(path, stagingName));

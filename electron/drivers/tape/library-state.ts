@@ -83,7 +83,8 @@ export class LibraryStateFile {
     try {
       text = await readFile(this.statePath, 'utf8');
     } catch (error) {
-      if (isErrnoCode(error, 'ENOENT')) throw new LifeboatError('not-found', 'no tape library here; `lifeboat tape library create` makes one');
+      if (isErrnoCode(error, 'ENOENT'))
+        throw new LifeboatError('not-found', 'no tape library here; `lifeboat tape library create` makes one');
       throw error;
     }
     let json: unknown;
@@ -93,7 +94,8 @@ export class LibraryStateFile {
       json = null;
     }
     const parsed = LibraryStateSchema.safeParse(json);
-    if (!parsed.success) throw new LifeboatError('corrupt-backup', `${this.statePath} is damaged: ${parsed.error.issues[0]?.message ?? 'unreadable'}`);
+    if (!parsed.success)
+      throw new LifeboatError('corrupt-backup', `${this.statePath} is damaged: ${parsed.error.issues[0]?.message ?? 'unreadable'}`);
     return parsed.data;
   }
 

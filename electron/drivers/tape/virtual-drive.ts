@@ -132,7 +132,8 @@ export class VirtualTapeDrive implements TapeDrive {
         if (error instanceof TapeMediumError && error.fault === 'medium') return { kind: 'record' as const, next: skipBadRecord(error) };
         throw error;
       });
-      if (object.kind === 'end') throw new LifeboatError('not-found', `${this.label} has no file ${file} (it ends after file ${currentFile})`);
+      if (object.kind === 'end')
+        throw new LifeboatError('not-found', `${this.label} has no file ${file} (it ends after file ${currentFile})`);
       position = object.next;
       if (object.kind === 'mark') {
         currentFile++;
@@ -178,7 +179,10 @@ export class VirtualTapeDrive implements TapeDrive {
         return { kind: 'filemark' };
       }
       if (object.data.length !== this.blockSize) {
-        throw new LifeboatError('corrupt-backup', `${this.label}: block ${this.block} of file ${this.file} is ${object.data.length} bytes; the drive reads fixed blocks of ${this.blockSize}`);
+        throw new LifeboatError(
+          'corrupt-backup',
+          `${this.label}: block ${this.block} of file ${this.file} is ${object.data.length} bytes; the drive reads fixed blocks of ${this.blockSize}`,
+        );
       }
       this.block++;
       this.counters.bytesRead += object.data.length;
@@ -204,7 +208,8 @@ export class VirtualTapeDrive implements TapeDrive {
 
   async write(block: Uint8Array, signal?: AbortSignal): Promise<{ earlyWarning: boolean }> {
     this.check();
-    if (block.length !== this.blockSize) throw new LifeboatError('bad-request', `the drive writes fixed blocks of ${this.blockSize} bytes, not ${block.length}`);
+    if (block.length !== this.blockSize)
+      throw new LifeboatError('bad-request', `the drive writes fixed blocks of ${this.blockSize} bytes, not ${block.length}`);
     await this.append(encodeRecord(block));
     this.block++;
     this.counters.bytesWritten += block.length;

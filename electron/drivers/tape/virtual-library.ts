@@ -73,9 +73,11 @@ export class VirtualTapeLibrary implements TapeLibrary {
     if (counts.some((count) => !Number.isInteger(count) || count < 0 || count > 10_000) || options.drives < 1) {
       throw new LifeboatError('bad-request', 'a library needs at least 1 drive (at most 10,000 of drives, slots and tapes)');
     }
-    if (options.tapes > options.slots) throw new LifeboatError('bad-request', `${options.tapes} tapes do not fit in ${options.slots} slots`);
+    if (options.tapes > options.slots)
+      throw new LifeboatError('bad-request', `${options.tapes} tapes do not fit in ${options.slots} slots`);
     const blockSize = options.blockSize ?? DEFAULT_TAPE_BLOCK;
-    if (options.capacityBytes < blockSize * 64) throw new LifeboatError('bad-request', `a tape must hold at least 64 blocks (${blockSize * 64} bytes)`);
+    if (options.capacityBytes < blockSize * 64)
+      throw new LifeboatError('bad-request', `a tape must hold at least 64 blocks (${blockSize * 64} bytes)`);
     await mkdir(join(folder, 'media'), { recursive: true });
     const prefix = options.barcodePrefix ?? 'LB';
     const barcodes = Array.from({ length: options.tapes }, (_, i) => `${prefix}${String(i + 1).padStart(4, '0')}L9`);
@@ -109,7 +111,11 @@ export class VirtualTapeLibrary implements TapeLibrary {
     return {
       name: state.name,
       slots: state.slots,
-      drives: state.drives.map((drive, index) => ({ index, barcode: drive.barcode, owner: drive.owner && isAlive(drive.owner.pid) ? drive.owner.who : null })),
+      drives: state.drives.map((drive, index) => ({
+        index,
+        barcode: drive.barcode,
+        owner: drive.owner && isAlive(drive.owner.pid) ? drive.owner.who : null,
+      })),
       mailslots: state.mailslots,
       cartridges,
       model: state.model,
@@ -128,7 +134,8 @@ export class VirtualTapeLibrary implements TapeLibrary {
       if (!cartridge) throw new LifeboatError('not-found', `the library knows no tape ${barcode}`);
       const location = locate(state, barcode);
       if (location.kind === 'offline') throw new LifeboatError('unavailable', `tape ${barcode} is offline; import it through a mail slot`);
-      if (location.kind === 'mailslot') throw new LifeboatError('unavailable', `tape ${barcode} is in mail slot ${location.index + 1}; import it first`);
+      if (location.kind === 'mailslot')
+        throw new LifeboatError('unavailable', `tape ${barcode} is in mail slot ${location.index + 1}; import it first`);
       const free = (index: number): boolean => {
         const drive = state.drives[index];
         const taken = drive?.owner && isAlive(drive.owner.pid) && !(drive.owner.pid === process.pid && !this.loaded.has(index));
@@ -137,7 +144,11 @@ export class VirtualTapeLibrary implements TapeLibrary {
       let index: number;
       if (location.kind === 'drive') {
         // Left in a drive by a process that is gone: take it over where it stands.
-        if (!free(location.index)) throw new LifeboatError('unavailable', `drive ${location.index + 1} is busy with tape ${barcode} for ${state.drives[location.index]?.owner?.who ?? 'another job'}`);
+        if (!free(location.index))
+          throw new LifeboatError(
+            'unavailable',
+            `drive ${location.index + 1} is busy with tape ${barcode} for ${state.drives[location.index]?.owner?.who ?? 'another job'}`,
+          );
         index = location.index;
       } else {
         index = state.drives.findIndex((drive, i) => drive.barcode === null && free(i));
@@ -178,7 +189,9 @@ export class VirtualTapeLibrary implements TapeLibrary {
     const drive = this.loaded.get(tapeDrive.index);
     if (!drive || drive !== tapeDrive) throw new LifeboatError('conflict', `drive ${tapeDrive.index + 1} was not loaded by this engine`);
     const state = await this.file.read();
-    const seconds = state.model.fullRewindSeconds * Math.min(1, drive.headPosition() / Math.max(1, state.cartridges[drive.barcode]?.capacityBytes ?? 1)) + state.model.unloadSeconds;
+    const seconds =
+      state.model.fullRewindSeconds * Math.min(1, drive.headPosition() / Math.max(1, state.cartridges[drive.barcode]?.capacityBytes ?? 1)) +
+      state.model.unloadSeconds;
     this.loaded.delete(drive.index);
     try {
       await this.modelled(state, seconds);
@@ -207,7 +220,8 @@ export class VirtualTapeLibrary implements TapeLibrary {
       if (location.kind === 'offline') throw new LifeboatError('conflict', `tape ${barcode} is already offline`);
       if (location.kind === 'drive') {
         const owner = state.drives[location.index]?.owner;
-        if (state.slots.length > 0 || (owner && isAlive(owner.pid))) throw new LifeboatError('conflict', `tape ${barcode} is in drive ${location.index + 1}; it can leave once it is unloaded`);
+        if (state.slots.length > 0 || (owner && isAlive(owner.pid)))
+          throw new LifeboatError('conflict', `tape ${barcode} is in drive ${location.index + 1}; it can leave once it is unloaded`);
         (state.drives[location.index] as LibraryState['drives'][number]).barcode = null;
         return 0;
       }
@@ -223,9 +237,14 @@ export class VirtualTapeLibrary implements TapeLibrary {
 
   async importTape(barcode: string): Promise<void> {
     const seconds = await this.file.update((state) => {
-      if (!state.cartridges[barcode]) throw new LifeboatError('not-found', `the library knows no tape ${barcode}; add its image first (\`tape import ${barcode} --image FILE\`)`);
+      if (!state.cartridges[barcode])
+        throw new LifeboatError(
+          'not-found',
+          `the library knows no tape ${barcode}; add its image first (\`tape import ${barcode} --image FILE\`)`,
+        );
       const location = locate(state, barcode);
-      if (location.kind !== 'offline') throw new LifeboatError('conflict', `tape ${barcode} is already in the library (${describe(location)})`);
+      if (location.kind !== 'offline')
+        throw new LifeboatError('conflict', `tape ${barcode} is already in the library (${describe(location)})`);
       if (state.slots.length === 0) {
         const drive = state.drives.find((entry, index) => entry.barcode === null && !state.faults.busyDrives.includes(index));
         if (!drive) throw new LifeboatError('unavailable', `every drive of ${state.name} holds a tape; eject one first`);
@@ -244,7 +263,8 @@ export class VirtualTapeLibrary implements TapeLibrary {
 
   /** Puts a cartridge on the shelf (offline): blank, or a copy of a tape image from elsewhere. */
   async addCartridge(barcode: string, options: { image?: string; capacityBytes?: number; writeProtected?: boolean }): Promise<void> {
-    if (!barcodePattern.test(barcode)) throw new LifeboatError('bad-request', `barcode "${barcode}" should be 1 to 16 capital letters and digits`);
+    if (!barcodePattern.test(barcode))
+      throw new LifeboatError('bad-request', `barcode "${barcode}" should be 1 to 16 capital letters and digits`);
     const state = await this.file.read();
     if (state.cartridges[barcode]) throw new LifeboatError('conflict', `the library already knows tape ${barcode}`);
     const target = this.imagePath(barcode);
@@ -258,7 +278,13 @@ export class VirtualTapeLibrary implements TapeLibrary {
       }
       await copyFile(options.image, target);
     } else await (await open(target, 'wx')).close();
-    const capacityBytes = options.capacityBytes ?? Math.max(...Object.values(state.cartridges).map((cartridge) => cartridge.capacityBytes), (await stat(target)).size * 2, state.blockSize * 64);
+    const capacityBytes =
+      options.capacityBytes ??
+      Math.max(
+        ...Object.values(state.cartridges).map((cartridge) => cartridge.capacityBytes),
+        (await stat(target)).size * 2,
+        state.blockSize * 64,
+      );
     await this.file.update((current) => {
       current.cartridges[barcode] = { writeProtected: options.writeProtected ?? false, capacityBytes };
     });
@@ -268,7 +294,8 @@ export class VirtualTapeLibrary implements TapeLibrary {
     await this.file.update((state) => {
       const cartridge = state.cartridges[barcode];
       if (!cartridge) throw new LifeboatError('not-found', `the library knows no tape ${barcode}`);
-      if (locate(state, barcode).kind === 'drive') throw new LifeboatError('conflict', `tape ${barcode} is in a drive; the tab is set outside`);
+      if (locate(state, barcode).kind === 'drive')
+        throw new LifeboatError('conflict', `tape ${barcode} is in a drive; the tab is set outside`);
       cartridge.writeProtected = writeProtected;
     });
   }

@@ -5,7 +5,13 @@ import { platformKeyOf, type Vmx } from '../../disks/vmx.ts';
 import { el, xml } from './xml.ts';
 
 export type DiskPlacement = { key: string; fileName: string; capacity: number; controllerBus: number; unit: number };
-export type SpecChoices = { name: string; datastore: string; thin: boolean; network: (original: string | undefined) => string; annotation: string };
+export type SpecChoices = {
+  name: string;
+  datastore: string;
+  thin: boolean;
+  network: (original: string | undefined) => string;
+  annotation: string;
+};
 
 /** The note a restored VM carries: it tells the janitor which job made it. */
 export function vmAnnotation(jobId: string): string {
@@ -18,7 +24,12 @@ const controllerTypes: Record<string, string> = {
   lsisas1068: 'VirtualLsiLogicSASController',
   buslogic: 'VirtualBusLogicController',
 };
-const nicTypes: Record<string, string> = { vmxnet3: 'VirtualVmxnet3', e1000: 'VirtualE1000', e1000e: 'VirtualE1000e', vmxnet2: 'VirtualVmxnet2' };
+const nicTypes: Record<string, string> = {
+  vmxnet3: 'VirtualVmxnet3',
+  e1000: 'VirtualE1000',
+  e1000e: 'VirtualE1000e',
+  vmxnet2: 'VirtualVmxnet2',
+};
 const CONTROLLER_KEY_BASE = 1000;
 
 /** vmx guestOS ("debian12-64") to a vSphere guestId ("debian12_64Guest"). */
@@ -41,7 +52,13 @@ export function placeDisks(disks: { key: string; capacity: number }[], vmName: s
       unit = nextFreeUnit;
     }
     used.add(`${bus}:${unit}`);
-    return { key: disk.key, fileName: index === 0 ? `${vmName}.vmdk` : `${vmName}_${index}.vmdk`, capacity: disk.capacity, controllerBus: bus, unit };
+    return {
+      key: disk.key,
+      fileName: index === 0 ? `${vmName}.vmdk` : `${vmName}_${index}.vmdk`,
+      capacity: disk.capacity,
+      controllerBus: bus,
+      unit,
+    };
   });
 }
 
@@ -51,60 +68,92 @@ export function vmConfigSpec(vmx: Vmx, placements: DiskPlacement[], choices: Spe
   const memory = Number(entries.get('memsize') ?? '1024') || 1024;
   const buses = [...new Set(placements.map((disk) => disk.controllerBus))].sort();
   const controllers = buses.map((bus) =>
-    el('deviceChange', xml(
-      el('operation', 'add'),
-      el('device', xml(el('key', CONTROLLER_KEY_BASE + bus), el('busNumber', bus), el('sharedBus', 'noSharing')), {
-        'xsi:type': controllerTypes[entries.get(`scsi${bus}.virtualdev`)?.toLowerCase() ?? ''] ?? 'VirtualLsiLogicController',
-      }),
-    )),
+    el(
+      'deviceChange',
+      xml(
+        el('operation', 'add'),
+        el('device', xml(el('key', CONTROLLER_KEY_BASE + bus), el('busNumber', bus), el('sharedBus', 'noSharing')), {
+          'xsi:type': controllerTypes[entries.get(`scsi${bus}.virtualdev`)?.toLowerCase() ?? ''] ?? 'VirtualLsiLogicController',
+        }),
+      ),
+    ),
   );
   const disks = placements.map((disk, index) =>
-    el('deviceChange', xml(
-      el('operation', 'add'),
-      el('fileOperation', 'create'),
-      el('device', xml(
-        el('key', -100 - index),
-        el('backing', xml(
-          el('fileName', `[${choices.datastore}] ${choices.name}/${disk.fileName}`),
-          el('diskMode', 'persistent'),
-          el('thinProvisioned', choices.thin),
-          el('eagerlyScrub', false),
-        ), { 'xsi:type': 'VirtualDiskFlatVer2BackingInfo' }),
-        el('controllerKey', CONTROLLER_KEY_BASE + disk.controllerBus),
-        el('unitNumber', disk.unit),
-        el('capacityInKB', Math.ceil(disk.capacity / 1024)),
-      ), { 'xsi:type': 'VirtualDisk' }),
-    )),
+    el(
+      'deviceChange',
+      xml(
+        el('operation', 'add'),
+        el('fileOperation', 'create'),
+        el(
+          'device',
+          xml(
+            el('key', -100 - index),
+            el(
+              'backing',
+              xml(
+                el('fileName', `[${choices.datastore}] ${choices.name}/${disk.fileName}`),
+                el('diskMode', 'persistent'),
+                el('thinProvisioned', choices.thin),
+                el('eagerlyScrub', false),
+              ),
+              { 'xsi:type': 'VirtualDiskFlatVer2BackingInfo' },
+            ),
+            el('controllerKey', CONTROLLER_KEY_BASE + disk.controllerBus),
+            el('unitNumber', disk.unit),
+            el('capacityInKB', Math.ceil(disk.capacity / 1024)),
+          ),
+          { 'xsi:type': 'VirtualDisk' },
+        ),
+      ),
+    ),
   );
   const nics: string[] = [];
   for (let n = 0; n < 10; n++) {
     if (entries.get(`ethernet${n}.present`)?.toLowerCase() !== 'true') continue;
-    nics.push(el('deviceChange', xml(
-      el('operation', 'add'),
-      el('device', xml(
-        el('key', -200 - n),
-        el('backing', xml(el('deviceName', choices.network(entries.get(`ethernet${n}.networkname`)))), { 'xsi:type': 'VirtualEthernetCardNetworkBackingInfo' }),
-        el('addressType', 'generated'),
-      ), { 'xsi:type': nicTypes[entries.get(`ethernet${n}.virtualdev`)?.toLowerCase() ?? ''] ?? 'VirtualVmxnet3' }),
-    )));
+    nics.push(
+      el(
+        'deviceChange',
+        xml(
+          el('operation', 'add'),
+          el(
+            'device',
+            xml(
+              el('key', -200 - n),
+              el('backing', xml(el('deviceName', choices.network(entries.get(`ethernet${n}.networkname`)))), {
+                'xsi:type': 'VirtualEthernetCardNetworkBackingInfo',
+              }),
+              el('addressType', 'generated'),
+            ),
+            { 'xsi:type': nicTypes[entries.get(`ethernet${n}.virtualdev`)?.toLowerCase() ?? ''] ?? 'VirtualVmxnet3' },
+          ),
+        ),
+      ),
+    );
   }
-  return el('config', xml(
-    el('name', choices.name),
-    el('guestId', guestIdOf(entries.get('guestos'))),
-    el('annotation', choices.annotation),
-    el('files', xml(el('vmPathName', `[${choices.datastore}]`))),
-    el('numCPUs', cpus),
-    el('memoryMB', memory),
-    ...controllers,
-    ...disks,
-    ...nics,
-    ...cryptoSpec(vmx),
-  ));
+  return el(
+    'config',
+    xml(
+      el('name', choices.name),
+      el('guestId', guestIdOf(entries.get('guestos'))),
+      el('annotation', choices.annotation),
+      el('files', xml(el('vmPathName', `[${choices.datastore}]`))),
+      el('numCPUs', cpus),
+      el('memoryMB', memory),
+      ...controllers,
+      ...disks,
+      ...nics,
+      ...cryptoSpec(vmx),
+    ),
+  );
 }
 
 /** A VM the platform encrypted is created encrypted with the same key of the same provider. */
 function cryptoSpec(vmx: Vmx): string[] {
   const key = platformKeyOf(vmx);
   if (!key) return [];
-  return [el('crypto', xml(el('cryptoKeyId', xml(el('keyId', key.keyId), el('providerId', xml(el('id', key.providerId)))))), { 'xsi:type': 'CryptoSpecEncrypt' })];
+  return [
+    el('crypto', xml(el('cryptoKeyId', xml(el('keyId', key.keyId), el('providerId', xml(el('id', key.providerId)))))), {
+      'xsi:type': 'CryptoSpecEncrypt',
+    }),
+  ];
 }

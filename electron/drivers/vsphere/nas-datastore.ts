@@ -19,7 +19,13 @@ async function datastoreSystem(client: VsphereClient, host: MoRef): Promise<MoRe
 export async function mountNasDatastore(client: VsphereClient, host: MoRef, mount: NasMount): Promise<MoRef> {
   const spec = el(
     'spec',
-    xml(el('remoteHost', mount.remoteHost), el('remotePath', mount.remotePath), el('localPath', mount.datastoreName), el('accessMode', 'readWrite'), el('type', 'NFS')),
+    xml(
+      el('remoteHost', mount.remoteHost),
+      el('remotePath', mount.remotePath),
+      el('localPath', mount.datastoreName),
+      el('accessMode', 'readWrite'),
+      el('type', 'NFS'),
+    ),
   );
   return moRefOf(await client.soap.call('CreateNasDatastore', await datastoreSystem(client, host), [spec]));
 }
@@ -35,9 +41,20 @@ export async function unmountNasDatastore(client: VsphereClient, host: MoRef, da
   }
 }
 
-export async function registerVm(client: VsphereClient, place: { vmFolder: MoRef; pool: MoRef; host: { ref: MoRef } }, vmxPath: string, name: string): Promise<MoRef> {
+export async function registerVm(
+  client: VsphereClient,
+  place: { vmFolder: MoRef; pool: MoRef; host: { ref: MoRef } },
+  vmxPath: string,
+  name: string,
+): Promise<MoRef> {
   const task = moRefOf(
-    await client.soap.call('RegisterVM_Task', place.vmFolder, [el('path', vmxPath), el('name', name), el('asTemplate', false), moRefXml('pool', place.pool), moRefXml('host', place.host.ref)]),
+    await client.soap.call('RegisterVM_Task', place.vmFolder, [
+      el('path', vmxPath),
+      el('name', name),
+      el('asTemplate', false),
+      moRefXml('pool', place.pool),
+      moRefXml('host', place.host.ref),
+    ]),
   );
   return moRefOf(await client.waitForTask(task, `register ${vmxPath}`));
 }

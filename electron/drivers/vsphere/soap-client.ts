@@ -41,13 +41,19 @@ export class VsphereFault extends LifeboatError {
 function transportError(endpoint: Endpoint, error: Error & { code?: string }): LifeboatError {
   const where = `vSphere at ${endpoint.url.origin}`;
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(error.code ?? '') || /certificate/i.test(error.message)) {
-    return new LifeboatError('unavailable', `${where} presents a certificate this machine does not trust (${error.message}); add the host with --insecure only if you trust the network`);
+    return new LifeboatError(
+      'unavailable',
+      `${where} presents a certificate this machine does not trust (${error.message}); add the host with --insecure only if you trust the network`,
+    );
   }
   return new LifeboatError('unavailable', `cannot reach ${where}: ${error.code ?? error.message}`);
 }
 
 /** One HTTP(S) request with the session cookie; the body is a string or a stream of known length. */
-export function send(endpoint: Endpoint, options: { method: string; path: string; headers: Record<string, string | number>; body?: string | { stream: Readable; length: number } }): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
+export function send(
+  endpoint: Endpoint,
+  options: { method: string; path: string; headers: Record<string, string | number>; body?: string | { stream: Readable; length: number } },
+): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
   const secure = endpoint.url.protocol === 'https:';
   const requestOptions: RequestOptions & { rejectUnauthorized?: boolean } = {
     method: options.method,
@@ -122,8 +128,10 @@ export function interpretResponse(origin: string, method: string, status: number
     throw new LifeboatError('unavailable', `vSphere at ${origin} answered ${method} with something that is not XML (HTTP ${status})`);
   }
   const envelope = parsed.Envelope;
-  const body = envelope && typeof envelope === 'object' ? ((envelope as { Body?: unknown }).Body as Record<string, unknown> | undefined) : undefined;
-  if (!body || typeof body !== 'object') throw new LifeboatError('unavailable', `vSphere at ${origin} answered ${method} without a SOAP body (HTTP ${status})`);
+  const body =
+    envelope && typeof envelope === 'object' ? ((envelope as { Body?: unknown }).Body as Record<string, unknown> | undefined) : undefined;
+  if (!body || typeof body !== 'object')
+    throw new LifeboatError('unavailable', `vSphere at ${origin} answered ${method} without a SOAP body (HTTP ${status})`);
   if (body.Fault !== undefined) throw faultOf(method, body.Fault);
   const response = body[`${method}Response`];
   return response && typeof response === 'object' ? (response as { returnval?: unknown }).returnval : undefined;
@@ -133,8 +141,11 @@ function faultOf(method: string, fault: unknown): VsphereFault {
   const record = fault && typeof fault === 'object' ? (fault as Record<string, unknown>) : {};
   const detail = record.detail && typeof record.detail === 'object' ? (record.detail as Record<string, unknown>) : undefined;
   const detailKey = detail ? Object.keys(detail).find((key) => !key.startsWith('@_')) : undefined;
-  const detailNode = detailKey && detail && typeof detail[detailKey] === 'object' ? (detail[detailKey] as Record<string, unknown>) : undefined;
-  const name = String(detailNode?.['@_type'] ?? detailKey ?? 'Fault').replace(/Fault$/, '').replace(/^vim25:/, '');
+  const detailNode =
+    detailKey && detail && typeof detail[detailKey] === 'object' ? (detail[detailKey] as Record<string, unknown>) : undefined;
+  const name = String(detailNode?.['@_type'] ?? detailKey ?? 'Fault')
+    .replace(/Fault$/, '')
+    .replace(/^vim25:/, '');
   const message = textOf(record.faultstring) || name;
   return new VsphereFault(faultCodes[name] ?? 'unavailable', name, `vSphere refused ${method}: ${message} (${name})`);
 }

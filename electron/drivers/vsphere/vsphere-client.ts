@@ -8,7 +8,15 @@ import { asArray, el, moRefOf, moRefXml, textOf, xml, type MoRef } from './xml.t
 
 export type ServiceContent = { rootFolder: MoRef; propertyCollector: MoRef; viewManager: MoRef; sessionManager: MoRef; fileManager: MoRef };
 
-export type DatastoreInfo = { ref: MoRef; name: string; type: string; capacity: number; freeSpace: number; url: string; accessible: boolean };
+export type DatastoreInfo = {
+  ref: MoRef;
+  name: string;
+  type: string;
+  capacity: number;
+  freeSpace: number;
+  url: string;
+  accessible: boolean;
+};
 export type HostInfo = { ref: MoRef; name: string; parent: MoRef; datastores: MoRef[]; networks: MoRef[]; connected: boolean };
 export type Inventory = {
   datacenters: { ref: MoRef; name: string; vmFolder: MoRef }[];
@@ -19,7 +27,15 @@ export type Inventory = {
   computeResources: { ref: MoRef; resourcePool: MoRef | null }[];
 };
 
-export type VmDisk = { key: number; fileName: string; capacity: number; thin: boolean; controllerKey: number; controllerBus: number; unitNumber: number };
+export type VmDisk = {
+  key: number;
+  fileName: string;
+  capacity: number;
+  thin: boolean;
+  controllerKey: number;
+  controllerBus: number;
+  unitNumber: number;
+};
 
 type PropSet = Record<string, unknown>;
 type ObjectContent = { obj: MoRef; props: PropSet };
@@ -43,8 +59,10 @@ export class VsphereClient {
 
   static async connect(endpoint: Endpoint, user: string, password: string): Promise<VsphereClient> {
     const soap = new SoapClient(endpoint);
-    const raw = (await soap.call('RetrieveServiceContent', { type: 'ServiceInstance', value: 'ServiceInstance' })) as Record<string, unknown> | undefined;
-    if (!raw) throw new LifeboatError('unavailable', `${endpoint.url.origin} did not describe its services; is it a vCenter or ESXi /sdk URL?`);
+    const raw = (await soap.call('RetrieveServiceContent', { type: 'ServiceInstance', value: 'ServiceInstance' })) as
+      Record<string, unknown> | undefined;
+    if (!raw)
+      throw new LifeboatError('unavailable', `${endpoint.url.origin} did not describe its services; is it a vCenter or ESXi /sdk URL?`);
     const content: ServiceContent = {
       rootFolder: moRefOf(raw.rootFolder),
       propertyCollector: moRefOf(raw.propertyCollector),
@@ -71,15 +89,35 @@ export class VsphereClient {
   async retrieve(type: string, paths: string[], objects?: MoRef[]): Promise<ObjectContent[]> {
     let view: MoRef | null = null;
     if (!objects) {
-      view = moRefOf(await this.soap.call('CreateContainerView', this.content.viewManager, [moRefXml('container', this.content.rootFolder), el('type', type), el('recursive', 'true')]));
+      view = moRefOf(
+        await this.soap.call('CreateContainerView', this.content.viewManager, [
+          moRefXml('container', this.content.rootFolder),
+          el('type', type),
+          el('recursive', 'true'),
+        ]),
+      );
     }
     const propSet = el('propSet', xml(el('type', type), ...paths.map((path) => el('pathSet', path))));
     const objectSets = view
-      ? [el('objectSet', xml(moRefXml('obj', view), el('skip', 'true'), el('selectSet', xml(el('name', 'view'), el('type', 'ContainerView'), el('path', 'view'), el('skip', 'false')), { 'xsi:type': 'TraversalSpec' })))]
+      ? [
+          el(
+            'objectSet',
+            xml(
+              moRefXml('obj', view),
+              el('skip', 'true'),
+              el('selectSet', xml(el('name', 'view'), el('type', 'ContainerView'), el('path', 'view'), el('skip', 'false')), {
+                'xsi:type': 'TraversalSpec',
+              }),
+            ),
+          ),
+        ]
       : (objects ?? []).map((obj) => el('objectSet', xml(moRefXml('obj', obj), el('skip', 'false'))));
     try {
       const result: ObjectContent[] = [];
-      let returned = (await this.soap.call('RetrievePropertiesEx', this.content.propertyCollector, [el('specSet', xml(propSet, ...objectSets)), el('options', [])])) as Record<string, unknown> | undefined;
+      let returned = (await this.soap.call('RetrievePropertiesEx', this.content.propertyCollector, [
+        el('specSet', xml(propSet, ...objectSets)),
+        el('options', []),
+      ])) as Record<string, unknown> | undefined;
       for (let page = 0; returned && page < 10_000; page++) {
         for (const object of asArray(returned.objects as Record<string, unknown>[])) {
           const props: PropSet = {};
@@ -88,7 +126,8 @@ export class VsphereClient {
         }
         const token = textOf(returned.token);
         if (!token) break;
-        returned = (await this.soap.call('ContinueRetrievePropertiesEx', this.content.propertyCollector, [el('token', token)])) as Record<string, unknown> | undefined;
+        returned = (await this.soap.call('ContinueRetrievePropertiesEx', this.content.propertyCollector, [el('token', token)])) as
+          Record<string, unknown> | undefined;
       }
       return result;
     } finally {
@@ -105,7 +144,8 @@ export class VsphereClient {
       this.retrieve('VirtualMachine', ['name', 'runtime.host', 'config.files.vmPathName']),
       this.retrieve('ComputeResource', ['resourcePool']),
     ]);
-    const refs = (value: unknown): MoRef[] => asArray((value as { ManagedObjectReference?: unknown } | undefined)?.ManagedObjectReference).map(moRefOf);
+    const refs = (value: unknown): MoRef[] =>
+      asArray((value as { ManagedObjectReference?: unknown } | undefined)?.ManagedObjectReference).map(moRefOf);
     return {
       datacenters: datacenters.map(({ obj, props }) => ({ ref: obj, name: textOf(props.name), vmFolder: moRefOf(props.vmFolder) })),
       hosts: hosts.map(({ obj, props }) => ({
@@ -126,8 +166,16 @@ export class VsphereClient {
         accessible: textOf(props['summary.accessible']) !== 'false',
       })),
       networks: networks.map(({ obj, props }) => ({ ref: obj, name: textOf(props.name) })),
-      vms: vms.map(({ obj, props }) => ({ ref: obj, name: textOf(props.name), host: props['runtime.host'] ? moRefOf(props['runtime.host']) : null, vmPathName: textOf(props['config.files.vmPathName']) })),
-      computeResources: computeResources.map(({ obj, props }) => ({ ref: obj, resourcePool: props.resourcePool ? moRefOf(props.resourcePool) : null })),
+      vms: vms.map(({ obj, props }) => ({
+        ref: obj,
+        name: textOf(props.name),
+        host: props['runtime.host'] ? moRefOf(props['runtime.host']) : null,
+        vmPathName: textOf(props['config.files.vmPathName']),
+      })),
+      computeResources: computeResources.map(({ obj, props }) => ({
+        ref: obj,
+        resourcePool: props.resourcePool ? moRefOf(props.resourcePool) : null,
+      })),
     };
   }
 
@@ -142,7 +190,12 @@ export class VsphereClient {
         const error = info?.props['info.error'] as Record<string, unknown> | undefined;
         const fault = error?.fault as Record<string, unknown> | undefined;
         const name = String(fault?.['@_type'] ?? 'Fault');
-        const code = name === 'DuplicateName' || name === 'FileAlreadyExists' ? 'conflict' : name === 'NoDiskSpace' || name === 'InsufficientResourcesFault' ? 'target-full' : 'unavailable';
+        const code =
+          name === 'DuplicateName' || name === 'FileAlreadyExists'
+            ? 'conflict'
+            : name === 'NoDiskSpace' || name === 'InsufficientResourcesFault'
+              ? 'target-full'
+              : 'unavailable';
         throw new LifeboatError(code, `vSphere task ${what} failed: ${textOf(error?.localizedMessage) || name} (${name})`);
       }
       if (onProgress && info?.props['info.progress'] !== undefined) onProgress(num(info.props['info.progress']));
@@ -158,7 +211,10 @@ export class VsphereClient {
 
   async vmDisks(vm: MoRef): Promise<VmDisk[]> {
     const [content] = await this.retrieve('VirtualMachine', ['config.hardware.device'], [vm]);
-    const devices = asArray((content?.props['config.hardware.device'] as { VirtualDevice?: unknown } | undefined)?.VirtualDevice) as Record<string, unknown>[];
+    const devices = asArray((content?.props['config.hardware.device'] as { VirtualDevice?: unknown } | undefined)?.VirtualDevice) as Record<
+      string,
+      unknown
+    >[];
     const busOf = (key: number): number => num(devices.find((device) => num(device.key) === key)?.busNumber);
     return devices
       .filter((device) => device['@_type'] === 'VirtualDisk')
@@ -198,12 +254,16 @@ export class VsphereClient {
   /** SCSI controllers of a VM with the unit numbers already taken on each. */
   private async scsiControllers(vm: MoRef): Promise<{ key: number; usedUnits: Set<number> }[]> {
     const [content] = await this.retrieve('VirtualMachine', ['config.hardware.device'], [vm]);
-    const devices = asArray((content?.props['config.hardware.device'] as { VirtualDevice?: unknown } | undefined)?.VirtualDevice) as Record<string, unknown>[];
+    const devices = asArray((content?.props['config.hardware.device'] as { VirtualDevice?: unknown } | undefined)?.VirtualDevice) as Record<
+      string,
+      unknown
+    >[];
     const controllers = devices.filter((device) => /SCSIController$|LsiLogic|BusLogic/.test(String(device['@_type'])));
     return controllers.map((controller) => {
       const key = num(controller.key);
       const usedUnits = new Set<number>([7]);
-      for (const device of devices) if (num(device.controllerKey) === key && device.unitNumber !== undefined) usedUnits.add(num(device.unitNumber));
+      for (const device of devices)
+        if (num(device.controllerKey) === key && device.unitNumber !== undefined) usedUnits.add(num(device.unitNumber));
       return { key, usedUnits };
     });
   }
@@ -214,16 +274,30 @@ export class VsphereClient {
     if (!controller) throw new LifeboatError('unavailable', `proxy VM ${vm.value} has no SCSI controller with a free slot for HotAdd`);
     let unit = 0;
     while (controller.usedUnits.has(unit)) unit++;
-    const spec = el('spec', xml(el('deviceChange', xml(
-      el('operation', 'add'),
-      el('device', xml(
-        el('key', -1),
-        el('backing', xml(el('fileName', datastorePath), el('diskMode', 'independent_persistent')), { 'xsi:type': 'VirtualDiskFlatVer2BackingInfo' }),
-        el('controllerKey', controller.key),
-        el('unitNumber', unit),
-        el('capacityInKB', Math.ceil(capacity / 1024)),
-      ), { 'xsi:type': 'VirtualDisk' }),
-    ))));
+    const spec = el(
+      'spec',
+      xml(
+        el(
+          'deviceChange',
+          xml(
+            el('operation', 'add'),
+            el(
+              'device',
+              xml(
+                el('key', -1),
+                el('backing', xml(el('fileName', datastorePath), el('diskMode', 'independent_persistent')), {
+                  'xsi:type': 'VirtualDiskFlatVer2BackingInfo',
+                }),
+                el('controllerKey', controller.key),
+                el('unitNumber', unit),
+                el('capacityInKB', Math.ceil(capacity / 1024)),
+              ),
+              { 'xsi:type': 'VirtualDisk' },
+            ),
+          ),
+        ),
+      ),
+    );
     await this.runTask('ReconfigVM_Task', vm, [spec], `hot-add ${datastorePath}`);
     const attached = (await this.vmDisks(vm)).find((disk) => disk.fileName === datastorePath);
     if (!attached) throw new LifeboatError('unavailable', `hot-added disk ${datastorePath} does not show on proxy VM ${vm.value}`);
@@ -234,7 +308,20 @@ export class VsphereClient {
   async detachDisk(vm: MoRef, datastorePath: string): Promise<void> {
     const disk = (await this.vmDisks(vm)).find((candidate) => candidate.fileName === datastorePath);
     if (!disk) return;
-    const spec = el('spec', xml(el('deviceChange', xml(el('operation', 'remove'), el('device', xml(el('key', disk.key), el('controllerKey', disk.controllerKey), el('unitNumber', disk.unitNumber)), { 'xsi:type': 'VirtualDisk' })))));
+    const spec = el(
+      'spec',
+      xml(
+        el(
+          'deviceChange',
+          xml(
+            el('operation', 'remove'),
+            el('device', xml(el('key', disk.key), el('controllerKey', disk.controllerKey), el('unitNumber', disk.unitNumber)), {
+              'xsi:type': 'VirtualDisk',
+            }),
+          ),
+        ),
+      ),
+    );
     await this.runTask('ReconfigVM_Task', vm, [spec], `detach ${datastorePath}`);
   }
 
@@ -249,10 +336,15 @@ export class VsphereClient {
     const response = await send(this.soap.endpoint, {
       method: 'PUT',
       path: this.folderUrl(datacenter, datastore, path),
-      headers: { 'content-type': 'application/octet-stream', 'content-length': size, ...(this.soap.sessionCookie ? { cookie: this.soap.sessionCookie } : {}) },
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-length': size,
+        ...(this.soap.sessionCookie ? { cookie: this.soap.sessionCookie } : {}),
+      },
       body: { stream: createReadStream(localPath), length: size },
     });
-    if (response.status < 200 || response.status >= 300) throw new LifeboatError('unavailable', `upload of [${datastore}] ${path} failed: HTTP ${response.status}`);
+    if (response.status < 200 || response.status >= 300)
+      throw new LifeboatError('unavailable', `upload of [${datastore}] ${path} failed: HTTP ${response.status}`);
   }
 
   /** Reads a small datastore file (a VMDK descriptor) through the host's HTTP file service. */
@@ -262,8 +354,10 @@ export class VsphereClient {
       path: this.folderUrl(datacenter, datastore, path),
       headers: this.soap.sessionCookie ? { cookie: this.soap.sessionCookie } : {},
     });
-    if (response.status !== 200) throw new LifeboatError('unavailable', `download of [${datastore}] ${path} failed: HTTP ${response.status}`);
-    if (response.body.length > maxBytes) throw new LifeboatError('unavailable', `[${datastore}] ${path} is larger than ${maxBytes} bytes; it is not a descriptor`);
+    if (response.status !== 200)
+      throw new LifeboatError('unavailable', `download of [${datastore}] ${path} failed: HTTP ${response.status}`);
+    if (response.body.length > maxBytes)
+      throw new LifeboatError('unavailable', `[${datastore}] ${path} is larger than ${maxBytes} bytes; it is not a descriptor`);
     return response.body.toString('latin1');
   }
 }

@@ -9,10 +9,20 @@ export function escapeXml(value: string): string {
 }
 
 /** <name attrs>children</name>; strings are escaped, arrays are concatenated, null/undefined omitted. */
-export function el(name: string, children?: string | number | boolean | (string | null | undefined)[] | null, attributes: Record<string, string> = {}): string {
-  const attrs = Object.entries(attributes).map(([key, value]) => ` ${key}="${escapeXml(value)}"`).join('');
+export function el(
+  name: string,
+  children?: string | number | boolean | (string | null | undefined)[] | null,
+  attributes: Record<string, string> = {},
+): string {
+  const attrs = Object.entries(attributes)
+    .map(([key, value]) => ` ${key}="${escapeXml(value)}"`)
+    .join('');
   if (children === undefined || children === null) return `<${name}${attrs}/>`;
-  const inner = Array.isArray(children) ? children.filter((child): child is string => typeof child === 'string').join('') : typeof children === 'string' ? escapeXml(children) : String(children);
+  const inner = Array.isArray(children)
+    ? children.filter((child): child is string => typeof child === 'string').join('')
+    : typeof children === 'string'
+      ? escapeXml(children)
+      : String(children);
   return `<${name}${attrs}>${inner}</${name}>`;
 }
 

@@ -28,7 +28,14 @@ export type ConsoleCertificate = TlsMaterial & {
 function describe(certPem: string, keyPem: string, source: ConsoleCertificate['source'], made: boolean): ConsoleCertificate {
   const certificate = new X509Certificate(certPem);
   const spki = certificate.publicKey.export({ type: 'spki', format: 'der' });
-  return { cert: certPem, key: keyPem, source, made, fingerprint256: certificate.fingerprint256, spkiSha256: createHash('sha256').update(spki).digest('base64') };
+  return {
+    cert: certPem,
+    key: keyPem,
+    source,
+    made,
+    fingerprint256: certificate.fingerprint256,
+    spkiSha256: createHash('sha256').update(spki).digest('base64'),
+  };
 }
 
 function names(certificate: X509Certificate, name: string): boolean {
@@ -40,7 +47,9 @@ async function readOperatorFile(file: string, flag: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (error) {
-    throw new LifeboatError('bad-request', `${flag} ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+    throw new LifeboatError('bad-request', `${flag} ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {
+      cause: error,
+    });
   }
 }
 
@@ -60,9 +69,12 @@ export async function operatorCertificate(certFile: string, keyFile: string, now
   } catch (error) {
     throw new LifeboatError('bad-request', `--tls-key ${keyFile} is not an unencrypted PEM private key`, { cause: error });
   }
-  if (!certificate.checkPrivateKey(key)) throw new LifeboatError('bad-request', `--tls-key ${keyFile} is not the key of the certificate in ${certFile}`);
-  if (new Date(certificate.validTo) <= now) throw new LifeboatError('bad-request', `--tls-cert ${certFile} expired on ${certificate.validTo}`);
-  if (new Date(certificate.validFrom) > now) throw new LifeboatError('bad-request', `--tls-cert ${certFile} is not valid before ${certificate.validFrom}`);
+  if (!certificate.checkPrivateKey(key))
+    throw new LifeboatError('bad-request', `--tls-key ${keyFile} is not the key of the certificate in ${certFile}`);
+  if (new Date(certificate.validTo) <= now)
+    throw new LifeboatError('bad-request', `--tls-cert ${certFile} expired on ${certificate.validTo}`);
+  if (new Date(certificate.validFrom) > now)
+    throw new LifeboatError('bad-request', `--tls-cert ${certFile} is not valid before ${certificate.validFrom}`);
   return describe(certPem, keyPem, 'operator', false);
 }
 
@@ -86,12 +98,20 @@ async function unfit(paths: { cert: string; key: string }, required: string[], n
 }
 
 /** The engine's own certificate for `names` (the first `required` ones must be on it). */
-export async function homeCertificate(home: string, request: { names: string[]; required: string[]; now: Date }, log: (line: string) => void = () => undefined): Promise<ConsoleCertificate> {
+export async function homeCertificate(
+  home: string,
+  request: { names: string[]; required: string[]; now: Date },
+  log: (line: string) => void = () => undefined,
+): Promise<ConsoleCertificate> {
   const paths = homeCertificatePaths(home);
   const why = await unfit(paths, request.required, request.now);
   if (why === null) return describe(await readFile(paths.cert, 'utf8'), await readFile(paths.key, 'utf8'), 'self-signed', false);
   log(`making the console's certificate: ${why}`);
-  const made = makeSelfSigned({ names: request.names, notBefore: new Date(request.now.getTime() - DAY_MS), notAfter: new Date(request.now.getTime() + SELF_SIGNED_DAYS * DAY_MS) });
+  const made = makeSelfSigned({
+    names: request.names,
+    notBefore: new Date(request.now.getTime() - DAY_MS),
+    notAfter: new Date(request.now.getTime() + SELF_SIGNED_DAYS * DAY_MS),
+  });
   await mkdir(paths.folder, { recursive: true, mode: 0o700 });
   await chmod(paths.folder, 0o700);
   // Written aside and renamed, key first: a crash leaves the old pair or a pair that `unfit` refuses.

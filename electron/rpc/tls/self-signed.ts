@@ -3,7 +3,20 @@
 // addresses, is a leaf (not a CA), and is for TLS servers only.
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
-import { bitString, booleanTrue, explicit, implicit, objectIdentifier, octetString, sequence, set, time, tlv, unsignedInteger, utf8String } from './der.ts';
+import {
+  bitString,
+  booleanTrue,
+  explicit,
+  implicit,
+  objectIdentifier,
+  octetString,
+  sequence,
+  set,
+  time,
+  tlv,
+  unsignedInteger,
+  utf8String,
+} from './der.ts';
 
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 const COMMON_NAME = '2.5.4.3';
@@ -49,7 +62,8 @@ function generalName(name: string): Buffer {
 const extension = (oid: string, critical: boolean, value: Uint8Array): Buffer =>
   sequence(objectIdentifier(oid), ...(critical ? [booleanTrue()] : []), octetString(value));
 
-const toPem = (label: string, der: Uint8Array): string => `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END ${label}-----\n`;
+const toPem = (label: string, der: Uint8Array): string =>
+  `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END ${label}-----\n`;
 
 /** The DER of a certificate for `publicKey`, signed by `privateKey` (its own pair). */
 export function certificateDer(request: SelfSignedRequest, publicKey: KeyObject, privateKey: KeyObject): Buffer {
