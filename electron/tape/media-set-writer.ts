@@ -18,6 +18,9 @@ import {
 export type CopyOnTape = { manifest: Manifest; uniqueBlocks: number; storedBytes: number; maps: Buffer; locations: Buffer };
 export type WrittenVolume = { barcode: string; sequence: number; bytes: number; writtenAt: string; starvedEvents: number; seconds: number };
 
+/** The tape in the drive and the label written on it. */
+type LoadedTape = { drive: TapeDrive; label: TapeLabel };
+
 export class MediaSetWriter {
   private readonly library: TapeLibrary;
   private readonly freeTapes: string[];
@@ -25,8 +28,8 @@ export class MediaSetWriter {
   private readonly owner: string;
   private readonly signal: AbortSignal;
   private readonly log: (message: string, level?: 'info' | 'warning') => void;
-  private drive: TapeDrive | null = null;
-  private label: TapeLabel | null = null;
+  private tape: LoadedTape | null = null;
+  /** The data file being written on the loaded tape. */
   private stream: BlockStreamWriter | null = null;
   private dataFile = 0;
   /** Copies with data on the tape being written (their catalogs go on it). */
@@ -49,7 +52,7 @@ export class MediaSetWriter {
     this.log = options.log;
   }
 
-  private async startTape(): Promise<void> {
+  private async startTape(): Promise<LoadedTape> {
     for (let guard = 0; guard < 10_000; guard++) {
       const barcode = this.freeTapes.shift();
       if (barcode === undefined)
@@ -70,7 +73,7 @@ export class MediaSetWriter {
         continue;
       }
       await drive.rewind(this.signal);
-      this.label = {
+      const label: TapeLabel = {
         format: 'lifeboat-tape',
         version: 1,
         barcode,
@@ -80,38 +83,44 @@ export class MediaSetWriter {
         writtenAt: new Date().toISOString(),
         blockSize: drive.blockSize,
       };
-      await drive.write(encodeLabelBlock(this.label, drive.blockSize), this.signal);
+      await drive.write(encodeLabelBlock(label, drive.blockSize), this.signal);
       await drive.writeFilemarks(1);
-      this.drive = drive;
+      this.tape = { drive, label };
       this.dataFile = 0;
-      this.log(`tape ${barcode} loaded in drive ${drive.index + 1} as tape ${this.label.sequence} of the set`);
-      return;
+      this.log(`tape ${barcode} loaded in drive ${drive.index + 1} as tape ${label.sequence} of the set`);
+      return this.tape;
     }
+    throw new LifeboatError('internal', `pool ${this.set.pool}: no blank tape among 10000 tried`);
   }
 
   /** Starts a data file for `copy` (loading the first tape if none is loaded). */
   async beginCopy(copy: CopyOnTape): Promise<void> {
-    if (!this.drive) await this.startTape();
-    this.openDataFile(copy);
+    this.openDataFile(this.tape ?? (await this.startTape()), copy);
   }
 
-  private openDataFile(copy: CopyOnTape): void {
+  private openDataFile(tape: LoadedTape, copy: CopyOnTape): { tape: LoadedTape; stream: BlockStreamWriter } {
     this.dataFile++;
-    this.stream = new BlockStreamWriter(this.drive as TapeDrive, this.signal);
+    this.stream = new BlockStreamWriter(tape.drive, this.signal);
     this.onThisTape.add(copy);
+    return { tape, stream: this.stream };
+  }
+
+  /** The loaded tape and its open data file: only between beginCopy and endCopy. */
+  private writing(): { tape: LoadedTape; stream: BlockStreamWriter } {
+    if (!this.tape || !this.stream) throw new LifeboatError('internal', 'a block was written outside a copy (no data file is open)');
+    return { tape: this.tape, stream: this.stream };
   }
 
   /** Writes one stored block of `copy` and records where it went. */
   async writeBlock(copy: CopyOnTape, frame: Frame, payload: Uint8Array): Promise<void> {
-    if (this.stream?.earlyWarning) {
+    let { tape, stream } = this.writing();
+    if (stream.earlyWarning) {
       await this.endDataFile();
       await this.finishTape();
-      await this.startTape();
-      this.openDataFile(copy);
+      ({ tape, stream } = this.openDataFile(await this.startTape(), copy));
     }
-    const stream = this.stream as BlockStreamWriter;
     writeLocation(copy.locations, frame.uniqueId, {
-      tape: (this.label as TapeLabel).sequence,
+      tape: tape.label.sequence,
       file: this.dataFile,
       offset: stream.offset,
       storedLength: frame.storedLength,
@@ -125,7 +134,7 @@ export class MediaSetWriter {
   }
 
   private async endDataFile(): Promise<void> {
-    const stream = this.stream as BlockStreamWriter;
+    const { stream } = this.writing();
     await stream.write(
       encodeFrameHeader({ kind: FrameKind.end, codec: 0, uniqueId: 0, rawLength: 0, storedLength: 0, sha256: new Uint8Array(32) }),
     );
@@ -135,9 +144,8 @@ export class MediaSetWriter {
 
   /** The tape's catalog as its last file, end of data, and the tape back to its slot. */
   async finishTape(): Promise<void> {
-    const drive = this.drive;
-    if (!drive) return;
-    const label = this.label as TapeLabel;
+    if (!this.tape) return;
+    const { drive, label } = this.tape;
     const catalog = new BlockStreamWriter(drive, this.signal);
     await catalog.write(encodeTapeCatalog(label, [...this.onThisTape]));
     await catalog.close();
@@ -154,15 +162,15 @@ export class MediaSetWriter {
     this.log(
       `tape ${drive.barcode} done: ${stats.bytesWritten} bytes, ${this.dataFile} data file(s), ${stats.starvedEvents} drive-starved event(s)`,
     );
-    this.drive = null;
+    this.tape = null;
     this.onThisTape = new Set();
     await this.library.unload(drive);
   }
 
   /** After a failure: put the loaded tape back (what it holds is not in the catalog). */
   async abandon(): Promise<void> {
-    const drive = this.drive;
-    this.drive = null;
+    const drive = this.tape?.drive;
+    this.tape = null;
     if (drive) await this.library.unload(drive).catch(() => undefined);
   }
 }

@@ -38,9 +38,15 @@ export class StagingConsumer extends ConsumerBase {
     this.data = await open(join(this.folder, 'data.lbd'), 'w', 0o600);
   }
 
+  /** The data file `open` made: blocks come only between open and drain. */
+  private dataFile(): FileHandle {
+    if (!this.data) throw new LifeboatError('internal', `${this.label}: a block came before the staging point was opened`);
+    return this.data;
+  }
+
   async deliver(uniqueId: number, frame: Frame, payload: Uint8Array): Promise<void> {
     if (this.offsets[uniqueId] !== -1) return;
-    const data = this.data as FileHandle;
+    const data = this.dataFile();
     await data.write(payload, 0, payload.length, this.size);
     this.offsets[uniqueId] = this.size;
     this.frames[uniqueId] = frame;
@@ -49,7 +55,7 @@ export class StagingConsumer extends ConsumerBase {
   }
 
   async drain(): Promise<void> {
-    const data = this.data as FileHandle;
+    const data = this.dataFile();
     await data.sync();
     await data.close();
     this.data = null;
