@@ -27,10 +27,14 @@ const features = [
   'keys',
   'hosts',
   'azure',
-  'lab',
 ];
 /** Who serves or drives the engine: nothing below them may import them. */
 const top = ['engine', 'rpc', 'cli'];
+/** The lower layers, the job framework and the handler registry. */
+const lower = ['drivers', 'repository', 'disks', 'filesystems', 'catalog', 'workers', 'fs', 'nfs', 'secrets'];
+const everyFolder = [...lower, 'jobs', 'handlers', 'auth', ...features, 'lab', ...top];
+/** From a file at electron/'s top (errors.ts, kill-point.ts, home.ts): its own folder's imports. */
+const fromTop = (...names) => names.map((name) => `./${name}/**`);
 
 const restrict = (message, ...groups) => ({
   'no-restricted-imports': [
@@ -99,18 +103,41 @@ export default tseslint.config(
     ],
     rules: restrict(
       'a lower layer (drivers, repository, disks, file systems, catalog…) does not import the layers above it',
-      folder('jobs', ...features, ...top, 'auth'),
+      folder('jobs', 'handlers', ...features, 'lab', ...top, 'auth'),
     ),
+  },
+  // The base: errors and the kill-point hook stand on the contract alone.
+  {
+    files: ['electron/errors.ts', 'electron/kill-point.ts'],
+    rules: restrict('errors.ts and kill-point.ts import nothing of electron/ but each other', fromTop(...everyFolder), ['./home.ts']),
+  },
+  // A home's paths and modes: made with the fs helpers, below everything else.
+  {
+    files: ['electron/home.ts'],
+    rules: restrict('home.ts uses only fs/ and the base', fromTop(...everyFolder.filter((name) => name !== 'fs'))),
+  },
+  // The handler registry knows only the contract, so every service area can name its handlers.
+  { files: ['electron/handlers/**'], rules: restrict('handlers/ imports only shared/', folder(...everyFolder)) },
+  // The demo lab is a client of the contract: it builds disks with the real tools and asks the engine.
+  {
+    files: ['electron/lab/**'],
+    rules: restrict('the lab is a contract client: shared/ and errors.ts only', folder(...everyFolder.filter((name) => name !== 'lab')), [
+      '../home.ts',
+      '../kill-point.ts',
+    ]),
   },
   // The job framework runs any work; it knows no feature.
   {
     files: ['electron/jobs/**'],
-    rules: restrict('the job framework does not import features or the servers above it', folder(...features, ...top, 'auth')),
+    rules: restrict('the job framework does not import features or the servers above it', folder(...features, 'lab', ...top, 'auth')),
   },
   // Features and sign-in are composed by the engine; they do not reach up to it or to its servers.
   {
     files: features.map((name) => `electron/${name}/**`).concat('electron/auth/**'),
-    rules: restrict('a feature does not import the engine, rpc or the CLI: it gets what it needs through its Deps', folder(...top)),
+    rules: restrict(
+      'a feature does not import the engine, rpc, the CLI or the lab: it gets what it needs through its Deps',
+      folder(...top, 'lab'),
+    ),
   },
   // The engine is served by rpc/ and driven by the CLI, never the other way round.
   { files: ['electron/engine/**'], rules: restrict('the engine does not import its servers (rpc/, cli/)', folder('rpc', 'cli')) },

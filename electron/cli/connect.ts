@@ -29,7 +29,7 @@ async function connectRunning(socket: string): Promise<Connection> {
 /** The command's own engine ends only when the jobs the command queued have ended, follow-ups
  * included (a backup's index job): closing it earlier would interrupt them. A stop signal
  * closes it at once instead (see signals.ts). */
-export async function drainThenClose(engine: Engine): Promise<void> {
+async function drainThenClose(engine: Engine): Promise<void> {
   const unfinished = engine.stopping ? [] : engine.jobs.unfinished();
   if (unfinished.length > 0) {
     process.stderr.write(

@@ -241,6 +241,7 @@ export class Engine {
     const paths = await prepareHome(options.home);
     const claim = await claimHome(paths);
     let catalog: Catalog | null = null;
+    let pool: WorkerPool | null = null;
     try {
       // The secrets key first: one that does not open this home's store stops the start before
       // the catalog is made.
@@ -258,12 +259,13 @@ export class Engine {
         path: repository.path,
         blockSize: repository.info.blockSize,
       });
+      pool = new WorkerPool(options.workerThreads);
       const engine = new Engine(
         paths,
         claim,
         catalog,
         repository,
-        new WorkerPool(options.workerThreads),
+        pool,
         secrets,
         options.concurrentJobs ?? 2,
         options.injectFault ?? null,
@@ -281,6 +283,8 @@ export class Engine {
       engine.jobs.startQueued();
       return engine;
     } catch (error) {
+      // A start that fails leaves nothing running: no worker threads, no catalog, no socket.
+      await pool?.close();
       catalog?.close();
       await claim.close();
       throw error;

@@ -6,7 +6,7 @@ import type { VmLookup } from '../catalog/vm-lookup.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 
-export const ENGINE_VERSION = '0.1.0';
+const ENGINE_VERSION = '0.1.0';
 
 export type HomeHandlersDeps = { home: string; workerThreads: number; catalog: Catalog; repository: Repository; lookup: VmLookup };
 

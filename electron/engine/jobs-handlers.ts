@@ -11,7 +11,7 @@ import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 /** Four-eyes: a second person lets a held job run. The approver must have signed in (the
  * engine's OS user is whoever runs it, maybe the requester), hold the approver role, and not be
  * the account that asked for the job, whichever way either of them signed in. */
-export function approveJob(catalog: Catalog, jobs: JobQueue, jobId: string, caller: Caller): Job {
+function approveJob(catalog: Catalog, jobs: JobQueue, jobId: string, caller: Caller): Job {
   const job = catalog.getJob(jobId);
   if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
   const approver = identityLabel(caller);

@@ -126,7 +126,7 @@ export class BoundPlan<Out> {
     return stepsOf(this.entries);
   }
 
-  /** The same plan, with `first` called before its first step (to log which copy it reads). */
+  /** The same plan, with `first` called as its first step starts (to log which copy it reads). */
   withPrelude(first: (context: StepContext) => void): BoundPlan<Out> {
     const earlier = this.prelude;
     return new BoundPlan<Out>(this.self, this.entries, (context) => {
@@ -138,7 +138,17 @@ export class BoundPlan<Out> {
   /** Runs the steps in order, each with what the one before returned; the signal is checked
    * before each step. Returns what the last step returned. */
   async run(context: StepContext, hooks: PlanHooks): Promise<Out> {
-    this.prelude?.(context);
+    // The prelude speaks as the first step starts, so its lines are that step's (and a job
+    // cancelled before it says nothing).
+    let prelude = this.prelude;
+    const stepHooks: PlanHooks = {
+      ...hooks,
+      stepStarted: (step) => {
+        hooks.stepStarted(step);
+        prelude?.(context);
+        prelude = null;
+      },
+    };
     let value: unknown = undefined;
     for (const entry of this.entries) {
       if (entry.kind === 'plan') {
@@ -149,12 +159,12 @@ export class BoundPlan<Out> {
             'internal',
             `the plan opened has the steps ${names(opened.steps)}, not the declared ${names(entry.declared)}`,
           );
-        value = await opened.run(context, hooks);
+        value = await opened.run(context, stepHooks);
         continue;
       }
       const { definition, run } = entry;
       throwIfCancelled(context.signal);
-      hooks.stepStarted(definition.name);
+      stepHooks.stepStarted(definition.name);
       try {
         const outcome = await run(this.self, value, context);
         hooks.afterStep?.(definition.name);
