@@ -13,7 +13,7 @@ import { OriginalVmVsphereRestore } from '../../electron/restore/original-vm-vsp
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { asOwner } from '../helpers/owner.ts';
 import { makeVmFolder, openEngineWith, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
-import { startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
+import { addSimulatorHost, startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
 
 let failAt: { kind: Job['kind']; step: string } | null = null;
 let injected = 0;
@@ -82,14 +82,7 @@ const noVcsim = vcsimUnavailable();
 test('fault matrix: vSphere new location (HotAdd) and original location', { skip: noVcsim ?? false }, async () => {
   const { engine } = await engineWithVm();
   const vc = await startVcsim();
-  await dispatch(engine, asOwner(), 'hosts.add', {
-    kind: 'vsphere',
-    name: 'vc',
-    url: vc.url,
-    user: vc.user,
-    password: vc.password,
-    insecure: true,
-  });
+  await addSimulatorHost(engine, vc);
   await dispatch(engine, asOwner(), 'proxies.add', {
     name: 'hot',
     host: 'vc',

@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { createLab } from '../../electron/lab/create-lab.ts';
 import { inProcessApi } from '../../electron/cli/connect.ts';
 import { asOwner } from '../helpers/owner.ts';
@@ -12,7 +11,7 @@ import { resolvePoint } from '../../electron/repository/chain.ts';
 import { compareDiskToFile } from '../../electron/restore/disk-transfer.ts';
 import { openEngine, qemuImg, runJob } from '../helpers/env.ts';
 import { tapeLab } from '../helpers/tape.ts';
-import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
+import { addSimulatorHost, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
 import { WorkerPool } from '../../electron/workers/pool.ts';
 
 const unavailable = vcsimUnavailable();
@@ -94,15 +93,7 @@ test('kept copies are identical to the sources, and a changed block is caught', 
 
 test('a rehearsal with a VM that cannot be restored fails, says which, and still reports', { skip: unavailable ?? false }, async () => {
   const host = vc as Vcsim;
-  if (!engine.catalog.findHost('vc'))
-    await dispatch(engine, asOwner(), 'hosts.add', {
-      kind: 'vsphere',
-      name: 'vc',
-      url: host.url,
-      user: host.user,
-      password: host.password,
-      insecure: true,
-    });
+  if (!engine.catalog.findHost('vc')) await addSimulatorHost(engine, host);
   const job = await runJob(
     engine,
     engine.rehearsals.start(
@@ -118,15 +109,7 @@ test('a rehearsal with a VM that cannot be restored fails, says which, and still
 
 test('on vSphere each VM is powered on, timed, then powered off and removed', { skip: unavailable ?? false }, async () => {
   const host = vc as Vcsim;
-  if (!engine.catalog.findHost('vc'))
-    await dispatch(engine, asOwner(), 'hosts.add', {
-      kind: 'vsphere',
-      name: 'vc',
-      url: host.url,
-      user: host.user,
-      password: host.password,
-      insecure: true,
-    });
+  if (!engine.catalog.findHost('vc')) await addSimulatorHost(engine, host);
   const job = await runJob(
     engine,
     engine.rehearsals.start(

@@ -4,11 +4,9 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { dispatch } from '../../electron/rpc/dispatch.ts';
-import { asOwner } from '../helpers/owner.ts';
 import { qemuImg, runJob } from '../helpers/env.ts';
 import { tapeLab } from '../helpers/tape.ts';
-import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
+import { addSimulatorHost, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
 
 const unavailable = vcsimUnavailable();
 const vc: Vcsim | null = unavailable ? null : await startVcsim();
@@ -16,14 +14,7 @@ const vc: Vcsim | null = unavailable ? null : await startVcsim();
 test('a VM comes back from tape onto a vSphere host through a staging repository', { skip: unavailable ?? false }, async () => {
   const host = vc as Vcsim;
   const { engine, home, vms } = await tapeLab({ vms: 1, diskMib: 12, tapeMib: 64 });
-  await dispatch(engine, asOwner(), 'hosts.add', {
-    kind: 'vsphere',
-    name: 'vc',
-    url: host.url,
-    user: host.user,
-    password: host.password,
-    insecure: true,
-  });
+  await addSimulatorHost(engine, host);
   const vm = vms[0] as (typeof vms)[number];
   await assert.rejects(
     engine.tape.startRestore({ vms: [vm.name], point: 'latest', target: { kind: 'vsphere', host: 'nope' } }, 'test'),

@@ -13,7 +13,7 @@ import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { asOwner } from '../helpers/owner.ts';
 import { Peer } from '../../electron/auth/peer.ts';
 import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, until, writeMixedRaw } from '../helpers/env.ts';
-import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
+import { addSimulatorHost, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
 import { startFaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
 
 const unavailable = vcsimUnavailable();
@@ -59,14 +59,7 @@ test('vSphere: add a host, restore a VM over NBD, bit-identical on the datastore
     { code: 'unavailable', message: /certificate/ },
   );
   assert.deepEqual(engine.catalog.listHosts(), [], 'a refused host is not stored');
-  await dispatch(engine, asOwner(), 'hosts.add', {
-    kind: 'vsphere',
-    name: 'vc',
-    url: vc.url,
-    user: vc.user,
-    password: vc.password,
-    insecure: true,
-  });
+  await addSimulatorHost(engine, vc);
   const secretFiles = (await readdir(join(dir, 'home', 'secrets'))).filter((name) => name.endsWith('.secret'));
   assert.equal(secretFiles.length, 1);
 
@@ -137,14 +130,7 @@ test('vSphere: add a host, restore a VM over NBD, bit-identical on the datastore
 
 test('vSphere: a restore that fails after the VM exists removes the half-made VM', { skip: unavailable ?? false }, async () => {
   const { engine, vc } = await setUp();
-  await dispatch(engine, asOwner(), 'hosts.add', {
-    kind: 'vsphere',
-    name: 'vc',
-    url: vc.url,
-    user: vc.user,
-    password: vc.password,
-    insecure: true,
-  });
+  await addSimulatorHost(engine, vc);
   const before = await vmNames(engine);
   // Cancel as soon as the VM is registered: the disk transfer never completes.
   const job = await engine.restores.start(
@@ -165,14 +151,7 @@ test('vSphere: a restore that fails after the VM exists removes the half-made VM
 
 test('vSphere: Direct SAN for thick disks and HotAdd through a proxy VM, chosen with reasons', { skip: unavailable ?? false }, async () => {
   const { dir, engine, vc } = await setUp();
-  await dispatch(engine, asOwner(), 'hosts.add', {
-    kind: 'vsphere',
-    name: 'vc',
-    url: vc.url,
-    user: vc.user,
-    password: vc.password,
-    insecure: true,
-  });
+  await addSimulatorHost(engine, vc);
   const lun = { LocalDS_1: vc.datastores.LocalDS_1 as string };
   await dispatch(engine, asOwner(), 'proxies.add', { name: 'san-proxy', host: 'vc', transports: ['san'], datastorePaths: lun });
   await assert.rejects(
@@ -336,14 +315,7 @@ test(
   { skip: unavailable ?? false },
   async () => {
     const { dir, engine, vc } = await setUp();
-    await dispatch(engine, asOwner(), 'hosts.add', {
-      kind: 'vsphere',
-      name: 'vc',
-      url: vc.url,
-      user: vc.user,
-      password: vc.password,
-      insecure: true,
-    });
+    await addSimulatorHost(engine, vc);
     const lun = vc.datastores.LocalDS_1 as string;
     await dispatch(engine, asOwner(), 'proxies.add', {
       name: 'san-proxy',
@@ -458,14 +430,7 @@ test('vSphere: an unreachable host and a full datastore are clear errors and lea
 
 test('a host password is nowhere in the home but sealed in the secret store', { skip: unavailable ?? false }, async () => {
   const { dir, engine, vc } = await setUp();
-  await dispatch(engine, asOwner(), 'hosts.add', {
-    kind: 'vsphere',
-    name: 'vc',
-    url: vc.url,
-    user: vc.user,
-    password: vc.password,
-    insecure: true,
-  });
+  await addSimulatorHost(engine, vc);
   await dispatch(engine, asOwner(), 'hosts.add', {
     kind: 'vsphere',
     name: 'vc2',
@@ -509,14 +474,7 @@ test(
     await makeVmFolder(source, 'crashy', join(dir, 'big.raw'), 'monolithicFlat');
     const first = await openServedEngine({ home, workerThreads: 2 });
     assert.equal((await runJob(first, await first.backups.start(source, 'test'))).state, 'succeeded');
-    await dispatch(first, asOwner(), 'hosts.add', {
-      kind: 'vsphere',
-      name: 'vc',
-      url: vc.url,
-      user: vc.user,
-      password: vc.password,
-      insecure: true,
-    });
+    await addSimulatorHost(first, vc);
     const before = (await first.hosts.inventory('vc')).vms;
     await first.close();
 
@@ -565,14 +523,7 @@ test(
   { skip: unavailable ?? false },
   async () => {
     const { dir, engine, vc } = await setUp();
-    await dispatch(engine, asOwner(), 'hosts.add', {
-      kind: 'vsphere',
-      name: 'vc',
-      url: vc.url,
-      user: vc.user,
-      password: vc.password,
-      insecure: true,
-    });
+    await addSimulatorHost(engine, vc);
     assert.equal(
       (
         await runJob(
