@@ -439,8 +439,7 @@ export class InstantService implements SessionHost {
         params: { ...request, sessionId: record.id },
         requestedBy: operator,
       },
-      (queued) =>
-        this.deps.migrationWork(this, record.id, queued.id, { datastore: request.datastore, transport: request.transport ?? 'auto' }),
+      (jobId) => this.deps.migrationWork(this, record.id, jobId, { datastore: request.datastore, transport: request.transport ?? 'auto' }),
     );
     this.update(record.id, { jobId: job.id });
     return job;

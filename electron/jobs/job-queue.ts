@@ -28,8 +28,9 @@ export type JobSpec = {
   holdFor?: string;
   outsideLimit?: boolean;
 };
-/** Makes a job's work; called as the job is submitted (its plan gives the job its steps). */
-export type WorkFactory = (job: Job) => JobWork;
+/** Makes the work of the job with this id; called as the job is submitted (its plan gives the
+ * job its steps), resumed, or queued again after a restart. */
+export type WorkFactory = (jobId: string) => JobWork;
 /** The work of a job that is safe to run again from its parameters alone (an index job): such a
  * job the engine stopped stays queued and runs at the next start. Null: not rerunnable. */
 export type Rerun = (job: Job) => WorkFactory | null;
@@ -98,7 +99,7 @@ export class JobQueue {
           currentStep: null,
           steps: job.steps.map((step) => ({ ...step, state: 'pending' })),
         });
-        this.works.set(job.id, factory(job));
+        this.works.set(job.id, factory(job.id));
         return [];
       }
       const message = job.state === 'queued' ? STOPPED_BEFORE_START : new EngineStopping().message;
@@ -116,14 +117,16 @@ export class JobQueue {
 
   submit(spec: JobSpec, factory: WorkFactory): Job {
     if (this.closed) throw new LifeboatError('unavailable', 'the engine is shutting down');
-    const shell: Job = {
-      id: randomUUID(),
+    const id = randomUUID();
+    const work = factory(id);
+    const job: Job = {
+      id,
       kind: spec.kind,
       vmId: spec.vmId,
       vmName: spec.vmName,
       state: spec.holdFor ? 'waiting-for-operator' : 'queued',
       summary: spec.summary,
-      steps: [],
+      steps: work.plan.steps.map((step): JobStep => ({ name: step.name, title: step.title, state: 'pending' })),
       currentStep: null,
       bytesDone: 0,
       bytesTotal: 0,
@@ -134,11 +137,6 @@ export class JobQueue {
       endedAt: null,
       waitingFor: spec.holdFor ?? null,
       requestedBy: spec.requestedBy ?? null,
-    };
-    const work = factory(shell);
-    const job: Job = {
-      ...shell,
-      steps: work.plan.steps.map((step): JobStep => ({ name: step.name, title: step.title, state: 'pending' })),
     };
     this.catalog.insertJob(job, spec.params);
     killPoint('job-queued');
@@ -188,7 +186,7 @@ export class JobQueue {
     if (job.state !== 'interrupted')
       throw new LifeboatError('conflict', `job ${jobId} is ${job.state}; only an interrupted job can be resumed`);
     this.catalog.addJobEvent(jobId, { at: new Date().toISOString(), level: 'info', step: null, message: 'resumed by the operator' });
-    const work = factory(job);
+    const work = factory(jobId);
     const requeued = this.update(jobId, {
       state: 'queued',
       error: null,

@@ -48,7 +48,7 @@ export class RehearsalService {
         params: { ...request, vms },
         requestedBy: actor,
       },
-      (job) => this.deps.works.rehearsal({ jobId: job.id, vms, target, keep: request.keep }),
+      (jobId) => this.deps.works.rehearsal({ jobId, vms, target, keep: request.keep }),
     );
   }
 

@@ -75,16 +75,16 @@ export class RestoreService {
       requestedBy: actor,
     };
     if (target.kind === 'local') {
-      return jobs.submit(spec, (job) =>
+      return jobs.submit(spec, (jobId) =>
         readingFrom(
-          works.localRestore(source.repository, job.id, { vmId: vm.id, pointId, targetPath: target.path, newName: request.newName }, false),
+          works.localRestore(source.repository, jobId, { vmId: vm.id, pointId, targetPath: target.path, newName: request.newName }, false),
           source,
         ),
       );
     }
     const summary = target.original ? `Roll ${vm.name} back in place on ${target.host}${fromCopy(source)}` : spec.summary;
-    return jobs.submit({ ...spec, ...held, summary }, (job) =>
-      readingFrom(works.restore(source.repository, job.id, { vmId: vm.id, pointId, target, newName: request.newName }).work, source),
+    return jobs.submit({ ...spec, ...held, summary }, (jobId) =>
+      readingFrom(works.restore(source.repository, jobId, { vmId: vm.id, pointId, target, newName: request.newName }).work, source),
     );
   }
 
@@ -110,9 +110,9 @@ export class RestoreService {
         params: { ...withoutSecrets(request), pointId },
         requestedBy: actor,
       },
-      (job) =>
+      (jobId) =>
         readingFrom(
-          works.disks(source.repository, job.id, { vmId: vm.id, pointId, targetPath: request.target.path, template: request.template }),
+          works.disks(source.repository, jobId, { vmId: vm.id, pointId, targetPath: request.target.path, template: request.template }),
           source,
         ),
     );
@@ -140,9 +140,9 @@ export class RestoreService {
         params: { ...withoutSecrets(request), pointId },
         requestedBy: actor,
       },
-      (job) =>
+      (jobId) =>
         readingFrom(
-          works.azure(source.repository, job.id, { vmId: vm.id, pointId, account: account.name, container: request.container }, account),
+          works.azure(source.repository, jobId, { vmId: vm.id, pointId, account: account.name, container: request.container }, account),
           source,
         ),
     );

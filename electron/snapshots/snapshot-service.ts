@@ -179,7 +179,7 @@ export class SnapshotService {
         params: { ...request, host: clone.host },
         requestedBy: actor,
       },
-      (job) => new CloneWork(array, job.id, clone, operation(job.id)),
+      (jobId) => new CloneWork(array, jobId, clone, operation(jobId)),
     );
   }
 
@@ -223,7 +223,7 @@ export class SnapshotService {
         params: { ...request, host: clone.host },
         requestedBy: actor,
       },
-      (job) => new CloneWork(array, job.id, clone, new ItemsFromClone(items)),
+      (jobId) => new CloneWork(array, jobId, clone, new ItemsFromClone(items)),
     );
   }
 }

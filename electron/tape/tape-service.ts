@@ -149,13 +149,13 @@ export class TapeService {
         summary: `Back up ${points.map((entry) => entry.vmName).join(', ')} to tape (pool ${pool})`,
         params: { pool, points },
       },
-      (job) =>
+      (jobId) =>
         new TapeBackupWork({
           repository: this.repositoryOf(),
           catalog: this.deps.catalog,
           library,
           request: { points, pool },
-          jobId: job.id,
+          jobId,
         }),
     );
   }
@@ -178,7 +178,7 @@ export class TapeService {
     this.deps.catalog.audit(actor, 'tape.catalog', barcode, {});
     return this.deps.jobs.submit(
       { kind: 'tape-catalog', vmId: null, vmName: barcode, summary: `Catalog tape ${barcode}`, params: { barcode } },
-      (job) => new TapeCatalogWork({ barcode, jobId: job.id, library, catalog: this.deps.catalog, prompts: this.prompts, place }),
+      (jobId) => new TapeCatalogWork({ barcode, jobId, library, catalog: this.deps.catalog, prompts: this.prompts, place }),
     );
   }
 
@@ -282,11 +282,11 @@ export class TapeService {
             requestedBy: who,
             outsideLimit: true,
           },
-          (job) =>
+          (jobId) =>
             new TapeVmRestore({
               copy,
               targetPath: (targetFor(copy) as LocalTarget).path,
-              jobId: job.id,
+              jobId,
               pool: this.deps.pool,
               coordinator: this.coordinator,
             }),
@@ -310,7 +310,7 @@ export class TapeService {
           requestedBy: who,
           outsideLimit: true,
         },
-        (job) => new TapeStageWork({ copy, stagingPath, jobId: job.id, coordinator: this.coordinator }),
+        (jobId) => new TapeStageWork({ copy, stagingPath, jobId, coordinator: this.coordinator }),
       );
       stageIds.push(stage.id);
       const target = targetFor(copy);
@@ -325,13 +325,13 @@ export class TapeService {
           outsideLimit: true,
           ...held,
         },
-        (job) =>
+        (jobId) =>
           new StagedRestore({
             stagingPath,
             restoreSteps: this.deps.restoreSteps(target),
             stageEnded: (signal) => untilEnded(this.deps.jobs, stage.id, signal),
             openRestore: (repository) =>
-              this.deps.restoreWork(repository, job.id, { vmId: copy.manifest.vmId, pointId: copy.manifest.id, target }).work,
+              this.deps.restoreWork(repository, jobId, { vmId: copy.manifest.vmId, pointId: copy.manifest.id, target }).work,
           }),
       );
       jobs.push(stage, vmJob);
