@@ -95,6 +95,28 @@ export class ScriptedWork implements JobWork {
 }
 
 /** A backup of `vmId` (null: a job of no VM), without steps: the work's plan gives them. */
+/** A job row as an engine writes it, for tests that put one in a catalog themselves: the fields a
+ * test does not name are those of a job that never ran. */
+export function jobRecord(fields: Pick<Job, 'id' | 'kind' | 'state'> & Partial<Job>): Job {
+  return {
+    vmId: null,
+    vmName: 'vm',
+    summary: `${fields.kind} job`,
+    steps: [],
+    currentStep: null,
+    bytesDone: 0,
+    bytesTotal: 0,
+    error: null,
+    result: null,
+    createdAt: new Date().toISOString(),
+    startedAt: null,
+    endedAt: null,
+    waitingFor: null,
+    requestedBy: null,
+    ...fields,
+  };
+}
+
 export function backupOf(vmId: string | null, more: Partial<JobSpec> = {}): JobSpec {
   return { kind: 'backup', vmId, vmName: vmId ?? 'no VM', summary: `backup of ${vmId ?? 'no VM'}`, params: {}, ...more };
 }

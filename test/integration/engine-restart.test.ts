@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { Catalog } from '../../electron/catalog/catalog.ts';
 import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { tempDir } from '../helpers/env.ts';
+import { jobRecord } from '../helpers/queue-works.ts';
 
 test('running and queued jobs of a dead engine are interrupted on restart', async () => {
   const home = join(await tempDir(), 'home');
@@ -15,22 +16,13 @@ test('running and queued jobs of a dead engine are interrupted on restart', asyn
   const base = {
     kind: 'restore-entire-vm' as const,
     vmId: 'vm-1',
-    vmName: 'vm',
     summary: 's',
-    steps: [],
     currentStep: 'transfer-disks',
     bytesDone: 5,
     bytesTotal: 10,
-    error: null,
-    result: null,
-    createdAt: new Date().toISOString(),
-    startedAt: null,
-    endedAt: null,
-    waitingFor: null,
-    requestedBy: null,
   };
-  catalog.insertJob({ ...base, id: 'running-job', state: 'running' }, {});
-  catalog.insertJob({ ...base, id: 'queued-job', state: 'queued' }, {});
+  catalog.insertJob(jobRecord({ ...base, id: 'running-job', state: 'running' }), {});
+  catalog.insertJob(jobRecord({ ...base, id: 'queued-job', state: 'queued' }), {});
   catalog.close();
   const second = await openServedEngine({ home, workerThreads: 2 });
   try {

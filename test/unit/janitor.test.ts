@@ -7,27 +7,10 @@ import { Catalog } from '../../electron/catalog/catalog.ts';
 import { Janitor, type Cleaner, type JanitorRun } from '../../electron/jobs/janitor.ts';
 import { registerFileCleaners } from '../../electron/jobs/file-cleaners.ts';
 import { tempDir } from '../helpers/env.ts';
+import { jobRecord } from '../helpers/queue-works.ts';
 
 const catalog = Catalog.open(join(await tempDir(), 'catalog.sqlite'));
-const cancelledJob = (id: string) => ({
-  id,
-  kind: 'restore-disks' as const,
-  vmId: null,
-  vmName: 'vm',
-  state: 'cancelled' as const,
-  summary: 'a job that left things',
-  steps: [],
-  currentStep: null,
-  bytesDone: 0,
-  bytesTotal: 0,
-  error: null,
-  result: null,
-  createdAt: new Date().toISOString(),
-  startedAt: null,
-  endedAt: null,
-  waitingFor: null,
-  requestedBy: null,
-});
+const cancelledJob = (id: string) => jobRecord({ id, kind: 'restore-disks', state: 'cancelled', summary: 'a job that left things' });
 const said: Cleaner = async (resource) => `cleaned ${resource.kind}`;
 
 test('a kind without a cleaner is named when registration ends; a second cleaner for a kind is refused', () => {

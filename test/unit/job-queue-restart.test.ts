@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import type { Job, JobStep } from '../../shared/domain.ts';
 import type { Catalog } from '../../electron/catalog/catalog.ts';
-import { assertState, inState, openQueue, ScriptedWork, stepStates } from '../helpers/queue-works.ts';
+import { assertState, inState, jobRecord, openQueue, ScriptedWork, stepStates } from '../helpers/queue-works.ts';
 
 const AT = '2025-01-01T00:00:00.000Z';
 
@@ -17,7 +17,7 @@ const IN_TRANSFER: readonly JobStep['state'][] = ['done', 'running', 'pending'];
 function leftBehind(catalog: Catalog, kind: Job['kind'], state: Job['state'], states: readonly JobStep['state'][]): Job {
   const steps = ScriptedWork.plan.steps.map((step, index) => ({ ...step, state: states[index] ?? 'pending' }));
   const currentStep = steps.find((step) => step.state === 'running')?.name ?? null;
-  const job: Job = {
+  const job = jobRecord({
     id: randomUUID(),
     kind,
     vmId: randomUUID(),
@@ -26,16 +26,10 @@ function leftBehind(catalog: Catalog, kind: Job['kind'], state: Job['state'], st
     summary: `${kind} of web`,
     steps,
     currentStep,
-    bytesDone: 0,
-    bytesTotal: 0,
-    error: null,
-    result: null,
     createdAt: AT,
     startedAt: currentStep === null ? null : AT,
-    endedAt: null,
     waitingFor: state === 'waiting-for-operator' ? 'approval' : null,
-    requestedBy: null,
-  };
+  });
   catalog.insertJob(job, {});
   return job;
 }
