@@ -638,8 +638,17 @@ export class Catalog {
 
 export type DiskCheckpoint = { watermarks: number[]; complete: boolean };
 
-export type ResourceKind =
-  'staging-folder' | 'target-folder' | 'published-file' | 'partial-point' | 'vsphere-vm' | 'vsphere-hot-added-disk' | 'array-clone';
+/** What a job can record before making it, for the janitor (job_resources.kind). */
+export const resourceKinds = [
+  'staging-folder',
+  'target-folder',
+  'published-file',
+  'partial-point',
+  'vsphere-vm',
+  'vsphere-hot-added-disk',
+  'array-clone',
+] as const;
+export type ResourceKind = (typeof resourceKinds)[number];
 export type JobResource = { id: number; jobId: string; kind: ResourceKind; ref: Record<string, string>; createdAt: string };
 
 export type AuditEntry = { id: number; at: string; actor: string; action: string; subject: string | null; details: string };

@@ -3,7 +3,7 @@
 // discarded. What it cannot remove now stays recorded for the next start, and is said in the
 // owning job's log. It knows no driver: each feature registers the cleaner of the resources its
 // jobs record, and the engine checks at start that every kind has one.
-import type { Catalog, JobResource, ResourceKind } from '../catalog/catalog.ts';
+import { resourceKinds, type Catalog, type JobResource, type ResourceKind } from '../catalog/catalog.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { isResumableJob } from './resumable.ts';
 import { killPoint } from '../kill-point.ts';
@@ -13,18 +13,6 @@ import { killPoint } from '../kill-point.ts';
 export type JanitorRun = { atEnd(release: () => Promise<void>): void };
 /** Removes one leftover; says what it did (or why there was nothing to do), for the job's log. */
 export type Cleaner = (resource: JobResource, run: JanitorRun) => Promise<string>;
-
-/** Every kind a job can record, so a kind left without a cleaner is named at start. Typed as a
- * record: a new ResourceKind does not compile until it is listed here. */
-const everyKind = Object.keys({
-  'staging-folder': true,
-  'target-folder': true,
-  'published-file': true,
-  'partial-point': true,
-  'vsphere-vm': true,
-  'vsphere-hot-added-disk': true,
-  'array-clone': true,
-} satisfies Record<ResourceKind, true>) as ResourceKind[];
 
 /** A field of what the job recorded; a record without it cannot be cleaned (and stays said). */
 export function refField(resource: JobResource, name: string): string {
@@ -55,7 +43,7 @@ export class Janitor {
 
   /** Ends registration: a kind without a cleaner would leave its leftovers behind unsaid. */
   checkComplete(): void {
-    const missing = everyKind.filter((kind) => !this.cleaners.has(kind));
+    const missing = resourceKinds.filter((kind) => !this.cleaners.has(kind));
     if (missing.length > 0) throw new LifeboatError('internal', `the janitor has no cleaner for ${missing.join(', ')}`);
   }
 
