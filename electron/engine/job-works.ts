@@ -80,26 +80,19 @@ export class JobWorks {
   }
 
   /** The restore of a point of `source` (the repository, or a staging one) to a target. */
-  restore(source: Repository, jobId: string, request: PointRestoreRequest): { work: JobWork } {
+  restore(source: Repository, jobId: string, request: PointRestoreRequest): JobWork {
     const { target } = request;
-    if (target.kind === 'local')
-      return {
-        work: new EntireVmLocalRestore(source, this.deps.pool, jobId, {
-          vmId: request.vmId,
-          pointId: request.pointId,
-          targetPath: target.path,
-          newName: request.newName,
-        }),
-      };
+    if (target.kind === 'local') {
+      const local = { vmId: request.vmId, pointId: request.pointId, targetPath: target.path, newName: request.newName };
+      return new EntireVmLocalRestore(source, this.deps.pool, jobId, local);
+    }
     const common = this.vsphereRestoreOptions(source, jobId);
     if (target.original)
-      return { work: new OriginalVmVsphereRestore({ ...common, request: { vmId: request.vmId, pointId: request.pointId, target } }) };
-    return {
-      work: new EntireVmVsphereRestore({
-        ...common,
-        request: { vmId: request.vmId, pointId: request.pointId, target, newName: request.newName },
-      }),
-    };
+      return new OriginalVmVsphereRestore({ ...common, request: { vmId: request.vmId, pointId: request.pointId, target } });
+    return new EntireVmVsphereRestore({
+      ...common,
+      request: { vmId: request.vmId, pointId: request.pointId, target, newName: request.newName },
+    });
   }
 
   /** A restore to a local folder that keeps checkpoints, so that it can resume after a stop. */
@@ -167,7 +160,7 @@ export class JobWorks {
               ? { kind: 'local', path: join(rehearsalTarget.path, escapeGuestName(restoredAs).name) }
               : rehearsalTarget,
           newName: restoredAs,
-        }).work,
+        }),
     });
   }
 
@@ -187,7 +180,7 @@ export class JobWorks {
             diskFormat: copy.transport === 'san' ? 'thick' : 'thin',
             ...(copy.hostSystem ? { hostSystem: copy.hostSystem } : {}),
           },
-        }).work,
+        }),
       proxyNamed: (name) => this.deps.catalog.listProxies().find((proxy) => proxy.name === name) ?? null,
     });
   }

@@ -26,7 +26,7 @@ export type PointRestoreRequest = { vmId: string; pointId: string; target: Local
 /** The works the restore jobs run (electron/engine/job-works.ts builds them). */
 export type RestoreWorks = {
   /** The restore of a point of `source` (the repository, or a staging one) to a target. */
-  restore(source: Repository, jobId: string, request: PointRestoreRequest): { work: JobWork };
+  restore(source: Repository, jobId: string, request: PointRestoreRequest): JobWork;
   localRestore(source: Repository, jobId: string, request: RestoreRequest, resume: boolean): EntireVmLocalRestore;
   disks(source: Repository, jobId: string, request: RestoreDisksRequest): RestoreDisksWork;
   azure(source: Repository, jobId: string, request: RestoreAzureRequest, account: AzureAccount): RestoreAzureWork;
@@ -84,7 +84,7 @@ export class RestoreService {
     }
     const summary = target.original ? `Roll ${vm.name} back in place on ${target.host}${fromCopy(source)}` : spec.summary;
     return jobs.submit({ ...spec, ...held, summary }, (jobId) =>
-      readingFrom(works.restore(source.repository, jobId, { vmId: vm.id, pointId, target, newName: request.newName }).work, source),
+      readingFrom(works.restore(source.repository, jobId, { vmId: vm.id, pointId, target, newName: request.newName }), source),
     );
   }
 

@@ -41,7 +41,7 @@ export type TapeServiceDeps = {
     repository: Repository,
     jobId: string,
     request: { vmId: string; pointId: string; target: RestoreTarget; newName?: string | undefined },
-  ): { work: JobWork };
+  ): JobWork;
   /** The steps of that restore, known before the backup is staged. */
   restoreSteps(target: RestoreTarget): readonly StepDefinition[];
   /** The engine's rules for a restore target (host known, original location confirmed). */
@@ -331,7 +331,7 @@ export class TapeService {
             restoreSteps: this.deps.restoreSteps(target),
             stageEnded: (signal) => untilEnded(this.deps.jobs, stage.id, signal),
             openRestore: (repository) =>
-              this.deps.restoreWork(repository, jobId, { vmId: copy.manifest.vmId, pointId: copy.manifest.id, target }).work,
+              this.deps.restoreWork(repository, jobId, { vmId: copy.manifest.vmId, pointId: copy.manifest.id, target }),
           }),
       );
       jobs.push(stage, vmJob);
