@@ -19,6 +19,11 @@ export type FsEntry = {
   problem?: string;
   notes?: string[];
   allocated?: number;
+  /** The file's identity in its volume (an inode or MFT record number): entries with the same
+   * `fileId` are names of one file (hard links). */
+  fileId?: string;
+  /** How many names the file has, where the file system counts them. */
+  links?: number;
 };
 /** Something the operator should know about a whole volume; `stale` when the view may miss the
  * newest changes (a journal that was not replayed). */
@@ -28,7 +33,7 @@ export type VolumeNote = { stale: boolean; text: string };
 export type FileRegion = Uint8Array | { hole: number };
 
 export interface FileSystem {
-  readonly kind: 'ext4' | 'fat' | 'ntfs';
+  readonly kind: 'ext4' | 'fat' | 'ntfs' | 'xfs' | 'btrfs';
   readonly label: string;
   readonly notes: readonly VolumeNote[];
   list(path: string): Promise<FsEntry[]>;
