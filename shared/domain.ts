@@ -274,7 +274,7 @@ export const ItemPath = z
   .string()
   .min(1)
   .max(4096)
-  .regex(/^\/disk\d+(\/|$)/, 'item paths start with /diskN');
+  .regex(/^\/(disk\d+|lvm)(\/|$)/, 'item paths start with /diskN or /lvm');
 
 export const SearchHit = z.object({
   vmId: z.string(),

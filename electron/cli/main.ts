@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { LifeboatApi, RequestOf } from '../../shared/contract.ts';
 import { describeIndexGaps, formatBytes, printableName, table } from '../../shared/format.ts';
 import type { PointHealth } from '../../shared/domain.ts';
+import { splitVolumePath } from '../../shared/item-paths.ts';
 import { Engine } from '../engine/engine.ts';
 import { toWireError } from '../errors.ts';
 import { homePaths, resolveHome } from '../home.ts';
@@ -63,7 +64,7 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--secrets-key-file PATH | 
            [--max-tasks N] | remove <name>]          backup proxies for Direct SAN and HotAdd
   verify <vm> [--point P] [--password-env VAR | --recovery-key FILE]
                                                      check each point's metadata and every block hash (or one point's)
-  files ls <vm> --point P [/diskN/partM/path]        browse inside a restore point
+  files ls <vm> --point P [/diskN/partM/path]        browse inside a restore point (LVM: /lvm/<vg>/<lv>/path)
   files get <vm> --point P <path>... --out DIR [--on-clash keep-both|overwrite|skip] [--archive zip|tar] [--keep-special-bits]
   files index <vm> --point P                         index a point's files (done after every backup)
   files search <pattern> [--vm V]                    which VMs and points hold a file of that name
@@ -142,13 +143,15 @@ function stopEngineOnSignal(engine: Engine): ReturnType<typeof onStopSignal> {
   });
 }
 
-/** A listing inside a volume (/diskN/partM/...) repeats what the volume says about itself, such as
- * a view that may be stale: its disk's listing holds it. */
+/** A listing inside a volume (/diskN/partM/... or /lvm/<vg>/<lv>/...) repeats what the volume says
+ * about itself, such as a view that may be stale: the listing of the disk or volume group holding it has it. */
 async function volumeNotes(api: LifeboatApi, vm: string, point: string, path: string): Promise<string[]> {
-  const [disk, volume] = path.split('/').filter(Boolean);
-  if (disk === undefined || volume === undefined) return [];
-  const entry = (await api.invoke('files.list', { vm, point, path: `/${disk}` })).find((candidate) => candidate.name === volume);
-  return (entry?.notes ?? []).map((note) => `/${disk}/${volume}: ${note}`);
+  const split = splitVolumePath(path);
+  if (!split) return [];
+  const parent = split.volume.slice(0, split.volume.lastIndexOf('/'));
+  const name = split.volume.slice(parent.length + 1);
+  const entry = (await api.invoke('files.list', { vm, point, path: parent })).find((candidate) => candidate.name === name);
+  return (entry?.notes ?? []).map((note) => `${split.volume}: ${note}`);
 }
 
 function restoreTarget(values: Flags): RequestOf<'restore.entireVm'>['target'] {

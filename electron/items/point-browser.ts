@@ -1,11 +1,16 @@
-// Browsing a restore point (or a VM's disks on a storage clone) without restoring it. Paths read /disk0/part1/etc/hostname: the
-// point's disks, their partitions, then the file system inside (ext2/3/4, NTFS or FAT). A disk whose
-// partition table cannot be read, or a partition whose file system is unknown or damaged, is listed
-// with the reason; the others stay readable.
+// Browsing a restore point (or a VM's disks on a storage clone) without restoring it. The VM's
+// disks are scanned together: partition tables, then what each partition is (an LVM2 physical
+// volume, a layer we name but do not read, a file system), then the volume groups assembled from
+// the physical volumes of all the disks, then what each logical volume holds. Paths:
+//
+//   /disk0/part1/etc/hostname     a partition's files (part0: a disk without a partition table)
+//   /lvm/<vg>/<lv>/etc/hostname   a logical volume's files
+//
+// A disk whose partition table cannot be read, or a volume whose content is unknown or damaged,
+// is listed with the reason (a gap); a volume that holds nothing to read (swap, MSR, a physical
+// volume shown under /lvm) is listed by what it is; the others stay readable.
+import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
-import { ExtFileSystem } from '../filesystems/ext4.ts';
-import { FatFileSystem } from '../filesystems/fat.ts';
-import { NtfsFileSystem } from '../filesystems/ntfs.ts';
 import {
   DiskSlice,
   isReadFailure,
@@ -15,32 +20,45 @@ import {
   type FsEntry,
   type VolumeNote,
 } from '../filesystems/file-system.ts';
+import { probeLayer } from '../filesystems/layers.ts';
+import { probePhysicalVolume } from '../filesystems/lvm/probe.ts';
+import { assembleVolumeGroups, type FoundPv } from '../filesystems/lvm/volume-groups.ts';
 import { readPartitionTable } from '../filesystems/partitions.ts';
 import { resolvePoint } from '../repository/chain.ts';
 import { PointDisk } from '../repository/point-disk.ts';
 import type { Repository } from '../repository/repository.ts';
-import type { Disk } from '../disks/disk.ts';
+import { isInsideVolume, splitVolumePath } from '../../shared/item-paths.ts';
+import { multiDeviceOpeners, singleDeviceOpeners, type MultiDeviceOpener } from './volume-openers.ts';
 
-export type Volume = { name: string; size: number; fileSystem: FileSystem | null; problem: string | null };
+/** A partition or a logical volume. `problem`: why its content cannot be read (an index gap).
+ * `what`: what it is when it holds nothing to read of its own. */
+export type Volume = {
+  path: string;
+  name: string;
+  size: number;
+  disk: Disk | null;
+  partitionType: string | null;
+  fileSystem: FileSystem | null;
+  problem: string | null;
+  what: string | null;
+};
 type DiskView = { name: string; disk: Disk; volumes: Volume[]; problem: string | null };
+type GroupView = { name: string; size: number; pvCount: number; notes: string[]; volumes: Volume[] };
+type Located =
+  | { at: 'root' }
+  | { at: 'disk'; view: DiskView }
+  | { at: 'lvm' }
+  | { at: 'group'; group: GroupView }
+  | { at: 'volume'; volume: Volume; inner: string };
 
-async function mount(disk: DiskSlice): Promise<{ fileSystem: FileSystem | null; problem: string | null }> {
-  const failures: string[] = [];
-  for (const open of [ExtFileSystem.open, NtfsFileSystem.open, FatFileSystem.open]) {
-    try {
-      return { fileSystem: await open(disk), problem: null };
-    } catch (error) {
-      failures.push((error as Error).message);
-    }
-  }
-  return { fileSystem: null, problem: `unknown or damaged file system: ${failures.join('; ')}` };
-}
+const undecided = (volume: Volume): boolean => volume.disk !== null && !volume.fileSystem && !volume.problem && !volume.what;
 
-/** A partition as an entry of its disk: its file system (with what it says about itself), or why
- * it cannot be read. */
+/** A volume as an entry of its disk or volume group: its file system (with what it says about
+ * itself), what it is, or why it cannot be read. */
 function describeVolume(volume: Volume): FsEntry {
   const base = { name: volume.name, size: volume.size, mtime: null, mode: null };
   const fileSystem = volume.fileSystem;
+  if (volume.what !== null) return { ...base, type: 'other', target: volume.what };
   if (!fileSystem) return { ...base, type: 'other', target: volume.problem ?? '', problem: volume.problem ?? '' };
   const notes = fileSystem.notes.map((note) => note.text);
   return {
@@ -51,11 +69,86 @@ function describeVolume(volume: Volume): FsEntry {
   };
 }
 
+/** Runs a probe on a volume; damage met while probing becomes the volume's problem. */
+async function guarded(volume: Volume, probe: (disk: Disk) => Promise<void>): Promise<void> {
+  if (!volume.disk) return;
+  try {
+    await probe(volume.disk);
+  } catch (error) {
+    if (!isReadFailure(error)) throw error;
+    volume.problem = error.message;
+  }
+}
+
+async function findPhysicalVolumes(volumes: Volume[]): Promise<Map<Volume, FoundPv>> {
+  const found = new Map<Volume, FoundPv>();
+  for (const volume of volumes) {
+    await guarded(volume, async (disk) => {
+      const pv = await probePhysicalVolume(disk, volume.path);
+      if (pv) found.set(volume, pv);
+    });
+  }
+  return found;
+}
+
+async function nameLayers(volumes: Volume[]): Promise<void> {
+  for (const volume of volumes.filter(undecided)) {
+    await guarded(volume, async (disk) => {
+      const layer = await probeLayer(disk, volume.partitionType);
+      if (!layer) return;
+      if (layer.gap) volume.problem = layer.gap;
+      else volume.what = layer.what;
+    });
+  }
+}
+
+/** Members of multi-device file systems, grouped by fsid; each opened once at its first member. */
+async function openMultiDevice(volumes: Volume[], openers: MultiDeviceOpener[]): Promise<void> {
+  for (const opener of openers) {
+    const groups = new Map<string, { volume: Volume; deviceId: number }[]>();
+    for (const volume of volumes.filter(undecided)) {
+      await guarded(volume, async (disk) => {
+        const member = await opener.probe(disk);
+        if (!member) return;
+        const group = groups.get(member.fsid) ?? [];
+        group.push({ volume, deviceId: member.deviceId });
+        groups.set(member.fsid, group);
+      });
+    }
+    for (const [fsid, members] of groups) {
+      const [first, ...others] = members;
+      if (!first) continue;
+      for (const other of others) other.volume.what = `${opener.kind} device ${other.deviceId} of ${fsid}, read at ${first.volume.path}`;
+      await guarded(first.volume, async () => {
+        first.volume.fileSystem = await opener.open(members.map((member) => member.volume.disk as Disk));
+      });
+      if (first.volume.problem) first.volume.problem = `${opener.kind} file system ${fsid}: ${first.volume.problem}`;
+    }
+  }
+}
+
+async function openSingleDevice(volumes: Volume[]): Promise<void> {
+  for (const volume of volumes.filter(undecided)) {
+    const failures: string[] = [];
+    for (const opener of singleDeviceOpeners) {
+      try {
+        volume.fileSystem = await opener.open(volume.disk as Disk);
+        break;
+      } catch (error) {
+        failures.push((error as Error).message);
+      }
+    }
+    if (!volume.fileSystem) volume.problem = `unknown or damaged file system: ${failures.join('; ')}`;
+  }
+}
+
 export class PointBrowser {
   private readonly disks: DiskView[];
+  private readonly groups: GroupView[];
 
-  private constructor(disks: DiskView[]) {
+  private constructor(disks: DiskView[], groups: GroupView[]) {
     this.disks = disks;
+    this.groups = groups;
   }
 
   static async open(repository: Repository, vmId: string, pointId: string): Promise<PointBrowser> {
@@ -64,98 +157,195 @@ export class PointBrowser {
   }
 
   /** Any disks, a VM's in disk order (a point's, or the files of a VM on a storage clone). */
-  static async fromDisks(disks: Disk[]): Promise<PointBrowser> {
+  static async fromDisks(disks: Disk[], openers: MultiDeviceOpener[] = multiDeviceOpeners): Promise<PointBrowser> {
     const views: DiskView[] = [];
     for (const [index, disk] of disks.entries()) {
+      const name = `disk${index}`;
       let table;
       try {
         table = await readPartitionTable(disk);
       } catch (error) {
         if (!isReadFailure(error)) throw error;
-        views.push({ name: `disk${index}`, disk, volumes: [], problem: `its partition table could not be read: ${error.message}` });
+        views.push({ name, disk, volumes: [], problem: `its partition table could not be read: ${error.message}` });
         continue;
       }
       const slices =
         table.partitions.length > 0
-          ? table.partitions.map((part) => ({ name: `part${part.index}`, start: part.start, size: part.size }))
-          : [{ name: 'part0', start: 0, size: disk.capacity }];
-      const volumes: Volume[] = [];
-      for (const slice of slices) {
-        const mounted = await mount(new DiskSlice(disk, slice.start, slice.size, `${disk.description} ${slice.name}`));
-        volumes.push({ name: slice.name, size: slice.size, ...mounted });
-      }
-      views.push({ name: `disk${index}`, disk, volumes, problem: null });
+          ? table.partitions.map((part) => ({ name: `part${part.index}`, start: part.start, size: part.size, type: part.type }))
+          : [{ name: 'part0', start: 0, size: disk.capacity, type: null }];
+      const volumes = slices.map(
+        (slice): Volume => ({
+          path: `/${name}/${slice.name}`,
+          name: slice.name,
+          size: slice.size,
+          disk: new DiskSlice(disk, slice.start, slice.size, `${disk.description} ${slice.name}`),
+          partitionType: slice.type,
+          fileSystem: null,
+          problem: null,
+          what: null,
+        }),
+      );
+      views.push({ name, disk, volumes, problem: null });
     }
-    return new PointBrowser(views);
+    const partitions = views.flatMap((view) => view.volumes);
+    const groups = await PointBrowser.assembleLvm(partitions);
+    const all = [...partitions, ...groups.flatMap((group) => group.volumes)];
+    await nameLayers(all);
+    await openMultiDevice(all, openers);
+    await openSingleDevice(all);
+    return new PointBrowser(views, groups);
   }
 
-  private locate(path: string): { view: DiskView | null; volume: Volume | null; inner: string } {
-    const [diskName, volumeName, ...rest] = splitPath(path);
-    const view = diskName === undefined ? null : (this.disks.find((candidate) => candidate.name === diskName) ?? null);
-    if (diskName !== undefined && !view) throw new LifeboatError('not-found', `${path}: no disk ${diskName}`);
-    const volume = volumeName === undefined ? null : (view?.volumes.find((candidate) => candidate.name === volumeName) ?? null);
-    if (volumeName !== undefined && !volume) throw new LifeboatError('not-found', `${path}: no partition ${volumeName}`);
-    return { view, volume, inner: `/${rest.join('/')}` };
+  /** Physical volumes found among the partitions, assembled into volume groups; each PV is then
+   * listed as what it is, and each visible logical volume becomes a volume of its group. */
+  private static async assembleLvm(partitions: Volume[]): Promise<GroupView[]> {
+    const found = await findPhysicalVolumes(partitions);
+    const groups = assembleVolumeGroups([...found.values()]);
+    for (const [volume, pv] of found) {
+      const group = groups.find((candidate) => candidate.pvPaths.includes(pv.path));
+      volume.what = group
+        ? `LVM2 physical volume of volume group ${group.name}, read at /lvm/${group.name}`
+        : 'LVM2 physical volume without a volume group';
+    }
+    return groups.map((group) => ({
+      name: group.name,
+      size: group.size,
+      pvCount: group.pvPaths.length,
+      notes: group.notes,
+      volumes: group.lvs.map(
+        (lv): Volume => ({
+          path: `/lvm/${group.name}/${lv.name}`,
+          name: lv.name,
+          size: lv.size,
+          disk: lv.disk,
+          partitionType: null,
+          fileSystem: null,
+          problem: lv.problem,
+          what: lv.nothingToRead ? lv.layout : null,
+        }),
+      ),
+    }));
+  }
+
+  private locate(path: string): Located {
+    const parts = splitPath(path);
+    const [top, second] = parts;
+    if (top === undefined) return { at: 'root' };
+    if (top === 'lvm') {
+      if (second === undefined) return { at: 'lvm' };
+      const group = this.groups.find((candidate) => candidate.name === second);
+      if (!group) throw new LifeboatError('not-found', `${path}: no volume group ${second}`);
+      const split = splitVolumePath(path);
+      if (!split) return { at: 'group', group };
+      const volume = group.volumes.find((candidate) => candidate.path === split.volume);
+      if (!volume) throw new LifeboatError('not-found', `${path}: no logical volume ${parts[2]} in ${second}`);
+      return { at: 'volume', volume, inner: split.inner };
+    }
+    const view = this.disks.find((candidate) => candidate.name === top);
+    if (!view) throw new LifeboatError('not-found', `${path}: no disk ${top}`);
+    const split = splitVolumePath(path);
+    if (!split) return { at: 'disk', view };
+    const volume = view.volumes.find((candidate) => candidate.path === split.volume);
+    if (!volume) throw new LifeboatError('not-found', `${path}: no partition ${second}`);
+    return { at: 'volume', volume, inner: split.inner };
   }
 
   private fileSystemOf(volume: Volume, path: string): FileSystem {
-    if (!volume.fileSystem) throw new LifeboatError('unavailable', `${path}: ${volume.problem}`);
-    return volume.fileSystem;
+    if (volume.fileSystem) return volume.fileSystem;
+    if (volume.what !== null) throw new LifeboatError('unavailable', `${path}: ${volume.what}; no files to read`);
+    throw new LifeboatError('unavailable', `${path}: ${volume.problem}`);
   }
 
-  /** Every volume as /diskN/partM, with what keeps it from being read, or what its file system
-   * says about itself; a disk without a readable partition table is one entry, /diskN. */
+  private volumeAt(path: string): { volume: Volume; inner: string } {
+    const located = this.locate(path);
+    if (located.at !== 'volume') throw new LifeboatError('bad-request', `${path} is not inside a volume (/diskN/partM or /lvm/<vg>/<lv>)`);
+    return located;
+  }
+
+  /** True when a path names something inside a volume (a file or folder), not a volume or above. */
+  isInsideVolume(path: string): boolean {
+    return isInsideVolume(path);
+  }
+
+  /** Every volume that holds files or cannot be read, /diskN/partM and /lvm/<vg>/<lv>, with what
+   * keeps it from being read, or what its file system says about itself; a disk without a
+   * readable partition table is one entry, /diskN. Volumes with nothing to read (swap, MSR, a
+   * physical volume) are not among them: they are no gap. */
   volumes(): { path: string; problem: string | null; notes: readonly VolumeNote[] }[] {
-    return this.disks.flatMap((view) =>
-      view.problem
-        ? [{ path: `/${view.name}`, problem: view.problem, notes: [] }]
-        : view.volumes.map((volume) => ({
-            path: `/${view.name}/${volume.name}`,
-            problem: volume.fileSystem ? null : (volume.problem ?? 'unreadable'),
-            notes: volume.fileSystem?.notes ?? [],
-          })),
-    );
+    const describe = (volume: Volume) => ({
+      path: volume.path,
+      problem: volume.fileSystem ? null : (volume.problem ?? 'unreadable'),
+      notes: volume.fileSystem?.notes ?? [],
+    });
+    const listed = (volume: Volume): boolean => volume.what === null;
+    return [
+      ...this.disks.flatMap((view) =>
+        view.problem ? [{ path: `/${view.name}`, problem: view.problem, notes: [] }] : view.volumes.filter(listed).map(describe),
+      ),
+      ...this.groups.flatMap((group) => group.volumes.filter(listed).map(describe)),
+    ];
   }
 
-  /** The file system of a /diskN/partM path. */
+  /** The file system of a volume path (/diskN/partM or /lvm/<vg>/<lv>). */
   fileSystemFor(path: string): FileSystem {
-    const { volume } = this.locate(path);
-    if (!volume) throw new LifeboatError('bad-request', `${path} is not a partition`);
-    return this.fileSystemOf(volume, path);
+    const located = this.locate(path);
+    if (located.at !== 'volume') throw new LifeboatError('bad-request', `${path} is not a volume`);
+    return this.fileSystemOf(located.volume, path);
   }
 
   async list(path: string): Promise<FsEntry[]> {
-    const { view, volume, inner } = this.locate(path);
-    if (!view)
-      return this.disks.map((disk) => ({
-        name: disk.name,
-        type: disk.problem ? 'other' : 'dir',
-        size: disk.disk.capacity,
-        mtime: null,
-        mode: null,
-        ...(disk.problem ? { target: disk.problem, problem: disk.problem } : {}),
-      }));
-    if (view.problem) throw new LifeboatError('unavailable', `${path}: ${view.problem}`);
-    if (!volume) return view.volumes.map(describeVolume);
-    return this.fileSystemOf(volume, path).list(inner);
+    const located = this.locate(path);
+    switch (located.at) {
+      case 'root':
+        return [
+          ...this.disks.map(
+            (disk): FsEntry => ({
+              name: disk.name,
+              type: disk.problem ? 'other' : 'dir',
+              size: disk.disk.capacity,
+              mtime: null,
+              mode: null,
+              ...(disk.problem ? { target: disk.problem, problem: disk.problem } : {}),
+            }),
+          ),
+          ...(this.groups.length > 0
+            ? [{ name: 'lvm', type: 'dir' as const, size: 0, mtime: null, mode: null, target: 'LVM2 volume groups' }]
+            : []),
+        ];
+      case 'disk':
+        if (located.view.problem) throw new LifeboatError('unavailable', `${path}: ${located.view.problem}`);
+        return located.view.volumes.map(describeVolume);
+      case 'lvm':
+        return this.groups.map((group) => ({
+          name: group.name,
+          type: 'dir',
+          size: group.size,
+          mtime: null,
+          mode: null,
+          target: `LVM2 volume group, ${group.pvCount} physical volume${group.pvCount === 1 ? '' : 's'}`,
+          ...(group.notes.length > 0 ? { notes: group.notes } : {}),
+        }));
+      case 'group':
+        return located.group.volumes.map(describeVolume);
+      case 'volume':
+        return this.fileSystemOf(located.volume, path).list(located.inner);
+    }
   }
 
   async stat(path: string): Promise<FsEntry> {
-    const { volume, inner } = this.locate(path);
-    if (!volume) return { name: splitPath(path).at(-1) ?? '/', type: 'dir', size: 0, mtime: null, mode: null };
-    return this.fileSystemOf(volume, path).stat(inner);
+    const located = this.locate(path);
+    if (located.at !== 'volume') return { name: splitPath(path).at(-1) ?? '/', type: 'dir', size: 0, mtime: null, mode: null };
+    return this.fileSystemOf(located.volume, path).stat(located.inner);
   }
 
   read(path: string): AsyncGenerator<Uint8Array> {
-    const { volume, inner } = this.locate(path);
-    if (!volume) throw new LifeboatError('bad-request', `${path} is not a file`);
+    const { volume, inner } = this.volumeAt(path);
     return this.fileSystemOf(volume, path).read(inner);
   }
 
   /** A file as data and holes (holes only where its file system marks them). */
   readRegions(path: string): AsyncGenerator<FileRegion> {
-    const { volume, inner } = this.locate(path);
-    if (!volume) throw new LifeboatError('bad-request', `${path} is not a file`);
+    const { volume, inner } = this.volumeAt(path);
     const fileSystem = this.fileSystemOf(volume, path);
     return fileSystem.readRegions ? fileSystem.readRegions(inner) : fileSystem.read(inner);
   }

@@ -7,7 +7,7 @@ import { constants } from 'node:fs';
 import { open, rm, rmdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LifeboatError } from '../errors.ts';
-import { isReadFailure, splitPath, type FileRegion, type FsEntry } from '../filesystems/file-system.ts';
+import { isReadFailure, type FileRegion, type FsEntry } from '../filesystems/file-system.ts';
 import { mkdirForOperator, operatorMode } from '../fs/private-files.ts';
 import { printableName } from '../../shared/format.ts';
 import type { JobWork } from '../jobs/job-work.ts';
@@ -86,7 +86,8 @@ export class RestoreItemsWork implements JobWork {
     throwIfCancelled(context.signal);
     const items: Item[] = [];
     for (const path of this.request.paths) {
-      if (splitPath(path).length < 3) throw new LifeboatError('bad-request', `${path}: pick items inside a partition (/diskN/partM/...)`);
+      if (!browser.isInsideVolume(path))
+        throw new LifeboatError('bad-request', `${path}: pick items inside a volume (/diskN/partM/... or /lvm/<vg>/<lv>/...)`);
       const queue: Item[] = [{ source: path, entry: await browser.stat(path), parent: null }];
       while (queue.length > 0) {
         throwIfCancelled(context.signal);

@@ -5,6 +5,7 @@ import { useState, type FormEvent } from 'react';
 import type { FileEntry } from '../../shared/domain.ts';
 import { describeIndexGaps, formatBytes, printableName } from '../../shared/format.ts';
 import { escapeGuestName } from '../../shared/guest-names.ts';
+import { isInsideVolume } from '../../shared/item-paths.ts';
 import { useApi, usePoints, useVms } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
@@ -187,7 +188,7 @@ export function FilesView() {
                 ) : (
                   <span className="twisty" />
                 )}
-                {row.depth >= 2 && (
+                {isInsideVolume(row.path) && (
                   <input type="checkbox" checked={selected.has(row.path)} onChange={() => tick(row.path)} aria-label={`Pick ${row.path}`} />
                 )}
                 {/* A guest's name may hold control characters or bidi overrides: shown escaped, as the CLI does. */}
