@@ -173,18 +173,16 @@ export class PointBrowser {
         table.partitions.length > 0
           ? table.partitions.map((part) => ({ name: `part${part.index}`, start: part.start, size: part.size, type: part.type }))
           : [{ name: 'part0', start: 0, size: disk.capacity, type: null }];
-      const volumes = slices.map(
-        (slice): Volume => ({
-          path: `/${name}/${slice.name}`,
-          name: slice.name,
-          size: slice.size,
-          disk: new DiskSlice(disk, slice.start, slice.size, `${disk.description} ${slice.name}`),
-          partitionType: slice.type,
-          fileSystem: null,
-          problem: null,
-          what: null,
-        }),
-      );
+      const volumes = slices.map((slice): Volume => ({
+        path: `/${name}/${slice.name}`,
+        name: slice.name,
+        size: slice.size,
+        disk: new DiskSlice(disk, slice.start, slice.size, `${disk.description} ${slice.name}`),
+        partitionType: slice.type,
+        fileSystem: null,
+        problem: null,
+        what: null,
+      }));
       views.push({ name, disk, volumes, problem: null });
     }
     const partitions = views.flatMap((view) => view.volumes);
@@ -212,18 +210,16 @@ export class PointBrowser {
       size: group.size,
       pvCount: group.pvPaths.length,
       notes: group.notes,
-      volumes: group.lvs.map(
-        (lv): Volume => ({
-          path: `/lvm/${group.name}/${lv.name}`,
-          name: lv.name,
-          size: lv.size,
-          disk: lv.disk,
-          partitionType: null,
-          fileSystem: null,
-          problem: lv.problem,
-          what: lv.nothingToRead ? lv.layout : null,
-        }),
-      ),
+      volumes: group.lvs.map((lv): Volume => ({
+        path: `/lvm/${group.name}/${lv.name}`,
+        name: lv.name,
+        size: lv.size,
+        disk: lv.disk,
+        partitionType: null,
+        fileSystem: null,
+        problem: lv.problem,
+        what: lv.nothingToRead ? lv.layout : null,
+      })),
     }));
   }
 
@@ -298,16 +294,14 @@ export class PointBrowser {
     switch (located.at) {
       case 'root':
         return [
-          ...this.disks.map(
-            (disk): FsEntry => ({
-              name: disk.name,
-              type: disk.problem ? 'other' : 'dir',
-              size: disk.disk.capacity,
-              mtime: null,
-              mode: null,
-              ...(disk.problem ? { target: disk.problem, problem: disk.problem } : {}),
-            }),
-          ),
+          ...this.disks.map((disk): FsEntry => ({
+            name: disk.name,
+            type: disk.problem ? 'other' : 'dir',
+            size: disk.disk.capacity,
+            mtime: null,
+            mode: null,
+            ...(disk.problem ? { target: disk.problem, problem: disk.problem } : {}),
+          })),
           ...(this.groups.length > 0
             ? [{ name: 'lvm', type: 'dir' as const, size: 0, mtime: null, mode: null, target: 'LVM2 volume groups' }]
             : []),

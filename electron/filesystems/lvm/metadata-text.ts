@@ -12,7 +12,11 @@
 import { LifeboatError } from '../../errors.ts';
 
 export type ConfigValue = string | number | ConfigValue[];
-export type ConfigSection = { readonly values: Map<string, ConfigValue>; readonly sections: Map<string, ConfigSection>; readonly order: string[] };
+export type ConfigSection = {
+  readonly values: Map<string, ConfigValue>;
+  readonly sections: Map<string, ConfigSection>;
+  readonly order: string[];
+};
 
 const MAX_DEPTH = 16;
 const MAX_ITEMS = 200_000;
@@ -20,7 +24,8 @@ const MAX_ARRAY = 100_000;
 export const MAX_TEXT = 4 * 1024 * 1024;
 const SPECIAL = new Set(['{', '}', '[', ']', '=', ',', '"', '#']);
 
-const isBlank = (char: string): boolean => char === ' ' || char === '\t' || char === '\n' || char === '\r' || char === '\f' || char === '\v';
+const isBlank = (char: string): boolean =>
+  char === ' ' || char === '\t' || char === '\n' || char === '\r' || char === '\f' || char === '\v';
 
 function newSection(): ConfigSection {
   return { values: new Map(), sections: new Map(), order: [] };

@@ -39,7 +39,8 @@ export type PvLabel = {
   metadataAreas: Area[];
 };
 
-const corrupt = (disk: Disk, why: string): LifeboatError => new LifeboatError('corrupt-disk', `${disk.description}: LVM2 physical volume ${why}`);
+const corrupt = (disk: Disk, why: string): LifeboatError =>
+  new LifeboatError('corrupt-disk', `${disk.description}: LVM2 physical volume ${why}`);
 
 function u64(bytes: Buffer, at: number): number {
   const value = bytes.readBigUInt64LE(at);

@@ -87,7 +87,12 @@ function describeLv(
         return { ...base, layout, problem: `a segment lies past the end of ${device.path} (physical volume ${stripe.pv})` };
       stripes.push({ device: device.disk, start });
     }
-    mapped.push({ start: segment.startExtent * vg.extentSize, size: segment.extentCount * vg.extentSize, stripeSize: segment.stripeSize, stripes });
+    mapped.push({
+      start: segment.startExtent * vg.extentSize,
+      size: segment.extentCount * vg.extentSize,
+      stripeSize: segment.stripeSize,
+      stripes,
+    });
   }
   return { ...base, layout, problem: null, disk: new LogicalVolumeDisk(mapped, `logical volume ${vg.name}/${lv.name}`) };
 }
@@ -116,7 +121,8 @@ export function assembleVolumeGroups(found: FoundPv[]): VolumeGroup[] {
     names.add(name);
     const snapshotOf = new Map<string, string>();
     for (const lv of vg.lvs)
-      for (const segment of lv.segments) if (segment.type === 'snapshot' && segment.cowStore) snapshotOf.set(segment.cowStore, segment.origin ?? '?');
+      for (const segment of lv.segments)
+        if (segment.type === 'snapshot' && segment.cowStore) snapshotOf.set(segment.cowStore, segment.origin ?? '?');
     const lvs = vg.lvs.filter((lv) => lv.visible).map((lv) => describeLv(lv, vg, devices, snapshotOf));
     const pvPaths = vg.pvs.flatMap((slot) => {
       const device = devices.get(slot.uuid);

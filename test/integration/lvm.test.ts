@@ -1,0 +1,228 @@
+// LVM2 volumes read from a VM's disks, checked against the real tools: PVs, VGs and LVs made by
+// lvm2 on loop devices (a GPT partition of disk0 and the whole of disk1), file systems made by
+// mke2fs/mkswap and populated through kernel loop mounts, written into the LVs' extents where
+// `lvs --segments` says they lie. Our LV bytes equal each image; our tree equals the kernel's.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { RawDisk } from '../../electron/disks/raw-disk.ts';
+import type { Disk } from '../../electron/disks/disk.ts';
+import { DiskSlice } from '../../electron/filesystems/file-system.ts';
+import { probePhysicalVolume } from '../../electron/filesystems/lvm/probe.ts';
+import { assembleVolumeGroups, type FoundPv } from '../../electron/filesystems/lvm/volume-groups.ts';
+import { readPartitionTable } from '../../electron/filesystems/partitions.ts';
+import { PointBrowser } from '../../electron/items/point-browser.ts';
+import { tempDir } from '../helpers/env.ts';
+import { run, treeOfFileSystem, treeOfFolder, withMount } from '../helpers/ext4-images.ts';
+import { withLvm, type LoopLvm } from '../helpers/lvm-images.ts';
+
+const MIB = 1024 * 1024;
+const skip = process.getuid?.() !== 0 ? 'needs root: loop devices, lvm2 and loop mounts' : false;
+const sha = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+
+async function emptyImage(path: string, mib: number): Promise<void> {
+  await writeFile(path, '');
+  await truncate(path, mib * MIB);
+}
+
+/** An ext4 image of `mib` MiB holding a few files, folders and a symlink, written by the kernel. */
+async function populatedExt4(path: string, mib: number, seed: string): Promise<void> {
+  await emptyImage(path, mib);
+  run('mke2fs', '-q', '-F', '-t', 'ext4', '-L', seed, path);
+  await withMount(path, 'rw', async (folder) => {
+    await mkdir(join(folder, 'etc/deep/er'), { recursive: true });
+    await writeFile(join(folder, 'etc/hostname'), `${seed}\n`);
+    await writeFile(join(folder, 'etc/deep/er/big.bin'), randomBytes(3 * MIB + 12345));
+    await writeFile(join(folder, 'small.txt'), `a file of ${seed}`);
+    await symlink('etc/hostname', join(folder, 'link'));
+  });
+}
+
+async function kernelTree(image: string): Promise<string[]> {
+  return withMount(image, 'ro', (folder) => treeOfFolder(folder));
+}
+
+async function physicalVolumes(disks: { disk: Disk; name: string }[]): Promise<FoundPv[]> {
+  const found: FoundPv[] = [];
+  for (const { disk, name } of disks) {
+    const table = await readPartitionTable(disk);
+    const slices = table.partitions.length > 0 ? table.partitions : [{ index: 0, start: 0, size: disk.capacity }];
+    for (const slice of slices) {
+      const path = `/${name}/part${slice.index}`;
+      const pv = await probePhysicalVolume(new DiskSlice(disk, slice.start, slice.size, path), path);
+      if (pv) found.push(pv);
+    }
+  }
+  return found;
+}
+
+async function lvBytes(disk: Disk): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for (let at = 0; at < disk.capacity; at += 4 * MIB) parts.push(await disk.read(at, Math.min(4 * MIB, disk.capacity - at)));
+  return Buffer.concat(parts);
+}
+
+/** A partition's first sector and sector count, as sgdisk reports them. */
+function sgdiskPartition(image: string, index: number): { start: number; size: number } {
+  const info = run('sgdisk', '-i', String(index), image);
+  const first = Number(/First sector: (\d+)/.exec(info)?.[1]);
+  const last = Number(/Last sector: (\d+)/.exec(info)?.[1]);
+  return { start: first, size: last - first + 1 };
+}
+
+/** disk0: GPT with an ext4 part1 and a PV part2; disk1: a whole-disk PV. */
+async function makeDisks(dir: string, lvm: LoopLvm): Promise<{ disk0: string; disk1: string; pvs: [string, string] }> {
+  const disk0 = join(dir, 'disk0.img');
+  const disk1 = join(dir, 'disk1.img');
+  await emptyImage(disk0, 64);
+  await emptyImage(disk1, 48);
+  run('sgdisk', '-n', '1:2048:+8M', '-t', '1:8300', '-n', '2:0:0', '-t', '2:8e00', disk0);
+  const [boot, pv] = [1, 2].map((index) => sgdiskPartition(disk0, index));
+  assert.ok(boot && pv);
+  const bootImage = join(dir, 'boot.img');
+  await populatedExt4(bootImage, 8, 'boot');
+  run('dd', `if=${bootImage}`, `of=${disk0}`, 'bs=1M', `seek=${boot.start * 512}`, 'oflag=seek_bytes', 'conv=notrunc', 'status=none');
+  const pv0 = lvm.attach(disk0, { offset: pv.start * 512, size: pv.size * 512 });
+  const pv1 = lvm.attach(disk1);
+  return { disk0, disk1, pvs: [pv0, pv1] };
+}
+
+test(
+  'a VG spanning a GPT partition and a whole disk: linear, striped, swap and renamed LVs read as lvm2 and the kernel show',
+  { skip },
+  async () => {
+    const dir = await tempDir('lifeboat-lvm-');
+    const vg = `lbt${randomBytes(4).toString('hex')}`;
+    await withLvm(async (lvm) => {
+      const { disk0, disk1, pvs } = await makeDisks(dir, lvm);
+      lvm.run('pvcreate', '-q', ...pvs);
+      lvm.run('vgcreate', '-q', '-s', '1M', vg, ...pvs);
+      const create = (...args: string[]) => lvm.run('lvcreate', '-q', '--activate', 'n', '--zero', 'n', ...args);
+      create('-L', '8M', '-n', 'root', vg, pvs[0]);
+      create('-L', '8M', '-i', '2', '-I', '64k', '-n', 'data', vg, ...pvs);
+      create('-L', '4M', '-n', 'swap', vg, pvs[0]);
+      create('-L', '8M', '-n', 'old', vg, pvs[1]);
+      lvm.run('lvextend', '-q', '-L', '+8M', `${vg}/root`, pvs[1]); // root now has a segment on each PV
+      const stale = join(dir, 'disk1-stale.img');
+      await copyFile(disk1, stale); // disk1 as it was before the rename
+      lvm.run('lvrename', '-q', vg, 'old', 'renamed');
+
+      const images = {
+        root: join(dir, 'root.img'),
+        data: join(dir, 'data.img'),
+        swap: join(dir, 'swap.img'),
+        renamed: join(dir, 'renamed.img'),
+      };
+      await populatedExt4(images.root, 16, 'root');
+      await populatedExt4(images.data, 8, 'data');
+      await populatedExt4(images.renamed, 8, 'renamed');
+      await emptyImage(images.swap, 4);
+      run('mkswap', '-q', images.swap);
+      for (const [lv, image] of Object.entries(images)) await lvm.writeIntoLv(vg, lv, image);
+      const segments = lvm.report('lvs', '--segments', '-o', 'lv_name,devices', `${vg}/root`);
+      assert.equal(new Set(segments.map(([, devices]) => devices?.replace(/\(\d+\)$/, ''))).size, 2, 'root has segments on both PVs');
+      const lvsSays = lvm
+        .report('lvs', '-o', 'lv_name,lv_size', vg)
+        .map(([name, size]) => [name, Number(size)])
+        .sort();
+
+      const raw = [await RawDisk.open(disk0), await RawDisk.open(disk1)];
+      try {
+        // The LVs as disks: every byte equals the image written into its extents.
+        const [group] = assembleVolumeGroups(await physicalVolumes(raw.map((disk, index) => ({ disk, name: `disk${index}` }))));
+        assert.ok(group);
+        assert.equal(group.name, vg);
+        assert.deepEqual(group.lvs.map((lv) => [lv.name, lv.size]).sort(), lvsSays);
+        for (const [lv, image] of Object.entries(images)) {
+          const disk: Disk | null | undefined = group.lvs.find((candidate) => candidate.name === lv)?.disk;
+          assert.ok(disk, `${lv} is readable`);
+          assert.equal(sha(await lvBytes(disk)), sha(await readFile(image)), `${lv}'s bytes`);
+        }
+        assert.equal(group.lvs.find((lv) => lv.name === 'data')?.layout, 'striped, 2 stripes');
+
+        // The browser: the VG once under /lvm, file systems inside LVs as in partitions.
+        const browser = await PointBrowser.fromDisks(raw);
+        assert.deepEqual(
+          (await browser.list('/')).map((entry) => entry.name),
+          ['disk0', 'disk1', 'lvm'],
+        );
+        assert.deepEqual(
+          (await browser.list('/lvm')).map((entry) => [entry.name, entry.type]),
+          [[vg, 'dir']],
+        );
+        assert.deepEqual(
+          (await browser.list('/disk0')).map((entry) => [entry.name, entry.type, entry.target]),
+          [
+            ['part1', 'dir', 'ext4 "boot"'],
+            ['part2', 'other', `LVM2 physical volume of volume group ${vg}, read at /lvm/${vg}`],
+          ],
+        );
+        assert.deepEqual(
+          (await browser.list('/disk1')).map((entry) => entry.target),
+          [`LVM2 physical volume of volume group ${vg}, read at /lvm/${vg}`],
+        );
+        const listed = await browser.list(`/lvm/${vg}`);
+        assert.deepEqual(listed.map((entry) => [entry.name, entry.size]).sort(), lvsSays);
+        assert.deepEqual(listed.map((entry) => [entry.name, entry.type, entry.target, entry.problem]).sort(), [
+          ['data', 'dir', 'ext4 "data"', undefined],
+          ['renamed', 'dir', 'ext4 "renamed"', undefined],
+          ['root', 'dir', 'ext4 "root"', undefined],
+          ['swap', 'other', 'Linux swap (holds no files)', undefined],
+        ]);
+        for (const lv of ['root', 'data', 'renamed'] as const) {
+          assert.deepEqual(await treeOfFileSystem(browser.fileSystemFor(`/lvm/${vg}/${lv}`)), await kernelTree(images[lv]), `${lv}'s tree`);
+        }
+        assert.equal((await browser.stat(`/lvm/${vg}/root/etc/hostname`)).size, 5);
+        assert.equal(browser.isInsideVolume(`/lvm/${vg}/root/etc`), true);
+        assert.equal(browser.isInsideVolume(`/lvm/${vg}/root`), false);
+        // Index: the swap LV and the PVs are no gaps; the boot partition and three LVs are volumes.
+        assert.deepEqual(
+          browser.volumes().map((volume) => [volume.path, volume.problem]),
+          [
+            ['/disk0/part1', null],
+            [`/lvm/${vg}/root`, null],
+            [`/lvm/${vg}/data`, null],
+            [`/lvm/${vg}/renamed`, null],
+          ],
+        );
+      } finally {
+        await Promise.all(raw.map((disk) => disk.close()));
+      }
+
+      // A disk image from before the rename: the newer copy on disk0 wins, the stale one is named.
+      const withStale = await PointBrowser.fromDisks([await RawDisk.open(disk0), await RawDisk.open(stale)]);
+      try {
+        assert.deepEqual((await withStale.list(`/lvm/${vg}`)).map((entry) => entry.name).sort(), ['data', 'renamed', 'root', 'swap']);
+        const [entry] = await withStale.list('/lvm');
+        assert.match(
+          entry?.notes?.join('\n') ?? '',
+          /\/disk1\/part0 holds an older copy of the metadata \(seqno \d+, newest \d+\): ignored/,
+        );
+      } finally {
+        await withStale.close();
+      }
+
+      // disk1 missing: LVs needing it are listed with that problem (gaps); the others read.
+      const alone = await PointBrowser.fromDisks([await RawDisk.open(disk0)]);
+      try {
+        const byName = new Map((await alone.list(`/lvm/${vg}`)).map((entry) => [entry.name, entry]));
+        assert.match(byName.get('root')?.problem ?? '', /needs physical volume pv1 \(.*\), which is not among the VM's disks/);
+        assert.match(byName.get('data')?.problem ?? '', /not among the VM's disks/);
+        assert.equal(byName.get('swap')?.target, 'Linux swap (holds no files)');
+        assert.deepEqual(
+          alone
+            .volumes()
+            .filter((volume) => volume.problem !== null)
+            .map((volume) => volume.path)
+            .sort(),
+          [`/lvm/${vg}/data`, `/lvm/${vg}/renamed`, `/lvm/${vg}/root`],
+        );
+        await assert.rejects(alone.list(`/lvm/${vg}/root/etc`), /not among the VM's disks/);
+      } finally {
+        await alone.close();
+      }
+    });
+  },
+);
