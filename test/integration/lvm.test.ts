@@ -28,13 +28,13 @@ async function emptyImage(path: string, mib: number): Promise<void> {
 }
 
 /** An ext4 image of `mib` MiB holding a few files, folders and a symlink, written by the kernel. */
-async function populatedExt4(path: string, mib: number, seed: string): Promise<void> {
+async function populatedExt4(path: string, mib: number, seed: string, bigFile = 3 * MIB + 12345): Promise<void> {
   await emptyImage(path, mib);
   run('mke2fs', '-q', '-F', '-t', 'ext4', '-L', seed, path);
   await withMount(path, 'rw', async (folder) => {
     await mkdir(join(folder, 'etc/deep/er'), { recursive: true });
     await writeFile(join(folder, 'etc/hostname'), `${seed}\n`);
-    await writeFile(join(folder, 'etc/deep/er/big.bin'), randomBytes(3 * MIB + 12345));
+    await writeFile(join(folder, 'etc/deep/er/big.bin'), randomBytes(bigFile));
     await writeFile(join(folder, 'small.txt'), `a file of ${seed}`);
     await symlink('etc/hostname', join(folder, 'link'));
   });
@@ -222,6 +222,110 @@ test(
         await assert.rejects(alone.list(`/lvm/${vg}/root/etc`), /not among the VM's disks/);
       } finally {
         await alone.close();
+      }
+    });
+  },
+);
+
+/** Hand-written metadata as `vgcfgrestore` takes it: an origin with a thick snapshot, a thin
+ * pool with its hidden data/metadata LVs and spare, and a thin LV (1 MiB extents). */
+function thinAndSnapshotMetadata(vg: string, pvUuid: string, device: string, peCount: number): string {
+  const id = (n: number): string => `aaaaaa-aaaa-aaaa-aaaa-aaaa-aaaa-aaaa${String(n).padStart(2, '0')}`;
+  const striped = (extents: number, first: number): string =>
+    `segment1 {\nstart_extent = 0\nextent_count = ${extents}\ntype = "striped"\nstripe_count = 1\nstripes = [\n"pv0", ${first}\n]\n}`;
+  const lv = (name: string, n: number, visible: boolean, segment: string): string =>
+    `${name} {\nid = "${id(n)}"\nstatus = ["READ", "WRITE"${visible ? ', "VISIBLE"' : ''}]\nflags = []\nsegment_count = 1\n${segment}\n}`;
+  return `${vg} {
+id = "abcdef-ghij-klmn-opqr-stuv-wxyz-${randomBytes(3).toString('hex')}"
+seqno = 1
+format = "lvm2"
+status = ["RESIZEABLE", "READ", "WRITE"]
+flags = []
+extent_size = 2048 # sectors: 1 MiB
+max_lv = 0
+max_pv = 0
+metadata_copies = 0
+physical_volumes {
+pv0 {
+id = "${pvUuid}"
+device = "${device}"
+status = ["ALLOCATABLE"]
+flags = []
+dev_size = ${(peCount + 1) * 2048}
+pe_start = 2048
+pe_count = ${peCount}
+}
+}
+logical_volumes {
+${lv('origin', 1, true, striped(8, 0))}
+${lv('snap', 2, true, striped(2, 8))}
+${lv('snapshot0', 3, false, 'segment1 {\nstart_extent = 0\nextent_count = 8\ntype = "snapshot"\nchunk_size = 8\norigin = "origin"\ncow_store = "snap"\n}')}
+${lv('pool', 4, true, 'segment1 {\nstart_extent = 0\nextent_count = 4\ntype = "thin-pool"\nmetadata = "pool_tmeta"\npool = "pool_tdata"\ntransaction_id = 1\nchunk_size = 128\ndiscards = "passdown"\nzero_new_blocks = 1\n}')}
+${lv('thin', 5, true, 'segment1 {\nstart_extent = 0\nextent_count = 8\ntype = "thin"\nthin_pool = "pool"\ntransaction_id = 0\ndevice_id = 1\n}')}
+${lv('pool_tmeta', 6, false, striped(1, 10))}
+${lv('pool_tdata', 7, false, striped(4, 11))}
+${lv('lvol0_pmspare', 8, false, striped(1, 15))}
+}
+}
+contents = "Text Format Volume Group"
+version = 1
+description = "hand-written: a thick snapshot and a thin pool"
+`;
+}
+
+test(
+  'thin volumes and thick snapshots restored by vgcfgrestore are named and refused; the origin and hidden LVs are not mistaken',
+  { skip },
+  async () => {
+    const dir = await tempDir('lifeboat-lvm-thin-');
+    const vg = `lbt${randomBytes(4).toString('hex')}`;
+    const image = join(dir, 'disk0.img');
+    await emptyImage(image, 24);
+    await withLvm(async (lvm) => {
+      const device = lvm.attach(image);
+      lvm.run('pvcreate', '-q', device);
+      const [pvRow] = lvm.report('pvs', '-o', 'pv_uuid', device);
+      const metadata = join(dir, 'thin.vg');
+      await writeFile(metadata, thinAndSnapshotMetadata(vg, pvRow?.[0] ?? '', device, 22));
+      lvm.run('vgcfgrestore', '-q', '--force', '-f', metadata, vg);
+      const origin = join(dir, 'origin.img');
+      await populatedExt4(origin, 8, 'origin', MIB);
+      await lvm.writeIntoLv(vg, 'origin', origin);
+      const lvsSays = lvm.report('lvs', '-o', 'lv_name,lv_size,lv_attr', vg).map(([name, size, attr]) => [name, Number(size), attr?.[0]]);
+      // lvs agrees on what each is: o(rigin), s(napshot), t(hin pool), V (thin volume).
+      assert.deepEqual(lvsSays.map(([name, , kind]) => [name, kind]).sort(), [
+        ['origin', 'o'],
+        ['pool', 't'],
+        ['snap', 's'],
+        ['thin', 'V'],
+      ]);
+
+      const browser = await PointBrowser.fromDisks([await RawDisk.open(image)]);
+      try {
+        const listed = await browser.list(`/lvm/${vg}`);
+        assert.deepEqual(listed.map((entry) => [entry.name, entry.size]).sort(), lvsSays.map(([name, size]) => [name, size]).sort());
+        assert.deepEqual(
+          listed.map((entry) => [entry.name, entry.type, entry.target, entry.problem]),
+          [
+            ['origin', 'dir', 'ext4 "origin"', undefined],
+            ['snap', 'other', 'thick snapshot of origin: not read', 'thick snapshot of origin: not read'],
+            ['pool', 'other', 'thin pool', undefined],
+            ['thin', 'other', 'thin volume: not read', 'thin volume: not read'],
+          ],
+        );
+        assert.deepEqual(await treeOfFileSystem(browser.fileSystemFor(`/lvm/${vg}/origin`)), await kernelTree(origin));
+        assert.deepEqual(
+          browser.volumes().map((volume) => [volume.path, volume.problem]),
+          [
+            [`/lvm/${vg}/origin`, null],
+            [`/lvm/${vg}/snap`, 'thick snapshot of origin: not read'],
+            [`/lvm/${vg}/thin`, 'thin volume: not read'],
+          ],
+        );
+        await assert.rejects(browser.list(`/lvm/${vg}/thin`), /thin volume: not read/);
+        await assert.rejects(browser.list(`/lvm/${vg}/pool`), /thin pool; no files to read/);
+      } finally {
+        await browser.close();
       }
     });
   },

@@ -123,7 +123,8 @@ export function assembleVolumeGroups(found: FoundPv[]): VolumeGroup[] {
     for (const lv of vg.lvs)
       for (const segment of lv.segments)
         if (segment.type === 'snapshot' && segment.cowStore) snapshotOf.set(segment.cowStore, segment.origin ?? '?');
-    const lvs = vg.lvs.filter((lv) => lv.visible).map((lv) => describeLv(lv, vg, devices, snapshotOf));
+    // LVM writes a snapshot's COW store without VISIBLE, yet shows it as the snapshot (lv_is_visible).
+    const lvs = vg.lvs.filter((lv) => lv.visible || snapshotOf.has(lv.name)).map((lv) => describeLv(lv, vg, devices, snapshotOf));
     const pvPaths = vg.pvs.flatMap((slot) => {
       const device = devices.get(slot.uuid);
       return device ? [device.path] : [];
