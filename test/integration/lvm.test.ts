@@ -4,7 +4,7 @@
 // `lvs --segments` says they lie. Our LV bytes equal each image; our tree equals the kernel's.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { RawDisk } from '../../electron/disks/raw-disk.ts';
@@ -330,3 +330,40 @@ test(
     });
   },
 );
+
+test('metadata text that wraps around the end of its small metadata area reads whole, newest copy first', { skip }, async (context) => {
+  const dir = await tempDir('lifeboat-lvm-ring-');
+  const vg = `lbt${randomBytes(4).toString('hex')}`;
+  const image = join(dir, 'disk0.img');
+  await emptyImage(image, 64);
+  await withLvm(async (lvm) => {
+    const device = lvm.attach(image);
+    lvm.run('pvcreate', '-q', '--dataalignment', '64k', '--metadatasize', '16k', device); // a 60 KiB ring
+    lvm.run('vgcreate', '-q', '-s', '1M', vg, device);
+    const wrapped = async (): Promise<boolean> => {
+      const header = Buffer.alloc(512); // the metadata area header, 4 KiB in
+      const handle = await open(image, 'r');
+      await handle.read(header, 0, 512, 4096).finally(() => handle.close());
+      const size = Number(header.readBigUInt64LE(32));
+      return Number(header.readBigUInt64LE(40)) + Number(header.readBigUInt64LE(48)) > size;
+    };
+    let made = 0;
+    while (!(await wrapped()) && made < 40)
+      lvm.run('lvcreate', '-q', '--activate', 'n', '--zero', 'n', '-L', '1M', '-n', `lv${made++}`, vg);
+    assert.ok(await wrapped(), 'the newest metadata text wraps around the end of its area');
+    const lvsSays = lvm
+      .report('lvs', '-o', 'lv_name,lv_size', vg)
+      .map(([name, size]) => [name, Number(size)])
+      .sort();
+    const [seqno] = lvm.report('vgs', '-o', 'seqno', vg);
+    const browser = await PointBrowser.fromDisks([await RawDisk.open(image)]);
+    try {
+      assert.deepEqual((await browser.list(`/lvm/${vg}`)).map((entry) => [entry.name, entry.size]).sort(), lvsSays);
+      context.diagnostic(`${made} LVs made before the text wrapped`);
+      const [pv] = await physicalVolumes([{ disk: await RawDisk.open(image), name: 'disk0' }]);
+      assert.equal(pv?.metadata?.seqno, Number(seqno?.[0]));
+    } finally {
+      await browser.close();
+    }
+  });
+});
