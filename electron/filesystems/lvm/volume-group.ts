@@ -67,8 +67,9 @@ function readSegment(section: ConfigSection, where: string, extentSize: number):
   }
   if (extentCount % stripeCount !== 0) corrupt(`${where}: ${extentCount} extents do not divide into ${stripeCount} stripes`);
   const stripeSize = stripeCount === 1 ? extentCount * extentSize : bytes(numberOf(section, 'stripe_size', where), `${where} stripe_size`);
-  if (stripeSize <= 0 || (stripeCount > 1 && extentSize % stripeSize !== 0 && stripeSize % extentSize !== 0))
-    corrupt(`${where}: stripe size ${stripeSize} does not fit extents of ${extentSize} bytes`);
+  // As dm-stripe demands: each stripe's share of the segment is a whole number of chunks.
+  if (stripeSize <= 0 || ((extentCount / stripeCount) * extentSize) % stripeSize !== 0)
+    corrupt(`${where}: stripe size ${stripeSize} does not divide its ${extentCount / stripeCount} extents per stripe`);
   return { ...segment, stripeSize, stripes };
 }
 

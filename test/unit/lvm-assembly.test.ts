@@ -1,0 +1,125 @@
+// LV assembly on synthetic PV bytes (no root needed): linear segments across PVs, a striped
+// segment chunk by chunk as dm-stripe lays it out, the newest seqno winning over a stale copy,
+// a missing PV and refused segment types named. The real-tool checks are in
+// test/integration/lvm.test.ts; these keep the mapping covered where loop devices are not.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BytesDisk } from '../../electron/disks/bytes-disk.ts';
+import { parseMetadataText } from '../../electron/filesystems/lvm/metadata-text.ts';
+import { readVolumeGroup } from '../../electron/filesystems/lvm/volume-group.ts';
+import { assembleVolumeGroups, type FoundPv } from '../../electron/filesystems/lvm/volume-groups.ts';
+
+const EXTENT = 4096; // extent_size = 8 sectors
+const PE_START = 8192; // pe_start = 16 sectors
+
+/** A PV whose extent e is filled with the byte (tag + e), so every mapped byte names its source. */
+function pvDisk(tag: number, extents: number): BytesDisk {
+  const bytes = Buffer.alloc(PE_START + extents * EXTENT);
+  for (let extent = 0; extent < extents; extent++) bytes.fill(tag + extent, PE_START + extent * EXTENT, PE_START + (extent + 1) * EXTENT);
+  return new BytesDisk(bytes, `pv ${tag}`);
+}
+
+const UUIDS = ['aaaaaa-aaaa-aaaa-aaaa-aaaa-aaaa-aaaaaa', 'bbbbbb-bbbb-bbbb-bbbb-bbbb-bbbb-bbbbbb'];
+
+function metadata(seqno: number, lvs: string): string {
+  const pv = (index: number) =>
+    `pv${index} {\nid = "${UUIDS[index]}"\ndevice = "/dev/x"\nstatus = ["ALLOCATABLE"]\npe_start = 16\npe_count = 8\n}`;
+  return `vg {\nid = "vvvvvv-vvvv-vvvv-vvvv-vvvv-vvvv-vvvvvv"\nseqno = ${seqno}\nextent_size = 8\nphysical_volumes {\n${pv(0)}\n${pv(1)}\n}\nlogical_volumes {\n${lvs}\n}\n}\n`;
+}
+
+const linear = `spread {
+status = ["READ", "WRITE", "VISIBLE"]
+segment_count = 2
+segment1 { start_extent = 0 extent_count = 2 type = "striped" stripe_count = 1 stripes = ["pv0", 1] }
+segment2 { start_extent = 2 extent_count = 1 type = "striped" stripe_count = 1 stripes = ["pv1", 5] }
+}`;
+const striped = `fast {
+status = ["READ", "WRITE", "VISIBLE"]
+segment_count = 1
+segment1 { start_extent = 0 extent_count = 4 type = "striped" stripe_count = 2 stripe_size = 4 stripes = ["pv0", 4, "pv1", 0] }
+}`;
+const thin = `th {
+status = ["READ", "WRITE", "VISIBLE"]
+segment_count = 1
+segment1 { start_extent = 0 extent_count = 4 type = "thin" thin_pool = "pool" }
+}
+mirror0 {
+status = ["READ", "WRITE", "VISIBLE"]
+segment_count = 1
+segment1 { start_extent = 0 extent_count = 1 type = "raid1" }
+}
+hidden {
+status = ["READ", "WRITE"]
+segment_count = 1
+segment1 { start_extent = 0 extent_count = 1 type = "striped" stripe_count = 1 stripes = ["pv0", 0] }
+}`;
+
+function found(path: string, disk: BytesDisk, uuid: string, text: string | null): FoundPv {
+  return {
+    path,
+    disk,
+    label: { uuid, deviceSize: disk.capacity, dataAreas: [], metadataAreas: [] },
+    metadata: text === null ? null : readVolumeGroup(parseMetadataText(text)),
+  };
+}
+
+test('linear segments across PVs and a striped segment map every byte where dm would read it', async () => {
+  const [a, b] = [pvDisk(0x10, 8), pvDisk(0x40, 8)];
+  const [group] = assembleVolumeGroups([
+    found('/disk0/part2', a, UUIDS[0] as string, metadata(7, `${linear}\n${striped}\n${thin}`)),
+    found('/disk1/part0', b, UUIDS[1] as string, metadata(6, linear)),
+  ]);
+  assert.ok(group);
+  assert.deepEqual(group.notes, ['/disk1/part0 holds an older copy of the metadata (seqno 6, newest 7): ignored']);
+  const byName = new Map(group.lvs.map((lv) => [lv.name, lv]));
+  assert.deepEqual([...byName.keys()], ['spread', 'fast', 'th', 'mirror0'], 'hidden LVs are not listed');
+
+  const spread = byName.get('spread')?.disk;
+  assert.ok(spread);
+  assert.equal(spread.capacity, 3 * EXTENT);
+  const bytes = await spread.read(0, spread.capacity);
+  assert.deepEqual([bytes[0], bytes[EXTENT], bytes[2 * EXTENT], bytes[3 * EXTENT - 1]], [0x11, 0x12, 0x45, 0x45]);
+  assert.deepEqual([...(await spread.read(EXTENT - 2, 4))], [0x11, 0x11, 0x12, 0x12], 'a read across extents');
+  assert.deepEqual([...(await spread.read(2 * EXTENT - 1, 2))], [0x12, 0x45], 'a read across segments and PVs');
+
+  // Striped: 2 stripes of 2 KiB chunks; stripe 0 starts at pv0 extent 4, stripe 1 at pv1 extent 0.
+  const fast = byName.get('fast');
+  assert.equal(fast?.layout, 'striped, 2 stripes');
+  assert.ok(fast?.disk);
+  const chunk = 2048;
+  const sources = [];
+  for (let index = 0; index < 8; index++) sources.push((await fast.disk.read(index * chunk, 1))[0]);
+  // chunk i: stripe i % 2, row i / 2; row r lies at r * 2 KiB of its stripe (two rows per 4 KiB extent).
+  assert.deepEqual(sources, [0x14, 0x40, 0x14, 0x40, 0x15, 0x41, 0x15, 0x41]);
+
+  assert.equal(byName.get('th')?.problem, 'thin volume: not read');
+  assert.equal(byName.get('mirror0')?.problem, 'raid1 RAID volume: not read');
+});
+
+test('an LV needing a PV the VM lacks is listed with that problem; the others still read', async () => {
+  const [group] = assembleVolumeGroups([found('/disk0/part2', pvDisk(0x10, 8), UUIDS[0] as string, metadata(3, `${linear}\n${striped}`))]);
+  assert.ok(group);
+  assert.match(group.lvs[0]?.problem ?? '', /needs physical volume pv1 \(bbbbbb-.*\), which is not among the VM's disks/);
+  assert.deepEqual(group.notes, [`physical volume pv1 (${UUIDS[1]}) is not among the VM's disks`]);
+});
+
+test('damaged segment layouts are refused by name', () => {
+  const bad = (segment: string) => () =>
+    readVolumeGroup(parseMetadataText(metadata(1, `x {\nstatus = ["VISIBLE"]\nsegment_count = 1\nsegment1 { ${segment} }\n}`)));
+  assert.throws(
+    bad('start_extent = 1 extent_count = 1 type = "striped" stripe_count = 1 stripes = ["pv0", 0]'),
+    /starts at extent 1, not 0/,
+  );
+  assert.throws(
+    bad('start_extent = 0 extent_count = 1 type = "striped" stripe_count = 2 stripe_size = 4 stripes = ["pv0", 0]'),
+    /lists 1 stripes, not its stripe_count 2/,
+  );
+  assert.throws(
+    bad('start_extent = 0 extent_count = 2 type = "striped" stripe_count = 2 stripe_size = 6 stripes = ["pv0", 0, "pv1", 0]'),
+    /does not divide/,
+  );
+  assert.throws(
+    bad('start_extent = 0 extent_count = 1 type = "striped" stripe_count = 1 stripes = ["pv0", -1]'),
+    /not a physical volume and an extent/,
+  );
+});
