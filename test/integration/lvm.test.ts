@@ -71,7 +71,8 @@ test(
     const vg = `lbt${randomBytes(4).toString('hex')}`;
     await withLvm(async (lvm) => {
       const { disk0, disk1, pvs } = await makeDisks(dir, lvm);
-      lvm.run('pvcreate', '-q', ...pvs);
+      lvm.run('pvcreate', '-q', pvs[0]);
+      lvm.run('pvcreate', '-q', '--pvmetadatacopies', '2', pvs[1]); // a second metadata area at the end of disk1
       lvm.run('vgcreate', '-q', '-s', '1M', vg, ...pvs);
       const create = (...args: string[]) => lvm.run('lvcreate', '-q', '--activate', 'n', '--zero', 'n', ...args);
       create('-L', '8M', '-n', 'root', vg, pvs[0]);
@@ -105,9 +106,15 @@ test(
       const raw = [await RawDisk.open(disk0), await RawDisk.open(disk1)];
       try {
         // The LVs as disks: every byte equals the image written into its extents.
-        const [group] = assembleVolumeGroups(await physicalVolumes(raw.map((disk, index) => ({ disk, name: `disk${index}` }))));
+        const found = await physicalVolumes(raw.map((disk, index) => ({ disk, name: `disk${index}` })));
+        const [group] = assembleVolumeGroups(found);
         assert.ok(group);
         assert.equal(group.name, vg);
+        assert.deepEqual(
+          found.map((pv) => pv.label.metadataAreas.length),
+          [1, 2],
+          'disk1 carries two metadata areas',
+        );
         assert.deepEqual(group.lvs.map((lv) => [lv.name, lv.size]).sort(), lvsSays);
         for (const [lv, image] of Object.entries(images)) {
           const disk: Disk | null | undefined = group.lvs.find((candidate) => candidate.name === lv)?.disk;
