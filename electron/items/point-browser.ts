@@ -11,47 +11,22 @@
 // volume shown under /lvm) is listed by what it is; the others stay readable.
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
-import {
-  DiskSlice,
-  isReadFailure,
-  splitPath,
-  type FileRegion,
-  type FileSystem,
-  type FsEntry,
-  type VolumeNote,
-} from '../filesystems/file-system.ts';
-import { probeLayer } from '../filesystems/layers.ts';
-import { probePhysicalVolume } from '../filesystems/lvm/probe.ts';
-import { assembleVolumeGroups, type FoundPv } from '../filesystems/lvm/volume-groups.ts';
-import { readPartitionTable } from '../filesystems/partitions.ts';
+import { splitPath, type FileRegion, type FileSystem, type FsEntry, type VolumeNote } from '../filesystems/file-system.ts';
 import { resolvePoint } from '../repository/chain.ts';
 import { PointDisk } from '../repository/point-disk.ts';
 import type { Repository } from '../repository/repository.ts';
 import { isInsideVolume, splitVolumePath } from '../../shared/item-paths.ts';
-import { multiDeviceOpeners, singleDeviceOpeners, type MultiDeviceOpener } from './volume-openers.ts';
+import { scanVolumes, type DiskView, type GroupView, type Volume } from './scan-volumes.ts';
+import { multiDeviceOpeners, type MultiDeviceOpener } from './volume-openers.ts';
 
-/** A partition or a logical volume. `problem`: why its content cannot be read (an index gap).
- * `what`: what it is when it holds nothing to read of its own. */
-export type Volume = {
-  path: string;
-  name: string;
-  size: number;
-  disk: Disk | null;
-  partitionType: string | null;
-  fileSystem: FileSystem | null;
-  problem: string | null;
-  what: string | null;
-};
-type DiskView = { name: string; disk: Disk; volumes: Volume[]; problem: string | null };
-type GroupView = { name: string; size: number; pvCount: number; notes: string[]; volumes: Volume[] };
+export type { Volume };
+
 type Located =
   | { at: 'root' }
   | { at: 'disk'; view: DiskView }
   | { at: 'lvm' }
   | { at: 'group'; group: GroupView }
   | { at: 'volume'; volume: Volume; inner: string };
-
-const undecided = (volume: Volume): boolean => volume.disk !== null && !volume.fileSystem && !volume.problem && !volume.what;
 
 /** A volume as an entry of its disk or volume group: its file system (with what it says about
  * itself), what it is, or why it cannot be read. */
@@ -67,79 +42,6 @@ function describeVolume(volume: Volume): FsEntry {
     target: `${fileSystem.kind}${fileSystem.label ? ` "${fileSystem.label}"` : ''}`,
     ...(notes.length > 0 ? { notes } : {}),
   };
-}
-
-/** Runs a probe on a volume; damage met while probing becomes the volume's problem. */
-async function guarded(volume: Volume, probe: (disk: Disk) => Promise<void>): Promise<void> {
-  if (!volume.disk) return;
-  try {
-    await probe(volume.disk);
-  } catch (error) {
-    if (!isReadFailure(error)) throw error;
-    volume.problem = error.message;
-  }
-}
-
-async function findPhysicalVolumes(volumes: Volume[]): Promise<Map<Volume, FoundPv>> {
-  const found = new Map<Volume, FoundPv>();
-  for (const volume of volumes) {
-    await guarded(volume, async (disk) => {
-      const pv = await probePhysicalVolume(disk, volume.path);
-      if (pv) found.set(volume, pv);
-    });
-  }
-  return found;
-}
-
-async function nameLayers(volumes: Volume[]): Promise<void> {
-  for (const volume of volumes.filter(undecided)) {
-    await guarded(volume, async (disk) => {
-      const layer = await probeLayer(disk, volume.partitionType);
-      if (!layer) return;
-      if (layer.gap) volume.problem = layer.gap;
-      else volume.what = layer.what;
-    });
-  }
-}
-
-/** Members of multi-device file systems, grouped by fsid; each opened once at its first member. */
-async function openMultiDevice(volumes: Volume[], openers: MultiDeviceOpener[]): Promise<void> {
-  for (const opener of openers) {
-    const groups = new Map<string, { volume: Volume; deviceId: number }[]>();
-    for (const volume of volumes.filter(undecided)) {
-      await guarded(volume, async (disk) => {
-        const member = await opener.probe(disk);
-        if (!member) return;
-        const group = groups.get(member.fsid) ?? [];
-        group.push({ volume, deviceId: member.deviceId });
-        groups.set(member.fsid, group);
-      });
-    }
-    for (const [fsid, members] of groups) {
-      const [first, ...others] = members;
-      if (!first) continue;
-      for (const other of others) other.volume.what = `${opener.kind} device ${other.deviceId} of ${fsid}, read at ${first.volume.path}`;
-      await guarded(first.volume, async () => {
-        first.volume.fileSystem = await opener.open(members.map((member) => member.volume.disk as Disk));
-      });
-      if (first.volume.problem) first.volume.problem = `${opener.kind} file system ${fsid}: ${first.volume.problem}`;
-    }
-  }
-}
-
-async function openSingleDevice(volumes: Volume[]): Promise<void> {
-  for (const volume of volumes.filter(undecided)) {
-    const failures: string[] = [];
-    for (const opener of singleDeviceOpeners) {
-      try {
-        volume.fileSystem = await opener.open(volume.disk as Disk);
-        break;
-      } catch (error) {
-        failures.push((error as Error).message);
-      }
-    }
-    if (!volume.fileSystem) volume.problem = `unknown or damaged file system: ${failures.join('; ')}`;
-  }
 }
 
 export class PointBrowser {
@@ -158,69 +60,8 @@ export class PointBrowser {
 
   /** Any disks, a VM's in disk order (a point's, or the files of a VM on a storage clone). */
   static async fromDisks(disks: Disk[], openers: MultiDeviceOpener[] = multiDeviceOpeners): Promise<PointBrowser> {
-    const views: DiskView[] = [];
-    for (const [index, disk] of disks.entries()) {
-      const name = `disk${index}`;
-      let table;
-      try {
-        table = await readPartitionTable(disk);
-      } catch (error) {
-        if (!isReadFailure(error)) throw error;
-        views.push({ name, disk, volumes: [], problem: `its partition table could not be read: ${error.message}` });
-        continue;
-      }
-      const slices =
-        table.partitions.length > 0
-          ? table.partitions.map((part) => ({ name: `part${part.index}`, start: part.start, size: part.size, type: part.type }))
-          : [{ name: 'part0', start: 0, size: disk.capacity, type: null }];
-      const volumes = slices.map((slice): Volume => ({
-        path: `/${name}/${slice.name}`,
-        name: slice.name,
-        size: slice.size,
-        disk: new DiskSlice(disk, slice.start, slice.size, `${disk.description} ${slice.name}`),
-        partitionType: slice.type,
-        fileSystem: null,
-        problem: null,
-        what: null,
-      }));
-      views.push({ name, disk, volumes, problem: null });
-    }
-    const partitions = views.flatMap((view) => view.volumes);
-    const groups = await PointBrowser.assembleLvm(partitions);
-    const all = [...partitions, ...groups.flatMap((group) => group.volumes)];
-    await nameLayers(all);
-    await openMultiDevice(all, openers);
-    await openSingleDevice(all);
-    return new PointBrowser(views, groups);
-  }
-
-  /** Physical volumes found among the partitions, assembled into volume groups; each PV is then
-   * listed as what it is, and each visible logical volume becomes a volume of its group. */
-  private static async assembleLvm(partitions: Volume[]): Promise<GroupView[]> {
-    const found = await findPhysicalVolumes(partitions);
-    const groups = assembleVolumeGroups([...found.values()]);
-    for (const [volume, pv] of found) {
-      const group = groups.find((candidate) => candidate.pvPaths.includes(pv.path));
-      volume.what = group
-        ? `LVM2 physical volume of volume group ${group.name}, read at /lvm/${group.name}`
-        : 'LVM2 physical volume without a volume group';
-    }
-    return groups.map((group) => ({
-      name: group.name,
-      size: group.size,
-      pvCount: group.pvPaths.length,
-      notes: group.notes,
-      volumes: group.lvs.map((lv): Volume => ({
-        path: `/lvm/${group.name}/${lv.name}`,
-        name: lv.name,
-        size: lv.size,
-        disk: lv.disk,
-        partitionType: null,
-        fileSystem: null,
-        problem: lv.problem,
-        what: lv.nothingToRead ? lv.layout : null,
-      })),
-    }));
+    const scanned = await scanVolumes(disks, openers);
+    return new PointBrowser(scanned.disks, scanned.groups);
   }
 
   private locate(path: string): Located {
