@@ -9,6 +9,8 @@ import { LifeboatError } from '../../electron/errors.ts';
 import type { FileSystem, FsEntry } from '../../electron/filesystems/file-system.ts';
 import { PointBrowser } from '../../electron/items/point-browser.ts';
 import type { MultiDeviceOpener } from '../../electron/items/volume-openers.ts';
+import { ItemPath } from '../../shared/domain.ts';
+import { splitVolumePath } from '../../shared/item-paths.ts';
 
 const MAGIC = 'FAKEMULTI';
 
@@ -90,6 +92,11 @@ test('item paths: volumes are /diskN/partM and /lvm/<vg>/<lv>; only what is insi
     ['/lvm/vg/root/etc/hosts', true],
   ] as const)
     assert.equal(browser.isInsideVolume(path), inside, path);
+  assert.deepEqual(splitVolumePath('/lvm/vg/root/etc/hosts'), { volume: '/lvm/vg/root', inner: '/etc/hosts' });
+  assert.deepEqual(splitVolumePath('/disk0/part1'), { volume: '/disk0/part1', inner: '/' });
+  assert.equal(splitVolumePath('/lvm/vg'), null);
+  assert.ok(ItemPath.safeParse('/lvm/vg/root/etc').success && ItemPath.safeParse('/disk3/part1/x').success);
+  assert.ok(!ItemPath.safeParse('/lvmx/a').success && !ItemPath.safeParse('etc/passwd').success);
   await assert.rejects(browser.list('/lvm/vg'), /no volume group vg/);
   assert.deepEqual(
     (await browser.list('/')).map((entry) => entry.name),
