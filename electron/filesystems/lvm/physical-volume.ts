@@ -9,7 +9,8 @@
 //   metadata area a 512-byte header: u32 CRC of bytes 4..511, magic " LVM2 x[5A%r0N*>", u32
 //                 version 1, u64 start (the area's own offset), u64 size, then raw locations
 //                 { u64 offset from the area start, u64 size, u32 CRC of the text, u32 flags }
-//                 ended by a zero one. The first is the committed metadata text.
+//                 ended by a zero one. The first is the committed metadata text (a second,
+//                 precommitted one may follow during a change: not read).
 //   the text      lies in the area after its header as in a ring: when offset + size passes the
 //                 area's end, the rest continues right after the 512-byte header.
 //
@@ -25,7 +26,6 @@ const LABEL_TYPE = 'LVM2 001';
 const MDA_MAGIC = ' LVM2 x[5A%r0N*>';
 const MDA_HEADER_SIZE = 512;
 const MAX_AREAS = 8;
-const MAX_RAW_LOCATIONS = 4;
 /** LVM itself refuses metadata text larger than its area; we bound it to keep a parse small. */
 export const MAX_METADATA_TEXT = 4 * 1024 * 1024;
 const RAW_LOCN_IGNORED = 0x1;
@@ -113,21 +113,19 @@ export async function readMetadataText(disk: Disk, area: Area): Promise<Metadata
   if (header.readUInt32LE(20) !== 1) throw corrupt(disk, `metadata area version ${header.readUInt32LE(20)} is not 1`);
   if (u64(header, 24) !== area.offset) throw corrupt(disk, `metadata area at ${area.offset} says it starts at ${u64(header, 24)}`);
   const size = Math.min(u64(header, 32), area.size);
-  for (let index = 0; index < MAX_RAW_LOCATIONS; index++) {
-    const at = 40 + index * 24;
-    const offset = u64(header, at);
-    const length = u64(header, at + 8);
-    if (offset === 0 && length === 0) return null;
-    if ((header.readUInt32LE(at + 20) & RAW_LOCN_IGNORED) !== 0) continue;
-    const ring = size - MDA_HEADER_SIZE;
-    if (offset < MDA_HEADER_SIZE || offset >= size || length === 0 || length > ring || length > MAX_METADATA_TEXT)
-      throw corrupt(disk, `metadata text at ${offset} (${length} bytes) does not fit its area of ${size} bytes`);
-    const first = Math.min(length, size - offset);
-    const parts = [await disk.read(area.offset + offset, first)];
-    if (first < length) parts.push(await disk.read(area.offset + MDA_HEADER_SIZE, length - first));
-    const bytes = Buffer.concat(parts);
-    if (lvmCrc(bytes) !== header.readUInt32LE(at + 16)) throw corrupt(disk, `metadata text at ${offset} does not match its checksum`);
-    return { text: bytes.toString('utf8').replace(/\0+$/, ''), area };
-  }
-  return null;
+  // raw_locn[0] is the committed text; LVM may keep a precommitted one after it, never read here.
+  const at = 40;
+  const offset = u64(header, at);
+  const length = u64(header, at + 8);
+  if (offset === 0 && length === 0) return null;
+  if ((header.readUInt32LE(at + 20) & RAW_LOCN_IGNORED) !== 0) return null;
+  const ring = size - MDA_HEADER_SIZE;
+  if (offset < MDA_HEADER_SIZE || offset >= size || length === 0 || length > ring || length > MAX_METADATA_TEXT)
+    throw corrupt(disk, `metadata text at ${offset} (${length} bytes) does not fit its area of ${size} bytes`);
+  const first = Math.min(length, size - offset);
+  const parts = [await disk.read(area.offset + offset, first)];
+  if (first < length) parts.push(await disk.read(area.offset + MDA_HEADER_SIZE, length - first));
+  const bytes = Buffer.concat(parts);
+  if (lvmCrc(bytes) !== header.readUInt32LE(at + 16)) throw corrupt(disk, `metadata text at ${offset} does not match its checksum`);
+  return { text: bytes.toString('utf8').replace(/\0+$/, ''), area };
 }
