@@ -2,9 +2,11 @@
 // matched to its VG's physical_volumes by uuid; every PV holding metadata carries a copy of the
 // VG's, and the copy with the highest seqno wins (an older one is from before a change that did
 // not reach that PV, or from a disk image taken earlier: said in the group's notes).
-// Only striped segments (linear is one stripe) are read; other segment types are named and refused.
+// Striped segments (linear is one stripe) are read, and thick snapshots through their COW store
+// over their origin (snapshot-disk.ts); other segment types are named and refused.
 import type { Disk } from '../../disks/disk.ts';
 import { LogicalVolumeDisk, type MappedSegment } from './logical-volume-disk.ts';
+import { SnapshotDisk } from './snapshot-disk.ts';
 import type { PvLabel } from './physical-volume.ts';
 import type { LvMetadata, VgMetadata } from './volume-group.ts';
 
@@ -52,39 +54,24 @@ function refusedName(type: string): string {
   return REFUSED[type] ?? `"${type}" segment volume`;
 }
 
-function describeLv(
-  lv: LvMetadata,
-  vg: VgMetadata,
-  devices: Map<string, { disk: Disk; path: string }>,
-  snapshotOf: Map<string, string>,
-): LogicalVolume {
-  const size = lv.extents * vg.extentSize;
-  const base = { name: lv.name, size, disk: null, nothingToRead: false };
-  const origin = snapshotOf.get(lv.name);
-  if (origin !== undefined) return { ...base, layout: `snapshot of ${origin}`, problem: `thick snapshot of ${origin}: not read` };
-  const other = lv.segments.find((segment) => segment.type !== 'striped');
-  if (other) {
-    const what = refusedName(other.type);
-    if (other.type === 'thin-pool') return { ...base, layout: what, problem: null, nothingToRead: true };
-    return { ...base, layout: what, problem: `${what}: not read` };
-  }
-  const stripeCounts = new Set(lv.segments.map((segment) => segment.stripes.length));
-  const layout = stripeCounts.size === 1 && stripeCounts.has(1) ? 'linear' : `striped, ${[...stripeCounts].join('/')} stripes`;
+type Devices = Map<string, { disk: Disk; path: string }>;
+
+/** An LV of striped segments (linear is one stripe) mapped onto the PVs, or why it cannot be. */
+function mapStriped(lv: LvMetadata, vg: VgMetadata, devices: Devices): { disk: Disk } | { problem: string } {
   const mapped: MappedSegment[] = [];
   for (const segment of lv.segments) {
     const stripes = [];
     const perStripe = (segment.extentCount / segment.stripes.length) * vg.extentSize;
     for (const stripe of segment.stripes) {
       const slot = vg.pvs.find((pv) => pv.key === stripe.pv);
-      if (!slot) return { ...base, layout, problem: `its metadata names a physical volume ${stripe.pv} the volume group does not list` };
+      if (!slot) return { problem: `its metadata names a physical volume ${stripe.pv} the volume group does not list` };
       const device = devices.get(slot.uuid);
-      if (!device)
-        return { ...base, layout, problem: `needs physical volume ${stripe.pv} (${slot.uuid}), which is not among the VM's disks` };
+      if (!device) return { problem: `needs physical volume ${stripe.pv} (${slot.uuid}), which is not among the VM's disks` };
       if (stripe.firstExtent + segment.extentCount / segment.stripes.length > slot.peCount)
-        return { ...base, layout, problem: `a segment runs past the ${slot.peCount} extents of physical volume ${stripe.pv}` };
+        return { problem: `a segment runs past the ${slot.peCount} extents of physical volume ${stripe.pv}` };
       const start = slot.peStart + stripe.firstExtent * vg.extentSize;
       if (!Number.isSafeInteger(start + perStripe) || start + perStripe > device.disk.capacity)
-        return { ...base, layout, problem: `a segment lies past the end of ${device.path} (physical volume ${stripe.pv})` };
+        return { problem: `a segment lies past the end of ${device.path} (physical volume ${stripe.pv})` };
       stripes.push({ device: device.disk, start });
     }
     mapped.push({
@@ -94,7 +81,44 @@ function describeLv(
       stripes,
     });
   }
-  return { ...base, layout, problem: null, disk: new LogicalVolumeDisk(mapped, `logical volume ${vg.name}/${lv.name}`) };
+  return { disk: new LogicalVolumeDisk(mapped, `logical volume ${vg.name}/${lv.name}`) };
+}
+
+function stripedOnly(lv: LvMetadata): string | null {
+  const other = lv.segments.find((segment) => segment.type !== 'striped');
+  return other ? other.type : null;
+}
+
+/** A thick snapshot: its COW store (this LV) over its origin, both of striped segments. */
+function describeSnapshot(lv: LvMetadata, origin: string, vg: VgMetadata, devices: Devices): LogicalVolume {
+  const base = { name: lv.name, size: lv.extents * vg.extentSize, disk: null, nothingToRead: false, layout: `snapshot of ${origin}` };
+  const originLv = vg.lvs.find((candidate) => candidate.name === origin);
+  if (!originLv) return { ...base, problem: `thick snapshot of ${origin}, which the volume group does not list` };
+  for (const [which, own] of [['COW store', lv] as const, ['origin', originLv] as const]) {
+    const type = stripedOnly(own);
+    if (type) return { ...base, problem: `thick snapshot of ${origin}: its ${which} is a ${refusedName(type)}: not read` };
+  }
+  const cow = mapStriped(lv, vg, devices);
+  const originMap = mapStriped(originLv, vg, devices);
+  if ('problem' in cow) return { ...base, problem: `thick snapshot of ${origin}: its COW store ${cow.problem}` };
+  if ('problem' in originMap) return { ...base, problem: `thick snapshot of ${origin}: its origin ${originMap.problem}` };
+  return { ...base, problem: null, disk: new SnapshotDisk(originMap.disk, cow.disk, `snapshot ${vg.name}/${lv.name} of ${origin}`) };
+}
+
+function describeLv(lv: LvMetadata, vg: VgMetadata, devices: Devices, snapshotOf: Map<string, string>): LogicalVolume {
+  const origin = snapshotOf.get(lv.name);
+  if (origin !== undefined) return describeSnapshot(lv, origin, vg, devices);
+  const base = { name: lv.name, size: lv.extents * vg.extentSize, disk: null, nothingToRead: false };
+  const other = stripedOnly(lv);
+  if (other) {
+    const what = refusedName(other);
+    if (other === 'thin-pool') return { ...base, layout: what, problem: null, nothingToRead: true };
+    return { ...base, layout: what, problem: `${what}: not read` };
+  }
+  const stripeCounts = new Set(lv.segments.map((segment) => segment.stripes.length));
+  const layout = stripeCounts.size === 1 && stripeCounts.has(1) ? 'linear' : `striped, ${[...stripeCounts].join('/')} stripes`;
+  const mapped = mapStriped(lv, vg, devices);
+  return 'problem' in mapped ? { ...base, layout, problem: mapped.problem } : { ...base, layout, problem: null, disk: mapped.disk };
 }
 
 /** Every VG of the found PVs, each from its newest metadata copy, with its visible LVs. */
