@@ -4,7 +4,10 @@
 // test/integration/lvm.test.ts; these keep the mapping covered where loop devices are not.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { BytesDisk } from '../../electron/disks/bytes-disk.ts';
+import { isReadFailure } from '../../electron/filesystems/file-system.ts';
+import { SnapshotDisk } from '../../electron/filesystems/lvm/snapshot-disk.ts';
 import { parseMetadataText } from '../../electron/filesystems/lvm/metadata-text.ts';
 import { readVolumeGroup } from '../../electron/filesystems/lvm/volume-group.ts';
 import { assembleVolumeGroups, type FoundPv } from '../../electron/filesystems/lvm/volume-groups.ts';
@@ -121,5 +124,49 @@ test('damaged segment layouts are refused by name', () => {
   assert.throws(
     bad('start_extent = 0 extent_count = 1 type = "striped" stripe_count = 1 stripes = ["pv0", -1]'),
     /not a physical volume and an extent/,
+  );
+});
+
+test('a thick snapshot reads mapped chunks from its COW store, others from its origin; a damaged store fails clearly', async () => {
+  const chunk = 1024;
+  const origin = new BytesDisk(Buffer.alloc(8 * chunk, 0xaa), 'origin');
+  const store = Buffer.alloc(16 * chunk);
+  store.writeUInt32LE(0x70416e53, 0);
+  store.writeUInt32LE(1, 4);
+  store.writeUInt32LE(1, 8);
+  store.writeUInt32LE(chunk / 512, 12);
+  // area 0 at chunk 1: origin chunk 3 -> store chunk 2, origin chunk 6 -> store chunk 3
+  store.writeBigUInt64LE(3n, chunk);
+  store.writeBigUInt64LE(2n, chunk + 8);
+  store.writeBigUInt64LE(6n, chunk + 16);
+  store.writeBigUInt64LE(3n, chunk + 24);
+  store.fill(0x33, 2 * chunk, 3 * chunk);
+  store.fill(0x66, 3 * chunk, 4 * chunk);
+  const snapshot = new SnapshotDisk(origin, new BytesDisk(store, 'cow'), 'snapshot s of o');
+  assert.equal(snapshot.capacity, origin.capacity);
+  const all = await snapshot.read(0, snapshot.capacity);
+  assert.deepEqual(
+    Array.from({ length: 8 }, (_, index) => all[index * chunk]),
+    [0xaa, 0xaa, 0xaa, 0x33, 0xaa, 0xaa, 0x66, 0xaa],
+  );
+  assert.deepEqual([...(await snapshot.read(3 * chunk - 1, 2))], [0xaa, 0x33], 'a read across an origin and a store chunk');
+
+  const invalid = Buffer.from(store);
+  invalid.writeUInt32LE(0, 4);
+  await assert.rejects(new SnapshotDisk(origin, new BytesDisk(invalid, 'cow'), 'snapshot s of o').read(0, 1), /marked invalid/);
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.tuple(fc.nat({ max: 2 * chunk - 1 }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }),
+      async (changes) => {
+        const damaged = Buffer.from(store);
+        for (const [at, xor] of changes) damaged[at] = (damaged[at] as number) ^ xor;
+        try {
+          await new SnapshotDisk(origin, new BytesDisk(damaged, 'cow'), 'snapshot s of o').read(0, origin.capacity);
+        } catch (error) {
+          assert.ok(isReadFailure(error), `unexpected ${(error as Error).constructor.name}: ${(error as Error).message}`);
+        }
+      },
+    ),
+    { numRuns: 300 },
   );
 });
