@@ -3,39 +3,42 @@
 // hard links, modes, owners and timestamps before 1970 and after 2038. Every listing, every
 // file's bytes and every entry's mode, owner, mtime, size, link count and inode number are
 // compared with what the kernel shows through a loop mount of the same image; xfs_db says which
-// on-disk form each case really got. Version 4 (which this kernel no longer mounts) is built
-// with mkfs's prototype file and compared with the files mkfs copied and with xfs_db.
+// on-disk form each case really got. Version 4 and refusals: xfs-v4.test.ts.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFile, lstat, mkdir, open, readdir, readFile, symlink, link, chmod, chown, lutimes, utimes, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmod, chown, link, lutimes, mkdir, open, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Disk } from '../../electron/disks/disk.ts';
-import { RawDisk } from '../../electron/disks/raw-disk.ts';
-import { crc32c } from '../../electron/filesystems/crc32c.ts';
-import type { FileRegion } from '../../electron/filesystems/file-system.ts';
+import { readAll, type FileRegion } from '../../electron/filesystems/file-system.ts';
 import { XfsFileSystem } from '../../electron/filesystems/xfs/xfs.ts';
 import { tempDir } from '../helpers/env.ts';
-import { treeOfFileSystem, treeOfFolder, withMount } from '../helpers/ext4-images.ts';
-import { dataFork, folderForm, makeXfs, openXfs, prototypeOf, xfsDb } from '../helpers/xfs-images.ts';
+import { withMount } from '../helpers/ext4-images.ts';
+import { dataFork, folderForm, ImageFileDisk, makeXfs, openXfs, xfsDb } from '../helpers/xfs-images.ts';
 
 const privileged = process.getuid?.() === 0;
 const needsRoot = privileged ? false : 'loop mounts of XFS images need root (CI runs as root)';
 const NODE_ENTRIES = 6000;
 const longName = (index: number): string => `a-rather-long-file-name-so-the-folder-needs-many-blocks-${String(index).padStart(5, '0')}`;
 
-/** What the kernel shows for every entry under a mounted folder: one comparable line each. */
-async function kernelDetails(base: string, inner = ''): Promise<string[]> {
+const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+
+/** What the kernel shows for every entry under a mounted folder: one comparable line each, with a
+ * file's content hash or a symlink's target (synchronous calls: thousands of small files). */
+function kernelDetails(base: string, inner = ''): string[] {
   const lines: string[] = [];
-  for (const name of await readdir(join(base, inner))) {
+  for (const name of readdirSync(join(base, inner))) {
     const path = `${inner}/${name}`;
-    const info = await lstat(join(base, path));
+    const info = lstatSync(join(base, path));
     const type = info.isDirectory() ? 'dir' : info.isSymbolicLink() ? 'symlink' : info.isFile() ? 'file' : 'other';
+    const content = type === 'file' ? sha(readFileSync(join(base, path))) : type === 'symlink' ? readlinkSync(join(base, path)) : '';
     lines.push(
       `${JSON.stringify(path)} ${type} size=${type === 'dir' ? 0 : info.size} mode=${(info.mode & 0o7777).toString(8)} owner=${info.uid}:${info.gid} ` +
-        `mtime=${Math.floor(info.mtimeMs)} links=${info.nlink} ino=${info.ino}`,
+        `mtime=${Math.floor(info.mtimeMs)} links=${info.nlink} ino=${info.ino} ${content}`,
     );
-    if (type === 'dir') lines.push(...(await kernelDetails(base, path)));
+    if (type === 'dir') lines.push(...kernelDetails(base, path));
   }
   return lines.sort();
 }
@@ -46,9 +49,10 @@ async function readerDetails(fs: XfsFileSystem, folder = '/'): Promise<string[]>
   for (const entry of await fs.list(folder)) {
     const path = `${folder === '/' ? '' : folder}/${entry.name}`;
     const { uid, gid } = await fs.owner(path);
+    const content = entry.type === 'file' ? sha(await readAll(fs, path, 64 * 1024 * 1024)) : (entry.target ?? '');
     lines.push(
       `${JSON.stringify(path)} ${entry.type} size=${entry.size} mode=${(entry.mode ?? -1).toString(8)} owner=${uid}:${gid} ` +
-        `mtime=${entry.mtime?.getTime()} links=${entry.links} ino=${entry.fileId}`,
+        `mtime=${entry.mtime?.getTime()} links=${entry.links} ino=${entry.fileId} ${content}`,
     );
     if (entry.type === 'dir') lines.push(...(await readerDetails(fs, path)));
   }
@@ -65,9 +69,9 @@ async function populate(folder: string): Promise<void> {
   await mkdir(join(folder, 'block'));
   for (let index = 0; index < 40; index++) await writeFile(join(folder, 'block', `entry-${index}`), `${index}\n`);
   await mkdir(join(folder, 'leaf'));
-  for (let index = 0; index < 300; index++) await writeFile(join(folder, 'leaf', `file-number-${index}`), '');
+  for (let index = 0; index < 300; index++) writeFileSync(join(folder, 'leaf', `file-number-${index}`), '');
   await mkdir(join(folder, 'node'));
-  for (let index = 0; index < NODE_ENTRIES; index++) await writeFile(join(folder, 'node', longName(index)), '');
+  for (let index = 0; index < NODE_ENTRIES; index++) writeFileSync(join(folder, 'node', longName(index)), '');
   // Every other 4 KiB of a 4 MiB file punched out: 512 extents, more than an inode holds.
   const random = Buffer.alloc(4 * 1024 * 1024);
   for (let at = 0; at < random.length; at += 4) random.writeUInt32LE((at * 2654435761) >>> 0, at);
@@ -149,11 +153,8 @@ for (const options of [[], ['-m', 'bigtime=0,reflink=0', '-i', 'nrext64=1', '-b'
       assert.equal(fs.kind, 'xfs');
       assert.equal(fs.label, 'lifeboat');
       assert.deepEqual(fs.notes, [{ stale: false, text: 'the XFS log ends with an unmount record: cleanly unmounted' }]);
-      const [kernelTree, kernelView] = await withMount(image, 'ro', async (folder) => [
-        await treeOfFolder(folder),
-        await kernelDetails(folder),
-      ]);
-      assert.deepEqual(await treeOfFileSystem(fs), kernelTree);
+      const kernelView = await withMount(image, 'ro', async (folder) => kernelDetails(folder));
+      assert.ok(kernelView.length > NODE_ENTRIES);
       assert.deepEqual(await readerDetails(fs), kernelView);
       assert.ok(kernelView.some((line) => line.includes('"/before-1970"') && line.includes('mtime=-315619199500')));
       if (options.length === 0)
@@ -174,7 +175,7 @@ for (const options of [[], ['-m', 'bigtime=0,reflink=0', '-i', 'nrext64=1', '-b'
       assert.ok(((await fs.stat('sparse.bin')).allocated ?? Infinity) < 1024 * 1024);
 
       // Looking up each of the node folder's names reads the folder once, not once per name.
-      const counting = new CountingDisk(await RawDisk.open(image));
+      const counting = new CountingDisk(new ImageFileDisk(image));
       try {
         const counted = await XfsFileSystem.open(counting);
         const names = (await counted.list('/node')).map((entry) => entry.name);
@@ -199,7 +200,7 @@ test(
     await withMount(image, 'rw', async (folder) => {
       await writeFile(join(folder, 'new.txt'), 'written while mounted\n');
       execFileSync('sync', ['-f', join(folder, 'new.txt')]);
-      await copyFile(image, copy);
+      execFileSync('cp', ['--sparse=always', image, copy]);
     });
     const [note] = (await openXfs(copy)).notes;
     assert.equal(note?.stale, true);
@@ -207,100 +208,3 @@ test(
     assert.equal((await openXfs(image)).notes[0]?.stale, false);
   },
 );
-
-for (const naming of [[], ['-n', 'ftype=0']]) {
-  test(`version 4 (mkfs.xfs -m crc=0 ${naming.join(' ')}, by prototype file): read as mkfs copied it and as xfs_db lists it`, async () => {
-    const dir = await tempDir('lifeboat-xfs4-');
-    const source = join(dir, 'source');
-    await mkdir(join(source, 'few'), { recursive: true });
-    await writeFile(join(source, 'few', 'one.txt'), 'one\n');
-    await mkdir(join(source, 'block'));
-    for (let index = 0; index < 40; index++) await writeFile(join(source, 'block', `entry-${index}`), `${index}\n`);
-    await mkdir(join(source, 'leaf'));
-    for (let index = 0; index < 300; index++) await writeFile(join(source, 'leaf', `file-number-${index}`), '');
-    await mkdir(join(source, 'node'));
-    for (let index = 0; index < 2000; index++) await writeFile(join(source, 'node', longName(index)), `${index}`);
-    await writeFile(join(source, 'big.bin'), Buffer.alloc(3 * 1024 * 1024 + 5, 0x61));
-    await writeFile(join(source, 'setuid'), '#!/bin/sh\n');
-    await symlink('few/one.txt', join(source, 'short-link'));
-    await symlink(`/${'y'.repeat(599)}`, join(source, 'long-link'));
-    const prototype = join(dir, 'proto');
-    await writeFile(
-      prototype,
-      await prototypeOf(source, (path) =>
-        path === '/setuid' ? { mode: 'u-755', uid: 1000, gid: 1001 } : { mode: path.endsWith('link') ? '--777' : '--755', uid: 0, gid: 0 },
-      ),
-    );
-    const image = join(dir, 'v4.img');
-    await makeXfs(image, '-m', 'crc=0', ...naming, '-p', prototype);
-    assert.match(xfsDb(image, 'version'), /V4/u);
-    assert.equal(folderForm(image, '/few'), 'short-form');
-    assert.equal(folderForm(image, '/block'), 'block');
-    assert.equal(folderForm(image, '/leaf'), 'leaf');
-    assert.equal(folderForm(image, '/node'), 'node');
-    assert.equal(dataFork(image, '/long-link').format, 'extents');
-
-    const fs = await openXfs(image);
-    assert.deepEqual(await treeOfFileSystem(fs), await treeOfFolder(source));
-    const setuid = (await fs.list('/')).find((entry) => entry.name === 'setuid');
-    assert.equal(setuid?.mode, 0o4755);
-    assert.deepEqual(await fs.owner('setuid'), { uid: 1000, gid: 1001, links: 1 });
-    // Names and inode numbers as xfs_db reads the folders.
-    for (const folder of ['/', '/node', '/leaf']) {
-      const expected = [...xfsDb(image, `ls ${folder}`).matchAll(/^\d+\s+(\d+)\s+\w+\s+0x[0-9a-f]+\s+\d+ (.*) \(good\)$/gmu)]
-        .map((match) => `${match[2]} ${match[1]}`)
-        .filter((line) => !line.startsWith('. ') && !line.startsWith('.. '))
-        .sort();
-      const ours = (await fs.list(folder)).map((entry) => `${entry.name} ${entry.fileId}`).sort();
-      assert.deepEqual(ours, expected, folder);
-    }
-  });
-}
-
-/** The superblock's first sector with its incompat word changed and its CRC made right again. */
-async function withIncompat(image: string, bits: number): Promise<void> {
-  const handle = await open(image, 'r+');
-  try {
-    const sector = Buffer.alloc(512);
-    await handle.read(sector, 0, 512, 0);
-    sector.writeUInt32BE((sector.readUInt32BE(216) | bits) >>> 0, 216);
-    sector.writeUInt32LE(0, 224);
-    sector.writeUInt32LE(~crc32c(0xffffffff, sector) >>> 0, 224);
-    await handle.write(sector, 0, 512, 0);
-  } finally {
-    await handle.close();
-  }
-}
-
-test('a realtime subvolume, an unknown incompatible feature and needsrepair are refused by name', async () => {
-  const dir = await tempDir('lifeboat-xfs-');
-  const realtime = join(dir, 'rt.img');
-  await writeFile(join(dir, 'rtdev'), '');
-  execFileSync('truncate', ['-s', '64M', join(dir, 'rtdev')]);
-  await makeXfs(realtime, '-r', `rtdev=${join(dir, 'rtdev')}`);
-  assert.match(xfsDb(realtime, 'sb 0', 'print rblocks'), /rblocks = [1-9]/u);
-  await assert.rejects(openXfs(realtime), { code: 'unavailable', message: 'XFS realtime subvolume: not read' });
-
-  const plain = join(dir, 'plain.img');
-  await makeXfs(plain);
-  assert.equal((await openXfs(plain)).kind, 'xfs');
-  const unknown = join(dir, 'unknown.img');
-  await copyFile(plain, unknown);
-  await withIncompat(unknown, 0x40000000);
-  await assert.rejects(openXfs(unknown), { code: 'unavailable', message: 'XFS unknown incompatible feature bits 0x40000000: not read' });
-  const repair = join(dir, 'repair.img');
-  await copyFile(plain, repair);
-  await withIncompat(repair, 0x10);
-  await assert.rejects(openXfs(repair), { code: 'unavailable', message: /XFS feature needsrepair/u });
-  // The same bit without a right CRC is damage, not a feature.
-  const damaged = Buffer.from(await readFile(plain, { encoding: null }).then((bytes) => bytes.subarray(0, 512)));
-  damaged[216] = 0x40;
-  await assert.rejects(
-    XfsFileSystem.open(
-      new (await import('../../electron/disks/bytes-disk.ts')).BytesDisk(Buffer.concat([damaged, Buffer.alloc(1024 * 1024)]), 'x'),
-    ),
-    {
-      code: 'corrupt-disk',
-    },
-  );
-});
