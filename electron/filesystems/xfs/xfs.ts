@@ -28,11 +28,13 @@ const MAX_PATH_DEPTH = 64;
 const MAX_SYMLINKS = 16;
 const MAX_SYMLINK_BYTES = 1024;
 const MAX_DIRECTORY_BYTES = 256 * 1024 * 1024;
-const READ_CHUNK_BLOCKS_BYTES = 1024 * 1024;
+const READ_CHUNK_BYTES = 1024 * 1024;
 const SYMLINK_MAGIC = 0x58534c4d;
 /** Listings kept for path lookups (a restore of a folder looks each of its files up), bounded in entries. */
 const LISTING_CACHE_ENTRIES = 400_000;
-const INODE_CACHE = 4096;
+const INODE_CACHE = 8192;
+/** Blocks of the inode tables kept: a folder's inodes are mostly neighbours, read a block at a time. */
+const INODE_BLOCK_CACHE = 1024;
 
 function typeOf(mode: number): EntryType {
   switch (mode & 0o170000) {
@@ -58,6 +60,7 @@ export class XfsFileSystem implements FileSystem {
   private readonly sb: XfsSuperblock;
   private readonly listings = new LruCache<number, Listing>(LISTING_CACHE_ENTRIES);
   private readonly inodes = new LruCache<number, XfsInode>(INODE_CACHE);
+  private readonly inodeBlocks = new LruCache<number, Buffer>(INODE_BLOCK_CACHE);
 
   private constructor(disk: Disk, sb: XfsSuperblock, notes: VolumeNote[]) {
     this.disk = disk;
@@ -88,8 +91,15 @@ export class XfsFileSystem implements FileSystem {
   private async inode(number: number): Promise<XfsInode> {
     const cached = this.inodes.get(number);
     if (cached) return cached;
-    const raw = await this.disk.read(inodeOffset(this.sb, number), this.sb.inodeSize);
-    const inode = parseInode(this.sb, number, raw);
+    const offset = inodeOffset(this.sb, number);
+    const block = Math.floor(offset / this.sb.blockSize);
+    let bytes = this.inodeBlocks.get(block);
+    if (!bytes) {
+      bytes = await this.readBlocks(block, 1);
+      this.inodeBlocks.set(block, bytes, 1);
+    }
+    const at = offset - block * this.sb.blockSize;
+    const inode = parseInode(this.sb, number, bytes.subarray(at, at + this.sb.inodeSize));
     this.inodes.set(number, inode, 1);
     return inode;
   }
@@ -110,7 +120,7 @@ export class XfsFileSystem implements FileSystem {
     if (inode.format !== FORMAT_EXTENTS && inode.format !== FORMAT_BTREE)
       throw new LifeboatError('corrupt-disk', `XFS inode ${inode.number} has data fork format ${inode.format}`);
     const { blockSize } = this.sb;
-    const chunkBlocks = Math.max(1, READ_CHUNK_BLOCKS_BYTES / blockSize);
+    const chunkBlocks = Math.max(1, READ_CHUNK_BYTES / blockSize);
     let position = 0;
     for (const extent of await this.extents(inode)) {
       const start = extent.offset * blockSize;
