@@ -75,9 +75,9 @@ export function parseDataBlock(sb: XfsSuperblock, dir: number, block: Buffer): D
     if (nameLength === 0 || at + length > end) bad(dir, 'has a damaged entry');
     if (block.readUInt16BE(at + length - 2) !== at) bad(dir, 'has an entry whose tag does not match its place');
     const name = block.toString('utf8', at + 9, at + 9 + nameLength);
-    const inode = block.readBigUInt64BE(at);
-    if (inode > BigInt(Number.MAX_SAFE_INTEGER)) bad(dir, `names inode ${inode}`);
-    if (name !== '.' && name !== '..') out.push({ name, inode: Number(inode) });
+    // A damaged inode number is refused when the entry is read (inodeOffset), so only that entry is unreadable.
+    const inode = Number(block.readBigUInt64BE(at));
+    if (name !== '.' && name !== '..') out.push({ name, inode });
     at += length;
   }
   return out;
