@@ -1,6 +1,6 @@
 // XFS version 4 (which this kernel no longer mounts: it is built with mkfs.xfs's prototype file
 // and compared with the files mkfs copied and with xfs_db), and what is refused by name: a
-// realtime subvolume, an unknown incompatible feature, needsrepair.
+// realtime subvolume, an unknown incompatible feature, needsrepair; and a damaged inode listed as one unreadable entry.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { BytesDisk } from '../../electron/disks/bytes-disk.ts';
 import type { Disk } from '../../electron/disks/disk.ts';
 import { crc32c } from '../../electron/filesystems/crc32c.ts';
+import { readAll } from '../../electron/filesystems/file-system.ts';
 import { XfsFileSystem } from '../../electron/filesystems/xfs/xfs.ts';
 import { tempDir } from '../helpers/env.ts';
 import { treeOfFileSystem, treeOfFolder } from '../helpers/ext4-images.ts';
@@ -105,4 +106,42 @@ test('a realtime subvolume, an unknown incompatible feature and needsrepair are 
   const damaged = Buffer.concat([await new ImageFileDisk(plain).read(0, 512), Buffer.alloc(1024 * 1024)]);
   damaged[216] = 0x40;
   await assert.rejects(XfsFileSystem.open(new BytesDisk(damaged, 'damaged')), { code: 'corrupt-disk', message: /fails its checksum/u });
+});
+
+test('an inode that fails its checksum is one unreadable entry; the rest of its folder reads', async () => {
+  const dir = await tempDir('lifeboat-xfs-');
+  const source = join(dir, 'source');
+  await mkdir(source);
+  for (const name of ['first.txt', 'second.txt', 'third.txt']) await writeFile(join(source, name), `${name}\n`);
+  const prototype = join(dir, 'proto');
+  await writeFile(prototype, await prototypeOf(source, () => ({ mode: '--644', uid: 0, gid: 0 })));
+  const image = join(dir, 'v5.img');
+  await makeXfs(image, '-p', prototype);
+  const inode = Number(/current inode number is (\d+)/u.exec(xfsDb(image, 'path /second.txt', 'inode'))?.[1]);
+  const byte = Number(/\((\d+)\)/u.exec(xfsDb(image, `convert ino ${inode} byte`))?.[1]);
+  const disk = new ImageFileDisk(image);
+  const damaged: Disk = {
+    capacity: disk.capacity,
+    description: disk.description,
+    read: async (offset, length) => {
+      const bytes = await disk.read(offset, length);
+      // The inode's uid changed: its CRC no longer matches.
+      if (offset <= byte + 8 && byte + 8 < offset + length) bytes[byte + 8 - offset] = (bytes[byte + 8 - offset] as number) ^ 0x01;
+      return bytes;
+    },
+    close: () => disk.close(),
+  };
+  const fs = await XfsFileSystem.open(damaged);
+  const listing = await fs.list('/');
+  assert.deepEqual(
+    listing.map((entry) => [entry.name, entry.type, entry.problem ?? null]),
+    [
+      ['first.txt', 'file', null],
+      ['second.txt', 'other', `XFS inode ${inode} fails its checksum (a damaged inode)`],
+      ['third.txt', 'file', null],
+    ],
+  );
+  await assert.rejects(readAll(fs, 'second.txt', 100), { code: 'corrupt-disk' });
+  assert.equal((await readAll(fs, 'third.txt', 100)).toString(), 'third.txt\n');
+  await disk.close();
 });
