@@ -97,6 +97,8 @@ async function populate(folder: string): Promise<void> {
   await utimes(join(folder, 'after-2038'), new Date('2200-06-01T12:00:00Z'), new Date('2200-06-01T12:00:00Z'));
   await lutimes(join(folder, 'short-link'), new Date('1999-12-31T23:59:59Z'), new Date('1999-12-31T23:59:59Z'));
   for (const name of ['with space', 'new\nline', 'ünïcödé-名前.txt', 'emoji-🙂']) await writeFile(join(folder, name), name);
+  execFileSync('mkfifo', [join(folder, 'a-fifo')]);
+  execFileSync('mknod', [join(folder, 'a-device'), 'c', '1', '3']);
 }
 
 async function regionsOf(fs: XfsFileSystem, path: string): Promise<{ data: number; holes: number }> {
@@ -148,6 +150,7 @@ for (const options of [[], ['-m', 'bigtime=0,reflink=0', '-i', 'nrext64=1', '-b'
       assert.equal(dataFork(image, '/short-link').format, 'local');
       assert.equal(dataFork(image, '/long-link').format, 'extents');
       assert.match(xfsDb(image, 'path /unwritten.bin', 'bmap'), /flag 1/u, 'the fallocated file has an unwritten extent');
+      assert.match(xfsDb(image, 'version'), options.length === 0 ? /BIGTIME/u : /NREXT64/u);
 
       const fs = await openXfs(image);
       assert.equal(fs.kind, 'xfs');
