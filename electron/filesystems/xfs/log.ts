@@ -21,10 +21,11 @@ const HEADER_CYCLE_SIZE = 32 * 1024;
 
 const stale = (why: string): VolumeNote => ({
   stale: true,
-  text: `the XFS log was not replayed (${why}): the view may miss the newest changes`,
+  text: `may be stale: the XFS log was not replayed (${why}); the view may miss the newest changes`,
 });
 
-export async function logNote(sb: XfsSuperblock, disk: Disk): Promise<VolumeNote> {
+/** Nothing when the log ends with an unmount record (a clean volume says nothing, as the other readers); else a stale note. */
+export async function logNote(sb: XfsSuperblock, disk: Disk): Promise<VolumeNote | null> {
   if (sb.logStart === 0) return stale('it is on another device');
   let start: number;
   try {
@@ -66,7 +67,7 @@ export async function logNote(sb: XfsSuperblock, disk: Disk): Promise<VolumeNote
     const op = await readBB(at + headerBlocks);
     if (((op[9] as number) & UNMOUNT_TRANS) === 0)
       return stale('it does not end with an unmount record: the file system was not cleanly unmounted');
-    return { stale: false, text: 'the XFS log ends with an unmount record: cleanly unmounted' };
+    return null;
   }
   return stale('no record was found before its head');
 }

@@ -75,7 +75,8 @@ export class XfsFileSystem implements FileSystem {
     const sb = parseXfsSuperblock(first, disk.capacity);
     if (sb.realtimeBlocks > 0) throw new LifeboatError('unavailable', 'XFS realtime subvolume: not read');
     if (sb.inProgress) throw new LifeboatError('corrupt-disk', 'not a usable XFS file system (mkfs did not finish)');
-    return new XfsFileSystem(disk, sb, [await logNote(sb, disk)]);
+    const note = await logNote(sb, disk);
+    return new XfsFileSystem(disk, sb, note ? [note] : []);
   }
 
   /** The owner of a path's file (the entry shape has no owner). */
