@@ -1,0 +1,34 @@
+// A least-recently-used cache bounded by a total weight (e.g. the entries of cached listings).
+export class LruCache<K, V> {
+  private readonly capacity: number;
+  private readonly items = new Map<K, { value: V; weight: number }>();
+  private weight = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  get(key: K): V | undefined {
+    const item = this.items.get(key);
+    if (!item) return undefined;
+    this.items.delete(key);
+    this.items.set(key, item);
+    return item.value;
+  }
+
+  set(key: K, value: V, weight: number): void {
+    const old = this.items.get(key);
+    if (old) {
+      this.weight -= old.weight;
+      this.items.delete(key);
+    }
+    if (weight > this.capacity) return;
+    this.items.set(key, { value, weight });
+    this.weight += weight;
+    for (const [oldest, item] of this.items) {
+      if (this.weight <= this.capacity) break;
+      this.items.delete(oldest);
+      this.weight -= item.weight;
+    }
+  }
+}
