@@ -1,0 +1,56 @@
+// The members of one btrfs file system read as its logical address space: each piece of a range
+// from the first copy on a present member that passes the caller's check (a tree block's checksum),
+// else from the next copy (the mirror). What lay only on an absent member is a clear error.
+import type { Disk } from '../../disks/disk.ts';
+import { LifeboatError } from '../../errors.ts';
+import type { ChunkMap, Piece } from './chunks.ts';
+
+export class LogicalVolume {
+  readonly members: ReadonlyMap<number, Disk>;
+  chunks: ChunkMap;
+  /** Members a read needed and did not have, or a copy that failed its check, for the notes. */
+  readonly mirrorUses = new Set<string>();
+
+  constructor(members: ReadonlyMap<number, Disk>, chunks: ChunkMap) {
+    this.members = members;
+    this.chunks = chunks;
+  }
+
+  /** A range that lies within one stripe unit (a tree block), each copy tried until `accept` agrees. */
+  async readChecked(logical: number, length: number, accept: (bytes: Buffer) => string | null): Promise<Buffer> {
+    const pieces = this.chunks.pieces(logical, length);
+    if (pieces.length !== 1) return this.read(logical, length);
+    let problem = '';
+    const piece = pieces[0] as Piece;
+    for (const [index, copy] of piece.copies.entries()) {
+      const disk = this.members.get(copy.devid);
+      if (!disk) {
+        problem ||= `it lay on device ${copy.devid}, which is missing`;
+        continue;
+      }
+      const bytes = await disk.read(copy.physical, length);
+      const why = accept(bytes);
+      if (why === null) {
+        if (index > 0) this.mirrorUses.add(problem || 'a copy was unreadable');
+        return bytes;
+      }
+      problem = why;
+    }
+    throw new LifeboatError('corrupt-disk', `btrfs: block at ${logical}: ${problem}`);
+  }
+
+  /** Plain bytes (file data), each piece from its first present copy. */
+  async read(logical: number, length: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for (const piece of this.chunks.pieces(logical, length)) {
+      const copy = piece.copies.find((candidate) => this.members.has(candidate.devid));
+      if (!copy) {
+        const missing = [...new Set(piece.copies.map((candidate) => candidate.devid))].join(', ');
+        throw new LifeboatError('corrupt-disk', `btrfs: bytes at ${piece.logical} lay on device ${missing}, which is missing`);
+      }
+      if (copy !== piece.copies[0]) this.mirrorUses.add(`device ${piece.copies[0]?.devid} is missing`);
+      parts.push(await (this.members.get(copy.devid) as Disk).read(copy.physical, piece.length));
+    }
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  }
+}

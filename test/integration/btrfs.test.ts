@@ -1,0 +1,243 @@
+// The btrfs reader against the Linux kernel: images made by mkfs.btrfs (single with DUP metadata,
+// RAID1 over two members, RAID0 with RAID1C3 metadata over three, RAID10 over four), populated
+// through kernel loop mounts with subvolumes, a snapshot, a default subvolume, zstd/lzo/zlib
+// (and compress-force) files large and small, sparse and preallocated files, symlinks, hard
+// links, a folder of thousands of names and unusual names. Every listing, every file's bytes,
+// mode, size, mtime and link count must be what the kernel shows with `mount -o subvolid=5`.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, open, symlink, link, writeFile, appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { RawDisk } from '../../electron/disks/raw-disk.ts';
+import { probeBtrfs } from '../../electron/filesystems/btrfs/btrfs.ts';
+import { readAll } from '../../electron/filesystems/file-system.ts';
+import { tempDir } from '../helpers/env.ts';
+import { assertSameTree, kernelTree, makeBtrfs, openBtrfs, readerTree, withBtrfsMount } from '../helpers/btrfs-images.ts';
+import { run } from '../helpers/ext4-images.ts';
+
+const skip = process.getuid?.() !== 0 ? 'needs root: the images are populated and checked through kernel loop mounts' : false;
+const MIB = 1024 * 1024;
+
+const text = (seed: string, bytes: number): Buffer => Buffer.alloc(bytes, `${seed} compressible line of text\n`);
+const random = (bytes: number, seed: number): Buffer => {
+  const out = Buffer.alloc(bytes);
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < bytes; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    out[i] = state & 0xff;
+  }
+  return out;
+};
+
+/** Files of every kind the reader must get right, written in `folder` through the kernel. */
+async function writeVariety(folder: string, tag: string): Promise<void> {
+  await mkdir(folder, { recursive: true });
+  await writeFile(join(folder, 'small.txt'), text(`${tag} small`, 1800)); // inline, compressed where compression is on
+  await writeFile(join(folder, 'tiny.txt'), `${tag}\n`);
+  await writeFile(join(folder, 'large.txt'), text(`${tag} large`, 3 * MIB + 123));
+  await writeFile(join(folder, 'random.bin'), random(300_000, tag.length + 7));
+  await writeFile(join(folder, 'empty'), '');
+  // A compressed file rewritten in its middle: extents that start inside a compressed extent.
+  const patched = join(folder, 'patched.txt');
+  await writeFile(patched, text(`${tag} patched`, 700_000));
+  execFileSync('sync', [patched]);
+  const handle = await open(patched, 'r+');
+  await handle.write(random(5000, 3), 0, 5000, 200_000);
+  await handle.close();
+  // Sparse: data in the middle, a hole at the start and the end; a hole punched in a file.
+  const sparse = await open(join(folder, 'sparse.bin'), 'w');
+  await sparse.write(random(10_000, 9), 0, 10_000, 3 * MIB);
+  await sparse.truncate(9 * MIB);
+  await sparse.close();
+  await writeFile(join(folder, 'punched.bin'), random(600_000, 11));
+  run('fallocate', '-p', '-o', '131072', '-l', '262144', join(folder, 'punched.bin'));
+  run('fallocate', '-l', String(MIB), join(folder, 'prealloc.bin'));
+  const prealloc = await open(join(folder, 'prealloc.bin'), 'r+');
+  await prealloc.write(Buffer.from('written at the start of a preallocated file'), 0);
+  await prealloc.close();
+}
+
+async function populateMain(root: string): Promise<void> {
+  run('btrfs', 'subvolume', 'create', join(root, '@'));
+  run('btrfs', 'subvolume', 'create', join(root, '@home'));
+  run('btrfs', 'subvolume', 'create', join(root, '@', 'nested'));
+  const main = join(root, '@');
+  await writeVariety(join(main, 'zstd'), 'zstd');
+  for (const kind of ['lzo', 'zlib']) {
+    await mkdir(join(main, kind));
+    run('btrfs', 'property', 'set', join(main, kind), 'compression', kind);
+    await writeVariety(join(main, kind), kind);
+  }
+  await writeFile(join(main, 'nested', 'inside.txt'), 'in a nested subvolume\n');
+  await writeFile(join(main, 'hello.txt'), 'hello\n');
+  await link(join(main, 'hello.txt'), join(main, 'hard link'));
+  await link(join(main, 'hello.txt'), join(main, 'zstd', 'third name'));
+  await symlink('hello.txt', join(main, 'link'));
+  await symlink('/etc/absolute/target', join(main, 'absolute'));
+  await symlink('zstd', join(main, 'to folder'));
+  run('mkfifo', join(main, 'fifo'));
+  const names = ['with space', 'ünïcødé ✓', 'back\\slash', 'x'.repeat(255), 'new\nline', '-dash', '.hidden'];
+  for (const name of names) await writeFile(join(main, name), `${name}\n`);
+  await mkdir(join(main, 'many'));
+  for (let i = 0; i < 3000; i++) await writeFile(join(main, 'many', `entry-${i}`), i % 7 === 0 ? text(`n${i}`, 5000) : `${i}\n`);
+  await mkdir(join(root, '@home', 'user', 'docs'), { recursive: true });
+  await writeFile(join(root, '@home', 'user', 'docs', 'letter.txt'), text('letter', 40_000));
+  run('btrfs', 'subvolume', 'snapshot', main, join(root, '@snap'));
+  await appendFile(join(main, 'hello.txt'), 'changed after the snapshot\n');
+  run('btrfs', 'subvolume', 'set-default', main);
+}
+
+test('btrfs single device (DUP metadata): the whole tree, subvolumes, snapshot, compression, holes, links match the kernel', { skip }, async () => {
+  const dir = await tempDir('lifeboat-btrfs-');
+  const image = join(dir, 'main.img');
+  await makeBtrfs([image], 400, '-m', 'dup', '-d', 'single', '-L', 'lifeboat');
+  await withBtrfsMount([image], 'compress=zstd', populateMain);
+  // compress-force writes even poorly compressible data compressed.
+  await withBtrfsMount([image], 'subvol=@,compress-force=zlib', async (folder) => {
+    await mkdir(join(folder, 'forced'));
+    await writeFile(join(folder, 'forced', 'mixed.bin'), Buffer.concat([random(100_000, 5), text('forced', 200_000)]));
+    await writeFile(join(folder, 'forced', 'small.txt'), text('forced small', 1500));
+  });
+  const kernel = await withBtrfsMount([image], 'ro,subvolid=5', kernelTree);
+  const subvolumes = await withBtrfsMount([image], 'ro,subvolid=5', async (folder) => run('btrfs', 'subvolume', 'list', folder));
+
+  const disk = await RawDisk.open(image);
+  const probe = await probeBtrfs(disk);
+  await disk.close();
+  assert.equal(probe?.deviceId, 1);
+  assert.equal(probe?.devices, 1);
+  const fs = await openBtrfs([image]);
+  assert.equal(fs.kind, 'btrfs');
+  assert.equal(fs.label, 'lifeboat');
+  const ours = await readerTree(fs);
+  // The snapshot holds only the name of the subvolume nested in @: the kernel shows an empty
+  // folder, timed when it is looked up, which we show untimed.
+  const placeholder = kernel.lines.findIndex((entry) => entry.startsWith('/@snap/nested dir 755 '));
+  assert.ok(placeholder >= 0 && !kernel.lines.some((entry) => entry.startsWith('/@snap/nested/')));
+  kernel.lines[placeholder] = '/@snap/nested dir 755 none';
+  assertSameTree(ours, kernel);
+  assert.ok(kernel.lines.length > 3000, 'the image holds what was written');
+
+  // The default subvolume comes first and is named in the notes.
+  const top = await fs.list('/');
+  assert.equal(top[0]?.name, '@');
+  assert.deepEqual(fs.notes.map((note) => note.text), ['default subvolume: @']);
+  // Subvolume paths agree with `btrfs subvolume list`.
+  for (const match of subvolumes.matchAll(/^ID (\d+) .* path (.+)$/gm)) assert.equal(await fs.subvolumePath(Number(match[1])), match[2]);
+  assert.match(subvolumes, /path @\/nested$/m);
+
+  // Holes: a sparse file's regions are its data and holes, and it takes less than its size.
+  const regions: (number | string)[] = [];
+  for await (const region of fs.readRegions('/@/zstd/sparse.bin')) regions.push(region instanceof Uint8Array ? region.length : `hole ${region.hole}`);
+  assert.equal(regions[0], `hole ${3 * MIB}`);
+  assert.equal(regions.at(-1), `hole ${9 * MIB - 3 * MIB - 12_288}`);
+  const sparse = await fs.stat('/@/zstd/sparse.bin');
+  assert.ok((sparse.allocated ?? Infinity) < sparse.size);
+  // Path lookups go through symlinks to folders and find escaped and unusual names.
+  assert.equal((await readAll(fs, '/@/to folder/tiny.txt', 100)).toString(), 'zstd\n');
+  assert.equal((await fs.stat('/@/ünïcødé ✓')).size, 'ünïcødé ✓\n'.length + 4);
+  assert.equal((await fs.stat('/@/hard link')).fileId, (await fs.stat('/@/hello.txt')).fileId);
+  assert.equal((await fs.stat('/@/hello.txt')).links, 3);
+  await assert.rejects(fs.stat('/@/no such name'), /no such file/);
+
+  // Listing a folder of 3000 names, then looking each one up by path, is quick.
+  const started = performance.now();
+  const many = await fs.list('/@/many');
+  assert.equal(many.length, 3000);
+  for (const entry of many.slice(0, 500)) await fs.stat(`/@/many/${entry.name}`);
+  assert.ok(performance.now() - started < 3000, `listing and 500 lookups took ${performance.now() - started} ms`);
+});
+
+test('btrfs with a damaged first copy of a metadata block reads its DUP mirror', { skip }, async () => {
+  const dir = await tempDir('lifeboat-btrfs-');
+  const image = join(dir, 'dup.img');
+  await makeBtrfs([image], 200, '-m', 'dup', '-d', 'single');
+  await withBtrfsMount([image], '', async (folder) => {
+    await writeVariety(join(folder, 'files'), 'dup');
+  });
+  const kernel = await withBtrfsMount([image], 'ro', kernelTree);
+  const rootTree = run('btrfs', 'inspect-internal', 'dump-tree', '-t', 'root', image);
+  const fsTreeRoot = /key \(FS_TREE ROOT_ITEM 0\)[^\n]*\n\s*generation \d+ root_dirid \d+ bytenr (\d+)/.exec(rootTree)?.[1];
+  assert.ok(fsTreeRoot, 'dump-tree names the fs tree root');
+  const mirrors = [...run('btrfs-map-logical', '-l', fsTreeRoot, image).matchAll(/physical (\d+)/g)].map((match) => Number(match[1]));
+  assert.equal(mirrors.length, 2, 'DUP metadata has two copies');
+  const damaged = join(dir, 'damaged.img');
+  await copyFile(image, damaged);
+  const handle = await open(damaged, 'r+');
+  await handle.write(Buffer.alloc(64, 0xee), 0, 64, (mirrors[0] as number) + 300);
+  await handle.close();
+  assertSameTree(await readerTree(await openBtrfs([damaged])), kernel);
+});
+
+test('btrfs RAID1 over two members: read from either order, and from one member alone (noted)', { skip }, async () => {
+  const dir = await tempDir('lifeboat-btrfs-');
+  const images = [join(dir, 'a.img'), join(dir, 'b.img')];
+  await makeBtrfs(images, 200, '-d', 'raid1', '-m', 'raid1', '-O', '^no-holes');
+  await withBtrfsMount(images, 'compress=lzo', async (folder) => {
+    await writeVariety(join(folder, 'files'), 'raid1');
+  });
+  const kernel = await withBtrfsMount(images, 'ro', kernelTree);
+  const probes = await Promise.all(
+    images.map(async (image) => {
+      const disk = await RawDisk.open(image);
+      const probe = await probeBtrfs(disk);
+      await disk.close();
+      return probe;
+    }),
+  );
+  assert.deepEqual(probes.map((probe) => probe?.deviceId).sort(), [1, 2]);
+  assert.equal(probes[0]?.fsid, probes[1]?.fsid);
+  assertSameTree(await readerTree(await openBtrfs([...images].reverse())), kernel);
+  const alone = await openBtrfs([images[0] as string]);
+  assertSameTree(await readerTree(alone), kernel, 'one member alone');
+  assert.match(alone.notes.map((note) => note.text).join('\n'), /device 2 of 2 is missing/);
+  await assert.rejects(openBtrfs([images[0] as string, images[0] as string]), /two members claim device 1/);
+});
+
+test('btrfs RAID0 data with RAID1C3 metadata over three members, and RAID10 over four, match the kernel', { skip }, async () => {
+  const dir = await tempDir('lifeboat-btrfs-');
+  for (const [profile, count] of [
+    ['raid0', 3],
+    ['raid10', 4],
+  ] as const) {
+    const images = Array.from({ length: count }, (_, i) => join(dir, `${profile}-${i}.img`));
+    await makeBtrfs(images, 160, '-d', profile, '-m', profile === 'raid0' ? 'raid1c3' : 'raid10');
+    await withBtrfsMount(images, '', async (folder) => {
+      await writeVariety(join(folder, 'files'), profile);
+      await writeFile(join(folder, 'big.bin'), random(5 * MIB + 77, 21));
+    });
+    const kernel = await withBtrfsMount(images, 'ro', kernelTree);
+    assertSameTree(await readerTree(await openBtrfs(images)), kernel, profile);
+    // RAID0 data cannot be read without every member: a clear error names the missing device.
+    if (profile === 'raid0') {
+      const partial = await openBtrfs(images.slice(0, 2));
+      await assert.rejects(readAll(partial, '/big.bin', 10 * MIB), /device 3, which is missing/);
+    }
+  }
+});
+
+test('btrfs laid out like Fedora (subvolumes root and home, zstd, top level default)', { skip }, async () => {
+  const dir = await tempDir('lifeboat-btrfs-');
+  const image = join(dir, 'fedora.img');
+  await makeBtrfs([image], 200, '-L', 'fedora');
+  await withBtrfsMount([image], 'compress=zstd:1', async (folder) => {
+    run('btrfs', 'subvolume', 'create', join(folder, 'root'));
+    run('btrfs', 'subvolume', 'create', join(folder, 'home'));
+    await mkdir(join(folder, 'root', 'etc'));
+    await writeFile(join(folder, 'root', 'etc', 'fstab'), 'UUID=x / btrfs subvol=root,compress=zstd:1 0 0\n');
+    await writeFile(join(folder, 'root', 'etc', 'services'), text('services', 700_000));
+    await mkdir(join(folder, 'home', 'user'));
+    await writeFile(join(folder, 'home', 'user', '.bashrc'), text('bashrc', 3000));
+  });
+  const kernel = await withBtrfsMount([image], 'ro,subvolid=5', kernelTree);
+  const fs = await openBtrfs([image]);
+  assertSameTree(await readerTree(fs), kernel);
+  assert.deepEqual(fs.notes, []);
+  assert.deepEqual(
+    (await fs.list('/')).map((entry) => entry.name),
+    ['root', 'home'],
+  );
+});
