@@ -26,6 +26,7 @@ import {
   FS_TREE,
   KEY,
   ROOT_TREE_DIR,
+  findDirEntry,
   nameHash,
   parseDirEntries,
   parseFileExtent,
@@ -77,6 +78,7 @@ export class BtrfsFileSystem implements FileSystem {
   private readonly volume: LogicalVolume;
   private readonly trees: TreeReader;
   private readonly roots = new Map<number, RootItem>();
+  private readonly treeRoots = new Map<number, TreeRoot>();
 
   private constructor(sb: BtrfsSuperblock, volume: LogicalVolume, trees: TreeReader, defaultSubvolume: number) {
     this.sb = sb;
@@ -120,7 +122,7 @@ export class BtrfsFileSystem implements FileSystem {
     const name = Buffer.from('default');
     const root = { bytenr: sb.root, level: sb.rootLevel };
     const item = await trees.find(root, { objectid: ROOT_TREE_DIR, type: KEY.dirItem, offset: nameHash(name) });
-    const entry = item === null ? undefined : parseDirEntries(item, ROOT_TREE_DIR).find((candidate) => candidate.nameBytes.equals(name));
+    const entry = item === null ? undefined : findDirEntry(item, ROOT_TREE_DIR, name);
     return entry === undefined || entry.location.objectid === 0 ? FS_TREE : entry.location.objectid;
   }
 
@@ -194,9 +196,15 @@ export class BtrfsFileSystem implements FileSystem {
     return root;
   }
 
-  private async treeRoot(tree: number): Promise<TreeRoot> {
+  private treeRoot(tree: number): TreeRoot | Promise<TreeRoot> {
+    return this.treeRoots.get(tree) ?? this.loadTreeRoot(tree);
+  }
+
+  private async loadTreeRoot(tree: number): Promise<TreeRoot> {
     const root = await this.rootItem(tree);
-    return { bytenr: root.bytenr, level: root.level, generation: root.generation };
+    const at = { bytenr: root.bytenr, level: root.level, generation: root.generation };
+    this.treeRoots.set(tree, at);
+    return at;
   }
 
   private async inode(node: Node): Promise<InodeItem> {
@@ -223,7 +231,8 @@ export class BtrfsFileSystem implements FileSystem {
     if (folder.empty) return [];
     const out: DirEntry[] = [];
     const [min, max] = range(folder.inode, KEY.dirIndex);
-    for await (const item of this.trees.items(await this.treeRoot(folder.tree), min, max)) out.push(...parseDirEntries(item.data, folder.inode));
+    for await (const leaf of this.trees.leaves(await this.treeRoot(folder.tree), min, max))
+      for (const item of leaf) out.push(...parseDirEntries(item.data, folder.inode));
     return out;
   }
 
@@ -232,7 +241,7 @@ export class BtrfsFileSystem implements FileSystem {
     if (folder.empty) return undefined;
     const name = Buffer.from(part, 'utf8');
     const item = await this.trees.find(await this.treeRoot(folder.tree), { objectid: folder.inode, type: KEY.dirItem, offset: nameHash(name) });
-    const found = item === null ? undefined : parseDirEntries(item, folder.inode).find((entry) => entry.nameBytes.equals(name));
+    const found = item === null ? undefined : findDirEntry(item, folder.inode, name);
     // A name not found as given may be the escaped form an item restore writes (findNamed).
     return found ?? findNamed(await this.entries(folder), part, false);
   }
@@ -275,7 +284,7 @@ export class BtrfsFileSystem implements FileSystem {
   private async describe(name: string, node: Node): Promise<FsEntry> {
     const inode = await this.inode(node);
     const type = typeOf(inode.mode);
-    return {
+    const entry: FsEntry = {
       name,
       type,
       size: type === 'dir' ? 0 : inode.size,
@@ -283,9 +292,10 @@ export class BtrfsFileSystem implements FileSystem {
       mode: inode.mode & 0o7777,
       fileId: `${node.tree}:${node.inode}`,
       links: inode.links,
-      ...(type === 'file' ? { allocated: inode.nbytes } : {}),
-      ...(type === 'symlink' ? { target: await this.symlinkTarget(node, inode) } : {}),
     };
+    if (type === 'file') entry.allocated = inode.nbytes;
+    if (type === 'symlink') entry.target = await this.symlinkTarget(node, inode);
+    return entry;
   }
 
   async list(path: string): Promise<FsEntry[]> {

@@ -43,7 +43,7 @@ export type InodeItem = {
   mtime: Date;
 };
 
-export type DirEntry = { name: string; nameBytes: Buffer; location: Key };
+export type DirEntry = { name: string; location: Key };
 
 export type FileExtent =
   | { kind: 'inline'; ramBytes: number; compression: number; data: Buffer }
@@ -93,11 +93,24 @@ export function parseDirEntries(data: Buffer, folder: number): DirEntry[] {
     const nameLength = data.readUInt16LE(at + 27);
     const end = at + 30 + nameLength + dataLength;
     if (nameLength === 0 || nameLength > NAME_MAX || end > data.length) bad(`folder ${folder} has a damaged entry`);
-    const nameBytes = data.subarray(at + 30, at + 30 + nameLength);
-    out.push({ name: nameBytes.toString('utf8'), nameBytes, location: readKey(data, at) });
+    out.push({ name: data.toString('utf8', at + 30, at + 30 + nameLength), location: readKey(data, at) });
     at = end;
   }
   return out;
+}
+
+/** The entry of a DIR_ITEM whose name is exactly these bytes. */
+export function findDirEntry(data: Buffer, folder: number, name: Buffer): DirEntry | undefined {
+  for (let at = 0; at < data.length; ) {
+    if (at + 30 > data.length) bad(`folder ${folder} has a damaged entry`);
+    const nameLength = data.readUInt16LE(at + 27);
+    const end = at + 30 + nameLength + data.readUInt16LE(at + 25);
+    if (nameLength === 0 || nameLength > NAME_MAX || end > data.length) bad(`folder ${folder} has a damaged entry`);
+    if (nameLength === name.length && data.compare(name, 0, name.length, at + 30, at + 30 + nameLength) === 0)
+      return { name: data.toString('utf8', at + 30, at + 30 + nameLength), location: readKey(data, at) };
+    at = end;
+  }
+  return undefined;
 }
 
 export function parseFileExtent(data: Buffer, inode: number): FileExtent {

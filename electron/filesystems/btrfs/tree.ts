@@ -25,6 +25,7 @@ type Block = {
   data: Buffer[];
   /** Node: children. */
   children: TreeRoot[];
+  used: boolean;
 };
 
 export const MAX_KEY_PART = 2 ** 64;
@@ -56,18 +57,34 @@ export class TreeReader {
     return null;
   }
 
-  private async block(at: TreeRoot): Promise<Block> {
+  /** A block from the cache, else read and checked. The cache is a clock: a hit only marks the
+   * block used; when full, the oldest unused block goes and used ones get a second chance. */
+  private block(at: TreeRoot): Block | Promise<Block> {
     const cached = this.cache.get(at.bytenr);
     if (cached && cached.level === at.level) {
-      this.cache.delete(at.bytenr);
-      this.cache.set(at.bytenr, cached);
+      cached.used = true;
       return cached;
     }
+    return this.load(at);
+  }
+
+  private evict(): void {
+    for (let turns = 0; this.cache.size >= CACHE_BLOCKS && turns < 2 * CACHE_BLOCKS; turns++) {
+      const [bytenr, oldest] = this.cache.entries().next().value as [number, Block];
+      this.cache.delete(bytenr);
+      if (oldest.used) {
+        oldest.used = false;
+        this.cache.set(bytenr, oldest);
+      }
+    }
+  }
+
+  private async load(at: TreeRoot): Promise<Block> {
     if (at.level > MAX_LEVEL) bad(`tree block at ${at.bytenr} claims level ${at.level}`);
     const bytes = await this.volume.readChecked(at.bytenr, this.sb.nodeSize, (candidate) => this.problemOf(candidate, at));
     const block = this.parse(bytes, at);
+    this.evict();
     this.cache.set(at.bytenr, block);
-    if (this.cache.size > CACHE_BLOCKS) this.cache.delete(this.cache.keys().next().value as number);
     return block;
   }
 
@@ -76,7 +93,7 @@ export class TreeReader {
     const level = at.level;
     const size = level === 0 ? LEAF_ITEM : NODE_PTR;
     if (HEADER + count * size > bytes.length) bad(`tree block at ${at.bytenr} claims ${count} items`);
-    const block: Block = { level, keys: [], data: [], children: [] };
+    const block: Block = { level, keys: [], data: [], children: [], used: false };
     for (let i = 0; i < count; i++) {
       const entry = HEADER + i * size;
       const key = readKey(bytes, entry);
@@ -94,31 +111,63 @@ export class TreeReader {
     return block;
   }
 
-  /** The items with keys from `min` to `max` (inclusive), in key order. */
-  async *items(root: TreeRoot, min: Key, max: Key): AsyncGenerator<Item> {
-    const block = await this.block(root);
-    const { keys } = block;
-    if (block.level === 0) {
-      for (let i = this.firstAtLeast(keys, min); i < keys.length && compareKeys(keys[i] as Key, max) <= 0; i++)
-        yield { key: keys[i] as Key, data: block.data[i] as Buffer };
-      return;
+  /** The items with keys from `min` to `max` (inclusive), in key order, a leaf at a time: from the
+   * leaf that holds `min`, then leaf after leaf through the parents kept on a path. */
+  async *leaves(root: TreeRoot, min: Key, max: Key): AsyncGenerator<Item[]> {
+    const path: { block: Block; index: number }[] = [];
+    let block = await this.block(root);
+    while (block.level > 0) {
+      const index = this.childFor(block.keys, min);
+      path.push({ block, index });
+      block = await this.block(block.children[index] as TreeRoot);
     }
-    // The child holding `min` is the last whose first key is not above it.
-    let i = Math.max(0, this.firstAtLeast(keys, min) - 1);
-    if (i + 1 < keys.length && compareKeys(keys[i + 1] as Key, min) <= 0) i++;
-    for (; i < keys.length && compareKeys(keys[i] as Key, max) <= 0; i++) yield* this.items(block.children[i] as TreeRoot, min, max);
+    for (;;) {
+      const items: Item[] = [];
+      const { keys } = block;
+      let i = this.firstAtLeast(keys, min);
+      for (; i < keys.length && compareKeys(keys[i] as Key, max) <= 0; i++) items.push({ key: keys[i] as Key, data: block.data[i] as Buffer });
+      if (items.length > 0) yield items;
+      if (i < keys.length) return;
+      // The next leaf: up to the nearest parent with a next child, then down its first children.
+      let level = path.length - 1;
+      while (level >= 0 && (path[level] as { index: number }).index + 1 >= (path[level] as { block: Block }).block.keys.length) level--;
+      if (level < 0) return;
+      const step = path[level] as { block: Block; index: number };
+      step.index++;
+      if (compareKeys(step.block.keys[step.index] as Key, max) > 0) return;
+      path.length = level + 1;
+      block = await this.block(step.block.children[step.index] as TreeRoot);
+      while (block.level > 0) {
+        path.push({ block, index: 0 });
+        block = await this.block(block.children[0] as TreeRoot);
+      }
+    }
   }
 
-  /** The one item with exactly this key, or null. */
+  /** The same, an item at a time. */
+  async *items(root: TreeRoot, min: Key, max: Key): AsyncGenerator<Item> {
+    for await (const leaf of this.leaves(root, min, max)) yield* leaf;
+  }
+
+  /** The one item with exactly this key, or null: one walk from the root, no scan. */
   async find(root: TreeRoot, key: Key): Promise<Buffer | null> {
-    for await (const item of this.items(root, key, key)) return item.data;
-    return null;
+    let block = await this.block(root);
+    while (block.level > 0) block = await this.block(block.children[this.childFor(block.keys, key)] as TreeRoot);
+    const i = this.firstAtLeast(block.keys, key);
+    return i < block.keys.length && compareKeys(block.keys[i] as Key, key) === 0 ? (block.data[i] as Buffer) : null;
   }
 
   /** The first item at or after `min` and not after `max`, or null. */
   async first(root: TreeRoot, min: Key, max: Key): Promise<Item | null> {
-    for await (const item of this.items(root, min, max)) return item;
+    for await (const leaf of this.leaves(root, min, max)) return leaf[0] ?? null;
     return null;
+  }
+
+  /** The child of a node that holds `key`: the last whose first key is not above it. */
+  private childFor(keys: Key[], key: Key): number {
+    const i = this.firstAtLeast(keys, key);
+    if (i < keys.length && compareKeys(keys[i] as Key, key) === 0) return i;
+    return Math.max(0, i - 1);
   }
 
   private firstAtLeast(keys: Key[], wanted: Key): number {
