@@ -32,7 +32,9 @@ export async function withBtrfsMount<T>(images: string[], options: string, use: 
   try {
     for (const image of images) loops.push(run('losetup', '-f', '--show', image).trim());
     const devices = loops.map((loop) => `device=${loop}`).join(',');
-    execFileSync('mount', ['-t', 'btrfs', '-o', [devices, options].filter(Boolean).join(','), loops[0] as string, folder], { stdio: 'pipe' });
+    execFileSync('mount', ['-t', 'btrfs', '-o', [devices, options].filter(Boolean).join(','), loops[0] as string, folder], {
+      stdio: 'pipe',
+    });
     try {
       return await use(folder);
     } finally {
@@ -107,7 +109,8 @@ export async function kernelTree(base: string): Promise<Tree> {
       const id = `${info.dev}:${info.ino}`;
       ids.set(id, [...(ids.get(id) ?? []), path]);
       if (info.isSymbolicLink()) lines.push(line(path, 'symlink', `${mode} ${info.nlink} ${await readlink(join(base, path))}`));
-      else if (info.isFile()) lines.push(line(path, 'file', `${info.size} ${mode} ${mtime} ${info.nlink} ${sha(await readFile(join(base, path)))}`));
+      else if (info.isFile())
+        lines.push(line(path, 'file', `${info.size} ${mode} ${mtime} ${info.nlink} ${sha(await readFile(join(base, path)))}`));
       else lines.push(line(path, 'other', ''));
     }
   };
@@ -122,8 +125,12 @@ export function assertSameTree(ours: Tree, kernel: Tree, what = 'tree'): void {
   const onlyOurs = ours.lines.filter((entry) => !theirs.has(entry));
   const onlyKernel = kernel.lines.filter((entry) => !mine.has(entry));
   if (onlyOurs.length + onlyKernel.length > 0)
-    throw new Error(`${what} differs from the kernel's:\nonly ours:\n${onlyOurs.slice(0, 20).join('\n')}\nonly the kernel's:\n${onlyKernel.slice(0, 20).join('\n')}`);
-  if (ours.lines.length !== kernel.lines.length) throw new Error(`${what}: ${ours.lines.length} entries, the kernel ${kernel.lines.length}`);
+    throw new Error(
+      `${what} differs from the kernel's:\nonly ours:\n${onlyOurs.slice(0, 20).join('\n')}\nonly the kernel's:\n${onlyKernel.slice(0, 20).join('\n')}`,
+    );
+  if (ours.lines.length !== kernel.lines.length)
+    throw new Error(`${what}: ${ours.lines.length} entries, the kernel ${kernel.lines.length}`);
   const links = JSON.stringify(ours.links) === JSON.stringify(kernel.links);
-  if (!links) throw new Error(`${what}: hard links differ: ours ${JSON.stringify(ours.links)}, the kernel's ${JSON.stringify(kernel.links)}`);
+  if (!links)
+    throw new Error(`${what}: hard links differ: ours ${JSON.stringify(ours.links)}, the kernel's ${JSON.stringify(kernel.links)}`);
 }

@@ -90,66 +90,74 @@ async function populateMain(root: string): Promise<void> {
   run('btrfs', 'subvolume', 'set-default', main);
 }
 
-test('btrfs single device (DUP metadata): the whole tree, subvolumes, snapshot, compression, holes, links match the kernel', { skip }, async () => {
-  const dir = await tempDir('lifeboat-btrfs-');
-  const image = join(dir, 'main.img');
-  await makeBtrfs([image], 400, '-m', 'dup', '-d', 'single', '-L', 'lifeboat');
-  await withBtrfsMount([image], 'compress=zstd', populateMain);
-  // compress-force writes even poorly compressible data compressed.
-  await withBtrfsMount([image], 'subvol=@,compress-force=zlib', async (folder) => {
-    await mkdir(join(folder, 'forced'));
-    await writeFile(join(folder, 'forced', 'mixed.bin'), Buffer.concat([random(100_000, 5), text('forced', 200_000)]));
-    await writeFile(join(folder, 'forced', 'small.txt'), text('forced small', 1500));
-  });
-  const kernel = await withBtrfsMount([image], 'ro,subvolid=5', kernelTree);
-  const subvolumes = await withBtrfsMount([image], 'ro,subvolid=5', async (folder) => run('btrfs', 'subvolume', 'list', folder));
+test(
+  'btrfs single device (DUP metadata): the whole tree, subvolumes, snapshot, compression, holes, links match the kernel',
+  { skip },
+  async () => {
+    const dir = await tempDir('lifeboat-btrfs-');
+    const image = join(dir, 'main.img');
+    await makeBtrfs([image], 400, '-m', 'dup', '-d', 'single', '-L', 'lifeboat');
+    await withBtrfsMount([image], 'compress=zstd', populateMain);
+    // compress-force writes even poorly compressible data compressed.
+    await withBtrfsMount([image], 'subvol=@,compress-force=zlib', async (folder) => {
+      await mkdir(join(folder, 'forced'));
+      await writeFile(join(folder, 'forced', 'mixed.bin'), Buffer.concat([random(100_000, 5), text('forced', 200_000)]));
+      await writeFile(join(folder, 'forced', 'small.txt'), text('forced small', 1500));
+    });
+    const kernel = await withBtrfsMount([image], 'ro,subvolid=5', kernelTree);
+    const subvolumes = await withBtrfsMount([image], 'ro,subvolid=5', async (folder) => run('btrfs', 'subvolume', 'list', folder));
 
-  const disk = await RawDisk.open(image);
-  const probe = await probeBtrfs(disk);
-  await disk.close();
-  assert.equal(probe?.deviceId, 1);
-  assert.equal(probe?.devices, 1);
-  const fs = await openBtrfs([image]);
-  assert.equal(fs.kind, 'btrfs');
-  assert.equal(fs.label, 'lifeboat');
-  const ours = await readerTree(fs);
-  // The snapshot holds only the name of the subvolume nested in @: the kernel shows an empty
-  // folder, timed when it is looked up, which we show untimed.
-  const placeholder = kernel.lines.findIndex((entry) => entry.startsWith('/@snap/nested dir 755 '));
-  assert.ok(placeholder >= 0 && !kernel.lines.some((entry) => entry.startsWith('/@snap/nested/')));
-  kernel.lines[placeholder] = '/@snap/nested dir 755 none';
-  assertSameTree(ours, kernel);
-  assert.ok(kernel.lines.length > 3000, 'the image holds what was written');
+    const disk = await RawDisk.open(image);
+    const probe = await probeBtrfs(disk);
+    await disk.close();
+    assert.equal(probe?.deviceId, 1);
+    assert.equal(probe?.devices, 1);
+    const fs = await openBtrfs([image]);
+    assert.equal(fs.kind, 'btrfs');
+    assert.equal(fs.label, 'lifeboat');
+    const ours = await readerTree(fs);
+    // The snapshot holds only the name of the subvolume nested in @: the kernel shows an empty
+    // folder, timed when it is looked up, which we show untimed.
+    const placeholder = kernel.lines.findIndex((entry) => entry.startsWith('/@snap/nested dir 755 '));
+    assert.ok(placeholder >= 0 && !kernel.lines.some((entry) => entry.startsWith('/@snap/nested/')));
+    kernel.lines[placeholder] = '/@snap/nested dir 755 none';
+    assertSameTree(ours, kernel);
+    assert.ok(kernel.lines.length > 3000, 'the image holds what was written');
 
-  // The default subvolume comes first and is named in the notes.
-  const top = await fs.list('/');
-  assert.equal(top[0]?.name, '@');
-  assert.deepEqual(fs.notes.map((note) => note.text), ['default subvolume: @']);
-  // Subvolume paths agree with `btrfs subvolume list`.
-  for (const match of subvolumes.matchAll(/^ID (\d+) .* path (.+)$/gm)) assert.equal(await fs.subvolumePath(Number(match[1])), match[2]);
-  assert.match(subvolumes, /path @\/nested$/m);
+    // The default subvolume comes first and is named in the notes.
+    const top = await fs.list('/');
+    assert.equal(top[0]?.name, '@');
+    assert.deepEqual(
+      fs.notes.map((note) => note.text),
+      ['default subvolume: @'],
+    );
+    // Subvolume paths agree with `btrfs subvolume list`.
+    for (const match of subvolumes.matchAll(/^ID (\d+) .* path (.+)$/gm)) assert.equal(await fs.subvolumePath(Number(match[1])), match[2]);
+    assert.match(subvolumes, /path @\/nested$/m);
 
-  // Holes: a sparse file's regions are its data and holes, and it takes less than its size.
-  const regions: (number | string)[] = [];
-  for await (const region of fs.readRegions('/@/zstd/sparse.bin')) regions.push(region instanceof Uint8Array ? region.length : `hole ${region.hole}`);
-  assert.equal(regions[0], `hole ${3 * MIB}`);
-  assert.equal(regions.at(-1), `hole ${9 * MIB - 3 * MIB - 12_288}`);
-  const sparse = await fs.stat('/@/zstd/sparse.bin');
-  assert.ok((sparse.allocated ?? Infinity) < sparse.size);
-  // Path lookups go through symlinks to folders and find escaped and unusual names.
-  assert.equal((await readAll(fs, '/@/to folder/tiny.txt', 100)).toString(), 'zstd\n');
-  assert.equal((await fs.stat('/@/ünïcødé ✓')).size, 'ünïcødé ✓\n'.length + 4);
-  assert.equal((await fs.stat('/@/hard link')).fileId, (await fs.stat('/@/hello.txt')).fileId);
-  assert.equal((await fs.stat('/@/hello.txt')).links, 3);
-  await assert.rejects(fs.stat('/@/no such name'), /no such file/);
+    // Holes: a sparse file's regions are its data and holes, and it takes less than its size.
+    const regions: (number | string)[] = [];
+    for await (const region of fs.readRegions('/@/zstd/sparse.bin'))
+      regions.push(region instanceof Uint8Array ? region.length : `hole ${region.hole}`);
+    assert.equal(regions[0], `hole ${3 * MIB}`);
+    assert.equal(regions.at(-1), `hole ${9 * MIB - 3 * MIB - 12_288}`);
+    const sparse = await fs.stat('/@/zstd/sparse.bin');
+    assert.ok((sparse.allocated ?? Infinity) < sparse.size);
+    // Path lookups go through symlinks to folders and find escaped and unusual names.
+    assert.equal((await readAll(fs, '/@/to folder/tiny.txt', 100)).toString(), 'zstd\n');
+    assert.equal((await fs.stat('/@/ünïcødé ✓')).size, 'ünïcødé ✓\n'.length + 4);
+    assert.equal((await fs.stat('/@/hard link')).fileId, (await fs.stat('/@/hello.txt')).fileId);
+    assert.equal((await fs.stat('/@/hello.txt')).links, 3);
+    await assert.rejects(fs.stat('/@/no such name'), /no such file/);
 
-  // Listing a folder of 3000 names, then looking each one up by path, is quick.
-  const started = performance.now();
-  const many = await fs.list('/@/many');
-  assert.equal(many.length, 3000);
-  for (const entry of many.slice(0, 500)) await fs.stat(`/@/many/${entry.name}`);
-  assert.ok(performance.now() - started < 3000, `listing and 500 lookups took ${performance.now() - started} ms`);
-});
+    // Listing a folder of 3000 names, then looking each one up by path, is quick.
+    const started = performance.now();
+    const many = await fs.list('/@/many');
+    assert.equal(many.length, 3000);
+    for (const entry of many.slice(0, 500)) await fs.stat(`/@/many/${entry.name}`);
+    assert.ok(performance.now() - started < 3000, `listing and 500 lookups took ${performance.now() - started} ms`);
+  },
+);
 
 test('btrfs with a damaged first copy of a metadata block reads its DUP mirror', { skip }, async () => {
   const dir = await tempDir('lifeboat-btrfs-');

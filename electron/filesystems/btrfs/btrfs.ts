@@ -240,7 +240,11 @@ export class BtrfsFileSystem implements FileSystem {
   private async lookup(folder: Node, part: string): Promise<DirEntry | undefined> {
     if (folder.empty) return undefined;
     const name = Buffer.from(part, 'utf8');
-    const item = await this.trees.find(await this.treeRoot(folder.tree), { objectid: folder.inode, type: KEY.dirItem, offset: nameHash(name) });
+    const item = await this.trees.find(await this.treeRoot(folder.tree), {
+      objectid: folder.inode,
+      type: KEY.dirItem,
+      offset: nameHash(name),
+    });
     const found = item === null ? undefined : findDirEntry(item, folder.inode, name);
     // A name not found as given may be the escaped form an item restore writes (findNamed).
     return found ?? findNamed(await this.entries(folder), part, false);
@@ -313,7 +317,8 @@ export class BtrfsFileSystem implements FileSystem {
         described = unreadableEntry(entry.name, error);
       }
       // In the volume's root the default subvolume comes first.
-      if (atTop && first === null && entry.location.type === KEY.rootItem && entry.location.objectid === this.defaultSubvolume) first = described;
+      if (atTop && first === null && entry.location.type === KEY.rootItem && entry.location.objectid === this.defaultSubvolume)
+        first = described;
       else out.push(described);
     }
     return first === null ? out : [first, ...out];
@@ -365,7 +370,8 @@ export class BtrfsFileSystem implements FileSystem {
       }
       const extent = parseFileExtent(item.data, node.inode);
       if (extent.kind === 'inline') {
-        const bytes = extent.compression === 0 ? extent.data : decompress(extent.compression, extent.data, extent.ramBytes, this.sb.sectorSize);
+        const bytes =
+          extent.compression === 0 ? extent.data : decompress(extent.compression, extent.data, extent.ramBytes, this.sb.sectorSize);
         const take = Math.min(bytes.length, size - position);
         if (take > 0) yield bytes.subarray(0, take);
         position += take;
@@ -375,12 +381,18 @@ export class BtrfsFileSystem implements FileSystem {
       if (length <= 0) continue;
       if (extent.kind === 'prealloc' || extent.diskBytenr === 0) yield { hole: length };
       else if (extent.compression !== 0) {
-        if (extent.diskBytes < 1 || extent.diskBytes > MAX_COMPRESSED_RAM * 2) bad(`inode ${node.inode} has a compressed extent of ${extent.diskBytes} bytes`);
+        if (extent.diskBytes < 1 || extent.diskBytes > MAX_COMPRESSED_RAM * 2)
+          bad(`inode ${node.inode} has a compressed extent of ${extent.diskBytes} bytes`);
         if (extent.offset + length > extent.ramBytes) bad(`inode ${node.inode} has an extent that passes the end of its compressed data`);
-        const whole = decompress(extent.compression, await this.volume.read(extent.diskBytenr, extent.diskBytes), extent.ramBytes, this.sb.sectorSize);
+        const whole = decompress(
+          extent.compression,
+          await this.volume.read(extent.diskBytenr, extent.diskBytes),
+          extent.ramBytes,
+          this.sb.sectorSize,
+        );
         yield whole.subarray(extent.offset, extent.offset + length);
       } else {
-        for (let done = 0; done < length; ) {
+        for (let done = 0; done < length;) {
           const count = Math.min(READ_CHUNK, length - done);
           yield await this.volume.read(extent.diskBytenr + extent.offset + done, count);
           done += count;

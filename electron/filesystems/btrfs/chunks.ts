@@ -12,7 +12,16 @@ export const CHUNK_ITEM_SIZE = 48;
 const STRIPE_SIZE = 32;
 const MAX_STRIPES = 256;
 
-const PROFILE = { raid0: 1 << 3, raid1: 1 << 4, dup: 1 << 5, raid10: 1 << 6, raid5: 1 << 7, raid6: 1 << 8, raid1c3: 1 << 9, raid1c4: 1 << 10 };
+const PROFILE = {
+  raid0: 1 << 3,
+  raid1: 1 << 4,
+  dup: 1 << 5,
+  raid10: 1 << 6,
+  raid5: 1 << 7,
+  raid6: 1 << 8,
+  raid1c3: 1 << 9,
+  raid1c4: 1 << 10,
+};
 const MIRRORED = PROFILE.raid1 | PROFILE.dup | PROFILE.raid1c3 | PROFILE.raid1c4;
 
 export type Stripe = { devid: number; offset: number };
@@ -47,7 +56,8 @@ export function parseChunk(bytes: Buffer, at: number, logical: number): { chunk:
   if (length < 1 || logical + length > Number.MAX_SAFE_INTEGER) bad(`chunk at ${logical} has length ${length}`);
   if (stripeLength < 4096 || stripeLength > 2 ** 30 || (stripeLength & (stripeLength - 1)) !== 0)
     bad(`chunk at ${logical} has stripe length ${stripeLength}`);
-  if (type & PROFILE.raid10 && (subStripes < 2 || count % subStripes !== 0)) bad(`RAID10 chunk at ${logical} has ${subStripes} sub-stripes`);
+  if (type & PROFILE.raid10 && (subStripes < 2 || count % subStripes !== 0))
+    bad(`RAID10 chunk at ${logical} has ${subStripes} sub-stripes`);
   const stripes: Stripe[] = [];
   for (let i = 0; i < count; i++) {
     const stripe = at + CHUNK_ITEM_SIZE + i * STRIPE_SIZE;
@@ -92,7 +102,8 @@ export class ChunkMap {
 
   /** The logical range cut where stripe units end, each piece with all its copies. */
   pieces(logical: number, length: number): Piece[] {
-    if (!Number.isSafeInteger(logical) || !Number.isSafeInteger(length) || logical < 0 || length < 0) bad(`logical range ${logical}+${length}`);
+    if (!Number.isSafeInteger(logical) || !Number.isSafeInteger(length) || logical < 0 || length < 0)
+      bad(`logical range ${logical}+${length}`);
     const out: Piece[] = [];
     for (let at = logical; at < logical + length;) {
       const chunk = this.find(at);
@@ -108,7 +119,10 @@ export class ChunkMap {
     const offset = logical - chunk.logical;
     if (type & (PROFILE.raid5 | PROFILE.raid6)) throw new LifeboatError('unavailable', `btrfs ${profileName(type)} chunk: not read`);
     if (type & MIRRORED || (type & (PROFILE.raid0 | PROFILE.raid10)) === 0) {
-      const copies = (type & MIRRORED ? stripes : stripes.slice(0, 1)).map((stripe) => ({ devid: stripe.devid, physical: stripe.offset + offset }));
+      const copies = (type & MIRRORED ? stripes : stripes.slice(0, 1)).map((stripe) => ({
+        devid: stripe.devid,
+        physical: stripe.offset + offset,
+      }));
       return { logical, length: most, copies };
     }
     const unit = Math.floor(offset / stripeLength);
@@ -118,7 +132,9 @@ export class ChunkMap {
     const groups = stripes.length / groupSize;
     const first = (unit % groups) * groupSize;
     const row = Math.floor(unit / groups);
-    const copies = stripes.slice(first, first + groupSize).map((stripe) => ({ devid: stripe.devid, physical: stripe.offset + row * stripeLength + within }));
+    const copies = stripes
+      .slice(first, first + groupSize)
+      .map((stripe) => ({ devid: stripe.devid, physical: stripe.offset + row * stripeLength + within }));
     return { logical, length, copies };
   }
 }

@@ -87,7 +87,7 @@ export function parseInodeItem(data: Buffer, inode: number): InodeItem {
 /** The entries of one DIR_ITEM or DIR_INDEX item (a DIR_ITEM holds every name of its hash). */
 export function parseDirEntries(data: Buffer, folder: number): DirEntry[] {
   const out: DirEntry[] = [];
-  for (let at = 0; at < data.length; ) {
+  for (let at = 0; at < data.length;) {
     if (at + 30 > data.length) bad(`folder ${folder} has a damaged entry`);
     const dataLength = data.readUInt16LE(at + 25);
     const nameLength = data.readUInt16LE(at + 27);
@@ -101,7 +101,7 @@ export function parseDirEntries(data: Buffer, folder: number): DirEntry[] {
 
 /** The entry of a DIR_ITEM whose name is exactly these bytes. */
 export function findDirEntry(data: Buffer, folder: number, name: Buffer): DirEntry | undefined {
-  for (let at = 0; at < data.length; ) {
+  for (let at = 0; at < data.length;) {
     if (at + 30 > data.length) bad(`folder ${folder} has a damaged entry`);
     const nameLength = data.readUInt16LE(at + 27);
     const end = at + 30 + nameLength + data.readUInt16LE(at + 25);

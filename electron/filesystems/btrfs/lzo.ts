@@ -46,7 +46,7 @@ export function lzo1xDecompress(input: Uint8Array, maxOutput: number): Uint8Arra
   const match = (distance: number, length: number): void => {
     if (distance > op) broken('a match reaches before the start');
     if (op + length > maxOutput) broken('it holds more than its size');
-    for (let from = op - distance, end = op + length; op < end; ) out[op++] = out[from++] as number;
+    for (let from = op - distance, end = op + length; op < end;) out[op++] = out[from++] as number;
   };
   // A version byte only comes with LZO-RLE (version 1), which btrfs does not write.
   if (input.length >= 5 && input[0] === 17) broken(`LZO bitstream version ${input[1]}, which btrfs does not write`);
@@ -69,7 +69,7 @@ export function lzo1xDecompress(input: Uint8Array, maxOutput: number): Uint8Arra
       match(distance, state === 4 ? 3 : 2);
       next = t & 3;
     } else if (t < 32) {
-      const length = 2 + ((t & 7) || extended(7));
+      const length = 2 + (t & 7 || extended(7));
       const low = byte();
       const word = low | (byte() << 8);
       const far = ((t & 8) << 11) + (word >> 2);
@@ -77,7 +77,7 @@ export function lzo1xDecompress(input: Uint8Array, maxOutput: number): Uint8Arra
       match(far + 16384, length);
       next = word & 3;
     } else if (t < 64) {
-      const length = 2 + ((t & 31) || extended(31));
+      const length = 2 + (t & 31 || extended(31));
       const low = byte();
       const word = low | (byte() << 8);
       match((word >> 2) + 1, length);

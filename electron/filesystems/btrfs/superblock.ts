@@ -82,7 +82,10 @@ export function parseBtrfsSuperblock(sb: Buffer): BtrfsSuperblock {
   const csumType = sb.readUInt16LE(0xc4);
   const checksum: ChecksumKind | null = csumType === 0 ? 'crc32c' : csumType === 2 ? 'sha256' : null;
   if (checksum === null)
-    throw new LifeboatError('unavailable', `btrfs checksum type ${csumType === 1 ? 'xxhash64' : csumType === 3 ? 'blake2b' : csumType}: not read`);
+    throw new LifeboatError(
+      'unavailable',
+      `btrfs checksum type ${csumType === 1 ? 'xxhash64' : csumType === 3 ? 'blake2b' : csumType}: not read`,
+    );
   if (!checksumMatches(checksum, sb.subarray(0, SUPERBLOCK_SIZE))) bad('the superblock fails its checksum');
   if (u64(sb, 0x30) !== SUPERBLOCK_OFFSET) bad('the superblock names another place as its own');
   const sectorSize = sb.readUInt32LE(0x90);

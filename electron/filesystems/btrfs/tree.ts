@@ -125,7 +125,8 @@ export class TreeReader {
       const items: Item[] = [];
       const { keys } = block;
       let i = this.firstAtLeast(keys, min);
-      for (; i < keys.length && compareKeys(keys[i] as Key, max) <= 0; i++) items.push({ key: keys[i] as Key, data: block.data[i] as Buffer });
+      for (; i < keys.length && compareKeys(keys[i] as Key, max) <= 0; i++)
+        items.push({ key: keys[i] as Key, data: block.data[i] as Buffer });
       if (items.length > 0) yield items;
       if (i < keys.length) return;
       // The next leaf: up to the nearest parent with a next child, then down its first children.
