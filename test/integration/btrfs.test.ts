@@ -177,7 +177,12 @@ test('btrfs with a damaged first copy of a metadata block reads its DUP mirror',
   const handle = await open(damaged, 'r+');
   await handle.write(Buffer.alloc(64, 0xee), 0, 64, (mirrors[0] as number) + 300);
   await handle.close();
-  assertSameTree(await readerTree(await openBtrfs([damaged])), kernel);
+  const fs = await openBtrfs([damaged]);
+  assertSameTree(await readerTree(fs), kernel);
+  assert.match(
+    fs.notes.map((note) => note.text).join('\n'),
+    new RegExp(`tree block at ${fsTreeRoot} was read from its mirror \\(its copy on device 1 fails its checksum\\)`),
+  );
 });
 
 test('btrfs RAID1 over two members: read from either order, and from one member alone (noted)', { skip }, async () => {

@@ -71,7 +71,7 @@ const range = (objectid: number, type: number): [Key, Key] => [
 export class BtrfsFileSystem implements FileSystem {
   readonly kind = 'btrfs' as const;
   readonly label: string;
-  readonly notes: VolumeNote[] = [];
+  private readonly fixedNotes: VolumeNote[] = [];
   /** The default subvolume's tree id (5 when it is the top level). */
   readonly defaultSubvolume: number;
   private readonly sb: BtrfsSuperblock;
@@ -86,6 +86,11 @@ export class BtrfsFileSystem implements FileSystem {
     this.volume = volume;
     this.trees = trees;
     this.defaultSubvolume = defaultSubvolume;
+  }
+
+  /** What the volume says about itself, and the damaged tree blocks read from their mirrors so far. */
+  get notes(): VolumeNote[] {
+    return [...this.fixedNotes, ...this.volume.mirrorReads.map((text) => ({ stale: false, text }))];
   }
 
   /** The members of one file system, in any order. */
@@ -130,7 +135,7 @@ export class BtrfsFileSystem implements FileSystem {
     const missing: number[] = [];
     for (const devid of this.volume.chunks.devices()) if (!members.has(devid)) missing.push(devid);
     if (missing.length > 0)
-      this.notes.push({
+      this.fixedNotes.push({
         stale: false,
         text: `device ${missing.join(', ')} of ${this.sb.devices} is missing: what it held is read from the mirrors where there are any; what lay only on it cannot be read`,
       });
@@ -142,10 +147,10 @@ export class BtrfsFileSystem implements FileSystem {
         if (!isReadFailure(error)) throw error;
         name = `id ${this.defaultSubvolume}`;
       }
-      this.notes.push({ stale: false, text: `default subvolume: ${name}` });
+      this.fixedNotes.push({ stale: false, text: `default subvolume: ${name}` });
     }
     if (this.sb.logRoot !== 0)
-      this.notes.push({ stale: true, text: 'may be stale: the log tree (changes synced since the last commit) was not replayed' });
+      this.fixedNotes.push({ stale: true, text: 'may be stale: the log tree (changes synced since the last commit) was not replayed' });
   }
 
   /** Where a subvolume sits, from the top level: ROOT_BACKREF names its parent tree and folder. */

@@ -5,11 +5,13 @@ import type { Disk } from '../../disks/disk.ts';
 import { LifeboatError } from '../../errors.ts';
 import type { ChunkMap, Piece } from './chunks.ts';
 
+const MAX_MIRROR_NOTES = 8;
+
 export class LogicalVolume {
   readonly members: ReadonlyMap<number, Disk>;
   chunks: ChunkMap;
-  /** Members a read needed and did not have, or a copy that failed its check, for the notes. */
-  readonly mirrorUses = new Set<string>();
+  /** Blocks read from a mirror because their first copy failed its check, for the notes (the first few). */
+  readonly mirrorReads: string[] = [];
 
   constructor(members: ReadonlyMap<number, Disk>, chunks: ChunkMap) {
     this.members = members;
@@ -20,23 +22,25 @@ export class LogicalVolume {
   async readChecked(logical: number, length: number, accept: (bytes: Buffer) => string | null): Promise<Buffer> {
     const pieces = this.chunks.pieces(logical, length);
     if (pieces.length !== 1) return this.read(logical, length);
-    let problem = '';
+    const problems: string[] = [];
     const piece = pieces[0] as Piece;
-    for (const [index, copy] of piece.copies.entries()) {
+    for (const copy of piece.copies) {
       const disk = this.members.get(copy.devid);
       if (!disk) {
-        problem ||= `it lay on device ${copy.devid}, which is missing`;
+        problems.push(`its copy on device ${copy.devid} is missing`);
         continue;
       }
       const bytes = await disk.read(copy.physical, length);
       const why = accept(bytes);
       if (why === null) {
-        if (index > 0) this.mirrorUses.add(problem || 'a copy was unreadable');
+        const damaged = problems.filter((problem) => !problem.endsWith('is missing'));
+        if (damaged.length > 0 && this.mirrorReads.length < MAX_MIRROR_NOTES)
+          this.mirrorReads.push(`tree block at ${logical} was read from its mirror (${damaged.join('; ')})`);
         return bytes;
       }
-      problem = why;
+      problems.push(`its copy on device ${copy.devid} ${why}`);
     }
-    throw new LifeboatError('corrupt-disk', `btrfs: block at ${logical}: ${problem}`);
+    throw new LifeboatError('corrupt-disk', `btrfs: tree block at ${logical} cannot be read: ${problems.join('; ')}`);
   }
 
   /** Plain bytes (file data), each piece from its first present copy. */
@@ -48,7 +52,6 @@ export class LogicalVolume {
         const missing = [...new Set(piece.copies.map((candidate) => candidate.devid))].join(', ');
         throw new LifeboatError('corrupt-disk', `btrfs: bytes at ${piece.logical} lay on device ${missing}, which is missing`);
       }
-      if (copy !== piece.copies[0]) this.mirrorUses.add(`device ${piece.copies[0]?.devid} is missing`);
       parts.push(await (this.members.get(copy.devid) as Disk).read(copy.physical, piece.length));
     }
     return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);

@@ -49,11 +49,11 @@ export class TreeReader {
   }
 
   private problemOf(bytes: Buffer, at: TreeRoot): string | null {
-    if (!checksumMatches(this.sb.checksum, bytes)) return 'it fails its checksum';
-    if (u64(bytes, 0x30) !== at.bytenr) return 'it names another address as its own';
-    if (!bytes.subarray(0x20, 0x30).equals(this.sb.metadataUuid)) return 'it belongs to another file system';
-    if (bytes[0x64] !== at.level) return `it is at level ${bytes[0x64]}, not ${at.level}`;
-    if (at.generation !== undefined && u64(bytes, 0x50) !== at.generation) return 'it is not the generation its parent names';
+    if (!checksumMatches(this.sb.checksum, bytes)) return 'fails its checksum';
+    if (u64(bytes, 0x30) !== at.bytenr) return 'names another address as its own';
+    if (!bytes.subarray(0x20, 0x30).equals(this.sb.metadataUuid)) return 'belongs to another file system';
+    if (bytes[0x64] !== at.level) return `is at level ${bytes[0x64]}, not ${at.level}`;
+    if (at.generation !== undefined && u64(bytes, 0x50) !== at.generation) return 'is not the generation its parent names';
     return null;
   }
 
