@@ -3,7 +3,7 @@
 // entry's type, size, mode, mtime (ms), link count and content hash, and which names are one file.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, readlink, rmdir, truncate, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, readlink, rmdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { RawDisk } from '../../electron/disks/raw-disk.ts';
@@ -133,4 +133,47 @@ export function assertSameTree(ours: Tree, kernel: Tree, what = 'tree'): void {
   const links = JSON.stringify(ours.links) === JSON.stringify(kernel.links);
   if (!links)
     throw new Error(`${what}: hard links differ: ours ${JSON.stringify(ours.links)}, the kernel's ${JSON.stringify(kernel.links)}`);
+}
+
+const MIB = 1024 * 1024;
+
+export const text = (seed: string, bytes: number): Buffer => Buffer.alloc(bytes, `${seed} compressible line of text\n`);
+export const random = (bytes: number, seed: number): Buffer => {
+  const out = Buffer.alloc(bytes);
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < bytes; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    out[i] = state & 0xff;
+  }
+  return out;
+};
+
+/** Files of every kind the reader must get right, written in `folder` through the kernel. */
+export async function writeVariety(folder: string, tag: string): Promise<void> {
+  await mkdir(folder, { recursive: true });
+  await writeFile(join(folder, 'small.txt'), text(`${tag} small`, 1800)); // inline, compressed where compression is on
+  await writeFile(join(folder, 'tiny.txt'), `${tag}\n`);
+  await writeFile(join(folder, 'large.txt'), text(`${tag} large`, 3 * MIB + 123));
+  await writeFile(join(folder, 'random.bin'), random(300_000, tag.length + 7));
+  await writeFile(join(folder, 'empty'), '');
+  // A compressed file rewritten in its middle: extents that start inside a compressed extent.
+  const patched = join(folder, 'patched.txt');
+  await writeFile(patched, text(`${tag} patched`, 700_000));
+  execFileSync('sync', [patched]);
+  const handle = await open(patched, 'r+');
+  await handle.write(random(5000, 3), 0, 5000, 200_000);
+  await handle.close();
+  // Sparse: data in the middle, a hole at the start and the end; a hole punched in a file.
+  const sparse = await open(join(folder, 'sparse.bin'), 'w');
+  await sparse.write(random(10_000, 9), 0, 10_000, 3 * MIB);
+  await sparse.truncate(9 * MIB);
+  await sparse.close();
+  await writeFile(join(folder, 'punched.bin'), random(600_000, 11));
+  run('fallocate', '-p', '-o', '131072', '-l', '262144', join(folder, 'punched.bin'));
+  run('fallocate', '-l', String(MIB), join(folder, 'prealloc.bin'));
+  const prealloc = await open(join(folder, 'prealloc.bin'), 'r+');
+  await prealloc.write(Buffer.from('written at the start of a preallocated file'), 0);
+  await prealloc.close();
 }

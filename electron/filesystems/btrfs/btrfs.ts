@@ -397,6 +397,7 @@ export class BtrfsFileSystem implements FileSystem {
         );
         yield whole.subarray(extent.offset, extent.offset + length);
       } else {
+        if (extent.offset + length > extent.diskBytes) bad(`inode ${node.inode} has an extent that passes the end of its data`);
         for (let done = 0; done < length;) {
           const count = Math.min(READ_CHUNK, length - done);
           yield await this.volume.read(extent.diskBytenr + extent.offset + done, count);

@@ -68,18 +68,17 @@ export function parseChunk(bytes: Buffer, at: number, logical: number): { chunk:
 
 export class ChunkMap {
   private readonly chunks: Chunk[] = [];
+  private sorted = true;
 
   get size(): number {
     return this.chunks.length;
   }
 
+  /** Chunks come in key order from the chunk tree; anything else is sorted once, at the next lookup. */
   add(chunk: Chunk): void {
-    const found = this.chunks.findIndex((known) => known.logical === chunk.logical);
-    if (found >= 0) this.chunks[found] = chunk;
-    else {
-      this.chunks.push(chunk);
-      this.chunks.sort((a, b) => a.logical - b.logical);
-    }
+    const last = this.chunks.at(-1);
+    if (last !== undefined && last.logical >= chunk.logical) this.sorted = false;
+    this.chunks.push(chunk);
   }
 
   /** Every member a chunk has bytes on. */
@@ -88,6 +87,10 @@ export class ChunkMap {
   }
 
   private find(logical: number): Chunk {
+    if (!this.sorted) {
+      this.chunks.sort((a, b) => a.logical - b.logical);
+      this.sorted = true;
+    }
     let low = 0;
     let high = this.chunks.length - 1;
     while (low <= high) {

@@ -18,10 +18,11 @@ export class LogicalVolume {
     this.chunks = chunks;
   }
 
-  /** A range that lies within one stripe unit (a tree block), each copy tried until `accept` agrees. */
+  /** A range that lies within one stripe unit (a tree block, which never crosses one), each copy
+   * tried until `accept` agrees. */
   async readChecked(logical: number, length: number, accept: (bytes: Buffer) => string | null): Promise<Buffer> {
     const pieces = this.chunks.pieces(logical, length);
-    if (pieces.length !== 1) return this.read(logical, length);
+    if (pieces.length !== 1) throw new LifeboatError('corrupt-disk', `btrfs: tree block at ${logical} crosses a stripe or chunk boundary`);
     const problems: string[] = [];
     const piece = pieces[0] as Piece;
     for (const copy of piece.copies) {
