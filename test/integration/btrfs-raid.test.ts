@@ -70,3 +70,16 @@ test('btrfs RAID0 data with RAID1C3 metadata over three members, and RAID10 over
     }
   }
 });
+
+test('btrfs RAID5 data is refused by name; the folders (RAID1 metadata) still list', { skip }, async () => {
+  const dir = await tempDir('lifeboat-btrfs-');
+  const images = Array.from({ length: 3 }, (_, i) => join(dir, `raid5-${i}.img`));
+  await makeBtrfs(images, 160, '-d', 'raid5', '-m', 'raid1');
+  await withBtrfsMount(images, '', async (folder) => writeFile(join(folder, 'data.bin'), random(300_000, 5)));
+  const fs = await openBtrfs(images);
+  assert.deepEqual(
+    (await fs.list('/')).map((entry) => [entry.name, entry.size]),
+    [['data.bin', 300_000]],
+  );
+  await assert.rejects(readAll(fs, '/data.bin', MIB), /btrfs RAID5 chunk: not read/);
+});
