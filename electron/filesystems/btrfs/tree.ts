@@ -93,11 +93,12 @@ export class TreeReader {
     const level = at.level;
     const size = level === 0 ? LEAF_ITEM : NODE_PTR;
     if (HEADER + count * size > bytes.length) bad(`tree block at ${at.bytenr} claims ${count} items`);
+    if (count === 0 && level > 0) bad(`tree node at ${at.bytenr} is empty`);
     const block: Block = { level, keys: [], data: [], children: [], used: false };
     for (let i = 0; i < count; i++) {
       const entry = HEADER + i * size;
       const key = readKey(bytes, entry);
-      if (i > 0 && compareKeys(block.keys[i - 1] as Key, key) > 0) bad(`tree block at ${at.bytenr} has keys out of order`);
+      if (i > 0 && compareKeys(block.keys[i - 1] as Key, key) >= 0) bad(`tree block at ${at.bytenr} has keys out of order`);
       block.keys.push(key);
       if (level === 0) {
         const offset = bytes.readUInt32LE(entry + 17);
@@ -119,11 +120,15 @@ export class TreeReader {
     while (block.level > 0) {
       const index = this.childFor(block.keys, min);
       path.push({ block, index });
-      block = await this.block(block.children[index] as TreeRoot);
+      block = await this.child(block, index);
     }
+    let last: Key | undefined;
     for (;;) {
       const items: Item[] = [];
       const { keys } = block;
+      // Leaf after leaf, keys only grow: a damaged node cannot send the walk round again.
+      if (last !== undefined && (keys[0] === undefined || compareKeys(keys[0], last) <= 0)) bad('tree leaves out of order');
+      last = keys.at(-1) ?? last;
       let i = this.firstAtLeast(keys, min);
       for (; i < keys.length && compareKeys(keys[i] as Key, max) <= 0; i++)
         items.push({ key: keys[i] as Key, data: block.data[i] as Buffer });
@@ -137,10 +142,10 @@ export class TreeReader {
       step.index++;
       if (compareKeys(step.block.keys[step.index] as Key, max) > 0) return;
       path.length = level + 1;
-      block = await this.block(step.block.children[step.index] as TreeRoot);
+      block = await this.child(step.block, step.index);
       while (block.level > 0) {
         path.push({ block, index: 0 });
-        block = await this.block(block.children[0] as TreeRoot);
+        block = await this.child(block, 0);
       }
     }
   }
@@ -153,7 +158,7 @@ export class TreeReader {
   /** The one item with exactly this key, or null: one walk from the root, no scan. */
   async find(root: TreeRoot, key: Key): Promise<Buffer | null> {
     let block = await this.block(root);
-    while (block.level > 0) block = await this.block(block.children[this.childFor(block.keys, key)] as TreeRoot);
+    while (block.level > 0) block = await this.child(block, this.childFor(block.keys, key));
     const i = this.firstAtLeast(block.keys, key);
     return i < block.keys.length && compareKeys(block.keys[i] as Key, key) === 0 ? (block.data[i] as Buffer) : null;
   }
@@ -162,6 +167,16 @@ export class TreeReader {
   async first(root: TreeRoot, min: Key, max: Key): Promise<Item | null> {
     for await (const leaf of this.leaves(root, min, max)) return leaf[0] ?? null;
     return null;
+  }
+
+  /** A node's child, which must start with the key its parent files it under (as the kernel
+   * checks): so no block can stand twice in one tree, and a walk ends. */
+  private async child(node: Block, index: number): Promise<Block> {
+    const child = await this.block(node.children[index] as TreeRoot);
+    const first = child.keys[0];
+    if (first === undefined || compareKeys(first, node.keys[index] as Key) !== 0)
+      bad(`tree block at ${(node.children[index] as TreeRoot).bytenr} does not start where its parent says`);
+    return child;
   }
 
   /** The child of a node that holds `key`: the last whose first key is not above it. */
