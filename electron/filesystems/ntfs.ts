@@ -384,12 +384,11 @@ export class NtfsFileSystem implements FileSystem {
   }
 
   private streamAttribute(file: FileRecord, stream: string, path: string): Attribute {
-    const found = file.attributes.find(
-      (attribute) =>
-        attribute.type === ATTR_DATA &&
-        attribute.name !== '' &&
-        (attribute.name === stream || escapeGuestName(attribute.name).name === stream),
-    );
+    // Stream names are caseless, as file names are on Windows: the exact name first.
+    const streams = file.attributes.filter((attribute) => attribute.type === ATTR_DATA && attribute.name !== '');
+    const found =
+      streams.find((attribute) => attribute.name === stream || escapeGuestName(attribute.name).name === stream) ??
+      streams.find((attribute) => folded(attribute.name) === folded(stream));
     if (!found) throw new LifeboatError('not-found', `${path}: no such file, folder or stream`);
     return found;
   }
