@@ -131,6 +131,7 @@ export async function makeWindowsImage(dir: string, name: string, layout: NtfsLa
     await sparse.write(Buffer.from('twenty'), 0, 6, 20 * 1024 * 1024);
     await sparse.write(Buffer.from('end'), 0, 3, 24 * 1024 * 1024 - 3);
     await sparse.close();
+    await writeFile(at('tail.bin'), noise(200_000, 11));
     await writeFile(at('Long File Name.txt'), 'long\n');
     await writeFile(at('SHORT.TXT'), 'short\n');
     await writeFile(at('links/relative'), '');

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import type { Disk } from '../../electron/disks/disk.ts';
 import { BytesDisk } from '../../electron/disks/bytes-disk.ts';
@@ -99,6 +99,32 @@ async function lookupsDoNotRereadTheFolder(bytes: Buffer, count: number): Promis
   assert.equal((await readAll(fs, '/many/entry-01234.txt', 100)).toString(), 'entry 1234\n');
 }
 
+/** Windows leaves a file's tail past its valid data length (initialized size) unwritten: it
+ * reads as zeros. ntfs-3g does not write such files, so the field is lowered in a copy of the
+ * image (it lies inside a 512-byte stride, clear of the update sequence); ntfscat agrees. */
+async function shortValidDataReadsAsHole(image: string, bytes: Buffer, record: number): Promise<void> {
+  const geometry = parseNtfsBootSector(bytes.subarray(0, 512), bytes.length);
+  const copy = Buffer.from(bytes);
+  const base = geometry.mftOffset + record * geometry.recordBytes;
+  assert.equal(copy.toString('latin1', base, base + 4), 'FILE', "the record lies in the MFT's first run");
+  let at = base + copy.readUInt16LE(base + 20);
+  while (copy.readUInt32LE(at) !== 0x80) at += copy.readUInt32LE(at + 4);
+  assert.equal(copy[at + 8], 1, 'tail.bin is non-resident');
+  assert.equal(Number(copy.readBigUInt64LE(at + 56)), 200_000);
+  copy.writeBigUInt64LE(50_000n, at + 56);
+  const shortened = `${image}.short`;
+  await writeFile(shortened, copy);
+  const expected = execFileSync('ntfscat', [shortened, '/tail.bin'], { maxBuffer: MAX_FILE });
+  assert.ok(expected.subarray(0, 50_000).equals(noise(200_000, 11).subarray(0, 50_000)));
+  assert.ok(expected.subarray(50_000).equals(Buffer.alloc(150_000)), 'ntfscat reads zeros past the valid data');
+  const fs = await NtfsFileSystem.open(new BytesDisk(copy, shortened));
+  assert.ok((await readAll(fs, '/tail.bin', MAX_FILE)).equals(expected));
+  const regions: (number | string)[] = [];
+  for await (const region of fs.readRegions('/tail.bin'))
+    regions.push(region instanceof Uint8Array ? region.length : `hole ${region.hole}`);
+  assert.deepEqual(regions, [50_000, 'hole 150000']);
+}
+
 const layouts: [string, NtfsLayout][] = [
   ['s512-c4k', { sectorBytes: 512, clusterBytes: 4096, manyNames: 0 }],
   ['s4k-c4k', { sectorBytes: 4096, clusterBytes: 4096, manyNames: 1500 }],
@@ -176,6 +202,7 @@ for (const [name, layout] of layouts) {
       'streams (a folder stream too) are found by path, names caseless as on Windows',
     );
     await assert.rejects(fs.stat('/docs/report.txt:nothing'), /no such file, folder or stream/);
+    await shortValidDataReadsAsHole(image, bytes, Number((await fs.stat('/tail.bin')).fileId));
     if (layout.manyNames > 0) await lookupsDoNotRereadTheFolder(bytes, layout.manyNames);
   });
 }
