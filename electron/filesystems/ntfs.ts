@@ -67,13 +67,16 @@ const MAX_EXTENSION_RECORDS = 256;
 const MAX_SMALL_VALUE = 1024 * 1024;
 /** The MFT is read and kept in blocks of this size: a folder's records usually lie together. */
 const MFT_BLOCK_BYTES = 64 * 1024;
-const MFT_BLOCKS_KEPT = 64;
+const MFT_BLOCKS_KEPT = 128;
 const FOLDERS_KEPT = 16;
 const DATA_CHUNK = 4 * 1024 * 1024;
 const ZERO_CHUNK = 1024 * 1024;
 
 /** A folder's entries (one per name, DOS aliases left out) and its names for lookups. */
 type Folder = { entries: IndexEntry[]; exact: Map<string, IndexEntry>; folded: Map<string, IndexEntry> };
+
+/** MFT records read together, their update sequences applied (shared: never written to). */
+type MftBlock = { bytes: Buffer; damaged: (string | null)[] };
 
 /** A file's base record, read whole (extension records included). */
 type FileRecord = {
@@ -95,6 +98,9 @@ function* zeros(length: number): Generator<Uint8Array> {
   for (let left = length; left > 0; left -= ZERO_CHUNK) yield new Uint8Array(Math.min(ZERO_CHUNK, left));
 }
 
+/** Names escapeGuestName may change: control characters, '/', '%', '.' and '..', very long ones. */
+const MAY_NEED_ESCAPING = /[\x00-\x1f\x7f-\x9f/%]|^\.\.?$|^$|^.{64}/su;
+
 const folded = (name: string): string => name.toLowerCase();
 
 export class NtfsFileSystem implements FileSystem {
@@ -105,7 +111,7 @@ export class NtfsFileSystem implements FileSystem {
   private readonly geometry: NtfsGeometry;
   private mftRuns: Run[];
   private readonly mftBytes: number;
-  private readonly mftBlocks = new Lru<number, Buffer>(MFT_BLOCKS_KEPT);
+  private readonly mftBlocks = new Lru<number, MftBlock>(MFT_BLOCKS_KEPT);
   private readonly folders = new Lru<number, Folder>(FOLDERS_KEPT);
 
   private constructor(disk: Disk, geometry: NtfsGeometry, mft: Attribute, label: string, notes: VolumeNote[]) {
@@ -165,20 +171,30 @@ export class NtfsFileSystem implements FileSystem {
     const { recordBytes } = this.geometry;
     const start = number * recordBytes;
     if (!Number.isSafeInteger(start) || start + recordBytes > this.mftBytes) corrupt(`MFT record ${number} lies past the end of the MFT`);
-    const blockNumber = Math.floor(start / MFT_BLOCK_BYTES);
+    const perBlock = Math.max(1, Math.floor(MFT_BLOCK_BYTES / recordBytes));
+    const blockNumber = Math.floor(number / perBlock);
     let block = this.mftBlocks.get(blockNumber);
     if (!block) {
-      const from = blockNumber * MFT_BLOCK_BYTES;
-      block = await this.readRuns(this.mftRuns, from, Math.min(MFT_BLOCK_BYTES, this.mftBytes - from));
+      const from = blockNumber * perBlock * recordBytes;
+      const bytes = await this.readRuns(this.mftRuns, from, Math.min(perBlock * recordBytes, this.mftBytes - from));
+      // Each record's update sequence is applied once, in place, as the block is read; a record
+      // that fails keeps its reason for when it is asked for.
+      const damaged: (string | null)[] = [];
+      for (let at = 0; at + recordBytes <= bytes.length; at += recordBytes) {
+        try {
+          applyFixups(bytes.subarray(at, at + recordBytes), 'FILE');
+          damaged.push(null);
+        } catch (error) {
+          damaged.push((error as Error).message);
+        }
+      }
+      block = { bytes, damaged };
       this.mftBlocks.set(blockNumber, block);
     }
-    const offset = start - blockNumber * MFT_BLOCK_BYTES;
-    const record = Buffer.from(block.subarray(offset, offset + recordBytes));
-    try {
-      applyFixups(record, 'FILE');
-    } catch (error) {
-      throw new LifeboatError('corrupt-disk', `MFT record ${number}: ${(error as Error).message}`);
-    }
+    const slot = number - blockNumber * perBlock;
+    const problem = block.damaged[slot];
+    if (problem !== null) throw new LifeboatError('corrupt-disk', `MFT record ${number}: ${problem ?? 'not read'}`);
+    const record = block.bytes.subarray(slot * recordBytes, (slot + 1) * recordBytes);
     if (!(parseRecordHeader(record).flags & RECORD_IN_USE)) throw new LifeboatError('not-found', `MFT record ${number} is not in use`);
     return record;
   }
@@ -283,6 +299,7 @@ export class NtfsFileSystem implements FileSystem {
     }
     // A name an item restore escaped (one holding '/', control characters) is reached that way too.
     for (const entry of entries) {
+      if (!MAY_NEED_ESCAPING.test(entry.name)) continue;
       const escaped = escapeGuestName(entry.name).name;
       if (escaped !== entry.name && !exact.has(escaped)) exact.set(escaped, entry);
     }

@@ -13,10 +13,11 @@
 // offset u16 at 10, flags u16 at 12 (0x00ff compressed, 0x4000 encrypted, 0x8000 sparse).
 // Resident: value length u32 at 16, value offset u16 at 20. Non-resident: start VCN u64 at 16,
 // runlist offset u16 at 32, data size u64 at 48, initialized size u64 at 56.
-// Index entry: file reference u64, length u16 at 8, key length u16 at 10, flags u16 at 12 (1 has
-// a subnode, 2 last); the key is a $FILE_NAME value (modification time at 16, data size at 48,
-// file attributes at 56, name length u8 at 64, namespace u8 at 65 (0 POSIX, 1 Win32, 2 DOS,
-// 3 Win32+DOS), name at 66).
+// Index entry: file reference u64 (record number in the low 48 bits, sequence number above),
+// length u16 at 8, key length u16 at 10, flags u16 at 12 (1 has a subnode, 2 last); the key is a
+// $FILE_NAME value: parent reference u64, name length u8 at 64, namespace u8 at 65 (0 POSIX,
+// 1 Win32, 2 DOS, 3 Win32+DOS), name at 66. Its times and sizes are copies that Windows updates
+// lazily: sizes, times and flags are read from the file's own record instead.
 import { LifeboatError } from '../../errors.ts';
 
 export const ATTR_STANDARD_INFORMATION = 0x10;
@@ -223,9 +224,6 @@ export type IndexEntry = {
   sequence: number;
   name: string;
   namespace: number;
-  isDir: boolean;
-  size: number;
-  mtime: Date;
 };
 
 /** Entries of an index node (in $INDEX_ROOT or an INDX block), starting at its node header. */
@@ -249,9 +247,6 @@ export function parseIndexEntries(bytes: Buffer, nodeHeader: number): IndexEntry
       sequence: Number(reference >> 48n),
       name: bytes.toString('utf16le', key + 66, key + 66 + nameLength * 2),
       namespace: bytes[key + 65] as number,
-      isDir: (bytes.readUInt32LE(key + 56) & 0x10000000) !== 0,
-      size: Number(bytes.readBigUInt64LE(key + 48)),
-      mtime: fileTime(bytes.readBigUInt64LE(key + 16)),
     });
     at += length;
   }
