@@ -113,6 +113,8 @@ export async function makeWindowsImage(dir: string, name: string, layout: NtfsLa
     await mkdir(at('docs'));
     await mkdir(at('other'));
     await mkdir(at('links'));
+    await mkdir(at('$RECYCLE.BIN'));
+    await writeFile(at('$RECYCLE.BIN/desktop.ini'), 'recycled\n');
     await writeFile(at('docs/report.txt'), 'quarterly report\n');
     await link(at('docs/report.txt'), at('docs/report-link.txt'));
     await link(at('docs/report.txt'), at('other/again.txt'));
