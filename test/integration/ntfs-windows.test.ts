@@ -99,16 +99,23 @@ async function lookupsDoNotRereadTheFolder(bytes: Buffer, count: number): Promis
   assert.equal((await readAll(fs, '/many/entry-01234.txt', 100)).toString(), 'entry 1234\n');
 }
 
+/** Where a file's unnamed $DATA attribute header lies in the image (its record in the MFT's first run). */
+function dataAttributeAt(bytes: Buffer, record: number): number {
+  const geometry = parseNtfsBootSector(bytes.subarray(0, 512), bytes.length);
+  const base = geometry.mftOffset + record * geometry.recordBytes;
+  assert.equal(bytes.toString('latin1', base, base + 4), 'FILE', "the record lies in the MFT's first run");
+  let at = base + bytes.readUInt16LE(base + 20);
+  while (bytes.readUInt32LE(at) !== 0x80 || bytes[at + 9] !== 0) at += bytes.readUInt32LE(at + 4);
+  return at;
+}
+
 /** Windows leaves a file's tail past its valid data length (initialized size) unwritten: it
  * reads as zeros. ntfs-3g does not write such files, so the field is lowered in a copy of the
- * image (it lies inside a 512-byte stride, clear of the update sequence); ntfscat agrees. */
-async function shortValidDataReadsAsHole(image: string, bytes: Buffer, record: number): Promise<void> {
-  const geometry = parseNtfsBootSector(bytes.subarray(0, 512), bytes.length);
+ * image (it lies inside a 512-byte stride, clear of the update sequence); ntfscat agrees. An EFS
+ * file (the attribute's encrypted flag, set likewise) is refused by name, as ntfscat refuses it. */
+async function shortValidDataAndEfs(image: string, bytes: Buffer, record: number): Promise<void> {
   const copy = Buffer.from(bytes);
-  const base = geometry.mftOffset + record * geometry.recordBytes;
-  assert.equal(copy.toString('latin1', base, base + 4), 'FILE', "the record lies in the MFT's first run");
-  let at = base + copy.readUInt16LE(base + 20);
-  while (copy.readUInt32LE(at) !== 0x80) at += copy.readUInt32LE(at + 4);
+  const at = dataAttributeAt(copy, record);
   assert.equal(copy[at + 8], 1, 'tail.bin is non-resident');
   assert.equal(Number(copy.readBigUInt64LE(at + 56)), 200_000);
   copy.writeBigUInt64LE(50_000n, at + 56);
@@ -123,11 +130,36 @@ async function shortValidDataReadsAsHole(image: string, bytes: Buffer, record: n
   for await (const region of fs.readRegions('/tail.bin'))
     regions.push(region instanceof Uint8Array ? region.length : `hole ${region.hole}`);
   assert.deepEqual(regions, [50_000, 'hole 150000']);
+
+  const encrypted = Buffer.from(bytes);
+  encrypted.writeUInt16LE(encrypted.readUInt16LE(at + 12) | 0x4000, at + 12);
+  const efs = `${image}.efs`;
+  await writeFile(efs, encrypted);
+  assert.throws(() => execFileSync('ntfscat', [efs, '/tail.bin'], { stdio: 'ignore' }), 'ntfscat does not read an EFS file');
+  await assert.rejects(
+    readAll(await NtfsFileSystem.open(new BytesDisk(encrypted, efs)), '/tail.bin', MAX_FILE),
+    /tail\.bin is encrypted \(EFS\)/,
+  );
+}
+
+/** `ntfsls -R -i -F`: "/folder/:" headings, then "  record name" lines ('/' after a folder, './' itself). */
+function ntfslsTree(image: string): string[] {
+  const lines: string[] = [];
+  let folder = '';
+  for (const line of execFileSync('ntfsls', ['-R', '-i', '-F', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(
+    '\n',
+  )) {
+    const heading = /^(\/.*?)\/?:$/.exec(line);
+    if (heading) folder = (heading[1] as string).replace(/\/$/, '');
+    const entry = /^\s*(\d+) (.+?)\/?$/.exec(line);
+    if (entry && entry[2] !== '.') lines.push(`${folder}/${entry[2]} ${entry[1]}`);
+  }
+  return lines.sort();
 }
 
 const layouts: [string, NtfsLayout][] = [
   ['s512-c4k', { sectorBytes: 512, clusterBytes: 4096, manyNames: 0 }],
-  ['s4k-c4k', { sectorBytes: 4096, clusterBytes: 4096, manyNames: 1500 }],
+  ['s4k-c4k', { sectorBytes: 4096, clusterBytes: 4096, manyNames: 1000 }],
   ['s4k-c64k', { sectorBytes: 4096, clusterBytes: 65536, manyNames: 0 }],
 ];
 
@@ -158,6 +190,14 @@ for (const [name, layout] of layouts) {
       if (mine.type === 'file' && (mine.allocated ?? 0) > 0)
         assert.equal(mine.allocated, (entry.blocks as number) * 512, `${entry.path} allocated`);
     }
+    // ntfsls (libntfs, no mount) names the same entries with the same MFT record numbers.
+    assert.deepEqual(
+      [...ours.entries]
+        .filter(([, entry]) => entry.fileId !== undefined)
+        .map(([path, entry]) => `${path} ${entry.fileId}`)
+        .sort(),
+      ntfslsTree(image),
+    );
     const report = ['/docs/report.txt', '/docs/report-link.txt', '/other/again.txt'].map((path) => ours.entries.get(path));
     assert.deepEqual(
       report.map((entry) => [entry?.fileId, entry?.links]),
@@ -202,7 +242,7 @@ for (const [name, layout] of layouts) {
       'streams (a folder stream too) are found by path, names caseless as on Windows',
     );
     await assert.rejects(fs.stat('/docs/report.txt:nothing'), /no such file, folder or stream/);
-    await shortValidDataReadsAsHole(image, bytes, Number((await fs.stat('/tail.bin')).fileId));
+    await shortValidDataAndEfs(image, bytes, Number((await fs.stat('/tail.bin')).fileId));
     if (layout.manyNames > 0) await lookupsDoNotRereadTheFolder(bytes, layout.manyNames);
   });
 }
