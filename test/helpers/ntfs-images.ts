@@ -89,8 +89,9 @@ export function noise(length: number, seed: number): Buffer {
 
 export type NtfsLayout = { sectorBytes: 512 | 4096; clusterBytes: number; manyNames: number };
 
-/** Paths ntfs-3g cannot show (absolute links need its junction setup; other reparse tags have no
- * plugin), with the line our reader is expected to give. */
+/** Paths ntfs-3g shows otherwise (absolute links point into its own `.NTFS-3G` junction folder
+ * under the mount, or fail; a UNC link and other reparse tags have no plugin), with the line our
+ * reader is expected to give: the target as Windows wrote it, or a refusal. */
 export const NOT_SHOWN_BY_NTFS3G: Record<string, string> = {
   '/links/absolute': '/links/absolute symlink C:\\Users\\Public',
   '/links/junction': '/links/junction symlink C:\\Windows',
@@ -140,6 +141,13 @@ export async function makeWindowsImage(dir: string, name: string, layout: NtfsLa
     await writeFile(at('links/absolute'), '');
     await writeFile(at('links/unc'), '');
     await mkdir(at('links/junction'));
+    await writeFile(at('links/wsl'), '');
+    // Enough names that their $FILE_NAME attributes overflow the record into extension records
+    // (an $ATTRIBUTE_LIST), with 1 KiB and with 4 KiB records.
+    await mkdir(at('hardlinks'));
+    await writeFile(at('hardlinks/original.txt'), 'one file, many names\n');
+    for (let index = 0; index < 40; index++)
+      await link(at('hardlinks/original.txt'), at(`hardlinks/name-${String(index).padStart(2, '0')}.txt`));
     await writeFile(at('wof.dll'), '');
     await writeFile(at('cloud.docx'), '');
     const wof = Buffer.alloc(16);
@@ -160,6 +168,11 @@ export async function makeWindowsImage(dir: string, name: string, layout: NtfsLa
       },
       { path: at('links/unc'), name: 'system.ntfs_reparse_data', value: linkReparse('symlink', '\\??\\UNC\\server\\share\\reports', '') },
       { path: at('links/junction'), name: 'system.ntfs_reparse_data', value: linkReparse('junction', '\\??\\C:\\Windows', 'C:\\Windows') },
+      {
+        path: at('links/wsl'),
+        name: 'system.ntfs_reparse_data',
+        value: reparseData(0xa000001d, Buffer.concat([Buffer.from([2, 0, 0, 0]), Buffer.from('../docs/report.txt')])),
+      },
       { path: at('wof.dll'), name: 'system.ntfs_reparse_data', value: reparseData(0x80000017, wof) },
       { path: at('cloud.docx'), name: 'system.ntfs_reparse_data', value: reparseData(0x9000101a, Buffer.alloc(8)) },
     ];
