@@ -198,6 +198,8 @@ export type Ntfs3gEntry = {
   ino?: number;
   nlink?: number;
   blocks?: number;
+  /** Milliseconds since 1970. */
+  mtime?: number;
   size?: number;
   sha?: string;
   target?: string;
@@ -225,7 +227,7 @@ def walk(rel):
         except OSError:
             out.append({'path': path, 'type': 'unreadable'})
             continue
-        item = {'path': path, 'ino': st.st_ino, 'nlink': st.st_nlink, 'blocks': st.st_blocks}
+        item = {'path': path, 'ino': st.st_ino, 'nlink': st.st_nlink, 'blocks': st.st_blocks, 'mtime': st.st_mtime_ns // 1000000}
         if stat.S_ISDIR(st.st_mode):
             item['type'] = 'dir'
         elif stat.S_ISLNK(st.st_mode):

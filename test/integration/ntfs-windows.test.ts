@@ -185,6 +185,7 @@ for (const [name, layout] of layouts) {
       const mine = ours.entries.get(entry.path) as FsEntry;
       if (entry.type === 'unreadable') continue;
       assert.equal(mine.fileId, String(entry.ino), `${entry.path} fileId`);
+      assert.equal(mine.mtime?.getTime(), entry.mtime, `${entry.path} mtime`);
       const dosAlias = entry.path === '/Long File Name.txt' ? 1 : 0;
       assert.equal(mine.links, (entry.nlink as number) - dosAlias, `${entry.path} links`);
       if (mine.type === 'file' && (mine.allocated ?? 0) > 0)
