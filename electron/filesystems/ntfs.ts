@@ -1,198 +1,107 @@
-// NTFS read-only: the boot sector's geometry, MFT records with their update-sequence fixups,
-// resident and non-resident attributes (runlists), attribute lists (extension records),
-// directories from $INDEX_ROOT and every INDX block of $INDEX_ALLOCATION, long (Win32) names,
-// and unnamed $DATA streams. Compressed and encrypted files are refused with a reason.
+// NTFS read-only, as Windows and ntfs-3g write it (docs/formats/ntfs.md): the boot sector's
+// geometry (512-byte to 4 KiB sectors, MFT records of 1 or 4 KiB), MFT records with their update
+// sequence, resident and non-resident attributes (runlists), attribute lists (extension records,
+// $MFT's own included), folders from $INDEX_ROOT and the in-use INDX blocks of
+// $INDEX_ALLOCATION. Every name of a file is listed (hard links), DOS 8.3 aliases are not; named
+// $DATA streams are listed beside their file as `name:stream`; sparse runs and the tail past the
+// valid data length read as holes. Symbolic links and junctions are links; other reparse points,
+// compressed and encrypted files are refused by name when read. The layouts are in ntfs/layout.ts
+// and ntfs/reparse.ts.
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
-import { FolderTrail, findNamed, splitPath, type FileSystem, type FsEntry, type VolumeNote } from './file-system.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
+import {
+  FolderTrail,
+  isReadFailure,
+  splitPath,
+  unreadableEntry,
+  type FileRegion,
+  type FileSystem,
+  type FsEntry,
+  type VolumeNote,
+} from './file-system.ts';
+import {
+  ATTR_BITMAP,
+  ATTR_DATA,
+  ATTR_FILE_NAME,
+  ATTR_INDEX_ALLOCATION,
+  ATTR_INDEX_ROOT,
+  ATTR_LIST,
+  ATTR_REPARSE_POINT,
+  ATTR_STANDARD_INFORMATION,
+  ATTR_VOLUME_INFORMATION,
+  ATTR_VOLUME_NAME,
+  FLAG_COMPRESSED,
+  FLAG_ENCRYPTED,
+  NAMESPACE_DOS,
+  applyFixups,
+  corrupt,
+  parseAttributeList,
+  parseAttributes,
+  parseFileName,
+  parseIndexEntries,
+  parseNtfsBootSector,
+  parseRecordHeader,
+  parseStandardInformation,
+  type Attribute,
+  type IndexEntry,
+  type NtfsGeometry,
+  type Run,
+} from './ntfs/layout.ts';
+import { Lru } from './ntfs/lru.ts';
+import { parseReparsePoint, type Reparse } from './ntfs/reparse.ts';
+
+export { applyFixups, decodeRuns, parseAttributeList, parseAttributes, parseIndexEntries, parseNtfsBootSector } from './ntfs/layout.ts';
+export type { NtfsGeometry, Run } from './ntfs/layout.ts';
+export { parseReparsePoint } from './ntfs/reparse.ts';
 
 const ROOT_RECORD = 5;
 const VOLUME_RECORD = 3;
+/** Records below this are the volume's own metadata files ($MFT, $LogFile...), never listed. */
+const FIRST_USER_RECORD = 16;
 const VOLUME_DIRTY = 0x0001;
-const MAX_RUNS = 100_000;
+const RECORD_IN_USE = 0x1;
+const RECORD_DIRECTORY = 0x2;
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
-const FILETIME_EPOCH = 11_644_473_600_000; // ms between 1601-01-01 and 1970-01-01
-
-const bad = (why: string): never => {
-  throw new LifeboatError('corrupt-disk', `not a usable NTFS file system (${why})`);
-};
-
-export type NtfsGeometry = {
-  sectorBytes: number;
-  clusterBytes: number;
-  mftOffset: number;
-  recordBytes: number;
-  indexBytes: number;
-  totalBytes: number;
-};
-
-export function parseNtfsBootSector(boot: Buffer, volumeBytes: number): NtfsGeometry {
-  if (boot.length < 512 || boot.toString('latin1', 3, 11) !== 'NTFS    ') bad('no NTFS signature');
-  const sectorBytes = boot.readUInt16LE(11);
-  if (![512, 1024, 2048, 4096].includes(sectorBytes)) bad(`sector size ${sectorBytes}`);
-  const rawCluster = boot[13] as number;
-  const clusterBytes = rawCluster > 0x80 ? sectorBytes * 2 ** (256 - rawCluster) : sectorBytes * rawCluster;
-  if (clusterBytes < sectorBytes || clusterBytes > 2 * 1024 * 1024) bad(`cluster size ${clusterBytes}`);
-  const sizeOf = (value: number): number => (value >= 0x80 ? 2 ** (256 - value) : value * clusterBytes);
-  const recordBytes = sizeOf(boot[64] as number);
-  const indexBytes = sizeOf(boot[68] as number);
-  if (recordBytes < 512 || recordBytes > 65536 || indexBytes < 512 || indexBytes > 65536) bad('record sizes');
-  const totalBytes = Number(boot.readBigUInt64LE(40)) * sectorBytes;
-  const mftOffset = Number(boot.readBigUInt64LE(48)) * clusterBytes;
-  if (!Number.isSafeInteger(mftOffset) || mftOffset <= 0 || mftOffset + recordBytes > volumeBytes) bad('the MFT lies outside the volume');
-  return { sectorBytes, clusterBytes, mftOffset, recordBytes, indexBytes, totalBytes };
-}
-
-/** Applies the update sequence: the last two bytes of every sector come back from the array. */
-export function applyFixups(record: Buffer, signature: string, sectorBytes: number): Buffer {
-  if (record.toString('latin1', 0, 4) !== signature)
-    throw new LifeboatError('corrupt-disk', `NTFS ${signature} record without its signature`);
-  const offset = record.readUInt16LE(4);
-  const count = record.readUInt16LE(6);
-  if (count < 1 || offset + count * 2 > record.length || (count - 1) * sectorBytes > record.length)
-    throw new LifeboatError('corrupt-disk', `NTFS ${signature} record has a damaged update sequence`);
-  const usn = record.readUInt16LE(offset);
-  for (let i = 1; i < count; i++) {
-    const end = i * sectorBytes - 2;
-    if (record.readUInt16LE(end) !== usn)
-      throw new LifeboatError('corrupt-disk', `NTFS ${signature} record is torn (sector ${i} does not match its update sequence)`);
-    record.writeUInt16LE(record.readUInt16LE(offset + i * 2), end);
-  }
-  return record;
-}
-
-export type Run = { vcn: number; lcn: number | null; length: number };
-
-/** Decodes a runlist; a run with no offset is sparse (lcn null). */
-export function decodeRuns(bytes: Buffer, at: number, startVcn: number): Run[] {
-  const runs: Run[] = [];
-  let vcn = startVcn;
-  let lcn = 0;
-  while (at < bytes.length && bytes[at] !== 0) {
-    const header = bytes[at] as number;
-    const lengthSize = header & 0x0f;
-    const offsetSize = header >> 4;
-    if (lengthSize === 0 || lengthSize > 8 || offsetSize > 8 || at + 1 + lengthSize + offsetSize > bytes.length)
-      throw new LifeboatError('corrupt-disk', 'NTFS runlist is damaged');
-    let length = 0;
-    for (let i = lengthSize - 1; i >= 0; i--) length = length * 256 + (bytes[at + 1 + i] as number);
-    let offset = 0;
-    if (offsetSize > 0) {
-      for (let i = offsetSize - 1; i >= 0; i--) offset = offset * 256 + (bytes[at + 1 + lengthSize + i] as number);
-      if ((bytes[at + lengthSize + offsetSize] as number) & 0x80) offset -= 2 ** (8 * offsetSize);
-      lcn += offset;
-    }
-    if (!Number.isSafeInteger(length) || length <= 0 || lcn < 0)
-      throw new LifeboatError('corrupt-disk', 'NTFS runlist has an impossible run');
-    runs.push({ vcn, lcn: offsetSize > 0 ? lcn : null, length });
-    vcn += length;
-    at += 1 + lengthSize + offsetSize;
-    if (runs.length > MAX_RUNS) throw new LifeboatError('corrupt-disk', 'NTFS runlist is too long');
-  }
-  return runs;
-}
-
-type Attribute = {
-  type: number;
-  name: string;
-  flags: number;
-  resident: Buffer | null;
-  runs: Run[];
-  dataSize: number;
-  initializedSize: number;
-  startVcn: number;
-};
-
 const MAX_EXTENSION_RECORDS = 256;
+const MAX_SMALL_VALUE = 1024 * 1024;
+/** The MFT is read and kept in blocks of this size: a folder's records usually lie together. */
+const MFT_BLOCK_BYTES = 64 * 1024;
+const MFT_BLOCKS_KEPT = 128;
+const FOLDERS_KEPT = 16;
+const DATA_CHUNK = 4 * 1024 * 1024;
+const ZERO_CHUNK = 1024 * 1024;
 
-/** Records named in an $ATTRIBUTE_LIST value (the file's attributes that live elsewhere). */
-export function parseAttributeList(value: Buffer): number[] {
-  const records = new Set<number>();
-  for (let at = 0, guard = 0; at + 26 <= value.length && guard < 65536; guard++) {
-    const length = value.readUInt16LE(at + 4);
-    if (length < 26 || at + length > value.length) throw new LifeboatError('corrupt-disk', 'NTFS attribute list is damaged');
-    records.add(Number(value.readBigUInt64LE(at + 16) & 0xffffffffffffn));
-    at += length;
-  }
-  return [...records];
+/** A folder's entries (one per name, DOS aliases left out) and its names for lookups. */
+type Folder = { entries: IndexEntry[]; exact: Map<string, IndexEntry>; folded: Map<string, IndexEntry> };
+
+/** MFT records read together, their update sequences applied (shared: never written to). */
+type MftBlock = { bytes: Buffer; damaged: (string | null)[] };
+
+/** A file's base record, read whole (extension records included). */
+type FileRecord = {
+  number: number;
+  sequence: number;
+  isDir: boolean;
+  links: number;
+  mtime: Date | null;
+  attributes: Attribute[];
+  reparse: Reparse | null;
+};
+
+/** Where a path leads: the root, or a name in a folder, with the stream it names (null: the
+ * file itself). */
+type Located = { entry: IndexEntry | null; record: number; stream: string | null };
+
+/** A hole's zeros, a chunk at a time: a sparse file may be far larger than memory. */
+function* zeros(length: number): Generator<Uint8Array> {
+  for (let left = length; left > 0; left -= ZERO_CHUNK) yield new Uint8Array(Math.min(ZERO_CHUNK, left));
 }
 
-export function parseAttributes(record: Buffer): Attribute[] {
-  const attributes: Attribute[] = [];
-  let at = record.readUInt16LE(20);
-  for (let guard = 0; guard < 512 && at + 16 <= record.length; guard++) {
-    const type = record.readUInt32LE(at);
-    if (type === 0xffffffff) break;
-    const length = record.readUInt32LE(at + 4);
-    if (length < 16 || at + length > record.length) throw new LifeboatError('corrupt-disk', 'NTFS attribute runs past its record');
-    const nameLength = record[at + 9] as number;
-    const nameOffset = record.readUInt16LE(at + 10);
-    const name = record.toString('utf16le', at + nameOffset, at + nameOffset + nameLength * 2);
-    const flags = record.readUInt16LE(at + 12);
-    const resident = (record[at + 8] as number) === 0;
-    if (length < (resident ? 24 : 64)) throw new LifeboatError('corrupt-disk', 'NTFS attribute is shorter than its header');
-    if (resident) {
-      const valueLength = record.readUInt32LE(at + 16);
-      const valueOffset = record.readUInt16LE(at + 20);
-      if (valueOffset + valueLength > length) throw new LifeboatError('corrupt-disk', 'NTFS resident value runs past its attribute');
-      const value = record.subarray(at + valueOffset, at + valueOffset + valueLength);
-      attributes.push({ type, name, flags, resident: value, runs: [], dataSize: valueLength, initializedSize: valueLength, startVcn: 0 });
-    } else {
-      const runsOffset = record.readUInt16LE(at + 32);
-      const dataSize = Number(record.readBigUInt64LE(at + 48));
-      const initializedSize = Number(record.readBigUInt64LE(at + 56));
-      if (!Number.isSafeInteger(dataSize) || runsOffset >= length)
-        throw new LifeboatError('corrupt-disk', 'NTFS non-resident attribute is damaged');
-      const startVcn = Number(record.readBigUInt64LE(at + 16));
-      attributes.push({
-        type,
-        name,
-        flags,
-        resident: null,
-        runs: decodeRuns(record.subarray(at, at + length), runsOffset, startVcn),
-        dataSize,
-        initializedSize: Math.min(initializedSize, dataSize),
-        startVcn,
-      });
-    }
-    at += length;
-  }
-  return attributes;
-}
+/** Names escapeGuestName may change: control characters, '/', '%', '.' and '..', very long ones. */
+const MAY_NEED_ESCAPING = /[\x00-\x1f\x7f-\x9f/%]|^\.\.?$|^$|^.{64}/su;
 
-type IndexEntry = { record: number; name: string; namespace: number; isDir: boolean; size: number; mtime: Date };
-
-function fileTime(value: bigint): Date {
-  return new Date(Number(value / 10_000n) - FILETIME_EPOCH);
-}
-
-/** Entries of an index node (in $INDEX_ROOT or an INDX block), starting at its node header. */
-export function parseIndexEntries(bytes: Buffer, nodeHeader: number): IndexEntry[] {
-  const entries: IndexEntry[] = [];
-  const first = nodeHeader + bytes.readUInt32LE(nodeHeader);
-  const end = Math.min(bytes.length, nodeHeader + bytes.readUInt32LE(nodeHeader + 4));
-  for (let at = first, guard = 0; at + 16 <= end && guard < 65536; guard++) {
-    const length = bytes.readUInt16LE(at + 8);
-    const keyLength = bytes.readUInt16LE(at + 10);
-    const flags = bytes.readUInt16LE(at + 12);
-    if (flags & 0x2) break; // the last entry carries no key
-    if (length < 16 || at + length > end || keyLength < 66 || 16 + keyLength > length)
-      throw new LifeboatError('corrupt-disk', 'NTFS index entry is damaged');
-    const key = at + 16;
-    const nameLength = bytes[key + 64] as number;
-    if (66 + nameLength * 2 > keyLength) throw new LifeboatError('corrupt-disk', 'NTFS index entry name runs past its key');
-    entries.push({
-      record: Number(bytes.readBigUInt64LE(at) & 0xffffffffffffn),
-      name: bytes.toString('utf16le', key + 66, key + 66 + nameLength * 2),
-      namespace: bytes[key + 65] as number,
-      isDir: (bytes.readUInt32LE(key + 56) & 0x10000000) !== 0,
-      size: Number(bytes.readBigUInt64LE(key + 48)),
-      mtime: fileTime(bytes.readBigUInt64LE(key + 16)),
-    });
-    at += length;
-  }
-  return entries;
-}
+const folded = (name: string): string => name.toLowerCase();
 
 export class NtfsFileSystem implements FileSystem {
   readonly kind = 'ntfs' as const;
@@ -200,31 +109,37 @@ export class NtfsFileSystem implements FileSystem {
   readonly notes: VolumeNote[];
   private readonly disk: Disk;
   private readonly geometry: NtfsGeometry;
-  private readonly mftRuns: Run[];
+  private mftRuns: Run[];
+  private readonly mftBytes: number;
+  private readonly mftBlocks = new Lru<number, MftBlock>(MFT_BLOCKS_KEPT);
+  private readonly folders = new Lru<number, Folder>(FOLDERS_KEPT);
 
-  private constructor(disk: Disk, geometry: NtfsGeometry, mftRuns: Run[], label: string, notes: VolumeNote[]) {
+  private constructor(disk: Disk, geometry: NtfsGeometry, mft: Attribute, label: string, notes: VolumeNote[]) {
     this.disk = disk;
     this.geometry = geometry;
-    this.mftRuns = mftRuns;
+    this.mftRuns = mft.runs;
+    this.mftBytes = mft.dataSize;
     this.label = label;
     this.notes = notes;
   }
 
   static async open(disk: Disk): Promise<NtfsFileSystem> {
     const geometry = parseNtfsBootSector(await disk.read(0, 512), disk.capacity);
-    const first = applyFixups(await disk.read(geometry.mftOffset, geometry.recordBytes), 'FILE', geometry.sectorBytes);
-    const data = parseAttributes(first).find((attribute) => attribute.type === 0x80 && attribute.name === '');
-    if (!data || data.runs.length === 0) bad('$MFT has no data runs');
-    const fs = new NtfsFileSystem(disk, geometry, (data as Attribute).runs, '', []);
-    const volumeAttributes = parseAttributes(await fs.record(VOLUME_RECORD));
-    const name = volumeAttributes.find((attribute) => attribute.type === 0x60);
-    const information = volumeAttributes.find((attribute) => attribute.type === 0x70)?.resident;
+    const first = applyFixups(await disk.read(geometry.mftOffset, geometry.recordBytes), 'FILE');
+    const data = parseAttributes(first).find((attribute) => attribute.type === ATTR_DATA && attribute.name === '');
+    if (!data || data.runs.length === 0) return corrupt('not a usable NTFS file system ($MFT has no data runs)');
+    const probe = new NtfsFileSystem(disk, geometry, data, '', []);
+    // A fragmented $MFT keeps the rest of its runlist in extension records, which its first runs reach.
+    const mft = (await probe.attributesOf(0, first)).find((attribute) => attribute.type === ATTR_DATA && attribute.name === '') ?? data;
+    const volumeAttributes = await probe.attributesOf(VOLUME_RECORD);
+    const name = volumeAttributes.find((attribute) => attribute.type === ATTR_VOLUME_NAME);
+    const information = volumeAttributes.find((attribute) => attribute.type === ATTR_VOLUME_INFORMATION)?.resident;
     // Replaying $LogFile is not done: a dirty volume is shown as its MFT stands, said to be maybe stale.
     const dirty = information != null && information.length >= 12 && (information.readUInt16LE(10) & VOLUME_DIRTY) !== 0;
     const notes = dirty
       ? [{ stale: true, text: 'may be stale: the NTFS volume is marked dirty (not cleanly unmounted) and its $LogFile was not replayed' }]
       : [];
-    return new NtfsFileSystem(disk, geometry, (data as Attribute).runs, name?.resident?.toString('utf16le') ?? '', notes);
+    return new NtfsFileSystem(disk, geometry, mft, name?.resident?.toString('utf16le') ?? '', notes);
   }
 
   /** Bytes of a non-resident attribute from `start`, mapped through its runs (sparse = zeros). */
@@ -238,114 +153,328 @@ export class NtfsFileSystem implements FileSystem {
       const to = Math.min(start + length, runEnd);
       if (from >= to || run.lcn === null) continue;
       const disk = run.lcn * clusterBytes + (from - runStart);
-      if (disk + (to - from) > this.disk.capacity) bad('a run points outside the volume');
+      if (disk + (to - from) > this.disk.capacity) corrupt('not a usable NTFS file system (a run points outside the volume)');
       (await this.disk.read(disk, to - from)).copy(out, from - start);
     }
     return out;
   }
 
+  /** The value of a small attribute (a list, a bitmap, a reparse point), bounded. */
+  private async smallValue(attribute: Attribute, what: string): Promise<Buffer> {
+    if (attribute.resident) return attribute.resident;
+    if (attribute.dataSize > MAX_SMALL_VALUE) corrupt(`NTFS ${what} is absurdly large (${attribute.dataSize} bytes)`);
+    return this.readRuns(attribute.runs, 0, attribute.dataSize);
+  }
+
+  /** One MFT record, its update sequence applied; refused when not in use. */
   private async record(number: number): Promise<Buffer> {
-    const { recordBytes, sectorBytes } = this.geometry;
-    const bytes = await this.readRuns(this.mftRuns, number * recordBytes, recordBytes);
-    const record = applyFixups(bytes, 'FILE', sectorBytes);
-    if (!(record.readUInt16LE(22) & 0x1)) throw new LifeboatError('not-found', `MFT record ${number} is not in use`);
+    const { recordBytes } = this.geometry;
+    const start = number * recordBytes;
+    if (!Number.isSafeInteger(start) || start + recordBytes > this.mftBytes) corrupt(`MFT record ${number} lies past the end of the MFT`);
+    const perBlock = Math.max(1, Math.floor(MFT_BLOCK_BYTES / recordBytes));
+    const blockNumber = Math.floor(number / perBlock);
+    let block = this.mftBlocks.get(blockNumber);
+    if (!block) {
+      const from = blockNumber * perBlock * recordBytes;
+      const bytes = await this.readRuns(this.mftRuns, from, Math.min(perBlock * recordBytes, this.mftBytes - from));
+      // Each record's update sequence is applied once, in place, as the block is read; a record
+      // that fails keeps its reason for when it is asked for.
+      const damaged: (string | null)[] = [];
+      for (let at = 0; at + recordBytes <= bytes.length; at += recordBytes) {
+        try {
+          applyFixups(bytes.subarray(at, at + recordBytes), 'FILE');
+          damaged.push(null);
+        } catch (error) {
+          damaged.push((error as Error).message);
+        }
+      }
+      block = { bytes, damaged };
+      this.mftBlocks.set(blockNumber, block);
+    }
+    const slot = number - blockNumber * perBlock;
+    const problem = block.damaged[slot];
+    if (problem !== null) throw new LifeboatError('corrupt-disk', `MFT record ${number}: ${problem ?? 'not read'}`);
+    const record = block.bytes.subarray(slot * recordBytes, (slot + 1) * recordBytes);
+    if (!(parseRecordHeader(record).flags & RECORD_IN_USE)) throw new LifeboatError('not-found', `MFT record ${number} is not in use`);
     return record;
   }
 
-  /** A file's attributes, including those an $ATTRIBUTE_LIST places in extension records;
-   * the extents of one non-resident attribute are joined into one runlist. */
-  private async attributesOf(recordNumber: number): Promise<Attribute[]> {
-    const base = parseAttributes(await this.record(recordNumber));
-    const list = base.find((attribute) => attribute.type === 0x20);
+  /** A file's attributes, including those an $ATTRIBUTE_LIST places in extension records; the
+   * extents of one non-resident attribute are joined into one runlist. Resident attributes stay
+   * apart: a file has one $FILE_NAME per name. */
+  private async attributesOf(recordNumber: number, baseRecord?: Buffer): Promise<Attribute[]> {
+    const base = parseAttributes(baseRecord ?? (await this.record(recordNumber)));
+    const list = base.find((attribute) => attribute.type === ATTR_LIST);
     if (!list) return base;
-    const value = list.resident ?? (await this.readRuns(list.runs, 0, Math.min(list.dataSize, 1024 * 1024)));
-    const extensions = parseAttributeList(value).filter((record) => record !== recordNumber);
-    if (extensions.length > MAX_EXTENSION_RECORDS) bad(`record ${recordNumber} has ${extensions.length} extension records`);
-    const all = [...base.filter((attribute) => attribute.type !== 0x20)];
-    for (const record of extensions) all.push(...parseAttributes(await this.record(record)));
+    const extensions = parseAttributeList(await this.smallValue(list, 'attribute list')).filter((record) => record !== recordNumber);
+    if (extensions.length > MAX_EXTENSION_RECORDS) corrupt(`MFT record ${recordNumber} has ${extensions.length} extension records`);
+    const all = base.filter((attribute) => attribute.type !== ATTR_LIST);
+    for (const record of extensions) {
+      const bytes = await this.record(record);
+      if (parseRecordHeader(bytes).baseRecord !== recordNumber)
+        corrupt(`MFT record ${recordNumber} lists record ${record} as its extension, which belongs to another file`);
+      all.push(...parseAttributes(bytes));
+    }
     const joined = new Map<string, Attribute>();
+    const out: Attribute[] = [];
     for (const attribute of all.sort((a, b) => a.startVcn - b.startVcn)) {
+      if (attribute.resident) {
+        out.push(attribute);
+        continue;
+      }
       const key = `${attribute.type}:${attribute.name}`;
       const first = joined.get(key);
-      if (!first) joined.set(key, { ...attribute, runs: [...attribute.runs] });
-      else if (!first.resident && !attribute.resident) first.runs.push(...attribute.runs);
-    }
-    return [...joined.values()];
-  }
-
-  private async entries(recordNumber: number): Promise<IndexEntry[]> {
-    const attributes = await this.attributesOf(recordNumber);
-    const root = attributes.find((attribute) => attribute.type === 0x90 && attribute.name === '$I30');
-    if (!root?.resident) throw new LifeboatError('bad-request', `MFT record ${recordNumber} is not a folder`);
-    const all = parseIndexEntries(root.resident, 16);
-    const allocation = attributes.find((attribute) => attribute.type === 0xa0 && attribute.name === '$I30');
-    if (allocation) {
-      if (allocation.dataSize > MAX_INDEX_BYTES) bad('a folder index is absurdly large');
-      const { indexBytes, sectorBytes } = this.geometry;
-      const blocks = await this.readRuns(allocation.runs, 0, allocation.dataSize);
-      for (let at = 0; at + indexBytes <= blocks.length; at += indexBytes) {
-        const block = Buffer.from(blocks.subarray(at, at + indexBytes));
-        if (block.toString('latin1', 0, 4) !== 'INDX') continue; // an unused block
-        all.push(...parseIndexEntries(applyFixups(block, 'INDX', sectorBytes), 24));
+      if (first) first.runs.push(...attribute.runs);
+      else {
+        const copy = { ...attribute, runs: [...attribute.runs] };
+        joined.set(key, copy);
+        out.push(copy);
       }
     }
-    // One entry per file: its long name, not the DOS 8.3 alias, and no system files.
-    const byRecord = new Map<number, IndexEntry>();
+    return out;
+  }
+
+  private async fileRecord(number: number): Promise<FileRecord> {
+    const bytes = await this.record(number);
+    const header = parseRecordHeader(bytes);
+    if (header.baseRecord !== 0) corrupt(`MFT record ${number} is an extension record, not a file`);
+    const attributes = await this.attributesOf(number, bytes);
+    const names = attributes.filter((attribute) => attribute.type === ATTR_FILE_NAME && attribute.resident);
+    const links = names.filter((attribute) => parseFileName(attribute.resident as Buffer).namespace !== NAMESPACE_DOS).length;
+    const information = attributes.find((attribute) => attribute.type === ATTR_STANDARD_INFORMATION)?.resident;
+    const reparse = attributes.find((attribute) => attribute.type === ATTR_REPARSE_POINT);
+    return {
+      number,
+      sequence: header.sequence,
+      isDir: (header.flags & RECORD_DIRECTORY) !== 0,
+      links: links || header.links,
+      mtime: information ? parseStandardInformation(information).mtime : null,
+      attributes,
+      reparse: reparse ? parseReparsePoint(await this.smallValue(reparse, 'reparse point')) : null,
+    };
+  }
+
+  /** The index blocks of a folder that its $I30 bitmap marks in use (every block with the INDX
+   * signature when the bitmap is missing). */
+  private async indexBlockEntries(attributes: Attribute[]): Promise<IndexEntry[]> {
+    const allocation = attributes.find((attribute) => attribute.type === ATTR_INDEX_ALLOCATION && attribute.name === '$I30');
+    if (!allocation) return [];
+    if (allocation.dataSize > MAX_INDEX_BYTES) corrupt(`an NTFS folder index is absurdly large (${allocation.dataSize} bytes)`);
+    const bitmapAttribute = attributes.find((attribute) => attribute.type === ATTR_BITMAP && attribute.name === '$I30');
+    const bitmap = bitmapAttribute ? await this.smallValue(bitmapAttribute, 'index bitmap') : null;
+    const { indexBytes } = this.geometry;
+    const blocks = await this.readRuns(allocation.runs, 0, allocation.dataSize);
+    const entries: IndexEntry[] = [];
+    for (let index = 0; (index + 1) * indexBytes <= blocks.length; index++) {
+      if (bitmap && !(((bitmap[index >> 3] ?? 0) >> (index & 7)) & 1)) continue;
+      const block = Buffer.from(blocks.subarray(index * indexBytes, (index + 1) * indexBytes));
+      if (!bitmap && block.toString('latin1', 0, 4) !== 'INDX') continue; // an unused block
+      entries.push(...parseIndexEntries(applyFixups(block, 'INDX'), 24));
+    }
+    return entries;
+  }
+
+  /** A folder's names: one entry per name (hard links in one folder are two), no DOS aliases
+   * (unless a file had no other name), no system files, kept for later lookups. */
+  private async folder(recordNumber: number): Promise<Folder> {
+    const cached = this.folders.get(recordNumber);
+    if (cached) return cached;
+    const attributes = (await this.fileRecord(recordNumber)).attributes;
+    const root = attributes.find((attribute) => attribute.type === ATTR_INDEX_ROOT && attribute.name === '$I30');
+    if (!root?.resident) throw new LifeboatError('bad-request', `MFT record ${recordNumber} is not a folder`);
+    const all = [...parseIndexEntries(root.resident, 16), ...(await this.indexBlockEntries(attributes))];
+    const longNamed = new Set(all.filter((entry) => entry.namespace !== NAMESPACE_DOS).map((entry) => entry.record));
+    const unique = new Map<string, IndexEntry>();
     for (const entry of all) {
-      if (entry.record < 16 && entry.record !== ROOT_RECORD) continue;
-      const known = byRecord.get(entry.record);
-      if (!known || known.namespace === 2) byRecord.set(entry.record, entry);
+      if (entry.record === recordNumber || (entry.record < FIRST_USER_RECORD && entry.record !== ROOT_RECORD)) continue;
+      if (entry.namespace === NAMESPACE_DOS && longNamed.has(entry.record)) continue;
+      unique.set(`${entry.record}/${entry.name}`, entry);
     }
-    return [...byRecord.values()].filter((entry) => entry.record !== recordNumber && !entry.name.startsWith('$'));
+    const entries = [...unique.values()];
+    const exact = new Map<string, IndexEntry>();
+    const caseless = new Map<string, IndexEntry>();
+    for (const entry of entries) {
+      if (!exact.has(entry.name)) exact.set(entry.name, entry);
+      if (!caseless.has(folded(entry.name))) caseless.set(folded(entry.name), entry);
+    }
+    // A name an item restore escaped (one holding '/', control characters) is reached that way too.
+    for (const entry of entries) {
+      if (!MAY_NEED_ESCAPING.test(entry.name)) continue;
+      const escaped = escapeGuestName(entry.name).name;
+      if (escaped !== entry.name && !exact.has(escaped)) exact.set(escaped, entry);
+    }
+    const folder = { entries, exact, folded: caseless };
+    this.folders.set(recordNumber, folder);
+    return folder;
   }
 
-  private async resolve(path: string): Promise<IndexEntry | null> {
-    let current: IndexEntry | null = null;
-    let record = ROOT_RECORD;
+  private static named(folder: Folder, part: string): IndexEntry | undefined {
+    return folder.exact.get(part) ?? folder.folded.get(folded(part));
+  }
+
+  /** A path's last component may name a stream, `file:stream` (a file's own name may hold ':'
+   * too, as ntfs-3g writes them: that name wins). */
+  private async resolve(path: string): Promise<Located> {
+    const parts = splitPath(path);
     const trail = new FolderTrail(path, [ROOT_RECORD]);
-    for (const part of splitPath(path)) {
-      current = findNamed(await this.entries(record), part, true) ?? null;
-      if (!current) throw new LifeboatError('not-found', `${path}: no such file or folder`);
-      if (current.isDir) trail.enter(current.record, part);
-      record = current.record;
+    let located: Located = { entry: null, record: ROOT_RECORD, stream: null };
+    for (const [index, part] of parts.entries()) {
+      const folder = await this.folder(located.record);
+      let entry = NtfsFileSystem.named(folder, part);
+      let stream: string | null = null;
+      if (!entry && index === parts.length - 1) {
+        for (let colon = part.indexOf(':'); colon > 0 && !entry; colon = part.indexOf(':', colon + 1)) {
+          entry = NtfsFileSystem.named(folder, part.slice(0, colon));
+          stream = part.slice(colon + 1);
+        }
+      }
+      if (!entry) throw new LifeboatError('not-found', `${path}: no such file or folder`);
+      if (index < parts.length - 1) trail.enter(entry.record, part);
+      located = { entry, record: entry.record, stream };
     }
-    return current;
+    return located;
   }
 
-  private describe(entry: IndexEntry): FsEntry {
-    return { name: entry.name, type: entry.isDir ? 'dir' : 'file', size: entry.isDir ? 0 : entry.size, mtime: entry.mtime, mode: null };
+  /** The file a folder entry names, checked to still be that file (its sequence number). */
+  private async fileOf(entry: IndexEntry): Promise<FileRecord> {
+    const file = await this.fileRecord(entry.record);
+    if (entry.sequence !== 0 && entry.sequence !== file.sequence)
+      corrupt(`its folder entry points at MFT record ${entry.record}, which now holds another file`);
+    return file;
+  }
+
+  private allocated(attribute: Attribute): number {
+    if (attribute.resident) return 0;
+    return attribute.runs.reduce((sum, run) => sum + (run.lcn === null ? 0 : run.length), 0) * this.geometry.clusterBytes;
+  }
+
+  /** A name's entry, then one `name:stream` entry per named $DATA stream (files and folders). */
+  private describe(name: string, file: FileRecord): FsEntry[] {
+    const data = file.attributes.find((attribute) => attribute.type === ATTR_DATA && attribute.name === '');
+    const identity = { mtime: file.mtime, mode: null, fileId: String(file.number), links: file.links };
+    const own: FsEntry =
+      file.reparse && file.reparse.target !== null
+        ? { name, type: 'symlink', size: Buffer.byteLength(file.reparse.target), target: file.reparse.target, ...identity }
+        : file.isDir
+          ? { name, type: 'dir', size: 0, ...identity }
+          : { name, type: 'file', size: data?.dataSize ?? 0, allocated: data ? this.allocated(data) : 0, ...identity };
+    const streams = file.attributes
+      .filter((attribute) => attribute.type === ATTR_DATA && attribute.name !== '')
+      .map((stream): FsEntry => ({
+        name: `${name}:${stream.name}`,
+        type: 'file',
+        size: stream.dataSize,
+        allocated: this.allocated(stream),
+        mtime: file.mtime,
+        mode: null,
+      }));
+    return [own, ...streams];
   }
 
   async list(path: string): Promise<FsEntry[]> {
-    const entry = await this.resolve(path);
-    if (entry && !entry.isDir) throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
-    return (await this.entries(entry ? entry.record : ROOT_RECORD)).map((child) => this.describe(child));
+    const located = await this.resolve(path);
+    if (located.stream !== null) throw new LifeboatError('bad-request', `${path} is a stream, not a folder`);
+    const folder = await this.folder(located.record).catch((error: unknown) => {
+      if (error instanceof LifeboatError && error.code === 'bad-request')
+        throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
+      throw error;
+    });
+    const out: FsEntry[] = [];
+    for (const entry of folder.entries) {
+      try {
+        out.push(...this.describe(entry.name, await this.fileOf(entry)));
+      } catch (error) {
+        if (!isReadFailure(error)) throw error;
+        out.push(unreadableEntry(entry.name, error));
+      }
+    }
+    return out;
   }
 
   async stat(path: string): Promise<FsEntry> {
-    const entry = await this.resolve(path);
-    return entry ? this.describe(entry) : { name: '/', type: 'dir', size: 0, mtime: null, mode: null };
+    const located = await this.resolve(path);
+    if (!located.entry) return { name: '/', type: 'dir', size: 0, mtime: null, mode: null };
+    const described = this.describe(located.entry.name, await this.fileOf(located.entry));
+    if (located.stream === null) return described[0] as FsEntry;
+    const stream = this.streamAttribute(await this.fileOf(located.entry), located.stream, path);
+    return described.find((entry) => entry.name === `${located.entry?.name}:${stream.name}`) as FsEntry;
+  }
+
+  private streamAttribute(file: FileRecord, stream: string, path: string): Attribute {
+    // Stream names are caseless, as file names are on Windows: the exact name first.
+    const streams = file.attributes.filter((attribute) => attribute.type === ATTR_DATA && attribute.name !== '');
+    const found =
+      streams.find((attribute) => attribute.name === stream || escapeGuestName(attribute.name).name === stream) ??
+      streams.find((attribute) => folded(attribute.name) === folded(stream));
+    if (!found) throw new LifeboatError('not-found', `${path}: no such file, folder or stream`);
+    return found;
+  }
+
+  /** The $DATA attribute a path reads, refused by name when Lifeboat cannot read it. */
+  private async dataFor(path: string): Promise<Attribute> {
+    const located = await this.resolve(path);
+    if (!located.entry) throw new LifeboatError('bad-request', `${path} is not a file`);
+    const file = await this.fileOf(located.entry);
+    let data: Attribute;
+    if (located.stream !== null) data = this.streamAttribute(file, located.stream, path);
+    else {
+      if (file.reparse?.target != null) throw new LifeboatError('bad-request', `${path} is a link, not a file`);
+      if (file.isDir) throw new LifeboatError('bad-request', `${path} is a folder, not a file`);
+      if (file.reparse)
+        throw new LifeboatError(
+          'unavailable',
+          `${path} is ${file.reparse.what}: its content is not in the file, and Lifeboat does not read it`,
+        );
+      const unnamed = file.attributes.find((attribute) => attribute.type === ATTR_DATA && attribute.name === '');
+      if (!unnamed) return corrupt(`${path} has no data stream`);
+      data = unnamed;
+    }
+    if (data.flags & FLAG_COMPRESSED)
+      throw new LifeboatError('unavailable', `${path} is NTFS-compressed, which Lifeboat does not read yet`);
+    if (data.flags & FLAG_ENCRYPTED) throw new LifeboatError('unavailable', `${path} is encrypted (EFS)`);
+    return data;
+  }
+
+  /** An attribute's content as data and holes: sparse runs, and the part past the valid data
+   * length (never written, read as zeros), are holes. */
+  private async *regionsOf(data: Attribute, path: string): AsyncGenerator<FileRegion> {
+    if (data.resident) {
+      yield Buffer.from(data.resident);
+      return;
+    }
+    const { clusterBytes } = this.geometry;
+    const end = data.dataSize;
+    let position = 0;
+    let hole = 0;
+    for (const run of data.runs) {
+      if (position >= end) break;
+      const runStart = run.vcn * clusterBytes;
+      if (runStart !== position) corrupt(`${path}: its runlist has a gap or an overlap at byte ${position}`);
+      const runEnd = Math.min(runStart + run.length * clusterBytes, end);
+      const written = run.lcn === null ? position : Math.min(runEnd, Math.max(position, data.initializedSize));
+      if (run.lcn !== null && run.lcn * clusterBytes + (written - runStart) > this.disk.capacity)
+        corrupt(`${path}: a run points outside the volume`);
+      for (let at = position; at < written; at += DATA_CHUNK) {
+        if (hole > 0) yield { hole };
+        hole = 0;
+        const length = Math.min(DATA_CHUNK, written - at);
+        yield await this.disk.read((run.lcn as number) * clusterBytes + (at - runStart), length);
+      }
+      hole += runEnd - written;
+      position = runEnd;
+    }
+    if (position < end) corrupt(`${path}: its runs end at byte ${position}, before its size ${end}`);
+    if (hole > 0) yield { hole };
+  }
+
+  async *readRegions(path: string): AsyncGenerator<FileRegion> {
+    yield* this.regionsOf(await this.dataFor(path), path);
   }
 
   async *read(path: string): AsyncGenerator<Uint8Array> {
-    const entry = await this.resolve(path);
-    if (!entry || entry.isDir) throw new LifeboatError('bad-request', `${path} is not a file`);
-    const attributes = await this.attributesOf(entry.record);
-    const data = attributes.find((attribute) => attribute.type === 0x80 && attribute.name === '');
-    if (!data) bad(`${path} has no data stream`);
-    const stream = data as Attribute;
-    if (stream.flags & 0x0001) throw new LifeboatError('unavailable', `${path} is NTFS-compressed, which Lifeboat does not read yet`);
-    if (stream.flags & 0x4000) throw new LifeboatError('unavailable', `${path} is encrypted (EFS)`);
-    if (stream.resident) {
-      yield Buffer.from(stream.resident);
-      return;
-    }
-    const chunk = 4 * 1024 * 1024;
-    for (let at = 0; at < stream.dataSize; at += chunk) {
-      const length = Math.min(chunk, stream.dataSize - at);
-      const readable = Math.max(0, Math.min(length, stream.initializedSize - at));
-      const bytes = readable > 0 ? await this.readRuns(stream.runs, at, readable) : Buffer.alloc(0);
-      yield readable === length ? bytes : Buffer.concat([bytes, Buffer.alloc(length - readable)]);
+    for await (const region of this.readRegions(path)) {
+      if (region instanceof Uint8Array) yield region;
+      else yield* zeros(region.hole);
     }
   }
 }
