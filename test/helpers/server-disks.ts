@@ -29,6 +29,8 @@ export type ServerFileSystem = {
   path: string;
   kind: FsKind;
   label: string;
+  /** Its size in bytes: the partition's, or the LV's as lvm2 reports it. */
+  size: number;
   /** The image as written into the disk (a sparse file of its own). */
   image: string;
   /** The read-only view the tests compare with: a kernel loop mount of `image` with these options
@@ -43,7 +45,7 @@ export type ServerFileSystem = {
 };
 
 /** A volume with no files: what the listing must call it (matched against its `target`). */
-export type ServerBlankVolume = { path: string; what: RegExp };
+export type ServerBlankVolume = { path: string; what: RegExp; size: number };
 
 export type ServerVm = {
   name: string;
@@ -84,7 +86,6 @@ async function gptDisk(raw: string, parts: PartitionSpec[]): Promise<Placed[]> {
     placed.push({ raw, offset: start, size: part.mib * MIB });
     start += part.mib * MIB;
   }
-  run('sgdisk', '-Z', raw);
   run('sgdisk', ...args, raw);
   return placed;
 }
@@ -205,26 +206,24 @@ async function makeVolumeGroup(pvs: Placed[], vg: string, lvs: LvSpec[]): Promis
   }
 }
 
-/** Writes the image into the LV's extents, then reads them back from the disks: they must hold the image. */
+/** Writes the image into the LV's extents, then reads the head of each extent run back from its
+ * disk: it must hold the image's bytes (a check of the offsets, cheap enough for every build). */
 async function ddIntoLv(image: string, lv: LvExtents): Promise<void> {
   for (const segment of lv.segments) ddInto(image, segment.raw, segment.rawOffset, segment.lvOffset, segment.length);
   const source = await open(image, 'r');
   try {
     if ((await source.stat()).size !== lv.size) throw new Error(`${image} is not the size of LV ${lv.name}`);
     for (const segment of lv.segments) {
+      const length = Math.min(MIB, segment.length);
+      const [want, got] = [Buffer.alloc(length), Buffer.alloc(length)];
+      await source.read(want, 0, length, segment.lvOffset);
       const disk = await open(segment.raw, 'r');
       try {
-        for (let at = 0; at < segment.length; at += MIB) {
-          const length = Math.min(MIB, segment.length - at);
-          const [want, got] = [Buffer.alloc(length), Buffer.alloc(length)];
-          await source.read(want, 0, length, segment.lvOffset + at);
-          await disk.read(got, 0, length, segment.rawOffset + at);
-          if (!want.equals(got))
-            throw new Error(`LV ${lv.name}'s extents at ${segment.rawOffset + at} of ${segment.raw} do not hold its image`);
-        }
+        await disk.read(got, 0, length, segment.rawOffset);
       } finally {
         await disk.close();
       }
+      if (!want.equals(got)) throw new Error(`LV ${lv.name}'s extents at ${segment.rawOffset} of ${segment.raw} do not hold its image`);
     }
   } finally {
     await source.close();
@@ -396,7 +395,8 @@ async function seedBoot(base: string, kernel: string, initrd: string, grub: stri
     await put(base, `${grub}/x86_64-efi/${module}.mod`, randomBytes(4096 + module.length * 1000));
 }
 
-/** Ubuntu Server 24.04's guided layout with LVM: ESP, /boot ext4, a PV with VG ubuntu-vg (root ext4, swap). */
+/** Ubuntu Server 24.04's guided layout with LVM: ESP, /boot ext4, a PV with VG ubuntu-vg (root ext4,
+ * swap), some of the VG left free as the installer leaves it. */
 export async function buildUbuntuServer(work: string, name = 'ubuntu-srv'): Promise<ServerVm> {
   const raw = join(work, 'disk0.raw');
   const [espPart, bootPart, pvPart] = await gptDisk(raw, [
@@ -406,7 +406,7 @@ export async function buildUbuntuServer(work: string, name = 'ubuntu-srv'): Prom
   ]);
   const [root, swap] = await makeVolumeGroup([pvPart as Placed], 'ubuntu-vg', [
     { name: 'ubuntu-lv', mib: 96 },
-    { name: 'swap_1', mib: 'rest' },
+    { name: 'swap_1', mib: 16 },
   ]);
   const esp = join(work, 'esp.fat');
   await espImage(esp, (espPart as Placed).size, join(work, 'esp-files'), grubEsp('ubuntu'));
@@ -435,13 +435,28 @@ export async function buildUbuntuServer(work: string, name = 'ubuntu-srv'): Prom
       name,
       raws: [raw],
       fileSystems: [
-        { path: '/disk0/part1', kind: 'fat', label: 'ESP', image: esp, view: { staged: join(work, 'esp-files') } },
-        { path: '/disk0/part2', kind: 'ext4', label: '', image: boot, view: { mount: 'ro,noload' } },
-        { path: '/lvm/ubuntu-vg/ubuntu-lv', kind: 'ext4', label: '', image: rootImage, view: { mount: 'ro,noload' }, ...(tree as Tree) },
+        {
+          path: '/disk0/part1',
+          kind: 'fat',
+          label: 'ESP',
+          size: (espPart as Placed).size,
+          image: esp,
+          view: { staged: join(work, 'esp-files') },
+        },
+        { path: '/disk0/part2', kind: 'ext4', label: '', size: (bootPart as Placed).size, image: boot, view: { mount: 'ro,noload' } },
+        {
+          path: '/lvm/ubuntu-vg/ubuntu-lv',
+          kind: 'ext4',
+          label: '',
+          size: (root as LvExtents).size,
+          image: rootImage,
+          view: { mount: 'ro,noload' },
+          ...(tree as Tree),
+        },
       ],
       blanks: [
-        { path: '/disk0/part3', what: /LVM|ubuntu-vg/i },
-        { path: '/lvm/ubuntu-vg/swap_1', what: /swap/i },
+        { path: '/disk0/part3', what: /LVM|ubuntu-vg/i, size: (pvPart as Placed).size },
+        { path: '/lvm/ubuntu-vg/swap_1', what: /swap/i, size: (swap as LvExtents).size },
       ],
       searches: [
         { pattern: 'grubx64.efi', hit: '/disk0/part1/EFI/ubuntu/grubx64.efi' },
@@ -503,14 +518,36 @@ export async function buildRhel(work: string, name = 'rhel-srv'): Promise<Server
       name,
       raws: [raw0, raw1],
       fileSystems: [
-        { path: '/disk0/part1', kind: 'fat', label: 'ESP', image: esp, view: { staged: join(work, 'esp-files') } },
-        { path: '/disk0/part2', kind: 'xfs', label: 'boot', image: boot, view: { mount: 'ro,norecovery' } },
-        { path: '/lvm/rhel/root', kind: 'xfs', label: 'root', image: rootImage, view: { mount: 'ro,norecovery' }, ...(tree as Tree) },
+        {
+          path: '/disk0/part1',
+          kind: 'fat',
+          label: 'ESP',
+          size: (espPart as Placed).size,
+          image: esp,
+          view: { staged: join(work, 'esp-files') },
+        },
+        {
+          path: '/disk0/part2',
+          kind: 'xfs',
+          label: 'boot',
+          size: (bootPart as Placed).size,
+          image: boot,
+          view: { mount: 'ro,norecovery' },
+        },
+        {
+          path: '/lvm/rhel/root',
+          kind: 'xfs',
+          label: 'root',
+          size: (root as LvExtents).size,
+          image: rootImage,
+          view: { mount: 'ro,norecovery' },
+          ...(tree as Tree),
+        },
       ],
       blanks: [
-        { path: '/disk0/part3', what: /LVM|rhel/i },
-        { path: '/disk1/part1', what: /LVM|rhel/i },
-        { path: '/lvm/rhel/swap', what: /swap/i },
+        { path: '/disk0/part3', what: /LVM|rhel/i, size: (pv0 as Placed).size },
+        { path: '/disk1/part1', what: /LVM|rhel/i, size: (pv1 as Placed).size },
+        { path: '/lvm/rhel/swap', what: /swap/i, size: (swap as LvExtents).size },
       ],
       searches: [
         { pattern: 'grub.cfg', hit: '/disk0/part2/grub2/grub.cfg' },
@@ -566,15 +603,32 @@ export async function buildFedora(work: string, name = 'fedora-srv'): Promise<Se
   );
   ddInto(esp, raw, (espPart as Placed).offset);
   ddInto(boot, raw, (bootPart as Placed).offset);
+  const rootTree = execFileSync('btrfs', ['inspect-internal', 'dump-tree', '-t', '256', volume], { encoding: 'utf8', maxBuffer: 64 * MIB });
+  if (!/compression 3/.test(rootTree)) throw new Error('the root subvolume holds no zstd-compressed extent');
   ddInto(volume, raw, (btrfsPart as Placed).offset);
   return vmFolder(
     {
       name,
       raws: [raw],
       fileSystems: [
-        { path: '/disk0/part1', kind: 'fat', label: 'ESP', image: esp, view: { staged: join(work, 'esp-files') } },
-        { path: '/disk0/part2', kind: 'ext4', label: '', image: boot, view: { mount: 'ro,noload' } },
-        { path: '/disk0/part3', kind: 'btrfs', label: 'fedora', image: volume, view: { mount: 'ro,subvolid=5' }, ...(tree as Tree) },
+        {
+          path: '/disk0/part1',
+          kind: 'fat',
+          label: 'ESP',
+          size: (espPart as Placed).size,
+          image: esp,
+          view: { staged: join(work, 'esp-files') },
+        },
+        { path: '/disk0/part2', kind: 'ext4', label: '', size: (bootPart as Placed).size, image: boot, view: { mount: 'ro,noload' } },
+        {
+          path: '/disk0/part3',
+          kind: 'btrfs',
+          label: 'fedora',
+          size: (btrfsPart as Placed).size,
+          image: volume,
+          view: { mount: 'ro,subvolid=5' },
+          ...(tree as Tree),
+        },
       ],
       blanks: [],
       searches: [
@@ -592,7 +646,7 @@ export async function buildFedora(work: string, name = 'fedora-srv'): Promise<Se
  * partition (NTFS). `sectorSize` 4096 makes 4 KiB NTFS sectors and MFT records (mkntfs -s 4096). */
 export async function buildWindowsServer(work: string, name = 'win-srv', sectorSize: 512 | 4096 = 512): Promise<ServerVm> {
   const raw = join(work, 'disk0.raw');
-  const [espPart, , cPart, recoveryPart] = await gptDisk(raw, [
+  const [espPart, msrPart, cPart, recoveryPart] = await gptDisk(raw, [
     { name: 'EFI system partition', code: 'EF00', mib: 40 },
     { name: 'Microsoft reserved partition', code: '0C01', mib: 16 },
     { name: 'Basic data partition', code: '0700', mib: 96 },
@@ -648,20 +702,35 @@ export async function buildWindowsServer(work: string, name = 'win-srv', sectorS
       name,
       raws: [raw],
       fileSystems: [
-        { path: '/disk0/part1', kind: 'fat', label: 'ESP', image: esp, view: { staged: join(work, 'esp-files') } },
+        {
+          path: '/disk0/part1',
+          kind: 'fat',
+          label: 'ESP',
+          size: (espPart as Placed).size,
+          image: esp,
+          view: { staged: join(work, 'esp-files') },
+        },
         {
           path: '/disk0/part3',
           kind: 'ntfs',
           label: 'Windows',
+          size: (cPart as Placed).size,
           image: c,
           view: { ntfs3g: true },
           links,
           sparse: 'ProgramData/Microsoft/Search/Data/Windows.edb',
           streams,
         },
-        { path: '/disk0/part4', kind: 'ntfs', label: 'Recovery', image: recovery, view: { ntfs3g: true } },
+        {
+          path: '/disk0/part4',
+          kind: 'ntfs',
+          label: 'Recovery',
+          size: (recoveryPart as Placed).size,
+          image: recovery,
+          view: { ntfs3g: true },
+        },
       ],
-      blanks: [{ path: '/disk0/part2', what: /reserved|MSR/i }],
+      blanks: [{ path: '/disk0/part2', what: /reserved|MSR/i, size: (msrPart as Placed).size }],
       searches: [
         { pattern: 'bootmgfw.efi', hit: '/disk0/part1/EFI/Microsoft/Boot/bootmgfw.efi' },
         { pattern: 'hosts', hit: '/disk0/part3/Windows/System32/drivers/etc/hosts' },

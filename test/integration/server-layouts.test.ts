@@ -131,12 +131,14 @@ for (const layout of layouts) {
         assert.equal(entry.problem, undefined, `${fs.path}: ${entry.problem}`);
         assert.equal(entry.type, 'dir', fs.path);
         assert.equal(entry.target, `${fs.kind}${fs.label ? ` "${fs.label}"` : ''}`, fs.path);
+        assert.equal(entry.size, fs.size, `${fs.path}'s size`);
       }
       for (const blank of vm.blanks) {
         const entry = (await list(engine, vm.name, dirname(blank.path))).find((candidate) => candidate.name === posix.basename(blank.path));
         assert.ok(entry, `${blank.path} is listed`);
         assert.equal(entry.type, 'other', blank.path);
         assert.match(entry.target ?? '', blank.what, blank.path);
+        assert.equal(entry.size, blank.size, `${blank.path}'s size`);
         assert.doesNotMatch(`${entry.target} ${entry.problem ?? ''}`, /damaged|unknown/i, blank.path);
       }
     });
