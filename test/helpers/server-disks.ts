@@ -276,7 +276,7 @@ async function seedLinuxRoot(base: string, host: string, osRelease: string, with
   await put(base, 'usr/bin/perl', randomBytes(300 * 1024), 0o755);
   await link(join(base, 'usr/bin/perl'), join(base, 'usr/bin/perl5.38.2'));
   await symlink('perl5.38.2', join(base, 'usr/bin/perl5'));
-  for (let i = 0; i < 300; i++)
+  for (let i = 0; i < 200; i++)
     await put(base, `usr/share/doc/package-${String(i).padStart(3, '0')}/copyright`, `Package ${i}\n${'License text. '.repeat(i % 40)}\n`);
   if (withHome) await seedHome(base, 'home');
   await mkdir(join(base, 'tmp'), { recursive: true });
