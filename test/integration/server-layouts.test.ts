@@ -7,7 +7,7 @@
 // cannot mount, the folder mtools copied in).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { test } from 'node:test';
 import type { Engine } from '../../electron/engine/engine.ts';
@@ -32,17 +32,18 @@ const sha = (bytes: Buffer): string => createHash('sha256').update(bytes).digest
 
 /** What the kernel shows of a file system: its tree (treeOfFolder's lines, plus `file:stream`
  * lines for NTFS streams), and whether the image's hard links and sparse file are what they should be. */
-type KernelView = { tree: string[]; linked: boolean | null; sparse: boolean | null };
+type KernelView = { tree: string[]; meta: string[] | null; linked: boolean | null; sparse: boolean | null };
 
 async function kernelView(fs: ServerFileSystem): Promise<KernelView> {
-  if ('staged' in fs.view) return { tree: await treeOfFolder(fs.view.staged), linked: null, sparse: null };
+  if ('staged' in fs.view) return { tree: await treeOfFolder(fs.view.staged), meta: null, linked: null, sparse: null };
   const look = async (folder: string): Promise<KernelView> => {
     const tree = await treeOfFolder(folder);
     for (const stream of fs.streams ?? []) {
       const bytes = await readFile(join(folder, stream));
       tree.push(`/${stream} file ${bytes.length} ${sha(bytes)}`);
     }
-    return { tree: tree.sort(), linked: await sameFile(folder, fs.links), sparse: await isSparse(folder, fs.sparse) };
+    const meta = fs.kind === 'ntfs' ? null : await filesMeta(folder);
+    return { tree: tree.sort(), meta, linked: await sameFile(folder, fs.links), sparse: await isSparse(folder, fs.sparse) };
   };
   return 'ntfs3g' in fs.view
     ? withImageMounted(fs.image, 'ntfs', 'ro,streams_interface=windows', look)
@@ -59,6 +60,22 @@ async function isSparse(base: string, path: string | undefined): Promise<boolean
   if (!path) return null;
   const info = await stat(join(base, path));
   return info.blocks * 512 < info.size / 2;
+}
+
+/** Every file's mode and modification time (whole seconds), for the Linux file systems, whose
+ * restores keep them: `path mode mtime` lines, sorted. */
+async function filesMeta(base: string, inner = ''): Promise<string[]> {
+  const lines: string[] = [];
+  for (const entry of await readdir(join(base, inner), { withFileTypes: true })) {
+    const path = `${inner}/${entry.name}`;
+    if (path === '/lost+found') continue;
+    if (entry.isDirectory()) lines.push(...(await filesMeta(base, path)));
+    else if (entry.isFile()) {
+      const info = await stat(join(base, path));
+      lines.push(`${path} ${(info.mode & 0o7777).toString(8)} ${Math.floor(info.mtimeMs / 1000)}`);
+    }
+  }
+  return lines.sort();
 }
 
 /** A file's line without its hash: what a listing alone can say. */
@@ -171,6 +188,7 @@ for (const layout of layouts) {
         const out = join(dir, `restored${fs.path.replaceAll('/', '-')}`);
         await restoreVolume(engine, vm.name, fs.path, out);
         assert.deepEqual(await treeOfFolder(out), kernel.tree);
+        if (kernel.meta) assert.deepEqual(await filesMeta(out), kernel.meta, 'files keep their modes and modification times');
         if (fs.links) assert.equal(await sameFile(out, fs.links), true, `${fs.links.join(' and ')} restored as hard links`);
         if (fs.sparse) assert.equal(await isSparse(out, fs.sparse), true, `${fs.sparse} restored sparse`);
       });
