@@ -6,6 +6,8 @@ import { ExtFileSystem } from '../filesystems/ext4.ts';
 import { FatFileSystem } from '../filesystems/fat.ts';
 import type { FileSystem } from '../filesystems/file-system.ts';
 import { NtfsFileSystem } from '../filesystems/ntfs.ts';
+import { XfsFileSystem } from '../filesystems/xfs/xfs.ts';
+import { BtrfsFileSystem, probeBtrfs } from '../filesystems/btrfs/btrfs.ts';
 
 export type SingleDeviceOpener = { kind: string; open(disk: Disk): Promise<FileSystem> };
 
@@ -21,8 +23,10 @@ export type MultiDeviceOpener = {
 export const singleDeviceOpeners: SingleDeviceOpener[] = [
   { kind: 'ext4', open: (disk) => ExtFileSystem.open(disk) },
   { kind: 'ntfs', open: (disk) => NtfsFileSystem.open(disk) },
+  { kind: 'xfs', open: (disk) => XfsFileSystem.open(disk) },
   { kind: 'fat', open: (disk) => FatFileSystem.open(disk) },
 ];
 
-/** btrfs plugs in here: { kind: 'btrfs', probe: probeBtrfs, open: (members) => BtrfsFileSystem.open(members) }. */
-export const multiDeviceOpeners: MultiDeviceOpener[] = [];
+export const multiDeviceOpeners: MultiDeviceOpener[] = [
+  { kind: 'btrfs', probe: probeBtrfs, open: (members) => BtrfsFileSystem.open(members) },
+];
