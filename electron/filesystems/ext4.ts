@@ -8,7 +8,6 @@ import { LifeboatError } from '../errors.ts';
 import { crc32c } from './crc32c.ts';
 import {
   FolderTrail,
-  findNamed,
   splitPath,
   type EntryType,
   type FileRegion,
@@ -19,6 +18,7 @@ import {
   unreadableEntry,
 } from './file-system.ts';
 import { JournalOverlayDisk, replayJournal } from './jbd2.ts';
+import { FolderCache, type NamedEntries } from './folder-cache.ts';
 
 const EXT_MAGIC = 0xef53;
 const EXTENT_MAGIC = 0xf30a;
@@ -121,7 +121,17 @@ function* zeros(length: number): Generator<Uint8Array> {
 }
 
 /** `allocated`: i_blocks in bytes (512-byte units; file system blocks under the huge_file flag). */
-type Inode = { number: number; mode: number; size: number; mtime: Date; flags: number; block: Buffer; raw: Buffer; allocated: number };
+type Inode = {
+  number: number;
+  mode: number;
+  size: number;
+  mtime: Date;
+  flags: number;
+  block: Buffer;
+  raw: Buffer;
+  allocated: number;
+  links: number;
+};
 
 const typeOf = (mode: number): EntryType => {
   const kind = mode & 0xf000;
@@ -168,6 +178,8 @@ export class ExtFileSystem implements FileSystem {
   private readonly disk: Disk;
   private readonly sb: ExtSuperblock;
   private readonly tables = new Map<number, number>();
+  /** Folders read last, by inode number: a path lookup is a hash look-up per component. */
+  private readonly folders = new FolderCache<number, { name: string; inode: number }>(false);
 
   private constructor(disk: Disk, sb: ExtSuperblock, notes: VolumeNote[]) {
     this.disk = disk;
@@ -263,6 +275,7 @@ export class ExtFileSystem implements FileSystem {
       flags: raw.readUInt32LE(32),
       block: raw.subarray(40, 100),
       raw,
+      links: raw.readUInt16LE(26),
       allocated:
         (raw.readUInt32LE(28) + raw.readUInt16LE(116) * 2 ** 32) * (raw.readUInt32LE(32) & FLAG_HUGE_FILE ? this.sb.blockSize : 512),
     };
@@ -444,6 +457,11 @@ export class ExtFileSystem implements FileSystem {
     return out;
   }
 
+  /** A folder's entries by name, from the cache of folders read last. */
+  private async named(dir: Inode): Promise<NamedEntries<{ name: string; inode: number }>> {
+    return this.folders.get(dir.number, () => this.entries(dir));
+  }
+
   private async symlinkTarget(inode: Inode): Promise<string> {
     if (inode.size < INLINE_BYTES && !(inode.flags & (FLAG_EXTENTS | FLAG_INLINE_DATA))) return inode.block.toString('utf8', 0, inode.size);
     return (await this.collect(inode, 4096)).toString('utf8');
@@ -457,7 +475,7 @@ export class ExtFileSystem implements FileSystem {
     for (const [index, part] of parts.entries()) {
       if (typeOf(current.mode) !== 'dir')
         throw new LifeboatError('not-found', `${path}: ${parts.slice(0, index).join('/')} is not a folder`);
-      const entry = findNamed(await this.entries(current), part, false);
+      const entry = (await this.named(current)).find(part);
       if (!entry) throw new LifeboatError('not-found', `${path}: no such file or folder`);
       current = await this.inode(entry.inode);
       if (typeOf(current.mode) === 'dir') trail.enter(entry.inode, part);
@@ -488,6 +506,8 @@ export class ExtFileSystem implements FileSystem {
       size: type === 'dir' ? 0 : inode.size,
       mtime: inode.mtime,
       mode: inode.mode & 0o7777,
+      fileId: String(inode.number),
+      links: inode.links,
       ...(type === 'file' ? { allocated: inode.allocated } : {}),
       ...(type === 'symlink' ? { target: await this.symlinkTarget(inode) } : {}),
     };
@@ -497,7 +517,7 @@ export class ExtFileSystem implements FileSystem {
     const dir = await this.resolve(path, true);
     if (typeOf(dir.mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
     const out: FsEntry[] = [];
-    for (const entry of await this.entries(dir)) {
+    for (const entry of (await this.named(dir)).entries) {
       try {
         out.push(await this.describe(entry.name, await this.inode(entry.inode)));
       } catch (error) {
@@ -514,7 +534,7 @@ export class ExtFileSystem implements FileSystem {
     const parts = splitPath(path);
     const last = parts.at(-1);
     if (last === undefined) return this.describe('/', inode);
-    const named = findNamed(await this.entries(await this.resolve(parts.slice(0, -1).join('/'), true)), last, false);
+    const named = (await this.named(await this.resolve(parts.slice(0, -1).join('/'), true))).find(last);
     return this.describe(named?.name ?? last, inode);
   }
 
