@@ -40,6 +40,7 @@ const MAX_EXTENT_DEPTH = 5;
 const MAX_PATH_DEPTH = 64;
 const MAX_SYMLINKS = 16;
 const MAX_DIRECTORY_BYTES = 64 * 1024 * 1024;
+const INODE_BLOCKS_HELD = 256;
 
 export type ExtSuperblock = {
   blockSize: number;
@@ -178,6 +179,7 @@ export class ExtFileSystem implements FileSystem {
   private readonly disk: Disk;
   private readonly sb: ExtSuperblock;
   private readonly tables = new Map<number, number>();
+  private readonly inodeBlocks = new Map<number, Promise<Buffer>>();
   /** Folders read last, by inode number: a path lookup is a hash look-up per component. */
   private readonly folders = new FolderCache<number, { name: string; inode: number }>(false);
 
@@ -256,12 +258,27 @@ export class ExtFileSystem implements FileSystem {
     return table;
   }
 
+  /** A block of an inode table, from the few read last: a folder's inodes are mostly neighbours,
+   * so listing one reads each table block once, not once per inode. Never written to. */
+  private async inodeBlock(number: number): Promise<Buffer> {
+    const held = this.inodeBlocks.get(number);
+    if (held) return held;
+    const read = this.block(number);
+    this.inodeBlocks.set(number, read);
+    if (this.inodeBlocks.size > INODE_BLOCKS_HELD) this.inodeBlocks.delete(this.inodeBlocks.keys().next().value as number);
+    read.catch(() => this.inodeBlocks.delete(number));
+    return read;
+  }
+
   private async inode(number: number): Promise<Inode> {
     if (number < 1 || number > this.sb.inodesCount) bad(`inode ${number} does not exist`);
     const group = Math.floor((number - 1) / this.sb.inodesPerGroup);
     const index = (number - 1) % this.sb.inodesPerGroup;
     const table = await this.inodeTable(group);
-    const raw = await this.disk.read(table * this.sb.blockSize + index * this.sb.inodeSize, this.sb.inodeSize);
+    const perBlock = this.sb.blockSize / this.sb.inodeSize;
+    const tableBlock = await this.inodeBlock(table + Math.floor(index / perBlock));
+    const at = (index % perBlock) * this.sb.inodeSize;
+    const raw = tableBlock.subarray(at, at + this.sb.inodeSize);
     this.checkInode(number, raw);
     const mode = raw.readUInt16LE(0);
     const size = raw.readUInt32LE(4) + (typeOf(mode) === 'file' ? raw.readUInt32LE(108) * 2 ** 32 : 0);
