@@ -68,14 +68,25 @@ async function detailedTree(base: string, inner = ''): Promise<string[]> {
   return lines.sort();
 }
 
-for (const layout of ['hashed', 'linear'] as const) {
-  test(`a folder of ${FILES} files in a ${layout} ext4 folder restores as the kernel shows it`, { skip: notRoot }, async () => {
-    const dir = await tempDir();
-    const seed = join(dir, 'seed');
+/** One guest folder of FILES files (two modes, sizes of 1 to 7 lines) and a subfolder, made once for both layouts. */
+const seedRoot = await tempDir(); // removed after the whole file, not after the first test
+let seeded: Promise<string> | null = null;
+function seedFolder(): Promise<string> {
+  seeded ??= (async () => {
+    const seed = join(seedRoot, 'seed');
     await mkdir(join(seed, 'big', 'sub'), { recursive: true });
     for (let i = 0; i < FILES; i++)
       await writeFile(join(seed, 'big', `f${i}.txt`), `file ${i}\n`.repeat(1 + (i % 7)), { mode: i % 3 === 0 ? 0o600 : 0o644 });
     await writeFile(join(seed, 'big', 'sub', 'inner.txt'), 'inside');
+    return seed;
+  })();
+  return seeded;
+}
+
+for (const layout of ['hashed', 'linear'] as const) {
+  test(`a folder of ${FILES} files in a ${layout} ext4 folder restores as the kernel shows it`, { skip: notRoot }, async () => {
+    const dir = await tempDir();
+    const seed = await seedFolder();
     const image = join(dir, `${layout}.img`);
     await makeExt4(image, 160, '-N', String(FILES + 1000), ...(layout === 'linear' ? ['-O', '^dir_index'] : []), '-d', seed);
     const features = run('dumpe2fs', '-h', image);
