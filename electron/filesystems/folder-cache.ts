@@ -6,7 +6,7 @@
 import { escapeGuestName } from '../../shared/guest-names.ts';
 
 const MAX_FOLDERS = 64;
-const MAX_NAMES = 1_000_000;
+const MAX_NAMES = 250_000; // some tens of MiB; the newest folder is kept whatever its size
 
 /** A folder's entries by name, answering as `findNamed` does: the guest's own name first (the
  * first entry of that name), else the name an item restore writes for it (escapeGuestName). */
