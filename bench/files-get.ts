@@ -105,10 +105,15 @@ export async function filesGet(root: string, runs: number, timed: Timer, median:
       // Listing the folder inside the point: a fresh browser each time (inodes read), then again once open.
       const cold: number[] = [];
       const warm: number[] = [];
+      // The engine's own processor time for the first listing (the machine may be shared and busy).
+      const coldCpu: number[] = [];
       for (let run = 0; run < Math.max(runs, 5); run++) {
         const browser = await PointBrowser.open(engine.repository, vmId, pointId);
         try {
+          const cpu = process.cpuUsage();
           cold.push(await timed(async () => void (await browser.list('/disk0/part0/big'))));
+          const used = process.cpuUsage(cpu);
+          coldCpu.push((used.user + used.system) / 1e6);
           warm.push(await timed(async () => void (await browser.list('/disk0/part0/big'))));
         } finally {
           await browser.close();
@@ -123,7 +128,7 @@ export async function filesGet(root: string, runs: number, timed: Timer, median:
             : `  cp -a ${cp.toFixed(2)} s  ratio to cp ${(cp / get).toFixed(2)} (goal >= 0.30)`),
       );
       console.log(
-        `  list the ${FILES}-entry folder (${name})  ${(median(cold) * 1000).toFixed(0)} ms first, ${(median(warm) * 1000).toFixed(0)} ms again (goal < 100 ms)`,
+        `  list the ${FILES}-entry folder (${name})  ${(median(cold) * 1000).toFixed(0)} ms first (${(median(coldCpu) * 1000).toFixed(0)} ms of processor time), ${(median(warm) * 1000).toFixed(0)} ms again (goal < 100 ms)`,
       );
       console.log(
         `    raw (s): files get ${gets.map((t) => t.toFixed(2)).join(' ')} | cp -a ${cps.map((t) => t.toFixed(2)).join(' ')}; last job: ${steps}`,
