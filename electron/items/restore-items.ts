@@ -270,12 +270,7 @@ export class RestoreItemsWork implements JobWork {
     kind: ArchiveKind,
     total: number,
   ): Promise<void> {
-    // A zip holds a hard-linked file's bytes under each of its names.
-    await this.checkRoom(
-      writer.root,
-      kind === 'zip' ? fileBytes(found.items, 'size', false) : total,
-      'the archived items (holes included)',
-    );
+    await this.checkRoom(writer.root, total, 'the archived items (holes included)');
     const spot = await writer.place(null, escapeGuestName(`${this.request.archiveName ?? 'restored-items'}.${kind}`).name, false);
     if (spot === null) {
       context.log('the archive already exists and the policy is skip');
@@ -330,7 +325,8 @@ export class RestoreItemsWork implements JobWork {
       for (const folder of parents.reverse()) await rmdir(folder).catch(() => undefined);
       throw error;
     });
-    const total = fileBytes(found.items, 'size');
+    // A zip holds a hard-linked file's bytes under each of its names; loose files and a tar once.
+    const total = fileBytes(found.items, 'size', this.request.archive !== 'zip');
     try {
       if (this.request.archive) return await this.copyToArchive(found, context, writer, this.request.archive, total);
       await this.checkRoom(root, fileBytes(found.items, 'allocated'), 'the items');
