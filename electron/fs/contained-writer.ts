@@ -220,7 +220,8 @@ export class ContainedWriter {
     await this.checkParent(path);
     await this.checkParent(existing);
     const found = await lstat(existing);
-    if (!found.isFile() || found.ino !== wrote.ino || found.dev !== wrote.dev) throw swapped(existing);
+    if (!found.isFile() || found.ino !== wrote.ino || found.dev !== wrote.dev)
+      throw new LifeboatError('conflict', `${existing}: the file this restore wrote was replaced while it ran; the restore stops`);
     const linked = await link(existing, path).then(
       () => true,
       (error: unknown) => {

@@ -123,7 +123,7 @@ test('a hard link is made only to a file this writer wrote, still in place; a sw
   // The first name replaced by another file (not ours): never linked to.
   await rename(first, join(dir, 'moved.txt'));
   await writeFile(first, 'not ours');
-  await assert.rejects(writer.link(join(root, 'third.txt'), first), /swapped/);
+  await assert.rejects(writer.link(join(root, 'third.txt'), first), { code: 'conflict', message: /was replaced/ });
   // The folder of the new name swapped for a link out of the target.
   const again = join(root, 'again.txt');
   await writer.file(again, 5, null, 0o644, regions(Buffer.from('guest')));
