@@ -42,6 +42,7 @@ const MAX_SYMLINKS = 16;
 const MAX_DIRECTORY_BYTES = 64 * 1024 * 1024;
 const INODE_BLOCKS_HELD = 256;
 const TWO_ZEROS = new Uint8Array(2);
+const SEED_BYTES = Buffer.alloc(8);
 
 export type ExtSuperblock = {
   blockSize: number;
@@ -306,19 +307,18 @@ export class ExtFileSystem implements FileSystem {
     const wide = raw.length > GOOD_OLD_INODE + 4 && raw.readUInt16LE(GOOD_OLD_INODE) >= 4;
     const stored = raw.readUInt16LE(0x7c) + (wide ? raw.readUInt16LE(0x82) * 0x10000 : 0);
     // The inode with its checksum fields as zeros, summed in pieces (no copy per inode).
-    let sum = crc32c(this.inodeSeed(this.sb.checksumSeed, number, raw), raw.subarray(0, 0x7c));
+    let sum = crc32c(this.inodeSeed(this.sb.checksumSeed, number, raw), raw, 0, 0x7c);
     sum = crc32c(sum, TWO_ZEROS);
-    if (wide) sum = crc32c(crc32c(crc32c(sum, raw.subarray(0x7e, 0x82)), TWO_ZEROS), raw.subarray(0x84));
-    else sum = crc32c(sum, raw.subarray(0x7e));
+    if (wide) sum = crc32c(crc32c(crc32c(sum, raw, 0x7e, 0x82), TWO_ZEROS), raw, 0x84);
+    else sum = crc32c(sum, raw, 0x7e);
     if ((wide ? sum : sum & 0xffff) !== stored) bad(`inode ${number} fails its checksum (a damaged inode)`);
   }
 
   /** The seed of the checksums of an inode's own metadata blocks: the volume's, its number and generation. */
   private inodeSeed(volumeSeed: number, number: number, raw: Buffer): number {
-    const numberBytes = Buffer.alloc(8);
-    numberBytes.writeUInt32LE(number, 0);
-    numberBytes.writeUInt32LE(raw.readUInt32LE(100), 4);
-    return crc32c(volumeSeed, numberBytes);
+    SEED_BYTES.writeUInt32LE(number, 0); // one buffer for every inode: filled and summed at once
+    SEED_BYTES.writeUInt32LE(raw.readUInt32LE(100), 4);
+    return crc32c(volumeSeed, SEED_BYTES);
   }
 
   /** An extent tree block's checksum, in the tail after its eh_max entries (metadata_csum). */
@@ -519,7 +519,7 @@ export class ExtFileSystem implements FileSystem {
       // A deeper tree is read now, so a file whose map is damaged is named here, not when restored.
       if (type === 'file' && inode.block.readUInt16LE(6) > 0) await this.runs(inode);
     }
-    return {
+    const entry: FsEntry = {
       name,
       type,
       size: type === 'dir' ? 0 : inode.size,
@@ -527,9 +527,10 @@ export class ExtFileSystem implements FileSystem {
       mode: inode.mode & 0o7777,
       fileId: String(inode.number),
       links: inode.links,
-      ...(type === 'file' ? { allocated: inode.allocated } : {}),
-      ...(type === 'symlink' ? { target: await this.symlinkTarget(inode) } : {}),
     };
+    if (type === 'file') entry.allocated = inode.allocated;
+    if (type === 'symlink') entry.target = await this.symlinkTarget(inode);
+    return entry;
   }
 
   async list(path: string): Promise<FsEntry[]> {

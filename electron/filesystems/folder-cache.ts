@@ -13,16 +13,12 @@ const MAX_NAMES = 250_000; // some tens of MiB; the newest folder is kept whatev
 export class NamedEntries<T extends { name: string }> {
   readonly entries: readonly T[];
   private readonly caseless: boolean;
-  private readonly byName = new Map<string, T>();
+  private byName: Map<string, T> | null = null;
   private byEscaped: Map<string, T> | null = null;
 
   constructor(entries: readonly T[], caseless: boolean) {
     this.entries = entries;
     this.caseless = caseless;
-    for (const entry of entries) {
-      const key = this.fold(entry.name);
-      if (!this.byName.has(key)) this.byName.set(key, entry);
-    }
   }
 
   private fold(text: string): string {
@@ -31,6 +27,14 @@ export class NamedEntries<T extends { name: string }> {
 
   find(part: string): T | undefined {
     const wanted = this.fold(part);
+    if (this.byName === null) {
+      // Built at the first look-up, not for a folder that is only listed.
+      this.byName = new Map();
+      for (const entry of this.entries) {
+        const key = this.fold(entry.name);
+        if (!this.byName.has(key)) this.byName.set(key, entry);
+      }
+    }
     const own = this.byName.get(wanted);
     if (own !== undefined) return own;
     if (this.byEscaped === null) {
