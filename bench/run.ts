@@ -21,6 +21,7 @@ import { existsSync } from 'node:fs';
 import { chromium } from 'playwright';
 import { buildAll } from '../scripts/build.ts';
 import { cancelJobs, measureQueue, queueJobs } from './queue-load.ts';
+import { filesGet } from './files-get.ts';
 
 const MIB = 1024 * 1024;
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
@@ -640,6 +641,7 @@ async function main(): Promise<void> {
   await vsphereModes(source, capacity, cpTime);
   await instantRecovery(source, capacity);
   await itemLevel();
+  await filesGet(root, runs, timed, median);
   await consoleQueue();
   console.log(
     `  raw runs (s): cp ${cpTimes.map((t) => t.toFixed(2)).join(' ')} | backup ${backupTimes.map((t) => t.toFixed(2)).join(' ')} | restore ${restoreTimes.map((t) => t.toFixed(2)).join(' ')}`,
@@ -647,9 +649,12 @@ async function main(): Promise<void> {
 }
 
 try {
-  // LIFEBOAT_BENCH_ONLY=console (or instant, or copies) measures that part alone (a minute instead of several).
+  // LIFEBOAT_BENCH_ONLY=console (or instant, copies, files-get) measures that part alone (a minute instead of several).
   if (process.env.LIFEBOAT_BENCH_ONLY === 'console') await consoleQueue();
-  else if (process.env.LIFEBOAT_BENCH_ONLY === 'instant') await instantOnly();
+  else if (process.env.LIFEBOAT_BENCH_ONLY === 'files-get') {
+    console.log(`Lifeboat bench, item restore (files get) only: ${runs} runs, medians`);
+    await filesGet(root, runs, timed, median);
+  } else if (process.env.LIFEBOAT_BENCH_ONLY === 'instant') await instantOnly();
   else if (process.env.LIFEBOAT_BENCH_ONLY === 'copies') await copiesOnly();
   else await main();
 } finally {

@@ -16,6 +16,27 @@ export type SearchHit = {
 const MIN_TRIGRAM = 3;
 const MAX_GAPS_SHOWN = 20;
 
+const escapeLike = (text: string): string => text.replace(/[%_!]/g, (char) => `!${char}`);
+const quoteMatch = (text: string): string => `"${text.replace(/"/g, '""')}"`;
+
+/** The query for names matching `needle`. Trigrams (FTS5) answer any name holding a literal run
+ * of three characters or more: the longest run of the pattern narrows the names through the
+ * index, LIKE then checks the whole pattern on those few. Without such a run, LIKE scans the
+ * names. LIKE's own `%` and `_` in the pattern are literal (escaped with '!'); `[` means nothing to it. */
+export function nameQuery(needle: string, byVm: boolean): { sql: string; terms: string[] } {
+  const vm = byVm ? 'AND p.vm_id = ?' : '';
+  const wildcard = /[*?]/.test(needle);
+  const like = wildcard
+    ? [...needle.replace(/\*+/g, '*')].map((char) => (char === '*' ? '%' : char === '?' ? '_' : escapeLike(char))).join('')
+    : `%${escapeLike(needle)}%`;
+  const longest = needle.split(/[*?]/).reduce((best, run) => (run.length > best.length ? run : best), '');
+  if (longest.length < MIN_TRIGRAM)
+    return { sql: `SELECT p.id, p.vm_id, p.path FROM file_paths p WHERE p.name LIKE ? ESCAPE '!' ${vm} LIMIT ?`, terms: [like] };
+  const fromIndex = 'SELECT p.id, p.vm_id, p.path FROM file_names f JOIN file_paths p ON p.id = f.rowid WHERE file_names MATCH ?';
+  if (!wildcard) return { sql: `${fromIndex} ${vm} LIMIT ?`, terms: [quoteMatch(needle)] };
+  return { sql: `${fromIndex} AND p.name LIKE ? ESCAPE '!' ${vm} LIMIT ?`, terms: [quoteMatch(longest), like] };
+}
+
 export class FileIndex {
   private readonly db: CatalogDatabase;
 
@@ -76,17 +97,14 @@ export class FileIndex {
     }));
   }
 
-  /** Files whose name contains `pattern` (any case), with the points that hold them. */
+  /** Files whose name contains `pattern` (any case), with the points that hold them. With `*`
+   * (any run of characters) or `?` (one character) the pattern is the whole name instead:
+   * `*.conf`, `host?ame`. */
   search(pattern: string, vmId: string | null, limit = 100): SearchHit[] {
     const needle = pattern.trim();
     if (needle === '') return [];
-    const byName =
-      needle.length >= MIN_TRIGRAM
-        ? `SELECT p.id, p.vm_id, p.path FROM file_names f JOIN file_paths p ON p.id = f.rowid WHERE file_names MATCH ? ${vmId ? 'AND p.vm_id = ?' : ''} LIMIT ?`
-        : `SELECT p.id, p.vm_id, p.path FROM file_paths p WHERE p.name LIKE ? ESCAPE '!' ${vmId ? 'AND p.vm_id = ?' : ''} LIMIT ?`;
-    // Trigrams need three characters; shorter patterns scan names with LIKE.
-    const term = needle.length >= MIN_TRIGRAM ? `"${needle.replace(/"/g, '""')}"` : `%${needle.replace(/[%_!]/g, (char) => `!${char}`)}%`;
-    const rows = this.db.prepare(byName).all(...(vmId ? [term, vmId, limit] : [term, limit])) as {
+    const { sql, terms } = nameQuery(needle, vmId !== null);
+    const rows = this.db.prepare(sql).all(...terms, ...(vmId ? [vmId] : []), limit) as {
       id: number;
       vm_id: string;
       path: string;

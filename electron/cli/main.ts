@@ -67,7 +67,8 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--secrets-key-file PATH | 
   files ls <vm> --point P [/diskN/partM/path]        browse inside a restore point (LVM: /lvm/<vg>/<lv>/path)
   files get <vm> --point P <path>... --out DIR [--on-clash keep-both|overwrite|skip] [--archive zip|tar] [--keep-special-bits]
   files index <vm> --point P                         index a point's files (done after every backup)
-  files search <pattern> [--vm V]                    which VMs and points hold a file of that name
+  files search <pattern> [--vm V]                    which VMs and points hold a file of that name (part of it, or
+                                                     the whole name with * and ? wildcards: '*.conf', 'host?ame')
   audit [verify]                                     the audit log; verify recomputes its hash chain and checks
                                                      its head against audit/anchors.log and the restore points
   settings [set four-eyes on|off]                    original-location restores wait for a second person's approval

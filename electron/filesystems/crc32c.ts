@@ -10,8 +10,10 @@ const TABLE = (() => {
   return table;
 })();
 
-export function crc32c(seed: number, bytes: Uint8Array): number {
+/** Of `bytes` from `start` to `end` (the whole by default). */
+export function crc32c(seed: number, bytes: Uint8Array, start = 0, end = bytes.length): number {
   let crc = seed >>> 0;
-  for (const byte of bytes) crc = (TABLE[(crc ^ byte) & 0xff] as number) ^ (crc >>> 8);
+  // An indexed loop: an iterator per byte made listing a large folder (an inode checksum each) slow.
+  for (let at = start; at < end; at++) crc = (TABLE[(crc ^ (bytes[at] as number)) & 0xff] as number) ^ (crc >>> 8);
   return crc >>> 0;
 }

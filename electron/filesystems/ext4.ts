@@ -8,7 +8,6 @@ import { LifeboatError } from '../errors.ts';
 import { crc32c } from './crc32c.ts';
 import {
   FolderTrail,
-  findNamed,
   splitPath,
   type EntryType,
   type FileRegion,
@@ -19,6 +18,7 @@ import {
   unreadableEntry,
 } from './file-system.ts';
 import { JournalOverlayDisk, replayJournal } from './jbd2.ts';
+import { FolderCache, type NamedEntries } from './folder-cache.ts';
 
 const EXT_MAGIC = 0xef53;
 const EXTENT_MAGIC = 0xf30a;
@@ -40,6 +40,9 @@ const MAX_EXTENT_DEPTH = 5;
 const MAX_PATH_DEPTH = 64;
 const MAX_SYMLINKS = 16;
 const MAX_DIRECTORY_BYTES = 64 * 1024 * 1024;
+const INODE_BLOCKS_HELD = 256;
+const TWO_ZEROS = new Uint8Array(2);
+const SEED_BYTES = Buffer.alloc(8);
 
 export type ExtSuperblock = {
   blockSize: number;
@@ -121,7 +124,17 @@ function* zeros(length: number): Generator<Uint8Array> {
 }
 
 /** `allocated`: i_blocks in bytes (512-byte units; file system blocks under the huge_file flag). */
-type Inode = { number: number; mode: number; size: number; mtime: Date; flags: number; block: Buffer; raw: Buffer; allocated: number };
+type Inode = {
+  number: number;
+  mode: number;
+  size: number;
+  mtime: Date;
+  flags: number;
+  block: Buffer;
+  raw: Buffer;
+  allocated: number;
+  links: number;
+};
 
 const typeOf = (mode: number): EntryType => {
   const kind = mode & 0xf000;
@@ -168,6 +181,9 @@ export class ExtFileSystem implements FileSystem {
   private readonly disk: Disk;
   private readonly sb: ExtSuperblock;
   private readonly tables = new Map<number, number>();
+  private readonly inodeBlocks = new Map<number, Promise<Buffer>>();
+  /** Folders read last, by inode number: a path lookup is a hash look-up per component. */
+  private readonly folders = new FolderCache<number, { name: string; inode: number }>(false);
 
   private constructor(disk: Disk, sb: ExtSuperblock, notes: VolumeNote[]) {
     this.disk = disk;
@@ -244,12 +260,27 @@ export class ExtFileSystem implements FileSystem {
     return table;
   }
 
+  /** A block of an inode table, from the few read last: a folder's inodes are mostly neighbours,
+   * so listing one reads each table block once, not once per inode. Never written to. */
+  private async inodeBlock(number: number): Promise<Buffer> {
+    const held = this.inodeBlocks.get(number);
+    if (held) return held;
+    const read = this.block(number);
+    this.inodeBlocks.set(number, read);
+    if (this.inodeBlocks.size > INODE_BLOCKS_HELD) this.inodeBlocks.delete(this.inodeBlocks.keys().next().value as number);
+    read.catch(() => this.inodeBlocks.delete(number));
+    return read;
+  }
+
   private async inode(number: number): Promise<Inode> {
     if (number < 1 || number > this.sb.inodesCount) bad(`inode ${number} does not exist`);
     const group = Math.floor((number - 1) / this.sb.inodesPerGroup);
     const index = (number - 1) % this.sb.inodesPerGroup;
     const table = await this.inodeTable(group);
-    const raw = await this.disk.read(table * this.sb.blockSize + index * this.sb.inodeSize, this.sb.inodeSize);
+    const perBlock = this.sb.blockSize / this.sb.inodeSize;
+    const tableBlock = await this.inodeBlock(table + Math.floor(index / perBlock));
+    const at = (index % perBlock) * this.sb.inodeSize;
+    const raw = tableBlock.subarray(at, at + this.sb.inodeSize);
     this.checkInode(number, raw);
     const mode = raw.readUInt16LE(0);
     const size = raw.readUInt32LE(4) + (typeOf(mode) === 'file' ? raw.readUInt32LE(108) * 2 ** 32 : 0);
@@ -263,6 +294,7 @@ export class ExtFileSystem implements FileSystem {
       flags: raw.readUInt32LE(32),
       block: raw.subarray(40, 100),
       raw,
+      links: raw.readUInt16LE(26),
       allocated:
         (raw.readUInt32LE(28) + raw.readUInt16LE(116) * 2 ** 32) * (raw.readUInt32LE(32) & FLAG_HUGE_FILE ? this.sb.blockSize : 512),
     };
@@ -272,21 +304,21 @@ export class ExtFileSystem implements FileSystem {
    * and e2fsck treat it. */
   private checkInode(number: number, raw: Buffer): void {
     if (this.sb.checksumSeed === null) return;
-    const copy = Buffer.from(raw);
     const wide = raw.length > GOOD_OLD_INODE + 4 && raw.readUInt16LE(GOOD_OLD_INODE) >= 4;
     const stored = raw.readUInt16LE(0x7c) + (wide ? raw.readUInt16LE(0x82) * 0x10000 : 0);
-    copy.writeUInt16LE(0, 0x7c);
-    if (wide) copy.writeUInt16LE(0, 0x82);
-    const sum = crc32c(this.inodeSeed(this.sb.checksumSeed, number, raw), copy);
+    // The inode with its checksum fields as zeros, summed in pieces (no copy per inode).
+    let sum = crc32c(this.inodeSeed(this.sb.checksumSeed, number, raw), raw, 0, 0x7c);
+    sum = crc32c(sum, TWO_ZEROS);
+    if (wide) sum = crc32c(crc32c(crc32c(sum, raw, 0x7e, 0x82), TWO_ZEROS), raw, 0x84);
+    else sum = crc32c(sum, raw, 0x7e);
     if ((wide ? sum : sum & 0xffff) !== stored) bad(`inode ${number} fails its checksum (a damaged inode)`);
   }
 
   /** The seed of the checksums of an inode's own metadata blocks: the volume's, its number and generation. */
   private inodeSeed(volumeSeed: number, number: number, raw: Buffer): number {
-    const numberBytes = Buffer.alloc(8);
-    numberBytes.writeUInt32LE(number, 0);
-    numberBytes.writeUInt32LE(raw.readUInt32LE(100), 4);
-    return crc32c(volumeSeed, numberBytes);
+    SEED_BYTES.writeUInt32LE(number, 0); // one buffer for every inode: filled and summed at once
+    SEED_BYTES.writeUInt32LE(raw.readUInt32LE(100), 4);
+    return crc32c(volumeSeed, SEED_BYTES);
   }
 
   /** An extent tree block's checksum, in the tail after its eh_max entries (metadata_csum). */
@@ -444,6 +476,11 @@ export class ExtFileSystem implements FileSystem {
     return out;
   }
 
+  /** A folder's entries by name, from the cache of folders read last. */
+  private async named(dir: Inode): Promise<NamedEntries<{ name: string; inode: number }>> {
+    return this.folders.get(dir.number, () => this.entries(dir));
+  }
+
   private async symlinkTarget(inode: Inode): Promise<string> {
     if (inode.size < INLINE_BYTES && !(inode.flags & (FLAG_EXTENTS | FLAG_INLINE_DATA))) return inode.block.toString('utf8', 0, inode.size);
     return (await this.collect(inode, 4096)).toString('utf8');
@@ -457,7 +494,7 @@ export class ExtFileSystem implements FileSystem {
     for (const [index, part] of parts.entries()) {
       if (typeOf(current.mode) !== 'dir')
         throw new LifeboatError('not-found', `${path}: ${parts.slice(0, index).join('/')} is not a folder`);
-      const entry = findNamed(await this.entries(current), part, false);
+      const entry = (await this.named(current)).find(part);
       if (!entry) throw new LifeboatError('not-found', `${path}: no such file or folder`);
       current = await this.inode(entry.inode);
       if (typeOf(current.mode) === 'dir') trail.enter(entry.inode, part);
@@ -482,22 +519,25 @@ export class ExtFileSystem implements FileSystem {
       // A deeper tree is read now, so a file whose map is damaged is named here, not when restored.
       if (type === 'file' && inode.block.readUInt16LE(6) > 0) await this.runs(inode);
     }
-    return {
+    const entry: FsEntry = {
       name,
       type,
       size: type === 'dir' ? 0 : inode.size,
       mtime: inode.mtime,
       mode: inode.mode & 0o7777,
-      ...(type === 'file' ? { allocated: inode.allocated } : {}),
-      ...(type === 'symlink' ? { target: await this.symlinkTarget(inode) } : {}),
+      fileId: String(inode.number),
+      links: inode.links,
     };
+    if (type === 'file') entry.allocated = inode.allocated;
+    if (type === 'symlink') entry.target = await this.symlinkTarget(inode);
+    return entry;
   }
 
   async list(path: string): Promise<FsEntry[]> {
     const dir = await this.resolve(path, true);
     if (typeOf(dir.mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
     const out: FsEntry[] = [];
-    for (const entry of await this.entries(dir)) {
+    for (const entry of (await this.named(dir)).entries) {
       try {
         out.push(await this.describe(entry.name, await this.inode(entry.inode)));
       } catch (error) {
@@ -514,7 +554,7 @@ export class ExtFileSystem implements FileSystem {
     const parts = splitPath(path);
     const last = parts.at(-1);
     if (last === undefined) return this.describe('/', inode);
-    const named = findNamed(await this.entries(await this.resolve(parts.slice(0, -1).join('/'), true)), last, false);
+    const named = (await this.named(await this.resolve(parts.slice(0, -1).join('/'), true))).find(last);
     return this.describe(named?.name ?? last, inode);
   }
 

@@ -3,7 +3,8 @@
 // so a looping FAT is an error, not a hang.
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
-import { FolderTrail, findNamed, splitPath, type FileSystem, type FsEntry, type VolumeNote } from './file-system.ts';
+import { FolderTrail, splitPath, type FileSystem, type FsEntry, type VolumeNote } from './file-system.ts';
+import { FolderCache, type NamedEntries } from './folder-cache.ts';
 
 const MAX_FAT_BYTES = 64 * 1024 * 1024;
 const DIR_ENTRY = 32;
@@ -126,6 +127,8 @@ export class FatFileSystem implements FileSystem {
   private readonly disk: Disk;
   private readonly geometry: FatGeometry;
   private readonly fat: Buffer;
+  /** Folders read last, by first cluster (-1: the FAT12/16 root area); names caseless, as FAT's. */
+  private readonly folders = new FolderCache<number, FatEntry>(true);
 
   private constructor(disk: Disk, geometry: FatGeometry, fat: Buffer) {
     this.disk = disk;
@@ -191,14 +194,17 @@ export class FatFileSystem implements FileSystem {
     return parseFatDirectory(Buffer.concat(parts));
   }
 
+  private async named(cluster: number | null): Promise<NamedEntries<FatEntry>> {
+    return this.folders.get(cluster ?? -1, () => this.directory(cluster));
+  }
+
   private async resolve(path: string): Promise<FatEntry | null> {
     let cluster: number | null = null;
     let found: FatEntry | null = null;
     // Cluster 0 in an entry also means the root folder.
     const trail = new FolderTrail(path, [this.geometry.rootCluster, 0]);
     for (const part of splitPath(path)) {
-      const entries = await this.directory(cluster);
-      found = findNamed(entries, part, true) ?? null;
+      found = (await this.named(cluster)).find(part) ?? null;
       if (!found) throw new LifeboatError('not-found', `${path}: no such file or folder`);
       if (found.type === 'dir') trail.enter(found.cluster, found.name);
       cluster = found.type === 'dir' ? found.cluster : -1;
@@ -210,7 +216,7 @@ export class FatFileSystem implements FileSystem {
   async list(path: string): Promise<FsEntry[]> {
     const entry = await this.resolve(path);
     if (entry && entry.type !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
-    return (await this.directory(entry ? entry.cluster : null)).map(({ cluster: _cluster, ...rest }) => rest);
+    return (await this.named(entry ? entry.cluster : null)).entries.map(({ cluster: _cluster, ...rest }) => rest);
   }
 
   async stat(path: string): Promise<FsEntry> {

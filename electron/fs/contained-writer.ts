@@ -6,7 +6,7 @@
 // parent whose real path is the expected one (Node has no openat). Symbolic links are made last,
 // when nothing is written any more. Folder modes and times are set at the end, deepest first.
 import { constants } from 'node:fs';
-import { chmod, lstat, lutimes, mkdir, open, realpath, rmdir, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, link, lstat, lutimes, mkdir, open, realpath, rmdir, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import type { FileRegion } from '../filesystems/file-system.ts';
@@ -41,6 +41,12 @@ export class ContainedWriter {
   private readonly links: { path: string; target: string; mtime: Date | null }[] = [];
   /** What this writer made, in order: taken back when the restore fails or is cancelled. */
   private readonly made: { path: string; ino: number; dev: number }[] = [];
+  /** The files it wrote, by path: what a later name of the same file may be linked to. */
+  private readonly files = new Map<string, { ino: number; dev: number }>();
+
+  /** The operator's ordinary modes, read once (asking for the umask is a system call each time). */
+  private readonly operatorFile = operatorMode('file');
+  private readonly operatorFolder = operatorMode('folder');
 
   private constructor(root: string, options: ContainedWriterOptions) {
     this.root = root;
@@ -125,8 +131,7 @@ export class ContainedWriter {
     throw new LifeboatError('conflict', `${base}: too many earlier copies`);
   }
 
-  private async madeNow(handle: FileHandle, path: string): Promise<void> {
-    const made = await handle.stat();
+  private madeNow(made: { ino: number; dev: number }, path: string): void {
     this.made.push({ path, ino: made.ino, dev: made.dev });
   }
 
@@ -138,13 +143,13 @@ export class ContainedWriter {
   /** After an open: the path still names the opened object, under the parent expected. If not,
    * what was just made (`ours`: created here, O_EXCL or a fresh mkdir) is taken back wherever
    * the swapped link led, and the restore stops. */
-  private async verify(handle: FileHandle, path: string, ours: boolean): Promise<void> {
+  private async verify(handle: FileHandle, path: string, ours: boolean): Promise<{ ino: number; dev: number }> {
     const [opened, named, parent] = await Promise.all([
       handle.stat(),
       lstat(path).catch(() => null),
       realpath(dirname(path)).catch(() => null),
     ]);
-    if (named && opened.ino === named.ino && opened.dev === named.dev && parent === dirname(path)) return;
+    if (named && opened.ino === named.ino && opened.dev === named.dev && parent === dirname(path)) return opened;
     if (ours && named && opened.ino === named.ino && opened.dev === named.dev)
       await (opened.isDirectory() ? rmdir(path) : unlink(path)).catch(() => undefined);
     throw swapped(path);
@@ -161,13 +166,13 @@ export class ContainedWriter {
     );
     const handle = await open(path, FOLDER_FLAGS);
     try {
-      await this.verify(handle, path, ours);
-      if (ours) await this.madeNow(handle, path);
-      await handle.chmod(0o700 | this.mode(mode, operatorMode('folder'))); // writable until the end, when its own mode is set
+      const opened = await this.verify(handle, path, ours);
+      if (ours) this.madeNow(opened, path);
+      await handle.chmod(0o700 | this.mode(mode, this.operatorFolder)); // writable until the end, when its own mode is set
     } finally {
       await handle.close();
     }
-    this.folders.push({ path, mode: this.mode(mode, operatorMode('folder')), mtime });
+    this.folders.push({ path, mode: this.mode(mode, this.operatorFolder), mtime });
   }
 
   /** Bytes written where they are not zero; holes and zero runs are left unwritten, and the
@@ -176,9 +181,11 @@ export class ContainedWriter {
     await this.checkParent(path);
     const handle = await open(path, FILE_FLAGS, 0o600);
     try {
-      await this.verify(handle, path, true);
-      await this.madeNow(handle, path);
+      const opened = await this.verify(handle, path, true);
+      this.madeNow(opened, path);
+      this.files.set(path, { ino: opened.ino, dev: opened.dev });
       let position = 0;
+      let written = 0; // the end of the last bytes written
       for await (const region of regions) {
         if (!(region instanceof Uint8Array)) {
           position += region.hole;
@@ -186,18 +193,51 @@ export class ContainedWriter {
         }
         for (let at = 0; at < region.length; at += ZERO_SPAN) {
           const span = region.subarray(at, Math.min(at + ZERO_SPAN, region.length));
-          if (!Buffer.from(span.buffer, span.byteOffset, span.length).equals(ZEROS.subarray(0, span.length)))
+          if (!Buffer.from(span.buffer, span.byteOffset, span.length).equals(ZEROS.subarray(0, span.length))) {
             await handle.write(span, 0, span.length, position + at);
+            written = position + at + span.length;
+          }
         }
         position += region.length;
       }
       if (position !== size) throw new LifeboatError('corrupt-disk', `${path}: read ${position} bytes, its size is ${size}`);
-      await handle.truncate(size);
-      await handle.chmod(this.mode(mode, operatorMode('file')));
+      if (written !== size) await handle.truncate(size); // a trailing hole or zero run: cut, not written
+      await handle.chmod(this.mode(mode, this.operatorFile));
       if (mtime) await handle.utimes(mtime, mtime);
     } finally {
       await handle.close();
     }
+  }
+
+  /** Another name (placed, like any) of a file this writer already wrote: a hard link to it, as
+   * in the guest. `existing` must still be that very file (its inode) under its own real parent,
+   * and afterwards `path` must name it under the parent expected, or the restore stops as for a
+   * file. False when this target cannot link there (another file system, no links): the caller
+   * writes the bytes again. */
+  async link(path: string, existing: string): Promise<boolean> {
+    const wrote = this.files.get(existing);
+    if (!wrote) throw new LifeboatError('internal', `${existing} was not written by this restore`);
+    await this.checkParent(path);
+    await this.checkParent(existing);
+    const found = await lstat(existing);
+    if (!found.isFile() || found.ino !== wrote.ino || found.dev !== wrote.dev)
+      throw new LifeboatError('conflict', `${existing}: the file this restore wrote was replaced while it ran; the restore stops`);
+    const linked = await link(existing, path).then(
+      () => true,
+      (error: unknown) => {
+        if (isErrnoCode(error, 'EXDEV') || isErrnoCode(error, 'EPERM') || isErrnoCode(error, 'EMLINK') || isErrnoCode(error, 'ENOTSUP'))
+          return false;
+        throw error;
+      },
+    );
+    if (!linked) return false;
+    const [named, parent] = await Promise.all([lstat(path).catch(() => null), realpath(dirname(path)).catch(() => null)]);
+    if (!named || named.ino !== wrote.ino || named.dev !== wrote.dev || parent !== dirname(path)) {
+      if (named && named.ino === wrote.ino && named.dev === wrote.dev) await unlink(path).catch(() => undefined);
+      throw swapped(path);
+    }
+    this.madeNow(named, path);
+    return true;
   }
 
   /** Made at the end, when nothing is written any more, so nothing is ever written through it. */

@@ -10,6 +10,9 @@ export interface ArchiveWriter {
   directory(path: string, mtime: Date | null, mode: number | null): Promise<void>;
   symlink(path: string, target: string, mtime: Date | null): Promise<void>;
   file(path: string, size: number, mtime: Date | null, mode: number | null, chunks: AsyncIterable<Uint8Array>): Promise<void>;
+  /** Another name of a file already archived as `existing`, where the format has hard links
+   * (tar); without it the bytes are written again (zip). */
+  hardLink?(path: string, existing: string, mtime: Date | null, mode: number | null): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -89,6 +92,11 @@ export class TarWriter implements ArchiveWriter {
 
   async symlink(path: string, target: string, mtime: Date | null): Promise<void> {
     await this.entry(path, '2', 0, mtime, 0o777, target);
+  }
+
+  /** Type '1': a name of an earlier entry's file, no bytes of its own. */
+  async hardLink(path: string, existing: string, mtime: Date | null, mode: number | null): Promise<void> {
+    await this.entry(path, '1', 0, mtime, mode ?? 0o644, existing);
   }
 
   async file(path: string, size: number, mtime: Date | null, mode: number | null, chunks: AsyncIterable<Uint8Array>): Promise<void> {

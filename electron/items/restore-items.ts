@@ -37,6 +37,16 @@ type Item = { source: string; entry: FsEntry; parent: string | null };
 type Found = { browser: PointBrowser; items: Item[] };
 
 const MAX_ITEMS = 100_000;
+/** Loose files written at once: enough to keep the disk and the thread pool busy. */
+const CONCURRENT_FILES = 8;
+
+/** Which file an item is, across every volume of the point: its volume (/diskN/partM) and its
+ * `fileId`; null when the file has one name, or its file system does not say. */
+function linkKey({ source, entry }: Item): string | null {
+  if (entry.type !== 'file' || entry.fileId === undefined || (entry.links !== undefined && entry.links < 2)) return null;
+  const [disk, volume] = splitPath(source);
+  return `/${disk}/${volume}:${entry.fileId}`;
+}
 
 /** Holes as zeros, for writers that need every byte (archives). */
 async function* asBytes(regions: AsyncIterable<FileRegion>): AsyncGenerator<Uint8Array> {
@@ -50,11 +60,18 @@ async function* asBytes(regions: AsyncIterable<FileRegion>): AsyncGenerator<Uint
 }
 
 /** The files' bytes: their sizes, or what they take on disk (holes are not written). */
-function fileBytes(items: Item[], measure: 'size' | 'allocated'): number {
-  return items.reduce(
-    (sum, { entry }) => sum + (entry.type !== 'file' ? 0 : measure === 'allocated' ? (entry.allocated ?? entry.size) : entry.size),
-    0,
-  );
+function fileBytes(items: Item[], measure: 'size' | 'allocated', linksOnce = true): number {
+  const counted = new Set<string>();
+  let sum = 0;
+  for (const item of items) {
+    const { entry } = item;
+    if (entry.type !== 'file') continue;
+    const key = linksOnce ? linkKey(item) : null;
+    if (key !== null && counted.has(key)) continue; // a hard link takes no room again
+    if (key !== null) counted.add(key);
+    sum += measure === 'allocated' ? (entry.allocated ?? entry.size) : entry.size;
+  }
+  return sum;
 }
 
 export class RestoreItemsWork implements JobWork {
@@ -157,7 +174,10 @@ export class RestoreItemsWork implements JobWork {
   }
 
   /** Every item, parents before children, at the place `place` gives it (null: skip it and its
-   * children). A guest name that cannot be used as it is gets escaped, and the log says so. */
+   * children). A guest name that cannot be used as it is gets escaped, and the log says so.
+   * Loose files are written a few at a time (each costs a dozen system calls, mostly waiting);
+   * folders are made in order, before anything under them. A later name of a file already
+   * written (same `fileId`: a hard link in the guest) is linked to the first, not copied. */
   private async writeItems(
     { browser, items }: Found,
     writer: ArchiveWriter | ContainedWriter,
@@ -166,36 +186,75 @@ export class RestoreItemsWork implements JobWork {
     total: number,
   ): Promise<void> {
     const placed = new Map<string, string>();
-    for (const item of items) {
-      throwIfCancelled(context.signal);
-      const { entry } = item;
-      const parentSource = item.parent ?? '';
-      const parent = item.parent === null ? null : (placed.get(item.parent) ?? undefined);
-      if (entry.type === 'other' || parent === undefined) {
-        this.skipped++;
-        continue;
+    /** The first name written of each file with more than one name, and when it is done. */
+    const firstNames = new Map<string, { at: string; done: Promise<void> }>();
+    const inFlight = new Set<Promise<void>>();
+    const track = (task: Promise<void>): Promise<void> => {
+      const tracked: Promise<void> = task.finally(() => inFlight.delete(tracked));
+      tracked.catch(() => undefined); // seen when awaited below; not an unhandled rejection meanwhile
+      inFlight.add(tracked);
+      return tracked;
+    };
+    try {
+      for (const item of items) {
+        throwIfCancelled(context.signal);
+        const { entry } = item;
+        const parentSource = item.parent ?? '';
+        const parent = item.parent === null ? null : (placed.get(item.parent) ?? undefined);
+        if (entry.type === 'other' || parent === undefined) {
+          this.skipped++;
+          continue;
+        }
+        const { name, escaped } = escapeGuestName(entry.name);
+        if (escaped) {
+          this.escaped++;
+          context.log(
+            `guest name ${JSON.stringify(entry.name)} in ${parentSource || '/'} is not a plain file name; written as ${JSON.stringify(name)}`,
+          );
+        }
+        const at = await place(parent, name, entry.type === 'dir');
+        if (at === null) {
+          this.skipped++;
+          continue;
+        }
+        placed.set(item.source, at);
+        this.copied++;
+        if (entry.type === 'dir') await writer.directory(at, entry.mtime, entry.mode);
+        else if (entry.type === 'symlink') await writer.symlink(at, entry.target ?? '', entry.mtime);
+        else {
+          const key = linkKey(item);
+          const first = key === null ? undefined : firstNames.get(key);
+          if (first && (await this.linked(writer, at, first, entry))) continue;
+          const done =
+            writer instanceof ContainedWriter
+              ? track(writer.file(at, entry.size, entry.mtime, entry.mode, this.counted(browser, item.source, context, total)))
+              : writer.file(at, entry.size, entry.mtime, entry.mode, asBytes(this.counted(browser, item.source, context, total)));
+          if (key !== null && !first) firstNames.set(key, { at, done });
+          if (!(writer instanceof ContainedWriter)) await done;
+          else if (inFlight.size >= CONCURRENT_FILES) await Promise.race(inFlight);
+        }
       }
-      const { name, escaped } = escapeGuestName(entry.name);
-      if (escaped) {
-        this.escaped++;
-        context.log(
-          `guest name ${JSON.stringify(entry.name)} in ${parentSource || '/'} is not a plain file name; written as ${JSON.stringify(name)}`,
-        );
-      }
-      const at = await place(parent, name, entry.type === 'dir');
-      if (at === null) {
-        this.skipped++;
-        continue;
-      }
-      placed.set(item.source, at);
-      if (entry.type === 'dir') await writer.directory(at, entry.mtime, entry.mode);
-      else if (entry.type === 'symlink') await writer.symlink(at, entry.target ?? '', entry.mtime);
-      else if (writer instanceof ContainedWriter)
-        await writer.file(at, entry.size, entry.mtime, entry.mode, this.counted(browser, item.source, context, total));
-      else await writer.file(at, entry.size, entry.mtime, entry.mode, asBytes(this.counted(browser, item.source, context, total)));
-      this.copied++;
+      await Promise.all(inFlight);
+    } catch (error) {
+      await Promise.allSettled(inFlight); // nothing still writing when the caller takes the restore back
+      throw error;
     }
     await writer.close();
+  }
+
+  /** A later name of a file already written: a hard link where the target (or archive) has them.
+   * False: write its bytes again (zip, or a target that cannot link there). */
+  private async linked(
+    writer: ArchiveWriter | ContainedWriter,
+    at: string,
+    first: { at: string; done: Promise<void> },
+    entry: FsEntry,
+  ): Promise<boolean> {
+    await first.done;
+    if (writer instanceof ContainedWriter) return writer.link(at, first.at);
+    if (!writer.hardLink) return false;
+    await writer.hardLink(at, first.at, entry.mtime, entry.mode);
+    return true;
   }
 
   private async checkRoom(root: string, needed: number, what: string): Promise<void> {
@@ -267,7 +326,8 @@ export class RestoreItemsWork implements JobWork {
       for (const folder of parents.reverse()) await rmdir(folder).catch(() => undefined);
       throw error;
     });
-    const total = fileBytes(found.items, 'size');
+    // A zip holds a hard-linked file's bytes under each of its names; loose files and a tar once.
+    const total = fileBytes(found.items, 'size', this.request.archive !== 'zip');
     try {
       if (this.request.archive) return await this.copyToArchive(found, context, writer, this.request.archive, total);
       await this.checkRoom(root, fileBytes(found.items, 'allocated'), 'the items');

@@ -127,8 +127,15 @@ export function FilesView() {
         </select>
         <label>
           Search the index
-          <input type="search" value={pattern} onChange={(event) => setPattern(event.target.value)} placeholder="invoice-2025" />
+          <input
+            type="search"
+            value={pattern}
+            onChange={(event) => setPattern(event.target.value)}
+            placeholder="invoice-2025, *.conf, host?ame"
+            title="Part of a file name, or the whole name with * (any characters) and ? (one character)"
+          />
         </label>
+        <span className="muted">Part of a name, or the whole name with * and ? wildcards.</span>
         {search.data && (
           <ul className="hits" aria-label="Search results">
             {search.data.hits.length === 0 && <li className="muted">Nothing of that name in the index.</li>}

@@ -107,3 +107,30 @@ test('the home or a repository below the target is never merged into or replaced
   await assert.rejects(writer.place(null, '../x', false), { code: 'internal' });
   assert.equal(await readFile(join(home, 'catalog.sqlite'), 'utf8'), 'catalog');
 });
+
+test('a hard link is made only to a file this writer wrote, still in place; a swapped folder or file stops it', async () => {
+  const { dir, root, canary } = await setUp();
+  const writer = await ContainedWriter.open(root, options('keep-both'));
+  const first = join(root, 'first.txt');
+  await writer.file(first, 5, null, 0o644, regions(Buffer.from('guest')));
+  await writer.directory(join(root, 'sub'), null, 0o755);
+  assert.equal(await writer.link(join(root, 'sub', 'second.txt'), first), true);
+  const [a, b] = await Promise.all([stat(first), stat(join(root, 'sub', 'second.txt'))]);
+  assert.equal(a.ino, b.ino);
+  assert.equal(a.nlink, 2);
+  await assert.rejects(writer.link(join(root, 'third.txt'), join(canary, 'keep.txt')), /not written by this restore/);
+
+  // The first name replaced by another file (not ours): never linked to.
+  await rename(first, join(dir, 'moved.txt'));
+  await writeFile(first, 'not ours');
+  await assert.rejects(writer.link(join(root, 'third.txt'), first), { code: 'conflict', message: /was replaced/ });
+  // The folder of the new name swapped for a link out of the target.
+  const again = join(root, 'again.txt');
+  await writer.file(again, 5, null, 0o644, regions(Buffer.from('guest')));
+  await rename(join(root, 'sub'), join(dir, 'sub-moved'));
+  await symlink(canary, join(root, 'sub'));
+  await assert.rejects(writer.link(join(root, 'sub', 'fourth.txt'), again), { code: 'conflict', message: /swapped for a link/ });
+  assert.deepEqual(await readdir(canary), ['keep.txt']);
+  await writer.discard();
+  assert.deepEqual(await readdir(canary), ['keep.txt']);
+});
