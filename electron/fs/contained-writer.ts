@@ -209,6 +209,18 @@ export class ContainedWriter {
     }
   }
 
+  /** Removes a file this writer was making whose source could not be read to its end, so no half
+   * of it stays; only that very file (its inode), under its own real parent. */
+  async abandon(path: string): Promise<void> {
+    const wrote = this.files.get(path);
+    if (!wrote) return;
+    this.files.delete(path);
+    const [found, parent] = await Promise.all([lstat(path).catch(() => null), realpath(dirname(path)).catch(() => null)]);
+    if (found && found.ino === wrote.ino && found.dev === wrote.dev && parent === dirname(path)) await unlink(path);
+    const made = this.made.findIndex((entry) => entry.path === path);
+    if (made >= 0) this.made.splice(made, 1);
+  }
+
   /** Another name (placed, like any) of a file this writer already wrote: a hard link to it, as
    * in the guest. `existing` must still be that very file (its inode) under its own real parent,
    * and afterwards `path` must name it under the parent expected, or the restore stops as for a

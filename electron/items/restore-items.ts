@@ -17,6 +17,7 @@ import { freeBytes } from '../fs/target-check.ts';
 import { PointBrowser } from './point-browser.ts';
 import { TarWriter, ZipWriter, type ArchiveKind, type ArchiveWriter } from './archive.ts';
 import { escapeGuestName } from '../../shared/guest-names.ts';
+import { splitVolumePath } from '../../shared/item-paths.ts';
 
 export type { ClashPolicy } from '../fs/contained-writer.ts';
 /** `archive`: one .zip or .tar in the target folder instead of loose files. `protectedPaths`:
@@ -40,12 +41,11 @@ const MAX_ITEMS = 100_000;
 /** Loose files written at once: enough to keep the disk and the thread pool busy. */
 const CONCURRENT_FILES = 8;
 
-/** Which file an item is, across every volume of the point: its volume (/diskN/partM) and its
- * `fileId`; null when the file has one name, or its file system does not say. */
+/** Which file an item is, across every volume of the point: its volume (/diskN/partM or
+ * /lvm/<vg>/<lv>) and its `fileId`; null when the file has one name, or its file system does not say. */
 function linkKey({ source, entry }: Item): string | null {
   if (entry.type !== 'file' || entry.fileId === undefined || (entry.links !== undefined && entry.links < 2)) return null;
-  const [disk, volume] = splitPath(source);
-  return `/${disk}/${volume}:${entry.fileId}`;
+  return `${splitVolumePath(source)?.volume ?? source}:${entry.fileId}`;
 }
 
 /** Holes as zeros, for writers that need every byte (archives). */
@@ -187,7 +187,7 @@ export class RestoreItemsWork implements JobWork {
   ): Promise<void> {
     const placed = new Map<string, string>();
     /** The first name written of each file with more than one name, and when it is done. */
-    const firstNames = new Map<string, { at: string; done: Promise<void> }>();
+    const firstNames = new Map<string, { at: string; done: Promise<boolean> }>();
     const inFlight = new Set<Promise<void>>();
     const track = (task: Promise<void>): Promise<void> => {
       const tracked: Promise<void> = task.finally(() => inFlight.delete(tracked));
@@ -227,11 +227,16 @@ export class RestoreItemsWork implements JobWork {
           if (first && (await this.linked(writer, at, first, entry))) continue;
           const done =
             writer instanceof ContainedWriter
-              ? track(writer.file(at, entry.size, entry.mtime, entry.mode, this.counted(browser, item.source, context, total)))
-              : writer.file(at, entry.size, entry.mtime, entry.mode, asBytes(this.counted(browser, item.source, context, total)));
+              ? this.looseFile(writer, at, item, browser, context, total)
+              : writer
+                  .file(at, entry.size, entry.mtime, entry.mode, asBytes(this.counted(browser, item.source, context, total)))
+                  .then(() => true);
           if (key !== null && !first) firstNames.set(key, { at, done });
           if (!(writer instanceof ContainedWriter)) await done;
-          else if (inFlight.size >= CONCURRENT_FILES) await Promise.race(inFlight);
+          else {
+            track(done.then(() => undefined));
+            if (inFlight.size >= CONCURRENT_FILES) await Promise.race(inFlight);
+          }
         }
       }
       await Promise.all(inFlight);
@@ -242,15 +247,52 @@ export class RestoreItemsWork implements JobWork {
     await writer.close();
   }
 
+  /** A file written loose. One inside a picked folder whose source cannot be read (damage, or a
+   * kind its reader refuses by name: NTFS system-compressed, EFS…) is removed and named in the log,
+   * and the rest is restored, as for entries that cannot be listed; a picked file that cannot be
+   * read fails the restore. True when the file was written. */
+  private async looseFile(
+    writer: ContainedWriter,
+    at: string,
+    item: Item,
+    browser: PointBrowser,
+    context: StepContext,
+    total: number,
+  ): Promise<boolean> {
+    const { entry } = item;
+    let readFailure: Error | null = null;
+    const counted = this.counted(browser, item.source, context, total);
+    const regions = async function* (): AsyncGenerator<FileRegion> {
+      try {
+        yield* counted;
+      } catch (error) {
+        if (isReadFailure(error)) readFailure = error;
+        throw error;
+      }
+    };
+    try {
+      await writer.file(at, entry.size, entry.mtime, entry.mode, regions());
+      return true;
+    } catch (error) {
+      const shortRead = error instanceof LifeboatError && error.code === 'corrupt-disk';
+      if (item.parent === null || (readFailure === null && !shortRead)) throw error;
+      await writer.abandon(at);
+      this.copied--;
+      this.unreadable++;
+      context.log(`not restored: ${item.source}: ${(readFailure ?? (error as Error)).message}`, 'warning');
+      return false;
+    }
+  }
+
   /** A later name of a file already written: a hard link where the target (or archive) has them.
    * False: write its bytes again (zip, or a target that cannot link there). */
   private async linked(
     writer: ArchiveWriter | ContainedWriter,
     at: string,
-    first: { at: string; done: Promise<void> },
+    first: { at: string; done: Promise<boolean> },
     entry: FsEntry,
   ): Promise<boolean> {
-    await first.done;
+    if (!(await first.done)) return false; // the first name could not be read: this one is tried on its own
     if (writer instanceof ContainedWriter) return writer.link(at, first.at);
     if (!writer.hardLink) return false;
     await writer.hardLink(at, first.at, entry.mtime, entry.mode);

@@ -1,10 +1,11 @@
 // A backed-up Windows data volume (NTFS with 4 KiB sectors and records, in an MBR partition),
 // browsed and restored item by item through the engine: every name of a hard-linked file, the
 // streams as `name:stream` files, the sparse file's bytes, links as symlinks; a file whose content
-// lives elsewhere (a WOF reparse point) is refused, and the job's error says what it is.
+// lives elsewhere (a WOF reparse point) is refused, and the job's error says what it is; inside a
+// picked folder such a file is left out and named, and the rest is restored.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { lstat, mkdir, readFile, readlink, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Peer, osCaller } from '../../electron/auth/peer.ts';
@@ -70,6 +71,25 @@ test(
     assert.equal(await readlink(join(out, 'links/relative')), '../docs/report.txt');
     assert.equal(await readlink(join(out, 'links/junction')), 'C:\\Windows');
     assert.ok((await lstat(join(out, 'links/absolute'))).isSymbolicLink());
+    // Inside a picked folder, a file its reader refuses (ntfs-3g compressed it) is named in the log
+    // and left out; the rest of the restore goes on.
+    const partial = await runJob(
+      engine,
+      await engine.files.startItemRestore(
+        {
+          vm: 'winsrv',
+          point: 'latest',
+          paths: ['/disk0/part1/packed', '/disk0/part1/other'],
+          target: { kind: 'local', path: join(dir, 'partial') },
+          onClash: 'keep-both',
+        },
+        'test',
+      ),
+    );
+    assert.equal(partial.state, 'succeeded', partial.error ?? '');
+    assert.equal(partial.result?.unreadable, 1);
+    assert.equal(await readFile(join(dir, 'partial', 'other/again.txt'), 'utf8'), 'quarterly report\n');
+    assert.deepEqual(await readdir(join(dir, 'partial', 'packed')), []);
     const refused = await runJob(
       engine,
       await engine.files.startItemRestore(
