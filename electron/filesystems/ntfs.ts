@@ -48,7 +48,7 @@ import {
   type NtfsGeometry,
   type Run,
 } from './ntfs/layout.ts';
-import { Lru } from './ntfs/lru.ts';
+import { LruCache } from './lru.ts';
 import { parseReparsePoint, type Reparse } from './ntfs/reparse.ts';
 
 export { applyFixups, decodeRuns, parseAttributeList, parseAttributes, parseIndexEntries, parseNtfsBootSector } from './ntfs/layout.ts';
@@ -111,8 +111,8 @@ export class NtfsFileSystem implements FileSystem {
   private readonly geometry: NtfsGeometry;
   private mftRuns: Run[];
   private readonly mftBytes: number;
-  private readonly mftBlocks = new Lru<number, MftBlock>(MFT_BLOCKS_KEPT);
-  private readonly folders = new Lru<number, Folder>(FOLDERS_KEPT);
+  private readonly mftBlocks = new LruCache<number, MftBlock>(MFT_BLOCKS_KEPT);
+  private readonly folders = new LruCache<number, Folder>(FOLDERS_KEPT);
 
   private constructor(disk: Disk, geometry: NtfsGeometry, mft: Attribute, label: string, notes: VolumeNote[]) {
     this.disk = disk;

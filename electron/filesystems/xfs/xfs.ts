@@ -22,7 +22,7 @@ import { extentsOf, type Extent } from './extents.ts';
 import { FORMAT_BTREE, FORMAT_EXTENTS, FORMAT_LOCAL, inodeOffset, parseInode, type XfsInode } from './inode.ts';
 import { logNote } from './log.ts';
 import { parseXfsSuperblock, type XfsSuperblock } from './superblock.ts';
-import { LruCache } from './lru.ts';
+import { LruCache } from '../lru.ts';
 
 const MAX_PATH_DEPTH = 64;
 const MAX_SYMLINKS = 16;

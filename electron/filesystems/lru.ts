@@ -1,4 +1,6 @@
-// A least-recently-used cache bounded by a total weight (e.g. the entries of cached listings).
+// A least-recently-used cache bounded by a total weight (the entries of cached listings), or by a
+// count when every value weighs 1 (MFT blocks, inodes): readers keep what they read last so
+// repeated path lookups neither reread nor reparse it.
 export class LruCache<K, V> {
   private readonly capacity: number;
   private readonly items = new Map<K, { value: V; weight: number }>();
@@ -16,7 +18,7 @@ export class LruCache<K, V> {
     return item.value;
   }
 
-  set(key: K, value: V, weight: number): void {
+  set(key: K, value: V, weight = 1): void {
     const old = this.items.get(key);
     if (old) {
       this.weight -= old.weight;
