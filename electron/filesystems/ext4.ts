@@ -15,7 +15,7 @@ import {
   type FsEntry,
   type VolumeNote,
   isReadFailure,
-  unreadableEntry,
+  describeEach,
 } from './file-system.ts';
 import { JournalOverlayDisk, replayJournal } from './jbd2.ts';
 import { FolderCache, type NamedEntries } from './folder-cache.ts';
@@ -536,16 +536,7 @@ export class ExtFileSystem implements FileSystem {
   async list(path: string): Promise<FsEntry[]> {
     const dir = await this.resolve(path, true);
     if (typeOf(dir.mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
-    const out: FsEntry[] = [];
-    for (const entry of (await this.named(dir)).entries) {
-      try {
-        out.push(await this.describe(entry.name, await this.inode(entry.inode)));
-      } catch (error) {
-        if (!isReadFailure(error)) throw error;
-        out.push(unreadableEntry(entry.name, error));
-      }
-    }
-    return out;
+    return describeEach((await this.named(dir)).entries, async (entry) => this.describe(entry.name, await this.inode(entry.inode)));
   }
 
   /** The entry's own name, not the path's (which may be its escaped name, see findNamed). */

@@ -89,6 +89,26 @@ export function unreadableEntry(name: string, error: unknown): FsEntry {
   return { name, type: 'other', size: 0, mtime: null, mode: null, problem: (error as Error).message };
 }
 
+/** A folder's entries described one by one (an entry may describe as several: a file and its
+ * streams); one whose own metadata cannot be read is listed with the reason, and the rest read. */
+export async function describeEach<T extends { name: string }>(
+  entries: Iterable<T>,
+  describe: (entry: T) => Promise<FsEntry | FsEntry[]>,
+): Promise<FsEntry[]> {
+  const described: FsEntry[] = [];
+  for (const entry of entries) {
+    try {
+      const found = await describe(entry);
+      if (Array.isArray(found)) described.push(...found);
+      else described.push(found);
+    } catch (error) {
+      if (!isReadFailure(error)) throw error;
+      described.push(unreadableEntry(entry.name, error));
+    }
+  }
+  return described;
+}
+
 /** Damage met while reading a file system: a LifeboatError (other than a cancel) or a read past
  * the end of a buffer. Anything else is a defect of ours and is not hidden. */
 export function isReadFailure(error: unknown): error is Error {

@@ -10,16 +10,7 @@
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
 import { escapeGuestName } from '../../shared/guest-names.ts';
-import {
-  FolderTrail,
-  isReadFailure,
-  splitPath,
-  unreadableEntry,
-  type FileRegion,
-  type FileSystem,
-  type FsEntry,
-  type VolumeNote,
-} from './file-system.ts';
+import { FolderTrail, splitPath, describeEach, type FileRegion, type FileSystem, type FsEntry, type VolumeNote } from './file-system.ts';
 import {
   ATTR_BITMAP,
   ATTR_DATA,
@@ -379,16 +370,7 @@ export class NtfsFileSystem implements FileSystem {
         throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
       throw error;
     });
-    const out: FsEntry[] = [];
-    for (const entry of folder.entries) {
-      try {
-        out.push(...this.describe(entry.name, await this.fileOf(entry)));
-      } catch (error) {
-        if (!isReadFailure(error)) throw error;
-        out.push(unreadableEntry(entry.name, error));
-      }
-    }
-    return out;
+    return describeEach(folder.entries, async (entry) => this.describe(entry.name, await this.fileOf(entry)));
   }
 
   async stat(path: string): Promise<FsEntry> {

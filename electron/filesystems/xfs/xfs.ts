@@ -7,9 +7,8 @@ import { LifeboatError } from '../../errors.ts';
 import {
   FolderTrail,
   findNamed,
-  isReadFailure,
   splitPath,
-  unreadableEntry,
+  describeEach,
   type EntryType,
   type FileRegion,
   type FileSystem,
@@ -290,16 +289,7 @@ export class XfsFileSystem implements FileSystem {
   async list(path: string): Promise<FsEntry[]> {
     const dir = await this.resolve(path, true);
     if (typeOf(dir.mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
-    const out: FsEntry[] = [];
-    for (const entry of (await this.listing(dir)).entries) {
-      try {
-        out.push(await this.describe(entry.name, await this.inode(entry.inode)));
-      } catch (error) {
-        if (!isReadFailure(error)) throw error;
-        out.push(unreadableEntry(entry.name, error));
-      }
-    }
-    return out;
+    return describeEach((await this.listing(dir)).entries, async (entry) => this.describe(entry.name, await this.inode(entry.inode)));
   }
 
   /** The entry's own name, not the path's (which may be its escaped name, see findNamed). */
