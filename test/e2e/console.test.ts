@@ -11,6 +11,7 @@ import { cancelJobs, measureQueue, queueJobs } from '../../bench/queue-load.ts';
 import WebSocket from 'ws';
 import { makeVmFolder, qemuImg, reflinkFolder, tempDir, until, writeMixedRaw } from '../helpers/env.ts';
 import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
+import { buildUbuntuServer } from '../helpers/server-disks.ts';
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
@@ -361,6 +362,28 @@ test('an operator browses a restore point, previews a file, searches, and restor
   assert.equal(await readFile(join(target, 'notes.txt'), 'utf8'), 'Restore drills every quarter.\n');
   assert.equal(await readFile(join(target, 'etc', 'hostname'), 'utf8'), 'lab-web-01\n');
 });
+
+test(
+  'the Files view shows an LVM2 logical volume under /lvm and picks only inside it',
+  { skip: process.getuid?.() !== 0 ? 'needs root: LVM2 volumes are made on loop devices' : false },
+  async () => {
+    const page = consolePage as Page;
+    const ubuntu = await buildUbuntuServer(join(dir, 'ubuntu'), 'ubuntu-srv');
+    await lifeboat('backup', `local:${ubuntu.folder}`);
+    await page.getByRole('button', { name: 'Files', exact: true }).click();
+    await page.getByLabel('Virtual machine', { exact: true }).selectOption({ label: 'ubuntu-srv' });
+    await page.getByRole('button', { name: 'Expand lvm' }).click();
+    await page.getByRole('button', { name: 'Expand ubuntu-vg' }).click();
+    await page.getByRole('button', { name: 'Expand ubuntu-lv' }).click();
+    await page.getByRole('button', { name: 'Expand etc' }).click();
+    await page.getByRole('button', { name: 'hostname', exact: true }).click();
+    await page.getByLabel('Preview of /lvm/ubuntu-vg/ubuntu-lv/etc/hostname').getByText('ubuntu-srv').waitFor();
+    // The volume itself is not an item; what is inside it is.
+    assert.equal(await page.getByRole('checkbox', { name: 'Pick /lvm/ubuntu-vg/ubuntu-lv', exact: true }).count(), 0);
+    await page.getByRole('checkbox', { name: 'Pick /lvm/ubuntu-vg/ubuntu-lv/etc', exact: true }).waitFor();
+    await page.screenshot({ path: join(screenshots, 'console-files-lvm.png'), fullPage: true });
+  },
+);
 
 async function axeViolations(page: Page, what: string): Promise<string[]> {
   const axeSource = await readFile(join(import.meta.dirname, '..', '..', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
