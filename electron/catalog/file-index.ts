@@ -16,25 +16,44 @@ export type SearchHit = {
 const MIN_TRIGRAM = 3;
 const MAX_GAPS_SHOWN = 20;
 
-const escapeLike = (text: string): string => text.replace(/[%_!]/g, (char) => `!${char}`);
 const quoteMatch = (text: string): string => `"${text.replace(/"/g, '""')}"`;
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+/** A name's length as the trigram tokenizer counts it: characters (code points), not UTF-16 units. */
+const characters = (text: string): number => [...text].length;
+
+/** A search pattern as a whole-name test: with `*` (any run) or `?` (one character) the whole name
+ * must match; without, the name must contain it. Case is folded for every script, as the trigram
+ * index folds it (SQLite's LIKE folds ASCII letters only). */
+export function namePattern(pattern: string): RegExp {
+  if (!/[*?]/.test(pattern)) return new RegExp(escapeRegExp(pattern), 'iu');
+  const source = [...pattern.replace(/\*+/g, '*')].map((char) => (char === '*' ? '.*' : char === '?' ? '.' : escapeRegExp(char))).join('');
+  return new RegExp(`^${source}$`, 'isu');
+}
+
+/** Registers `name_matches(pattern, name)` on a connection: the last pattern's RegExp is kept,
+ * since one query tests every name against one pattern. */
+export function registerNameMatching(db: CatalogDatabase): void {
+  let last: { pattern: string; test: RegExp } | null = null;
+  db.function('name_matches', { deterministic: true }, (pattern: unknown, name: unknown) => {
+    if (typeof pattern !== 'string' || typeof name !== 'string') return 0;
+    if (last?.pattern !== pattern) last = { pattern, test: namePattern(pattern) };
+    return last.test.test(name) ? 1 : 0;
+  });
+}
 
 /** The query for names matching `needle`. Trigrams (FTS5) answer any name holding a literal run
  * of three characters or more: the longest run of the pattern narrows the names through the
- * index, LIKE then checks the whole pattern on those few. Without such a run, LIKE scans the
- * names. LIKE's own `%` and `_` in the pattern are literal (escaped with '!'); `[` means nothing to it. */
+ * index, `name_matches` then checks the whole pattern on those few. Without such a run,
+ * `name_matches` scans the names. */
 export function nameQuery(needle: string, byVm: boolean): { sql: string; terms: string[] } {
   const vm = byVm ? 'AND p.vm_id = ?' : '';
   const wildcard = /[*?]/.test(needle);
-  const like = wildcard
-    ? [...needle.replace(/\*+/g, '*')].map((char) => (char === '*' ? '%' : char === '?' ? '_' : escapeLike(char))).join('')
-    : `%${escapeLike(needle)}%`;
-  const longest = needle.split(/[*?]/).reduce((best, run) => (run.length > best.length ? run : best), '');
-  if (longest.length < MIN_TRIGRAM)
-    return { sql: `SELECT p.id, p.vm_id, p.path FROM file_paths p WHERE p.name LIKE ? ESCAPE '!' ${vm} LIMIT ?`, terms: [like] };
+  const longest = needle.split(/[*?]/).reduce((best, run) => (characters(run) > characters(best) ? run : best), '');
+  if (characters(longest) < MIN_TRIGRAM)
+    return { sql: `SELECT p.id, p.vm_id, p.path FROM file_paths p WHERE name_matches(?, p.name) ${vm} LIMIT ?`, terms: [needle] };
   const fromIndex = 'SELECT p.id, p.vm_id, p.path FROM file_names f JOIN file_paths p ON p.id = f.rowid WHERE file_names MATCH ?';
   if (!wildcard) return { sql: `${fromIndex} ${vm} LIMIT ?`, terms: [quoteMatch(needle)] };
-  return { sql: `${fromIndex} AND p.name LIKE ? ESCAPE '!' ${vm} LIMIT ?`, terms: [quoteMatch(longest), like] };
+  return { sql: `${fromIndex} AND name_matches(?, p.name) ${vm} LIMIT ?`, terms: [quoteMatch(longest), needle] };
 }
 
 export class FileIndex {
@@ -42,6 +61,7 @@ export class FileIndex {
 
   constructor(db: CatalogDatabase) {
     this.db = db;
+    registerNameMatching(db);
   }
 
   isIndexed(pointId: string): boolean {

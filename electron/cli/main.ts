@@ -152,7 +152,7 @@ async function volumeNotes(api: LifeboatApi, vm: string, point: string, path: st
   const parent = split.volume.slice(0, split.volume.lastIndexOf('/'));
   const name = split.volume.slice(parent.length + 1);
   const entry = (await api.invoke('files.list', { vm, point, path: parent })).find((candidate) => candidate.name === name);
-  return (entry?.notes ?? []).map((note) => `${split.volume}: ${note}`);
+  return (entry?.notes ?? []).map((note) => `${printableName(split.volume)}: ${printableName(note)}`);
 }
 
 function restoreTarget(values: Flags): RequestOf<'restore.entireVm'>['target'] {
@@ -647,7 +647,8 @@ export async function main(argv: string[]): Promise<number> {
         if (action === 'ls') {
           const path = paths[0] ?? '/';
           const entries = await api.invoke('files.list', { vm, point: values.point, path });
-          // Names are the guest's: control characters are shown escaped (--json keeps them raw).
+          // Names, problems and notes hold the guest's bytes (names, LVM metadata): control characters
+          // are shown escaped (--json keeps them raw).
           const rows = table([
             ['TYPE', 'SIZE', 'MODIFIED', 'NAME'],
             ...entries.map((entry) => [
@@ -655,14 +656,14 @@ export async function main(argv: string[]): Promise<number> {
               entry.type === 'file' ? formatBytes(entry.size) : '',
               entry.mtime ?? '',
               entry.problem !== undefined
-                ? `${printableName(entry.name)} (could not be read: ${entry.problem})`
+                ? `${printableName(entry.name)} (could not be read: ${printableName(entry.problem)})`
                 : entry.target
                   ? `${printableName(entry.name)} -> ${printableName(entry.target)}`
                   : printableName(entry.name),
             ]),
           ]);
           const notes = [
-            ...entries.flatMap((entry) => (entry.notes ?? []).map((note) => `${printableName(entry.name)}: ${note}`)),
+            ...entries.flatMap((entry) => (entry.notes ?? []).map((note) => `${printableName(entry.name)}: ${printableName(note)}`)),
             ...(await volumeNotes(api, vm, values.point, path)),
           ];
           out.print([rows, ...notes.map((note) => `note: ${note}`)].join('\n'), entries);

@@ -1,6 +1,6 @@
 // A least-recently-used cache bounded by a total weight (the entries of cached listings), or by a
 // count when every value weighs 1 (MFT blocks, inodes): readers keep what they read last so
-// repeated path lookups neither reread nor reparse it.
+// repeated path lookups neither reread nor reparse it. Memory: the budget, plus the newest value.
 export class LruCache<K, V> {
   private readonly capacity: number;
   private readonly items = new Map<K, { value: V; weight: number }>();
@@ -24,11 +24,12 @@ export class LruCache<K, V> {
       this.weight -= old.weight;
       this.items.delete(key);
     }
-    if (weight > this.capacity) return;
     this.items.set(key, { value, weight });
     this.weight += weight;
+    // The newest stays whatever its weight (a folder larger than the budget is still looked up
+    // in, file by file, while it is restored); older ones go until the rest fits.
     for (const [oldest, item] of this.items) {
-      if (this.weight <= this.capacity) break;
+      if (this.weight <= this.capacity || oldest === key) break;
       this.items.delete(oldest);
       this.weight -= item.weight;
     }

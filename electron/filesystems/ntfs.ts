@@ -59,7 +59,8 @@ const MAX_SMALL_VALUE = 1024 * 1024;
 /** The MFT is read and kept in blocks of this size: a folder's records usually lie together. */
 const MFT_BLOCK_BYTES = 64 * 1024;
 const MFT_BLOCKS_KEPT = 128;
-const FOLDERS_KEPT = 16;
+/** Folder listings kept, by names held (some tens of MiB); the newest folder whatever its size. */
+const FOLDER_NAMES_KEPT = 250_000;
 const DATA_CHUNK = 4 * 1024 * 1024;
 const ZERO_CHUNK = 1024 * 1024;
 
@@ -103,7 +104,7 @@ export class NtfsFileSystem implements FileSystem {
   private mftRuns: Run[];
   private readonly mftBytes: number;
   private readonly mftBlocks = new LruCache<number, MftBlock>(MFT_BLOCKS_KEPT);
-  private readonly folders = new LruCache<number, Folder>(FOLDERS_KEPT);
+  private readonly folders = new LruCache<number, Folder>(FOLDER_NAMES_KEPT);
 
   private constructor(disk: Disk, geometry: NtfsGeometry, mft: Attribute, label: string, notes: VolumeNote[]) {
     this.disk = disk;
@@ -295,7 +296,7 @@ export class NtfsFileSystem implements FileSystem {
       if (escaped !== entry.name && !exact.has(escaped)) exact.set(escaped, entry);
     }
     const folder = { entries, exact, folded: caseless };
-    this.folders.set(recordNumber, folder);
+    this.folders.set(recordNumber, folder, Math.max(1, entries.length));
     return folder;
   }
 

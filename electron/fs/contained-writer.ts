@@ -245,7 +245,10 @@ export class ContainedWriter {
     if (!linked) return false;
     const [named, parent] = await Promise.all([lstat(path).catch(() => null), realpath(dirname(path)).catch(() => null)]);
     if (!named || named.ino !== wrote.ino || named.dev !== wrote.dev || parent !== dirname(path)) {
-      if (named && named.ino === wrote.ino && named.dev === wrote.dev) await unlink(path).catch(() => undefined);
+      // The name link() just made goes, whichever file it reaches: under a real parent it is ours
+      // (link() makes a new name or fails), and a swapped first file may be one outside the target.
+      if (named && (parent === dirname(path) || (named.ino === wrote.ino && named.dev === wrote.dev)))
+        await unlink(path).catch(() => undefined);
       throw swapped(path);
     }
     this.madeNow(named, path);

@@ -106,6 +106,8 @@ export class RestoreItemsWork implements JobWork {
       if (!browser.isInsideVolume(path))
         throw new LifeboatError('bad-request', `${path}: pick items inside a volume (/diskN/partM/... or /lvm/<vg>/<lv>/...)`);
       const queue: Item[] = [{ source: path, entry: await browser.stat(path), parent: null }];
+      // FAT looks names up without case (it forbids two names that differ only in case); the others by the exact name first.
+      const caseless = browser.fileSystemFor(splitVolumePath(path)?.volume ?? path).kind === 'fat';
       while (queue.length > 0) {
         throwIfCancelled(context.signal);
         const item = queue.shift() as Item;
@@ -113,7 +115,7 @@ export class RestoreItemsWork implements JobWork {
         if (items.length > MAX_ITEMS)
           throw new LifeboatError('bad-request', `more than ${MAX_ITEMS} items picked; restore the VM or pick fewer`);
         if (item.entry.type === 'dir')
-          queue.push(...this.children(item, await this.readableEntries(browser, item.source, context), context));
+          queue.push(...this.children(item, await this.readableEntries(browser, item.source, context), caseless, context));
       }
     }
     context.log(`${items.length} item(s), ${fileBytes(items, 'size')} bytes`);
@@ -145,12 +147,13 @@ export class RestoreItemsWork implements JobWork {
    * it (a damaged folder with two entries of one name, or a sibling whose own name is this one's
    * escaped name), reading it would read the sibling, so the child is left out, and the log
    * says so. */
-  private children(folder: Item, entries: FsEntry[], context: StepContext): Item[] {
-    const own = new Set(entries.map((entry) => entry.name.toLowerCase())); // FAT and NTFS look names up caseless
+  private children(folder: Item, entries: FsEntry[], caseless: boolean, context: StepContext): Item[] {
+    const fold = (text: string): string => (caseless ? text.toLowerCase() : text);
+    const own = new Set(entries.map((entry) => fold(entry.name)));
     const taken = new Set<string>();
     return entries.flatMap((entry) => {
       const { name, escaped } = escapeGuestName(entry.name);
-      const key = name.toLowerCase();
+      const key = fold(name);
       if ((escaped && own.has(key)) || taken.has(key)) {
         context.log(
           `${JSON.stringify(entry.name)} (${entry.type}) in ${folder.source}: another entry answers to ${JSON.stringify(name)}, so this one cannot be read by its path; left out`,

@@ -98,6 +98,8 @@ test('a hostile guest restores only under --out: names escaped, links never foll
     'sif /evil/suid mode 0104755',
     'mkdir /evil/sticky',
     'sif /evil/sticky mode 041777',
+    `write ${small} /evil/Makefile`, // ext4 names differ by case: both are files of their own
+    `write ${small} /evil/makefile`,
     'mkdir /huge',
     `write ${small} /huge/sparse.bin`,
     `sif /huge/sparse.bin size ${TIB}`,
@@ -167,7 +169,7 @@ test('a hostile guest restores only under --out: names escaped, links never foll
   const evil = join(out, 'evil');
   assert.deepEqual(
     (await readdir(evil)).sort(),
-    ['..%2F..%2Ftmp%2Fx_dots', 'a', 'a%2Fb', 'slink_same', 'sticky', 'suid', 'x%0A%1B[31mfake%7Fzzzz'].sort(),
+    ['..%2F..%2Ftmp%2Fx_dots', 'Makefile', 'a', 'a%2Fb', 'makefile', 'slink_same', 'sticky', 'suid', 'x%0A%1B[31mfake%7Fzzzz'].sort(),
   );
   assert.equal(await readFile(join(evil, '..%2F..%2Ftmp%2Fx_dots'), 'utf8'), 'guest bytes\n');
   assert.equal(await readFile(join(evil, 'a%2Fb'), 'utf8'), 'guest bytes\n');

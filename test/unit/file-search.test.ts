@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Catalog } from '../../electron/catalog/catalog.ts';
-import { nameQuery } from '../../electron/catalog/file-index.ts';
+import { nameQuery, registerNameMatching } from '../../electron/catalog/file-index.ts';
 import { tempDir } from '../helpers/env.ts';
 
 const NAMES = [
@@ -26,6 +26,8 @@ const NAMES = [
   'bang!.txt',
   'ab',
   'abc',
+  'Änderung.txt',
+  '😀😀.png',
 ];
 
 async function catalogWith(names: string[], path?: string): Promise<Catalog> {
@@ -83,6 +85,10 @@ test('search patterns: parts of names, wildcards for whole names, literal % _ [ 
     assert.deepEqual(found('*'), [...NAMES].sort());
     assert.deepEqual(found('**.conf'), ['nginx.conf', 'resolv.conf']);
     assert.deepEqual(found('*.nothing'), []);
+    assert.deepEqual(found('*änderung*'), ['Änderung.txt'], 'case folded beyond ASCII, as the plain pattern is');
+    assert.deepEqual(found('änderung'), ['Änderung.txt']);
+    assert.deepEqual(found('*😀😀*'), ['😀😀.png'], 'two characters (four UTF-16 units) scan the names');
+    assert.deepEqual(found('😀😀'), ['😀😀.png']);
     assert.deepEqual(
       catalog.files.search('*.conf', 'vm-1').map((hit) => hit.versions.map((version) => version.sequence)),
       [[1], [1]],
@@ -97,6 +103,7 @@ test('a wildcard pattern with a literal run of three characters is answered by t
   const path = join(await tempDir(), 'catalog.sqlite');
   const catalog = await catalogWith(NAMES, path);
   const db = new Database(path, { readonly: true });
+  registerNameMatching(db);
   try {
     const plan = (pattern: string): string => {
       const { sql, terms } = nameQuery(pattern, false);
@@ -106,6 +113,7 @@ test('a wildcard pattern with a literal run of three characters is answered by t
     assert.match(plan('*.conf'), /VIRTUAL TABLE INDEX/);
     assert.match(plan('host?ame'), /VIRTUAL TABLE INDEX/);
     assert.doesNotMatch(plan('a?'), /VIRTUAL TABLE/);
+    assert.doesNotMatch(plan('*😀😀*'), /VIRTUAL TABLE/);
   } finally {
     db.close();
     catalog.close();

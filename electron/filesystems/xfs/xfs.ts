@@ -154,7 +154,10 @@ export class XfsFileSystem implements FileSystem {
     const cached = this.listings.get(dir.number);
     if (cached) return cached;
     const entries = await this.entries(dir);
-    const listing = { entries, byName: new Map(entries.map((entry) => [entry.name, entry])) };
+    // A damaged folder may name two entries alike: the first answers, as in every reader.
+    const byName = new Map<string, DirEntry>();
+    for (const entry of entries) if (!byName.has(entry.name)) byName.set(entry.name, entry);
+    const listing = { entries, byName };
     this.listings.set(dir.number, listing, Math.max(1, entries.length));
     return listing;
   }
