@@ -10,9 +10,10 @@ import { LifeboatError } from '../../errors.ts';
 import {
   findNamed,
   isReadFailure,
+  regionBytes,
   splitPath,
+  typeOfMode,
   unreadableEntry,
-  type EntryType,
   type FileRegion,
   type FileSystem,
   type FsEntry,
@@ -47,21 +48,11 @@ const MAX_PATH_DEPTH = 64;
 const MAX_SYMLINKS = 16;
 const MAX_SUBVOLUME_DEPTH = 64;
 const READ_CHUNK = 1024 * 1024;
-const ZERO_CHUNK = 1024 * 1024;
 const CHUNK_TREE_OBJECTID = 256;
 
 /** A place in the volume: an inode of one tree; `empty` for a subvolume a snapshot copied only the
  * name of (the kernel shows an empty folder there, mode 0755, timed when it is looked up). */
 type Node = { tree: number; inode: number; empty?: boolean };
-
-const typeOf = (mode: number): EntryType => {
-  const kind = mode & 0xf000;
-  return kind === 0x8000 ? 'file' : kind === 0x4000 ? 'dir' : kind === 0xa000 ? 'symlink' : 'other';
-};
-
-function* zeros(length: number): Generator<Uint8Array> {
-  for (let left = length; left > 0; left -= ZERO_CHUNK) yield new Uint8Array(Math.min(ZERO_CHUNK, left));
-}
 
 /** The exact key btrfs files an item under. */
 const key = (objectid: number, type: number, offset: number): Key => ({ objectid: BigInt(objectid), type, offset: BigInt(offset) });
@@ -261,13 +252,13 @@ export class BtrfsFileSystem implements FileSystem {
     let current: Node = { tree: FS_TREE, inode: (await this.rootItem(FS_TREE)).rootDir };
     const trail = new Set([`${current.tree}:${current.inode}`]);
     for (const [index, part] of parts.entries()) {
-      if (typeOf((await this.inode(current)).mode) !== 'dir')
+      if (typeOfMode((await this.inode(current)).mode) !== 'dir')
         throw new LifeboatError('not-found', `${path}: ${parts.slice(0, index).join('/')} is not a folder`);
       const entry = await this.lookup(current, part);
       if (!entry) throw new LifeboatError('not-found', `${path}: no such file or folder`);
       current = await this.target(current, entry);
       const inode = await this.inode(current);
-      const type = typeOf(inode.mode);
+      const type = typeOfMode(inode.mode);
       if (type === 'dir') {
         const id = `${current.tree}:${current.inode}`;
         if (trail.has(id)) bad(`${path}: folder ${part} points back at a folder above it (a damaged folder entry)`);
@@ -292,7 +283,7 @@ export class BtrfsFileSystem implements FileSystem {
 
   private async describe(name: string, node: Node): Promise<FsEntry> {
     const inode = await this.inode(node);
-    const type = typeOf(inode.mode);
+    const type = typeOfMode(inode.mode);
     const entry: FsEntry = {
       name,
       type,
@@ -309,7 +300,7 @@ export class BtrfsFileSystem implements FileSystem {
 
   async list(path: string): Promise<FsEntry[]> {
     const folder = await this.resolve(path, true);
-    if (typeOf((await this.inode(folder)).mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
+    if (typeOfMode((await this.inode(folder)).mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
     const out: FsEntry[] = [];
     let first: FsEntry | null = null;
     const atTop = folder.tree === FS_TREE && splitPath(path).length === 0;
@@ -342,10 +333,7 @@ export class BtrfsFileSystem implements FileSystem {
 
   async *read(path: string): AsyncGenerator<Uint8Array> {
     const { node, inode } = await this.regularFile(path);
-    for await (const region of this.regions(node, inode)) {
-      if (region instanceof Uint8Array) yield region;
-      else yield* zeros(region.hole);
-    }
+    yield* regionBytes(this.regions(node, inode));
   }
 
   async *readRegions(path: string): AsyncGenerator<FileRegion> {
@@ -356,7 +344,7 @@ export class BtrfsFileSystem implements FileSystem {
   private async regularFile(path: string): Promise<{ node: Node; inode: InodeItem }> {
     const node = await this.resolve(path, true);
     const inode = await this.inode(node);
-    if (typeOf(inode.mode) !== 'file') throw new LifeboatError('bad-request', `${path} is not a regular file`);
+    if (typeOfMode(inode.mode) !== 'file') throw new LifeboatError('bad-request', `${path} is not a regular file`);
     return { node, inode };
   }
 
