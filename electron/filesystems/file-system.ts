@@ -44,6 +44,28 @@ export interface FileSystem {
   readRegions?(path: string): AsyncGenerator<FileRegion>;
 }
 
+/** The entry type the file type bits of a POSIX mode (S_IFMT: ext4, XFS, btrfs inodes) name. */
+export function typeOfMode(mode: number): EntryType {
+  const kind = mode & 0o170000;
+  return kind === 0o100000 ? 'file' : kind === 0o040000 ? 'dir' : kind === 0o120000 ? 'symlink' : 'other';
+}
+
+const ZERO_CHUNK = 1024 * 1024;
+
+/** A hole's zeros, a chunk at a time (each a fresh buffer the reader may keep): a sparse file may
+ * be far larger than memory. */
+export function* zeros(length: number): Generator<Uint8Array> {
+  for (let left = length; left > 0; left -= ZERO_CHUNK) yield new Uint8Array(Math.min(ZERO_CHUNK, left));
+}
+
+/** A file's data and holes as its bytes: what every reader of bytes wants. */
+export async function* regionBytes(regions: AsyncIterable<FileRegion>): AsyncGenerator<Uint8Array> {
+  for await (const region of regions) {
+    if (region instanceof Uint8Array) yield region;
+    else yield* zeros(region.hole);
+  }
+}
+
 /** A partition as a disk of its own: a window on its parent. */
 export class DiskSlice implements Disk {
   readonly capacity: number;

@@ -10,9 +10,10 @@ import { LifeboatError } from '../../errors.ts';
 import {
   findNamed,
   isReadFailure,
+  regionBytes,
   splitPath,
+  typeOfMode,
   unreadableEntry,
-  type EntryType,
   type FileRegion,
   type FileSystem,
   type FsEntry,
@@ -39,7 +40,7 @@ import {
   type RootItem,
 } from './items.ts';
 import { bad, readBtrfsSuperblock, type BtrfsSuperblock } from './superblock.ts';
-import { MAX_KEY_PART, TreeReader, type Key, type TreeRoot } from './tree.ts';
+import { MAX_KEY_PART, TreeReader, keyNumber, type Key, type TreeRoot } from './tree.ts';
 
 export { probeBtrfs } from './superblock.ts';
 
@@ -47,25 +48,18 @@ const MAX_PATH_DEPTH = 64;
 const MAX_SYMLINKS = 16;
 const MAX_SUBVOLUME_DEPTH = 64;
 const READ_CHUNK = 1024 * 1024;
-const ZERO_CHUNK = 1024 * 1024;
 const CHUNK_TREE_OBJECTID = 256;
 
 /** A place in the volume: an inode of one tree; `empty` for a subvolume a snapshot copied only the
  * name of (the kernel shows an empty folder there, mode 0755, timed when it is looked up). */
 type Node = { tree: number; inode: number; empty?: boolean };
 
-const typeOf = (mode: number): EntryType => {
-  const kind = mode & 0xf000;
-  return kind === 0x8000 ? 'file' : kind === 0x4000 ? 'dir' : kind === 0xa000 ? 'symlink' : 'other';
-};
-
-function* zeros(length: number): Generator<Uint8Array> {
-  for (let left = length; left > 0; left -= ZERO_CHUNK) yield new Uint8Array(Math.min(ZERO_CHUNK, left));
-}
+/** The exact key btrfs files an item under. */
+const key = (objectid: number, type: number, offset: number): Key => ({ objectid: BigInt(objectid), type, offset: BigInt(offset) });
 
 const range = (objectid: number, type: number): [Key, Key] => [
-  { objectid, type, offset: 0 },
-  { objectid, type, offset: MAX_KEY_PART },
+  { objectid: BigInt(objectid), type, offset: 0n },
+  { objectid: BigInt(objectid), type, offset: MAX_KEY_PART },
 ];
 
 export class BtrfsFileSystem implements FileSystem {
@@ -113,7 +107,7 @@ export class BtrfsFileSystem implements FileSystem {
     const chunks = new ChunkMap();
     const [min, max] = range(CHUNK_TREE_OBJECTID, KEY.chunkItem);
     for await (const item of trees.items({ bytenr: sb.chunkRoot, level: sb.chunkRootLevel }, min, max))
-      chunks.add(parseChunk(item.data, 0, item.key.offset).chunk);
+      chunks.add(parseChunk(item.data, 0, keyNumber(item.key.offset, 'a chunk address')).chunk);
     if (chunks.size === 0) bad('the chunk tree holds no chunks');
     volume.chunks = chunks;
     const defaultSubvolume = await BtrfsFileSystem.findDefault(sb, trees);
@@ -126,9 +120,9 @@ export class BtrfsFileSystem implements FileSystem {
   private static async findDefault(sb: BtrfsSuperblock, trees: TreeReader): Promise<number> {
     const name = Buffer.from('default');
     const root = { bytenr: sb.root, level: sb.rootLevel };
-    const item = await trees.find(root, { objectid: ROOT_TREE_DIR, type: KEY.dirItem, offset: nameHash(name) });
+    const item = await trees.find(root, key(ROOT_TREE_DIR, KEY.dirItem, nameHash(name)));
     const entry = item === null ? undefined : findDirEntry(item, ROOT_TREE_DIR, name);
-    return entry === undefined || entry.location.objectid === 0 ? FS_TREE : entry.location.objectid;
+    return entry === undefined || entry.location.objectid === 0n ? FS_TREE : keyNumber(entry.location.objectid, 'the default subvolume');
   }
 
   private async describeVolume(members: Map<number, Disk>): Promise<void> {
@@ -162,7 +156,7 @@ export class BtrfsFileSystem implements FileSystem {
       const back = await this.trees.first(this.rootTree(), min, max);
       if (back === null) bad(`subvolume ${current} has no parent`);
       const { folder, name } = parseRootRef((back as { data: Buffer }).data, current);
-      const parent = (back as { key: Key }).key.offset;
+      const parent = keyNumber((back as { key: Key }).key.offset, `the parent of subvolume ${current}`);
       parts.unshift(name);
       parts.unshift(...(await this.folderPath(parent, folder)));
       current = parent;
@@ -179,9 +173,9 @@ export class BtrfsFileSystem implements FileSystem {
       const [min, max] = range(current, KEY.inodeRef);
       const ref = await this.trees.first(await this.treeRoot(tree), min, max);
       if (ref === null) bad(`folder ${current} of tree ${tree} has no name`);
-      const { key, data } = ref as { key: Key; data: Buffer };
+      const { key: refKey, data } = ref as { key: Key; data: Buffer };
       parts.unshift(parseInodeRefName(data, current));
-      current = key.offset;
+      current = keyNumber(refKey.offset, `the parent of folder ${current} of tree ${tree}`);
     }
     return parts;
   }
@@ -214,7 +208,7 @@ export class BtrfsFileSystem implements FileSystem {
 
   private async inode(node: Node): Promise<InodeItem> {
     if (node.empty) return { size: 0, nbytes: 0, links: 1, uid: 0, gid: 0, mode: 0o40755, flags: 0, mtime: new Date(0) };
-    const item = await this.trees.find(await this.treeRoot(node.tree), { objectid: node.inode, type: KEY.inodeItem, offset: 0 });
+    const item = await this.trees.find(await this.treeRoot(node.tree), key(node.inode, KEY.inodeItem, 0));
     if (item === null) throw new LifeboatError('corrupt-disk', `btrfs: inode ${node.inode} of subvolume ${node.tree} is missing`);
     return parseInodeItem(item, node.inode);
   }
@@ -222,12 +216,13 @@ export class BtrfsFileSystem implements FileSystem {
   /** Where an entry leads: an inode of the same tree, or a subvolume's root folder. */
   private async target(folder: Node, entry: DirEntry): Promise<Node> {
     const { location } = entry;
-    if (location.type === KEY.inodeItem) return { tree: folder.tree, inode: location.objectid };
+    const objectid = keyNumber(location.objectid, `where ${entry.name} points`);
+    if (location.type === KEY.inodeItem) return { tree: folder.tree, inode: objectid };
     if (location.type !== KEY.rootItem) bad(`${entry.name} points at an item of type ${location.type}`);
-    const child = location.objectid;
+    const child = objectid;
     // A snapshot copies the names of subvolumes inside it, not the subvolumes: without a
     // ROOT_REF from this tree the kernel shows an empty folder.
-    const ref = await this.trees.find(this.rootTree(), { objectid: folder.tree, type: KEY.rootRef, offset: child });
+    const ref = await this.trees.find(this.rootTree(), key(folder.tree, KEY.rootRef, child));
     if (ref === null) return { tree: child, inode: FIRST_FREE_OBJECTID, empty: true };
     return { tree: child, inode: (await this.rootItem(child)).rootDir };
   }
@@ -245,11 +240,7 @@ export class BtrfsFileSystem implements FileSystem {
   private async lookup(folder: Node, part: string): Promise<DirEntry | undefined> {
     if (folder.empty) return undefined;
     const name = Buffer.from(part, 'utf8');
-    const item = await this.trees.find(await this.treeRoot(folder.tree), {
-      objectid: folder.inode,
-      type: KEY.dirItem,
-      offset: nameHash(name),
-    });
+    const item = await this.trees.find(await this.treeRoot(folder.tree), key(folder.inode, KEY.dirItem, nameHash(name)));
     const found = item === null ? undefined : findDirEntry(item, folder.inode, name);
     // A name not found as given may be the escaped form an item restore writes (findNamed).
     return found ?? findNamed(await this.entries(folder), part, false);
@@ -261,13 +252,13 @@ export class BtrfsFileSystem implements FileSystem {
     let current: Node = { tree: FS_TREE, inode: (await this.rootItem(FS_TREE)).rootDir };
     const trail = new Set([`${current.tree}:${current.inode}`]);
     for (const [index, part] of parts.entries()) {
-      if (typeOf((await this.inode(current)).mode) !== 'dir')
+      if (typeOfMode((await this.inode(current)).mode) !== 'dir')
         throw new LifeboatError('not-found', `${path}: ${parts.slice(0, index).join('/')} is not a folder`);
       const entry = await this.lookup(current, part);
       if (!entry) throw new LifeboatError('not-found', `${path}: no such file or folder`);
       current = await this.target(current, entry);
       const inode = await this.inode(current);
-      const type = typeOf(inode.mode);
+      const type = typeOfMode(inode.mode);
       if (type === 'dir') {
         const id = `${current.tree}:${current.inode}`;
         if (trail.has(id)) bad(`${path}: folder ${part} points back at a folder above it (a damaged folder entry)`);
@@ -292,7 +283,7 @@ export class BtrfsFileSystem implements FileSystem {
 
   private async describe(name: string, node: Node): Promise<FsEntry> {
     const inode = await this.inode(node);
-    const type = typeOf(inode.mode);
+    const type = typeOfMode(inode.mode);
     const entry: FsEntry = {
       name,
       type,
@@ -309,7 +300,7 @@ export class BtrfsFileSystem implements FileSystem {
 
   async list(path: string): Promise<FsEntry[]> {
     const folder = await this.resolve(path, true);
-    if (typeOf((await this.inode(folder)).mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
+    if (typeOfMode((await this.inode(folder)).mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
     const out: FsEntry[] = [];
     let first: FsEntry | null = null;
     const atTop = folder.tree === FS_TREE && splitPath(path).length === 0;
@@ -322,7 +313,7 @@ export class BtrfsFileSystem implements FileSystem {
         described = unreadableEntry(entry.name, error);
       }
       // In the volume's root the default subvolume comes first.
-      if (atTop && first === null && entry.location.type === KEY.rootItem && entry.location.objectid === this.defaultSubvolume)
+      if (atTop && first === null && entry.location.type === KEY.rootItem && entry.location.objectid === BigInt(this.defaultSubvolume))
         first = described;
       else out.push(described);
     }
@@ -342,10 +333,7 @@ export class BtrfsFileSystem implements FileSystem {
 
   async *read(path: string): AsyncGenerator<Uint8Array> {
     const { node, inode } = await this.regularFile(path);
-    for await (const region of this.regions(node, inode)) {
-      if (region instanceof Uint8Array) yield region;
-      else yield* zeros(region.hole);
-    }
+    yield* regionBytes(this.regions(node, inode));
   }
 
   async *readRegions(path: string): AsyncGenerator<FileRegion> {
@@ -356,7 +344,7 @@ export class BtrfsFileSystem implements FileSystem {
   private async regularFile(path: string): Promise<{ node: Node; inode: InodeItem }> {
     const node = await this.resolve(path, true);
     const inode = await this.inode(node);
-    if (typeOf(inode.mode) !== 'file') throw new LifeboatError('bad-request', `${path} is not a regular file`);
+    if (typeOfMode(inode.mode) !== 'file') throw new LifeboatError('bad-request', `${path} is not a regular file`);
     return { node, inode };
   }
 
@@ -366,8 +354,8 @@ export class BtrfsFileSystem implements FileSystem {
     let position = 0;
     const [min, max] = range(node.inode, KEY.extentData);
     for await (const item of this.trees.items(await this.treeRoot(node.tree), min, max)) {
-      const start = item.key.offset;
-      if (start >= size) break;
+      if (item.key.offset >= BigInt(size)) break;
+      const start = Number(item.key.offset);
       if (start < position) bad(`inode ${node.inode} has extents that overlap`);
       if (start > position) {
         yield { hole: start - position };

@@ -31,6 +31,7 @@ export const FIRST_FREE_OBJECTID = 256;
 export const FS_TREE = 5;
 export const ROOT_TREE_DIR = 6;
 const NAME_MAX = 255;
+const MAX_INODE_BYTES = BigInt(Number.MAX_SAFE_INTEGER);
 
 export type InodeItem = {
   size: number;
@@ -72,9 +73,16 @@ const time = (bytes: Buffer, at: number): Date => {
 
 export function parseInodeItem(data: Buffer, inode: number): InodeItem {
   if (data.length < 160) bad(`inode ${inode} is cut short`);
+  // The kernel allows sizes up to 2^63, but a size past 2^53 is no real file (a sparse file that
+  // large could not be restored anyway) and cannot be held exactly: refused as damage, so the entry
+  // is listed with its problem instead of reaching the restore writer.
+  const size = data.readBigUInt64LE(16);
+  const nbytes = data.readBigUInt64LE(24);
+  if (size > MAX_INODE_BYTES) bad(`inode ${inode} claims a size of ${size} bytes`);
+  if (nbytes > MAX_INODE_BYTES) bad(`inode ${inode} claims ${nbytes} bytes stored`);
   return {
-    size: u64(data, 16),
-    nbytes: u64(data, 24),
+    size: Number(size),
+    nbytes: Number(nbytes),
     links: data.readUInt32LE(40),
     uid: data.readUInt32LE(44),
     gid: data.readUInt32LE(48),

@@ -51,8 +51,8 @@ export type BtrfsSuperblock = {
   sysChunkArray: Buffer;
 };
 
-/** A little-endian u64 as a number: exact below 2^53, which every address and size here is;
- * the special object ids near 2^64 only need to sort last. */
+/** A little-endian u64 as a number: exact below 2^53, which every address and size here is.
+ * Tree keys are read exactly instead (tree.ts readKey): object ids near 2^64 must sort exactly. */
 export function u64(bytes: Buffer, at: number): number {
   return bytes.readUInt32LE(at) + bytes.readUInt32LE(at + 4) * 2 ** 32;
 }

@@ -14,7 +14,9 @@ const NODE_PTR = 33;
 export const MAX_LEVEL = 7;
 const CACHE_BLOCKS = 1024;
 
-export type Key = { objectid: number; type: number; offset: number };
+/** Object ids and offsets are exact u64s: the special ids (ORPHAN = -5, TREE_RELOC = -8,
+ * DATA_RELOC_TREE = -9 … as u64) sit near 2^64, where a JS number cannot tell them apart. */
+export type Key = { objectid: bigint; type: number; offset: bigint };
 export type Item = { key: Key; data: Buffer };
 export type TreeRoot = { bytenr: number; level: number; generation?: number };
 
@@ -28,14 +30,22 @@ type Block = {
   used: boolean;
 };
 
-export const MAX_KEY_PART = 2 ** 64;
+export const MAX_KEY_PART = 2n ** 64n - 1n;
+
+const order = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export function compareKeys(a: Key, b: Key): number {
-  return a.objectid - b.objectid || a.type - b.type || a.offset - b.offset;
+  return order(a.objectid, b.objectid) || a.type - b.type || order(a.offset, b.offset);
 }
 
 export function readKey(bytes: Buffer, at: number): Key {
-  return { objectid: u64(bytes, at), type: bytes[at + 8] as number, offset: u64(bytes, at + 9) };
+  return { objectid: bytes.readBigUInt64LE(at), type: bytes[at + 8] as number, offset: bytes.readBigUInt64LE(at + 9) };
+}
+
+/** A key part used as an id, address or size, where btrfs keeps it below 2^53; above is damage. */
+export function keyNumber(value: bigint, what: string): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) bad(`${what} is ${value}, beyond what btrfs writes`);
+  return Number(value);
 }
 
 export class TreeReader {

@@ -9,7 +9,8 @@ import {
   findNamed,
   splitPath,
   describeEach,
-  type EntryType,
+  regionBytes,
+  typeOfMode,
   type FileRegion,
   type FileSystem,
   type FsEntry,
@@ -34,19 +35,6 @@ const LISTING_CACHE_ENTRIES = 400_000;
 const INODE_CACHE = 8192;
 /** Blocks of the inode tables kept: a folder's inodes are mostly neighbours, read a block at a time. */
 const INODE_BLOCK_CACHE = 1024;
-
-function typeOf(mode: number): EntryType {
-  switch (mode & 0o170000) {
-    case 0o100000:
-      return 'file';
-    case 0o040000:
-      return 'dir';
-    case 0o120000:
-      return 'symlink';
-    default:
-      return 'other';
-  }
-}
 
 /** A folder's entries, with a map by name so a lookup is not a scan. */
 type Listing = { entries: DirEntry[]; byName: Map<string, DirEntry> };
@@ -144,10 +132,7 @@ export class XfsFileSystem implements FileSystem {
   }
 
   private async *content(inode: XfsInode): AsyncGenerator<Uint8Array> {
-    for await (const region of this.regions(inode)) {
-      if (region instanceof Uint8Array) yield region;
-      else yield* zeros(region.hole);
-    }
+    yield* regionBytes(this.regions(inode));
   }
 
   private async listing(dir: XfsInode): Promise<Listing> {
@@ -252,14 +237,14 @@ export class XfsFileSystem implements FileSystem {
     let current = await this.inode(root);
     const trail = new FolderTrail(path, [root]);
     for (const [index, part] of parts.entries()) {
-      if (typeOf(current.mode) !== 'dir')
+      if (typeOfMode(current.mode) !== 'dir')
         throw new LifeboatError('not-found', `${path}: ${parts.slice(0, index).join('/')} is not a folder`);
       const entry = await this.lookup(current, part);
       if (!entry) throw new LifeboatError('not-found', `${path}: no such file or folder`);
       current = await this.inode(entry.inode);
-      if (typeOf(current.mode) === 'dir') trail.enter(entry.inode, part);
+      if (typeOfMode(current.mode) === 'dir') trail.enter(entry.inode, part);
       const last = index === parts.length - 1;
-      if (typeOf(current.mode) === 'symlink' && (!last || follow)) {
+      if (typeOfMode(current.mode) === 'symlink' && (!last || follow)) {
         if (hops >= MAX_SYMLINKS) throw new LifeboatError('bad-request', `${path}: too many symbolic links`);
         const target = await this.symlinkTarget(current);
         const base = target.startsWith('/') ? '' : parts.slice(0, index).join('/');
@@ -271,7 +256,7 @@ export class XfsFileSystem implements FileSystem {
   }
 
   private async describe(name: string, inode: XfsInode): Promise<FsEntry> {
-    const type = typeOf(inode.mode);
+    const type = typeOfMode(inode.mode);
     if (inode.realtime && type === 'file')
       throw new LifeboatError('unavailable', `XFS inode ${inode.number} is on the realtime subvolume: not read`);
     // A B+tree map is read now, so a file whose map is damaged is named in its listing, not when restored.
@@ -291,7 +276,7 @@ export class XfsFileSystem implements FileSystem {
 
   async list(path: string): Promise<FsEntry[]> {
     const dir = await this.resolve(path, true);
-    if (typeOf(dir.mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
+    if (typeOfMode(dir.mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
     return describeEach((await this.listing(dir)).entries, async (entry) => this.describe(entry.name, await this.inode(entry.inode)));
   }
 
@@ -315,13 +300,7 @@ export class XfsFileSystem implements FileSystem {
 
   private async regularFile(path: string): Promise<XfsInode> {
     const inode = await this.resolve(path, true);
-    if (typeOf(inode.mode) !== 'file') throw new LifeboatError('bad-request', `${path} is not a regular file`);
+    if (typeOfMode(inode.mode) !== 'file') throw new LifeboatError('bad-request', `${path} is not a regular file`);
     return inode;
   }
-}
-
-const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
-
-function* zeros(length: number): Generator<Uint8Array> {
-  for (let left = length; left > 0; left -= ZERO_CHUNK.length) yield ZERO_CHUNK.subarray(0, Math.min(left, ZERO_CHUNK.length));
 }
