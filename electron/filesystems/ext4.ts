@@ -16,6 +16,7 @@ import {
   type VolumeNote,
   isReadFailure,
   describeEach,
+  regionBytes,
 } from './file-system.ts';
 import { JournalOverlayDisk, replayJournal } from './jbd2.ts';
 import { FolderCache, type NamedEntries } from './folder-cache.ts';
@@ -114,13 +115,6 @@ export function parseExtSuperblock(sb: Buffer, volumeBytes: number): ExtSuperblo
     externalJournal,
     checksumSeed,
   };
-}
-
-const ZERO_CHUNK = 1024 * 1024;
-
-/** A hole's zeros, a chunk at a time: a sparse file may be far larger than memory. */
-function* zeros(length: number): Generator<Uint8Array> {
-  for (let left = length; left > 0; left -= ZERO_CHUNK) yield new Uint8Array(Math.min(ZERO_CHUNK, left));
 }
 
 /** `allocated`: i_blocks in bytes (512-byte units; file system blocks under the huge_file flag). */
@@ -414,10 +408,7 @@ export class ExtFileSystem implements FileSystem {
 
   /** The content with holes as zeros: what every reader of bytes wants. */
   private async *content(inode: Inode): AsyncGenerator<Uint8Array> {
-    for await (const region of this.regions(inode)) {
-      if (region instanceof Uint8Array) yield region;
-      else yield* zeros(region.hole);
-    }
+    yield* regionBytes(this.regions(inode));
   }
 
   private async *regions(inode: Inode): AsyncGenerator<FileRegion> {

@@ -10,7 +10,16 @@
 import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
 import { escapeGuestName } from '../../shared/guest-names.ts';
-import { FolderTrail, splitPath, describeEach, type FileRegion, type FileSystem, type FsEntry, type VolumeNote } from './file-system.ts';
+import {
+  FolderTrail,
+  splitPath,
+  describeEach,
+  regionBytes,
+  type FileRegion,
+  type FileSystem,
+  type FsEntry,
+  type VolumeNote,
+} from './file-system.ts';
 import {
   ATTR_BITMAP,
   ATTR_DATA,
@@ -62,7 +71,6 @@ const MFT_BLOCKS_KEPT = 128;
 /** Folder listings kept, by names held (some tens of MiB); the newest folder whatever its size. */
 const FOLDER_NAMES_KEPT = 250_000;
 const DATA_CHUNK = 4 * 1024 * 1024;
-const ZERO_CHUNK = 1024 * 1024;
 
 /** A folder's entries (one per name, DOS aliases left out) and its names for lookups. */
 type Folder = { entries: IndexEntry[]; exact: Map<string, IndexEntry>; folded: Map<string, IndexEntry> };
@@ -84,11 +92,6 @@ type FileRecord = {
 /** Where a path leads: the root, or a name in a folder, with the stream it names (null: the
  * file itself). */
 type Located = { entry: IndexEntry | null; record: number; stream: string | null };
-
-/** A hole's zeros, a chunk at a time: a sparse file may be far larger than memory. */
-function* zeros(length: number): Generator<Uint8Array> {
-  for (let left = length; left > 0; left -= ZERO_CHUNK) yield new Uint8Array(Math.min(ZERO_CHUNK, left));
-}
 
 /** Names escapeGuestName may change: control characters, '/', '%', '.' and '..', very long ones. */
 const MAY_NEED_ESCAPING = /[\x00-\x1f\x7f-\x9f/%]|^\.\.?$|^$|^.{64}/su;
@@ -455,9 +458,6 @@ export class NtfsFileSystem implements FileSystem {
   }
 
   async *read(path: string): AsyncGenerator<Uint8Array> {
-    for await (const region of this.readRegions(path)) {
-      if (region instanceof Uint8Array) yield region;
-      else yield* zeros(region.hole);
-    }
+    yield* regionBytes(this.readRegions(path));
   }
 }

@@ -7,7 +7,7 @@ import { constants } from 'node:fs';
 import { open, rm, rmdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LifeboatError } from '../errors.ts';
-import { isReadFailure, type FileRegion, type FsEntry } from '../filesystems/file-system.ts';
+import { isReadFailure, regionBytes, type FileRegion, type FsEntry } from '../filesystems/file-system.ts';
 import { mkdirForOperator, operatorMode } from '../fs/private-files.ts';
 import { printableName } from '../../shared/format.ts';
 import type { JobWork } from '../jobs/job-work.ts';
@@ -46,17 +46,6 @@ const CONCURRENT_FILES = 8;
 function linkKey({ source, entry }: Item): string | null {
   if (entry.type !== 'file' || entry.fileId === undefined || (entry.links !== undefined && entry.links < 2)) return null;
   return `${splitVolumePath(source)?.volume ?? source}:${entry.fileId}`;
-}
-
-/** Holes as zeros, for writers that need every byte (archives). */
-async function* asBytes(regions: AsyncIterable<FileRegion>): AsyncGenerator<Uint8Array> {
-  for await (const region of regions) {
-    if (region instanceof Uint8Array) {
-      yield region;
-      continue;
-    }
-    for (let left = region.hole; left > 0; left -= 1024 * 1024) yield new Uint8Array(Math.min(left, 1024 * 1024));
-  }
 }
 
 /** The files' bytes: their sizes, or what they take on disk (holes are not written). */
@@ -232,7 +221,7 @@ export class RestoreItemsWork implements JobWork {
             writer instanceof ContainedWriter
               ? this.looseFile(writer, at, item, browser, context, total)
               : writer
-                  .file(at, entry.size, entry.mtime, entry.mode, asBytes(this.counted(browser, item.source, context, total)))
+                  .file(at, entry.size, entry.mtime, entry.mode, regionBytes(this.counted(browser, item.source, context, total)))
                   .then(() => true);
           if (key !== null && !first) firstNames.set(key, { at, done });
           if (!(writer instanceof ContainedWriter)) await done;
