@@ -209,7 +209,9 @@ test(
 );
 
 /** Hand-written metadata as `vgcfgrestore` takes it: an origin with a thick snapshot, a thin
- * pool with its hidden data/metadata LVs and spare, and a thin LV (1 MiB extents). */
+ * pool with its hidden data/metadata LVs and spare, and a thin LV (1 MiB extents). The snapshot's
+ * flags are as `lvcreate -s` writes them (LVM2 snapshot_manip.c): the internal snapshot0 VISIBLE,
+ * the COW store "snap" (the name the operator gave) hidden. */
 function thinAndSnapshotMetadata(vg: string, pvUuid: string, device: string, peCount: number): string {
   const id = (n: number): string => `aaaaaa-aaaa-aaaa-aaaa-aaaa-aaaa-aaaa${String(n).padStart(2, '0')}`;
   const striped = (extents: number, first: number): string =>
@@ -239,8 +241,8 @@ pe_count = ${peCount}
 }
 logical_volumes {
 ${lv('origin', 1, true, striped(8, 0))}
-${lv('snap', 2, true, striped(2, 8))}
-${lv('snapshot0', 3, false, 'segment1 {\nstart_extent = 0\nextent_count = 8\ntype = "snapshot"\nchunk_size = 8\norigin = "origin"\ncow_store = "snap"\n}')}
+${lv('snap', 2, false, striped(2, 8))}
+${lv('snapshot0', 3, true, 'segment1 {\nstart_extent = 0\nextent_count = 8\ntype = "snapshot"\nchunk_size = 8\norigin = "origin"\ncow_store = "snap"\n}')}
 ${lv('pool', 4, true, 'segment1 {\nstart_extent = 0\nextent_count = 4\ntype = "thin-pool"\nmetadata = "pool_tmeta"\npool = "pool_tdata"\ntransaction_id = 1\nchunk_size = 128\ndiscards = "passdown"\nzero_new_blocks = 1\n}')}
 ${lv('thin', 5, true, 'segment1 {\nstart_extent = 0\nextent_count = 8\ntype = "thin"\nthin_pool = "pool"\ntransaction_id = 0\ndevice_id = 1\n}')}
 ${lv('pool_tmeta', 6, false, striped(1, 10))}

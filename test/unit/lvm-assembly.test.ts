@@ -170,3 +170,165 @@ test('a thick snapshot reads mapped chunks from its COW store, others from its o
     { numRuns: 300 },
   );
 });
+
+/** A dm-snapshot store header (chunk size `chunk`) and the given { old, new } exceptions written
+ * one after another from area 0 on, without checking them: the damaged tables below. */
+function storeWith(chunk: number, chunks: number, exceptions: [number, number][]): BytesDisk {
+  const store = Buffer.alloc(chunks * chunk);
+  store.writeUInt32LE(0x70416e53, 0);
+  store.writeUInt32LE(1, 4);
+  store.writeUInt32LE(1, 8);
+  store.writeUInt32LE(chunk / 512, 12);
+  const perArea = chunk / 16;
+  for (const [index, [old, fresh]] of exceptions.entries()) {
+    const area = 1 + Math.floor(index / perArea) * (perArea + 1);
+    store.writeBigUInt64LE(BigInt(old), area * chunk + (index % perArea) * 16);
+    store.writeBigUInt64LE(BigInt(fresh), area * chunk + (index % perArea) * 16 + 8);
+  }
+  return new BytesDisk(store, 'cow');
+}
+
+test('a COW table out of the order dm-snapshot writes, repeating an origin chunk, or too long is refused before it is read whole', async () => {
+  const chunk = 512; // 32 exceptions per area
+  const origin = new BytesDisk(Buffer.alloc(64 * chunk, 0xaa), 'origin');
+  const read = (store: BytesDisk, limit?: number) => new SnapshotDisk(origin, store, 'snapshot s of o', limit).read(0, chunk);
+  // Old chunk 0 in every entry of every area: before, the map never grew and every area was read.
+  const sameOld = Array.from({ length: 64 }, (_, index): [number, number] => [0, 2 + index + Math.floor(index / 32)]);
+  await assert.rejects(read(storeWith(chunk, 80, sameOld)), /maps chunk 0 twice/);
+  await assert.rejects(
+    read(
+      storeWith(chunk, 16, [
+        [1, 3],
+        [2, 2],
+      ]),
+    ),
+    /out of the order dm-snapshot writes \(after 3\)/,
+  );
+  await assert.rejects(
+    read(
+      storeWith(chunk, 16, [
+        [1, 2],
+        [2, 2],
+      ]),
+    ),
+    /out of the order/,
+  );
+  await assert.rejects(read(storeWith(chunk, 80, [[1, 34]])), /onto its own table at chunk 34/); // area 1 is at chunk 34
+  const inOrder = Array.from({ length: 5 }, (_, index): [number, number] => [index, 2 + index]);
+  assert.equal((await read(storeWith(chunk, 16, inOrder), 5)).length, chunk, 'a table of exactly the limit reads');
+  await assert.rejects(read(storeWith(chunk, 16, inOrder), 4), /holds more than 4 exceptions/);
+});
+
+test('a thick snapshot as lvcreate -s writes it (snapshotN VISIBLE, the COW store hidden) lists the COW store as the snapshot, and no gap', () => {
+  const snapshot = `origin {
+status = ["READ", "WRITE", "VISIBLE"]
+segment_count = 1
+segment1 { start_extent = 0 extent_count = 2 type = "striped" stripe_count = 1 stripes = ["pv0", 0] }
+}
+snap {
+status = ["READ", "WRITE"]
+segment_count = 1
+segment1 { start_extent = 0 extent_count = 1 type = "striped" stripe_count = 1 stripes = ["pv0", 4] }
+}
+snapshot0 {
+status = ["READ", "WRITE", "VISIBLE"]
+segment_count = 1
+segment1 { start_extent = 0 extent_count = 2 type = "snapshot" chunk_size = 8 origin = "origin" cow_store = "snap" }
+}`;
+  const [group] = assembleVolumeGroups([
+    found('/disk0/part2', pvDisk(0x10, 8), UUIDS[0] as string, metadata(1, snapshot)),
+    found('/disk1/part0', pvDisk(0x40, 8), UUIDS[1] as string, null),
+  ]);
+  assert.deepEqual(
+    group?.lvs.map((lv) => [lv.name, lv.layout, lv.problem, lv.disk !== null]),
+    [
+      ['origin', 'linear', null, true],
+      ['snap', 'snapshot of origin', null, true],
+    ],
+  );
+});
+
+test('a PV uuid on two disks (a clone attached) is refused as LVM refuses it: a note, and the LVs using it listed as gaps', () => {
+  const onPv1 = `other {
+status = ["READ", "WRITE", "VISIBLE"]
+segment_count = 1
+segment1 { start_extent = 0 extent_count = 1 type = "striped" stripe_count = 1 stripes = ["pv1", 7] }
+}`;
+  const text = metadata(4, `${linear}\n${onPv1}`);
+  const [group] = assembleVolumeGroups([
+    found('/disk0/part2', pvDisk(0x10, 8), UUIDS[0] as string, text),
+    found('/disk1/part0', pvDisk(0x40, 8), UUIDS[1] as string, text),
+    found('/disk2/part2', pvDisk(0x70, 8), UUIDS[0] as string, text),
+  ]);
+  assert.ok(group);
+  const spread = group.lvs.find((lv) => lv.name === 'spread');
+  assert.ok(spread?.disk === null, 'neither copy is used');
+  assert.match(
+    spread?.problem ?? '',
+    /needs physical volume pv0 \(aaaaaa-.*\), found on 2 disks \(\/disk0\/part2, \/disk2\/part2\).*not read/,
+  );
+  assert.deepEqual(group.notes, [
+    `physical volume pv0 (${UUIDS[0]}) is found on 2 disks (/disk0/part2, /disk2/part2), as when a disk's clone is attached: the logical volumes using it are not read`,
+  ]);
+  const other = group.lvs.find((lv) => lv.name === 'other');
+  assert.equal(other?.problem, null, 'an LV on the other PV still reads');
+  assert.deepEqual(group.pvPaths.sort(), ['/disk0/part2', '/disk1/part0', '/disk2/part2']);
+});
+
+test('VG and LV names LVM would not accept never reach a path; they are listed as gaps with the name escaped', () => {
+  const lvNamed = (name: string, type = '"striped" stripe_count = 1 stripes = ["pv0", 0]') =>
+    `${name} {\nstatus = ["READ", "WRITE", "VISIBLE"]\nsegment_count = 1\nsegment1 { start_extent = 0 extent_count = 1 type = ${type} }\n}`;
+  const badLvs = ['good', '../x', '..', '-dash', 'a:b', 'a/b', 'bell\x07', 'rtl\u202eevil', 'x'.repeat(128)];
+  const text = (vg: string, lvs: string) => metadata(1, lvs).replace(/^vg \{/, `${vg} {`);
+  const lvText = badLvs.map((name) => lvNamed(name)).join('\n');
+  const [group] = assembleVolumeGroups([found('/disk0/part2', pvDisk(0x10, 8), UUIDS[0] as string, text('vg', lvText))]);
+  assert.ok(group);
+  const names = group.lvs.map((lv) => lv.name);
+  assert.deepEqual(names, ['good', ...badLvs.slice(1).map((_, index) => (index === 0 ? 'invalid-name' : `invalid-name-${index + 1}`))]);
+  for (const lv of group.lvs.slice(1)) {
+    assert.equal(lv.disk, null);
+    assert.match(lv.problem ?? '', /^logical volume name ".*" is not a valid LVM2 name: not read$/);
+    assert.doesNotMatch(lv.problem ?? '', /[\x00-\x1f\u202e]/, 'the problem is printable');
+  }
+  assert.ok(group.lvs.some((lv) => lv.problem?.includes('"bell\\x07"')));
+  assert.ok(group.lvs.some((lv) => lv.problem?.includes('"rtl\\u202eevil"')));
+  assert.ok(group.lvs.some((lv) => lv.problem?.includes('"../x"')));
+
+  // VG "." with LV "../x" was /lvm/./../x; a VG named ".." likewise.
+  const [dot, dotdot] = assembleVolumeGroups([
+    found('/disk0/part2', pvDisk(0x10, 8), UUIDS[0] as string, text('.', `${lvNamed('../x')}\n${lvNamed('fine')}`)),
+    found('/disk1/part0', pvDisk(0x40, 8), UUIDS[1] as string, text('..', lvNamed('fine')).replace('vvvvvv-', 'wwwwww-')),
+  ]);
+  assert.deepEqual([dot?.name, dotdot?.name], ['invalid-name', 'invalid-name-2']);
+  assert.deepEqual(
+    dot?.lvs.map((lv) => [lv.name, lv.problem]),
+    [
+      ['invalid-name', 'logical volume name "../x" is not a valid LVM2 name: not read'],
+      ['fine', `its volume group's name "." is not a valid LVM2 name: not read`],
+    ],
+  );
+  assert.ok(dot?.notes.includes('volume group name "." is not a valid LVM2 name: its logical volumes are not read'));
+
+  // A segment type with control characters reaches the problem escaped.
+  const [typed] = assembleVolumeGroups([
+    found('/disk0/part2', pvDisk(0x10, 8), UUIDS[0] as string, text('vg', lvNamed('odd', '"str\x1b[2J"'))),
+  ]);
+  assert.equal(typed?.lvs[0]?.problem, '"str\\x1b[2J" segment volume: not read');
+});
+
+test('VG names made unique by id stay unique when the renamed one collides with a real name', () => {
+  const named = (vg: string, id: string) =>
+    metadata(1, '')
+      .replace(/^vg \{/, `${vg} {`)
+      .replace('vvvvvv-vvvv-vvvv-vvvv-vvvv-vvvv-vvvvvv', id);
+  const groups = assembleVolumeGroups([
+    found('/disk0/part0', pvDisk(0x10, 8), 'u0', named('vg-abcdef', 'zzzzzz-0')),
+    found('/disk1/part0', pvDisk(0x10, 8), 'u1', named('vg', 'abcdef-1')),
+    found('/disk2/part0', pvDisk(0x10, 8), 'u2', named('vg', 'abcdef-2')),
+    found('/disk3/part0', pvDisk(0x10, 8), 'u3', named('vg', 'abcdef-3')),
+  ]);
+  assert.deepEqual(
+    groups.map((group) => group.name),
+    ['vg-abcdef', 'vg', 'vg-abcdef-2', 'vg-abcdef-3'],
+  );
+});

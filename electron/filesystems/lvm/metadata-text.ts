@@ -10,6 +10,7 @@
 // Names are runs of anything but blanks and the characters {}[]=,"#. Depth, item count and
 // size are bounded: the text comes from outside.
 import { LifeboatError } from '../../errors.ts';
+import { shown } from './names.ts';
 
 export type ConfigValue = string | number | ConfigValue[];
 export type ConfigSection = {
@@ -68,7 +69,7 @@ class Parser {
       if (isBlank(char) || SPECIAL.has(char)) break;
       this.at++;
     }
-    if (this.at === start) this.fail(`expected a name, found ${JSON.stringify(this.text[this.at] ?? 'the end')}`);
+    if (this.at === start) this.fail(`expected a name, found "${shown(this.text[this.at] ?? 'the end')}"`);
     return this.text.slice(start, this.at);
   }
 
@@ -89,7 +90,7 @@ class Parser {
   private scalar(): string | number {
     if (this.peek() === '"') return this.string();
     const word = this.name();
-    if (!/^-?\d+(\.\d+)?$/.test(word)) this.fail(`${JSON.stringify(word.slice(0, 40))} is neither a string nor a number`);
+    if (!/^-?\d+(\.\d+)?$/.test(word)) this.fail(`"${shown(word.slice(0, 40))}" is neither a string nor a number`);
     return Number(word);
   }
 
@@ -107,7 +108,7 @@ class Parser {
       const next = this.peek();
       this.at++;
       if (next === ']') return items;
-      if (next !== ',') this.fail(`expected , or ] in an array, found ${JSON.stringify(next ?? 'the end')}`);
+      if (next !== ',') this.fail(`expected , or ] in an array, found "${shown(next ?? 'the end')}"`);
     }
   }
 
@@ -133,7 +134,7 @@ class Parser {
         section.sections.set(key, this.section(depth + 1));
       } else if (sign === '=') {
         section.values.set(key, this.value());
-      } else this.fail(`expected = or { after ${JSON.stringify(key.slice(0, 40))}`);
+      } else this.fail(`expected = or { after "${shown(key.slice(0, 40))}"`);
       section.order.push(key);
     }
   }

@@ -6,17 +6,20 @@
 //   then      metadata areas: area i is chunk 1 + i * (per_area + 1), one chunk of
 //             { le64 old_chunk, le64 new_chunk } exceptions (per_area = chunk bytes / 16), each
 //             area followed by the data chunks it points to. The table ends at the first
-//             exception whose new_chunk is 0, or where the store ends.
+//             exception whose new_chunk is 0, or where the store ends. dm-snapshot hands out
+//             data chunks in order, skipping the areas: new_chunk rises strictly, old_chunk never repeats.
 //
 // A chunk of the snapshot is read from the COW store where an exception maps it, else from the
-// origin (which has moved on since). The table is read once, on the first read, bounded in size.
+// origin (which has moved on since). The table is read once, on the first read, bounded in the
+// entries it reads (not only the ones it keeps), so a damaged store cannot keep it reading for hours.
 import { checkRange, type Disk } from '../../disks/disk.ts';
 import { LifeboatError } from '../../errors.ts';
 
 const SNAP_MAGIC = 0x70416e53;
 const SECTOR = 512;
 const MAX_CHUNK = 16 * 1024 * 1024;
-const MAX_EXCEPTIONS = 4_000_000;
+/** Entries read from a store's table at most: 64 MiB of table, a 4 TiB store of 1 MiB chunks. */
+export const MAX_EXCEPTIONS = 4_000_000;
 
 type Table = { chunkSize: number; map: Map<number, number> };
 
@@ -25,11 +28,13 @@ export class SnapshotDisk implements Disk {
   readonly description: string;
   private readonly origin: Disk;
   private readonly cow: Disk;
+  private readonly maxExceptions: number;
   private table: Promise<Table> | null = null;
 
-  constructor(origin: Disk, cow: Disk, description: string) {
+  constructor(origin: Disk, cow: Disk, description: string, maxExceptions = MAX_EXCEPTIONS) {
     this.origin = origin;
     this.cow = cow;
+    this.maxExceptions = maxExceptions;
     this.capacity = origin.capacity;
     this.description = description;
   }
@@ -53,6 +58,8 @@ export class SnapshotDisk implements Disk {
     const perArea = chunkSize / 16;
     const cowChunks = Math.floor(this.cow.capacity / chunkSize);
     const originChunks = Math.ceil(this.origin.capacity / chunkSize);
+    let read = 0;
+    let lastNew = 0;
     for (let area = 0; ; area++) {
       const at = 1 + area * (perArea + 1);
       if (at >= cowChunks) return { chunkSize, map };
@@ -61,9 +68,14 @@ export class SnapshotDisk implements Disk {
         const oldChunk = Number(entries.readBigUInt64LE(index * 16));
         const newChunk = Number(entries.readBigUInt64LE(index * 16 + 8));
         if (newChunk === 0) return { chunkSize, map };
+        if (++read > this.maxExceptions) throw this.corrupt(`holds more than ${this.maxExceptions} exceptions; not read`);
         if (oldChunk >= originChunks || newChunk >= cowChunks || newChunk <= at)
           throw this.corrupt(`maps chunk ${oldChunk} to chunk ${newChunk}, outside the origin or the store`);
-        if (map.size >= MAX_EXCEPTIONS) throw this.corrupt(`holds more than ${MAX_EXCEPTIONS} exceptions; not read`);
+        if (newChunk <= lastNew)
+          throw this.corrupt(`maps chunk ${oldChunk} to chunk ${newChunk}, out of the order dm-snapshot writes (after ${lastNew})`);
+        if ((newChunk - 1) % (perArea + 1) === 0) throw this.corrupt(`maps chunk ${oldChunk} onto its own table at chunk ${newChunk}`);
+        if (map.has(oldChunk)) throw this.corrupt(`maps chunk ${oldChunk} twice`);
+        lastNew = newChunk;
         map.set(oldChunk, newChunk);
       }
     }

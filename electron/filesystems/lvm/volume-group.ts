@@ -15,6 +15,7 @@
 //
 // Sizes in the text are in 512-byte sectors; converted to bytes here, each checked to stay a safe integer.
 import { LifeboatError } from '../../errors.ts';
+import { shown } from './names.ts';
 import { arrayOf, flagsOf, numberOf, optionalString, stringOf, type ConfigSection } from './metadata-text.ts';
 
 const SECTOR = 512;
@@ -74,7 +75,7 @@ function readSegment(section: ConfigSection, where: string, extentSize: number):
 }
 
 function readLv(name: string, section: ConfigSection, extentSize: number): LvMetadata {
-  const where = `logical volume ${name}`;
+  const where = `logical volume ${shown(name)}`;
   const count = numberOf(section, 'segment_count', where);
   if (count < 1 || count > MAX_SEGMENTS) corrupt(`${where} has ${count} segments`);
   const segments: Segment[] = [];
@@ -96,13 +97,13 @@ export function readVolumeGroup(root: ConfigSection): VgMetadata {
   const name = root.order.find((key) => root.sections.get(key)?.values.has('seqno'));
   const section = name === undefined ? undefined : root.sections.get(name);
   if (name === undefined || !section) return corrupt('no volume group section');
-  const where = `volume group ${name}`;
+  const where = `volume group ${shown(name)}`;
   const extentSectors = numberOf(section, 'extent_size', where);
   if (extentSectors < 1) corrupt(`${where} has extents of 0 sectors`);
   const extentSize = bytes(extentSectors, `${where} extent_size`);
   const pvs: PvSlot[] = [];
   for (const [key, pv] of section.sections.get('physical_volumes')?.sections ?? []) {
-    const pvWhere = `${where} physical volume ${key}`;
+    const pvWhere = `${where} physical volume ${shown(key)}`;
     pvs.push({
       key,
       uuid: stringOf(pv, 'id', pvWhere),
