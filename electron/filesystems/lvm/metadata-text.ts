@@ -22,6 +22,7 @@ export type ConfigSection = {
 const MAX_DEPTH = 16;
 const MAX_ITEMS = 200_000;
 const MAX_ARRAY = 100_000;
+/** LVM itself refuses metadata text larger than its area; we bound it to keep a read and a parse small. */
 export const MAX_TEXT = 4 * 1024 * 1024;
 const SPECIAL = new Set(['{', '}', '[', ']', '=', ',', '"', '#']);
 

@@ -18,6 +18,7 @@
 import type { Disk } from '../../disks/disk.ts';
 import { LifeboatError } from '../../errors.ts';
 import { lvmCrc } from './crc.ts';
+import { MAX_TEXT } from './metadata-text.ts';
 
 const SECTOR = 512;
 const LABEL_SECTORS = 4;
@@ -26,8 +27,6 @@ const LABEL_TYPE = 'LVM2 001';
 const MDA_MAGIC = ' LVM2 x[5A%r0N*>';
 const MDA_HEADER_SIZE = 512;
 const MAX_AREAS = 8;
-/** LVM itself refuses metadata text larger than its area; we bound it to keep a parse small. */
-export const MAX_METADATA_TEXT = 4 * 1024 * 1024;
 const RAW_LOCN_IGNORED = 0x1;
 
 export type Area = { offset: number; size: number };
@@ -120,7 +119,7 @@ export async function readMetadataText(disk: Disk, area: Area): Promise<Metadata
   if (offset === 0 && length === 0) return null;
   if ((header.readUInt32LE(at + 20) & RAW_LOCN_IGNORED) !== 0) return null;
   const ring = size - MDA_HEADER_SIZE;
-  if (offset < MDA_HEADER_SIZE || offset >= size || length === 0 || length > ring || length > MAX_METADATA_TEXT)
+  if (offset < MDA_HEADER_SIZE || offset >= size || length === 0 || length > ring || length > MAX_TEXT)
     throw corrupt(disk, `metadata text at ${offset} (${length} bytes) does not fit its area of ${size} bytes`);
   const first = Math.min(length, size - offset);
   const parts = [await disk.read(area.offset + offset, first)];
