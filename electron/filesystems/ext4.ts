@@ -7,9 +7,9 @@ import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
 import { crc32c } from './crc32c.ts';
 import {
-  FolderTrail,
   splitPath,
-  type EntryType,
+  typeOfMode,
+  walkPath,
   type FileRegion,
   type FileSystem,
   type FsEntry,
@@ -38,8 +38,6 @@ const XATTR_INDEX_SYSTEM = 7;
 const INLINE_BYTES = 60;
 const GOOD_OLD_INODE = 128;
 const MAX_EXTENT_DEPTH = 5;
-const MAX_PATH_DEPTH = 64;
-const MAX_SYMLINKS = 16;
 const MAX_DIRECTORY_BYTES = 64 * 1024 * 1024;
 const INODE_BLOCKS_HELD = 256;
 const TWO_ZEROS = new Uint8Array(2);
@@ -128,11 +126,6 @@ type Inode = {
   raw: Buffer;
   allocated: number;
   links: number;
-};
-
-const typeOf = (mode: number): EntryType => {
-  const kind = mode & 0xf000;
-  return kind === 0x8000 ? 'file' : kind === 0x4000 ? 'dir' : kind === 0xa000 ? 'symlink' : 'other';
 };
 
 /** The value of the system.data extended attribute in the inode body: the rest of inline data. */
@@ -277,7 +270,7 @@ export class ExtFileSystem implements FileSystem {
     const raw = tableBlock.subarray(at, at + this.sb.inodeSize);
     this.checkInode(number, raw);
     const mode = raw.readUInt16LE(0);
-    const size = raw.readUInt32LE(4) + (typeOf(mode) === 'file' ? raw.readUInt32LE(108) * 2 ** 32 : 0);
+    const size = raw.readUInt32LE(4) + (typeOfMode(mode) === 'file' ? raw.readUInt32LE(108) * 2 ** 32 : 0);
     // File block numbers are 32-bit: a larger size is a damaged inode, not terabytes of holes.
     if (size > 2 ** 32 * this.sb.blockSize) bad(`inode ${number} claims ${size} bytes, more than ext4 can hold`);
     return {
@@ -477,32 +470,21 @@ export class ExtFileSystem implements FileSystem {
     return (await this.collect(inode, 4096)).toString('utf8');
   }
 
-  private async resolve(path: string, follow = false, hops = 0): Promise<Inode> {
-    const parts = splitPath(path);
-    if (parts.length > MAX_PATH_DEPTH) throw new LifeboatError('bad-request', `${path} is too deep`);
-    let current = await this.inode(2);
-    const trail = new FolderTrail(path, [2]);
-    for (const [index, part] of parts.entries()) {
-      if (typeOf(current.mode) !== 'dir')
-        throw new LifeboatError('not-found', `${path}: ${parts.slice(0, index).join('/')} is not a folder`);
-      const entry = (await this.named(current)).find(part);
-      if (!entry) throw new LifeboatError('not-found', `${path}: no such file or folder`);
-      current = await this.inode(entry.inode);
-      if (typeOf(current.mode) === 'dir') trail.enter(entry.inode, part);
-      const last = index === parts.length - 1;
-      if (typeOf(current.mode) === 'symlink' && (!last || follow)) {
-        if (hops >= MAX_SYMLINKS) throw new LifeboatError('bad-request', `${path}: too many symbolic links`);
-        const target = await this.symlinkTarget(current);
-        const base = target.startsWith('/') ? '' : parts.slice(0, index).join('/');
-        current = await this.resolve(`${base}/${target}/${parts.slice(index + 1).join('/')}`, follow, hops + 1);
-        break;
-      }
-    }
-    return current;
+  private resolve(path: string, follow = false): Promise<Inode> {
+    return walkPath(
+      {
+        root: 2,
+        inode: (number) => this.inode(number),
+        child: async (folder, name) => (await this.named(folder)).find(name),
+        symlinkTarget: (inode) => this.symlinkTarget(inode),
+      },
+      path,
+      follow,
+    );
   }
 
   private async describe(name: string, inode: Inode): Promise<FsEntry> {
-    const type = typeOf(inode.mode);
+    const type = typeOfMode(inode.mode);
     // What the inode itself says about where its data is: checked here so a listing names a damaged entry.
     if (inode.flags & FLAG_INLINE_DATA) inlineData(inode);
     else if (inode.flags & FLAG_EXTENTS && type !== 'other') {
@@ -526,7 +508,7 @@ export class ExtFileSystem implements FileSystem {
 
   async list(path: string): Promise<FsEntry[]> {
     const dir = await this.resolve(path, true);
-    if (typeOf(dir.mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
+    if (typeOfMode(dir.mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
     return describeEach((await this.named(dir)).entries, async (entry) => this.describe(entry.name, await this.inode(entry.inode)));
   }
 
@@ -550,7 +532,7 @@ export class ExtFileSystem implements FileSystem {
 
   private async regularFile(path: string): Promise<Inode> {
     const inode = await this.resolve(path, true);
-    if (typeOf(inode.mode) !== 'file') throw new LifeboatError('bad-request', `${path} is not a regular file`);
+    if (typeOfMode(inode.mode) !== 'file') throw new LifeboatError('bad-request', `${path} is not a regular file`);
     return inode;
   }
 }

@@ -106,6 +106,43 @@ export class FolderTrail {
   }
 }
 
+const MAX_PATH_DEPTH = 64;
+const MAX_SYMLINKS = 16;
+
+/** What a path walk needs of a file system whose files are numbered inodes (ext4, XFS). */
+export type InodeTree<I extends { mode: number }> = {
+  root: number;
+  inode(number: number): Promise<I>;
+  /** A folder's entry of that name (the guest's own name first, then its escaped name). */
+  child(folder: I, name: string): Promise<{ inode: number } | undefined>;
+  symlinkTarget(inode: I): Promise<string>;
+};
+
+/** The inode a path names, through symbolic links on the way (and at its end when `follow`);
+ * bounded in depth and in links followed, and a folder that points back above itself refused. */
+export async function walkPath<I extends { mode: number }>(tree: InodeTree<I>, path: string, follow = false, hops = 0): Promise<I> {
+  const parts = splitPath(path);
+  if (parts.length > MAX_PATH_DEPTH) throw new LifeboatError('bad-request', `${path} is too deep`);
+  let current = await tree.inode(tree.root);
+  const trail = new FolderTrail(path, [tree.root]);
+  for (const [index, part] of parts.entries()) {
+    if (typeOfMode(current.mode) !== 'dir')
+      throw new LifeboatError('not-found', `${path}: ${parts.slice(0, index).join('/')} is not a folder`);
+    const entry = await tree.child(current, part);
+    if (!entry) throw new LifeboatError('not-found', `${path}: no such file or folder`);
+    current = await tree.inode(entry.inode);
+    if (typeOfMode(current.mode) === 'dir') trail.enter(entry.inode, part);
+    const last = index === parts.length - 1;
+    if (typeOfMode(current.mode) === 'symlink' && (!last || follow)) {
+      if (hops >= MAX_SYMLINKS) throw new LifeboatError('bad-request', `${path}: too many symbolic links`);
+      const target = await tree.symlinkTarget(current);
+      const base = target.startsWith('/') ? '' : parts.slice(0, index).join('/');
+      return walkPath(tree, `${base}/${target}/${parts.slice(index + 1).join('/')}`, follow, hops + 1);
+    }
+  }
+  return current;
+}
+
 /** An entry whose own metadata cannot be read, listed with the reason instead of failing its folder. */
 export function unreadableEntry(name: string, error: unknown): FsEntry {
   return { name, type: 'other', size: 0, mtime: null, mode: null, problem: (error as Error).message };

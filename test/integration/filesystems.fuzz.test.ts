@@ -7,6 +7,7 @@ import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { BytesDisk } from '../../electron/disks/bytes-disk.ts';
 import type { Disk } from '../../electron/disks/disk.ts';
 import { LifeboatError } from '../../electron/errors.ts';
 import { ExtFileSystem } from '../../electron/filesystems/ext4.ts';
@@ -19,22 +20,9 @@ import { tempDir } from '../helpers/env.ts';
 import { debugfsRequest, makeExt4, withMount } from '../helpers/ext4-images.ts';
 import { parseJournalSuperblock } from '../../electron/filesystems/jbd2.ts';
 
-const MAX_WALK_MS = 2000;
+const fuzzedDisk = (bytes: Buffer): BytesDisk => new BytesDisk(bytes, 'fuzzed image');
 
-class BufferDisk implements Disk {
-  readonly capacity: number;
-  readonly description = 'fuzzed image';
-  private readonly bytes: Buffer;
-  constructor(bytes: Buffer) {
-    this.bytes = bytes;
-    this.capacity = bytes.length;
-  }
-  async read(offset: number, length: number): Promise<Buffer> {
-    if (offset < 0 || length < 0 || offset + length > this.capacity) throw new RangeError('outside the image');
-    return Buffer.from(this.bytes.subarray(offset, offset + length));
-  }
-  async close(): Promise<void> {}
-}
+const MAX_WALK_MS = 2000;
 
 const MAX_READ_PER_FILE = 4 * 1024 * 1024;
 
@@ -66,7 +54,7 @@ async function walk(fs: FileSystem): Promise<number> {
 async function survives(open: (disk: Disk) => Promise<FileSystem>, bytes: Buffer): Promise<void> {
   const started = performance.now();
   try {
-    await walk(await open(new BufferDisk(bytes)));
+    await walk(await open(fuzzedDisk(bytes)));
   } catch (error) {
     assert.ok(
       error instanceof LifeboatError || error instanceof RangeError,
@@ -112,12 +100,12 @@ function damage(image: Buffer, changes: [number, number][], within: number): Buf
 
 test('ext4 and FAT images with damaged metadata: data or a clear error, never a hang', async () => {
   const { ext4, fat, fat32, ntfs } = await images();
-  assert.ok((await walk(await ExtFileSystem.open(new BufferDisk(ext4)))) >= 4);
-  assert.ok((await walk(await FatFileSystem.open(new BufferDisk(fat)))) >= 4);
-  const fat32fs = await FatFileSystem.open(new BufferDisk(fat32));
+  assert.ok((await walk(await ExtFileSystem.open(fuzzedDisk(ext4)))) >= 4);
+  assert.ok((await walk(await FatFileSystem.open(fuzzedDisk(fat)))) >= 4);
+  const fat32fs = await FatFileSystem.open(fuzzedDisk(fat32));
   assert.ok((await walk(fat32fs)) >= 4, 'FAT32 (root directory in a cluster chain) walks too');
   assert.equal((await readAll(fat32fs, 'a/b/deep.txt', 100)).toString(), 'deep\n');
-  assert.deepEqual((await (await NtfsFileSystem.open(new BufferDisk(ntfs))).list('/')).map((entry) => entry.name).sort(), [
+  assert.deepEqual((await (await NtfsFileSystem.open(fuzzedDisk(ntfs))).list('/')).map((entry) => entry.name).sort(), [
     'big.bin',
     'deep.txt',
   ]);
@@ -176,7 +164,7 @@ test('boot sectors, superblocks, directories and partition tables from random by
   );
   await fc.assert(
     fc.asyncProperty(fc.uint8Array({ minLength: 4096, maxLength: 8192 }), async (bytes) => {
-      const disk = new BufferDisk(Buffer.from(bytes));
+      const disk = fuzzedDisk(Buffer.from(bytes));
       const table = await readPartitionTable(disk);
       for (const part of table.partitions) assert.ok(part.start + part.size <= disk.capacity, 'partitions stay inside the disk');
     }),
@@ -220,7 +208,7 @@ async function kernelImages(): Promise<{ name: string; image: Buffer; from: numb
 
 test('ext4 inline data and journals to replay, damaged: data or a clear error, never a hang', async () => {
   for (const { name, image, from, length } of await kernelImages()) {
-    const fs = await ExtFileSystem.open(new BufferDisk(image));
+    const fs = await ExtFileSystem.open(fuzzedDisk(image));
     assert.ok((await walk(fs)) >= 10, `${name} walks whole`);
     if (name.endsWith('journal')) assert.match(fs.notes[0]?.text ?? '', /journal was replayed in memory/, `${name} needs its journal`);
     await fc.assert(

@@ -9,30 +9,17 @@ import { link, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { Disk } from '../../electron/disks/disk.ts';
+import { BytesDisk } from '../../electron/disks/bytes-disk.ts';
 import { isReadFailure } from '../../electron/filesystems/file-system.ts';
 import { PointBrowser } from '../../electron/items/point-browser.ts';
 import { RestoreItemsWork } from '../../electron/items/restore-items.ts';
 import { quietHooks, type StepContext } from '../../electron/jobs/plan.ts';
 import { tempDir } from '../helpers/env.ts';
 
+const fuzzedDisk = (bytes: Buffer): BytesDisk => new BytesDisk(bytes, 'fuzzed image');
+
 // Generous: the bound catches a hang or a quadratic walk, not a slow shared machine.
 const MAX_RESTORE_MS = 20_000;
-
-class BufferDisk implements Disk {
-  readonly capacity: number;
-  readonly description = 'fuzzed image';
-  private readonly bytes: Buffer;
-  constructor(bytes: Buffer) {
-    this.bytes = bytes;
-    this.capacity = bytes.length;
-  }
-  async read(offset: number, length: number): Promise<Buffer> {
-    if (offset < 0 || length < 0 || offset + length > this.capacity) throw new RangeError('outside the image');
-    return Buffer.from(this.bytes.subarray(offset, offset + length));
-  }
-  async close(): Promise<void> {}
-}
 
 const context: StepContext = {
   signal: new AbortController().signal,
@@ -68,7 +55,7 @@ async function restoreSurvives(image: Buffer, out: string, canary: string): Prom
   const started = performance.now();
   await rm(out, { recursive: true, force: true });
   try {
-    const browser = await PointBrowser.fromDisks([new BufferDisk(image)]);
+    const browser = await PointBrowser.fromDisks([fuzzedDisk(image)]);
     const work = new RestoreItemsWork(async () => browser, { paths: ['/disk0/part0/d'], targetPath: out, onClash: 'keep-both' });
     try {
       await work.plan.run(context, quietHooks);

@@ -5,12 +5,12 @@
 import type { Disk } from '../../disks/disk.ts';
 import { LifeboatError } from '../../errors.ts';
 import {
-  FolderTrail,
   findNamed,
   splitPath,
   describeEach,
   regionBytes,
   typeOfMode,
+  walkPath,
   type FileRegion,
   type FileSystem,
   type FsEntry,
@@ -24,8 +24,6 @@ import { logNote } from './log.ts';
 import { parseXfsSuperblock, type XfsSuperblock } from './superblock.ts';
 import { LruCache } from '../lru.ts';
 
-const MAX_PATH_DEPTH = 64;
-const MAX_SYMLINKS = 16;
 const MAX_SYMLINK_BYTES = 1024;
 const MAX_DIRECTORY_BYTES = 256 * 1024 * 1024;
 const READ_CHUNK_BYTES = 1024 * 1024;
@@ -230,29 +228,17 @@ export class XfsFileSystem implements FileSystem {
     return listing.byName.get(part) ?? findNamed(listing.entries, part, false);
   }
 
-  private async resolve(path: string, follow = false, hops = 0): Promise<XfsInode> {
-    const parts = splitPath(path);
-    if (parts.length > MAX_PATH_DEPTH) throw new LifeboatError('bad-request', `${path} is too deep`);
-    const root = this.sb.rootInode;
-    let current = await this.inode(root);
-    const trail = new FolderTrail(path, [root]);
-    for (const [index, part] of parts.entries()) {
-      if (typeOfMode(current.mode) !== 'dir')
-        throw new LifeboatError('not-found', `${path}: ${parts.slice(0, index).join('/')} is not a folder`);
-      const entry = await this.lookup(current, part);
-      if (!entry) throw new LifeboatError('not-found', `${path}: no such file or folder`);
-      current = await this.inode(entry.inode);
-      if (typeOfMode(current.mode) === 'dir') trail.enter(entry.inode, part);
-      const last = index === parts.length - 1;
-      if (typeOfMode(current.mode) === 'symlink' && (!last || follow)) {
-        if (hops >= MAX_SYMLINKS) throw new LifeboatError('bad-request', `${path}: too many symbolic links`);
-        const target = await this.symlinkTarget(current);
-        const base = target.startsWith('/') ? '' : parts.slice(0, index).join('/');
-        current = await this.resolve(`${base}/${target}/${parts.slice(index + 1).join('/')}`, follow, hops + 1);
-        break;
-      }
-    }
-    return current;
+  private resolve(path: string, follow = false): Promise<XfsInode> {
+    return walkPath(
+      {
+        root: this.sb.rootInode,
+        inode: (number) => this.inode(number),
+        child: (folder, name) => this.lookup(folder, name),
+        symlinkTarget: (inode) => this.symlinkTarget(inode),
+      },
+      path,
+      follow,
+    );
   }
 
   private async describe(name: string, inode: XfsInode): Promise<FsEntry> {
