@@ -58,7 +58,7 @@ export async function openBackupVolume(
         disk: new PointDisk(point, disk.key, { cacheBlocks: CACHE_BLOCKS, ...(decode ? { decode, readAhead: READ_AHEAD } : {}) }),
       });
     }
-    return new OverlayVolume(manifest.vmName, folders, bases);
+    return await OverlayVolume.open(manifest.vmName, folders, bases);
   } catch (error) {
     for (const base of bases) await base.disk.close().catch(() => undefined);
     throw error;

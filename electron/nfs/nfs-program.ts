@@ -2,14 +2,16 @@
 // use the export as a datastore. File handles are 16 bytes: magic, export id, file id.
 import { XdrReader, XdrWriter } from './xdr.ts';
 import { NfsStatus, NfsStatusError } from './nfs-status.ts';
-import type { NodeAttr, OverlayVolume } from './volume.ts';
+import type { NodeAttr, OverlayVolume, StableHow } from './volume.ts';
 
 export const NFS_PROGRAM = 100003;
 export const NFS_VERSION = 3;
 const HANDLE_MAGIC = 0x4c424e46; // 'LBNF'
 const MAX_NAME = 255;
 const MAX_IO = 1024 * 1024;
-/** Changes when the server restarts, so clients resend unstable writes it may have lost. */
+/** Changes when the engine starts (RFC 1813: when the server may have lost unstable writes). A
+ * killed engine loses none — every write is in the kernel, chunk map included, before its reply —
+ * but a machine that lost power may have, so clients resend what they had not committed. */
 const WRITE_VERIFIER = Buffer.alloc(8);
 WRITE_VERIFIER.writeBigUInt64BE(BigInt(Date.now()), 0);
 
@@ -222,16 +224,17 @@ export async function nfsProcedure(
         const { volume, exportId, id } = target();
         const offset = args.u64('offset');
         args.u32('count');
-        args.u32('stable');
+        const stable = args.u32('stable');
         const data = args.opaque(MAX_IO, 'write data');
         fail = withWcc({ volume, exportId, id });
+        if (stable > 2) throw new NfsStatusError(NfsStatus.inval, `stable_how ${stable}`);
         if (volume.attr(id).type === 'dir') throw new NfsStatusError(NfsStatus.isdir, 'a folder cannot be written');
-        await volume.write(id, offset, data);
+        // DATA_SYNC and FILE_SYNC are flushed to the disk before the reply; UNSTABLE waits for COMMIT.
+        const committed = await volume.write(id, offset, data, stable as StableHow);
         onIo(exportId, 'write', data.length);
         out.u32(NfsStatus.ok);
         wcc(out, volume, id, exportId);
-        // Written to the cache file: FILE_SYNC would need a sync per write; UNSTABLE asks for COMMIT.
-        out.u32(data.length).u32(0).fixed(WRITE_VERIFIER);
+        out.u32(data.length).u32(committed).fixed(WRITE_VERIFIER);
         return out.bytes();
       }
       case 8: {
@@ -344,7 +347,8 @@ export async function nfsProcedure(
         const { volume, exportId, id } = target();
         args.u64('offset');
         args.u32('count');
-        await volume.commit();
+        fail = withWcc({ volume, exportId, id });
+        await volume.commit(id);
         out.u32(NfsStatus.ok);
         wcc(out, volume, id, exportId);
         out.fixed(WRITE_VERIFIER);

@@ -2,39 +2,36 @@
 // Plain files are real files in the export folder's VM folder: the configuration, descriptors,
 // and whatever the client makes (logs, nvram, swap). Virtual files are disks of a restore point:
 // a read-only base under a copy-on-write cache in the cache folder. Writes never reach a base.
+//
+// The cache folder describes itself (docs/formats/instant-cache.md): `volume.json` (volume-table.ts)
+// holds the file ids, and per virtual disk `<id>.cache` and `<id>.map` (chunk-cache.ts,
+// chunk-map.ts). A volume opened with `resume` after the engine was killed serves what the
+// previous one acknowledged, under the same file ids.
 import { readdirSync, statSync } from 'node:fs';
-import { open, rename, rm, statfs, truncate, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, statfs, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Disk } from '../disks/disk.ts';
-import { isErrnoCode } from '../errors.ts';
+import { isErrnoCode, LifeboatError } from '../errors.ts';
+import { CHUNK, ChunkCache, Stable, type StableHow } from './chunk-cache.ts';
 import { NfsStatus, NfsStatusError } from './nfs-status.ts';
+import { loadTable, newTable, saveTable, type VolumeTable } from './volume-table.ts';
+
+export { CHUNK, Stable, type StableHow };
 
 export type NodeAttr = { fileid: number; type: 'file' | 'dir'; size: number; mode: number; mtimeMs: number };
 
-/** Copy-on-write granularity of the cache: a write into an untouched chunk first copies it. */
-export const CHUNK = 64 * 1024;
 export const ROOT_ID = 1;
 /** The one folder in the datastore's root: the VM's. */
 export const VM_FOLDER_ID = 2;
 
-/** `baseEnd`: the base shows through below it only; a shrink lowers it, so a file that grows
- * again reads zeros there, not the old bytes. */
-type VirtualFile = {
-  kind: 'virtual';
-  id: number;
-  name: string;
-  base: Disk;
-  baseEnd: number;
-  size: number;
-  mtimeMs: number;
-  chunks: Set<number>;
-  cache: Promise<FileHandle> | null;
-};
+type VirtualFile = { kind: 'virtual'; id: number; name: string; cache: ChunkCache; mtimeMs: number };
 type PlainFile = { kind: 'plain'; id: number; name: string };
 type FileNode = VirtualFile | PlainFile;
 
 /** `exportFolder/vmFolder` holds the plain files; the cache folder the disks' write caches. */
 export type VolumeFolders = { exportFolder: string; vmFolder: string; cacheFolder: string };
+
+export type VolumeBase = { name: string; disk: Disk };
 
 /** A full cache disk is the client's NOSPC, not a server fault. */
 async function storing<T>(what: string, write: () => Promise<T>): Promise<T> {
@@ -52,45 +49,75 @@ export class OverlayVolume {
   readonly rootId = ROOT_ID;
   readonly folders: VolumeFolders;
   private readonly nodes = new Map<number, FileNode>();
-  private nextId = VM_FOLDER_ID + 1;
+  private readonly table: VolumeTable;
   private readonly createdMs = Date.now();
-  /** Bytes the cache holds (chunks written), for the sessions view. */
-  cachedBytes = 0;
 
-  constructor(name: string, folders: VolumeFolders, bases: { name: string; disk: Disk }[]) {
+  private constructor(name: string, folders: VolumeFolders, table: VolumeTable, disks: VirtualFile[]) {
     this.name = name;
     this.folders = folders;
-    for (const base of bases) {
-      this.nodes.set(this.nextId, {
-        kind: 'virtual',
-        id: this.nextId,
-        name: base.name,
-        base: base.disk,
-        baseEnd: base.disk.capacity,
-        size: base.disk.capacity,
-        mtimeMs: this.createdMs,
-        chunks: new Set(),
-        cache: null,
-      });
-      this.nextId++;
-    }
-    this.scan();
+    this.table = table;
+    for (const disk of disks) this.nodes.set(disk.id, disk);
+    for (const file of table.files) this.nodes.set(file.id, { kind: 'plain', id: file.id, name: file.name });
   }
 
-  /** Plain files are the export folder's own: files made there by others show up too. */
-  private scan(): void {
+  /** Fresh (the default): the cache folder must be new or empty. `resume`: the state a previous
+   * engine left there, refused if missing, damaged or made over other bases. The volume owns
+   * the bases it serves (a resumed volume closes those of disks the client had deleted). */
+  static async open(name: string, folders: VolumeFolders, bases: VolumeBase[], options: { resume?: boolean } = {}): Promise<OverlayVolume> {
+    const { table, disks } = options.resume
+      ? await resumeDisks(name, folders.cacheFolder, bases)
+      : await freshDisks(name, folders.cacheFolder, bases);
+    const volume = new OverlayVolume(name, folders, table, disks);
+    try {
+      volume.scan(true);
+    } catch (error) {
+      await Promise.all(disks.map((disk) => disk.cache.close()));
+      throw error;
+    }
+    return volume;
+  }
+
+  /** Bytes the cache holds (chunks written), for the sessions view. */
+  get cachedBytes(): number {
+    let bytes = 0;
+    for (const node of this.nodes.values()) if (node.kind === 'virtual') bytes += node.cache.cachedBytes;
+    return bytes;
+  }
+
+  /** Plain files are the export folder's own: files made there by others show up too. A change
+   * of the ids is saved before anyone is told of them. */
+  private scan(save = false): void {
     const present = new Set(
       readdirSync(this.vmPath, { withFileTypes: true })
         .filter((entry) => entry.isFile())
         .map((entry) => entry.name),
     );
-    for (const node of [...this.nodes.values()]) if (node.kind === 'plain' && !present.has(node.name)) this.nodes.delete(node.id);
+    let changed = save;
+    for (const node of [...this.nodes.values()])
+      if (node.kind === 'plain' && !present.has(node.name)) {
+        this.nodes.delete(node.id);
+        changed = true;
+      }
     const known = new Set([...this.nodes.values()].map((node) => node.name));
     for (const name of present) {
       if (known.has(name)) continue;
-      this.nodes.set(this.nextId, { kind: 'plain', id: this.nextId, name });
-      this.nextId++;
+      const id = this.table.nextId++;
+      this.nodes.set(id, { kind: 'plain', id, name });
+      changed = true;
     }
+    if (changed) this.saveTable();
+  }
+
+  private saveTable(): void {
+    const names = new Map<number, string>();
+    for (const node of this.nodes.values()) if (node.kind === 'virtual') names.set(node.id, node.name);
+    for (const disk of this.table.disks) {
+      const name = names.get(disk.id);
+      if (name === undefined) disk.removed = true;
+      else disk.name = name;
+    }
+    this.table.files = [...this.nodes.values()].filter((node) => node.kind === 'plain').map((node) => ({ id: node.id, name: node.name }));
+    saveTable(this.folders.cacheFolder, this.table);
   }
 
   private node(id: number): FileNode {
@@ -121,12 +148,13 @@ export class OverlayVolume {
   attr(id: number): NodeAttr {
     if (id === ROOT_ID || id === VM_FOLDER_ID) return { fileid: id, type: 'dir', size: 4096, mode: 0o755, mtimeMs: this.createdMs };
     const node = this.node(id);
-    if (node.kind === 'virtual') return { fileid: node.id, type: 'file', size: node.size, mode: 0o644, mtimeMs: node.mtimeMs };
+    if (node.kind === 'virtual') return { fileid: node.id, type: 'file', size: node.cache.fileSize, mode: 0o644, mtimeMs: node.mtimeMs };
     try {
       const stats = statSync(this.plainPath(node));
       return { fileid: node.id, type: 'file', size: stats.size, mode: 0o644, mtimeMs: stats.mtimeMs };
     } catch {
       this.nodes.delete(node.id);
+      this.saveTable();
       throw new NfsStatusError(NfsStatus.stale, `${node.name} is gone`);
     }
   }
@@ -155,12 +183,7 @@ export class OverlayVolume {
   disks(): { id: number; name: string; size: number; writtenChunks: number[] }[] {
     return [...this.nodes.values()]
       .filter((node): node is VirtualFile => node.kind === 'virtual')
-      .map((node) => ({ id: node.id, name: node.name, size: node.size, writtenChunks: [...node.chunks].sort((a, b) => a - b) }));
-  }
-
-  private cacheOf(node: VirtualFile): Promise<FileHandle> {
-    node.cache ??= open(join(this.folders.cacheFolder, `${node.id}.cache`), 'w+', 0o600);
-    return node.cache;
+      .map((node) => ({ id: node.id, name: node.name, size: node.cache.fileSize, writtenChunks: node.cache.writtenChunks() }));
   }
 
   private async withPlain<T>(node: PlainFile, flags: string, use: (handle: FileHandle) => Promise<T>): Promise<T> {
@@ -177,62 +200,32 @@ export class OverlayVolume {
 
   async read(id: number, offset: number, count: number): Promise<{ data: Uint8Array; eof: boolean }> {
     const node = this.node(id);
+    if (node.kind === 'virtual') return node.cache.read(offset, count);
     const size = this.attr(id).size;
     const end = Math.min(size, offset + count);
     if (offset >= end) return { data: new Uint8Array(0), eof: true };
-    if (node.kind === 'plain') {
-      const out = Buffer.alloc(end - offset);
-      await this.withPlain(node, 'r', (handle) => handle.read(out, 0, out.length, offset));
-      return { data: out, eof: end >= size };
-    }
-    // Nothing of the range in the cache: the base's bytes as they come, no second copy.
-    if (end <= node.baseEnd && !this.anyCached(node, offset, end))
-      return { data: await node.base.read(offset, end - offset), eof: end >= size };
     const out = Buffer.alloc(end - offset);
-    for (let at = offset; at < end;) {
-      const chunk = Math.floor(at / CHUNK);
-      const take = Math.min(end - at, (chunk + 1) * CHUNK - at);
-      if (node.chunks.has(chunk)) await (await this.cacheOf(node)).read(out, at - offset, take, at);
-      else if (at < node.baseEnd) {
-        const fromBase = Math.min(take, node.baseEnd - at);
-        out.set(await node.base.read(at, fromBase), at - offset);
-      }
-      at += take;
-    }
+    await this.withPlain(node, 'r', (handle) => handle.read(out, 0, out.length, offset));
     return { data: out, eof: end >= size };
   }
 
-  private anyCached(node: VirtualFile, start: number, end: number): boolean {
-    if (node.chunks.size === 0) return false;
-    for (let chunk = Math.floor(start / CHUNK); chunk * CHUNK < end; chunk++) if (node.chunks.has(chunk)) return true;
-    return false;
-  }
-
-  async write(id: number, offset: number, data: Uint8Array): Promise<void> {
+  /** Writes at `offset`; returns how far the bytes are committed (NFS `committed`): as far as
+   * `stable` asks, flushed to the disk before the return. Unstable writes are in the kernel
+   * before the return too: a killed engine loses none of them. */
+  async write(id: number, offset: number, data: Uint8Array, stable: StableHow = Stable.unstable): Promise<StableHow> {
     const node = this.node(id);
     if (node.kind === 'plain') {
-      await storing(node.name, () => this.withPlain(node, 'r+', (handle) => handle.write(data, 0, data.length, offset)));
-      return;
+      return storing(node.name, () =>
+        this.withPlain(node, 'r+', async (handle) => {
+          for (let done = 0; done < data.length;) done += (await handle.write(data, done, data.length - done, offset + done)).bytesWritten;
+          if (stable !== Stable.unstable) await handle.datasync();
+          return stable;
+        }),
+      );
     }
-    await storing(`the write cache of ${node.name}`, async () => {
-      const cache = await this.cacheOf(node);
-      const end = offset + data.length;
-      for (let chunk = Math.floor(offset / CHUNK); chunk * CHUNK < end; chunk++) {
-        if (node.chunks.has(chunk)) continue;
-        const start = chunk * CHUNK;
-        const covered = offset <= start && end >= start + CHUNK;
-        // Copy the untouched base under a partial write first, so the chunk reads whole.
-        if (!covered && start < node.baseEnd) {
-          const length = Math.min(CHUNK, node.baseEnd - start);
-          await cache.write(await node.base.read(start, length), 0, length, start);
-        }
-        node.chunks.add(chunk);
-        this.cachedBytes += CHUNK;
-      }
-      await cache.write(data, 0, data.length, offset);
-      node.size = Math.max(node.size, end);
-      node.mtimeMs = Date.now();
-    });
+    const committed = await storing(`the write cache of ${node.name}`, () => node.cache.write(offset, data, stable));
+    node.mtimeMs = Date.now();
+    return committed;
   }
 
   async setSize(id: number, size: number): Promise<void> {
@@ -241,18 +234,7 @@ export class OverlayVolume {
       await storing(node.name, () => truncate(this.plainPath(node), size));
       return;
     }
-    if (size < node.size) {
-      // Past the new end nothing shows through any more: cached chunks go, the base is cut,
-      // and the tail of the last chunk is zeroed.
-      for (const chunk of [...node.chunks]) if (chunk * CHUNK >= size) node.chunks.delete(chunk);
-      node.baseEnd = Math.min(node.baseEnd, size);
-      const lastChunk = Math.floor(size / CHUNK);
-      if (node.chunks.has(lastChunk) && size % CHUNK !== 0) {
-        const tail = Math.min((lastChunk + 1) * CHUNK, node.size) - size;
-        await (await this.cacheOf(node)).write(new Uint8Array(tail), 0, tail, size);
-      }
-    }
-    node.size = size;
+    await storing(`the write cache of ${node.name}`, () => node.cache.setSize(size));
     node.mtimeMs = Date.now();
   }
 
@@ -277,10 +259,13 @@ export class OverlayVolume {
     this.nodes.delete(node.id);
     if (node.kind === 'plain') {
       await rm(this.plainPath(node), { force: true });
+      this.scan(true);
       return;
     }
-    if (node.cache) await (await node.cache).close();
-    await rm(join(this.folders.cacheFolder, `${node.id}.cache`), { force: true });
+    // The table says "removed" before the files go: a kill in between leaves no disk half there.
+    this.saveTable();
+    await node.cache.remove(this.folders.cacheFolder, node.id);
+    await node.cache.base.close().catch(() => undefined);
   }
 
   async rename(fromDir: number, fromName: string, toDir: number, toName: string): Promise<void> {
@@ -294,15 +279,24 @@ export class OverlayVolume {
       if (target?.kind === 'virtual') await this.remove(toDir, toName);
       await rename(this.plainPath(node), join(this.vmPath, toName));
       this.nodes.delete(node.id);
-      this.scan();
+      this.scan(true);
       return;
     }
     if (target) await this.remove(toDir, toName);
     node.name = toName;
+    this.saveTable();
   }
 
-  async commit(): Promise<void> {
-    for (const node of this.nodes.values()) if (node.kind === 'virtual' && node.cache) await (await node.cache).sync();
+  /** COMMIT: the file's writes (all files' without an id) flushed to the disk. */
+  async commit(id?: number): Promise<void> {
+    const node = id === undefined ? null : this.nodes.get(id);
+    if (node?.kind === 'plain') {
+      await this.withPlain(node, 'r', (handle) => handle.datasync());
+      return;
+    }
+    const caches =
+      node?.kind === 'virtual' ? [node.cache] : [...this.nodes.values()].flatMap((each) => (each.kind === 'virtual' ? [each.cache] : []));
+    await Promise.all(caches.map((cache) => cache.sync()));
   }
 
   async usage(): Promise<{ total: number; free: number }> {
@@ -310,14 +304,74 @@ export class OverlayVolume {
     return { total: stats.blocks * stats.bsize, free: stats.bavail * stats.bsize };
   }
 
-  /** Closes the cache files and the bases (the volume owns them). */
+  /** Flushes and closes the cache files and closes the bases (the volume owns them). */
   async close(): Promise<void> {
     for (const node of this.nodes.values()) {
       if (node.kind !== 'virtual') continue;
-      if (node.cache) await (await node.cache).close().catch(() => undefined);
-      await node.base.close().catch(() => undefined);
+      await node.cache.sync().catch(() => undefined);
+      await node.cache.close().catch(() => undefined);
+      await node.cache.base.close().catch(() => undefined);
     }
   }
+}
+
+async function freshDisks(name: string, folder: string, bases: VolumeBase[]): Promise<{ table: VolumeTable; disks: VirtualFile[] }> {
+  await mkdir(folder, { recursive: true });
+  const present = await readdir(folder);
+  if (present.length > 0)
+    throw new LifeboatError(
+      'conflict',
+      `the cache folder ${folder} already holds ${present.length} files: a new session starts in an empty one`,
+    );
+  const table = newTable(name);
+  const disks: VirtualFile[] = [];
+  try {
+    for (const base of bases) {
+      const id = table.nextId++;
+      disks.push({ kind: 'virtual', id, name: base.name, cache: await ChunkCache.create(folder, id, base.disk), mtimeMs: Date.now() });
+      table.disks.push({ id, base: base.name, name: base.name, capacity: base.disk.capacity, removed: false });
+    }
+  } catch (error) {
+    await Promise.all(disks.map((disk) => disk.cache.close()));
+    throw error;
+  }
+  return { table, disks };
+}
+
+async function resumeDisks(name: string, folder: string, bases: VolumeBase[]): Promise<{ table: VolumeTable; disks: VirtualFile[] }> {
+  const table = loadTable(folder);
+  if (table.volume !== name)
+    throw new LifeboatError('conflict', `the cache folder ${folder} holds the session of ${table.volume}, not of ${name}`);
+  const given = new Map(bases.map((base) => [base.name, base]));
+  if (given.size !== bases.length) throw new LifeboatError('conflict', `two disks of ${name} have the same name`);
+  for (const disk of table.disks) {
+    const base = given.get(disk.base);
+    if (!base && !disk.removed)
+      throw new LifeboatError('conflict', `the session of ${name} served a disk ${disk.base} that the restore point does not have`);
+    if (base && base.disk.capacity !== disk.capacity)
+      throw new LifeboatError(
+        'conflict',
+        `the disk ${disk.base} of ${name} has ${base.disk.capacity} bytes, the session served ${disk.capacity}`,
+      );
+  }
+  const served = new Set(table.disks.map((disk) => disk.base));
+  for (const base of bases)
+    if (!served.has(base.name)) throw new LifeboatError('conflict', `the session of ${name} did not serve a disk ${base.name}`);
+  const disks: VirtualFile[] = [];
+  try {
+    for (const disk of table.disks) {
+      if (disk.removed) continue;
+      const base = given.get(disk.base) as VolumeBase;
+      const cache = await ChunkCache.resume(folder, disk.id, base.disk, `${disk.name} of ${name}`);
+      disks.push({ kind: 'virtual', id: disk.id, name: disk.name, cache, mtimeMs: Date.now() });
+    }
+  } catch (error) {
+    await Promise.all(disks.map((disk) => disk.cache.close()));
+    throw error;
+  }
+  // The client had deleted these: nothing serves them any more.
+  for (const disk of table.disks) if (disk.removed) await given.get(disk.base)?.disk.close();
+  return { table, disks };
 }
 
 function checkName(name: string): void {

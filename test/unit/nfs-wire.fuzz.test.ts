@@ -25,7 +25,7 @@ async function folders(): Promise<{ exportFolder: string; vmFolder: string; cach
   await mkdir(join(root, 'cache'));
   return { exportFolder: join(root, 'export'), vmFolder: 'vm', cacheFolder: join(root, 'cache') };
 }
-const volume = new OverlayVolume('fuzz', await folders(), [{ name: 'disk-flat.vmdk', disk: new BytesDisk(base, 'base') }]);
+const volume = await OverlayVolume.open('fuzz', await folders(), [{ name: 'disk-flat.vmdk', disk: new BytesDisk(base, 'base') }]);
 after(() => volume.close());
 
 async function ours(fn: () => unknown): Promise<void> {
@@ -59,7 +59,7 @@ test('random records, calls and procedure arguments get an answer or our own err
 });
 
 test('the write cache: partial writes across chunks read back merged, the base untouched', async () => {
-  const volume = new OverlayVolume('cache', await folders(), [{ name: 'disk-flat.vmdk', disk: new BytesDisk(base, 'base') }]);
+  const volume = await OverlayVolume.open('cache', await folders(), [{ name: 'disk-flat.vmdk', disk: new BytesDisk(base, 'base') }]);
   after(() => volume.close());
   const id = volume.lookup(VM_FOLDER_ID, 'disk-flat.vmdk');
   const patch = Buffer.alloc(CHUNK + 10, 0xee);

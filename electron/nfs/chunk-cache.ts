@@ -1,0 +1,259 @@
+// The copy-on-write cache of one virtual disk: a cache file holding the chunks the client wrote
+// at their own offsets (sparse elsewhere), and the persisted chunk map (chunk-map.ts) saying which
+// chunks it holds. A chunk is materialized once: its first write copies the base under the bytes
+// it does not cover (zeros past `baseEnd`) and writes the whole chunk; only then is it marked, in
+// the map file and here, so a read sees the base or the complete chunk, never a half-copied one.
+// Writes into the same untouched chunk wait for its materialization instead of copying the base
+// again over each other's bytes. Order on every write: data to the cache file, then the map
+// record, then (stable writes) both flushed, then the reply.
+//
+// File `<id>.cache`: byte i of the virtual disk is byte i of this file wherever its chunk is marked.
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Disk } from '../disks/disk.ts';
+import { isErrnoCode, LifeboatError } from '../errors.ts';
+import { encodeHeader, MAP_HEADER, MapAppender, MAX_FILE_SIZE, replayMap, type MapRecord } from './chunk-map.ts';
+import { NfsStatus, NfsStatusError } from './nfs-status.ts';
+import { RwGate } from './rw-gate.ts';
+
+/** Copy-on-write granularity of the cache: a write into an untouched chunk first copies it. */
+export const CHUNK = 64 * 1024;
+
+/** NFS stable_how: how far a write must have gone before the reply. */
+export const Stable = { unstable: 0, dataSync: 1, fileSync: 2 } as const;
+export type StableHow = (typeof Stable)[keyof typeof Stable];
+
+export function cacheFileName(id: number): string {
+  return `${id}.cache`;
+}
+export function mapFileName(id: number): string {
+  return `${id}.map`;
+}
+
+async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < bytes.length;) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+export class ChunkCache {
+  readonly base: Disk;
+  private readonly data: FileHandle;
+  private readonly map: FileHandle;
+  private readonly appender: MapAppender;
+  private readonly gate = new RwGate();
+  /** Chunks complete in the cache file and marked in the map. */
+  private readonly chunks: Set<number>;
+  /** Chunks a write is materializing now: others touching them wait for it. */
+  private readonly claimed = new Map<number, Promise<void>>();
+  private size: number;
+  /** The base shows through below it only; a shrink lowers it, so a file that grows again reads
+   * zeros there, not the old bytes. */
+  private baseEnd: number;
+  private closed = false;
+
+  private constructor(
+    base: Disk,
+    data: FileHandle,
+    map: FileHandle,
+    mapLength: number,
+    state: { size: number; baseEnd: number; chunks: Set<number> },
+  ) {
+    this.base = base;
+    this.data = data;
+    this.map = map;
+    this.appender = new MapAppender(map, mapLength);
+    this.chunks = state.chunks;
+    this.size = state.size;
+    this.baseEnd = state.baseEnd;
+  }
+
+  /** A new cache: both files made (never over existing ones) and the map's header flushed. */
+  static async create(folder: string, id: number, base: Disk): Promise<ChunkCache> {
+    const data = await open(join(folder, cacheFileName(id)), 'wx+', 0o600);
+    const map = await open(join(folder, mapFileName(id)), 'wx+', 0o600).catch(async (error: unknown) => {
+      await data.close();
+      throw error;
+    });
+    try {
+      await writeAll(map, encodeHeader(CHUNK, base.capacity), 0);
+      await map.datasync();
+    } catch (error) {
+      await Promise.all([data.close(), map.close()]);
+      throw error;
+    }
+    return new ChunkCache(base, data, map, MAP_HEADER, { size: base.capacity, baseEnd: base.capacity, chunks: new Set() });
+  }
+
+  /** The cache a previous engine left, as its map says; `what` names the disk in refusals. */
+  static async resume(folder: string, id: number, base: Disk, what: string): Promise<ChunkCache> {
+    const openOne = (name: string): Promise<FileHandle> =>
+      open(join(folder, name), 'r+').catch((error: unknown) => {
+        if (isErrnoCode(error, 'ENOENT')) throw new LifeboatError('corrupt-backup', `the write cache of ${what} lacks its file ${name}`);
+        throw error;
+      });
+    const map = await openOne(mapFileName(id));
+    let data: FileHandle | null = null;
+    try {
+      const bytes = await map.readFile();
+      const state = replayMap(bytes, CHUNK, base.capacity, what);
+      data = await openOne(cacheFileName(id));
+      return new ChunkCache(base, data, map, bytes.length, state);
+    } catch (error) {
+      await Promise.all([map.close(), data?.close()]);
+      throw error;
+    }
+  }
+
+  get fileSize(): number {
+    return this.size;
+  }
+
+  get cachedBytes(): number {
+    return this.chunks.size * CHUNK;
+  }
+
+  writtenChunks(): number[] {
+    return [...this.chunks].sort((a, b) => a - b);
+  }
+
+  async read(offset: number, count: number): Promise<{ data: Uint8Array; eof: boolean }> {
+    return this.gate.withShared(async () => {
+      this.open();
+      const size = this.size;
+      const end = Math.min(size, offset + count);
+      if (offset >= end) return { data: new Uint8Array(0), eof: true };
+      // Nothing of the range in the cache: the base's bytes as they come, no second copy.
+      if (end <= this.baseEnd && !this.anyCached(offset, end))
+        return { data: await this.base.read(offset, end - offset), eof: end >= size };
+      const out = Buffer.alloc(end - offset);
+      for (let at = offset; at < end;) {
+        const chunk = Math.floor(at / CHUNK);
+        const take = Math.min(end - at, (chunk + 1) * CHUNK - at);
+        // A chunk is marked only once complete: this reads the whole new chunk or the base.
+        if (this.chunks.has(chunk)) await this.data.read(out, at - offset, take, at);
+        else if (at < this.baseEnd) out.set(await this.base.read(at, Math.min(take, this.baseEnd - at)), at - offset);
+        at += take;
+      }
+      return { data: out, eof: end >= size };
+    });
+  }
+
+  private anyCached(start: number, end: number): boolean {
+    if (this.chunks.size === 0) return false;
+    for (let chunk = Math.floor(start / CHUNK); chunk * CHUNK < end; chunk++) if (this.chunks.has(chunk)) return true;
+    return false;
+  }
+
+  /** Writes `bytes` at `offset`; returns how far it is committed (RFC 1813 `committed`). */
+  async write(offset: number, bytes: Uint8Array, stable: StableHow): Promise<StableHow> {
+    const end = offset + bytes.length;
+    if (end > MAX_FILE_SIZE) throw new NfsStatusError(NfsStatus.fbig, `a write up to ${end} bytes is past the largest file`);
+    return this.gate.withShared(async () => {
+      this.open();
+      if (bytes.length === 0) return stable;
+      const first = Math.floor(offset / CHUNK);
+      const last = Math.floor((end - 1) / CHUNK);
+      await this.waitForClaims(first, last);
+      // Taken with no await since the wait found none claimed: two writes never wait on each other.
+      const mine: number[] = [];
+      for (let chunk = first; chunk <= last; chunk++) if (!this.chunks.has(chunk)) mine.push(chunk);
+      let release = (): void => undefined;
+      const done = new Promise<void>((resolve) => (release = resolve));
+      for (const chunk of mine) this.claimed.set(chunk, done);
+      try {
+        for (const chunk of mine) {
+          const start = chunk * CHUNK;
+          if (offset <= start && end >= start + CHUNK) continue;
+          // A partial first write: the whole chunk as it reads now, with this write's bytes in it.
+          const whole = await this.chunkAsItReads(chunk);
+          const from = Math.max(offset, start);
+          whole.set(bytes.subarray(from - offset, Math.min(end, start + CHUNK) - offset), from - start);
+          await writeAll(this.data, whole, start);
+        }
+        await writeAll(this.data, bytes, offset);
+        const records: MapRecord[] = end > this.size ? [{ kind: 'grow', size: end }] : [];
+        for (const chunk of mine) records.push({ kind: 'chunk', chunk });
+        if (records.length > 0) await this.appender.append(records);
+        this.size = Math.max(this.size, end);
+        for (const chunk of mine) this.chunks.add(chunk);
+        if (stable === Stable.unstable) return Stable.unstable;
+        await this.flush();
+        return stable;
+      } finally {
+        for (const chunk of mine) this.claimed.delete(chunk);
+        release();
+      }
+    });
+  }
+
+  private async waitForClaims(first: number, last: number): Promise<void> {
+    for (;;) {
+      if (this.claimed.size === 0) return;
+      const waits: Promise<void>[] = [];
+      for (let chunk = first; chunk <= last; chunk++) {
+        const claim = this.claimed.get(chunk);
+        if (claim) waits.push(claim);
+      }
+      if (waits.length === 0) return;
+      await Promise.all(waits);
+    }
+  }
+
+  /** An uncached chunk's bytes: the base below `baseEnd`, zeros past it (whatever a failed or
+   * killed write may have left in the cache file there). */
+  private async chunkAsItReads(chunk: number): Promise<Buffer> {
+    const start = chunk * CHUNK;
+    const whole = Buffer.alloc(CHUNK);
+    if (start < this.baseEnd) whole.set(await this.base.read(start, Math.min(CHUNK, this.baseEnd - start)), 0);
+    return whole;
+  }
+
+  /** A resize, alone on the file. A shrink cuts the cache file at the new end first (so nothing
+   * past it can show again after a growth), then records the size. */
+  async setSize(size: number): Promise<void> {
+    if (!Number.isSafeInteger(size) || size < 0 || size > MAX_FILE_SIZE) throw new NfsStatusError(NfsStatus.fbig, `size ${size}`);
+    await this.gate.withExclusive(async () => {
+      this.open();
+      if (size === this.size) return;
+      const baseEnd = Math.min(this.baseEnd, size);
+      if (size < this.size) await this.data.truncate(size);
+      await this.appender.append([{ kind: 'set-size', size, baseEnd }]);
+      this.size = size;
+      this.baseEnd = baseEnd;
+      for (const chunk of this.chunks) if (chunk * CHUNK >= size) this.chunks.delete(chunk);
+    });
+  }
+
+  /** Cache file then map to the disk: a chunk marked on disk has its bytes on disk. */
+  async flush(): Promise<void> {
+    await this.data.datasync();
+    await this.appender.sync();
+  }
+
+  async sync(): Promise<void> {
+    await this.gate.withShared(async () => {
+      if (!this.closed) await this.flush();
+    });
+  }
+
+  /** Waits for the I/O under way, then closes both files (not the base). */
+  async close(): Promise<void> {
+    await this.gate.withExclusive(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      await Promise.all([this.data.close(), this.map.close()]);
+    });
+  }
+
+  /** Closes and deletes both files: the disk is gone from the volume. */
+  async remove(folder: string, id: number): Promise<void> {
+    await this.close();
+    await Promise.all([rm(join(folder, cacheFileName(id)), { force: true }), rm(join(folder, mapFileName(id)), { force: true })]);
+  }
+
+  private open(): void {
+    if (this.closed) throw new NfsStatusError(NfsStatus.stale, `${this.base.description}: its write cache is closed`);
+  }
+}
