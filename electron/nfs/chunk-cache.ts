@@ -155,8 +155,9 @@ export class ChunkCache {
       if (bytes.length === 0) return stable;
       const first = Math.floor(offset / CHUNK);
       const last = Math.floor((end - 1) / CHUNK);
-      await this.waitForClaims(first, last);
-      // Taken with no await since the wait found none claimed: two writes never wait on each other.
+      // Wait until no other write materializes a chunk of the range, then claim the untouched ones
+      // with no await between the last look and the claim: two writes never wait on each other.
+      for (let waits = this.claimsIn(first, last); waits.length > 0; waits = this.claimsIn(first, last)) await Promise.all(waits);
       const mine: number[] = [];
       for (let chunk = first; chunk <= last; chunk++) if (!this.chunks.has(chunk)) mine.push(chunk);
       let release = (): void => undefined;
@@ -188,17 +189,14 @@ export class ChunkCache {
     });
   }
 
-  private async waitForClaims(first: number, last: number): Promise<void> {
-    for (;;) {
-      if (this.claimed.size === 0) return;
-      const waits: Promise<void>[] = [];
-      for (let chunk = first; chunk <= last; chunk++) {
-        const claim = this.claimed.get(chunk);
-        if (claim) waits.push(claim);
-      }
-      if (waits.length === 0) return;
-      await Promise.all(waits);
+  private claimsIn(first: number, last: number): Promise<void>[] {
+    const waits: Promise<void>[] = [];
+    if (this.claimed.size === 0) return waits;
+    for (let chunk = first; chunk <= last; chunk++) {
+      const claim = this.claimed.get(chunk);
+      if (claim) waits.push(claim);
     }
+    return waits;
   }
 
   /** An uncached chunk's bytes: the base below `baseEnd`, zeros past it (whatever a failed or
