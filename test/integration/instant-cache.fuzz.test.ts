@@ -4,18 +4,23 @@
 // held in memory and over a real restore point whose capacity is no multiple of a chunk or a
 // backup block. Then writes racing on the same bytes, and damaged persisted state refused.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
 import type { Disk } from '../../electron/disks/disk.ts';
 import { BytesDisk } from '../../electron/disks/bytes-disk.ts';
 import { MAP_HEADER, MAP_RECORD } from '../../electron/nfs/chunk-map.ts';
+import { encodeHandle, nfsProcedure } from '../../electron/nfs/nfs-program.ts';
+import { NfsStatus, type NfsStatusError } from '../../electron/nfs/nfs-status.ts';
 import { CHUNK, OverlayVolume, Stable, type StableHow, VM_FOLDER_ID, type VolumeFolders } from '../../electron/nfs/volume.ts';
 import { resolvePoint } from '../../electron/repository/chain.ts';
 import { PointDisk } from '../../electron/repository/point-disk.ts';
+import { XdrReader, XdrWriter } from '../../electron/nfs/xdr.ts';
+import { plannedWrite, writerBase, WRITER_DISK } from '../helpers/cache-writer.ts';
 import { makeVmFolder, openEngine, runJob, tempDir } from '../helpers/env.ts';
 
 const dir = await tempDir('lifeboat-cache-fuzz-');
@@ -458,5 +463,120 @@ test('plain files and renamed or deleted disks keep their ids across a restart',
   } finally {
     await resumed.close();
     await volume.close();
+  }
+});
+
+test('an engine killed with -9 in the middle of a write stream loses no acknowledged write', async () => {
+  const child = join(import.meta.dirname, '..', 'helpers', 'cache-writer-child.ts');
+  const base = writerBase();
+  for (const killAfter of [5, 37, 120]) {
+    const folders = await newFolders();
+    const writer = spawn(process.execPath, [child, JSON.stringify(folders)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    writer.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<void>((resolve) => writer.once('exit', () => resolve()));
+    let acked = -1;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let text = '';
+        writer.stdout.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+          for (const line of text.split('\n').slice(0, -1)) if (line.startsWith('ack ')) acked = Number(line.slice(4));
+          text = text.slice(text.lastIndexOf('\n') + 1);
+          if (acked >= killAfter) {
+            writer.kill('SIGKILL');
+            resolve();
+          }
+        });
+        void exited.then(() => reject(new Error(`the writer ended on its own: ${stderr}`)));
+      });
+    } finally {
+      writer.kill('SIGKILL');
+      await exited;
+    }
+    // Every write acknowledged is there; the one in flight may be, in part (each byte old or new).
+    const model = new Model(base);
+    for (let index = 0; index <= acked; index++) {
+      const { offset, bytes } = plannedWrite(index);
+      model.write(offset, bytes);
+    }
+    const volume = await OverlayVolume.open('vm', folders, [{ name: WRITER_DISK, disk: new BytesDisk(base, 'base') }], { resume: true });
+    try {
+      const id = volume.lookup(VM_FOLDER_ID, WRITER_DISK);
+      const inFlight = plannedWrite(acked + 1);
+      const size = volume.attr(id).size;
+      assert.ok(size === model.bytes.length || size === Math.max(model.bytes.length, inFlight.offset + inFlight.bytes.length), 'size');
+      const got = await readAll(volume, id, size);
+      for (let at = 0; at < size; at++) {
+        const old = at < model.bytes.length ? model.bytes[at] : 0;
+        const inside = at >= inFlight.offset && at < inFlight.offset + inFlight.bytes.length;
+        if (got[at] !== old && !(inside && got[at] === inFlight.bytes[0]))
+          assert.fail(`killed after write ${acked}: byte ${at} is ${got[at]}, not ${old}`);
+      }
+      // Written on after the restart like any cache.
+      await volume.write(id, 3, Buffer.from('again'), Stable.fileSync);
+      assert.equal(Buffer.from((await volume.read(id, 3, 5)).data).toString(), 'again');
+    } finally {
+      await volume.close();
+    }
+  }
+});
+
+test('a disk removed or renamed while I/O is in flight: the I/O ends before its cache goes, later I/O is stale', async () => {
+  const subject = await Subject.open(new BytesDisk(memoryBytes, 'memory base'), 2);
+  try {
+    const id = subject.id;
+    const io = Array.from({ length: 12 }, (_, index) =>
+      index % 3 === 2
+        ? subject.volume.read(id, index * 5000, CHUNK)
+        : subject.volume.write(id, index * 5000, data(7000, index % 2 === 0, index)),
+    );
+    const renamed = subject.volume.rename(VM_FOLDER_ID, DISK, VM_FOLDER_ID, 'moved-flat.vmdk');
+    const removed = subject.volume.remove(VM_FOLDER_ID, 'moved-flat.vmdk');
+    const late = subject.volume.write(id, 0, Buffer.from('late'));
+    const results = await Promise.allSettled([...io, renamed, removed, late]);
+    for (const result of results.slice(0, io.length + 2)) assert.equal(result.status, 'fulfilled', 'I/O in flight ends normally');
+    const last = results.at(-1);
+    assert.ok(last?.status === 'rejected' && (last.reason as NfsStatusError).status === NfsStatus.stale, 'I/O after the removal is stale');
+    assert.deepEqual((await readdir(subject.folders.cacheFolder)).sort(), ['volume.json']);
+  } finally {
+    await subject.end();
+  }
+});
+
+test('WRITE answers the stability it reached and COMMIT the same verifier', async () => {
+  const subject = await Subject.open(new BytesDisk(memoryBytes, 'memory base'));
+  try {
+    const handle = encodeHandle(1, subject.id);
+    const verifiers: string[] = [];
+    for (const stable of [Stable.unstable, Stable.dataSync, Stable.fileSync]) {
+      const args = new XdrWriter()
+        .opaque(handle)
+        .u64(CHUNK - 2)
+        .u32(4)
+        .u32(stable)
+        .opaque(Buffer.from('abcd'))
+        .bytes();
+      const reply = new XdrReader(Buffer.from((await nfsProcedure(7, new XdrReader(args), () => subject.volume)) as Buffer));
+      assert.equal(reply.u32('status'), NfsStatus.ok);
+      assert.equal(reply.bool('pre'), false);
+      if (reply.bool('post')) reply.fixed(84, 'fattr3');
+      assert.equal(reply.u32('count'), 4);
+      assert.equal(reply.u32('committed'), stable);
+      verifiers.push(Buffer.from(reply.fixed(8, 'verifier')).toString('hex'));
+    }
+    const commit = new XdrWriter().opaque(handle).u64(0).u32(0).bytes();
+    const reply = new XdrReader(Buffer.from((await nfsProcedure(21, new XdrReader(commit), () => subject.volume)) as Buffer));
+    assert.equal(reply.u32('status'), NfsStatus.ok);
+    for (const part of ['pre', 'post']) if (reply.bool(part)) reply.fixed(84, 'fattr3');
+    verifiers.push(Buffer.from(reply.fixed(8, 'verifier')).toString('hex'));
+    assert.equal(new Set(verifiers).size, 1);
+    const bad = new XdrWriter().opaque(handle).u64(0).u32(1).u32(3).opaque(Buffer.from('x')).bytes();
+    assert.equal(
+      new XdrReader(Buffer.from((await nfsProcedure(7, new XdrReader(bad), () => subject.volume)) as Buffer)).u32('status'),
+      NfsStatus.inval,
+    );
+  } finally {
+    await subject.end();
   }
 });
