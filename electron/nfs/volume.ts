@@ -3,7 +3,7 @@
 // and whatever the client makes (logs, nvram, swap). Virtual files are disks of a restore point:
 // a read-only base under a copy-on-write cache in the cache folder. Writes never reach a base.
 import { readdirSync, statSync } from 'node:fs';
-import { open, rename, rm, statfs, truncate, type FileHandle } from 'node:fs/promises';
+import { appendFile, open, readFile, rename, rm, statfs, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Disk } from '../disks/disk.ts';
 import { isErrnoCode } from '../errors.ts';
@@ -76,6 +76,34 @@ export class OverlayVolume {
     }
     this.scan();
   }
+
+  // ---- TEMPORARY SHIM (helper "resume", issue 26): only so a session can be served again after an
+  // engine restart until helper "volume"'s durable cache (OverlayVolume.open with stable ids) is
+  // merged; the lead keeps theirs and drops this. It journals each virtual file's written chunks
+  // (<id>.chunks: u32 BE chunk numbers, appended) and, on resume, reopens the cache files as they
+  // are. Plain files' ids are NOT kept (a shrink is not journaled either).
+  static async open(
+    name: string,
+    folders: VolumeFolders,
+    bases: { name: string; disk: Disk }[],
+    options: { resume?: boolean } = {},
+  ): Promise<OverlayVolume> {
+    const volume = new OverlayVolume(name, folders, bases);
+    if (!options.resume) return volume;
+    for (const node of volume.nodes.values()) {
+      if (node.kind !== 'virtual') continue;
+      const journal = await readFile(volume.journalOf(node)).catch(() => Buffer.alloc(0));
+      for (let at = 0; at + 4 <= journal.length; at += 4) node.chunks.add(journal.readUInt32BE(at));
+      volume.cachedBytes += node.chunks.size * CHUNK;
+      if (node.chunks.size > 0) node.cache = open(join(folders.cacheFolder, `${node.id}.cache`), 'r+');
+    }
+    return volume;
+  }
+
+  private journalOf(node: VirtualFile): string {
+    return join(this.folders.cacheFolder, `${node.id}.chunks`);
+  }
+  // ---- end of the temporary shim ----
 
   /** Plain files are the export folder's own: files made there by others show up too. */
   private scan(): void {
@@ -217,8 +245,10 @@ export class OverlayVolume {
     await storing(`the write cache of ${node.name}`, async () => {
       const cache = await this.cacheOf(node);
       const end = offset + data.length;
+      const added: number[] = [];
       for (let chunk = Math.floor(offset / CHUNK); chunk * CHUNK < end; chunk++) {
         if (node.chunks.has(chunk)) continue;
+        added.push(chunk);
         const start = chunk * CHUNK;
         const covered = offset <= start && end >= start + CHUNK;
         // Copy the untouched base under a partial write first, so the chunk reads whole.
@@ -228,6 +258,12 @@ export class OverlayVolume {
         }
         node.chunks.add(chunk);
         this.cachedBytes += CHUNK;
+      }
+      // TEMPORARY SHIM (see open): the chunk journal.
+      if (added.length > 0) {
+        const journal = Buffer.alloc(added.length * 4);
+        added.forEach((chunk, index) => journal.writeUInt32BE(chunk, index * 4));
+        await appendFile(this.journalOf(node), journal);
       }
       await cache.write(data, 0, data.length, offset);
       node.size = Math.max(node.size, end);
