@@ -30,7 +30,13 @@ export function mountProcedure(procedure: number, args: XdrReader, exports: Expo
       const found = exports.find(path);
       if (!found) return out.u32(MNT3ERR_NOENT).bytes();
       if (!found.allowed) return out.u32(MNT3ERR_ACCES).bytes();
-      return out.u32(0).opaque(encodeHandle(found.exportId, found.rootId, found.generation)).u32(2).u32(AUTH_NONE).u32(AUTH_UNIX).bytes();
+      return out
+        .u32(0)
+        .opaque(encodeHandle(found.exportId, found.rootId, found.generation))
+        .u32(2)
+        .u32(AUTH_NONE)
+        .u32(AUTH_UNIX)
+        .bytes();
     }
     case 2:
       // DUMP: who has mounted what; not tracked.

@@ -256,7 +256,10 @@ export async function nfsProcedure(
         else throw new NfsStatusError(NfsStatus.inval, `create mode ${mode}`);
         const created = await volume.create(id, name, mode !== 0);
         if (size) await volume.setSize(created, size);
-        out.u32(NfsStatus.ok).bool(true).opaque(encodeHandle(exportId, created, generation));
+        out
+          .u32(NfsStatus.ok)
+          .bool(true)
+          .opaque(encodeHandle(exportId, created, generation));
         postOpAttr(out, volume, created, exportId);
         wcc(out, volume, id, exportId);
         return out.bytes();

@@ -74,7 +74,8 @@ export class NfsServer {
     if ([...this.exports.values()].some((entry) => entry.path === path)) throw new LifeboatError('conflict', `${path} is already exported`);
     if (identity && (!Number.isInteger(identity.exportId) || identity.exportId < 1 || identity.exportId > 0xffffffff))
       throw new LifeboatError('internal', `export id ${identity.exportId} is not a u32 above 0`);
-    if (identity && this.exports.has(identity.exportId)) throw new LifeboatError('conflict', `export id ${identity.exportId} is already served`);
+    if (identity && this.exports.has(identity.exportId))
+      throw new LifeboatError('conflict', `export id ${identity.exportId} is already served`);
     while (!identity && this.exports.has(this.nextExport)) this.nextExport++;
     const exportId = identity?.exportId ?? this.nextExport++;
     this.exports.set(exportId, {

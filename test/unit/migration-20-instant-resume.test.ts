@@ -25,6 +25,9 @@ test('migration 20 adds the export id, bound port and source region, empty for t
     () => insert(db, 'instant_sessions', { ...second, id: 'session-4', datastore: 'lifeboat-4', served_port: 70000 }),
     /CHECK constraint/,
   );
-  assert.throws(() => insert(db, 'instant_sessions', { ...second, id: 'session-5', datastore: 'lifeboat-5', export_id: 0 }), /CHECK constraint/);
+  assert.throws(
+    () => insert(db, 'instant_sessions', { ...second, id: 'session-5', datastore: 'lifeboat-5', export_id: 0 }),
+    /CHECK constraint/,
+  );
   db.close();
 });
