@@ -194,26 +194,35 @@ export class InstantService implements SessionHost {
    * and the cache as the last engine left them). The server binds the port the session got the
    * first time, and the export keeps its id, so the host's mount and file handles still work. */
   private async serveExport(record: InstantRecord, resume: boolean): Promise<{ url: string; writesTo: string }> {
+    return this.publish(record, await this.openVolume(record, resume));
+  }
+
+  private openVolume(record: InstantRecord, resume: boolean): Promise<OverlayVolume> {
+    return openBackupVolume(
+      this.sourceOf(record.id),
+      record.vmId,
+      record.pointId,
+      { exportFolder: record.exportFolder, cacheFolder: record.cacheFolder },
+      this.deps.decode,
+      { resume },
+    );
+  }
+
+  /** Binds the session's server (if no other session has) and adds its export: only once the
+   * volume is open, so a client never hears NFS3ERR_STALE for a handle that is about to work. */
+  private async publish(record: InstantRecord, volume: OverlayVolume): Promise<{ url: string; writesTo: string }> {
     const { address } = parseListen(record.listen);
     const listen = record.servedPort === null ? record.listen : `${address.includes(':') ? `[${address}]` : address}:${record.servedPort}`;
-    const server = await this.server(listen);
-    const exportId = record.exportId ?? this.deps.catalog.instant.nextExportId();
-    if (record.servedPort !== server.port || record.exportId !== exportId) this.update(record.id, { servedPort: server.port, exportId });
-    let volume: OverlayVolume | null = null;
+    let server: NfsServer | null = null;
     try {
-      volume = await openBackupVolume(
-        this.sourceOf(record.id),
-        record.vmId,
-        record.pointId,
-        { exportFolder: record.exportFolder, cacheFolder: record.cacheFolder },
-        this.deps.decode,
-        { resume },
-      );
+      server = await this.server(listen);
+      const exportId = record.exportId ?? this.deps.catalog.instant.nextExportId();
+      if (record.servedPort !== server.port || record.exportId !== exportId) this.update(record.id, { servedPort: server.port, exportId });
       server.addExport(record.exportPath, volume, record.allowed, { exportId, generation: generationOf(record.id) });
       this.live.set(record.id, { kind: 'export', listen, server, exportId, volume });
     } catch (error) {
-      await volume?.close();
-      await this.closeServerIfUnused(listen, server);
+      await volume.close();
+      if (server) await this.closeServerIfUnused(listen, server);
       throw error;
     }
     return { url: this.nfsUrl(this.record(record.id)), writesTo: record.cacheFolder };
@@ -541,10 +550,14 @@ export class InstantService implements SessionHost {
   recoverAfterRestart(): void {
     const left = this.deps.catalog.instant.inStates(['starting', 'running', 'migrating', 'stopping']);
     this.recovered = (async () => {
+      // Every volume opened before any server binds: sessions sharing a port all answer at once.
+      const opened = new Map<string, OverlayVolume>();
       for (const record of left.filter((found) => found.state === 'running' || found.state === 'migrating')) {
         if (record.state === 'migrating') this.migrationCutShort(record);
-        await this.resume(record.id);
+        const volume = await this.resumeStep(record.id, () => this.openResumed(record.id));
+        if (volume) opened.set(record.id, volume);
       }
+      for (const [sessionId, volume] of opened) await this.resumeStep(sessionId, () => this.publish(this.record(sessionId), volume));
       for (const record of left.filter((found) => found.state === 'starting' || found.state === 'stopping')) {
         const note =
           record.state === 'stopping'
@@ -566,25 +579,39 @@ export class InstantService implements SessionHost {
     this.update(record.id, { state: 'running', note });
   }
 
-  /** Serves a session of a previous engine again; when it cannot be yet, says why in its note
-   * and tries again every few seconds until it is served, stopped, or the engine closes. */
-  private async resume(sessionId: string): Promise<boolean> {
+  /** Opens what a session of a previous engine reads (its source, its volume as it was left);
+   * null for a clone session, which the array serves on its own. */
+  private async openResumed(sessionId: string): Promise<OverlayVolume | null> {
+    const record = this.record(sessionId);
+    if (record.arrayName) {
+      this.live.set(record.id, { kind: 'clone' });
+      return null;
+    }
+    if (!this.sources.has(record.id)) {
+      const source = await this.deps.openSource({ id: record.vmId, name: record.vmName }, record.pointId, {
+        ...(record.fromRegion ? { fromRegion: record.fromRegion } : {}),
+      });
+      this.sources.set(record.id, source);
+    }
+    return this.openVolume(record, true);
+  }
+
+  /** Serves a session of a previous engine again, both steps at once (a retry). */
+  private async resume(sessionId: string): Promise<void> {
+    await this.resumeStep(sessionId, async () => {
+      const volume = await this.openResumed(sessionId);
+      if (volume) await this.publish(this.record(sessionId), volume);
+      if (this.waiting.delete(sessionId)) this.update(sessionId, { note: 'served again after the engine restarted' });
+      return volume;
+    });
+  }
+
+  /** One step of a resume; when it fails the session waits (its note says why) and is tried
+   * again every few seconds until it is served, stopped, or the engine closes. */
+  private async resumeStep<T>(sessionId: string, step: () => Promise<T>): Promise<T | null> {
     const record = this.record(sessionId);
     try {
-      if (record.arrayName) {
-        // The array serves the clone, not this engine: the session simply goes on.
-        this.live.set(record.id, { kind: 'clone' });
-      } else {
-        if (!this.sources.has(record.id)) {
-          const source = await this.deps.openSource({ id: record.vmId, name: record.vmName }, record.pointId, {
-            ...(record.fromRegion ? { fromRegion: record.fromRegion } : {}),
-          });
-          this.sources.set(record.id, source);
-        }
-        await this.serveExport(record, true);
-      }
-      if (this.waiting.delete(record.id)) this.update(record.id, { note: 'served again after the engine restarted' });
-      return true;
+      return await step();
     } catch (error) {
       const wire = toWireError(error);
       const every = `tried again every ${Math.round((this.deps.resumeRetryMs ?? RESUME_RETRY_MS) / 1000)} s`;
@@ -595,7 +622,7 @@ export class InstantService implements SessionHost {
       this.waiting.add(record.id);
       if (record.note !== note) this.update(record.id, { note });
       this.scheduleRetry();
-      return false;
+      return null;
     }
   }
 
