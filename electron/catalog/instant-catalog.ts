@@ -1,5 +1,6 @@
 // Instant Recovery sessions in the catalog: written before anything is mounted or registered,
-// so an engine that dies mid-session leaves a record the next start cleans up from.
+// so an engine that dies mid-session leaves a record the next start resumes (running) or cleans
+// up from (starting, stopping).
 import type { InstantState } from '../../shared/domain.ts';
 import type { CatalogDatabase } from './database.ts';
 
@@ -33,6 +34,13 @@ export type InstantRecord = {
   cloneId: string | null;
   /** The VM's folder on the datastore (null: its name). */
   vmFolder: string | null;
+  /** The NFS export id its file handles carry: stable across engine restarts, never reused
+   * (null: a session from before they were kept, or one run from an array clone). */
+  exportId: number | null;
+  /** The port its NFS server bound (a listen address with port 0 gets one), bound again after a restart. */
+  servedPort: number | null;
+  /** The copies' region the session reads from (null: the fastest whole copy), chosen again after a restart. */
+  fromRegion: string | null;
 };
 
 export type InstantPatch = Partial<
@@ -52,6 +60,8 @@ export type InstantPatch = Partial<
     | 'exportPath'
     | 'exportFolder'
     | 'cloneId'
+    | 'exportId'
+    | 'servedPort'
   >
 >;
 
@@ -70,6 +80,8 @@ const columns: Record<keyof InstantPatch, string> = {
   exportPath: 'export_path',
   exportFolder: 'export_folder',
   cloneId: 'clone_id',
+  exportId: 'export_id',
+  servedPort: 'served_port',
 };
 
 type Row = {
@@ -100,6 +112,9 @@ type Row = {
   array_name: string | null;
   clone_id: string | null;
   vm_folder: string | null;
+  export_id: number | null;
+  served_port: number | null;
+  from_region: string | null;
 };
 
 function fromRow(row: Row): InstantRecord {
@@ -131,6 +146,9 @@ function fromRow(row: Row): InstantRecord {
     arrayName: row.array_name,
     cloneId: row.clone_id,
     vmFolder: row.vm_folder,
+    exportId: row.export_id,
+    servedPort: row.served_port,
+    fromRegion: row.from_region,
   };
 }
 
@@ -145,8 +163,9 @@ export class InstantCatalog {
     this.db
       .prepare(
         `INSERT INTO instant_sessions (id, vm_id, vm_name, point_id, name, host, host_system, datastore, listen, export_path, allowed, export_folder,
-           cache_folder, redirected, state, note, job_id, created_at, ended_at, powered_on_ms, first_read_ms, bytes_read, bytes_written, cache_bytes, array_name, clone_id, vm_folder)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           cache_folder, redirected, state, note, job_id, created_at, ended_at, powered_on_ms, first_read_ms, bytes_read, bytes_written, cache_bytes, array_name, clone_id, vm_folder,
+           export_id, served_port, from_region)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         record.id,
@@ -176,6 +195,9 @@ export class InstantCatalog {
         record.arrayName,
         record.cloneId,
         record.vmFolder,
+        record.exportId,
+        record.servedPort,
+        record.fromRegion,
       );
   }
 
@@ -197,6 +219,13 @@ export class InstantCatalog {
   /** Newest first. */
   list(): InstantRecord[] {
     return (this.db.prepare('SELECT * FROM instant_sessions ORDER BY created_at DESC').all() as Row[]).map(fromRow);
+  }
+
+  /** The export id for a new session: one more than any session ever had, so a file handle of
+   * an ended session never names a new one. */
+  nextExportId(): number {
+    const row = this.db.prepare('SELECT COALESCE(MAX(export_id), 0) + 1 AS next FROM instant_sessions').get() as { next: number };
+    return row.next;
   }
 
   inStates(states: readonly InstantState[]): InstantRecord[] {

@@ -1,13 +1,16 @@
 // Instant Recovery sessions of one engine: each a restore point served over NFS (one server per
 // listen address, shared by its sessions), mounted on an ESXi host as a datastore, its VM
-// registered and running there until it is migrated to production or stopped. Sessions live in
-// the engine; one that an engine left behind is taken down at the next start.
+// registered and running there until it is migrated to production or stopped. A session outlives
+// its engine: a shutdown or a crash leaves its record running, and the next start serves it again
+// (same address and port, same export id in the file handles, the write cache reopened), so the
+// VM's storage comes back within seconds of the engine. See "Sessions across engine restarts" in
+// docs/instant-recovery.md.
 import { randomUUID } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { RequestOf } from '../../shared/contract.ts';
-import { endedInstantStates, type InstantSession, type Job } from '../../shared/domain.ts';
+import type { InstantSession, Job } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { InstantPatch, InstantRecord } from '../catalog/instant-catalog.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
@@ -46,6 +49,9 @@ export type InstantDeps = {
   /** The copy a session serves (the fastest whole one, or one in a region), unlocked when the
    * point is encrypted; a wrong password fails here, before the session exists. */
   openSource(vm: { id: string; name: string }, pointId: string, choice: SourceChoice): Promise<Repository>;
+  /** How often a session the restarted engine could not serve yet (its port taken, its key not
+   * known) is tried again; 5 s when absent. */
+  resumeRetryMs?: number;
   /** The quick migration's work for a running session. */
   migrationWork(
     sessions: SessionHost,
@@ -57,6 +63,14 @@ export type InstantDeps = {
 
 /** A live session: served from the backup by our NFS server, or running from an array clone. */
 type Live = { kind: 'export'; listen: string; server: NfsServer; exportId: number; volume: OverlayVolume } | { kind: 'clone' };
+
+const RESUME_RETRY_MS = 5_000;
+
+/** The generation in a session's file handles: the first 32 bits of its random id (never 0, which
+ * marks exports made by hand), so a handle never names a session it was not given for. */
+export function generationOf(sessionId: string): number {
+  return Number.parseInt(sessionId.replaceAll('-', '').slice(0, 8), 16) >>> 0 || 1;
+}
 
 export function parseListen(listen: string): { address: string; port: number } {
   const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(listen);
@@ -112,7 +126,12 @@ export class InstantService implements SessionHost {
   private readonly live = new Map<string, Live>();
   /** The repository each session of this engine reads (its key, when encrypted, lives only here). */
   private readonly sources = new Map<string, Repository>();
-  /** The start-up clean-up of sessions a previous engine left behind. */
+  /** Sessions of this engine that a restart could not serve yet (why, in their note); retried. */
+  private readonly waiting = new Set<string>();
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retrying: Promise<void> | null = null;
+  private closed = false;
+  /** The start-up work on the sessions a previous engine left: how many it found. */
   recovered: Promise<number> = Promise.resolve(0);
 
   constructor(deps: InstantDeps) {
@@ -165,25 +184,55 @@ export class InstantService implements SessionHost {
     return server;
   }
 
-  async serve(sessionId: string): Promise<{ url: string; writesTo: string }> {
+  serve(sessionId: string): Promise<{ url: string; writesTo: string }> {
     const record = this.record(sessionId);
     if (record.arrayName) return this.serveClone(record, record.arrayName);
-    const server = await this.server(record.listen);
-    const volume = await openBackupVolume(
-      this.sourceOf(sessionId),
+    return this.serveExport(record, false);
+  }
+
+  /** Serves a session's export: the first time, or again after a restart (`resume`: the folders
+   * and the cache as the last engine left them). The server binds the port the session got the
+   * first time, and the export keeps its id, so the host's mount and file handles still work. */
+  private async serveExport(record: InstantRecord, resume: boolean): Promise<{ url: string; writesTo: string }> {
+    return this.publish(record, await this.openVolume(record, resume));
+  }
+
+  private openVolume(record: InstantRecord, resume: boolean): Promise<OverlayVolume> {
+    return openBackupVolume(
+      this.sourceOf(record.id),
       record.vmId,
       record.pointId,
       { exportFolder: record.exportFolder, cacheFolder: record.cacheFolder },
       this.deps.decode,
+      { resume },
     );
+  }
+
+  /** Binds the session's server (if no other session has) and adds its export: only once the
+   * volume is open, so a client never hears NFS3ERR_STALE for a handle that is about to work. */
+  private async publish(record: InstantRecord, volume: OverlayVolume): Promise<{ url: string; writesTo: string }> {
+    const { address } = parseListen(record.listen);
+    const listen = record.servedPort === null ? record.listen : `${address.includes(':') ? `[${address}]` : address}:${record.servedPort}`;
+    let server: NfsServer | null = null;
     try {
-      const exportId = server.addExport(record.exportPath, volume, record.allowed);
-      this.live.set(sessionId, { kind: 'export', listen: record.listen, server, exportId, volume });
+      server = await this.server(listen);
+      const exportId = record.exportId ?? this.deps.catalog.instant.nextExportId();
+      if (record.servedPort !== server.port || record.exportId !== exportId) this.update(record.id, { servedPort: server.port, exportId });
+      server.addExport(record.exportPath, volume, record.allowed, { exportId, generation: generationOf(record.id) });
+      this.live.set(record.id, { kind: 'export', listen, server, exportId, volume });
     } catch (error) {
       await volume.close();
+      if (server) await this.closeServerIfUnused(listen, server);
       throw error;
     }
-    return { url: this.nfsUrl(record), writesTo: record.cacheFolder };
+    return { url: this.nfsUrl(this.record(record.id)), writesTo: record.cacheFolder };
+  }
+
+  /** A server no live session uses any more is closed (its port freed). */
+  private async closeServerIfUnused(listen: string, server: NfsServer): Promise<void> {
+    if (server.exportCount > 0 || [...this.live.values()].some((other) => other.kind === 'export' && other.listen === listen)) return;
+    this.servers.delete(listen);
+    await server.close();
   }
 
   /** A session from a storage snapshot runs from a clone (it carries the session id), exported by
@@ -213,9 +262,10 @@ export class InstantService implements SessionHost {
   }
 
   listenOf(sessionId: string): { address: string; port: number } {
-    const { address, port } = parseListen(this.record(sessionId).listen);
+    const record = this.record(sessionId);
+    const { address, port } = parseListen(record.listen);
     const live = this.live.get(sessionId);
-    return { address, port: live?.kind === 'export' ? live.server.port : port };
+    return { address, port: live?.kind === 'export' ? live.server.port : (record.servedPort ?? port) };
   }
 
   private nfsUrl(record: InstantRecord): string {
@@ -234,33 +284,33 @@ export class InstantService implements SessionHost {
     const counted: InstantPatch = {};
     this.live.delete(sessionId);
     this.sources.delete(sessionId);
+    this.waiting.delete(sessionId);
     const record = this.record(sessionId);
     if (record.arrayName) {
       // The clone goes with its presentations; found by the session id it carries.
       await this.arrayOf(record.arrayName).removeClonesOf(sessionId);
     } else {
       if (live?.kind === 'export') {
-        const stats = live.server.stats(live.exportId);
-        Object.assign(counted, {
-          bytesRead: stats?.bytesRead ?? 0,
-          bytesWritten: stats?.bytesWritten ?? 0,
-          cacheBytes: live.volume.cachedBytes,
-        });
-        if (stats?.firstReadAt) counted.firstReadMs = stats.firstReadAt - Date.parse(record.createdAt);
+        Object.assign(counted, this.counters(record, live));
         live.server.removeExport(live.exportId);
         await live.volume.close();
-        if (
-          live.server.exportCount === 0 &&
-          ![...this.live.values()].some((other) => other.kind === 'export' && other.listen === live.listen)
-        ) {
-          this.servers.delete(live.listen);
-          await live.server.close();
-        }
+        await this.closeServerIfUnused(live.listen, live.server);
       }
       await rm(record.exportFolder, { recursive: true, force: true });
       await rm(record.cacheFolder, { recursive: true, force: true });
     }
     this.update(sessionId, { ...counted, state: end, note, endedAt: new Date().toISOString() });
+  }
+
+  /** The session's counters so far: what earlier engines recorded plus what this one served. */
+  private counters(record: InstantRecord, live: Extract<Live, { kind: 'export' }>): InstantPatch {
+    const stats = live.server.stats(live.exportId);
+    return {
+      bytesRead: record.bytesRead + (stats?.bytesRead ?? 0),
+      bytesWritten: record.bytesWritten + (stats?.bytesWritten ?? 0),
+      cacheBytes: live.volume.cachedBytes,
+      firstReadMs: record.firstReadMs ?? (stats?.firstReadAt ? stats.firstReadAt - Date.parse(record.createdAt) : null),
+    };
   }
 
   async tearDown(sessionId: string, client: VsphereClient | null, end: EndState, note: string): Promise<void> {
@@ -317,6 +367,9 @@ export class InstantService implements SessionHost {
       exportFolder: join(this.deps.home, 'instant', datastore),
       cacheFolder,
       redirected: Boolean(request.redirectTo),
+      exportId: this.deps.catalog.instant.nextExportId(),
+      servedPort: null,
+      fromRegion: request.fromRegion ?? null,
     };
     this.sources.set(id, source);
     return this.submitStart(record, request, actor, { pointId, listen, allowed, writesTo: cacheFolder, source: source.path });
@@ -359,6 +412,9 @@ export class InstantService implements SessionHost {
       redirected: false,
       arrayName: snapshot.array,
       vmFolder: vm.folder,
+      exportId: null,
+      servedPort: null,
+      fromRegion: null,
     };
     return this.submitStart(record, request, actor, { snapshot: snapshot.id, array: snapshot.array });
   }
@@ -396,11 +452,17 @@ export class InstantService implements SessionHost {
     const record = this.find(sessionId);
     if (record.state !== 'running')
       throw new LifeboatError('conflict', `session ${record.id.slice(0, 8)} is ${record.state}; only a running session can be ${what}`);
-    if (!this.live.has(record.id))
-      throw new LifeboatError('conflict', `session ${record.id.slice(0, 8)} belongs to an engine that has stopped`);
+    if (!this.live.has(record.id) && !(what === 'stopped' && this.waiting.has(record.id)))
+      throw new LifeboatError(
+        'conflict',
+        this.waiting.has(record.id)
+          ? `session ${record.id.slice(0, 8)} is not served yet since the engine restarted (${record.note ?? 'see its note'}); it can be stopped`
+          : `session ${record.id.slice(0, 8)} belongs to an engine that has stopped`,
+      );
     return record;
   }
 
+  /** A session the restarted engine has not served yet (its note says why) can still be stopped. */
   stop(sessionId: string, operator: string): Job {
     const record = this.running(sessionId, 'stopped');
     this.deps.catalog.audit(operator, 'instant.stop', record.vmId, { sessionId: record.id });
@@ -449,7 +511,7 @@ export class InstantService implements SessionHost {
     const live = this.live.get(record.id);
     const exported = live?.kind === 'export' ? live : null;
     const stats = exported?.server.stats(exported.exportId) ?? null;
-    const firstReadMs = stats?.firstReadAt ? stats.firstReadAt - Date.parse(record.createdAt) : record.firstReadMs;
+    const firstReadMs = record.firstReadMs ?? (stats?.firstReadAt ? stats.firstReadAt - Date.parse(record.createdAt) : null);
     return {
       id: record.id,
       vmId: record.vmId,
@@ -470,8 +532,8 @@ export class InstantService implements SessionHost {
       poweredOnSeconds: record.poweredOnMs === null ? null : record.poweredOnMs / 1000,
       firstReadSeconds: firstReadMs === null ? null : firstReadMs / 1000,
       cacheBytes: exported?.volume.cachedBytes ?? record.cacheBytes,
-      bytesRead: stats?.bytesRead ?? record.bytesRead,
-      bytesWritten: stats?.bytesWritten ?? record.bytesWritten,
+      bytesRead: record.bytesRead + (stats?.bytesRead ?? 0),
+      bytesWritten: record.bytesWritten + (stats?.bytesWritten ?? 0),
       jobId: record.jobId,
     };
   }
@@ -480,29 +542,129 @@ export class InstantService implements SessionHost {
     return this.deps.catalog.instant.list().map((record) => this.summary(record));
   }
 
-  /** Sessions a previous engine left: their VMs, datastores and caches are taken away. */
+  /** Sessions a previous engine left (a crash, a shutdown, an update). Running ones are served
+   * again first, with no call to the host, so the VMs' storage answers within seconds; one left
+   * migrating runs on from the backup (its migration job failed, said in both). Then the host
+   * work: a session left stopping has its stop finished, one left starting is taken down as a
+   * failed start is. */
   recoverAfterRestart(): void {
     const left = this.deps.catalog.instant.inStates(['starting', 'running', 'migrating', 'stopping']);
     this.recovered = (async () => {
-      for (const record of left) {
-        await this.tearDown(
-          record.id,
-          null,
-          'stopped',
-          'the engine stopped while this session ran; its VM, datastore and write cache were removed at the next start',
-        ).catch(() => undefined);
+      // Every volume opened before any server binds: sessions sharing a port all answer at once.
+      const opened = new Map<string, OverlayVolume>();
+      for (const record of left.filter((found) => found.state === 'running' || found.state === 'migrating')) {
+        if (record.state === 'migrating') this.migrationCutShort(record);
+        const volume = await this.resumeStep(record.id, () => this.openResumed(record.id));
+        if (volume) opened.set(record.id, volume);
+      }
+      for (const [sessionId, volume] of opened) await this.resumeStep(sessionId, () => this.publish(this.record(sessionId), volume));
+      for (const record of left.filter((found) => found.state === 'starting' || found.state === 'stopping')) {
+        const note =
+          record.state === 'stopping'
+            ? 'stopped by the operator; the engine restarted during the stop and finished it'
+            : 'the engine stopped while this session was starting; its VM, datastore and write cache were removed at the next start';
+        await this.tearDown(record.id, null, record.state === 'stopping' ? 'stopped' : 'failed', note).catch(() => undefined);
       }
       return left.length;
     })();
   }
 
-  /** Ends every live session (the VMs cannot run without the engine's NFS server). */
-  async close(): Promise<void> {
-    await this.recovered;
-    for (const sessionId of [...this.live.keys()]) {
-      if (!endedInstantStates.has(this.record(sessionId).state))
-        await this.tearDown(sessionId, null, 'stopped', 'the engine shut down').catch(() => undefined);
+  private migrationCutShort(record: InstantRecord): void {
+    const note = 'the engine stopped during the quick migration; the VM runs on from the backup: migrate it again';
+    if (record.jobId) {
+      const at = new Date().toISOString();
+      this.deps.catalog.addJobEvent(record.jobId, { at, level: 'error', step: null, message: note });
+      this.deps.catalog.updateJob(record.jobId, { state: 'failed', error: note, endedAt: at });
     }
+    this.update(record.id, { state: 'running', note });
+  }
+
+  /** Opens what a session of a previous engine reads (its source, its volume as it was left);
+   * null for a clone session, which the array serves on its own. */
+  private async openResumed(sessionId: string): Promise<OverlayVolume | null> {
+    const record = this.record(sessionId);
+    if (record.arrayName) {
+      this.live.set(record.id, { kind: 'clone' });
+      return null;
+    }
+    if (!this.sources.has(record.id)) {
+      const source = await this.deps.openSource({ id: record.vmId, name: record.vmName }, record.pointId, {
+        ...(record.fromRegion ? { fromRegion: record.fromRegion } : {}),
+      });
+      this.sources.set(record.id, source);
+    }
+    return this.openVolume(record, true);
+  }
+
+  /** Serves a session of a previous engine again, both steps at once (a retry). */
+  private async resume(sessionId: string): Promise<void> {
+    await this.resumeStep(sessionId, async () => {
+      const volume = await this.openResumed(sessionId);
+      if (volume) await this.publish(this.record(sessionId), volume);
+      if (this.waiting.delete(sessionId)) this.update(sessionId, { note: 'served again after the engine restarted' });
+      return volume;
+    });
+  }
+
+  /** One step of a resume; when it fails the session waits (its note says why) and is tried
+   * again every few seconds until it is served, stopped, or the engine closes. */
+  private async resumeStep<T>(sessionId: string, step: () => Promise<T>): Promise<T | null> {
+    const record = this.record(sessionId);
+    try {
+      return await step();
+    } catch (error) {
+      const wire = toWireError(error);
+      const every = `tried again every ${Math.round((this.deps.resumeRetryMs ?? RESUME_RETRY_MS) / 1000)} s`;
+      const note =
+        wire.code === 'unauthorized'
+          ? `waiting for the key since the engine restarted: ${wire.message}; \`lifeboat keys remember <key> --password-env VAR\` lets the engine serve it (${every}), \`lifeboat instant stop\` ends it`
+          : `not served since the engine restarted: ${wire.message}; ${every} until it is, \`lifeboat instant stop\` ends it`;
+      this.waiting.add(record.id);
+      if (record.note !== note) this.update(record.id, { note });
+      this.scheduleRetry();
+      return null;
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryTimer = setInterval(() => {
+      this.retrying ??= this.retryWaiting().finally(() => (this.retrying = null));
+    }, this.deps.resumeRetryMs ?? RESUME_RETRY_MS);
+    this.retryTimer.unref();
+  }
+
+  private async retryWaiting(): Promise<void> {
+    for (const sessionId of [...this.waiting]) {
+      if (this.closed) return;
+      if (this.record(sessionId).state !== 'running' || this.live.has(sessionId)) this.waiting.delete(sessionId);
+      else await this.resume(sessionId);
+    }
+    if (this.waiting.size === 0 && this.retryTimer) {
+      clearInterval(this.retryTimer);
+      this.retryTimer = null;
+    }
+  }
+
+  /** Stops serving, and leaves every session as it is for the next start to serve again (a
+   * graceful shutdown, such as an update, must not take the VMs' storage away for good). The
+   * counters so far are kept in the records. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.recovered;
+    if (this.retryTimer) clearInterval(this.retryTimer);
+    this.retryTimer = null;
+    await this.retrying;
+    for (const [sessionId, live] of this.live) {
+      if (live.kind !== 'export') continue;
+      const record = this.deps.catalog.instant.get(sessionId);
+      if (record) this.deps.catalog.instant.update(sessionId, this.counters(record, live));
+      live.server.removeExport(live.exportId);
+      await live.volume.close().catch(() => undefined);
+    }
+    this.live.clear();
+    this.sources.clear();
+    this.waiting.clear();
     for (const server of this.servers.values()) await server.then((open) => open.close()).catch(() => undefined);
     this.servers.clear();
   }

@@ -1,5 +1,5 @@
 // The MOUNT v3 program (100005, RFC 1813 appendix I): a client asks for an export's path and
-// gets the root file handle.
+// gets the root file handle (the export's stable id and generation in it: see encodeHandle).
 import type { XdrReader } from './xdr.ts';
 import { XdrWriter } from './xdr.ts';
 import { encodeHandle } from './nfs-program.ts';
@@ -13,7 +13,7 @@ const MAX_PATH = 1024;
 
 /** `allowed`: whether the calling client may mount the export. `find` also resolves a folder
  * inside an export (a client may mount /export/sub), to the folder's file id. */
-export type ExportEntry = { path: string; exportId: number; rootId: number; allowed: boolean };
+export type ExportEntry = { path: string; exportId: number; generation: number; rootId: number; allowed: boolean };
 export type ExportTable = { list(): ExportEntry[]; find(path: string): ExportEntry | null };
 
 export function mountProcedure(procedure: number, args: XdrReader, exports: ExportTable): Buffer | null {
@@ -30,7 +30,13 @@ export function mountProcedure(procedure: number, args: XdrReader, exports: Expo
       const found = exports.find(path);
       if (!found) return out.u32(MNT3ERR_NOENT).bytes();
       if (!found.allowed) return out.u32(MNT3ERR_ACCES).bytes();
-      return out.u32(0).opaque(encodeHandle(found.exportId, found.rootId)).u32(2).u32(AUTH_NONE).u32(AUTH_UNIX).bytes();
+      return out
+        .u32(0)
+        .opaque(encodeHandle(found.exportId, found.rootId, found.generation))
+        .u32(2)
+        .u32(AUTH_NONE)
+        .u32(AUTH_UNIX)
+        .bytes();
     }
     case 2:
       // DUMP: who has mounted what; not tracked.

@@ -1,5 +1,5 @@
 // The NFS v3 program (100003, RFC 1813) over one volume: the procedures a hypervisor needs to
-// use the export as a datastore. File handles are 16 bytes: magic, export id, file id.
+// use the export as a datastore. File handles: see encodeHandle.
 import { XdrReader, XdrWriter } from './xdr.ts';
 import { NfsStatus, NfsStatusError } from './nfs-status.ts';
 import type { NodeAttr, OverlayVolume, StableHow } from './volume.ts';
@@ -7,6 +7,7 @@ import type { NodeAttr, OverlayVolume, StableHow } from './volume.ts';
 export const NFS_PROGRAM = 100003;
 export const NFS_VERSION = 3;
 const HANDLE_MAGIC = 0x4c424e46; // 'LBNF'
+const HANDLE_BYTES = 20;
 const MAX_NAME = 255;
 const MAX_IO = 1024 * 1024;
 /** Changes when the engine starts (RFC 1813: when the server may have lost unstable writes). A
@@ -15,19 +16,28 @@ const MAX_IO = 1024 * 1024;
 const WRITE_VERIFIER = Buffer.alloc(8);
 WRITE_VERIFIER.writeBigUInt64BE(BigInt(Date.now()), 0);
 
-export function encodeHandle(exportId: number, fileId: number): Buffer {
-  const handle = Buffer.alloc(16);
+/** A file handle, 20 bytes, all big-endian:
+ *   0  u32  magic 'LBNF'
+ *   4  u32  export id   (an Instant Recovery session's, kept in the catalog: stable across restarts)
+ *   8  u32  generation  (from the session's id: a handle of an ended session never names another
+ *                        that a rebuilt catalog gave the same export id; 0 for an export made by hand)
+ *  12  u64  file id     (stable within the export: the volume's own ids)
+ * Nothing in it depends on the server's memory, so a handle a client held before an engine
+ * restart still names the same file after it. */
+export function encodeHandle(exportId: number, fileId: number, generation = 0): Buffer {
+  const handle = Buffer.alloc(HANDLE_BYTES);
   handle.writeUInt32BE(HANDLE_MAGIC, 0);
   handle.writeUInt32BE(exportId, 4);
-  handle.writeBigUInt64BE(BigInt(fileId), 8);
+  handle.writeUInt32BE(generation, 8);
+  handle.writeBigUInt64BE(BigInt(fileId), 12);
   return handle;
 }
 
-function decodeHandle(bytes: Uint8Array): { exportId: number; fileId: number } {
+export function decodeHandle(bytes: Uint8Array): { exportId: number; generation: number; fileId: number } {
   const handle = Buffer.from(bytes);
-  if (handle.length !== 16 || handle.readUInt32BE(0) !== HANDLE_MAGIC)
+  if (handle.length !== HANDLE_BYTES || handle.readUInt32BE(0) !== HANDLE_MAGIC)
     throw new NfsStatusError(NfsStatus.badhandle, 'not a handle of this server');
-  return { exportId: handle.readUInt32BE(4), fileId: Number(handle.readBigUInt64BE(8)) };
+  return { exportId: handle.readUInt32BE(4), generation: handle.readUInt32BE(8), fileId: Number(handle.readBigUInt64BE(12)) };
 }
 
 function time(writer: XdrWriter, ms: number): void {
@@ -133,7 +143,8 @@ const EMPTY_FAILURE_PARTS: Record<number, number> = {
   21: 2,
 };
 
-export type VolumeLookup = (exportId: number) => OverlayVolume | null;
+/** The volume of a live export whose generation matches, or null (the handle is stale). */
+export type VolumeLookup = (exportId: number, generation: number) => OverlayVolume | null;
 
 export type IoCounter = (exportId: number, kind: 'read' | 'write', bytes: number) => void;
 
@@ -146,11 +157,11 @@ export async function nfsProcedure(
   onIo: IoCounter = () => undefined,
 ): Promise<Buffer | Uint8Array[] | null> {
   const out = new XdrWriter();
-  const target = (): Target => {
-    const { exportId, fileId } = decodeHandle(args.opaque(64, 'a file handle'));
-    const volume = volumes(exportId);
+  const target = (): Target & { generation: number } => {
+    const { exportId, generation, fileId } = decodeHandle(args.opaque(64, 'a file handle'));
+    const volume = volumes(exportId, generation);
     if (!volume) throw new NfsStatusError(NfsStatus.stale, 'the export is gone');
-    return { volume, exportId, id: fileId };
+    return { volume, exportId, generation, id: fileId };
   };
   // On an error each procedure still owes its failure body; `fail` says how to write it. Until
   // the file is known (a stale, foreign or refused handle) that body carries no attributes.
@@ -187,11 +198,11 @@ export async function nfsProcedure(
         return out.bytes();
       }
       case 3: {
-        const { volume, exportId, id } = target();
+        const { volume, exportId, generation, id } = target();
         const name = args.string(MAX_NAME, 'a name');
         fail = withAttributes({ volume, exportId, id });
         const found = volume.lookup(id, name);
-        out.u32(NfsStatus.ok).opaque(encodeHandle(exportId, found));
+        out.u32(NfsStatus.ok).opaque(encodeHandle(exportId, found, generation));
         postOpAttr(out, volume, found, exportId);
         postOpAttr(out, volume, id, exportId);
         return out.bytes();
@@ -238,7 +249,7 @@ export async function nfsProcedure(
         return out.bytes();
       }
       case 8: {
-        const { volume, exportId, id } = target();
+        const { volume, exportId, generation, id } = target();
         const name = args.string(MAX_NAME, 'a name');
         const mode = args.u32('create mode');
         fail = withWcc({ volume, exportId, id });
@@ -248,7 +259,10 @@ export async function nfsProcedure(
         else throw new NfsStatusError(NfsStatus.inval, `create mode ${mode}`);
         const created = await volume.create(id, name, mode !== 0);
         if (size) await volume.setSize(created, size);
-        out.u32(NfsStatus.ok).bool(true).opaque(encodeHandle(exportId, created));
+        out
+          .u32(NfsStatus.ok)
+          .bool(true)
+          .opaque(encodeHandle(exportId, created, generation));
         postOpAttr(out, volume, created, exportId);
         wcc(out, volume, id, exportId);
         return out.bytes();
@@ -278,7 +292,7 @@ export async function nfsProcedure(
       case 16:
       case 17: {
         const plus = procedure === 17;
-        const { volume, exportId, id } = target();
+        const { volume, exportId, generation, id } = target();
         const cookie = args.u64('cookie');
         args.fixed(8, 'the cookie verifier');
         const limit = Math.min(args.u32('count'), MAX_IO);
@@ -302,7 +316,7 @@ export async function nfsProcedure(
             .u64(index + 1);
           if (plus) {
             postOpAttr(out, volume, entry.id, exportId);
-            out.bool(true).opaque(encodeHandle(exportId, entry.id));
+            out.bool(true).opaque(encodeHandle(exportId, entry.id, generation));
           }
         }
         out.bool(false).bool(index >= entries.length);

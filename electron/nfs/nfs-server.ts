@@ -16,7 +16,11 @@ const MAX_RECORD = 2 * 1024 * 1024;
 
 export type NfsStats = { reads: number; writes: number; bytesRead: number; bytesWritten: number; firstReadAt: number | null };
 /** `allowed`: the client addresses that may mount and use the export (null: any). */
-type Export = { path: string; volume: OverlayVolume; stats: NfsStats; allowed: ReadonlySet<string> | null };
+type Export = { path: string; volume: OverlayVolume; generation: number; stats: NfsStats; allowed: ReadonlySet<string> | null };
+
+/** Who an export is in its file handles. An Instant Recovery session gives its own, kept in the
+ * catalog, so the handles its clients hold stay valid when a restarted engine serves it again. */
+export type ExportIdentity = { exportId: number; generation: number };
 
 /** IPv4 clients of a dual-stack socket show as ::ffff:a.b.c.d. */
 function clientAddress(socket: Socket): string {
@@ -65,13 +69,19 @@ export class NfsServer {
   }
 
   /** Serves `volume` at `path` (such as /lifeboat/<session>) to the `allowed` client addresses
-   * (null: any); returns its export id. */
-  addExport(path: string, volume: OverlayVolume, allowed: readonly string[] | null = null): number {
+   * (null: any) under `identity` (none: the next free export id, generation 0); returns its export id. */
+  addExport(path: string, volume: OverlayVolume, allowed: readonly string[] | null = null, identity?: ExportIdentity): number {
     if ([...this.exports.values()].some((entry) => entry.path === path)) throw new LifeboatError('conflict', `${path} is already exported`);
-    const exportId = this.nextExport++;
+    if (identity && (!Number.isInteger(identity.exportId) || identity.exportId < 1 || identity.exportId > 0xffffffff))
+      throw new LifeboatError('internal', `export id ${identity.exportId} is not a u32 above 0`);
+    if (identity && this.exports.has(identity.exportId))
+      throw new LifeboatError('conflict', `export id ${identity.exportId} is already served`);
+    while (!identity && this.exports.has(this.nextExport)) this.nextExport++;
+    const exportId = identity?.exportId ?? this.nextExport++;
     this.exports.set(exportId, {
       path,
       volume,
+      generation: identity?.generation ?? 0,
       stats: { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, firstReadAt: null },
       allowed: allowed ? new Set(allowed) : null,
     });
@@ -150,6 +160,7 @@ export class NfsServer {
                   [...this.exports].map(([exportId, entry]) => ({
                     path: entry.path,
                     exportId,
+                    generation: entry.generation,
                     rootId: entry.volume.rootId,
                     allowed: allows(entry, client),
                   })),
@@ -158,7 +169,7 @@ export class NfsServer {
             : await nfsProcedure(
                 procedure,
                 args,
-                (exportId) => this.volumeFor(exportId, client),
+                (exportId, generation) => this.volumeFor(exportId, generation, client),
                 (exportId, kind, bytes) => this.count(exportId, kind, bytes),
               );
       if (body === null) return errorReply(xid, AcceptStat.procUnavail);
@@ -182,14 +193,14 @@ export class NfsServer {
       } catch {
         return null;
       }
-      return { path, exportId, rootId: folderId, allowed: allows(entry, client) };
+      return { path, exportId, generation: entry.generation, rootId: folderId, allowed: allows(entry, client) };
     }
     return null;
   }
 
-  private volumeFor(exportId: number, client: string): OverlayVolume | null {
+  private volumeFor(exportId: number, generation: number, client: string): OverlayVolume | null {
     const entry = this.exports.get(exportId);
-    if (!entry) return null;
+    if (!entry || entry.generation !== generation) return null;
     if (!allows(entry, client)) throw new NfsStatusError(NfsStatus.acces, `${client} may not use ${entry.path}`);
     return entry.volume;
   }

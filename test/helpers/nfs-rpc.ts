@@ -64,13 +64,19 @@ export async function handleOf(port: number, exportPath: string, names: string[]
   return handle;
 }
 
-export function writeArgs(handle: Uint8Array, offset: number, data: Uint8Array): Uint8Array {
-  return new XdrWriter().opaque(handle).u64(offset).u32(data.length).u32(2).opaque(data).bytes();
+/** `stable`: 0 UNSTABLE, 1 DATA_SYNC, 2 FILE_SYNC. */
+export function writeArgs(handle: Uint8Array, offset: number, data: Uint8Array, stable: 0 | 1 | 2 = 2): Uint8Array {
+  return new XdrWriter().opaque(handle).u64(offset).u32(data.length).u32(stable).opaque(data).bytes();
 }
 
-/** WRITE (FILE_SYNC asked); returns the NFS status. */
-export async function nfsWrite(port: number, handle: Uint8Array, offset: number, data: Uint8Array): Promise<number> {
-  return (await call(port, NFS_PROGRAM, NFS_VERSION, 7, writeArgs(handle, offset, data))).u32();
+/** WRITE (FILE_SYNC asked unless `stable` says otherwise); returns the NFS status. */
+export async function nfsWrite(port: number, handle: Uint8Array, offset: number, data: Uint8Array, stable: 0 | 1 | 2 = 2): Promise<number> {
+  return (await call(port, NFS_PROGRAM, NFS_VERSION, 7, writeArgs(handle, offset, data, stable))).u32();
+}
+
+/** COMMIT of the whole file; returns the NFS status. */
+export async function nfsCommit(port: number, handle: Uint8Array): Promise<number> {
+  return (await call(port, NFS_PROGRAM, NFS_VERSION, 21, new XdrWriter().opaque(handle).u64(0).u32(0).bytes())).u32();
 }
 
 /** READ; returns the status and, when it succeeded, the bytes and the end-of-file flag. */

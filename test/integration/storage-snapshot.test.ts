@@ -312,15 +312,22 @@ test(
         }),
         { code: 'bad-request', message: /new VM/ },
       );
-      // What the next engine start does with a session a killed engine left: all of it goes.
-      const left = await runJob(
-        engine,
-        (await api.invoke('instant.start', { vm: 'app', host: 'vc', fromSnapshot: snapshot.id, name: 'app-left' })).job,
-      );
+      // What the next engine start does with a session a killed engine left: it goes on (the
+      // array serves the clone), and a stop then takes it all away.
+      const { job: leftJob, session: leftSession } = await api.invoke('instant.start', {
+        vm: 'app',
+        host: 'vc',
+        fromSnapshot: snapshot.id,
+        name: 'app-left',
+      });
+      const left = await runJob(engine, leftJob);
       assert.equal(left.state, 'succeeded', left.error ?? '');
       assert.equal((await array.summary()).clones.length, 1);
       engine.instant.recoverAfterRestart();
       assert.equal(await engine.instant.recovered, 1);
+      assert.equal((await api.invoke('instant.list', {})).find((listed) => listed.id === leftSession.id)?.state, 'running');
+      assert.equal((await array.summary()).clones.length, 1);
+      assert.equal((await runJob(engine, (await api.invoke('instant.stop', { sessionId: leftSession.id })).job)).state, 'succeeded');
       assert.deepEqual((await array.summary()).clones, []);
       const cleaned = await client.inventory();
       assert.ok(

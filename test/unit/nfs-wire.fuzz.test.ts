@@ -48,8 +48,8 @@ test('random records, calls and procedure arguments get an answer or our own err
         await ours(() => portmapProcedure(procedure % 6, new XdrReader(args), 2049));
         await ours(() =>
           mountProcedure(procedure % 7, new XdrReader(args), {
-            list: () => [{ path: '/x', exportId: 1, rootId: 1, allowed: procedure % 2 === 0 }],
-            find: (path) => (path === '/x' ? { path, exportId: 1, rootId: 1, allowed: procedure % 2 === 0 } : null),
+            list: () => [{ path: '/x', exportId: 1, generation: 0, rootId: 1, allowed: procedure % 2 === 0 }],
+            find: (path) => (path === '/x' ? { path, exportId: 1, generation: 0, rootId: 1, allowed: procedure % 2 === 0 } : null),
           }),
         );
       }

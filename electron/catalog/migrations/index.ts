@@ -20,6 +20,7 @@ import * as signIn from './16-sign-in.ts';
 import * as publishedFiles from './17-published-files.ts';
 import * as manifestHash from './18-manifest-hash.ts';
 import * as indexGaps from './19-index-gaps.ts';
+import * as instantResume from './20-instant-resume.ts';
 
 /** One step of the schema: applied in its own transaction, then user_version = version. Tables
  * are STRICT so a wrong type is an error, not a silent conversion. */
@@ -55,6 +56,7 @@ export const migrations = inOrder([
   publishedFiles,
   manifestHash,
   indexGaps,
+  instantResume,
 ]);
 
 /** The schema version this engine writes. */
