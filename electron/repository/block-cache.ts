@@ -39,7 +39,9 @@ export type BlockCacheStats = {
   hits: number;
   joined: number;
   evicted: number;
-  /** Read-ahead requests dropped because the read-ahead budget was full. */
+  /** Bytes read ahead (kept or loading) and not read yet; requests dropped because they were
+   * at the read-ahead budget. */
+  aheadBytes: number;
   aheadDropped: number;
   /** Loads running now and waiting for a slot. */
   decoding: number;
@@ -133,6 +135,7 @@ export class BlockCache {
       maxBytes: this.maxBytes,
       bytes: this.bytes,
       blocks: this.kept.size,
+      aheadBytes: this.aheadBytes,
       decoding: this.running,
       queued: this.readQueue.length + this.aheadQueue.length,
       ...this.counts,
