@@ -13,6 +13,8 @@ import { VmLookup } from '../catalog/vm-lookup.ts';
 import { prepareHome, type HomePaths } from '../home.ts';
 import { Repository } from '../repository/repository.ts';
 import { WorkerPool, workerDecoder } from '../workers/pool.ts';
+import { BlockCache, blockCacheBytesFrom } from '../repository/block-cache.ts';
+import { sharingDecoder } from '../repository/point-disk.ts';
 import { EngineEvents } from '../jobs/events.ts';
 import { JobQueue, type FaultInjector } from '../jobs/job-queue.ts';
 import { Janitor } from '../jobs/janitor.ts';
@@ -81,6 +83,9 @@ export type EngineOptions = {
   injectFault?: FaultInjector;
   sessionLimits?: Partial<SessionLimits>;
   now?: () => number;
+  /** Bytes of decoded backup blocks the engine keeps for every Instant Recovery session at once
+   * (default `blockCacheBytesFrom(process.env)`: 256 MiB). */
+  blockCacheBytes?: number;
 };
 
 export class Engine {
@@ -111,6 +116,8 @@ export class Engine {
   readonly copies: CopyService;
   /** Session keys of the `serve` console; they live as long as this engine. */
   readonly sessions: SessionStore;
+  /** Decoded backup blocks shared by the Instant Recovery sessions, under one byte bound. */
+  readonly blockCache: BlockCache;
   /** The start-up janitor's run: how many leftovers it removed. */
   janitor: Promise<number> = Promise.resolve(0);
   /** Removes what jobs left behind, with the cleaners each feature registers. */
@@ -126,8 +133,10 @@ export class Engine {
     concurrentJobs: number,
     injectFault: FaultInjector | null,
     sessions: SessionStore,
+    blockCache: BlockCache,
   ) {
     this.paths = paths;
+    this.blockCache = blockCache;
     this.sessions = sessions;
     this.claim = claim;
     this.secrets = secrets;
@@ -199,7 +208,7 @@ export class Engine {
       events,
       jobs,
       repository,
-      decode: workerDecoder(pool),
+      decode: sharingDecoder(workerDecoder(pool), blockCache),
       connectHost,
       resolvePoint,
       openSource: async (vm, pointId, choice) => (await copies.sourceFor(vm, pointId, choice)).repository,
@@ -238,6 +247,7 @@ export class Engine {
     // A secrets key the operator chose that cannot work stops the start before the home is touched.
     const source = options.secretsKey ?? keySourceFromProcess({}, homedir(), existsSync).source;
     await checkKeySource(source, resolve(options.home));
+    const blockCacheBytes = options.blockCacheBytes ?? blockCacheBytesFrom(process.env);
     const paths = await prepareHome(options.home);
     const claim = await claimHome(paths);
     let catalog: Catalog | null = null;
@@ -273,6 +283,8 @@ export class Engine {
           ...(options.sessionLimits ? { limits: options.sessionLimits } : {}),
           ...(options.now ? { now: options.now } : {}),
         }),
+        // Two decodes per worker: one decoding while the next block is read from its data file.
+        new BlockCache({ maxBytes: blockCacheBytes, decoding: 2 * pool.size }),
       );
       engine.jobs.recoverAfterRestart();
       engine.tape.prompts.expireLeftovers();

@@ -13,7 +13,8 @@ import { LifeboatError } from '../errors.ts';
 import { OverlayVolume, type VolumeFolders } from './volume.ts';
 import { escapeGuestName } from '../../shared/guest-names.ts';
 
-/** Blocks of each disk kept decompressed in memory: a guest's hot blocks read once. */
+/** Blocks of each disk kept decompressed in memory when the decoder brings no shared cache (the
+ * engine's does: then every session's blocks share its one bound). */
 const CACHE_BLOCKS = 64;
 /** Blocks decoded ahead of a sequential reader (a boot, a migration, a copy). */
 const READ_AHEAD = 8;

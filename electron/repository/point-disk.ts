@@ -1,31 +1,49 @@
 // A disk of a restore point, read without restoring it: random access through the merged block
-// map, each block read once, decompressed, checked against its SHA-256, and kept in a small
-// cache. The base for browsing files and serving disks from the backup. Where blocks are decoded
-// in workers, sequential reads also decode the next blocks ahead, in parallel.
+// map, each block read once, decompressed, checked against its SHA-256, and kept in a cache of
+// decoded blocks — the disk's own small one, or the engine's shared one (block-cache.ts) that
+// bounds the memory of every session at once. The base for browsing files and serving disks
+// from the backup. Where blocks are decoded in workers, sequential reads also decode the next
+// blocks ahead, in parallel.
+import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { checkRange, type Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
-import { BlockKind, RECORD_BYTES, readRecord } from './block-map.ts';
+import { BlockCache } from './block-cache.ts';
+import { BlockKind, RECORD_BYTES, readRecord, type BlockRecord } from './block-map.ts';
 import type { ResolvedDisk, ResolvedPoint } from './chain.ts';
 import { openBlock } from './block-cipher.ts';
 
 const DEFAULT_CACHE_BLOCKS = 32;
 
 /** Unseals (with the chain key of an encrypted point), decompresses a stored block and checks
- * its length and SHA-256; throws saying why not. */
-export type BlockDecoder = (
+ * its length and SHA-256; throws saying why not. `shared`: the engine's cache of decoded blocks
+ * that disks opened with this decoder keep their blocks in (instead of a cache each). */
+export type BlockDecoder = ((
   payload: Uint8Array,
   codec: number,
   rawLength: number,
   sha256: Uint8Array,
   dataKey: Uint8Array | null,
-) => Promise<Uint8Array>;
+) => Promise<Uint8Array>) & { readonly shared?: BlockCache };
 
-/** `readAhead`: blocks decoded ahead of a sequential reader (with an off-thread `decode`). */
-export type PointDiskOptions = { cacheBlocks?: number; decode?: BlockDecoder; readAhead?: number };
+/** `readAhead`: blocks decoded ahead of a sequential reader (with an off-thread `decode`).
+ * `cache`: where decoded blocks are kept (default: `decode.shared`, else `cacheBlocks` blocks
+ * of this disk's own). */
+export type PointDiskOptions = { cacheBlocks?: number; decode?: BlockDecoder; readAhead?: number; cache?: BlockCache };
 
 const decodeHere: BlockDecoder = async (payload, codec, rawLength, sha256, dataKey) =>
   openBlock(payload, codec, rawLength, sha256, dataKey);
+
+/** A decoder whose disks keep their blocks in `cache`. */
+export function sharingDecoder(decode: BlockDecoder, cache: BlockCache): BlockDecoder {
+  return Object.assign((...args: Parameters<BlockDecoder>) => decode(...args), { shared: cache });
+}
+
+/** Names the key that opens a block in cache keys without holding the key itself. */
+function keyFingerprint(dataKey: Uint8Array | null): string {
+  if (!dataKey) return 'plain';
+  return createHash('sha256').update('lifeboat block cache key\0').update(dataKey).digest('hex').slice(0, 32);
+}
 
 export class PointDisk implements Disk {
   readonly capacity: number;
@@ -33,9 +51,10 @@ export class PointDisk implements Disk {
   private readonly point: ResolvedPoint;
   private readonly disk: ResolvedDisk;
   private readonly handles = new Map<number, Promise<FileHandle>>();
-  private readonly cache = new Map<number, Promise<Uint8Array>>();
-  private readonly cacheBlocks: number;
+  private readonly cache: BlockCache;
   private readonly decode: BlockDecoder;
+  private readonly keyId: string;
+  private closed = false;
   private readonly readAhead: number;
   /** Where the last read ended: a read that starts there is sequential. */
   private lastEnd = -1;
@@ -47,12 +66,19 @@ export class PointDisk implements Disk {
     this.disk = disk;
     this.capacity = disk.capacity;
     this.readAhead = Math.max(0, options.readAhead ?? 0);
-    this.cacheBlocks = Math.max(1 + this.readAhead * 2, options.cacheBlocks ?? DEFAULT_CACHE_BLOCKS);
     this.decode = options.decode ?? decodeHere;
+    const own = (): BlockCache => {
+      const blocks = Math.max(1 + this.readAhead * 2, options.cacheBlocks ?? DEFAULT_CACHE_BLOCKS);
+      const aheadBytes = this.readAhead * point.blockSize;
+      return new BlockCache({ maxBytes: blocks * point.blockSize, decoding: this.readAhead + 1, aheadBytes });
+    };
+    this.cache = options.cache ?? this.decode.shared ?? own();
+    this.keyId = keyFingerprint(point.dataKey);
     this.description = `${point.point.vmName} point ${point.point.sequence} disk ${diskKey}`;
   }
 
   private dataFile(sequence: number): Promise<FileHandle> {
+    if (this.closed) throw new LifeboatError('conflict', `${this.description} is closed`);
     let handle = this.handles.get(sequence);
     if (!handle) {
       const path = this.point.dataFiles.get(sequence);
@@ -63,11 +89,20 @@ export class PointDisk implements Disk {
     return handle;
   }
 
-  private async loadBlock(index: number): Promise<Uint8Array> {
+  /** Where block `index` is: a hole (zeros), or a stored block and the key its decoded bytes
+   * are kept under (one key for every disk reading the same stored block with the same key). */
+  private locate(index: number): { length: number; stored: BlockRecord | null; key: string } {
     const { blockSize } = this.point;
     const length = Math.min(blockSize, this.capacity - index * blockSize);
     const record = readRecord(this.disk.map, index * RECORD_BYTES);
-    if (record.kind !== BlockKind.data) return new Uint8Array(length);
+    if (record.kind !== BlockKind.data) return { length, stored: null, key: '' };
+    const path = this.point.dataFiles.get(record.dataFile) ?? `#${record.dataFile}`;
+    const key = `${path}\0${record.offset}\0${Buffer.from(record.sha256).toString('hex')}\0${this.keyId}`;
+    return { length, stored: record, key };
+  }
+
+  private async loadBlock(index: number, length: number, record: BlockRecord): Promise<Uint8Array> {
+    const { blockSize } = this.point;
     const fail = (why: string): never => {
       throw new LifeboatError('corrupt-backup', `${this.description}, offset ${index * blockSize}: corrupt block (${why})`);
     };
@@ -82,19 +117,12 @@ export class PointDisk implements Disk {
     }
   }
 
-  /** One block, from the cache when it is there (least recently used blocks leave first). */
+  /** One block, from the cache when it is there (holes come as zero blocks). The bytes may be
+   * shared with other readers: not to be changed. */
   block(index: number): Promise<Uint8Array> {
-    const cached = this.cache.get(index);
-    if (cached) {
-      this.cache.delete(index);
-      this.cache.set(index, cached);
-      return cached;
-    }
-    const loading = this.loadBlock(index);
-    loading.catch(() => this.cache.delete(index));
-    this.cache.set(index, loading);
-    while (this.cache.size > this.cacheBlocks) this.cache.delete(this.cache.keys().next().value as number);
-    return loading;
+    const { length, stored, key } = this.locate(index);
+    if (!stored) return Promise.resolve(new Uint8Array(length));
+    return this.cache.get(key, length, () => this.loadBlock(index, length, stored));
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
@@ -115,10 +143,12 @@ export class PointDisk implements Disk {
     return out;
   }
 
-  /** Starts decoding the blocks after `from` that are not cached yet; a failure shows when read. */
+  /** Asks for the blocks after `from` to be decoded ahead, as far as the cache's read-ahead
+   * budget allows; a failure shows when read. */
   private decodeAhead(from: number): void {
     for (let index = from; index < Math.min(from + this.readAhead, this.disk.blockCount); index++) {
-      if (!this.cache.has(index)) this.block(index).catch(() => undefined);
+      const { length, stored, key } = this.locate(index);
+      if (stored) this.cache.prefetch(key, length, () => this.loadBlock(index, length, stored));
     }
   }
 
@@ -128,9 +158,9 @@ export class PointDisk implements Disk {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const handles = [...this.handles.values()];
     this.handles.clear();
-    this.cache.clear();
     await Promise.all(handles.map(async (handle) => (await handle).close()));
   }
 }
