@@ -334,3 +334,17 @@ export async function hashesInImage(
   }
   return hashes;
 }
+
+/** Keeps what is needed to replay a failed boot under /tmp/guest-failures/<label>-<time>: the
+ * serial log, the init script, the workload, and a sparse copy of the disk as it was built. */
+export async function saveFailure(label: string, run: GuestRun, disk: GuestDisk, drive: string): Promise<string> {
+  const folder = join('/tmp/guest-failures', `${label}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  await mkdir(folder, { recursive: true });
+  await writeFile(join(folder, 'serial.log'), run.lines.join('\n'));
+  await writeFile(
+    join(folder, 'run.json'),
+    JSON.stringify({ drive, disk, errors: run.errors, markers: run.markers, exit: run.exit }, null, 2),
+  );
+  execFileSync('cp', ['--sparse=always', disk.raw, join(folder, 'guest.raw')]);
+  return folder;
+}
