@@ -207,6 +207,8 @@ export type GuestRun = {
   /** name → SHA-256 of what the guest wrote. */
   wrote: Record<string, string>;
   timedOut: boolean;
+  /** Ended early by the caller's signal. */
+  aborted: boolean;
   exit: { code: number | null; signal: string | null };
   durationMs: number;
 };
@@ -225,7 +227,7 @@ export function describeRun(run: GuestRun): string {
       .map((marker) => marker.text)
       .join(' · ')} (${Object.keys(run.wrote).length} files written)`,
     `errors: ${run.errors.length === 0 ? 'none' : run.errors.join(' | ')}`,
-    `exit: ${JSON.stringify(run.exit)}${run.timedOut ? ' (timed out, killed)' : ''} after ${run.durationMs} ms`,
+    `exit: ${JSON.stringify(run.exit)}${run.timedOut ? ' (timed out, killed)' : ''}${run.aborted ? ' (stopped early by the test, killed)' : ''} after ${run.durationMs} ms`,
     'last console lines:',
     ...run.lines.slice(-25),
   ].join('\n');
@@ -240,6 +242,8 @@ export async function bootGuest(options: {
   /** Extra `-drive` options, such as `cache=none` or `discard=unmap`. */
   driveOptions?: string;
   onLine?: (line: string) => void;
+  /** Ends the boot early (QEMU is killed), as the timeout does. */
+  signal?: AbortSignal;
 }): Promise<GuestRun> {
   const found = kernel();
   if (!found) throw new Error(guestUnavailable() ?? 'no kernel');
@@ -258,6 +262,7 @@ export async function bootGuest(options: {
     errors: [],
     wrote: {},
     timedOut: false,
+    aborted: false,
     exit: { code: null, signal: null },
     durationMs: 0,
   };
@@ -303,10 +308,15 @@ export async function bootGuest(options: {
         resolve();
       }, options.timeoutMs);
     });
-    await Promise.race([exited, timedOut]);
+    const aborted = new Promise<void>((resolve) => {
+      if (options.signal?.aborted) resolve();
+      options.signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await Promise.race([exited, timedOut, aborted]);
   } finally {
     clearTimeout(timer);
     if (child.exitCode === null && child.signalCode === null) {
+      run.aborted = !run.timedOut && (options.signal?.aborted ?? false);
       child.kill('SIGKILL');
       await exited;
     }
