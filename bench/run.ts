@@ -22,6 +22,7 @@ import { chromium } from 'playwright';
 import { buildAll } from '../scripts/build.ts';
 import { cancelJobs, measureQueue, queueJobs } from './queue-load.ts';
 import { filesGet } from './files-get.ts';
+import { instantGuest } from './instant-guest.ts';
 
 const MIB = 1024 * 1024;
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
@@ -642,6 +643,7 @@ async function main(): Promise<void> {
   await instantRecovery(source, capacity);
   await itemLevel();
   await filesGet(root, runs, timed, median);
+  await instantGuest(root, runs, median);
   await consoleQueue();
   console.log(
     `  raw runs (s): cp ${cpTimes.map((t) => t.toFixed(2)).join(' ')} | backup ${backupTimes.map((t) => t.toFixed(2)).join(' ')} | restore ${restoreTimes.map((t) => t.toFixed(2)).join(' ')}`,
@@ -649,11 +651,14 @@ async function main(): Promise<void> {
 }
 
 try {
-  // LIFEBOAT_BENCH_ONLY=console (or instant, copies, files-get) measures that part alone (a minute instead of several).
+  // LIFEBOAT_BENCH_ONLY=console (or instant, instant-guest, copies, files-get) measures that part alone (a minute instead of several).
   if (process.env.LIFEBOAT_BENCH_ONLY === 'console') await consoleQueue();
   else if (process.env.LIFEBOAT_BENCH_ONLY === 'files-get') {
     console.log(`Lifeboat bench, item restore (files get) only: ${runs} runs, medians`);
     await filesGet(root, runs, timed, median);
+  } else if (process.env.LIFEBOAT_BENCH_ONLY === 'instant-guest') {
+    console.log(`Lifeboat bench, a real guest booted from the Instant Recovery export only`);
+    await instantGuest(root, runs, median);
   } else if (process.env.LIFEBOAT_BENCH_ONLY === 'instant') await instantOnly();
   else if (process.env.LIFEBOAT_BENCH_ONLY === 'copies') await copiesOnly();
   else await main();
