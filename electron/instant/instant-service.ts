@@ -577,7 +577,7 @@ export class InstantService implements SessionHost {
         await this.tearDown(record.id, null, record.state === 'stopping' ? 'stopped' : 'failed', note).catch(() => undefined);
       }
       return left.length;
-    })();
+    })().catch(() => left.length); // an engine whose start failed closed the catalog under it
   }
 
   private migrationCutShort(record: InstantRecord): void {
