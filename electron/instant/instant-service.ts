@@ -62,9 +62,13 @@ export type InstantDeps = {
 };
 
 /** A live session: served from the backup by our NFS server, or running from an array clone. */
-type Live = { kind: 'export'; listen: string; server: NfsServer; exportId: number; volume: OverlayVolume } | { kind: 'clone' };
+type Live = { kind: 'export'; server: NfsServer; exportId: number; volume: OverlayVolume } | { kind: 'clone' };
 
 const RESUME_RETRY_MS = 5_000;
+
+function hostPort(address: string, port: number): string {
+  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
 
 /** The generation in a session's file handles: the first 32 bits of its random id (never 0, which
  * marks exports made by hand), so a handle never names a session it was not given for. */
@@ -177,7 +181,10 @@ export class InstantService implements SessionHost {
     if (!server) {
       const { address, port } = parseListen(listen);
       // ESXi mounts from 2049 and asks the portmapper on 111 where MOUNT is.
-      server = NfsServer.listen(address, port, port === 2049 ? { portmapperPort: PORTMAP_PORT } : {});
+      server = NfsServer.listen(address, port, {
+        ...(port === 2049 ? { portmapperPort: PORTMAP_PORT } : {}),
+        pending: (identity) => this.isWaiting(identity),
+      });
       server.catch(() => this.servers.delete(listen));
       this.servers.set(listen, server);
     }
@@ -212,26 +219,30 @@ export class InstantService implements SessionHost {
    * volume is open, so a client never hears NFS3ERR_STALE for a handle that is about to work. */
   private async publish(record: InstantRecord, volume: OverlayVolume): Promise<{ url: string; writesTo: string }> {
     const { address } = parseListen(record.listen);
-    const listen = record.servedPort === null ? record.listen : `${address.includes(':') ? `[${address}]` : address}:${record.servedPort}`;
+    const listen = record.servedPort === null ? record.listen : hostPort(address, record.servedPort);
     let server: NfsServer | null = null;
     try {
       server = await this.server(listen);
+      // A server bound on port 0 is found under its real port too: a session asking for that
+      // port later (or this one after a restart) shares it instead of failing to bind.
+      const bound = hostPort(address, server.port);
+      if (!this.servers.has(bound)) this.servers.set(bound, Promise.resolve(server));
       const exportId = record.exportId ?? this.deps.catalog.instant.nextExportId();
       if (record.servedPort !== server.port || record.exportId !== exportId) this.update(record.id, { servedPort: server.port, exportId });
       server.addExport(record.exportPath, volume, record.allowed, { exportId, generation: generationOf(record.id) });
-      this.live.set(record.id, { kind: 'export', listen, server, exportId, volume });
+      this.live.set(record.id, { kind: 'export', server, exportId, volume });
     } catch (error) {
       await volume.close();
-      if (server) await this.closeServerIfUnused(listen, server);
+      if (server) await this.closeServerIfUnused(server);
       throw error;
     }
     return { url: this.nfsUrl(this.record(record.id)), writesTo: record.cacheFolder };
   }
 
   /** A server no live session uses any more is closed (its port freed). */
-  private async closeServerIfUnused(listen: string, server: NfsServer): Promise<void> {
-    if (server.exportCount > 0 || [...this.live.values()].some((other) => other.kind === 'export' && other.listen === listen)) return;
-    this.servers.delete(listen);
+  private async closeServerIfUnused(server: NfsServer): Promise<void> {
+    if (server.exportCount > 0 || [...this.live.values()].some((other) => other.kind === 'export' && other.server === server)) return;
+    for (const [key, found] of [...this.servers]) if ((await found.catch(() => null)) === server) this.servers.delete(key);
     await server.close();
   }
 
@@ -294,7 +305,7 @@ export class InstantService implements SessionHost {
         Object.assign(counted, this.counters(record, live));
         live.server.removeExport(live.exportId);
         await live.volume.close();
-        await this.closeServerIfUnused(live.listen, live.server);
+        await this.closeServerIfUnused(live.server);
       }
       await rm(record.exportFolder, { recursive: true, force: true });
       await rm(record.cacheFolder, { recursive: true, force: true });
@@ -566,7 +577,7 @@ export class InstantService implements SessionHost {
         await this.tearDown(record.id, null, record.state === 'stopping' ? 'stopped' : 'failed', note).catch(() => undefined);
       }
       return left.length;
-    })();
+    })().catch(() => left.length); // an engine whose start failed closed the catalog under it
   }
 
   private migrationCutShort(record: InstantRecord): void {
@@ -626,6 +637,16 @@ export class InstantService implements SessionHost {
     }
   }
 
+  /** Is this export a session's that this engine will serve again once it can (so a client that
+   * shares its server with a served session hears "try again later", not "stale")? */
+  private isWaiting({ exportId, generation }: { exportId: number; generation: number }): boolean {
+    for (const sessionId of this.waiting) {
+      const record = this.deps.catalog.instant.get(sessionId);
+      if (record?.exportId === exportId && generationOf(sessionId) === generation) return true;
+    }
+    return false;
+  }
+
   private scheduleRetry(): void {
     if (this.retryTimer || this.closed) return;
     this.retryTimer = setInterval(() => {
@@ -665,7 +686,8 @@ export class InstantService implements SessionHost {
     this.live.clear();
     this.sources.clear();
     this.waiting.clear();
-    for (const server of this.servers.values()) await server.then((open) => open.close()).catch(() => undefined);
+    const servers = new Set(await Promise.all([...this.servers.values()].map((server) => server.catch(() => null))));
+    for (const server of servers) await server?.close().catch(() => undefined);
     this.servers.clear();
   }
 }

@@ -22,6 +22,10 @@ type Export = { path: string; volume: OverlayVolume; generation: number; stats: 
  * catalog, so the handles its clients hold stay valid when a restarted engine serves it again. */
 export type ExportIdentity = { exportId: number; generation: number };
 
+/** Whether an export not served now is coming back (a session the engine will serve again once
+ * it can): its handles are answered NFS3ERR_JUKEBOX (try again later), not NFS3ERR_STALE. */
+export type PendingExport = (identity: ExportIdentity) => boolean;
+
 /** IPv4 clients of a dual-stack socket show as ::ffff:a.b.c.d. */
 function clientAddress(socket: Socket): string {
   return (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
@@ -33,14 +37,16 @@ export class NfsServer {
   private readonly exports = new Map<number, Export>();
   private readonly sockets = new Set<Socket>();
   private nextExport = 1;
+  private readonly pending: PendingExport;
 
-  private constructor(server: Server) {
+  private constructor(server: Server, pending: PendingExport) {
     this.server = server;
+    this.pending = pending;
   }
 
   /** `portmapperPort`: also answer there (the portmapper's 111, where ESXi asks for MOUNT). */
-  static async listen(host: string, port: number, options: { portmapperPort?: number } = {}): Promise<NfsServer> {
-    const nfs = new NfsServer(createServer());
+  static async listen(host: string, port: number, options: { portmapperPort?: number; pending?: PendingExport } = {}): Promise<NfsServer> {
+    const nfs = new NfsServer(createServer(), options.pending ?? (() => false));
     await nfs.open(nfs.server, host, port, 'serve NFS');
     if (options.portmapperPort !== undefined) {
       const portmapper = createServer();
@@ -200,6 +206,8 @@ export class NfsServer {
 
   private volumeFor(exportId: number, generation: number, client: string): OverlayVolume | null {
     const entry = this.exports.get(exportId);
+    if (!entry && this.pending({ exportId, generation }))
+      throw new NfsStatusError(NfsStatus.jukebox, `export ${exportId} is not served yet; try again`);
     if (!entry || entry.generation !== generation) return null;
     if (!allows(entry, client)) throw new NfsStatusError(NfsStatus.acces, `${client} may not use ${entry.path}`);
     return entry.volume;

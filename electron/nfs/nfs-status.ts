@@ -17,6 +17,8 @@ export const NfsStatus = {
   stale: 70,
   badhandle: 10001,
   notsupp: 10004,
+  /** The request cannot be done now; the client tries again later (RFC 1813: NFS3ERR_JUKEBOX). */
+  jukebox: 10008,
   serverfault: 10006,
 } as const;
 

@@ -167,8 +167,13 @@ test(
       };
       try {
         assert.deepEqual(await onHost(), { vm: true, datastore: true }, 'the killed engine left its VM and datastore on the host');
+        const restarted = Date.now();
         const second = await serve(home);
         try {
+          await readWhenServed(port, disk, 0, 4096);
+          console.log(
+            `the session answered NFS again ${((Date.now() - restarted) / 1000).toFixed(2)} s after \`lifeboat serve\` was started again`,
+          );
           // The handle from before the kill reads the point plus every write made before it.
           assert.ok((await readWhenServed(port, disk, 0, expected.length)).equals(expected), 'the old handle reads the same bytes');
           const [session] = JSON.parse((await lifeboat('instant', 'list')).stdout) as InstantSession[];

@@ -2,7 +2,8 @@
 // simulator, on free loopback ports: a graceful close keeps the sessions, the next engine serves
 // them again on the same port with the same file handles; a handle of a stopped session is
 // stale; a port taken meanwhile and an encrypted point whose key the engine does not keep leave
-// the session running but not served, saying why, until it can be served or is stopped.
+// the session running but not served, saying why (its clients hear NFS3ERR_JUKEBOX where its
+// server is up), until it can be served or is stopped.
 import assert from 'node:assert/strict';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -232,11 +233,15 @@ test(
   "an encrypted point's session after a restart waits for its key (not kept by the engine): stop still works, remembering the key serves it",
   { skip: missing ?? false },
   async () => {
-    const kept = await start('sealed', 'sealed-kept', { password: PASSWORD });
+    // One of them shares its server with a plain session, served at once after the restart.
+    const beside = await start('app', 'app-beside');
+    const port = portOf(beside);
+    const kept = await start('sealed', 'sealed-kept', { password: PASSWORD, listen: `127.0.0.1:${port}` });
     const dropped = await start('sealed', 'sealed-dropped', { password: PASSWORD });
-    const port = portOf(kept);
     const disk = await diskHandle(kept);
     await restart();
+    assert.ok((await readOver(port, await diskHandle(beside), 0, MIB)).equals((await readFile(raws.app as string)).subarray(0, MIB)));
+    assert.equal((await nfsRead(port, disk, 0, 10)).status, NfsStatus.jukebox, 'a client of the waiting session hears "try again later"');
     for (const session of [kept, dropped]) {
       const waiting = listed(session.id);
       assert.equal(waiting.state, 'running');
@@ -250,8 +255,10 @@ test(
     await inProcessApi(engine).invoke('keys.remember', { keyId, password: PASSWORD });
     await until('the session served again', () => (/served again/.test(listed(kept.id).note ?? '') ? true : undefined), 30_000, 100);
     assert.equal(portOf(listed(kept.id)), port);
+    assert.equal(listed(beside.id).note, null, 'the session served at once has nothing to say');
     assert.ok((await readOver(port, disk, 0, 8 * MIB)).equals(await readFile(raws.sealed as string)));
     await stop(kept.id);
+    await stop(beside.id);
     await engine.close();
   },
 );
