@@ -22,6 +22,7 @@ import { chromium } from 'playwright';
 import { buildAll } from '../scripts/build.ts';
 import { cancelJobs, measureQueue, queueJobs } from './queue-load.ts';
 import { filesGet } from './files-get.ts';
+import { instantMass } from './instant-mass.ts';
 
 const MIB = 1024 * 1024;
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
@@ -640,6 +641,7 @@ async function main(): Promise<void> {
   await tape(source, capacity, cpTime);
   await vsphereModes(source, capacity, cpTime);
   await instantRecovery(source, capacity);
+  await instantMass(root);
   await itemLevel();
   await filesGet(root, runs, timed, median);
   await consoleQueue();
@@ -649,13 +651,16 @@ async function main(): Promise<void> {
 }
 
 try {
-  // LIFEBOAT_BENCH_ONLY=console (or instant, copies, files-get) measures that part alone (a minute instead of several).
+  // LIFEBOAT_BENCH_ONLY=console (or instant, instant-mass, copies, files-get) measures that part alone (a minute instead of several).
   if (process.env.LIFEBOAT_BENCH_ONLY === 'console') await consoleQueue();
   else if (process.env.LIFEBOAT_BENCH_ONLY === 'files-get') {
     console.log(`Lifeboat bench, item restore (files get) only: ${runs} runs, medians`);
     await filesGet(root, runs, timed, median);
   } else if (process.env.LIFEBOAT_BENCH_ONLY === 'instant') await instantOnly();
-  else if (process.env.LIFEBOAT_BENCH_ONLY === 'copies') await copiesOnly();
+  else if (process.env.LIFEBOAT_BENCH_ONLY === 'instant-mass') {
+    console.log('Lifeboat bench, mass Instant Recovery only');
+    await instantMass(root);
+  } else if (process.env.LIFEBOAT_BENCH_ONLY === 'copies') await copiesOnly();
   else await main();
 } finally {
   await rm(root, { recursive: true, force: true });
