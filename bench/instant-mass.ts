@@ -161,7 +161,18 @@ export async function instantMass(root: string): Promise<void> {
         `array buffers ${mib(peak.arrayBuffers)} (idle ${mib(idle.arrayBuffers)}); ` +
         `event loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`,
     );
-    if (process.env.LIFEBOAT_BENCH_MASS_TRACE) for (const guest of guests) console.log(`    ${JSON.stringify(guest)}`);
+    if (process.env.LIFEBOAT_BENCH_MASS_TRACE) {
+      // When the engine counted each session's first READ, against when its guest had the first MiB.
+      const listed = new Map(engine.instant.list().map((session) => [session.id, session]));
+      for (const guest of guests) {
+        const session = listed.get(guest.id);
+        const servedAt = Date.parse(session?.createdAt ?? '') + (session?.firstReadSeconds ?? NaN) * 1000;
+        const served = servedAt - performance.timeOrigin - requested - guest.poweredOn;
+        console.log(
+          `    ${guest.id.slice(0, 8)} powered on ${guest.poweredOn.toFixed(0)} ms, first READ served +${served.toFixed(0)} ms, first MiB at the guest +${guest.firstRead.toFixed(0)} ms`,
+        );
+      }
+    }
     const stops = await Promise.all(guests.map(async (guest) => engine.jobs.whenEnded(engine.instant.stop(guest.id, 'bench').id)));
     for (const stop of stops) if (stop.state !== 'succeeded') throw new Error(`stop failed: ${stop.error}`);
   } finally {
