@@ -23,6 +23,7 @@ import { buildAll } from '../scripts/build.ts';
 import { cancelJobs, measureQueue, queueJobs } from './queue-load.ts';
 import { filesGet } from './files-get.ts';
 import { instantGuest } from './instant-guest.ts';
+import { instantMass } from './instant-mass.ts';
 
 const MIB = 1024 * 1024;
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
@@ -641,6 +642,7 @@ async function main(): Promise<void> {
   await tape(source, capacity, cpTime);
   await vsphereModes(source, capacity, cpTime);
   await instantRecovery(source, capacity);
+  await instantMass(root);
   await itemLevel();
   await filesGet(root, runs, timed, median);
   await instantGuest(root, runs, median);
@@ -651,7 +653,7 @@ async function main(): Promise<void> {
 }
 
 try {
-  // LIFEBOAT_BENCH_ONLY=console (or instant, instant-guest, copies, files-get) measures that part alone (a minute instead of several).
+  // LIFEBOAT_BENCH_ONLY=console (or instant, instant-guest, instant-mass, copies, files-get) measures that part alone (a minute instead of several).
   if (process.env.LIFEBOAT_BENCH_ONLY === 'console') await consoleQueue();
   else if (process.env.LIFEBOAT_BENCH_ONLY === 'files-get') {
     console.log(`Lifeboat bench, item restore (files get) only: ${runs} runs, medians`);
@@ -660,7 +662,10 @@ try {
     console.log(`Lifeboat bench, a real guest booted from the Instant Recovery export only`);
     await instantGuest(root, runs, median);
   } else if (process.env.LIFEBOAT_BENCH_ONLY === 'instant') await instantOnly();
-  else if (process.env.LIFEBOAT_BENCH_ONLY === 'copies') await copiesOnly();
+  else if (process.env.LIFEBOAT_BENCH_ONLY === 'instant-mass') {
+    console.log('Lifeboat bench, mass Instant Recovery only');
+    await instantMass(root);
+  } else if (process.env.LIFEBOAT_BENCH_ONLY === 'copies') await copiesOnly();
   else await main();
 } finally {
   await rm(root, { recursive: true, force: true });

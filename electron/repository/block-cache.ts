@@ -11,8 +11,8 @@
 //   `decoding` at once) and the ones readers still hold.
 // - Loads: one per key at a time, whoever asks (later readers wait for the first one's load).
 //   At most `decoding` run at once across every disk; a reader's load goes before any queued
-//   read-ahead, and read-ahead takes at most half the slots, so a new session's first read never
-//   waits behind other sessions' read-ahead.
+//   read-ahead, and read-ahead takes at most half the slots (`aheadSlots`), so a new session's
+//   first read never waits behind other sessions' read-ahead.
 // - Read-ahead: the blocks decoded ahead and not read yet hold at most `aheadBytes` (a quarter of
 //   the bound unless told); read-ahead past that is dropped, or makes room by turning its oldest
 //   unread blocks into ordinary ones. Unread read-ahead leaves the cache only after every
@@ -25,6 +25,9 @@ export type BlockCacheOptions = {
   decoding?: number;
   /** Bytes of read-ahead blocks decoded or decoding and not read yet. */
   aheadBytes?: number;
+  /** Of the `decoding` slots, how many read-ahead may take (default half: the others stay free
+   * for readers). */
+  aheadSlots?: number;
 };
 
 export type BlockCacheStats = {
@@ -68,6 +71,7 @@ export class BlockCache {
   readonly maxBytes: number;
   private readonly decoding: number;
   private readonly aheadCap: number;
+  private readonly aheadSlots: number;
   /** Kept blocks, least recently used first. */
   private readonly kept = new Map<string, Kept>();
   private readonly pending = new Map<string, Entry>();
@@ -88,6 +92,7 @@ export class BlockCache {
     this.maxBytes = maxBytes;
     this.decoding = decoding;
     this.aheadCap = Math.min(maxBytes, Math.max(0, options.aheadBytes ?? Math.floor(maxBytes / 4)));
+    this.aheadSlots = Math.min(decoding, Math.max(1, options.aheadSlots ?? Math.floor(decoding / 2)));
   }
 
   /** The block of `key`: kept, being loaded, or loaded now (`bytes`: its expected size). */
@@ -159,9 +164,8 @@ export class BlockCache {
   }
 
   private pump(): void {
-    const aheadSlots = Math.max(1, Math.floor(this.decoding / 2));
     while (this.running < this.decoding) {
-      const entry = this.readQueue.shift() ?? (this.runningAhead < aheadSlots ? this.aheadQueue.shift() : undefined);
+      const entry = this.readQueue.shift() ?? (this.runningAhead < this.aheadSlots ? this.aheadQueue.shift() : undefined);
       if (!entry) return;
       void this.run(entry, entry.ahead);
     }

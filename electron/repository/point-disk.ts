@@ -70,7 +70,8 @@ export class PointDisk implements Disk {
     const own = (): BlockCache => {
       const blocks = Math.max(1 + this.readAhead * 2, options.cacheBlocks ?? DEFAULT_CACHE_BLOCKS);
       const aheadBytes = this.readAhead * point.blockSize;
-      return new BlockCache({ maxBytes: blocks * point.blockSize, decoding: this.readAhead + 1, aheadBytes });
+      // One reader: read-ahead may take every slot but the one its next read needs.
+      return new BlockCache({ maxBytes: blocks * point.blockSize, decoding: this.readAhead + 1, aheadBytes, aheadSlots: this.readAhead });
     };
     this.cache = options.cache ?? this.decode.shared ?? own();
     this.keyId = keyFingerprint(point.dataKey);
