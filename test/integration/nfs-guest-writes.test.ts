@@ -197,7 +197,7 @@ test(
     const exportFolder = join(dir, 'export');
     await mkdir(join(exportFolder, 'vm'), { recursive: true });
     await mkdir(join(dir, 'cache'));
-    const volume = new OverlayVolume('vm', { exportFolder, vmFolder: 'vm', cacheFolder: join(dir, 'cache') }, [
+    const volume = await OverlayVolume.open('vm', { exportFolder, vmFolder: 'vm', cacheFolder: join(dir, 'cache') }, [
       { name: 'vm-flat.vmdk', disk: await RawDisk.open(raw) },
     ]);
     const batches = [...guestBatches(capacity), ...farBatches(capacity)];
