@@ -164,16 +164,20 @@ export class ChunkCache {
       const done = new Promise<void>((resolve) => (release = resolve));
       for (const chunk of mine) this.claimed.set(chunk, done);
       try {
+        // The bytes not written with a whole chunk below (only the first and last chunk can be partial).
+        let [from, to] = [offset, end];
         for (const chunk of mine) {
           const start = chunk * CHUNK;
           if (offset <= start && end >= start + CHUNK) continue;
           // A partial first write: the whole chunk as it reads now, with this write's bytes in it.
           const whole = await this.chunkAsItReads(chunk);
-          const from = Math.max(offset, start);
-          whole.set(bytes.subarray(from - offset, Math.min(end, start + CHUNK) - offset), from - start);
+          const inside = Math.max(offset, start);
+          whole.set(bytes.subarray(inside - offset, Math.min(end, start + CHUNK) - offset), inside - start);
           await writeAll(this.data, whole, start);
+          if (chunk === first) from = Math.min(end, start + CHUNK);
+          else to = start;
         }
-        await writeAll(this.data, bytes, offset);
+        if (from < to) await writeAll(this.data, bytes.subarray(from - offset, to - offset), from);
         const records: MapRecord[] = end > this.size ? [{ kind: 'grow', size: end }] : [];
         for (const chunk of mine) records.push({ kind: 'chunk', chunk });
         if (records.length > 0) await this.appender.append(records);

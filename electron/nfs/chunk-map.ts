@@ -97,12 +97,15 @@ export function replayMap(bytes: Buffer, chunkSize: number, capacity: number, wh
   return state;
 }
 
-/** Appends records one batch at a time, each at the end the previous left: a batch that fails
- * (a full disk) leaves no gap, the next one takes its place. */
+/** Appends records at the end of the map, one pwrite at a time. Batches that arrive while one is
+ * being written go out together in the next (a group append: many writes in flight cost one
+ * syscall, not a queue of them). A pwrite that fails (a full disk) leaves no gap: the length is
+ * advanced only past what was written, and its batches are rejected. */
 export class MapAppender {
   private readonly handle: FileHandle;
   private length: number;
-  private tail: Promise<void> = Promise.resolve();
+  private waiting: { bytes: Buffer; done: (error?: unknown) => void }[] = [];
+  private writing: Promise<void> | null = null;
 
   constructor(handle: FileHandle, length: number) {
     this.handle = handle;
@@ -110,21 +113,34 @@ export class MapAppender {
   }
 
   append(records: MapRecord[]): Promise<void> {
-    const bytes = encodeRecords(records);
-    const run = this.tail.then(async () => {
-      for (let done = 0; done < bytes.length;) {
-        const { bytesWritten } = await this.handle.write(bytes, done, bytes.length - done, this.length + done);
-        done += bytesWritten;
-      }
-      this.length += bytes.length;
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ bytes: encodeRecords(records), done: (error) => (error === undefined ? resolve() : reject(error)) });
+      this.writing ??= this.drain();
     });
-    this.tail = run.catch(() => undefined);
-    return run;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.waiting.length > 0) {
+      const batch = this.waiting;
+      this.waiting = [];
+      const bytes = Buffer.concat(batch.map((entry) => entry.bytes));
+      try {
+        for (let done = 0; done < bytes.length;) {
+          const { bytesWritten } = await this.handle.write(bytes, done, bytes.length - done, this.length + done);
+          done += bytesWritten;
+        }
+        this.length += bytes.length;
+        for (const entry of batch) entry.done();
+      } catch (error) {
+        for (const entry of batch) entry.done(error ?? new Error('map write failed'));
+      }
+    }
+    this.writing = null;
   }
 
   /** Waits for the appends under way, then flushes the map to the disk. */
   async sync(): Promise<void> {
-    await this.tail;
+    while (this.writing) await this.writing;
     await this.handle.datasync();
   }
 }
