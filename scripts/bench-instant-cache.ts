@@ -24,7 +24,12 @@ const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
 
 /** A 8 GiB base that costs nothing to read: what is measured is the cache. */
-const base: Disk = { capacity: 8 * GIB, description: 'bench base', read: async (_offset, length) => Buffer.alloc(length, 0x5a), close: async () => {} };
+const base: Disk = {
+  capacity: 8 * GIB,
+  description: 'bench base',
+  read: async (_offset, length) => Buffer.alloc(length, 0x5a),
+  close: async () => {},
+};
 
 async function volumeIn(root: string): Promise<Volume> {
   await mkdir(join(root, 'export', 'vm'), { recursive: true });
@@ -67,7 +72,7 @@ const small = Buffer.alloc(4096, 0xcd);
 let seed = 12345;
 const offsets = Array.from({ length: 20_000 }, () => {
   seed = (seed * 1103515245 + 12345) % 2 ** 31;
-  return (seed % (4 * GIB / 4096)) * 4096;
+  return (seed % ((4 * GIB) / 4096)) * 4096;
 });
 await measure('4 KiB writes at random offsets in 4 GiB, 16 in flight', offsets.length * 4096, (volume, id) =>
   inFlight(offsets.length, 16, (index) => volume.write(id, offsets[index] as number, small, 0)),
