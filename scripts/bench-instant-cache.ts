@@ -75,7 +75,7 @@ const offsets = Array.from({ length: 20_000 }, () => {
   return (seed % ((4 * GIB) / 4096)) * 4096;
 });
 await measure('4 KiB writes at random offsets in 4 GiB, 16 in flight', offsets.length * 4096, (volume, id) =>
-  inFlight(offsets.length, 16, (index) => volume.write(id, offsets[index] as number, small, 0)),
+  inFlight(offsets.length, Number(process.env.DEPTH ?? 16), (index) => volume.write(id, offsets[index] as number, small, 0)),
 );
 await measure('4 KiB writes at random offsets again (chunks cached), 16 in flight', offsets.length * 4096, async (volume, id) => {
   await inFlight(offsets.length, 16, (index) => volume.write(id, offsets[index] as number, small, 0));

@@ -19,6 +19,7 @@
 //     20  4  CRC-32 of bytes 0..20
 // Replaying the records in order gives the state. A length that is not the header plus whole
 // records, a bad CRC, an unknown kind or a value out of range makes the whole map refused.
+import { writeSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import type { FileHandle } from 'node:fs/promises';
 import { LifeboatError } from '../errors.ts';
@@ -97,50 +98,27 @@ export function replayMap(bytes: Buffer, chunkSize: number, capacity: number, wh
   return state;
 }
 
-/** Appends records at the end of the map, one pwrite at a time. Batches that arrive while one is
- * being written go out together in the next (a group append: many writes in flight cost one
- * syscall, not a queue of them). A pwrite that fails (a full disk) leaves no gap: the length is
- * advanced only past what was written, and its batches are rejected. */
+/** Appends records at the end of the map with one pwrite on the calling thread: 24 bytes into
+ * the page cache cost less than a trip through the thread pool, where the map's records queued
+ * behind the data's writes (measured: the cache's write path at half speed). A pwrite that fails
+ * (a full disk) leaves no gap: the length only advances past what was written. */
 export class MapAppender {
   private readonly handle: FileHandle;
   private length: number;
-  private waiting: { bytes: Buffer; done: (error?: unknown) => void }[] = [];
-  private writing: Promise<void> | null = null;
 
   constructor(handle: FileHandle, length: number) {
     this.handle = handle;
     this.length = length;
   }
 
-  append(records: MapRecord[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ bytes: encodeRecords(records), done: (error) => (error === undefined ? resolve() : reject(error)) });
-      this.writing ??= this.drain();
-    });
+  append(records: MapRecord[]): void {
+    const bytes = encodeRecords(records);
+    for (let done = 0; done < bytes.length;) done += writeSync(this.handle.fd, bytes, done, bytes.length - done, this.length + done);
+    this.length += bytes.length;
   }
 
-  private async drain(): Promise<void> {
-    while (this.waiting.length > 0) {
-      const batch = this.waiting;
-      this.waiting = [];
-      const bytes = Buffer.concat(batch.map((entry) => entry.bytes));
-      try {
-        for (let done = 0; done < bytes.length;) {
-          const { bytesWritten } = await this.handle.write(bytes, done, bytes.length - done, this.length + done);
-          done += bytesWritten;
-        }
-        this.length += bytes.length;
-        for (const entry of batch) entry.done();
-      } catch (error) {
-        for (const entry of batch) entry.done(error ?? new Error('map write failed'));
-      }
-    }
-    this.writing = null;
-  }
-
-  /** Waits for the appends under way, then flushes the map to the disk. */
+  /** Flushes the map to the disk. */
   async sync(): Promise<void> {
-    while (this.writing) await this.writing;
     await this.handle.datasync();
   }
 }
