@@ -23,6 +23,9 @@ export const CHUNK = 64 * 1024;
 export const Stable = { unstable: 0, dataSync: 1, fileSync: 2 } as const;
 export type StableHow = (typeof Stable)[keyof typeof Stable];
 
+/** Zeros written where an uncached chunk reads zeros: shared, only ever read. */
+const ZEROS = new Uint8Array(CHUNK);
+
 export function cacheFileName(id: number): string {
   return `${id}.cache`;
 }
@@ -164,19 +167,21 @@ export class ChunkCache {
       const done = new Promise<void>((resolve) => (release = resolve));
       for (const chunk of mine) this.claimed.set(chunk, done);
       try {
+        // The bytes not written with a whole chunk below (only the first and last chunk can be partial).
+        let [from, to] = [offset, end];
         for (const chunk of mine) {
           const start = chunk * CHUNK;
           if (offset <= start && end >= start + CHUNK) continue;
           // A partial first write: the whole chunk as it reads now, with this write's bytes in it.
-          const whole = await this.chunkAsItReads(chunk);
-          const from = Math.max(offset, start);
-          whole.set(bytes.subarray(from - offset, Math.min(end, start + CHUNK) - offset), from - start);
-          await writeAll(this.data, whole, start);
+          const inside = Math.max(offset, start);
+          await this.writeChunk(chunk, inside, bytes.subarray(inside - offset, Math.min(end, start + CHUNK) - offset));
+          if (chunk === first) from = Math.min(end, start + CHUNK);
+          else to = start;
         }
-        await writeAll(this.data, bytes, offset);
+        if (from < to) await writeAll(this.data, bytes.subarray(from - offset, to - offset), from);
         const records: MapRecord[] = end > this.size ? [{ kind: 'grow', size: end }] : [];
         for (const chunk of mine) records.push({ kind: 'chunk', chunk });
-        if (records.length > 0) await this.appender.append(records);
+        if (records.length > 0) this.appender.append(records);
         this.size = Math.max(this.size, end);
         for (const chunk of mine) this.chunks.add(chunk);
         if (stable === Stable.unstable) return Stable.unstable;
@@ -199,13 +204,24 @@ export class ChunkCache {
     return waits;
   }
 
-  /** An uncached chunk's bytes: the base below `baseEnd`, zeros past it (whatever a failed or
-   * killed write may have left in the cache file there). */
-  private async chunkAsItReads(chunk: number): Promise<Buffer> {
+  /** Writes a whole chunk in one writev: `part` at `at`, around it the chunk as it reads while
+   * uncached — the base below `baseEnd`, zeros past it (whatever a failed or killed write may
+   * have left in the cache file there). The base's buffer is written as it is, never copied. */
+  private async writeChunk(chunk: number, at: number, part: Uint8Array): Promise<void> {
     const start = chunk * CHUNK;
-    const whole = Buffer.alloc(CHUNK);
-    if (start < this.baseEnd) whole.set(await this.base.read(start, Math.min(CHUNK, this.baseEnd - start)), 0);
-    return whole;
+    const partEnd = at + part.length;
+    const fromBase = Math.max(0, Math.min(CHUNK, this.baseEnd - start));
+    const base = fromBase > 0 ? await this.base.read(start, fromBase) : ZEROS;
+    const around = (from: number, to: number): Uint8Array[] => {
+      const inBase = Math.min(to, start + fromBase);
+      return [
+        ...(from < inBase ? [base.subarray(from - start, inBase - start)] : []),
+        ...(Math.max(from, inBase) < to ? [ZEROS.subarray(0, to - Math.max(from, inBase))] : []),
+      ];
+    };
+    const pieces = [...around(start, at), part, ...around(partEnd, start + CHUNK)];
+    const { bytesWritten } = await this.data.writev(pieces, start);
+    if (bytesWritten < CHUNK) await writeAll(this.data, Buffer.concat(pieces).subarray(bytesWritten), start + bytesWritten);
   }
 
   /** A resize, alone on the file. A shrink cuts the cache file at the new end first (so nothing
@@ -217,7 +233,7 @@ export class ChunkCache {
       if (size === this.size) return;
       const baseEnd = Math.min(this.baseEnd, size);
       if (size < this.size) await this.data.truncate(size);
-      await this.appender.append([{ kind: 'set-size', size, baseEnd }]);
+      this.appender.append([{ kind: 'set-size', size, baseEnd }]);
       this.size = size;
       this.baseEnd = baseEnd;
       for (const chunk of this.chunks) if (chunk * CHUNK >= size) this.chunks.delete(chunk);

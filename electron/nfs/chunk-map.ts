@@ -19,6 +19,7 @@
 //     20  4  CRC-32 of bytes 0..20
 // Replaying the records in order gives the state. A length that is not the header plus whole
 // records, a bad CRC, an unknown kind or a value out of range makes the whole map refused.
+import { writeSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import type { FileHandle } from 'node:fs/promises';
 import { LifeboatError } from '../errors.ts';
@@ -97,34 +98,27 @@ export function replayMap(bytes: Buffer, chunkSize: number, capacity: number, wh
   return state;
 }
 
-/** Appends records one batch at a time, each at the end the previous left: a batch that fails
- * (a full disk) leaves no gap, the next one takes its place. */
+/** Appends records at the end of the map with one pwrite on the calling thread: 24 bytes into
+ * the page cache cost less than a trip through the thread pool, where the map's records queued
+ * behind the data's writes (measured: the cache's write path at half speed). A pwrite that fails
+ * (a full disk) leaves no gap: the length only advances past what was written. */
 export class MapAppender {
   private readonly handle: FileHandle;
   private length: number;
-  private tail: Promise<void> = Promise.resolve();
 
   constructor(handle: FileHandle, length: number) {
     this.handle = handle;
     this.length = length;
   }
 
-  append(records: MapRecord[]): Promise<void> {
+  append(records: MapRecord[]): void {
     const bytes = encodeRecords(records);
-    const run = this.tail.then(async () => {
-      for (let done = 0; done < bytes.length;) {
-        const { bytesWritten } = await this.handle.write(bytes, done, bytes.length - done, this.length + done);
-        done += bytesWritten;
-      }
-      this.length += bytes.length;
-    });
-    this.tail = run.catch(() => undefined);
-    return run;
+    for (let done = 0; done < bytes.length;) done += writeSync(this.handle.fd, bytes, done, bytes.length - done, this.length + done);
+    this.length += bytes.length;
   }
 
-  /** Waits for the appends under way, then flushes the map to the disk. */
+  /** Flushes the map to the disk. */
   async sync(): Promise<void> {
-    await this.tail;
     await this.handle.datasync();
   }
 }

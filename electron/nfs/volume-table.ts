@@ -4,11 +4,13 @@
 // File `volume.json` (UTF-8 JSON, replaced whole: written beside as `volume.json.new`, flushed,
 // renamed over, the folder flushed):
 //   { "format": "lifeboat-instant-cache", "version": 1,
-//     "volume": the volume's name, "nextId": the next file id to give,
+//     "volume": the volume's name, "nextId": no id at or past it was given (ids are reserved in
+//                blocks: a resumed volume gives new ids from nextId, never one a client may hold),
 //     "disks": [{ "id", "base": the base's name when served first, "name": its name now,
 //                 "capacity": the base's bytes, "removed": true once the client deleted it }],
 //     "files": [{ "id", "name" }] — plain files in the export's VM folder }
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { isErrnoCode, LifeboatError } from '../errors.ts';
@@ -56,6 +58,26 @@ export function saveTable(folder: string, table: VolumeTable): void {
     fsyncSync(dir);
   } finally {
     closeSync(dir);
+  }
+}
+
+/** The same, off the event loop: for changes a client does not wait on. */
+export async function saveTableAsync(folder: string, table: VolumeTable): Promise<void> {
+  const path = join(folder, TABLE_FILE);
+  const next = `${path}.new`;
+  const file = await open(next, 'w', 0o600);
+  try {
+    await file.writeFile(`${JSON.stringify(table, null, 1)}\n`);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(next, path);
+  const dir = await open(folder, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
   }
 }
 

@@ -14,7 +14,7 @@ import type { Disk } from '../disks/disk.ts';
 import { isErrnoCode, LifeboatError } from '../errors.ts';
 import { CHUNK, ChunkCache, Stable, type StableHow } from './chunk-cache.ts';
 import { NfsStatus, NfsStatusError } from './nfs-status.ts';
-import { loadTable, newTable, saveTable, type VolumeTable } from './volume-table.ts';
+import { loadTable, newTable, saveTable, saveTableAsync, type VolumeTable } from './volume-table.ts';
 
 export { CHUNK, Stable, type StableHow };
 
@@ -33,6 +33,9 @@ export type VolumeFolders = { exportFolder: string; vmFolder: string; cacheFolde
 
 export type VolumeBase = { name: string; disk: Disk };
 
+/** File ids are reserved this many at a time in volume.json: one synchronous save per block. */
+const ID_BLOCK = 256;
+
 /** A full cache disk is the client's NOSPC, not a server fault. */
 async function storing<T>(what: string, write: () => Promise<T>): Promise<T> {
   try {
@@ -50,12 +53,18 @@ export class OverlayVolume {
   readonly folders: VolumeFolders;
   private readonly nodes = new Map<number, FileNode>();
   private readonly table: VolumeTable;
+  /** The next file id to give: below `table.nextId`, which is saved before any id past it is given. */
+  private nextFree: number;
+  /** Saves of the table one after the other: the one queued (not started) takes later changes too. */
+  private saving: Promise<void> = Promise.resolve();
+  private queuedSave: Promise<void> | null = null;
   private readonly createdMs = Date.now();
 
   private constructor(name: string, folders: VolumeFolders, table: VolumeTable, disks: VirtualFile[]) {
     this.name = name;
     this.folders = folders;
     this.table = table;
+    this.nextFree = table.nextId;
     for (const disk of disks) this.nodes.set(disk.id, disk);
     for (const file of table.files) this.nodes.set(file.id, { kind: 'plain', id: file.id, name: file.name });
   }
@@ -69,7 +78,8 @@ export class OverlayVolume {
       : await freshDisks(name, folders.cacheFolder, bases);
     const volume = new OverlayVolume(name, folders, table, disks);
     try {
-      volume.scan(true);
+      volume.scan();
+      volume.saveNow();
     } catch (error) {
       await Promise.all(disks.map((disk) => disk.cache.close()));
       throw error;
@@ -84,15 +94,15 @@ export class OverlayVolume {
     return bytes;
   }
 
-  /** Plain files are the export folder's own: files made there by others show up too. A change
-   * of the ids is saved before anyone is told of them. */
-  private scan(save = false): void {
+  /** Plain files are the export folder's own: files made there by others show up too. A new
+   * file's id is within the reserved block saved in the table; the new names are saved soon after. */
+  private scan(): void {
     const present = new Set(
       readdirSync(this.vmPath, { withFileTypes: true })
         .filter((entry) => entry.isFile())
         .map((entry) => entry.name),
     );
-    let changed = save;
+    let changed = false;
     for (const node of [...this.nodes.values()])
       if (node.kind === 'plain' && !present.has(node.name)) {
         this.nodes.delete(node.id);
@@ -101,14 +111,23 @@ export class OverlayVolume {
     const known = new Set([...this.nodes.values()].map((node) => node.name));
     for (const name of present) {
       if (known.has(name)) continue;
-      const id = this.table.nextId++;
+      const id = this.takeId();
       this.nodes.set(id, { kind: 'plain', id, name });
       changed = true;
     }
-    if (changed) this.saveTable();
+    if (changed) void this.saveSoon().catch(() => undefined); // a failed save is retried by the next
   }
 
-  private saveTable(): void {
+  private takeId(): number {
+    if (this.nextFree >= this.table.nextId) {
+      this.table.nextId = this.nextFree + ID_BLOCK;
+      this.saveNow();
+    }
+    return this.nextFree++;
+  }
+
+  /** The table as the nodes say now. */
+  private currentTable(): VolumeTable {
     const names = new Map<number, string>();
     for (const node of this.nodes.values()) if (node.kind === 'virtual') names.set(node.id, node.name);
     for (const disk of this.table.disks) {
@@ -117,7 +136,22 @@ export class OverlayVolume {
       else disk.name = name;
     }
     this.table.files = [...this.nodes.values()].filter((node) => node.kind === 'plain').map((node) => ({ id: node.id, name: node.name }));
-    saveTable(this.folders.cacheFolder, this.table);
+    return structuredClone(this.table);
+  }
+
+  private saveNow(): void {
+    saveTable(this.folders.cacheFolder, this.currentTable());
+  }
+
+  private saveSoon(): Promise<void> {
+    if (this.queuedSave) return this.queuedSave;
+    const save = this.saving.then(() => {
+      this.queuedSave = null;
+      return saveTableAsync(this.folders.cacheFolder, this.currentTable());
+    });
+    this.queuedSave = save;
+    this.saving = save.catch(() => undefined);
+    return save;
   }
 
   private node(id: number): FileNode {
@@ -154,7 +188,7 @@ export class OverlayVolume {
       return { fileid: node.id, type: 'file', size: stats.size, mode: 0o644, mtimeMs: stats.mtimeMs };
     } catch {
       this.nodes.delete(node.id);
-      this.saveTable();
+      void this.saveSoon().catch(() => undefined);
       throw new NfsStatusError(NfsStatus.stale, `${node.name} is gone`);
     }
   }
@@ -259,11 +293,12 @@ export class OverlayVolume {
     this.nodes.delete(node.id);
     if (node.kind === 'plain') {
       await rm(this.plainPath(node), { force: true });
-      this.scan(true);
+      this.scan();
+      await this.saveSoon();
       return;
     }
     // The table says "removed" before the files go: a kill in between leaves no disk half there.
-    this.saveTable();
+    await this.saveSoon();
     await node.cache.remove(this.folders.cacheFolder, node.id);
     await node.cache.base.close().catch(() => undefined);
   }
@@ -278,17 +313,21 @@ export class OverlayVolume {
     if (node.kind === 'plain') {
       if (target?.kind === 'virtual') await this.remove(toDir, toName);
       await rename(this.plainPath(node), join(this.vmPath, toName));
-      this.nodes.delete(node.id);
-      this.scan(true);
+      // The file keeps its id (and the client its handle) under the new name; a file it replaced is gone.
+      if (target?.kind === 'plain') this.nodes.delete(target.id);
+      node.name = toName;
+      this.scan();
+      await this.saveSoon();
       return;
     }
     if (target) await this.remove(toDir, toName);
     node.name = toName;
-    this.saveTable();
+    await this.saveSoon();
   }
 
-  /** COMMIT: the file's writes (all files' without an id) flushed to the disk. */
+  /** COMMIT: the file's writes (all files' without an id) and the table flushed to the disk. */
   async commit(id?: number): Promise<void> {
+    await this.saving; // the table's names too
     const node = id === undefined ? null : this.nodes.get(id);
     if (node?.kind === 'plain') {
       await this.withPlain(node, 'r', (handle) => handle.datasync());
@@ -306,6 +345,7 @@ export class OverlayVolume {
 
   /** Flushes and closes the cache files and closes the bases (the volume owns them). */
   async close(): Promise<void> {
+    await this.saving;
     for (const node of this.nodes.values()) {
       if (node.kind !== 'virtual') continue;
       await node.cache.sync().catch(() => undefined);

@@ -436,12 +436,19 @@ test('plain files and renamed or deleted disks keep their ids across a restart',
     { name: DISK, disk: new BytesDisk(memoryBytes, 'first') },
     { name: 'second-flat.vmdk', disk: new BytesDisk(Buffer.alloc(CHUNK * 2), 'second') },
   ]);
-  const log = await volume.create(VM_FOLDER_ID, 'vmware.log', true);
-  await volume.write(log, 0, Buffer.from('booted\n'), Stable.fileSync);
+  const temporary = await volume.create(VM_FOLDER_ID, 'vmware.log.new', true);
+  await volume.write(temporary, 0, Buffer.from('booted\n'), Stable.fileSync);
+  await volume.rename(VM_FOLDER_ID, 'vmware.log.new', VM_FOLDER_ID, 'vmware.log');
+  const log = volume.lookup(VM_FOLDER_ID, 'vmware.log');
+  assert.equal(log, temporary, 'a renamed file keeps its id');
+  // Many files made at once: ids past the first reserved block.
+  for (let index = 0; index < 300; index++) await writeFile(join(folders.exportFolder, 'vm', `f${index}.lck`), '');
+  volume.list(VM_FOLDER_ID);
   await volume.rename(VM_FOLDER_ID, DISK, VM_FOLDER_ID, 'renamed-flat.vmdk');
   await volume.write(volume.lookup(VM_FOLDER_ID, 'renamed-flat.vmdk'), 10, Buffer.from('x'));
   await volume.remove(VM_FOLDER_ID, 'second-flat.vmdk');
   const ids = volume.list(VM_FOLDER_ID);
+  await volume.commit(); // new names are saved in the background; a COMMIT waits for them
   // Killed: the next engine resumes the folder with the point's disks under their first names.
   const resumed = await OverlayVolume.open(
     'vm',
