@@ -281,6 +281,8 @@ export async function bootGuest(options: {
   /** Extra `-drive` options, such as `cache=none` or `discard=unmap`. */
   driveOptions?: string;
   onLine?: (line: string) => void;
+  /** Virtual CPUs (default 1): more let the guest keep more requests in flight at once. */
+  cpus?: number;
   /** Ends the boot early (QEMU is killed), as the timeout does. */
   signal?: AbortSignal;
 }): Promise<GuestRun> {
@@ -290,7 +292,22 @@ export async function bootGuest(options: {
   const drive = `file=${options.drive.replaceAll(',', ',,')},format=raw,if=virtio${options.driveOptions ? `,${options.driveOptions}` : ''}`;
   const args = [
     // -nodefaults: no floppy (its probe logs a harmless `I/O error, dev fd0`), no VGA, no NIC.
-    ...['-accel', 'tcg', '-m', '512', '-smp', '1', '-no-reboot', '-nodefaults', '-display', 'none', '-monitor', 'none', '-serial', 'stdio'],
+    ...[
+      '-accel',
+      'tcg',
+      '-m',
+      '512',
+      '-smp',
+      String(options.cpus ?? 1),
+      '-no-reboot',
+      '-nodefaults',
+      '-display',
+      'none',
+      '-monitor',
+      'none',
+      '-serial',
+      'stdio',
+    ],
     ...['-kernel', found.vmlinuz, '-initrd', found.initrd, '-append', append, '-drive', drive],
   ];
   const started = Date.now();
