@@ -8,7 +8,7 @@
 //   /data/<name>        known random files; /sums is their `sha256sum` list (checked at boot)
 //   /out/               what the guest writes
 // The console protocol: every line the script prints starts with `LIFEBOAT-GUEST `:
-//   booted · hashes-ok | hashes-bad · round <i> ok | round <i> bad · writes-done ·
+//   booted · hashes-ok | hashes-bad · round <i> ok | round <i> bad · writes-done · tail-ok | tail-bad ·
 //   wrote <name> <sha256> · dmesg <kernel error line> · end
 // then the guest powers off (`poweroff -f`), which ends QEMU (`-no-reboot`).
 import { execFileSync, spawn } from 'node:child_process';
@@ -86,8 +86,20 @@ export function kernel(): { vmlinuz: string; initrd: string } | null {
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /** Builds the guest disk under `dir` (guest.raw plus the root folder it was made from). */
-export async function buildGuestDisk(dir: string, options: { workload: GuestWorkload; sizeBytes?: number }): Promise<GuestDisk> {
+export async function buildGuestDisk(
+  dir: string,
+  options: {
+    workload: GuestWorkload;
+    sizeBytes?: number;
+    /** Bytes at the end of the disk left out of the file system; the guest writes them raw (through
+     * /dev/vda, buffered and O_DIRECT, up to the disk's last sector), discards and reads them back. */
+    tailBytes?: number;
+  },
+): Promise<GuestDisk> {
   const sizeBytes = options.sizeBytes ?? 512 * MIB;
+  const tailBytes = options.tailBytes ?? 0;
+  const fsBytes = sizeBytes - tailBytes;
+  if (tailBytes < 0 || tailBytes % 512 !== 0 || fsBytes < 64 * MIB) throw new Error('tailBytes: sectors, leaving at least 64 MiB');
   const root = join(dir, 'guest-root');
   for (const sub of ['bin', 'data', 'out', 'proc', 'sys', 'dev', 'tmp']) await mkdir(join(root, sub), { recursive: true });
   await copyFile(busyboxPath(), join(root, 'bin', 'busybox'));
@@ -111,7 +123,9 @@ export async function buildGuestDisk(dir: string, options: { workload: GuestWork
       .map(([name, sum]) => `${sum}  ${name}\n`)
       .join(''),
   );
-  await writeFile(join(root, 'init'), initScript(options.workload), { mode: 0o755 });
+  await writeFile(join(root, 'init'), initScript(options.workload, tailBytes > 0 ? { firstSector: Math.ceil(fsBytes / 512) } : null), {
+    mode: 0o755,
+  });
   const raw = join(dir, 'guest.raw');
   // nodiscard: mke2fs writes nothing it need not (the image stays sparse); lazy_itable_init: the
   // guest kernel zeroes the inode tables itself (rootflags=init_itable=0 makes it do so at once).
@@ -125,14 +139,14 @@ export async function buildGuestDisk(dir: string, options: { workload: GuestWork
     '-d',
     root,
     raw,
-    `${Math.floor(sizeBytes / KIB)}k`,
+    `${Math.floor(fsBytes / KIB)}k`,
   ]);
-  if (sizeBytes % KIB !== 0) execFileSync('truncate', ['-s', String(sizeBytes), raw]);
+  if (tailBytes > 0 || sizeBytes % KIB !== 0) execFileSync('truncate', ['-s', String(sizeBytes), raw]);
   const append = options.workload.kind === 'basic' ? 'rootflags=init_itable=0' : '';
   return { raw, sizeBytes, data, append, workload: options.workload };
 }
 
-function initScript(workload: GuestWorkload): string {
+function initScript(workload: GuestWorkload, tail: { firstSector: number } | null): string {
   const say = (text: string): string => `echo "${GUEST_MARK} ${text}"`;
   const head = [
     '#!/bin/busybox sh',
@@ -142,7 +156,7 @@ function initScript(workload: GuestWorkload): string {
     say('booted'),
     `cd /data && if sha256sum -c -s /sums; then ${say('hashes-ok')}; else ${say('hashes-bad')}; fi`,
   ];
-  const tail = [
+  const end = [
     'sync',
     'cd /out',
     `for f in *; do [ -f "$f" ] && ${say('wrote $f $(sha256sum "$f" | cut -d" " -f1)')}; done`,
@@ -151,7 +165,7 @@ function initScript(workload: GuestWorkload): string {
     say('end'),
     'poweroff -f',
   ];
-  return [...head, ...workloadLines(workload, say), ...tail, ''].join('\n');
+  return [...head, ...workloadLines(workload, say), ...(tail ? tailLines(tail.firstSector, say) : []), ...end, ''].join('\n');
 }
 
 function workloadLines(workload: GuestWorkload, say: (text: string) => string): string[] {
@@ -195,6 +209,31 @@ function workloadLines(workload: GuestWorkload, say: (text: string) => string): 
     'rm -f /out/p1w*',
     'sync; fstrim / 2>/dev/null; sync',
     say('writes-done'),
+  ];
+}
+
+/** Raw writes to the sectors after the file system, up to the disk's last one: buffered (the
+ * kernel writes whole 4 KiB pages, the last one possibly short), O_DIRECT 512-byte sectors and
+ * 64 KiB pieces that straddle the backup's 1 MiB blocks, a discard, then a read-back from the disk. */
+function tailLines(firstSector: number, say: (text: string) => string): string[] {
+  return [
+    'total=$(cat /sys/block/vda/size)',
+    `first=${firstSector}`,
+    'count=$((total-first))',
+    'dd if=/dev/urandom of=/tmp/tail bs=512 count=$count 2>/dev/null',
+    'dd if=/tmp/tail of=/dev/vda bs=512 seek=$first conv=notrunc,fsync 2>/dev/null',
+    'dd if=/dev/urandom of=/tmp/last bs=512 count=3 2>/dev/null',
+    'dd if=/tmp/last of=/dev/vda bs=512 seek=$((total-3)) oflag=direct conv=notrunc 2>/dev/null',
+    'dd if=/tmp/last of=/tmp/tail bs=512 seek=$((count-3)) conv=notrunc 2>/dev/null',
+    'if [ $count -ge 2200 ]; then',
+    '  dd if=/dev/urandom of=/tmp/mid bs=64k count=1 2>/dev/null',
+    '  dd if=/tmp/mid of=/dev/vda bs=64k seek=$(((first+2048-64)*512)) oflag=direct,seek_bytes conv=notrunc 2>/dev/null',
+    '  dd if=/tmp/mid of=/tmp/tail bs=512 seek=$((2048-64)) conv=notrunc 2>/dev/null',
+    'fi',
+    'sync; echo 3 > /proc/sys/vm/drop_caches',
+    `if dd if=/dev/vda bs=512 skip=$first count=$count iflag=direct 2>/dev/null | cmp -s - /tmp/tail; then ${say('tail-ok')}; else ${say('tail-bad')}; fi`,
+    'blkdiscard -o $((first*512)) -l $((count*512)) /dev/vda 2>/dev/null',
+    'sync',
   ];
 }
 
@@ -242,6 +281,8 @@ export async function bootGuest(options: {
   /** Extra `-drive` options, such as `cache=none` or `discard=unmap`. */
   driveOptions?: string;
   onLine?: (line: string) => void;
+  /** Virtual CPUs (default 1): more let the guest keep more requests in flight at once. */
+  cpus?: number;
   /** Ends the boot early (QEMU is killed), as the timeout does. */
   signal?: AbortSignal;
 }): Promise<GuestRun> {
@@ -251,7 +292,22 @@ export async function bootGuest(options: {
   const drive = `file=${options.drive.replaceAll(',', ',,')},format=raw,if=virtio${options.driveOptions ? `,${options.driveOptions}` : ''}`;
   const args = [
     // -nodefaults: no floppy (its probe logs a harmless `I/O error, dev fd0`), no VGA, no NIC.
-    ...['-accel', 'tcg', '-m', '512', '-smp', '1', '-no-reboot', '-nodefaults', '-display', 'none', '-monitor', 'none', '-serial', 'stdio'],
+    ...[
+      '-accel',
+      'tcg',
+      '-m',
+      '512',
+      '-smp',
+      String(options.cpus ?? 1),
+      '-no-reboot',
+      '-nodefaults',
+      '-display',
+      'none',
+      '-monitor',
+      'none',
+      '-serial',
+      'stdio',
+    ],
     ...['-kernel', found.vmlinuz, '-initrd', found.initrd, '-append', append, '-drive', drive],
   ];
   const started = Date.now();

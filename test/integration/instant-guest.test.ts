@@ -1,11 +1,12 @@
 // A real guest runs from an Instant Recovery export: QEMU (its NFS block driver is libnfs, a real
 // NFS v3 client that finds MOUNT and NFS through the portmapper on 111) boots Debian's kernel with
 // a small ext4 root disk served by the engine from the backup. The guest checks its files, writes
-// in parallel (odd sizes, O_DIRECT, fallocate, fstrim, ext4 lazyinit's zeroing) and powers off; no
+// in parallel (odd sizes, O_DIRECT, fallocate, fstrim, ext4 lazyinit's zeroing), writes the disk's
+// last sectors raw, and powers off; no
 // kernel I/O error may appear. Afterwards the backup still verifies, the guest's files are in the
 // session's cache, and a quick migration carries them to the production disk.
 import assert from 'node:assert/strict';
-import { open, mkdir } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { inProcessApi } from '../../electron/cli/connect.ts';
@@ -53,7 +54,13 @@ test(
     const dir = await tempDir();
     const home = join(dir, 'home');
     await mkdir(join(home, 'instant'), { recursive: true });
-    const disk = await buildGuestDisk(join(dir, 'build'), { workload: { kind: 'basic' } });
+    // 514 MiB + 15 sectors: not a multiple of 4 KiB, 64 KiB or the backup's 1 MiB block; the guest
+    // writes the 2 MiB + 15 sectors after its 512 MiB file system raw, up to the last sector.
+    const disk = await buildGuestDisk(join(dir, 'build'), {
+      workload: { kind: 'basic' },
+      sizeBytes: 514 * MIB + 7680,
+      tailBytes: 2 * MIB + 7680,
+    });
     const folder = join(dir, VM);
     await mkdir(folder);
     await makeVmFolder(folder, VM, disk.raw, 'monolithicFlat');
@@ -86,7 +93,7 @@ test(
           console.log(`guest failure saved in ${saved}`);
         }
         assert.deepEqual(run.errors, [], `the guest saw no I/O error\n${describeRun(run)}`);
-        for (const marker of ['booted', 'hashes-ok', 'writes-done', 'end'])
+        for (const marker of ['booted', 'hashes-ok', 'writes-done', 'tail-ok', 'end'])
           assert.ok(hasMarker(run, marker), `the guest printed "${marker}"\n${describeRun(run)}`);
         assert.equal(run.exit.code, 0, `QEMU ended with the guest's poweroff\n${describeRun(run)}`);
         const wrote = run.wrote;
@@ -129,6 +136,7 @@ test(
           wrote,
           "the migrated disk holds the guest's files",
         );
+        assert.equal((await stat(migrated)).size, disk.sizeBytes, 'the migrated disk has the size of the original, to the sector');
         const ended = (await api.invoke('instant.list', {})).find((listed) => listed.id === session.id);
         assert.equal(ended?.state, 'migrated');
       } finally {
