@@ -135,6 +135,27 @@ function farBatches(capacity: number): Op[][] {
   ];
 }
 
+/** Applies `batches` to the plain-file model, then through QEMU to `volume` exported as
+ * /lifeboat/<name> on 2049 (and 111), and checks the export reads like the model. */
+async function exportAndCheck(volume: OverlayVolume, name: string, model: string, capacity: number, batches: Op[][]): Promise<void> {
+  const handle = await open(model, 'r+');
+  try {
+    await applyToModel(handle, batches);
+    await withNfsPorts(async () => {
+      const server = await NfsServer.listen('127.0.0.1', 2049, { portmapperPort: 111 });
+      try {
+        server.addExport(`/lifeboat/${name}`, volume);
+        await guestWrites(`nfs://127.0.0.1/lifeboat/${name}/vm/vm-flat.vmdk`, batches);
+        await assertReadsLikeModel(server.port, `/lifeboat/${name}`, handle, capacity, batches.flat());
+      } finally {
+        await server.close();
+      }
+    });
+  } finally {
+    await handle.close();
+  }
+}
+
 test(
   'guest-shaped writes through QEMU reach a restore point export, and it reads them back exactly',
   { skip: missing ?? false, timeout: 300_000 },
@@ -160,22 +181,7 @@ test(
     });
     assert.equal(volume.disks()[0]?.size, capacity);
     const batches = guestBatches(capacity);
-    const handle = await open(model, 'r+');
-    try {
-      await applyToModel(handle, batches);
-      await withNfsPorts(async () => {
-        const server = await NfsServer.listen('127.0.0.1', 2049, { portmapperPort: 111 });
-        try {
-          server.addExport('/lifeboat/point', volume);
-          await guestWrites('nfs://127.0.0.1/lifeboat/point/vm/vm-flat.vmdk', batches);
-          await assertReadsLikeModel(server.port, '/lifeboat/point', handle, capacity, batches.flat());
-        } finally {
-          await server.close();
-        }
-      });
-    } finally {
-      await handle.close();
-    }
+    await exportAndCheck(volume, 'point', model, capacity, batches);
   },
 );
 
@@ -201,21 +207,6 @@ test(
       { name: 'vm-flat.vmdk', disk: await RawDisk.open(raw) },
     ]);
     const batches = [...guestBatches(capacity), ...farBatches(capacity)];
-    const handle = await open(model, 'r+');
-    try {
-      await applyToModel(handle, batches);
-      await withNfsPorts(async () => {
-        const server = await NfsServer.listen('127.0.0.1', 2049, { portmapperPort: 111 });
-        try {
-          server.addExport('/lifeboat/big', volume);
-          await guestWrites('nfs://127.0.0.1/lifeboat/big/vm/vm-flat.vmdk', batches);
-          await assertReadsLikeModel(server.port, '/lifeboat/big', handle, capacity, batches.flat());
-        } finally {
-          await server.close();
-        }
-      });
-    } finally {
-      await handle.close();
-    }
+    await exportAndCheck(volume, 'big', model, capacity, batches);
   },
 );
