@@ -4,8 +4,10 @@
 // it does not cover (zeros past `baseEnd`) and writes the whole chunk; only then is it marked, in
 // the map file and here, so a read sees the base or the complete chunk, never a half-copied one.
 // Writes into the same untouched chunk wait for its materialization instead of copying the base
-// again over each other's bytes. Order on every write: data to the cache file, then the map
-// record, then (stable writes) both flushed, then the reply.
+// again over each other's bytes. Order on every write: data to the cache file; if it made new
+// chunks, the cache file flushed (one fdatasync shared by all writes waiting for one, see
+// `dataOnDisk`) so a chunk marked on the disk never holds a hole; then the map records; then
+// (stable writes) the map (and the cache file) flushed; then the reply.
 //
 // File `<id>.cache`: byte i of the virtual disk is byte i of this file wherever its chunk is marked.
 import { open, rm, type FileHandle } from 'node:fs/promises';
@@ -55,6 +57,12 @@ export class ChunkCache {
    * zeros there, not the old bytes. */
   private baseEnd: number;
   private closed = false;
+  /** The cache file's fdatasync under way, and the one queued after it: writes whose data was
+   * written while one runs share the next (group commit), one fdatasync for all of them. */
+  private dataSyncRunning: Promise<void> | null = null;
+  private dataSyncQueued: Promise<void> | null = null;
+  /** Set on resume when a torn last map record was dropped: what was dropped and why. */
+  readonly repaired: string | null;
 
   private constructor(
     base: Disk,
@@ -62,7 +70,9 @@ export class ChunkCache {
     map: FileHandle,
     mapLength: number,
     state: { size: number; baseEnd: number; chunks: Set<number> },
+    repaired: string | null = null,
   ) {
+    this.repaired = repaired;
     this.base = base;
     this.data = data;
     this.map = map;
@@ -102,7 +112,13 @@ export class ChunkCache {
       const bytes = await map.readFile();
       const state = replayMap(bytes, CHUNK, base.capacity, what);
       data = await openOne(cacheFileName(id));
-      return new ChunkCache(base, data, map, bytes.length, state);
+      if (state.dropped) {
+        // Cut the torn record off before anything is appended after it.
+        await map.truncate(state.goodLength);
+        await map.datasync();
+        console.warn(`the chunk map of ${what}: ${state.dropped}`);
+      }
+      return new ChunkCache(base, data, map, state.goodLength, state, state.dropped);
     } catch (error) {
       await Promise.all([map.close(), data?.close()]);
       throw error;
@@ -179,19 +195,47 @@ export class ChunkCache {
           else to = start;
         }
         if (from < to) await writeAll(this.data, bytes.subarray(from - offset, to - offset), from);
+        // A new chunk's record must not reach the disk before its bytes (the kernel writes pages
+        // back in any order): after a power loss the chunk would read a hole, its base bytes lost.
+        if (mine.length > 0) await this.dataOnDisk();
         const records: MapRecord[] = end > this.size ? [{ kind: 'grow', size: end }] : [];
         for (const chunk of mine) records.push({ kind: 'chunk', chunk });
         if (records.length > 0) this.appender.append(records);
         this.size = Math.max(this.size, end);
         for (const chunk of mine) this.chunks.add(chunk);
         if (stable === Stable.unstable) return Stable.unstable;
-        await this.flush();
+        // This write's bytes are on the disk already when it made chunks: only the map is left.
+        if (mine.length > 0) await this.appender.sync();
+        else await this.flush();
         return stable;
       } finally {
         for (const chunk of mine) this.claimed.delete(chunk);
         release();
       }
     });
+  }
+
+  /** Resolves once an fdatasync of the cache file that STARTED after this call is done: so every
+   * byte written before the call is on the disk. One running, at most one queued; all callers
+   * arriving while one runs share the queued one. */
+  private dataOnDisk(): Promise<void> {
+    if (this.dataSyncQueued) return this.dataSyncQueued;
+    const start = (): Promise<void> => {
+      const running: Promise<void> = this.data.datasync().finally(() => {
+        if (this.dataSyncRunning === running) this.dataSyncRunning = null;
+      });
+      this.dataSyncRunning = running;
+      return running;
+    };
+    if (!this.dataSyncRunning) return start();
+    const queued = this.dataSyncRunning
+      .catch(() => undefined)
+      .then(() => {
+        this.dataSyncQueued = null;
+        return start();
+      });
+    this.dataSyncQueued = queued;
+    return queued;
   }
 
   private claimsIn(first: number, last: number): Promise<void>[] {
@@ -224,19 +268,24 @@ export class ChunkCache {
     if (bytesWritten < CHUNK) await writeAll(this.data, Buffer.concat(pieces).subarray(bytesWritten), start + bytesWritten);
   }
 
-  /** A resize, alone on the file. A shrink cuts the cache file at the new end first (so nothing
-   * past it can show again after a growth), then records the size. */
+  /** A resize, alone on the file. A shrink cuts the cache file at the new end first and flushes
+   * that (so nothing past it can show again after a growth), then records the size; the record
+   * is flushed before the return (SETATTR replies only then). */
   async setSize(size: number): Promise<void> {
     if (!Number.isSafeInteger(size) || size < 0 || size > MAX_FILE_SIZE) throw new NfsStatusError(NfsStatus.fbig, `size ${size}`);
     await this.gate.withExclusive(async () => {
       this.open();
       if (size === this.size) return;
       const baseEnd = Math.min(this.baseEnd, size);
-      if (size < this.size) await this.data.truncate(size);
+      if (size < this.size) {
+        await this.data.truncate(size);
+        await this.data.datasync();
+      }
       this.appender.append([{ kind: 'set-size', size, baseEnd }]);
       this.size = size;
       this.baseEnd = baseEnd;
       for (const chunk of this.chunks) if (chunk * CHUNK >= size) this.chunks.delete(chunk);
+      await this.appender.sync();
     });
   }
 

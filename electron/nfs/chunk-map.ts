@@ -17,8 +17,10 @@
 //     4   8  a
 //     12  8  b (zero when unused)
 //     20  4  CRC-32 of bytes 0..20
-// Replaying the records in order gives the state. A length that is not the header plus whole
-// records, a bad CRC, an unknown kind or a value out of range makes the whole map refused.
+// Replaying the records in order gives the state. A short or bad-CRC LAST record is a record torn
+// by a power loss (the map was not flushed after it, so nothing it says was acknowledged as
+// stable): it is dropped and the map cut after the last good record. A bad CRC followed by more
+// records, an unknown kind or a value out of range makes the whole map refused.
 import { writeSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import type { FileHandle } from 'node:fs/promises';
@@ -32,6 +34,8 @@ export const MAP_RECORD = 24;
 export const MAX_FILE_SIZE = 2 ** 52;
 
 export type ChunkMapState = { size: number; baseEnd: number; chunks: Set<number> };
+/** The state, how many bytes of the map are good, and why the rest was dropped (a torn last record). */
+export type ReplayedMap = ChunkMapState & { goodLength: number; dropped: string | null };
 
 export type MapRecord =
   { kind: 'chunk'; chunk: number } | { kind: 'set-size'; size: number; baseEnd: number } | { kind: 'grow'; size: number };
@@ -61,7 +65,7 @@ export function encodeRecords(records: MapRecord[]): Buffer {
 }
 
 /** The state a map file's bytes describe, or a refusal naming what is wrong. */
-export function replayMap(bytes: Buffer, chunkSize: number, capacity: number, what: string): ChunkMapState {
+export function replayMap(bytes: Buffer, chunkSize: number, capacity: number, what: string): ReplayedMap {
   const damaged = (why: string): LifeboatError =>
     new LifeboatError('corrupt-backup', `the chunk map of ${what} is damaged (${why}): the session's writes cannot be trusted`);
   if (bytes.length < MAP_HEADER) throw damaged(`${bytes.length} bytes, shorter than its header`);
@@ -72,11 +76,22 @@ export function replayMap(bytes: Buffer, chunkSize: number, capacity: number, wh
   const mapCapacity = Number(bytes.readBigUInt64BE(16));
   if (mapCapacity !== capacity)
     throw new LifeboatError('conflict', `the write cache of ${what} was made over a disk of ${mapCapacity} bytes, not ${capacity}`);
-  if ((bytes.length - MAP_HEADER) % MAP_RECORD !== 0) throw damaged(`${bytes.length} bytes end inside a record`);
-  const state: ChunkMapState = { size: capacity, baseEnd: capacity, chunks: new Set() };
+  const state: ReplayedMap = { size: capacity, baseEnd: capacity, chunks: new Set(), goodLength: bytes.length, dropped: null };
   for (let at = MAP_HEADER; at < bytes.length; at += MAP_RECORD) {
     const where = `record ${(at - MAP_HEADER) / MAP_RECORD}`;
-    if (bytes.readUInt32BE(at + 20) !== crc32(bytes.subarray(at, at + 20))) throw damaged(`${where} checksum`);
+    const last = at + MAP_RECORD >= bytes.length;
+    const torn =
+      at + MAP_RECORD > bytes.length
+        ? `${bytes.length - at} bytes of a record`
+        : bytes.readUInt32BE(at + 20) !== crc32(bytes.subarray(at, at + 20))
+          ? `${where} with a bad checksum`
+          : null;
+    if (torn && !last) throw damaged(`${where} checksum, records follow it`);
+    if (torn) {
+      state.goodLength = at;
+      state.dropped = `the last record was torn (${torn}), dropped: it was never flushed, so never acknowledged as stable`;
+      break;
+    }
     const kind = bytes.readUInt32BE(at);
     const a = bytes.readBigUInt64BE(at + 4);
     const b = bytes.readBigUInt64BE(at + 12);
@@ -117,7 +132,7 @@ export class MapAppender {
     this.length += bytes.length;
   }
 
-  /** Flushes the map to the disk. */
+  /** Flushes the map to the disk: the records appended so far are stable from then on. */
   async sync(): Promise<void> {
     await this.handle.datasync();
   }

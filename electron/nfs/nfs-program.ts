@@ -12,7 +12,9 @@ const MAX_NAME = 255;
 const MAX_IO = 1024 * 1024;
 /** Changes when the engine starts (RFC 1813: when the server may have lost unstable writes). A
  * killed engine loses none — every write is in the kernel, chunk map included, before its reply —
- * but a machine that lost power may have, so clients resend what they had not committed. */
+ * but a machine that lost power may have, so clients resend what they had not committed. Even
+ * then no base bytes are lost: a new chunk's data is flushed before its map record is written
+ * (chunk-cache.ts), and a torn last map record is dropped on resume. */
 const WRITE_VERIFIER = Buffer.alloc(8);
 WRITE_VERIFIER.writeBigUInt64BE(BigInt(Date.now()), 0);
 
@@ -258,7 +260,7 @@ export async function nfsProcedure(
         else if (mode <= 1) size = readSattr(args).size;
         else throw new NfsStatusError(NfsStatus.inval, `create mode ${mode}`);
         const created = await volume.create(id, name, mode !== 0);
-        if (size) await volume.setSize(created, size);
+        if (size !== null) await volume.setSize(created, size); // only the size the client sent
         out
           .u32(NfsStatus.ok)
           .bool(true)

@@ -133,7 +133,7 @@ export class OverlayVolume {
     for (const disk of this.table.disks) {
       const name = names.get(disk.id);
       if (name === undefined) disk.removed = true;
-      else disk.name = name;
+      else Object.assign(disk, { name, removed: false }); // a removal whose save failed is undone
     }
     this.table.files = [...this.nodes.values()].filter((node) => node.kind === 'plain').map((node) => ({ id: node.id, name: node.name }));
     return structuredClone(this.table);
@@ -277,14 +277,17 @@ export class OverlayVolume {
     checkName(name);
     this.scan();
     const existing = [...this.nodes.values()].find((node) => node.name === name);
+    // UNCHECKED over an existing file is a SETATTR of the attributes sent (RFC 1813): the caller
+    // applies the size if one was sent; nothing is cut here.
     if (existing) {
       if (exclusive) throw new NfsStatusError(NfsStatus.exist, `${name} exists`);
-      await this.setSize(existing.id, 0);
       return existing.id;
     }
     await storing(name, async () => (await open(join(this.vmPath, name), 'wx', 0o644)).close());
     this.scan();
-    return this.lookup(dirId, name);
+    const id = this.lookup(dirId, name);
+    await this.saveSoon(); // the new id is on the disk before the client gets its handle
+    return id;
   }
 
   async remove(dirId: number, name: string): Promise<void> {
@@ -298,7 +301,13 @@ export class OverlayVolume {
       return;
     }
     // The table says "removed" before the files go: a kill in between leaves no disk half there.
-    await this.saveSoon();
+    // A failed save leaves the disk as it was: still served, its files open.
+    try {
+      await this.saveSoon();
+    } catch (error) {
+      this.nodes.set(node.id, node);
+      throw error;
+    }
     await node.cache.remove(this.folders.cacheFolder, node.id);
     await node.cache.base.close().catch(() => undefined);
   }
@@ -328,7 +337,7 @@ export class OverlayVolume {
   /** COMMIT: the file's writes (all files' without an id) and the table flushed to the disk. */
   async commit(id?: number): Promise<void> {
     await this.saving; // the table's names too
-    const node = id === undefined ? null : this.nodes.get(id);
+    const node = id === undefined ? null : this.node(id); // a stale handle is STALE, not "all disks"
     if (node?.kind === 'plain') {
       await this.withPlain(node, 'r', (handle) => handle.datasync());
       return;
