@@ -22,3 +22,11 @@ export function plannedWrite(index: number): { offset: number; bytes: Buffer; st
   const stable = ([Stable.unstable, Stable.unstable, Stable.dataSync, Stable.fileSync] as const)[index % 4] ?? Stable.unstable;
   return { offset, bytes, stable };
 }
+
+/** The steps: a new chunk (partial), the same chunk again, two new whole chunks stable, a marked chunk stable. */
+export const ORDER_STEPS: { offset: number; length: number; stable: StableHow }[] = [
+  { offset: 100, length: 5000, stable: Stable.unstable },
+  { offset: 200, length: 300, stable: Stable.unstable },
+  { offset: 2 * CHUNK, length: 2 * CHUNK, stable: Stable.dataSync },
+  { offset: 3 * CHUNK + 7, length: 10, stable: Stable.fileSync },
+];

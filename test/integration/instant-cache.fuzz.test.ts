@@ -4,7 +4,7 @@
 // held in memory and over a real restore point whose capacity is no multiple of a chunk or a
 // backup block. Then writes racing on the same bytes, and damaged persisted state refused.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -20,7 +20,7 @@ import { CHUNK, OverlayVolume, Stable, type StableHow, VM_FOLDER_ID, type Volume
 import { resolvePoint } from '../../electron/repository/chain.ts';
 import { PointDisk } from '../../electron/repository/point-disk.ts';
 import { XdrReader, XdrWriter } from '../../electron/nfs/xdr.ts';
-import { plannedWrite, writerBase, WRITER_DISK } from '../helpers/cache-writer.ts';
+import { ORDER_STEPS, plannedWrite, writerBase, WRITER_DISK } from '../helpers/cache-writer.ts';
 import { makeVmFolder, openEngine, runJob, tempDir } from '../helpers/env.ts';
 
 const dir = await tempDir('lifeboat-cache-fuzz-');
@@ -659,5 +659,83 @@ test('metadata on the disk before the reply: CREATE keeps an existing file, COMM
     assert.throws(() => subject.volume.lookup(VM_FOLDER_ID, DISK), /does not exist/);
   } finally {
     await subject.end();
+  }
+});
+
+/** What the write path did, as strace saw it (completion order): cache/map written or flushed, or a step marker. */
+type Traced = 'cache write' | 'cache sync' | 'map write' | 'map sync' | `step ${string}`;
+
+function parseTrace(text: string): Traced[] {
+  const events: Traced[] = [];
+  const pending = new Map<string, Traced | null>();
+  const classify = (call: string, path: string, rest: string): Traced | null => {
+    if (path.endsWith('.json.new')) return null;
+    // The child's markers on its stdout (a pipe or a socket, as the runner made it).
+    if (call === 'write' || call === 'writev') return (/"(step [^\\"]+)\\n"/.exec(rest)?.[1] as Traced | undefined) ?? null;
+    const file = path.endsWith('.cache') ? 'cache' : path.endsWith('.map') ? 'map' : null;
+    if (!file) return null;
+    return `${file} ${call === 'fdatasync' ? 'sync' : 'write'}`;
+  };
+  for (const line of text.split('\n')) {
+    const resumed = /^(\d+)\s+<\.\.\. \w+ resumed>/.exec(line);
+    if (resumed) {
+      const event = pending.get(resumed[1] as string);
+      pending.delete(resumed[1] as string);
+      if (event) events.push(event);
+      continue;
+    }
+    const call = /^(\d+)\s+(pwrite64|pwritev|fdatasync|writev|write)\(\d+<([^>]*)>(.*)$/.exec(line);
+    if (!call) continue;
+    const [, pid, name, path, rest] = call as unknown as [string, string, string, string, string];
+    const event = classify(name, path, rest);
+    if (rest.includes('<unfinished ...>')) pending.set(pid, event);
+    else if (event) events.push(event);
+  }
+  return events;
+}
+
+test("a new chunk's bytes are flushed before its map record is written (strace); writes into cached chunks flush nothing", async (t) => {
+  const strace = spawnSync('strace', ['-V'], { stdio: 'ignore' });
+  if (strace.error || strace.status !== 0) return t.skip('strace is not installed (apt-get install strace)');
+  const folders = await newFolders();
+  const trace = join(folders.cacheFolder, '..', 'trace.txt');
+  const child = join(import.meta.dirname, '..', 'helpers', 'cache-writer-order-child.ts');
+  const run = spawnSync(
+    'strace',
+    [
+      '-f',
+      '-y',
+      '-s',
+      '32',
+      '-e',
+      'trace=pwrite64,pwritev,fdatasync,write,writev',
+      '-o',
+      trace,
+      process.execPath,
+      child,
+      JSON.stringify(folders),
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  try {
+    assert.equal(run.status, 0, `the traced writer failed: ${run.stderr}`);
+    const events = parseTrace(await readFile(trace, 'utf8'));
+    const steps = new Map<string, Traced[]>();
+    let step: string | null = null;
+    for (const event of events) {
+      if (event.startsWith('step ')) steps.set((step = event.slice(5)), []);
+      else if (step !== null && !(event === 'cache write' && steps.get(step)?.at(-1) === 'cache write')) steps.get(step)?.push(event);
+    }
+    assert.equal(ORDER_STEPS.length, 4);
+    // 0: a new chunk, unstable: its bytes, their flush, then the record; no map flush.
+    assert.deepEqual(steps.get('0'), ['cache write', 'cache sync', 'map write']);
+    // 1: the same chunk again: the bytes, nothing flushed, no record.
+    assert.deepEqual(steps.get('1'), ['cache write']);
+    // 2: two new chunks, DATA_SYNC: bytes, their flush, records, the map's flush; the bytes not flushed twice.
+    assert.deepEqual(steps.get('2'), ['cache write', 'cache sync', 'map write', 'map sync']);
+    // 3: a cached chunk, FILE_SYNC: bytes, then both flushed.
+    assert.deepEqual(steps.get('3'), ['cache write', 'cache sync', 'map sync']);
+  } finally {
+    await rm(join(folders.cacheFolder, '..'), { recursive: true, force: true });
   }
 });
