@@ -703,6 +703,8 @@ export class InstantService implements SessionHost {
   private async retryWaiting(): Promise<void> {
     for (const sessionId of [...this.waiting]) {
       if (this.closed) return;
+      // Released (or found final) while an earlier one in this round was tried.
+      if (!this.waiting.has(sessionId)) continue;
       if (this.record(sessionId).state !== 'running' || this.live.has(sessionId)) this.waiting.delete(sessionId);
       else await this.resume(sessionId);
     }
