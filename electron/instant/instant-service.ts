@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { rm, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { RequestOf } from '../../shared/contract.ts';
 import type { InstantSession, Job } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
@@ -132,6 +132,14 @@ export class InstantService implements SessionHost {
   private readonly sources = new Map<string, Repository>();
   /** Sessions of this engine that a restart could not serve yet (why, in their note); retried. */
   private readonly waiting = new Set<string>();
+  /** Sessions of this engine that a restart can never serve again (why, in their note): not
+   * retried, their handles stale; they can only be stopped. */
+  private readonly unservable = new Set<string>();
+  /** A resume step running now, per session: a stop waits for it (and then undoes it). */
+  private readonly resuming = new Map<string, Promise<unknown>>();
+  /** Sessions released (stopped, failed) by this engine: a resume step that ends after it does
+   * not serve them again. */
+  private readonly released = new Set<string>();
   private retryTimer: NodeJS.Timeout | null = null;
   private retrying: Promise<void> | null = null;
   private closed = false;
@@ -291,11 +299,16 @@ export class InstantService implements SessionHost {
   }
 
   async release(sessionId: string, end: EndState, note: string | null): Promise<void> {
+    // A resume step running now ends first: what it served is found in `live` and taken down
+    // here, and it does not leave the session waiting (it sees the release).
+    this.released.add(sessionId);
+    await this.resuming.get(sessionId)?.catch(() => undefined);
     const live = this.live.get(sessionId);
     const counted: InstantPatch = {};
     this.live.delete(sessionId);
     this.sources.delete(sessionId);
     this.waiting.delete(sessionId);
+    this.unservable.delete(sessionId);
     const record = this.record(sessionId);
     if (record.arrayName) {
       // The clone goes with its presentations; found by the session id it carries.
@@ -463,7 +476,7 @@ export class InstantService implements SessionHost {
     const record = this.find(sessionId);
     if (record.state !== 'running')
       throw new LifeboatError('conflict', `session ${record.id.slice(0, 8)} is ${record.state}; only a running session can be ${what}`);
-    if (!this.live.has(record.id) && !(what === 'stopped' && this.waiting.has(record.id)))
+    if (!this.live.has(record.id) && !(what === 'stopped' && (this.waiting.has(record.id) || this.unservable.has(record.id))))
       throw new LifeboatError(
         'conflict',
         this.waiting.has(record.id)
@@ -568,7 +581,11 @@ export class InstantService implements SessionHost {
         const volume = await this.resumeStep(record.id, () => this.openResumed(record.id));
         if (volume) opened.set(record.id, volume);
       }
-      for (const [sessionId, volume] of opened) await this.resumeStep(sessionId, () => this.publish(this.record(sessionId), volume));
+      for (const [sessionId, volume] of opened) {
+        // Stopped between the two steps: its volume is not served.
+        if (this.released.has(sessionId) || this.closed) await volume.close().catch(() => undefined);
+        else await this.resumeStep(sessionId, () => this.publish(this.record(sessionId), volume));
+      }
       for (const record of left.filter((found) => found.state === 'starting' || found.state === 'stopping')) {
         const note =
           record.state === 'stopping'
@@ -617,14 +634,27 @@ export class InstantService implements SessionHost {
     });
   }
 
-  /** One step of a resume; when it fails the session waits (its note says why) and is tried
-   * again every few seconds until it is served, stopped, or the engine closes. */
+  /** One step of a resume; when it fails with what can clear (its port taken, its key not known,
+   * a folder not mounted yet) the session waits (its note says why) and is tried again every few
+   * seconds until it is served, stopped, or the engine closes. What cannot clear (a damaged write
+   * cache, a cache made for another disk, a cache folder deleted) ends the tries: the note says
+   * so, its handles are stale, and it can be stopped. */
   private async resumeStep<T>(sessionId: string, step: () => Promise<T>): Promise<T | null> {
     const record = this.record(sessionId);
+    const running = step();
+    this.resuming.set(sessionId, running);
     try {
-      return await step();
+      return await running;
     } catch (error) {
+      // Stopped meanwhile, or the engine closing: nothing waits.
+      if (this.released.has(sessionId) || this.closed) return null;
       const wire = toWireError(error);
+      if (await this.cannotClear(record, wire.code)) {
+        this.waiting.delete(record.id);
+        this.unservable.add(record.id);
+        this.update(record.id, { note: `cannot be served again: ${wire.message}; \`lifeboat instant stop\` ends it` });
+        return null;
+      }
       const every = `tried again every ${Math.round((this.deps.resumeRetryMs ?? RESUME_RETRY_MS) / 1000)} s`;
       const note =
         wire.code === 'unauthorized'
@@ -634,7 +664,22 @@ export class InstantService implements SessionHost {
       if (record.note !== note) this.update(record.id, { note });
       this.scheduleRetry();
       return null;
+    } finally {
+      if (this.resuming.get(sessionId) === running) this.resuming.delete(sessionId);
     }
+  }
+
+  /** A resume failure no retry can mend: the backup or the write cache damaged, a cache made for
+   * another disk or session, or one of the session's folders gone while the folder holding it is
+   * there (a folder whose parent is missing too may be a disk not mounted yet: retried). */
+  private async cannotClear(record: InstantRecord, code: string): Promise<boolean> {
+    if (code === 'corrupt-backup' || code === 'conflict' || code === 'bad-request') return true;
+    if (code !== 'not-found') return false;
+    for (const folder of [record.exportFolder, record.cacheFolder]) {
+      const [found, parent] = await Promise.all([stat(folder).catch(() => null), stat(dirname(folder)).catch(() => null)]);
+      if (!found && parent?.isDirectory()) return true;
+    }
+    return false;
   }
 
   /** Is this export a session's that this engine will serve again once it can (so a client that
@@ -658,6 +703,8 @@ export class InstantService implements SessionHost {
   private async retryWaiting(): Promise<void> {
     for (const sessionId of [...this.waiting]) {
       if (this.closed) return;
+      // Released (or found final) while an earlier one in this round was tried.
+      if (!this.waiting.has(sessionId)) continue;
       if (this.record(sessionId).state !== 'running' || this.live.has(sessionId)) this.waiting.delete(sessionId);
       else await this.resume(sessionId);
     }
@@ -680,14 +727,18 @@ export class InstantService implements SessionHost {
       if (live.kind !== 'export') continue;
       const record = this.deps.catalog.instant.get(sessionId);
       if (record) this.deps.catalog.instant.update(sessionId, this.counters(record, live));
-      live.server.removeExport(live.exportId);
-      await live.volume.close().catch(() => undefined);
     }
-    this.live.clear();
-    this.sources.clear();
-    this.waiting.clear();
+    // The servers stop first (no more connections, the open ones dropped: a client reconnects
+    // and sends its calls again to the next engine), and only then the volumes close. An export
+    // removed while its server still answered would answer NFS3ERR_STALE, final for a client
+    // (an I/O error in the guest) during an update's restart.
     const servers = new Set(await Promise.all([...this.servers.values()].map((server) => server.catch(() => null))));
     for (const server of servers) await server?.close().catch(() => undefined);
     this.servers.clear();
+    // Each server closed its exports' volumes (every live export is on one).
+    this.live.clear();
+    this.sources.clear();
+    this.waiting.clear();
+    this.unservable.clear();
   }
 }

@@ -226,12 +226,18 @@ export class NfsServer {
     }
   }
 
+  /** Stops listening, drops every connection (a client reconnects and sends its calls again),
+   * and only then closes the exports' volumes: no call is answered NFS3ERR_STALE on the way. */
   async close(): Promise<void> {
+    const stopped = [this.server, this.portmapper].map((server) =>
+      server?.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve(),
+    );
     for (const socket of this.sockets) socket.destroy();
-    for (const server of [this.server, this.portmapper])
-      if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const entry of this.exports.values()) await entry.volume.close();
+    await Promise.all(stopped);
+    const volumes = [...this.exports.values()].map((entry) => entry.volume);
     this.exports.clear();
+    const failed = (await Promise.allSettled(volumes.map((volume) => volume.close()))).find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }
 

@@ -10,6 +10,10 @@
 //   used blocks leave first. Memory beyond the bound: the blocks being decoded (at most
 //   `decoding` at once) and the ones readers still hold.
 // - Loads: one per key at a time, whoever asks (later readers wait for the first one's load).
+//   A reader that joins a load brings its own: when the load running fails, the next joined
+//   reader's load is tried before anyone hears the failure, so a reader never fails because
+//   another reader's disk closed under its load (a session stopping while another of the same
+//   point reads on). A block that is truly bad fails every load tried, and every reader hears it.
 //   At most `decoding` run at once across every disk; a reader's load goes before any queued
 //   read-ahead, and read-ahead takes at most half the slots (`aheadSlots`), so a new session's
 //   first read never waits behind other sessions' read-ahead.
@@ -59,7 +63,8 @@ type Entry = {
   bytes: number;
   /** Asked for by read-ahead only, not read yet. */
   ahead: boolean;
-  load: Load;
+  /** The first asker's load, then each joined reader's, tried in turn until one succeeds. */
+  loads: Load[];
   promise: Promise<Uint8Array>;
   resolve(value: Uint8Array): void;
   reject(error: unknown): void;
@@ -108,6 +113,7 @@ export class BlockCache {
     const pending = this.pending.get(key);
     if (pending) {
       this.counts.joined++;
+      pending.loads.push(load);
       if (pending.ahead) {
         this.unmarkAhead(pending, pending.bytes);
         // Queued as read-ahead: a reader waits for it now, so it goes with the readers.
@@ -156,7 +162,7 @@ export class BlockCache {
     });
     // Read-ahead nobody reads fails quietly; a reader still sees the failure.
     promise.catch(() => undefined);
-    const entry: Entry = { key, bytes, ahead, load, promise, resolve, reject };
+    const entry: Entry = { key, bytes, ahead, loads: [load], promise, resolve, reject };
     this.pending.set(key, entry);
     (ahead ? this.aheadQueue : this.readQueue).push(entry);
     this.pump();
@@ -174,9 +180,8 @@ export class BlockCache {
   private async run(entry: Entry, asAhead: boolean): Promise<void> {
     this.running++;
     if (asAhead) this.runningAhead++;
-    this.counts.loads++;
     try {
-      const value = await entry.load();
+      const value = await this.loadFirstGood(entry);
       this.pending.delete(entry.key);
       if (entry.ahead) this.aheadBytes -= entry.bytes;
       this.keep(entry.key, value, entry.ahead);
@@ -189,6 +194,20 @@ export class BlockCache {
       this.running--;
       if (asAhead) this.runningAhead--;
       this.pump();
+    }
+  }
+
+  /** The first of the entry's loads that succeeds (loads joined while one runs count too); the
+   * last one's failure when none does. */
+  private async loadFirstGood(entry: Entry): Promise<Uint8Array> {
+    for (let tried = 0; ;) {
+      const load = entry.loads[tried++] as Load;
+      this.counts.loads++;
+      try {
+        return await load();
+      } catch (error) {
+        if (tried >= entry.loads.length) throw error;
+      }
     }
   }
 

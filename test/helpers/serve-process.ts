@@ -20,10 +20,19 @@ export type ServeProcess = {
   origin: string;
   token: string;
   port: number;
+  /** What the process wrote to stderr so far. */
+  stderr(): string;
+  /** Ends the process with SIGTERM (a graceful shutdown) and waits for it; nothing if it ended. */
   stop(): Promise<void>;
+  /** Ends the process with `signal` and waits for it; nothing if it ended. */
+  kill(signal: NodeJS.Signals): Promise<void>;
 };
 
-/** Starts `lifeboat --home HOME serve --port 0 --json ARGS…` and waits for its JSON line. Call it
+/** How long a serve may take to print its URL before it is killed and the start fails. */
+const SERVE_START_MS = 60_000;
+
+/** Starts `lifeboat --home HOME serve --port 0 --json ARGS…` and waits for its JSON line (at most
+ * a minute: then the process is killed and this fails, so no serve is ever left running). Call it
  * at a test file's top level or in a test, not in before(): it registers the after() that stops it. */
 export async function startServe(home: string, ...args: string[]): Promise<ServeProcess> {
   const child = spawn(process.execPath, [cli, '--home', home, 'serve', '--port', '0', '--json', ...args], {
@@ -31,22 +40,30 @@ export async function startServe(home: string, ...args: string[]): Promise<Serve
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const stop = async (): Promise<void> => {
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const kill = async (signal: NodeJS.Signals): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
+    child.kill(signal);
     await exited;
   };
+  const stop = (): Promise<void> => kill('SIGTERM');
   after(stop);
+  let timer: NodeJS.Timeout | undefined;
   const printed = await new Promise<ServeOutput>((resolve, reject) => {
     let text = '';
+    timer = setTimeout(() => reject(new Error(`serve printed no URL in ${SERVE_START_MS / 1000} s: ${stderr}`)), SERVE_START_MS);
     child.stdout?.on('data', (chunk: Buffer) => {
       text += chunk.toString();
       const line = text.split('\n').find((candidate) => candidate.startsWith('{'));
       if (line) resolve(JSON.parse(line) as ServeOutput);
     });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-  });
+    void exited.then(() => reject(new Error(`serve exited with ${child.exitCode ?? child.signalCode}: ${text} ${stderr}`)));
+  })
+    .catch(async (error: unknown) => {
+      await kill('SIGKILL');
+      throw error;
+    })
+    .finally(() => clearTimeout(timer));
   const url = new URL(printed.url);
   return {
     child,
@@ -54,7 +71,9 @@ export async function startServe(home: string, ...args: string[]): Promise<Serve
     origin: url.origin,
     token: new URLSearchParams(url.hash.slice(1)).get('token') ?? '',
     port: Number(url.port),
+    stderr: () => stderr,
     stop,
+    kill,
   };
 }
 

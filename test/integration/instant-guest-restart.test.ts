@@ -4,7 +4,7 @@
 // stateless, so the guest's client reconnects to 2049 with the same file handle and must finish
 // every round with no I/O error and intact data.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -23,7 +23,7 @@ import {
   saveFailure,
 } from '../helpers/guest.ts';
 import { withNfsPorts } from '../helpers/port-lock.ts';
-import { cli } from '../helpers/serve-process.ts';
+import { cli, startServe, type ServeProcess } from '../helpers/serve-process.ts';
 import { startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
 
 const run = promisify(execFile);
@@ -31,40 +31,6 @@ const VM = 'guest-loop';
 const ROUNDS = 8;
 const KILL_AFTER = 'round 2 ok';
 const skip = guestUnavailable() ?? vcsimUnavailable() ?? portsUnavailable() ?? false;
-
-type Serve = { child: ChildProcess; exited: Promise<void>; stderr: () => string };
-
-/** `lifeboat serve` on `home`, resolved once it printed its JSON line (bounded: 60 s). */
-async function startServe(home: string): Promise<Serve> {
-  const child = spawn(process.execPath, [cli, '--home', home, 'serve', '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const serve = { child, exited, stderr: () => stderr };
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve printed no URL in 60 s: ${stderr}`)), 60_000);
-    let text = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const line = text.split('\n').find((candidate) => candidate.startsWith('{') && candidate.includes('"url"'));
-      if (line) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited before serving: ${text} ${stderr}`));
-    });
-  });
-  return serve;
-}
-
-async function stopServe(serve: Serve | null, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
-  if (!serve || serve.child.exitCode !== null || serve.child.signalCode !== null) return;
-  serve.child.kill(signal);
-  await serve.exited;
-}
 
 test('a guest running from an Instant Recovery export keeps running when the engine is killed -9 and started again', { skip }, async () => {
   const dir = await tempDir();
@@ -86,7 +52,9 @@ test('a guest running from an Instant Recovery export keeps running when the eng
     (await run(process.execPath, [cli, '--home', home, '--json', ...args], { timeout: 120_000 })).stdout;
 
   await withNfsPorts(async () => {
-    let serve: Serve | null = await startServe(home);
+    // Every serve started here is stopped: a start that fails kills its process itself, the
+    // killed one is awaited, and the finally ends the one running (also after() of the helper).
+    const serves: ServeProcess[] = [await startServe(home)];
     // Set once, by the console callback (an array so TypeScript sees it can change there).
     const restarts: Promise<void>[] = [];
     let killedAtMs: number | null = null;
@@ -113,8 +81,8 @@ test('a guest running from an Instant Recovery export keeps running when the eng
           restarts.push(
             (async () => {
               killedAtMs = Date.now() - started;
-              await stopServe(serve, 'SIGKILL');
-              serve = await startServe(home);
+              await serves[0]?.kill('SIGKILL');
+              serves.unshift(await startServe(home));
               restartedAtMs = Date.now() - started;
               // A session the new engine did not resume leaves the guest's I/O waiting forever
               // (libnfs has no RPC timeout): stop the boot now and fail on the session's state.
@@ -158,8 +126,9 @@ test('a guest running from an Instant Recovery export keeps running when the eng
       await lifeboat('instant', 'stop', session.id);
     } finally {
       await Promise.all(restarts);
-      // SIGTERM: the engine ends its sessions (unregisters the VM, closes 2049/111) before the lock goes.
-      await stopServe(serve, 'SIGTERM');
+      // SIGTERM: a graceful shutdown closes 2049/111 (the session was stopped above, or is left
+      // for a next engine of this temporary home) before the lock goes.
+      for (const serve of serves) await serve.stop();
     }
   });
 });

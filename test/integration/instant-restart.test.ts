@@ -3,7 +3,7 @@
 // (same port, same file handles, the writes made before the kill), and `instant stop` then
 // unregisters the VM, unmounts the datastore and deletes the cache.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,35 +17,11 @@ import { makeVmFolder, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts'
 import { handleOf, nfsCommit, nfsRead, nfsWrite } from '../helpers/nfs-rpc.ts';
 import { startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
 import { withNfsPorts } from '../helpers/port-lock.ts';
+import { cli, startServe } from '../helpers/serve-process.ts';
 
 const run = promisify(execFile);
-const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
 const missing = vcsimUnavailable();
 const MIB = 1024 * 1024;
-
-/** `lifeboat serve` on a home, once it has printed where it listens. */
-async function serve(home: string): Promise<{ server: ChildProcess; exited: Promise<unknown> }> {
-  const server = spawn(process.execPath, [cli, '--home', home, 'serve', '--port', '0', '--json'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise((resolve) => server.once('exit', resolve));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('serve printed no URL in 30 s')), 30_000);
-      server.stdout?.on('data', (chunk: Buffer) => {
-        if (chunk.toString().includes('{')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
-  } catch (error) {
-    server.kill('SIGKILL');
-    await exited;
-    throw error;
-  }
-  return { server, exited };
-}
 
 /** READ over a new connection, tried again while the restarted engine is not serving yet (bounded). */
 async function readWhenServed(port: number, handle: Uint8Array, offset: number, count: number): Promise<Buffer> {
@@ -102,7 +78,7 @@ test(
       let started: InstantSession | null = null;
       let port = 0;
       let disk: Uint8Array = new Uint8Array(0);
-      const killed = await serve(home);
+      const killed = await startServe(home);
       try {
         // As root, the default listen address: NFS on 2049 and the portmapper on 111, as ESXi
         // expects; elsewhere those ports cannot be bound, so a free one (and no portmapper check).
@@ -152,8 +128,7 @@ test(
         synced.copy(expected, MIB + 3);
         unstable.copy(expected, 5 * MIB - 11);
       } finally {
-        killed.server.kill('SIGKILL');
-        await killed.exited;
+        await killed.kill('SIGKILL');
       }
       assert.ok(started);
 
@@ -168,7 +143,7 @@ test(
       try {
         assert.deepEqual(await onHost(), { vm: true, datastore: true }, 'the killed engine left its VM and datastore on the host');
         const restarted = Date.now();
-        const second = await serve(home);
+        const second = await startServe(home);
         try {
           await readWhenServed(port, disk, 0, 4096);
           console.log(
@@ -187,8 +162,7 @@ test(
           await assert.rejects(access(join(home, 'instant', started.datastore)));
           await assert.rejects(access(started.writesTo));
         } finally {
-          second.server.kill('SIGKILL');
-          await second.exited;
+          await second.kill('SIGKILL');
         }
       } finally {
         await client.logout();

@@ -3,9 +3,10 @@
 // them again on the same port with the same file handles; a handle of a stopped session is
 // stale; a port taken meanwhile and an encrypted point whose key the engine does not keep leave
 // the session running but not served, saying why (its clients hear NFS3ERR_JUKEBOX where its
-// server is up), until it can be served or is stopped.
+// server is up), until it can be served or is stopped; a write cache damaged meanwhile is not
+// tried again: the session says it cannot be served again, its handles are stale, it can be stopped.
 import assert from 'node:assert/strict';
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -226,6 +227,61 @@ test(
       await client.logout();
     }
     await stop(migrating.id);
+  },
+);
+
+test(
+  'a graceful close never answers NFS3ERR_STALE: reads while the engine closes are answered or their connection drops',
+  { skip: missing ?? false },
+  async () => {
+    const sessions = [await start('app', 'app-closing-1'), await start('app', 'app-closing-2')];
+    const handles = await Promise.all(sessions.map((session) => diskHandle(session)));
+    const statuses = new Map<string, number>();
+    let closed = false;
+    // Reads over new connections, one after another per session, until the close has ended.
+    const readers = sessions.map(async (session, at) => {
+      for (let round = 0; !closed && round < 100_000; round++) {
+        const answer = await nfsRead(portOf(session), handles[at] as Uint8Array, (round % 8) * MIB, 4096).then(
+          ({ status }) => String(status),
+          () => 'dropped',
+        );
+        statuses.set(answer, (statuses.get(answer) ?? 0) + 1);
+      }
+    });
+    await until('reads answered', () => ((statuses.get(String(NfsStatus.ok)) ?? 0) > 20 ? true : undefined), 30_000);
+    await engine.close();
+    closed = true;
+    await Promise.all(readers);
+    assert.equal(statuses.get(String(NfsStatus.stale)), undefined, `answers while closing: ${JSON.stringify([...statuses])}`);
+    engine = await openServedEngine({ home, workerThreads: 2 });
+    await engine.instant.recovered;
+    for (const session of sessions) await stop(session.id);
+  },
+);
+
+test(
+  'a damaged write cache after a restart is final: not tried again, the note says so, its handles are stale, stop cleans up',
+  { skip: missing ?? false },
+  async () => {
+    // It shares its server with a session that is served again, so its own handles get an answer.
+    const beside = await start('app', 'app-beside-broken');
+    const port = portOf(beside);
+    const broken = await start('app', 'app-broken', { listen: `127.0.0.1:${port}` });
+    const disk = await diskHandle(broken);
+    await engine.close();
+    await writeFile(join(broken.writesTo, 'volume.json'), '{ not json');
+    engine = await openServedEngine({ home, workerThreads: 2 });
+    await engine.instant.recovered;
+    const final = listed(broken.id);
+    assert.equal(final.state, 'running', 'still to be stopped by the operator');
+    assert.match(final.note ?? '', /^cannot be served again: .*volume\.json is not JSON.*; `lifeboat instant stop` ends it$/);
+    assert.doesNotMatch(final.note ?? '', /tried again/);
+    assert.equal((await nfsRead(port, disk, 0, 10)).status, NfsStatus.stale, 'not "try again later": it will never be served');
+    assert.ok((await readOver(port, await diskHandle(beside), 0, MIB)).equals((await readFile(raws.app as string)).subarray(0, MIB)));
+    await stop(broken.id);
+    assert.equal(listed(broken.id).state, 'stopped');
+    await assert.rejects(access(broken.writesTo), 'the stopped session left no cache');
+    await stop(beside.id);
   },
 );
 

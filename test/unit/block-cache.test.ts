@@ -159,6 +159,37 @@ test('read-ahead not read yet leaves after ordinary blocks; past its budget it i
   assert.ok(cache.stats().bytes <= 40);
 });
 
+test("a reader that joined another's load gets its block when that load fails (its disk closed): its own load runs", async () => {
+  // One slot: the first session's load of K waits in the queue; the session stops before it runs.
+  const cache = new BlockCache({ maxBytes: 1000, decoding: 1 });
+  const loads = new Loads();
+  const busy = cache.get('k0', 10, loads.for('k0', 10));
+  let firstClosed = false;
+  const first = cache.get('k1', 10, async () => {
+    if (firstClosed) throw new Error('the first disk is closed');
+    return blockOf('k1', 10);
+  });
+  const second = cache.get('k1', 10, loads.for('k1', 10));
+  firstClosed = true;
+  loads.finish(0, true);
+  await busy;
+  await settle();
+  assert.deepEqual(loads.order, ['k0', 'k1'], "the second reader's own load ran after the first one's failed");
+  loads.finish(0, true);
+  assert.deepEqual(await second, blockOf('k1', 10));
+  assert.deepEqual(await first, blockOf('k1', 10), 'the block is good whoever loaded it');
+  // A block that fails every load fails every reader, after each load was tried once.
+  const tries: string[] = [];
+  const bad = (who: string) => async (): Promise<Uint8Array> => {
+    tries.push(who);
+    throw new Error(`corrupt block (${who})`);
+  };
+  const readers = [cache.get('k2', 10, bad('a')), cache.get('k2', 10, bad('b'))];
+  for (const reader of readers) await assert.rejects(reader, /corrupt block/);
+  assert.deepEqual(tries, ['a', 'b']);
+  assert.equal(cache.stats().queued, 0);
+});
+
 test('a block larger than the bound is handed to its reader and not kept', async () => {
   const cache = new BlockCache({ maxBytes: 8, decoding: 1 });
   let loads = 0;
