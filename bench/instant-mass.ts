@@ -51,27 +51,31 @@ async function makeVm(folder: string, name: string, seed: number): Promise<void>
 
 type GuestAsk = { id: string; host: string; port: number; exportPath: string; names: string[]; bytes: number };
 
-/** The guests' process (instant-mass-guests.ts): `read` resolves with when (ms since the epoch)
- * the reply to the first 1 MiB READ of the file came, once `bytes` came. */
-function startGuests(): { read(ask: GuestAsk): Promise<number>; stop(): void } {
+/** When (ms since the epoch) a guest had its ask, its connection, its MNT and LOOKUPs answered,
+ * and the reply to its first 1 MiB READ. */
+type GuestMarks = { askedAt: number; connectedAt: number; openedAt: number; firstMibAt: number };
+
+/** The guests' process (instant-mass-guests.ts): `read` resolves with the guest's marks once
+ * `bytes` came. */
+function startGuests(): { read(ask: GuestAsk): Promise<GuestMarks>; stop(): void } {
   const child = spawn(process.execPath, [join(import.meta.dirname, 'instant-mass-guests.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const waiting = new Map<string, { resolve(at: number): void; reject(error: Error): void }>();
+  const waiting = new Map<string, { resolve(marks: GuestMarks): void; reject(error: Error): void }>();
   child.once('exit', (code) => {
     for (const [id, wait] of waiting) wait.reject(new Error(`the guests' process exited with ${code} before ${id} was read`));
     waiting.clear();
   });
   void (async () => {
     for await (const line of createInterface({ input: child.stdout })) {
-      const answer = JSON.parse(line) as { id: string; firstMibAt?: number; error?: string };
+      const answer = JSON.parse(line) as Partial<GuestMarks> & { id: string; error?: string };
       const wait = waiting.get(answer.id);
       waiting.delete(answer.id);
       if (answer.error !== undefined) wait?.reject(new Error(answer.error));
-      else wait?.resolve(answer.firstMibAt ?? NaN);
+      else wait?.resolve({ askedAt: NaN, connectedAt: NaN, openedAt: NaN, firstMibAt: NaN, ...answer });
     }
   })();
   return {
     read: (ask) =>
-      new Promise<number>((resolve, reject) => {
+      new Promise<GuestMarks>((resolve, reject) => {
         waiting.set(ask.id, { resolve, reject });
         child.stdin.write(`${JSON.stringify(ask)}\n`);
       }),
@@ -141,8 +145,16 @@ export async function instantMass(root: string): Promise<void> {
         const { address, port } = engine.instant.listenOf(session.id);
         const exportPath = new URL(session.nfsUrl).pathname;
         const names = [session.vmName, `${session.vmName}-flat.vmdk`];
-        const firstMibAt = await guestProcess.read({ id: session.id, host: address, port, exportPath, names, bytes: BOOT_MIB * MIB });
-        return { id: session.id, poweredOn: poweredOn - requested, firstRead: firstMibAt - performance.timeOrigin - poweredOn };
+        const marks = await guestProcess.read({ id: session.id, host: address, port, exportPath, names, bytes: BOOT_MIB * MIB });
+        const since = (at: number): number => at - performance.timeOrigin - poweredOn;
+        return {
+          id: session.id,
+          poweredOn: poweredOn - requested,
+          firstRead: since(marks.firstMibAt),
+          asked: since(marks.askedAt),
+          connected: since(marks.connectedAt),
+          opened: since(marks.openedAt),
+        };
       }),
     );
     const allRead = performance.now() - requested;
@@ -172,7 +184,8 @@ export async function instantMass(root: string): Promise<void> {
         const servedAt = Date.parse(session?.createdAt ?? '') + (session?.firstReadSeconds ?? NaN) * 1000;
         const served = servedAt - performance.timeOrigin - requested - guest.poweredOn;
         console.log(
-          `    ${guest.id.slice(0, 8)} powered on ${guest.poweredOn.toFixed(0)} ms, first READ served +${served.toFixed(0)} ms, first MiB at the guest +${guest.firstRead.toFixed(0)} ms`,
+          `    ${guest.id.slice(0, 8)} powered on ${guest.poweredOn.toFixed(0)} ms; guest asked +${guest.asked.toFixed(0)}, connected +${guest.connected.toFixed(0)}, ` +
+            `MNT+LOOKUPs answered +${guest.opened.toFixed(0)}, first READ served +${served.toFixed(0)}, first MiB at the guest +${guest.firstRead.toFixed(0)} ms`,
         );
       }
     }
