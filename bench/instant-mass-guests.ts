@@ -1,40 +1,46 @@
-// The guests of the mass Instant Recovery bench, in a process of their own: forking a reader from
-// the engine's process would stop the engine's event loop for each fork, a cost the engine does
-// not have when its guests run on a host. Reads lines `{"id","url","bytes"}` on stdin; for each,
-// libnfs's nfs-cat reads the url until `bytes` came (killed then, or after two minutes), and a
-// line `{"id","firstMibAt"}` (ms since the epoch) or `{"id","error"}` goes to stdout.
-import { spawn } from 'node:child_process';
+// The guests of the mass Instant Recovery bench, in a process of their own (the engine's event
+// loop does not run them), each an in-process NFS v3 client on its own TCP connection
+// (scripts/peers/nfs-client.ts): MNT of the export, LOOKUP of the VM folder and the flat disk,
+// then READs of 1 MiB from offset 0 — what a hypervisor does at power-on, with no process per
+// guest (100 client processes starting at once would measure process start-up, not the engine).
+// Reads lines `{"id","host","port","exportPath","names","bytes"}` on stdin; for each, a line
+// `{"id","askedAt","connectedAt","openedAt","firstMibAt"}` (ms since the epoch; see Marks) goes to
+// stdout once `bytes` were read, or `{"id","error"}`.
 import { createInterface } from 'node:readline';
+import { connectNfs } from '../scripts/peers/nfs-client.ts';
 
 const MIB = 1024 * 1024;
 const now = (): number => performance.timeOrigin + performance.now();
 
-function read(id: string, url: string, bytes: number): void {
-  const reader = spawn('nfs-cat', [url], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let got = 0;
-  let firstMibAt = NaN;
-  let errors = '';
-  let reported = false;
-  const report = (error: string | null): void => {
-    if (reported) return;
-    reported = true;
-    clearTimeout(timer);
-    reader.kill('SIGKILL');
-    process.stdout.write(`${JSON.stringify(error ? { id, error } : { id, firstMibAt })}\n`);
-  };
-  const timer = setTimeout(() => report(`nfs-cat ${url}: no ${bytes} bytes in 120 s`), 120_000);
-  reader.stdout.on('data', (chunk: Buffer) => {
-    got += chunk.length;
-    if (got >= MIB && Number.isNaN(firstMibAt)) firstMibAt = now();
-    if (got >= bytes) report(null);
-  });
-  reader.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-  reader.once('exit', (code) => {
-    if (got < bytes) report(`nfs-cat ${url} exited with ${code} after ${got} bytes: ${errors}`);
-  });
+type Ask = { id: string; host: string; port: number; exportPath: string; names: string[]; bytes: number };
+
+/** When (ms since the epoch) the ask came, the connection was up, the MNT and both LOOKUPs were
+ * answered and the first 1 MiB READ was answered. */
+type Marks = { askedAt: number; connectedAt: number; openedAt: number; firstMibAt: number };
+
+async function boot(ask: Ask): Promise<Marks> {
+  const askedAt = now();
+  const client = await connectNfs(ask.host, ask.port);
+  const connectedAt = now();
+  try {
+    const disk = await client.open(ask.exportPath, ask.names);
+    const openedAt = now();
+    let firstMibAt = NaN;
+    for (let offset = 0; offset < ask.bytes; offset += MIB) {
+      const data = await client.read(disk, offset, MIB);
+      if (data.length === 0) throw new Error(`the disk ended at ${offset} bytes`);
+      if (offset === 0) firstMibAt = now();
+    }
+    return { askedAt, connectedAt, openedAt, firstMibAt };
+  } finally {
+    client.close();
+  }
 }
 
 for await (const line of createInterface({ input: process.stdin })) {
-  const { id, url, bytes } = JSON.parse(line) as { id: string; url: string; bytes: number };
-  read(id, url, bytes);
+  const ask = JSON.parse(line) as Ask;
+  boot(ask).then(
+    (marks) => process.stdout.write(`${JSON.stringify({ id: ask.id, ...marks })}\n`),
+    (error: unknown) => process.stdout.write(`${JSON.stringify({ id: ask.id, error: `${ask.exportPath}: ${String(error)}` })}\n`),
+  );
 }

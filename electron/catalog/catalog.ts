@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { LifeboatError } from '../errors.ts';
+import { statementOf } from './statements.ts';
 import { appendAnchor, dropTornAnchor, readAnchors, type AuditHead } from './audit-anchors.ts';
 import {
   CopyPolicy,
@@ -307,31 +308,30 @@ export class Catalog {
   }
 
   insertJob(job: Job, params: unknown): void {
-    this.db
-      .prepare(
-        `INSERT INTO jobs (id, kind, vm_id, vm_name, state, summary, params, steps, current_step, bytes_done, bytes_total, error, result, created_at, started_at, ended_at, waiting_for, requested_by)
+    statementOf(
+      this.db,
+      `INSERT INTO jobs (id, kind, vm_id, vm_name, state, summary, params, steps, current_step, bytes_done, bytes_total, error, result, created_at, started_at, ended_at, waiting_for, requested_by)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        job.id,
-        job.kind,
-        job.vmId,
-        job.vmName,
-        job.state,
-        job.summary,
-        JSON.stringify(params),
-        JSON.stringify(job.steps),
-        job.currentStep,
-        job.bytesDone,
-        job.bytesTotal,
-        job.error,
-        job.result === null ? null : JSON.stringify(job.result),
-        job.createdAt,
-        job.startedAt,
-        job.endedAt,
-        job.waitingFor,
-        job.requestedBy,
-      );
+    ).run(
+      job.id,
+      job.kind,
+      job.vmId,
+      job.vmName,
+      job.state,
+      job.summary,
+      JSON.stringify(params),
+      JSON.stringify(job.steps),
+      job.currentStep,
+      job.bytesDone,
+      job.bytesTotal,
+      job.error,
+      job.result === null ? null : JSON.stringify(job.result),
+      job.createdAt,
+      job.startedAt,
+      job.endedAt,
+      job.waitingFor,
+      job.requestedBy,
+    );
   }
 
   updateJob(id: string, patch: JobPatch): Job {
@@ -341,7 +341,7 @@ export class Catalog {
         const value = patch[key];
         return key === 'steps' || (key === 'result' && value !== null) ? JSON.stringify(value) : value;
       });
-      this.db.prepare(`UPDATE jobs SET ${keys.map((key) => `${patchColumns[key]} = ?`).join(', ')} WHERE id = ?`).run(...values, id);
+      statementOf(this.db, `UPDATE jobs SET ${keys.map((key) => `${patchColumns[key]} = ?`).join(', ')} WHERE id = ?`).run(...values, id);
     }
     return this.getJob(id) as Job;
   }
@@ -356,7 +356,7 @@ export class Catalog {
   }
 
   getJob(id: string): Job | null {
-    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    const row = statementOf(this.db, 'SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
     return row ? jobFromRow(row) : null;
   }
 
@@ -378,15 +378,21 @@ export class Catalog {
   }
 
   addJobEvent(jobId: string, event: JobEvent): void {
-    this.db
-      .prepare('INSERT INTO job_events (job_id, at, level, step, message) VALUES (?, ?, ?, ?, ?)')
-      .run(jobId, event.at, event.level, event.step, event.message);
+    statementOf(this.db, 'INSERT INTO job_events (job_id, at, level, step, message) VALUES (?, ?, ?, ?, ?)').run(
+      jobId,
+      event.at,
+      event.level,
+      event.step,
+      event.message,
+    );
   }
 
   addJobSample(jobId: string, atMs: number, bytesDone: number): void {
-    this.db
-      .prepare('INSERT OR REPLACE INTO job_samples (job_id, at_ms, bytes_done) VALUES (?, ?, ?)')
-      .run(jobId, Math.floor(atMs), Math.floor(bytesDone));
+    statementOf(this.db, 'INSERT OR REPLACE INTO job_samples (job_id, at_ms, bytes_done) VALUES (?, ?, ?)').run(
+      jobId,
+      Math.floor(atMs),
+      Math.floor(bytesDone),
+    );
   }
 
   /** A job's progress over time, oldest first (at most the last 2,000 samples). */
@@ -419,9 +425,10 @@ export class Catalog {
     const head = this.db.transaction((): AuditHead => {
       const previous = this.auditHead()?.hash ?? '';
       const hash = auditHash(previous, entry);
-      const { lastInsertRowid } = this.db
-        .prepare('INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(entry.at, entry.actor, entry.action, entry.subject, entry.details, previous, hash);
+      const { lastInsertRowid } = statementOf(
+        this.db,
+        'INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ).run(entry.at, entry.actor, entry.action, entry.subject, entry.details, previous, hash);
       return { id: Number(lastInsertRowid), hash };
     })();
     // After the commit, so an anchor never names a row that could still roll back.
@@ -434,7 +441,7 @@ export class Catalog {
 
   /** The last entry of the audit log: what a new restore point's manifest records. */
   auditHead(): AuditHead | null {
-    return (this.db.prepare('SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as AuditHead | undefined) ?? null;
+    return (statementOf(this.db, 'SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as AuditHead | undefined) ?? null;
   }
 
   auditEntries(limit = 200): AuditEntry[] {
@@ -612,8 +619,8 @@ export class Catalog {
 
   releaseResources(jobId: string, ids?: number[]): void {
     const now = new Date().toISOString();
-    if (!ids) this.db.prepare('UPDATE job_resources SET released_at = ? WHERE job_id = ? AND released_at IS NULL').run(now, jobId);
-    else for (const id of ids) this.db.prepare('UPDATE job_resources SET released_at = ? WHERE id = ?').run(now, id);
+    if (!ids) statementOf(this.db, 'UPDATE job_resources SET released_at = ? WHERE job_id = ? AND released_at IS NULL').run(now, jobId);
+    else for (const id of ids) statementOf(this.db, 'UPDATE job_resources SET released_at = ? WHERE id = ?').run(now, id);
   }
 
   openResources(jobId?: string): JobResource[] {

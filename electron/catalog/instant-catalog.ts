@@ -2,7 +2,9 @@
 // so an engine that dies mid-session leaves a record the next start resumes (running) or cleans
 // up from (starting, stopping).
 import type { InstantState } from '../../shared/domain.ts';
+import type { Statement } from 'better-sqlite3';
 import type { CatalogDatabase } from './database.ts';
+import { statementOf } from './statements.ts';
 
 export type InstantRecord = {
   id: string;
@@ -159,80 +161,83 @@ export class InstantCatalog {
     this.db = db;
   }
 
+  private statement(sql: string): Statement {
+    return statementOf(this.db, sql);
+  }
+
   insert(record: InstantRecord): void {
-    this.db
-      .prepare(
-        `INSERT INTO instant_sessions (id, vm_id, vm_name, point_id, name, host, host_system, datastore, listen, export_path, allowed, export_folder,
+    this.statement(
+      `INSERT INTO instant_sessions (id, vm_id, vm_name, point_id, name, host, host_system, datastore, listen, export_path, allowed, export_folder,
            cache_folder, redirected, state, note, job_id, created_at, ended_at, powered_on_ms, first_read_ms, bytes_read, bytes_written, cache_bytes, array_name, clone_id, vm_folder,
            export_id, served_port, from_region)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        record.id,
-        record.vmId,
-        record.vmName,
-        record.pointId,
-        record.name,
-        record.host,
-        record.hostSystem,
-        record.datastore,
-        record.listen,
-        record.exportPath,
-        JSON.stringify(record.allowed),
-        record.exportFolder,
-        record.cacheFolder,
-        record.redirected ? 1 : 0,
-        record.state,
-        record.note,
-        record.jobId,
-        record.createdAt,
-        record.endedAt,
-        record.poweredOnMs,
-        record.firstReadMs,
-        record.bytesRead,
-        record.bytesWritten,
-        record.cacheBytes,
-        record.arrayName,
-        record.cloneId,
-        record.vmFolder,
-        record.exportId,
-        record.servedPort,
-        record.fromRegion,
-      );
+    ).run(
+      record.id,
+      record.vmId,
+      record.vmName,
+      record.pointId,
+      record.name,
+      record.host,
+      record.hostSystem,
+      record.datastore,
+      record.listen,
+      record.exportPath,
+      JSON.stringify(record.allowed),
+      record.exportFolder,
+      record.cacheFolder,
+      record.redirected ? 1 : 0,
+      record.state,
+      record.note,
+      record.jobId,
+      record.createdAt,
+      record.endedAt,
+      record.poweredOnMs,
+      record.firstReadMs,
+      record.bytesRead,
+      record.bytesWritten,
+      record.cacheBytes,
+      record.arrayName,
+      record.cloneId,
+      record.vmFolder,
+      record.exportId,
+      record.servedPort,
+      record.fromRegion,
+    );
   }
 
   update(id: string, patch: InstantPatch): InstantRecord {
     const keys = (Object.keys(patch) as (keyof InstantPatch)[]).filter((key) => patch[key] !== undefined);
     if (keys.length > 0) {
-      this.db
-        .prepare(`UPDATE instant_sessions SET ${keys.map((key) => `${columns[key]} = ?`).join(', ')} WHERE id = ?`)
-        .run(...keys.map((key) => patch[key] ?? null), id);
+      this.statement(`UPDATE instant_sessions SET ${keys.map((key) => `${columns[key]} = ?`).join(', ')} WHERE id = ?`).run(
+        ...keys.map((key) => patch[key] ?? null),
+        id,
+      );
     }
     return this.get(id) as InstantRecord;
   }
 
   get(id: string): InstantRecord | null {
-    const row = this.db.prepare('SELECT * FROM instant_sessions WHERE id = ?').get(id) as Row | undefined;
+    const row = this.statement('SELECT * FROM instant_sessions WHERE id = ?').get(id) as Row | undefined;
     return row ? fromRow(row) : null;
   }
 
   /** Newest first. */
   list(): InstantRecord[] {
-    return (this.db.prepare('SELECT * FROM instant_sessions ORDER BY created_at DESC').all() as Row[]).map(fromRow);
+    return (this.statement('SELECT * FROM instant_sessions ORDER BY created_at DESC').all() as Row[]).map(fromRow);
   }
 
   /** The export id for a new session: one more than any session ever had, so a file handle of
    * an ended session never names a new one. */
   nextExportId(): number {
-    const row = this.db.prepare('SELECT COALESCE(MAX(export_id), 0) + 1 AS next FROM instant_sessions').get() as { next: number };
+    const row = this.statement('SELECT COALESCE(MAX(export_id), 0) + 1 AS next FROM instant_sessions').get() as { next: number };
     return row.next;
   }
 
   inStates(states: readonly InstantState[]): InstantRecord[] {
     return (
-      this.db
-        .prepare(`SELECT * FROM instant_sessions WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY created_at`)
-        .all(...states) as Row[]
+      this.statement(`SELECT * FROM instant_sessions WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY created_at`).all(
+        ...states,
+      ) as Row[]
     ).map(fromRow);
   }
 }

@@ -281,14 +281,18 @@ export class InstantService implements SessionHost {
   }
 
   listenOf(sessionId: string): { address: string; port: number } {
-    const record = this.record(sessionId);
+    return this.listenOfRecord(this.record(sessionId));
+  }
+
+  private listenOfRecord(record: InstantRecord): { address: string; port: number } {
     const { address, port } = parseListen(record.listen);
-    const live = this.live.get(sessionId);
+    const live = this.live.get(record.id);
     return { address, port: live?.kind === 'export' ? live.server.port : (record.servedPort ?? port) };
   }
 
+  /** From the record in hand (a summary of every session must not read each one again). */
   private nfsUrl(record: InstantRecord): string {
-    const { address, port } = this.listenOf(record.id);
+    const { address, port } = this.listenOfRecord(record);
     const host = address.includes(':') ? `[${address}]` : address;
     return `nfs://${host}${record.exportPath}${port === 2049 ? '' : `?nfsport=${port}&mountport=${port}`}`;
   }

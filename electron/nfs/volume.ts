@@ -58,6 +58,8 @@ export class OverlayVolume {
   /** Saves of the table one after the other: the one queued (not started) takes later changes too. */
   private saving: Promise<void> = Promise.resolve();
   private queuedSave: Promise<void> | null = null;
+  /** While `open` scans: the table is saved once when it ends (see open). */
+  private opening = false;
   private readonly createdMs = Date.now();
 
   private constructor(name: string, folders: VolumeFolders, table: VolumeTable, disks: VirtualFile[]) {
@@ -78,8 +80,13 @@ export class OverlayVolume {
       : await freshDisks(name, folders.cacheFolder, bases);
     const volume = new OverlayVolume(name, folders, table, disks);
     try {
+      // Saved once, off the event loop (the volume is not served yet, so no id is handed out
+      // before the table holding it is durable): sync fsyncs here stalled the NFS replies of
+      // every other session while many sessions started at once.
+      volume.opening = true;
       volume.scan();
-      volume.saveNow();
+      volume.opening = false;
+      await volume.saveSoon();
     } catch (error) {
       await Promise.all(disks.map((disk) => disk.cache.close()));
       throw error;
@@ -121,7 +128,7 @@ export class OverlayVolume {
   private takeId(): number {
     if (this.nextFree >= this.table.nextId) {
       this.table.nextId = this.nextFree + ID_BLOCK;
-      this.saveNow();
+      if (!this.opening) this.saveNow();
     }
     return this.nextFree++;
   }

@@ -1,6 +1,7 @@
 // The NFS v3 server against a real client (libnfs's nfs-ls, nfs-cat, nfs-cp): a restore point's
 // VM folder served straight from the backup, reads identical to the source disk, writes going
 // to the session's cache and never to the backup; garbage on the wire closes that connection only.
+// Also the benchmarks' in-process NFS client (scripts/peers/nfs-client.ts) against this server.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +18,7 @@ import { NfsStatus } from '../../electron/nfs/nfs-status.ts';
 import { VM_FOLDER_ID } from '../../electron/nfs/volume.ts';
 import { runJob, tempDir } from '../helpers/env.ts';
 import { tapeLab } from '../helpers/tape.ts';
+import { connectNfs } from '../../scripts/peers/nfs-client.ts';
 
 const run = promisify(execFile);
 const { engine, vms } = await tapeLab({ vms: 1, diskMib: 12, tapeMib: 64, toTape: false });
@@ -59,6 +61,21 @@ test('nfs-ls lists the VM folder; nfs-cat reads the flat disk identical to the s
   );
   assert.match((await nfs('nfs-cat', url(`/${vm.name}.vmdk`))).toString(), /createType="monolithicFlat"/);
   assert.ok((server.stats(exportId)?.bytesRead ?? 0) >= 12 * 1024 * 1024);
+});
+
+test("the benchmarks' in-process client: MNT, LOOKUP and READs give the source's bytes; refusals are clear errors", async () => {
+  const client = await connectNfs('127.0.0.1', server.port, 30_000);
+  try {
+    const disk = await client.open('/lifeboat/session-1', [vm.name, `${vm.name}-flat.vmdk`]);
+    const source = await readFile(vm.raw);
+    const mib = 1024 * 1024;
+    assert.ok(Buffer.from(await client.read(disk, 0, mib)).equals(source.subarray(0, mib)), 'the first MiB');
+    assert.ok(Buffer.from(await client.read(disk, 11 * mib + 5, mib)).equals(source.subarray(11 * mib + 5)), 'a short read at the end');
+    await assert.rejects(client.open('/lifeboat/elsewhere', []), /MNT \/lifeboat\/elsewhere: status 13/);
+    await assert.rejects(client.open('/lifeboat/session-1', [vm.name, 'nothing.vmdk']), /LOOKUP nothing\.vmdk: status 2/);
+  } finally {
+    client.close();
+  }
 });
 
 test('writes land in the cache: a new file, and the guest writes into its disk, read back; the backup stays as it was', async () => {
