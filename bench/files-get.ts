@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { vmxText } from '../electron/lab/create-lab.ts';
+import { flatVmFolder } from './vm-folder.ts';
 import { PointBrowser } from '../electron/items/point-browser.ts';
 import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
 
@@ -41,8 +41,7 @@ async function makeVm(work: string, name: string, seeded: string, linear: boolea
   ]);
   const source = join(work, `${name}-vm`);
   await mkdir(source);
-  execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=monolithicFlat', image, join(source, `${name}.vmdk`)]);
-  await writeFile(join(source, `${name}.vmx`), vmxText(name, [`${name}.vmdk`], '44 44 44 44 44 44 44 44-44 44 44 44 44 44 44 44'));
+  await flatVmFolder(source, name, image, '44 44 44 44 44 44 44 44-44 44 44 44 44 44 44 44');
   return { source, image };
 }
 

@@ -4,9 +4,9 @@
 // runs: kernel and initrd loaded, root mounted) and to `end` (workload done), medians of 2–3 runs.
 // Alone: LIFEBOAT_BENCH_ONLY=instant-guest npm run bench. Needs root (2049 and the portmapper's 111).
 import { execFileSync } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { vmxText } from '../electron/lab/create-lab.ts';
+import { flatVmFolder } from './vm-folder.ts';
 import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
 import { inProcessApi } from '../electron/cli/connect.ts';
 import { startVcsim, vcsimUnavailable } from '../scripts/peers/vcsim.ts';
@@ -63,18 +63,7 @@ export async function instantGuest(root: string, runs: number, median: Median): 
     // (b) the Instant Recovery export of a backup of the same disk, a new session for each boot.
     const source = join(work, VM);
     await mkdir(source);
-    execFileSync('qemu-img', [
-      'convert',
-      '-f',
-      'raw',
-      '-O',
-      'vmdk',
-      '-o',
-      'subformat=monolithicFlat',
-      disk.raw,
-      join(source, `${VM}.vmdk`),
-    ]);
-    await writeFile(join(source, `${VM}.vmx`), vmxText(VM, [`${VM}.vmdk`], '47 47 47 47 47 47 47 47-47 47 47 47 47 47 47 47'));
+    await flatVmFolder(source, VM, disk.raw, '47 47 47 47 47 47 47 47-47 47 47 47 47 47 47 47');
     const vc = await startVcsim({ cwd: join(home, 'instant') });
     try {
       await withNfsPorts(async () => {

@@ -9,12 +9,12 @@
 // engine's memory (RSS, heap, array buffers) against its one block cache bound.
 // Alone: LIFEBOAT_BENCH_ONLY=instant-mass npm run bench.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { vmxText } from '../electron/lab/create-lab.ts';
+import { flatVmFolder } from './vm-folder.ts';
 import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
 import { startVcsim, vcsimUnavailable } from '../scripts/peers/vcsim.ts';
 
@@ -44,9 +44,8 @@ async function makeVm(folder: string, name: string, seed: number): Promise<void>
     await handle.write(data, 0, MIB, block * MIB);
   }
   await handle.close();
-  execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=monolithicFlat', raw, join(folder, `${name}.vmdk`)]);
+  await flatVmFolder(folder, name, raw, '56 4d 00 11 22 33 44 55-66 77 88 99 aa bb cc dd');
   await rm(raw);
-  await writeFile(join(folder, `${name}.vmx`), vmxText(name, [`${name}.vmdk`], '56 4d 00 11 22 33 44 55-66 77 88 99 aa bb cc dd'));
 }
 
 type GuestAsk = { id: string; host: string; port: number; exportPath: string; names: string[]; bytes: number };

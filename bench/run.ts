@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Engine } from '../electron/engine/engine.ts';
 import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
 import { vmxText } from '../electron/lab/create-lab.ts';
+import { flatVmFolder } from './vm-folder.ts';
 import { startVcsim, vcsimUnavailable } from '../scripts/peers/vcsim.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
 import { resolvePoint } from '../electron/repository/chain.ts';
@@ -150,18 +151,7 @@ async function itemLevel(): Promise<void> {
   const layout = await buildGuestDisk(work, 'items', 64);
   const source = join(root, 'items-vm');
   await mkdir(source);
-  execFileSync('qemu-img', [
-    'convert',
-    '-f',
-    'raw',
-    '-O',
-    'vmdk',
-    '-o',
-    'subformat=monolithicFlat',
-    layout.rawPath,
-    join(source, 'items.vmdk'),
-  ]);
-  await writeFile(join(source, 'items.vmx'), vmxText('items', ['items.vmdk'], '43 43 43 43 43 43 43 43-43 43 43 43 43 43 43 43'));
+  await flatVmFolder(source, 'items', layout.rawPath, '43 43 43 43 43 43 43 43-43 43 43 43 43 43 43 43');
   const engine = await openServedEngine({ home: join(root, 'home-items') });
   try {
     const backup = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
