@@ -23,6 +23,8 @@ import {
   PullListEntry,
   TapeCopySummary,
   TapeInventory,
+  TapeLibraryName,
+  TapeLibrarySummary,
   AuditEntry,
   FileEntry,
   IndexGaps,
@@ -225,6 +227,41 @@ export const requestChannels = {
       .strict(),
     response: TapeInventory,
   },
+  /** Connects to a real library (iscsi://HOST[:PORT]/IQN or sg:/dev/sgN[,…]), shows what it found
+   * and makes it the home's library. */
+  'tape.library.add': {
+    request: z
+      .object({
+        url: z
+          .string()
+          .max(2000)
+          .regex(/^(iscsi:\/\/|sg:)/, 'a library is iscsi://HOST[:PORT]/IQN or sg:/dev/sgN[,/dev/sgM…]'),
+        name: TapeLibraryName.refine((name) => name !== 'virtual', '"virtual" names the built-in library').optional(),
+        /** The changer's LUN, when the target offers more than one. */
+        lun: z.number().int().min(0).max(16383).optional(),
+        blockSize: z
+          .number()
+          .int()
+          .min(512)
+          .max(16 * 1024 * 1024)
+          .optional(),
+        /** One-way CHAP; the secret goes to the secret store. */
+        chap: z
+          .object({ user: z.string().min(1).max(255), secret: z.string().min(1).max(255) })
+          .strict()
+          .optional(),
+      })
+      .strict(),
+    response: z.object({ library: TapeLibrarySummary, inventory: TapeInventory }),
+  },
+  'tape.library.list': {
+    request: Empty,
+    /** inUse: the name of the library tape jobs use, 'virtual' for the built-in one. */
+    response: z.object({ inUse: z.string(), virtualExists: z.boolean(), libraries: z.array(TapeLibrarySummary) }),
+  },
+  /** 'virtual' goes back to the built-in library. */
+  'tape.library.use': { request: z.object({ name: TapeLibraryName }).strict(), response: TapeInventory },
+  'tape.library.remove': { request: z.object({ name: TapeLibraryName }).strict(), response: z.object({ removed: z.string() }) },
   'tape.inventory': { request: Empty, response: TapeInventory },
   'tape.import': {
     request: z.object({ barcode: Barcode, image: z.string().min(1).max(4096).optional() }).strict(),

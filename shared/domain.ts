@@ -306,6 +306,33 @@ export const TapeLocation = z.union([
   z.object({ kind: z.literal('offline') }),
 ]);
 
+/** A SCSI device of a real library, as its INQUIRY and unit serial number describe it. */
+export const ScsiUnit = z.object({
+  address: z.string(),
+  vendor: z.string(),
+  product: z.string(),
+  revision: z.string(),
+  serial: z.string().nullable(),
+});
+export type ScsiUnit = z.infer<typeof ScsiUnit>;
+
+export const TapeLibraryName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a library name is 1 to 64 letters, digits, dot, dash and underscore');
+
+/** What the inventory is of: the virtual library, or a configured one over iSCSI or SCSI generic. */
+export const TapeLibrarySource = z.object({
+  kind: z.enum(['virtual', 'iscsi', 'sg']),
+  /** The configured library's name; null for the virtual one. */
+  configured: z.string().nullable(),
+  /** iscsi://host:port/iqn or the /dev/sg devices; null for the virtual one. */
+  address: z.string().nullable(),
+  changer: ScsiUnit.nullable(),
+  /** Each drive with the changer's data-transfer element it sits in. */
+  drives: z.array(ScsiUnit.extend({ element: z.number().int() })),
+});
+export type TapeLibrarySource = z.infer<typeof TapeLibrarySource>;
+
 export const TapeInventory = z.object({
   name: z.string(),
   slots: z.array(z.string().nullable()),
@@ -325,8 +352,25 @@ export const TapeInventory = z.object({
   ),
   model: z.object({ name: z.string(), bytesPerSecond: z.number(), loadSeconds: z.number() }),
   timeScale: z.number(),
+  source: TapeLibrarySource,
 });
 export type TapeInventory = z.infer<typeof TapeInventory>;
+
+/** A real library the home is configured with; its CHAP secret is in the secret store. */
+export const TapeLibrarySummary = z.object({
+  id: z.string(),
+  name: TapeLibraryName,
+  kind: z.enum(['iscsi', 'sg']),
+  url: z.string(),
+  /** The changer's LUN when the target offers more than one (iSCSI only). */
+  lun: z.number().int().nullable(),
+  /** Bytes per tape block; null is the driver's default. */
+  blockSize: z.number().int().nullable(),
+  chapUser: z.string().nullable(),
+  inUse: z.boolean(),
+  createdAt: z.string(),
+});
+export type TapeLibrarySummary = z.infer<typeof TapeLibrarySummary>;
 
 export const TapeVolume = z.object({
   barcode: z.string(),

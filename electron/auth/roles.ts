@@ -27,6 +27,7 @@ export const channelRoles = {
   'hosts.list': 'viewer',
   'proxies.list': 'viewer',
   'tape.inventory': 'viewer',
+  'tape.library.list': 'viewer',
   'tape.copies': 'viewer',
   'tape.pullList': 'viewer',
   'rehearsal.report': 'viewer',
@@ -77,6 +78,10 @@ export const channelRoles = {
   'proxies.add': 'administrator',
   'proxies.remove': 'administrator',
   'tape.library.create': 'administrator',
+  // Which library the home's tape jobs use is the home's configuration, like its hosts.
+  'tape.library.add': 'administrator',
+  'tape.library.use': 'administrator',
+  'tape.library.remove': 'administrator',
   'arrays.create': 'administrator',
   'azure.add': 'administrator',
   'azure.remove': 'administrator',

@@ -27,6 +27,7 @@ import { AzureCatalog } from './azure-catalog.ts';
 import { CopyCatalog } from './copy-catalog.ts';
 import { AccountCatalog } from './account-catalog.ts';
 import { TapeCatalog } from './tape-catalog.ts';
+import { TapeLibraryCatalog } from './tape-library-catalog.ts';
 
 type JobRow = {
   id: string;
@@ -111,6 +112,7 @@ export class Catalog {
   private readonly db: CatalogDatabase;
   readonly files: FileIndex;
   readonly tapes: TapeCatalog;
+  readonly tapeLibraries: TapeLibraryCatalog;
   readonly instant: InstantCatalog;
   readonly arrays: ArrayCatalog;
   readonly azure: AzureCatalog;
@@ -121,6 +123,7 @@ export class Catalog {
     this.db = db;
     this.files = new FileIndex(db);
     this.tapes = new TapeCatalog(db);
+    this.tapeLibraries = new TapeLibraryCatalog(db);
     this.instant = new InstantCatalog(db);
     this.arrays = new ArrayCatalog(db);
     this.azure = new AzureCatalog(db);

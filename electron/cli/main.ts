@@ -77,6 +77,9 @@ const usage = `usage: lifeboat [--home DIR] [--json] [--secrets-key-file PATH | 
                                                      discard removes what it left behind
   tape library create --slots N --drives N --mailslots N [--tapes N] [--capacity-mib N]
                       [--time-scale S] [--rate-scale R] [--buffer-mib N]   a virtual tape library in the home
+  tape library add iscsi://HOST[:PORT]/IQN | sg:/dev/sgN[,/dev/sgM…] [--name N] [--lun L] [--block-size B]
+                   [--chap-user U --chap-secret-env VAR]   a real library: finds its changer and drives, then uses it
+  tape library list | use <name|virtual> | remove <name>   the libraries of the home; which one tape jobs use
   tape inventory | copies                            slots, drives, mail slots, tapes; backups on tape
   tape backup <vm>... --pool P [--point P]           copy restore points to a new media set of pool P
   tape eject <barcode> | import <barcode> [--image FILE]   take a tape offline / bring it (or a foreign one) in
@@ -366,6 +369,10 @@ export async function main(argv: string[]): Promise<number> {
       staging: { type: 'string' },
       barcode: { type: 'string' },
       all: { type: 'boolean', default: false },
+      lun: { type: 'string' },
+      'block-size': { type: 'string' },
+      'chap-user': { type: 'string' },
+      'chap-secret-env': { type: 'string' },
       keep: { type: 'boolean', default: false },
       encrypt: { type: 'boolean', default: false },
       'remember-key': { type: 'boolean', default: false },

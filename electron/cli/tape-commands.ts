@@ -1,7 +1,7 @@
 // `lifeboat tape …`, `restore tape …`, `prompts` and `prompt answer`: the tape library, backup to
 // tape, cataloguing a tape, restores from tape with their pull list, and operator prompts.
 import type { LifeboatApi, RequestOf } from '../../shared/contract.ts';
-import type { Job, Prompt, PullListEntry, TapeInventory } from '../../shared/domain.ts';
+import type { Job, Prompt, PullListEntry, TapeInventory, TapeLibrarySource } from '../../shared/domain.ts';
 import { finishedJobStates } from '../../shared/domain.ts';
 import { formatBytes, table } from '../../shared/format.ts';
 import { describeJob, follow, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
@@ -21,6 +21,11 @@ export type TapeFlags = {
   staging?: string | undefined;
   barcode?: string | undefined;
   all?: boolean | undefined;
+  name?: string | undefined;
+  lun?: string | undefined;
+  'block-size'?: string | undefined;
+  'chap-user'?: string | undefined;
+  'chap-secret-env'?: string | undefined;
   detach: boolean;
 };
 
@@ -33,6 +38,18 @@ function positiveNumber(value: string | undefined, fallback: number, name: strin
 
 function where(location: TapeInventory['cartridges'][number]['location']): string {
   return location.kind === 'offline' ? 'offline' : `${location.kind} ${location.index + 1}`;
+}
+
+/** What the library is: the virtual one, or a real one with its changer and drives. */
+export function sourceText(source: TapeLibrarySource): string[] {
+  if (source.kind === 'virtual') return ['library: virtual (SIMH images in the home)'];
+  const unit = (device: { vendor: string; product: string; revision: string; serial: string | null; address: string }): string =>
+    `${device.vendor} ${device.product} ${device.revision}${device.serial ? ` serial ${device.serial}` : ''} at ${device.address}`;
+  return [
+    `library: ${source.configured ?? '?'} (${source.kind === 'iscsi' ? 'iSCSI' : 'SCSI generic'}) ${source.address ?? ''}`,
+    ...(source.changer ? [`changer: ${unit(source.changer)}`] : []),
+    ...source.drives.map((drive, index) => `drive ${index + 1} (element ${drive.element}): ${unit(drive)}`),
+  ];
 }
 
 export function inventoryText(inventory: TapeInventory): string {
@@ -50,6 +67,7 @@ export function inventoryText(inventory: TapeInventory): string {
     tape.writeProtected ? 'yes' : 'no',
   ]);
   return [
+    ...sourceText(inventory.source),
     `${inventory.name}: ${inventory.slots.length} slots, ${inventory.drives.length} drive(s) ${inventory.model.name} at ${formatBytes(inventory.model.bytesPerSecond)}/s, ${inventory.mailslots.length} mail slot(s)${inventory.timeScale !== 1 ? `, time scale ${inventory.timeScale}` : ''}`,
     ...drives,
     ...mail,
@@ -79,8 +97,7 @@ export async function tapeCommand(api: LifeboatApi, rest: string[], values: Tape
   const [verb, ...args] = rest;
   switch (verb) {
     case 'library': {
-      if (args[0] !== 'create')
-        throw new UsageError('tape library takes: create --slots N --drives N --mailslots N [--tapes N] [--capacity-mib N]');
+      if (args[0] !== 'create') return await libraryCommand(api, args, values, out);
       const request: RequestOf<'tape.library.create'> = {
         slots: positiveInt(values.slots, 24, '--slots'),
         drives: positiveInt(values.drives, 2, '--drives'),
@@ -142,9 +159,72 @@ export async function tapeCommand(api: LifeboatApi, rest: string[], values: Tape
     }
     default:
       throw new UsageError(
-        'tape takes: library create | inventory | import <barcode> | eject <barcode> | backup <vm>... --pool P | catalog <barcode> | copies',
+        'tape takes: library create|add|list|use|remove | inventory | import <barcode> | eject <barcode> | backup <vm>... --pool P | catalog <barcode> | copies',
       );
   }
+}
+
+const libraryUsage =
+  'tape library takes: create --slots N --drives N --mailslots N [--tapes N] [--capacity-mib N]' +
+  ' | add iscsi://HOST[:PORT]/IQN|sg:/dev/sgN[,/dev/sgM…] [--name N] [--lun L] [--block-size B] [--chap-user U --chap-secret-env VAR]' +
+  ' | list | use <name|virtual> | remove <name>';
+
+/** `tape library add | list | use | remove`: the real libraries of the home and which one is used. */
+async function libraryCommand(api: LifeboatApi, args: string[], values: TapeFlags, out: Output): Promise<number> {
+  const [verb, argument] = args;
+  if (verb === 'list') {
+    const list = await api.invoke('tape.library.list', {});
+    const rows = list.libraries.map((library) => [
+      library.inUse ? '*' : '',
+      library.name,
+      library.kind,
+      library.url,
+      library.lun === null ? '-' : String(library.lun),
+      library.chapUser ?? '-',
+    ]);
+    if (list.virtualExists) rows.unshift([list.inUse === 'virtual' ? '*' : '', 'virtual', 'virtual', '(in the home)', '-', '-']);
+    out.print(
+      rows.length === 0
+        ? 'no tape library yet: `tape library create` (virtual) or `tape library add <url>`'
+        : table([['', 'NAME', 'KIND', 'ADDRESS', 'LUN', 'CHAP USER'], ...rows]),
+      list,
+    );
+    return 0;
+  }
+  if ((verb === 'use' || verb === 'remove') && argument) {
+    if (verb === 'use') {
+      const inventory = await api.invoke('tape.library.use', { name: argument });
+      out.print(`tape jobs now use ${argument}\n${inventoryText(inventory)}`, inventory);
+    } else {
+      const removed = await api.invoke('tape.library.remove', { name: argument });
+      out.print(`removed tape library ${removed.removed}`, removed);
+    }
+    return 0;
+  }
+  if (verb !== 'add' || !argument) throw new UsageError(libraryUsage);
+  if (Boolean(values['chap-user']) !== Boolean(values['chap-secret-env']))
+    throw new UsageError('CHAP takes both --chap-user U and --chap-secret-env VAR (the secret in that environment variable)');
+  let chap: { user: string; secret: string } | undefined;
+  if (values['chap-user'] && values['chap-secret-env']) {
+    const secret = process.env[values['chap-secret-env']];
+    if (!secret) throw new UsageError(`environment variable ${values['chap-secret-env']} is empty; put the CHAP secret there`);
+    chap = { user: values['chap-user'], secret };
+  }
+  const added = await api.invoke('tape.library.add', {
+    url: argument,
+    ...(values.name ? { name: values.name } : {}),
+    ...(values.lun !== undefined ? { lun: nonNegativeInt(values.lun, '--lun') } : {}),
+    ...(values['block-size'] ? { blockSize: positiveInt(values['block-size'], 0, '--block-size') } : {}),
+    ...(chap ? { chap } : {}),
+  });
+  out.print(`added tape library ${added.library.name}; tape jobs now use it\n${inventoryText(added.inventory)}`, added);
+  return 0;
+}
+
+function nonNegativeInt(value: string, name: string): number {
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(number)) throw new UsageError(`${name} takes a whole number`);
+  return number;
 }
 
 /** Follows jobs to their end; prompts that open meanwhile are shown with how to answer them. */

@@ -191,6 +191,9 @@ export class Engine {
     const checkTarget = checks.checkTarget.bind(checks);
     this.tape = new TapeService({
       folder: join(paths.home, 'tape'),
+      secrets,
+      // Loaded on first use: a home without a real library never loads the transports (nor sg's addon).
+      openLibrary: async (url, options) => (await import('../drivers/scsi/open-library.ts')).openLibraryUrl(url, options),
       stagingRoot: paths.staging,
       catalog,
       events,
@@ -336,6 +339,7 @@ export class Engine {
     await this.janitor;
     await this.files.close();
     await this.instant.close();
+    await this.tape.close();
     await this.pool.close();
     this.catalog.close();
   }

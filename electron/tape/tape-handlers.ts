@@ -1,4 +1,4 @@
-// The tape channels: the library, the tapes in and out of it, the tape jobs, the pull list of
+// The tape channels: the library (virtual, or real ones configured by address), the tapes in and out of it, the tape jobs, the pull list of
 // tapes a restore needs, the operator prompts, and the restore from tape (its local target and
 // staging folder checked first).
 import type { Catalog } from '../catalog/catalog.ts';
@@ -8,6 +8,10 @@ import type { TapeService } from './tape-service.ts';
 
 type TapeChannel =
   | 'tape.library.create'
+  | 'tape.library.add'
+  | 'tape.library.list'
+  | 'tape.library.use'
+  | 'tape.library.remove'
   | 'tape.inventory'
   | 'tape.import'
   | 'tape.eject'
@@ -26,6 +30,10 @@ export function tapeHandlers(tape: TapeService, catalog: Catalog, checks: Target
       catalog.audit(actor, 'tape.library.create', null, request);
       return inventory;
     },
+    'tape.library.add': async (request, { actor }) => tape.addLibrary(request, actor),
+    'tape.library.list': async () => tape.listLibraries(),
+    'tape.library.use': async ({ name }, { actor }) => tape.useLibrary(name, actor),
+    'tape.library.remove': async ({ name }, { actor }) => tape.removeLibrary(name, actor),
     'tape.inventory': async () => tape.inventory(),
     'tape.import': async ({ barcode, image }, { actor }) => tape.importTape(barcode, image, actor),
     'tape.eject': async ({ barcode }, { actor }) => tape.ejectTape(barcode, actor),

@@ -2,9 +2,10 @@
 // (backup to tape, catalog a tape, restore from tape directly or through staging) with the
 // coordinator that reads each tape once for all the restores of a request.
 import { escapeGuestName } from '../../shared/guest-names.ts';
+import { finishedJobStates } from '../../shared/domain.ts';
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import type { Job, PullListEntry, TapeInventory, VsphereTarget, LocalTarget } from '../../shared/domain.ts';
+import type { Job, PullListEntry, TapeInventory, TapeLibrarySummary, VsphereTarget, LocalTarget } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { TapeCopy } from '../catalog/tape-catalog.ts';
 import type { EngineEvents } from '../jobs/events.ts';
@@ -15,6 +16,9 @@ import type { Repository } from '../repository/repository.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import { VirtualTapeLibrary } from '../drivers/tape/virtual-library.ts';
 import { LTO9 } from '../drivers/tape/library-state.ts';
+import type { TapeLibrary } from '../drivers/tape/tape-driver.ts';
+import type { SecretStore } from '../secrets/secret-store.ts';
+import { LibraryChoice, type AddLibraryRequest, type LibraryOpener, type OpenedLibrary } from './library-config.ts';
 import { PassCoordinator } from './pass-coordinator.ts';
 import { PromptBoard } from './prompt-board.ts';
 import { TapeBackupWork } from './tape-backup.ts';
@@ -28,7 +32,11 @@ import { FRAME_HEADER_BYTES } from './tape-format.ts';
 export type RestoreTarget = LocalTarget | VsphereTarget;
 
 export type TapeServiceDeps = {
+  /** The virtual library's folder. */
   folder: string;
+  secrets: SecretStore;
+  /** Opens a real library by its address (drivers/scsi/open-library.ts). */
+  openLibrary: LibraryOpener;
   stagingRoot: string;
   catalog: Catalog;
   events: EngineEvents;
@@ -63,10 +71,11 @@ export class TapeService {
   readonly prompts: PromptBoard;
   private readonly deps: TapeServiceDeps;
   private readonly coordinator: PassCoordinator;
-  private opened: Promise<VirtualTapeLibrary> | null = null;
+  private readonly choice: LibraryChoice;
 
   constructor(deps: TapeServiceDeps) {
     this.deps = deps;
+    this.choice = new LibraryChoice({ folder: deps.folder, catalog: deps.catalog, secrets: deps.secrets, open: deps.openLibrary });
     this.prompts = new PromptBoard(deps.catalog, deps.events, (barcode) => this.isOnline(barcode));
     this.coordinator = new PassCoordinator((consumers) => this.runPass(consumers));
     // A tape job that ends before it joins a pass must not hold the others up.
@@ -75,12 +84,62 @@ export class TapeService {
     });
   }
 
-  library(): Promise<VirtualTapeLibrary> {
-    if (!this.opened) {
-      this.opened = VirtualTapeLibrary.open(this.deps.folder);
-      this.opened.catch(() => (this.opened = null));
+  /** The library tape jobs use: a configured real one, or the virtual one. */
+  async library(): Promise<TapeLibrary> {
+    return (await this.choice.current()).library;
+  }
+
+  /** The virtual library, for what only it can do (tape images, fault drills). */
+  async virtualLibrary(): Promise<VirtualTapeLibrary> {
+    const opened = await this.choice.current();
+    if (opened.kind !== 'virtual')
+      throw new LifeboatError('bad-request', `the home uses the real tape library ${opened.config.name}, not the virtual one`);
+    return opened.library;
+  }
+
+  /** The library's inventory; a real library that stopped answering is let go, so the next use
+   * connects again. */
+  private async opened(): Promise<{ opened: OpenedLibrary; inventory: Awaited<ReturnType<TapeLibrary['inventory']>> }> {
+    const opened = await this.choice.current();
+    try {
+      return { opened, inventory: await opened.library.inventory() };
+    } catch (error) {
+      if (opened.kind === 'real' && error instanceof LifeboatError && error.code === 'unavailable') await this.choice.release();
+      throw error;
     }
-    return this.opened;
+  }
+
+  /** Changing the library under a tape job would pull its tapes away. */
+  private refuseWhileTapeJobsRun(what: string): void {
+    const running = this.deps.catalog.listJobs().filter((job) => job.kind.startsWith('tape-') && !finishedJobStates.has(job.state));
+    if (running.length > 0)
+      throw new LifeboatError('conflict', `${what} must wait: ${running.length} tape job(s) are not finished (${running[0]?.summary})`);
+  }
+
+  async addLibrary(request: AddLibraryRequest, actor: string): Promise<{ library: TapeLibrarySummary; inventory: TapeInventory }> {
+    this.refuseWhileTapeJobsRun('adding a tape library');
+    const library = await this.choice.add(request, actor);
+    return { library, inventory: await this.inventory() };
+  }
+
+  listLibraries(): ReturnType<LibraryChoice['list']> {
+    return this.choice.list();
+  }
+
+  async useLibrary(name: string, actor: string): Promise<TapeInventory> {
+    this.refuseWhileTapeJobsRun(`switching to tape library "${name}"`);
+    await this.choice.use(name, actor);
+    return this.inventory();
+  }
+
+  async removeLibrary(name: string, actor: string): Promise<{ removed: string }> {
+    this.refuseWhileTapeJobsRun(`removing tape library "${name}"`);
+    return this.choice.remove(name, actor);
+  }
+
+  /** Logs out of a real library (engine close). */
+  close(): Promise<void> {
+    return this.choice.release();
   }
 
   private async isOnline(barcode: string): Promise<boolean> {
@@ -88,7 +147,9 @@ export class TapeService {
     return tape !== undefined && (tape.location.kind === 'slot' || tape.location.kind === 'drive');
   }
 
+  /** Makes the virtual library (the demo lab's) and makes it the one tape jobs use. */
   async createLibrary(request: CreateLibraryRequest): Promise<TapeInventory> {
+    this.refuseWhileTapeJobsRun('creating the virtual library');
     await VirtualTapeLibrary.create(this.deps.folder, {
       slots: request.slots,
       drives: request.drives,
@@ -102,12 +163,12 @@ export class TapeService {
         ...(request.bufferBytes ? { bufferBytes: request.bufferBytes } : {}),
       },
     });
-    this.opened = null;
+    await this.choice.useVirtual();
     return this.inventory();
   }
 
   async inventory(): Promise<TapeInventory> {
-    const inventory = await (await this.library()).inventory();
+    const { opened, inventory } = await this.opened();
     const volumes = new Map(this.deps.catalog.tapes.volumes().map((volume) => [volume.barcode, volume]));
     return {
       name: inventory.name,
@@ -120,13 +181,21 @@ export class TapeService {
       }),
       model: { name: inventory.model.name, bytesPerSecond: inventory.model.bytesPerSecond, loadSeconds: inventory.model.loadSeconds },
       timeScale: inventory.timeScale,
+      source: opened.source,
     };
   }
 
   async importTape(barcode: string, image: string | undefined, actor: string): Promise<TapeInventory> {
-    const library = await this.library();
-    if (image) await library.addCartridge(barcode, { image: resolve(image) });
-    await library.importTape(barcode);
+    const opened = await this.choice.current();
+    if (image) {
+      if (opened.kind !== 'virtual')
+        throw new LifeboatError(
+          'bad-request',
+          `a tape image can only be imported into the virtual library; ${opened.config.name} is a real library: put the cartridge into a mail slot and run \`tape import ${barcode}\``,
+        );
+      await opened.library.addCartridge(barcode, { image: resolve(image) });
+    }
+    await opened.library.importTape(barcode);
     this.deps.catalog.audit(actor, 'tape.import', barcode, { image: image ?? null });
     return this.inventory();
   }

@@ -15,6 +15,42 @@ function where(cartridge: Cartridge): string {
   return cartridge.location.kind === 'offline' ? 'offline' : `${cartridge.location.kind} ${cartridge.location.index + 1}`;
 }
 
+/** What the library is: the virtual one, or a real one with its changer and drives as they answered INQUIRY. */
+function Source({ source }: { source: TapeInventory['source'] }) {
+  if (source.kind === 'virtual') return <p className="muted">Virtual library: cartridges are tape images in the home.</p>;
+  const unit = (device: { vendor: string; product: string; revision: string; serial: string | null }): string =>
+    `${device.vendor} ${device.product} ${device.revision}${device.serial ? ` · serial ${device.serial}` : ''}`;
+  return (
+    <dl className="library-source" aria-label="Library hardware">
+      <div>
+        <dt>Library</dt>
+        <dd>
+          {source.configured} · {source.kind === 'iscsi' ? 'iSCSI' : 'SCSI generic'} · <code>{source.address}</code>
+        </dd>
+      </div>
+      {source.changer && (
+        <div>
+          <dt>Changer</dt>
+          <dd>
+            {unit(source.changer)} <span className="muted">at {source.changer.address}</span>
+          </dd>
+        </div>
+      )}
+      {source.drives.map((drive, index) => (
+        <div key={drive.address}>
+          <dt>Drive {index + 1}</dt>
+          <dd>
+            {unit(drive)}{' '}
+            <span className="muted">
+              at {drive.address}, element {drive.element}
+            </span>
+          </dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
 function Library({ inventory }: { inventory: TapeInventory }) {
   const api = useApi();
   const prompts = useOpenPrompts();
@@ -38,6 +74,7 @@ function Library({ inventory }: { inventory: TapeInventory }) {
         {inventory.slots.length} slots · {inventory.mailslots.length} mail slot(s)
         {inventory.timeScale !== 1 && <> · mechanical time ×{inventory.timeScale}</>}
       </p>
+      <Source source={inventory.source} />
       <div className="library">
         <div>
           <h3>Drives</h3>

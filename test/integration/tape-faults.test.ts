@@ -17,7 +17,7 @@ const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
 const lab = await tapeLab({ vms: 2, diskMib: 12, tapeMib: 64 });
 const { engine, dir, vms } = lab;
 const [tape] = tapesOf(lab.backup as NonNullable<typeof lab.backup>).map((written) => written.barcode) as [string];
-const library = await engine.tape.library();
+const library = await engine.tape.virtualLibrary();
 const image = library.imagePath(tape);
 const vm = vms[0] as (typeof vms)[number];
 

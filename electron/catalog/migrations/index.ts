@@ -21,6 +21,7 @@ import * as publishedFiles from './17-published-files.ts';
 import * as manifestHash from './18-manifest-hash.ts';
 import * as indexGaps from './19-index-gaps.ts';
 import * as instantResume from './20-instant-resume.ts';
+import * as tapeLibraries from './21-tape-libraries.ts';
 
 /** One step of the schema: applied in its own transaction, then user_version = version. Tables
  * are STRICT so a wrong type is an error, not a silent conversion. */
@@ -57,6 +58,7 @@ export const migrations = inOrder([
   manifestHash,
   indexGaps,
   instantResume,
+  tapeLibraries,
 ]);
 
 /** The schema version this engine writes. */
