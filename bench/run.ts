@@ -25,6 +25,7 @@ import { cancelJobs, measureQueue, queueJobs } from './queue-load.ts';
 import { filesGet } from './files-get.ts';
 import { instantGuest } from './instant-guest.ts';
 import { instantMass } from './instant-mass.ts';
+import { tapeIscsi } from './tape-iscsi.ts';
 
 const MIB = 1024 * 1024;
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
@@ -630,6 +631,7 @@ async function main(): Promise<void> {
   console.log(`  repository size after 2 points ${(stored / 2 ** 30).toFixed(2)} GiB for ${(dataBytes / 2 ** 30).toFixed(2)} GiB of data`);
   await copiesAndEncryption(source, capacity);
   await tape(source, capacity, cpTime);
+  await tapeIscsi(root, runs, timed, median);
   await vsphereModes(source, capacity, cpTime);
   await instantRecovery(source, capacity);
   await instantMass(root);
@@ -643,7 +645,7 @@ async function main(): Promise<void> {
 }
 
 try {
-  // LIFEBOAT_BENCH_ONLY=console (or instant, instant-guest, instant-mass, copies, files-get) measures that part alone (a minute instead of several).
+  // LIFEBOAT_BENCH_ONLY=console (or instant, instant-guest, instant-mass, copies, files-get, tape-iscsi) measures that part alone (a minute instead of several).
   if (process.env.LIFEBOAT_BENCH_ONLY === 'console') await consoleQueue();
   else if (process.env.LIFEBOAT_BENCH_ONLY === 'files-get') {
     console.log(`Lifeboat bench, item restore (files get) only: ${runs} runs, medians`);
@@ -656,6 +658,7 @@ try {
     console.log('Lifeboat bench, mass Instant Recovery only');
     await instantMass(root);
   } else if (process.env.LIFEBOAT_BENCH_ONLY === 'copies') await copiesOnly();
+  else if (process.env.LIFEBOAT_BENCH_ONLY === 'tape-iscsi') await tapeIscsi(root, runs, timed, median);
   else await main();
 } finally {
   await rm(root, { recursive: true, force: true });
