@@ -81,10 +81,16 @@ export async function setBlockSize(device: ScsiDevice, blockSize: number): Promi
   await modeSelect6(device, 'block size', parameters);
 }
 
+/** Turns the drive's compression on or off (page 0Fh, DCE). A drive that says it cannot compress
+ * (DCC 0) is refused before any MODE SELECT; asking it for "off" is already true. */
 export async function setCompression(device: ScsiDevice, on: boolean): Promise<void> {
   const current = await modeSense6(device, COMPRESSION_PAGE, { dbd: true });
   const page = requirePage(current, COMPRESSION_PAGE, device).slice();
   if (page.length < 4) throw malformed(`data compression page (${device.address})`, `${page.length} bytes`);
+  const capable = (page[2]! & 0x40) !== 0;
+  const enabled = (page[2]! & 0x80) !== 0;
+  if (enabled === on) return;
+  if (!capable) throw new LifeboatError('bad-request', `${device.address} cannot compress (its data compression page says so).`);
   page[0] = page[0]! & 0x3f; // PS is reserved in MODE SELECT
   page[2] = on ? page[2]! | 0x80 : page[2]! & 0x7f;
   const parameters = new Uint8Array(4 + page.length);
@@ -233,13 +239,17 @@ export function parseLongPosition(bytes: Uint8Array): TapePosition {
   if (bytes.length < 32) throw malformed(what, `${bytes.length} bytes, fewer than 32`);
   const flags = bytes[0]!;
   if ((flags & 0x04) !== 0) throw positionUnknown('position'); // LONU
-  return {
+  const position = {
     beginning: (flags & 0x80) !== 0,
     end: (flags & 0x40) !== 0,
     partition: readUnsigned(bytes, 4, 4, what),
     logicalObject: readUnsigned(bytes, 8, 8, what),
     file: (flags & 0x08) !== 0 ? null : readUnsigned(bytes, 16, 8, what), // MPU: file number unknown
   };
+  // Object 0 is the beginning of the partition. tgt 1.0.85 answers zeros wherever the tape is
+  // (and no BOP): a position that contradicts itself is not one.
+  if (position.logicalObject === 0 && !position.beginning) throw positionUnknown('position (it reports object 0 away from the beginning)');
+  return position;
 }
 
 /** READ POSITION short form (service action 00h, 20 bytes): no file number. */
