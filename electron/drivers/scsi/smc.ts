@@ -4,7 +4,7 @@ import { LifeboatError } from '../../errors.ts';
 import { ascii, cdb, malformed, readUnsigned, writeUnsigned } from './cdb.ts';
 import { modeSense6, requirePage } from './mode.ts';
 import type { ScsiDevice, ScsiResult } from './scsi-device.ts';
-import { run, scsiError, senseOf, succeeded } from './scsi-error.ts';
+import { attempt, run, scsiError, senseOf, succeeded } from './scsi-error.ts';
 import { SenseKey } from './sense.ts';
 
 export type ElementType = 'transport' | 'storage' | 'import-export' | 'data-transfer';
@@ -119,11 +119,12 @@ const MAX_ALLOCATION = 0xffffff;
 async function readTypeStatus(device: ScsiDevice, query: StatusQuery, identifiers: { on: boolean }): Promise<ElementStatus[]> {
   const ask = async (allocation: number): Promise<ScsiResult> => {
     for (;;) {
-      const result = await device.execute({
+      const command = {
         cdb: elementStatusCdb({ ...query, identifiers: identifiers.on, allocation }),
         dataInLength: allocation,
         timeoutMs: INVENTORY_TIMEOUT_MS,
-      });
+      };
+      const result = await attempt(device, command, { retryUnitAttention: true });
       if (succeeded(result)) return result;
       // Changers older than SMC-3 refuse the DVCID bit as an invalid field in the CDB.
       if (identifiers.on && senseOf(result)?.senseKey === SenseKey.illegalRequest) {
@@ -162,12 +163,12 @@ export async function moveMedium(device: ScsiDevice, transport: number, source: 
   writeUnsigned(bytes, 2, 2, transport, 'transport element address');
   writeUnsigned(bytes, 4, 2, source, 'source element address');
   writeUnsigned(bytes, 6, 2, destination, 'destination element address');
-  await run(device, `MOVE MEDIUM (${source} to ${destination})`, { cdb: bytes, timeoutMs: MOVE_TIMEOUT_MS });
+  await run(device, `MOVE MEDIUM (${source} to ${destination})`, { cdb: bytes, timeoutMs: MOVE_TIMEOUT_MS }, { retryUnitAttention: true });
 }
 
 /** INITIALIZE ELEMENT STATUS: the changer takes a fresh inventory (scans every barcode). */
 export async function initializeElementStatus(device: ScsiDevice): Promise<void> {
-  await run(device, 'INITIALIZE ELEMENT STATUS', { cdb: cdb(6, 0x07), timeoutMs: INVENTORY_TIMEOUT_MS });
+  await run(device, 'INITIALIZE ELEMENT STATUS', { cdb: cdb(6, 0x07), timeoutMs: INVENTORY_TIMEOUT_MS }, { retryUnitAttention: true });
 }
 
 /** The element of the given type and address in a status list, or an error naming it. */

@@ -7,7 +7,7 @@ import { cdb, fitsField, malformed, readUnsigned, writeSigned, writeUnsigned } f
 import { modeSelect6, modeSense6, requirePage, type ModeParameters } from './mode.ts';
 import type { ScsiCommand, ScsiDevice, ScsiResult } from './scsi-device.ts';
 import { ScsiStatus } from './scsi-device.ts';
-import { run, ScsiError, scsiError, senseOf, succeeded } from './scsi-error.ts';
+import { attempt, run, ScsiError, scsiError, senseOf, succeeded } from './scsi-error.ts';
 import { isSense, SenseKey, type SenseData } from './sense.ts';
 
 export type TapeReadResult = { kind: 'block'; data: Uint8Array } | { kind: 'filemark' } | { kind: 'end-of-data' };
@@ -29,7 +29,7 @@ export function parseBlockLimits(bytes: Uint8Array): TapeLimits {
 }
 
 export async function readBlockLimits(device: ScsiDevice): Promise<TapeLimits> {
-  const result = await run(device, 'READ BLOCK LIMITS', { cdb: cdb(6, 0x05), dataInLength: 6 });
+  const result = await run(device, 'READ BLOCK LIMITS', { cdb: cdb(6, 0x05), dataInLength: 6 }, { retryUnitAttention: true });
   return parseBlockLimits(result.data);
 }
 
@@ -269,25 +269,35 @@ export function parseShortPosition(bytes: Uint8Array): TapePosition {
 
 export async function readPosition(device: ScsiDevice): Promise<TapePosition> {
   if (!noLongPosition.has(device)) {
-    const result = await device.execute({ cdb: cdb(10, 0x34, { 1: 0x06, 8: 32 }), dataInLength: 32 });
+    const result = await attempt(device, { cdb: cdb(10, 0x34, { 1: 0x06, 8: 32 }), dataInLength: 32 }, { retryUnitAttention: true });
     if (succeeded(result)) return parseLongPosition(result.data);
     if (!refusedOpcodeOrField(result)) throw scsiError(device, 'READ POSITION (long form)', result);
     noLongPosition.add(device);
   }
-  const result = await run(device, 'READ POSITION', { cdb: cdb(10, 0x34), dataInLength: 20 });
+  const result = await run(device, 'READ POSITION', { cdb: cdb(10, 0x34), dataInLength: 20 }, { retryUnitAttention: true });
   return parseShortPosition(result.data);
 }
 
 export async function rewind(device: ScsiDevice, signal?: AbortSignal): Promise<void> {
-  await run(device, 'REWIND', { cdb: cdb(6, 0x01), timeoutMs: POSITIONING_TIMEOUT_MS, signal });
+  await run(device, 'REWIND', { cdb: cdb(6, 0x01), timeoutMs: POSITIONING_TIMEOUT_MS, signal }, { retryUnitAttention: true });
 }
 
 /** LOAD (thread the tape, ready it at the beginning) or UNLOAD (rewind and eject for the changer). */
 export async function loadUnload(device: ScsiDevice, load: boolean): Promise<void> {
-  await run(device, load ? 'LOAD' : 'UNLOAD', { cdb: cdb(6, 0x1b, { 4: load ? 0x01 : 0x00 }), timeoutMs: POSITIONING_TIMEOUT_MS });
+  await run(
+    device,
+    load ? 'LOAD' : 'UNLOAD',
+    { cdb: cdb(6, 0x1b, { 4: load ? 0x01 : 0x00 }), timeoutMs: POSITIONING_TIMEOUT_MS },
+    { retryUnitAttention: true },
+  );
 }
 
 /** PREVENT ALLOW MEDIUM REMOVAL: while prevented, the drive will not eject the cartridge. */
 export async function preventRemoval(device: ScsiDevice, prevent: boolean): Promise<void> {
-  await run(device, prevent ? 'PREVENT MEDIUM REMOVAL' : 'ALLOW MEDIUM REMOVAL', { cdb: cdb(6, 0x1e, { 4: prevent ? 0x01 : 0x00 }) });
+  await run(
+    device,
+    prevent ? 'PREVENT MEDIUM REMOVAL' : 'ALLOW MEDIUM REMOVAL',
+    { cdb: cdb(6, 0x1e, { 4: prevent ? 0x01 : 0x00 }) },
+    { retryUnitAttention: true },
+  );
 }
