@@ -4,7 +4,7 @@
 import { ascii, cdb, malformed, readUnsigned } from './cdb.ts';
 import type { ScsiDevice } from './scsi-device.ts';
 import { ScsiStatus } from './scsi-device.ts';
-import { run, scsiError, senseOf } from './scsi-error.ts';
+import { run, scsiError, senseOf, UNIT_ATTENTION_RETRIES } from './scsi-error.ts';
 import { SenseKey, type SenseData } from './sense.ts';
 
 export type InquiryData = {
@@ -59,10 +59,6 @@ export async function unitSerialNumber(device: ScsiDevice): Promise<string | nul
   if (result.status !== ScsiStatus.good) throw scsiError(device, 'INQUIRY (unit serial number)', result);
   return parseUnitSerialNumber(result.data);
 }
-
-// A UNIT ATTENTION is reported once per event (reset, medium changed, mode changed); a few in a
-// row are normal after a load, an endless stream is a device fault.
-const UNIT_ATTENTION_RETRIES = 8;
 
 /** Null when the unit is ready; else the sense that says why not (NOT READY, medium not present…). */
 export async function testUnitReady(device: ScsiDevice, signal?: AbortSignal): Promise<SenseData | null> {

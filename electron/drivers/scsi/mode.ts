@@ -42,10 +42,15 @@ export function parseModeParameters6(bytes: Uint8Array): ModeParameters {
 
 /** MODE SENSE(6) of the current values of one page (3Fh = all); `dbd` leaves out block descriptors. */
 export async function modeSense6(device: ScsiDevice, page: number, options: { dbd: boolean }): Promise<ModeParameters> {
-  const result = await run(device, `MODE SENSE (page ${hex(page)})`, {
-    cdb: cdb(6, 0x1a, { 1: options.dbd ? 0x08 : 0, 2: page & 0x3f, 4: 0xff }),
-    dataInLength: 0xff,
-  });
+  const result = await run(
+    device,
+    `MODE SENSE (page ${hex(page)})`,
+    {
+      cdb: cdb(6, 0x1a, { 1: options.dbd ? 0x08 : 0, 2: page & 0x3f, 4: 0xff }),
+      dataInLength: 0xff,
+    },
+    { retryUnitAttention: true },
+  );
   return parseModeParameters6(result.data);
 }
 

@@ -87,9 +87,31 @@ export function succeeded(result: ScsiResult): boolean {
   return senseOf(result)?.senseKey === SenseKey.recoveredError;
 }
 
+// A UNIT ATTENTION is reported once per event (reset, new login, medium changed, mode changed);
+// a few in a row are normal, an endless stream is a device fault.
+export const UNIT_ATTENTION_RETRIES = 8;
+
+export function isUnitAttention(result: ScsiResult): boolean {
+  return senseOf(result)?.senseKey === SenseKey.unitAttention;
+}
+
+export type RunOptions = {
+  /** Repeat the command after a UNIT ATTENTION (bounded). Only for commands whose repeat does the
+   * same thing whatever changed: never for reads, writes or relative moves on a tape. */
+  retryUnitAttention?: boolean;
+};
+
+/** Executes a command, repeating it after a UNIT ATTENTION when asked; any result is returned. */
+export async function attempt(device: ScsiDevice, command: ScsiCommand, options: RunOptions = {}): Promise<ScsiResult> {
+  for (let tries = 0; ; tries++) {
+    const result = await device.execute(command);
+    if (!(options.retryUnitAttention === true && tries < UNIT_ATTENTION_RETRIES && isUnitAttention(result))) return result;
+  }
+}
+
 /** Runs a command and throws ScsiError unless it succeeded. */
-export async function run(device: ScsiDevice, name: string, command: ScsiCommand): Promise<ScsiResult> {
-  const result = await device.execute(command);
+export async function run(device: ScsiDevice, name: string, command: ScsiCommand, options: RunOptions = {}): Promise<ScsiResult> {
+  const result = await attempt(device, command, options);
   if (!succeeded(result)) throw scsiError(device, name, result);
   return result;
 }

@@ -7,7 +7,7 @@ import { cdb, fitsField, malformed, readUnsigned, writeSigned, writeUnsigned } f
 import { modeSelect6, modeSense6, requirePage, type ModeParameters } from './mode.ts';
 import type { ScsiCommand, ScsiDevice, ScsiResult } from './scsi-device.ts';
 import { ScsiStatus } from './scsi-device.ts';
-import { run, ScsiError, scsiError, senseOf, succeeded } from './scsi-error.ts';
+import { attempt, run, ScsiError, scsiError, senseOf, succeeded } from './scsi-error.ts';
 import { isSense, SenseKey, type SenseData } from './sense.ts';
 
 export type TapeReadResult = { kind: 'block'; data: Uint8Array } | { kind: 'filemark' } | { kind: 'end-of-data' };
@@ -29,7 +29,7 @@ export function parseBlockLimits(bytes: Uint8Array): TapeLimits {
 }
 
 export async function readBlockLimits(device: ScsiDevice): Promise<TapeLimits> {
-  const result = await run(device, 'READ BLOCK LIMITS', { cdb: cdb(6, 0x05), dataInLength: 6 });
+  const result = await run(device, 'READ BLOCK LIMITS', { cdb: cdb(6, 0x05), dataInLength: 6 }, { retryUnitAttention: true });
   return parseBlockLimits(result.data);
 }
 
@@ -81,10 +81,16 @@ export async function setBlockSize(device: ScsiDevice, blockSize: number): Promi
   await modeSelect6(device, 'block size', parameters);
 }
 
+/** Turns the drive's compression on or off (page 0Fh, DCE). A drive that says it cannot compress
+ * (DCC 0) is refused before any MODE SELECT; asking it for "off" is already true. */
 export async function setCompression(device: ScsiDevice, on: boolean): Promise<void> {
   const current = await modeSense6(device, COMPRESSION_PAGE, { dbd: true });
   const page = requirePage(current, COMPRESSION_PAGE, device).slice();
   if (page.length < 4) throw malformed(`data compression page (${device.address})`, `${page.length} bytes`);
+  const capable = (page[2]! & 0x40) !== 0;
+  const enabled = (page[2]! & 0x80) !== 0;
+  if (enabled === on) return;
+  if (!capable) throw new LifeboatError('bad-request', `${device.address} cannot compress (its data compression page says so).`);
   page[0] = page[0]! & 0x3f; // PS is reserved in MODE SELECT
   page[2] = on ? page[2]! | 0x80 : page[2]! & 0x7f;
   const parameters = new Uint8Array(4 + page.length);
@@ -233,13 +239,17 @@ export function parseLongPosition(bytes: Uint8Array): TapePosition {
   if (bytes.length < 32) throw malformed(what, `${bytes.length} bytes, fewer than 32`);
   const flags = bytes[0]!;
   if ((flags & 0x04) !== 0) throw positionUnknown('position'); // LONU
-  return {
+  const position = {
     beginning: (flags & 0x80) !== 0,
     end: (flags & 0x40) !== 0,
     partition: readUnsigned(bytes, 4, 4, what),
     logicalObject: readUnsigned(bytes, 8, 8, what),
     file: (flags & 0x08) !== 0 ? null : readUnsigned(bytes, 16, 8, what), // MPU: file number unknown
   };
+  // Object 0 is the beginning of the partition. tgt 1.0.85 answers zeros wherever the tape is
+  // (and no BOP): a position that contradicts itself is not one.
+  if (position.logicalObject === 0 && !position.beginning) throw positionUnknown('position (it reports object 0 away from the beginning)');
+  return position;
 }
 
 /** READ POSITION short form (service action 00h, 20 bytes): no file number. */
@@ -259,25 +269,35 @@ export function parseShortPosition(bytes: Uint8Array): TapePosition {
 
 export async function readPosition(device: ScsiDevice): Promise<TapePosition> {
   if (!noLongPosition.has(device)) {
-    const result = await device.execute({ cdb: cdb(10, 0x34, { 1: 0x06, 8: 32 }), dataInLength: 32 });
+    const result = await attempt(device, { cdb: cdb(10, 0x34, { 1: 0x06, 8: 32 }), dataInLength: 32 }, { retryUnitAttention: true });
     if (succeeded(result)) return parseLongPosition(result.data);
     if (!refusedOpcodeOrField(result)) throw scsiError(device, 'READ POSITION (long form)', result);
     noLongPosition.add(device);
   }
-  const result = await run(device, 'READ POSITION', { cdb: cdb(10, 0x34), dataInLength: 20 });
+  const result = await run(device, 'READ POSITION', { cdb: cdb(10, 0x34), dataInLength: 20 }, { retryUnitAttention: true });
   return parseShortPosition(result.data);
 }
 
 export async function rewind(device: ScsiDevice, signal?: AbortSignal): Promise<void> {
-  await run(device, 'REWIND', { cdb: cdb(6, 0x01), timeoutMs: POSITIONING_TIMEOUT_MS, signal });
+  await run(device, 'REWIND', { cdb: cdb(6, 0x01), timeoutMs: POSITIONING_TIMEOUT_MS, signal }, { retryUnitAttention: true });
 }
 
 /** LOAD (thread the tape, ready it at the beginning) or UNLOAD (rewind and eject for the changer). */
 export async function loadUnload(device: ScsiDevice, load: boolean): Promise<void> {
-  await run(device, load ? 'LOAD' : 'UNLOAD', { cdb: cdb(6, 0x1b, { 4: load ? 0x01 : 0x00 }), timeoutMs: POSITIONING_TIMEOUT_MS });
+  await run(
+    device,
+    load ? 'LOAD' : 'UNLOAD',
+    { cdb: cdb(6, 0x1b, { 4: load ? 0x01 : 0x00 }), timeoutMs: POSITIONING_TIMEOUT_MS },
+    { retryUnitAttention: true },
+  );
 }
 
 /** PREVENT ALLOW MEDIUM REMOVAL: while prevented, the drive will not eject the cartridge. */
 export async function preventRemoval(device: ScsiDevice, prevent: boolean): Promise<void> {
-  await run(device, prevent ? 'PREVENT MEDIUM REMOVAL' : 'ALLOW MEDIUM REMOVAL', { cdb: cdb(6, 0x1e, { 4: prevent ? 0x01 : 0x00 }) });
+  await run(
+    device,
+    prevent ? 'PREVENT MEDIUM REMOVAL' : 'ALLOW MEDIUM REMOVAL',
+    { cdb: cdb(6, 0x1e, { 4: prevent ? 0x01 : 0x00 }) },
+    { retryUnitAttention: true },
+  );
 }
