@@ -4,8 +4,7 @@
 // whose copy uses it. A consumer that fails or is cancelled drops out; the others go on.
 import type { TapeVolume } from '../../shared/domain.ts';
 import type { TapeCopy } from '../catalog/tape-catalog.ts';
-import type { TapeDrive, TapeLibrary } from '../drivers/tape/tape-driver.ts';
-import { TapeMediumError } from '../drivers/tape/simh-tap.ts';
+import { TapeMediumError, type TapeDrive, type TapeLibrary } from '../drivers/tape/tape-driver.ts';
 import { LifeboatError } from '../errors.ts';
 import type { Stage } from '../workers/messages.ts';
 import type { PromptBoard } from './prompt-board.ts';

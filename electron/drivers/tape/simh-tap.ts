@@ -3,6 +3,7 @@
 // 0 is a tape mark; 0xFFFFFFFF is end of medium; 0xFFFFFFFE an erase gap. The top four bits of a
 // length word are its class: 0 a good record, 8 a record the drive could not read cleanly.
 import { LifeboatError } from '../../errors.ts';
+import { TapeMediumError } from './tape-driver.ts';
 
 export const TAPE_MARK_WORD = 0x00000000;
 export const END_OF_MEDIUM_WORD = 0xffffffff;
@@ -55,23 +56,7 @@ export function encodeTapeMark(): Buffer {
   return out;
 }
 
-/** 'medium': the drive could not read a block (the host may go on past it); 'cut': the tape
- * ends inside a block; 'damaged': the image's framing is wrong. */
-export type TapeFault = 'medium' | 'cut' | 'damaged';
-
-export class TapeMediumError extends LifeboatError {
-  /** Byte position of the object in the image. */
-  readonly position: number;
-  readonly fault: TapeFault;
-  /** Data length of the record at `position`, when its length words were readable. */
-  readonly recordLength: number | null;
-  constructor(message: string, position: number, fault: TapeFault, recordLength: number | null = null) {
-    super('corrupt-backup', message);
-    this.position = position;
-    this.fault = fault;
-    this.recordLength = recordLength;
-  }
-}
+export { TapeMediumError, type TapeFault } from './tape-driver.ts';
 
 /** One object at `position`. `skipData` reads just the length words (for spacing forward). */
 export async function readObject(

@@ -4,6 +4,28 @@
 // locates to a file and block, reads and writes fixed-size blocks and filemarks, and reports
 // early warning near the end of the medium.
 
+import { LifeboatError } from '../../errors.ts';
+
+/** 'medium': the drive could not read a block (the host may go on past it); 'cut': the tape
+ * ends inside a block; 'damaged': the tape's framing is wrong. */
+export type TapeFault = 'medium' | 'cut' | 'damaged';
+
+/** A block the drive could not read, whichever kind of drive: the tape pass treats both alike. */
+export class TapeMediumError extends LifeboatError {
+  /** Where on the tape: a byte offset in a SIMH image, a logical object number on a SCSI drive
+   * (-1 when the drive's position was not known). */
+  readonly position: number;
+  readonly fault: TapeFault;
+  /** Data length of the record at `position`, when its length words were readable. */
+  readonly recordLength: number | null;
+  constructor(message: string, position: number, fault: TapeFault, recordLength: number | null = null) {
+    super('corrupt-backup', message);
+    this.position = position;
+    this.fault = fault;
+    this.recordLength = recordLength;
+  }
+}
+
 export type TapeLocation = { kind: 'slot' | 'drive' | 'mailslot'; index: number } | { kind: 'offline' };
 
 export type Cartridge = {

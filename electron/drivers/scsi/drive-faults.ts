@@ -1,0 +1,36 @@
+// What a failed tape command means to the engine: an unreadable block is a TapeMediumError (the
+// tape pass treats it like a damaged block of a virtual tape), a write-protected cartridge is a
+// conflict, the physical end of the tape without early warning is target-full; running into
+// the end of data or a filemark while spacing means the place asked for is not on the tape.
+import { LifeboatError } from '../../errors.ts';
+import { TapeMediumError } from '../tape/tape-driver.ts';
+import { ScsiError } from './scsi-error.ts';
+import { SenseKey } from './sense.ts';
+
+export type FaultContext = { label: string; barcode: string; object: number | null };
+
+export function driveFault(error: unknown, context: FaultContext): unknown {
+  if (!(error instanceof ScsiError)) return error;
+  const key = error.sense?.senseKey;
+  if (key === SenseKey.mediumError) return new TapeMediumError(`${context.label}: ${error.message}`, context.object ?? -1, 'medium');
+  if (key === SenseKey.dataProtect)
+    return new LifeboatError('conflict', `tape ${context.barcode} is write-protected; nothing more was written to it`);
+  if (error.code === 'target-full')
+    return new LifeboatError('target-full', `${context.label}: the tape is full (the drive reached its end without an early warning)`, {
+      cause: error,
+    });
+  return error;
+}
+
+/** The device refused the command itself (an optional command it does not implement). */
+export function isRefused(error: unknown): boolean {
+  return error instanceof ScsiError && error.sense?.senseKey === SenseKey.illegalRequest;
+}
+
+/** SPACE stopped early: at the end of data, at the beginning, or (spacing blocks) at a filemark. */
+export function isShortSpace(error: unknown): boolean {
+  if (!(error instanceof ScsiError) || !error.sense) return false;
+  const sense = error.sense;
+  const endOfData = sense.asc === 0x00 && sense.ascq === 0x05;
+  return sense.senseKey === SenseKey.blankCheck || endOfData || sense.filemark || sense.endOfMedium;
+}

@@ -1,0 +1,142 @@
+// iSCSI PDUs (RFC 7143 §11): a 48-byte Basic Header Segment, optional Additional Header Segments,
+// and a data segment padded to 4 bytes. No digests: we negotiate HeaderDigest/DataDigest=None.
+// The decoder takes TCP chunks as they come (a PDU split over several, or several in one) and
+// refuses lengths no target sends, so damaged input costs a clear error, never a huge allocation.
+import { LifeboatError } from '../../../errors.ts';
+
+export const Opcode = {
+  nopOut: 0x00,
+  scsiCommand: 0x01,
+  taskManagement: 0x02,
+  loginRequest: 0x03,
+  textRequest: 0x04,
+  dataOut: 0x05,
+  logoutRequest: 0x06,
+  nopIn: 0x20,
+  scsiResponse: 0x21,
+  taskManagementResponse: 0x22,
+  loginResponse: 0x23,
+  textResponse: 0x24,
+  dataIn: 0x25,
+  logoutResponse: 0x26,
+  r2t: 0x31,
+  asyncMessage: 0x32,
+  reject: 0x3f,
+} as const;
+
+export const BHS_LENGTH = 48;
+/** The reserved tag: "no task" in ITT and TTT fields. */
+export const NO_TAG = 0xffffffff;
+/** No target sends a data segment this large (MaxRecvDataSegmentLength tops out at 2^24-1). */
+export const MAX_SEGMENT = 16 * 1024 * 1024;
+/** Immediate delivery: the target does not queue it behind CmdSN order. */
+export const IMMEDIATE = 0x40;
+
+export type Pdu = {
+  /** The 48 header bytes, as received or to be sent. */
+  bhs: Buffer;
+  ahs: Buffer;
+  data: Buffer;
+};
+
+export function opcodeOf(pdu: Pdu): number {
+  return (pdu.bhs[0] as number) & 0x3f;
+}
+
+/** Byte 1: the F bit and the opcode-specific flags. */
+export function flagsOf(pdu: Pdu): number {
+  return pdu.bhs[1] as number;
+}
+
+export function word(pdu: Pdu, offset: number): number {
+  return pdu.bhs.readUInt32BE(offset);
+}
+
+export function newBhs(opcode: number, flags: number): Buffer {
+  const bhs = Buffer.alloc(BHS_LENGTH);
+  bhs[0] = opcode;
+  bhs[1] = flags;
+  return bhs;
+}
+
+function padded(length: number): number {
+  return (length + 3) & ~3;
+}
+
+/** The bytes of one PDU on the wire: the header with its DataSegmentLength filled in, the data, the pad. */
+export function encodePdu(bhs: Buffer, data?: Uint8Array): Buffer[] {
+  const length = data?.length ?? 0;
+  if (length >= MAX_SEGMENT) throw new LifeboatError('internal', `an iSCSI data segment of ${length} bytes is too large to send`);
+  bhs[4] = 0; // TotalAHSLength: we never send AHS
+  bhs[5] = (length >>> 16) & 0xff;
+  bhs.writeUInt16BE(length & 0xffff, 6);
+  if (!data || length === 0) return [bhs];
+  const pad = padded(length) - length;
+  const parts = [bhs, Buffer.from(data.buffer, data.byteOffset, data.byteLength)];
+  if (pad > 0) parts.push(Buffer.alloc(pad));
+  return parts;
+}
+
+/** The header's declared sizes, checked against what a target can send. */
+function segmentLengths(bhs: Buffer): { ahs: number; data: number } {
+  const ahs = (bhs[4] as number) * 4;
+  const data = ((bhs[5] as number) << 16) | bhs.readUInt16BE(6);
+  if (data >= MAX_SEGMENT)
+    throw new LifeboatError('unavailable', `the iSCSI target sent a PDU with a ${data}-byte data segment, more than the protocol allows`);
+  return { ahs, data };
+}
+
+/** Reassembles PDUs from a byte stream. push() returns the PDUs completed by the chunk. */
+export class PduDecoder {
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  push(chunk: Uint8Array): Pdu[] {
+    if (chunk.length > 0) {
+      this.#chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      this.#buffered += chunk.length;
+    }
+    const pdus: Pdu[] = [];
+    for (;;) {
+      if (this.#buffered < BHS_LENGTH) return pdus;
+      const head = this.#peek(BHS_LENGTH);
+      const { ahs, data } = segmentLengths(head);
+      const total = BHS_LENGTH + ahs + padded(data);
+      if (this.#buffered < total) return pdus;
+      const bytes = this.#take(total);
+      pdus.push({
+        bhs: Buffer.from(bytes.subarray(0, BHS_LENGTH)),
+        ahs: bytes.subarray(BHS_LENGTH, BHS_LENGTH + ahs),
+        data: bytes.subarray(BHS_LENGTH + ahs, BHS_LENGTH + ahs + data),
+      });
+    }
+  }
+
+  #peek(length: number): Buffer {
+    const first = this.#chunks[0] as Buffer;
+    if (first.length >= length) return first.subarray(0, length);
+    const joined = Buffer.concat(this.#chunks);
+    this.#chunks = [joined];
+    return joined.subarray(0, length);
+  }
+
+  #take(length: number): Buffer {
+    const first = this.#chunks[0] as Buffer;
+    if (first.length < length) this.#chunks = [Buffer.concat(this.#chunks)];
+    const joined = this.#chunks[0] as Buffer;
+    const taken = joined.subarray(0, length);
+    if (joined.length === length) this.#chunks.shift();
+    else this.#chunks[0] = joined.subarray(length);
+    this.#buffered -= length;
+    return taken;
+  }
+}
+
+/** Serial number arithmetic (RFC 1982, 32 bits): is a before b? */
+export function serialBefore(a: number, b: number): boolean {
+  return a !== b && (b - a) >>> 0 < 0x80000000;
+}
