@@ -52,8 +52,10 @@ function openError(error: unknown, path: string): LifeboatError {
 
 export class SgDevice implements ScsiDevice {
   readonly address: string;
-  #handle: FileHandle | null;
+  readonly #handle: FileHandle;
   readonly #native: SgNative;
+  /** Set by close(): commands given after it are refused; those given before still run. */
+  #closing = false;
   /** The last queued command: the next one starts when it settles. */
   #tail: Promise<unknown> = Promise.resolve();
 
@@ -86,24 +88,24 @@ export class SgDevice implements ScsiDevice {
   }
 
   execute(command: ScsiCommand): Promise<ScsiResult> {
+    if (this.#closing) return Promise.reject(new LifeboatError('unavailable', `${this.address} is closed`));
     const queued = this.#tail.then(() => this.#issue(command));
     this.#tail = queued.catch(() => undefined);
     return queued;
   }
 
-  /** Waits for the command in flight (the kernel holds its buffer), then lets go of the device. */
+  /** Runs what was already given (the kernel may hold a buffer of it), then lets go of the device. */
   async close(): Promise<void> {
-    const handle = this.#handle;
-    this.#handle = null;
+    if (this.#closing) return;
+    this.#closing = true;
     await this.#tail;
-    await handle?.close();
+    await this.#handle.close();
   }
 
   #issue(command: ScsiCommand): Promise<ScsiResult> {
     const request = sgRequest(command, this.address);
     if (command.signal?.aborted)
       throw new LifeboatError('cancelled', `${this.address}: ${opcodeName(request.cdb)} was cancelled before it was sent`);
-    if (this.#handle === null) throw new LifeboatError('unavailable', `${this.address} is closed`);
     return this.#send(this.#handle.fd, request);
   }
 
