@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { delimiter, dirname, join } from 'node:path';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -29,8 +29,11 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function onPath(name: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((folder) => folder !== '' && existsSync(join(folder, name)));
+/** A tool as CC/CXX may name it: a bare name searched on PATH, or a path; arguments after it are ignored. */
+function onPath(tool: string): boolean {
+  const name = tool.trim().split(/\s+/)[0] ?? '';
+  if (isAbsolute(name)) return existsSync(name);
+  return name !== '' && (process.env.PATH ?? '').split(delimiter).some((folder) => folder !== '' && existsSync(join(folder, name)));
 }
 
 /** A folder with include/node/node_api.h, which node-gyp takes as --nodedir without fetching. */
@@ -57,7 +60,9 @@ if (process.platform !== 'linux') {
 const tools = [process.env.CC ?? 'cc', process.env.CXX ?? 'g++', 'make', process.env.PYTHON ?? 'python3'];
 const missing = tools.filter((tool) => !onPath(tool));
 if (missing.length > 0)
-  fail(`${missing.join(', ')} not found; install them (Debian: apt-get install g++ make python3) and run npm install again`);
+  fail(
+    `not found: ${missing.join(', ')}; install a C and C++ compiler, make and Python (Debian: apt-get install g++ make python3), then run npm install again`,
+  );
 const headers = nodeHeaders();
 if (headers === null) fail(`no Node headers (include/node/node_api.h) next to ${process.execPath}, in npm's nodedir or in /usr`);
 const gyp = nodeGyp();
