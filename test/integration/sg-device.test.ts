@@ -141,6 +141,7 @@ function withStandIn(body: string): { outcome: Record<string, unknown>; headers:
   assert.ok(typeof sgNode === 'string' && typeof shim === 'string');
   const log = join(dir, `headers-${Date.now()}.jsonl`);
   const script = `import { SgBus } from ${JSON.stringify(busModule)};
+    import { readdirSync } from 'node:fs';
     const result = {};
     const out = (name, value) => { result[name] = value; };
     const failure = (error) => ({ code: error.code, message: error.message });
@@ -179,12 +180,16 @@ test('every sg_io_hdr field crosses the addon both ways (through the LD_PRELOAD 
     out('ready', { status: ready.status, sense: hex(ready.sense) });
     const read = await device.execute({ cdb: Uint8Array.of(0x08, 0, 0, 0x10, 0, 0), dataInLength: 4096 });
     out('read', { residual: read.residual, length: read.data.length, counts: read.data.every((byte, i) => byte === (i & 0xff)) });
-    const block = Uint8Array.from({ length: 65536 }, (_, i) => (i * 7) & 0xff);
+    // A view into a larger buffer, as a caller's slice of a pooled Buffer: the addon must send from its offset.
+    const block = Uint8Array.from({ length: 65536 + 13 }, (_, i) => (i * 7) & 0xff).subarray(13);
     const write = await device.execute({ cdb: Uint8Array.of(0x0a, 0, 1, 0, 0, 0), dataOut: block });
     out('write', { status: write.status, length: write.data.length, sum: block.reduce((a, b) => a + b, 0) });
     await device.execute({ cdb: Uint8Array.of(0x92, 0, 0, 0, 0, 0, 0, 0, 0, 0x2a, 0, 0, 0, 0, 0, 0), timeoutMs: 4 * 3600_000 });
     for (const [name, opcode] of [['noConnect', 0xf0], ['gone', 0xf1], ['timedOut', 0xf2]])
       out(name, await device.execute({ cdb: Uint8Array.of(opcode, 0, 0, 0, 0, 0), timeoutMs: 5000 }).then(() => 'answered', failure));
+    const fds = readdirSync('/proc/self/fd').length;
+    out('halfOpen', await SgBus.open([${JSON.stringify(sgNode)}, '/dev/null']).then(() => 'opened', failure));
+    out('fdsLeft', readdirSync('/proc/self/fd').length - fds);
   `);
   assert.deepEqual(outcome.inquiry, { status: 0, residual: 60, length: 36, text: 'SHIM    SG_IO MARSHAL   0001', sense: null });
   assert.deepEqual(outcome.ready, { status: 2, sense: '700002000000000a000000003a0000000000' });
@@ -200,6 +205,8 @@ test('every sg_io_hdr field crosses the addon both ways (through the LD_PRELOAD 
     code: 'unavailable',
     message: `${sgNode as string}: command F1h failed: the device is gone (ENODEV); it was removed or its link went down`,
   });
+  assert.equal((outcome.halfOpen as { code: string }).code, 'bad-request', 'the second path is not sg');
+  assert.equal(outcome.fdsLeft, 0, 'a library that does not open whole closes the devices it had opened');
   assert.deepEqual(outcome.timedOut, {
     code: 'unavailable',
     message: `${sgNode as string}: command F2h did not finish within 5 s; the kernel aborted it`,
