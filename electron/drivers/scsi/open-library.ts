@@ -3,10 +3,11 @@
 // and the drives are found on it by INQUIRY (openScsiLibrary). Whatever fails after the wire is up
 // lets go of the wire again, so a refused library leaves no session behind.
 import { LifeboatError } from '../../errors.ts';
-import { IscsiSession, parseIscsiUrl } from './iscsi/iscsi-session.ts';
+import { IscsiSession, parseIscsiUrl } from './iscsi/index.ts';
 import { openScsiLibrary, type ScsiTapeLibrary } from './scsi-library.ts';
 import type { ScsiBus, ScsiDevice } from './scsi-device.ts';
-import { parseSgUrl, SgBus, sgAvailable } from './sg/sg-bus.ts';
+import { parseSgUrl, SgBus } from './sg/sg-bus.ts';
+import { sgAvailable } from './sg/sg-native.ts';
 
 export type OpenLibraryOptions = {
   name: string;
