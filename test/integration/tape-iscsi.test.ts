@@ -41,8 +41,8 @@ function identical(raw: string, vmdk: string): void {
 /** What libiscsi's own initiator reads from a LUN's standard INQUIRY. */
 function inquiryByLibiscsi(url: string, lun: number): { vendor: string; product: string } {
   const text = execFileSync('iscsi-inq', [`${url}/${lun}`], { encoding: 'utf8', timeout: 20_000 });
-  const field = (name: string): string => new RegExp(`${name}:\\s*(.*)`, 'i').exec(text)?.[1]?.trim() ?? '';
-  return { vendor: field('Vendor Identification'), product: field('Product Identification') };
+  const field = (name: string): string => new RegExp(`^${name}:(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
+  return { vendor: field('Vendor'), product: field('Product') };
 }
 
 function started(): { tgt: TgtLibrary; lab: TapeLab; engine: Engine } {
