@@ -4,10 +4,10 @@
 // one at a time. A loaded drive is waited for (TEST UNIT READY, bounded), set to variable
 // blocks, compression off, rewound, and handed out as a ScsiTapeDrive.
 import { LifeboatError } from '../../errors.ts';
-import { LTO9 } from '../tape/library-state.ts';
-import type { Cartridge, DriveModel, LibraryInventory, TapeDrive, TapeLibrary, TapeLocation } from '../tape/tape-driver.ts';
-import { DEFAULT_TAPE_BLOCK } from '../tape/virtual-library.ts';
-import { sleep } from '../tape/virtual-drive.ts';
+import { LTO9 } from '../../drivers/tape/library-state.ts';
+import type { Cartridge, DriveModel, LibraryInventory, TapeDrive, TapeLibrary, TapeLocation } from '../../drivers/tape/tape-driver.ts';
+import { DEFAULT_TAPE_BLOCK } from '../../drivers/tape/virtual-library.ts';
+import { sleep } from '../../drivers/tape/virtual-drive.ts';
 import { isRefused } from './drive-faults.ts';
 import { testUnitReady, type InquiryData } from './inquiry.ts';
 import { discoverLibrary, type DiscoveredLibrary, type DriveMapping } from './library-discovery.ts';
