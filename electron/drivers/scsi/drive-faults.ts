@@ -3,7 +3,7 @@
 // conflict, the physical end of the tape without early warning is target-full; running into
 // the end of data or a filemark while spacing means the place asked for is not on the tape.
 import { LifeboatError } from '../../errors.ts';
-import { TapeMediumError } from '../tape/tape-driver.ts';
+import { TapeMediumError } from '../../drivers/tape/tape-driver.ts';
 import { ScsiError } from './scsi-error.ts';
 import { SenseKey } from './sense.ts';
 

@@ -3,7 +3,7 @@
 // READs or WRITEs, not interrupted on purpose by a filemark, a move or pause()), a gap between
 // the end of one data command and the start of the next that is longer than the drive's buffer
 // can cover means the drive ran dry (writing) or full (reading) and had to stop: a starved event.
-import type { DriveModel } from '../tape/tape-driver.ts';
+import type { DriveModel } from '../../drivers/tape/tape-driver.ts';
 
 /** Shorter gaps are scheduling noise even for a drive with a tiny buffer. */
 const MIN_STARVED_GAP_MS = 5;

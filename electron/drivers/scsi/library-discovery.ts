@@ -45,9 +45,11 @@ export async function discoverLibrary(devices: ScsiDevice[], preferredChanger?: 
   const tapes = units
     .filter((unit) => unit.inquiry.peripheralType === PeripheralType.tape)
     .sort((a, b) => lunOf(a.device) - lunOf(b.device));
-  if (tapes.length === 0) throw new LifeboatError('not-found', `no tape drive among the ${units.length} logical unit(s): ${summary(units)}`);
+  if (tapes.length === 0)
+    throw new LifeboatError('not-found', `no tape drive among the ${units.length} logical unit(s): ${summary(units)}`);
   const notReady = await testUnitReady(changerUnit.device);
-  if (notReady) throw new LifeboatError('unavailable', `the media changer at ${changerUnit.device.address} is not ready: ${describeSense(notReady)}`);
+  if (notReady)
+    throw new LifeboatError('unavailable', `the media changer at ${changerUnit.device.address} is not ready: ${describeSense(notReady)}`);
   const elements = await elementAddresses(changerUnit.device);
   const driveElements = (await readElementStatus(changerUnit.device, { type: 'data-transfer', identifiers: true }))
     .filter((element) => element.type === 'data-transfer')
@@ -75,21 +77,22 @@ export async function discoverLibrary(devices: ScsiDevice[], preferredChanger?: 
   };
 }
 
-/** Each element whose identifier carries exactly one drive's serial number; null when the
- * changer offers no identifiers or none of them names a drive reached here. */
+/** Each element matched to the drive whose serial number its identifier carries; null unless
+ * every element has an identifier naming a distinct drive reached here (a partial match would
+ * mix two orders, so it falls back to address order as a whole). */
 export function matchByIdentifier(elements: ElementStatus[], drives: (UnitInfo & { device: ScsiDevice })[]): DiscoveredDrive[] | null {
   const matched: DiscoveredDrive[] = [];
   const used = new Set<ScsiDevice>();
   for (const element of elements) {
     const identifier = element.identifier?.trim();
-    if (!identifier) continue;
+    if (!identifier) return null;
     const owners = drives.filter((drive) => {
       const serial = drive.serial?.trim();
       return !!serial && identifier.includes(serial) && !used.has(drive.device);
     });
     // Serials that are prefixes of one another ("A1", "A12"): the longest is the one meant.
     const owner = owners.sort((a, b) => (b.serial?.trim().length ?? 0) - (a.serial?.trim().length ?? 0))[0];
-    if (!owner) continue;
+    if (!owner) return null;
     used.add(owner.device);
     matched.push({ ...owner, element: element.address });
   }

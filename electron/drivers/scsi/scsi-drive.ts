@@ -5,7 +5,7 @@
 // after every move); a locate is one LOCATE to a logical object learned while reading or
 // writing, else a rewind (when going back) and SPACE over filemarks and blocks.
 import { LifeboatError } from '../../errors.ts';
-import { TapeMediumError, type DriveModel, type DriveStats, type TapeDrive, type TapeRead } from '../tape/tape-driver.ts';
+import { TapeMediumError, type DriveModel, type DriveStats, type TapeDrive, type TapeRead } from '../../drivers/tape/tape-driver.ts';
 import { driveFault, isRefused, isShortSpace } from './drive-faults.ts';
 import { StreamClock } from './drive-stream.ts';
 import type { ScsiDevice } from './scsi-device.ts';

@@ -4,10 +4,10 @@
 // one at a time. A loaded drive is waited for (TEST UNIT READY, bounded), set to variable
 // blocks, compression off, rewound, and handed out as a ScsiTapeDrive.
 import { LifeboatError } from '../../errors.ts';
-import { LTO9 } from '../tape/library-state.ts';
-import type { Cartridge, DriveModel, LibraryInventory, TapeDrive, TapeLibrary, TapeLocation } from '../tape/tape-driver.ts';
-import { DEFAULT_TAPE_BLOCK } from '../tape/virtual-library.ts';
-import { sleep } from '../tape/virtual-drive.ts';
+import { LTO9 } from '../../drivers/tape/library-state.ts';
+import type { Cartridge, DriveModel, LibraryInventory, TapeDrive, TapeLibrary, TapeLocation } from '../../drivers/tape/tape-driver.ts';
+import { DEFAULT_TAPE_BLOCK } from '../../drivers/tape/virtual-library.ts';
+import { sleep } from '../../drivers/tape/virtual-drive.ts';
 import { isRefused } from './drive-faults.ts';
 import { testUnitReady, type InquiryData } from './inquiry.ts';
 import { discoverLibrary, type DiscoveredLibrary, type DriveMapping } from './library-discovery.ts';
@@ -41,6 +41,7 @@ export type LibraryDescription = {
 };
 
 const READY_POLL_MS = 250;
+const ELEMENT_TYPES: ElementType[] = ['transport', 'storage', 'import-export', 'data-transfer'];
 const DEFAULT_READY_TIMEOUT_MS = 5 * 60 * 1000;
 
 export async function openScsiLibrary(devices: ScsiDevice[], options: ScsiLibraryOptions): Promise<ScsiTapeLibrary> {
@@ -100,8 +101,14 @@ export class ScsiTapeLibrary implements TapeLibrary {
     return run;
   }
 
-  private elements(): Promise<ElementStatus[]> {
-    return readElementStatus(this.changer);
+  /** Every element, asked for one type at a time: tgt garbles the answer for all types at once. */
+  private async elements(): Promise<ElementStatus[]> {
+    const all: ElementStatus[] = [];
+    for (const type of ELEMENT_TYPES) {
+      if (this.found.elements[type].count === 0) continue;
+      all.push(...(await readElementStatus(this.changer, { type, identifiers: false })).filter((element) => element.type === type));
+    }
+    return all;
   }
 
   private move(source: number, destination: number): Promise<void> {
@@ -125,7 +132,10 @@ export class ScsiTapeLibrary implements TapeLibrary {
   private find(elements: ElementStatus[], barcode: string): ElementStatus {
     const element = elements.find((candidate) => labelOf(candidate) === barcode);
     if (!element)
-      throw new LifeboatError('not-found', `${this.name} holds no tape ${barcode} (none of its slots, drives or mail slots has that barcode)`);
+      throw new LifeboatError(
+        'not-found',
+        `${this.name} holds no tape ${barcode} (none of its slots, drives or mail slots has that barcode)`,
+      );
     return element;
   }
 
@@ -237,7 +247,8 @@ export class ScsiTapeLibrary implements TapeLibrary {
   }
 
   /** At the beginning of tape a drive that counts its position says so; one that does not
-   * (tgt answers zeros) is never asked again, and the count here is all there is. */
+   * (tgt answers zeros without "beginning of tape") is never asked again: the count here is all
+   * there is. */
   private async positionIsTruthful(index: number, device: ScsiDevice): Promise<boolean> {
     const known = this.truthfulPosition.get(index);
     if (known !== undefined) return known;
@@ -246,7 +257,9 @@ export class ScsiTapeLibrary implements TapeLibrary {
       const at = await readPosition(device);
       truthful = at.beginning && at.logicalObject === 0;
     } catch (error) {
-      if (!isRefused(error)) throw error;
+      // Refused, or an answer that contradicts itself: either way not to be relied on. A lost
+      // connection shows on the next command.
+      if (error instanceof LifeboatError && error.code === 'cancelled') throw error;
       truthful = false;
     }
     this.truthfulPosition.set(index, truthful);
