@@ -1,7 +1,7 @@
 // A loopback TCP proxy between the iSCSI initiator and tgtd that can fail the way networks do:
 // cut every open connection once some bytes have come back from the target (mid Data-In), or hold
-// the target's bytes back (a stalled path) until cut. New connections after a cut pass normally,
-// so the initiator's reconnect reaches the target.
+// the target's bytes back on the open connections (a stalled path) until resumed or cut. New
+// connections pass normally, so the initiator's reconnect reaches the target.
 import { connect, createServer, type Socket } from 'node:net';
 import { after } from 'node:test';
 
@@ -14,26 +14,31 @@ export type IscsiProxy = {
   readonly connections: number;
   /** Cuts the open connections once `bytes` more have come from the target. */
   cutAfterDownstream(bytes: number): void;
-  /** Holds the target's bytes back from now on (until cut()). */
+  /** Holds the target's bytes back on the open connections. */
   stall(): void;
+  /** Lets the held bytes through, and what follows. */
+  resume(): void;
   /** Ends every open connection now. */
   cut(): void;
 };
 
 export async function startIscsiProxy(targetPort: number): Promise<IscsiProxy> {
   const sockets = new Set<Socket>();
+  const clients = new Set<Socket>();
   let upstream = 0;
   let downstream = 0;
   let connections = 0;
   let cutAt = Number.POSITIVE_INFINITY;
-  let stalled = false;
+  const held = new Map<Socket, Buffer[]>();
   const cut = (): void => {
-    stalled = false;
+    held.clear();
     cutAt = Number.POSITIVE_INFINITY;
     for (const socket of sockets) socket.destroy();
   };
   const server = createServer((client) => {
     connections += 1;
+    clients.add(client);
+    client.once('close', () => clients.delete(client));
     const target = connect(targetPort, '127.0.0.1');
     for (const socket of [client, target]) {
       sockets.add(socket);
@@ -45,7 +50,11 @@ export async function startIscsiProxy(targetPort: number): Promise<IscsiProxy> {
       target.write(chunk);
     });
     target.on('data', (chunk: Buffer) => {
-      if (stalled) return;
+      const holding = held.get(client);
+      if (holding) {
+        holding.push(chunk);
+        return;
+      }
       downstream += chunk.length;
       if (downstream >= cutAt) {
         client.write(chunk.subarray(0, Math.max(0, chunk.length - (downstream - cutAt))));
@@ -78,7 +87,11 @@ export async function startIscsiProxy(targetPort: number): Promise<IscsiProxy> {
       cutAt = downstream + bytes;
     },
     stall: () => {
-      stalled = true;
+      for (const client of clients) held.set(client, []);
+    },
+    resume: () => {
+      for (const [client, chunks] of held) for (const chunk of chunks) client.write(chunk);
+      held.clear();
     },
     cut,
   };
