@@ -4,6 +4,9 @@ import { LifeboatError } from '../../../errors.ts';
 import type { ScsiBus, ScsiDevice } from '../scsi-device.ts';
 import { SgDevice } from './sg-device.ts';
 
+/** The module others import: the bus, its address parser, and whether sg can be used here. */
+export { sgAvailable } from './sg-native.ts';
+
 /** `sg:/dev/sg3[,/dev/sg4…]` → the device paths, each absolute and named once. */
 export function parseSgUrl(url: string): string[] {
   const match = /^sg:(.*)$/s.exec(url.trim());
