@@ -6,8 +6,7 @@ import { LifeboatError } from '../../errors.ts';
 import { IscsiSession, parseIscsiUrl } from './iscsi/index.ts';
 import { openScsiLibrary, type ScsiTapeLibrary } from './scsi-library.ts';
 import type { ScsiBus, ScsiDevice } from './scsi-device.ts';
-import { parseSgUrl, SgBus } from './sg/sg-bus.ts';
-import { sgAvailable } from './sg/sg-native.ts';
+import { parseSgUrl, SgBus, sgAvailable } from './sg/sg-bus.ts';
 
 export type OpenLibraryOptions = {
   name: string;
