@@ -57,18 +57,23 @@ export function inventoryText(inventory: TapeInventory): string {
     (drive) => `drive ${drive.index + 1}: ${drive.barcode ?? 'empty'}${drive.owner ? ` (${drive.owner})` : ''}`,
   );
   const mail = inventory.mailslots.map((slot, index) => `mail slot ${index + 1}: ${slot ?? 'empty'}`);
+  // A real drive's rate is not known to Lifeboat: the modelled one only sizes the pull list's estimates.
+  const rate =
+    inventory.source.kind === 'virtual'
+      ? ` at ${formatBytes(inventory.model.bytesPerSecond)}/s`
+      : ` (estimates assume ${formatBytes(inventory.model.bytesPerSecond)}/s)`;
   const rows = inventory.cartridges.map((tape) => [
     tape.barcode,
     where(tape.location),
     tape.pool ?? 'free',
     tape.mediaSetId ? tape.mediaSetId.slice(0, 8) : '-',
     tape.bytes === null ? '-' : formatBytes(tape.bytes),
-    formatBytes(tape.capacityBytes),
+    tape.capacityBytes === 0 ? 'unknown' : formatBytes(tape.capacityBytes),
     tape.writeProtected ? 'yes' : 'no',
   ]);
   return [
     ...sourceText(inventory.source),
-    `${inventory.name}: ${inventory.slots.length} slots, ${inventory.drives.length} drive(s) ${inventory.model.name} at ${formatBytes(inventory.model.bytesPerSecond)}/s, ${inventory.mailslots.length} mail slot(s)${inventory.timeScale !== 1 ? `, time scale ${inventory.timeScale}` : ''}`,
+    `${inventory.name}: ${inventory.slots.length} slots, ${inventory.drives.length} drive(s) ${inventory.model.name}${rate}, ${inventory.mailslots.length} mail slot(s)${inventory.timeScale !== 1 ? `, time scale ${inventory.timeScale}` : ''}`,
     ...drives,
     ...mail,
     table([['BARCODE', 'WHERE', 'POOL', 'MEDIA SET', 'WRITTEN', 'CAPACITY', 'PROTECTED'], ...rows]),

@@ -60,6 +60,9 @@ function Library({ inventory }: { inventory: TapeInventory }) {
   const wanted = new Map(
     (prompts.data ?? []).filter((prompt) => prompt.barcode).map((prompt) => [prompt.barcode as string, prompt.jobIds.length]),
   );
+  // A real drive's rate is not known to Lifeboat: the modelled one only sizes the pull list's estimates.
+  const speed = `${formatBytes(inventory.model.bytesPerSecond)}/s`;
+  const rate = inventory.source.kind === 'virtual' ? `at ${speed}` : `(estimates assume ${speed})`;
   const act = (channel: 'tape.import' | 'tape.eject', barcode: string): void => {
     api.invoke(channel, { barcode }).then(
       () => setError(null),
@@ -70,8 +73,7 @@ function Library({ inventory }: { inventory: TapeInventory }) {
     <section aria-labelledby="library-heading">
       <h2 id="library-heading">{inventory.name}</h2>
       <p className="muted">
-        {inventory.drives.length} drive(s) {inventory.model.name} at {formatBytes(inventory.model.bytesPerSecond)}/s ·{' '}
-        {inventory.slots.length} slots · {inventory.mailslots.length} mail slot(s)
+        {inventory.drives.length} drive(s) {inventory.model.name} {rate} · {inventory.mailslots.length} mail slot(s)
         {inventory.timeScale !== 1 && <> · mechanical time ×{inventory.timeScale}</>}
       </p>
       <Source source={inventory.source} />
@@ -131,7 +133,7 @@ function Library({ inventory }: { inventory: TapeInventory }) {
               <td>{where(cartridge)}</td>
               <td>{cartridge.pool ?? 'free'}</td>
               <td>{cartridge.bytes === null ? '—' : formatBytes(cartridge.bytes)}</td>
-              <td>{formatBytes(cartridge.capacityBytes)}</td>
+              <td>{cartridge.capacityBytes === 0 ? 'unknown' : formatBytes(cartridge.capacityBytes)}</td>
               <td>
                 {cartridge.location.kind === 'slot' && ejecting !== cartridge.barcode && (
                   <button onClick={() => (cartridge.pool ? setEjecting(cartridge.barcode) : act('tape.eject', cartridge.barcode))}>
