@@ -73,7 +73,8 @@ function Library({ inventory }: { inventory: TapeInventory }) {
     <section aria-labelledby="library-heading">
       <h2 id="library-heading">{inventory.name}</h2>
       <p className="muted">
-        {inventory.drives.length} drive(s) {inventory.model.name} {rate} · {inventory.mailslots.length} mail slot(s)
+        {inventory.drives.length} drive(s) {inventory.model.name} {rate} · {inventory.slots.length} slots · {inventory.mailslots.length}{' '}
+        mail slot(s)
         {inventory.timeScale !== 1 && <> · mechanical time ×{inventory.timeScale}</>}
       </p>
       <Source source={inventory.source} />
