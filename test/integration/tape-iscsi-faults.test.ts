@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, rename, stat, truncate, writeFile } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startTgtLibrary, tgtUnavailable, type TgtLibrary } from '../../scripts/peers/tgt.ts';
 import type { Engine } from '../../electron/engine/engine.ts';
 import type { Job } from '../../shared/domain.ts';
 import { openEngine, runJob } from '../helpers/env.ts';
+import { startIscsiProxy } from '../helpers/iscsi-proxy.ts';
 import { tapeLab, tapesOf, type TapeLab } from '../helpers/tape.ts';
 
 const skip = await tgtUnavailable();
@@ -59,46 +59,6 @@ async function restoreOnce(engine: Engine, vm: string, name: string, dir: string
   const target = join(dir, `out-${name}`);
   const { jobs } = await engine.tape.startRestore({ vms: [vm], point: 'latest', target: { kind: 'local', path: target } }, 'test');
   return { job: await runJob(engine, jobs[0] as Job), target };
-}
-
-/** A TCP proxy in front of the target that drops every connection once `bytes` more have come back
- * from the target, and refuses new ones from then on: a target gone in the middle of a read. */
-async function startDroppingProxy(
-  targetPort: number,
-): Promise<{ port: number; dropAfter(bytes: number): void; readonly dropped: boolean; close(): void }> {
-  const sockets = new Set<Socket>();
-  let left = Number.POSITIVE_INFINITY;
-  let dropped = false;
-  const server = createServer((client) => {
-    if (dropped) return void client.destroy();
-    const upstream = connect(targetPort, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-      socket.on('error', () => undefined);
-    }
-    client.pipe(upstream);
-    upstream.on('data', (chunk: Buffer) => {
-      left -= chunk.length;
-      if (left > 0) return void client.write(chunk);
-      dropped = true;
-      for (const socket of sockets) socket.destroy();
-    });
-    client.once('close', () => upstream.destroy());
-    upstream.once('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    dropAfter: (bytes) => void (left = bytes),
-    get dropped() {
-      return dropped;
-    },
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    },
-  };
 }
 
 async function driveParams(tgt: TgtLibrary, params: string): Promise<void> {
@@ -186,24 +146,24 @@ test('a medium error names the tape and leaves nothing in the target', { skip: s
 
 test('a target that drops the connection mid-read: a clear error, nothing left in the target', { skip: skip ?? false }, async () => {
   const { tgt, engine, lab, vm } = started();
-  const proxy = await startDroppingProxy(tgt.port);
+  const proxy = await startIscsiProxy(tgt.port);
   const url = `iscsi://127.0.0.1:${proxy.port}/${tgt.targetName}`;
   await engine.tape.useLibrary('virtual', 'test');
   await engine.tape.addLibrary({ url, name: 'through-proxy' }, 'test');
   try {
     await engine.tape.inventory();
     const target = join(lab.dir, 'out-dropped');
-    // The VMs' backup is tens of MiB on tape: the connection goes 4 MiB into the restore's reads.
-    proxy.dropAfter(4 * MIB);
+    // The VMs' backup is tens of MiB on tape: the connection goes 4 MiB into the restore's reads. The
+    // initiator logs in again, but a tape READ is never sent twice: the restore fails.
+    proxy.cutAfterDownstream(4 * MIB);
     const { jobs } = await engine.tape.startRestore({ vms: [vm.name], point: 'latest', target: { kind: 'local', path: target } }, 'test');
     const ended = await runJob(engine, jobs[0] as Job);
-    assert.ok(proxy.dropped, 'the connection was dropped during the restore');
+    assert.equal(proxy.connections, 2, 'the connection was dropped during the restore, and the initiator logged in again');
     assert.equal(ended.state, 'failed');
     assert.ok(ended.error?.startsWith(`${url}/`), ended.error ?? '');
     assert.match(ended.error ?? '', /the connection to the target dropped during READ\(6\); it was not sent again/);
     assert.equal(await exists(target), false);
   } finally {
-    proxy.close();
     await engine.tape.useLibrary('tgt', 'test');
     await engine.tape.removeLibrary('through-proxy', 'test');
   }
