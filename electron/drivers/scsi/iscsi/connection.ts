@@ -2,14 +2,14 @@
 // receive()), and one error once it ends. Login, discovery and the session all read it the same way.
 import { connect, type Socket } from 'node:net';
 import { LifeboatError } from '../../../errors.ts';
-import { encodePdu, PduDecoder, type Pdu } from './pdu.ts';
+import { encodePdu, PduDecoder, SESSION_MAX_SEGMENT, type Pdu } from './pdu.ts';
 
 type Waiter = { resolve: (pdu: Pdu) => void; reject: (error: Error) => void };
 
 export class IscsiConnection {
   readonly peer: string;
   #socket: Socket;
-  #decoder = new PduDecoder();
+  #decoder = new PduDecoder(SESSION_MAX_SEGMENT);
   #received: Pdu[] = [];
   #waiters: Waiter[] = [];
   #ended: LifeboatError | null = null;
