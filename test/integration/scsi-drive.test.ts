@@ -5,58 +5,23 @@
 // (write protection, early warning near the end, an unreadable block) reach the engine as the
 // errors it handles.
 import assert from 'node:assert/strict';
-import { mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { LifeboatError } from '../../electron/errors.ts';
+import { open } from 'node:fs/promises';
+import { test } from 'node:test';
 import { TapeMediumError, type TapeDrive, type TapeRead } from '../../electron/drivers/tape/tape-driver.ts';
-import { IscsiSession } from '../../electron/drivers/scsi/iscsi/index.ts';
 import type { ScsiTapeDrive } from '../../electron/drivers/scsi/scsi-drive.ts';
-import { openScsiLibrary, type ScsiTapeLibrary } from '../../electron/drivers/scsi/scsi-library.ts';
 import { readBlock, rewind } from '../../electron/drivers/scsi/ssc.ts';
-import { startTgtLibrary, tgtUnavailable, type TgtLibrary } from '../../scripts/peers/tgt.ts';
+import { rejectsWith, tgtSkip, useTgtScsiLibrary } from '../helpers/tgt-scsi-library.ts';
 
-const skip = (await tgtUnavailable()) ?? false;
+const skip = tgtSkip;
 const TIMEOUT = { timeout: 120_000 };
 const BLOCK = 32 * 1024;
 
-let dir = '';
-let tgt: TgtLibrary;
-let session: IscsiSession;
-let library: ScsiTapeLibrary;
-
-before(async () => {
-  if (skip !== false) return;
-  dir = await mkdtemp(join(tmpdir(), 'lifeboat-scsi-drive-'));
-  tgt = await startTgtLibrary(dir, {
-    drives: 1,
-    slots: 6,
-    mailslots: 0,
-    tapes: [
-      { barcode: 'DATA01L9', sizeMiB: 16 },
-      { barcode: 'SMALL1L9', sizeMiB: 1 },
-      { barcode: 'PROT01L9', sizeMiB: 2 },
-      { barcode: 'BAD001L9', sizeMiB: 4 },
-      { barcode: 'SLOW01L9', sizeMiB: 4 },
-    ],
-  });
-  session = await IscsiSession.connect({ host: tgt.host, port: tgt.port, targetName: tgt.targetName });
-  // A small buffer makes the drive's patience a few milliseconds, so a slow host shows.
-  library = await openScsiLibrary(await session.devices(), {
-    name: 'tgt',
-    blockSize: BLOCK,
-    queueBytes: 8 * BLOCK,
-    model: { bufferBytes: 1024 * 1024, bytesPerSecond: 100e6 },
-    close: () => session.close(),
-  });
-});
-
-after(async () => {
-  await library?.close();
-  await tgt?.stop();
-  if (dir !== '') await rm(dir, { recursive: true, force: true });
-});
+// A small buffer makes the drive's patience a few milliseconds, so a slow host shows.
+const TAPES = { DATA01L9: 16, SMALL1L9: 1, PROT01L9: 2, BAD001L9: 4, SLOW01L9: 4 };
+const lab = useTgtScsiLibrary(
+  { drives: 1, slots: 6, mailslots: 0, tapes: Object.entries(TAPES).map(([barcode, sizeMiB]) => ({ barcode, sizeMiB })) },
+  { name: 'tgt', blockSize: BLOCK, queueBytes: 8 * BLOCK, model: { bufferBytes: 1024 * 1024, bytesPerSecond: 100e6 } },
+);
 
 /** A block whose every byte says where it is (file, block) and is unlike its neighbours'. */
 function blockAt(file: number, block: number): Uint8Array {
@@ -80,24 +45,12 @@ function assertBlock(read: TapeRead, file: number, block: number): void {
 }
 
 async function withTape<T>(barcode: string, work: (drive: ScsiTapeDrive) => Promise<T>): Promise<T> {
-  const drive = (await library.load(barcode, 'test')) as ScsiTapeDrive;
+  const drive = (await lab.library.load(barcode, 'test')) as ScsiTapeDrive;
   try {
     return await work(drive);
   } finally {
-    await library.unload(drive);
+    await lab.library.unload(drive);
   }
-}
-
-async function rejects(work: Promise<unknown>, code: string, pattern: RegExp): Promise<LifeboatError> {
-  let caught: LifeboatError | null = null;
-  await assert.rejects(work, (error: unknown) => {
-    assert.ok(error instanceof LifeboatError, `a LifeboatError, not ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    assert.match(error.message, pattern);
-    caught = error;
-    return true;
-  });
-  return caught as unknown as LifeboatError;
 }
 
 test('files written behind come back byte-identical, by locate and by reading ahead', { skip, ...TIMEOUT }, async () => {
@@ -127,7 +80,7 @@ test('files written behind come back byte-identical, by locate and by reading ah
     assertBlock(await drive.read(), 1, 8);
     assert.equal((await drive.read()).kind, 'filemark');
 
-    await rejects(drive.locate(7, 0), 'not-found', /tape DATA01L9 in drive 1 has no file 7/);
+    await rejectsWith(drive.locate(7, 0), 'not-found', /tape DATA01L9 in drive 1 has no file 7/);
     // After a failed locate the drive finds its way again.
     await drive.locate(1, 2);
     assertBlock(await drive.read(), 1, 2);
@@ -191,19 +144,19 @@ test('a host that stops between blocks starves the drive; a pause on purpose doe
 });
 
 test('a write-protected tape refuses writes with its barcode, and says so when loaded', { skip, ...TIMEOUT }, async () => {
-  const lun = ['--mode', 'logicalunit', '--tid', '1', '--lun', String(tgt.luns.drives[0])];
-  await tgt.admin(['--op', 'update', ...lun, '--params', 'readonly=1']);
+  const lun = ['--mode', 'logicalunit', '--tid', '1', '--lun', String(lab.tgt.luns.drives[0])];
+  await lab.tgt.admin(['--op', 'update', ...lun, '--params', 'readonly=1']);
   try {
     await withTape('PROT01L9', async (drive) => {
       assert.equal(drive.writeProtected, true);
-      const inventory = await library.inventory();
+      const inventory = await lab.library.inventory();
       assert.equal(inventory.cartridges.find((cartridge) => cartridge.barcode === 'PROT01L9')?.writeProtected, true);
-      await rejects(drive.write(blockAt(0, 0)), 'conflict', /tape PROT01L9 is write-protected/);
-      await rejects(drive.writeFilemarks(1), 'conflict', /tape PROT01L9 is write-protected/);
+      await rejectsWith(drive.write(blockAt(0, 0)), 'conflict', /tape PROT01L9 is write-protected/);
+      await rejectsWith(drive.writeFilemarks(1), 'conflict', /tape PROT01L9 is write-protected/);
       assert.equal((await drive.read()).kind, 'end-of-data', 'reading still works');
     });
   } finally {
-    await tgt.admin(['--op', 'update', ...lun, '--params', 'readonly=0']);
+    await lab.tgt.admin(['--op', 'update', ...lun, '--params', 'readonly=0']);
   }
 });
 
@@ -261,11 +214,11 @@ test('an unreadable block is a medium error with the sense text, and reading goe
   await withTape('BAD001L9', async (drive) => {
     await writeFiles(drive);
   });
-  await damageBlock(tgt.tapePath('BAD001L9'), 1, 4);
+  await damageBlock(lab.tgt.tapePath('BAD001L9'), 1, 4);
   await withTape('BAD001L9', async (drive) => {
     await drive.locate(1, 0);
     for (let block = 0; block < 4; block++) assertBlock(await drive.read(), 1, block);
-    const error = await rejects(drive.read(), 'corrupt-backup', /tape BAD001L9 in drive 1: .*MEDIUM ERROR/);
+    const error = await rejectsWith(drive.read(), 'corrupt-backup', /tape BAD001L9 in drive 1: .*MEDIUM ERROR/);
     assert.ok(error instanceof TapeMediumError);
     assert.equal(error.fault, 'medium');
     assert.deepEqual(drive.position(), { file: 1, block: 5 }, 'the host stands past the bad block');
