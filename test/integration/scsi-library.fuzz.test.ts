@@ -33,6 +33,7 @@ function drive(lun: number, serial: string | null): UnitInfo & { device: ScsiDev
   const device: ScsiDevice = { address: `lun ${lun}`, execute: () => Promise.reject(new Error('not used')) };
   return {
     peripheralType: 1,
+    qualifier: 0,
     removable: true,
     vendor: 'IET',
     product: 'VIRTUAL-TAPE',
