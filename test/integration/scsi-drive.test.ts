@@ -5,11 +5,13 @@
 // (write protection, early warning near the end, an unreadable block) reach the engine as the
 // errors it handles.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { test } from 'node:test';
 import { TapeMediumError, type TapeDrive, type TapeRead } from '../../electron/drivers/tape/tape-driver.ts';
 import type { ScsiTapeDrive } from '../../electron/drivers/scsi/scsi-drive.ts';
 import { readBlock, rewind } from '../../electron/drivers/scsi/ssc.ts';
+import { BlockStreamReader, BlockStreamWriter } from '../../electron/tape/tape-format.ts';
 import { rejectsWith, tgtSkip, useTgtScsiLibrary } from '../helpers/tgt-scsi-library.ts';
 
 const skip = tgtSkip;
@@ -17,7 +19,7 @@ const TIMEOUT = { timeout: 120_000 };
 const BLOCK = 32 * 1024;
 
 // A small buffer makes the drive's patience a few milliseconds, so a slow host shows.
-const TAPES = { DATA01L9: 16, SMALL1L9: 1, PROT01L9: 2, BAD001L9: 4, SLOW01L9: 4 };
+const TAPES = { DATA01L9: 16, SMALL1L9: 1, PROT01L9: 2, BAD001L9: 4, SLOW01L9: 4, STREAM1L9: 4 };
 const lab = useTgtScsiLibrary(
   { drives: 1, slots: 6, mailslots: 0, tapes: Object.entries(TAPES).map(([barcode, sizeMiB]) => ({ barcode, sizeMiB })) },
   { name: 'tgt', blockSize: BLOCK, queueBytes: 8 * BLOCK, model: { bufferBytes: 1024 * 1024, bytesPerSecond: 100e6 } },
@@ -227,3 +229,34 @@ test('an unreadable block is a medium error with the sense text, and reading goe
     assertBlock(await drive.read(), 2, 0);
   });
 });
+
+test(
+  "the engine's byte streams over the drive: a file written through blocks reads back from any offset",
+  { skip, ...TIMEOUT },
+  async () => {
+    await withTape('STREAM1L9', async (drive) => {
+      const files = [randomBytes(5 * BLOCK + 1234), randomBytes(3 * BLOCK - 7)];
+      for (const bytes of files) {
+        const writer = new BlockStreamWriter(drive);
+        await writer.write(bytes.subarray(0, 1000));
+        await writer.write(bytes.subarray(1000));
+        await writer.close();
+      }
+      // As the tape pass does: locate to the block holding the offset, then read on from the byte.
+      for (const [file, offset, length] of [
+        [1, BLOCK + 17, BLOCK + 5],
+        [0, 3 * BLOCK + 100, 2 * BLOCK],
+        [1, 0, 3 * BLOCK - 7],
+        [0, 1, 10],
+      ] as const) {
+        await drive.locate(file, Math.floor(offset / BLOCK));
+        const reader = new BlockStreamReader(drive, offset);
+        const got = await reader.take(length, true);
+        assert.ok(
+          got && Buffer.from(got).equals(files[file]?.subarray(offset, offset + length) ?? Buffer.alloc(0)),
+          `file ${file} at ${offset}`,
+        );
+      }
+    });
+  },
+);
