@@ -8,21 +8,7 @@ import type { ScsiCommand, ScsiDevice, ScsiResult } from '../../electron/drivers
 import { run, ScsiError } from '../../electron/drivers/scsi/scsi-error.ts';
 import { SenseKey } from '../../electron/drivers/scsi/sense.ts';
 import { elementAddresses, initializeElementStatus, moveMedium, readElementStatus } from '../../electron/drivers/scsi/smc.ts';
-import {
-  loadUnload,
-  locate,
-  modeSenseTape,
-  preventRemoval,
-  readBlock,
-  readBlockLimits,
-  readPosition,
-  rewind,
-  setBlockSize,
-  setCompression,
-  space,
-  writeBlock,
-  writeFilemarks,
-} from '../../electron/drivers/scsi/ssc.ts';
+import * as ssc from '../../electron/drivers/scsi/ssc.ts';
 
 const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
 const good = (data = ''): ScsiResult => ({ status: 0, data: hex(data), residual: 0, sense: null });
@@ -149,16 +135,16 @@ test('READ(6): variable and fixed CDBs; block, short block, long block, filemark
     check(fixedSense(0x20, 0, 0, 100)), // fixed mode: ILI is an error
     UA, // no retry: the tape may have been changed
   ]);
-  assert.deepEqual(await readBlock(device, 300), { kind: 'block', data });
-  assert.deepEqual(await readBlock(device, 300), { kind: 'block', data: data.subarray(0, 100) });
-  await rejectsWith(readBlock(device, 100), 'corrupt-backup', /the block on tape is 1024 bytes, longer than the 100 asked/);
-  assert.deepEqual(await readBlock(device, 2000), { kind: 'filemark' });
-  assert.deepEqual(await readBlock(device, 2000), { kind: 'end-of-data' });
-  assert.deepEqual(await readBlock(device, 2000), { kind: 'end-of-data' });
-  await rejectsWith(readBlock(device, 2000), 'corrupt-backup', /READ failed: MEDIUM ERROR: unrecovered read error/);
-  assert.deepEqual(await readBlock(device, 262144, { fixed: true }), { kind: 'filemark' });
-  await rejectsWith(readBlock(device, 262144, { fixed: true }), 'unavailable', /incorrect length/);
-  await rejectsWith(readBlock(device, 262144), 'unavailable', /UNIT ATTENTION/);
+  assert.deepEqual(await ssc.readBlock(device, 300), { kind: 'block', data });
+  assert.deepEqual(await ssc.readBlock(device, 300), { kind: 'block', data: data.subarray(0, 100) });
+  await rejectsWith(ssc.readBlock(device, 100), 'corrupt-backup', /the block on tape is 1024 bytes, longer than the 100 asked/);
+  assert.deepEqual(await ssc.readBlock(device, 2000), { kind: 'filemark' });
+  assert.deepEqual(await ssc.readBlock(device, 2000), { kind: 'end-of-data' });
+  assert.deepEqual(await ssc.readBlock(device, 2000), { kind: 'end-of-data' });
+  await rejectsWith(ssc.readBlock(device, 2000), 'corrupt-backup', /READ failed: MEDIUM ERROR: unrecovered read error/);
+  assert.deepEqual(await ssc.readBlock(device, 262144, { fixed: true }), { kind: 'filemark' });
+  await rejectsWith(ssc.readBlock(device, 262144, { fixed: true }), 'unavailable', /incorrect length/);
+  await rejectsWith(ssc.readBlock(device, 262144), 'unavailable', /UNIT ATTENTION/);
   assert.deepEqual(device.cdbs().slice(0, 3), ['080000012c00', '080000012c00', '080000006400']);
   assert.deepEqual(device.cdbs().slice(7, 9), ['080100000100', '080100000100']);
   assert.equal(device.sent[7]!.dataInLength, 262144);
@@ -177,18 +163,22 @@ test('WRITE(6) and WRITE FILEMARKS: CDBs, early warning, full tape, write protec
     check('700040000000000a00000000000000000000'),
   ]);
   const block = new Uint8Array(1024);
-  assert.deepEqual(await writeBlock(device, block), { earlyWarning: false });
-  assert.deepEqual(await writeBlock(device, block), { earlyWarning: true });
-  assert.deepEqual(await writeBlock(device, block), { earlyWarning: true });
+  assert.deepEqual(await ssc.writeBlock(device, block), { earlyWarning: false });
+  assert.deepEqual(await ssc.writeBlock(device, block), { earlyWarning: true });
+  assert.deepEqual(await ssc.writeBlock(device, block), { earlyWarning: true });
   await rejectsWith(
-    writeBlock(device, block),
+    ssc.writeBlock(device, block),
     'target-full',
     /VOLUME OVERFLOW: end of partition\/medium detected \(00h\/02h\) \[end of medium\]/,
   );
-  await rejectsWith(writeBlock(device, block), 'conflict', /DATA PROTECT: write protected/);
-  await rejectsWith(writeBlock(device, new Uint8Array(4096), { fixed: true }), 'corrupt-backup', /write error \(0Ch\/00h\) \[deferred\]/);
-  assert.deepEqual(await writeFilemarks(device, 2), { earlyWarning: false });
-  assert.deepEqual(await writeFilemarks(device, 0), { earlyWarning: true });
+  await rejectsWith(ssc.writeBlock(device, block), 'conflict', /DATA PROTECT: write protected/);
+  await rejectsWith(
+    ssc.writeBlock(device, new Uint8Array(4096), { fixed: true }),
+    'corrupt-backup',
+    /write error \(0Ch\/00h\) \[deferred\]/,
+  );
+  assert.deepEqual(await ssc.writeFilemarks(device, 2), { earlyWarning: false });
+  assert.deepEqual(await ssc.writeFilemarks(device, 0), { earlyWarning: true });
   assert.deepEqual(device.cdbs(), [
     '0a0000040000',
     '0a0000040000',
@@ -200,7 +190,7 @@ test('WRITE(6) and WRITE FILEMARKS: CDBs, early warning, full tape, write protec
     '100000000000',
   ]);
   assert.equal(device.sent[0]!.dataOut, block);
-  await rejectsWith(writeFilemarks(device, 1 << 24), 'bad-request', /does not fit/);
+  await rejectsWith(ssc.writeFilemarks(device, 1 << 24), 'bad-request', /does not fit/);
   device.done();
 });
 
@@ -213,16 +203,16 @@ test('SPACE(6), SPACE(16) for counts past 24 bits; a space that stops early is n
     check('700000000000000a00000000000500000000'),
     check(fixedSense(0x80, 0x00, 0x01, 2)),
   ]);
-  await space(device, 'blocks', -1);
-  await space(device, 'filemarks', 3);
-  await space(device, 'end-of-data', 99);
-  await space(device, 'blocks', -(1 << 24));
+  await ssc.space(device, 'blocks', -1);
+  await ssc.space(device, 'filemarks', 3);
+  await ssc.space(device, 'end-of-data', 99);
+  await ssc.space(device, 'blocks', -(1 << 24));
   await rejectsWith(
-    space(device, 'filemarks', 5),
+    ssc.space(device, 'filemarks', 5),
     'not-found',
     /SPACE \(5 filemarks\) failed: NO SENSE: end of data detected \(00h\/05h\)/,
   );
-  const error = await rejectsWith(space(device, 'blocks', 7), 'not-found');
+  const error = await rejectsWith(ssc.space(device, 'blocks', 7), 'not-found');
   assert.ok(error instanceof ScsiError);
   assert.deepEqual([error.sense?.filemark, error.sense?.information], [true, 2]);
   assert.deepEqual(device.cdbs().slice(0, 4), ['1100ffffff00', '110100000300', '110300000000', '91000000ffffffffff00000000000000']);
@@ -231,10 +221,14 @@ test('SPACE(6), SPACE(16) for counts past 24 bits; a space that stops early is n
 
 test('LOCATE(16), and LOCATE(10) from then on for a device that refuses it', async () => {
   const device = new Replay([good(), INVALID_OPCODE, good(), good(), INVALID_OPCODE]);
-  await locate(device, 0x1_0000_0005);
-  await locate(device, 5);
-  await locate(device, 6);
-  await rejectsWith(locate(device, 7), 'bad-request', /LOCATE\(10\) failed: ILLEGAL REQUEST: invalid command operation code \(20h\/00h\)/);
+  await ssc.locate(device, 0x1_0000_0005);
+  await ssc.locate(device, 5);
+  await ssc.locate(device, 6);
+  await rejectsWith(
+    ssc.locate(device, 7),
+    'bad-request',
+    /LOCATE\(10\) failed: ILLEGAL REQUEST: invalid command operation code \(20h\/00h\)/,
+  );
   assert.deepEqual(device.cdbs(), [
     '92000000000000010000000500000000',
     '92000000000000000000000500000000',
@@ -244,7 +238,7 @@ test('LOCATE(16), and LOCATE(10) from then on for a device that refuses it', asy
   ]);
   // Past 32 bits there is no LOCATE(10) to fall back to.
   const other = new Replay([INVALID_OPCODE]);
-  await rejectsWith(locate(other, 2 ** 33), 'bad-request', /LOCATE\(16\) failed/);
+  await rejectsWith(ssc.locate(other, 2 ** 33), 'bad-request', /LOCATE\(16\) failed/);
   device.done();
 });
 
@@ -257,14 +251,14 @@ test('READ POSITION: long form, short form for a device that refuses it, UNIT AT
     good('8000000000000000000000000000000000000000'),
     good('0000000000000007000000000000000000000000'),
   ]);
-  assert.deepEqual(await readPosition(device), { beginning: false, end: false, partition: 0, logicalObject: 258, file: 3 });
+  assert.deepEqual(await ssc.readPosition(device), { beginning: false, end: false, partition: 0, logicalObject: 258, file: 3 });
   const other = new Replay([
     INVALID_FIELD,
     good('8000000000000000000000000000000000000000'),
     good('0000000000000007000000000000000000000000'),
   ]);
-  assert.deepEqual(await readPosition(other), { beginning: true, end: false, partition: 0, logicalObject: 0, file: null });
-  assert.deepEqual(await readPosition(other), { beginning: false, end: false, partition: 0, logicalObject: 7, file: null });
+  assert.deepEqual(await ssc.readPosition(other), { beginning: true, end: false, partition: 0, logicalObject: 0, file: null });
+  assert.deepEqual(await ssc.readPosition(other), { beginning: false, end: false, partition: 0, logicalObject: 7, file: null });
   assert.deepEqual(device.cdbs().slice(0, 2), ['34060000000000002000', '34060000000000002000']);
   assert.deepEqual(other.cdbs(), ['34060000000000002000', '34000000000000000000', '34000000000000000000']);
   assert.equal(other.sent[1]!.dataInLength, 20);
@@ -273,12 +267,12 @@ test('READ POSITION: long form, short form for a device that refuses it, UNIT AT
 
 test('REWIND, LOAD/UNLOAD, PREVENT/ALLOW, READ BLOCK LIMITS: CDBs, and a UNIT ATTENTION repeated', async () => {
   const device = new Replay([UA, good(), good(), good(), good(), good(), good('091000000004')]);
-  await rewind(device);
-  await loadUnload(device, true);
-  await loadUnload(device, false);
-  await preventRemoval(device, true);
-  await preventRemoval(device, false);
-  assert.deepEqual(await readBlockLimits(device), { granularity: 9, maxBlock: 1 << 20, minBlock: 4 });
+  await ssc.rewind(device);
+  await ssc.loadUnload(device, true);
+  await ssc.loadUnload(device, false);
+  await ssc.preventRemoval(device, true);
+  await ssc.preventRemoval(device, false);
+  assert.deepEqual(await ssc.readBlockLimits(device), { granularity: 9, maxBlock: 1 << 20, minBlock: 4 });
   assert.deepEqual(device.cdbs(), [
     '010000000000',
     '010000000000',
@@ -303,17 +297,17 @@ test('MODE SENSE/SELECT: the tape mode, block size kept with density and bufferi
     good('13001000' + '0f0e0000' + '00'.repeat(12)),
     good('13001000' + '0f0e0000' + '00'.repeat(12)),
   ]);
-  assert.deepEqual(await modeSenseTape(device), {
+  assert.deepEqual(await ssc.modeSenseTape(device), {
     writeProtected: false,
     blockSize: 1024,
     densityCode: 0x42,
     bufferedMode: 1,
     compression: null,
   });
-  await setBlockSize(device, 262144);
-  await setCompression(device, true);
-  await setCompression(device, false); // tgt: off already, nothing sent
-  await rejectsWith(setCompression(device, true), 'bad-request', /cannot compress/);
+  await ssc.setBlockSize(device, 262144);
+  await ssc.setCompression(device, true);
+  await ssc.setCompression(device, false); // tgt: off already, nothing sent
+  await rejectsWith(ssc.setCompression(device, true), 'bad-request', /cannot compress/);
   assert.deepEqual(device.cdbs(), [
     '1a000f00ff00',
     '1a003f00ff00',
