@@ -1,8 +1,48 @@
-// Raw CDBs and small checks the iSCSI tests share (the command layer proper is another branch's):
-// INQUIRY, MOVE MEDIUM, variable-block WRITE(6)/READ(6), REWIND, and a TEST UNIT READY loop
-// that clears the unit attentions a new session or a newly loaded tape raises.
+// What the iSCSI tests share: a tgt library and sessions stopped after the file, tgt's target
+// settings, raw CDBs (the command layer proper is another branch's: INQUIRY, MOVE MEDIUM,
+// variable-block WRITE(6)/READ(6), REWIND), a TEST UNIT READY loop that clears the unit attentions
+// a new session or a newly loaded tape raises, and the check of a refusal.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { LifeboatError } from '../../electron/errors.ts';
+import { IscsiSession, type IscsiOptions } from '../../electron/drivers/scsi/iscsi/index.ts';
 import { ScsiStatus, type ScsiDevice } from '../../electron/drivers/scsi/scsi-device.ts';
+import { startTgtLibrary, type TgtLibrary, type TgtLibrarySpec } from '../../scripts/peers/tgt.ts';
+
+/** A tgt library in a temporary folder, stopped and removed after the test file. */
+export async function tgtLibrary(name: string, spec: TgtLibrarySpec): Promise<TgtLibrary> {
+  const dir = await mkdtemp(join(tmpdir(), `lifeboat-iscsi-${name}-`));
+  const tgt = await startTgtLibrary(dir, spec);
+  after(async () => {
+    await tgt.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return tgt;
+}
+
+/** A target setting (ImmediateData, MaxQueueCmd, nop_interval…); new sessions see it. */
+export function setTargetParam(tgt: TgtLibrary, name: string, value: string | number): Promise<string> {
+  return tgt.admin(['--op', 'update', '--mode', 'target', '--tid', '1', '--name', name, '--value', String(value)]);
+}
+
+/** A session closed after the test file. */
+export async function openSession(options: IscsiOptions): Promise<IscsiSession> {
+  const session = await IscsiSession.connect(options);
+  after(() => session.close());
+  return session;
+}
+
+export async function refusal(code: string, promise: Promise<unknown>, pattern: RegExp): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof LifeboatError, String(error));
+    assert.equal(error.code, code, error.message);
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
 
 export const cdb = {
   testUnitReady: () => Uint8Array.from([0x00, 0, 0, 0, 0, 0]),

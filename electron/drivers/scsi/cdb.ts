@@ -21,19 +21,25 @@ function readBig(bytes: Uint8Array, offset: number, length: number, what: string
   return value;
 }
 
-/** An unsigned big-endian field of 1 to 8 bytes (8-byte values above 2^53 lose precision). */
+function safe(value: bigint, what: string): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER))
+    throw malformed(what, `the value ${value} is out of range`);
+  return Number(value);
+}
+
+/** An unsigned big-endian field of 1 to 8 bytes (values past 2^53 are refused as malformed). */
 export function readUnsigned(bytes: Uint8Array, offset: number, length: number, what: string): number {
-  return Number(readBig(bytes, offset, length, what));
+  return safe(readBig(bytes, offset, length, what), what);
 }
 
 /** A two's complement big-endian field of 1 to 8 bytes. */
 export function readSigned(bytes: Uint8Array, offset: number, length: number, what: string): number {
-  return Number(BigInt.asIntN(length * 8, readBig(bytes, offset, length, what)));
+  return safe(BigInt.asIntN(length * 8, readBig(bytes, offset, length, what)), what);
 }
 
 /** One byte, or 0 when the answer stops before it (optional trailing fields). */
 export function byteOr0(bytes: Uint8Array, offset: number): number {
-  return bytes[offset] ?? 0;
+  return offset < bytes.length ? bytes[offset]! : 0;
 }
 
 function fits(value: number, length: number, signed: boolean): boolean {

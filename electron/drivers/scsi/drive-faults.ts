@@ -27,10 +27,8 @@ export function isRefused(error: unknown): boolean {
   return error instanceof ScsiError && error.sense?.senseKey === SenseKey.illegalRequest;
 }
 
-/** SPACE stopped early: at the end of data, at the beginning, or (spacing blocks) at a filemark. */
+/** SPACE stopped early (at the end of the data, a filemark, the beginning of the tape): the
+ * command layer says so with code 'not-found'. */
 export function isShortSpace(error: unknown): boolean {
-  if (!(error instanceof ScsiError) || !error.sense) return false;
-  const sense = error.sense;
-  const endOfData = sense.asc === 0x00 && sense.ascq === 0x05;
-  return sense.senseKey === SenseKey.blankCheck || endOfData || sense.filemark || sense.endOfMedium;
+  return error instanceof ScsiError && error.code === 'not-found';
 }

@@ -1,6 +1,5 @@
 // Media changer commands (SMC-3): where the elements are (page 1Dh), what each holds (READ
 // ELEMENT STATUS with volume tags and, for drives, their identifiers), and moving a cartridge.
-import { LifeboatError } from '../../errors.ts';
 import { ascii, cdb, malformed, readUnsigned, writeUnsigned } from './cdb.ts';
 import { modeSense6, requirePage } from './mode.ts';
 import type { ScsiDevice, ScsiResult } from './scsi-device.ts';
@@ -169,11 +168,4 @@ export async function moveMedium(device: ScsiDevice, transport: number, source: 
 /** INITIALIZE ELEMENT STATUS: the changer takes a fresh inventory (scans every barcode). */
 export async function initializeElementStatus(device: ScsiDevice): Promise<void> {
   await run(device, 'INITIALIZE ELEMENT STATUS', { cdb: cdb(6, 0x07), timeoutMs: INVENTORY_TIMEOUT_MS }, { retryUnitAttention: true });
-}
-
-/** The element of the given type and address in a status list, or an error naming it. */
-export function findElement(elements: ElementStatus[], type: ElementType, address: number): ElementStatus {
-  const element = elements.find((e) => e.type === type && e.address === address);
-  if (element === undefined) throw new LifeboatError('not-found', `The changer reports no ${type} element at address ${address}.`);
-  return element;
 }

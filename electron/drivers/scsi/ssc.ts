@@ -185,7 +185,10 @@ export async function writeFilemarks(device: ScsiDevice, count: number): Promise
 
 const spaceCodes = { blocks: 0, filemarks: 1, 'end-of-data': 3 } as const;
 
-/** SPACE over `count` blocks or filemarks (negative: backwards), or to the end of the data. */
+/** SPACE over `count` blocks or filemarks (negative: backwards), or to the end of the data. A
+ * space that stops early — at a filemark, the end of the data, the beginning of the tape — is a
+ * ScsiError of code 'not-found' whose sense says where it stopped (FM, EOM, 00h/05h, 00h/04h)
+ * and how much was left (INFORMATION). */
 export async function space(device: ScsiDevice, what: 'blocks' | 'filemarks' | 'end-of-data', count: number): Promise<void> {
   const amount = what === 'end-of-data' ? 0 : count;
   let bytes: Uint8Array;
@@ -196,7 +199,13 @@ export async function space(device: ScsiDevice, what: 'blocks' | 'filemarks' | '
     bytes = cdb(16, 0x91, { 1: spaceCodes[what] });
     writeSigned(bytes, 4, 8, amount, 'space count');
   }
-  await run(device, `SPACE (${what})`, { cdb: bytes, timeoutMs: POSITIONING_TIMEOUT_MS });
+  const name = `SPACE (${amount === 0 ? what : `${amount} ${what}`})`;
+  const result = await device.execute({ cdb: bytes, timeoutMs: POSITIONING_TIMEOUT_MS });
+  if (succeeded(result)) return;
+  const error = scsiError(device, name, result);
+  const key = error.sense?.senseKey;
+  if (key !== SenseKey.noSense && key !== SenseKey.blankCheck) throw error;
+  throw new ScsiError('not-found', error.message, error);
 }
 
 // Devices that answered "invalid command operation code" to LOCATE(16) / long READ POSITION.

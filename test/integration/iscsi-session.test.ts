@@ -5,15 +5,11 @@
 // flight through a small CmdSN window.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { LifeboatError } from '../../electron/errors.ts';
 import { discoverIscsiTargets, IscsiSession, type IscsiOptions } from '../../electron/drivers/scsi/iscsi/index.ts';
-import { startTgtLibrary, TGT_ADDRESSES, tgtUnavailable, type TgtLibrary } from '../../scripts/peers/tgt.ts';
-import { cdb, good, inquiry, patterned, untilReady } from '../helpers/iscsi-scsi.ts';
+import { TGT_ADDRESSES, tgtUnavailable, type TgtLibrary } from '../../scripts/peers/tgt.ts';
+import { cdb, good, inquiry, openSession, patterned, refusal, setTargetParam, tgtLibrary, untilReady } from '../helpers/iscsi-scsi.ts';
 
 const run = promisify(execFile);
 const MIB = 1024 * 1024;
@@ -24,40 +20,15 @@ const missing =
     () => 'libiscsi-bin is missing',
   ));
 
-async function library(name: string, spec: Parameters<typeof startTgtLibrary>[1]): Promise<TgtLibrary> {
-  const dir = await mkdtemp(join(tmpdir(), `lifeboat-iscsi-${name}-`));
-  const tgt = await startTgtLibrary(dir, spec);
-  after(async () => {
-    await tgt.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return tgt;
-}
-
-async function refusal(code: string, promise: Promise<unknown>, pattern: RegExp): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof LifeboatError, String(error));
-    assert.equal(error.code, code, error.message);
-    assert.match(error.message, pattern);
-    return true;
-  });
-}
-
 function target(tgt: TgtLibrary): IscsiOptions {
   return { host: tgt.host, port: tgt.port, targetName: tgt.targetName };
 }
 
-async function open(options: IscsiOptions): Promise<IscsiSession> {
-  const session = await IscsiSession.connect(options);
-  after(() => session.close());
-  return session;
-}
-
-const tgt = missing ? null : await library('main', { drives: 2, slots: 4, mailslots: 1, tapes: [{ barcode: 'DATA01', sizeMiB: 96 }] });
+const tgt = missing ? null : await tgtLibrary('main', { drives: 2, slots: 4, mailslots: 1, tapes: [{ barcode: 'DATA01', sizeMiB: 96 }] });
 
 test('REPORT LUNS and INQUIRY of every LUN agree with iscsi-ls and iscsi-inq', { skip: missing ?? false }, async () => {
   const library = tgt as TgtLibrary;
-  const session = await open(target(library));
+  const session = await openSession(target(library));
   const devices = await session.devices();
   const listed = (await run('iscsi-ls', ['-s', `iscsi://127.0.0.1:${library.port}`])).stdout;
   const theirs = [...listed.matchAll(/Lun:(\d+)\s+Type:(\S+)/g)].map(([, lun, type]) => ({ lun: Number(lun), type }));
@@ -96,8 +67,8 @@ test('discovery lists the target; a target that does not exist is not-found', { 
 
 test('CHAP: the right secret logs in, a wrong one or none is unauthorized', { skip: missing ?? false }, async () => {
   const chap = { user: 'lifeboat', secret: 'tape-secret-12' };
-  const guarded = await library('chap', { drives: 1, slots: 1, mailslots: 0, tapes: [], chap });
-  const session = await open({ ...target(guarded), chap });
+  const guarded = await tgtLibrary('chap', { drives: 1, slots: 1, mailslots: 0, tapes: [], chap });
+  const session = await openSession({ ...target(guarded), chap });
   assert.equal((await inquiry(session.device(1))).type, 'SEQUENTIAL_ACCESS');
   await refusal(
     'unauthorized',
@@ -112,7 +83,7 @@ test('CHAP: the right secret logs in, a wrong one or none is unauthorized', { sk
 
 test('1 MiB blocks go out and come back under every ImmediateData and InitialR2T setting', { skip: missing ?? false }, async () => {
   const library = tgt as TgtLibrary;
-  const loader = await open(target(library));
+  const loader = await openSession(target(library));
   await untilReady(loader.device(library.luns.changer));
   await good(loader.device(library.luns.changer), {
     cdb: cdb.moveMedium(TGT_ADDRESSES.picker, TGT_ADDRESSES.firstSlot, TGT_ADDRESSES.firstDrive),
@@ -126,31 +97,9 @@ test('1 MiB blocks go out and come back under every ImmediateData and InitialR2T
   ];
   const blocks: Buffer[] = [];
   for (const [index, setting] of settings.entries()) {
-    await library.admin([
-      '--op',
-      'update',
-      '--mode',
-      'target',
-      '--tid',
-      '1',
-      '--name',
-      'ImmediateData',
-      '--value',
-      setting.immediateData ? 'Yes' : 'No',
-    ]);
-    await library.admin([
-      '--op',
-      'update',
-      '--mode',
-      'target',
-      '--tid',
-      '1',
-      '--name',
-      'InitialR2T',
-      '--value',
-      setting.initialR2T ? 'Yes' : 'No',
-    ]);
-    const session = await open(target(library));
+    await setTargetParam(library, 'ImmediateData', setting.immediateData ? 'Yes' : 'No');
+    await setTargetParam(library, 'InitialR2T', setting.initialR2T ? 'Yes' : 'No');
+    const session = await openSession(target(library));
     assert.equal(session.params?.immediateData, setting.immediateData);
     assert.equal(session.params?.initialR2T, setting.initialR2T);
     assert.ok((session.params?.firstBurstLength ?? 0) < MIB, 'the block is larger than the first burst: R2Ts must fetch the rest');
@@ -162,7 +111,7 @@ test('1 MiB blocks go out and come back under every ImmediateData and InitialR2T
     blocks.push(block);
     await session.close();
   }
-  const session = await open(target(library));
+  const session = await openSession(target(library));
   assert.ok((session.params?.maxRecvDataSegment ?? MIB) < MIB, 'a block spans several Data-In PDUs');
   const drive = session.device(library.luns.drives[0] as number);
   await untilReady(drive);
@@ -177,9 +126,9 @@ test('1 MiB blocks go out and come back under every ImmediateData and InitialR2T
 
 test('many commands in flight through a CmdSN window of 4 all finish, each with its own answer', { skip: missing ?? false }, async () => {
   const library = tgt as TgtLibrary;
-  await library.admin(['--op', 'update', '--mode', 'target', '--tid', '1', '--name', 'MaxQueueCmd', '--value', '4']);
+  await setTargetParam(library, 'MaxQueueCmd', '4');
   try {
-    const session = await open(target(library));
+    const session = await openSession(target(library));
     const devices = await session.devices();
     const expected = await Promise.all(devices.map((device) => inquiry(device)));
     const rounds = Array.from({ length: 40 }, (_, i) => i % devices.length);
@@ -189,6 +138,6 @@ test('many commands in flight through a CmdSN window of 4 all finish, each with 
       rounds.map((i) => expected[i]),
     );
   } finally {
-    await library.admin(['--op', 'update', '--mode', 'target', '--tid', '1', '--name', 'MaxQueueCmd', '--value', '128']);
+    await setTargetParam(library, 'MaxQueueCmd', '128');
   }
 });
