@@ -8,9 +8,20 @@
 // sent and answers by opcode, so each field is seen crossing both ways. It is not a SCSI device.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LifeboatError } from '../../electron/errors.ts';
@@ -75,6 +86,20 @@ test('the addon npm install built loads in this Node (Node-API, no download)', (
   assert.throws(
     () => addon().sgIo(0, new Uint8Array(0), SgDirection.none, null, 1000, () => undefined),
     /cdb must be a Uint8Array of 1 to 252 bytes/,
+  );
+});
+
+test('where the addon was not built, sgAvailable says so and what to run', () => {
+  // The same module in a tree without native/sg-io/build (it imports only node: modules).
+  const copy = join(dir, 'tree/electron/drivers/scsi/sg/sg-native.ts');
+  mkdirSync(dirname(copy), { recursive: true });
+  copyFileSync(join(root, 'electron/drivers/scsi/sg/sg-native.ts'), copy);
+  const script = `import { sgAvailable } from ${JSON.stringify(pathToFileURL(copy).href)}; console.log(sgAvailable());`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(child.status, 0, child.stderr);
+  assert.equal(
+    child.stdout.trim(),
+    'the SG_IO addon is not built (native/sg-io/build/Release/sg_io.node): run npm install (it needs g++, make and python3)',
   );
 });
 
