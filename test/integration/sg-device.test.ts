@@ -18,6 +18,7 @@ import {
   openSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -136,6 +137,13 @@ test('SgBus.open refuses what is not an sg device, a missing path, and a node wi
   await refusedWith('not-found', SgBus.open([join(dir, 'sg9')]), /sg9 does not exist; lsscsi -g lists the sg devices/);
   await refusedWith('bad-request', SgBus.open([]), /at least one device/);
   if (typeof sgNode !== 'string') return t.skip(sgNode.skip);
+  const link = join(dir, 'changer');
+  symlinkSync(sgNode, link);
+  await refusedWith(
+    'bad-request',
+    SgBus.open([sgNode, link]),
+    /sg0 and .*changer are the same device; name each of the library's devices once/,
+  );
   // This kernel has no sg driver: the node opens to ENXIO, as a /dev/sgN whose device was removed.
   await refusedWith('unavailable', SgBus.open([sgNode]), /sg0: no device answers behind it \(ENXIO\)/);
 });
