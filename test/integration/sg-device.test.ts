@@ -48,12 +48,12 @@ before(() => {
   chmodSync(dir, 0o755); // another user's child must reach the node to be refused by its mode
   const node = join(dir, 'sg0');
   const made = spawnSync('mknod', ['-m', '0600', node, 'c', '21', '0'], { encoding: 'utf8' });
-  sgNode = made.status === 0 ? node : { skip: `mknod cannot make a character device here: ${made.stderr.trim()}` };
+  sgNode = made.status === 0 ? node : { skip: `mknod cannot make a character device here: ${made.stderr?.trim() || made.error?.message}` };
   const library = join(dir, 'sg-shim.so');
   const built = spawnSync('cc', ['-shared', '-fPIC', '-O1', '-o', library, join(root, 'native/sg-io/test/sg-shim.c'), '-ldl'], {
     encoding: 'utf8',
   });
-  shim = built.status === 0 ? library : { skip: `the sg stand-in does not compile: ${built.stderr.trim() || built.error?.message}` };
+  shim = built.status === 0 ? library : { skip: `the sg stand-in does not compile: ${built.stderr?.trim() || built.error?.message}` };
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
