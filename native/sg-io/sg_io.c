@@ -121,20 +121,35 @@ static napi_value describe(napi_env env, const Request* request) {
   return result;
 }
 
+// The error to hand the callback when building the answer failed: the pending exception if any.
+static napi_value failure(napi_env env, napi_value error) {
+  bool pending = false;
+  napi_value exception, message;
+  if (error != NULL) return error;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending && napi_get_and_clear_last_exception(env, &exception) == napi_ok)
+    return exception;
+  if (napi_create_string_utf8(env, "SG_IO: the answer could not be copied out", NAPI_AUTO_LENGTH, &message) != napi_ok) return NULL;
+  return napi_create_error(env, NULL, message, &error) == napi_ok ? error : NULL;
+}
+
+// Back on the JS thread: always calls the callback once (a command left unanswered would hold its
+// device's queue forever), then lets go of the buffer and the request.
 static void complete(napi_env env, napi_status status, void* data) {
   Request* request = data;
-  napi_value callback, global, argv[2];
-  if (napi_get_reference_value(env, request->callback, &callback) == napi_ok && napi_get_global(env, &global) == napi_ok &&
-      napi_get_null(env, &argv[0]) == napi_ok && napi_get_undefined(env, &argv[1]) == napi_ok) {
-    if (status != napi_ok) {
-      argv[0] = errno_error(env, ECANCELED, "SG_IO");
-    } else if (request->failed_errno != 0) {
-      argv[0] = errno_error(env, request->failed_errno, "SG_IO");
-    } else {
-      argv[1] = describe(env, request);
-    }
-    if (argv[0] != NULL && argv[1] != NULL) napi_call_function(env, global, callback, 2, argv, NULL);
+  napi_value callback, global, argv[2] = {NULL, NULL};
+  if (status != napi_ok) {
+    argv[0] = errno_error(env, ECANCELED, "SG_IO");
+  } else if (request->failed_errno != 0) {
+    argv[0] = errno_error(env, request->failed_errno, "SG_IO");
+  } else {
+    argv[1] = describe(env, request);
   }
+  if (argv[1] == NULL) argv[0] = failure(env, argv[0]);
+  if (argv[0] == NULL) napi_get_null(env, &argv[0]);
+  if (argv[1] == NULL) napi_get_undefined(env, &argv[1]);
+  if (argv[0] != NULL && argv[1] != NULL && napi_get_reference_value(env, request->callback, &callback) == napi_ok &&
+      napi_get_global(env, &global) == napi_ok)
+    napi_call_function(env, global, callback, 2, argv, NULL);
   napi_delete_reference(env, request->callback);
   if (request->buffer != NULL) napi_delete_reference(env, request->buffer);
   napi_delete_async_work(env, request->work);

@@ -8,9 +8,21 @@
 // sent and answers by opcode, so each field is seen crossing both ways. It is not a SCSI device.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LifeboatError } from '../../electron/errors.ts';
@@ -36,12 +48,12 @@ before(() => {
   chmodSync(dir, 0o755); // another user's child must reach the node to be refused by its mode
   const node = join(dir, 'sg0');
   const made = spawnSync('mknod', ['-m', '0600', node, 'c', '21', '0'], { encoding: 'utf8' });
-  sgNode = made.status === 0 ? node : { skip: `mknod cannot make a character device here: ${made.stderr.trim()}` };
+  sgNode = made.status === 0 ? node : { skip: `mknod cannot make a character device here: ${made.stderr?.trim() || made.error?.message}` };
   const library = join(dir, 'sg-shim.so');
   const built = spawnSync('cc', ['-shared', '-fPIC', '-O1', '-o', library, join(root, 'native/sg-io/test/sg-shim.c'), '-ldl'], {
     encoding: 'utf8',
   });
-  shim = built.status === 0 ? library : { skip: `the sg stand-in does not compile: ${built.stderr.trim() || built.error?.message}` };
+  shim = built.status === 0 ? library : { skip: `the sg stand-in does not compile: ${built.stderr?.trim() || built.error?.message}` };
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -78,6 +90,20 @@ test('the addon npm install built loads in this Node (Node-API, no download)', (
   );
 });
 
+test('where the addon was not built, sgAvailable says so and what to run', () => {
+  // The same module in a tree without native/sg-io/build (it imports only node: modules).
+  const copy = join(dir, 'tree/electron/drivers/scsi/sg/sg-native.ts');
+  mkdirSync(dirname(copy), { recursive: true });
+  copyFileSync(join(root, 'electron/drivers/scsi/sg/sg-native.ts'), copy);
+  const script = `import { sgAvailable } from ${JSON.stringify(pathToFileURL(copy).href)}; console.log(sgAvailable());`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(child.status, 0, child.stderr);
+  assert.equal(
+    child.stdout.trim(),
+    'the SG_IO addon is not built (native/sg-io/build/Release/sg_io.node): run npm install (it needs g++, make and python3)',
+  );
+});
+
 test('the kernel refuses sg ioctls on fds that are not sg: a file, /dev/null, a loop device', async () => {
   const native = addon();
   const file = join(dir, 'plain');
@@ -111,6 +137,13 @@ test('SgBus.open refuses what is not an sg device, a missing path, and a node wi
   await refusedWith('not-found', SgBus.open([join(dir, 'sg9')]), /sg9 does not exist; lsscsi -g lists the sg devices/);
   await refusedWith('bad-request', SgBus.open([]), /at least one device/);
   if (typeof sgNode !== 'string') return t.skip(sgNode.skip);
+  const link = join(dir, 'changer');
+  symlinkSync(sgNode, link);
+  await refusedWith(
+    'bad-request',
+    SgBus.open([sgNode, link]),
+    /sg0 and .*changer are the same device; name each of the library's devices once/,
+  );
   // This kernel has no sg driver: the node opens to ENXIO, as a /dev/sgN whose device was removed.
   await refusedWith('unavailable', SgBus.open([sgNode]), /sg0: no device answers behind it \(ENXIO\)/);
 });

@@ -7,7 +7,14 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { LifeboatError } from '../../electron/errors.ts';
 import { parseSgUrl } from '../../electron/drivers/scsi/sg/sg-bus.ts';
-import { sgDefaultTimeoutMs, sgIoctlError, sgRequest, sgResult, type SgRequest } from '../../electron/drivers/scsi/sg/sg-answer.ts';
+import {
+  errnoName,
+  sgDefaultTimeoutMs,
+  sgIoctlError,
+  sgRequest,
+  sgResult,
+  type SgRequest,
+} from '../../electron/drivers/scsi/sg/sg-answer.ts';
 import { SgDirection, type SgAnswer } from '../../electron/drivers/scsi/sg/sg-native.ts';
 
 const inquiry = Uint8Array.of(0x12, 0, 0, 0, 96, 0);
@@ -135,6 +142,8 @@ test('a failed ioctl is named by its errno', () => {
   assert.equal(sgIoctlError(failed('ECANCELED'), request, '/dev/sg5').code, 'cancelled');
   assert.match(sgIoctlError(failed('EIO'), request, '/dev/sg5').message, /SG_IO returned EIO/);
   assert.match(sgIoctlError(new Error('odd'), request, '/dev/sg5').message, /an unknown error/);
+  assert.equal(errnoName(null), 'an unknown error');
+  assert.equal(errnoName(Object.assign(new Error('x'), { code: 'EACCES' })), 'EACCES', 'a Node fs error is named by its code');
 });
 
 test('any answer the kernel could give becomes a result or one LifeboatError, never a TypeError', () => {

@@ -98,9 +98,12 @@ export function sgResult(answer: SgAnswer, request: SgRequest, address: string):
 
 const errnoNames = new Map(Object.entries(constants.errno).map(([name, number]) => [number, name]));
 
-export function errnoName(error: { errno?: number; code?: unknown }): string {
-  if (typeof error.code === 'string') return error.code;
-  return (error.errno !== undefined ? errnoNames.get(error.errno) : undefined) ?? 'an unknown error';
+/** "ENOTTY" for a Node fs error (code) or an addon error (errno number); anything else is unknown. */
+export function errnoName(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return 'an unknown error';
+  const { code, errno } = error as { code?: unknown; errno?: unknown };
+  if (typeof code === 'string') return code;
+  return (typeof errno === 'number' ? errnoNames.get(errno) : undefined) ?? 'an unknown error';
 }
 
 /** A failed SG_IO ioctl: the command never reached the device, or the device went away. */

@@ -1,5 +1,6 @@
 // A SAS/FC tape library as the kernel shows it: one /dev/sgN for the changer and one per drive.
 // The bus is the list the operator named (sg:/dev/sg3,/dev/sg4), opened together and closed together.
+import { stat } from 'node:fs/promises';
 import { LifeboatError } from '../../../errors.ts';
 import type { ScsiBus, ScsiDevice } from '../scsi-device.ts';
 import { SgDevice } from './sg-device.ts';
@@ -25,6 +26,19 @@ export function parseSgUrl(url: string): string[] {
   return paths;
 }
 
+/** Two paths to one device (a udev link and its /dev/sgN) would let two commands reach a drive at once. */
+async function refuseSameDevice(paths: string[]): Promise<void> {
+  const seen = new Map<number, string>();
+  for (const path of paths) {
+    const info = await stat(path).catch(() => null); // SgDevice.open says what is wrong with a path
+    if (info === null || !info.isCharacterDevice()) continue;
+    const other = seen.get(info.rdev);
+    if (other !== undefined)
+      throw new LifeboatError('bad-request', `${other} and ${path} are the same device; name each of the library's devices once`);
+    seen.set(info.rdev, path);
+  }
+}
+
 export class SgBus implements ScsiBus {
   readonly address: string;
   readonly #devices: SgDevice[];
@@ -37,6 +51,7 @@ export class SgBus implements ScsiBus {
   /** Opens every path, or none: a failure closes the ones already open and says which path failed. */
   static async open(paths: string[]): Promise<SgBus> {
     if (paths.length === 0) throw new LifeboatError('bad-request', 'an sg library needs at least one device (/dev/sgN)');
+    await refuseSameDevice(paths);
     const devices: SgDevice[] = [];
     try {
       for (const path of paths) devices.push(await SgDevice.open(path));

@@ -27,7 +27,7 @@ function notSg(path: string): LifeboatError {
 
 function openError(error: unknown, path: string): LifeboatError {
   const cause = { cause: error };
-  const name = errnoName(error as { code?: unknown });
+  const name = errnoName(error);
   if (name === 'ENOENT')
     return new LifeboatError(
       'not-found',

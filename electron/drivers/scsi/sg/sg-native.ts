@@ -40,31 +40,26 @@ const built = 'native/sg-io/build/Release/sg_io.node';
 /** From the source tree (electron/drivers/scsi/sg/) and from the bundle (dist/electron/). */
 const candidates = ['../../../../', '../../'].map((up) => fileURLToPath(new URL(up + built, import.meta.url)));
 
-let loaded: { native: SgNative } | { reason: string } | undefined;
+let loaded: SgNative | string | undefined;
 
-function load(): { native: SgNative } | { reason: string } {
-  if (process.platform !== 'linux') return { reason: `SCSI generic devices exist only on Linux (this is ${process.platform})` };
+function load(): SgNative | string {
+  if (process.platform !== 'linux') return `SCSI generic devices exist only on Linux (this is ${process.platform})`;
   // A packaged app reads native modules from app.asar.unpacked, not from the archive.
   const path = candidates
     .map((candidate) => candidate.replace(/app\.asar([/\\])/, 'app.asar.unpacked$1'))
     .find((candidate) => existsSync(candidate));
-  if (path === undefined) return { reason: `the SG_IO addon is not built (${built}): run npm install (it needs g++, make and python3)` };
+  if (path === undefined) return `the SG_IO addon is not built (${built}): run npm install (it needs g++, make and python3)`;
   try {
-    return { native: createRequire(import.meta.url)(path) as SgNative };
+    return createRequire(import.meta.url)(path) as SgNative;
   } catch (error) {
-    return { reason: `the SG_IO addon ${path} does not load: ${error instanceof Error ? error.message : String(error)}` };
+    return `the SG_IO addon ${path} does not load: ${error instanceof Error ? error.message : String(error)}`;
   }
 }
 
-function addon(): { native: SgNative } | { reason: string } {
+/** The addon (loaded once), or the reason it cannot be used here. */
+export function sgNative(): SgNative | string {
   loaded ??= load();
   return loaded;
-}
-
-/** The addon, or the reason it cannot be used here. */
-export function sgNative(): SgNative | string {
-  const result = addon();
-  return 'native' in result ? result.native : result.reason;
 }
 
 /** null when /dev/sg* devices can be driven here, else why not (for the CLI and the console). */
