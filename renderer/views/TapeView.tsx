@@ -21,7 +21,7 @@ function Source({ source }: { source: TapeInventory['source'] }) {
   const unit = (device: { vendor: string; product: string; revision: string; serial: string | null }): string =>
     `${device.vendor} ${device.product} ${device.revision}${device.serial ? ` · serial ${device.serial}` : ''}`;
   return (
-    <dl className="library-source" aria-label="Library hardware">
+    <dl className="library-source">
       <div>
         <dt>Library</dt>
         <dd>

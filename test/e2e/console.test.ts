@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { makeVmFolder, qemuImg, reflinkFolder, tempDir, until, writeMixedRaw } from '../helpers/env.ts';
 import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
 import { buildUbuntuServer } from '../helpers/server-disks.ts';
+import { startTgtLibrary, tgtUnavailable } from '../../scripts/peers/tgt.ts';
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
@@ -30,6 +31,7 @@ async function lifeboat(...args: string[]): Promise<{ stdout: string; stderr: st
 
 const ANN_PASSWORD = 'ann-console-password';
 const vcsimMissing = vcsimUnavailable();
+const tgtMissing = await tgtUnavailable();
 // Started here, not in before(): its after() hook must belong to the file, not to that hook.
 // NAS datastores (Instant Recovery) resolve in vcsim's working folder: the home's export folders.
 await mkdir(join(home, 'instant'), { recursive: true });
@@ -574,6 +576,28 @@ test('an operator restores two VMs from tape, inserting the offline tape when as
   );
   await page.getByRole('button', { name: 'Tape', exact: true }).click();
   await page.screenshot({ path: join(screenshots, 'console-tape.png'), fullPage: true });
+});
+
+test('the Tape view shows a real library over iSCSI the way it shows the virtual one', { skip: tgtMissing ?? false }, async () => {
+  const page = consolePage as Page;
+  const tgt = await startTgtLibrary(join(dir, 'tgt'), { drives: 2, slots: 4, mailslots: 1, tapes: [{ barcode: 'REAL01', sizeMiB: 8 }] });
+  try {
+    // Through the CLI, which finds the serving engine on the home socket.
+    await lifeboat('tape', 'library', 'add', tgt.url, '--name', 'tgt');
+    await page.getByRole('button', { name: 'Tape', exact: true }).click();
+    await page.reload();
+    await page.getByRole('button', { name: 'Tape', exact: true }).click();
+    const hardware = page.locator('dl.library-source');
+    await hardware.getByText(`tgt · iSCSI · ${tgt.url}`).waitFor();
+    await hardware.getByText(/IET VIRTUAL-CHANGER/).waitFor();
+    assert.equal(await hardware.getByText(/IET VIRTUAL-TAPE/).count(), 2);
+    await page.locator('tr[data-barcode="REAL01"]').filter({ hasText: 'slot 1' }).filter({ hasText: 'unknown' }).waitFor();
+    assert.deepEqual(await axeViolations(page, 'tape view of a real library'), []);
+    await page.screenshot({ path: join(screenshots, 'console-tape-iscsi.png'), fullPage: true });
+  } finally {
+    await lifeboat('tape', 'library', 'use', 'virtual');
+    await tgt.stop();
+  }
 });
 
 test('an operator rehearses the restore of two VMs and downloads the report', async () => {
