@@ -80,13 +80,15 @@ export function libraryKind(url: string): 'iscsi' | 'sg' {
 
 /** The default name of a library: the IQN's last part, or the first sg device's name. */
 export function defaultLibraryName(url: string): string {
-  const tail =
-    url
-      .replace(/\/+$/, '')
-      .split(/[/:,]/)
-      .filter(Boolean)
-      .at(url.startsWith('sg:') ? 1 : -1) ?? 'library';
-  const name = tail
+  const tail = url.startsWith('sg:')
+    ? url.slice(3).split(',')[0]?.split('/').filter(Boolean).at(-1)
+    : url
+        .replace(/\/+$/, '')
+        .replace(/\/\d+$/, '')
+        .split(/[/:]/)
+        .filter(Boolean)
+        .at(-1);
+  const name = (tail ?? '')
     .replace(/[^A-Za-z0-9._-]/g, '-')
     .replace(/^[^A-Za-z0-9]+/, '')
     .slice(0, 64);
