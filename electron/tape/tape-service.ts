@@ -84,9 +84,9 @@ export class TapeService {
     });
   }
 
-  /** The library tape jobs use: a configured real one, or the virtual one. */
+  /** The library tape jobs use (a configured real one, or the virtual one), checked to answer. */
   async library(): Promise<TapeLibrary> {
-    return (await this.choice.current()).library;
+    return (await this.opened()).opened.library;
   }
 
   /** The virtual library, for what only it can do (tape images, fault drills). */
@@ -143,7 +143,7 @@ export class TapeService {
   }
 
   private async isOnline(barcode: string): Promise<boolean> {
-    const tape = (await (await this.library()).inventory()).cartridges.find((cartridge) => cartridge.barcode === barcode);
+    const tape = (await this.opened()).inventory.cartridges.find((cartridge) => cartridge.barcode === barcode);
     return tape !== undefined && (tape.location.kind === 'slot' || tape.location.kind === 'drive');
   }
 
@@ -242,8 +242,9 @@ export class TapeService {
   }
 
   async startCatalog(barcode: string, actor: string): Promise<Job> {
-    const library = await this.library();
-    const place = placeIn(await library.inventory());
+    const { opened, inventory } = await this.opened();
+    const library = opened.library;
+    const place = placeIn(inventory);
     this.deps.catalog.audit(actor, 'tape.catalog', barcode, {});
     return this.deps.jobs.submit(
       { kind: 'tape-catalog', vmId: null, vmName: barcode, summary: `Catalog tape ${barcode}`, params: { barcode } },
@@ -271,7 +272,7 @@ export class TapeService {
 
   /** The tapes a restore of these copies reads, in order, with where they are and how long. */
   async pullList(copies: TapeCopy[]): Promise<PullListEntry[]> {
-    const inventory = await (await this.library()).inventory();
+    const { inventory } = await this.opened();
     const model = inventory.model;
     const entries: PullListEntry[] = [];
     const bySet = new Map<string, TapeCopy[]>();
@@ -411,8 +412,9 @@ export class TapeService {
 
   /** Reads the tapes of each media set the consumers need, one set after the other. */
   private async runPass(consumers: PassConsumer[]): Promise<TapeReport[]> {
-    const library = await this.library();
-    const place = placeIn(await library.inventory());
+    const { opened, inventory } = await this.opened();
+    const library = opened.library;
+    const place = placeIn(inventory);
     const reports: TapeReport[] = [];
     const sets = [...new Set(consumers.map((consumer) => consumer.copy.mediaSetId))];
     for (const mediaSetId of sets) {
