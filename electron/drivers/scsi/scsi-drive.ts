@@ -61,7 +61,7 @@ export class ScsiTapeDrive implements TapeDrive {
   private behindBytes = 0;
   private writer: Promise<void> | null = null;
   private writeError: unknown = null;
-  /** Sticky once the drive said so: every later write() reports it. */
+  /** Sticky once the drive said so: every later write() reports it, until the tape moves. */
   private earlyWarning = false;
 
   constructor(options: ScsiDriveOptions) {
@@ -322,12 +322,15 @@ export class ScsiTapeDrive implements TapeDrive {
       this.clock.stop();
     }
     this.lost = false;
+    this.earlyWarning = false;
     this.drive = this.book.origin();
     await this.checkPosition();
   }
 
-  /** Puts the drive at `target` (the host's position follows). */
+  /** Puts the drive at `target` (the host's position follows). An early warning is learnt
+   * again from the drive if the target lies past it. */
   private async moveTo(target: TapePosition, signal?: AbortSignal): Promise<void> {
+    this.earlyWarning = false;
     const object = this.book.objectOf(target.file, target.block);
     if (object !== null && this.locateSupported !== false && !samePlace(target, this.drive)) {
       try {
