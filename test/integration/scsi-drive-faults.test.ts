@@ -7,22 +7,26 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LifeboatError } from '../../electron/errors.ts';
 import { TapeMediumError } from '../../electron/drivers/tape/tape-driver.ts';
-import { driveFault } from '../../electron/drivers/scsi/drive-faults.ts';
+import { driveFault, isEndOfData } from '../../electron/drivers/scsi/drive-faults.ts';
 import type { ScsiDevice } from '../../electron/drivers/scsi/scsi-device.ts';
 import { scsiError } from '../../electron/drivers/scsi/scsi-error.ts';
 
 const device: ScsiDevice = { address: 'iscsi://127.0.0.1:3260/iqn.test/1', execute: () => Promise.reject(new Error('not used')) };
 const context = { label: 'tape LB0001L9 in drive 1', barcode: 'LB0001L9', object: 41 };
 
-/** A CHECK CONDITION with fixed-format sense: key, ASC/ASCQ and the EOM bit. */
-function failed(command: string, key: number, asc: number, ascq: number, endOfMedium = false): unknown {
+/** The command's error for a CHECK CONDITION with fixed-format sense: key, ASC/ASCQ, EOM bit. */
+function checkCondition(command: string, key: number, asc: number, ascq: number, endOfMedium = false): Error {
   const sense = new Uint8Array(18);
   sense[0] = 0x70;
   sense[2] = key | (endOfMedium ? 0x40 : 0);
   sense[7] = 10;
   sense[12] = asc;
   sense[13] = ascq;
-  return driveFault(scsiError(device, command, { status: 2, data: new Uint8Array(0), residual: 0, sense }), context);
+  return scsiError(device, command, { status: 2, data: new Uint8Array(0), residual: 0, sense });
+}
+
+function failed(command: string, key: number, asc: number, ascq: number, endOfMedium = false): unknown {
+  return driveFault(checkCondition(command, key, asc, ascq, endOfMedium), context);
 }
 
 function assertFault(fault: unknown, code: string, pattern: RegExp): void {
@@ -54,4 +58,12 @@ test('write protection is a conflict naming the tape; anything else stays the co
   assert.ok(!(other instanceof TapeMediumError));
   const plain = new Error('socket closed');
   assert.equal(driveFault(plain, context), plain);
+});
+
+test('a LOCATE past the recorded data is told apart from other failures', () => {
+  const sensed = (key: number, asc: number, ascq: number): Error => checkCondition('LOCATE(16)', key, asc, ascq);
+  assert.equal(isEndOfData(sensed(0x08, 0x00, 0x05)), true);
+  assert.equal(isEndOfData(sensed(0x00, 0x00, 0x05)), true);
+  assert.equal(isEndOfData(sensed(0x03, 0x14, 0x00)), false);
+  assert.equal(isEndOfData(new Error('socket closed')), false);
 });

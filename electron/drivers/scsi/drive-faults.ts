@@ -34,3 +34,10 @@ export function isRefused(error: unknown): boolean {
 export function isShortSpace(error: unknown): boolean {
   return error instanceof ScsiError && error.code === 'not-found';
 }
+
+/** A positioning command ran into the end of the recorded data (BLANK CHECK, or 00h/05h). */
+export function isEndOfData(error: unknown): boolean {
+  if (!(error instanceof ScsiError) || !error.sense) return false;
+  const { senseKey, asc, ascq } = error.sense;
+  return senseKey === SenseKey.blankCheck || (asc === 0x00 && ascq === 0x05);
+}

@@ -6,7 +6,7 @@
 // writing, else a rewind (when going back) and SPACE over filemarks and blocks.
 import { LifeboatError } from '../../errors.ts';
 import { TapeMediumError, type DriveModel, type DriveStats, type TapeDrive, type TapeRead } from '../../drivers/tape/tape-driver.ts';
-import { driveFault, isRefused, isShortSpace } from './drive-faults.ts';
+import { driveFault, isEndOfData, isRefused, isShortSpace } from './drive-faults.ts';
 import { StreamClock } from './drive-stream.ts';
 import type { ScsiDevice } from './scsi-device.ts';
 import { locate as locateObject, readBlock, readPosition, rewind, space, writeBlock, writeFilemarks } from './ssc.ts';
@@ -347,6 +347,11 @@ export class ScsiTapeDrive implements TapeDrive {
         // The first refusal teaches that this drive has no LOCATE: space from now on.
         if (this.locateSupported !== null || !isRefused(error)) {
           this.lost = true;
+          if (isEndOfData(error))
+            throw new LifeboatError(
+              'not-found',
+              `${this.label} has no block ${target.block} in file ${target.file} (LOCATE met the end of data)`,
+            );
           throw this.fault(error, this.drive);
         }
         this.locateSupported = false;
