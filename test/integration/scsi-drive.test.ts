@@ -10,7 +10,7 @@ import { open } from 'node:fs/promises';
 import { test } from 'node:test';
 import { TapeMediumError, type TapeDrive, type TapeRead } from '../../electron/drivers/tape/tape-driver.ts';
 import type { ScsiTapeDrive } from '../../electron/drivers/scsi/scsi-drive.ts';
-import { readBlock, rewind } from '../../electron/drivers/scsi/ssc.ts';
+import { readBlock, rewind, writeBlock, writeFilemarks } from '../../electron/drivers/scsi/ssc.ts';
 import { BlockStreamReader, BlockStreamWriter } from '../../electron/tape/tape-format.ts';
 import { rejectsWith, tgtSkip, useTgtScsiLibrary } from '../helpers/tgt-scsi-library.ts';
 
@@ -19,9 +19,9 @@ const TIMEOUT = { timeout: 120_000 };
 const BLOCK = 32 * 1024;
 
 // A small buffer makes the drive's patience a few milliseconds, so a slow host shows.
-const TAPES = { DATA01L9: 16, SMALL1L9: 1, PROT01L9: 2, BAD001L9: 4, SLOW01L9: 4, STREAM1L9: 4 };
+const TAPES = { DATA01L9: 16, SMALL1L9: 1, PROT01L9: 2, BAD001L9: 4, SLOW01L9: 4, STREAM1L9: 4, ODD001L9: 1 };
 const lab = useTgtScsiLibrary(
-  { drives: 1, slots: 6, mailslots: 0, tapes: Object.entries(TAPES).map(([barcode, sizeMiB]) => ({ barcode, sizeMiB })) },
+  { drives: 1, slots: 8, mailslots: 0, tapes: Object.entries(TAPES).map(([barcode, sizeMiB]) => ({ barcode, sizeMiB })) },
   { name: 'tgt', blockSize: BLOCK, queueBytes: 8 * BLOCK, model: { bufferBytes: 1024 * 1024, bytesPerSecond: 100e6 } },
 );
 
@@ -142,8 +142,30 @@ test('a host that stops between blocks starves the drive; a pause on purpose doe
 
     await drive.rewind();
     for (let block = 0; block < 5; block++) assertBlock(await drive.read(), 0, block);
+
+    // Reading: the read-ahead fills its 8 blocks and waits for the host; a slow host starves it.
+    await drive.locate(2, 0);
+    for (let block = 0; block < 20; block++) await drive.write(blockAt(2, block));
+    await drive.writeFilemarks(1);
+    await drive.locate(2, 0);
+    const before = drive.stats();
+    assertBlock(await drive.read(), 2, 0);
+    await readAhead(drive, before.bytesRead + 9 * BLOCK);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assertBlock(await drive.read(), 2, 1);
+    await readAhead(drive, before.bytesRead + 10 * BLOCK);
+    assert.equal(drive.stats().starvedEvents, before.starvedEvents + 1, 'the full read-ahead waited 100 ms for the host');
+    drive.pause();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let block = 2; block < 20; block++) assertBlock(await drive.read(), 2, block);
+    assert.equal(drive.stats().starvedEvents, before.starvedEvents + 1, 'the pause was announced');
   });
 });
+
+/** Waits until the read-ahead has read `bytes` in all. */
+async function readAhead(drive: TapeDrive, bytes: number): Promise<void> {
+  for (let guard = 0; guard < 1000 && drive.stats().bytesRead < bytes; guard++) await new Promise((resolve) => setTimeout(resolve, 10));
+}
 
 test('a write-protected tape refuses writes with its barcode, and says so when loaded', { skip, ...TIMEOUT }, async () => {
   const lun = ['--mode', 'logicalunit', '--tid', '1', '--lun', String(lab.tgt.luns.drives[0])];
@@ -260,3 +282,24 @@ test(
     });
   },
 );
+
+test('a block of another size is refused naming both sizes; a cancelled read gives up its wait only', { skip, ...TIMEOUT }, async () => {
+  await withTape('ODD001L9', async (drive) => {
+    // Written by someone else with 1000-byte blocks.
+    await writeBlock(drive.device, new Uint8Array(1000).fill(1));
+    await writeFilemarks(drive.device, 1);
+    await drive.rewind();
+    await rejectsWith(drive.read(), 'corrupt-backup', /block 0 of file 0 is 1000 bytes; the tape's blocks are 32768/);
+    await rejectsWith(drive.read(), 'corrupt-backup', /is 1000 bytes/);
+
+    await drive.rewind();
+    await drive.write(blockAt(0, 0));
+    await drive.writeFilemarks(1);
+    await drive.rewind();
+    const cancelled = new AbortController();
+    cancelled.abort();
+    await rejectsWith(drive.read(cancelled.signal), 'cancelled', /cancelled/);
+    assertBlock(await drive.read(), 0, 0);
+    assert.equal((await drive.read()).kind, 'filemark');
+  });
+});

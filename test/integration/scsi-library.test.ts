@@ -153,3 +153,18 @@ test('devices without a changer, or without a drive, are not a library', { skip,
   await rejectsWith(openScsiLibrary(drives, { name: 'x' }), 'not-found', /no media changer among the 2 logical unit\(s\)/);
   await rejectsWith(openScsiLibrary(changer ? [changer] : [], { name: 'x' }), 'not-found', /no tape drive among the 1 logical unit\(s\)/);
 });
+
+test('a changer that is not ready is refused with its sense', { skip, ...TIMEOUT }, async () => {
+  const changerLun = ['--mode', 'logicalunit', '--tid', '1', '--lun', String(lab.tgt.luns.changer)];
+  await lab.tgt.admin(['--op', 'update', ...changerLun, '--params', 'online=0']);
+  try {
+    await rejectsWith(
+      openScsiLibrary(await lab.session.devices(), { name: 'x' }),
+      'unavailable',
+      /the media changer at .* is not ready: NOT READY/,
+    );
+  } finally {
+    await lab.tgt.admin(['--op', 'update', ...changerLun, '--params', 'online=1']);
+  }
+  assert.equal((await openScsiLibrary(await lab.session.devices(), { name: 'x' })).describe().drives.length, 2);
+});

@@ -12,13 +12,15 @@ export type FaultContext = { label: string; barcode: string; object: number | nu
 export function driveFault(error: unknown, context: FaultContext): unknown {
   if (!(error instanceof ScsiError)) return error;
   const key = error.sense?.senseKey;
+  // A write the end of the tape stopped: VOLUME OVERFLOW, or any failure with the EOM bit.
+  const endOfTape = error.code === 'target-full' || (error.sense?.endOfMedium === true && error.command.startsWith('WRITE'));
+  if (endOfTape)
+    return new LifeboatError('target-full', `${context.label}: the tape is full (${error.message})`, {
+      cause: error,
+    });
   if (key === SenseKey.mediumError) return new TapeMediumError(`${context.label}: ${error.message}`, context.object ?? -1, 'medium');
   if (key === SenseKey.dataProtect)
     return new LifeboatError('conflict', `tape ${context.barcode} is write-protected; nothing more was written to it`);
-  if (error.code === 'target-full')
-    return new LifeboatError('target-full', `${context.label}: the tape is full (the drive reached its end without an early warning)`, {
-      cause: error,
-    });
   return error;
 }
 
@@ -31,4 +33,11 @@ export function isRefused(error: unknown): boolean {
  * command layer says so with code 'not-found'. */
 export function isShortSpace(error: unknown): boolean {
   return error instanceof ScsiError && error.code === 'not-found';
+}
+
+/** A positioning command ran into the end of the recorded data (BLANK CHECK, or 00h/05h). */
+export function isEndOfData(error: unknown): boolean {
+  if (!(error instanceof ScsiError) || !error.sense) return false;
+  const { senseKey, asc, ascq } = error.sense;
+  return senseKey === SenseKey.blankCheck || (asc === 0x00 && ascq === 0x05);
 }

@@ -6,7 +6,7 @@
 // writing, else a rewind (when going back) and SPACE over filemarks and blocks.
 import { LifeboatError } from '../../errors.ts';
 import { TapeMediumError, type DriveModel, type DriveStats, type TapeDrive, type TapeRead } from '../../drivers/tape/tape-driver.ts';
-import { driveFault, isRefused, isShortSpace } from './drive-faults.ts';
+import { driveFault, isEndOfData, isRefused, isShortSpace } from './drive-faults.ts';
 import { StreamClock } from './drive-stream.ts';
 import type { ScsiDevice } from './scsi-device.ts';
 import { locate as locateObject, readBlock, readPosition, rewind, space, writeBlock, writeFilemarks } from './ssc.ts';
@@ -61,7 +61,7 @@ export class ScsiTapeDrive implements TapeDrive {
   private behindBytes = 0;
   private writer: Promise<void> | null = null;
   private writeError: unknown = null;
-  /** Sticky once the drive said so: every later write() reports it. */
+  /** Sticky once the drive said so: every later write() reports it, until the tape moves. */
   private earlyWarning = false;
 
   constructor(options: ScsiDriveOptions) {
@@ -126,45 +126,49 @@ export class ScsiTapeDrive implements TapeDrive {
     if (this.reader || this.readError !== null || this.closed || this.aheadBytes >= this.queueBytes) return;
     const last = this.ahead.at(-1);
     if (last && last.kind !== 'block') return;
-    this.reader = this.readAhead();
+    this.stopReading = false;
+    // Cleared in a callback, never inside the loop: that might end before this assignment.
+    this.reader = this.readAhead().finally(() => {
+      this.reader = null;
+      this.loopEnded();
+    });
+  }
+
+  /** The read-ahead or write-behind loop stopped: a pause on purpose ends the streaming run. */
+  private loopEnded(): void {
+    if (this.paused) this.clock.stop();
+    this.wake.notify();
   }
 
   private async readAhead(): Promise<void> {
-    try {
-      while (!this.stopReading && this.aheadBytes < this.queueBytes) {
-        let result: TapeRead;
-        try {
-          result = await this.clock.timed('data', () => readBlock(this.device, this.blockSize, { signal: this.stopAll.signal }));
-        } catch (error) {
-          this.lost = true;
-          this.readError = this.fault(error, this.drive);
-          break;
-        }
-        if (result.kind === 'block') {
-          this.counters.bytesRead += result.data.length;
-          if (result.data.length !== this.blockSize) {
-            this.drive = this.book.after(this.drive, 'block');
-            this.readError = new LifeboatError(
-              'corrupt-backup',
-              `${this.label}: block ${this.drive.block - 1} of file ${this.drive.file} is ${result.data.length} bytes; the tape's blocks are ${this.blockSize}`,
-            );
-            break;
-          }
-        }
-        if (result.kind !== 'end-of-data') this.drive = this.book.after(this.drive, result.kind);
-        this.ahead.push(result);
-        this.aheadBytes += result.kind === 'block' ? result.data.length : 0;
-        this.wake.notify();
-        if (result.kind !== 'block') {
-          this.clock.stop();
+    while (!this.stopReading && this.aheadBytes < this.queueBytes) {
+      let result: TapeRead;
+      try {
+        result = await this.clock.timed('data', () => readBlock(this.device, this.blockSize, { signal: this.stopAll.signal }));
+      } catch (error) {
+        this.lost = true;
+        this.readError = this.fault(error, this.drive);
+        break;
+      }
+      if (result.kind === 'block') {
+        this.counters.bytesRead += result.data.length;
+        if (result.data.length !== this.blockSize) {
+          this.drive = this.book.after(this.drive, 'block');
+          this.readError = new LifeboatError(
+            'corrupt-backup',
+            `${this.label}: block ${this.drive.block - 1} of file ${this.drive.file} is ${result.data.length} bytes; the tape's blocks are ${this.blockSize}`,
+          );
           break;
         }
       }
-    } finally {
-      if (this.paused) this.clock.stop();
-      this.reader = null;
-      this.stopReading = false;
+      if (result.kind !== 'end-of-data') this.drive = this.book.after(this.drive, result.kind);
+      this.ahead.push(result);
+      this.aheadBytes += result.kind === 'block' ? result.data.length : 0;
       this.wake.notify();
+      if (result.kind !== 'block') {
+        this.clock.stop();
+        break;
+      }
     }
   }
 
@@ -199,7 +203,11 @@ export class ScsiTapeDrive implements TapeDrive {
     this.behind.push(Uint8Array.prototype.slice.call(block));
     this.behindBytes += block.length;
     this.host = this.book.after(this.host, 'block');
-    if (!this.writer) this.writer = this.writeBehind();
+    if (!this.writer)
+      this.writer = this.writeBehind().finally(() => {
+        this.writer = null;
+        this.loopEnded();
+      });
     while (this.behindBytes > this.queueBytes && this.writeError === null) await this.wake.wait(signal);
     this.throwWriteError();
     return { earlyWarning: this.earlyWarning };
@@ -217,31 +225,25 @@ export class ScsiTapeDrive implements TapeDrive {
   }
 
   private async writeBehind(): Promise<void> {
-    try {
-      for (let block = this.behind[0]; block; block = this.behind[0]) {
-        const data = block;
-        let result: { earlyWarning: boolean };
-        try {
-          result = await this.clock.timed('data', () => writeBlock(this.device, data, { signal: this.stopAll.signal }));
-        } catch (error) {
-          this.lost = true;
-          this.writeError = this.fault(error, this.drive);
-          // What the host queued after the failed block never reached the tape.
-          this.behind.length = 0;
-          this.behindBytes = 0;
-          this.host = { ...this.drive };
-          break;
-        }
-        this.behind.shift();
-        this.behindBytes -= data.length;
-        this.counters.bytesWritten += data.length;
-        this.drive = this.book.after(this.drive, 'block');
-        if (result.earlyWarning) this.earlyWarning = true;
-        this.wake.notify();
+    for (let block = this.behind[0]; block; block = this.behind[0]) {
+      const data = block;
+      let result: { earlyWarning: boolean };
+      try {
+        result = await this.clock.timed('data', () => writeBlock(this.device, data, { signal: this.stopAll.signal }));
+      } catch (error) {
+        this.lost = true;
+        this.writeError = this.fault(error, this.drive);
+        // What the host queued after the failed block never reached the tape.
+        this.behind.length = 0;
+        this.behindBytes = 0;
+        this.host = { ...this.drive };
+        break;
       }
-    } finally {
-      if (this.paused) this.clock.stop();
-      this.writer = null;
+      this.behind.shift();
+      this.behindBytes -= data.length;
+      this.counters.bytesWritten += data.length;
+      this.drive = this.book.after(this.drive, 'block');
+      if (result.earlyWarning) this.earlyWarning = true;
       this.wake.notify();
     }
   }
@@ -322,12 +324,15 @@ export class ScsiTapeDrive implements TapeDrive {
       this.clock.stop();
     }
     this.lost = false;
+    this.earlyWarning = false;
     this.drive = this.book.origin();
     await this.checkPosition();
   }
 
-  /** Puts the drive at `target` (the host's position follows). */
+  /** Puts the drive at `target` (the host's position follows). An early warning is learnt
+   * again from the drive if the target lies past it. */
   private async moveTo(target: TapePosition, signal?: AbortSignal): Promise<void> {
+    this.earlyWarning = false;
     const object = this.book.objectOf(target.file, target.block);
     if (object !== null && this.locateSupported !== false && !samePlace(target, this.drive)) {
       try {
@@ -342,6 +347,11 @@ export class ScsiTapeDrive implements TapeDrive {
         // The first refusal teaches that this drive has no LOCATE: space from now on.
         if (this.locateSupported !== null || !isRefused(error)) {
           this.lost = true;
+          if (isEndOfData(error))
+            throw new LifeboatError(
+              'not-found',
+              `${this.label} has no block ${target.block} in file ${target.file} (LOCATE met the end of data)`,
+            );
           throw this.fault(error, this.drive);
         }
         this.locateSupported = false;
@@ -399,6 +409,8 @@ export class ScsiTapeDrive implements TapeDrive {
 
   pause(): void {
     this.paused = true;
+    // The read-ahead stops after its current READ; the next read() starts it again.
+    if (this.reader) this.stopReading = true;
     this.clock.stop();
   }
 
