@@ -24,7 +24,17 @@ function target(tgt: TgtLibrary): IscsiOptions {
   return { host: tgt.host, port: tgt.port, targetName: tgt.targetName };
 }
 
-const tgt = missing ? null : await tgtLibrary('main', { drives: 2, slots: 4, mailslots: 1, tapes: [{ barcode: 'DATA01', sizeMiB: 96 }] });
+const tgt = missing
+  ? null
+  : await tgtLibrary('main', {
+      drives: 2,
+      slots: 4,
+      mailslots: 1,
+      tapes: [
+        { barcode: 'DATA01', sizeMiB: 96 },
+        { barcode: 'DATA02', sizeMiB: 32 },
+      ],
+    });
 
 test('REPORT LUNS and INQUIRY of every LUN agree with iscsi-ls and iscsi-inq', { skip: missing ?? false }, async () => {
   const library = tgt as TgtLibrary;
@@ -141,3 +151,41 @@ test('many commands in flight through a CmdSN window of 4 all finish, each with 
     await setTargetParam(library, 'MaxQueueCmd', '128');
   }
 });
+
+test(
+  'CRC32C header and data digests, whether we prefer them or the target wants them: commands, 1 MiB blocks, SendTargets',
+  { skip: missing ?? false },
+  async () => {
+    const library = tgt as TgtLibrary;
+    const digests = (value: string): Promise<unknown> =>
+      Promise.all(['HeaderDigest', 'DataDigest'].map((name) => setTargetParam(library, name, value)));
+    const plain = await openSession(target(library));
+    assert.equal(plain.params?.headerDigest, false, 'None is offered first, and tgt takes it by default');
+    await untilReady(plain.device(library.luns.changer));
+    await good(plain.device(library.luns.changer), {
+      cdb: cdb.moveMedium(TGT_ADDRESSES.picker, TGT_ADDRESSES.firstSlot + 1, TGT_ADDRESSES.firstDrive + 1),
+    });
+    await plain.close();
+    await digests('CRC32C');
+    try {
+      for (const prefer of [true, false]) {
+        const session = await openSession({ ...target(library), digests: prefer });
+        assert.equal(session.params?.headerDigest, true);
+        assert.equal(session.params?.dataDigest, true);
+        assert.equal((await session.devices()).length, 2 + library.luns.drives.length);
+        const drive = session.device(library.luns.drives[1] as number);
+        await untilReady(drive);
+        await good(drive, { cdb: cdb.rewind() });
+        const block = patterned(MIB + 1, prefer ? 7 : 8);
+        await good(drive, { cdb: cdb.write6(block.length), dataOut: block });
+        await good(drive, { cdb: cdb.rewind() });
+        assert.ok(Buffer.from(await good(drive, { cdb: cdb.read6(block.length), dataInLength: block.length })).equals(block));
+        await session.close();
+      }
+      const found = await discoverIscsiTargets('127.0.0.1', library.port);
+      assert.equal(found[0]?.name, library.targetName);
+    } finally {
+      await digests('None');
+    }
+  },
+);

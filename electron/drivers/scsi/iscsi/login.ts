@@ -21,6 +21,8 @@ export type LoginOptions = {
   /** The CmdSN the first command after login carries. */
   cmdSN: number;
   timeoutMs: number;
+  /** Offer CRC32C digests first (they are accepted either way when the target wants them). */
+  preferDigests?: boolean;
 };
 
 export type LoginResult = { tsih: number; params: SessionParams; expStatSN: number; expCmdSN: number; maxCmdSN: number };
@@ -75,7 +77,7 @@ type Stage = { csg: number; transit: boolean; keys: TextPairs };
 export async function login(connection: IscsiConnection, options: LoginOptions): Promise<LoginResult> {
   const peer = connection.peer;
   const what = options.targetName ? `target ${options.targetName}` : 'discovery session';
-  const negotiation = new Negotiation(peer, options.targetName === undefined);
+  const negotiation = new Negotiation(peer, options.targetName === undefined, options.preferDigests ?? false);
   const itt = randomBytes(4).readUInt32BE(0) & 0x7fffffff;
   let expStatSN = 0;
   let tsih = 0;
@@ -127,7 +129,9 @@ export async function login(connection: IscsiConnection, options: LoginOptions):
           'unavailable',
           `${peer}: the iSCSI target ended the login before negotiating ${keys.map(([key]) => key).join(', ')}`,
         );
-      return { tsih, params: negotiation.finish(), expStatSN, expCmdSN: word(response, 28), maxCmdSN: word(response, 32) };
+      const params = negotiation.finish();
+      connection.useDigests({ header: params.headerDigest, data: params.dataDigest });
+      return { tsih, params, expStatSN, expCmdSN: word(response, 28), maxCmdSN: word(response, 32) };
     }
     if (transited && next === OPERATIONAL && stage.csg === SECURITY)
       stage = { csg: OPERATIONAL, transit: true, keys: negotiation.offers() };
