@@ -75,21 +75,41 @@ test('discovery lists the target; a target that does not exist is not-found', { 
   await refusal('unavailable', IscsiSession.connect({ ...target(library), port: 1 }), /cannot connect/);
 });
 
-test('CHAP: the right secret logs in, a wrong one or none is unauthorized', { skip: missing ?? false }, async () => {
-  const chap = { user: 'lifeboat', secret: 'tape-secret-12' };
-  const guarded = await tgtLibrary('chap', { drives: 1, slots: 1, mailslots: 0, tapes: [], chap });
-  const session = await openSession({ ...target(guarded), chap });
-  assert.equal((await inquiry(session.device(1))).type, 'SEQUENTIAL_ACCESS');
-  await refusal(
-    'unauthorized',
-    IscsiSession.connect({ ...target(guarded), chap: { ...chap, secret: 'wrong-secret-34' } }),
-    /authentication failed/,
-  );
-  await refusal('unauthorized', IscsiSession.connect({ ...target(guarded), chap: { ...chap, user: 'someone' } }), /authentication failed/);
-  await refusal('unauthorized', IscsiSession.connect(target(guarded)), /authentication failed|requires CHAP/);
-  const listed = await discoverIscsiTargets('127.0.0.1', guarded.port, { chap });
-  assert.equal(listed[0]?.name, guarded.targetName);
-});
+test(
+  'CHAP: the right secret logs in, a wrong one or none is unauthorized; mutual CHAP checks the target',
+  { skip: missing ?? false },
+  async () => {
+    const chap = { user: 'lifeboat', secret: 'tape-secret-12' };
+    const guarded = await tgtLibrary('chap', { drives: 1, slots: 1, mailslots: 0, tapes: [], chap });
+    const session = await openSession({ ...target(guarded), chap });
+    assert.equal((await inquiry(session.device(1))).type, 'SEQUENTIAL_ACCESS');
+    await refusal(
+      'unauthorized',
+      IscsiSession.connect({ ...target(guarded), chap: { ...chap, secret: 'wrong-secret-34' } }),
+      /authentication failed/,
+    );
+    await refusal(
+      'unauthorized',
+      IscsiSession.connect({ ...target(guarded), chap: { ...chap, user: 'someone' } }),
+      /authentication failed/,
+    );
+    await refusal('unauthorized', IscsiSession.connect(target(guarded)), /authentication failed|requires CHAP/);
+    const listed = await discoverIscsiTargets('127.0.0.1', guarded.port, { chap });
+    assert.equal(listed[0]?.name, guarded.targetName);
+
+    // Mutual: the target proves it knows its own secret too.
+    const targetSide = { user: 'library', secret: 'library-secret-56' };
+    await guarded.admin(['--mode', 'account', '--op', 'new', '--user', targetSide.user, '--password', targetSide.secret]);
+    await guarded.admin(['--mode', 'account', '--op', 'bind', '--tid', '1', '--user', targetSide.user, '--outgoing']);
+    const mutual = await openSession({ ...target(guarded), chap: { ...chap, target: targetSide } });
+    assert.equal((await inquiry(mutual.device(1))).type, 'SEQUENTIAL_ACCESS');
+    await refusal(
+      'unauthorized',
+      IscsiSession.connect({ ...target(guarded), chap: { ...chap, target: { ...targetSide, secret: 'not-the-library-78' } } }),
+      /did not prove it knows the mutual CHAP secret of "library"/,
+    );
+  },
+);
 
 test('1 MiB blocks go out and come back under every ImmediateData and InitialR2T setting', { skip: missing ?? false }, async () => {
   const library = tgt as TgtLibrary;
