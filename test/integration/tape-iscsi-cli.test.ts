@@ -1,7 +1,8 @@
 // The tape library commands of the CLI against a real library behind one-way CHAP (tgt on
 // loopback): `tape library add` shows what it found and keeps the CHAP secret in the secret store,
 // never in the catalog; `tape inventory` shows the real changer and drives; `list`, `use virtual`
-// and `remove`; a wrong secret or no secret is refused and nothing is stored.
+// and `remove`; a wrong secret or no secret, a drive's LUN as the changer, and a path that is no
+// sg device are refused and nothing is stored.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -54,6 +55,20 @@ test('add without the CHAP secret, or with a wrong one, is refused and stores no
   assert.notEqual(wrong.status, 0);
   const half = lifeboat(['tape', 'library', 'add', url, '--chap-user', CHAP.user]);
   assert.equal(half.status, 2, 'a usage error');
+  // --lun names the changer: a drive's LUN is refused.
+  const drive = lifeboat(['tape', 'library', 'add', url, '--lun', '1', '--chap-user', CHAP.user, '--chap-secret-env', 'CHAP_SECRET'], {
+    CHAP_SECRET: CHAP.secret,
+  });
+  assert.notEqual(drive.status, 0);
+  assert.match(drive.stderr, /media changer at .*\/1 /);
+  // What is no SCSI generic device is refused, naming it.
+  const sg = lifeboat(['tape', 'library', 'add', 'sg:/dev/null']);
+  assert.notEqual(sg.status, 0);
+  // With the SG_IO addon built the device is refused; without it, the transport is (both name it).
+  assert.match(
+    sg.stderr,
+    /tape library "null" at sg:\/dev\/null: (\/dev\/null is not a Linux SCSI generic device|SCSI generic devices cannot be used here)/,
+  );
   const list = lifeboat(['--json', 'tape', 'library', 'list']);
   assert.equal(list.status, 0, list.stderr);
   assert.deepEqual((JSON.parse(list.stdout) as { libraries: unknown[] }).libraries, []);
