@@ -60,7 +60,7 @@ test('add without the CHAP secret, or with a wrong one, is refused and stores no
     CHAP_SECRET: CHAP.secret,
   });
   assert.notEqual(drive.status, 0);
-  assert.match(drive.stderr, /media changer at .*\/1 /);
+  assert.match(drive.stderr, /LUN 1 of iscsi:\/\/.* is a IET VIRTUAL-TAPE \(peripheral type 1\), not a media changer/);
   // What is no SCSI generic device is refused, naming it.
   const sg = lifeboat(['tape', 'library', 'add', 'sg:/dev/null']);
   assert.notEqual(sg.status, 0);
@@ -75,10 +75,26 @@ test('add without the CHAP secret, or with a wrong one, is refused and stores no
 });
 
 test('add shows the changer and the drives, and the secret stays out of the catalog', { skip: skip ?? false }, async () => {
-  const { url } = library();
-  const added = lifeboat(['tape', 'library', 'add', url, '--name', 'vtl', '--chap-user', CHAP.user, '--chap-secret-env', 'CHAP_SECRET'], {
-    CHAP_SECRET: CHAP.secret,
-  });
+  const { url, luns } = library();
+  const added = lifeboat(
+    [
+      'tape',
+      'library',
+      'add',
+      url,
+      '--name',
+      'vtl',
+      '--lun',
+      String(luns.changer),
+      '--chap-user',
+      CHAP.user,
+      '--chap-secret-env',
+      'CHAP_SECRET',
+    ],
+    {
+      CHAP_SECRET: CHAP.secret,
+    },
+  );
   assert.equal(added.status, 0, added.stderr);
   assert.match(added.stdout, /added tape library vtl; tape jobs now use it/);
   assert.match(added.stdout, new RegExp(`library: vtl \\(iSCSI\\) ${url.replace(/[.]/g, '\\.')}`));
@@ -95,7 +111,7 @@ test('add shows the changer and the drives, and the secret stays out of the cata
   assert.equal(inventory.status, 0, inventory.stderr);
   assert.match(inventory.stdout, /changer: IET VIRTUAL-CHANGER/);
   const list = lifeboat(['tape', 'library', 'list']);
-  assert.match(list.stdout, /\*\s+vtl\s+iscsi/);
+  assert.match(list.stdout, new RegExp(`\\*\\s+vtl\\s+iscsi\\s+\\S+\\s+${luns.changer}\\s+${CHAP.user}`));
 });
 
 test('use virtual and remove: the virtual library is there to go back to', { skip: skip ?? false }, () => {

@@ -3,6 +3,7 @@
 // and the drives are found on it by INQUIRY (openScsiLibrary). Whatever fails after the wire is up
 // lets go of the wire again, so a refused library leaves no session behind.
 import { LifeboatError } from '../../errors.ts';
+import { inquiry, PeripheralType } from './inquiry.ts';
 import { IscsiSession, parseIscsiUrl } from './iscsi/index.ts';
 import { openScsiLibrary, type ScsiTapeLibrary } from './scsi-library.ts';
 import type { ScsiBus, ScsiDevice } from './scsi-device.ts';
@@ -33,7 +34,21 @@ async function connect(url: string, options: OpenLibraryOptions): Promise<{ bus:
     ...(options.signal ? { signal: options.signal } : {}),
   });
   const lun = options.lun ?? target.lun;
-  return { bus: session, ...(lun === undefined ? {} : { changer: session.device(lun) }) };
+  if (lun === undefined) return { bus: session };
+  // The LUN the operator named must be the changer, not a drive or the target's controller.
+  const changer = session.device(lun);
+  const named = await inquiry(changer).catch(async (error: unknown) => {
+    await session.close().catch(() => undefined);
+    throw error;
+  });
+  if (named.peripheralType !== PeripheralType.changer) {
+    await session.close().catch(() => undefined);
+    throw new LifeboatError(
+      'bad-request',
+      `LUN ${lun} of ${session.address} is a ${named.vendor} ${named.product} (peripheral type ${named.peripheralType}), not a media changer`,
+    );
+  }
+  return { bus: session, changer };
 }
 
 export async function openLibraryUrl(url: string, options: OpenLibraryOptions): Promise<ScsiTapeLibrary> {
