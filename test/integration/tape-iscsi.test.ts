@@ -6,6 +6,7 @@
 // empty catalog scans a tape and restores from it.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startTgtLibrary, tgtUnavailable, type TgtLibrary } from '../../scripts/peers/tgt.ts';
@@ -134,6 +135,27 @@ test(
     assert.deepEqual(new Set(reports.keys()), new Set([...written.values()].flat()));
     for (const tape of reports.values()) assert.deepEqual([tape.loads, tape.passes], [1, 1], `tape ${tape.barcode}`);
     for (const vm of lab.vms) identical(vm.raw, join(out, vm.name, `${vm.name}.vmdk`));
+  },
+);
+
+test(
+  'a batch of two VMs through a staging repository: staged from the real tapes, restored, the staging gone',
+  { skip: skip ?? false },
+  async () => {
+    const { engine, lab } = started();
+    const staging = join(lab.dir, 'staging-iscsi');
+    await mkdir(staging);
+    const out = join(lab.dir, 'staged-iscsi');
+    const picked = [lab.vms[0], lab.vms[2]] as TapeLab['vms'];
+    const { jobs } = await engine.tape.startRestore(
+      { vms: picked.map((vm) => vm.name), point: 'latest', target: { kind: 'local', path: out }, staging },
+      'test',
+    );
+    assert.deepEqual(jobs.map((job) => job.kind).sort(), ['tape-restore', 'tape-restore', 'tape-stage', 'tape-stage']);
+    const ended = await Promise.all(jobs.map((job) => runJob(engine, job)));
+    for (const job of ended) assert.equal(job.state, 'succeeded', job.error ?? '');
+    for (const vm of picked) identical(vm.raw, join(out, vm.name, `${vm.name}.vmdk`));
+    assert.deepEqual(await readdir(staging), [], 'the staging copies are deleted at the end');
   },
 );
 
