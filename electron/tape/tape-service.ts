@@ -86,7 +86,7 @@ export class TapeService {
 
   /** The library tape jobs use (a configured real one, or the virtual one), checked to answer. */
   async library(): Promise<TapeLibrary> {
-    return (await this.opened()).opened.library;
+    return (await this.answering()).opened.library;
   }
 
   /** The virtual library, for what only it can do (tape images, fault drills). */
@@ -99,7 +99,7 @@ export class TapeService {
 
   /** The library's inventory; a real library that stopped answering is let go, so the next use
    * connects again. */
-  private async opened(): Promise<{ opened: OpenedLibrary; inventory: Awaited<ReturnType<TapeLibrary['inventory']>> }> {
+  private async answering(): Promise<{ opened: OpenedLibrary; inventory: Awaited<ReturnType<TapeLibrary['inventory']>> }> {
     const opened = await this.choice.current();
     try {
       return { opened, inventory: await opened.library.inventory() };
@@ -143,7 +143,7 @@ export class TapeService {
   }
 
   private async isOnline(barcode: string): Promise<boolean> {
-    const tape = (await this.opened()).inventory.cartridges.find((cartridge) => cartridge.barcode === barcode);
+    const tape = (await this.answering()).inventory.cartridges.find((cartridge) => cartridge.barcode === barcode);
     return tape !== undefined && (tape.location.kind === 'slot' || tape.location.kind === 'drive');
   }
 
@@ -168,7 +168,7 @@ export class TapeService {
   }
 
   async inventory(): Promise<TapeInventory> {
-    const { opened, inventory } = await this.opened();
+    const { opened, inventory } = await this.answering();
     const volumes = new Map(this.deps.catalog.tapes.volumes().map((volume) => [volume.barcode, volume]));
     return {
       name: inventory.name,
@@ -242,7 +242,7 @@ export class TapeService {
   }
 
   async startCatalog(barcode: string, actor: string): Promise<Job> {
-    const { opened, inventory } = await this.opened();
+    const { opened, inventory } = await this.answering();
     const library = opened.library;
     const place = placeIn(inventory);
     this.deps.catalog.audit(actor, 'tape.catalog', barcode, {});
@@ -272,7 +272,7 @@ export class TapeService {
 
   /** The tapes a restore of these copies reads, in order, with where they are and how long. */
   async pullList(copies: TapeCopy[]): Promise<PullListEntry[]> {
-    const { inventory } = await this.opened();
+    const { inventory } = await this.answering();
     const model = inventory.model;
     const entries: PullListEntry[] = [];
     const bySet = new Map<string, TapeCopy[]>();
@@ -412,7 +412,7 @@ export class TapeService {
 
   /** Reads the tapes of each media set the consumers need, one set after the other. */
   private async runPass(consumers: PassConsumer[]): Promise<TapeReport[]> {
-    const { opened, inventory } = await this.opened();
+    const { opened, inventory } = await this.answering();
     const library = opened.library;
     const place = placeIn(inventory);
     const reports: TapeReport[] = [];
