@@ -155,7 +155,8 @@ export class LibraryChoice {
   async add(request: AddLibraryRequest, actor: string): Promise<TapeLibrarySummary> {
     const { catalog, secrets } = this.deps;
     const kind = libraryKind(request.url);
-    if (request.chap && kind !== 'iscsi') throw new LifeboatError('bad-request', 'CHAP is for iSCSI libraries only');
+    if (kind !== 'iscsi' && (request.chap || request.lun !== undefined))
+      throw new LifeboatError('bad-request', 'CHAP and --lun are for iSCSI libraries only: an sg library is the devices it names');
     const name = request.name ?? defaultLibraryName(request.url);
     if (name === VIRTUAL) throw new LifeboatError('bad-request', '"virtual" names the built-in library; pick another --name');
     if (catalog.tapeLibraries.find(name))
@@ -178,6 +179,7 @@ export class LibraryChoice {
       await this.release();
       catalog.tapeLibraries.addInUse(config);
     } catch (error) {
+      if (request.chap) await secrets.remove(config.id).catch(() => undefined);
       await library.close().catch(() => undefined);
       throw error;
     }
