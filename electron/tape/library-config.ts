@@ -6,19 +6,15 @@
 import { randomUUID } from 'node:crypto';
 import type { ScsiUnit, TapeLibrarySource, TapeLibrarySummary } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
+import type { LibraryDescription, ScsiTapeLibrary } from '../drivers/scsi/scsi-library.ts';
 import type { TapeLibrary } from '../drivers/tape/tape-driver.ts';
 import { VirtualTapeLibrary } from '../drivers/tape/virtual-library.ts';
 import { LifeboatError } from '../errors.ts';
 import type { SecretStore } from '../secrets/secret-store.ts';
 
-/** What a real library tells about itself (the SCSI driver's describe()). */
-export type LibraryDescription = {
-  changer: UnitDescription;
-  drives: (UnitDescription & { element: number })[];
-};
-type UnitDescription = { address: string; vendor: string; product: string; revision: string; serial: string | null };
-
-export type RealLibrary = TapeLibrary & { describe(): LibraryDescription; close(): Promise<void> };
+/** A real library: the SCSI driver's, which says what it found (describe) and logs out (close). */
+export type RealLibrary = TapeLibrary & Pick<ScsiTapeLibrary, 'describe' | 'close'>;
+type UnitDescription = LibraryDescription['changer'];
 
 export type LibraryOpener = (
   url: string,
