@@ -2,8 +2,9 @@
 // libiscsi's iscsi-inq as the independent check of what the target offers. `tape library add`
 // finds the changer and the drives; two VMs go to tape, then a third; one tape is taken out of the
 // library; restoring the three raises one prompt (the tape goes back through a mail slot), loads
-// and reads each tape once, and gives disks identical to the originals. A second engine with an
-// empty catalog scans a tape and restores from it.
+// and reads each tape once, and gives disks identical to the originals; a batch goes through a
+// staging repository. A second engine with an empty catalog scans a tape and restores from it, and
+// neither engine keeps a session once it has let go of the library.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdir, readdir } from 'node:fs/promises';
@@ -182,8 +183,11 @@ test('a second engine with an empty catalog scans a tape and restores from it', 
     identical(vm.raw, join(out, `${vm.name}.vmdk`));
   } finally {
     await other.close();
-    await engine.tape.useLibrary('tgt', 'test');
   }
+  // Both engines let go of the target: the first when it turned to its virtual library, the
+  // second when it closed (an iSCSI logout each).
+  assert.equal((await tgt.admin(['--op', 'show', '--mode', 'conn', '--tid', '1'])).trim(), '');
+  await engine.tape.useLibrary('tgt', 'test');
 });
 
 test('list, use and remove: the virtual library is always there to go back to', { skip: skip ?? false }, async () => {
