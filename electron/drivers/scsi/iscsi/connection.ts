@@ -2,14 +2,14 @@
 // receive()), and one error once it ends. Login, discovery and the session all read it the same way.
 import { connect, type Socket } from 'node:net';
 import { LifeboatError } from '../../../errors.ts';
-import { encodePdu, PduDecoder, type Pdu } from './pdu.ts';
+import { encodePdu, PduDecoder, SESSION_MAX_SEGMENT, type Pdu } from './pdu.ts';
 
 type Waiter = { resolve: (pdu: Pdu) => void; reject: (error: Error) => void };
 
 export class IscsiConnection {
   readonly peer: string;
   #socket: Socket;
-  #decoder = new PduDecoder();
+  #decoder = new PduDecoder(SESSION_MAX_SEGMENT);
   #received: Pdu[] = [];
   #waiters: Waiter[] = [];
   #ended: LifeboatError | null = null;
@@ -79,7 +79,10 @@ export class IscsiConnection {
   /** Queues the PDU's bytes; a write on a closed connection is dropped (the reader reports the end). */
   send(bhs: Buffer, data?: Uint8Array): void {
     if (this.#ended) return;
+    // Corked until the current tick ends: a burst of Data-Out PDUs leaves in few writev calls.
+    this.#socket.cork();
     for (const part of encodePdu(bhs, data)) this.#socket.write(part);
+    process.nextTick(() => this.#socket.uncork());
   }
 
   /** The next PDU; rejects when the connection ends, or after timeoutMs. */

@@ -27,8 +27,11 @@ export const Opcode = {
 export const BHS_LENGTH = 48;
 /** The reserved tag: "no task" in ITT and TTT fields. */
 export const NO_TAG = 0xffffffff;
-/** No target sends a data segment this large (MaxRecvDataSegmentLength tops out at 2^24-1). */
+/** The most the 24-bit DataSegmentLength can say, and our cap for any decoder (16 MiB). */
 export const MAX_SEGMENT = 16 * 1024 * 1024;
+/** What a session's decoder accepts: four times the MaxRecvDataSegmentLength we declare (256 KiB),
+ * lenient with a target that ignores it, strict enough that a damaged length costs no memory. */
+export const SESSION_MAX_SEGMENT = 1024 * 1024;
 /** Immediate delivery: the target does not queue it behind CmdSN order. */
 export const IMMEDIATE = 0x40;
 
@@ -78,11 +81,11 @@ export function encodePdu(bhs: Buffer, data?: Uint8Array): Buffer[] {
 }
 
 /** The header's declared sizes, checked against what a target can send. */
-function segmentLengths(bhs: Buffer): { ahs: number; data: number } {
+function segmentLengths(bhs: Buffer, limit: number): { ahs: number; data: number } {
   const ahs = (bhs[4] as number) * 4;
   const data = ((bhs[5] as number) << 16) | bhs.readUInt16BE(6);
-  if (data >= MAX_SEGMENT)
-    throw new LifeboatError('unavailable', `the iSCSI target sent a PDU with a ${data}-byte data segment, more than the protocol allows`);
+  if (data > limit)
+    throw new LifeboatError('unavailable', `the iSCSI target sent a PDU with a ${data}-byte data segment, more than an initiator accepts`);
   return { ahs, data };
 }
 
@@ -90,6 +93,11 @@ function segmentLengths(bhs: Buffer): { ahs: number; data: number } {
 export class PduDecoder {
   #chunks: Buffer[] = [];
   #buffered = 0;
+  readonly #limit: number;
+
+  constructor(limit = MAX_SEGMENT) {
+    this.#limit = Math.min(limit, MAX_SEGMENT);
+  }
 
   get buffered(): number {
     return this.#buffered;
@@ -104,7 +112,7 @@ export class PduDecoder {
     for (;;) {
       if (this.#buffered < BHS_LENGTH) return pdus;
       const head = this.#peek(BHS_LENGTH);
-      const { ahs, data } = segmentLengths(head);
+      const { ahs, data } = segmentLengths(head, this.#limit);
       const total = BHS_LENGTH + ahs + padded(data);
       if (this.#buffered < total) return pdus;
       const bytes = this.#take(total);

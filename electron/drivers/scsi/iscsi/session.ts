@@ -89,6 +89,7 @@ export class IscsiSession implements ScsiBus {
   #lastHeard = Date.now();
   #keepAlive: NodeJS.Timeout | null = null;
   #pingSent: number | null = null;
+  #logins = 0;
 
   private constructor(options: IscsiOptions) {
     this.#options = options;
@@ -100,6 +101,11 @@ export class IscsiSession implements ScsiBus {
     const session = new IscsiSession(options);
     await session.#establish(options.signal);
     return session;
+  }
+
+  /** Successful logins so far: 1, plus one per reconnect (for tests and diagnostics). */
+  get logins(): number {
+    return this.#logins;
   }
 
   /** What the login settled (for tests and diagnostics). */
@@ -180,6 +186,7 @@ export class IscsiSession implements ScsiBus {
       return;
     }
     this.#connection = connection;
+    this.#logins += 1;
     this.#lastHeard = Date.now();
     this.#startKeepAlive();
     void this.#read(connection);
