@@ -24,6 +24,8 @@ export type IscsiOptions = IscsiTarget & {
   keepAliveMs?: number;
   /** Logins tried after a dropped connection before commands fail. Default 4. */
   reconnectAttempts?: number;
+  /** Offer CRC32C header and data digests first (a target that wants them gets them anyway). */
+  digests?: boolean;
 };
 
 export type IscsiCommand = ScsiCommand & {
@@ -171,6 +173,7 @@ export class IscsiSession implements ScsiBus {
         isid: this.#isid,
         cmdSN: this.#cmdSN,
         timeoutMs,
+        preferDigests: this.#options.digests ?? false,
         ...(this.#options.chap ? { chap: this.#options.chap } : {}),
       });
       this.#params = result.params;
