@@ -131,6 +131,18 @@ test('the changer reports its elements: addresses, barcodes, and each drive by i
     [null, null],
   );
   await initializeElementStatus(changer());
+
+  // An operator puts a cartridge into the mail slot; the changer sees it and moves it to a slot.
+  await library.newTape({ barcode: 'LB0009L6', sizeMiB: 1 });
+  await library.insertIntoMailslot('LB0009L6', 0);
+  const [mailslot] = await readElementStatus(changer(), { type: 'import-export' });
+  assert.deepEqual([mailslot!.address, mailslot!.full, mailslot!.barcode], [library.elements.mailslots[0], true, 'LB0009L6']);
+  await moveMedium(changer(), library.elements.picker, library.elements.mailslots[0]!, 1003);
+  const slots = await readElementStatus(changer(), { type: 'storage', first: 1003 });
+  assert.deepEqual(
+    slots.map((slot) => [slot.address, slot.full, slot.barcode, slot.sourceAddress]),
+    [[1003, true, 'LB0009L6', library.elements.mailslots[0]]],
+  );
 });
 
 test('a cartridge moves into a drive and back; PREVENT keeps it in', { skip, ...TIMEOUT }, async () => {
@@ -251,7 +263,7 @@ test('tgt cannot LOCATE or say where the tape is: both are errors, never a wrong
   await rejects(space(tape, 'blocks', 1 << 24), (error) => assert.match(error.message, /invalid command operation code/));
 });
 
-test('early warning near the end of a small tape, and a write-protected drive', { skip, ...TIMEOUT }, async () => {
+test('early warning near the end of a small tape, and a write-protected drive', { skip, ...TIMEOUT }, async (context) => {
   await moveMedium(changer(), library.elements.picker, 1001, 2);
   const tape = drive(1);
   assert.equal(await testUnitReady(tape), null);
@@ -262,6 +274,7 @@ test('early warning near the end of a small tape, and a write-protected drive', 
     written++;
   }
   assert.ok(warning, 'no early warning after 4 MiB on a 1 MiB tape');
+  context.diagnostic(`early warning on the ${written}th block of 64 KiB of a 1 MiB tape`);
   assert.ok(written >= 8 && written <= 20, `early warning after ${written} blocks of 64 KiB`);
 
   await library.admin([

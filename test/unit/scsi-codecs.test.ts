@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { LifeboatError } from '../../electron/errors.ts';
+import { ascii, fitsField, readSigned, readUnsigned, writeSigned, writeUnsigned } from '../../electron/drivers/scsi/cdb.ts';
 import { parseInquiry, parseUnitSerialNumber } from '../../electron/drivers/scsi/inquiry.ts';
 import { parseModeParameters6 } from '../../electron/drivers/scsi/mode.ts';
 import { decodeSense, describeSense, SenseKey } from '../../electron/drivers/scsi/sense.ts';
@@ -308,3 +309,28 @@ for (const [name, decode, samples] of decoders) {
     );
   });
 }
+
+test('CDB fields: signed and unsigned, range checks that refuse instead of wrapping, printable text', () => {
+  const bytes = new Uint8Array(8);
+  writeSigned(bytes, 0, 3, -1, 'count');
+  writeUnsigned(bytes, 3, 2, 0x1234, 'address');
+  writeSigned(bytes, 5, 3, -(1 << 23), 'count');
+  assert.equal(Buffer.from(bytes).toString('hex'), 'ffffff1234800000');
+  assert.deepEqual([readSigned(bytes, 0, 3, 'x'), readUnsigned(bytes, 3, 2, 'x'), readSigned(bytes, 5, 3, 'x')], [-1, 0x1234, -(1 << 23)]);
+  for (const [value, length, signed] of [
+    [1 << 24, 3, false],
+    [-1, 2, false],
+    [1 << 23, 3, true],
+    [0.5, 4, false],
+    [2 ** 64, 8, false],
+  ] as const) {
+    assert.equal(fitsField(value, length, signed), false, `${value} in ${length}`);
+    assert.throws(
+      () => (signed ? writeSigned : writeUnsigned)(new Uint8Array(8), 0, length, value, 'count'),
+      (error: unknown) => error instanceof LifeboatError && error.code === 'bad-request',
+    );
+  }
+  assert.equal(ascii(hex('4142 09 43 2020 00 44'), 0, 9), 'AB?C');
+  assert.throws(() => readUnsigned(bytes, 7, 2, 'the field'), /the field is malformed/);
+  assert.throws(() => readUnsigned(hex('ffffffffffffffff'), 0, 8, 'x'), LifeboatError);
+});

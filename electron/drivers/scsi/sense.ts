@@ -203,7 +203,7 @@ const additional = new Map<number, string>([
 /** "MEDIUM ERROR: unrecovered read error (11h/00h)", with the tape flags when they are set. */
 export function describeSense(sense: SenseData): string {
   const key = keyNames[sense.senseKey & 0x0f] ?? 'UNKNOWN';
-  const what = additional.get((sense.asc << 8) | sense.ascq) ?? (sense.asc >= 0x80 ? 'vendor specific' : 'additional sense code');
+  const what = additional.get((sense.asc << 8) | sense.ascq) ?? (sense.asc >= 0x80 ? 'vendor-specific condition' : 'unlisted condition');
   const flags = [
     sense.filemark && 'filemark',
     sense.endOfMedium && 'end of medium',

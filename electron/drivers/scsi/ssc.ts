@@ -208,7 +208,7 @@ export async function space(device: ScsiDevice, what: 'blocks' | 'filemarks' | '
   throw new ScsiError('not-found', error.message, error);
 }
 
-// Devices that answered "invalid command operation code" to LOCATE(16) / long READ POSITION.
+// Devices that refused LOCATE(16) / the long READ POSITION (invalid operation code or field).
 const noLocate16 = new WeakSet<ScsiDevice>();
 const noLongPosition = new WeakSet<ScsiDevice>();
 
