@@ -157,6 +157,8 @@ export class IscsiSession implements ScsiBus {
   async #establish(signal?: AbortSignal): Promise<void> {
     const timeoutMs = this.#options.connectTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     const connection = await IscsiConnection.open(this.#options.host, this.#options.port, timeoutMs, signal);
+    const onAbort = (): void => connection.destroy(new LifeboatError('cancelled', `${this.address}: the login was cancelled`));
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const result = await login(connection, {
         initiatorName: this.#initiatorName,
@@ -174,6 +176,8 @@ export class IscsiSession implements ScsiBus {
     } catch (error) {
       connection.destroy();
       throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
     if (this.#closed) {
       connection.destroy();
