@@ -97,3 +97,17 @@ test('an async "logout requested" is answered with a logout and a new login; com
   assert.equal(Buffer.from(result.data.subarray(16, 28)).toString('latin1'), 'VIRTUAL-TAPE');
   await session.close();
 });
+
+test('a login the target never answers is cancelled by the signal', async () => {
+  target.loginAnswer = () => Buffer.alloc(0);
+  try {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    await assert.rejects(IscsiSession.connect({ ...options, connectTimeoutMs: 10_000, signal: controller.signal }), (error: unknown) => {
+      assert.ok(error instanceof LifeboatError && error.code === 'cancelled', String(error));
+      return true;
+    });
+  } finally {
+    target.loginAnswer = (_step, recorded) => recorded;
+  }
+});
