@@ -316,7 +316,10 @@ export function TapeView() {
         <p role="status">Loading the tape library…</p>
       ) : inventory.isError ? (
         <section className="empty">
-          <h2>No tape library</h2>
+          {/* A configured real library that does not answer is not "no library": the message names its address. */}
+          <h2>
+            {'code' in inventory.error && inventory.error.code !== 'not-found' ? 'The tape library is unavailable' : 'No tape library'}
+          </h2>
           <p>{inventory.error.message}</p>
         </section>
       ) : (
