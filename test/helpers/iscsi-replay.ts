@@ -15,6 +15,8 @@ export type ReplayTarget = {
   targetName: string;
   /** The answer the next SCSI command gets; by default none (it times out). */
   answer: (itt: number) => Buffer;
+  /** What each login request gets (0: security stage, 1: operational): tgt's recorded answers by default. */
+  loginAnswer: (step: number, recorded: Buffer) => Buffer;
   /** Sends bytes to every open connection. */
   push(bytes: Buffer): void;
   readonly logins: number;
@@ -37,6 +39,7 @@ export async function startReplayTarget(): Promise<ReplayTarget> {
     port: 0,
     targetName: 'iqn.2026-12.org.lifeboat.test:library',
     answer: () => Buffer.alloc(0),
+    loginAnswer: (_step, recorded) => recorded,
     push: (bytes) => {
       for (const socket of sockets) socket.write(bytes);
     },
@@ -59,7 +62,7 @@ export async function startReplayTarget(): Promise<ReplayTarget> {
         switch (opcodeOf(pdu)) {
           case Opcode.loginRequest:
             if (step++ > 0) logins += 1;
-            socket.write(step === 1 ? securityAnswer : operationalAnswer);
+            socket.write(target.loginAnswer(step - 1, step === 1 ? securityAnswer : operationalAnswer));
             break;
           case Opcode.scsiCommand:
             socket.write(target.answer(itt));

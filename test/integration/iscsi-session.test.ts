@@ -24,7 +24,17 @@ function target(tgt: TgtLibrary): IscsiOptions {
   return { host: tgt.host, port: tgt.port, targetName: tgt.targetName };
 }
 
-const tgt = missing ? null : await tgtLibrary('main', { drives: 2, slots: 4, mailslots: 1, tapes: [{ barcode: 'DATA01', sizeMiB: 96 }] });
+const tgt = missing
+  ? null
+  : await tgtLibrary('main', {
+      drives: 2,
+      slots: 4,
+      mailslots: 1,
+      tapes: [
+        { barcode: 'DATA01', sizeMiB: 96 },
+        { barcode: 'DATA02', sizeMiB: 32 },
+      ],
+    });
 
 test('REPORT LUNS and INQUIRY of every LUN agree with iscsi-ls and iscsi-inq', { skip: missing ?? false }, async () => {
   const library = tgt as TgtLibrary;
@@ -65,21 +75,41 @@ test('discovery lists the target; a target that does not exist is not-found', { 
   await refusal('unavailable', IscsiSession.connect({ ...target(library), port: 1 }), /cannot connect/);
 });
 
-test('CHAP: the right secret logs in, a wrong one or none is unauthorized', { skip: missing ?? false }, async () => {
-  const chap = { user: 'lifeboat', secret: 'tape-secret-12' };
-  const guarded = await tgtLibrary('chap', { drives: 1, slots: 1, mailslots: 0, tapes: [], chap });
-  const session = await openSession({ ...target(guarded), chap });
-  assert.equal((await inquiry(session.device(1))).type, 'SEQUENTIAL_ACCESS');
-  await refusal(
-    'unauthorized',
-    IscsiSession.connect({ ...target(guarded), chap: { ...chap, secret: 'wrong-secret-34' } }),
-    /authentication failed/,
-  );
-  await refusal('unauthorized', IscsiSession.connect({ ...target(guarded), chap: { ...chap, user: 'someone' } }), /authentication failed/);
-  await refusal('unauthorized', IscsiSession.connect(target(guarded)), /authentication failed|requires CHAP/);
-  const listed = await discoverIscsiTargets('127.0.0.1', guarded.port, { chap });
-  assert.equal(listed[0]?.name, guarded.targetName);
-});
+test(
+  'CHAP: the right secret logs in, a wrong one or none is unauthorized; mutual CHAP checks the target',
+  { skip: missing ?? false },
+  async () => {
+    const chap = { user: 'lifeboat', secret: 'tape-secret-12' };
+    const guarded = await tgtLibrary('chap', { drives: 1, slots: 1, mailslots: 0, tapes: [], chap });
+    const session = await openSession({ ...target(guarded), chap });
+    assert.equal((await inquiry(session.device(1))).type, 'SEQUENTIAL_ACCESS');
+    await refusal(
+      'unauthorized',
+      IscsiSession.connect({ ...target(guarded), chap: { ...chap, secret: 'wrong-secret-34' } }),
+      /authentication failed/,
+    );
+    await refusal(
+      'unauthorized',
+      IscsiSession.connect({ ...target(guarded), chap: { ...chap, user: 'someone' } }),
+      /authentication failed/,
+    );
+    await refusal('unauthorized', IscsiSession.connect(target(guarded)), /authentication failed|requires CHAP/);
+    const listed = await discoverIscsiTargets('127.0.0.1', guarded.port, { chap });
+    assert.equal(listed[0]?.name, guarded.targetName);
+
+    // Mutual: the target proves it knows its own secret too.
+    const targetSide = { user: 'library', secret: 'library-secret-56' };
+    await guarded.admin(['--mode', 'account', '--op', 'new', '--user', targetSide.user, '--password', targetSide.secret]);
+    await guarded.admin(['--mode', 'account', '--op', 'bind', '--tid', '1', '--user', targetSide.user, '--outgoing']);
+    const mutual = await openSession({ ...target(guarded), chap: { ...chap, target: targetSide } });
+    assert.equal((await inquiry(mutual.device(1))).type, 'SEQUENTIAL_ACCESS');
+    await refusal(
+      'unauthorized',
+      IscsiSession.connect({ ...target(guarded), chap: { ...chap, target: { ...targetSide, secret: 'not-the-library-78' } } }),
+      /did not prove it knows the mutual CHAP secret of "library"/,
+    );
+  },
+);
 
 test('1 MiB blocks go out and come back under every ImmediateData and InitialR2T setting', { skip: missing ?? false }, async () => {
   const library = tgt as TgtLibrary;
@@ -141,3 +171,41 @@ test('many commands in flight through a CmdSN window of 4 all finish, each with 
     await setTargetParam(library, 'MaxQueueCmd', '128');
   }
 });
+
+test(
+  'CRC32C header and data digests, whether we prefer them or the target wants them: commands, 1 MiB blocks, SendTargets',
+  { skip: missing ?? false },
+  async () => {
+    const library = tgt as TgtLibrary;
+    const digests = (value: string): Promise<unknown> =>
+      Promise.all(['HeaderDigest', 'DataDigest'].map((name) => setTargetParam(library, name, value)));
+    const plain = await openSession(target(library));
+    assert.equal(plain.params?.headerDigest, false, 'None is offered first, and tgt takes it by default');
+    await untilReady(plain.device(library.luns.changer));
+    await good(plain.device(library.luns.changer), {
+      cdb: cdb.moveMedium(TGT_ADDRESSES.picker, TGT_ADDRESSES.firstSlot + 1, TGT_ADDRESSES.firstDrive + 1),
+    });
+    await plain.close();
+    await digests('CRC32C');
+    try {
+      for (const prefer of [true, false]) {
+        const session = await openSession({ ...target(library), digests: prefer });
+        assert.equal(session.params?.headerDigest, true);
+        assert.equal(session.params?.dataDigest, true);
+        assert.equal((await session.devices()).length, 2 + library.luns.drives.length);
+        const drive = session.device(library.luns.drives[1] as number);
+        await untilReady(drive);
+        await good(drive, { cdb: cdb.rewind() });
+        const block = patterned(MIB + 1, prefer ? 7 : 8);
+        await good(drive, { cdb: cdb.write6(block.length), dataOut: block });
+        await good(drive, { cdb: cdb.rewind() });
+        assert.ok(Buffer.from(await good(drive, { cdb: cdb.read6(block.length), dataInLength: block.length })).equals(block));
+        await session.close();
+      }
+      const found = await discoverIscsiTargets('127.0.0.1', library.port);
+      assert.equal(found[0]?.name, library.targetName);
+    } finally {
+      await digests('None');
+    }
+  },
+);

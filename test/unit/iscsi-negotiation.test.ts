@@ -1,5 +1,6 @@
 // Operational negotiation: tgt's real answer settles the session's limits; keys a target offers on
-// its own are answered by the RFC's rules; digests and error recovery we do not speak are refused.
+// its own are answered by the RFC's rules; CRC32C digests are taken when wanted; what we do not
+// speak (other digests, error recovery above 0) is refused.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LifeboatError } from '../../electron/errors.ts';
@@ -10,7 +11,8 @@ const PEER = '127.0.0.1:3260';
 test("tgt's answer to our offers settles the limits the session obeys", () => {
   const negotiation = new Negotiation(PEER, false);
   const offers = new Map(negotiation.offers());
-  assert.equal(offers.get('HeaderDigest'), 'None');
+  assert.equal(offers.get('HeaderDigest'), 'None,CRC32C');
+  assert.equal(new Map(new Negotiation(PEER, false, true).offers()).get('DataDigest'), 'CRC32C,None');
   assert.equal(offers.get('ErrorRecoveryLevel'), '0');
   assert.equal(offers.get('InitialR2T'), 'No');
   // As tgt 1.0.85 answered (it does not declare its MaxRecvDataSegmentLength: the default 8192 holds).
@@ -39,7 +41,7 @@ test("tgt's answer to our offers settles the limits the session obeys", () => {
   assert.equal(params.defaultTime2Retain, 0);
 });
 
-test("a target's own offers are answered: min, max, OR, AND, None, NotUnderstood", () => {
+test("a target's own offers are answered: min, max, OR, AND, a digest list, NotUnderstood", () => {
   const negotiation = new Negotiation(PEER, false);
   const replies = negotiation.absorb([
     ['MaxRecvDataSegmentLength', '65536'],
@@ -56,7 +58,7 @@ test("a target's own offers are answered: min, max, OR, AND, None, NotUnderstood
     ['DefaultTime2Wait', '5'],
     ['InitialR2T', 'No'],
     ['ImmediateData', 'No'],
-    ['HeaderDigest', 'None'],
+    ['HeaderDigest', 'CRC32C'], // the first of the proposer's list that we speak
     ['X-com.example.Thing', 'NotUnderstood'],
   ]);
   const params = negotiation.finish();
@@ -67,10 +69,32 @@ test("a target's own offers are answered: min, max, OR, AND, None, NotUnderstood
   assert.equal(params.initialR2T, false);
 });
 
-test('CRC32C-only digests and a higher error recovery level are refused with a clear error', () => {
+test('CRC32C digests are taken when the target answers or offers them; anything else is refused', () => {
+  const answered = new Negotiation(PEER, false);
+  answered.offers();
+  assert.deepEqual(
+    answered.absorb([
+      ['HeaderDigest', 'CRC32C'],
+      ['DataDigest', 'None'],
+    ]),
+    [],
+  );
+  assert.equal(answered.params.headerDigest, true);
+  assert.equal(answered.params.dataDigest, false);
+  const offered = new Negotiation(PEER, false);
+  assert.deepEqual(
+    offered.absorb([
+      ['HeaderDigest', 'CRC32C'],
+      ['DataDigest', 'MD5,CRC32C,None'],
+    ]),
+    [
+      ['HeaderDigest', 'CRC32C'],
+      ['DataDigest', 'CRC32C'],
+    ],
+  );
   for (const [key, value, pattern] of [
-    ['HeaderDigest', 'CRC32C', /CRC32C/],
-    ['DataDigest', 'Reject', /CRC32C/],
+    ['HeaderDigest', 'MD5', /None and CRC32C/],
+    ['DataDigest', 'Reject', /neither None nor CRC32C/],
     ['ErrorRecoveryLevel', '1', /ErrorRecoveryLevel=0/],
   ] as const) {
     const negotiation = new Negotiation(PEER, false);
@@ -80,6 +104,4 @@ test('CRC32C-only digests and a higher error recovery level are refused with a c
       (error: unknown) => error instanceof LifeboatError && error.code === 'unavailable' && pattern.test(error.message),
     );
   }
-  // Offered by the target (not an answer), CRC32C alone cannot be met either.
-  assert.throws(() => new Negotiation(PEER, false).absorb([['HeaderDigest', 'CRC32C']]), /CRC32C/);
 });

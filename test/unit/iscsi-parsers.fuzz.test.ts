@@ -9,7 +9,15 @@ import { decodeChapBinary, parseChapIdentifier } from '../../electron/drivers/sc
 import { targetsOf } from '../../electron/drivers/scsi/iscsi/discovery.ts';
 import { parseReportLuns } from '../../electron/drivers/scsi/iscsi/luns.ts';
 import { Negotiation } from '../../electron/drivers/scsi/iscsi/params.ts';
-import { BHS_LENGTH, MAX_SEGMENT, PduDecoder, SESSION_MAX_SEGMENT, type Pdu } from '../../electron/drivers/scsi/iscsi/pdu.ts';
+import {
+  BHS_LENGTH,
+  encodePdu,
+  iscsiCrc,
+  MAX_SEGMENT,
+  PduDecoder,
+  SESSION_MAX_SEGMENT,
+  type Pdu,
+} from '../../electron/drivers/scsi/iscsi/pdu.ts';
 import { parseTextKeys } from '../../electron/drivers/scsi/iscsi/text.ts';
 import { TGT_PDUS } from '../helpers/iscsi-captured.ts';
 
@@ -84,6 +92,34 @@ test('a damaged stream decodes to bounded PDUs or one LifeboatError', () => {
         }
         assert.ok(decoder.buffered <= bytes.length);
       });
+    }),
+  );
+});
+
+test("iSCSI's CRC32C: RFC 7143 B.4's examples, little-endian on the wire", () => {
+  const bytes = (fill: (i: number) => number): Buffer => Buffer.from(Array.from({ length: 32 }, (_, i) => fill(i)));
+  assert.equal(iscsiCrc(bytes(() => 0)), 0x8a9136aa); // sent as aa 36 91 8a
+  assert.equal(iscsiCrc(bytes(() => 0xff)), 0x62a8ab43);
+  assert.equal(iscsiCrc(bytes((i) => i)), 0x46dd794e);
+  assert.equal(iscsiCrc(bytes((i) => 31 - i)), 0x113fdb5c);
+});
+
+test('with digests, the recorded PDUs come back whole, and any damage is refused, never passed on', () => {
+  const digests = { header: true, data: true };
+  const originals = new PduDecoder().push(stream);
+  const guarded = Buffer.concat(originals.flatMap((pdu) => encodePdu(Buffer.from(pdu.bhs), pdu.data, digests)));
+  const decoder = new PduDecoder(SESSION_MAX_SEGMENT);
+  decoder.digests = digests;
+  assert.equal(decoder.push(guarded).length, originals.length);
+  fc.assert(
+    fc.property(damage, (how) => {
+      const fresh = new PduDecoder(SESSION_MAX_SEGMENT);
+      fresh.digests = digests;
+      const pdus = validOrRefused(() => fresh.push(damaged(guarded, how))) ?? [];
+      for (const [index, pdu] of pdus.entries()) {
+        const original = originals[index] as Pdu;
+        assert.ok(pdu.bhs.equals(original.bhs) && pdu.data.equals(original.data), 'a damaged PDU got through');
+      }
     }),
   );
 });

@@ -1,8 +1,8 @@
 // The session fed damaged answers and what tgt cannot be made to send: a loopback target replays
 // tgt's recorded login, then answers a command with a recorded Data-In, SCSI Response or R2T (its
 // ITT set to the command's) with bits flipped. The command ends with a result or one LifeboatError —
-// never a TypeError or RangeError in any form — within its timeout. An async "logout requested"
-// makes the session log out and in again.
+// never a TypeError or RangeError in any form — within its timeout; a damaged login answer ends the
+// login the same way. An async "logout requested" makes the session log out and in again.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -50,6 +50,34 @@ test('a damaged answer to a command ends it with a result or one LifeboatError, 
   );
 });
 
+test('a damaged login answer ends the login with a session or one LifeboatError, in bounded time', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 0, max: 1 }),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }),
+      async (damagedStep, flips) => {
+        target.loginAnswer = (step, recorded) => {
+          if (step !== damagedStep) return recorded;
+          const damaged = Buffer.from(recorded);
+          for (const [at, flip] of flips) damaged[at % damaged.length] = (damaged[at % damaged.length] as number) ^ flip;
+          return damaged;
+        };
+        const started = Date.now();
+        try {
+          const session = await IscsiSession.connect({ ...options, connectTimeoutMs: 300 });
+          await session.close();
+        } catch (error) {
+          assert.ok(error instanceof LifeboatError, `not a LifeboatError: ${String(error)}`);
+          assert.doesNotMatch(error.message, /TypeError|RangeError|undefined/);
+        }
+        assert.ok(Date.now() - started < 5000);
+      },
+    ),
+    { numRuns: 40 },
+  );
+  target.loginAnswer = (_step, recorded) => recorded;
+});
+
 test('an async "logout requested" is answered with a logout and a new login; commands then work', async () => {
   const inquiry = hex(TGT_PDUS.dataIn![1]!);
   target.answer = (itt) => withItt(inquiry, itt);
@@ -68,4 +96,18 @@ test('an async "logout requested" is answered with a logout and a new login; com
   const result = await session.device(1).execute({ cdb: Uint8Array.from([0x12, 0, 0, 0, 96, 0]), dataInLength: 96 });
   assert.equal(Buffer.from(result.data.subarray(16, 28)).toString('latin1'), 'VIRTUAL-TAPE');
   await session.close();
+});
+
+test('a login the target never answers is cancelled by the signal', async () => {
+  target.loginAnswer = () => Buffer.alloc(0);
+  try {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    await assert.rejects(IscsiSession.connect({ ...options, connectTimeoutMs: 10_000, signal: controller.signal }), (error: unknown) => {
+      assert.ok(error instanceof LifeboatError && error.code === 'cancelled', String(error));
+      return true;
+    });
+  } finally {
+    target.loginAnswer = (_step, recorded) => recorded;
+  }
 });

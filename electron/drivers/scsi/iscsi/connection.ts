@@ -2,7 +2,7 @@
 // receive()), and one error once it ends. Login, discovery and the session all read it the same way.
 import { connect, type Socket } from 'node:net';
 import { LifeboatError } from '../../../errors.ts';
-import { encodePdu, PduDecoder, SESSION_MAX_SEGMENT, type Pdu } from './pdu.ts';
+import { encodePdu, NO_DIGESTS, PduDecoder, SESSION_MAX_SEGMENT, type Digests, type Pdu } from './pdu.ts';
 
 type Waiter = { resolve: (pdu: Pdu) => void; reject: (error: Error) => void };
 
@@ -13,6 +13,7 @@ export class IscsiConnection {
   #received: Pdu[] = [];
   #waiters: Waiter[] = [];
   #ended: LifeboatError | null = null;
+  #digests: Digests = NO_DIGESTS;
 
   private constructor(socket: Socket, peer: string) {
     this.#socket = socket;
@@ -76,12 +77,18 @@ export class IscsiConnection {
     return this.#ended;
   }
 
+  /** From the next PDU on, both ways (called once the login has settled them). */
+  useDigests(digests: Digests): void {
+    this.#digests = digests;
+    this.#decoder.digests = digests;
+  }
+
   /** Queues the PDU's bytes; a write on a closed connection is dropped (the reader reports the end). */
   send(bhs: Buffer, data?: Uint8Array): void {
     if (this.#ended) return;
     // Corked until the current tick ends: a burst of Data-Out PDUs leaves in few writev calls.
     this.#socket.cork();
-    for (const part of encodePdu(bhs, data)) this.#socket.write(part);
+    for (const part of encodePdu(bhs, data, this.#digests)) this.#socket.write(part);
     process.nextTick(() => this.#socket.uncork());
   }
 

@@ -9,7 +9,9 @@ import { Negotiation, type SessionParams } from './params.ts';
 import { flagsOf, IMMEDIATE, newBhs, Opcode, opcodeOf, word, type Pdu } from './pdu.ts';
 import { encodeTextKeys, parseTextKeys, valueOf, type TextPairs } from './text.ts';
 
-export type Chap = { user: string; secret: string };
+/** One-way CHAP; with `target`, mutual: the target must answer our challenge with that user and secret. */
+export type Chap = { user: string; secret: string; target?: { user: string; secret: string } };
+type Challenge = { identifier: number; challenge: Buffer };
 
 export type LoginOptions = {
   initiatorName: string;
@@ -21,6 +23,8 @@ export type LoginOptions = {
   /** The CmdSN the first command after login carries. */
   cmdSN: number;
   timeoutMs: number;
+  /** Offer CRC32C digests first (they are accepted either way when the target wants them). */
+  preferDigests?: boolean;
 };
 
 export type LoginResult = { tsih: number; params: SessionParams; expStatSN: number; expCmdSN: number; maxCmdSN: number };
@@ -75,7 +79,7 @@ type Stage = { csg: number; transit: boolean; keys: TextPairs };
 export async function login(connection: IscsiConnection, options: LoginOptions): Promise<LoginResult> {
   const peer = connection.peer;
   const what = options.targetName ? `target ${options.targetName}` : 'discovery session';
-  const negotiation = new Negotiation(peer, options.targetName === undefined);
+  const negotiation = new Negotiation(peer, options.targetName === undefined, options.preferDigests ?? false);
   const itt = randomBytes(4).readUInt32BE(0) & 0x7fffffff;
   let expStatSN = 0;
   let tsih = 0;
@@ -87,6 +91,7 @@ export async function login(connection: IscsiConnection, options: LoginOptions):
   first.push(['AuthMethod', options.chap ? 'CHAP,None' : 'None']);
   let stage: Stage = { csg: SECURITY, transit: !options.chap, keys: first };
   let chapStarted = false;
+  let ours: Challenge | null = null;
 
   for (let round = 0; round < MAX_ROUNDS; round += 1) {
     const nsg = stage.csg === SECURITY ? OPERATIONAL : FULL_FEATURE;
@@ -101,6 +106,10 @@ export async function login(connection: IscsiConnection, options: LoginOptions):
 
     let keys: TextPairs = [];
     let transit = true;
+    if (ours && options.chap?.target) {
+      checkTargetProof(peer, pairs, options.chap.target, ours);
+      ours = null;
+    }
     if (stage.csg === SECURITY) {
       const method = valueOf(pairs, 'AuthMethod');
       if (method === 'CHAP' && !chapStarted) {
@@ -111,6 +120,10 @@ export async function login(connection: IscsiConnection, options: LoginOptions):
         transit = false;
       } else if (valueOf(pairs, 'CHAP_C') !== undefined && options.chap) {
         keys = chapAnswer(peer, pairs, options.chap);
+        if (options.chap.target) {
+          ours = { identifier: randomBytes(1)[0] as number, challenge: randomBytes(16) };
+          keys.push(['CHAP_I', String(ours.identifier)], ['CHAP_C', encodeChapBinary(ours.challenge)]);
+        }
       } else if (method !== undefined && method !== 'None' && method !== 'CHAP') {
         throw new LifeboatError(
           'unauthorized',
@@ -127,7 +140,9 @@ export async function login(connection: IscsiConnection, options: LoginOptions):
           'unavailable',
           `${peer}: the iSCSI target ended the login before negotiating ${keys.map(([key]) => key).join(', ')}`,
         );
-      return { tsih, params: negotiation.finish(), expStatSN, expCmdSN: word(response, 28), maxCmdSN: word(response, 32) };
+      const params = negotiation.finish();
+      connection.useDigests({ header: params.headerDigest, data: params.dataDigest });
+      return { tsih, params, expStatSN, expCmdSN: word(response, 28), maxCmdSN: word(response, 32) };
     }
     if (transited && next === OPERATIONAL && stage.csg === SECURITY)
       stage = { csg: OPERATIONAL, transit: true, keys: negotiation.offers() };
@@ -149,6 +164,19 @@ function chapAnswer(peer: string, pairs: TextPairs, chap: Chap): TextPairs {
     ['CHAP_N', chap.user],
     ['CHAP_R', encodeChapBinary(chapResponse(identifier, chap.secret, challenge))],
   ];
+}
+
+/** Mutual CHAP: the target's CHAP_N and CHAP_R must answer our challenge with the secret we expect. */
+function checkTargetProof(peer: string, pairs: TextPairs, target: { user: string; secret: string }, ours: Challenge): void {
+  const name = valueOf(pairs, 'CHAP_N');
+  const response = valueOf(pairs, 'CHAP_R');
+  const expected = chapResponse(ours.identifier, target.secret, ours.challenge);
+  if (name !== target.user || response === undefined || !decodeChapBinary(response).equals(expected)) {
+    throw new LifeboatError(
+      'unauthorized',
+      `${peer}: the iSCSI target did not prove it knows the mutual CHAP secret of "${target.user}"${name === undefined ? ' (it sent no answer)' : ''}`,
+    );
+  }
 }
 
 /** One Login Request (its keys may span PDUs) and the whole answer (the target's may too). */

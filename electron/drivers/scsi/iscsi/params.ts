@@ -16,6 +16,9 @@ export type SessionParams = {
   maxOutstandingR2T: number;
   defaultTime2Wait: number;
   defaultTime2Retain: number;
+  /** CRC32C digests on headers and on data. */
+  headerDigest: boolean;
+  dataDigest: boolean;
 };
 
 export const OUR_MAX_RECV_DATA_SEGMENT = 262144;
@@ -32,6 +35,8 @@ export function defaultParams(): SessionParams {
     maxOutstandingR2T: 1,
     defaultTime2Wait: 2,
     defaultTime2Retain: 20,
+    headerDigest: false,
+    dataDigest: false,
   };
 }
 
@@ -39,7 +44,7 @@ type Rule =
   | { kind: 'min'; offer: number; min: number; max: number; set: (params: SessionParams, value: number) => void }
   | { kind: 'max'; offer: number; min: number; max: number; set: (params: SessionParams, value: number) => void }
   | { kind: 'or' | 'and'; offer: boolean; set: (params: SessionParams, value: boolean) => void }
-  | { kind: 'none-only' }
+  | { kind: 'digest'; set: (params: SessionParams, value: boolean) => void }
   | { kind: 'exact'; offer: string };
 
 const sessionRules: Record<string, Rule> = {
@@ -57,14 +62,14 @@ const sessionRules: Record<string, Rule> = {
 };
 
 const connectionRules: Record<string, Rule> = {
-  HeaderDigest: { kind: 'none-only' },
-  DataDigest: { kind: 'none-only' },
+  HeaderDigest: { kind: 'digest', set: (p, v) => (p.headerDigest = v) },
+  DataDigest: { kind: 'digest', set: (p, v) => (p.dataDigest = v) },
 };
 
 /** Keys a target declares about itself: nothing to answer. */
 const DECLARATIVE = new Set(['TargetAlias', 'TargetPortalGroupTag', 'TargetAddress', 'TargetName', 'InitiatorAlias']);
 
-function offerText(rule: Rule): string {
+function offerText(rule: Rule, preferDigests: boolean): string {
   switch (rule.kind) {
     case 'min':
     case 'max':
@@ -72,8 +77,8 @@ function offerText(rule: Rule): string {
     case 'or':
     case 'and':
       return rule.offer ? 'Yes' : 'No';
-    case 'none-only':
-      return 'None';
+    case 'digest':
+      return preferDigests ? 'CRC32C,None' : 'None,CRC32C';
     case 'exact':
       return rule.offer;
   }
@@ -105,14 +110,17 @@ export class Negotiation {
   readonly #peer: string;
   readonly #rules: Record<string, Rule>;
   readonly #offered = new Set<string>();
+  readonly #preferDigests: boolean;
 
-  constructor(peer: string, discovery: boolean) {
+  /** Digests: by default we offer None first and accept CRC32C; preferDigests offers CRC32C first. */
+  constructor(peer: string, discovery: boolean, preferDigests = false) {
     this.#peer = peer;
+    this.#preferDigests = preferDigests;
     this.#rules = discovery ? connectionRules : { ...connectionRules, ...sessionRules };
   }
 
   offers(): TextPairs {
-    const pairs: TextPairs = Object.entries(this.#rules).map(([key, rule]) => [key, offerText(rule)]);
+    const pairs: TextPairs = Object.entries(this.#rules).map(([key, rule]) => [key, offerText(rule, this.#preferDigests)]);
     pairs.push(['MaxRecvDataSegmentLength', String(OUR_MAX_RECV_DATA_SEGMENT)]);
     for (const [key] of pairs) this.#offered.add(key);
     return pairs;
@@ -142,17 +150,22 @@ export class Negotiation {
   #resolve(key: string, value: string, rule: Rule, answering: boolean): string | null {
     if (value === 'Irrelevant' || value === 'NotUnderstood') return null; // the default holds
     if (value === 'Reject') {
-      if (rule.kind === 'none-only')
-        throw refused(this.#peer, key, value, 'the target insists on CRC32C digests, which Lifeboat does not speak');
+      if (rule.kind === 'digest') throw refused(this.#peer, key, value, 'the target accepts neither None nor CRC32C');
       if (rule.kind === 'exact') throw refused(this.#peer, key, value, `Lifeboat needs ${key}=${rule.offer}`);
       return null;
     }
     switch (rule.kind) {
-      case 'none-only':
-        if (!value.split(',').includes('None')) {
-          throw refused(this.#peer, key, value, 'the target insists on CRC32C digests, which Lifeboat does not speak');
-        }
-        return 'None';
+      case 'digest': {
+        // An answer names one of ours; an offer is a list, of which we take the first we speak.
+        const chosen = answering
+          ? ['None', 'CRC32C'].includes(value)
+            ? value
+            : undefined
+          : value.split(',').find((one) => one === 'None' || one === 'CRC32C');
+        if (chosen === undefined) throw refused(this.#peer, key, value, 'Lifeboat speaks None and CRC32C digests only');
+        rule.set(this.params, chosen === 'CRC32C');
+        return chosen;
+      }
       case 'exact': {
         // ErrorRecoveryLevel and MaxConnections resolve to the minimum; DataPDUInOrder/DataSequenceInOrder
         // to Yes if either side says Yes: our offer is the result either way.

@@ -1,8 +1,9 @@
 // iSCSI PDUs (RFC 7143 §11): a 48-byte Basic Header Segment, optional Additional Header Segments,
-// and a data segment padded to 4 bytes. No digests: we negotiate HeaderDigest/DataDigest=None.
-// The decoder takes TCP chunks as they come (a PDU split over several, or several in one) and
+// and a data segment padded to 4 bytes; when negotiated, a CRC32C digest after the header and one
+// after the padded data (little-endian on the wire, as RFC 7143 B.4's examples show). The decoder takes TCP chunks as they come (a PDU split over several, or several in one) and
 // refuses lengths no target sends, so damaged input costs a clear error, never a huge allocation.
 import { LifeboatError } from '../../../errors.ts';
+import { crc32c } from '../../../filesystems/crc32c.ts';
 
 export const Opcode = {
   nopOut: 0x00,
@@ -35,6 +36,21 @@ export const SESSION_MAX_SEGMENT = 1024 * 1024;
 /** Immediate delivery: the target does not queue it behind CmdSN order. */
 export const IMMEDIATE = 0x40;
 
+/** Which CRC32C digests the connection carries (both off until the login ends). */
+export type Digests = { header: boolean; data: boolean };
+export const NO_DIGESTS: Digests = { header: false, data: false };
+
+/** iSCSI's CRC32C: the Castagnoli CRC, inverted in and out. */
+export function iscsiCrc(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  return (crc32c(0xffffffff, bytes, start, end) ^ 0xffffffff) >>> 0;
+}
+
+function digestBytes(value: number): Buffer {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32LE(value, 0);
+  return bytes;
+}
+
 export type Pdu = {
   /** The 48 header bytes, as received or to be sent. */
   bhs: Buffer;
@@ -66,17 +82,21 @@ function padded(length: number): number {
   return (length + 3) & ~3;
 }
 
-/** The bytes of one PDU on the wire: the header with its DataSegmentLength filled in, the data, the pad. */
-export function encodePdu(bhs: Buffer, data?: Uint8Array): Buffer[] {
+/** The bytes of one PDU on the wire: the header with its DataSegmentLength filled in, the data, the pad, the digests. */
+export function encodePdu(bhs: Buffer, data?: Uint8Array, digests: Digests = NO_DIGESTS): Buffer[] {
   const length = data?.length ?? 0;
   if (length >= MAX_SEGMENT) throw new LifeboatError('internal', `an iSCSI data segment of ${length} bytes is too large to send`);
   bhs[4] = 0; // TotalAHSLength: we never send AHS
   bhs[5] = (length >>> 16) & 0xff;
   bhs.writeUInt16BE(length & 0xffff, 6);
-  if (!data || length === 0) return [bhs];
-  const pad = padded(length) - length;
-  const parts = [bhs, Buffer.from(data.buffer, data.byteOffset, data.byteLength)];
-  if (pad > 0) parts.push(Buffer.alloc(pad));
+  const parts = [bhs];
+  if (digests.header) parts.push(digestBytes(iscsiCrc(bhs)));
+  if (!data || length === 0) return parts;
+  const pad = Buffer.alloc(padded(length) - length);
+  const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  parts.push(body);
+  if (pad.length > 0) parts.push(pad);
+  if (digests.data) parts.push(digestBytes((crc32c(crc32c(0xffffffff, body), pad) ^ 0xffffffff) >>> 0));
   return parts;
 }
 
@@ -94,6 +114,8 @@ export class PduDecoder {
   #chunks: Buffer[] = [];
   #buffered = 0;
   readonly #limit: number;
+  /** Set once the login has settled them; they apply from the next PDU on. */
+  digests: Digests = NO_DIGESTS;
 
   constructor(limit = MAX_SEGMENT) {
     this.#limit = Math.min(limit, MAX_SEGMENT);
@@ -111,15 +133,29 @@ export class PduDecoder {
     const pdus: Pdu[] = [];
     for (;;) {
       if (this.#buffered < BHS_LENGTH) return pdus;
-      const head = this.#peek(BHS_LENGTH);
-      const { ahs, data } = segmentLengths(head, this.#limit);
-      const total = BHS_LENGTH + ahs + padded(data);
+      const headerDigest = this.digests.header ? 4 : 0;
+      if (headerDigest) {
+        // The header is checked before its lengths are believed.
+        const headerEnd = BHS_LENGTH + (this.#peek(BHS_LENGTH)[4] as number) * 4;
+        if (this.#buffered < headerEnd + 4) return pdus;
+        const header = this.#peek(headerEnd + 4);
+        if (iscsiCrc(header, 0, headerEnd) !== header.readUInt32LE(headerEnd)) {
+          throw new LifeboatError('unavailable', 'an iSCSI header digest did not match: the connection corrupts data');
+        }
+      }
+      const { ahs, data } = segmentLengths(this.#peek(BHS_LENGTH), this.#limit);
+      const dataDigest = this.digests.data && data > 0 ? 4 : 0;
+      const dataStart = BHS_LENGTH + ahs + headerDigest;
+      const total = dataStart + padded(data) + dataDigest;
       if (this.#buffered < total) return pdus;
       const bytes = this.#take(total);
+      if (dataDigest && iscsiCrc(bytes, dataStart, dataStart + padded(data)) !== bytes.readUInt32LE(dataStart + padded(data))) {
+        throw new LifeboatError('unavailable', 'an iSCSI data digest did not match: the connection corrupts data');
+      }
       pdus.push({
         bhs: Buffer.from(bytes.subarray(0, BHS_LENGTH)),
         ahs: bytes.subarray(BHS_LENGTH, BHS_LENGTH + ahs),
-        data: bytes.subarray(BHS_LENGTH + ahs, BHS_LENGTH + ahs + data),
+        data: bytes.subarray(dataStart, dataStart + data),
       });
     }
   }

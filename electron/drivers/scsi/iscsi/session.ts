@@ -4,7 +4,7 @@
 // (a tape WRITE or SPACE must not run twice), unless the caller marked them retryable.
 import { hostname } from 'node:os';
 import { LifeboatError } from '../../../errors.ts';
-import { ScsiStatus, type ScsiBus, type ScsiCommand, type ScsiDevice, type ScsiResult } from '../scsi-device.ts';
+import { ScsiStatus, type ScsiBus, type ScsiDevice, type ScsiResult } from '../scsi-device.ts';
 import { commandName } from './command-names.ts';
 import { IscsiConnection } from './connection.ts';
 import { login, newIsid, type Chap } from './login.ts';
@@ -12,6 +12,8 @@ import { parseReportLuns, reportLunsCdb } from './luns.ts';
 import type { SessionParams } from './params.ts';
 import { flagsOf, NO_TAG, Opcode, opcodeOf, serialBefore, word, type Pdu } from './pdu.ts';
 import { dataOutBhs, logoutBhs, nopOutBhs, scsiCommandBhs, TaskFunction, taskManagementBhs, type Numbering } from './requests.ts';
+import { KeepAlive } from './keep-alive.ts';
+import { dataOutSegments, placeDataIn, resultOf, unsolicitedData, type IscsiCommand, type Task } from './task.ts';
 import { iscsiAddress, type IscsiTarget } from './url.ts';
 
 export type IscsiOptions = IscsiTarget & {
@@ -24,12 +26,11 @@ export type IscsiOptions = IscsiTarget & {
   keepAliveMs?: number;
   /** Logins tried after a dropped connection before commands fail. Default 4. */
   reconnectAttempts?: number;
+  /** Offer CRC32C header and data digests first (a target that wants them gets them anyway). */
+  digests?: boolean;
 };
 
-export type IscsiCommand = ScsiCommand & {
-  /** Safe to send again after a dropped connection (INQUIRY, TEST UNIT READY, REPORT LUNS, READ ELEMENT STATUS). */
-  retryable?: boolean;
-};
+export type { IscsiCommand };
 
 export interface IscsiLun extends ScsiDevice {
   readonly lun: number;
@@ -37,20 +38,6 @@ export interface IscsiLun extends ScsiDevice {
   /** LOGICAL UNIT RESET: ends every task on the LUN (a stuck drive); resolves when the target confirms. */
   reset(): Promise<void>;
 }
-
-type Task = {
-  lun: number;
-  command: IscsiCommand;
-  name: string;
-  itt: number;
-  cmdSN: number;
-  dataIn: Buffer | null;
-  received: number;
-  retried: boolean;
-  resolve: (result: ScsiResult) => void;
-  reject: (error: Error) => void;
-  cleanup: () => void;
-};
 
 type Pending = { resolve: (pdu: Pdu) => void; reject: (error: Error) => void };
 
@@ -86,15 +73,21 @@ export class IscsiSession implements ScsiBus {
   #active = new Map<number, Task>();
   /** Immediate requests (pings, task management, logout) waiting for their answer, by ITT. */
   #pending = new Map<number, Pending>();
-  #lastHeard = Date.now();
-  #keepAlive: NodeJS.Timeout | null = null;
-  #pingSent: number | null = null;
+  readonly #keepAlive: KeepAlive;
   #logins = 0;
 
   private constructor(options: IscsiOptions) {
     this.#options = options;
     this.address = iscsiAddress(options);
     this.#initiatorName = options.initiatorName ?? defaultInitiatorName();
+    this.#keepAlive = new KeepAlive(
+      options.keepAliveMs ?? 15_000,
+      () => this.#ping(),
+      (silentMs) => {
+        const reason = new LifeboatError('unavailable', `${this.address}: the target answered no NOP-Out ping for ${silentMs} ms`);
+        this.#connection?.destroy(reason);
+      },
+    );
   }
 
   static async connect(options: IscsiOptions): Promise<IscsiSession> {
@@ -142,7 +135,7 @@ export class IscsiSession implements ScsiBus {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#stopKeepAlive();
+    this.#keepAlive.stop();
     const closing = new LifeboatError('unavailable', `${this.address}: the iSCSI session was closed`);
     for (const task of this.#queue.splice(0)) this.#fail(task, closing);
     for (const task of [...this.#active.values()]) this.#fail(task, closing);
@@ -164,6 +157,8 @@ export class IscsiSession implements ScsiBus {
   async #establish(signal?: AbortSignal): Promise<void> {
     const timeoutMs = this.#options.connectTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     const connection = await IscsiConnection.open(this.#options.host, this.#options.port, timeoutMs, signal);
+    const onAbort = (): void => connection.destroy(new LifeboatError('cancelled', `${this.address}: the login was cancelled`));
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const result = await login(connection, {
         initiatorName: this.#initiatorName,
@@ -171,6 +166,7 @@ export class IscsiSession implements ScsiBus {
         isid: this.#isid,
         cmdSN: this.#cmdSN,
         timeoutMs,
+        preferDigests: this.#options.digests ?? false,
         ...(this.#options.chap ? { chap: this.#options.chap } : {}),
       });
       this.#params = result.params;
@@ -180,6 +176,8 @@ export class IscsiSession implements ScsiBus {
     } catch (error) {
       connection.destroy();
       throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
     if (this.#closed) {
       connection.destroy();
@@ -187,8 +185,7 @@ export class IscsiSession implements ScsiBus {
     }
     this.#connection = connection;
     this.#logins += 1;
-    this.#lastHeard = Date.now();
-    this.#startKeepAlive();
+    this.#keepAlive.start();
     void this.#read(connection);
     this.#pump();
   }
@@ -197,7 +194,7 @@ export class IscsiSession implements ScsiBus {
     try {
       for (;;) {
         const pdu = await connection.receive();
-        this.#lastHeard = Date.now();
+        this.#keepAlive.heard();
         this.#handle(connection, pdu);
       }
     } catch (error) {
@@ -211,7 +208,7 @@ export class IscsiSession implements ScsiBus {
   #dropped(connection: IscsiConnection, reason: LifeboatError): void {
     if (connection !== this.#connection) return;
     this.#connection = null;
-    this.#stopKeepAlive();
+    this.#keepAlive.stop();
     for (const pending of this.#pending.values()) pending.reject(reason);
     this.#pending.clear();
     const resend: Task[] = [];
@@ -225,7 +222,7 @@ export class IscsiSession implements ScsiBus {
           task,
           new LifeboatError(
             'unavailable',
-            `${this.address}/${task.lun}: the connection to the target dropped during ${task.name}; it was not sent again, since a tape command may not be repeated safely (${reason.message})`,
+            `${task.where}: the connection to the target dropped during ${task.name}; it was not sent again, since a tape command may not be repeated safely (${reason.message})`,
             { cause: reason },
           ),
         );
@@ -286,6 +283,7 @@ export class IscsiSession implements ScsiBus {
         lun,
         command,
         name,
+        where,
         itt: NO_TAG,
         cmdSN: 0,
         dataIn: null,
@@ -332,8 +330,7 @@ export class IscsiSession implements ScsiBus {
     task.dataIn = readLength > 0 ? Buffer.alloc(readLength) : null;
     task.received = 0;
     this.#active.set(task.itt, task);
-    const immediate = params.immediateData ? Math.min(dataOut.length, params.firstBurstLength, params.maxSendDataSegment) : 0;
-    const unsolicited = params.initialR2T ? immediate : Math.min(dataOut.length, params.firstBurstLength);
+    const { immediate, unsolicited } = unsolicitedData(params, dataOut.length);
     const n: Numbering = { itt: task.itt, cmdSN: task.cmdSN, expStatSN: this.#expStatSN };
     const bhs = scsiCommandBhs(
       task.lun,
@@ -350,12 +347,8 @@ export class IscsiSession implements ScsiBus {
   /** One sequence of Data-Out PDUs (unsolicited, or answering an R2T), each within the target's segment limit. */
   #sendData(connection: IscsiConnection, params: SessionParams, task: Task, ttt: number, offset: number, length: number): void {
     const dataOut = task.command.dataOut ?? new Uint8Array(0);
-    let dataSN = 0;
-    for (let at = offset; at < offset + length; dataSN += 1) {
-      const size = Math.min(params.maxSendDataSegment, offset + length - at);
-      const final = at + size >= offset + length;
+    for (const { at, size, dataSN, final } of dataOutSegments(params, offset, length)) {
       connection.send(dataOutBhs(task.lun, task.itt, ttt, this.#expStatSN, dataSN, at, final), dataOut.subarray(at, at + size));
-      at += size;
     }
   }
 
@@ -457,8 +450,7 @@ export class IscsiSession implements ScsiBus {
           if (ttt !== NO_TAG) connection.send(nopOutBhs(NO_TAG, ttt, pdu.bhs.subarray(8, 16), this.#cmdSN, this.#expStatSN));
           return;
         }
-        if (itt === this.#pingSent) this.#pingSent = null;
-        this.#pending.get(itt)?.resolve(pdu);
+        if (!this.#keepAlive.answers(itt)) this.#pending.get(itt)?.resolve(pdu);
         return;
       case Opcode.taskManagementResponse:
       case Opcode.logoutResponse:
@@ -495,49 +487,20 @@ export class IscsiSession implements ScsiBus {
   #dataIn(pdu: Pdu, itt: number): void {
     const task = this.#active.get(itt);
     if (!task) return; // an abandoned task's late data
-    const offset = word(pdu, 40);
-    const buffer = task.dataIn;
-    if (pdu.data.length > 0) {
-      if (!buffer || offset + pdu.data.length > buffer.length) {
-        throw new LifeboatError(
-          'unavailable',
-          `${this.address}/${task.lun}: the target sent more data for ${task.name} than was asked for`,
-        );
-      }
-      pdu.data.copy(buffer, offset);
-      task.received = Math.max(task.received, offset + pdu.data.length);
-    }
-    const flags = flagsOf(pdu);
-    if ((flags & 0x01) === 0) return;
-    this.#finish(task, {
-      status: pdu.bhs[3] as number,
-      data: (buffer ?? Buffer.alloc(0)).subarray(0, task.received),
-      residual: underflow(pdu, flags),
-      sense: null,
-    });
+    placeDataIn(task, pdu);
+    if ((flagsOf(pdu) & 0x01) !== 0) this.#finish(task, resultOf(task, pdu, false)); // S: the status came with the data
   }
 
   #response(pdu: Pdu, itt: number): void {
     const task = this.#active.get(itt);
     if (!task) return;
     const response = pdu.bhs[2] as number;
-    if (response !== 0) {
+    if (response === 0) this.#finish(task, resultOf(task, pdu, true));
+    else
       this.#fail(
         task,
-        new LifeboatError(
-          'unavailable',
-          `${this.address}/${task.lun}: the target failed ${task.name} (iSCSI response ${response.toString(16)}h)`,
-        ),
+        new LifeboatError('unavailable', `${task.where}: the target failed ${task.name} (iSCSI response ${response.toString(16)}h)`),
       );
-      return;
-    }
-    let sense: Buffer | null = null;
-    if (pdu.data.length >= 2) {
-      const length = Math.min(pdu.data.readUInt16BE(0), pdu.data.length - 2);
-      if (length > 0) sense = Buffer.from(pdu.data.subarray(2, 2 + length));
-    }
-    const data = (task.dataIn ?? Buffer.alloc(0)).subarray(0, task.received);
-    this.#finish(task, { status: pdu.bhs[3] as number, data, residual: underflow(pdu, flagsOf(pdu)), sense });
   }
 
   #r2t(connection: IscsiConnection, pdu: Pdu, itt: number): void {
@@ -549,7 +512,7 @@ export class IscsiSession implements ScsiBus {
     if (length === 0 || offset + length > total) {
       throw new LifeboatError(
         'unavailable',
-        `${this.address}/${task.lun}: the target asked for bytes ${offset}+${length} of ${task.name}, which sends ${total}`,
+        `${task.where}: the target asked for bytes ${offset}+${length} of ${task.name}, which sends ${total}`,
       );
     }
     this.#sendData(connection, this.#params, task, word(pdu, 20), offset, length);
@@ -578,40 +541,10 @@ export class IscsiSession implements ScsiBus {
     else this.#pending.get(itt)?.reject(error);
   }
 
-  // ── keep-alive ─────────────────────────────────────────────────────────────────────────────
-
-  #startKeepAlive(): void {
-    const every = this.#options.keepAliveMs ?? 15_000;
-    this.#pingSent = null;
-    this.#keepAlive = setInterval(() => this.#tick(every), Math.max(100, every / 2));
-    this.#keepAlive.unref();
-  }
-
-  #stopKeepAlive(): void {
-    if (this.#keepAlive) clearInterval(this.#keepAlive);
-    this.#keepAlive = null;
-    this.#pingSent = null;
-  }
-
-  #tick(every: number): void {
-    const connection = this.#connection;
-    if (!connection) return;
-    const quiet = Date.now() - this.#lastHeard;
-    if (this.#pingSent !== null) {
-      if (quiet >= 2 * every)
-        connection.destroy(
-          new LifeboatError('unavailable', `${this.address}: the target did not answer a NOP-Out ping within ${every} ms`),
-        );
-      return;
-    }
-    if (quiet < every) return;
+  /** Sends a NOP-Out ping (immediate, no CmdSN) and returns its ITT. */
+  #ping(): number {
     const itt = this.#itt();
-    this.#pingSent = itt;
-    connection.send(nopOutBhs(itt, NO_TAG, null, this.#cmdSN, this.#expStatSN));
+    this.#connection?.send(nopOutBhs(itt, NO_TAG, null, this.#cmdSN, this.#expStatSN));
+    return itt;
   }
-}
-
-/** The residual of an underflow (U bit); an overflow's residual is data the target kept, not ours to report. */
-function underflow(pdu: Pdu, flags: number): number {
-  return (flags & 0x02) !== 0 ? word(pdu, 44) : 0;
 }
