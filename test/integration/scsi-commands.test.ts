@@ -186,7 +186,7 @@ test('the drive mode: block limits, block size, compression', { skip, ...TIMEOUT
 test('blocks and filemarks are written, read back, and spaced over', { skip, ...TIMEOUT }, async () => {
   const tape = drive(0);
   await rewind(tape);
-  const blocks = [bytes(1000, 1), bytes(70_000, 2), bytes(512, 3)];
+  const blocks = [bytes(1000, 1), bytes(70_000, 2), bytes(512, 3), bytes(40_000, 5)];
   for (const block of blocks) assert.deepEqual(await writeBlock(tape, block), { earlyWarning: false });
   assert.deepEqual(await writeFilemarks(tape, 1), { earlyWarning: false });
   await writeBlock(tape, bytes(4096, 4));
@@ -203,6 +203,8 @@ test('blocks and filemarks are written, read back, and spaced over', { skip, ...
   });
   // Exactly as long: GOOD.
   assert.deepEqual(await read(tape, 512), { kind: 'block', data: blocks[2] });
+  // More than half the asked length: tgt sends only (asked − block) bytes; read again whole.
+  assert.deepEqual(await read(tape, 65536), { kind: 'block', data: blocks[3] });
   assert.deepEqual(await read(tape, 65536), { kind: 'filemark' });
   assert.deepEqual(await read(tape, 65536), { kind: 'block', data: bytes(4096, 4) });
   assert.deepEqual(await read(tape, 65536), { kind: 'filemark' });
