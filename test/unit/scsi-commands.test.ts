@@ -135,6 +135,13 @@ test('READ(6): variable and fixed CDBs; block, short block, long block, filemark
     check(fixedSense(0x80, 0x00, 0x01, 1)), // fixed mode: the filemark, 1 block not read
     check(fixedSense(0x20, 0, 0, 100)), // fixed mode: ILI is an error
     UA, // no retry: the tape may have been changed
+    // tgt: 300 asked of a 200-byte block transfers 100 bytes; the block is read again at its length.
+    { status: 2, data: data.subarray(0, 100), residual: 200, sense: hex(fixedSense(0x20, 0, 0, 100)) },
+    good(),
+    { status: 0, data: data.subarray(0, 200), residual: 0, sense: null },
+    { status: 2, data: data.subarray(0, 100), residual: 200, sense: hex(fixedSense(0x20, 0, 0, 100)) },
+    good(),
+    { status: 0, data: data.subarray(0, 150), residual: 50, sense: null },
   ]);
   assert.deepEqual(await ssc.readBlock(device, 300), { kind: 'block', data });
   assert.deepEqual(await ssc.readBlock(device, 300), { kind: 'block', data: data.subarray(0, 100) });
@@ -146,6 +153,9 @@ test('READ(6): variable and fixed CDBs; block, short block, long block, filemark
   assert.deepEqual(await ssc.readBlock(device, 262144, { fixed: true }), { kind: 'filemark' });
   await rejectsWith(ssc.readBlock(device, 262144, { fixed: true }), 'unavailable', /incorrect length/);
   await rejectsWith(ssc.readBlock(device, 262144), 'unavailable', /UNIT ATTENTION/);
+  assert.deepEqual(await ssc.readBlock(device, 300), { kind: 'block', data: data.subarray(0, 200) });
+  await rejectsWith(ssc.readBlock(device, 300), 'unavailable', /READ returned 150 bytes of a 200-byte block, twice/);
+  assert.deepEqual(device.cdbs().slice(10, 13), ['080000012c00', '1100ffffff00', '08000000c800']);
   assert.deepEqual(device.cdbs().slice(0, 3), ['080000012c00', '080000012c00', '080000006400']);
   assert.deepEqual(device.cdbs().slice(7, 9), ['080100000100', '080100000100']);
   assert.equal(device.sent[7]!.dataInLength, 262144);

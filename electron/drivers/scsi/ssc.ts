@@ -130,28 +130,43 @@ export async function readBlock(device: ScsiDevice, maxLength: number, options: 
     sense.information !== null &&
     (sense.senseKey === SenseKey.noSense || sense.senseKey === SenseKey.recoveredError)
   ) {
-    return shortBlock(device, result, sense, maxLength);
+    return shortBlock(device, result, sense, maxLength, options.signal);
   }
   if (succeeded(result)) return { kind: 'block', data: result.data };
   throw scsiError(device, 'READ', result);
 }
 
-function shortBlock(device: ScsiDevice, result: ScsiResult, sense: SenseData, maxLength: number): TapeReadResult {
+async function shortBlock(
+  device: ScsiDevice,
+  result: ScsiResult,
+  sense: SenseData,
+  maxLength: number,
+  signal: AbortSignal | undefined,
+): Promise<TapeReadResult> {
   const residual = sense.information ?? 0;
   if (residual < 0) {
     throw new ScsiError(
       'corrupt-backup',
       `${device.address}: READ failed: the block on tape is ${maxLength - residual} bytes, longer than the ${maxLength} asked`,
-      {
-        sense,
-        status: result.status,
-        device: device.address,
-        command: 'READ',
-      },
+      { sense, status: result.status, device: device.address, command: 'READ' },
     );
   }
   const actual = Math.max(0, maxLength - residual);
-  return { kind: 'block', data: result.data.subarray(0, Math.min(actual, result.data.length)) };
+  if (result.data.length >= actual) return { kind: 'block', data: result.data.subarray(0, actual) };
+  // tgt 1.0.85 transfers (asked − block) bytes on such a read, not the block: a block over half
+  // the asked length would come back cut short. Go back over it and read it at its own length.
+  await space(device, 'blocks', -1);
+  const again = await device.execute({
+    cdb: transferCdb(0x08, actual, false),
+    dataInLength: actual,
+    timeoutMs: TRANSFER_TIMEOUT_MS,
+    signal,
+  });
+  if (again.status !== ScsiStatus.good) throw scsiError(device, "READ (again, at the block's length)", again);
+  if (again.data.length !== actual) {
+    throw new LifeboatError('unavailable', `${device.address}: READ returned ${again.data.length} bytes of a ${actual}-byte block, twice.`);
+  }
+  return { kind: 'block', data: again.data };
 }
 
 /** Early warning: the write was done, but the end of the tape is near (NO SENSE or RECOVERED
