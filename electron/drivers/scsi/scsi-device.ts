@@ -19,7 +19,16 @@ export type ScsiCommand = {
   signal?: AbortSignal;
 };
 
-export const ScsiStatus = { good: 0x00, checkCondition: 0x02, conditionMet: 0x04, busy: 0x08, reservationConflict: 0x18, taskSetFull: 0x28, acaActive: 0x30, taskAborted: 0x40 } as const;
+export const ScsiStatus = {
+  good: 0x00,
+  checkCondition: 0x02,
+  conditionMet: 0x04,
+  busy: 0x08,
+  reservationConflict: 0x18,
+  taskSetFull: 0x28,
+  acaActive: 0x30,
+  taskAborted: 0x40,
+} as const;
 
 export type ScsiResult = {
   status: number;
