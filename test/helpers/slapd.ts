@@ -3,11 +3,11 @@
 // StartTLS, and ldaps://). Users and groups are loaded with ldapadd. Stopped after the test file.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { promisify } from 'node:util';
 import { tempDir } from './env.ts';
+import { freePort } from '../../scripts/peers/free-port.ts';
 
 const run = promisify(execFile);
 
@@ -32,14 +32,6 @@ export async function slapdUnavailable(): Promise<string | null> {
   } catch {
     return 'slapd, ldap-utils and openssl are needed (apt-get install slapd ldap-utils openssl)';
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 async function makeCa(dir: string, name: string): Promise<{ key: string; cert: string }> {
