@@ -1,10 +1,19 @@
 // A disk is a capacity and a way to read it (the Xen Orchestra shape). Readers never return
 // short: bytes past the end of the data an image stores read as zeros.
+
+/** A range of a disk and what is known of it: 'zero' reads as zeros for certain (a hole of a
+ * sparse file, an unallocated or zeroed grain); 'data' may hold anything, zeros included. */
+export type Extent = { offset: number; length: number; state: 'data' | 'zero' };
+
 export interface Disk {
   readonly capacity: number;
   /** A human label for errors: the file and the format. */
   readonly description: string;
   read(offset: number, length: number): Promise<Buffer>;
+  /** Ranges covering [offset, offset+length) in order, neighbours of one state merged, lengths > 0.
+   * 'zero' = known to read as zeros (a hole of a sparse file, an unallocated or zeroed grain).
+   * Absent method = everything is 'data'. */
+  extents?(offset: number, length: number): Promise<Extent[]>;
   close(): Promise<void>;
 }
 
