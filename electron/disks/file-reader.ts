@@ -37,6 +37,11 @@ export class FileReader {
     }
   }
 
+  /** The open file's descriptor, for lseek SEEK_DATA (electron/fs/seek-data.ts). */
+  get fd(): number {
+    return this.handle.fd;
+  }
+
   async read(position: number, length: number): Promise<Buffer> {
     const buffer = Buffer.allocUnsafe(length);
     await this.readInto(buffer, 0, length, position);

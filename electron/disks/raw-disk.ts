@@ -1,7 +1,9 @@
 // A raw image or a flat extent: bytes on disk are the disk's bytes, from an optional start offset.
-import { checkRange } from './disk.ts';
+// The holes of a sparse (thin) file read as zeros: the file system says where they are.
+import { fileExtents } from '../fs/seek-data.ts';
+import { checkRange, type Extent } from './disk.ts';
 import { FileReader } from './file-reader.ts';
-import type { LayerDisk, Run } from './layer.ts';
+import { layerExtents, type LayerDisk, type Run } from './layer.ts';
 
 export class RawDisk implements LayerDisk {
   private readonly file: FileReader;
@@ -27,10 +29,16 @@ export class RawDisk implements LayerDisk {
     return this.file.read(this.start + offset, length);
   }
 
-  /** Every byte of a raw image is its own: nothing shows through from a parent. */
+  /** Every byte of a raw image is its own: nothing shows through from a parent. A hole of the
+   * file (or what lies past its end) is zeros, over a parent too: a flat file is never a delta. */
   async runs(offset: number, length: number): Promise<Run[]> {
     checkRange(this, offset, length);
-    return length > 0 ? [{ state: 'data', length }] : [];
+    const file = fileExtents(this.file.fd, this.start + offset, this.start + offset + length);
+    return file.map((extent) => ({ state: extent.state, length: extent.length }));
+  }
+
+  extents(offset: number, length: number): Promise<Extent[]> {
+    return layerExtents(this, offset, length);
   }
 
   close(): Promise<void> {
