@@ -4,8 +4,8 @@
 import { open as openFile, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
-import { checkRange, SECTOR } from './disk.ts';
-import { pushRun, type LayerDisk, type Run } from './layer.ts';
+import { checkRange, SECTOR, type Extent } from './disk.ts';
+import { layerExtents, pushRun, type LayerDisk, type Run } from './layer.ts';
 import { RawDisk } from './raw-disk.ts';
 import {
   DESCRIPTOR_MAX_BYTES,
@@ -60,6 +60,11 @@ class ExtentChain implements LayerDisk {
       else for (const run of await part.disk.runs(from - part.start, to - from)) pushRun(runs, run.state, run.length);
     }
     return runs;
+  }
+
+  /** Read on its own (a chain reads its layers' runs instead): what it leaves to a parent is zeros. */
+  extents(offset: number, length: number): Promise<Extent[]> {
+    return layerExtents(this, offset, length);
   }
 
   async close(): Promise<void> {

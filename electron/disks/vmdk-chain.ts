@@ -5,8 +5,8 @@
 import { realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { LifeboatError } from '../errors.ts';
-import { checkRange, type Disk } from './disk.ts';
-import type { LayerDisk } from './layer.ts';
+import { checkRange, type Disk, type Extent } from './disk.ts';
+import { pushExtent, type LayerDisk } from './layer.ts';
 import { openDiskImage, type DiskFormat, type DiskImage } from './open-disk.ts';
 import { NO_PARENT } from './vmdk-descriptor.ts';
 
@@ -58,6 +58,31 @@ class ChainDisk implements Disk {
       else if (run.state === 'parent') await this.fill(level + 1, position, run.length, out, into);
       position += run.length;
     }
+  }
+
+  /** A range is 'zero' only where every layer down to the base wrote zeros or nothing; a child's
+   * written zeros hide the parent's data. */
+  async extents(offset: number, length: number): Promise<Extent[]> {
+    checkRange(this, offset, length);
+    const extents: Extent[] = [];
+    await this.walk(0, offset, length, extents);
+    return extents;
+  }
+
+  /** Appends the extents of [offset, offset + length) as layer `level` and those below say. */
+  private async walk(level: number, offset: number, length: number, extents: Extent[]): Promise<void> {
+    const layer = this.layers[level];
+    const inside = layer ? Math.max(0, Math.min(length, layer.capacity - offset)) : 0;
+    let position = offset;
+    if (layer && inside > 0) {
+      for (const run of await layer.runs(offset, inside)) {
+        if (run.state === 'parent') await this.walk(level + 1, position, run.length, extents);
+        else pushExtent(extents, run.state, position, run.length);
+        position += run.length;
+      }
+    }
+    // Below the base, or past the end of a parent smaller than its child: zeros.
+    pushExtent(extents, 'zero', position, offset + length - position);
   }
 
   async close(): Promise<void> {

@@ -6,10 +6,10 @@
 // real header in a footer at the end of the file.
 import { inflateSync } from 'node:zlib';
 import { LifeboatError } from '../errors.ts';
-import { checkRange, SECTOR } from './disk.ts';
+import { checkRange, SECTOR, type Extent } from './disk.ts';
 import { FileReader } from './file-reader.ts';
 import { DESCRIPTOR_MAX_BYTES } from './vmdk-descriptor.ts';
-import { ABSENT_GRAIN as ABSENT, pushRun, ZEROED_GRAIN as ZEROED, type LayerDisk, type Run } from './layer.ts';
+import { ABSENT_GRAIN as ABSENT, layerExtents, pushRun, ZEROED_GRAIN as ZEROED, type LayerDisk, type Run } from './layer.ts';
 import {
   checkSeSparseVolatileHeader,
   parseSeSparseHeader,
@@ -336,6 +336,11 @@ export class SparseExtent implements LayerDisk {
       }
     }
     return runs;
+  }
+
+  /** Read on its own (a chain reads its layers' runs instead): what it leaves to a parent is zeros. */
+  extents(offset: number, length: number): Promise<Extent[]> {
+    return layerExtents(this, offset, length);
   }
 
   close(): Promise<void> {

@@ -1,10 +1,11 @@
-// Whether a block is all zero bytes (a hole to skip), eight bytes at a time where aligned.
+// Whether a block is all zero bytes (a hole to skip), at memory speed: Buffer.equals against a
+// static zero buffer is one memcmp in C++, several times faster than a word loop in JavaScript.
+const ZEROS = new Uint8Array(1024 * 1024);
+
 export function isAllZero(data: Uint8Array): boolean {
-  const words = data.byteOffset % 8 === 0 ? new BigUint64Array(data.buffer, data.byteOffset, Math.floor(data.length / 8)) : null;
-  if (words) {
-    for (let i = 0; i < words.length; i++) if (words[i] !== 0n) return false;
-    for (let i = words.length * 8; i < data.length; i++) if (data[i] !== 0) return false;
-    return true;
+  for (let start = 0; start < data.length; start += ZEROS.length) {
+    const piece = data.subarray(start, Math.min(start + ZEROS.length, data.length));
+    if (Buffer.compare(piece, ZEROS.subarray(0, piece.length)) !== 0) return false;
   }
-  return data.every((byte) => byte === 0);
+  return true;
 }
