@@ -1,5 +1,5 @@
 // A real monolithicSparse VMDK from qemu-img, read back through our reader; then the same file
-// with random bytes of its metadata damaged: every read returns or fails with corrupt-disk.
+// with random bytes of its metadata damaged: every read (and every extents) returns or fails with corrupt-disk.
 import assert from 'node:assert/strict';
 import { copyFile, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -40,7 +40,11 @@ test('sparse VMDK: reads equal the raw image; damaged metadata gives clear error
         try {
           const opened = await openDisk(damaged);
           try {
-            if (offset + 65536 <= opened.capacity) await opened.read(offset, 65536);
+            if (offset + 65536 <= opened.capacity) {
+              await opened.read(offset, 65536);
+              // Extents come from the same grain tables: damage is refused there too, never skipped.
+              await opened.extents?.(offset, 65536);
+            }
           } finally {
             await opened.close();
           }
