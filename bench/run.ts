@@ -26,6 +26,7 @@ import { filesGet } from './files-get.ts';
 import { instantGuest } from './instant-guest.ts';
 import { instantMass } from './instant-mass.ts';
 import { tapeIscsi } from './tape-iscsi.ts';
+import { thinDisk } from './thin-disk.ts';
 
 const MIB = 1024 * 1024;
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
@@ -638,6 +639,7 @@ async function main(): Promise<void> {
   await itemLevel();
   await filesGet(root, runs, timed, median);
   await instantGuest(root, runs, median);
+  await thinDisk(root, runs, timed, median);
   await consoleQueue();
   console.log(
     `  raw runs (s): cp ${cpTimes.map((t) => t.toFixed(2)).join(' ')} | backup ${backupTimes.map((t) => t.toFixed(2)).join(' ')} | restore ${restoreTimes.map((t) => t.toFixed(2)).join(' ')}`,
@@ -645,7 +647,7 @@ async function main(): Promise<void> {
 }
 
 try {
-  // LIFEBOAT_BENCH_ONLY=console (or instant, instant-guest, instant-mass, copies, files-get, tape-iscsi) measures that part alone (a minute instead of several).
+  // LIFEBOAT_BENCH_ONLY=console (or instant, instant-guest, instant-mass, copies, files-get, tape-iscsi, thin) measures that part alone (a minute instead of several).
   if (process.env.LIFEBOAT_BENCH_ONLY === 'console') await consoleQueue();
   else if (process.env.LIFEBOAT_BENCH_ONLY === 'files-get') {
     console.log(`Lifeboat bench, item restore (files get) only: ${runs} runs, medians`);
@@ -659,6 +661,7 @@ try {
     await instantMass(root);
   } else if (process.env.LIFEBOAT_BENCH_ONLY === 'copies') await copiesOnly();
   else if (process.env.LIFEBOAT_BENCH_ONLY === 'tape-iscsi') await tapeIscsi(root, runs, timed, median);
+  else if (process.env.LIFEBOAT_BENCH_ONLY === 'thin') await thinDisk(root, runs, timed, median);
   else await main();
 } finally {
   await rm(root, { recursive: true, force: true });
