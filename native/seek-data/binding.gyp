@@ -5,6 +5,7 @@
     {
       "target_name": "seek_data",
       "sources": ["seek_data.c"],
+      "include_dirs": ["../include"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]
     }

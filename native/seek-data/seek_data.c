@@ -5,36 +5,12 @@
 // Electron with Node-API 8.
 #define _GNU_SOURCE
 #include <errno.h>
-#include <node_api.h>
-#include <stdio.h>
-#include <string.h>
 #include <unistd.h>
+
+#include "lifeboat_napi.h"
 
 // What to seek, as the JS side numbers it (electron/fs/seek-data.ts).
 enum { WHENCE_DATA = 0, WHENCE_HOLE = 1 };
-
-#define CHECK(call)                                                                                                  \
-  do {                                                                                                               \
-    if ((call) != napi_ok) return NULL;                                                                              \
-  } while (0)
-
-static napi_value throw_type_error(napi_env env, const char* message) {
-  napi_throw_type_error(env, NULL, message);
-  return NULL;
-}
-
-// An Error carrying the lseek's errno (the JS side names it with os.constants.errno).
-static napi_value throw_errno(napi_env env, int number) {
-  napi_value message, error, errno_value;
-  char text[160];
-  snprintf(text, sizeof text, "lseek: %s", strerror(number));
-  CHECK(napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message));
-  CHECK(napi_create_error(env, NULL, message, &error));
-  CHECK(napi_create_int32(env, number, &errno_value));
-  CHECK(napi_set_named_property(env, error, "errno", errno_value));
-  napi_throw(env, error);
-  return NULL;
-}
 
 // seek(fd, offset, whence) → the offset of the next data (whence 0) or hole (whence 1) at or after
 // `offset`, or -1 when there is none (ENXIO: no data after offset, or offset at or past the end).
@@ -50,7 +26,11 @@ static napi_value seek(napi_env env, napi_callback_info info) {
       napi_get_value_int32(env, argv[2], &whence) != napi_ok || (whence != WHENCE_DATA && whence != WHENCE_HOLE))
     return throw_type_error(env, "seek(fd, offset, whence): non-negative integers, whence 0 (data) or 1 (hole)");
   off_t found = lseek(fd, (off_t)offset, whence == WHENCE_DATA ? SEEK_DATA : SEEK_HOLE);
-  if (found < 0 && errno != ENXIO) return throw_errno(env, errno);
+  if (found < 0 && errno != ENXIO) {
+    napi_value error = errno_error(env, errno, "lseek");
+    if (error != NULL) napi_throw(env, error);
+    return NULL;
+  }
   CHECK(napi_create_int64(env, found < 0 ? -1 : (int64_t)found, &result));
   return result;
 }

@@ -5,6 +5,7 @@
     {
       "target_name": "sg_io",
       "sources": ["sg_io.c"],
+      "include_dirs": ["../include"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]
     }

@@ -3,7 +3,7 @@
 // thread pool (a tape rewind holds the ioctl for minutes; the event loop must not wait with it).
 // Node-API only, so one build loads in any Node or Electron with Node-API 8.
 #include <errno.h>
-#include <node_api.h>
+#include "lifeboat_napi.h"
 #include <scsi/sg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,28 +28,6 @@ typedef struct {
   sg_io_hdr_t header;
   int failed_errno; // 0 when the ioctl itself succeeded
 } Request;
-
-#define CHECK(call)                                                                                                  \
-  do {                                                                                                               \
-    if ((call) != napi_ok) return NULL;                                                                              \
-  } while (0)
-
-static napi_value throw_type_error(napi_env env, const char* message) {
-  napi_throw_type_error(env, NULL, message);
-  return NULL;
-}
-
-// An Error carrying the ioctl's errno (the JS side names it with os.constants.errno).
-static napi_value errno_error(napi_env env, int number, const char* what) {
-  napi_value message, error, errno_value;
-  char text[160];
-  snprintf(text, sizeof text, "%s: %s", what, strerror(number));
-  if (napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message) != napi_ok) return NULL;
-  if (napi_create_error(env, NULL, message, &error) != napi_ok) return NULL;
-  if (napi_create_int32(env, number, &errno_value) != napi_ok) return NULL;
-  if (napi_set_named_property(env, error, "errno", errno_value) != napi_ok) return NULL;
-  return error;
-}
 
 static int get_fd(napi_env env, napi_value value, int* fd) {
   napi_valuetype type;

@@ -112,8 +112,19 @@ export async function smallTmpfs(size: string): Promise<{ path: string | null; s
  * array's snapshots can share blocks. `path` is null where that cannot be made (it needs root
  * and xfsprogs), and the test is skipped saying so. */
 export async function reflinkFolder(sizeMib: number): Promise<{ path: string | null; skip: string | false }> {
-  const dir = await mkdtemp(join(tmpdir(), 'lifeboat-xfs-'));
-  const image = join(dir, 'xfs.img');
+  return loopMountedFolder('xfs', sizeMib, ['-m', 'reflink=1']);
+}
+
+/** A folder on a loop-mounted file system made by `mkfs.<type>`, unmounted and removed after the
+ * file; `path` is null where that cannot be made (it needs root and the mkfs tool), and the test
+ * is skipped saying so. */
+export async function loopMountedFolder(
+  type: string,
+  sizeMib: number,
+  mkfsOptions: string[] = [],
+): Promise<{ path: string | null; skip: string | false }> {
+  const dir = await mkdtemp(join(tmpdir(), `lifeboat-${type}-`));
+  const image = join(dir, `${type}.img`);
   const mountPoint = join(dir, 'mnt');
   let mounted = false;
   after(async () => {
@@ -124,14 +135,14 @@ export async function reflinkFolder(sizeMib: number): Promise<{ path: string | n
     const handle = await open(image, 'w');
     await handle.truncate(sizeMib * MIB);
     await handle.close();
-    execFileSync('mkfs.xfs', ['-q', '-m', 'reflink=1', image], { stdio: 'ignore' });
+    execFileSync(`mkfs.${type}`, ['-q', ...mkfsOptions, image], { stdio: 'ignore' });
     execFileSync('mkdir', [mountPoint]);
     execFileSync('mount', ['-o', 'loop', image, mountPoint], { stdio: 'ignore' });
     mounted = true;
   } catch {
     // not permitted or not installed here
   }
-  return mounted ? { path: mountPoint, skip: false } : { path: null, skip: 'a loop-mounted XFS needs root and xfsprogs' };
+  return mounted ? { path: mountPoint, skip: false } : { path: null, skip: `a loop-mounted ${type} needs root and mkfs.${type}` };
 }
 
 /** An MBR disk holding `volume` (an NTFS image of `volumeBytes`) as partition 1 (type 07) at 1 MiB. */

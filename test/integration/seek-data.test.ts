@@ -4,42 +4,18 @@
 // byte must lie in data. Where the addon cannot answer, the range is data and one line says why.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { fileExtents, seekNative, type SeekNative } from '../../electron/fs/seek-data.ts';
 import { openDisk } from '../../electron/disks/vmdk-chain.ts';
 import type { Extent } from '../../electron/disks/disk.ts';
-import { qemuImg, smallTmpfs, tempDir } from '../helpers/env.ts';
+import { loopMountedFolder, qemuImg, smallTmpfs, tempDir } from '../helpers/env.ts';
 
 const MIB = 1024 * 1024;
 const SIZE = 64 * MIB;
 /** MiB indexes written, with a partial write that does not end on a block boundary. */
 const WRITTEN = [0, 1, 7, 20, 21, 22, 63];
-
-/** A folder on a loop-mounted file system of `type`, removed after the file; null where it cannot
- * be made (root and the mkfs tool are needed). */
-async function loopFolder(type: 'xfs' | 'btrfs'): Promise<{ path: string | null; skip: string | false }> {
-  const dir = await mkdtemp(join(tmpdir(), `lifeboat-${type}-`));
-  const image = join(dir, 'fs.img');
-  const mountPoint = join(dir, 'mnt');
-  let mounted = false;
-  after(async () => {
-    if (mounted) execFileSync('umount', [mountPoint]);
-    await rm(dir, { recursive: true, force: true });
-  });
-  try {
-    execFileSync('truncate', ['-s', '512M', image]);
-    execFileSync(`mkfs.${type}`, ['-q', image], { stdio: 'ignore' });
-    execFileSync('mkdir', [mountPoint]);
-    execFileSync('mount', ['-o', 'loop', image, mountPoint], { stdio: 'ignore' });
-    mounted = true;
-  } catch {
-    // not permitted or not installed here
-  }
-  return mounted ? { path: mountPoint, skip: false } : { path: null, skip: `a loop-mounted ${type} needs root and mkfs.${type}` };
-}
 
 /** A 64 MiB thin file with WRITTEN MiB blocks of non-zero bytes (the last one only half). */
 function makeThinFile(path: string): void {
@@ -119,7 +95,7 @@ test('a thin file on tmpfs', async (t) => {
 
 for (const type of ['xfs', 'btrfs'] as const) {
   test(`a thin file on a loop-mounted ${type}`, async (t) => {
-    const folder = await loopFolder(type);
+    const folder = await loopMountedFolder(type, 512);
     if (folder.skip) return t.skip(folder.skip);
     await checkThinFile(t, folder.path as string);
   });
