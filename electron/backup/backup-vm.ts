@@ -2,38 +2,36 @@
 // forward incrementals after, each storing only blocks that changed since its parent. Blocks
 // already stored anywhere in the chain are referenced, not stored again; zero blocks are holes.
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openDiskChain, type ChainLink } from '../disks/vmdk-chain.ts';
 import type { Disk } from '../disks/disk.ts';
-import { LifeboatError } from '../errors.ts';
-import { BlockKind, encodeMapFile, RECORD_BYTES, readRecord, sha256Hex, type BlockRecord } from '../repository/block-map.ts';
+import { isErrnoCode, LifeboatError } from '../errors.ts';
+import { BlockKind, encodeMapFile, RECORD_BYTES, readRecord, sha256Hex } from '../repository/block-map.ts';
 import { blockCountOf, resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
-import { defaultCodec } from '../repository/codec.ts';
+import { decodeFastHashFile, fastHashFileName } from '../repository/fast-hash-map.ts';
 import { diskCapacityProblem } from '../repository/manifest-check.ts';
 import { POINT_FORMAT, POINT_FORMAT_VERSION, type Manifest, type ManifestDisk } from '../repository/manifest.ts';
 import type { AuditHead } from '../catalog/audit-anchors.ts';
 import type { Repository } from '../repository/repository.ts';
 import { writeFileDurably } from '../fs/durable.ts';
-import type { CompressResult, DigestResult } from '../workers/messages.ts';
-import { ownedCopy, type WorkerPool } from '../workers/pool.ts';
+import type { WorkerPool } from '../workers/pool.ts';
 import type { JobWork } from '../jobs/job-work.ts';
-import { forEachWindowed, Plan, throwIfCancelled, type StepContext } from '../jobs/plan.ts';
+import { Plan, throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import { readSourceVm, type SourceVm } from './source-vm.ts';
 import type { BackupKey } from '../keys/key-service.ts';
+import { BlockStore, type BackupStats, type StoredBlock } from './block-store.ts';
+import { scanDisk } from './disk-scan.ts';
 
-type StoredBlock = Pick<BlockRecord, 'codec' | 'dataFile' | 'offset' | 'storedLength' | 'rawLength' | 'sha256'>;
 type SourceDisk = { key: string; fileName: string; disk: Disk; format: string; chain: ChainLink[] };
 
 /** What initialize finds: the VM, its disks (open), the point to build on, the new point's
  * number, and the blocks the chain already stores (by SHA-256, hex). */
 type Opened = { source: SourceVm; disks: SourceDisk[]; parent: ResolvedPoint | null; sequence: number; known: Map<string, StoredBlock> };
 /** …and the new point's partial folder, with its data file open for writing. */
-type Started = Opened & { partial: string; data: FileHandle };
+type Started = Opened & { partial: string; data: FileHandle; store: BlockStore };
 /** …and each disk's block map, written in the partial folder. */
 type Transferred = Started & { manifestDisks: ManifestDisk[] };
-
-const IN_FLIGHT_BLOCKS = 8;
 
 function capacityOf(disks: SourceDisk[]): number {
   return disks.reduce((sum, entry) => sum + entry.disk.capacity, 0);
@@ -47,14 +45,11 @@ export class BackupWork implements JobWork {
     .step('commit-point', 'Commit the restore point', (work, transferred, context) => work.commit(transferred, context));
   readonly plan = BackupWork.plan.bind(this);
   private readonly pointId = randomUUID();
-  /** Blocks being compressed and written, by SHA-256 (hex): a second one alike waits for it. */
-  private readonly pending = new Map<string, Promise<StoredBlock>>();
-  private dataSize = 0;
   // What finish() closes or removes, and what result() reports.
   private readonly disks: SourceDisk[] = [];
   private partial: string | null = null;
   private data: FileHandle | null = null;
-  private stats = { scannedBytes: 0, changedBytes: 0, storedBytes: 0, dedupedBlocks: 0 };
+  private readonly stats: BackupStats = { scannedBytes: 0, changedBytes: 0, storedBytes: 0, dedupedBlocks: 0 };
   private manifest: Manifest | null = null;
 
   private readonly repository: Repository;
@@ -159,44 +154,31 @@ export class BackupWork implements JobWork {
     const data = await open(join(partial, 'data.lbd'), 'wx', 0o600);
     this.data = data;
     context.log(`configuration ${source.vmxFile} (${source.vmxText.length} bytes)`);
-    return { ...opened, partial, data };
+    const store = new BlockStore(opened.known, data, opened.sequence, this.pool, this.chainKey?.key.dataKey ?? null, this.stats);
+    return { ...opened, partial, data, store };
   }
 
-  private async store(digest: DigestResult, into: Started, context: StepContext): Promise<StoredBlock> {
-    const key = Buffer.from(digest.sha256).toString('hex');
-    const found = into.known.get(key) ?? (await this.pending.get(key));
-    if (found) {
-      this.stats.dedupedBlocks++;
-      return found;
+  /** The parent's fast hashes of a disk, 16 bytes a block; null (every block's SHA-256 is then
+   * taken) when the parent has none or they cannot be trusted, which is said in the log. */
+  private async parentFastHashes(parent: ResolvedPoint, key: string, blockCount: number, context: StepContext): Promise<Buffer | null> {
+    const disk = parent.point.disks.find((candidate) => candidate.key === key);
+    const label = `disk ${key}: point ${parent.point.sequence}`;
+    if (!disk?.fastHashes) {
+      context.log(`${label} has no fast hashes (made before they were kept): every block's SHA-256 is taken`);
+      return null;
     }
-    const rawLength = digest.data.byteLength; // read before the buffer moves to a worker
-    const work = (async (): Promise<StoredBlock> => {
-      const seal = this.chainKey ? { key: this.chainKey.key.dataKey, sha256: digest.sha256 } : undefined;
-      const compressed = await this.pool.run<CompressResult>(
-        { type: 'compress', data: digest.data, codec: defaultCodec, ...(seal ? { seal } : {}) },
-        [digest.data.buffer as ArrayBuffer],
-      );
-      throwIfCancelled(context.signal);
-      const offset = this.dataSize;
-      this.dataSize += compressed.payload.length;
-      await into.data.write(compressed.payload, 0, compressed.payload.length, offset);
-      this.stats.storedBytes += compressed.payload.length;
-      const stored: StoredBlock = {
-        codec: compressed.codec,
-        dataFile: into.sequence,
-        offset,
-        storedLength: compressed.payload.length,
-        rawLength,
-        sha256: digest.sha256,
-      };
-      into.known.set(key, stored);
-      return stored;
-    })();
-    this.pending.set(key, work);
     try {
-      return await work;
-    } finally {
-      this.pending.delete(key);
+      const bytes = await readFile(join(this.repository.pointFolder(parent.point), disk.fastHashes.file));
+      return decodeFastHashFile(bytes, { blockSize: parent.blockSize, blockCount, sha256: disk.fastHashes.sha256 });
+    } catch (error) {
+      const why = isErrnoCode(error, 'ENOENT')
+        ? `its ${disk.fastHashes.file} is missing`
+        : error instanceof LifeboatError
+          ? error.message
+          : null;
+      if (why === null) throw error;
+      context.log(`${label}: ${why}; every block's SHA-256 is taken`, 'warning');
+      return null;
     }
   }
 
@@ -204,50 +186,31 @@ export class BackupWork implements JobWork {
     const blockSize = this.repository.info.blockSize;
     const total = capacityOf(started.disks);
     const manifestDisks: ManifestDisk[] = [];
-    let done = 0;
+    let before = 0;
     context.progress(0, total);
     for (const [diskNumber, entry] of started.disks.entries()) {
       const blockCount = blockCountOf(entry.disk.capacity, blockSize);
       const previous = started.parent?.disks.find((disk) => disk.key === entry.key && disk.capacity === entry.disk.capacity) ?? null;
-      const records: BlockRecord[] = [];
-      await forEachWindowed(blockCount, IN_FLIGHT_BLOCKS, async (index) => {
-        throwIfCancelled(context.signal);
-        const length = Math.min(blockSize, entry.disk.capacity - index * blockSize);
-        const raw = ownedCopy(await entry.disk.read(index * blockSize, length));
-        const digest = await this.pool.run<DigestResult>({ type: 'digest', data: raw }, [raw.buffer as ArrayBuffer]);
-        const before = previous ? readRecord(previous.map, index * RECORD_BYTES) : null;
-        const unchanged =
-          before !== null &&
-          (digest.zero
-            ? before.kind === BlockKind.hole
-            : before.kind === BlockKind.data && Buffer.from(before.sha256).equals(digest.sha256));
-        if (!unchanged) {
-          if (digest.zero) {
-            // A full point leaves holes implicit; an incremental must say a block became empty.
-            if (previous)
-              records.push({
-                index,
-                kind: BlockKind.hole,
-                codec: 0,
-                dataFile: 0,
-                offset: 0,
-                storedLength: 0,
-                rawLength: 0,
-                sha256: new Uint8Array(32),
-              });
-          } else {
-            const stored = await this.store(digest, started, context);
-            records.push({ index, kind: BlockKind.data, ...stored });
-          }
-          this.stats.changedBytes += length;
-        }
-        done += length;
-        this.stats.scannedBytes += length;
-        context.progress(done, total);
+      const parentFastHashes =
+        started.parent && previous ? await this.parentFastHashes(started.parent, entry.key, blockCount, context) : null;
+      const { records, fastHashFile } = await scanDisk({
+        disk: entry.disk,
+        blockSize,
+        blockCount,
+        previous,
+        parentFastHashes,
+        store: started.store,
+        pool: this.pool,
+        stats: this.stats,
+        signal: context.signal,
+        progress: (done) => context.progress(before + done, total),
       });
+      before += entry.disk.capacity;
       const mapFile = `disk-${diskNumber}.map`;
       const encoded = encodeMapFile(blockSize, records);
       await writeFileDurably(join(started.partial, mapFile), encoded);
+      const fastHashes = { file: fastHashFileName(diskNumber), sha256: sha256Hex(fastHashFile) };
+      await writeFileDurably(join(started.partial, fastHashes.file), fastHashFile);
       manifestDisks.push({
         key: entry.key,
         fileName: entry.fileName,
@@ -257,6 +220,7 @@ export class BackupWork implements JobWork {
         mapEntries: records.length,
         sourceFormat: entry.format,
         sourceChain: entry.chain,
+        fastHashes,
       });
       context.log(`disk ${entry.key} (${entry.fileName}): ${records.length} changed block(s) of ${blockCount}`);
     }
@@ -286,7 +250,7 @@ export class BackupWork implements JobWork {
       blockSize: this.repository.info.blockSize,
       vmConfig: { fileName: source.vmxFile, text: source.vmxText },
       disks: transferred.manifestDisks,
-      dataFile: { name: 'data.lbd', size: this.dataSize },
+      dataFile: { name: 'data.lbd', size: transferred.store.size },
       stats: this.stats,
       ...(this.chainKey ? { encryption: { cipher: 'aes-256-gcm' as const, keyId: this.chainKey.key.keyId } } : {}),
       ...(auditHead ? { auditHead } : {}),

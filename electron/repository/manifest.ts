@@ -26,6 +26,8 @@ export const ManifestDisk = z.object({
   sourceFormat: z.string(),
   /** The files read for this disk, leaf first; points written before chains were read lack it. */
   sourceChain: z.array(SourceChainLink).optional(),
+  /** The disk's fast-hash sidecar (fast-hash-map.ts) and its SHA-256; points made before it lack it. */
+  fastHashes: z.object({ file: z.string().regex(/^disk-\d+\.fh$/), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
 });
 export type ManifestDisk = z.infer<typeof ManifestDisk>;
 

@@ -5,18 +5,17 @@ import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { BlockKind, RECORD_BYTES, readRecord } from '../repository/block-map.ts';
-import { compressBlock, decompressBlock, ENCRYPTED_CODEC, type Codec } from '../repository/codec.ts';
-import { openBlock, sealBlock, unsealed } from '../repository/block-cipher.ts';
+import { decompressBlock } from '../repository/codec.ts';
+import { openBlock, unsealed } from '../repository/block-cipher.ts';
 import { ownedCopy } from './pool.ts';
 import { isAllZero } from '../disks/zero.ts';
+import { compressBlocks, scanBlocks } from './backup-blocks.ts';
 import {
   STAGES,
   stripeOf,
-  type CompressResult,
   type CopyFileTask,
   type FileHashResult,
   type DecodeBlockResult,
-  type DigestResult,
   type RestoreStripeResult,
   type RestoreStripeTask,
   type WorkerTask,
@@ -214,17 +213,10 @@ function hashPath(path: string, control: Int32Array): FileHashResult {
 
 function handle(task: WorkerTask): { result: unknown; transfer: ArrayBuffer[] } {
   switch (task.type) {
-    case 'digest': {
-      const result: DigestResult = { sha256: createHash('sha256').update(task.data).digest(), zero: isAllZero(task.data), data: task.data };
-      return { result, transfer: [task.data.buffer as ArrayBuffer] };
-    }
-    case 'compress': {
-      const compressed = compressBlock(task.data, task.codec as Codec);
-      const result: CompressResult = task.seal
-        ? { codec: compressed.codec | ENCRYPTED_CODEC, payload: sealBlock(compressed.payload, task.seal.key, task.seal.sha256) }
-        : compressed;
-      return { result, transfer: result.payload.buffer === task.data.buffer ? [task.data.buffer as ArrayBuffer] : [] };
-    }
+    case 'scan-blocks':
+      return scanBlocks(task);
+    case 'compress-blocks':
+      return compressBlocks(task);
     case 'restore-stripe':
       return { result: restoreStripe(task), transfer: [] };
     case 'write-blocks':

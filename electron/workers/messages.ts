@@ -1,11 +1,25 @@
 // Messages between the engine and its block workers. Buffers move (transfer), never copy;
 // block maps and progress counters live in SharedArrayBuffers.
-export type DigestTask = { type: 'digest'; data: Uint8Array };
-export type DigestResult = { sha256: Uint8Array; zero: boolean; data: Uint8Array };
 
-/** With `seal`, the compressed block is also sealed with the chain key (its SHA-256 as AAD). */
-export type CompressTask = { type: 'compress'; data: Uint8Array; codec: number; seal?: { key: Uint8Array; sha256: Uint8Array } };
-export type CompressResult = { codec: number; payload: Uint8Array };
+/** Backup: consecutive blocks of a disk read in one piece (the last may be short). Per block the
+ * worker says whether it is all zero, gives its fast hash (16 bytes, fast-hash-map.ts) and, unless
+ * that hash equals the block's non-zero entry in `parentFastHashes`, its SHA-256 (`hashed` = 1). */
+export type ScanBlocksTask = { type: 'scan-blocks'; data: Uint8Array; blockSize: number; parentFastHashes: Uint8Array | null };
+/** Per block: `zero` and `hashed` flags, 16 bytes of `fastHashes`, 32 of `sha256`; `data` comes back. */
+export type ScanBlocksResult = { data: Uint8Array; zero: Uint8Array; hashed: Uint8Array; fastHashes: Uint8Array; sha256: Uint8Array };
+
+/** Backup: some blocks of a scanned piece (by their index in it) compressed, and with `seal`
+ * sealed with the chain key (each block's SHA-256, in `sha256s`, as AAD). */
+export type CompressBlocksTask = {
+  type: 'compress-blocks';
+  data: Uint8Array;
+  blockSize: number;
+  blocks: number[];
+  codec: number;
+  seal?: { key: Uint8Array; sha256s: Uint8Array[] };
+};
+/** One stored form per block asked for, in order; `data` comes back. */
+export type CompressBlocksResult = { data: Uint8Array; stored: { codec: number; payload: Uint8Array }[] };
 
 /** Restores (or, with no target, verifies) one stripe of a disk's blocks. */
 export type RestoreStripeTask = {
@@ -65,7 +79,8 @@ export type CopyFileTask = { type: 'copy-file'; source: string; targets: string[
 export type HashFileTask = { type: 'hash-file'; path: string; control: Int32Array };
 export type FileHashResult = { bytes: number; sha256: string };
 
-export type WorkerTask = DigestTask | CompressTask | RestoreStripeTask | WriteBlocksTask | DecodeBlockTask | CopyFileTask | HashFileTask;
+export type WorkerTask =
+  ScanBlocksTask | CompressBlocksTask | RestoreStripeTask | WriteBlocksTask | DecodeBlockTask | CopyFileTask | HashFileTask;
 export type WorkerReply =
   { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { code: string; message: string; blockIndex?: number } };
 

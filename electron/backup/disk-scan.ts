@@ -1,0 +1,149 @@
+// One disk's pass of a backup: which blocks changed since the parent point, and where they are
+// stored. What the source says reads as zeros is a hole without being read; the rest is read in
+// large sequential pieces, several in flight, each scanned by a worker (zero test, fast hash, and
+// SHA-256 only where the fast hash differs from the parent's sidecar).
+import type { Disk } from '../disks/disk.ts';
+import { BlockKind, RECORD_BYTES, type BlockRecord } from '../repository/block-map.ts';
+import type { ResolvedDisk } from '../repository/chain.ts';
+import { FAST_HASH_BYTES, hashesOf, newFastHashFile } from '../repository/fast-hash-map.ts';
+import { forEachWindowed, throwIfCancelled } from '../jobs/plan.ts';
+import type { ScanBlocksResult } from '../workers/messages.ts';
+import { ownedCopy, type WorkerPool } from '../workers/pool.ts';
+import type { BackupStats, BlockStore } from './block-store.ts';
+
+/** Bytes read at once: large enough for sequential speed and few worker messages. */
+const PIECE_BYTES = 8 * 1024 * 1024;
+/** Pieces read or in workers at once: the disk stays busy while both workers hash. */
+const PIECES_IN_FLIGHT = 4;
+/** Extents are asked for in windows of this much, so a fragmented disk's list stays small. */
+const EXTENT_WINDOW = 1024 * 1024 * 1024;
+
+export type DiskScan = {
+  disk: Disk;
+  blockSize: number;
+  blockCount: number;
+  /** The parent point's merged map of this disk (null: a full point, or a disk new to the chain). */
+  previous: ResolvedDisk | null;
+  /** The parent's fast hashes of this disk, 16 bytes a block (null: none usable). */
+  parentFastHashes: Uint8Array | null;
+  store: BlockStore;
+  pool: WorkerPool;
+  stats: BackupStats;
+  signal: AbortSignal;
+  /** Bytes of the disk examined so far, holes included. */
+  progress: (bytesDone: number) => void;
+};
+
+/** Blocks the source says read as zeros, wholly (null: the source cannot say). */
+async function knownZeroBlocks(disk: Disk, blockSize: number, blockCount: number): Promise<Uint8Array | null> {
+  if (!disk.extents) return null;
+  const zero = new Uint8Array(blockCount);
+  for (let window = 0; window < disk.capacity; window += EXTENT_WINDOW) {
+    for (const extent of await disk.extents(window, Math.min(EXTENT_WINDOW, disk.capacity - window))) {
+      if (extent.state !== 'zero') continue;
+      const end = extent.offset + extent.length;
+      // A zero run cut by a window edge leaves its edge block to be read: correct, just not skipped.
+      const first = Math.ceil(extent.offset / blockSize);
+      const last = end === disk.capacity ? blockCount : Math.floor(end / blockSize);
+      if (last > first) zero.fill(1, first, last);
+    }
+  }
+  return zero;
+}
+
+function isDataIn(map: Uint8Array, index: number): boolean {
+  return map[index * RECORD_BYTES + 4] === BlockKind.data;
+}
+
+function sameSha256(map: Uint8Array, index: number, sha256: Uint8Array): boolean {
+  const at = index * RECORD_BYTES + 28;
+  return Buffer.from(map.buffer, map.byteOffset + at, 32).equals(sha256);
+}
+
+/** The changed blocks' records (holes that were data included) and the disk's new sidecar. */
+export async function scanDisk(scan: DiskScan): Promise<{ records: BlockRecord[]; fastHashFile: Buffer }> {
+  const { disk, blockSize, blockCount, previous, stats } = scan;
+  const fastHashFile = newFastHashFile(blockSize, blockCount);
+  const fastHashes = hashesOf(fastHashFile);
+  const records: BlockRecord[] = [];
+  const lengthOf = (index: number): number => Math.min(blockSize, disk.capacity - index * blockSize);
+  const zeroBlock = (index: number, length: number): void => {
+    stats.scannedBytes += length;
+    // A full point leaves holes implicit; an incremental must say a block became empty.
+    if (previous && !isDataIn(previous.map, index)) return;
+    stats.changedBytes += length;
+    if (previous)
+      records.push({
+        index,
+        kind: BlockKind.hole,
+        codec: 0,
+        dataFile: 0,
+        offset: 0,
+        storedLength: 0,
+        rawLength: 0,
+        sha256: new Uint8Array(32),
+      });
+  };
+
+  const knownZero = await knownZeroBlocks(disk, blockSize, blockCount);
+  const blocksPerPiece = Math.max(1, Math.floor(PIECE_BYTES / blockSize));
+  const pieces: { first: number; count: number }[] = [];
+  let piece: { first: number; count: number } | null = null;
+  let holeBytes = 0;
+  for (let index = 0; index < blockCount; index++) {
+    if (knownZero?.[index]) {
+      zeroBlock(index, lengthOf(index));
+      holeBytes += lengthOf(index);
+      piece = null;
+      continue;
+    }
+    if (!piece || piece.count === blocksPerPiece) pieces.push((piece = { first: index, count: 0 }));
+    piece.count++;
+  }
+  let done = holeBytes;
+  scan.progress(done);
+
+  /** The parent's fast hashes of a piece, zeroed where the parent holds no data (so its SHA-256 is taken). */
+  const parentHashesOf = (first: number, count: number): Uint8Array | null => {
+    if (!scan.parentFastHashes || !previous) return null;
+    // A copy of its own: it moves to the worker.
+    const hashes = new Uint8Array(scan.parentFastHashes.subarray(first * FAST_HASH_BYTES, (first + count) * FAST_HASH_BYTES));
+    for (let i = 0; i < count; i++) if (!isDataIn(previous.map, first + i)) hashes.fill(0, i * FAST_HASH_BYTES, (i + 1) * FAST_HASH_BYTES);
+    return hashes;
+  };
+
+  await forEachWindowed(pieces.length, PIECES_IN_FLIGHT, async (n) => {
+    throwIfCancelled(scan.signal);
+    const { first, count } = pieces[n] as { first: number; count: number };
+    const offset = first * blockSize;
+    const length = Math.min(count * blockSize, disk.capacity - offset);
+    const data = ownedCopy(await disk.read(offset, length));
+    const parentFastHashes = parentHashesOf(first, count);
+    const transfer = [data.buffer, ...(parentFastHashes ? [parentFastHashes.buffer] : [])] as ArrayBuffer[];
+    const result = await scan.pool.run<ScanBlocksResult>({ type: 'scan-blocks', data, blockSize, parentFastHashes }, transfer);
+    fastHashes.set(result.fastHashes, first * FAST_HASH_BYTES);
+    const changed: { index: number; sha256: Uint8Array }[] = [];
+    for (let i = 0; i < count; i++) {
+      const index = first + i;
+      if (result.zero[i]) {
+        zeroBlock(index, lengthOf(index));
+        continue;
+      }
+      stats.scannedBytes += lengthOf(index);
+      if (!result.hashed[i]) continue; // its fast hash is the parent's: unchanged
+      const sha256 = result.sha256.slice(i * 32, (i + 1) * 32);
+      if (previous && isDataIn(previous.map, index) && sameSha256(previous.map, index, sha256)) continue;
+      stats.changedBytes += lengthOf(index);
+      changed.push({ index: i, sha256 });
+    }
+    if (changed.length > 0) {
+      const stored = await scan.store.store(result.data, blockSize, changed, scan.signal);
+      stored.forEach((where, k) =>
+        records.push({ index: first + (changed[k] as { index: number }).index, kind: BlockKind.data, ...where }),
+      );
+    }
+    done += length;
+    scan.progress(done);
+  });
+  return { records, fastHashFile };
+}
