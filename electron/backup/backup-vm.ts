@@ -123,7 +123,10 @@ export class BackupWork implements JobWork {
       for (const disk of parent.disks) {
         for (let index = 0; index < disk.blockCount; index++) {
           const record = readRecord(disk.map, index * RECORD_BYTES);
-          if (record.kind === BlockKind.data) known.set(Buffer.from(record.sha256).toString('hex'), record);
+          if (record.kind !== BlockKind.data) continue;
+          // Where the bytes are, not the record: its block index is the earlier point's.
+          const { codec, dataFile, offset, storedLength, rawLength, sha256 } = record;
+          known.set(Buffer.from(sha256).toString('hex'), { codec, dataFile, offset, storedLength, rawLength, sha256 });
         }
       }
       context.log(`incremental after point ${parent.point.sequence}; ${known.size} distinct blocks already stored`);

@@ -138,8 +138,9 @@ export async function scanDisk(scan: DiskScan): Promise<{ records: BlockRecord[]
     }
     if (changed.length > 0) {
       const stored = await scan.store.store(result.data, blockSize, changed, scan.signal);
+      // `where` may be an earlier point's block (dedup): this block's index and kind come last.
       stored.forEach((where, k) =>
-        records.push({ index: first + (changed[k] as { index: number }).index, kind: BlockKind.data, ...where }),
+        records.push({ ...where, index: first + (changed[k] as { index: number }).index, kind: BlockKind.data }),
       );
     }
     done += length;
