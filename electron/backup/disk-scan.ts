@@ -11,10 +11,11 @@ import type { ScanBlocksResult } from '../workers/messages.ts';
 import { ownedCopy, type WorkerPool } from '../workers/pool.ts';
 import type { BackupStats, BlockStore } from './block-store.ts';
 
-/** Bytes read at once: large enough for sequential speed and few worker messages. */
-const PIECE_BYTES = 8 * 1024 * 1024;
-/** Pieces read or in workers at once: the disk stays busy while both workers hash. */
-const PIECES_IN_FLIGHT = 4;
+/** Bytes read at once: sequential, few worker messages. Measured: 2 MiB reads cost less CPU than
+ * 8 MiB ones (each fresh large buffer is page-faulted in), and no more than 1 MiB ones. */
+const PIECE_BYTES = 2 * 1024 * 1024;
+/** Pieces read or in workers at once (16 MiB): the disk stays busy while both workers hash. */
+const PIECES_IN_FLIGHT = 8;
 /** Extents are asked for in windows of this much, so a fragmented disk's list stays small. */
 const EXTENT_WINDOW = 1024 * 1024 * 1024;
 
