@@ -36,7 +36,7 @@ function runTool(command: string, args: string[], env: NodeJS.ProcessEnv, cwd?: 
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-STDERR_KEPT)));
     child.once('error', reject);
-    child.once('exit', (code, signal) =>
+    child.once('close', (code, signal) =>
       code === 0 ? resolve() : reject(new Error(`${command} ${args[0]} exited with ${code ?? signal}: ${stderr.trim()}`)),
     );
   });
@@ -108,7 +108,7 @@ export class LifeboatTool implements BackupTool {
   async close(): Promise<void> {
     await this.engine?.close();
     this.engine = null;
-    await rm(this.home, { recursive: true, force: true });
+    if (this.home) await rm(this.home, { recursive: true, force: true });
   }
 
   private async backup(): Promise<void> {
@@ -167,12 +167,13 @@ abstract class PeerTool implements BackupTool {
   }
 
   async close(): Promise<void> {
-    await rm(this.folder, { recursive: true, force: true });
+    if (this.folder) await rm(this.folder, { recursive: true, force: true });
   }
 }
 
 class ResticTool extends PeerTool {
-  readonly settings = "zstd at its default 'auto' level (repository version 2), always encrypted (AES-256-CTR + Poly1305)";
+  readonly settings =
+    "zstd at its default 'auto' level (repository version 2), always encrypted (AES-256-CTR + Poly1305); its restore writes holes as zeros (no --sparse in 0.14)";
 
   protected environment(folder: string): NodeJS.ProcessEnv {
     return { RESTIC_REPOSITORY: join(folder, 'repository'), RESTIC_PASSWORD: 'bench', RESTIC_CACHE_DIR: join(folder, 'cache') };
@@ -198,7 +199,7 @@ class ResticTool extends PeerTool {
 }
 
 class BorgTool extends PeerTool {
-  readonly settings = 'zstd level 3 (--compression zstd,3), not encrypted (init -e none)';
+  readonly settings = 'zstd level 3 (--compression zstd,3), not encrypted (init -e none); extract --sparse';
 
   protected environment(folder: string): NodeJS.ProcessEnv {
     // BORG_BASE_DIR: its cache, configuration and security folders under the bench's root too.

@@ -5,7 +5,7 @@
 // Alone: LIFEBOAT_BENCH_ONLY=core npm run bench. What the numbers mean: docs/benchmarks.md.
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { changedBlocks, cp, dropPageCache, MIB, median, overwriteBlocks, timed } from './common.ts';
 import { type BackupTool, type BenchVm, LifeboatTool, peerTools } from './side-by-side-tools.ts';
@@ -13,6 +13,7 @@ import { printSideBySide, type ToolRuns } from './side-by-side-table.ts';
 
 /** The share of the disk's blocks the incremental finds changed (issue 21). */
 const CHANGED_FRACTION = 0.05;
+const CHANGE_SEED = 21;
 
 /** Fails loudly when a tool's restored disk is not the source's bytes: the bench itself is wrong then. */
 function checkRestored(tool: BackupTool, flat: string, restored: string): void {
@@ -44,23 +45,24 @@ export async function sideBySide(
   const measured = new Map<BackupTool, ToolRuns>(tools.map((tool) => [tool, { full: [], incremental: [], restore: [], bytes: [] }]));
   const cpTimes: number[] = [];
   const sealedFull: number[] = [];
+  const blocks = changedBlocks(capacity, CHANGED_FRACTION, CHANGE_SEED);
   const cold = await dropPageCache();
   const step = async (fn: () => Promise<void> | void): Promise<number> => {
     if (cold) await dropPageCache();
     return timed(fn);
   };
   for (let run = 0; run < runs; run++) {
+    // The copy is also the disk as it was before this run's change, put back after the run.
     const copy = join(root, `cp-${run}`);
     cpTimes.push(await step(() => cp(vm.flat, copy)));
-    await rm(copy);
     const order = rotated(tools, run);
-    for (const tool of order) await tool.open(run);
     try {
+      for (const tool of order) await tool.open(run);
       for (const tool of order) (measured.get(tool) as ToolRuns).full.push(await step(() => tool.full()));
       await sealed.open(run);
       sealedFull.push(await step(() => sealed.full()).finally(() => sealed.close()));
-      // The same blocks for every tool; other blocks (and other random bytes) in each run.
-      await overwriteBlocks(vm.flat, changedBlocks(capacity, CHANGED_FRACTION, run + 1));
+      // The same blocks for every tool and in every run (new random bytes each time).
+      await overwriteBlocks(vm.flat, blocks);
       for (const tool of order) (measured.get(tool) as ToolRuns).incremental.push(await step(() => tool.incremental()));
       for (const tool of order) {
         const target = join(root, `restore-${run}`);
@@ -76,13 +78,14 @@ export async function sideBySide(
       for (const tool of order) (measured.get(tool) as ToolRuns).bytes.push(tool.repositoryBytes());
     } finally {
       for (const tool of order) await tool.close();
+      await rename(copy, vm.flat);
     }
   }
   const cpTime = median(cpTimes);
   console.log(
     `Lifeboat bench, side by side: ${capacity / 2 ** 30} GiB flat disk (${(vm.dataBytes / 2 ** 30).toFixed(2)} GiB of data: ` +
       `half incompressible, half log text; the rest never written), incremental after ${CHANGED_FRACTION * 100}% of its ` +
-      `${capacity / MIB} 1 MiB blocks got random bytes, ${runs} runs, medians`,
+      `${capacity / MIB} 1 MiB blocks got random bytes (put back after each run), ${runs} runs, medians`,
   );
   printSideBySide({ tools: [...measured].map(([tool, runs]) => ({ tool, runs })), cpTimes, capacity });
   for (const line of peers.skipped) console.log(`  ${line}`);
