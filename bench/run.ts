@@ -1,6 +1,7 @@
 // `npm run bench`: backup and restore throughput of a VM of LIFEBOAT_BENCH_GIB GiB (default 2),
 // each against `cp` of the same bytes on the same disk, measured in this one run. Medians of
 // LIFEBOAT_BENCH_RUNS runs (default 3); the machine is shared and noisy, so read the ratios.
+// Each part, its LIFEBOAT_BENCH_ONLY key and what its numbers mean: docs/benchmarks.md.
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
