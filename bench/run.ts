@@ -1,14 +1,12 @@
 // `npm run bench`: backup and restore throughput of a VM of LIFEBOAT_BENCH_GIB GiB (default 2),
 // each against `cp` of the same bytes on the same disk, measured in this one run. Medians of
 // LIFEBOAT_BENCH_RUNS runs (default 3); the machine is shared and noisy, so read the ratios.
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+// Each part, its LIFEBOAT_BENCH_ONLY key and what its numbers mean: docs/benchmarks.md.
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../electron/engine/engine.ts';
 import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
-import { vmxText } from '../electron/lab/create-lab.ts';
 import { flatVmFolder } from './vm-folder.ts';
 import { startVcsim, vcsimUnavailable } from '../scripts/peers/vcsim.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
@@ -26,66 +24,15 @@ import { filesGet } from './files-get.ts';
 import { instantGuest } from './instant-guest.ts';
 import { instantMass } from './instant-mass.ts';
 import { tapeIscsi } from './tape-iscsi.ts';
+import { cp, makeSourceVm, median, MIB, timed } from './common.ts';
+import { sideBySide } from './side-by-side.ts';
 import { thinDisk } from './thin-disk.ts';
 
-const MIB = 1024 * 1024;
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
 const runs = Number(process.env.LIFEBOAT_BENCH_RUNS ?? '3');
 const root = await mkdtemp(join(process.env.LIFEBOAT_BENCH_DIR ?? tmpdir(), 'lifeboat-bench-'));
 // The benchmark's throwaway homes keep their generated secrets keys with them, not in the user's config.
 process.env.LIFEBOAT_KEYS_DIR = join(root, 'keys');
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
-
-async function timed(fn: () => Promise<void> | void): Promise<number> {
-  const start = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-/** A guest-like disk: 15% never written, 35% incompressible, 50% log-like text; no two blocks equal. */
-async function makeDisk(path: string, bytes: number): Promise<number> {
-  const handle = await open(path, 'w');
-  await handle.truncate(bytes);
-  const text = Buffer.from(
-    Array.from(
-      { length: 20000 },
-      (_, i) =>
-        `2026-11-24T03:${String(i % 60).padStart(2, '0')}:00Z host-${i % 17} svc[${i}]: handled request ${i * 7919} in ${i % 113} ms\n`,
-    ).join(''),
-  ).subarray(0, MIB);
-  let written = 0;
-  for (let block = 0; block < bytes / MIB; block++) {
-    const kind = (block * 13) % 20;
-    if (kind < 3) continue;
-    const data = kind < 10 ? randomBytes(MIB) : Buffer.from(text);
-    data.writeUInt32LE(block, 0);
-    data.writeUInt32LE(block, MIB / 2);
-    await handle.write(data, 0, MIB, block * MIB);
-    written += MIB;
-  }
-  await handle.sync();
-  await handle.close();
-  return written;
-}
-
-/** Seconds per step, from the job's own event log ("step X started" ... next step / end). */
-function stepDurations(events: { at: string; message: string }[]): string {
-  const starts = events
-    .filter((event) => event.message.startsWith('step '))
-    .map((event) => ({ name: event.message.split(' ')[1], at: Date.parse(event.at) }));
-  const end = Date.parse(events.at(-1)?.at ?? '');
-  return starts.map((step, i) => `${step.name} ${(((starts[i + 1]?.at ?? end) - step.at) / 1000).toFixed(2)}`).join(', ');
-}
-
-function cp(from: string, to: string): void {
-  execFileSync('cp', ['--sparse=auto', from, to]);
-  execFileSync('sync', [to]);
-}
 
 /** Restore of the same VM to govmomi's vCenter simulator in each transport mode. */
 async function vsphereModes(source: string, capacity: number, cpTime: number): Promise<void> {
@@ -428,7 +375,6 @@ async function consoleQueue(): Promise<void> {
   }
 }
 
-/** The bench VM's folder: its .vmx and a monolithicFlat disk of `capacity` bytes. */
 /** Copy jobs against `cp` of the same files, and encrypted against plain backup and restore. */
 async function copiesAndEncryption(source: string, capacity: number): Promise<void> {
   const times = {
@@ -531,105 +477,25 @@ async function copiesAndEncryption(source: string, capacity: number): Promise<vo
   );
 }
 
-async function makeSourceVm(capacity: number): Promise<{ source: string; flat: string; dataBytes: number }> {
-  const source = join(root, 'source');
-  await mkdir(source);
-  const flat = join(source, 'bench-flat.vmdk');
-  const dataBytes = await makeDisk(flat, capacity);
-  await writeFile(
-    join(source, 'bench.vmdk'),
-    `# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\nRW ${capacity / 512} FLAT "bench-flat.vmdk" 0\n`,
-  );
-  await writeFile(join(source, 'bench.vmx'), vmxText('bench', ['bench.vmdk'], '42 42 42 42 42 42 42 42-42 42 42 42 42 42 42 42'));
-  return { source, flat, dataBytes };
-}
-
 async function copiesOnly(): Promise<void> {
   const capacity = gib * 1024 * MIB;
-  const { source } = await makeSourceVm(capacity);
+  const { source } = await makeSourceVm(root, capacity);
   console.log(`Lifeboat bench, copies and encryption only: ${gib} GiB VM, ${runs} runs, medians`);
   await copiesAndEncryption(source, capacity);
 }
 
 async function instantOnly(): Promise<void> {
   const capacity = gib * 1024 * MIB;
-  const { source } = await makeSourceVm(capacity);
+  const { source } = await makeSourceVm(root, capacity);
   console.log(`Lifeboat bench, Instant Recovery only: ${gib} GiB VM, ${runs} runs, medians`);
   await instantRecovery(source, capacity);
 }
 
 async function main(): Promise<void> {
   const capacity = gib * 1024 * MIB;
-  const { source, flat, dataBytes } = await makeSourceVm(capacity);
-
-  const cpTimes: number[] = [];
-  const backupTimes: number[] = [];
-  const incrementalTimes: number[] = [];
-  const restoreTimes: number[] = [];
-  let stored = 0;
-  let restoreSteps = '';
-  for (let run = 0; run < runs; run++) {
-    const copy = join(root, `cp-${run}`);
-    cpTimes.push(await timed(() => cp(flat, copy)));
-    await rm(copy);
-
-    const home = join(root, `home-${run}`);
-    const engine = await openServedEngine({ home });
-    try {
-      backupTimes.push(
-        await timed(async () => {
-          const job = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
-          if (job.state !== 'succeeded') throw new Error(`backup failed: ${job.error}`);
-        }),
-      );
-      const handle = await open(flat, 'r+');
-      await handle.write(randomBytes(64 * MIB), 0, 64 * MIB, 100 * MIB + run * MIB);
-      await handle.close();
-      incrementalTimes.push(
-        await timed(async () => {
-          const job = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
-          if (job.state !== 'succeeded') throw new Error(`incremental failed: ${job.error}`);
-        }),
-      );
-      const points = engine.catalog.listPoints(engine.lookup.resolveVm('bench').id);
-      stored = points.reduce((sum, point) => sum + point.storedBytes, 0);
-      const target = join(root, `restore-${run}`);
-      restoreTimes.push(
-        await timed(async () => {
-          const job = await engine.jobs.whenEnded(
-            (await engine.restores.start({ vm: 'bench', point: 'latest', target: { kind: 'local', path: target } }, 'bench')).id,
-          );
-          if (job.state !== 'succeeded') throw new Error(`restore failed: ${job.error}`);
-          restoreSteps = stepDurations(engine.catalog.jobEvents(job.id));
-        }),
-      );
-      const restored = await stat(join(target, 'bench-flat.vmdk'));
-      if (restored.size !== capacity) throw new Error('restored disk has the wrong size');
-      await rm(target, { recursive: true });
-    } finally {
-      await engine.close();
-      await rm(home, { recursive: true, force: true });
-    }
-  }
-  const mbps = (bytes: number, seconds: number): string => `${(bytes / seconds / 1e6).toFixed(0)} MB/s`;
-  const cpTime = median(cpTimes);
-  const restoreTime = median(restoreTimes);
-  const backupTime = median(backupTimes);
-  console.log(
-    `Lifeboat bench: ${gib} GiB VM (${(dataBytes / 2 ** 30).toFixed(2)} GiB of data, the rest never written), ${runs} runs, medians`,
-  );
-  console.log(`  cp --sparse=auto + sync        ${cpTime.toFixed(2)} s  ${mbps(capacity, cpTime)} of disk`);
-  console.log(
-    `  full backup                    ${backupTime.toFixed(2)} s  ${mbps(capacity, backupTime)} of disk  ratio to cp ${(cpTime / backupTime).toFixed(2)}`,
-  );
-  console.log(
-    `  incremental (64 MiB changed)   ${median(incrementalTimes).toFixed(2)} s  (reads the whole disk; no CBT on a local folder)`,
-  );
-  console.log(
-    `  entire VM restore (latest)     ${restoreTime.toFixed(2)} s  ${mbps(capacity, restoreTime)} of disk  ratio to cp ${(cpTime / restoreTime).toFixed(2)}  (goal >= 0.80)`,
-  );
-  console.log(`  restore steps (last run, s): ${restoreSteps}`);
-  console.log(`  repository size after 2 points ${(stored / 2 ** 30).toFixed(2)} GiB for ${(dataBytes / 2 ** 30).toFixed(2)} GiB of data`);
+  const vm = await makeSourceVm(root, capacity);
+  const { cpTime } = await sideBySide(root, runs, vm, capacity);
+  const { source } = vm;
   await copiesAndEncryption(source, capacity);
   await tape(source, capacity, cpTime);
   await tapeIscsi(root, runs, timed, median);
@@ -641,28 +507,38 @@ async function main(): Promise<void> {
   await instantGuest(root, runs, median);
   await thinDisk(root, runs, timed, median);
   await consoleQueue();
-  console.log(
-    `  raw runs (s): cp ${cpTimes.map((t) => t.toFixed(2)).join(' ')} | backup ${backupTimes.map((t) => t.toFixed(2)).join(' ')} | restore ${restoreTimes.map((t) => t.toFixed(2)).join(' ')}`,
-  );
 }
 
-try {
-  // LIFEBOAT_BENCH_ONLY=console (or instant, instant-guest, instant-mass, copies, files-get, tape-iscsi, thin) measures that part alone (a minute instead of several).
-  if (process.env.LIFEBOAT_BENCH_ONLY === 'console') await consoleQueue();
-  else if (process.env.LIFEBOAT_BENCH_ONLY === 'files-get') {
+/** LIFEBOAT_BENCH_ONLY=<key> measures that part alone (a minute or a few instead of the whole bench). */
+const parts: Record<string, () => Promise<void>> = {
+  core: async () => {
+    const capacity = gib * 1024 * MIB;
+    await sideBySide(root, runs, await makeSourceVm(root, capacity), capacity);
+  },
+  console: consoleQueue,
+  'files-get': async () => {
     console.log(`Lifeboat bench, item restore (files get) only: ${runs} runs, medians`);
     await filesGet(root, runs, timed, median);
-  } else if (process.env.LIFEBOAT_BENCH_ONLY === 'instant-guest') {
+  },
+  'instant-guest': async () => {
     console.log(`Lifeboat bench, a real guest booted from the Instant Recovery export only`);
     await instantGuest(root, runs, median);
-  } else if (process.env.LIFEBOAT_BENCH_ONLY === 'instant') await instantOnly();
-  else if (process.env.LIFEBOAT_BENCH_ONLY === 'instant-mass') {
+  },
+  instant: instantOnly,
+  'instant-mass': async () => {
     console.log('Lifeboat bench, mass Instant Recovery only');
     await instantMass(root);
-  } else if (process.env.LIFEBOAT_BENCH_ONLY === 'copies') await copiesOnly();
-  else if (process.env.LIFEBOAT_BENCH_ONLY === 'tape-iscsi') await tapeIscsi(root, runs, timed, median);
-  else if (process.env.LIFEBOAT_BENCH_ONLY === 'thin') await thinDisk(root, runs, timed, median);
-  else await main();
+  },
+  copies: copiesOnly,
+  'tape-iscsi': () => tapeIscsi(root, runs, timed, median),
+  thin: () => thinDisk(root, runs, timed, median),
+};
+
+try {
+  const only = process.env.LIFEBOAT_BENCH_ONLY;
+  if (!only) await main();
+  else if (Object.hasOwn(parts, only)) await (parts[only] as () => Promise<void>)();
+  else throw new Error(`LIFEBOAT_BENCH_ONLY=${only} is no part of the bench; the parts: ${Object.keys(parts).join(', ')}`);
 } finally {
   await rm(root, { recursive: true, force: true });
 }
