@@ -26,6 +26,7 @@ import { filesGet } from './files-get.ts';
 import { instantGuest } from './instant-guest.ts';
 import { instantMass } from './instant-mass.ts';
 import { tapeIscsi } from './tape-iscsi.ts';
+import { restoreOnly } from './restore-only.ts';
 
 const MIB = 1024 * 1024;
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
@@ -658,6 +659,8 @@ try {
     console.log('Lifeboat bench, mass Instant Recovery only');
     await instantMass(root);
   } else if (process.env.LIFEBOAT_BENCH_ONLY === 'copies') await copiesOnly();
+  else if (process.env.LIFEBOAT_BENCH_ONLY === 'restore')
+    await restoreOnly({ root, ...(await makeSourceVm(gib * 1024 * MIB)), capacity: gib * 1024 * MIB, runs, cp, timed, median });
   else if (process.env.LIFEBOAT_BENCH_ONLY === 'tape-iscsi') await tapeIscsi(root, runs, timed, median);
   else await main();
 } finally {
