@@ -27,6 +27,7 @@ import { tapeIscsi } from './tape-iscsi.ts';
 import { cp, makeSourceVm, median, MIB, timed } from './common.ts';
 import { sideBySide } from './side-by-side.ts';
 import { thinDisk } from './thin-disk.ts';
+import { restoreOnly } from './restore-only.ts';
 
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
 const runs = Number(process.env.LIFEBOAT_BENCH_RUNS ?? '3');
@@ -532,6 +533,8 @@ const parts: Record<string, () => Promise<void>> = {
   copies: copiesOnly,
   'tape-iscsi': () => tapeIscsi(root, runs, timed, median),
   thin: () => thinDisk(root, runs, timed, median),
+  restore: async () =>
+    restoreOnly({ root, ...(await makeSourceVm(root, gib * 1024 * MIB)), capacity: gib * 1024 * MIB, runs, cp, timed, median }),
 };
 
 try {

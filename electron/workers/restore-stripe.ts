@@ -1,0 +1,240 @@
+// One stripe of a disk restore, in a block worker: the stripe's blocks come in runs of
+// STRIPE_RUN adjacent blocks; each run's stored blocks are read with one read per stretch that
+// lies end to end in a data file, every block is unsealed, decompressed and SHA-256-checked, and
+// then the run's adjacent data blocks go to the target in one gathered write (holes stay
+// unwritten). A corrupt block fails the run before any of it is written.
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync, writeSync, writevSync } from 'node:fs';
+import { LifeboatError } from '../errors.ts';
+import { BlockKind, RECORD_BYTES, readRecord, type BlockRecord } from '../repository/block-map.ts';
+import { decompressBlock } from '../repository/codec.ts';
+import { unsealed } from '../repository/block-cipher.ts';
+import { isAllZero } from '../disks/zero.ts';
+import { STAGES, STRIPE_RUN, stripeOf, type RestoreStripeResult, type RestoreStripeTask } from './messages.ts';
+
+/** A block that cannot be restored; `blockIndex` says which, so the engine can name its offset. */
+export class StripeError extends LifeboatError {
+  blockIndex = -1;
+}
+
+function readInto(fd: number, buffer: Uint8Array, length: number, position: number): Uint8Array {
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, buffer, done, length - done, position + done);
+    if (n === 0) throw new LifeboatError('corrupt-backup', `data file ends before byte ${position + length}`);
+    done += n;
+  }
+  return buffer.subarray(0, length);
+}
+
+export function writeAt(fd: number, data: Uint8Array, position: number): void {
+  let written = 0;
+  while (written < data.length) written += writeSync(fd, data, written, data.length - written, position + written);
+}
+
+/** Writes adjacent pieces at `position` with as few gathered writes as the kernel allows. */
+function writeGathered(fd: number, pieces: Uint8Array[], position: number): void {
+  let rest = pieces;
+  let at = position;
+  while (rest.length > 0) {
+    let written = writevSync(fd, rest, at);
+    at += written;
+    // A short write: drop what went out, resume inside the piece it stopped in.
+    const remaining: Uint8Array[] = [];
+    for (const piece of rest) {
+      if (written >= piece.length) written -= piece.length;
+      else {
+        remaining.push(written > 0 ? piece.subarray(written) : piece);
+        written = 0;
+      }
+    }
+    rest = remaining;
+  }
+}
+
+/** Stages of one run, in STAGES order (milliseconds). */
+type StageClock = [number, number, number, number];
+
+class StripeRestorer {
+  private readonly task: RestoreStripeTask;
+  private readonly fds = new Map<number, number>();
+  private target: number | null = null;
+  /** Reused for every read: a run's stored blocks, read end to end. */
+  private readBuffer: Uint8Array;
+  private readonly clock: StageClock = [0, 0, 0, 0];
+  blocks = 0;
+  bytes = 0;
+  unchangedBlocks = 0;
+  private compared = 0;
+
+  constructor(task: RestoreStripeTask) {
+    this.task = task;
+    this.readBuffer = new Uint8Array(STRIPE_RUN * task.blockSize);
+  }
+
+  open(): void {
+    for (const [sequence, path] of this.task.dataFiles) this.fds.set(sequence, openSync(path, 'r'));
+    if (this.task.targetPath) this.target = openSync(this.task.targetPath, 'r+');
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) closeSync(fd);
+    if (this.target !== null) closeSync(this.target);
+  }
+
+  /** Blocks `first` to `end` (exclusive) of this stripe. */
+  run(first: number, end: number): void {
+    const records: BlockRecord[] = [];
+    for (let index = first; index < end; index++) {
+      const record = readRecord(this.task.map, index * RECORD_BYTES);
+      // The map's record index is that of the file it came from; the position is what counts here.
+      records.push({ ...record, index });
+    }
+    if (this.task.rollback && this.target !== null) {
+      for (const record of records) this.rollbackBlock(record);
+      return;
+    }
+    const data = records.filter((record) => record.kind === BlockKind.data);
+    const plain = this.readAndCheck(data);
+    if (this.target !== null) this.writeAdjacent(data, plain);
+    for (const block of plain) this.bytes += block.length;
+    this.blocks += plain.length;
+    this.task.progress[this.task.slot] = this.bytes;
+  }
+
+  flushTimings(): void {
+    if (!this.task.timings) return;
+    const at = this.task.slot * STAGES.length;
+    this.clock.forEach((ms, stage) => {
+      (this.task.timings as Float64Array)[at + stage] = ((this.task.timings as Float64Array)[at + stage] as number) + ms;
+    });
+    this.clock.fill(0);
+  }
+
+  private expectedLength(index: number): number {
+    return Math.min(this.task.blockSize, this.task.capacity - index * this.task.blockSize);
+  }
+
+  private fail(index: number, why: string): never {
+    const error = new StripeError('corrupt-backup', why);
+    error.blockIndex = index;
+    throw error;
+  }
+
+  /** The run's data blocks, read (one read per stretch stored end to end), decompressed and
+   * checked; the results may be views into the read buffer, valid until the next run. */
+  private readAndCheck(records: BlockRecord[]): Uint8Array[] {
+    const t0 = performance.now();
+    const stored: Uint8Array[] = [];
+    let group = 0;
+    let used = 0;
+    while (group < records.length) {
+      const head = records[group] as BlockRecord;
+      const fd = this.fds.get(head.dataFile);
+      if (fd === undefined) this.fail(head.index, `its data file (point ${head.dataFile}) is not in the chain`);
+      let stop = group + 1;
+      let length = head.storedLength;
+      for (let next = records[stop]; next; next = records[++stop]) {
+        if (next.dataFile !== head.dataFile || next.offset !== head.offset + length) break;
+        length += next.storedLength;
+      }
+      if (used + length > this.readBuffer.length) {
+        // Sealed blocks that do not compress are a little larger than a block: a new, larger
+        // buffer from here on (the views already taken keep the old one alive until this run ends).
+        this.readBuffer = new Uint8Array(Math.max(length, 2 * this.readBuffer.length));
+        used = 0;
+      }
+      readInto(fd as number, this.readBuffer.subarray(used), length, head.offset);
+      for (let at = group; at < stop; at++) {
+        const record = records[at] as BlockRecord;
+        stored.push(this.readBuffer.subarray(used, used + record.storedLength));
+        used += record.storedLength;
+      }
+      group = stop;
+    }
+    const t1 = performance.now();
+    this.clock[0] += t1 - t0;
+    return records.map((record, at) => this.decodeChecked(record, stored[at] as Uint8Array));
+  }
+
+  private decodeChecked(record: BlockRecord, stored: Uint8Array): Uint8Array {
+    const t0 = performance.now();
+    const expected = this.expectedLength(record.index);
+    if (record.rawLength !== expected) this.fail(record.index, `recorded length ${record.rawLength} should be ${expected}`);
+    let data: Uint8Array;
+    try {
+      const plain = unsealed(stored, record.codec, record.sha256, this.task.dataKey);
+      data = decompressBlock(plain.payload, plain.codec, record.rawLength);
+    } catch (error) {
+      return this.fail(record.index, (error as Error).message);
+    }
+    const t1 = performance.now();
+    if (data.length !== record.rawLength) this.fail(record.index, `it decompresses to ${data.length} bytes instead of ${record.rawLength}`);
+    if (!createHash('sha256').update(data).digest().equals(record.sha256))
+      this.fail(record.index, 'its SHA-256 does not match the block map');
+    this.clock[1] += t1 - t0;
+    this.clock[2] += performance.now() - t1;
+    return data;
+  }
+
+  /** One gathered write per stretch of adjacent blocks (a hole between them ends a stretch). */
+  private writeAdjacent(records: BlockRecord[], plain: Uint8Array[]): void {
+    const t0 = performance.now();
+    let start = 0;
+    while (start < records.length) {
+      let stop = start + 1;
+      while (stop < records.length && (records[stop] as BlockRecord).index === (records[stop - 1] as BlockRecord).index + 1) stop++;
+      writeGathered(this.target as number, plain.slice(start, stop), (records[start] as BlockRecord).index * this.task.blockSize);
+      start = stop;
+    }
+    this.clock[3] += performance.now() - t0;
+  }
+
+  /** Quick rollback and compare: a block that already holds the point's content is left alone. */
+  private rollbackBlock(record: BlockRecord): void {
+    const target = this.target as number;
+    const length = this.expectedLength(record.index);
+    const position = record.index * this.task.blockSize;
+    const current = readInto(target, new Uint8Array(length), length, position);
+    const same = record.kind === BlockKind.data ? createHash('sha256').update(current).digest().equals(record.sha256) : isAllZero(current);
+    this.compared += length;
+    this.task.progress[this.task.slot] = this.compared;
+    if (same) {
+      this.unchangedBlocks++;
+      return;
+    }
+    if (this.task.compareOnly) return;
+    const data = record.kind === BlockKind.data ? this.readAndCheck([record])[0] : new Uint8Array(length);
+    writeAt(target, data as Uint8Array, position);
+    this.blocks++;
+    this.bytes += length;
+  }
+}
+
+/** Restores (or verifies, or rolls back) the blocks of one stripe; the watermark moves past a
+ * run only once all of it is written. */
+export function restoreStripe(task: RestoreStripeTask): RestoreStripeResult {
+  const restorer = new StripeRestorer(task);
+  try {
+    restorer.open();
+    const blockCount = task.map.length / RECORD_BYTES;
+    let index = task.watermarks ? Atomics.load(task.watermarks, task.slot) : 0;
+    while (index < blockCount) {
+      const end = Math.min(blockCount, (Math.floor(index / STRIPE_RUN) + 1) * STRIPE_RUN);
+      if (stripeOf(index, task.slots) === task.slot) {
+        if (task.watermarks) Atomics.store(task.watermarks, task.slot, index);
+        if (Atomics.load(task.control, 0) !== 0) throw new LifeboatError('cancelled', 'stopped');
+        restorer.run(index, end);
+        restorer.flushTimings();
+      }
+      index = end;
+    }
+    if (task.watermarks) Atomics.store(task.watermarks, task.slot, blockCount);
+    return { blocks: restorer.blocks, bytes: restorer.bytes, unchangedBlocks: restorer.unchangedBlocks };
+  } catch (error) {
+    Atomics.compareExchange(task.control, 0, 0, 2);
+    throw error;
+  } finally {
+    restorer.close();
+  }
+}
