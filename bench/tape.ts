@@ -41,6 +41,7 @@ export async function tape(
       written = { bytes: tapes.reduce((sum, t) => sum + t.bytes, 0), starved: tapes.reduce((sum, t) => sum + t.starvedEvents, 0) };
     });
     const times: number[] = [];
+    let stages = '';
     const reports: { bytesRead: number; starvedEvents: number; loads: number; passes: number }[] = [];
     for (let run = 0; run < runs; run++) {
       const target = join(root, `tape-restore-${run}`);
@@ -53,6 +54,7 @@ export async function tape(
           const job = await engine.jobs.whenEnded((jobs[0] as (typeof jobs)[number]).id);
           if (job.state !== 'succeeded') throw new Error(`tape restore failed: ${job.error}`);
           reports.push(...(job.result?.tapes as typeof reports));
+          stages = JSON.stringify(job.result?.stages ?? {});
         }),
       );
       await rm(target, { recursive: true });
@@ -70,6 +72,7 @@ export async function tape(
     console.log(
       `  tape restore per run: loads ${reports.map((r) => r.loads).join(' ')}, passes ${reports.map((r) => r.passes).join(' ')}, drive-starved events ${reports.map((r) => r.starvedEvents).join(' ')}; raw runs (s) ${times.map((t) => t.toFixed(2)).join(' ')}`,
     );
+    console.log(`  tape restore busy seconds per stage (last run, all workers): ${stages}`);
     const sustained = read / time;
     console.log(
       `  streaming: the engine took ${(sustained / 1e6).toFixed(0)} MB/s from tape; an LTO-9 matches speed down to 177 MB/s, so a restore longer than the drive's buffer would ${sustained >= 177e6 ? 'keep it streaming' : 'make it stop and backhitch (shoe-shine) on this machine'}`,

@@ -9,6 +9,7 @@ import { compressBlock, decompressBlock, ENCRYPTED_CODEC, type Codec } from '../
 import { openBlock, sealBlock, unsealed } from '../repository/block-cipher.ts';
 import { ownedCopy } from './pool.ts';
 import { isAllZero } from '../disks/zero.ts';
+import { writeBlocks } from './write-blocks.ts';
 import {
   STAGES,
   stripeOf,
@@ -20,8 +21,6 @@ import {
   type RestoreStripeResult,
   type RestoreStripeTask,
   type WorkerTask,
-  type WriteBlocksResult,
-  type WriteBlocksTask,
 } from './messages.ts';
 
 function readFully(fd: number, length: number, position: number): Buffer {
@@ -125,46 +124,6 @@ function restoreStripe(task: RestoreStripeTask): RestoreStripeResult {
   } finally {
     for (const fd of fds.values()) closeSync(fd);
     if (target !== null) closeSync(target);
-  }
-}
-
-function writeBlocks(task: WriteBlocksTask): WriteBlocksResult {
-  const fds = new Map<string, number>();
-  let bytes = 0;
-  // decompress, verify, write (source read is the caller's: the blocks came with the task)
-  const timings = [0, 0, 0];
-  try {
-    task.blocks.forEach((block, index) => {
-      const fail = (why: string): never => {
-        const error = new StripeError('corrupt-backup', why);
-        error.blockIndex = index;
-        throw error;
-      };
-      let data: Uint8Array;
-      const t0 = performance.now();
-      try {
-        const plain = unsealed(block.payload, block.codec, block.sha256, task.dataKey);
-        data = decompressBlock(plain.payload, plain.codec, block.rawLength);
-      } catch (error) {
-        return fail((error as Error).message);
-      }
-      const t1 = performance.now();
-      if (data.length !== block.rawLength) fail(`it decompresses to ${data.length} bytes instead of ${block.rawLength}`);
-      if (!createHash('sha256').update(data).digest().equals(Buffer.from(block.sha256))) fail('its SHA-256 does not match the catalog');
-      const t2 = performance.now();
-      for (const target of block.targets) {
-        let fd = fds.get(target.path);
-        if (fd === undefined) fds.set(target.path, (fd = openSync(target.path, 'r+')));
-        writeAt(fd, data, target.position);
-        bytes += data.length;
-      }
-      timings[0] = (timings[0] as number) + (t1 - t0);
-      timings[1] = (timings[1] as number) + (t2 - t1);
-      timings[2] = (timings[2] as number) + (performance.now() - t2);
-    });
-    return { bytes, timings };
-  } finally {
-    for (const fd of fds.values()) closeSync(fd);
   }
 }
 
