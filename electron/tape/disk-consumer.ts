@@ -19,8 +19,8 @@ const READ_AHEAD_BYTES = 256 * MIB;
 /** Raw bytes per batch: enough batches to keep every worker busy with a few queued behind it (so
  * a worker never waits for a round trip), and batches large enough that a round trip (well under
  * a millisecond) is lost in a batch's work (tens of milliseconds). */
-export function batchBytesFor(workers: number): number {
-  return Math.min(32 * MIB, Math.max(4 * MIB, Math.floor(READ_AHEAD_BYTES / (workers * 4) / MIB) * MIB));
+export function batchBytesFor(workers: number, readAheadBytes: number): number {
+  return Math.min(32 * MIB, Math.max(MIB, Math.floor(readAheadBytes / (workers * 4) / MIB) * MIB));
 }
 
 type Place = { path: string; position: number; disk: string };
@@ -45,6 +45,8 @@ export type DiskConsumerOptions = ConsumerOptions & {
   pool: WorkerPool;
   /** The copy's data bytes (copyDataBytes), which the restore has already counted. */
   bytesExpected: number;
+  /** Stored bytes the pass may read ahead of the writers (default READ_AHEAD_BYTES). */
+  readAheadBytes?: number;
 };
 
 export class DiskRestoreConsumer extends ConsumerBase {
@@ -58,14 +60,19 @@ export class DiskRestoreConsumer extends ConsumerBase {
   private batchStored = 0;
   /** Stored bytes in the batch being filled and in the batches queued or in flight. */
   private readAhead = 0;
+  private readonly readAheadLimit: number;
   private readonly batchLimit: number;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Settles when the job is cancelled (a pass waiting for room stops waiting). */
+  private readonly cancelled: Promise<void>;
 
   constructor(options: DiskConsumerOptions) {
     super(options);
     this.options = options;
     this.bytesExpected = options.bytesExpected;
-    this.batchLimit = batchBytesFor(options.pool.size);
+    this.readAheadLimit = options.readAheadBytes ?? READ_AHEAD_BYTES;
+    this.cancelled = new Promise((resolve) => this.signal.addEventListener('abort', () => resolve(), { once: true }));
+    this.batchLimit = batchBytesFor(options.pool.size, this.readAheadLimit);
     const { manifest, maps } = options.copy;
     manifest.disks.forEach((disk, diskIndex) => {
       const map = diskMapOf(manifest, maps, diskIndex);
@@ -95,9 +102,11 @@ export class DiskRestoreConsumer extends ConsumerBase {
     this.batchStored += payload.length;
     this.readAhead += payload.length;
     if (this.batchBytes >= this.batchLimit) this.dispatch();
-    // Back-pressure: the tape waits only when the read-ahead is full.
-    for (let guard = 0; this.readAhead >= READ_AHEAD_BYTES && this.inFlight.size > 0 && guard < 1_000_000; guard++)
-      await Promise.race(this.inFlight);
+    // Back-pressure: the tape waits only when the read-ahead is full, and not past a cancel.
+    for (let guard = 0; this.readAhead >= this.readAheadLimit && this.inFlight.size > 0 && guard < 1_000_000; guard++) {
+      if (this.failure || this.signal.aborted) return;
+      await Promise.race([...this.inFlight, this.cancelled]);
+    }
   }
 
   /** Queues the batch being filled on the pool (which hands it to the next free worker). */
