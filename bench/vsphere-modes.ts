@@ -41,6 +41,7 @@ export async function vsphereModes(
     ] as const;
     for (const [mode, diskFormat] of modes) {
       const times: number[] = [];
+      let stages = '';
       for (let run = 0; run < runs; run++) {
         const name = `bench-${mode}-${run}`;
         times.push(
@@ -59,13 +60,14 @@ export async function vsphereModes(
               ).id,
             );
             if (job.state !== 'succeeded') throw new Error(`${mode} restore failed: ${job.error}`);
+            stages = JSON.stringify(job.result?.stages ?? {});
           }),
         );
         await rm(join(lun.LocalDS_0, name), { recursive: true, force: true });
       }
       const time = median(times);
       console.log(
-        `  vSphere restore, ${mode.padEnd(6)} (${diskFormat})   ${time.toFixed(2)} s  ${(capacity / time / 1e6).toFixed(0)} MB/s of disk  ratio to cp ${(cpTime / time).toFixed(2)}`,
+        `  vSphere restore, ${mode.padEnd(6)} (${diskFormat})   ${time.toFixed(2)} s  ${(capacity / time / 1e6).toFixed(0)} MB/s of disk  ratio to cp ${(cpTime / time).toFixed(2)}  busy s per stage (last run) ${stages}`,
       );
     }
   } finally {
