@@ -442,7 +442,7 @@ async function againstCpOnly(part: typeof tape, name: string): Promise<void> {
   }
   const cpTime = median(cpTimes);
   console.log(`Lifeboat bench, ${name} only: ${gib} GiB VM, ${runs} runs, medians; cp --sparse=auto + sync ${cpTime.toFixed(2)} s`);
-  await part(root, source, capacity, cpTime, runs, timed, median);
+  await part({ root, source, capacity, cpTime, runs, timed, median });
 }
 
 async function main(): Promise<void> {
@@ -518,9 +518,9 @@ async function main(): Promise<void> {
   console.log(`  restore steps (last run, s): ${restoreSteps}`);
   console.log(`  repository size after 2 points ${(stored / 2 ** 30).toFixed(2)} GiB for ${(dataBytes / 2 ** 30).toFixed(2)} GiB of data`);
   await copiesAndEncryption(source, capacity);
-  await tape(root, source, capacity, cpTime, runs, timed, median);
+  await tape({ root, source, capacity, cpTime, runs, timed, median });
   await tapeIscsi(root, runs, timed, median);
-  await vsphereModes(root, source, capacity, cpTime, runs, timed, median);
+  await vsphereModes({ root, source, capacity, cpTime, runs, timed, median });
   await instantRecovery(source, capacity);
   await instantMass(root);
   await itemLevel();

@@ -3,21 +3,12 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
-
-type Timer = (fn: () => Promise<void> | void) => Promise<number>;
+import type { VmBench } from './vm-bench.ts';
 
 /** Tape: backup to and restore from the virtual library, whose drive streams at LTO-9's 400 MB/s
  * (mechanical waits scaled down). Throughput is read against that modelled rate; drive-starved
  * events say whether the engine kept the tape streaming. */
-export async function tape(
-  root: string,
-  source: string,
-  capacity: number,
-  cpTime: number,
-  runs: number,
-  timed: Timer,
-  median: (values: number[]) => number,
-): Promise<void> {
+export async function tape({ root, source, capacity, cpTime, runs, timed, median }: VmBench): Promise<void> {
   const home = join(root, 'home-tape');
   const engine = await openServedEngine({ home });
   try {

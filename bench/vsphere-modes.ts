@@ -3,20 +3,11 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
+import type { VmBench } from './vm-bench.ts';
 import { startVcsim, vcsimUnavailable } from '../scripts/peers/vcsim.ts';
 
-type Timer = (fn: () => Promise<void> | void) => Promise<number>;
-
 /** Restore of the same VM to govmomi's vCenter simulator in each transport mode. */
-export async function vsphereModes(
-  root: string,
-  source: string,
-  capacity: number,
-  cpTime: number,
-  runs: number,
-  timed: Timer,
-  median: (values: number[]) => number,
-): Promise<void> {
+export async function vsphereModes({ root, source, capacity, cpTime, runs, timed, median }: VmBench): Promise<void> {
   const missing = vcsimUnavailable();
   if (missing) {
     console.log(`  vSphere restore per transport: skipped (${missing})`);
