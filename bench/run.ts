@@ -28,71 +28,14 @@ import { cp, makeSourceVm, median, MIB, timed } from './common.ts';
 import { sideBySide } from './side-by-side.ts';
 import { thinDisk } from './thin-disk.ts';
 import { restoreOnly } from './restore-only.ts';
+import { tape } from './tape.ts';
+import { vsphereModes } from './vsphere-modes.ts';
 
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
 const runs = Number(process.env.LIFEBOAT_BENCH_RUNS ?? '3');
 const root = await mkdtemp(join(process.env.LIFEBOAT_BENCH_DIR ?? tmpdir(), 'lifeboat-bench-'));
 // The benchmark's throwaway homes keep their generated secrets keys with them, not in the user's config.
 process.env.LIFEBOAT_KEYS_DIR = join(root, 'keys');
-
-/** Restore of the same VM to govmomi's vCenter simulator in each transport mode. */
-async function vsphereModes(source: string, capacity: number, cpTime: number): Promise<void> {
-  const missing = vcsimUnavailable();
-  if (missing) {
-    console.log(`  vSphere restore per transport: skipped (${missing})`);
-    return;
-  }
-  const vc = await startVcsim();
-  const engine = await openServedEngine({ home: join(root, 'home-vsphere') });
-  try {
-    const backup = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
-    if (backup.state !== 'succeeded') throw new Error(`backup failed: ${backup.error}`);
-    await engine.hosts.add({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'bench');
-    const lun = { LocalDS_0: vc.datastores.LocalDS_0 as string };
-    engine.hosts.addProxy({ name: 'san', host: 'vc', transports: ['san'], proxyVm: null, datastorePaths: lun, maxTasks: 2 }, 'bench');
-    engine.hosts.addProxy(
-      { name: 'hot', host: 'vc', transports: ['hotadd'], proxyVm: 'DC0_H0_VM0', datastorePaths: lun, maxTasks: 2 },
-      'bench',
-    );
-    const modes = [
-      ['san', 'thick'],
-      ['hotadd', 'thin'],
-      ['nbd', 'thin'],
-    ] as const;
-    for (const [mode, diskFormat] of modes) {
-      const times: number[] = [];
-      for (let run = 0; run < runs; run++) {
-        const name = `bench-${mode}-${run}`;
-        times.push(
-          await timed(async () => {
-            const job = await engine.jobs.whenEnded(
-              (
-                await engine.restores.start(
-                  {
-                    vm: 'bench',
-                    point: 'latest',
-                    newName: name,
-                    target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0', transport: mode, diskFormat },
-                  },
-                  'bench',
-                )
-              ).id,
-            );
-            if (job.state !== 'succeeded') throw new Error(`${mode} restore failed: ${job.error}`);
-          }),
-        );
-        await rm(join(lun.LocalDS_0, name), { recursive: true, force: true });
-      }
-      const time = median(times);
-      console.log(
-        `  vSphere restore, ${mode.padEnd(6)} (${diskFormat})   ${time.toFixed(2)} s  ${(capacity / time / 1e6).toFixed(0)} MB/s of disk  ratio to cp ${(cpTime / time).toFixed(2)}`,
-      );
-    }
-  } finally {
-    await engine.close();
-    await vc.stop();
-  }
-}
 
 /** Item-level figures: listing a folder inside a point, building the file index, searching it. */
 async function itemLevel(): Promise<void> {
@@ -177,75 +120,6 @@ async function itemLevel(): Promise<void> {
     );
   } finally {
     catalog.close();
-  }
-}
-
-/** Tape: backup to and restore from the virtual library, whose drive streams at LTO-9's 400 MB/s
- * (mechanical waits scaled down). Throughput is read against that modelled rate; drive-starved
- * events say whether the engine kept the tape streaming. */
-async function tape(source: string, capacity: number, cpTime: number): Promise<void> {
-  const home = join(root, 'home-tape');
-  const engine = await openServedEngine({ home });
-  try {
-    const backup = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
-    if (backup.state !== 'succeeded') throw new Error(`backup failed: ${backup.error}`);
-    await engine.tape.createLibrary({
-      slots: 8,
-      drives: 2,
-      mailslots: 2,
-      tapes: 4,
-      capacityBytes: 4 * capacity,
-      timeScale: 0.001,
-      rateScale: 1,
-    });
-    const rate = (await engine.tape.inventory()).model.bytesPerSecond;
-    let written = { bytes: 0, starved: 0 };
-    const backupTime = await timed(async () => {
-      const job = await engine.jobs.whenEnded((await engine.tape.startBackup(['bench'], 'bench', 'latest', 'bench')).id);
-      if (job.state !== 'succeeded') throw new Error(`tape backup failed: ${job.error}`);
-      const tapes = job.result?.tapes as { bytes: number; starvedEvents: number }[];
-      written = { bytes: tapes.reduce((sum, t) => sum + t.bytes, 0), starved: tapes.reduce((sum, t) => sum + t.starvedEvents, 0) };
-    });
-    const times: number[] = [];
-    const reports: { bytesRead: number; starvedEvents: number; loads: number; passes: number }[] = [];
-    for (let run = 0; run < runs; run++) {
-      const target = join(root, `tape-restore-${run}`);
-      times.push(
-        await timed(async () => {
-          const { jobs } = await engine.tape.startRestore(
-            { vms: ['bench'], point: 'latest', target: { kind: 'local', path: target } },
-            'bench',
-          );
-          const job = await engine.jobs.whenEnded((jobs[0] as (typeof jobs)[number]).id);
-          if (job.state !== 'succeeded') throw new Error(`tape restore failed: ${job.error}`);
-          reports.push(...(job.result?.tapes as typeof reports));
-        }),
-      );
-      await rm(target, { recursive: true });
-    }
-    const copies = engine.catalog.tapes.copiesOf('bench');
-    const perBlock = copies.reduce((sum, copy) => sum + copy.maps.length + copy.locations.length, 0);
-    const time = median(times);
-    const read = median(reports.map((report) => report.bytesRead));
-    console.log(
-      `  tape backup (LTO-9 model)      ${backupTime.toFixed(2)} s  ${(written.bytes / backupTime / 1e6).toFixed(0)} MB/s to tape  ratio to drive rate ${(written.bytes / backupTime / rate).toFixed(2)}  drive-starved events ${written.starved}`,
-    );
-    console.log(
-      `  restore from tape              ${time.toFixed(2)} s  ${(read / time / 1e6).toFixed(0)} MB/s from tape  ratio to drive rate ${(read / time / rate).toFixed(2)}  ${(capacity / time / 1e6).toFixed(0)} MB/s of disk  ratio to cp ${(cpTime / time).toFixed(2)}`,
-    );
-    console.log(
-      `  tape restore per run: loads ${reports.map((r) => r.loads).join(' ')}, passes ${reports.map((r) => r.passes).join(' ')}, drive-starved events ${reports.map((r) => r.starvedEvents).join(' ')}; raw runs (s) ${times.map((t) => t.toFixed(2)).join(' ')}`,
-    );
-    const sustained = read / time;
-    console.log(
-      `  streaming: the engine took ${(sustained / 1e6).toFixed(0)} MB/s from tape; an LTO-9 matches speed down to 177 MB/s, so a restore longer than the drive's buffer would ${sustained >= 177e6 ? 'keep it streaming' : 'make it stop and backhitch (shoe-shine) on this machine'}`,
-    );
-    console.log(
-      `  tape catalog: ${(perBlock / 1024).toFixed(0)} KiB of maps and locations = ${(((perBlock / capacity) * 2 ** 40) / 1e6).toFixed(1)} MB per TiB of disk (goal <= 50 MB)`,
-    );
-  } finally {
-    await engine.close();
-    await rm(home, { recursive: true, force: true });
   }
 }
 
@@ -492,15 +366,29 @@ async function instantOnly(): Promise<void> {
   await instantRecovery(source, capacity);
 }
 
+/** One part measured against `cp` of the bench VM alone (LIFEBOAT_BENCH_ONLY=tape or vsphere). */
+async function againstCpOnly(part: typeof tape, name: string): Promise<void> {
+  const capacity = gib * 1024 * MIB;
+  const { source, flat } = await makeSourceVm(root, capacity);
+  const cpTimes: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    cpTimes.push(await timed(() => cp(flat, join(root, `cp-${run}`))));
+    await rm(join(root, `cp-${run}`));
+  }
+  const cpTime = median(cpTimes);
+  console.log(`Lifeboat bench, ${name} only: ${gib} GiB VM, ${runs} runs, medians; cp --sparse=auto + sync ${cpTime.toFixed(2)} s`);
+  await part({ root, source, capacity, cpTime, runs, timed, median });
+}
+
 async function main(): Promise<void> {
   const capacity = gib * 1024 * MIB;
   const vm = await makeSourceVm(root, capacity);
   const { cpTime } = await sideBySide(root, runs, vm, capacity);
   const { source } = vm;
   await copiesAndEncryption(source, capacity);
-  await tape(source, capacity, cpTime);
+  await tape({ root, source, capacity, cpTime, runs, timed, median });
   await tapeIscsi(root, runs, timed, median);
-  await vsphereModes(source, capacity, cpTime);
+  await vsphereModes({ root, source, capacity, cpTime, runs, timed, median });
   await instantRecovery(source, capacity);
   await instantMass(root);
   await itemLevel();
@@ -533,6 +421,8 @@ const parts: Record<string, () => Promise<void>> = {
   copies: copiesOnly,
   'tape-iscsi': () => tapeIscsi(root, runs, timed, median),
   thin: () => thinDisk(root, runs, timed, median),
+  tape: () => againstCpOnly(tape, 'tape'),
+  vsphere: () => againstCpOnly(vsphereModes, 'vSphere transports'),
   restore: async () =>
     restoreOnly({ root, ...(await makeSourceVm(root, gib * 1024 * MIB)), capacity: gib * 1024 * MIB, runs, cp, timed, median }),
 };

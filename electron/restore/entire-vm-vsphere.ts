@@ -2,8 +2,9 @@
 // transport, data movers, vCenter session), VM configuration restored and registered by
 // CreateVM, a snapshot (not on VVOL), disk transport, snapshot commit, finalization. A failure
 // or cancel destroys the half-made VM; the source VM is never touched.
-import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import type { ProxySummary } from '../../shared/domain.ts';
 import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
 import { parseVmx } from '../disks/vmx.ts';
@@ -128,8 +129,8 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     const disks = placeDisks(source.disks, vmName);
     this.disks = disks;
     const transport = this.chooseTransport(inventory, placement, thin, context);
-    const uploadBytes = transport.mode === 'nbd' ? source.disks.reduce((sum, disk) => sum + disk.capacity, 0) : 0;
-    const bytesTotal = source.disks.reduce((sum, disk) => sum + disk.dataBytes, 0) + uploadBytes;
+    // Over NBD every byte of a disk is sent (holes too); a proxy writes the data only.
+    const bytesTotal = source.disks.reduce((sum, disk) => sum + (transport.mode === 'nbd' ? disk.capacity : disk.dataBytes), 0);
     context.resources.record('staging-folder', { path: this.staging });
     await mkdir(this.staging, { recursive: true });
     context.log(
@@ -205,23 +206,24 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
         });
         continue;
       }
-      const local = join(this.staging, flatName);
       const base = bytesDone;
-      bytesDone += await source.writeDisk(disk.key, local, {
-        replace: false,
-        targetLabel: `staging folder ${this.staging}`,
+      await this.uploadDisk(
+        { client, datacenter: placement.datacenter.name, datastore: placement.datastore.name, path: `${vmName}/${flatName}` },
+        source.openDisk(disk.key),
         context,
-        onProgress: (bytes) => context.progress(base + bytes, bytesTotal),
-      });
-      const descriptor = join(this.staging, placed.fileName);
-      await writeFile(descriptor, writeFlatDescriptor(disk.capacity, flatName));
-      const sending = performance.now();
-      await client.uploadFile(placement.datacenter.name, placement.datastore.name, `${vmName}/${flatName}`, local);
-      context.busy('network', (performance.now() - sending) / 1000);
-      await client.uploadFile(placement.datacenter.name, placement.datastore.name, `${vmName}/${placed.fileName}`, descriptor);
+        (bytes) => context.progress(base + bytes, bytesTotal),
+      );
+      const descriptor = Buffer.from(writeFlatDescriptor(disk.capacity, flatName));
+      const datastorePath = `${vmName}/${placed.fileName}`;
+      await client.upload(
+        placement.datacenter.name,
+        placement.datastore.name,
+        datastorePath,
+        Readable.from([descriptor]),
+        descriptor.length,
+      );
       bytesDone += disk.capacity;
       context.progress(bytesDone, bytesTotal);
-      await rm(local, { force: true });
       context.log(
         `disk ${placed.key} written to [${placement.datastore.name}] ${vmName}/${placed.fileName} (SCSI ${placed.controllerBus}:${placed.unit}) over NBD`,
       );

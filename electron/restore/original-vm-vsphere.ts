@@ -3,7 +3,7 @@
 // gets a safety snapshot that is kept until the operator removes it. Through a proxy (Direct SAN
 // or HotAdd) only the blocks that differ are written (quick rollback); over NBD, which cannot
 // read the disk, every block is. The VM itself is never removed, whatever happens.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OriginalPreview } from '../../shared/domain.ts';
 import { NO_PARENT, parseDescriptor } from '../disks/vmdk-descriptor.ts';
@@ -14,7 +14,8 @@ import { LifeboatError } from '../errors.ts';
 import { resolvePoint, type ResolvedDisk, type ResolvedPoint } from '../repository/chain.ts';
 import type { JobWork } from '../jobs/job-work.ts';
 import { Plan, skip, type StepContext } from '../jobs/plan.ts';
-import { restoreDiskToFile, rollbackDiskInPlace } from './disk-transfer.ts';
+import { rollbackDiskInPlace } from './disk-transfer.ts';
+import { pointDiskReader } from './vm-source.ts';
 import { VsphereRestoreBase } from './vsphere-restore-base.ts';
 import { syncPath } from '../fs/durable.ts';
 import { selectTransport, transportTitle, type TransportDecision } from './transport-choice.ts';
@@ -199,20 +200,10 @@ export class OriginalVmVsphereRestore extends VsphereRestoreBase implements JobW
       const onProgress = (bytes: number): void => context.progress(base + bytes, total);
       const { proxy } = transport;
       if (!proxy) {
-        const local = join(this.staging, extent.fileName);
-        this.bytesWritten += await restoreDiskToFile({
-          pool: this.pool,
-          point,
-          disk: disk.point,
-          path: local,
-          targetLabel: `staging folder ${this.staging}`,
-          context,
-          onProgress,
-        });
-        const sending = performance.now();
-        await client.uploadFile(datacenter, disk.datastore, flatPath, local);
-        context.busy('network', (performance.now() - sending) / 1000);
-        await rm(local, { force: true });
+        // Over NBD nothing is read back: every byte of the disk is sent.
+        const reader = pointDiskReader(point, disk.point.key, this.pool);
+        await this.uploadDisk({ client, datacenter, datastore: disk.datastore, path: flatPath }, reader, context, onProgress);
+        this.bytesWritten += disk.point.capacity;
       } else {
         const root = proxy.datastorePaths[disk.datastore];
         if (!root) throw new LifeboatError('unavailable', `proxy ${proxy.name} cannot see datastore ${disk.datastore}`);

@@ -9,9 +9,10 @@ import { openDiskChain } from '../disks/vmdk-chain.ts';
 import { isAllZero } from '../disks/zero.ts';
 import { throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import { isErrnoCode, LifeboatError } from '../errors.ts';
-import { resolvePoint } from '../repository/chain.ts';
+import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';
-import type { WorkerPool } from '../workers/pool.ts';
+import { PointDisk } from '../repository/point-disk.ts';
+import { workerDecoder, type WorkerPool } from '../workers/pool.ts';
 import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
 
 export type SourceDisk = { key: string; fileName: string; capacity: number; dataBytes: number };
@@ -25,7 +26,18 @@ export interface VmSource {
   /** Writes a disk into a flat file of its capacity at `path` (new, or with `replace` the
    * hypervisor's placeholder), holes not written; returns the data bytes written. */
   writeDisk(key: string, path: string, write: DiskWrite): Promise<number>;
+  /** A reader of a disk's bytes (a point's blocks checked as they are read), for the caller to close. */
+  openDisk(key: string): Disk;
   close(): Promise<void>;
+}
+
+/** Blocks a point's reader decodes ahead of a sequential reader (in the block workers). */
+const POINT_READ_AHEAD_BLOCKS = 32;
+
+/** A reader of a point's disk whose blocks are decoded and checked in the block workers, ahead of
+ * a sequential reader. */
+export function pointDiskReader(point: ResolvedPoint, key: string, pool: WorkerPool): Disk {
+  return new PointDisk(point, key, { decode: workerDecoder(pool), readAhead: POINT_READ_AHEAD_BLOCKS });
 }
 
 export async function pointSource(repository: Repository, pool: WorkerPool, vmId: string, pointId: string): Promise<VmSource> {
@@ -44,6 +56,7 @@ export async function pointSource(repository: Repository, pool: WorkerPool, vmId
       if (!disk) throw new LifeboatError('internal', `point ${point.point.sequence} has no disk ${key}`);
       return restoreDiskToFile({ pool, point, disk, path, ...write });
     },
+    openDisk: (key) => pointDiskReader(point, key, pool),
     close: async () => undefined,
   };
 }
@@ -80,6 +93,18 @@ export async function folderSource(folder: string): Promise<VmSource> {
       const entry = opened.find((candidate) => candidate.key === key);
       if (!entry) throw new LifeboatError('internal', `${vm.vmx.displayName} has no disk ${key}`);
       return copyDisk(entry.disk, path, write);
+    },
+    openDisk: (key) => {
+      const entry = opened.find((candidate) => candidate.key === key);
+      if (!entry) throw new LifeboatError('internal', `${vm.vmx.displayName} has no disk ${key}`);
+      // The source keeps the disk open until its own close().
+      const { disk } = entry;
+      return {
+        capacity: disk.capacity,
+        description: disk.description,
+        read: (offset, length) => disk.read(offset, length),
+        close: async () => undefined,
+      };
     },
     close: async () => {
       for (const entry of opened) await entry.disk.close();

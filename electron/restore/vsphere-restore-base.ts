@@ -4,6 +4,8 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VsphereTarget } from '../../shared/domain.ts';
+import type { Disk } from '../disks/disk.ts';
+import { diskByteStream } from '../drivers/vsphere/disk-upload.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
 import type { StepContext } from '../jobs/plan.ts';
@@ -90,6 +92,24 @@ export abstract class VsphereRestoreBase {
     this.attached = this.attached.filter((path) => path !== datastorePath);
     context.log(`disk ${datastorePath} detached from proxy VM ${this.transport.proxy?.proxyVm}`);
     return written;
+  }
+
+  /** NBD: sends a disk's bytes, read in order from `reader` (which it closes), as the flat file at
+   * `path` of the datastore; the time it takes counts as the network stage. */
+  protected async uploadDisk(
+    target: { client: VsphereClient; datacenter: string; datastore: string; path: string },
+    reader: Disk,
+    context: StepContext,
+    onProgress: (bytes: number) => void,
+  ): Promise<void> {
+    const sending = performance.now();
+    try {
+      const stream = diskByteStream(reader, context.signal, onProgress);
+      await target.client.upload(target.datacenter, target.datastore, target.path, stream, reader.capacity);
+    } finally {
+      await reader.close();
+    }
+    context.busy('network', (performance.now() - sending) / 1000);
   }
 
   /** Gives back staging, the proxy slot and hot-added disks; `undo` runs before logging out. */

@@ -1,16 +1,27 @@
 // A tape pass consumer that writes a copy's blocks straight into the VM's disk files: stored
 // blocks go in batches to the block workers (decompress, check SHA-256, write to every place the
-// block is used). A bounded number of batches is in flight; that bound is what slows the tape
-// down when the disks cannot keep up, and the drive model counts it.
+// block is used). The batches queued or in flight are a read-ahead of up to READ_AHEAD_BYTES of
+// stored data: the drive streams on into it while the workers catch up, and only when it is full
+// does the pass wait (which the drive model counts when it lasts).
 import type { TapeCopy } from '../catalog/tape-catalog.ts';
 import { LifeboatError } from '../errors.ts';
 import type { WriteBlocksResult, WriteBlocksTask } from '../workers/messages.ts';
-import { WorkerTaskError, type WorkerPool } from '../workers/pool.ts';
+import type { WorkerPool } from '../workers/pool.ts';
 import { diskMapOf } from './copy-plan.ts';
 import { ConsumerBase, type ConsumerOptions } from './consumer-base.ts';
 import { MAP_ENTRY_BYTES, type Frame } from './tape-format.ts';
 
-const BATCH_BYTES = 8 * 1024 * 1024;
+const MIB = 1024 * 1024;
+/** Stored bytes read from tape and not yet written: at LTO-9's 400 MB/s, over half a second of
+ * tape, which covers the workers' hiccups (a busy machine, the page cache writing back). */
+const READ_AHEAD_BYTES = 256 * MIB;
+
+/** Raw bytes per batch: enough batches to keep every worker busy with a few queued behind it (so
+ * a worker never waits for a round trip), and batches large enough that a round trip (well under
+ * a millisecond) is lost in a batch's work (tens of milliseconds). */
+export function batchBytesFor(workers: number, readAheadBytes: number): number {
+  return Math.min(32 * MIB, Math.max(MIB, Math.floor(readAheadBytes / (workers * 4) / MIB) * MIB));
+}
 
 type Place = { path: string; position: number; disk: string };
 type Batch = WriteBlocksTask['blocks'];
@@ -34,6 +45,8 @@ export type DiskConsumerOptions = ConsumerOptions & {
   pool: WorkerPool;
   /** The copy's data bytes (copyDataBytes), which the restore has already counted. */
   bytesExpected: number;
+  /** Stored bytes the pass may read ahead of the writers (default READ_AHEAD_BYTES). */
+  readAheadBytes?: number;
 };
 
 export class DiskRestoreConsumer extends ConsumerBase {
@@ -44,12 +57,22 @@ export class DiskRestoreConsumer extends ConsumerBase {
   private batch: Batch = [];
   private batchPlaces: Place[][] = [];
   private batchBytes = 0;
+  private batchStored = 0;
+  /** Stored bytes in the batch being filled and in the batches queued or in flight. */
+  private readAhead = 0;
+  private readonly readAheadLimit: number;
+  private readonly batchLimit: number;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Settles when the job is cancelled (a pass waiting for room stops waiting). */
+  private readonly cancelled: Promise<void>;
 
   constructor(options: DiskConsumerOptions) {
     super(options);
     this.options = options;
     this.bytesExpected = options.bytesExpected;
+    this.readAheadLimit = options.readAheadBytes ?? READ_AHEAD_BYTES;
+    this.cancelled = new Promise((resolve) => this.signal.addEventListener('abort', () => resolve(), { once: true }));
+    this.batchLimit = batchBytesFor(options.pool.size, this.readAheadLimit);
     const { manifest, maps } = options.copy;
     manifest.disks.forEach((disk, diskIndex) => {
       const map = diskMapOf(manifest, maps, diskIndex);
@@ -76,18 +99,30 @@ export class DiskRestoreConsumer extends ConsumerBase {
     });
     this.batchPlaces.push(places);
     this.batchBytes += frame.rawLength * places.length;
-    if (this.batchBytes >= BATCH_BYTES) await this.dispatch();
+    this.batchStored += payload.length;
+    this.readAhead += payload.length;
+    if (this.batchBytes >= this.batchLimit) this.dispatch();
+    // Back-pressure: the tape waits only when the read-ahead is full, and not past a cancel.
+    for (let guard = 0; this.readAhead >= this.readAheadLimit && this.inFlight.size > 0 && guard < 1_000_000; guard++) {
+      if (this.failure || this.signal.aborted) return;
+      await Promise.race([...this.inFlight, this.cancelled]);
+    }
   }
 
-  private async dispatch(): Promise<void> {
+  /** Queues the batch being filled on the pool (which hands it to the next free worker). */
+  private dispatch(): void {
     if (this.batch.length === 0) return;
     const blocks = this.batch;
     const places = this.batchPlaces;
+    const stored = this.batchStored;
     this.batch = [];
     this.batchPlaces = [];
     this.batchBytes = 0;
-    for (let guard = 0; this.inFlight.size >= this.options.pool.size * 2 && guard < 1_000_000; guard++) await Promise.race(this.inFlight);
-    if (this.failure || this.signal.aborted) return;
+    this.batchStored = 0;
+    if (this.failure || this.signal.aborted) {
+      this.readAhead -= stored;
+      return;
+    }
     // Each payload owns its buffer (the pass copies it off the tape block): move, do not copy.
     const transfer = blocks
       .map((block) => block.payload.buffer as ArrayBuffer)
@@ -97,32 +132,39 @@ export class DiskRestoreConsumer extends ConsumerBase {
         this.busy('decompress', (result.timings[0] ?? 0) / 1000);
         this.busy('verify', (result.timings[1] ?? 0) / 1000);
         this.busy('target write', (result.timings[2] ?? 0) / 1000);
+        if (result.corrupt) {
+          this.failure ??= this.corruptBlock(places[result.corrupt.blockIndex]?.[0], result.corrupt.message);
+          return;
+        }
         this.bytesWritten += result.bytes;
         this.onBytes(this.bytesWritten);
       },
       (error: unknown) => {
-        this.failure ??= this.explain(error as Error, places);
+        this.failure ??= this.explain(error as Error);
       },
     );
-    const tracked = task.finally(() => this.inFlight.delete(tracked));
+    const tracked = task.finally(() => {
+      this.readAhead -= stored;
+      this.inFlight.delete(tracked);
+    });
     this.inFlight.add(tracked);
   }
 
-  private explain(error: Error, places: Place[][]): Error {
+  private corruptBlock(place: Place | undefined, why: string): LifeboatError {
+    const { manifest } = this.copy;
+    return new LifeboatError(
+      'corrupt-backup',
+      `VM ${manifest.vmName}, point ${manifest.sequence}, disk ${place?.disk ?? '?'}, offset ${place?.position ?? '?'}: corrupt block from tape, nothing written for it (${why})`,
+    );
+  }
+
+  private explain(error: Error): Error {
     if (isErrno(error, 'ENOSPC')) return new LifeboatError('target-full', `the target ran out of space while restoring ${this.label}`);
-    if (error instanceof WorkerTaskError && error.blockIndex !== undefined) {
-      const place = places[error.blockIndex]?.[0];
-      const { manifest } = this.copy;
-      return new LifeboatError(
-        'corrupt-backup',
-        `VM ${manifest.vmName}, point ${manifest.sequence}, disk ${place?.disk ?? '?'}, offset ${place?.position ?? '?'}: corrupt block from tape, nothing written for it (${error.message})`,
-      );
-    }
     return error;
   }
 
   async drain(): Promise<void> {
-    await this.dispatch();
+    this.dispatch();
     await Promise.all(this.inFlight);
     if (this.failure) throw this.failure;
     if (this.bytesWritten !== this.bytesExpected) {

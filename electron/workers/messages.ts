@@ -59,7 +59,9 @@ export type WriteBlocksTask = {
   dataKey: Uint8Array | null;
   blocks: { payload: Uint8Array; codec: number; rawLength: number; sha256: Uint8Array; targets: { path: string; position: number }[] }[];
 };
-export type WriteBlocksResult = { bytes: number; timings: number[] };
+/** `corrupt`: the block (index in the batch) that failed its check; the batch stopped there and
+ * nothing was written for that block. */
+export type WriteBlocksResult = { bytes: number; timings: number[]; corrupt: { blockIndex: number; message: string } | null };
 
 /** One stored block read elsewhere (an NFS read): decompressed and checked, handed back. */
 export type DecodeBlockTask = {

@@ -2,6 +2,7 @@
 // snapshots, power, tasks, and datastore files over the host's HTTP file service (/folder).
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { LifeboatError } from '../../errors.ts';
 import { send, SoapClient, type Endpoint } from './soap-client.ts';
 import { asArray, el, moRefOf, moRefXml, textOf, xml, type MoRef } from './xml.ts';
@@ -333,15 +334,20 @@ export class VsphereClient {
   /** Uploads a local file to a datastore path through the host's HTTP file service. */
   async uploadFile(datacenter: string, datastore: string, path: string, localPath: string): Promise<void> {
     const { size } = await stat(localPath);
+    await this.upload(datacenter, datastore, path, createReadStream(localPath), size);
+  }
+
+  /** Uploads `length` bytes from a stream to a datastore path (one PUT on a kept-alive session). */
+  async upload(datacenter: string, datastore: string, path: string, stream: Readable, length: number): Promise<void> {
     const response = await send(this.soap.endpoint, {
       method: 'PUT',
       path: this.folderUrl(datacenter, datastore, path),
       headers: {
         'content-type': 'application/octet-stream',
-        'content-length': size,
+        'content-length': length,
         ...(this.soap.sessionCookie ? { cookie: this.soap.sessionCookie } : {}),
       },
-      body: { stream: createReadStream(localPath), length: size },
+      body: { stream, length },
     });
     if (response.status < 200 || response.status >= 300)
       throw new LifeboatError('unavailable', `upload of [${datastore}] ${path} failed: HTTP ${response.status}`);

@@ -1,0 +1,68 @@
+// vSphere restore of the bench VM to govmomi's vCenter simulator in each transport mode (Direct
+// SAN, HotAdd, NBD), against the `cp` of the same run. Alone: LIFEBOAT_BENCH_ONLY=vsphere npm run bench.
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
+import type { VmBench } from './vm-bench.ts';
+import { startVcsim, vcsimUnavailable } from '../scripts/peers/vcsim.ts';
+
+/** Restore of the same VM to govmomi's vCenter simulator in each transport mode. */
+export async function vsphereModes({ root, source, capacity, cpTime, runs, timed, median }: VmBench): Promise<void> {
+  const missing = vcsimUnavailable();
+  if (missing) {
+    console.log(`  vSphere restore per transport: skipped (${missing})`);
+    return;
+  }
+  const vc = await startVcsim();
+  const engine = await openServedEngine({ home: join(root, 'home-vsphere') });
+  try {
+    const backup = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
+    if (backup.state !== 'succeeded') throw new Error(`backup failed: ${backup.error}`);
+    await engine.hosts.add({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'bench');
+    const lun = { LocalDS_0: vc.datastores.LocalDS_0 as string };
+    engine.hosts.addProxy({ name: 'san', host: 'vc', transports: ['san'], proxyVm: null, datastorePaths: lun, maxTasks: 2 }, 'bench');
+    engine.hosts.addProxy(
+      { name: 'hot', host: 'vc', transports: ['hotadd'], proxyVm: 'DC0_H0_VM0', datastorePaths: lun, maxTasks: 2 },
+      'bench',
+    );
+    const modes = [
+      ['san', 'thick'],
+      ['hotadd', 'thin'],
+      ['nbd', 'thin'],
+    ] as const;
+    for (const [mode, diskFormat] of modes) {
+      const times: number[] = [];
+      let stages = '';
+      for (let run = 0; run < runs; run++) {
+        const name = `bench-${mode}-${run}`;
+        times.push(
+          await timed(async () => {
+            const job = await engine.jobs.whenEnded(
+              (
+                await engine.restores.start(
+                  {
+                    vm: 'bench',
+                    point: 'latest',
+                    newName: name,
+                    target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0', transport: mode, diskFormat },
+                  },
+                  'bench',
+                )
+              ).id,
+            );
+            if (job.state !== 'succeeded') throw new Error(`${mode} restore failed: ${job.error}`);
+            stages = JSON.stringify(job.result?.stages ?? {});
+          }),
+        );
+        await rm(join(lun.LocalDS_0, name), { recursive: true, force: true });
+      }
+      const time = median(times);
+      console.log(
+        `  vSphere restore, ${mode.padEnd(6)} (${diskFormat})   ${time.toFixed(2)} s  ${(capacity / time / 1e6).toFixed(0)} MB/s of disk  ratio to cp ${(cpTime / time).toFixed(2)}  busy s per stage (last run) ${stages}`,
+      );
+    }
+  } finally {
+    await engine.close();
+    await vc.stop();
+  }
+}
