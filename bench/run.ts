@@ -26,6 +26,7 @@ import { filesGet } from './files-get.ts';
 import { instantGuest } from './instant-guest.ts';
 import { instantMass } from './instant-mass.ts';
 import { tapeIscsi } from './tape-iscsi.ts';
+import { cliStart } from './cli-start.ts';
 
 const MIB = 1024 * 1024;
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
@@ -639,6 +640,7 @@ async function main(): Promise<void> {
   await filesGet(root, runs, timed, median);
   await instantGuest(root, runs, median);
   await consoleQueue();
+  await cliStart(root);
   console.log(
     `  raw runs (s): cp ${cpTimes.map((t) => t.toFixed(2)).join(' ')} | backup ${backupTimes.map((t) => t.toFixed(2)).join(' ')} | restore ${restoreTimes.map((t) => t.toFixed(2)).join(' ')}`,
   );
@@ -659,6 +661,7 @@ try {
     await instantMass(root);
   } else if (process.env.LIFEBOAT_BENCH_ONLY === 'copies') await copiesOnly();
   else if (process.env.LIFEBOAT_BENCH_ONLY === 'tape-iscsi') await tapeIscsi(root, runs, timed, median);
+  else if (process.env.LIFEBOAT_BENCH_ONLY === 'cli') await cliStart(root);
   else await main();
 } finally {
   await rm(root, { recursive: true, force: true });

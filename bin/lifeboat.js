@@ -10,25 +10,13 @@
 // child's stop signals are passed on, and its end is ours.
 'use strict';
 const { spawn } = require('node:child_process');
-const { readFileSync, statSync } = require('node:fs');
 const { constants } = require('node:os');
 const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
+const { freshBundle } = require('./fresh-bundle.js');
 
 const root = join(__dirname, '..');
 const argv = process.argv.slice(2);
-
-/** dist/cli/main.mjs if no source listed in dist/cli/inputs.json (written by scripts/build.ts)
- * changed since the bundle was built; null when it is stale, missing or unreadable. */
-function freshBundle() {
-  try {
-    const stamp = JSON.parse(readFileSync(join(root, 'dist', 'cli', 'inputs.json'), 'utf8'));
-    if (stamp.inputs.some((input) => statSync(join(root, input)).mtimeMs > stamp.builtAt)) return null;
-    return join(root, 'dist', 'cli', 'main.mjs');
-  } catch {
-    return null;
-  }
-}
 
 function runInChild(node, entry) {
   const child = spawn(node, [entry, ...argv], { stdio: 'inherit' });
@@ -47,7 +35,7 @@ function runInChild(node, entry) {
   });
 }
 
-const entry = freshBundle() ?? join(root, 'electron', 'cli', 'main.ts');
+const entry = freshBundle(root) ?? join(root, 'electron', 'cli', 'main.ts');
 const onNode24 = Number(process.versions.node.split('.')[0]) >= 24;
 if (onNode24 && !argv.includes('serve') && !process.env.LIFEBOAT_KILL_AT) {
   import(pathToFileURL(entry).href).then(

@@ -6,10 +6,11 @@ import { build, type BuildOptions } from 'esbuild';
 import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isErrnoCode } from '../electron/errors.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist');
-/** bin/lifeboat.js reads the same place and stamp: dist/cli/main.mjs and dist/cli/inputs.json. */
+/** bin/fresh-bundle.js reads the same place and stamp: dist/cli/main.mjs and dist/cli/inputs.json. */
 const cliOut = join(out, 'cli');
 
 // CommonJS dependencies (ws) call require() for Node built-ins; give the ESM bundles one.
@@ -17,7 +18,7 @@ const requireBanner = { js: "import { createRequire } from 'node:module'; const 
 
 /** The CLI and the block worker its engine starts, split so that --help and the commands a
  * running engine serves never load the engine's chunk. Built beside and then moved in whole;
- * inputs.json lists the sources it was built from, for bin/lifeboat.js to tell it is stale. */
+ * inputs.json lists the sources it was built from, for bin/fresh-bundle.js to tell it is stale. */
 export async function buildCli(): Promise<void> {
   const staging = `${cliOut}.${process.pid}.tmp`;
   const builtAt = Date.now();
@@ -43,8 +44,14 @@ export async function buildCli(): Promise<void> {
     (input) => !input.startsWith('..') && !input.split('/').includes('node_modules'),
   );
   await writeFile(join(staging, 'inputs.json'), `${JSON.stringify({ builtAt, inputs: [...inputs, 'package-lock.json'] })}\n`);
-  await rm(cliOut, { recursive: true, force: true });
+  // Swapped in by two renames, not rewritten in place: a CLI starting meanwhile finds the old
+  // bundle, the new one or none (and then runs from source), never half of one.
+  const previous = `${cliOut}.${process.pid}.old`;
+  await rename(cliOut, previous).catch((error: unknown) => {
+    if (!isErrnoCode(error, 'ENOENT')) throw error;
+  });
   await rename(staging, cliOut);
+  await rm(previous, { recursive: true, force: true });
 }
 
 export async function buildAll(): Promise<void> {
