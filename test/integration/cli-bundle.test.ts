@@ -53,7 +53,7 @@ test('the bundle answers --help, and makes a lab (backed up by its block workers
   const home = join(await tempDir(), 'home');
   const help = await run(bundle, ['--help']);
   assert.match(help.stdout, /^usage: lifeboat /);
-  const lab = await run(bundle, ['--home', home, '--json', 'lab', 'create', '--vms', '1', '--points', '1', '--disk-mib', '8']);
+  const lab = await run(bundle, ['--home', home, '--json', 'lab', 'create', '--vms', '1', '--points', '1', '--disk-mib', '16']);
   const [made] = JSON.parse(lab.stdout) as { name: string }[];
   assert.ok(made);
   assert.ok(engineFiles(lab.loaded).length > 0, 'with no engine serving the home, the command loads the engine');
