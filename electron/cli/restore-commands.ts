@@ -10,7 +10,7 @@ import type { CliValues } from './options.ts';
 import { restoreTapeCommand } from './tape-commands.ts';
 
 /** --target local:<dir> or vsphere:<host> with its placement flags; the contract checks values. */
-export function restoreTarget(values: CliValues): RequestOf<'restore.entireVm'>['target'] {
+function restoreTarget(values: CliValues): RequestOf<'restore.entireVm'>['target'] {
   const target = values.target ?? '';
   if (target.startsWith('vsphere:') && target.length > 'vsphere:'.length) {
     const optional = (key: 'datastore' | 'host-system' | 'network' | 'disk-format' | 'transport', field: string) =>

@@ -21,10 +21,10 @@ import { instantCommand } from './instant-commands.ts';
 import { auditCommand, jobsCommand, settingsCommand, verifyCommand } from './jobs-commands.ts';
 import { labCommand } from './lab-command.ts';
 import type { CliValues } from './options.ts';
-import { rehearsalsCommand, rehearseCommand, restoreCommand, restoreTarget } from './restore-commands.ts';
+import { rehearsalsCommand, rehearseCommand, restoreCommand } from './restore-commands.ts';
 import { sessionsCommand } from './sessions-command.ts';
 import { exitCodeOf, onStopSignal } from './signals.ts';
-import { promptsCommand, restoreTapeCommand, tapeCommand } from './tape-commands.ts';
+import { promptsCommand, tapeCommand } from './tape-commands.ts';
 
 /** The command's own engine stops on a signal as a served one does: jobs interrupted, not lost. */
 function stopEngineOnSignal(engine: Engine): ReturnType<typeof onStopSignal> {
@@ -56,9 +56,7 @@ function commandGroup(command: string, rest: string[], values: CliValues, out: O
     case 'backup':
       return backupCommand(api, rest, values, out);
     case 'restore':
-      return rest[0] === 'tape'
-        ? restoreTapeCommand(api, rest.slice(1), restoreTarget(values), values, out)
-        : restoreCommand(api, rest, values, out);
+      return restoreCommand(api, rest, values, out);
     case 'jobs':
       return jobsCommand(api, rest, values, out);
     case 'files':
