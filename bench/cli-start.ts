@@ -6,6 +6,7 @@
 // the machine weighs on every variant alike. Goal: --help and jobs under 250 ms.
 // Alone: LIFEBOAT_BENCH_ONLY=cli npm run bench (LIFEBOAT_BENCH_CLI_RUNS sets N, default 15).
 import { spawn, spawnSync } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { buildAll } from '../scripts/build.ts';
 
@@ -97,7 +98,9 @@ export async function cliStart(root: string): Promise<void> {
     await server.stop();
   }
   const floorMs = percentile([...(idle.get('node') ?? []), ...(served.get('node') ?? [])], 0.5);
-  console.log(`  CLI start-up, ${RUNS} runs each, spawn + wait: a bare \`node -e 0\` takes ${floorMs.toFixed(0)} ms (median)`);
+  console.log(
+    `  CLI start-up, ${RUNS} runs each, spawn + wait: a bare \`node -e 0\` takes ${floorMs.toFixed(0)} ms (median; load average ${loadavg()[0]?.toFixed(1)} on ${availableParallelism()} cores)`,
+  );
   report(idle, 'bundle help', 'source help', 'lifeboat --help', floorMs);
   report(idle, 'bundle jobs', 'source jobs', 'jobs, engine in-process', floorMs);
   report(served, 'bundle jobs', 'source jobs', 'jobs, `lifeboat serve` running', floorMs);
