@@ -2,12 +2,11 @@
 // The `lifeboat` command. It runs the CLI bundle (dist/cli/, built by `npm install` and
 // `npm run build`) when the bundle is newer than every source it was built from, else the
 // TypeScript source (Node 24 strips its types, which takes most of a second at each start).
-// On Node 24 it runs the CLI in this process. It starts a child Node 24 instead (the one
-// `npm install` put in node_modules when the Node on PATH is older) and stands for it for
-// `serve`, whose engine is a service's (its end by a signal is reported as 128 + the signal's
-// number, and a service manager sees one engine process under it), and for the crash tests'
-// kill points (LIFEBOAT_KILL_AT), which signal this wrapper or kill the engine under it. A
-// child's stop signals are passed on, and its end is ours.
+// On Node 24 it runs the CLI in this process. It starts a child instead, and stands for it
+// (stop signals passed on; its end is ours: its exit status, or 128 + the signal's number):
+// on an older Node (the child is the Node 24 that `npm install` put in node_modules); for
+// `serve`, whose engine a service manager sees as the one process under this one; and for the
+// crash tests' kill points (LIFEBOAT_KILL_AT), which signal this wrapper or kill the engine under it.
 'use strict';
 const { spawn } = require('node:child_process');
 const { constants } = require('node:os');
