@@ -30,6 +30,7 @@ import { thinDisk } from './thin-disk.ts';
 import { restoreOnly } from './restore-only.ts';
 import { tape } from './tape.ts';
 import { vsphereModes } from './vsphere-modes.ts';
+import { cliStart } from './cli-start.ts';
 
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
 const runs = Number(process.env.LIFEBOAT_BENCH_RUNS ?? '3');
@@ -395,6 +396,7 @@ async function main(): Promise<void> {
   await filesGet(root, runs, timed, median);
   await instantGuest(root, runs, median);
   await thinDisk(root, runs, timed, median);
+  await cliStart(root);
   await consoleQueue();
 }
 
@@ -421,6 +423,7 @@ const parts: Record<string, () => Promise<void>> = {
   copies: copiesOnly,
   'tape-iscsi': () => tapeIscsi(root, runs, timed, median),
   thin: () => thinDisk(root, runs, timed, median),
+  cli: () => cliStart(root),
   tape: () => againstCpOnly(tape, 'tape'),
   vsphere: () => againstCpOnly(vsphereModes, 'vSphere transports'),
   restore: async () =>

@@ -1,30 +1,49 @@
 #!/usr/bin/env node
-// The `lifeboat` command. The CLI is TypeScript run by Node 24's type stripping; when the Node
-// on PATH is older, the Node 24 that `npm install` put in node_modules runs it instead.
-// This process only starts that one and stands for it: stop signals are passed on (so a
-// service manager's SIGTERM reaches the engine instead of orphaning it), and its end is ours:
-// its exit status, or 128 + the signal's number when a signal ended it.
+// The `lifeboat` command. It runs the CLI bundle (dist/cli/, built by `npm install` and
+// `npm run build`) when the bundle is newer than every source it was built from, else the
+// TypeScript source (Node 24 strips its types, which takes most of a second at each start).
+// On Node 24 it runs the CLI in this process. It starts a child instead, and stands for it
+// (stop signals passed on; its end is ours: its exit status, or 128 + the signal's number):
+// on an older Node (the child is the Node 24 that `npm install` put in node_modules); for
+// `serve`, whose engine a service manager sees as the one process under this one; and for the
+// crash tests' kill points (LIFEBOAT_KILL_AT), which signal this wrapper or kill the engine under it.
 'use strict';
 const { spawn } = require('node:child_process');
 const { constants } = require('node:os');
 const { join } = require('node:path');
+const { pathToFileURL } = require('node:url');
+const { freshBundle } = require('./fresh-bundle.js');
 
 const root = join(__dirname, '..');
-const major = Number(process.versions.node.split('.')[0]);
-const node = major >= 24 ? process.execPath : join(root, 'node_modules', 'node', 'bin', 'node');
-const child = spawn(node, [join(root, 'electron', 'cli', 'main.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
+const argv = process.argv.slice(2);
 
-const forwarded = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-const forward = (signal) => {
-  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-};
-for (const signal of forwarded) process.on(signal, forward);
+function runInChild(node, entry) {
+  const child = spawn(node, [entry, ...argv], { stdio: 'inherit' });
+  const forwarded = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const forward = (signal) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
+  for (const signal of forwarded) process.on(signal, forward);
+  child.once('error', (error) => {
+    console.error(`lifeboat: cannot start Node 24 (${error.message}); run \`npm install\` first`);
+    process.exit(3);
+  });
+  child.once('exit', (code, signal) => {
+    for (const name of forwarded) process.off(name, forward);
+    process.exit(signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 1));
+  });
+}
 
-child.once('error', (error) => {
-  console.error(`lifeboat: cannot start Node 24 (${error.message}); run \`npm install\` first`);
-  process.exit(3);
-});
-child.once('exit', (code, signal) => {
-  for (const name of forwarded) process.off(name, forward);
-  process.exit(signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 1));
-});
+const entry = freshBundle(root) ?? join(root, 'electron', 'cli', 'main.ts');
+const onNode24 = Number(process.versions.node.split('.')[0]) >= 24;
+if (onNode24 && !argv.includes('serve') && !process.env.LIFEBOAT_KILL_AT) {
+  import(pathToFileURL(entry).href).then(
+    (cli) => cli.runFromCommandLine(argv),
+    (error) => {
+      console.error(`lifeboat: cannot load ${entry} (${error.message}); run \`npm install\` first`);
+      process.exitCode = 3;
+    },
+  );
+} else {
+  runInChild(onNode24 ? process.execPath : join(root, 'node_modules', 'node', 'bin', 'node'), entry);
+}

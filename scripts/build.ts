@@ -1,12 +1,58 @@
 // Builds what a browser or Electron loads: the renderer bundle, and the Electron main process,
-// preload and block worker. The engine itself runs from source on Node 24 (type stripping).
+// preload and block worker; and the CLI bundle (dist/cli/), which `lifeboat` runs instead of
+// its TypeScript source so that it starts at once. `node scripts/build.ts cli` builds the CLI
+// alone (npm's postinstall does, so a fresh clone's `lifeboat` is the bundle).
 import { build, type BuildOptions } from 'esbuild';
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isErrnoCode } from '../electron/errors.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist');
+/** bin/fresh-bundle.js reads the same place and stamp: dist/cli/main.mjs and dist/cli/inputs.json. */
+const cliOut = join(out, 'cli');
+
+// CommonJS dependencies (ws) call require() for Node built-ins; give the ESM bundles one.
+const requireBanner = { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" };
+
+/** The CLI and the block worker its engine starts, split so that --help and the commands a
+ * running engine serves never load the engine's chunk. Built beside and then moved in whole;
+ * inputs.json lists the sources it was built from, for bin/fresh-bundle.js to tell it is stale. */
+export async function buildCli(): Promise<void> {
+  const staging = `${cliOut}.${process.pid}.tmp`;
+  const builtAt = Date.now();
+  await rm(staging, { recursive: true, force: true });
+  const result = await build({
+    entryPoints: { main: join(root, 'electron', 'cli', 'main.ts'), 'block-worker': join(root, 'electron', 'workers', 'block-worker.ts') },
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node24',
+    absWorkingDir: root,
+    outdir: staging,
+    outExtension: { '.js': '.mjs' },
+    // Chunks sit beside main.mjs: the engine finds block-worker.mjs and the native addons from its own URL.
+    chunkNames: '[name]-[hash]',
+    external: ['better-sqlite3', 'electron', 'playwright', '*.node'],
+    banner: requireBanner,
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const inputs = Object.keys(result.metafile.inputs).filter(
+    (input) => !input.startsWith('..') && !input.split('/').includes('node_modules'),
+  );
+  await writeFile(join(staging, 'inputs.json'), `${JSON.stringify({ builtAt, inputs: [...inputs, 'package-lock.json'] })}\n`);
+  // Swapped in by two renames, not rewritten in place: a CLI starting meanwhile finds the old
+  // bundle, the new one or none (and then runs from source), never half of one.
+  const previous = `${cliOut}.${process.pid}.old`;
+  await rename(cliOut, previous).catch((error: unknown) => {
+    if (!isErrnoCode(error, 'ENOENT')) throw error;
+  });
+  await rename(staging, cliOut);
+  await rm(previous, { recursive: true, force: true });
+}
 
 export async function buildAll(): Promise<void> {
   await rm(out, { recursive: true, force: true });
@@ -34,12 +80,7 @@ export async function buildAll(): Promise<void> {
     logLevel: 'warning',
     sourcemap: true,
   };
-  // CommonJS dependencies (ws) call require() for Node built-ins; give the ESM bundles one.
-  const esm: BuildOptions = {
-    ...node,
-    format: 'esm',
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-  };
+  const esm: BuildOptions = { ...node, format: 'esm', banner: requireBanner };
   await build({ ...esm, entryPoints: [join(root, 'electron', 'main.ts')], outfile: join(out, 'electron', 'main.mjs') });
   await build({
     ...esm,
@@ -53,9 +94,15 @@ export async function buildAll(): Promise<void> {
     format: 'cjs',
     outfile: join(out, 'electron', 'preload.cjs'),
   });
+  await buildCli();
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await buildAll();
-  console.log(`built ${out}`);
+  if (process.argv[2] === 'cli') {
+    await buildCli();
+    console.log(`built ${cliOut}`);
+  } else {
+    await buildAll();
+    console.log(`built ${out}`);
+  }
 }

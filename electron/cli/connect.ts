@@ -1,8 +1,9 @@
 // The CLI talks to the engine that serves its home when one runs; otherwise it opens the
-// engine in-process for the one command. Either way it sees the same LifeboatApi.
+// engine in-process for the one command. Either way it sees the same LifeboatApi. The engine
+// is imported only in the second case: a command served by a running engine loads the client
+// side alone (the socket client, the contract, the formatting).
 import type { EventChannel, EventOf, LifeboatApi, RequestChannel, RequestOf, ResponseOf } from '../../shared/contract.ts';
-import { Engine, type EngineOptions } from '../engine/engine.ts';
-import { openServedEngine } from '../rpc/open-served-engine.ts';
+import type { Engine, EngineOptions } from '../engine/engine.ts';
 import { LifeboatError } from '../errors.ts';
 import { homePaths } from '../home.ts';
 import { dispatch } from '../rpc/dispatch.ts';
@@ -45,6 +46,7 @@ export async function connect(home: string, secretsKey?: EngineOptions['secretsK
   const { socket } = homePaths(home);
   if (await engineIsRunning(socket)) return connectRunning(socket);
   try {
+    const { openServedEngine } = await import('../rpc/open-served-engine.ts');
     const engine = await openServedEngine({ home, ...(secretsKey ? { secretsKey } : {}) });
     return { api: inProcessApi(engine), engine, close: () => drainThenClose(engine) };
   } catch (error) {
