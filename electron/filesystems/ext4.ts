@@ -18,6 +18,7 @@ import {
   describeEach,
   regionBytes,
 } from './file-system.ts';
+import { readBlockRuns } from './block-runs.ts';
 import { JournalOverlayDisk, replayJournal } from './jbd2.ts';
 import { FolderCache, type NamedEntries } from './folder-cache.ts';
 
@@ -259,13 +260,30 @@ export class ExtFileSystem implements FileSystem {
     return read;
   }
 
-  private async inode(number: number): Promise<Inode> {
+  /** The inode-table block holding inode `number`. */
+  private async inodeTableBlock(number: number): Promise<number> {
     if (number < 1 || number > this.sb.inodesCount) bad(`inode ${number} does not exist`);
     const group = Math.floor((number - 1) / this.sb.inodesPerGroup);
     const index = (number - 1) % this.sb.inodesPerGroup;
-    const table = await this.inodeTable(group);
+    return (await this.inodeTable(group)) + Math.floor(index / (this.sb.blockSize / this.sb.inodeSize));
+  }
+
+  /** The inode-table blocks of a folder's entries, read ahead in runs (see block-runs.ts). */
+  private async inodeBlocksOf(entries: readonly { inode: number }[]): Promise<Map<number, Buffer>> {
+    const blocks: number[] = [];
+    for (const entry of entries) {
+      const block = await this.inodeTableBlock(entry.inode).catch(() => null);
+      if (block !== null && block > 0 && block < this.sb.blocksCount) blocks.push(block);
+    }
+    return readBlockRuns(blocks, this.sb.blockSize, (first, count) => this.block(first, count));
+  }
+
+  /** Inode `number`, its table block taken from `held` when there (blocks read ahead). */
+  private async inode(number: number, held?: Map<number, Buffer>): Promise<Inode> {
+    const tableBlockNumber = await this.inodeTableBlock(number);
+    const index = (number - 1) % this.sb.inodesPerGroup;
     const perBlock = this.sb.blockSize / this.sb.inodeSize;
-    const tableBlock = await this.inodeBlock(table + Math.floor(index / perBlock));
+    const tableBlock = held?.get(tableBlockNumber) ?? (await this.inodeBlock(tableBlockNumber));
     const at = (index % perBlock) * this.sb.inodeSize;
     const raw = tableBlock.subarray(at, at + this.sb.inodeSize);
     this.checkInode(number, raw);
@@ -509,7 +527,9 @@ export class ExtFileSystem implements FileSystem {
   async list(path: string): Promise<FsEntry[]> {
     const dir = await this.resolve(path, true);
     if (typeOfMode(dir.mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
-    return describeEach((await this.named(dir)).entries, async (entry) => this.describe(entry.name, await this.inode(entry.inode)));
+    const { entries } = await this.named(dir);
+    const held = await this.inodeBlocksOf(entries);
+    return describeEach(entries, async (entry) => this.describe(entry.name, await this.inode(entry.inode, held)));
   }
 
   /** The entry's own name, not the path's (which may be its escaped name, see findNamed). */
