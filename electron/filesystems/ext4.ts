@@ -272,7 +272,11 @@ export class ExtFileSystem implements FileSystem {
   private async inodeBlocksOf(entries: readonly { inode: number }[]): Promise<Map<number, Buffer>> {
     const blocks: number[] = [];
     for (const entry of entries) {
-      const block = await this.inodeTableBlock(entry.inode).catch(() => null);
+      // A number or group descriptor that cannot be read is refused with its reason when the entry is described.
+      const block = await this.inodeTableBlock(entry.inode).catch((error: unknown) => {
+        if (!isReadFailure(error)) throw error;
+        return null;
+      });
       if (block !== null && block > 0 && block < this.sb.blocksCount) blocks.push(block);
     }
     return readBlockRuns(blocks, this.sb.blockSize, (first, count) => this.block(first, count));
