@@ -268,18 +268,27 @@ export class ExtFileSystem implements FileSystem {
     return (await this.inodeTable(group)) + Math.floor(index / (this.sb.blockSize / this.sb.inodeSize));
   }
 
-  /** The inode-table blocks of a folder's entries, read ahead in runs (see block-runs.ts). */
+  /** The inode-table blocks of a folder's entries, read ahead in runs (see block-runs.ts). An
+   * inode number or group descriptor that cannot be read is left for `inode` to refuse with its
+   * reason when the entry is described. */
   private async inodeBlocksOf(entries: readonly { inode: number }[]): Promise<Map<number, Buffer>> {
+    const { inodesCount, inodesPerGroup, blockSize, inodeSize, blocksCount } = this.sb;
     const blocks: number[] = [];
-    for (const entry of entries) {
-      // A number or group descriptor that cannot be read is refused with its reason when the entry is described.
-      const block = await this.inodeTableBlock(entry.inode).catch((error: unknown) => {
-        if (!isReadFailure(error)) throw error;
-        return null;
-      });
-      if (block !== null && block > 0 && block < this.sb.blocksCount) blocks.push(block);
+    for (const { inode } of entries) {
+      if (inode < 1 || inode > inodesCount) continue;
+      const group = Math.floor((inode - 1) / inodesPerGroup);
+      // The group's table is known after its first inode: no await per entry.
+      const table =
+        this.tables.get(group) ??
+        (await this.inodeTable(group).catch((error: unknown) => {
+          if (!isReadFailure(error)) throw error;
+          return null;
+        }));
+      if (table === null) continue;
+      const block = table + Math.floor(((inode - 1) % inodesPerGroup) / (blockSize / inodeSize));
+      if (block > 0 && block < blocksCount) blocks.push(block);
     }
-    return readBlockRuns(blocks, this.sb.blockSize, (first, count) => this.block(first, count));
+    return readBlockRuns(blocks, blockSize, (first, count) => this.block(first, count));
   }
 
   /** Inode `number`, its table block taken from `held` when there (blocks read ahead). */
