@@ -107,7 +107,6 @@ export class PointDisk implements Disk {
     const fail = (why: string): never => {
       throw new LifeboatError('corrupt-backup', `${this.description}, offset ${index * blockSize}: corrupt block (${why})`);
     };
-    (globalThis as unknown as { loads: number }).loads = ((globalThis as unknown as { loads?: number }).loads ?? 0) + 1;
     if (record.rawLength !== length) fail(`recorded length ${record.rawLength} should be ${length}`);
     const stored = Buffer.allocUnsafe(record.storedLength);
     const { bytesRead } = await (await this.dataFile(record.dataFile)).read(stored, 0, record.storedLength, record.offset);
