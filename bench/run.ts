@@ -7,14 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../electron/engine/engine.ts';
 import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
-import { flatVmFolder } from './vm-folder.ts';
 import { startVcsim, vcsimUnavailable } from '../scripts/peers/vcsim.ts';
-import { Catalog } from '../electron/catalog/catalog.ts';
 import { resolvePoint } from '../electron/repository/chain.ts';
 import { PointDisk } from '../electron/repository/point-disk.ts';
 import { WorkerPool, workerDecoder } from '../electron/workers/pool.ts';
-import { PointBrowser } from '../electron/items/point-browser.ts';
-import { buildGuestDisk } from '../electron/lab/guest-disk.ts';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright';
@@ -31,98 +27,13 @@ import { restoreOnly } from './restore-only.ts';
 import { tape } from './tape.ts';
 import { vsphereModes } from './vsphere-modes.ts';
 import { cliStart } from './cli-start.ts';
+import { itemLevel } from './items.ts';
 
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
 const runs = Number(process.env.LIFEBOAT_BENCH_RUNS ?? '3');
 const root = await mkdtemp(join(process.env.LIFEBOAT_BENCH_DIR ?? tmpdir(), 'lifeboat-bench-'));
 // The benchmark's throwaway homes keep their generated secrets keys with them, not in the user's config.
 process.env.LIFEBOAT_KEYS_DIR = join(root, 'keys');
-
-/** Item-level figures: listing a folder inside a point, building the file index, searching it. */
-async function itemLevel(): Promise<void> {
-  const work = join(root, 'items');
-  await mkdir(work);
-  const layout = await buildGuestDisk(work, 'items', 64);
-  const source = join(root, 'items-vm');
-  await mkdir(source);
-  await flatVmFolder(source, 'items', layout.rawPath, '43 43 43 43 43 43 43 43-43 43 43 43 43 43 43 43');
-  const engine = await openServedEngine({ home: join(root, 'home-items') });
-  try {
-    const backup = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
-    if (backup.state !== 'succeeded') throw new Error(`backup failed: ${backup.error}`);
-    await engine.jobs.idle();
-    const vmId = engine.lookup.resolveVm('items').id;
-    const pointId = engine.lookup.resolvePointId(vmId, 'latest');
-    const cold: number[] = [];
-    const warm: number[] = [];
-    for (let run = 0; run < runs; run++) {
-      let browser: PointBrowser | null = null;
-      cold.push(
-        await timed(async () => {
-          browser = await PointBrowser.open(engine.repository, vmId, pointId);
-          await browser.list('/disk0/part1/home/operator');
-        }),
-      );
-      warm.push(await timed(async () => void (await (browser as unknown as PointBrowser).list('/disk0/part1/var/log'))));
-      await (browser as unknown as PointBrowser).close();
-    }
-    console.log(
-      `  list a folder inside a point     ${(median(cold) * 1000).toFixed(1)} ms opening the point, ${(median(warm) * 1000).toFixed(1)} ms once open (goal < 100 ms)`,
-    );
-  } finally {
-    await engine.close();
-  }
-  // The index at scale: a million synthetic paths over 10 points, then substring searches.
-  const catalog = Catalog.open(join(root, 'index.sqlite'));
-  try {
-    const perPoint = 100_000;
-    const points = 10;
-    catalog.ensureRepository({ id: 'bench', name: 'bench', path: root, blockSize: 1 << 20 });
-    for (let point = 0; point < points; point++) {
-      const stats = { scannedBytes: 0, changedBytes: 0, storedBytes: 0, dedupedBlocks: 0 };
-      catalog.recordPoint(
-        {
-          format: 'lifeboat-point',
-          version: 1,
-          id: `point-${point}`,
-          vmId: 'bench-vm',
-          vmName: 'bench',
-          sequence: point + 1,
-          kind: point === 0 ? 'full' : 'incremental',
-          parentId: point === 0 ? null : `point-${point - 1}`,
-          createdAt: new Date().toISOString(),
-          blockSize: 1 << 20,
-          vmConfig: { fileName: 'bench.vmx', text: '' },
-          disks: [],
-          dataFile: { name: 'data.lbd', size: 0 },
-          stats,
-        },
-        'bench',
-        null,
-        null,
-      );
-    }
-    const insert = await timed(() => {
-      for (let point = 0; point < points; point++) {
-        const files = Array.from({ length: perPoint }, (_, i) => {
-          const name = `file-${point}-${i}-${(i * 7919) % 100_003}.dat`;
-          return { path: `/disk0/part1/data/${i % 500}/${name}`, name, type: 'file', size: i, mtime: 1_700_000_000 + i, mode: 0o644 };
-        });
-        catalog.files.indexPoint('bench-vm', `point-${point}`, files);
-      }
-    });
-    const searches: number[] = [];
-    for (const pattern of ['file-7-4242-', '-99999', 'file-3-12345-', '2024-not-there'])
-      searches.push(await timed(() => void catalog.files.search(pattern, null)));
-    const size =
-      (await stat(join(root, 'index.sqlite'))).size + (await stat(join(root, 'index.sqlite-wal')).catch(() => ({ size: 0 }))).size;
-    console.log(
-      `  file index: ${points * perPoint} paths in ${insert.toFixed(1)} s (${Math.round((points * perPoint) / insert)} paths/s), ${(size / 2 ** 20).toFixed(0)} MiB; search median ${(median(searches) * 1000).toFixed(1)} ms (goal < 50 ms)`,
-    );
-  } finally {
-    catalog.close();
-  }
-}
 
 /** Instant Recovery: the restore point's flat disk read sequentially over NFS (libnfs's
  * nfs-cat, as a host would read it) against the same point read locally in 1 MiB reads; and per
@@ -392,7 +303,7 @@ async function main(): Promise<void> {
   await vsphereModes({ root, source, capacity, cpTime, runs, timed, median });
   await instantRecovery(source, capacity);
   await instantMass(root);
-  await itemLevel();
+  await itemLevel(root, runs, timed, median);
   await filesGet(root, runs, timed, median);
   await instantGuest(root, runs, median);
   await thinDisk(root, runs, timed, median);
@@ -424,6 +335,7 @@ const parts: Record<string, () => Promise<void>> = {
   'tape-iscsi': () => tapeIscsi(root, runs, timed, median),
   thin: () => thinDisk(root, runs, timed, median),
   cli: () => cliStart(root),
+  items: () => itemLevel(root, runs, timed, median),
   tape: () => againstCpOnly(tape, 'tape'),
   vsphere: () => againstCpOnly(vsphereModes, 'vSphere transports'),
   restore: async () =>

@@ -176,7 +176,7 @@ export class Engine {
     leftovers.checkComplete();
     const cleanLeftovers = (jobId: string) => leftovers.run({ jobId, keepResumable: false });
     this.restores = new RestoreService({ catalog, events, jobs, lookup, checks, copies, azure, works, cleanLeftovers });
-    this.files = new FilesService({ catalog, jobs, repository, lookup, checks, copies, works });
+    this.files = new FilesService({ catalog, jobs, repository, lookup, checks, copies, works, blockCache });
     this.backups = new BackupService({
       catalog,
       jobs,

@@ -18,6 +18,7 @@ import {
   describeEach,
   regionBytes,
 } from './file-system.ts';
+import { readBlockRuns } from './block-runs.ts';
 import { JournalOverlayDisk, replayJournal } from './jbd2.ts';
 import { FolderCache, type NamedEntries } from './folder-cache.ts';
 
@@ -259,13 +260,43 @@ export class ExtFileSystem implements FileSystem {
     return read;
   }
 
-  private async inode(number: number): Promise<Inode> {
+  /** The inode-table block holding inode `number`. */
+  private async inodeTableBlock(number: number): Promise<number> {
     if (number < 1 || number > this.sb.inodesCount) bad(`inode ${number} does not exist`);
     const group = Math.floor((number - 1) / this.sb.inodesPerGroup);
     const index = (number - 1) % this.sb.inodesPerGroup;
-    const table = await this.inodeTable(group);
+    return (await this.inodeTable(group)) + Math.floor(index / (this.sb.blockSize / this.sb.inodeSize));
+  }
+
+  /** The inode-table blocks of a folder's entries, read ahead in runs (see block-runs.ts). An
+   * inode number or group descriptor that cannot be read is left for `inode` to refuse with its
+   * reason when the entry is described. */
+  private async inodeBlocksOf(entries: readonly { inode: number }[]): Promise<Map<number, Buffer>> {
+    const { inodesCount, inodesPerGroup, blockSize, inodeSize, blocksCount } = this.sb;
+    const blocks: number[] = [];
+    for (const { inode } of entries) {
+      if (inode < 1 || inode > inodesCount) continue;
+      const group = Math.floor((inode - 1) / inodesPerGroup);
+      // The group's table is known after its first inode: no await per entry.
+      const table =
+        this.tables.get(group) ??
+        (await this.inodeTable(group).catch((error: unknown) => {
+          if (!isReadFailure(error)) throw error;
+          return null;
+        }));
+      if (table === null) continue;
+      const block = table + Math.floor(((inode - 1) % inodesPerGroup) / (blockSize / inodeSize));
+      if (block > 0 && block < blocksCount) blocks.push(block);
+    }
+    return readBlockRuns(blocks, blockSize, (first, count) => this.block(first, count));
+  }
+
+  /** Inode `number`, its table block taken from `held` when there (blocks read ahead). */
+  private async inode(number: number, held?: Map<number, Buffer>): Promise<Inode> {
+    const tableBlockNumber = await this.inodeTableBlock(number);
+    const index = (number - 1) % this.sb.inodesPerGroup;
     const perBlock = this.sb.blockSize / this.sb.inodeSize;
-    const tableBlock = await this.inodeBlock(table + Math.floor(index / perBlock));
+    const tableBlock = held?.get(tableBlockNumber) ?? (await this.inodeBlock(tableBlockNumber));
     const at = (index % perBlock) * this.sb.inodeSize;
     const raw = tableBlock.subarray(at, at + this.sb.inodeSize);
     this.checkInode(number, raw);
@@ -509,7 +540,9 @@ export class ExtFileSystem implements FileSystem {
   async list(path: string): Promise<FsEntry[]> {
     const dir = await this.resolve(path, true);
     if (typeOfMode(dir.mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
-    return describeEach((await this.named(dir)).entries, async (entry) => this.describe(entry.name, await this.inode(entry.inode)));
+    const { entries } = await this.named(dir);
+    const held = await this.inodeBlocksOf(entries);
+    return describeEach(entries, async (entry) => this.describe(entry.name, await this.inode(entry.inode, held)));
   }
 
   /** The entry's own name, not the path's (which may be its escaped name, see findNamed). */

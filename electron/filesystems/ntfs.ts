@@ -290,7 +290,8 @@ export class NtfsFileSystem implements FileSystem {
     const caseless = new Map<string, IndexEntry>();
     for (const entry of entries) {
       if (!exact.has(entry.name)) exact.set(entry.name, entry);
-      if (!caseless.has(folded(entry.name))) caseless.set(folded(entry.name), entry);
+      const key = folded(entry.name);
+      if (!caseless.has(key)) caseless.set(key, entry);
     }
     // A name an item restore escaped (one holding '/', control characters) is reached that way too.
     for (const entry of entries) {

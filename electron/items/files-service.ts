@@ -10,13 +10,19 @@ import type { ChannelHandlers, Parsed } from '../handlers/handler-registry.ts';
 import { LifeboatError } from '../errors.ts';
 import type { JobQueue, Rerun } from '../jobs/job-queue.ts';
 import { withoutSecrets } from '../keys/key-service.ts';
+import type { BlockCache } from '../repository/block-cache.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { TargetChecks } from '../restore/target-checks.ts';
+import { LruCache } from '../filesystems/lru.ts';
 import type { IndexPointWork } from './index-point.ts';
 import { PointBrowser } from './point-browser.ts';
 import type { ItemRequest, RestoreItemsWork } from './restore-items.ts';
 
 const PREVIEW_BYTES = 256 * 1024;
+/** Entries of the folder listings kept (some tens of MiB): a point never changes, so a folder
+ * listed again (the console expanding it, `files ls` against a running engine) is answered from
+ * here instead of reading its every entry's metadata again. */
+const LISTED_ENTRIES_KEPT = 200_000;
 
 /** Image formats a preview shows, known by their first bytes. */
 function imageType(bytes: Buffer): string | null {
@@ -41,6 +47,10 @@ export type FilesServiceDeps = {
   checks: TargetChecks;
   copies: CopyService;
   works: FilesWorks;
+  /** Where browsed points' disks keep their decoded blocks: the engine's shared cache, so a large
+   * folder's blocks (its entries and inodes may span many) are decoded once per listing and stay
+   * for the next one, under the engine's one memory bound instead of a small cache per disk. */
+  blockCache: BlockCache;
 };
 
 /** An index job the engine stopped runs again at the next start: indexing a point replaces
@@ -58,6 +68,7 @@ export class FilesService {
   private readonly deps: FilesServiceDeps;
   /** Browsers stay open for a while: expanding a folder should not reopen the point. */
   private readonly browsers = new Map<string, Promise<PointBrowser>>();
+  private readonly listings = new LruCache<string, FileEntry[]>(LISTED_ENTRIES_KEPT);
 
   constructor(deps: FilesServiceDeps) {
     this.deps = deps;
@@ -67,7 +78,7 @@ export class FilesService {
     const key = `${vmId}/${pointId}`;
     let browser = this.browsers.get(key);
     if (!browser) {
-      browser = PointBrowser.open(this.deps.repository, vmId, pointId);
+      browser = PointBrowser.open(this.deps.repository, vmId, pointId, { cache: this.deps.blockCache });
       browser.catch(() => this.browsers.delete(key));
       this.browsers.set(key, browser);
       while (this.browsers.size > 4) {
@@ -85,9 +96,17 @@ export class FilesService {
     return this.browser(vm.id, this.deps.lookup.resolvePointId(vm.id, point));
   }
 
+  /** A folder's entries; the array may be shared with other callers: not to be changed. */
   async list(vmArgument: string, point: string, path: string): Promise<FileEntry[]> {
-    const browser = await this.browserOf(vmArgument, point);
-    return (await browser.list(path)).map((entry) => ({ ...entry, mtime: entry.mtime ? entry.mtime.toISOString() : null }));
+    const vm = this.deps.lookup.resolveVm(vmArgument);
+    const pointId = this.deps.lookup.resolvePointId(vm.id, point);
+    const key = `${vm.id}/${pointId}\0${path}`;
+    const kept = this.listings.get(key);
+    if (kept) return kept;
+    const browser = await this.browser(vm.id, pointId);
+    const listed = (await browser.list(path)).map((entry) => ({ ...entry, mtime: entry.mtime ? entry.mtime.toISOString() : null }));
+    this.listings.set(key, listed, Math.max(1, listed.length));
+    return listed;
   }
 
   /** The first bytes of a file, for the console's preview: text, an image, or just binary. */

@@ -13,7 +13,7 @@ import type { Disk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
 import { splitPath, type FileRegion, type FileSystem, type FsEntry, type VolumeNote } from '../filesystems/file-system.ts';
 import { resolvePoint } from '../repository/chain.ts';
-import { PointDisk } from '../repository/point-disk.ts';
+import { PointDisk, type PointDiskOptions } from '../repository/point-disk.ts';
 import type { Repository } from '../repository/repository.ts';
 import { isInsideVolume, splitVolumePath } from '../../shared/item-paths.ts';
 import { scanVolumes, type DiskView, type GroupView, type Volume } from './scan-volumes.ts';
@@ -53,9 +53,10 @@ export class PointBrowser {
     this.groups = groups;
   }
 
-  static async open(repository: Repository, vmId: string, pointId: string): Promise<PointBrowser> {
+  /** `disks`: how the point's disks decode and keep their blocks (default: each its own small cache, decoded here). */
+  static async open(repository: Repository, vmId: string, pointId: string, disks: PointDiskOptions = {}): Promise<PointBrowser> {
     const point = await resolvePoint(repository, vmId, pointId);
-    return PointBrowser.fromDisks(point.disks.map((resolved) => new PointDisk(point, resolved.key)));
+    return PointBrowser.fromDisks(point.disks.map((resolved) => new PointDisk(point, resolved.key, disks)));
   }
 
   /** Any disks, a VM's in disk order (a point's, or the files of a VM on a storage clone). */

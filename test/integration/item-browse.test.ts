@@ -113,6 +113,22 @@ test('picked files, folders and a symlink come back with their bytes, times and 
     path: '/disk0/part1/home/operator',
   })) as { name: string; target?: string }[];
   assert.equal(listed.find((entry) => entry.name === 'latest-notes')?.target, 'notes.txt');
+  // A folder listed again (kept by the files service) answers the same; a missing one fails each time.
+  const listedAgain = await dispatch(engine, asOwner(), 'files.list', {
+    vm: 'picker',
+    point: 'latest',
+    path: '/disk0/part1/home/operator/',
+  });
+  assert.deepEqual(listedAgain, listed);
+  assert.deepEqual(
+    await dispatch(engine, asOwner(), 'files.list', { vm: 'picker', point: 'latest', path: '/disk0/part1/home/operator' }),
+    listed,
+  );
+  for (let attempt = 0; attempt < 2; attempt++)
+    await assert.rejects(
+      dispatch(engine, asOwner(), 'files.list', { vm: 'picker', point: 'latest', path: '/disk0/part1/no-such-folder' }),
+      /no such file or folder/,
+    );
 
   const out = join(dir, 'out');
   const job = await runJob(

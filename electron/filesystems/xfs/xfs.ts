@@ -23,6 +23,7 @@ import { FORMAT_BTREE, FORMAT_EXTENTS, FORMAT_LOCAL, inodeOffset, parseInode, ty
 import { logNote } from './log.ts';
 import { parseXfsSuperblock, type XfsSuperblock } from './superblock.ts';
 import { LruCache } from '../lru.ts';
+import { readBlockRuns } from '../block-runs.ts';
 
 const MAX_SYMLINK_BYTES = 1024;
 const MAX_DIRECTORY_BYTES = 256 * 1024 * 1024;
@@ -74,12 +75,13 @@ export class XfsFileSystem implements FileSystem {
     return this.disk.read(block * this.sb.blockSize, count * this.sb.blockSize);
   }
 
-  private async inode(number: number): Promise<XfsInode> {
+  /** Inode `number`, its block taken from `held` when there (blocks read ahead). */
+  private async inode(number: number, held?: Map<number, Buffer>): Promise<XfsInode> {
     const cached = this.inodes.get(number);
     if (cached) return cached;
     const offset = inodeOffset(this.sb, number);
     const block = Math.floor(offset / this.sb.blockSize);
-    let bytes = this.inodeBlocks.get(block);
+    let bytes = held?.get(block) ?? this.inodeBlocks.get(block);
     if (!bytes) {
       bytes = await this.readBlocks(block, 1);
       this.inodeBlocks.set(block, bytes, 1);
@@ -263,7 +265,24 @@ export class XfsFileSystem implements FileSystem {
   async list(path: string): Promise<FsEntry[]> {
     const dir = await this.resolve(path, true);
     if (typeOfMode(dir.mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
-    return describeEach((await this.listing(dir)).entries, async (entry) => this.describe(entry.name, await this.inode(entry.inode)));
+    const { entries } = await this.listing(dir);
+    const held = await this.inodeBlocksOf(entries);
+    return describeEach(entries, async (entry) => this.describe(entry.name, await this.inode(entry.inode, held)));
+  }
+
+  /** The inode blocks of a folder's entries, read ahead in runs (see block-runs.ts); a number
+   * outside the file system is left for `inode` to refuse. */
+  private inodeBlocksOf(entries: readonly DirEntry[]): Promise<Map<number, Buffer>> {
+    const blocks: number[] = [];
+    for (const entry of entries) {
+      if (this.inodes.get(entry.inode)) continue;
+      try {
+        blocks.push(Math.floor(inodeOffset(this.sb, entry.inode) / this.sb.blockSize));
+      } catch {
+        // Refused with its reason when the entry is described.
+      }
+    }
+    return readBlockRuns(blocks, this.sb.blockSize, (first, count) => this.readBlocks(first, count));
   }
 
   /** The entry's own name, not the path's (which may be its escaped name, see findNamed). */
