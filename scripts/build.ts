@@ -14,7 +14,9 @@ const out = join(root, 'dist');
 const cliOut = join(out, 'cli');
 
 // CommonJS dependencies (ws) call require() for Node built-ins; give the ESM bundles one.
-const requireBanner = { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" };
+const requireBanner = {
+  js: "import { createRequire as bannerCreateRequire } from 'node:module'; const require = bannerCreateRequire(import.meta.url);",
+};
 
 /** The CLI and the block worker its engine starts, split so that --help and the commands a
  * running engine serves never load the engine's chunk. Built beside and then moved in whole;
