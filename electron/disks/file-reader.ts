@@ -37,7 +37,7 @@ export class FileReader {
     }
   }
 
-  /** The open file's descriptor, for lseek SEEK_DATA (electron/fs/seek-data.ts). */
+  /** The open file's descriptor, for lseek SEEK_DATA (electron/disks/seek-data.ts). */
   get fd(): number {
     return this.handle.fd;
   }

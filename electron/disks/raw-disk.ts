@@ -1,6 +1,6 @@
 // A raw image or a flat extent: bytes on disk are the disk's bytes, from an optional start offset.
 // The holes of a sparse (thin) file read as zeros: the file system says where they are.
-import { fileExtents } from '../fs/seek-data.ts';
+import { fileExtents } from './seek-data.ts';
 import { checkRange, type Extent } from './disk.ts';
 import { FileReader } from './file-reader.ts';
 import { layerExtents, type LayerDisk, type Run } from './layer.ts';

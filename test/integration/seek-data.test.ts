@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { fileExtents, seekNative, type SeekNative } from '../../electron/fs/seek-data.ts';
+import { fileExtents, seekNative, type SeekNative } from '../../electron/disks/seek-data.ts';
 import { openDisk } from '../../electron/disks/vmdk-chain.ts';
 import type { Extent } from '../../electron/disks/disk.ts';
 import { loopMountedFolder, qemuImg, smallTmpfs, tempDir } from '../helpers/env.ts';

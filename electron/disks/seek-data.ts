@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { Extent } from '../disks/disk.ts';
+import type { Extent } from './disk.ts';
 
 /** The addon's one function, numbered as native/seek-data/seek_data.c expects. */
 export const Whence = { data: 0, hole: 1 } as const;
