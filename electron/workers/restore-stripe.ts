@@ -4,7 +4,8 @@
 // then the run's adjacent data blocks go to the target in one gathered write (holes stay
 // unwritten). A corrupt block fails the run before any of it is written.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { writeGathered } from './gathered-write.ts';
 import { LifeboatError } from '../errors.ts';
 import { BlockKind, RECORD_BYTES, readRecord, type BlockRecord } from '../repository/block-map.ts';
 import { decompressBlock } from '../repository/codec.ts';
@@ -30,26 +31,6 @@ function readInto(fd: number, buffer: Uint8Array, length: number, position: numb
 export function writeAt(fd: number, data: Uint8Array, position: number): void {
   let written = 0;
   while (written < data.length) written += writeSync(fd, data, written, data.length - written, position + written);
-}
-
-/** Writes adjacent pieces at `position` with as few gathered writes as the kernel allows. */
-function writeGathered(fd: number, pieces: Uint8Array[], position: number): void {
-  let rest = pieces;
-  let at = position;
-  while (rest.length > 0) {
-    let written = writevSync(fd, rest, at);
-    at += written;
-    // A short write: drop what went out, resume inside the piece it stopped in.
-    const remaining: Uint8Array[] = [];
-    for (const piece of rest) {
-      if (written >= piece.length) written -= piece.length;
-      else {
-        remaining.push(written > 0 ? piece.subarray(written) : piece);
-        written = 0;
-      }
-    }
-    rest = remaining;
-  }
 }
 
 /** Stages of one run, in STAGES order (milliseconds). */

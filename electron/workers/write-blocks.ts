@@ -3,32 +3,15 @@
 // next to each other in the same file are written together (one writev per run), so a batch
 // read front to back from tape costs a few large writes, not one syscall per block.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, writevSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
+import { writeGathered } from './gathered-write.ts';
 import { decompressBlock } from '../repository/codec.ts';
 import { unsealed } from '../repository/block-cipher.ts';
 import type { WriteBlocksResult, WriteBlocksTask } from './messages.ts';
 
 /** A run is written once it holds this much (bounds what a batch keeps before writing). */
 const RUN_BYTES = 8 * 1024 * 1024;
-/** writev takes at most IOV_MAX (1024 on Linux) buffers per call. */
-const MAX_BUFFERS = 1024;
-
 type Run = { fd: number; position: number; end: number; parts: Uint8Array[] };
-
-/** Writes all of `parts` at `position`, however many calls the kernel needs. */
-function writeRun(run: Run): void {
-  let parts = run.parts;
-  let position = run.position;
-  for (let guard = 0; parts.length > 0; guard++) {
-    if (guard > 1_000_000) throw new Error('writev made no progress');
-    let written = writevSync(run.fd, parts.slice(0, MAX_BUFFERS), position);
-    position += written;
-    let index = 0;
-    while (index < parts.length && written >= (parts[index] as Uint8Array).length) written -= (parts[index++] as Uint8Array).length;
-    parts = parts.slice(index);
-    if (written > 0 && parts.length > 0) parts[0] = (parts[0] as Uint8Array).subarray(written);
-  }
-}
 
 export function writeBlocks(task: WriteBlocksTask): WriteBlocksResult {
   const fds = new Map<string, number>();
@@ -41,7 +24,7 @@ export function writeBlocks(task: WriteBlocksTask): WriteBlocksResult {
     if (!run) return;
     runs.delete(path);
     const t0 = performance.now();
-    writeRun(run);
+    writeGathered(run.fd, run.parts, run.position);
     timings[2] = (timings[2] as number) + (performance.now() - t0);
   };
   try {
