@@ -42,11 +42,16 @@ function macLines(prefix: string, nic: VmNic): [string, string][] {
   ];
 }
 
+/** Percent-encoded as the key safe is; a lone surrogate (which encodeURIComponent refuses) becomes U+FFFD. */
+function keySafePart(text: string): string {
+  return encodeURIComponent(text.replace(/\p{Cs}/gu, '\uFFFD'));
+}
+
 /** The key safe's reference to the platform key, in the form vmx.ts platformKeyOf reads. The
  * API does not hand out the wrapped key itself; the provider and key id are what a restore
  * needs to ask vSphere to encrypt the new VM with the same key. */
 function keySafeOf(encryption: { keyId: string; providerId: string }): string {
-  return `vmware:key/list/(pair/(fqid/<VMWARE-NULL>/${encodeURIComponent(encryption.providerId)}/${encodeURIComponent(encryption.keyId)},HMAC-SHA-256,))`;
+  return `vmware:key/list/(pair/(fqid/<VMWARE-NULL>/${keySafePart(encryption.providerId)}/${keySafePart(encryption.keyId)},HMAC-SHA-256,))`;
 }
 
 export function vmxTextOf(source: VmxSource): string {
