@@ -1,0 +1,186 @@
+// A VM's configuration read from govmomi's simulator (vm-config.ts): its own VMs and one a
+// restore made; the .vmx reads back to the disks and capacities the API reports and becomes the
+// right ConfigSpec; a snapshot's configuration is the VM as it was; a hostile name survives; an
+// independent disk blocks the backup snapshot.
+import assert from 'node:assert/strict';
+import { mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseVmx } from '../../electron/disks/vmx.ts';
+import { placeDisks, vmConfigSpec } from '../../electron/drivers/vsphere/config-spec.ts';
+import { findVm, readVmConfig, snapshotBlocker, type VsphereVmConfig } from '../../electron/drivers/vsphere/vm-config.ts';
+import type { VsphereClient } from '../../electron/drivers/vsphere/vsphere-client.ts';
+import { el, moRefOf, xml, type MoRef } from '../../electron/drivers/vsphere/xml.ts';
+import { makeVmFolder, openEngine, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
+import { addSimulatorHost, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
+
+const unavailable = vcsimUnavailable();
+const MIB = 1024 * 1024;
+
+type Setup = { vc: Vcsim; client: VsphereClient; restored: MoRef };
+
+/** A simulator with a VM "gamma-restored" that a restore of a local backup made. */
+async function simulator(): Promise<Setup> {
+  const dir = await tempDir();
+  const vc = await startVcsim();
+  const engine = await openEngine(join(dir, 'home'));
+  const source = join(dir, 'source');
+  await mkdir(source);
+  await writeMixedRaw(join(dir, 'disk.raw'), 12, 3);
+  await makeVmFolder(source, 'gamma', join(dir, 'disk.raw'), 'monolithicSparse');
+  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
+  await addSimulatorHost(engine, vc);
+  const restore = await runJob(
+    engine,
+    await engine.restores.start(
+      { vm: 'gamma', point: 'latest', newName: 'gamma-restored', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1' } },
+      'test',
+    ),
+  );
+  assert.equal(restore.state, 'succeeded', restore.error ?? '');
+  const client = await engine.hosts.connect('vc');
+  return { vc, client, restored: await findVm(client, 'gamma-restored') };
+}
+
+/** The .vmx reads back to the configuration's name, uuid and disks, and the disks are the ones
+ * (files and capacities) the API lists for the VM. */
+async function checkAgainstApi(client: VsphereClient, vm: MoRef, config: VsphereVmConfig): Promise<void> {
+  const vmx = parseVmx(config.vmxText, config.vmxFile);
+  assert.equal(vmx.displayName, config.name);
+  assert.equal(vmx.uuid, config.uuid);
+  assert.deepEqual(
+    vmx.disks,
+    config.disks.map((disk) => ({ key: disk.key, fileName: disk.fileName })),
+  );
+  assert.deepEqual(
+    config.disks.map((disk) => [`[${disk.datastore}] ${disk.path}`, disk.capacity, disk.deviceKey]),
+    (await client.vmDisks(vm)).map((disk) => [disk.fileName, disk.capacity, disk.key]),
+  );
+  assert.equal(config.powerState, await client.powerState(vm));
+  assert.equal(config.datacenter, 'DC0');
+}
+
+async function reconfigure(client: VsphereClient, vm: MoRef, ...changes: string[]): Promise<void> {
+  await client.runTask('ReconfigVM_Task', vm, [el('spec', xml(...changes))], 'reconfigure');
+}
+
+test('vm-config against the simulator', { skip: unavailable ?? false }, async (t) => {
+  const { vc, client, restored } = await simulator();
+
+  await t.test("the simulator's own VMs; the .vmx becomes the right ConfigSpec; unknown names refused", async () => {
+    const inventory = await client.inventory();
+    const own = inventory.vms.filter((vm) => /^DC0_/.test(vm.name));
+    assert.ok(own.length >= 2, 'vcsim models VMs');
+    for (const { name, ref } of own) {
+      assert.deepEqual(await findVm(client, name), ref);
+      const config = await readVmConfig(client, ref);
+      assert.equal(config.name, name);
+      assert.equal(config.vmxFile, `${name}.vmx`);
+      await checkAgainstApi(client, ref, config);
+      assert.equal(snapshotBlocker(config), null);
+
+      const vmx = parseVmx(config.vmxText, config.vmxFile);
+      const networks: (string | undefined)[] = [];
+      const spec = vmConfigSpec(vmx, placeDisks(config.disks, 'copy'), {
+        name: 'copy',
+        datastore: 'LocalDS_0',
+        thin: true,
+        network: (original) => {
+          networks.push(original);
+          return 'VM Network';
+        },
+        annotation: '',
+      });
+      // vcsim's model: 1 CPU, 32 MB, a pvscsi controller, an E1000 on the distributed port group.
+      for (const expected of ['<numCPUs>1</numCPUs>', '<memoryMB>32</memoryMB>', 'ParaVirtualSCSIController', 'xsi:type="VirtualE1000"'])
+        assert.ok(spec.includes(expected), `${name}: ConfigSpec has ${expected}`);
+      assert.deepEqual(networks, ['DC0_DVPG0']);
+    }
+    await assert.rejects(findVm(client, 'no such VM'), { code: 'not-found', message: /no VM named "no such VM" on 127\.0\.0\.1/ });
+  });
+
+  await t.test("a restored VM; a snapshot's configuration is the VM as it was at the snapshot", async () => {
+    const live = await readVmConfig(client, restored);
+    await checkAgainstApi(client, restored, live);
+    assert.deepEqual(
+      live.disks.map((disk) => [disk.key, disk.datastore, disk.path, disk.fileName, disk.capacity, disk.diskMode, disk.rdm]),
+      [['scsi0:0', 'LocalDS_1', 'gamma-restored/gamma-restored.vmdk', 'gamma-restored.vmdk', 12 * MIB, 'persistent', null]],
+    );
+    assert.ok((await stat(join(vc.datastores.LocalDS_1 as string, 'gamma-restored', 'gamma-restored.vmdk'))).isFile());
+    const vmx = parseVmx(live.vmxText, live.vmxFile);
+    assert.equal(vmx.entries.get('memsize'), '2048');
+    assert.equal(vmx.entries.get('numvcpus'), '2');
+    assert.equal(vmx.entries.get('guestos'), 'debian12-64');
+    const restoredSnapshots = live.snapshotCount;
+
+    const snapshot = moRefOf(
+      await client.runTask(
+        'CreateSnapshot_Task',
+        restored,
+        [el('name', 'vm-config test'), el('memory', false), el('quiesce', false)],
+        'snapshot gamma-restored',
+      ),
+    );
+    await reconfigure(client, restored, el('name', 'gamma-changed'), el('memoryMB', 4096));
+    const changed = await readVmConfig(client, restored);
+    assert.equal(changed.name, 'gamma-changed');
+    assert.equal(parseVmx(changed.vmxText, 'changed').entries.get('memsize'), '4096');
+    assert.equal(changed.snapshotCount, restoredSnapshots + 1);
+
+    const frozen = await readVmConfig(client, restored, snapshot);
+    assert.equal(frozen.name, 'gamma-restored');
+    assert.equal(parseVmx(frozen.vmxText, 'frozen').entries.get('memsize'), '2048');
+    assert.deepEqual(
+      frozen.disks.map((disk) => [disk.key, disk.datastore, disk.path, disk.capacity]),
+      live.disks.map((disk) => [disk.key, disk.datastore, disk.path, disk.capacity]),
+    );
+    const other = await findVm(client, 'DC0_H0_VM0');
+    await assert.rejects(readVmConfig(client, other, snapshot), { code: 'not-found', message: /is not a snapshot of VM "DC0_H0_VM0"/ });
+    await reconfigure(client, restored, el('name', 'gamma-restored'), el('memoryMB', 2048));
+  });
+
+  await t.test('a hostile VM name round-trips; an independent disk blocks the backup snapshot', async () => {
+    const hostile = 'q"uo|te |22 #1\nline\ttab = é 😀 \\ /';
+    await reconfigure(client, restored, el('name', hostile));
+    assert.deepEqual(await findVm(client, hostile), restored);
+    const named = await readVmConfig(client, restored);
+    assert.equal(named.name, hostile);
+    assert.equal(parseVmx(named.vmxText, 'hostile').displayName, hostile);
+    await checkAgainstApi(client, restored, named);
+
+    const [disk] = await client.vmDisks(restored);
+    assert.ok(disk);
+    await reconfigure(
+      client,
+      restored,
+      el(
+        'deviceChange',
+        xml(
+          el('operation', 'edit'),
+          el(
+            'device',
+            xml(
+              el('key', disk.key),
+              // vcsim dereferences an edited device's deviceInfo; ESXi does not need it.
+              el('deviceInfo', xml(el('label', 'Hard disk 1'), el('summary', 'disk')), { 'xsi:type': 'Description' }),
+              el('backing', xml(el('fileName', disk.fileName), el('diskMode', 'independent_persistent')), {
+                'xsi:type': 'VirtualDiskFlatVer2BackingInfo',
+              }),
+              el('controllerKey', disk.controllerKey),
+              el('unitNumber', disk.unitNumber),
+              el('capacityInKB', disk.capacity / 1024),
+            ),
+            { 'xsi:type': 'VirtualDisk' },
+          ),
+        ),
+      ),
+    );
+    const independent = await readVmConfig(client, restored);
+    assert.equal(independent.disks[0]?.diskMode, 'independent_persistent');
+    assert.match(
+      snapshotBlocker(independent) ?? '',
+      /^disk scsi0:0 \(\[LocalDS_1\] gamma-restored\/gamma-restored\.vmdk\) of VM ".*" is independent_persistent: snapshots leave independent disks out/s,
+    );
+    assert.match(parseVmx(independent.vmxText, 'independent').entries.get('scsi0:0.mode') ?? '', /^independent-persistent$/);
+  });
+});
