@@ -97,6 +97,14 @@ test('vm-config against the simulator', { skip: unavailable ?? false }, async (t
       assert.deepEqual(networks, ['DC0_DVPG0']);
     }
     await assert.rejects(findVm(client, 'no such VM'), { code: 'not-found', message: /no VM named "no such VM" on 127\.0\.0\.1/ });
+    // vcsim lets a reconfiguration give a VM on another host a name already taken.
+    const [first, second] = own as [(typeof own)[number], (typeof own)[number]];
+    await reconfigure(client, second.ref, el('name', first.name));
+    await assert.rejects(findVm(client, first.name), {
+      code: 'conflict',
+      message: new RegExp(`2 VMs are named "${first.name}" on .*\\[LocalDS_0\\] ${first.name}/${first.name}\\.vmx on DC0_H0; .* on DC0_`),
+    });
+    await reconfigure(client, second.ref, el('name', second.name));
   });
 
   await t.test("a restored VM; a snapshot's configuration is the VM as it was at the snapshot", async () => {
