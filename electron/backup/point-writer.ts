@@ -28,8 +28,17 @@ export type ChainStart = { vmId: string; vmName: string; parent: ResolvedPoint |
 /** Where a committed point was read from, for the catalog: a folder or `vsphere:<host>/<vm>`. */
 export type PointOrigin = { source: string; biosUuid: string | null };
 
-/** One disk as the backup reads it. */
-export type DiskToWrite = { key: string; fileName: string; disk: Disk; format: string; chain: ChainLink[] };
+/** One disk as the backup reads it; `onlyBlocks` (a byte a block, 0 = unchanged since the parent)
+ * narrows what is read, `changeId` is the host's change id to record for the next backup. */
+export type DiskToWrite = {
+  key: string;
+  fileName: string;
+  disk: Disk;
+  format: string;
+  chain: ChainLink[];
+  onlyBlocks?: Uint8Array | null;
+  changeId?: string | null;
+};
 
 export type PointWriterOptions = {
   repository: Repository;
@@ -125,6 +134,17 @@ export class PointWriter {
     }
   }
 
+  /** The point the new one builds on (null: it is a full point). */
+  get parentPoint(): Manifest | null {
+    return this.chainStart?.parent?.point ?? null;
+  }
+
+  /** The change id the parent point recorded for a disk of this size (null: none to ask from). */
+  previousChangeId(key: string, capacity: number): string | null {
+    const disk = this.chainStart?.parent?.point.disks.find((candidate) => candidate.key === key && candidate.capacity === capacity);
+    return disk?.changeId ?? null;
+  }
+
   private started(): { chainStart: ChainStart; partial: string; data: FileHandle; store: BlockStore } {
     const { chainStart, partial, data, store } = this;
     if (!chainStart || !partial || !data || !store) throw new LifeboatError('internal', 'the new point was not started');
@@ -179,7 +199,7 @@ export class PointWriter {
     const { parent } = chainStart;
     const previous = parent?.disks.find((disk) => disk.key === entry.key && disk.capacity === entry.disk.capacity) ?? null;
     const parentFastHashes = parent && previous ? await this.parentFastHashes(parent, entry.key, blockCount, context) : null;
-    const { records, fastHashFile } = await scanDisk({
+    const { records, fastHashFile, unchangedBlocks, maskIgnored } = await scanDisk({
       disk: entry.disk,
       blockSize,
       blockCount,
@@ -190,7 +210,9 @@ export class PointWriter {
       stats: this.stats,
       signal: context.signal,
       progress,
+      onlyBlocks: entry.onlyBlocks ?? null,
     });
+    if (maskIgnored) context.log(`disk ${entry.key}: the changed-block list is not used (${maskIgnored}): every block was read`, 'warning');
     const mapFile = `disk-${diskNumber}.map`;
     const encoded = encodeMapFile(blockSize, records);
     await writeFileDurably(join(partial, mapFile), encoded);
@@ -206,9 +228,11 @@ export class PointWriter {
       sourceFormat: entry.format,
       sourceChain: entry.chain,
       fastHashes,
+      ...(entry.changeId ? { changeId: entry.changeId } : {}),
     };
     this.disks.push(written);
-    context.log(`disk ${entry.key} (${entry.fileName}): ${records.length} changed block(s) of ${blockCount}`);
+    const unread = unchangedBlocks > 0 ? `, ${unchangedBlocks} unchanged not read` : '';
+    context.log(`disk ${entry.key} (${entry.fileName}): ${records.length} changed block(s) of ${blockCount}${unread}`);
     return written;
   }
 
