@@ -1,5 +1,6 @@
 // A fault injector in front of the vCenter simulator: a loopback HTTP server that forwards to
-// vcsim over TLS, and answers chosen SOAP methods (or datastore uploads) with a failure instead.
+// vcsim over TLS, and answers chosen SOAP methods (or datastore uploads) with a failure instead,
+// or with an answer of the test's own (what an ESXi host would say where vcsim cannot).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +9,9 @@ import { after } from 'node:test';
 export type FaultRule =
   | { method: string; fault: string; message: string }
   | { upload: true; status: number }
-  | { rewrite: (soapMethod: string, responseBody: string) => string };
+  | { rewrite: (soapMethod: string, responseBody: string) => string }
+  /** Answers a SOAP call itself (HTTP 200) when `answer` returns a body; null: goes on as usual. */
+  | { answer: (soapMethod: string, requestBody: string) => string | null };
 
 const faultEnvelope = (fault: string, message: string): string =>
   '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">' +
@@ -25,6 +28,12 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
       const body = Buffer.concat(chunks);
       const soapMethod = /<soapenv:Body><(\w+)/.exec(body.toString('utf8'))?.[1];
       for (const rule of rules) {
+        const answer = 'answer' in rule && soapMethod ? rule.answer(soapMethod, body.toString('utf8')) : null;
+        if (answer !== null && soapMethod) {
+          injected.push(soapMethod);
+          response.writeHead(200, { 'content-type': 'text/xml; charset=utf-8' }).end(answer);
+          return;
+        }
         if ('upload' in rule && request.method === 'PUT' && request.url?.startsWith('/folder/')) {
           injected.push(`PUT ${request.url}`);
           response.writeHead(rule.status).end();
