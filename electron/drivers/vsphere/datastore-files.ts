@@ -4,6 +4,7 @@
 // folder is checked on those paths (the service gives no way to see links, so a path is the file).
 import { posix } from 'node:path';
 import type { Extent } from '../../disks/disk.ts';
+import { LifeboatError } from '../../errors.ts';
 import type { FileSource, SourceFile } from '../../disks/file-source.ts';
 import type { VsphereClient } from './vsphere-client.ts';
 
@@ -65,10 +66,14 @@ export class DatastoreFiles implements FileSource {
     return this.prefix + normalized(inside);
   }
 
-  /** The path inside the datastore of a name of this source. */
+  /** The path inside the datastore of a name of this source; one that climbs out of the
+   * datastore ("../x": the file service would resolve it elsewhere) is refused. */
   private inside(name: string): string {
     if (!name.startsWith(this.prefix)) throw new RangeError(`${name} is not a path on datastore ${this.where.datastore}`);
-    return normalized(name.slice(this.prefix.length));
+    const path = normalized(name.slice(this.prefix.length));
+    if (path === '..' || path.startsWith('../'))
+      throw new LifeboatError('invalid-source', `${name} lies outside datastore ${this.where.datastore}; Lifeboat reads only inside it`);
+    return path;
   }
 
   async open(name: string): Promise<SourceFile> {
@@ -118,7 +123,6 @@ export class DatastoreFiles implements FileSource {
   async isInside(folder: string, name: string): Promise<boolean> {
     const base = this.inside(folder);
     const path = this.inside(name);
-    if (path === '..' || path.startsWith('../')) return false;
     return base === '.' || path === base || path.startsWith(base + '/');
   }
 

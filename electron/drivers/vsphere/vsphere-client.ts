@@ -380,6 +380,10 @@ export class VsphereClient {
       path: this.folderUrl(datacenter, datastore, path),
       headers: { range: `bytes=${offset}-${offset + length - 1}`, ...(this.soap.sessionCookie ? { cookie: this.soap.sessionCookie } : {}) },
       maxBodyBytes: length,
+    }).catch((error: unknown) => {
+      // A dropped connection or an answer too long for the range: say which read it was.
+      const why = error instanceof Error ? error.message : String(error);
+      throw new LifeboatError('unavailable', `reading ${label} at offset ${offset} (${length} bytes) failed: ${why}`, { cause: error });
     });
     return rangeBody(response, { offset, length, label });
   }
