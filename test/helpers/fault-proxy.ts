@@ -11,7 +11,10 @@ export type FaultRule =
   | { upload: true; status: number }
   | { rewrite: (soapMethod: string, responseBody: string) => string }
   /** Answers a SOAP call itself (HTTP 200) when `answer` returns a body; null: goes on as usual. */
-  | { answer: (soapMethod: string, requestBody: string) => string | null };
+  | { answer: (soapMethod: string, requestBody: string) => string | null }
+  /** Datastore reads (ranged GETs on /folder/) from byte `fromByte` on are answered with HTTP
+   * `status`, or ('drop') have their connection closed: a read that fails part-way through a file. */
+  | { download: { fromByte: number; status: number | 'drop' } };
 
 const faultEnvelope = (fault: string, message: string): string =>
   '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">' +
@@ -32,6 +35,14 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
         if (answer !== null && soapMethod) {
           injected.push(soapMethod);
           response.writeHead(200, { 'content-type': 'text/xml; charset=utf-8' }).end(answer);
+          return;
+        }
+        const rangeStart = Number(/^bytes=(\d+)-/.exec(request.headers.range ?? '')?.[1] ?? Number.NaN);
+        const download = 'download' in rule && request.method === 'GET' && request.url?.startsWith('/folder/') ? rule.download : null;
+        if (download && rangeStart >= download.fromByte) {
+          injected.push(`GET ${request.url} ${request.headers.range}`);
+          if (download.status === 'drop') request.socket.destroy();
+          else response.writeHead(download.status).end();
           return;
         }
         if ('upload' in rule && request.method === 'PUT' && request.url?.startsWith('/folder/')) {

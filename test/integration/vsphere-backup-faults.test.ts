@@ -1,0 +1,226 @@
+// Faults of a backup from vSphere, through the fault proxy in front of govmomi's simulator: a
+// refused login, a snapshot the host refuses, a VM that cannot be snapshotted (an independent
+// disk, too many snapshots), a datastore read that fails part-way and a connection dropped
+// part-way. Each is one clear error; no Lifeboat snapshot stays on the VM, nothing stays
+// recorded for the janitor, and no point is committed.
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { Engine } from '../../electron/engine/engine.ts';
+import { dispatch } from '../../electron/rpc/dispatch.ts';
+import { vmIdFor } from '../../electron/backup/source-vm.ts';
+import { findVm, readVmConfig } from '../../electron/drivers/vsphere/vm-config.ts';
+import type { VsphereClient } from '../../electron/drivers/vsphere/vsphere-client.ts';
+import { el, xml, type MoRef } from '../../electron/drivers/vsphere/xml.ts';
+import type { Job } from '../../shared/domain.ts';
+import { asOwner } from '../helpers/owner.ts';
+import { makeVmFolder, openEngine, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
+import { startFaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
+import { addSimulatorHost, startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
+
+const unavailable = vcsimUnavailable();
+const VM = 'web';
+const MIB = 1024 * 1024;
+
+/** The engine with host "vc" (the simulator) and host "faulty" (the same, through the fault
+ * proxy), and a VM "web" a restore made on the simulator. */
+async function setUp(): Promise<{ engine: Engine; client: VsphereClient; vm: MoRef; rules: FaultRule[]; injected: string[] }> {
+  const dir = await tempDir();
+  const vc = await startVcsim();
+  const engine = await openEngine(join(dir, 'home'));
+  const source = join(dir, 'source');
+  await mkdir(source);
+  await writeMixedRaw(join(dir, 'disk.raw'), 12, 4);
+  await makeVmFolder(source, 'gamma', join(dir, 'disk.raw'), 'monolithicSparse');
+  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
+  await addSimulatorHost(engine, vc);
+  const restore = await runJob(
+    engine,
+    await engine.restores.start(
+      { vm: 'gamma', point: 'latest', newName: VM, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } },
+      'test',
+    ),
+  );
+  assert.equal(restore.state, 'succeeded', restore.error ?? '');
+  const rules: FaultRule[] = [];
+  const proxy = await startFaultProxy(vc.url, rules);
+  await dispatch(engine, asOwner(), 'hosts.add', {
+    kind: 'vsphere',
+    name: 'faulty',
+    url: proxy.url,
+    user: vc.user,
+    password: vc.password,
+    insecure: true,
+  });
+  const client = await engine.hosts.connect('vc');
+  return { engine, client, vm: await findVm(client, VM), rules, injected: proxy.injected };
+}
+
+/** The VM's points, in the catalog and (committed) in the repository. */
+async function pointsOf(engine: Engine, client: VsphereClient, vm: MoRef): Promise<{ catalog: string[]; repository: string[] }> {
+  const config = await readVmConfig(client, vm);
+  const vmId = vmIdFor(config.name, config.uuid ?? config.name);
+  return {
+    catalog: engine.catalog.listPoints(vmId).map((point) => point.id),
+    repository: (await engine.repository.scanPoints(vmId)).flatMap((entry) => (entry.manifest ? [entry.manifest.id] : [])),
+  };
+}
+
+/** What a failed backup must leave: no Lifeboat snapshot on the VM, no open job resource, no new point. */
+async function checkNothingLeft(
+  engine: Engine,
+  client: VsphereClient,
+  vm: MoRef,
+  job: Job | null,
+  pointsBefore: Awaited<ReturnType<typeof pointsOf>>,
+): Promise<void> {
+  assert.deepEqual(
+    (await client.snapshotNames(vm)).filter((name) => name.startsWith('lifeboat-')),
+    [],
+    'no Lifeboat snapshot left on the VM',
+  );
+  if (job) assert.deepEqual(engine.catalog.openResources(job.id), [], 'nothing left recorded for the janitor');
+  assert.deepEqual(await pointsOf(engine, client, vm), pointsBefore, 'no new point in the catalog or the repository');
+}
+
+function backUp(engine: Engine, host: string, transport: 'nbd' | 'auto' = 'nbd'): Promise<Job> {
+  return engine.backups.startFromVsphere({ host, vm: VM, transport, quiesce: false }, 'test');
+}
+
+function stepStates(job: Job): string[] {
+  return job.steps.map((step) => `${step.name}:${step.state}`);
+}
+
+async function reconfigure(client: VsphereClient, vm: MoRef, ...changes: string[]): Promise<void> {
+  await client.runTask('ReconfigVM_Task', vm, [el('spec', xml(...changes))], 'reconfigure');
+}
+
+/** Puts the VM's disk in `mode` (vcsim needs the device's deviceInfo on an edit). */
+async function setDiskMode(client: VsphereClient, vm: MoRef, mode: string): Promise<void> {
+  const [disk] = await client.vmDisks(vm);
+  assert.ok(disk);
+  const backing = el('backing', xml(el('fileName', disk.fileName), el('diskMode', mode)), { 'xsi:type': 'VirtualDiskFlatVer2BackingInfo' });
+  const device = el(
+    'device',
+    xml(
+      el('key', disk.key),
+      el('deviceInfo', xml(el('label', 'Hard disk 1'), el('summary', 'disk')), { 'xsi:type': 'Description' }),
+      backing,
+      el('controllerKey', disk.controllerKey),
+      el('unitNumber', disk.unitNumber),
+      el('capacityInKB', disk.capacity / 1024),
+    ),
+    { 'xsi:type': 'VirtualDisk' },
+  );
+  await reconfigure(client, vm, el('deviceChange', xml(el('operation', 'edit'), device)));
+}
+
+test('vSphere backup faults: each a clear error, no snapshot left, no point', { skip: unavailable ?? false }, async (t) => {
+  const { engine, client, vm, rules, injected } = await setUp();
+
+  await t.test('wrong credentials: unauthorized before any job exists', async () => {
+    const before = await pointsOf(engine, client, vm);
+    rules.splice(0, rules.length, {
+      method: 'Login',
+      fault: 'InvalidLogin',
+      message: 'Cannot complete login due to an incorrect user name or password.',
+    });
+    const jobsBefore = engine.catalog.listJobs().length;
+    await assert.rejects(backUp(engine, 'faulty'), {
+      code: 'unauthorized',
+      message: /refused user "lifeboat": wrong user name or password/,
+    });
+    assert.equal(engine.catalog.listJobs().length, jobsBefore, 'no job for a refused login');
+    assert.ok(injected.includes('Login'));
+    await checkNothingLeft(engine, client, vm, null, before);
+  });
+
+  await t.test('the host refuses the snapshot: the job fails at it, nothing committed', async () => {
+    const before = await pointsOf(engine, client, vm);
+    rules.splice(0, rules.length, {
+      method: 'CreateSnapshot_Task',
+      fault: 'InvalidState',
+      message: 'The operation is not allowed in the current state.',
+    });
+    const job = await runJob(engine, await backUp(engine, 'faulty'));
+    assert.equal(job.state, 'failed');
+    assert.match(job.error ?? '', /CreateSnapshot_Task: The operation is not allowed in the current state\. \(InvalidState\)/);
+    assert.deepEqual(stepStates(job).slice(0, 3), ['initialize:done', 'create-snapshot:failed', 'read-configuration:pending']);
+    await checkNothingLeft(engine, client, vm, job, before);
+  });
+
+  await t.test('a datastore read that fails part-way: the job fails, the snapshot is removed', async () => {
+    const before = await pointsOf(engine, client, vm);
+    rules.splice(0, rules.length, { download: { fromByte: 4 * MIB, status: 500 } });
+    const refusedBefore = injected.length;
+    const job = await runJob(engine, await backUp(engine, 'faulty'));
+    assert.equal(job.state, 'failed');
+    assert.ok(injected.length > refusedBefore, 'a read was refused');
+    assert.match(job.error ?? '', /^reading \[LocalDS_0\] web\/web-flat\.vmdk at offset \d+ \(\d+ bytes\) failed: HTTP 500$/);
+    assert.deepEqual(stepStates(job).slice(0, 4), [
+      'initialize:done',
+      'create-snapshot:done',
+      'read-configuration:done',
+      'transfer-disks:failed',
+    ]);
+    await checkNothingLeft(engine, client, vm, job, before);
+  });
+
+  await t.test('the connection dropped part-way through a read: the job fails, the snapshot is removed', async () => {
+    const before = await pointsOf(engine, client, vm);
+    rules.splice(0, rules.length, { download: { fromByte: 4 * MIB, status: 'drop' } });
+    const job = await runJob(engine, await backUp(engine, 'faulty'));
+    assert.equal(job.state, 'failed');
+    assert.match(
+      job.error ?? '',
+      /^reading \[LocalDS_0\] web\/web-flat\.vmdk at offset \d+ \(\d+ bytes\) failed: cannot reach vSphere at http:\/\/127\.0\.0\.1:\d+: (ECONNRESET|socket hang up)$/,
+    );
+    assert.deepEqual(stepStates(job).slice(0, 4), [
+      'initialize:done',
+      'create-snapshot:done',
+      'read-configuration:done',
+      'transfer-disks:failed',
+    ]);
+    await checkNothingLeft(engine, client, vm, job, before);
+  });
+
+  await t.test('after the faults, the same VM backs up through the proxy', async () => {
+    rules.splice(0, rules.length);
+    const job = await runJob(engine, await backUp(engine, 'faulty'));
+    assert.equal(job.state, 'succeeded', job.error ?? '');
+    assert.deepEqual(
+      (await client.snapshotNames(vm)).filter((name) => name.startsWith('lifeboat-')),
+      [],
+    );
+  });
+
+  await t.test('an independent disk: refused before a snapshot exists', async (subtest) => {
+    const before = await pointsOf(engine, client, vm);
+    rules.splice(0, rules.length);
+    await setDiskMode(client, vm, 'independent_persistent');
+    subtest.after(() => setDiskMode(client, vm, 'persistent'));
+    const job = await runJob(engine, await backUp(engine, 'vc'));
+    assert.equal(job.state, 'failed');
+    assert.match(
+      job.error ?? '',
+      /cannot be backed up: disk scsi0:0 \(\[LocalDS_0\] web\/web\.vmdk\) of VM "web" is independent_persistent/,
+    );
+    assert.deepEqual(stepStates(job).slice(0, 2), ['initialize:failed', 'create-snapshot:pending']);
+    assert.deepEqual(await client.snapshotNames(vm), [], 'no snapshot was ever taken');
+    await checkNothingLeft(engine, client, vm, job, before);
+  });
+
+  // Last, and its snapshots stay until the simulator stops: vcsim's RemoveAllSnapshots_Task on a VM
+  // whose disk was reconfigured deletes the disk's flat file with the first snapshot's files.
+  await t.test('31 snapshots already: refused before a snapshot exists', async () => {
+    const before = await pointsOf(engine, client, vm);
+    for (let n = 1; n <= 31; n++)
+      await client.runTask('CreateSnapshot_Task', vm, [el('name', `old-${n}`), el('memory', false), el('quiesce', false)], `snapshot ${n}`);
+    const job = await runJob(engine, await backUp(engine, 'vc'));
+    assert.equal(job.state, 'failed');
+    assert.match(job.error ?? '', /VM "web" already has 31 snapshots; ESXi keeps at most 32 in a chain/);
+    assert.equal((await client.snapshotNames(vm)).length, 31, 'no snapshot added');
+    await checkNothingLeft(engine, client, vm, job, before);
+  });
+});
