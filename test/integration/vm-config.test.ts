@@ -3,16 +3,17 @@
 // right ConfigSpec; a snapshot's configuration is the VM as it was; a hostile name survives; an
 // independent disk blocks the backup snapshot.
 import assert from 'node:assert/strict';
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseVmx } from '../../electron/disks/vmx.ts';
 import { placeDisks, vmConfigSpec } from '../../electron/drivers/vsphere/config-spec.ts';
 import { findVm, readVmConfig, snapshotBlocker, type VsphereVmConfig } from '../../electron/drivers/vsphere/vm-config.ts';
 import type { VsphereClient } from '../../electron/drivers/vsphere/vsphere-client.ts';
-import { el, moRefOf, xml, type MoRef } from '../../electron/drivers/vsphere/xml.ts';
-import { makeVmFolder, openEngine, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
-import { addSimulatorHost, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
+import { el, moRefOf, type MoRef } from '../../electron/drivers/vsphere/xml.ts';
+import { openEngine, tempDir } from '../helpers/env.ts';
+import { reconfigure, restoreIntoSimulator, setDiskMode } from '../helpers/simulator-vm.ts';
+import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
 
 const unavailable = vcsimUnavailable();
 const MIB = 1024 * 1024;
@@ -24,20 +25,7 @@ async function simulator(): Promise<Setup> {
   const dir = await tempDir();
   const vc = await startVcsim();
   const engine = await openEngine(join(dir, 'home'));
-  const source = join(dir, 'source');
-  await mkdir(source);
-  await writeMixedRaw(join(dir, 'disk.raw'), 12, 3);
-  await makeVmFolder(source, 'gamma', join(dir, 'disk.raw'), 'monolithicSparse');
-  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
-  await addSimulatorHost(engine, vc);
-  const restore = await runJob(
-    engine,
-    await engine.restores.start(
-      { vm: 'gamma', point: 'latest', newName: 'gamma-restored', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1' } },
-      'test',
-    ),
-  );
-  assert.equal(restore.state, 'succeeded', restore.error ?? '');
+  await restoreIntoSimulator(engine, vc, { dir, name: 'gamma-restored', datastore: 'LocalDS_1', seed: 3 });
   const client = await engine.hosts.connect('vc');
   return { vc, client, restored: await findVm(client, 'gamma-restored') };
 }
@@ -58,10 +46,6 @@ async function checkAgainstApi(client: VsphereClient, vm: MoRef, config: Vsphere
   );
   assert.equal(config.powerState, await client.powerState(vm));
   assert.equal(config.datacenter, 'DC0');
-}
-
-async function reconfigure(client: VsphereClient, vm: MoRef, ...changes: string[]): Promise<void> {
-  await client.runTask('ReconfigVM_Task', vm, [el('spec', xml(...changes))], 'reconfigure');
 }
 
 test('vm-config against the simulator', { skip: unavailable ?? false }, async (t) => {
@@ -156,33 +140,7 @@ test('vm-config against the simulator', { skip: unavailable ?? false }, async (t
     assert.equal(parseVmx(named.vmxText, 'hostile').displayName, hostile);
     await checkAgainstApi(client, restored, named);
 
-    const [disk] = await client.vmDisks(restored);
-    assert.ok(disk);
-    await reconfigure(
-      client,
-      restored,
-      el(
-        'deviceChange',
-        xml(
-          el('operation', 'edit'),
-          el(
-            'device',
-            xml(
-              el('key', disk.key),
-              // vcsim dereferences an edited device's deviceInfo; ESXi does not need it.
-              el('deviceInfo', xml(el('label', 'Hard disk 1'), el('summary', 'disk')), { 'xsi:type': 'Description' }),
-              el('backing', xml(el('fileName', disk.fileName), el('diskMode', 'independent_persistent')), {
-                'xsi:type': 'VirtualDiskFlatVer2BackingInfo',
-              }),
-              el('controllerKey', disk.controllerKey),
-              el('unitNumber', disk.unitNumber),
-              el('capacityInKB', disk.capacity / 1024),
-            ),
-            { 'xsi:type': 'VirtualDisk' },
-          ),
-        ),
-      ),
-    );
+    await setDiskMode(client, restored, 'independent_persistent');
     const independent = await readVmConfig(client, restored);
     assert.equal(independent.disks[0]?.diskMode, 'independent_persistent');
     assert.match(

@@ -4,7 +4,6 @@
 // part-way. Each is one clear error; no Lifeboat snapshot stays on the VM, nothing stays
 // recorded for the janitor, and no point is committed.
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Engine } from '../../electron/engine/engine.ts';
@@ -12,12 +11,13 @@ import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { vmIdFor } from '../../electron/backup/source-vm.ts';
 import { findVm, readVmConfig } from '../../electron/drivers/vsphere/vm-config.ts';
 import type { VsphereClient } from '../../electron/drivers/vsphere/vsphere-client.ts';
-import { el, xml, type MoRef } from '../../electron/drivers/vsphere/xml.ts';
+import { el, type MoRef } from '../../electron/drivers/vsphere/xml.ts';
 import type { Job } from '../../shared/domain.ts';
 import { asOwner } from '../helpers/owner.ts';
-import { makeVmFolder, openEngine, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
+import { openEngine, runJob, tempDir } from '../helpers/env.ts';
+import { restoreIntoSimulator, setDiskMode } from '../helpers/simulator-vm.ts';
 import { startFaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
-import { addSimulatorHost, startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
+import { startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
 
 const unavailable = vcsimUnavailable();
 const VM = 'web';
@@ -29,20 +29,7 @@ async function setUp(): Promise<{ engine: Engine; client: VsphereClient; vm: MoR
   const dir = await tempDir();
   const vc = await startVcsim();
   const engine = await openEngine(join(dir, 'home'));
-  const source = join(dir, 'source');
-  await mkdir(source);
-  await writeMixedRaw(join(dir, 'disk.raw'), 12, 4);
-  await makeVmFolder(source, 'gamma', join(dir, 'disk.raw'), 'monolithicSparse');
-  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
-  await addSimulatorHost(engine, vc);
-  const restore = await runJob(
-    engine,
-    await engine.restores.start(
-      { vm: 'gamma', point: 'latest', newName: VM, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } },
-      'test',
-    ),
-  );
-  assert.equal(restore.state, 'succeeded', restore.error ?? '');
+  await restoreIntoSimulator(engine, vc, { dir, name: VM, datastore: 'LocalDS_0', seed: 4 });
   const rules: FaultRule[] = [];
   const proxy = await startFaultProxy(vc.url, rules);
   await dispatch(engine, asOwner(), 'hosts.add', {
@@ -92,30 +79,6 @@ function stepStates(job: Job): string[] {
   return job.steps.map((step) => `${step.name}:${step.state}`);
 }
 
-async function reconfigure(client: VsphereClient, vm: MoRef, ...changes: string[]): Promise<void> {
-  await client.runTask('ReconfigVM_Task', vm, [el('spec', xml(...changes))], 'reconfigure');
-}
-
-/** Puts the VM's disk in `mode` (vcsim needs the device's deviceInfo on an edit). */
-async function setDiskMode(client: VsphereClient, vm: MoRef, mode: string): Promise<void> {
-  const [disk] = await client.vmDisks(vm);
-  assert.ok(disk);
-  const backing = el('backing', xml(el('fileName', disk.fileName), el('diskMode', mode)), { 'xsi:type': 'VirtualDiskFlatVer2BackingInfo' });
-  const device = el(
-    'device',
-    xml(
-      el('key', disk.key),
-      el('deviceInfo', xml(el('label', 'Hard disk 1'), el('summary', 'disk')), { 'xsi:type': 'Description' }),
-      backing,
-      el('controllerKey', disk.controllerKey),
-      el('unitNumber', disk.unitNumber),
-      el('capacityInKB', disk.capacity / 1024),
-    ),
-    { 'xsi:type': 'VirtualDisk' },
-  );
-  await reconfigure(client, vm, el('deviceChange', xml(el('operation', 'edit'), device)));
-}
-
 test('vSphere backup faults: each a clear error, no snapshot left, no point', { skip: unavailable ?? false }, async (t) => {
   const { engine, client, vm, rules, injected } = await setUp();
 
@@ -150,40 +113,33 @@ test('vSphere backup faults: each a clear error, no snapshot left, no point', { 
     await checkNothingLeft(engine, client, vm, job, before);
   });
 
-  await t.test('a datastore read that fails part-way: the job fails, the snapshot is removed', async () => {
-    const before = await pointsOf(engine, client, vm);
-    rules.splice(0, rules.length, { download: { fromByte: 4 * MIB, status: 500 } });
-    const refusedBefore = injected.length;
-    const job = await runJob(engine, await backUp(engine, 'faulty'));
-    assert.equal(job.state, 'failed');
-    assert.ok(injected.length > refusedBefore, 'a read was refused');
-    assert.match(job.error ?? '', /^reading \[LocalDS_0\] web\/web-flat\.vmdk at offset \d+ \(\d+ bytes\) failed: HTTP 500$/);
-    assert.deepEqual(stepStates(job).slice(0, 4), [
-      'initialize:done',
-      'create-snapshot:done',
-      'read-configuration:done',
-      'transfer-disks:failed',
-    ]);
-    await checkNothingLeft(engine, client, vm, job, before);
-  });
-
-  await t.test('the connection dropped part-way through a read: the job fails, the snapshot is removed', async () => {
-    const before = await pointsOf(engine, client, vm);
-    rules.splice(0, rules.length, { download: { fromByte: 4 * MIB, status: 'drop' } });
-    const job = await runJob(engine, await backUp(engine, 'faulty'));
-    assert.equal(job.state, 'failed');
-    assert.match(
-      job.error ?? '',
-      /^reading \[LocalDS_0\] web\/web-flat\.vmdk at offset \d+ \(\d+ bytes\) failed: cannot reach vSphere at http:\/\/127\.0\.0\.1:\d+: (ECONNRESET|socket hang up)$/,
-    );
-    assert.deepEqual(stepStates(job).slice(0, 4), [
-      'initialize:done',
-      'create-snapshot:done',
-      'read-configuration:done',
-      'transfer-disks:failed',
-    ]);
-    await checkNothingLeft(engine, client, vm, job, before);
-  });
+  const readFaults = [
+    { what: 'a datastore read that fails part-way', status: 500, error: /failed: HTTP 500$/ },
+    {
+      what: 'the connection dropped part-way through a read',
+      status: 'drop',
+      error: /failed: cannot reach vSphere at http:\/\/127\.0\.0\.1:\d+: (ECONNRESET|socket hang up)$/,
+    },
+  ] as const;
+  for (const fault of readFaults) {
+    await t.test(`${fault.what}: the job fails, the snapshot is removed`, async () => {
+      const before = await pointsOf(engine, client, vm);
+      rules.splice(0, rules.length, { download: { fromByte: 4 * MIB, status: fault.status } });
+      const refusedBefore = injected.length;
+      const job = await runJob(engine, await backUp(engine, 'faulty'));
+      assert.equal(job.state, 'failed');
+      assert.ok(injected.length > refusedBefore, 'a read was refused');
+      assert.match(job.error ?? '', /^reading \[LocalDS_0\] web\/web-flat\.vmdk at offset \d+ \(\d+ bytes\) failed: /);
+      assert.match(job.error ?? '', fault.error);
+      assert.deepEqual(stepStates(job).slice(0, 4), [
+        'initialize:done',
+        'create-snapshot:done',
+        'read-configuration:done',
+        'transfer-disks:failed',
+      ]);
+      await checkNothingLeft(engine, client, vm, job, before);
+    });
+  }
 
   await t.test('after the faults, the same VM backs up through the proxy', async () => {
     rules.splice(0, rules.length);
