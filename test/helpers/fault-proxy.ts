@@ -16,7 +16,7 @@ export type FaultRule =
    * `status`, or ('drop') have their connection closed: a read that fails part-way through a file. */
   | { download: { fromByte: number; status: number | 'drop' } };
 
-const faultEnvelope = (fault: string, message: string): string =>
+export const faultEnvelope = (fault: string, message: string): string =>
   '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">' +
   `<soapenv:Body><soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>${message}</faultstring><detail><${fault}Fault xmlns="urn:vim25" xsi:type="${fault}"/></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>`;
 

@@ -128,6 +128,14 @@ test('vm-config against the simulator', { skip: unavailable ?? false }, async (t
     );
     const other = await findVm(client, 'DC0_H0_VM0');
     await assert.rejects(readVmConfig(client, other, snapshot), { code: 'not-found', message: /is not a snapshot of VM "DC0_H0_VM0"/ });
+    await assert.rejects(readVmConfig(client, restored, { type: 'VirtualMachineSnapshot', value: 'snapshot-404' }), {
+      code: 'not-found',
+      message: /^snapshot snapshot-404 of VM "gamma-changed" no longer exists on 127\.0\.0\.1:\d+$/,
+    });
+    await assert.rejects(readVmConfig(client, { type: 'VirtualMachine', value: 'vm-404' }), {
+      code: 'not-found',
+      message: /^VM vm-404 no longer exists on 127\.0\.0\.1:\d+$/,
+    });
     await reconfigure(client, restored, el('name', 'gamma-restored'), el('memoryMB', 2048));
   });
 

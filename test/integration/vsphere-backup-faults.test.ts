@@ -1,7 +1,7 @@
 // Faults of a backup from vSphere, through the fault proxy in front of govmomi's simulator: a
 // refused login, a snapshot the host refuses, a VM that cannot be snapshotted (an independent
-// disk, too many snapshots), a datastore read that fails part-way and a connection dropped
-// part-way. Each is one clear error; no Lifeboat snapshot stays on the VM, nothing stays
+// disk, too many snapshots), a datastore read that fails part-way, a connection dropped
+// part-way, and a snapshot the host says is gone once taken. Each is one clear error; no Lifeboat snapshot stays on the VM, nothing stays
 // recorded for the janitor, and no point is committed.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import type { Job } from '../../shared/domain.ts';
 import { asOwner } from '../helpers/owner.ts';
 import { openEngine, runJob, tempDir } from '../helpers/env.ts';
 import { restoreIntoSimulator, setDiskMode } from '../helpers/simulator-vm.ts';
-import { startFaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
+import { faultEnvelope, startFaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
 import { startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
 
 const unavailable = vcsimUnavailable();
@@ -140,6 +140,19 @@ test('vSphere backup faults: each a clear error, no snapshot left, no point', { 
       await checkNothingLeft(engine, client, vm, job, before);
     });
   }
+
+  await t.test('the snapshot vanishes once taken (the host says it no longer exists): not-found, nothing committed', async () => {
+    const before = await pointsOf(engine, client, vm);
+    const gone = faultEnvelope('ManagedObjectNotFound', 'The object has already been deleted or has not been completely created');
+    rules.splice(0, rules.length, {
+      answer: (method, body) => (method === 'RetrievePropertiesEx' && body.includes('<type>VirtualMachineSnapshot</type>') ? gone : null),
+    });
+    const job = await runJob(engine, await backUp(engine, 'faulty'));
+    assert.equal(job.state, 'failed');
+    assert.match(job.error ?? '', /^snapshot snapshot-\d+ of VM "web" no longer exists on 127\.0\.0\.1:\d+$/);
+    assert.deepEqual(stepStates(job).slice(0, 3), ['initialize:done', 'create-snapshot:done', 'read-configuration:failed']);
+    await checkNothingLeft(engine, client, vm, job, before);
+  });
 
   await t.test('after the faults, the same VM backs up through the proxy', async () => {
     rules.splice(0, rules.length);

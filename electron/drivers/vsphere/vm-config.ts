@@ -2,6 +2,7 @@
 // the disks to read (datastore, path, capacity, mode, CBT change id), a .vmx Lifeboat restores
 // from, and what stands in the way of a backup snapshot.
 import { LifeboatError } from '../../errors.ts';
+import { VsphereFault } from './soap-client.ts';
 import { devicesOf, isNode, nodeOf, wholeNumber, type VmDiskDevice } from './vm-devices.ts';
 import type { VsphereClient } from './vsphere-client.ts';
 import { vmxTextOf } from './vmx-text.ts';
@@ -88,28 +89,41 @@ async function portgroupNames(client: VsphereClient, networks: unknown): Promise
   return new Map(found.map(({ props }) => [textOf(props.key), textOf(props.name)]));
 }
 
+/** The properties of one object; an object the host no longer has (the VM or its snapshot was
+ * removed under us) is 'not-found' saying which, not the host's bare fault. */
+async function propertiesOf(client: VsphereClient, object: MoRef, paths: string[], what: string): Promise<Record<string, unknown>> {
+  const gone = (): LifeboatError => new LifeboatError('not-found', `${what} no longer exists on ${client.soap.endpoint.url.host}`);
+  try {
+    const [content] = await client.retrieve(object.type, paths, [object]);
+    if (!content) throw gone();
+    return content.props;
+  } catch (error) {
+    if (error instanceof VsphereFault && error.fault === 'ManagedObjectNotFound') throw gone();
+    throw error;
+  }
+}
+
 /** Reads a VM's configuration; with `snapshot`, the configuration frozen in that snapshot
  * (its disks' files are the ones the snapshot froze). */
 export async function readVmConfig(client: VsphereClient, vm: MoRef, snapshot?: MoRef): Promise<VsphereVmConfig> {
   const vmPaths = ['name', 'snapshot', 'runtime.powerState', 'parent', 'parentVApp', 'network', ...(snapshot ? [] : ['config'])];
-  const [vmContent] = await client.retrieve('VirtualMachine', vmPaths, [vm]);
-  if (!vmContent) throw new LifeboatError('not-found', `VM ${vm.value} no longer exists on ${client.soap.endpoint.url.host}`);
-  const vmName = textOf(vmContent.props.name) || vm.value;
-  let config = vmContent.props.config;
+  const vmProps = await propertiesOf(client, vm, vmPaths, `VM ${vm.value}`);
+  const vmName = textOf(vmProps.name) || vm.value;
+  let config = vmProps.config;
   if (snapshot) {
-    const [snapshotContent] = await client.retrieve('VirtualMachineSnapshot', ['config', 'vm'], [snapshot]);
-    if (!snapshotContent || moRefOf(snapshotContent.props.vm).value !== vm.value)
+    const snapshotProps = await propertiesOf(client, snapshot, ['config', 'vm'], `snapshot ${snapshot.value} of VM "${vmName}"`);
+    if (moRefOf(snapshotProps.vm).value !== vm.value)
       throw new LifeboatError('not-found', `snapshot ${snapshot.value} is not a snapshot of VM "${vmName}"`);
-    config = snapshotContent.props.config;
+    config = snapshotProps.config;
   }
-  const parent = vmContent.props.parent ?? vmContent.props.parentVApp;
+  const parent = vmProps.parent ?? vmProps.parentVApp;
   return vmConfigOf({
     ref: vm,
     config,
-    snapshot: vmContent.props.snapshot,
-    powerState: vmContent.props['runtime.powerState'],
+    snapshot: vmProps.snapshot,
+    powerState: vmProps['runtime.powerState'],
     datacenter: await datacenterOf(client, parent ? moRefOf(parent) : null, vmName),
-    networkNames: await portgroupNames(client, vmContent.props.network),
+    networkNames: await portgroupNames(client, vmProps.network),
   });
 }
 
