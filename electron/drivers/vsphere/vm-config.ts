@@ -53,19 +53,29 @@ const MAX_SNAPSHOTS_COUNTED = 10_000;
 const MAX_PARENT_STEPS = 64;
 const MAX_FILE_NAME = 200;
 
+/** The VM of that name. Only names are fetched for every VM (a vCenter may have thousands);
+ * where each namesake lives, only when there are several. */
 export async function findVm(client: VsphereClient, name: string): Promise<MoRef> {
-  const inventory = await client.inventory();
-  const matches = inventory.vms.filter((vm) => vm.name === name);
+  const matches = (await client.retrieve('VirtualMachine', ['name'])).filter(({ props }) => textOf(props.name) === name);
   const host = client.soap.endpoint.url.host;
   if (matches.length === 0) throw new LifeboatError('not-found', `no VM named "${name}" on ${host}`);
-  if (matches.length > 1) {
-    const where = matches.map((vm) => {
-      const hostName = inventory.hosts.find((candidate) => candidate.ref.value === vm.host?.value)?.name ?? 'no host';
-      return `${vm.vmPathName || vm.ref.value} on ${hostName}`;
-    });
-    throw new LifeboatError('conflict', `${matches.length} VMs are named "${name}" on ${host}: ${where.join('; ')}`);
-  }
-  return (matches[0] as (typeof matches)[number]).ref;
+  if (matches.length === 1) return (matches[0] as (typeof matches)[number]).obj;
+  const details = await client.retrieve(
+    'VirtualMachine',
+    ['runtime.host', 'config.files.vmPathName'],
+    matches.map(({ obj }) => obj),
+  );
+  const hostRefs = details.flatMap(({ props }) => (props['runtime.host'] ? [moRefOf(props['runtime.host'])] : []));
+  const hostNames = new Map(
+    hostRefs.length === 0
+      ? []
+      : (await client.retrieve('HostSystem', ['name'], hostRefs)).map(({ obj, props }) => [obj.value, textOf(props.name)]),
+  );
+  const where = details.map(({ obj, props }) => {
+    const hostName = hostNames.get(moRefOf(props['runtime.host']).value) ?? 'no host';
+    return `${textOf(props['config.files.vmPathName']) || obj.value} on ${hostName}`;
+  });
+  throw new LifeboatError('conflict', `${matches.length} VMs are named "${name}" on ${host}: ${where.join('; ')}`);
 }
 
 /** The datacenter a VM belongs to: up its parents (through its vApp, if it sits in one). */
