@@ -20,7 +20,7 @@ import type { Manifest } from '../repository/manifest.ts';
 import { diskCapacityProblem } from '../repository/manifest-check.ts';
 import { selectTransport, transportTitle, type ProxyPool, type SelectedTransport } from '../restore/transport-choice.ts';
 import { PointWriter, type PointOrigin, type PointWriterOptions } from './point-writer.ts';
-import { vmIdFor } from './source-vm.ts';
+import { vmIdFor } from '../disks/vm-folder.ts';
 
 export type VsphereBackupRequest = { host: string; vm: string; transport: TransportMode; quiesce: boolean };
 

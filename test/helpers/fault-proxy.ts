@@ -1,6 +1,7 @@
 // A fault injector in front of the vCenter simulator: a loopback HTTP server that forwards to
-// vcsim over TLS, and answers chosen SOAP methods (or datastore uploads) with a failure instead,
-// or with an answer of the test's own (what an ESXi host would say where vcsim cannot).
+// vcsim over TLS, and answers chosen SOAP methods (or datastore uploads, or datastore reads after
+// some have passed) with a failure instead, or with an answer of the test's own (what an ESXi
+// host would say where vcsim cannot).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -9,12 +10,12 @@ import { after } from 'node:test';
 export type FaultRule =
   | { method: string; fault: string; message: string }
   | { upload: true; status: number }
+  /** Datastore file reads (GET /folder/...): the first `after` pass, the rest get `status`, or
+   * ('drop') have their connection closed. */
+  | { download: true; status: number | 'drop'; after: number }
   | { rewrite: (soapMethod: string, responseBody: string) => string }
   /** Answers a SOAP call itself (HTTP 200) when `answer` returns a body; null: goes on as usual. */
-  | { answer: (soapMethod: string, requestBody: string) => string | null }
-  /** Datastore reads (ranged GETs on /folder/) from byte `fromByte` on are answered with HTTP
-   * `status`, or ('drop') have their connection closed: a read that fails part-way through a file. */
-  | { download: { fromByte: number; status: number | 'drop' } };
+  | { answer: (soapMethod: string, requestBody: string) => string | null };
 
 export const faultEnvelope = (fault: string, message: string): string =>
   '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">' +
@@ -24,6 +25,7 @@ export const faultEnvelope = (fault: string, message: string): string =>
 export async function startFaultProxy(upstream: string, rules: FaultRule[]): Promise<{ url: string; injected: string[] }> {
   const target = new URL(upstream);
   const injected: string[] = [];
+  const downloadsPassed = new WeakMap<FaultRule, number>();
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -37,17 +39,20 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
           response.writeHead(200, { 'content-type': 'text/xml; charset=utf-8' }).end(answer);
           return;
         }
-        const rangeStart = Number(/^bytes=(\d+)-/.exec(request.headers.range ?? '')?.[1] ?? Number.NaN);
-        const download = 'download' in rule && request.method === 'GET' && request.url?.startsWith('/folder/') ? rule.download : null;
-        if (download && rangeStart >= download.fromByte) {
-          injected.push(`GET ${request.url} ${request.headers.range}`);
-          if (download.status === 'drop') request.socket.destroy();
-          else response.writeHead(download.status).end();
-          return;
-        }
         if ('upload' in rule && request.method === 'PUT' && request.url?.startsWith('/folder/')) {
           injected.push(`PUT ${request.url}`);
           response.writeHead(rule.status).end();
+          return;
+        }
+        if ('download' in rule && request.method === 'GET' && request.url?.startsWith('/folder/')) {
+          const passed = downloadsPassed.get(rule) ?? 0;
+          if (passed < rule.after) {
+            downloadsPassed.set(rule, passed + 1);
+            continue;
+          }
+          injected.push(`GET ${request.url}`);
+          if (rule.status === 'drop') request.socket.destroy();
+          else response.writeHead(rule.status).end();
           return;
         }
         if ('method' in rule && rule.method === soapMethod) {
