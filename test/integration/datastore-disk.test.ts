@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -17,9 +16,20 @@ import { openDiskChain, type OpenedChain } from '../../electron/disks/vmdk-chain
 import { openDatastoreDisk } from '../../electron/drivers/vsphere/datastore-disk.ts';
 import { VsphereClient } from '../../electron/drivers/vsphere/vsphere-client.ts';
 import { LifeboatError } from '../../electron/errors.ts';
-import { qemuImg, tempDir, writeMixedRaw } from '../helpers/env.ts';
+import { qemuImg, tempDir } from '../helpers/env.ts';
+import { listenOnLoopback } from '../helpers/loopback-server.ts';
 import { startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
-import { cidOf, editDescriptor, qemuIo, setDescriptorKey, writeCowdDelta, writeSeSparseDelta } from '../helpers/vmdk-chain.ts';
+import {
+  baseVm,
+  cidOf,
+  editDescriptor,
+  qemuIo,
+  setDescriptorKey,
+  snapshot,
+  type Subformat,
+  writeCowdDelta,
+  writeSeSparseDelta,
+} from '../helpers/vmdk-chain.ts';
 
 const MIB = 1024 * 1024;
 const DATACENTER = 'DC0';
@@ -72,21 +82,15 @@ async function compareBothWays(folder: string, leaf: string, options: { qemu: bo
 }
 
 /** A fresh VM folder inside the datastore with base disk web.vmdk of `subformat`. */
-async function vmFolder(name: string, subformat: string, mib = 8): Promise<string> {
-  const folder = join(datastoreFolder, name);
-  await mkdir(folder, { recursive: true });
-  const raw = join(datastoreFolder, `${name}.raw`);
-  await writeMixedRaw(raw, mib, 3);
-  qemuImg('convert', '-f', 'raw', '-O', 'vmdk', '-o', `subformat=${subformat}`, raw, join(folder, 'web.vmdk'));
-  await rm(raw);
-  return folder;
+function vmFolder(name: string, subformat: Subformat, mib = 8): Promise<string> {
+  return baseVm(datastoreFolder, name, subformat, mib, 3);
 }
 
 test(
   'flat, sparse and streamOptimized disks read over the file service are the local ones byte for byte',
   { skip: missing ?? false },
   async () => {
-    for (const subformat of ['monolithicFlat', 'monolithicSparse', 'streamOptimized', 'twoGbMaxExtentFlat']) {
+    for (const subformat of ['monolithicFlat', 'monolithicSparse', 'streamOptimized', 'twoGbMaxExtentFlat'] as const) {
       await vmFolder(`single-${subformat}`, subformat, 9);
       const opened = await compareBothWays(`single-${subformat}`, 'web.vmdk');
       assert.equal(opened.chain.length, 1);
@@ -109,20 +113,9 @@ test(
   { skip: missing ?? false },
   async () => {
     const hosted = await vmFolder('chain-hosted', 'monolithicFlat');
-    qemuImg('create', '-f', 'vmdk', '-o', 'subformat=monolithicSparse', '-b', 'web.vmdk', '-F', 'vmdk', join(hosted, 'web-000001.vmdk'));
+    snapshot(hosted, 'web.vmdk', 'web-000001.vmdk', 'monolithicSparse');
     qemuIo(join(hosted, 'web-000001.vmdk'), 'write -P 0x61 1M 300k', 'write -z 4M 64k', 'write -P 0x62 8388096 512');
-    qemuImg(
-      'create',
-      '-f',
-      'vmdk',
-      '-o',
-      'subformat=monolithicSparse',
-      '-b',
-      'web-000001.vmdk',
-      '-F',
-      'vmdk',
-      join(hosted, 'web-000002.vmdk'),
-    );
+    snapshot(hosted, 'web-000001.vmdk', 'web-000002.vmdk', 'monolithicSparse');
     qemuIo(join(hosted, 'web-000002.vmdk'), 'write -P 0x63 1100k 64k');
     const chain = await compareBothWays('chain-hosted', 'web-000002.vmdk');
     assert.deepEqual(
@@ -171,18 +164,7 @@ test('missing files and a parent outside the VM folder are clear errors', { skip
   const other = await vmFolder('other-vm', 'monolithicSparse');
   const outside = join(datastoreFolder, 'outside');
   await mkdir(outside);
-  qemuImg(
-    'create',
-    '-f',
-    'vmdk',
-    '-o',
-    'subformat=monolithicSparse',
-    '-b',
-    '../other-vm/web.vmdk',
-    '-F',
-    'vmdk',
-    join(outside, 'web-000001.vmdk'),
-  );
+  snapshot(outside, '../other-vm/web.vmdk', 'web-000001.vmdk', 'monolithicSparse');
   await assert.rejects(open('outside/web-000001.vmdk'), {
     code: 'invalid-source',
     message: /parent disk "\.\.\/other-vm\/web\.vmdk" is \[LocalDS_0\] other-vm\/web\.vmdk, outside the VM folder/,
@@ -251,16 +233,10 @@ async function startDamagingProxy(
       forward.end(Buffer.concat(chunks));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
+  const port = await listenOnLoopback(server);
+
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sdk`,
+    url: `http://127.0.0.1:${port}/sdk`,
     setDamage: (next) => (damage = next),
     rangedGets: () => rangedGets,
   };
