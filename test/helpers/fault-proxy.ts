@@ -4,8 +4,7 @@
 // host would say where vcsim cannot).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { after } from 'node:test';
+import { listenOnLoopback } from './loopback-server.ts';
 
 export type FaultRule =
   | { method: string; fault: string; message: string }
@@ -91,13 +90,6 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
       forward.end(body);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sdk`, injected };
+  const port = await listenOnLoopback(server);
+  return { url: `http://127.0.0.1:${port}/sdk`, injected };
 }
