@@ -1,7 +1,8 @@
 // A VM's configuration read from govmomi's simulator (vm-config.ts): its own VMs and one a
 // restore made; the .vmx reads back to the disks and capacities the API reports and becomes the
 // right ConfigSpec; a snapshot's configuration is the VM as it was; a hostile name survives; an
-// independent disk blocks the backup snapshot.
+// independent disk blocks the backup snapshot; a point backed up from vSphere restores a VM with
+// the same hardware.
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,15 +11,16 @@ import { parseVmx } from '../../electron/disks/vmx.ts';
 import { placeDisks, vmConfigSpec } from '../../electron/drivers/vsphere/config-spec.ts';
 import { findVm, readVmConfig, snapshotBlocker, type VsphereVmConfig } from '../../electron/drivers/vsphere/vm-config.ts';
 import type { VsphereClient } from '../../electron/drivers/vsphere/vsphere-client.ts';
+import type { Engine } from '../../electron/engine/engine.ts';
 import { el, moRefOf, type MoRef } from '../../electron/drivers/vsphere/xml.ts';
-import { openEngine, tempDir } from '../helpers/env.ts';
+import { openEngine, runJob, tempDir } from '../helpers/env.ts';
 import { reconfigure, restoreIntoSimulator, setDiskMode } from '../helpers/simulator-vm.ts';
 import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
 
 const unavailable = vcsimUnavailable();
 const MIB = 1024 * 1024;
 
-type Setup = { vc: Vcsim; client: VsphereClient; restored: MoRef };
+type Setup = { vc: Vcsim; engine: Engine; client: VsphereClient; restored: MoRef };
 
 /** A simulator with a VM "gamma-restored" that a restore of a local backup made. */
 async function simulator(): Promise<Setup> {
@@ -27,7 +29,7 @@ async function simulator(): Promise<Setup> {
   const engine = await openEngine(join(dir, 'home'));
   await restoreIntoSimulator(engine, vc, { dir, name: 'gamma-restored', datastore: 'LocalDS_1', seed: 3 });
   const client = await engine.hosts.connect('vc');
-  return { vc, client, restored: await findVm(client, 'gamma-restored') };
+  return { vc, engine, client, restored: await findVm(client, 'gamma-restored') };
 }
 
 /** The .vmx reads back to the configuration's name, uuid and disks, and the disks are the ones
@@ -49,7 +51,7 @@ async function checkAgainstApi(client: VsphereClient, vm: MoRef, config: Vsphere
 }
 
 test('vm-config against the simulator', { skip: unavailable ?? false }, async (t) => {
-  const { vc, client, restored } = await simulator();
+  const { vc, engine, client, restored } = await simulator();
 
   await t.test("the simulator's own VMs; the .vmx becomes the right ConfigSpec; unknown names refused", async () => {
     const inventory = await client.inventory();
@@ -137,6 +139,39 @@ test('vm-config against the simulator', { skip: unavailable ?? false }, async (t
       message: /^VM vm-404 no longer exists on 127\.0\.0\.1:\d+$/,
     });
     await reconfigure(client, restored, el('name', 'gamma-restored'), el('memoryMB', 2048));
+  });
+
+  await t.test('its .vmx in a point backed up from vSphere restores a VM with the same hardware', async () => {
+    const backup = await runJob(
+      engine,
+      await engine.backups.startFromVsphere({ host: 'vc', vm: 'gamma-restored', transport: 'nbd', quiesce: false }, 'test'),
+    );
+    assert.equal(backup.state, 'succeeded', backup.error ?? '');
+    const restore = await runJob(
+      engine,
+      await engine.restores.start(
+        { vm: 'gamma-restored', point: 'latest', newName: 'gamma-again', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } },
+        'test',
+      ),
+    );
+    assert.equal(restore.state, 'succeeded', restore.error ?? '');
+    const hardware = async (vm: MoRef) => {
+      const config = await readVmConfig(client, vm);
+      const entries = parseVmx(config.vmxText, config.vmxFile).entries;
+      const keys = ['memsize', 'numvcpus', 'guestos', 'scsi0.virtualdev', 'ethernet0.virtualdev', 'ethernet0.present'];
+      return { ...Object.fromEntries(keys.map((key) => [key, entries.get(key)])), capacities: config.disks.map((disk) => disk.capacity) };
+    };
+    const expected = {
+      memsize: '2048',
+      numvcpus: '2',
+      guestos: 'debian12-64',
+      'scsi0.virtualdev': 'pvscsi',
+      'ethernet0.virtualdev': 'vmxnet3',
+      'ethernet0.present': 'TRUE',
+      capacities: [12 * MIB],
+    };
+    assert.deepEqual(await hardware(restored), expected);
+    assert.deepEqual(await hardware(await findVm(client, 'gamma-again')), expected);
   });
 
   await t.test('a hostile VM name round-trips; an independent disk blocks the backup snapshot', async () => {
