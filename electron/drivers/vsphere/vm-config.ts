@@ -46,7 +46,8 @@ export type VmAnswers = {
   networkNames: ReadonlyMap<string, string>;
 };
 
-/** ESXi keeps at most 32 snapshots in a chain; the backup's own needs one of them. */
+/** ESXi keeps at most 32 snapshots in a chain. With 31 there, the backup's own would take the
+ * last place and leave none for another tool's meanwhile: refused from 31 on. */
 const MAX_EXISTING_SNAPSHOTS = 30;
 /** Bounds on walks over answers: a damaged answer cannot make them loop or grow without end. */
 const MAX_SNAPSHOTS_COUNTED = 10_000;
