@@ -190,7 +190,8 @@ test('missing files and a parent outside the VM folder are clear errors', { skip
   }
 });
 
-type Answer = { status: number; headers: Record<string, string>; body: Buffer };
+/** `dropAfter`: the connection is cut after that many bytes of the body (the header promised all of it). */
+type Answer = { status: number; headers: Record<string, string>; body: Buffer; dropAfter?: number };
 type Damage = (answer: Answer) => Answer;
 
 /** A loopback proxy in front of vcsim that passes SOAP through and damages ranged GETs' answers. */
@@ -225,7 +226,11 @@ async function startDamagingProxy(
             if (damage && request.method === 'GET' && request.headers.range) answer = damage(answer);
             delete answer.headers['transfer-encoding'];
             if (request.method !== 'HEAD') answer.headers['content-length'] = String(answer.body.length);
-            response.writeHead(answer.status, answer.headers).end(answer.body);
+            if (answer.dropAfter === undefined) response.writeHead(answer.status, answer.headers).end(answer.body);
+            else {
+              response.writeHead(answer.status, answer.headers).write(answer.body.subarray(0, answer.dropAfter));
+              response.socket?.destroy();
+            }
           });
         },
       );
@@ -268,6 +273,7 @@ test('a file service that answers a range wrongly is one clear error, never shif
       /no usable Content-Range/,
     ],
     ['the whole file for a range', () => ({ status: 200, headers: {}, body: truth }), /more than 70000 bytes|ignored the range/],
+    ['a connection dropped midway', (answer) => ({ ...answer, dropAfter: 30_000 }), /failed: .*(ECONNRESET|aborted|socket hang up)/],
     ['a server error', () => ({ status: 503, headers: {}, body: Buffer.from('busy') }), /HTTP 503/],
     [
       'a range past the end',
