@@ -369,7 +369,8 @@ export class VsphereClient {
   }
 
   /** `length` bytes at `offset` of a datastore file: one ranged GET on the host's file service
-   * (a kept-alive connection). Exactly those bytes, or one LifeboatError naming the file and offset. */
+   * (a kept-alive connection). Exactly those bytes, or one LifeboatError naming the file and offset.
+   * The answer is buffered whole: ask for a few MiB at a time (send() refuses more than 64 MiB). */
   async readRange(datacenter: string, datastore: string, path: string, offset: number, length: number): Promise<Buffer> {
     const label = `[${datastore}] ${path}`;
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0)
