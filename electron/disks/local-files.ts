@@ -13,6 +13,7 @@ export const localFiles: FileSource = {
   folderOf: (name) => dirname(name),
   beside: (name, fileName) => join(dirname(name), fileName),
   relativeTo: (folder, name) => relative(folder, name),
+  // Device and inode: a chain that comes back to a file by another name (a hard or symbolic link) is still a loop.
   identity: async (name) => {
     try {
       const { dev, ino } = await stat(name);

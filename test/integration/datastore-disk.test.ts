@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
@@ -190,21 +190,27 @@ test('missing files and a parent outside the VM folder are clear errors', { skip
   }
 });
 
-type Answer = { status: number; headers: Record<string, string>; body: Buffer };
+/** `dropAfter`: the connection is cut after that many bytes of the body (the header promised all of it). */
+type Answer = { status: number; headers: Record<string, string>; body: Buffer; dropAfter?: number };
 type Damage = (answer: Answer) => Answer;
 
 /** A loopback proxy in front of vcsim that passes SOAP through and damages ranged GETs' answers. */
 async function startDamagingProxy(
   upstream: string,
-): Promise<{ url: string; setDamage(damage: Damage | null): void; rangedGets(): number }> {
+): Promise<{ url: string; setDamage(damage: Damage | null): void; refuseHead(refuse: boolean): void; rangedGets(): number }> {
   const target = new URL(upstream);
   let damage: Damage | null = null;
+  let refuseHead = false;
   let rangedGets = 0;
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       if (request.method === 'GET' && request.headers.range) rangedGets++;
+      if (request.method === 'HEAD' && refuseHead) {
+        response.writeHead(405).end();
+        return;
+      }
       const forward = httpsRequest(
         {
           hostname: target.hostname,
@@ -225,7 +231,11 @@ async function startDamagingProxy(
             if (damage && request.method === 'GET' && request.headers.range) answer = damage(answer);
             delete answer.headers['transfer-encoding'];
             if (request.method !== 'HEAD') answer.headers['content-length'] = String(answer.body.length);
-            response.writeHead(answer.status, answer.headers).end(answer.body);
+            if (answer.dropAfter === undefined) response.writeHead(answer.status, answer.headers).end(answer.body);
+            else {
+              response.writeHead(answer.status, answer.headers).write(answer.body.subarray(0, answer.dropAfter));
+              response.socket?.destroy();
+            }
           });
         },
       );
@@ -234,10 +244,10 @@ async function startDamagingProxy(
     });
   });
   const port = await listenOnLoopback(server);
-
   return {
     url: `http://127.0.0.1:${port}/sdk`,
     setDamage: (next) => (damage = next),
+    refuseHead: (refuse) => (refuseHead = refuse),
     rangedGets: () => rangedGets,
   };
 }
@@ -254,6 +264,16 @@ test('a file service that answers a range wrongly is one clear error, never shif
 
   assert.ok((await read(MIB + 17, 70_000)).equals(truth.subarray(MIB + 17, MIB + 17 + 70_000)), 'an undamaged answer passes');
   assert.equal(await damaged.fileSize(DATACENTER, DATASTORE, path), truth.length);
+  // A host that does not answer HEAD: the size is the total a one-byte range reports (0 for an empty file).
+  await writeFile(join(datastoreFolder, 'ranges', 'empty.log'), '');
+  proxy.refuseHead(true);
+  assert.equal(await damaged.fileSize(DATACENTER, DATASTORE, path), truth.length);
+  assert.equal(await damaged.fileSize(DATACENTER, DATASTORE, 'ranges/empty.log'), 0);
+  await assert.rejects(damaged.fileSize(DATACENTER, DATASTORE, 'ranges/nothing.vmdk'), {
+    code: 'not-found',
+    message: /\[LocalDS_0\] ranges\/nothing\.vmdk/,
+  });
+  proxy.refuseHead(false);
 
   const cases: [string, Damage, RegExp][] = [
     ['a short body', (answer) => ({ ...answer, body: answer.body.subarray(0, answer.body.length - 1) }), /holds 69999 bytes/],
@@ -268,6 +288,7 @@ test('a file service that answers a range wrongly is one clear error, never shif
       /no usable Content-Range/,
     ],
     ['the whole file for a range', () => ({ status: 200, headers: {}, body: truth }), /more than 70000 bytes|ignored the range/],
+    ['a connection dropped midway', (answer) => ({ ...answer, dropAfter: 30_000 }), /failed: .*(ECONNRESET|aborted|socket hang up)/],
     ['a server error', () => ({ status: 503, headers: {}, body: Buffer.from('busy') }), /HTTP 503/],
     [
       'a range past the end',
