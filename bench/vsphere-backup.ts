@@ -4,9 +4,9 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Engine } from '../electron/engine/engine.ts';
-import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
 import type { Job } from '../shared/domain.ts';
-import { startVcsim, vcsimUnavailable, type Vcsim } from '../scripts/peers/vcsim.ts';
+import { startVcsim, vcsimUnavailable } from '../scripts/peers/vcsim.ts';
+import { homeWithSimulator } from './vcsim-home.ts';
 import type { VmBench } from './vm-bench.ts';
 
 const VM = 'bench-vs';
@@ -14,19 +14,6 @@ const VM = 'bench-vs';
 function succeeded(job: Job, what: string): Job {
   if (job.state !== 'succeeded') throw new Error(`${what} failed: ${job.error}`);
   return job;
-}
-
-/** A fresh home that knows the simulator and its proxies (their datastore path: the datastore's folder). */
-async function homeWithHost(home: string, vc: Vcsim): Promise<Engine> {
-  const engine = await openServedEngine({ home });
-  await engine.hosts.add({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'bench');
-  const lun = { LocalDS_0: vc.datastores.LocalDS_0 as string };
-  engine.hosts.addProxy({ name: 'san', host: 'vc', transports: ['san'], proxyVm: null, datastorePaths: lun, maxTasks: 2 }, 'bench');
-  engine.hosts.addProxy(
-    { name: 'hot', host: 'vc', transports: ['hotadd'], proxyVm: 'DC0_H0_VM0', datastorePaths: lun, maxTasks: 2 },
-    'bench',
-  );
-  return engine;
 }
 
 export async function vsphereBackup({ root, source, capacity, runs, timed, median }: VmBench): Promise<void> {
@@ -38,7 +25,7 @@ export async function vsphereBackup({ root, source, capacity, runs, timed, media
   const vc = await startVcsim();
   try {
     // The VM on the simulator's datastore: the bench folder backed up and restored there.
-    const setup = await homeWithHost(join(root, 'home-vsphere-backup-setup'), vc);
+    const setup = await homeWithSimulator(join(root, 'home-vsphere-backup-setup'), vc);
     try {
       succeeded(await setup.jobs.whenEnded((await setup.backups.start(source, 'bench')).id), 'local backup');
       const target = { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0', transport: 'nbd' } as const;
@@ -52,7 +39,7 @@ export async function vsphereBackup({ root, source, capacity, runs, timed, media
       let result: Job['result'] = null;
       for (let run = 0; run < runs; run++) {
         const home = join(root, `home-vsphere-backup-${run}`);
-        const engine = await homeWithHost(home, vc);
+        const engine = await homeWithSimulator(home, vc);
         try {
           times.push(
             await timed(async () => {

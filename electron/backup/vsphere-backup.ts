@@ -242,13 +242,11 @@ export class VsphereBackupWork implements JobWork {
     const datastorePath = `[${disk.datastore}] ${disk.path}`;
     const scan = async (opened: OpenedChain): Promise<void> => {
       try {
-        const reading = performance.now();
         await this.writer.writeDisk(
           { key: disk.key, fileName: disk.fileName, ...opened, onlyBlocks, changeId: disk.changeId },
           context,
           progress,
         );
-        if (mode === 'nbd') context.busy('network', (performance.now() - reading) / 1000);
       } finally {
         await opened.disk.close().catch(() => undefined);
       }
