@@ -26,7 +26,6 @@ import { thinDisk } from './thin-disk.ts';
 import { restoreOnly } from './restore-only.ts';
 import { tape } from './tape.ts';
 import { vsphereModes } from './vsphere-modes.ts';
-import { vsphereBackup } from './vsphere-backup.ts';
 import { cliStart } from './cli-start.ts';
 import { itemLevel } from './items.ts';
 
@@ -279,10 +278,9 @@ async function instantOnly(): Promise<void> {
   await instantRecovery(source, capacity);
 }
 
-/** One part measured against `cp` of the bench VM alone (LIFEBOAT_BENCH_ONLY=tape, vsphere or
- * vsphere-backup, which measures a VM of 1 GiB unless LIFEBOAT_BENCH_GIB says otherwise). */
-async function againstCpOnly(part: typeof tape, name: string, vmGib = gib): Promise<void> {
-  const capacity = vmGib * 1024 * MIB;
+/** One part measured against `cp` of the bench VM alone (LIFEBOAT_BENCH_ONLY=tape or vsphere). */
+async function againstCpOnly(part: typeof tape, name: string): Promise<void> {
+  const capacity = gib * 1024 * MIB;
   const { source, flat } = await makeSourceVm(root, capacity);
   const cpTimes: number[] = [];
   for (let run = 0; run < runs; run++) {
@@ -290,7 +288,7 @@ async function againstCpOnly(part: typeof tape, name: string, vmGib = gib): Prom
     await rm(join(root, `cp-${run}`));
   }
   const cpTime = median(cpTimes);
-  console.log(`Lifeboat bench, ${name} only: ${vmGib} GiB VM, ${runs} runs, medians; cp --sparse=auto + sync ${cpTime.toFixed(2)} s`);
+  console.log(`Lifeboat bench, ${name} only: ${gib} GiB VM, ${runs} runs, medians; cp --sparse=auto + sync ${cpTime.toFixed(2)} s`);
   await part({ root, source, capacity, cpTime, runs, timed, median });
 }
 
@@ -340,7 +338,6 @@ const parts: Record<string, () => Promise<void>> = {
   items: () => itemLevel(root, runs, timed, median),
   tape: () => againstCpOnly(tape, 'tape'),
   vsphere: () => againstCpOnly(vsphereModes, 'vSphere transports'),
-  'vsphere-backup': () => againstCpOnly(vsphereBackup, 'vSphere backup per transport', Number(process.env.LIFEBOAT_BENCH_GIB ?? '1')),
   restore: async () =>
     restoreOnly({ root, ...(await makeSourceVm(root, gib * 1024 * MIB)), capacity: gib * 1024 * MIB, runs, cp, timed, median }),
 };

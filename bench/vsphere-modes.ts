@@ -2,7 +2,7 @@
 // SAN, HotAdd, NBD), against the `cp` of the same run. Alone: LIFEBOAT_BENCH_ONLY=vsphere npm run bench.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { homeWithSimulator } from './vcsim-home.ts';
+import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
 import type { VmBench } from './vm-bench.ts';
 import { startVcsim, vcsimUnavailable } from '../scripts/peers/vcsim.ts';
 
@@ -14,11 +14,17 @@ export async function vsphereModes({ root, source, capacity, cpTime, runs, timed
     return;
   }
   const vc = await startVcsim();
-  const engine = await homeWithSimulator(join(root, 'home-vsphere'), vc);
-  const lun = { LocalDS_0: vc.datastores.LocalDS_0 as string };
+  const engine = await openServedEngine({ home: join(root, 'home-vsphere') });
   try {
     const backup = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
     if (backup.state !== 'succeeded') throw new Error(`backup failed: ${backup.error}`);
+    await engine.hosts.add({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'bench');
+    const lun = { LocalDS_0: vc.datastores.LocalDS_0 as string };
+    engine.hosts.addProxy({ name: 'san', host: 'vc', transports: ['san'], proxyVm: null, datastorePaths: lun, maxTasks: 2 }, 'bench');
+    engine.hosts.addProxy(
+      { name: 'hot', host: 'vc', transports: ['hotadd'], proxyVm: 'DC0_H0_VM0', datastorePaths: lun, maxTasks: 2 },
+      'bench',
+    );
     const modes = [
       ['san', 'thick'],
       ['hotadd', 'thin'],
