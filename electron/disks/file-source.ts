@@ -1,12 +1,9 @@
 // Where a disk's files are read from. The disk readers name files only through a FileSource, so
-// the same readers open a VM folder on a local disk and one on a vSphere datastore (ranged HTTP
-// reads, electron/drivers/vsphere/datastore-files.ts). Names are the source's own: absolute paths
-// here, "[datastore] folder/file.vmdk" there.
-import { readFile, realpath, stat } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+// the same readers open a VM folder on a local disk (local-files.ts) and one on a vSphere
+// datastore (ranged HTTP reads, electron/drivers/vsphere/datastore-files.ts). Names are the
+// source's own: absolute paths for local files, "[datastore] folder/file.vmdk" on a datastore.
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import type { Extent } from './disk.ts';
-import { FileReader } from './file-reader.ts';
 
 /** One open file. Reads always return the full length asked for (zeros past the end). */
 export interface SourceFile {
@@ -44,29 +41,3 @@ export function isMissingFile(error: unknown): boolean {
   if (error instanceof LifeboatError) return error.code === 'not-found';
   return isErrnoCode(error, 'ENOENT');
 }
-
-/** The local file system, as the readers always read it. */
-export const localFiles: FileSource = {
-  open: (name) => FileReader.open(name),
-  size: async (name) => (await stat(name)).size,
-  readText: (name) => readFile(name, 'latin1'),
-  absolute: (name) => resolve(name),
-  folderOf: (name) => dirname(name),
-  beside: (name, fileName) => join(dirname(name), fileName),
-  relativeTo: (folder, name) => relative(folder, name),
-  identity: async (name) => {
-    try {
-      const { dev, ino } = await stat(name);
-      return `${dev}:${ino}`;
-    } catch (error) {
-      if (typeof (error as NodeJS.ErrnoException).code === 'string') return null;
-      throw error;
-    }
-  },
-  realName: (name) => realpath(name),
-  isInside: async (folder, name) => {
-    const real = await realpath(folder);
-    return name === real || name.startsWith(real + sep);
-  },
-  isFile: async (name) => (await stat(name)).isFile(),
-};

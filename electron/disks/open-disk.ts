@@ -3,7 +3,8 @@
 // is one link of a snapshot chain; vmdk-chain.ts follows the links.
 import { LifeboatError } from '../errors.ts';
 import { checkRange, SECTOR, type Extent } from './disk.ts';
-import { isMissingFile, localFiles, type FileSource } from './file-source.ts';
+import { isMissingFile, type FileSource } from './file-source.ts';
+import { localFiles } from './local-files.ts';
 import { layerExtents, pushRun, type LayerDisk, type Run } from './layer.ts';
 import { RawDisk } from './raw-disk.ts';
 import {

@@ -2,7 +2,8 @@
 // The holes of a sparse (thin) file read as zeros: the file system says where they are; a source
 // that cannot say (a datastore over HTTP) has every byte read.
 import { checkRange, type Extent } from './disk.ts';
-import { localFiles, type FileSource, type SourceFile } from './file-source.ts';
+import { localFiles } from './local-files.ts';
+import type { FileSource, SourceFile } from './file-source.ts';
 import { layerExtents, type LayerDisk, type Run } from './layer.ts';
 
 export class RawDisk implements LayerDisk {

@@ -5,7 +5,8 @@
 import { basename, dirname, isAbsolute } from 'node:path';
 import { LifeboatError } from '../errors.ts';
 import { checkRange, type Disk, type Extent } from './disk.ts';
-import { isMissingFile, localFiles, type FileSource } from './file-source.ts';
+import { isMissingFile, type FileSource } from './file-source.ts';
+import { localFiles } from './local-files.ts';
 import { pushExtent, type LayerDisk } from './layer.ts';
 import { openDiskImage, type DiskFormat, type DiskImage } from './open-disk.ts';
 import { NO_PARENT } from './vmdk-descriptor.ts';

@@ -7,7 +7,8 @@
 import { inflateSync } from 'node:zlib';
 import { LifeboatError } from '../errors.ts';
 import { checkRange, SECTOR, type Extent } from './disk.ts';
-import { localFiles, type FileSource, type SourceFile } from './file-source.ts';
+import { localFiles } from './local-files.ts';
+import type { FileSource, SourceFile } from './file-source.ts';
 import { DESCRIPTOR_MAX_BYTES } from './vmdk-descriptor.ts';
 import { ABSENT_GRAIN as ABSENT, layerExtents, pushRun, ZEROED_GRAIN as ZEROED, type LayerDisk, type Run } from './layer.ts';
 import {

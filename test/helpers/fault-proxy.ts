@@ -1,19 +1,22 @@
 // A fault injector in front of the vCenter simulator: a loopback HTTP server that forwards to
 // vcsim over TLS, and answers chosen SOAP methods (or datastore uploads, or datastore reads after
-// some have passed) with a failure instead.
+// some have passed) with a failure instead, or with an answer of the test's own (what an ESXi
+// host would say where vcsim cannot).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { after } from 'node:test';
+import { listenOnLoopback } from './loopback-server.ts';
 
 export type FaultRule =
   | { method: string; fault: string; message: string }
   | { upload: true; status: number }
-  /** Datastore file reads (GET /folder/...): the first `after` pass, the rest get `status`. */
-  | { download: true; status: number; after: number }
-  | { rewrite: (soapMethod: string, responseBody: string) => string };
+  /** Datastore file reads (GET /folder/...): the first `after` pass, the rest get `status`, or
+   * ('drop') have their connection closed. */
+  | { download: true; status: number | 'drop'; after: number }
+  | { rewrite: (soapMethod: string, responseBody: string) => string }
+  /** Answers a SOAP call itself (HTTP 200) when `answer` returns a body; null: goes on as usual. */
+  | { answer: (soapMethod: string, requestBody: string) => string | null };
 
-const faultEnvelope = (fault: string, message: string): string =>
+export const faultEnvelope = (fault: string, message: string): string =>
   '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">' +
   `<soapenv:Body><soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>${message}</faultstring><detail><${fault}Fault xmlns="urn:vim25" xsi:type="${fault}"/></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>`;
 
@@ -29,6 +32,12 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
       const body = Buffer.concat(chunks);
       const soapMethod = /<soapenv:Body><(\w+)/.exec(body.toString('utf8'))?.[1];
       for (const rule of rules) {
+        const answer = 'answer' in rule && soapMethod ? rule.answer(soapMethod, body.toString('utf8')) : null;
+        if (answer !== null && soapMethod) {
+          injected.push(soapMethod);
+          response.writeHead(200, { 'content-type': 'text/xml; charset=utf-8' }).end(answer);
+          return;
+        }
         if ('upload' in rule && request.method === 'PUT' && request.url?.startsWith('/folder/')) {
           injected.push(`PUT ${request.url}`);
           response.writeHead(rule.status).end();
@@ -41,7 +50,8 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
             continue;
           }
           injected.push(`GET ${request.url}`);
-          response.writeHead(rule.status).end();
+          if (rule.status === 'drop') request.socket.destroy();
+          else response.writeHead(rule.status).end();
           return;
         }
         if ('method' in rule && rule.method === soapMethod) {
@@ -80,13 +90,6 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
       forward.end(body);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sdk`, injected };
+  const port = await listenOnLoopback(server);
+  return { url: `http://127.0.0.1:${port}/sdk`, injected };
 }

@@ -2,11 +2,31 @@
 // qemu reads but cannot make, so writeCowdDelta lays one out as the format describes (header,
 // grain directory, 4096-entry grain tables, one-sector grains) and qemu judges it by reading it.
 import { execFileSync } from 'node:child_process';
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { detectDiskFormat } from '../../electron/disks/open-disk.ts';
+import { qemuImg, writeMixedRaw } from './env.ts';
 
 const SECTOR = 512;
 const COWD_GTES = 4096;
+
+export type Subformat = 'monolithicSparse' | 'twoGbMaxExtentSparse' | 'monolithicFlat' | 'twoGbMaxExtentFlat' | 'streamOptimized';
+
+/** A VM folder `folderName` in `dir` whose base disk web.vmdk holds a guest-like mix of data and holes. */
+export async function baseVm(dir: string, folderName: string, subformat: Subformat, mib = 8, seed = 2): Promise<string> {
+  const folder = join(dir, folderName);
+  await mkdir(folder, { recursive: true });
+  const raw = join(dir, `${folderName}.raw`);
+  await writeMixedRaw(raw, mib, seed);
+  qemuImg('convert', '-f', 'raw', '-O', 'vmdk', '-o', `subformat=${subformat}`, raw, join(folder, 'web.vmdk'));
+  await rm(raw);
+  return folder;
+}
+
+/** Takes a snapshot the way qemu does: a new delta over `parent`, named by a relative hint. */
+export function snapshot(folder: string, parent: string, child: string, subformat: Subformat, extra = ''): void {
+  qemuImg('create', '-f', 'vmdk', '-o', `subformat=${subformat}${extra}`, '-b', parent, '-F', 'vmdk', join(folder, child));
+}
 
 export function qemuIo(path: string, ...commands: string[]): void {
   execFileSync('qemu-io', ['-f', 'vmdk', ...commands.flatMap((command) => ['-c', command]), path], { stdio: 'ignore' });

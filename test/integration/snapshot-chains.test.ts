@@ -13,37 +13,22 @@ import type { Engine } from '../../electron/engine/engine.ts';
 import { LifeboatError } from '../../electron/errors.ts';
 import { vmxText } from '../../electron/lab/create-lab.ts';
 import type { Manifest } from '../../electron/repository/manifest.ts';
-import { openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
+import { openEngine, qemuImg, runJob, tempDir } from '../helpers/env.ts';
 import {
+  baseVm,
   cidOf,
   editDescriptor,
   moveHeaderToFooter,
   qemuIo,
   setDescriptorKey,
+  snapshot,
+  type Subformat,
   writeCowdDelta,
   writeSeSparseDelta,
 } from '../helpers/vmdk-chain.ts';
 
 const MIB = 1024 * 1024;
 const UUID = '56 4d 00 11 22 33 44 55-66 77 88 99 aa bb cc 01';
-
-type Subformat = 'monolithicSparse' | 'twoGbMaxExtentSparse' | 'monolithicFlat' | 'streamOptimized';
-
-/** A VM folder `web` whose base disk web.vmdk holds a guest-like mix of data and holes. */
-async function baseVm(dir: string, folderName: string, subformat: Subformat, mib = 8): Promise<string> {
-  const folder = join(dir, folderName);
-  await mkdir(folder, { recursive: true });
-  const raw = join(dir, `${folderName}.raw`);
-  await writeMixedRaw(raw, mib, 2);
-  qemuImg('convert', '-f', 'raw', '-O', 'vmdk', '-o', `subformat=${subformat}`, raw, join(folder, 'web.vmdk'));
-  await rm(raw);
-  return folder;
-}
-
-/** Takes a snapshot the way qemu does: a new delta over `parent`, named by a relative hint. */
-function snapshot(folder: string, parent: string, child: string, subformat: Subformat, extra = ''): void {
-  qemuImg('create', '-f', 'vmdk', '-o', `subformat=${subformat}${extra}`, '-b', parent, '-F', 'vmdk', join(folder, child));
-}
 
 async function nameLeaf(folder: string, leaf: string): Promise<void> {
   await writeFile(join(folder, 'web.vmx'), vmxText('web', [leaf], UUID));

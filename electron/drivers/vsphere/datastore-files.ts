@@ -3,53 +3,12 @@
 // paths, "[datastore] web01/web01.vmdk"; the rule that a snapshot's parent lies inside the VM
 // folder is checked on those paths (the service gives no way to see links, so a path is the file).
 import { posix } from 'node:path';
-import type { Extent } from '../../disks/disk.ts';
+import { LifeboatError } from '../../errors.ts';
 import type { FileSource, SourceFile } from '../../disks/file-source.ts';
+import { DatastoreFile } from './datastore-file.ts';
 import type { VsphereClient } from './vsphere-client.ts';
 
-/** The largest range one GET asks for: a backup reads a few MiB at a time, and send() buffers each answer. */
-const MAX_RANGE_BYTES = 16 * 1024 * 1024;
-
 type Where = { client: VsphereClient; datacenter: string; datastore: string };
-
-class DatastoreFile implements SourceFile {
-  readonly path: string;
-  readonly size: number;
-  private readonly where: Where;
-  private readonly inside: string;
-
-  constructor(where: Where, path: string, inside: string, size: number) {
-    this.where = where;
-    this.path = path;
-    this.inside = inside;
-    this.size = size;
-  }
-
-  async readInto(target: Buffer, targetOffset: number, length: number, position: number): Promise<void> {
-    const stored = Math.max(0, Math.min(length, this.size - position));
-    for (let done = 0; done < stored;) {
-      const piece = Math.min(MAX_RANGE_BYTES, stored - done);
-      const { client, datacenter, datastore } = this.where;
-      const bytes = await client.readRange(datacenter, datastore, this.inside, position + done, piece);
-      bytes.copy(target, targetOffset + done);
-      done += piece;
-    }
-    target.fill(0, targetOffset + stored, targetOffset + length);
-  }
-
-  async read(position: number, length: number): Promise<Buffer> {
-    const buffer = Buffer.allocUnsafe(length);
-    await this.readInto(buffer, 0, length, position);
-    return buffer;
-  }
-
-  /** The file service says nothing of holes: every byte is read. */
-  dataExtents(): Extent[] | null {
-    return null;
-  }
-
-  async close(): Promise<void> {}
-}
 
 export class DatastoreFiles implements FileSource {
   private readonly where: Where;
@@ -65,15 +24,19 @@ export class DatastoreFiles implements FileSource {
     return this.prefix + normalized(inside);
   }
 
-  /** The path inside the datastore of a name of this source. */
+  /** The path inside the datastore of a name of this source; one that climbs out of the
+   * datastore ("../x": the file service would resolve it elsewhere) is refused. */
   private inside(name: string): string {
     if (!name.startsWith(this.prefix)) throw new RangeError(`${name} is not a path on datastore ${this.where.datastore}`);
-    return normalized(name.slice(this.prefix.length));
+    const path = normalized(name.slice(this.prefix.length));
+    if (path === '..' || path.startsWith('../'))
+      throw new LifeboatError('invalid-source', `${name} lies outside datastore ${this.where.datastore}; Lifeboat reads only inside it`);
+    return path;
   }
 
   async open(name: string): Promise<SourceFile> {
     const inside = this.inside(name);
-    return new DatastoreFile(this.where, this.prefix + inside, inside, await this.size(name));
+    return new DatastoreFile({ ...this.where, inside }, this.prefix + inside, await this.size(name));
   }
 
   size(name: string): Promise<number> {
@@ -118,7 +81,6 @@ export class DatastoreFiles implements FileSource {
   async isInside(folder: string, name: string): Promise<boolean> {
     const base = this.inside(folder);
     const path = this.inside(name);
-    if (path === '..' || path.startsWith('../')) return false;
     return base === '.' || path === base || path.startsWith(base + '/');
   }
 

@@ -4,6 +4,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { LifeboatError } from '../../errors.ts';
 
+/** What a file service's error page may hold: read whole, so its status is what the error says. */
+export const ERROR_PAGE_BYTES = 64 * 1024;
+
 export type ContentRange = { start: number; end: number; total: number | null };
 
 /** "bytes 0-99/1000" or "bytes 0-99/*"; null when the header is absent or not that shape. */

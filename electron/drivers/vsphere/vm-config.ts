@@ -2,6 +2,7 @@
 // the disks to read (datastore, path, capacity, mode, CBT change id), a .vmx Lifeboat restores
 // from, and what stands in the way of a backup snapshot.
 import { LifeboatError } from '../../errors.ts';
+import { VsphereFault } from './soap-client.ts';
 import { devicesOf, isNode, nodeOf, wholeNumber, type VmDiskDevice } from './vm-devices.ts';
 import type { VsphereClient } from './vsphere-client.ts';
 import { vmxTextOf } from './vmx-text.ts';
@@ -45,26 +46,37 @@ export type VmAnswers = {
   networkNames: ReadonlyMap<string, string>;
 };
 
-/** ESXi keeps at most 32 snapshots in a chain; the backup's own needs one of them. */
+/** ESXi keeps at most 32 snapshots in a chain. With 31 there, the backup's own would take the
+ * last place and leave none for another tool's meanwhile: refused from 31 on. */
 const MAX_EXISTING_SNAPSHOTS = 30;
 /** Bounds on walks over answers: a damaged answer cannot make them loop or grow without end. */
 const MAX_SNAPSHOTS_COUNTED = 10_000;
 const MAX_PARENT_STEPS = 64;
 const MAX_FILE_NAME = 200;
 
+/** The VM of that name. Only names are fetched for every VM (a vCenter may have thousands);
+ * where each namesake lives, only when there are several. */
 export async function findVm(client: VsphereClient, name: string): Promise<MoRef> {
-  const inventory = await client.inventory();
-  const matches = inventory.vms.filter((vm) => vm.name === name);
+  const matches = (await client.retrieve('VirtualMachine', ['name'])).filter(({ props }) => textOf(props.name) === name);
   const host = client.soap.endpoint.url.host;
   if (matches.length === 0) throw new LifeboatError('not-found', `no VM named "${name}" on ${host}`);
-  if (matches.length > 1) {
-    const where = matches.map((vm) => {
-      const hostName = inventory.hosts.find((candidate) => candidate.ref.value === vm.host?.value)?.name ?? 'no host';
-      return `${vm.vmPathName || vm.ref.value} on ${hostName}`;
-    });
-    throw new LifeboatError('conflict', `${matches.length} VMs are named "${name}" on ${host}: ${where.join('; ')}`);
-  }
-  return (matches[0] as (typeof matches)[number]).ref;
+  if (matches.length === 1) return (matches[0] as (typeof matches)[number]).obj;
+  const details = await client.retrieve(
+    'VirtualMachine',
+    ['runtime.host', 'config.files.vmPathName'],
+    matches.map(({ obj }) => obj),
+  );
+  const hostRefs = details.flatMap(({ props }) => (props['runtime.host'] ? [moRefOf(props['runtime.host'])] : []));
+  const hostNames = new Map(
+    hostRefs.length === 0
+      ? []
+      : (await client.retrieve('HostSystem', ['name'], hostRefs)).map(({ obj, props }) => [obj.value, textOf(props.name)]),
+  );
+  const where = details.map(({ obj, props }) => {
+    const hostName = hostNames.get(moRefOf(props['runtime.host']).value) ?? 'no host';
+    return `${textOf(props['config.files.vmPathName']) || obj.value} on ${hostName}`;
+  });
+  throw new LifeboatError('conflict', `${matches.length} VMs are named "${name}" on ${host}: ${where.join('; ')}`);
 }
 
 /** The datacenter a VM belongs to: up its parents (through its vApp, if it sits in one). */
@@ -88,28 +100,41 @@ async function portgroupNames(client: VsphereClient, networks: unknown): Promise
   return new Map(found.map(({ props }) => [textOf(props.key), textOf(props.name)]));
 }
 
+/** The properties of one object; an object the host no longer has (the VM or its snapshot was
+ * removed under us) is 'not-found' saying which, not the host's bare fault. */
+async function propertiesOf(client: VsphereClient, object: MoRef, paths: string[], what: string): Promise<Record<string, unknown>> {
+  const gone = (): LifeboatError => new LifeboatError('not-found', `${what} no longer exists on ${client.soap.endpoint.url.host}`);
+  try {
+    const [content] = await client.retrieve(object.type, paths, [object]);
+    if (!content) throw gone();
+    return content.props;
+  } catch (error) {
+    if (error instanceof VsphereFault && error.fault === 'ManagedObjectNotFound') throw gone();
+    throw error;
+  }
+}
+
 /** Reads a VM's configuration; with `snapshot`, the configuration frozen in that snapshot
  * (its disks' files are the ones the snapshot froze). */
 export async function readVmConfig(client: VsphereClient, vm: MoRef, snapshot?: MoRef): Promise<VsphereVmConfig> {
   const vmPaths = ['name', 'snapshot', 'runtime.powerState', 'parent', 'parentVApp', 'network', ...(snapshot ? [] : ['config'])];
-  const [vmContent] = await client.retrieve('VirtualMachine', vmPaths, [vm]);
-  if (!vmContent) throw new LifeboatError('not-found', `VM ${vm.value} no longer exists on ${client.soap.endpoint.url.host}`);
-  const vmName = textOf(vmContent.props.name) || vm.value;
-  let config = vmContent.props.config;
+  const vmProps = await propertiesOf(client, vm, vmPaths, `VM ${vm.value}`);
+  const vmName = textOf(vmProps.name) || vm.value;
+  let config = vmProps.config;
   if (snapshot) {
-    const [snapshotContent] = await client.retrieve('VirtualMachineSnapshot', ['config', 'vm'], [snapshot]);
-    if (!snapshotContent || moRefOf(snapshotContent.props.vm).value !== vm.value)
+    const snapshotProps = await propertiesOf(client, snapshot, ['config', 'vm'], `snapshot ${snapshot.value} of VM "${vmName}"`);
+    if (moRefOf(snapshotProps.vm).value !== vm.value)
       throw new LifeboatError('not-found', `snapshot ${snapshot.value} is not a snapshot of VM "${vmName}"`);
-    config = snapshotContent.props.config;
+    config = snapshotProps.config;
   }
-  const parent = vmContent.props.parent ?? vmContent.props.parentVApp;
+  const parent = vmProps.parent ?? vmProps.parentVApp;
   return vmConfigOf({
     ref: vm,
     config,
-    snapshot: vmContent.props.snapshot,
-    powerState: vmContent.props['runtime.powerState'],
+    snapshot: vmProps.snapshot,
+    powerState: vmProps['runtime.powerState'],
     datacenter: await datacenterOf(client, parent ? moRefOf(parent) : null, vmName),
-    networkNames: await portgroupNames(client, vmContent.props.network),
+    networkNames: await portgroupNames(client, vmProps.network),
   });
 }
 

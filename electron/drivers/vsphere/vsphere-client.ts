@@ -4,7 +4,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { LifeboatError } from '../../errors.ts';
-import { parseContentRange, rangeBody } from './http-range.ts';
+import { ERROR_PAGE_BYTES, parseContentRange, rangeBody } from './http-range.ts';
 import { send, SoapClient, type Endpoint } from './soap-client.ts';
 import { asArray, el, moRefOf, moRefXml, textOf, xml, type MoRef } from './xml.ts';
 
@@ -369,7 +369,8 @@ export class VsphereClient {
   }
 
   /** `length` bytes at `offset` of a datastore file: one ranged GET on the host's file service
-   * (a kept-alive connection). Exactly those bytes, or one LifeboatError naming the file and offset. */
+   * (a kept-alive connection). Exactly those bytes, or one LifeboatError naming the file and offset.
+   * The answer is buffered whole: ask for a few MiB at a time (send() refuses more than 64 MiB). */
   async readRange(datacenter: string, datastore: string, path: string, offset: number, length: number): Promise<Buffer> {
     const label = `[${datastore}] ${path}`;
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0)
@@ -379,7 +380,12 @@ export class VsphereClient {
       method: 'GET',
       path: this.folderUrl(datacenter, datastore, path),
       headers: { range: `bytes=${offset}-${offset + length - 1}`, ...(this.soap.sessionCookie ? { cookie: this.soap.sessionCookie } : {}) },
-      maxBodyBytes: length,
+      // Room for an error page too; a longer answer than asked is refused by rangeBody.
+      maxBodyBytes: Math.max(length, ERROR_PAGE_BYTES),
+    }).catch((error: unknown) => {
+      // A dropped connection or an answer too long for the range: say which read it was.
+      const why = error instanceof Error ? error.message : String(error);
+      throw new LifeboatError('unavailable', `reading ${label} at offset ${offset} (${length} bytes) failed: ${why}`, { cause: error });
     });
     return rangeBody(response, { offset, length, label });
   }
@@ -400,7 +406,7 @@ export class VsphereClient {
       method: 'GET',
       path: url,
       headers: { ...headers, range: 'bytes=0-0' },
-      maxBodyBytes: 1,
+      maxBodyBytes: ERROR_PAGE_BYTES,
     });
     if (probe.status === 404) throw new LifeboatError('not-found', `${label} is not on the datastore (HTTP 404)`);
     const total = parseContentRange(probe.headers['content-range'])?.total;

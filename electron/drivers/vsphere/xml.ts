@@ -45,6 +45,9 @@ const parser = new XMLParser({
   parseAttributeValue: false,
   textNodeName: '#text',
   trimValues: true,
+  // Decodes numeric character references too (&#34;, &#xA;): hosts write quotes and newlines
+  // in names that way (vcsim does), and they must reach us as the characters they stand for.
+  htmlEntities: true,
 });
 
 export function parseXml(text: string): Record<string, unknown> {
