@@ -16,6 +16,7 @@ import type { Job } from '../../shared/domain.ts';
 import { asOwner } from '../helpers/owner.ts';
 import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 import { addSimulatorHost, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
+import { offersChangeTracking, soapAnswer } from '../helpers/cbt-host.ts';
 import { startFaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
 
 const unavailable = vcsimUnavailable();
@@ -322,10 +323,6 @@ test('vSphere backup: an encrypted chain, sealed with the same key path as a fol
   assert.equal(keyOf(next), keyOf(sealed));
 });
 
-const soapAnswer = (method: string, returnval: string): string =>
-  '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">' +
-  `<soapenv:Body><${method}Response xmlns="urn:vim25">${returnval}</${method}Response></soapenv:Body></soapenv:Envelope>`;
-
 test(
   'vSphere backup with Changed Block Tracking (a CBT host played through the fault proxy): only the areas it names are read',
   { skip: unavailable ?? false },
@@ -342,15 +339,7 @@ test(
     const changeIdOf = (at: number) => `52 de c0 d9 98 32 ed 02-ef 1a ff 44 a6 fd 21 37/${at}`;
     const changed = { start: 6 * MIB, length: MIB };
     const cbtHost: FaultRule[] = [
-      {
-        answer: (method, body) =>
-          method === 'RetrievePropertiesEx' && body.includes('<pathSet>capability.changeTrackingSupported</pathSet>')
-            ? soapAnswer(
-                method,
-                `<returnval><objects><obj type="${vm.type}">${vm.value}</obj><propSet><name>capability.changeTrackingSupported</name><val xsi:type="xsd:boolean">true</val></propSet></objects></returnval>`,
-              )
-            : null,
-      },
+      offersChangeTracking(vm),
       {
         answer: (method) =>
           method === 'QueryChangedDiskAreas'
