@@ -9,6 +9,7 @@ import { changedBlocksSince, enableChangeTracking } from '../../electron/drivers
 import { VsphereClient } from '../../electron/drivers/vsphere/vsphere-client.ts';
 import { el, moRefOf, textOf, type MoRef } from '../../electron/drivers/vsphere/xml.ts';
 import { startCuttingProxy } from '../helpers/cutting-proxy.ts';
+import { offersChangeTracking, soapAnswer } from '../helpers/cbt-host.ts';
 import { startFaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
 import { startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
 
@@ -16,23 +17,6 @@ const unavailable = vcsimUnavailable();
 const MIB = 1024 * 1024;
 const PREVIOUS_CHANGE_ID = '52 de c0 d9 98 32 ed 02-ef 1a ff 44 a6 fd 21 37/25';
 const CURRENT_CHANGE_ID = '52 de c0 d9 98 32 ed 02-ef 1a ff 44 a6 fd 21 37/31';
-
-const soapAnswer = (method: string, returnval: string): string =>
-  '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">' +
-  `<soapenv:Body><${method}Response xmlns="urn:vim25">${returnval}</${method}Response></soapenv:Body></soapenv:Envelope>`;
-
-/** What an ESXi host answers for a VM whose virtual hardware can track changes. */
-function offersChangeTracking(vm: MoRef): FaultRule {
-  return {
-    answer: (method, body) =>
-      method === 'RetrievePropertiesEx' && body.includes('<pathSet>capability.changeTrackingSupported</pathSet>')
-        ? soapAnswer(
-            method,
-            `<returnval><objects><obj type="${vm.type}">${vm.value}</obj><propSet><name>capability.changeTrackingSupported</name><val xsi:type="xsd:boolean">true</val></propSet></objects></returnval>`,
-          )
-        : null,
-  };
-}
 
 /** Every SOAP method the client sends, in order (the proxy forwards them unchanged). */
 function methodsSeen(into: string[]): FaultRule {

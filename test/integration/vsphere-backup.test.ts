@@ -16,6 +16,7 @@ import type { Job } from '../../shared/domain.ts';
 import { asOwner } from '../helpers/owner.ts';
 import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 import { addSimulatorHost, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
+import { offersChangeTracking, soapAnswer } from '../helpers/cbt-host.ts';
 import { startFaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
 
 const unavailable = vcsimUnavailable();
@@ -321,3 +322,97 @@ test('vSphere backup: an encrypted chain, sealed with the same key path as a fol
   const keyOf = (job: Job) => (engine.catalog.jobParams(job.id) as { keyId: string | null }).keyId;
   assert.equal(keyOf(next), keyOf(sealed));
 });
+
+test(
+  'vSphere backup with Changed Block Tracking (a CBT host played through the fault proxy): only the areas it names are read',
+  { skip: unavailable ?? false },
+  async () => {
+    const dir = await tempDir();
+    const vc = await startVcsim();
+    const engine = await setUp(join(dir, 'home'), dir, vc);
+    const client = await engine.hosts.connect('vc');
+    const vm = await findVm(client, VM);
+    await client.logout();
+    // The host: it offers CBT for the VM, gives the disk a change id per backup (the snapshot's),
+    // and answers QueryChangedDiskAreas with `changed` (vcsim has none of this).
+    let generation = 0;
+    const changeIdOf = (at: number) => `52 de c0 d9 98 32 ed 02-ef 1a ff 44 a6 fd 21 37/${at}`;
+    const changed = { start: 6 * MIB, length: MIB };
+    const cbtHost: FaultRule[] = [
+      offersChangeTracking(vm),
+      {
+        answer: (method) =>
+          method === 'QueryChangedDiskAreas'
+            ? soapAnswer(
+                method,
+                `<returnval><startOffset>0</startOffset><length>${12 * MIB}</length><changedArea><start>${changed.start}</start><length>${changed.length}</length></changedArea></returnval>`,
+              )
+            : null,
+      },
+      {
+        rewrite: (method, body) =>
+          method === 'RetrievePropertiesEx'
+            ? body.replaceAll(
+                `<fileName>[LocalDS_0] ${VM}/${VM}.vmdk</fileName>`,
+                (found) => `${found}<changeId>${changeIdOf(generation)}</changeId>`,
+              )
+            : body,
+      },
+    ];
+    const rules: FaultRule[] = [];
+    const injector = await startFaultProxy(vc.url, rules);
+    await dispatch(engine, asOwner(), 'hosts.add', {
+      kind: 'vsphere',
+      name: 'cbt',
+      url: injector.url,
+      user: vc.user,
+      password: vc.password,
+      insecure: false,
+    });
+    const backUp = async (extra: FaultRule[]): Promise<{ job: Job; atSnapshot: string }> => {
+      generation++;
+      const atSnapshot = join(dir, `at-snapshot-${generation}.raw`);
+      await copyFile(flatFile(vc), atSnapshot);
+      rules.splice(0, rules.length, ...extra, ...cbtHost);
+      try {
+        const job = await runJob(
+          engine,
+          await engine.backups.startFromVsphere({ host: 'cbt', vm: VM, transport: 'nbd', quiesce: false }, 'test'),
+        );
+        assert.equal(job.state, 'succeeded', job.error ?? '');
+        return { job, atSnapshot };
+      } finally {
+        rules.splice(0, rules.length);
+      }
+    };
+    const identical = async (job: Job, atSnapshot: string) => {
+      const restored = await restoreLocally(engine, job.result?.pointId as string, join(dir, `restored-${job.id}`));
+      assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', atSnapshot, restored), /identical/);
+    };
+
+    const first = await backUp([]);
+    assert.match(log(engine, first.job), /Changed Block Tracking turned on/);
+    assert.match(log(engine, first.job), new RegExp(`no earlier point, every block is read; change id ${changeIdOf(1)} recorded`));
+    await identical(first.job, first.atSnapshot);
+
+    // The guest writes inside the area the host will name: only that block is read.
+    await changeDisk(vc, changed.start + 100, 64 * 1024);
+    const second = await backUp([]);
+    assert.match(
+      log(engine, second.job),
+      new RegExp(`Changed Block Tracking: ${MIB} bytes changed since change id ${changeIdOf(1)}, only those are read`),
+    );
+    assert.match(log(engine, second.job), /11 unchanged not read/);
+    assert.equal(second.job.result?.kind, 'incremental');
+    await identical(second.job, second.atSnapshot);
+
+    // CBT reset (a storage vMotion): the host refuses the change id; every block is read, and said.
+    await changeDisk(vc, 2 * MIB, 4096);
+    const reset = await backUp([
+      { method: 'QueryChangedDiskAreas', fault: 'FileFault', message: 'Error caused by file /vmfs/volumes/ds/web/web-ctk.vmdk' },
+    ]);
+    assert.match(log(engine, reset.job), /Changed Block Tracking was reset for disk \d+ .*every block is read/);
+    assert.doesNotMatch(log(engine, reset.job), /unchanged not read/);
+    await identical(reset.job, reset.atSnapshot);
+  },
+);
