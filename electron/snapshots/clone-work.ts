@@ -12,6 +12,7 @@ import { Plan, type BoundPlan, type StepContext, type StepDefinition } from '../
 
 export type { VmOnSnapshot } from './snapshot-lookup.ts';
 import type { VmOnSnapshot } from './snapshot-lookup.ts';
+import { killPoint } from '../kill-point.ts';
 
 /** What runs on the presented clone: `seen` is where the host sees the clone's files. */
 export interface CloneOperation {
@@ -70,6 +71,7 @@ export class CloneWork implements JobWork {
     this.clone = clone;
     this.cloneId = clone.id;
     context.log(`snapshot ${this.request.snapshot.id} cloned as ${clone.id}`);
+    killPoint('array-clone-made');
     return clone;
   }
 
