@@ -1,7 +1,9 @@
 // One disk's pass of a backup: which blocks changed since the parent point, and where they are
 // stored. What the source says reads as zeros is a hole without being read; the rest is read in
 // large sequential pieces, several in flight, each scanned by a worker (zero test, fast hash, and
-// SHA-256 only where the fast hash differs from the parent's sidecar).
+// SHA-256 only where the fast hash differs from the parent's sidecar). With a mask of changed
+// blocks (the hypervisor's changed block tracking) the blocks it calls unchanged are not read at
+// all: the parent's map already holds them, and their fast hashes are the parent's.
 import type { Disk } from '../disks/disk.ts';
 import { BlockKind, RECORD_BYTES, type BlockRecord } from '../repository/block-map.ts';
 import type { ResolvedDisk } from '../repository/chain.ts';
@@ -31,8 +33,21 @@ export type DiskScan = {
   pool: WorkerPool;
   stats: BackupStats;
   signal: AbortSignal;
-  /** Bytes of the disk examined so far, holes included. */
+  /** Bytes of the disk examined so far, holes and unchanged blocks included. */
   progress: (bytesDone: number) => void;
+  /** One byte a block, 0 = unchanged since the parent point (not read, no record); null or
+   * absent: every block is read. Used only with `previous` and `parentFastHashes` of this disk's
+   * size; otherwise ignored, and the result says why. */
+  onlyBlocks?: Uint8Array | null;
+};
+
+export type DiskScanResult = {
+  records: BlockRecord[];
+  fastHashFile: Buffer;
+  /** Blocks the mask kept from the parent without reading them. */
+  unchangedBlocks: number;
+  /** Why `onlyBlocks` was given but every block was read (null: it was used, or not given). */
+  maskIgnored: string | null;
 };
 
 /** Blocks the source says read as zeros, wholly (null: the source cannot say). */
@@ -61,11 +76,25 @@ function sameSha256(map: Uint8Array, index: number, sha256: Uint8Array): boolean
   return Buffer.from(map.buffer, map.byteOffset + at, 32).equals(sha256);
 }
 
+/** The mask with the parent's fast hashes it copies, or why it cannot be used. A block it skips
+ * must be one the parent point holds for this disk, with a fast hash to carry on: the mask only
+ * narrows reading, never invents data. */
+function usableMask(scan: DiskScan, onlyBlocks: Uint8Array): { onlyBlocks: Uint8Array; parentFastHashes: Uint8Array } | string {
+  const { previous, parentFastHashes, blockCount } = scan;
+  if (onlyBlocks.length !== blockCount) return `the changed-block mask has ${onlyBlocks.length} blocks, the disk ${blockCount}`;
+  if (!previous) return 'the parent point does not hold this disk';
+  if (previous.capacity !== scan.disk.capacity || previous.blockCount !== blockCount) return 'the disk changed size since the parent point';
+  if (parentFastHashes?.length !== blockCount * FAST_HASH_BYTES) return 'the parent point has no usable fast hashes for this disk';
+  return { onlyBlocks, parentFastHashes };
+}
+
 /** The changed blocks' records (holes that were data included) and the disk's new sidecar. */
-export async function scanDisk(scan: DiskScan): Promise<{ records: BlockRecord[]; fastHashFile: Buffer }> {
+export async function scanDisk(scan: DiskScan): Promise<DiskScanResult> {
   const { disk, blockSize, blockCount, previous, stats } = scan;
   const fastHashFile = newFastHashFile(blockSize, blockCount);
   const fastHashes = hashesOf(fastHashFile);
+  const usable = scan.onlyBlocks ? usableMask(scan, scan.onlyBlocks) : null;
+  const mask = typeof usable === 'string' ? null : usable;
   const records: BlockRecord[] = [];
   const lengthOf = (index: number): number => Math.min(blockSize, disk.capacity - index * blockSize);
   const zeroBlock = (index: number, length: number): void => {
@@ -90,18 +119,27 @@ export async function scanDisk(scan: DiskScan): Promise<{ records: BlockRecord[]
   const blocksPerPiece = Math.max(1, Math.floor(PIECE_BYTES / blockSize));
   const pieces: { first: number; count: number }[] = [];
   let piece: { first: number; count: number } | null = null;
-  let holeBytes = 0;
+  let unreadBytes = 0;
+  let unchangedBlocks = 0;
   for (let index = 0; index < blockCount; index++) {
+    if (mask?.onlyBlocks[index] === 0) {
+      const at = index * FAST_HASH_BYTES;
+      fastHashes.set(mask.parentFastHashes.subarray(at, at + FAST_HASH_BYTES), at);
+      unchangedBlocks++;
+      unreadBytes += lengthOf(index);
+      piece = null;
+      continue;
+    }
     if (knownZero?.[index]) {
       zeroBlock(index, lengthOf(index));
-      holeBytes += lengthOf(index);
+      unreadBytes += lengthOf(index);
       piece = null;
       continue;
     }
     if (!piece || piece.count === blocksPerPiece) pieces.push((piece = { first: index, count: 0 }));
     piece.count++;
   }
-  let done = holeBytes;
+  let done = unreadBytes;
   scan.progress(done);
 
   /** The parent's fast hashes of a piece, zeroed where the parent holds no data (so its SHA-256 is taken). */
@@ -147,5 +185,5 @@ export async function scanDisk(scan: DiskScan): Promise<{ records: BlockRecord[]
     done += length;
     scan.progress(done);
   });
-  return { records, fastHashFile };
+  return { records, fastHashFile, unchangedBlocks, maskIgnored: typeof usable === 'string' ? usable : null };
 }

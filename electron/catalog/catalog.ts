@@ -657,6 +657,7 @@ export const resourceKinds = [
   'vsphere-vm',
   'vsphere-hot-added-disk',
   'array-clone',
+  'vsphere-snapshot',
 ] as const;
 export type ResourceKind = (typeof resourceKinds)[number];
 export type JobResource = { id: number; jobId: string; kind: ResourceKind; ref: Record<string, string>; createdAt: string };

@@ -1,8 +1,11 @@
 // Positional reads of a file that always return the full length asked for (zeros past the end),
 // so format readers need not loop.
 import { open, type FileHandle } from 'node:fs/promises';
+import type { Extent } from './disk.ts';
+import type { SourceFile } from './file-source.ts';
+import { fileExtents } from './seek-data.ts';
 
-export class FileReader {
+export class FileReader implements SourceFile {
   readonly path: string;
   readonly size: number;
   private readonly handle: FileHandle;
@@ -37,9 +40,9 @@ export class FileReader {
     }
   }
 
-  /** The open file's descriptor, for lseek SEEK_DATA (electron/disks/seek-data.ts). */
-  get fd(): number {
-    return this.handle.fd;
+  /** Holes and data by lseek SEEK_DATA (electron/disks/seek-data.ts). */
+  dataExtents(start: number, end: number): Extent[] {
+    return fileExtents(this.handle.fd, start, end);
   }
 
   async read(position: number, length: number): Promise<Buffer> {

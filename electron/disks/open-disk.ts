@@ -1,10 +1,9 @@
 // Opens one disk file whatever its format: a VMDK descriptor (flat, VMFS, sparse, COWD, seSparse
 // or zero extents, one or many), a monolithic sparse or streamOptimized VMDK, or a raw image. This
 // is one link of a snapshot chain; vmdk-chain.ts follows the links.
-import { open as openFile, readFile, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { LifeboatError, isErrnoCode } from '../errors.ts';
+import { LifeboatError } from '../errors.ts';
 import { checkRange, SECTOR, type Extent } from './disk.ts';
+import { isMissingFile, localFiles, type FileSource } from './file-source.ts';
 import { layerExtents, pushRun, type LayerDisk, type Run } from './layer.ts';
 import { RawDisk } from './raw-disk.ts';
 import {
@@ -76,75 +75,76 @@ class ExtentChain implements LayerDisk {
   }
 }
 
-async function openExtent(folder: string, extent: DescriptorExtent, label: string): Promise<LayerDisk | null> {
+async function openExtent(descriptorPath: string, extent: DescriptorExtent, source: FileSource): Promise<LayerDisk | null> {
   const length = extent.sectors * SECTOR;
   if (extent.kind === 'ZERO' || extent.fileName === null) return null;
-  const path = join(folder, extent.fileName);
+  const path = source.beside(descriptorPath, extent.fileName);
   try {
     if (extent.kind === 'SPARSE' || extent.kind === 'VMFSSPARSE' || extent.kind === 'SESPARSE') {
-      const sparse = await SparseExtent.open(path);
+      const sparse = await SparseExtent.open(path, source);
       if (sparse.capacity < length) {
         await sparse.close();
-        throw new LifeboatError('corrupt-disk', `${label}: sparse extent ${extent.fileName} is smaller than the descriptor says`);
+        throw new LifeboatError('corrupt-disk', `${descriptorPath}: sparse extent ${extent.fileName} is smaller than the descriptor says`);
       }
       return sparse;
     }
     const start = extent.fileOffsetSectors * SECTOR;
-    const { size } = await stat(path);
+    const size = await source.size(path);
     if (size < start + length) {
       throw new LifeboatError(
         'corrupt-disk',
-        `${label}: extent ${extent.fileName} holds ${size} bytes, the descriptor needs ${start + length}`,
+        `${descriptorPath}: extent ${extent.fileName} holds ${size} bytes, the descriptor needs ${start + length}`,
       );
     }
-    return await RawDisk.open(path, { start, capacity: length });
+    return await RawDisk.open(path, { start, capacity: length }, source);
   } catch (error) {
-    if (isErrnoCode(error, 'ENOENT')) throw new LifeboatError('invalid-source', `${label}: extent file ${extent.fileName} is missing`);
+    if (isMissingFile(error)) throw new LifeboatError('invalid-source', `${descriptorPath}: extent file ${extent.fileName} is missing`);
     throw error;
   }
 }
 
-export async function detectDiskFormat(path: string): Promise<DiskFormat> {
-  const handle = await openFile(path, 'r');
+export async function detectDiskFormat(path: string, source: FileSource = localFiles): Promise<DiskFormat> {
+  const file = await source.open(path);
   try {
-    const head = Buffer.alloc(1024);
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    const bytesRead = Math.min(file.size, 1024);
+    const head = await file.read(0, bytesRead);
     if (bytesRead >= 4 && head.readUInt32LE(0) === SPARSE_MAGIC) return 'vmdk-sparse';
     if (bytesRead >= 4 && head.readUInt32LE(0) === COWD_MAGIC) return 'vmdk-cowd';
     if (bytesRead >= 8 && head.readBigUInt64LE(0) === SESPARSE_MAGIC) return 'vmdk-sesparse';
     if (looksLikeDescriptor(head.subarray(0, bytesRead))) return 'vmdk-descriptor';
     return 'raw';
   } finally {
-    await handle.close();
+    await file.close();
   }
 }
 
 /** Opens one file of a disk without following its parent. */
-export async function openDiskImage(path: string): Promise<DiskImage> {
+export async function openDiskImage(path: string, source: FileSource = localFiles): Promise<DiskImage> {
   let format: DiskFormat;
   try {
-    format = await detectDiskFormat(path);
+    format = await detectDiskFormat(path, source);
   } catch (error) {
-    if (isErrnoCode(error, 'ENOENT')) throw new LifeboatError('invalid-source', `disk file ${path} does not exist`);
+    if (isMissingFile(error)) throw new LifeboatError('invalid-source', `disk file ${path} does not exist`);
     const code = (error as NodeJS.ErrnoException).code;
-    if (typeof code === 'string') throw new LifeboatError('invalid-source', `disk file ${path} cannot be opened (${code})`);
+    if (!(error instanceof LifeboatError) && typeof code === 'string')
+      throw new LifeboatError('invalid-source', `disk file ${path} cannot be opened (${code})`);
     throw error;
   }
   if (format === 'vmdk-cowd' || format === 'vmdk-sesparse') {
     const kind = format === 'vmdk-cowd' ? 'VMFS sparse (COWD)' : 'seSparse';
     throw new LifeboatError('invalid-source', `${path} is a bare ${kind} extent; name the descriptor .vmdk that lists it`);
   }
-  if (format === 'raw') return { disk: await RawDisk.open(path), format, descriptor: null, files: [path] };
-  if (format === 'vmdk-sparse') return openMonolithicSparse(path);
-  const { size } = await stat(path);
+  if (format === 'raw') return { disk: await RawDisk.open(path, {}, source), format, descriptor: null, files: [path] };
+  if (format === 'vmdk-sparse') return openMonolithicSparse(path, source);
+  const size = await source.size(path);
   if (size > DESCRIPTOR_MAX_BYTES) throw new LifeboatError('invalid-source', `${path}: VMDK descriptor is larger than 64 KiB`);
-  const descriptor = parseDescriptor(await readFile(path, 'latin1'), path);
+  const descriptor = parseDescriptor(await source.readText(path), path);
   const parts: { start: number; disk: LayerDisk | null; length: number }[] = [];
   let start = 0;
   try {
     for (const extent of descriptor.extents) {
       const length = extent.sectors * SECTOR;
-      parts.push({ start, length, disk: await openExtent(dirname(path), extent, path) });
+      parts.push({ start, length, disk: await openExtent(path, extent, source) });
       start += length;
     }
   } catch (error) {
@@ -152,14 +152,14 @@ export async function openDiskImage(path: string): Promise<DiskImage> {
     throw error;
   }
   const extentFiles = descriptor.extents.flatMap((extent) =>
-    extent.kind === 'ZERO' || extent.fileName === null ? [] : [join(dirname(path), extent.fileName)],
+    extent.kind === 'ZERO' || extent.fileName === null ? [] : [source.beside(path, extent.fileName)],
   );
   return { disk: new ExtentChain(parts, `VMDK ${descriptor.createType} ${path}`), format, descriptor, files: [path, ...extentFiles] };
 }
 
 /** A monolithicSparse file carries its descriptor inside: that is where a delta names its parent. */
-async function openMonolithicSparse(path: string): Promise<DiskImage> {
-  const disk = await SparseExtent.open(path);
+async function openMonolithicSparse(path: string, source: FileSource): Promise<DiskImage> {
+  const disk = await SparseExtent.open(path, source);
   try {
     const text = await disk.embeddedDescriptor();
     return {

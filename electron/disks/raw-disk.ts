@@ -1,25 +1,25 @@
 // A raw image or a flat extent: bytes on disk are the disk's bytes, from an optional start offset.
-// The holes of a sparse (thin) file read as zeros: the file system says where they are.
-import { fileExtents } from './seek-data.ts';
+// The holes of a sparse (thin) file read as zeros: the file system says where they are; a source
+// that cannot say (a datastore over HTTP) has every byte read.
 import { checkRange, type Extent } from './disk.ts';
-import { FileReader } from './file-reader.ts';
+import { localFiles, type FileSource, type SourceFile } from './file-source.ts';
 import { layerExtents, type LayerDisk, type Run } from './layer.ts';
 
 export class RawDisk implements LayerDisk {
-  private readonly file: FileReader;
+  private readonly file: SourceFile;
   private readonly start: number;
   readonly capacity: number;
   readonly description: string;
 
-  private constructor(file: FileReader, start: number, capacity: number, description: string) {
+  private constructor(file: SourceFile, start: number, capacity: number, description: string) {
     this.file = file;
     this.start = start;
     this.capacity = capacity;
     this.description = description;
   }
 
-  static async open(path: string, options: { start?: number; capacity?: number } = {}): Promise<RawDisk> {
-    const file = await FileReader.open(path);
+  static async open(path: string, options: { start?: number; capacity?: number } = {}, source: FileSource = localFiles): Promise<RawDisk> {
+    const file = await source.open(path);
     const start = options.start ?? 0;
     return new RawDisk(file, start, options.capacity ?? Math.max(0, file.size - start), `raw image ${path}`);
   }
@@ -33,7 +33,8 @@ export class RawDisk implements LayerDisk {
    * file (or what lies past its end) is zeros, over a parent too: a flat file is never a delta. */
   async runs(offset: number, length: number): Promise<Run[]> {
     checkRange(this, offset, length);
-    const file = fileExtents(this.file.fd, this.start + offset, this.start + offset + length);
+    const file = this.file.dataExtents(this.start + offset, this.start + offset + length);
+    if (file === null) return length > 0 ? [{ state: 'data', length }] : [];
     return file.map((extent) => ({ state: extent.state, length: extent.length }));
   }
 

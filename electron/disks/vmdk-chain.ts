@@ -2,10 +2,10 @@
 // over that one's parent, down to the base. A grain the child never wrote shows the parent's
 // bytes; a grain it wrote (even as zeros) hides them. Parents are found by parentFileNameHint
 // and must be inside the VM folder; each link's CID must be the one its child recorded.
-import { realpath, stat } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute } from 'node:path';
 import { LifeboatError } from '../errors.ts';
 import { checkRange, type Disk, type Extent } from './disk.ts';
+import { isMissingFile, localFiles, type FileSource } from './file-source.ts';
 import { pushExtent, type LayerDisk } from './layer.ts';
 import { openDiskImage, type DiskFormat, type DiskImage } from './open-disk.ts';
 import { NO_PARENT } from './vmdk-descriptor.ts';
@@ -95,17 +95,18 @@ export async function openDisk(path: string): Promise<Disk> {
   return (await openDiskChain(path)).disk;
 }
 
-export async function openDiskChain(leafPath: string): Promise<OpenedChain> {
-  const leaf = resolve(leafPath);
-  const folder = dirname(leaf);
+/** `source`: where the files are (a local folder unless said otherwise); `leafPath` is a name in it. */
+export async function openDiskChain(leafPath: string, source: FileSource = localFiles): Promise<OpenedChain> {
+  const leaf = source.absolute(leafPath);
+  const folder = source.folderOf(leaf);
   const images: DiskImage[] = [];
   const chain: ChainLink[] = [];
   const seen = new Set<string>();
   try {
     let path = leaf;
     for (;;) {
-      const name = relative(folder, path);
-      const identity = await fileIdentity(path);
+      const name = source.relativeTo(folder, path);
+      const identity = await source.identity(path);
       if (identity !== null && seen.has(identity)) {
         throw new LifeboatError(
           'invalid-source',
@@ -113,7 +114,7 @@ export async function openDiskChain(leafPath: string): Promise<OpenedChain> {
         );
       }
       if (identity !== null) seen.add(identity);
-      const image = await openDiskImage(path);
+      const image = await openDiskImage(path, source);
       images.push(image);
       const child = chain.at(-1);
       const link: ChainLink = {
@@ -133,7 +134,7 @@ export async function openDiskChain(leafPath: string): Promise<OpenedChain> {
           'invalid-source',
           `${leaf}: the snapshot chain is longer than ${MAX_CHAIN_LINKS} links; consolidate the VM's snapshots`,
         );
-      path = await parentPath(folder, path, descriptor.parentFileNameHint as string);
+      path = await parentPath(source, folder, path, descriptor.parentFileNameHint as string);
     }
   } catch (error) {
     await Promise.all(images.map((image) => image.disk.close().catch(() => undefined)));
@@ -152,19 +153,6 @@ export async function openDiskChain(leafPath: string): Promise<OpenedChain> {
     chain,
     files,
   };
-}
-
-/** The device and inode of a file, so a chain that comes back to a file by another name (a
- * hard or symbolic link) is still seen as a loop; null when it cannot be read (opening it then
- * says why). */
-async function fileIdentity(path: string): Promise<string | null> {
-  try {
-    const { dev, ino } = await stat(path);
-    return `${dev}:${ino}`;
-  } catch (error) {
-    if (typeof (error as NodeJS.ErrnoException).code === 'string') return null;
-    throw error;
-  }
 }
 
 function checkParentLink(leaf: string, child: ChainLink, parent: ChainLink): void {
@@ -189,30 +177,28 @@ function checkParentLink(leaf: string, child: ChainLink, parent: ChainLink): voi
  * base name beside the child, and the CID check proves it is the right file. Either way the
  * parent must be inside the VM folder: Lifeboat reads nothing the operator did not point it at.
  */
-async function parentPath(folder: string, childPath: string, hint: string): Promise<string> {
-  const child = relative(folder, childPath);
+async function parentPath(source: FileSource, folder: string, childPath: string, hint: string): Promise<string> {
+  const child = source.relativeTo(folder, childPath);
   const windows = /^[A-Za-z]:[\\/]/.test(hint) || hint.includes('\\');
   const absolute = windows || isAbsolute(hint);
-  const candidate = absolute
-    ? join(dirname(childPath), windows ? (hint.split(/[\\/]/).at(-1) ?? '') : basename(hint))
-    : resolve(dirname(childPath), hint);
+  const candidate = source.beside(childPath, absolute ? (windows ? (hint.split(/[\\/]/).at(-1) ?? '') : basename(hint)) : hint);
   let real: string;
   try {
-    real = await realpath(candidate);
+    real = await source.realName(candidate);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (typeof code !== 'string') throw error;
+    const missing = isMissingFile(error) || code === 'ENOTDIR';
+    if (!missing && (error instanceof LifeboatError || typeof code !== 'string')) throw error;
     const where = absolute ? `looked for ${basename(candidate)} in ${dirname(candidate)}` : `looked at ${candidate}`;
-    const why = code === 'ENOENT' || code === 'ENOTDIR' ? 'is missing' : `cannot be opened (${code})`;
+    const why = missing ? 'is missing' : `cannot be opened (${code})`;
     throw new LifeboatError('invalid-source', `${child}: its parent disk "${hint}" ${why} (${where}); the snapshot chain is broken`);
   }
-  const realFolder = await realpath(folder);
-  if (real !== realFolder && !real.startsWith(realFolder + sep)) {
+  if (!(await source.isInside(folder, real))) {
     throw new LifeboatError(
       'invalid-source',
       `${child}: its parent disk "${hint}" is ${real}, outside the VM folder ${folder}; Lifeboat reads only the VM folder (consolidate the snapshots, or copy the parent in)`,
     );
   }
-  if (!(await stat(real)).isFile()) throw new LifeboatError('invalid-source', `${child}: its parent disk "${hint}" is not a file`);
+  if (!(await source.isFile(real))) throw new LifeboatError('invalid-source', `${child}: its parent disk "${hint}" is not a file`);
   return candidate;
 }

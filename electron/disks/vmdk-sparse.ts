@@ -7,7 +7,7 @@
 import { inflateSync } from 'node:zlib';
 import { LifeboatError } from '../errors.ts';
 import { checkRange, SECTOR, type Extent } from './disk.ts';
-import { FileReader } from './file-reader.ts';
+import { localFiles, type FileSource, type SourceFile } from './file-source.ts';
 import { DESCRIPTOR_MAX_BYTES } from './vmdk-descriptor.ts';
 import { ABSENT_GRAIN as ABSENT, layerExtents, pushRun, ZEROED_GRAIN as ZEROED, type LayerDisk, type Run } from './layer.ts';
 import {
@@ -170,13 +170,13 @@ export class SparseExtent implements LayerDisk {
   /** Decoded grain tables: file sectors, ABSENT or ZEROED. */
   private readonly tables = new Map<number, Float64Array>();
 
-  private readonly file: FileReader;
+  private readonly file: SourceFile;
   private readonly header: SparseHeader;
   /** File sectors of the grain tables, 0 where there is none. */
   private readonly directory: Float64Array;
   readonly description: string;
 
-  private constructor(file: FileReader, header: SparseHeader, directory: Float64Array, description: string) {
+  private constructor(file: SourceFile, header: SparseHeader, directory: Float64Array, description: string) {
     this.file = file;
     this.header = header;
     this.directory = directory;
@@ -186,8 +186,8 @@ export class SparseExtent implements LayerDisk {
   }
 
   /** Opens a hosted sparse, a COWD or an seSparse extent, whichever its magic says. */
-  static async open(path: string): Promise<SparseExtent> {
-    const file = await FileReader.open(path);
+  static async open(path: string, source: FileSource = localFiles): Promise<SparseExtent> {
+    const file = await source.open(path);
     try {
       const head = await file.read(0, COWD_HEADER_BYTES);
       const cowd = head.readUInt32LE(0) === COWD_MAGIC;
@@ -350,7 +350,7 @@ export class SparseExtent implements LayerDisk {
 
 /** The header a streamOptimized file keeps in its footer when the one at the start says
  * GD_AT_END: footer marker, header copy, end-of-stream marker, one sector each, at the end. */
-async function footerHeader(file: FileReader, label: string): Promise<Buffer> {
+async function footerHeader(file: SourceFile, label: string): Promise<Buffer> {
   const bad = (why: string): never => {
     throw new LifeboatError('corrupt-disk', `${label}: not a usable VMDK sparse extent (${why})`);
   };

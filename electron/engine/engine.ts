@@ -183,6 +183,7 @@ export class Engine {
       repository,
       keys: this.keys,
       works,
+      connectHost,
       startIndex: (...index) => this.files.startIndex(...index),
     });
     this.verifies = new VerifyService({ catalog, jobs, repository, keys: this.keys, lookup, works });

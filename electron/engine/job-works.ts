@@ -9,6 +9,7 @@ import type { AzureAccount, VsphereTarget } from '../../shared/domain.ts';
 import { escapeGuestName } from '../../shared/guest-names.ts';
 import { BackupWork } from '../backup/backup-vm.ts';
 import type { SourceVm } from '../backup/source-vm.ts';
+import { VsphereBackupWork, type VsphereBackupJob } from '../backup/vsphere-backup.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { BlobStore } from '../drivers/azure/blob-store.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
@@ -64,6 +65,12 @@ export class JobWorks {
     chainKey: BackupKey | null,
   ): BackupWork {
     return new BackupWork(repository, this.deps.pool, sourceFolder, onCommitted, chainKey, () => this.deps.catalog.auditHead());
+  }
+
+  /** A backup of a VM on a vSphere host; `repository` holds the chain's key when it is encrypted. */
+  vsphereBackup(job: VsphereBackupJob): VsphereBackupWork {
+    const { pool, connectHost, proxies, catalog } = this.deps;
+    return new VsphereBackupWork({ ...job, pool, connectHost, proxies, auditHead: () => catalog.auditHead() });
   }
 
   index(vmId: string, pointId: string, repository = this.deps.repository): IndexPointWork {

@@ -28,6 +28,13 @@ export const ManifestDisk = z.object({
   sourceChain: z.array(SourceChainLink).optional(),
   /** The disk's fast-hash sidecar (fast-hash-map.ts) and its SHA-256; points made before it lack it. */
   fastHashes: z.object({ file: z.string().regex(/^disk-\d+\.fh$/), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
+  /** The disk's Changed Block Tracking change id at the snapshot the point was read from (a
+   * backup from vSphere with CBT on); the next backup asks the host what changed since it.
+   * Printable ASCII ("52 de c0 d9 98 32 ed 02-ef 1a ff 44 a6 fd 21 37/25"); absent otherwise. */
+  changeId: z
+    .string()
+    .regex(/^[\x20-\x7e]{1,256}$/)
+    .optional(),
 });
 export type ManifestDisk = z.infer<typeof ManifestDisk>;
 

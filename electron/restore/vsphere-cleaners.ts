@@ -1,8 +1,10 @@
-// The janitor's cleaners of what a restore to vSphere leaves on a host: a half-restored VM (found
-// by its name and the annotation the restore gave it) is destroyed, a disk hot-added to a proxy
-// VM is detached. One session per host serves every leftover of a janitor run.
+// The janitor's cleaners of what a restore to or a backup from vSphere leaves on a host: a
+// half-restored VM (found by its name and the annotation the restore gave it) is destroyed, a disk
+// hot-added to a proxy VM is detached, a backup's snapshot (found by the name the job gave it) is
+// removed. One session per host serves every leftover of a janitor run.
+import { snapshotsNamed } from '../drivers/vsphere/snapshot-tree.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
-import { textOf } from '../drivers/vsphere/xml.ts';
+import { el, textOf } from '../drivers/vsphere/xml.ts';
 import { refField, type Janitor, type JanitorRun } from '../jobs/janitor.ts';
 
 export function registerVsphereCleaners(janitor: Janitor, connectHost: (name: string) => Promise<VsphereClient>): void {
@@ -37,5 +39,25 @@ export function registerVsphereCleaners(janitor: Janitor, connectHost: (name: st
     const proxy = (await vsphere.retrieve('VirtualMachine', ['name'])).find(({ props }) => textOf(props.name) === proxyVm);
     if (proxy) await vsphere.detachDisk(proxy.obj, path);
     return `detached ${path} from proxy VM ${proxyVm}`;
+  });
+  janitor.register('vsphere-snapshot', async (resource, run) => {
+    const vmName = refField(resource, 'vm');
+    const snapshot = refField(resource, 'snapshot');
+    const vsphere = await session(run, refField(resource, 'host'));
+    const vms = (await vsphere.retrieve('VirtualMachine', ['name'])).filter(({ props }) => textOf(props.name) === vmName);
+    let removed = 0;
+    for (const vm of vms) {
+      for (const ref of await snapshotsNamed(vsphere, vm.obj, snapshot)) {
+        // Consolidated into the VM's disks: what was written since the snapshot is kept.
+        await vsphere.runTask(
+          'RemoveSnapshot_Task',
+          ref,
+          [el('removeChildren', false), el('consolidate', true)],
+          `remove snapshot ${snapshot}`,
+        );
+        removed++;
+      }
+    }
+    return removed > 0 ? `removed backup snapshot ${snapshot} of VM ${vmName}` : `VM ${vmName} has no snapshot ${snapshot}`;
   });
 }

@@ -22,6 +22,7 @@ import * as manifestHash from './18-manifest-hash.ts';
 import * as indexGaps from './19-index-gaps.ts';
 import * as instantResume from './20-instant-resume.ts';
 import * as tapeLibraries from './21-tape-libraries.ts';
+import * as backupSnapshots from './22-backup-snapshots.ts';
 
 /** One step of the schema: applied in its own transaction, then user_version = version. Tables
  * are STRICT so a wrong type is an error, not a silent conversion. */
@@ -59,6 +60,7 @@ export const migrations = inOrder([
   indexGaps,
   instantResume,
   tapeLibraries,
+  backupSnapshots,
 ]);
 
 /** The schema version this engine writes. */

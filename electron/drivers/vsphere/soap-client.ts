@@ -70,11 +70,19 @@ function transportError(endpoint: Endpoint, error: Error & { code?: string }): L
   return new LifeboatError('unavailable', `cannot reach ${where}: ${error.code ?? error.message}`);
 }
 
-/** One HTTP(S) request with the session cookie; the body is a string or a stream of known length. */
+/** One HTTP(S) request with the session cookie; the body is a string or a stream of known length.
+ * `maxBodyBytes`: a longer answer is cut off and refused (a ranged read knows its length). */
 export function send(
   endpoint: Endpoint,
-  options: { method: string; path: string; headers: Record<string, string | number>; body?: string | { stream: Readable; length: number } },
+  options: {
+    method: string;
+    path: string;
+    headers: Record<string, string | number>;
+    body?: string | { stream: Readable; length: number };
+    maxBodyBytes?: number;
+  },
 ): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
+  const limit = Math.min(options.maxBodyBytes ?? MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES);
   const secure = endpoint.url.protocol === 'https:';
   const requestOptions: RequestOptions & { rejectUnauthorized?: boolean } = {
     method: options.method,
@@ -92,7 +100,10 @@ export function send(
       let size = 0;
       response.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > MAX_RESPONSE_BYTES) req.destroy(new Error('response larger than 64 MiB'));
+        if (size > limit)
+          req.destroy(
+            new LifeboatError('unavailable', `vSphere at ${endpoint.url.origin} answered ${options.method} with more than ${limit} bytes`),
+          );
         else chunks.push(chunk);
       });
       response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));

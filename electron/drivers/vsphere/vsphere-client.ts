@@ -4,6 +4,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { LifeboatError } from '../../errors.ts';
+import { parseContentRange, rangeBody } from './http-range.ts';
 import { send, SoapClient, type Endpoint } from './soap-client.ts';
 import { asArray, el, moRefOf, moRefXml, textOf, xml, type MoRef } from './xml.ts';
 
@@ -365,5 +366,51 @@ export class VsphereClient {
     if (response.body.length > maxBytes)
       throw new LifeboatError('unavailable', `[${datastore}] ${path} is larger than ${maxBytes} bytes; it is not a descriptor`);
     return response.body.toString('latin1');
+  }
+
+  /** `length` bytes at `offset` of a datastore file: one ranged GET on the host's file service
+   * (a kept-alive connection). Exactly those bytes, or one LifeboatError naming the file and offset. */
+  async readRange(datacenter: string, datastore: string, path: string, offset: number, length: number): Promise<Buffer> {
+    const label = `[${datastore}] ${path}`;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0)
+      throw new RangeError(`read of ${length} bytes at ${offset} of ${label}`);
+    if (length === 0) return Buffer.alloc(0);
+    const response = await send(this.soap.endpoint, {
+      method: 'GET',
+      path: this.folderUrl(datacenter, datastore, path),
+      headers: { range: `bytes=${offset}-${offset + length - 1}`, ...(this.soap.sessionCookie ? { cookie: this.soap.sessionCookie } : {}) },
+      maxBodyBytes: length,
+    });
+    return rangeBody(response, { offset, length, label });
+  }
+
+  /** The size of a datastore file: HEAD, or where the host does not answer HEAD, the total a
+   * one-byte range reports. A missing file is 'not-found'. */
+  async fileSize(datacenter: string, datastore: string, path: string): Promise<number> {
+    const label = `[${datastore}] ${path}`;
+    const headers: Record<string, string> = this.soap.sessionCookie ? { cookie: this.soap.sessionCookie } : {};
+    const url = this.folderUrl(datacenter, datastore, path);
+    const head = await send(this.soap.endpoint, { method: 'HEAD', path: url, headers, maxBodyBytes: 0 });
+    if (head.status === 404) throw new LifeboatError('not-found', `${label} is not on the datastore (HTTP 404)`);
+    if (head.status === 401 || head.status === 403)
+      throw new LifeboatError('unauthorized', `the host refused the session reading ${label} (HTTP ${head.status})`);
+    const length = Number(head.headers['content-length']);
+    if (head.status === 200 && head.headers['content-length'] !== undefined && Number.isSafeInteger(length) && length >= 0) return length;
+    const probe = await send(this.soap.endpoint, {
+      method: 'GET',
+      path: url,
+      headers: { ...headers, range: 'bytes=0-0' },
+      maxBodyBytes: 1,
+    });
+    if (probe.status === 404) throw new LifeboatError('not-found', `${label} is not on the datastore (HTTP 404)`);
+    const total = parseContentRange(probe.headers['content-range'])?.total;
+    if (probe.status === 206 && total !== null && total !== undefined) return total;
+    // An empty file has no byte 0: hosts answer 416 with "bytes */0", or 200 with nothing.
+    if (probe.status === 416 && /^bytes \*\/0$/.test(probe.headers['content-range'] ?? '')) return 0;
+    if (probe.status === 200 && probe.body.length === 0) return 0;
+    throw new LifeboatError(
+      'unavailable',
+      `the size of ${label} cannot be read: HTTP ${head.status}, then HTTP ${probe.status} to a one-byte range`,
+    );
   }
 }
