@@ -83,9 +83,7 @@ export function HostVms() {
   return (
     <section aria-labelledby="host-vms-heading">
       <h2 id="host-vms-heading">Back up from vSphere</h2>
-      <p className="muted">
-        A snapshot of the VM is read through the transport, then removed; the point is like any other (every restore works on it).
-      </p>
+      <p className="muted">A snapshot of the VM is read through the transport, then removed; the point restores like a local backup's.</p>
       <label htmlFor="host-vms-host">vSphere host</label>{' '}
       <select id="host-vms-host" value={host} onChange={(event) => setHost(event.target.value)}>
         <option value="">Choose…</option>
