@@ -12,7 +12,7 @@ import { LifeboatError } from '../errors.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { findVm, readVmConfig } from '../drivers/vsphere/vm-config.ts';
 import type { BackupWork } from './backup-vm.ts';
-import { readSourceVm, vmIdFor, type SourceVm } from './source-vm.ts';
+import { readSourceVm, vmIdFor, type SourceVm } from '../disks/vm-folder.ts';
 import type { PointOrigin } from './point-writer.ts';
 import { vsphereSourceOf, type VsphereBackupJob, type VsphereBackupRequest, type VsphereBackupWork } from './vsphere-backup.ts';
 

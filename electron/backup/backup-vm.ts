@@ -12,7 +12,7 @@ import type { Repository } from '../repository/repository.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import type { JobWork } from '../jobs/job-work.ts';
 import { Plan, type StepContext } from '../jobs/plan.ts';
-import { readSourceVm, type SourceVm } from './source-vm.ts';
+import { readSourceVm, type SourceVm } from '../disks/vm-folder.ts';
 import type { BackupKey } from '../keys/key-service.ts';
 import { PointWriter, type DiskToWrite } from './point-writer.ts';
 

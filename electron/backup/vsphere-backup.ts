@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { TransportMode } from '../../shared/domain.ts';
 import { changedBlocksSince, enableChangeTracking } from '../drivers/vsphere/changed-areas.ts';
 import { openDatastoreDisk } from '../drivers/vsphere/datastore-disk.ts';
+import { VsphereFault } from '../drivers/vsphere/soap-client.ts';
 import { findVm, readVmConfig, snapshotBlocker, type VsphereVmConfig, type VsphereVmDisk } from '../drivers/vsphere/vm-config.ts';
 import type { Inventory, VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { el, moRefOf, type MoRef } from '../drivers/vsphere/xml.ts';
@@ -20,7 +21,7 @@ import type { Manifest } from '../repository/manifest.ts';
 import { diskCapacityProblem } from '../repository/manifest-check.ts';
 import { selectTransport, transportTitle, type ProxyPool, type SelectedTransport } from '../restore/transport-choice.ts';
 import { PointWriter, type PointOrigin, type PointWriterOptions } from './point-writer.ts';
-import { vmIdFor } from './source-vm.ts';
+import { vmIdFor } from '../disks/vm-folder.ts';
 
 export type VsphereBackupRequest = { host: string; vm: string; transport: TransportMode; quiesce: boolean };
 
@@ -241,13 +242,11 @@ export class VsphereBackupWork implements JobWork {
     const datastorePath = `[${disk.datastore}] ${disk.path}`;
     const scan = async (opened: OpenedChain): Promise<void> => {
       try {
-        const reading = performance.now();
         await this.writer.writeDisk(
           { key: disk.key, fileName: disk.fileName, ...opened, onlyBlocks, changeId: disk.changeId },
           context,
           progress,
         );
-        if (mode === 'nbd') context.busy('network', (performance.now() - reading) / 1000);
       } finally {
         await opened.disk.close().catch(() => undefined);
       }
@@ -322,7 +321,10 @@ export class VsphereBackupWork implements JobWork {
       const hotAdded = this.hotAdded;
       if (hotAdded) await client.detachDisk(hotAdded.proxyVm, hotAdded.path).catch(() => undefined);
       this.hotAdded = null;
-      await this.dropSnapshot(client);
+      await this.dropSnapshot(client).catch((error: unknown) => {
+        // A VM deleted mid-backup takes its snapshots with it: nothing is left to remove.
+        if (!(error instanceof VsphereFault && error.fault === 'ManagedObjectNotFound')) throw error;
+      });
     } finally {
       await client.logout();
     }

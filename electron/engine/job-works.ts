@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { AzureAccount, VsphereTarget } from '../../shared/domain.ts';
 import { escapeGuestName } from '../../shared/guest-names.ts';
 import { BackupWork } from '../backup/backup-vm.ts';
-import type { SourceVm } from '../backup/source-vm.ts';
+import type { SourceVm } from '../disks/vm-folder.ts';
 import { VsphereBackupWork, type VsphereBackupJob } from '../backup/vsphere-backup.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { BlobStore } from '../drivers/azure/blob-store.ts';

@@ -3,7 +3,7 @@
 // clone, read through the disk readers). A restore to vSphere writes either the same way.
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readSourceVm } from '../backup/source-vm.ts';
+import { readSourceVm } from '../disks/vm-folder.ts';
 import type { Disk } from '../disks/disk.ts';
 import { openDiskChain } from '../disks/vmdk-chain.ts';
 import { isAllZero } from '../disks/zero.ts';

@@ -1,7 +1,7 @@
 // Item-level restore from a presented clone: the VM's disks on the clone, read through the disk
 // readers, browsed like a restore point's, and the picked items copied as an item restore does.
 import { join } from 'node:path';
-import { readSourceVm } from '../backup/source-vm.ts';
+import { readSourceVm } from '../disks/vm-folder.ts';
 import { openDisk } from '../disks/vmdk-chain.ts';
 import { quietHooks, type StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';

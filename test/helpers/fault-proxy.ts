@@ -1,5 +1,6 @@
 // A fault injector in front of the vCenter simulator: a loopback HTTP server that forwards to
-// vcsim over TLS, and answers chosen SOAP methods (or datastore uploads) with a failure instead.
+// vcsim over TLS, and answers chosen SOAP methods (or datastore uploads, or datastore reads after
+// some have passed) with a failure instead.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +9,8 @@ import { after } from 'node:test';
 export type FaultRule =
   | { method: string; fault: string; message: string }
   | { upload: true; status: number }
+  /** Datastore file reads (GET /folder/...): the first `after` pass, the rest get `status`. */
+  | { download: true; status: number; after: number }
   | { rewrite: (soapMethod: string, responseBody: string) => string };
 
 const faultEnvelope = (fault: string, message: string): string =>
@@ -18,6 +21,7 @@ const faultEnvelope = (fault: string, message: string): string =>
 export async function startFaultProxy(upstream: string, rules: FaultRule[]): Promise<{ url: string; injected: string[] }> {
   const target = new URL(upstream);
   const injected: string[] = [];
+  const downloadsPassed = new WeakMap<FaultRule, number>();
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -27,6 +31,16 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
       for (const rule of rules) {
         if ('upload' in rule && request.method === 'PUT' && request.url?.startsWith('/folder/')) {
           injected.push(`PUT ${request.url}`);
+          response.writeHead(rule.status).end();
+          return;
+        }
+        if ('download' in rule && request.method === 'GET' && request.url?.startsWith('/folder/')) {
+          const passed = downloadsPassed.get(rule) ?? 0;
+          if (passed < rule.after) {
+            downloadsPassed.set(rule, passed + 1);
+            continue;
+          }
+          injected.push(`GET ${request.url}`);
           response.writeHead(rule.status).end();
           return;
         }

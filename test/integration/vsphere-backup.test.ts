@@ -16,6 +16,7 @@ import type { Job } from '../../shared/domain.ts';
 import { asOwner } from '../helpers/owner.ts';
 import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 import { addSimulatorHost, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
+import { startFaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
 
 const unavailable = vcsimUnavailable();
 const MIB = 1024 * 1024;
@@ -99,7 +100,7 @@ test(
     });
 
     const points: string[] = [];
-    for (const [round, transport] of (['san', 'hotadd', 'nbd'] as const).entries()) {
+    for (const [round, transport] of (['nbd', 'san', 'hotadd'] as const).entries()) {
       // One changed region a round, inside one 1 MiB block and across a block edge.
       await changeDisk(vc, (2 + round * 3) * MIB - 4096, 64 * 1024);
       const atSnapshot = join(dir, `at-snapshot-${transport}.raw`);
@@ -213,4 +214,110 @@ test('vSphere backup: killed once its snapshot exists, the next start removes th
   } finally {
     await reopened.close();
   }
+});
+
+test(
+  'vSphere backup: each fault is one clear error, the snapshot is removed, no point is committed',
+  { skip: unavailable ?? false },
+  async () => {
+    const dir = await tempDir();
+    const vc = await startVcsim();
+    const engine = await setUp(join(dir, 'home'), dir, vc);
+    const rules: FaultRule[] = [];
+    const injector = await startFaultProxy(vc.url, rules);
+    await dispatch(engine, asOwner(), 'hosts.add', {
+      kind: 'vsphere',
+      name: 'vcf',
+      url: injector.url,
+      user: vc.user,
+      password: vc.password,
+      insecure: false,
+    });
+    const backUp = async (rule: FaultRule): Promise<Job> => {
+      rules.splice(0, rules.length, rule);
+      try {
+        return await runJob(
+          engine,
+          await engine.backups.startFromVsphere({ host: 'vcf', vm: VM, transport: 'nbd', quiesce: false }, 'test'),
+        );
+      } finally {
+        rules.splice(0, rules.length);
+      }
+    };
+
+    rules.push({ method: 'Login', fault: 'InvalidLogin', message: 'Cannot complete login due to an incorrect user name or password.' });
+    await assert.rejects(engine.backups.startFromVsphere({ host: 'vcf', vm: VM, transport: 'nbd', quiesce: false }, 'test'), {
+      code: 'unauthorized',
+      message: /wrong user name or password/,
+    });
+    rules.splice(0, rules.length);
+
+    const independent = await backUp({
+      rewrite: (method, body) =>
+        method === 'RetrievePropertiesEx'
+          ? body.replace(/<diskMode>persistent<\/diskMode>/g, '<diskMode>independent_persistent</diskMode>')
+          : body,
+    });
+    assert.equal(independent.state, 'failed');
+    assert.match(independent.error ?? '', /independent_persistent: snapshots leave independent disks out/);
+    assert.equal(independent.steps.find((step) => step.name === 'create-snapshot')?.state, 'pending', 'no snapshot was tried');
+
+    const refused = await backUp({ method: 'CreateSnapshot_Task', fault: 'SystemError', message: 'injected: snapshot store unavailable' });
+    assert.equal(refused.state, 'failed');
+    assert.match(refused.error ?? '', /snapshot store unavailable/);
+
+    const readFails = await backUp({ download: true, status: 500, after: 4 });
+    assert.equal(readFails.state, 'failed');
+    assert.equal(readFails.steps.find((step) => step.name === 'transfer-disks')?.state, 'failed');
+    assert.match(readFails.error ?? '', /reading \[LocalDS_0\] web\/web-flat.vmdk at offset [1-9]\d* .*failed: HTTP 500/);
+    assert.match(log(engine, readFails), /snapshot lifeboat-backup-.* created/);
+    assert.deepEqual(await snapshotNames(engine), [], 'a failed read: the snapshot is removed');
+
+    // The snapshot cannot be removed, by the job nor by its cleanup: it stays recorded, and the
+    // janitor removes it once the host lets it.
+    const stuck = await backUp({ method: 'RemoveSnapshot_Task', fault: 'SystemError', message: 'injected: consolidation failed' });
+    assert.equal(stuck.state, 'failed');
+    assert.match(stuck.error ?? '', /consolidation failed/);
+    assert.match(log(engine, stuck), /cleanup failed, the janitor will retry/);
+    assert.equal((await snapshotNames(engine)).length, 1);
+    assert.ok(
+      engine.catalog.openResources(stuck.id).some((resource) => resource.kind === 'vsphere-snapshot'),
+      'the snapshot stays recorded',
+    );
+    assert.equal(
+      engine.catalog.listVms().find((entry) => entry.name === VM),
+      undefined,
+      'no point of a failed backup',
+    );
+    await engine.close();
+    const restarted = await openEngine(join(dir, 'home'));
+    await restarted.janitor;
+    assert.deepEqual(await snapshotNames(restarted), [], 'the janitor removed it');
+    assert.deepEqual(restarted.catalog.openResources(stuck.id), []);
+    assert.match(log(restarted, stuck), /janitor: removed backup snapshot lifeboat-backup-/);
+  },
+);
+
+test('vSphere backup: an encrypted chain, sealed with the same key path as a folder backup', { skip: unavailable ?? false }, async () => {
+  const dir = await tempDir();
+  const vc = await startVcsim();
+  const engine = await setUp(join(dir, 'home'), dir, vc);
+  const request = { host: 'vc', vm: VM, transport: 'nbd', quiesce: false } as const;
+  const sealed = await runJob(
+    engine,
+    await engine.backups.startFromVsphere(request, 'test', { encrypt: true, password: 'correct horse battery' }),
+  );
+  assert.equal(sealed.state, 'succeeded', sealed.error ?? '');
+  assert.match(sealed.summary, /\(nbd\) \(encrypted, key [\w-]+\)$/);
+  await assert.rejects(engine.backups.startFromVsphere(request, 'test', { encrypt: false, password: 'wrong horse battery' }), {
+    code: 'unauthorized',
+  });
+  const next = await runJob(
+    engine,
+    await engine.backups.startFromVsphere(request, 'test', { encrypt: false, password: 'correct horse battery' }),
+  );
+  assert.equal(next.state, 'succeeded', next.error ?? '');
+  assert.equal(next.result?.kind, 'incremental');
+  const keyOf = (job: Job) => (engine.catalog.jobParams(job.id) as { keyId: string | null }).keyId;
+  assert.equal(keyOf(next), keyOf(sealed));
 });

@@ -43,6 +43,7 @@ test('a run shares what its cleaners open, releases it at its end, and keeps wha
   janitor
     .register('vsphere-vm', onHost)
     .register('vsphere-hot-added-disk', onHost)
+    .register('vsphere-snapshot', onHost)
     .register('array-clone', async () => {
       throw new Error('the array does not answer');
     });

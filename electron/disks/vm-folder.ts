@@ -1,12 +1,14 @@
-// A VM in a local datastore folder, VMware layout: <name>.vmx naming its disks beside it.
+// A VM in a local datastore folder, VMware layout: <name>.vmx naming its disks beside it; and the
+// id of a VM's chain (vmIdFor), the same for a VM read from a folder or from a vSphere host.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
-import { decodeVmxBytes, parseVmx, VMX_MAX_BYTES, type Vmx } from '../disks/vmx.ts';
+import { decodeVmxBytes, parseVmx, VMX_MAX_BYTES, type Vmx } from './vmx.ts';
 
 export type SourceVm = { folder: string; vmxFile: string; vmxText: string; vmx: Vmx; vmId: string };
 
+/** A VM's chain id from its name and identity (its BIOS UUID where it has one). */
 export function vmIdFor(name: string, identity: string): string {
   const slug =
     name
