@@ -5,7 +5,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Engine } from '../electron/engine/engine.ts';
-import type { Job } from '../shared/domain.ts';
 import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
 import { startVcsim, vcsimUnavailable, type Vcsim } from '../scripts/peers/vcsim.ts';
 import { makeSourceVm, MIB } from './common.ts';
@@ -17,10 +16,9 @@ const TRANSPORTS = ['nbd', 'hotadd', 'san'] as const;
 
 type Timer = (fn: () => Promise<void> | void) => Promise<number>;
 
-async function succeeded(engine: Engine, started: Promise<{ id: string }> | { id: string }, what: string): Promise<Job> {
+async function succeeded(engine: Engine, started: Promise<{ id: string }> | { id: string }, what: string): Promise<void> {
   const job = await engine.jobs.whenEnded((await started).id);
   if (job.state !== 'succeeded') throw new Error(`${what} failed: ${job.error}`);
-  return job;
 }
 
 /** The simulator as host "vc", with a SAN proxy that sees the datastore and a HotAdd proxy VM. */
@@ -34,22 +32,17 @@ async function addSimulator(engine: Engine, vc: Vcsim): Promise<void> {
   );
 }
 
-/** Seconds of one full backup in a home of its own (set up by `prepare`, untimed), removed
- * afterwards, and the busy seconds of its stages (what limited it). */
+/** Seconds of one full backup in a home of its own (set up by `prepare`, untimed), removed afterwards. */
 async function fullBackup(
   home: string,
   timed: Timer,
   prepare: (engine: Engine) => Promise<void>,
   backUp: (engine: Engine) => Promise<{ id: string }>,
-): Promise<{ time: number; stages: unknown }> {
+): Promise<number> {
   const engine = await openServedEngine({ home });
   try {
     await prepare(engine);
-    let stages: unknown = null;
-    const time = await timed(async () => {
-      stages = (await succeeded(engine, backUp(engine), 'backup')).result?.stages ?? null;
-    });
-    return { time, stages };
+    return await timed(() => succeeded(engine, backUp(engine), 'backup'));
   } finally {
     await engine.close();
     await rm(home, { recursive: true, force: true });
@@ -80,32 +73,35 @@ export async function vsphereBackup(root: string, runs: number, timed: Timer, me
     }
     // Each run backs up the local folder and then from vSphere in each transport, so a change in
     // the machine's load falls on all of them alike.
-    const kinds = ['local', ...TRANSPORTS] as const;
     const times = { local: [] as number[], nbd: [] as number[], hotadd: [] as number[], san: [] as number[] };
-    const lastStages: Record<string, unknown> = {};
-    for (let run = 0; run < runs; run++)
-      for (const kind of kinds) {
-        const measured = await fullBackup(
-          join(folder, `home-${kind}-${run}`),
+    for (let run = 0; run < runs; run++) {
+      times.local.push(
+        await fullBackup(
+          join(folder, `home-local-${run}`),
           timed,
-          kind === 'local' ? async () => undefined : (engine) => addSimulator(engine, vc),
-          kind === 'local'
-            ? (engine) => engine.backups.start(source, 'bench')
-            : (engine) => engine.backups.startFromVsphere({ host: 'vc', vm: VM, transport: kind, quiesce: false }, 'bench'),
+          async () => undefined,
+          (engine) => engine.backups.start(source, 'bench'),
+        ),
+      );
+      for (const transport of TRANSPORTS)
+        times[transport].push(
+          await fullBackup(
+            join(folder, `home-${transport}-${run}`),
+            timed,
+            (engine) => addSimulator(engine, vc),
+            (engine) => engine.backups.startFromVsphere({ host: 'vc', vm: VM, transport, quiesce: false }, 'bench'),
+          ),
         );
-        times[kind].push(measured.time);
-        lastStages[kind] = measured.stages;
-      }
-    const runsOf = (kind: (typeof kinds)[number]): string =>
-      `runs ${times[kind].map((time) => time.toFixed(2)).join(' ')}; busy s per stage (last run) ${JSON.stringify(lastStages[kind])}`;
+    }
+    const runsOf = (values: number[]): string => values.map((time) => time.toFixed(2)).join(' ');
     const localTime = median(times.local);
     console.log(
-      `  backup of the local VM folder  ${localTime.toFixed(2)} s  ${(CAPACITY / localTime / 1e6).toFixed(0)} MB/s of disk (1 GiB guest-like disk; ${runsOf('local')})`,
+      `  backup of the local VM folder  ${localTime.toFixed(2)} s  ${(CAPACITY / localTime / 1e6).toFixed(0)} MB/s of disk (1 GiB guest-like disk; runs ${runsOf(times.local)})`,
     );
     for (const transport of TRANSPORTS) {
       const time = median(times[transport]);
       console.log(
-        `  vSphere backup, ${transport.padEnd(6)}        ${time.toFixed(2)} s  ${(CAPACITY / time / 1e6).toFixed(0)} MB/s of disk  ratio to the local-folder backup ${(localTime / time).toFixed(2)} (vcsim host; ${runsOf(transport)})`,
+        `  vSphere backup, ${transport.padEnd(6)}        ${time.toFixed(2)} s  ${(CAPACITY / time / 1e6).toFixed(0)} MB/s of disk  ratio to the local-folder backup ${(localTime / time).toFixed(2)} (runs ${runsOf(times[transport])}; vcsim host)`,
       );
     }
   } finally {
