@@ -26,6 +26,7 @@ import { thinDisk } from './thin-disk.ts';
 import { restoreOnly } from './restore-only.ts';
 import { tape } from './tape.ts';
 import { vsphereModes } from './vsphere-modes.ts';
+import { vsphereBackup } from './vsphere-backup.ts';
 import { cliStart } from './cli-start.ts';
 import { itemLevel } from './items.ts';
 
@@ -338,6 +339,10 @@ const parts: Record<string, () => Promise<void>> = {
   items: () => itemLevel(root, runs, timed, median),
   tape: () => againstCpOnly(tape, 'tape'),
   vsphere: () => againstCpOnly(vsphereModes, 'vSphere transports'),
+  'vsphere-backup': async () => {
+    console.log(`Lifeboat bench, backup from vSphere (vcsim) per transport only: 1 GiB VM, ${runs} runs, medians`);
+    await vsphereBackup(root, runs, timed, median);
+  },
   restore: async () =>
     restoreOnly({ root, ...(await makeSourceVm(root, gib * 1024 * MIB)), capacity: gib * 1024 * MIB, runs, cp, timed, median }),
 };

@@ -42,6 +42,7 @@ import {
   JobProgress,
   LocalTarget,
   RestorePoint,
+  TransportMode,
   VmSummary,
   VsphereTarget,
 } from './domain.ts';
@@ -60,6 +61,22 @@ const SourceChoice = {
   password: Password.optional(),
   recoveryKey: RecoveryKeyText.optional(),
 };
+
+/** Where a backup reads a VM: a folder on this machine, or a VM on a vSphere host of the catalog
+ * (read through a snapshot; a host not in the catalog is the engine's error, not the contract's). */
+const BackupSource = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('local'), path: z.string().min(1).max(4096) }).strict(),
+  z
+    .object({
+      kind: z.literal('vsphere'),
+      host: z.string().min(1).max(200),
+      vm: z.string().min(1).max(200),
+      transport: TransportMode.default('auto'),
+      /** Ask VMware Tools to quiesce the guest's file systems for the snapshot. */
+      quiesce: z.boolean().default(false),
+    })
+    .strict(),
+]);
 
 export const requestChannels = {
   /** Signs the connection in; the token resumes the sign-in on another connection (a reload, the CLI's next command). */
@@ -102,7 +119,7 @@ export const requestChannels = {
   'backup.start': {
     request: z
       .object({
-        source: z.object({ kind: z.literal('local'), path: z.string().min(1).max(4096) }).strict(),
+        source: BackupSource,
         /** Start the chain encrypted (AES-256-GCM per block) under this password. */
         encrypt: z.boolean().default(false),
         /** The chain's password: to start it encrypted, or to go on with an encrypted chain. */

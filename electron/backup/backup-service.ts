@@ -158,6 +158,15 @@ function vsphereRequestProblem(request: VsphereBackupRequest): string | null {
 
 export function backupHandlers(backups: BackupService): ChannelHandlers<'backup.start'> {
   return {
-    'backup.start': async ({ source, ...encryption }, { actor }) => ({ job: await backups.start(source.path, actor, encryption) }),
+    'backup.start': async ({ source, ...encryption }, { actor }) => ({
+      job:
+        source.kind === 'local'
+          ? await backups.start(source.path, actor, encryption)
+          : await backups.startFromVsphere(
+              { host: source.host, vm: source.vm, transport: source.transport, quiesce: source.quiesce },
+              actor,
+              encryption,
+            ),
+    }),
   };
 }

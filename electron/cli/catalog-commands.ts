@@ -1,8 +1,9 @@
-// `lifeboat vms`, `points <vm>` and `backup local:<folder>`: what the catalog holds, and backing up.
+// `lifeboat vms`, `points <vm>` and `backup local:<folder> | vsphere:<host>/<vm>`: what the catalog holds, and backing up.
 import type { LifeboatApi } from '../../shared/contract.ts';
 import type { PointHealth } from '../../shared/domain.ts';
 import { formatBytes, table } from '../../shared/format.ts';
-import { localPath, runJobCommand, UsageError, type Output } from './cli-output.ts';
+import { backupSource } from './backup-source.ts';
+import { runJobCommand, UsageError, type Output } from './cli-output.ts';
 import { copiesText, passwordFrom } from './copy-commands.ts';
 import type { CliValues } from './options.ts';
 
@@ -56,9 +57,10 @@ export async function pointsCommand(api: LifeboatApi, rest: string[], out: Outpu
 }
 
 export async function backupCommand(api: LifeboatApi, rest: string[], values: CliValues, out: Output): Promise<number> {
+  const source = backupSource(rest[0], { transport: values.transport, quiesce: values.quiesce });
   const password = passwordFrom(values['password-env'], '--password-env');
   const { job } = await api.invoke('backup.start', {
-    source: { kind: 'local', path: localPath(rest[0], 'backup source') },
+    source,
     encrypt: values.encrypt,
     rememberKey: values['remember-key'],
     ...(password ? { password } : {}),

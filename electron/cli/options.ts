@@ -53,6 +53,7 @@ export function parseCommandLine(argv: string[]) {
       network: { type: 'string' },
       'disk-format': { type: 'string' },
       transport: { type: 'string' },
+      quiesce: { type: 'boolean', default: false },
       slots: { type: 'string' },
       drives: { type: 'string' },
       mailslots: { type: 'string' },

@@ -15,6 +15,9 @@ export const usage = `usage: lifeboat [--home DIR] [--json] [--secrets-key-file 
   backup local:<vm-folder> [--encrypt] [--password-env VAR] [--remember-key] [--detach]
                                                      back up a VM folder (VMware layout); --encrypt starts an
                                                      encrypted chain, whose backups then need its password
+  backup vsphere:<host>/<vm> [--transport auto|san|hotadd|nbd] [--quiesce] [--encrypt …] [--detach]
+                                                     back up a VM where it runs, through a snapshot (removed
+                                                     afterwards); --quiesce asks VMware Tools to quiesce the guest
   vms                                                VMs in the catalog
   points <vm>                                        restore points of a VM, each with its health (damaged: why)
   restore vm <vm> --point <id|seq|latest> --target local:<dir> [--name NEW] [--detach]

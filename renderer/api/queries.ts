@@ -3,7 +3,7 @@
 import { QueryClient, useQuery } from '@tanstack/react-query';
 import { createContext, useContext, useEffect } from 'react';
 import type { LifeboatApi } from '../../shared/contract.ts';
-import type { Job, JobProgress } from '../../shared/domain.ts';
+import type { Job, JobKind, JobProgress } from '../../shared/domain.ts';
 import { useConsole } from '../store.ts';
 
 export const ApiContext = createContext<LifeboatApi | null>(null);
@@ -130,6 +130,16 @@ function desktopNotify(text: string): void {
  * that a thousand jobs reporting progress cost a few renders a second. */
 const FLUSH_MS = 150;
 const MAX_ENDED_NOTICES = 3;
+/** Jobs that add or remove VMs on a host when they succeed. */
+const hostChangingKinds = new Set<JobKind>([
+  'restore-entire-vm',
+  'tape-restore',
+  'rehearsal',
+  'instant-start',
+  'instant-stop',
+  'instant-migrate',
+  'restore-from-snapshot',
+]);
 
 /** Subscribes once to engine events and folds them, in batches, into the caches. */
 export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
@@ -177,6 +187,8 @@ export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
           void queries.invalidateQueries({ queryKey: ['points'] });
         }
         if (kinds.has('copy') || kinds.has('backup')) void queries.invalidateQueries({ queryKey: ['copy-status'] });
+        // These add or remove VMs on a host: the VMs a host lists (to back up, to restore over) change.
+        if ([...kinds].some((kind) => hostChangingKinds.has(kind))) void queries.invalidateQueries({ queryKey: ['host-inventory'] });
         if (kinds.has('copy')) void queries.invalidateQueries({ queryKey: ['points'] });
         if ([...batch.values()].some((job) => job.kind.startsWith('tape-'))) {
           void queries.invalidateQueries({ queryKey: ['tape-inventory'] });

@@ -1,10 +1,13 @@
-// Inventory: the VMs the catalog knows and, for the selected one, its restore points.
+// Inventory: the VMs the catalog knows and, for the selected one, its restore points; below, the
+// VMs of the vSphere hosts, to back up from there.
 import { useState } from 'react';
+import type { VmSummary } from '../../shared/domain.ts';
 import { formatBytes } from '../../shared/format.ts';
 import { usePoints, useVms } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
 import { HealthBadge } from './HealthBadge.tsx';
+import { HostVms } from './HostVms.tsx';
 import { TierBadges } from './TierBadges.tsx';
 
 /** No backups yet: say how to get some. The demo lab is made by the CLI (`lab create`), a
@@ -14,8 +17,9 @@ function EmptyInventory() {
     <section className="empty">
       <h2>No backups yet</h2>
       <p>
-        Back up a VM folder with <code>lifeboat backup local:&lt;folder&gt;</code>, or try Lifeboat on a demo lab:{' '}
-        <code>lifeboat lab create</code> makes three small VMs with real file systems, backed up three times each.
+        Back up a VM folder with <code>lifeboat backup local:&lt;folder&gt;</code>, a VM of a vSphere host below (or{' '}
+        <code>lifeboat backup vsphere:&lt;host&gt;/&lt;vm&gt;</code>), or try Lifeboat on a demo lab: <code>lifeboat lab create</code> makes
+        three small VMs with real file systems, backed up three times each.
       </p>
     </section>
   );
@@ -23,12 +27,20 @@ function EmptyInventory() {
 
 export function Inventory() {
   const vms = useVms();
+  if (vms.isPending) return <p role="status">Loading VMs…</p>;
+  if (vms.isError) return <p role="alert">Could not load VMs: {vms.error.message}</p>;
+  return (
+    <>
+      {vms.data.length === 0 ? <EmptyInventory /> : <CatalogVms vms={vms.data} />}
+      <HostVms />
+    </>
+  );
+}
+
+function CatalogVms({ vms }: { vms: VmSummary[] }) {
   const [selected, setSelected] = useState<string | null>(null);
   const points = usePoints(selected);
   const show = useConsole((state) => state.show);
-  if (vms.isPending) return <p role="status">Loading VMs…</p>;
-  if (vms.isError) return <p role="alert">Could not load VMs: {vms.error.message}</p>;
-  if (vms.data.length === 0) return <EmptyInventory />;
   return (
     <div className="split">
       <section aria-labelledby="vms-heading">
@@ -45,7 +57,7 @@ export function Inventory() {
             </tr>
           </thead>
           <tbody>
-            {vms.data.map((vm) => (
+            {vms.map((vm) => (
               <tr key={vm.id} aria-selected={vm.id === selected} className={vm.id === selected ? 'selected' : ''}>
                 <td>
                   <button className="link" onClick={() => setSelected(vm.id)}>

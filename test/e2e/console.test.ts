@@ -665,6 +665,32 @@ test('a thousand queued jobs: the list stays virtualized, filters, scrolls, and 
   }
 });
 
+test(
+  'an operator backs up a VM of a vSphere host from the Inventory, in the transport chosen on its row',
+  { skip: vcsimMissing ?? false },
+  async () => {
+    const simulator = vc as Vcsim;
+    const page = consolePage as Page;
+    await page.getByRole('button', { name: 'Inventory', exact: true }).click();
+    await page.getByLabel('vSphere host', { exact: true }).selectOption('vc');
+    // db-on-vsphere: restored to the simulator by the wizard above.
+    const vms = page.getByRole('table', { name: 'VMs on vc' });
+    await vms.getByLabel('Transport for db-on-vsphere').selectOption('nbd');
+    await page.screenshot({ path: join(screenshots, 'console-inventory-vsphere.png'), fullPage: true });
+    await vms.getByRole('button', { name: 'Back up now: db-on-vsphere' }).click();
+    // The job opens in the queue, its detail beside it.
+    const detail = page.getByRole('complementary');
+    await detail.getByText(/Back up db-on-vsphere from vSphere vc \(nbd\)/).waitFor();
+    await detail.getByRole('heading', { name: 'db-on-vsphere: succeeded' }).waitFor({ timeout: 120_000 });
+    await page.screenshot({ path: join(screenshots, 'console-backup-vsphere.png'), fullPage: true });
+    await detail.getByRole('button', { name: 'Close details' }).click();
+    const target = join(dir, 'from-vsphere');
+    await lifeboat('restore', 'vm', 'db-on-vsphere', '--point', 'latest', '--target', `local:${target}`);
+    const onDatastore = join(simulator.datastores.LocalDS_1 as string, 'db-on-vsphere', 'db-on-vsphere.vmdk');
+    assert.match(qemuImg('compare', onDatastore, join(target, 'db-on-vsphere.vmdk')), /identical/);
+  },
+);
+
 test('every view passes axe accessibility checks (WCAG 2 A and AA), in light and dark', async () => {
   const page = consolePage as Page;
   const report: string[] = [];
