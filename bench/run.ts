@@ -302,6 +302,7 @@ async function main(): Promise<void> {
   await tape({ root, source, capacity, cpTime, runs, timed, median });
   await tapeIscsi(root, runs, timed, median);
   await vsphereModes({ root, source, capacity, cpTime, runs, timed, median });
+  await vsphereBackup(root, runs, timed, median);
   await instantRecovery(source, capacity);
   await instantMass(root);
   await itemLevel(root, runs, timed, median);
