@@ -11,17 +11,23 @@ import { after, test } from 'node:test';
 import { promisify } from 'node:util';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { inProcessApi } from '../../electron/cli/connect.ts';
+import { findVm } from '../../electron/drivers/vsphere/vm-config.ts';
+import { el } from '../../electron/drivers/vsphere/xml.ts';
 import { buildGuestDisk } from '../../electron/lab/guest-disk.ts';
 import type { InstantSession, Job } from '../../shared/domain.ts';
 import { startAzurite } from '../helpers/azurite.ts';
 import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, until } from '../helpers/env.ts';
+import { reconfigure } from '../helpers/simulator-vm.ts';
 import { tapesOf } from '../helpers/tape.ts';
 import { addSimulatorHost, startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
 
 const run = promisify(execFile);
 const unavailable = vcsimUnavailable();
 const MIB = 1024 * 1024;
-const VM = 'web';
+// Restored into the simulator as "web", then renamed there: its disk files keep the old name, as
+// a VM renamed in vCenter does, so no restore may assume a disk is named after its VM.
+const VM = 'app';
+const DISK = 'web.vmdk';
 
 const dir = await tempDir();
 const home = join(dir, 'home');
@@ -35,8 +41,8 @@ const guest = await buildGuestDisk(work, 'guest', 64);
 const vc = unavailable ? null : await startVcsim({ cwd: join(home, 'instant') });
 let pointId = '';
 
-/** The guest VM backed up from its folder, restored into the simulator as "web", then backed up
- * from vSphere through NBD: the point every test below restores. */
+/** The guest VM backed up from its folder, restored into the simulator as "web", renamed "app",
+ * then backed up from vSphere through NBD: the point every test below restores. */
 async function backUpFromVsphere(): Promise<void> {
   const source = join(dir, 'source');
   await mkdir(source);
@@ -46,11 +52,17 @@ async function backUpFromVsphere(): Promise<void> {
   const restore = await runJob(
     engine,
     await engine.restores.start(
-      { vm: 'guest', point: 'latest', newName: VM, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } },
+      { vm: 'guest', point: 'latest', newName: 'web', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } },
       'test',
     ),
   );
   assert.equal(restore.state, 'succeeded', restore.error ?? '');
+  const client = await engine.hosts.connect('vc');
+  try {
+    await reconfigure(client, await findVm(client, 'web'), el('name', VM));
+  } finally {
+    await client.logout();
+  }
   const backup = await runJob(
     engine,
     await engine.backups.startFromVsphere({ host: 'vc', vm: VM, transport: 'nbd', quiesce: false }, 'test'),
@@ -124,6 +136,17 @@ test('disks + OVF template: the disk is the guest disk, the descriptor names the
   const href = /href="([^"]+)"/.exec(ovf)?.[1];
   assert.ok(href, 'the OVF references a disk file');
   identical(join(out, href));
+  // The same hardware as the OVF of the point backed up from the folder, but for the names.
+  const local = join(dir, 'ovf-local');
+  await succeeded(
+    (await api.invoke('restore.disks', { vm: 'guest', point: 'latest', target: { kind: 'local', path: local }, template: 'ovf' })).job,
+  );
+  const localOvf = await readFile(join(local, 'guest.ovf'), 'utf8');
+  const comparable = (text: string, names: string[]): string =>
+    names
+      .reduce((out, name) => out.replaceAll(`"${name}"`, '"NAME"').replaceAll(`>${name}<`, '>NAME<'), text)
+      .replace(/ ovf:size="\d+"/, '');
+  assert.equal(comparable(ovf, [VM, DISK]), comparable(localOvf, ['guest', 'guest.vmdk']));
 });
 
 test('Instant Recovery: the disk read over NFS from the session is the guest disk; stop takes it away', { skip }, async () => {
@@ -140,10 +163,12 @@ test('Instant Recovery: the disk read over NFS from the session is the guest dis
   assert.equal(running.state, 'running');
   try {
     const url = new URL(running.nfsUrl);
+    const folderUrl = `nfs://${url.host}${url.pathname}/${running.vmName}`;
+    const { stdout: listing } = await run('nfs-ls', [`${folderUrl}${url.search}`], { timeout: 60_000 });
+    const flat = /\s(\S+-flat\.vmdk)$/m.exec(listing)?.[1];
+    assert.ok(flat, `a flat disk in the export:\n${listing}`);
     const copied = join(dir, 'over-nfs.raw');
-    await run('nfs-cp', [`nfs://${url.host}${url.pathname}/${running.vmName}/${running.vmName}-flat.vmdk${url.search}`, copied], {
-      timeout: 120_000,
-    });
+    await run('nfs-cp', [`${folderUrl}/${flat}${url.search}`, copied], { timeout: 120_000 });
     identical(copied, 'raw');
   } finally {
     await succeeded((await api.invoke('instant.stop', { sessionId: session.id })).job);
@@ -168,7 +193,7 @@ test('tape: the point copied to the virtual library restores from tape identical
   assert.equal(jobs.length, 1);
   for (const job of jobs) assert.ok(tapesOf(await succeeded(job)).length > 0, 'read from a tape');
   // One VM is restored into the target folder itself.
-  identical(join(out, `${VM}.vmdk`));
+  identical(join(out, DISK));
 });
 
 test('Azure: the point uploaded to Azurite as a fixed VHD reads back as the guest disk', { skip }, async () => {
@@ -214,7 +239,7 @@ test('copies: a GRS copy job copies the point; a restore from the secondary regi
     (await api.invoke('restore.entireVm', { vm: VM, point: pointId, target: { kind: 'local', path: out }, fromRegion: 'secondary' })).job,
   );
   assert.equal((job.result?.source as { region: string }).region, 'secondary');
-  identical(join(out, `${VM}.vmdk`));
+  identical(join(out, DISK));
 });
 
 after(async () => {
