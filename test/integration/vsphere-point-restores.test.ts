@@ -196,9 +196,9 @@ test('tape: the point copied to the virtual library restores from tape identical
   identical(join(out, DISK));
 });
 
-test('Azure: the point uploaded to Azurite as a fixed VHD reads back as the guest disk', { skip }, async () => {
+test('Azure: the point uploaded to Azurite as a fixed VHD reads back as the guest disk', { skip }, async (t) => {
   const azurite = await startAzurite(['primary']);
-  after(() => azurite.stop());
+  t.after(() => azurite.stop());
   await api.invoke('azure.add', {
     name: 'prod',
     blobUrl: azurite.blobUrl('primary'),
