@@ -1,11 +1,13 @@
 // A point backed up from vSphere is the same kind of point as one backed up from a folder: a VM
 // whose disk holds a real guest file system is restored into govmomi's simulator, backed up from
 // there through NBD, and that point is restored every way a point can be — files, disks with an
-// OVF template, Instant Recovery over NFS, tape, Azure Storage and a copy in another region —
-// each giving back the guest's bytes. (Entire VM and encryption: vsphere-backup.test.ts.)
+// OVF template, Instant Recovery over NFS, tape, Azure Storage, a copy in another region and a
+// rollback of the VM where it runs — each giving back the guest's bytes. (Entire VM to a folder
+// or a new vSphere VM, and encryption: vsphere-backup.test.ts.)
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -240,6 +242,22 @@ test('copies: a GRS copy job copies the point; a restore from the secondary regi
   );
   assert.equal((job.result?.source as { region: string }).region, 'secondary');
   identical(join(out, DISK));
+});
+
+test('entire VM to its original location: the VM the point was backed up from is rolled back to it', { skip }, async () => {
+  // The guest changes its disk on the datastore after the backup.
+  const flat = join((vc as NonNullable<typeof vc>).datastores.LocalDS_0 as string, 'web', 'web-flat.vmdk');
+  const handle = await open(flat, 'r+');
+  await handle.write(randomBytes(64 * 1024), 0, 64 * 1024, 5 * MIB);
+  await handle.close();
+  const rollback = await succeeded(
+    await engine.restores.start(
+      { vm: VM, point: pointId, target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true, transport: 'nbd' } },
+      'test',
+    ),
+  );
+  assert.equal(rollback.result?.original, true);
+  identical(flat, 'raw');
 });
 
 after(async () => {
