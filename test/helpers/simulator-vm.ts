@@ -10,17 +10,19 @@ import { el, xml, type MoRef } from '../../electron/drivers/vsphere/xml.ts';
 import { makeVmFolder, runJob, writeMixedRaw } from './env.ts';
 import { addSimulatorHost, type Vcsim } from './vcsim.ts';
 
-/** Adds the simulator as host "vc" and restores a 12 MiB VM "gamma" (backed up from a folder in
- * `dir`) into it as `name` on `datastore`. */
+/** Adds the simulator as host "vc" and restores a VM "gamma" (backed up from a folder in `dir`)
+ * into it as `name` on `datastore`. Its disk is a 12 MiB mix of data and zeros made from `seed`,
+ * or the raw image `disk` (a guest disk with a file system, for item-level restores). */
 export async function restoreIntoSimulator(
   engine: Engine,
   vc: Vcsim,
-  options: { dir: string; name: string; datastore: string; seed: number },
+  options: { dir: string; name: string; datastore: string } & ({ seed: number } | { disk: string }),
 ): Promise<void> {
   const source = join(options.dir, 'source');
   await mkdir(source);
-  await writeMixedRaw(join(options.dir, 'disk.raw'), 12, options.seed);
-  await makeVmFolder(source, 'gamma', join(options.dir, 'disk.raw'), 'monolithicSparse');
+  const raw = 'disk' in options ? options.disk : join(options.dir, 'disk.raw');
+  if ('seed' in options) await writeMixedRaw(raw, 12, options.seed);
+  await makeVmFolder(source, 'gamma', raw, 'monolithicSparse');
   assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
   await addSimulatorHost(engine, vc);
   const restore = await runJob(

@@ -18,10 +18,10 @@ import { el } from '../../electron/drivers/vsphere/xml.ts';
 import { buildGuestDisk } from '../../electron/lab/guest-disk.ts';
 import type { InstantSession, Job } from '../../shared/domain.ts';
 import { startAzurite } from '../helpers/azurite.ts';
-import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, until } from '../helpers/env.ts';
-import { reconfigure } from '../helpers/simulator-vm.ts';
+import { openEngine, qemuImg, runJob, tempDir, until } from '../helpers/env.ts';
+import { reconfigure, restoreIntoSimulator } from '../helpers/simulator-vm.ts';
 import { tapesOf } from '../helpers/tape.ts';
-import { addSimulatorHost, startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
+import { startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
 
 const run = promisify(execFile);
 const unavailable = vcsimUnavailable();
@@ -43,22 +43,10 @@ const guest = await buildGuestDisk(work, 'guest', 64);
 const vc = unavailable ? null : await startVcsim({ cwd: join(home, 'instant') });
 let pointId = '';
 
-/** The guest VM backed up from its folder, restored into the simulator as "web", renamed "app",
+/** The guest VM backed up from a folder ("gamma"), restored into the simulator as "web", renamed "app",
  * then backed up from vSphere through NBD: the point every test below restores. */
 async function backUpFromVsphere(): Promise<void> {
-  const source = join(dir, 'source');
-  await mkdir(source);
-  await makeVmFolder(source, 'guest', guest.rawPath, 'monolithicSparse');
-  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
-  await addSimulatorHost(engine, vc as NonNullable<typeof vc>);
-  const restore = await runJob(
-    engine,
-    await engine.restores.start(
-      { vm: 'guest', point: 'latest', newName: 'web', target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } },
-      'test',
-    ),
-  );
-  assert.equal(restore.state, 'succeeded', restore.error ?? '');
+  await restoreIntoSimulator(engine, vc as NonNullable<typeof vc>, { dir, name: 'web', datastore: 'LocalDS_0', disk: guest.rawPath });
   const client = await engine.hosts.connect('vc');
   try {
     await reconfigure(client, await findVm(client, 'web'), el('name', VM));
@@ -141,14 +129,14 @@ test('disks + OVF template: the disk is the guest disk, the descriptor names the
   // The same hardware as the OVF of the point backed up from the folder, but for the names.
   const local = join(dir, 'ovf-local');
   await succeeded(
-    (await api.invoke('restore.disks', { vm: 'guest', point: 'latest', target: { kind: 'local', path: local }, template: 'ovf' })).job,
+    (await api.invoke('restore.disks', { vm: 'gamma', point: 'latest', target: { kind: 'local', path: local }, template: 'ovf' })).job,
   );
-  const localOvf = await readFile(join(local, 'guest.ovf'), 'utf8');
+  const localOvf = await readFile(join(local, 'gamma.ovf'), 'utf8');
   const comparable = (text: string, names: string[]): string =>
     names
       .reduce((out, name) => out.replaceAll(`"${name}"`, '"NAME"').replaceAll(`>${name}<`, '>NAME<'), text)
       .replace(/ ovf:size="\d+"/, '');
-  assert.equal(comparable(ovf, [VM, DISK]), comparable(localOvf, ['guest', 'guest.vmdk']));
+  assert.equal(comparable(ovf, [VM, DISK]), comparable(localOvf, ['gamma', 'gamma.vmdk']));
 });
 
 test('Instant Recovery: the disk read over NFS from the session is the guest disk; stop takes it away', { skip }, async () => {
