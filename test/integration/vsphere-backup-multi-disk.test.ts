@@ -99,27 +99,7 @@ async function setUp(dir: string, vc: Vcsim): Promise<Engine> {
   await writeFile(join(ds1, 'app-flat.vmdk'), '');
   const moved = (await vmDisksOf(engine, VM)).find((disk) => disk.fileName === `[LocalDS_0] ${VM}/app_1.vmdk`);
   assert.ok(moved, 'the restored VM has app_1.vmdk');
-  const client = await engine.hosts.connect('vc');
-  try {
-    const device = el(
-      'device',
-      xml(
-        el('key', moved.key),
-        // vcsim dereferences an edited device's deviceInfo; ESXi does not need it.
-        el('deviceInfo', xml(el('label', 'Hard disk 2'), el('summary', 'disk')), { 'xsi:type': 'Description' }),
-        el('backing', xml(el('fileName', `[LocalDS_1] ${VM}/app.vmdk`), el('diskMode', 'persistent'), el('thinProvisioned', true)), {
-          'xsi:type': 'VirtualDiskFlatVer2BackingInfo',
-        }),
-        el('controllerKey', moved.controllerKey),
-        el('unitNumber', moved.unitNumber),
-        el('capacityInKB', moved.capacity / 1024),
-      ),
-      { 'xsi:type': 'VirtualDisk' },
-    );
-    await reconfigure(client, await findVm(client, VM), el('deviceChange', xml(el('operation', 'edit'), device)));
-  } finally {
-    await client.logout();
-  }
+  await relinkDisk(engine, moved, `[LocalDS_1] ${VM}/app.vmdk`);
   await rm(join(ds0, 'app_1.vmdk'));
   await rm(join(ds0, 'app_1-flat.vmdk'));
   // vcsim lists an edited device last: the order of the device list is not the order of the slots.
@@ -128,6 +108,31 @@ async function setUp(dir: string, vc: Vcsim): Promise<Engine> {
     DISKS.map((disk, unit) => [`[${disk.datastore}] ${disk.path}`, disk.mib * MIB, unit]),
   );
   return engine;
+}
+
+/** Points a disk of the VM at `fileName` with ReconfigVM_Task (vcsim lists the edited disk last). */
+async function relinkDisk(engine: Engine, disk: VmDisk, fileName: string): Promise<void> {
+  const client = await engine.hosts.connect('vc');
+  try {
+    const device = el(
+      'device',
+      xml(
+        el('key', disk.key),
+        // vcsim dereferences an edited device's deviceInfo; ESXi does not need it.
+        el('deviceInfo', xml(el('label', `Hard disk ${disk.unitNumber + 1}`), el('summary', 'disk')), { 'xsi:type': 'Description' }),
+        el('backing', xml(el('fileName', fileName), el('diskMode', 'persistent'), el('thinProvisioned', true)), {
+          'xsi:type': 'VirtualDiskFlatVer2BackingInfo',
+        }),
+        el('controllerKey', disk.controllerKey),
+        el('unitNumber', disk.unitNumber),
+        el('capacityInKB', disk.capacity / 1024),
+      ),
+      { 'xsi:type': 'VirtualDisk' },
+    );
+    await reconfigure(client, await findVm(client, VM), el('deviceChange', xml(el('operation', 'edit'), device)));
+  } finally {
+    await client.logout();
+  }
 }
 
 function datastoreFile(vc: Vcsim, disk: (typeof DISKS)[number]): string {
@@ -215,6 +220,9 @@ test(
         transport: 'san',
         changed: 1,
         proxies: async () => {
+          // The first disk edited in place: the host now lists it last. Its manifest name stays.
+          const first = bySlot(await vmDisksOf(engine, VM))[0] as VmDisk;
+          await relinkDisk(engine, first, first.fileName);
           await dispatch(engine, asOwner(), 'proxies.remove', { proxy: 'san-one' });
           await dispatch(engine, asOwner(), 'proxies.add', { name: 'san-both', host: 'vc', transports: ['san'], datastorePaths: both });
         },
@@ -246,10 +254,24 @@ test(
       const manifest = await pointManifest(engine, job.result?.pointId as string);
       const names = manifest.disks.map((disk) => disk.fileName.toLowerCase());
       assert.equal(new Set(names).size, names.length, `${transport}: unique disk file names ${names.join(', ')}`);
+      // Each disk named as at every other point, whatever order the host lists them in…
       assert.deepEqual(
-        manifest.disks.map((disk) => [disk.key, disk.capacity]).sort(),
-        DISKS.map((disk, unit) => [`scsi0:${unit}`, disk.mib * MIB]),
+        manifest.disks.map((disk) => `${disk.key}=${disk.fileName}`).sort(),
+        ['scsi0:0=app.vmdk', 'scsi0:1=app_1.vmdk', 'scsi0:2=app_2.vmdk'],
+        `${transport}: disk names`,
       );
+      // …and listed in slot order.
+      assert.deepEqual(
+        manifest.disks.map((disk) => [disk.key, disk.fileName, disk.capacity]),
+        DISKS.map((disk, unit) => [`scsi0:${unit}`, ['app.vmdk', 'app_1.vmdk', 'app_2.vmdk'][unit], disk.mib * MIB]),
+      );
+      // Only the changed disk's map holds a block: the one its 64 KiB were written into.
+      if (last !== null)
+        assert.deepEqual(
+          manifest.disks.map((disk) => disk.mapEntries),
+          DISKS.map((_disk, unit) => (unit === changed ? 1 : 0)),
+          `${transport}: only disk ${String(changed)} changed`,
+        );
       if (transport === 'auto') {
         assert.deepEqual([...(job.result?.transports as string[])].sort(), ['nbd', 'san']);
         assert.match(text, /transport for datastore LocalDS_0: Direct SAN through proxy san-one/);

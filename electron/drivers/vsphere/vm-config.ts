@@ -185,7 +185,11 @@ export function vmConfigOf(answers: VmAnswers): VsphereVmConfig {
   if (devices.disks.length === 0)
     throw new LifeboatError('invalid-source', `vSphere VM "${name}" has no virtual disks; nothing to back up`);
   const taken = new Set<string>();
-  const disks = devices.disks.map((disk: VmDiskDevice) => ({ ...disk, fileName: safeFileName(disk.path, '.vmdk', taken) }));
+  // Named in slot order, not the device list's: hosts reorder that list (vcsim puts an edited disk
+  // last), and a disk's manifest name must not change between points because another was edited.
+  const disks = [...devices.disks]
+    .sort((a, b) => a.key.localeCompare(b.key, 'en', { numeric: true }))
+    .map((disk: VmDiskDevice) => ({ ...disk, fileName: safeFileName(disk.path, '.vmdk', taken) }));
   const keyId = nodeOf(config.keyId);
   const encryption = textOf(keyId.keyId) ? { keyId: textOf(keyId.keyId), providerId: textOf(nodeOf(keyId.providerId).id) } : null;
   const uuid = textOf(config.uuid) || null;
