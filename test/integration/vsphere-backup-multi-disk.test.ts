@@ -260,7 +260,7 @@ test(
         ['scsi0:0=app.vmdk', 'scsi0:1=app_1.vmdk', 'scsi0:2=app_2.vmdk'],
         `${transport}: disk names`,
       );
-      // …and listed in slot order.
+      // …and listed in device-key order (here the slot order).
       assert.deepEqual(
         manifest.disks.map((disk) => [disk.key, disk.fileName, disk.capacity]),
         DISKS.map((disk, unit) => [`scsi0:${unit}`, ['app.vmdk', 'app_1.vmdk', 'app_2.vmdk'][unit], disk.mib * MIB]),

@@ -306,6 +306,26 @@ test('hostile disk paths: unique safe file names that parseVmx reads back', () =
   );
 });
 
+test('the device list in any order (hosts list an edited disk last): the same disks, in the same order, with the same names', () => {
+  const props = propsOf(answerXml);
+  const config = props.config as Record<string, unknown>;
+  const hardware = config.hardware as Record<string, unknown>;
+  const devices = hardware.device as Record<string, unknown>[];
+  const disksOf = (listed: Record<string, unknown>[]) =>
+    vmConfigOf(answersOf({ ...props, config: { ...config, hardware: { ...hardware, device: listed } } })).disks.map(
+      (each) => `${each.key}=${each.fileName}`,
+    );
+  const asListed = disksOf(devices);
+  // Two disks named web01.vmdk (on ds1 and ds2): which one gets the suffix must not depend on the order.
+  assert.deepEqual(asListed.slice(0, 2), ['scsi0:0=web01.vmdk', 'scsi0:1=web01_1.vmdk']);
+  fc.assert(
+    fc.property(fc.shuffledSubarray(devices, { minLength: devices.length, maxLength: devices.length }), (shuffled) => {
+      assert.deepEqual(disksOf(shuffled), asListed);
+    }),
+    runs,
+  );
+});
+
 test('damaged answer text: a configuration or one clear error', () => {
   const damage = fc.array(
     fc.tuple(

@@ -185,10 +185,10 @@ export function vmConfigOf(answers: VmAnswers): VsphereVmConfig {
   if (devices.disks.length === 0)
     throw new LifeboatError('invalid-source', `vSphere VM "${name}" has no virtual disks; nothing to back up`);
   const taken = new Set<string>();
-  // Named in slot order, not the device list's: hosts reorder that list (vcsim puts an edited disk
-  // last), and a disk's manifest name must not change between points because another was edited.
+  // Named in device-key order, not the device list's: hosts reorder that list (vcsim puts an edited
+  // disk last) but a device keeps its key, so a disk's manifest name stays from point to point.
   const disks = [...devices.disks]
-    .sort((a, b) => a.key.localeCompare(b.key, 'en', { numeric: true }))
+    .sort((a, b) => a.deviceKey - b.deviceKey)
     .map((disk: VmDiskDevice) => ({ ...disk, fileName: safeFileName(disk.path, '.vmdk', taken) }));
   const keyId = nodeOf(config.keyId);
   const encryption = textOf(keyId.keyId) ? { keyId: textOf(keyId.keyId), providerId: textOf(nodeOf(keyId.providerId).id) } : null;
