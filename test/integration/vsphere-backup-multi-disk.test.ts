@@ -242,6 +242,7 @@ test(
       },
     ];
     let last: Manifest | null = null;
+    let lastExpected: string[] = [];
     for (const [generation, round] of rounds.entries()) {
       const { transport, changed } = round;
       await round.proxies();
@@ -292,6 +293,7 @@ test(
       }
       await restoresIdentical(engine, manifest, join(dir, `restored-${transport}`), expected, transport);
       last = manifest;
+      lastExpected = expected;
     }
 
     // The last point restored to vSphere as a new VM: three disks, their capacities, the same slots.
@@ -310,5 +312,22 @@ test(
       original.map((disk) => [disk.controllerBus, disk.unitNumber, disk.capacity]),
     );
     assert.equal(new Set(copy.map((disk) => disk.fileName)).size, 3, 'three distinct disk files');
+    for (const disk of copy) {
+      const file = /^\[LocalDS_1\] (.+)$/.exec(disk.fileName)?.[1];
+      assert.ok(file, `${disk.fileName} is on LocalDS_1`);
+      assert.match(
+        qemuImg(
+          'compare',
+          '-f',
+          'raw',
+          '-F',
+          'vmdk',
+          lastExpected[disk.unitNumber] as string,
+          join(vc.datastores.LocalDS_1 as string, file),
+        ),
+        /identical/,
+        `the copy's disk at unit ${disk.unitNumber} holds what the original's did`,
+      );
+    }
   },
 );
