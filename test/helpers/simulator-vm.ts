@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Engine } from '../../electron/engine/engine.ts';
-import type { VsphereClient } from '../../electron/drivers/vsphere/vsphere-client.ts';
+import type { VmDisk, VsphereClient } from '../../electron/drivers/vsphere/vsphere-client.ts';
 import { el, xml, type MoRef } from '../../electron/drivers/vsphere/xml.ts';
 import { makeVmFolder, runJob, writeMixedRaw } from './env.ts';
 import { addSimulatorHost, type Vcsim } from './vcsim.ts';
@@ -39,17 +39,28 @@ export async function reconfigure(client: VsphereClient, vm: MoRef, ...changes: 
   await client.runTask('ReconfigVM_Task', vm, [el('spec', xml(...changes))], 'reconfigure');
 }
 
-/** Puts the VM's first disk in `mode` (persistent, independent_persistent...). */
-export async function setDiskMode(client: VsphereClient, vm: MoRef, mode: string): Promise<void> {
-  const [disk] = await client.vmDisks(vm);
-  assert.ok(disk, `VM ${vm.value} has a disk`);
+/** Edits one disk of the VM in place: its backing file and mode (vcsim then lists it last). */
+export async function editDisk(
+  client: VsphereClient,
+  vm: MoRef,
+  disk: VmDisk,
+  backing: { fileName: string; diskMode: string; thin?: boolean },
+): Promise<void> {
   const device = el(
     'device',
     xml(
       el('key', disk.key),
       // vcsim dereferences an edited device's deviceInfo; ESXi does not need it.
-      el('deviceInfo', xml(el('label', 'Hard disk 1'), el('summary', 'disk')), { 'xsi:type': 'Description' }),
-      el('backing', xml(el('fileName', disk.fileName), el('diskMode', mode)), { 'xsi:type': 'VirtualDiskFlatVer2BackingInfo' }),
+      el('deviceInfo', xml(el('label', `Hard disk ${disk.unitNumber + 1}`), el('summary', 'disk')), { 'xsi:type': 'Description' }),
+      el(
+        'backing',
+        xml(
+          el('fileName', backing.fileName),
+          el('diskMode', backing.diskMode),
+          ...(backing.thin === undefined ? [] : [el('thinProvisioned', backing.thin)]),
+        ),
+        { 'xsi:type': 'VirtualDiskFlatVer2BackingInfo' },
+      ),
       el('controllerKey', disk.controllerKey),
       el('unitNumber', disk.unitNumber),
       el('capacityInKB', disk.capacity / 1024),
@@ -57,4 +68,11 @@ export async function setDiskMode(client: VsphereClient, vm: MoRef, mode: string
     { 'xsi:type': 'VirtualDisk' },
   );
   await reconfigure(client, vm, el('deviceChange', xml(el('operation', 'edit'), device)));
+}
+
+/** Puts the VM's first disk in `mode` (persistent, independent_persistent...). */
+export async function setDiskMode(client: VsphereClient, vm: MoRef, mode: string): Promise<void> {
+  const [disk] = await client.vmDisks(vm);
+  assert.ok(disk, `VM ${vm.value} has a disk`);
+  await editDisk(client, vm, disk, { fileName: disk.fileName, diskMode: mode });
 }

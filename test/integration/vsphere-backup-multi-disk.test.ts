@@ -13,13 +13,12 @@ import type { Engine } from '../../electron/engine/engine.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { findVm } from '../../electron/drivers/vsphere/vm-config.ts';
 import type { VmDisk } from '../../electron/drivers/vsphere/vsphere-client.ts';
-import { el, xml } from '../../electron/drivers/vsphere/xml.ts';
 import { vmxText } from '../../electron/lab/create-lab.ts';
 import type { Manifest } from '../../electron/repository/manifest.ts';
 import type { Job } from '../../shared/domain.ts';
 import { asOwner } from '../helpers/owner.ts';
 import { openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
-import { reconfigure } from '../helpers/simulator-vm.ts';
+import { editDisk } from '../helpers/simulator-vm.ts';
 import { addSimulatorHost, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
 
 const unavailable = vcsimUnavailable();
@@ -110,26 +109,11 @@ async function setUp(dir: string, vc: Vcsim): Promise<Engine> {
   return engine;
 }
 
-/** Points a disk of the VM at `fileName` with ReconfigVM_Task (vcsim lists the edited disk last). */
+/** Points a disk of the VM at `fileName` (vcsim then lists the edited disk last). */
 async function relinkDisk(engine: Engine, disk: VmDisk, fileName: string): Promise<void> {
   const client = await engine.hosts.connect('vc');
   try {
-    const device = el(
-      'device',
-      xml(
-        el('key', disk.key),
-        // vcsim dereferences an edited device's deviceInfo; ESXi does not need it.
-        el('deviceInfo', xml(el('label', `Hard disk ${disk.unitNumber + 1}`), el('summary', 'disk')), { 'xsi:type': 'Description' }),
-        el('backing', xml(el('fileName', fileName), el('diskMode', 'persistent'), el('thinProvisioned', true)), {
-          'xsi:type': 'VirtualDiskFlatVer2BackingInfo',
-        }),
-        el('controllerKey', disk.controllerKey),
-        el('unitNumber', disk.unitNumber),
-        el('capacityInKB', disk.capacity / 1024),
-      ),
-      { 'xsi:type': 'VirtualDisk' },
-    );
-    await reconfigure(client, await findVm(client, VM), el('deviceChange', xml(el('operation', 'edit'), device)));
+    await editDisk(client, await findVm(client, VM), disk, { fileName, diskMode: 'persistent', thin: true });
   } finally {
     await client.logout();
   }
