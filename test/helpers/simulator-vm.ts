@@ -12,17 +12,20 @@ import { addSimulatorHost, type Vcsim } from './vcsim.ts';
 
 /** Adds the simulator as host "vc" and restores a VM "gamma" (backed up from a folder in `dir`)
  * into it as `name` on `datastore`. Its disk is a 12 MiB mix of data and zeros made from `seed`,
- * or the raw image `disk` (a guest disk with a file system, for item-level restores). */
+ * or the raw image `disk` (a guest disk with a file system, for item-level restores); or the VM
+ * is the folder `folder` already holds (gamma.vmx and its disks). */
 export async function restoreIntoSimulator(
   engine: Engine,
   vc: Vcsim,
-  options: { dir: string; name: string; datastore: string } & ({ seed: number } | { disk: string }),
+  options: { dir: string; name: string; datastore: string } & ({ seed: number } | { disk: string } | { folder: string }),
 ): Promise<void> {
-  const source = join(options.dir, 'source');
-  await mkdir(source);
-  const raw = 'disk' in options ? options.disk : join(options.dir, 'disk.raw');
-  if ('seed' in options) await writeMixedRaw(raw, 12, options.seed);
-  await makeVmFolder(source, 'gamma', raw, 'monolithicSparse');
+  const source = 'folder' in options ? options.folder : join(options.dir, 'source');
+  if (!('folder' in options)) {
+    await mkdir(source);
+    const raw = 'disk' in options ? options.disk : join(options.dir, 'disk.raw');
+    if ('seed' in options) await writeMixedRaw(raw, 12, options.seed);
+    await makeVmFolder(source, 'gamma', raw, 'monolithicSparse');
+  }
   assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
   await addSimulatorHost(engine, vc);
   const restore = await runJob(

@@ -18,8 +18,8 @@ import type { Manifest } from '../../electron/repository/manifest.ts';
 import type { Job } from '../../shared/domain.ts';
 import { asOwner } from '../helpers/owner.ts';
 import { openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
-import { editDisk } from '../helpers/simulator-vm.ts';
-import { addSimulatorHost, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
+import { editDisk, restoreIntoSimulator } from '../helpers/simulator-vm.ts';
+import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
 
 const unavailable = vcsimUnavailable();
 const MIB = 1024 * 1024;
@@ -78,16 +78,7 @@ async function setUp(dir: string, vc: Vcsim): Promise<Engine> {
     );
   }
   await writeFile(join(source, 'gamma.vmx'), vmxText('gamma', files, '56 4d 00 11 22 33 44 55-66 77 88 99 aa bb cc 23'));
-  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
-  await addSimulatorHost(engine, vc);
-  const restore = await runJob(
-    engine,
-    await engine.restores.start(
-      { vm: 'gamma', point: 'latest', newName: VM, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } },
-      'test',
-    ),
-  );
-  assert.equal(restore.state, 'succeeded', restore.error ?? '');
+  await restoreIntoSimulator(engine, vc, { dir, name: VM, datastore: 'LocalDS_0', folder: source });
 
   const ds0 = join(vc.datastores.LocalDS_0 as string, VM);
   const ds1 = join(vc.datastores.LocalDS_1 as string, VM);
