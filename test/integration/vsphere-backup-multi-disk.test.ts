@@ -65,17 +65,8 @@ async function setUp(dir: string, vc: Vcsim): Promise<Engine> {
   for (const [index, disk] of DISKS.entries()) {
     const raw = join(dir, `source-${index}.raw`);
     await writeMixedRaw(raw, disk.mib, disk.seed);
-    qemuImg(
-      'convert',
-      '-f',
-      'raw',
-      '-O',
-      'vmdk',
-      '-o',
-      `subformat=${index === 1 ? 'monolithicFlat' : 'monolithicSparse'}`,
-      raw,
-      join(source, files[index] as string),
-    );
+    const subformat = index === 1 ? 'monolithicFlat' : 'monolithicSparse';
+    qemuImg('convert', '-f', 'raw', '-O', 'vmdk', '-o', `subformat=${subformat}`, raw, join(source, files[index] as string));
   }
   await writeFile(join(source, 'gamma.vmx'), vmxText('gamma', files, '56 4d 00 11 22 33 44 55-66 77 88 99 aa bb cc 23'));
   await restoreIntoSimulator(engine, vc, { dir, name: VM, datastore: 'LocalDS_0', folder: source });
@@ -290,16 +281,9 @@ test(
     for (const disk of copy) {
       const file = /^\[LocalDS_1\] (.+)$/.exec(disk.fileName)?.[1];
       assert.ok(file, `${disk.fileName} is on LocalDS_1`);
+      const onDatastore = join(vc.datastores.LocalDS_1 as string, file);
       assert.match(
-        qemuImg(
-          'compare',
-          '-f',
-          'raw',
-          '-F',
-          'vmdk',
-          lastExpected[disk.unitNumber] as string,
-          join(vc.datastores.LocalDS_1 as string, file),
-        ),
+        qemuImg('compare', '-f', 'raw', '-F', 'vmdk', lastExpected[disk.unitNumber] as string, onDatastore),
         /identical/,
         `the copy's disk at unit ${disk.unitNumber} holds what the original's did`,
       );
