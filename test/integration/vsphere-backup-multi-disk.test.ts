@@ -189,6 +189,14 @@ test(
           // The first disk edited in place: the host now lists it last. Its manifest name stays.
           const first = bySlot(await vmDisksOf(engine, VM))[0] as VmDisk;
           await relinkDisk(engine, first, first.fileName);
+          // Direct SAN asked for by name is not swapped for NBD where the proxy cannot see a datastore.
+          const refused = await runJob(
+            engine,
+            await engine.backups.startFromVsphere({ host: 'vc', vm: VM, transport: 'san', quiesce: false }, 'test'),
+          );
+          assert.equal(refused.state, 'failed');
+          assert.match(refused.error ?? '', /Direct SAN cannot be used: .*proxy san-one cannot see datastore LocalDS_1/);
+          assert.equal(refused.steps.find((step) => step.name === 'create-snapshot')?.state, 'pending', 'refused before any snapshot');
           await dispatch(engine, asOwner(), 'proxies.remove', { proxy: 'san-one' });
           await dispatch(engine, asOwner(), 'proxies.add', { name: 'san-both', host: 'vc', transports: ['san'], datastorePaths: both });
         },
