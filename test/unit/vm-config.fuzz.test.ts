@@ -206,6 +206,7 @@ test('a real-shaped answer: disks, controllers, NICs, encryption; the .vmx reads
     '<deviceName>mapped:DC0_DVPG0</deviceName>',
     '<keyId>8a3f0c2e-1b2d-4e5f-9a8b-7c6d5e4f3a2b</keyId>',
     '<capacityInKB>16777216</capacityInKB>',
+    '<firmware>efi</firmware>',
   ])
     assert.ok(spec.includes(expected), `ConfigSpec has ${expected}`);
   assert.match(config.vmxText, /^ethernet0\.address = "00:50:56:aa:bb:cc"$/m);

@@ -142,6 +142,8 @@ export function vmConfigSpec(vmx: Vmx, placements: DiskPlacement[], choices: Spe
       ...controllers,
       ...disks,
       ...nics,
+      // An EFI guest created as BIOS does not boot; the schema places firmware after the devices.
+      ...(entries.get('firmware')?.toLowerCase() === 'efi' ? [el('firmware', 'efi')] : []),
       ...cryptoSpec(vmx),
     ),
   );
