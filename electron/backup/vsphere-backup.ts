@@ -293,12 +293,7 @@ export class VsphereBackupWork implements JobWork {
   private async dropSnapshot(client: VsphereClient): Promise<void> {
     const snapshot = this.snapshot;
     if (!snapshot) return;
-    await client.runTask(
-      'RemoveSnapshot_Task',
-      snapshot,
-      [el('removeChildren', false), el('consolidate', true)],
-      `remove snapshot ${this.snapshotName}`,
-    );
+    await client.removeSnapshot(snapshot, `remove snapshot ${this.snapshotName}`);
     this.snapshot = null;
   }
 

@@ -315,7 +315,7 @@ async function createSnapshot(created: Created, context: StepContext): Promise<S
 async function commitSnapshot(snapshotted: Snapshotted, context: StepContext): Promise<Created | Skipped<Created>> {
   const { snapshot, ...created } = snapshotted;
   if (!snapshot) return skip(created);
-  await created.client.runTask('RemoveSnapshot_Task', snapshot, [el('removeChildren', false), el('consolidate', true)], 'commit snapshot');
+  await created.client.removeSnapshot(snapshot, 'commit snapshot');
   context.log(`snapshot ${snapshot.value} committed`);
   return created;
 }

@@ -4,7 +4,7 @@
 // removed. One session per host serves every leftover of a janitor run.
 import { snapshotsNamed } from '../drivers/vsphere/snapshot-tree.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
-import { el, textOf } from '../drivers/vsphere/xml.ts';
+import { textOf } from '../drivers/vsphere/xml.ts';
 import { refField, type Janitor, type JanitorRun } from '../jobs/janitor.ts';
 
 export function registerVsphereCleaners(janitor: Janitor, connectHost: (name: string) => Promise<VsphereClient>): void {
@@ -49,12 +49,7 @@ export function registerVsphereCleaners(janitor: Janitor, connectHost: (name: st
     for (const vm of vms) {
       for (const ref of await snapshotsNamed(vsphere, vm.obj, snapshot)) {
         // Consolidated into the VM's disks: what was written since the snapshot is kept.
-        await vsphere.runTask(
-          'RemoveSnapshot_Task',
-          ref,
-          [el('removeChildren', false), el('consolidate', true)],
-          `remove snapshot ${snapshot}`,
-        );
+        await vsphere.removeSnapshot(ref, `remove snapshot ${snapshot}`);
         removed++;
       }
     }

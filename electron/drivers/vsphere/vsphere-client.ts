@@ -211,6 +211,11 @@ export class VsphereClient {
     return this.waitForTask(task, what);
   }
 
+  /** Removes one snapshot (its children stay), consolidating what the VM wrote since into its disks. */
+  async removeSnapshot(snapshot: MoRef, what: string): Promise<void> {
+    await this.runTask('RemoveSnapshot_Task', snapshot, [el('removeChildren', false), el('consolidate', true)], what);
+  }
+
   async vmDisks(vm: MoRef): Promise<VmDisk[]> {
     const [content] = await this.retrieve('VirtualMachine', ['config.hardware.device'], [vm]);
     const devices = asArray((content?.props['config.hardware.device'] as { VirtualDevice?: unknown } | undefined)?.VirtualDevice) as Record<
