@@ -237,6 +237,38 @@ export const ProxySummary = z.object({
 });
 export type ProxySummary = z.infer<typeof ProxySummary>;
 
+/** A data mover on a proxy host (`lifeboat mover`): joined with a one-time token, then known by
+ * the certificate the engine issued it. What it can reach is what it advertised when it last
+ * connected. */
+export const MoverState = z.enum(['awaiting-join', 'connected', 'disconnected', 'removed']);
+export type MoverState = z.infer<typeof MoverState>;
+export const MoverTask = z.object({
+  jobId: Id,
+  disk: z.string(),
+  bytesDone: z.number().nonnegative(),
+  bytesTotal: z.number().nonnegative(),
+});
+export type MoverTask = z.infer<typeof MoverTask>;
+export const MoverSummary = z.object({
+  id: Id,
+  name: HostName,
+  host: HostName,
+  proxyVm: z.string().min(1).max(200).nullable(),
+  state: MoverState,
+  transports: z.array(z.enum(['san', 'hotadd', 'nbd'])),
+  /** Datastore name → the path where the mover sees it (its own machine's path). */
+  datastores: z.record(z.string().min(1).max(200), z.string().min(1).max(4096)),
+  slots: z.number().int().min(0).max(64),
+  tasks: z.array(MoverTask),
+  /** Bytes written per second over the last few seconds. */
+  bytesPerSecond: z.number().nonnegative(),
+  lastError: z.string().nullable(),
+  lastSeenAt: z.string().nullable(),
+  certificateExpiresAt: z.string().nullable(),
+  createdAt: z.string(),
+});
+export type MoverSummary = z.infer<typeof MoverSummary>;
+
 export const OriginalPreview = z.object({
   vmName: z.string(),
   hostSystem: z.string(),
