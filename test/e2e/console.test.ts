@@ -234,6 +234,12 @@ test('an operator restores a VM to vSphere with the wizard', { skip: vcsimMissin
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByText(/vc, datastore LocalDS_1, thick, transport auto/).waitFor();
   await page.getByRole('button', { name: 'Start restore' }).click();
+  // The new job opens beside the queue, not the one selected before.
+  await page
+    .getByRole('complementary')
+    .getByText(/db-on-vsphere/)
+    .first()
+    .waitFor();
   await page.locator('.job[data-state="succeeded"]').filter({ hasText: 'db-on-vsphere' }).waitFor({ timeout: 60_000 });
   await page.screenshot({ path: join(screenshots, 'console-restore-vsphere.png'), fullPage: true });
   const restored = join(simulator.datastores.LocalDS_1 as string, 'db-on-vsphere', 'db-on-vsphere.vmdk');
@@ -557,6 +563,12 @@ test('an operator restores two VMs from tape, inserting the offline tape when as
   await prompt.getByRole('alert').filter({ hasText: 'tape LB0003L9 is not the one needed: insert LB0001L9' }).waitFor();
   await prompt.getByRole('button', { name: 'Import LB0001L9 through the mail slot' }).click();
   await prompt.waitFor({ state: 'detached', timeout: 60_000 });
+  // Jobs that no longer wait take back their "needs you" notices.
+  await page
+    .getByRole('list', { name: 'Notices' })
+    .getByText(/needs you: insert tape LB0001L9/)
+    .first()
+    .waitFor({ state: 'detached', timeout: 10_000 });
   await page.getByRole('navigation').getByRole('button', { name: /^Jobs/ }).click();
   for (const vm of ['lab-web-01', 'lab-db-02']) {
     await page
