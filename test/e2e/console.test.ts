@@ -182,6 +182,13 @@ test('an operator restores a VM with the wizard and watches the job finish', asy
   const page = await (browser as Browser).newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
+  // Nothing the browser complains of: no policy it cannot parse, no file it cannot fetch (the icon).
+  page.on('console', (message) => {
+    if (message.type() === 'error' || /Content Security Policy/i.test(message.text())) errors.push(message.text());
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
+  });
   await page.goto(consoleUrl);
   // After the URL's token, the console asks who you are; nothing else shows before that.
   await page.getByRole('heading', { name: 'Sign in to Lifeboat' }).waitFor();
