@@ -187,7 +187,7 @@ export class TapeCatalog {
 
   prompts(onlyOpen: boolean): Prompt[] {
     const rows = this.db
-      .prepare(`SELECT * FROM prompts ${onlyOpen ? "WHERE state = 'open'" : ''} ORDER BY created_at DESC LIMIT 200`)
+      .prepare(`SELECT * FROM prompts ${onlyOpen ? "WHERE state = 'open'" : ''} ORDER BY created_at DESC, rowid DESC LIMIT 200`)
       .all() as PromptRow[];
     return rows.map(promptFromRow);
   }

@@ -3,20 +3,25 @@
 // when no declared job is still on its way (so every queued VM that needs the tapes is served by
 // it, whichever request it came from) and no other pass runs; jobs that join during a pass are
 // served together by the next one. Jobs cancelled or failed before they join stop being waited for.
+// A job goes on as soon as the pass has read all it needs, not when the pass ends.
 import { LifeboatError } from '../errors.ts';
 import type { PassConsumer, TapeReport } from './tape-pass.ts';
 
 type Member = { consumer: PassConsumer; resolve(reports: TapeReport[]): void; reject(error: Error): void };
+export type RunPass = (
+  consumers: PassConsumer[],
+  finished: (consumer: PassConsumer, reports: TapeReport[]) => void,
+) => Promise<TapeReport[]>;
 
 export class PassCoordinator {
-  private readonly runPass: (consumers: PassConsumer[]) => Promise<TapeReport[]>;
+  private readonly runPass: RunPass;
   /** Declared jobs that have not joined yet. */
   private readonly expected = new Set<string>();
   /** Joined, waiting for the next pass. */
   private waiting: Member[] = [];
   private running = false;
 
-  constructor(runPass: (consumers: PassConsumer[]) => Promise<TapeReport[]>) {
+  constructor(runPass: RunPass) {
     this.runPass = runPass;
   }
 
@@ -54,7 +59,10 @@ export class PassCoordinator {
 
   /** Joins, then writes the job's log lines for the tapes read. */
   async joinAndReport(consumer: PassConsumer): Promise<TapeReport[]> {
-    consumer.log('waiting for the other restores that need these tapes, to read each tape once for all');
+    const others = [...this.expected].filter((id) => id !== consumer.jobId).length;
+    if (this.running)
+      consumer.log('waiting for the tape pass under way to end; the next one reads each tape once for this restore and any that join it');
+    else if (others > 0) consumer.log(`waiting for ${others} other restore(s) of these tapes to get here, to read each tape once for all`);
     const reports = await this.join(consumer);
     for (const tape of reports) {
       consumer.log(
@@ -70,10 +78,20 @@ export class PassCoordinator {
     const members = this.waiting;
     this.waiting = [];
     this.running = true;
-    this.runPass(members.map((member) => member.consumer))
+    const served = new Set<Member>();
+    const finished = (consumer: PassConsumer, reports: TapeReport[]): void => {
+      const member = members.find((candidate) => candidate.consumer === consumer);
+      if (!member || served.has(member) || consumer.failure || consumer.signal.aborted) return;
+      served.add(member);
+      member.resolve(reports);
+    };
+    this.runPass(
+      members.map((member) => member.consumer),
+      finished,
+    )
       .then(
         (reports) => {
-          for (const member of members) {
+          for (const member of members.filter((candidate) => !served.has(candidate))) {
             const mine = reports.filter((report) => report.jobIds.includes(member.consumer.jobId));
             if (member.consumer.failure) member.reject(member.consumer.failure);
             else if (member.consumer.signal.aborted) member.reject(new LifeboatError('cancelled', 'the job was cancelled by the operator'));
@@ -81,7 +99,8 @@ export class PassCoordinator {
           }
         },
         (error: unknown) => {
-          for (const member of members) member.reject(member.consumer.failure ?? (error as Error));
+          for (const member of members.filter((candidate) => !served.has(candidate)))
+            member.reject(member.consumer.failure ?? (error as Error));
         },
       )
       .finally(() => {

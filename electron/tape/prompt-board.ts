@@ -38,7 +38,13 @@ export class PromptBoard {
   }
 
   /** Raises a prompt for a tape and waits until it is in the library. */
-  async waitForTape(request: TapeRequest, signal: AbortSignal): Promise<Prompt> {
+  waitForTape(request: TapeRequest, signal: AbortSignal): Promise<Prompt> {
+    return this.waitFor(this.raise(request), signal);
+  }
+
+  /** Raises a prompt for a tape, shown at once: a request asks for all its offline tapes
+   * together and waits for each when it gets to it (waitFor). */
+  raise(request: TapeRequest): Prompt {
     const prompt: Prompt = {
       id: randomUUID(),
       jobIds: request.jobIds,
@@ -53,20 +59,44 @@ export class PromptBoard {
     };
     this.catalog.tapes.openPrompt(prompt);
     this.events.emit('prompt.updated', prompt);
+    return prompt;
+  }
+
+  /** Closes the raised prompts whose tape has arrived, before anyone waits on them: the operator
+   * sees at once which of the tapes asked for are still missing. */
+  async sweep(prompts: Prompt[]): Promise<void> {
+    for (const prompt of prompts) {
+      if (prompt.barcode === null || this.catalog.tapes.prompt(prompt.id)?.state !== 'open') continue;
+      if (await this.isOnline(prompt.barcode)) this.close(prompt.id, 'detected', 'library');
+    }
+  }
+
+  isOpen(id: string): boolean {
+    return this.catalog.tapes.prompt(id)?.state === 'open';
+  }
+
+  /** Closes a raised prompt nobody needs any more (its jobs ended or were served without it). */
+  withdraw(id: string): void {
+    this.close(id, 'cancelled', null);
+  }
+
+  /** Waits until the tape of a raised prompt is in the library or the operator answers it. */
+  async waitFor(prompt: Prompt, signal: AbortSignal): Promise<Prompt> {
+    const barcode = prompt.barcode as string;
     let wake: (() => void) | null = null;
     this.answered.set(prompt.id, () => wake?.());
     try {
       for (let poll = 0; poll < MAX_POLLS; poll++) {
         if (signal.aborted) {
           this.close(prompt.id, 'cancelled', null);
-          throw new LifeboatError('cancelled', `the job was cancelled while it waited for tape ${request.barcode}`);
+          throw new LifeboatError('cancelled', `the job was cancelled while it waited for tape ${barcode}`);
         }
         const current = this.catalog.tapes.prompt(prompt.id);
         if (current && current.state !== 'open') return current;
-        if (await this.isOnline(request.barcode)) return this.close(prompt.id, 'detected', 'library') ?? prompt;
+        if (await this.isOnline(barcode)) return this.close(prompt.id, 'detected', 'library') ?? prompt;
         await Promise.race([sleep(POLL_MS, signal).catch(() => undefined), new Promise<void>((resolve) => (wake = resolve))]);
       }
-      throw new LifeboatError('unavailable', `nobody brought tape ${request.barcode}`);
+      throw new LifeboatError('unavailable', `nobody brought tape ${barcode}`);
     } finally {
       this.answered.delete(prompt.id);
     }

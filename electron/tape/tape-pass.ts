@@ -2,12 +2,12 @@
 // loaded once (after a prompt when it is offline), its label is checked before anything else is
 // read, and its data files are read front to back; each stored block goes to every consumer
 // whose copy uses it. A consumer that fails or is cancelled drops out; the others go on.
-import type { TapeVolume } from '../../shared/domain.ts';
+import type { Prompt, TapeVolume } from '../../shared/domain.ts';
 import type { TapeCopy } from '../catalog/tape-catalog.ts';
 import { TapeMediumError, type TapeDrive, type TapeLibrary } from '../drivers/tape/tape-driver.ts';
 import { LifeboatError } from '../errors.ts';
 import type { Stage } from '../workers/messages.ts';
-import type { PromptBoard } from './prompt-board.ts';
+import type { PromptBoard, TapeRequest } from './prompt-board.ts';
 import {
   BlockStreamReader,
   decodeFrameHeader,
@@ -81,27 +81,52 @@ export type PassOptions = {
   owner: string;
   /** Where the operator puts an offline tape. */
   place: string;
+  /** Prompts raised before the pass for the tapes that were not in the library, by barcode. */
+  raised: Map<string, Prompt>;
+  /** A consumer all of whose blocks have been read and written: its job goes on at once, not
+   * when the pass has read the tapes the others need. */
+  finished(consumer: PassConsumer, reports: TapeReport[]): void;
 };
+
+/** Whether a tape must be brought to the library before it can be loaded. */
+export function mustBeBrought(location: { kind: string } | undefined): boolean {
+  return !location || location.kind === 'offline' || location.kind === 'mailslot';
+}
 
 export async function runTapePass(options: PassOptions): Promise<TapeReport[]> {
   const { consumers } = options;
   const byTape = wantedByTape(consumers.map((consumer) => consumer.copy));
   const reports: TapeReport[] = [];
-  const volumes = [...options.volumes].sort((a, b) => a.sequence - b.sequence);
-  for (const volume of volumes) {
-    const wanted = byTape.get(volume.sequence);
-    if (!wanted || wanted.length === 0) continue;
-    const users = consumers.filter((consumer) => wanted.some((entry) => entry.copyId === consumer.copy.id));
-    if (!users.some(alive)) continue;
-    reports.push(await readTape(options, volume, wanted, users));
-  }
-  for (const consumer of consumers.filter(alive)) {
-    try {
-      await consumer.drain();
-    } catch (error) {
-      consumer.failure ??= error as Error;
+  const volumes = [...options.volumes].sort((a, b) => a.sequence - b.sequence).filter((volume) => byTape.get(volume.sequence)?.length);
+  const done = new Set<PassConsumer>();
+  const finishServed = async (served: PassConsumer[]): Promise<void> => {
+    for (const consumer of served) {
+      done.add(consumer);
+      if (!alive(consumer)) continue;
+      try {
+        await consumer.drain();
+      } catch (error) {
+        consumer.failure ??= error as Error;
+      }
+      if (alive(consumer))
+        options.finished(
+          consumer,
+          reports.filter((report) => report.jobIds.includes(consumer.jobId)),
+        );
     }
+  };
+  for (const [at, volume] of volumes.entries()) {
+    const wanted = byTape.get(volume.sequence) as Wanted[];
+    const users = consumers.filter((consumer) => wanted.some((entry) => entry.copyId === consumer.copy.id));
+    const raised = options.raised.get(volume.barcode);
+    await options.prompts.sweep([...options.raised.values()]);
+    if (users.some(alive)) reports.push(await readTape(options, volume, wanted, users, raised ?? null));
+    else if (raised) options.prompts.withdraw(raised.id);
+    // Whoever needs nothing from the tapes still to come is served.
+    const later = volumes.slice(at + 1).flatMap((next) => byTape.get(next.sequence) ?? []);
+    await finishServed(consumers.filter((consumer) => !done.has(consumer) && !later.some((entry) => entry.copyId === consumer.copy.id)));
   }
+  await finishServed(consumers.filter((consumer) => !done.has(consumer)));
   return reports;
 }
 
@@ -115,7 +140,13 @@ function allGone(users: PassConsumer[]): AbortController {
   return controller;
 }
 
-async function readTape(options: PassOptions, volume: TapeVolume, wanted: Wanted[], users: PassConsumer[]): Promise<TapeReport> {
+async function readTape(
+  options: PassOptions,
+  volume: TapeVolume,
+  wanted: Wanted[],
+  users: PassConsumer[],
+  raised: Prompt | null,
+): Promise<TapeReport> {
   const report: TapeReport = {
     barcode: volume.barcode,
     sequence: volume.sequence,
@@ -132,25 +163,23 @@ async function readTape(options: PassOptions, volume: TapeVolume, wanted: Wanted
   try {
     const inventory = await options.library.inventory();
     const cartridge = inventory.cartridges.find((tape) => tape.barcode === volume.barcode);
-    if (!cartridge || cartridge.location.kind === 'offline' || cartridge.location.kind === 'mailslot') {
+    if (mustBeBrought(cartridge?.location)) {
       for (const user of users.filter(alive)) user.waiting(`tape ${volume.barcode}`);
+      const waiting = performance.now();
       try {
-        await options.prompts.waitForTape(
-          {
-            barcode: volume.barcode,
-            jobIds: users.map((user) => user.jobId),
-            place: options.place,
-            message: `Insert tape ${volume.barcode} (tape ${volume.sequence} of media set ${volume.mediaSetId.slice(0, 8)}, pool ${volume.pool}) for the restore of ${report.vms.join(', ')}`,
-          },
-          gone.signal,
-        );
+        const open =
+          raised && options.prompts.isOpen(raised.id) ? raised : options.prompts.raise(tapeRequest(volume, users, options.place));
+        await options.prompts.waitFor(open, gone.signal);
       } finally {
         for (const user of users.filter(alive)) user.waiting(null);
       }
-    }
+      for (const user of users.filter(alive)) user.log(`waited ${seconds(waiting)} s for tape ${volume.barcode} to be brought`);
+    } else if (raised) options.prompts.withdraw(raised.id);
+    const loading = performance.now();
     drive = await options.library.load(volume.barcode, options.owner, gone.signal);
     report.loads++;
     await drive.rewind(gone.signal);
+    for (const user of users.filter(alive)) user.log(`tape ${volume.barcode} loaded and rewound in ${seconds(loading)} s`);
     const first = await drive.read(gone.signal);
     const label = first.kind === 'block' ? decodeLabelBlockOrNull(first.data, volume.barcode) : null;
     if (!label || label.barcode !== volume.barcode || label.mediaSetId !== volume.mediaSetId || label.sequence !== volume.sequence) {
@@ -179,6 +208,20 @@ async function readTape(options: PassOptions, volume: TapeVolume, wanted: Wanted
     }
   }
   return report;
+}
+
+function seconds(since: number): string {
+  return ((performance.now() - since) / 1000).toFixed(1);
+}
+
+/** What the operator is asked for a tape the users need. */
+export function tapeRequest(volume: TapeVolume, users: { jobId: string; label: string }[], place: string): TapeRequest {
+  return {
+    barcode: volume.barcode,
+    jobIds: users.map((user) => user.jobId),
+    place,
+    message: `Insert tape ${volume.barcode} (tape ${volume.sequence} of media set ${volume.mediaSetId.slice(0, 8)}, pool ${volume.pool}) for the restore of ${[...new Set(users.map((user) => user.label))].join(', ')}`,
+  };
 }
 
 function decodeLabelBlockOrNull(block: Uint8Array, barcode: string): TapeLabel | null {

@@ -5,7 +5,7 @@ import { escapeGuestName } from '../../shared/guest-names.ts';
 import { finishedJobStates } from '../../shared/domain.ts';
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import type { Job, PullListEntry, TapeInventory, TapeLibrarySummary, VsphereTarget, LocalTarget } from '../../shared/domain.ts';
+import type { Job, Prompt, PullListEntry, TapeInventory, TapeLibrarySummary, VsphereTarget, LocalTarget } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { TapeCopy } from '../catalog/tape-catalog.ts';
 import type { EngineEvents } from '../jobs/events.ts';
@@ -22,7 +22,7 @@ import { LibraryChoice, type AddLibraryRequest, type LibraryOpener, type OpenedL
 import { PassCoordinator } from './pass-coordinator.ts';
 import { PromptBoard } from './prompt-board.ts';
 import { TapeBackupWork } from './tape-backup.ts';
-import { runTapePass, wantedByTape, type PassConsumer, type TapeReport } from './tape-pass.ts';
+import { mustBeBrought, runTapePass, tapeRequest, wantedByTape, type PassConsumer, type TapeReport } from './tape-pass.ts';
 import { TapeVmRestore } from './tape-restore.ts';
 import { StagedRestore, TapeStageWork } from './tape-stage.ts';
 import type { JobWork } from '../jobs/job-work.ts';
@@ -77,7 +77,7 @@ export class TapeService {
     this.deps = deps;
     this.choice = new LibraryChoice({ folder: deps.folder, catalog: deps.catalog, secrets: deps.secrets, open: deps.openLibrary });
     this.prompts = new PromptBoard(deps.catalog, deps.events, (barcode) => this.isOnline(barcode));
-    this.coordinator = new PassCoordinator((consumers) => this.runPass(consumers));
+    this.coordinator = new PassCoordinator((consumers, finished) => this.runPass(consumers, finished));
     // A tape job that ends before it joins a pass must not hold the others up.
     deps.events.on('job.updated', (job) => {
       if (job.state === 'failed' || job.state === 'cancelled' || job.state === 'interrupted') this.coordinator.left(job.id);
@@ -410,25 +410,48 @@ export class TapeService {
     return { jobs, pullList };
   }
 
-  /** Reads the tapes of each media set the consumers need, one set after the other. */
-  private async runPass(consumers: PassConsumer[]): Promise<TapeReport[]> {
+  /** Reads the tapes of each media set the consumers need, one set after the other, having
+   * asked at once, in pull-list order, for every tape that is not in the library. */
+  private async runPass(
+    consumers: PassConsumer[],
+    finished: (consumer: PassConsumer, reports: TapeReport[]) => void,
+  ): Promise<TapeReport[]> {
     const { opened, inventory } = await this.answering();
     const library = opened.library;
     const place = placeIn(inventory);
     const reports: TapeReport[] = [];
-    const sets = [...new Set(consumers.map((consumer) => consumer.copy.mediaSetId))];
-    for (const mediaSetId of sets) {
-      const members = consumers.filter((consumer) => consumer.copy.mediaSetId === mediaSetId);
-      reports.push(
-        ...(await runTapePass({
-          library,
-          prompts: this.prompts,
-          volumes: this.deps.catalog.tapes.volumes(mediaSetId),
-          consumers: members,
-          owner: `tape restore of ${members.map((member) => member.label).join(', ')}`,
-          place,
-        })),
-      );
+    const sets = [...new Set(consumers.map((consumer) => consumer.copy.mediaSetId))].map((mediaSetId) => ({
+      members: consumers.filter((consumer) => consumer.copy.mediaSetId === mediaSetId),
+      volumes: this.deps.catalog.tapes.volumes(mediaSetId),
+    }));
+    const raised = new Map<string, Prompt>();
+    for (const { members, volumes } of sets) {
+      const wanted = wantedByTape(members.map((member) => member.copy));
+      for (const volume of [...volumes].sort((a, b) => a.sequence - b.sequence)) {
+        const users = members.filter((member) => wanted.get(volume.sequence)?.some((entry) => entry.copyId === member.copy.id));
+        const cartridge = inventory.cartridges.find((tape) => tape.barcode === volume.barcode);
+        if (users.length > 0 && mustBeBrought(cartridge?.location))
+          raised.set(volume.barcode, this.prompts.raise(tapeRequest(volume, users, place)));
+      }
+    }
+    try {
+      for (const { members, volumes } of sets) {
+        reports.push(
+          ...(await runTapePass({
+            library,
+            prompts: this.prompts,
+            volumes,
+            consumers: members,
+            owner: `tape restore of ${members.map((member) => member.label).join(', ')}`,
+            place,
+            raised,
+            finished,
+          })),
+        );
+      }
+    } finally {
+      // Tapes nobody waited for in the end (their restores failed or were cancelled).
+      for (const prompt of raised.values()) this.prompts.withdraw(prompt.id);
     }
     return reports;
   }

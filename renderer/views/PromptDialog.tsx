@@ -6,7 +6,7 @@ import type { Prompt } from '../../shared/domain.ts';
 import { useApi, useOpenPrompts } from '../api/queries.ts';
 import { formatTime } from './time.ts';
 
-function PromptCard({ prompt }: { prompt: Prompt }) {
+function PromptCard({ prompt, position }: { prompt: Prompt; position: { index: number; of: number } }) {
   const api = useApi();
   const [barcode, setBarcode] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -27,7 +27,15 @@ function PromptCard({ prompt }: { prompt: Prompt }) {
   const headingId = `prompt-${prompt.id}`;
   return (
     <section role="alertdialog" aria-labelledby={headingId} className="prompt" data-prompt-id={prompt.id}>
-      <h2 id={headingId}>Insert tape {prompt.barcode}</h2>
+      <h2 id={headingId}>
+        Insert tape {prompt.barcode}
+        {position.of > 1 && (
+          <span className="muted">
+            {' '}
+            ({position.index + 1} of {position.of})
+          </span>
+        )}
+      </h2>
       <p>{prompt.message}.</p>
       <dl className="review">
         <dt>Put it in</dt>
@@ -62,10 +70,12 @@ function PromptCard({ prompt }: { prompt: Prompt }) {
 export function PromptDialog() {
   const prompts = useOpenPrompts();
   if (!prompts.data || prompts.data.length === 0) return null;
+  // The engine lists the newest first; a request asks for its tapes in pull-list order, shown so.
+  const inOrder = [...prompts.data].reverse();
   return (
     <div className="prompts" aria-live="assertive">
-      {prompts.data.map((prompt) => (
-        <PromptCard key={prompt.id} prompt={prompt} />
+      {inOrder.map((prompt, index) => (
+        <PromptCard key={prompt.id} prompt={prompt} position={{ index, of: inOrder.length }} />
       ))}
     </div>
   );

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { openEngine, qemuImg, runJob, until } from '../helpers/env.ts';
 import { MIB, tapeLab, tapesOf } from '../helpers/tape.ts';
+import { wantedByTape } from '../../electron/tape/tape-pass.ts';
 
 const lab = await tapeLab({ vms: 3, diskMib: 24, tapeMib: 16 });
 const { engine, dir, vms } = lab;
@@ -122,6 +123,63 @@ test('two requests queued together are served by one pass over the tapes', async
   assert.ok(shared.length >= 2, 'at least one tape was read once for both requests');
   identical(a.raw, join(dir, 'req-a', `${a.name}.vmdk`));
   identical(b.raw, join(dir, 'req-b', `${b.name}.vmdk`));
+});
+
+test('both tapes offline: both asked for at once in pull-list order; a VM read from the first goes on while the second is awaited', async () => {
+  const [first, second] = written.map((tape) => tape.barcode) as [string, string];
+  // The tapes each VM's copy is read from, by sequence (1 = the first tape).
+  const onFirstOnly = vms
+    .map((vm) => vm.name)
+    .find((name) => engine.catalog.tapes.copiesOf(name).every((copy) => [...wantedByTape([copy]).keys()].join() === '1'));
+  assert.ok(onFirstOnly, 'a VM whose copy is all on the first tape');
+  const needsSecond = vms.map((vm) => vm.name).filter((name) => name !== onFirstOnly);
+  for (const barcode of [first, second]) await engine.tape.ejectTape(barcode, 'test');
+  const out = join(dir, 'both-offline');
+  const { jobs, pullList } = await engine.tape.startRestore(
+    { vms: vms.map((vm) => vm.name), point: 'latest', target: { kind: 'local', path: out } },
+    'test',
+  );
+  assert.deepEqual(
+    pullList.map((entry) => [entry.barcode, entry.online]),
+    [
+      [first, false],
+      [second, false],
+    ],
+  );
+  // Both prompts are up before the first tape is brought: the operator fetches both in one trip.
+  const open = await until(
+    'both prompts',
+    () => {
+      const prompts = engine.tape.prompts.list(true);
+      return prompts.length === 2 ? prompts : undefined;
+    },
+    60_000,
+  );
+  assert.deepEqual(open.map((prompt) => prompt.barcode).reverse(), [first, second], 'listed newest first, raised in pull-list order');
+  await engine.tape.importTape(first, undefined, 'test');
+  const early = jobs.find((job) => job.vmName === onFirstOnly) as (typeof jobs)[number];
+  const done = await runJob(engine, early);
+  assert.equal(done.state, 'succeeded', done.error ?? '');
+  assert.equal(
+    engine.tape.prompts
+      .list(true)
+      .map((prompt) => prompt.barcode)
+      .join(),
+    second,
+    'the second tape is still asked for',
+  );
+  const log = engine.catalog
+    .jobEvents(early.id)
+    .map((event) => event.message)
+    .join('\n');
+  assert.match(log, new RegExp(`waited [0-9.]+ s for tape ${first} to be brought`));
+  assert.match(log, new RegExp(`tape ${first} loaded and rewound in [0-9.]+ s`));
+  await engine.tape.importTape(second, undefined, 'test');
+  const rest = await Promise.all(jobs.filter((job) => job !== early).map((job) => runJob(engine, job)));
+  for (const job of rest) assert.equal(job.state, 'succeeded', job.error ?? '');
+  assert.deepEqual(rest.map((job) => job.vmName).sort(), [...needsSecond].sort());
+  assert.equal(engine.tape.prompts.list(true).length, 0);
+  for (const vm of vms) identical(vm.raw, join(out, vm.name, `${vm.name}.vmdk`));
 });
 
 test('through a staging repository: the backup restore job stages, the VM job restores, the staging goes', async () => {
