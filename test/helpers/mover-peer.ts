@@ -285,6 +285,8 @@ export type MoverProcess = {
   /** The first event (after the ones already taken) named `event`. */
   event(event: string, within?: number): Promise<Record<string, unknown>>;
   exited: Promise<number | null>;
+  /** Its exit code (null: a signal ended it), or a failure if it runs on for `within`. */
+  exit(within?: number): Promise<number | null>;
   stderr(): string;
   /** The `{ error }` line the CLI printed when it ended on an error (--json). */
   failure(): { code: string; message: string } | null;
@@ -334,6 +336,16 @@ export function startMover(port: number, args: string[], env: Record<string, str
     events,
     exited,
     stderr: () => stderr,
+    exit: (within = WAIT_MS) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`the mover still runs after ${within / 1000} s (${JSON.stringify(events)}; stderr: ${stderr})`)),
+          within,
+        );
+      });
+      return Promise.race([exited, late]).finally(() => clearTimeout(timer));
+    },
     failure: () => (events.find((line) => 'error' in line)?.error as { code: string; message: string } | undefined) ?? null,
     async event(name, within = WAIT_MS) {
       const deadline = Date.now() + within;
