@@ -289,12 +289,12 @@ export class MoverHub implements MoverLiveView {
     let watermark = 0;
     let lost: { from: string; error: MoverLost } | null = null;
     for (;;) {
-      const state = lost === null ? this.usable(request, request.first) : await this.waitForMover(request);
+      const state: MoverState | null = lost === null ? this.usable(request, request.first) : await this.waitForMover(request);
       if (!state) {
         lost = { from: request.first, error: new MoverLost('it is not connected', 0, 0) };
         continue;
       }
-      const name = state.record.name;
+      const name: string = state.record.name;
       if (lost) {
         context.log(
           `mover ${lost.from} lost at block ${lost.error.atBlock} (${lost.error.message}); disk ${disk.key} continues from checkpoint ${watermark} on mover ${name}`,

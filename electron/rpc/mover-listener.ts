@@ -4,8 +4,18 @@
 import { createServer, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Engine } from '../engine/engine.ts';
+import { LifeboatError } from '../errors.ts';
 
 export type MoverListener = { address: string; port: number; close(): Promise<void> };
+
+/** "HOST:PORT" or "[IPv6]:PORT" (port 0: any free one). */
+export function parseMoverAddress(text: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535)
+    throw new LifeboatError('bad-request', `--movers takes HOST:PORT (such as 0.0.0.0:7421 or [::]:7421), not "${text}"`);
+  return { host: (match[1] ?? match[2]) as string, port };
+}
 
 export async function listenForMovers(engine: Engine, where: { host: string; port: number }): Promise<MoverListener> {
   const { key, cert, ca } = engine.enrollment.serverTls();

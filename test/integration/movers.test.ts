@@ -1,0 +1,219 @@
+// Restores to the vCenter simulator through data movers: real `lifeboat mover` processes on
+// loopback, each with its own state folder, joined with a one-time token and connected with the
+// certificate the engine issued; their datastore view is the simulator's datastore folder. Two
+// VMs through two movers at once, a mover killed mid-disk (its disk finished by the other), a
+// mover restarted mid-job that takes its task back, a removed mover refused, a foreign
+// certificate refused, and a job that no mover can finish failing with the reason, no VM left.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { connect } from 'node:tls';
+import type { Engine } from '../../electron/engine/engine.ts';
+import { FrameDecoder, type MoverMessage } from '../../electron/movers/protocol.ts';
+import { dispatch } from '../../electron/rpc/dispatch.ts';
+import { listenForMovers, type MoverListener } from '../../electron/rpc/mover-listener.ts';
+import type { Job } from '../../shared/domain.ts';
+import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
+import { startMover, type MoverProcess } from '../helpers/movers.ts';
+import { asOwner } from '../helpers/owner.ts';
+import { addSimulatorHost, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
+
+const unavailable = vcsimUnavailable();
+const BLOCK_SIZE = 256 * 1024;
+/** A slow writer (bytes per second), so a kill lands mid-disk. */
+const SLOW = String(3 * 1024 * 1024);
+const quick = { LIFEBOAT_CHECKPOINT_MS: '50' };
+
+let dir = '';
+let engine: Engine;
+let vc: Vcsim;
+let listener: MoverListener;
+let datastore = '';
+const raws: Record<string, string> = {};
+
+before(async () => {
+  if (unavailable) return;
+  dir = await tempDir();
+  vc = await startVcsim();
+  engine = await openEngine(join(dir, 'home'), BLOCK_SIZE);
+  listener = await listenForMovers(engine, { host: '127.0.0.1', port: 0 });
+  after(() => listener.close());
+  await addSimulatorHost(engine, vc);
+  datastore = vc.datastores.LocalDS_1 as string;
+  for (const [vm, seed] of [
+    ['alpha', 1],
+    ['beta', 2],
+  ] as const) {
+    const source = join(dir, vm);
+    await mkdir(source);
+    raws[vm] = join(dir, `${vm}.raw`);
+    await writeMixedRaw(raws[vm], 12, seed);
+    await makeVmFolder(source, vm, raws[vm], 'monolithicSparse');
+    assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
+  }
+});
+
+/** A mover joined with a fresh token, connected, seeing the simulator's datastore. */
+async function joinedMover(name: string, env: Record<string, string> = {}, transports = ['san', 'hotadd']): Promise<MoverProcess> {
+  const { token } = engine.enrollment.add({ name, host: 'vc', proxyVm: 'DC0_H0_VM0' }, 'test');
+  const mover = startMover({
+    engine: listener.address,
+    state: join(dir, `state-${name}`),
+    token,
+    datastores: { LocalDS_1: datastore },
+    transports,
+    slots: 1,
+    env: { ...quick, ...env },
+  });
+  await mover.waitFor('connected');
+  return mover;
+}
+
+async function restoreJob(vm: string, newName: string): Promise<Job> {
+  return engine.restores.start(
+    {
+      vm,
+      point: 'latest',
+      newName,
+      target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1', transport: 'san', diskFormat: 'thick' },
+    },
+    'test',
+  );
+}
+
+function logOf(job: Job): string {
+  return engine.catalog
+    .jobEvents(job.id)
+    .map((event) => event.message)
+    .join('\n');
+}
+
+function identical(vm: string, newName: string): void {
+  assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', raws[vm] as string, join(datastore, newName, `${newName}.vmdk`)), /identical/);
+}
+
+async function vmNames(): Promise<string[]> {
+  return (await engine.hosts.inventory('vc')).vms;
+}
+
+test('movers: two VMs restored at once through two movers, each disk identical', { skip: unavailable ?? false }, async () => {
+  const one = await joinedMover('mover-a');
+  const two = await joinedMover('mover-b');
+  const [first, second] = await Promise.all([
+    restoreJob('alpha', 'alpha-1').then((job) => runJob(engine, job)),
+    restoreJob('beta', 'beta-1').then((job) => runJob(engine, job)),
+  ]);
+  assert.equal(first.state, 'succeeded', first.error ?? '');
+  assert.equal(second.state, 'succeeded', second.error ?? '');
+  identical('alpha', 'alpha-1');
+  identical('beta', 'beta-1');
+  const carriers = [first, second].map((job) => Object.values(job.result?.movers as Record<string, string[]>).flat());
+  assert.deepEqual(carriers.flat().sort(), ['mover-a', 'mover-b'], 'each mover carried one VM');
+  assert.match(logOf(first), /transport: Direct SAN through proxy mover-[ab]/);
+  assert.match(logOf(first), /carried by mover mover-[ab]/);
+  assert.equal(one.count('task-done') + two.count('task-done'), 2);
+  await one.stop();
+  await two.stop();
+});
+
+test('movers: a mover killed mid-disk hands the disk to the other, identical', { skip: unavailable ?? false }, async () => {
+  const doomed = await joinedMover('mover-c', { LIFEBOAT_KILL_AT: 'mover-checkpoint', LIFEBOAT_MOVER_WRITE_BPS: SLOW });
+  const other = await joinedMover('mover-d');
+  const job = await runJob(engine, await restoreJob('alpha', 'alpha-2'));
+  assert.equal(job.state, 'succeeded', job.error ?? '');
+  assert.equal((await doomed.exited).signal, 'SIGKILL', 'the first mover died at its checkpoint');
+  assert.deepEqual(Object.values(job.result?.movers as Record<string, string[]>), [['mover-c', 'mover-d']]);
+  assert.match(logOf(job), /mover mover-c lost at block \d+ \(.*\); disk \S+ continues from checkpoint \d+ on mover mover-d/);
+  identical('alpha', 'alpha-2');
+  await other.stop();
+});
+
+test('movers: a mover restarted mid-job rejoins and takes its task back', { skip: unavailable ?? false }, async () => {
+  const first = await joinedMover('mover-e', { LIFEBOAT_KILL_AT: 'mover-checkpoint', LIFEBOAT_MOVER_WRITE_BPS: SLOW });
+  const job = await restoreJob('beta', 'beta-2');
+  assert.equal((await first.exited).signal, 'SIGKILL');
+  // Started again with its state folder: no token, the certificate it was issued.
+  const again = startMover({
+    engine: listener.address,
+    state: join(dir, 'state-mover-e'),
+    datastores: { LocalDS_1: datastore },
+    transports: ['san'],
+    slots: 1,
+    env: quick,
+  });
+  const ended = await runJob(engine, job);
+  assert.equal(ended.state, 'succeeded', ended.error ?? '');
+  assert.deepEqual(Object.values(ended.result?.movers as Record<string, string[]>), [['mover-e']]);
+  assert.match(logOf(ended), /mover mover-e lost at block \d+ .*continues from checkpoint \d+ on mover mover-e/);
+  assert.equal(again.count('task-done'), 1);
+  identical('beta', 'beta-2');
+  await again.stop();
+});
+
+test('movers: a job no mover can finish fails saying why, and leaves no VM', { skip: unavailable ?? false }, async () => {
+  process.env.LIFEBOAT_MOVER_REJOIN_MS = '1500';
+  after(() => delete process.env.LIFEBOAT_MOVER_REJOIN_MS);
+  const before = await vmNames();
+  const doomed = await joinedMover('mover-f', { LIFEBOAT_KILL_AT: 'mover-checkpoint', LIFEBOAT_MOVER_WRITE_BPS: SLOW });
+  const job = await runJob(engine, await restoreJob('alpha', 'alpha-lost'));
+  assert.equal((await doomed.exited).signal, 'SIGKILL');
+  assert.equal(job.state, 'failed');
+  assert.match(job.error ?? '', /no mover can finish disk \S+: .*mover mover-f is not connected/);
+  assert.deepEqual(await vmNames(), before, 'the half-made VM is gone');
+  assert.ok(!(await readdir(datastore)).includes('alpha-lost'), 'no files of the half-made VM');
+});
+
+test('movers: a removed mover is refused and exits 3', { skip: unavailable ?? false }, async () => {
+  const mover = await joinedMover('mover-g');
+  await dispatch(engine, asOwner(), 'movers.remove', { mover: 'mover-g' });
+  const exited = await mover.exited;
+  assert.equal(exited.code, 3, mover.stderr);
+  assert.match(mover.stderr, /removed/);
+  assert.equal(
+    engine.movers.proxiesOf('vc').some((proxy) => proxy.name === 'mover-g'),
+    false,
+  );
+});
+
+test('movers: a certificate the engine did not issue is refused', { skip: unavailable ?? false }, async () => {
+  const key = join(dir, 'foreign.key');
+  const cert = join(dir, 'foreign.pem');
+  execFileSync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=mover-a',
+  ]);
+  const [host, port] = [listener.address.slice(0, listener.address.lastIndexOf(':')), Number(listener.address.split(':').pop())];
+  const answer = await new Promise<MoverMessage>((resolve, reject) => {
+    const socket = connect({ host, port, key: readFileSync(key), cert: readFileSync(cert), rejectUnauthorized: false }, () => {
+      const decoder = new FrameDecoder();
+      socket.on('data', (chunk: Buffer) => {
+        const frame = decoder.push(chunk)[0];
+        if (frame) {
+          resolve(frame.message);
+          socket.destroy();
+        }
+      });
+    });
+    socket.on('error', reject);
+    setTimeout(() => reject(new Error('no answer from the listener')), 10_000).unref();
+  });
+  assert.equal(answer.type, 'refused');
+  assert.equal(answer.type === 'refused' ? answer.code : '', 'forbidden');
+  assert.match(answer.type === 'refused' ? answer.message : '', /certificate not issued by this engine/);
+});
