@@ -89,7 +89,10 @@ export async function moverBench(root: string, runs: number, timed: Timer, media
         `  ${label.padEnd(44)} ${seconds.toFixed(2)} s  ${((disks * capacity) / seconds / 1e6).toFixed(0)} MB/s of disk${against ? `  ratio to in-process ${(against / seconds).toFixed(2)}` : ''}`,
       );
 
-    engine.hosts.addProxy({ name: 'in-process', host: 'vc', transports: ['san'], proxyVm: null, datastorePaths: { LocalDS_0: lun }, maxTasks: 2 }, 'bench');
+    engine.hosts.addProxy(
+      { name: 'in-process', host: 'vc', transports: ['san'], proxyVm: null, datastorePaths: { LocalDS_0: lun }, maxTasks: 2 },
+      'bench',
+    );
     const local1 = await measure(1);
     const local2 = await measure(2);
     report('in-process workers, 1 disk', 1, local1);
