@@ -46,7 +46,7 @@ async function replay(point: ResolvedPoint, raw: string, from: number): Promise<
     seen.push(block.index);
     const bytes = decompressBlock(block.payload, block.codec, block.rawLength);
     assert.equal(createHash('sha256').update(bytes).digest('hex'), block.sha256);
-    assert.ok(bytes.equals(source.subarray(block.index * point.blockSize, block.index * point.blockSize + block.rawLength)));
+    assert.ok(Buffer.from(bytes).equals(source.subarray(block.index * point.blockSize, block.index * point.blockSize + block.rawLength)));
   }
   assert.deepEqual(
     seen,
