@@ -17,7 +17,7 @@ const CANCEL_WAIT_MS = 2_000;
 export class MoverLost extends Error {
   /** Every block below it is on the mover's stable storage. */
   readonly watermark: number;
-  /** The first block the mover had not confirmed. */
+  /** The first block the mover had not confirmed (credits come in batches, so at least the watermark). */
   readonly atBlock: number;
   constructor(reason: string, watermark: number, atBlock: number) {
     super(reason);
@@ -65,7 +65,7 @@ export async function runDiskTask(run: DiskTaskRun): Promise<number> {
     outcome ??= value;
     awaken();
   };
-  const lostAt = (reason: string): MoverLost => new MoverLost(reason, watermark, unconfirmed[0]?.index ?? nextIndex);
+  const lostAt = (reason: string): MoverLost => new MoverLost(reason, watermark, Math.max(watermark, unconfirmed[0]?.index ?? nextIndex));
 
   const onMessage = (message: TaskMessage): void => {
     switch (message.type) {

@@ -52,8 +52,12 @@ async function setUp(): Promise<Setup> {
 }
 
 /** A mover joined with a fresh token, connected, seeing the simulator's datastore. */
-async function joinedMover(name: string, env: Record<string, string> = {}, transports = ['san', 'hotadd']): Promise<MoverProcess> {
-  const { token } = engine.enrollment.add({ name, host: 'vc', proxyVm: 'DC0_H0_VM0' }, 'test');
+async function joinedMover(
+  name: string,
+  env: Record<string, string> = {},
+  { transports = ['san', 'hotadd'], proxyVm = 'DC0_H0_VM0' } = {},
+): Promise<MoverProcess> {
+  const { token } = engine.enrollment.add({ name, host: 'vc', proxyVm }, 'test');
   const mover = startMover({
     engine: listener.address,
     state: join(dir, `state-${name}`),
@@ -67,16 +71,27 @@ async function joinedMover(name: string, env: Record<string, string> = {}, trans
   return mover;
 }
 
-async function restoreJob(vm: string, newName: string): Promise<Job> {
+async function restoreJob(vm: string, newName: string, transport: 'san' | 'hotadd' = 'san'): Promise<Job> {
   return engine.restores.start(
     {
       vm,
       point: 'latest',
       newName,
-      target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1', transport: 'san', diskFormat: 'thick' },
+      target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1', transport, diskFormat: transport === 'san' ? 'thick' : 'thin' },
     },
     'test',
   );
+}
+
+async function diskCount(vmName: string): Promise<number> {
+  const client = await engine.hosts.connect('vc');
+  try {
+    const vm = (await client.inventory()).vms.find((candidate) => candidate.name === vmName);
+    assert.ok(vm, `VM ${vmName}`);
+    return (await client.vmDisks(vm.ref)).length;
+  } finally {
+    await client.logout();
+  }
 }
 
 function logOf(job: Job): string {
@@ -115,19 +130,54 @@ test('movers: two VMs restored at once through two movers, each disk identical',
 });
 
 test('movers: a mover killed mid-disk hands the disk to the other, identical', { skip: unavailable ?? false }, async () => {
-  const doomed = await joinedMover('mover-c', { LIFEBOAT_KILL_AT: 'mover-checkpoint', LIFEBOAT_MOVER_WRITE_BPS: SLOW });
+  // Killed at its third checkpoint: the other mover resumes past blocks already on disk.
+  const doomed = await joinedMover('mover-c', { LIFEBOAT_KILL_AT: 'mover-checkpoint:3', LIFEBOAT_MOVER_WRITE_BPS: SLOW });
   const other = await joinedMover('mover-d');
   const job = await runJob(engine, await restoreJob('alpha', 'alpha-2'));
   assert.equal(job.state, 'succeeded', job.error ?? '');
   assert.equal((await doomed.exited).signal, 'SIGKILL', 'the first mover died at its checkpoint');
   assert.deepEqual(Object.values(job.result?.movers as Record<string, string[]>), [['mover-c', 'mover-d']]);
-  assert.match(logOf(job), /mover mover-c lost at block \d+ \(.*\); disk \S+ continues from checkpoint \d+ on mover mover-d/);
+  const lost = /mover mover-c lost at block (\d+) \(.*\); disk \S+ continues from checkpoint (\d+) on mover mover-d/.exec(logOf(job));
+  assert.ok(lost, logOf(job));
+  const resumedFrom = Number(lost[2]);
+  assert.ok(resumedFrom > 0 && Number(lost[1]) >= resumedFrom, 'resumed from a checkpoint past the start');
+  assert.equal((await other.waitFor('task-started')).resumeFrom, resumedFrom, 'the other mover started at the checkpoint');
   identical('alpha', 'alpha-2');
   await other.stop();
 });
 
+test(
+  "movers: HotAdd through a mover; killed mid-disk, the disk moves to the other mover's proxy VM",
+  { skip: unavailable ?? false },
+  async () => {
+    const proxies = ['DC0_H0_VM0', 'DC0_H1_VM0'];
+    const before = await Promise.all(proxies.map(diskCount));
+    const doomed = await joinedMover(
+      'mover-h',
+      { LIFEBOAT_KILL_AT: 'mover-checkpoint:2', LIFEBOAT_MOVER_WRITE_BPS: SLOW },
+      { transports: ['hotadd'], proxyVm: 'DC0_H0_VM0' },
+    );
+    const other = await joinedMover('mover-i', {}, { transports: ['hotadd'], proxyVm: 'DC0_H1_VM0' });
+    const job = await runJob(engine, await restoreJob('beta', 'beta-hot', 'hotadd'));
+    assert.equal(job.state, 'succeeded', job.error ?? '');
+    assert.equal((await doomed.exited).signal, 'SIGKILL');
+    assert.deepEqual(Object.values(job.result?.movers as Record<string, string[]>), [['mover-h', 'mover-i']]);
+    assert.match(
+      logOf(job),
+      /hot-added to proxy VM DC0_H0_VM0[\s\S]*mover mover-h lost[\s\S]*detached from proxy VM DC0_H0_VM0[\s\S]*hot-added to proxy VM DC0_H1_VM0[\s\S]*detached from proxy VM DC0_H1_VM0/,
+    );
+    identical('beta', 'beta-hot');
+    assert.deepEqual(await Promise.all(proxies.map(diskCount)), before, 'no restored disk is left on a proxy VM');
+    await other.stop();
+  },
+);
+
 test('movers: a mover restarted mid-job rejoins and takes its task back', { skip: unavailable ?? false }, async () => {
-  const first = await joinedMover('mover-e', { LIFEBOAT_KILL_AT: 'mover-checkpoint', LIFEBOAT_MOVER_WRITE_BPS: SLOW });
+  const first = await joinedMover(
+    'mover-e',
+    { LIFEBOAT_KILL_AT: 'mover-checkpoint', LIFEBOAT_MOVER_WRITE_BPS: SLOW },
+    { transports: ['san'] },
+  );
   const job = await restoreJob('beta', 'beta-2');
   assert.equal((await first.exited).signal, 'SIGKILL');
   // Started again with its state folder: no token, the certificate it was issued.
