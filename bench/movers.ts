@@ -22,6 +22,7 @@ const SLOW_BPS = 32 * MIB;
 
 /** Two VMs of the same guest-like disk, under different names and UUIDs (one job per VM). */
 async function twoVms(root: string, capacity: number): Promise<string[]> {
+  await mkdir(join(root, 'movers-vm'), { recursive: true });
   const { source } = await makeSourceVm(join(root, 'movers-vm'), capacity);
   const second = join(root, 'movers-vm2');
   await mkdir(second, { recursive: true });

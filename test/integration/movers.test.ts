@@ -6,12 +6,14 @@
 // 3), and a job that no mover can finish failing with the reason, no VM left. The port's
 // refusals at the protocol level (a foreign certificate, …): mover-listener.test.ts.
 import assert from 'node:assert/strict';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Engine } from '../../electron/engine/engine.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { listenForMovers, type MoverListener } from '../../electron/rpc/mover-listener.ts';
+import { BlockKind, RECORD_BYTES, readRecord } from '../../electron/repository/block-map.ts';
+import { resolvePoint } from '../../electron/repository/chain.ts';
 import type { Job } from '../../shared/domain.ts';
 import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 import { startMover, type MoverProcess } from '../helpers/movers.ts';
@@ -221,4 +223,52 @@ test('movers: a removed mover is refused and exits 3', { skip: unavailable ?? fa
     engine.movers.proxiesOf('vc').some((proxy) => proxy.name === 'mover-g'),
     false,
   );
+});
+
+test("movers: a damaged stored block fails the job with the mover's sentence, not handed on", { skip: unavailable ?? false }, async () => {
+  const source = join(dir, 'gamma');
+  await mkdir(source);
+  raws.gamma = join(dir, 'gamma.raw');
+  await writeMixedRaw(raws.gamma, 4, 3);
+  await makeVmFolder(source, 'gamma', raws.gamma, 'monolithicSparse');
+  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
+  const vmId = engine.lookup.resolveVm('gamma').id;
+  const point = await resolvePoint(engine.repository, vmId, engine.lookup.resolvePointId(vmId, 'latest'));
+  const disk = point.disks[0];
+  assert.ok(disk);
+  const firstData = Array.from({ length: disk.blockCount }, (_, index) => readRecord(disk.map, index * RECORD_BYTES)).find(
+    (record) => record.kind === BlockKind.data,
+  );
+  assert.ok(firstData);
+  const handle = await open(point.dataFiles.get(firstData.dataFile) as string, 'r+');
+  const byte = Buffer.alloc(1);
+  await handle.read(byte, 0, 1, firstData.offset + Math.floor(firstData.storedLength / 2));
+  byte[0] = (byte[0] as number) ^ 0xff;
+  await handle.write(byte, 0, 1, firstData.offset + Math.floor(firstData.storedLength / 2));
+  await handle.close();
+  const one = await joinedMover('mover-j', {}, { transports: ['san'] });
+  const two = await joinedMover('mover-k', {}, { transports: ['san'] });
+  const before = await vmNames();
+  const job = await runJob(engine, await restoreJob('gamma', 'gamma-bad'));
+  assert.equal(job.state, 'failed');
+  assert.match(job.error ?? '', /^mover mover-j: .*block \d+/);
+  assert.doesNotMatch(logOf(job), /lost at block/);
+  assert.equal(two.count('task-started'), 0, 'a damaged backup is not handed to another mover');
+  assert.deepEqual(await vmNames(), before, 'the half-made VM is gone');
+  await one.stop();
+  await two.stop();
+});
+
+test("movers: a cancelled restore stops the mover's task and leaves no VM", { skip: unavailable ?? false }, async () => {
+  const mover = await joinedMover('mover-l', { LIFEBOAT_MOVER_WRITE_BPS: String(512 * 1024) }, { transports: ['san'] });
+  const before = await vmNames();
+  const job = await restoreJob('alpha', 'alpha-cancelled');
+  await mover.waitFor('task-started');
+  engine.jobs.cancel(job.id);
+  const ended = await runJob(engine, job);
+  assert.equal(ended.state, 'cancelled', ended.error ?? '');
+  const failed = await mover.waitFor('task-failed');
+  assert.equal(failed.code, 'cancelled');
+  assert.deepEqual(await vmNames(), before, 'the half-made VM is gone');
+  await mover.stop();
 });
