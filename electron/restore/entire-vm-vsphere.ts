@@ -42,6 +42,15 @@ type Prepared = {
 };
 /** Once CreateVM registered the VM. */
 type Created = Prepared & { vm: MoRef };
+/** One disk written by a proxy (the engine's workers, or a data mover). */
+type ProxyDiskWrite = {
+  created: Created;
+  proxy: ProxySummary;
+  placed: DiskPlacement;
+  disk: SourceDisk;
+  flatName: string;
+  progress: { context: StepContext; onProgress: (bytes: number) => void };
+};
 /** The restore snapshot, none on a VVOL datastore. */
 type Snapshotted = Created & { snapshot: MoRef | null };
 
@@ -206,9 +215,13 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
       if (transport.proxy) {
         const base = bytesDone;
         const write = this.movers?.isMover(transport.proxy.name) ? this.writeThroughMover : this.writeThroughProxy;
-        bytesDone += await write.call(this, snapshotted, transport.proxy, placed, disk, flatName, {
-          context,
-          onProgress: (bytes) => context.progress(base + bytes, bytesTotal),
+        bytesDone += await write.call(this, {
+          created: snapshotted,
+          proxy: transport.proxy,
+          placed,
+          disk,
+          flatName,
+          progress: { context, onProgress: (bytes) => context.progress(base + bytes, bytesTotal) },
         });
         continue;
       }
@@ -241,14 +254,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
    * streams the point's stored blocks, the mover writes them where it sees the datastore; a mover
    * lost mid-disk hands it to another (a hot-added disk follows). The small descriptor goes over
    * the host's file service. Returns the bytes written. */
-  private async writeThroughMover(
-    created: Created,
-    proxy: ProxySummary,
-    placed: DiskPlacement,
-    disk: SourceDisk,
-    flatName: string,
-    progress: { context: StepContext; onProgress: (bytes: number) => void },
-  ): Promise<number> {
+  private async writeThroughMover({ created, proxy, placed, disk, flatName, progress }: ProxyDiskWrite): Promise<number> {
     const { client, placement, source, vmName, transport } = created;
     const { context } = progress;
     const movers = this.movers as MoverHub;
@@ -298,14 +304,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
 
   /** Direct SAN and HotAdd: the proxy writes the disk where it sees the datastore's blocks;
    * returns the bytes written. */
-  private async writeThroughProxy(
-    created: Created,
-    proxy: ProxySummary,
-    placed: DiskPlacement,
-    disk: SourceDisk,
-    flatName: string,
-    progress: { context: StepContext; onProgress: (bytes: number) => void },
-  ): Promise<number> {
+  private async writeThroughProxy({ created, proxy, placed, disk, flatName, progress }: ProxyDiskWrite): Promise<number> {
     const { client, placement, source, vmName, transport } = created;
     const { context } = progress;
     const datastorePath = `[${placement.datastore.name}] ${vmName}/${placed.fileName}`;
