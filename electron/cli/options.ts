@@ -47,6 +47,7 @@ export function parseCommandLine(argv: string[]) {
       yes: { type: 'boolean', default: false },
       transports: { type: 'string' },
       vm: { type: 'string' },
+      'proxy-vm': { type: 'string' },
       'datastore-path': { type: 'string', multiple: true },
       'max-tasks': { type: 'string' },
       datastore: { type: 'string' },

@@ -35,6 +35,10 @@ export const usage = `usage: lifeboat [--home DIR] [--json] [--secrets-key-file 
          | remove <name> | inventory <name>]           hypervisor hosts (passwords go to the secret store)
   proxies [add <name> --host H --transports san,hotadd,nbd [--vm PROXY-VM] [--datastore-path DS=PATH]…
            [--max-tasks N] | remove <name>]          backup proxies for Direct SAN and HotAdd
+  movers [list | add <name> --host H [--proxy-vm VM] | remove <name>]
+                                                     data movers on proxy hosts: add prints a one-time join
+                                                     token and the \`lifeboat mover\` line to run there;
+                                                     remove revokes the mover's certificate
   verify <vm> [--point P] [--password-env VAR | --recovery-key FILE]
                                                      check each point's metadata and every block hash (or one point's)
   files ls <vm> --point P [/diskN/partM/path]        browse inside a restore point (LVM: /lvm/<vg>/<lv>/path)

@@ -173,7 +173,8 @@ export class MoverEnrollment {
 
   private issue(name: string, publicKeyPem: string): { issued: IssuedCertificate; serial: string } {
     const publicKey = p256PublicKey(publicKeyPem);
-    const now = this.now().getTime();
+    // Whole seconds, as the certificate holds them: the expiry reported is the certificate's own.
+    const now = Math.floor(this.now().getTime() / 1000) * 1000;
     const issued = issueCertificate(this.trust.authority, {
       commonName: name,
       publicKey,

@@ -41,5 +41,8 @@ export function parseJoinToken(token: string): JoinToken {
   }
   const checked = TokenBody.safeParse(parsed);
   if (!checked.success) throw malformed(`its ${checked.error.issues[0]?.path.join('.') || 'body'} is not what a token holds`);
-  return { moverId: checked.data.m, secret: checked.data.s, caFingerprint: checked.data.ca };
+  const parts = { moverId: checked.data.m, secret: checked.data.s, caFingerprint: checked.data.ca };
+  // One spelling per token: bits the decoder drops, or JSON whitespace, would make other texts of it.
+  if (formatJoinToken(parts) !== token) throw malformed('not as `movers add` wrote it');
+  return parts;
 }

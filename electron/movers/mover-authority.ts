@@ -3,12 +3,12 @@
 // every mover trusts it, so a CA that cannot be read stops the engine rather than being replaced
 // behind the movers' backs. The listener's certificate is made again whenever it no longer fits.
 import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
-import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import { issueCertificate, issuedBy, makeAuthority, type Authority } from '../x509/authority.ts';
+import { readStoredPair, unnamed, writeStoredPair, type StoredPair } from '../x509/stored-pair.ts';
 
 const DAY_MS = 86_400_000;
 const AUTHORITY_DAYS = 3650;
@@ -35,15 +35,6 @@ async function readIfThere(path: string): Promise<string | null> {
   }
 }
 
-/** Written aside and renamed, key first: a crash leaves the old pair or one that does not match. */
-async function writePair(keyPath: string, keyPem: string, certPath: string, certPem: string): Promise<void> {
-  await writeFile(`${keyPath}.new`, keyPem, { mode: 0o600 });
-  await chmod(`${keyPath}.new`, 0o600);
-  await writeFile(`${certPath}.new`, certPem, { mode: 0o644 });
-  await rename(`${keyPath}.new`, keyPath);
-  await rename(`${certPath}.new`, certPath);
-}
-
 /** The names a mover may dial the listener by: loopback, this machine's name and addresses. */
 export function listenerNames(): string[] {
   const addresses = Object.values(networkInterfaces())
@@ -53,9 +44,6 @@ export function listenerNames(): string[] {
   return [...new Set(['localhost', hostname(), '127.0.0.1', '::1', ...addresses])];
 }
 
-const names = (certificate: X509Certificate, name: string): boolean =>
-  (isIP(name) ? certificate.checkIP(name) : certificate.checkHost(name)) !== undefined;
-
 async function openAuthority(paths: ReturnType<typeof files>, now: Date): Promise<Authority> {
   const [keyPem, certPem] = [await readIfThere(paths.caKey), await readIfThere(paths.caCert)];
   if (keyPem === null && certPem === null) {
@@ -63,7 +51,7 @@ async function openAuthority(paths: ReturnType<typeof files>, now: Date): Promis
       notBefore: new Date(now.getTime() - CLOCK_SKEW_MS),
       notAfter: new Date(now.getTime() + AUTHORITY_DAYS * DAY_MS),
     });
-    await writePair(paths.caKey, made.keyPem, paths.caCert, made.certPem);
+    await writeStoredPair({ key: paths.caKey, cert: paths.caCert }, made);
     return made;
   }
   const damaged = (why: string) =>
@@ -84,20 +72,16 @@ async function openAuthority(paths: ReturnType<typeof files>, now: Date): Promis
   return { keyPem, certPem };
 }
 
-/** Why the stored listener certificate cannot serve now, or null when it can. */
-async function listenerUnfit(paths: ReturnType<typeof files>, authority: Authority, now: Date): Promise<string | null> {
-  let certificate: X509Certificate;
-  try {
-    certificate = new X509Certificate(await readFile(paths.listenerCert));
-    if (!certificate.checkPrivateKey(createPrivateKey(await readFile(paths.listenerKey)))) return 'its key does not match';
-  } catch {
-    return 'there is none yet (or it cannot be read)';
-  }
-  if (!issuedBy(certificate, new X509Certificate(authority.certPem), now)) return 'the CA did not issue it';
+/** The stored listener pair when it can serve now, else why not. */
+async function storedListener(paths: ReturnType<typeof files>, authority: Authority, now: Date): Promise<StoredPair | { unfit: string }> {
+  const stored = await readStoredPair({ key: paths.listenerKey, cert: paths.listenerCert });
+  if ('unfit' in stored) return stored;
+  const { certificate } = stored;
+  if (!issuedBy(certificate, new X509Certificate(authority.certPem), now)) return { unfit: 'the CA did not issue it' };
   if (new Date(certificate.validTo).getTime() - now.getTime() < LISTENER_RENEW_WITHIN_DAYS * DAY_MS)
-    return `it ends on ${certificate.validTo}`;
-  const missing = listenerNames().find((name) => !names(certificate, name));
-  return missing === undefined ? null : `it does not name ${missing}`;
+    return { unfit: `it ends on ${certificate.validTo}` };
+  const missing = unnamed(certificate, listenerNames());
+  return missing === undefined ? stored : { unfit: `it does not name ${missing}` };
 }
 
 /** The CA (made on first open) and a listener certificate that fits now. */
@@ -106,11 +90,8 @@ export async function openMoverAuthority(folder: string, now: Date): Promise<Mov
   await chmod(folder, 0o700);
   const paths = files(folder);
   const authority = await openAuthority(paths, now);
-  if ((await listenerUnfit(paths, authority, now)) === null)
-    return {
-      authority,
-      listener: { keyPem: await readFile(paths.listenerKey, 'utf8'), certPem: await readFile(paths.listenerCert, 'utf8') },
-    };
+  const stored = await storedListener(paths, authority, now);
+  if (!('unfit' in stored)) return { authority, listener: { keyPem: stored.keyPem, certPem: stored.certPem } };
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const issued = issueCertificate(authority, {
     commonName: hostname(),
@@ -120,6 +101,6 @@ export async function openMoverAuthority(folder: string, now: Date): Promise<Mov
     notAfter: new Date(now.getTime() + LISTENER_DAYS * DAY_MS),
   });
   const listener = { keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), certPem: issued.certPem };
-  await writePair(paths.listenerKey, listener.keyPem, paths.listenerCert, listener.certPem);
+  await writeStoredPair({ key: paths.listenerKey, cert: paths.listenerCert }, listener);
   return { authority, listener };
 }
