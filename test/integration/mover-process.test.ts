@@ -1,0 +1,216 @@
+// `lifeboat mover` as a real process against a TLS peer that plays the engine with the wire
+// protocol: the join pins the engine's CA, disk tasks of a real image's compressed blocks are
+// written identically (qemu-img compare), a killed mover's task resumes from its checkpoint, bad
+// blocks and hostile paths are refused with nothing written outside the view, a refusal ends
+// the mover (exit 3), and a mover whose engine dies (kill -9) connects again.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { MessageOf } from '../../electron/movers/protocol.ts';
+import { compressBlock, defaultCodec } from '../../electron/repository/codec.ts';
+import { tempDir } from '../helpers/env.ts';
+import { MoverPeer, Pki, startMover, type MoverProcess, type PeerConnection } from '../helpers/mover-peer.ts';
+
+const MIB = 1024 * 1024;
+const BLOCK = MIB;
+/** 8 MiB and 300 KiB: the last block is short. */
+const CAPACITY = 8 * MIB + 300 * 1024;
+
+const root = await tempDir('lifeboat-mover-');
+const pki = await Pki.make(await makeDir('pki'));
+const peer = await MoverPeer.listen(pki);
+
+async function makeDir(name: string): Promise<string> {
+  const path = join(root, name);
+  await mkdir(path, { recursive: true });
+  return path;
+}
+
+/** A raw disk made as a guest's would be: holes, random data, text, a short last block. */
+function makeImage(path: string): void {
+  execFileSync('qemu-img', ['create', '-q', '-f', 'raw', path, String(CAPACITY)]);
+  const dd = (input: string, blockSize: string, count: number, seek: number): void => {
+    execFileSync('dd', [`if=${input}`, `of=${path}`, `bs=${blockSize}`, `count=${count}`, `seek=${seek}`, 'conv=notrunc', 'status=none']);
+  };
+  dd('/dev/urandom', '1M', 2, 1); // blocks 1-2
+  dd('/dev/urandom', '100K', 3, 81); // the end of block 7 into the short block 8
+  const text = `${path}.txt`;
+  writeFileSync(text, Array.from({ length: 8000 }, (_, line) => `line ${line} of a guest's log\n`).join(''));
+  dd(text, '64K', 3, 64); // text in block 4
+  assert.equal(statSync(path).size, CAPACITY);
+}
+
+type StoredBlock = { index: number; codec: number; rawLength: number; sha256: string; payload: Uint8Array };
+
+/** The image's blocks as a backup stores them: holes left out, the rest compressed. */
+async function blocksOf(image: string): Promise<StoredBlock[]> {
+  const bytes = await readFile(image);
+  const blocks: StoredBlock[] = [];
+  for (let index = 0; index * BLOCK < bytes.length; index++) {
+    const data = bytes.subarray(index * BLOCK, Math.min(bytes.length, (index + 1) * BLOCK));
+    if (data.every((byte) => byte === 0)) continue;
+    const stored = compressBlock(data, defaultCodec);
+    blocks.push({
+      index,
+      codec: stored.codec,
+      rawLength: data.length,
+      sha256: createHash('sha256').update(data).digest('hex'),
+      payload: stored.payload,
+    });
+  }
+  return blocks;
+}
+
+const image = join(await makeDir('source'), 'disk.raw');
+makeImage(image);
+const stored = await blocksOf(image);
+const view = await makeDir('view');
+const outside = await makeDir('outside');
+
+let tasks = 0;
+function task(fields: Partial<MessageOf<'task'>>): MessageOf<'task'> {
+  tasks += 1;
+  return {
+    type: 'task',
+    task: `task-${tasks}`,
+    jobId: 'job-1',
+    disk: 'disk-2000',
+    datastore: 'ds1',
+    path: `vm${tasks}/disk-flat.vmdk`,
+    capacity: CAPACITY,
+    blockSize: BLOCK,
+    resumeFrom: 0,
+    create: true,
+    window: 3 * MIB,
+    ...fields,
+  };
+}
+
+type Carried = { end: MessageOf<'done'> | MessageOf<'failed'> | null; checkpoints: MessageOf<'checkpoint'>[]; mostInFlight: number };
+
+/** Plays the engine's side of a task: blocks within the window, `end`, until `done`, `failed` or the link closes. */
+async function carry(connection: PeerConnection, sent: MessageOf<'task'>, blocks: StoredBlock[]): Promise<Carried> {
+  connection.send(sent);
+  const checkpoints: MessageOf<'checkpoint'>[] = [];
+  let inFlight = 0;
+  let mostInFlight = 0;
+  let next = 0;
+  let ended = false;
+  for (;;) {
+    for (let block = blocks[next]; block && (inFlight === 0 || inFlight + block.payload.length <= sent.window); block = blocks[++next]) {
+      const { payload, ...header } = block;
+      connection.send({ type: 'block', task: sent.task, ...header }, payload);
+      inFlight += payload.length;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+    }
+    if (next === blocks.length && !ended) {
+      connection.send({ type: 'end', task: sent.task });
+      ended = true;
+    }
+    const frame = await connection.take().catch(() => null);
+    if (!frame) return { end: null, checkpoints, mostInFlight };
+    const { message } = frame;
+    if (message.type === 'credit' && message.task === sent.task) inFlight -= message.bytes;
+    if (message.type === 'checkpoint' && message.task === sent.task) checkpoints.push(message);
+    if ((message.type === 'done' || message.type === 'failed') && message.task === sent.task)
+      return { end: message, checkpoints, mostInFlight };
+  }
+}
+
+function assertIdentical(target: string): void {
+  assert.match(execFileSync('qemu-img', ['compare', '-q', '-f', 'raw', '-F', 'raw', image, target], { encoding: 'utf8' }), /^$/);
+}
+
+/** Files under a folder, recursively (what a refused task must not have made). */
+async function filesUnder(folder: string): Promise<string[]> {
+  return (await readdir(folder, { recursive: true })).sort();
+}
+
+const state = join(root, 'state');
+let mover: MoverProcess;
+let connection: PeerConnection;
+
+test('a token that pins another CA is refused at join, and nothing is stored', async () => {
+  const stranger = await Pki.make(await makeDir('stranger-pki'), 'another-engine');
+  const refused = startMover(peer.port, [
+    '--state',
+    join(root, 'stranger-state'),
+    '--token',
+    pki.token(stranger.caFingerprint()),
+    '--datastore',
+    `ds1=${view}`,
+  ]);
+  assert.equal(await refused.exited, 2);
+  assert.equal(refused.failure()?.code, 'unauthorized');
+  assert.match(refused.failure()?.message ?? '', /presents CA [0-9a-f]{64}, not the CA [0-9a-f]{64} the token pins/);
+  assert.deepEqual(await readdir(join(root, 'stranger-state')), []);
+  assert.ok(!peer.received.includes('join'));
+});
+
+test('a mover joins with its token, then connects with its own certificate and says what it reaches', async () => {
+  mover = startMover(peer.port, [
+    '--state',
+    state,
+    '--token',
+    pki.token(),
+    '--datastore',
+    `ds1=${view}`,
+    '--transports',
+    'hotadd,nbd',
+    '--slots',
+    '3',
+  ]);
+  const joining = await peer.connection();
+  assert.equal(joining.certificate, null);
+  const joinMessage = await peer.acceptJoin(joining, 'mover-1');
+  assert.match(joinMessage.publicKeyPem, /BEGIN PUBLIC KEY/);
+  assert.deepEqual(await mover.event('joined'), { event: 'joined', mover: 'mover-1' });
+  assert.equal((await stat(state)).mode & 0o777, 0o700);
+  assert.equal((await stat(join(state, 'key.pem'))).mode & 0o777, 0o600);
+  assert.equal(await readFile(join(state, 'ca.pem'), 'utf8'), pki.caPem);
+
+  connection = await peer.connection();
+  assert.match(connection.certificate?.subject ?? '', /CN=mover-1/);
+  const hello = await connection.welcome('mover-1');
+  assert.deepEqual(
+    { ...hello, version: '' },
+    {
+      type: 'hello',
+      protocol: 1,
+      transports: ['hotadd', 'nbd'],
+      datastores: { ds1: view },
+      slots: 3,
+      version: '',
+    },
+  );
+  assert.equal((await mover.event('connected')).mover, 'mover-1');
+
+  const again = startMover(peer.port, ['--state', state, '--token', pki.token(), '--datastore', `ds1=${view}`]);
+  assert.equal(await again.exited, 2);
+  assert.match(again.failure()?.message ?? '', /already joined as mover-1; remove .*cert\.pem to join again/);
+});
+
+test("a disk task of a real image's compressed blocks is written identically, within the window", async () => {
+  const sent = task({ path: 'vm-a/vm-a-flat.vmdk' });
+  const carried = await carry(connection, sent, stored);
+  assert.equal((await mover.event('task-started')).task, sent.task);
+  assert.equal(carried.end?.type, 'done', JSON.stringify(carried.end));
+  assert.equal(
+    (carried.end as MessageOf<'done'>).bytesWritten,
+    stored.reduce((sum, block) => sum + block.rawLength, 0),
+  );
+  assert.ok(carried.mostInFlight <= sent.window);
+  assertIdentical(join(view, 'vm-a', 'vm-a-flat.vmdk'));
+  assert.equal((await stat(join(view, 'vm-a', 'vm-a-flat.vmdk'))).size, CAPACITY);
+  const watermarks = carried.checkpoints.map((checkpoint) => checkpoint.watermark);
+  assert.deepEqual(
+    watermarks,
+    [...watermarks].sort((a, b) => a - b),
+  );
+  assert.ok(watermarks.every((watermark) => watermark > 0 && watermark <= 9));
+  assert.equal((await mover.event('task-done')).task, sent.task);
+});
