@@ -32,7 +32,8 @@ async function twoVms(root: string, capacity: number): Promise<string[]> {
   return [source, second];
 }
 
-async function restoreAll(engine: Engine, vms: string[], tag: string): Promise<Record<string, string[]>> {
+/** Restores `vms` at once; returns the busy seconds per stage of the first one. */
+async function restoreAll(engine: Engine, vms: string[], tag: string): Promise<string> {
   const jobs = await Promise.all(
     vms.map((vm) =>
       engine.restores.start(
@@ -46,13 +47,13 @@ async function restoreAll(engine: Engine, vms: string[], tag: string): Promise<R
       ),
     ),
   );
-  const carried: Record<string, string[]> = {};
+  let stages = '';
   for (const job of jobs) {
     const ended = await engine.jobs.whenEnded(job.id);
     if (ended.state !== 'succeeded') throw new Error(`restore ${tag} failed: ${ended.error}`);
-    Object.assign(carried, ended.result?.movers ?? {});
+    stages ||= JSON.stringify(ended.result?.stages ?? {});
   }
-  return carried;
+  return stages;
 }
 
 export async function moverBench(root: string, runs: number, timed: Timer, median: (values: number[]) => number): Promise<void> {
@@ -76,18 +77,19 @@ export async function moverBench(root: string, runs: number, timed: Timer, media
     await engine.hosts.add({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'bench');
     const vms = ['bench', 'bench2'];
     let tag = 0;
+    let stages = '';
     const measure = async (count: number): Promise<number> => {
       const times: number[] = [];
       for (let run = 0; run < runs; run++) {
         const name = `r${tag++}`;
-        times.push(await timed(async () => void (await restoreAll(engine, vms.slice(0, count), name))));
+        times.push(await timed(async () => void (stages = await restoreAll(engine, vms.slice(0, count), name))));
         for (const vm of vms) await rm(join(lun, `${vm}-${name}`), { recursive: true, force: true });
       }
       return median(times);
     };
     const report = (label: string, disks: number, seconds: number, against?: number): void =>
       console.log(
-        `  ${label.padEnd(44)} ${seconds.toFixed(2)} s  ${((disks * capacity) / seconds / 1e6).toFixed(0)} MB/s of disk${against ? `  ratio to in-process ${(against / seconds).toFixed(2)}` : ''}`,
+        `  ${label.padEnd(36)} ${seconds.toFixed(2)} s  ${((disks * capacity) / seconds / 1e6).toFixed(0)} MB/s of disk${against ? `  ratio to in-process ${(against / seconds).toFixed(2)}` : ''}  busy s per stage (last run) ${stages}`,
       );
 
     engine.hosts.addProxy(
@@ -95,8 +97,8 @@ export async function moverBench(root: string, runs: number, timed: Timer, media
       'bench',
     );
     const local1 = await measure(1);
-    const local2 = await measure(2);
     report('in-process workers, 1 disk', 1, local1);
+    const local2 = await measure(2);
     report('in-process workers, 2 VMs at once', 2, local2);
     engine.hosts.removeProxy('in-process', 'bench');
 
