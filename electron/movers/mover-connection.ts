@@ -113,7 +113,14 @@ export class MoverConnection {
       const { message } = frame;
       if (message.type === 'checkpoint' || message.type === 'credit' || message.type === 'done' || message.type === 'failed') {
         this.listeners.get(message.task)?.onMessage(message);
-      } else this.onFrame(frame);
+      } else {
+        try {
+          this.onFrame(frame);
+        } catch (error) {
+          // A mover's message must never take the engine down: only its connection ends.
+          this.lose(`the engine could not handle a ${message.type}: ${(error as Error).message}`);
+        }
+      }
       if (this.lost) return;
     }
   }

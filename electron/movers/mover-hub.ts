@@ -158,9 +158,16 @@ export class MoverHub implements MoverLiveView {
         return;
       case 'renew': {
         const publicKeyPem = peer.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-        const issued = this.enrollment.renew(record.id, publicKeyPem);
-        connection.send({ type: 'certificate', ...issued });
-        this.log(`mover ${record.name} renewed its certificate (expires ${issued.certificateExpiresAt})`);
+        try {
+          const issued = this.enrollment.renew(record.id, publicKeyPem);
+          connection.send({ type: 'certificate', ...issued });
+          this.log(`mover ${record.name} renewed its certificate (expires ${issued.certificateExpiresAt})`);
+        } catch (error) {
+          // Removed meanwhile: the renewal is refused and the connection ends.
+          const code = error instanceof LifeboatError ? error.code : 'forbidden';
+          this.log(`refused mover ${record.name} a renewal: ${(error as Error).message}`);
+          connection.closeWith({ type: 'refused', code, message: (error as Error).message });
+        }
         return;
       }
       case 'pong':
