@@ -57,6 +57,7 @@ function sweepInterval(limits: SessionLimits): number {
 }
 
 export async function serve(options: ServeOptions): Promise<number> {
+  const moverAddress = options.movers === undefined ? null : parseMoverAddress(options.movers);
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined))
     throw new LifeboatError('bad-request', '--tls-cert and --tls-key go together');
   const decision = decideListen({
@@ -70,7 +71,6 @@ export async function serve(options: ServeOptions): Promise<number> {
   } catch {
     throw new LifeboatError('unavailable', `the console is not built (${options.rendererDir}); run \`npm run build\` first`);
   }
-  const moverAddress = options.movers === undefined ? null : parseMoverAddress(options.movers);
   // The operator's files are checked before the engine opens: a bad one changes nothing.
   const tls = decision.certificate === 'none' ? null : await certificateFor(options, decision.certificate);
   const engine = await openServedEngine({ home: options.home, sessionLimits: options.sessionLimits, secretsKey: options.secretsKey });
