@@ -66,3 +66,23 @@ export async function* feedBlocks(
     for (const handle of handles.values()) await handle.close();
   }
 }
+
+/** Yields what `blocks` yields, reading the next block while the caller sends this one (the
+ * socket drains while the data file is read). Closing it closes `blocks` once that read ends. */
+export async function* readingAhead<T>(blocks: AsyncGenerator<T>): AsyncGenerator<T> {
+  let next = blocks.next();
+  // Handled here and awaited below: a failed read ahead is thrown where its block is wanted.
+  next.catch(() => undefined);
+  try {
+    for (;;) {
+      const current = await next;
+      if (current.done) return;
+      next = blocks.next();
+      next.catch(() => undefined);
+      yield current.value;
+    }
+  } finally {
+    await next.catch(() => undefined);
+    await blocks.return(undefined);
+  }
+}

@@ -6,7 +6,7 @@
 import type { StepContext } from '../jobs/plan.ts';
 import { LifeboatError } from '../errors.ts';
 import type { ResolvedDisk, ResolvedPoint } from '../repository/chain.ts';
-import { feedBlocks } from './block-feed.ts';
+import { feedBlocks, readingAhead } from './block-feed.ts';
 import type { MoverConnection, TaskMessage } from './mover-connection.ts';
 
 /** Payload bytes in flight to one task at most: the mover never holds more of it. */
@@ -133,7 +133,7 @@ export async function runDiskTask(run: DiskTaskRun): Promise<number> {
       create: run.create,
       window: TASK_WINDOW_BYTES,
     });
-    for await (const block of feedBlocks(point, disk, run.resumeFrom, (seconds) => context.busy('source read', seconds))) {
+    for await (const block of readingAhead(feedBlocks(point, disk, run.resumeFrom, (seconds) => context.busy('source read', seconds)))) {
       const waiting = performance.now();
       while (outcome === null && inFlight > 0 && inFlight + block.payload.length > TASK_WINDOW_BYTES) await waitForCreditOrEnd();
       if (outcome !== null || context.signal.aborted) break;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { inProcessApi } from '../../electron/cli/connect.ts';
-import { feedBlocks, rawBytesBelow } from '../../electron/movers/block-feed.ts';
+import { feedBlocks, rawBytesBelow, readingAhead } from '../../electron/movers/block-feed.ts';
 import { decompressBlock } from '../../electron/repository/codec.ts';
 import { resolvePoint, type ResolvedPoint } from '../../electron/repository/chain.ts';
 import { makeVmFolder, openEngine, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
@@ -112,3 +112,29 @@ test('block feed: a flipped byte of a sealed block is corrupt-backup, never a bl
 async function drain(point: ResolvedPoint): Promise<void> {
   for await (const block of feedBlocks(point, point.disks[0] as ResolvedPoint['disks'][number], 0, () => undefined)) void block;
 }
+
+test('block feed read ahead: the same blocks in order; a failed read is thrown where its block is wanted', async () => {
+  const { point } = await backedUp('ahead', false);
+  const disk = point.disks[0];
+  assert.ok(disk);
+  const plain: number[] = [];
+  for await (const block of feedBlocks(point, disk, 0, () => undefined)) plain.push(block.index);
+  const ahead: number[] = [];
+  for await (const block of readingAhead(feedBlocks(point, disk, 0, () => undefined))) ahead.push(block.index);
+  assert.deepEqual(ahead, plain);
+  async function* failing(): AsyncGenerator<number> {
+    yield 1;
+    throw new Error('read failed');
+  }
+  const seen: number[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const value of readingAhead(failing())) {
+        seen.push(value);
+        await new Promise((resolve) => setTimeout(resolve, 20)); // the failed read settles meanwhile
+      }
+    })(),
+    /read failed/,
+  );
+  assert.deepEqual(seen, [1]);
+});

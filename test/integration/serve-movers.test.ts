@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { connect, type PeerCertificate } from 'node:tls';
+import { connect, type DetailedPeerCertificate } from 'node:tls';
 import { tempDir } from '../helpers/env.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
@@ -36,7 +36,7 @@ test('serve --movers opens the mover port and prints its address', async () => {
     const printed = JSON.parse(line) as { movers: string };
     const match = /^127\.0\.0\.1:(\d+)$/.exec(printed.movers);
     assert.ok(match, printed.movers);
-    const chain = await new Promise<PeerCertificate>((resolve, reject) => {
+    const chain = await new Promise<DetailedPeerCertificate>((resolve, reject) => {
       const socket = connect({ host: '127.0.0.1', port: Number(match[1]), rejectUnauthorized: false }, () => {
         resolve(socket.getPeerCertificate(true));
         socket.destroy();
