@@ -20,6 +20,7 @@ import { azureCommand, hostsCommand, proxiesCommand } from './host-commands.ts';
 import { instantCommand } from './instant-commands.ts';
 import { auditCommand, jobsCommand, settingsCommand, verifyCommand } from './jobs-commands.ts';
 import { labCommand } from './lab-command.ts';
+import { moversCommand } from './mover-commands.ts';
 import type { CliValues } from './options.ts';
 import { rehearsalsCommand, rehearseCommand, restoreCommand } from './restore-commands.ts';
 import { sessionsCommand } from './sessions-command.ts';
@@ -80,6 +81,8 @@ function commandGroup(command: string, rest: string[], values: CliValues, out: O
       return promptsCommand(api, command, rest, values, out);
     case 'proxies':
       return proxiesCommand(api, rest, values, out);
+    case 'movers':
+      return moversCommand(api, rest, values, out);
     case 'instant':
       return instantCommand(api, rest, values, out, connection.engine !== null);
     case 'array':
@@ -131,6 +134,7 @@ export async function runCommand(command: string, rest: string[], values: CliVal
       forceTls: values.tls,
       tlsCert: values['tls-cert'],
       tlsKey: values['tls-key'],
+      movers: values.movers,
       json: values.json,
       secretsKey,
       sessionLimits: {

@@ -35,6 +35,10 @@ export const usage = `usage: lifeboat [--home DIR] [--json] [--secrets-key-file 
          | remove <name> | inventory <name>]           hypervisor hosts (passwords go to the secret store)
   proxies [add <name> --host H --transports san,hotadd,nbd [--vm PROXY-VM] [--datastore-path DS=PATH]…
            [--max-tasks N] | remove <name>]          backup proxies for Direct SAN and HotAdd
+  movers [list | add <name> --host H [--proxy-vm VM] | remove <name>]
+                                                     data movers on proxy hosts: add prints a one-time join
+                                                     token and the \`lifeboat mover\` line to run there;
+                                                     remove revokes the mover's certificate
   verify <vm> [--point P] [--password-env VAR | --recovery-key FILE]
                                                      check each point's metadata and every block hash (or one point's)
   files ls <vm> --point P [/diskN/partM/path]        browse inside a restore point (LVM: /lvm/<vg>/<lv>/path)
@@ -85,8 +89,9 @@ export const usage = `usage: lifeboat [--home DIR] [--json] [--secrets-key-file 
         [--slots N]                                  the data mover of a proxy host: joins with the token of
                                                      \`movers add\` once, then carries restores' disk writes
   serve [--host 127.0.0.1] [--port 7420] [--tls] [--allow-remote] [--tls-cert FILE --tls-key FILE]
-        [--session-idle 30m] [--session-max 12h]
+        [--session-idle 30m] [--session-max 12h] [--movers HOST:PORT]
                                                      console over HTTP + WebSocket on loopback; HTTPS + WSS
                                                      beyond it (--allow-remote) or with --tls, under your
-                                                     certificate or one the engine makes (fingerprint printed)
+                                                     certificate or one the engine makes (fingerprint printed);
+                                                     --movers opens the port data movers connect to (mutual TLS)
   sessions [revoke <id> | revoke --all]              console session keys of a running \`serve\`; revoke signs out`;

@@ -32,6 +32,9 @@ import { keyHandlers } from '../keys/key-handlers.ts';
 import { CopyService } from '../copies/copy-service.ts';
 import { copyHandlers } from '../copies/copy-handlers.ts';
 import { HostService, hostHandlers } from '../hosts/host-service.ts';
+import { MoverEnrollment } from '../movers/enrollment.ts';
+import { moverHandlers } from '../movers/mover-handlers.ts';
+import { MoverHub } from '../movers/mover-hub.ts';
 import { AzureAccounts, azureHandlers } from '../azure/azure-accounts.ts';
 import { TargetChecks } from '../restore/target-checks.ts';
 import { RestoreService, restoreHandlers } from '../restore/restore-service.ts';
@@ -114,6 +117,10 @@ export class Engine {
   readonly snapshots: SnapshotService;
   readonly keys: KeyService;
   readonly copies: CopyService;
+  /** Who may be a mover: join tokens, certificates, revocation. */
+  readonly enrollment: MoverEnrollment;
+  /** The connected data movers: their tasks, and the restores' proxies they are. */
+  readonly movers: MoverHub;
   /** Session keys of the `serve` console; they live as long as this engine. */
   readonly sessions: SessionStore;
   /** Decoded backup blocks shared by the Instant Recovery sessions, under one byte bound. */
@@ -134,8 +141,11 @@ export class Engine {
     injectFault: FaultInjector | null,
     sessions: SessionStore,
     blockCache: BlockCache,
+    enrollment: MoverEnrollment,
   ) {
     this.paths = paths;
+    this.enrollment = enrollment;
+    const movers = (this.movers = new MoverHub({ enrollment }));
     this.blockCache = blockCache;
     this.sessions = sessions;
     this.claim = claim;
@@ -153,7 +163,13 @@ export class Engine {
     this.repository = repository;
     const lookup = (this.lookup = new VmLookup({ catalog, repository }));
     const checks = (this.checks = new TargetChecks({ home: paths.home, catalog }));
-    const hosts = (this.hosts = new HostService({ catalog, secrets, repository, lookup }));
+    const hosts = (this.hosts = new HostService({
+      catalog,
+      secrets,
+      repository,
+      lookup,
+      moverProxies: (host) => movers.proxiesOf(host),
+    }));
     const connectHost = (name: string) => hosts.connect(name);
     const azure = (this.azure = new AzureAccounts({ catalog, secrets }));
     const works = new JobWorks({
@@ -164,6 +180,8 @@ export class Engine {
       reportsFolder: join(paths.home, 'rehearsals'),
       connectHost,
       proxies: hosts.proxies,
+      restoreProxies: hosts.restoreProxies,
+      movers,
       connectAzure: (account) => azure.connect(account),
     });
     const jobs = (this.jobs = new JobQueue(catalog, events, concurrentJobs, injectFault, indexRerun(catalog, works)));
@@ -231,6 +249,7 @@ export class Engine {
       .add(accountHandlers(this.auth, sessions, catalog))
       .add(keyHandlers(this.keys, catalog, () => secrets.kind))
       .add(hostHandlers(hosts, catalog))
+      .add(moverHandlers(enrollment, movers))
       .add(azureHandlers(azure, catalog))
       .add(restoreHandlers(this.restores))
       .add(filesHandlers(this.files, lookup))
@@ -289,6 +308,7 @@ export class Engine {
         }),
         // Two decodes per worker: one decoding while the next block is read from its data file.
         new BlockCache({ maxBytes: blockCacheBytes, decoding: 2 * pool.size }),
+        await MoverEnrollment.open({ catalog, folder: join(paths.home, 'movers') }),
       );
       engine.jobs.recoverAfterRestart();
       engine.tape.prompts.expireLeftovers();
@@ -335,6 +355,7 @@ export class Engine {
 
   private async shutDown(): Promise<void> {
     await this.jobs.close();
+    await this.movers.close();
     this.markStopped('the engine stopped');
     await this.claim.close();
     await this.janitor;

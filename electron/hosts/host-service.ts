@@ -15,27 +15,44 @@ import { previewOriginal } from '../restore/original-vm-vsphere.ts';
 import type { ProxyPool } from '../restore/transport-choice.ts';
 import type { SecretStore } from '../secrets/secret-store.ts';
 
-export type HostServiceDeps = { catalog: Catalog; secrets: SecretStore; repository: Repository; lookup: VmLookup };
+export type HostServiceDeps = {
+  catalog: Catalog;
+  secrets: SecretStore;
+  repository: Repository;
+  lookup: VmLookup;
+  /** The connected data movers of a host, as proxies (movers/mover-hub.ts). */
+  moverProxies?: (host: string) => ProxySummary[];
+};
 
 export class HostService {
   private readonly deps: HostServiceDeps;
   /** Restore tasks each proxy runs now, by proxy id. */
   private readonly proxyLoad = new Map<string, number>();
-  /** The proxies every vSphere restore chooses from, with their load. */
-  readonly proxies: ProxyPool = {
-    forHost: (host) => this.deps.catalog.listProxies().filter((proxy) => proxy.host === host),
-    busy: (proxy) =>
-      (this.proxyLoad.get(proxy.id) ?? 0) >= proxy.maxTasks ? `is busy (${proxy.maxTasks} of ${proxy.maxTasks} tasks running)` : null,
-    acquire: (proxy) => {
-      this.proxyLoad.set(proxy.id, (this.proxyLoad.get(proxy.id) ?? 0) + 1);
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        this.proxyLoad.set(proxy.id, Math.max(0, (this.proxyLoad.get(proxy.id) ?? 1) - 1));
-      };
-    },
-  };
+  /** The catalog's proxies, with their load: what a vSphere backup reads through. */
+  readonly proxies: ProxyPool = this.poolOf((host) => this.deps.catalog.listProxies().filter((proxy) => proxy.host === host));
+  /** What a vSphere restore chooses from: the catalog's proxies and the connected data movers
+   * (which write, but do not read for backups). */
+  readonly restoreProxies: ProxyPool = this.poolOf((host) => [
+    ...this.deps.catalog.listProxies().filter((proxy) => proxy.host === host),
+    ...(this.deps.moverProxies?.(host) ?? []),
+  ]);
+
+  private poolOf(forHost: (host: string) => ProxySummary[]): ProxyPool {
+    return {
+      forHost,
+      busy: (proxy) =>
+        (this.proxyLoad.get(proxy.id) ?? 0) >= proxy.maxTasks ? `is busy (${proxy.maxTasks} of ${proxy.maxTasks} tasks running)` : null,
+      acquire: (proxy) => {
+        this.proxyLoad.set(proxy.id, (this.proxyLoad.get(proxy.id) ?? 0) + 1);
+        let released = false;
+        return () => {
+          if (released) return;
+          released = true;
+          this.proxyLoad.set(proxy.id, Math.max(0, (this.proxyLoad.get(proxy.id) ?? 1) - 1));
+        };
+      },
+    };
+  }
 
   constructor(deps: HostServiceDeps) {
     this.deps = deps;
@@ -84,6 +101,9 @@ export class HostService {
   async remove(host: string, actor: string): Promise<{ removed: string }> {
     const found = this.deps.catalog.findHost(host);
     if (!found) throw new LifeboatError('not-found', `no host "${host}" in the catalog`);
+    const movers = this.deps.catalog.movers.liveNamesOfHost(found.id);
+    if (movers.length > 0)
+      throw new LifeboatError('conflict', `movers ${movers.join(', ')} serve host "${host}"; \`lifeboat movers remove\` them first`);
     this.deps.catalog.removeHost(found.id);
     await this.deps.secrets.remove(found.id);
     this.deps.catalog.audit(actor, 'hosts.remove', found.id, { name: host });
@@ -117,6 +137,7 @@ export class HostService {
     if (!host) throw new LifeboatError('not-found', `no host "${request.host}" in the catalog`);
     if (catalog.listProxies().some((proxy) => proxy.name === request.name))
       throw new LifeboatError('conflict', `a proxy named "${request.name}" already exists`);
+    if (catalog.movers.findLive(request.name)) throw new LifeboatError('conflict', `a mover named "${request.name}" already exists`);
     if (request.transports.includes('hotadd') && !request.proxyVm)
       throw new LifeboatError('bad-request', 'a HotAdd proxy needs its proxy VM (--vm)');
     if ((request.transports.includes('san') || request.transports.includes('hotadd')) && Object.keys(request.datastorePaths).length === 0) {

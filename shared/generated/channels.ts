@@ -43,6 +43,9 @@ export const requestChannelNames = [
   'proxies.list',
   'proxies.add',
   'proxies.remove',
+  'movers.list',
+  'movers.add',
+  'movers.remove',
   'tape.library.create',
   'tape.library.add',
   'tape.library.list',
@@ -118,6 +121,7 @@ export const errorCodes = [
   'cancelled',
   'unavailable',
   'unauthorized',
+  'forbidden',
   'internal',
 ] as const satisfies readonly ErrorCode[];
 

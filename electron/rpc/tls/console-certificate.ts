@@ -3,12 +3,12 @@
 // fingerprint stays the one the operator checked. The engine's is made again only when it no
 // longer fits: unreadable, near its end, or not naming the host the console is asked to bind.
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LifeboatError } from '../../errors.ts';
 import type { TlsMaterial } from '../ws-server.ts';
 import { makeSelfSigned } from './self-signed.ts';
+import { readStoredPair, unnamed, writeStoredPair } from '../../x509/stored-pair.ts';
 
 const DAY_MS = 86_400_000;
 /** Below browsers' 398-day ceiling for server certificates. */
@@ -36,11 +36,6 @@ function describe(certPem: string, keyPem: string, source: ConsoleCertificate['s
     fingerprint256: certificate.fingerprint256,
     spkiSha256: createHash('sha256').update(spki).digest('base64'),
   };
-}
-
-function names(certificate: X509Certificate, name: string): boolean {
-  const bare = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
-  return (isIP(bare) ? certificate.checkIP(bare) : certificate.checkHost(bare)) !== undefined;
 }
 
 async function readOperatorFile(file: string, flag: string): Promise<string> {
@@ -85,15 +80,11 @@ export function homeCertificatePaths(home: string): { folder: string; cert: stri
 
 /** Why the stored certificate cannot be used as it is, or null when it can. */
 async function unfit(paths: { cert: string; key: string }, required: string[], now: Date): Promise<string | null> {
-  let certificate: X509Certificate;
-  try {
-    certificate = new X509Certificate(await readFile(paths.cert));
-    if (!certificate.checkPrivateKey(createPrivateKey(await readFile(paths.key)))) return 'its key does not match';
-  } catch {
-    return 'there is none yet (or it cannot be read)';
-  }
+  const stored = await readStoredPair(paths);
+  if ('unfit' in stored) return stored.unfit;
+  const { certificate } = stored;
   if (new Date(certificate.validTo).getTime() - now.getTime() < RENEW_WITHIN_DAYS * DAY_MS) return `it ends on ${certificate.validTo}`;
-  const missing = required.find((name) => !names(certificate, name));
+  const missing = unnamed(certificate, required);
   return missing === undefined ? null : `it does not name ${missing}`;
 }
 
@@ -114,11 +105,7 @@ export async function homeCertificate(
   });
   await mkdir(paths.folder, { recursive: true, mode: 0o700 });
   await chmod(paths.folder, 0o700);
-  // Written aside and renamed, key first: a crash leaves the old pair or a pair that `unfit` refuses.
-  await writeFile(`${paths.key}.new`, made.keyPem, { mode: 0o600 });
-  await chmod(`${paths.key}.new`, 0o600);
-  await writeFile(`${paths.cert}.new`, made.certPem, { mode: 0o644 });
-  await rename(`${paths.key}.new`, paths.key);
-  await rename(`${paths.cert}.new`, paths.cert);
+  // A crash while writing leaves the old pair or a pair that `unfit` refuses.
+  await writeStoredPair(paths, made);
   return describe(made.certPem, made.keyPem, 'self-signed', true);
 }
