@@ -5,7 +5,7 @@ import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { LifeboatError, type ErrorCode } from '../errors.ts';
 import { encodeFrame, FrameDecoder, MoverProtocolError, type Frame, type MoverMessage } from '../movers/protocol.ts';
 
-/** The engine said no (`refused`): forbidden means removed, revoked or a spent token, for good. */
+/** The engine said no (`refused`): forbidden means removed, revoked, foreign or a spent token, for good. */
 export class EngineRefused extends LifeboatError {
   constructor(code: ErrorCode, message: string) {
     super(code, message);

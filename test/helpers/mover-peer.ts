@@ -4,11 +4,12 @@
 // against it (stopped after the test file, SIGKILL if need be).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { formatJoinToken } from '../../electron/movers/join-token.ts';
 import { encodeFrame, FrameDecoder, type Frame, type MessageOf, type MoverMessage } from '../../electron/movers/protocol.ts';
 import { cli } from './serve-process.ts';
 
@@ -92,8 +93,7 @@ export class Pki {
 
   /** A join token as `movers add` makes it, pinning `fingerprint` (ours unless told). */
   token(fingerprint = this.caFingerprint()): string {
-    const body = { m: 'mover-id-1', s: randomBytes(32).toString('base64url'), ca: fingerprint };
-    return `lbm1.${Buffer.from(JSON.stringify(body)).toString('base64url')}`;
+    return formatJoinToken({ moverId: randomUUID(), secret: randomBytes(32).toString('base64url'), caFingerprint: fingerprint });
   }
 
   /** A certificate for a mover's public key, signed by this CA, named `name`. */

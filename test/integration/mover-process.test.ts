@@ -145,7 +145,7 @@ test('a token that pins another CA is refused at join, and nothing is stored', a
     `ds1=${view}`,
   ]);
   assert.equal(await refused.exit(), 2);
-  assert.equal(refused.failure()?.code, 'unauthorized');
+  assert.equal(refused.failure()?.code, 'forbidden');
   assert.match(refused.failure()?.message ?? '', /presents CA [0-9a-f]{64}, not the CA [0-9a-f]{64} the token pins/);
   assert.deepEqual(await readdir(join(root, 'stranger-state')), []);
   assert.ok(!peer.received.includes('join'));
@@ -333,17 +333,17 @@ test('a mover killed right after a checkpoint resumes its disk from that waterma
 });
 
 test('a mover the engine refuses for good says so on stderr and exits with 3', async () => {
-  connection.send({ type: 'refused', code: 'unauthorized', message: 'mover mover-1 was removed; join it again with a new token' });
+  connection.send({ type: 'refused', code: 'forbidden', message: 'mover mover-1 was removed; join it again with a new token' });
   assert.equal(await mover.exit(), 3);
-  assert.match(mover.stderr(), /^lifeboat mover: refused by the engine \(unauthorized\): mover mover-1 was removed/);
+  assert.match(mover.stderr(), /^lifeboat mover: refused by the engine \(forbidden\): mover mover-1 was removed/);
   assert.equal(mover.stderr().trim().split('\n').length, 1);
-  assert.equal((await mover.event('refused')).code, 'unauthorized');
+  assert.equal((await mover.event('refused')).code, 'forbidden');
 
   // Refused at hello (a removed mover that starts again): the same, without retrying.
   const removed = startMover(peer.port, ['--state', state, '--datastore', `ds1=${view}`]);
   const refusedAt = await peer.connection();
   await refusedAt.next('hello');
-  refusedAt.send({ type: 'refused', code: 'unauthorized', message: 'mover mover-1 was removed' });
+  refusedAt.send({ type: 'refused', code: 'forbidden', message: 'mover mover-1 was removed' });
   assert.equal(await removed.exit(), 3);
 });
 
