@@ -5,15 +5,18 @@
 // the mover (exit 3), and a mover whose engine dies (kill -9) connects again.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import type { MessageOf } from '../../electron/movers/protocol.ts';
 import { compressBlock, defaultCodec } from '../../electron/repository/codec.ts';
 import { tempDir } from '../helpers/env.ts';
-import { MoverPeer, Pki, startMover, type MoverProcess, type PeerConnection } from '../helpers/mover-peer.ts';
+import { MoverPeer, Pki, type PeerConnection } from '../helpers/mover-peer.ts';
+import { startMover, type MoverProcess } from '../helpers/movers.ts';
 
 const MIB = 1024 * 1024;
 const BLOCK = MIB;
@@ -130,45 +133,54 @@ async function filesUnder(folder: string): Promise<string[]> {
   return (await readdir(folder, { recursive: true })).sort();
 }
 
+/** A mover on `port` with the view as ds1, checkpoints every 200 ms unless `env` says otherwise. */
+function launch(
+  port: number,
+  args: { state: string; token?: string; transports?: string[]; slots?: number },
+  env: Record<string, string> = {},
+): MoverProcess {
+  return startMover({ engine: `127.0.0.1:${port}`, datastores: { ds1: view }, env: { LIFEBOAT_CHECKPOINT_MS: '200', ...env }, ...args });
+}
+
+/** Its exit code (null: a signal), once all it printed is read; a failure if it runs on for 30 s. */
+async function exitCode(mover: MoverProcess): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the mover still runs after 30 s: ${JSON.stringify(mover.events)} ${mover.stderr}`)), 30_000);
+  });
+  const [{ code }] = await Promise.race([Promise.all([mover.exited, once(mover.child.stdout as Readable, 'close')]), late]).finally(() =>
+    clearTimeout(timer),
+  );
+  return code;
+}
+
+/** The `{ error }` line the CLI prints (--json) when it ends on an error. */
+function failureOf(mover: MoverProcess): { code: string; message: string } | null {
+  const line = mover.events.find((event) => 'error' in event) as { error?: { code: string; message: string } } | undefined;
+  return line?.error ?? null;
+}
+
 const state = join(root, 'state');
 let mover: MoverProcess;
 let connection: PeerConnection;
 
 test('a token that pins another CA is refused at join, and nothing is stored', async () => {
   const stranger = await Pki.make(await makeDir('stranger-pki'), 'another-engine');
-  const refused = startMover(peer.port, [
-    '--state',
-    join(root, 'stranger-state'),
-    '--token',
-    pki.token(stranger.caFingerprint()),
-    '--datastore',
-    `ds1=${view}`,
-  ]);
-  assert.equal(await refused.exit(), 2);
-  assert.equal(refused.failure()?.code, 'forbidden');
-  assert.match(refused.failure()?.message ?? '', /presents CA [0-9a-f]{64}, not the CA [0-9a-f]{64} the token pins/);
+  const refused = launch(peer.port, { state: join(root, 'stranger-state'), token: pki.token(stranger.caFingerprint()) });
+  assert.equal(await exitCode(refused), 2);
+  assert.equal(failureOf(refused)?.code, 'forbidden');
+  assert.match(failureOf(refused)?.message ?? '', /presents CA [0-9a-f]{64}, not the CA [0-9a-f]{64} the token pins/);
   assert.deepEqual(await readdir(join(root, 'stranger-state')), []);
   assert.ok(!peer.received.includes('join'));
 });
 
 test('a mover joins with its token, then connects with its own certificate and says what it reaches', async () => {
-  mover = startMover(peer.port, [
-    '--state',
-    state,
-    '--token',
-    pki.token(),
-    '--datastore',
-    `ds1=${view}`,
-    '--transports',
-    'hotadd,nbd',
-    '--slots',
-    '3',
-  ]);
+  mover = launch(peer.port, { state, token: pki.token(), transports: ['hotadd', 'nbd'], slots: 3 });
   const joining = await peer.connection();
   assert.equal(joining.certificate, null);
   const joinMessage = await peer.acceptJoin(joining, 'mover-1');
   assert.match(joinMessage.publicKeyPem, /BEGIN PUBLIC KEY/);
-  assert.deepEqual(await mover.event('joined'), { event: 'joined', mover: 'mover-1' });
+  assert.deepEqual(await mover.waitFor('joined'), { event: 'joined', mover: 'mover-1' });
   assert.equal((await stat(state)).mode & 0o777, 0o700);
   assert.equal((await stat(join(state, 'key.pem'))).mode & 0o777, 0o600);
   assert.equal(await readFile(join(state, 'ca.pem'), 'utf8'), pki.caPem);
@@ -187,17 +199,17 @@ test('a mover joins with its token, then connects with its own certificate and s
       version: '',
     },
   );
-  assert.equal((await mover.event('connected')).mover, 'mover-1');
+  assert.equal((await mover.waitFor('connected')).mover, 'mover-1');
 
-  const again = startMover(peer.port, ['--state', state, '--token', pki.token(), '--datastore', `ds1=${view}`]);
-  assert.equal(await again.exit(), 2);
-  assert.match(again.failure()?.message ?? '', /already joined as mover-1; remove .*cert\.pem to join again/);
+  const again = launch(peer.port, { state, token: pki.token() });
+  assert.equal(await exitCode(again), 2);
+  assert.match(failureOf(again)?.message ?? '', /already joined as mover-1; remove .*cert\.pem to join again/);
 });
 
 test("a disk task of a real image's compressed blocks is written identically, within the window", async () => {
   const sent = task({ path: 'vm-a/vm-a-flat.vmdk' });
   const carried = await carry(connection, sent, stored);
-  assert.equal((await mover.event('task-started')).task, sent.task);
+  assert.equal((await mover.waitFor('task-started')).task, sent.task);
   assert.equal(carried.end?.type, 'done', JSON.stringify(carried.end));
   assert.equal(
     (carried.end as MessageOf<'done'>).bytesWritten,
@@ -212,7 +224,7 @@ test("a disk task of a real image's compressed blocks is written identically, wi
     [...watermarks].sort((a, b) => a - b),
   );
   assert.ok(watermarks.every((watermark) => watermark > 0 && watermark <= 9));
-  assert.equal((await mover.event('task-done')).task, sent.task);
+  assert.equal((await mover.waitFor('task-done')).task, sent.task);
 });
 
 test('a block whose SHA-256 does not match fails its task, naming the block and offset; the connection stays up', async () => {
@@ -226,7 +238,7 @@ test('a block whose SHA-256 does not match fails its task, naming the block and 
     failed.message,
     new RegExp(`disk disk-2000: block ${second.index} at offset ${second.index * BLOCK}: its SHA-256 does not match`),
   );
-  assert.equal((await mover.event('task-failed')).code, 'corrupt-backup');
+  assert.equal((await mover.waitFor('task-failed')).code, 'corrupt-backup');
   connection.send({ type: 'ping' });
   await connection.next('pong');
 });
@@ -287,13 +299,13 @@ test('hostile paths are refused and nothing is written outside the view', async 
 
   // '..' and absolute paths never reach the file system: such a task is not a message of the
   // protocol, and the mover ends the connection (then connects again).
-  for (const path of ['../outside/x-flat.vmdk', `${outside}/x-flat.vmdk`]) {
+  for (const [nth, path] of ['../outside/x-flat.vmdk', `${outside}/x-flat.vmdk`].entries()) {
     const header = Buffer.from(JSON.stringify({ ...task({}), path }));
     const lengths = Buffer.alloc(4);
     lengths.writeUInt32BE(header.length);
     connection.sendRaw(Buffer.concat([lengths, header, Buffer.alloc(4)]));
     await connection.closed;
-    assert.match(String((await mover.event('disconnected')).reason), /broke the protocol/);
+    assert.match(String((await mover.waitFor('disconnected', 30_000, nth + 1)).reason), /broke the protocol/);
     connection = await peer.connection();
     await connection.welcome();
   }
@@ -303,24 +315,21 @@ test('hostile paths are refused and nothing is written outside the view', async 
 
 test('a mover killed right after a checkpoint resumes its disk from that watermark', async () => {
   mover.child.kill('SIGTERM');
-  assert.equal(await mover.exit(), 0);
+  assert.equal(await exitCode(mover), 0);
 
   const target = 'vm-resume/disk-flat.vmdk';
-  const dying = startMover(peer.port, ['--state', state, '--datastore', `ds1=${view}`], {
-    LIFEBOAT_KILL_AT: 'mover-checkpoint:2',
-    LIFEBOAT_CHECKPOINT_MS: '1',
-  });
+  const dying = launch(peer.port, { state }, { LIFEBOAT_KILL_AT: 'mover-checkpoint:2', LIFEBOAT_CHECKPOINT_MS: '1' });
   const first = await peer.connection();
   await first.welcome();
   const carried = await carry(first, task({ path: target }), stored);
   assert.equal(carried.end, null, 'the mover died before it finished');
-  assert.equal(await dying.exit(), null);
+  assert.equal(await exitCode(dying), null);
   assert.equal(dying.child.signalCode, 'SIGKILL');
   assert.equal(carried.checkpoints.length, 2);
   const watermark = (carried.checkpoints.at(-1) as MessageOf<'checkpoint'>).watermark;
   assert.ok(watermark > 0 && watermark < 9, `watermark ${watermark}`);
 
-  mover = startMover(peer.port, ['--state', state, '--datastore', `ds1=${view}`]);
+  mover = launch(peer.port, { state });
   connection = await peer.connection();
   await connection.welcome();
   const resumed = await carry(
@@ -334,17 +343,17 @@ test('a mover killed right after a checkpoint resumes its disk from that waterma
 
 test('a mover the engine refuses for good says so on stderr and exits with 3', async () => {
   connection.send({ type: 'refused', code: 'forbidden', message: 'mover mover-1 was removed; join it again with a new token' });
-  assert.equal(await mover.exit(), 3);
-  assert.match(mover.stderr(), /^lifeboat mover: refused by the engine \(forbidden\): mover mover-1 was removed/);
-  assert.equal(mover.stderr().trim().split('\n').length, 1);
-  assert.equal((await mover.event('refused')).code, 'forbidden');
+  assert.equal(await exitCode(mover), 3);
+  assert.match(mover.stderr, /^lifeboat mover: refused by the engine \(forbidden\): mover mover-1 was removed/);
+  assert.equal(mover.stderr.trim().split('\n').length, 1);
+  assert.equal((await mover.waitFor('refused')).code, 'forbidden');
 
   // Refused at hello (a removed mover that starts again): the same, without retrying.
-  const removed = startMover(peer.port, ['--state', state, '--datastore', `ds1=${view}`]);
+  const removed = launch(peer.port, { state });
   const refusedAt = await peer.connection();
   await refusedAt.next('hello');
   refusedAt.send({ type: 'refused', code: 'forbidden', message: 'mover mover-1 was removed' });
-  assert.equal(await removed.exit(), 3);
+  assert.equal(await exitCode(removed), 3);
 });
 
 test('a mover whose engine is killed (kill -9) connects again when the engine is back on its port', async () => {
@@ -363,23 +372,21 @@ test('a mover whose engine is killed (kill -9) connects again when the engine is
     void exited.then(() => reject(new Error('the peer process ended before it listened')));
   });
   const moverState = join(root, 'state-2');
-  const survivor = startMover(port, ['--state', moverState, '--token', pki.token(), '--datastore', `ds1=${view}`], {
-    LIFEBOAT_MOVER_TIMEOUT_MS: '3000',
-  });
-  await survivor.event('joined');
-  await survivor.event('connected');
+  const survivor = launch(port, { state: moverState, token: pki.token() }, { LIFEBOAT_MOVER_TIMEOUT_MS: '3000' });
+  await survivor.waitFor('joined');
+  await survivor.waitFor('connected');
 
   engine.kill('SIGKILL');
   await exited;
-  assert.ok(Number((await survivor.event('disconnected')).retryInMs) >= 1000);
+  assert.ok(Number((await survivor.waitFor('disconnected')).retryInMs) >= 1000);
   const back = await MoverPeer.listen(pki, port);
   const again = await back.connection();
   assert.match(again.certificate?.subject ?? '', /CN=mover-1/);
   await again.welcome();
-  await survivor.event('connected');
+  await survivor.waitFor('connected', 30_000, 2);
 
   // This engine does not ping: the silence timeout finds it, not TCP, and the mover connects again.
-  assert.match(String((await survivor.event('disconnected')).reason), /nothing heard from the engine for 3 s/);
+  assert.match(String((await survivor.waitFor('disconnected', 30_000, 2)).reason), /nothing heard from the engine for 3 s/);
   await (await back.connection()).welcome();
-  await survivor.event('connected');
+  await survivor.waitFor('connected', 30_000, 3);
 });
