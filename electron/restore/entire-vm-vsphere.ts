@@ -271,8 +271,9 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     const datastore = placement.datastore.name;
     const datastorePath = `[${datastore}] ${vmName}/${placed.fileName}`;
     const usual = eligibleFor(transport.mode, datastore);
-    const proxyVmOf = (name: string): string | null =>
-      movers.proxiesOf(this.request.target.host).find((candidate) => candidate.name === name)?.proxyVm ?? null;
+    const host = this.request.target.host;
+    const asProxy = (name: string): ProxySummary | undefined => movers.proxiesOf(host).find((candidate) => candidate.name === name);
+    const proxyVmOf = (name: string): string | null => asProxy(name)?.proxyVm ?? null;
     const written = await this.whileHotAdded(context, client, datastorePath, disk.capacity, async () => {
       const result = await movers.writeDisk({
         jobId: this.jobId,
@@ -284,7 +285,11 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
         // vSphere made a placeholder flat file; the mover replaces it.
         create: true,
         first: this.carrier ?? proxy.name,
-        eligible: (mover) => usual(mover) ?? (transport.mode === 'hotadd' && !proxyVmOf(mover.name) ? 'has no proxy VM for HotAdd' : null),
+        eligible: (mover) => {
+          const candidate = asProxy(mover.name);
+          if (!candidate) return `is not a connected mover of host ${host}`;
+          return usual(mover) ?? (transport.mode === 'hotadd' && !candidate.proxyVm ? 'has no proxy VM for HotAdd' : null);
+        },
         onProgress: progress.onProgress,
         onReassign: async (_from, to) => {
           this.carrier = to;
