@@ -5,7 +5,7 @@ import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { LifeboatError, type ErrorCode } from '../errors.ts';
 import { encodeFrame, FrameDecoder, MoverProtocolError, type Frame, type MoverMessage } from '../movers/protocol.ts';
 
-/** The engine said no (`refused`): forbidden means removed, revoked or a spent token, for good. */
+/** The engine said no (`refused`): forbidden means removed, revoked, foreign or a spent token, for good. */
 export class EngineRefused extends LifeboatError {
   constructor(code: ErrorCode, message: string) {
     super(code, message);
@@ -39,7 +39,9 @@ export class EngineLink {
   private readonly silence: NodeJS.Timeout;
   private open = true;
   private settle: (reason: string) => void = () => undefined;
-  private onFrame: (frame: Frame) => void = () => undefined;
+  /** Where frames go; null: they wait in `queued` (between an answer and the session's listener). */
+  private onFrame: ((frame: Frame) => void) | null = null;
+  private readonly queued: Frame[] = [];
 
   constructor(socket: TLSSocket, silenceMs: number) {
     this.socket = socket;
@@ -53,6 +55,7 @@ export class EngineLink {
   /** Frames go to `handler` in order from now on. */
   listen(handler: (frame: Frame) => void): void {
     this.onFrame = handler;
+    while (this.open && this.onFrame === handler && this.queued.length > 0) handler(this.queued.shift() as Frame);
   }
 
   private received(chunk: Buffer): void {
@@ -66,7 +69,11 @@ export class EngineLink {
       this.close(`the engine broke the protocol: ${error.message}`);
       return;
     }
-    for (const frame of frames) if (this.open) this.onFrame(frame);
+    for (const frame of frames) {
+      if (!this.open) return;
+      if (this.onFrame) this.onFrame(frame);
+      else this.queued.push(frame);
+    }
   }
 
   /** Sends a message; resolves once its bytes are handed to the kernel (false: the link is gone). */
@@ -77,11 +84,14 @@ export class EngineLink {
     return new Promise((resolve) => this.socket.write(bytes, (error) => resolve(!error)));
   }
 
-  /** The next frame (the answer to `join` or `hello`); rejects if the link ends first. */
+  /** The next frame (the answer to `join` or `hello`), the ones after it kept for listen(); rejects if the link ends first. */
   next(): Promise<Frame> {
     return new Promise((resolve, reject) => {
-      this.listen(resolve);
       void this.closed.then((reason) => reject(new LifeboatError('unavailable', reason)));
+      this.listen((frame) => {
+        this.onFrame = null;
+        resolve(frame);
+      });
     });
   }
 

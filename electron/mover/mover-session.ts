@@ -132,7 +132,7 @@ class Session {
         !certificate.verify(new X509Certificate(identity.caPem).publicKey) ||
         !certificate.publicKey.export({ type: 'spki', format: 'der' }).equals(ours)
       )
-        throw new LifeboatError('unauthorized', 'the renewed certificate is not for this mover under its CA');
+        throw new LifeboatError('forbidden', 'the renewed certificate is not for this mover under its CA');
       await state.storeCertificate(message.certificatePem);
       this.renewAfter = Date.parse(message.renewAfter);
     } catch (error) {

@@ -2,19 +2,20 @@
 // then stay connected: reconnect with backoff (1 s doubling to 10 s) whenever the link is lost,
 // until a stop signal (0) or the engine refuses it for good (3: removed, revoked, spent token).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LifeboatError } from '../errors.ts';
+import { LifeboatError, type ErrorCode } from '../errors.ts';
 import { checkDatastoreViews, DatastoreView } from './datastore-view.ts';
 import { EngineRefused } from './engine-link.ts';
+import { parseJoinToken } from '../movers/join-token.ts';
 import { join } from './join.ts';
-import { pinnedCaFingerprint } from './join-token.ts';
 import type { EmitEvent } from './mover-events.ts';
 import type { MoverOptions, MoverTuning } from './mover-options.ts';
 import { runSession } from './mover-session.ts';
 import { StateFolder, type MoverIdentity } from './state-folder.ts';
 
 export const EXIT_REFUSED = 3;
-/** Refusals no retry can change. 'forbidden' is named too, for an engine that says it so. */
-const REFUSED_FOR_GOOD = new Set<string>(['unauthorized', 'forbidden']);
+/** Refusals no retry can change: removed, revoked, a spent token, a foreign certificate (forbidden),
+ * or a mover the engine cannot speak with (bad-request: another protocol version). */
+const REFUSED_FOR_GOOD = new Set<ErrorCode>(['forbidden', 'bad-request']);
 
 type Backoff = { next(): number; reset(): void };
 
@@ -62,7 +63,7 @@ async function joinOnce(
 }
 
 export async function runMover(options: MoverOptions, tuning: MoverTuning, emit: EmitEvent, stop: AbortSignal): Promise<number> {
-  if (options.token !== null) pinnedCaFingerprint(options.token); // a bad token makes nothing, not even the state folder
+  if (options.token !== null) parseJoinToken(options.token); // a bad token makes nothing, not even the state folder
   const roots = await checkDatastoreViews(options.datastores);
   const views = new Map(Object.entries(roots).map(([name, root]) => [name, new DatastoreView(name, root)]));
   const state = await StateFolder.open(options.state);

@@ -4,11 +4,12 @@
 // against it (stopped after the test file, SIGKILL if need be).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { formatJoinToken } from '../../electron/movers/join-token.ts';
 import { encodeFrame, FrameDecoder, type Frame, type MessageOf, type MoverMessage } from '../../electron/movers/protocol.ts';
 import { cli } from './serve-process.ts';
 
@@ -17,6 +18,44 @@ const WAIT_MS = 30_000;
 
 const openssl = (cwd: string, ...args: string[]): string =>
   execFileSync('openssl', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** STEM.pem: a certificate named `name` for the public key in STEM.pub, signed by the CA of `dir`. */
+async function signKey(dir: string, stem: string, name: string, extensions: string): Promise<void> {
+  await writeFile(join(dir, `${stem}.ext`), extensions);
+  const [key, ext, out] = [`${stem}.pub`, `${stem}.ext`, `${stem}.pem`];
+  openssl(
+    dir,
+    'x509',
+    '-new',
+    '-force_pubkey',
+    key,
+    '-subj',
+    `/CN=${name}`,
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-days',
+    '2',
+    '-extfile',
+    ext,
+    '-out',
+    out,
+  );
+}
+
+/** Resolves when the wake it arms is called, or after `ms`. */
+function wakeOrTimeout(ms: number, arm: (wake: (() => void) | null) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const wake = (): void => {
+      clearTimeout(timer);
+      arm(null);
+      resolve();
+    };
+    const timer = setTimeout(wake, ms);
+    arm(wake);
+  });
+}
 
 /** A CA, the engine's leaf under it, and certificates issued to movers' public keys. */
 export class Pki {
@@ -37,26 +76,7 @@ export class Pki {
     openssl(dir, 'req', '-x509', '-new', '-key', 'ca.key', '-subj', `/CN=${name} CA`, '-days', '2', '-out', 'ca.pem');
     openssl(dir, 'genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'server.key');
     openssl(dir, 'pkey', '-in', 'server.key', '-pubout', '-out', 'server.pub');
-    await writeFile(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-    openssl(
-      dir,
-      'x509',
-      '-new',
-      '-force_pubkey',
-      'server.pub',
-      '-subj',
-      `/CN=${name}`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-days',
-      '2',
-      '-extfile',
-      'server.ext',
-      '-out',
-      'server.pem',
-    );
+    await signKey(dir, 'server', name, 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
     return Pki.load(dir);
   }
 
@@ -73,34 +93,14 @@ export class Pki {
 
   /** A join token as `movers add` makes it, pinning `fingerprint` (ours unless told). */
   token(fingerprint = this.caFingerprint()): string {
-    const body = { m: 'mover-id-1', s: randomBytes(32).toString('base64url'), ca: fingerprint };
-    return `lbm1.${Buffer.from(JSON.stringify(body)).toString('base64url')}`;
+    return formatJoinToken({ moverId: randomUUID(), secret: randomBytes(32).toString('base64url'), caFingerprint: fingerprint });
   }
 
   /** A certificate for a mover's public key, signed by this CA, named `name`. */
   async issue(publicKeyPem: string, name: string): Promise<string> {
     const stem = `mover-${randomBytes(6).toString('hex')}`;
     await writeFile(join(this.dir, `${stem}.pub`), publicKeyPem);
-    await writeFile(join(this.dir, `${stem}.ext`), 'extendedKeyUsage=clientAuth\n');
-    openssl(
-      this.dir,
-      'x509',
-      '-new',
-      '-force_pubkey',
-      `${stem}.pub`,
-      '-subj',
-      `/CN=${name}`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-days',
-      '2',
-      '-extfile',
-      `${stem}.ext`,
-      '-out',
-      `${stem}.pem`,
-    );
+    await signKey(this.dir, stem, name, 'extendedKeyUsage=clientAuth\n');
     return readFile(join(this.dir, `${stem}.pem`), 'utf8');
   }
 }
@@ -145,14 +145,7 @@ export class PeerConnection {
       if (this.ended) throw new Error('the connection closed');
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`nothing came within ${within / 1000} s`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiting = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.waiting = null;
+      await wakeOrTimeout(left, (armed) => (this.waiting = armed));
     }
   }
 
@@ -249,14 +242,7 @@ export class MoverPeer {
       if (connection) continue;
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no mover connected within ${within / 1000} s`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiting = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.waiting = null;
+      await wakeOrTimeout(left, (armed) => (this.waiting = armed));
     }
   }
 
@@ -285,6 +271,8 @@ export type MoverProcess = {
   /** The first event (after the ones already taken) named `event`. */
   event(event: string, within?: number): Promise<Record<string, unknown>>;
   exited: Promise<number | null>;
+  /** Its exit code (null: a signal ended it), or a failure if it runs on for `within`. */
+  exit(within?: number): Promise<number | null>;
   stderr(): string;
   /** The `{ error }` line the CLI printed when it ended on an error (--json). */
   failure(): { code: string; message: string } | null;
@@ -334,6 +322,16 @@ export function startMover(port: number, args: string[], env: Record<string, str
     events,
     exited,
     stderr: () => stderr,
+    exit: (within = WAIT_MS) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`the mover still runs after ${within / 1000} s (${JSON.stringify(events)}; stderr: ${stderr})`)),
+          within,
+        );
+      });
+      return Promise.race([exited, late]).finally(() => clearTimeout(timer));
+    },
     failure: () => (events.find((line) => 'error' in line)?.error as { code: string; message: string } | undefined) ?? null,
     async event(name, within = WAIT_MS) {
       const deadline = Date.now() + within;
@@ -345,14 +343,7 @@ export function startMover(port: number, args: string[], env: Record<string, str
         }
         const left = deadline - Date.now();
         if (left <= 0 || closed) assert.fail(`the mover printed no ${name} event (${JSON.stringify(events)}; stderr: ${stderr})`);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(left, 1000));
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = null;
+        await wakeOrTimeout(Math.min(left, 1000), (armed) => (wake = armed));
       }
     },
   };

@@ -144,8 +144,8 @@ test('a token that pins another CA is refused at join, and nothing is stored', a
     '--datastore',
     `ds1=${view}`,
   ]);
-  assert.equal(await refused.exited, 2);
-  assert.equal(refused.failure()?.code, 'unauthorized');
+  assert.equal(await refused.exit(), 2);
+  assert.equal(refused.failure()?.code, 'forbidden');
   assert.match(refused.failure()?.message ?? '', /presents CA [0-9a-f]{64}, not the CA [0-9a-f]{64} the token pins/);
   assert.deepEqual(await readdir(join(root, 'stranger-state')), []);
   assert.ok(!peer.received.includes('join'));
@@ -190,7 +190,7 @@ test('a mover joins with its token, then connects with its own certificate and s
   assert.equal((await mover.event('connected')).mover, 'mover-1');
 
   const again = startMover(peer.port, ['--state', state, '--token', pki.token(), '--datastore', `ds1=${view}`]);
-  assert.equal(await again.exited, 2);
+  assert.equal(await again.exit(), 2);
   assert.match(again.failure()?.message ?? '', /already joined as mover-1; remove .*cert\.pem to join again/);
 });
 
@@ -213,4 +213,173 @@ test("a disk task of a real image's compressed blocks is written identically, wi
   );
   assert.ok(watermarks.every((watermark) => watermark > 0 && watermark <= 9));
   assert.equal((await mover.event('task-done')).task, sent.task);
+});
+
+test('a block whose SHA-256 does not match fails its task, naming the block and offset; the connection stays up', async () => {
+  const [first, second] = stored as [StoredBlock, StoredBlock];
+  const damaged = { ...second, sha256: createHash('sha256').update('not this block').digest('hex') };
+  const carried = await carry(connection, task({}), [first, damaged]);
+  assert.equal(carried.end?.type, 'failed');
+  const failed = carried.end as MessageOf<'failed'>;
+  assert.equal(failed.code, 'corrupt-backup');
+  assert.match(
+    failed.message,
+    new RegExp(`disk disk-2000: block ${second.index} at offset ${second.index * BLOCK}: its SHA-256 does not match`),
+  );
+  assert.equal((await mover.event('task-failed')).code, 'corrupt-backup');
+  connection.send({ type: 'ping' });
+  await connection.next('pong');
+});
+
+test('blocks out of order, of the wrong length or beyond the window fail their task', async () => {
+  const [first, second] = stored as [StoredBlock, StoredBlock];
+  const cases: [string, MessageOf<'task'>, StoredBlock[], RegExp][] = [
+    ['a block again', task({}), [second, second], /block \d+ at offset \d+: out of order/],
+    [
+      'a block below resumeFrom',
+      task({ create: false, resumeFrom: 3, path: 'vm-a/vm-a-flat.vmdk' }),
+      [first],
+      new RegExp(`block ${first.index} at offset ${first.index * BLOCK}: out of order \\(expected a block from 3 to 8\\)`),
+    ],
+    ['a block past the disk', task({}), [{ ...first, index: 9 }], /block 9 at offset 9437184: out of order/],
+    ['a length that is not the block', task({}), [{ ...first, rawLength: 4096 }], /says 4096 bytes where the disk has 1048576/],
+  ];
+  for (const [what, sent, blocks, says] of cases) {
+    const { end } = await carry(connection, sent, blocks);
+    assert.equal(end?.type, 'failed', what);
+    assert.match((end as MessageOf<'failed'>).message, says, what);
+  }
+  // The engine ignores the credit it granted: more than `window` bytes arrive before any credit.
+  const greedy = task({ window: 1024 });
+  connection.send(greedy);
+  for (const block of stored.slice(0, 3)) {
+    const { payload, ...header } = block;
+    connection.send({ type: 'block', task: greedy.task, ...header }, payload);
+  }
+  const failed = await connection.next('failed');
+  assert.match(failed.message.message, /beyond the credit given back \(window 1024\)/);
+});
+
+test('hostile paths are refused and nothing is written outside the view', async () => {
+  const before = await filesUnder(outside);
+  await writeFile(join(outside, 'victim.img'), 'not a disk');
+  await symlink(outside, join(view, 'escape'));
+  await symlink(join(outside, 'victim.img'), join(view, 'linked-flat.vmdk'));
+  const cases: [string, MessageOf<'task'>, RegExp][] = [
+    ['a folder that links outside', task({ path: 'escape/vm/disk-flat.vmdk' }), /escape leads outside the view/],
+    ['a file that is a link, created', task({ path: 'linked-flat.vmdk' }), /it is a symbolic link/],
+    ['a file that is a link, rewritten', task({ path: 'linked-flat.vmdk', create: false }), /it is a symbolic link/],
+    ['a datastore the mover has no view of', task({ datastore: 'ds9' }), /no view of datastore ds9/],
+    ['a file that is not there', task({ create: false, path: 'vm-none/disk.vmdk' }), /does not exist/],
+    [
+      'a file of another size',
+      task({ create: false, capacity: CAPACITY + BLOCK, path: 'vm-a/vm-a-flat.vmdk' }),
+      /holds \d+ bytes, not the disk's/,
+    ],
+  ];
+  for (const [what, sent, says] of cases) {
+    const { end } = await carry(connection, sent, stored.slice(0, 1));
+    assert.equal(end?.type, 'failed', what);
+    assert.match((end as MessageOf<'failed'>).message, says, what);
+  }
+  assert.equal(await readFile(join(outside, 'victim.img'), 'utf8'), 'not a disk');
+  assert.deepEqual(await filesUnder(outside), [...before, 'victim.img']);
+
+  // '..' and absolute paths never reach the file system: such a task is not a message of the
+  // protocol, and the mover ends the connection (then connects again).
+  for (const path of ['../outside/x-flat.vmdk', `${outside}/x-flat.vmdk`]) {
+    const header = Buffer.from(JSON.stringify({ ...task({}), path }));
+    const lengths = Buffer.alloc(4);
+    lengths.writeUInt32BE(header.length);
+    connection.sendRaw(Buffer.concat([lengths, header, Buffer.alloc(4)]));
+    await connection.closed;
+    assert.match(String((await mover.event('disconnected')).reason), /broke the protocol/);
+    connection = await peer.connection();
+    await connection.welcome();
+  }
+  assert.deepEqual(await filesUnder(outside), [...before, 'victim.img']);
+  assert.deepEqual((await readdir(root)).sort(), ['outside', 'pki', 'source', 'state', 'stranger-pki', 'stranger-state', 'view']);
+});
+
+test('a mover killed right after a checkpoint resumes its disk from that watermark', async () => {
+  mover.child.kill('SIGTERM');
+  assert.equal(await mover.exit(), 0);
+
+  const target = 'vm-resume/disk-flat.vmdk';
+  const dying = startMover(peer.port, ['--state', state, '--datastore', `ds1=${view}`], {
+    LIFEBOAT_KILL_AT: 'mover-checkpoint:2',
+    LIFEBOAT_CHECKPOINT_MS: '1',
+  });
+  const first = await peer.connection();
+  await first.welcome();
+  const carried = await carry(first, task({ path: target }), stored);
+  assert.equal(carried.end, null, 'the mover died before it finished');
+  assert.equal(await dying.exit(), null);
+  assert.equal(dying.child.signalCode, 'SIGKILL');
+  assert.equal(carried.checkpoints.length, 2);
+  const watermark = (carried.checkpoints.at(-1) as MessageOf<'checkpoint'>).watermark;
+  assert.ok(watermark > 0 && watermark < 9, `watermark ${watermark}`);
+
+  mover = startMover(peer.port, ['--state', state, '--datastore', `ds1=${view}`]);
+  connection = await peer.connection();
+  await connection.welcome();
+  const resumed = await carry(
+    connection,
+    task({ path: target, create: false, resumeFrom: watermark }),
+    stored.filter((block) => block.index >= watermark),
+  );
+  assert.equal(resumed.end?.type, 'done', JSON.stringify(resumed.end));
+  assertIdentical(join(view, target));
+});
+
+test('a mover the engine refuses for good says so on stderr and exits with 3', async () => {
+  connection.send({ type: 'refused', code: 'forbidden', message: 'mover mover-1 was removed; join it again with a new token' });
+  assert.equal(await mover.exit(), 3);
+  assert.match(mover.stderr(), /^lifeboat mover: refused by the engine \(forbidden\): mover mover-1 was removed/);
+  assert.equal(mover.stderr().trim().split('\n').length, 1);
+  assert.equal((await mover.event('refused')).code, 'forbidden');
+
+  // Refused at hello (a removed mover that starts again): the same, without retrying.
+  const removed = startMover(peer.port, ['--state', state, '--datastore', `ds1=${view}`]);
+  const refusedAt = await peer.connection();
+  await refusedAt.next('hello');
+  refusedAt.send({ type: 'refused', code: 'forbidden', message: 'mover mover-1 was removed' });
+  assert.equal(await removed.exit(), 3);
+});
+
+test('a mover whose engine is killed (kill -9) connects again when the engine is back on its port', async () => {
+  const pkiDir = pki.dir;
+  const engine = spawn(process.execPath, [join(import.meta.dirname, '..', 'helpers', 'mover-peer-child.ts'), pkiDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((resolve) => engine.once('exit', resolve));
+  after(() => {
+    if (engine.exitCode === null && engine.signalCode === null) engine.kill('SIGKILL');
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    engine.stdout.once('data', (chunk: Buffer) =>
+      resolve((JSON.parse(chunk.toString().split('\n')[0] as string) as { port: number }).port),
+    );
+    void exited.then(() => reject(new Error('the peer process ended before it listened')));
+  });
+  const moverState = join(root, 'state-2');
+  const survivor = startMover(port, ['--state', moverState, '--token', pki.token(), '--datastore', `ds1=${view}`], {
+    LIFEBOAT_MOVER_TIMEOUT_MS: '3000',
+  });
+  await survivor.event('joined');
+  await survivor.event('connected');
+
+  engine.kill('SIGKILL');
+  await exited;
+  assert.ok(Number((await survivor.event('disconnected')).retryInMs) >= 1000);
+  const back = await MoverPeer.listen(pki, port);
+  const again = await back.connection();
+  assert.match(again.certificate?.subject ?? '', /CN=mover-1/);
+  await again.welcome();
+  await survivor.event('connected');
+
+  // This engine does not ping: the silence timeout finds it, not TCP, and the mover connects again.
+  assert.match(String((await survivor.event('disconnected')).reason), /nothing heard from the engine for 3 s/);
+  await (await back.connection()).welcome();
+  await survivor.event('connected');
 });

@@ -48,7 +48,7 @@ const message: fc.Arbitrary<{ message: MoverMessage; payload: Buffer }> = fc.one
   fc.constant({ message: { type: 'ping' } as const, payload: Buffer.alloc(0) }),
   fc
     .string({ maxLength: 200 })
-    .map((text) => ({ message: { type: 'refused', code: 'unauthorized', message: text } as const, payload: Buffer.alloc(0) })),
+    .map((text) => ({ message: { type: 'refused', code: 'forbidden', message: text } as const, payload: Buffer.alloc(0) })),
 );
 
 /** Cuts `bytes` at the given fractions of its length. */
