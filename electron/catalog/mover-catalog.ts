@@ -80,6 +80,12 @@ export class MoverCatalog {
     return row ? fromRow(row) : null;
   }
 
+  /** The mover whose current certificate (or, removed, its last) has this serial. */
+  bySerial(serial: string): CatalogMover | null {
+    const row = this.db.prepare(`${SELECT} WHERE m.certificate_serial = ?`).get(serial) as Row | undefined;
+    return row ? fromRow(row) : null;
+  }
+
   /** The mover of that name that is not removed. */
   findLive(name: string): CatalogMover | null {
     const row = this.db.prepare(`${SELECT} WHERE m.name = ? AND m.removed_at IS NULL`).get(name) as Row | undefined;

@@ -119,12 +119,16 @@ export class MoverEnrollment {
     if (!issuedBy(peer, this.authorityCertificate, this.now()))
       throw forbidden("the certificate was not issued by this engine's mover CA (or is outside its validity)");
     const name = commonNameOf(peer.subject);
+    // By serial first: a removed mover's certificate is named as such even when its name was given again.
+    const holder = this.catalog.movers.bySerial(serialHex(peer.serialNumber));
+    if (holder && holder.name === name) {
+      if (holder.removedAt !== null) throw forbidden(removedMessage(holder.name));
+      return recordOf(holder);
+    }
     const mover = name === null ? null : this.catalog.movers.find(name);
     if (!mover) throw forbidden(`no mover "${name ?? ''}" is known to this engine`);
     if (mover.removedAt !== null) throw forbidden(removedMessage(mover.name));
-    if (mover.certificateSerial !== serialHex(peer.serialNumber))
-      throw forbidden(`mover ${mover.name} presented a certificate that is no longer its own (it was renewed, or the mover joined again)`);
-    return recordOf(mover);
+    throw forbidden(`mover ${mover.name} presented a certificate that is no longer its own (it was renewed since)`);
   }
 
   /** A new certificate for a joined mover (its old one is refused from now on). */

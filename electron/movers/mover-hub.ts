@@ -296,11 +296,13 @@ export class MoverHub implements MoverLiveView {
     let watermark = 0;
     let lost: { from: string; error: MoverLost } | null = null;
     for (;;) {
-      const state: MoverState | null = lost === null ? this.usable(request, request.first) : await this.waitForMover(request);
-      if (!state) {
-        lost = { from: request.first, error: new MoverLost('it is not connected', 0, 0) };
+      const chosen: { state: MoverState } | { reason: string } =
+        lost === null ? this.usable(request, request.first) : { state: await this.waitForMover(request) };
+      if (!('state' in chosen)) {
+        lost = { from: request.first, error: new MoverLost(chosen.reason, 0, 0) };
         continue;
       }
+      const { state } = chosen;
       const name: string = state.record.name;
       if (lost) {
         context.log(
@@ -352,11 +354,12 @@ export class MoverHub implements MoverLiveView {
     }
   }
 
-  /** The mover named `name` if it is connected and can take the request, else null. */
-  private usable(request: DiskTaskRequest, name: string): MoverState | null {
-    const state = [...this.states.values()].find((candidate) => candidate.record.name === name);
-    if (!state?.connection || state.connection.lost || state.record.removed) return null;
-    return request.eligible({ ...this.liveOf(state), name }) === null ? state : null;
+  /** The mover named `name` if it is connected and can take the request, else why not. */
+  private usable(request: DiskTaskRequest, name: string): { state: MoverState } | { reason: string } {
+    const state = [...this.states.values()].find((candidate) => candidate.record.name === name && !candidate.record.removed);
+    if (!state?.connection || state.connection.lost) return { reason: 'it is not connected' };
+    const reason = request.eligible({ ...this.liveOf(state), name });
+    return reason === null ? { state } : { reason: `it ${reason}` };
   }
 
   /** A mover that can take the request, waiting up to LIFEBOAT_MOVER_REJOIN_MS for one to
@@ -369,8 +372,8 @@ export class MoverHub implements MoverLiveView {
       const reasons: string[] = [];
       for (const state of this.states.values()) {
         const name = state.record.name;
-        if (state.record.removed) reasons.push(`mover ${name} was removed`);
-        else if (!state.connection || state.connection.lost) reasons.push(`mover ${name} is not connected`);
+        if (state.record.removed) continue;
+        if (!state.connection || state.connection.lost) reasons.push(`mover ${name} is not connected`);
         else {
           const reason = request.eligible({ ...this.liveOf(state), name });
           if (reason === null) return state;

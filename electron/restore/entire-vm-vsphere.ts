@@ -18,7 +18,7 @@ import { syncPath } from '../fs/durable.ts';
 import { entireVmStepTitles } from './entire-vm-local.ts';
 import { VsphereRestoreBase, type VsphereRestoreOptions } from './vsphere-restore-base.ts';
 import { pointSource, type SourceDisk, type VmSource } from './vm-source.ts';
-import { selectTransport, transportTitle, type TransportDecision } from './transport-choice.ts';
+import { selectTransport, transportTitle, type ProxyPool, type TransportDecision } from './transport-choice.ts';
 import { eligibleFor, type MoverHub } from '../movers/mover-hub.ts';
 
 type Placement = {
@@ -142,7 +142,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     }
     const disks = placeDisks(source.disks, vmName);
     this.disks = disks;
-    const transport = this.chooseTransport(inventory, placement, thin, context);
+    const transport = this.chooseTransport(inventory, placement, thin, source.point ? this.proxies : this.localProxies(), context);
     // Over NBD every byte of a disk is sent (holes too); a proxy writes the data only.
     const bytesTotal = source.disks.reduce((sum, disk) => sum + (transport.mode === 'nbd' ? disk.capacity : disk.dataBytes), 0);
     context.resources.record('staging-folder', { path: this.staging });
@@ -153,7 +153,13 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     return { client, source, vmName, placement, disks, thin, transport, bytesTotal };
   }
 
-  private chooseTransport(inventory: Inventory, placement: Placement, thin: boolean, context: StepContext): TransportDecision {
+  private chooseTransport(
+    inventory: Inventory,
+    placement: Placement,
+    thin: boolean,
+    proxies: ProxyPool,
+    context: StepContext,
+  ): TransportDecision {
     const requested = this.request.target.transport ?? 'auto';
     const transport = this.useTransport(
       selectTransport({
@@ -162,7 +168,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
         requested,
         thick: !thin,
         host: this.request.target.host,
-        proxies: this.proxies,
+        proxies,
         context,
       }),
     );
@@ -261,12 +267,13 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     const point = source.point;
     const resolved = point?.disks.find((candidate) => candidate.key === disk.key);
     if (!point || !resolved)
-      throw new LifeboatError('bad-request', `proxy ${proxy.name} is a data mover: it restores disks of backups, not of a VM folder`);
+      throw new LifeboatError('internal', `data mover ${proxy.name} was chosen for a disk that is not one of a backup's`);
     const datastore = placement.datastore.name;
     const datastorePath = `[${datastore}] ${vmName}/${placed.fileName}`;
     const usual = eligibleFor(transport.mode, datastore);
-    const proxyVmOf = (name: string): string | null =>
-      movers.proxiesOf(this.request.target.host).find((candidate) => candidate.name === name)?.proxyVm ?? null;
+    const host = this.request.target.host;
+    const asProxy = (name: string): ProxySummary | undefined => movers.proxiesOf(host).find((candidate) => candidate.name === name);
+    const proxyVmOf = (name: string): string | null => asProxy(name)?.proxyVm ?? null;
     const written = await this.whileHotAdded(context, client, datastorePath, disk.capacity, async () => {
       const result = await movers.writeDisk({
         jobId: this.jobId,
@@ -278,7 +285,11 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
         // vSphere made a placeholder flat file; the mover replaces it.
         create: true,
         first: this.carrier ?? proxy.name,
-        eligible: (mover) => usual(mover) ?? (transport.mode === 'hotadd' && !proxyVmOf(mover.name) ? 'has no proxy VM for HotAdd' : null),
+        eligible: (mover) => {
+          const candidate = asProxy(mover.name);
+          if (!candidate) return `is not a connected mover of host ${host}`;
+          return usual(mover) ?? (transport.mode === 'hotadd' && !candidate.proxyVm ? 'has no proxy VM for HotAdd' : null);
+        },
         onProgress: progress.onProgress,
         onReassign: async (_from, to) => {
           this.carrier = to;

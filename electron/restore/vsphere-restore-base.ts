@@ -65,6 +65,15 @@ export abstract class VsphereRestoreBase {
     return client;
   }
 
+  /** The proxies whose disks this engine's own workers write. A data mover only writes a
+   * backup's stored blocks: it reads nothing back (a quick rollback compares) and cannot copy a
+   * VM folder (a storage clone). */
+  protected localProxies(): ProxyPool {
+    const movers = this.movers;
+    if (!movers) return this.proxies;
+    return { ...this.proxies, forHost: (host) => this.proxies.forHost(host).filter((proxy) => !movers.isMover(proxy.name)) };
+  }
+
   /** Takes the transport chosen, holding its proxy slot until release(); returns its decision. */
   protected useTransport(selected: SelectedTransport): TransportDecision {
     this.transport = selected.decision;

@@ -43,12 +43,13 @@ export function issueCertificate(
   const ca = new X509Certificate(authority.certPem);
   const caName = commonNameOf(ca.subject);
   if (caName === null) throw new LifeboatError('internal', 'the CA certificate has no common name');
-  const { der, serial } = certificateDer(request, {
-    commonName: caName,
-    privateKey: createPrivateKey(authority.keyPem),
-    publicKey: ca.publicKey,
-  });
-  return { certPem: toPem('CERTIFICATE', der), serial, notAfter: request.notAfter };
+  // Nothing the CA signs outlives it: a chain is only valid while every link is.
+  const notAfter = new Date(Math.min(request.notAfter.getTime(), new Date(ca.validTo).getTime()));
+  const { der, serial } = certificateDer(
+    { ...request, notAfter },
+    { commonName: caName, privateKey: createPrivateKey(authority.keyPem), publicKey: ca.publicKey },
+  );
+  return { certPem: toPem('CERTIFICATE', der), serial, notAfter };
 }
 
 /** SHA-256 of a certificate's DER, lowercase hex (what a join token pins). */

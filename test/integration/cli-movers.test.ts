@@ -111,6 +111,7 @@ test('bad movers commands are one clear error each and add nothing', async () =>
     [['movers', 'add', 'proxy-a', '--host', 'vc'], /a proxy named "proxy-a" already exists/],
     [['movers', 'add', 'mover-b', '--host', 'vc'], /a mover named "mover-b" already exists/],
     [['movers', 'add', 'bad name!', '--host', 'vc'], /a host name uses letters, digits/],
+    [['proxies', 'add', 'mover-b', '--host', 'vc', '--transports', 'nbd'], /a mover named "mover-b" already exists/],
     [['movers', 'remove'], /movers remove takes one mover name/],
     [['movers', 'rename', 'x'], /movers takes: list \| add/],
   ];
@@ -121,4 +122,8 @@ test('bad movers commands are one clear error each and add nothing', async () =>
   }
   const names = (JSON.parse((await lifeboat('--json', 'movers')).stdout) as MoverSummary[]).map((mover) => mover.name);
   assert.ok(!names.includes('mover-c') && !names.includes('bad name!'));
+  assert.deepEqual(
+    engine.catalog.listProxies().map((proxy) => proxy.name),
+    ['proxy-a'],
+  );
 });

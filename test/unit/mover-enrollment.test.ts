@@ -241,7 +241,8 @@ test('authorize accepts only the current certificate of a live mover from this C
     refused(() => enrollment.authorize(second), 'forbidden', /mover mover-a was removed/);
     refused(() => enrollment.renew(mover.id, moverKey().publicKeyPem), 'forbidden', /mover mover-a was removed/);
     const again = enrollment.add({ name: 'mover-a', host: 'vcenter', proxyVm: null }, 'tester');
-    refused(() => enrollment.authorize(second), 'forbidden', /no longer its own/);
+    refused(() => enrollment.authorize(second), 'forbidden', /mover mover-a was removed/);
+    refused(() => enrollment.authorize(first), 'forbidden', /no longer its own/);
     refused(() => enrollment.renew(again.mover.id, moverKey().publicKeyPem), 'forbidden', /has not joined/);
     refused(() => enrollment.renew('no-such-id', moverKey().publicKeyPem), 'forbidden', /no mover no-such-id/);
   } finally {
