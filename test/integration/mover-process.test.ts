@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { statSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -148,9 +148,9 @@ async function exitCode(mover: MoverProcess): Promise<number | null> {
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`the mover still runs after 30 s: ${JSON.stringify(mover.events)} ${mover.stderr}`)), 30_000);
   });
-  const [{ code }] = await Promise.race([Promise.all([mover.exited, once(mover.child.stdout as Readable, 'close')]), late]).finally(() =>
-    clearTimeout(timer),
-  );
+  const stdout = mover.child.stdout as Readable;
+  const read = stdout.closed ? Promise.resolve() : once(stdout, 'close');
+  const [{ code }] = await Promise.race([Promise.all([mover.exited, read]), late]).finally(() => clearTimeout(timer));
   return code;
 }
 
@@ -272,6 +272,49 @@ test('blocks out of order, of the wrong length or beyond the window fail their t
   assert.match(failed.message.message, /beyond the credit given back \(window 1024\)/);
 });
 
+test('a task beyond the slots is refused; a cancelled task ends with failed (cancelled)', async () => {
+  const running = [task({}), task({}), task({})];
+  for (const sent of running) connection.send(sent);
+  const fourth = task({});
+  connection.send(fourth);
+  const refused = await connection.next('failed');
+  assert.deepEqual(refused.message, {
+    type: 'failed',
+    task: fourth.task,
+    code: 'unavailable',
+    message: 'all 3 task slots of this mover are busy',
+  });
+  for (const sent of running) {
+    connection.send({ type: 'cancel', task: sent.task });
+    const { message } = await connection.next('failed');
+    assert.deepEqual({ task: message.task, code: message.code }, { task: sent.task, code: 'cancelled' });
+  }
+});
+
+test('a mover renews its certificate once the engine says it is time, and keeps the new one', async () => {
+  const before = await readFile(join(state, 'cert.pem'), 'utf8');
+  connection.socket.destroy();
+  connection = await peer.connection();
+  await connection.welcome('mover-1', new Date(Date.now() - 1000));
+  await connection.next('renew');
+  const renewed = await pki.issue(new X509Certificate(before).publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'mover-1');
+  const expiresAt = new Date(Date.now() + 2 * 86_400_000).toISOString();
+  connection.send({ type: 'certificate', certificatePem: renewed, certificateExpiresAt: expiresAt, renewAfter: expiresAt });
+  const deadline = Date.now() + 30_000;
+  while ((await readFile(join(state, 'cert.pem'), 'utf8')) !== renewed) {
+    assert.ok(Date.now() < deadline, 'the renewed certificate was not stored');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  // A certificate for another key is not taken: the connection ends and cert.pem stays.
+  const stranger = await pki.issue(new X509Certificate(pki.caPem).publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'mover-1');
+  connection.send({ type: 'certificate', certificatePem: stranger, certificateExpiresAt: expiresAt, renewAfter: expiresAt });
+  await connection.closed;
+  assert.equal(await readFile(join(state, 'cert.pem'), 'utf8'), renewed);
+  connection = await peer.connection();
+  assert.equal(connection.certificate?.serialNumber, new X509Certificate(renewed).serialNumber);
+  await connection.welcome();
+});
+
 test('hostile paths are refused and nothing is written outside the view', async () => {
   const before = await filesUnder(outside);
   await writeFile(join(outside, 'victim.img'), 'not a disk');
@@ -299,15 +342,17 @@ test('hostile paths are refused and nothing is written outside the view', async 
 
   // '..' and absolute paths never reach the file system: such a task is not a message of the
   // protocol, and the mover ends the connection (then connects again).
-  for (const [nth, path] of ['../outside/x-flat.vmdk', `${outside}/x-flat.vmdk`].entries()) {
+  for (const path of ['../outside/x-flat.vmdk', `${outside}/x-flat.vmdk`]) {
+    const [disconnects, connects] = [mover.count('disconnected'), mover.count('connected')];
     const header = Buffer.from(JSON.stringify({ ...task({}), path }));
     const lengths = Buffer.alloc(4);
     lengths.writeUInt32BE(header.length);
     connection.sendRaw(Buffer.concat([lengths, header, Buffer.alloc(4)]));
     await connection.closed;
-    assert.match(String((await mover.waitFor('disconnected', 30_000, nth + 1)).reason), /broke the protocol/);
+    assert.match(String((await mover.waitFor('disconnected', 30_000, disconnects + 1)).reason), /broke the protocol/);
     connection = await peer.connection();
     await connection.welcome();
+    await mover.waitFor('connected', 30_000, connects + 1);
   }
   assert.deepEqual(await filesUnder(outside), [...before, 'victim.img']);
   assert.deepEqual((await readdir(root)).sort(), ['outside', 'pki', 'source', 'state', 'stranger-pki', 'stranger-state', 'view']);
