@@ -151,20 +151,43 @@ export class FrameDecoder {
 
   /** The u32 at `offset` of the buffered bytes (which hold at least offset + 4). */
   private uint32At(offset: number): number {
-    return this.joined(offset + 4).readUInt32BE(offset);
+    const first = this.chunks[0] as Buffer;
+    return first.length >= offset + 4 ? first.readUInt32BE(offset) : this.copied(offset, 4).readUInt32BE(0);
   }
 
-  /** The first `length` buffered bytes as one buffer (the chunks are joined only when the first
-   * is too short, so a frame's chunks are joined once). */
-  private joined(length: number): Buffer {
-    if ((this.chunks[0] as Buffer).length < length) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
-    return (this.chunks[0] as Buffer).subarray(0, length);
+  /** Bytes [from, from + length) of the buffered ones in a new buffer: one copy, however many
+   * chunks they span (a block comes in some 256 TLS records; joining them with Buffer.concat and
+   * then copying the payload out cost three times as much). */
+  private copied(from: number, length: number): Buffer {
+    const out = Buffer.allocUnsafe(length);
+    let written = 0;
+    let skip = from;
+    for (const chunk of this.chunks) {
+      if (written === length) break;
+      if (skip >= chunk.length) {
+        skip -= chunk.length;
+        continue;
+      }
+      const count = Math.min(chunk.length - skip, length - written);
+      chunk.copy(out, written, skip, skip + count);
+      written += count;
+      skip = 0;
+    }
+    return out;
   }
 
-  /** Drops the first `length` bytes, which joined() has put in the first chunk. */
+  /** Drops the first `length` bytes. */
   private take(length: number): void {
-    const [first, ...rest] = this.chunks as [Buffer, ...Buffer[]];
-    this.chunks = first.length === length ? rest : [first.subarray(length), ...rest];
+    let left = length;
+    while (left > 0) {
+      const first = this.chunks[0] as Buffer;
+      if (first.length > left) {
+        this.chunks[0] = first.subarray(left);
+        break;
+      }
+      this.chunks.shift();
+      left -= first.length;
+    }
     this.buffered -= length;
   }
 
@@ -177,10 +200,9 @@ export class FrameDecoder {
     const payloadLength = this.uint32At(4 + headerLength);
     if (payloadLength > MAX_PAYLOAD_BYTES) throw new MoverProtocolError(`a payload length of ${payloadLength} bytes is out of bounds`);
     if (this.buffered < 8 + headerLength + payloadLength) return null;
-    const whole = this.joined(8 + headerLength + payloadLength);
     let parsed: unknown;
     try {
-      parsed = JSON.parse(whole.subarray(4, 4 + headerLength).toString('utf8'));
+      parsed = JSON.parse(this.copied(4, headerLength).toString('utf8'));
     } catch {
       throw new MoverProtocolError('a frame header is not JSON');
     }
@@ -190,7 +212,7 @@ export class FrameDecoder {
         `a frame header is not a message of protocol ${MOVER_PROTOCOL}: ${checked.error.issues[0]?.message ?? ''}`,
       );
     // A copy: the payload outlives the decoder's buffer.
-    const payload = Buffer.from(whole.subarray(8 + headerLength));
+    const payload = this.copied(8 + headerLength, payloadLength);
     this.take(8 + headerLength + payloadLength);
     if ((checked.data.type === 'block') !== payloadLength > 0)
       throw new MoverProtocolError(`a ${checked.data.type} frame carries ${payloadLength} payload bytes`);

@@ -18,7 +18,8 @@ import { syncPath } from '../fs/durable.ts';
 import { entireVmStepTitles } from './entire-vm-local.ts';
 import { VsphereRestoreBase, type VsphereRestoreOptions } from './vsphere-restore-base.ts';
 import { pointSource, type SourceDisk, type VmSource } from './vm-source.ts';
-import { selectTransport, transportTitle, type TransportDecision } from './transport-choice.ts';
+import { selectTransport, transportTitle, type ProxyPool, type TransportDecision } from './transport-choice.ts';
+import { eligibleFor, type MoverHub } from '../movers/mover-hub.ts';
 
 type Placement = {
   datacenter: { ref: MoRef; name: string; vmFolder: MoRef };
@@ -41,6 +42,15 @@ type Prepared = {
 };
 /** Once CreateVM registered the VM. */
 type Created = Prepared & { vm: MoRef };
+/** One disk written by a proxy (the engine's workers, or a data mover). */
+type ProxyDiskWrite = {
+  created: Created;
+  proxy: ProxySummary;
+  placed: DiskPlacement;
+  disk: SourceDisk;
+  flatName: string;
+  progress: { context: StepContext; onProgress: (bytes: number) => void };
+};
 /** The restore snapshot, none on a VVOL datastore. */
 type Snapshotted = Created & { snapshot: MoRef | null };
 
@@ -62,6 +72,10 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
   private placement: Placement | null = null;
   private disks: DiskPlacement[] = [];
   private vm: MoRef | null = null;
+  /** The movers that carried each disk, by disk key (a reassignment lists both). */
+  private readonly carriedBy: Record<string, string[]> = {};
+  /** The mover that took over this restore's disks after a reassignment. */
+  private carrier: string | null = null;
 
   constructor(options: VsphereRestoreOptions) {
     super(options);
@@ -128,18 +142,24 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     }
     const disks = placeDisks(source.disks, vmName);
     this.disks = disks;
-    const transport = this.chooseTransport(inventory, placement, thin, context);
+    const transport = this.chooseTransport(inventory, placement, thin, source.point ? this.proxies : this.localProxies(), context);
     // Over NBD every byte of a disk is sent (holes too); a proxy writes the data only.
     const bytesTotal = source.disks.reduce((sum, disk) => sum + (transport.mode === 'nbd' ? disk.capacity : disk.dataBytes), 0);
     context.resources.record('staging-folder', { path: this.staging });
     await mkdir(this.staging, { recursive: true });
     context.log(
-      `placement: host ${placement.host.name}, datastore ${placement.datastore.name} (${placement.datastore.type}), ${thin ? 'thin' : 'thick'} disks; data movers: ${this.pool.size} worker threads`,
+      `placement: host ${placement.host.name}, datastore ${placement.datastore.name} (${placement.datastore.type}), ${thin ? 'thin' : 'thick'} disks; data movers: ${transport.proxy && this.movers?.isMover(transport.proxy.name) ? `mover ${transport.proxy.name} on its proxy host` : `${this.pool.size} worker threads`}`,
     );
     return { client, source, vmName, placement, disks, thin, transport, bytesTotal };
   }
 
-  private chooseTransport(inventory: Inventory, placement: Placement, thin: boolean, context: StepContext): TransportDecision {
+  private chooseTransport(
+    inventory: Inventory,
+    placement: Placement,
+    thin: boolean,
+    proxies: ProxyPool,
+    context: StepContext,
+  ): TransportDecision {
     const requested = this.request.target.transport ?? 'auto';
     const transport = this.useTransport(
       selectTransport({
@@ -148,7 +168,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
         requested,
         thick: !thin,
         host: this.request.target.host,
-        proxies: this.proxies,
+        proxies,
         context,
       }),
     );
@@ -200,9 +220,14 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
       const flatName = placed.fileName.replace(/\.vmdk$/, '-flat.vmdk');
       if (transport.proxy) {
         const base = bytesDone;
-        bytesDone += await this.writeThroughProxy(snapshotted, transport.proxy, placed, disk, flatName, {
-          context,
-          onProgress: (bytes) => context.progress(base + bytes, bytesTotal),
+        const write = this.movers?.isMover(transport.proxy.name) ? this.writeThroughMover : this.writeThroughProxy;
+        bytesDone += await write.call(this, {
+          created: snapshotted,
+          proxy: transport.proxy,
+          placed,
+          disk,
+          flatName,
+          progress: { context, onProgress: (bytes) => context.progress(base + bytes, bytesTotal) },
         });
         continue;
       }
@@ -231,16 +256,66 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     return snapshotted;
   }
 
+  /** Direct SAN and HotAdd through a data mover (`lifeboat mover` on the proxy host): the engine
+   * streams the point's stored blocks, the mover writes them where it sees the datastore; a mover
+   * lost mid-disk hands it to another (a hot-added disk follows). The small descriptor goes over
+   * the host's file service. Returns the bytes written. */
+  private async writeThroughMover({ created, proxy, placed, disk, flatName, progress }: ProxyDiskWrite): Promise<number> {
+    const { client, placement, source, vmName, transport } = created;
+    const { context } = progress;
+    const movers = this.movers as MoverHub;
+    const point = source.point;
+    const resolved = point?.disks.find((candidate) => candidate.key === disk.key);
+    if (!point || !resolved)
+      throw new LifeboatError('internal', `data mover ${proxy.name} was chosen for a disk that is not one of a backup's`);
+    const datastore = placement.datastore.name;
+    const datastorePath = `[${datastore}] ${vmName}/${placed.fileName}`;
+    const usual = eligibleFor(transport.mode, datastore);
+    const host = this.request.target.host;
+    const asProxy = (name: string): ProxySummary | undefined => movers.proxiesOf(host).find((candidate) => candidate.name === name);
+    const proxyVmOf = (name: string): string | null => asProxy(name)?.proxyVm ?? null;
+    const written = await this.whileHotAdded(context, client, datastorePath, disk.capacity, async () => {
+      const result = await movers.writeDisk({
+        jobId: this.jobId,
+        context,
+        point,
+        disk: resolved,
+        datastore,
+        path: `${vmName}/${flatName}`,
+        // vSphere made a placeholder flat file; the mover replaces it.
+        create: true,
+        first: this.carrier ?? proxy.name,
+        eligible: (mover) => {
+          const candidate = asProxy(mover.name);
+          if (!candidate) return `is not a connected mover of host ${host}`;
+          return usual(mover) ?? (transport.mode === 'hotadd' && !candidate.proxyVm ? 'has no proxy VM for HotAdd' : null);
+        },
+        onProgress: progress.onProgress,
+        onReassign: async (_from, to) => {
+          this.carrier = to;
+          await this.moveHotAdded(context, client, datastorePath, disk.capacity, proxyVmOf(to));
+        },
+      });
+      this.carriedBy[placed.key] = result.carriedBy;
+      return result.bytes;
+    });
+    const descriptor = Buffer.from(writeFlatDescriptor(disk.capacity, flatName));
+    await client.upload(
+      placement.datacenter.name,
+      datastore,
+      `${vmName}/${placed.fileName}`,
+      Readable.from([descriptor]),
+      descriptor.length,
+    );
+    context.log(
+      `disk ${placed.key} written to ${datastorePath} (SCSI ${placed.controllerBus}:${placed.unit}) over ${transportTitle(transport.mode)}, carried by mover ${(this.carriedBy[placed.key] ?? []).join(' → ')}`,
+    );
+    return written;
+  }
+
   /** Direct SAN and HotAdd: the proxy writes the disk where it sees the datastore's blocks;
    * returns the bytes written. */
-  private async writeThroughProxy(
-    created: Created,
-    proxy: ProxySummary,
-    placed: DiskPlacement,
-    disk: SourceDisk,
-    flatName: string,
-    progress: { context: StepContext; onProgress: (bytes: number) => void },
-  ): Promise<number> {
+  private async writeThroughProxy({ created, proxy, placed, disk, flatName, progress }: ProxyDiskWrite): Promise<number> {
     const { client, placement, source, vmName, transport } = created;
     const { context } = progress;
     const datastorePath = `[${placement.datastore.name}] ${vmName}/${placed.fileName}`;
@@ -288,6 +363,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
       vm: this.vm?.value ?? null,
       transport: this.transport.mode,
       proxy: this.transport.proxy?.name ?? null,
+      movers: this.carriedBy,
       disks: this.disks.map((disk) => `[${this.placement?.datastore.name}] ${this.vmName}/${disk.fileName}`),
     };
   }

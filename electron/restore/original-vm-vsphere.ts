@@ -133,7 +133,7 @@ export class OriginalVmVsphereRestore extends VsphereRestoreBase implements JobW
         requested: this.request.target.transport ?? 'auto',
         thick: matched.every((disk) => !disk.vm.thin),
         host: this.request.target.host,
-        proxies: this.proxies,
+        proxies: this.localProxies(),
         context,
       }),
     );
