@@ -36,6 +36,7 @@ import {
   HostSummary,
   OriginalPreview,
   ProxySummary,
+  MoverSummary,
   Id,
   Job,
   JobEvent,
@@ -228,6 +229,13 @@ export const requestChannels = {
     response: ProxySummary,
   },
   'proxies.remove': { request: z.object({ proxy: HostName }).strict(), response: z.object({ removed: z.string() }) },
+  'movers.list': { request: Empty, response: z.array(MoverSummary) },
+  'movers.add': {
+    request: z.object({ name: HostName, host: HostName, proxyVm: MoverSummary.shape.proxyVm.default(null) }).strict(),
+    /** The token is shown once; `command` is the line to run on the proxy host. */
+    response: z.object({ mover: MoverSummary, token: z.string(), command: z.string() }),
+  },
+  'movers.remove': { request: z.object({ mover: HostName }).strict(), response: z.object({ removed: z.string() }) },
   'tape.library.create': {
     request: z
       .object({

@@ -26,6 +26,7 @@ export const channelRoles = {
   'audit.verify': 'viewer',
   'hosts.list': 'viewer',
   'proxies.list': 'viewer',
+  'movers.list': 'viewer',
   'tape.inventory': 'viewer',
   'tape.library.list': 'viewer',
   'tape.copies': 'viewer',
@@ -77,6 +78,8 @@ export const channelRoles = {
   'hosts.remove': 'administrator',
   'proxies.add': 'administrator',
   'proxies.remove': 'administrator',
+  'movers.add': 'administrator',
+  'movers.remove': 'administrator',
   'tape.library.create': 'administrator',
   // Which library the home's tape jobs use is the home's configuration, like its hosts.
   'tape.library.add': 'administrator',
