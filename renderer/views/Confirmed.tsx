@@ -1,6 +1,7 @@
 // A button that asks before it does something that cannot be undone: the question names what
-// happens, the safe answer has the focus.
-import { useState } from 'react';
+// happens, the safe answer has the focus, and keeping things as they are gives the focus back to
+// the button (a keyboard user is not dropped at the top of the page).
+import { useEffect, useRef, useState } from 'react';
 
 export function Confirmed({
   label,
@@ -14,9 +15,16 @@ export function Confirmed({
   onConfirm(): void;
 }) {
   const [asking, setAsking] = useState(false);
+  const opener = useRef<HTMLButtonElement>(null);
+  const kept = useRef(false);
+  useEffect(() => {
+    if (asking || !kept.current) return;
+    kept.current = false;
+    opener.current?.focus();
+  }, [asking]);
   if (!asking)
     return (
-      <button className="cancel" onClick={() => setAsking(true)}>
+      <button ref={opener} className="cancel" onClick={() => setAsking(true)}>
         {label}
       </button>
     );
@@ -32,7 +40,13 @@ export function Confirmed({
       >
         {confirmLabel}
       </button>
-      <button onClick={() => setAsking(false)} autoFocus>
+      <button
+        onClick={() => {
+          kept.current = true;
+          setAsking(false);
+        }}
+        autoFocus
+      >
         Keep it
       </button>
     </span>

@@ -99,8 +99,12 @@ test('an operator adds a mover, sees its join command once, and removes it', { s
   await question.getByText(/move to another mover/).waitFor();
   assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Keep it');
   await page.keyboard.press('Enter');
-  await row.getByRole('button', { name: 'Remove proxy-a' }).click();
-  await row.getByRole('button', { name: 'Yes, remove proxy-a' }).click();
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Remove proxy-a', 'kept: the focus is back on Remove');
+  assert.equal(await page.locator('tr[data-mover="proxy-a"][data-state="awaiting-join"]').count(), 1);
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Shift+Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Yes, remove proxy-a');
+  await page.keyboard.press('Enter');
   await page.locator('tr[data-mover="proxy-a"][data-state="removed"]').waitFor();
   assert.equal(await row.getByRole('button', { name: 'Remove proxy-a' }).count(), 0, 'a removed mover cannot be removed again');
   await checkBothThemes(page, 'Movers view with a removed mover', 'console-movers-removed');
