@@ -27,11 +27,12 @@ const features = [
   'keys',
   'hosts',
   'azure',
+  'movers',
 ];
-/** Who serves or drives the engine: nothing below them may import them. */
-const top = ['engine', 'rpc', 'cli'];
+/** Who serves or drives the engine, and the remote mover program the CLI runs: nothing below them may import them. */
+const top = ['engine', 'rpc', 'cli', 'mover'];
 /** The lower layers, the job framework and the handler registry. */
-const lower = ['drivers', 'repository', 'disks', 'filesystems', 'catalog', 'workers', 'fs', 'nfs', 'secrets'];
+const lower = ['drivers', 'repository', 'disks', 'filesystems', 'catalog', 'workers', 'fs', 'nfs', 'secrets', 'x509'];
 const everyFolder = [...lower, 'jobs', 'handlers', 'auth', ...features, 'lab', ...top];
 /** From a file at electron/'s top (errors.ts, kill-point.ts, home.ts): its own folder's imports. */
 const fromTop = (...names) => names.map((name) => `./${name}/**`);
@@ -100,10 +101,29 @@ export default tseslint.config(
       'electron/fs/**',
       'electron/nfs/**',
       'electron/secrets/**',
+      'electron/x509/**',
     ],
     rules: restrict(
       'a lower layer (drivers, repository, disks, file systems, catalog…) does not import the layers above it',
       folder('jobs', 'handlers', ...features, 'lab', ...top, 'auth'),
+    ),
+  },
+  // Certificates and the small CA: DER and node:crypto, on the base alone.
+  {
+    files: ['electron/x509/**'],
+    rules: restrict(
+      'x509/ is a lower layer on the base alone (errors.ts, shared/)',
+      folder(...everyFolder.filter((name) => name !== 'x509')),
+      ['../home.ts'],
+    ),
+  },
+  // The mover runs on a proxy host: the wire protocol, block codecs, contained writes, nothing of the engine.
+  {
+    files: ['electron/mover/**'],
+    rules: restrict(
+      'the mover program imports only movers/protocol.ts, repository/, fs/, x509/, errors.ts, kill-point.ts and shared/',
+      folder(...everyFolder.filter((name) => !['mover', 'movers', 'repository', 'fs', 'x509'].includes(name))),
+      ['**/movers/*', '!**/movers/protocol.ts', '../home.ts'],
     ),
   },
   // The base: errors and the kill-point hook stand on the contract alone.
@@ -139,9 +159,21 @@ export default tseslint.config(
       folder(...top, 'lab'),
     ),
   },
+  // Movers (engine side) are a feature that other features use (restore/ imports movers/, never the
+  // reverse). After the features' rule: for a file, the last matching block's rule is the one applied.
+  {
+    files: ['electron/movers/**'],
+    rules: restrict(
+      'movers/ is a feature below the others: no other feature, no engine, rpc, CLI, lab or mover program',
+      folder(...features.filter((name) => name !== 'movers'), ...top, 'lab'),
+    ),
+  },
   // The engine is served by rpc/ and driven by the CLI, never the other way round.
-  { files: ['electron/engine/**'], rules: restrict('the engine does not import its servers (rpc/, cli/)', folder('rpc', 'cli')) },
-  { files: ['electron/rpc/**'], rules: restrict('rpc/ does not import the CLI', folder('cli')) },
+  {
+    files: ['electron/engine/**'],
+    rules: restrict('the engine does not import its servers (rpc/, cli/) or the mover program', folder('rpc', 'cli', 'mover')),
+  },
+  { files: ['electron/rpc/**'], rules: restrict('rpc/ does not import the CLI or the mover program', folder('cli', 'mover')) },
   // The packaging test matches YAML lines as written, indentation included.
   { files: ['test/**'], rules: { 'no-regex-spaces': 'off' } },
   // Benchmarks and scripts may use the product, never the tests.

@@ -54,6 +54,7 @@ const ENGINE_ENTRIES = [
   'arrays',
   'instant',
   'instant-cache',
+  'movers',
 ];
 
 /** Makes the home (0700), never on a pseudo file system (Node's recursive mkdir never returns

@@ -552,6 +552,8 @@ export const ErrorCode = z.enum([
   'cancelled',
   'unavailable',
   'unauthorized',
+  /** Known but not allowed: a revoked, unknown or foreign mover certificate, a used or expired join token. */
+  'forbidden',
   'internal',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;

@@ -28,6 +28,7 @@ import { CopyCatalog } from './copy-catalog.ts';
 import { AccountCatalog } from './account-catalog.ts';
 import { TapeCatalog } from './tape-catalog.ts';
 import { TapeLibraryCatalog } from './tape-library-catalog.ts';
+import { MoverCatalog } from './mover-catalog.ts';
 
 type JobRow = {
   id: string;
@@ -118,6 +119,7 @@ export class Catalog {
   readonly azure: AzureCatalog;
   readonly copies: CopyCatalog;
   readonly accounts: AccountCatalog;
+  readonly movers: MoverCatalog;
 
   private constructor(db: CatalogDatabase) {
     this.db = db;
@@ -129,6 +131,7 @@ export class Catalog {
     this.azure = new AzureCatalog(db);
     this.copies = new CopyCatalog(db);
     this.accounts = new AccountCatalog(db);
+    this.movers = new MoverCatalog(db);
   }
 
   /** `anchorsPath`: where the audit log's head is anchored outside the table (audit-anchors.ts). */

@@ -32,6 +32,8 @@ import { keyHandlers } from '../keys/key-handlers.ts';
 import { CopyService } from '../copies/copy-service.ts';
 import { copyHandlers } from '../copies/copy-handlers.ts';
 import { HostService, hostHandlers } from '../hosts/host-service.ts';
+import { MoverEnrollment } from '../movers/enrollment.ts';
+import { moverHandlers, noMoverHub, type MoverLiveView } from '../movers/mover-handlers.ts';
 import { AzureAccounts, azureHandlers } from '../azure/azure-accounts.ts';
 import { TargetChecks } from '../restore/target-checks.ts';
 import { RestoreService, restoreHandlers } from '../restore/restore-service.ts';
@@ -114,6 +116,10 @@ export class Engine {
   readonly snapshots: SnapshotService;
   readonly keys: KeyService;
   readonly copies: CopyService;
+  /** Who may be a mover: join tokens, certificates, revocation. */
+  readonly enrollment: MoverEnrollment;
+  /** What the mover hub sees of each mover (nothing until the hub is wired in). */
+  readonly moverView: MoverLiveView = noMoverHub;
   /** Session keys of the `serve` console; they live as long as this engine. */
   readonly sessions: SessionStore;
   /** Decoded backup blocks shared by the Instant Recovery sessions, under one byte bound. */
@@ -134,8 +140,10 @@ export class Engine {
     injectFault: FaultInjector | null,
     sessions: SessionStore,
     blockCache: BlockCache,
+    enrollment: MoverEnrollment,
   ) {
     this.paths = paths;
+    this.enrollment = enrollment;
     this.blockCache = blockCache;
     this.sessions = sessions;
     this.claim = claim;
@@ -231,6 +239,7 @@ export class Engine {
       .add(accountHandlers(this.auth, sessions, catalog))
       .add(keyHandlers(this.keys, catalog, () => secrets.kind))
       .add(hostHandlers(hosts, catalog))
+      .add(moverHandlers(enrollment, this.moverView))
       .add(azureHandlers(azure, catalog))
       .add(restoreHandlers(this.restores))
       .add(filesHandlers(this.files, lookup))
@@ -289,6 +298,7 @@ export class Engine {
         }),
         // Two decodes per worker: one decoding while the next block is read from its data file.
         new BlockCache({ maxBytes: blockCacheBytes, decoding: 2 * pool.size }),
+        await MoverEnrollment.open({ catalog, folder: join(paths.home, 'movers') }),
       );
       engine.jobs.recoverAfterRestart();
       engine.tape.prompts.expireLeftovers();

@@ -84,6 +84,9 @@ export class HostService {
   async remove(host: string, actor: string): Promise<{ removed: string }> {
     const found = this.deps.catalog.findHost(host);
     if (!found) throw new LifeboatError('not-found', `no host "${host}" in the catalog`);
+    const movers = this.deps.catalog.movers.liveNamesOfHost(found.id);
+    if (movers.length > 0)
+      throw new LifeboatError('conflict', `movers ${movers.join(', ')} serve host "${host}"; \`lifeboat movers remove\` them first`);
     this.deps.catalog.removeHost(found.id);
     await this.deps.secrets.remove(found.id);
     this.deps.catalog.audit(actor, 'hosts.remove', found.id, { name: host });
@@ -117,6 +120,7 @@ export class HostService {
     if (!host) throw new LifeboatError('not-found', `no host "${request.host}" in the catalog`);
     if (catalog.listProxies().some((proxy) => proxy.name === request.name))
       throw new LifeboatError('conflict', `a proxy named "${request.name}" already exists`);
+    if (catalog.movers.findLive(request.name)) throw new LifeboatError('conflict', `a mover named "${request.name}" already exists`);
     if (request.transports.includes('hotadd') && !request.proxyVm)
       throw new LifeboatError('bad-request', 'a HotAdd proxy needs its proxy VM (--vm)');
     if ((request.transports.includes('san') || request.transports.includes('hotadd')) && Object.keys(request.datastorePaths).length === 0) {

@@ -121,6 +121,7 @@ export const errorCodes = [
   'cancelled',
   'unavailable',
   'unauthorized',
+  'forbidden',
   'internal',
 ] as const satisfies readonly ErrorCode[];
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { LifeboatError } from '../../electron/errors.ts';
-import { objectIdentifier, time, unsignedInteger } from '../../electron/rpc/tls/der.ts';
+import { objectIdentifier, time, unsignedInteger } from '../../electron/x509/der.ts';
 import { homeCertificate, homeCertificatePaths, operatorCertificate } from '../../electron/rpc/tls/console-certificate.ts';
 import { makeSelfSigned } from '../../electron/rpc/tls/self-signed.ts';
 import { tempDir } from '../helpers/env.ts';

@@ -23,6 +23,7 @@ import * as indexGaps from './19-index-gaps.ts';
 import * as instantResume from './20-instant-resume.ts';
 import * as tapeLibraries from './21-tape-libraries.ts';
 import * as backupSnapshots from './22-backup-snapshots.ts';
+import * as movers from './23-movers.ts';
 
 /** One step of the schema: applied in its own transaction, then user_version = version. Tables
  * are STRICT so a wrong type is an error, not a silent conversion. */
@@ -61,6 +62,7 @@ export const migrations = inOrder([
   instantResume,
   tapeLibraries,
   backupSnapshots,
+  movers,
 ]);
 
 /** The schema version this engine writes. */
