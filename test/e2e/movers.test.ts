@@ -4,19 +4,22 @@
 // a request is refused, remove it after a confirmation that says where its tasks go; axe finds
 // nothing in light or dark.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { promisify } from 'node:util';
 import type { Page } from 'playwright';
 import { axeViolations, launchChromium } from '../helpers/console-browser.ts';
 import { tempDir } from '../helpers/env.ts';
-import { startServe } from '../helpers/serve-process.ts';
+import { cli, startServe } from '../helpers/serve-process.ts';
 import { addSimulatorHostWithCli, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
 
 const screenshots = join(import.meta.dirname, '..', '..', 'test', 'artifacts');
 const dir = await tempDir();
 const home = join(dir, 'home');
 const vcsimMissing = vcsimUnavailable();
+const ANN_PASSWORD = 'ann-console-password';
 
 /** Both themes: no axe violation, and a screenshot of each. */
 async function checkBothThemes(page: Page, what: string, file: string): Promise<void> {
@@ -33,6 +36,15 @@ async function checkBothThemes(page: Page, what: string, file: string): Promise<
 
 test('an operator adds a mover, sees its join command once, and removes it', { skip: vcsimMissing ?? false }, async () => {
   const vc: Vcsim = await startVcsim();
+  // Adding and removing movers is an administrator's; the console signs in with an account.
+  await promisify(execFile)(
+    process.execPath,
+    [cli, '--home', home, 'accounts', 'add', 'ann', '--role', 'administrator', '--password-env', 'LB_TEST_ANN'],
+    {
+      env: { ...process.env, LB_TEST_ANN: ANN_PASSWORD },
+      timeout: 60_000,
+    },
+  );
   const serve = await startServe(home);
   await addSimulatorHostWithCli(home, vc);
   const browser = await launchChromium();
@@ -43,6 +55,9 @@ test('an operator adds a mover, sees its join command once, and removes it', { s
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   await page.goto(serve.printed.url);
+  await page.getByLabel('User').fill('ann');
+  await page.getByLabel('Password').fill(ANN_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('button', { name: 'Movers', exact: true }).click();
   await page.getByRole('heading', { name: 'Data movers' }).waitFor();
   await page.getByText('No movers yet.').waitFor();
@@ -96,7 +111,7 @@ test('an operator adds a mover, sees its join command once, and removes it', { s
   // Removing asks first, says where running tasks go, and the safe answer has the focus.
   await row.getByRole('button', { name: 'Remove proxy-a' }).click();
   const question = row.getByRole('group', { name: /^Remove mover proxy-a\?/ });
-  await question.getByText(/move to another mover/).waitFor();
+  await question.getByText(/moves? to another mover/).waitFor();
   assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Keep it');
   await page.keyboard.press('Enter');
   assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Remove proxy-a', 'kept: the focus is back on Remove');
