@@ -18,10 +18,14 @@ type ConsoleState = {
   notices: Notice[];
   show(view: View, wizardVm?: string | null): void;
   selectJob(jobId: string | null): void;
+  /** The queue with this job's detail open: where every view that starts a job goes. */
+  openJob(jobId: string): void;
   /** Many progress events at once: one state change, one render. */
   setProgress(batch: JobProgress[]): void;
   notify(notice: Omit<Notice, 'id'>): void;
   dismiss(id: number): void;
+  /** Takes back what a job asked of the operator (it no longer waits: answered, cancelled, ended). */
+  withdrawAttention(jobId: string): void;
 };
 
 let nextNotice = 1;
@@ -34,6 +38,7 @@ export const useConsole = create<ConsoleState>((set) => ({
   notices: [],
   show: (view, wizardVm = null) => set({ view, wizardVm }),
   selectJob: (selectedJob) => set({ selectedJob }),
+  openJob: (jobId) => set({ view: 'jobs', wizardVm: null, selectedJob: jobId }),
   setProgress: (batch) =>
     set((state) => {
       const progress = { ...state.progress };
@@ -42,4 +47,6 @@ export const useConsole = create<ConsoleState>((set) => ({
     }),
   notify: (notice) => set((state) => ({ notices: [...state.notices, { ...notice, id: nextNotice++ }].slice(-NOTICE_LIMIT) })),
   dismiss: (id) => set((state) => ({ notices: state.notices.filter((notice) => notice.id !== id) })),
+  withdrawAttention: (jobId) =>
+    set((state) => ({ notices: state.notices.filter((notice) => !(notice.tone === 'attention' && notice.jobId === jobId)) })),
 }));

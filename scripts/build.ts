@@ -74,6 +74,7 @@ export async function buildAll(): Promise<void> {
   });
   await copyFile(join(root, 'renderer', 'index.html'), join(out, 'renderer', 'index.html'));
   await copyFile(join(root, 'renderer', 'app.css'), join(out, 'renderer', 'app.css'));
+  await copyFile(join(root, 'assets', 'icon.svg'), join(out, 'renderer', 'favicon.svg'));
   const node: BuildOptions = {
     bundle: true,
     platform: 'node',

@@ -361,6 +361,24 @@ export class Catalog {
     })();
   }
 
+  /** The full id of a job or Instant Recovery session named by its id or by a unique prefix of
+   * at least 6 characters (the console and the CLI show the first 8). Text that is neither comes
+   * back unchanged, for the handler to say it does not exist. */
+  expandId(kind: 'job' | 'session', text: string): string {
+    const table = kind === 'job' ? 'jobs' : 'instant_sessions';
+    if (!/^[0-9a-f-]{6,35}$/i.test(text) || statementOf(this.db, `SELECT 1 FROM ${table} WHERE id = ?`).get(text)) return text;
+    const prefix = text.toLowerCase();
+    const rows = statementOf(this.db, `SELECT id FROM ${table} WHERE substr(id, 1, ?) = ? LIMIT 2`).all(prefix.length, prefix) as {
+      id: string;
+    }[];
+    if (rows.length > 1)
+      throw new LifeboatError(
+        'conflict',
+        `more than one ${kind === 'job' ? 'job' : 'Instant Recovery session'} id starts with ${text}; give more of it`,
+      );
+    return rows[0]?.id ?? text;
+  }
+
   getJob(id: string): Job | null {
     const row = statementOf(this.db, 'SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
     return row ? jobFromRow(row) : null;

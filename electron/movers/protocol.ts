@@ -131,7 +131,8 @@ export function encodeFrame(message: MoverMessage, payload: Uint8Array = new Uin
   return [headerLength, header, payloadLength, Buffer.from(payload.buffer, payload.byteOffset, payload.length)];
 }
 
-/** Cuts a byte stream into checked frames; keeps at most one frame's bytes. */
+/** Cuts a byte stream into checked frames; keeps at most one frame's bytes, and joins the
+ * chunks of a frame once, when all of it has arrived (a 4 MiB block comes in many TLS records). */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
@@ -148,30 +149,38 @@ export class FrameDecoder {
     }
   }
 
-  private peek(length: number): Buffer {
-    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
+  /** The u32 at `offset` of the buffered bytes (which hold at least offset + 4). */
+  private uint32At(offset: number): number {
+    return this.joined(offset + 4).readUInt32BE(offset);
+  }
+
+  /** The first `length` buffered bytes as one buffer (the chunks are joined only when the first
+   * is too short, so a frame's chunks are joined once). */
+  private joined(length: number): Buffer {
+    if ((this.chunks[0] as Buffer).length < length) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
     return (this.chunks[0] as Buffer).subarray(0, length);
   }
 
+  /** Drops the first `length` bytes, which joined() has put in the first chunk. */
   private take(length: number): void {
-    const all = this.chunks[0] as Buffer;
-    this.chunks = length === all.length ? [] : [all.subarray(length)];
+    const [first, ...rest] = this.chunks as [Buffer, ...Buffer[]];
+    this.chunks = first.length === length ? rest : [first.subarray(length), ...rest];
     this.buffered -= length;
   }
 
   private next(): Frame | null {
     if (this.buffered < 4) return null;
-    const headerLength = this.peek(4).readUInt32BE(0);
+    const headerLength = this.uint32At(0);
     if (headerLength === 0 || headerLength > MAX_HEADER_BYTES)
       throw new MoverProtocolError(`a header length of ${headerLength} bytes is out of bounds`);
     if (this.buffered < 8 + headerLength) return null;
-    const head = this.peek(8 + headerLength);
-    const payloadLength = head.readUInt32BE(4 + headerLength);
+    const payloadLength = this.uint32At(4 + headerLength);
     if (payloadLength > MAX_PAYLOAD_BYTES) throw new MoverProtocolError(`a payload length of ${payloadLength} bytes is out of bounds`);
     if (this.buffered < 8 + headerLength + payloadLength) return null;
+    const whole = this.joined(8 + headerLength + payloadLength);
     let parsed: unknown;
     try {
-      parsed = JSON.parse(head.subarray(4, 4 + headerLength).toString('utf8'));
+      parsed = JSON.parse(whole.subarray(4, 4 + headerLength).toString('utf8'));
     } catch {
       throw new MoverProtocolError('a frame header is not JSON');
     }
@@ -180,7 +189,6 @@ export class FrameDecoder {
       throw new MoverProtocolError(
         `a frame header is not a message of protocol ${MOVER_PROTOCOL}: ${checked.error.issues[0]?.message ?? ''}`,
       );
-    const whole = this.peek(8 + headerLength + payloadLength);
     // A copy: the payload outlives the decoder's buffer.
     const payload = Buffer.from(whole.subarray(8 + headerLength));
     this.take(8 + headerLength + payloadLength);

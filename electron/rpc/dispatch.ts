@@ -40,5 +40,17 @@ async function call<C extends RequestChannel>(engine: Engine, connection: Peer, 
   // Who asks is settled before the payload is looked at: a caller without the role learns nothing.
   const caller = authorize(channel, engine.auth.callerOf(connection));
   const handler = engine.handlers[channel as EngineChannel] as (request: unknown, context: CallContext) => Promise<ResponseOf<C>>;
-  return handler(parse(channel, payload), callContext(caller, connection.signal));
+  return handler(withFullIds(engine, parse(channel, payload)), callContext(caller, connection.signal));
+}
+
+/** A request naming a job or an Instant Recovery session by the short id the console and the CLI
+ * show gets the full id, whichever channel it is for. */
+function withFullIds(engine: Engine, request: unknown): unknown {
+  if (typeof request !== 'object' || request === null) return request;
+  const named = request as { jobId?: unknown; sessionId?: unknown };
+  return {
+    ...request,
+    ...(typeof named.jobId === 'string' ? { jobId: engine.catalog.expandId('job', named.jobId) } : {}),
+    ...(typeof named.sessionId === 'string' ? { sessionId: engine.catalog.expandId('session', named.sessionId) } : {}),
+  };
 }

@@ -123,7 +123,7 @@ export async function startConsoleServer(engine: Engine, options: ConsoleServerO
     }
     response.writeHead(200, {
       'content-type': contentTypes[extname(relative)] ?? 'application/octet-stream',
-      'content-security-policy': `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ${tls ? 'wss' : 'ws'}://${host}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+      'content-security-policy': `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer',
       'cache-control': 'no-store',

@@ -151,6 +151,7 @@ const hostChangingKinds = new Set<JobKind>([
 export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
   const setProgress = useConsole((state) => state.setProgress);
   const notify = useConsole((state) => state.notify);
+  const withdrawAttention = useConsole((state) => state.withdrawAttention);
   useEffect(() => {
     const updates = new Map<string, Job>();
     const progress = new Map<string, JobProgress>();
@@ -182,6 +183,9 @@ export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
                 },
               ]
             : notices;
+        // A job that no longer waits (answered, cancelled, ended) no longer needs the operator.
+        for (const job of batch.values())
+          if (before.get(job.id)?.state === 'waiting-for-operator' && job.state !== 'waiting-for-operator') withdrawAttention(job.id);
         for (const notice of shown) {
           notify(notice);
           desktopNotify(notice.text);
@@ -229,5 +233,5 @@ export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
       offPrompt();
       offInstant();
     };
-  }, [api, queries, setProgress, notify]);
+  }, [api, queries, setProgress, notify, withdrawAttention]);
 }

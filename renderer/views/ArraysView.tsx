@@ -10,7 +10,7 @@ import { AlternateLocation } from './LocationNote.tsx';
 
 function RestoreFromSnapshot({ snapshot }: { snapshot: StorageSnapshotPoint }) {
   const api = useApi();
-  const show = useConsole((state) => state.show);
+  const openJob = useConsole((state) => state.openJob);
   const [picked, setPicked] = useState<Set<string>>(new Set());
   const [path, setPath] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -18,7 +18,7 @@ function RestoreFromSnapshot({ snapshot }: { snapshot: StorageSnapshotPoint }) {
   const start = (event: FormEvent): void => {
     event.preventDefault();
     api.invoke('restore.fromSnapshot', { vms: [...picked], snapshot: snapshot.id, target: { kind: 'local', path: path.trim() } }).then(
-      () => show('jobs'),
+      ({ job }) => openJob(job.id),
       (failure: Error) => setError(failure.message),
     );
   };

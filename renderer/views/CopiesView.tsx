@@ -55,7 +55,7 @@ function PolicyForm({ current }: { current: CopyPolicy }) {
 
 export function CopiesView() {
   const api = useApi();
-  const show = useConsole((state) => state.show);
+  const openJob = useConsole((state) => state.openJob);
   const repos = useRepos();
   const settings = useSettings();
   const status = useCopyStatus();
@@ -63,7 +63,7 @@ export function CopiesView() {
   const run = (): void => {
     setError(null);
     api.invoke('copies.run', {}).then(
-      () => show('jobs'),
+      ({ job }) => openJob(job.id),
       (failure: Error) => setError(failure.message),
     );
   };

@@ -40,7 +40,7 @@ function Preview({ vm, point, path }: { vm: string; point: string; path: string 
 export function FilesView() {
   const api = useApi();
   const queries = useQueryClient();
-  const show = useConsole((state) => state.show);
+  const openJob = useConsole((state) => state.openJob);
   const vms = useVms();
   const [vm, setVm] = useState<string | null>(null);
   const points = usePoints(vm);
@@ -95,7 +95,7 @@ export function FilesView() {
     event.preventDefault();
     setError(null);
     try {
-      await api.invoke('files.restore', {
+      const { job } = await api.invoke('files.restore', {
         vm: vm as string,
         point: point as string,
         paths: [...selected],
@@ -104,7 +104,7 @@ export function FilesView() {
         ...(archive ? { archive } : {}),
       });
       await queries.invalidateQueries({ queryKey: ['jobs'] });
-      show('jobs');
+      openJob(job.id);
     } catch (failure) {
       setError((failure as Error).message);
     }

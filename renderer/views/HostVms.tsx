@@ -19,8 +19,7 @@ const SHOWN_ROWS = 200;
 function HostVmRow({ host, vm }: { host: string; vm: string }) {
   const api = useApi();
   const queries = useQueryClient();
-  const show = useConsole((state) => state.show);
-  const selectJob = useConsole((state) => state.selectJob);
+  const openJob = useConsole((state) => state.openJob);
   const [transport, setTransport] = useState<TransportMode>('auto');
   const [quiesce, setQuiesce] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -31,8 +30,7 @@ function HostVmRow({ host, vm }: { host: string; vm: string }) {
     api.invoke('backup.start', { source: { kind: 'vsphere', host, vm, transport, quiesce } }).then(
       async ({ job }) => {
         await queries.invalidateQueries({ queryKey: ['jobs'] });
-        selectJob(job.id);
-        show('jobs');
+        openJob(job.id);
       },
       (failure: Error) => {
         setError(failure.message);

@@ -79,7 +79,7 @@ export function RehearsalView() {
   const api = useApi();
   const vms = useVms();
   const hosts = useHosts();
-  const show = useConsole((state) => state.show);
+  const openJob = useConsole((state) => state.openJob);
   const [picked, setPicked] = useState<Set<string>>(new Set());
   const [where, setWhere] = useState<'local' | 'vsphere'>('local');
   const [path, setPath] = useState('');
@@ -95,7 +95,7 @@ export function RehearsalView() {
         ? { kind: 'local' as const, path }
         : { kind: 'vsphere' as const, host, ...(network.trim() ? { network: network.trim() } : {}) };
     api.invoke('rehearsal.start', { vms: [...picked], point: 'latest', target, keep }).then(
-      () => show('jobs'),
+      ({ job }) => openJob(job.id),
       (failure: Error) => setError(failure.message),
     );
   };

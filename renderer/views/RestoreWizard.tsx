@@ -20,6 +20,7 @@ export function RestoreWizard() {
   const queries = useQueryClient();
   const initialVm = useConsole((state) => state.wizardVm);
   const show = useConsole((state) => state.show);
+  const openJob = useConsole((state) => state.openJob);
   const vms = useVms();
   const [step, setStep] = useState(initialVm ? 1 : 0);
   const [vmId, setVmId] = useState<string | null>(initialVm);
@@ -60,10 +61,16 @@ export function RestoreWizard() {
     try {
       const renamed = newName.trim() && makesVm ? { newName: newName.trim() } : {};
       const from = sourceRequest(source);
+      let started: { job: { id: string } } | null = null;
       if (snapshot && vm)
-        await api.invoke('restore.fromSnapshot', { vms: [vm.name], snapshot: snapshot.id, target: targetRequest(target), ...renamed });
+        started = await api.invoke('restore.fromSnapshot', {
+          vms: [vm.name],
+          snapshot: snapshot.id,
+          target: targetRequest(target),
+          ...renamed,
+        });
       else if (point && target.kind === 'disks')
-        await api.invoke('restore.disks', {
+        started = await api.invoke('restore.disks', {
           vm: vmId,
           point: point.id,
           target: { kind: 'local', path: target.path.trim() },
@@ -71,11 +78,17 @@ export function RestoreWizard() {
           ...from,
         });
       else if (point && target.kind === 'azure')
-        await api.invoke('restore.azure', { vm: vmId, point: point.id, account: target.account, container: target.container, ...from });
+        started = await api.invoke('restore.azure', {
+          vm: vmId,
+          point: point.id,
+          account: target.account,
+          container: target.container,
+          ...from,
+        });
       else if (point)
-        await api.invoke('restore.entireVm', { vm: vmId, point: point.id, target: targetRequest(target), ...renamed, ...from });
+        started = await api.invoke('restore.entireVm', { vm: vmId, point: point.id, target: targetRequest(target), ...renamed, ...from });
       await queries.invalidateQueries({ queryKey: ['jobs'] });
-      show('jobs');
+      if (started) openJob(started.job.id);
     } catch (failure) {
       setError((failure as Error).message);
     } finally {

@@ -179,6 +179,7 @@ function RestoreFromTape() {
   const api = useApi();
   const copies = useTapeCopies();
   const show = useConsole((state) => state.show);
+  const openJob = useConsole((state) => state.openJob);
   const [picked, setPicked] = useState<Set<string>>(new Set());
   const [target, setTarget] = useState('');
   const [staging, setStaging] = useState('');
@@ -218,7 +219,7 @@ function RestoreFromTape() {
         ...(staging.trim() ? { staging: staging.trim() } : {}),
       })
       .then(
-        () => show('jobs'),
+        ({ jobs }) => (jobs[0] ? openJob(jobs[0].id) : show('jobs')),
         (failure: Error) => setError(failure.message),
       );
   };

@@ -146,6 +146,13 @@ test('an operator restores a VM with the wizard and watches the job finish', asy
   const page = await (browser as Browser).newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
+  // Nothing the browser complains of: no policy it cannot parse, no file it cannot fetch (the icon).
+  page.on('console', (message) => {
+    if (message.type() === 'error' || /Content Security Policy/i.test(message.text())) errors.push(message.text());
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
+  });
   await page.goto(consoleUrl);
   // After the URL's token, the console asks who you are; nothing else shows before that.
   await page.getByRole('heading', { name: 'Sign in to Lifeboat' }).waitFor();
@@ -198,6 +205,12 @@ test('an operator restores a VM to vSphere with the wizard', { skip: vcsimMissin
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByText(/vc, datastore LocalDS_1, thick, transport auto/).waitFor();
   await page.getByRole('button', { name: 'Start restore' }).click();
+  // The new job opens beside the queue, not the one selected before.
+  await page
+    .getByRole('complementary')
+    .getByText(/db-on-vsphere/)
+    .first()
+    .waitFor();
   await page.locator('.job[data-state="succeeded"]').filter({ hasText: 'db-on-vsphere' }).waitFor({ timeout: 60_000 });
   await page.screenshot({ path: join(screenshots, 'console-restore-vsphere.png'), fullPage: true });
   const restored = join(simulator.datastores.LocalDS_1 as string, 'db-on-vsphere', 'db-on-vsphere.vmdk');
@@ -510,6 +523,12 @@ test('an operator restores two VMs from tape, inserting the offline tape when as
   await prompt.getByRole('alert').filter({ hasText: 'tape LB0003L9 is not the one needed: insert LB0001L9' }).waitFor();
   await prompt.getByRole('button', { name: 'Import LB0001L9 through the mail slot' }).click();
   await prompt.waitFor({ state: 'detached', timeout: 60_000 });
+  // Jobs that no longer wait take back their "needs you" notices.
+  await page
+    .getByRole('list', { name: 'Notices' })
+    .getByText(/needs you: insert tape LB0001L9/)
+    .first()
+    .waitFor({ state: 'detached', timeout: 10_000 });
   await page.getByRole('navigation').getByRole('button', { name: /^Jobs/ }).click();
   for (const vm of ['lab-web-01', 'lab-db-02']) {
     await page

@@ -27,6 +27,9 @@ test('serve binds to loopback only, sends a CSP, serves nothing outside the cons
     assert.match(csp, /default-src 'none'/);
     assert.match(csp, /script-src 'self'/);
     assert.match(csp, /frame-ancestors 'none'/);
+    // 'self' covers the console's own WebSocket (ws: or wss:, CSP 3); a host source would break on
+    // an IPv6 address, which CSP cannot name.
+    assert.match(csp, /connect-src 'self';/);
     assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
     for (const path of ['/../outside.txt', '/%2e%2e/outside.txt', '/..%2foutside.txt', '/etc/passwd']) {
       assert.equal((await fetch(`${server.origin}${path}`)).status, 404, path);

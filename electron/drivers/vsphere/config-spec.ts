@@ -2,6 +2,7 @@
 // controllers, disks (thin or thick) and NICs mapped to a network of the target host. Elements
 // follow the WSDL's order, which real vCenters insist on.
 import { platformKeyOf, type Vmx } from '../../disks/vmx.ts';
+import { guestIdOf } from './guest-ids.ts';
 import { el, xml } from './xml.ts';
 
 export type DiskPlacement = { key: string; fileName: string; capacity: number; controllerBus: number; unit: number };
@@ -31,12 +32,6 @@ const nicTypes: Record<string, string> = {
   vmxnet2: 'VirtualVmxnet2',
 };
 const CONTROLLER_KEY_BASE = 1000;
-
-/** vmx guestOS ("debian12-64") to a vSphere guestId ("debian12_64Guest"). */
-export function guestIdOf(guestOs: string | undefined): string {
-  if (!guestOs || !/^[a-z0-9-]+$/i.test(guestOs)) return 'otherGuest64';
-  return `${guestOs.replace(/-64$/, '_64')}Guest`;
-}
 
 /** Where each disk goes: SCSI bus and unit as in the .vmx; other buses move to SCSI 0. */
 export function placeDisks(disks: { key: string; capacity: number }[], vmName: string): DiskPlacement[] {

@@ -2,6 +2,7 @@
 // parseVmx, config-spec.ts vmConfigSpec) and VMware's own names for them, values escaped as
 // VMware escapes them, so any VM name or network name survives the round trip.
 import { escapeVmxValue } from '../../disks/vmx.ts';
+import { guestOsOf } from './guest-ids.ts';
 import type { VmController, VmNic } from './vm-devices.ts';
 
 export type VmxSource = {
@@ -19,14 +20,6 @@ export type VmxSource = {
   disks: { key: string; fileName: string; diskMode: string }[];
   nics: VmNic[];
 };
-
-/** vSphere's guestId as a .vmx guestOS that config-spec.ts guestIdOf maps back to the same
- * guestId ("debian12_64Guest" ↔ "debian12-64", "otherGuest" ↔ "other"). */
-export function guestOsOf(guestId: string): string {
-  const match = /^(.+?)(_64)?Guest(64)?$/.exec(guestId);
-  if (!match) return 'other';
-  return `${match[1]}${match[2] || match[3] ? '-64' : ''}`;
-}
 
 /** The .vmx addressType of vSphere's NIC addressType, and which key holds the MAC. */
 function macLines(prefix: string, nic: VmNic): [string, string][] {
