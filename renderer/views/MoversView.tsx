@@ -15,16 +15,15 @@ import { formatTime } from './time.ts';
 const transportNames: Record<MoverSummary['transports'][number], string> = { san: 'SAN', hotadd: 'HotAdd', nbd: 'NBD' };
 
 function TaskLine({ task }: { task: MoverTask }) {
-  const show = useConsole((state) => state.show);
-  const selectJob = useConsole((state) => state.selectJob);
+  const openJob = useConsole((state) => state.openJob);
   const percent = task.bytesTotal > 0 ? Math.min(100, Math.floor((task.bytesDone * 100) / task.bytesTotal)) : 0;
-  const open = (): void => {
-    selectJob(task.jobId);
-    show('jobs');
-  };
   return (
     <li>
-      <button className="link" onClick={open} aria-label={`Job ${task.jobId.slice(0, 8)}, disk ${task.disk}: open the job`}>
+      <button
+        className="link"
+        onClick={() => openJob(task.jobId)}
+        aria-label={`Job ${task.jobId.slice(0, 8)}, disk ${task.disk}: open the job`}
+      >
         job {task.jobId.slice(0, 8)}
       </button>{' '}
       {task.disk} · {percent}%

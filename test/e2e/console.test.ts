@@ -11,7 +11,7 @@ import { cancelJobs, measureQueue, queueJobs } from '../../bench/queue-load.ts';
 import WebSocket from 'ws';
 import { makeVmFolder, qemuImg, reflinkFolder, tempDir, until, writeMixedRaw } from '../helpers/env.ts';
 import { addSimulatorHostWithCli, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
-import { axeViolations, launchChromium } from '../helpers/console-browser.ts';
+import { axeViolations, launchChromium, pageErrors } from '../helpers/console-browser.ts';
 import { buildUbuntuServer } from '../helpers/server-disks.ts';
 import { startTgtLibrary, tgtUnavailable } from '../../scripts/peers/tgt.ts';
 
@@ -144,15 +144,8 @@ test('the CLI finds the running engine on the home socket', async () => {
 
 test('an operator restores a VM with the wizard and watches the job finish', async () => {
   const page = await (browser as Browser).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
   // Nothing the browser complains of: no policy it cannot parse, no file it cannot fetch (the icon).
-  page.on('console', (message) => {
-    if (message.type() === 'error' || /Content Security Policy/i.test(message.text())) errors.push(message.text());
-  });
-  page.on('response', (response) => {
-    if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
-  });
+  const errors = pageErrors(page);
   await page.goto(consoleUrl);
   // After the URL's token, the console asks who you are; nothing else shows before that.
   await page.getByRole('heading', { name: 'Sign in to Lifeboat' }).waitFor();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright';
-import { axeViolations, launchChromium } from '../helpers/console-browser.ts';
+import { axeViolations, launchChromium, pageErrors } from '../helpers/console-browser.ts';
 import { tempDir } from '../helpers/env.ts';
 import { cli, startServe } from '../helpers/serve-process.ts';
 import { addSimulatorHostWithCli, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
@@ -52,8 +52,7 @@ test('an operator adds a mover, sees its join command once, and removes it', { s
   const context = await browser.newContext();
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: serve.origin });
   const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
+  const errors = pageErrors(page);
   await page.goto(serve.printed.url);
   await page.getByLabel('User').fill('ann');
   await page.getByLabel('Password').fill(ANN_PASSWORD);

@@ -35,3 +35,17 @@ export async function axeViolations(page: Page, what: string): Promise<string[]>
   assert.ok(result.passes > 5, `axe ran on ${what} (${result.passes} rules passed)`);
   return result.violations.map((violation) => `${what}: ${violation}`);
 }
+
+/** What the page complains of, as it happens: its uncaught errors, console errors, any policy it
+ * cannot parse and any request answered 4xx or 5xx (the list a test expects to stay empty). */
+export function pageErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error' || /Content Security Policy/i.test(message.text())) errors.push(message.text());
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
+  });
+  return errors;
+}
