@@ -27,6 +27,7 @@ import { restoreOnly } from './restore-only.ts';
 import { tape } from './tape.ts';
 import { vsphereModes } from './vsphere-modes.ts';
 import { vsphereBackup } from './vsphere-backup.ts';
+import { moverBench } from './movers.ts';
 import { cliStart } from './cli-start.ts';
 import { itemLevel } from './items.ts';
 
@@ -303,6 +304,7 @@ async function main(): Promise<void> {
   await tapeIscsi(root, runs, timed, median);
   await vsphereModes({ root, source, capacity, cpTime, runs, timed, median });
   await vsphereBackup(root, runs, timed, median);
+  await moverBench(root, runs, timed, median);
   await instantRecovery(source, capacity);
   await instantMass(root);
   await itemLevel(root, runs, timed, median);
@@ -343,6 +345,10 @@ const parts: Record<string, () => Promise<void>> = {
   'vsphere-backup': async () => {
     console.log(`Lifeboat bench, backup from vSphere (vcsim) per transport only: 1 GiB VM, ${runs} runs, medians`);
     await vsphereBackup(root, runs, timed, median);
+  },
+  movers: async () => {
+    console.log(`Lifeboat bench, restore through data movers (vcsim, Direct SAN) only: ${runs} runs, medians`);
+    await moverBench(root, runs, timed, median);
   },
   restore: async () =>
     restoreOnly({ root, ...(await makeSourceVm(root, gib * 1024 * MIB)), capacity: gib * 1024 * MIB, runs, cp, timed, median }),

@@ -10,6 +10,8 @@ import { parseCommandLine } from './options.ts';
 import { usage } from './usage.ts';
 
 export async function main(argv: string[]): Promise<number> {
+  // The mover is a program of its own (no home, its own flags): it gets its arguments unparsed.
+  if (argv[0] === 'mover') return (await import('./mover-command.ts')).moverCommand(argv.slice(1));
   const { values, positionals } = parseCommandLine(argv);
   const out: Output = {
     json: values.json,

@@ -25,6 +25,7 @@ export function parseCommandLine(argv: string[]) {
       tls: { type: 'boolean', default: false },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      movers: { type: 'string' },
       'session-idle': { type: 'string' },
       'session-max': { type: 'string' },
       url: { type: 'string' },

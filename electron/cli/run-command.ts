@@ -131,6 +131,7 @@ export async function runCommand(command: string, rest: string[], values: CliVal
       forceTls: values.tls,
       tlsCert: values['tls-cert'],
       tlsKey: values['tls-key'],
+      movers: values.movers,
       json: values.json,
       secretsKey,
       sessionLimits: {

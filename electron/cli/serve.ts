@@ -11,6 +11,7 @@ import { decideListen } from '../rpc/listen-policy.ts';
 import type { SessionLimits } from '../auth/session-store.ts';
 import { homeCertificate, operatorCertificate, type ConsoleCertificate } from '../rpc/tls/console-certificate.ts';
 import { startConsoleServer } from '../rpc/ws-server.ts';
+import { listenForMovers, parseMoverAddress, type MoverListener } from '../rpc/mover-listener.ts';
 import { onStopSignal, type StopSignal } from './signals.ts';
 
 export type ServeOptions = {
@@ -22,6 +23,8 @@ export type ServeOptions = {
   forceTls: boolean;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
+  /** HOST:PORT of the data movers' port (mutual TLS), none when undefined. */
+  movers: string | undefined;
   json: boolean;
   secretsKey: NonNullable<EngineOptions['secretsKey']>;
   /** How long a console session key lives idle, and at most. */
@@ -67,6 +70,7 @@ export async function serve(options: ServeOptions): Promise<number> {
   } catch {
     throw new LifeboatError('unavailable', `the console is not built (${options.rendererDir}); run \`npm run build\` first`);
   }
+  const moverAddress = options.movers === undefined ? null : parseMoverAddress(options.movers);
   // The operator's files are checked before the engine opens: a bad one changes nothing.
   const tls = decision.certificate === 'none' ? null : await certificateFor(options, decision.certificate);
   const engine = await openServedEngine({ home: options.home, sessionLimits: options.sessionLimits, secretsKey: options.secretsKey });
@@ -81,6 +85,14 @@ export async function serve(options: ServeOptions): Promise<number> {
     await engine.close();
     throw error;
   });
+  let movers: MoverListener | null = null;
+  if (moverAddress) {
+    movers = await listenForMovers(engine, moverAddress).catch(async (error: unknown) => {
+      await engine.close();
+      await server.close();
+      throw new LifeboatError('unavailable', `cannot open the movers' port ${options.movers}: ${(error as Error).message}`);
+    });
+  }
   const url = `${server.url}/#token=${server.mintToken()}`;
   // The browser console signs in with an account: say how to make the first one.
   if (engine.auth.listAccounts().length === 0 && engine.auth.directory() === null) {
@@ -90,7 +102,7 @@ export async function serve(options: ServeOptions): Promise<number> {
   }
   const certificate = tls ? { source: tls.source, sha256: tls.fingerprint256, spkiSha256: tls.spkiSha256, new: tls.made } : null;
   const secrets = engine.secretsKeyDescription;
-  if (options.json) console.log(JSON.stringify({ url, home: options.home, certificate, secrets }));
+  if (options.json) console.log(JSON.stringify({ url, home: options.home, certificate, secrets, movers: movers?.address ?? null }));
   else {
     const lines = [`Lifeboat console: ${url}`];
     if (tls) {
@@ -100,6 +112,7 @@ export async function serve(options: ServeOptions): Promise<number> {
       );
       if (tls.source === 'self-signed') lines.push('Check that your browser shows this fingerprint before you trust the certificate.');
     }
+    if (movers) lines.push(`Data movers connect to ${movers.address} (\`lifeboat movers add NAME --host HOST\` gives one its token)`);
     lines.push(`(home ${options.home}; secrets key: ${secrets}; Ctrl+C stops)`);
     console.log(lines.join('\n'));
   }
@@ -108,6 +121,7 @@ export async function serve(options: ServeOptions): Promise<number> {
   const signal = await new Promise<StopSignal>((resolve) => onStopSignal(async (received) => resolve(received)));
   process.stderr.write(`lifeboat: ${signal}: stopping the engine\n`);
   await engine.close();
+  await movers?.close();
   await server.close();
   return 0;
 }

@@ -81,9 +81,13 @@ export const usage = `usage: lifeboat [--home DIR] [--json] [--secrets-key-file 
   keys [export <key> --password-env VAR --out FILE | remember <key> (--password-env VAR | --recovery-key FILE)
         | forget <key> | set-password <key> (--recovery-key FILE | --password-env VAR) --new-password-env VAR]
                                                      keys of encrypted chains; a recovery key for lost passwords
+  mover --engine HOST:PORT --state DIR [--token T] [--datastore NAME=PATH]… [--transports san,hotadd,nbd]
+        [--slots N]                                  the data mover of a proxy host: joins with the token of
+                                                     \`movers add\` once, then carries restores' disk writes
   serve [--host 127.0.0.1] [--port 7420] [--tls] [--allow-remote] [--tls-cert FILE --tls-key FILE]
-        [--session-idle 30m] [--session-max 12h]
+        [--session-idle 30m] [--session-max 12h] [--movers HOST:PORT]
                                                      console over HTTP + WebSocket on loopback; HTTPS + WSS
                                                      beyond it (--allow-remote) or with --tls, under your
-                                                     certificate or one the engine makes (fingerprint printed)
+                                                     certificate or one the engine makes (fingerprint printed);
+                                                     --movers opens the port data movers connect to (mutual TLS)
   sessions [revoke <id> | revoke --all]              console session keys of a running \`serve\`; revoke signs out`;

@@ -33,7 +33,8 @@ import { CopyService } from '../copies/copy-service.ts';
 import { copyHandlers } from '../copies/copy-handlers.ts';
 import { HostService, hostHandlers } from '../hosts/host-service.ts';
 import { MoverEnrollment } from '../movers/enrollment.ts';
-import { moverHandlers, noMoverHub, type MoverLiveView } from '../movers/mover-handlers.ts';
+import { moverHandlers } from '../movers/mover-handlers.ts';
+import { MoverHub } from '../movers/mover-hub.ts';
 import { AzureAccounts, azureHandlers } from '../azure/azure-accounts.ts';
 import { TargetChecks } from '../restore/target-checks.ts';
 import { RestoreService, restoreHandlers } from '../restore/restore-service.ts';
@@ -118,8 +119,8 @@ export class Engine {
   readonly copies: CopyService;
   /** Who may be a mover: join tokens, certificates, revocation. */
   readonly enrollment: MoverEnrollment;
-  /** What the mover hub sees of each mover (nothing until the hub is wired in). */
-  readonly moverView: MoverLiveView = noMoverHub;
+  /** The connected data movers: their tasks, and the restores' proxies they are. */
+  readonly movers: MoverHub;
   /** Session keys of the `serve` console; they live as long as this engine. */
   readonly sessions: SessionStore;
   /** Decoded backup blocks shared by the Instant Recovery sessions, under one byte bound. */
@@ -144,6 +145,7 @@ export class Engine {
   ) {
     this.paths = paths;
     this.enrollment = enrollment;
+    const movers = (this.movers = new MoverHub({ enrollment }));
     this.blockCache = blockCache;
     this.sessions = sessions;
     this.claim = claim;
@@ -161,7 +163,13 @@ export class Engine {
     this.repository = repository;
     const lookup = (this.lookup = new VmLookup({ catalog, repository }));
     const checks = (this.checks = new TargetChecks({ home: paths.home, catalog }));
-    const hosts = (this.hosts = new HostService({ catalog, secrets, repository, lookup }));
+    const hosts = (this.hosts = new HostService({
+      catalog,
+      secrets,
+      repository,
+      lookup,
+      moverProxies: (host) => movers.proxiesOf(host),
+    }));
     const connectHost = (name: string) => hosts.connect(name);
     const azure = (this.azure = new AzureAccounts({ catalog, secrets }));
     const works = new JobWorks({
@@ -172,6 +180,8 @@ export class Engine {
       reportsFolder: join(paths.home, 'rehearsals'),
       connectHost,
       proxies: hosts.proxies,
+      restoreProxies: hosts.restoreProxies,
+      movers,
       connectAzure: (account) => azure.connect(account),
     });
     const jobs = (this.jobs = new JobQueue(catalog, events, concurrentJobs, injectFault, indexRerun(catalog, works)));
@@ -239,7 +249,7 @@ export class Engine {
       .add(accountHandlers(this.auth, sessions, catalog))
       .add(keyHandlers(this.keys, catalog, () => secrets.kind))
       .add(hostHandlers(hosts, catalog))
-      .add(moverHandlers(enrollment, this.moverView))
+      .add(moverHandlers(enrollment, movers))
       .add(azureHandlers(azure, catalog))
       .add(restoreHandlers(this.restores))
       .add(filesHandlers(this.files, lookup))
@@ -345,6 +355,7 @@ export class Engine {
 
   private async shutDown(): Promise<void> {
     await this.jobs.close();
+    await this.movers.close();
     this.markStopped('the engine stopped');
     await this.claim.close();
     await this.janitor;

@@ -31,6 +31,7 @@ import { RestoreAzureWork, type RestoreAzureRequest } from '../restore/restore-a
 import { RestoreDisksWork, type RestoreDisksRequest } from '../restore/restore-disks.ts';
 import type { PointRestoreRequest } from '../restore/restore-service.ts';
 import type { ProxyPool } from '../restore/transport-choice.ts';
+import type { MoverHub } from '../movers/mover-hub.ts';
 import type { VmSource } from '../restore/vm-source.ts';
 import type { VsphereRestoreOptions } from '../restore/vsphere-restore-base.ts';
 import type { RestoreTarget } from '../tape/tape-service.ts';
@@ -46,7 +47,11 @@ export type JobWorksDeps = {
   /** Where rehearsal reports are written. */
   reportsFolder: string;
   connectHost(name: string): Promise<VsphereClient>;
+  /** The catalog's proxies (a backup reads through one). */
   proxies: ProxyPool;
+  /** The catalog's proxies and the connected data movers (a restore writes through one). */
+  restoreProxies: ProxyPool;
+  movers: MoverHub | null;
   connectAzure(account: AzureAccount): Promise<BlobStore>;
 };
 
@@ -198,7 +203,8 @@ export class JobWorks {
       repository: source,
       pool: this.deps.pool,
       connectHost: this.deps.connectHost,
-      proxies: this.deps.proxies,
+      proxies: this.deps.restoreProxies,
+      movers: this.deps.movers,
       stagingRoot: this.deps.stagingRoot,
       jobId,
     };

@@ -15,27 +15,44 @@ import { previewOriginal } from '../restore/original-vm-vsphere.ts';
 import type { ProxyPool } from '../restore/transport-choice.ts';
 import type { SecretStore } from '../secrets/secret-store.ts';
 
-export type HostServiceDeps = { catalog: Catalog; secrets: SecretStore; repository: Repository; lookup: VmLookup };
+export type HostServiceDeps = {
+  catalog: Catalog;
+  secrets: SecretStore;
+  repository: Repository;
+  lookup: VmLookup;
+  /** The connected data movers of a host, as proxies (movers/mover-hub.ts). */
+  moverProxies?: (host: string) => ProxySummary[];
+};
 
 export class HostService {
   private readonly deps: HostServiceDeps;
   /** Restore tasks each proxy runs now, by proxy id. */
   private readonly proxyLoad = new Map<string, number>();
-  /** The proxies every vSphere restore chooses from, with their load. */
-  readonly proxies: ProxyPool = {
-    forHost: (host) => this.deps.catalog.listProxies().filter((proxy) => proxy.host === host),
-    busy: (proxy) =>
-      (this.proxyLoad.get(proxy.id) ?? 0) >= proxy.maxTasks ? `is busy (${proxy.maxTasks} of ${proxy.maxTasks} tasks running)` : null,
-    acquire: (proxy) => {
-      this.proxyLoad.set(proxy.id, (this.proxyLoad.get(proxy.id) ?? 0) + 1);
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        this.proxyLoad.set(proxy.id, Math.max(0, (this.proxyLoad.get(proxy.id) ?? 1) - 1));
-      };
-    },
-  };
+  /** The catalog's proxies, with their load: what a vSphere backup reads through. */
+  readonly proxies: ProxyPool = this.poolOf((host) => this.deps.catalog.listProxies().filter((proxy) => proxy.host === host));
+  /** What a vSphere restore chooses from: the catalog's proxies and the connected data movers
+   * (which write, but do not read for backups). */
+  readonly restoreProxies: ProxyPool = this.poolOf((host) => [
+    ...this.deps.catalog.listProxies().filter((proxy) => proxy.host === host),
+    ...(this.deps.moverProxies?.(host) ?? []),
+  ]);
+
+  private poolOf(forHost: (host: string) => ProxySummary[]): ProxyPool {
+    return {
+      forHost,
+      busy: (proxy) =>
+        (this.proxyLoad.get(proxy.id) ?? 0) >= proxy.maxTasks ? `is busy (${proxy.maxTasks} of ${proxy.maxTasks} tasks running)` : null,
+      acquire: (proxy) => {
+        this.proxyLoad.set(proxy.id, (this.proxyLoad.get(proxy.id) ?? 0) + 1);
+        let released = false;
+        return () => {
+          if (released) return;
+          released = true;
+          this.proxyLoad.set(proxy.id, Math.max(0, (this.proxyLoad.get(proxy.id) ?? 1) - 1));
+        };
+      },
+    };
+  }
 
   constructor(deps: HostServiceDeps) {
     this.deps = deps;

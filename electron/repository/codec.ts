@@ -40,17 +40,37 @@ export function compressBlock(data: Uint8Array, codec: Codec): { codec: Codec; p
 export function decompressBlock(payload: Uint8Array, codec: number, rawLength: number): Uint8Array {
   try {
     if (codec === Codec.none) return payload;
-    if (codec === Codec.zstd) {
-      if (!zstdAvailable) throw new LifeboatError('unavailable', 'this runtime has no zstd; run Lifeboat on Node 24 or later');
-      return zlib.zstdDecompressSync(payload, { maxOutputLength: rawLength, chunkSize: chunkFor(rawLength) });
-    }
-    if (codec === Codec.deflate) return zlib.inflateRawSync(payload, { maxOutputLength: rawLength, chunkSize: chunkFor(rawLength) });
+    const options = { maxOutputLength: rawLength, chunkSize: chunkFor(rawLength) };
+    if (codec === Codec.zstd) return zlib.zstdDecompressSync(payload, options);
+    if (codec === Codec.deflate) return zlib.inflateRawSync(payload, options);
   } catch (error) {
-    if (error instanceof LifeboatError) throw error;
-    throw new LifeboatError('corrupt-backup', `block does not decompress (${codecName(codec)}): ${(error as Error).message}`);
+    throw decompressError(error, codec);
   }
-  throw new LifeboatError('corrupt-backup', `block uses unknown codec ${codec}`);
+  throw unknownCodec(codec);
 }
+
+/** decompressBlock on zlib's thread pool, for a process that must keep answering its peer meanwhile. */
+export async function decompressBlockAsync(payload: Uint8Array, codec: number, rawLength: number): Promise<Uint8Array> {
+  if (codec === Codec.none) return payload;
+  if (codec !== Codec.zstd && codec !== Codec.deflate) throw unknownCodec(codec);
+  if (codec === Codec.zstd && !zstdAvailable) throw noZstd();
+  const options = { maxOutputLength: rawLength, chunkSize: chunkFor(rawLength) };
+  return new Promise((resolve, reject) => {
+    const done = (error: Error | null, data: Buffer): void => (error ? reject(decompressError(error, codec)) : resolve(data));
+    if (codec === Codec.zstd) zlib.zstdDecompress(payload, options, done);
+    else zlib.inflateRaw(payload, options, done);
+  });
+}
+
+const noZstd = (): LifeboatError => new LifeboatError('unavailable', 'this runtime has no zstd; run Lifeboat on Node 24 or later');
+
+/** Why a block would not decompress (zlib's error, or the runtime's missing zstd). */
+function decompressError(error: unknown, codec: number): LifeboatError {
+  if (codec === Codec.zstd && !zstdAvailable) return noZstd();
+  return new LifeboatError('corrupt-backup', `block does not decompress (${codecName(codec)}): ${(error as Error).message}`);
+}
+
+const unknownCodec = (codec: number): LifeboatError => new LifeboatError('corrupt-backup', `block uses unknown codec ${codec}`);
 
 /** A stored block made whole again: decompressed, its length and SHA-256 checked. The error
  * says why a block is corrupt; the caller says where it is. */

@@ -19,6 +19,7 @@ import { entireVmStepTitles } from './entire-vm-local.ts';
 import { VsphereRestoreBase, type VsphereRestoreOptions } from './vsphere-restore-base.ts';
 import { pointSource, type SourceDisk, type VmSource } from './vm-source.ts';
 import { selectTransport, transportTitle, type TransportDecision } from './transport-choice.ts';
+import { eligibleFor, type MoverHub } from '../movers/mover-hub.ts';
 
 type Placement = {
   datacenter: { ref: MoRef; name: string; vmFolder: MoRef };
@@ -62,6 +63,10 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
   private placement: Placement | null = null;
   private disks: DiskPlacement[] = [];
   private vm: MoRef | null = null;
+  /** The movers that carried each disk, by disk key (a reassignment lists both). */
+  private readonly carriedBy: Record<string, string[]> = {};
+  /** The mover that took over this restore's disks after a reassignment. */
+  private carrier: string | null = null;
 
   constructor(options: VsphereRestoreOptions) {
     super(options);
@@ -134,7 +139,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     context.resources.record('staging-folder', { path: this.staging });
     await mkdir(this.staging, { recursive: true });
     context.log(
-      `placement: host ${placement.host.name}, datastore ${placement.datastore.name} (${placement.datastore.type}), ${thin ? 'thin' : 'thick'} disks; data movers: ${this.pool.size} worker threads`,
+      `placement: host ${placement.host.name}, datastore ${placement.datastore.name} (${placement.datastore.type}), ${thin ? 'thin' : 'thick'} disks; data movers: ${transport.proxy && this.movers?.isMover(transport.proxy.name) ? `mover ${transport.proxy.name} on its proxy host` : `${this.pool.size} worker threads`}`,
     );
     return { client, source, vmName, placement, disks, thin, transport, bytesTotal };
   }
@@ -200,7 +205,8 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
       const flatName = placed.fileName.replace(/\.vmdk$/, '-flat.vmdk');
       if (transport.proxy) {
         const base = bytesDone;
-        bytesDone += await this.writeThroughProxy(snapshotted, transport.proxy, placed, disk, flatName, {
+        const write = this.movers?.isMover(transport.proxy.name) ? this.writeThroughMover : this.writeThroughProxy;
+        bytesDone += await write.call(this, snapshotted, transport.proxy, placed, disk, flatName, {
           context,
           onProgress: (bytes) => context.progress(base + bytes, bytesTotal),
         });
@@ -229,6 +235,65 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
       );
     }
     return snapshotted;
+  }
+
+  /** Direct SAN and HotAdd through a data mover (`lifeboat mover` on the proxy host): the engine
+   * streams the point's stored blocks, the mover writes them where it sees the datastore; a mover
+   * lost mid-disk hands it to another (a hot-added disk follows). The small descriptor goes over
+   * the host's file service. Returns the bytes written. */
+  private async writeThroughMover(
+    created: Created,
+    proxy: ProxySummary,
+    placed: DiskPlacement,
+    disk: SourceDisk,
+    flatName: string,
+    progress: { context: StepContext; onProgress: (bytes: number) => void },
+  ): Promise<number> {
+    const { client, placement, source, vmName, transport } = created;
+    const { context } = progress;
+    const movers = this.movers as MoverHub;
+    const point = source.point;
+    const resolved = point?.disks.find((candidate) => candidate.key === disk.key);
+    if (!point || !resolved)
+      throw new LifeboatError('bad-request', `proxy ${proxy.name} is a data mover: it restores disks of backups, not of a VM folder`);
+    const datastore = placement.datastore.name;
+    const datastorePath = `[${datastore}] ${vmName}/${placed.fileName}`;
+    const usual = eligibleFor(transport.mode, datastore);
+    const proxyVmOf = (name: string): string | null =>
+      movers.proxiesOf(this.request.target.host).find((candidate) => candidate.name === name)?.proxyVm ?? null;
+    const written = await this.whileHotAdded(context, client, datastorePath, disk.capacity, async () => {
+      const result = await movers.writeDisk({
+        jobId: this.jobId,
+        context,
+        point,
+        disk: resolved,
+        datastore,
+        path: `${vmName}/${flatName}`,
+        // vSphere made a placeholder flat file; the mover replaces it.
+        create: true,
+        first: this.carrier ?? proxy.name,
+        eligible: (mover) => usual(mover) ?? (transport.mode === 'hotadd' && !proxyVmOf(mover.name) ? 'has no proxy VM for HotAdd' : null),
+        onProgress: progress.onProgress,
+        onReassign: async (_from, to) => {
+          this.carrier = to;
+          await this.moveHotAdded(context, client, datastorePath, disk.capacity, proxyVmOf(to));
+        },
+      });
+      this.carriedBy[placed.key] = result.carriedBy;
+      return result.bytes;
+    });
+    const descriptor = Buffer.from(writeFlatDescriptor(disk.capacity, flatName));
+    await client.upload(
+      placement.datacenter.name,
+      datastore,
+      `${vmName}/${placed.fileName}`,
+      Readable.from([descriptor]),
+      descriptor.length,
+    );
+    context.log(
+      `disk ${placed.key} written to ${datastorePath} (SCSI ${placed.controllerBus}:${placed.unit}) over ${transportTitle(transport.mode)}, carried by mover ${(this.carriedBy[placed.key] ?? []).join(' → ')}`,
+    );
+    return written;
   }
 
   /** Direct SAN and HotAdd: the proxy writes the disk where it sees the datastore's blocks;
@@ -288,6 +353,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
       vm: this.vm?.value ?? null,
       transport: this.transport.mode,
       proxy: this.transport.proxy?.name ?? null,
+      movers: this.carriedBy,
       disks: this.disks.map((disk) => `[${this.placement?.datastore.name}] ${this.vmName}/${disk.fileName}`),
     };
   }

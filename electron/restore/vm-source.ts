@@ -23,6 +23,8 @@ export interface VmSource {
   readonly vmName: string;
   readonly vmxText: string;
   readonly disks: SourceDisk[];
+  /** The restore point behind it (a data mover is sent its stored blocks), null for a VM folder. */
+  readonly point: ResolvedPoint | null;
   /** Writes a disk into a flat file of its capacity at `path` (new, or with `replace` the
    * hypervisor's placeholder), holes not written; returns the data bytes written. */
   writeDisk(key: string, path: string, write: DiskWrite): Promise<number>;
@@ -45,6 +47,7 @@ export async function pointSource(repository: Repository, pool: WorkerPool, vmId
   return {
     vmName: point.point.vmName,
     vmxText: point.point.vmConfig.text,
+    point,
     disks: point.disks.map((disk) => ({
       key: disk.key,
       fileName: point.point.disks.find((entry) => entry.key === disk.key)?.fileName ?? `${disk.key}.vmdk`,
@@ -82,6 +85,7 @@ export async function folderSource(folder: string): Promise<VmSource> {
   return {
     vmName: vm.vmx.displayName,
     vmxText: vm.vmxText,
+    point: null,
     // What a disk's files take on the source: what its copy needs at most.
     disks: opened.map((entry) => ({
       key: entry.key,

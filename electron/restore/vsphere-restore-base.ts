@@ -9,8 +9,10 @@ import { diskByteStream } from '../drivers/vsphere/disk-upload.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
 import type { StepContext } from '../jobs/plan.ts';
+import { LifeboatError } from '../errors.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { WorkerPool } from '../workers/pool.ts';
+import type { MoverHub } from '../movers/mover-hub.ts';
 import type { ProxyPool, SelectedTransport, TransportDecision } from './transport-choice.ts';
 import type { VmSource } from './vm-source.ts';
 
@@ -21,6 +23,8 @@ export type VsphereRestoreOptions = {
   pool: WorkerPool;
   connectHost: (name: string) => Promise<VsphereClient>;
   proxies: ProxyPool;
+  /** The engine's data movers (a proxy that is one carries the disks), null without them. */
+  movers: MoverHub | null;
   stagingRoot: string;
   jobId: string;
   request: VsphereRestoreRequest;
@@ -33,6 +37,7 @@ export abstract class VsphereRestoreBase {
   protected readonly pool: WorkerPool;
   private readonly connectHost: (name: string) => Promise<VsphereClient>;
   protected readonly proxies: ProxyPool;
+  protected readonly movers: MoverHub | null;
   protected readonly staging: string;
   protected readonly jobId: string;
   protected readonly request: VsphereRestoreRequest;
@@ -47,6 +52,7 @@ export abstract class VsphereRestoreBase {
     this.pool = options.pool;
     this.connectHost = options.connectHost;
     this.proxies = options.proxies;
+    this.movers = options.movers;
     this.staging = join(options.stagingRoot, options.jobId);
     this.jobId = options.jobId;
     this.request = options.request;
@@ -77,21 +83,51 @@ export abstract class VsphereRestoreBase {
     capacity: number,
     write: () => Promise<T>,
   ): Promise<T> {
-    const proxyVm = this.proxyVm;
-    if (!proxyVm) return write();
-    context.resources.record('vsphere-hot-added-disk', {
-      host: this.request.target.host,
-      proxyVm: this.transport.proxy?.proxyVm ?? '',
-      path: datastorePath,
-    });
+    if (!this.proxyVm) return write();
+    await this.hotAdd(context, client, datastorePath, capacity, this.proxyVm, this.transport.proxy?.proxyVm ?? '');
+    const written = await write();
+    // The disk may have moved to another mover's proxy VM meanwhile (moveHotAdded).
+    await client.detachDisk(this.proxyVm, datastorePath);
+    this.attached = this.attached.filter((path) => path !== datastorePath);
+    context.log(`disk ${datastorePath} detached from proxy VM ${this.proxyVmName}`);
+    return written;
+  }
+
+  private proxyVmName = '';
+
+  private async hotAdd(
+    context: StepContext,
+    client: VsphereClient,
+    datastorePath: string,
+    capacity: number,
+    proxyVm: MoRef,
+    name: string,
+  ): Promise<void> {
+    context.resources.record('vsphere-hot-added-disk', { host: this.request.target.host, proxyVm: name, path: datastorePath });
     await client.attachDisk(proxyVm, datastorePath, capacity);
     this.attached.push(datastorePath);
-    context.log(`disk ${datastorePath} hot-added to proxy VM ${this.transport.proxy?.proxyVm}`);
-    const written = await write();
-    await client.detachDisk(proxyVm, datastorePath);
+    this.proxyVmName = name;
+    context.log(`disk ${datastorePath} hot-added to proxy VM ${name}`);
+  }
+
+  /** HotAdd through data movers: the disk follows its task to another mover's proxy VM (detached
+   * from the old one first, so no two VMs hold it). Nothing to do without HotAdd. */
+  protected async moveHotAdded(
+    context: StepContext,
+    client: VsphereClient,
+    datastorePath: string,
+    capacity: number,
+    proxyVmName: string | null,
+  ): Promise<void> {
+    if (!this.proxyVm) return;
+    if (!proxyVmName) throw new LifeboatError('unavailable', `the mover that takes over ${datastorePath} has no proxy VM to hot-add it to`);
+    const target = (await client.inventory()).vms.find((vm) => vm.name === proxyVmName);
+    if (!target) throw new LifeboatError('not-found', `proxy VM ${proxyVmName} is not in the inventory`);
+    await client.detachDisk(this.proxyVm, datastorePath);
     this.attached = this.attached.filter((path) => path !== datastorePath);
-    context.log(`disk ${datastorePath} detached from proxy VM ${this.transport.proxy?.proxyVm}`);
-    return written;
+    context.log(`disk ${datastorePath} detached from proxy VM ${this.proxyVmName}`);
+    this.proxyVm = target.ref;
+    await this.hotAdd(context, client, datastorePath, capacity, target.ref, proxyVmName);
   }
 
   /** NBD: sends a disk's bytes, read in order from `reader` (which it closes), as the flat file at

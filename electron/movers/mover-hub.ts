@@ -1,0 +1,401 @@
+// The engine's side of its data movers: it takes their connections from the mover listener (a
+// join without a certificate, or a mover with the certificate the engine issued), keeps what each
+// connected mover reaches and runs, offers them to restores as proxies, and carries a disk
+// through one of them; when that mover dies or loses its connection mid-disk, the disk goes on,
+// from the last checkpoint, on another mover that can take it (or one that comes back in time).
+import { randomUUID, type X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import type { MoverTask, ProxySummary } from '../../shared/domain.ts';
+import { LifeboatError } from '../errors.ts';
+import type { StepContext } from '../jobs/plan.ts';
+import type { ResolvedDisk, ResolvedPoint } from '../repository/chain.ts';
+import { rawBytesBelow } from './block-feed.ts';
+import { MoverLost, runDiskTask } from './disk-task.ts';
+import type { MoverEnrollment, MoverRecord } from './enrollment.ts';
+import { MoverConnection } from './mover-connection.ts';
+import type { MoverLive, MoverLiveView } from './mover-handlers.ts';
+import { MOVER_PROTOCOL, type Frame, type MessageOf } from './protocol.ts';
+import { RateMeter } from './rate-meter.ts';
+
+export type DiskTaskRequest = {
+  jobId: string;
+  context: StepContext;
+  point: ResolvedPoint;
+  disk: ResolvedDisk;
+  datastore: string;
+  /** Relative to the datastore's root (protocol.ts DatastorePath). */
+  path: string;
+  /** true: the mover makes the file (or replaces a placeholder); false: it exists at full size. */
+  create: boolean;
+  /** The mover the transport decision chose. */
+  first: string;
+  /** Why this mover cannot take the disk (transport, datastore, busy), or null. */
+  eligible(mover: MoverLive & { name: string }): string | null;
+  /** This disk's raw bytes written so far. */
+  onProgress(bytes: number): void;
+  /** Runs before the disk moves to another mover (a hot-added disk follows it). */
+  onReassign?(from: string, to: string): Promise<void>;
+};
+
+/** How long a disk whose mover was lost waits for one that can finish it. */
+export function moverRejoinMs(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env.LIFEBOAT_MOVER_REJOIN_MS ?? '30000');
+  return Number.isFinite(value) && value >= 0 ? value : 30_000;
+}
+
+/** The usual eligibility of a restore's disk: the transport, the datastore, a free slot. */
+export function eligibleFor(transport: 'san' | 'hotadd' | 'nbd', datastore: string): DiskTaskRequest['eligible'] {
+  return (mover) => {
+    if (!mover.connected) return 'is not connected';
+    if (!mover.transports.includes(transport)) return `does not offer ${transport}`;
+    if (!mover.datastores[datastore]) return `cannot see datastore ${datastore}`;
+    if (mover.tasks.length >= mover.slots) return `is busy (${mover.tasks.length} of ${mover.slots} tasks running)`;
+    return null;
+  };
+}
+
+type Hello = MessageOf<'hello'>;
+/** What the hub knows of one mover: its connection (once it said hello) and what it runs. */
+type MoverState = {
+  record: MoverRecord;
+  connection: MoverConnection | null;
+  hello: Hello | null;
+  tasks: Map<string, MoverTask>;
+  lastError: string | null;
+  lastSeenAt: string | null;
+  meter: RateMeter;
+};
+
+export class MoverHub implements MoverLiveView {
+  private readonly enrollment: MoverEnrollment;
+  private readonly now: () => Date;
+  private readonly log: (line: string) => void;
+  private readonly states = new Map<string, MoverState>();
+  private readonly pending = new Set<MoverConnection>();
+  private listenAddress: string | null = null;
+  /** Woken when a mover connects, leaves or frees a slot (a waiting disk looks again). */
+  private waiters = new Set<() => void>();
+
+  constructor(deps: { enrollment: MoverEnrollment; now?: () => Date; log?: (line: string) => void }) {
+    this.enrollment = deps.enrollment;
+    this.now = deps.now ?? (() => new Date());
+    this.log = deps.log ?? ((line) => process.stderr.write(`lifeboat: movers: ${line}\n`));
+  }
+
+  /** A connection from the mover listener: a join (no certificate), or a mover. */
+  accept(socket: TLSSocket): void {
+    const peer = socket.getPeerX509Certificate();
+    const from = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    if (!peer) {
+      this.acceptJoin(socket, from);
+      return;
+    }
+    if (!socket.authorized) {
+      this.refuse(socket, 'forbidden', `certificate not issued by this engine (${String(socket.authorizationError)})`, from);
+      return;
+    }
+    let record: MoverRecord;
+    try {
+      record = this.enrollment.authorize(peer);
+    } catch (error) {
+      const code = error instanceof LifeboatError ? error.code : 'forbidden';
+      this.refuse(socket, code, (error as Error).message, from);
+      return;
+    }
+    this.acceptMover(socket, record, peer);
+  }
+
+  private refuse(socket: TLSSocket, code: MessageOf<'refused'>['code'], message: string, from: string): void {
+    this.log(`refused a connection from ${from}: ${message}`);
+    const connection = new MoverConnection(socket, { onFrame: () => undefined, onClosed: () => undefined }, { ping: false });
+    connection.closeWith({ type: 'refused', code, message });
+  }
+
+  private acceptJoin(socket: TLSSocket, from: string): void {
+    const connection: MoverConnection = new MoverConnection(
+      socket,
+      {
+        onFrame: ({ message }) => {
+          if (message.type !== 'join') {
+            this.log(`refused a connection from ${from}: it sent ${message.type} without a certificate`);
+            connection.closeWith({ type: 'refused', code: 'forbidden', message: 'a connection without a certificate may only join' });
+            return;
+          }
+          try {
+            const joined = this.enrollment.redeem(message.token, message.publicKeyPem);
+            this.log(`mover ${joined.mover.name} joined from ${from}`);
+            connection.closeWith({
+              type: 'joined',
+              moverName: joined.mover.name,
+              certificatePem: joined.certificatePem,
+              caPem: joined.caPem,
+            });
+          } catch (error) {
+            const code = error instanceof LifeboatError ? error.code : 'forbidden';
+            this.log(`refused a join from ${from}: ${(error as Error).message}`);
+            connection.closeWith({ type: 'refused', code, message: (error as Error).message });
+          }
+        },
+        onClosed: () => void this.pending.delete(connection),
+      },
+      { ping: false },
+    );
+    this.pending.add(connection);
+  }
+
+  private acceptMover(socket: TLSSocket, record: MoverRecord, peer: X509Certificate): void {
+    const connection: MoverConnection = new MoverConnection(socket, {
+      onFrame: (frame) => this.onMoverFrame(connection, record, peer, frame),
+      onClosed: (reason) => this.onMoverClosed(connection, record, reason),
+    });
+    this.pending.add(connection);
+  }
+
+  private onMoverFrame(connection: MoverConnection, record: MoverRecord, peer: X509Certificate, { message }: Frame): void {
+    switch (message.type) {
+      case 'hello':
+        this.onHello(connection, record, peer, message);
+        return;
+      case 'renew': {
+        const publicKeyPem = peer.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+        const issued = this.enrollment.renew(record.id, publicKeyPem);
+        connection.send({ type: 'certificate', ...issued });
+        this.log(`mover ${record.name} renewed its certificate (expires ${issued.certificateExpiresAt})`);
+        return;
+      }
+      case 'pong':
+        return;
+      default:
+        connection.lose(`protocol error: a mover does not send ${message.type} here`);
+    }
+  }
+
+  private onHello(connection: MoverConnection, record: MoverRecord, peer: X509Certificate, hello: Hello): void {
+    if (hello.protocol !== MOVER_PROTOCOL) {
+      const message = `this engine speaks mover protocol ${MOVER_PROTOCOL}, the mover ${hello.protocol}: install the same Lifeboat version on both`;
+      this.log(`refused mover ${record.name}: ${message}`);
+      connection.closeWith({ type: 'refused', code: 'bad-request', message });
+      return;
+    }
+    this.pending.delete(connection);
+    const state = this.stateOf(record);
+    // A mover that reconnects before its old connection timed out: the old one is gone.
+    if (state.connection && state.connection !== connection) state.connection.lose('replaced by a new connection of the same mover');
+    state.record = record;
+    state.connection = connection;
+    state.hello = hello;
+    state.lastSeenAt = this.now().toISOString();
+    const validFrom = new Date(peer.validFrom).getTime();
+    const validTo = new Date(peer.validTo).getTime();
+    // The same policy the enrollment issues with: renew after two thirds of the validity.
+    const renewAfter = new Date(validFrom + ((validTo - validFrom) * 2) / 3).toISOString();
+    connection.send({ type: 'welcome', moverName: record.name, certificateExpiresAt: new Date(validTo).toISOString(), renewAfter });
+    this.log(
+      `mover ${record.name} connected: ${hello.transports.join(', ') || 'no transport'}; datastores ${Object.keys(hello.datastores).join(', ') || 'none'}; ${hello.slots} slot(s)`,
+    );
+    this.changed();
+  }
+
+  private onMoverClosed(connection: MoverConnection, record: MoverRecord, reason: string): void {
+    this.pending.delete(connection);
+    const state = this.states.get(record.id);
+    if (!state || state.connection !== connection) return;
+    state.connection = null;
+    state.lastSeenAt = this.now().toISOString();
+    state.lastError = `connection lost: ${reason}`;
+    this.log(`mover ${record.name} disconnected: ${reason}`);
+    this.changed();
+  }
+
+  private stateOf(record: MoverRecord): MoverState {
+    let state = this.states.get(record.id);
+    if (!state) {
+      state = { record, connection: null, hello: null, tasks: new Map(), lastError: null, lastSeenAt: null, meter: new RateMeter() };
+      this.states.set(record.id, state);
+    }
+    return state;
+  }
+
+  private changed(): void {
+    const waiting = this.waiters;
+    this.waiters = new Set();
+    for (const wake of waiting) wake();
+  }
+
+  live(moverId: string): MoverLive | null {
+    const state = this.states.get(moverId);
+    return state ? this.liveOf(state) : null;
+  }
+
+  private liveOf(state: MoverState): MoverLive {
+    return {
+      transports: state.hello?.transports ?? [],
+      datastores: state.hello?.datastores ?? {},
+      slots: state.hello?.slots ?? 0,
+      tasks: [...state.tasks.values()].map((task) => ({ ...task })),
+      bytesPerSecond: state.meter.perSecond(),
+      lastError: state.lastError,
+      lastSeenAt: state.connection ? this.now().toISOString() : state.lastSeenAt,
+      connected: state.connection !== null && !state.connection.lost,
+    };
+  }
+
+  address(): string | null {
+    return this.listenAddress;
+  }
+
+  setAddress(address: string | null): void {
+    this.listenAddress = address;
+  }
+
+  onRemoved(moverId: string): void {
+    const state = this.states.get(moverId);
+    if (!state) return;
+    state.record = { ...state.record, removed: true };
+    state.connection?.lose(`mover ${state.record.name} was removed`);
+  }
+
+  /** The connected movers of a vSphere host, as the proxies a restore chooses from. */
+  proxiesOf(host: string): ProxySummary[] {
+    return [...this.states.values()].flatMap((state) => {
+      const { record, hello } = state;
+      if (record.host !== host || record.removed || !hello || !state.connection || hello.transports.length === 0) return [];
+      return [
+        {
+          id: record.id,
+          name: record.name,
+          host: record.host,
+          transports: hello.transports,
+          proxyVm: record.proxyVm,
+          datastorePaths: hello.datastores,
+          maxTasks: hello.slots,
+          createdAt: record.createdAt,
+        },
+      ];
+    });
+  }
+
+  isMover(name: string): boolean {
+    const found = this.enrollment.find(name);
+    return found !== null && !found.removed;
+  }
+
+  /** Writes one disk through movers, from the one the transport decision chose; a lost mover's
+   * disk continues from its last checkpoint on another. Returns the raw bytes written and the
+   * movers that carried it, in order. */
+  async writeDisk(request: DiskTaskRequest): Promise<{ bytes: number; carriedBy: string[] }> {
+    const { context, disk } = request;
+    const carriedBy: string[] = [];
+    let watermark = 0;
+    let lost: { from: string; error: MoverLost } | null = null;
+    for (;;) {
+      const state: MoverState | null = lost === null ? this.usable(request, request.first) : await this.waitForMover(request);
+      if (!state) {
+        lost = { from: request.first, error: new MoverLost('it is not connected', 0, 0) };
+        continue;
+      }
+      const name: string = state.record.name;
+      if (lost) {
+        context.log(
+          `mover ${lost.from} lost at block ${lost.error.atBlock} (${lost.error.message}); disk ${disk.key} continues from checkpoint ${watermark} on mover ${name}`,
+        );
+        if (lost.from !== name) await request.onReassign?.(lost.from, name);
+      }
+      if (carriedBy.at(-1) !== name) carriedBy.push(name);
+      const base = rawBytesBelow(disk, watermark);
+      const task = randomUUID();
+      const total = rawBytesBelow(disk, disk.blockCount);
+      const entry: MoverTask = { jobId: request.jobId, disk: disk.key, bytesDone: base, bytesTotal: total };
+      state.tasks.set(task, entry);
+      let reported = 0;
+      try {
+        const written = await runDiskTask({
+          connection: state.connection as MoverConnection,
+          moverName: name,
+          task,
+          jobId: request.jobId,
+          point: request.point,
+          disk,
+          datastore: request.datastore,
+          path: request.path,
+          create: request.create && watermark === 0,
+          resumeFrom: watermark,
+          context,
+          onProgress: (bytes) => {
+            state.meter.add(bytes - reported);
+            reported = bytes;
+            entry.bytesDone = base + bytes;
+            request.onProgress(base + bytes);
+          },
+          onCheckpoint: (reached) => (watermark = reached),
+        });
+        return { bytes: base + written, carriedBy };
+      } catch (error) {
+        if (!(error instanceof MoverLost)) {
+          state.lastError = (error as Error).message;
+          throw error;
+        }
+        state.lastError = `lost disk ${disk.key} of job ${request.jobId}: ${error.message}`;
+        watermark = Math.max(watermark, error.watermark);
+        lost = { from: name, error };
+      } finally {
+        state.tasks.delete(task);
+        this.changed();
+      }
+    }
+  }
+
+  /** The mover named `name` if it is connected and can take the request, else null. */
+  private usable(request: DiskTaskRequest, name: string): MoverState | null {
+    const state = [...this.states.values()].find((candidate) => candidate.record.name === name);
+    if (!state?.connection || state.connection.lost || state.record.removed) return null;
+    return request.eligible({ ...this.liveOf(state), name }) === null ? state : null;
+  }
+
+  /** A mover that can take the request, waiting up to LIFEBOAT_MOVER_REJOIN_MS for one to
+   * (re)join or free a slot; none → 'unavailable' with each mover's reason. */
+  private async waitForMover(request: DiskTaskRequest): Promise<MoverState> {
+    const deadline = Date.now() + moverRejoinMs();
+    const { signal } = request.context;
+    for (;;) {
+      if (signal.aborted) throw new LifeboatError('cancelled', 'the job was cancelled by the operator');
+      const reasons: string[] = [];
+      for (const state of this.states.values()) {
+        const name = state.record.name;
+        if (state.record.removed) reasons.push(`mover ${name} was removed`);
+        else if (!state.connection || state.connection.lost) reasons.push(`mover ${name} is not connected`);
+        else {
+          const reason = request.eligible({ ...this.liveOf(state), name });
+          if (reason === null) return state;
+          reasons.push(`mover ${name} ${reason}`);
+        }
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new LifeboatError(
+          'unavailable',
+          `no mover can finish disk ${request.disk.key}: ${reasons.join('; ') || 'no mover is known'} (waited ${Math.round(moverRejoinMs() / 1000)} s for one to join)`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', wake);
+          this.waiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, left);
+        signal.addEventListener('abort', wake);
+        this.waiters.add(wake);
+      });
+    }
+  }
+
+  /** Ends every connection (their tasks are lost; the engine is stopping). */
+  async close(): Promise<void> {
+    for (const connection of this.pending) connection.lose('the engine is stopping');
+    for (const state of this.states.values()) state.connection?.lose('the engine is stopping');
+    this.pending.clear();
+    this.changed();
+  }
+}

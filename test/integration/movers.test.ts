@@ -1,0 +1,224 @@
+// Restores to the vCenter simulator through data movers: real `lifeboat mover` processes on
+// loopback, each with its own state folder, joined with a one-time token and connected with the
+// certificate the engine issued; their datastore view is the simulator's datastore folder. Two
+// VMs through two movers at once, a mover killed mid-disk (its disk finished by the other), a
+// mover restarted mid-job that takes its task back, a removed mover refused (its process exits
+// 3), and a job that no mover can finish failing with the reason, no VM left. The port's
+// refusals at the protocol level (a foreign certificate, …): mover-listener.test.ts.
+import assert from 'node:assert/strict';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { Engine } from '../../electron/engine/engine.ts';
+import { dispatch } from '../../electron/rpc/dispatch.ts';
+import { listenForMovers, type MoverListener } from '../../electron/rpc/mover-listener.ts';
+import type { Job } from '../../shared/domain.ts';
+import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
+import { startMover, type MoverProcess } from '../helpers/movers.ts';
+import { asOwner } from '../helpers/owner.ts';
+import { addSimulatorHost, startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
+
+const unavailable = vcsimUnavailable();
+const BLOCK_SIZE = 256 * 1024;
+/** A slow writer (bytes per second), so a kill lands mid-disk. */
+const SLOW = String(3 * 1024 * 1024);
+const quick = { LIFEBOAT_CHECKPOINT_MS: '50' };
+
+// Made at the top, not in before(): what a hook makes is removed when the hook ends.
+const dir = await tempDir();
+const raws: Record<string, string> = {};
+const { engine, listener, datastore } = unavailable ? ({} as Setup) : await setUp();
+
+type Setup = { engine: Engine; listener: MoverListener; datastore: string };
+
+async function setUp(): Promise<Setup> {
+  const vc = await startVcsim();
+  const engine = await openEngine(join(dir, 'home'), BLOCK_SIZE);
+  const listener = await listenForMovers(engine, { host: '127.0.0.1', port: 0 });
+  after(() => listener.close());
+  await addSimulatorHost(engine, vc);
+  for (const [vm, seed] of [
+    ['alpha', 1],
+    ['beta', 2],
+  ] as const) {
+    const source = join(dir, vm);
+    await mkdir(source);
+    raws[vm] = join(dir, `${vm}.raw`);
+    await writeMixedRaw(raws[vm], 12, seed);
+    await makeVmFolder(source, vm, raws[vm], 'monolithicSparse');
+    assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
+  }
+  return { engine, listener, datastore: vc.datastores.LocalDS_1 as string };
+}
+
+/** A mover joined with a fresh token, connected, seeing the simulator's datastore. */
+async function joinedMover(
+  name: string,
+  env: Record<string, string> = {},
+  { transports = ['san', 'hotadd'], proxyVm = 'DC0_H0_VM0' } = {},
+): Promise<MoverProcess> {
+  const { token } = engine.enrollment.add({ name, host: 'vc', proxyVm }, 'test');
+  const mover = startMover({
+    engine: listener.address,
+    state: join(dir, `state-${name}`),
+    token,
+    datastores: { LocalDS_1: datastore },
+    transports,
+    slots: 1,
+    env: { ...quick, ...env },
+  });
+  await mover.waitFor('connected');
+  return mover;
+}
+
+async function restoreJob(vm: string, newName: string, transport: 'san' | 'hotadd' = 'san'): Promise<Job> {
+  return engine.restores.start(
+    {
+      vm,
+      point: 'latest',
+      newName,
+      target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_1', transport, diskFormat: transport === 'san' ? 'thick' : 'thin' },
+    },
+    'test',
+  );
+}
+
+async function diskCount(vmName: string): Promise<number> {
+  const client = await engine.hosts.connect('vc');
+  try {
+    const vm = (await client.inventory()).vms.find((candidate) => candidate.name === vmName);
+    assert.ok(vm, `VM ${vmName}`);
+    return (await client.vmDisks(vm.ref)).length;
+  } finally {
+    await client.logout();
+  }
+}
+
+function logOf(job: Job): string {
+  return engine.catalog
+    .jobEvents(job.id)
+    .map((event) => event.message)
+    .join('\n');
+}
+
+function identical(vm: string, newName: string): void {
+  assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', raws[vm] as string, join(datastore, newName, `${newName}.vmdk`)), /identical/);
+}
+
+async function vmNames(): Promise<string[]> {
+  return (await engine.hosts.inventory('vc')).vms;
+}
+
+test('movers: two VMs restored at once through two movers, each disk identical', { skip: unavailable ?? false }, async () => {
+  const one = await joinedMover('mover-a');
+  const two = await joinedMover('mover-b');
+  const [first, second] = await Promise.all([
+    restoreJob('alpha', 'alpha-1').then((job) => runJob(engine, job)),
+    restoreJob('beta', 'beta-1').then((job) => runJob(engine, job)),
+  ]);
+  assert.equal(first.state, 'succeeded', first.error ?? '');
+  assert.equal(second.state, 'succeeded', second.error ?? '');
+  identical('alpha', 'alpha-1');
+  identical('beta', 'beta-1');
+  const carriers = [first, second].map((job) => Object.values(job.result?.movers as Record<string, string[]>).flat());
+  assert.deepEqual(carriers.flat().sort(), ['mover-a', 'mover-b'], 'each mover carried one VM');
+  assert.match(logOf(first), /transport: Direct SAN through proxy mover-[ab]/);
+  assert.match(logOf(first), /carried by mover mover-[ab]/);
+  assert.equal(one.count('task-done') + two.count('task-done'), 2);
+  await one.stop();
+  await two.stop();
+});
+
+test('movers: a mover killed mid-disk hands the disk to the other, identical', { skip: unavailable ?? false }, async () => {
+  // Killed at its third checkpoint: the other mover resumes past blocks already on disk.
+  const doomed = await joinedMover('mover-c', { LIFEBOAT_KILL_AT: 'mover-checkpoint:3', LIFEBOAT_MOVER_WRITE_BPS: SLOW });
+  const other = await joinedMover('mover-d');
+  const job = await runJob(engine, await restoreJob('alpha', 'alpha-2'));
+  assert.equal(job.state, 'succeeded', job.error ?? '');
+  assert.equal((await doomed.exited).signal, 'SIGKILL', 'the first mover died at its checkpoint');
+  assert.deepEqual(Object.values(job.result?.movers as Record<string, string[]>), [['mover-c', 'mover-d']]);
+  const lost = /mover mover-c lost at block (\d+) \(.*\); disk \S+ continues from checkpoint (\d+) on mover mover-d/.exec(logOf(job));
+  assert.ok(lost, logOf(job));
+  const resumedFrom = Number(lost[2]);
+  assert.ok(resumedFrom > 0 && Number(lost[1]) >= resumedFrom, 'resumed from a checkpoint past the start');
+  assert.equal((await other.waitFor('task-started')).resumeFrom, resumedFrom, 'the other mover started at the checkpoint');
+  identical('alpha', 'alpha-2');
+  await other.stop();
+});
+
+test(
+  "movers: HotAdd through a mover; killed mid-disk, the disk moves to the other mover's proxy VM",
+  { skip: unavailable ?? false },
+  async () => {
+    const proxies = ['DC0_H0_VM0', 'DC0_H1_VM0'];
+    const before = await Promise.all(proxies.map(diskCount));
+    const doomed = await joinedMover(
+      'mover-h',
+      { LIFEBOAT_KILL_AT: 'mover-checkpoint:2', LIFEBOAT_MOVER_WRITE_BPS: SLOW },
+      { transports: ['hotadd'], proxyVm: 'DC0_H0_VM0' },
+    );
+    const other = await joinedMover('mover-i', {}, { transports: ['hotadd'], proxyVm: 'DC0_H1_VM0' });
+    const job = await runJob(engine, await restoreJob('beta', 'beta-hot', 'hotadd'));
+    assert.equal(job.state, 'succeeded', job.error ?? '');
+    assert.equal((await doomed.exited).signal, 'SIGKILL');
+    assert.deepEqual(Object.values(job.result?.movers as Record<string, string[]>), [['mover-h', 'mover-i']]);
+    assert.match(
+      logOf(job),
+      /hot-added to proxy VM DC0_H0_VM0[\s\S]*mover mover-h lost[\s\S]*detached from proxy VM DC0_H0_VM0[\s\S]*hot-added to proxy VM DC0_H1_VM0[\s\S]*detached from proxy VM DC0_H1_VM0/,
+    );
+    identical('beta', 'beta-hot');
+    assert.deepEqual(await Promise.all(proxies.map(diskCount)), before, 'no restored disk is left on a proxy VM');
+    await other.stop();
+  },
+);
+
+test('movers: a mover restarted mid-job rejoins and takes its task back', { skip: unavailable ?? false }, async () => {
+  const first = await joinedMover(
+    'mover-e',
+    { LIFEBOAT_KILL_AT: 'mover-checkpoint', LIFEBOAT_MOVER_WRITE_BPS: SLOW },
+    { transports: ['san'] },
+  );
+  const job = await restoreJob('beta', 'beta-2');
+  assert.equal((await first.exited).signal, 'SIGKILL');
+  // Started again with its state folder: no token, the certificate it was issued.
+  const again = startMover({
+    engine: listener.address,
+    state: join(dir, 'state-mover-e'),
+    datastores: { LocalDS_1: datastore },
+    transports: ['san'],
+    slots: 1,
+    env: quick,
+  });
+  const ended = await runJob(engine, job);
+  assert.equal(ended.state, 'succeeded', ended.error ?? '');
+  assert.deepEqual(Object.values(ended.result?.movers as Record<string, string[]>), [['mover-e']]);
+  assert.match(logOf(ended), /mover mover-e lost at block \d+ .*continues from checkpoint \d+ on mover mover-e/);
+  assert.equal(again.count('task-done'), 1);
+  identical('beta', 'beta-2');
+  await again.stop();
+});
+
+test('movers: a job no mover can finish fails saying why, and leaves no VM', { skip: unavailable ?? false }, async () => {
+  process.env.LIFEBOAT_MOVER_REJOIN_MS = '1500';
+  after(() => delete process.env.LIFEBOAT_MOVER_REJOIN_MS);
+  const before = await vmNames();
+  const doomed = await joinedMover('mover-f', { LIFEBOAT_KILL_AT: 'mover-checkpoint', LIFEBOAT_MOVER_WRITE_BPS: SLOW });
+  const job = await runJob(engine, await restoreJob('alpha', 'alpha-lost'));
+  assert.equal((await doomed.exited).signal, 'SIGKILL');
+  assert.equal(job.state, 'failed');
+  assert.match(job.error ?? '', /no mover can finish disk \S+: .*mover mover-f is not connected/);
+  assert.deepEqual(await vmNames(), before, 'the half-made VM is gone');
+  assert.ok(!(await readdir(datastore)).includes('alpha-lost'), 'no files of the half-made VM');
+});
+
+test('movers: a removed mover is refused and exits 3', { skip: unavailable ?? false }, async () => {
+  const mover = await joinedMover('mover-g');
+  await dispatch(engine, asOwner(), 'movers.remove', { mover: 'mover-g' });
+  const exited = await mover.exited;
+  assert.equal(exited.code, 3, mover.stderr);
+  assert.match(mover.stderr, /removed/);
+  assert.equal(
+    engine.movers.proxiesOf('vc').some((proxy) => proxy.name === 'mover-g'),
+    false,
+  );
+});
