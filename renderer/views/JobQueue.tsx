@@ -272,7 +272,8 @@ function JobDetail({ jobId }: { jobId: string }) {
         </table>
       )}
       <h3>Log</h3>
-      <ol className="log" aria-label="Job log">
+      {/* It scrolls on its own: focusable, so a keyboard can scroll it too. */}
+      <ol className="log" aria-label="Job log" tabIndex={0}>
         {events.map((event, index) => (
           <li key={index} className={`log-${event.level}`}>
             <span className="muted">{formatTime(event.at)}</span> {event.step && <span className="muted">[{event.step}]</span>}{' '}
