@@ -117,6 +117,9 @@ export type RestorePoint = z.infer<typeof RestorePoint>;
 
 export const JobProgress = z.object({
   jobId: Id,
+  /** When the engine measured it (its clock, ms since the epoch): live figures sit on the same
+   * time line as the recorded samples, whatever the console's clock says. */
+  at: z.number(),
   step: z.string(),
   bytesDone: z.number().nonnegative(),
   bytesTotal: z.number().nonnegative(),

@@ -307,6 +307,7 @@ export class JobQueue {
         const rate = meter.bytesPerSecond();
         this.events.emit('job.progress', {
           jobId,
+          at: now,
           step: currentStep ?? '',
           bytesDone,
           bytesTotal,

@@ -7,7 +7,7 @@ import type { Job, JobSample } from '../../shared/domain.ts';
 import { finishedJobStates, jobStates, JobKind } from '../../shared/domain.ts';
 import { useApi, useJobDetail, useJobs } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
-import { formatDuration, formatTime } from './time.ts';
+import { formatDuration, formatTime, useNow } from './time.ts';
 import { carriedBy } from './carried-by.ts';
 import { Confirmed } from './Confirmed.tsx';
 import { ThroughputPlot } from './ThroughputPlot.tsx';
@@ -181,9 +181,11 @@ function JobDetail({ jobId }: { jobId: string }) {
   }, [jobId]);
   useEffect(() => {
     if (!live) return;
-    liveSamples.current = [...liveSamples.current, { at: Date.now(), bytesDone: live.bytesDone }].slice(-LIVE_SAMPLES);
+    liveSamples.current = [...liveSamples.current, { at: live.at, bytesDone: live.bytesDone }].slice(-LIVE_SAMPLES);
     redraw((count) => count + 1);
   }, [live]);
+  const shown = detail.data?.job;
+  const now = useNow(shown !== undefined && !finishedJobStates.has(shown.state));
   if (detail.isPending)
     return (
       <aside className="job-detail" aria-label="Job detail">
@@ -197,6 +199,8 @@ function JobDetail({ jobId }: { jobId: string }) {
       </aside>
     );
   const { job, events, samples } = detail.data;
+  const startedMs = job.startedAt ? Date.parse(job.startedAt) : null;
+  const endedMs = job.endedAt ? Date.parse(job.endedAt) : null;
   const recordedUntil = samples.at(-1)?.at ?? 0;
   const plotted = [...samples, ...liveSamples.current.filter((sample) => sample.at > recordedUntil)];
   const stages = live?.stages ?? (job.result?.stages as Record<string, number> | undefined) ?? {};
@@ -224,7 +228,7 @@ function JobDetail({ jobId }: { jobId: string }) {
         {job.startedAt && (
           <>
             <dt>Took</dt>
-            <dd>{formatDuration(((job.endedAt ? Date.parse(job.endedAt) : Date.now()) - Date.parse(job.startedAt)) / 1000)}</dd>
+            <dd>{formatDuration(((endedMs ?? now) - (startedMs ?? now)) / 1000)}</dd>
           </>
         )}
       </dl>
@@ -245,7 +249,9 @@ function JobDetail({ jobId }: { jobId: string }) {
       </ol>
       <CarriedBy job={job} />
       <StageBars stages={stages} bottleneck={bottleneck} />
-      <ThroughputPlot samples={plotted} />
+      {startedMs !== null && (
+        <ThroughputPlot samples={plotted} window={{ startMs: startedMs, endMs: endedMs ?? Math.max(now, plotted.at(-1)?.at ?? now) }} />
+      )}
       {tapes.length > 0 && (
         <table className="grid">
           <caption>Tapes read</caption>
