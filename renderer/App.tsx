@@ -12,9 +12,11 @@ import { RehearsalView } from './views/RehearsalView.tsx';
 import { InstantView } from './views/InstantView.tsx';
 import { ArraysView } from './views/ArraysView.tsx';
 import { CopiesView } from './views/CopiesView.tsx';
+import { MoversView } from './views/MoversView.tsx';
 
 const tabs: { view: View; label: string }[] = [
   { view: 'inventory', label: 'Inventory' },
+  { view: 'movers', label: 'Movers' },
   { view: 'jobs', label: 'Jobs' },
   { view: 'restore', label: 'Restore VM' },
   { view: 'instant', label: 'Instant Recovery' },
@@ -60,6 +62,7 @@ export function App() {
       <PromptDialog />
       <main>
         {view === 'inventory' && <Inventory />}
+        {view === 'movers' && <MoversView />}
         {view === 'jobs' && <JobQueue />}
         {view === 'restore' && <RestoreWizard />}
         {view === 'instant' && <InstantView />}

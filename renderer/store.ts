@@ -3,7 +3,7 @@
 import { create } from 'zustand';
 import type { JobProgress } from '../shared/domain.ts';
 
-export type View = 'inventory' | 'jobs' | 'restore' | 'instant' | 'files' | 'tape' | 'arrays' | 'copies' | 'rehearsal';
+export type View = 'inventory' | 'movers' | 'jobs' | 'restore' | 'instant' | 'files' | 'tape' | 'arrays' | 'copies' | 'rehearsal';
 
 export type Notice = { id: number; tone: 'info' | 'attention' | 'bad'; text: string; jobId: string | null };
 

@@ -71,6 +71,12 @@ export const useArrays = () => {
   return useQuery({ queryKey: ['arrays'], queryFn: () => api.invoke('arrays.list', {}), refetchInterval: 2000 });
 };
 
+/** Movers connect, drop and carry tasks on their own: polled while shown. */
+export const useMovers = () => {
+  const api = useApi();
+  return useQuery({ queryKey: ['movers'], queryFn: () => api.invoke('movers.list', {}), refetchInterval: 2000 });
+};
+
 export const useStorageSnapshots = () => {
   const api = useApi();
   return useQuery({ queryKey: ['storage-snapshots'], queryFn: () => api.invoke('snapshots.list', {}), refetchInterval: 2000 });

@@ -8,6 +8,8 @@ import { finishedJobStates, jobStates, JobKind } from '../../shared/domain.ts';
 import { useApi, useJobDetail, useJobs } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatDuration, formatTime, useNow } from './time.ts';
+import { carriedBy } from './carried-by.ts';
+import { Confirmed } from './Confirmed.tsx';
 import { ThroughputPlot } from './ThroughputPlot.tsx';
 import { VirtualList } from './VirtualList.tsx';
 
@@ -37,44 +39,6 @@ function ApprovalBox({ job }: { job: Job }) {
         </p>
       )}
     </form>
-  );
-}
-
-/** A button that asks before it does something that cannot be undone. */
-function Confirmed({
-  label,
-  question,
-  confirmLabel,
-  onConfirm,
-}: {
-  label: string;
-  question: string;
-  confirmLabel: string;
-  onConfirm(): void;
-}) {
-  const [asking, setAsking] = useState(false);
-  if (!asking)
-    return (
-      <button className="cancel" onClick={() => setAsking(true)}>
-        {label}
-      </button>
-    );
-  return (
-    <span role="group" aria-label={question} className="confirm">
-      <span>{question}</span>
-      <button
-        className="danger"
-        onClick={() => {
-          setAsking(false);
-          onConfirm();
-        }}
-      >
-        {confirmLabel}
-      </button>
-      <button onClick={() => setAsking(false)} autoFocus>
-        Keep it
-      </button>
-    </span>
   );
 }
 
@@ -152,6 +116,9 @@ function JobRow({ job, selected }: { job: Job; selected: boolean }) {
   );
 }
 
+/** What a stage's name leaves unsaid. */
+const stageNotes: Record<string, string> = { network: 'repository → mover' };
+
 function StageBars({ stages, bottleneck }: { stages: Record<string, number>; bottleneck: string | undefined }) {
   const total = Object.values(stages).reduce((sum, seconds) => sum + seconds, 0);
   if (total <= 0) return null;
@@ -171,11 +138,32 @@ function StageBars({ stages, bottleneck }: { stages: Record<string, number>; bot
           .sort((a, b) => b[1] - a[1])
           .map(([stage, seconds]) => (
             <li key={stage}>
-              <span className="stage-name">{stage}</span>
+              <span className="stage-name">
+                {stage}
+                {stageNotes[stage] && <span className="muted stage-note">{stageNotes[stage]}</span>}
+              </span>
               <meter min={0} max={total} value={seconds} aria-label={`${stage}: ${seconds.toFixed(1)} s`} />
               <span className="muted">{seconds.toFixed(1)} s</span>
             </li>
           ))}
+      </ul>
+    </section>
+  );
+}
+
+/** The data movers that carried each disk; a reassignment shows the mover that lost it, then the one that finished it. */
+function CarriedBy({ job }: { job: Job }) {
+  const disks = carriedBy(job.result);
+  if (disks.length === 0) return null;
+  return (
+    <section aria-labelledby="carried-by-heading">
+      <h3 id="carried-by-heading">Data movers</h3>
+      <ul className="plain">
+        {disks.map(({ disk, movers }) => (
+          <li key={disk}>
+            Disk {disk} carried by {movers.join(' → ')}
+          </li>
+        ))}
       </ul>
     </section>
   );
@@ -259,6 +247,7 @@ function JobDetail({ jobId }: { jobId: string }) {
           </li>
         ))}
       </ol>
+      <CarriedBy job={job} />
       <StageBars stages={stages} bottleneck={bottleneck} />
       {startedMs !== null && (
         <ThroughputPlot samples={plotted} window={{ startMs: startedMs, endMs: endedMs ?? Math.max(now, plotted.at(-1)?.at ?? now) }} />
@@ -289,7 +278,8 @@ function JobDetail({ jobId }: { jobId: string }) {
         </table>
       )}
       <h3>Log</h3>
-      <ol className="log" aria-label="Job log">
+      {/* It scrolls on its own: focusable, so a keyboard can scroll it too. */}
+      <ol className="log" aria-label="Job log" tabIndex={0}>
         {events.map((event, index) => (
           <li key={index} className={`log-${event.level}`}>
             <span className="muted">{formatTime(event.at)}</span> {event.step && <span className="muted">[{event.step}]</span>}{' '}

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
-import { chromium, type Browser } from 'playwright';
+import type { Browser } from 'playwright';
+import { launchChromium } from '../helpers/console-browser.ts';
 import { startConsoleServer } from '../../electron/rpc/ws-server.ts';
 import { homeCertificatePaths } from '../../electron/rpc/tls/console-certificate.ts';
 import { openEngine, tempDir } from '../helpers/env.ts';
@@ -21,19 +22,7 @@ const run = promisify(execFile);
 const dir = await tempDir();
 const home = join(dir, 'home');
 
-const browser: Browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--headless',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser: Browser = await launchChromium();
 after(() => browser.close());
 
 /** The certificate a TLS server presents, as `openssl s_client` receives it (PEM). */
@@ -121,20 +110,7 @@ test('serve --tls: the printed fingerprint is the certificate openssl s_client r
 test('Chromium trusting the key loads the console over HTTPS, talks over WSS, and shows why it was signed out', async () => {
   const serve = await startServe(home, '--tls');
   const spki = serve.printed.certificate?.spkiSha256 ?? '';
-  const trusting = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--headless',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--ignore-certificate-errors-spki-list=${spki}`,
-    ],
-  });
+  const trusting = await launchChromium({ args: [`--ignore-certificate-errors-spki-list=${spki}`] });
   try {
     const context = await trusting.newContext({ ignoreHTTPSErrors: false });
     const page = await context.newPage();
@@ -168,16 +144,7 @@ test('Chromium trusting the key loads the console over HTTPS, talks over WSS, an
 
 test('an idle console session is signed out and the page says so', async () => {
   const serve = await startServe(home, '--tls', '--session-idle', '2s');
-  const trusting = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--headless',
-      '--disable-gpu',
-      '--no-first-run',
-      `--ignore-certificate-errors-spki-list=${serve.printed.certificate?.spkiSha256 ?? ''}`,
-    ],
-  });
+  const trusting = await launchChromium({ args: [`--ignore-certificate-errors-spki-list=${serve.printed.certificate?.spkiSha256 ?? ''}`] });
   try {
     const page = await trusting.newPage();
     await page.goto(serve.printed.url);

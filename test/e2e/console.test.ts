@@ -6,11 +6,12 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright';
+import type { Browser, Page } from 'playwright';
 import { cancelJobs, measureQueue, queueJobs } from '../../bench/queue-load.ts';
 import WebSocket from 'ws';
 import { makeVmFolder, qemuImg, reflinkFolder, tempDir, until, writeMixedRaw } from '../helpers/env.ts';
-import { startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
+import { addSimulatorHostWithCli, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
+import { axeViolations, launchChromium, pageErrors } from '../helpers/console-browser.ts';
 import { buildUbuntuServer } from '../helpers/server-disks.ts';
 import { startTgtLibrary, tgtUnavailable } from '../../scripts/peers/tgt.ts';
 
@@ -79,45 +80,8 @@ before(async () => {
     });
     server?.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
   });
-  if (vc) {
-    // Through the CLI, which finds the serving engine on the home socket.
-    await run(
-      process.execPath,
-      [
-        cli,
-        '--home',
-        home,
-        'hosts',
-        'add',
-        'vsphere',
-        '--url',
-        vc.url,
-        '--user',
-        vc.user,
-        '--password-env',
-        'LB_TEST_VC_PASSWORD',
-        '--insecure',
-        '--name',
-        'vc',
-      ],
-      {
-        env: { ...process.env, LB_TEST_VC_PASSWORD: vc.password },
-      },
-    );
-  }
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--headless',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  if (vc) await addSimulatorHostWithCli(home, vc);
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -180,15 +144,8 @@ test('the CLI finds the running engine on the home socket', async () => {
 
 test('an operator restores a VM with the wizard and watches the job finish', async () => {
   const page = await (browser as Browser).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
   // Nothing the browser complains of: no policy it cannot parse, no file it cannot fetch (the icon).
-  page.on('console', (message) => {
-    if (message.type() === 'error' || /Content Security Policy/i.test(message.text())) errors.push(message.text());
-  });
-  page.on('response', (response) => {
-    if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
-  });
+  const errors = pageErrors(page);
   await page.goto(consoleUrl);
   // After the URL's token, the console asks who you are; nothing else shows before that.
   await page.getByRole('heading', { name: 'Sign in to Lifeboat' }).waitFor();
@@ -399,17 +356,6 @@ test(
     await page.screenshot({ path: join(screenshots, 'console-files-lvm.png'), fullPage: true });
   },
 );
-
-async function axeViolations(page: Page, what: string): Promise<string[]> {
-  const axeSource = await readFile(join(import.meta.dirname, '..', '..', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-  // Through the debugging protocol, not a <script> tag, so the console keeps its strict CSP.
-  await page.evaluate(axeSource);
-  const result = (await page.evaluate(
-    `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } }).then((result) => ({ passes: result.passes.length, violations: result.violations.map((v) => v.id + ': ' + v.nodes.length + ' node(s), e.g. ' + v.nodes[0].html.slice(0, 120)) }))`,
-  )) as { passes: number; violations: string[] };
-  assert.ok(result.passes > 5, `axe ran on ${what} (${result.passes} rules passed)`);
-  return result.violations.map((violation) => `${what}: ${violation}`);
-}
 
 /** Presses Tab until the focused element matches (bounded), as a keyboard-only operator would. */
 async function tabTo(page: Page, what: string, matches: string): Promise<void> {

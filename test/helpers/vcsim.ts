@@ -1,10 +1,13 @@
 // The vCenter simulator for a test file: started once, stopped after the file's tests, and added
 // to an engine as its host "vc".
+import { execFile } from 'node:child_process';
 import { after } from 'node:test';
+import { promisify } from 'node:util';
 import { startVcsim as start, type Vcsim } from '../../scripts/peers/vcsim.ts';
 import type { Engine } from '../../electron/engine/engine.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { asOwner } from './owner.ts';
+import { cli } from './serve-process.ts';
 
 export { vcsimUnavailable, type Vcsim } from '../../scripts/peers/vcsim.ts';
 
@@ -24,4 +27,30 @@ export async function addSimulatorHost(engine: Engine, vcsim: Pick<Vcsim, 'url' 
     password: vcsim.password,
     insecure: true,
   });
+}
+
+/** The same through the CLI, as an operator would beside a running `serve`: the CLI finds the
+ * serving engine on the home socket. */
+export async function addSimulatorHostWithCli(home: string, vcsim: Pick<Vcsim, 'url' | 'user' | 'password'>): Promise<void> {
+  await promisify(execFile)(
+    process.execPath,
+    [
+      cli,
+      '--home',
+      home,
+      'hosts',
+      'add',
+      'vsphere',
+      '--url',
+      vcsim.url,
+      '--user',
+      vcsim.user,
+      '--password-env',
+      'LB_TEST_VC_PASSWORD',
+      '--insecure',
+      '--name',
+      'vc',
+    ],
+    { env: { ...process.env, LB_TEST_VC_PASSWORD: vcsim.password }, timeout: 120_000 },
+  );
 }
