@@ -8,6 +8,7 @@ import { FilesView } from './views/FilesView.tsx';
 import { TapeView } from './views/TapeView.tsx';
 import { PromptDialog } from './views/PromptDialog.tsx';
 import { Notices } from './views/Notices.tsx';
+import { ConnectionBanner } from './views/ConnectionBanner.tsx';
 import { RehearsalView } from './views/RehearsalView.tsx';
 import { InstantView } from './views/InstantView.tsx';
 import { ArraysView } from './views/ArraysView.tsx';
@@ -58,6 +59,7 @@ export function App() {
           ))}
         </nav>
       </header>
+      <ConnectionBanner />
       <Notices />
       <PromptDialog />
       <main>

@@ -5,7 +5,8 @@ import type { LifeboatApi } from '../shared/contract.ts';
 import { ApiContext, useEngineEvents } from './api/queries.ts';
 import { connectApi } from './api/bridge.ts';
 import { App } from './App.tsx';
-import { forgetSignIn, SignInGate } from './views/SignIn.tsx';
+import { useConsole } from './store.ts';
+import { forgetSignIn, resumeSignIn, SignInGate } from './views/SignIn.tsx';
 
 const queries = new QueryClient({ defaultOptions: { queries: { staleTime: 10_000, retry: 1 } } });
 
@@ -24,7 +25,15 @@ const signedOut = (message: string): void => {
     </p>,
   );
 };
-connectApi(signedOut).then(
+connectApi({
+  onSignedOut: signedOut,
+  onState: (state) => useConsole.getState().setConnection(state),
+  // What the console shows may have changed while it was away: everything is fetched again.
+  onReconnected: async (api) => {
+    await resumeSignIn(api);
+    await queries.invalidateQueries();
+  },
+}).then(
   (api) =>
     root.render(
       <ApiContext.Provider value={api}>

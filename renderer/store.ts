@@ -5,6 +5,13 @@ import type { JobProgress } from '../shared/domain.ts';
 
 export type View = 'inventory' | 'movers' | 'jobs' | 'restore' | 'instant' | 'files' | 'tape' | 'arrays' | 'copies' | 'rehearsal';
 
+/** The browser console's link to the engine (renderer/api/websocket.ts). */
+export type ConnectionState =
+  | { state: 'connected' }
+  | { state: 'reconnecting'; since: number; attempt: number; reason: string }
+  /** Nothing to reconnect to: the session is not known any more. */
+  | { state: 'lost'; reason: string };
+
 export type Notice = { id: number; tone: 'info' | 'attention' | 'bad'; text: string; jobId: string | null };
 
 const NOTICE_LIMIT = 5;
@@ -16,6 +23,9 @@ type ConsoleState = {
   selectedJob: string | null;
   progress: Record<string, JobProgress>;
   notices: Notice[];
+  /** The browser console's link to the engine (the app's IPC is always connected). */
+  connection: ConnectionState;
+  setConnection(connection: ConnectionState): void;
   show(view: View, wizardVm?: string | null): void;
   selectJob(jobId: string | null): void;
   /** The queue with this job's detail open: where every view that starts a job goes. */
@@ -36,6 +46,8 @@ export const useConsole = create<ConsoleState>((set) => ({
   selectedJob: null,
   progress: {},
   notices: [],
+  connection: { state: 'connected' },
+  setConnection: (connection) => set({ connection }),
   show: (view, wizardVm = null) => set({ view, wizardVm }),
   selectJob: (selectedJob) => set({ selectedJob }),
   openJob: (jobId) => set({ view: 'jobs', wizardVm: null, selectedJob: jobId }),

@@ -3,7 +3,10 @@
 // when an operator revokes it; whoever holds a socket under it hears why through `onEnd`.
 // Keys are kept only as SHA-256 digests, looked up by digest, so a key is never compared byte by
 // byte and never sits in memory in the clear after it is handed out.
+// With `records` (the catalog), sessions outlive the engine: a browser tab reconnects to a
+// restarted `lifeboat serve` with the key it holds. Use is written at most once a minute.
 import { createHash, randomBytes } from 'node:crypto';
+import type { StoredSession } from '../catalog/console-session-catalog.ts';
 
 export type SessionLimits = { idleMs: number; absoluteMs: number };
 export const DEFAULT_SESSION_LIMITS: SessionLimits = { idleMs: 30 * 60_000, absoluteMs: 12 * 3_600_000 };
@@ -24,7 +27,11 @@ export type SessionSummary = {
 
 export type SessionCheck = { ok: true; id: string } | { ok: false; reason: 'unknown' | SessionEndReason };
 
-type Session = { id: string; digest: string; identity: SessionIdentity; createdAt: number; lastUsedAt: number };
+type Session = { id: string; digest: string; identity: SessionIdentity; createdAt: number; lastUsedAt: number; storedUse: number };
+
+/** Where sessions are kept across restarts (the catalog's console_sessions). */
+export type SessionRecords = { all(): StoredSession[]; save(session: StoredSession): void; forget(id: string): void };
+const STORE_USE_EVERY_MS = 60_000;
 
 const digestOf = (key: string): string => createHash('sha256').update(key).digest('hex');
 
@@ -34,20 +41,47 @@ export class SessionStore {
   private readonly byDigest = new Map<string, Session>();
   /** Ended sessions, by digest, so a tab that comes back with one hears why, not "wrong key".
    * Kept no longer than a session could have lived. */
-  private readonly ended = new Map<string, { reason: SessionEndReason; at: number }>();
+  private readonly ended = new Map<string, { id: string; reason: SessionEndReason; at: number }>();
   private readonly listeners = new Set<(id: string, reason: SessionEndReason) => void>();
+  private readonly records: SessionRecords | null;
 
-  constructor(options: { limits?: Partial<SessionLimits>; now?: () => number } = {}) {
+  constructor(options: { limits?: Partial<SessionLimits>; now?: () => number; records?: SessionRecords } = {}) {
     this.limits = { ...DEFAULT_SESSION_LIMITS, ...options.limits };
     this.now = options.now ?? Date.now;
+    this.records = options.records ?? null;
+    for (const stored of this.records?.all() ?? []) {
+      if (stored.ended) this.ended.set(stored.digest, { id: stored.id, ...stored.ended });
+      else this.byDigest.set(stored.digest, { ...stored, storedUse: stored.lastUsedAt });
+    }
+    this.sweep();
+  }
+
+  private store(session: Session, ended: StoredSession['ended'] = null): void {
+    session.storedUse = session.lastUsedAt;
+    this.records?.save({
+      id: session.id,
+      digest: session.digest,
+      identity: session.identity,
+      createdAt: session.createdAt,
+      lastUsedAt: session.lastUsedAt,
+      ended,
+    });
   }
 
   /** A new session: `id` names it (lists, revocation), `key` is the secret the browser keeps. */
   create(identity: SessionIdentity = null): { id: string; key: string } {
     const key = randomBytes(24).toString('base64url');
     const at = this.now();
-    const session: Session = { id: randomBytes(6).toString('hex'), digest: digestOf(key), identity, createdAt: at, lastUsedAt: at };
+    const session: Session = {
+      id: randomBytes(6).toString('hex'),
+      digest: digestOf(key),
+      identity,
+      createdAt: at,
+      lastUsedAt: at,
+      storedUse: at,
+    };
     this.byDigest.set(session.digest, session);
+    this.store(session);
     return { id: session.id, key };
   }
 
@@ -71,6 +105,7 @@ export class SessionStore {
       return false;
     }
     session.lastUsedAt = this.now();
+    if (session.lastUsedAt - session.storedUse >= STORE_USE_EVERY_MS) this.store(session);
     return true;
   }
 
@@ -103,7 +138,11 @@ export class SessionStore {
     const expired = [...this.byDigest.values()].filter((session) => this.expired(session));
     for (const session of expired) this.end(session, 'expired');
     const forgetBefore = this.now() - this.limits.absoluteMs;
-    for (const [digest, ended] of this.ended) if (ended.at < forgetBefore) this.ended.delete(digest);
+    for (const [digest, ended] of this.ended) {
+      if (ended.at >= forgetBefore) continue;
+      this.ended.delete(digest);
+      this.records?.forget(ended.id);
+    }
     return expired.length;
   }
 
@@ -141,7 +180,9 @@ export class SessionStore {
 
   private end(session: Session, reason: SessionEndReason): void {
     this.byDigest.delete(session.digest);
-    this.ended.set(session.digest, { reason, at: this.now() });
+    const ended = { reason, at: this.now() };
+    this.ended.set(session.digest, { id: session.id, ...ended });
+    this.store(session, ended);
     for (const listener of this.listeners) listener(session.id, reason);
   }
 }

@@ -29,6 +29,7 @@ import { AccountCatalog } from './account-catalog.ts';
 import { TapeCatalog } from './tape-catalog.ts';
 import { TapeLibraryCatalog } from './tape-library-catalog.ts';
 import { MoverCatalog } from './mover-catalog.ts';
+import { ConsoleSessionCatalog } from './console-session-catalog.ts';
 
 type JobRow = {
   id: string;
@@ -120,6 +121,7 @@ export class Catalog {
   readonly copies: CopyCatalog;
   readonly accounts: AccountCatalog;
   readonly movers: MoverCatalog;
+  readonly consoleSessions: ConsoleSessionCatalog;
 
   private constructor(db: CatalogDatabase) {
     this.db = db;
@@ -132,6 +134,7 @@ export class Catalog {
     this.copies = new CopyCatalog(db);
     this.accounts = new AccountCatalog(db);
     this.movers = new MoverCatalog(db);
+    this.consoleSessions = new ConsoleSessionCatalog(db);
   }
 
   /** `anchorsPath`: where the audit log's head is anchored outside the table (audit-anchors.ts). */

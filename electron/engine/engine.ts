@@ -303,6 +303,7 @@ export class Engine {
         options.concurrentJobs ?? 2,
         options.injectFault ?? null,
         new SessionStore({
+          records: catalog.consoleSessions,
           ...(options.sessionLimits ? { limits: options.sessionLimits } : {}),
           ...(options.now ? { now: options.now } : {}),
         }),

@@ -7,6 +7,12 @@ import type { LifeboatApi } from '../../shared/contract.ts';
 
 const SIGN_IN_KEY = 'lifeboat.sign-in';
 
+/** On a new connection to the engine, the tab signs in again with the token it keeps. */
+export async function resumeSignIn(api: LifeboatApi): Promise<void> {
+  const saved = sessionStorage.getItem(SIGN_IN_KEY);
+  if (saved) await api.invoke('auth.resume', { token: saved });
+}
+
 /** When the console is signed out by the engine (its session key ended), the tab forgets its sign-in too. */
 export function forgetSignIn(): void {
   sessionStorage.removeItem(SIGN_IN_KEY);

@@ -24,6 +24,7 @@ import * as instantResume from './20-instant-resume.ts';
 import * as tapeLibraries from './21-tape-libraries.ts';
 import * as backupSnapshots from './22-backup-snapshots.ts';
 import * as movers from './23-movers.ts';
+import * as consoleSessions from './24-console-sessions.ts';
 
 /** One step of the schema: applied in its own transaction, then user_version = version. Tables
  * are STRICT so a wrong type is an error, not a silent conversion. */
@@ -63,6 +64,7 @@ export const migrations = inOrder([
   tapeLibraries,
   backupSnapshots,
   movers,
+  consoleSessions,
 ]);
 
 /** The schema version this engine writes. */

@@ -1,0 +1,23 @@
+// Says at once when the browser console has lost the engine: since when, that it reconnects by
+// itself (and what is shown is as of then), or, when there is nothing to reconnect to, how to get
+// a new console URL.
+import { useConsole } from '../store.ts';
+import { formatTime } from './time.ts';
+
+export function ConnectionBanner() {
+  const connection = useConsole((state) => state.connection);
+  if (connection.state === 'connected') return null;
+  if (connection.state === 'lost')
+    return (
+      <div role="alert" className="banner banner-bad">
+        <strong>Not connected to the engine:</strong> {connection.reason}. Open the console with the URL `lifeboat serve` printed when it
+        started, or start `lifeboat serve` again for a new one.
+      </div>
+    );
+  return (
+    <div role="alert" className="banner banner-attention">
+      <strong>The engine is unreachable</strong> since {formatTime(new Date(connection.since).toISOString())} ({connection.reason}).
+      Reconnecting (attempt {connection.attempt}); jobs and figures shown are as they were then.
+    </div>
+  );
+}
