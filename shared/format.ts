@@ -23,6 +23,14 @@ export function table(rows: string[][]): string {
 }
 
 /** How long something has run (or ran, when it ended): "45 s", "12 min", "3 h". */
+/** A time left, in the largest units that matter: "45 s", "3 min 10 s", "2 h 5 min". */
+export function formatSeconds(seconds: number): string {
+  const whole = Math.max(0, Math.round(seconds));
+  if (whole < 60) return `${whole} s`;
+  if (whole < 3600) return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+  return `${Math.floor(whole / 3600)} h ${Math.floor((whole % 3600) / 60)} min`;
+}
+
 export function formatAge(createdAt: string, endedAt: string | null, now = Date.now()): string {
   const seconds = Math.max(0, Math.round(((endedAt ? Date.parse(endedAt) : now) - Date.parse(createdAt)) / 1000));
   return seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds / 3600)} h`;

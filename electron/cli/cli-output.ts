@@ -3,7 +3,7 @@
 import type { LifeboatApi } from '../../shared/contract.ts';
 import type { Job } from '../../shared/domain.ts';
 import { jobEnd } from '../../shared/job-end.ts';
-import { formatBytes } from '../../shared/format.ts';
+import { formatBytes, formatSeconds } from '../../shared/format.ts';
 import { resolve } from 'node:path';
 import { LifeboatError } from '../errors.ts';
 import { checkTargetPath } from '../fs/target-check.ts';
@@ -52,7 +52,8 @@ export async function follow(api: LifeboatApi, job: Job, out: Output): Promise<J
     if (!interactive && now - lastLine < 5000) return;
     lastLine = now;
     const percent = progress.bytesTotal > 0 ? Math.floor((progress.bytesDone * 100) / progress.bytesTotal) : 0;
-    const line = `${progress.step}: ${percent}% ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)} at ${formatBytes(progress.bytesPerSecond)}/s`;
+    const eta = progress.etaSeconds === null ? '' : `, ${formatSeconds(progress.etaSeconds)} left`;
+    const line = `${progress.step}: ${percent}% ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)} at ${formatBytes(progress.bytesPerSecond)}/s${eta}`;
     process.stderr.write(interactive ? `\r${line.padEnd(78)}` : `${line}\n`);
   });
   try {

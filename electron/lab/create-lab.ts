@@ -6,6 +6,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { finishedJobStates } from '../../shared/domain.ts';
+import { formatSeconds } from '../../shared/format.ts';
 import { jobEnd, type JobWatcher } from '../../shared/job-end.ts';
 import { LifeboatError } from '../errors.ts';
 import { buildGuestDisk, changeGuest, type GuestLayout } from './guest-disk.ts';
@@ -62,6 +63,14 @@ export async function createLab(
   if (options.diskMib < 16 || options.diskMib > 65536) throw new LifeboatError('bad-request', '--disk-mib takes 16 to 65536');
   const vms: LabVm[] = [];
   const vmIds = new Set<string>();
+  // The lab's backups, counted, with the time the rest should take at the pace so far.
+  const backups = options.vms * options.points;
+  const started = Date.now();
+  let done = 0;
+  const counted = (line: string): void => {
+    const left = done > 0 ? `, about ${formatSeconds((((Date.now() - started) / done) * (backups - done)) / 1000)} left` : '';
+    onProgress(`[${done}/${backups} backups${left}] ${line}`);
+  };
   for (let i = 0; i < options.vms; i++) {
     const name = `lab-${names[i % names.length]}-${String(i + 1).padStart(2, '0')}`;
     const folder = join(labRoot, name);
@@ -71,7 +80,7 @@ export async function createLab(
     await mkdir(folder, { recursive: true });
     await mkdir(work, { recursive: true });
     const format: LabVm['format'] = i % 2 === 0 ? 'monolithicFlat' : 'monolithicSparse';
-    onProgress(`${name}: building a ${options.diskMib} MiB GPT disk (ext4 + FAT), ${format}`);
+    counted(`${name}: building a ${options.diskMib} MiB GPT disk (ext4 + FAT), ${format}`);
     const layout = await buildGuestDisk(work, name, options.diskMib);
     const biosUuid = randomUUID().replace(/-/g, '').replace(/(..)/g, '$1 ').trim();
     for (let point = 1; point <= options.points; point++) {
@@ -82,12 +91,14 @@ export async function createLab(
       if (job.vmId !== null) vmIds.add(job.vmId);
       const ended = await jobEnd(client, job.id, lostEngine);
       if (ended.state !== 'succeeded') throw new LifeboatError('internal', `lab backup of ${name} failed: ${ended.error}`);
-      onProgress(`${name}: restore point ${point} of ${options.points} backed up`);
+      done += 1;
+      counted(`${name}: restore point ${point} of ${options.points} backed up`);
     }
     vms.push({ name, folder, format });
   }
   await rm(join(labRoot, '.work'), { recursive: true, force: true });
   // The file index jobs each backup started: the lab's points are searchable once it is made.
+  onProgress('indexing the files of the backups, so the lab can be searched');
   for (const job of await client.invoke('jobs.list', {})) {
     if (job.vmId !== null && vmIds.has(job.vmId) && !finishedJobStates.has(job.state)) await jobEnd(client, job.id, lostEngine);
   }

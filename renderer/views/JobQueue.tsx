@@ -2,12 +2,12 @@
 // and VM; a job's detail beside it with its steps, what limits it, its throughput over time, its
 // log and what it needs from the operator. Destructive actions ask first.
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
-import { formatBytes } from '../../shared/format.ts';
+import { formatBytes, formatSeconds } from '../../shared/format.ts';
 import type { Job, JobSample } from '../../shared/domain.ts';
 import { finishedJobStates, jobStates, JobKind } from '../../shared/domain.ts';
 import { useApi, useJobDetail, useJobs } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
-import { formatDuration, formatTime, useNow } from './time.ts';
+import { formatTime, useNow } from './time.ts';
 import { carriedBy } from './carried-by.ts';
 import { Confirmed } from './Confirmed.tsx';
 import { ThroughputPlot } from './ThroughputPlot.tsx';
@@ -106,7 +106,7 @@ function JobRow({ job, selected }: { job: Job; selected: boolean }) {
         {running && live && live.bytesPerSecond > 0 && (
           <>
             {' '}
-            · {formatBytes(live.bytesPerSecond)}/s{live.etaSeconds !== null && <> · {formatDuration(live.etaSeconds)} left</>}
+            · {formatBytes(live.bytesPerSecond)}/s{live.etaSeconds !== null && <> · {formatSeconds(live.etaSeconds)} left</>}
           </>
         )}
         {limit && <> · limited by {limit}</>}
@@ -228,7 +228,7 @@ function JobDetail({ jobId }: { jobId: string }) {
         {job.startedAt && (
           <>
             <dt>Took</dt>
-            <dd>{formatDuration(((endedMs ?? now) - (startedMs ?? now)) / 1000)}</dd>
+            <dd>{formatSeconds(((endedMs ?? now) - (startedMs ?? now)) / 1000)}</dd>
           </>
         )}
       </dl>
