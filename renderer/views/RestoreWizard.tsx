@@ -2,7 +2,7 @@
 // then the backup's points with their copies), location and target (a new VM, the disks with a
 // template, Azure Storage, or the VM in place), then review: which copy to read and, for an
 // encrypted point, its password or recovery key.
-import { useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { formatBytes } from '../../shared/format.ts';
 import { useQueryClient } from '@tanstack/react-query';
 import { useApi, useKeys, usePoints, useStorageSnapshots, useVms } from '../api/queries.ts';
@@ -96,6 +96,19 @@ export function RestoreWizard() {
     }
   };
 
+  // A new step takes the focus to its first field: Next may be disabled until a choice is made,
+  // and a disabled button drops the focus to the page, where a keyboard user loses the wizard.
+  const form = useRef<HTMLFormElement>(null);
+  const shownStep = useRef(step);
+  useEffect(() => {
+    if (shownStep.current === step) return;
+    shownStep.current = step;
+    const first = form.current?.querySelector<HTMLElement>(
+      '.wizard-step input:not([disabled]), .wizard-step select, .wizard-step textarea',
+    );
+    (first ?? form.current?.querySelector<HTMLElement>('.wizard-step'))?.focus();
+  }, [step]);
+
   const submit = (event: FormEvent): void => {
     event.preventDefault();
     if (step < 3 && canNext) setStep(step + 1);
@@ -103,7 +116,7 @@ export function RestoreWizard() {
   };
 
   return (
-    <form className="wizard" onSubmit={submit} aria-labelledby="wizard-heading">
+    <form className="wizard" onSubmit={submit} aria-labelledby="wizard-heading" ref={form}>
       <h2 id="wizard-heading">Restore</h2>
       <ol className="wizard-steps">
         {stepTitles.map((title, index) => (
@@ -116,111 +129,113 @@ export function RestoreWizard() {
           </li>
         ))}
       </ol>
-      {step === 0 && (
-        <fieldset>
-          <legend>Which VM?</legend>
-          {vms.data?.map((candidate) => (
-            <label key={candidate.id} className="choice">
-              <input
-                type="radio"
-                name="vm"
-                value={candidate.id}
-                checked={vmId === candidate.id}
-                onChange={() => {
-                  setVmId(candidate.id);
-                  setPointId(null);
-                  setSnapshotId(null);
-                }}
-              />
-              {candidate.name}{' '}
-              <span className="muted">
-                ({candidate.pointCount} points, {formatBytes(candidate.provisionedBytes)})
-              </span>
-            </label>
-          ))}
-        </fieldset>
-      )}
-      {step === 1 && (
-        <fieldset>
-          <legend>Restore point of {vm?.name}</legend>
-          {snapshotTier.map((candidate) => (
-            <label key={candidate.id} className="choice">
-              <input
-                type="radio"
-                name="point"
-                value={candidate.id}
-                checked={snapshotId === candidate.id}
-                onChange={() => setSnapshotId(candidate.id)}
-              />
-              Storage snapshot {candidate.id} ({candidate.array}/{candidate.volume}) · {formatTime(candidate.createdAt)}{' '}
-              <span className="muted">snapshot tier, fastest: restored from a clone</span>
-            </label>
-          ))}
-          {points.data?.map((candidate) => (
-            <label key={candidate.id} className="choice">
-              <input
-                type="radio"
-                name="point"
-                value={candidate.id}
-                checked={!snapshot && point?.id === candidate.id}
-                onChange={() => {
-                  setPointId(candidate.id);
-                  setSnapshotId(null);
-                }}
-              />
-              #{candidate.sequence} {candidate.kind} · {formatTime(candidate.createdAt)} <span className="muted">backup</span>
-              <TierBadges copies={candidate.copies} keyId={candidate.keyId} />
-              <HealthBadge health={candidate.health} />
-            </label>
-          ))}
-        </fieldset>
-      )}
-      {step === 2 && (
-        <>
-          <TargetStep target={target} onChange={setTarget} vm={vmId ?? ''} vmName={vm?.name ?? ''} point={point?.id ?? ''} />
-          {!targetFits && (
-            <p role="alert" className="error">
-              A restore from a storage snapshot makes a new VM in a folder or on a vSphere host; the disks alone, Azure and an
-              original-location rollback come from a backup point.
-            </p>
-          )}
-          {makesVm && (
-            <label>
-              New VM name (optional; keeps the original name if empty)
-              <input name="newName" value={newName} onChange={(event) => setNewName(event.target.value)} placeholder={vm?.name} />
-            </label>
-          )}
-        </>
-      )}
-      {step === 3 && (
-        <dl className="review">
-          <dt>VM</dt>
-          <dd>{vm?.name}</dd>
-          <dt>Restore point</dt>
-          <dd>
-            {snapshot
-              ? `storage snapshot ${snapshot.id} (${formatTime(snapshot.createdAt)}), through a clone`
-              : `#${point?.sequence} (${point ? formatTime(point.createdAt) : ''})`}
-          </dd>
-          <dt>Target</dt>
-          <dd>{describeTarget(target)}</dd>
-          {makesVm && (
-            <>
-              <dt>Name</dt>
-              <dd>{newName.trim() || vm?.name}</dd>
-            </>
-          )}
-        </dl>
-      )}
-      {step === 3 && !snapshot && point && (
-        <SourceFields
-          source={source}
-          onChange={setSource}
-          regions={[...new Set(point.copies.flatMap((copy) => (copy.kind === 'repository' && copy.region ? [copy.region] : [])))]}
-          encrypted={point.keyId !== null}
-          remembered={keyRemembered}
-        />
-      )}
+      <div className="wizard-step" role="group" tabIndex={-1} aria-label={stepTitles[step]}>
+        {step === 0 && (
+          <fieldset>
+            <legend>Which VM?</legend>
+            {vms.data?.map((candidate) => (
+              <label key={candidate.id} className="choice">
+                <input
+                  type="radio"
+                  name="vm"
+                  value={candidate.id}
+                  checked={vmId === candidate.id}
+                  onChange={() => {
+                    setVmId(candidate.id);
+                    setPointId(null);
+                    setSnapshotId(null);
+                  }}
+                />
+                {candidate.name}{' '}
+                <span className="muted">
+                  ({candidate.pointCount} points, {formatBytes(candidate.provisionedBytes)})
+                </span>
+              </label>
+            ))}
+          </fieldset>
+        )}
+        {step === 1 && (
+          <fieldset>
+            <legend>Restore point of {vm?.name}</legend>
+            {snapshotTier.map((candidate) => (
+              <label key={candidate.id} className="choice">
+                <input
+                  type="radio"
+                  name="point"
+                  value={candidate.id}
+                  checked={snapshotId === candidate.id}
+                  onChange={() => setSnapshotId(candidate.id)}
+                />
+                Storage snapshot {candidate.id} ({candidate.array}/{candidate.volume}) · {formatTime(candidate.createdAt)}{' '}
+                <span className="muted">snapshot tier, fastest: restored from a clone</span>
+              </label>
+            ))}
+            {points.data?.map((candidate) => (
+              <label key={candidate.id} className="choice">
+                <input
+                  type="radio"
+                  name="point"
+                  value={candidate.id}
+                  checked={!snapshot && point?.id === candidate.id}
+                  onChange={() => {
+                    setPointId(candidate.id);
+                    setSnapshotId(null);
+                  }}
+                />
+                #{candidate.sequence} {candidate.kind} · {formatTime(candidate.createdAt)} <span className="muted">backup</span>
+                <TierBadges copies={candidate.copies} keyId={candidate.keyId} />
+                <HealthBadge health={candidate.health} />
+              </label>
+            ))}
+          </fieldset>
+        )}
+        {step === 2 && (
+          <>
+            <TargetStep target={target} onChange={setTarget} vm={vmId ?? ''} vmName={vm?.name ?? ''} point={point?.id ?? ''} />
+            {!targetFits && (
+              <p role="alert" className="error">
+                A restore from a storage snapshot makes a new VM in a folder or on a vSphere host; the disks alone, Azure and an
+                original-location rollback come from a backup point.
+              </p>
+            )}
+            {makesVm && (
+              <label>
+                New VM name (optional; keeps the original name if empty)
+                <input name="newName" value={newName} onChange={(event) => setNewName(event.target.value)} placeholder={vm?.name} />
+              </label>
+            )}
+          </>
+        )}
+        {step === 3 && (
+          <dl className="review">
+            <dt>VM</dt>
+            <dd>{vm?.name}</dd>
+            <dt>Restore point</dt>
+            <dd>
+              {snapshot
+                ? `storage snapshot ${snapshot.id} (${formatTime(snapshot.createdAt)}), through a clone`
+                : `#${point?.sequence} (${point ? formatTime(point.createdAt) : ''})`}
+            </dd>
+            <dt>Target</dt>
+            <dd>{describeTarget(target)}</dd>
+            {makesVm && (
+              <>
+                <dt>Name</dt>
+                <dd>{newName.trim() || vm?.name}</dd>
+              </>
+            )}
+          </dl>
+        )}
+        {step === 3 && !snapshot && point && (
+          <SourceFields
+            source={source}
+            onChange={setSource}
+            regions={[...new Set(point.copies.flatMap((copy) => (copy.kind === 'repository' && copy.region ? [copy.region] : [])))]}
+            encrypted={point.keyId !== null}
+            remembered={keyRemembered}
+          />
+        )}
+      </div>
       {error && (
         <p role="alert" className="error">
           {error}

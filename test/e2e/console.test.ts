@@ -373,6 +373,8 @@ test('the restore wizard works from the keyboard alone', async () => {
   await tabTo(page, 'a VM', 'input[type=radio][name=vm]');
   await page.keyboard.press('Space');
   await page.keyboard.press('Enter');
+  // The next step has the focus (Next is disabled until a point is picked: the focus must not fall to the page).
+  assert.equal(await page.evaluate(() => document.activeElement?.closest('.wizard-step') !== null), true, 'focus is in the new step');
   await tabTo(page, 'a restore point', 'input[type=radio][name=point]');
   await page.keyboard.press('Space');
   await page.keyboard.press('Enter');
