@@ -87,7 +87,8 @@ export async function runDiskTask(run: DiskTaskRun): Promise<number> {
         return;
       }
       case 'checkpoint':
-        if (message.watermark > watermark) watermark = message.watermark;
+        // Never past what was sent: a mover's word cannot make the engine skip blocks it never had.
+        watermark = Math.max(watermark, Math.min(message.watermark, nextIndex));
         run.onCheckpoint(watermark);
         context.busy('decompress', message.stageMs.decompress / 1000);
         context.busy('verify', message.stageMs.verify / 1000);
