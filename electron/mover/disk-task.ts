@@ -64,6 +64,11 @@ export class DiskTask {
     this.finished = this.run(view);
   }
 
+  /** Whether the engine has heard the task's end (done or failed) or will hear nothing more of it. */
+  reported(): boolean {
+    return this.state === 'over';
+  }
+
   /** A block from the engine; queued, or the task ends if it breaks the window. */
   block(message: MessageOf<'block'>, payload: Buffer): void {
     if (this.state !== 'running') return;
