@@ -69,11 +69,13 @@ export class DiskTask {
     return this.state === 'over';
   }
 
-  /** A block from the engine; queued, or the task ends if it breaks the window. */
+  /** A block from the engine; queued, or the task ends if it breaks the window (one block is
+   * always let through when nothing else is outstanding, as the engine sends it). */
   block(message: MessageOf<'block'>, payload: Buffer): void {
     if (this.state !== 'running') return;
+    const alone = this.outstanding === 0;
     this.outstanding += payload.length;
-    if (this.outstanding > this.task.window) {
+    if (!alone && this.outstanding > this.task.window) {
       this.fail(
         new LifeboatError(
           'bad-request',
