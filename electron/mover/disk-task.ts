@@ -199,7 +199,8 @@ export class DiskTask {
       throw this.fault(message, 'bad-request', `codec ${codec} is not one a mover decodes (blocks are unsealed by the engine)`);
     let started = performance.now();
     const data = await decompressBlockAsync(payload, codec, rawLength).catch((error: unknown) => {
-      throw this.fault(message, 'corrupt-backup', (error as Error).message);
+      // corrupt-backup, or unavailable where this runtime lacks the codec
+      throw this.fault(message, error instanceof LifeboatError ? error.code : 'corrupt-backup', (error as Error).message);
     });
     this.stageMs.decompress += performance.now() - started;
     if (data.length !== rawLength) throw this.fault(message, 'corrupt-backup', `it decompresses to ${data.length} bytes, not ${rawLength}`);

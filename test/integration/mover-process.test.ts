@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import type { MessageOf } from '../../electron/movers/protocol.ts';
-import { compressBlock, defaultCodec } from '../../electron/repository/codec.ts';
+import { Codec, compressBlock, defaultCodec, ENCRYPTED_CODEC } from '../../electron/repository/codec.ts';
 import { smallTmpfs, tempDir } from '../helpers/env.ts';
 import { MoverPeer, Pki, type PeerConnection } from '../helpers/mover-peer.ts';
 import { startMover, type MoverProcess } from '../helpers/movers.ts';
@@ -269,6 +269,13 @@ test('blocks out of order, of the wrong length or beyond the window fail their t
     ],
     ['a block past the disk', task({}), [{ ...first, index: 9 }], /block 9 at offset 9437184: out of order/],
     ['a length that is not the block', task({}), [{ ...first, rawLength: 4096 }], /says 4096 bytes where the disk has 1048576/],
+    [
+      'a payload that does not inflate',
+      task({}),
+      [{ ...first, codec: Codec.deflate, payload: Buffer.alloc(5000, 0xff) }],
+      /does not decompress/,
+    ],
+    ['a block still sealed', task({}), [{ ...first, codec: ENCRYPTED_CODEC | Codec.deflate }], /codec 130 is not one a mover decodes/],
   ];
   for (const [what, sent, blocks, says] of cases) {
     const { end } = await carry(connection, sent, blocks);
