@@ -1,9 +1,7 @@
-// A small stand-in for the engine's mover port, for the protocol-level tests of `lifeboat mover`:
-// a TLS server with a CA made by openssl (the engine's CA and its leaf), which hands the test
-// each connection to script with protocol.ts frames, and `lifeboat mover` processes to run
-// against it (stopped after the test file, SIGKILL if need be).
-import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+// A small stand-in for the engine's mover port, for the protocol-level tests of `lifeboat mover`
+// (test/helpers/movers.ts starts the movers): a TLS server with a CA made by openssl (the
+// engine's CA and its leaf), which hands the test each connection to script with protocol.ts frames.
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,7 +9,6 @@ import { after } from 'node:test';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { formatJoinToken } from '../../electron/movers/join-token.ts';
 import { encodeFrame, FrameDecoder, type Frame, type MessageOf, type MoverMessage } from '../../electron/movers/protocol.ts';
-import { cli } from './serve-process.ts';
 
 /** How long a test waits for anything from a mover before it fails. */
 const WAIT_MS = 30_000;
@@ -262,89 +259,4 @@ export class MoverPeer {
     for (const connection of this.all) connection.socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
-}
-
-export type MoverProcess = {
-  child: ChildProcess;
-  /** Every JSON event line it printed so far. */
-  events: Record<string, unknown>[];
-  /** The first event (after the ones already taken) named `event`. */
-  event(event: string, within?: number): Promise<Record<string, unknown>>;
-  exited: Promise<number | null>;
-  /** Its exit code (null: a signal ended it), or a failure if it runs on for `within`. */
-  exit(within?: number): Promise<number | null>;
-  stderr(): string;
-  /** The `{ error }` line the CLI printed when it ended on an error (--json). */
-  failure(): { code: string; message: string } | null;
-};
-
-/** Movers still running when the test file ends are killed. Registered here, at the file's top
- * level: an after() called inside a test would run when that test ends. */
-const running = new Map<ChildProcess, Promise<unknown>>();
-after(async () => {
-  for (const [child, exited] of running) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  }
-});
-
-/** `lifeboat mover --engine 127.0.0.1:PORT --json ARGS…`, killed after the test file if still running. */
-export function startMover(port: number, args: string[], env: Record<string, string> = {}): MoverProcess {
-  const child = spawn(process.execPath, [cli, 'mover', '--engine', `127.0.0.1:${port}`, '--json', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LIFEBOAT_CHECKPOINT_MS: '200', LIFEBOAT_MOVER_TIMEOUT_MS: '15000', ...env },
-  });
-  const events: Record<string, unknown>[] = [];
-  let taken = 0;
-  let stdout = '';
-  let stderr = '';
-  let wake: (() => void) | null = null;
-  let closed = false;
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-    const lines = stdout.split('\n');
-    stdout = lines.pop() ?? '';
-    for (const line of lines) if (line.startsWith('{')) events.push(JSON.parse(line) as Record<string, unknown>);
-    wake?.();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  // 'close', not 'exit': every line it printed has been read by then.
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('close', (code) => {
-      closed = true;
-      wake?.();
-      resolve(code);
-    }),
-  );
-  running.set(child, exited);
-  return {
-    child,
-    events,
-    exited,
-    stderr: () => stderr,
-    exit: (within = WAIT_MS) => {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`the mover still runs after ${within / 1000} s (${JSON.stringify(events)}; stderr: ${stderr})`)),
-          within,
-        );
-      });
-      return Promise.race([exited, late]).finally(() => clearTimeout(timer));
-    },
-    failure: () => (events.find((line) => 'error' in line)?.error as { code: string; message: string } | undefined) ?? null,
-    async event(name, within = WAIT_MS) {
-      const deadline = Date.now() + within;
-      for (;;) {
-        const index = events.findIndex((event, at) => at >= taken && event.event === name);
-        if (index >= 0) {
-          taken = index + 1;
-          return events[index] as Record<string, unknown>;
-        }
-        const left = deadline - Date.now();
-        if (left <= 0 || closed) assert.fail(`the mover printed no ${name} event (${JSON.stringify(events)}; stderr: ${stderr})`);
-        await wakeOrTimeout(Math.min(left, 1000), (armed) => (wake = armed));
-      }
-    },
-  };
 }

@@ -5,15 +5,18 @@
 // the mover (exit 3), and a mover whose engine dies (kill -9) connects again.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { statSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import type { MessageOf } from '../../electron/movers/protocol.ts';
-import { compressBlock, defaultCodec } from '../../electron/repository/codec.ts';
-import { tempDir } from '../helpers/env.ts';
-import { MoverPeer, Pki, startMover, type MoverProcess, type PeerConnection } from '../helpers/mover-peer.ts';
+import { Codec, compressBlock, defaultCodec, ENCRYPTED_CODEC } from '../../electron/repository/codec.ts';
+import { smallTmpfs, tempDir } from '../helpers/env.ts';
+import { MoverPeer, Pki, type PeerConnection } from '../helpers/mover-peer.ts';
+import { startMover, type MoverProcess } from '../helpers/movers.ts';
 
 const MIB = 1024 * 1024;
 const BLOCK = MIB;
@@ -70,6 +73,9 @@ makeImage(image);
 const stored = await blocksOf(image);
 const view = await makeDir('view');
 const outside = await makeDir('outside');
+/** A datastore too small for the disk, where root may mount one: a write runs out of space midway. */
+const small = await smallTmpfs('2m');
+const datastores: Record<string, string> = small.path ? { ds1: view, ds2: small.path } : { ds1: view };
 
 let tasks = 0;
 function task(fields: Partial<MessageOf<'task'>>): MessageOf<'task'> {
@@ -130,45 +136,54 @@ async function filesUnder(folder: string): Promise<string[]> {
   return (await readdir(folder, { recursive: true })).sort();
 }
 
+/** A mover on `port` with the view as ds1, checkpoints every 200 ms unless `env` says otherwise. */
+function launch(
+  port: number,
+  args: { state: string; token?: string; transports?: string[]; slots?: number },
+  env: Record<string, string> = {},
+): MoverProcess {
+  return startMover({ engine: `127.0.0.1:${port}`, datastores, env: { LIFEBOAT_CHECKPOINT_MS: '200', ...env }, ...args });
+}
+
+/** Its exit code (null: a signal), once all it printed is read; a failure if it runs on for 30 s. */
+async function exitCode(mover: MoverProcess): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the mover still runs after 30 s: ${JSON.stringify(mover.events)} ${mover.stderr}`)), 30_000);
+  });
+  const stdout = mover.child.stdout as Readable;
+  const read = stdout.closed ? Promise.resolve() : once(stdout, 'close');
+  const [{ code }] = await Promise.race([Promise.all([mover.exited, read]), late]).finally(() => clearTimeout(timer));
+  return code;
+}
+
+/** The `{ error }` line the CLI prints (--json) when it ends on an error. */
+function failureOf(mover: MoverProcess): { code: string; message: string } | null {
+  const line = mover.events.find((event) => 'error' in event) as { error?: { code: string; message: string } } | undefined;
+  return line?.error ?? null;
+}
+
 const state = join(root, 'state');
 let mover: MoverProcess;
 let connection: PeerConnection;
 
 test('a token that pins another CA is refused at join, and nothing is stored', async () => {
   const stranger = await Pki.make(await makeDir('stranger-pki'), 'another-engine');
-  const refused = startMover(peer.port, [
-    '--state',
-    join(root, 'stranger-state'),
-    '--token',
-    pki.token(stranger.caFingerprint()),
-    '--datastore',
-    `ds1=${view}`,
-  ]);
-  assert.equal(await refused.exit(), 2);
-  assert.equal(refused.failure()?.code, 'forbidden');
-  assert.match(refused.failure()?.message ?? '', /presents CA [0-9a-f]{64}, not the CA [0-9a-f]{64} the token pins/);
+  const refused = launch(peer.port, { state: join(root, 'stranger-state'), token: pki.token(stranger.caFingerprint()) });
+  assert.equal(await exitCode(refused), 2);
+  assert.equal(failureOf(refused)?.code, 'forbidden');
+  assert.match(failureOf(refused)?.message ?? '', /presents CA [0-9a-f]{64}, not the CA [0-9a-f]{64} the token pins/);
   assert.deepEqual(await readdir(join(root, 'stranger-state')), []);
   assert.ok(!peer.received.includes('join'));
 });
 
 test('a mover joins with its token, then connects with its own certificate and says what it reaches', async () => {
-  mover = startMover(peer.port, [
-    '--state',
-    state,
-    '--token',
-    pki.token(),
-    '--datastore',
-    `ds1=${view}`,
-    '--transports',
-    'hotadd,nbd',
-    '--slots',
-    '3',
-  ]);
+  mover = launch(peer.port, { state, token: pki.token(), transports: ['hotadd', 'nbd'], slots: 3 });
   const joining = await peer.connection();
   assert.equal(joining.certificate, null);
   const joinMessage = await peer.acceptJoin(joining, 'mover-1');
   assert.match(joinMessage.publicKeyPem, /BEGIN PUBLIC KEY/);
-  assert.deepEqual(await mover.event('joined'), { event: 'joined', mover: 'mover-1' });
+  assert.deepEqual(await mover.waitFor('joined'), { event: 'joined', mover: 'mover-1' });
   assert.equal((await stat(state)).mode & 0o777, 0o700);
   assert.equal((await stat(join(state, 'key.pem'))).mode & 0o777, 0o600);
   assert.equal(await readFile(join(state, 'ca.pem'), 'utf8'), pki.caPem);
@@ -182,22 +197,22 @@ test('a mover joins with its token, then connects with its own certificate and s
       type: 'hello',
       protocol: 1,
       transports: ['hotadd', 'nbd'],
-      datastores: { ds1: view },
+      datastores,
       slots: 3,
       version: '',
     },
   );
-  assert.equal((await mover.event('connected')).mover, 'mover-1');
+  assert.equal((await mover.waitFor('connected')).mover, 'mover-1');
 
-  const again = startMover(peer.port, ['--state', state, '--token', pki.token(), '--datastore', `ds1=${view}`]);
-  assert.equal(await again.exit(), 2);
-  assert.match(again.failure()?.message ?? '', /already joined as mover-1; remove .*cert\.pem to join again/);
+  const again = launch(peer.port, { state, token: pki.token() });
+  assert.equal(await exitCode(again), 2);
+  assert.match(failureOf(again)?.message ?? '', /already joined as mover-1; remove .*cert\.pem to join again/);
 });
 
 test("a disk task of a real image's compressed blocks is written identically, within the window", async () => {
   const sent = task({ path: 'vm-a/vm-a-flat.vmdk' });
   const carried = await carry(connection, sent, stored);
-  assert.equal((await mover.event('task-started')).task, sent.task);
+  assert.equal((await mover.waitFor('task-started')).task, sent.task);
   assert.equal(carried.end?.type, 'done', JSON.stringify(carried.end));
   assert.equal(
     (carried.end as MessageOf<'done'>).bytesWritten,
@@ -212,12 +227,23 @@ test("a disk task of a real image's compressed blocks is written identically, wi
     [...watermarks].sort((a, b) => a - b),
   );
   assert.ok(watermarks.every((watermark) => watermark > 0 && watermark <= 9));
-  assert.equal((await mover.event('task-done')).task, sent.task);
+  assert.equal((await mover.waitFor('task-done')).task, sent.task);
+});
+
+test('a datastore that fills up fails the task as target-full, naming the block', { skip: small.skip }, async () => {
+  const { end } = await carry(connection, task({ datastore: 'ds2' }), stored);
+  assert.equal(end?.type, 'failed');
+  const failed = end as MessageOf<'failed'>;
+  assert.equal(failed.code, 'target-full');
+  assert.match(failed.message, /^disk disk-2000: block \d+ at offset \d+: the datastore is full$/);
+  connection.send({ type: 'ping' });
+  await connection.next('pong');
 });
 
 test('a block whose SHA-256 does not match fails its task, naming the block and offset; the connection stays up', async () => {
   const [first, second] = stored as [StoredBlock, StoredBlock];
   const damaged = { ...second, sha256: createHash('sha256').update('not this block').digest('hex') };
+  const failures = mover.count('task-failed');
   const carried = await carry(connection, task({}), [first, damaged]);
   assert.equal(carried.end?.type, 'failed');
   const failed = carried.end as MessageOf<'failed'>;
@@ -226,7 +252,7 @@ test('a block whose SHA-256 does not match fails its task, naming the block and 
     failed.message,
     new RegExp(`disk disk-2000: block ${second.index} at offset ${second.index * BLOCK}: its SHA-256 does not match`),
   );
-  assert.equal((await mover.event('task-failed')).code, 'corrupt-backup');
+  assert.equal((await mover.waitFor('task-failed', 30_000, failures + 1)).code, 'corrupt-backup');
   connection.send({ type: 'ping' });
   await connection.next('pong');
 });
@@ -243,6 +269,13 @@ test('blocks out of order, of the wrong length or beyond the window fail their t
     ],
     ['a block past the disk', task({}), [{ ...first, index: 9 }], /block 9 at offset 9437184: out of order/],
     ['a length that is not the block', task({}), [{ ...first, rawLength: 4096 }], /says 4096 bytes where the disk has 1048576/],
+    [
+      'a payload that does not inflate',
+      task({}),
+      [{ ...first, codec: Codec.deflate, payload: Buffer.alloc(5000, 0xff) }],
+      /does not decompress/,
+    ],
+    ['a block still sealed', task({}), [{ ...first, codec: ENCRYPTED_CODEC | Codec.deflate }], /codec 130 is not one a mover decodes/],
   ];
   for (const [what, sent, blocks, says] of cases) {
     const { end } = await carry(connection, sent, blocks);
@@ -258,6 +291,49 @@ test('blocks out of order, of the wrong length or beyond the window fail their t
   }
   const failed = await connection.next('failed');
   assert.match(failed.message.message, /beyond the credit given back \(window 1024\)/);
+});
+
+test('a task beyond the slots is refused; a cancelled task ends with failed (cancelled)', async () => {
+  const running = [task({}), task({}), task({})];
+  for (const sent of running) connection.send(sent);
+  const fourth = task({});
+  connection.send(fourth);
+  const refused = await connection.next('failed');
+  assert.deepEqual(refused.message, {
+    type: 'failed',
+    task: fourth.task,
+    code: 'unavailable',
+    message: 'all 3 task slots of this mover are busy',
+  });
+  for (const sent of running) {
+    connection.send({ type: 'cancel', task: sent.task });
+    const { message } = await connection.next('failed');
+    assert.deepEqual({ task: message.task, code: message.code }, { task: sent.task, code: 'cancelled' });
+  }
+});
+
+test('a mover renews its certificate once the engine says it is time, and keeps the new one', async () => {
+  const before = await readFile(join(state, 'cert.pem'), 'utf8');
+  connection.socket.destroy();
+  connection = await peer.connection();
+  await connection.welcome('mover-1', new Date(Date.now() - 1000));
+  await connection.next('renew');
+  const renewed = await pki.issue(new X509Certificate(before).publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'mover-1');
+  const expiresAt = new Date(Date.now() + 2 * 86_400_000).toISOString();
+  connection.send({ type: 'certificate', certificatePem: renewed, certificateExpiresAt: expiresAt, renewAfter: expiresAt });
+  const deadline = Date.now() + 30_000;
+  while ((await readFile(join(state, 'cert.pem'), 'utf8')) !== renewed) {
+    assert.ok(Date.now() < deadline, 'the renewed certificate was not stored');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  // A certificate for another key is not taken: the connection ends and cert.pem stays.
+  const stranger = await pki.issue(new X509Certificate(pki.caPem).publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'mover-1');
+  connection.send({ type: 'certificate', certificatePem: stranger, certificateExpiresAt: expiresAt, renewAfter: expiresAt });
+  await connection.closed;
+  assert.equal(await readFile(join(state, 'cert.pem'), 'utf8'), renewed);
+  connection = await peer.connection();
+  assert.equal(connection.certificate?.serialNumber, new X509Certificate(renewed).serialNumber);
+  await connection.welcome();
 });
 
 test('hostile paths are refused and nothing is written outside the view', async () => {
@@ -288,14 +364,16 @@ test('hostile paths are refused and nothing is written outside the view', async 
   // '..' and absolute paths never reach the file system: such a task is not a message of the
   // protocol, and the mover ends the connection (then connects again).
   for (const path of ['../outside/x-flat.vmdk', `${outside}/x-flat.vmdk`]) {
+    const [disconnects, connects] = [mover.count('disconnected'), mover.count('connected')];
     const header = Buffer.from(JSON.stringify({ ...task({}), path }));
     const lengths = Buffer.alloc(4);
     lengths.writeUInt32BE(header.length);
     connection.sendRaw(Buffer.concat([lengths, header, Buffer.alloc(4)]));
     await connection.closed;
-    assert.match(String((await mover.event('disconnected')).reason), /broke the protocol/);
+    assert.match(String((await mover.waitFor('disconnected', 30_000, disconnects + 1)).reason), /broke the protocol/);
     connection = await peer.connection();
     await connection.welcome();
+    await mover.waitFor('connected', 30_000, connects + 1);
   }
   assert.deepEqual(await filesUnder(outside), [...before, 'victim.img']);
   assert.deepEqual((await readdir(root)).sort(), ['outside', 'pki', 'source', 'state', 'stranger-pki', 'stranger-state', 'view']);
@@ -303,24 +381,21 @@ test('hostile paths are refused and nothing is written outside the view', async 
 
 test('a mover killed right after a checkpoint resumes its disk from that watermark', async () => {
   mover.child.kill('SIGTERM');
-  assert.equal(await mover.exit(), 0);
+  assert.equal(await exitCode(mover), 0);
 
   const target = 'vm-resume/disk-flat.vmdk';
-  const dying = startMover(peer.port, ['--state', state, '--datastore', `ds1=${view}`], {
-    LIFEBOAT_KILL_AT: 'mover-checkpoint:2',
-    LIFEBOAT_CHECKPOINT_MS: '1',
-  });
+  const dying = launch(peer.port, { state }, { LIFEBOAT_KILL_AT: 'mover-checkpoint:2', LIFEBOAT_CHECKPOINT_MS: '1' });
   const first = await peer.connection();
   await first.welcome();
   const carried = await carry(first, task({ path: target }), stored);
   assert.equal(carried.end, null, 'the mover died before it finished');
-  assert.equal(await dying.exit(), null);
+  assert.equal(await exitCode(dying), null);
   assert.equal(dying.child.signalCode, 'SIGKILL');
   assert.equal(carried.checkpoints.length, 2);
   const watermark = (carried.checkpoints.at(-1) as MessageOf<'checkpoint'>).watermark;
   assert.ok(watermark > 0 && watermark < 9, `watermark ${watermark}`);
 
-  mover = startMover(peer.port, ['--state', state, '--datastore', `ds1=${view}`]);
+  mover = launch(peer.port, { state });
   connection = await peer.connection();
   await connection.welcome();
   const resumed = await carry(
@@ -334,17 +409,17 @@ test('a mover killed right after a checkpoint resumes its disk from that waterma
 
 test('a mover the engine refuses for good says so on stderr and exits with 3', async () => {
   connection.send({ type: 'refused', code: 'forbidden', message: 'mover mover-1 was removed; join it again with a new token' });
-  assert.equal(await mover.exit(), 3);
-  assert.match(mover.stderr(), /^lifeboat mover: refused by the engine \(forbidden\): mover mover-1 was removed/);
-  assert.equal(mover.stderr().trim().split('\n').length, 1);
-  assert.equal((await mover.event('refused')).code, 'forbidden');
+  assert.equal(await exitCode(mover), 3);
+  assert.match(mover.stderr, /^lifeboat mover: refused by the engine \(forbidden\): mover mover-1 was removed/);
+  assert.equal(mover.stderr.trim().split('\n').length, 1);
+  assert.equal((await mover.waitFor('refused')).code, 'forbidden');
 
   // Refused at hello (a removed mover that starts again): the same, without retrying.
-  const removed = startMover(peer.port, ['--state', state, '--datastore', `ds1=${view}`]);
+  const removed = launch(peer.port, { state });
   const refusedAt = await peer.connection();
   await refusedAt.next('hello');
   refusedAt.send({ type: 'refused', code: 'forbidden', message: 'mover mover-1 was removed' });
-  assert.equal(await removed.exit(), 3);
+  assert.equal(await exitCode(removed), 3);
 });
 
 test('a mover whose engine is killed (kill -9) connects again when the engine is back on its port', async () => {
@@ -363,23 +438,21 @@ test('a mover whose engine is killed (kill -9) connects again when the engine is
     void exited.then(() => reject(new Error('the peer process ended before it listened')));
   });
   const moverState = join(root, 'state-2');
-  const survivor = startMover(port, ['--state', moverState, '--token', pki.token(), '--datastore', `ds1=${view}`], {
-    LIFEBOAT_MOVER_TIMEOUT_MS: '3000',
-  });
-  await survivor.event('joined');
-  await survivor.event('connected');
+  const survivor = launch(port, { state: moverState, token: pki.token() }, { LIFEBOAT_MOVER_TIMEOUT_MS: '3000' });
+  await survivor.waitFor('joined');
+  await survivor.waitFor('connected');
 
   engine.kill('SIGKILL');
   await exited;
-  assert.ok(Number((await survivor.event('disconnected')).retryInMs) >= 1000);
+  assert.ok(Number((await survivor.waitFor('disconnected')).retryInMs) >= 1000);
   const back = await MoverPeer.listen(pki, port);
   const again = await back.connection();
   assert.match(again.certificate?.subject ?? '', /CN=mover-1/);
   await again.welcome();
-  await survivor.event('connected');
+  await survivor.waitFor('connected', 30_000, 2);
 
   // This engine does not ping: the silence timeout finds it, not TCP, and the mover connects again.
-  assert.match(String((await survivor.event('disconnected')).reason), /nothing heard from the engine for 3 s/);
+  assert.match(String((await survivor.waitFor('disconnected', 30_000, 2)).reason), /nothing heard from the engine for 3 s/);
   await (await back.connection()).welcome();
-  await survivor.event('connected');
+  await survivor.waitFor('connected', 30_000, 3);
 });
