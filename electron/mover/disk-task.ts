@@ -64,11 +64,18 @@ export class DiskTask {
     this.finished = this.run(view);
   }
 
-  /** A block from the engine; queued, or the task ends if it breaks the window. */
+  /** Whether the engine has heard the task's end (done or failed) or will hear nothing more of it. */
+  reported(): boolean {
+    return this.state === 'over';
+  }
+
+  /** A block from the engine; queued, or the task ends if it breaks the window (one block is
+   * always let through when nothing else is outstanding, as the engine sends it). */
   block(message: MessageOf<'block'>, payload: Buffer): void {
     if (this.state !== 'running') return;
+    const alone = this.outstanding === 0;
     this.outstanding += payload.length;
-    if (this.outstanding > this.task.window) {
+    if (!alone && this.outstanding > this.task.window) {
       this.fail(
         new LifeboatError(
           'bad-request',
@@ -192,7 +199,8 @@ export class DiskTask {
       throw this.fault(message, 'bad-request', `codec ${codec} is not one a mover decodes (blocks are unsealed by the engine)`);
     let started = performance.now();
     const data = await decompressBlockAsync(payload, codec, rawLength).catch((error: unknown) => {
-      throw this.fault(message, 'corrupt-backup', (error as Error).message);
+      // corrupt-backup, or unavailable where this runtime lacks the codec
+      throw this.fault(message, error instanceof LifeboatError ? error.code : 'corrupt-backup', (error as Error).message);
     });
     this.stageMs.decompress += performance.now() - started;
     if (data.length !== rawLength) throw this.fault(message, 'corrupt-backup', `it decompresses to ${data.length} bytes, not ${rawLength}`);

@@ -104,8 +104,10 @@ class Session {
       emit({ event: 'task-failed', task: task.task, code, message });
     };
     const view = views.get(task.datastore);
-    if (this.tasks.has(task.task)) return refuse('conflict', `task ${task.task} is running already`);
-    if (this.tasks.size >= options.slots) return refuse('unavailable', `all ${options.slots} task slots of this mover are busy`);
+    // A task holds its slot until it has said done or failed (as the engine counts), not until its file is closed.
+    const busy = [...this.tasks.values()].filter((running) => !running.reported());
+    if (this.tasks.get(task.task)?.reported() === false) return refuse('conflict', `task ${task.task} is running already`);
+    if (busy.length >= options.slots) return refuse('unavailable', `all ${options.slots} task slots of this mover are busy`);
     if (!view) return refuse('not-found', `this mover has no view of datastore ${task.datastore}`);
     const running = new DiskTask(task, view, (message) => this.link.send(message), tuning, emit);
     this.tasks.set(task.task, running);

@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import type { MessageOf } from '../../electron/movers/protocol.ts';
-import { compressBlock, defaultCodec } from '../../electron/repository/codec.ts';
-import { tempDir } from '../helpers/env.ts';
+import { Codec, compressBlock, defaultCodec, ENCRYPTED_CODEC } from '../../electron/repository/codec.ts';
+import { smallTmpfs, tempDir } from '../helpers/env.ts';
 import { MoverPeer, Pki, type PeerConnection } from '../helpers/mover-peer.ts';
 import { startMover, type MoverProcess } from '../helpers/movers.ts';
 
@@ -73,6 +73,9 @@ makeImage(image);
 const stored = await blocksOf(image);
 const view = await makeDir('view');
 const outside = await makeDir('outside');
+/** A datastore too small for the disk, where root may mount one: a write runs out of space midway. */
+const small = await smallTmpfs('2m');
+const datastores: Record<string, string> = small.path ? { ds1: view, ds2: small.path } : { ds1: view };
 
 let tasks = 0;
 function task(fields: Partial<MessageOf<'task'>>): MessageOf<'task'> {
@@ -139,7 +142,7 @@ function launch(
   args: { state: string; token?: string; transports?: string[]; slots?: number },
   env: Record<string, string> = {},
 ): MoverProcess {
-  return startMover({ engine: `127.0.0.1:${port}`, datastores: { ds1: view }, env: { LIFEBOAT_CHECKPOINT_MS: '200', ...env }, ...args });
+  return startMover({ engine: `127.0.0.1:${port}`, datastores, env: { LIFEBOAT_CHECKPOINT_MS: '200', ...env }, ...args });
 }
 
 /** Its exit code (null: a signal), once all it printed is read; a failure if it runs on for 30 s. */
@@ -194,7 +197,7 @@ test('a mover joins with its token, then connects with its own certificate and s
       type: 'hello',
       protocol: 1,
       transports: ['hotadd', 'nbd'],
-      datastores: { ds1: view },
+      datastores,
       slots: 3,
       version: '',
     },
@@ -227,9 +230,20 @@ test("a disk task of a real image's compressed blocks is written identically, wi
   assert.equal((await mover.waitFor('task-done')).task, sent.task);
 });
 
+test('a datastore that fills up fails the task as target-full, naming the block', { skip: small.skip }, async () => {
+  const { end } = await carry(connection, task({ datastore: 'ds2' }), stored);
+  assert.equal(end?.type, 'failed');
+  const failed = end as MessageOf<'failed'>;
+  assert.equal(failed.code, 'target-full');
+  assert.match(failed.message, /^disk disk-2000: block \d+ at offset \d+: the datastore is full$/);
+  connection.send({ type: 'ping' });
+  await connection.next('pong');
+});
+
 test('a block whose SHA-256 does not match fails its task, naming the block and offset; the connection stays up', async () => {
   const [first, second] = stored as [StoredBlock, StoredBlock];
   const damaged = { ...second, sha256: createHash('sha256').update('not this block').digest('hex') };
+  const failures = mover.count('task-failed');
   const carried = await carry(connection, task({}), [first, damaged]);
   assert.equal(carried.end?.type, 'failed');
   const failed = carried.end as MessageOf<'failed'>;
@@ -238,7 +252,7 @@ test('a block whose SHA-256 does not match fails its task, naming the block and 
     failed.message,
     new RegExp(`disk disk-2000: block ${second.index} at offset ${second.index * BLOCK}: its SHA-256 does not match`),
   );
-  assert.equal((await mover.waitFor('task-failed')).code, 'corrupt-backup');
+  assert.equal((await mover.waitFor('task-failed', 30_000, failures + 1)).code, 'corrupt-backup');
   connection.send({ type: 'ping' });
   await connection.next('pong');
 });
@@ -255,6 +269,13 @@ test('blocks out of order, of the wrong length or beyond the window fail their t
     ],
     ['a block past the disk', task({}), [{ ...first, index: 9 }], /block 9 at offset 9437184: out of order/],
     ['a length that is not the block', task({}), [{ ...first, rawLength: 4096 }], /says 4096 bytes where the disk has 1048576/],
+    [
+      'a payload that does not inflate',
+      task({}),
+      [{ ...first, codec: Codec.deflate, payload: Buffer.alloc(5000, 0xff) }],
+      /does not decompress/,
+    ],
+    ['a block still sealed', task({}), [{ ...first, codec: ENCRYPTED_CODEC | Codec.deflate }], /codec 130 is not one a mover decodes/],
   ];
   for (const [what, sent, blocks, says] of cases) {
     const { end } = await carry(connection, sent, blocks);
