@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { statSync, writeFileSync } from 'node:fs';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, test } from 'node:test';
@@ -405,6 +406,22 @@ test('a mover killed right after a checkpoint resumes its disk from that waterma
   );
   assert.equal(resumed.end?.type, 'done', JSON.stringify(resumed.end));
   assertIdentical(join(view, target));
+});
+
+test('a stop signal ends a mover whose engine takes the connection and never answers (exit 0)', async () => {
+  // It reads nothing, so the TLS handshake never ends; close() waits for its sockets, hence destroy.
+  const sockets: Socket[] = [];
+  const silent = createServer((socket) => sockets.push(socket));
+  const connected = new Promise<void>((resolve) => silent.once('connection', () => resolve()));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  after(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+  const waiting = launch((silent.address() as AddressInfo).port, { state });
+  await connected;
+  waiting.child.kill('SIGTERM');
+  assert.equal(await exitCode(waiting), 0);
 });
 
 test('a mover the engine refuses for good says so on stderr and exits with 3', async () => {
