@@ -7,6 +7,7 @@ import { LifeboatError } from '../errors.ts';
 import { unsealed } from '../repository/block-cipher.ts';
 import { BlockKind, RECORD_BYTES, readRecord } from '../repository/block-map.ts';
 import type { ResolvedDisk, ResolvedPoint } from '../repository/chain.ts';
+import { MAX_PAYLOAD_BYTES } from './protocol.ts';
 
 export type FedBlock = { index: number; codec: number; rawLength: number; sha256: string; payload: Uint8Array };
 
@@ -42,6 +43,11 @@ export async function* feedBlocks(
         handle = await open(path, 'r');
         handles.set(record.dataFile, handle);
       }
+      if (record.storedLength > MAX_PAYLOAD_BYTES)
+        throw new LifeboatError(
+          'corrupt-backup',
+          `${label}: the block map says it is stored in ${record.storedLength} bytes, more than a block can take`,
+        );
       const stored = Buffer.allocUnsafe(record.storedLength);
       const { bytesRead } = await handle.read(stored, 0, record.storedLength, record.offset);
       if (bytesRead !== record.storedLength) throw new LifeboatError('corrupt-backup', `${label}: the data file ends inside the block`);

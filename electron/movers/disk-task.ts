@@ -56,6 +56,8 @@ export async function runDiskTask(run: DiskTaskRun): Promise<number> {
   let rawConfirmed = 0;
   let rawSent = 0;
   let outcome: Outcome | null = null;
+  /** `end` was sent: a `done` before it is a broken mover's. */
+  let ended = false;
   let wake: (() => void) | null = null;
   const awaken = (): void => {
     wake?.();
@@ -87,13 +89,19 @@ export async function runDiskTask(run: DiskTaskRun): Promise<number> {
         return;
       }
       case 'checkpoint':
-        if (message.watermark > watermark) watermark = message.watermark;
+        // Never past what was sent: a mover's word cannot make the engine skip blocks it never had.
+        watermark = Math.max(watermark, Math.min(message.watermark, nextIndex));
         run.onCheckpoint(watermark);
         context.busy('decompress', message.stageMs.decompress / 1000);
         context.busy('verify', message.stageMs.verify / 1000);
         context.busy('target write', message.stageMs.write / 1000);
         return;
       case 'done':
+        // Done before it was sent every block: a broken mover; its disk goes on elsewhere.
+        if (!ended) {
+          connection.lose(`protocol error: done for disk ${disk.key} before the engine sent its end`);
+          return;
+        }
         watermark = disk.blockCount;
         settle({ kind: 'done' });
         return;
@@ -145,10 +153,13 @@ export async function runDiskTask(run: DiskTaskRun): Promise<number> {
       if (!connection.send({ type: 'block', task: run.task, ...header }, payload)) await connection.drained();
       context.busy('network', (performance.now() - waiting) / 1000);
     }
-    if (outcome === null && !context.signal.aborted) connection.send({ type: 'end', task: run.task });
+    if (outcome === null && !context.signal.aborted) {
+      ended = true;
+      connection.send({ type: 'end', task: run.task });
+    }
     while (outcome === null) await waitForCreditOrEnd();
-    const ended = outcome as Outcome;
-    if (ended.kind === 'error') throw ended.error;
+    const final = outcome as Outcome;
+    if (final.kind === 'error') throw final.error;
     run.onProgress(rawSent);
     return rawSent;
   } catch (error) {

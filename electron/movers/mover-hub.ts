@@ -3,56 +3,18 @@
 // connected mover reaches and runs, offers them to restores as proxies, and carries a disk
 // through one of them; when that mover dies or loses its connection mid-disk, the disk goes on,
 // from the last checkpoint, on another mover that can take it (or one that comes back in time).
-import { randomUUID, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { MoverTask, ProxySummary } from '../../shared/domain.ts';
 import { LifeboatError } from '../errors.ts';
-import type { StepContext } from '../jobs/plan.ts';
-import type { ResolvedDisk, ResolvedPoint } from '../repository/chain.ts';
-import { rawBytesBelow } from './block-feed.ts';
-import { MoverLost, runDiskTask } from './disk-task.ts';
+import { carryDisk, type CarrierPool, type DiskTaskRequest } from './disk-carrier.ts';
 import type { MoverEnrollment, MoverRecord } from './enrollment.ts';
 import { MoverConnection } from './mover-connection.ts';
 import type { MoverLive, MoverLiveView } from './mover-handlers.ts';
 import { MOVER_PROTOCOL, type Frame, type MessageOf } from './protocol.ts';
 import { RateMeter } from './rate-meter.ts';
 
-export type DiskTaskRequest = {
-  jobId: string;
-  context: StepContext;
-  point: ResolvedPoint;
-  disk: ResolvedDisk;
-  datastore: string;
-  /** Relative to the datastore's root (protocol.ts DatastorePath). */
-  path: string;
-  /** true: the mover makes the file (or replaces a placeholder); false: it exists at full size. */
-  create: boolean;
-  /** The mover the transport decision chose. */
-  first: string;
-  /** Why this mover cannot take the disk (transport, datastore, busy), or null. */
-  eligible(mover: MoverLive & { name: string }): string | null;
-  /** This disk's raw bytes written so far. */
-  onProgress(bytes: number): void;
-  /** Runs before the disk moves to another mover (a hot-added disk follows it). */
-  onReassign?(from: string, to: string): Promise<void>;
-};
-
-/** How long a disk whose mover was lost waits for one that can finish it. */
-export function moverRejoinMs(env: NodeJS.ProcessEnv = process.env): number {
-  const value = Number(env.LIFEBOAT_MOVER_REJOIN_MS ?? '30000');
-  return Number.isFinite(value) && value >= 0 ? value : 30_000;
-}
-
-/** The usual eligibility of a restore's disk: the transport, the datastore, a free slot. */
-export function eligibleFor(transport: 'san' | 'hotadd' | 'nbd', datastore: string): DiskTaskRequest['eligible'] {
-  return (mover) => {
-    if (!mover.connected) return 'is not connected';
-    if (!mover.transports.includes(transport)) return `does not offer ${transport}`;
-    if (!mover.datastores[datastore]) return `cannot see datastore ${datastore}`;
-    if (mover.tasks.length >= mover.slots) return `is busy (${mover.tasks.length} of ${mover.slots} tasks running)`;
-    return null;
-  };
-}
+export { eligibleFor, moverRejoinMs, type DiskTaskRequest } from './disk-carrier.ts';
 
 type Hello = MessageOf<'hello'>;
 /** What the hub knows of one mover: its connection (once it said hello) and what it runs. */
@@ -288,118 +250,29 @@ export class MoverHub implements MoverLiveView {
   }
 
   /** Writes one disk through movers, from the one the transport decision chose; a lost mover's
-   * disk continues from its last checkpoint on another. Returns the raw bytes written and the
-   * movers that carried it, in order. */
-  async writeDisk(request: DiskTaskRequest): Promise<{ bytes: number; carriedBy: string[] }> {
-    const { context, disk } = request;
-    const carriedBy: string[] = [];
-    let watermark = 0;
-    let lost: { from: string; error: MoverLost } | null = null;
-    for (;;) {
-      const chosen: { state: MoverState } | { reason: string } =
-        lost === null ? this.usable(request, request.first) : { state: await this.waitForMover(request) };
-      if (!('state' in chosen)) {
-        lost = { from: request.first, error: new MoverLost(chosen.reason, 0, 0) };
-        continue;
-      }
-      const { state } = chosen;
-      const name: string = state.record.name;
-      if (lost) {
-        context.log(
-          `mover ${lost.from} lost at block ${lost.error.atBlock} (${lost.error.message}); disk ${disk.key} continues from checkpoint ${watermark} on mover ${name}`,
-        );
-        if (lost.from !== name) await request.onReassign?.(lost.from, name);
-      }
-      if (carriedBy.at(-1) !== name) carriedBy.push(name);
-      const base = rawBytesBelow(disk, watermark);
-      const task = randomUUID();
-      const total = rawBytesBelow(disk, disk.blockCount);
-      const entry: MoverTask = { jobId: request.jobId, disk: disk.key, bytesDone: base, bytesTotal: total };
-      state.tasks.set(task, entry);
-      let reported = 0;
-      try {
-        const written = await runDiskTask({
-          connection: state.connection as MoverConnection,
-          moverName: name,
-          task,
-          jobId: request.jobId,
-          point: request.point,
-          disk,
-          datastore: request.datastore,
-          path: request.path,
-          create: request.create && watermark === 0,
-          resumeFrom: watermark,
-          context,
-          onProgress: (bytes) => {
-            state.meter.add(bytes - reported);
-            reported = bytes;
-            entry.bytesDone = base + bytes;
-            request.onProgress(base + bytes);
-          },
-          onCheckpoint: (reached) => (watermark = reached),
-        });
-        return { bytes: base + written, carriedBy };
-      } catch (error) {
-        if (!(error instanceof MoverLost)) {
-          state.lastError = (error as Error).message;
-          throw error;
-        }
-        state.lastError = `lost disk ${disk.key} of job ${request.jobId}: ${error.message}`;
-        watermark = Math.max(watermark, error.watermark);
-        lost = { from: name, error };
-      } finally {
-        state.tasks.delete(task);
-        this.changed();
-      }
-    }
+   * disk continues from its last checkpoint on another (disk-carrier.ts). */
+  writeDisk(request: DiskTaskRequest): Promise<{ bytes: number; carriedBy: string[] }> {
+    return carryDisk(this.carriers, request);
   }
 
-  /** The mover named `name` if it is connected and can take the request, else why not. */
-  private usable(request: DiskTaskRequest, name: string): { state: MoverState } | { reason: string } {
-    const state = [...this.states.values()].find((candidate) => candidate.record.name === name && !candidate.record.removed);
-    if (!state?.connection || state.connection.lost) return { reason: 'it is not connected' };
-    const reason = request.eligible({ ...this.liveOf(state), name });
-    return reason === null ? { state } : { reason: `it ${reason}` };
-  }
-
-  /** A mover that can take the request, waiting up to LIFEBOAT_MOVER_REJOIN_MS for one to
-   * (re)join or free a slot; none → 'unavailable' with each mover's reason. */
-  private async waitForMover(request: DiskTaskRequest): Promise<MoverState> {
-    const deadline = Date.now() + moverRejoinMs();
-    const { signal } = request.context;
-    for (;;) {
-      if (signal.aborted) throw new LifeboatError('cancelled', 'the job was cancelled by the operator');
-      const reasons: string[] = [];
-      for (const state of this.states.values()) {
-        const name = state.record.name;
-        if (state.record.removed) continue;
-        if (!state.connection || state.connection.lost) reasons.push(`mover ${name} is not connected`);
-        else {
-          const reason = request.eligible({ ...this.liveOf(state), name });
-          if (reason === null) return state;
-          reasons.push(`mover ${name} ${reason}`);
-        }
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new LifeboatError(
-          'unavailable',
-          `no mover can finish disk ${request.disk.key}: ${reasons.join('; ') || 'no mover is known'} (waited ${Math.round(moverRejoinMs() / 1000)} s for one to join)`,
-        );
-      }
-      await new Promise<void>((resolve) => {
+  /** The hub's movers as a disk's carrier chooses among them. */
+  private readonly carriers: CarrierPool<MoverState> = {
+    states: () => this.states.values(),
+    liveOf: (state) => this.liveOf(state),
+    changed: () => this.changed(),
+    waitForChange: (ms, signal) =>
+      new Promise<void>((resolve) => {
         const wake = (): void => {
           clearTimeout(timer);
           signal.removeEventListener('abort', wake);
           this.waiters.delete(wake);
           resolve();
         };
-        const timer = setTimeout(wake, left);
+        const timer = setTimeout(wake, ms);
         signal.addEventListener('abort', wake);
         this.waiters.add(wake);
-      });
-    }
-  }
+      }),
+  };
 
   /** Ends every connection (their tasks are lost; the engine is stopping). */
   async close(): Promise<void> {

@@ -14,9 +14,10 @@ import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { listenForMovers, type MoverListener } from '../../electron/rpc/mover-listener.ts';
 import { BlockKind, RECORD_BYTES, readRecord } from '../../electron/repository/block-map.ts';
 import { resolvePoint } from '../../electron/repository/chain.ts';
+import { MOVER_PROTOCOL } from '../../electron/movers/protocol.ts';
 import type { Job } from '../../shared/domain.ts';
 import { makeVmFolder, openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
-import { startMover, type MoverProcess } from '../helpers/movers.ts';
+import { handMadeMover, startMover, type MoverProcess } from '../helpers/movers.ts';
 import { asOwner } from '../helpers/owner.ts';
 import { addSimulatorHost, startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
 
@@ -272,3 +273,41 @@ test("movers: a cancelled restore stops the mover's task and leaves no VM", { sk
   assert.deepEqual(await vmNames(), before, 'the half-made VM is gone');
   await mover.stop();
 });
+
+test(
+  'movers: a mover that says done before it had every block is dropped, and the disk is written by another',
+  { skip: unavailable ?? false },
+  async () => {
+    // More random data than the credit window: the engine cannot have sent `end` before the
+    // liar, which never gives credit back, says done.
+    const source = join(dir, 'delta');
+    await mkdir(source);
+    raws.delta = join(dir, 'delta.raw');
+    await writeMixedRaw(raws.delta, 100, 4);
+    await makeVmFolder(source, 'delta', raws.delta, 'monolithicSparse');
+    assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
+    const { token } = engine.enrollment.add({ name: 'mover-liar', host: 'vc', proxyVm: null }, 'test');
+    let lied = false;
+    const liar = await handMadeMover(
+      listener.port,
+      token,
+      { type: 'hello', protocol: MOVER_PROTOCOL, transports: ['san'], datastores: { LocalDS_1: datastore }, slots: 1, version: 'liar' },
+      (task, send) => {
+        lied = true;
+        send({ type: 'done', task: task.task, bytesWritten: task.capacity });
+      },
+    );
+    const honest = await joinedMover('mover-honest', {}, { transports: ['san'] });
+    const job = await runJob(engine, await restoreJob('delta', 'delta-1'));
+    assert.equal(job.state, 'succeeded', job.error ?? '');
+    assert.ok(lied, 'the hand-made mover got the task first');
+    assert.match(
+      logOf(job),
+      /mover mover-liar lost at block \d+ \(protocol error: done for disk \S+ before the engine sent its end\); disk \S+ continues from checkpoint 0 on mover mover-honest/,
+    );
+    await liar.closed;
+    assert.equal((await honest.waitFor('task-started')).resumeFrom, 0, 'nothing the liar claimed is skipped');
+    identical('delta', 'delta-1');
+    await honest.stop();
+  },
+);
