@@ -439,6 +439,21 @@ test('a mover the engine refuses for good says so on stderr and exits with 3', a
   assert.equal(await exitCode(removed), 3);
 });
 
+test('a mover started before its engine listens joins once it does', async () => {
+  // A port that was free a moment ago: nothing listens there until the peer below.
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const early = launch(port, { state: join(root, 'state-early'), token: pki.token() });
+  assert.match(String((await early.waitFor('disconnected')).reason), /cannot be reached/);
+  const late = await MoverPeer.listen(pki, port);
+  await late.acceptJoin(await late.connection(), 'mover-early');
+  assert.equal((await early.waitFor('joined')).mover, 'mover-early');
+  await (await late.connection()).welcome('mover-early');
+  await early.waitFor('connected');
+});
+
 test('a mover whose engine is killed (kill -9) connects again when the engine is back on its port', async () => {
   const pkiDir = pki.dir;
   const engine = spawn(process.execPath, [join(import.meta.dirname, '..', 'helpers', 'mover-peer-child.ts'), pkiDir], {
