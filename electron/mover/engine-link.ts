@@ -12,19 +12,30 @@ export class EngineRefused extends LifeboatError {
   }
 }
 
-/** A TLS connection once its handshake is done (or the reason it could not be made, within `timeoutMs`). */
-export function openTls(options: ConnectionOptions & { host: string; port: number }, timeoutMs: number): Promise<TLSSocket> {
+/** A TLS connection once its handshake is done (or the reason it could not be made, within
+ * `timeoutMs` or before `stop`: a stop signal does not wait for an engine that does not answer). */
+export function openTls(
+  options: ConnectionOptions & { host: string; port: number },
+  timeoutMs: number,
+  stop: AbortSignal,
+): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const socket = connect(options);
-    const fail = (error: Error): void => {
+    const settled = (): void => {
       clearTimeout(timer);
+      stop.removeEventListener('abort', stopped);
+    };
+    const fail = (error: Error): void => {
+      settled();
       socket.destroy();
       reject(new LifeboatError('unavailable', `the engine at ${options.host}:${options.port} cannot be reached: ${error.message}`));
     };
+    const stopped = (): void => fail(new Error('stopped'));
     const timer = setTimeout(() => fail(new Error(`no TLS handshake within ${timeoutMs / 1000} s`)), timeoutMs);
+    stop.addEventListener('abort', stopped, { once: true });
     socket.once('error', fail);
     socket.once('secureConnect', () => {
-      clearTimeout(timer);
+      settled();
       socket.off('error', fail);
       resolve(socket);
     });

@@ -53,11 +53,12 @@ export async function join(
   token: string,
   publicKeyPem: string,
   timeoutMs: number,
+  stop: AbortSignal,
 ): Promise<Joined> {
   const pinned = parseJoinToken(token).caFingerprint;
   const where = `${engine.host}:${engine.port}`;
   // No CA to verify against yet: the pinned fingerprint below is the trust.
-  const socket = await openTls({ host: engine.host, port: engine.port, rejectUnauthorized: false }, timeoutMs);
+  const socket = await openTls({ host: engine.host, port: engine.port, rejectUnauthorized: false }, timeoutMs, stop);
   const link = new EngineLink(socket, timeoutMs);
   try {
     checkPinnedChain(socket, pinned, where);

@@ -172,10 +172,11 @@ export async function runSession(deps: SessionDeps): Promise<SessionEnd> {
         checkServerIdentity: () => undefined,
       },
       tuning.silenceMs,
+      stop,
     );
     link = new EngineLink(socket, tuning.silenceMs);
   } catch (error) {
-    return { kind: 'lost', reason: toWireError(error).message, welcomed: false };
+    return stop.aborted ? { kind: 'stopped' } : { kind: 'lost', reason: toWireError(error).message, welcomed: false };
   }
   const onStop = (): void => link.close('stopped');
   stop.addEventListener('abort', onStop, { once: true });

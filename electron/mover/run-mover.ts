@@ -43,7 +43,7 @@ async function joinOnce(
   const delays = backoff(tuning);
   for (;;) {
     try {
-      const joined = await join(options.engine, token, publicKeyPem, tuning.silenceMs);
+      const joined = await join(options.engine, token, publicKeyPem, tuning.silenceMs, stop);
       await state.storeJoined(keyPem, joined.certificatePem, joined.caPem);
       emit({ event: 'joined', mover: joined.moverName });
       return (await state.identity()) as MoverIdentity;
@@ -54,6 +54,7 @@ async function joinOnce(
         throw error;
       }
       if (!(error instanceof LifeboatError) || error.code !== 'unavailable') throw error;
+      if (stop.aborted) return 0;
       const retryInMs = delays.next();
       emit({ event: 'disconnected', reason: error.message, retryInMs });
       await pause(retryInMs, stop);

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { statSync, writeFileSync } from 'node:fs';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, test } from 'node:test';
@@ -407,6 +408,22 @@ test('a mover killed right after a checkpoint resumes its disk from that waterma
   assertIdentical(join(view, target));
 });
 
+test('a stop signal ends a mover whose engine takes the connection and never answers (exit 0)', async () => {
+  // It reads nothing, so the TLS handshake never ends; close() waits for its sockets, hence destroy.
+  const sockets: Socket[] = [];
+  const silent = createServer((socket) => sockets.push(socket));
+  const connected = new Promise<void>((resolve) => silent.once('connection', () => resolve()));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  after(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+  const waiting = launch((silent.address() as AddressInfo).port, { state });
+  await connected;
+  waiting.child.kill('SIGTERM');
+  assert.equal(await exitCode(waiting), 0);
+});
+
 test('a mover the engine refuses for good says so on stderr and exits with 3', async () => {
   connection.send({ type: 'refused', code: 'forbidden', message: 'mover mover-1 was removed; join it again with a new token' });
   assert.equal(await exitCode(mover), 3);
@@ -420,6 +437,21 @@ test('a mover the engine refuses for good says so on stderr and exits with 3', a
   await refusedAt.next('hello');
   refusedAt.send({ type: 'refused', code: 'forbidden', message: 'mover mover-1 was removed' });
   assert.equal(await exitCode(removed), 3);
+});
+
+test('a mover started before its engine listens joins once it does', async () => {
+  // A port that was free a moment ago: nothing listens there until the peer below.
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const early = launch(port, { state: join(root, 'state-early'), token: pki.token() });
+  assert.match(String((await early.waitFor('disconnected')).reason), /cannot be reached/);
+  const late = await MoverPeer.listen(pki, port);
+  await late.acceptJoin(await late.connection(), 'mover-early');
+  assert.equal((await early.waitFor('joined')).mover, 'mover-early');
+  await (await late.connection()).welcome('mover-early');
+  await early.waitFor('connected');
 });
 
 test('a mover whose engine is killed (kill -9) connects again when the engine is back on its port', async () => {
