@@ -1,10 +1,12 @@
 // One disk task on a mover: the engine's blocks, in ascending index, decompressed, checked
-// (length, SHA-256) and written at index × blockSize into the task's file, one at a time. Memory
+// (length, SHA-256) and written at index × blockSize into the task's file. Each block's decoding
+// runs off the main thread (zlib and the SHA-256 on libuv's thread pool), DECODE_AHEAD blocks at
+// once while the one before them is written; writes stay in order. Memory
 // is bounded by the engine's window: credit goes back only for written blocks, and a block beyond
 // the window ends the task. Every checkpointMs the file is synced and `checkpoint` says which
 // blocks are on stable storage; `end` → sync → `done`. A bad block or a failed write ends the
 // task with `failed` (the file stays: the engine decides); the connection stays up.
-import { createHash } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LifeboatError, isErrnoCode, toWireError } from '../errors.ts';
@@ -16,8 +18,20 @@ import type { EmitEvent } from './mover-events.ts';
 import type { MoverTuning } from './mover-options.ts';
 
 const CREDIT_BATCH_BYTES = 4 * 1024 * 1024;
+/** Blocks decoded at once ahead of the write: libuv's thread pool has four threads; more would
+ * only hold more decoded blocks in memory. */
+const DECODE_AHEAD = 4;
 
-type Queued = { kind: 'block'; message: MessageOf<'block'>; payload: Buffer } | { kind: 'end' };
+/** A block, checked as it arrived (`admitted`: null, or the fault); `decoded` settles with its
+ * bytes or the fault once its decoding has started. */
+type QueuedBlock = {
+  kind: 'block';
+  message: MessageOf<'block'>;
+  payload: Buffer;
+  admitted: Error | null;
+  decoded: Promise<Uint8Array> | null;
+};
+type Queued = QueuedBlock | { kind: 'end' };
 export type SendToEngine = (message: MoverMessage) => Promise<boolean>;
 
 const isErrnoLike = (error: unknown): boolean => error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
@@ -84,7 +98,36 @@ export class DiskTask {
       );
       return;
     }
-    this.push({ kind: 'block', message, payload });
+    let admitted: Error | null = null;
+    try {
+      this.admit(message);
+    } catch (error) {
+      admitted = error as Error;
+    }
+    this.push({ kind: 'block', message, payload, admitted, decoded: null });
+  }
+
+  /** Starts decoding the next blocks in the queue, up to DECODE_AHEAD of them. */
+  private decodeAhead(): void {
+    for (const item of this.queue.slice(0, DECODE_AHEAD)) {
+      if (item.kind !== 'block' || item.decoded) continue;
+      item.decoded = item.admitted ? Promise.reject(item.admitted) : this.decode(item.message, item.payload);
+      // Awaited when its turn to be written comes; a fault before then must not go unhandled.
+      item.decoded.catch(() => undefined);
+    }
+  }
+
+  /** A block may come only after the one before it, inside the disk, with the disk's length, in a
+   * codec a mover decodes: checked as it arrives, in arrival order. */
+  private admit(message: MessageOf<'block'>): void {
+    const { index, codec, rawLength } = message;
+    if (index < this.nextIndex || index >= this.blockCount)
+      throw this.fault(message, 'bad-request', `out of order (expected a block from ${this.nextIndex} to ${this.blockCount - 1})`);
+    this.nextIndex = index + 1;
+    const expected = Math.min(this.task.blockSize, this.task.capacity - index * this.task.blockSize);
+    if (rawLength !== expected) throw this.fault(message, 'bad-request', `says ${rawLength} bytes where the disk has ${expected}`);
+    if (!isKnownCodec(codec) || codec & ENCRYPTED_CODEC)
+      throw this.fault(message, 'bad-request', `codec ${codec} is not one a mover decodes (blocks are unsealed by the engine)`);
   }
 
   end(): void {
@@ -141,6 +184,7 @@ export class DiskTask {
       file = await view.openTarget(this.task);
       while (this.state === 'running') {
         if (this.checkpointDue()) await this.checkpoint(file);
+        this.decodeAhead();
         const item = this.queue.shift();
         if (!item) {
           await this.idle(
@@ -158,7 +202,9 @@ export class DiskTask {
           this.emit({ event: 'task-done', task: this.id, bytesWritten: this.bytesWritten });
           return;
         }
-        await this.write(file, item.message, item.payload);
+        const data = await (item.decoded as Promise<Uint8Array>);
+        this.decodeAhead();
+        await this.write(file, item.message, item.payload, data);
       }
       if (this.state === 'cancelled') this.fail(new LifeboatError('cancelled', `${this.task.disk}: cancelled by the engine`));
     } catch (error) {
@@ -190,13 +236,7 @@ export class DiskTask {
 
   /** The block's bytes as they belong on the disk, or the fault that says why not. */
   private async decode(message: MessageOf<'block'>, payload: Buffer): Promise<Uint8Array> {
-    const { index, codec, rawLength } = message;
-    if (index < this.nextIndex || index >= this.blockCount)
-      throw this.fault(message, 'bad-request', `out of order (expected a block from ${this.nextIndex} to ${this.blockCount - 1})`);
-    const expected = Math.min(this.task.blockSize, this.task.capacity - index * this.task.blockSize);
-    if (rawLength !== expected) throw this.fault(message, 'bad-request', `says ${rawLength} bytes where the disk has ${expected}`);
-    if (!isKnownCodec(codec) || codec & ENCRYPTED_CODEC)
-      throw this.fault(message, 'bad-request', `codec ${codec} is not one a mover decodes (blocks are unsealed by the engine)`);
+    const { codec, rawLength } = message;
     let started = performance.now();
     const data = await decompressBlockAsync(payload, codec, rawLength).catch((error: unknown) => {
       // corrupt-backup, or unavailable where this runtime lacks the codec
@@ -205,15 +245,13 @@ export class DiskTask {
     this.stageMs.decompress += performance.now() - started;
     if (data.length !== rawLength) throw this.fault(message, 'corrupt-backup', `it decompresses to ${data.length} bytes, not ${rawLength}`);
     started = performance.now();
-    const sha256 = createHash('sha256').update(data).digest('hex');
+    const sha256 = Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
     this.stageMs.verify += performance.now() - started;
     if (sha256 !== message.sha256) throw this.fault(message, 'corrupt-backup', 'its SHA-256 does not match the block map');
     return data;
   }
 
-  private async write(file: FileHandle, message: MessageOf<'block'>, payload: Buffer): Promise<void> {
-    const data = await this.decode(message, payload);
-    this.nextIndex = message.index + 1;
+  private async write(file: FileHandle, message: MessageOf<'block'>, payload: Buffer, data: Uint8Array): Promise<void> {
     const started = performance.now();
     try {
       for (let done = 0; done < data.length;) {
