@@ -50,6 +50,10 @@ export function eligibleFor(transport: 'san' | 'hotadd' | 'nbd', datastore: stri
   };
 }
 
+/** Movers lost in a row with no new checkpoint between them: then the disk fails instead of
+ * going round (a mover that takes a task and drops at once, again and again). */
+const MAX_LOSSES_WITHOUT_PROGRESS = 5;
+
 /** What the carrier needs of a mover the hub knows. */
 export type CarrierState = {
   record: { name: string; removed: boolean };
@@ -80,6 +84,7 @@ export async function carryDisk<S extends CarrierState>(
   const carriedBy: string[] = [];
   let watermark = 0;
   let lost: { from: string; error: MoverLost } | null = null;
+  let lossesWithoutProgress = 0;
   for (;;) {
     const chosen: { state: S } | { reason: string } =
       lost === null ? usable(pool, request, request.first) : { state: await waitForMover(pool, request) };
@@ -96,6 +101,7 @@ export async function carryDisk<S extends CarrierState>(
       if (lost.from !== name) await request.onReassign?.(lost.from, name);
     }
     if (carriedBy.at(-1) !== name) carriedBy.push(name);
+    const startedFrom = watermark;
     const base = rawBytesBelow(disk, watermark);
     const task = randomUUID();
     const total = rawBytesBelow(disk, disk.blockCount);
@@ -131,7 +137,13 @@ export async function carryDisk<S extends CarrierState>(
       }
       state.lastError = `lost disk ${disk.key} of job ${request.jobId}: ${error.message}`;
       watermark = Math.max(watermark, error.watermark);
+      lossesWithoutProgress = watermark > startedFrom ? 1 : lossesWithoutProgress + 1;
       lost = { from: name, error };
+      if (lossesWithoutProgress >= MAX_LOSSES_WITHOUT_PROGRESS)
+        throw new LifeboatError(
+          'unavailable',
+          `disk ${disk.key}: ${lossesWithoutProgress} movers in a row were lost without writing past block ${watermark} (last: mover ${name}, ${error.message})`,
+        );
     } finally {
       state.tasks.delete(task);
       pool.changed();

@@ -311,3 +311,33 @@ test(
     await honest.stop();
   },
 );
+
+test(
+  'movers: a mover that drops every task at once is given up after five losses without progress, and the job says so',
+  { skip: unavailable ?? false },
+  async () => {
+    const { token } = engine.enrollment.add({ name: 'mover-dropper', host: 'vc', proxyVm: null }, 'test');
+    let tasks = 0;
+    const dropper = await handMadeMover(
+      listener.port,
+      token,
+      { type: 'hello', protocol: MOVER_PROTOCOL, transports: ['san'], datastores: { LocalDS_1: datastore }, slots: 1, version: 'dropper' },
+      (task, send) => {
+        tasks += 1;
+        send({ type: 'failed', task: task.task, code: 'unavailable', message: 'the LUN went away' });
+      },
+    );
+    const before = await vmNames();
+    const job = await runJob(engine, await restoreJob('gamma', 'dropped'));
+    assert.equal(job.state, 'failed');
+    assert.match(
+      job.error ?? '',
+      /5 movers in a row were lost without writing past block 0 \(last: mover mover-dropper, failed: the LUN went away\)/,
+    );
+    assert.equal(tasks, 5, 'no more tasks than the bound');
+    assert.deepEqual(await vmNames(), before, 'the half-made VM is gone');
+    dropper.socket.destroy();
+    await dropper.closed;
+    engine.enrollment.remove('mover-dropper', 'test');
+  },
+);
