@@ -52,9 +52,10 @@ function checkValue(dataKey: Uint8Array): string {
  * hashes local account passwords (electron/auth/passwords.ts). */
 export function derive(password: string, salt: Buffer, params: { N: number; r: number; p: number } = SCRYPT): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(password, salt, DATA_KEY_BYTES, { ...params, maxmem: 256 * params.N * params.r }, (error, key) =>
-      error ? reject(error) : resolve(key),
-    );
+    // What OpenSSL's scrypt allocates: 128·r·(N + 2) for V plus 128·r·p for B (256·N·r fell short
+    // for a small N, so a damaged N of 2 threw instead of failing the check).
+    const maxmem = 128 * params.r * (params.N + 2 + params.p) + 64 * 1024;
+    scrypt(password, salt, DATA_KEY_BYTES, { ...params, maxmem }, (error, key) => (error ? reject(error) : resolve(key)));
   });
 }
 

@@ -150,6 +150,17 @@ test('fuzz: a damaged stored password hash never signs in and never throws', asy
   assert.equal(await verifyPassword('correct horse battery', stored), true);
   assert.equal(await verifyPassword('correct horse batterY', stored), false);
   const fields = stored.split('$');
+  // Small costs and more lanes than written: scrypt's memory bound must fit them, not throw.
+  for (const [N, p] of [
+    ['2', '1'],
+    ['4', '4'],
+    ['8', '2'],
+  ] as const)
+    assert.equal(
+      await verifyPassword('correct horse battery', ['scrypt', N, fields[2], p, fields[4], fields[5]].join('$')),
+      false,
+      `N ${N}, p ${p}`,
+    );
   await fc.assert(
     fc.asyncProperty(
       fc.nat(fields.length - 1),
