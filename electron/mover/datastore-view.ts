@@ -7,6 +7,7 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, realpath, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
+import { syncPath } from '../fs/durable.ts';
 import { isWithin } from '../fs/target-check.ts';
 import { DatastorePath } from '../movers/protocol.ts';
 
@@ -85,7 +86,11 @@ export class DatastoreView {
     });
     try {
       await this.checkOpened(handle, folder, file, request);
-      if (create) await handle.truncate(capacity);
+      if (create) {
+        await handle.truncate(capacity);
+        // The new file's name is in the folder for good before any checkpoint says its blocks are.
+        await syncPath(folder);
+      }
       return handle;
     } catch (error) {
       await handle.close();

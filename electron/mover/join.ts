@@ -11,6 +11,8 @@ import { parseJoinToken } from '../movers/join-token.ts';
 export type Joined = { moverName: string; certificatePem: string; caPem: string };
 
 const sha256Hex = (der: Buffer): string => createHash('sha256').update(der).digest('hex');
+/** Extended key usage "TLS server": what the engine's listener certificate, and no mover's, says. */
+const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 
 /** Throws 'forbidden' unless the engine's chain ends in the pinned CA. */
 export function checkPinnedChain(socket: TLSSocket, pinned: string, engine: string): void {
@@ -27,8 +29,15 @@ export function checkPinnedChain(socket: TLSSocket, pinned: string, engine: stri
       'forbidden',
       `the engine at ${engine} presents CA ${found}, not the CA ${pinned} the token pins: it is not the engine that issued the token`,
     );
-  if (!new X509Certificate(leaf.raw).verify(new X509Certificate(issuer.raw).publicKey))
+  const presented = new X509Certificate(leaf.raw);
+  if (!presented.verify(new X509Certificate(issuer.raw).publicKey))
     throw new LifeboatError('forbidden', `the engine at ${engine} presents a certificate its pinned CA did not sign`);
+  // The same CA signs the movers' client certificates: one of those, stolen, must not pass for the engine.
+  if (!(presented.keyUsage ?? []).includes(SERVER_AUTH))
+    throw new LifeboatError(
+      'forbidden',
+      `the engine at ${engine} presents a certificate its CA issued, but not for a server: not the engine's`,
+    );
 }
 
 /** What `joined` carried must be for our key, under the pinned CA. */

@@ -94,21 +94,23 @@ export async function carryDisk<S extends CarrierState>(
     }
     const { state } = chosen;
     const name: string = state.record.name;
-    if (lost) {
-      context.log(
-        `mover ${lost.from} lost at block ${lost.error.atBlock} (${lost.error.message}); disk ${disk.key} continues from checkpoint ${watermark} on mover ${name}`,
-      );
-      if (lost.from !== name) await request.onReassign?.(lost.from, name);
-    }
-    if (carriedBy.at(-1) !== name) carriedBy.push(name);
     const startedFrom = watermark;
     const base = rawBytesBelow(disk, watermark);
     const task = randomUUID();
     const total = rawBytesBelow(disk, disk.blockCount);
     const entry: MoverTask = { jobId: request.jobId, disk: disk.key, bytesDone: base, bytesTotal: total };
+    // The slot is this disk's from the moment the mover is chosen: another disk waiting for a
+    // mover must not take it while this one's hot-added disk moves over.
     state.tasks.set(task, entry);
     let reported = 0;
     try {
+      if (lost) {
+        context.log(
+          `mover ${lost.from} lost at block ${lost.error.atBlock} (${lost.error.message}); disk ${disk.key} continues from checkpoint ${watermark} on mover ${name}`,
+        );
+        if (lost.from !== name) await request.onReassign?.(lost.from, name);
+      }
+      if (carriedBy.at(-1) !== name) carriedBy.push(name);
       const written = await runDiskTask({
         connection: state.connection as MoverConnection,
         moverName: name,

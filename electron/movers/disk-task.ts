@@ -48,6 +48,9 @@ type Outcome = { kind: 'done' } | { kind: 'error'; error: Error };
 /** Runs the task to its end; returns the raw bytes written in this run. */
 export async function runDiskTask(run: DiskTaskRun): Promise<number> {
   const { connection, context, disk, point } = run;
+  // Cancelled before the task starts (while a disk was hot-added, say): an aborted signal fires
+  // no more 'abort' events, so nothing below would ever end the wait.
+  if (context.signal.aborted) throw new LifeboatError('cancelled', 'the job was cancelled by the operator');
   let watermark = run.resumeFrom;
   let inFlight = 0;
   /** Sent blocks not yet credited, oldest first. */

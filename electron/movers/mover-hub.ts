@@ -139,7 +139,18 @@ export class MoverHub implements MoverLiveView {
     }
   }
 
-  private onHello(connection: MoverConnection, record: MoverRecord, peer: X509Certificate, hello: Hello): void {
+  private onHello(connection: MoverConnection, accepted: MoverRecord, peer: X509Certificate, hello: Hello): void {
+    // Asked again now, not as of the handshake: a connection held open without a hello must not
+    // outlive its mover's removal or a renewal that superseded its certificate.
+    let record: MoverRecord;
+    try {
+      record = this.enrollment.authorize(peer);
+    } catch (error) {
+      const code = error instanceof LifeboatError ? error.code : 'forbidden';
+      this.log(`refused mover ${accepted.name} at its hello: ${(error as Error).message}`);
+      connection.closeWith({ type: 'refused', code, message: (error as Error).message });
+      return;
+    }
     if (hello.protocol !== MOVER_PROTOCOL) {
       const message = `this engine speaks mover protocol ${MOVER_PROTOCOL}, the mover ${hello.protocol}: install the same Lifeboat version on both`;
       this.log(`refused mover ${record.name}: ${message}`);

@@ -166,6 +166,26 @@ test('mover port: a foreign certificate, a removed mover and a certificate-less 
   assert.match(refusedRemoved.message, /removed/);
 });
 
+test('mover port: a connection opened before its mover was removed, and saying hello only after, is refused', async () => {
+  const credentials = await joined('m5');
+  const parked = await peer(credentials);
+  // The engine took the connection (its first ping says so); no hello yet. Then the operator
+  // removes the mover.
+  const first = await parked.next();
+  assert.equal(typeof first === 'object' && first.type, 'ping');
+  engine.enrollment.remove('m5', 'test');
+  engine.movers.onRemoved((engine.enrollment.find('m5') ?? { id: '' }).id);
+  parked.send(hello);
+  const answer = await parked.next();
+  assert.ok(typeof answer === 'object' && answer.type === 'refused' && answer.code === 'forbidden', JSON.stringify(answer));
+  assert.match(answer.message, /removed/);
+  assert.deepEqual(
+    engine.movers.proxiesOf('vc').map((proxy) => proxy.name),
+    [],
+    'never offered to a restore',
+  );
+});
+
 test('mover port: damaged frames from a mover end its connection only (fast-check)', async () => {
   const credentials = await joined('m4');
   const real = Buffer.concat([
