@@ -10,7 +10,7 @@ import { ownedCopy } from './pool.ts';
 import { compressBlocks, scanBlocks } from './backup-blocks.ts';
 import { restoreStripe, StripeError, writeAt } from './restore-stripe.ts';
 import { writeBlocks } from './write-blocks.ts';
-import { type CopyFileTask, type FileHashResult, type DecodeBlockResult, type WorkerTask } from './messages.ts';
+import { LEAVE, type CopyFileTask, type FileHashResult, type DecodeBlockResult, type WorkerTask } from './messages.ts';
 
 const COPY_CHUNK = 4 * 1024 * 1024;
 
@@ -78,7 +78,11 @@ function handle(task: WorkerTask): { result: unknown; transfer: ArrayBuffer[] } 
   }
 }
 
-parentPort?.on('message', (message: { id: number; task: WorkerTask }) => {
+parentPort?.on('message', (message: { id: number; task: WorkerTask } | typeof LEAVE) => {
+  if (message === LEAVE) {
+    parentPort?.close();
+    return;
+  }
   try {
     const { result, transfer } = handle(message.task);
     parentPort?.postMessage({ id: message.id, ok: true, result }, transfer);

@@ -83,6 +83,9 @@ export type FileHashResult = { bytes: number; sha256: string };
 
 export type WorkerTask =
   ScanBlocksTask | CompressBlocksTask | RestoreStripeTask | WriteBlocksTask | DecodeBlockTask | CopyFileTask | HashFileTask;
+/** The message that asks an idle worker to leave: it closes its port and its thread ends by itself. */
+export const LEAVE = 'leave';
+
 export type WorkerReply =
   { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { code: string; message: string; blockIndex?: number } };
 

@@ -3,7 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { LifeboatError, type ErrorCode } from '../errors.ts';
-import type { DecodeBlockResult, DecodeBlockTask, WorkerReply, WorkerTask } from './messages.ts';
+import { LEAVE, type DecodeBlockResult, type DecodeBlockTask, type WorkerReply, type WorkerTask } from './messages.ts';
 import type { BlockDecoder } from '../repository/point-disk.ts';
 
 export class WorkerTaskError extends LifeboatError {
@@ -90,10 +90,32 @@ export class WorkerPool {
     for (const slot of this.slots) if (!slot.busy) slot.worker.unref();
   }
 
-  async close(): Promise<void> {
+  /** Idle workers are asked to leave and end on their own; only a busy one, or one that does not
+   * leave in time, is terminated. Terminating a thread that is still starting (its modules and the
+   * WebAssembly hasher compiling) aborted the whole process now and then (V8 OS::Abort on a
+   * platform thread), and an engine opened and closed at once stops its workers just then. */
+  /** Resolves with the workers' exit codes: 0 for one that left on its own. */
+  async close(): Promise<number[]> {
     this.closed = true;
     for (const pending of this.queue.splice(0)) pending.reject(new LifeboatError('unavailable', 'the engine is shutting down'));
-    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+    return Promise.all(this.slots.map((slot) => (slot.busy ? slot.worker.terminate() : leave(slot.worker))));
+  }
+}
+
+/** How long an idle worker may take to leave before it is terminated after all. */
+const LEAVE_MS = 10_000;
+
+async function leave(worker: Worker): Promise<number> {
+  const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), LEAVE_MS)));
+  worker.ref();
+  worker.postMessage(LEAVE);
+  try {
+    const code = await Promise.race([exited, late]);
+    return code === 'late' ? worker.terminate() : code;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
