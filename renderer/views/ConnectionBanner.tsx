@@ -1,6 +1,7 @@
 // Says at once when the browser console has lost the engine: since when, that it reconnects by
 // itself (and what is shown is as of then), or, when there is nothing to reconnect to, how to get
 // a new console URL.
+import { Banner } from '@patternfly/react-core';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
 
@@ -9,15 +10,15 @@ export function ConnectionBanner() {
   if (connection.state === 'connected') return null;
   if (connection.state === 'lost')
     return (
-      <div role="alert" className="banner banner-bad">
-        <strong>Not connected to the engine:</strong> {connection.reason}. Open the console with the URL `lifeboat serve` printed when it
-        started, or start `lifeboat serve` again for a new one.
-      </div>
+      <Banner status="danger" isSticky role="alert">
+        <strong>Not connected to the engine:</strong> {connection.reason}. Open the console with the URL <code>lifeboat serve</code> printed
+        when it started, or start <code>lifeboat serve</code> again for a new one.
+      </Banner>
     );
   return (
-    <div role="alert" className="banner banner-attention">
+    <Banner status="warning" isSticky role="alert">
       <strong>The engine is unreachable</strong> since {formatTime(new Date(connection.since).toISOString())} ({connection.reason}).
       Reconnecting (attempt {connection.attempt}); jobs and figures shown are as they were then.
-    </div>
+    </Banner>
   );
 }
