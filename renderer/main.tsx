@@ -1,4 +1,9 @@
 // Entry: connect to the engine over whichever transport this window has, sign in, then render.
+// PatternFly's base (reset, tokens of both themes, fonts) and utility classes come first; each
+// component brings its own CSS; app.css holds the few layout lines PatternFly has no class for.
+import '@patternfly/react-core/dist/styles/base.css';
+import '@patternfly/react-styles/css/utilities/_index.css';
+import './app.css';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { createRoot } from 'react-dom/client';
 import type { LifeboatApi } from '../shared/contract.ts';
@@ -7,6 +12,9 @@ import { connectApi } from './api/bridge.ts';
 import { App } from './App.tsx';
 import { useConsole } from './store.ts';
 import { forgetSignIn, resumeSignIn, SignInGate } from './views/SignIn.tsx';
+import { applyInitialTheme } from './views/theme.ts';
+
+applyInitialTheme();
 
 const queries = new QueryClient({ defaultOptions: { queries: { staleTime: 10_000, retry: 1 } } });
 
