@@ -14,7 +14,6 @@ import {
   Flex,
   Form,
   FormGroup,
-  PageSection,
   Stack,
   TextInput,
   Title,
@@ -210,7 +209,7 @@ export function ArraysView() {
   const arrays = useArrays();
   const snapshots = useStorageSnapshots();
   return (
-    <PageSection aria-labelledby="arrays-heading">
+    <section aria-labelledby="arrays-heading">
       <Stack hasGutter>
         <Title headingLevel="h2" id="arrays-heading">
           Storage arrays
@@ -231,6 +230,6 @@ export function ArraysView() {
           ))
         )}
       </Stack>
-    </PageSection>
+    </section>
   );
 }

@@ -16,7 +16,6 @@ import {
   Grid,
   GridItem,
   Label,
-  PageSection,
   Radio,
   Spinner,
   Stack,
@@ -183,33 +182,31 @@ function Repositories() {
 
 export function CopiesView() {
   return (
-    <PageSection>
-      <Grid hasGutter>
-        <GridItem md={8}>
-          <Card component="section" aria-labelledby="copies-heading">
-            <CardTitle>
-              <Title headingLevel="h2" id="copies-heading">
-                Copies per VM
-              </Title>
-            </CardTitle>
-            <CardBody>
-              <CopiesPerVm />
-            </CardBody>
-          </Card>
-        </GridItem>
-        <GridItem md={4}>
-          <Card component="section" aria-labelledby="repos-heading">
-            <CardTitle>
-              <Title headingLevel="h2" id="repos-heading">
-                Repositories
-              </Title>
-            </CardTitle>
-            <CardBody>
-              <Repositories />
-            </CardBody>
-          </Card>
-        </GridItem>
-      </Grid>
-    </PageSection>
+    <Grid hasGutter>
+      <GridItem md={8}>
+        <Card component="section" aria-labelledby="copies-heading">
+          <CardTitle>
+            <Title headingLevel="h2" id="copies-heading">
+              Copies per VM
+            </Title>
+          </CardTitle>
+          <CardBody>
+            <CopiesPerVm />
+          </CardBody>
+        </Card>
+      </GridItem>
+      <GridItem md={4}>
+        <Card component="section" aria-labelledby="repos-heading">
+          <CardTitle>
+            <Title headingLevel="h2" id="repos-heading">
+              Repositories
+            </Title>
+          </CardTitle>
+          <CardBody>
+            <Repositories />
+          </CardBody>
+        </Card>
+      </GridItem>
+    </Grid>
   );
 }

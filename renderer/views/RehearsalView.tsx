@@ -16,7 +16,6 @@ import {
   FormSelectOption,
   Grid,
   GridItem,
-  PageSection,
   Radio,
   TextInput,
   Title,
@@ -122,107 +121,100 @@ export function RehearsalView() {
     );
   };
   return (
-    <PageSection>
-      <Grid hasGutter>
-        <GridItem lg={5}>
-          <Card component="section" aria-labelledby="rehearsal-heading">
-            <CardTitle>
-              <Title headingLevel="h2" id="rehearsal-heading">
-                Restore rehearsal
-              </Title>
-            </CardTitle>
-            <CardBody>
-              <Content component="p" className="pf-v6-u-text-color-subtle">
-                Restores the VMs in parallel to an isolated place, checks each one, and measures how long each took to be back and good (its
-                RTO).
-              </Content>
-              <Form onSubmit={start}>
-                <FormGroup role="group" isStack fieldId="rehearse-vms" label="VMs (latest restore point)">
-                  {(vms.data ?? []).map((vm) => (
-                    <Checkbox
-                      key={vm.id}
-                      id={`rehearse-${vm.id}`}
-                      label={vm.name}
-                      isChecked={picked.has(vm.id)}
-                      onChange={() => toggle(vm.id)}
-                    />
-                  ))}
-                </FormGroup>
-                <FormGroup role="radiogroup" isStack fieldId="rehearse-where" label="Isolated target">
-                  <Radio
-                    id="rehearse-local"
-                    name="where"
-                    label="A local folder (copies checked block by block)"
-                    isChecked={where === 'local'}
-                    onChange={() => setWhere('local')}
+    <Grid hasGutter>
+      <GridItem lg={5}>
+        <Card component="section" aria-labelledby="rehearsal-heading">
+          <CardTitle>
+            <Title headingLevel="h2" id="rehearsal-heading">
+              Restore rehearsal
+            </Title>
+          </CardTitle>
+          <CardBody>
+            <Content component="p" className="pf-v6-u-text-color-subtle">
+              Restores the VMs in parallel to an isolated place, checks each one, and measures how long each took to be back and good (its
+              RTO).
+            </Content>
+            <Form onSubmit={start}>
+              <FormGroup role="group" isStack fieldId="rehearse-vms" label="VMs (latest restore point)">
+                {(vms.data ?? []).map((vm) => (
+                  <Checkbox
+                    key={vm.id}
+                    id={`rehearse-${vm.id}`}
+                    label={vm.name}
+                    isChecked={picked.has(vm.id)}
+                    onChange={() => toggle(vm.id)}
                   />
-                  <Radio
-                    id="rehearse-vsphere"
-                    name="where"
-                    label="A vSphere host (VMs checked by powering on)"
-                    isChecked={where === 'vsphere'}
-                    onChange={() => setWhere('vsphere')}
-                    isDisabled={(hosts.data ?? []).length === 0}
-                  />
+                ))}
+              </FormGroup>
+              <FormGroup role="radiogroup" isStack fieldId="rehearse-where" label="Isolated target">
+                <Radio
+                  id="rehearse-local"
+                  name="where"
+                  label="A local folder (copies checked block by block)"
+                  isChecked={where === 'local'}
+                  onChange={() => setWhere('local')}
+                />
+                <Radio
+                  id="rehearse-vsphere"
+                  name="where"
+                  label="A vSphere host (VMs checked by powering on)"
+                  isChecked={where === 'vsphere'}
+                  onChange={() => setWhere('vsphere')}
+                  isDisabled={(hosts.data ?? []).length === 0}
+                />
+              </FormGroup>
+              {where === 'local' ? (
+                <FormGroup label="Folder" fieldId="rehearse-folder">
+                  <TextInput id="rehearse-folder" value={path} onChange={(_event, value) => setPath(value)} placeholder="/srv/rehearsal" />
                 </FormGroup>
-                {where === 'local' ? (
-                  <FormGroup label="Folder" fieldId="rehearse-folder">
+              ) : (
+                <>
+                  <FormGroup label="Host" fieldId="rehearse-host">
+                    <FormSelect id="rehearse-host" value={host} onChange={(_event, value) => setHost(value)}>
+                      <FormSelectOption value="" label="Choose…" />
+                      {(hosts.data ?? []).map((entry) => (
+                        <FormSelectOption key={entry.id} value={entry.name} label={entry.name} />
+                      ))}
+                    </FormSelect>
+                  </FormGroup>
+                  <FormGroup label="Isolated network (port group)" fieldId="rehearse-network">
                     <TextInput
-                      id="rehearse-folder"
-                      value={path}
-                      onChange={(_event, value) => setPath(value)}
-                      placeholder="/srv/rehearsal"
+                      id="rehearse-network"
+                      value={network}
+                      onChange={(_event, value) => setNetwork(value)}
+                      placeholder="leave empty to keep the backed-up mapping"
                     />
                   </FormGroup>
-                ) : (
-                  <>
-                    <FormGroup label="Host" fieldId="rehearse-host">
-                      <FormSelect id="rehearse-host" value={host} onChange={(_event, value) => setHost(value)}>
-                        <FormSelectOption value="" label="Choose…" />
-                        {(hosts.data ?? []).map((entry) => (
-                          <FormSelectOption key={entry.id} value={entry.name} label={entry.name} />
-                        ))}
-                      </FormSelect>
-                    </FormGroup>
-                    <FormGroup label="Isolated network (port group)" fieldId="rehearse-network">
-                      <TextInput
-                        id="rehearse-network"
-                        value={network}
-                        onChange={(_event, value) => setNetwork(value)}
-                        placeholder="leave empty to keep the backed-up mapping"
-                      />
-                    </FormGroup>
-                  </>
-                )}
-                <Checkbox
-                  id="rehearse-keep"
-                  label="Keep the rehearsal VMs afterwards"
-                  isChecked={keep}
-                  onChange={(_event, checked) => setKeep(checked)}
-                />
-                <InlineError error={error} />
-                <ActionGroup>
-                  <Button type="submit" variant="primary" isDisabled={picked.size === 0 || (where === 'local' ? !path.trim() : !host)}>
-                    Start the rehearsal of {picked.size} VM(s)
-                  </Button>
-                </ActionGroup>
-              </Form>
-            </CardBody>
-          </Card>
-        </GridItem>
-        <GridItem lg={7}>
-          <Card component="section" aria-labelledby="rehearsal-history-heading">
-            <CardTitle>
-              <Title headingLevel="h2" id="rehearsal-history-heading">
-                History
-              </Title>
-            </CardTitle>
-            <CardBody>
-              <History />
-            </CardBody>
-          </Card>
-        </GridItem>
-      </Grid>
-    </PageSection>
+                </>
+              )}
+              <Checkbox
+                id="rehearse-keep"
+                label="Keep the rehearsal VMs afterwards"
+                isChecked={keep}
+                onChange={(_event, checked) => setKeep(checked)}
+              />
+              <InlineError error={error} />
+              <ActionGroup>
+                <Button type="submit" variant="primary" isDisabled={picked.size === 0 || (where === 'local' ? !path.trim() : !host)}>
+                  Start the rehearsal of {picked.size} VM(s)
+                </Button>
+              </ActionGroup>
+            </Form>
+          </CardBody>
+        </Card>
+      </GridItem>
+      <GridItem lg={7}>
+        <Card component="section" aria-labelledby="rehearsal-history-heading">
+          <CardTitle>
+            <Title headingLevel="h2" id="rehearsal-history-heading">
+              History
+            </Title>
+          </CardTitle>
+          <CardBody>
+            <History />
+          </CardBody>
+        </Card>
+      </GridItem>
+    </Grid>
   );
 }
