@@ -6,9 +6,6 @@ import {
   ActionGroup,
   Alert,
   Button,
-  Card,
-  CardBody,
-  CardTitle,
   Content,
   Flex,
   Form,
@@ -19,7 +16,6 @@ import {
   Radio,
   Spinner,
   Stack,
-  Title,
 } from '@patternfly/react-core';
 import { Caption, Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import type { CopyPolicy, CopyStatus } from '../../shared/domain.ts';
@@ -28,6 +24,7 @@ import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
 import { TierBadges } from './TierBadges.tsx';
 import { InlineError } from './common/InlineError.tsx';
+import { SectionCard } from './common/SectionCard.tsx';
 
 const policies: { value: CopyPolicy; label: string }[] = [
   { value: 'none', label: 'None: the primary repository only' },
@@ -184,28 +181,14 @@ export function CopiesView() {
   return (
     <Grid hasGutter>
       <GridItem md={8}>
-        <Card component="section" aria-labelledby="copies-heading">
-          <CardTitle>
-            <Title headingLevel="h2" id="copies-heading">
-              Copies per VM
-            </Title>
-          </CardTitle>
-          <CardBody>
-            <CopiesPerVm />
-          </CardBody>
-        </Card>
+        <SectionCard headingId="copies-heading" title="Copies per VM">
+          <CopiesPerVm />
+        </SectionCard>
       </GridItem>
       <GridItem md={4}>
-        <Card component="section" aria-labelledby="repos-heading">
-          <CardTitle>
-            <Title headingLevel="h2" id="repos-heading">
-              Repositories
-            </Title>
-          </CardTitle>
-          <CardBody>
-            <Repositories />
-          </CardBody>
-        </Card>
+        <SectionCard headingId="repos-heading" title="Repositories">
+          <Repositories />
+        </SectionCard>
       </GridItem>
     </Grid>
   );

@@ -4,7 +4,6 @@
 // Not a modal: while the engine waits, the operator often needs the Tape view behind it.
 import { useState, type FormEvent } from 'react';
 import {
-  ActionGroup,
   Button,
   Card,
   CardBody,
@@ -89,26 +88,24 @@ function PromptCard({ prompt, position }: { prompt: Prompt; position: { index: n
             </DescriptionListGroup>
           </DescriptionList>
           <p className="pf-v6-u-text-color-subtle">The jobs go on by themselves when the library sees the tape.</p>
-          {prompt.barcode && (
-            <div>
-              <Button
-                variant="secondary"
-                isDisabled={busy}
-                onClick={() => run(api.invoke('tape.import', { barcode: prompt.barcode as string }))}
-              >
-                Import {prompt.barcode} through the mail slot
-              </Button>
-            </div>
-          )}
-          <Form onSubmit={answer} isHorizontal>
-            <FormGroup label="Barcode you inserted (optional)" fieldId={`${headingId}-barcode`}>
-              <TextInput id={`${headingId}-barcode`} value={barcode} onChange={(_event, value) => setBarcode(value.toUpperCase())} />
-            </FormGroup>
-            <ActionGroup>
+          <Form onSubmit={answer}>
+            <Flex alignItems={{ default: 'alignItemsFlexEnd' }} spaceItems={{ default: 'spaceItemsMd' }}>
+              <FormGroup label="Barcode you inserted (optional)" fieldId={`${headingId}-barcode`}>
+                <TextInput id={`${headingId}-barcode`} value={barcode} onChange={(_event, value) => setBarcode(value.toUpperCase())} />
+              </FormGroup>
               <Button type="submit" variant="primary" isDisabled={busy}>
                 I have inserted it
               </Button>
-            </ActionGroup>
+              {prompt.barcode && (
+                <Button
+                  variant="secondary"
+                  isDisabled={busy}
+                  onClick={() => run(api.invoke('tape.import', { barcode: prompt.barcode as string }))}
+                >
+                  Import {prompt.barcode} through the mail slot
+                </Button>
+              )}
+            </Flex>
           </Form>
           <InlineError error={error} />
         </Stack>

@@ -4,9 +4,6 @@ import { useState, type FormEvent } from 'react';
 import {
   ActionGroup,
   Button,
-  Card,
-  CardBody,
-  CardTitle,
   Checkbox,
   Content,
   EmptyState,
@@ -18,7 +15,6 @@ import {
   GridItem,
   Radio,
   TextInput,
-  Title,
 } from '@patternfly/react-core';
 import { Caption, Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import type { Job } from '../../shared/domain.ts';
@@ -27,6 +23,7 @@ import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
 import { toggled } from './toggled.ts';
 import { InlineError } from './common/InlineError.tsx';
+import { SectionCard } from './common/SectionCard.tsx';
 import { StateLabel } from './common/StateLabel.tsx';
 
 type Outcome = { vm: string; point: number; state: 'passed' | 'failed'; check: string; rtoSeconds: number | null; error: string | null };
@@ -123,97 +120,83 @@ export function RehearsalView() {
   return (
     <Grid hasGutter>
       <GridItem lg={5}>
-        <Card component="section" aria-labelledby="rehearsal-heading">
-          <CardTitle>
-            <Title headingLevel="h2" id="rehearsal-heading">
-              Restore rehearsal
-            </Title>
-          </CardTitle>
-          <CardBody>
-            <Content component="p" className="pf-v6-u-text-color-subtle">
-              Restores the VMs in parallel to an isolated place, checks each one, and measures how long each took to be back and good (its
-              RTO).
-            </Content>
-            <Form onSubmit={start}>
-              <FormGroup role="group" isStack fieldId="rehearse-vms" label="VMs (latest restore point)">
-                {(vms.data ?? []).map((vm) => (
-                  <Checkbox
-                    key={vm.id}
-                    id={`rehearse-${vm.id}`}
-                    label={vm.name}
-                    isChecked={picked.has(vm.id)}
-                    onChange={() => toggle(vm.id)}
-                  />
-                ))}
-              </FormGroup>
-              <FormGroup role="radiogroup" isStack fieldId="rehearse-where" label="Isolated target">
-                <Radio
-                  id="rehearse-local"
-                  name="where"
-                  label="A local folder (copies checked block by block)"
-                  isChecked={where === 'local'}
-                  onChange={() => setWhere('local')}
+        <SectionCard headingId="rehearsal-heading" title="Restore rehearsal">
+          <Content component="p" className="pf-v6-u-text-color-subtle">
+            Restores the VMs in parallel to an isolated place, checks each one, and measures how long each took to be back and good (its
+            RTO).
+          </Content>
+          <Form onSubmit={start}>
+            <FormGroup role="group" isStack fieldId="rehearse-vms" label="VMs (latest restore point)">
+              {(vms.data ?? []).map((vm) => (
+                <Checkbox
+                  key={vm.id}
+                  id={`rehearse-${vm.id}`}
+                  label={vm.name}
+                  isChecked={picked.has(vm.id)}
+                  onChange={() => toggle(vm.id)}
                 />
-                <Radio
-                  id="rehearse-vsphere"
-                  name="where"
-                  label="A vSphere host (VMs checked by powering on)"
-                  isChecked={where === 'vsphere'}
-                  onChange={() => setWhere('vsphere')}
-                  isDisabled={(hosts.data ?? []).length === 0}
-                />
-              </FormGroup>
-              {where === 'local' ? (
-                <FormGroup label="Folder" fieldId="rehearse-folder">
-                  <TextInput id="rehearse-folder" value={path} onChange={(_event, value) => setPath(value)} placeholder="/srv/rehearsal" />
-                </FormGroup>
-              ) : (
-                <>
-                  <FormGroup label="Host" fieldId="rehearse-host">
-                    <FormSelect id="rehearse-host" value={host} onChange={(_event, value) => setHost(value)}>
-                      <FormSelectOption value="" label="Choose…" />
-                      {(hosts.data ?? []).map((entry) => (
-                        <FormSelectOption key={entry.id} value={entry.name} label={entry.name} />
-                      ))}
-                    </FormSelect>
-                  </FormGroup>
-                  <FormGroup label="Isolated network (port group)" fieldId="rehearse-network">
-                    <TextInput
-                      id="rehearse-network"
-                      value={network}
-                      onChange={(_event, value) => setNetwork(value)}
-                      placeholder="leave empty to keep the backed-up mapping"
-                    />
-                  </FormGroup>
-                </>
-              )}
-              <Checkbox
-                id="rehearse-keep"
-                label="Keep the rehearsal VMs afterwards"
-                isChecked={keep}
-                onChange={(_event, checked) => setKeep(checked)}
+              ))}
+            </FormGroup>
+            <FormGroup role="radiogroup" isStack fieldId="rehearse-where" label="Isolated target">
+              <Radio
+                id="rehearse-local"
+                name="where"
+                label="A local folder (copies checked block by block)"
+                isChecked={where === 'local'}
+                onChange={() => setWhere('local')}
               />
-              <InlineError error={error} />
-              <ActionGroup>
-                <Button type="submit" variant="primary" isDisabled={picked.size === 0 || (where === 'local' ? !path.trim() : !host)}>
-                  Start the rehearsal of {picked.size} VM(s)
-                </Button>
-              </ActionGroup>
-            </Form>
-          </CardBody>
-        </Card>
+              <Radio
+                id="rehearse-vsphere"
+                name="where"
+                label="A vSphere host (VMs checked by powering on)"
+                isChecked={where === 'vsphere'}
+                onChange={() => setWhere('vsphere')}
+                isDisabled={(hosts.data ?? []).length === 0}
+              />
+            </FormGroup>
+            {where === 'local' ? (
+              <FormGroup label="Folder" fieldId="rehearse-folder">
+                <TextInput id="rehearse-folder" value={path} onChange={(_event, value) => setPath(value)} placeholder="/srv/rehearsal" />
+              </FormGroup>
+            ) : (
+              <>
+                <FormGroup label="Host" fieldId="rehearse-host">
+                  <FormSelect id="rehearse-host" value={host} onChange={(_event, value) => setHost(value)}>
+                    <FormSelectOption value="" label="Choose…" />
+                    {(hosts.data ?? []).map((entry) => (
+                      <FormSelectOption key={entry.id} value={entry.name} label={entry.name} />
+                    ))}
+                  </FormSelect>
+                </FormGroup>
+                <FormGroup label="Isolated network (port group)" fieldId="rehearse-network">
+                  <TextInput
+                    id="rehearse-network"
+                    value={network}
+                    onChange={(_event, value) => setNetwork(value)}
+                    placeholder="leave empty to keep the backed-up mapping"
+                  />
+                </FormGroup>
+              </>
+            )}
+            <Checkbox
+              id="rehearse-keep"
+              label="Keep the rehearsal VMs afterwards"
+              isChecked={keep}
+              onChange={(_event, checked) => setKeep(checked)}
+            />
+            <InlineError error={error} />
+            <ActionGroup>
+              <Button type="submit" variant="primary" isDisabled={picked.size === 0 || (where === 'local' ? !path.trim() : !host)}>
+                Start the rehearsal of {picked.size} VM(s)
+              </Button>
+            </ActionGroup>
+          </Form>
+        </SectionCard>
       </GridItem>
       <GridItem lg={7}>
-        <Card component="section" aria-labelledby="rehearsal-history-heading">
-          <CardTitle>
-            <Title headingLevel="h2" id="rehearsal-history-heading">
-              History
-            </Title>
-          </CardTitle>
-          <CardBody>
-            <History />
-          </CardBody>
-        </Card>
+        <SectionCard headingId="rehearsal-history-heading" title="History">
+          <History />
+        </SectionCard>
       </GridItem>
     </Grid>
   );
