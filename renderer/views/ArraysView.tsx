@@ -1,5 +1,6 @@
 // Storage arrays: volumes, snapshots (restore points of the snapshot tier, each restorable from a
 // clone), and the live clones with the job that uses each and where they are presented.
+// Tables are role="table": PatternFly's default role="grid" promises arrow-key navigation they do not have.
 import { useState, type FormEvent } from 'react';
 import {
   Button,
@@ -83,7 +84,7 @@ function Volumes({ array }: { array: ArrayView }) {
   };
   return (
     <>
-      <Table variant="compact">
+      <Table role="table" variant="compact">
         <Caption>Volumes of {array.name}</Caption>
         <Thead>
           <Tr>
@@ -124,7 +125,7 @@ function NothingRow({ columns, text }: { columns: number; text: string }) {
 
 function Snapshots({ array, snapshots }: { array: ArrayView; snapshots: StorageSnapshotPoint[] }) {
   return (
-    <Table variant="compact">
+    <Table role="table" variant="compact">
       <Caption>Snapshots of {array.name} (restore points of the snapshot tier)</Caption>
       <Thead>
         <Tr>
@@ -153,7 +154,7 @@ function Snapshots({ array, snapshots }: { array: ArrayView; snapshots: StorageS
 
 function Clones({ array }: { array: ArrayView }) {
   return (
-    <Table variant="compact">
+    <Table role="table" variant="compact">
       <Caption>Live clones of {array.name}</Caption>
       <Thead>
         <Tr>

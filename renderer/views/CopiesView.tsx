@@ -1,5 +1,6 @@
 // Copies and regions: the repositories and where they are, the copy policy, and per VM each
 // point's copies (checked on disk) against the policy, with a copy job to close the gap.
+// Tables are role="table": PatternFly's default role="grid" promises arrow-key navigation they do not have.
 import { useState, type FormEvent } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import {
@@ -75,7 +76,7 @@ function PolicyForm({ current }: { current: CopyPolicy }) {
 
 function VmCopies({ vm }: { vm: CopyStatus['vms'][number] }) {
   return (
-    <Table variant="compact">
+    <Table role="table" variant="compact">
       <Caption>{vm.vmName}</Caption>
       <Thead>
         <Tr>
@@ -146,7 +147,7 @@ function Repositories() {
   return (
     <Stack hasGutter>
       {repos.data && (
-        <Table variant="compact" aria-label="Repositories">
+        <Table role="table" variant="compact" aria-label="Repositories">
           <Thead>
             <Tr>
               <Th>Name</Th>

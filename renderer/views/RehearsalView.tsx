@@ -1,5 +1,6 @@
 // Restore rehearsal: pick VMs and an isolated target, start; then the history of rehearsals with
 // each VM's result and measured RTO, and the report to hand to an auditor.
+// Tables are role="table": PatternFly's default role="grid" promises arrow-key navigation they do not have.
 import { useState, type FormEvent } from 'react';
 import {
   ActionGroup,
@@ -60,7 +61,7 @@ function History() {
   const rehearsals = (jobs.data ?? []).filter((job) => job.kind === 'rehearsal');
   if (rehearsals.length === 0) return <EmptyState headingLevel="h3" titleText="No rehearsals yet" variant="xs" />;
   return (
-    <Table variant="compact">
+    <Table role="table" variant="compact">
       <Caption>Past rehearsals</Caption>
       <Thead>
         <Tr>
