@@ -120,7 +120,7 @@ export function RehearsalView() {
   };
   return (
     <Grid hasGutter>
-      <GridItem lg={5}>
+      <GridItem xl2={5}>
         <SectionCard headingId="rehearsal-heading" title="Restore rehearsal">
           <Content component="p" className="pf-v6-u-text-color-subtle">
             Restores the VMs in parallel to an isolated place, checks each one, and measures how long each took to be back and good (its
@@ -194,7 +194,7 @@ export function RehearsalView() {
           </Form>
         </SectionCard>
       </GridItem>
-      <GridItem lg={7}>
+      <GridItem xl2={7}>
         <SectionCard headingId="rehearsal-history-heading" title="History">
           <History />
         </SectionCard>
