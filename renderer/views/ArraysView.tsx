@@ -1,12 +1,32 @@
 // Storage arrays: volumes, snapshots (restore points of the snapshot tier, each restorable from a
 // clone), and the live clones with the job that uses each and where they are presented.
+// Tables are role="table": PatternFly's default role="grid" promises arrow-key navigation they do not have.
 import { useState, type FormEvent } from 'react';
+import {
+  Button,
+  Card,
+  CardBody,
+  CardHeader,
+  CardTitle,
+  Checkbox,
+  Content,
+  EmptyState,
+  EmptyStateBody,
+  Flex,
+  Form,
+  FormGroup,
+  Stack,
+  TextInput,
+  Title,
+} from '@patternfly/react-core';
+import { Caption, Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import type { ArrayView, StorageSnapshotPoint } from '../../shared/domain.ts';
 import { useApi, useArrays, useStorageSnapshots } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
 import { toggled } from './toggled.ts';
 import { AlternateLocation } from './LocationNote.tsx';
+import { InlineError } from './common/InlineError.tsx';
 
 function RestoreFromSnapshot({ snapshot }: { snapshot: StorageSnapshotPoint }) {
   const api = useApi();
@@ -22,36 +42,40 @@ function RestoreFromSnapshot({ snapshot }: { snapshot: StorageSnapshotPoint }) {
       (failure: Error) => setError(failure.message),
     );
   };
-  if (snapshot.vms.length === 0) return <span className="muted">no VMs on it</span>;
+  if (snapshot.vms.length === 0) return <span className="pf-v6-u-text-color-subtle">no VMs on it</span>;
   return (
-    <form onSubmit={start} aria-label={`Restore from ${snapshot.id}`}>
-      {snapshot.vms.map((vm) => (
-        <span key={vm.name} className="field">
-          <input type="checkbox" id={`${snapshot.id}-${vm.name}`} checked={picked.has(vm.name)} onChange={() => toggle(vm.name)} />{' '}
-          <label htmlFor={`${snapshot.id}-${vm.name}`} style={{ display: 'inline' }}>
-            {vm.name}
-          </label>{' '}
-        </span>
-      ))}
+    <Form onSubmit={start} aria-label={`Restore from ${snapshot.id}`}>
+      <Flex spaceItems={{ default: 'spaceItemsMd' }}>
+        {snapshot.vms.map((vm) => (
+          <Checkbox
+            key={vm.name}
+            id={`${snapshot.id}-${vm.name}`}
+            label={vm.name}
+            isChecked={picked.has(vm.name)}
+            onChange={() => toggle(vm.name)}
+          />
+        ))}
+      </Flex>
       <AlternateLocation what="the VMs are restored as new copies from a clone of the snapshot" />
-      <label>
-        Restore to folder
-        <input value={path} onChange={(event) => setPath(event.target.value)} placeholder="/srv/from-snapshot" />
-      </label>
-      <button type="submit" disabled={picked.size === 0 || !path.trim()}>
-        Restore {picked.size} VM(s) from a clone
-      </button>
-      {error && (
-        <span role="alert" className="error">
-          {' '}
-          {error}
-        </span>
-      )}
-    </form>
+      <FormGroup label="Restore to folder" fieldId={`${snapshot.id}-folder`}>
+        <TextInput
+          id={`${snapshot.id}-folder`}
+          value={path}
+          onChange={(_event, value) => setPath(value)}
+          placeholder="/srv/from-snapshot"
+        />
+      </FormGroup>
+      <div>
+        <Button type="submit" variant="primary" isDisabled={picked.size === 0 || !path.trim()}>
+          Restore {picked.size} VM(s) from a clone
+        </Button>
+      </div>
+      <InlineError error={error} />
+    </Form>
   );
 }
 
-function OneArray({ array, snapshots }: { array: ArrayView; snapshots: StorageSnapshotPoint[] }) {
+function Volumes({ array }: { array: ArrayView }) {
   const api = useApi();
   const [error, setError] = useState<string | null>(null);
   const take = (volume: string): void => {
@@ -59,99 +83,126 @@ function OneArray({ array, snapshots }: { array: ArrayView; snapshots: StorageSn
     api.invoke('arrays.snapshot', { volume }).catch((failure: Error) => setError(failure.message));
   };
   return (
-    <section aria-labelledby={`array-${array.name}`}>
-      <h3 id={`array-${array.name}`}>{array.name}</h3>
-      <p className="muted">
-        Serial {array.serial}, {array.protocol.toUpperCase()} at {array.address}; {array.clones.length} of {array.cloneQuota} clones in use,{' '}
-        {array.clonesCreated} made so far.
-      </p>
-      <table className="grid">
-        <caption>Volumes of {array.name}</caption>
-        <thead>
-          <tr>
-            <th>Volume</th>
-            <th>Datastore folder</th>
-            <th>Actions</th>
-          </tr>
-        </thead>
-        <tbody>
+    <>
+      <Table role="table" variant="compact">
+        <Caption>Volumes of {array.name}</Caption>
+        <Thead>
+          <Tr>
+            <Th>Volume</Th>
+            <Th>Datastore folder</Th>
+            <Th>Actions</Th>
+          </Tr>
+        </Thead>
+        <Tbody>
           {array.volumes.map((volume) => (
-            <tr key={volume.name}>
-              <td>{volume.name}</td>
-              <td>{volume.folder}</td>
-              <td>
-                <button onClick={() => take(volume.name)}>Take a snapshot of {volume.name}</button>
-              </td>
-            </tr>
+            <Tr key={volume.name}>
+              <Td dataLabel="Volume">{volume.name}</Td>
+              <Td dataLabel="Datastore folder">{volume.folder}</Td>
+              <Td dataLabel="Actions">
+                <Button variant="secondary" size="sm" onClick={() => take(volume.name)}>
+                  Take a snapshot of {volume.name}
+                </Button>
+              </Td>
+            </Tr>
           ))}
-        </tbody>
-      </table>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
-      <table className="grid">
-        <caption>Snapshots of {array.name} (restore points of the snapshot tier)</caption>
-        <thead>
-          <tr>
-            <th>Snapshot</th>
-            <th>Volume</th>
-            <th>Taken</th>
-            <th>Restore</th>
-          </tr>
-        </thead>
-        <tbody>
-          {snapshots.length === 0 && (
-            <tr>
-              <td colSpan={4} className="muted">
-                No snapshots.
-              </td>
-            </tr>
-          )}
-          {snapshots.map((snapshot) => (
-            <tr key={snapshot.id} data-snapshot={snapshot.id}>
-              <td>{snapshot.id}</td>
-              <td>{snapshot.volume}</td>
-              <td>{formatTime(snapshot.createdAt)}</td>
-              <td>
-                <RestoreFromSnapshot snapshot={snapshot} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      <table className="grid">
-        <caption>Live clones of {array.name}</caption>
-        <thead>
-          <tr>
-            <th>Clone</th>
-            <th>Of snapshot</th>
-            <th>Used by</th>
-            <th>Allowed servers</th>
-            <th>Presented as</th>
-          </tr>
-        </thead>
-        <tbody>
-          {array.clones.length === 0 && (
-            <tr>
-              <td colSpan={5} className="muted">
-                No live clones.
-              </td>
-            </tr>
-          )}
-          {array.clones.map((clone) => (
-            <tr key={clone.id} data-clone={clone.id}>
-              <td>{clone.id}</td>
-              <td>{clone.snapshotId}</td>
-              <td>{clone.usedBy}</td>
-              <td>{clone.allowedServers.join(', ') || '—'}</td>
-              <td>{clone.presentations.map((entry) => `${entry.datastore} on ${entry.host} (${entry.protocol})`).join(', ') || '—'}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </section>
+        </Tbody>
+      </Table>
+      <InlineError error={error} />
+    </>
+  );
+}
+
+/** A table row saying the table has nothing to show. */
+function NothingRow({ columns, text }: { columns: number; text: string }) {
+  return (
+    <Tr>
+      <Td colSpan={columns} className="pf-v6-u-text-color-subtle">
+        {text}
+      </Td>
+    </Tr>
+  );
+}
+
+function Snapshots({ array, snapshots }: { array: ArrayView; snapshots: StorageSnapshotPoint[] }) {
+  return (
+    <Table role="table" variant="compact">
+      <Caption>Snapshots of {array.name} (restore points of the snapshot tier)</Caption>
+      <Thead>
+        <Tr>
+          <Th>Snapshot</Th>
+          <Th>Volume</Th>
+          <Th>Taken</Th>
+          <Th>Restore</Th>
+        </Tr>
+      </Thead>
+      <Tbody>
+        {snapshots.length === 0 && <NothingRow columns={4} text="No snapshots." />}
+        {snapshots.map((snapshot) => (
+          <Tr key={snapshot.id} data-snapshot={snapshot.id}>
+            <Td dataLabel="Snapshot">{snapshot.id}</Td>
+            <Td dataLabel="Volume">{snapshot.volume}</Td>
+            <Td dataLabel="Taken">{formatTime(snapshot.createdAt)}</Td>
+            <Td dataLabel="Restore">
+              <RestoreFromSnapshot snapshot={snapshot} />
+            </Td>
+          </Tr>
+        ))}
+      </Tbody>
+    </Table>
+  );
+}
+
+function Clones({ array }: { array: ArrayView }) {
+  return (
+    <Table role="table" variant="compact">
+      <Caption>Live clones of {array.name}</Caption>
+      <Thead>
+        <Tr>
+          <Th>Clone</Th>
+          <Th>Of snapshot</Th>
+          <Th>Used by</Th>
+          <Th>Allowed servers</Th>
+          <Th>Presented as</Th>
+        </Tr>
+      </Thead>
+      <Tbody>
+        {array.clones.length === 0 && <NothingRow columns={5} text="No live clones." />}
+        {array.clones.map((clone) => (
+          <Tr key={clone.id} data-clone={clone.id}>
+            <Td dataLabel="Clone">{clone.id}</Td>
+            <Td dataLabel="Of snapshot">{clone.snapshotId}</Td>
+            <Td dataLabel="Used by">{clone.usedBy}</Td>
+            <Td dataLabel="Allowed servers">{clone.allowedServers.join(', ') || '—'}</Td>
+            <Td dataLabel="Presented as">
+              {clone.presentations.map((entry) => `${entry.datastore} on ${entry.host} (${entry.protocol})`).join(', ') || '—'}
+            </Td>
+          </Tr>
+        ))}
+      </Tbody>
+    </Table>
+  );
+}
+
+function OneArray({ array, snapshots }: { array: ArrayView; snapshots: StorageSnapshotPoint[] }) {
+  return (
+    <Card component="section" aria-labelledby={`array-${array.name}`}>
+      <CardHeader>
+        <CardTitle component="h3" id={`array-${array.name}`}>
+          {array.name}
+        </CardTitle>
+        <Content component="p" className="pf-v6-u-text-color-subtle">
+          Serial {array.serial}, {array.protocol.toUpperCase()} at {array.address}; {array.clones.length} of {array.cloneQuota} clones in
+          use, {array.clonesCreated} made so far.
+        </Content>
+      </CardHeader>
+      <CardBody>
+        <Stack hasGutter>
+          <Volumes array={array} />
+          <Snapshots array={array} snapshots={snapshots} />
+          <Clones array={array} />
+        </Stack>
+      </CardBody>
+    </Card>
   );
 }
 
@@ -160,17 +211,26 @@ export function ArraysView() {
   const snapshots = useStorageSnapshots();
   return (
     <section aria-labelledby="arrays-heading">
-      <h2 id="arrays-heading">Storage arrays</h2>
-      {(arrays.data ?? []).length === 0 ? (
-        <p className="empty">
-          No storage arrays. <code>lifeboat array create &lt;name&gt; --path DIR</code> makes a file-backed one (its folder on XFS or
-          btrfs).
-        </p>
-      ) : (
-        (arrays.data ?? []).map((array) => (
-          <OneArray key={array.name} array={array} snapshots={(snapshots.data ?? []).filter((snapshot) => snapshot.array === array.name)} />
-        ))
-      )}
+      <Stack hasGutter>
+        <Title headingLevel="h2" id="arrays-heading">
+          Storage arrays
+        </Title>
+        {(arrays.data ?? []).length === 0 ? (
+          <EmptyState headingLevel="h3" titleText="No storage arrays" variant="sm">
+            <EmptyStateBody>
+              <code>lifeboat array create &lt;name&gt; --path DIR</code> makes a file-backed one (its folder on XFS or btrfs).
+            </EmptyStateBody>
+          </EmptyState>
+        ) : (
+          (arrays.data ?? []).map((array) => (
+            <OneArray
+              key={array.name}
+              array={array}
+              snapshots={(snapshots.data ?? []).filter((snapshot) => snapshot.array === array.name)}
+            />
+          ))
+        )}
+      </Stack>
     </section>
   );
 }

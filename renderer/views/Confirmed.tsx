@@ -2,6 +2,7 @@
 // happens, the safe answer has the focus, and keeping things as they are gives the focus back to
 // the button (a keyboard user is not dropped at the top of the page).
 import { useEffect, useRef, useState } from 'react';
+import { Button, Flex } from '@patternfly/react-core';
 
 export function Confirmed({
   label,
@@ -24,23 +25,32 @@ export function Confirmed({
   }, [asking]);
   if (!asking)
     return (
-      <button ref={opener} className="cancel" onClick={() => setAsking(true)}>
+      <Button ref={opener} className="cancel" variant="secondary" isDanger size="sm" onClick={() => setAsking(true)}>
         {label}
-      </button>
+      </Button>
     );
   return (
-    <span role="group" aria-label={question} className="confirm">
+    <Flex
+      role="group"
+      aria-label={question}
+      spaceItems={{ default: 'spaceItemsSm' }}
+      alignItems={{ default: 'alignItemsCenter' }}
+      display={{ default: 'inlineFlex' }}
+    >
       <span>{question}</span>
-      <button
-        className="danger"
+      <Button
+        variant="danger"
+        size="sm"
         onClick={() => {
           setAsking(false);
           onConfirm();
         }}
       >
         {confirmLabel}
-      </button>
-      <button
+      </Button>
+      <Button
+        variant="secondary"
+        size="sm"
         onClick={() => {
           kept.current = true;
           setAsking(false);
@@ -48,7 +58,7 @@ export function Confirmed({
         autoFocus
       >
         Keep it
-      </button>
-    </span>
+      </Button>
+    </Flex>
   );
 }

@@ -1,12 +1,31 @@
 // Copies and regions: the repositories and where they are, the copy policy, and per VM each
 // point's copies (checked on disk) against the policy, with a copy job to close the gap.
+// Tables are role="table": PatternFly's default role="grid" promises arrow-key navigation they do not have.
 import { useState, type FormEvent } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
-import type { CopyPolicy } from '../../shared/domain.ts';
+import {
+  ActionGroup,
+  Alert,
+  Button,
+  Content,
+  Flex,
+  Form,
+  FormGroup,
+  Grid,
+  GridItem,
+  Label,
+  Radio,
+  Spinner,
+  Stack,
+} from '@patternfly/react-core';
+import { Caption, Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import type { CopyPolicy, CopyStatus } from '../../shared/domain.ts';
 import { useApi, useCopyStatus, useRepos, useSettings } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
 import { TierBadges } from './TierBadges.tsx';
+import { InlineError } from './common/InlineError.tsx';
+import { SectionCard } from './common/SectionCard.tsx';
 
 const policies: { value: CopyPolicy; label: string }[] = [
   { value: 'none', label: 'None: the primary repository only' },
@@ -32,32 +51,64 @@ function PolicyForm({ current }: { current: CopyPolicy }) {
     );
   };
   return (
-    <form onSubmit={save} aria-label="Copy policy" className="policy-form">
-      <fieldset>
-        <legend>Copy policy</legend>
+    <Form onSubmit={save} aria-label="Copy policy">
+      <FormGroup role="radiogroup" isStack fieldId="copy-policy" label="Copy policy">
         {policies.map((option) => (
-          <label key={option.value} className="choice">
-            <input type="radio" name="policy" checked={policy === option.value} onChange={() => setPolicy(option.value)} /> {option.label}
-          </label>
+          <Radio
+            key={option.value}
+            id={`copy-policy-${option.value}`}
+            name="policy"
+            label={option.label}
+            isChecked={policy === option.value}
+            onChange={() => setPolicy(option.value)}
+          />
         ))}
-        <button type="submit" disabled={policy === current}>
+      </FormGroup>
+      <InlineError error={error} />
+      <ActionGroup>
+        <Button type="submit" variant="primary" isDisabled={policy === current}>
           Set policy
-        </button>
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
-      </fieldset>
-    </form>
+        </Button>
+      </ActionGroup>
+    </Form>
   );
 }
 
-export function CopiesView() {
+function VmCopies({ vm }: { vm: CopyStatus['vms'][number] }) {
+  return (
+    <Table role="table" variant="compact">
+      <Caption>{vm.vmName}</Caption>
+      <Thead>
+        <Tr>
+          <Th>Point</Th>
+          <Th>Taken</Th>
+          <Th>Policy</Th>
+          <Th>Copies, fastest first</Th>
+        </Tr>
+      </Thead>
+      <Tbody>
+        {vm.points.map((point) => (
+          <Tr key={point.pointId}>
+            <Td dataLabel="Point">#{point.sequence}</Td>
+            <Td dataLabel="Taken">{formatTime(point.createdAt)}</Td>
+            <Td dataLabel="Policy">
+              <Label color={point.meetsPolicy ? 'green' : 'orange'} isCompact>
+                {point.meetsPolicy ? 'met' : `lacks ${point.lacking.join(' and ')}`}
+              </Label>
+            </Td>
+            <Td dataLabel="Copies, fastest first">
+              <TierBadges copies={point.copies} />
+            </Td>
+          </Tr>
+        ))}
+      </Tbody>
+    </Table>
+  );
+}
+
+function CopiesPerVm() {
   const api = useApi();
   const openJob = useConsole((state) => state.openJob);
-  const repos = useRepos();
-  const settings = useSettings();
   const status = useCopyStatus();
   const [error, setError] = useState<string | null>(null);
   const run = (): void => {
@@ -67,87 +118,79 @@ export function CopiesView() {
       (failure: Error) => setError(failure.message),
     );
   };
+  if (status.isPending) return <Spinner size="lg" aria-label="Checking the copies…" />;
+  if (status.isError) return <InlineError error={status.error.message} />;
   return (
-    <div className="split">
-      <section aria-labelledby="copies-heading">
-        <h2 id="copies-heading">Copies per VM</h2>
-        {status.isPending ? (
-          <p role="status">Checking the copies…</p>
-        ) : status.isError ? (
-          <p role="alert">{status.error.message}</p>
-        ) : (
-          <>
-            <p>
-              Policy <strong>{status.data.policy.toUpperCase()}</strong>
-              {status.data.problem ? <span className="error"> — cannot be met: {status.data.problem}</span> : null}{' '}
-              <button onClick={run} disabled={status.data.policy === 'none' || status.data.problem !== null}>
-                Run a copy job
-              </button>
-            </p>
-            {error && (
-              <p role="alert" className="error">
-                {error}
-              </p>
-            )}
-            {status.data.vms.map((vm) => (
-              <table key={vm.vmId} className="grid">
-                <caption>{vm.vmName}</caption>
-                <thead>
-                  <tr>
-                    <th>Point</th>
-                    <th>Taken</th>
-                    <th>Policy</th>
-                    <th>Copies, fastest first</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {vm.points.map((point) => (
-                    <tr key={point.pointId}>
-                      <td>#{point.sequence}</td>
-                      <td>{formatTime(point.createdAt)}</td>
-                      <td className={point.meetsPolicy ? 'policy-met' : 'policy-lacking'}>
-                        {point.meetsPolicy ? 'met' : `lacks ${point.lacking.join(' and ')}`}
-                      </td>
-                      <td>
-                        <TierBadges copies={point.copies} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+    <Stack hasGutter>
+      <Flex spaceItems={{ default: 'spaceItemsMd' }} alignItems={{ default: 'alignItemsCenter' }}>
+        <span>
+          Policy <strong>{status.data.policy.toUpperCase()}</strong>
+        </span>
+        <Button variant="primary" onClick={run} isDisabled={status.data.policy === 'none' || status.data.problem !== null}>
+          Run a copy job
+        </Button>
+      </Flex>
+      {status.data.problem && (
+        <Alert variant="warning" isInline isPlain component="p" title={`The policy cannot be met: ${status.data.problem}`} />
+      )}
+      <InlineError error={error} />
+      {status.data.vms.map((vm) => (
+        <VmCopies key={vm.vmId} vm={vm} />
+      ))}
+    </Stack>
+  );
+}
+
+function Repositories() {
+  const repos = useRepos();
+  const settings = useSettings();
+  return (
+    <Stack hasGutter>
+      {repos.data && (
+        <Table role="table" variant="compact" aria-label="Repositories">
+          <Thead>
+            <Tr>
+              <Th>Name</Th>
+              <Th>Role</Th>
+              <Th>Region / zone</Th>
+            </Tr>
+          </Thead>
+          <Tbody>
+            {repos.data.map((site) => (
+              <Tr key={site.id}>
+                <Td dataLabel="Name" title={site.path}>
+                  {site.name}
+                </Td>
+                <Td dataLabel="Role">{site.role}</Td>
+                <Td dataLabel="Region / zone">
+                  {site.region} / {site.zone}
+                </Td>
+              </Tr>
             ))}
-          </>
-        )}
-      </section>
-      <section aria-labelledby="repos-heading">
-        <h2 id="repos-heading">Repositories</h2>
-        {repos.data && (
-          <table className="grid">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Role</th>
-                <th>Region / zone</th>
-              </tr>
-            </thead>
-            <tbody>
-              {repos.data.map((site) => (
-                <tr key={site.id}>
-                  <td title={site.path}>{site.name}</td>
-                  <td>{site.role}</td>
-                  <td>
-                    {site.region} / {site.zone}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <p className="muted">
-          Add a copy repository with <code>lifeboat repos add NAME --path DIR --region R --zone Z</code>.
-        </p>
-        {settings.data && <PolicyForm key={settings.data.copyPolicy} current={settings.data.copyPolicy} />}
-      </section>
-    </div>
+          </Tbody>
+        </Table>
+      )}
+      <Content component="p" className="pf-v6-u-text-color-subtle">
+        Add a copy repository with <code>lifeboat repos add NAME --path DIR --region R --zone Z</code>.
+      </Content>
+      {settings.data && <PolicyForm key={settings.data.copyPolicy} current={settings.data.copyPolicy} />}
+    </Stack>
+  );
+}
+
+export function CopiesView() {
+  return (
+    <Grid hasGutter>
+      <GridItem md={8}>
+        <SectionCard headingId="copies-heading" title="Copies per VM">
+          <CopiesPerVm />
+        </SectionCard>
+      </GridItem>
+      <GridItem md={4}>
+        <SectionCard headingId="repos-heading" title="Repositories">
+          <Repositories />
+        </SectionCard>
+      </GridItem>
+    </Grid>
   );
 }

@@ -1,11 +1,31 @@
 // Restore rehearsal: pick VMs and an isolated target, start; then the history of rehearsals with
 // each VM's result and measured RTO, and the report to hand to an auditor.
+// Tables are role="table": PatternFly's default role="grid" promises arrow-key navigation they do not have.
 import { useState, type FormEvent } from 'react';
+import {
+  ActionGroup,
+  Button,
+  Checkbox,
+  Content,
+  EmptyState,
+  Form,
+  FormGroup,
+  FormSelect,
+  FormSelectOption,
+  Grid,
+  GridItem,
+  Radio,
+  TextInput,
+} from '@patternfly/react-core';
+import { Caption, Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import type { Job } from '../../shared/domain.ts';
 import { useApi, useHosts, useJobs, useVms } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { formatTime } from './time.ts';
 import { toggled } from './toggled.ts';
+import { InlineError } from './common/InlineError.tsx';
+import { SectionCard } from './common/SectionCard.tsx';
+import { StateLabel } from './common/StateLabel.tsx';
 
 type Outcome = { vm: string; point: number; state: 'passed' | 'failed'; check: string; rtoSeconds: number | null; error: string | null };
 
@@ -13,7 +33,7 @@ function ReportLink({ job }: { job: Job }) {
   const api = useApi();
   const [href, setHref] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  if (typeof job.result?.report !== 'string') return <span className="muted">no report</span>;
+  if (typeof job.result?.report !== 'string') return <span className="pf-v6-u-text-color-subtle">no report</span>;
   if (href)
     return (
       <a href={href} download={`lifeboat-rehearsal-${job.id.slice(0, 8)}.html`}>
@@ -28,13 +48,10 @@ function ReportLink({ job }: { job: Job }) {
   };
   return (
     <>
-      <button onClick={load}>Prepare the report of {formatTime(job.createdAt)}</button>
-      {error && (
-        <span role="alert" className="error">
-          {' '}
-          {error}
-        </span>
-      )}
+      <Button variant="secondary" size="sm" onClick={load}>
+        Prepare the report of {formatTime(job.createdAt)}
+      </Button>
+      <InlineError error={error} />
     </>
   );
 }
@@ -42,36 +59,38 @@ function ReportLink({ job }: { job: Job }) {
 function History() {
   const jobs = useJobs();
   const rehearsals = (jobs.data ?? []).filter((job) => job.kind === 'rehearsal');
-  if (rehearsals.length === 0) return <p className="empty">No rehearsals yet.</p>;
+  if (rehearsals.length === 0) return <EmptyState headingLevel="h3" titleText="No rehearsals yet" variant="xs" />;
   return (
-    <table className="grid">
-      <caption>Past rehearsals</caption>
-      <thead>
-        <tr>
-          <th>Started</th>
-          <th>State</th>
-          <th>VM</th>
-          <th>Result</th>
-          <th>RTO</th>
-          <th>Report</th>
-        </tr>
-      </thead>
-      <tbody>
+    <Table role="table" variant="compact">
+      <Caption>Past rehearsals</Caption>
+      <Thead>
+        <Tr>
+          <Th>Started</Th>
+          <Th>State</Th>
+          <Th>VM</Th>
+          <Th>Result</Th>
+          <Th>RTO</Th>
+          <Th>Report</Th>
+        </Tr>
+      </Thead>
+      <Tbody>
         {rehearsals.flatMap((job) => {
           const outcomes = (job.result?.vms as Outcome[] | undefined) ?? [];
           return (outcomes.length > 0 ? outcomes : [null]).map((outcome, index) => (
-            <tr key={`${job.id}-${index}`} data-rehearsal={job.id}>
-              <td>{index === 0 ? formatTime(job.createdAt) : ''}</td>
-              <td>{index === 0 ? job.state : ''}</td>
-              <td>{outcome?.vm ?? '—'}</td>
-              <td>{outcome ? (outcome.state === 'passed' ? `passed: ${outcome.check}` : `failed: ${outcome.error ?? ''}`) : ''}</td>
-              <td>{outcome?.rtoSeconds != null ? `${outcome.rtoSeconds} s` : '—'}</td>
-              <td>{index === 0 && <ReportLink job={job} />}</td>
-            </tr>
+            <Tr key={`${job.id}-${index}`} data-rehearsal={job.id}>
+              <Td dataLabel="Started">{index === 0 ? formatTime(job.createdAt) : ''}</Td>
+              <Td dataLabel="State">{index === 0 && <StateLabel state={job.state} />}</Td>
+              <Td dataLabel="VM">{outcome?.vm ?? '—'}</Td>
+              <Td dataLabel="Result">
+                {outcome ? (outcome.state === 'passed' ? `passed: ${outcome.check}` : `failed: ${outcome.error ?? ''}`) : ''}
+              </Td>
+              <Td dataLabel="RTO">{outcome?.rtoSeconds != null ? `${outcome.rtoSeconds} s` : '—'}</Td>
+              <Td dataLabel="Report">{index === 0 && <ReportLink job={job} />}</Td>
+            </Tr>
           ));
         })}
-      </tbody>
-    </table>
+      </Tbody>
+    </Table>
   );
 }
 
@@ -100,94 +119,86 @@ export function RehearsalView() {
     );
   };
   return (
-    <div className="tape">
-      <section aria-labelledby="rehearsal-heading" className="wizard">
-        <h2 id="rehearsal-heading">Restore rehearsal</h2>
-        <p className="muted">
-          Restores the VMs in parallel to an isolated place, checks each one, and measures how long each took to be back and good (its RTO).
-        </p>
-        <form onSubmit={start}>
-          <fieldset>
-            <legend>VMs (latest restore point)</legend>
-            {(vms.data ?? []).map((vm) => (
-              <div key={vm.id} className="field">
-                <input type="checkbox" id={`rehearse-${vm.id}`} checked={picked.has(vm.id)} onChange={() => toggle(vm.id)} />{' '}
-                <label htmlFor={`rehearse-${vm.id}`} style={{ display: 'inline' }}>
-                  {vm.name}
-                </label>
-              </div>
-            ))}
-          </fieldset>
-          <fieldset>
-            <legend>Isolated target</legend>
-            <div className="field">
-              <input type="radio" id="rehearse-local" name="where" checked={where === 'local'} onChange={() => setWhere('local')} />{' '}
-              <label htmlFor="rehearse-local" style={{ display: 'inline' }}>
-                A local folder (copies checked block by block)
-              </label>
-            </div>
-            <div className="field">
-              <input
-                type="radio"
+    <Grid hasGutter>
+      <GridItem xl2={5}>
+        <SectionCard headingId="rehearsal-heading" title="Restore rehearsal">
+          <Content component="p" className="pf-v6-u-text-color-subtle">
+            Restores the VMs in parallel to an isolated place, checks each one, and measures how long each took to be back and good (its
+            RTO).
+          </Content>
+          <Form onSubmit={start}>
+            <FormGroup role="group" isStack fieldId="rehearse-vms" label="VMs (latest restore point)">
+              {(vms.data ?? []).map((vm) => (
+                <Checkbox
+                  key={vm.id}
+                  id={`rehearse-${vm.id}`}
+                  label={vm.name}
+                  isChecked={picked.has(vm.id)}
+                  onChange={() => toggle(vm.id)}
+                />
+              ))}
+            </FormGroup>
+            <FormGroup role="radiogroup" isStack fieldId="rehearse-where" label="Isolated target">
+              <Radio
+                id="rehearse-local"
+                name="where"
+                label="A local folder (copies checked block by block)"
+                isChecked={where === 'local'}
+                onChange={() => setWhere('local')}
+              />
+              <Radio
                 id="rehearse-vsphere"
                 name="where"
-                checked={where === 'vsphere'}
+                label="A vSphere host (VMs checked by powering on)"
+                isChecked={where === 'vsphere'}
                 onChange={() => setWhere('vsphere')}
-                disabled={(hosts.data ?? []).length === 0}
-              />{' '}
-              <label htmlFor="rehearse-vsphere" style={{ display: 'inline' }}>
-                A vSphere host (VMs checked by powering on)
-              </label>
-            </div>
+                isDisabled={(hosts.data ?? []).length === 0}
+              />
+            </FormGroup>
             {where === 'local' ? (
-              <label>
-                Folder
-                <input value={path} onChange={(event) => setPath(event.target.value)} required placeholder="/srv/rehearsal" />
-              </label>
+              <FormGroup label="Folder" fieldId="rehearse-folder">
+                <TextInput id="rehearse-folder" value={path} onChange={(_event, value) => setPath(value)} placeholder="/srv/rehearsal" />
+              </FormGroup>
             ) : (
               <>
-                <label htmlFor="rehearse-host">Host</label>
-                <select id="rehearse-host" value={host} onChange={(event) => setHost(event.target.value)} required>
-                  <option value="">Choose…</option>
-                  {(hosts.data ?? []).map((entry) => (
-                    <option key={entry.id} value={entry.name}>
-                      {entry.name}
-                    </option>
-                  ))}
-                </select>
-                <label>
-                  Isolated network (port group)
-                  <input
+                <FormGroup label="Host" fieldId="rehearse-host">
+                  <FormSelect id="rehearse-host" value={host} onChange={(_event, value) => setHost(value)}>
+                    <FormSelectOption value="" label="Choose…" />
+                    {(hosts.data ?? []).map((entry) => (
+                      <FormSelectOption key={entry.id} value={entry.name} label={entry.name} />
+                    ))}
+                  </FormSelect>
+                </FormGroup>
+                <FormGroup label="Isolated network (port group)" fieldId="rehearse-network">
+                  <TextInput
+                    id="rehearse-network"
                     value={network}
-                    onChange={(event) => setNetwork(event.target.value)}
+                    onChange={(_event, value) => setNetwork(value)}
                     placeholder="leave empty to keep the backed-up mapping"
                   />
-                </label>
+                </FormGroup>
               </>
             )}
-            <div className="field">
-              <input type="checkbox" id="rehearse-keep" checked={keep} onChange={(event) => setKeep(event.target.checked)} />{' '}
-              <label htmlFor="rehearse-keep" style={{ display: 'inline' }}>
-                Keep the rehearsal VMs afterwards
-              </label>
-            </div>
-          </fieldset>
-          <div className="actions">
-            <button type="submit" disabled={picked.size === 0 || (where === 'local' ? !path.trim() : !host)}>
-              Start the rehearsal of {picked.size} VM(s)
-            </button>
-          </div>
-        </form>
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
-      </section>
-      <section aria-labelledby="rehearsal-history-heading">
-        <h2 id="rehearsal-history-heading">History</h2>
-        <History />
-      </section>
-    </div>
+            <Checkbox
+              id="rehearse-keep"
+              label="Keep the rehearsal VMs afterwards"
+              isChecked={keep}
+              onChange={(_event, checked) => setKeep(checked)}
+            />
+            <InlineError error={error} />
+            <ActionGroup>
+              <Button type="submit" variant="primary" isDisabled={picked.size === 0 || (where === 'local' ? !path.trim() : !host)}>
+                Start the rehearsal of {picked.size} VM(s)
+              </Button>
+            </ActionGroup>
+          </Form>
+        </SectionCard>
+      </GridItem>
+      <GridItem xl2={7}>
+        <SectionCard headingId="rehearsal-history-heading" title="History">
+          <History />
+        </SectionCard>
+      </GridItem>
+    </Grid>
   );
 }

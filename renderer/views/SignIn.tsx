@@ -4,6 +4,21 @@
 import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import type { SignedIn } from '../../shared/accounts.ts';
 import type { LifeboatApi } from '../../shared/contract.ts';
+import {
+  ActionGroup,
+  Button,
+  Flex,
+  Form,
+  FormGroup,
+  Login,
+  LoginHeader,
+  LoginMainBody,
+  LoginMainHeader,
+  Spinner,
+  TextInput,
+  Title,
+} from '@patternfly/react-core';
+import { InlineError } from './common/InlineError.tsx';
 
 const SIGN_IN_KEY = 'lifeboat.sign-in';
 
@@ -40,35 +55,43 @@ function SignInForm({ api, onSignedIn, onCancel }: { api: LifeboatApi; onSignedI
     );
   };
   return (
-    <main className="sign-in">
-      <form onSubmit={submit} aria-labelledby="sign-in-heading">
-        <h1 id="sign-in-heading">Sign in to Lifeboat</h1>
-        <label htmlFor="sign-in-user">User</label>
-        <input id="sign-in-user" autoComplete="username" value={user} onChange={(event) => setUser(event.target.value)} required />
-        <label htmlFor="sign-in-password">Password</label>
-        <input
-          id="sign-in-password"
-          type="password"
-          autoComplete="current-password"
-          value={password}
-          onChange={(event) => setPassword(event.target.value)}
-          required
-        />
-        <button type="submit" disabled={busy || !user.trim() || !password}>
-          Sign in
-        </button>
-        {onCancel && (
-          <button type="button" onClick={onCancel}>
-            Cancel
-          </button>
-        )}
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
-      </form>
-    </main>
+    <Login
+      header={
+        <LoginHeader>
+          <Title headingLevel="h1">Lifeboat</Title>
+        </LoginHeader>
+      }
+    >
+      <LoginMainHeader title="Sign in to Lifeboat" />
+      <LoginMainBody>
+        <Form onSubmit={submit} aria-label="Sign in">
+          <FormGroup label="User" fieldId="sign-in-user" isRequired>
+            <TextInput id="sign-in-user" autoComplete="username" value={user} onChange={(_event, value) => setUser(value)} isRequired />
+          </FormGroup>
+          <FormGroup label="Password" fieldId="sign-in-password" isRequired>
+            <TextInput
+              id="sign-in-password"
+              type="password"
+              autoComplete="current-password"
+              value={password}
+              onChange={(_event, value) => setPassword(value)}
+              isRequired
+            />
+          </FormGroup>
+          <InlineError error={error} />
+          <ActionGroup>
+            <Button type="submit" variant="primary" isBlock={!onCancel} isDisabled={busy || !user.trim() || !password} isLoading={busy}>
+              Sign in
+            </Button>
+            {onCancel && (
+              <Button variant="link" onClick={onCancel}>
+                Cancel
+              </Button>
+            )}
+          </ActionGroup>
+        </Form>
+      </LoginMainBody>
+    </Login>
   );
 }
 
@@ -94,7 +117,7 @@ export function SignInGate({ api, onSignedOut, children }: { api: LifeboatApi; o
     });
   };
 
-  if (identity === 'checking') return <p role="status">Checking who you are…</p>;
+  if (identity === 'checking') return <Spinner size="lg" aria-label="Checking who you are…" />;
   if (identity === null || signingIn) {
     return (
       <SignInForm
@@ -109,19 +132,21 @@ export function SignInGate({ api, onSignedOut, children }: { api: LifeboatApi; o
   }
   return (
     <>
-      <div className="identity" role="status" aria-label="Signed in">
-        Signed in as <strong>{identity.account}</strong> ({identity.role},{' '}
-        {identity.via === 'os' ? 'the OS user running the engine' : identity.via === 'directory' ? 'directory account' : 'local account'})
+      <Flex role="status" aria-label="Signed in" spaceItems={{ default: 'spaceItemsSm' }} alignItems={{ default: 'alignItemsCenter' }}>
+        <span>
+          Signed in as <strong>{identity.account}</strong> ({identity.role},{' '}
+          {identity.via === 'os' ? 'the OS user running the engine' : identity.via === 'directory' ? 'directory account' : 'local account'})
+        </span>
         {identity.via === 'os' ? (
-          <button type="button" onClick={() => setSigningIn(true)}>
+          <Button variant="link" isInline onClick={() => setSigningIn(true)}>
             Sign in with an account
-          </button>
+          </Button>
         ) : (
-          <button type="button" onClick={signOut}>
+          <Button variant="link" isInline onClick={signOut}>
             Sign out
-          </button>
+          </Button>
         )}
-      </div>
+      </Flex>
       {children}
     </>
   );

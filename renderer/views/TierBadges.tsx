@@ -1,5 +1,6 @@
 // Where a restore point's data lives, fastest first: the snapshot tier (the primary repository)
 // and the vault tier (copy repositories, tape); and whether the point is encrypted.
+import { Label, LabelGroup, type LabelProps } from '@patternfly/react-core';
 import type { PointCopy } from '../../shared/domain.ts';
 
 function label(copy: PointCopy): string {
@@ -7,20 +8,25 @@ function label(copy: PointCopy): string {
   return `${copy.tier} · ${copy.name} (${copy.region}/${copy.zone})`;
 }
 
+function colour(copy: PointCopy): LabelProps['color'] {
+  if (copy.state === 'missing') return 'red';
+  return copy.tier === 'snapshot' ? 'green' : 'blue';
+}
+
 export function TierBadges({ copies, keyId }: { copies: PointCopy[]; keyId?: string | null }) {
   return (
-    <span className="tiers">
+    <LabelGroup numLabels={copies.length + 1} isCompact>
       {copies.map((copy) => (
-        <span key={`${copy.kind}-${copy.name}`} className={`badge tier-${copy.tier}${copy.state === 'missing' ? ' tier-missing' : ''}`}>
+        <Label key={`${copy.kind}-${copy.name}`} color={colour(copy)} isCompact>
           {label(copy)}
           {copy.state === 'missing' && ' — missing'}
-        </span>
+        </Label>
       ))}
       {keyId && (
-        <span className="badge encrypted" title={`chain key ${keyId}`}>
+        <Label color="purple" isCompact title={`chain key ${keyId}`}>
           encrypted
-        </span>
+        </Label>
       )}
-    </span>
+    </LabelGroup>
   );
 }

@@ -150,6 +150,12 @@ test('an operator restores a VM with the wizard and watches the job finish', asy
   // After the URL's token, the console asks who you are; nothing else shows before that.
   await page.getByRole('heading', { name: 'Sign in to Lifeboat' }).waitFor();
   assert.deepEqual(await axeViolations(page, 'sign-in form'), []);
+  await page.screenshot({ path: join(screenshots, 'console-sign-in-light.png') });
+  // And in the dark theme: the class the masthead's switch sets (there is no masthead before sign-in).
+  await page.evaluate(() => document.documentElement.classList.add('pf-v6-theme-dark'));
+  assert.deepEqual(await axeViolations(page, 'sign-in form, dark'), []);
+  await page.screenshot({ path: join(screenshots, 'console-sign-in-dark.png') });
+  await page.evaluate(() => document.documentElement.classList.remove('pf-v6-theme-dark'));
   await page.getByLabel('User').fill('ann');
   await page.getByLabel('Password').fill('not her password');
   await page.getByRole('button', { name: 'Sign in' }).click();

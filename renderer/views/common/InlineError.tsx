@@ -3,5 +3,5 @@ import { Alert } from '@patternfly/react-core';
 
 export function InlineError({ error }: { error: string | null }) {
   if (!error) return null;
-  return <Alert variant="danger" isInline isPlain title={error} role="alert" />;
+  return <Alert variant="danger" isInline isPlain component="p" title={error} role="alert" />;
 }
