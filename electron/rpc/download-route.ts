@@ -19,6 +19,10 @@ export function contentDisposition(name: string): string {
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }
 
+/** How often a download waited for its client to take bytes: the evidence (tests) that a slow
+ * client holds the archive back instead of having it buffered here. */
+export const clientWaits = { count: 0 };
+
 /** Writes that resolve once the response can take more ('drain'), and fail once it is gone. */
 function responseSink(response: ServerResponse): ByteSink {
   return {
@@ -26,6 +30,7 @@ function responseSink(response: ServerResponse): ByteSink {
       new Promise<void>((resolve, reject) => {
         if (response.destroyed) return reject(new LifeboatError('cancelled', 'the browser stopped the download'));
         if (response.write(bytes)) return resolve();
+        clientWaits.count++;
         const settle = (error?: Error): void => {
           response.off('drain', onDrain);
           response.off('close', onClose);
