@@ -30,9 +30,20 @@ export type FilesState = {
   focused: string | null;
   scrollTop: number;
   layout: 'keep' | 'flatten';
+  /** What the index was searched for (its hits shown again on return). */
+  search: string;
 };
 
-const freshFiles: FilesState = { vm: null, point: null, expanded: ['/'], picked: [], focused: null, scrollTop: 0, layout: 'keep' };
+const freshFiles: FilesState = {
+  vm: null,
+  point: null,
+  expanded: ['/'],
+  picked: [],
+  focused: null,
+  scrollTop: 0,
+  layout: 'keep',
+  search: '',
+};
 
 type ConsoleState = {
   view: View;
@@ -83,7 +94,8 @@ export const useConsole = create<ConsoleState>((set) => ({
   dismiss: (id) => set((state) => ({ notices: state.notices.filter((notice) => notice.id !== id) })),
   files: freshFiles,
   setFiles: (change) => set((state) => ({ files: { ...state.files, ...change } })),
-  browseFiles: (vm, point) => set((state) => ({ files: { ...freshFiles, layout: state.files.layout, vm, point } })),
+  browseFiles: (vm, point) =>
+    set((state) => ({ files: { ...freshFiles, layout: state.files.layout, search: state.files.search, vm, point } })),
   withdrawAttention: (jobId) =>
     set((state) => ({ notices: state.notices.filter((notice) => !(notice.tone === 'attention' && notice.jobId === jobId)) })),
 }));

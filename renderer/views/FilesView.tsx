@@ -16,7 +16,6 @@ import {
   ToggleGroupItem,
 } from '@patternfly/react-core';
 import { useQueries, useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
 import type { SearchHit } from '../../shared/domain.ts';
 import { useApi, usePoints, useVms } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
@@ -30,12 +29,11 @@ import { formatTime } from './time.ts';
 export function FilesView() {
   const api = useApi();
   const vms = useVms();
-  const { vm, point: chosenPoint, expanded, focused } = useConsole((state) => state.files);
+  const { vm, point: chosenPoint, expanded, focused, search: pattern } = useConsole((state) => state.files);
   const setFiles = useConsole((state) => state.setFiles);
   const browseFiles = useConsole((state) => state.browseFiles);
   const points = usePoints(vm);
   const point = chosenPoint ?? points.data?.[0]?.id ?? null;
-  const [pattern, setPattern] = useState('');
 
   const listings = useQueries({
     queries: expanded.map((path) => ({
@@ -87,10 +85,10 @@ export function FilesView() {
               id="files-search"
               type="search"
               value={pattern}
-              onChange={(_event, value) => setPattern(value)}
+              onChange={(_event, value) => setFiles({ search: value })}
               placeholder="invoice-2025, *.conf, host?ame"
             />
-            <p className="pf-v6-u-font-size-sm pf-v6-u-color-200">Part of a name, or the whole name with * and ? wildcards.</p>
+            <p className="pf-v6-u-font-size-sm pf-v6-u-text-color-subtle">Part of a name, or the whole name with * and ? wildcards.</p>
           </FormGroup>
           {search.data && <SearchHits hits={search.data.hits} gaps={search.data.gaps} onOpen={openHit} />}
           {vm && (

@@ -60,8 +60,21 @@ export function FileTree({ rows, onToggle, onPreview }: { rows: Row[]; onToggle(
               aria-level={row.depth + 1}
               aria-expanded={entry.type === 'dir' ? open : undefined}
               aria-selected={row.path === focused}
-              className={row.path === focused ? 'pf-v6-u-background-color-200' : undefined}
-              style={{ position: 'absolute', top: 0, left: 0, right: 0, height: ROW_HEIGHT, transform: `translateY(${item.start}px)` }}
+              style={{
+                position: 'absolute',
+                top: 0,
+                left: 0,
+                right: 0,
+                height: ROW_HEIGHT,
+                transform: `translateY(${item.start}px)`,
+                // The selected row (a search hit, the file previewed), in the theme's own colour.
+                ...(row.path === focused
+                  ? {
+                      background: 'var(--pf-t--global--background--color--secondary--default)',
+                      boxShadow: 'inset 3px 0 var(--pf-t--global--border--color--clicked)',
+                    }
+                  : {}),
+              }}
             >
               <div
                 className="pf-v6-u-display-flex pf-v6-u-align-items-center"
@@ -93,7 +106,7 @@ export function FileTree({ rows, onToggle, onPreview }: { rows: Row[]; onToggle(
                 ) : (
                   <span>{name}</span>
                 )}
-                <span className="pf-v6-u-color-200 pf-v6-u-font-size-sm">
+                <span className="pf-v6-u-text-color-subtle pf-v6-u-font-size-sm">
                   {entry.type === 'file' ? formatBytes(entry.size) : entry.problem === undefined ? printableName(entry.target ?? '') : ''}
                 </span>
                 {entry.problem !== undefined && (

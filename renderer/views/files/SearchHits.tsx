@@ -13,7 +13,7 @@ export function SearchHits({ hits, gaps, onOpen }: { hits: SearchHit[]; gaps: In
             <Button variant="link" isInline onClick={() => onOpen(hit)}>
               {hit.vmName} <code>{hit.path}</code>
             </Button>{' '}
-            <span className="pf-v6-u-color-200 pf-v6-u-font-size-sm">
+            <span className="pf-v6-u-text-color-subtle pf-v6-u-font-size-sm">
               in point(s) {hit.versions.map((version) => `#${version.sequence}`).join(', ')}
             </span>
           </ListItem>
