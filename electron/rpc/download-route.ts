@@ -3,7 +3,7 @@
 // written on the engine's disk: the archive goes from the point's blocks to the socket, one write
 // at a time, waiting for the client to take each (a slow client holds a few chunks, not the
 // archive). An item that fails mid-way destroys the response, so the browser sees a broken
-// download rather than a shorter archive that looks whole.
+// download rather than a shorter archive that looks whole (before the first byte: a 500).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Engine } from '../engine/engine.ts';
 import { LifeboatError } from '../errors.ts';
@@ -57,19 +57,21 @@ export async function serveDownload(engine: Engine, path: string, request: Incom
     response.writeHead(404, { 'cache-control': 'no-store' }).end();
     return;
   }
-  response.writeHead(200, {
-    'content-type': download.contentType,
-    'content-disposition': contentDisposition(download.name),
-    'x-content-type-options': 'nosniff',
-    'cache-control': 'no-store',
-  });
+  // Sent with the first bytes: a download that fails before any can still say so with a status.
+  response.setHeader('content-type', download.contentType);
+  response.setHeader('content-disposition', contentDisposition(download.name));
+  response.setHeader('x-content-type-options', 'nosniff');
+  response.setHeader('cache-control', 'no-store');
   const gone = new AbortController();
   response.on('close', () => gone.abort());
   try {
     await download.write(responseSink(response), gone.signal);
     response.end();
   } catch {
-    // Already logged by the download; no chunked terminator, so the client knows it is cut.
-    response.destroy();
+    // Already logged by the download. Before any byte: a 500; after: no chunked terminator, so
+    // the client knows the archive is cut.
+    if (response.headersSent) return void response.destroy();
+    response.removeHeader('content-disposition');
+    response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('the items could not be read; the engine log says why\n');
   }
 }

@@ -5,9 +5,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { request as httpGet } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { osCaller, Peer } from '../../electron/auth/peer.ts';
@@ -91,7 +90,15 @@ test('picked items download as a zip or a tar, kept or flattened, hostile names 
     };
   };
   const homeBefore = await filesUnder(home);
-  const tmpBefore = (await readdir(tmpdir())).sort();
+  // The machine's /tmp is shared with other programs: the engine's temporary folder is one of its own here.
+  const privateTmp = join(dir, 'tmp');
+  await mkdir(privateTmp);
+  const tmpBefore = process.env.TMPDIR;
+  process.env.TMPDIR = privateTmp;
+  t.after(() => {
+    if (tmpBefore === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = tmpBefore;
+  });
 
   // A zip, folders kept: Python reads it whole, every file's bytes as in the guest.
   const zip = await ask({ paths: ['/disk0/part1/etc', '/disk0/part1/home/operator/blob.bin'], format: 'zip', layout: 'keep' });
@@ -206,12 +213,9 @@ test('picked items download as a zip or a tar, kept or flattened, hostile names 
   assert.equal(cut.status, 200);
   await assert.rejects(cut.arrayBuffer());
 
-  // Nothing was written under the engine's home or /tmp by the downloads.
+  // Nothing was written under the engine's home or its temporary folder by the downloads.
   assert.deepEqual(await filesUnder(home), homeBefore);
-  assert.deepEqual(
-    (await readdir(tmpdir())).sort().filter((name) => !tmpBefore.includes(name) && !name.startsWith('lifeboat-test-')),
-    [],
-  );
+  assert.deepEqual(await readdir(privateTmp), []);
 
   // A ticket dies with its console session; without a console session (the app, the CLI) there is no download.
   const other = engine.sessions.create().id;
@@ -230,6 +234,50 @@ test('picked items download as a zip or a tar, kept or flattened, hostile names 
   );
   // The item rules of a restore: a path above any volume is refused before a ticket is made.
   await assert.rejects(ask({ paths: ['/disk0'], format: 'zip', layout: 'keep' }), { code: 'bad-request', message: /inside a volume/ });
+});
+
+test('a point that cannot be read fails the download with a status, and the engine says so on its standard error', async (t) => {
+  const dir = await tempDir();
+  const work = join(dir, 'work');
+  await mkdir(work);
+  const layout = await buildGuestDisk(work, 'cutvm', 48);
+  const source = join(dir, 'source');
+  await mkdir(source);
+  await makeVmFolder(source, 'cutvm', layout.rawPath, 'monolithicSparse');
+  const engine = await openEngine(join(dir, 'home'));
+  t.after(() => engine.close());
+  assert.equal((await runJob(engine, await engine.backups.start(source, 'test'))).state, 'succeeded');
+  // A flipped bit in every 4 KiB of the stored blocks: whatever the download reads first is damaged.
+  const [manifest] = await engine.repository.listPoints(engine.lookup.resolveVm('cutvm').id);
+  assert.ok(manifest);
+  const data = await open(join(engine.repository.pointFolder(manifest), 'data.lbd'), 'r+');
+  const byte = Buffer.alloc(1);
+  for (let at = 100; at < (await data.stat()).size; at += 4096) {
+    await data.read(byte, 0, 1, at);
+    byte[0] = (byte[0] as number) ^ 0x10;
+    await data.write(byte, 0, 1, at);
+  }
+  await data.close();
+  const consoleDir = join(dir, 'console');
+  await mkdir(consoleDir);
+  const server = await startConsoleServer(engine, { host: '127.0.0.1', port: 0, rendererDir: consoleDir });
+  t.after(() => server.close());
+  const { url } = await engine.handlers['files.download'](
+    { vm: 'cutvm', point: 'latest', paths: ['/disk0/part1/etc'], format: 'zip', layout: 'keep' },
+    callContext(osCaller(), undefined, engine.sessions.create().id),
+  );
+  const said: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((text: string | Uint8Array) => said.push(String(text)) > 0) as typeof process.stderr.write;
+  try {
+    // It fails before its first byte (opening the point): a status says so, no file is offered.
+    const failed = await fetch(`${server.url}${url}`);
+    assert.equal(failed.status, 500);
+    assert.equal(failed.headers.get('content-disposition'), null);
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.match(said.join(''), /^lifeboat: download cutvm-point-1-items\.zip broken off: .*corrupt block/m);
 });
 
 test('a ticket expires 60 s after it was issued and dies with its session', () => {
