@@ -1,7 +1,7 @@
 // Live state that arrives as events: the latest progress of each running job, notices for the
 // operator, and which view is shown. Lists that come from requests live in react-query's cache.
 import { create } from 'zustand';
-import type { JobProgress } from '../shared/domain.ts';
+import type { FileEntry, JobProgress } from '../shared/domain.ts';
 
 export type View = 'home' | 'inventory' | 'movers' | 'jobs' | 'restore' | 'instant' | 'files' | 'tape' | 'arrays' | 'copies' | 'rehearsal';
 
@@ -15,6 +15,35 @@ export type ConnectionState =
 export type Notice = { id: number; tone: 'info' | 'attention' | 'bad'; text: string; jobId: string | null };
 
 const NOTICE_LIMIT = 5;
+
+/** An item in the Files view's tray; `size` is a file's (a folder's is known once archived). */
+export type PickedItem = { path: string; type: FileEntry['type']; size: number };
+
+/** The Files view's tree and tray, kept here so they are as the operator left them on return. */
+export type FilesState = {
+  vm: string | null;
+  /** null: the VM's newest point. */
+  point: string | null;
+  expanded: string[];
+  picked: PickedItem[];
+  /** The row shown selected: a search hit opened, or the file previewed. */
+  focused: string | null;
+  scrollTop: number;
+  layout: 'keep' | 'flatten';
+  /** What the index was searched for (its hits shown again on return). */
+  search: string;
+};
+
+const freshFiles: FilesState = {
+  vm: null,
+  point: null,
+  expanded: ['/'],
+  picked: [],
+  focused: null,
+  scrollTop: 0,
+  layout: 'keep',
+  search: '',
+};
 
 type ConsoleState = {
   view: View;
@@ -36,6 +65,10 @@ type ConsoleState = {
   dismiss(id: number): void;
   /** Takes back what a job asked of the operator (it no longer waits: answered, cancelled, ended). */
   withdrawAttention(jobId: string): void;
+  files: FilesState;
+  setFiles(change: Partial<FilesState>): void;
+  /** Another VM or point: a fresh tree and an empty tray (picked paths name items of one point). */
+  browseFiles(vm: string | null, point: string | null): void;
 };
 
 let nextNotice = 1;
@@ -59,6 +92,10 @@ export const useConsole = create<ConsoleState>((set) => ({
     }),
   notify: (notice) => set((state) => ({ notices: [...state.notices, { ...notice, id: nextNotice++ }].slice(-NOTICE_LIMIT) })),
   dismiss: (id) => set((state) => ({ notices: state.notices.filter((notice) => notice.id !== id) })),
+  files: freshFiles,
+  setFiles: (change) => set((state) => ({ files: { ...state.files, ...change } })),
+  browseFiles: (vm, point) =>
+    set((state) => ({ files: { ...freshFiles, layout: state.files.layout, search: state.files.search, vm, point } })),
   withdrawAttention: (jobId) =>
     set((state) => ({ notices: state.notices.filter((notice) => !(notice.tone === 'attention' && notice.jobId === jobId)) })),
 }));

@@ -182,6 +182,22 @@ export const requestChannels = {
       .strict(),
     response: z.object({ job: Job }),
   },
+  /** Picked items as one zip or tar streamed to the browser console: the answer is a single-use
+   * ticket (GET `url` on the console's origin within 60 s), bound to the console session that
+   * asked; nothing is written on the engine's disk. Refused over IPC and the local socket. */
+  'files.download': {
+    request: z
+      .object({
+        vm: z.string().min(1).max(200),
+        point: z.string().min(1).max(200),
+        paths: z.array(ItemPath).min(1).max(1000),
+        format: z.enum(['zip', 'tar']),
+        layout: z.enum(['keep', 'flatten']),
+        ...SourceChoice,
+      })
+      .strict(),
+    response: z.object({ url: z.string(), expiresAt: z.string(), name: z.string() }),
+  },
   'files.preview': {
     request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200), path: ItemPath }).strict(),
     response: z.object({

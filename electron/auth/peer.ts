@@ -9,6 +9,8 @@ import type { Caller } from '../../shared/accounts.ts';
 export class Peer {
   readonly unsignedCaller: Caller | null;
   token: string | null = null;
+  /** The browser console's session (`serve`) this connection came through; null elsewhere. */
+  consoleSession: string | null = null;
   private readonly presence = new AbortController();
   /** Aborts once the connection has gone away: a long request it made may stop then. */
   readonly signal: AbortSignal = this.presence.signal;

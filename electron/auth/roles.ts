@@ -53,6 +53,7 @@ export const channelRoles = {
   'restore.entireVm': 'operator',
   'verify.start': 'operator',
   'files.restore': 'operator',
+  'files.download': 'operator',
   'files.index': 'operator',
   'files.restoreFromSnapshot': 'operator',
   'tape.import': 'operator',

@@ -10,8 +10,10 @@ import type { Caller } from '../../shared/accounts.ts';
 export type Parsed<C extends RequestChannel> = z.infer<(typeof requestChannels)[C]['request']>;
 
 /** Who asks, already checked against the channel's least role (rpc/dispatch.ts); `actor` is how
- * the audit names them; `signal` aborts when the connection that asked goes away. */
-export type CallContext = { caller: Caller; actor: string; signal: AbortSignal };
+ * the audit names them; `signal` aborts when the connection that asked goes away;
+ * `consoleSession`: the browser console's session the call came through (`serve`), absent for
+ * the app, the home's socket and the CLI (what only a browser can do, a download, wants it). */
+export type CallContext = { caller: Caller; actor: string; signal: AbortSignal; consoleSession?: string | null };
 
 export type Handler<C extends RequestChannel> = (request: Parsed<C>, context: CallContext) => Promise<ResponseOf<C>>;
 /** The handlers of some channels: what one service area registers. */

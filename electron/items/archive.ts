@@ -1,6 +1,6 @@
 // Archives for item-level restores, written as a stream: tar (ustar, with PAX records for long
 // names and large sizes) and zip (stored entries, UTF-8 names, CRC-32 in data descriptors).
-import type { FileHandle } from 'node:fs/promises';
+// They write to any ByteSink: a file (a FileHandle is one) or an HTTP response (a download).
 import { crc32 } from 'node:zlib';
 import { LifeboatError } from '../errors.ts';
 
@@ -16,14 +16,19 @@ export interface ArchiveWriter {
   close(): Promise<void>;
 }
 
+/** Where an archive's bytes go, in order; each write resolves once the sink can take more. */
+export interface ByteSink {
+  write(bytes: Uint8Array): Promise<unknown>;
+}
+
 class Output {
   offset = 0;
-  private readonly handle: FileHandle;
-  constructor(handle: FileHandle) {
-    this.handle = handle;
+  private readonly sink: ByteSink;
+  constructor(sink: ByteSink) {
+    this.sink = sink;
   }
   async write(bytes: Uint8Array): Promise<void> {
-    await this.handle.write(bytes);
+    await this.sink.write(bytes);
     this.offset += bytes.length;
   }
 }
@@ -48,8 +53,8 @@ export class TarWriter implements ArchiveWriter {
   private readonly modeMask: number;
 
   /** `modeMask`: the mode bits kept (0o777 drops setuid, setgid and sticky). */
-  constructor(handle: FileHandle, modeMask = 0o777) {
-    this.out = new Output(handle);
+  constructor(sink: ByteSink, modeMask = 0o777) {
+    this.out = new Output(sink);
     this.modeMask = modeMask;
   }
 
@@ -132,8 +137,8 @@ export class ZipWriter implements ArchiveWriter {
   private count = 0;
 
   /** `modeMask`: the mode bits kept (0o777 drops setuid, setgid and sticky). */
-  constructor(handle: FileHandle, modeMask = 0o777) {
-    this.out = new Output(handle);
+  constructor(sink: ByteSink, modeMask = 0o777) {
+    this.out = new Output(sink);
     this.modeMask = modeMask;
   }
 

@@ -6,17 +6,21 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { VmLookup } from '../catalog/vm-lookup.ts';
 import type { CopyService } from '../copies/copy-service.ts';
 import { fromCopy, readingFrom } from '../copies/source-picker.ts';
-import type { ChannelHandlers, Parsed } from '../handlers/handler-registry.ts';
+import type { CallContext, ChannelHandlers, Parsed } from '../handlers/handler-registry.ts';
 import { LifeboatError } from '../errors.ts';
 import type { JobQueue, Rerun } from '../jobs/job-queue.ts';
+import type { StepContext } from '../jobs/plan.ts';
 import { withoutSecrets } from '../keys/key-service.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
 import type { BlockCache } from '../repository/block-cache.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { TargetChecks } from '../restore/target-checks.ts';
 import { LruCache } from '../filesystems/lru.ts';
 import type { IndexPointWork } from './index-point.ts';
 import { PointBrowser } from './point-browser.ts';
-import type { ItemRequest, RestoreItemsWork } from './restore-items.ts';
+import { checkItemPath, type ItemRequest, type RestoreItemsWork } from './restore-items.ts';
+import { DownloadTickets } from './download-tickets.ts';
+import type { ByteSink } from './archive.ts';
 
 const PREVIEW_BYTES = 256 * 1024;
 /** Entries of the folder listings kept (some tens of MiB): a point never changes, so a folder
@@ -51,6 +55,8 @@ export type FilesServiceDeps = {
    * folder's blocks (its entries and inodes may span many) are decoded once per listing and stay
    * for the next one, under the engine's one memory bound instead of a small cache per disk. */
   blockCache: BlockCache;
+  /** Where a download that breaks is told (the engine's standard error). */
+  log?: (line: string) => void;
 };
 
 /** An index job the engine stopped runs again at the next start: indexing a point replaces
@@ -69,6 +75,8 @@ export class FilesService {
   /** Browsers stay open for a while: expanding a folder should not reopen the point. */
   private readonly browsers = new Map<string, Promise<PointBrowser>>();
   private readonly listings = new LruCache<string, FileEntry[]>(LISTED_ENTRIES_KEPT);
+  /** Downloads asked for over the console's socket, fetched by GET /download/<ticket>. */
+  readonly downloads = new DownloadTickets();
 
   constructor(deps: FilesServiceDeps) {
     this.deps = deps;
@@ -133,12 +141,20 @@ export class FilesService {
     };
   }
 
-  async startItemRestore(unchecked: Parsed<'files.restore'>, actor: string): Promise<Job> {
-    const { catalog, jobs, lookup } = this.deps;
-    const request = await this.deps.checks.checkedLocalTarget(unchecked);
-    const vm = lookup.resolveVm(request.vm);
-    const pointId = lookup.resolvePointId(vm.id, request.point);
+  /** The VM, point and copy items are read from: one path for restores and downloads, so both
+   * name VMs and points, pick the copy and unlock an encrypted point alike. */
+  private async itemSource(request: Parsed<'files.restore'> | Parsed<'files.download'>) {
+    const vm = this.deps.lookup.resolveVm(request.vm);
+    const pointId = this.deps.lookup.resolvePointId(vm.id, request.point);
     const source = await this.deps.copies.sourceFor(vm, pointId, request);
+    const sequence = this.deps.catalog.listPoints(vm.id).find((point) => point.id === pointId)?.sequence ?? 'x';
+    return { vm, pointId, source, archiveName: `${vm.name}-point-${sequence}-items` };
+  }
+
+  async startItemRestore(unchecked: Parsed<'files.restore'>, actor: string): Promise<Job> {
+    const { catalog, jobs } = this.deps;
+    const request = await this.deps.checks.checkedLocalTarget(unchecked);
+    const { vm, pointId, source, archiveName } = await this.itemSource(request);
     const protectedPaths = await this.deps.checks.protectedPaths();
     catalog.audit(actor, 'files.restore', vm.id, {
       pointId,
@@ -166,11 +182,72 @@ export class FilesService {
             archive: request.archive,
             keepSpecialBits: request.keepSpecialBits,
             protectedPaths,
-            archiveName: `${vm.name}-point-${catalog.listPoints(vm.id).find((point) => point.id === pointId)?.sequence ?? 'x'}-items`,
+            archiveName,
           }),
           source,
         ),
     );
+  }
+
+  /** A ticket for the picked items as one archive, streamed to the browser console that asked
+   * (GET /download/<ticket>, rpc/download-route.ts). Only a console session can fetch it: the
+   * app and the CLI write items to a folder instead. */
+  async download(request: Parsed<'files.download'>, { actor, consoleSession }: CallContext): Promise<ResponseOf<'files.download'>> {
+    if (!consoleSession) throw new LifeboatError('bad-request', 'download works in the browser console; use Restore to folder');
+    for (const path of request.paths) checkItemPath(path);
+    const { vm, pointId, source, archiveName } = await this.itemSource(request);
+    const name = `${escapeGuestName(archiveName).name}.${request.format}`;
+    this.deps.catalog.audit(actor, 'files.download', vm.id, {
+      pointId,
+      paths: request.paths,
+      format: request.format,
+      layout: request.layout,
+      source: source.site.name,
+    });
+    const { ticket, expiresAt } = this.downloads.issue({
+      session: consoleSession,
+      name,
+      contentType: request.format === 'zip' ? 'application/zip' : 'application/x-tar',
+      write: (sink, signal) => {
+        // A download writes no folder: the items' walk is a restore's, the target is the sink.
+        const work = this.deps.works.items(source.repository, vm.id, pointId, {
+          paths: request.paths,
+          targetPath: '',
+          onClash: 'keep-both',
+        });
+        return this.writeDownload(work, request, sink, signal, name);
+      },
+    });
+    return { url: `/download/${ticket}`, expiresAt: expiresAt.toISOString(), name };
+  }
+
+  private async writeDownload(
+    work: RestoreItemsWork,
+    { format, layout }: Parsed<'files.download'>,
+    sink: ByteSink,
+    signal: AbortSignal,
+    name: string,
+  ): Promise<void> {
+    const log = this.deps.log ?? ((line: string) => process.stderr.write(`lifeboat: ${line}\n`));
+    // No job around a download: its warnings go to the engine's log, its progress nowhere.
+    const context: StepContext = {
+      signal,
+      resources: { record: () => 0, update: () => undefined },
+      progress: () => undefined,
+      log: (message, level = 'info') => {
+        if (level !== 'info') log(`download ${name}: ${message}`);
+      },
+      waiting: () => undefined,
+      busy: () => undefined,
+    };
+    try {
+      await work.streamArchive(sink, format, layout, context);
+    } catch (error) {
+      log(`download ${name} broken off: ${(error as Error).message}`);
+      throw error;
+    } finally {
+      await work.finish();
+    }
   }
 
   /** Indexes a point's files; `repository` holds the key when the backup just sealed the point. */
@@ -201,8 +278,9 @@ export class FilesService {
 export function filesHandlers(
   files: FilesService,
   lookup: VmLookup,
-): ChannelHandlers<'files.list' | 'files.preview' | 'files.restore' | 'files.index' | 'files.search'> {
+): ChannelHandlers<'files.list' | 'files.preview' | 'files.restore' | 'files.download' | 'files.index' | 'files.search'> {
   return {
+    'files.download': async (request, context) => files.download(request, context),
     'files.list': async ({ vm, point, path }) => files.list(vm, point, path),
     'files.restore': async (request, { actor }) => ({ job: await files.startItemRestore(request, actor) }),
     'files.preview': async ({ vm, point, path }) => files.preview(vm, point, path),

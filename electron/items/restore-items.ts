@@ -15,9 +15,9 @@ import { Plan, throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import { ContainedWriter, type ClashPolicy } from '../fs/contained-writer.ts';
 import { freeBytes } from '../fs/target-check.ts';
 import { PointBrowser } from './point-browser.ts';
-import { TarWriter, ZipWriter, type ArchiveKind, type ArchiveWriter } from './archive.ts';
+import { TarWriter, ZipWriter, type ArchiveKind, type ArchiveWriter, type ByteSink } from './archive.ts';
 import { escapeGuestName } from '../../shared/guest-names.ts';
-import { splitVolumePath } from '../../shared/item-paths.ts';
+import { isInsideVolume, splitVolumePath } from '../../shared/item-paths.ts';
 
 export type { ClashPolicy } from '../fs/contained-writer.ts';
 /** `archive`: one .zip or .tar in the target folder instead of loose files. `protectedPaths`:
@@ -31,6 +31,60 @@ export type ItemRequest = {
   keepSpecialBits?: boolean | undefined;
   protectedPaths?: string[];
 };
+
+/** How a download lays its items out: as in the guest below the picked items' parents, or every
+ * file at the top of the archive (folders left out). */
+export type ArchiveLayout = 'keep' | 'flatten';
+
+/** A picked path must name something inside a volume: the rule of every item restore and download. */
+export function checkItemPath(path: string): void {
+  if (!isInsideVolume(path))
+    throw new LifeboatError('bad-request', `${path}: pick items inside a volume (/diskN/partM/... or /lvm/<vg>/<lv>/...)`);
+}
+
+/** An archive that keeps no folders: a flattened download's items are all at its top. */
+function withoutFolders(archive: ArchiveWriter): ArchiveWriter {
+  return {
+    directory: async () => undefined,
+    symlink: (...link) => archive.symlink(...link),
+    file: (...file) => archive.file(...file),
+    ...(archive.hardLink ? { hardLink: archive.hardLink.bind(archive) } : {}),
+    close: () => archive.close(),
+  };
+}
+
+/** "name (2).ext": a flattened archive's second file of one name, named as a browser names a
+ * second download of one name (files of one name in different folders are common, not damage). */
+function numbered(name: string, n: number): string {
+  const dot = name.lastIndexOf('.');
+  return dot > 0 ? `${name.slice(0, dot)} (${n})${name.slice(dot)}` : `${name} (${n})`;
+}
+
+/** Where each item goes in an archive, each entry name once. keep: paths relative to the picked
+ * items' parents; a second entry of one path (a damaged guest folder) is "(duplicate)". flatten:
+ * folders are placed nowhere (''), their files at the top, a clash numbered " (2)", " (3)"… */
+function archivePlacement(
+  layout: ArchiveLayout,
+  context: StepContext,
+): (parent: string | null, name: string, isFolder: boolean) => Promise<string> {
+  const names = new Set<string>();
+  return async (parent, name, isFolder) => {
+    if (layout === 'flatten') {
+      if (isFolder) return '';
+      let entryName = name;
+      for (let n = 2; names.has(entryName); n++) entryName = numbered(name, n);
+      names.add(entryName);
+      return entryName;
+    }
+    const wanted = parent ? `${parent}/${name}` : name;
+    let entryName = wanted;
+    for (let n = 1; names.has(entryName); n++) entryName = n === 1 ? `${wanted} (duplicate)` : `${wanted} (duplicate ${n})`;
+    if (entryName !== wanted)
+      context.log(`the guest holds two entries named ${JSON.stringify(wanted)}; the second is archived as ${JSON.stringify(entryName)}`);
+    names.add(entryName);
+    return entryName;
+  };
+}
 
 /** `parent`: the source of the item it was found in; null for a picked one. */
 type Item = { source: string; entry: FsEntry; parent: string | null };
@@ -92,8 +146,7 @@ export class RestoreItemsWork implements JobWork {
     throwIfCancelled(context.signal);
     const items: Item[] = [];
     for (const path of this.request.paths) {
-      if (!browser.isInsideVolume(path))
-        throw new LifeboatError('bad-request', `${path}: pick items inside a volume (/diskN/partM/... or /lvm/<vg>/<lv>/...)`);
+      checkItemPath(path);
       const queue: Item[] = [{ source: path, entry: await browser.stat(path), parent: null }];
       // FAT looks names up without case (it forbids two names that differ only in case); the others by the exact name first.
       const caseless = browser.fileSystemFor(splitVolumePath(path)?.volume ?? path).kind === 'fat';
@@ -317,27 +370,10 @@ export class RestoreItemsWork implements JobWork {
     const handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
     // The archive is the operator's, with their umask's mode (the engine's own umask is private).
     await handle.chmod(operatorMode('file'));
-    const names = new Set<string>();
     const keepBits = this.request.keepSpecialBits ? 0o7777 : 0o777;
     try {
       const archive = kind === 'zip' ? new ZipWriter(handle, keepBits) : new TarWriter(handle, keepBits);
-      await this.writeItems(
-        found,
-        archive,
-        async (parent, name) => {
-          const wanted = parent ? `${parent}/${name}` : name;
-          let entryName = wanted;
-          for (let n = 1; names.has(entryName); n++) entryName = n === 1 ? `${wanted} (duplicate)` : `${wanted} (duplicate ${n})`;
-          if (entryName !== wanted)
-            context.log(
-              `the guest holds two entries named ${JSON.stringify(wanted)}; the second is archived as ${JSON.stringify(entryName)}`,
-            );
-          names.add(entryName);
-          return entryName;
-        },
-        context,
-        total,
-      );
+      await this.writeItems(found, archive, archivePlacement('keep', context), context, total);
     } catch (error) {
       await handle.close();
       await rm(file, { force: true });
@@ -346,6 +382,23 @@ export class RestoreItemsWork implements JobWork {
     await handle.sync();
     await handle.close();
     context.log(`${this.copied} item(s) written to ${file}`);
+  }
+
+  /** The picked items as one archive written to `sink` (a download, no job around it): the same
+   * walk, names and checks as a restore into an archive. A failure throws mid-archive: the caller
+   * must break the stream, so a cut archive never passes for a whole one. finish() closes the point. */
+  async streamArchive(sink: ByteSink, kind: ArchiveKind, layout: ArchiveLayout, context: StepContext): Promise<void> {
+    const found = await this.initialize(context);
+    const keepBits = this.request.keepSpecialBits ? 0o7777 : 0o777;
+    const archive = kind === 'zip' ? new ZipWriter(sink, keepBits) : new TarWriter(sink, keepBits);
+    const total = fileBytes(found.items, 'size', kind !== 'zip');
+    await this.writeItems(
+      found,
+      layout === 'flatten' ? withoutFolders(archive) : archive,
+      archivePlacement(layout, context),
+      context,
+      total,
+    );
   }
 
   private async copy(found: Found, context: StepContext): Promise<void> {

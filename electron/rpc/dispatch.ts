@@ -13,8 +13,12 @@ import { LifeboatError } from '../errors.ts';
 
 /** The context of a call by `caller`; without a signal (a transport that cannot tell when its
  * peer goes away, an in-process call), the call is never aborted. */
-export function callContext(caller: Caller, signal: AbortSignal = new AbortController().signal): CallContext {
-  return { caller, actor: identityLabel(caller), signal };
+export function callContext(
+  caller: Caller,
+  signal: AbortSignal = new AbortController().signal,
+  consoleSession: string | null = null,
+): CallContext {
+  return { caller, actor: identityLabel(caller), signal, consoleSession };
 }
 
 export async function dispatch(engine: Engine, connection: Peer, channel: unknown, payload: unknown): Promise<unknown> {
@@ -40,7 +44,7 @@ async function call<C extends RequestChannel>(engine: Engine, connection: Peer, 
   // Who asks is settled before the payload is looked at: a caller without the role learns nothing.
   const caller = authorize(channel, engine.auth.callerOf(connection));
   const handler = engine.handlers[channel as EngineChannel] as (request: unknown, context: CallContext) => Promise<ResponseOf<C>>;
-  return handler(withFullIds(engine, parse(channel, payload)), callContext(caller, connection.signal));
+  return handler(withFullIds(engine, parse(channel, payload)), callContext(caller, connection.signal, connection.consoleSession));
 }
 
 /** A request naming a job or an Instant Recovery session by the short id the console and the CLI

@@ -20,6 +20,7 @@ import { LifeboatError, toWireError } from '../errors.ts';
 import { MAX_FRAME_BYTES, parseClientFrame, servePeer } from './frames.ts';
 import { isLoopbackAddress } from './listen-policy.ts';
 import { consoleFile, requestPath } from './request-target.ts';
+import { isDownloadPath, serveDownload } from './download-route.ts';
 import type { SessionEndReason } from '../auth/session-store.ts';
 import { Peer } from '../auth/peer.ts';
 
@@ -111,6 +112,7 @@ export async function startConsoleServer(engine: Engine, options: ConsoleServerO
       return;
     }
     const path = requestPath(request.url);
+    if (path !== null && isDownloadPath(path)) return serveDownload(engine, path, request, response);
     const relative = path === null ? null : consoleFile(path);
     if (relative === null) {
       response.writeHead(path === null ? 400 : 404).end();
@@ -196,6 +198,7 @@ export async function startConsoleServer(engine: Engine, options: ConsoleServerO
       signOut(ws, reason);
     }
     socketsOf.delete(id);
+    engine.files.downloads.dropSession(id);
   });
   const sweeper = setInterval(() => engine.sessions.sweep(), options.sweepMs ?? SWEEP_MS);
   sweeper.unref();
@@ -250,6 +253,7 @@ export async function startConsoleServer(engine: Engine, options: ConsoleServerO
       sockets.add(ws);
       // The browser console is nobody until it signs in with an account (auth.login).
       const connection = new Peer(null);
+      connection.consoleSession = sessionId;
       connectionOf.set(ws, connection);
       peer = servePeer(engine, connection, send);
     };

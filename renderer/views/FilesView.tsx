@@ -1,59 +1,39 @@
 // Item-level restore: pick a VM and a point on its timeline, expand folders (one request each),
-// tick files and folders, preview text and images, search the index, restore the picked items.
-import { useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState, type FormEvent } from 'react';
-import type { FileEntry } from '../../shared/domain.ts';
-import { describeIndexGaps, formatBytes, printableName } from '../../shared/format.ts';
-import { escapeGuestName } from '../../shared/guest-names.ts';
-import { isInsideVolume } from '../../shared/item-paths.ts';
+// pick files and folders into the tray, preview text and images, search the index (a hit opens its
+// folder), then download the picked items or restore them into a folder. The tree and the tray
+// live in the store, so they are as the operator left them when they come back.
+import {
+  Flex,
+  FlexItem,
+  FormGroup,
+  FormSelect,
+  FormSelectOption,
+  Grid,
+  GridItem,
+  TextInput,
+  Title,
+  ToggleGroup,
+  ToggleGroupItem,
+} from '@patternfly/react-core';
+import { useQueries, useQuery } from '@tanstack/react-query';
+import type { SearchHit } from '../../shared/domain.ts';
 import { useApi, usePoints, useVms } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
+import { FileTree } from './files/FileTree.tsx';
+import { Preview } from './files/Preview.tsx';
+import { SearchHits } from './files/SearchHits.tsx';
+import { Tray } from './files/Tray.tsx';
+import { foldersAbove, treeRows } from './files/tree-rows.ts';
 import { formatTime } from './time.ts';
-import { VirtualList } from './VirtualList.tsx';
-import { toggled } from './toggled.ts';
-import { AlternateLocation } from './LocationNote.tsx';
-
-type Row = { path: string; depth: number; entry: FileEntry };
-
-function Preview({ vm, point, path }: { vm: string; point: string; path: string }) {
-  const api = useApi();
-  const preview = useQuery({ queryKey: ['preview', vm, point, path], queryFn: () => api.invoke('files.preview', { vm, point, path }) });
-  if (preview.isPending) return <p role="status">Reading {path}…</p>;
-  if (preview.isError) return <p role="alert">{preview.error.message}</p>;
-  const { kind, mime, base64, size, truncated } = preview.data;
-  return (
-    <section className="preview-pane" aria-label={`Preview of ${path}`}>
-      <h3>
-        {path.split('/').at(-1)}{' '}
-        <span className="muted">
-          ({formatBytes(size)}
-          {truncated ? ', first 256 KiB' : ''})
-        </span>
-      </h3>
-      {kind === 'text' && <pre>{new TextDecoder().decode(Uint8Array.from(atob(base64), (char) => char.charCodeAt(0)))}</pre>}
-      {kind === 'image' && base64 && <img alt={path} src={`data:${mime};base64,${base64}`} />}
-      {(kind === 'binary' || (kind === 'image' && !base64)) && <p className="muted">No preview for this file.</p>}
-    </section>
-  );
-}
 
 export function FilesView() {
   const api = useApi();
-  const queries = useQueryClient();
-  const openJob = useConsole((state) => state.openJob);
   const vms = useVms();
-  const [vm, setVm] = useState<string | null>(null);
+  const { vm, point: chosenPoint, expanded, focused, search: pattern } = useConsole((state) => state.files);
+  const setFiles = useConsole((state) => state.setFiles);
+  const browseFiles = useConsole((state) => state.browseFiles);
   const points = usePoints(vm);
-  const [chosenPoint, setChosenPoint] = useState<string | null>(null);
   const point = chosenPoint ?? points.data?.[0]?.id ?? null;
-  const [expanded, setExpanded] = useState<string[]>(['/']);
-  const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [previewed, setPreviewed] = useState<string | null>(null);
-  const [pattern, setPattern] = useState('');
-  const [target, setTarget] = useState('');
-  const [onClash, setOnClash] = useState<'keep-both' | 'overwrite' | 'skip'>('keep-both');
-  const [archive, setArchive] = useState<'' | 'zip' | 'tar'>('');
-  const [error, setError] = useState<string | null>(null);
 
   const listings = useQueries({
     queries: expanded.map((path) => ({
@@ -63,207 +43,79 @@ export function FilesView() {
       staleTime: Infinity,
     })),
   });
-  const childrenOf = new Map(expanded.map((path, index) => [path, listings[index]?.data]));
-  const rows: Row[] = [];
-  const addRows = (path: string, depth: number): void => {
-    for (const entry of childrenOf.get(path) ?? []) {
-      const child = `${path === '/' ? '' : path}/${escapeGuestName(entry.name).name}`; // a name holding '/' is picked by its escaped name
-      rows.push({ path: child, depth, entry });
-      if (expanded.includes(child)) addRows(child, depth + 1);
-    }
-  };
-  addRows('/', 0);
+  const rows = treeRows(new Map(expanded.map((path, index) => [path, listings[index]?.data])), expanded);
+  const previewed = rows.find((row) => row.path === focused && row.entry.type === 'file')?.path ?? null;
   const search = useQuery({
     queryKey: ['search', pattern, vm],
     queryFn: () => api.invoke('files.search', { pattern, ...(vm ? { vm } : {}) }),
     enabled: pattern.trim().length >= 2,
   });
 
-  const pickVm = (id: string): void => {
-    setVm(id);
-    setChosenPoint(null);
-    setExpanded(['/']);
-    setSelected(new Set());
-    setPreviewed(null);
-  };
   const toggle = (path: string): void =>
-    setExpanded((open) =>
-      open.includes(path) ? open.filter((candidate) => candidate !== path && !candidate.startsWith(`${path}/`)) : [...open, path],
-    );
-  const tick = (path: string): void => setSelected((picked) => toggled(picked, path));
-  const restore = async (event: FormEvent): Promise<void> => {
-    event.preventDefault();
-    setError(null);
-    try {
-      const { job } = await api.invoke('files.restore', {
-        vm: vm as string,
-        point: point as string,
-        paths: [...selected],
-        target: { kind: 'local', path: target.trim() },
-        onClash,
-        ...(archive ? { archive } : {}),
-      });
-      await queries.invalidateQueries({ queryKey: ['jobs'] });
-      openJob(job.id);
-    } catch (failure) {
-      setError((failure as Error).message);
-    }
+    setFiles({
+      expanded: expanded.includes(path)
+        ? expanded.filter((candidate) => candidate !== path && !candidate.startsWith(`${path}/`))
+        : [...expanded, path],
+    });
+  /** A hit opens in its newest point: the folders above it open, the hit is selected. */
+  const openHit = (hit: SearchHit): void => {
+    const newest = hit.versions.reduce((best, version) => (version.sequence > best.sequence ? version : best));
+    if (hit.vmId !== vm || newest.pointId !== point) browseFiles(hit.vmId, newest.pointId);
+    const opened = useConsole.getState().files.expanded;
+    setFiles({ expanded: [...new Set([...opened, ...foldersAbove(hit.path)])], focused: hit.path });
   };
 
   return (
-    <div className="files">
-      <section aria-labelledby="files-heading">
-        <h2 id="files-heading">Files</h2>
-        <label htmlFor="files-vm">Virtual machine</label>
-        <select id="files-vm" value={vm ?? ''} onChange={(event) => pickVm(event.target.value)}>
-          <option value="" disabled>
-            Choose a VM
-          </option>
-          {vms.data?.map((candidate) => (
-            <option key={candidate.id} value={candidate.id}>
-              {candidate.name}
-            </option>
-          ))}
-        </select>
-        <label>
-          Search the index
-          <input
-            type="search"
-            value={pattern}
-            onChange={(event) => setPattern(event.target.value)}
-            placeholder="invoice-2025, *.conf, host?ame"
-            title="Part of a file name, or the whole name with * (any characters) and ? (one character)"
-          />
-        </label>
-        <span className="muted">Part of a name, or the whole name with * and ? wildcards.</span>
-        {search.data && (
-          <ul className="hits" aria-label="Search results">
-            {search.data.hits.length === 0 && <li className="muted">Nothing of that name in the index.</li>}
-            {search.data.hits.map((hit) => (
-              <li key={`${hit.vmId}${hit.path}`}>
-                {hit.vmName} <code>{hit.path}</code>{' '}
-                <span className="muted">in point(s) {hit.versions.map((version) => `#${version.sequence}`).join(', ')}</span>
-              </li>
-            ))}
-            {search.data.gaps.flatMap(describeIndexGaps).map((line) => (
-              <li key={line} role="note" className="warning">
-                {line}
-              </li>
-            ))}
-          </ul>
-        )}
-        {vm && (
-          <ol className="timeline" aria-label="Restore points">
-            {points.data?.map((candidate) => (
-              <li key={candidate.id}>
-                <button
-                  aria-pressed={candidate.id === point}
-                  onClick={() => {
-                    setChosenPoint(candidate.id);
-                    setExpanded(['/']);
-                    setSelected(new Set());
-                  }}
-                >
-                  #{candidate.sequence} <span className="muted">{formatTime(candidate.createdAt)}</span>
-                </button>
-              </li>
-            ))}
-          </ol>
-        )}
-        {vm && point && (
-          <VirtualList
-            items={rows}
-            rowHeight={26}
-            height={360}
-            label="Files of the restore point"
-            render={(row) => (
-              <div
-                className="row"
-                style={{ paddingLeft: row.depth * 18 }}
-                role="treeitem"
-                aria-expanded={row.entry.type === 'dir' ? expanded.includes(row.path) : undefined}
-                aria-selected={selected.has(row.path)}
-              >
-                {row.entry.type === 'dir' ? (
-                  <button
-                    className="twisty"
-                    onClick={() => toggle(row.path)}
-                    aria-label={`${expanded.includes(row.path) ? 'Collapse' : 'Expand'} ${printableName(row.entry.name)}`}
-                  >
-                    {expanded.includes(row.path) ? '▾' : '▸'}
-                  </button>
-                ) : (
-                  <span className="twisty" />
-                )}
-                {isInsideVolume(row.path) && (
-                  <input type="checkbox" checked={selected.has(row.path)} onChange={() => tick(row.path)} aria-label={`Pick ${row.path}`} />
-                )}
-                {/* A guest's name may hold control characters or bidi overrides: shown escaped, as the CLI does. */}
-                {row.entry.type === 'file' ? (
-                  <button className="link" onClick={() => setPreviewed(row.path)}>
-                    {printableName(row.entry.name)}
-                  </button>
-                ) : (
-                  <span>{printableName(row.entry.name)}</span>
-                )}
-                <span className="muted">
-                  {' '}
-                  {row.entry.type === 'file'
-                    ? formatBytes(row.entry.size)
-                    : row.entry.problem === undefined
-                      ? printableName(row.entry.target ?? '')
-                      : ''}
-                </span>
-                {row.entry.problem !== undefined && (
-                  <span className="warning" role="note">
-                    {' '}
-                    could not be read: {row.entry.problem}
-                  </span>
-                )}
-                {row.entry.notes?.map((note) => (
-                  <span key={note} className={note.startsWith('may be stale') ? 'warning' : 'muted'} role="note">
-                    {' '}
-                    {note}
-                  </span>
-                ))}
-              </div>
-            )}
-          />
-        )}
-      </section>
-      <aside>
-        {vm && point && previewed && <Preview vm={vm} point={point} path={previewed} />}
-        {selected.size > 0 && (
-          <form className="restore-items" onSubmit={(event) => void restore(event)} aria-label="Restore the picked items">
-            <h3>Restore {selected.size} picked item(s)</h3>
-            <AlternateLocation what="the items go to a folder on this machine" />
-            <label>
-              Into folder
-              <input value={target} onChange={(event) => setTarget(event.target.value)} placeholder="/home/operator/restored" required />
-            </label>
-            <label htmlFor="files-clash">If a name exists</label>
-            <select id="files-clash" value={onClash} onChange={(event) => setOnClash(event.target.value as typeof onClash)}>
-              <option value="keep-both">Keep both</option>
-              <option value="overwrite">Overwrite</option>
-              <option value="skip">Skip</option>
-            </select>
-            <label htmlFor="files-archive">As</label>
-            <select id="files-archive" value={archive} onChange={(event) => setArchive(event.target.value as typeof archive)}>
-              <option value="">Files and folders</option>
-              <option value="zip">One .zip archive</option>
-              <option value="tar">One .tar archive</option>
-            </select>
-            {error && (
-              <p role="alert" className="error">
-                {error}
-              </p>
-            )}
-            <button type="submit" disabled={!target.trim()}>
-              Restore items
-            </button>
-          </form>
-        )}
-      </aside>
-    </div>
+    <Grid hasGutter>
+      <GridItem lg={7}>
+        <Flex direction={{ default: 'column' }} spaceItems={{ default: 'spaceItemsMd' }}>
+          <Title headingLevel="h2" id="files-heading">
+            Files
+          </Title>
+          <FormGroup label="Virtual machine" fieldId="files-vm">
+            <FormSelect id="files-vm" value={vm ?? ''} onChange={(_event, value) => browseFiles(value, null)}>
+              <FormSelectOption value="" label="Choose a VM" isDisabled />
+              {vms.data?.map((candidate) => (
+                <FormSelectOption key={candidate.id} value={candidate.id} label={candidate.name} />
+              ))}
+            </FormSelect>
+          </FormGroup>
+          <FormGroup label="Search the index" fieldId="files-search">
+            <TextInput
+              id="files-search"
+              type="search"
+              value={pattern}
+              onChange={(_event, value) => setFiles({ search: value })}
+              placeholder="invoice-2025, *.conf, host?ame"
+            />
+            <p className="pf-v6-u-font-size-sm pf-v6-u-text-color-subtle">Part of a name, or the whole name with * and ? wildcards.</p>
+          </FormGroup>
+          {search.data && <SearchHits hits={search.data.hits} gaps={search.data.gaps} onOpen={openHit} />}
+          {vm && (
+            <ToggleGroup aria-label="Restore points" isCompact>
+              {points.data?.map((candidate) => (
+                <ToggleGroupItem
+                  key={candidate.id}
+                  text={`#${candidate.sequence} ${formatTime(candidate.createdAt)}`}
+                  isSelected={candidate.id === point}
+                  onChange={() => browseFiles(vm, candidate.id)}
+                />
+              ))}
+            </ToggleGroup>
+          )}
+          {vm && point && <FileTree rows={rows} onToggle={toggle} onPreview={(path) => setFiles({ focused: path })} />}
+        </Flex>
+      </GridItem>
+      <GridItem lg={5}>
+        <Flex direction={{ default: 'column' }} spaceItems={{ default: 'spaceItemsMd' }}>
+          {vm && point && <Tray vm={vm} point={point} />}
+          {vm && point && previewed && (
+            <FlexItem>
+              <Preview vm={vm} point={point} path={previewed} />
+            </FlexItem>
+          )}
+        </Flex>
+      </GridItem>
+    </Grid>
   );
 }

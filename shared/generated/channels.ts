@@ -31,6 +31,7 @@ export const requestChannelNames = [
   'restore.previewOriginal',
   'files.list',
   'files.restore',
+  'files.download',
   'files.preview',
   'files.index',
   'files.search',

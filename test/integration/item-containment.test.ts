@@ -16,29 +16,12 @@ import { buildGuestDisk, spliceAll } from '../../electron/lab/guest-disk.ts';
 import { Peer, osCaller } from '../../electron/auth/peer.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
 import { makeVmFolder, openEngine, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
+import { patchName } from '../helpers/image-names.ts';
 
 const TIB = 2 ** 40;
 const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
 const runFile = promisify(execFile);
 const mtoolsEnv = { ...process.env, MTOOLS_SKIP_CHECK: '1' };
-
-/** Renames a directory entry in a file system image by rewriting its name bytes: the tools
- * refuse such names, a damaged or hostile guest does not. The placeholder must occur once. */
-async function patchName(image: string, placeholder: string, name: string): Promise<void> {
-  const bytes = await readFile(image);
-  const from = Buffer.from(placeholder, 'latin1');
-  const to = Buffer.from(name, 'latin1');
-  assert.equal(from.length, to.length);
-  // Only where it is an entry's name: an 11-byte FAT short name, or an ext4 name behind its
-  // name_len and file_type bytes (a short placeholder can also occur in a guest file's bytes).
-  const isEntryName = (at: number): boolean => from.length === 11 || bytes[at - 2] === from.length;
-  const places: number[] = [];
-  for (let at = bytes.indexOf(from); at >= 0 && places.length < 2; at = bytes.indexOf(from, at + 1)) if (isEntryName(at)) places.push(at);
-  assert.equal(places.length, 1, `${placeholder} names one entry in ${image}`);
-  const at = places[0] as number;
-  to.copy(bytes, at);
-  await writeFile(image, bytes);
-}
 
 /** Every path under `folder` with its kind and bytes: compared before and after, it shows that nothing was written there. */
 async function snapshotTree(folder: string): Promise<string[]> {
