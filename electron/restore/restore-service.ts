@@ -68,7 +68,13 @@ export class RestoreService {
     const held = this.deps.checks.checkTarget(target, vm.name);
     // The copy the restore reads, unlocked when encrypted: a wrong password fails here, before a job exists.
     const source = await this.deps.copies.sourceFor(vm, pointId, request);
-    catalog.audit(actor, 'restore.entireVm', vm.id, { pointId, target, newName: request.newName ?? null, source: source.site.name });
+    catalog.audit(actor, 'restore.entireVm', vm.id, {
+      pointId,
+      target,
+      newName: request.newName ?? null,
+      source: source.site.name,
+      reason: request.reason ?? null,
+    });
     const where = target.kind === 'local' ? target.path : `${target.host}${target.datastore ? ` [${target.datastore}]` : ''}`;
     const spec = {
       kind: 'restore-entire-vm' as const,
@@ -77,6 +83,7 @@ export class RestoreService {
       summary: `Restore ${vm.name} as ${name} to ${where}${fromCopy(source)}`,
       params: { ...withoutSecrets(request), pointId },
       requestedBy: actor,
+      reason: request.reason,
     };
     if (target.kind === 'local') {
       return jobs.submit(spec, (jobId) =>
@@ -104,6 +111,7 @@ export class RestoreService {
       target: request.target.path,
       template: request.template,
       source: source.site.name,
+      reason: request.reason ?? null,
     });
     return jobs.submit(
       {
@@ -113,6 +121,7 @@ export class RestoreService {
         summary: `Restore the disks of ${vm.name} with an ${request.template.toUpperCase()} template to ${request.target.path}${fromCopy(source)}`,
         params: { ...withoutSecrets(request), pointId },
         requestedBy: actor,
+        reason: request.reason,
       },
       (jobId) =>
         readingFrom(
@@ -134,6 +143,7 @@ export class RestoreService {
       account: account.name,
       container: request.container,
       source: source.site.name,
+      reason: request.reason ?? null,
     });
     return jobs.submit(
       {
@@ -143,6 +153,7 @@ export class RestoreService {
         summary: `Restore the disks of ${vm.name} to Azure ${account.name}/${request.container}${fromCopy(source)}`,
         params: { ...withoutSecrets(request), pointId },
         requestedBy: actor,
+        reason: request.reason,
       },
       (jobId) =>
         readingFrom(
