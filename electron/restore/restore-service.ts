@@ -19,6 +19,7 @@ import type { EntireVmLocalRestore, RestoreRequest } from './entire-vm-local.ts'
 import type { RestoreAzureRequest, RestoreAzureWork } from './restore-azure.ts';
 import type { RestoreDisksRequest, RestoreDisksWork } from './restore-disks.ts';
 import type { TargetChecks } from './target-checks.ts';
+import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { RestoreChecker } from './restore-check.ts';
 
 /** A restore of one point to a target, as the entire-VM, tape, rehearsal and migration jobs ask for it. */
@@ -42,6 +43,7 @@ export type RestoreServiceDeps = {
   copies: CopyService;
   azure: AzureAccounts;
   works: RestoreWorks;
+  connectHost: (name: string) => Promise<VsphereClient>;
   /** Removes what an interrupted job left behind (the janitor, for that job); how many leftovers. */
   cleanLeftovers(jobId: string): Promise<number>;
 };
@@ -53,7 +55,7 @@ export class RestoreService {
 
   constructor(deps: RestoreServiceDeps) {
     this.deps = deps;
-    this.checker = new RestoreChecker({ catalog: deps.catalog, lookup: deps.lookup });
+    this.checker = new RestoreChecker(deps);
   }
 
   async start(unchecked: Parsed<'restore.entireVm'>, actor: string): Promise<Job> {
