@@ -78,6 +78,8 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
   private placement: Placement | null = null;
   private disks: DiskPlacement[] = [];
   private diskDatastores: Record<string, string> = {};
+  /** Folders made on other datastores than the VM's for its disks, removed if the restore fails. */
+  private readonly diskFolders: string[] = [];
   private vm: MoRef | null = null;
   /** Whether the VM was powered on after the restore (null: not asked). */
   private poweredOn: boolean | null = null;
@@ -171,6 +173,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     });
     // Recorded first: if the engine dies after CreateVM, the janitor finds the VM by its annotation.
     context.resources.record('vsphere-vm', { host: this.request.target.host, name: vmName, annotation });
+    await this.makeDiskFolders(prepared, context);
     const task = moRefOf(
       await client.soap.call('CreateVM_Task', placement.datacenter.vmFolder, [
         config,
@@ -182,6 +185,25 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     this.vm = vm;
     context.log(`VM ${vmName} created and registered on ${placement.host.name} (${vm.value})`);
     return { ...prepared, vm };
+  }
+
+  /** A disk on another datastore than the VM's files goes into a folder of the VM's name there,
+   * which CreateVM does not make; a failed restore removes it again (finish). */
+  private async makeDiskFolders(prepared: Prepared, context: StepContext): Promise<void> {
+    const { client, placement, vmName } = prepared;
+    const elsewhere = new Set(
+      prepared.disks.map((disk) => prepared.datastoreOf(disk.key).name).filter((name) => name !== placement.datastore.name),
+    );
+    for (const datastore of elsewhere) {
+      const folder = `[${datastore}] ${vmName}`;
+      await client.soap.call('MakeDirectory', client.content.fileManager, [
+        el('name', folder),
+        moRefXml('datacenter', placement.datacenter.ref),
+        el('createParentDirectories', false),
+      ]);
+      this.diskFolders.push(folder);
+      context.log(`folder ${folder} made for the disks placed there`);
+    }
   }
 
   private async transferDisks(snapshotted: Snapshotted, context: StepContext): Promise<Snapshotted> {
@@ -324,8 +346,20 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     await this.source?.close();
     // The half-made VM goes, with its files and any snapshot; if that fails, the janitor retries.
     const vm = succeeded ? null : this.vm;
+    const folders = succeeded ? [] : this.diskFolders;
+    const datacenter = this.placement?.datacenter.ref;
     await this.release(async (client) => {
       if (vm) await client.runTask('Destroy_Task', vm, [], `remove half-restored VM ${this.vmName}`);
+      for (const folder of datacenter ? folders : []) {
+        await client
+          .runTask(
+            'DeleteDatastoreFile_Task',
+            client.content.fileManager,
+            [el('name', folder), moRefXml('datacenter', datacenter as MoRef)],
+            `remove ${folder}`,
+          )
+          .catch(() => undefined);
+      }
     });
   }
 
