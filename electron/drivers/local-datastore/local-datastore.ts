@@ -24,7 +24,7 @@ async function entriesOf(path: string): Promise<string[] | null> {
   } catch (error) {
     if (isErrnoCode(error, 'ENOENT')) return null;
     if (isErrnoCode(error, 'ENOTDIR')) throw new LifeboatError('target-not-empty', `target ${path} is a file, not a folder`);
-    throw error;
+    throw new LifeboatError('forbidden', `target folder ${path} cannot be read: ${(error as Error).message}`, { cause: error });
   }
 }
 
