@@ -29,6 +29,17 @@ export async function checkedOutFile(api: LifeboatApi, home: string, path: strin
   return checkTargetPath(path, '--out', { home, repositories: sites.map((site) => ({ name: site.name, path: site.path })) });
 }
 
+/** Repeated KEY=VALUE flags (--datastore-path DS=PATH, --disk-datastore DISK=DS, ...) as a record. */
+export function keyValuePairs(pairs: string[] | undefined, flag: string, shape: string): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (const pair of pairs ?? []) {
+    const at = pair.indexOf('=');
+    if (at <= 0 || at === pair.length - 1) throw new UsageError(`${flag} takes ${shape}, not ${pair}`);
+    record[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return record;
+}
+
 export function positiveInt(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value)) throw new UsageError(`${name} takes a whole number`);

@@ -2,7 +2,7 @@
 // proxies for Direct SAN and HotAdd, Azure Storage accounts).
 import type { LifeboatApi } from '../../shared/contract.ts';
 import { formatBytes, table } from '../../shared/format.ts';
-import { positiveInt, UsageError, type Output } from './cli-output.ts';
+import { positiveInt, UsageError, type Output, keyValuePairs } from './cli-output.ts';
 import type { CliValues } from './options.ts';
 
 export async function hostsCommand(api: LifeboatApi, rest: string[], values: CliValues, out: Output): Promise<number> {
@@ -95,12 +95,7 @@ export async function proxiesCommand(api: LifeboatApi, rest: string[], values: C
   }
   if (action !== 'add') throw new UsageError('proxies takes: add <name> … | remove <name>');
   if (!values.host || !values.transports) throw new UsageError('proxies add needs --host and --transports');
-  const datastorePaths: Record<string, string> = {};
-  for (const pair of values['datastore-path'] ?? []) {
-    const at = pair.indexOf('=');
-    if (at <= 0 || at === pair.length - 1) throw new UsageError(`--datastore-path takes DATASTORE=PATH, not ${pair}`);
-    datastorePaths[pair.slice(0, at)] = pair.slice(at + 1);
-  }
+  const datastorePaths = keyValuePairs(values['datastore-path'], '--datastore-path', 'DATASTORE=PATH');
   const proxy = await api.invoke('proxies.add', {
     name,
     host: values.host,

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import type { LifeboatApi, RequestOf } from '../../shared/contract.ts';
 import { formatBytes, table } from '../../shared/format.ts';
 import { giveToOperator } from '../fs/private-files.ts';
-import { checkedOutFile, localPath, runJobCommand, UsageError, type Output } from './cli-output.ts';
+import { checkedOutFile, keyValuePairs, localPath, runJobCommand, UsageError, type Output } from './cli-output.ts';
 import { sourceChoice } from './copy-commands.ts';
 import type { CliValues } from './options.ts';
 import { restoreTapeCommand } from './tape-commands.ts';
@@ -13,7 +13,7 @@ import { restoreTapeCommand } from './tape-commands.ts';
 function restoreTarget(values: CliValues): RequestOf<'restore.entireVm'>['target'] {
   const target = values.target ?? '';
   if (target.startsWith('vsphere:') && target.length > 'vsphere:'.length) {
-    const optional = (key: 'datastore' | 'host-system' | 'network' | 'disk-format' | 'transport', field: string) =>
+    const optional = (key: 'datastore' | 'host-system' | 'network' | 'disk-format' | 'transport' | 'identity', field: string) =>
       values[key] ? { [field]: values[key] } : {};
     return {
       kind: 'vsphere',
@@ -24,9 +24,20 @@ function restoreTarget(values: CliValues): RequestOf<'restore.entireVm'>['target
       ...optional('disk-format', 'diskFormat'),
       ...optional('transport', 'transport'),
       ...(values.original ? { original: true, confirmOverwrite: values.yes ?? false } : {}),
+      ...(values['disk-datastore']
+        ? { diskDatastores: keyValuePairs(values['disk-datastore'], '--disk-datastore', 'DISK=DATASTORE') }
+        : {}),
+      ...(values['network-map'] ? { networkMap: keyValuePairs(values['network-map'], '--network-map', 'SOURCE=TARGET') } : {}),
+      ...optional('identity', 'identity'),
+      ...(values['power-on'] ? { powerOn: true } : {}),
     } as RequestOf<'restore.entireVm'>['target'];
   }
   return { kind: 'local', path: localPath(target, '--target (local:<dir> or vsphere:<host>)') };
+}
+
+/** --reason TEXT: kept in the audit log and the job's first event. */
+function reasonOf(values: CliValues): { reason?: string } {
+  return values.reason ? { reason: values.reason } : {};
 }
 
 export async function restoreCommand(api: LifeboatApi, rest: string[], values: CliValues, out: Output): Promise<number> {
@@ -40,6 +51,7 @@ export async function restoreCommand(api: LifeboatApi, rest: string[], values: C
       point: values.point,
       target: { kind: 'local', path: values.out },
       template,
+      ...reasonOf(values),
       ...(await sourceChoice(values)),
     });
     return await runJobCommand(api, job, values.detach, out);
@@ -53,6 +65,7 @@ export async function restoreCommand(api: LifeboatApi, rest: string[], values: C
       point: values.point,
       account,
       container,
+      ...reasonOf(values),
       ...(await sourceChoice(values)),
     });
     return await runJobCommand(api, job, values.detach, out);
@@ -65,6 +78,7 @@ export async function restoreCommand(api: LifeboatApi, rest: string[], values: C
       target: restoreTarget(values),
       ...(values.name ? { newName: values.name } : {}),
       ...(values['present-to'] ? { host: values['present-to'] } : {}),
+      ...reasonOf(values),
     });
     return await runJobCommand(api, job, values.detach, out);
   }
@@ -76,6 +90,7 @@ export async function restoreCommand(api: LifeboatApi, rest: string[], values: C
     point: values.point,
     target: restoreTarget(values),
     ...(values.name ? { newName: values.name } : {}),
+    ...reasonOf(values),
     ...(await sourceChoice(values)),
   };
   if (request.target.kind === 'vsphere' && request.target.original && !values.yes) {

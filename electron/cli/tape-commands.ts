@@ -7,6 +7,7 @@ import { formatBytes, table } from '../../shared/format.ts';
 import { describeJob, follow, positiveInt, runJobCommand, UsageError, type Output } from './cli-output.ts';
 
 export type TapeFlags = {
+  reason?: string | undefined;
   slots?: string | undefined;
   drives?: string | undefined;
   mailslots?: string | undefined;
@@ -268,7 +269,13 @@ export async function restoreTapeCommand(
   const point = values.point ?? 'latest';
   const pullList = await api.invoke('tape.pullList', { vms, point });
   if (!out.json) process.stderr.write(`pull list (tapes in the order they are read):\n${pullListText(pullList)}\n`);
-  const { jobs } = await api.invoke('restore.tape', { vms, point, target, ...(values.staging ? { staging: values.staging } : {}) });
+  const { jobs } = await api.invoke('restore.tape', {
+    vms,
+    point,
+    target,
+    ...(values.staging ? { staging: values.staging } : {}),
+    ...(values.reason ? { reason: values.reason } : {}),
+  });
   return await runWithPrompts(api, jobs, values.detach, out);
 }
 

@@ -25,6 +25,8 @@ export const usage = `usage: lifeboat [--home DIR] [--json] [--secrets-key-file 
      [--password-env VAR | --recovery-key FILE] (encrypted points)
   restore vm <vm> --point P --target vsphere:<host> [--name NEW] [--datastore D] [--host-system ESXI]
                   [--network N] [--disk-format thin|thick] [--transport auto|san|hotadd|nbd]
+                  [--disk-datastore DISK=DS]... [--network-map SOURCE=TARGET]... [--identity new|keep] [--power-on]
+     every restore also takes [--reason TEXT] (kept in the audit log and the job's first event)
   restore vm <vm> --point P --target vsphere:<host> --original [--yes]   roll the VM back in place
                   (without --yes it shows what would be replaced and stops)
   azure [add --blob-url URL --account NAME --key-env VAR [--name N] | remove <name>]   Azure Storage accounts

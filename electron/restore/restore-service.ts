@@ -19,6 +19,8 @@ import type { EntireVmLocalRestore, RestoreRequest } from './entire-vm-local.ts'
 import type { RestoreAzureRequest, RestoreAzureWork } from './restore-azure.ts';
 import type { RestoreDisksRequest, RestoreDisksWork } from './restore-disks.ts';
 import type { TargetChecks } from './target-checks.ts';
+import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
+import { RestoreChecker } from './restore-check.ts';
 
 /** A restore of one point to a target, as the entire-VM, tape, rehearsal and migration jobs ask for it. */
 export type PointRestoreRequest = { vmId: string; pointId: string; target: LocalTarget | VsphereTarget; newName?: string | undefined };
@@ -41,15 +43,19 @@ export type RestoreServiceDeps = {
   copies: CopyService;
   azure: AzureAccounts;
   works: RestoreWorks;
+  connectHost: (name: string) => Promise<VsphereClient>;
   /** Removes what an interrupted job left behind (the janitor, for that job); how many leftovers. */
   cleanLeftovers(jobId: string): Promise<number>;
 };
 
 export class RestoreService {
   private readonly deps: RestoreServiceDeps;
+  /** The wizard's per-step checks: the pre-flight of the jobs below, answered as problems. */
+  readonly checker: RestoreChecker;
 
   constructor(deps: RestoreServiceDeps) {
     this.deps = deps;
+    this.checker = new RestoreChecker(deps);
   }
 
   async start(unchecked: Parsed<'restore.entireVm'>, actor: string): Promise<Job> {
@@ -64,7 +70,13 @@ export class RestoreService {
     const held = this.deps.checks.checkTarget(target, vm.name);
     // The copy the restore reads, unlocked when encrypted: a wrong password fails here, before a job exists.
     const source = await this.deps.copies.sourceFor(vm, pointId, request);
-    catalog.audit(actor, 'restore.entireVm', vm.id, { pointId, target, newName: request.newName ?? null, source: source.site.name });
+    catalog.audit(actor, 'restore.entireVm', vm.id, {
+      pointId,
+      target,
+      newName: request.newName ?? null,
+      source: source.site.name,
+      reason: request.reason ?? null,
+    });
     const where = target.kind === 'local' ? target.path : `${target.host}${target.datastore ? ` [${target.datastore}]` : ''}`;
     const spec = {
       kind: 'restore-entire-vm' as const,
@@ -73,6 +85,7 @@ export class RestoreService {
       summary: `Restore ${vm.name} as ${name} to ${where}${fromCopy(source)}`,
       params: { ...withoutSecrets(request), pointId },
       requestedBy: actor,
+      reason: request.reason,
     };
     if (target.kind === 'local') {
       return jobs.submit(spec, (jobId) =>
@@ -100,6 +113,7 @@ export class RestoreService {
       target: request.target.path,
       template: request.template,
       source: source.site.name,
+      reason: request.reason ?? null,
     });
     return jobs.submit(
       {
@@ -109,6 +123,7 @@ export class RestoreService {
         summary: `Restore the disks of ${vm.name} with an ${request.template.toUpperCase()} template to ${request.target.path}${fromCopy(source)}`,
         params: { ...withoutSecrets(request), pointId },
         requestedBy: actor,
+        reason: request.reason,
       },
       (jobId) =>
         readingFrom(
@@ -130,6 +145,7 @@ export class RestoreService {
       account: account.name,
       container: request.container,
       source: source.site.name,
+      reason: request.reason ?? null,
     });
     return jobs.submit(
       {
@@ -139,6 +155,7 @@ export class RestoreService {
         summary: `Restore the disks of ${vm.name} to Azure ${account.name}/${request.container}${fromCopy(source)}`,
         params: { ...withoutSecrets(request), pointId },
         requestedBy: actor,
+        reason: request.reason,
       },
       (jobId) =>
         readingFrom(
@@ -211,9 +228,10 @@ export class RestoreService {
 
 export function restoreHandlers(
   restores: RestoreService,
-): ChannelHandlers<'restore.entireVm' | 'restore.disks' | 'restore.azure' | 'jobs.resume' | 'jobs.discard'> {
+): ChannelHandlers<'restore.entireVm' | 'restore.check' | 'restore.disks' | 'restore.azure' | 'jobs.resume' | 'jobs.discard'> {
   return {
     'restore.entireVm': async (request, { actor }) => ({ job: await restores.start(request, actor) }),
+    'restore.check': async (request) => restores.checker.check(request),
     'restore.disks': async (request, { actor }) => ({ job: await restores.startDisks(request, actor) }),
     'restore.azure': async (request, { actor }) => ({ job: await restores.startAzure(request, actor) }),
     'jobs.resume': async ({ jobId }, { actor }) => ({ job: await restores.resume(jobId, actor) }),

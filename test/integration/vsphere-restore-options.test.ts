@@ -1,0 +1,277 @@
+// The restore wizard's options and per-step checks against govmomi's simulator: a VM of two disks
+// and two NICs restored with a datastore per disk, a network map, a new identity and power-on
+// lands as asked; restore.check names what the job would refuse (missing or over-full datastores,
+// unknown networks and disks, a name taken, a kept identity of a VM still there, an unreachable
+// host) as problems of the step, never as a thrown error.
+import assert from 'node:assert/strict';
+import { mkdir, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { RestoreCheck } from '../../shared/domain.ts';
+import type { Engine } from '../../electron/engine/engine.ts';
+import { vmxText } from '../../electron/lab/create-lab.ts';
+import { dispatch } from '../../electron/rpc/dispatch.ts';
+import type { VsphereClient } from '../../electron/drivers/vsphere/vsphere-client.ts';
+import { textOf } from '../../electron/drivers/vsphere/xml.ts';
+import { asOwner } from '../helpers/owner.ts';
+import { openEngine, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
+import { addSimulatorHost, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
+
+const unavailable = vcsimUnavailable();
+const skip = unavailable ?? false;
+const KEPT_MAC = '00:50:56:01:02:03';
+const BIOS_UUID = '56 4d 00 11 22 33 44 55-66 77 88 99 aa bb cc dd';
+
+let engine: Engine;
+let vc: Vcsim;
+let dir: string;
+
+/** A VM folder of raw disks turned into sparse VMDKs, with NICs on the networks given. */
+async function vmFolder(name: string, disks: { mib: number; capacity?: number }[], nics: string[]): Promise<string> {
+  const folder = join(dir, name);
+  await mkdir(folder);
+  const files: string[] = [];
+  for (const [index, disk] of disks.entries()) {
+    const raw = join(dir, `${name}-${index}.raw`);
+    await writeMixedRaw(raw, disk.mib, index + 1);
+    if (disk.capacity) await truncate(raw, disk.capacity);
+    const file = `${name}_${index}.vmdk`;
+    qemuImg('convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=monolithicSparse', raw, join(folder, file));
+    files.push(file);
+  }
+  const nicLines = nics.flatMap((network, n) => [
+    `ethernet${n}.present = "TRUE"`,
+    `ethernet${n}.networkName = "${network}"`,
+    `ethernet${n}.virtualDev = "vmxnet3"`,
+    `ethernet${n}.addressType = "static"`,
+    `ethernet${n}.address = "${KEPT_MAC.slice(0, -1)}${n + 3}"`,
+  ]);
+  const base = vmxText(name, files, BIOS_UUID)
+    .split('\n')
+    .filter((line) => !line.startsWith('ethernet0.'));
+  await writeFile(join(folder, `${name}.vmx`), [...base, ...nicLines, ''].join('\n'));
+  return folder;
+}
+
+async function check(request: Record<string, unknown>): Promise<RestoreCheck> {
+  return (await dispatch(engine, asOwner(), 'restore.check', request)) as RestoreCheck;
+}
+
+function messages(result: RestoreCheck): string[] {
+  return result.problems.map((problem) => `${problem.step}/${problem.field}: ${problem.message}`);
+}
+
+async function setUp(): Promise<void> {
+  dir = await tempDir();
+  vc = await startVcsim();
+  engine = await openEngine(join(dir, 'home'));
+  await addSimulatorHost(engine, vc);
+  const delta = await vmFolder('delta', [{ mib: 6 }, { mib: 4 }], ['VM Network', 'VM Network']);
+  assert.equal((await runJob(engine, await engine.backups.start(delta, 'test'))).state, 'succeeded');
+  // Two VMs whose thick disks each fit a datastore alone, and not together.
+  const free = (await engine.hosts.inventory('vc')).datastores.find((datastore) => datastore.name === 'LocalDS_0')?.freeSpace ?? 0;
+  const capacity = Math.ceil((free * 0.6) / (1024 * 1024)) * 1024 * 1024;
+  for (const name of ['huge1', 'huge2']) {
+    const folder = await vmFolder(name, [{ mib: 1, capacity }], ['VM Network']);
+    assert.equal((await runJob(engine, await engine.backups.start(folder, 'test'))).state, 'succeeded');
+  }
+}
+
+// Set up once at the file's level: what the helpers stop after the file then lives through every test.
+if (!unavailable) await setUp();
+
+test('restore.check: datastores that are missing, unknown disks, and over-full datastores summed across VMs', { skip }, async () => {
+  const vms = [
+    { vm: 'huge1', point: 'latest' },
+    { vm: 'huge2', point: 'latest' },
+  ];
+  const thick = { kind: 'vsphere', host: 'vc', diskFormat: 'thick' };
+  const together = await check({ step: 'datastores', vms, target: { ...thick, datastore: 'LocalDS_0' } });
+  assert.equal(together.problems.length, 1, messages(together).join('\n'));
+  assert.deepEqual(
+    { step: together.problems[0]?.step, vm: together.problems[0]?.vm, field: together.problems[0]?.field },
+    { step: 'datastores', vm: 'huge2', field: 'target.diskDatastores' },
+  );
+  assert.match(together.problems[0]?.message ?? '', /datastore LocalDS_0 has \d+ bytes free; the VM needs \d+ \(thick\)/);
+  assert.equal(together.vms[0]?.disks[0]?.datastore, 'LocalDS_0');
+  assert.ok((together.vms[0]?.disks[0]?.freeSpace ?? 0) > 0);
+
+  // diskDatastores names disks by key for every VM of the request; alone, one of them fits.
+  assert.deepEqual(messages(await check({ step: 'datastores', vms: [vms[0]], target: { ...thick, datastore: 'LocalDS_0' } })), []);
+  const spread = await check({ step: 'summary', vms: [vms[0]], target: { ...thick, diskDatastores: { 'scsi0:0': 'LocalDS_1' } } });
+  assert.deepEqual(messages(spread), []);
+  assert.equal(spread.vms[0]?.disks[0]?.datastore, 'LocalDS_1');
+  // Thin, only the data counts: both fit one datastore.
+  assert.deepEqual(messages(await check({ step: 'datastores', vms, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } })), []);
+
+  const missing = await check({ step: 'datastores', vms: [vms[0]], target: { ...thick, diskDatastores: { 'scsi0:0': '../../etc' } } });
+  assert.match(messages(missing).join('\n'), /datastores\/target\.diskDatastores: datastore "\.\.\/\.\.\/etc" does not exist/);
+  const unknownDisk = await check({
+    step: 'datastores',
+    vms: [vms[0]],
+    target: { kind: 'vsphere', host: 'vc', diskDatastores: { constructor: 'LocalDS_0' } },
+  });
+  assert.match(
+    messages(unknownDisk).join('\n'),
+    /diskDatastores names disk "constructor", which the backup does not have \(its disks: scsi0:0\)/,
+  );
+});
+
+test('restore.check: networks, names and steps in order; a host that does not answer is a problem', { skip }, async () => {
+  const vms = [{ vm: 'delta', point: 'latest', newName: 'delta-x' }];
+  const badNetwork = await check({
+    step: 'network',
+    vms,
+    target: { kind: 'vsphere', host: 'vc', networkMap: { 'VM Network': 'Nowhere' } },
+  });
+  assert.match(messages(badNetwork).join('\n'), /network\/target\.networkMap: network "Nowhere" is not available on host /);
+  const notANic = await check({ step: 'network', vms, target: { kind: 'vsphere', host: 'vc', networkMap: { toString: 'VM Network' } } });
+  assert.match(messages(notANic).join('\n'), /networkMap names network "toString", which no NIC of the backup is on/);
+  // A step is checked only when the operator got there: the network is not looked at for 'target'.
+  assert.deepEqual(
+    messages(await check({ step: 'target', vms, target: { kind: 'vsphere', host: 'vc', networkMap: { 'VM Network': 'Nowhere' } } })),
+    [],
+  );
+  const good = await check({ step: 'network', vms, target: { kind: 'vsphere', host: 'vc' } });
+  assert.deepEqual(good.vms[0]?.networks, [
+    { source: 'VM Network', target: 'VM Network' },
+    { source: 'VM Network', target: 'VM Network' },
+  ]);
+  const taken = await check({
+    step: 'mode',
+    vms: [{ vm: 'delta', point: 'latest', newName: 'DC0_H0_VM0' }],
+    target: { kind: 'vsphere', host: 'vc' },
+  });
+  assert.match(messages(taken).join('\n'), /mode\/vms\.newName: a VM named "DC0_H0_VM0" already exists in vc/);
+  const unknownHost = await check({ step: 'summary', vms, target: { kind: 'vsphere', host: 'elsewhere' } });
+  assert.match(messages(unknownHost).join('\n'), /mode\/target\.host: no host "elsewhere" in the catalog/);
+
+  // A host whose vCenter is gone: added while it answered, asked after it stopped.
+  const gone = await startVcsim();
+  await dispatch(engine, asOwner(), 'hosts.add', {
+    kind: 'vsphere',
+    name: 'gone',
+    url: gone.url,
+    user: gone.user,
+    password: gone.password,
+    insecure: true,
+  });
+  await gone.stop();
+  const unreachable = await check({ step: 'target', vms, target: { kind: 'vsphere', host: 'gone' } });
+  assert.equal(unreachable.problems.length, 1, messages(unreachable).join('\n'));
+  assert.equal(unreachable.problems[0]?.field, 'target.host');
+  assert.equal(unreachable.vms[0]?.vmName, 'delta', 'the plan is filled as far as the checks got');
+});
+
+test(
+  'restore to vSphere: a datastore per disk, a network map, a new identity, powered on; then a kept identity is a problem',
+  { skip },
+  async () => {
+    const inventory = await engine.hosts.inventory('vc');
+    const hostSystem = inventory.hostSystems.find((host) => host.connected && host.datastores.includes('LocalDS_1'));
+    assert.ok(hostSystem);
+    const mapped = hostSystem.networks.find((network) => network !== 'VM Network') ?? 'VM Network';
+    const target = {
+      kind: 'vsphere' as const,
+      host: 'vc',
+      hostSystem: hostSystem.name,
+      diskDatastores: { 'scsi0:0': 'LocalDS_0', 'scsi0:1': 'LocalDS_1' },
+      networkMap: { 'VM Network': mapped },
+      identity: 'new' as const,
+      powerOn: true,
+    };
+    const checked = await check({ step: 'summary', vms: [{ vm: 'delta', point: 'latest' }], target, reason: 'ticket 42' });
+    assert.deepEqual(messages(checked), []);
+    const plan = checked.vms[0];
+    assert.ok(plan);
+    assert.deepEqual(
+      plan.disks.map((disk) => [disk.key, disk.datastore]),
+      [
+        ['scsi0:0', 'LocalDS_0'],
+        ['scsi0:1', 'LocalDS_1'],
+      ],
+    );
+    assert.ok(plan.bytes > 0);
+    assert.match(plan.copy, /primary repository/);
+    assert.deepEqual(plan.replaces, []);
+
+    const { job } = (await dispatch(engine, asOwner(), 'restore.entireVm', {
+      vm: 'delta',
+      point: 'latest',
+      target,
+      reason: 'ticket 42',
+    })) as {
+      job: { id: string };
+    };
+    const ended = await engine.jobs.whenEnded(job.id);
+    assert.equal(ended.state, 'succeeded', ended.error ?? '');
+    assert.equal(engine.catalog.jobEvents(job.id)[0]?.message, 'reason: ticket 42');
+    assert.ok(
+      engine.catalog.auditEntries().some((entry) => entry.action === 'restore.entireVm' && entry.details.includes('"reason":"ticket 42"')),
+    );
+    const result = ended.result as { vm: string; poweredOn: boolean; disks: string[] };
+    assert.equal(result.poweredOn, true);
+
+    const client: VsphereClient = await engine.hosts.connect('vc');
+    try {
+      const vm = { type: 'VirtualMachine', value: result.vm };
+      const disks = await client.vmDisks(vm);
+      assert.deepEqual(disks.map((disk) => disk.fileName).sort(), ['[LocalDS_0] delta/delta.vmdk', '[LocalDS_1] delta/delta_1.vmdk']);
+      assert.equal(await client.powerState(vm), 'poweredOn');
+      const [content] = await client.retrieve('VirtualMachine', ['config.uuid', 'config.hardware.device'], [vm]);
+      assert.notEqual(textOf(content?.props['config.uuid']), '564d0011-2233-4455-6677-8899aabbccdd');
+      const devices = (content?.props['config.hardware.device'] as { VirtualDevice: Record<string, unknown>[] }).VirtualDevice;
+      const nics = devices.filter((device) => device['@_type'] === 'VirtualVmxnet3');
+      assert.equal(nics.length, 2);
+      for (const nic of nics) {
+        assert.equal((nic.backing as { deviceName: string }).deviceName, mapped);
+        assert.ok(!textOf(nic.macAddress).startsWith(KEPT_MAC.slice(0, -1)), `a new MAC, not ${textOf(nic.macAddress)}`);
+      }
+    } finally {
+      await client.logout();
+    }
+
+    // delta is registered now: keeping its identity in a copy beside it is refused by the check.
+    const kept = await check({
+      step: 'identity',
+      vms: [{ vm: 'delta', point: 'latest', newName: 'delta-twin' }],
+      target: { kind: 'vsphere', host: 'vc', identity: 'keep' },
+    });
+    assert.match(
+      messages(kept).join('\n'),
+      /identity\/target\.identity: keeping the UUID and MACs of a VM that still runs on vc gives two VMs one identity/,
+    );
+    // An original-location check names what would be rolled back.
+    const original = await check({
+      step: 'summary',
+      vms: [{ vm: 'delta', point: 'latest' }],
+      target: { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true },
+    });
+    assert.deepEqual(messages(original), []);
+    assert.equal(original.vms[0]?.replaces.length, 2);
+    assert.match(original.vms[0]?.replaces[0] ?? '', /disk scsi0:0 of delta \(\[LocalDS_0\] delta\/delta\.vmdk\)/);
+  },
+);
+
+test('restore to vSphere with identity keep: the backed-up BIOS UUID and MAC addresses', { skip }, async () => {
+  const { job } = (await dispatch(engine, asOwner(), 'restore.entireVm', {
+    vm: 'delta',
+    point: 'latest',
+    newName: 'delta-kept',
+    target: { kind: 'vsphere', host: 'vc', identity: 'keep' },
+  })) as { job: { id: string } };
+  const ended = await engine.jobs.whenEnded(job.id);
+  assert.equal(ended.state, 'succeeded', ended.error ?? '');
+  const client = await engine.hosts.connect('vc');
+  try {
+    const vm = { type: 'VirtualMachine', value: (ended.result as { vm: string }).vm };
+    const [content] = await client.retrieve('VirtualMachine', ['config.uuid', 'config.hardware.device', 'runtime.powerState'], [vm]);
+    assert.equal(textOf(content?.props['config.uuid']), '564d0011-2233-4455-6677-8899aabbccdd');
+    assert.equal(textOf(content?.props['runtime.powerState']), 'poweredOff', 'not powered on unless asked');
+    const devices = (content?.props['config.hardware.device'] as { VirtualDevice: Record<string, unknown>[] }).VirtualDevice;
+    const macs = devices.filter((device) => device['@_type'] === 'VirtualVmxnet3').map((nic) => textOf(nic.macAddress));
+    assert.deepEqual(macs, ['00:50:56:01:02:03', '00:50:56:01:02:04']);
+  } finally {
+    await client.logout();
+  }
+});
