@@ -126,7 +126,7 @@ export function HostVms() {
         {host && inventory.isPending && <p role="status">Reading the inventory of {host}…</p>}
         <InlineError error={host && inventory.isError ? inventory.error.message : null} />
         {host && inventory.data && (
-          <Table aria-label={`VMs on ${host}`} variant="compact">
+          <Table role="table" aria-label={`VMs on ${host}`} variant="compact">
             <Thead>
               <Tr>
                 <Th>VM</Th>

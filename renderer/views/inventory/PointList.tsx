@@ -21,7 +21,7 @@ export function PointList({ vmId, vmName }: { vmId: string; vmName: string }) {
         {points.isPending && <p role="status">Loading…</p>}
         <InlineError error={points.isError ? points.error.message : null} />
         {points.data && (
-          <Table aria-label={`Restore points of ${vmName}`} variant="compact">
+          <Table role="table" aria-label={`Restore points of ${vmName}`} variant="compact">
             <Thead>
               <Tr>
                 <Th>Point</Th>

@@ -106,7 +106,7 @@ export function VmTable({ vms, selected, onSelect }: { vms: VmSummary[]; selecte
           </ToolbarItem>
         </ToolbarContent>
       </Toolbar>
-      <Table aria-label="Virtual machines in the catalog" variant="compact">
+      <Table role="table" aria-label="Virtual machines in the catalog" variant="compact">
         <Thead>
           <Tr>
             {table.getHeaderGroups()[0]?.headers.map((header, index) => (
