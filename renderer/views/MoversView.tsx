@@ -4,7 +4,20 @@
 // remove one (its certificate is revoked and its tasks go to another mover).
 import { useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
-import { Button, Card, CardBody, CardTitle, Content, EmptyState, Label, List, ListItem, Stack, Title, type LabelProps } from '@patternfly/react-core';
+import {
+  Button,
+  Card,
+  CardBody,
+  CardTitle,
+  Content,
+  EmptyState,
+  Label,
+  List,
+  ListItem,
+  Stack,
+  Title,
+  type LabelProps,
+} from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import type { MoverState, MoverSummary, MoverTask } from '../../shared/domain.ts';
 import { formatBytes } from '../../shared/format.ts';

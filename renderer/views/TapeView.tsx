@@ -23,8 +23,8 @@ function Library({ inventory }: { inventory: TapeInventory }) {
       <CardBody>
         <Stack hasGutter>
           <Content component="p">
-            {inventory.drives.length} drive(s) {inventory.model.name} {rate} · {inventory.slots.length} slots ·{' '}
-            {inventory.mailslots.length} mail slot(s)
+            {inventory.drives.length} drive(s) {inventory.model.name} {rate} · {inventory.slots.length} slots · {inventory.mailslots.length}{' '}
+            mail slot(s)
             {inventory.timeScale !== 1 && <> · mechanical time ×{inventory.timeScale}</>}
           </Content>
           <LibrarySource source={inventory.source} />
@@ -45,7 +45,9 @@ export function TapeView() {
         // A configured real library that does not answer is not "no library": the message names its address.
         <EmptyState
           headingLevel="h2"
-          titleText={'code' in inventory.error && inventory.error.code !== 'not-found' ? 'The tape library is unavailable' : 'No tape library'}
+          titleText={
+            'code' in inventory.error && inventory.error.code !== 'not-found' ? 'The tape library is unavailable' : 'No tape library'
+          }
         >
           <EmptyStateBody>{inventory.error.message}</EmptyStateBody>
         </EmptyState>

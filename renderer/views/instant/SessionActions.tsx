@@ -65,7 +65,12 @@ export function SessionActions({ session }: { session: InstantSession }) {
         </form>
       )}
       {mode === 'stop' && (
-        <Flex role="group" aria-label={`Stop ${session.name}?`} spaceItems={{ default: 'spaceItemsSm' }} alignItems={{ default: 'alignItemsCenter' }}>
+        <Flex
+          role="group"
+          aria-label={`Stop ${session.name}?`}
+          spaceItems={{ default: 'spaceItemsSm' }}
+          alignItems={{ default: 'alignItemsCenter' }}
+        >
           <FlexItem>
             Power {session.name} off and discard its {formatBytes(session.cacheBytes)} of writes?
           </FlexItem>

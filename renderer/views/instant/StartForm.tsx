@@ -141,7 +141,10 @@ export function StartForm() {
                 <TextInput id="instant-listen" isRequired value={listen} onChange={(_event, value) => setListen(value)} />
               </FormGroup>
               {encrypted && (
-                <FormGroup label="Encryption password (the point is encrypted; not needed when its key is remembered)" fieldId="instant-password">
+                <FormGroup
+                  label="Encryption password (the point is encrypted; not needed when its key is remembered)"
+                  fieldId="instant-password"
+                >
                   <TextInput
                     id="instant-password"
                     type="password"

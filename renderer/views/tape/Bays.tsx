@@ -13,7 +13,15 @@ function Tape({ barcode }: { barcode: string | null }) {
   );
 }
 
-function Places({ title, rows, owner }: { title: string; rows: { place: string; barcode: string | null; owner?: string | null }[]; owner?: boolean }) {
+function Places({
+  title,
+  rows,
+  owner,
+}: {
+  title: string;
+  rows: { place: string; barcode: string | null; owner?: string | null }[];
+  owner?: boolean;
+}) {
   return (
     <Card isCompact component="section" aria-label={title}>
       <CardTitle>

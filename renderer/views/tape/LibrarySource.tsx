@@ -4,7 +4,8 @@ import type { TapeInventory } from '../../../shared/domain.ts';
 
 type Unit = { vendor: string; product: string; revision: string; serial: string | null };
 
-const unit = (device: Unit): string => `${device.vendor} ${device.product} ${device.revision}${device.serial ? ` · serial ${device.serial}` : ''}`;
+const unit = (device: Unit): string =>
+  `${device.vendor} ${device.product} ${device.revision}${device.serial ? ` · serial ${device.serial}` : ''}`;
 
 function Entry({ term, children }: { term: string; children: React.ReactNode }) {
   return (
