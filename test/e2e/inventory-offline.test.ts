@@ -68,12 +68,14 @@ test('the Inventory marks the VM whose only copy is on an offline tape, and Rest
 
   await mkdir(screenshots, { recursive: true });
   const report: string[] = [];
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    report.push(...(await axeViolations(page, `${scheme} Inventory with an offline-only VM`)));
-    await page.screenshot({ path: join(screenshots, `console-inventory-offline-${scheme}.png`), fullPage: true });
+  for (const theme of ['light', 'dark'] as const) {
+    // The masthead's switch, as the operator chooses a theme; the page has it once <html> says so.
+    await page.getByRole('switch', { name: 'Dark theme' }).setChecked(theme === 'dark', { force: true });
+    await page.waitForFunction((dark) => document.documentElement.classList.contains('pf-v6-theme-dark') === dark, theme === 'dark');
+    report.push(...(await axeViolations(page, `${theme} Inventory with an offline-only VM`)));
+    await page.screenshot({ path: join(screenshots, `console-inventory-offline-${theme}.png`), fullPage: true });
   }
-  await page.emulateMedia({ colorScheme: 'light' });
+  await page.getByRole('switch', { name: 'Dark theme' }).setChecked(false, { force: true });
   assert.deepEqual(report, []);
 
   // The filter keeps only the VMs at risk; the name filter narrows by name.
