@@ -2,25 +2,13 @@
 // through a snapshot, in the transport chosen on its row; the job opens in the queue.
 import { useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
-import {
-  Button,
-  Card,
-  CardBody,
-  CardTitle,
-  Checkbox,
-  Content,
-  Form,
-  FormGroup,
-  FormSelect,
-  FormSelectOption,
-  SearchInput,
-  Title,
-} from '@patternfly/react-core';
+import { Button, Checkbox, Content, Form, FormGroup, FormSelect, FormSelectOption, SearchInput } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import type { TransportMode } from '../../shared/domain.ts';
 import { useApi, useHostInventory, useHosts } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { InlineError } from './common/InlineError.tsx';
+import { SectionCard } from './SectionCard.tsx';
 
 const transports: { value: TransportMode; label: string }[] = [
   { value: 'auto', label: 'Auto (SAN, then HotAdd, then NBD)' },
@@ -92,61 +80,54 @@ export function HostVms() {
   const needle = filter.trim().toLowerCase();
   const matching = (inventory.data?.vms ?? []).filter((vm) => vm.toLowerCase().includes(needle));
   return (
-    <Card component="section" aria-labelledby="host-vms-heading">
-      <CardTitle>
-        <Title headingLevel="h2" id="host-vms-heading">
-          Back up from vSphere
-        </Title>
-      </CardTitle>
-      <CardBody>
-        <Content component="p">
-          A snapshot of the VM is read through the transport, then removed; the point restores like a local backup's.
-        </Content>
-        <Form isHorizontal onSubmit={(event) => event.preventDefault()}>
-          <FormGroup label="vSphere host" fieldId="host-vms-host">
-            <FormSelect id="host-vms-host" value={host} onChange={(_event, value) => setHost(value)}>
-              <FormSelectOption value="" label="Choose…" />
-              {hosts.data.map((entry) => (
-                <FormSelectOption key={entry.id} value={entry.name} label={entry.name} />
-              ))}
-            </FormSelect>
+    <SectionCard id="host-vms-heading" title="Back up from vSphere">
+      <Content component="p">
+        A snapshot of the VM is read through the transport, then removed; the point restores like a local backup's.
+      </Content>
+      <Form isHorizontal onSubmit={(event) => event.preventDefault()}>
+        <FormGroup label="vSphere host" fieldId="host-vms-host">
+          <FormSelect id="host-vms-host" value={host} onChange={(_event, value) => setHost(value)}>
+            <FormSelectOption value="" label="Choose…" />
+            {hosts.data.map((entry) => (
+              <FormSelectOption key={entry.id} value={entry.name} label={entry.name} />
+            ))}
+          </FormSelect>
+        </FormGroup>
+        {host && (
+          <FormGroup label="Find a VM" fieldId="host-vms-filter">
+            <SearchInput
+              id="host-vms-filter"
+              aria-label="Find a VM"
+              value={filter}
+              onChange={(_event, value) => setFilter(value)}
+              onClear={() => setFilter('')}
+            />
           </FormGroup>
-          {host && (
-            <FormGroup label="Find a VM" fieldId="host-vms-filter">
-              <SearchInput
-                id="host-vms-filter"
-                aria-label="Find a VM"
-                value={filter}
-                onChange={(_event, value) => setFilter(value)}
-                onClear={() => setFilter('')}
-              />
-            </FormGroup>
-          )}
-        </Form>
-        {host && inventory.isPending && <p role="status">Reading the inventory of {host}…</p>}
-        <InlineError error={host && inventory.isError ? inventory.error.message : null} />
-        {host && inventory.data && (
-          <Table role="table" aria-label={`VMs on ${host}`} variant="compact">
-            <Thead>
-              <Tr>
-                <Th>VM</Th>
-                <Th>Transport</Th>
-                <Th>Snapshot</Th>
-                <Th screenReaderText="Actions" />
-              </Tr>
-            </Thead>
-            <Tbody>
-              {matching.slice(0, SHOWN_ROWS).map((vm) => (
-                <HostVmRow key={`${host}/${vm}`} host={host} vm={vm} />
-              ))}
-            </Tbody>
-          </Table>
         )}
-        {matching.length > SHOWN_ROWS && (
-          <Content component="p">{matching.length - SHOWN_ROWS} more VMs match: narrow the filter to see them.</Content>
-        )}
-        {host && inventory.data && matching.length === 0 && <Content component="p">No VM on {host} matches.</Content>}
-      </CardBody>
-    </Card>
+      </Form>
+      {host && inventory.isPending && <p role="status">Reading the inventory of {host}…</p>}
+      <InlineError error={host && inventory.isError ? inventory.error.message : null} />
+      {host && inventory.data && (
+        <Table role="table" aria-label={`VMs on ${host}`} variant="compact">
+          <Thead>
+            <Tr>
+              <Th>VM</Th>
+              <Th>Transport</Th>
+              <Th>Snapshot</Th>
+              <Th screenReaderText="Actions" />
+            </Tr>
+          </Thead>
+          <Tbody>
+            {matching.slice(0, SHOWN_ROWS).map((vm) => (
+              <HostVmRow key={`${host}/${vm}`} host={host} vm={vm} />
+            ))}
+          </Tbody>
+        </Table>
+      )}
+      {matching.length > SHOWN_ROWS && (
+        <Content component="p">{matching.length - SHOWN_ROWS} more VMs match: narrow the filter to see them.</Content>
+      )}
+      {host && inventory.data && matching.length === 0 && <Content component="p">No VM on {host} matches.</Content>}
+    </SectionCard>
   );
 }

@@ -1,23 +1,17 @@
 // Instant Recovery: run a VM straight from a restore point on a vSphere host, then watch its
 // sessions (cache, read/write rates, age) and migrate each to production or stop it.
-import { Card, CardBody, CardTitle, Stack, Title } from '@patternfly/react-core';
+import { Stack } from '@patternfly/react-core';
 import { Sessions } from './instant/Sessions.tsx';
 import { StartForm } from './instant/StartForm.tsx';
+import { SectionCard } from './SectionCard.tsx';
 
 export function InstantView() {
   return (
     <Stack hasGutter>
       <StartForm />
-      <Card component="section" aria-labelledby="instant-sessions-heading">
-        <CardTitle>
-          <Title headingLevel="h2" id="instant-sessions-heading">
-            Sessions
-          </Title>
-        </CardTitle>
-        <CardBody>
-          <Sessions />
-        </CardBody>
-      </Card>
+      <SectionCard id="instant-sessions-heading" title="Sessions">
+        <Sessions />
+      </SectionCard>
     </Stack>
   );
 }

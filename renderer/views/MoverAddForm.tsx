@@ -21,6 +21,7 @@ import {
 } from '@patternfly/react-core';
 import { useApi, useHosts } from '../api/queries.ts';
 import { InlineError } from './common/InlineError.tsx';
+import { SectionCard } from './SectionCard.tsx';
 
 type Joining = { name: string; token: string; command: string };
 
@@ -48,42 +49,35 @@ function CopyButton({ text, what }: { text: string; what: string }) {
 
 function JoinInstructions({ joining, onDone }: { joining: Joining; onDone(): void }) {
   return (
-    <Card component="section" aria-labelledby="join-once-heading">
-      <CardTitle>
-        <Title headingLevel="h3" id="join-once-heading">
-          Join {joining.name} from its proxy host
-        </Title>
-      </CardTitle>
-      <CardBody>
-        <Alert variant="warning" isInline title="Shown once: the token below is not shown again and works once.">
-          Copy the command now; if it is lost, remove {joining.name} and add it again.
-        </Alert>
-        <Form onSubmit={(event) => event.preventDefault()}>
-          <FormGroup label="Command to run on the proxy host" fieldId="join-command">
-            <TextArea
-              id="join-command"
-              readOnlyVariant="default"
-              rows={3}
-              value={joining.command}
-              onFocus={(event) => event.currentTarget.select()}
-            />
-          </FormGroup>
-          <CopyButton text={joining.command} what="command" />
-          <FormGroup label="Join token" fieldId="join-token">
-            <TextInput id="join-token" readOnlyVariant="default" value={joining.token} onFocus={(event) => event.currentTarget.select()} />
-          </FormGroup>
-          <CopyButton text={joining.token} what="token" />
-          <Content component="p">
-            Add <code>--datastore NAME=PATH</code> for each datastore the proxy host sees. The mover shows as connected once it has joined.
-          </Content>
-          <ActionGroup>
-            <Button type="button" variant="primary" onClick={onDone}>
-              Done: I have copied it
-            </Button>
-          </ActionGroup>
-        </Form>
-      </CardBody>
-    </Card>
+    <SectionCard id="join-once-heading" title={<>Join {joining.name} from its proxy host</>} level="h3">
+      <Alert variant="warning" isInline title="Shown once: the token below is not shown again and works once.">
+        Copy the command now; if it is lost, remove {joining.name} and add it again.
+      </Alert>
+      <Form onSubmit={(event) => event.preventDefault()}>
+        <FormGroup label="Command to run on the proxy host" fieldId="join-command">
+          <TextArea
+            id="join-command"
+            readOnlyVariant="default"
+            rows={3}
+            value={joining.command}
+            onFocus={(event) => event.currentTarget.select()}
+          />
+        </FormGroup>
+        <CopyButton text={joining.command} what="command" />
+        <FormGroup label="Join token" fieldId="join-token">
+          <TextInput id="join-token" readOnlyVariant="default" value={joining.token} onFocus={(event) => event.currentTarget.select()} />
+        </FormGroup>
+        <CopyButton text={joining.token} what="token" />
+        <Content component="p">
+          Add <code>--datastore NAME=PATH</code> for each datastore the proxy host sees. The mover shows as connected once it has joined.
+        </Content>
+        <ActionGroup>
+          <Button type="button" variant="primary" onClick={onDone}>
+            Done: I have copied it
+          </Button>
+        </ActionGroup>
+      </Form>
+    </SectionCard>
   );
 }
 

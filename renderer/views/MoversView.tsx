@@ -4,20 +4,7 @@
 // remove one (its certificate is revoked and its tasks go to another mover).
 import { useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
-import {
-  Button,
-  Card,
-  CardBody,
-  CardTitle,
-  Content,
-  EmptyState,
-  Label,
-  List,
-  ListItem,
-  Stack,
-  Title,
-  type LabelProps,
-} from '@patternfly/react-core';
+import { Button, Content, EmptyState, Label, List, ListItem, Stack, type LabelProps } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import type { MoverState, MoverSummary, MoverTask } from '../../shared/domain.ts';
 import { formatBytes } from '../../shared/format.ts';
@@ -27,6 +14,7 @@ import { Confirmed } from './Confirmed.tsx';
 import { InlineError } from './common/InlineError.tsx';
 import { MoverAddForm } from './MoverAddForm.tsx';
 import { formatTime } from './time.ts';
+import { SectionCard } from './SectionCard.tsx';
 
 const transportNames: Record<MoverSummary['transports'][number], string> = { san: 'SAN', hotadd: 'HotAdd', nbd: 'NBD' };
 const stateColors: Record<MoverState, LabelProps['color']> = {
@@ -140,47 +128,40 @@ export function MoversView() {
   const movers = useMovers();
   return (
     <Stack hasGutter>
-      <Card component="section" aria-labelledby="movers-heading">
-        <CardTitle>
-          <Title headingLevel="h2" id="movers-heading">
-            Data movers
-          </Title>
-        </CardTitle>
-        <CardBody>
-          <Content component="p">
-            A mover runs on a proxy host (<code>lifeboat mover</code>) and writes restored disks to the datastores that host sees; without
-            one, the engine's own workers carry the bytes.
-          </Content>
-          {movers.isPending && <p role="status">Loading movers…</p>}
-          <InlineError error={movers.isError ? `Could not load movers: ${movers.error.message}` : null} />
-          {movers.data && movers.data.length === 0 && <EmptyState titleText="No movers yet." headingLevel="h3" />}
-          {movers.data && movers.data.length > 0 && (
-            <Table role="table" aria-label="Data movers" variant="compact">
-              <Thead>
-                <Tr>
-                  <Th>Name</Th>
-                  <Th>vSphere host</Th>
-                  <Th>Proxy VM</Th>
-                  <Th>State</Th>
-                  <Th>Transports</Th>
-                  <Th>Datastores it sees</Th>
-                  <Th>Tasks</Th>
-                  <Th>Throughput</Th>
-                  <Th>Last error</Th>
-                  <Th>Last seen</Th>
-                  <Th>Certificate expires</Th>
-                  <Th screenReaderText="Actions" />
-                </Tr>
-              </Thead>
-              <Tbody>
-                {movers.data.map((mover) => (
-                  <MoverRow key={mover.id} mover={mover} />
-                ))}
-              </Tbody>
-            </Table>
-          )}
-        </CardBody>
-      </Card>
+      <SectionCard id="movers-heading" title="Data movers">
+        <Content component="p">
+          A mover runs on a proxy host (<code>lifeboat mover</code>) and writes restored disks to the datastores that host sees; without
+          one, the engine's own workers carry the bytes.
+        </Content>
+        {movers.isPending && <p role="status">Loading movers…</p>}
+        <InlineError error={movers.isError ? `Could not load movers: ${movers.error.message}` : null} />
+        {movers.data && movers.data.length === 0 && <EmptyState titleText="No movers yet." headingLevel="h3" />}
+        {movers.data && movers.data.length > 0 && (
+          <Table role="table" aria-label="Data movers" variant="compact">
+            <Thead>
+              <Tr>
+                <Th>Name</Th>
+                <Th>vSphere host</Th>
+                <Th>Proxy VM</Th>
+                <Th>State</Th>
+                <Th>Transports</Th>
+                <Th>Datastores it sees</Th>
+                <Th>Tasks</Th>
+                <Th>Throughput</Th>
+                <Th>Last error</Th>
+                <Th>Last seen</Th>
+                <Th>Certificate expires</Th>
+                <Th screenReaderText="Actions" />
+              </Tr>
+            </Thead>
+            <Tbody>
+              {movers.data.map((mover) => (
+                <MoverRow key={mover.id} mover={mover} />
+              ))}
+            </Tbody>
+          </Table>
+        )}
+      </SectionCard>
       <MoverAddForm />
     </Stack>
   );

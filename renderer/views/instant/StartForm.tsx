@@ -1,24 +1,11 @@
 // Start Instant Recovery: the VM and its point (a storage snapshot holding it comes first), the
 // vSphere host and ESXi host, the name it runs as, and where the NFS datastore is served from.
 import { useState, type FormEvent } from 'react';
-import {
-  ActionGroup,
-  Alert,
-  Button,
-  Card,
-  CardBody,
-  CardTitle,
-  Content,
-  Form,
-  FormGroup,
-  FormSelect,
-  FormSelectOption,
-  TextInput,
-  Title,
-} from '@patternfly/react-core';
+import { ActionGroup, Alert, Button, Content, Form, FormGroup, FormSelect, FormSelectOption, TextInput } from '@patternfly/react-core';
 import { useApi, useHostInventory, useHosts, usePoints, useStorageSnapshots, useVms } from '../../api/queries.ts';
 import { InlineError } from '../common/InlineError.tsx';
 import { AlternateLocation } from '../LocationNote.tsx';
+import { SectionCard } from '../SectionCard.tsx';
 
 const DEFAULT_LISTEN = '127.0.0.1:2049';
 
@@ -69,111 +56,104 @@ export function StartForm() {
     );
   };
   return (
-    <Card component="section" aria-labelledby="instant-heading">
-      <CardTitle>
-        <Title headingLevel="h2" id="instant-heading">
-          Instant Recovery
-        </Title>
-      </CardTitle>
-      <CardBody>
-        <Content component="p">
-          Runs a VM straight from its backup: the restore point is served over NFS as a datastore on the host, the VM is registered and
-          powered on, and its writes go to a cache. Nothing is restored first.
-        </Content>
-        <AlternateLocation what="the VM runs as a new registration from the backup's datastore (quick migration later moves it to production)" />
-        <Form onSubmit={start} isHorizontal>
-          <FormGroup label="VM" fieldId="instant-vm">
-            <FormSelect
-              id="instant-vm"
-              isRequired
-              value={vm}
-              onChange={(_event, value) => {
-                setVm(value);
-                setPoint('latest');
-              }}
-            >
-              <FormSelectOption value="" label="Choose…" />
-              {(vms.data ?? []).map((entry) => (
-                <FormSelectOption key={entry.id} value={entry.name} label={entry.name} />
+    <SectionCard id="instant-heading" title="Instant Recovery">
+      <Content component="p">
+        Runs a VM straight from its backup: the restore point is served over NFS as a datastore on the host, the VM is registered and
+        powered on, and its writes go to a cache. Nothing is restored first.
+      </Content>
+      <AlternateLocation what="the VM runs as a new registration from the backup's datastore (quick migration later moves it to production)" />
+      <Form onSubmit={start} isHorizontal>
+        <FormGroup label="VM" fieldId="instant-vm">
+          <FormSelect
+            id="instant-vm"
+            isRequired
+            value={vm}
+            onChange={(_event, value) => {
+              setVm(value);
+              setPoint('latest');
+            }}
+          >
+            <FormSelectOption value="" label="Choose…" />
+            {(vms.data ?? []).map((entry) => (
+              <FormSelectOption key={entry.id} value={entry.name} label={entry.name} />
+            ))}
+          </FormSelect>
+        </FormGroup>
+        <FormGroup label="Restore point" fieldId="instant-point">
+          <FormSelect id="instant-point" value={point} onChange={(_event, value) => setPoint(value)}>
+            {snapshotTier.map((snapshot) => (
+              <FormSelectOption
+                key={snapshot.id}
+                value={snapshot.id}
+                label={`Storage snapshot ${snapshot.id} (${snapshot.array}) · ${snapshot.createdAt}`}
+              />
+            ))}
+            <FormSelectOption value="latest" label="Latest backup" />
+            {(points.data ?? []).map((entry) => (
+              <FormSelectOption key={entry.id} value={String(entry.sequence)} label={`Backup #${entry.sequence} · ${entry.createdAt}`} />
+            ))}
+          </FormSelect>
+        </FormGroup>
+        <FormGroup label="vSphere host" fieldId="instant-host">
+          <FormSelect id="instant-host" isRequired value={host} onChange={(_event, value) => setHost(value)}>
+            <FormSelectOption value="" label="Choose…" />
+            {(hosts.data ?? []).map((entry) => (
+              <FormSelectOption key={entry.id} value={entry.name} label={entry.name} />
+            ))}
+          </FormSelect>
+        </FormGroup>
+        <FormGroup label="ESXi host to run on" fieldId="instant-esxi">
+          <FormSelect id="instant-esxi" value={hostSystem} onChange={(_event, value) => setHostSystem(value)}>
+            <FormSelectOption value="" label="The first connected one" />
+            {(inventory.data?.hostSystems ?? [])
+              .filter((system) => system.connected)
+              .map((system) => (
+                <FormSelectOption key={system.name} value={system.name} label={system.name} />
               ))}
-            </FormSelect>
-          </FormGroup>
-          <FormGroup label="Restore point" fieldId="instant-point">
-            <FormSelect id="instant-point" value={point} onChange={(_event, value) => setPoint(value)}>
-              {snapshotTier.map((snapshot) => (
-                <FormSelectOption
-                  key={snapshot.id}
-                  value={snapshot.id}
-                  label={`Storage snapshot ${snapshot.id} (${snapshot.array}) · ${snapshot.createdAt}`}
-                />
-              ))}
-              <FormSelectOption value="latest" label="Latest backup" />
-              {(points.data ?? []).map((entry) => (
-                <FormSelectOption key={entry.id} value={String(entry.sequence)} label={`Backup #${entry.sequence} · ${entry.createdAt}`} />
-              ))}
-            </FormSelect>
-          </FormGroup>
-          <FormGroup label="vSphere host" fieldId="instant-host">
-            <FormSelect id="instant-host" isRequired value={host} onChange={(_event, value) => setHost(value)}>
-              <FormSelectOption value="" label="Choose…" />
-              {(hosts.data ?? []).map((entry) => (
-                <FormSelectOption key={entry.id} value={entry.name} label={entry.name} />
-              ))}
-            </FormSelect>
-          </FormGroup>
-          <FormGroup label="ESXi host to run on" fieldId="instant-esxi">
-            <FormSelect id="instant-esxi" value={hostSystem} onChange={(_event, value) => setHostSystem(value)}>
-              <FormSelectOption value="" label="The first connected one" />
-              {(inventory.data?.hostSystems ?? [])
-                .filter((system) => system.connected)
-                .map((system) => (
-                  <FormSelectOption key={system.name} value={system.name} label={system.name} />
-                ))}
-            </FormSelect>
-          </FormGroup>
-          <FormGroup label="Run it as (name on the host)" fieldId="instant-name">
-            <TextInput id="instant-name" value={name} onChange={(_event, value) => setName(value)} placeholder="the backed-up VM's name" />
-          </FormGroup>
-          {fromSnapshot ? (
-            <Content component="p">The array exports a clone of the snapshot to the host; the VM runs and writes there.</Content>
-          ) : (
-            <>
-              <FormGroup label="NFS server listens on (an address the host can reach)" isRequired fieldId="instant-listen">
-                <TextInput id="instant-listen" isRequired value={listen} onChange={(_event, value) => setListen(value)} />
-              </FormGroup>
-              {encrypted && (
-                <FormGroup
-                  label="Encryption password (the point is encrypted; not needed when its key is remembered)"
-                  fieldId="instant-password"
-                >
-                  <TextInput
-                    id="instant-password"
-                    type="password"
-                    autoComplete="off"
-                    value={password}
-                    onChange={(_event, value) => setPassword(value)}
-                  />
-                </FormGroup>
-              )}
-              <FormGroup label="Redirect the VM's writes to a production folder" fieldId="instant-redirect">
+          </FormSelect>
+        </FormGroup>
+        <FormGroup label="Run it as (name on the host)" fieldId="instant-name">
+          <TextInput id="instant-name" value={name} onChange={(_event, value) => setName(value)} placeholder="the backed-up VM's name" />
+        </FormGroup>
+        {fromSnapshot ? (
+          <Content component="p">The array exports a clone of the snapshot to the host; the VM runs and writes there.</Content>
+        ) : (
+          <>
+            <FormGroup label="NFS server listens on (an address the host can reach)" isRequired fieldId="instant-listen">
+              <TextInput id="instant-listen" isRequired value={listen} onChange={(_event, value) => setListen(value)} />
+            </FormGroup>
+            {encrypted && (
+              <FormGroup
+                label="Encryption password (the point is encrypted; not needed when its key is remembered)"
+                fieldId="instant-password"
+              >
                 <TextInput
-                  id="instant-redirect"
-                  value={redirectTo}
-                  onChange={(_event, value) => setRedirectTo(value)}
-                  placeholder="leave empty for the session's cache"
+                  id="instant-password"
+                  type="password"
+                  autoComplete="off"
+                  value={password}
+                  onChange={(_event, value) => setPassword(value)}
                 />
               </FormGroup>
-            </>
-          )}
-          <ActionGroup>
-            <Button type="submit" variant="primary" isDisabled={!vm || !host || (!fromSnapshot && !listen.trim())}>
-              Start Instant Recovery
-            </Button>
-          </ActionGroup>
-        </Form>
-        {started && <Alert variant="info" isInline isPlain title={started} role="status" />}
-        <InlineError error={error} />
-      </CardBody>
-    </Card>
+            )}
+            <FormGroup label="Redirect the VM's writes to a production folder" fieldId="instant-redirect">
+              <TextInput
+                id="instant-redirect"
+                value={redirectTo}
+                onChange={(_event, value) => setRedirectTo(value)}
+                placeholder="leave empty for the session's cache"
+              />
+            </FormGroup>
+          </>
+        )}
+        <ActionGroup>
+          <Button type="submit" variant="primary" isDisabled={!vm || !host || (!fromSnapshot && !listen.trim())}>
+            Start Instant Recovery
+          </Button>
+        </ActionGroup>
+      </Form>
+      {started && <Alert variant="info" isInline isPlain title={started} role="status" />}
+      <InlineError error={error} />
+    </SectionCard>
   );
 }

@@ -2,21 +2,7 @@
 // optionally a staging folder; the pull list shows which tapes are read and which must be brought
 // before anything starts.
 import { useState, type FormEvent } from 'react';
-import {
-  ActionGroup,
-  Button,
-  Card,
-  CardBody,
-  CardTitle,
-  Checkbox,
-  Content,
-  EmptyState,
-  EmptyStateBody,
-  Form,
-  FormGroup,
-  TextInput,
-  Title,
-} from '@patternfly/react-core';
+import { ActionGroup, Button, Checkbox, Content, EmptyState, EmptyStateBody, Form, FormGroup, TextInput } from '@patternfly/react-core';
 import type { PullListEntry } from '../../../shared/domain.ts';
 import { formatBytes } from '../../../shared/format.ts';
 import { useApi, useTapeCopies } from '../../api/queries.ts';
@@ -26,6 +12,7 @@ import { AlternateLocation } from '../LocationNote.tsx';
 import { formatTime } from '../time.ts';
 import { toggled } from '../toggled.ts';
 import { PullList } from './PullList.tsx';
+import { SectionCard } from '../SectionCard.tsx';
 
 export function RestoreFromTape() {
   const api = useApi();
@@ -78,67 +65,60 @@ export function RestoreFromTape() {
       );
   };
   return (
-    <Card component="section" aria-labelledby="tape-restore-heading">
-      <CardTitle>
-        <Title headingLevel="h2" id="tape-restore-heading">
-          Restore from tape
-        </Title>
-      </CardTitle>
-      <CardBody>
-        <AlternateLocation what="each VM is restored as a new copy in a folder" />
-        <Form onSubmit={review}>
-          <FormGroup role="group" isStack label="Backups on tape (newest point of each VM)" fieldId="tape-vms">
-            {latest.map((copy) => (
-              <Checkbox
-                key={copy.vmId}
-                id={`tape-vm-${copy.vmId}`}
-                isChecked={picked.has(copy.vmId)}
-                onChange={() => toggle(copy.vmId)}
-                label={`${copy.vmName} · point ${copy.pointSequence} of ${formatTime(copy.pointCreatedAt)} · ${formatBytes(copy.storedBytes)} on ${
-                  copy.barcodes.join(', ') || 'uncatalogued tapes'
-                }`}
-              />
-            ))}
-          </FormGroup>
-          <FormGroup label="Target folder (one folder per VM when several)" isRequired fieldId="tape-target">
-            <TextInput
-              id="tape-target"
-              isRequired
-              value={target}
-              placeholder="/restores/from-tape"
-              onChange={(_event, value) => {
-                setTarget(value);
-                setPullList(null);
-              }}
+    <SectionCard id="tape-restore-heading" title="Restore from tape">
+      <AlternateLocation what="each VM is restored as a new copy in a folder" />
+      <Form onSubmit={review}>
+        <FormGroup role="group" isStack label="Backups on tape (newest point of each VM)" fieldId="tape-vms">
+          {latest.map((copy) => (
+            <Checkbox
+              key={copy.vmId}
+              id={`tape-vm-${copy.vmId}`}
+              isChecked={picked.has(copy.vmId)}
+              onChange={() => toggle(copy.vmId)}
+              label={`${copy.vmName} · point ${copy.pointSequence} of ${formatTime(copy.pointCreatedAt)} · ${formatBytes(copy.storedBytes)} on ${
+                copy.barcodes.join(', ') || 'uncatalogued tapes'
+              }`}
             />
-          </FormGroup>
-          <FormGroup label="Staging folder (optional: copy the backup from tape first, then restore from it)" fieldId="tape-staging">
-            <TextInput
-              id="tape-staging"
-              value={staging}
-              placeholder="leave empty to restore straight from tape"
-              onChange={(_event, value) => setStaging(value)}
-            />
-          </FormGroup>
-          <ActionGroup>
-            <Button type="submit" variant={pullList ? 'secondary' : 'primary'} isDisabled={vms.length === 0 || !target.trim()}>
-              Show the pull list
-            </Button>
-          </ActionGroup>
-        </Form>
-        {pullList && (
-          <>
-            <PullList entries={pullList} />
-            <Content component="p">
-              Tapes that are not in the library are asked for all at once, in this order, when the restore starts.
-            </Content>
-            <Button variant="primary" onClick={start}>
-              Start restore of {vms.length} VM(s)
-            </Button>
-          </>
-        )}
-        <InlineError error={error} />
-      </CardBody>
-    </Card>
+          ))}
+        </FormGroup>
+        <FormGroup label="Target folder (one folder per VM when several)" isRequired fieldId="tape-target">
+          <TextInput
+            id="tape-target"
+            isRequired
+            value={target}
+            placeholder="/restores/from-tape"
+            onChange={(_event, value) => {
+              setTarget(value);
+              setPullList(null);
+            }}
+          />
+        </FormGroup>
+        <FormGroup label="Staging folder (optional: copy the backup from tape first, then restore from it)" fieldId="tape-staging">
+          <TextInput
+            id="tape-staging"
+            value={staging}
+            placeholder="leave empty to restore straight from tape"
+            onChange={(_event, value) => setStaging(value)}
+          />
+        </FormGroup>
+        <ActionGroup>
+          <Button type="submit" variant={pullList ? 'secondary' : 'primary'} isDisabled={vms.length === 0 || !target.trim()}>
+            Show the pull list
+          </Button>
+        </ActionGroup>
+      </Form>
+      {pullList && (
+        <>
+          <PullList entries={pullList} />
+          <Content component="p">
+            Tapes that are not in the library are asked for all at once, in this order, when the restore starts.
+          </Content>
+          <Button variant="primary" onClick={start}>
+            Start restore of {vms.length} VM(s)
+          </Button>
+        </>
+      )}
+      <InlineError error={error} />
+    </SectionCard>
   );
 }
