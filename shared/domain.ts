@@ -40,8 +40,20 @@ export const VmSummary = z.object({
   latestPointId: z.string().nullable(),
   diskCount: z.number().int().nonnegative(),
   provisionedBytes: z.number().nonnegative(),
+  /** The places that hold the latest point, by whether a restore can read them now. A place is the
+   * primary repository (counted only while the point's manifest reads there), each copy repository
+   * (online when its folder holds the point), and each tape copy (online when every tape it needs
+   * sits in a slot or drive of the library in use; a tape ejected, vaulted, in a mail slot or in a
+   * library that does not answer is offline). */
+  copies: z.object({ online: z.number().int().nonnegative(), offline: z.number().int().nonnegative() }),
+  /** Some place holds the latest point, and none of them is online: a restore waits for an operator. */
+  onlyOffline: z.boolean(),
+  /** The offline places, in words ("tape LB0001L9", "copy repository dr-west"), for the inventory's mark. */
+  offlinePlaces: z.array(z.string()),
 });
 export type VmSummary = z.infer<typeof VmSummary>;
+/** A VM as the catalog alone knows it, before its places are checked. */
+export type CatalogVm = Omit<VmSummary, 'copies' | 'onlyOffline' | 'offlinePlaces'>;
 
 export const PointDisk = z.object({
   key: z.string(),

@@ -15,7 +15,7 @@ import {
   type JobSample,
   type JobStep,
   type RestorePoint,
-  type VmSummary,
+  type CatalogVm,
 } from '../../shared/domain.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import { manifestSha256 } from '../repository/manifest-seal.ts';
@@ -211,7 +211,7 @@ export class Catalog {
     })();
   }
 
-  listVms(): VmSummary[] {
+  listVms(): CatalogVm[] {
     const rows = this.db
       .prepare(
         `SELECT v.id, v.name, v.source,

@@ -53,6 +53,7 @@ import { registerArrayCloneCleaner } from '../snapshots/array-clone-cleaner.ts';
 import { HandlerRegistry, type ChannelHandlers } from '../handlers/handler-registry.ts';
 import { JobWorks } from './job-works.ts';
 import { homeHandlers } from './home-handlers.ts';
+import { VmPlaces } from './vm-places.ts';
 import { jobsHandlers } from './jobs-handlers.ts';
 
 const DEFAULT_REPOSITORY = 'default';
@@ -243,8 +244,18 @@ export class Engine {
       checkTarget,
       vsphereRestore: works.snapshotVsphereRestore.bind(works),
     });
+    const places = new VmPlaces({
+      catalog,
+      primary: repository,
+      openCopy: (site) => copies.open(site),
+      loadableTapes: async () => {
+        const inventory = await this.tape.inventory().catch(() => null);
+        const loaded = inventory?.cartridges.filter((tape) => tape.location.kind === 'slot' || tape.location.kind === 'drive') ?? [];
+        return new Set(loaded.map((tape) => tape.barcode));
+      },
+    });
     this.handlers = HandlerRegistry.for(engineChannels)
-      .add(homeHandlers({ home: paths.home, workerThreads: pool.size, catalog, repository, lookup }))
+      .add(homeHandlers({ home: paths.home, workerThreads: pool.size, catalog, repository, lookup, places }))
       .add(jobsHandlers(catalog, jobs))
       .add(accountHandlers(this.auth, sessions, catalog))
       .add(keyHandlers(this.keys, catalog, () => secrets.kind))

@@ -5,10 +5,18 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { VmLookup } from '../catalog/vm-lookup.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { ChannelHandlers } from '../handlers/handler-registry.ts';
+import type { VmPlaces } from './vm-places.ts';
 
 const ENGINE_VERSION = '0.1.0';
 
-export type HomeHandlersDeps = { home: string; workerThreads: number; catalog: Catalog; repository: Repository; lookup: VmLookup };
+export type HomeHandlersDeps = {
+  home: string;
+  workerThreads: number;
+  catalog: Catalog;
+  repository: Repository;
+  lookup: VmLookup;
+  places: VmPlaces;
+};
 
 /** The audit heads the repository's restore points recorded, for `audit verify`. */
 async function pointAuditHeads(repository: Repository): Promise<{ pointId: string; head: AuditHead }[]> {
@@ -31,7 +39,7 @@ export function homeHandlers(
       repositoryPath: repository.path,
       workerThreads: deps.workerThreads,
     }),
-    'vms.list': async () => catalog.listVms(),
+    'vms.list': async () => deps.places.summaries(),
     'points.list': async ({ vm }) => lookup.pointsWithHealth(lookup.resolveVm(vm).id),
     'settings.get': async () => catalog.settings(),
     'settings.set': async (patch, { actor }) => {

@@ -2,9 +2,13 @@
 // through a snapshot, in the transport chosen on its row; the job opens in the queue.
 import { useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
+import { Button, Checkbox, Content, Form, FormGroup, FormSelect, FormSelectOption, SearchInput } from '@patternfly/react-core';
+import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import type { TransportMode } from '../../shared/domain.ts';
 import { useApi, useHostInventory, useHosts } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
+import { InlineError } from './common/InlineError.tsx';
+import { SectionCard } from './SectionCard.tsx';
 
 const transports: { value: TransportMode; label: string }[] = [
   { value: 'auto', label: 'Auto (SAN, then HotAdd, then NBD)' },
@@ -39,34 +43,31 @@ function HostVmRow({ host, vm }: { host: string; vm: string }) {
     );
   };
   return (
-    <tr data-host-vm={vm}>
-      <td>{vm}</td>
-      <td>
-        <select
-          aria-label={`Transport for ${vm}`}
-          value={transport}
-          onChange={(event) => setTransport(event.target.value as TransportMode)}
-        >
+    <Tr data-host-vm={vm}>
+      <Td dataLabel="VM">{vm}</Td>
+      <Td dataLabel="Transport">
+        <FormSelect aria-label={`Transport for ${vm}`} value={transport} onChange={(_event, value) => setTransport(value as TransportMode)}>
           {transports.map((option) => (
-            <option key={option.value} value={option.value}>
-              {option.label}
-            </option>
+            <FormSelectOption key={option.value} value={option.value} label={option.label} />
           ))}
-        </select>
-      </td>
-      <td>
-        <label className="choice">
-          <input type="checkbox" checked={quiesce} onChange={(event) => setQuiesce(event.target.checked)} /> Quiesce
-          <span className="visually-hidden"> {vm}</span>
-        </label>
-      </td>
-      <td>
-        <button aria-label={`Back up now: ${vm}`} disabled={busy} onClick={backUp}>
+        </FormSelect>
+      </Td>
+      <Td dataLabel="Snapshot">
+        <Checkbox
+          id={`quiesce-${host}-${vm}`}
+          label="Quiesce"
+          aria-label={`Quiesce ${vm}`}
+          isChecked={quiesce}
+          onChange={(_event, checked) => setQuiesce(checked)}
+        />
+      </Td>
+      <Td isActionCell>
+        <Button variant="secondary" size="sm" aria-label={`Back up now: ${vm}`} isDisabled={busy} isLoading={busy} onClick={backUp}>
           Back up now
-        </button>
-        {error && <p role="alert">{error}</p>}
-      </td>
-    </tr>
+        </Button>
+        <InlineError error={error} />
+      </Td>
+    </Tr>
   );
 }
 
@@ -79,46 +80,54 @@ export function HostVms() {
   const needle = filter.trim().toLowerCase();
   const matching = (inventory.data?.vms ?? []).filter((vm) => vm.toLowerCase().includes(needle));
   return (
-    <section aria-labelledby="host-vms-heading">
-      <h2 id="host-vms-heading">Back up from vSphere</h2>
-      <p className="muted">A snapshot of the VM is read through the transport, then removed; the point restores like a local backup's.</p>
-      <label htmlFor="host-vms-host">vSphere host</label>{' '}
-      <select id="host-vms-host" value={host} onChange={(event) => setHost(event.target.value)}>
-        <option value="">Choose…</option>
-        {hosts.data.map((entry) => (
-          <option key={entry.id} value={entry.name}>
-            {entry.name}
-          </option>
-        ))}
-      </select>{' '}
-      {host && (
-        <label>
-          Find a VM <input type="search" value={filter} onChange={(event) => setFilter(event.target.value)} />
-        </label>
-      )}
+    <SectionCard id="host-vms-heading" title="Back up from vSphere">
+      <Content component="p">
+        A snapshot of the VM is read through the transport, then removed; the point restores like a local backup's.
+      </Content>
+      <Form isHorizontal onSubmit={(event) => event.preventDefault()}>
+        <FormGroup label="vSphere host" fieldId="host-vms-host">
+          <FormSelect id="host-vms-host" value={host} onChange={(_event, value) => setHost(value)}>
+            <FormSelectOption value="" label="Choose…" />
+            {hosts.data.map((entry) => (
+              <FormSelectOption key={entry.id} value={entry.name} label={entry.name} />
+            ))}
+          </FormSelect>
+        </FormGroup>
+        {host && (
+          <FormGroup label="Find a VM" fieldId="host-vms-filter">
+            <SearchInput
+              id="host-vms-filter"
+              aria-label="Find a VM"
+              value={filter}
+              onChange={(_event, value) => setFilter(value)}
+              onClear={() => setFilter('')}
+            />
+          </FormGroup>
+        )}
+      </Form>
       {host && inventory.isPending && <p role="status">Reading the inventory of {host}…</p>}
-      {host && inventory.isError && <p role="alert">{inventory.error.message}</p>}
+      <InlineError error={host && inventory.isError ? inventory.error.message : null} />
       {host && inventory.data && (
-        <table className="grid" aria-label={`VMs on ${host}`}>
-          <thead>
-            <tr>
-              <th>VM</th>
-              <th>Transport</th>
-              <th>Snapshot</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
+        <Table role="table" aria-label={`VMs on ${host}`} variant="compact">
+          <Thead>
+            <Tr>
+              <Th>VM</Th>
+              <Th>Transport</Th>
+              <Th>Snapshot</Th>
+              <Th screenReaderText="Actions" />
+            </Tr>
+          </Thead>
+          <Tbody>
             {matching.slice(0, SHOWN_ROWS).map((vm) => (
               <HostVmRow key={`${host}/${vm}`} host={host} vm={vm} />
             ))}
-          </tbody>
-        </table>
+          </Tbody>
+        </Table>
       )}
       {matching.length > SHOWN_ROWS && (
-        <p className="muted">{matching.length - SHOWN_ROWS} more VMs match: narrow the filter to see them.</p>
+        <Content component="p">{matching.length - SHOWN_ROWS} more VMs match: narrow the filter to see them.</Content>
       )}
-      {host && inventory.data && matching.length === 0 && <p className="muted">No VM on {host} matches.</p>}
-    </section>
+      {host && inventory.data && matching.length === 0 && <Content component="p">No VM on {host} matches.</Content>}
+    </SectionCard>
   );
 }

@@ -3,7 +3,25 @@
 // host; both are shown here once (the engine keeps only the token's hash), then forgotten.
 import { useState, type FormEvent } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
+import {
+  ActionGroup,
+  Alert,
+  Button,
+  Card,
+  CardBody,
+  CardTitle,
+  Content,
+  Form,
+  FormGroup,
+  FormSelect,
+  FormSelectOption,
+  TextArea,
+  TextInput,
+  Title,
+} from '@patternfly/react-core';
 import { useApi, useHosts } from '../api/queries.ts';
+import { InlineError } from './common/InlineError.tsx';
+import { SectionCard } from './SectionCard.tsx';
 
 type Joining = { name: string; token: string; command: string };
 
@@ -20,38 +38,46 @@ function CopyButton({ text, what }: { text: string; what: string }) {
     );
   };
   return (
-    <>
-      <button type="button" onClick={copy}>
+    <Content component="p">
+      <Button variant="secondary" size="sm" type="button" onClick={copy}>
         Copy the {what}
-      </button>{' '}
-      <span role="status" className="muted">
-        {outcome}
-      </span>
-    </>
+      </Button>{' '}
+      <span role="status">{outcome}</span>
+    </Content>
   );
 }
 
 function JoinInstructions({ joining, onDone }: { joining: Joining; onDone(): void }) {
   return (
-    <section className="join-once" aria-labelledby="join-once-heading">
-      <h3 id="join-once-heading">Join {joining.name} from its proxy host</h3>
-      <p className="warning">
-        <strong>Shown once:</strong> the token below is not shown again and works once. Copy the command now; if it is lost, remove{' '}
-        {joining.name} and add it again.
-      </p>
-      <label htmlFor="join-command">Command to run on the proxy host</label>
-      <textarea id="join-command" readOnly rows={3} value={joining.command} onFocus={(event) => event.currentTarget.select()} />
-      <CopyButton text={joining.command} what="command" />
-      <label htmlFor="join-token">Join token</label>
-      <input id="join-token" readOnly value={joining.token} onFocus={(event) => event.currentTarget.select()} />
-      <CopyButton text={joining.token} what="token" />
-      <p className="muted">
-        Add <code>--datastore NAME=PATH</code> for each datastore the proxy host sees. The mover shows as connected once it has joined.
-      </p>
-      <button type="button" onClick={onDone}>
-        Done: I have copied it
-      </button>
-    </section>
+    <SectionCard id="join-once-heading" title={<>Join {joining.name} from its proxy host</>} level="h3">
+      <Alert variant="warning" isInline title="Shown once: the token below is not shown again and works once.">
+        Copy the command now; if it is lost, remove {joining.name} and add it again.
+      </Alert>
+      <Form onSubmit={(event) => event.preventDefault()}>
+        <FormGroup label="Command to run on the proxy host" fieldId="join-command">
+          <TextArea
+            id="join-command"
+            readOnlyVariant="default"
+            rows={3}
+            value={joining.command}
+            onFocus={(event) => event.currentTarget.select()}
+          />
+        </FormGroup>
+        <CopyButton text={joining.command} what="command" />
+        <FormGroup label="Join token" fieldId="join-token">
+          <TextInput id="join-token" readOnlyVariant="default" value={joining.token} onFocus={(event) => event.currentTarget.select()} />
+        </FormGroup>
+        <CopyButton text={joining.token} what="token" />
+        <Content component="p">
+          Add <code>--datastore NAME=PATH</code> for each datastore the proxy host sees. The mover shows as connected once it has joined.
+        </Content>
+        <ActionGroup>
+          <Button type="button" variant="primary" onClick={onDone}>
+            Done: I have copied it
+          </Button>
+        </ActionGroup>
+      </Form>
+    </SectionCard>
   );
 }
 
@@ -85,40 +111,48 @@ export function MoverAddForm() {
   };
   const hostNames = (hosts.data ?? []).map((entry) => entry.name);
   return (
-    <form className="mover-form" onSubmit={add} aria-labelledby="mover-add-heading">
-      <h3 id="mover-add-heading">Add mover</h3>
-      <label>
-        Name
-        <input value={name} onChange={(event) => setName(event.target.value)} required maxLength={80} placeholder="proxy-a" />
-      </label>
-      <label>
-        vSphere host
-        <select value={host} onChange={(event) => setHost(event.target.value)} required>
-          <option value="">Choose…</option>
-          {hostNames.map((entry) => (
-            <option key={entry} value={entry}>
-              {entry}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Proxy VM (optional)
-        <input value={proxyVm} onChange={(event) => setProxyVm(event.target.value)} maxLength={200} />
-      </label>
-      {hosts.data && hostNames.length === 0 && (
-        <p className="muted">
-          No vSphere host yet: add one first with <code>lifeboat hosts add vsphere --url … --name …</code>.
-        </p>
-      )}
-      <button type="submit" disabled={busy || !name.trim() || !host}>
-        Add mover
-      </button>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
-    </form>
+    <Card>
+      <CardTitle>
+        <Title headingLevel="h3" id="mover-add-heading">
+          Add mover
+        </Title>
+      </CardTitle>
+      <CardBody>
+        <Form onSubmit={add} aria-labelledby="mover-add-heading" isHorizontal>
+          <FormGroup label="Name" isRequired fieldId="mover-name">
+            <TextInput
+              id="mover-name"
+              isRequired
+              value={name}
+              onChange={(_event, value) => setName(value)}
+              maxLength={80}
+              placeholder="proxy-a"
+            />
+          </FormGroup>
+          <FormGroup label="vSphere host" isRequired fieldId="mover-host">
+            <FormSelect id="mover-host" isRequired value={host} onChange={(_event, value) => setHost(value)}>
+              <FormSelectOption value="" label="Choose…" />
+              {hostNames.map((entry) => (
+                <FormSelectOption key={entry} value={entry} label={entry} />
+              ))}
+            </FormSelect>
+          </FormGroup>
+          <FormGroup label="Proxy VM (optional)" fieldId="mover-proxy-vm">
+            <TextInput id="mover-proxy-vm" value={proxyVm} onChange={(_event, value) => setProxyVm(value)} maxLength={200} />
+          </FormGroup>
+          {hosts.data && hostNames.length === 0 && (
+            <Content component="p">
+              No vSphere host yet: add one first with <code>lifeboat hosts add vsphere --url … --name …</code>.
+            </Content>
+          )}
+          <ActionGroup>
+            <Button type="submit" variant="primary" isDisabled={busy || !name.trim() || !host}>
+              Add mover
+            </Button>
+          </ActionGroup>
+          <InlineError error={error} />
+        </Form>
+      </CardBody>
+    </Card>
   );
 }

@@ -4,30 +4,41 @@
 // remove one (its certificate is revoked and its tasks go to another mover).
 import { useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
-import type { MoverSummary, MoverTask } from '../../shared/domain.ts';
+import { Button, Content, EmptyState, Label, List, ListItem, Stack, type LabelProps } from '@patternfly/react-core';
+import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import type { MoverState, MoverSummary, MoverTask } from '../../shared/domain.ts';
 import { formatBytes } from '../../shared/format.ts';
 import { useApi, useMovers } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { Confirmed } from './Confirmed.tsx';
+import { InlineError } from './common/InlineError.tsx';
 import { MoverAddForm } from './MoverAddForm.tsx';
 import { formatTime } from './time.ts';
+import { SectionCard } from './SectionCard.tsx';
 
 const transportNames: Record<MoverSummary['transports'][number], string> = { san: 'SAN', hotadd: 'HotAdd', nbd: 'NBD' };
+const stateColors: Record<MoverState, LabelProps['color']> = {
+  'awaiting-join': 'orange',
+  connected: 'green',
+  disconnected: 'red',
+  removed: 'grey',
+};
 
 function TaskLine({ task }: { task: MoverTask }) {
   const openJob = useConsole((state) => state.openJob);
   const percent = task.bytesTotal > 0 ? Math.min(100, Math.floor((task.bytesDone * 100) / task.bytesTotal)) : 0;
   return (
-    <li>
-      <button
-        className="link"
+    <ListItem>
+      <Button
+        variant="link"
+        isInline
         onClick={() => openJob(task.jobId)}
         aria-label={`Job ${task.jobId.slice(0, 8)}, disk ${task.disk}: open the job`}
       >
         job {task.jobId.slice(0, 8)}
-      </button>{' '}
+      </Button>{' '}
       {task.disk} · {percent}%
-    </li>
+    </ListItem>
   );
 }
 
@@ -53,11 +64,7 @@ function RemoveMover({ mover }: { mover: MoverSummary }) {
         confirmLabel={`Yes, remove ${mover.name}`}
         onConfirm={remove}
       />
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <InlineError error={error} />
     </>
   );
 }
@@ -66,88 +73,96 @@ function MoverRow({ mover }: { mover: MoverSummary }) {
   const datastores = Object.entries(mover.datastores);
   const online = mover.state === 'connected';
   return (
-    <tr data-mover={mover.name} data-state={mover.state}>
-      <th scope="row">{mover.name}</th>
-      <td>{mover.host}</td>
-      <td>{mover.proxyVm ?? '—'}</td>
-      <td>
-        <span className={`badge mover-${mover.state}`}>{mover.state}</span>
-      </td>
-      <td>{mover.transports.map((transport) => transportNames[transport]).join(', ') || '—'}</td>
-      <td>
+    <Tr data-mover={mover.name} data-state={mover.state}>
+      <Td component="th" scope="row" dataLabel="Name">
+        {mover.name}
+      </Td>
+      <Td dataLabel="vSphere host">{mover.host}</Td>
+      <Td dataLabel="Proxy VM">{mover.proxyVm ?? '—'}</Td>
+      <Td dataLabel="State">
+        <Label color={stateColors[mover.state]} isCompact>
+          {mover.state}
+        </Label>
+      </Td>
+      <Td dataLabel="Transports">{mover.transports.map((transport) => transportNames[transport]).join(', ') || '—'}</Td>
+      <Td dataLabel="Datastores it sees">
         {datastores.length === 0 ? (
           '—'
         ) : (
-          <ul className="plain">
+          <List isPlain>
             {datastores.map(([name, path]) => (
-              <li key={name}>
-                {name} <span className="muted">at {path}</span>
-              </li>
+              <ListItem key={name}>
+                {name} at {path}
+              </ListItem>
             ))}
-          </ul>
+          </List>
         )}
-      </td>
-      <td>
+      </Td>
+      <Td dataLabel="Tasks">
         {mover.tasks.length === 0 ? (
-          <span className="muted">{online ? `idle, ${mover.slots} slot(s)` : '—'}</span>
+          online ? (
+            `idle, ${mover.slots} slot(s)`
+          ) : (
+            '—'
+          )
         ) : (
-          <ul className="plain">
+          <List isPlain>
             {mover.tasks.map((task) => (
               <TaskLine key={`${task.jobId}/${task.disk}`} task={task} />
             ))}
-          </ul>
+          </List>
         )}
-      </td>
-      <td>{online ? `${formatBytes(mover.bytesPerSecond)}/s` : '—'}</td>
-      <td className={mover.lastError ? 'error' : undefined}>{mover.lastError ?? '—'}</td>
-      <td>{mover.lastSeenAt ? formatTime(mover.lastSeenAt) : 'never'}</td>
-      <td>{mover.certificateExpiresAt ? formatTime(mover.certificateExpiresAt) : '—'}</td>
-      <td>{mover.state !== 'removed' && <RemoveMover mover={mover} />}</td>
-    </tr>
+      </Td>
+      <Td dataLabel="Throughput">{online ? `${formatBytes(mover.bytesPerSecond)}/s` : '—'}</Td>
+      <Td dataLabel="Last error" className={mover.lastError ? 'pf-v6-u-text-color-status-danger' : undefined}>
+        {mover.lastError ?? '—'}
+      </Td>
+      <Td dataLabel="Last seen">{mover.lastSeenAt ? formatTime(mover.lastSeenAt) : 'never'}</Td>
+      <Td dataLabel="Certificate expires">{mover.certificateExpiresAt ? formatTime(mover.certificateExpiresAt) : '—'}</Td>
+      <Td isActionCell>{mover.state !== 'removed' && <RemoveMover mover={mover} />}</Td>
+    </Tr>
   );
 }
 
 export function MoversView() {
   const movers = useMovers();
   return (
-    <section aria-labelledby="movers-heading">
-      <h2 id="movers-heading">Data movers</h2>
-      <p className="muted">
-        A mover runs on a proxy host (<code>lifeboat mover</code>) and writes restored disks to the datastores that host sees; without one,
-        the engine's own workers carry the bytes.
-      </p>
-      {movers.isPending && <p role="status">Loading movers…</p>}
-      {movers.isError && <p role="alert">Could not load movers: {movers.error.message}</p>}
-      {movers.data && movers.data.length === 0 && <p className="empty">No movers yet.</p>}
-      {movers.data && movers.data.length > 0 && (
-        <table className="grid movers">
-          <caption className="visually-hidden">Data movers</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">vSphere host</th>
-              <th scope="col">Proxy VM</th>
-              <th scope="col">State</th>
-              <th scope="col">Transports</th>
-              <th scope="col">Datastores it sees</th>
-              <th scope="col">Tasks</th>
-              <th scope="col">Throughput</th>
-              <th scope="col">Last error</th>
-              <th scope="col">Last seen</th>
-              <th scope="col">Certificate expires</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {movers.data.map((mover) => (
-              <MoverRow key={mover.id} mover={mover} />
-            ))}
-          </tbody>
-        </table>
-      )}
+    <Stack hasGutter>
+      <SectionCard id="movers-heading" title="Data movers">
+        <Content component="p">
+          A mover runs on a proxy host (<code>lifeboat mover</code>) and writes restored disks to the datastores that host sees; without
+          one, the engine's own workers carry the bytes.
+        </Content>
+        {movers.isPending && <p role="status">Loading movers…</p>}
+        <InlineError error={movers.isError ? `Could not load movers: ${movers.error.message}` : null} />
+        {movers.data && movers.data.length === 0 && <EmptyState titleText="No movers yet." headingLevel="h3" />}
+        {movers.data && movers.data.length > 0 && (
+          <Table role="table" aria-label="Data movers" variant="compact">
+            <Thead>
+              <Tr>
+                <Th>Name</Th>
+                <Th>vSphere host</Th>
+                <Th>Proxy VM</Th>
+                <Th>State</Th>
+                <Th>Transports</Th>
+                <Th>Datastores it sees</Th>
+                <Th>Tasks</Th>
+                <Th>Throughput</Th>
+                <Th>Last error</Th>
+                <Th>Last seen</Th>
+                <Th>Certificate expires</Th>
+                <Th screenReaderText="Actions" />
+              </Tr>
+            </Thead>
+            <Tbody>
+              {movers.data.map((mover) => (
+                <MoverRow key={mover.id} mover={mover} />
+              ))}
+            </Tbody>
+          </Table>
+        )}
+      </SectionCard>
       <MoverAddForm />
-    </section>
+    </Stack>
   );
 }
