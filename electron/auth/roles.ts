@@ -47,6 +47,7 @@ export const channelRoles = {
   'hosts.inventory': 'operator',
   'restore.previewOriginal': 'operator',
   'jobs.cancel': 'operator',
+  'jobs.cancelMany': 'operator',
   'jobs.resume': 'operator',
   'jobs.discard': 'operator',
   'backup.start': 'operator',
