@@ -109,7 +109,8 @@ export const requestChannels = {
   'jobs.list': { request: Empty, response: z.array(Job) },
   'jobs.get': {
     request: z.object({ jobId: Id }).strict(),
-    response: z.object({ job: Job, events: z.array(JobEvent), samples: z.array(JobSample) }),
+    /** params: what the job was asked to do (its request, secrets removed): the wizard's "Edit and retry". */
+    response: z.object({ job: Job, events: z.array(JobEvent), samples: z.array(JobSample), params: z.unknown().nullable() }),
   },
   'jobs.cancel': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
   'jobs.resume': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },

@@ -5,6 +5,7 @@ import type { Caller } from '../../shared/accounts.ts';
 import { holdsRole, identityLabel, personOf } from '../auth/roles.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import { LifeboatError } from '../errors.ts';
+import { withoutSecrets } from '../keys/key-service.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
 import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 
@@ -36,13 +37,20 @@ function approveJob(catalog: Catalog, jobs: JobQueue, jobId: string, caller: Cal
   return released;
 }
 
+/** A job's stored request for the console (Edit and retry). Stored params are already kept without
+ * secrets; this guards rows written before that rule, so a password never leaves the engine. */
+function shownParams(params: unknown): unknown {
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) return params ?? null;
+  return withoutSecrets(params as { password?: string; recoveryKey?: string });
+}
+
 export function jobsHandlers(catalog: Catalog, jobs: JobQueue): ChannelHandlers<'jobs.list' | 'jobs.get' | 'jobs.cancel' | 'jobs.approve'> {
   return {
     'jobs.list': async () => catalog.listJobs(),
     'jobs.get': async ({ jobId }) => {
       const job = catalog.getJob(jobId);
       if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
-      return { job, events: catalog.jobEvents(jobId), samples: catalog.jobSamples(jobId) };
+      return { job, events: catalog.jobEvents(jobId), samples: catalog.jobSamples(jobId), params: shownParams(catalog.jobParams(jobId)) };
     },
     'jobs.cancel': async ({ jobId }) => ({ job: jobs.cancel(jobId) }),
     'jobs.approve': async ({ jobId }, { caller }) => ({ job: approveJob(catalog, jobs, jobId, caller) }),
