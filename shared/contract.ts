@@ -42,7 +42,9 @@ import {
   JobEvent,
   JobProgress,
   LocalTarget,
+  RestoreCheck,
   RestorePoint,
+  RestoreStep,
   TransportMode,
   VmSummary,
   VsphereTarget,
@@ -62,6 +64,15 @@ const SourceChoice = {
   password: Password.optional(),
   recoveryKey: RecoveryKeyText.optional(),
 };
+
+/** Why an operator restores: kept in the audit log and the job's first event. */
+const RestoreReason = z.string().min(1).max(500).optional();
+
+const NewVmName = z
+  .string()
+  .min(1)
+  .max(80)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'a VM name uses letters, digits, space, dot, dash and underscore');
 
 /** Where a backup reads a VM: a folder on this machine, or a VM on a vSphere host of the catalog
  * (read through a snapshot; a host not in the catalog is the engine's error, not the contract's). */
@@ -138,16 +149,27 @@ export const requestChannels = {
         vm: z.string().min(1).max(200),
         point: z.string().min(1).max(200),
         target: z.discriminatedUnion('kind', [LocalTarget.strict(), VsphereTarget.strict()]),
-        newName: z
-          .string()
-          .min(1)
-          .max(80)
-          .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'a VM name uses letters, digits, space, dot, dash and underscore')
-          .optional(),
+        newName: NewVmName.optional(),
+        reason: RestoreReason,
         ...SourceChoice,
       })
       .strict(),
     response: z.object({ job: Job }),
+  },
+  'restore.check': {
+    request: z
+      .object({
+        step: RestoreStep,
+        vms: z
+          .array(z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200), newName: NewVmName.optional() }).strict())
+          .min(1)
+          .max(50),
+        target: z.discriminatedUnion('kind', [LocalTarget.strict(), VsphereTarget.strict()]).optional(),
+        reason: RestoreReason,
+        ...SourceChoice,
+      })
+      .strict(),
+    response: RestoreCheck,
   },
   'verify.start': {
     request: z
@@ -320,6 +342,7 @@ export const requestChannels = {
         target: z.discriminatedUnion('kind', [LocalTarget.strict(), VsphereTarget.strict()]),
         /** Restore through a staging repository in this folder (always the case for vSphere). */
         staging: z.string().min(1).max(4096).optional(),
+        reason: RestoreReason,
       })
       .strict(),
     response: z.object({ jobs: z.array(Job), pullList: z.array(PullListEntry) }),
@@ -401,12 +424,8 @@ export const requestChannels = {
         vms: z.array(z.string().min(1).max(200)).min(1).max(100),
         snapshot: Id,
         target: z.discriminatedUnion('kind', [LocalTarget.strict(), VsphereTarget.strict()]),
-        newName: z
-          .string()
-          .min(1)
-          .max(80)
-          .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'a VM name uses letters, digits, space, dot, dash and underscore')
-          .optional(),
+        newName: NewVmName.optional(),
+        reason: RestoreReason,
         /** The host the clone is presented to (default: this engine's machine, which reads it). */
         host: z.string().min(1).max(200).optional(),
       })
@@ -421,6 +440,7 @@ export const requestChannels = {
         target: LocalTarget.strict(),
         /** ovf: VMDKs + an OVF descriptor (vSphere, any hypervisor); arm: fixed VHDs + an Azure template. */
         template: z.enum(['ovf', 'arm']),
+        reason: RestoreReason,
         ...SourceChoice,
       })
       .strict(),
@@ -455,6 +475,7 @@ export const requestChannels = {
           .min(3)
           .max(63)
           .regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$/, 'a container name is lowercase letters, digits and single dashes'),
+        reason: RestoreReason,
         ...SourceChoice,
       })
       .strict(),
