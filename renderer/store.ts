@@ -2,6 +2,7 @@
 // operator, and which view is shown. Lists that come from requests live in react-query's cache.
 import { create } from 'zustand';
 import type { JobProgress } from '../shared/domain.ts';
+import { answersForVms, type WizardAnswers } from './views/wizard/answers.ts';
 
 export type View = 'inventory' | 'movers' | 'jobs' | 'restore' | 'instant' | 'files' | 'tape' | 'arrays' | 'copies' | 'rehearsal';
 
@@ -18,7 +19,8 @@ const NOTICE_LIMIT = 5;
 
 type ConsoleState = {
   view: View;
-  wizardVm: string | null;
+  /** What the restore wizard opens with: the VMs picked elsewhere, or a failed job's answers (on its summary). */
+  wizard: { answers: WizardAnswers; atSummary: boolean } | null;
   /** The job the queue's detail panel shows. */
   selectedJob: string | null;
   progress: Record<string, JobProgress>;
@@ -26,7 +28,10 @@ type ConsoleState = {
   /** The browser console's link to the engine (the app's IPC is always connected). */
   connection: ConnectionState;
   setConnection(connection: ConnectionState): void;
+  /** A view; for the wizard, optionally the VM to restore. */
   show(view: View, wizardVm?: string | null): void;
+  /** The wizard again with a failed job's answers, at its summary: edit and retry. */
+  retryWizard(answers: WizardAnswers): void;
   selectJob(jobId: string | null): void;
   /** The queue with this job's detail open: where every view that starts a job goes. */
   openJob(jobId: string): void;
@@ -42,15 +47,16 @@ let nextNotice = 1;
 
 export const useConsole = create<ConsoleState>((set) => ({
   view: 'inventory',
-  wizardVm: null,
+  wizard: null,
   selectedJob: null,
   progress: {},
   notices: [],
   connection: { state: 'connected' },
   setConnection: (connection) => set({ connection }),
-  show: (view, wizardVm = null) => set({ view, wizardVm }),
+  show: (view, wizardVm = null) => set({ view, wizard: wizardVm ? { answers: answersForVms([wizardVm]), atSummary: false } : null }),
+  retryWizard: (answers) => set({ view: 'restore', wizard: { answers, atSummary: true } }),
   selectJob: (selectedJob) => set({ selectedJob }),
-  openJob: (jobId) => set({ view: 'jobs', wizardVm: null, selectedJob: jobId }),
+  openJob: (jobId) => set({ view: 'jobs', wizard: null, selectedJob: jobId }),
   setProgress: (batch) =>
     set((state) => {
       const progress = { ...state.progress };

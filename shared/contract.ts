@@ -42,7 +42,9 @@ import {
   JobEvent,
   JobProgress,
   LocalTarget,
+  RestoreCheck,
   RestorePoint,
+  RestoreStep,
   TransportMode,
   VmSummary,
   VsphereTarget,
@@ -62,6 +64,15 @@ const SourceChoice = {
   password: Password.optional(),
   recoveryKey: RecoveryKeyText.optional(),
 };
+
+/** Why an operator restores: kept in the audit log and the job's first event. */
+const RestoreReason = z.string().min(1).max(500).optional();
+
+const NewVmName = z
+  .string()
+  .min(1)
+  .max(80)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'a VM name uses letters, digits, space, dot, dash and underscore');
 
 /** Where a backup reads a VM: a folder on this machine, or a VM on a vSphere host of the catalog
  * (read through a snapshot; a host not in the catalog is the engine's error, not the contract's). */
@@ -109,7 +120,8 @@ export const requestChannels = {
   'jobs.list': { request: Empty, response: z.array(Job) },
   'jobs.get': {
     request: z.object({ jobId: Id }).strict(),
-    response: z.object({ job: Job, events: z.array(JobEvent), samples: z.array(JobSample) }),
+    /** params: what the job was asked to do (its request, secrets removed): the wizard's "Edit and retry". */
+    response: z.object({ job: Job, events: z.array(JobEvent), samples: z.array(JobSample), params: z.unknown().nullable() }),
   },
   'jobs.cancel': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
   /** Cancels each job as jobs.cancel does; a job that cannot be cancelled is listed, not thrown. */
@@ -142,16 +154,27 @@ export const requestChannels = {
         vm: z.string().min(1).max(200),
         point: z.string().min(1).max(200),
         target: z.discriminatedUnion('kind', [LocalTarget.strict(), VsphereTarget.strict()]),
-        newName: z
-          .string()
-          .min(1)
-          .max(80)
-          .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'a VM name uses letters, digits, space, dot, dash and underscore')
-          .optional(),
+        newName: NewVmName.optional(),
+        reason: RestoreReason,
         ...SourceChoice,
       })
       .strict(),
     response: z.object({ job: Job }),
+  },
+  'restore.check': {
+    request: z
+      .object({
+        step: RestoreStep,
+        vms: z
+          .array(z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200), newName: NewVmName.optional() }).strict())
+          .min(1)
+          .max(50),
+        target: z.discriminatedUnion('kind', [LocalTarget.strict(), VsphereTarget.strict()]).optional(),
+        reason: RestoreReason,
+        ...SourceChoice,
+      })
+      .strict(),
+    response: RestoreCheck,
   },
   'verify.start': {
     request: z
@@ -324,6 +347,7 @@ export const requestChannels = {
         target: z.discriminatedUnion('kind', [LocalTarget.strict(), VsphereTarget.strict()]),
         /** Restore through a staging repository in this folder (always the case for vSphere). */
         staging: z.string().min(1).max(4096).optional(),
+        reason: RestoreReason,
       })
       .strict(),
     response: z.object({ jobs: z.array(Job), pullList: z.array(PullListEntry) }),
@@ -405,12 +429,8 @@ export const requestChannels = {
         vms: z.array(z.string().min(1).max(200)).min(1).max(100),
         snapshot: Id,
         target: z.discriminatedUnion('kind', [LocalTarget.strict(), VsphereTarget.strict()]),
-        newName: z
-          .string()
-          .min(1)
-          .max(80)
-          .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'a VM name uses letters, digits, space, dot, dash and underscore')
-          .optional(),
+        newName: NewVmName.optional(),
+        reason: RestoreReason,
         /** The host the clone is presented to (default: this engine's machine, which reads it). */
         host: z.string().min(1).max(200).optional(),
       })
@@ -425,6 +445,7 @@ export const requestChannels = {
         target: LocalTarget.strict(),
         /** ovf: VMDKs + an OVF descriptor (vSphere, any hypervisor); arm: fixed VHDs + an Azure template. */
         template: z.enum(['ovf', 'arm']),
+        reason: RestoreReason,
         ...SourceChoice,
       })
       .strict(),
@@ -459,6 +480,7 @@ export const requestChannels = {
           .min(3)
           .max(63)
           .regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$/, 'a container name is lowercase letters, digits and single dashes'),
+        reason: RestoreReason,
         ...SourceChoice,
       })
       .strict(),

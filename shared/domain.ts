@@ -219,8 +219,54 @@ export const VsphereTarget = z.object({
   /** Original location: roll the existing VM's disks back to the point (needs confirmOverwrite). */
   original: z.boolean().optional(),
   confirmOverwrite: z.boolean().optional(),
+  /** A datastore per disk (the key of RestorePlanDisk); a disk not named goes to `datastore`. */
+  diskDatastores: z.record(z.string().min(1).max(200), z.string().min(1).max(200)).optional(),
+  /** A target network per source network of the backup's NICs; a network not named keeps `network`'s rule. */
+  networkMap: z.record(z.string().min(1).max(200), z.string().min(1).max(200)).optional(),
+  /** new: a fresh BIOS UUID and generated MAC addresses; keep: as in the backup (the default). */
+  identity: z.enum(['new', 'keep']).optional(),
+  /** Power the VM on after the restore's last step (default: left off). */
+  powerOn: z.boolean().optional(),
 });
 export type VsphereTarget = z.infer<typeof VsphereTarget>;
+
+/** The steps of the restore wizard, in order; `restore.check` runs every step up to the one named. */
+export const RestoreStep = z.enum(['vms', 'mode', 'target', 'datastores', 'network', 'identity', 'summary']);
+export type RestoreStep = z.infer<typeof RestoreStep>;
+
+export const RestorePlanDisk = z.object({
+  key: z.string(),
+  label: z.string(),
+  capacity: z.number(),
+  datastore: z.string().nullable(),
+  freeSpace: z.number().nullable(),
+});
+export type RestorePlanDisk = z.infer<typeof RestorePlanDisk>;
+
+/** One VM of a restore as the checks got to see it: what it is called after, what it reads and writes. */
+export const RestorePlanVm = z.object({
+  vm: z.string(),
+  vmName: z.string(),
+  point: z.string(),
+  pointCreatedAt: z.string(),
+  /** The VM's name after the restore. */
+  name: z.string(),
+  bytes: z.number(),
+  estimateSeconds: z.number().nullable(),
+  /** Which copy is read, in words. */
+  copy: z.string(),
+  /** What the restore replaces, in words; [] if nothing. */
+  replaces: z.array(z.string()),
+  disks: z.array(RestorePlanDisk),
+  networks: z.array(z.object({ source: z.string(), target: z.string().nullable() })),
+});
+export type RestorePlanVm = z.infer<typeof RestorePlanVm>;
+
+export const RestoreProblem = z.object({ step: RestoreStep, vm: z.string().nullable(), field: z.string(), message: z.string() });
+export type RestoreProblem = z.infer<typeof RestoreProblem>;
+
+export const RestoreCheck = z.object({ problems: z.array(RestoreProblem), vms: z.array(RestorePlanVm) });
+export type RestoreCheck = z.infer<typeof RestoreCheck>;
 
 export const HostInventory = z.object({
   hostSystems: z.array(

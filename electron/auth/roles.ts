@@ -46,6 +46,7 @@ export const channelRoles = {
   'files.preview': 'operator',
   'hosts.inventory': 'operator',
   'restore.previewOriginal': 'operator',
+  'restore.check': 'operator',
   'jobs.cancel': 'operator',
   'jobs.cancelMany': 'operator',
   'jobs.resume': 'operator',

@@ -5,6 +5,7 @@ import type { Caller } from '../../shared/accounts.ts';
 import { holdsRole, identityLabel, personOf } from '../auth/roles.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import { LifeboatError } from '../errors.ts';
+import { withoutSecrets } from '../keys/key-service.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
 import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 
@@ -36,6 +37,13 @@ function approveJob(catalog: Catalog, jobs: JobQueue, jobId: string, caller: Cal
   return released;
 }
 
+/** A job's stored request for the console (Edit and retry). Stored params are already kept without
+ * secrets; this guards rows written before that rule, so a password never leaves the engine. */
+function shownParams(params: unknown): unknown {
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) return params ?? null;
+  return withoutSecrets(params as { password?: string; recoveryKey?: string });
+}
+
 /** Each job cancelled as jobs.cancel does (the role was checked for the channel, as for
  * jobs.cancel); one that cannot be (ended, unknown) is listed with why, and the rest go on. */
 function cancelMany(jobs: JobQueue, jobIds: string[]): { cancelled: Job[]; refused: { jobId: string; message: string }[] } {
@@ -60,7 +68,12 @@ export function jobsHandlers(catalog: Catalog, jobs: JobQueue): ChannelHandlers<
     'jobs.get': async ({ jobId }) => {
       const job = catalog.getJob(jobId);
       if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
-      return { job: jobs.placed([job])[0] ?? job, events: catalog.jobEvents(jobId), samples: catalog.jobSamples(jobId) };
+      return {
+        job: jobs.placed([job])[0] ?? job,
+        events: catalog.jobEvents(jobId),
+        samples: catalog.jobSamples(jobId),
+        params: shownParams(catalog.jobParams(jobId)),
+      };
     },
     'jobs.cancel': async ({ jobId }) => ({ job: jobs.cancel(jobId) }),
     'jobs.cancelMany': async ({ jobIds }) => cancelMany(jobs, jobIds),

@@ -19,6 +19,7 @@ import type { EntireVmLocalRestore, RestoreRequest } from './entire-vm-local.ts'
 import type { RestoreAzureRequest, RestoreAzureWork } from './restore-azure.ts';
 import type { RestoreDisksRequest, RestoreDisksWork } from './restore-disks.ts';
 import type { TargetChecks } from './target-checks.ts';
+import { RestoreChecker } from './restore-check.ts';
 
 /** A restore of one point to a target, as the entire-VM, tape, rehearsal and migration jobs ask for it. */
 export type PointRestoreRequest = { vmId: string; pointId: string; target: LocalTarget | VsphereTarget; newName?: string | undefined };
@@ -47,9 +48,12 @@ export type RestoreServiceDeps = {
 
 export class RestoreService {
   private readonly deps: RestoreServiceDeps;
+  /** The wizard's per-step checks: the pre-flight of the jobs below, answered as problems. */
+  readonly checker: RestoreChecker;
 
   constructor(deps: RestoreServiceDeps) {
     this.deps = deps;
+    this.checker = new RestoreChecker({ catalog: deps.catalog, lookup: deps.lookup });
   }
 
   async start(unchecked: Parsed<'restore.entireVm'>, actor: string): Promise<Job> {
@@ -211,9 +215,10 @@ export class RestoreService {
 
 export function restoreHandlers(
   restores: RestoreService,
-): ChannelHandlers<'restore.entireVm' | 'restore.disks' | 'restore.azure' | 'jobs.resume' | 'jobs.discard'> {
+): ChannelHandlers<'restore.entireVm' | 'restore.check' | 'restore.disks' | 'restore.azure' | 'jobs.resume' | 'jobs.discard'> {
   return {
     'restore.entireVm': async (request, { actor }) => ({ job: await restores.start(request, actor) }),
+    'restore.check': async (request) => restores.checker.check(request),
     'restore.disks': async (request, { actor }) => ({ job: await restores.startDisks(request, actor) }),
     'restore.azure': async (request, { actor }) => ({ job: await restores.startAzure(request, actor) }),
     'jobs.resume': async ({ jobId }, { actor }) => ({ job: await restores.resume(jobId, actor) }),

@@ -18,7 +18,7 @@ const stepTitles = ['Virtual machine', 'Restore point', 'Target', 'Review'] as c
 export function RestoreWizard() {
   const api = useApi();
   const queries = useQueryClient();
-  const initialVm = useConsole((state) => state.wizardVm);
+  const initialVm = useConsole((state) => state.wizard?.answers.vms[0]?.vm ?? null);
   const show = useConsole((state) => state.show);
   const openJob = useConsole((state) => state.openJob);
   const vms = useVms();

@@ -28,6 +28,7 @@ export const requestChannelNames = [
   'settings.set',
   'backup.start',
   'restore.entireVm',
+  'restore.check',
   'verify.start',
   'restore.previewOriginal',
   'files.list',
