@@ -41,9 +41,15 @@ function Plot({ rates, window, label }: { rates: Rate[]; window: PlotWindow; lab
       {
         width: WIDTH,
         height: HEIGHT,
-        scales: { x: { time: true, range: () => [window.startMs / 1000, window.endMs / 1000] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+        scales: {
+          x: { time: true, range: () => [window.startMs / 1000, window.endMs / 1000] },
+          y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
+        },
         axes: [axis, { ...axis, label: 'MB/s', values: (_u, ticks) => ticks.map((tick) => tick.toFixed(tick < 10 ? 1 : 0)) }],
-        series: [{ label: 'Time' }, { label: 'Throughput', stroke: '#2b9af3', width: 2, value: (_u, value) => (value === null ? '—' : `${value.toFixed(1)} MB/s`) }],
+        series: [
+          { label: 'Time' },
+          { label: 'Throughput', stroke: '#2b9af3', width: 2, value: (_u, value) => (value === null ? '—' : `${value.toFixed(1)} MB/s`) },
+        ],
         legend: { live: true },
       },
       data,
