@@ -41,6 +41,7 @@ import {
   Job,
   JobEvent,
   JobProgress,
+  JobQueuePlace,
   LocalTarget,
   RestoreCheck,
   RestorePoint,
@@ -541,6 +542,9 @@ export const requestChannels = {
 
 export const eventChannels = {
   'job.updated': Job,
+  /** Every queued job's place (Job.queue), sent (at most a few times a second) when places change:
+   * one event for the queue, not a job.updated for each job that moved up. */
+  'jobs.queued': z.object({ places: z.array(z.object({ jobId: Id, place: JobQueuePlace })) }),
   'job.progress': JobProgress,
   'prompt.updated': Prompt,
   'instant.updated': InstantSession,

@@ -13,6 +13,7 @@ import { killPoint } from '../kill-point.ts';
 
 const PROGRESS_EVENT_MS = 250;
 const PROGRESS_PERSIST_MS = 2000;
+const PLACES_EVENT_MS = 250;
 
 /** `holdFor`: the job waits in waiting-for-operator until `release` (e.g. 'approval').
  * `outsideLimit`: tape jobs, which wait for each other to share passes: they start at once, not
@@ -61,8 +62,9 @@ export class JobQueue {
   private readonly running = new Map<string, Running>();
   private readonly works = new Map<string, JobWork>();
   private readonly unlimited = new Set<string>();
-  /** Each queued job's place as last told (job.updated), so only changed places are told again. */
-  private readonly told = new Map<string, string>();
+  /** The places as last told (jobs.queued), so unchanged places are not told again. */
+  private told = '';
+  private placesTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
   private readonly catalog: Catalog;
   private readonly events: EngineEvents;
@@ -291,20 +293,20 @@ export class JobQueue {
     this.tellPlaces();
   }
 
-  /** job.updated for each queued job whose place or reason changed (the ones behind a job that
-   * started or was cancelled move up). */
+  /** Tells the queue's places (jobs.queued) when they changed, at most every PLACES_EVENT_MS:
+   * a job starting moves every job behind it up, and one event says so for all of them. */
   private tellPlaces(): void {
-    const queued = this.catalog.jobsInState(['queued']);
-    const places = this.places(queued);
-    for (const job of queued) {
-      const place = places.get(job.id);
-      if (!place) continue;
-      const said = `${place.position} ${place.reason}`;
-      if (this.told.get(job.id) === said) continue;
-      this.told.set(job.id, said);
-      this.events.emit('job.updated', { ...job, queue: place });
-    }
-    for (const jobId of this.told.keys()) if (!places.has(jobId)) this.told.delete(jobId);
+    if (this.placesTimer !== null || this.closed) return;
+    this.placesTimer = setTimeout(() => {
+      this.placesTimer = null;
+      if (this.closed) return;
+      const places = [...this.places(this.catalog.jobsInState(['queued']))].map(([jobId, place]) => ({ jobId, place }));
+      const said = places.map(({ jobId, place }) => `${jobId} ${place.position} ${place.reason}`).join('\n');
+      if (said === this.told) return;
+      this.told = said;
+      this.events.emit('jobs.queued', { places });
+    }, PLACES_EVENT_MS);
+    this.placesTimer.unref();
   }
 
   private start(queued: Job, work: JobWork): void {
@@ -478,6 +480,7 @@ export class JobQueue {
    * ones stay queued for the next start instead. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.placesTimer !== null) clearTimeout(this.placesTimer);
     for (const running of this.running.values()) running.controller.abort(new EngineStopping());
     await Promise.allSettled([...this.running.values()].map((running) => running.done));
     const now = new Date().toISOString();

@@ -98,6 +98,7 @@ export const requestChannelNames = [
 
 export const eventChannelNames = [
   'job.updated',
+  'jobs.queued',
   'job.progress',
   'prompt.updated',
   'instant.updated',
@@ -106,6 +107,7 @@ export const eventChannelNames = [
 /** The preload's subscriber for each event (it returns the unsubscribe). */
 export const eventSubscribers = {
   'job.updated': 'onJobUpdated',
+  'jobs.queued': 'onJobsQueued',
   'job.progress': 'onJobProgress',
   'prompt.updated': 'onPromptUpdated',
   'instant.updated': 'onInstantUpdated',

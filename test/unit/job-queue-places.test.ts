@@ -1,11 +1,13 @@
 // Where a queued job stands and why, from the scheduler's own decision: one job per VM, the
-// worker limit; the places move up (and are told) as jobs start or are cancelled; cancelMany
+// worker limit; the places move up (and are told in one jobs.queued event) as jobs start or are
+// cancelled; cancelMany
 // cancels what it can and lists the rest.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Job } from '../../shared/domain.ts';
 import { jobsHandlers } from '../../electron/engine/jobs-handlers.ts';
 import { backupOf, Gate, inState, openQueue, ScriptedWork } from '../helpers/queue-works.ts';
+import { until } from '../helpers/env.ts';
 
 const placesOf = (jobs: Job[]): (string | null)[] => jobs.map((job) => (job.queue ? `${job.queue.position}: ${job.queue.reason}` : null));
 
@@ -17,8 +19,8 @@ test("jobs queued behind a VM's running job and behind the worker limit: positio
   );
   const ids = submitted.map((job) => job.id);
   await inState(catalog, ids[2] as string, 'running');
-  const told = new Map<string, Job>();
-  events.on('job.updated', (job) => void told.set(job.id, job));
+  const told: { jobId: string; place: { position: number; reason: string } }[][] = [];
+  events.on('jobs.queued', ({ places }) => void told.push(places));
   const listed = (): Job[] => queue.placed(ids.map((id) => catalog.getJob(id) as Job));
   assert.deepEqual(placesOf(listed()), [
     null,
@@ -49,7 +51,16 @@ test("jobs queued behind a VM's running job and behind the worker limit: positio
     '2: waiting for a worker',
     '3: waiting for a worker',
   ]);
-  assert.equal(told.get(ids[5] as string)?.queue?.position, 3, 'a job that moved up is told');
+  // One jobs.queued event tells the places that moved up.
+  const lastTold = await until('the new places told', () => told.find((places) => places.length === 3));
+  assert.deepEqual(
+    lastTold.map(({ jobId, place }) => [ids.indexOf(jobId), place.position]),
+    [
+      [3, 1],
+      [4, 2],
+      [5, 3],
+    ],
+  );
 
   gate.open();
   await queue.idle();
