@@ -14,7 +14,7 @@ import {
   ToolbarItem,
 } from '@patternfly/react-core';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { finishedJobStates, JobKind, jobStates } from '../../shared/domain.ts';
 import { useJobs } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
@@ -56,6 +56,8 @@ export function JobQueue() {
     estimateSize: () => ROW_HEIGHT,
     overscan: 6,
   });
+  // Other filters or another order: the list starts again at its top.
+  useEffect(() => scroller.current?.scrollTo({ top: 0 }), [state, kind, text, order]);
   // Only jobs that can still be cancelled stay picked (one that ended meanwhile drops out).
   const pickedJobs = all.filter((job) => picked.has(job.id) && !finishedJobStates.has(job.state));
   const cancellable = rows.filter((job) => !finishedJobStates.has(job.state));
