@@ -57,7 +57,9 @@ export function JobQueue() {
     overscan: 6,
   });
   // Other filters or another order: the list starts again at its top.
-  useEffect(() => scroller.current?.scrollTo({ top: 0 }), [state, kind, text, order]);
+  useEffect(() => {
+    if (scroller.current) scroller.current.scrollTop = 0;
+  }, [state, kind, text, order]);
   // Only jobs that can still be cancelled stay picked (one that ended meanwhile drops out).
   const pickedJobs = all.filter((job) => picked.has(job.id) && !finishedJobStates.has(job.state));
   const cancellable = rows.filter((job) => !finishedJobStates.has(job.state));

@@ -85,6 +85,9 @@ test('a thousand jobs: few rows in the DOM, places and reasons, three picked and
     }
     await setTheme(page, 'light');
     await detail.getByRole('button', { name: 'Close details' }).click();
+  } catch (error) {
+    await page.screenshot({ path: join(screenshots, 'queue-failed.png'), fullPage: true });
+    throw new Error(`${(error as Error).message}; page errors: ${session.errors.join(' | ')}`);
   } finally {
     await cancelJobs(home, ids);
   }
