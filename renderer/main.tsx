@@ -1,4 +1,9 @@
 // Entry: connect to the engine over whichever transport this window has, sign in, then render.
+// PatternFly's base (reset, tokens of both themes, fonts) and utility classes come first; each
+// component brings its own CSS; app.css holds the few layout lines PatternFly has no class for.
+import '@patternfly/react-core/dist/styles/base.css';
+import '@patternfly/react-styles/css/utilities/_index.css';
+import './app.css';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { createRoot } from 'react-dom/client';
 import type { LifeboatApi } from '../shared/contract.ts';

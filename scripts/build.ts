@@ -68,12 +68,15 @@ export async function buildAll(): Promise<void> {
     jsx: 'automatic',
     minify: true,
     sourcemap: true,
+    // The CSS main.tsx and PatternFly's components import becomes app.css beside app.js; the fonts
+    // and images it names are copied as files under assets/ (the CSP allows only the page's own origin).
     outfile: join(out, 'renderer', 'app.js'),
+    loader: { '.woff2': 'file', '.woff': 'file', '.svg': 'file', '.png': 'file', '.jpg': 'file' },
+    assetNames: 'assets/[name]-[hash]',
     define: { 'process.env.NODE_ENV': '"production"' },
     logLevel: 'warning',
   });
   await copyFile(join(root, 'renderer', 'index.html'), join(out, 'renderer', 'index.html'));
-  await copyFile(join(root, 'renderer', 'app.css'), join(out, 'renderer', 'app.css'));
   await copyFile(join(root, 'assets', 'icon.svg'), join(out, 'renderer', 'favicon.svg'));
   const node: BuildOptions = {
     bundle: true,

@@ -30,6 +30,8 @@ const contentTypes: Record<string, string> = {
   '.png': 'image/png',
   '.svg': 'image/svg+xml',
   '.map': 'application/json',
+  '.woff2': 'font/woff2',
+  '.woff': 'font/woff',
 };
 
 /** Slow clients (slowloris) lose their connection instead of holding it. */
@@ -123,7 +125,7 @@ export async function startConsoleServer(engine: Engine, options: ConsoleServerO
     }
     response.writeHead(200, {
       'content-type': contentTypes[extname(relative)] ?? 'application/octet-stream',
-      'content-security-policy': `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+      'content-security-policy': `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer',
       'cache-control': 'no-store',
