@@ -158,7 +158,7 @@ export function TargetStep({ target, onChange }: { target: TargetChoice; onChang
         {target.kind === 'local' || target.kind === 'disks' ? (
           <>
             <label>
-              Target folder (new or empty, on this machine)
+              Target folder (new or empty, on this machine; with several VMs, each gets a folder of its name in it)
               <input
                 name="target"
                 value={target.path}

@@ -3,6 +3,7 @@
 import { Alert, List, ListItem } from '@patternfly/react-core';
 import type { RestoreProblem } from '../../../shared/domain.ts';
 import { wizardSteps } from './steps.ts';
+import { InlineError } from '../common/InlineError.tsx';
 
 export type StartFailure = { vm: string; message: string };
 
@@ -36,7 +37,7 @@ export function ProblemList({
 }) {
   return (
     <>
-      {error && <Alert variant="danger" isInline role="alert" title={error} />}
+      <InlineError error={error} />
       {problems.length > 0 && (
         <Alert variant="danger" isInline role="alert" title={`The checks found ${problems.length} problem(s); fix them to go on`}>
           <List>

@@ -24,6 +24,19 @@ export function fullTarget(answers: WizardAnswers): EntireVmTarget {
   };
 }
 
+/** With several VMs a folder target is their parent: each VM goes to a folder of its restored name in it. */
+function folderOf(answers: WizardAnswers, choice: WizardVmChoice, vmName: string): string {
+  const path = answers.target.path.trim();
+  if (answers.vms.length < 2) return path;
+  return `${path.replace(/\/+$/, '')}/${choice.newName.trim() || vmName}`;
+}
+
+/** One VM's target: fullTarget, with its own folder when several VMs share a folder target. */
+function targetOf(answers: WizardAnswers, choice: WizardVmChoice, vmName: string): EntireVmTarget {
+  const target = fullTarget(answers);
+  return target.kind === 'local' ? { kind: 'local', path: folderOf(answers, choice, vmName) } : target;
+}
+
 function newNameOf(answers: WizardAnswers, choice: WizardVmChoice): { newName?: string } {
   const name = choice.newName.trim();
   return name && makesVm(answers) ? { newName: name } : {};
@@ -60,7 +73,7 @@ export async function startOne(
       await api.invoke('restore.fromSnapshot', {
         vms: [vmName],
         snapshot: choice.snapshot,
-        target: fullTarget(answers),
+        target: targetOf(answers, choice, vmName),
         ...newNameOf(answers, choice),
         ...reason,
       })
@@ -70,7 +83,7 @@ export async function startOne(
       await api.invoke('restore.disks', {
         vm: choice.vm,
         point,
-        target: { kind: 'local', path: target.path.trim() },
+        target: { kind: 'local', path: folderOf(answers, choice, vmName) },
         template: target.template,
         ...reason,
         ...from,
@@ -84,7 +97,7 @@ export async function startOne(
     await api.invoke('restore.entireVm', {
       vm: choice.vm,
       point,
-      target: fullTarget(answers),
+      target: targetOf(answers, choice, vmName),
       ...newNameOf(answers, choice),
       ...reason,
       ...from,
