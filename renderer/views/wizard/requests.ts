@@ -1,6 +1,7 @@
 // The engine requests the wizard's answers make: the per-step check and one restore per VM.
 import type { LifeboatApi, RequestOf } from '../../../shared/contract.ts';
 import type { RestoreStep } from '../../../shared/domain.ts';
+import { escapeGuestName } from '../../../shared/guest-names.ts';
 import { targetComplete, targetRequest } from '../TargetStep.tsx';
 import { sourceRequest, type SourceChoice } from '../SourceFields.tsx';
 import type { WizardAnswers, WizardVmChoice } from './answers.ts';
@@ -28,7 +29,8 @@ export function fullTarget(answers: WizardAnswers): EntireVmTarget {
 function folderOf(answers: WizardAnswers, choice: WizardVmChoice, vmName: string): string {
   const path = answers.target.path.trim();
   if (answers.vms.length < 2) return path;
-  return `${path.replace(/\/+$/, '')}/${choice.newName.trim() || vmName}`;
+  // The layout restore.check checks (localFolderOf): the restored name, escaped as guest names are.
+  return `${path.replace(/\/+$/, '')}/${escapeGuestName(choice.newName.trim() || vmName).name}`;
 }
 
 /** One VM's target: fullTarget, with its own folder when several VMs share a folder target. */
@@ -46,11 +48,13 @@ const reasonOf = (answers: WizardAnswers): { reason?: string } => (answers.reaso
 
 export function checkRequest(answers: WizardAnswers, step: RestoreStep, source: SourceChoice): RequestOf<'restore.check'> {
   const target = answers.target.kind === 'local' || answers.target.kind === 'vsphere' ? answers.target : null;
+  const chosen = target !== null && targetComplete(target);
   return {
-    step,
+    // Until a target is chosen (the mode step of an alternate location) only the VMs can be checked.
+    step: chosen || step === 'vms' ? step : 'vms',
     // A VM restored from a storage snapshot is checked with its latest backup point: the target's checks are the same.
     vms: answers.vms.map((choice) => ({ vm: choice.vm, point: choice.point ?? 'latest', ...newNameOf(answers, choice) })),
-    ...(target && targetComplete(target) ? { target: fullTarget(answers) } : {}),
+    ...(chosen ? { target: fullTarget(answers) } : {}),
     ...reasonOf(answers),
     ...sourceRequest(source),
   };
