@@ -1,6 +1,11 @@
-// The console's frame: navigation between inventory, jobs and the restore wizard.
-import { useJobs } from './api/queries.ts';
+// The console's frame: a PatternFly page with the masthead (product, theme), the sidebar's
+// navigation between views with what needs attention counted, and the view shown.
+import { Page, PageSection, SkipToContent } from '@patternfly/react-core';
+import type { ComponentType } from 'react';
 import { useConsole, type View } from './store.ts';
+import { ConsoleMasthead } from './views/frame/ConsoleMasthead.tsx';
+import { ConsoleNav } from './views/frame/ConsoleNav.tsx';
+import { Home } from './views/Home.tsx';
 import { Inventory } from './views/Inventory.tsx';
 import { JobQueue } from './views/JobQueue.tsx';
 import { RestoreWizard } from './views/RestoreWizard.tsx';
@@ -15,65 +20,41 @@ import { ArraysView } from './views/ArraysView.tsx';
 import { CopiesView } from './views/CopiesView.tsx';
 import { MoversView } from './views/MoversView.tsx';
 
-const tabs: { view: View; label: string }[] = [
-  { view: 'inventory', label: 'Inventory' },
-  { view: 'movers', label: 'Movers' },
-  { view: 'jobs', label: 'Jobs' },
-  { view: 'restore', label: 'Restore VM' },
-  { view: 'instant', label: 'Instant Recovery' },
-  { view: 'files', label: 'Files' },
-  { view: 'tape', label: 'Tape' },
-  { view: 'arrays', label: 'Arrays' },
-  { view: 'copies', label: 'Copies' },
-  { view: 'rehearsal', label: 'Rehearsal' },
-];
+const MAIN_ID = 'console-main';
+
+const views: Record<View, ComponentType> = {
+  home: Home,
+  jobs: JobQueue,
+  restore: RestoreWizard,
+  files: FilesView,
+  instant: InstantView,
+  inventory: Inventory,
+  tape: TapeView,
+  copies: CopiesView,
+  arrays: ArraysView,
+  movers: MoversView,
+  rehearsal: RehearsalView,
+};
 
 export function App() {
   const view = useConsole((state) => state.view);
-  const show = useConsole((state) => state.show);
-  const jobs = useJobs();
-  const active = jobs.data?.filter((job) => job.state === 'running' || job.state === 'queued').length ?? 0;
-  const waiting = jobs.data?.filter((job) => job.state === 'waiting-for-operator').length ?? 0;
+  const Shown = views[view];
   return (
-    <div className="app">
-      <header>
-        <h1>Lifeboat</h1>
-        <nav aria-label="Main">
-          {tabs.map((tab) => (
-            <button key={tab.view} aria-current={view === tab.view ? 'page' : undefined} onClick={() => show(tab.view)}>
-              {tab.label}
-              {tab.view === 'jobs' && active > 0 && (
-                <span className="count">
-                  <span className="visually-hidden"> </span>
-                  {active}
-                  <span className="visually-hidden"> active</span>
-                </span>
-              )}
-              {tab.view === 'jobs' && waiting > 0 && (
-                <span className="count attention">
-                  <span className="visually-hidden"> </span>
-                  {waiting} need you
-                </span>
-              )}
-            </button>
-          ))}
-        </nav>
-      </header>
-      <ConnectionBanner />
-      <Notices />
-      <PromptDialog />
-      <main>
-        {view === 'inventory' && <Inventory />}
-        {view === 'movers' && <MoversView />}
-        {view === 'jobs' && <JobQueue />}
-        {view === 'restore' && <RestoreWizard />}
-        {view === 'instant' && <InstantView />}
-        {view === 'files' && <FilesView />}
-        {view === 'tape' && <TapeView />}
-        {view === 'arrays' && <ArraysView />}
-        {view === 'copies' && <CopiesView />}
-        {view === 'rehearsal' && <RehearsalView />}
-      </main>
-    </div>
+    <Page
+      masthead={<ConsoleMasthead />}
+      sidebar={<ConsoleNav />}
+      isManagedSidebar
+      mainContainerId={MAIN_ID}
+      skipToContent={<SkipToContent href={`#${MAIN_ID}`}>Skip to content</SkipToContent>}
+    >
+      <PageSection padding={{ default: 'noPadding' }}>
+        <ConnectionBanner />
+        <Notices />
+        <PromptDialog />
+      </PageSection>
+      <PageSection isFilled>
+        <Shown />
+      </PageSection>
+    </Page>
   );
 }

@@ -12,6 +12,9 @@ import { connectApi } from './api/bridge.ts';
 import { App } from './App.tsx';
 import { useConsole } from './store.ts';
 import { forgetSignIn, resumeSignIn, SignInGate } from './views/SignIn.tsx';
+import { applyInitialTheme } from './views/theme.ts';
+
+applyInitialTheme();
 
 const queries = new QueryClient({ defaultOptions: { queries: { staleTime: 10_000, retry: 1 } } });
 

@@ -4,7 +4,7 @@ import { create } from 'zustand';
 import type { JobProgress } from '../shared/domain.ts';
 import { answersForVms, type WizardAnswers } from './views/wizard/answers.ts';
 
-export type View = 'inventory' | 'movers' | 'jobs' | 'restore' | 'instant' | 'files' | 'tape' | 'arrays' | 'copies' | 'rehearsal';
+export type View = 'home' | 'inventory' | 'movers' | 'jobs' | 'restore' | 'instant' | 'files' | 'tape' | 'arrays' | 'copies' | 'rehearsal';
 
 /** The browser console's link to the engine (renderer/api/websocket.ts). */
 export type ConnectionState =
@@ -46,7 +46,7 @@ type ConsoleState = {
 let nextNotice = 1;
 
 export const useConsole = create<ConsoleState>((set) => ({
-  view: 'inventory',
+  view: 'home',
   wizard: null,
   selectedJob: null,
   progress: {},

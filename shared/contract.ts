@@ -124,6 +124,11 @@ export const requestChannels = {
     response: z.object({ job: Job, events: z.array(JobEvent), samples: z.array(JobSample), params: z.unknown().nullable() }),
   },
   'jobs.cancel': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
+  /** Cancels each job as jobs.cancel does; a job that cannot be cancelled is listed, not thrown. */
+  'jobs.cancelMany': {
+    request: z.object({ jobIds: z.array(Id).min(1).max(1000) }).strict(),
+    response: z.object({ cancelled: z.array(Job), refused: z.array(z.object({ jobId: z.string(), message: z.string() })) }),
+  },
   'jobs.resume': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
   'jobs.discard': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
   'jobs.approve': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },

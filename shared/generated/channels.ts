@@ -20,6 +20,7 @@ export const requestChannelNames = [
   'jobs.list',
   'jobs.get',
   'jobs.cancel',
+  'jobs.cancelMany',
   'jobs.resume',
   'jobs.discard',
   'jobs.approve',
