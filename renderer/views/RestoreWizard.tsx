@@ -7,7 +7,7 @@ import { useQueries, useQueryClient } from '@tanstack/react-query';
 import { ActionGroup, Alert, Button, Form, List, ListItem, ProgressStep, ProgressStepper, Title } from '@patternfly/react-core';
 import type { RestorePlanVm, RestoreProblem } from '../../shared/domain.ts';
 import { useApi, useKeys, useVms } from '../api/queries.ts';
-import { useConsole } from '../store.ts';
+import { useConsole, type ConsoleState } from '../store.ts';
 import { targetComplete, TargetStep, type TargetChoice } from './TargetStep.tsx';
 import { SourceFields, sourceReady, type SourceChoice } from './SourceFields.tsx';
 import { emptyAnswers, type WizardAnswers } from './wizard/answers.ts';
@@ -25,10 +25,15 @@ import { ProblemList, type StartFailure } from './wizard/ProblemList.tsx';
 const SUMMARY = wizardSteps.length - 1;
 const emptySource: SourceChoice = { fromRegion: '', password: '', recoveryKey: '' };
 
+/** Each opening of the wizard (the nav, an inventory row, Edit and retry) starts it afresh. */
 export function RestoreWizard() {
+  const opened = useConsole((state) => state.wizard);
+  return <WizardForm key={opened?.opening ?? 0} opened={opened} />;
+}
+
+function WizardForm({ opened }: { opened: ConsoleState['wizard'] }) {
   const api = useApi();
   const queries = useQueryClient();
-  const opened = useConsole((state) => state.wizard);
   const show = useConsole((state) => state.show);
   const openJob = useConsole((state) => state.openJob);
   const vms = useVms();
@@ -95,11 +100,11 @@ export function RestoreWizard() {
     return found.problems.length === 0;
   };
 
-  // Edit and retry opens at the summary: its plan comes from the same checks.
+  // Edit and retry opens at the summary: its plan comes from the same checks (once, at the opening).
+  const openedAtSummary = opened?.atSummary ?? false;
   useEffect(() => {
-    if (opened?.atSummary) void check(SUMMARY).catch((failure: Error) => setError(failure.message));
-    // Only when the wizard opens with a job's answers.
-  }, [opened]);
+    if (openedAtSummary) void check(SUMMARY).catch((failure: Error) => setError(failure.message));
+  }, [openedAtSummary]);
 
   const start = async (): Promise<void> => {
     const started: string[] = [];
@@ -162,7 +167,7 @@ export function RestoreWizard() {
       <Title headingLevel="h2" id="wizard-heading">
         Restore
       </Title>
-      <ProgressStepper isCompact aria-label="Restore steps">
+      <ProgressStepper aria-label="Restore steps">
         {wizardSteps.map((info, index) => {
           const skipped = skippedBecause(info.id, answers);
           const state = index === step ? 'current' : skipped ? 'skipped' : index < step ? 'done' : 'to do';

@@ -3,79 +3,56 @@
 // any job exists), a vSphere restore with a datastore per disk and a network mapping (vcsim), and
 // "Edit and retry" of a job that failed on purpose. Every step is axe-clean in both themes.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import type { Browser, Page } from 'playwright';
+import type { Page } from 'playwright';
 import { qemuImg, smallTmpfs, tempDir } from '../helpers/env.ts';
 import { addSimulatorHostWithCli, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
-import { axeViolations, launchChromium, pageErrors } from '../helpers/console-browser.ts';
+import { axeViolations } from '../helpers/console-browser.ts';
+import { startConsole, type ConsoleSession } from '../helpers/console-session.ts';
 
-const run = promisify(execFile);
-const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
 const screenshots = join(import.meta.dirname, '..', '..', 'test', 'artifacts');
-
 const dir = await tempDir();
-const home = join(dir, 'home');
-const PASSWORD = 'wizard-e2e-password';
 const vcsimMissing = vcsimUnavailable();
 // Started here, not in before(): their after() hooks must belong to the file.
 const vc: Vcsim | null = vcsimMissing ? null : await startVcsim();
 const tiny = await smallTmpfs('1m');
-let server: ChildProcess | null = null;
-let browser: Browser | null = null;
+let session: ConsoleSession | null = null;
 let page: Page | null = null;
-let errors: string[] = [];
 
-async function lifeboat(...args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return run(process.execPath, [cli, '--home', home, ...args], { timeout: 120_000 });
-}
+const lifeboat = (...args: string[]) => (session as ConsoleSession).lifeboat(...args);
+const home = (): string => (session as ConsoleSession).home;
 
 async function jobCount(): Promise<number> {
   return (JSON.parse((await lifeboat('jobs', '--json')).stdout) as unknown[]).length;
 }
 
 before(async () => {
-  await lifeboat('lab', 'create', '--vms', '2', '--points', '2', '--disk-mib', '32');
-  await run(process.execPath, [cli, '--home', home, 'accounts', 'add', 'ann', '--role', 'administrator', '--password-env', 'LB_TEST_ANN'], {
-    env: { ...process.env, LB_TEST_ANN: PASSWORD },
-  });
-  server = spawn(process.execPath, [cli, '--home', home, 'serve', '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error('serve printed no URL in 30 s')), 30_000);
-    server?.stdout?.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const line = text.split('\n').find((candidate) => candidate.startsWith('{'));
-      if (line) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { url: string }).url);
-      }
-    });
-    server?.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
-  });
-  if (vc) await addSimulatorHostWithCli(home, vc);
-  browser = await launchChromium();
-  page = await browser.newPage();
-  errors = pageErrors(page);
-  await page.goto(url);
-  await page.getByLabel('User').fill('ann');
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Virtual machines' }).waitFor();
+  session = await startConsole();
+  page = session.page;
+  if (vc) await addSimulatorHostWithCli(session.home, vc);
   await mkdir(screenshots, { recursive: true });
 });
 
 after(async () => {
-  await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server?.once('exit', resolve));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await session?.stop();
 });
+
+/** A test that keeps a screenshot of what the page showed when it failed. */
+function pageTest(name: string, options: { skip?: string | boolean }, body: (shown: Page) => Promise<void>): void {
+  test(name, options, async () => {
+    try {
+      await body(page as Page);
+    } catch (failure) {
+      await page?.screenshot({
+        path: join(screenshots, `wizard-failed-${name.slice(0, 30).replace(/[^a-z]+/gi, '-')}.png`),
+        fullPage: true,
+      });
+      throw failure;
+    }
+  });
+}
 
 /** axe on the wizard's step, in the light theme and the dark one; a screenshot of each. */
 async function stepIsClean(shown: Page, name: string): Promise<void> {
@@ -99,8 +76,7 @@ async function openWizard(shown: Page, vms: string[]): Promise<void> {
   for (const vm of vms) await shown.getByRole('checkbox', { name: vm, exact: true }).check();
 }
 
-test('two VMs restored to a local folder: two jobs, the first opens', async () => {
-  const shown = page as Page;
+pageTest('two VMs restored to a local folder: two jobs, the first opens', {}, async (shown) => {
   const before = await jobCount();
   await openWizard(shown, ['lab-web-01', 'lab-db-02']);
   await shown.getByLabel('Restore point of lab-db-02').selectOption({ index: 2 });
@@ -120,19 +96,25 @@ test('two VMs restored to a local folder: two jobs, the first opens', async () =
   await summary.getByText('Total: 2 VM(s)').waitFor();
   await stepIsClean(shown, 'Summary');
   await shown.getByRole('button', { name: 'Start restore' }).click();
-  await shown.getByRole('complementary').getByText(/web-twin|lab-db-02/).first().waitFor();
+  await shown
+    .getByRole('complementary')
+    .getByText(/web-twin|lab-db-02/)
+    .first()
+    .waitFor();
   for (const name of ['web-twin', 'lab-db-02'])
     await shown.locator('.job[data-state="succeeded"]').filter({ hasText: name }).first().waitFor({ timeout: 90_000 });
   assert.equal(await jobCount(), before + 2);
   assert.deepEqual((await readdir(target)).sort(), ['lab-db-02', 'web-twin']);
-  assert.match(qemuImg('compare', join(home, 'lab', 'lab-web-01', 'lab-web-01.vmdk'), join(target, 'web-twin', 'web-twin.vmdk')), /identical/);
+  assert.match(
+    qemuImg('compare', join(home(), 'lab', 'lab-web-01', 'lab-web-01.vmdk'), join(target, 'web-twin', 'web-twin.vmdk')),
+    /identical/,
+  );
   const audit = (await lifeboat('audit', '--json')).stdout;
   assert.match(audit, /drill: two VMs at once/, 'the reason is kept in the audit log');
-  assert.deepEqual(errors, []);
+  assert.deepEqual((session as ConsoleSession).errors, []);
 });
 
-test('a non-empty target folder is refused at Next of the target step, before any job exists', async () => {
-  const shown = page as Page;
+pageTest('a non-empty target folder is refused at Next of the target step, before any job exists', {}, async (shown) => {
   const before = await jobCount();
   const full = join(dir, 'not-empty');
   await mkdir(full);
@@ -142,15 +124,17 @@ test('a non-empty target folder is refused at Next of the target step, before an
   await next(shown, 'Restore mode');
   await shown.getByLabel(/Target folder/).fill(full);
   await shown.getByRole('button', { name: 'Next' }).click();
-  await shown.getByRole('alert').filter({ hasText: /not empty/ }).waitFor();
+  await shown
+    .getByRole('alert')
+    .filter({ hasText: /not empty/ })
+    .waitFor();
   await shown.getByRole('group', { name: 'Target' }).waitFor();
   await stepIsClean(shown, 'Target');
   assert.equal(await jobCount(), before, 'no job was made');
 });
 
-test('a vSphere restore with a datastore per disk and a network mapping', { skip: vcsimMissing ?? false }, async () => {
+pageTest('a vSphere restore with a datastore per disk and a network mapping', { skip: vcsimMissing ?? false }, async (shown) => {
   const simulator = vc as Vcsim;
-  const shown = page as Page;
   await openWizard(shown, ['lab-db-02']);
   await next(shown, 'VMs and points');
   await next(shown, 'Restore mode');
@@ -170,18 +154,17 @@ test('a vSphere restore with a datastore per disk and a network mapping', { skip
   await shown.getByRole('button', { name: 'Start restore' }).click();
   await shown.locator('.job[data-state="succeeded"]').filter({ hasText: 'db-placed' }).first().waitFor({ timeout: 90_000 });
   const restored = join(simulator.datastores.LocalDS_1 as string, 'db-placed', 'db-placed.vmdk');
-  assert.match(qemuImg('compare', join(home, 'lab', 'lab-db-02', 'lab-db-02.vmdk'), restored), /identical/);
+  assert.match(qemuImg('compare', join(home(), 'lab', 'lab-db-02', 'lab-db-02.vmdk'), restored), /identical/);
 });
 
-test('a job failed on purpose: Edit and retry reopens the wizard with its answers', { skip: tiny.skip }, async () => {
-  const shown = page as Page;
+pageTest('a job failed on purpose: Edit and retry reopens the wizard with its answers', { skip: tiny.skip }, async (shown) => {
   // 32 MiB into a 1 MiB file system: the job fails for want of space.
   const cramped = join(tiny.path as string, 'cramped');
   await lifeboat('restore', 'vm', 'lab-web-01', '--point', 'latest', '--target', `local:${cramped}`).catch(() => undefined);
   await shown.getByRole('button', { name: 'Jobs', exact: true }).click();
   const failed = shown.locator('.job[data-state="failed"]').filter({ hasText: 'cramped' }).first();
   await failed.waitFor({ timeout: 60_000 });
-  await failed.click();
+  await failed.getByRole('button', { name: /^Details of / }).click();
   await shown.getByRole('button', { name: 'Edit and retry' }).click();
   await shown.getByRole('group', { name: 'Summary' }).waitFor();
   await shown.getByRole('table', { name: 'What the restore does, per VM' }).getByRole('cell', { name: 'lab-web-01' }).first().waitFor();
@@ -198,5 +181,5 @@ test('a job failed on purpose: Edit and retry reopens the wizard with its answer
   await shown.getByRole('button', { name: 'Next' }).click();
   await shown.getByRole('button', { name: 'Start restore' }).click();
   await shown.locator('.job[data-state="succeeded"]').filter({ hasText: 'retried' }).first().waitFor({ timeout: 90_000 });
-  assert.deepEqual(errors, []);
+  assert.deepEqual((session as ConsoleSession).errors, []);
 });
