@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import type { Page } from 'playwright';
 import { qemuImg, smallTmpfs, tempDir } from '../helpers/env.ts';
 import { addSimulatorHostWithCli, startVcsim, vcsimUnavailable, type Vcsim } from '../helpers/vcsim.ts';
@@ -18,34 +18,30 @@ const vcsimMissing = vcsimUnavailable();
 // Started here, not in before(): their after() hooks must belong to the file.
 const vc: Vcsim | null = vcsimMissing ? null : await startVcsim();
 const tiny = await smallTmpfs('1m');
-let session: ConsoleSession | null = null;
-let page: Page | null = null;
+// At the top level, not in before(): startServe's after() must belong to the file, not to a hook.
+const session: ConsoleSession = await startConsole();
+const page: Page = session.page;
+if (vc) await addSimulatorHostWithCli(session.home, vc);
+await mkdir(screenshots, { recursive: true });
 
-const lifeboat = (...args: string[]) => (session as ConsoleSession).lifeboat(...args);
-const home = (): string => (session as ConsoleSession).home;
+const lifeboat = (...args: string[]) => session.lifeboat(...args);
+const home = (): string => session.home;
 
 async function jobCount(): Promise<number> {
   return (JSON.parse((await lifeboat('jobs', '--json')).stdout) as unknown[]).length;
 }
 
-before(async () => {
-  session = await startConsole();
-  page = session.page;
-  if (vc) await addSimulatorHostWithCli(session.home, vc);
-  await mkdir(screenshots, { recursive: true });
-});
-
 after(async () => {
-  await session?.stop();
+  await session.stop();
 });
 
 /** A test that keeps a screenshot of what the page showed when it failed. */
 function pageTest(name: string, options: { skip?: string | boolean }, body: (shown: Page) => Promise<void>): void {
   test(name, options, async () => {
     try {
-      await body(page as Page);
+      await body(page);
     } catch (failure) {
-      await page?.screenshot({
+      await page.screenshot({
         path: join(screenshots, `wizard-failed-${name.slice(0, 30).replace(/[^a-z]+/gi, '-')}.png`),
         fullPage: true,
       });
@@ -111,7 +107,7 @@ pageTest('two VMs restored to a local folder: two jobs, the first opens', {}, as
   );
   const audit = (await lifeboat('audit', '--json')).stdout;
   assert.match(audit, /drill: two VMs at once/, 'the reason is kept in the audit log');
-  assert.deepEqual((session as ConsoleSession).errors, []);
+  assert.deepEqual(session.errors, []);
 });
 
 pageTest('a non-empty target folder is refused at Next of the target step, before any job exists', {}, async (shown) => {
@@ -181,5 +177,5 @@ pageTest('a job failed on purpose: Edit and retry reopens the wizard with its an
   await shown.getByRole('button', { name: 'Next' }).click();
   await shown.getByRole('button', { name: 'Start restore' }).click();
   await shown.locator('.job[data-state="succeeded"]').filter({ hasText: 'retried' }).first().waitFor({ timeout: 90_000 });
-  assert.deepEqual((session as ConsoleSession).errors, []);
+  assert.deepEqual(session.errors, []);
 });
