@@ -2,7 +2,7 @@
 // operator, and which view is shown. Lists that come from requests live in react-query's cache.
 import { create } from 'zustand';
 import type { JobProgress } from '../shared/domain.ts';
-import { answersForVms, type WizardAnswers } from './views/wizard/answers.ts';
+import { answersForVms, type WizardAnswers } from './restore-answers.ts';
 
 export type View = 'home' | 'inventory' | 'movers' | 'jobs' | 'restore' | 'instant' | 'files' | 'tape' | 'arrays' | 'copies' | 'rehearsal';
 

@@ -10,7 +10,7 @@ import { useApi, useKeys, useVms } from '../api/queries.ts';
 import { useConsole, type ConsoleState } from '../store.ts';
 import { targetComplete, TargetStep, type TargetChoice } from './TargetStep.tsx';
 import { SourceFields, sourceReady, type SourceChoice } from './SourceFields.tsx';
-import { emptyAnswers, type WizardAnswers } from './wizard/answers.ts';
+import { emptyAnswers, type WizardAnswers } from '../restore-answers.ts';
 import { checkRequest, startOne } from './wizard/requests.ts';
 import { skippedBecause, stepAfter, stepInfo, wizardSteps, type WizardStepId, placesOnVsphere } from './wizard/steps.ts';
 import { VmsStep } from './wizard/VmsStep.tsx';

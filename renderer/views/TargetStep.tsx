@@ -4,43 +4,13 @@
 // an Azure Storage container; the original location is the VM's vSphere host.
 import { useId, type ChangeEvent, type ReactNode } from 'react';
 import type { RequestOf } from '../../shared/contract.ts';
+import type { TargetChoice } from '../restore-answers.ts';
 import { formatBytes } from '../../shared/format.ts';
 import { useAzureAccounts, useHostInventory, useHosts } from '../api/queries.ts';
 import { hostOffer } from './wizard/placement.ts';
 
-export type TargetChoice = {
-  /** local, vsphere: a VM; disks: the disks and a template in a folder; azure: page blobs. */
-  kind: 'local' | 'vsphere' | 'disks' | 'azure';
-  path: string;
-  host: string;
-  hostSystem: string;
-  datastore: string;
-  network: string;
-  diskFormat: 'thin' | 'thick';
-  transport: 'auto' | 'nbd' | 'hotadd' | 'san';
-  /** Original location: roll the existing VM back in place (vSphere only). */
-  original: boolean;
-  confirmOverwrite: boolean;
-  template: 'ovf' | 'arm';
-  account: string;
-  container: string;
-};
-
-export const emptyTarget: TargetChoice = {
-  kind: 'local',
-  path: '',
-  host: '',
-  hostSystem: '',
-  datastore: '',
-  network: '',
-  diskFormat: 'thin',
-  transport: 'auto',
-  original: false,
-  confirmOverwrite: false,
-  template: 'ovf',
-  account: '',
-  container: '',
-};
+export type { TargetChoice } from '../restore-answers.ts';
+export { emptyTarget } from '../restore-answers.ts';
 
 const containerName = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/;
 

@@ -1,7 +1,7 @@
 // What the vSphere host offers the datastores and network steps: its datastores (free space) and
 // networks, narrowed to the ESXi host the target names.
 import type { HostInventory } from '../../../shared/domain.ts';
-import type { TargetChoice } from '../TargetStep.tsx';
+import type { TargetChoice } from '../../restore-answers.ts';
 
 export function hostOffer(
   inventory: HostInventory | undefined,
