@@ -54,12 +54,13 @@ function pageTest(name: string, options: { skip?: string | boolean }, body: (sho
 async function stepIsClean(shown: Page, name: string): Promise<void> {
   await shown.getByRole('group', { name }).waitFor();
   for (const theme of ['light', 'dark'] as const) {
-    await shown.evaluate((dark) => document.documentElement.classList.toggle('pf-v6-theme-dark', dark), theme === 'dark');
+    // The masthead's switch, as an operator turns the dark theme on and off.
+    await shown.getByLabel('Dark theme').setChecked(theme === 'dark');
     assert.deepEqual(await axeViolations(shown, `wizard step ${name} (${theme})`), []);
     const file = `wizard-${name.toLowerCase().replace(/[^a-z]+/g, '-')}-${theme}.png`;
     await shown.screenshot({ path: join(screenshots, file), fullPage: true });
   }
-  await shown.evaluate(() => document.documentElement.classList.remove('pf-v6-theme-dark'));
+  await shown.getByLabel('Dark theme').setChecked(false);
 }
 
 async function next(shown: Page, leaving: string): Promise<void> {
@@ -88,7 +89,7 @@ pageTest('two VMs restored to a local folder: two jobs, the first opens', {}, as
   await shown.getByLabel('Reason').fill('drill: two VMs at once');
   await next(shown, 'Power on and reason');
   const summary = shown.getByRole('table', { name: 'What the restore does, per VM' });
-  await summary.getByRole('cell', { name: 'web-twin', exact: true }).waitFor();
+  await summary.getByText('web-twin', { exact: true }).waitFor();
   await summary.getByText('Total: 2 VM(s)').waitFor();
   await stepIsClean(shown, 'Summary');
   await shown.getByRole('button', { name: 'Start restore' }).click();
@@ -163,7 +164,7 @@ pageTest('a job failed on purpose: Edit and retry reopens the wizard with its an
   await failed.getByRole('button', { name: /^Details of / }).click();
   await shown.getByRole('button', { name: 'Edit and retry' }).click();
   await shown.getByRole('group', { name: 'Summary' }).waitFor();
-  await shown.getByRole('table', { name: 'What the restore does, per VM' }).getByRole('cell', { name: 'lab-web-01' }).first().waitFor();
+  await shown.getByRole('table', { name: 'What the restore does, per VM' }).getByText('lab-web-01', { exact: true }).first().waitFor();
   await shown.getByText(new RegExp(`a new VM in ${cramped}`)).waitFor();
   await stepIsClean(shown, 'Summary');
   // Back to the target, a roomier folder, and on to the summary again.
