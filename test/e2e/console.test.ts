@@ -157,7 +157,7 @@ test('an operator restores a VM with the wizard and watches the job finish', asy
   await page.getByLabel('Password').fill(ANN_PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('status', { name: 'Signed in' }).filter({ hasText: 'ann (administrator, local account)' }).waitFor();
-  await page.getByRole('heading', { name: 'Virtual machines' }).waitFor();
+  await page.getByRole('heading', { name: 'What needs you', level: 2 }).waitFor(); // Home, the first view
   await page.getByRole('button', { name: 'Restore VM', exact: true }).click();
   await page.getByRole('checkbox', { name: 'lab-web-01', exact: true }).check();
   // The latest point is the default: #2, an incremental.
@@ -180,7 +180,7 @@ test('an operator restores a VM with the wizard and watches the job finish', asy
   assert.deepEqual(errors, []);
   assert.match(qemuImg('compare', join(home, 'lab', 'lab-web-01', 'lab-web-01.vmdk'), join(target, 'web-restored.vmdk')), /identical/);
   await page.reload();
-  await page.getByRole('heading', { name: 'Virtual machines' }).waitFor();
+  await page.getByRole('heading', { name: 'What needs you', level: 2 }).waitFor();
   // The tab keeps its session key; later tests go on in it (the URL's token was used once).
   consolePage = page;
 });

@@ -34,7 +34,7 @@ test('the console says the engine is gone, reconnects to the restarted engine by
   await page.getByLabel('User').fill('bea');
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByText('No backups yet').waitFor();
+  await page.getByRole('heading', { name: 'What needs you', level: 2 }).waitFor(); // Home, the first view
 
   await first.stop();
   const banner = page.getByRole('alert').filter({ hasText: 'The engine is unreachable' });
@@ -52,7 +52,7 @@ test('the console says the engine is gone, reconnects to the restarted engine by
   await page.getByText('No jobs yet.').waitFor();
 
   await page.reload();
-  await page.getByText('No backups yet').waitFor();
+  await page.getByRole('heading', { name: 'What needs you', level: 2 }).waitFor();
   await page.getByRole('status', { name: 'Signed in' }).filter({ hasText: 'bea' }).waitFor();
   assert.deepEqual(pageFailures, []);
   await second.stop();

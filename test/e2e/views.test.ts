@@ -16,21 +16,7 @@ const screenshots = join(import.meta.dirname, '..', 'artifacts');
 const session = await startConsole({
   // A virtual tape library whose tape with both VMs is then taken out: a restore from it waits for the operator.
   prepare: async (lifeboat) => {
-    await lifeboat(
-      'tape',
-      'library',
-      'create',
-      '--slots',
-      '8',
-      '--drives',
-      '2',
-      '--mailslots',
-      '2',
-      '--tapes',
-      '4',
-      '--capacity-mib',
-      '256',
-    );
+    await lifeboat(...'tape library create --slots 4 --drives 2 --mailslots 1 --tapes 2'.split(' '));
     await lifeboat('tape', 'backup', 'lab-web-01', 'lab-db-02', '--pool', 'weekly');
     await lifeboat('tape', 'eject', 'LB0001L9');
   },

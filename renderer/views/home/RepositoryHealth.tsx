@@ -22,7 +22,7 @@ export function RepositoryHealth() {
       {repos.isPending || status.isPending ? (
         <Nothing>Checking the repositories…</Nothing>
       ) : repos.isError || status.isError ? (
-        <p role="alert">{(repos.error ?? status.error)?.message}</p>
+        <Nothing>Cannot check the repositories: {(repos.error ?? status.error)?.message}</Nothing>
       ) : (
         <DescriptionList isCompact isHorizontal>
           <DescriptionListGroup>
