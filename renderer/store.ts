@@ -2,7 +2,7 @@
 // operator, and which view is shown. Lists that come from requests live in react-query's cache.
 import { create } from 'zustand';
 import type { JobProgress } from '../shared/domain.ts';
-import { answersForVms, type WizardAnswers } from './views/wizard/answers.ts';
+import { answersForVms, type WizardAnswers } from './restore-answers.ts';
 
 export type View = 'home' | 'inventory' | 'movers' | 'jobs' | 'restore' | 'instant' | 'files' | 'tape' | 'arrays' | 'copies' | 'rehearsal';
 
@@ -17,10 +17,11 @@ export type Notice = { id: number; tone: 'info' | 'attention' | 'bad'; text: str
 
 const NOTICE_LIMIT = 5;
 
-type ConsoleState = {
+export type ConsoleState = {
   view: View;
-  /** What the restore wizard opens with: the VMs picked elsewhere, or a failed job's answers (on its summary). */
-  wizard: { answers: WizardAnswers; atSummary: boolean } | null;
+  /** What the restore wizard opens with: the VMs picked elsewhere, or a failed job's answers (on
+   * its summary). `opening` counts the openings: each one starts the wizard afresh. */
+  wizard: { answers: WizardAnswers; atSummary: boolean; opening: number } | null;
   /** The job the queue's detail panel shows. */
   selectedJob: string | null;
   progress: Record<string, JobProgress>;
@@ -44,6 +45,7 @@ type ConsoleState = {
 };
 
 let nextNotice = 1;
+let nextOpening = 1;
 
 export const useConsole = create<ConsoleState>((set) => ({
   view: 'home',
@@ -53,8 +55,12 @@ export const useConsole = create<ConsoleState>((set) => ({
   notices: [],
   connection: { state: 'connected' },
   setConnection: (connection) => set({ connection }),
-  show: (view, wizardVm = null) => set({ view, wizard: wizardVm ? { answers: answersForVms([wizardVm]), atSummary: false } : null }),
-  retryWizard: (answers) => set({ view: 'restore', wizard: { answers, atSummary: true } }),
+  show: (view, wizardVm = null) =>
+    set({
+      view,
+      wizard: view === 'restore' ? { answers: answersForVms(wizardVm ? [wizardVm] : []), atSummary: false, opening: nextOpening++ } : null,
+    }),
+  retryWizard: (answers) => set({ view: 'restore', wizard: { answers, atSummary: true, opening: nextOpening++ } }),
   selectJob: (selectedJob) => set({ selectedJob }),
   openJob: (jobId) => set({ view: 'jobs', wizard: null, selectedJob: jobId }),
   setProgress: (batch) =>

@@ -28,6 +28,8 @@ export type JobSpec = {
   requestedBy?: string;
   holdFor?: string;
   outsideLimit?: boolean;
+  /** Why the operator asked for it: the job's first event. */
+  reason?: string | undefined;
 };
 /** Makes the work of the job with this id; called as the job is submitted (its plan gives the
  * job its steps), resumed, or queued again after a restart. */
@@ -144,6 +146,7 @@ export class JobQueue {
       queue: null,
     };
     this.catalog.insertJob(job, spec.params);
+    if (spec.reason) this.catalog.addJobEvent(id, { at: job.createdAt, level: 'info', step: null, message: `reason: ${spec.reason}` });
     killPoint('job-queued');
     this.works.set(job.id, work);
     if (spec.outsideLimit) this.unlimited.add(job.id);

@@ -9,7 +9,7 @@ import type { ProxySummary } from '../../shared/domain.ts';
 import { writeFlatDescriptor } from '../disks/vmdk-descriptor.ts';
 import { parseVmx } from '../disks/vmx.ts';
 import { placeDisks, vmAnnotation, vmConfigSpec, type DiskPlacement } from '../drivers/vsphere/config-spec.ts';
-import type { DatastoreInfo, HostInfo, Inventory, VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
+import type { DatastoreInfo, Inventory, VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { el, moRefOf, moRefXml, type MoRef } from '../drivers/vsphere/xml.ts';
 import { LifeboatError } from '../errors.ts';
 import type { JobWork } from '../jobs/job-work.ts';
@@ -20,14 +20,16 @@ import { VsphereRestoreBase, type VsphereRestoreOptions } from './vsphere-restor
 import { pointSource, type SourceDisk, type VmSource } from './vm-source.ts';
 import { selectTransport, transportTitle, type ProxyPool, type TransportDecision } from './transport-choice.ts';
 import { eligibleFor, type MoverHub } from '../movers/mover-hub.ts';
-
-type Placement = {
-  datacenter: { ref: MoRef; name: string; vmFolder: MoRef };
-  host: HostInfo;
-  datastore: DatastoreInfo;
-  pool: MoRef;
-  networks: string[];
-};
+import {
+  checkNameFree,
+  checkRoom,
+  choosePlacement,
+  disksOnDatastores,
+  networkChooser,
+  nicNetworks,
+  type Placement,
+} from './vsphere-preflight.ts';
+import { vmIdentity } from './vm-identity.ts';
 
 /** What initialization found, for every step after it. */
 type Prepared = {
@@ -36,6 +38,10 @@ type Prepared = {
   vmName: string;
   placement: Placement;
   disks: DiskPlacement[];
+  /** Each disk's datastore, by disk key. */
+  datastoreOf: (key: string) => DatastoreInfo;
+  /** The network each NIC joins, by the network it was on. */
+  network: (original: string | undefined) => string;
   thin: boolean;
   transport: TransportDecision;
   bytesTotal: number;
@@ -63,7 +69,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     .step('create-snapshot', entireVmStepTitles['create-snapshot'], (_work, created, context) => createSnapshot(created, context))
     .step('transfer-disks', entireVmStepTitles['transfer-disks'], (work, snapshotted, context) => work.transferDisks(snapshotted, context))
     .step('commit-snapshot', entireVmStepTitles['commit-snapshot'], (_work, snapshotted, context) => commitSnapshot(snapshotted, context))
-    .step('finalize', entireVmStepTitles.finalize, (_work, created, context) => finalize(created, context));
+    .step('finalize', entireVmStepTitles.finalize, (work, created, context) => work.finalize(created, context));
   readonly plan = EntireVmVsphereRestore.plan.bind(this);
   private readonly openSource: () => Promise<VmSource>;
   // What finish() and result() need: the source to close, where the VM went, the VM to undo.
@@ -71,7 +77,10 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
   private vmName = '';
   private placement: Placement | null = null;
   private disks: DiskPlacement[] = [];
+  private diskDatastores: Record<string, string> = {};
   private vm: MoRef | null = null;
+  /** Whether the VM was powered on after the restore (null: not asked). */
+  private poweredOn: boolean | null = null;
   /** The movers that carried each disk, by disk key (a reassignment lists both). */
   private readonly carriedBy: Record<string, string[]> = {};
   /** The mover that took over this restore's disks after a reassignment. */
@@ -82,39 +91,6 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     this.openSource = options.openSource ?? (() => pointSource(this.repository, this.pool, this.request.vmId, this.request.pointId));
   }
 
-  private choosePlacement(inventory: Inventory): Placement {
-    const { target } = this.request;
-    const hosts = inventory.hosts.filter((host) => host.connected && (!target.hostSystem || host.name === target.hostSystem));
-    if (hosts.length === 0) {
-      throw new LifeboatError(
-        'not-found',
-        target.hostSystem ? `no connected ESXi host "${target.hostSystem}" in ${target.host}` : `${target.host} has no connected ESXi host`,
-      );
-    }
-    const visible = (host: HostInfo): DatastoreInfo[] =>
-      inventory.datastores.filter(
-        (ds) =>
-          ds.accessible && host.datastores.some((ref) => ref.value === ds.ref.value) && (!target.datastore || ds.name === target.datastore),
-      );
-    const host = hosts.find((candidate) => visible(candidate).length > 0);
-    if (!host)
-      throw new LifeboatError(
-        'not-found',
-        target.datastore
-          ? `datastore "${target.datastore}" does not exist or no chosen host can reach it`
-          : 'no datastore is reachable from the chosen host',
-      );
-    const datastore = visible(host).sort((a, b) => b.freeSpace - a.freeSpace)[0] as DatastoreInfo;
-    const pool = inventory.computeResources.find((resource) => resource.ref.value === host.parent.value)?.resourcePool;
-    if (!pool) throw new LifeboatError('not-found', `ESXi host ${host.name} has no resource pool`);
-    const datacenter = inventory.datacenters[0];
-    if (!datacenter) throw new LifeboatError('not-found', `${target.host} has no datacenter`);
-    const networks = inventory.networks
-      .filter((network) => host.networks.some((ref) => ref.value === network.ref.value))
-      .map((network) => network.name);
-    return { datacenter, host, datastore, pool, networks };
-  }
-
   private async initialize(context: StepContext): Promise<Prepared> {
     const source = await this.openSource();
     this.source = source;
@@ -123,23 +99,23 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     const client = await this.connect();
     context.log(`connected to ${this.request.target.host} (${client.soap.endpoint.url.origin})`);
     const inventory = await client.inventory();
-    const placement = this.choosePlacement(inventory);
+    const { target } = this.request;
+    // The same pre-flight restore.check runs (vsphere-preflight.ts): placement, name, room, networks.
+    const placement = choosePlacement(inventory, target);
     this.placement = placement;
-    if (inventory.vms.some((vm) => vm.name === vmName)) {
-      throw new LifeboatError(
-        'conflict',
-        `a VM named "${vmName}" already exists in ${this.request.target.host}; choose another name (--name)`,
-      );
-    }
-    const thin = (this.request.target.diskFormat ?? 'thin') === 'thin';
-    const provisioned = source.disks.reduce((sum, disk) => sum + disk.capacity, 0);
-    const needed = thin ? source.disks.reduce((sum, disk) => sum + disk.dataBytes, 0) : provisioned;
-    if (placement.datastore.freeSpace < needed) {
-      throw new LifeboatError(
-        'target-full',
-        `datastore ${placement.datastore.name} has ${placement.datastore.freeSpace} bytes free; the VM needs ${needed} (${thin ? 'thin' : 'thick'})`,
-      );
-    }
+    checkNameFree(inventory, vmName, target.host);
+    const thin = (target.diskFormat ?? 'thin') === 'thin';
+    const onDatastores = disksOnDatastores(inventory, placement, target, source.disks);
+    checkRoom(onDatastores, thin);
+    const stores = new Map(onDatastores.map((disk) => [disk.key, disk.datastore]));
+    const datastoreOf = (key: string): DatastoreInfo => stores.get(key) ?? placement.datastore;
+    this.diskDatastores = Object.fromEntries(onDatastores.map((disk) => [disk.key, disk.datastore.name]));
+    const vmx = parseVmx(source.vmxText, `${source.vmName} configuration`);
+    const network = networkChooser(
+      placement,
+      target,
+      nicNetworks(vmx).map((nic) => nic.network),
+    );
     const disks = placeDisks(source.disks, vmName);
     this.disks = disks;
     const transport = this.chooseTransport(inventory, placement, thin, source.point ? this.proxies : this.localProxies(), context);
@@ -150,7 +126,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     context.log(
       `placement: host ${placement.host.name}, datastore ${placement.datastore.name} (${placement.datastore.type}), ${thin ? 'thin' : 'thick'} disks; data movers: ${transport.proxy && this.movers?.isMover(transport.proxy.name) ? `mover ${transport.proxy.name} on its proxy host` : `${this.pool.size} worker threads`}`,
     );
-    return { client, source, vmName, placement, disks, thin, transport, bytesTotal };
+    return { client, source, vmName, placement, disks, datastoreOf, network, thin, transport, bytesTotal };
   }
 
   private chooseTransport(
@@ -182,18 +158,16 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
   private async restoreConfiguration(prepared: Prepared, context: StepContext): Promise<Created> {
     const { client, source, placement, vmName } = prepared;
     const vmx = parseVmx(source.vmxText, `${source.vmName} configuration`);
-    const requested = this.request.target.network;
-    if (requested && !placement.networks.includes(requested))
-      throw new LifeboatError('not-found', `network "${requested}" is not available on host ${placement.host.name}`);
-    const network = (original: string | undefined): string =>
-      requested ?? (original && placement.networks.includes(original) ? original : (placement.networks[0] ?? 'VM Network'));
     const annotation = vmAnnotation(this.jobId);
+    const identity = vmIdentity(this.request.target.identity, vmx);
     const config = vmConfigSpec(vmx, prepared.disks, {
       name: vmName,
       datastore: placement.datastore.name,
+      diskDatastore: (key) => prepared.datastoreOf(key).name,
       thin: prepared.thin,
-      network,
+      network: prepared.network,
       annotation,
+      ...(identity ? { identity } : {}),
     });
     // Recorded first: if the engine dies after CreateVM, the janitor finds the VM by its annotation.
     context.resources.record('vsphere-vm', { host: this.request.target.host, name: vmName, annotation });
@@ -232,25 +206,20 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
         continue;
       }
       const base = bytesDone;
+      const datastore = snapshotted.datastoreOf(placed.key).name;
       await this.uploadDisk(
-        { client, datacenter: placement.datacenter.name, datastore: placement.datastore.name, path: `${vmName}/${flatName}` },
+        { client, datacenter: placement.datacenter.name, datastore, path: `${vmName}/${flatName}` },
         source.openDisk(disk.key),
         context,
         (bytes) => context.progress(base + bytes, bytesTotal),
       );
       const descriptor = Buffer.from(writeFlatDescriptor(disk.capacity, flatName));
       const datastorePath = `${vmName}/${placed.fileName}`;
-      await client.upload(
-        placement.datacenter.name,
-        placement.datastore.name,
-        datastorePath,
-        Readable.from([descriptor]),
-        descriptor.length,
-      );
+      await client.upload(placement.datacenter.name, datastore, datastorePath, Readable.from([descriptor]), descriptor.length);
       bytesDone += disk.capacity;
       context.progress(bytesDone, bytesTotal);
       context.log(
-        `disk ${placed.key} written to [${placement.datastore.name}] ${vmName}/${placed.fileName} (SCSI ${placed.controllerBus}:${placed.unit}) over NBD`,
+        `disk ${placed.key} written to [${datastore}] ${vmName}/${placed.fileName} (SCSI ${placed.controllerBus}:${placed.unit}) over NBD`,
       );
     }
     return snapshotted;
@@ -268,7 +237,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     const resolved = point?.disks.find((candidate) => candidate.key === disk.key);
     if (!point || !resolved)
       throw new LifeboatError('internal', `data mover ${proxy.name} was chosen for a disk that is not one of a backup's`);
-    const datastore = placement.datastore.name;
+    const datastore = created.datastoreOf(placed.key).name;
     const datastorePath = `[${datastore}] ${vmName}/${placed.fileName}`;
     const usual = eligibleFor(transport.mode, datastore);
     const host = this.request.target.host;
@@ -316,22 +285,29 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
   /** Direct SAN and HotAdd: the proxy writes the disk where it sees the datastore's blocks;
    * returns the bytes written. */
   private async writeThroughProxy({ created, proxy, placed, disk, flatName, progress }: ProxyDiskWrite): Promise<number> {
-    const { client, placement, source, vmName, transport } = created;
+    const { client, source, vmName, transport } = created;
     const { context } = progress;
-    const datastorePath = `[${placement.datastore.name}] ${vmName}/${placed.fileName}`;
-    const folder = join(proxy.datastorePaths[placement.datastore.name] as string, vmName);
+    const datastore = created.datastoreOf(placed.key).name;
+    const datastorePath = `[${datastore}] ${vmName}/${placed.fileName}`;
+    const seen = proxy.datastorePaths[datastore];
+    if (seen === undefined)
+      throw new LifeboatError(
+        'unavailable',
+        `proxy ${proxy.name} has no datastore path for ${datastore}; add one, or restore this disk over NBD`,
+      );
+    const folder = join(seen, vmName);
     try {
       await access(join(folder, flatName));
     } catch {
       throw new LifeboatError(
         'unavailable',
-        `proxy ${proxy.name} does not see ${datastorePath} at ${folder}; check its datastore path for ${placement.datastore.name}`,
+        `proxy ${proxy.name} does not see ${datastorePath} at ${folder}; check its datastore path for ${datastore}`,
       );
     }
     const written = await this.whileHotAdded(context, client, datastorePath, disk.capacity, async () => {
       const bytes = await source.writeDisk(disk.key, join(folder, flatName), {
         replace: true,
-        targetLabel: `datastore ${placement.datastore.name}`,
+        targetLabel: `datastore ${datastore}`,
         ...progress,
       });
       await syncPath(join(folder, flatName));
@@ -364,8 +340,30 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
       transport: this.transport.mode,
       proxy: this.transport.proxy?.name ?? null,
       movers: this.carriedBy,
-      disks: this.disks.map((disk) => `[${this.placement?.datastore.name}] ${this.vmName}/${disk.fileName}`),
+      disks: this.disks.map(
+        (disk) => `[${this.diskDatastores[disk.key] ?? this.placement?.datastore.name}] ${this.vmName}/${disk.fileName}`,
+      ),
+      identity: this.request.target.identity ?? null,
+      poweredOn: this.poweredOn,
     };
+  }
+
+  private async finalize(created: Created, context: StepContext): Promise<void> {
+    await checkDisks(created, context);
+    if (this.request.target.powerOn) this.poweredOn = await powerOn(created, context);
+  }
+}
+
+/** Powers the restored VM on. A failure is a warning: the restore itself succeeded, and the
+ * job's result says the VM is off. */
+async function powerOn(created: Created, context: StepContext): Promise<boolean> {
+  try {
+    await created.client.runTask('PowerOnVM_Task', created.vm, [], `power on ${created.vmName}`);
+    context.log(`VM ${created.vmName} powered on`);
+    return true;
+  } catch (error) {
+    context.log(`the restore succeeded, but VM ${created.vmName} did not power on: ${(error as Error).message}`, 'warning');
+    return false;
   }
 }
 
@@ -396,7 +394,7 @@ async function commitSnapshot(snapshotted: Snapshotted, context: StepContext): P
   return created;
 }
 
-async function finalize(created: Created, context: StepContext): Promise<void> {
+async function checkDisks(created: Created, context: StepContext): Promise<void> {
   const disks = await created.client.vmDisks(created.vm);
   if (disks.length !== created.disks.length)
     throw new LifeboatError('unavailable', `the restored VM shows ${disks.length} disks, ${created.disks.length} were restored`);

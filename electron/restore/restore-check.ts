@@ -1,24 +1,67 @@
 // The restore wizard's per-step checks (`restore.check`): every step up to the one asked for runs
-// the same checks the restore job runs before it starts, and what they find comes back as
-// problems, never as a thrown error, with each VM's plan filled as far as the checks got.
-import type { RestoreCheck, RestorePlanVm, RestoreProblem, RestoreStep } from '../../shared/domain.ts';
+// the same checks the restore job runs before it starts (target-checks.ts, the local folder's
+// claim, vsphere-preflight.ts, the copy choice), and what they find comes back as problems, never
+// as a thrown error, with each VM's plan filled as far as the checks got.
+import { join } from 'node:path';
+import type { LocalTarget, RestoreCheck, RestorePlanVm, RestoreProblem, RestoreStep, VsphereTarget } from '../../shared/domain.ts';
+import { escapeGuestName } from '../../shared/guest-names.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { VmLookup } from '../catalog/vm-lookup.ts';
+import type { CopyService } from '../copies/copy-service.ts';
+import type { PickedSource } from '../copies/source-picker.ts';
+import { parseVmx } from '../disks/vmx.ts';
+import { checkClaimable } from '../drivers/local-datastore/local-datastore.ts';
+import type { Inventory, VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { LifeboatError } from '../errors.ts';
+import { freeBytes } from '../fs/target-check.ts';
 import type { Parsed } from '../handlers/handler-registry.ts';
+import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
+import { dataBytesOf } from './disk-transfer.ts';
+import { previewOriginal } from './original-vm-vsphere.ts';
+import type { TargetChecks } from './target-checks.ts';
+import {
+  checkNameFree,
+  checkRoom,
+  choosePlacement,
+  disksOnDatastores,
+  networkChooser,
+  nicNetworks,
+  type ClaimedSpace,
+  type Placement,
+} from './vsphere-preflight.ts';
 
 export type RestoreCheckRequest = Parsed<'restore.check'>;
 
-export type RestoreCheckDeps = { catalog: Catalog; lookup: VmLookup };
+export type RestoreCheckDeps = {
+  catalog: Catalog;
+  lookup: VmLookup;
+  checks: TargetChecks;
+  copies: CopyService;
+  connectHost: (name: string) => Promise<VsphereClient>;
+};
 
 /** The steps in the wizard's order: a check runs every step up to and including the one asked for. */
 export const restoreSteps: readonly RestoreStep[] = ['vms', 'mode', 'target', 'datastores', 'network', 'identity', 'summary'];
 
-/** One VM of the request once its VM and point resolved. */
-export type ResolvedVm = { vmId: string; vmName: string; pointId: string; plan: RestorePlanVm };
+/** One VM of the request once its VM and point resolved; its source and point once read. */
+type ResolvedVm = {
+  /** The VM as the request named it: what its problems name. */
+  asked: string;
+  vmId: string;
+  vmName: string;
+  pointId: string;
+  plan: RestorePlanVm;
+  source?: PickedSource;
+  point?: ResolvedPoint;
+  /** Set once a step found a problem of this VM: later steps pass it over. */
+  failed?: boolean;
+};
+
+/** The vSphere target as the checks found it. */
+type HostView = { client: VsphereClient; inventory: Inventory; placement: Placement | null };
 
 /** What the steps share while a check runs. */
-export type CheckRun = { request: RestoreCheckRequest; problems: RestoreProblem[]; vms: ResolvedVm[] };
+type CheckRun = { request: RestoreCheckRequest; problems: RestoreProblem[]; vms: ResolvedVm[]; host: HostView | null; stopped: boolean };
 
 /** A problem of a step; `error` is a LifeboatError the job's own pre-flight threw (its sentence
  * is the problem's message), anything else is a bug and is thrown on. */
@@ -35,14 +78,234 @@ export class RestoreChecker {
   }
 
   async check(request: RestoreCheckRequest): Promise<RestoreCheck> {
-    const run: CheckRun = { request, problems: [], vms: [] };
+    const run: CheckRun = { request, problems: [], vms: [], host: null, stopped: false };
     const last = restoreSteps.indexOf(request.step);
-    for (const step of restoreSteps.slice(0, last + 1)) await this.runStep(step, run);
+    try {
+      for (const step of restoreSteps.slice(0, last + 1)) {
+        await this.runStep(step, run);
+        if (run.stopped) break;
+      }
+    } finally {
+      await run.host?.client.logout();
+    }
     return { problems: run.problems, vms: run.vms.map((vm) => vm.plan) };
   }
 
   private async runStep(step: RestoreStep, run: CheckRun): Promise<void> {
-    if (step === 'vms') this.checkVms(run);
+    const { target } = run.request;
+    if (step === 'vms') return this.checkVms(run);
+    if (!target) {
+      run.problems.push({ step, vm: null, field: 'target', message: 'choose where to restore to: the original VM, a host or a folder' });
+      run.stopped = true;
+      return;
+    }
+    if (step === 'mode') return this.checkMode(run, target);
+    if (step === 'target') return target.kind === 'local' ? this.checkLocalTarget(run, target) : this.checkHost(run, target);
+    if (step === 'datastores') return target.kind === 'local' ? this.checkLocalRoom(run, target) : this.checkDatastores(run, target);
+    if (target.kind === 'local') return step === 'summary' ? this.summarize(run, target) : undefined;
+    if (step === 'network') return this.eachVm(run, step, 'target.networkMap', (vm) => this.checkNetworks(run, vm, target));
+    if (step === 'identity') return this.eachVm(run, step, 'target.identity', (vm) => this.checkIdentity(run, vm, target));
+    return this.summarize(run, target);
+  }
+
+  /** Runs a VM's check of a step on every VM no earlier step failed; a LifeboatError is its problem. */
+  private async eachVm(run: CheckRun, step: RestoreStep, field: string, check: (vm: ResolvedVm) => Promise<void> | void): Promise<void> {
+    for (const vm of run.vms) {
+      if (vm.failed) continue;
+      try {
+        await check(vm);
+      } catch (error) {
+        vm.failed = true;
+        run.problems.push(problemOf(step, vm.asked, field, error));
+      }
+    }
+  }
+
+  /** A problem of the whole request: the steps after it cannot run. */
+  private stop(run: CheckRun, step: RestoreStep, field: string, error: unknown): void {
+    run.problems.push(problemOf(step, null, field, error));
+    run.stopped = true;
+  }
+
+  /** Original location rolls back a VM that is on the host (restore.previewOriginal's checks);
+   * any other location needs the VM's name free there. */
+  private async checkMode(run: CheckRun, target: LocalTarget | VsphereTarget): Promise<void> {
+    if (target.kind === 'local') return;
+    const host = await this.hostView(run, 'mode', target);
+    if (!host) return;
+    if (target.original) {
+      if (run.vms.some((vm) => vm.plan.name !== vm.vmName))
+        run.problems.push({
+          step: 'mode',
+          vm: null,
+          field: 'vms.newName',
+          message: 'an original-location restore keeps the VM and its name; drop the new name',
+        });
+      await this.eachVm(run, 'mode', 'target.original', async (vm) => {
+        const { preview } = await previewOriginal(host.client, host.inventory, await this.pointOf(run, vm));
+        vm.plan.replaces = preview.disks.map((disk) => `disk ${disk.key} of ${preview.vmName} (${disk.file}), rolled back to the point`);
+      });
+      return;
+    }
+    await this.eachVm(run, 'mode', 'vms.newName', (vm) => checkNameFree(host.inventory, vm.plan.name, target.host));
+  }
+
+  /** A local folder: the path rules of every target, then each VM's folder is empty (or absent) and writable. */
+  private async checkLocalTarget(run: CheckRun, target: LocalTarget): Promise<void> {
+    let path: string;
+    try {
+      path = await this.deps.checks.checkLocalPath(target.path, 'the restore target');
+    } catch (error) {
+      return this.stop(run, 'target', 'target.path', error);
+    }
+    await this.eachVm(run, 'target', 'target.path', (vm) => checkClaimable(localFolderOf(path, vm, run.vms.length)));
+  }
+
+  /** The host is known and answers, and has a connected ESXi host (the one named, if any). */
+  private async checkHost(run: CheckRun, target: VsphereTarget): Promise<void> {
+    const host = await this.hostView(run, 'target', target);
+    if (!host) return;
+    try {
+      const { datastore: _datastore, diskDatastores: _disks, ...withoutDatastores } = target;
+      choosePlacement(host.inventory, withoutDatastores);
+    } catch (error) {
+      this.stop(run, 'target', 'target.hostSystem', error);
+    }
+  }
+
+  /** A local folder has room for what every VM writes into it (its claim's check). */
+  private async checkLocalRoom(run: CheckRun, target: LocalTarget): Promise<void> {
+    let needed = 0;
+    await this.eachVm(run, 'datastores', 'target.path', async (vm) => {
+      needed += (await this.fillBytes(run, vm)).bytes;
+    });
+    let existing = target.path;
+    for (;;) {
+      const free = await freeBytes(existing).catch(() => null);
+      if (free !== null) {
+        if (free < needed)
+          run.problems.push({
+            step: 'datastores',
+            vm: null,
+            field: 'target.path',
+            message: `target ${target.path} has ${free} bytes free; the VMs need ${needed}`,
+          });
+        return;
+      }
+      const parent = join(existing, '..');
+      if (parent === existing) return;
+      existing = parent;
+    }
+  }
+
+  /** Each disk on its datastore, with room summed per datastore across all VMs of the request. */
+  private async checkDatastores(run: CheckRun, target: VsphereTarget): Promise<void> {
+    const host = await this.hostView(run, 'datastores', target);
+    if (!host) return;
+    let placement: Placement;
+    try {
+      placement = choosePlacement(host.inventory, target);
+    } catch (error) {
+      return this.stop(run, 'datastores', 'target.diskDatastores', error);
+    }
+    host.placement = placement;
+    const claimed: ClaimedSpace = new Map();
+    const thin = (target.diskFormat ?? 'thin') === 'thin';
+    await this.eachVm(run, 'datastores', 'target.diskDatastores', async (vm) => {
+      const point = await this.pointOf(run, vm);
+      const disks = point.disks.map((disk) => ({ key: disk.key, capacity: disk.capacity, dataBytes: dataBytesOf(disk) }));
+      const placed = target.original ? [] : disksOnDatastores(host.inventory, placement, target, disks);
+      vm.plan.disks = point.disks.map((disk) => {
+        const on = placed.find((candidate) => candidate.key === disk.key)?.datastore ?? null;
+        return {
+          key: disk.key,
+          label: disk.fileName,
+          capacity: disk.capacity,
+          datastore: on?.name ?? null,
+          freeSpace: on?.freeSpace ?? null,
+        };
+      });
+      checkRoom(placed, thin, claimed);
+    });
+  }
+
+  /** Every NIC's network: the map's entries exist on the ESXi host and name networks of the backup. */
+  private async checkNetworks(run: CheckRun, vm: ResolvedVm, target: VsphereTarget): Promise<void> {
+    const placement = run.host?.placement;
+    if (!placement || target.original) return;
+    const vmx = parseVmx((await this.pointOf(run, vm)).point.vmConfig.text, `${vm.vmName} configuration`);
+    const nics = nicNetworks(vmx);
+    const network = networkChooser(
+      placement,
+      target,
+      nics.map((nic) => nic.network),
+    );
+    vm.plan.networks = nics.map((nic) => ({ source: nic.network ?? `NIC ${nic.nic}`, target: network(nic.network) }));
+  }
+
+  /** Keeping the identity of a VM that is still registered gives two VMs one identity. */
+  private checkIdentity(run: CheckRun, vm: ResolvedVm, target: VsphereTarget): void {
+    if (target.identity !== 'keep' || target.original) return;
+    if (run.host?.inventory.vms.some((candidate) => candidate.name === vm.vmName))
+      throw new LifeboatError(
+        'conflict',
+        `keeping the UUID and MACs of a VM that still runs on ${target.host} gives two VMs one identity; choose a new identity`,
+      );
+  }
+
+  /** Bytes to write, a time estimate from recent restores, the copy read, what is replaced. */
+  private async summarize(run: CheckRun, target: LocalTarget | VsphereTarget): Promise<void> {
+    if (target.kind === 'vsphere') {
+      try {
+        this.deps.checks.checkTarget(target, run.vms.map((vm) => vm.vmName).join(', '));
+      } catch (error) {
+        run.problems.push(problemOf('summary', null, 'target.confirmOverwrite', error));
+      }
+    }
+    const rate = recentRestoreRate(this.deps.catalog);
+    await this.eachVm(run, 'summary', 'vms', async (vm) => {
+      const { bytes } = await this.fillBytes(run, vm);
+      vm.plan.estimateSeconds = rate === null ? null : Math.ceil(bytes / rate);
+      const source = await this.sourceOf(run, vm);
+      vm.plan.copy = `${source.site.role === 'primary' ? 'primary repository' : 'copy'} ${source.site.name} (region ${source.site.region})`;
+    });
+  }
+
+  private async fillBytes(run: CheckRun, vm: ResolvedVm): Promise<RestorePlanVm> {
+    const point = await this.pointOf(run, vm);
+    vm.plan.bytes = point.disks.reduce((sum, disk) => sum + dataBytesOf(disk), 0);
+    return vm.plan;
+  }
+
+  /** The copy a restore of this VM reads (the jobs' own choice), unlocked as the request says. */
+  private async sourceOf(run: CheckRun, vm: ResolvedVm): Promise<PickedSource> {
+    vm.source ??= await this.deps.copies.sourceFor({ id: vm.vmId, name: vm.vmName }, vm.pointId, run.request);
+    return vm.source;
+  }
+
+  private async pointOf(run: CheckRun, vm: ResolvedVm): Promise<ResolvedPoint> {
+    vm.point ??= await resolvePoint((await this.sourceOf(run, vm)).repository, vm.vmId, vm.pointId);
+    return vm.point;
+  }
+
+  /** The target host's session and inventory, once per check; an unknown or unreachable host is
+   * the step's problem and stops the check. */
+  private async hostView(run: CheckRun, step: RestoreStep, target: VsphereTarget): Promise<HostView | null> {
+    if (run.host) return run.host;
+    try {
+      this.deps.checks.checkTarget({ ...target, confirmOverwrite: true }, '');
+      const client = await this.deps.connectHost(target.host);
+      try {
+        run.host = { client, inventory: await client.inventory(), placement: null };
+      } catch (error) {
+        await client.logout();
+        throw error;
+      }
+      return run.host;
+    } catch (error) {
+      this.stop(run, step, 'target.host', error);
+      return null;
+    }
   }
 
   /** Every VM and point resolves, a VM is listed once, and no two VMs end up with one name. */
@@ -98,6 +361,7 @@ export class RestoreChecker {
       names.set(name.toLowerCase(), vm.name);
       const point = this.deps.catalog.listPoints(vm.id).find((candidate) => candidate.id === pointId);
       run.vms.push({
+        asked: entry.vm,
         vmId: vm.id,
         vmName: vm.name,
         pointId,
@@ -133,4 +397,29 @@ export class RestoreChecker {
     }
     return null;
   }
+}
+
+/** Where one VM of a request goes in a local folder: the folder itself for one VM, a folder per
+ * VM (its escaped name) below it for several, as the tape restores lay them out. */
+export function localFolderOf(path: string, vm: { plan: { name: string } }, count: number): string {
+  return count > 1 ? join(path, escapeGuestName(vm.plan.name).name) : path;
+}
+
+/** Bytes per second of the last finished restores, from their samples; null without any. */
+function recentRestoreRate(catalog: Catalog): number | null {
+  let bytes = 0;
+  let seconds = 0;
+  const restores = catalog
+    .listJobs(200)
+    .filter((job) => job.state === 'succeeded' && job.kind.startsWith('restore'))
+    .slice(0, 10);
+  for (const job of restores) {
+    const samples = catalog.jobSamples(job.id);
+    const first = samples.at(-1);
+    const last = samples[0];
+    if (!first || !last || last.at <= first.at) continue;
+    bytes += last.bytesDone - first.bytesDone;
+    seconds += (last.at - first.at) / 1000;
+  }
+  return bytes > 0 && seconds > 0 ? bytes / seconds : null;
 }

@@ -19,6 +19,7 @@ import type { EntireVmLocalRestore, RestoreRequest } from './entire-vm-local.ts'
 import type { RestoreAzureRequest, RestoreAzureWork } from './restore-azure.ts';
 import type { RestoreDisksRequest, RestoreDisksWork } from './restore-disks.ts';
 import type { TargetChecks } from './target-checks.ts';
+import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { RestoreChecker } from './restore-check.ts';
 
 /** A restore of one point to a target, as the entire-VM, tape, rehearsal and migration jobs ask for it. */
@@ -42,6 +43,7 @@ export type RestoreServiceDeps = {
   copies: CopyService;
   azure: AzureAccounts;
   works: RestoreWorks;
+  connectHost: (name: string) => Promise<VsphereClient>;
   /** Removes what an interrupted job left behind (the janitor, for that job); how many leftovers. */
   cleanLeftovers(jobId: string): Promise<number>;
 };
@@ -53,7 +55,7 @@ export class RestoreService {
 
   constructor(deps: RestoreServiceDeps) {
     this.deps = deps;
-    this.checker = new RestoreChecker({ catalog: deps.catalog, lookup: deps.lookup });
+    this.checker = new RestoreChecker(deps);
   }
 
   async start(unchecked: Parsed<'restore.entireVm'>, actor: string): Promise<Job> {
@@ -68,7 +70,13 @@ export class RestoreService {
     const held = this.deps.checks.checkTarget(target, vm.name);
     // The copy the restore reads, unlocked when encrypted: a wrong password fails here, before a job exists.
     const source = await this.deps.copies.sourceFor(vm, pointId, request);
-    catalog.audit(actor, 'restore.entireVm', vm.id, { pointId, target, newName: request.newName ?? null, source: source.site.name });
+    catalog.audit(actor, 'restore.entireVm', vm.id, {
+      pointId,
+      target,
+      newName: request.newName ?? null,
+      source: source.site.name,
+      reason: request.reason ?? null,
+    });
     const where = target.kind === 'local' ? target.path : `${target.host}${target.datastore ? ` [${target.datastore}]` : ''}`;
     const spec = {
       kind: 'restore-entire-vm' as const,
@@ -77,6 +85,7 @@ export class RestoreService {
       summary: `Restore ${vm.name} as ${name} to ${where}${fromCopy(source)}`,
       params: { ...withoutSecrets(request), pointId },
       requestedBy: actor,
+      reason: request.reason,
     };
     if (target.kind === 'local') {
       return jobs.submit(spec, (jobId) =>
@@ -104,6 +113,7 @@ export class RestoreService {
       target: request.target.path,
       template: request.template,
       source: source.site.name,
+      reason: request.reason ?? null,
     });
     return jobs.submit(
       {
@@ -113,6 +123,7 @@ export class RestoreService {
         summary: `Restore the disks of ${vm.name} with an ${request.template.toUpperCase()} template to ${request.target.path}${fromCopy(source)}`,
         params: { ...withoutSecrets(request), pointId },
         requestedBy: actor,
+        reason: request.reason,
       },
       (jobId) =>
         readingFrom(
@@ -134,6 +145,7 @@ export class RestoreService {
       account: account.name,
       container: request.container,
       source: source.site.name,
+      reason: request.reason ?? null,
     });
     return jobs.submit(
       {
@@ -143,6 +155,7 @@ export class RestoreService {
         summary: `Restore the disks of ${vm.name} to Azure ${account.name}/${request.container}${fromCopy(source)}`,
         params: { ...withoutSecrets(request), pointId },
         requestedBy: actor,
+        reason: request.reason,
       },
       (jobId) =>
         readingFrom(

@@ -148,6 +148,7 @@ export class SnapshotService {
       target: LocalTarget | VsphereTarget;
       newName?: string | undefined;
       host?: string | undefined;
+      reason?: string | undefined;
     },
     actor: string,
   ): Job {
@@ -163,7 +164,12 @@ export class SnapshotService {
       this.deps.checkTarget(target, request.vms[0] as string);
     }
     const where = target.kind === 'local' ? target.path : `${target.host}${target.datastore ? ` [${target.datastore}]` : ''}`;
-    this.deps.catalog.audit(actor, 'restore.fromSnapshot', clone.snapshot.id, { vms: request.vms, target, host: clone.host });
+    this.deps.catalog.audit(actor, 'restore.fromSnapshot', clone.snapshot.id, {
+      vms: request.vms,
+      target,
+      host: clone.host,
+      reason: request.reason ?? null,
+    });
     const operation = (jobId: string): CloneOperation =>
       target.kind === 'local'
         ? new VmCopy(jobId, target.path, request.newName)
@@ -178,6 +184,7 @@ export class SnapshotService {
         summary: `Restore ${request.vms.join(', ')} from snapshot ${clone.snapshot.id} to ${where}`,
         params: { ...request, host: clone.host },
         requestedBy: actor,
+        reason: request.reason,
       },
       (jobId) => new CloneWork(array, jobId, clone, operation(jobId)),
     );

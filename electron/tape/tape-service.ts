@@ -317,7 +317,7 @@ export class TapeService {
   }
 
   async startRestore(
-    request: { vms: string[]; point: string; target: RestoreTarget; staging?: string | undefined },
+    request: { vms: string[]; point: string; target: RestoreTarget; staging?: string | undefined; reason?: string | undefined },
     actor: string,
   ): Promise<{ jobs: Job[]; pullList: PullListEntry[] }> {
     const copies = request.vms.map((vm) => this.copyFor(vm, request.point));
@@ -331,6 +331,7 @@ export class TapeService {
       point: request.point,
       target: request.target,
       staging: request.staging ?? null,
+      reason: request.reason ?? null,
     });
     const requestId = randomUUID();
     const staged = request.staging !== undefined || request.target.kind === 'vsphere';
@@ -350,6 +351,7 @@ export class TapeService {
             summary: `Restore ${copy.manifest.vmName} from tape to ${where}`,
             params: { ...request, pointId: copy.manifest.id, mediaSetId: copy.mediaSetId },
             requestedBy: who,
+            reason: request.reason,
             outsideLimit: true,
           },
           (jobId) =>
@@ -378,6 +380,7 @@ export class TapeService {
           summary: `Copy ${copy.manifest.vmName} from tape to staging ${stagingPath}`,
           params: { pointId: copy.manifest.id, mediaSetId: copy.mediaSetId, stagingPath },
           requestedBy: who,
+          reason: request.reason,
           outsideLimit: true,
         },
         (jobId) => new TapeStageWork({ copy, stagingPath, jobId, coordinator: this.coordinator }),
@@ -392,6 +395,7 @@ export class TapeService {
           summary: `Restore ${copy.manifest.vmName} from tape through staging to ${where}`,
           params: { ...request, pointId: copy.manifest.id, stageJobId: stage.id },
           requestedBy: who,
+          reason: request.reason,
           outsideLimit: true,
           ...held,
         },

@@ -3,7 +3,7 @@
 // all at once, so a failed or cancelled restore leaves the folder as it found it. What it
 // publishes is the operator's, with their umask's modes (the engine's own files are private).
 import { freeBytes } from '../../fs/target-check.ts';
-import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { access, constants, mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LifeboatError, isErrnoCode } from '../../errors.ts';
 import { syncPath } from '../../fs/durable.ts';
@@ -15,6 +15,32 @@ export type Resuming = { published: readonly string[] };
 
 export function stagingFolderName(jobId: string): string {
   return `.lifeboat-restore-${jobId}`;
+}
+
+/** A target folder's entries, or null when it does not exist yet; a file in its place is refused. */
+async function entriesOf(path: string): Promise<string[] | null> {
+  try {
+    return await readdir(path);
+  } catch (error) {
+    if (isErrnoCode(error, 'ENOENT')) return null;
+    if (isErrnoCode(error, 'ENOTDIR')) throw new LifeboatError('target-not-empty', `target ${path} is a file, not a folder`);
+    throw error;
+  }
+}
+
+/** What a new restore's claim needs, checked without touching anything (restore.check runs it
+ * too): the folder is absent or empty, and it (or the nearest folder that exists above it) is
+ * writable. */
+export async function checkClaimable(pathArgument: string): Promise<void> {
+  const path = resolve(pathArgument);
+  const entries = await entriesOf(path);
+  if (entries !== null && entries.length > 0)
+    throw new LifeboatError('target-not-empty', `target folder ${path} is not empty; restore into a new or empty folder`);
+  let existing = path;
+  while (existing !== dirname(existing) && (await entriesOf(existing).catch(() => [])) === null) existing = dirname(existing);
+  await access(existing, constants.W_OK).catch((error: unknown) => {
+    throw new LifeboatError('forbidden', `target folder ${existing} is not writable: ${(error as Error).message}`);
+  });
 }
 
 export class LocalVmFolder {
@@ -35,8 +61,9 @@ export class LocalVmFolder {
     const path = resolve(pathArgument);
     const stagingName = stagingFolderName(jobId);
     let created = false;
-    try {
-      const entries = await readdir(path);
+    if (!resuming) await checkClaimable(path);
+    const entries = await entriesOf(path);
+    if (entries !== null) {
       const published = new Set(
         (resuming?.published ?? []).filter((file) => dirname(resolve(file)) === path).map((file) => basename(file)),
       );
@@ -51,11 +78,7 @@ export class LocalVmFolder {
         await mkdir(folder.staging, { recursive: true });
         return folder;
       }
-    } catch (error) {
-      if (!isErrnoCode(error, 'ENOENT')) {
-        if (isErrnoCode(error, 'ENOTDIR')) throw new LifeboatError('target-not-empty', `target ${path} is a file, not a folder`);
-        throw error;
-      }
+    } else {
       await mkdirForOperator(path);
       created = true;
     }

@@ -12,7 +12,14 @@ export type SpecChoices = {
   thin: boolean;
   network: (original: string | undefined) => string;
   annotation: string;
+  /** A disk's datastore when it is not `datastore` (a restore's per-disk choice). */
+  diskDatastore?: (key: string) => string;
+  /** The BIOS and instance UUIDs and the NICs' MAC addresses (by NIC number) the VM is created
+   * with; a NIC without one, or no identity at all, gets what vSphere generates. */
+  identity?: VmIdentity;
 };
+
+export type VmIdentity = { uuid: string | null; instanceUuid: string | null; macAddresses: Record<number, string> };
 
 /** The note a restored VM carries: it tells the janitor which job made it. */
 export function vmAnnotation(jobId: string): string {
@@ -86,7 +93,7 @@ export function vmConfigSpec(vmx: Vmx, placements: DiskPlacement[], choices: Spe
             el(
               'backing',
               xml(
-                el('fileName', `[${choices.datastore}] ${choices.name}/${disk.fileName}`),
+                el('fileName', `[${choices.diskDatastore?.(disk.key) ?? choices.datastore}] ${choices.name}/${disk.fileName}`),
                 el('diskMode', 'persistent'),
                 el('thinProvisioned', choices.thin),
                 el('eagerlyScrub', false),
@@ -117,7 +124,7 @@ export function vmConfigSpec(vmx: Vmx, placements: DiskPlacement[], choices: Spe
               el('backing', xml(el('deviceName', choices.network(entries.get(`ethernet${n}.networkname`)))), {
                 'xsi:type': 'VirtualEthernetCardNetworkBackingInfo',
               }),
-              el('addressType', 'generated'),
+              ...macAddressSpec(choices.identity?.macAddresses[n]),
             ),
             { 'xsi:type': nicTypes[entries.get(`ethernet${n}.virtualdev`)?.toLowerCase() ?? ''] ?? 'VirtualVmxnet3' },
           ),
@@ -129,6 +136,8 @@ export function vmConfigSpec(vmx: Vmx, placements: DiskPlacement[], choices: Spe
     'config',
     xml(
       el('name', choices.name),
+      ...(choices.identity?.uuid ? [el('uuid', choices.identity.uuid)] : []),
+      ...(choices.identity?.instanceUuid ? [el('instanceUuid', choices.identity.instanceUuid)] : []),
       el('guestId', guestIdOf(entries.get('guestos'))),
       el('annotation', choices.annotation),
       el('files', xml(el('vmPathName', `[${choices.datastore}]`))),
@@ -153,4 +162,9 @@ function cryptoSpec(vmx: Vmx): string[] {
       'xsi:type': 'CryptoSpecEncrypt',
     }),
   ];
+}
+
+/** A NIC keeps a backed-up MAC address as a manual one; otherwise vSphere generates one. */
+function macAddressSpec(address: string | undefined): string[] {
+  return address ? [el('addressType', 'manual'), el('macAddress', address)] : [el('addressType', 'generated')];
 }

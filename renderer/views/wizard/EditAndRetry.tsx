@@ -1,10 +1,11 @@
 // "Edit and retry" on a failed restore job: the wizard again, with the job's answers, at its summary.
-import { Alert, Button } from '@patternfly/react-core';
+import { Button } from '@patternfly/react-core';
 import type { Job } from '../../../shared/domain.ts';
 import { useApi, useVms } from '../../api/queries.ts';
 import { useConsole } from '../../store.ts';
 import { answersFromJob, retryable } from './answers.ts';
 import { useState } from 'react';
+import { InlineError } from '../common/InlineError.tsx';
 
 export function EditAndRetry({ job }: { job: Job }) {
   const api = useApi();
@@ -28,7 +29,7 @@ export function EditAndRetry({ job }: { job: Job }) {
       <Button variant="secondary" onClick={() => void retry()}>
         Edit and retry
       </Button>
-      {error && <Alert variant="danger" isInline role="alert" title={error} />}
+      <InlineError error={error} />
     </>
   );
 }

@@ -1,40 +1,10 @@
 // What the operator answered in the restore wizard, kept in one value so a failed job's request
 // can be turned back into answers ("Edit and retry") and the wizard reopened on its summary.
 import type { Job } from '../../../shared/domain.ts';
-import { emptyTarget, type TargetChoice } from '../TargetStep.tsx';
+import { emptyTarget, type TargetChoice, type WizardAnswers, type WizardVmChoice } from '../../restore-answers.ts';
 
-/** One VM of the restore: its point (a backup point id, or null for the latest) or a storage snapshot. */
-export type WizardVmChoice = { vm: string; point: string | null; snapshot: string | null; newName: string };
-
-export type WizardAnswers = {
-  vms: WizardVmChoice[];
-  target: TargetChoice;
-  /** vSphere only: disk key → datastore; a disk left out goes where the target's datastore says. */
-  diskDatastores: Record<string, string>;
-  /** vSphere only: source network → target network. */
-  networkMap: Record<string, string>;
-  identity: 'new' | 'keep';
-  powerOn: boolean;
-  reason: string;
-  /** Where to read (a region); secrets are never part of the answers. */
-  fromRegion: string;
-};
-
-export const emptyAnswers: WizardAnswers = {
-  vms: [],
-  target: emptyTarget,
-  diskDatastores: {},
-  networkMap: {},
-  identity: 'keep',
-  powerOn: false,
-  reason: '',
-  fromRegion: '',
-};
-
-/** The answers that start the wizard for some VMs (the inventory's "Restore…"). */
-export function answersForVms(vmIds: string[]): WizardAnswers {
-  return { ...emptyAnswers, vms: vmIds.map((vm) => ({ vm, point: null, snapshot: null, newName: '' })) };
-}
+// The binding name of the answers for the views (the store keeps them in renderer/restore-answers.ts).
+export type { WizardAnswers, WizardVmChoice } from '../../restore-answers.ts';
 
 type StoredTarget = {
   kind?: string;
