@@ -142,7 +142,8 @@ async function consoleQueue(): Promise<void> {
     });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(url);
-    await page.getByRole('button', { name: 'Jobs', exact: true }).click();
+    // The sidebar's Jobs carries its counters in its name ("Jobs 1 active").
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: /^Jobs/ }).click();
     const started = performance.now();
     const ids = await queueJobs(home, ['lab-web-01', 'lab-db-02'], 1000);
     await page

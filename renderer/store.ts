@@ -2,6 +2,7 @@
 // operator, and which view is shown. Lists that come from requests live in react-query's cache.
 import { create } from 'zustand';
 import type { FileEntry, JobProgress } from '../shared/domain.ts';
+import { answersForVms, type WizardAnswers } from './restore-answers.ts';
 
 export type View = 'home' | 'inventory' | 'movers' | 'jobs' | 'restore' | 'instant' | 'files' | 'tape' | 'arrays' | 'copies' | 'rehearsal';
 
@@ -45,9 +46,11 @@ const freshFiles: FilesState = {
   search: '',
 };
 
-type ConsoleState = {
+export type ConsoleState = {
   view: View;
-  wizardVm: string | null;
+  /** What the restore wizard opens with: the VMs picked elsewhere, or a failed job's answers (on
+   * its summary). `opening` counts the openings: each one starts the wizard afresh. */
+  wizard: { answers: WizardAnswers; atSummary: boolean; opening: number } | null;
   /** The job the queue's detail panel shows. */
   selectedJob: string | null;
   progress: Record<string, JobProgress>;
@@ -55,7 +58,10 @@ type ConsoleState = {
   /** The browser console's link to the engine (the app's IPC is always connected). */
   connection: ConnectionState;
   setConnection(connection: ConnectionState): void;
+  /** A view; for the wizard, optionally the VM to restore. */
   show(view: View, wizardVm?: string | null): void;
+  /** The wizard again with a failed job's answers, at its summary: edit and retry. */
+  retryWizard(answers: WizardAnswers): void;
   selectJob(jobId: string | null): void;
   /** The queue with this job's detail open: where every view that starts a job goes. */
   openJob(jobId: string): void;
@@ -72,18 +78,24 @@ type ConsoleState = {
 };
 
 let nextNotice = 1;
+let nextOpening = 1;
 
 export const useConsole = create<ConsoleState>((set) => ({
   view: 'home',
-  wizardVm: null,
+  wizard: null,
   selectedJob: null,
   progress: {},
   notices: [],
   connection: { state: 'connected' },
   setConnection: (connection) => set({ connection }),
-  show: (view, wizardVm = null) => set({ view, wizardVm }),
+  show: (view, wizardVm = null) =>
+    set({
+      view,
+      wizard: view === 'restore' ? { answers: answersForVms(wizardVm ? [wizardVm] : []), atSummary: false, opening: nextOpening++ } : null,
+    }),
+  retryWizard: (answers) => set({ view: 'restore', wizard: { answers, atSummary: true, opening: nextOpening++ } }),
   selectJob: (selectedJob) => set({ selectedJob }),
-  openJob: (jobId) => set({ view: 'jobs', wizardVm: null, selectedJob: jobId }),
+  openJob: (jobId) => set({ view: 'jobs', wizard: null, selectedJob: jobId }),
   setProgress: (batch) =>
     set((state) => {
       const progress = { ...state.progress };

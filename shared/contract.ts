@@ -41,6 +41,7 @@ import {
   Job,
   JobEvent,
   JobProgress,
+  JobQueuePlace,
   LocalTarget,
   RestoreCheck,
   RestorePoint,
@@ -120,9 +121,15 @@ export const requestChannels = {
   'jobs.list': { request: Empty, response: z.array(Job) },
   'jobs.get': {
     request: z.object({ jobId: Id }).strict(),
-    response: z.object({ job: Job, events: z.array(JobEvent), samples: z.array(JobSample) }),
+    /** params: what the job was asked to do (its request, secrets removed): the wizard's "Edit and retry". */
+    response: z.object({ job: Job, events: z.array(JobEvent), samples: z.array(JobSample), params: z.unknown().nullable() }),
   },
   'jobs.cancel': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
+  /** Cancels each job as jobs.cancel does; a job that cannot be cancelled is listed, not thrown. */
+  'jobs.cancelMany': {
+    request: z.object({ jobIds: z.array(Id).min(1).max(1000) }).strict(),
+    response: z.object({ cancelled: z.array(Job), refused: z.array(z.object({ jobId: z.string(), message: z.string() })) }),
+  },
   'jobs.resume': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
   'jobs.discard': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
   'jobs.approve': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
@@ -551,6 +558,9 @@ export const requestChannels = {
 
 export const eventChannels = {
   'job.updated': Job,
+  /** Every queued job's place (Job.queue), sent (at most a few times a second) when places change:
+   * one event for the queue, not a job.updated for each job that moved up. */
+  'jobs.queued': z.object({ places: z.array(z.object({ jobId: Id, place: JobQueuePlace })) }),
   'job.progress': JobProgress,
   'prompt.updated': Prompt,
   'instant.updated': InstantSession,

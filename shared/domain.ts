@@ -151,6 +151,9 @@ export const JobStep = z.object({
 });
 export type JobStep = z.infer<typeof JobStep>;
 
+export const JobQueuePlace = z.object({ position: z.number().int().positive(), reason: z.string() });
+export type JobQueuePlace = z.infer<typeof JobQueuePlace>;
+
 export const Job = z.object({
   id: Id,
   kind: JobKind,
@@ -171,6 +174,9 @@ export const Job = z.object({
   waitingFor: z.string().nullable(),
   /** Who asked for the job: the authenticated identity, as `local:alice`, `directory:carol` or `os:root`. */
   requestedBy: z.string().nullable(),
+  /** While queued: its place in the order the scheduler starts jobs (1 = next) and what holds it,
+   * in words ("waiting for a worker"). Null in any other state. */
+  queue: JobQueuePlace.nullable(),
 });
 export type Job = z.infer<typeof Job>;
 

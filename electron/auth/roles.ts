@@ -48,6 +48,7 @@ export const channelRoles = {
   'restore.previewOriginal': 'operator',
   'restore.check': 'operator',
   'jobs.cancel': 'operator',
+  'jobs.cancelMany': 'operator',
   'jobs.resume': 'operator',
   'jobs.discard': 'operator',
   'backup.start': 'operator',

@@ -71,6 +71,8 @@ function jobFromRow(row: JobRow): Job {
     endedAt: row.ended_at,
     waitingFor: row.waiting_for,
     requestedBy: row.requested_by,
+    // Where a queued job stands is the live scheduler's to say (JobQueue.placed), not the catalog's.
+    queue: null,
   };
 }
 

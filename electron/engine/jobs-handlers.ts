@@ -1,10 +1,11 @@
-// The job channels: listing jobs, one job with its log and samples, cancelling one, and the
+// The job channels: listing jobs, one job with its log and samples, cancelling one or many, and the
 // four-eyes approval of a held one. (Resume and discard are the restore service's.)
 import type { Job } from '../../shared/domain.ts';
 import type { Caller } from '../../shared/accounts.ts';
 import { holdsRole, identityLabel, personOf } from '../auth/roles.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import { LifeboatError } from '../errors.ts';
+import { withoutSecrets } from '../keys/key-service.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
 import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 
@@ -36,15 +37,46 @@ function approveJob(catalog: Catalog, jobs: JobQueue, jobId: string, caller: Cal
   return released;
 }
 
-export function jobsHandlers(catalog: Catalog, jobs: JobQueue): ChannelHandlers<'jobs.list' | 'jobs.get' | 'jobs.cancel' | 'jobs.approve'> {
+/** A job's stored request for the console (Edit and retry). Stored params are already kept without
+ * secrets; this guards rows written before that rule, so a password never leaves the engine. */
+function shownParams(params: unknown): unknown {
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) return params ?? null;
+  return withoutSecrets(params as { password?: string; recoveryKey?: string });
+}
+
+/** Each job cancelled as jobs.cancel does (the role was checked for the channel, as for
+ * jobs.cancel); one that cannot be (ended, unknown) is listed with why, and the rest go on. */
+function cancelMany(jobs: JobQueue, jobIds: string[]): { cancelled: Job[]; refused: { jobId: string; message: string }[] } {
+  const cancelled: Job[] = [];
+  const refused: { jobId: string; message: string }[] = [];
+  for (const jobId of new Set(jobIds)) {
+    try {
+      cancelled.push(jobs.cancel(jobId));
+    } catch (error) {
+      if (!(error instanceof LifeboatError)) throw error;
+      refused.push({ jobId, message: error.message });
+    }
+  }
+  return { cancelled, refused };
+}
+
+type JobChannel = 'jobs.list' | 'jobs.get' | 'jobs.cancel' | 'jobs.cancelMany' | 'jobs.approve';
+
+export function jobsHandlers(catalog: Catalog, jobs: JobQueue): ChannelHandlers<JobChannel> {
   return {
-    'jobs.list': async () => catalog.listJobs(),
+    'jobs.list': async () => jobs.placed(catalog.listJobs()),
     'jobs.get': async ({ jobId }) => {
       const job = catalog.getJob(jobId);
       if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
-      return { job, events: catalog.jobEvents(jobId), samples: catalog.jobSamples(jobId) };
+      return {
+        job: jobs.placed([job])[0] ?? job,
+        events: catalog.jobEvents(jobId),
+        samples: catalog.jobSamples(jobId),
+        params: shownParams(catalog.jobParams(jobId)),
+      };
     },
     'jobs.cancel': async ({ jobId }) => ({ job: jobs.cancel(jobId) }),
+    'jobs.cancelMany': async ({ jobIds }) => cancelMany(jobs, jobIds),
     'jobs.approve': async ({ jobId }, { caller }) => ({ job: approveJob(catalog, jobs, jobId, caller) }),
   };
 }

@@ -1,7 +1,7 @@
 // The job queue: jobs are persisted before they run, at most `concurrency` run at once and at
 // most one per VM; progress is throttled for the UI; a restart shows interrupted what was running.
 import { randomUUID } from 'node:crypto';
-import { finishedJobStates, type Job, type JobKind, type JobStep } from '../../shared/domain.ts';
+import { finishedJobStates, type Job, type JobKind, type JobQueuePlace, type JobStep } from '../../shared/domain.ts';
 import type { Catalog, JobPatch } from '../catalog/catalog.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import type { EngineEvents } from './events.ts';
@@ -13,6 +13,7 @@ import { killPoint } from '../kill-point.ts';
 
 const PROGRESS_EVENT_MS = 250;
 const PROGRESS_PERSIST_MS = 2000;
+const PLACES_EVENT_MS = 250;
 
 /** `holdFor`: the job waits in waiting-for-operator until `release` (e.g. 'approval').
  * `outsideLimit`: tape jobs, which wait for each other to share passes: they start at once, not
@@ -63,6 +64,9 @@ export class JobQueue {
   private readonly running = new Map<string, Running>();
   private readonly works = new Map<string, JobWork>();
   private readonly unlimited = new Set<string>();
+  /** The places as last told (jobs.queued), so unchanged places are not told again. */
+  private told = '';
+  private placesTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
   private readonly catalog: Catalog;
   private readonly events: EngineEvents;
@@ -139,6 +143,7 @@ export class JobQueue {
       endedAt: null,
       waitingFor: spec.holdFor ?? null,
       requestedBy: spec.requestedBy ?? null,
+      queue: null,
     };
     this.catalog.insertJob(job, spec.params);
     if (spec.reason) this.catalog.addJobEvent(id, { at: job.createdAt, level: 'info', step: null, message: `reason: ${spec.reason}` });
@@ -147,7 +152,14 @@ export class JobQueue {
     if (spec.outsideLimit) this.unlimited.add(job.id);
     this.events.emit('job.updated', job);
     this.pump();
-    return job;
+    return this.placed([job])[0] ?? job;
+  }
+
+  /** The jobs, each queued one with its place in the order the scheduler starts jobs and what
+   * holds it now (the same decision pump() acts on). */
+  placed(jobs: Job[]): Job[] {
+    const places = this.places(this.catalog.jobsInState(['queued']));
+    return jobs.map((job) => ({ ...job, queue: (job.state === 'queued' && places.get(job.id)) || null }));
   }
 
   /** Jobs this queue runs or will run (held jobs aside): what a drain waits for. */
@@ -214,7 +226,10 @@ export class JobQueue {
       throw new LifeboatError('conflict', `job ${jobId} has already ended (${job.state})`);
     this.works.delete(jobId);
     this.unlimited.delete(jobId);
-    return this.update(jobId, { state: 'cancelled', endedAt: new Date().toISOString(), error: 'cancelled before it started' });
+    const cancelled = this.update(jobId, { state: 'cancelled', endedAt: new Date().toISOString(), error: 'cancelled before it started' });
+    // The jobs behind it move up.
+    this.pump();
+    return cancelled;
   }
 
   /** Resolves when the job has ended (for the CLI, which waits). */
@@ -241,20 +256,60 @@ export class JobQueue {
     return job;
   }
 
+  /** What keeps a queued job from starting now, in words, or null: it may start. `vmsAhead`: the
+   * VMs of jobs queued before it, which take the VM's lock first. */
+  private holdOf(job: Job, vmsAhead: ReadonlySet<string>): string | null {
+    if (this.unlimited.has(job.id)) return null;
+    const vmBusy =
+      job.vmId !== null && (vmsAhead.has(job.vmId) || [...this.running.values()].some((running) => running.job.vmId === job.vmId));
+    // One job per VM: named first, as a freed worker would not start it either.
+    if (vmBusy) return `waiting for VM ${job.vmName}'s other job`;
+    const limited = [...this.running.keys()].filter((id) => !this.unlimited.has(id)).length;
+    return limited >= this.concurrency ? 'waiting for a worker' : null;
+  }
+
+  /** Queued jobs this queue will run, in the order it starts them, with what holds each. */
+  private places(queued: Job[]): Map<string, JobQueuePlace> {
+    const places = new Map<string, JobQueuePlace>();
+    const vmsAhead = new Set<string>();
+    for (const job of queued) {
+      if (!this.works.has(job.id)) continue;
+      places.set(job.id, { position: places.size + 1, reason: this.holdOf(job, vmsAhead) ?? 'starting' });
+      if (job.vmId !== null) vmsAhead.add(job.vmId);
+    }
+    return places;
+  }
+
   private pump(): void {
     if (this.closed) return;
+    const vmsAhead = new Set<string>();
     for (const job of this.catalog.jobsInState(['queued'])) {
       const work = this.works.get(job.id);
       if (!work) continue;
-      if (!this.unlimited.has(job.id)) {
-        const limited = [...this.running.keys()].filter((id) => !this.unlimited.has(id)).length;
-        if (limited >= this.concurrency) continue;
-        const busyVm = [...this.running.values()].some((running) => running.job.vmId !== null && running.job.vmId === job.vmId);
-        if (busyVm) continue;
+      if (this.holdOf(job, vmsAhead) !== null) {
+        if (job.vmId !== null) vmsAhead.add(job.vmId);
+        continue;
       }
       this.works.delete(job.id);
       this.start(job, work);
     }
+    this.tellPlaces();
+  }
+
+  /** Tells the queue's places (jobs.queued) when they changed, at most every PLACES_EVENT_MS:
+   * a job starting moves every job behind it up, and one event says so for all of them. */
+  private tellPlaces(): void {
+    if (this.placesTimer !== null || this.closed) return;
+    this.placesTimer = setTimeout(() => {
+      this.placesTimer = null;
+      if (this.closed) return;
+      const places = [...this.places(this.catalog.jobsInState(['queued']))].map(([jobId, place]) => ({ jobId, place }));
+      const said = places.map(({ jobId, place }) => `${jobId} ${place.position} ${place.reason}`).join('\n');
+      if (said === this.told) return;
+      this.told = said;
+      this.events.emit('jobs.queued', { places });
+    }, PLACES_EVENT_MS);
+    this.placesTimer.unref();
   }
 
   private start(queued: Job, work: JobWork): void {
@@ -428,6 +483,7 @@ export class JobQueue {
    * ones stay queued for the next start instead. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.placesTimer !== null) clearTimeout(this.placesTimer);
     for (const running of this.running.values()) running.controller.abort(new EngineStopping());
     await Promise.allSettled([...this.running.values()].map((running) => running.done));
     const now = new Date().toISOString();

@@ -3,7 +3,7 @@
 import { QueryClient, useQuery } from '@tanstack/react-query';
 import { createContext, useContext, useEffect } from 'react';
 import type { LifeboatApi } from '../../shared/contract.ts';
-import type { Job, JobKind, JobProgress } from '../../shared/domain.ts';
+import type { Job, JobKind, JobProgress, JobQueuePlace } from '../../shared/domain.ts';
 import { useConsole } from '../store.ts';
 
 export const ApiContext = createContext<LifeboatApi | null>(null);
@@ -155,6 +155,8 @@ export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
   useEffect(() => {
     const updates = new Map<string, Job>();
     const progress = new Map<string, JobProgress>();
+    // The latest places of queued jobs (jobs.queued), folded in after the batch's job updates.
+    let places: Map<string, JobQueuePlace> | null = null;
     let timer: ReturnType<typeof setTimeout> | null = null;
     const flush = (): void => {
       timer = null;
@@ -205,6 +207,13 @@ export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
           void queries.invalidateQueries({ queryKey: ['tape-copies'] });
         }
       }
+      if (places) {
+        const latest = places;
+        places = null;
+        queries.setQueryData<Job[]>(['jobs'], (jobs = []) =>
+          jobs.map((job) => (job.state === 'queued' ? { ...job, queue: latest.get(job.id) ?? job.queue } : job)),
+        );
+      }
       if (progress.size > 0) {
         setProgress([...progress.values()]);
         progress.clear();
@@ -215,6 +224,10 @@ export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
     };
     const offUpdated = api.on('job.updated', (job) => {
       updates.set(job.id, job);
+      schedule();
+    });
+    const offQueued = api.on('jobs.queued', (event) => {
+      places = new Map(event.places.map(({ jobId, place }) => [jobId, place]));
       schedule();
     });
     const offProgress = api.on('job.progress', (item) => {
@@ -229,6 +242,7 @@ export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
     return () => {
       if (timer) clearTimeout(timer);
       offUpdated();
+      offQueued();
       offProgress();
       offPrompt();
       offInstant();

@@ -1,94 +1,136 @@
-// Restore wizard: VM, restore point (storage snapshots holding the VM first, the fastest tier,
-// then the backup's points with their copies), location and target (a new VM, the disks with a
-// template, Azure Storage, or the VM in place), then review: which copy to read and, for an
-// encrypted point, its password or recovery key.
+// The restore wizard: several VMs at once (one job per VM), in the issue's order: VMs and points,
+// mode, target, datastore per disk, network mapping, name and identity, power on and reason, and
+// a summary. Every Next asks the engine to run the checks of the steps so far (restore.check, the
+// same functions the jobs run before they start); what they find keeps the operator on the step.
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { formatBytes } from '../../shared/format.ts';
-import { useQueryClient } from '@tanstack/react-query';
-import { useApi, useKeys, usePoints, useStorageSnapshots, useVms } from '../api/queries.ts';
-import { useConsole } from '../store.ts';
-import { formatTime } from './time.ts';
-import { describeTarget, emptyTarget, targetComplete, targetRequest, TargetStep, type TargetChoice } from './TargetStep.tsx';
-import { HealthBadge } from './HealthBadge.tsx';
-import { TierBadges } from './TierBadges.tsx';
-import { SourceFields, sourceRequest, sourceReady, type SourceChoice } from './SourceFields.tsx';
+import { useQueries, useQueryClient } from '@tanstack/react-query';
+import { ActionGroup, Alert, Button, Form, List, ListItem, ProgressStep, ProgressStepper, Title } from '@patternfly/react-core';
+import type { RestorePlanVm, RestoreProblem } from '../../shared/domain.ts';
+import { useApi, useKeys, useVms } from '../api/queries.ts';
+import { useConsole, type ConsoleState } from '../store.ts';
+import { targetComplete, TargetStep, type TargetChoice } from './TargetStep.tsx';
+import { SourceFields, sourceReady, type SourceChoice } from './SourceFields.tsx';
+import { emptyAnswers, type WizardAnswers } from '../restore-answers.ts';
+import { checkRequest, startOne } from './wizard/requests.ts';
+import { skippedBecause, stepAfter, stepInfo, wizardSteps, type WizardStepId, placesOnVsphere } from './wizard/steps.ts';
+import { VmsStep } from './wizard/VmsStep.tsx';
+import { ModeStep } from './wizard/ModeStep.tsx';
+import { DatastoresStep } from './wizard/DatastoresStep.tsx';
+import { NetworkStep } from './wizard/NetworkStep.tsx';
+import { IdentityStep } from './wizard/IdentityStep.tsx';
+import { OptionsStep, reasonMissing } from './wizard/OptionsStep.tsx';
+import { SummaryStep } from './wizard/SummaryStep.tsx';
+import { ProblemList, type StartFailure } from './wizard/ProblemList.tsx';
 
-const stepTitles = ['Virtual machine', 'Restore point', 'Target', 'Review'] as const;
+const SUMMARY = wizardSteps.length - 1;
+const emptySource: SourceChoice = { fromRegion: '', password: '', recoveryKey: '' };
 
+/** Each opening of the wizard (the nav, an inventory row, Edit and retry) starts it afresh. */
 export function RestoreWizard() {
+  const opened = useConsole((state) => state.wizard);
+  return <WizardForm key={opened?.opening ?? 0} opened={opened} />;
+}
+
+function WizardForm({ opened }: { opened: ConsoleState['wizard'] }) {
   const api = useApi();
   const queries = useQueryClient();
-  const initialVm = useConsole((state) => state.wizardVm);
   const show = useConsole((state) => state.show);
   const openJob = useConsole((state) => state.openJob);
   const vms = useVms();
-  const [step, setStep] = useState(initialVm ? 1 : 0);
-  const [vmId, setVmId] = useState<string | null>(initialVm);
-  const [pointId, setPointId] = useState<string | null>(null);
-  /** A storage snapshot chosen instead of a backup point. */
-  const [snapshotId, setSnapshotId] = useState<string | null>(null);
-  const [target, setTarget] = useState<TargetChoice>(emptyTarget);
-  const [newName, setNewName] = useState('');
-  const [source, setSource] = useState<SourceChoice>({ fromRegion: '', password: '', recoveryKey: '' });
   const keys = useKeys();
+  const [answers, setAnswers] = useState<WizardAnswers>(opened?.answers ?? emptyAnswers);
+  const [step, setStep] = useState(opened?.atSummary ? SUMMARY : 0);
+  const [source, setSource] = useState<SourceChoice>({ ...emptySource, fromRegion: opened?.answers.fromRegion ?? '' });
+  const [plan, setPlan] = useState<RestorePlanVm[]>([]);
+  const [problems, setProblems] = useState<RestoreProblem[]>([]);
+  const [failures, setFailures] = useState<StartFailure[]>([]);
+  const [startedJobs, setStartedJobs] = useState<string[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const points = usePoints(vmId);
-  const vm = vms.data?.find((candidate) => candidate.id === vmId);
-  const point = points.data?.find((candidate) => candidate.id === pointId) ?? points.data?.[0];
-  const snapshots = useStorageSnapshots();
-  const snapshotTier = (snapshots.data ?? []).filter(
-    (snapshot) => vm && snapshot.vms.some((found) => found.name.toLowerCase() === vm.name.toLowerCase()),
-  );
-  const snapshot = snapshotTier.find((candidate) => candidate.id === snapshotId);
-  // A restore from a snapshot's clone makes a new VM: not an original-location rollback, not disks.
-  const targetFits = !snapshot || (!target.original && (target.kind === 'local' || target.kind === 'vsphere'));
-  const makesVm = !target.original && (target.kind === 'local' || target.kind === 'vsphere');
-  const keyRemembered = keys.data?.some((key) => key.keyId === point?.keyId && key.stored) ?? false;
-  const needsKey = !snapshot && point?.keyId !== null && point?.keyId !== undefined && !keyRemembered;
+  const update = (patch: Partial<WizardAnswers>): void => setAnswers((current) => ({ ...current, ...patch }));
+  const setTarget = (target: TargetChoice): void => update({ target });
+  const vmNameOf = (vm: string): string => vms.data?.find((candidate) => candidate.id === vm)?.name ?? vm;
+  const vmNames = answers.vms.map((choice) => vmNameOf(choice.vm)).join(', ') || 'the VM';
 
-  const canNext = [
-    vmId !== null,
-    point !== undefined || snapshot !== undefined,
-    targetComplete(target) && targetFits,
-    !needsKey || sourceReady(source),
-  ][step];
+  // Each picked VM's points: the summary's region choice and whether a password is needed.
+  const pointLists = useQueries({
+    queries: answers.vms.map((choice) => ({
+      queryKey: ['points', choice.vm],
+      queryFn: () => api.invoke('points.list', { vm: choice.vm }),
+    })),
+  });
+  const backupPoints = answers.vms.flatMap((choice, index) => {
+    if (choice.snapshot) return [];
+    const points = pointLists[index]?.data ?? [];
+    const point = points.find((candidate) => candidate.id === choice.point) ?? points[0];
+    return point ? [point] : [];
+  });
+  const regions = [
+    ...new Set(
+      backupPoints.flatMap((point) => point.copies.flatMap((copy) => (copy.kind === 'repository' && copy.region ? [copy.region] : []))),
+    ),
+  ];
+  const encrypted = backupPoints.some((point) => point.keyId !== null);
+  const remembered = backupPoints.every(
+    (point) => point.keyId === null || (keys.data?.some((key) => key.keyId === point.keyId && key.stored) ?? false),
+  );
+  const needsKey = encrypted && !remembered;
+
+  // A storage snapshot's clone makes a new VM: a folder or a vSphere host, not the disks alone or Azure.
+  const fromSnapshot = answers.vms.some((choice) => choice.snapshot !== null);
+  const targetFits = !fromSnapshot || (!answers.target.original && (answers.target.kind === 'local' || answers.target.kind === 'vsphere'));
+  const { id: stepId, title } = stepInfo(step);
+  const ready: Record<WizardStepId, boolean> = {
+    vms: answers.vms.length > 0,
+    mode: !answers.target.original || (answers.target.host !== '' && answers.target.confirmOverwrite),
+    target: targetComplete(answers.target) && targetFits,
+    datastores: true,
+    network: true,
+    identity: true,
+    options: !reasonMissing(answers),
+    summary: !needsKey || sourceReady(source),
+  };
+
+  /** Runs the engine's checks of the steps up to this one; true when they found nothing. */
+  const check = async (at: number): Promise<boolean> => {
+    const info = stepInfo(at);
+    const found = await api.invoke('restore.check', checkRequest({ ...answers, fromRegion: source.fromRegion }, info.check, source));
+    if (found.vms.length) setPlan(found.vms);
+    setProblems(found.problems);
+    return found.problems.length === 0;
+  };
+
+  // Edit and retry opens at the summary: its plan comes from the same checks (once, at the opening).
+  const openedAtSummary = opened?.atSummary ?? false;
+  useEffect(() => {
+    if (openedAtSummary) void check(SUMMARY).catch((failure: Error) => setError(failure.message));
+  }, [openedAtSummary]);
 
   const start = async (): Promise<void> => {
-    if (!vmId || (!point && !snapshot)) return;
+    const started: string[] = [];
+    const failed: StartFailure[] = [];
+    // One job per VM; a VM that cannot start does not keep the others from starting.
+    for (const choice of answers.vms) {
+      try {
+        started.push(await startOne(api, { ...answers, fromRegion: source.fromRegion }, choice, vmNameOf(choice.vm), source));
+      } catch (failure) {
+        failed.push({ vm: vmNameOf(choice.vm), message: (failure as Error).message });
+      }
+    }
+    await queries.invalidateQueries({ queryKey: ['jobs'] });
+    setStartedJobs(started);
+    setFailures(failed);
+    if (failed.length === 0 && started[0]) openJob(started[0]);
+  };
+
+  const next = async (): Promise<void> => {
     setBusy(true);
     setError(null);
+    setFailures([]);
     try {
-      const renamed = newName.trim() && makesVm ? { newName: newName.trim() } : {};
-      const from = sourceRequest(source);
-      let started: { job: { id: string } } | null = null;
-      if (snapshot && vm)
-        started = await api.invoke('restore.fromSnapshot', {
-          vms: [vm.name],
-          snapshot: snapshot.id,
-          target: targetRequest(target),
-          ...renamed,
-        });
-      else if (point && target.kind === 'disks')
-        started = await api.invoke('restore.disks', {
-          vm: vmId,
-          point: point.id,
-          target: { kind: 'local', path: target.path.trim() },
-          template: target.template,
-          ...from,
-        });
-      else if (point && target.kind === 'azure')
-        started = await api.invoke('restore.azure', {
-          vm: vmId,
-          point: point.id,
-          account: target.account,
-          container: target.container,
-          ...from,
-        });
-      else if (point)
-        started = await api.invoke('restore.entireVm', { vm: vmId, point: point.id, target: targetRequest(target), ...renamed, ...from });
-      await queries.invalidateQueries({ queryKey: ['jobs'] });
-      if (started) openJob(started.job.id);
+      if (!(await check(step))) return;
+      if (step === SUMMARY) await start();
+      else setStep(stepAfter(step, 1, answers));
     } catch (failure) {
       setError((failure as Error).message);
     } finally {
@@ -111,144 +153,106 @@ export function RestoreWizard() {
 
   const submit = (event: FormEvent): void => {
     event.preventDefault();
-    if (step < 3 && canNext) setStep(step + 1);
-    else if (step === 3 && canNext) void start();
+    if (ready[stepId] && !busy) void next();
+  };
+  const back = (): void => {
+    setProblems([]);
+    setError(null);
+    if (step === 0) show('inventory');
+    else setStep(stepAfter(step, -1, answers));
   };
 
   return (
-    <form className="wizard" onSubmit={submit} aria-labelledby="wizard-heading" ref={form}>
-      <h2 id="wizard-heading">Restore</h2>
-      <ol className="wizard-steps">
-        {stepTitles.map((title, index) => (
-          <li
-            key={title}
-            aria-current={index === step ? 'step' : undefined}
-            className={index === step ? 'current' : index < step ? 'done' : ''}
-          >
-            {title}
-          </li>
-        ))}
-      </ol>
-      <div className="wizard-step" role="group" tabIndex={-1} aria-label={stepTitles[step]}>
-        {step === 0 && (
-          <fieldset>
-            <legend>Which VM?</legend>
-            {vms.data?.map((candidate) => (
-              <label key={candidate.id} className="choice">
-                <input
-                  type="radio"
-                  name="vm"
-                  value={candidate.id}
-                  checked={vmId === candidate.id}
-                  onChange={() => {
-                    setVmId(candidate.id);
-                    setPointId(null);
-                    setSnapshotId(null);
-                  }}
-                />
-                {candidate.name}{' '}
-                <span className="muted">
-                  ({candidate.pointCount} points, {formatBytes(candidate.provisionedBytes)})
-                </span>
-              </label>
-            ))}
-          </fieldset>
-        )}
-        {step === 1 && (
-          <fieldset>
-            <legend>Restore point of {vm?.name}</legend>
-            {snapshotTier.map((candidate) => (
-              <label key={candidate.id} className="choice">
-                <input
-                  type="radio"
-                  name="point"
-                  value={candidate.id}
-                  checked={snapshotId === candidate.id}
-                  onChange={() => setSnapshotId(candidate.id)}
-                />
-                Storage snapshot {candidate.id} ({candidate.array}/{candidate.volume}) · {formatTime(candidate.createdAt)}{' '}
-                <span className="muted">snapshot tier, fastest: restored from a clone</span>
-              </label>
-            ))}
-            {points.data?.map((candidate) => (
-              <label key={candidate.id} className="choice">
-                <input
-                  type="radio"
-                  name="point"
-                  value={candidate.id}
-                  checked={!snapshot && point?.id === candidate.id}
-                  onChange={() => {
-                    setPointId(candidate.id);
-                    setSnapshotId(null);
-                  }}
-                />
-                #{candidate.sequence} {candidate.kind} · {formatTime(candidate.createdAt)} <span className="muted">backup</span>
-                <TierBadges copies={candidate.copies} keyId={candidate.keyId} />
-                <HealthBadge health={candidate.health} />
-              </label>
-            ))}
-          </fieldset>
-        )}
-        {step === 2 && (
+    <Form className="wizard" onSubmit={submit} aria-labelledby="wizard-heading" ref={form}>
+      <Title headingLevel="h2" id="wizard-heading">
+        Restore
+      </Title>
+      <ProgressStepper aria-label="Restore steps">
+        {wizardSteps.map((info, index) => {
+          const skipped = skippedBecause(info.id, answers);
+          const state = index === step ? 'current' : skipped ? 'skipped' : index < step ? 'done' : 'to do';
+          return (
+            <ProgressStep
+              key={info.id}
+              id={`wizard-progress-${info.id}`}
+              titleId={`wizard-progress-${info.id}-title`}
+              isCurrent={index === step}
+              aria-current={index === step ? 'step' : undefined}
+              variant={index === step ? 'info' : skipped ? 'default' : index < step ? 'success' : 'pending'}
+              description={skipped ? `Skipped: ${skipped}` : undefined}
+              aria-label={`${info.title}, ${state}`}
+            >
+              {info.title}
+            </ProgressStep>
+          );
+        })}
+      </ProgressStepper>
+      <div className="wizard-step" role="group" tabIndex={-1} aria-label={title}>
+        <Title headingLevel="h3">{title}</Title>
+        {stepId === 'vms' && <VmsStep choices={answers.vms} onChange={(choices) => update({ vms: choices })} />}
+        {stepId === 'mode' && <ModeStep target={answers.target} onChange={setTarget} vms={answers.vms} vmNames={vmNames} />}
+        {stepId === 'target' && (
           <>
-            <TargetStep target={target} onChange={setTarget} vm={vmId ?? ''} vmName={vm?.name ?? ''} point={point?.id ?? ''} />
+            <TargetStep target={answers.target} onChange={setTarget} />
             {!targetFits && (
-              <p role="alert" className="error">
-                A restore from a storage snapshot makes a new VM in a folder or on a vSphere host; the disks alone, Azure and an
-                original-location rollback come from a backup point.
-              </p>
-            )}
-            {makesVm && (
-              <label>
-                New VM name (optional; keeps the original name if empty)
-                <input name="newName" value={newName} onChange={(event) => setNewName(event.target.value)} placeholder={vm?.name} />
-              </label>
+              <Alert
+                variant="danger"
+                isInline
+                role="alert"
+                title="A restore from a storage snapshot makes a new VM in a folder or on a vSphere host; the disks alone, Azure and an original-location rollback come from a backup point."
+              />
             )}
           </>
         )}
-        {step === 3 && (
-          <dl className="review">
-            <dt>VM</dt>
-            <dd>{vm?.name}</dd>
-            <dt>Restore point</dt>
-            <dd>
-              {snapshot
-                ? `storage snapshot ${snapshot.id} (${formatTime(snapshot.createdAt)}), through a clone`
-                : `#${point?.sequence} (${point ? formatTime(point.createdAt) : ''})`}
-            </dd>
-            <dt>Target</dt>
-            <dd>{describeTarget(target)}</dd>
-            {makesVm && (
-              <>
-                <dt>Name</dt>
-                <dd>{newName.trim() || vm?.name}</dd>
-              </>
-            )}
-          </dl>
-        )}
-        {step === 3 && !snapshot && point && (
-          <SourceFields
-            source={source}
-            onChange={setSource}
-            regions={[...new Set(point.copies.flatMap((copy) => (copy.kind === 'repository' && copy.region ? [copy.region] : [])))]}
-            encrypted={point.keyId !== null}
-            remembered={keyRemembered}
+        {stepId === 'datastores' && (
+          <DatastoresStep
+            target={answers.target}
+            plan={plan}
+            diskDatastores={answers.diskDatastores}
+            onChange={(diskDatastores) => update({ diskDatastores })}
           />
         )}
+        {stepId === 'network' && (
+          <NetworkStep
+            target={answers.target}
+            plan={plan}
+            networkMap={answers.networkMap}
+            onChange={(networkMap) => update({ networkMap })}
+          />
+        )}
+        {stepId === 'identity' && (
+          <IdentityStep answers={answers} vmNameOf={vmNameOf} onChange={update} vsphere={placesOnVsphere(answers)} />
+        )}
+        {stepId === 'options' && <OptionsStep answers={answers} onChange={update} vsphere={answers.target.kind === 'vsphere'} />}
+        {stepId === 'summary' && (
+          <>
+            <SummaryStep answers={answers} plan={plan} />
+            <SourceFields source={source} onChange={setSource} regions={regions} encrypted={encrypted} remembered={remembered} />
+          </>
+        )}
       </div>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
+      <ProblemList problems={problems} failures={failures} error={error} vmNameOf={vmNameOf} />
+      {failures.length > 0 && startedJobs.length > 0 && (
+        <Alert variant="info" isInline title={`${startedJobs.length} restore job(s) started`}>
+          <List>
+            {startedJobs.map((jobId) => (
+              <ListItem key={jobId}>
+                <Button variant="link" isInline onClick={() => openJob(jobId)}>
+                  Open job {jobId}
+                </Button>
+              </ListItem>
+            ))}
+          </List>
+        </Alert>
       )}
-      <div className="actions">
-        <button type="button" onClick={() => (step === 0 ? show('inventory') : setStep(step - 1))}>
+      <ActionGroup>
+        <Button type="submit" variant="primary" isDisabled={!ready[stepId] || busy} isLoading={busy}>
+          {step === SUMMARY ? 'Start restore' : 'Next'}
+        </Button>
+        <Button type="button" variant="secondary" onClick={back}>
           {step === 0 ? 'Cancel' : 'Back'}
-        </button>
-        <button type="submit" disabled={!canNext || busy}>
-          {step === 3 ? 'Start restore' : 'Next'}
-        </button>
-      </div>
-    </form>
+        </Button>
+      </ActionGroup>
+    </Form>
   );
 }

@@ -1,46 +1,16 @@
-// The wizard's target step. First the location, explicitly: original (replace the VM's disks in
-// place on its vSphere host) or alternate. An alternate location is a local datastore folder, a
-// vSphere host (ESXi host, datastore, network, disk format, transport), the disks alone with an
-// OVF or ARM template to create the VM from, or an Azure Storage container.
+// The wizard's target step (the location, original or alternate, is the mode step's). An alternate
+// location is a local datastore folder, a vSphere host (ESXi host, default datastore and network,
+// disk format, transport), the disks alone with an OVF or ARM template to create the VM from, or
+// an Azure Storage container; the original location is the VM's vSphere host.
 import { useId, type ChangeEvent, type ReactNode } from 'react';
 import type { RequestOf } from '../../shared/contract.ts';
+import type { TargetChoice } from '../restore-answers.ts';
 import { formatBytes } from '../../shared/format.ts';
-import { useQuery } from '@tanstack/react-query';
-import { useApi, useAzureAccounts, useHostInventory, useHosts } from '../api/queries.ts';
+import { useAzureAccounts, useHostInventory, useHosts } from '../api/queries.ts';
+import { hostOffer } from './wizard/placement.ts';
 
-export type TargetChoice = {
-  /** local, vsphere: a VM; disks: the disks and a template in a folder; azure: page blobs. */
-  kind: 'local' | 'vsphere' | 'disks' | 'azure';
-  path: string;
-  host: string;
-  hostSystem: string;
-  datastore: string;
-  network: string;
-  diskFormat: 'thin' | 'thick';
-  transport: 'auto' | 'nbd' | 'hotadd' | 'san';
-  /** Original location: roll the existing VM back in place (vSphere only). */
-  original: boolean;
-  confirmOverwrite: boolean;
-  template: 'ovf' | 'arm';
-  account: string;
-  container: string;
-};
-
-export const emptyTarget: TargetChoice = {
-  kind: 'local',
-  path: '',
-  host: '',
-  hostSystem: '',
-  datastore: '',
-  network: '',
-  diskFormat: 'thin',
-  transport: 'auto',
-  original: false,
-  confirmOverwrite: false,
-  template: 'ovf',
-  account: '',
-  container: '',
-};
+export type { TargetChoice } from '../restore-answers.ts';
+export { emptyTarget } from '../restore-answers.ts';
 
 const containerName = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/;
 
@@ -100,95 +70,15 @@ function Select({
   );
 }
 
-/** What an original-location restore would replace, fetched from the host before confirming. */
-function OriginalPreviewPanel({
-  vm,
-  point,
-  target,
-  onChange,
-}: {
-  vm: string;
-  point: string;
-  target: TargetChoice;
-  onChange(target: TargetChoice): void;
-}) {
-  const api = useApi();
-  const preview = useQuery({
-    queryKey: ['original-preview', vm, point, target.host],
-    queryFn: () => api.invoke('restore.previewOriginal', { vm, point, host: target.host }),
-  });
-  if (preview.isPending) return <p role="status">Looking for the VM on {target.host}…</p>;
-  if (preview.isError) return <p role="alert">{preview.error.message}</p>;
-  return (
-    <div className="preview" aria-label="What will be replaced">
-      <p>
-        {preview.data.vmName} on {preview.data.hostSystem} ({preview.data.powerState}) will be powered off and get the safety snapshot{' '}
-        <code>{preview.data.safetySnapshot}</code>, kept until you remove it. Then:
-      </p>
-      <ul>
-        {preview.data.disks.map((disk) => (
-          <li key={disk.key}>
-            {disk.file} ({formatBytes(disk.capacity)}) is replaced by {disk.key} of the restore point
-          </li>
-        ))}
-      </ul>
-      <label className="choice">
-        <input
-          type="checkbox"
-          checked={target.confirmOverwrite}
-          onChange={(event) => onChange({ ...target, confirmOverwrite: event.target.checked })}
-        />{' '}
-        Replace these disks
-      </label>
-    </div>
-  );
-}
-
-export function TargetStep({
-  target,
-  onChange,
-  vm,
-  vmName,
-  point,
-}: {
-  target: TargetChoice;
-  onChange(target: TargetChoice): void;
-  vm: string;
-  vmName: string;
-  point: string;
-}) {
+export function TargetStep({ target, onChange }: { target: TargetChoice; onChange(target: TargetChoice): void }) {
   const hosts = useHosts();
   const accounts = useAzureAccounts();
   const inventory = useHostInventory(target.kind === 'vsphere' && target.host ? target.host : null);
   const set = (patch: Partial<TargetChoice>): void => onChange({ ...target, ...patch });
-  const esx = inventory.data?.hostSystems.find((host) => host.name === target.hostSystem);
-  const datastores = inventory.data?.datastores.filter((ds) => !esx || esx.datastores.includes(ds.name)) ?? [];
-  const networks = esx?.networks ?? [...new Set(inventory.data?.hostSystems.flatMap((host) => host.networks) ?? [])];
+  const { datastores, networks } = hostOffer(inventory.data, target);
   const firstHost = hosts.data?.[0]?.name ?? '';
   return (
     <>
-      <fieldset>
-        <legend>Location</legend>
-        <label className="choice">
-          <input
-            type="radio"
-            name="location"
-            checked={!target.original}
-            onChange={() => set({ original: false, confirmOverwrite: false })}
-          />{' '}
-          Alternate location: a new VM, or the disks, somewhere new ({vmName} is left as it is)
-        </label>
-        <label className="choice">
-          <input
-            type="radio"
-            name="location"
-            checked={target.original}
-            disabled={!hosts.data?.length}
-            onChange={() => set({ original: true, confirmOverwrite: false, kind: 'vsphere', host: target.host || firstHost })}
-          />{' '}
-          Original location: replace the disks of {vmName} in place on its vSphere host
-        </label>
-      </fieldset>
       <fieldset>
         <legend>Where to</legend>
         {!target.original && (
@@ -238,7 +128,7 @@ export function TargetStep({
         {target.kind === 'local' || target.kind === 'disks' ? (
           <>
             <label>
-              Target folder (new or empty, on this machine)
+              Target folder (new or empty, on this machine; with several VMs, each gets a folder of its name in it)
               <input
                 name="target"
                 value={target.path}
@@ -291,7 +181,6 @@ export function TargetStep({
                 </option>
               ))}
             </Select>
-            {target.original && <OriginalPreviewPanel vm={vm} point={point} target={target} onChange={onChange} />}
             {!target.original && inventory.isPending && <p role="status">Reading the inventory of {target.host}…</p>}
             {!target.original && inventory.isError && <p role="alert">{inventory.error.message}</p>}
             {!target.original && inventory.data && (

@@ -20,6 +20,7 @@ export const requestChannelNames = [
   'jobs.list',
   'jobs.get',
   'jobs.cancel',
+  'jobs.cancelMany',
   'jobs.resume',
   'jobs.discard',
   'jobs.approve',
@@ -98,6 +99,7 @@ export const requestChannelNames = [
 
 export const eventChannelNames = [
   'job.updated',
+  'jobs.queued',
   'job.progress',
   'prompt.updated',
   'instant.updated',
@@ -106,6 +108,7 @@ export const eventChannelNames = [
 /** The preload's subscriber for each event (it returns the unsubscribe). */
 export const eventSubscribers = {
   'job.updated': 'onJobUpdated',
+  'jobs.queued': 'onJobsQueued',
   'job.progress': 'onJobProgress',
   'prompt.updated': 'onPromptUpdated',
   'instant.updated': 'onInstantUpdated',

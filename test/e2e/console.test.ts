@@ -165,13 +165,19 @@ test('an operator restores a VM with the wizard and watches the job finish', asy
   await page.getByRole('status', { name: 'Signed in' }).filter({ hasText: 'ann (administrator, local account)' }).waitFor();
   await page.getByRole('heading', { name: 'What needs you', level: 2 }).waitFor(); // Home, the first view
   await page.getByRole('button', { name: 'Restore VM', exact: true }).click();
-  await page.getByRole('radio', { name: /lab-web-01/ }).check();
+  await page.getByRole('checkbox', { name: 'lab-web-01', exact: true }).check();
+  // The latest point is the default: #2, an incremental.
+  await page
+    .getByLabel('Restore point of lab-web-01')
+    .getByText(/Latest: #2 incremental/)
+    .waitFor({ state: 'attached' });
   await page.getByRole('button', { name: 'Next' }).click();
-  await page.getByRole('radio', { name: /#2 incremental/ }).check();
   await page.getByRole('button', { name: 'Next' }).click();
   const target = join(dir, 'wizard-restore');
   await page.getByLabel(/Target folder/).fill(target);
+  await page.getByRole('button', { name: 'Next' }).click();
   await page.getByLabel(/New VM name/).fill('web-restored');
+  await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Start restore' }).click();
   await page.locator('.job[data-state="succeeded"]').filter({ hasText: 'web-restored' }).waitFor({ timeout: 60_000 });
@@ -188,7 +194,7 @@ test('an operator restores a VM with the wizard and watches the job finish', asy
 /** Restore VM → the VM → its latest point → target: a vSphere host. */
 async function wizardToVsphereTarget(page: Page, vm: string): Promise<void> {
   await page.getByRole('button', { name: 'Restore VM', exact: true }).click();
-  await page.getByRole('radio', { name: new RegExp(vm) }).check();
+  await page.getByRole('checkbox', { name: vm, exact: true }).check();
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('radio', { name: /A vSphere host/ }).check();
@@ -200,7 +206,11 @@ test('an operator restores a VM to vSphere with the wizard', { skip: vcsimMissin
   await wizardToVsphereTarget(page, 'lab-db-02');
   await page.getByLabel('Datastore', { exact: true }).selectOption('LocalDS_1');
   await page.getByLabel('Disk format', { exact: true }).selectOption('thick');
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('button', { name: 'Next' }).click();
   await page.getByLabel(/New VM name/).fill('db-on-vsphere');
+  await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByText(/vc, datastore LocalDS_1, thick, transport auto/).waitFor();
   await page.getByRole('button', { name: 'Start restore' }).click();
@@ -220,11 +230,17 @@ test('an operator rolls a VM back in place after reading what will be replaced',
   const simulator = vc as Vcsim;
   await lifeboat('restore', 'vm', 'lab-db-02', '--point', 'latest', '--target', 'vsphere:vc', '--datastore', 'LocalDS_1');
   const page = consolePage as Page;
-  await wizardToVsphereTarget(page, 'lab-db-02');
+  await page.getByRole('button', { name: 'Restore VM', exact: true }).click();
+  await page.getByRole('checkbox', { name: 'lab-db-02', exact: true }).check();
+  await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('radio', { name: /Original location: replace the disks of lab-db-02/ }).check();
   await page.getByText('[LocalDS_1] lab-db-02/lab-db-02.vmdk (32.0 MiB) is replaced by scsi0:0 of the restore point').waitFor();
   assert.equal(await page.getByRole('button', { name: 'Next' }).isDisabled(), true, 'nothing happens before the operator confirms');
   await page.getByRole('checkbox', { name: 'Replace these disks' }).check();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('button', { name: 'Next' }).click();
+  // A rollback in place says why (the audit log keeps it).
+  await page.getByLabel('Reason').fill('roll back the bad upgrade');
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Start restore' }).click();
   await page.locator('.job[data-state="succeeded"]').filter({ hasText: 'Roll lab-db-02 back in place' }).waitFor({ timeout: 60_000 });
@@ -298,13 +314,16 @@ test('an operator restores a VM from a clone of a storage snapshot and sees the 
   await page.screenshot({ path: join(screenshots, 'console-arrays.png'), fullPage: true });
   // The restore wizard offers the snapshot tier first, and restores from a clone of it.
   await page.getByRole('button', { name: 'Restore VM', exact: true }).click();
-  await page.getByRole('radio', { name: /^lab-web-01/ }).check();
+  await page.getByRole('checkbox', { name: 'lab-web-01', exact: true }).check();
+  const pointChoice = page.getByLabel('Restore point of lab-web-01');
+  // Right after the latest point comes the snapshot tier, the fastest.
+  assert.match((await pointChoice.locator('option').nth(1).textContent()) ?? '', /Storage snapshot snap-.*snapshot tier, fastest/);
+  await pointChoice.selectOption({ index: 1 });
   await page.getByRole('button', { name: 'Next' }).click();
-  const choices = page.getByRole('radio');
-  assert.match((await choices.first().locator('..').textContent()) ?? '', /Storage snapshot snap-.*snapshot tier, fastest/);
-  await choices.first().check();
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByLabel(/Target folder/).fill(join(dir, 'wizard-from-snapshot'));
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByText(/through a clone/).waitFor();
   await page.getByRole('button', { name: 'Start restore' }).click();
@@ -376,20 +395,26 @@ test('the restore wizard works from the keyboard alone', async () => {
   const page = consolePage as Page;
   await page.getByRole('button', { name: 'Restore VM', exact: true }).focus();
   await page.keyboard.press('Enter');
-  await tabTo(page, 'a VM', 'input[type=radio][name=vm]');
+  await tabTo(page, 'a VM', 'input[type=checkbox][id^=wizard-vm-]');
   await page.keyboard.press('Space');
   await page.keyboard.press('Enter');
-  // The next step has the focus (Next is disabled until a point is picked: the focus must not fall to the page).
+  // The next step has the focus (after the engine's check: the focus must not fall to the page).
+  await page.getByRole('group', { name: 'Restore mode' }).waitFor();
   assert.equal(await page.evaluate(() => document.activeElement?.closest('.wizard-step') !== null), true, 'focus is in the new step');
-  await tabTo(page, 'a restore point', 'input[type=radio][name=point]');
-  await page.keyboard.press('Space');
   await page.keyboard.press('Enter');
+  await page.getByRole('group', { name: 'Target' }).waitFor();
   await tabTo(page, 'the target folder', 'input[name=target]');
   const target = join(dir, 'keyboard-restore');
   await page.keyboard.type(target);
+  await page.keyboard.press('Enter');
+  await page.getByRole('group', { name: 'Name and identity' }).waitFor();
   await tabTo(page, 'the new name', 'input[name=newName]');
   await page.keyboard.type('typed-restore');
   await page.keyboard.press('Enter');
+  await page.getByRole('group', { name: 'Power on and reason' }).waitFor();
+  await tabTo(page, 'Next', 'button[type=submit]');
+  await page.keyboard.press('Enter');
+  await page.getByRole('group', { name: 'Summary' }).waitFor();
   await tabTo(page, 'Start restore', 'button[type=submit]');
   assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Start restore');
   await page.keyboard.press('Enter');
@@ -427,13 +452,15 @@ test('an operator copies an encrypted VM to three repositories, then restores it
   await page.screenshot({ path: join(screenshots, 'console-copies.png'), fullPage: true });
 
   await page.getByRole('button', { name: 'Restore VM', exact: true }).click();
-  await page.getByRole('radio', { name: /^vault/ }).check();
-  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('checkbox', { name: 'vault', exact: true }).check();
   await page.getByText('encrypted', { exact: true }).waitFor();
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('radio', { name: /Alternate location/ }).waitFor();
+  await page.getByRole('button', { name: 'Next' }).click();
   const target = join(dir, 'vault-restored');
   await page.getByLabel(/Target folder/).fill(target);
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByLabel('Read from').selectOption('secondary');
   assert.equal(await page.getByRole('button', { name: 'Start restore' }).isDisabled(), true, 'an encrypted point needs its password first');
@@ -452,12 +479,13 @@ test('an operator copies an encrypted VM to three repositories, then restores it
   assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', join(dir, 'vault.raw'), join(target, 'vault.vmdk')), /identical/);
 
   await page.getByRole('button', { name: 'Restore VM', exact: true }).click();
-  await page.getByRole('radio', { name: /^vault/ }).check();
+  await page.getByRole('checkbox', { name: 'vault', exact: true }).check();
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('radio', { name: /The disks only/ }).check();
   await page.getByLabel(/Target folder/).fill(join(dir, 'vault-disks'));
   await page.getByLabel('Template', { exact: true }).selectOption('arm');
+  await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByText(/the disks and an ARM template in/).waitFor();
   await page.getByLabel('Encryption password').fill('e2e vault password');

@@ -113,6 +113,7 @@ export function jobRecord(fields: Pick<Job, 'id' | 'kind' | 'state'> & Partial<J
     endedAt: null,
     waitingFor: null,
     requestedBy: null,
+    queue: null,
     ...fields,
   };
 }
