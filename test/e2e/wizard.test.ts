@@ -54,13 +54,14 @@ function pageTest(name: string, options: { skip?: string | boolean }, body: (sho
 async function stepIsClean(shown: Page, name: string): Promise<void> {
   await shown.getByRole('group', { name }).waitFor();
   for (const theme of ['light', 'dark'] as const) {
-    // The masthead's switch, as an operator turns the dark theme on and off.
-    await shown.getByLabel('Dark theme').setChecked(theme === 'dark');
+    // The masthead's switch (its input sits under the drawn toggle: set through the input itself).
+    await shown.getByRole('switch', { name: 'Dark theme' }).setChecked(theme === 'dark', { force: true });
+    await shown.waitForFunction((dark) => document.documentElement.classList.contains('pf-v6-theme-dark') === dark, theme === 'dark');
     assert.deepEqual(await axeViolations(shown, `wizard step ${name} (${theme})`), []);
     const file = `wizard-${name.toLowerCase().replace(/[^a-z]+/g, '-')}-${theme}.png`;
     await shown.screenshot({ path: join(screenshots, file), fullPage: true });
   }
-  await shown.getByLabel('Dark theme').setChecked(false);
+  await shown.getByRole('switch', { name: 'Dark theme' }).setChecked(false, { force: true });
 }
 
 async function next(shown: Page, leaving: string): Promise<void> {
