@@ -182,12 +182,12 @@ export function CopiesView() {
   return (
     <Grid hasGutter>
       <GridItem md={8}>
-        <SectionCard headingId="copies-heading" title="Copies per VM">
+        <SectionCard id="copies-heading" title="Copies per VM">
           <CopiesPerVm />
         </SectionCard>
       </GridItem>
       <GridItem md={4}>
-        <SectionCard headingId="repos-heading" title="Repositories">
+        <SectionCard id="repos-heading" title="Repositories">
           <Repositories />
         </SectionCard>
       </GridItem>

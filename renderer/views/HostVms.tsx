@@ -8,7 +8,7 @@ import type { TransportMode } from '../../shared/domain.ts';
 import { useApi, useHostInventory, useHosts } from '../api/queries.ts';
 import { useConsole } from '../store.ts';
 import { InlineError } from './common/InlineError.tsx';
-import { SectionCard } from './SectionCard.tsx';
+import { SectionCard } from './common/SectionCard.tsx';
 
 const transports: { value: TransportMode; label: string }[] = [
   { value: 'auto', label: 'Auto (SAN, then HotAdd, then NBD)' },

@@ -3,7 +3,7 @@
 import { Stack } from '@patternfly/react-core';
 import { Sessions } from './instant/Sessions.tsx';
 import { StartForm } from './instant/StartForm.tsx';
-import { SectionCard } from './SectionCard.tsx';
+import { SectionCard } from './common/SectionCard.tsx';
 
 export function InstantView() {
   return (

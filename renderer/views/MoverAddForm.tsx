@@ -21,7 +21,7 @@ import {
 } from '@patternfly/react-core';
 import { useApi, useHosts } from '../api/queries.ts';
 import { InlineError } from './common/InlineError.tsx';
-import { SectionCard } from './SectionCard.tsx';
+import { SectionCard } from './common/SectionCard.tsx';
 
 type Joining = { name: string; token: string; command: string };
 

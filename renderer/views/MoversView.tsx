@@ -14,7 +14,7 @@ import { Confirmed } from './Confirmed.tsx';
 import { InlineError } from './common/InlineError.tsx';
 import { MoverAddForm } from './MoverAddForm.tsx';
 import { formatTime } from './time.ts';
-import { SectionCard } from './SectionCard.tsx';
+import { SectionCard } from './common/SectionCard.tsx';
 
 const transportNames: Record<MoverSummary['transports'][number], string> = { san: 'SAN', hotadd: 'HotAdd', nbd: 'NBD' };
 const stateColors: Record<MoverState, LabelProps['color']> = {

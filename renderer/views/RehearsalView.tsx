@@ -121,7 +121,7 @@ export function RehearsalView() {
   return (
     <Grid hasGutter>
       <GridItem xl2={5}>
-        <SectionCard headingId="rehearsal-heading" title="Restore rehearsal">
+        <SectionCard id="rehearsal-heading" title="Restore rehearsal">
           <Content component="p" className="pf-v6-u-text-color-subtle">
             Restores the VMs in parallel to an isolated place, checks each one, and measures how long each took to be back and good (its
             RTO).
@@ -195,7 +195,7 @@ export function RehearsalView() {
         </SectionCard>
       </GridItem>
       <GridItem xl2={7}>
-        <SectionCard headingId="rehearsal-history-heading" title="History">
+        <SectionCard id="rehearsal-history-heading" title="History">
           <History />
         </SectionCard>
       </GridItem>

@@ -8,7 +8,7 @@ import { Bays } from './tape/Bays.tsx';
 import { Cartridges } from './tape/Cartridges.tsx';
 import { LibrarySource } from './tape/LibrarySource.tsx';
 import { RestoreFromTape } from './tape/RestoreFromTape.tsx';
-import { SectionCard } from './SectionCard.tsx';
+import { SectionCard } from './common/SectionCard.tsx';
 
 function Library({ inventory }: { inventory: TapeInventory }) {
   // A real drive's rate is not known to Lifeboat: the modelled one only sizes the pull list's estimates.

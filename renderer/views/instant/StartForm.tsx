@@ -5,7 +5,7 @@ import { ActionGroup, Alert, Button, Content, Form, FormGroup, FormSelect, FormS
 import { useApi, useHostInventory, useHosts, usePoints, useStorageSnapshots, useVms } from '../../api/queries.ts';
 import { InlineError } from '../common/InlineError.tsx';
 import { AlternateLocation } from '../LocationNote.tsx';
-import { SectionCard } from '../SectionCard.tsx';
+import { SectionCard } from '../common/SectionCard.tsx';
 
 const DEFAULT_LISTEN = '127.0.0.1:2049';
 

@@ -6,7 +6,7 @@ import { InlineError } from '../common/InlineError.tsx';
 import { HealthBadge } from '../HealthBadge.tsx';
 import { TierBadges } from '../TierBadges.tsx';
 import { formatTime } from '../time.ts';
-import { SectionCard } from '../SectionCard.tsx';
+import { SectionCard } from '../common/SectionCard.tsx';
 
 export function PointList({ vmId, vmName }: { vmId: string; vmName: string }) {
   const points = usePoints(vmId);

@@ -12,7 +12,7 @@ import { AlternateLocation } from '../LocationNote.tsx';
 import { formatTime } from '../time.ts';
 import { toggled } from '../toggled.ts';
 import { PullList } from './PullList.tsx';
-import { SectionCard } from '../SectionCard.tsx';
+import { SectionCard } from '../common/SectionCard.tsx';
 
 export function RestoreFromTape() {
   const api = useApi();
