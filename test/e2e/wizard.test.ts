@@ -87,7 +87,7 @@ pageTest('two VMs restored to a local folder: two jobs, the first opens', {}, as
   await shown.getByText('Skipped: only for a new VM on a vSphere host').first().waitFor();
   await shown.getByLabel('New VM name for lab-web-01 (optional; keeps the original name if empty)').fill('web-twin');
   await next(shown, 'Name and identity');
-  await shown.getByLabel('Reason').fill('drill: two VMs at once');
+  await shown.getByLabel('Reason', { exact: true }).fill('drill: two VMs at once');
   await next(shown, 'Power on and reason');
   const summary = shown.getByRole('table', { name: 'What the restore does, per VM' });
   await summary.getByText('web-twin', { exact: true }).waitFor();
@@ -165,7 +165,6 @@ pageTest('a job failed on purpose: Edit and retry reopens the wizard with its an
   await failed.getByRole('button', { name: /^Details of / }).click();
   await shown.getByRole('button', { name: 'Edit and retry' }).click();
   await shown.getByRole('group', { name: 'Summary' }).waitFor();
-  await shown.getByRole('table', { name: 'What the restore does, per VM' }).getByText('lab-web-01', { exact: true }).first().waitFor();
   await shown.getByText(new RegExp(`a new VM in ${cramped}`)).waitFor();
   await stepIsClean(shown, 'Summary');
   // Back to the target, a roomier folder, and on to the summary again.
