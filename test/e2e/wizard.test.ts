@@ -89,7 +89,7 @@ pageTest('two VMs restored to a local folder: two jobs, the first opens', {}, as
   await next(shown, 'Name and identity');
   await shown.getByLabel('Reason', { exact: true }).fill('drill: two VMs at once');
   await next(shown, 'Power on and reason');
-  const summary = shown.getByRole('table', { name: 'What the restore does, per VM' });
+  const summary = shown.getByLabel('What the restore does, per VM');
   await summary.getByText('web-twin', { exact: true }).waitFor();
   await summary.getByText('Total: 2 VM(s)').waitFor();
   await stepIsClean(shown, 'Summary');
