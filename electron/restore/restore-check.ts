@@ -70,6 +70,17 @@ export function problemOf(step: RestoreStep, vm: string | null, field: string, e
   throw error;
 }
 
+function awaitsKey(run: CheckRun, step: RestoreStep, error: unknown): boolean {
+  const { password, recoveryKey } = run.request;
+  return (
+    step !== 'summary' &&
+    password === undefined &&
+    recoveryKey === undefined &&
+    error instanceof LifeboatError &&
+    error.code === 'unauthorized'
+  );
+}
+
 export class RestoreChecker {
   private readonly deps: RestoreCheckDeps;
 
@@ -115,6 +126,9 @@ export class RestoreChecker {
       try {
         await check(vm);
       } catch (error) {
+        // An encrypted point whose key was not given yet: the wizard asks for it on the summary,
+        // so until then the checks that read the point wait for it instead of failing the step.
+        if (awaitsKey(run, step, error)) continue;
         vm.failed = true;
         run.problems.push(problemOf(step, vm.asked, field, error));
       }

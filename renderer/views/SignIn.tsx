@@ -132,7 +132,14 @@ export function SignInGate({ api, onSignedOut, children }: { api: LifeboatApi; o
   }
   return (
     <>
-      <Flex role="status" aria-label="Signed in" spaceItems={{ default: 'spaceItemsSm' }} alignItems={{ default: 'alignItemsCenter' }}>
+      <Flex
+        role="status"
+        aria-label="Signed in"
+        className="pf-v6-u-px-lg pf-v6-u-py-xs"
+        justifyContent={{ default: 'justifyContentFlexEnd' }}
+        spaceItems={{ default: 'spaceItemsSm' }}
+        alignItems={{ default: 'alignItemsCenter' }}
+      >
         <span>
           Signed in as <strong>{identity.account}</strong> ({identity.role},{' '}
           {identity.via === 'os' ? 'the OS user running the engine' : identity.via === 'directory' ? 'directory account' : 'local account'})

@@ -240,7 +240,7 @@ test('an operator rolls a VM back in place after reading what will be replaced',
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Next' }).click();
   // A rollback in place says why (the audit log keeps it).
-  await page.getByLabel('Reason', { exact: true }).fill('roll back the bad upgrade');
+  await page.getByLabel(/^Reason/).fill('roll back the bad upgrade');
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Start restore' }).click();
   await page.locator('.job[data-state="succeeded"]').filter({ hasText: 'Roll lab-db-02 back in place' }).waitFor({ timeout: 60_000 });

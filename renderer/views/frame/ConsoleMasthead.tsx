@@ -13,23 +13,7 @@ import {
   Title,
 } from '@patternfly/react-core';
 import BarsIcon from '@patternfly/react-icons/dist/esm/icons/bars-icon.js';
-import { useQuery } from '@tanstack/react-query';
-import { useApi } from '../../api/queries.ts';
 import { useTheme } from '../theme.ts';
-
-/** "ann (administrator)", once the engine says who this console is signed in as (asked again
- * whenever the frame mounts: a sign-in with another account remounts it). */
-function SignedInUser() {
-  const api = useApi();
-  const whoami = useQuery({ queryKey: ['whoami'], queryFn: () => api.invoke('auth.whoami', {}), staleTime: 0 });
-  if (!whoami.data) return null;
-  return (
-    <span>
-      <span className="pf-v6-u-screen-reader">Signed in as </span>
-      {whoami.data.account} ({whoami.data.role})
-    </span>
-  );
-}
 
 export function ConsoleMasthead() {
   const [theme, setTheme] = useTheme();
@@ -49,9 +33,6 @@ export function ConsoleMasthead() {
       </MastheadMain>
       <MastheadContent>
         <Flex className="pf-v6-u-ml-auto" alignItems={{ default: 'alignItemsCenter' }} spaceItems={{ default: 'spaceItemsLg' }}>
-          <FlexItem>
-            <SignedInUser />
-          </FlexItem>
           <FlexItem>
             <Switch
               id="theme-switch"

@@ -65,7 +65,7 @@ export function TapesRead({ job }: { job: Job }) {
   const tapes = (job.result?.tapes as TapeRead[] | undefined) ?? [];
   if (tapes.length === 0) return null;
   return (
-    <Table variant="compact" aria-label="Tapes read">
+    <Table variant="compact" aria-label="Tapes read" role="table">
       <caption>Tapes read</caption>
       <Thead>
         <Tr>

@@ -49,7 +49,7 @@ export function SummaryStep({ answers, plan }: { answers: WizardAnswers; plan: R
           <DescriptionListDescription>{answers.reason.trim() || 'none given'}</DescriptionListDescription>
         </DescriptionListGroup>
       </DescriptionList>
-      <Table aria-label="What the restore does, per VM" variant="compact">
+      <Table aria-label="What the restore does, per VM" variant="compact" role="table">
         <Thead>
           <Tr>
             <Th>VM</Th>
