@@ -245,51 +245,66 @@ async function readWanted(
   let readerFile = -1;
   let badFile = -1;
   let last = { file: -1, offset: -1 };
-  for (const entry of wanted) {
-    const takers = (byCopy.get(entry.copyId) ?? []).filter(alive);
-    if (takers.length === 0 || entry.file === badFile) continue;
-    if (!users.some(alive)) return;
-    try {
-      if (!reader || readerFile !== entry.file || entry.offset - reader.offset > LOCATE_GAP_BYTES || entry.offset < reader.offset) {
-        // Moving back would be a second pass; count it if it ever happens.
-        if (entry.file < last.file || (entry.file === last.file && entry.offset < last.offset)) report.passes++;
-        await drive.locate(entry.file, Math.floor(entry.offset / drive.blockSize), signal);
-        reader = new BlockStreamReader(drive, entry.offset, signal);
-        readerFile = entry.file;
-      } else if (!(await reader.skip(entry.offset - reader.offset))) throw cut(drive, entry);
-      const reading = performance.now();
-      const head = await reader.take(FRAME_HEADER_BYTES);
-      if (!head) throw cut(drive, entry);
-      const frame = decodeFrameHeader(head, `tape ${drive.barcode} file ${entry.file} offset ${entry.offset}`);
-      if (frame.kind !== FrameKind.block || frame.uniqueId !== entry.uniqueId || frame.storedLength !== entry.storedLength) {
-        throw new LifeboatError(
-          'corrupt-backup',
-          `tape ${drive.barcode} file ${entry.file} offset ${entry.offset}: the block there is not the one the catalog expects`,
-        );
-      }
-      const payload = await reader.take(frame.storedLength, true);
-      if (!payload) throw cut(drive, entry);
-      const tapeSeconds = (performance.now() - reading) / 1000;
-      for (const taker of takers) taker.busy('tape read', tapeSeconds);
-      last = { file: entry.file, offset: entry.offset };
-      for (const [index, taker] of takers.entries()) {
-        try {
-          // A payload may move to a worker; a second taker gets its own copy.
-          await taker.deliver(entry.uniqueId, frame, index === 0 ? payload : Uint8Array.prototype.slice.call(payload));
-        } catch (error) {
-          taker.failure ??= error as Error;
+  // Positioning is time the operator sees as a stalled job: said once per tape, with its cost.
+  const located = { times: 0, seconds: 0 };
+  try {
+    await readEach();
+  } finally {
+    if (located.times > 0)
+      for (const user of users.filter(alive))
+        user.log(`tape ${drive.barcode}: positioned ${located.times} time(s) (locate) in ${located.seconds.toFixed(1)} s`);
+  }
+
+  async function readEach(): Promise<void> {
+    for (const entry of wanted) {
+      const takers = (byCopy.get(entry.copyId) ?? []).filter(alive);
+      if (takers.length === 0 || entry.file === badFile) continue;
+      if (!users.some(alive)) return;
+      try {
+        if (!reader || readerFile !== entry.file || entry.offset - reader.offset > LOCATE_GAP_BYTES || entry.offset < reader.offset) {
+          // Moving back would be a second pass; count it if it ever happens.
+          if (entry.file < last.file || (entry.file === last.file && entry.offset < last.offset)) report.passes++;
+          const locating = performance.now();
+          await drive.locate(entry.file, Math.floor(entry.offset / drive.blockSize), signal);
+          located.times++;
+          located.seconds += (performance.now() - locating) / 1000;
+          reader = new BlockStreamReader(drive, entry.offset, signal);
+          readerFile = entry.file;
+        } else if (!(await reader.skip(entry.offset - reader.offset))) throw cut(drive, entry);
+        const reading = performance.now();
+        const head = await reader.take(FRAME_HEADER_BYTES);
+        if (!head) throw cut(drive, entry);
+        const frame = decodeFrameHeader(head, `tape ${drive.barcode} file ${entry.file} offset ${entry.offset}`);
+        if (frame.kind !== FrameKind.block || frame.uniqueId !== entry.uniqueId || frame.storedLength !== entry.storedLength) {
+          throw new LifeboatError(
+            'corrupt-backup',
+            `tape ${drive.barcode} file ${entry.file} offset ${entry.offset}: the block there is not the one the catalog expects`,
+          );
         }
+        const payload = await reader.take(frame.storedLength, true);
+        if (!payload) throw cut(drive, entry);
+        const tapeSeconds = (performance.now() - reading) / 1000;
+        for (const taker of takers) taker.busy('tape read', tapeSeconds);
+        last = { file: entry.file, offset: entry.offset };
+        for (const [index, taker] of takers.entries()) {
+          try {
+            // A payload may move to a worker; a second taker gets its own copy.
+            await taker.deliver(entry.uniqueId, frame, index === 0 ? payload : Uint8Array.prototype.slice.call(payload));
+          } catch (error) {
+            taker.failure ??= error as Error;
+          }
+        }
+      } catch (error) {
+        if (signal.aborted) throw new LifeboatError('cancelled', 'every restore reading this tape was cancelled');
+        if (!(error instanceof LifeboatError) || error.code !== 'corrupt-backup') throw error;
+        // A damaged or unreadable block: whoever needs this file's blocks cannot be served from it.
+        const message = error instanceof TapeMediumError ? `${error.message} (tape ${drive.barcode}, file ${entry.file})` : error.message;
+        for (const taker of takers) taker.failure ??= new LifeboatError('corrupt-backup', message);
+        for (const other of wanted.filter((item) => item.file === entry.file))
+          for (const user of byCopy.get(other.copyId) ?? []) user.failure ??= new LifeboatError('corrupt-backup', message);
+        badFile = entry.file;
+        reader = null;
       }
-    } catch (error) {
-      if (signal.aborted) throw new LifeboatError('cancelled', 'every restore reading this tape was cancelled');
-      if (!(error instanceof LifeboatError) || error.code !== 'corrupt-backup') throw error;
-      // A damaged or unreadable block: whoever needs this file's blocks cannot be served from it.
-      const message = error instanceof TapeMediumError ? `${error.message} (tape ${drive.barcode}, file ${entry.file})` : error.message;
-      for (const taker of takers) taker.failure ??= new LifeboatError('corrupt-backup', message);
-      for (const other of wanted.filter((item) => item.file === entry.file))
-        for (const user of byCopy.get(other.copyId) ?? []) user.failure ??= new LifeboatError('corrupt-backup', message);
-      badFile = entry.file;
-      reader = null;
     }
   }
 }
