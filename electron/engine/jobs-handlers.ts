@@ -44,22 +44,6 @@ function shownParams(params: unknown): unknown {
   return withoutSecrets(params as { password?: string; recoveryKey?: string });
 }
 
-/** Each job cancelled as jobs.cancel does (the role was checked for the channel, as for
- * jobs.cancel); one that cannot be (ended, unknown) is listed with why, and the rest go on. */
-function cancelMany(jobs: JobQueue, jobIds: string[]): { cancelled: Job[]; refused: { jobId: string; message: string }[] } {
-  const cancelled: Job[] = [];
-  const refused: { jobId: string; message: string }[] = [];
-  for (const jobId of new Set(jobIds)) {
-    try {
-      cancelled.push(jobs.cancel(jobId));
-    } catch (error) {
-      if (!(error instanceof LifeboatError)) throw error;
-      refused.push({ jobId, message: error.message });
-    }
-  }
-  return { cancelled, refused };
-}
-
 type JobChannel = 'jobs.list' | 'jobs.get' | 'jobs.cancel' | 'jobs.cancelMany' | 'jobs.approve';
 
 export function jobsHandlers(catalog: Catalog, jobs: JobQueue): ChannelHandlers<JobChannel> {
@@ -76,7 +60,7 @@ export function jobsHandlers(catalog: Catalog, jobs: JobQueue): ChannelHandlers<
       };
     },
     'jobs.cancel': async ({ jobId }) => ({ job: jobs.cancel(jobId) }),
-    'jobs.cancelMany': async ({ jobIds }) => cancelMany(jobs, jobIds),
+    'jobs.cancelMany': async ({ jobIds }) => jobs.cancelMany(jobIds),
     'jobs.approve': async ({ jobId }, { caller }) => ({ job: approveJob(catalog, jobs, jobId, caller) }),
   };
 }

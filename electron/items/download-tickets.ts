@@ -22,6 +22,8 @@ const digestOf = (ticket: string): string => createHash('sha256').update(ticket)
 
 export class DownloadTickets {
   private readonly waiting = new Map<string, { download: Download; expiresAt: number }>();
+  /** Downloads under way, by console session. */
+  private readonly streaming = new Map<string, Set<() => void>>();
   private readonly now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -46,9 +48,25 @@ export class DownloadTickets {
     return found && found.expiresAt > this.now() ? found.download : null;
   }
 
-  /** A console session ended: its tickets end with it. */
+  /** A download under way, stopped by `stop` if its session ends first; returns what to call
+   * when it is over. */
+  started(session: string, stop: () => void): () => void {
+    const stops = this.streaming.get(session) ?? new Set<() => void>();
+    stops.add(stop);
+    this.streaming.set(session, stops);
+    return () => {
+      stops.delete(stop);
+      if (stops.size === 0 && this.streaming.get(session) === stops) this.streaming.delete(session);
+    };
+  }
+
+  /** A console session ended (revoked, expired): its tickets end with it, and so do its downloads
+   * under way, however long the archive. */
   dropSession(session: string): void {
     for (const [key, { download }] of this.waiting) if (download.session === session) this.waiting.delete(key);
+    const stops = this.streaming.get(session);
+    this.streaming.delete(session);
+    for (const stop of stops ?? []) stop();
   }
 
   private dropExpired(): void {

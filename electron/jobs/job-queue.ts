@@ -68,6 +68,8 @@ export class JobQueue {
   private told = '';
   private placesTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
+  /** Set while cancelMany() goes through its jobs. */
+  private pumpHeld = false;
   private readonly catalog: Catalog;
   private readonly events: EngineEvents;
   private readonly concurrency: number;
@@ -232,6 +234,29 @@ export class JobQueue {
     return cancelled;
   }
 
+  /** Several jobs at once, each as cancel() does; one that cannot be (ended, unknown) is listed
+   * with why. The queue moves up once, after all of them: moving up after each would start a job
+   * of the same selection only to stop it at the next turn of the loop. */
+  cancelMany(jobIds: string[]): { cancelled: Job[]; refused: { jobId: string; message: string }[] } {
+    const cancelled: Job[] = [];
+    const refused: { jobId: string; message: string }[] = [];
+    this.pumpHeld = true;
+    try {
+      for (const jobId of new Set(jobIds)) {
+        try {
+          cancelled.push(this.cancel(jobId));
+        } catch (error) {
+          if (!(error instanceof LifeboatError)) throw error;
+          refused.push({ jobId, message: error.message });
+        }
+      }
+    } finally {
+      this.pumpHeld = false;
+      this.pump();
+    }
+    return { cancelled, refused };
+  }
+
   /** Resolves when the job has ended (for the CLI, which waits). */
   whenEnded(jobId: string): Promise<Job> {
     return new Promise((resolve, reject) => {
@@ -281,7 +306,7 @@ export class JobQueue {
   }
 
   private pump(): void {
-    if (this.closed) return;
+    if (this.closed || this.pumpHeld) return;
     const vmsAhead = new Set<string>();
     for (const job of this.catalog.jobsInState(['queued'])) {
       const work = this.works.get(job.id);

@@ -64,14 +64,17 @@ export async function serveDownload(engine: Engine, path: string, request: Incom
   response.setHeader('cache-control', 'no-store');
   const gone = new AbortController();
   response.on('close', () => gone.abort());
+  const over = engine.files.downloads.started(download.session, () => response.destroy());
   try {
     await download.write(responseSink(response), gone.signal);
     response.end();
   } catch {
     // Already logged by the download. Before any byte: a 500; after: no chunked terminator, so
     // the client knows the archive is cut.
-    if (response.headersSent) return void response.destroy();
+    if (response.headersSent || response.destroyed) return void response.destroy();
     response.removeHeader('content-disposition');
     response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('the items could not be read; the engine log says why\n');
+  } finally {
+    over();
   }
 }

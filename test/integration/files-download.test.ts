@@ -280,7 +280,7 @@ test('a point that cannot be read fails the download with a status, and the engi
   assert.match(said.join(''), /^lifeboat: download cutvm-point-1-items\.zip broken off: .*corrupt block/m);
 });
 
-test('a ticket expires 60 s after it was issued and dies with its session', () => {
+test('a ticket expires 60 s after it was issued and dies with its session, as do its downloads under way', () => {
   let now = 1_000_000;
   const tickets = new DownloadTickets(() => now);
   const download = (session: string): Download => ({
@@ -296,6 +296,14 @@ test('a ticket expires 60 s after it was issued and dies with its session', () =
   const ended = tickets.issue(download('b'));
   tickets.dropSession('b');
   assert.equal(tickets.take(ended.ticket), null, 'its session ended');
+  // A download under way ends with its session too; one that is over is not stopped again.
+  const stopped: string[] = [];
+  const over = tickets.started('c', () => stopped.push('finished one'));
+  tickets.started('c', () => stopped.push('running one'));
+  tickets.started('d', () => stopped.push("another session's"));
+  over();
+  tickets.dropSession('c');
+  assert.deepEqual(stopped, ['running one']);
   assert.equal(
     contentDisposition('résumé "q".zip'),
     `attachment; filename="r_sum_ _q_.zip"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22q%22.zip`,
