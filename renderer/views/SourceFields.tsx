@@ -1,6 +1,7 @@
 // Where a restore reads the point (the fastest whole copy, or a region: a cross-region restore or
 // a drill) and, for an encrypted point, its password or recovery key file.
-import type { ChangeEvent } from 'react';
+import { useState } from 'react';
+import { FileUpload, FormGroup, FormSection, FormSelect, FormSelectOption, TextInput } from '@patternfly/react-core';
 
 export type SourceChoice = { fromRegion: string; password: string; recoveryKey: string };
 
@@ -29,24 +30,22 @@ export function SourceFields({
   encrypted: boolean;
   remembered: boolean;
 }) {
-  const readKeyFile = (event: ChangeEvent<HTMLInputElement>): void => {
-    const file = event.target.files?.[0];
-    if (file) void file.text().then((recoveryKey) => onChange({ ...source, recoveryKey }));
+  // The file's name is shown, never its content: the recovery key is a secret.
+  const [keyFile, setKeyFile] = useState('');
+  const readKeyFile = (file: File): void => {
+    setKeyFile(file.name);
+    void file.text().then((recoveryKey) => onChange({ ...source, recoveryKey }));
   };
   return (
-    <fieldset>
-      <legend>Source</legend>
-      <div className="field">
-        <label htmlFor="from-region">Read from</label>
-        <select id="from-region" value={source.fromRegion} onChange={(event) => onChange({ ...source, fromRegion: event.target.value })}>
-          <option value="">The fastest whole copy</option>
+    <FormSection title="Source" titleElement="h4">
+      <FormGroup label="Read from" fieldId="from-region">
+        <FormSelect id="from-region" value={source.fromRegion} onChange={(_event, fromRegion) => onChange({ ...source, fromRegion })}>
+          <FormSelectOption value="" label="The fastest whole copy" />
           {regions.map((region) => (
-            <option key={region} value={region}>
-              Region {region} only (a copy there; cross-region restore or drill)
-            </option>
+            <FormSelectOption key={region} value={region} label={`Region ${region} only (a copy there; cross-region restore or drill)`} />
           ))}
-        </select>
-      </div>
+        </FormSelect>
+      </FormGroup>
       {encrypted && (
         <>
           <p>
@@ -57,24 +56,35 @@ export function SourceFields({
           </p>
           {!remembered && (
             <>
-              <label>
-                Encryption password
-                <input
+              <FormGroup label="Encryption password" fieldId="source-password">
+                <TextInput
+                  id="source-password"
                   type="password"
                   name="password"
                   autoComplete="off"
                   value={source.password}
-                  onChange={(event) => onChange({ ...source, password: event.target.value })}
+                  onChange={(_event, password) => onChange({ ...source, password })}
                 />
-              </label>
-              <label>
-                Or its recovery key file
-                <input type="file" name="recoveryKey" onChange={readKeyFile} />
-              </label>
+              </FormGroup>
+              <FormGroup label="Or its recovery key file" fieldId="source-recovery-key">
+                <FileUpload
+                  id="source-recovery-key"
+                  name="recoveryKey"
+                  filename={keyFile}
+                  filenamePlaceholder="No file chosen"
+                  browseButtonText="Choose file"
+                  hideDefaultPreview
+                  onFileInputChange={(_event, file) => readKeyFile(file)}
+                  onClearClick={() => {
+                    setKeyFile('');
+                    onChange({ ...source, recoveryKey: '' });
+                  }}
+                />
+              </FormGroup>
             </>
           )}
         </>
       )}
-    </fieldset>
+    </FormSection>
   );
 }

@@ -2,7 +2,19 @@
 // location is a local datastore folder, a vSphere host (ESXi host, default datastore and network,
 // disk format, transport), the disks alone with an OVF or ARM template to create the VM from, or
 // an Azure Storage container; the original location is the VM's vSphere host.
-import { useId, type ChangeEvent, type ReactNode } from 'react';
+import { useId, type ReactNode } from 'react';
+import {
+  Alert,
+  FormGroup,
+  FormHelperText,
+  FormSelect,
+  FormSelectOption,
+  HelperText,
+  HelperTextItem,
+  Radio,
+  Spinner,
+  TextInput,
+} from '@patternfly/react-core';
 import type { RequestOf } from '../../shared/contract.ts';
 import type { TargetChoice } from '../restore-answers.ts';
 import { formatBytes } from '../../shared/format.ts';
@@ -47,7 +59,7 @@ export function describeTarget(target: TargetChoice): string {
   return `alternate location: a new VM on ${target.host}${target.hostSystem ? ` / ${target.hostSystem}` : ''}, datastore ${target.datastore || 'chosen by free space'}, ${target.diskFormat}, transport ${target.transport}`;
 }
 
-/** A select with its own label element, so its accessible name is just the title. */
+/** A select in its form group, so its accessible name is just the title. */
 function Select({
   title,
   value,
@@ -56,17 +68,48 @@ function Select({
 }: {
   title: string;
   value: string;
-  onChange(event: ChangeEvent<HTMLSelectElement>): void;
+  onChange(value: string): void;
   children: ReactNode;
 }) {
   const id = useId();
   return (
-    <div className="field">
-      <label htmlFor={id}>{title}</label>
-      <select id={id} value={value} onChange={onChange}>
+    <FormGroup label={title} fieldId={id}>
+      <FormSelect id={id} value={value} onChange={(_event, chosen) => onChange(chosen)}>
         {children}
-      </select>
-    </div>
+      </FormSelect>
+    </FormGroup>
+  );
+}
+
+/** A text input with its help line under it; `first` takes the focus and is required, as the step's main field. */
+function TextField(props: {
+  label: string;
+  id: string;
+  name: string;
+  value: string;
+  onChange(value: string): void;
+  placeholder: string;
+  help: string;
+  first?: boolean;
+}) {
+  return (
+    <FormGroup label={props.label} fieldId={props.id}>
+      <TextInput
+        id={props.id}
+        name={props.name}
+        value={props.value}
+        onChange={(_event, value) => props.onChange(value)}
+        placeholder={props.placeholder}
+        aria-describedby={`${props.id}-help`}
+        autoFocus={props.first}
+        isRequired={props.first}
+      />
+      <FormHelperText>
+        <HelperText id={`${props.id}-help`}>
+          <HelperTextItem>{props.help}</HelperTextItem>
+        </HelperText>
+      </FormHelperText>
+    </FormGroup>
   );
 }
 
@@ -79,165 +122,151 @@ export function TargetStep({ target, onChange }: { target: TargetChoice; onChang
   const firstHost = hosts.data?.[0]?.name ?? '';
   return (
     <>
-      <fieldset>
-        <legend>Where to</legend>
-        {!target.original && (
-          <>
-            <label className="choice">
-              <input type="radio" name="target-kind" checked={target.kind === 'local'} onChange={() => set({ kind: 'local' })} /> A folder
-              on this machine (local datastore)
-            </label>
-            <label className="choice">
-              <input
-                type="radio"
-                name="target-kind"
-                checked={target.kind === 'vsphere'}
-                disabled={!hosts.data?.length}
-                onChange={() => set({ kind: 'vsphere', host: target.host || firstHost })}
-              />{' '}
-              A vSphere host
-              {!hosts.data?.length && (
-                <span className="muted">
-                  {' '}
-                  (none added yet: <code>lifeboat hosts add vsphere …</code>)
-                </span>
-              )}
-            </label>
-            <label className="choice">
-              <input type="radio" name="target-kind" checked={target.kind === 'disks'} onChange={() => set({ kind: 'disks' })} /> The disks
-              only, with a template to create the VM from (OVF or ARM)
-            </label>
-            <label className="choice">
-              <input
-                type="radio"
-                name="target-kind"
-                checked={target.kind === 'azure'}
-                disabled={!accounts.data?.length}
-                onChange={() => set({ kind: 'azure', account: target.account || (accounts.data?.[0]?.name ?? '') })}
-              />{' '}
-              Azure Storage: the disks as page blobs, with an ARM template
-              {!accounts.data?.length && (
-                <span className="muted">
-                  {' '}
-                  (no account yet: <code>lifeboat azure add …</code>)
-                </span>
-              )}
-            </label>
-          </>
-        )}
-        {target.kind === 'local' || target.kind === 'disks' ? (
-          <>
-            <label>
-              Target folder (new or empty, on this machine; with several VMs, each gets a folder of its name in it)
-              <input
-                name="target"
-                value={target.path}
-                onChange={(event) => set({ path: event.target.value })}
-                placeholder="/srv/datastore/restored-vm"
-                autoFocus
-                required
-              />
-            </label>
-            {target.kind === 'disks' && (
-              <Select
-                title="Template"
-                value={target.template}
-                onChange={(event) => set({ template: event.target.value as TargetChoice['template'] })}
-              >
-                <option value="ovf">OVF descriptor + VMDKs (vSphere, any hypervisor)</option>
-                <option value="arm">ARM template + fixed VHDs (Azure)</option>
-              </Select>
-            )}
-          </>
-        ) : target.kind === 'azure' ? (
-          <>
-            <Select title="Storage account" value={target.account} onChange={(event) => set({ account: event.target.value })}>
-              {accounts.data?.map((account) => (
-                <option key={account.id} value={account.name}>
-                  {account.name} ({account.accountName})
-                </option>
-              ))}
-            </Select>
-            <label>
-              Container (lower-case letters, digits and dashes)
-              <input
-                name="container"
-                value={target.container}
-                onChange={(event) => set({ container: event.target.value })}
-                placeholder="restored-disks"
-              />
-            </label>
-          </>
-        ) : (
-          <>
+      {!target.original && (
+        <FormGroup role="radiogroup" isStack fieldId="target-kind" label="Where to">
+          <Radio
+            id="target-kind-local"
+            name="target-kind"
+            isChecked={target.kind === 'local'}
+            onChange={() => set({ kind: 'local' })}
+            label="A folder on this machine (local datastore)"
+          />
+          <Radio
+            id="target-kind-vsphere"
+            name="target-kind"
+            isChecked={target.kind === 'vsphere'}
+            isDisabled={!hosts.data?.length}
+            onChange={() => set({ kind: 'vsphere', host: target.host || firstHost })}
+            label="A vSphere host"
+            description={
+              !hosts.data?.length && (
+                <>
+                  None added yet: <code>lifeboat hosts add vsphere …</code>
+                </>
+              )
+            }
+          />
+          <Radio
+            id="target-kind-disks"
+            name="target-kind"
+            isChecked={target.kind === 'disks'}
+            onChange={() => set({ kind: 'disks' })}
+            label="The disks only, with a template to create the VM from (OVF or ARM)"
+          />
+          <Radio
+            id="target-kind-azure"
+            name="target-kind"
+            isChecked={target.kind === 'azure'}
+            isDisabled={!accounts.data?.length}
+            onChange={() => set({ kind: 'azure', account: target.account || (accounts.data?.[0]?.name ?? '') })}
+            label="Azure Storage: the disks as page blobs, with an ARM template"
+            description={
+              !accounts.data?.length && (
+                <>
+                  No account yet: <code>lifeboat azure add …</code>
+                </>
+              )
+            }
+          />
+        </FormGroup>
+      )}
+      {target.kind === 'local' || target.kind === 'disks' ? (
+        <>
+          <TextField
+            label="Target folder"
+            id="target-path"
+            name="target"
+            value={target.path}
+            onChange={(path) => set({ path })}
+            placeholder="/srv/datastore/restored-vm"
+            help="New or empty, on this machine; with several VMs, each gets a folder of its name in it."
+            first
+          />
+          {target.kind === 'disks' && (
             <Select
-              title="vCenter / ESXi"
-              value={target.host}
-              onChange={(event) => set({ host: event.target.value, hostSystem: '', datastore: '', network: '' })}
+              title="Template"
+              value={target.template}
+              onChange={(template) => set({ template: template as TargetChoice['template'] })}
             >
-              {hosts.data?.map((host) => (
-                <option key={host.id} value={host.name}>
-                  {host.name}
-                </option>
-              ))}
+              <FormSelectOption value="ovf" label="OVF descriptor + VMDKs (vSphere, any hypervisor)" />
+              <FormSelectOption value="arm" label="ARM template + fixed VHDs (Azure)" />
             </Select>
-            {!target.original && inventory.isPending && <p role="status">Reading the inventory of {target.host}…</p>}
-            {!target.original && inventory.isError && <p role="alert">{inventory.error.message}</p>}
-            {!target.original && inventory.data && (
-              <>
-                <Select
-                  title="ESXi host"
-                  value={target.hostSystem}
-                  onChange={(event) => set({ hostSystem: event.target.value, datastore: '', network: '' })}
-                >
-                  <option value="">Any connected host</option>
-                  {inventory.data.hostSystems
-                    .filter((host) => host.connected)
-                    .map((host) => (
-                      <option key={host.name} value={host.name}>
-                        {host.name}
-                      </option>
-                    ))}
-                </Select>
-                <Select title="Datastore" value={target.datastore} onChange={(event) => set({ datastore: event.target.value })}>
-                  <option value="">The one with the most free space</option>
-                  {datastores.map((ds) => (
-                    <option key={ds.name} value={ds.name}>
-                      {ds.name} ({ds.type}, {formatBytes(ds.freeSpace)} free)
-                    </option>
+          )}
+        </>
+      ) : target.kind === 'azure' ? (
+        <>
+          <Select title="Storage account" value={target.account} onChange={(account) => set({ account })}>
+            {accounts.data?.map((account) => (
+              <FormSelectOption key={account.id} value={account.name} label={`${account.name} (${account.accountName})`} />
+            ))}
+          </Select>
+          <TextField
+            label="Container"
+            id="target-container"
+            name="container"
+            value={target.container}
+            onChange={(container) => set({ container })}
+            placeholder="restored-disks"
+            help="Lower-case letters, digits and dashes."
+          />
+        </>
+      ) : (
+        <>
+          <Select title="vCenter / ESXi" value={target.host} onChange={(host) => set({ host, hostSystem: '', datastore: '', network: '' })}>
+            {hosts.data?.map((host) => (
+              <FormSelectOption key={host.id} value={host.name} label={host.name} />
+            ))}
+          </Select>
+          {!target.original && inventory.isPending && <Spinner size="md" aria-label={`Reading the inventory of ${target.host}`} />}
+          {!target.original && inventory.isError && <Alert variant="danger" isInline role="alert" title={inventory.error.message} />}
+          {!target.original && inventory.data && (
+            <>
+              <Select
+                title="ESXi host"
+                value={target.hostSystem}
+                onChange={(hostSystem) => set({ hostSystem, datastore: '', network: '' })}
+              >
+                <FormSelectOption value="" label="Any connected host" />
+                {inventory.data.hostSystems
+                  .filter((host) => host.connected)
+                  .map((host) => (
+                    <FormSelectOption key={host.name} value={host.name} label={host.name} />
                   ))}
-                </Select>
-                <Select title="Network" value={target.network} onChange={(event) => set({ network: event.target.value })}>
-                  <option value="">Same name as in the backup, if the host has it</option>
-                  {networks.map((network) => (
-                    <option key={network} value={network}>
-                      {network}
-                    </option>
-                  ))}
-                </Select>
-                <Select
-                  title="Disk format"
-                  value={target.diskFormat}
-                  onChange={(event) => set({ diskFormat: event.target.value as TargetChoice['diskFormat'] })}
-                >
-                  <option value="thin">Thin</option>
-                  <option value="thick">Thick (lazy zeroed)</option>
-                </Select>
-                <Select
-                  title="Transport mode"
-                  value={target.transport}
-                  onChange={(event) => set({ transport: event.target.value as TargetChoice['transport'] })}
-                >
-                  <option value="auto">Automatic</option>
-                  <option value="nbd">Network (NBD)</option>
-                  <option value="hotadd">Virtual appliance (HotAdd) — needs a proxy</option>
-                  <option value="san">Direct SAN — needs a proxy</option>
-                </Select>
-              </>
-            )}
-          </>
-        )}
-      </fieldset>
+              </Select>
+              <Select title="Datastore" value={target.datastore} onChange={(datastore) => set({ datastore })}>
+                <FormSelectOption value="" label="The one with the most free space" />
+                {datastores.map((ds) => (
+                  <FormSelectOption key={ds.name} value={ds.name} label={`${ds.name} (${ds.type}, ${formatBytes(ds.freeSpace)} free)`} />
+                ))}
+              </Select>
+              <Select title="Network" value={target.network} onChange={(network) => set({ network })}>
+                <FormSelectOption value="" label="Same name as in the backup, if the host has it" />
+                {networks.map((network) => (
+                  <FormSelectOption key={network} value={network} label={network} />
+                ))}
+              </Select>
+              <Select
+                title="Disk format"
+                value={target.diskFormat}
+                onChange={(diskFormat) => set({ diskFormat: diskFormat as TargetChoice['diskFormat'] })}
+              >
+                <FormSelectOption value="thin" label="Thin" />
+                <FormSelectOption value="thick" label="Thick (lazy zeroed)" />
+              </Select>
+              <Select
+                title="Transport mode"
+                value={target.transport}
+                onChange={(transport) => set({ transport: transport as TargetChoice['transport'] })}
+              >
+                <FormSelectOption value="auto" label="Automatic" />
+                <FormSelectOption value="nbd" label="Network (NBD)" />
+                <FormSelectOption value="hotadd" label="Virtual appliance (HotAdd) — needs a proxy" />
+                <FormSelectOption value="san" label="Direct SAN — needs a proxy" />
+              </Select>
+            </>
+          )}
+        </>
+      )}
     </>
   );
 }
