@@ -20,12 +20,16 @@ import { dataBytesOf } from './disk-transfer.ts';
 import { previewOriginal } from './original-vm-vsphere.ts';
 import type { TargetChecks } from './target-checks.ts';
 import {
+  checkDiskKeys,
   checkNameFree,
+  checkOriginalOptions,
+  checkNetworkKeys,
   checkRoom,
   choosePlacement,
   disksOnDatastores,
   networkChooser,
   nicNetworks,
+  ownMapsOf,
   type ClaimedSpace,
   type Placement,
 } from './vsphere-preflight.ts';
@@ -114,7 +118,7 @@ export class RestoreChecker {
     if (step === 'target') return target.kind === 'local' ? this.checkLocalTarget(run, target) : this.checkHost(run, target);
     if (step === 'datastores') return target.kind === 'local' ? this.checkLocalRoom(run, target) : this.checkDatastores(run, target);
     if (target.kind === 'local') return step === 'summary' ? this.summarize(run, target) : undefined;
-    if (step === 'network') return this.eachVm(run, step, 'target.networkMap', (vm) => this.checkNetworks(run, vm, target));
+    if (step === 'network') return this.checkAllNetworks(run, target);
     if (step === 'identity') return this.eachVm(run, step, 'target.identity', (vm) => this.checkIdentity(run, vm, target));
     return this.summarize(run, target);
   }
@@ -155,6 +159,11 @@ export class RestoreChecker {
           field: 'vms.newName',
           message: 'an original-location restore keeps the VM and its name; drop the new name',
         });
+      try {
+        checkOriginalOptions(target);
+      } catch (error) {
+        run.problems.push(problemOf('mode', null, 'target.powerOn', error));
+      }
       await this.eachVm(run, 'mode', 'target.original', async (vm) => {
         const { preview } = await previewOriginal(host.client, host.inventory, await this.pointOf(run, vm));
         vm.plan.replaces = preview.disks.map((disk) => `disk ${disk.key} of ${preview.vmName} (${disk.file}), rolled back to the point`);
@@ -228,7 +237,8 @@ export class RestoreChecker {
     await this.eachVm(run, 'datastores', 'target.diskDatastores', async (vm) => {
       const point = await this.pointOf(run, vm);
       const disks = point.disks.map((disk) => ({ key: disk.key, capacity: disk.capacity, dataBytes: dataBytesOf(disk) }));
-      const placed = target.original ? [] : disksOnDatastores(host.inventory, placement, target, disks);
+      const own = ownMapsOf(target, { disks: disks.map((disk) => disk.key) });
+      const placed = target.original ? [] : disksOnDatastores(host.inventory, placement, own, disks);
       vm.plan.disks = point.disks.map((disk) => {
         const on = placed.find((candidate) => candidate.key === disk.key)?.datastore ?? null;
         return {
@@ -241,20 +251,49 @@ export class RestoreChecker {
       });
       checkRoom(placed, thin, claimed);
     });
+    if (!target.original)
+      this.checkMapKeys(run, 'datastores', 'target.diskDatastores', () =>
+        checkDiskKeys(
+          target,
+          run.vms.flatMap((vm) => vm.plan.disks.map((disk) => disk.key)),
+          run.vms.length,
+        ),
+      );
   }
 
-  /** Every NIC's network: the map's entries exist on the ESXi host and name networks of the backup. */
-  private async checkNetworks(run: CheckRun, vm: ResolvedVm, target: VsphereTarget): Promise<void> {
-    const placement = run.host?.placement;
-    if (!placement || target.original) return;
+  /** A map key is a problem only when no VM of the request has it (each VM is checked with its own keys). */
+  private checkMapKeys(run: CheckRun, step: RestoreStep, field: string, check: () => void): void {
+    if (run.vms.length === 0) return;
+    try {
+      check();
+    } catch (error) {
+      run.problems.push(problemOf(step, null, field, error));
+    }
+  }
+
+  /** Every NIC's network: the map's entries exist on the ESXi host and name networks of some VM's backup. */
+  private async checkAllNetworks(run: CheckRun, target: VsphereTarget): Promise<void> {
+    if (!run.host?.placement || target.original) return;
+    const sources: (string | undefined)[] = [];
+    let checked = 0;
+    await this.eachVm(run, 'network', 'target.networkMap', async (vm) => {
+      sources.push(...(await this.checkNetworks(run, vm, target)));
+      checked++;
+    });
+    // A VM whose NICs were not read may be on the network a key names: then the key is not judged.
+    if (checked === run.vms.length)
+      this.checkMapKeys(run, 'network', 'target.networkMap', () => checkNetworkKeys(target, sources, run.vms.length));
+  }
+
+  /** One VM's NICs, each on its network (only the map keys its NICs are on apply); returns the networks its NICs were on. */
+  private async checkNetworks(run: CheckRun, vm: ResolvedVm, target: VsphereTarget): Promise<(string | undefined)[]> {
+    const placement = run.host?.placement as Placement;
     const vmx = parseVmx((await this.pointOf(run, vm)).point.vmConfig.text, `${vm.vmName} configuration`);
     const nics = nicNetworks(vmx);
-    const network = networkChooser(
-      placement,
-      target,
-      nics.map((nic) => nic.network),
-    );
+    const sources = nics.map((nic) => nic.network);
+    const network = networkChooser(placement, ownMapsOf(target, { networks: sources }), sources);
     vm.plan.networks = nics.map((nic) => ({ source: nic.network ?? `NIC ${nic.nic}`, target: network(nic.network) }));
+    return sources;
   }
 
   /** Keeping the identity of a VM that is still registered gives two VMs one identity. */

@@ -21,6 +21,7 @@ import type { RestoreDisksRequest, RestoreDisksWork } from './restore-disks.ts';
 import type { TargetChecks } from './target-checks.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { RestoreChecker } from './restore-check.ts';
+import { checkOriginalOptions } from './vsphere-preflight.ts';
 
 /** A restore of one point to a target, as the entire-VM, tape, rehearsal and migration jobs ask for it. */
 export type PointRestoreRequest = { vmId: string; pointId: string; target: LocalTarget | VsphereTarget; newName?: string | undefined };
@@ -67,6 +68,7 @@ export class RestoreService {
     const { target } = request;
     if (target.kind === 'vsphere' && target.original && request.newName)
       throw new LifeboatError('bad-request', 'an original-location restore keeps the VM and its name; drop the new name');
+    if (target.kind === 'vsphere') checkOriginalOptions(target);
     const held = this.deps.checks.checkTarget(target, vm.name);
     // The copy the restore reads, unlocked when encrypted: a wrong password fails here, before a job exists.
     const source = await this.deps.copies.sourceFor(vm, pointId, request);

@@ -163,6 +163,66 @@ test('restore.check: networks, names and steps in order; a host that does not an
   assert.equal(unreachable.vms[0]?.vmName, 'delta', 'the plan is filled as far as the checks got');
 });
 
+test('restore.check of several VMs: a map key applies to the VMs that have it; a key no VM has is a problem', { skip }, async () => {
+  const inventory = await engine.hosts.inventory('vc');
+  const hostSystem = inventory.hostSystems.find((host) => host.connected && host.datastores.includes('LocalDS_1'));
+  assert.ok(hostSystem);
+  const vms = [
+    { vm: 'delta', point: 'latest', newName: 'delta-multi' },
+    { vm: 'huge1', point: 'latest', newName: 'huge1-multi' },
+  ];
+  // scsi0:1 is a disk of delta only: huge1 (one disk) is not blocked by it.
+  const target = { kind: 'vsphere', host: 'vc', hostSystem: hostSystem.name, diskDatastores: { 'scsi0:1': 'LocalDS_1' } };
+  const both = await check({ step: 'summary', vms, target });
+  assert.deepEqual(messages(both), []);
+  assert.deepEqual(
+    both.vms.map((vm) => vm.disks.map((disk) => [disk.key, disk.datastore])),
+    [
+      [
+        ['scsi0:0', both.vms[0]?.disks[0]?.datastore],
+        ['scsi0:1', 'LocalDS_1'],
+      ],
+      [['scsi0:0', both.vms[1]?.disks[0]?.datastore]],
+    ],
+  );
+  assert.notEqual(both.vms[1]?.disks[0]?.datastore, null);
+  const typo = await check({ step: 'network', vms, target: { ...target, diskDatastores: { 'scsi9:9': 'LocalDS_1' } } });
+  assert.match(
+    messages(typo).join('\n'),
+    /datastores\/target\.diskDatastores: diskDatastores names disk "scsi9:9", which no VM of the request has/,
+  );
+  const network = await check({ step: 'network', vms, target: { ...target, networkMap: { Elsewhere: 'VM Network' } } });
+  assert.match(messages(network).join('\n'), /network\/target\.networkMap: networkMap names network "Elsewhere", which no NIC of the VMs/);
+
+  // One VM's job still refuses a key its backup does not have: a typo on the CLI fails before anything is made.
+  const { job } = (await dispatch(engine, asOwner(), 'restore.entireVm', {
+    vm: 'huge1',
+    point: 'latest',
+    newName: 'huge1-typo',
+    target,
+  })) as {
+    job: { id: string };
+  };
+  const ended = await engine.jobs.whenEnded(job.id);
+  assert.equal(ended.state, 'failed');
+  assert.match(ended.error ?? '', /diskDatastores names disk "scsi0:1", which the backup does not have \(its disks: scsi0:0\)/);
+});
+
+test('power on with an original-location rollback is refused by the check and by the job', { skip }, async () => {
+  const target = { kind: 'vsphere', host: 'vc', original: true, confirmOverwrite: true, powerOn: true };
+  const checked = await check({ step: 'mode', vms: [{ vm: 'delta', point: 'latest' }], target });
+  assert.ok(
+    messages(checked).includes(
+      "mode/target.powerOn: power on is for a new VM; an original-location rollback leaves the VM's power state as it was",
+    ),
+    messages(checked).join('\n'),
+  );
+  await assert.rejects(dispatch(engine, asOwner(), 'restore.entireVm', { vm: 'delta', point: 'latest', target }), (error: Error) => {
+    assert.match(error.message, /power on is for a new VM; an original-location rollback leaves the VM's power state as it was/);
+    return true;
+  });
+});
+
 test(
   'restore to vSphere: a datastore per disk, a network map, a new identity, powered on; then a kept identity is a problem',
   { skip },
