@@ -21,6 +21,7 @@ import { pointSource, type SourceDisk, type VmSource } from './vm-source.ts';
 import { selectTransport, transportTitle, type ProxyPool, type TransportDecision } from './transport-choice.ts';
 import { eligibleFor, type MoverHub } from '../movers/mover-hub.ts';
 import {
+  checkIdentityFree,
   checkNameFree,
   checkRoom,
   choosePlacement,
@@ -29,7 +30,7 @@ import {
   nicNetworks,
   type Placement,
 } from './vsphere-preflight.ts';
-import { vmIdentity } from './vm-identity.ts';
+import { vmIdentity, vsphereUuid } from './vm-identity.ts';
 
 /** What initialization found, for every step after it. */
 type Prepared = {
@@ -113,6 +114,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     const datastoreOf = (key: string): DatastoreInfo => stores.get(key) ?? placement.datastore;
     this.diskDatastores = Object.fromEntries(onDatastores.map((disk) => [disk.key, disk.datastore.name]));
     const vmx = parseVmx(source.vmxText, `${source.vmName} configuration`);
+    checkIdentityFree(inventory, target, { name: source.vmName, uuid: vsphereUuid(vmx.uuid) });
     const network = networkChooser(
       placement,
       target,
@@ -161,7 +163,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     const { client, source, placement, vmName } = prepared;
     const vmx = parseVmx(source.vmxText, `${source.vmName} configuration`);
     const annotation = vmAnnotation(this.jobId);
-    const identity = vmIdentity(this.request.target.identity, vmx);
+    const identity = vmIdentity(this.request.target.identity, vmx, (line) => context.log(line));
     const config = vmConfigSpec(vmx, prepared.disks, {
       name: vmName,
       datastore: placement.datastore.name,

@@ -19,8 +19,10 @@ import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import { dataBytesOf } from './disk-transfer.ts';
 import { previewOriginal } from './original-vm-vsphere.ts';
 import type { TargetChecks } from './target-checks.ts';
+import { vsphereUuid } from './vm-identity.ts';
 import {
   checkDiskKeys,
+  checkIdentityFree,
   checkNameFree,
   checkOriginalOptions,
   checkNetworkKeys,
@@ -296,14 +298,11 @@ export class RestoreChecker {
     return sources;
   }
 
-  /** Keeping the identity of a VM that is still registered gives two VMs one identity. */
-  private checkIdentity(run: CheckRun, vm: ResolvedVm, target: VsphereTarget): void {
-    if (target.identity !== 'keep' || target.original) return;
-    if (run.host?.inventory.vms.some((candidate) => candidate.name === vm.vmName))
-      throw new LifeboatError(
-        'conflict',
-        `keeping the UUID and MACs of a VM that still runs on ${target.host} gives two VMs one identity; choose a new identity`,
-      );
+  /** Keeping the identity of a VM that is still registered gives two VMs one identity (the job's check). */
+  private async checkIdentity(run: CheckRun, vm: ResolvedVm, target: VsphereTarget): Promise<void> {
+    if (target.identity !== 'keep' || target.original || !run.host) return;
+    const vmx = parseVmx((await this.pointOf(run, vm)).point.vmConfig.text, `${vm.vmName} configuration`);
+    checkIdentityFree(run.host.inventory, target, { name: vm.vmName, uuid: vsphereUuid(vmx.uuid) });
   }
 
   /** Bytes to write, a time estimate from recent restores, the copy read, what is replaced. */

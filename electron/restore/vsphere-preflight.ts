@@ -75,6 +75,17 @@ export function checkOriginalOptions(target: VsphereTarget): void {
     throw new LifeboatError('bad-request', "power on is for a new VM; an original-location rollback leaves the VM's power state as it was");
 }
 
+/** Keeping the identity of a VM still registered on the target (found by its name or its BIOS
+ * UUID) gives two VMs one UUID and MAC addresses. */
+export function checkIdentityFree(inventory: Inventory, target: VsphereTarget, vm: { name: string; uuid: string | null }): void {
+  if (target.identity !== 'keep' || target.original) return;
+  if (inventory.vms.some((candidate) => candidate.name === vm.name || (vm.uuid !== null && candidate.uuid === vm.uuid)))
+    throw new LifeboatError(
+      'conflict',
+      `keeping the UUID and MACs of a VM that still runs on ${target.host} gives two VMs one identity; choose a new identity`,
+    );
+}
+
 /** A restore to a new VM needs its name free on the target. */
 export function checkNameFree(inventory: Inventory, vmName: string, host: string): void {
   if (inventory.vms.some((vm) => vm.name === vmName))
