@@ -27,6 +27,7 @@ import {
   choosePlacement,
   disksOnDatastores,
   networkChooser,
+  type DiskOnDatastore,
   nicNetworks,
   type Placement,
 } from './vsphere-preflight.ts';
@@ -122,7 +123,8 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     );
     const disks = placeDisks(source.disks, vmName);
     this.disks = disks;
-    const transport = this.chooseTransport(inventory, placement, thin, source.point ? this.proxies : this.localProxies(), context);
+    const proxies = source.point ? this.proxies : this.localProxies();
+    const transport = this.chooseTransport(inventory, placement, onDatastores, thin, proxies, context);
     // Over NBD every byte of a disk is sent (holes too); a proxy writes the data only.
     const bytesTotal = source.disks.reduce((sum, disk) => sum + (transport.mode === 'nbd' ? disk.capacity : disk.dataBytes), 0);
     context.resources.record('staging-folder', { path: this.staging });
@@ -136,6 +138,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
   private chooseTransport(
     inventory: Inventory,
     placement: Placement,
+    onDatastores: DiskOnDatastore[],
     thin: boolean,
     proxies: ProxyPool,
     context: StepContext,
@@ -145,6 +148,8 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
       selectTransport({
         inventory,
         datastore: placement.datastore,
+        // A proxy writes every disk: one that cannot see a disk's datastore would fail after CreateVM.
+        alsoDatastores: onDatastores.map((disk) => disk.datastore),
         requested,
         thick: !thin,
         host: this.request.target.host,

@@ -374,3 +374,49 @@ test(
     assert.match(messages(byUuid).join('\n'), /identity\/target\.identity: keeping the UUID and MACs of a VM that still runs on vc/);
   },
 );
+
+test(
+  "a proxy that cannot see a disk's datastore: auto restores over NBD, HotAdd by name is refused before any VM is made",
+  { skip },
+  async () => {
+    await dispatch(engine, asOwner(), 'proxies.add', {
+      name: 'hot',
+      host: 'vc',
+      transports: ['hotadd'],
+      proxyVm: 'DC0_H0_VM0',
+      datastorePaths: { LocalDS_0: vc.datastores.LocalDS_0 as string },
+    });
+    const inventory = await engine.hosts.inventory('vc');
+    const hostSystem = inventory.hostSystems.find((host) => host.connected && host.datastores.includes('LocalDS_1'));
+    assert.ok(hostSystem);
+    const target = {
+      kind: 'vsphere' as const,
+      host: 'vc',
+      hostSystem: hostSystem.name,
+      datastore: 'LocalDS_0',
+      diskDatastores: { 'scsi0:1': 'LocalDS_1' },
+      identity: 'new' as const,
+    };
+    const restore = async (newName: string, transport: 'auto' | 'hotadd') => {
+      const { job } = (await dispatch(engine, asOwner(), 'restore.entireVm', {
+        vm: 'delta',
+        point: 'latest',
+        newName,
+        target: { ...target, transport },
+      })) as { job: { id: string } };
+      return { id: job.id, ended: await engine.jobs.whenEnded(job.id) };
+    };
+    const named = await restore('delta-hotadd', 'hotadd');
+    assert.equal(named.ended.state, 'failed');
+    assert.match(named.ended.error ?? '', /transport HotAdd cannot be used: .*proxy hot cannot see datastore LocalDS_1/);
+    assert.ok(!(await engine.hosts.inventory('vc')).vms.includes('delta-hotadd'), 'no VM was made');
+    const auto = await restore('delta-auto', 'auto');
+    assert.equal(auto.ended.state, 'succeeded', auto.ended.error ?? '');
+    const log = engine.catalog.jobEvents(auto.id).map((event) => event.message);
+    assert.ok(
+      log.some((line) => /transport passed over — HotAdd: proxy hot cannot see datastore LocalDS_1/.test(line)),
+      log.join('\n'),
+    );
+    assert.ok(log.some((line) => line.startsWith('transport: network (NBD)')));
+  },
+);
