@@ -3,7 +3,15 @@
 // claim, vsphere-preflight.ts, the copy choice), and what they find comes back as problems, never
 // as a thrown error, with each VM's plan filled as far as the checks got.
 import { join } from 'node:path';
-import type { LocalTarget, RestoreCheck, RestorePlanVm, RestoreProblem, RestoreStep, VsphereTarget } from '../../shared/domain.ts';
+import type {
+  LocalTarget,
+  ProxySummary,
+  RestoreCheck,
+  RestorePlanVm,
+  RestoreProblem,
+  RestoreStep,
+  VsphereTarget,
+} from '../../shared/domain.ts';
 import { escapeGuestName } from '../../shared/guest-names.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { VmLookup } from '../catalog/vm-lookup.ts';
@@ -19,6 +27,7 @@ import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import { dataBytesOf } from './disk-transfer.ts';
 import { previewOriginal } from './original-vm-vsphere.ts';
 import type { TargetChecks } from './target-checks.ts';
+import { chooseTransport } from './transport-choice.ts';
 import { vsphereUuid } from './vm-identity.ts';
 import {
   checkDiskKeys,
@@ -44,6 +53,8 @@ export type RestoreCheckDeps = {
   checks: TargetChecks;
   copies: CopyService;
   connectHost: (name: string) => Promise<VsphereClient>;
+  /** The proxies a restore to this host chooses from (a transport asked for by name is checked with them). */
+  restoreProxies?: (host: string) => ProxySummary[];
 };
 
 /** The steps in the wizard's order: a check runs every step up to and including the one asked for. */
@@ -236,6 +247,7 @@ export class RestoreChecker {
     host.placement = placement;
     const claimed: ClaimedSpace = new Map();
     const thin = (target.diskFormat ?? 'thin') === 'thin';
+    const transport = target.transport ?? 'auto';
     await this.eachVm(run, 'datastores', 'target.diskDatastores', async (vm) => {
       const point = await this.pointOf(run, vm);
       const disks = point.disks.map((disk) => ({ key: disk.key, capacity: disk.capacity, dataBytes: dataBytesOf(disk) }));
@@ -252,6 +264,18 @@ export class RestoreChecker {
         };
       });
       checkRoom(placed, thin, claimed);
+      // A transport asked for by name needs a proxy that sees every datastore the disks go to (the
+      // job's choice; whether the proxy is busy or its VM can hot-add is the job's to find).
+      if (transport !== 'auto' && !target.original)
+        chooseTransport({
+          requested: transport,
+          thick: !thin,
+          datastore: placement.datastore.name,
+          alsoDatastores: placed.map((disk) => disk.datastore.name).filter((name) => name !== placement.datastore.name),
+          proxies: this.deps.restoreProxies?.(target.host) ?? [],
+          busy: () => null,
+          hotAddBlocker: () => null,
+        });
     });
     if (!target.original)
       this.checkMapKeys(run, 'datastores', 'target.diskDatastores', () =>

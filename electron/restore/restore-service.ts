@@ -2,7 +2,7 @@
 // vSphere or back in its original location; its disks with a template; its disks to Azure; and
 // the resume or discard of an interrupted restore. Each request is checked (target, source copy,
 // password) before a job exists.
-import type { AzureAccount, Job, LocalTarget, VsphereTarget } from '../../shared/domain.ts';
+import type { AzureAccount, Job, LocalTarget, ProxySummary, VsphereTarget } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { VmLookup } from '../catalog/vm-lookup.ts';
 import type { AzureAccounts } from '../azure/azure-accounts.ts';
@@ -45,6 +45,8 @@ export type RestoreServiceDeps = {
   azure: AzureAccounts;
   works: RestoreWorks;
   connectHost: (name: string) => Promise<VsphereClient>;
+  /** The proxies a restore to a host chooses from (restore.check checks a transport asked for by name). */
+  restoreProxies?: (host: string) => ProxySummary[];
   /** Removes what an interrupted job left behind (the janitor, for that job); how many leftovers. */
   cleanLeftovers(jobId: string): Promise<number>;
 };

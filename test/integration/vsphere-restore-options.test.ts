@@ -406,6 +406,15 @@ test(
       })) as { job: { id: string } };
       return { id: job.id, ended: await engine.jobs.whenEnded(job.id) };
     };
+    const checked = await check({
+      step: 'datastores',
+      vms: [{ vm: 'delta', point: 'latest', newName: 'delta-hotadd' }],
+      target: { ...target, transport: 'hotadd' },
+    });
+    assert.match(
+      messages(checked).join('\n'),
+      /datastores\/target\.diskDatastores: transport HotAdd cannot be used: .*proxy hot cannot see datastore LocalDS_1/,
+    );
     const named = await restore('delta-hotadd', 'hotadd');
     assert.equal(named.ended.state, 'failed');
     assert.match(named.ended.error ?? '', /transport HotAdd cannot be used: .*proxy hot cannot see datastore LocalDS_1/);
