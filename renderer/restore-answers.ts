@@ -58,7 +58,7 @@ export const emptyAnswers: WizardAnswers = {
   target: emptyTarget,
   diskDatastores: {},
   networkMap: {},
-  identity: 'keep',
+  identity: 'new',
   powerOn: false,
   reason: '',
   fromRegion: '',

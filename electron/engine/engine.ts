@@ -194,7 +194,19 @@ export class Engine {
     registerArrayCloneCleaner(leftovers, catalog.arrays);
     leftovers.checkComplete();
     const cleanLeftovers = (jobId: string) => leftovers.run({ jobId, keepResumable: false });
-    this.restores = new RestoreService({ catalog, events, jobs, lookup, checks, copies, azure, works, connectHost, cleanLeftovers });
+    this.restores = new RestoreService({
+      catalog,
+      events,
+      jobs,
+      lookup,
+      checks,
+      copies,
+      azure,
+      works,
+      connectHost,
+      cleanLeftovers,
+      restoreProxies: (host) => hosts.restoreProxies.forHost(host),
+    });
     this.files = new FilesService({ catalog, jobs, repository, lookup, checks, copies, works, blockCache });
     this.backups = new BackupService({
       catalog,

@@ -21,15 +21,17 @@ import { pointSource, type SourceDisk, type VmSource } from './vm-source.ts';
 import { selectTransport, transportTitle, type ProxyPool, type TransportDecision } from './transport-choice.ts';
 import { eligibleFor, type MoverHub } from '../movers/mover-hub.ts';
 import {
+  checkIdentityFree,
   checkNameFree,
   checkRoom,
   choosePlacement,
   disksOnDatastores,
   networkChooser,
+  type DiskOnDatastore,
   nicNetworks,
   type Placement,
 } from './vsphere-preflight.ts';
-import { vmIdentity } from './vm-identity.ts';
+import { vmIdentity, vsphereUuid } from './vm-identity.ts';
 
 /** What initialization found, for every step after it. */
 type Prepared = {
@@ -113,6 +115,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     const datastoreOf = (key: string): DatastoreInfo => stores.get(key) ?? placement.datastore;
     this.diskDatastores = Object.fromEntries(onDatastores.map((disk) => [disk.key, disk.datastore.name]));
     const vmx = parseVmx(source.vmxText, `${source.vmName} configuration`);
+    checkIdentityFree(inventory, target, { name: source.vmName, uuid: vsphereUuid(vmx.uuid) });
     const network = networkChooser(
       placement,
       target,
@@ -120,7 +123,8 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     );
     const disks = placeDisks(source.disks, vmName);
     this.disks = disks;
-    const transport = this.chooseTransport(inventory, placement, thin, source.point ? this.proxies : this.localProxies(), context);
+    const proxies = source.point ? this.proxies : this.localProxies();
+    const transport = this.chooseTransport(inventory, placement, onDatastores, thin, proxies, context);
     // Over NBD every byte of a disk is sent (holes too); a proxy writes the data only.
     const bytesTotal = source.disks.reduce((sum, disk) => sum + (transport.mode === 'nbd' ? disk.capacity : disk.dataBytes), 0);
     context.resources.record('staging-folder', { path: this.staging });
@@ -134,6 +138,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
   private chooseTransport(
     inventory: Inventory,
     placement: Placement,
+    onDatastores: DiskOnDatastore[],
     thin: boolean,
     proxies: ProxyPool,
     context: StepContext,
@@ -143,6 +148,8 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
       selectTransport({
         inventory,
         datastore: placement.datastore,
+        // A proxy writes every disk: one that cannot see a disk's datastore would fail after CreateVM.
+        alsoDatastores: onDatastores.map((disk) => disk.datastore),
         requested,
         thick: !thin,
         host: this.request.target.host,
@@ -161,7 +168,7 @@ export class EntireVmVsphereRestore extends VsphereRestoreBase implements JobWor
     const { client, source, placement, vmName } = prepared;
     const vmx = parseVmx(source.vmxText, `${source.vmName} configuration`);
     const annotation = vmAnnotation(this.jobId);
-    const identity = vmIdentity(this.request.target.identity, vmx);
+    const identity = vmIdentity(this.request.target.identity, vmx, (line) => context.log(line));
     const config = vmConfigSpec(vmx, prepared.disks, {
       name: vmName,
       datastore: placement.datastore.name,

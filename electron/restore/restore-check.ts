@@ -3,7 +3,15 @@
 // claim, vsphere-preflight.ts, the copy choice), and what they find comes back as problems, never
 // as a thrown error, with each VM's plan filled as far as the checks got.
 import { join } from 'node:path';
-import type { LocalTarget, RestoreCheck, RestorePlanVm, RestoreProblem, RestoreStep, VsphereTarget } from '../../shared/domain.ts';
+import type {
+  LocalTarget,
+  ProxySummary,
+  RestoreCheck,
+  RestorePlanVm,
+  RestoreProblem,
+  RestoreStep,
+  VsphereTarget,
+} from '../../shared/domain.ts';
 import { escapeGuestName } from '../../shared/guest-names.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { VmLookup } from '../catalog/vm-lookup.ts';
@@ -19,13 +27,20 @@ import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
 import { dataBytesOf } from './disk-transfer.ts';
 import { previewOriginal } from './original-vm-vsphere.ts';
 import type { TargetChecks } from './target-checks.ts';
+import { chooseTransport } from './transport-choice.ts';
+import { vsphereUuid } from './vm-identity.ts';
 import {
+  checkDiskKeys,
+  checkIdentityFree,
   checkNameFree,
+  checkOriginalOptions,
+  checkNetworkKeys,
   checkRoom,
   choosePlacement,
   disksOnDatastores,
   networkChooser,
   nicNetworks,
+  ownMapsOf,
   type ClaimedSpace,
   type Placement,
 } from './vsphere-preflight.ts';
@@ -38,6 +53,8 @@ export type RestoreCheckDeps = {
   checks: TargetChecks;
   copies: CopyService;
   connectHost: (name: string) => Promise<VsphereClient>;
+  /** The proxies a restore to this host chooses from (a transport asked for by name is checked with them). */
+  restoreProxies?: (host: string) => ProxySummary[];
 };
 
 /** The steps in the wizard's order: a check runs every step up to and including the one asked for. */
@@ -114,7 +131,7 @@ export class RestoreChecker {
     if (step === 'target') return target.kind === 'local' ? this.checkLocalTarget(run, target) : this.checkHost(run, target);
     if (step === 'datastores') return target.kind === 'local' ? this.checkLocalRoom(run, target) : this.checkDatastores(run, target);
     if (target.kind === 'local') return step === 'summary' ? this.summarize(run, target) : undefined;
-    if (step === 'network') return this.eachVm(run, step, 'target.networkMap', (vm) => this.checkNetworks(run, vm, target));
+    if (step === 'network') return this.checkAllNetworks(run, target);
     if (step === 'identity') return this.eachVm(run, step, 'target.identity', (vm) => this.checkIdentity(run, vm, target));
     return this.summarize(run, target);
   }
@@ -155,6 +172,11 @@ export class RestoreChecker {
           field: 'vms.newName',
           message: 'an original-location restore keeps the VM and its name; drop the new name',
         });
+      try {
+        checkOriginalOptions(target);
+      } catch (error) {
+        run.problems.push(problemOf('mode', null, 'target.powerOn', error));
+      }
       await this.eachVm(run, 'mode', 'target.original', async (vm) => {
         const { preview } = await previewOriginal(host.client, host.inventory, await this.pointOf(run, vm));
         vm.plan.replaces = preview.disks.map((disk) => `disk ${disk.key} of ${preview.vmName} (${disk.file}), rolled back to the point`);
@@ -225,10 +247,12 @@ export class RestoreChecker {
     host.placement = placement;
     const claimed: ClaimedSpace = new Map();
     const thin = (target.diskFormat ?? 'thin') === 'thin';
+    const transport = target.transport ?? 'auto';
     await this.eachVm(run, 'datastores', 'target.diskDatastores', async (vm) => {
       const point = await this.pointOf(run, vm);
       const disks = point.disks.map((disk) => ({ key: disk.key, capacity: disk.capacity, dataBytes: dataBytesOf(disk) }));
-      const placed = target.original ? [] : disksOnDatastores(host.inventory, placement, target, disks);
+      const own = ownMapsOf(target, { disks: disks.map((disk) => disk.key) });
+      const placed = target.original ? [] : disksOnDatastores(host.inventory, placement, own, disks);
       vm.plan.disks = point.disks.map((disk) => {
         const on = placed.find((candidate) => candidate.key === disk.key)?.datastore ?? null;
         return {
@@ -240,31 +264,69 @@ export class RestoreChecker {
         };
       });
       checkRoom(placed, thin, claimed);
+      // A transport asked for by name needs a proxy that sees every datastore the disks go to (the
+      // job's choice; whether the proxy is busy or its VM can hot-add is the job's to find).
+      if (transport !== 'auto' && !target.original)
+        chooseTransport({
+          requested: transport,
+          thick: !thin,
+          datastore: placement.datastore.name,
+          alsoDatastores: placed.map((disk) => disk.datastore.name).filter((name) => name !== placement.datastore.name),
+          proxies: this.deps.restoreProxies?.(target.host) ?? [],
+          busy: () => null,
+          hotAddBlocker: () => null,
+        });
     });
+    if (!target.original)
+      this.checkMapKeys(run, 'datastores', 'target.diskDatastores', () =>
+        checkDiskKeys(
+          target,
+          run.vms.flatMap((vm) => vm.plan.disks.map((disk) => disk.key)),
+          run.vms.length,
+        ),
+      );
   }
 
-  /** Every NIC's network: the map's entries exist on the ESXi host and name networks of the backup. */
-  private async checkNetworks(run: CheckRun, vm: ResolvedVm, target: VsphereTarget): Promise<void> {
-    const placement = run.host?.placement;
-    if (!placement || target.original) return;
+  /** A map key is a problem only when no VM of the request has it (each VM is checked with its own keys). */
+  private checkMapKeys(run: CheckRun, step: RestoreStep, field: string, check: () => void): void {
+    if (run.vms.length === 0) return;
+    try {
+      check();
+    } catch (error) {
+      run.problems.push(problemOf(step, null, field, error));
+    }
+  }
+
+  /** Every NIC's network: the map's entries exist on the ESXi host and name networks of some VM's backup. */
+  private async checkAllNetworks(run: CheckRun, target: VsphereTarget): Promise<void> {
+    if (!run.host?.placement || target.original) return;
+    const sources: (string | undefined)[] = [];
+    let checked = 0;
+    await this.eachVm(run, 'network', 'target.networkMap', async (vm) => {
+      sources.push(...(await this.checkNetworks(run, vm, target)));
+      checked++;
+    });
+    // A VM whose NICs were not read may be on the network a key names: then the key is not judged.
+    if (checked === run.vms.length)
+      this.checkMapKeys(run, 'network', 'target.networkMap', () => checkNetworkKeys(target, sources, run.vms.length));
+  }
+
+  /** One VM's NICs, each on its network (only the map keys its NICs are on apply); returns the networks its NICs were on. */
+  private async checkNetworks(run: CheckRun, vm: ResolvedVm, target: VsphereTarget): Promise<(string | undefined)[]> {
+    const placement = run.host?.placement as Placement;
     const vmx = parseVmx((await this.pointOf(run, vm)).point.vmConfig.text, `${vm.vmName} configuration`);
     const nics = nicNetworks(vmx);
-    const network = networkChooser(
-      placement,
-      target,
-      nics.map((nic) => nic.network),
-    );
+    const sources = nics.map((nic) => nic.network);
+    const network = networkChooser(placement, ownMapsOf(target, { networks: sources }), sources);
     vm.plan.networks = nics.map((nic) => ({ source: nic.network ?? `NIC ${nic.nic}`, target: network(nic.network) }));
+    return sources;
   }
 
-  /** Keeping the identity of a VM that is still registered gives two VMs one identity. */
-  private checkIdentity(run: CheckRun, vm: ResolvedVm, target: VsphereTarget): void {
-    if (target.identity !== 'keep' || target.original) return;
-    if (run.host?.inventory.vms.some((candidate) => candidate.name === vm.vmName))
-      throw new LifeboatError(
-        'conflict',
-        `keeping the UUID and MACs of a VM that still runs on ${target.host} gives two VMs one identity; choose a new identity`,
-      );
+  /** Keeping the identity of a VM that is still registered gives two VMs one identity (the job's check). */
+  private async checkIdentity(run: CheckRun, vm: ResolvedVm, target: VsphereTarget): Promise<void> {
+    if (target.identity !== 'keep' || target.original || !run.host) return;
+    const vmx = parseVmx((await this.pointOf(run, vm)).point.vmConfig.text, `${vm.vmName} configuration`);
+    checkIdentityFree(run.host.inventory, target, { name: vm.vmName, uuid: vsphereUuid(vmx.uuid) });
   }
 
   /** Bytes to write, a time estimate from recent restores, the copy read, what is replaced. */

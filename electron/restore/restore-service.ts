@@ -2,7 +2,7 @@
 // vSphere or back in its original location; its disks with a template; its disks to Azure; and
 // the resume or discard of an interrupted restore. Each request is checked (target, source copy,
 // password) before a job exists.
-import type { AzureAccount, Job, LocalTarget, VsphereTarget } from '../../shared/domain.ts';
+import type { AzureAccount, Job, LocalTarget, ProxySummary, VsphereTarget } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { VmLookup } from '../catalog/vm-lookup.ts';
 import type { AzureAccounts } from '../azure/azure-accounts.ts';
@@ -21,6 +21,7 @@ import type { RestoreDisksRequest, RestoreDisksWork } from './restore-disks.ts';
 import type { TargetChecks } from './target-checks.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import { RestoreChecker } from './restore-check.ts';
+import { checkOriginalOptions } from './vsphere-preflight.ts';
 
 /** A restore of one point to a target, as the entire-VM, tape, rehearsal and migration jobs ask for it. */
 export type PointRestoreRequest = { vmId: string; pointId: string; target: LocalTarget | VsphereTarget; newName?: string | undefined };
@@ -44,6 +45,8 @@ export type RestoreServiceDeps = {
   azure: AzureAccounts;
   works: RestoreWorks;
   connectHost: (name: string) => Promise<VsphereClient>;
+  /** The proxies a restore to a host chooses from (restore.check checks a transport asked for by name). */
+  restoreProxies?: (host: string) => ProxySummary[];
   /** Removes what an interrupted job left behind (the janitor, for that job); how many leftovers. */
   cleanLeftovers(jobId: string): Promise<number>;
 };
@@ -67,6 +70,7 @@ export class RestoreService {
     const { target } = request;
     if (target.kind === 'vsphere' && target.original && request.newName)
       throw new LifeboatError('bad-request', 'an original-location restore keeps the VM and its name; drop the new name');
+    if (target.kind === 'vsphere') checkOriginalOptions(target);
     const held = this.deps.checks.checkTarget(target, vm.name);
     // The copy the restore reads, unlocked when encrypted: a wrong password fails here, before a job exists.
     const source = await this.deps.copies.sourceFor(vm, pointId, request);

@@ -15,6 +15,8 @@ export type TransportInput = {
   requested: TransportMode;
   thick: boolean;
   datastore: string;
+  /** Other datastores the disks go to: a proxy must see them too (else it fails mid-job, after CreateVM). */
+  alsoDatastores?: string[];
   proxies: ProxySummary[];
   /** Why this proxy cannot take another task now, or null. */
   busy(proxy: ProxySummary): string | null;
@@ -31,8 +33,9 @@ function tryMode(mode: Transport, input: TransportInput): { proxy: ProxySummary 
   if (capable.length === 0) return { reason: `no proxy offers ${titles[mode]}` };
   const reasons: string[] = [];
   for (const proxy of capable) {
+    const unseen = [input.datastore, ...(input.alsoDatastores ?? [])].find((name) => !proxy.datastorePaths[name]);
     const blocker =
-      (proxy.datastorePaths[input.datastore] ? null : `cannot see datastore ${input.datastore}`) ??
+      (unseen === undefined ? null : `cannot see datastore ${unseen}`) ??
       input.busy(proxy) ??
       (mode === 'hotadd' ? input.hotAddBlocker(proxy) : null);
     if (!blocker) return { proxy };
@@ -73,6 +76,8 @@ export type SelectedTransport = { decision: TransportDecision; release: (() => v
 export function selectTransport(options: {
   inventory: Inventory;
   datastore: DatastoreInfo;
+  /** Other datastores the disks are placed on. */
+  alsoDatastores?: DatastoreInfo[];
   requested: TransportMode;
   thick: boolean;
   host: string;
@@ -80,19 +85,20 @@ export function selectTransport(options: {
   context: StepContext;
 }): SelectedTransport {
   const { inventory, datastore, proxies } = options;
+  const others = (options.alsoDatastores ?? []).filter((other) => other.name !== datastore.name);
   const decision = chooseTransport({
     requested: options.requested,
     thick: options.thick,
     datastore: datastore.name,
+    alsoDatastores: [...new Set(others.map((other) => other.name))],
     proxies: proxies.forHost(options.host),
     busy: (proxy) => proxies.busy(proxy),
     hotAddBlocker: (proxy) => {
       const vm = inventory.vms.find((candidate) => candidate.name === proxy.proxyVm);
       if (!vm) return proxy.proxyVm ? `has no VM "${proxy.proxyVm}" in the inventory` : 'has no proxy VM';
       const host = inventory.hosts.find((candidate) => candidate.ref.value === vm.host?.value);
-      return host?.datastores.some((ref) => ref.value === datastore.ref.value)
-        ? null
-        : `VM ${proxy.proxyVm} runs on a host that cannot reach ${datastore.name}`;
+      const unreached = [datastore, ...others].find((wanted) => !host?.datastores.some((ref) => ref.value === wanted.ref.value));
+      return unreached ? `VM ${proxy.proxyVm} runs on a host that cannot reach ${unreached.name}` : null;
     },
   });
   for (const reason of decision.reasons) options.context.log(`transport passed over — ${reason}`);

@@ -69,21 +69,65 @@ export function choosePlacement(inventory: Inventory, target: VsphereTarget): Pl
   return { datacenter, host, datastore, pool, networks };
 }
 
+/** A rollback in place changes the VM's disks only: asking it to power on would be silently ignored. */
+export function checkOriginalOptions(target: VsphereTarget): void {
+  if (target.original && target.powerOn)
+    throw new LifeboatError('bad-request', "power on is for a new VM; an original-location rollback leaves the VM's power state as it was");
+}
+
+/** Keeping the identity of a VM still registered on the target (found by its name or its BIOS
+ * UUID) gives two VMs one UUID and MAC addresses. */
+export function checkIdentityFree(inventory: Inventory, target: VsphereTarget, vm: { name: string; uuid: string | null }): void {
+  if (target.identity !== 'keep' || target.original) return;
+  if (inventory.vms.some((candidate) => candidate.name === vm.name || (vm.uuid !== null && candidate.uuid === vm.uuid)))
+    throw new LifeboatError(
+      'conflict',
+      `keeping the UUID and MACs of a VM that still runs on ${target.host} gives two VMs one identity; choose a new identity`,
+    );
+}
+
 /** A restore to a new VM needs its name free on the target. */
 export function checkNameFree(inventory: Inventory, vmName: string, host: string): void {
   if (inventory.vms.some((vm) => vm.name === vmName))
     throw new LifeboatError('conflict', `a VM named "${vmName}" already exists in ${host}; choose another name (--name)`);
 }
 
-/** Each disk's datastore (its entry of diskDatastores, else the VM's), without the room check. */
-export function disksOnDatastores(inventory: Inventory, placement: Placement, target: VsphereTarget, disks: DiskNeed[]): DiskOnDatastore[] {
-  const keys = new Set(disks.map((disk) => disk.key));
-  const unknown = Object.keys(target.diskDatastores ?? {}).find((key) => !keys.has(key));
+/** A diskDatastores key no disk has is refused: a typo must not restore the disk elsewhere than asked.
+ * `keys` are the disks of every VM of the request (restore.check asks for several at once). */
+export function checkDiskKeys(target: VsphereTarget, keys: string[], vms = 1): void {
+  const unknown = Object.keys(target.diskDatastores ?? {}).find((key) => !keys.includes(key));
   if (unknown !== undefined)
     throw new LifeboatError(
       'bad-request',
-      `diskDatastores names disk "${unknown}", which the backup does not have (its disks: ${[...keys].join(', ') || 'none'})`,
+      `diskDatastores names disk "${unknown}", which ${vms > 1 ? 'no VM of the request has (their' : 'the backup does not have (its'} disks: ${[...new Set(keys)].join(', ') || 'none'})`,
     );
+}
+
+/** A networkMap key no NIC is on is refused, as checkDiskKeys does for disks. */
+export function checkNetworkKeys(target: VsphereTarget, sourceNetworks: (string | undefined)[], vms = 1): void {
+  const unknown = Object.keys(target.networkMap ?? {}).find((source) => !sourceNetworks.includes(source));
+  if (unknown !== undefined)
+    throw new LifeboatError(
+      'bad-request',
+      `networkMap names network "${unknown}", which no NIC of ${vms > 1 ? 'the VMs of the request' : 'the backup'} is on (they are on: ${[...new Set(sourceNetworks.filter(Boolean))].join(', ') || 'none'})`,
+    );
+}
+
+/** The target one VM of a several-VM request is checked with: only the map keys its own disks and
+ * networks have (the wizard sends one map for all of them; the others' keys are theirs). A list
+ * not given leaves its map as it is. */
+export function ownMapsOf(target: VsphereTarget, own: { disks?: string[]; networks?: (string | undefined)[] }): VsphereTarget {
+  const pick = (map: Record<string, string> | undefined, keys: (string | undefined)[] | undefined): Record<string, string> | undefined =>
+    map && keys ? Object.fromEntries(Object.entries(map).filter(([key]) => keys.includes(key))) : map;
+  return { ...target, diskDatastores: pick(target.diskDatastores, own.disks), networkMap: pick(target.networkMap, own.networks) };
+}
+
+/** Each disk's datastore (its entry of diskDatastores, else the VM's), without the room check. */
+export function disksOnDatastores(inventory: Inventory, placement: Placement, target: VsphereTarget, disks: DiskNeed[]): DiskOnDatastore[] {
+  checkDiskKeys(
+    target,
+    disks.map((disk) => disk.key),
+  );
   const thin = (target.diskFormat ?? 'thin') === 'thin';
   const visible = reachable(inventory, placement.host);
   return disks.map((disk) => {
@@ -135,12 +179,8 @@ export function networkChooser(
   if (requested && !placement.networks.includes(requested))
     throw new LifeboatError('not-found', `network "${requested}" is not available on host ${placement.host.name}`);
   const map = target.networkMap ?? {};
-  for (const [source, mapped] of Object.entries(map)) {
-    if (!sourceNetworks.includes(source))
-      throw new LifeboatError(
-        'bad-request',
-        `networkMap names network "${source}", which no NIC of the backup is on (they are on: ${sourceNetworks.filter(Boolean).join(', ') || 'none'})`,
-      );
+  checkNetworkKeys(target, sourceNetworks);
+  for (const mapped of Object.values(map)) {
     if (!placement.networks.includes(mapped))
       throw new LifeboatError('not-found', `network "${mapped}" is not available on host ${placement.host.name}`);
   }

@@ -112,7 +112,8 @@ function WizardForm({ opened }: { opened: ConsoleState['wizard'] }) {
     // One job per VM; a VM that cannot start does not keep the others from starting.
     for (const choice of answers.vms) {
       try {
-        started.push(await startOne(api, { ...answers, fromRegion: source.fromRegion }, choice, vmNameOf(choice.vm), source));
+        const own = plan.find((vm) => vm.vm === choice.vm);
+        started.push(await startOne(api, { ...answers, fromRegion: source.fromRegion }, choice, vmNameOf(choice.vm), source, own));
       } catch (failure) {
         failed.push({ vm: vmNameOf(choice.vm), message: (failure as Error).message });
       }
@@ -223,7 +224,7 @@ function WizardForm({ opened }: { opened: ConsoleState['wizard'] }) {
         {stepId === 'identity' && (
           <IdentityStep answers={answers} vmNameOf={vmNameOf} onChange={update} vsphere={placesOnVsphere(answers)} />
         )}
-        {stepId === 'options' && <OptionsStep answers={answers} onChange={update} vsphere={answers.target.kind === 'vsphere'} />}
+        {stepId === 'options' && <OptionsStep answers={answers} onChange={update} vsphere={placesOnVsphere(answers)} />}
         {stepId === 'summary' && (
           <>
             <SummaryStep answers={answers} plan={plan} />

@@ -49,3 +49,15 @@ test('a mode asked for by name is used or refused with its reason', () => {
   );
   assert.equal(chooseTransport(input({ requested: 'nbd', proxies: [proxy('p', ['san'])] })).mode, 'nbd');
 });
+
+test('a proxy must see every datastore the disks go to: auto falls back to NBD, a mode by name is refused', () => {
+  const placed = { alsoDatastores: ['DS2'], proxies: [proxy('p', ['san', 'hotadd'])] };
+  const auto = chooseTransport(input(placed));
+  assert.deepEqual([auto.mode, auto.proxy], ['nbd', null]);
+  assert.match(auto.reasons.join(), /proxy p cannot see datastore DS2/);
+  assert.throws(() => chooseTransport(input({ ...placed, requested: 'san' })), {
+    code: 'bad-request',
+    message: /cannot see datastore DS2/,
+  });
+  assert.equal(chooseTransport(input({ ...placed, proxies: [proxy('p', ['san'], { DS1: '/a', DS2: '/b' })] })).mode, 'san');
+});

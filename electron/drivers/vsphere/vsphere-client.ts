@@ -25,7 +25,7 @@ export type Inventory = {
   hosts: HostInfo[];
   datastores: DatastoreInfo[];
   networks: { ref: MoRef; name: string }[];
-  vms: { ref: MoRef; name: string; host: MoRef | null; vmPathName: string }[];
+  vms: { ref: MoRef; name: string; host: MoRef | null; vmPathName: string; uuid?: string | null }[];
   computeResources: { ref: MoRef; resourcePool: MoRef | null }[];
 };
 
@@ -143,7 +143,7 @@ export class VsphereClient {
       this.retrieve('HostSystem', ['name', 'parent', 'datastore', 'network', 'runtime.connectionState']),
       this.retrieve('Datastore', ['name', 'summary.type', 'summary.capacity', 'summary.freeSpace', 'summary.url', 'summary.accessible']),
       this.retrieve('Network', ['name']),
-      this.retrieve('VirtualMachine', ['name', 'runtime.host', 'config.files.vmPathName']),
+      this.retrieve('VirtualMachine', ['name', 'runtime.host', 'config.files.vmPathName', 'config.uuid']),
       this.retrieve('ComputeResource', ['resourcePool']),
     ]);
     const refs = (value: unknown): MoRef[] =>
@@ -173,6 +173,7 @@ export class VsphereClient {
         name: textOf(props.name),
         host: props['runtime.host'] ? moRefOf(props['runtime.host']) : null,
         vmPathName: textOf(props['config.files.vmPathName']),
+        uuid: props['config.uuid'] ? textOf(props['config.uuid']).toLowerCase() : null,
       })),
       computeResources: computeResources.map(({ obj, props }) => ({
         ref: obj,

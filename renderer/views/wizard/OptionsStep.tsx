@@ -1,4 +1,4 @@
-// Step 7: power on after the restore (vSphere) and the reason, kept in the audit log and the job's
+// Step 7: power on after the restore (a new VM on vSphere: a rollback in place leaves the power state as it was) and the reason, kept in the audit log and the job's
 // first event; a rollback in place needs one.
 import { FormGroup, FormHelperText, HelperText, HelperTextItem, Switch, TextArea } from '@patternfly/react-core';
 import type { WizardAnswers } from './answers.ts';

@@ -38,7 +38,7 @@ export function SummaryStep({ answers, plan }: { answers: WizardAnswers; plan: R
             </DescriptionListDescription>
           </DescriptionListGroup>
         )}
-        {answers.target.kind === 'vsphere' && (
+        {placesOnVsphere(answers) && (
           <DescriptionListGroup>
             <DescriptionListTerm>Power on</DescriptionListTerm>
             <DescriptionListDescription>{answers.powerOn ? 'yes, after the restore' : 'no'}</DescriptionListDescription>

@@ -85,7 +85,7 @@ export function answersFromJob(job: Job, params: unknown, vmIdOf: (name: string)
     target: targetOf(job.kind, stored),
     diskDatastores: target.diskDatastores ?? {},
     networkMap: target.networkMap ?? {},
-    identity: target.identity ?? 'keep',
+    identity: target.identity ?? 'new',
     powerOn: target.powerOn ?? false,
     reason: stored.reason ?? '',
     fromRegion: stored.fromRegion ?? '',

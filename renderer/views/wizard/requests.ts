@@ -1,6 +1,6 @@
 // The engine requests the wizard's answers make: the per-step check and one restore per VM.
 import type { LifeboatApi, RequestOf } from '../../../shared/contract.ts';
-import type { RestoreStep } from '../../../shared/domain.ts';
+import type { RestorePlanVm, RestoreStep } from '../../../shared/domain.ts';
 import { escapeGuestName } from '../../../shared/guest-names.ts';
 import { targetComplete, targetRequest } from '../TargetStep.tsx';
 import { sourceRequest, type SourceChoice } from '../SourceFields.tsx';
@@ -15,7 +15,8 @@ const nonEmpty = <T extends object>(field: string, value: T): Record<string, T> 
 export function fullTarget(answers: WizardAnswers): EntireVmTarget {
   const target = targetRequest(answers.target);
   if (target.kind !== 'vsphere') return target;
-  if (!placesOnVsphere(answers)) return { ...target, ...(answers.powerOn ? { powerOn: true } : {}) };
+  // A rollback in place leaves the VM's power state as it was: power on is for a new VM.
+  if (!placesOnVsphere(answers)) return target;
   return {
     ...target,
     ...nonEmpty('diskDatastores', answers.diskDatastores),
@@ -33,10 +34,31 @@ function folderOf(answers: WizardAnswers, choice: WizardVmChoice, vmName: string
   return `${path.replace(/\/+$/, '')}/${escapeGuestName(choice.newName.trim() || vmName).name}`;
 }
 
-/** One VM's target: fullTarget, with its own folder when several VMs share a folder target. */
-function targetOf(answers: WizardAnswers, choice: WizardVmChoice, vmName: string): EntireVmTarget {
+/** The map entries whose keys are in `keys`: the wizard's maps name the disks and networks of every VM. */
+function ownEntries(field: string, map: Record<string, string> | undefined, keys: string[]): Record<string, Record<string, string>> {
+  return nonEmpty(field, Object.fromEntries(Object.entries(map ?? {}).filter(([key]) => keys.includes(key))));
+}
+
+/** One VM's target: fullTarget, with its own folder when several VMs share a folder target, and on
+ * vSphere only the datastore and network entries of its own disks and NICs (its plan lists them). */
+function targetOf(answers: WizardAnswers, choice: WizardVmChoice, vmName: string, plan: RestorePlanVm | undefined): EntireVmTarget {
   const target = fullTarget(answers);
-  return target.kind === 'local' ? { kind: 'local', path: folderOf(answers, choice, vmName) } : target;
+  if (target.kind === 'local') return { kind: 'local', path: folderOf(answers, choice, vmName) };
+  if (!plan) return target;
+  const { diskDatastores, networkMap, ...rest } = target;
+  return {
+    ...rest,
+    ...ownEntries(
+      'diskDatastores',
+      diskDatastores,
+      plan.disks.map((disk) => disk.key),
+    ),
+    ...ownEntries(
+      'networkMap',
+      networkMap,
+      plan.networks.map((network) => network.source),
+    ),
+  };
 }
 
 function newNameOf(answers: WizardAnswers, choice: WizardVmChoice): { newName?: string } {
@@ -67,6 +89,7 @@ export async function startOne(
   choice: WizardVmChoice,
   vmName: string,
   source: SourceChoice,
+  plan?: RestorePlanVm,
 ): Promise<string> {
   const point = choice.point ?? 'latest';
   const from = sourceRequest(source);
@@ -77,7 +100,7 @@ export async function startOne(
       await api.invoke('restore.fromSnapshot', {
         vms: [vmName],
         snapshot: choice.snapshot,
-        target: targetOf(answers, choice, vmName),
+        target: targetOf(answers, choice, vmName, plan),
         ...newNameOf(answers, choice),
         ...reason,
       })
@@ -101,7 +124,7 @@ export async function startOne(
     await api.invoke('restore.entireVm', {
       vm: choice.vm,
       point,
-      target: targetOf(answers, choice, vmName),
+      target: targetOf(answers, choice, vmName, plan),
       ...newNameOf(answers, choice),
       ...reason,
       ...from,
