@@ -84,6 +84,8 @@ export class PointBrowser {
     const split = splitVolumePath(path);
     if (!split) return { at: 'disk', view };
     const volume = view.volumes.find((candidate) => candidate.path === split.volume);
+    // A disk whose partition table could not be read has no partitions to find: say why.
+    if (!volume && view.problem) throw new LifeboatError('corrupt-backup', `${path}: ${top} ${view.problem}`);
     if (!volume) throw new LifeboatError('not-found', `${path}: no partition ${second}`);
     return { at: 'volume', volume, inner: split.inner };
   }
