@@ -125,7 +125,7 @@ export class LifeboatTool implements BackupTool {
 }
 
 /** Seconds per step, from the job's own event log ("step X started" ... next step / end). */
-function stepDurations(events: { at: string; message: string }[]): string {
+export function stepDurations(events: { at: string; message: string }[]): string {
   const starts = events
     .filter((event) => event.message.startsWith('step '))
     .map((event) => ({ name: event.message.split(' ')[1], at: Date.parse(event.at) }));

@@ -14,6 +14,11 @@ export type Whence = (typeof Whence)[keyof typeof Whence];
 export interface SeekNative {
   /** Next data or hole at or after `offset`; -1 when there is none (ENXIO). Throws with `errno`. */
   seek(fd: number, offset: number, whence: Whence): number;
+  /** sync_file_range(SYNC_FILE_RANGE_WRITE): start writing a range's dirty pages back, without
+   * waiting (electron/workers/restore-io-hints.ts). Absent from builds older than the restore's use of it. */
+  startWriteback?(fd: number, offset: number, length: number): void;
+  /** posix_fadvise(WILLNEED): read a range into the page cache in the background. Absent from older builds. */
+  willNeed?(fd: number, offset: number, length: number): void;
 }
 
 const built = 'native/seek-data/build/Release/seek_data.node';

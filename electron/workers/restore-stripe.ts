@@ -2,10 +2,12 @@
 // STRIPE_RUN adjacent blocks; each run's stored blocks are read with one read per stretch that
 // lies end to end in a data file, every block is unsealed, decompressed and SHA-256-checked, and
 // then the run's adjacent data blocks go to the target in one gathered write (holes stay
-// unwritten). A corrupt block fails the run before any of it is written.
+// unwritten). A corrupt block fails the run before any of it is written. While a run is decoded
+// the kernel already reads the stripe's next run and writes back the run before (io hints).
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { writeGathered } from './gathered-write.ts';
+import { ioHints, type IoHints } from './restore-io-hints.ts';
 import { LifeboatError } from '../errors.ts';
 import { BlockKind, RECORD_BYTES, readRecord, type BlockRecord } from '../repository/block-map.ts';
 import { decompressBlock } from '../repository/codec.ts';
@@ -36,6 +38,9 @@ export function writeAt(fd: number, data: Uint8Array, position: number): void {
 /** Stages of one run, in STAGES order (milliseconds). */
 type StageClock = [number, number, number, number];
 
+/** Records `first` to `stop` (exclusive) of a run, stored end to end in one data file. */
+type Stretch = { fd: number; offset: number; length: number; first: number; stop: number };
+
 class StripeRestorer {
   private readonly task: RestoreStripeTask;
   private readonly fds = new Map<number, number>();
@@ -48,8 +53,11 @@ class StripeRestorer {
   unchangedBlocks = 0;
   private compared = 0;
 
-  constructor(task: RestoreStripeTask) {
+  private readonly hints: IoHints;
+
+  constructor(task: RestoreStripeTask, hints: IoHints) {
     this.task = task;
+    this.hints = hints;
     this.readBuffer = new Uint8Array(STRIPE_RUN * task.blockSize);
   }
 
@@ -63,21 +71,36 @@ class StripeRestorer {
     if (this.target !== null) closeSync(this.target);
   }
 
-  /** Blocks `first` to `end` (exclusive) of this stripe. */
-  run(first: number, end: number): void {
+  private records(first: number, end: number): BlockRecord[] {
     const records: BlockRecord[] = [];
     for (let index = first; index < end; index++) {
       const record = readRecord(this.task.map, index * RECORD_BYTES);
       // The map's record index is that of the file it came from; the position is what counts here.
       records.push({ ...record, index });
     }
+    return records;
+  }
+
+  /** Asks the kernel to read the stored blocks of `first` to `end` ahead (a restore's next run). */
+  readAhead(first: number, end: number): void {
+    const data = this.records(first, end).filter((record) => record.kind === BlockKind.data);
+    for (const stretch of this.stretches(data)) this.hints.willNeed(stretch.fd, stretch.offset, stretch.length);
+  }
+
+  /** Blocks `first` to `end` (exclusive) of this stripe. */
+  run(first: number, end: number): void {
+    const records = this.records(first, end);
     if (this.task.rollback && this.target !== null) {
       for (const record of records) this.rollbackBlock(record);
       return;
     }
     const data = records.filter((record) => record.kind === BlockKind.data);
     const plain = this.readAndCheck(data);
-    if (this.target !== null) this.writeAdjacent(data, plain);
+    if (this.target !== null && data.length > 0) {
+      this.writeAdjacent(data, plain);
+      const from = (data[0] as BlockRecord).index * this.task.blockSize;
+      this.hints.startWriteback(this.target, from, ((data.at(-1) as BlockRecord).index + 1) * this.task.blockSize - from);
+    }
     for (const block of plain) this.bytes += block.length;
     this.blocks += plain.length;
     this.task.progress[this.task.slot] = this.bytes;
@@ -102,36 +125,46 @@ class StripeRestorer {
     throw error;
   }
 
-  /** The run's data blocks, read (one read per stretch stored end to end), decompressed and
-   * checked; the results may be views into the read buffer, valid until the next run. */
-  private readAndCheck(records: BlockRecord[]): Uint8Array[] {
-    const t0 = performance.now();
-    const stored: Uint8Array[] = [];
-    let group = 0;
-    let used = 0;
-    while (group < records.length) {
-      const head = records[group] as BlockRecord;
+  /** The data records grouped by where they are stored: one stretch per run of records that lie
+   * end to end in one data file. */
+  private stretches(records: BlockRecord[]): Stretch[] {
+    const stretches: Stretch[] = [];
+    let first = 0;
+    while (first < records.length) {
+      const head = records[first] as BlockRecord;
       const fd = this.fds.get(head.dataFile);
       if (fd === undefined) this.fail(head.index, `its data file (point ${head.dataFile}) is not in the chain`);
-      let stop = group + 1;
+      let stop = first + 1;
       let length = head.storedLength;
       for (let next = records[stop]; next; next = records[++stop]) {
         if (next.dataFile !== head.dataFile || next.offset !== head.offset + length) break;
         length += next.storedLength;
       }
+      stretches.push({ fd, offset: head.offset, length, first, stop });
+      first = stop;
+    }
+    return stretches;
+  }
+
+  /** The run's data blocks, read (one read per stretch stored end to end), decompressed and
+   * checked; the results may be views into the read buffer, valid until the next run. */
+  private readAndCheck(records: BlockRecord[]): Uint8Array[] {
+    const t0 = performance.now();
+    const stored: Uint8Array[] = [];
+    let used = 0;
+    for (const { fd, offset, length, first, stop } of this.stretches(records)) {
       if (used + length > this.readBuffer.length) {
         // Sealed blocks that do not compress are a little larger than a block: a new, larger
         // buffer from here on (the views already taken keep the old one alive until this run ends).
         this.readBuffer = new Uint8Array(Math.max(length, 2 * this.readBuffer.length));
         used = 0;
       }
-      readInto(fd as number, this.readBuffer.subarray(used), length, head.offset);
-      for (let at = group; at < stop; at++) {
+      readInto(fd, this.readBuffer.subarray(used), length, offset);
+      for (let at = first; at < stop; at++) {
         const record = records[at] as BlockRecord;
         stored.push(this.readBuffer.subarray(used, used + record.storedLength));
         used += record.storedLength;
       }
-      group = stop;
     }
     const t1 = performance.now();
     this.clock[0] += t1 - t0;
@@ -194,8 +227,8 @@ class StripeRestorer {
 
 /** Restores (or verifies, or rolls back) the blocks of one stripe; the watermark moves past a
  * run only once all of it is written. */
-export function restoreStripe(task: RestoreStripeTask): RestoreStripeResult {
-  const restorer = new StripeRestorer(task);
+export function restoreStripe(task: RestoreStripeTask, hints: IoHints = ioHints()): RestoreStripeResult {
+  const restorer = new StripeRestorer(task, hints);
   try {
     restorer.open();
     const blockCount = task.map.length / RECORD_BYTES;
@@ -205,6 +238,9 @@ export function restoreStripe(task: RestoreStripeTask): RestoreStripeResult {
       if (stripeOf(index, task.slots) === task.slot) {
         if (task.watermarks) Atomics.store(task.watermarks, task.slot, index);
         if (Atomics.load(task.control, 0) !== 0) throw new LifeboatError('cancelled', 'stopped');
+        // This stripe's next run is `slots` runs on: the kernel reads it while this one is decoded.
+        const next = end + (task.slots - 1) * STRIPE_RUN;
+        if (!task.rollback && next < blockCount) restorer.readAhead(next, Math.min(blockCount, next + STRIPE_RUN));
         restorer.run(index, end);
         restorer.flushTimings();
       }
