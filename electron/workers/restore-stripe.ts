@@ -8,9 +8,10 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { writeGathered } from './gathered-write.ts';
 import { ioHints, type IoHints } from './restore-io-hints.ts';
+import { zstdInto, type ZstdInto } from './zstd-into.ts';
 import { LifeboatError } from '../errors.ts';
 import { BlockKind, RECORD_BYTES, readRecord, type BlockRecord } from '../repository/block-map.ts';
-import { decompressBlock } from '../repository/codec.ts';
+import { Codec, decompressBlock } from '../repository/codec.ts';
 import { unsealed } from '../repository/block-cipher.ts';
 import { isAllZero } from '../disks/zero.ts';
 import { STAGES, STRIPE_RUN, stripeOf, type RestoreStripeResult, type RestoreStripeTask } from './messages.ts';
@@ -54,11 +55,16 @@ class StripeRestorer {
   private compared = 0;
 
   private readonly hints: IoHints;
+  private readonly zstd: ZstdInto | null;
+  /** Reused for every run: its zstd blocks decoded, block i of a run at i block sizes. */
+  private readonly plainBuffer: Uint8Array;
 
-  constructor(task: RestoreStripeTask, hints: IoHints) {
+  constructor(task: RestoreStripeTask, codecs: StripeCodecs) {
     this.task = task;
-    this.hints = hints;
+    this.hints = codecs.hints;
+    this.zstd = codecs.zstd;
     this.readBuffer = new Uint8Array(STRIPE_RUN * task.blockSize);
+    this.plainBuffer = new Uint8Array(this.zstd ? STRIPE_RUN * task.blockSize : 0);
   }
 
   open(): void {
@@ -178,7 +184,10 @@ class StripeRestorer {
     let data: Uint8Array;
     try {
       const plain = unsealed(stored, record.codec, record.sha256, this.task.dataKey);
-      data = decompressBlock(plain.payload, plain.codec, record.rawLength);
+      data =
+        plain.codec === Codec.zstd && this.zstd
+          ? this.decodeZstd(this.zstd, plain.payload, record)
+          : decompressBlock(plain.payload, plain.codec, record.rawLength);
     } catch (error) {
       return this.fail(record.index, (error as Error).message);
     }
@@ -189,6 +198,17 @@ class StripeRestorer {
     this.clock[1] += t1 - t0;
     this.clock[2] += performance.now() - t1;
     return data;
+  }
+
+  /** A zstd block decoded into its place in the reused buffer (a view, valid until the next run). */
+  private decodeZstd(zstd: ZstdInto, frame: Uint8Array, record: BlockRecord): Uint8Array {
+    const at = (record.index % STRIPE_RUN) * this.task.blockSize;
+    const into = this.plainBuffer.subarray(at, at + record.rawLength);
+    try {
+      return into.subarray(0, zstd(frame, into));
+    } catch (error) {
+      throw new LifeboatError('corrupt-backup', `block does not decompress (zstd): ${(error as Error).message}`);
+    }
   }
 
   /** One gathered write per stretch of adjacent blocks (a hole between them ends a stretch). */
@@ -227,8 +247,12 @@ class StripeRestorer {
 
 /** Restores (or verifies, or rolls back) the blocks of one stripe; the watermark moves past a
  * run only once all of it is written. */
-export function restoreStripe(task: RestoreStripeTask, hints: IoHints = ioHints()): RestoreStripeResult {
-  const restorer = new StripeRestorer(task, hints);
+/** What a stripe reads and decodes with: the addon's io hints and zstd decoder, or their fallbacks
+ * (tests pass their own to restore without them). */
+export type StripeCodecs = { hints: IoHints; zstd: ZstdInto | null };
+
+export function restoreStripe(task: RestoreStripeTask, codecs: StripeCodecs = { hints: ioHints(), zstd: zstdInto() }): RestoreStripeResult {
+  const restorer = new StripeRestorer(task, codecs);
   try {
     restorer.open();
     const blockCount = task.map.length / RECORD_BYTES;

@@ -7,6 +7,7 @@
       "sources": ["seek_data.c"],
       "include_dirs": ["../include"],
       "defines": ["NAPI_VERSION=8"],
+      "libraries": ["-ldl", "-lpthread"],
       "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]
     }
   ]

@@ -4,8 +4,10 @@
 // Node's positional reads (pread) never use. Node-API only, so one build loads in any Node or
 // Electron with Node-API 8.
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "lifeboat_napi.h"
@@ -80,11 +82,98 @@ static napi_value will_need(napi_env env, napi_callback_info info) {
   return range_result(env, failed != 0, "posix_fadvise");
 }
 
+// zstd frames decoded by the system's libzstd (libzstd1: dpkg depends on it, so every Debian has
+// it), opened at run time so the build needs no zstd headers and no library to link: this decodes
+// about 2.5x as fast as node:zlib's zstd on the same frames (1.8 against 0.7 GB/s here), and
+// decodes into a buffer the caller reuses. Without the library, zstdVersion() says 0 and the JS
+// side keeps node:zlib.
+typedef void* (*zstd_create_dctx_fn)(void);
+typedef size_t (*zstd_free_dctx_fn)(void*);
+typedef size_t (*zstd_decompress_dctx_fn)(void*, void*, size_t, const void*, size_t);
+typedef unsigned (*zstd_is_error_fn)(size_t);
+typedef const char* (*zstd_error_name_fn)(size_t);
+typedef unsigned (*zstd_version_fn)(void);
+
+static struct {
+  zstd_create_dctx_fn create_dctx;
+  zstd_free_dctx_fn free_dctx;
+  zstd_decompress_dctx_fn decompress_dctx;
+  zstd_is_error_fn is_error;
+  zstd_error_name_fn error_name;
+  zstd_version_fn version;
+} zstd;
+static pthread_once_t zstd_once = PTHREAD_ONCE_INIT;
+
+static void zstd_open(void) {
+  void* library = dlopen("libzstd.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (library == NULL) return;
+  zstd.create_dctx = (zstd_create_dctx_fn)dlsym(library, "ZSTD_createDCtx");
+  zstd.free_dctx = (zstd_free_dctx_fn)dlsym(library, "ZSTD_freeDCtx");
+  zstd.decompress_dctx = (zstd_decompress_dctx_fn)dlsym(library, "ZSTD_decompressDCtx");
+  zstd.is_error = (zstd_is_error_fn)dlsym(library, "ZSTD_isError");
+  zstd.error_name = (zstd_error_name_fn)dlsym(library, "ZSTD_getErrorName");
+  zstd.version = (zstd_version_fn)dlsym(library, "ZSTD_versionNumber");
+  if (!zstd.create_dctx || !zstd.free_dctx || !zstd.decompress_dctx || !zstd.is_error || !zstd.error_name || !zstd.version)
+    zstd.version = NULL;
+}
+
+// One decompression context per thread that loads the addon (the engine's and each worker's):
+// a context is not thread-safe, and making one per frame costs more than small frames take.
+static void free_dctx(napi_env env, void* dctx, void* hint) {
+  (void)env;
+  (void)hint;
+  zstd.free_dctx(dctx);
+}
+
+// zstdVersion() → libzstd's version number (10504 for 1.5.4), or 0 when it cannot be opened.
+static napi_value zstd_version(napi_env env, napi_callback_info info) {
+  (void)info;
+  pthread_once(&zstd_once, zstd_open);
+  napi_value result;
+  CHECK(napi_create_uint32(env, zstd.version ? zstd.version() : 0, &result));
+  return result;
+}
+
+static int typed_bytes(napi_env env, napi_value value, void** data, size_t* length) {
+  napi_typedarray_type type;
+  return napi_get_typedarray_info(env, value, &type, length, data, NULL, NULL) == napi_ok && type == napi_uint8_array;
+}
+
+// zstdDecompress(frame, into) → bytes decoded into `into` (Uint8Arrays); throws with zstd's error
+// name when the frame is damaged or decodes to more than `into` holds.
+static napi_value zstd_decompress(napi_env env, napi_callback_info info) {
+  size_t argc = 2, source_length, target_length;
+  napi_value argv[2], result;
+  void *source, *target, *dctx = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !typed_bytes(env, argv[0], &source, &source_length) || !typed_bytes(env, argv[1], &target, &target_length))
+    return throw_type_error(env, "zstdDecompress(frame, into): two Uint8Arrays");
+  pthread_once(&zstd_once, zstd_open);
+  if (zstd.version == NULL) return throw_type_error(env, "zstdDecompress: libzstd.so.1 is not on this machine");
+  CHECK(napi_get_instance_data(env, &dctx));
+  if (dctx == NULL) {
+    dctx = zstd.create_dctx();
+    if (dctx == NULL || napi_set_instance_data(env, dctx, free_dctx, NULL) != napi_ok) {
+      napi_throw_error(env, NULL, "zstdDecompress: no memory for a decompression context");
+      return NULL;
+    }
+  }
+  size_t decoded = zstd.decompress_dctx(dctx, target, target_length, source, source_length);
+  if (zstd.is_error(decoded)) {
+    napi_throw_error(env, NULL, zstd.error_name(decoded));
+    return NULL;
+  }
+  CHECK(napi_create_double(env, (double)decoded, &result));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"seek", NULL, seek, NULL, NULL, NULL, napi_default, NULL},
       {"startWriteback", NULL, start_writeback, NULL, NULL, NULL, napi_default, NULL},
       {"willNeed", NULL, will_need, NULL, NULL, NULL, napi_default, NULL},
+      {"zstdVersion", NULL, zstd_version, NULL, NULL, NULL, napi_default, NULL},
+      {"zstdDecompress", NULL, zstd_decompress, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties));
   return exports;
