@@ -1,6 +1,7 @@
 // The restore data path of a block worker, called directly: runs of adjacent blocks are read,
 // checked and written together, and the result is the point's disk byte for byte, holes left
 // unwritten; a corrupt block anywhere in a run names its own index and writes nothing of the run.
+// The same holds with the seek-data addon's io hints and zstd decoder and with their fallbacks.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync, ftruncateSync } from 'node:fs';
@@ -11,7 +12,10 @@ import fc from 'fast-check';
 import { BlockKind, RECORD_BYTES, writeRecord } from '../../electron/repository/block-map.ts';
 import { Codec, compressBlock } from '../../electron/repository/codec.ts';
 import { STRIPE_RUN, type RestoreStripeTask } from '../../electron/workers/messages.ts';
-import { restoreStripe, StripeError } from '../../electron/workers/restore-stripe.ts';
+import { restoreStripe, StripeError, type StripeCodecs } from '../../electron/workers/restore-stripe.ts';
+import { ioHints } from '../../electron/workers/restore-io-hints.ts';
+import { zstdInto } from '../../electron/workers/zstd-into.ts';
+import { fileExtents, seekNative, type SeekNative } from '../../electron/disks/seek-data.ts';
 
 const BLOCK = 4096;
 
@@ -87,6 +91,10 @@ function task(disk: Disk, targetPath: string, slot = 0, slots = 1): RestoreStrip
   };
 }
 
+/** The addon's hints and decoder, and the fallbacks a machine without it restores with. */
+const withAddon: StripeCodecs = { hints: ioHints(), zstd: zstdInto() };
+const withoutAddon: StripeCodecs = { hints: ioHints('no addon in this test'), zstd: zstdInto('no addon in this test') };
+
 function withDir(run: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-stripe-'));
   try {
@@ -126,10 +134,19 @@ test('holes between data, a short last block and blocks from several data files 
   });
 });
 
-test('a corrupt block in the middle of a run names its own index and writes nothing of that run', () => {
+for (const [name, codecs, compressible] of [
+  ['stored as is', withAddon, false],
+  ['zstd, decoded by the addon', withAddon, true],
+  ['zstd, decoded by node:zlib', withoutAddon, true],
+] as const)
+  test(`a corrupt block (${name}) in the middle of a run names its own index and writes nothing of that run`, () => {
+    corruptBlockInRun(codecs, compressible);
+  });
+
+function corruptBlockInRun(codecs: StripeCodecs, compressible: boolean): void {
   withDir((dir) => {
     const count = 2 * STRIPE_RUN;
-    const plan: BlockPlan[] = Array.from({ length: count }, () => ({ kind: 'data', file: 1, compressible: false }));
+    const plan: BlockPlan[] = Array.from({ length: count }, () => ({ kind: 'data', file: 1, compressible }));
     const disk = layOut(
       dir,
       plan,
@@ -146,8 +163,8 @@ test('a corrupt block in the middle of a run names its own index and writes noth
     emptyTarget(target, count * BLOCK);
     const job = task(disk, target);
     assert.throws(
-      () => restoreStripe(job),
-      (error: unknown) => error instanceof StripeError && error.blockIndex === corrupt && /SHA-256/.test(error.message),
+      () => restoreStripe(job, codecs),
+      (error: unknown) => error instanceof StripeError && error.blockIndex === corrupt && /SHA-256|does not decompress/.test(error.message),
     );
     const written = readFileSync(target);
     assert.deepEqual(written.subarray(0, STRIPE_RUN * BLOCK), disk.expected.subarray(0, STRIPE_RUN * BLOCK));
@@ -158,7 +175,7 @@ test('a corrupt block in the middle of a run names its own index and writes noth
     assert.equal(job.watermarks?.[0], STRIPE_RUN, 'the watermark moved past a run that was not written');
     assert.equal(Atomics.load(job.control, 0), 2, 'the other stripes were not told to stop');
   });
-});
+}
 
 test('any layout, stored in any order, striped over any number of workers, restores byte for byte', () => {
   const layouts = fc.record({
@@ -172,9 +189,10 @@ test('any layout, stored in any order, striped over any number of workers, resto
     shortBy: fc.integer({ min: 0, max: BLOCK - 1 }),
     slots: fc.integer({ min: 1, max: 3 }),
     shuffle: fc.array(fc.nat(), { maxLength: 4 * STRIPE_RUN }),
+    codecs: fc.constantFrom(withAddon, withoutAddon),
   });
   fc.assert(
-    fc.property(layouts, ({ plan, shortBy, slots, shuffle }) => {
+    fc.property(layouts, ({ plan, shortBy, slots, shuffle, codecs }) => {
       withDir((dir) => {
         const capacity = plan.length * BLOCK - shortBy;
         const order = plan.map((_, index) => index);
@@ -187,7 +205,7 @@ test('any layout, stored in any order, striped over any number of workers, resto
         const target = join(dir, 'disk-flat.vmdk');
         emptyTarget(target, capacity);
         let bytes = 0;
-        for (let slot = 0; slot < slots; slot++) bytes += restoreStripe(task(disk, target, slot, slots)).bytes;
+        for (let slot = 0; slot < slots; slot++) bytes += restoreStripe(task(disk, target, slot, slots), codecs).bytes;
         assert.equal(bytes, countData(plan, capacity));
         assert.deepEqual(readFileSync(target), disk.expected);
       });
@@ -199,3 +217,105 @@ test('any layout, stored in any order, striped over any number of workers, resto
 function countData(plan: BlockPlan[], capacity: number): number {
   return plan.reduce((sum, block, index) => sum + (block.kind === 'data' ? Math.min(BLOCK, capacity - index * BLOCK) : 0), 0);
 }
+
+/** A plan of several runs: compressible and incompressible data from two files, holes between. */
+function mixedPlan(runs: number): BlockPlan[] {
+  return Array.from({ length: runs * STRIPE_RUN }, (_, index) =>
+    index % 7 === 3 || (index >= 2 * STRIPE_RUN && index < 3 * STRIPE_RUN)
+      ? { kind: 'hole' }
+      : { kind: 'data', file: 1 + (index % 4 === 0 ? 1 : 0), compressible: index % 3 !== 0 },
+  );
+}
+
+/** [start, end) byte ranges of the plan's data blocks, neighbours merged. */
+function dataRanges(plan: BlockPlan[], capacity: number): [number, number][] {
+  const ranges: [number, number][] = [];
+  plan.forEach((block, index) => {
+    if (block.kind !== 'data') return;
+    const start = index * BLOCK;
+    const end = Math.min(capacity, start + BLOCK);
+    const last = ranges.at(-1);
+    if (last && last[1] === start) last[1] = end;
+    else ranges.push([start, end]);
+  });
+  return ranges;
+}
+
+for (const [name, codecs] of [
+  ['with the addon', withAddon],
+  ['without it', withoutAddon],
+] as const)
+  test(`restored ${name}, the file holds data exactly where the point has data (SEEK_DATA): holes stay holes`, () => {
+    assert.equal(typeof seekNative(), 'object', 'the seek-data addon is built');
+    withDir((dir) => {
+      const plan = mixedPlan(5);
+      const capacity = plan.length * BLOCK;
+      const disk = layOut(
+        dir,
+        plan,
+        capacity,
+        plan.map((_, index) => index),
+      );
+      const target = join(dir, 'disk-flat.vmdk');
+      emptyTarget(target, capacity);
+      for (let slot = 0; slot < 2; slot++) restoreStripe(task(disk, target, slot, 2), codecs);
+      assert.deepEqual(readFileSync(target), disk.expected);
+      const fd = openSync(target, 'r');
+      try {
+        const data = fileExtents(fd, 0, capacity).filter((extent) => extent.state === 'data');
+        assert.deepEqual(
+          data.map((extent) => [extent.offset, extent.offset + extent.length]),
+          dataRanges(plan, capacity),
+        );
+      } finally {
+        closeSync(fd);
+      }
+    });
+  });
+
+test("the io hints ask for each stripe's next run ahead and write back each written run; a failing hint is dropped, the restore goes on", () => {
+  withDir((dir) => {
+    const plan = mixedPlan(6);
+    const capacity = plan.length * BLOCK;
+    const disk = layOut(
+      dir,
+      plan,
+      capacity,
+      plan.map((_, index) => index),
+    );
+    const target = join(dir, 'disk-flat.vmdk');
+    emptyTarget(target, capacity);
+    const calls = { willNeed: [] as [number, number][], startWriteback: [] as [number, number][] };
+    let writebacks = 0;
+    const native = seekNative() as SeekNative;
+    const spy: SeekNative = {
+      seek: (fd, offset, whence) => native.seek(fd, offset, whence),
+      willNeed: (_fd, offset, length) => void calls.willNeed.push([offset, offset + length]),
+      startWriteback: (_fd, offset, length) => {
+        calls.startWriteback.push([offset, offset + length]);
+        // The second one fails as a file system that cannot do it would: no more are given.
+        if (++writebacks === 2) throw Object.assign(new Error('sync_file_range: Invalid argument'), { errno: 22 });
+      },
+    };
+    const slots = 2;
+    const hints = ioHints(spy);
+    for (let slot = 0; slot < slots; slot++) restoreStripe(task(disk, target, slot, slots), { hints, zstd: null });
+    assert.deepEqual(readFileSync(target), disk.expected);
+    // Stripe 0 writes back its runs with data (run 2 is all holes and gets none): run 0, then run 4,
+    // which fails; stripe 1 gives none after that.
+    assert.deepEqual(calls.startWriteback, [
+      [0, STRIPE_RUN * BLOCK],
+      [4 * STRIPE_RUN * BLOCK, 5 * STRIPE_RUN * BLOCK],
+    ]);
+    // Every data block of a run that is not its stripe's first was asked for ahead, in its data file.
+    plan.forEach((block, index) => {
+      if (block.kind !== 'data' || Math.floor(index / STRIPE_RUN) < slots) return;
+      const stored = disk.stored[index] as { offset: number; file: number };
+      const length = Math.min(BLOCK, capacity - index * BLOCK);
+      assert.ok(
+        calls.willNeed.some(([start, end]) => start <= stored.offset && stored.offset < end),
+        `block ${index} (stored at ${stored.offset}, about ${length} bytes) was not read ahead`,
+      );
+    });
+  });
+});
