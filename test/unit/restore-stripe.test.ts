@@ -95,6 +95,19 @@ function task(disk: Disk, targetPath: string, slot = 0, slots = 1): RestoreStrip
 const withAddon: StripeCodecs = { hints: ioHints(), zstd: zstdInto() };
 const withoutAddon: StripeCodecs = { hints: ioHints('no addon in this test'), zstd: zstdInto('no addon in this test') };
 
+/** The plan's blocks stored in disk order, and an empty target the size of the disk. */
+function inDiskOrder(dir: string, plan: BlockPlan[], capacity: number): { disk: Disk; target: string } {
+  const disk = layOut(
+    dir,
+    plan,
+    capacity,
+    plan.map((_, index) => index),
+  );
+  const target = join(dir, 'disk-flat.vmdk');
+  emptyTarget(target, capacity);
+  return { disk, target };
+}
+
 function withDir(run: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-stripe-'));
   try {
@@ -114,14 +127,7 @@ test('holes between data, a short last block and blocks from several data files 
         : { kind: 'data', file: 1 + (index % 3 === 0 ? 1 : 0), compressible: index % 2 === 0 },
     );
     const capacity = count * BLOCK - 1000;
-    const disk = layOut(
-      dir,
-      plan,
-      capacity,
-      plan.map((_, index) => index),
-    );
-    const target = join(dir, 'disk-flat.vmdk');
-    emptyTarget(target, capacity);
+    const { disk, target } = inDiskOrder(dir, plan, capacity);
     const job = task(disk, target);
     const result = restoreStripe(job);
     const dataBlocks = plan.filter((block) => block.kind === 'data').length;
@@ -227,6 +233,13 @@ function mixedPlan(runs: number): BlockPlan[] {
   );
 }
 
+/** A mixed plan of `runs` runs laid out in disk order, and an empty target for it. */
+function mixedDisk(dir: string, runs: number): { plan: BlockPlan[]; capacity: number; disk: Disk; target: string } {
+  const plan = mixedPlan(runs);
+  const capacity = plan.length * BLOCK;
+  return { plan, capacity, ...inDiskOrder(dir, plan, capacity) };
+}
+
 /** [start, end) byte ranges of the plan's data blocks, neighbours merged. */
 function dataRanges(plan: BlockPlan[], capacity: number): [number, number][] {
   const ranges: [number, number][] = [];
@@ -248,16 +261,7 @@ for (const [name, codecs] of [
   test(`restored ${name}, the file holds data exactly where the point has data (SEEK_DATA): holes stay holes`, () => {
     assert.equal(typeof seekNative(), 'object', 'the seek-data addon is built');
     withDir((dir) => {
-      const plan = mixedPlan(5);
-      const capacity = plan.length * BLOCK;
-      const disk = layOut(
-        dir,
-        plan,
-        capacity,
-        plan.map((_, index) => index),
-      );
-      const target = join(dir, 'disk-flat.vmdk');
-      emptyTarget(target, capacity);
+      const { plan, capacity, disk, target } = mixedDisk(dir, 5);
       for (let slot = 0; slot < 2; slot++) restoreStripe(task(disk, target, slot, 2), codecs);
       assert.deepEqual(readFileSync(target), disk.expected);
       const fd = openSync(target, 'r');
@@ -275,16 +279,7 @@ for (const [name, codecs] of [
 
 test("the io hints ask for each stripe's next run ahead and write back each written run; a failing hint is dropped, the restore goes on", () => {
   withDir((dir) => {
-    const plan = mixedPlan(6);
-    const capacity = plan.length * BLOCK;
-    const disk = layOut(
-      dir,
-      plan,
-      capacity,
-      plan.map((_, index) => index),
-    );
-    const target = join(dir, 'disk-flat.vmdk');
-    emptyTarget(target, capacity);
+    const { plan, capacity, disk, target } = mixedDisk(dir, 6);
     const calls = { willNeed: [] as [number, number][], startWriteback: [] as [number, number][] };
     let writebacks = 0;
     const native = seekNative() as SeekNative;
