@@ -34,6 +34,13 @@ async function vmNames(engine: Engine): Promise<string[]> {
   return (await engine.hosts.inventory('vc')).vms;
 }
 
+/** A failed or cancelled restore of VM `name` left no VM and no folder on any datastore. */
+async function assertNothingLeft(engine: Engine, vc: Vcsim, vmsBefore: string[], name: string): Promise<void> {
+  assert.deepEqual(await vmNames(engine), vmsBefore);
+  for (const folder of Object.values(vc.datastores))
+    assert.ok(!(await readdir(folder)).includes(name), `no files of the half-made VM in ${folder}`);
+}
+
 test('vSphere: add a host, restore a VM over NBD, bit-identical on the datastore', { skip: unavailable ?? false }, async () => {
   const { dir, engine, vc } = await setUp();
   await assert.rejects(
@@ -144,9 +151,7 @@ test('vSphere: a restore that fails after the VM exists removes the half-made VM
   const ended = await runJob(engine, job);
   off();
   assert.equal(ended.state, 'cancelled');
-  assert.deepEqual(await vmNames(engine), before);
-  for (const folder of Object.values(vc.datastores))
-    assert.ok(!(await readdir(folder)).includes('half'), `no files of the half-made VM in ${folder}`);
+  await assertNothingLeft(engine, vc, before, 'half');
 });
 
 test(
@@ -173,9 +178,7 @@ test(
     );
     assert.equal(job.state, 'failed');
     assert.match(job.error ?? '', /disk scsi0:0, offset \d+: corrupt block/);
-    assert.deepEqual(await vmNames(engine), before);
-    for (const folder of Object.values(vc.datastores))
-      assert.ok(!(await readdir(folder)).includes('torn'), `no files of the half-made VM in ${folder}`);
+    await assertNothingLeft(engine, vc, before, 'torn');
   },
 );
 
