@@ -22,6 +22,10 @@ type Slot = { worker: Worker; busy: Map<number, Pending> };
 
 /** Tasks posted to one worker at once: the one it runs and the one it starts next. */
 const TASKS_PER_WORKER = 2;
+/** Tasks of a few milliseconds, behind which another may wait on the same worker. A task is
+ * never posted behind a long one (a restore stripe, a file copy or hash), where it would wait
+ * for it even after another worker fell free. */
+const SHORT_TASKS: ReadonlySet<WorkerTask['type']> = new Set(['decode-block', 'write-blocks', 'scan-blocks', 'compress-blocks']);
 
 /** The worker entry: the .ts source when running from source, the bundle's .mjs when bundled. */
 function workerUrl(): URL {
@@ -87,7 +91,7 @@ export class WorkerPool {
     // Level by level: every idle worker gets a task before any gets a second one.
     for (let depth = 1; depth <= TASKS_PER_WORKER; depth++) {
       for (const slot of this.slots) {
-        if (slot.busy.size >= depth) continue;
+        if (slot.busy.size >= depth || ![...slot.busy.values()].every((posted) => SHORT_TASKS.has(posted.task.type))) continue;
         const pending = this.queue.shift();
         if (!pending) break;
         const id = this.nextId++;
