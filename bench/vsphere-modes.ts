@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
 import type { VmBench } from './vm-bench.ts';
+import type { JobEvent } from '../shared/domain.ts';
 import { startVcsim, vcsimUnavailable } from '../scripts/peers/vcsim.ts';
 
 /** Restore of the same VM to govmomi's vCenter simulator in each transport mode. */
@@ -33,6 +34,7 @@ export async function vsphereModes({ root, source, capacity, cpTime, runs, timed
     for (const [mode, diskFormat] of modes) {
       const times: number[] = [];
       let stages = '';
+      let steps = '';
       for (let run = 0; run < runs; run++) {
         const name = `bench-${mode}-${run}`;
         times.push(
@@ -52,6 +54,7 @@ export async function vsphereModes({ root, source, capacity, cpTime, runs, timed
             );
             if (job.state !== 'succeeded') throw new Error(`${mode} restore failed: ${job.error}`);
             stages = JSON.stringify(job.result?.stages ?? {});
+            steps = stepSeconds(engine.catalog.jobEvents(job.id));
           }),
         );
         await rm(join(lun.LocalDS_0, name), { recursive: true, force: true });
@@ -60,9 +63,21 @@ export async function vsphereModes({ root, source, capacity, cpTime, runs, timed
       console.log(
         `  vSphere restore, ${mode.padEnd(6)} (${diskFormat})   ${time.toFixed(2)} s  ${(capacity / time / 1e6).toFixed(0)} MB/s of disk  ratio to cp ${(cpTime / time).toFixed(2)}  busy s per stage (last run) ${stages}`,
       );
+      console.log(`    seconds per step (last run) ${steps}; raw runs (s) ${times.map((t) => t.toFixed(2)).join(' ')}`);
     }
   } finally {
     await engine.close();
     await vc.stop();
   }
+}
+
+/** Seconds from each step's start to the next one's (the last step to the job's last event):
+ * the disk transfer against the vCenter calls around it. */
+function stepSeconds(events: JobEvent[]): string {
+  const starts = events.flatMap((event) => {
+    const step = /^step (\S+) started$/.exec(event.message)?.[1];
+    return step ? [{ step, at: Date.parse(event.at) }] : [];
+  });
+  const end = Date.parse(events.at(-1)?.at ?? '');
+  return starts.map(({ step, at }, index) => `${step} ${(((starts[index + 1]?.at ?? end) - at) / 1000).toFixed(2)}`).join(', ');
 }

@@ -122,7 +122,7 @@ export class PointDisk implements Disk {
    * shared with other readers: not to be changed. */
   block(index: number): Promise<Uint8Array> {
     const { length, stored, key } = this.locate(index);
-    if (!stored) return Promise.resolve(new Uint8Array(length));
+    if (!stored) return Promise.resolve(this.zeros(length));
     return this.cache.get(key, length, () => this.loadBlock(index, length, stored));
   }
 
@@ -153,9 +153,24 @@ export class PointDisk implements Disk {
     }
   }
 
-  /** The whole disk in order, block by block (holes as zero blocks). */
+  /** One zero block for every hole (blocks are read-only): a thin disk's holes cost no
+   * allocation each. */
+  private zeroBlock: Uint8Array | null = null;
+  private zeros(length: number): Uint8Array {
+    this.zeroBlock ??= new Uint8Array(this.point.blockSize);
+    return this.zeroBlock.subarray(0, length);
+  }
+
+  /** The whole disk in order, block by block (holes as zero blocks), the blocks themselves
+   * rather than copies, decoded ahead as a sequential read() is. */
   async *stream(): AsyncGenerator<Uint8Array> {
-    for (let index = 0; index < this.disk.blockCount; index++) yield await this.block(index);
+    // The read-ahead is topped up each time an eighth of it has been taken (not every block:
+    // each top-up walks the whole window).
+    const refill = Math.max(1, Math.floor(this.readAhead / 8));
+    for (let index = 0; index < this.disk.blockCount; index++) {
+      if (this.readAhead > 0 && index % refill === 0) this.decodeAhead(index + 1);
+      yield await this.block(index);
+    }
   }
 
   async close(): Promise<void> {

@@ -4,8 +4,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VsphereTarget } from '../../shared/domain.ts';
-import type { Disk } from '../disks/disk.ts';
-import { diskByteStream } from '../drivers/vsphere/disk-upload.ts';
+import { diskByteStream, type StreamingDisk } from '../drivers/vsphere/disk-upload.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
 import type { StepContext } from '../jobs/plan.ts';
@@ -143,7 +142,7 @@ export abstract class VsphereRestoreBase {
    * `path` of the datastore; the time it takes counts as the network stage. */
   protected async uploadDisk(
     target: { client: VsphereClient; datacenter: string; datastore: string; path: string },
-    reader: Disk,
+    reader: StreamingDisk,
     context: StepContext,
     onProgress: (bytes: number) => void,
   ): Promise<void> {

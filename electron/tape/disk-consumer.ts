@@ -1,14 +1,16 @@
 // A tape pass consumer that writes a copy's blocks straight into the VM's disk files: stored
-// blocks go in batches to the block workers (decompress, check SHA-256, write to every place the
-// block is used). The batches queued or in flight are a read-ahead of up to READ_AHEAD_BYTES of
-// stored data: the drive streams on into it while the workers catch up, and only when it is full
-// does the pass wait (which the drive model counts when it lasts).
+// blocks are copied into a shared ring (payload-ring.ts) and go in batches to the block workers
+// (decompress, check SHA-256, write to every place the block is used). The batches queued or in
+// flight are a read-ahead of up to READ_AHEAD_BYTES of stored data: the drive streams on into it
+// while the workers catch up, and only when it is full does the pass wait (which the drive model
+// counts when it lasts).
 import type { TapeCopy } from '../catalog/tape-catalog.ts';
 import { LifeboatError } from '../errors.ts';
 import type { WriteBlocksResult, WriteBlocksTask } from '../workers/messages.ts';
 import type { WorkerPool } from '../workers/pool.ts';
 import { diskMapOf } from './copy-plan.ts';
 import { ConsumerBase, type ConsumerOptions } from './consumer-base.ts';
+import { PayloadRing } from './payload-ring.ts';
 import { MAP_ENTRY_BYTES, type Frame } from './tape-format.ts';
 
 const MIB = 1024 * 1024;
@@ -63,6 +65,9 @@ export class DiskRestoreConsumer extends ConsumerBase {
   private readonly readAheadLimit: number;
   private readonly batchLimit: number;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Where the stored blocks read ahead are kept: the read-ahead, and a few blocks of room for
+   * the one being added and for the ring's unused tail. */
+  private readonly ring: PayloadRing;
   /** Settles when the job is cancelled (a pass waiting for room stops waiting). */
   private readonly cancelled: Promise<void>;
 
@@ -74,6 +79,7 @@ export class DiskRestoreConsumer extends ConsumerBase {
     this.cancelled = new Promise((resolve) => this.signal.addEventListener('abort', () => resolve(), { once: true }));
     this.batchLimit = batchBytesFor(options.pool.size, this.readAheadLimit);
     const { manifest, maps } = options.copy;
+    this.ring = new PayloadRing(this.readAheadLimit + 4 * manifest.blockSize);
     manifest.disks.forEach((disk, diskIndex) => {
       const map = diskMapOf(manifest, maps, diskIndex);
       const path = options.diskPaths[diskIndex] as string;
@@ -90,8 +96,18 @@ export class DiskRestoreConsumer extends ConsumerBase {
   async deliver(uniqueId: number, frame: Frame, payload: Uint8Array): Promise<void> {
     const places = this.places.get(uniqueId);
     if (!places) throw new LifeboatError('corrupt-backup', `${this.label}: tape block ${uniqueId} is used by no disk of the copy`);
+    let copy = this.ring.copyIn(payload);
+    // No room before the batches in flight are written (the ring's room comes back in order).
+    for (let guard = 0; !copy; guard++) {
+      this.dispatch();
+      if (this.failure || this.signal.aborted) return;
+      if (this.inFlight.size === 0 || guard >= 1_000_000)
+        throw new LifeboatError('internal', `${this.label}: no room in the read-ahead for tape block ${uniqueId}`);
+      await Promise.race([...this.inFlight, this.cancelled]);
+      copy = this.ring.copyIn(payload);
+    }
     this.batch.push({
-      payload,
+      payload: copy,
       codec: frame.codec,
       rawLength: frame.rawLength,
       sha256: frame.sha256,
@@ -99,14 +115,15 @@ export class DiskRestoreConsumer extends ConsumerBase {
     });
     this.batchPlaces.push(places);
     this.batchBytes += frame.rawLength * places.length;
-    this.batchStored += payload.length;
-    this.readAhead += payload.length;
+    this.batchStored += copy.length;
+    this.readAhead += copy.length;
     if (this.batchBytes >= this.batchLimit) this.dispatch();
     // Back-pressure: the tape waits only when the read-ahead is full, and not past a cancel.
     for (let guard = 0; this.readAhead >= this.readAheadLimit && this.inFlight.size > 0 && guard < 1_000_000; guard++) {
       if (this.failure || this.signal.aborted) return;
       await Promise.race([...this.inFlight, this.cancelled]);
     }
+    console.error();
   }
 
   /** Queues the batch being filled on the pool (which hands it to the next free worker). */
@@ -119,15 +136,14 @@ export class DiskRestoreConsumer extends ConsumerBase {
     this.batchPlaces = [];
     this.batchBytes = 0;
     this.batchStored = 0;
+    const region = this.ring.seal();
     if (this.failure || this.signal.aborted) {
       this.readAhead -= stored;
+      this.ring.release(region);
       return;
     }
-    // Each payload owns its buffer (the pass copies it off the tape block): move, do not copy.
-    const transfer = blocks
-      .map((block) => block.payload.buffer as ArrayBuffer)
-      .filter((buffer, index, all) => all.indexOf(buffer) === index);
-    const task: Promise<void> = this.options.pool.run<WriteBlocksResult>({ type: 'write-blocks', blocks, dataKey: null }, transfer).then(
+    // The payloads are views of the shared ring: the worker reads them where they are.
+    const task: Promise<void> = this.options.pool.run<WriteBlocksResult>({ type: 'write-blocks', blocks, dataKey: null }).then(
       (result) => {
         this.busy('decompress', (result.timings[0] ?? 0) / 1000);
         this.busy('verify', (result.timings[1] ?? 0) / 1000);
@@ -145,6 +161,7 @@ export class DiskRestoreConsumer extends ConsumerBase {
     );
     const tracked = task.finally(() => {
       this.readAhead -= stored;
+      this.ring.release(region);
       this.inFlight.delete(tracked);
     });
     this.inFlight.add(tracked);

@@ -255,21 +255,25 @@ export class BlockStreamReader {
     return true;
   }
 
-  /** Exactly `length` bytes, or null when the file ends first. With `owned`, the bytes are a
-   * buffer of their own (safe to keep or transfer); else they may be a view of a tape block. */
-  async take(length: number, owned = false): Promise<Uint8Array | null> {
-    if (!owned && this.at + length <= this.chunk.length) {
+  /** Bytes that span tape blocks are put together here, reused by the next take that spans. */
+  private joined: Uint8Array = new Uint8Array(0);
+
+  /** Exactly `length` bytes, or null when the file ends first: a view of a tape block, or of a
+   * buffer this reader reuses, valid until the next take or skip (copy what is kept). */
+  async take(length: number): Promise<Uint8Array | null> {
+    if (this.at + length <= this.chunk.length) {
       const out = this.chunk.subarray(this.at, this.at + length);
       this.at += length;
       this.offset += length;
       return out;
     }
-    // Plain Uint8Arrays on both sides: set() between Buffers takes a path several times slower.
-    const out = new Uint8Array(length);
+    if (this.joined.length < length) this.joined = new Uint8Array(length);
+    const out = this.joined.subarray(0, length);
     let done = 0;
     while (done < length) {
       if (this.at >= this.chunk.length && !(await this.fill())) return null;
       const take = Math.min(length - done, this.chunk.length - this.at);
+      // Plain Uint8Arrays on both sides: set() between Buffers takes a path several times slower.
       out.set(new Uint8Array(this.chunk.buffer, this.chunk.byteOffset + this.at, take), done);
       this.at += take;
       done += take;

@@ -28,6 +28,8 @@ export interface PassConsumer {
   readonly copy: TapeCopy;
   readonly signal: AbortSignal;
   failure: Error | null;
+  /** A stored block off the tape. `payload` is the reader's memory until the promise settles:
+   * a consumer copies what it keeps. */
   deliver(uniqueId: number, frame: Frame, payload: Uint8Array): Promise<void>;
   /** Every block has been delivered: finish writing. */
   drain(): Promise<void>;
@@ -281,15 +283,14 @@ async function readWanted(
             `tape ${drive.barcode} file ${entry.file} offset ${entry.offset}: the block there is not the one the catalog expects`,
           );
         }
-        const payload = await reader.take(frame.storedLength, true);
+        const payload = await reader.take(frame.storedLength);
         if (!payload) throw cut(drive, entry);
         const tapeSeconds = (performance.now() - reading) / 1000;
         for (const taker of takers) taker.busy('tape read', tapeSeconds);
         last = { file: entry.file, offset: entry.offset };
-        for (const [index, taker] of takers.entries()) {
+        for (const taker of takers) {
           try {
-            // A payload may move to a worker; a second taker gets its own copy.
-            await taker.deliver(entry.uniqueId, frame, index === 0 ? payload : Uint8Array.prototype.slice.call(payload));
+            await taker.deliver(entry.uniqueId, frame, payload);
           } catch (error) {
             taker.failure ??= error as Error;
           }

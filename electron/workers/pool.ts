@@ -1,5 +1,7 @@
-// A fixed set of block workers. Tasks queue until a worker is free; a worker that dies takes
-// its task down with a clear error and is replaced.
+// A fixed set of block workers. Each worker has up to TASKS_PER_WORKER tasks posted to it, so it
+// starts its next one as soon as it ends one, not after a round trip through this thread (which
+// may be busy, or collecting garbage, just then); the rest queue here. A worker that dies takes
+// its tasks down with a clear error and is replaced.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { LifeboatError, type ErrorCode } from '../errors.ts';
@@ -15,7 +17,15 @@ export class WorkerTaskError extends LifeboatError {
 }
 
 type Pending = { task: WorkerTask; transfer: ArrayBuffer[]; resolve: (value: unknown) => void; reject: (error: Error) => void };
-type Slot = { worker: Worker; busy: { id: number; pending: Pending } | null };
+/** Tasks posted to one worker, by id. */
+type Slot = { worker: Worker; busy: Map<number, Pending> };
+
+/** Tasks posted to one worker at once: the one it runs and the one it starts next. */
+const TASKS_PER_WORKER = 2;
+/** Tasks of a few milliseconds, behind which another may wait on the same worker. A task is
+ * never posted behind a long one (a restore stripe, a file copy or hash), where it would wait
+ * for it even after another worker fell free. */
+const SHORT_TASKS: ReadonlySet<WorkerTask['type']> = new Set(['decode-block', 'write-blocks', 'scan-blocks', 'compress-blocks']);
 
 /** The worker entry: the .ts source when running from source, the bundle's .mjs when bundled. */
 function workerUrl(): URL {
@@ -41,13 +51,13 @@ export class WorkerPool {
   }
 
   private spawn(): Slot {
-    const slot: Slot = { worker: new Worker(workerUrl()), busy: null };
+    const slot: Slot = { worker: new Worker(workerUrl()), busy: new Map() };
     slot.worker.on('message', (reply: WorkerReply) => {
-      const busy = slot.busy;
-      if (!busy || busy.id !== reply.id) return;
-      slot.busy = null;
-      if (reply.ok) busy.pending.resolve(reply.result);
-      else busy.pending.reject(new WorkerTaskError(reply.error.code as ErrorCode, reply.error.message, reply.error.blockIndex));
+      const pending = slot.busy.get(reply.id);
+      if (!pending) return;
+      slot.busy.delete(reply.id);
+      if (reply.ok) pending.resolve(reply.result);
+      else pending.reject(new WorkerTaskError(reply.error.code as ErrorCode, reply.error.message, reply.error.blockIndex));
       this.pump();
     });
     slot.worker.on('error', (error) => this.replace(slot, error));
@@ -61,8 +71,8 @@ export class WorkerPool {
   private replace(slot: Slot, error: Error): void {
     const index = this.slots.indexOf(slot);
     if (index < 0) return;
-    slot.busy?.pending.reject(new LifeboatError('internal', `block worker failed: ${error.message}`));
-    slot.busy = null;
+    for (const pending of slot.busy.values()) pending.reject(new LifeboatError('internal', `block worker failed: ${error.message}`));
+    slot.busy.clear();
     void slot.worker.terminate();
     if (this.closed) return;
     this.slots[index] = this.spawn();
@@ -78,16 +88,19 @@ export class WorkerPool {
   }
 
   private pump(): void {
-    for (const slot of this.slots) {
-      if (slot.busy) continue;
-      const pending = this.queue.shift();
-      if (!pending) return;
-      const id = this.nextId++;
-      slot.busy = { id, pending };
-      slot.worker.ref();
-      slot.worker.postMessage({ id, task: pending.task }, pending.transfer);
+    // Level by level: every idle worker gets a task before any gets a second one.
+    for (let depth = 1; depth <= TASKS_PER_WORKER; depth++) {
+      for (const slot of this.slots) {
+        if (slot.busy.size >= depth || ![...slot.busy.values()].every((posted) => SHORT_TASKS.has(posted.task.type))) continue;
+        const pending = this.queue.shift();
+        if (!pending) break;
+        const id = this.nextId++;
+        slot.busy.set(id, pending);
+        slot.worker.ref();
+        slot.worker.postMessage({ id, task: pending.task }, pending.transfer);
+      }
     }
-    for (const slot of this.slots) if (!slot.busy) slot.worker.unref();
+    for (const slot of this.slots) if (slot.busy.size === 0) slot.worker.unref();
   }
 
   /** Idle workers are asked to leave and end on their own; only a busy one, or one that does not
@@ -98,7 +111,7 @@ export class WorkerPool {
   async close(): Promise<number[]> {
     this.closed = true;
     for (const pending of this.queue.splice(0)) pending.reject(new LifeboatError('unavailable', 'the engine is shutting down'));
-    return Promise.all(this.slots.map((slot) => (slot.busy ? slot.worker.terminate() : leave(slot.worker))));
+    return Promise.all(this.slots.map((slot) => (slot.busy.size > 0 ? slot.worker.terminate() : leave(slot.worker))));
   }
 }
 

@@ -276,7 +276,7 @@ test(
       ] as const) {
         await drive.locate(file, Math.floor(offset / BLOCK));
         const reader = new BlockStreamReader(drive, offset);
-        const got = await reader.take(length, true);
+        const got = await reader.take(length);
         assert.ok(
           got && Buffer.from(got).equals(files[file]?.subarray(offset, offset + length) ?? Buffer.alloc(0)),
           `file ${file} at ${offset}`,

@@ -34,6 +34,13 @@ async function vmNames(engine: Engine): Promise<string[]> {
   return (await engine.hosts.inventory('vc')).vms;
 }
 
+/** A failed or cancelled restore of VM `name` left no VM and no folder on any datastore. */
+async function assertNothingLeft(engine: Engine, vc: Vcsim, vmsBefore: string[], name: string): Promise<void> {
+  assert.deepEqual(await vmNames(engine), vmsBefore);
+  for (const folder of Object.values(vc.datastores))
+    assert.ok(!(await readdir(folder)).includes(name), `no files of the half-made VM in ${folder}`);
+}
+
 test('vSphere: add a host, restore a VM over NBD, bit-identical on the datastore', { skip: unavailable ?? false }, async () => {
   const { dir, engine, vc } = await setUp();
   await assert.rejects(
@@ -144,10 +151,36 @@ test('vSphere: a restore that fails after the VM exists removes the half-made VM
   const ended = await runJob(engine, job);
   off();
   assert.equal(ended.state, 'cancelled');
-  assert.deepEqual(await vmNames(engine), before);
-  for (const folder of Object.values(vc.datastores))
-    assert.ok(!(await readdir(folder)).includes('half'), `no files of the half-made VM in ${folder}`);
+  await assertNothingLeft(engine, vc, before, 'half');
 });
+
+test(
+  'vSphere: a corrupt block met while the disk streams over NBD fails the restore naming it, and leaves no VM',
+  { skip: unavailable ?? false },
+  async () => {
+    const { engine, vc } = await setUp();
+    await addSimulatorHost(engine, vc);
+    const before = await vmNames(engine);
+    // The last stored block: the upload is well under way when the stream meets it.
+    const vmId = engine.lookup.resolveVm('gamma').id;
+    const [point] = await engine.repository.listPoints(vmId);
+    assert.ok(point);
+    const handle = await open(join(engine.repository.pointFolder(point), 'data.lbd'), 'r+');
+    const { size } = await handle.stat();
+    await handle.write(Buffer.from('garbage!'), 0, 8, size - 64);
+    await handle.close();
+    const job = await runJob(
+      engine,
+      await engine.restores.start(
+        { vm: 'gamma', point: 'latest', newName: 'torn', target: { kind: 'vsphere', host: 'vc', transport: 'nbd' } },
+        'test',
+      ),
+    );
+    assert.equal(job.state, 'failed');
+    assert.match(job.error ?? '', /disk scsi0:0, offset \d+: corrupt block/);
+    await assertNothingLeft(engine, vc, before, 'torn');
+  },
+);
 
 test('vSphere: Direct SAN for thick disks and HotAdd through a proxy VM, chosen with reasons', { skip: unavailable ?? false }, async () => {
   const { dir, engine, vc } = await setUp();

@@ -85,6 +85,8 @@ export interface TapeDrive {
   position(): { file: number; block: number };
   rewind(signal?: AbortSignal): Promise<void>;
   locate(file: number, block: number, signal?: AbortSignal): Promise<void>;
+  /** The next block (or filemark, or the end of data). A block's bytes may be the drive's own
+   * memory: valid until the next read, locate or write. */
   read(signal?: AbortSignal): Promise<TapeRead>;
   /** Writes one block of exactly blockSize bytes; earlyWarning means: finish up, the end is near. */
   write(block: Uint8Array, signal?: AbortSignal): Promise<{ earlyWarning: boolean }>;

@@ -72,6 +72,10 @@ export class VirtualTapeDrive implements TapeDrive {
   /** Read-ahead over the image, as the drive's own buffer would: one large read serves many
    * length words and blocks. Dropped whenever the tape is written or moved. */
   private window: { start: number; bytes: Buffer } | null = null;
+  /** The window's memory, read into again at each refill (so what a read returns lasts until
+   * the next read, locate or write): a buffer per refill cost the host's thread garbage
+   * collections while streaming. */
+  private windowMemory: Buffer | null = null;
 
   private readonly reader: ImageReader = async (position, length) => {
     const window = this.window;
@@ -79,7 +83,9 @@ export class VirtualTapeDrive implements TapeDrive {
       return window.bytes.subarray(position - window.start, position - window.start + length);
     }
     const size = Math.max(length, READ_AHEAD_BYTES);
-    const buffer = Buffer.allocUnsafe(size);
+    if (!this.windowMemory || this.windowMemory.length < size) this.windowMemory = Buffer.allocUnsafe(size);
+    const buffer = this.windowMemory;
+    this.window = null;
     const { bytesRead } = await this.image.read(buffer, 0, size, position);
     this.window = { start: position, bytes: buffer.subarray(0, bytesRead) };
     return buffer.subarray(0, Math.min(length, bytesRead));
