@@ -32,6 +32,13 @@ function cacheCompiledCode() {
   }
 }
 
+/** The command has ended (its engine closed, its jobs drained): what would keep the process up is
+ * V8's idle work (garbage collection tasks), some tens of ms. Exits once stdout and stderr have
+ * taken what was written (where they are asynchronous, a pipe on macOS). */
+function exitOnceWritten() {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit()));
+}
+
 function runInChild(node, entry) {
   const { spawn } = require('node:child_process');
   const child = spawn(node, [entry, ...argv], { stdio: 'inherit' });
@@ -54,13 +61,15 @@ const entry = freshBundle(root) ?? join(root, 'electron', 'cli', 'main.ts');
 const onNode24 = Number(process.versions.node.split('.')[0]) >= 24;
 if (onNode24 && !argv.includes('serve') && !process.env.LIFEBOAT_KILL_AT) {
   cacheCompiledCode();
-  import(pathToFileURL(entry).href).then(
-    (cli) => cli.runFromCommandLine(argv),
-    (error) => {
-      console.error(`lifeboat: cannot load ${entry} (${error.message}); run \`npm install\` first`);
-      process.exitCode = 3;
-    },
-  );
+  import(pathToFileURL(entry).href)
+    .then(
+      (cli) => cli.runFromCommandLine(argv),
+      (error) => {
+        console.error(`lifeboat: cannot load ${entry} (${error.message}); run \`npm install\` first`);
+        process.exitCode = 3;
+      },
+    )
+    .then(exitOnceWritten);
 } else {
   runInChild(onNode24 ? process.execPath : join(root, 'node_modules', 'node', 'bin', 'node'), entry);
 }
