@@ -16,7 +16,8 @@ export type Connection = { api: LifeboatApi; engine: Engine | null; close(): Pro
 /** Requests to the engine or read-only home in this process, as the OS user running it until the
  * command signs in with a session. */
 function invokeHere(target: DispatchTarget, connection: Peer): LifeboatApi['invoke'] {
-  return <C extends RequestChannel>(channel: C, request: RequestOf<C>) => dispatch(target, connection, channel, request) as Promise<ResponseOf<C>>;
+  return <C extends RequestChannel>(channel: C, request: RequestOf<C>) =>
+    dispatch(target, connection, channel, request) as Promise<ResponseOf<C>>;
 }
 
 /** The CLI's own engine. */

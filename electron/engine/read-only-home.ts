@@ -12,7 +12,6 @@ import { AuthService } from '../auth/auth-service.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 import { homePaths } from '../home.ts';
-import type { DispatchTarget } from '../rpc/dispatch.ts';
 import { homeReadHandlers } from './home-handlers.ts';
 import { jobReadHandlers } from './jobs-handlers.ts';
 
@@ -21,7 +20,8 @@ const unfinishedStates = jobStates.filter((state) => !finishedJobStates.has(stat
 /** The channels a home opened read-only answers. */
 export type ReadOnlyChannel = 'jobs.list' | 'jobs.get' | 'settings.get' | 'audit.list';
 
-export class ReadOnlyHome implements DispatchTarget {
+/** What rpc/dispatch.ts dispatches to (a DispatchTarget), for the channels above alone. */
+export class ReadOnlyHome {
   readonly catalog: Catalog;
   readonly auth: AuthService;
   readonly connectionHandlers: ConnectionHandlers;

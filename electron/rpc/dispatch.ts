@@ -47,14 +47,20 @@ function parse<C extends RequestChannel>(channel: C, payload: unknown): unknown 
   return parsed.data;
 }
 
-async function call<C extends RequestChannel>(engine: DispatchTarget, connection: Peer, channel: C, payload: unknown): Promise<ResponseOf<C>> {
+async function call<C extends RequestChannel>(
+  engine: DispatchTarget,
+  connection: Peer,
+  channel: C,
+  payload: unknown,
+): Promise<ResponseOf<C>> {
   if (isConnectionChannel(channel)) {
     const handler = engine.connectionHandlers[channel] as (request: unknown, connection: Peer) => Promise<ResponseOf<C>>;
     return handler(parse(channel, payload), connection);
   }
   // Who asks is settled before the payload is looked at: a caller without the role learns nothing.
   const caller = authorize(channel, engine.auth.callerOf(connection));
-  const handler = engine.handlers[channel as EngineChannel] as ((request: unknown, context: CallContext) => Promise<ResponseOf<C>>) | undefined;
+  const handler = engine.handlers[channel as EngineChannel] as
+    ((request: unknown, context: CallContext) => Promise<ResponseOf<C>>) | undefined;
   if (!handler) throw new LifeboatError('internal', `${channel} needs the engine; this home was opened read-only`);
   return handler(withFullIds(engine, parse(channel, payload)), callContext(caller, connection.signal, connection.consoleSession));
 }

@@ -149,11 +149,14 @@ test('a catalog that needs migrating is migrated by the engine before it is list
   migrateTo(ahead, newestVersion);
   ahead.pragma(`user_version = ${newestVersion + 1}`);
   ahead.close();
-  await assert.rejects(promisify(execFile)(process.execPath, [bundle, '--home', newer, 'jobs']), (error: { code: number; stderr: string }) => {
-    assert.equal(error.code, 2);
-    assert.match(error.stderr, /was written by a newer Lifeboat/);
-    return true;
-  });
+  await assert.rejects(
+    promisify(execFile)(process.execPath, [bundle, '--home', newer, 'jobs']),
+    (error: { code: number; stderr: string }) => {
+      assert.equal(error.code, 2);
+      assert.match(error.stderr, /was written by a newer Lifeboat/);
+      return true;
+    },
+  );
 });
 
 test('a listing of a new home makes it, as before', async () => {
@@ -161,4 +164,31 @@ test('a listing of a new home makes it, as before', async () => {
   const listed = await run(bundle, ['--home', home, '--json', 'jobs']);
   assert.deepEqual(jobsOf(listed.stdout), []);
   assert.ok((await readdir(home)).includes('catalog.sqlite'));
+});
+
+test('a listing resumes the saved sign-in read-only: who it names, and a sign-in that has ended is refused as the engine refuses it', async () => {
+  const home = await backedUpHome('signed-in');
+  const env = { ...process.env, PW_ALICE: 'alice-read-only-password' };
+  const lifeboat = (args: string[]) => promisify(execFile)(process.execPath, [bundle, '--home', home, ...args], { env });
+  await lifeboat(['accounts', 'add', 'alice', '--role', 'viewer', '--password-env', 'PW_ALICE']);
+  await lifeboat(['login', '--user', 'alice', '--password-env', 'PW_ALICE']);
+  const whoami = await run(bundle, ['--home', home, '--json', 'whoami']);
+  assert.deepEqual(
+    (({ account, role, via }) => ({ account, role, via }))(JSON.parse(whoami.stdout) as { account: string; role: string; via: string }),
+    { account: 'alice', role: 'viewer', via: 'local' },
+  );
+  assert.deepEqual(engineFiles(whoami.loaded), []);
+  assert.equal(jobsOf((await run(bundle, ['--home', home, '--json', 'jobs'])).stdout).length, 2, 'a viewer lists jobs');
+  // Removing the account ends its sessions (the engine opens for that); the saved one no longer signs in.
+  const engine = await openServedEngine({ home, workerThreads: 1 });
+  try {
+    engine.catalog.accounts.remove('alice');
+  } finally {
+    await engine.close();
+  }
+  await assert.rejects(lifeboat(['jobs']), (error: { code: number; stderr: string }) => {
+    assert.equal(error.code, 2);
+    assert.match(error.stderr, /your sign-in has ended/);
+    return true;
+  });
 });
