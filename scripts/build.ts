@@ -58,8 +58,9 @@ export async function buildCli(): Promise<void> {
     logLevel: 'warning',
     plugins: [englishZodLocalesOnly],
   });
+  // The project's own files: not the dependencies', nor a plugin's virtual module (`namespace:path`).
   const inputs = Object.keys(result.metafile.inputs).filter(
-    (input) => !input.startsWith('..') && !input.split('/').includes('node_modules'),
+    (input) => !input.startsWith('..') && !input.split('/').includes('node_modules') && !/^[\w-]+:/.test(input),
   );
   await writeFile(join(staging, 'inputs.json'), `${JSON.stringify({ builtAt, inputs: [...inputs, 'package-lock.json'] })}\n`);
   // Swapped in by two renames, not rewritten in place: a CLI starting meanwhile finds the old

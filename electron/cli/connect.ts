@@ -5,6 +5,7 @@
 // alone (the socket client, the contract, the formatting).
 import type { EventChannel, EventOf, LifeboatApi, RequestChannel, RequestOf, ResponseOf } from '../../shared/contract.ts';
 import type { Engine, EngineOptions } from '../engine/engine.ts';
+import type { ListingNeeds } from '../engine/read-only-home.ts';
 import { LifeboatError } from '../errors.ts';
 import { homePaths } from '../home.ts';
 import { dispatch, type DispatchTarget } from '../rpc/dispatch.ts';
@@ -49,9 +50,9 @@ async function drainThenClose(engine: Engine): Promise<void> {
 }
 
 /** The home read-only, for a listing; null when the engine must open instead. */
-async function openReadOnly(home: string): Promise<Connection | null> {
+async function openReadOnly(home: string, needs: ListingNeeds): Promise<Connection | null> {
   const { openReadOnlyHome } = await import('../engine/read-only-home.ts');
-  const opened = openReadOnlyHome(home);
+  const opened = await openReadOnlyHome(home, needs);
   if (!opened) return null;
   // A read-only home has no jobs running, so no events to hear.
   const api: LifeboatApi = { invoke: invokeHere(opened, new Peer(osCaller())), on: () => () => undefined };
@@ -59,11 +60,15 @@ async function openReadOnly(home: string): Promise<Connection | null> {
 }
 
 /** `secretsKey` is the operator's key source for an engine opened here (a running one has its
- * own); `readOnly`: the command only reads the home (cli/read-only-commands.ts). */
-export async function connect(home: string, secretsKey?: EngineOptions['secretsKey'], readOnly = false): Promise<Connection> {
+ * own); `listing`: what the command reads when it only reads the home (cli/read-only-commands.ts). */
+export async function connect(
+  home: string,
+  secretsKey?: EngineOptions['secretsKey'],
+  listing: ListingNeeds | null = null,
+): Promise<Connection> {
   const { socket } = homePaths(home);
   if (await engineIsRunning(socket)) return connectRunning(socket);
-  const readOnlyHome = readOnly ? await openReadOnly(home) : null;
+  const readOnlyHome = listing ? await openReadOnly(home, listing) : null;
   if (readOnlyHome) return readOnlyHome;
   try {
     const { openServedEngine } = await import('../rpc/open-served-engine.ts');

@@ -36,12 +36,18 @@ export function homeReadHandlers(catalog: Catalog): ChannelHandlers<'settings.ge
   };
 }
 
+/** A VM's points with their health, read from the repository (a read-only home answers it too). */
+export function pointsReadHandler(lookup: VmLookup): ChannelHandlers<'points.list'> {
+  return { 'points.list': async ({ vm }) => lookup.pointsWithHealth(lookup.resolveVm(vm).id) };
+}
+
 export function homeHandlers(
   deps: HomeHandlersDeps,
 ): ChannelHandlers<'engine.info' | 'vms.list' | 'points.list' | 'settings.get' | 'settings.set' | 'audit.list' | 'audit.verify'> {
   const { catalog, repository, lookup } = deps;
   return {
     ...homeReadHandlers(catalog),
+    ...pointsReadHandler(lookup),
     'engine.info': async () => ({
       version: ENGINE_VERSION,
       home: deps.home,
@@ -49,7 +55,6 @@ export function homeHandlers(
       workerThreads: deps.workerThreads,
     }),
     'vms.list': async () => deps.places.summaries(),
-    'points.list': async ({ vm }) => lookup.pointsWithHealth(lookup.resolveVm(vm).id),
     'settings.set': async (patch, { actor }) => {
       const before = catalog.settings();
       const after = catalog.updateSettings(patch);

@@ -1,7 +1,8 @@
 // Listings with no engine serving the home (cli/read-only-commands.ts, engine/read-only-home.ts):
-// they open the catalog read-only and load no engine and no block worker, write nothing, and say
-// what the engine would say. Where the engine must act first (recovery of a dead engine's jobs, a
-// catalog to migrate, a new home) the command opens it as before. Checked by behaviour and by the
+// they open the catalog read-only (and the repository, for points) and load no engine and no block
+// worker, write nothing, and say what the engine would say. Where the engine must act first
+// (recovery of a dead engine's jobs, points to reconcile, a catalog to migrate, a new home) the
+// command opens it as before. Checked by behaviour and by the
 // modules each command loads, from the bundle and from the source; never by time.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -73,12 +74,13 @@ const jobsOf = (stdout: string): Job[] => JSON.parse(stdout) as Job[];
 test('listings open the home read-only: the engine answers alike, nothing is loaded beyond the catalog, nothing written', async () => {
   const home = await backedUpHome('listed');
   const engine = await openServedEngine({ home, workerThreads: 1 });
-  let served: { jobs: Job[]; settings: unknown; audit: unknown };
+  let served: { jobs: Job[]; settings: unknown; audit: unknown; points: unknown };
   try {
     const jobs = jobsOf((await run(bundle, ['--home', home, '--json', 'jobs'])).stdout);
     const settings = JSON.parse((await run(bundle, ['--home', home, '--json', 'settings'])).stdout) as unknown;
     const audit = JSON.parse((await run(bundle, ['--home', home, '--json', 'audit'])).stdout) as unknown;
-    served = { jobs, settings, audit };
+    const points = JSON.parse((await run(bundle, ['--home', home, '--json', 'points', 'ledger'])).stdout) as unknown;
+    served = { jobs, settings, audit, points };
   } finally {
     await engine.close();
   }
@@ -99,6 +101,7 @@ test('listings open the home read-only: the engine answers alike, nothing is loa
       [['settings'], (answer) => assert.deepEqual(answer, served.settings)],
       [['audit'], (answer) => assert.deepEqual(answer, served.audit)],
       [['whoami'], (answer) => assert.equal((answer as { via: string }).via, 'os')],
+      [['points', 'ledger'], (answer) => assert.deepEqual(answer, served.points)],
     ];
     for (const [args, check] of listings) {
       const listed = await run(entry, ['--home', home, '--json', ...args]);
@@ -128,6 +131,24 @@ test("a dead engine's running job is listed as its recovery leaves it (interrupt
   const again = await run(bundle, ['--home', home, '--json', 'jobs']);
   assert.deepEqual(jobsOf(again.stdout), jobsOf(listed.stdout));
   assert.deepEqual(engineFiles(again.loaded), []);
+});
+
+test('points are listed read-only only when the catalog has indexed what the repository holds', async () => {
+  const home = await backedUpHome('behind');
+  // As a catalog from before manifest hashes were recorded: the engine's start-up reconcile records it.
+  const catalog = new Database(join(home, 'catalog.sqlite'));
+  catalog.prepare('UPDATE restore_points SET manifest_sha256 = NULL').run();
+  catalog.close();
+  const listed = await run(bundle, ['--home', home, '--json', 'points', 'ledger']);
+  assert.ok(engineFiles(listed.loaded).length > 0, 'the engine opened to reconcile the catalog');
+  const recorded = new Database(join(home, 'catalog.sqlite'), { readonly: true });
+  assert.deepEqual(recorded.prepare('SELECT count(*) AS unrecorded FROM restore_points WHERE manifest_sha256 IS NULL').get(), {
+    unrecorded: 0,
+  });
+  recorded.close();
+  const again = await run(bundle, ['--home', home, '--json', 'points', 'ledger']);
+  assert.deepEqual(engineFiles(again.loaded), []);
+  assert.deepEqual(JSON.parse(again.stdout), JSON.parse(listed.stdout));
 });
 
 test('a catalog that needs migrating is migrated by the engine before it is listed; a newer one is refused', async () => {
