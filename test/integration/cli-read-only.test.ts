@@ -32,7 +32,7 @@ const engineFiles = (loaded: string[]): string[] =>
   loaded.filter(
     (file) =>
       /^dist\/cli\/(open-served-engine-.*|block-worker)\.mjs$/.test(file) ||
-      /^electron\/(engine\/engine|rpc\/open-served-engine|repository\/repository|workers\/.*)\.ts$/.test(file),
+      /^electron\/(engine\/engine|rpc\/open-served-engine|jobs\/job-queue|workers\/.*)\.ts$/.test(file),
   );
 
 const dir = await tempDir();
