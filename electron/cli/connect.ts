@@ -1,6 +1,6 @@
 // The CLI talks to the engine that serves its home when one runs; otherwise it opens the
-// engine in-process for the one command, or, for a listing, the home read-only (its catalog
-// alone: engine/read-only-home.ts). Either way it sees the same LifeboatApi. The engine is
+// engine in-process for the one command, or, for a listing, the home read-only (its catalog, and
+// for `points` its repository: engine/read-only-home.ts). Either way it sees the same LifeboatApi. The engine is
 // imported only when it opens here: a command served by a running engine loads the client side
 // alone (the socket client, the contract, the formatting).
 import type { EventChannel, EventOf, LifeboatApi, RequestChannel, RequestOf, ResponseOf } from '../../shared/contract.ts';
