@@ -1,5 +1,6 @@
-// CLI start-up: `lifeboat --help`, `lifeboat jobs` with no engine serving the home (the command
-// opens the engine in-process) and `lifeboat jobs` answered by a running `lifeboat serve`, each
+// CLI start-up: `lifeboat --help`, `lifeboat jobs` with no engine serving the home (a listing: the
+// command opens the home read-only, engine/read-only-home.ts) and `lifeboat jobs` answered by a
+// running `lifeboat serve`, each
 // spawned and waited for (hyperfine-style) N times, from the bundle (bin/lifeboat.js, which runs
 // dist/cli/ when it is current) and from the TypeScript source (node electron/cli/main.ts), with
 // a bare `node -e 0` as the floor measured in the same rounds. Runs are interleaved, so load on
@@ -102,6 +103,6 @@ export async function cliStart(root: string): Promise<void> {
     `  CLI start-up, ${RUNS} runs each, spawn + wait: a bare \`node -e 0\` takes ${floorMs.toFixed(0)} ms (median; load average ${loadavg()[0]?.toFixed(1)} on ${availableParallelism()} cores)`,
   );
   report(idle, 'bundle help', 'source help', 'lifeboat --help', floorMs);
-  report(idle, 'bundle jobs', 'source jobs', 'jobs, engine in-process', floorMs);
+  report(idle, 'bundle jobs', 'source jobs', 'jobs, no engine running', floorMs);
   report(served, 'bundle jobs', 'source jobs', 'jobs, `lifeboat serve` running', floorMs);
 }

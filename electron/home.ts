@@ -24,6 +24,9 @@ export function resolveHome(explicit?: string): string {
   return join(config, 'Lifeboat');
 }
 
+/** The home's primary repository: its name, and its folder under <home>/repositories. */
+export const DEFAULT_REPOSITORY = 'default';
+
 export function homePaths(home: string): HomePaths {
   return {
     home,

@@ -2,9 +2,9 @@
 // preload and block worker; and the CLI bundle (dist/cli/), which `lifeboat` runs instead of
 // its TypeScript source so that it starts at once. `node scripts/build.ts cli` builds the CLI
 // alone (npm's postinstall does, so a fresh clone's `lifeboat` is the bundle).
-import { build, type BuildOptions } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isErrnoCode } from '../electron/errors.ts';
 
@@ -16,6 +16,21 @@ const cliOut = join(out, 'cli');
 // CommonJS dependencies (ws) call require() for Node built-ins; give the ESM bundles one.
 const requireBanner = {
   js: "import { createRequire as bannerCreateRequire } from 'node:module'; const require = bannerCreateRequire(import.meta.url);",
+};
+
+/** zod's namespace of 60-odd message locales (`z.locales`, some 360 KB of the CLI's largest chunk,
+ * read at every start) cut to the English one zod uses by default: nothing here picks another. */
+const englishZodLocalesOnly: Plugin = {
+  name: 'english-zod-locales-only',
+  setup(esbuild) {
+    esbuild.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes(`${sep}node_modules${sep}zod${sep}`) ? { path: 'zod-locales-en', namespace: 'zod-locales' } : undefined,
+    );
+    esbuild.onLoad({ filter: /.*/, namespace: 'zod-locales' }, () => ({
+      contents: "export { default as en } from 'zod/v4/locales/en.js';",
+      resolveDir: root,
+    }));
+  },
 };
 
 /** The CLI and the block worker its engine starts, split so that --help and the commands a
@@ -41,9 +56,11 @@ export async function buildCli(): Promise<void> {
     banner: requireBanner,
     metafile: true,
     logLevel: 'warning',
+    plugins: [englishZodLocalesOnly],
   });
+  // The project's own files: not the dependencies', nor a plugin's virtual module (`namespace:path`).
   const inputs = Object.keys(result.metafile.inputs).filter(
-    (input) => !input.startsWith('..') && !input.split('/').includes('node_modules'),
+    (input) => !input.startsWith('..') && !input.split('/').includes('node_modules') && !/^[\w-]+:/.test(input),
   );
   await writeFile(join(staging, 'inputs.json'), `${JSON.stringify({ builtAt, inputs: [...inputs, 'package-lock.json'] })}\n`);
   // Swapped in by two renames, not rewritten in place: a CLI starting meanwhile finds the old

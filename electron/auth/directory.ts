@@ -4,7 +4,6 @@
 // memberOf when the directory keeps it), mapped to the highest role the mapping gives them.
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { Client, InvalidCredentialsError, ResultCodeError, escapeFilter } from 'ldapts';
 import { roles, type DirectoryConfig, type Role } from '../../shared/accounts.ts';
 import { LifeboatError } from '../errors.ts';
 import { mappingMatches } from './role-map.ts';
@@ -62,6 +61,8 @@ export async function directorySignIn(config: DirectoryConfig, user: string, pas
   checkDirectoryTransport(config);
   // An empty simple bind is an anonymous bind that succeeds: never let it stand for a password.
   if (password.length === 0) throw new LifeboatError('unauthorized', 'wrong user name or password');
+  // Loaded here, on the first directory sign-in: every CLI command resumes a sign-in, few bind.
+  const { Client, InvalidCredentialsError, ResultCodeError, escapeFilter } = await import('ldapts');
   const tls = tlsOptions(config);
   const client = new Client({
     url: config.url,

@@ -72,9 +72,11 @@ export class AccountCatalog {
 
   /** The session of a token's hash, when it has not expired (expired ones are dropped here). */
   session(tokenSha256: string, now: Date): SignedIn | null {
-    this.db.prepare('DELETE FROM auth_sessions WHERE expires_at <= ?').run(now.toISOString());
-    const row = this.db.prepare('SELECT account, role, via, expires_at FROM auth_sessions WHERE token_sha256 = ?').get(tokenSha256) as
-      SessionRow | undefined;
+    // Ended sessions are purged by the engine; a catalog opened read-only (a listing) skips them.
+    if (!this.db.readonly) this.db.prepare('DELETE FROM auth_sessions WHERE expires_at <= ?').run(now.toISOString());
+    const row = this.db
+      .prepare('SELECT account, role, via, expires_at FROM auth_sessions WHERE token_sha256 = ? AND expires_at > ?')
+      .get(tokenSha256, now.toISOString()) as SessionRow | undefined;
     return row ? { account: row.account, role: row.role, via: row.via, expiresAt: row.expires_at } : null;
   }
 

@@ -19,7 +19,7 @@ import {
 } from '../../shared/domain.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import { manifestSha256 } from '../repository/manifest-seal.ts';
-import { openCatalogDatabase, type CatalogDatabase } from './database.ts';
+import { openCatalogDatabase, openCatalogReadOnly, type CatalogDatabase } from './database.ts';
 import { FileIndex } from './file-index.ts';
 import { InstantCatalog } from './instant-catalog.ts';
 import { ArrayCatalog } from './array-catalog.ts';
@@ -144,6 +144,13 @@ export class Catalog {
     const catalog = new Catalog(openCatalogDatabase(path));
     catalog.anchorsPath = anchorsPath;
     return catalog;
+  }
+
+  /** The catalog for reading alone (every write fails), or null when only the engine may open it
+   * (see openCatalogReadOnly). */
+  static openReadOnly(path: string): Catalog | null {
+    const db = openCatalogReadOnly(path);
+    return db ? new Catalog(db) : null;
   }
 
   private anchorsPath = '';

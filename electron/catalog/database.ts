@@ -1,5 +1,7 @@
-// Opens the catalog: WAL, foreign keys, and every migration not yet applied.
+// Opens the catalog: WAL, foreign keys, and every migration not yet applied; or, for a listing
+// with no engine running, read-only and only when no migration is due.
 import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
 import { LifeboatError } from '../errors.ts';
 import { migrations, newestVersion } from './migrations/index.ts';
 
@@ -21,6 +23,18 @@ export function openCatalogDatabase(path: string): CatalogDatabase {
   }
   migrateTo(db, newestVersion);
   return db;
+}
+
+/** The catalog opened read-only (SQLite refuses every write on it), or null when a listing must
+ * leave it to the engine: no catalog yet, or one whose schema is not this Lifeboat's (the engine
+ * migrates an older one under its claim of the home, and refuses a newer one with its reason). */
+export function openCatalogReadOnly(path: string): CatalogDatabase | null {
+  if (!existsSync(path)) return null;
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  db.pragma('busy_timeout = 5000');
+  if (schemaVersion(db) === newestVersion) return db;
+  db.close();
+  return null;
 }
 
 /** The version of the last migration applied (0 for a new file). */

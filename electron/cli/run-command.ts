@@ -22,6 +22,7 @@ import { auditCommand, jobsCommand, settingsCommand, verifyCommand } from './job
 import { labCommand } from './lab-command.ts';
 import { moversCommand } from './mover-commands.ts';
 import type { CliValues } from './options.ts';
+import { listingNeeds } from './read-only-commands.ts';
 import { rehearsalsCommand, rehearseCommand, restoreCommand } from './restore-commands.ts';
 import { sessionsCommand } from './sessions-command.ts';
 import { exitCodeOf, onStopSignal } from './signals.ts';
@@ -143,7 +144,7 @@ export async function runCommand(command: string, rest: string[], values: CliVal
       },
     });
   }
-  const connection = await connect(home, secretsKey);
+  const connection = await connect(home, secretsKey, listingNeeds(command, rest));
   const signals = connection.engine ? stopEngineOnSignal(connection.engine) : null;
   let code: number;
   try {

@@ -10,7 +10,7 @@ import { isRequestChannel, requestChannels, type RequestChannel } from '../../sh
 import { Catalog } from '../catalog/catalog.ts';
 import { reconcileCatalog } from '../catalog/reconcile.ts';
 import { VmLookup } from '../catalog/vm-lookup.ts';
-import { prepareHome, type HomePaths } from '../home.ts';
+import { DEFAULT_REPOSITORY, prepareHome, type HomePaths } from '../home.ts';
 import { Repository } from '../repository/repository.ts';
 import { WorkerPool, workerDecoder } from '../workers/pool.ts';
 import { BlockCache, blockCacheBytesFrom } from '../repository/block-cache.ts';
@@ -55,8 +55,6 @@ import { JobWorks } from './job-works.ts';
 import { homeHandlers } from './home-handlers.ts';
 import { VmPlaces } from './vm-places.ts';
 import { jobsHandlers } from './jobs-handlers.ts';
-
-const DEFAULT_REPOSITORY = 'default';
 
 /** What holds a home for its engine while it runs (the rpc layer's local socket): released when
  * the engine closes, after its jobs have ended and their followers have heard. */

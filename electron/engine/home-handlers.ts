@@ -28,11 +28,26 @@ async function pointAuditHeads(repository: Repository): Promise<{ pointId: strin
   return heads;
 }
 
+/** What the catalog alone answers: a home opened read-only answers these too. */
+export function homeReadHandlers(catalog: Catalog): ChannelHandlers<'settings.get' | 'audit.list'> {
+  return {
+    'settings.get': async () => catalog.settings(),
+    'audit.list': async () => catalog.auditEntries(),
+  };
+}
+
+/** A VM's points with their health, read from the repository (a read-only home answers it too). */
+export function pointsReadHandler(lookup: VmLookup): ChannelHandlers<'points.list'> {
+  return { 'points.list': async ({ vm }) => lookup.pointsWithHealth(lookup.resolveVm(vm).id) };
+}
+
 export function homeHandlers(
   deps: HomeHandlersDeps,
 ): ChannelHandlers<'engine.info' | 'vms.list' | 'points.list' | 'settings.get' | 'settings.set' | 'audit.list' | 'audit.verify'> {
   const { catalog, repository, lookup } = deps;
   return {
+    ...homeReadHandlers(catalog),
+    ...pointsReadHandler(lookup),
     'engine.info': async () => ({
       version: ENGINE_VERSION,
       home: deps.home,
@@ -40,15 +55,12 @@ export function homeHandlers(
       workerThreads: deps.workerThreads,
     }),
     'vms.list': async () => deps.places.summaries(),
-    'points.list': async ({ vm }) => lookup.pointsWithHealth(lookup.resolveVm(vm).id),
-    'settings.get': async () => catalog.settings(),
     'settings.set': async (patch, { actor }) => {
       const before = catalog.settings();
       const after = catalog.updateSettings(patch);
       catalog.audit(actor, 'settings.set', null, { before, after });
       return after;
     },
-    'audit.list': async () => catalog.auditEntries(),
     'audit.verify': async () => catalog.verifyAudit(await pointAuditHeads(repository)),
   };
 }

@@ -5,7 +5,7 @@ import type { Caller } from '../../shared/accounts.ts';
 import { holdsRole, identityLabel, personOf } from '../auth/roles.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import { LifeboatError } from '../errors.ts';
-import { withoutSecrets } from '../keys/key-service.ts';
+import { withoutSecrets } from '../keys/without-secrets.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
 import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 
@@ -44,21 +44,30 @@ function shownParams(params: unknown): unknown {
   return withoutSecrets(params as { password?: string; recoveryKey?: string });
 }
 
-type JobChannel = 'jobs.list' | 'jobs.get' | 'jobs.cancel' | 'jobs.cancelMany' | 'jobs.approve';
+type JobReadChannel = 'jobs.list' | 'jobs.get';
+type JobChannel = JobReadChannel | 'jobs.cancel' | 'jobs.cancelMany' | 'jobs.approve';
 
-export function jobsHandlers(catalog: Catalog, jobs: JobQueue): ChannelHandlers<JobChannel> {
+/** The jobs as the catalog holds them; `placed` gives each queued one its place in the live
+ * queue (JobQueue.placed). A home opened read-only has no queued job to place. */
+export function jobReadHandlers(catalog: Catalog, placed: (jobs: Job[]) => Job[]): ChannelHandlers<JobReadChannel> {
   return {
-    'jobs.list': async () => jobs.placed(catalog.listJobs()),
+    'jobs.list': async () => placed(catalog.listJobs()),
     'jobs.get': async ({ jobId }) => {
       const job = catalog.getJob(jobId);
       if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
       return {
-        job: jobs.placed([job])[0] ?? job,
+        job: placed([job])[0] ?? job,
         events: catalog.jobEvents(jobId),
         samples: catalog.jobSamples(jobId),
         params: shownParams(catalog.jobParams(jobId)),
       };
     },
+  };
+}
+
+export function jobsHandlers(catalog: Catalog, jobs: JobQueue): ChannelHandlers<JobChannel> {
+  return {
+    ...jobReadHandlers(catalog, (listed) => jobs.placed(listed)),
     'jobs.cancel': async ({ jobId }) => ({ job: jobs.cancel(jobId) }),
     'jobs.cancelMany': async ({ jobIds }) => jobs.cancelMany(jobIds),
     'jobs.approve': async ({ jobId }, { caller }) => ({ job: approveJob(catalog, jobs, jobId, caller) }),

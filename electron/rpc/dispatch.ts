@@ -3,10 +3,12 @@
 // refused with a clear error before any handler runs. A handler is given the caller's context: who
 // asks, how the audit names them, and a signal that aborts when their connection goes away.
 import { isRequestChannel, requestChannels, type RequestChannel, type ResponseOf } from '../../shared/contract.ts';
-import { isConnectionChannel } from '../auth/auth-handlers.ts';
+import { isConnectionChannel, type ConnectionHandlers } from '../auth/auth-handlers.ts';
+import type { AuthService } from '../auth/auth-service.ts';
 import type { Peer } from '../auth/peer.ts';
 import { authorize, identityLabel } from '../auth/roles.ts';
-import type { Engine, EngineChannel } from '../engine/engine.ts';
+import type { EngineChannel, Handlers } from '../engine/engine.ts';
+import type { Catalog } from '../catalog/catalog.ts';
 import type { CallContext } from '../handlers/handler-registry.ts';
 import type { Caller } from '../../shared/accounts.ts';
 import { LifeboatError } from '../errors.ts';
@@ -21,7 +23,16 @@ export function callContext(
   return { caller, actor: identityLabel(caller), signal, consoleSession };
 }
 
-export async function dispatch(engine: Engine, connection: Peer, channel: unknown, payload: unknown): Promise<unknown> {
+/** What requests are dispatched to: the engine (every channel), or a home opened read-only for a
+ * listing (engine/read-only-home.ts: the channels of the read-only commands alone). */
+export type DispatchTarget = {
+  auth: Pick<AuthService, 'callerOf'>;
+  connectionHandlers: ConnectionHandlers;
+  handlers: Partial<Handlers>;
+  catalog: Pick<Catalog, 'expandId'>;
+};
+
+export async function dispatch(engine: DispatchTarget, connection: Peer, channel: unknown, payload: unknown): Promise<unknown> {
   if (!isRequestChannel(channel)) throw new LifeboatError('bad-request', `unknown channel ${JSON.stringify(String(channel)).slice(0, 80)}`);
   return call(engine, connection, channel, payload);
 }
@@ -36,20 +47,27 @@ function parse<C extends RequestChannel>(channel: C, payload: unknown): unknown 
   return parsed.data;
 }
 
-async function call<C extends RequestChannel>(engine: Engine, connection: Peer, channel: C, payload: unknown): Promise<ResponseOf<C>> {
+async function call<C extends RequestChannel>(
+  engine: DispatchTarget,
+  connection: Peer,
+  channel: C,
+  payload: unknown,
+): Promise<ResponseOf<C>> {
   if (isConnectionChannel(channel)) {
     const handler = engine.connectionHandlers[channel] as (request: unknown, connection: Peer) => Promise<ResponseOf<C>>;
     return handler(parse(channel, payload), connection);
   }
   // Who asks is settled before the payload is looked at: a caller without the role learns nothing.
   const caller = authorize(channel, engine.auth.callerOf(connection));
-  const handler = engine.handlers[channel as EngineChannel] as (request: unknown, context: CallContext) => Promise<ResponseOf<C>>;
+  const handler = engine.handlers[channel as EngineChannel] as
+    ((request: unknown, context: CallContext) => Promise<ResponseOf<C>>) | undefined;
+  if (!handler) throw new LifeboatError('internal', `${channel} needs the engine; this home was opened read-only`);
   return handler(withFullIds(engine, parse(channel, payload)), callContext(caller, connection.signal, connection.consoleSession));
 }
 
 /** A request naming a job or an Instant Recovery session by the short id the console and the CLI
  * show gets the full id, whichever channel it is for. */
-function withFullIds(engine: Engine, request: unknown): unknown {
+function withFullIds(engine: DispatchTarget, request: unknown): unknown {
   if (typeof request !== 'object' || request === null) return request;
   const named = request as { jobId?: unknown; sessionId?: unknown };
   return {

@@ -3,16 +3,13 @@
 // what a command loads is checked through a module loader hook: --help and a command that a
 // running engine serves load no part of the engine, from the bundle and from the source.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { buildCli } from '../../scripts/build.ts';
 import { tempDir } from '../helpers/env.ts';
+import { runRecordingModules as run } from '../helpers/loaded-modules.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const bundle = join(root, 'dist', 'cli', 'main.mjs');
@@ -21,27 +18,6 @@ const bin = join(root, 'bin', 'lifeboat.js');
 const { freshBundle } = createRequire(import.meta.url)('../../bin/fresh-bundle.js') as { freshBundle(root: string): string | null };
 // `npm test` has just built it; a single run of this file builds it when the sources changed.
 if (freshBundle(root) === null) await buildCli();
-
-/** Records the URL of every module the process loads and writes them to $LOADED_MODULES at exit. */
-const loaderHook = `data:text/javascript,${encodeURIComponent(
-  "import { registerHooks } from 'node:module'; import { writeFileSync } from 'node:fs'; const seen = [];" +
-    ' registerHooks({ load(url, context, next) { seen.push(url); return next(url, context); } });' +
-    " process.on('exit', () => writeFileSync(process.env.LOADED_MODULES, JSON.stringify(seen)));",
-)}`;
-
-type Ran = { stdout: string; loaded: string[] };
-
-/** Runs `node <entry> ...args` with the hook; the files it loaded, relative to the project. */
-async function run(entry: string, args: string[]): Promise<Ran> {
-  const record = join(await tempDir(), 'loaded.json');
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', loaderHook, entry, ...args], {
-    env: { ...process.env, LOADED_MODULES: record },
-    timeout: 120_000,
-  });
-  const urls = JSON.parse(await readFile(record, 'utf8')) as string[];
-  const loaded = urls.filter((url) => url.startsWith('file:')).map((url) => fileURLToPath(url).slice(root.length + 1));
-  return { stdout, loaded };
-}
 
 /** Files of the engine: its chunk in the bundle, its folders in the source. */
 const engineFiles = (loaded: string[]): string[] =>
