@@ -187,8 +187,10 @@ function startCheckpointing(
     await syncPath(path);
     checkpoints.save({ watermarks: snapshot, complete: false });
     killPoint('checkpoint');
-    // How many checkpoints a disk gets depends on the machine's speed; its first one does not.
+    // How many checkpoints a disk gets depends on the machine's speed; its first one does not,
+    // nor does the first that records some blocks written (as fast as the restore may be).
     if (recorded++ === 0) killPoint('first-checkpoint');
+    if (snapshot.some((mark) => mark > 0)) killPoint('partial-checkpoint');
     return performance.now() - started;
   };
   const schedule = (delay: number): void => {
