@@ -14,12 +14,14 @@ import { apparentBytes } from './side-by-side-tools.ts';
 const CHANGED_FRACTION = 0.05;
 const CHANGE_SEED = 21;
 
-type Backup = { seconds: number; stages: string };
+/** Wall seconds, CPU seconds of this process (engine and workers: load changes it less), stages. */
+type Backup = { seconds: number; cpu: number; stages: string };
 
 /** One backup of the bench VM, timed from the request to the job's end, with its stages. */
 async function backup(engine: Engine, source: string, cold: boolean): Promise<Backup> {
   if (cold) await dropPageCache();
   let stages = '';
+  const cpu = process.cpuUsage();
   const seconds = await timed(async () => {
     const job = await engine.jobs.whenEnded((await engine.backups.start(source, 'bench')).id);
     if (job.state !== 'succeeded') throw new Error(`backup failed: ${job.error}`);
@@ -27,7 +29,8 @@ async function backup(engine: Engine, source: string, cold: boolean): Promise<Ba
       .map(([stage, busy]) => `${stage} ${busy.toFixed(2)}`)
       .join(', ');
   });
-  return { seconds, stages };
+  const used = process.cpuUsage(cpu);
+  return { seconds, cpu: (used.user + used.system) / 1e6, stages };
 }
 
 const fixed = (values: number[]): string => values.map((value) => value.toFixed(2)).join(' ');
@@ -72,6 +75,9 @@ export async function backupOnly(root: string, capacity: number, runs: number): 
   );
   console.log(
     `  incremental, ${CHANGED_FRACTION * 100}% changed        ${incrementalTime.toFixed(2)} s  ratio to cp ${(cpTime / incrementalTime).toFixed(2)}  (goal: faster than borg, see core)`,
+  );
+  console.log(
+    `  CPU seconds (engine + workers)  full ${median(full.map((one) => one.cpu)).toFixed(2)}, incremental ${median(incremental.map((one) => one.cpu)).toFixed(2)}`,
   );
   console.log(`  repository, 2 points           ${(median(sizes) / 1e6).toFixed(0)} MB`);
   console.log(`  engine busy per stage (s), full:        ${full.map((one) => one.stages).join(' | ')}`);

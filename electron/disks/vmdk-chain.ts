@@ -45,6 +45,12 @@ class ChainDisk implements Disk {
     return out;
   }
 
+  async readInto(target: Buffer, offset: number, length: number): Promise<void> {
+    checkRange(this, offset, length);
+    target.fill(0, 0, length);
+    await this.fill(0, offset, length, target, 0);
+  }
+
   /** Fills out[at..] from layer `level`, asking the next layer for what this one left to it. */
   private async fill(level: number, offset: number, length: number, out: Buffer, at: number): Promise<void> {
     const layer = this.layers[level];
