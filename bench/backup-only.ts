@@ -82,7 +82,9 @@ export async function backupOnly(root: string, capacity: number, runs: number): 
   console.log(`  repository, 2 points           ${(median(sizes) / 1e6).toFixed(0)} MB`);
   console.log(`  engine busy per stage (s), full:        ${full.map((one) => one.stages).join(' | ')}`);
   console.log(`  engine busy per stage (s), incremental: ${incremental.map((one) => one.stages).join(' | ')}`);
-  console.log(`  raw runs (s): cp ${fixed(cpTimes)} | full ${fixed(full.map((one) => one.seconds))} | incremental ${fixed(incremental.map((one) => one.seconds))}`);
+  console.log(
+    `  raw runs (s): cp ${fixed(cpTimes)} | full ${fixed(full.map((one) => one.seconds))} | incremental ${fixed(incremental.map((one) => one.seconds))}`,
+  );
   console.log(
     `  page cache ${cold ? 'dropped before every timed step' : 'NOT dropped (not root)'}; load average ${loadBefore.map((load) => load.toFixed(2)).join(' ')} before, ${loadavg()
       .map((load) => load.toFixed(2))

@@ -113,7 +113,14 @@ export type HashFileTask = { type: 'hash-file'; path: string; control: Int32Arra
 export type FileHashResult = { bytes: number; sha256: string };
 
 export type WorkerTask =
-  ScanBlocksTask | CompressBlocksTask | PackBlocksTask | RestoreStripeTask | WriteBlocksTask | DecodeBlockTask | CopyFileTask | HashFileTask;
+  | ScanBlocksTask
+  | CompressBlocksTask
+  | PackBlocksTask
+  | RestoreStripeTask
+  | WriteBlocksTask
+  | DecodeBlockTask
+  | CopyFileTask
+  | HashFileTask;
 /** The message that asks an idle worker to leave: it closes its port and its thread ends by itself. */
 export const LEAVE = 'leave';
 
