@@ -14,32 +14,13 @@ import type { ScanBlocksResult, Stage } from '../workers/messages.ts';
 import { ownedCopy, type WorkerPool } from '../workers/pool.ts';
 import type { BackupStats, BlockStore, StoredBlock } from './block-store.ts';
 import { BusyMeter } from './busy-meter.ts';
+import { PieceBuffers } from './piece-buffers.ts';
 
 /** Bytes read at once: sequential, few worker messages. Measured: 2 MiB reads cost less CPU than
  * 8 MiB ones (each fresh large buffer is page-faulted in), and no more than 1 MiB ones. */
 const PIECE_BYTES = 2 * 1024 * 1024;
 /** Pieces read or in workers at once (16 MiB): the disk stays busy while both workers hash. */
 const PIECES_IN_FLIGHT = 8;
-/** Piece buffers: read into, moved to a worker and back, read into again. Measured: a fresh 2 MiB
- * buffer per read cost ten times the CPU of the read itself (every page faulted in anew). */
-class PieceBuffers {
-  private readonly free: Buffer[] = [];
-  private readonly bytes: number;
-
-  constructor(bytes: number) {
-    this.bytes = bytes;
-  }
-
-  take(): Buffer {
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.bytes);
-  }
-
-  /** A piece's bytes back from a worker: their buffer is read into again. */
-  give(piece: Uint8Array): void {
-    if (piece.buffer.byteLength === this.bytes && !(piece.buffer instanceof SharedArrayBuffer)) this.free.push(Buffer.from(piece.buffer));
-  }
-}
-
 /** Extents are asked for in windows of this much, so a fragmented disk's list stays small. */
 const EXTENT_WINDOW = 1024 * 1024 * 1024;
 
