@@ -40,8 +40,8 @@ class ChainDisk implements Disk {
 
   async read(offset: number, length: number): Promise<Buffer> {
     checkRange(this, offset, length);
-    const out = Buffer.alloc(length);
-    await this.fill(0, offset, length, out, 0);
+    const out = Buffer.allocUnsafe(length);
+    await this.readInto(out, offset, length);
     return out;
   }
 
