@@ -24,6 +24,7 @@ import { cp, makeSourceVm, median, MIB, timed } from './common.ts';
 import { sideBySide } from './side-by-side.ts';
 import { thinDisk } from './thin-disk.ts';
 import { restoreOnly } from './restore-only.ts';
+import { backupOnly } from './backup-only.ts';
 import { tape } from './tape.ts';
 import { vsphereModes } from './vsphere-modes.ts';
 import { vsphereBackup } from './vsphere-backup.ts';
@@ -351,6 +352,7 @@ const parts: Record<string, () => Promise<void>> = {
     console.log(`Lifeboat bench, restore through data movers (vcsim, Direct SAN) only: ${runs} runs, medians`);
     await moverBench(root, runs, timed, median);
   },
+  backup: () => backupOnly(root, gib * 1024 * MIB, runs),
   restore: async () =>
     restoreOnly({ root, ...(await makeSourceVm(root, gib * 1024 * MIB)), capacity: gib * 1024 * MIB, runs, cp, timed, median }),
 };

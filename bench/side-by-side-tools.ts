@@ -42,7 +42,7 @@ function runTool(command: string, args: string[], env: NodeJS.ProcessEnv, cwd?: 
   });
 }
 
-function apparentBytes(folder: string): number {
+export function apparentBytes(folder: string): number {
   return Number(execFileSync('du', ['-sb', folder], { encoding: 'utf8' }).split('\t')[0]);
 }
 

@@ -3,15 +3,18 @@
 // large sequential pieces, several in flight, each scanned by a worker (zero test, fast hash, and
 // SHA-256 only where the fast hash differs from the parent's sidecar). With a mask of changed
 // blocks (the hypervisor's changed block tracking) the blocks it calls unchanged are not read at
-// all: the parent's map already holds them, and their fast hashes are the parent's.
+// all: the parent's map already holds them, and their fast hashes are the parent's. With no parent
+// map (a full point, a disk new to the chain) each piece is scanned and stored in one worker message.
 import type { Disk } from '../disks/disk.ts';
 import { BlockKind, RECORD_BYTES, type BlockRecord } from '../repository/block-map.ts';
 import type { ResolvedDisk } from '../repository/chain.ts';
 import { FAST_HASH_BYTES, hashesOf, newFastHashFile } from '../repository/fast-hash-map.ts';
 import { forEachWindowed, throwIfCancelled } from '../jobs/plan.ts';
-import type { ScanBlocksResult } from '../workers/messages.ts';
+import type { ScanBlocksResult, Stage } from '../workers/messages.ts';
 import { ownedCopy, type WorkerPool } from '../workers/pool.ts';
-import type { BackupStats, BlockStore } from './block-store.ts';
+import type { BackupStats, BlockStore, StoredBlock } from './block-store.ts';
+import { BusyMeter } from './busy-meter.ts';
+import { PieceBuffers } from './piece-buffers.ts';
 
 /** Bytes read at once: sequential, few worker messages. Measured: 2 MiB reads cost less CPU than
  * 8 MiB ones (each fresh large buffer is page-faulted in), and no more than 1 MiB ones. */
@@ -39,6 +42,8 @@ export type DiskScan = {
    * absent: every block is read. Used only with `previous` and `parentFastHashes` of this disk's
    * size; otherwise ignored, and the result says why. */
   onlyBlocks?: Uint8Array | null;
+  /** Seconds the reads and the workers were busy, per stage. */
+  busy?: (stage: Stage, seconds: number) => void;
 };
 
 export type DiskScanResult = {
@@ -151,15 +156,40 @@ export async function scanDisk(scan: DiskScan): Promise<DiskScanResult> {
     return hashes;
   };
 
-  await forEachWindowed(pieces.length, PIECES_IN_FLIGHT, async (n) => {
-    throwIfCancelled(scan.signal);
-    const { first, count } = pieces[n] as { first: number; count: number };
-    const offset = first * blockSize;
-    const length = Math.min(count * blockSize, disk.capacity - offset);
-    const data = ownedCopy(await disk.read(offset, length));
+  const reading = new BusyMeter();
+  const buffers = new PieceBuffers(blocksPerPiece * blockSize);
+  const readPiece = async (offset: number, length: number): Promise<Uint8Array> => {
+    if (!disk.readInto) return ownedCopy(await disk.read(offset, length));
+    const target = buffers.take();
+    await disk.readInto(target, offset, length);
+    return target.subarray(0, length); // it moves whole: a short last piece is a view of its start
+  };
+  const busy = scan.busy ?? ((): void => undefined);
+  /** A piece's blocks as stored: its records, with this block's index and kind last (`where` may
+   * be an earlier point's block, by dedup). */
+  const record = (index: number, where: StoredBlock): void => {
+    stats.changedBytes += lengthOf(index);
+    records.push({ ...where, index, kind: BlockKind.data });
+  };
+
+  /** A full point's piece: scanned and stored in one worker message. */
+  const packPiece = async (first: number, data: Uint8Array): Promise<void> => {
+    const { piece, stored } = await scan.store.storePiece(data, blockSize, scan.signal, busy);
+    buffers.give(piece.data);
+    fastHashes.set(piece.fastHashes, first * FAST_HASH_BYTES);
+    stored.forEach((where, i) => {
+      if (!where) return zeroBlock(first + i, lengthOf(first + i));
+      stats.scannedBytes += lengthOf(first + i);
+      record(first + i, where);
+    });
+  };
+
+  /** A piece compared with the parent: scanned first, only its changed blocks stored. */
+  const comparePiece = async (first: number, count: number, data: Uint8Array): Promise<void> => {
     const parentFastHashes = parentHashesOf(first, count);
     const transfer = [data.buffer, ...(parentFastHashes ? [parentFastHashes.buffer] : [])] as ArrayBuffer[];
     const result = await scan.pool.run<ScanBlocksResult>({ type: 'scan-blocks', data, blockSize, parentFastHashes }, transfer);
+    busy('hash', result.busyMs / 1000);
     fastHashes.set(result.fastHashes, first * FAST_HASH_BYTES);
     const changed: { index: number; sha256: Uint8Array }[] = [];
     for (let i = 0; i < count; i++) {
@@ -172,18 +202,23 @@ export async function scanDisk(scan: DiskScan): Promise<DiskScanResult> {
       if (!result.hashed[i]) continue; // its fast hash is the parent's: unchanged
       const sha256 = result.sha256.slice(i * 32, (i + 1) * 32);
       if (previous && isDataIn(previous.map, index) && sameSha256(previous.map, index, sha256)) continue;
-      stats.changedBytes += lengthOf(index);
       changed.push({ index: i, sha256 });
     }
-    if (changed.length > 0) {
-      const stored = await scan.store.store(result.data, blockSize, changed, scan.signal);
-      // `where` may be an earlier point's block (dedup): this block's index and kind come last.
-      stored.forEach((where, k) =>
-        records.push({ ...where, index: first + (changed[k] as { index: number }).index, kind: BlockKind.data }),
-      );
-    }
+    if (changed.length === 0) return buffers.give(result.data);
+    const stored = await scan.store.store(result.data, blockSize, changed, scan.signal, busy);
+    stored.forEach((where, k) => record(first + (changed[k] as { index: number }).index, where));
+  };
+
+  await forEachWindowed(pieces.length, PIECES_IN_FLIGHT, async (n) => {
+    throwIfCancelled(scan.signal);
+    const { first, count } = pieces[n] as { first: number; count: number };
+    const offset = first * blockSize;
+    const length = Math.min(count * blockSize, disk.capacity - offset);
+    const data = await reading.during(() => readPiece(offset, length));
+    await (previous ? comparePiece(first, count, data) : packPiece(first, data));
     done += length;
     scan.progress(done);
   });
+  busy('source read', reading.take());
   return { records, fastHashFile, unchangedBlocks, maskIgnored: typeof usable === 'string' ? usable : null };
 }

@@ -211,7 +211,9 @@ export class PointWriter {
       signal: context.signal,
       progress,
       onlyBlocks: entry.onlyBlocks ?? null,
+      busy: (stage, seconds) => context.busy(stage, seconds),
     });
+    context.busy('repository write', store.writing.take());
     if (maskIgnored) context.log(`disk ${entry.key}: the changed-block list is not used (${maskIgnored}): every block was read`, 'warning');
     const mapFile = `disk-${diskNumber}.map`;
     const encoded = encodeMapFile(blockSize, records);
@@ -241,7 +243,8 @@ export class PointWriter {
     const { chainStart, partial, data, store } = this.started();
     const { repository, chainKey } = this.options;
     const { parent } = chainStart;
-    await data.sync();
+    await store.writing.during(() => data.sync());
+    context.busy('repository write', store.writing.take());
     await data.close();
     this.data = null;
     throwIfCancelled(context.signal);

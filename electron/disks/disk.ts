@@ -10,6 +10,9 @@ export interface Disk {
   /** A human label for errors: the file and the format. */
   readonly description: string;
   read(offset: number, length: number): Promise<Buffer>;
+  /** The same bytes as read(), into target[0, length): a reader that reads much (a backup) reuses
+   * its buffers, since fresh memory costs as much as the read. Absent: use read(). */
+  readInto?(target: Buffer, offset: number, length: number): Promise<void>;
   /** Ranges covering [offset, offset+length) in order, neighbours of one state merged, lengths > 0.
    * 'zero' = known to read as zeros (a hole of a sparse file, an unallocated or zeroed grain).
    * Absent method = everything is 'data'. */

@@ -42,6 +42,20 @@ class ExtentChain implements LayerDisk {
     const within = this.parts.find((part) => part.start <= offset && offset + length <= part.start + part.length);
     if (within?.disk) return within.disk.read(offset - within.start, length);
     const out = Buffer.alloc(length);
+    await this.fill(out, offset, length);
+    return out;
+  }
+
+  async readInto(target: Buffer, offset: number, length: number): Promise<void> {
+    checkRange(this, offset, length);
+    const within = this.parts.find((part) => part.start <= offset && offset + length <= part.start + part.length);
+    if (within?.disk?.readInto) return within.disk.readInto(target, offset - within.start, length);
+    target.fill(0, 0, length);
+    await this.fill(target, offset, length);
+  }
+
+  /** Copies what each file-backed extent holds of [offset, offset + length) into out (zeros already there). */
+  private async fill(out: Buffer, offset: number, length: number): Promise<void> {
     for (const part of this.parts) {
       const from = Math.max(offset, part.start);
       const to = Math.min(offset + length, part.start + part.length);
@@ -49,7 +63,6 @@ class ExtentChain implements LayerDisk {
       const piece = await part.disk.read(from - part.start, to - from);
       piece.copy(out, from - offset);
     }
-    return out;
   }
 
   async runs(offset: number, length: number): Promise<Run[]> {

@@ -30,6 +30,11 @@ export class RawDisk implements LayerDisk {
     return this.file.read(this.start + offset, length);
   }
 
+  readInto(target: Buffer, offset: number, length: number): Promise<void> {
+    checkRange(this, offset, length);
+    return this.file.readInto(target, 0, length, this.start + offset);
+  }
+
   /** Every byte of a raw image is its own: nothing shows through from a parent. A hole of the
    * file (or what lies past its end) is zeros, over a parent too: a flat file is never a delta. */
   async runs(offset: number, length: number): Promise<Run[]> {

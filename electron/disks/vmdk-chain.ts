@@ -40,9 +40,15 @@ class ChainDisk implements Disk {
 
   async read(offset: number, length: number): Promise<Buffer> {
     checkRange(this, offset, length);
-    const out = Buffer.alloc(length);
-    await this.fill(0, offset, length, out, 0);
+    const out = Buffer.allocUnsafe(length);
+    await this.readInto(out, offset, length);
     return out;
+  }
+
+  async readInto(target: Buffer, offset: number, length: number): Promise<void> {
+    checkRange(this, offset, length);
+    target.fill(0, 0, length);
+    await this.fill(0, offset, length, target, 0);
   }
 
   /** Fills out[at..] from layer `level`, asking the next layer for what this one left to it. */

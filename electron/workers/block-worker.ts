@@ -7,7 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { openBlock } from '../repository/block-cipher.ts';
 import { ownedCopy } from './pool.ts';
-import { compressBlocks, scanBlocks } from './backup-blocks.ts';
+import { compressBlocks, packBlocks, scanBlocks } from './backup-blocks.ts';
 import { restoreStripe, StripeError, writeAt } from './restore-stripe.ts';
 import { writeBlocks } from './write-blocks.ts';
 import { LEAVE, type CopyFileTask, type FileHashResult, type DecodeBlockResult, type WorkerTask } from './messages.ts';
@@ -62,6 +62,8 @@ function handle(task: WorkerTask): { result: unknown; transfer: ArrayBuffer[] } 
       return scanBlocks(task);
     case 'compress-blocks':
       return compressBlocks(task);
+    case 'pack-blocks':
+      return packBlocks(task);
     case 'restore-stripe':
       return { result: restoreStripe(task), transfer: [] };
     case 'write-blocks':

@@ -6,7 +6,15 @@
  * that hash equals the block's non-zero entry in `parentFastHashes`, its SHA-256 (`hashed` = 1). */
 export type ScanBlocksTask = { type: 'scan-blocks'; data: Uint8Array; blockSize: number; parentFastHashes: Uint8Array | null };
 /** Per block: `zero` and `hashed` flags, 16 bytes of `fastHashes`, 32 of `sha256`; `data` comes back. */
-export type ScanBlocksResult = { data: Uint8Array; zero: Uint8Array; hashed: Uint8Array; fastHashes: Uint8Array; sha256: Uint8Array };
+export type ScanBlocksResult = {
+  data: Uint8Array;
+  zero: Uint8Array;
+  hashed: Uint8Array;
+  fastHashes: Uint8Array;
+  sha256: Uint8Array;
+  /** The worker's time on the piece. */
+  busyMs: number;
+};
 
 /** Backup: some blocks of a scanned piece (by their index in it) compressed, and with `seal`
  * sealed with the chain key (each block's SHA-256, in `sha256s`, as AAD). */
@@ -18,8 +26,28 @@ export type CompressBlocksTask = {
   codec: number;
   seal?: { key: Uint8Array; sha256s: Uint8Array[] };
 };
-/** One stored form per block asked for, in order; `data` comes back. */
-export type CompressBlocksResult = { data: Uint8Array; stored: { codec: number; payload: Uint8Array }[] };
+/** One stored form per block asked for, in order; `data` comes back. `busyMs`: the worker's time. */
+export type CompressBlocksResult = { data: Uint8Array; stored: { codec: number; payload: Uint8Array }[]; busyMs: number };
+
+/** Full backup: consecutive blocks of a disk read in one piece, scanned and stored in one message
+ * (no parent to compare with, so nearly every non-zero block is new). Per block: the zero test,
+ * the fast hash, the SHA-256 and the stored form (compressed, and with `sealKey` sealed). */
+export type PackBlocksTask = { type: 'pack-blocks'; data: Uint8Array; blockSize: number; codec: number; sealKey: Uint8Array | null };
+/** Per block: `zero` flag, 16 bytes of `fastHashes`, 32 of `sha256`, and (non-zero blocks) its
+ * stored form's `codecs` byte and `lengths`; its payload is the block itself inside `data` where
+ * `inData` is 1, else at `offsets` in `packed`. `busyMs`: the worker's time per stage. */
+export type PackBlocksResult = {
+  data: Uint8Array;
+  zero: Uint8Array;
+  fastHashes: Uint8Array;
+  sha256: Uint8Array;
+  codecs: Uint8Array;
+  inData: Uint8Array;
+  offsets: Uint32Array;
+  lengths: Uint32Array;
+  packed: Uint8Array;
+  busyMs: { hash: number; compress: number };
+};
 
 /** Restores (or, with no target, verifies) one stripe of a disk's blocks. */
 export type RestoreStripeTask = {
@@ -50,7 +78,10 @@ export type RestoreStripeTask = {
 
 /** The stages a data mover spends its time in, in the order of the timings arrays. */
 export const STAGES = ['source read', 'decompress', 'verify', 'target write'] as const;
-export type Stage = (typeof STAGES)[number] | 'tape read' | 'network';
+export type Stage = (typeof STAGES)[number] | 'tape read' | 'network' | BackupStage;
+/** The stages of a backup: the source read, the workers' zero test and hashes, their compression
+ * (and sealing), the data file's writes and final sync. */
+export type BackupStage = 'hash' | 'compress' | 'repository write';
 export type RestoreStripeResult = { blocks: number; bytes: number; unchangedBlocks: number };
 
 /** Stored blocks read from elsewhere (tape): decompress, check, write each to its places. */
@@ -82,7 +113,14 @@ export type HashFileTask = { type: 'hash-file'; path: string; control: Int32Arra
 export type FileHashResult = { bytes: number; sha256: string };
 
 export type WorkerTask =
-  ScanBlocksTask | CompressBlocksTask | RestoreStripeTask | WriteBlocksTask | DecodeBlockTask | CopyFileTask | HashFileTask;
+  | ScanBlocksTask
+  | CompressBlocksTask
+  | PackBlocksTask
+  | RestoreStripeTask
+  | WriteBlocksTask
+  | DecodeBlockTask
+  | CopyFileTask
+  | HashFileTask;
 /** The message that asks an idle worker to leave: it closes its port and its thread ends by itself. */
 export const LEAVE = 'leave';
 
