@@ -25,7 +25,13 @@ const TASKS_PER_WORKER = 2;
 /** Tasks of a few milliseconds, behind which another may wait on the same worker. A task is
  * never posted behind a long one (a restore stripe, a file copy or hash), where it would wait
  * for it even after another worker fell free. */
-const SHORT_TASKS: ReadonlySet<WorkerTask['type']> = new Set(['decode-block', 'write-blocks', 'scan-blocks', 'compress-blocks', 'pack-blocks']);
+const SHORT_TASKS: ReadonlySet<WorkerTask['type']> = new Set([
+  'decode-block',
+  'write-blocks',
+  'scan-blocks',
+  'compress-blocks',
+  'pack-blocks',
+]);
 
 /** The worker entry: the .ts source when running from source, the bundle's .mjs when bundled. */
 function workerUrl(): URL {
