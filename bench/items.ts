@@ -66,7 +66,7 @@ async function fileSystemImage(kind: 'ext4' | 'xfs' | 'ntfs', image: string, mib
 }
 
 /** A GPT disk: part1 ext4, part2 XFS, part3 NTFS, each holding /many (NTFS is filled through ntfs-3g: root). */
-async function buildDisk(work: string): Promise<string> {
+export async function buildDisk(work: string): Promise<string> {
   const seeded = join(work, 'seed');
   await seedFolder(seeded);
   const raw = join(work, 'disk.raw');
