@@ -11,7 +11,8 @@ import { LifeboatError } from '../errors.ts';
 import { BlockCache } from './block-cache.ts';
 import { BlockKind, RECORD_BYTES, readRecord, type BlockRecord } from './block-map.ts';
 import type { ResolvedDisk, ResolvedPoint } from './chain.ts';
-import { openBlock } from './block-cipher.ts';
+import { unsealed } from './block-cipher.ts';
+import { Codec, decodeBlock, decompressBlockAsync } from './codec.ts';
 
 const DEFAULT_CACHE_BLOCKS = 32;
 
@@ -31,8 +32,14 @@ export type BlockDecoder = ((
  * of this disk's own). */
 export type PointDiskOptions = { cacheBlocks?: number; decode?: BlockDecoder; readAhead?: number; cache?: BlockCache };
 
-const decodeHere: BlockDecoder = async (payload, codec, rawLength, sha256, dataKey) =>
-  openBlock(payload, codec, rawLength, sha256, dataKey);
+/** Decompressed on zlib's threads (the engine's thread stays free to parse what the blocks
+ * before it held, and several blocks decompress at once), then checked here. */
+const decodeHere: BlockDecoder = async (payload, codec, rawLength, sha256, dataKey) => {
+  const plain = unsealed(payload, codec, sha256, dataKey);
+  const data = await decompressBlockAsync(plain.payload, plain.codec, rawLength);
+  // The length and SHA-256 checks of every decoded block (nothing left to decompress).
+  return decodeBlock(data, Codec.none, rawLength, sha256);
+};
 
 /** A decoder whose disks keep their blocks in `cache`. */
 export function sharingDecoder(decode: BlockDecoder, cache: BlockCache): BlockDecoder {
