@@ -75,7 +75,9 @@ const FOLDER_NAMES_KEPT = 250_000;
 const DATA_CHUNK = 4 * 1024 * 1024;
 
 /** A folder's entries (one per name, DOS aliases left out) and its names for lookups. */
-type Folder = { entries: IndexEntry[]; exact: Map<string, IndexEntry>; folded: Map<string, IndexEntry> };
+type Folder = { entries: IndexEntry[]; names: FolderNames | null };
+/** A folder's entries by exact name (escaped names too) and by caseless name. */
+type FolderNames = { exact: Map<string, IndexEntry>; folded: Map<string, IndexEntry> };
 
 /** MFT records read together, their update sequences applied (shared: never written to). */
 type MftBlock = { bytes: Buffer; damaged: (string | null)[] };
@@ -358,7 +360,20 @@ export class NtfsFileSystem implements FileSystem {
       if (entry.namespace === NAMESPACE_DOS && longNamed.has(entry.record)) continue;
       unique.set(`${entry.record}/${entry.name}`, entry);
     }
-    const entries = [...unique.values()];
+    const folder = { entries: [...unique.values()], names: null };
+    this.folders.set(recordNumber, folder, Math.max(1, folder.entries.length));
+    return folder;
+  }
+
+  /** The entry `part` names in a folder: its exact name (or the name an item restore escaped it
+   * to: one holding '/', control characters) first, then caseless. The maps are built at the
+   * first look-up, not for a folder that is only listed. */
+  private static named(folder: Folder, part: string): IndexEntry | undefined {
+    folder.names ??= NtfsFileSystem.namesOf(folder.entries);
+    return folder.names.exact.get(part) ?? folder.names.folded.get(folded(part));
+  }
+
+  private static namesOf(entries: IndexEntry[]): FolderNames {
     const exact = new Map<string, IndexEntry>();
     const caseless = new Map<string, IndexEntry>();
     for (const entry of entries) {
@@ -366,19 +381,12 @@ export class NtfsFileSystem implements FileSystem {
       const key = folded(entry.name);
       if (!caseless.has(key)) caseless.set(key, entry);
     }
-    // A name an item restore escaped (one holding '/', control characters) is reached that way too.
     for (const entry of entries) {
       if (!MAY_NEED_ESCAPING.test(entry.name)) continue;
       const escaped = escapeGuestName(entry.name).name;
       if (escaped !== entry.name && !exact.has(escaped)) exact.set(escaped, entry);
     }
-    const folder = { entries, exact, folded: caseless };
-    this.folders.set(recordNumber, folder, Math.max(1, entries.length));
-    return folder;
-  }
-
-  private static named(folder: Folder, part: string): IndexEntry | undefined {
-    return folder.exact.get(part) ?? folder.folded.get(folded(part));
+    return { exact, folded: caseless };
   }
 
   /** A path's last component may name a stream, `file:stream` (a file's own name may hold ':'
