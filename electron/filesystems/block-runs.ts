@@ -1,6 +1,7 @@
 // Metadata blocks a listing needs (the inode-table blocks of a folder's entries), read in runs of
 // neighbouring blocks: one read of up to a mebibyte instead of one read, one copy and one await
-// per 4 KiB block. A folder's inodes mostly lie together, so twenty thousand of them take a few reads.
+// per 4 KiB block, and all the runs asked for together. A folder's inodes mostly lie together, so
+// twenty thousand of them take a few reads.
 import { isReadFailure } from './file-system.ts';
 
 /** Blocks one read takes at most, and the gap of unneeded blocks a run reads through rather
@@ -18,7 +19,7 @@ export async function readBlockRuns(
 ): Promise<Map<number, Buffer>> {
   const sorted = [...new Set(numbers)].sort((a, b) => a - b);
   const maxBlocks = Math.max(1, Math.floor(RUN_BYTES / blockSize));
-  const held = new Map<number, Buffer>();
+  const runs: number[][] = [];
   for (let start = 0; start < sorted.length;) {
     const first = sorted[start] as number;
     let end = start + 1;
@@ -27,15 +28,23 @@ export async function readBlockRuns(
       if (next - (sorted[end - 1] as number) > GAP_BLOCKS || next - first >= maxBlocks) break;
       end++;
     }
-    const count = (sorted[end - 1] as number) - first + 1;
-    const bytes = await read(first, count).catch((error: unknown) => {
-      if (!isReadFailure(error)) throw error;
-      return null;
-    });
-    if (bytes?.length === count * blockSize)
-      for (const number of sorted.slice(start, end))
-        held.set(number, bytes.subarray((number - first) * blockSize, (number - first + 1) * blockSize));
+    runs.push(sorted.slice(start, end));
     start = end;
   }
+  const held = new Map<number, Buffer>();
+  // Every run asked for at once: on a backup, each may wait for blocks to be fetched and decoded,
+  // and those of different runs are fetched together rather than one after another.
+  await Promise.all(
+    runs.map(async (run) => {
+      const first = run[0] as number;
+      const count = (run.at(-1) as number) - first + 1;
+      const bytes = await read(first, count).catch((error: unknown) => {
+        if (!isReadFailure(error)) throw error;
+        return null;
+      });
+      if (bytes?.length === count * blockSize)
+        for (const number of run) held.set(number, bytes.subarray((number - first) * blockSize, (number - first + 1) * blockSize));
+    }),
+  );
   return held;
 }

@@ -291,12 +291,25 @@ export class ExtFileSystem implements FileSystem {
     return readBlockRuns(blocks, blockSize, (first, count) => this.block(first, count));
   }
 
-  /** Inode `number`, its table block taken from `held` when there (blocks read ahead). */
-  private async inode(number: number, held?: Map<number, Buffer>): Promise<Inode> {
-    const tableBlockNumber = await this.inodeTableBlock(number);
+  /** Inode `number`. */
+  private async inode(number: number): Promise<Inode> {
+    return this.parseInode(number, await this.inodeBlock(await this.inodeTableBlock(number)));
+  }
+
+  /** Inode `number` from the table blocks read ahead for a listing; null when its block is not
+   * among them (read then as any other). */
+  private heldInode(number: number, held: Map<number, Buffer>): Inode | null {
+    if (number < 1 || number > this.sb.inodesCount) bad(`inode ${number} does not exist`);
+    const table = this.tables.get(Math.floor((number - 1) / this.sb.inodesPerGroup));
+    if (table === undefined) return null;
+    const block = held.get(table + Math.floor(((number - 1) % this.sb.inodesPerGroup) / (this.sb.blockSize / this.sb.inodeSize)));
+    return block ? this.parseInode(number, block) : null;
+  }
+
+  /** Inode `number` out of its inode-table block. */
+  private parseInode(number: number, tableBlock: Buffer): Inode {
     const index = (number - 1) % this.sb.inodesPerGroup;
     const perBlock = this.sb.blockSize / this.sb.inodeSize;
-    const tableBlock = held?.get(tableBlockNumber) ?? (await this.inodeBlock(tableBlockNumber));
     const at = (index % perBlock) * this.sb.inodeSize;
     const raw = tableBlock.subarray(at, at + this.sb.inodeSize);
     this.checkInode(number, raw);
@@ -496,9 +509,14 @@ export class ExtFileSystem implements FileSystem {
     return this.folders.get(dir.number, () => this.entries(dir));
   }
 
-  private async symlinkTarget(inode: Inode): Promise<string> {
+  /** A fast symlink's target, kept in the inode itself; null for one kept in blocks. */
+  private static inlineTarget(inode: Inode): string | null {
     if (inode.size < INLINE_BYTES && !(inode.flags & (FLAG_EXTENTS | FLAG_INLINE_DATA))) return inode.block.toString('utf8', 0, inode.size);
-    return (await this.collect(inode, 4096)).toString('utf8');
+    return null;
+  }
+
+  private async symlinkTarget(inode: Inode): Promise<string> {
+    return ExtFileSystem.inlineTarget(inode) ?? (await this.collect(inode, 4096)).toString('utf8');
   }
 
   private resolve(path: string, follow = false): Promise<Inode> {
@@ -514,15 +532,23 @@ export class ExtFileSystem implements FileSystem {
     );
   }
 
-  private async describe(name: string, inode: Inode): Promise<FsEntry> {
+  /** The entry of an inode: at once, unless a deeper extent tree or a symlink's target must be read. */
+  private describe(name: string, inode: Inode): FsEntry | Promise<FsEntry> {
     const type = typeOfMode(inode.mode);
     // What the inode itself says about where its data is: checked here so a listing names a damaged entry.
     if (inode.flags & FLAG_INLINE_DATA) inlineData(inode);
     else if (inode.flags & FLAG_EXTENTS && type !== 'other') {
       if (inode.block.readUInt16LE(0) !== EXTENT_MAGIC) bad(`inode ${inode.number} has a damaged extent header`);
       // A deeper tree is read now, so a file whose map is damaged is named here, not when restored.
-      if (type === 'file' && inode.block.readUInt16LE(6) > 0) await this.runs(inode);
+      if (type === 'file' && inode.block.readUInt16LE(6) > 0) return this.runs(inode).then(() => this.entryOf(name, inode, null));
     }
+    if (type !== 'symlink') return this.entryOf(name, inode, null);
+    const target = ExtFileSystem.inlineTarget(inode);
+    return target !== null ? this.entryOf(name, inode, target) : this.symlinkTarget(inode).then((read) => this.entryOf(name, inode, read));
+  }
+
+  private entryOf(name: string, inode: Inode, target: string | null): FsEntry {
+    const type = typeOfMode(inode.mode);
     const entry: FsEntry = {
       name,
       type,
@@ -533,7 +559,7 @@ export class ExtFileSystem implements FileSystem {
       links: inode.links,
     };
     if (type === 'file') entry.allocated = inode.allocated;
-    if (type === 'symlink') entry.target = await this.symlinkTarget(inode);
+    if (target !== null) entry.target = target;
     return entry;
   }
 
@@ -542,7 +568,10 @@ export class ExtFileSystem implements FileSystem {
     if (typeOfMode(dir.mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
     const { entries } = await this.named(dir);
     const held = await this.inodeBlocksOf(entries);
-    return describeEach(entries, async (entry) => this.describe(entry.name, await this.inode(entry.inode, held)));
+    return describeEach(entries, (entry) => {
+      const inode = this.heldInode(entry.inode, held);
+      return inode ? this.describe(entry.name, inode) : this.inode(entry.inode).then((read) => this.describe(entry.name, read));
+    });
   }
 
   /** The entry's own name, not the path's (which may be its escaped name, see findNamed). */

@@ -12,6 +12,7 @@ import { LifeboatError } from '../errors.ts';
 import { escapeGuestName } from '../../shared/guest-names.ts';
 import {
   FolderTrail,
+  isReadFailure,
   splitPath,
   describeEach,
   regionBytes,
@@ -46,6 +47,7 @@ import {
   type Attribute,
   type IndexEntry,
   type NtfsGeometry,
+  type RecordHeader,
   type Run,
 } from './ntfs/layout.ts';
 import { LruCache } from './lru.ts';
@@ -73,7 +75,9 @@ const FOLDER_NAMES_KEPT = 250_000;
 const DATA_CHUNK = 4 * 1024 * 1024;
 
 /** A folder's entries (one per name, DOS aliases left out) and its names for lookups. */
-type Folder = { entries: IndexEntry[]; exact: Map<string, IndexEntry>; folded: Map<string, IndexEntry> };
+type Folder = { entries: IndexEntry[]; names: FolderNames | null };
+/** A folder's entries by exact name (escaped names too) and by caseless name. */
+type FolderNames = { exact: Map<string, IndexEntry>; folded: Map<string, IndexEntry> };
 
 /** MFT records read together, their update sequences applied (shared: never written to). */
 type MftBlock = { bytes: Buffer; damaged: (string | null)[] };
@@ -161,32 +165,77 @@ export class NtfsFileSystem implements FileSystem {
     return this.readRuns(attribute.runs, 0, attribute.dataSize);
   }
 
-  /** One MFT record, its update sequence applied; refused when not in use. */
-  private async record(number: number): Promise<Buffer> {
+  /** MFT records per block read (see MFT_BLOCK_BYTES). */
+  private get recordsPerBlock(): number {
+    return Math.max(1, Math.floor(MFT_BLOCK_BYTES / this.geometry.recordBytes));
+  }
+
+  /** MFT block `blockNumber`, read and its records' update sequences applied (not kept). */
+  private async readMftBlock(blockNumber: number): Promise<MftBlock> {
+    const { recordBytes } = this.geometry;
+    const from = blockNumber * this.recordsPerBlock * recordBytes;
+    const bytes = await this.readRuns(this.mftRuns, from, Math.min(this.recordsPerBlock * recordBytes, this.mftBytes - from));
+    // Each record's update sequence is applied once, in place, as the block is read; a record
+    // that fails keeps its reason for when it is asked for.
+    const damaged: (string | null)[] = [];
+    for (let at = 0; at + recordBytes <= bytes.length; at += recordBytes) {
+      try {
+        applyFixups(bytes.subarray(at, at + recordBytes), 'FILE');
+        damaged.push(null);
+      } catch (error) {
+        damaged.push((error as Error).message);
+      }
+    }
+    return { bytes, damaged };
+  }
+
+  /** The MFT blocks holding a folder's entries' records, read together (a large folder's
+   * records span more blocks than are kept); a block that cannot be read is left for `record`
+   * to refuse with its reason when its entry is described. */
+  private async mftBlocksOf(entries: readonly IndexEntry[]): Promise<Map<number, MftBlock>> {
+    const held = new Map<number, MftBlock>();
+    const { recordBytes } = this.geometry;
+    const wanted = new Set<number>();
+    for (const { record } of entries)
+      if ((record + 1) * recordBytes <= this.mftBytes) wanted.add(Math.floor(record / this.recordsPerBlock));
+    await Promise.all(
+      [...wanted].map(async (blockNumber) => {
+        const block =
+          this.mftBlocks.get(blockNumber) ??
+          (await this.readMftBlock(blockNumber).catch((error: unknown) => {
+            if (!isReadFailure(error)) throw error;
+            return null;
+          }));
+        if (block) held.set(blockNumber, block);
+      }),
+    );
+    return held;
+  }
+
+  /** One MFT record, its update sequence applied; refused when not in use. Its block is taken
+   * from `held` when there (blocks read ahead for a listing). */
+  private async record(number: number, held?: Map<number, MftBlock>): Promise<Buffer> {
+    const blockNumber = this.mftBlockOf(number);
+    let block = held?.get(blockNumber) ?? this.mftBlocks.get(blockNumber);
+    if (!block) {
+      block = await this.readMftBlock(blockNumber);
+      this.mftBlocks.set(blockNumber, block);
+    }
+    return this.recordIn(number, blockNumber, block);
+  }
+
+  /** The MFT block holding record `number`; a number past the end of the MFT is refused. */
+  private mftBlockOf(number: number): number {
     const { recordBytes } = this.geometry;
     const start = number * recordBytes;
     if (!Number.isSafeInteger(start) || start + recordBytes > this.mftBytes) corrupt(`MFT record ${number} lies past the end of the MFT`);
-    const perBlock = Math.max(1, Math.floor(MFT_BLOCK_BYTES / recordBytes));
-    const blockNumber = Math.floor(number / perBlock);
-    let block = this.mftBlocks.get(blockNumber);
-    if (!block) {
-      const from = blockNumber * perBlock * recordBytes;
-      const bytes = await this.readRuns(this.mftRuns, from, Math.min(perBlock * recordBytes, this.mftBytes - from));
-      // Each record's update sequence is applied once, in place, as the block is read; a record
-      // that fails keeps its reason for when it is asked for.
-      const damaged: (string | null)[] = [];
-      for (let at = 0; at + recordBytes <= bytes.length; at += recordBytes) {
-        try {
-          applyFixups(bytes.subarray(at, at + recordBytes), 'FILE');
-          damaged.push(null);
-        } catch (error) {
-          damaged.push((error as Error).message);
-        }
-      }
-      block = { bytes, damaged };
-      this.mftBlocks.set(blockNumber, block);
-    }
-    const slot = number - blockNumber * perBlock;
+    return Math.floor(number / this.recordsPerBlock);
+  }
+
+  /** Record `number` out of its MFT block; refused when damaged or not in use. */
+  private recordIn(number: number, blockNumber: number, block: MftBlock): Buffer {
+    const { recordBytes } = this.geometry;
+    const slot = number - blockNumber * this.recordsPerBlock;
     const problem = block.damaged[slot];
     if (problem !== null) throw new LifeboatError('corrupt-disk', `MFT record ${number}: ${problem ?? 'not read'}`);
     const record = block.bytes.subarray(slot * recordBytes, (slot + 1) * recordBytes);
@@ -229,15 +278,41 @@ export class NtfsFileSystem implements FileSystem {
     return out;
   }
 
-  private async fileRecord(number: number): Promise<FileRecord> {
-    const bytes = await this.record(number);
+  private async fileRecord(number: number, held?: Map<number, MftBlock>): Promise<FileRecord> {
+    const bytes = await this.record(number, held);
+    const header = NtfsFileSystem.baseHeader(number, bytes);
+    const attributes = await this.attributesOf(number, bytes);
+    const reparse = attributes.find((attribute) => attribute.type === ATTR_REPARSE_POINT);
+    return this.fileRecordOf(number, header, attributes, reparse ? await this.smallValue(reparse, 'reparse point') : null);
+  }
+
+  /** A file's record from the MFT blocks read ahead for a listing, at once; null when it needs
+   * more than its own record (extension records, a reparse point kept outside it) or its block
+   * is not among them. */
+  private heldFileRecord(number: number, held: Map<number, MftBlock>): FileRecord | null {
+    const blockNumber = this.mftBlockOf(number);
+    const block = held.get(blockNumber);
+    if (!block) return null;
+    const bytes = this.recordIn(number, blockNumber, block);
+    const header = NtfsFileSystem.baseHeader(number, bytes);
+    const attributes = parseAttributes(bytes);
+    if (attributes.some((attribute) => attribute.type === ATTR_LIST)) return null;
+    const reparse = attributes.find((attribute) => attribute.type === ATTR_REPARSE_POINT);
+    if (reparse && !reparse.resident) return null;
+    return this.fileRecordOf(number, header, attributes, reparse?.resident ?? null);
+  }
+
+  private static baseHeader(number: number, bytes: Buffer): RecordHeader {
     const header = parseRecordHeader(bytes);
     if (header.baseRecord !== 0) corrupt(`MFT record ${number} is an extension record, not a file`);
-    const attributes = await this.attributesOf(number, bytes);
+    return header;
+  }
+
+  /** `attributes`: all of the file's (extension records joined); `reparse`: its reparse point's value. */
+  private fileRecordOf(number: number, header: RecordHeader, attributes: Attribute[], reparse: Buffer | null): FileRecord {
     const names = attributes.filter((attribute) => attribute.type === ATTR_FILE_NAME && attribute.resident);
     const links = names.filter((attribute) => parseFileName(attribute.resident as Buffer).namespace !== NAMESPACE_DOS).length;
     const information = attributes.find((attribute) => attribute.type === ATTR_STANDARD_INFORMATION)?.resident;
-    const reparse = attributes.find((attribute) => attribute.type === ATTR_REPARSE_POINT);
     return {
       number,
       sequence: header.sequence,
@@ -245,7 +320,7 @@ export class NtfsFileSystem implements FileSystem {
       links: links || header.links,
       mtime: information ? parseStandardInformation(information).mtime : null,
       attributes,
-      reparse: reparse ? parseReparsePoint(await this.smallValue(reparse, 'reparse point')) : null,
+      reparse: reparse ? parseReparsePoint(reparse) : null,
     };
   }
 
@@ -285,7 +360,20 @@ export class NtfsFileSystem implements FileSystem {
       if (entry.namespace === NAMESPACE_DOS && longNamed.has(entry.record)) continue;
       unique.set(`${entry.record}/${entry.name}`, entry);
     }
-    const entries = [...unique.values()];
+    const folder = { entries: [...unique.values()], names: null };
+    this.folders.set(recordNumber, folder, Math.max(1, folder.entries.length));
+    return folder;
+  }
+
+  /** The entry `part` names in a folder: its exact name (or the name an item restore escaped it
+   * to: one holding '/', control characters) first, then caseless. The maps are built at the
+   * first look-up, not for a folder that is only listed. */
+  private static named(folder: Folder, part: string): IndexEntry | undefined {
+    folder.names ??= NtfsFileSystem.namesOf(folder.entries);
+    return folder.names.exact.get(part) ?? folder.names.folded.get(folded(part));
+  }
+
+  private static namesOf(entries: IndexEntry[]): FolderNames {
     const exact = new Map<string, IndexEntry>();
     const caseless = new Map<string, IndexEntry>();
     for (const entry of entries) {
@@ -293,19 +381,12 @@ export class NtfsFileSystem implements FileSystem {
       const key = folded(entry.name);
       if (!caseless.has(key)) caseless.set(key, entry);
     }
-    // A name an item restore escaped (one holding '/', control characters) is reached that way too.
     for (const entry of entries) {
       if (!MAY_NEED_ESCAPING.test(entry.name)) continue;
       const escaped = escapeGuestName(entry.name).name;
       if (escaped !== entry.name && !exact.has(escaped)) exact.set(escaped, entry);
     }
-    const folder = { entries, exact, folded: caseless };
-    this.folders.set(recordNumber, folder, Math.max(1, entries.length));
-    return folder;
-  }
-
-  private static named(folder: Folder, part: string): IndexEntry | undefined {
-    return folder.exact.get(part) ?? folder.folded.get(folded(part));
+    return { exact, folded: caseless };
   }
 
   /** A path's last component may name a stream, `file:stream` (a file's own name may hold ':'
@@ -332,8 +413,11 @@ export class NtfsFileSystem implements FileSystem {
   }
 
   /** The file a folder entry names, checked to still be that file (its sequence number). */
-  private async fileOf(entry: IndexEntry): Promise<FileRecord> {
-    const file = await this.fileRecord(entry.record);
+  private async fileOf(entry: IndexEntry, held?: Map<number, MftBlock>): Promise<FileRecord> {
+    return NtfsFileSystem.stillNamed(entry, await this.fileRecord(entry.record, held));
+  }
+
+  private static stillNamed(entry: IndexEntry, file: FileRecord): FileRecord {
     if (entry.sequence !== 0 && entry.sequence !== file.sequence)
       corrupt(`its folder entry points at MFT record ${entry.record}, which now holds another file`);
     return file;
@@ -375,7 +459,13 @@ export class NtfsFileSystem implements FileSystem {
         throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
       throw error;
     });
-    return describeEach(folder.entries, async (entry) => this.describe(entry.name, await this.fileOf(entry)));
+    const held = await this.mftBlocksOf(folder.entries);
+    return describeEach(folder.entries, (entry) => {
+      const file = this.heldFileRecord(entry.record, held);
+      return file
+        ? this.describe(entry.name, NtfsFileSystem.stillNamed(entry, file))
+        : this.fileOf(entry, held).then((read) => this.describe(entry.name, read));
+    });
   }
 
   async stat(path: string): Promise<FsEntry> {

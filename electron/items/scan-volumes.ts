@@ -39,25 +39,27 @@ async function guarded(volume: Volume, probe: (disk: Disk) => Promise<void>): Pr
   }
 }
 
+/** Each volume's probe, all at once (on a backup each may wait for its blocks to be fetched and
+ * decoded); what they found in volume order. */
+async function probeEach<T>(volumes: Volume[], probe: (volume: Volume, disk: Disk) => Promise<T | null>): Promise<[Volume, T][]> {
+  const found = await Promise.all(
+    volumes.map(async (volume) => {
+      let result: T | null = null;
+      await guarded(volume, async (disk) => void (result = await probe(volume, disk)));
+      return result === null ? null : ([volume, result] as [Volume, T]);
+    }),
+  );
+  return found.filter((pair) => pair !== null);
+}
+
 async function findPhysicalVolumes(volumes: Volume[]): Promise<Map<Volume, FoundPv>> {
-  const found = new Map<Volume, FoundPv>();
-  for (const volume of volumes) {
-    await guarded(volume, async (disk) => {
-      const pv = await probePhysicalVolume(disk, volume.path);
-      if (pv) found.set(volume, pv);
-    });
-  }
-  return found;
+  return new Map(await probeEach(volumes, (volume, disk) => probePhysicalVolume(disk, volume.path)));
 }
 
 async function nameLayers(volumes: Volume[]): Promise<void> {
-  for (const volume of volumes.filter(undecided)) {
-    await guarded(volume, async (disk) => {
-      const layer = await probeLayer(disk, volume.partitionType);
-      if (!layer) return;
-      if (layer.gap) volume.problem = layer.gap;
-      else volume.what = layer.what;
-    });
+  for (const [volume, layer] of await probeEach(volumes.filter(undecided), (volume, disk) => probeLayer(disk, volume.partitionType))) {
+    if (layer.gap) volume.problem = layer.gap;
+    else volume.what = layer.what;
   }
 }
 
@@ -65,14 +67,10 @@ async function nameLayers(volumes: Volume[]): Promise<void> {
 async function openMultiDevice(volumes: Volume[], openers: MultiDeviceOpener[]): Promise<void> {
   for (const opener of openers) {
     const groups = new Map<string, { volume: Volume; deviceId: number }[]>();
-    for (const volume of volumes.filter(undecided)) {
-      await guarded(volume, async (disk) => {
-        const member = await opener.probe(disk);
-        if (!member) return;
-        const group = groups.get(member.fsid) ?? [];
-        group.push({ volume, deviceId: member.deviceId });
-        groups.set(member.fsid, group);
-      });
+    for (const [volume, member] of await probeEach(volumes.filter(undecided), (_, disk) => opener.probe(disk))) {
+      const group = groups.get(member.fsid) ?? [];
+      group.push({ volume, deviceId: member.deviceId });
+      groups.set(member.fsid, group);
     }
     for (const [fsid, members] of groups) {
       const [first, ...others] = members;
@@ -86,19 +84,22 @@ async function openMultiDevice(volumes: Volume[], openers: MultiDeviceOpener[]):
   }
 }
 
+/** Every volume at once; each tries the openers in order. */
 async function openSingleDevice(volumes: Volume[]): Promise<void> {
-  for (const volume of volumes.filter(undecided)) {
-    const failures: string[] = [];
-    for (const opener of singleDeviceOpeners) {
-      try {
-        volume.fileSystem = await opener.open(volume.disk as Disk);
-        break;
-      } catch (error) {
-        failures.push((error as Error).message);
-      }
+  await Promise.all(volumes.filter(undecided).map((volume) => openAsSingleDevice(volume)));
+}
+
+async function openAsSingleDevice(volume: Volume): Promise<void> {
+  const failures: string[] = [];
+  for (const opener of singleDeviceOpeners) {
+    try {
+      volume.fileSystem = await opener.open(volume.disk as Disk);
+      return;
+    } catch (error) {
+      failures.push((error as Error).message);
     }
-    if (!volume.fileSystem) volume.problem = `unknown or damaged file system: ${failures.join('; ')}`;
   }
+  volume.problem = `unknown or damaged file system: ${failures.join('; ')}`;
 }
 
 /** Physical volumes found among the partitions, assembled into volume groups; each PV is then

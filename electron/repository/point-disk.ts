@@ -11,7 +11,8 @@ import { LifeboatError } from '../errors.ts';
 import { BlockCache } from './block-cache.ts';
 import { BlockKind, RECORD_BYTES, readRecord, type BlockRecord } from './block-map.ts';
 import type { ResolvedDisk, ResolvedPoint } from './chain.ts';
-import { openBlock } from './block-cipher.ts';
+import { unsealed } from './block-cipher.ts';
+import { Codec, decodeBlock, decompressBlockAsync } from './codec.ts';
 
 const DEFAULT_CACHE_BLOCKS = 32;
 
@@ -31,8 +32,14 @@ export type BlockDecoder = ((
  * of this disk's own). */
 export type PointDiskOptions = { cacheBlocks?: number; decode?: BlockDecoder; readAhead?: number; cache?: BlockCache };
 
-const decodeHere: BlockDecoder = async (payload, codec, rawLength, sha256, dataKey) =>
-  openBlock(payload, codec, rawLength, sha256, dataKey);
+/** Decompressed on zlib's threads (the engine's thread stays free to parse what the blocks
+ * before it held, and several blocks decompress at once), then checked here. */
+const decodeHere: BlockDecoder = async (payload, codec, rawLength, sha256, dataKey) => {
+  const plain = unsealed(payload, codec, sha256, dataKey);
+  const data = await decompressBlockAsync(plain.payload, plain.codec, rawLength);
+  // The length and SHA-256 checks of every decoded block (nothing left to decompress).
+  return decodeBlock(data, Codec.none, rawLength, sha256);
+};
 
 /** A decoder whose disks keep their blocks in `cache`. */
 export function sharingDecoder(decode: BlockDecoder, cache: BlockCache): BlockDecoder {
@@ -131,13 +138,16 @@ export class PointDisk implements Disk {
     // Every byte is set below (holes come as zero blocks).
     const out = Buffer.allocUnsafe(length);
     const { blockSize } = this.point;
-    for (let position = offset; position < offset + length;) {
-      const index = Math.floor(position / blockSize);
-      const within = position - index * blockSize;
-      const take = Math.min(blockSize - within, offset + length - position);
-      const block = await this.block(index);
-      out.set(block.subarray(within, within + take), position - offset);
-      position += take;
+    const first = Math.floor(offset / blockSize);
+    const last = Math.floor((offset + length - 1) / blockSize);
+    // Every block of the range asked for at once: a read that spans blocks waits for its slowest
+    // block, not for the sum of them (the cache bounds the loads that run together).
+    const blocks = await Promise.all(Array.from({ length: length > 0 ? last - first + 1 : 0 }, (_, i) => this.block(first + i)));
+    for (const [i, block] of blocks.entries()) {
+      const start = (first + i) * blockSize;
+      const from = Math.max(offset, start);
+      const to = Math.min(offset + length, start + blockSize);
+      out.set(block.subarray(from - start, to - start), from - offset);
     }
     if (this.readAhead > 0 && offset === this.lastEnd) this.decodeAhead(Math.floor((offset + length - 1) / blockSize) + 1);
     this.lastEnd = offset + length;

@@ -75,21 +75,33 @@ export class XfsFileSystem implements FileSystem {
     return this.disk.read(block * this.sb.blockSize, count * this.sb.blockSize);
   }
 
-  /** Inode `number`, its block taken from `held` when there (blocks read ahead). */
-  private async inode(number: number, held?: Map<number, Buffer>): Promise<XfsInode> {
+  /** Inode `number` (kept: a path lookup passes the same folders again). */
+  private async inode(number: number): Promise<XfsInode> {
     const cached = this.inodes.get(number);
     if (cached) return cached;
     const offset = inodeOffset(this.sb, number);
     const block = Math.floor(offset / this.sb.blockSize);
-    let bytes = held?.get(block) ?? this.inodeBlocks.get(block);
+    let bytes = this.inodeBlocks.get(block);
     if (!bytes) {
       bytes = await this.readBlocks(block, 1);
       this.inodeBlocks.set(block, bytes, 1);
     }
-    const at = offset - block * this.sb.blockSize;
-    const inode = parseInode(this.sb, number, bytes.subarray(at, at + this.sb.inodeSize));
+    const inode = this.parseAt(number, offset, bytes);
     this.inodes.set(number, inode, 1);
     return inode;
+  }
+
+  /** Inode `number` from the blocks read ahead for a listing (not kept: a listing's entries
+   * are described once); null when its block is not among them. */
+  private heldInode(number: number, held: Map<number, Buffer>): XfsInode | null {
+    const offset = inodeOffset(this.sb, number);
+    const bytes = held.get(Math.floor(offset / this.sb.blockSize));
+    return bytes ? this.parseAt(number, offset, bytes) : null;
+  }
+
+  private parseAt(number: number, offset: number, block: Buffer): XfsInode {
+    const at = offset % this.sb.blockSize;
+    return parseInode(this.sb, number, block.subarray(at, at + this.sb.inodeSize));
   }
 
   private async extents(inode: XfsInode): Promise<Extent[]> {
@@ -169,18 +181,21 @@ export class XfsFileSystem implements FileSystem {
         throw new LifeboatError('corrupt-disk', `XFS folder inode ${dir.number} claims more than ${MAX_DIRECTORY_BYTES} bytes of entries`);
       for (let index = 0; index < count; index++) where.set(extent.offset + index, extent.block + index);
     }
-    const out: DirEntry[] = [];
     const starts = [...new Set([...where.keys()].map((offset) => offset - (offset % dirBlocks)))].sort((a, b) => a - b);
-    for (const first of starts) {
-      const parts: Buffer[] = [];
-      for (let index = 0; index < dirBlocks; index++) {
+    const places = starts.map((first) =>
+      Array.from({ length: dirBlocks }, (_, index) => {
         const block = where.get(first + index);
         if (block === undefined)
           throw new LifeboatError('corrupt-disk', `XFS folder inode ${dir.number} has a directory block with a hole`);
-        parts.push(await this.readBlocks(block, 1));
-      }
+        return block;
+      }),
+    );
+    // Every directory block asked for at once (a large folder's span several backup blocks);
+    // parsed in directory order.
+    const read = await Promise.all(places.map((blocks) => Promise.all(blocks.map((block) => this.readBlocks(block, 1)))));
+    const out: DirEntry[] = [];
+    for (const parts of read)
       out.push(...parseDataBlock(this.sb, dir.number, parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)));
-    }
     return out;
   }
 
@@ -243,12 +258,19 @@ export class XfsFileSystem implements FileSystem {
     );
   }
 
-  private async describe(name: string, inode: XfsInode): Promise<FsEntry> {
+  /** The entry of an inode: at once, unless a B+tree map or a symlink's target must be read. */
+  private describe(name: string, inode: XfsInode): FsEntry | Promise<FsEntry> {
     const type = typeOfMode(inode.mode);
     if (inode.realtime && type === 'file')
       throw new LifeboatError('unavailable', `XFS inode ${inode.number} is on the realtime subvolume: not read`);
     // A B+tree map is read now, so a file whose map is damaged is named in its listing, not when restored.
-    if (type === 'file' && inode.format === FORMAT_BTREE) await this.extents(inode);
+    if (type === 'file' && inode.format === FORMAT_BTREE) return this.extents(inode).then(() => this.entryOf(name, inode, null));
+    if (type === 'symlink') return this.symlinkTarget(inode).then((target) => this.entryOf(name, inode, target));
+    return this.entryOf(name, inode, null);
+  }
+
+  private entryOf(name: string, inode: XfsInode, target: string | null): FsEntry {
+    const type = typeOfMode(inode.mode);
     return {
       name,
       type,
@@ -258,7 +280,7 @@ export class XfsFileSystem implements FileSystem {
       fileId: String(inode.number),
       links: inode.links,
       ...(type === 'file' ? { allocated: inode.allocated } : {}),
-      ...(type === 'symlink' ? { target: await this.symlinkTarget(inode) } : {}),
+      ...(target !== null ? { target } : {}),
     };
   }
 
@@ -267,7 +289,10 @@ export class XfsFileSystem implements FileSystem {
     if (typeOfMode(dir.mode) !== 'dir') throw new LifeboatError('bad-request', `${path} is a file, not a folder`);
     const { entries } = await this.listing(dir);
     const held = await this.inodeBlocksOf(entries);
-    return describeEach(entries, async (entry) => this.describe(entry.name, await this.inode(entry.inode, held)));
+    return describeEach(entries, (entry) => {
+      const inode = this.inodes.get(entry.inode) ?? this.heldInode(entry.inode, held);
+      return inode ? this.describe(entry.name, inode) : this.inode(entry.inode).then((read) => this.describe(entry.name, read));
+    });
   }
 
   /** The inode blocks of a folder's entries, read ahead in runs (see block-runs.ts); a number
