@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
 import type { VmBench } from './vm-bench.ts';
+import { dropPageCache } from './common.ts';
 
 /** Tape: backup to and restore from the virtual library, whose drive streams at LTO-9's 400 MB/s
  * (mechanical waits scaled down). Throughput is read against that modelled rate; drive-starved
@@ -36,6 +37,7 @@ export async function tape({ root, source, capacity, cpTime, runs, timed, median
     const reports: { bytesRead: number; starvedEvents: number; loads: number; passes: number }[] = [];
     for (let run = 0; run < runs; run++) {
       const target = join(root, `tape-restore-${run}`);
+      await dropPageCache();
       times.push(
         await timed(async () => {
           const { jobs } = await engine.tape.startRestore(

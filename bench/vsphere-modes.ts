@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
 import type { VmBench } from './vm-bench.ts';
+import { dropPageCache } from './common.ts';
 import type { JobEvent } from '../shared/domain.ts';
 import { startVcsim, vcsimUnavailable } from '../scripts/peers/vcsim.ts';
 
@@ -37,6 +38,8 @@ export async function vsphereModes({ root, source, capacity, cpTime, runs, timed
       let steps = '';
       for (let run = 0; run < runs; run++) {
         const name = `bench-${mode}-${run}`;
+        // As for cp and the side-by-side part: the repository is read from the disk, not memory.
+        await dropPageCache();
         times.push(
           await timed(async () => {
             const job = await engine.jobs.whenEnded(

@@ -260,19 +260,27 @@ export class ExtFileSystem implements FileSystem {
     return read;
   }
 
+  /** The block group of inode `number` (refused when there is no such inode). */
+  private groupOf(number: number): number {
+    if (number < 1 || number > this.sb.inodesCount) bad(`inode ${number} does not exist`);
+    return Math.floor((number - 1) / this.sb.inodesPerGroup);
+  }
+
+  /** The block holding inode `number` in its group's inode table, which starts at `table`. */
+  private tableBlockOf(number: number, table: number): number {
+    return table + Math.floor(((number - 1) % this.sb.inodesPerGroup) / (this.sb.blockSize / this.sb.inodeSize));
+  }
+
   /** The inode-table block holding inode `number`. */
   private async inodeTableBlock(number: number): Promise<number> {
-    if (number < 1 || number > this.sb.inodesCount) bad(`inode ${number} does not exist`);
-    const group = Math.floor((number - 1) / this.sb.inodesPerGroup);
-    const index = (number - 1) % this.sb.inodesPerGroup;
-    return (await this.inodeTable(group)) + Math.floor(index / (this.sb.blockSize / this.sb.inodeSize));
+    return this.tableBlockOf(number, await this.inodeTable(this.groupOf(number)));
   }
 
   /** The inode-table blocks of a folder's entries, read ahead in runs (see block-runs.ts). An
    * inode number or group descriptor that cannot be read is left for `inode` to refuse with its
    * reason when the entry is described. */
   private async inodeBlocksOf(entries: readonly { inode: number }[]): Promise<Map<number, Buffer>> {
-    const { inodesCount, inodesPerGroup, blockSize, inodeSize, blocksCount } = this.sb;
+    const { inodesCount, inodesPerGroup, blockSize, blocksCount } = this.sb;
     const blocks: number[] = [];
     for (const { inode } of entries) {
       if (inode < 1 || inode > inodesCount) continue;
@@ -285,7 +293,7 @@ export class ExtFileSystem implements FileSystem {
           return null;
         }));
       if (table === null) continue;
-      const block = table + Math.floor(((inode - 1) % inodesPerGroup) / (blockSize / inodeSize));
+      const block = this.tableBlockOf(inode, table);
       if (block > 0 && block < blocksCount) blocks.push(block);
     }
     return readBlockRuns(blocks, blockSize, (first, count) => this.block(first, count));
@@ -299,10 +307,9 @@ export class ExtFileSystem implements FileSystem {
   /** Inode `number` from the table blocks read ahead for a listing; null when its block is not
    * among them (read then as any other). */
   private heldInode(number: number, held: Map<number, Buffer>): Inode | null {
-    if (number < 1 || number > this.sb.inodesCount) bad(`inode ${number} does not exist`);
-    const table = this.tables.get(Math.floor((number - 1) / this.sb.inodesPerGroup));
+    const table = this.tables.get(this.groupOf(number));
     if (table === undefined) return null;
-    const block = held.get(table + Math.floor(((number - 1) % this.sb.inodesPerGroup) / (this.sb.blockSize / this.sb.inodeSize)));
+    const block = held.get(this.tableBlockOf(number, table));
     return block ? this.parseInode(number, block) : null;
   }
 

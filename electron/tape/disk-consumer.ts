@@ -123,7 +123,6 @@ export class DiskRestoreConsumer extends ConsumerBase {
       if (this.failure || this.signal.aborted) return;
       await Promise.race([...this.inFlight, this.cancelled]);
     }
-    console.error();
   }
 
   /** Queues the batch being filled on the pool (which hands it to the next free worker). */

@@ -116,8 +116,15 @@ export class WorkerPool {
   /** Resolves with the workers' exit codes: 0 for one that left on its own. */
   async close(): Promise<number[]> {
     this.closed = true;
-    for (const pending of this.queue.splice(0)) pending.reject(new LifeboatError('unavailable', 'the engine is shutting down'));
-    return Promise.all(this.slots.map((slot) => (slot.busy.size > 0 ? slot.worker.terminate() : leave(slot.worker))));
+    const shuttingDown = (): LifeboatError => new LifeboatError('unavailable', 'the engine is shutting down');
+    for (const pending of this.queue.splice(0)) pending.reject(shuttingDown());
+    // Tasks posted to a worker that is terminated now never answer: their callers hear it here.
+    const busy = this.slots.map((slot) => slot.busy.size > 0);
+    for (const slot of this.slots) {
+      for (const pending of slot.busy.values()) pending.reject(shuttingDown());
+      slot.busy.clear();
+    }
+    return Promise.all(this.slots.map((slot, index) => (busy[index] ? slot.worker.terminate() : leave(slot.worker))));
   }
 }
 

@@ -248,12 +248,12 @@ class StripeRestorer {
   }
 }
 
-/** Restores (or verifies, or rolls back) the blocks of one stripe; the watermark moves past a
- * run only once all of it is written. */
 /** What a stripe reads and decodes with: the addon's io hints and zstd decoder, or their fallbacks
  * (tests pass their own to restore without them). */
 export type StripeCodecs = { hints: IoHints; zstd: ZstdInto | null };
 
+/** Restores (or verifies, or rolls back) the blocks of one stripe; the watermark moves past a
+ * run only once all of it is written. */
 export function restoreStripe(task: RestoreStripeTask, codecs: StripeCodecs = { hints: ioHints(), zstd: zstdInto() }): RestoreStripeResult {
   const restorer = new StripeRestorer(task, codecs);
   try {

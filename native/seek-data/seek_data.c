@@ -153,7 +153,11 @@ static napi_value zstd_decompress(napi_env env, napi_callback_info info) {
   CHECK(napi_get_instance_data(env, &dctx));
   if (dctx == NULL) {
     dctx = zstd.create_dctx();
-    if (dctx == NULL || napi_set_instance_data(env, dctx, free_dctx, NULL) != napi_ok) {
+    if (dctx != NULL && napi_set_instance_data(env, dctx, free_dctx, NULL) != napi_ok) {
+      zstd.free_dctx(dctx);
+      dctx = NULL;
+    }
+    if (dctx == NULL) {
       napi_throw_error(env, NULL, "zstdDecompress: no memory for a decompression context");
       return NULL;
     }
