@@ -1,56 +1,111 @@
-// Opens the catalog: WAL, foreign keys, and every migration not yet applied; or, for a listing
-// with no engine running, read-only and only when no migration is due.
+// Opens the catalog: a SQLite file (the embedded default: WAL, foreign keys) or a PostgreSQL
+// database (a `postgresql://` URL, shared by several engines), and applies every migration not yet
+// applied; or, for a listing with no engine running, read-only and only when no migration is due.
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { LifeboatError } from '../errors.ts';
 import { migrations, newestVersion } from './migrations/index.ts';
+import { PostgresCatalogDatabase } from './postgres/postgres-database.ts';
 
-export type CatalogDatabase = Database.Database;
+/** A prepared statement, as both backends run it: to its end before returning. */
+export interface CatalogStatement {
+  run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+}
 
-export function openCatalogDatabase(path: string): CatalogDatabase {
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  db.pragma('synchronous = NORMAL');
+// better-sqlite3's own constraint on a transaction's function, so its Database fits the interface.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type TransactionBody = (...params: any[]) => unknown;
+export type ArgumentsOf<F extends TransactionBody> = F extends (...params: infer A) => unknown ? A : never;
+
+/** What the catalog asks of its database: better-sqlite3's Database has this shape, and the
+ * PostgreSQL backend gives it too (postgres/postgres-database.ts). */
+export interface CatalogDatabase {
+  readonly readonly: boolean;
+  prepare(sql: string): CatalogStatement;
+  transaction<F extends TransactionBody>(fn: F): (...params: ArgumentsOf<F>) => ReturnType<F>;
+  exec(sql: string): unknown;
+  close(): unknown;
+}
+
+/** Where a catalog lives: a PostgreSQL URL, or else a SQLite file's path. */
+export function isPostgresLocation(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
+}
+
+export function openCatalogDatabase(location: string): CatalogDatabase {
+  const db = isPostgresLocation(location) ? new PostgresCatalogDatabase(location) : openSqlite(location);
   const current = schemaVersion(db);
   if (current > newestVersion) {
     db.close();
     throw new LifeboatError(
       'conflict',
-      `catalog ${path} was written by a newer Lifeboat (schema ${current}, this one knows ${newestVersion})`,
+      `catalog ${describeLocation(location)} was written by a newer Lifeboat (schema ${current}, this one knows ${newestVersion})`,
     );
   }
   migrateTo(db, newestVersion);
   return db;
 }
 
-/** The catalog opened read-only (SQLite refuses every write on it), or null when a listing must
- * leave it to the engine: no catalog yet, or one whose schema is not this Lifeboat's (the engine
- * migrates an older one under its claim of the home, and refuses a newer one with its reason). */
-export function openCatalogReadOnly(path: string): CatalogDatabase | null {
-  if (!existsSync(path)) return null;
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+function openSqlite(path: string): Database.Database {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
+  db.pragma('synchronous = NORMAL');
+  return db;
+}
+
+/** The catalog opened read-only (every write fails), or null when a listing must leave it to the
+ * engine: no catalog yet, or one whose schema is not this Lifeboat's (the engine migrates an older
+ * one under its claim of the home, and refuses a newer one with its reason). */
+export function openCatalogReadOnly(location: string): CatalogDatabase | null {
+  let db: CatalogDatabase;
+  if (isPostgresLocation(location)) db = new PostgresCatalogDatabase(location, { readonly: true });
+  else {
+    if (!existsSync(location)) return null;
+    const sqlite = new Database(location, { readonly: true, fileMustExist: true });
+    sqlite.pragma('busy_timeout = 5000');
+    db = sqlite;
+  }
   if (schemaVersion(db) === newestVersion) return db;
   db.close();
   return null;
 }
 
-/** The version of the last migration applied (0 for a new file). */
+/** The version of the last migration applied (0 for a new catalog). */
 export function schemaVersion(db: CatalogDatabase): number {
-  return db.pragma('user_version', { simple: true }) as number;
+  if (db instanceof PostgresCatalogDatabase) return db.schemaVersion();
+  return (db as Database.Database).pragma('user_version', { simple: true }) as number;
 }
 
 /** Applies the migrations after the database's version up to `target`, each in its own
  * transaction with the version it reaches (a test stops at an older version to add its rows). */
 export function migrateTo(db: CatalogDatabase, target: number): void {
-  const current = schemaVersion(db);
+  if (db instanceof PostgresCatalogDatabase) {
+    db.migrateTo(migrations, target);
+    return;
+  }
+  const sqlite = db as Database.Database;
+  const current = schemaVersion(sqlite);
   for (const migration of migrations) {
     if (migration.version <= current || migration.version > target) continue;
-    db.transaction(() => {
-      db.exec(migration.sql);
-      db.pragma(`user_version = ${migration.version}`);
+    sqlite.transaction(() => {
+      sqlite.exec(migration.sql);
+      sqlite.pragma(`user_version = ${migration.version}`);
     })();
+  }
+}
+
+/** A catalog's location for a message: a URL without its password. */
+export function describeLocation(location: string): string {
+  if (!isPostgresLocation(location)) return location;
+  try {
+    const url = new URL(location);
+    url.password = '';
+    return url.toString();
+  } catch {
+    return 'postgresql://(an unreadable URL)';
   }
 }

@@ -1,5 +1,6 @@
 // The file index in the catalog: every path of a VM stored once, the versions of it in each
 // indexed point, and the names searchable by any part of them (FTS5, trigram tokens).
+import Database from 'better-sqlite3';
 import type { CatalogDatabase } from './database.ts';
 
 export type IndexedFile = { path: string; name: string; type: string; size: number; mtime: number | null; mode: number | null };
@@ -33,6 +34,8 @@ export function namePattern(pattern: string): RegExp {
 /** Registers `name_matches(pattern, name)` on a connection: the last pattern's RegExp is kept,
  * since one query tests every name against one pattern. */
 export function registerNameMatching(db: CatalogDatabase): void {
+  // PostgreSQL's catalog has name_matches in SQL (postgres/postgres-database.ts).
+  if (!(db instanceof Database)) return;
   let last: { pattern: string; test: RegExp } | null = null;
   db.function('name_matches', { deterministic: true }, (pattern: unknown, name: unknown) => {
     if (typeof pattern !== 'string' || typeof name !== 'string') return 0;

@@ -2,8 +2,7 @@
 // so an engine that dies mid-session leaves a record the next start resumes (running) or cleans
 // up from (starting, stopping).
 import type { InstantState } from '../../shared/domain.ts';
-import type { Statement } from 'better-sqlite3';
-import type { CatalogDatabase } from './database.ts';
+import type { CatalogDatabase, CatalogStatement } from './database.ts';
 import { statementOf } from './statements.ts';
 
 export type InstantRecord = {
@@ -161,7 +160,7 @@ export class InstantCatalog {
     this.db = db;
   }
 
-  private statement(sql: string): Statement {
+  private statement(sql: string): CatalogStatement {
     return statementOf(this.db, sql);
   }
 

@@ -3,12 +3,11 @@
 // thousands of times when a hundred sessions start at once, all on the engine's one thread.
 // Only for statements run with run/get/all (they finish before returning, so one statement is
 // never in use twice at once); a statement iterated lazily must be prepared on its own.
-import type { Statement } from 'better-sqlite3';
-import type { CatalogDatabase } from './database.ts';
+import type { CatalogDatabase, CatalogStatement } from './database.ts';
 
-const byDatabase = new WeakMap<CatalogDatabase, Map<string, Statement>>();
+const byDatabase = new WeakMap<CatalogDatabase, Map<string, CatalogStatement>>();
 
-export function statementOf(db: CatalogDatabase, sql: string): Statement {
+export function statementOf(db: CatalogDatabase, sql: string): CatalogStatement {
   let statements = byDatabase.get(db);
   if (!statements) {
     statements = new Map();

@@ -40,7 +40,7 @@ test('a new catalog reaches the newest version; one written by a newer Lifeboat 
   const path = join(await tempDir(), 'catalog.sqlite');
   const db = openCatalogDatabase(path);
   assert.equal(schemaVersion(db), newestVersion);
-  db.pragma(`user_version = ${newestVersion + 1}`);
+  (db as Database.Database).pragma(`user_version = ${newestVersion + 1}`);
   db.close();
   assert.throws(() => openCatalogDatabase(path), {
     code: 'conflict',

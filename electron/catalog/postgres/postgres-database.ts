@@ -1,0 +1,213 @@
+// The catalog on PostgreSQL, with the face the catalog's code already uses for SQLite (prepare →
+// run/get/all, transaction, exec; see CatalogDatabase): statements are written once in SQLite's
+// dialect and translated here (dialect.ts); they run synchronously through sync-postgres.ts.
+//
+// Behaviour kept from SQLite:
+// - a failed statement inside a transaction fails alone (it runs under a savepoint), and a
+//   transaction inside a transaction is a savepoint;
+// - errors name the constraint class as SQLite does ("UNIQUE constraint failed: …"), followed by
+//   PostgreSQL's own words;
+// - tables without an INTEGER PRIMARY KEY get a `rowid` identity (insertion order, as SQLite's
+//   rowid), left out of rows unless a statement names it;
+// - after each migration, identity counters move past the largest id (SQLite assigns max + 1).
+// The schema version is a one-row table (SQLite keeps it in user_version). Migrations take an
+// advisory lock, so two engines that open a new catalog at once apply each migration once.
+import type { ArgumentsOf, CatalogDatabase, CatalogStatement, TransactionBody } from '../database.ts';
+import type { Migration } from '../migrations/index.ts';
+import { toPostgresQuery, toPostgresSchema } from './dialect.ts';
+import { PostgresError, SyncPostgres, type QueryResult } from './sync-postgres.ts';
+
+const MIGRATION_LOCK = 0x4c69666562; // "Lifeb"
+
+/** Created with the first migration: the extensions the translated schema uses, the version row,
+ * and the two functions SQLite's side has in JavaScript or FTS5 (file-index.ts). */
+const PRELUDE = String.raw`
+  CREATE EXTENSION IF NOT EXISTS pg_trgm;
+  CREATE EXTENSION IF NOT EXISTS citext;
+  CREATE TABLE lifeboat_schema_version (version INTEGER NOT NULL);
+  INSERT INTO lifeboat_schema_version VALUES (0);
+  -- FTS5's phrase "…" ("" a quote) as an ILIKE pattern for a substring, LIKE's wildcards escaped.
+  CREATE FUNCTION lifeboat_phrase_like(phrase text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT '%' || regexp_replace(replace(substr(phrase, 2, length(phrase) - 2), '""', '"'), '([\\%_])', '\\\1', 'g') || '%'
+  $$;
+  -- As namePattern: without * or ? the name contains the pattern; with them the whole name
+  -- matches (* any run, ? one character); case folded.
+  CREATE FUNCTION name_matches(pattern text, name text) RETURNS integer LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN pattern !~ '[*?]' THEN (strpos(lower(name), lower(pattern)) > 0)::integer
+    ELSE (name ~* ('^' || replace(replace(
+      regexp_replace(regexp_replace(pattern, '\*+', '*', 'g'), '([.+^$(){}|\[\]\\/])', '\\\1', 'g'),
+      '*', '.*'), '?', '.') || '$'))::integer END
+  $$;
+`;
+
+/** SQLite's words for the constraint classes, so callers and operators read one kind of message. */
+const SQLITE_WORDS: Record<string, string> = {
+  '23505': 'UNIQUE constraint failed',
+  '23503': 'FOREIGN KEY constraint failed',
+  '23514': 'CHECK constraint failed',
+  '23502': 'NOT NULL constraint failed',
+  '22P02': 'datatype mismatch: cannot store TEXT value in INTEGER column',
+  '55P03': 'database is locked',
+  '25006': 'attempt to write a readonly database',
+};
+
+export class PostgresCatalogDatabase implements CatalogDatabase {
+  readonly readonly: boolean;
+  private readonly connection: SyncPostgres;
+  private depth = 0;
+  private readonly translated = new Map<string, string>();
+  private readonly primaryKeys = new Map<string, readonly string[]>();
+
+  constructor(url: string, options: { readonly?: boolean } = {}) {
+    this.readonly = options.readonly ?? false;
+    this.connection = new SyncPostgres(url, this.readonly);
+  }
+
+  prepare(sql: string): CatalogStatement {
+    return new PostgresStatement(this, sql);
+  }
+
+  /** Runs one statement written in SQLite's dialect. */
+  query(sql: string, params: readonly unknown[]): QueryResult {
+    let text = this.translated.get(sql);
+    if (text === undefined) {
+      text = toPostgresQuery(sql, (table) => this.primaryKeyOf(table));
+      this.translated.set(sql, text);
+    }
+    return this.raw(text, params.map(toParameter), this.depth > 0);
+  }
+
+  /** Runs PostgreSQL's own SQL; a failure is named as SQLite would name it. */
+  raw(sql: string, params: readonly unknown[] = [], guarded = false): QueryResult {
+    try {
+      return this.connection.query(sql, params, guarded);
+    } catch (error) {
+      if (error instanceof PostgresError && error.sqlState !== null && SQLITE_WORDS[error.sqlState] !== undefined)
+        throw new PostgresError(`${SQLITE_WORDS[error.sqlState]} (PostgreSQL: ${error.message})`, error.sqlState);
+      throw error;
+    }
+  }
+
+  exec(sql: string): void {
+    this.raw(toPostgresSchema(sql));
+  }
+
+  transaction<F extends TransactionBody>(fn: F): (...params: ArgumentsOf<F>) => ReturnType<F> {
+    return (...args: ArgumentsOf<F>): ReturnType<F> => {
+      const savepoint = `lifeboat_nested_${this.depth}`;
+      this.raw(this.depth === 0 ? 'BEGIN' : `SAVEPOINT ${savepoint}`);
+      this.depth += 1;
+      try {
+        const result = fn(...args) as ReturnType<F>;
+        this.depth -= 1;
+        this.raw(this.depth === 0 ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`);
+        return result;
+      } catch (error) {
+        this.depth -= 1;
+        this.raw(this.depth === 0 ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT ${savepoint}`);
+        throw error;
+      }
+    };
+  }
+
+  schemaVersion(): number {
+    const exists = this.raw("SELECT to_regclass('lifeboat_schema_version') IS NOT NULL AS present").rows[0];
+    if (exists?.present !== true) return 0;
+    return Number(this.raw('SELECT version FROM lifeboat_schema_version').rows[0]?.version ?? 0);
+  }
+
+  /** Applies the migrations after the catalog's version up to `target`, each in a transaction
+   * holding the migration lock (another engine's migration is waited for, then not repeated). */
+  migrateTo(migrations: readonly Migration[], target: number): void {
+    for (const migration of migrations) {
+      if (migration.version > target) break;
+      this.transaction(() => {
+        this.raw(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+        const current = this.schemaVersion();
+        if (migration.version <= current) return;
+        if (current === 0) this.raw(PRELUDE);
+        this.raw(toPostgresSchema(migration.sql));
+        this.moveIdentitiesPastLargest();
+        this.raw('UPDATE lifeboat_schema_version SET version = $1', [migration.version]);
+      })();
+    }
+    this.primaryKeys.clear();
+    this.translated.clear();
+  }
+
+  /** Sets every identity counter past its column's largest value: rows copied in keep their ids,
+   * and the next one inserted without an id must not collide with them. */
+  moveIdentitiesPastLargest(): void {
+    const identities = this.raw(
+      "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() AND is_identity = 'YES'",
+    ).rows as { table_name: string; column_name: string }[];
+    for (const { table_name: table, column_name: column } of identities)
+      this.raw(
+        `SELECT setval(pg_get_serial_sequence('${table}', '${column}'), COALESCE((SELECT max(${column}) FROM ${table}), 0) + 1, false)`,
+      );
+  }
+
+  private primaryKeyOf(table: string): readonly string[] {
+    let key = this.primaryKeys.get(table);
+    if (key === undefined) {
+      key = (
+        this.raw(
+          `SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+           WHERE i.indrelid = to_regclass($1) AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)`,
+          [table],
+        ).rows as { name: string }[]
+      ).map((row) => row.name);
+      this.primaryKeys.set(table, key);
+    }
+    return key;
+  }
+
+  close(): void {
+    this.connection.close();
+  }
+}
+
+class PostgresStatement implements CatalogStatement {
+  private readonly db: PostgresCatalogDatabase;
+  private readonly sql: string;
+  private readonly namesRowid: boolean;
+
+  constructor(db: PostgresCatalogDatabase, sql: string) {
+    this.db = db;
+    this.sql = sql;
+    this.namesRowid = /\browid\b/i.test(sql);
+  }
+
+  run(...params: unknown[]): { changes: number; lastInsertRowid: number } {
+    const { rowCount } = this.db.query(this.sql, params);
+    const db = this.db;
+    return {
+      changes: rowCount,
+      // Asked for rarely, so asked of the server only when read.
+      get lastInsertRowid(): number {
+        try {
+          return Number(db.raw('SELECT lastval() AS id').rows[0]?.id ?? 0);
+        } catch {
+          return 0;
+        }
+      },
+    };
+  }
+
+  get(...params: unknown[]): unknown {
+    return this.all(...params)[0];
+  }
+
+  all(...params: unknown[]): unknown[] {
+    const { rows } = this.db.query(this.sql, params);
+    if (this.namesRowid) return rows;
+    for (const row of rows) delete row.rowid;
+    return rows;
+  }
+}
+
+/** Values as SQLite binds them: a bigint as its digits, undefined as NULL. */
+function toParameter(value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  return value === undefined ? null : value;
+}

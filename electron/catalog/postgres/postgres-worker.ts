@@ -1,0 +1,71 @@
+// The PostgreSQL connection behind the catalog's synchronous face (sync-postgres.ts): this worker
+// owns one `pg` client; the engine's thread posts a query on the port and sleeps on a shared flag
+// until the answer is posted back. One query at a time, so one connection is enough.
+import { workerData, type MessagePort } from 'node:worker_threads';
+import pg from 'pg';
+
+/** `guarded`: inside a transaction, the statement runs under a savepoint, so that its failure
+ * fails it alone (as in SQLite) instead of aborting the whole transaction. */
+export type QueryRequest = { sql: string; params: readonly unknown[]; guarded: boolean };
+export type QueryReply =
+  | { ok: true; rows: Record<string, unknown>[]; rowCount: number }
+  | { ok: false; message: string; code: string | null; detail: string | null };
+
+const { url, flag, port, readonly } = workerData as { url: string; flag: SharedArrayBuffer; port: MessagePort; readonly: boolean };
+const signal = new Int32Array(flag);
+
+// SQLite hands the catalog numbers; so does this: int8 (counts, sizes, ids) and numeric (sums).
+const types = {
+  getTypeParser(oid: number, format?: string) {
+    if (oid === 20 || oid === 1700) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+let client: pg.Client | null = null;
+let broken: string | null = null;
+
+async function connected(): Promise<pg.Client> {
+  if (client && broken === null) return client;
+  await client?.end().catch(() => undefined);
+  broken = null;
+  const fresh = new pg.Client({ connectionString: url, types, connectionTimeoutMillis: 15_000 });
+  fresh.on('error', (error: Error) => {
+    broken = error.message;
+  });
+  await fresh.connect();
+  // As SQLite's busy_timeout: a lock another engine holds is waited for, then the statement fails.
+  await fresh.query("SET lock_timeout = '5s'");
+  if (readonly) await fresh.query('SET default_transaction_read_only = on');
+  client = fresh;
+  return fresh;
+}
+
+function answer(reply: QueryReply): void {
+  port.postMessage(reply);
+  Atomics.store(signal, 0, 1);
+  Atomics.notify(signal, 0);
+}
+
+port.on('message', (request: QueryRequest) => {
+  void (async () => {
+    try {
+      const db = await connected();
+      if (request.guarded) await db.query('SAVEPOINT lifeboat_statement');
+      let result: pg.QueryResult | pg.QueryResult[];
+      try {
+        result = await db.query({ text: request.sql, values: request.params as unknown[] });
+      } catch (error) {
+        if (request.guarded) await db.query('ROLLBACK TO SAVEPOINT lifeboat_statement').catch(() => undefined);
+        throw error;
+      }
+      if (request.guarded) await db.query('RELEASE SAVEPOINT lifeboat_statement');
+      // A script of several statements answers with one result each: the last one counts.
+      const last = Array.isArray(result) ? (result.at(-1) as pg.QueryResult) : result;
+      answer({ ok: true, rows: last?.rows ?? [], rowCount: last?.rowCount ?? 0 });
+    } catch (error) {
+      const failure = error as { message?: string; code?: string; detail?: string };
+      answer({ ok: false, message: failure.message ?? String(error), code: failure.code ?? null, detail: failure.detail ?? null });
+    }
+  })();
+});

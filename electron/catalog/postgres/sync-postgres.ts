@@ -1,0 +1,74 @@
+// A synchronous PostgreSQL connection. The catalog's callers are synchronous (better-sqlite3's
+// model: a statement runs to its end before the next line), so the PostgreSQL backend keeps that
+// face: the query is posted to a worker that owns the connection, and this thread sleeps on a
+// shared flag (Atomics.wait) until the worker has posted the answer back.
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { LifeboatError } from '../../errors.ts';
+import type { QueryReply, QueryRequest } from './postgres-worker.ts';
+
+/** Longer than any lock wait (5 s) or a big index's insert: past it the server is taken for gone. */
+const ANSWER_WITHIN_MS = 120_000;
+
+export type QueryResult = { rows: Record<string, unknown>[]; rowCount: number };
+
+/** A failure PostgreSQL reported, with its SQLSTATE (23505 unique violation, …). */
+export class PostgresError extends Error {
+  readonly sqlState: string | null;
+  constructor(message: string, sqlState: string | null) {
+    super(message);
+    this.sqlState = sqlState;
+  }
+}
+
+function workerUrl(): URL {
+  const bundled = !import.meta.url.endsWith('.ts');
+  return new URL(bundled ? './postgres-worker.mjs' : './postgres-worker.ts', import.meta.url);
+}
+
+export class SyncPostgres {
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly signal: Int32Array;
+  private readonly where: string;
+
+  constructor(url: string, readonly = false) {
+    this.where = describe(url);
+    const flag = new SharedArrayBuffer(4);
+    const { port1, port2 } = new MessageChannel();
+    this.worker = new Worker(workerUrl(), { workerData: { url, flag, port: port2, readonly }, transferList: [port2] });
+    this.worker.unref();
+    this.port = port1;
+    this.signal = new Int32Array(flag);
+  }
+
+  query(sql: string, params: readonly unknown[] = [], guarded = false): QueryResult {
+    Atomics.store(this.signal, 0, 0);
+    this.port.postMessage({ sql, params, guarded } satisfies QueryRequest);
+    if (Atomics.wait(this.signal, 0, 0, ANSWER_WITHIN_MS) === 'timed-out')
+      throw new LifeboatError('unavailable', `the PostgreSQL catalog at ${this.where} did not answer within ${ANSWER_WITHIN_MS / 1000} s`);
+    const received = receiveMessageOnPort(this.port);
+    if (!received) throw new LifeboatError('internal', `the PostgreSQL catalog's worker signalled without an answer`);
+    const reply = received.message as QueryReply;
+    if (!reply.ok) {
+      if (reply.code === null || /^(08|57P)/.test(reply.code))
+        throw new LifeboatError('unavailable', `the PostgreSQL catalog at ${this.where} cannot be reached: ${reply.message}`);
+      throw new PostgresError(reply.detail ? `${reply.message} (${reply.detail})` : reply.message, reply.code);
+    }
+    return { rows: reply.rows, rowCount: reply.rowCount };
+  }
+
+  close(): void {
+    this.port.close();
+    void this.worker.terminate();
+  }
+}
+
+/** host:port/database of a connection URL, without its password. */
+export function describe(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
+  } catch {
+    return 'an unreadable URL';
+  }
+}

@@ -1,0 +1,66 @@
+// A real PostgreSQL server for tests and the bench: Debian's PostgreSQL (initdb in a temporary
+// folder, pg_ctl on a loopback port, trust authentication, fsync off: a test server's data may be
+// lost with the machine). PostgreSQL refuses to run as root, so as root it runs as the `postgres`
+// user and its folder is handed to that user. `stop()` stops it at once (`-m immediate`) and
+// removes its folder.
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './free-port.ts';
+
+const run = promisify(execFile);
+const VERSIONS_DIR = '/usr/lib/postgresql';
+
+export type PostgresPeer = {
+  /** `postgresql://postgres@127.0.0.1:<port>/postgres` */
+  readonly url: string;
+  /** The URL of database `name` on this server. */
+  urlOf(name: string): string;
+  stop(): Promise<void>;
+};
+
+/** The folder of the newest PostgreSQL's programs, or null when none is installed. */
+export function postgresBin(): string | null {
+  if (!existsSync(VERSIONS_DIR)) return null;
+  const newest = readdirSync(VERSIONS_DIR)
+    .filter((name) => /^\d+$/.test(name) && existsSync(join(VERSIONS_DIR, name, 'bin', 'pg_ctl')))
+    .sort((a, b) => Number(b) - Number(a))[0];
+  return newest === undefined ? null : join(VERSIONS_DIR, newest, 'bin');
+}
+
+export async function startPostgres(): Promise<PostgresPeer> {
+  const bin = postgresBin();
+  if (bin === null) throw new Error(`PostgreSQL is not installed (no ${VERSIONS_DIR}/<version>/bin/pg_ctl): apt-get install postgresql`);
+  const dir = await mkdtemp('/tmp/lifeboat-pg-');
+  const asRoot = userInfo().uid === 0;
+  // As root, every PostgreSQL program runs as `postgres` (runuser), which must own the folder.
+  const runAs = (program: string, args: string[]) =>
+    asRoot ? run('runuser', ['-u', 'postgres', '--', join(bin, program), ...args]) : run(join(bin, program), args);
+  try {
+    if (asRoot) {
+      const { stdout } = await run('id', ['-u', 'postgres']);
+      const { stdout: group } = await run('id', ['-g', 'postgres']);
+      await chown(dir, Number(stdout.trim()), Number(group.trim()));
+    }
+    const data = join(dir, 'data');
+    await runAs('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync']);
+    const port = await freePort();
+    const options = `-p ${port} -k ${dir} -h 127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200`;
+    await runAs('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
+    const urlOf = (name: string) => `postgresql://postgres@127.0.0.1:${port}/${name}`;
+    return {
+      url: urlOf('postgres'),
+      urlOf,
+      async stop() {
+        await runAs('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
