@@ -1,14 +1,21 @@
-// The home folder holds one engine's catalog, repositories and driver state.
-import { chmod, stat } from 'node:fs/promises';
+// The home folder holds one engine's catalog, repositories and driver state. The catalog is the
+// home's catalog.sqlite, unless catalog.location names a PostgreSQL database (shared by engines).
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeFolders } from './fs/make-folders.ts';
 import { makeNewFilesPrivate, makeTreePrivate } from './fs/private-files.ts';
 import { checkOnDisk } from './fs/target-check.ts';
+import { describeLocation, isPostgresLocation } from './catalog/location.ts';
+import { LifeboatError } from './errors.ts';
 
 export type HomePaths = {
   home: string;
+  /** The catalog's SQLite file, or the PostgreSQL URL catalog.location names. */
   catalog: string;
+  /** Where the audit log's head is anchored outside the catalog (catalog/audit-anchors.ts). */
+  auditAnchors: string;
   repositories: string;
   socket: string;
   lab: string;
@@ -30,7 +37,8 @@ export const DEFAULT_REPOSITORY = 'default';
 export function homePaths(home: string): HomePaths {
   return {
     home,
-    catalog: join(home, 'catalog.sqlite'),
+    catalog: catalogLocation(home),
+    auditAnchors: join(home, 'audit', 'anchors.log'),
     repositories: join(home, 'repositories'),
     socket: join(home, 'engine.sock'),
     lab: join(home, 'lab'),
@@ -43,6 +51,7 @@ export function homePaths(home: string): HomePaths {
  * what is not the engine's (Electron's own files, or whatever an operator keeps there), and a
  * mistaken --home must not have a whole tree's modes changed. */
 const ENGINE_ENTRIES = [
+  'catalog.location',
   'catalog.sqlite',
   'catalog.sqlite-wal',
   'catalog.sqlite-shm',
@@ -73,4 +82,34 @@ export async function prepareHome(home: string): Promise<HomePaths> {
   if ((info.mode & 0o077) !== 0) await chmod(home, info.mode & 0o7700);
   for (const entry of ENGINE_ENTRIES) await makeTreePrivate(join(home, entry));
   return homePaths(home);
+}
+
+const LOCATION_FILE = 'catalog.location';
+
+/** The home's catalog: the PostgreSQL URL in catalog.location, or else its catalog.sqlite. */
+export function catalogLocation(home: string): string {
+  const file = join(home, LOCATION_FILE);
+  if (!existsSync(file)) return join(home, 'catalog.sqlite');
+  const location = readFileSync(file, 'utf8').trim();
+  if (!isPostgresLocation(location))
+    throw new LifeboatError('bad-request', `${file} must hold a postgresql:// URL; it holds something else`);
+  return location;
+}
+
+/** Puts the home's catalog on PostgreSQL at `url` (catalog.location, 0600: it may hold a
+ * password). Refused when the home's catalog is already elsewhere: a home with a SQLite catalog
+ * moves it with `lifeboat catalog migrate`, so nothing it knows is left behind. */
+export async function useCatalog(home: string, url: string): Promise<void> {
+  if (!isPostgresLocation(url)) throw new LifeboatError('bad-request', `--catalog takes a postgresql:// URL, not ${url}`);
+  const current = catalogLocation(home);
+  if (current === url) return;
+  if (isPostgresLocation(current))
+    throw new LifeboatError('conflict', `this home's catalog is ${describeLocation(current)}, not ${describeLocation(url)}`);
+  if (existsSync(current))
+    throw new LifeboatError(
+      'conflict',
+      `this home already has a catalog (${current}): move it with \`lifeboat catalog migrate --from sqlite:${home} --to <url>\``,
+    );
+  await makeFolders(resolve(home));
+  await writeFile(join(home, LOCATION_FILE), `${url}\n`, { mode: 0o600 });
 }

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { LifeboatError } from '../errors.ts';
 import { migrations, newestVersion } from './migrations/index.ts';
+import { describeLocation, isPostgresLocation } from './location.ts';
 import { PostgresCatalogDatabase } from './postgres/postgres-database.ts';
 
 /** A prepared statement, as both backends run it: to its end before returning. */
@@ -27,11 +28,6 @@ export interface CatalogDatabase {
   transaction<F extends TransactionBody>(fn: F): (...params: ArgumentsOf<F>) => ReturnType<F>;
   exec(sql: string): unknown;
   close(): unknown;
-}
-
-/** Where a catalog lives: a PostgreSQL URL, or else a SQLite file's path. */
-export function isPostgresLocation(location: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(location);
 }
 
 export function openCatalogDatabase(location: string): CatalogDatabase {
@@ -95,17 +91,5 @@ export function migrateTo(db: CatalogDatabase, target: number): void {
       sqlite.exec(migration.sql);
       sqlite.pragma(`user_version = ${migration.version}`);
     })();
-  }
-}
-
-/** A catalog's location for a message: a URL without its password. */
-export function describeLocation(location: string): string {
-  if (!isPostgresLocation(location)) return location;
-  try {
-    const url = new URL(location);
-    url.password = '';
-    return url.toString();
-  } catch {
-    return 'postgresql://(an unreadable URL)';
   }
 }

@@ -8,6 +8,7 @@ export function parseCommandLine(argv: string[]) {
     strict: true,
     options: {
       home: { type: 'string' },
+      catalog: { type: 'string' },
       'secrets-key-file': { type: 'string' },
       'secrets-passphrase-env': { type: 'string' },
       json: { type: 'boolean', default: false },

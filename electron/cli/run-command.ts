@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Engine } from '../engine/engine.ts';
-import { resolveHome } from '../home.ts';
+import { resolveHome, useCatalog } from '../home.ts';
 import { keySourceFromProcess } from '../secrets/key-source.ts';
 import { DEFAULT_SESSION_LIMITS } from '../auth/session-store.ts';
 import { arrayCommand, snapshotsCommand } from './array-commands.ts';
@@ -113,6 +113,8 @@ export async function runCommand(command: string, rest: string[], values: CliVal
       '--operator no longer says who you are: sign in with `lifeboat login --user NAME` (the audit log and the four-eyes rule use the signed-in account)',
     );
   const home = resolveHome(values.home);
+  // Recorded in the home, so every later command (and a served engine) finds the same catalog.
+  if (values.catalog !== undefined) await useCatalog(home, values.catalog);
   const secretsKey = keySourceFromProcess(
     { keyFile: values['secrets-key-file'], passphraseEnv: values['secrets-passphrase-env'] },
     homedir(),

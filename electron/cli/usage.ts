@@ -1,5 +1,6 @@
 // What `lifeboat --help` prints: kept apart so that --help loads nothing else.
-export const usage = `usage: lifeboat [--home DIR] [--json] [--secrets-key-file PATH | --secrets-passphrase-env VAR] <command>
+export const usage = `usage: lifeboat [--home DIR] [--catalog postgresql://…] [--json] [--secrets-key-file PATH | --secrets-passphrase-env VAR] <command>
+  (--catalog puts a new home's catalog on PostgreSQL, recorded in the home; the default is its SQLite file)
   (host passwords are sealed with a key kept outside the home: --secrets-key-file, $LIFEBOAT_SECRETS_KEY,
    $LIFEBOAT_SECRETS_KEY_FILE, systemd credential lifeboat-secrets-key, a passphrase, or else a key file
    Lifeboat makes in $XDG_CONFIG_HOME/lifeboat-keys; see docs/security.md)
