@@ -41,7 +41,11 @@ export async function buildCli(): Promise<void> {
   const builtAt = Date.now();
   await rm(staging, { recursive: true, force: true });
   const result = await build({
-    entryPoints: { main: join(root, 'electron', 'cli', 'main.ts'), 'block-worker': join(root, 'electron', 'workers', 'block-worker.ts') },
+    entryPoints: {
+      main: join(root, 'electron', 'cli', 'main.ts'),
+      'block-worker': join(root, 'electron', 'workers', 'block-worker.ts'),
+      'postgres-worker': join(root, 'electron', 'catalog', 'postgres', 'postgres-worker.ts'),
+    },
     bundle: true,
     splitting: true,
     format: 'esm',
@@ -50,9 +54,10 @@ export async function buildCli(): Promise<void> {
     absWorkingDir: root,
     outdir: staging,
     outExtension: { '.js': '.mjs' },
-    // Chunks sit beside main.mjs: the engine finds block-worker.mjs and the native addons from its own URL.
+    // Chunks sit beside main.mjs: the engine finds the workers' .mjs and the native addons from its own URL.
     chunkNames: '[name]-[hash]',
-    external: ['better-sqlite3', 'electron', 'playwright', '*.node'],
+    // pg-native: pg's optional libpq binding, which Lifeboat does not use.
+    external: ['better-sqlite3', 'electron', 'playwright', 'pg-native', '*.node'],
     banner: requireBanner,
     metafile: true,
     logLevel: 'warning',
@@ -99,7 +104,7 @@ export async function buildAll(): Promise<void> {
     bundle: true,
     platform: 'node',
     target: 'node22',
-    external: ['electron', 'better-sqlite3'],
+    external: ['electron', 'better-sqlite3', 'pg-native'],
     logLevel: 'warning',
     sourcemap: true,
   };
@@ -109,6 +114,11 @@ export async function buildAll(): Promise<void> {
     ...esm,
     entryPoints: [join(root, 'electron', 'workers', 'block-worker.ts')],
     outfile: join(out, 'electron', 'block-worker.mjs'),
+  });
+  await build({
+    ...esm,
+    entryPoints: [join(root, 'electron', 'catalog', 'postgres', 'postgres-worker.ts')],
+    outfile: join(out, 'electron', 'postgres-worker.mjs'),
   });
   // Sandboxed preloads must be CommonJS and may require only 'electron'.
   await build({

@@ -50,7 +50,8 @@ export class SyncPostgres {
     if (!received) throw new LifeboatError('internal', `the PostgreSQL catalog's worker signalled without an answer`);
     const reply = received.message as QueryReply;
     if (!reply.ok) {
-      if (reply.code === null || /^(08|57P)/.test(reply.code))
+      // No SQLSTATE (a socket error such as ECONNREFUSED), a connection class (08) or a shutdown (57P).
+      if (reply.code === null || !/^[0-9A-Z]{5}$/.test(reply.code) || /^(08|57P)/.test(reply.code))
         throw new LifeboatError('unavailable', `the PostgreSQL catalog at ${this.where} cannot be reached: ${reply.message}`);
       throw new PostgresError(reply.detail ? `${reply.message} (${reply.detail})` : reply.message, reply.code);
     }

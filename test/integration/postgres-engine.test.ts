@@ -1,0 +1,138 @@
+// An engine whose home's catalog is on PostgreSQL (a real server, started here): backups and
+// restores as on SQLite, disks judged by qemu-img; the same home reopened by a new engine and read
+// by the read-only listing sees the same catalog; the audit chain verifies; a server that is gone
+// is one clear error at open.
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Catalog } from '../../electron/catalog/catalog.ts';
+import { PostgresCatalogDatabase } from '../../electron/catalog/postgres/postgres-database.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
+import { catalogLocation, useCatalog } from '../../electron/home.ts';
+import { postgresBin, startPostgres, type PostgresPeer } from '../../scripts/peers/postgresql.ts';
+import { changeRaw, makeVmFolder, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
+
+const skip = postgresBin() === null ? 'PostgreSQL is not installed (apt-get install postgresql)' : false;
+let server: PostgresPeer | null = null;
+let databases = 0;
+
+before(async () => {
+  if (!skip) server = await startPostgres();
+});
+after(async () => {
+  await server?.stop();
+});
+
+/** A new, empty database on the test server. */
+function freshDatabase(): string {
+  assert.ok(server);
+  const name = `engine_${++databases}`;
+  const admin = new PostgresCatalogDatabase(server.url);
+  try {
+    admin.raw(`CREATE DATABASE ${name}`);
+  } finally {
+    admin.close();
+  }
+  return server.urlOf(name);
+}
+
+test('backups and restores with the catalog on PostgreSQL; reopened and listed read-only, the same catalog', { skip }, async () => {
+  const dir = await tempDir();
+  const home = join(dir, 'home');
+  const url = freshDatabase();
+  await useCatalog(home, url);
+  assert.equal(catalogLocation(home), url);
+  assert.equal((await readFile(join(home, 'catalog.location'), 'utf8')).trim(), url);
+
+  const engine = await openServedEngine({ home, workerThreads: 2 });
+  const source = join(dir, 'source');
+  await mkdir(source);
+  const raw = join(dir, 'disk.raw');
+  await writeMixedRaw(raw, 16);
+  const generations: string[] = [];
+  try {
+    for (let generation = 1; generation <= 2; generation++) {
+      if (generation > 1) await changeRaw(raw, generation);
+      await makeVmFolder(source, 'alpha', raw, 'monolithicSparse');
+      const keep = join(dir, `as-of-${generation}.raw`);
+      await copyFile(raw, keep);
+      generations.push(keep);
+      const job = await runJob(engine, await engine.backups.start(source, 'test'));
+      assert.equal(job.state, 'succeeded', job.error ?? '');
+    }
+    const points = engine.catalog.listPoints(engine.lookup.resolveVm('ALPHA').id);
+    assert.deepEqual(
+      points.map((point) => point.kind),
+      ['incremental', 'full'],
+      'newest first, and a VM name found whatever its case',
+    );
+    for (const point of points) {
+      const target = join(dir, `restore-${point.sequence}`);
+      const job = await runJob(
+        engine,
+        await engine.restores.start({ vm: 'alpha', point: String(point.sequence), target: { kind: 'local', path: target } }, 'test'),
+      );
+      assert.equal(job.state, 'succeeded', job.error ?? '');
+      assert.match(
+        qemuImg('compare', '-f', 'raw', '-F', 'vmdk', generations[point.sequence - 1] as string, join(target, 'alpha.vmdk')),
+        /identical/,
+      );
+    }
+    assert.equal(engine.catalog.verifyAudit().intact, true);
+  } finally {
+    await engine.close();
+  }
+
+  // The listing path with no engine: the catalog read-only, the same jobs.
+  const readOnly = Catalog.openReadOnly(catalogLocation(home));
+  assert.ok(readOnly, 'a PostgreSQL catalog at the newest schema opens read-only');
+  try {
+    assert.deepEqual(
+      readOnly.listJobs(10).map((job) => [job.kind, job.state]),
+      [
+        ['restore-entire-vm', 'succeeded'],
+        ['restore-entire-vm', 'succeeded'],
+        ['index', 'succeeded'],
+        ['backup', 'succeeded'],
+        ['index', 'succeeded'],
+        ['backup', 'succeeded'],
+      ],
+      'newest first, in the order they were made',
+    );
+    assert.throws(() => readOnly.audit('test', 'write.attempt', null, {}), /read-?only/i);
+  } finally {
+    readOnly.close();
+  }
+
+  const reopened = await openServedEngine({ home, workerThreads: 2 });
+  try {
+    assert.equal(reopened.catalog.listPoints(reopened.lookup.resolveVm('alpha').id).length, 2);
+    assert.equal(reopened.catalog.verifyAudit().intact, true);
+  } finally {
+    await reopened.close();
+  }
+});
+
+test(
+  'a home with a SQLite catalog is not switched; a second URL is refused; a server that is gone is one clear error',
+  { skip },
+  async () => {
+    const dir = await tempDir();
+    const sqliteHome = join(dir, 'sqlite-home');
+    const engine = await openServedEngine({ home: sqliteHome, workerThreads: 1 });
+    await engine.close();
+    await assert.rejects(useCatalog(sqliteHome, freshDatabase()), { code: 'conflict', message: /lifeboat catalog migrate --from sqlite:/ });
+    assert.equal(catalogLocation(sqliteHome), join(sqliteHome, 'catalog.sqlite'));
+
+    const home = join(dir, 'home');
+    await useCatalog(home, freshDatabase());
+    await assert.rejects(useCatalog(home, freshDatabase()), { code: 'conflict' });
+    await assert.rejects(useCatalog(join(dir, 'other'), 'mysql://somewhere/db'), { code: 'bad-request' });
+
+    // A port nobody listens on: the open fails, naming the server, and no engine is left running.
+    const gone = join(dir, 'gone');
+    await useCatalog(gone, 'postgresql://postgres@127.0.0.1:1/none');
+    await assert.rejects(openServedEngine({ home: gone, workerThreads: 1 }), { code: 'unavailable', message: /127\.0\.0\.1:1\/none/ });
+  },
+);
