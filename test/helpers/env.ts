@@ -9,6 +9,7 @@ import { Engine, type EngineOptions } from '../../electron/engine/engine.ts';
 import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { vmxText } from '../../electron/lab/create-lab.ts';
 import type { Job } from '../../shared/domain.ts';
+import { placeCatalog } from './postgres-homes.ts';
 
 const MIB = 1024 * 1024;
 
@@ -30,6 +31,7 @@ export async function openEngine(home: string, blockSize?: number): Promise<Engi
 
 /** An engine closed after the test file, whatever the tests did. */
 export async function openEngineWith(options: EngineOptions): Promise<Engine> {
+  await placeCatalog(options.home);
   const engine = await openServedEngine(options);
   after(() => engine.close());
   return engine;
