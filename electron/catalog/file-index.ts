@@ -106,7 +106,7 @@ export class FileIndex {
   gaps(vmId: string | null): PointGaps[] {
     const points = this.db
       .prepare(
-        `SELECT i.point_id, i.vm_id, r.sequence, SUM(g.kind = 'unreadable') AS unreadable, SUM(g.kind = 'stale') AS stale FROM index_gaps g JOIN indexed_points i ON i.point_id = g.point_id JOIN restore_points r ON r.id = i.point_id ${vmId ? 'WHERE i.vm_id = ?' : ''} GROUP BY i.point_id ORDER BY i.vm_id, r.sequence`,
+        `SELECT i.point_id, i.vm_id, r.sequence, SUM(g.kind = 'unreadable') AS unreadable, SUM(g.kind = 'stale') AS stale FROM index_gaps g JOIN indexed_points i ON i.point_id = g.point_id JOIN restore_points r ON r.id = i.point_id ${vmId ? 'WHERE i.vm_id = ?' : ''} GROUP BY i.point_id, i.vm_id, r.sequence ORDER BY i.vm_id, r.sequence`,
       )
       .all(...(vmId ? [vmId] : [])) as { point_id: string; vm_id: string; sequence: number; unreadable: number; stale: number }[];
     const gapsOf = this.db.prepare('SELECT path, kind, reason FROM index_gaps WHERE point_id = ? ORDER BY kind, path LIMIT ?');

@@ -3,8 +3,8 @@
 // lost with the machine). PostgreSQL refuses to run as root, so as root it runs as the `postgres`
 // user and its folder is handed to that user. `stop()` stops it at once (`-m immediate`) and
 // removes its folder.
-import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,8 @@ export type PostgresPeer = {
   /** The URL of database `name` on this server. */
   urlOf(name: string): string;
   stop(): Promise<void>;
+  /** The same, synchronously: for a process's 'exit', after every hook that still used it. */
+  stopSync(): void;
 };
 
 /** The folder of the newest PostgreSQL's programs, or null when none is installed. */
@@ -37,8 +39,9 @@ export async function startPostgres(): Promise<PostgresPeer> {
   const dir = await mkdtemp('/tmp/lifeboat-pg-');
   const asRoot = userInfo().uid === 0;
   // As root, every PostgreSQL program runs as `postgres` (runuser), which must own the folder.
-  const runAs = (program: string, args: string[]) =>
-    asRoot ? run('runuser', ['-u', 'postgres', '--', join(bin, program), ...args]) : run(join(bin, program), args);
+  const command = (program: string, args: string[]): [string, string[]] =>
+    asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, program), ...args]] : [join(bin, program), args];
+  const runAs = (program: string, args: string[]) => run(...command(program, args));
   try {
     if (asRoot) {
       const { stdout } = await run('id', ['-u', 'postgres']);
@@ -57,6 +60,14 @@ export async function startPostgres(): Promise<PostgresPeer> {
       async stop() {
         await runAs('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
         await rm(dir, { recursive: true, force: true });
+      },
+      stopSync() {
+        try {
+          execFileSync(...command('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']), { stdio: 'ignore' });
+        } catch {
+          // already stopped
+        }
+        rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (error) {

@@ -1,27 +1,26 @@
 // With LIFEBOAT_TEST_CATALOG=postgresql, every new home a test opens through openEngine gets its
 // catalog on a fresh database of one PostgreSQL server per test file (started at the first such
-// home, stopped after the file): `npm test`'s second pass runs engine-level tests this way, so the
+// home, stopped as the file's process exits: after every hook, since engines closed by an `after`
+// hook still write to their catalogs): `npm test`'s second pass runs engine-level tests this way, so the
 // catalog's two backends answer the same tests.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after } from 'node:test';
 import { PostgresCatalogDatabase } from '../../electron/catalog/postgres/postgres-database.ts';
 import { useCatalog } from '../../electron/home.ts';
 import { startPostgres, type PostgresPeer } from '../../scripts/peers/postgresql.ts';
 
 let server: Promise<PostgresPeer> | null = null;
+let started: PostgresPeer | null = null;
 let databases = 0;
 
-after(async () => {
-  if (server) await (await server).stop();
-});
+process.once('exit', () => started?.stopSync());
 
 export const catalogsOnPostgres = process.env.LIFEBOAT_TEST_CATALOG === 'postgresql';
 
 /** Puts a new home's catalog on a fresh PostgreSQL database (on the second pass only). */
 export async function placeCatalog(home: string): Promise<void> {
   if (!catalogsOnPostgres || existsSync(join(home, 'catalog.sqlite')) || existsSync(join(home, 'catalog.location'))) return;
-  server ??= startPostgres();
+  server ??= startPostgres().then((peer) => (started = peer));
   const peer = await server;
   const name = `home_${process.pid}_${++databases}`;
   const admin = new PostgresCatalogDatabase(peer.url);

@@ -7,6 +7,7 @@
 //   INSERT OR REPLACE INTO t (cols) … INSERT INTO t (cols) … ON CONFLICT (key) DO UPDATE SET every other column
 //   a = b COLLATE NOCASE              lower(a) = lower(b);  ORDER BY a COLLATE NOCASE: ORDER BY lower(a)
 //   group_concat(a, s)                string_agg(a, s)
+//   SUM(a = b)                        SUM((a = b)::integer); a boolean in a row comes back 0 or 1
 //   … AS camelCase                    … AS "camelCase" (PostgreSQL would fold it to lower case)
 //   x MATCH ? (an FTS5 trigram table) x.name ILIKE the phrase's text as a substring
 //   rowid                             the rowid column the schema gives a table without an INTEGER PRIMARY KEY
@@ -66,6 +67,8 @@ export function toPostgresQuery(sql: string, primaryKeyOf: PrimaryKeyOf): string
   text = text.replace(new RegExp(`(${NAME}|\\?)\\s*(=|<>|!=)\\s*(${NAME}|\\?)\\s+COLLATE\\s+NOCASE`, 'gi'), 'lower($1) $2 lower($3)');
   text = text.replace(new RegExp(`(${NAME})\\s+COLLATE\\s+NOCASE`, 'gi'), 'lower($1)');
   text = text.replace(/\bgroup_concat\s*\(/gi, 'string_agg(');
+  // SQLite sums a comparison as 0/1; PostgreSQL has no sum of booleans.
+  text = text.replace(/\b(SUM|AVG)\s*\(([^()]*?(?:[=<>]|\bIS\b|\bIN\b|\bLIKE\b)[^()]*)\)/gi, '$1(($2)::integer)');
   // PostgreSQL folds an unquoted name to lower case; SQLite keeps `AS repositoryId` as written.
   text = text.replace(/\bAS\s+([A-Za-z_]\w*)\b/g, (whole: string, alias: string) =>
     /[a-z]/.test(alias) && /[A-Z]/.test(alias) ? `AS "${alias}"` : whole,

@@ -18,6 +18,8 @@ const signal = new Int32Array(flag);
 const types = {
   getTypeParser(oid: number, format?: string) {
     if (oid === 20 || oid === 1700) return (value: string) => Number(value);
+    // SQLite has no booleans: a comparison it returns is 0 or 1.
+    if (oid === 16) return (value: string) => (value === 't' ? 1 : 0);
     return pg.types.getTypeParser(oid, format as 'text');
   },
 };
@@ -41,6 +43,11 @@ async function connected(): Promise<pg.Client> {
   return fresh;
 }
 
+/** Bytes cross the thread as a Uint8Array; pg sends only a Buffer as bytea. */
+function asBuffer(value: unknown): unknown {
+  return value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value;
+}
+
 function answer(reply: QueryReply): void {
   port.postMessage(reply);
   Atomics.store(signal, 0, 1);
@@ -54,7 +61,7 @@ port.on('message', (request: QueryRequest) => {
       if (request.guarded) await db.query('SAVEPOINT lifeboat_statement');
       let result: pg.QueryResult | pg.QueryResult[];
       try {
-        result = await db.query({ text: request.sql, values: request.params as unknown[] });
+        result = await db.query({ text: request.sql, values: request.params.map(asBuffer) });
       } catch (error) {
         if (request.guarded) await db.query('ROLLBACK TO SAVEPOINT lifeboat_statement').catch(() => undefined);
         throw error;

@@ -55,6 +55,8 @@ export class SyncPostgres {
         throw new LifeboatError('unavailable', `the PostgreSQL catalog at ${this.where} cannot be reached: ${reply.message}`);
       throw new PostgresError(reply.detail ? `${reply.message} (${reply.detail})` : reply.message, reply.code);
     }
+    for (const row of reply.rows)
+      for (const [column, value] of Object.entries(row)) if (value instanceof Uint8Array) row[column] = asBuffer(value);
     return { rows: reply.rows, rowCount: reply.rowCount };
   }
 
@@ -62,6 +64,11 @@ export class SyncPostgres {
     this.port.close();
     void this.worker.terminate();
   }
+}
+
+/** A bytea value as better-sqlite3 gives a BLOB: a Buffer (a Uint8Array is what crosses the thread). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** host:port/database of a connection URL, without its password. */
