@@ -1,7 +1,7 @@
 // The home folder holds one engine's catalog, repositories and driver state. The catalog is the
 // home's catalog.sqlite, unless catalog.location names a PostgreSQL database (shared by engines).
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, stat, writeFile } from 'node:fs/promises';
+import { chmod, open, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeFolders } from './fs/make-folders.ts';
@@ -112,4 +112,34 @@ export async function useCatalog(home: string, url: string): Promise<void> {
     );
   await makeFolders(resolve(home));
   await writeFile(join(home, LOCATION_FILE), `${url}\n`, { mode: 0o600 });
+}
+
+/** After `lifeboat catalog migrate` has copied and checked the home's SQLite catalog into the
+ * PostgreSQL database at `url`: catalog.location names it, and catalog.sqlite (with its -wal and
+ * -shm, if any) is set aside as catalog.sqlite.migrated-<time>, kept as the operator's fallback.
+ * catalog.location appears by a rename before the SQLite file moves: a crash leaves either the old
+ * home or one whose catalog is the URL (a SQLite file left beside it is then only a fallback, and
+ * a second call finishes setting it aside). Returns the path the SQLite file was moved to. */
+export async function moveCatalogTo(home: string, url: string, now = new Date()): Promise<string> {
+  if (!isPostgresLocation(url)) throw new LifeboatError('bad-request', `the catalog moves to a postgresql:// URL, not ${url}`);
+  const current = catalogLocation(home);
+  if (isPostgresLocation(current) && current !== url)
+    throw new LifeboatError('conflict', `this home's catalog is ${describeLocation(current)}, not ${describeLocation(url)}`);
+  const sqlite = join(home, 'catalog.sqlite');
+  if (current !== url) {
+    const pending = join(home, `${LOCATION_FILE}.new`);
+    await writeFile(pending, `${url}\n`, { mode: 0o600 });
+    const handle = await open(pending, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(pending, join(home, LOCATION_FILE));
+  }
+  const setAside = `${sqlite}.migrated-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')}`;
+  // The main file first: SQLite finds a file's log by its name, <file>-wal.
+  if (existsSync(sqlite)) await rename(sqlite, setAside);
+  for (const suffix of ['-wal', '-shm']) if (existsSync(sqlite + suffix)) await rename(sqlite + suffix, setAside + suffix);
+  return setAside;
 }
