@@ -99,6 +99,8 @@ export function parseCommandLine(argv: string[]) {
       'from-region': { type: 'string' },
       region: { type: 'string' },
       zone: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
     },
   });
 }

@@ -112,6 +112,8 @@ export async function runCommand(command: string, rest: string[], values: CliVal
     throw new UsageError(
       '--operator no longer says who you are: sign in with `lifeboat login --user NAME` (the audit log and the four-eyes rule use the signed-in account)',
     );
+  // Moves a home's catalog with no engine open (it holds the home's socket itself).
+  if (command === 'catalog') return (await import('./catalog-migrate-command.ts')).catalogCommand(rest, values, out);
   const home = resolveHome(values.home);
   // Recorded in the home, so every later command (and a served engine) finds the same catalog.
   if (values.catalog !== undefined) await useCatalog(home, values.catalog);

@@ -91,6 +91,10 @@ export const usage = `usage: lifeboat [--home DIR] [--catalog postgresql://…] 
   mover --engine HOST:PORT --state DIR [--token T] [--datastore NAME=PATH]… [--transports san,hotadd,nbd]
         [--slots N]                                  the data mover of a proxy host: joins with the token of
                                                      \`movers add\` once, then carries restores' disk writes
+  catalog migrate --from sqlite:<home> --to postgresql://…
+                                                     move a home's SQLite catalog into an empty PostgreSQL
+                                                     database, every table's rows and hash checked; the home
+                                                     then uses it (the SQLite file is kept, set aside)
   serve [--host 127.0.0.1] [--port 7420] [--tls] [--allow-remote] [--tls-cert FILE --tls-key FILE]
         [--session-idle 30m] [--session-max 12h] [--movers HOST:PORT]
                                                      console over HTTP + WebSocket on loopback; HTTPS + WSS
