@@ -99,7 +99,7 @@ function refuseUnlessEmpty(url: string): void {
       throw new LifeboatError('unavailable', `cannot reach ${describeLocation(url)}: ${(error as Error).message}`);
     }
     for (const { table_name: table } of tables) {
-      if (probe.raw(`SELECT EXISTS (SELECT 1 FROM ${quote(table)}) AS found`).rows[0]?.found === true)
+      if (probe.raw(`SELECT EXISTS (SELECT 1 FROM ${quote(table)}) AS found`).rows[0]?.found === 1)
         throw new LifeboatError(
           'conflict',
           `${describeLocation(url)} already holds catalog rows (table ${table}): the catalog moves only into an empty database`,

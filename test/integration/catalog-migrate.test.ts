@@ -51,26 +51,15 @@ function createDatabase(name: string): string {
   return peer.urlOf(name);
 }
 
-/** The ids of the home's jobs (read from SQLite: listing jobs orders them by rowid, a column the
- * PostgreSQL schema does not give the jobs table yet). */
-function jobIdsOf(path: string): string[] {
-  const db = new Database(path, { readonly: true });
-  try {
-    return (db.prepare('SELECT id FROM jobs ORDER BY rowid').all() as { id: string }[]).map((row) => row.id);
-  } finally {
-    db.close();
-  }
-}
-
 /** What the home's catalog tells: VMs, their points, jobs (with their events) and the audit log. */
-function snapshotOf(location: string, jobIds: string[]) {
+function snapshotOf(location: string) {
   const catalog = Catalog.open(location);
   try {
     const vms = catalog.listVms();
     return {
       vms,
       points: vms.map((vm) => catalog.listPoints(vm.id)),
-      jobs: jobIds.map((id) => ({ job: catalog.getJob(id), events: catalog.jobEvents(id), samples: catalog.jobSamples(id) })),
+      jobs: catalog.listJobs().map((job) => ({ job, events: catalog.jobEvents(job.id), samples: catalog.jobSamples(job.id) })),
       audit: catalog.auditEntries(10_000),
       settings: catalog.settings(),
     };
@@ -91,7 +80,7 @@ function sqliteCounts(path: string): Map<string, number> {
   }
 }
 
-test('catalog migrate: a populated home moves to PostgreSQL, checked; refusals change nothing', async (t) => {
+test('catalog migrate: a populated home moves to PostgreSQL, checked; refusals change nothing', async () => {
   const home = join(await tempDir(), 'home');
   const lab = await lifeboat(['--home', home, '--json', 'lab', 'create', '--vms', '2', '--points', '2', '--disk-mib', '16']);
   assert.equal(lab.code, 0, lab.stderr);
@@ -99,9 +88,8 @@ test('catalog migrate: a populated home moves to PostgreSQL, checked; refusals c
   const counts = sqliteCounts(sqlite);
   assert.ok((counts.get('file_paths') ?? 0) > 0, 'the lab points were indexed');
   assert.ok((counts.get('audit_log') ?? 0) > 0, 'the audit log has entries');
-  const jobIds = jobIdsOf(sqlite);
-  assert.ok(jobIds.length >= 4, 'the lab ran backup and index jobs');
-  const before = snapshotOf(sqlite, jobIds);
+  const before = snapshotOf(sqlite);
+  assert.ok(before.jobs.length >= 4, 'the lab ran backup and index jobs');
   assert.equal(before.vms.length, 2);
 
   // Refusals: each leaves the SQLite catalog in place and the home without catalog.location.
@@ -164,28 +152,21 @@ test('catalog migrate: a populated home moves to PostgreSQL, checked; refusals c
   assert.equal(join(home, kept[0] as string), report.setAside);
   assert.deepEqual(sqliteCounts(report.setAside), counts, 'the kept file is whole');
 
-  const after = snapshotOf(catalogLocation(home), jobIds);
+  const after = snapshotOf(catalogLocation(home));
   assert.deepEqual(after, before, 'the home reads the same on PostgreSQL');
   const pg = new PostgresCatalogDatabase(target);
-  let jobsHaveRowid: boolean;
   try {
     const names = pg.raw('SELECT count(*)::int AS n FROM file_names').rows[0]?.n;
     assert.equal(names, counts.get('file_paths'), 'file names rebuilt from file_paths');
     const found = pg.raw("SELECT count(*)::int AS n FROM file_names WHERE name ILIKE '%notes%'").rows[0]?.n;
     assert.ok(Number(found) > 0, 'the rebuilt name index finds a lab file');
-    jobsHaveRowid =
-      pg.raw("SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'jobs' AND column_name = 'rowid'").rows[0]?.n ===
-      1;
   } finally {
     pg.close();
   }
-  // The home's own commands on PostgreSQL: an engine lists its jobs by rowid, a column the
-  // PostgreSQL schema gives the jobs table only once dialect.ts adds one to every table without
-  // an INTEGER PRIMARY KEY; until then this part is skipped.
-  if (jobsHaveRowid) {
-    const search = await lifeboat(['--home', home, '--json', 'files', 'search', 'notes']);
-    assert.equal(search.code, 0, search.stdout + search.stderr);
-  } else t.diagnostic('skipped `files search` on the migrated home: the PostgreSQL jobs table has no rowid column');
+  // The home's own commands now run on PostgreSQL, jobs listed in the order they were made.
+  const search = await lifeboat(['--home', home, '--json', 'files', 'search', 'notes']);
+  assert.equal(search.code, 0, search.stdout + search.stderr);
+  assert.ok((JSON.parse(search.stdout) as unknown[]).length > 0, 'the migrated index finds a lab file');
 
   // A second run is refused: the home is already on PostgreSQL.
   const again = await lifeboat(['catalog', 'migrate', '--from', `sqlite:${home}`, '--to', target]);
