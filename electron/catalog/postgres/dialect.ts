@@ -113,7 +113,9 @@ export function toPostgresSchema(sql: string): string {
   text = text.replace(
     /CREATE\s+VIRTUAL\s+TABLE\s+(\w+)\s+USING\s+fts5\s*\(\s*(\w+)\s*,[^;]*tokenize\s*=\s*\u0000\d+\u0000\s*\)/gi,
     (_, table: string, column: string) =>
-      `CREATE TABLE ${table} (rowid BIGINT PRIMARY KEY, ${column} TEXT NOT NULL); ` +
+      // ICU's root collation: ILIKE folds every letter's case as FTS5's trigrams do (Ä ä), in a
+      // database of any locale (C's folds ASCII alone).
+      `CREATE TABLE ${table} (rowid BIGINT PRIMARY KEY, ${column} TEXT COLLATE "und-x-icu" NOT NULL); ` +
       `CREATE INDEX ${table}_trigrams ON ${table} USING gin (${column} gin_trgm_ops)`,
   );
   text = text.replace(

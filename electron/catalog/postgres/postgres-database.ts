@@ -32,11 +32,13 @@ const PRELUDE = String.raw`
   $$;
   -- As namePattern: without * or ? the name contains the pattern; with them the whole name
   -- matches (* any run, ? one character); case folded.
-  CREATE FUNCTION name_matches(pattern text, name text) RETURNS integer LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN pattern !~ '[*?]' THEN (strpos(lower(name), lower(pattern)) > 0)::integer
-    ELSE (name ~* ('^' || replace(replace(
+  -- A boolean (WHERE takes nothing else), which a row gives as 1 or 0 (postgres-worker.ts); case
+  -- folded by ICU's root collation, beyond ASCII as the JavaScript one (a C database folds ASCII alone).
+  CREATE FUNCTION name_matches(pattern text, name text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN pattern !~ '[*?]' THEN strpos(lower(name COLLATE "und-x-icu"), lower(pattern COLLATE "und-x-icu")) > 0
+    ELSE (name COLLATE "und-x-icu" ~* ('^' || replace(replace(
       regexp_replace(regexp_replace(pattern, '\*+', '*', 'g'), '([.+^$(){}|\[\]\\/])', '\\\1', 'g'),
-      '*', '.*'), '?', '.') || '$'))::integer END
+      '*', '.*'), '?', '.') || '$')) END
   $$;
 `;
 
@@ -112,7 +114,7 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
 
   schemaVersion(): number {
     const exists = this.raw("SELECT to_regclass('lifeboat_schema_version') IS NOT NULL AS present").rows[0];
-    if (exists?.present !== true) return 0;
+    if (exists?.present !== 1) return 0;
     return Number(this.raw('SELECT version FROM lifeboat_schema_version').rows[0]?.version ?? 0);
   }
 
