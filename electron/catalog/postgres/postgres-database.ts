@@ -177,7 +177,8 @@ class PostgresStatement implements CatalogStatement {
   constructor(db: PostgresCatalogDatabase, sql: string) {
     this.db = db;
     this.sql = sql;
-    this.namesRowid = /\browid\b/i.test(sql);
+    // Only a row whose select list names rowid gives it (as SQLite's SELECT * leaves it out).
+    this.namesRowid = /\browid\b/i.test(selectList(sql));
   }
 
   run(...params: unknown[]): { changes: number; lastInsertRowid: number } {
@@ -206,6 +207,12 @@ class PostgresStatement implements CatalogStatement {
     for (const row of rows) delete row.rowid;
     return rows;
   }
+}
+
+/** A query's text up to its first FROM (a statement without one: all of it). */
+function selectList(sql: string): string {
+  const from = /\bFROM\b/i.exec(sql);
+  return from === null ? sql : sql.slice(0, from.index);
 }
 
 /** Values as SQLite binds them: a bigint as its digits, undefined as NULL. */
