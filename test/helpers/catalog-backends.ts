@@ -11,7 +11,7 @@
 // A PostgreSQL catalog's audit anchors go to a fresh folder (Catalog.open's default, beside the
 // catalog, is for a file).
 import { join } from 'node:path';
-import { after } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 import { Catalog } from '../../electron/catalog/catalog.ts';
 import { PostgresCatalogDatabase } from '../../electron/catalog/postgres/postgres-database.ts';
 import { postgresBin, startPostgres, type PostgresPeer } from '../../scripts/peers/postgresql.ts';
@@ -37,13 +37,20 @@ export async function anchorsIn(): Promise<string> {
 let peer: Promise<PostgresPeer> | null = null;
 let databases = 0;
 
+let stopRegistered = false;
+
+/** Stops this file's server after all its tests: registered where the file's tests are declared
+ * (an `after` registered inside a test would stop it at that test's end). */
+function stopAfterAll(): void {
+  if (stopRegistered) return;
+  stopRegistered = true;
+  after(async () => {
+    if (peer !== null) await (await peer).stop();
+  });
+}
+
 function server(): Promise<PostgresPeer> {
-  if (peer === null) {
-    peer = startPostgres();
-    after(async () => {
-      await (await peer)?.stop();
-    });
-  }
+  peer ??= startPostgres();
   return peer;
 }
 
@@ -65,7 +72,9 @@ export function postgresSkip(): string | false {
   return postgresBin() === null ? 'PostgreSQL is not installed (apt-get install postgresql)' : false;
 }
 
+/** Call where tests are declared (top level, or a describe body), not inside a test. */
 export function catalogBackends(): CatalogBackend[] {
+  if (postgresSkip() === false) stopAfterAll();
   const reopen = (location: string, anchors: string) => Catalog.open(location, anchors);
   const sqlite = async () => join(await tempDir(), 'catalog.sqlite');
   return [
@@ -78,4 +87,10 @@ export function catalogBackends(): CatalogBackend[] {
       reopen,
     },
   ];
+}
+
+/** `test(name, body)` once on each backend: "name (sqlite)" and "name (postgresql)", the second
+ * skipped with its reason where PostgreSQL is not installed. */
+export function catalogTest(name: string, body: (t: TestContext, backend: CatalogBackend) => Promise<void> | void): void {
+  for (const backend of catalogBackends()) test(`${name} (${backend.name})`, { skip: backend.skip }, (t) => body(t, backend));
 }
