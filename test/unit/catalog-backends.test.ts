@@ -1,0 +1,215 @@
+// The catalog's own contract on both of its backends (SQLite and PostgreSQL): the audit log is a
+// hash chain no statement may rewrite, account names are one whatever their case, restore points
+// and jobs read back as written (short ids included), and the tape catalog keeps its copies,
+// volumes and prompts in order.
+import assert from 'node:assert/strict';
+import type { Catalog } from '../../electron/catalog/catalog.ts';
+import type { CatalogDatabase } from '../../electron/catalog/database.ts';
+import type { Manifest } from '../../electron/repository/manifest.ts';
+import { catalogTest } from '../helpers/catalog-backends.ts';
+import { jobRecord } from '../helpers/queue-works.ts';
+
+const dbOf = (catalog: Catalog): CatalogDatabase => (catalog as unknown as { db: CatalogDatabase }).db;
+
+function manifest(id: string, vmId: string, sequence: number, parentId: string | null = null): Manifest {
+  return {
+    format: 'lifeboat-point',
+    version: 1,
+    id,
+    vmId,
+    vmName: vmId.replace('vm-', ''),
+    sequence,
+    kind: parentId === null ? 'full' : 'incremental',
+    parentId,
+    createdAt: new Date(Date.UTC(2025, 0, sequence)).toISOString(),
+    blockSize: 1 << 20,
+    vmConfig: { fileName: 'web.vmx', text: '' },
+    disks: [],
+    dataFile: { name: 'data.lbd', size: 0 },
+    stats: { scannedBytes: 100 * sequence, changedBytes: 10 * sequence, storedBytes: 5 * sequence, dedupedBlocks: 0 },
+  } as Manifest;
+}
+
+catalogTest('the audit log: a hash chain in order, anchored, and no UPDATE or DELETE gets through', async (t, backend) => {
+  const catalog = await backend.open();
+  t.after(() => catalog.close());
+  catalog.audit('alice', 'settings.set', null, { a: 1 });
+  catalog.audit('bob', 'backup', 'web', { why: 'nightly' });
+  const entries = catalog.auditEntries();
+  assert.deepEqual(
+    entries.map((entry) => [entry.actor, entry.action, entry.subject]),
+    [
+      ['bob', 'backup', 'web'],
+      ['alice', 'settings.set', null],
+      ['engine', 'audit.anchored', null],
+    ],
+  );
+  assert.deepEqual(
+    entries.map((entry) => typeof entry.id),
+    ['number', 'number', 'number'],
+  );
+  assert.equal(catalog.auditHead()?.id, entries[0]?.id);
+  assert.deepEqual(catalog.verifyAudit(), { entries: 3, intact: true, problem: null });
+  const db = dbOf(catalog);
+  assert.throws(() => db.prepare("UPDATE audit_log SET actor = 'mallory' WHERE id = ?").run(entries[1]?.id), /append-only/);
+  assert.throws(() => db.prepare('DELETE FROM audit_log WHERE id = ?').run(entries[0]?.id), /append-only/);
+  assert.throws(() => db.transaction(() => db.prepare('DELETE FROM audit_log').run())(), /append-only/, 'nor inside a transaction');
+  assert.deepEqual(catalog.verifyAudit(), { entries: 3, intact: true, problem: null });
+  catalog.audit('carol', 'restore', 'web', {});
+  assert.equal(catalog.auditEntries(1)[0]?.actor, 'carol', 'the log still takes entries after a refused statement');
+});
+
+catalogTest('accounts: a name is one whatever its case; its sessions follow it in any case', async (t, backend) => {
+  const catalog = await backend.open();
+  t.after(() => catalog.close());
+  catalog.accounts.add('Alice', 'operator', 'hash-a');
+  catalog.accounts.add('bob', 'viewer', 'hash-b');
+  assert.equal(catalog.accounts.find('alice')?.name, 'Alice');
+  assert.equal(catalog.accounts.find('ALICE')?.passwordHash, 'hash-a');
+  assert.equal(catalog.accounts.find('carol'), null);
+  assert.throws(() => catalog.accounts.add('aLiCe', 'viewer', 'hash-c'), /UNIQUE constraint failed/);
+  assert.deepEqual(
+    catalog.accounts.list().map((account) => account.name),
+    ['Alice', 'bob'],
+  );
+  const later = new Date(Date.now() + 3_600_000).toISOString();
+  catalog.accounts.addSession('token-1', { account: 'alice', role: 'operator', via: 'local' }, later);
+  catalog.accounts.addSession('token-2', { account: 'bob', role: 'viewer', via: 'local' }, later);
+  catalog.accounts.setRole('ALICE', 'approver');
+  assert.equal(catalog.accounts.session('token-1', new Date())?.role, 'approver', 'the open session carries the new role');
+  assert.equal(catalog.accounts.countWithRole('approver'), 1);
+  catalog.accounts.setPassword('alice', 'hash-a2');
+  assert.equal(catalog.accounts.session('token-1', new Date()), null, 'a new password ends the sessions');
+  assert.equal(catalog.accounts.session('token-2', new Date())?.account, 'bob');
+  assert.equal(catalog.accounts.removeSession('token-2'), true);
+  assert.equal(catalog.accounts.removeSession('token-2'), false);
+  catalog.accounts.remove('ALICE');
+  assert.equal(catalog.accounts.find('Alice'), null);
+});
+
+catalogTest('restore points and VMs read back as written, newest first, with their counts', async (t, backend) => {
+  const catalog = await backend.open();
+  t.after(() => catalog.close());
+  catalog.ensureRepository({ id: 'repo', name: 'repo', path: '/nowhere', blockSize: 1 << 20 });
+  catalog.recordPoint(manifest('point-1', 'vm-web', 1), 'repo', '/vms/web', null);
+  catalog.recordPoint(manifest('point-2', 'vm-web', 2, 'point-1'), 'repo', '/vms/web', null);
+  catalog.recordPoint(manifest('point-3', 'vm-db', 1), 'repo', '/vms/db', null);
+  assert.equal(catalog.hasPoint('point-2'), true);
+  assert.equal(catalog.hasPoint('point-9'), false);
+  const points = catalog.listPoints('vm-web');
+  assert.deepEqual(
+    points.map((point) => [point.id, point.sequence, point.kind, point.parentId]),
+    [
+      ['point-2', 2, 'incremental', 'point-1'],
+      ['point-1', 1, 'full', null],
+    ],
+  );
+  assert.deepEqual(
+    points.map((point) => typeof point.sequence),
+    ['number', 'number'],
+  );
+  const vms = catalog.listVms();
+  assert.deepEqual(vms.map((vm) => [vm.id, vm.pointCount, vm.latestPointId]).sort(), [
+    ['vm-db', 1, 'point-3'],
+    ['vm-web', 2, 'point-2'],
+  ]);
+});
+
+catalogTest('jobs: short ids expand to the one job they start, an ambiguous one is refused; listed newest first', async (t, backend) => {
+  const catalog = await backend.open();
+  t.after(() => catalog.close());
+  const at = '2025-01-01T00:00:00.000Z';
+  for (const id of ['abcdef01-0000-4000-8000-000000000001', 'abcdef02-0000-4000-8000-000000000002', '12345678-0000-4000-8000-000000000003'])
+    catalog.insertJob(jobRecord({ id, kind: 'backup', state: 'queued', summary: `job ${id}`, createdAt: at }), { n: 1 });
+  assert.equal(catalog.expandId('job', '12345678'), '12345678-0000-4000-8000-000000000003');
+  assert.equal(catalog.expandId('job', 'ABCDEF01'), 'abcdef01-0000-4000-8000-000000000001');
+  assert.throws(() => catalog.expandId('job', 'abcdef'), { code: 'conflict' });
+  assert.equal(catalog.expandId('job', 'ffffffff'), 'ffffffff', 'an unknown prefix is left for the caller to not find');
+  assert.deepEqual(
+    catalog.listJobs(10).map((job) => job.id.slice(0, 8)),
+    ['12345678', 'abcdef02', 'abcdef01'],
+    'same time: the last inserted first',
+  );
+  assert.deepEqual(
+    catalog.jobsInState(['queued']).map((job) => job.id.slice(0, 8)),
+    ['abcdef01', 'abcdef02', '12345678'],
+  );
+  assert.deepEqual(catalog.jobParams('12345678-0000-4000-8000-000000000003'), { n: 1 });
+});
+
+catalogTest('the tape catalog: media sets, volumes, copies with their bytes, prompts newest first', async (t, backend) => {
+  const catalog = await backend.open();
+  t.after(() => catalog.close());
+  const tapes = catalog.tapes;
+  tapes.addMediaSet({ id: 'set-1', pool: 'weekly', blockSize: 1 << 20, state: 'writing' });
+  tapes.recordVolume({ barcode: 'LB0002L8', mediaSetId: 'set-1', sequence: 2, bytes: 200, writtenAt: '2025-01-02T00:00:00.000Z' });
+  tapes.recordVolume({ barcode: 'LB0001L8', mediaSetId: 'set-1', sequence: 1, bytes: 100, writtenAt: '2025-01-01T00:00:00.000Z' });
+  const maps = Buffer.from([0, 1, 2, 255]);
+  tapes.saveCopy({
+    mediaSetId: 'set-1',
+    manifest: manifest('point-1', 'vm-web', 1),
+    uniqueBlocks: 3,
+    storedBytes: 300,
+    maps,
+    locations: Buffer.from('a'),
+  });
+  tapes.saveCopy({
+    mediaSetId: 'set-1',
+    manifest: manifest('point-1', 'vm-web', 1),
+    uniqueBlocks: 3,
+    storedBytes: 300,
+    maps,
+    locations: Buffer.from('ab'),
+  });
+  const copy = tapes.copy('set-1', 'point-1');
+  assert.ok(copy);
+  assert.deepEqual([copy.uniqueBlocks, copy.storedBytes, copy.manifest.id], [3, 300, 'point-1']);
+  assert.deepEqual(copy.maps, maps);
+  assert.deepEqual(copy.locations, Buffer.from('ab'), 'a second save merges its locations');
+  assert.equal(tapes.copiesOf('web').length, 1, 'by VM name');
+  const [summary] = tapes.summaries();
+  assert.deepEqual(
+    { ...summary, pointCreatedAt: undefined },
+    {
+      mediaSetId: 'set-1',
+      pointId: 'point-1',
+      vmId: 'vm-web',
+      vmName: 'web',
+      pointSequence: 1,
+      pointCreatedAt: undefined,
+      storedBytes: 300,
+      uniqueBlocks: 3,
+      metadataBytes: 4 + 2 + JSON.stringify(manifest('point-1', 'vm-web', 1)).length,
+      pool: 'weekly',
+      barcodes: ['LB0001L8', 'LB0002L8'],
+    },
+  );
+  const prompt = (id: string) =>
+    ({
+      id,
+      jobIds: ['job-1'],
+      kind: 'insert-tape',
+      barcode: null,
+      message: `insert a tape (${id})`,
+      place: 'drive 0',
+      state: 'open',
+      createdAt: '2025-01-01T00:00:00.000Z',
+      closedAt: null,
+      closedBy: null,
+    }) as const;
+  tapes.openPrompt(prompt('prompt-1'));
+  tapes.openPrompt(prompt('prompt-2'));
+  tapes.openPrompt(prompt('prompt-3'));
+  assert.deepEqual(
+    tapes.prompts(true).map((open) => open.id),
+    ['prompt-3', 'prompt-2', 'prompt-1'],
+    'same time: the last opened first',
+  );
+  assert.equal(tapes.closePrompt('prompt-2', 'answered', 'alice')?.closedBy, 'alice');
+  assert.equal(tapes.expireOpenPrompts(), 2);
+  assert.deepEqual(
+    tapes.prompts(false).map((closed) => closed.state),
+    ['expired', 'answered', 'expired'],
+  );
+  assert.equal(tapes.prompts(true).length, 0);
+});
