@@ -213,3 +213,34 @@ catalogTest('the tape catalog: media sets, volumes, copies with their bytes, pro
   );
   assert.equal(tapes.prompts(true).length, 0);
 });
+
+catalogTest('statements answer as SQLite does: changes, lastInsertRowid, 1/0 for truth, text in byte order', async (t, backend) => {
+  const catalog = await backend.open();
+  t.after(() => catalog.close());
+  const db = dbOf(catalog);
+  const addPath = db.prepare('INSERT OR IGNORE INTO file_paths (vm_id, path, name) VALUES (?, ?, ?)');
+  const first = addPath.run('vm-1', '/a', 'a');
+  assert.deepEqual([first.changes, Number(first.lastInsertRowid)], [1, 1]);
+  const second = addPath.run('vm-1', '/b', 'b');
+  assert.deepEqual([second.changes, Number(second.lastInsertRowid)], [1, 2]);
+  const ignored = addPath.run('vm-1', '/a', 'a');
+  assert.deepEqual([ignored.changes, Number(ignored.lastInsertRowid)], [0, 2], 'an ignored insert leaves the last rowid as it was');
+  assert.equal(db.prepare('UPDATE file_paths SET name = ? WHERE vm_id = ?').run('x', 'vm-1').changes, 2);
+  assert.deepEqual(db.prepare('SELECT 1 < 2 AS yes, 2 < 1 AS no, EXISTS (SELECT 1 FROM file_paths) AS present').get(), {
+    yes: 1,
+    no: 0,
+    present: 1,
+  });
+  for (const name of ['b', 'B', 'a', '_', 'Ä'])
+    db.prepare('INSERT INTO vms (id, name, created_at) VALUES (?, ?, ?)').run(`vm-${name}`, name, '2025-01-01');
+  assert.deepEqual(
+    (db.prepare('SELECT name FROM vms ORDER BY name').all() as { name: string }[]).map((row) => row.name),
+    ['B', '_', 'a', 'b', 'Ä'],
+    'by bytes (BINARY), in a database of any locale',
+  );
+  assert.deepEqual(
+    db.prepare('SELECT count(*) AS n, sum(length(name)) AS total FROM vms').get(),
+    { n: 5, total: 5 },
+    'counts and sums are numbers',
+  );
+});
