@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import type { Catalog } from '../../electron/catalog/catalog.ts';
 import type { CatalogDatabase } from '../../electron/catalog/database.ts';
+import type { Prompt } from '../../shared/domain.ts';
 import type { Manifest } from '../../electron/repository/manifest.ts';
 import { catalogTest } from '../helpers/catalog-backends.ts';
 import { jobRecord } from '../helpers/queue-works.ts';
@@ -184,19 +185,18 @@ catalogTest('the tape catalog: media sets, volumes, copies with their bytes, pro
       barcodes: ['LB0001L8', 'LB0002L8'],
     },
   );
-  const prompt = (id: string) =>
-    ({
-      id,
-      jobIds: ['job-1'],
-      kind: 'insert-tape',
-      barcode: null,
-      message: `insert a tape (${id})`,
-      place: 'drive 0',
-      state: 'open',
-      createdAt: '2025-01-01T00:00:00.000Z',
-      closedAt: null,
-      closedBy: null,
-    }) as const;
+  const prompt = (id: string): Prompt => ({
+    id,
+    jobIds: ['job-1'],
+    kind: 'insert-tape',
+    barcode: null,
+    message: `insert a tape (${id})`,
+    place: 'drive 0',
+    state: 'open',
+    createdAt: '2025-01-01T00:00:00.000Z',
+    closedAt: null,
+    closedBy: null,
+  });
   tapes.openPrompt(prompt('prompt-1'));
   tapes.openPrompt(prompt('prompt-2'));
   tapes.openPrompt(prompt('prompt-3'));
