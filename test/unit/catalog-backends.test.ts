@@ -244,3 +244,65 @@ catalogTest('statements answer as SQLite does: changes, lastInsertRowid, 1/0 for
     'counts and sums are numbers',
   );
 });
+
+catalogTest(
+  'copies: sites primary first, a copy recorded again is updated, a point lists its repository, copies and tapes',
+  async (t, backend) => {
+    const catalog = await backend.open();
+    t.after(() => catalog.close());
+    catalog.ensureRepository({ id: 'repo', name: 'main', path: '/nowhere', blockSize: 1 << 20 });
+    catalog.recordPoint(manifest('point-1', 'vm-web', 1), 'repo', '/vms/web', null);
+    const site = (id: string, name: string, region: string) =>
+      ({
+        id,
+        name,
+        path: `/copies/${name}`,
+        region,
+        zone: 'a',
+        role: 'copy',
+        blockSize: 1 << 20,
+        createdAt: '2025-01-01T00:00:00.000Z',
+      }) as const;
+    catalog.copies.addSite(site('copy-b', 'b-vault', 'far'));
+    catalog.copies.addSite(site('copy-a', 'a-vault', 'far'));
+    assert.deepEqual(
+      catalog.copies.sites().map((repository) => repository.name),
+      ['main', 'a-vault', 'b-vault'],
+    );
+    assert.equal(catalog.copies.site('copy-a')?.name, 'a-vault');
+    assert.equal(catalog.copies.site('b-vault')?.id, 'copy-b');
+    catalog.copies.recordCopy('point-1', 'copy-a', 'sha-1', 10);
+    catalog.copies.recordCopy('point-1', 'copy-a', 'sha-2', 20);
+    assert.deepEqual(
+      catalog.copies.copyRows('point-1').map((row) => [row.repositoryId, row.dataSha256]),
+      [['copy-a', 'sha-2']],
+    );
+    catalog.tapes.addMediaSet({ id: 'set-1', pool: 'weekly', blockSize: 1 << 20, state: 'complete' });
+    for (const [barcode, sequence] of [
+      ['LB0001L8', 1],
+      ['LB0002L8', 2],
+    ] as const)
+      catalog.tapes.recordVolume({ barcode, mediaSetId: 'set-1', sequence, bytes: 1, writtenAt: `2025-01-0${sequence}T00:00:00.000Z` });
+    catalog.tapes.saveCopy({
+      mediaSetId: 'set-1',
+      manifest: manifest('point-1', 'vm-web', 1),
+      uniqueBlocks: 1,
+      storedBytes: 1,
+      maps: Buffer.alloc(0),
+      locations: Buffer.alloc(0),
+    });
+    const copies = catalog.copies.pointCopies('point-1');
+    assert.deepEqual(
+      copies.map((copy) => [copy.kind, copy.tier, copy.kind === 'tape' ? copy.name.split(', ').sort().join(', ') : copy.name]),
+      [
+        ['repository', 'snapshot', 'main'],
+        ['repository', 'vault', 'a-vault'],
+        ['tape', 'vault', 'LB0001L8, LB0002L8'],
+      ],
+    );
+    assert.equal(copies[2]?.copiedAt, '2025-01-01T00:00:00.000Z', 'the first tape written');
+    assert.equal(catalog.instant.nextExportId(), 1, 'no session yet: the first export id');
+    catalog.copies.removeSite('copy-b');
+    assert.equal(catalog.copies.site('copy-b'), null);
+  },
+);
