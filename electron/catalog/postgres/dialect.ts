@@ -6,7 +6,11 @@
 //   INSERT OR IGNORE INTO …           INSERT INTO … ON CONFLICT DO NOTHING
 //   INSERT OR REPLACE INTO t (cols) … INSERT INTO t (cols) … ON CONFLICT (key) DO UPDATE SET every other column
 //   a = b COLLATE NOCASE              lower(a) = lower(b);  ORDER BY a COLLATE NOCASE: ORDER BY lower(a)
-//   group_concat(a, s)                string_agg(a, s)
+//   group_concat(a, s)                string_agg(a, s); ifnull → COALESCE
+//   max(a, b) / min(a, b) (scalar)    GREATEST(a, b) / LEAST(a, b)
+//   a IS ? / a IS NOT ?               a IS NOT DISTINCT FROM $n / a IS DISTINCT FROM $n
+//   ? IS NULL                         CAST($n AS TEXT) IS NULL (else the parameter has no type)
+//   LIMIT -1                          LIMIT ALL
 //   x MATCH ? (an FTS5 trigram table) x.name ILIKE the phrase's text as a substring
 //   rowid                             the table's rowid column (toPostgresSchema gives a table one
 //                                     where SQLite would have one)
@@ -67,6 +71,14 @@ export function toPostgresQuery(sql: string, primaryKeyOf: PrimaryKeyOf): string
   text = text.replace(new RegExp(`(${NAME}|\\?)\\s*(=|<>|!=)\\s*(${NAME}|\\?)\\s+COLLATE\\s+NOCASE`, 'gi'), 'lower($1) $2 lower($3)');
   text = text.replace(new RegExp(`(${NAME})\\s+COLLATE\\s+NOCASE`, 'gi'), 'lower($1)');
   text = text.replace(/\bgroup_concat\s*\(/gi, 'string_agg(');
+  text = text.replace(/\bifnull\s*\(/gi, 'COALESCE(');
+  text = scalarMinMax(text);
+  // SQLite's IS compares NULLs as values; PostgreSQL's IS takes only NULL, TRUE, FALSE.
+  text = text.replace(/\bIS\s+NOT\s+\?/gi, 'IS DISTINCT FROM ?');
+  text = text.replace(/\bIS\s+\?/gi, 'IS NOT DISTINCT FROM ?');
+  // A parameter tested for NULL alone has no type PostgreSQL can infer.
+  text = text.replace(/\?(\s+IS\s+(?:NOT\s+)?NULL\b)/gi, 'CAST(? AS TEXT)$1');
+  text = text.replace(/\bLIMIT\s+-1\b/gi, 'LIMIT ALL');
   // SQLite keeps an alias's case (`AS bytesDone` is the row's key); PostgreSQL folds an unquoted
   // one to lower case, so a mixed-case alias is quoted. (AS INTEGER in a CAST has no lower case.)
   text = text.replace(/\bAS\s+([A-Za-z_]\w*)\b/g, (whole, alias: string) =>
@@ -80,6 +92,30 @@ export function toPostgresQuery(sql: string, primaryKeyOf: PrimaryKeyOf): string
   let index = 0;
   text = text.replace(/\?/g, () => `$${++index}`);
   return unshield({ text, literals: shielded.literals });
+}
+
+/** SQLite's scalar max(a, b, …) and min(a, b, …) (more than one argument; with one they are the
+ * aggregates) are PostgreSQL's GREATEST and LEAST. (A NULL argument: SQLite's answer is NULL,
+ * PostgreSQL's the largest of the others.) */
+function scalarMinMax(text: string): string {
+  const call = /\b(max|min)\s*\(/gi;
+  let out = '';
+  let from = 0;
+  for (let found = call.exec(text); found !== null; found = call.exec(text)) {
+    let depth = 1;
+    let topLevelComma = false;
+    let i = found.index + found[0].length;
+    for (; i < text.length && depth > 0; i++) {
+      if (text[i] === '(') depth += 1;
+      else if (text[i] === ')') depth -= 1;
+      else if (text[i] === ',' && depth === 1) topLevelComma = true;
+    }
+    if (!topLevelComma) continue;
+    const name = (found[1] as string).toLowerCase() === 'max' ? 'GREATEST' : 'LEAST';
+    out += `${text.slice(from, found.index)}${name}(`;
+    from = found.index + found[0].length;
+  }
+  return out + text.slice(from);
 }
 
 /** The alias a table has in a FROM clause (`FROM file_names f`), or the table's own name. */
