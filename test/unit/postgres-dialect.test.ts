@@ -111,3 +111,25 @@ test('schema: a RAISE(ABORT) trigger is a PL/pgSQL trigger function', () => {
       'CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_no_update();',
   );
 });
+
+test('scalar max/min are GREATEST/LEAST; the aggregates (one argument) stay', () => {
+  assert.equal(query('SELECT max(a, b), MIN(x, max(y), ?), max(c) FROM t'), 'SELECT GREATEST(a, b), LEAST(x, max(y), $1), max(c) FROM t');
+  assert.equal(
+    query("SELECT max(a, coalesce(b, 0)) FROM t WHERE s = 'max(a, b)'"),
+    "SELECT GREATEST(a, coalesce(b, 0)) FROM t WHERE s = 'max(a, b)'",
+  );
+  assert.equal(query('SELECT ifnull(a, 0) FROM t'), 'SELECT COALESCE(a, 0) FROM t');
+});
+
+test('IS ? and IS NOT ? compare NULLs as values; a parameter tested for NULL gets a type; LIMIT -1 is no limit', () => {
+  assert.equal(
+    query('SELECT * FROM t WHERE a IS ? AND b IS NOT ? AND c IS NOT NULL'),
+    'SELECT * FROM t WHERE a IS NOT DISTINCT FROM $1 AND b IS DISTINCT FROM $2 AND c IS NOT NULL',
+  );
+  assert.equal(
+    query('SELECT * FROM t WHERE (? IS NULL OR vm_id = ?) AND ? IS NOT NULL'),
+    'SELECT * FROM t WHERE (CAST($1 AS TEXT) IS NULL OR vm_id = $2) AND CAST($3 AS TEXT) IS NOT NULL',
+  );
+  assert.equal(query('SELECT * FROM t LIMIT -1 OFFSET ?'), 'SELECT * FROM t LIMIT ALL OFFSET $1');
+  assert.equal(query("SELECT 'IS ? LIMIT -1' FROM t"), "SELECT 'IS ? LIMIT -1' FROM t");
+});
