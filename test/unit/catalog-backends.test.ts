@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type { Catalog } from '../../electron/catalog/catalog.ts';
 import type { CatalogDatabase } from '../../electron/catalog/database.ts';
 import type { Prompt } from '../../shared/domain.ts';
+import type { InstantRecord } from '../../electron/catalog/instant-catalog.ts';
 import type { Manifest } from '../../electron/repository/manifest.ts';
 import { catalogTest } from '../helpers/catalog-backends.ts';
 import { jobRecord } from '../helpers/queue-works.ts';
@@ -306,3 +307,64 @@ catalogTest(
     assert.equal(catalog.copies.site('copy-b'), null);
   },
 );
+
+catalogTest('instant sessions: written, patched, listed newest first and by state, export ids never reused', async (t, backend) => {
+  const catalog = await backend.open();
+  t.after(() => catalog.close());
+  catalog.ensureRepository({ id: 'repo', name: 'main', path: '/nowhere', blockSize: 1 << 20 });
+  catalog.recordPoint(manifest('point-1', 'vm-web', 1), 'repo', '/vms/web', null);
+  const session = (id: string, createdAt: string, exportId: number): InstantRecord => ({
+    id,
+    vmId: 'vm-web',
+    vmName: 'web',
+    pointId: 'point-1',
+    name: `web-${id}`,
+    host: 'esx-1',
+    hostSystem: null,
+    datastore: `lifeboat-${id}`,
+    listen: '10.0.0.5:0',
+    exportPath: `/lifeboat-${id}`,
+    allowed: ['10.0.0.9'],
+    exportFolder: '/export',
+    cacheFolder: '/cache',
+    redirected: false,
+    state: 'starting',
+    note: null,
+    jobId: null,
+    createdAt,
+    endedAt: null,
+    poweredOnMs: null,
+    firstReadMs: null,
+    bytesRead: 0,
+    bytesWritten: 0,
+    cacheBytes: 0,
+    arrayName: null,
+    cloneId: null,
+    vmFolder: null,
+    exportId,
+    servedPort: null,
+    fromRegion: null,
+  });
+  catalog.instant.insert(session('s-1', '2025-01-01T00:00:00.000Z', catalog.instant.nextExportId()));
+  catalog.instant.insert({ ...session('s-2', '2025-01-02T00:00:00.000Z', catalog.instant.nextExportId()), redirected: true });
+  assert.equal(catalog.instant.nextExportId(), 3);
+  const patched = catalog.instant.update('s-1', { state: 'running', bytesRead: 2 ** 40, poweredOnMs: 1500, note: 'ok' });
+  assert.deepEqual(
+    [patched.state, patched.bytesRead, patched.poweredOnMs, patched.note, patched.allowed, patched.redirected],
+    ['running', 2 ** 40, 1500, 'ok', ['10.0.0.9'], false],
+  );
+  assert.equal(catalog.instant.get('s-2')?.redirected, true);
+  assert.deepEqual(
+    catalog.instant.list().map((record) => record.id),
+    ['s-2', 's-1'],
+  );
+  assert.deepEqual(
+    catalog.instant.inStates(['starting', 'running']).map((record) => record.id),
+    ['s-1', 's-2'],
+  );
+  assert.deepEqual(
+    catalog.instant.inStates(['running']).map((record) => record.id),
+    ['s-1'],
+  );
+  assert.equal(catalog.expandId('session', 's-1'), 's-1');
+});
