@@ -3,12 +3,12 @@
 // and jobs read back as written (short ids included), and the tape catalog keeps its copies,
 // volumes and prompts in order.
 import assert from 'node:assert/strict';
-import type { Catalog } from '../../electron/catalog/catalog.ts';
+import { Catalog } from '../../electron/catalog/catalog.ts';
 import type { CatalogDatabase } from '../../electron/catalog/database.ts';
 import type { Prompt } from '../../shared/domain.ts';
 import type { InstantRecord } from '../../electron/catalog/instant-catalog.ts';
 import type { Manifest } from '../../electron/repository/manifest.ts';
-import { catalogTest } from '../helpers/catalog-backends.ts';
+import { anchorsIn, catalogTest } from '../helpers/catalog-backends.ts';
 import { jobRecord } from '../helpers/queue-works.ts';
 
 const dbOf = (catalog: Catalog): CatalogDatabase => (catalog as unknown as { db: CatalogDatabase }).db;
@@ -367,4 +367,20 @@ catalogTest('instant sessions: written, patched, listed newest first and by stat
     ['s-1'],
   );
   assert.equal(catalog.expandId('session', 's-1'), 's-1');
+});
+
+catalogTest('a catalog opened read-only reads, and refuses every write with SQLite’s words', async (_t, backend) => {
+  const location = await backend.location();
+  const writer = backend.reopen(location, await anchorsIn());
+  writer.accounts.add('alice', 'viewer', 'hash');
+  writer.close();
+  const reader = Catalog.openReadOnly(location);
+  assert.ok(reader);
+  try {
+    assert.equal(reader.accounts.find('ALICE')?.name, 'alice');
+    assert.throws(() => reader.accounts.add('bob', 'viewer', 'hash'), /readonly database/);
+    assert.equal(reader.accounts.find('bob'), null);
+  } finally {
+    reader.close();
+  }
 });
