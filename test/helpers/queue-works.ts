@@ -11,6 +11,7 @@ import { EngineEvents } from '../../electron/jobs/events.ts';
 import { JobQueue, type JobSpec, type Rerun, type WorkFactory } from '../../electron/jobs/job-queue.ts';
 import { ResumeBlocked, type JobWork } from '../../electron/jobs/job-work.ts';
 import { Plan, skip, throwIfCancelled, type Skipped, type StepContext } from '../../electron/jobs/plan.ts';
+import type { CatalogBackend } from './catalog-backends.ts';
 import { tempDir, until } from './env.ts';
 
 /** Held shut until the test opens it. */
@@ -134,8 +135,9 @@ export type QueueBench = {
 };
 
 /** A queue of `concurrency` on a new catalog, both closed after the test. */
-export async function openQueue(t: TestContext, concurrency: number, rerun?: Rerun): Promise<QueueBench> {
-  const catalog = Catalog.open(join(await tempDir(), 'catalog.sqlite'));
+/** `backend`: the catalog's (catalog-backends.ts); a SQLite file without one. */
+export async function openQueue(t: TestContext, concurrency: number, rerun?: Rerun, backend?: CatalogBackend): Promise<QueueBench> {
+  const catalog = backend ? await backend.open() : Catalog.open(join(await tempDir(), 'catalog.sqlite'));
   const events = new EngineEvents();
   const queue = new JobQueue(catalog, events, concurrency, null, rerun);
   const started: string[] = [];

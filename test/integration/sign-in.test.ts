@@ -12,8 +12,8 @@ import type { Job } from '../../shared/domain.ts';
 import { Peer, osCaller } from '../../electron/auth/peer.ts';
 import { AuthService } from '../../electron/auth/auth-service.ts';
 import { channelRoles, roleRank } from '../../electron/auth/roles.ts';
-import { Catalog } from '../../electron/catalog/catalog.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
+import { catalogTest } from '../helpers/catalog-backends.ts';
 import { makeVmFolder, openEngine, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 
 const dir = await tempDir();
@@ -137,8 +137,8 @@ test('a session ends at once when its account gets a new password, is removed, o
   assert.equal(await dispatch(engine, again, 'auth.whoami', {}), null, 'signed out of a console connection: nobody');
 });
 
-test('a session ends when its time is up; a name rests after five wrong passwords', async () => {
-  const catalog = Catalog.open(join(dir, 'clock.sqlite'));
+catalogTest('a session ends when its time is up; a name rests after five wrong passwords', async (_t, backend) => {
+  const catalog = await backend.open();
   try {
     let now = new Date('2026-12-02T08:00:00Z');
     const auth = new AuthService({ accounts: catalog.accounts, audit: () => undefined, now: () => now });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Catalog } from '../../electron/catalog/catalog.ts';
 import { nameQuery, registerNameMatching } from '../../electron/catalog/file-index.ts';
+import { catalogBackends, type CatalogBackend } from '../helpers/catalog-backends.ts';
 import { tempDir } from '../helpers/env.ts';
 
 const NAMES = [
@@ -30,8 +31,8 @@ const NAMES = [
   '😀😀.png',
 ];
 
-async function catalogWith(names: string[], path?: string): Promise<Catalog> {
-  const catalog = Catalog.open(path ?? join(await tempDir(), 'catalog.sqlite'));
+async function catalogWith(names: string[], path?: string, backend?: CatalogBackend): Promise<Catalog> {
+  const catalog = backend ? await backend.open() : Catalog.open(path ?? join(await tempDir(), 'catalog.sqlite'));
   catalog.ensureRepository({ id: 'repo', name: 'repo', path: '/nowhere', blockSize: 1 << 20 });
   catalog.recordPoint(
     {
@@ -62,42 +63,47 @@ async function catalogWith(names: string[], path?: string): Promise<Catalog> {
   return catalog;
 }
 
-test('search patterns: parts of names, wildcards for whole names, literal % _ [ !', async () => {
-  const catalog = await catalogWith(NAMES);
-  try {
-    const found = (pattern: string): string[] =>
-      catalog.files
-        .search(pattern, null)
-        .map((hit) => hit.path.split('/').at(-1) as string)
-        .sort();
-    assert.deepEqual(found('*.conf'), ['nginx.conf', 'resolv.conf']);
-    assert.deepEqual(found('conf'), ['conf.d', 'nginx.conf', 'nginx.conf.bak', 'resolv.conf'], 'no wildcard: part of the name');
-    assert.deepEqual(found('host?ame'), ['HOSTNAME', 'hostname', 'hostxame'], 'one character, any case');
-    assert.deepEqual(found('host*name'), ['HOSTNAME', 'host_name', 'hostname', 'hostsname']);
-    assert.deepEqual(found('100%*'), ['100%.txt'], '% is literal');
-    assert.deepEqual(found('%'), ['100%.txt']);
-    assert.deepEqual(found('host_'), ['host_name'], '_ is literal');
-    assert.deepEqual(found('a[1]*'), ['a[1].txt'], '[ is literal');
-    assert.deepEqual(found('[1]'), ['a[1].txt']);
-    assert.deepEqual(found('*!*'), ['bang!.txt'], 'the escape character itself is literal');
-    assert.deepEqual(found('a?'), ['ab'], 'short patterns scan names');
-    assert.deepEqual(found('??'), ['ab']);
-    assert.deepEqual(found('*'), [...NAMES].sort());
-    assert.deepEqual(found('**.conf'), ['nginx.conf', 'resolv.conf']);
-    assert.deepEqual(found('*.nothing'), []);
-    assert.deepEqual(found('*änderung*'), ['Änderung.txt'], 'case folded beyond ASCII, as the plain pattern is');
-    assert.deepEqual(found('änderung'), ['Änderung.txt']);
-    assert.deepEqual(found('*😀😀*'), ['😀😀.png'], 'two characters (four UTF-16 units) scan the names');
-    assert.deepEqual(found('😀😀'), ['😀😀.png']);
-    assert.deepEqual(
-      catalog.files.search('*.conf', 'vm-1').map((hit) => hit.versions.map((version) => version.sequence)),
-      [[1], [1]],
-    );
-    assert.deepEqual(catalog.files.search('*.conf', 'vm-2'), []);
-  } finally {
-    catalog.close();
-  }
-});
+for (const backend of catalogBackends())
+  test(
+    `search patterns: parts of names, wildcards for whole names, literal % _ [ ! (${backend.name})`,
+    { skip: backend.skip },
+    async () => {
+      const catalog = await catalogWith(NAMES, undefined, backend);
+      try {
+        const found = (pattern: string): string[] =>
+          catalog.files
+            .search(pattern, null)
+            .map((hit) => hit.path.split('/').at(-1) as string)
+            .sort();
+        assert.deepEqual(found('*.conf'), ['nginx.conf', 'resolv.conf']);
+        assert.deepEqual(found('conf'), ['conf.d', 'nginx.conf', 'nginx.conf.bak', 'resolv.conf'], 'no wildcard: part of the name');
+        assert.deepEqual(found('host?ame'), ['HOSTNAME', 'hostname', 'hostxame'], 'one character, any case');
+        assert.deepEqual(found('host*name'), ['HOSTNAME', 'host_name', 'hostname', 'hostsname']);
+        assert.deepEqual(found('100%*'), ['100%.txt'], '% is literal');
+        assert.deepEqual(found('%'), ['100%.txt']);
+        assert.deepEqual(found('host_'), ['host_name'], '_ is literal');
+        assert.deepEqual(found('a[1]*'), ['a[1].txt'], '[ is literal');
+        assert.deepEqual(found('[1]'), ['a[1].txt']);
+        assert.deepEqual(found('*!*'), ['bang!.txt'], 'the escape character itself is literal');
+        assert.deepEqual(found('a?'), ['ab'], 'short patterns scan names');
+        assert.deepEqual(found('??'), ['ab']);
+        assert.deepEqual(found('*'), [...NAMES].sort());
+        assert.deepEqual(found('**.conf'), ['nginx.conf', 'resolv.conf']);
+        assert.deepEqual(found('*.nothing'), []);
+        assert.deepEqual(found('*änderung*'), ['Änderung.txt'], 'case folded beyond ASCII, as the plain pattern is');
+        assert.deepEqual(found('änderung'), ['Änderung.txt']);
+        assert.deepEqual(found('*😀😀*'), ['😀😀.png'], 'two characters (four UTF-16 units) scan the names');
+        assert.deepEqual(found('😀😀'), ['😀😀.png']);
+        assert.deepEqual(
+          catalog.files.search('*.conf', 'vm-1').map((hit) => hit.versions.map((version) => version.sequence)),
+          [[1], [1]],
+        );
+        assert.deepEqual(catalog.files.search('*.conf', 'vm-2'), []);
+      } finally {
+        catalog.close();
+      }
+    },
+  );
 
 test('a wildcard pattern with a literal run of three characters is answered by the trigram index', async () => {
   const path = join(await tempDir(), 'catalog.sqlite');

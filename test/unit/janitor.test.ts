@@ -1,19 +1,17 @@
 // The janitor's registry: each kind of leftover has exactly one cleaner, a kind without one stops
 // the start, and what a run opens for its cleaners (a host session) is shared and released once.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { test } from 'node:test';
-import { Catalog } from '../../electron/catalog/catalog.ts';
+import { catalogTest } from '../helpers/catalog-backends.ts';
 import { Janitor, type Cleaner, type JanitorRun } from '../../electron/jobs/janitor.ts';
 import { registerFileCleaners } from '../../electron/jobs/file-cleaners.ts';
-import { tempDir } from '../helpers/env.ts';
 import { jobRecord } from '../helpers/queue-works.ts';
 
-const catalog = Catalog.open(join(await tempDir(), 'catalog.sqlite'));
 const cancelledJob = (id: string) => jobRecord({ id, kind: 'restore-disks', state: 'cancelled', summary: 'a job that left things' });
 const said: Cleaner = async (resource) => `cleaned ${resource.kind}`;
 
-test('a kind without a cleaner is named when registration ends; a second cleaner for a kind is refused', () => {
+catalogTest('a kind without a cleaner is named when registration ends; a second cleaner for a kind is refused', async (t, backend) => {
+  const catalog = await backend.open();
+  t.after(() => catalog.close());
   const janitor = new Janitor(catalog);
   registerFileCleaners(janitor, catalog);
   assert.throws(() => janitor.checkComplete(), /no cleaner for vsphere-vm, vsphere-hot-added-disk, array-clone, vsphere-snapshot/);
@@ -23,7 +21,9 @@ test('a kind without a cleaner is named when registration ends; a second cleaner
   assert.throws(() => janitor.register('array-clone', said), /already has a cleaner for array-clone/);
 });
 
-test('a run shares what its cleaners open, releases it at its end, and keeps what it could not clean', async () => {
+catalogTest('a run shares what its cleaners open, releases it at its end, and keeps what it could not clean', async (t, backend) => {
+  const catalog = await backend.open();
+  t.after(() => catalog.close());
   catalog.insertJob(cancelledJob('job-a'), {});
   catalog.recordResource('job-a', 'vsphere-vm', { host: 'vc', name: 'one' });
   catalog.recordResource('job-a', 'vsphere-hot-added-disk', { host: 'vc', proxyVm: 'proxy', path: '[ds] one.vmdk' });

@@ -1,11 +1,11 @@
 // What an operator does to jobs: release a held job, resume an interrupted one, cancel one in any
 // state; and what a caller waits on: one job's end, or the whole queue idle.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { catalogTest } from '../helpers/catalog-backends.ts';
 import { assertState, backupOf, Gate, inState, openQueue, ScriptedWork, stepStates } from '../helpers/queue-works.ts';
 
-test('a held job waits for its release, which is refused for another reason or an unknown job', async (t) => {
-  const { catalog, queue, started } = await openQueue(t, 2);
+catalogTest('a held job waits for its release, which is refused for another reason or an unknown job', async (t, backend) => {
+  const { catalog, queue, started } = await openQueue(t, 2, undefined, backend);
   const held = queue.submit(backupOf('vm-1', { holdFor: 'approval', requestedBy: 'local:alice' }), new ScriptedWork().factory);
   assert.equal(held.state, 'waiting-for-operator');
   assert.equal(held.waitingFor, 'approval');
@@ -20,8 +20,8 @@ test('a held job waits for its release, which is refused for another reason or a
   assert.throws(() => queue.release(held.id, 'approval'), { code: 'conflict' }, 'released once');
 });
 
-test('an interrupted job is resumed under its own id; any other is refused', async (t) => {
-  const { catalog, queue } = await openQueue(t, 1);
+catalogTest('an interrupted job is resumed under its own id; any other is refused', async (t, backend) => {
+  const { catalog, queue } = await openQueue(t, 1, undefined, backend);
   const blocked = new ScriptedWork({ blockedBy: 'the source is unreadable' });
   const job = queue.submit(backupOf('vm-1'), blocked.factory);
   const interrupted = await queue.whenEnded(job.id);
@@ -48,39 +48,42 @@ test('an interrupted job is resumed under its own id; any other is refused', asy
   assert.throws(() => queue.requeue(job.id, new ScriptedWork().factory), { code: 'unavailable' });
 });
 
-test('cancel: a queued or held job ends before it starts, a running one is stopped and cleaned up, an ended one is refused', async (t) => {
-  const { catalog, queue, started } = await openQueue(t, 1);
-  const runningWork = new ScriptedWork({ gate: new Gate() });
-  const queuedWork = new ScriptedWork();
-  const heldWork = new ScriptedWork();
-  const running = queue.submit(backupOf('vm-1'), runningWork.factory);
-  const queued = queue.submit(backupOf('vm-2'), queuedWork.factory);
-  const held = queue.submit(backupOf('vm-3', { holdFor: 'approval' }), heldWork.factory);
-  await inState(catalog, running.id, 'running');
+catalogTest(
+  'cancel: a queued or held job ends before it starts, a running one is stopped and cleaned up, an ended one is refused',
+  async (t, backend) => {
+    const { catalog, queue, started } = await openQueue(t, 1, undefined, backend);
+    const runningWork = new ScriptedWork({ gate: new Gate() });
+    const queuedWork = new ScriptedWork();
+    const heldWork = new ScriptedWork();
+    const running = queue.submit(backupOf('vm-1'), runningWork.factory);
+    const queued = queue.submit(backupOf('vm-2'), queuedWork.factory);
+    const held = queue.submit(backupOf('vm-3', { holdFor: 'approval' }), heldWork.factory);
+    await inState(catalog, running.id, 'running');
 
-  for (const job of [queued, held]) {
-    const cancelled = queue.cancel(job.id);
-    assert.equal(cancelled.state, 'cancelled');
-    assert.equal(cancelled.error, 'cancelled before it started');
-  }
-  assert.throws(() => queue.release(held.id, 'approval'), { code: 'conflict' });
+    for (const job of [queued, held]) {
+      const cancelled = queue.cancel(job.id);
+      assert.equal(cancelled.state, 'cancelled');
+      assert.equal(cancelled.error, 'cancelled before it started');
+    }
+    assert.throws(() => queue.release(held.id, 'approval'), { code: 'conflict' });
 
-  queue.cancel(running.id);
-  const stopped = await queue.whenEnded(running.id);
-  assert.equal(stopped.state, 'cancelled');
-  assert.equal(stopped.error, 'cancelled by the operator');
-  assert.deepEqual(stepStates(stopped), { prepare: 'done', transfer: 'failed', tidy: 'pending' });
-  assert.deepEqual(runningWork.finished, [false]);
+    queue.cancel(running.id);
+    const stopped = await queue.whenEnded(running.id);
+    assert.equal(stopped.state, 'cancelled');
+    assert.equal(stopped.error, 'cancelled by the operator');
+    assert.deepEqual(stepStates(stopped), { prepare: 'done', transfer: 'failed', tidy: 'pending' });
+    assert.deepEqual(runningWork.finished, [false]);
 
-  await queue.idle();
-  assert.deepEqual(started, [running.id], 'the cancelled jobs never ran');
-  assert.deepEqual([queuedWork.finished, heldWork.finished], [[], []], 'nor needed a cleanup');
-  assert.throws(() => queue.cancel(running.id), { code: 'conflict', message: /has already ended \(cancelled\)/ });
-  assert.throws(() => queue.cancel('no-such-job'), { code: 'not-found' });
-});
+    await queue.idle();
+    assert.deepEqual(started, [running.id], 'the cancelled jobs never ran');
+    assert.deepEqual([queuedWork.finished, heldWork.finished], [[], []], 'nor needed a cleanup');
+    assert.throws(() => queue.cancel(running.id), { code: 'conflict', message: /has already ended \(cancelled\)/ });
+    assert.throws(() => queue.cancel('no-such-job'), { code: 'not-found' });
+  },
+);
 
-test('whenEnded resolves at the end, at once for an ended job, and refuses an unknown one', async (t) => {
-  const { catalog, queue } = await openQueue(t, 1);
+catalogTest('whenEnded resolves at the end, at once for an ended job, and refuses an unknown one', async (t, backend) => {
+  const { catalog, queue } = await openQueue(t, 1, undefined, backend);
   const gate = new Gate();
   const job = queue.submit(backupOf('vm-1'), new ScriptedWork({ gate }).factory);
   const ending = queue.whenEnded(job.id);
@@ -91,8 +94,8 @@ test('whenEnded resolves at the end, at once for an ended job, and refuses an un
   await assert.rejects(queue.whenEnded('no-such-job'), { code: 'not-found' });
 });
 
-test('idle resolves once nothing is queued or running, held jobs aside', async (t) => {
-  const { catalog, queue } = await openQueue(t, 1);
+catalogTest('idle resolves once nothing is queued or running, held jobs aside', async (t, backend) => {
+  const { catalog, queue } = await openQueue(t, 1, undefined, backend);
   const gate = new Gate();
   const running = queue.submit(backupOf('vm-1'), new ScriptedWork({ gate }).factory);
   const queued = queue.submit(backupOf('vm-2'), new ScriptedWork({ gate }).factory);

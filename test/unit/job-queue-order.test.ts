@@ -1,11 +1,11 @@
 // Which queued job starts when: first come first served among those that may start, at most
 // `concurrency` at once, one job per VM at a time, and outside-limit (tape) jobs at once.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { catalogTest } from '../helpers/catalog-backends.ts';
 import { assertState, backupOf, Gate, inState, openQueue, ScriptedWork } from '../helpers/queue-works.ts';
 
-test('jobs start in the order they were queued', async (t) => {
-  const { catalog, queue, started } = await openQueue(t, 1);
+catalogTest('jobs start in the order they were queued', async (t, backend) => {
+  const { catalog, queue, started } = await openQueue(t, 1, undefined, backend);
   const gates = [new Gate(), new Gate(), new Gate()];
   const [first, second, third] = ['a', 'b', 'c'].map((vm, index) =>
     queue.submit(backupOf(vm), new ScriptedWork({ gate: gates[index] }).factory),
@@ -22,8 +22,8 @@ test('jobs start in the order they were queued', async (t) => {
   assert.deepEqual(started, [first.id, second.id, third.id]);
 });
 
-test('at most `concurrency` jobs run at once', async (t) => {
-  const { catalog, queue, peak } = await openQueue(t, 2);
+catalogTest('at most `concurrency` jobs run at once', async (t, backend) => {
+  const { catalog, queue, peak } = await openQueue(t, 2, undefined, backend);
   const gate = new Gate();
   const jobs = ['a', 'b', 'c', 'd'].map((vm) => queue.submit(backupOf(vm), new ScriptedWork({ gate }).factory));
   for (const job of jobs.slice(0, 2)) await inState(catalog, job.id, 'running');
@@ -40,34 +40,37 @@ test('at most `concurrency` jobs run at once', async (t) => {
   assert.equal(peak(), 2);
 });
 
-test("a VM's second job waits for its first while another VM's job runs; jobs of no VM do not wait for each other", async (t) => {
-  const { catalog, queue, started } = await openQueue(t, 4);
-  const firstGate = new Gate();
-  const otherGate = new Gate();
-  const first = queue.submit(backupOf('vm-1'), new ScriptedWork({ gate: firstGate }).factory);
-  const second = queue.submit(backupOf('vm-1'), new ScriptedWork().factory);
-  const other = queue.submit(backupOf('vm-2'), new ScriptedWork({ gate: otherGate }).factory);
-  await inState(catalog, other.id, 'running');
-  assertState(catalog, first.id, 'running');
-  assertState(catalog, second.id, 'queued');
-  firstGate.open();
-  await inState(catalog, second.id, 'succeeded');
-  assertState(catalog, other.id, 'running');
-  assert.deepEqual(started, [first.id, other.id, second.id]);
+catalogTest(
+  "a VM's second job waits for its first while another VM's job runs; jobs of no VM do not wait for each other",
+  async (t, backend) => {
+    const { catalog, queue, started } = await openQueue(t, 4, undefined, backend);
+    const firstGate = new Gate();
+    const otherGate = new Gate();
+    const first = queue.submit(backupOf('vm-1'), new ScriptedWork({ gate: firstGate }).factory);
+    const second = queue.submit(backupOf('vm-1'), new ScriptedWork().factory);
+    const other = queue.submit(backupOf('vm-2'), new ScriptedWork({ gate: otherGate }).factory);
+    await inState(catalog, other.id, 'running');
+    assertState(catalog, first.id, 'running');
+    assertState(catalog, second.id, 'queued');
+    firstGate.open();
+    await inState(catalog, second.id, 'succeeded');
+    assertState(catalog, other.id, 'running');
+    assert.deepEqual(started, [first.id, other.id, second.id]);
 
-  const noVmGate = new Gate();
-  const unbound = [
-    queue.submit(backupOf(null), new ScriptedWork({ gate: noVmGate }).factory),
-    queue.submit(backupOf(null), new ScriptedWork({ gate: noVmGate }).factory),
-  ];
-  for (const job of unbound) await inState(catalog, job.id, 'running');
-  noVmGate.open();
-  otherGate.open();
-  await queue.idle();
-});
+    const noVmGate = new Gate();
+    const unbound = [
+      queue.submit(backupOf(null), new ScriptedWork({ gate: noVmGate }).factory),
+      queue.submit(backupOf(null), new ScriptedWork({ gate: noVmGate }).factory),
+    ];
+    for (const job of unbound) await inState(catalog, job.id, 'running');
+    noVmGate.open();
+    otherGate.open();
+    await queue.idle();
+  },
+);
 
-test('an outside-limit job starts at once, even with the limit reached and its VM busy, and is not counted', async (t) => {
-  const { catalog, queue } = await openQueue(t, 1);
+catalogTest('an outside-limit job starts at once, even with the limit reached and its VM busy, and is not counted', async (t, backend) => {
+  const { catalog, queue } = await openQueue(t, 1, undefined, backend);
   const limitedGate = new Gate();
   const tapeGate = new Gate();
   const limited = queue.submit(backupOf('vm-1'), new ScriptedWork({ gate: limitedGate }).factory);

@@ -3,16 +3,16 @@
 // cancelled; cancelMany
 // cancels what it can and lists the rest.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import type { Job } from '../../shared/domain.ts';
 import { jobsHandlers } from '../../electron/engine/jobs-handlers.ts';
+import { catalogTest } from '../helpers/catalog-backends.ts';
 import { backupOf, Gate, inState, openQueue, ScriptedWork } from '../helpers/queue-works.ts';
 import { until } from '../helpers/env.ts';
 
 const placesOf = (jobs: Job[]): (string | null)[] => jobs.map((job) => (job.queue ? `${job.queue.position}: ${job.queue.reason}` : null));
 
-test("jobs queued behind a VM's running job and behind the worker limit: positions and reasons", async (t) => {
-  const { catalog, queue, events } = await openQueue(t, 2);
+catalogTest("jobs queued behind a VM's running job and behind the worker limit: positions and reasons", async (t, backend) => {
+  const { catalog, queue, events } = await openQueue(t, 2, undefined, backend);
   const gate = new Gate();
   const submitted = ['web-01', 'web-01', 'db-01', 'web-01', 'app-01', 'mail-01'].map((vm) =>
     queue.submit(backupOf(vm), new ScriptedWork({ gate }).factory),

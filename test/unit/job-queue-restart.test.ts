@@ -3,9 +3,9 @@
 // for an operator, is marked interrupted, saying whether it had started.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { test } from 'node:test';
 import type { Job, JobStep } from '../../shared/domain.ts';
 import type { Catalog } from '../../electron/catalog/catalog.ts';
+import { catalogTest } from '../helpers/catalog-backends.ts';
 import { assertState, inState, jobRecord, openQueue, ScriptedWork, stepStates } from '../helpers/queue-works.ts';
 
 const AT = '2025-01-01T00:00:00.000Z';
@@ -34,14 +34,19 @@ function leftBehind(catalog: Catalog, kind: Job['kind'], state: Job['state'], st
   return job;
 }
 
-test('after a restart, rerunnable jobs are queued again and run; the others are interrupted', async (t) => {
+catalogTest('after a restart, rerunnable jobs are queued again and run; the others are interrupted', async (t, backend) => {
   const rerunWorks: ScriptedWork[] = [];
-  const { catalog, queue, started } = await openQueue(t, 1, (job) => {
-    if (job.kind !== 'index') return null;
-    const work = new ScriptedWork();
-    rerunWorks.push(work);
-    return work.factory;
-  });
+  const { catalog, queue, started } = await openQueue(
+    t,
+    1,
+    (job) => {
+      if (job.kind !== 'index') return null;
+      const work = new ScriptedWork();
+      rerunWorks.push(work);
+      return work.factory;
+    },
+    backend,
+  );
   const indexRunning = leftBehind(catalog, 'index', 'running', IN_TRANSFER);
   const indexQueued = leftBehind(catalog, 'index', 'queued', NOT_STARTED);
   const indexHeld = leftBehind(catalog, 'index', 'waiting-for-operator', NOT_STARTED);

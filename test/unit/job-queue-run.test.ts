@@ -2,11 +2,11 @@
 // job (done, skipped, failed), a failure ends the job with its message and an undo, and progress
 // is throttled for the UI while the last figures are kept with the job.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { catalogTest } from '../helpers/catalog-backends.ts';
 import { backupOf, openQueue, ScriptedWork, stepStates } from '../helpers/queue-works.ts';
 
-test("a job's steps are its work's plan, and a step's result flows to the next", async (t) => {
-  const { catalog, queue } = await openQueue(t, 1);
+catalogTest("a job's steps are its work's plan, and a step's result flows to the next", async (t, backend) => {
+  const { catalog, queue } = await openQueue(t, 1, undefined, backend);
   const work = new ScriptedWork();
   const job = queue.submit(backupOf('vm-1'), work.factory);
   const planned = ScriptedWork.plan.steps.map((step) => ({ ...step, state: 'pending' }));
@@ -27,8 +27,8 @@ test("a job's steps are its work's plan, and a step's result flows to the next",
   );
 });
 
-test('a skipped step shows skipped, and its value still flows on', async (t) => {
-  const { queue } = await openQueue(t, 1);
+catalogTest('a skipped step shows skipped, and its value still flows on', async (t, backend) => {
+  const { queue } = await openQueue(t, 1, undefined, backend);
   const work = new ScriptedWork({ nothingToTidy: true });
   const ended = await queue.whenEnded(queue.submit(backupOf('vm-1'), work.factory).id);
   assert.equal(ended.state, 'succeeded');
@@ -37,8 +37,8 @@ test('a skipped step shows skipped, and its value still flows on', async (t) => 
   assert.deepEqual(work.finished, [true]);
 });
 
-test('a failing step ends the job failed with its message, and its work undoes what it made', async (t) => {
-  const { catalog, queue } = await openQueue(t, 1);
+catalogTest('a failing step ends the job failed with its message, and its work undoes what it made', async (t, backend) => {
+  const { catalog, queue } = await openQueue(t, 1, undefined, backend);
   const work = new ScriptedWork({ failWith: 'the target disk is full' });
   const job = queue.submit(backupOf('vm-1'), work.factory);
   const ended = await queue.whenEnded(job.id);
@@ -57,8 +57,8 @@ test('a failing step ends the job failed with its message, and its work undoes w
   assert.equal((await queue.whenEnded(next.id)).state, 'succeeded', 'the VM is free again');
 });
 
-test('progress events are throttled, the final one always sent, and the last figures kept with the job', async (t) => {
-  const { catalog, queue, progress } = await openQueue(t, 1);
+catalogTest('progress events are throttled, the final one always sent, and the last figures kept with the job', async (t, backend) => {
+  const { catalog, queue, progress } = await openQueue(t, 1, undefined, backend);
   const reports = Array.from({ length: 701 }, (_, index) => index);
   const partial = queue.submit(backupOf('vm-1'), new ScriptedWork({ progress: { done: reports, total: 1000 } }).factory);
   const ended = await queue.whenEnded(partial.id);

@@ -1,12 +1,10 @@
 // The queue tells why a job ended: an operator's cancel, or its engine stopping (interrupted,
 // never "by the operator"); a rerunnable job stopped stays queued for the next start.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { test } from 'node:test';
-import { Catalog } from '../../electron/catalog/catalog.ts';
+import type { Catalog } from '../../electron/catalog/catalog.ts';
 import { EngineEvents } from '../../electron/jobs/events.ts';
 import { JobQueue, type JobSpec, type WorkFactory } from '../../electron/jobs/job-queue.ts';
-import { tempDir } from '../helpers/env.ts';
+import { catalogTest } from '../helpers/catalog-backends.ts';
 import { Gate, ScriptedWork } from '../helpers/queue-works.ts';
 
 /** Works that run until their job is stopped (their gate never opens), kept to read their cleanups. */
@@ -26,8 +24,8 @@ async function started(catalog: Catalog, jobId: string): Promise<void> {
   assert.equal(catalog.getJob(jobId)?.state, 'running');
 }
 
-test('an operator cancel and an engine stop end a job differently', async () => {
-  const catalog = Catalog.open(join(await tempDir(), 'catalog.sqlite'));
+catalogTest('an operator cancel and an engine stop end a job differently', async (_t, backend) => {
+  const catalog = await backend.open();
   const works: ScriptedWork[] = [];
   const queue = new JobQueue(catalog, new EngineEvents(), 2, null, (job) => (job.kind === 'index' ? untilStopped(works) : null));
   try {

@@ -5,22 +5,21 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test } from 'node:test';
 import fc from 'fast-check';
-import { Catalog } from '../../electron/catalog/catalog.ts';
 import { LifeboatError, type ErrorCode } from '../../electron/errors.ts';
 import { MoverEnrollment, parseJoinToken } from '../../electron/movers/enrollment.ts';
 import { formatJoinToken } from '../../electron/movers/join-token.ts';
 import { issueCertificate, issuedBy, makeAuthority } from '../../electron/x509/authority.ts';
+import { catalogTest, type CatalogBackend } from '../helpers/catalog-backends.ts';
 import { tempDir } from '../helpers/env.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 /** A catalog with a vSphere host and a proxy, and an enrollment under a clock the test moves. */
-async function setUp() {
+async function setUp(backend: CatalogBackend) {
   const dir = await tempDir();
-  const catalog = Catalog.open(join(dir, 'catalog.sqlite'));
+  const catalog = await backend.open();
   catalog.addHost({
     id: 'host-1',
     name: 'vcenter',
@@ -66,142 +65,151 @@ function refused(action: () => unknown, code: ErrorCode, message: RegExp): void 
   });
 }
 
-test('a mover joins once with its token, gets a 30-day client certificate renewed after 20, and is authorized by it', async () => {
-  const { catalog, clock, enrollment, close } = await setUp();
-  try {
-    const { mover, token } = enrollment.add({ name: 'mover-a', host: 'vcenter', proxyVm: 'proxy-vm-1' }, 'tester');
-    assert.deepEqual(
-      { ...mover, id: undefined, createdAt: undefined },
-      {
-        id: undefined,
-        name: 'mover-a',
-        host: 'vcenter',
-        proxyVm: 'proxy-vm-1',
-        joined: false,
-        removed: false,
-        certificateSerial: null,
-        certificateExpiresAt: null,
-        createdAt: undefined,
-      },
-    );
-    assert.deepEqual(parseJoinToken(token), {
-      moverId: mover.id,
-      secret: parseJoinToken(token).secret,
-      caFingerprint: enrollment.caFingerprint(),
-    });
-    // Only the secret's SHA-256 is kept.
-    const row = catalog.movers.byId(mover.id);
-    assert.ok(row && !JSON.stringify(row).includes(parseJoinToken(token).secret));
+catalogTest(
+  'a mover joins once with its token, gets a 30-day client certificate renewed after 20, and is authorized by it',
+  async (_t, backend) => {
+    const { catalog, clock, enrollment, close } = await setUp(backend);
+    try {
+      const { mover, token } = enrollment.add({ name: 'mover-a', host: 'vcenter', proxyVm: 'proxy-vm-1' }, 'tester');
+      assert.deepEqual(
+        { ...mover, id: undefined, createdAt: undefined },
+        {
+          id: undefined,
+          name: 'mover-a',
+          host: 'vcenter',
+          proxyVm: 'proxy-vm-1',
+          joined: false,
+          removed: false,
+          certificateSerial: null,
+          certificateExpiresAt: null,
+          createdAt: undefined,
+        },
+      );
+      assert.deepEqual(parseJoinToken(token), {
+        moverId: mover.id,
+        secret: parseJoinToken(token).secret,
+        caFingerprint: enrollment.caFingerprint(),
+      });
+      // Only the secret's SHA-256 is kept.
+      const row = catalog.movers.byId(mover.id);
+      assert.ok(row && !JSON.stringify(row).includes(parseJoinToken(token).secret));
 
-    const key = moverKey();
-    const joined = enrollment.redeem(token, key.publicKeyPem);
-    assert.equal(joined.mover.joined, true);
-    assert.equal(joined.caPem, enrollment.serverTls().ca);
-    const certificate = new X509Certificate(joined.certificatePem);
-    assert.ok(issuedBy(certificate, new X509Certificate(joined.caPem), new Date(clock.at)));
-    assert.equal(certificate.publicKey.export({ type: 'spki', format: 'pem' }).toString(), key.publicKeyPem);
-    assert.equal(new Date(joined.certificateExpiresAt).getTime(), new Date(certificate.validTo).getTime());
-    assert.ok(Math.abs(new Date(joined.certificateExpiresAt).getTime() - (clock.at + 30 * DAY)) < 2000);
-    assert.ok(Math.abs(new Date(joined.renewAfter).getTime() - (clock.at + 20 * DAY)) < 2000);
-    assert.equal(enrollment.authorize(certificate).id, mover.id);
-    assert.equal(enrollment.find('mover-a')?.certificateSerial, joined.mover.certificateSerial);
-    refused(() => enrollment.redeem(token, moverKey().publicKeyPem), 'forbidden', /was used already/);
-    assert.deepEqual(
-      catalog
-        .auditEntries()
-        .reverse()
-        .map((entry) => [entry.actor, entry.action, entry.subject]),
-      [
-        ['engine', 'audit.anchored', null],
-        ['tester', 'movers.add', mover.id],
-        ['mover:mover-a', 'movers.joined', mover.id],
-      ],
-    );
-  } finally {
-    close();
-  }
-});
+      const key = moverKey();
+      const joined = enrollment.redeem(token, key.publicKeyPem);
+      assert.equal(joined.mover.joined, true);
+      assert.equal(joined.caPem, enrollment.serverTls().ca);
+      const certificate = new X509Certificate(joined.certificatePem);
+      assert.ok(issuedBy(certificate, new X509Certificate(joined.caPem), new Date(clock.at)));
+      assert.equal(certificate.publicKey.export({ type: 'spki', format: 'pem' }).toString(), key.publicKeyPem);
+      assert.equal(new Date(joined.certificateExpiresAt).getTime(), new Date(certificate.validTo).getTime());
+      assert.ok(Math.abs(new Date(joined.certificateExpiresAt).getTime() - (clock.at + 30 * DAY)) < 2000);
+      assert.ok(Math.abs(new Date(joined.renewAfter).getTime() - (clock.at + 20 * DAY)) < 2000);
+      assert.equal(enrollment.authorize(certificate).id, mover.id);
+      assert.equal(enrollment.find('mover-a')?.certificateSerial, joined.mover.certificateSerial);
+      refused(() => enrollment.redeem(token, moverKey().publicKeyPem), 'forbidden', /was used already/);
+      assert.deepEqual(
+        catalog
+          .auditEntries()
+          .reverse()
+          .map((entry) => [entry.actor, entry.action, entry.subject]),
+        [
+          ['engine', 'audit.anchored', null],
+          ['tester', 'movers.add', mover.id],
+          ['mover:mover-a', 'movers.joined', mover.id],
+        ],
+      );
+    } finally {
+      close();
+    }
+  },
+);
 
-test('adding is refused for an unknown host, a proxy’s name or a mover’s name that is in use; a removed name is free', async () => {
-  const { catalog, enrollment, close } = await setUp();
-  try {
-    refused(() => enrollment.add({ name: 'mover-a', host: 'nowhere', proxyVm: null }, 'tester'), 'not-found', /no host "nowhere"/);
-    refused(() => enrollment.add({ name: 'proxy-a', host: 'vcenter', proxyVm: null }, 'tester'), 'conflict', /a proxy named "proxy-a"/);
-    const first = enrollment.add({ name: 'mover-a', host: 'vcenter', proxyVm: null }, 'tester');
-    refused(() => enrollment.add({ name: 'mover-a', host: 'vcenter', proxyVm: null }, 'tester'), 'conflict', /a mover named "mover-a"/);
-    refused(() => enrollment.remove('mover-b', 'tester'), 'not-found', /no mover "mover-b"/);
-    assert.equal(enrollment.remove('mover-a', 'tester').removed, true);
-    refused(() => enrollment.remove('mover-a', 'tester'), 'not-found', /no mover "mover-a"/);
-    const second = enrollment.add({ name: 'mover-a', host: 'vcenter', proxyVm: null }, 'tester');
-    assert.notEqual(second.mover.id, first.mover.id);
-    assert.deepEqual(
-      enrollment.list().map((mover) => [mover.id, mover.removed]),
-      [
-        [first.mover.id, true],
-        [second.mover.id, false],
-      ],
-    );
-    assert.equal(enrollment.find('mover-a')?.id, second.mover.id, 'the live one first');
-    // The first mover's token no longer joins.
-    refused(() => enrollment.redeem(first.token, moverKey().publicKeyPem), 'forbidden', /mover mover-a was removed/);
-    // A host is not removed under its movers.
-    refused(
-      () =>
-        catalog.movers.add({
-          id: 'x',
-          name: 'x',
-          host: 'nowhere',
-          proxyVm: null,
-          tokenSha256: 'a'.repeat(64),
-          tokenExpiresAt: '',
-          createdAt: '',
-        }),
-      'not-found',
-      /no host/,
-    );
-    assert.deepEqual(catalog.movers.liveNamesOfHost('host-1'), ['mover-a']);
-    assert.deepEqual(
-      catalog
-        .auditEntries()
-        .map((entry) => entry.action)
-        .filter((action) => action.startsWith('movers.')),
-      ['movers.add', 'movers.remove', 'movers.add'],
-    );
-  } finally {
-    close();
-  }
-});
+catalogTest(
+  'adding is refused for an unknown host, a proxy’s name or a mover’s name that is in use; a removed name is free',
+  async (_t, backend) => {
+    const { catalog, enrollment, close } = await setUp(backend);
+    try {
+      refused(() => enrollment.add({ name: 'mover-a', host: 'nowhere', proxyVm: null }, 'tester'), 'not-found', /no host "nowhere"/);
+      refused(() => enrollment.add({ name: 'proxy-a', host: 'vcenter', proxyVm: null }, 'tester'), 'conflict', /a proxy named "proxy-a"/);
+      const first = enrollment.add({ name: 'mover-a', host: 'vcenter', proxyVm: null }, 'tester');
+      refused(() => enrollment.add({ name: 'mover-a', host: 'vcenter', proxyVm: null }, 'tester'), 'conflict', /a mover named "mover-a"/);
+      refused(() => enrollment.remove('mover-b', 'tester'), 'not-found', /no mover "mover-b"/);
+      assert.equal(enrollment.remove('mover-a', 'tester').removed, true);
+      refused(() => enrollment.remove('mover-a', 'tester'), 'not-found', /no mover "mover-a"/);
+      const second = enrollment.add({ name: 'mover-a', host: 'vcenter', proxyVm: null }, 'tester');
+      assert.notEqual(second.mover.id, first.mover.id);
+      assert.deepEqual(
+        enrollment.list().map((mover) => [mover.id, mover.removed]),
+        [
+          [first.mover.id, true],
+          [second.mover.id, false],
+        ],
+      );
+      assert.equal(enrollment.find('mover-a')?.id, second.mover.id, 'the live one first');
+      // The first mover's token no longer joins.
+      refused(() => enrollment.redeem(first.token, moverKey().publicKeyPem), 'forbidden', /mover mover-a was removed/);
+      // A host is not removed under its movers.
+      refused(
+        () =>
+          catalog.movers.add({
+            id: 'x',
+            name: 'x',
+            host: 'nowhere',
+            proxyVm: null,
+            tokenSha256: 'a'.repeat(64),
+            tokenExpiresAt: '',
+            createdAt: '',
+          }),
+        'not-found',
+        /no host/,
+      );
+      assert.deepEqual(catalog.movers.liveNamesOfHost('host-1'), ['mover-a']);
+      assert.deepEqual(
+        catalog
+          .auditEntries()
+          .map((entry) => entry.action)
+          .filter((action) => action.startsWith('movers.')),
+        ['movers.add', 'movers.remove', 'movers.add'],
+      );
+    } finally {
+      close();
+    }
+  },
+);
 
-test('a token is refused once expired, from another engine, with another secret, or for an unknown mover; a bad key uses nothing up', async () => {
-  const { clock, enrollment, close } = await setUp();
-  const other = await setUp();
-  try {
-    const { token } = enrollment.add({ name: 'mover-a', host: 'vcenter', proxyVm: null }, 'tester');
-    const parsed = parseJoinToken(token);
-    refused(() => other.enrollment.redeem(token, moverKey().publicKeyPem), 'forbidden', /made by another engine/);
-    const otherSecret = formatJoinToken({ ...parsed, secret: 'A'.repeat(43) });
-    refused(() => enrollment.redeem(otherSecret, moverKey().publicKeyPem), 'forbidden', /not one this engine issued/);
-    const unknownMover = formatJoinToken({ ...parsed, moverId: '00000000-0000-4000-8000-000000000000' });
-    refused(() => enrollment.redeem(unknownMover, moverKey().publicKeyPem), 'forbidden', /not one this engine issued/);
-    refused(() => enrollment.redeem('lbm1.nonsense!', moverKey().publicKeyPem), 'bad-request', /malformed/);
-    refused(() => enrollment.redeem(token, 'not a key'), 'bad-request', /public key/);
-    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    refused(() => enrollment.redeem(token, p384), 'bad-request', /not ECDSA P-256/);
-    assert.equal(enrollment.find('mover-a')?.joined, false, 'a refused key does not use the token');
+catalogTest(
+  'a token is refused once expired, from another engine, with another secret, or for an unknown mover; a bad key uses nothing up',
+  async (_t, backend) => {
+    const { clock, enrollment, close } = await setUp(backend);
+    const other = await setUp(backend);
+    try {
+      const { token } = enrollment.add({ name: 'mover-a', host: 'vcenter', proxyVm: null }, 'tester');
+      const parsed = parseJoinToken(token);
+      refused(() => other.enrollment.redeem(token, moverKey().publicKeyPem), 'forbidden', /made by another engine/);
+      const otherSecret = formatJoinToken({ ...parsed, secret: 'A'.repeat(43) });
+      refused(() => enrollment.redeem(otherSecret, moverKey().publicKeyPem), 'forbidden', /not one this engine issued/);
+      const unknownMover = formatJoinToken({ ...parsed, moverId: '00000000-0000-4000-8000-000000000000' });
+      refused(() => enrollment.redeem(unknownMover, moverKey().publicKeyPem), 'forbidden', /not one this engine issued/);
+      refused(() => enrollment.redeem('lbm1.nonsense!', moverKey().publicKeyPem), 'bad-request', /malformed/);
+      refused(() => enrollment.redeem(token, 'not a key'), 'bad-request', /public key/);
+      const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      refused(() => enrollment.redeem(token, p384), 'bad-request', /not ECDSA P-256/);
+      assert.equal(enrollment.find('mover-a')?.joined, false, 'a refused key does not use the token');
 
-    const late = enrollment.add({ name: 'mover-b', host: 'vcenter', proxyVm: null }, 'tester');
-    clock.at += HOUR;
-    refused(() => enrollment.redeem(late.token, moverKey().publicKeyPem), 'forbidden', /join token of mover mover-b expired at/);
-    clock.at -= HOUR - 1000;
-    assert.equal(enrollment.redeem(late.token, moverKey().publicKeyPem).mover.joined, true, 'just within the hour');
-  } finally {
-    close();
-    other.close();
-  }
-});
+      const late = enrollment.add({ name: 'mover-b', host: 'vcenter', proxyVm: null }, 'tester');
+      clock.at += HOUR;
+      refused(() => enrollment.redeem(late.token, moverKey().publicKeyPem), 'forbidden', /join token of mover mover-b expired at/);
+      clock.at -= HOUR - 1000;
+      assert.equal(enrollment.redeem(late.token, moverKey().publicKeyPem).mover.joined, true, 'just within the hour');
+    } finally {
+      close();
+      other.close();
+    }
+  },
+);
 
-test('authorize accepts only the current certificate of a live mover from this CA', async () => {
-  const { clock, enrollment, close } = await setUp();
+catalogTest('authorize accepts only the current certificate of a live mover from this CA', async (_t, backend) => {
+  const { clock, enrollment, close } = await setUp(backend);
   try {
     const { mover, token } = enrollment.add({ name: 'mover-a', host: 'vcenter', proxyVm: null }, 'tester');
     const joined = enrollment.redeem(token, moverKey().publicKeyPem);
@@ -250,27 +258,30 @@ test('authorize accepts only the current certificate of a live mover from this C
   }
 });
 
-test('the CA and listener keys are made once in a 0700 folder (keys 0600); reopening keeps the CA the tokens pin', async () => {
-  const { catalog, folder, enrollment, close } = await setUp();
-  try {
-    assert.equal((await stat(folder)).mode & 0o777, 0o700);
-    assert.deepEqual((await readdir(folder)).sort(), ['ca-cert.pem', 'ca-key.pem', 'listener-cert.pem', 'listener-key.pem']);
-    for (const key of ['ca-key.pem', 'listener-key.pem']) assert.equal((await stat(join(folder, key))).mode & 0o777, 0o600, key);
-    const tls = enrollment.serverTls();
-    const listener = new X509Certificate(tls.cert);
-    assert.ok(issuedBy(listener, new X509Certificate(tls.ca), new Date()));
-    assert.ok(tls.cert.endsWith(tls.ca), 'the chain: leaf, then CA');
-    assert.ok(listener.checkIP('127.0.0.1') && listener.checkHost('localhost'));
-    const reopened = await MoverEnrollment.open({ catalog, folder });
-    assert.equal(reopened.caFingerprint(), enrollment.caFingerprint());
-    assert.equal(reopened.serverTls().cert, tls.cert, 'a listener certificate that still fits is kept');
-  } finally {
-    close();
-  }
-});
+catalogTest(
+  'the CA and listener keys are made once in a 0700 folder (keys 0600); reopening keeps the CA the tokens pin',
+  async (_t, backend) => {
+    const { catalog, folder, enrollment, close } = await setUp(backend);
+    try {
+      assert.equal((await stat(folder)).mode & 0o777, 0o700);
+      assert.deepEqual((await readdir(folder)).sort(), ['ca-cert.pem', 'ca-key.pem', 'listener-cert.pem', 'listener-key.pem']);
+      for (const key of ['ca-key.pem', 'listener-key.pem']) assert.equal((await stat(join(folder, key))).mode & 0o777, 0o600, key);
+      const tls = enrollment.serverTls();
+      const listener = new X509Certificate(tls.cert);
+      assert.ok(issuedBy(listener, new X509Certificate(tls.ca), new Date()));
+      assert.ok(tls.cert.endsWith(tls.ca), 'the chain: leaf, then CA');
+      assert.ok(listener.checkIP('127.0.0.1') && listener.checkHost('localhost'));
+      const reopened = await MoverEnrollment.open({ catalog, folder });
+      assert.equal(reopened.caFingerprint(), enrollment.caFingerprint());
+      assert.equal(reopened.serverTls().cert, tls.cert, 'a listener certificate that still fits is kept');
+    } finally {
+      close();
+    }
+  },
+);
 
-test('a CA that lost its key stops the open with one clear error instead of being replaced', async () => {
-  const { catalog, folder, close } = await setUp();
+catalogTest('a CA that lost its key stops the open with one clear error instead of being replaced', async (_t, backend) => {
+  const { catalog, folder, close } = await setUp(backend);
   try {
     const { rm } = await import('node:fs/promises');
     await rm(join(folder, 'ca-key.pem'));
@@ -284,8 +295,8 @@ test('a CA that lost its key stops the open with one clear error instead of bein
   }
 });
 
-test('damaged real join tokens are malformed or refused, never joined', async () => {
-  const { enrollment, close } = await setUp();
+catalogTest('damaged real join tokens are malformed or refused, never joined', async (_t, backend) => {
+  const { enrollment, close } = await setUp(backend);
   try {
     const { token } = enrollment.add({ name: 'mover-a', host: 'vcenter', proxyVm: null }, 'tester');
     const key = moverKey().publicKeyPem;

@@ -4,8 +4,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { Catalog } from '../../electron/catalog/catalog.ts';
+import { catalogTest } from '../helpers/catalog-backends.ts';
 import { MoverEnrollment } from '../../electron/movers/enrollment.ts';
 import { moverHandlers, type MoverLive, type MoverLiveView } from '../../electron/movers/mover-handlers.ts';
 import type { CallContext } from '../../electron/handlers/handler-registry.ts';
@@ -17,9 +16,9 @@ const context: CallContext = {
   signal: new AbortController().signal,
 };
 
-test('movers.list shows each state with the live figures of connected movers; add and remove reach the hub', async () => {
+catalogTest('movers.list shows each state with the live figures of connected movers; add and remove reach the hub', async (_t, backend) => {
   const dir = await tempDir();
-  const catalog = Catalog.open(join(dir, 'catalog.sqlite'));
+  const catalog = await backend.open();
   try {
     catalog.addHost({
       id: 'host-1',

@@ -6,12 +6,17 @@
 //   INSERT OR IGNORE INTO …           INSERT INTO … ON CONFLICT DO NOTHING
 //   INSERT OR REPLACE INTO t (cols) … INSERT INTO t (cols) … ON CONFLICT (key) DO UPDATE SET every other column
 //   a = b COLLATE NOCASE              lower(a) = lower(b);  ORDER BY a COLLATE NOCASE: ORDER BY lower(a)
-//   group_concat(a, s)                string_agg(a, s)
-//   SUM(a = b)                        SUM((a = b)::integer); a boolean in a row comes back 0 or 1
-//   … AS camelCase                    … AS "camelCase" (PostgreSQL would fold it to lower case)
+//   group_concat(a, s)                string_agg(a, s); ifnull → COALESCE
+//   SUM(a = b)                        SUM((a = b)::integer) (no sum of booleans); a boolean in a row comes back 0 or 1
+//   max(a, b) / min(a, b) (scalar)    GREATEST(a, b) / LEAST(a, b)
+//   a IS ? / a IS NOT ?               a IS NOT DISTINCT FROM $n / a IS DISTINCT FROM $n
+//   ? IS NULL                         CAST($n AS TEXT) IS NULL (else the parameter has no type)
+//   LIMIT -1                          LIMIT ALL
 //   x MATCH ? (an FTS5 trigram table) x.name ILIKE the phrase's text as a substring
-//   rowid                             the rowid column the schema gives a table without an INTEGER PRIMARY KEY
-// DDL (migrations): INTEGER → BIGINT, REAL → DOUBLE PRECISION, BLOB → BYTEA; INTEGER PRIMARY KEY →
+//   rowid                             the table's rowid column (toPostgresSchema gives a table one
+//                                     where SQLite would have one)
+//   AS camelCase                      AS "camelCase" (SQLite keeps an alias's case)
+// DDL (migrations): TEXT → TEXT COLLATE "C" (SQLite's BINARY order), INTEGER → BIGINT, REAL → DOUBLE PRECISION, BLOB → BYTEA; INTEGER PRIMARY KEY →
 // an identity; STRICT and WITHOUT ROWID dropped; a column COLLATE NOCASE → CITEXT; an FTS5 trigram
 // table → a table with a pg_trgm index; a RAISE(ABORT) trigger → a PL/pgSQL trigger function.
 
@@ -69,8 +74,17 @@ export function toPostgresQuery(sql: string, primaryKeyOf: PrimaryKeyOf): string
   text = text.replace(/\bgroup_concat\s*\(/gi, 'string_agg(');
   // SQLite sums a comparison as 0/1; PostgreSQL has no sum of booleans.
   text = text.replace(/\b(SUM|AVG)\s*\(([^()]*?(?:[=<>]|\bIS\b|\bIN\b|\bLIKE\b)[^()]*)\)/gi, '$1(($2)::integer)');
-  // PostgreSQL folds an unquoted name to lower case; SQLite keeps `AS repositoryId` as written.
-  text = text.replace(/\bAS\s+([A-Za-z_]\w*)\b/g, (whole: string, alias: string) =>
+  text = text.replace(/\bifnull\s*\(/gi, 'COALESCE(');
+  text = scalarMinMax(text);
+  // SQLite's IS compares NULLs as values; PostgreSQL's IS takes only NULL, TRUE, FALSE.
+  text = text.replace(/\bIS\s+NOT\s+\?/gi, 'IS DISTINCT FROM ?');
+  text = text.replace(/\bIS\s+\?/gi, 'IS NOT DISTINCT FROM ?');
+  // A parameter tested for NULL alone has no type PostgreSQL can infer.
+  text = text.replace(/\?(\s+IS\s+(?:NOT\s+)?NULL\b)/gi, 'CAST(? AS TEXT)$1');
+  text = text.replace(/\bLIMIT\s+-1\b/gi, 'LIMIT ALL');
+  // SQLite keeps an alias's case (`AS bytesDone` is the row's key); PostgreSQL folds an unquoted
+  // one to lower case, so a mixed-case alias is quoted. (AS INTEGER in a CAST has no lower case.)
+  text = text.replace(/\bAS\s+([A-Za-z_]\w*)\b/g, (whole, alias: string) =>
     /[a-z]/.test(alias) && /[A-Z]/.test(alias) ? `AS "${alias}"` : whole,
   );
   // FTS5: `table MATCH ?` with a phrase "…" ("" for a quote): the trigram index answers ILIKE.
@@ -81,6 +95,30 @@ export function toPostgresQuery(sql: string, primaryKeyOf: PrimaryKeyOf): string
   let index = 0;
   text = text.replace(/\?/g, () => `$${++index}`);
   return unshield({ text, literals: shielded.literals });
+}
+
+/** SQLite's scalar max(a, b, …) and min(a, b, …) (more than one argument; with one they are the
+ * aggregates) are PostgreSQL's GREATEST and LEAST. (A NULL argument: SQLite's answer is NULL,
+ * PostgreSQL's the largest of the others.) */
+function scalarMinMax(text: string): string {
+  const call = /\b(max|min)\s*\(/gi;
+  let out = '';
+  let from = 0;
+  for (let found = call.exec(text); found !== null; found = call.exec(text)) {
+    let depth = 1;
+    let topLevelComma = false;
+    let i = found.index + found[0].length;
+    for (; i < text.length && depth > 0; i++) {
+      if (text[i] === '(') depth += 1;
+      else if (text[i] === ')') depth -= 1;
+      else if (text[i] === ',' && depth === 1) topLevelComma = true;
+    }
+    if (!topLevelComma) continue;
+    const name = (found[1] as string).toLowerCase() === 'max' ? 'GREATEST' : 'LEAST';
+    out += `${text.slice(from, found.index)}${name}(`;
+    from = found.index + found[0].length;
+  }
+  return out + text.slice(from);
 }
 
 /** The alias a table has in a FROM clause (`FROM file_names f`), or the table's own name. */
@@ -110,24 +148,22 @@ function rewriteInsertOr(text: string, primaryKeyOf: PrimaryKeyOf): string {
 /** A migration's DDL in PostgreSQL's dialect. */
 export function toPostgresSchema(sql: string): string {
   const shielded = shield(sql);
-  let text = shielded.text;
-  // SQLite numbers every row of such a table (rowid: insertion order, which queries sort by).
-  text = text.replace(/CREATE\s+TABLE\s+(\w+)\s*\(([^;]*)/gi, (statement: string, _table: string, body: string) =>
-    /\bINTEGER\s+PRIMARY\s+KEY\b/i.test(body) || /\bWITHOUT\s+ROWID\b/i.test(body)
-      ? statement
-      : statement.replace('(', '(rowid BIGINT GENERATED BY DEFAULT AS IDENTITY, '),
-  );
+  let text = withRowids(shielded.text);
   text = text.replace(/\)\s*STRICT\s*,\s*WITHOUT\s+ROWID/gi, ')');
   text = text.replace(/\)\s*(?:STRICT|WITHOUT\s+ROWID)\b/gi, ')');
   text = text.replace(/\bINTEGER\s+PRIMARY\s+KEY\b/gi, 'BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY');
   text = text.replace(/\bTEXT((?:\s+(?:PRIMARY\s+KEY|NOT\s+NULL|UNIQUE))*)\s+COLLATE\s+NOCASE/gi, 'CITEXT$1');
+  // SQLite compares and sorts TEXT by its bytes (BINARY); so does "C", in a database of any locale.
+  text = text.replace(/\bTEXT\b(?!\s+COLLATE\b)/g, 'TEXT COLLATE "C"');
   text = text.replace(/\bINTEGER\b/g, 'BIGINT');
   text = text.replace(/\bREAL\b/g, 'DOUBLE PRECISION');
   text = text.replace(/\bBLOB\b/g, 'BYTEA');
   text = text.replace(
     /CREATE\s+VIRTUAL\s+TABLE\s+(\w+)\s+USING\s+fts5\s*\(\s*(\w+)\s*,[^;]*tokenize\s*=\s*\u0000\d+\u0000\s*\)/gi,
     (_, table: string, column: string) =>
-      `CREATE TABLE ${table} (rowid BIGINT PRIMARY KEY, ${column} TEXT NOT NULL); ` +
+      // ICU's root collation: ILIKE folds every letter's case as FTS5's trigrams do (Ä ä), in a
+      // database of any locale (C's folds ASCII alone).
+      `CREATE TABLE ${table} (rowid BIGINT PRIMARY KEY, ${column} TEXT COLLATE "und-x-icu" NOT NULL); ` +
       `CREATE INDEX ${table}_trigrams ON ${table} USING gin (${column} gin_trgm_ops)`,
   );
   text = text.replace(
@@ -137,4 +173,29 @@ export function toPostgresSchema(sql: string): string {
       `CREATE TRIGGER ${name} ${when} ${event} ON ${table} FOR EACH ROW EXECUTE FUNCTION ${name}()`,
   );
   return unshield({ text, literals: shielded.literals });
+}
+
+/** Gives each table SQLite would give a rowid of its own (neither an INTEGER PRIMARY KEY, whose
+ * column is the rowid, nor WITHOUT ROWID) a `rowid` identity, last, so that `ORDER BY rowid` is
+ * insertion order as in SQLite and SELECT * and INSERT … VALUES keep their columns' places. */
+function withRowids(text: string): string {
+  let out = '';
+  let from = 0;
+  const create = /\bCREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[A-Za-z_]\w*\s*\(/gi;
+  for (let found = create.exec(text); found !== null; found = create.exec(text)) {
+    let depth = 1;
+    let close = found.index + found[0].length;
+    for (; close < text.length && depth > 0; close++) {
+      if (text[close] === '(') depth += 1;
+      else if (text[close] === ')') depth -= 1;
+    }
+    close -= 1; // the table's closing parenthesis
+    const body = text.slice(found.index + found[0].length, close);
+    const after = text.slice(close + 1, close + 40);
+    const ownsRowid = !/\bINTEGER\s+PRIMARY\s+KEY\b/i.test(body) && !/^\s*(?:STRICT\s*,\s*)?WITHOUT\s+ROWID/i.test(after);
+    out += text.slice(from, close) + (ownsRowid ? ', rowid BIGINT GENERATED BY DEFAULT AS IDENTITY' : '');
+    from = close;
+    create.lastIndex = close;
+  }
+  return out + text.slice(from);
 }

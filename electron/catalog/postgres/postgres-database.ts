@@ -18,6 +18,8 @@ import { toPostgresQuery, toPostgresSchema } from './dialect.ts';
 import { PostgresError, SyncPostgres, type QueryResult } from './sync-postgres.ts';
 
 const MIGRATION_LOCK = 0x4c69666562; // "Lifeb"
+/** The column an INSERT returns its rowid as (see returningRowid). */
+const LAST_ROWID = 'lifeboat_last_rowid';
 
 /** Created with the first migration: the extensions the translated schema uses, the version row,
  * and the two functions SQLite's side has in JavaScript or FTS5 (file-index.ts). */
@@ -32,11 +34,13 @@ const PRELUDE = String.raw`
   $$;
   -- As namePattern: without * or ? the name contains the pattern; with them the whole name
   -- matches (* any run, ? one character); case folded.
+  -- A boolean (WHERE takes nothing else), which a row gives as 1 or 0 (postgres-worker.ts); case
+  -- folded by ICU's root collation, beyond ASCII as the JavaScript one (a C database folds ASCII alone).
   CREATE FUNCTION name_matches(pattern text, name text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN pattern !~ '[*?]' THEN strpos(lower(name), lower(pattern)) > 0
-    ELSE name ~* ('^' || replace(replace(
+    SELECT CASE WHEN pattern !~ '[*?]' THEN strpos(lower(name COLLATE "und-x-icu"), lower(pattern COLLATE "und-x-icu")) > 0
+    ELSE (name COLLATE "und-x-icu" ~* ('^' || replace(replace(
       regexp_replace(regexp_replace(pattern, '\*+', '*', 'g'), '([.+^$(){}|\[\]\\/])', '\\\1', 'g'),
-      '*', '.*'), '?', '.') || '$') END
+      '*', '.*'), '?', '.') || '$')) END
   $$;
 `;
 
@@ -71,10 +75,43 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
   query(sql: string, params: readonly unknown[]): QueryResult {
     let text = this.translated.get(sql);
     if (text === undefined) {
-      text = toPostgresQuery(sql, (table) => this.primaryKeyOf(table));
+      text = this.returningRowid(toPostgresQuery(sql, (table) => this.primaryKeyOf(table)));
       this.translated.set(sql, text);
     }
-    return this.raw(text, params.map(toParameter), this.depth > 0);
+    const result = this.raw(text, params.map(toParameter), this.depth > 0);
+    const last = result.rows.at(-1)?.[LAST_ROWID];
+    if (typeof last === 'number') this.lastRowid = last;
+    return result;
+  }
+
+  /** The rowid of the last row inserted on this connection, as SQLite's last_insert_rowid(): an
+   * INSERT that inserted nothing (ON CONFLICT DO NOTHING) leaves it as it was. */
+  lastRowid = 0;
+
+  /** An INSERT into a table with an identity (an INTEGER PRIMARY KEY, or the rowid SQLite would
+   * give it) returns it, so run() can tell lastInsertRowid of this very statement. */
+  private returningRowid(text: string): string {
+    const insert = /^\s*INSERT\s+INTO\s+([A-Za-z_]\w*)/i.exec(text);
+    if (insert === null || /\bRETURNING\b/i.test(text)) return text;
+    const identity = this.identityOf(insert[1] as string);
+    return identity === null ? text : `${text.replace(/;\s*$/, '')} RETURNING ${identity} AS ${LAST_ROWID}`;
+  }
+
+  private readonly identities = new Map<string, string | null>();
+
+  private identityOf(table: string): string | null {
+    let column = this.identities.get(table);
+    if (column === undefined) {
+      column =
+        (
+          this.raw(
+            "SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND is_identity = 'YES'",
+            [table],
+          ).rows[0] as { name: string } | undefined
+        )?.name ?? (table === 'file_names' ? 'rowid' : null);
+      this.identities.set(table, column);
+    }
+    return column;
   }
 
   /** Runs PostgreSQL's own SQL; a failure is named as SQLite would name it. */
@@ -112,7 +149,7 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
 
   schemaVersion(): number {
     const exists = this.raw("SELECT to_regclass('lifeboat_schema_version') IS NOT NULL AS present").rows[0];
-    if (exists?.present !== 1) return 0; // booleans come back as SQLite gives them: 0 or 1
+    if (exists?.present !== 1) return 0;
     return Number(this.raw('SELECT version FROM lifeboat_schema_version').rows[0]?.version ?? 0);
   }
 
@@ -132,6 +169,7 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
       })();
     }
     this.primaryKeys.clear();
+    this.identities.clear();
     this.translated.clear();
   }
 
@@ -175,23 +213,13 @@ class PostgresStatement implements CatalogStatement {
   constructor(db: PostgresCatalogDatabase, sql: string) {
     this.db = db;
     this.sql = sql;
-    this.namesRowid = /\browid\b/i.test(sql);
+    // Only a row whose select list names rowid gives it (as SQLite's SELECT * leaves it out).
+    this.namesRowid = /\browid\b/i.test(selectList(sql));
   }
 
   run(...params: unknown[]): { changes: number; lastInsertRowid: number } {
     const { rowCount } = this.db.query(this.sql, params);
-    const db = this.db;
-    return {
-      changes: rowCount,
-      // Asked for rarely, so asked of the server only when read.
-      get lastInsertRowid(): number {
-        try {
-          return Number(db.raw('SELECT lastval() AS id').rows[0]?.id ?? 0);
-        } catch {
-          return 0;
-        }
-      },
-    };
+    return { changes: rowCount, lastInsertRowid: this.db.lastRowid };
   }
 
   get(...params: unknown[]): unknown {
@@ -200,10 +228,22 @@ class PostgresStatement implements CatalogStatement {
 
   all(...params: unknown[]): unknown[] {
     const { rows } = this.db.query(this.sql, params);
-    if (this.namesRowid) return rows;
-    for (const row of rows) delete row.rowid;
+    if (this.namesRowid) {
+      for (const row of rows) delete row[LAST_ROWID];
+      return rows;
+    }
+    for (const row of rows) {
+      delete row.rowid;
+      delete row[LAST_ROWID];
+    }
     return rows;
   }
+}
+
+/** A query's text up to its first FROM (a statement without one: all of it). */
+function selectList(sql: string): string {
+  const from = /\bFROM\b/i.exec(sql);
+  return from === null ? sql : sql.slice(0, from.index);
 }
 
 /** Values as SQLite binds them: a bigint as its digits, undefined as NULL. */

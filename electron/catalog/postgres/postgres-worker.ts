@@ -14,11 +14,11 @@ export type QueryReply =
 const { url, flag, port, readonly } = workerData as { url: string; flag: SharedArrayBuffer; port: MessagePort; readonly: boolean };
 const signal = new Int32Array(flag);
 
-// SQLite hands the catalog numbers; so does this: int8 (counts, sizes, ids) and numeric (sums).
+// SQLite hands the catalog numbers; so does this: int8 (counts, sizes, ids) and numeric (sums),
+// and a comparison's or EXISTS's boolean as SQLite's 1 or 0.
 const types = {
   getTypeParser(oid: number, format?: string) {
     if (oid === 20 || oid === 1700) return (value: string) => Number(value);
-    // SQLite has no booleans: a comparison it returns is 0 or 1.
     if (oid === 16) return (value: string) => (value === 't' ? 1 : 0);
     return pg.types.getTypeParser(oid, format as 'text');
   },

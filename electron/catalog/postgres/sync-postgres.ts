@@ -55,9 +55,7 @@ export class SyncPostgres {
         throw new LifeboatError('unavailable', `the PostgreSQL catalog at ${this.where} cannot be reached: ${reply.message}`);
       throw new PostgresError(reply.detail ? `${reply.message} (${reply.detail})` : reply.message, reply.code);
     }
-    for (const row of reply.rows)
-      for (const [column, value] of Object.entries(row)) if (value instanceof Uint8Array) row[column] = asBuffer(value);
-    return { rows: reply.rows, rowCount: reply.rowCount };
+    return { rows: reply.rows.map(asSqliteGives), rowCount: reply.rowCount };
   }
 
   close(): void {
@@ -66,9 +64,11 @@ export class SyncPostgres {
   }
 }
 
-/** A bytea value as better-sqlite3 gives a BLOB: a Buffer (a Uint8Array is what crosses the thread). */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** A row as SQLite gives it: a BYTEA crossed the worker's port as a Uint8Array; SQLite gives a Buffer. */
+function asSqliteGives(row: Record<string, unknown>): Record<string, unknown> {
+  for (const [name, value] of Object.entries(row))
+    if (value instanceof Uint8Array && !Buffer.isBuffer(value)) row[name] = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  return row;
 }
 
 /** host:port/database of a connection URL, without its password. */
