@@ -166,7 +166,7 @@ test('catalog migrate: a populated home moves to PostgreSQL, checked; refusals c
   // The home's own commands now run on PostgreSQL, jobs listed in the order they were made.
   const search = await lifeboat(['--home', home, '--json', 'files', 'search', 'notes']);
   assert.equal(search.code, 0, search.stdout + search.stderr);
-  assert.ok((JSON.parse(search.stdout) as unknown[]).length > 0, 'the migrated index finds a lab file');
+  assert.ok((JSON.parse(search.stdout) as { hits: unknown[] }).hits.length > 0, 'the migrated index finds a lab file');
 
   // A second run is refused: the home is already on PostgreSQL.
   const again = await lifeboat(['catalog', 'migrate', '--from', `sqlite:${home}`, '--to', target]);
