@@ -30,6 +30,7 @@ import { vsphereModes } from './vsphere-modes.ts';
 import { vsphereBackup } from './vsphere-backup.ts';
 import { moverBench } from './movers.ts';
 import { cliStart } from './cli-start.ts';
+import { catalogBench } from './catalog.ts';
 import { itemLevel } from './items.ts';
 
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
@@ -343,6 +344,7 @@ const parts: Record<string, () => Promise<void>> = {
     await instantMass(root);
   },
   copies: copiesOnly,
+  catalog: () => catalogBench(root),
   'tape-iscsi': () => tapeIscsi(root, runs, timed, median),
   thin: () => thinDisk(root, runs, timed, median),
   cli: () => cliStart(root),

@@ -297,9 +297,17 @@ export class Catalog {
       stored_bytes: number;
       key_id: string | null;
     }[];
-    const disks = this.db.prepare(
-      'SELECT disk_key AS key, file_name AS fileName, capacity FROM disks WHERE point_id = ? ORDER BY disk_key',
-    );
+    // Disks and copies for the whole VM at once (a query per point costs a round trip each on PostgreSQL).
+    const disks = new Map<string, CatalogPoint['disks']>();
+    for (const disk of statementOf(
+      this.db,
+      'SELECT d.point_id, d.disk_key AS key, d.file_name AS fileName, d.capacity FROM disks d JOIN restore_points p ON p.id = d.point_id WHERE p.vm_id = ? ORDER BY d.point_id, d.disk_key',
+    ).all(vmId) as { point_id: string; key: string; fileName: string; capacity: number }[]) {
+      const list = disks.get(disk.point_id) ?? [];
+      list.push({ key: disk.key, fileName: disk.fileName, capacity: disk.capacity });
+      disks.set(disk.point_id, list);
+    }
+    const copies = this.copies.pointCopiesOf(vmId);
     return points.map((row) => ({
       id: row.id,
       vmId: row.vm_id,
@@ -308,10 +316,10 @@ export class Catalog {
       createdAt: row.created_at,
       parentId: row.parent_id,
       repositoryId: row.repository_id,
-      disks: disks.all(row.id) as CatalogPoint['disks'],
+      disks: disks.get(row.id) ?? [],
       changedBytes: row.changed_bytes,
       storedBytes: row.stored_bytes,
-      copies: this.copies.pointCopies(row.id),
+      copies: copies.get(row.id) ?? [],
       keyId: row.key_id,
     }));
   }

@@ -4,6 +4,7 @@
 // here as the vault tier too.
 import type { PointCopy, RepositorySite } from '../../shared/domain.ts';
 import type { CatalogDatabase } from './database.ts';
+import { statementOf } from './statements.ts';
 
 type SiteRow = {
   id: string;
@@ -78,38 +79,47 @@ export class CopyCatalog {
       .all(pointId) as { repositoryId: string; dataSha256: string; copiedAt: string }[];
   }
 
-  /** Every copy of a point as the catalog knows it: its repository, copy repositories, tape. */
-  pointCopies(pointId: string): PointCopy[] {
-    const home = this.db
-      .prepare(
-        'SELECT r.name, r.region, r.zone, p.created_at FROM restore_points p JOIN backups b ON b.id = p.backup_id JOIN repositories r ON r.id = b.repository_id WHERE p.id = ?',
-      )
-      .get(pointId) as { name: string; region: string; zone: string; created_at: string } | undefined;
-    const copies = this.db
-      .prepare(
-        'SELECT r.name, r.region, r.zone, c.copied_at FROM point_copies c JOIN repositories r ON r.id = c.repository_id WHERE c.point_id = ? ORDER BY r.name',
-      )
-      .all(pointId) as { name: string; region: string; zone: string; copied_at: string }[];
-    const tapes = this.db
-      .prepare(
-        `SELECT group_concat(v.barcode, ', ') AS barcodes, MIN(v.written_at) AS written_at FROM tape_copies c JOIN tape_volumes v ON v.media_set_id = c.media_set_id WHERE c.point_id = ? GROUP BY c.media_set_id`,
-      )
-      .all(pointId) as { barcodes: string; written_at: string }[];
-    const result: PointCopy[] = [];
-    if (home)
-      result.push({
-        kind: 'repository',
-        name: home.name,
-        region: home.region,
-        zone: home.zone,
-        tier: 'snapshot',
-        state: 'complete',
-        copiedAt: home.created_at,
-      });
-    // Fastest first: copies in the primary's region before those in other regions.
-    const near = (copy: { region: string }): number => (copy.region === home?.region ? 0 : 1);
+  /** Every copy of each point of a VM as the catalog knows it, by point: its repository, copy
+   * repositories (fastest first), tapes. Three queries for the whole VM, not three per point: on
+   * PostgreSQL each is a round trip. */
+  pointCopiesOf(vmId: string): Map<string, PointCopy[]> {
+    const homes = statementOf(
+      this.db,
+      'SELECT p.id AS point_id, r.name, r.region, r.zone, p.created_at FROM restore_points p JOIN backups b ON b.id = p.backup_id JOIN repositories r ON r.id = b.repository_id WHERE p.vm_id = ?',
+    ).all(vmId) as { point_id: string; name: string; region: string; zone: string; created_at: string }[];
+    const copies = statementOf(
+      this.db,
+      'SELECT c.point_id, r.name, r.region, r.zone, c.copied_at FROM point_copies c JOIN repositories r ON r.id = c.repository_id JOIN restore_points p ON p.id = c.point_id WHERE p.vm_id = ? ORDER BY c.point_id, r.name',
+    ).all(vmId) as { point_id: string; name: string; region: string; zone: string; copied_at: string }[];
+    const tapes = statementOf(
+      this.db,
+      `SELECT c.point_id, group_concat(v.barcode, ', ') AS barcodes, MIN(v.written_at) AS written_at FROM tape_copies c JOIN tape_volumes v ON v.media_set_id = c.media_set_id JOIN restore_points p ON p.id = c.point_id WHERE p.vm_id = ? GROUP BY c.point_id, c.media_set_id`,
+    ).all(vmId) as { point_id: string; barcodes: string; written_at: string }[];
+    const byPoint = new Map<string, PointCopy[]>();
+    const regionOf = new Map<string, string>();
+    for (const home of homes) {
+      regionOf.set(home.point_id, home.region);
+      byPoint.set(home.point_id, [
+        {
+          kind: 'repository',
+          name: home.name,
+          region: home.region,
+          zone: home.zone,
+          tier: 'snapshot',
+          state: 'complete',
+          copiedAt: home.created_at,
+        },
+      ]);
+    }
+    const listOf = (pointId: string): PointCopy[] => {
+      let list = byPoint.get(pointId);
+      if (!list) byPoint.set(pointId, (list = []));
+      return list;
+    };
+    // Fastest first: copies in the primary's region before those in other regions (a stable sort keeps names in order).
+    const near = (copy: { point_id: string; region: string }): number => (copy.region === regionOf.get(copy.point_id) ? 0 : 1);
     for (const copy of [...copies].sort((a, b) => near(a) - near(b)))
-      result.push({
+      listOf(copy.point_id).push({
         kind: 'repository',
         name: copy.name,
         region: copy.region,
@@ -119,7 +129,7 @@ export class CopyCatalog {
         copiedAt: copy.copied_at,
       });
     for (const tape of tapes)
-      result.push({
+      listOf(tape.point_id).push({
         kind: 'tape',
         name: tape.barcodes,
         region: null,
@@ -128,6 +138,6 @@ export class CopyCatalog {
         state: 'complete',
         copiedAt: tape.written_at,
       });
-    return result;
+    return byPoint;
   }
 }

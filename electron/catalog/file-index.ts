@@ -1,7 +1,8 @@
 // The file index in the catalog: every path of a VM stored once, the versions of it in each
 // indexed point, and the names searchable by any part of them (FTS5, trigram tokens).
 import Database from 'better-sqlite3';
-import type { CatalogDatabase } from './database.ts';
+import type { CatalogDatabase, CatalogStatement } from './database.ts';
+import { statementOf } from './statements.ts';
 
 export type IndexedFile = { path: string; name: string; type: string; size: number; mtime: number | null; mode: number | null };
 /** What an index left out (`unreadable`: a volume, folder or entry it could not read) or could not
@@ -15,6 +16,13 @@ export type SearchHit = {
 };
 
 const MIN_TRIGRAM = 3;
+/** Entries per batch: 6 values each stays far under SQLite's 32,766 bound variables. */
+const INDEX_BATCH = 500;
+/** `rows` groups of `width` placeholders: (?, ?), (?, ?), … */
+const marks = (rows: number, width: number): string =>
+  Array(rows)
+    .fill(`(${Array(width).fill('?').join(', ')})`)
+    .join(', ');
 const MAX_GAPS_SHOWN = 20;
 
 const quoteMatch = (text: string): string => `"${text.replace(/"/g, '""')}"`;
@@ -71,27 +79,24 @@ export class FileIndex {
     return this.db.prepare('SELECT 1 FROM indexed_points WHERE point_id = ?').get(pointId) !== undefined;
   }
 
-  /** Replaces a point's entries in one transaction; new paths join the name index. */
+  /** Replaces a point's entries in one transaction; new paths join the name index. Entries go
+   * in batches of INDEX_BATCH, a few statements each: per entry, PostgreSQL's round trips would
+   * cost a hundred times SQLite's calls (bench part `catalog`). */
   indexPoint(vmId: string, pointId: string, files: Iterable<IndexedFile>, gaps: readonly IndexGap[] = []): number {
     return this.db.transaction(() => {
       this.db.prepare('DELETE FROM point_files WHERE point_id = ?').run(pointId);
       this.db.prepare('DELETE FROM index_gaps WHERE point_id = ?').run(pointId);
-      const findPath = this.db.prepare('SELECT id FROM file_paths WHERE vm_id = ? AND path = ?');
-      const addPath = this.db.prepare('INSERT INTO file_paths (vm_id, path, name) VALUES (?, ?, ?)');
-      const addName = this.db.prepare('INSERT INTO file_names (rowid, name) VALUES (?, ?)');
-      const addFile = this.db.prepare(
-        'INSERT OR REPLACE INTO point_files (point_id, path_id, type, size, mtime, mode) VALUES (?, ?, ?, ?, ?, ?)',
-      );
       let count = 0;
+      let batch = new Map<string, IndexedFile>();
       for (const file of files) {
-        let id = (findPath.get(vmId, file.path) as { id: number } | undefined)?.id;
-        if (id === undefined) {
-          id = Number(addPath.run(vmId, file.path, file.name).lastInsertRowid);
-          addName.run(id, file.name);
-        }
-        addFile.run(pointId, id, file.type, file.size, file.mtime, file.mode);
+        batch.set(file.path, file); // a path listed twice keeps its last entry, as INSERT OR REPLACE did
         count++;
+        if (batch.size === INDEX_BATCH) {
+          this.indexBatch(vmId, pointId, [...batch.values()]);
+          batch = new Map();
+        }
       }
+      if (batch.size > 0) this.indexBatch(vmId, pointId, [...batch.values()]);
       this.db
         .prepare('INSERT OR REPLACE INTO indexed_points (point_id, vm_id, files, indexed_at) VALUES (?, ?, ?, ?)')
         .run(pointId, vmId, count, new Date().toISOString());
@@ -99,6 +104,38 @@ export class FileIndex {
       for (const gap of gaps) addGap.run(pointId, gap.path, gap.kind, gap.reason);
       return count;
     })();
+  }
+
+  /** One batch of distinct paths: the ids of those already known, new ones added (with their
+   * names), then every entry of the point. */
+  private indexBatch(vmId: string, pointId: string, files: readonly IndexedFile[]): void {
+    const ids = new Map<string, number>();
+    const known = this.batchStatement(
+      `SELECT id, path FROM file_paths WHERE vm_id = ? AND path IN (${Array(files.length).fill('?').join(', ')})`,
+      files.length,
+    ).all(vmId, ...files.map((file) => file.path)) as { id: number; path: string }[];
+    for (const row of known) ids.set(row.path, row.id);
+    const fresh = files.filter((file) => !ids.has(file.path));
+    if (fresh.length > 0) {
+      const added = this.batchStatement(
+        `INSERT INTO file_paths (vm_id, path, name) VALUES ${marks(fresh.length, 3)} RETURNING id, path`,
+        fresh.length,
+      ).all(...fresh.flatMap((file) => [vmId, file.path, file.name])) as { id: number; path: string }[];
+      for (const row of added) ids.set(row.path, row.id);
+      this.batchStatement(`INSERT INTO file_names (rowid, name) VALUES ${marks(fresh.length, 2)}`, fresh.length).run(
+        ...fresh.flatMap((file) => [ids.get(file.path), file.name]),
+      );
+    }
+    this.batchStatement(
+      `INSERT OR REPLACE INTO point_files (point_id, path_id, type, size, mtime, mode) VALUES ${marks(files.length, 6)}`,
+      files.length,
+    ).run(...files.flatMap((file) => [pointId, ids.get(file.path), file.type, file.size, file.mtime, file.mode]));
+  }
+
+  /** A full batch's statement is kept; the last, shorter batch of each point is prepared for itself
+   * (kept, every length would stay prepared). */
+  private batchStatement(sql: string, rows: number): CatalogStatement {
+    return rows === INDEX_BATCH ? statementOf(this.db, sql) : this.db.prepare(sql);
   }
 
   /** The indexed points (of one VM, or all) whose index has gaps, oldest first; at most

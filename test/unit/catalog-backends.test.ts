@@ -292,7 +292,7 @@ catalogTest(
       maps: Buffer.alloc(0),
       locations: Buffer.alloc(0),
     });
-    const copies = catalog.copies.pointCopies('point-1');
+    const copies = catalog.copies.pointCopiesOf('vm-web').get('point-1') ?? [];
     assert.deepEqual(
       copies.map((copy) => [copy.kind, copy.tier, copy.kind === 'tape' ? copy.name.split(', ').sort().join(', ') : copy.name]),
       [
