@@ -4,12 +4,13 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildAll } from './build.ts';
+import { postgresBin } from './peers/postgresql.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'node_modules', '.bin');
 
-function step(command: string, args: string[]): void {
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
+function step(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
@@ -27,3 +28,42 @@ step(process.execPath, [
   'test/integration/*.test.ts',
   'test/e2e/*.test.ts',
 ]);
+
+// The catalog's second backend: engine-level tests again, every home's catalog on a PostgreSQL
+// database (test/helpers/postgres-homes.ts). These open their homes through openEngine and do not
+// read catalog.sqlite themselves; the catalog's own tests run on both backends in the pass above.
+const onPostgres = [
+  'roundtrip',
+  'point-metadata',
+  'restore-check',
+  'target-full',
+  'target-refusal',
+  'restore-disks',
+  'bad-input',
+  'files-download',
+  'item-browse',
+  'item-gaps',
+  'copies',
+  'encryption',
+  'snapshot-chains',
+  'sign-in',
+  'console-sign-in',
+  'serve-sessions',
+  'rehearsal',
+  'fault-matrix',
+  'tape',
+  'load',
+  'full-point-pack',
+  'real-vmx',
+  'vm-config',
+  'block-feed',
+  'platform-key',
+  'item-containment',
+];
+if (postgresBin() === null) console.log('# the PostgreSQL pass is skipped: PostgreSQL is not installed (apt-get install postgresql)');
+else
+  step(
+    process.execPath,
+    ['--test', '--experimental-test-module-mocks', '--test-concurrency=2', ...onPostgres.map((name) => `test/integration/${name}.test.ts`)],
+    { ...process.env, LIFEBOAT_TEST_CATALOG: 'postgresql' },
+  );
