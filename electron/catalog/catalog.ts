@@ -20,6 +20,8 @@ import {
 import type { Manifest } from '../repository/manifest.ts';
 import { manifestSha256 } from '../repository/manifest-seal.ts';
 import { openCatalogDatabase, openCatalogReadOnly, type CatalogDatabase } from './database.ts';
+import { describeLocation } from './location.ts';
+import { PostgresCatalogDatabase } from './postgres/postgres-database.ts';
 import { FileIndex } from './file-index.ts';
 import { InstantCatalog } from './instant-catalog.ts';
 import { ArrayCatalog } from './array-catalog.ts';
@@ -151,6 +153,16 @@ export class Catalog {
   static openReadOnly(path: string): Catalog | null {
     const db = openCatalogReadOnly(path);
     return db ? new Catalog(db) : null;
+  }
+
+  /** Refuses a second engine on a PostgreSQL catalog another engine uses (see
+   * PostgresCatalogDatabase.claimForEngine); a SQLite catalog is its home's, which the home claim guards. */
+  claimForEngine(location: string): void {
+    if (this.db instanceof PostgresCatalogDatabase && !this.db.claimForEngine())
+      throw new LifeboatError(
+        'conflict',
+        `another engine uses the catalog ${describeLocation(location)}: one engine per PostgreSQL catalog until engines share a job queue (docs/catalog-postgresql.md)`,
+      );
   }
 
   private anchorsPath = '';

@@ -306,6 +306,7 @@ export class Engine {
         source,
       });
       catalog = Catalog.open(paths.catalog, paths.auditAnchors);
+      catalog.claimForEngine(paths.catalog);
       const repository = await Repository.openOrCreate(join(paths.repositories, DEFAULT_REPOSITORY), DEFAULT_REPOSITORY, options.blockSize);
       catalog.ensureRepository({
         id: repository.info.id,

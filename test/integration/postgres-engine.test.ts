@@ -106,12 +106,22 @@ test('backups and restores with the catalog on PostgreSQL; reopened and listed r
   }
 
   const reopened = await openServedEngine({ home, workerThreads: 2 });
+  // A second engine on the same catalog is refused while the first runs (until engines share a
+  // job queue, it would take the first one's running jobs for interrupted).
+  const second = join(dir, 'second-home');
+  await useCatalog(second, url);
+  await assert.rejects(openServedEngine({ home: second, workerThreads: 1 }), {
+    code: 'conflict',
+    message: /another engine uses the catalog/,
+  });
   try {
     assert.equal(reopened.catalog.listPoints(reopened.lookup.resolveVm('alpha').id).length, 2);
     assert.equal(reopened.catalog.verifyAudit().intact, true);
   } finally {
     await reopened.close();
   }
+  const secondEngine = await openServedEngine({ home: second, workerThreads: 1 });
+  await secondEngine.close();
 });
 
 test(

@@ -18,6 +18,7 @@ import { toPostgresQuery, toPostgresSchema } from './dialect.ts';
 import { PostgresError, SyncPostgres, type QueryResult } from './sync-postgres.ts';
 
 const MIGRATION_LOCK = 0x4c69666562; // "Lifeb"
+const ENGINE_LOCK = 0x4c69666545; // "LifeE"
 /** The column an INSERT returns its rowid as (see returningRowid). */
 const LAST_ROWID = 'lifeboat_last_rowid';
 
@@ -145,6 +146,14 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
         throw error;
       }
     };
+  }
+
+  /** Takes the catalog for this engine alone: a session advisory lock, held while the connection
+   * lives and let go by the server when it ends, even if the engine is killed. Until engines share
+   * a job queue, a second engine on the same catalog would take the first one's running jobs for
+   * interrupted at its start; false when another engine holds it. */
+  claimForEngine(): boolean {
+    return this.raw(`SELECT pg_try_advisory_lock(${ENGINE_LOCK}) AS claimed`).rows[0]?.claimed === 1;
   }
 
   schemaVersion(): number {
