@@ -6,7 +6,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Catalog } from '../electron/catalog/catalog.ts';
-import { PostgresCatalogDatabase } from '../electron/catalog/postgres/postgres-database.ts';
 import { postgresBin, startPostgres } from '../scripts/peers/postgresql.ts';
 import { median, timed } from './common.ts';
 
@@ -100,13 +99,10 @@ export async function catalogBench(root: string): Promise<void> {
   const work = await mkdtemp(join(root, 'catalog-'));
   const server = await startPostgres();
   try {
-    const admin = new PostgresCatalogDatabase(server.url);
-    admin.raw('CREATE DATABASE bench');
-    admin.close();
     const results: [string, Figures][] = [];
     for (const [backend, location] of [
       ['SQLite', join(work, 'catalog.sqlite')],
-      ['PostgreSQL', server.urlOf('bench')],
+      ['PostgreSQL', await server.newDatabase()],
     ] as const) {
       const catalog = Catalog.open(location, join(work, `${backend}-anchors.log`));
       try {

@@ -19,6 +19,8 @@ export type PostgresPeer = {
   readonly url: string;
   /** The URL of database `name` on this server. */
   urlOf(name: string): string;
+  /** A new, empty database on this server (PostgreSQL's own createdb), by URL. */
+  newDatabase(): Promise<string>;
   stop(): Promise<void>;
   /** The same, synchronously: for a process's 'exit', after every hook that still used it. */
   stopSync(): void;
@@ -54,9 +56,15 @@ export async function startPostgres(): Promise<PostgresPeer> {
     const options = `-p ${port} -k ${dir} -h 127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200`;
     await runAs('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
     const urlOf = (name: string) => `postgresql://postgres@127.0.0.1:${port}/${name}`;
+    let databases = 0;
     return {
       url: urlOf('postgres'),
       urlOf,
+      async newDatabase() {
+        const name = `lifeboat_${++databases}`;
+        await runAs('createdb', ['-h', dir, '-p', String(port), '-U', 'postgres', name]);
+        return urlOf(name);
+      },
       async stop() {
         await runAs('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
         await rm(dir, { recursive: true, force: true });

@@ -13,7 +13,6 @@
 import { join } from 'node:path';
 import { after, test, type TestContext } from 'node:test';
 import { Catalog } from '../../electron/catalog/catalog.ts';
-import { PostgresCatalogDatabase } from '../../electron/catalog/postgres/postgres-database.ts';
 import { postgresBin, startPostgres, type PostgresPeer } from '../../scripts/peers/postgresql.ts';
 import { tempDir } from './env.ts';
 
@@ -35,7 +34,6 @@ export async function anchorsIn(): Promise<string> {
 }
 
 let peer: Promise<PostgresPeer> | null = null;
-let databases = 0;
 
 let stopRegistered = false;
 
@@ -56,15 +54,7 @@ function server(): Promise<PostgresPeer> {
 
 /** A fresh, empty database on this file's PostgreSQL server, by URL. */
 export async function freshPostgresDatabase(): Promise<string> {
-  const running = await server();
-  const name = `catalog_${process.pid}_${++databases}`;
-  const admin = new PostgresCatalogDatabase(running.url);
-  try {
-    admin.raw(`CREATE DATABASE ${name}`);
-  } finally {
-    admin.close();
-  }
-  return running.urlOf(name);
+  return (await server()).newDatabase();
 }
 
 /** Why PostgreSQL tests cannot run here, or false when they can. */

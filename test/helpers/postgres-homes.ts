@@ -5,13 +5,11 @@
 // catalog's two backends answer the same tests.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { PostgresCatalogDatabase } from '../../electron/catalog/postgres/postgres-database.ts';
 import { useCatalog } from '../../electron/home.ts';
 import { startPostgres, type PostgresPeer } from '../../scripts/peers/postgresql.ts';
 
 let server: Promise<PostgresPeer> | null = null;
 let started: PostgresPeer | null = null;
-let databases = 0;
 
 process.once('exit', () => started?.stopSync());
 
@@ -21,13 +19,5 @@ export const catalogsOnPostgres = process.env.LIFEBOAT_TEST_CATALOG === 'postgre
 export async function placeCatalog(home: string): Promise<void> {
   if (!catalogsOnPostgres || existsSync(join(home, 'catalog.sqlite')) || existsSync(join(home, 'catalog.location'))) return;
   server ??= startPostgres().then((peer) => (started = peer));
-  const peer = await server;
-  const name = `home_${process.pid}_${++databases}`;
-  const admin = new PostgresCatalogDatabase(peer.url);
-  try {
-    admin.raw(`CREATE DATABASE ${name}`);
-  } finally {
-    admin.close();
-  }
-  await useCatalog(home, peer.urlOf(name));
+  await useCatalog(home, await (await server).newDatabase());
 }

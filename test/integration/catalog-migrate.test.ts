@@ -46,11 +46,6 @@ after(async () => {
   await peer?.stop();
 });
 
-function createDatabase(name: string): string {
-  admin.raw(`CREATE DATABASE ${name}`);
-  return peer.urlOf(name);
-}
-
 /** What the home's catalog tells: VMs, their points, jobs (with their events) and the audit log. */
 function snapshotOf(location: string) {
   const catalog = Catalog.open(location);
@@ -97,7 +92,7 @@ test('catalog migrate: a populated home moves to PostgreSQL, checked; refusals c
     assert.ok(existsSync(sqlite), 'catalog.sqlite is still there');
     assert.ok(!existsSync(join(home, 'catalog.location')), 'the home still uses its SQLite catalog');
   };
-  const busy = createDatabase('busy');
+  const busy = await peer.newDatabase();
   const other = openCatalogDatabase(busy);
   other.prepare('INSERT INTO settings (key, value) VALUES (?, ?)').run('four-eyes', 'on');
   other.close();
@@ -115,7 +110,7 @@ test('catalog migrate: a populated home moves to PostgreSQL, checked; refusals c
   assert.match(gone.stderr, /cannot (be )?reach/);
   untouched();
 
-  const target = createDatabase('moved');
+  const target = await peer.newDatabase();
   const notSqlite = await lifeboat(['catalog', 'migrate', '--from', home, '--to', target]);
   assert.equal(notSqlite.code, 2);
   assert.match(notSqlite.stderr, /--from takes sqlite:/);

@@ -7,7 +7,6 @@ import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Catalog } from '../../electron/catalog/catalog.ts';
-import { PostgresCatalogDatabase } from '../../electron/catalog/postgres/postgres-database.ts';
 import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { catalogLocation, useCatalog } from '../../electron/home.ts';
 import { postgresBin, startPostgres, type PostgresPeer } from '../../scripts/peers/postgresql.ts';
@@ -15,7 +14,6 @@ import { changeRaw, makeVmFolder, qemuImg, runJob, tempDir, writeMixedRaw } from
 
 const skip = postgresBin() === null ? 'PostgreSQL is not installed (apt-get install postgresql)' : false;
 let server: PostgresPeer | null = null;
-let databases = 0;
 
 before(async () => {
   if (!skip) server = await startPostgres();
@@ -25,22 +23,15 @@ after(async () => {
 });
 
 /** A new, empty database on the test server. */
-function freshDatabase(): string {
+function freshDatabase(): Promise<string> {
   assert.ok(server);
-  const name = `engine_${++databases}`;
-  const admin = new PostgresCatalogDatabase(server.url);
-  try {
-    admin.raw(`CREATE DATABASE ${name}`);
-  } finally {
-    admin.close();
-  }
-  return server.urlOf(name);
+  return server.newDatabase();
 }
 
 test('backups and restores with the catalog on PostgreSQL; reopened and listed read-only, the same catalog', { skip }, async () => {
   const dir = await tempDir();
   const home = join(dir, 'home');
-  const url = freshDatabase();
+  const url = await freshDatabase();
   await useCatalog(home, url);
   assert.equal(catalogLocation(home), url);
   assert.equal((await readFile(join(home, 'catalog.location'), 'utf8')).trim(), url);
@@ -132,12 +123,15 @@ test(
     const sqliteHome = join(dir, 'sqlite-home');
     const engine = await openServedEngine({ home: sqliteHome, workerThreads: 1 });
     await engine.close();
-    await assert.rejects(useCatalog(sqliteHome, freshDatabase()), { code: 'conflict', message: /lifeboat catalog migrate --from sqlite:/ });
+    await assert.rejects(useCatalog(sqliteHome, await freshDatabase()), {
+      code: 'conflict',
+      message: /lifeboat catalog migrate --from sqlite:/,
+    });
     assert.equal(catalogLocation(sqliteHome), join(sqliteHome, 'catalog.sqlite'));
 
     const home = join(dir, 'home');
-    await useCatalog(home, freshDatabase());
-    await assert.rejects(useCatalog(home, freshDatabase()), { code: 'conflict' });
+    await useCatalog(home, await freshDatabase());
+    await assert.rejects(useCatalog(home, await freshDatabase()), { code: 'conflict' });
     await assert.rejects(useCatalog(join(dir, 'other'), 'mysql://somewhere/db'), { code: 'bad-request' });
 
     // A port nobody listens on: the open fails, naming the server, and no engine is left running.
