@@ -134,10 +134,7 @@ export default tseslint.config(
   // A home's paths and modes: made with the fs helpers, below everything else.
   {
     files: ['electron/home.ts'],
-    rules: restrict('home.ts uses only fs/, catalog/location.ts (a catalog URL told from a path) and the base', [
-      ...fromTop(...everyFolder.filter((name) => name !== 'fs')),
-      '!./catalog/location.ts',
-    ]),
+    rules: restrict('home.ts uses only fs/ and the base', fromTop(...everyFolder.filter((name) => name !== 'fs'))),
   },
   // The handler registry knows only the contract, so every service area can name its handlers.
   { files: ['electron/handlers/**'], rules: restrict('handlers/ imports only shared/', folder(...everyFolder)) },

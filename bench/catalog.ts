@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Catalog } from '../electron/catalog/catalog.ts';
 import { postgresBin, startPostgres } from '../scripts/peers/postgresql.ts';
+import { newJobRecord } from '../electron/jobs/job-record.ts';
 import { median, timed } from './common.ts';
 
 const POINTS = 200;
@@ -42,26 +43,15 @@ async function measure(catalog: Catalog): Promise<Figures> {
     for (let sequence = 1; sequence <= POINTS; sequence++) catalog.recordPoint(pointManifest(sequence), 'bench', null, null);
     for (let i = 0; i < JOBS; i++)
       catalog.insertJob(
-        {
+        newJobRecord({
           id: `job-${i}`,
           kind: 'verify',
+          state: 'succeeded',
           vmId: 'bench-vm',
           vmName: 'bench',
-          state: 'succeeded',
           summary: `verify ${i}`,
-          steps: [],
-          currentStep: null,
-          bytesDone: 0,
-          bytesTotal: 0,
-          error: null,
-          result: null,
           createdAt: new Date(Date.UTC(2026, 0, 2) + i * 1000).toISOString(),
-          startedAt: null,
-          endedAt: null,
-          waitingFor: null,
-          requestedBy: null,
-          queue: null,
-        },
+        }),
         {},
       );
   });

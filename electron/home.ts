@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { makeFolders } from './fs/make-folders.ts';
 import { makeNewFilesPrivate, makeTreePrivate } from './fs/private-files.ts';
 import { checkOnDisk } from './fs/target-check.ts';
-import { describeLocation, isPostgresLocation } from './catalog/location.ts';
+import { describeLocation, isPostgresLocation } from './catalog-location.ts';
 import { LifeboatError } from './errors.ts';
 
 export type HomePaths = {

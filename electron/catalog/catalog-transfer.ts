@@ -7,7 +7,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { LifeboatError } from '../errors.ts';
 import { openCatalogDatabase } from './database.ts';
-import { describeLocation } from './location.ts';
+import { describeLocation } from '../catalog-location.ts';
 import { newestVersion } from './migrations/index.ts';
 import { PostgresCatalogDatabase } from './postgres/postgres-database.ts';
 

@@ -20,7 +20,7 @@ import {
 import type { Manifest } from '../repository/manifest.ts';
 import { manifestSha256 } from '../repository/manifest-seal.ts';
 import { openCatalogDatabase, openCatalogReadOnly, type CatalogDatabase } from './database.ts';
-import { describeLocation } from './location.ts';
+import { describeLocation } from '../catalog-location.ts';
 import { PostgresCatalogDatabase } from './postgres/postgres-database.ts';
 import { FileIndex } from './file-index.ts';
 import { InstantCatalog } from './instant-catalog.ts';

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { LifeboatError } from '../errors.ts';
 import { migrations, newestVersion } from './migrations/index.ts';
-import { describeLocation, isPostgresLocation } from './location.ts';
+import { describeLocation, isPostgresLocation } from '../catalog-location.ts';
 import { PostgresCatalogDatabase } from './postgres/postgres-database.ts';
 
 /** A prepared statement, as both backends run it: to its end before returning. */

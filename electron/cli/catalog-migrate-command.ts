@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { checkpointSqlite, transferCatalog, type TableCheck } from '../catalog/catalog-transfer.ts';
-import { describeLocation, isPostgresLocation } from '../catalog/location.ts';
+import { describeLocation, isPostgresLocation } from '../catalog-location.ts';
 import { LifeboatError } from '../errors.ts';
 import { homePaths, moveCatalogTo } from '../home.ts';
 import { listenLocalSocket, type LocalSocketServer } from '../rpc/local-socket.ts';

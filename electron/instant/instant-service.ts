@@ -87,7 +87,7 @@ export function parseListen(listen: string): { address: string; port: number } {
 }
 
 /** What every new session's record starts with, whatever it runs from. */
-function startingRecord(
+export function startingRecord(
   id: string,
 ): Pick<
   InstantRecord,

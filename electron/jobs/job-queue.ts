@@ -9,6 +9,7 @@ import { ResumeBlocked, type JobWork } from './job-work.ts';
 import type { StepContext } from './plan.ts';
 import { RateMeter } from './rate-meter.ts';
 import { isResumableJob } from './resumable.ts';
+import { newJobRecord } from './job-record.ts';
 import { killPoint } from '../kill-point.ts';
 
 const PROGRESS_EVENT_MS = 250;
@@ -127,7 +128,7 @@ export class JobQueue {
     if (this.closed) throw new LifeboatError('unavailable', 'the engine is shutting down');
     const id = randomUUID();
     const work = factory(id);
-    const job: Job = {
+    const job = newJobRecord({
       id,
       kind: spec.kind,
       vmId: spec.vmId,
@@ -135,18 +136,9 @@ export class JobQueue {
       state: spec.holdFor ? 'waiting-for-operator' : 'queued',
       summary: spec.summary,
       steps: work.plan.steps.map((step): JobStep => ({ name: step.name, title: step.title, state: 'pending' })),
-      currentStep: null,
-      bytesDone: 0,
-      bytesTotal: 0,
-      error: null,
-      result: null,
-      createdAt: new Date().toISOString(),
-      startedAt: null,
-      endedAt: null,
       waitingFor: spec.holdFor ?? null,
       requestedBy: spec.requestedBy ?? null,
-      queue: null,
-    };
+    });
     this.catalog.insertJob(job, spec.params);
     if (spec.reason) this.catalog.addJobEvent(id, { at: job.createdAt, level: 'info', step: null, message: `reason: ${spec.reason}` });
     killPoint('job-queued');

@@ -1,7 +1,8 @@
 // Test helpers: temporary homes that are always removed, real tools, small real VMs.
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
@@ -79,6 +80,31 @@ export async function makeVmFolder(
 
 export async function runJob(engine: Engine, job: Job): Promise<Job> {
   return engine.jobs.whenEnded(job.id);
+}
+
+/** Backs up VM `name` (a folder under `dir`) `generations` times, its disk of `mib` MiB changed
+ * (changeRaw) before each backup after the first; returns the raw disk as of each backup, oldest
+ * first, for qemu-img to compare each point's restore with. */
+export async function backupGenerations(
+  engine: Engine,
+  dir: string,
+  options: { name: string; generations: number; mib: number; subformat: 'monolithicFlat' | 'monolithicSparse' },
+): Promise<string[]> {
+  const source = join(dir, 'source');
+  await mkdir(source, { recursive: true });
+  const raw = join(dir, `${options.name}.raw`);
+  await writeMixedRaw(raw, options.mib);
+  const kept: string[] = [];
+  for (let generation = 1; generation <= options.generations; generation++) {
+    if (generation > 1) await changeRaw(raw, generation);
+    await makeVmFolder(source, options.name, raw, options.subformat);
+    const keep = join(dir, `as-of-${generation}.raw`);
+    await copyFile(raw, keep);
+    kept.push(keep);
+    const job = await runJob(engine, await engine.backups.start(source, 'test'));
+    assert.equal(job.state, 'succeeded', job.error ?? '');
+  }
+  return kept;
 }
 
 /** Polls `probe` until it returns a value; bounded, so a test never waits forever. */

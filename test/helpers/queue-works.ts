@@ -9,6 +9,7 @@ import { finishedJobStates, type Job, type JobProgress, type JobState } from '..
 import { Catalog } from '../../electron/catalog/catalog.ts';
 import { EngineEvents } from '../../electron/jobs/events.ts';
 import { JobQueue, type JobSpec, type Rerun, type WorkFactory } from '../../electron/jobs/job-queue.ts';
+import { newJobRecord } from '../../electron/jobs/job-record.ts';
 import { ResumeBlocked, type JobWork } from '../../electron/jobs/job-work.ts';
 import { Plan, skip, throwIfCancelled, type Skipped, type StepContext } from '../../electron/jobs/plan.ts';
 import type { CatalogBackend } from './catalog-backends.ts';
@@ -95,30 +96,13 @@ export class ScriptedWork implements JobWork {
   }
 }
 
-/** A backup of `vmId` (null: a job of no VM), without steps: the work's plan gives them. */
 /** A job row as an engine writes it, for tests that put one in a catalog themselves: the fields a
  * test does not name are those of a job that never ran. */
 export function jobRecord(fields: Pick<Job, 'id' | 'kind' | 'state'> & Partial<Job>): Job {
-  return {
-    vmId: null,
-    vmName: 'vm',
-    summary: `${fields.kind} job`,
-    steps: [],
-    currentStep: null,
-    bytesDone: 0,
-    bytesTotal: 0,
-    error: null,
-    result: null,
-    createdAt: new Date().toISOString(),
-    startedAt: null,
-    endedAt: null,
-    waitingFor: null,
-    requestedBy: null,
-    queue: null,
-    ...fields,
-  };
+  return newJobRecord({ vmName: 'vm', summary: `${fields.kind} job`, ...fields });
 }
 
+/** A backup of `vmId` (null: a job of no VM), without steps: the work's plan gives them. */
 export function backupOf(vmId: string | null, more: Partial<JobSpec> = {}): JobSpec {
   return { kind: 'backup', vmId, vmName: vmId ?? 'no VM', summary: `backup of ${vmId ?? 'no VM'}`, params: {}, ...more };
 }

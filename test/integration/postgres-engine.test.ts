@@ -3,14 +3,14 @@
 // by the read-only listing sees the same catalog; the audit chain verifies; a server that is gone
 // is one clear error at open.
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Catalog } from '../../electron/catalog/catalog.ts';
 import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { catalogLocation, useCatalog } from '../../electron/home.ts';
 import { postgresBin, startPostgres, type PostgresPeer } from '../../scripts/peers/postgresql.ts';
-import { changeRaw, makeVmFolder, qemuImg, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
+import { backupGenerations, qemuImg, runJob, tempDir } from '../helpers/env.ts';
 
 const skip = postgresBin() === null ? 'PostgreSQL is not installed (apt-get install postgresql)' : false;
 let server: PostgresPeer | null = null;
@@ -37,21 +37,8 @@ test('backups and restores with the catalog on PostgreSQL; reopened and listed r
   assert.equal((await readFile(join(home, 'catalog.location'), 'utf8')).trim(), url);
 
   const engine = await openServedEngine({ home, workerThreads: 2 });
-  const source = join(dir, 'source');
-  await mkdir(source);
-  const raw = join(dir, 'disk.raw');
-  await writeMixedRaw(raw, 16);
-  const generations: string[] = [];
   try {
-    for (let generation = 1; generation <= 2; generation++) {
-      if (generation > 1) await changeRaw(raw, generation);
-      await makeVmFolder(source, 'alpha', raw, 'monolithicSparse');
-      const keep = join(dir, `as-of-${generation}.raw`);
-      await copyFile(raw, keep);
-      generations.push(keep);
-      const job = await runJob(engine, await engine.backups.start(source, 'test'));
-      assert.equal(job.state, 'succeeded', job.error ?? '');
-    }
+    const generations = await backupGenerations(engine, dir, { name: 'alpha', generations: 2, mib: 16, subformat: 'monolithicSparse' });
     const points = engine.catalog.listPoints(engine.lookup.resolveVm('ALPHA').id);
     assert.deepEqual(
       points.map((point) => point.kind),

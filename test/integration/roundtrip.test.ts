@@ -1,28 +1,15 @@
 // Backup twice with changes, restore every point, and let qemu-img judge the result.
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { openEngine, qemuImg, tempDir, writeMixedRaw, changeRaw, makeVmFolder, runJob } from '../helpers/env.ts';
+import { backupGenerations, openEngine, qemuImg, runJob, tempDir } from '../helpers/env.ts';
 
 for (const subformat of ['monolithicFlat', 'monolithicSparse'] as const) {
   test(`backup twice and restore each point bit-identical (${subformat})`, async () => {
     const dir = await tempDir();
     const engine = await openEngine(join(dir, 'home'));
-    const source = join(dir, 'source');
-    await mkdir(source);
-    const raw = join(dir, 'disk.raw');
-    await writeMixedRaw(raw, 24);
-    const snapshots: string[] = [];
-    for (let generation = 1; generation <= 3; generation++) {
-      if (generation > 1) await changeRaw(raw, generation);
-      await makeVmFolder(source, 'alpha', raw, subformat);
-      const keep = join(dir, `as-of-${generation}.raw`);
-      await copyFile(raw, keep);
-      snapshots.push(keep);
-      const job = await runJob(engine, await engine.backups.start(source, 'test'));
-      assert.equal(job.state, 'succeeded', job.error ?? '');
-    }
+    const snapshots = await backupGenerations(engine, dir, { name: 'alpha', generations: 3, mib: 24, subformat });
     const points = engine.catalog.listPoints(engine.lookup.resolveVm('alpha').id);
     assert.deepEqual(
       points.map((point) => point.kind),

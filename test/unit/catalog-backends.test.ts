@@ -8,8 +8,10 @@ import type { CatalogDatabase } from '../../electron/catalog/database.ts';
 import type { Prompt } from '../../shared/domain.ts';
 import type { InstantRecord } from '../../electron/catalog/instant-catalog.ts';
 import type { Manifest } from '../../electron/repository/manifest.ts';
-import { anchorsIn, catalogTest } from '../helpers/catalog-backends.ts';
+import type { TestContext } from 'node:test';
+import { anchorsIn, catalogTest, type CatalogBackend } from '../helpers/catalog-backends.ts';
 import { jobRecord } from '../helpers/queue-works.ts';
+import { startingRecord } from '../../electron/instant/instant-service.ts';
 
 const dbOf = (catalog: Catalog): CatalogDatabase => (catalog as unknown as { db: CatalogDatabase }).db;
 
@@ -30,6 +32,16 @@ function manifest(id: string, vmId: string, sequence: number, parentId: string |
     dataFile: { name: 'data.lbd', size: 0 },
     stats: { scannedBytes: 100 * sequence, changedBytes: 10 * sequence, storedBytes: 5 * sequence, dedupedBlocks: 0 },
   } as Manifest;
+}
+
+/** A catalog on `backend`, closed after the test, holding repository `repo` (named `name`) and
+ * point-1 of vm-web. */
+async function catalogWithPoint(t: TestContext, backend: CatalogBackend, name: string): Promise<Catalog> {
+  const catalog = await backend.open();
+  t.after(() => catalog.close());
+  catalog.ensureRepository({ id: 'repo', name, path: '/nowhere', blockSize: 1 << 20 });
+  catalog.recordPoint(manifest('point-1', 'vm-web', 1), 'repo', '/vms/web', null);
+  return catalog;
 }
 
 catalogTest('the audit log: a hash chain in order, anchored, and no UPDATE or DELETE gets through', async (t, backend) => {
@@ -90,10 +102,7 @@ catalogTest('accounts: a name is one whatever its case; its sessions follow it i
 });
 
 catalogTest('restore points and VMs read back as written, newest first, with their counts', async (t, backend) => {
-  const catalog = await backend.open();
-  t.after(() => catalog.close());
-  catalog.ensureRepository({ id: 'repo', name: 'repo', path: '/nowhere', blockSize: 1 << 20 });
-  catalog.recordPoint(manifest('point-1', 'vm-web', 1), 'repo', '/vms/web', null);
+  const catalog = await catalogWithPoint(t, backend, 'repo');
   catalog.recordPoint(manifest('point-2', 'vm-web', 2, 'point-1'), 'repo', '/vms/web', null);
   catalog.recordPoint(manifest('point-3', 'vm-db', 1), 'repo', '/vms/db', null);
   assert.equal(catalog.hasPoint('point-2'), true);
@@ -249,10 +258,7 @@ catalogTest('statements answer as SQLite does: changes, lastInsertRowid, 1/0 for
 catalogTest(
   'copies: sites primary first, a copy recorded again is updated, a point lists its repository, copies and tapes',
   async (t, backend) => {
-    const catalog = await backend.open();
-    t.after(() => catalog.close());
-    catalog.ensureRepository({ id: 'repo', name: 'main', path: '/nowhere', blockSize: 1 << 20 });
-    catalog.recordPoint(manifest('point-1', 'vm-web', 1), 'repo', '/vms/web', null);
+    const catalog = await catalogWithPoint(t, backend, 'main');
     const site = (id: string, name: string, region: string) =>
       ({
         id,
@@ -309,12 +315,10 @@ catalogTest(
 );
 
 catalogTest('instant sessions: written, patched, listed newest first and by state, export ids never reused', async (t, backend) => {
-  const catalog = await backend.open();
-  t.after(() => catalog.close());
-  catalog.ensureRepository({ id: 'repo', name: 'main', path: '/nowhere', blockSize: 1 << 20 });
-  catalog.recordPoint(manifest('point-1', 'vm-web', 1), 'repo', '/vms/web', null);
+  const catalog = await catalogWithPoint(t, backend, 'main');
   const session = (id: string, createdAt: string, exportId: number): InstantRecord => ({
-    id,
+    ...startingRecord(id),
+    createdAt,
     vmId: 'vm-web',
     vmName: 'web',
     pointId: 'point-1',
@@ -328,19 +332,6 @@ catalogTest('instant sessions: written, patched, listed newest first and by stat
     exportFolder: '/export',
     cacheFolder: '/cache',
     redirected: false,
-    state: 'starting',
-    note: null,
-    jobId: null,
-    createdAt,
-    endedAt: null,
-    poweredOnMs: null,
-    firstReadMs: null,
-    bytesRead: 0,
-    bytesWritten: 0,
-    cacheBytes: 0,
-    arrayName: null,
-    cloneId: null,
-    vmFolder: null,
     exportId,
     servedPort: null,
     fromRegion: null,

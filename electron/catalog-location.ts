@@ -1,5 +1,5 @@
-// Where a catalog lives: a PostgreSQL URL, or else a SQLite file's path. Apart from the backends,
-// so the home and the CLI can tell them apart without loading either.
+// Where a catalog lives: a PostgreSQL URL, or else a SQLite file's path. At electron/'s top, beside
+// the home, so the home and the CLI can tell them apart without loading the catalog.
 
 export function isPostgresLocation(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location);
