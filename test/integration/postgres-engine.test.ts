@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Catalog } from '../../electron/catalog/catalog.ts';
+import { PostgresCatalogDatabase } from '../../electron/catalog/postgres/postgres-database.ts';
 import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { catalogLocation, useCatalog } from '../../electron/home.ts';
 import { postgresBin, startPostgres, type PostgresPeer } from '../../scripts/peers/postgresql.ts';
@@ -125,5 +126,44 @@ test(
     const gone = join(dir, 'gone');
     await useCatalog(gone, 'postgresql://postgres@127.0.0.1:1/none');
     await assert.rejects(openServedEngine({ home: gone, workerThreads: 1 }), { code: 'unavailable', message: /127\.0\.0\.1:1\/none/ });
+  },
+);
+
+test(
+  'a connection the server drops: outside a transaction the next statement reconnects; inside one, the transaction fails whole',
+  { skip },
+  async () => {
+    assert.ok(server);
+    const url = await freshDatabase();
+    const database = new URL(url).pathname.slice(1);
+    const db = new PostgresCatalogDatabase(url);
+    const admin = new PostgresCatalogDatabase(server.url);
+    /** Ends the catalog's connection from the server's side, and gives its worker a moment to see it. */
+    const dropConnection = (): void => {
+      admin.raw('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+    };
+    try {
+      db.raw('CREATE TABLE kept (n integer)');
+      dropConnection();
+      assert.deepEqual(db.raw('SELECT count(*) AS n FROM kept').rows, [{ n: 0 }], 'a new connection, outside a transaction');
+
+      const insert = db.prepare('INSERT INTO kept (n) VALUES (?)');
+      assert.throws(
+        () =>
+          db.transaction(() => {
+            insert.run(1);
+            dropConnection();
+            insert.run(2); // on a new connection it would be committed alone, without the first
+          })(),
+        { code: 'unavailable', message: /lost inside a transaction/ },
+      );
+      assert.deepEqual(db.raw('SELECT n FROM kept').rows, [], 'nothing of the transaction is kept');
+      db.transaction(() => insert.run(3))();
+      assert.deepEqual(db.raw('SELECT n FROM kept').rows, [{ n: 3 }], 'the next transaction runs on a new connection');
+    } finally {
+      db.close();
+      admin.close();
+    }
   },
 );

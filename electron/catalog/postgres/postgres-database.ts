@@ -13,6 +13,7 @@
 // The schema version is a one-row table (SQLite keeps it in user_version). Migrations take an
 // advisory lock, so two engines that open a new catalog at once apply each migration once.
 import type { ArgumentsOf, CatalogDatabase, CatalogStatement, TransactionBody } from '../database.ts';
+import { LifeboatError } from '../../errors.ts';
 import type { Migration } from '../migrations/index.ts';
 import { toPostgresQuery, toPostgresSchema } from './dialect.ts';
 import { PostgresError, SyncPostgres, type QueryResult } from './sync-postgres.ts';
@@ -115,10 +116,12 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
     return column;
   }
 
-  /** Runs PostgreSQL's own SQL; a failure is named as SQLite would name it. */
+  /** Runs PostgreSQL's own SQL; a failure is named as SQLite would name it. Inside a transaction
+   * the statement is bound to its connection: one that was lost is not silently replaced (the
+   * statement would run outside the transaction, the transaction's earlier work already gone). */
   raw(sql: string, params: readonly unknown[] = [], guarded = false): QueryResult {
     try {
-      return this.connection.query(sql, params, guarded);
+      return this.connection.query(sql, params, { guarded, bound: this.depth > 0 });
     } catch (error) {
       if (error instanceof PostgresError && error.sqlState !== null && SQLITE_WORDS[error.sqlState] !== undefined)
         throw new PostgresError(`${SQLITE_WORDS[error.sqlState]} (PostgreSQL: ${error.message})`, error.sqlState);
@@ -133,17 +136,23 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
   transaction<F extends TransactionBody>(fn: F): (...params: ArgumentsOf<F>) => ReturnType<F> {
     return (...args: ArgumentsOf<F>): ReturnType<F> => {
       const savepoint = `lifeboat_nested_${this.depth}`;
-      this.raw(this.depth === 0 ? 'BEGIN' : `SAVEPOINT ${savepoint}`);
+      const outermost = this.depth === 0;
+      this.raw(outermost ? 'BEGIN' : `SAVEPOINT ${savepoint}`);
       this.depth += 1;
       try {
         const result = fn(...args) as ReturnType<F>;
-        this.depth -= 1;
-        this.raw(this.depth === 0 ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`);
+        this.raw(outermost ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`);
         return result;
       } catch (error) {
-        this.depth -= 1;
-        this.raw(this.depth === 0 ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT ${savepoint}`);
+        try {
+          this.raw(outermost ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT ${savepoint}`);
+        } catch (rollback) {
+          // A lost connection took the transaction with it: the first failure is the one to tell.
+          if (!(rollback instanceof LifeboatError && rollback.code === 'unavailable')) throw rollback;
+        }
         throw error;
+      } finally {
+        this.depth -= 1;
       }
     };
   }

@@ -5,8 +5,9 @@ import { workerData, type MessagePort } from 'node:worker_threads';
 import pg from 'pg';
 
 /** `guarded`: inside a transaction, the statement runs under a savepoint, so that its failure
- * fails it alone (as in SQLite) instead of aborting the whole transaction. */
-export type QueryRequest = { sql: string; params: readonly unknown[]; guarded: boolean };
+ * fails it alone (as in SQLite) instead of aborting the whole transaction. `bound`: inside a
+ * transaction, so a lost connection fails it rather than being replaced. */
+export type QueryRequest = { sql: string; params: readonly unknown[]; guarded: boolean; bound: boolean };
 export type QueryReply =
   | { ok: true; rows: Record<string, unknown>[]; rowCount: number }
   | { ok: false; message: string; code: string | null; detail: string | null };
@@ -57,6 +58,12 @@ function answer(reply: QueryReply): void {
 port.on('message', (request: QueryRequest) => {
   void (async () => {
     try {
+      // Inside a transaction a lost connection is the statement's failure: a new one would run it
+      // outside the transaction, whose earlier work the server has already rolled back.
+      if (request.bound && (client === null || broken !== null))
+        throw Object.assign(new Error(`the connection was lost inside a transaction (${broken ?? 'not connected'}): it is rolled back`), {
+          code: '08003',
+        });
       const db = await connected();
       if (request.guarded) await db.query('SAVEPOINT lifeboat_statement');
       let result: pg.QueryResult | pg.QueryResult[];

@@ -41,9 +41,11 @@ export class SyncPostgres {
     this.signal = new Int32Array(flag);
   }
 
-  query(sql: string, params: readonly unknown[] = [], guarded = false): QueryResult {
+  /** `guarded`: under a savepoint (see QueryRequest); `bound`: inside a transaction, so a lost
+   * connection fails the statement instead of being replaced. */
+  query(sql: string, params: readonly unknown[] = [], { guarded = false, bound = false } = {}): QueryResult {
     Atomics.store(this.signal, 0, 0);
-    this.port.postMessage({ sql, params, guarded } satisfies QueryRequest);
+    this.port.postMessage({ sql, params, guarded, bound } satisfies QueryRequest);
     if (Atomics.wait(this.signal, 0, 0, ANSWER_WITHIN_MS) === 'timed-out')
       throw new LifeboatError('unavailable', `the PostgreSQL catalog at ${this.where} did not answer within ${ANSWER_WITHIN_MS / 1000} s`);
     const received = receiveMessageOnPort(this.port);
