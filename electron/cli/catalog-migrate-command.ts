@@ -4,6 +4,9 @@
 // meanwhile, so no engine can write the catalog while it is copied.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { osCaller } from '../auth/peer.ts';
+import { identityLabel } from '../auth/roles.ts';
+import { Catalog } from '../catalog/catalog.ts';
 import { checkpointSqlite, transferCatalog, type TableCheck } from '../catalog/catalog-transfer.ts';
 import { describeLocation, isPostgresLocation } from '../catalog-location.ts';
 import { LifeboatError } from '../errors.ts';
@@ -38,6 +41,7 @@ export async function catalogCommand(rest: string[], values: CliValues, out: Out
     });
     checkpointSqlite(sqlite);
     setAside = await moveCatalogTo(home, to);
+    recordMove(home, to, sqlite, checks, setAside);
   } finally {
     await claim.close();
   }
@@ -52,6 +56,23 @@ export async function catalogCommand(rest: string[], values: CliValues, out: Out
   );
   out.print(lines.join('\n'), { to: describeLocation(to), seconds, setAside, tables: checks });
   return 0;
+}
+
+/** The move in the audit log of the catalog it made, by the OS user who ran it (the command opens no
+ * engine, so no sign-in is asked: whoever can write the home could copy its catalog anyway). */
+function recordMove(home: string, to: string, from: string, checks: readonly TableCheck[], keptAs: string): void {
+  const catalog = Catalog.open(to, homePaths(home).auditAnchors);
+  try {
+    catalog.audit(identityLabel(osCaller()), 'catalog.migrated', null, {
+      from,
+      to: describeLocation(to),
+      tables: checks.length,
+      rows: checks.reduce((sum, check) => sum + check.rows, 0),
+      keptAs,
+    });
+  } finally {
+    catalog.close();
+  }
 }
 
 /** The home's socket, held as an engine holds it: refused while an engine serves the home, and

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -148,7 +149,18 @@ test('catalog migrate: a populated home moves to PostgreSQL, checked; refusals c
   assert.deepEqual(sqliteCounts(report.setAside), counts, 'the kept file is whole');
 
   const after = snapshotOf(catalogLocation(home));
-  assert.deepEqual(after, before, 'the home reads the same on PostgreSQL');
+  // The move itself is the audit log's newest entry, by the OS user; the rest reads the same.
+  const [move, ...audit] = after.audit;
+  assert.equal(move?.action, 'catalog.migrated');
+  assert.equal(move?.actor, `os:${userInfo().username}`);
+  assert.match(String(move?.details), /"keptAs":".*catalog\.sqlite\.migrated-/);
+  assert.deepEqual({ ...after, audit }, before, 'the home reads the same on PostgreSQL');
+  const reopened = Catalog.open(catalogLocation(home), join(home, 'audit', 'anchors.log'));
+  try {
+    assert.equal(reopened.verifyAudit().intact, true, 'the audit chain and its anchors hold across the move');
+  } finally {
+    reopened.close();
+  }
   const pg = new PostgresCatalogDatabase(target);
   try {
     const names = pg.raw('SELECT count(*)::int AS n FROM file_names').rows[0]?.n;
