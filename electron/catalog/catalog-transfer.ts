@@ -43,10 +43,20 @@ type ContentIndex = { name: string; column: string; content: string; contentRowi
 /** The home's SQLite catalog, read-only, with integers as bigint (an id past 2^53 stays exact). */
 export function openSourceCatalog(path: string): Database.Database {
   if (!existsSync(path)) throw new LifeboatError('not-found', `no SQLite catalog at ${path}`);
-  const source = new Database(path, { readonly: true, fileMustExist: true });
-  source.defaultSafeIntegers(true);
-  source.pragma('busy_timeout = 5000');
-  const version = Number(source.pragma('user_version', { simple: true }));
+  let source: Database.Database | null = null;
+  let version: number;
+  try {
+    source = new Database(path, { readonly: true, fileMustExist: true });
+    source.defaultSafeIntegers(true);
+    source.pragma('busy_timeout = 5000');
+    version = Number(source.pragma('user_version', { simple: true }));
+    // A damaged file is refused whole before anything is copied, not found out table by table.
+    const check = String(source.pragma('quick_check', { simple: true }));
+    if (check !== 'ok') throw new Error(`SQLite's quick_check: ${check}`);
+  } catch (error) {
+    source?.close();
+    throw new LifeboatError('invalid-source', `the SQLite catalog ${path} is damaged (${(error as Error).message}): nothing was moved`);
+  }
   if (version !== newestVersion) {
     source.close();
     if (version > newestVersion)
@@ -113,7 +123,7 @@ function refuseUnlessEmpty(url: string): void {
 function copyAndCheck(source: Database.Database, target: PostgresCatalogDatabase, progress?: TransferProgress): TableCheck[] {
   const { tables, indexes } = sourceTables(source);
   const plans = tables.map((name) => planOf(source, target, name));
-  for (const plan of plans) copyTable(source, target, plan, progress);
+  for (const plan of plans) refusingWhatCannotMove(plan.name, () => copyTable(source, target, plan, progress));
   for (const index of indexes)
     target.raw(
       `INSERT INTO ${quote(index.name)} (rowid, ${quote(index.column)}) SELECT ${quote(index.contentRowid)}, ${quote(index.column)} FROM ${quote(index.content)}`,
@@ -132,6 +142,18 @@ function copyAndCheck(source: Database.Database, target: PostgresCatalogDatabase
     checks.push({ table: plan.name, ...want });
   }
   return checks;
+}
+
+/** Runs one table's copy; a row PostgreSQL will not store (text holding a NUL, which SQLite keeps)
+ * or a page SQLite cannot read midway is the operator's one clear error, naming the table; the
+ * copy's transaction is rolled back around it. */
+function refusingWhatCannotMove(table: string, copy: () => void): void {
+  try {
+    copy();
+  } catch (error) {
+    if (error instanceof LifeboatError) throw error;
+    throw new LifeboatError('invalid-source', `table ${table} cannot be moved as it is (${(error as Error).message}): nothing was moved`);
+  }
 }
 
 /** The tables to copy, parents before children (from SQLite's own foreign keys), and the FTS5
