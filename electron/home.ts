@@ -100,7 +100,7 @@ export function catalogLocation(home: string): string {
  * password). Refused when the home's catalog is already elsewhere: a home with a SQLite catalog
  * moves it with `lifeboat catalog migrate`, so nothing it knows is left behind. */
 export async function useCatalog(home: string, url: string): Promise<void> {
-  if (!isPostgresLocation(url)) throw new LifeboatError('bad-request', `--catalog takes a postgresql:// URL, not ${url}`);
+  if (!isPostgresLocation(url)) throw new LifeboatError('bad-request', '--catalog takes a postgresql:// URL'); // never echoed: it may hold a password
   const current = catalogLocation(home);
   if (current === url) return;
   if (isPostgresLocation(current))
@@ -121,7 +121,7 @@ export async function useCatalog(home: string, url: string): Promise<void> {
  * home or one whose catalog is the URL (a SQLite file left beside it is then only a fallback, and
  * a second call finishes setting it aside). Returns the path the SQLite file was moved to. */
 export async function moveCatalogTo(home: string, url: string, now = new Date()): Promise<string> {
-  if (!isPostgresLocation(url)) throw new LifeboatError('bad-request', `the catalog moves to a postgresql:// URL, not ${url}`);
+  if (!isPostgresLocation(url)) throw new LifeboatError('bad-request', 'the catalog moves to a postgresql:// URL'); // never echoed: it may hold a password
   const current = catalogLocation(home);
   if (isPostgresLocation(current) && current !== url)
     throw new LifeboatError('conflict', `this home's catalog is ${describeLocation(current)}, not ${describeLocation(url)}`);

@@ -12,6 +12,9 @@ import { newestVersion } from './migrations/index.ts';
 import { PostgresCatalogDatabase } from './postgres/postgres-database.ts';
 
 /** One table as checked on both sides: its rows and the SHA-256 of them (hex). */
+/** How long one statement of the copy may take: hours, not the engine's two minutes. */
+const BULK_ANSWER_WITHIN_MS = 6 * 3600_000;
+
 export type TableCheck = { table: string; rows: number; sha256: string };
 
 export type TransferProgress = (table: string, copied: number, total: number) => void;
@@ -77,8 +80,10 @@ export function transferCatalog(sqlitePath: string, url: string, progress?: Tran
   const source = openSourceCatalog(sqlitePath);
   try {
     refuseUnlessEmpty(url);
-    const target = openCatalogDatabase(url);
-    if (!(target instanceof PostgresCatalogDatabase)) throw new LifeboatError('bad-request', `${url} is not a PostgreSQL catalog`);
+    // A big file index's copy and checks take longer than an engine's statements may.
+    const target = openCatalogDatabase(url, { answerWithinMs: BULK_ANSWER_WITHIN_MS });
+    if (!(target instanceof PostgresCatalogDatabase))
+      throw new LifeboatError('bad-request', `${describeLocation(url)} is not a PostgreSQL catalog`);
     try {
       // The snapshot read is one read transaction: every table as of one moment.
       source.exec('BEGIN');
@@ -135,9 +140,11 @@ function copyAndCheck(source: Database.Database, target: PostgresCatalogDatabase
     const want = hashSqlite(source, plan);
     const got = hashPostgres(target, plan);
     if (want.rows !== got.rows || want.sha256 !== got.sha256)
+      // A value PostgreSQL keeps otherwise than SQLite (a damaged file can hold a REAL where the
+      // schema says INTEGER) is the source's to fix; the copy is not committed either way.
       throw new LifeboatError(
-        'internal',
-        `table ${plan.name} differs after the copy (SQLite: ${want.rows} rows, ${want.sha256.slice(0, 16)}; PostgreSQL: ${got.rows} rows, ${got.sha256.slice(0, 16)}): nothing was committed`,
+        'invalid-source',
+        `table ${plan.name} cannot be moved as it is: it differs after the copy (SQLite: ${want.rows} rows, ${want.sha256.slice(0, 16)}; PostgreSQL: ${got.rows} rows, ${got.sha256.slice(0, 16)}), so nothing was committed; check the file with \`sqlite3 <file> 'PRAGMA integrity_check'\``,
       );
     checks.push({ table: plan.name, ...want });
   }

@@ -19,9 +19,7 @@ import {
 } from '../../shared/domain.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import { manifestSha256 } from '../repository/manifest-seal.ts';
-import { openCatalogDatabase, openCatalogReadOnly, type CatalogDatabase } from './database.ts';
-import { describeLocation } from '../catalog-location.ts';
-import { PostgresCatalogDatabase } from './postgres/postgres-database.ts';
+import { openCatalogDatabase, openCatalogReadOnly, type CatalogDatabase, type OpenOptions } from './database.ts';
 import { FileIndex } from './file-index.ts';
 import { InstantCatalog } from './instant-catalog.ts';
 import { ArrayCatalog } from './array-catalog.ts';
@@ -142,8 +140,8 @@ export class Catalog {
   }
 
   /** `anchorsPath`: where the audit log's head is anchored outside the table (audit-anchors.ts). */
-  static open(path: string, anchorsPath = join(dirname(path), 'audit', 'anchors.log')): Catalog {
-    const catalog = new Catalog(openCatalogDatabase(path));
+  static open(path: string, anchorsPath = join(dirname(path), 'audit', 'anchors.log'), options: OpenOptions = {}): Catalog {
+    const catalog = new Catalog(openCatalogDatabase(path, options));
     catalog.anchorsPath = anchorsPath;
     return catalog;
   }
@@ -153,16 +151,6 @@ export class Catalog {
   static openReadOnly(path: string): Catalog | null {
     const db = openCatalogReadOnly(path);
     return db ? new Catalog(db) : null;
-  }
-
-  /** Refuses a second engine on a PostgreSQL catalog another engine uses (see
-   * PostgresCatalogDatabase.claimForEngine); a SQLite catalog is its home's, which the home claim guards. */
-  claimForEngine(location: string): void {
-    if (this.db instanceof PostgresCatalogDatabase && !this.db.claimForEngine())
-      throw new LifeboatError(
-        'conflict',
-        `another engine uses the catalog ${describeLocation(location)}: one engine per PostgreSQL catalog until engines share a job queue (docs/catalog-postgresql.md)`,
-      );
   }
 
   private anchorsPath = '';

@@ -30,18 +30,36 @@ export interface CatalogDatabase {
   close(): unknown;
 }
 
-export function openCatalogDatabase(location: string): CatalogDatabase {
-  const db = isPostgresLocation(location) ? new PostgresCatalogDatabase(location) : openSqlite(location);
-  const current = schemaVersion(db);
-  if (current > newestVersion) {
+export type OpenOptions = {
+  /** For an engine: a PostgreSQL catalog another engine uses is refused before anything is
+   * migrated (PostgresCatalogDatabase.claimForEngine); a SQLite one is its home's. */
+  forEngine?: boolean;
+  /** How long one PostgreSQL statement may take (a bulk copy asks for more than the default). */
+  answerWithinMs?: number;
+};
+
+export function openCatalogDatabase(location: string, options: OpenOptions = {}): CatalogDatabase {
+  const db = isPostgresLocation(location)
+    ? new PostgresCatalogDatabase(location, options.answerWithinMs === undefined ? {} : { answerWithinMs: options.answerWithinMs })
+    : openSqlite(location);
+  try {
+    if (options.forEngine && db instanceof PostgresCatalogDatabase && !db.claimForEngine())
+      throw new LifeboatError(
+        'conflict',
+        `another engine uses the catalog ${describeLocation(location)}: one engine per PostgreSQL catalog until engines share a job queue (docs/catalog-postgresql.md)`,
+      );
+    const current = schemaVersion(db);
+    if (current > newestVersion)
+      throw new LifeboatError(
+        'conflict',
+        `catalog ${describeLocation(location)} was written by a newer Lifeboat (schema ${current}, this one knows ${newestVersion})`,
+      );
+    migrateTo(db, newestVersion);
+    return db;
+  } catch (error) {
     db.close();
-    throw new LifeboatError(
-      'conflict',
-      `catalog ${describeLocation(location)} was written by a newer Lifeboat (schema ${current}, this one knows ${newestVersion})`,
-    );
+    throw error;
   }
-  migrateTo(db, newestVersion);
-  return db;
 }
 
 function openSqlite(path: string): Database.Database {
@@ -65,7 +83,12 @@ export function openCatalogReadOnly(location: string): CatalogDatabase | null {
     sqlite.pragma('busy_timeout = 5000');
     db = sqlite;
   }
-  if (schemaVersion(db) === newestVersion) return db;
+  try {
+    if (schemaVersion(db) === newestVersion) return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   db.close();
   return null;
 }

@@ -10,7 +10,7 @@ import { Catalog } from '../catalog/catalog.ts';
 import { checkpointSqlite, transferCatalog, type TableCheck } from '../catalog/catalog-transfer.ts';
 import { describeLocation, isPostgresLocation } from '../catalog-location.ts';
 import { LifeboatError } from '../errors.ts';
-import { homePaths, moveCatalogTo } from '../home.ts';
+import { catalogLocation, homePaths, moveCatalogTo } from '../home.ts';
 import { listenLocalSocket, type LocalSocketServer } from '../rpc/local-socket.ts';
 import { UsageError, type Output } from './cli-output.ts';
 import type { CliValues } from './options.ts';
@@ -27,8 +27,11 @@ export async function catalogCommand(rest: string[], values: CliValues, out: Out
   if (to === undefined || !isPostgresLocation(to)) throw new UsageError('--to takes the postgresql:// URL of an empty database');
   const home = resolve(from.slice('sqlite:'.length));
   const sqlite = join(home, 'catalog.sqlite');
-  if (existsSync(join(home, 'catalog.location')))
+  if (existsSync(join(home, 'catalog.location'))) {
+    // A move that stopped after pointing the home at PostgreSQL only has the SQLite file to set aside.
+    if (catalogLocation(home) === to && existsSync(sqlite)) return finishSettingAside(home, to, out);
     throw new LifeboatError('conflict', `${home}'s catalog is already on PostgreSQL (${join(home, 'catalog.location')})`);
+  }
   if (!existsSync(sqlite)) throw new LifeboatError('not-found', `${home} has no SQLite catalog (no ${sqlite})`);
 
   const claim = await claimHome(home);
@@ -41,7 +44,12 @@ export async function catalogCommand(rest: string[], values: CliValues, out: Out
     });
     checkpointSqlite(sqlite);
     setAside = await moveCatalogTo(home, to);
-    recordMove(home, to, sqlite, checks, setAside);
+    try {
+      recordMove(home, to, sqlite, checks, setAside);
+    } catch (error) {
+      // The move is done and checked; only its audit entry is missing, and saying the move failed would mislead.
+      process.stderr.write(`lifeboat: the catalog moved, but its audit entry could not be written: ${(error as Error).message}\n`);
+    }
   } finally {
     await claim.close();
   }
@@ -56,6 +64,23 @@ export async function catalogCommand(rest: string[], values: CliValues, out: Out
   );
   out.print(lines.join('\n'), { to: describeLocation(to), seconds, setAside, tables: checks });
   return 0;
+}
+
+/** Sets the SQLite file aside for a move whose copy was committed and whose home already points at
+ * PostgreSQL (the command stopped in between). */
+async function finishSettingAside(home: string, to: string, out: Output): Promise<number> {
+  const claim = await claimHome(home);
+  try {
+    const setAside = await moveCatalogTo(home, to);
+    out.print(`the move to ${describeLocation(to)} was already committed; the SQLite catalog is now kept as ${setAside}`, {
+      to: describeLocation(to),
+      setAside,
+      tables: [],
+    });
+    return 0;
+  } finally {
+    await claim.close();
+  }
 }
 
 /** The move in the audit log of the catalog it made, by the OS user who ran it (the command opens no

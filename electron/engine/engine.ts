@@ -305,8 +305,7 @@ export class Engine {
         formerSealer: options.formerSealer,
         source,
       });
-      catalog = Catalog.open(paths.catalog, paths.auditAnchors);
-      catalog.claimForEngine(paths.catalog);
+      catalog = Catalog.open(paths.catalog, paths.auditAnchors, { forEngine: true });
       const repository = await Repository.openOrCreate(join(paths.repositories, DEFAULT_REPOSITORY), DEFAULT_REPOSITORY, options.blockSize);
       catalog.ensureRepository({
         id: repository.info.id,

@@ -167,3 +167,50 @@ test(
     }
   },
 );
+
+test(
+  "an engine's claim is taken again on a new connection, or every statement fails; a server that stops answering is given up on, and the next statement gets its own answer",
+  { skip },
+  async () => {
+    assert.ok(server);
+    const url = await freshDatabase();
+    const admin = new PostgresCatalogDatabase(server.url);
+    const engineA = new PostgresCatalogDatabase(url, { answerWithinMs: 3000 });
+    const engineB = new PostgresCatalogDatabase(url);
+    const backendOf = (db: PostgresCatalogDatabase): number => Number(db.raw('SELECT pg_backend_pid() AS pid').rows[0]?.pid);
+    const pause = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    try {
+      assert.equal(engineA.claimForEngine(), true);
+      assert.equal(engineB.claimForEngine(), false, 'held by A');
+
+      // A's connection drops while nobody else takes the claim: A's next statement reconnects and holds it again.
+      admin.raw('SELECT pg_terminate_backend($1)', [backendOf(engineA)]);
+      pause(300);
+      assert.deepEqual(engineA.raw('SELECT 1 AS one').rows, [{ one: 1 }]);
+      assert.equal(engineB.claimForEngine(), false, 'A took its claim again with its new connection');
+
+      // A server process that stops answering: A gives up after its limit, and the reply that comes
+      // late is never taken for the answer to A's next statement.
+      const stopped = backendOf(engineA);
+      process.kill(stopped, 'SIGSTOP');
+      try {
+        assert.throws(() => engineA.raw('SELECT 41 AS answer'), { code: 'unavailable', message: /did not answer within 3 s/ });
+      } finally {
+        process.kill(stopped, 'SIGCONT');
+      }
+      admin.raw('SELECT pg_terminate_backend($1)', [stopped]);
+      pause(300);
+      assert.deepEqual(engineA.raw('SELECT 42 AS answer').rows, [{ answer: 42 }], 'its own answer, on a new connection');
+
+      // A's connection drops and B takes the claim meanwhile: A's statements fail, never run unclaimed.
+      admin.raw('SELECT pg_terminate_backend($1)', [backendOf(engineA)]);
+      pause(300);
+      assert.equal(engineB.claimForEngine(), true);
+      assert.throws(() => engineA.raw('SELECT 1 AS one'), { code: 'unavailable', message: /another session holds it now/ });
+    } finally {
+      engineA.close();
+      engineB.close();
+      admin.close();
+    }
+  },
+);

@@ -16,7 +16,7 @@ import type { ArgumentsOf, CatalogDatabase, CatalogStatement, TransactionBody } 
 import { LifeboatError } from '../../errors.ts';
 import type { Migration } from '../migrations/index.ts';
 import { toPostgresQuery, toPostgresSchema } from './dialect.ts';
-import { PostgresError, SyncPostgres, type QueryResult } from './sync-postgres.ts';
+import { PostgresError, SyncPostgres, type QueryResult, type SyncPostgresOptions } from './sync-postgres.ts';
 
 const MIGRATION_LOCK = 0x4c69666562; // "Lifeb"
 const ENGINE_LOCK = 0x4c69666545; // "LifeE"
@@ -64,9 +64,9 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
   private readonly translated = new Map<string, string>();
   private readonly primaryKeys = new Map<string, readonly string[]>();
 
-  constructor(url: string, options: { readonly?: boolean } = {}) {
+  constructor(url: string, options: SyncPostgresOptions = {}) {
     this.readonly = options.readonly ?? false;
-    this.connection = new SyncPostgres(url, this.readonly);
+    this.connection = new SyncPostgres(url, options);
   }
 
   prepare(sql: string): CatalogStatement {
@@ -160,9 +160,10 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
   /** Takes the catalog for this engine alone: a session advisory lock, held while the connection
    * lives and let go by the server when it ends, even if the engine is killed. Until engines share
    * a job queue, a second engine on the same catalog would take the first one's running jobs for
-   * interrupted at its start; false when another engine holds it. */
+   * interrupted at its start; false when another engine holds it. A connection that is lost and
+   * made again takes the lock again, or fails every statement: the claim is never silently gone. */
   claimForEngine(): boolean {
-    return this.raw(`SELECT pg_try_advisory_lock(${ENGINE_LOCK}) AS claimed`).rows[0]?.claimed === 1;
+    return this.connection.query(`SELECT pg_try_advisory_lock(${ENGINE_LOCK}) AS claimed`, [], { keep: true }).rows[0]?.claimed === 1;
   }
 
   schemaVersion(): number {
@@ -177,6 +178,8 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
     for (const migration of migrations) {
       if (migration.version > target) break;
       this.transaction(() => {
+        // Another engine's migration is waited for (to the statement timeout), not failed after 5 s.
+        this.raw('SET LOCAL lock_timeout = 0');
         this.raw(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
         const current = this.schemaVersion();
         if (migration.version <= current) return;
@@ -192,14 +195,15 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
   }
 
   /** Sets every identity counter past its column's largest value: rows copied in keep their ids,
-   * and the next one inserted without an id must not collide with them. */
+   * and the next one inserted without an id must not collide with them. Never backwards: a
+   * counter already past the largest value (ids taken and not yet committed) stays past it. */
   moveIdentitiesPastLargest(): void {
     const identities = this.raw(
       "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() AND is_identity = 'YES'",
     ).rows as { table_name: string; column_name: string }[];
     for (const { table_name: table, column_name: column } of identities)
       this.raw(
-        `SELECT setval(pg_get_serial_sequence('${table}', '${column}'), COALESCE((SELECT max(${column}) FROM ${table}), 0) + 1, false)`,
+        `SELECT setval(counter, GREATEST(COALESCE((SELECT max("${column}") FROM "${table}"), 0) + 1, nextval(counter)), false) FROM pg_get_serial_sequence('"${table}"', '${column}') AS counter`,
       );
   }
 

@@ -4,15 +4,27 @@
 import { workerData, type MessagePort } from 'node:worker_threads';
 import pg from 'pg';
 
-/** `guarded`: inside a transaction, the statement runs under a savepoint, so that its failure
- * fails it alone (as in SQLite) instead of aborting the whole transaction. `bound`: inside a
- * transaction, so a lost connection fails it rather than being replaced. */
-export type QueryRequest = { sql: string; params: readonly unknown[]; guarded: boolean; bound: boolean };
+/** `id`: echoed by the reply. `guarded`: inside a transaction, the statement runs under a
+ * savepoint, so that its failure fails it alone (as in SQLite) instead of aborting the whole
+ * transaction. `bound`: inside a transaction, so a lost connection fails it rather than being
+ * replaced. `keep`: a session lock (its first column true when taken) that every new connection
+ * takes again, or the connection is refused: a lock let go with a lost connection is not silently
+ * gone. */
+export type QueryRequest = { id: number; sql: string; params: readonly unknown[]; guarded: boolean; bound: boolean; keep: boolean };
 export type QueryReply =
-  | { ok: true; rows: Record<string, unknown>[]; rowCount: number }
-  | { ok: false; message: string; code: string | null; detail: string | null };
+  | { id: number; ok: true; rows: Record<string, unknown>[]; rowCount: number }
+  | { id: number; ok: false; message: string; code: string | null; detail: string | null };
 
-const { url, flag, port, readonly } = workerData as { url: string; flag: SharedArrayBuffer; port: MessagePort; readonly: boolean };
+const { url, flag, port, readonly, statementTimeoutMs, keptLocks } = workerData as {
+  url: string;
+  flag: SharedArrayBuffer;
+  port: MessagePort;
+  readonly: boolean;
+  statementTimeoutMs: number;
+  /** The session locks this connection holds (see QueryRequest.keep), taken again on every new
+   * connection; a worker that replaces a stuck one starts with its predecessor's. */
+  keptLocks: { sql: string; params: unknown[] }[];
+};
 const signal = new Int32Array(flag);
 
 // SQLite hands the catalog numbers; so does this: int8 (counts, sizes, ids) and numeric (sums),
@@ -39,7 +51,18 @@ async function connected(): Promise<pg.Client> {
   await fresh.connect();
   // As SQLite's busy_timeout: a lock another engine holds is waited for, then the statement fails.
   await fresh.query("SET lock_timeout = '5s'");
+  // The server gives up on a statement before the engine's thread gives up on the server.
+  await fresh.query(`SET statement_timeout = ${Math.round(statementTimeoutMs)}`);
   if (readonly) await fresh.query('SET default_transaction_read_only = on');
+  for (const lock of keptLocks) {
+    const taken = await fresh.query({ text: lock.sql, values: lock.params, rowMode: 'array' });
+    if (taken.rows[0]?.[0] !== 1) {
+      await fresh.end().catch(() => undefined);
+      throw Object.assign(new Error('a lock this connection held was let go with its lost connection, and another session holds it now'), {
+        code: 'LOCK_LOST',
+      });
+    }
+  }
   client = fresh;
   return fresh;
 }
@@ -76,10 +99,18 @@ port.on('message', (request: QueryRequest) => {
       if (request.guarded) await db.query('RELEASE SAVEPOINT lifeboat_statement');
       // A script of several statements answers with one result each: the last one counts.
       const last = Array.isArray(result) ? (result.at(-1) as pg.QueryResult) : result;
-      answer({ ok: true, rows: last?.rows ?? [], rowCount: last?.rowCount ?? 0 });
+      if (request.keep && last?.rows[0] !== undefined && Object.values(last.rows[0])[0] === 1)
+        keptLocks.push({ sql: request.sql, params: request.params.map(asBuffer) });
+      answer({ id: request.id, ok: true, rows: last?.rows ?? [], rowCount: last?.rowCount ?? 0 });
     } catch (error) {
       const failure = error as { message?: string; code?: string; detail?: string };
-      answer({ ok: false, message: failure.message ?? String(error), code: failure.code ?? null, detail: failure.detail ?? null });
+      answer({
+        id: request.id,
+        ok: false,
+        message: failure.message ?? String(error),
+        code: failure.code ?? null,
+        detail: failure.detail ?? null,
+      });
     }
   })();
 });
