@@ -6,29 +6,10 @@ import { existsSync } from 'node:fs';
 import { LifeboatError } from '../errors.ts';
 import { migrations, newestVersion } from './migrations/index.ts';
 import { describeLocation, isPostgresLocation } from '../catalog-location.ts';
+import type { CatalogDatabase } from './database-types.ts';
 import { PostgresCatalogDatabase } from './postgres/postgres-database.ts';
 
-/** A prepared statement, as both backends run it: to its end before returning. */
-export interface CatalogStatement {
-  run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
-  get(...params: unknown[]): unknown;
-  all(...params: unknown[]): unknown[];
-}
-
-// better-sqlite3's own constraint on a transaction's function, so its Database fits the interface.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type TransactionBody = (...params: any[]) => unknown;
-export type ArgumentsOf<F extends TransactionBody> = F extends (...params: infer A) => unknown ? A : never;
-
-/** What the catalog asks of its database: better-sqlite3's Database has this shape, and the
- * PostgreSQL backend gives it too (postgres/postgres-database.ts). */
-export interface CatalogDatabase {
-  readonly readonly: boolean;
-  prepare(sql: string): CatalogStatement;
-  transaction<F extends TransactionBody>(fn: F): (...params: ArgumentsOf<F>) => ReturnType<F>;
-  exec(sql: string): unknown;
-  close(): unknown;
-}
+export type { ArgumentsOf, CatalogDatabase, CatalogStatement, TransactionBody } from './database-types.ts';
 
 export type OpenOptions = {
   /** For an engine: a PostgreSQL catalog another engine uses is refused before anything is

@@ -12,7 +12,7 @@
 // - after each migration, identity counters move past the largest id (SQLite assigns max + 1).
 // The schema version is a one-row table (SQLite keeps it in user_version). Migrations take an
 // advisory lock, so two engines that open a new catalog at once apply each migration once.
-import type { ArgumentsOf, CatalogDatabase, CatalogStatement, TransactionBody } from '../database.ts';
+import type { ArgumentsOf, CatalogDatabase, CatalogStatement, TransactionBody } from '../database-types.ts';
 import { LifeboatError } from '../../errors.ts';
 import type { Migration } from '../migrations/index.ts';
 import { toPostgresQuery, toPostgresSchema } from './dialect.ts';
