@@ -62,8 +62,14 @@ export class MoverProcess {
   }
 
   /** The `nth` event named `event` (past or to come); bounded by `timeoutMs`. */
-  async waitFor(event: string, timeoutMs = 30_000, nth = 1): Promise<MoverEvent> {
-    const found = (): MoverEvent | undefined => this.events.filter((candidate) => candidate.event === event)[nth - 1];
+  waitFor(event: string, timeoutMs = 30_000, nth = 1): Promise<MoverEvent> {
+    return this.waitForWhere(event, (_, index) => index === nth - 1, timeoutMs);
+  }
+
+  /** The first event named `event` (past or to come) that `matches`, e.g. the one of a given task:
+   * a count read before an earlier test's late event arrives would pick that one instead. */
+  async waitForWhere(event: string, matches: (seen: MoverEvent, index: number) => boolean, timeoutMs = 30_000): Promise<MoverEvent> {
+    const found = (): MoverEvent | undefined => this.events.filter((candidate) => candidate.event === event).find(matches);
     const already = found();
     if (already) return already;
     return new Promise((resolve, reject) => {
