@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Catalog } from '../electron/catalog/catalog.ts';
-import { postgresBin, startPostgres } from '../scripts/peers/postgresql.ts';
+import { postgresMissing, startPostgres } from '../scripts/peers/postgresql.ts';
 import { newJobRecord } from '../electron/jobs/job-record.ts';
 import { median, timed } from './common.ts';
 
@@ -82,8 +82,9 @@ async function measure(catalog: Catalog): Promise<Figures> {
 
 export async function catalogBench(root: string): Promise<void> {
   console.log(`Lifeboat bench, catalog look-ups on SQLite and PostgreSQL: ${RUNS} runs each, medians`);
-  if (postgresBin() === null) {
-    console.log('  PostgreSQL is not installed (apt-get install postgresql): the comparison is skipped');
+  const missing = postgresMissing();
+  if (missing !== null) {
+    console.log(`  ${missing}: the comparison is skipped`);
     return;
   }
   const work = await mkdtemp(join(root, 'catalog-'));

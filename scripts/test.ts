@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildAll } from './build.ts';
-import { postgresBin } from './peers/postgresql.ts';
+import { postgresMissing } from './peers/postgresql.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'node_modules', '.bin');
@@ -60,7 +60,8 @@ const onPostgres = [
   'platform-key',
   'item-containment',
 ];
-if (postgresBin() === null) console.log('# the PostgreSQL pass is skipped: PostgreSQL is not installed (apt-get install postgresql)');
+const missing = postgresMissing();
+if (missing !== null) console.log(`# the PostgreSQL pass is skipped: ${missing}`);
 else
   step(
     process.execPath,

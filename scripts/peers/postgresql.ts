@@ -35,9 +35,16 @@ export function postgresBin(): string | null {
   return newest === undefined ? null : join(VERSIONS_DIR, newest, 'bin');
 }
 
+/** Why no PostgreSQL can be started here, or null when one can. */
+export function postgresMissing(): string | null {
+  return postgresBin() === null
+    ? `PostgreSQL is not installed (no ${VERSIONS_DIR}/<version>/bin/pg_ctl): apt-get install postgresql`
+    : null;
+}
+
 export async function startPostgres(): Promise<PostgresPeer> {
   const bin = postgresBin();
-  if (bin === null) throw new Error(`PostgreSQL is not installed (no ${VERSIONS_DIR}/<version>/bin/pg_ctl): apt-get install postgresql`);
+  if (bin === null) throw new Error(postgresMissing() ?? 'PostgreSQL is not installed');
   const dir = await mkdtemp('/tmp/lifeboat-pg-');
   const asRoot = userInfo().uid === 0;
   // As root, every PostgreSQL program runs as `postgres` (runuser), which must own the folder.

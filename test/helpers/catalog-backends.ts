@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { after, test, type TestContext } from 'node:test';
 import { Catalog } from '../../electron/catalog/catalog.ts';
-import { postgresBin, startPostgres, type PostgresPeer } from '../../scripts/peers/postgresql.ts';
+import { postgresMissing, startPostgres, type PostgresPeer } from '../../scripts/peers/postgresql.ts';
 import { tempDir } from './env.ts';
 
 export type CatalogBackend = {
@@ -59,19 +59,28 @@ export async function freshPostgresDatabase(): Promise<string> {
 
 /** Why PostgreSQL tests cannot run here, or false when they can. */
 export function postgresSkip(): string | false {
-  return postgresBin() === null ? 'PostgreSQL is not installed (apt-get install postgresql)' : false;
+  return postgresMissing() ?? false;
+}
+
+/** This file's PostgreSQL server, for tests that need more than a fresh catalog (an admin
+ * connection, a database of their own): started when first asked for, stopped after the file's
+ * tests. Call where tests are declared, as catalogBackends. */
+export function postgresForThisFile(): { skip: string | false; server: () => Promise<PostgresPeer> } {
+  const skip = postgresSkip();
+  if (skip === false) stopAfterAll();
+  return { skip, server };
 }
 
 /** Call where tests are declared (top level, or a describe body), not inside a test. */
 export function catalogBackends(): CatalogBackend[] {
-  if (postgresSkip() === false) stopAfterAll();
+  const { skip } = postgresForThisFile();
   const reopen = (location: string, anchors: string) => Catalog.open(location, anchors);
   const sqlite = async () => join(await tempDir(), 'catalog.sqlite');
   return [
     { name: 'sqlite', skip: false, location: sqlite, open: async () => reopen(await sqlite(), await anchorsIn()), reopen },
     {
       name: 'postgresql',
-      skip: postgresSkip(),
+      skip,
       location: freshPostgresDatabase,
       open: async () => reopen(await freshPostgresDatabase(), await anchorsIn()),
       reopen,

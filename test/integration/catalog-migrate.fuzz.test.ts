@@ -6,23 +6,16 @@
 import assert from 'node:assert/strict';
 import { copyFile, open, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import fc from 'fast-check';
 import { Catalog } from '../../electron/catalog/catalog.ts';
 import { transferCatalog } from '../../electron/catalog/catalog-transfer.ts';
 import { PostgresCatalogDatabase } from '../../electron/catalog/postgres/postgres-database.ts';
 import { LifeboatError } from '../../electron/errors.ts';
-import { postgresBin, startPostgres, type PostgresPeer } from '../../scripts/peers/postgresql.ts';
+import { postgresForThisFile } from '../helpers/catalog-backends.ts';
 import { tempDir } from '../helpers/env.ts';
 
-const skip = postgresBin() === null ? 'PostgreSQL is not installed (apt-get install postgresql)' : false;
-let server: PostgresPeer | null = null;
-before(async () => {
-  if (!skip) server = await startPostgres();
-});
-after(async () => {
-  await server?.stop();
-});
+const { skip, server } = postgresForThisFile();
 
 /** A catalog with points, jobs' rows, a file index and audit entries: every kind of page. */
 async function filledCatalog(dir: string): Promise<string> {
@@ -83,8 +76,7 @@ function holdsRows(url: string): boolean {
 }
 
 test('a damaged SQLite catalog is moved whole or refused with one clear error, the target left empty', { skip }, async () => {
-  assert.ok(server);
-  const peer = server;
+  const peer = await server();
   const dir = await tempDir();
   const original = await filledCatalog(dir);
   const size = (await stat(original)).size;

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { Catalog } from '../../electron/catalog/catalog.ts';
@@ -16,7 +16,7 @@ import { PostgresCatalogDatabase } from '../../electron/catalog/postgres/postgre
 import { catalogLocation } from '../../electron/home.ts';
 import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { freePort } from '../../scripts/peers/free-port.ts';
-import { startPostgres, type PostgresPeer } from '../../scripts/peers/postgresql.ts';
+import { freshPostgresDatabase, postgresForThisFile } from '../helpers/catalog-backends.ts';
 import { tempDir } from '../helpers/env.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
@@ -34,18 +34,7 @@ async function lifeboat(args: string[]): Promise<Ended> {
   }
 }
 
-let peer: PostgresPeer;
-let admin: PostgresCatalogDatabase;
-
-before(async () => {
-  peer = await startPostgres();
-  admin = new PostgresCatalogDatabase(peer.url);
-});
-
-after(async () => {
-  admin?.close();
-  await peer?.stop();
-});
+const { skip } = postgresForThisFile();
 
 /** What the home's catalog tells: VMs, their points, jobs (with their events) and the audit log. */
 function snapshotOf(location: string) {
@@ -76,7 +65,7 @@ function sqliteCounts(path: string): Map<string, number> {
   }
 }
 
-test('catalog migrate: a populated home moves to PostgreSQL, checked; refusals change nothing', async () => {
+test('catalog migrate: a populated home moves to PostgreSQL, checked; refusals change nothing', { skip }, async () => {
   const home = join(await tempDir(), 'home');
   const lab = await lifeboat(['--home', home, '--json', 'lab', 'create', '--vms', '2', '--points', '2', '--disk-mib', '16']);
   assert.equal(lab.code, 0, lab.stderr);
@@ -93,7 +82,7 @@ test('catalog migrate: a populated home moves to PostgreSQL, checked; refusals c
     assert.ok(existsSync(sqlite), 'catalog.sqlite is still there');
     assert.ok(!existsSync(join(home, 'catalog.location')), 'the home still uses its SQLite catalog');
   };
-  const busy = await peer.newDatabase();
+  const busy = await freshPostgresDatabase();
   const other = openCatalogDatabase(busy);
   other.prepare('INSERT INTO settings (key, value) VALUES (?, ?)').run('four-eyes', 'on');
   other.close();
@@ -111,7 +100,7 @@ test('catalog migrate: a populated home moves to PostgreSQL, checked; refusals c
   assert.match(gone.stderr, /cannot (be )?reach/);
   untouched();
 
-  const target = await peer.newDatabase();
+  const target = await freshPostgresDatabase();
   const notSqlite = await lifeboat(['catalog', 'migrate', '--from', home, '--to', target]);
   assert.equal(notSqlite.code, 2);
   assert.match(notSqlite.stderr, /--from takes sqlite:/);

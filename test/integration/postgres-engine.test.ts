@@ -5,34 +5,23 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Catalog } from '../../electron/catalog/catalog.ts';
 import { PostgresCatalogDatabase } from '../../electron/catalog/postgres/postgres-database.ts';
 import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { catalogLocation, useCatalog } from '../../electron/home.ts';
-import { postgresBin, startPostgres, type PostgresPeer } from '../../scripts/peers/postgresql.ts';
+import { freshPostgresDatabase, postgresForThisFile } from '../helpers/catalog-backends.ts';
 import { backupGenerations, qemuImg, runJob, tempDir } from '../helpers/env.ts';
 
-const skip = postgresBin() === null ? 'PostgreSQL is not installed (apt-get install postgresql)' : false;
-let server: PostgresPeer | null = null;
+const { skip, server } = postgresForThisFile();
 
-before(async () => {
-  if (!skip) server = await startPostgres();
-});
-after(async () => {
-  await server?.stop();
-});
-
-/** A new, empty database on the test server. */
-function freshDatabase(): Promise<string> {
-  assert.ok(server);
-  return server.newDatabase();
-}
+/** Waits on this thread (a catalog's statements are synchronous), letting its worker see what the server did. */
+const pause = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 test('backups and restores with the catalog on PostgreSQL; reopened and listed read-only, the same catalog', { skip }, async () => {
   const dir = await tempDir();
   const home = join(dir, 'home');
-  const url = await freshDatabase();
+  const url = await freshPostgresDatabase();
   await useCatalog(home, url);
   assert.equal(catalogLocation(home), url);
   assert.equal((await readFile(join(home, 'catalog.location'), 'utf8')).trim(), url);
@@ -111,15 +100,15 @@ test(
     const sqliteHome = join(dir, 'sqlite-home');
     const engine = await openServedEngine({ home: sqliteHome, workerThreads: 1 });
     await engine.close();
-    await assert.rejects(useCatalog(sqliteHome, await freshDatabase()), {
+    await assert.rejects(useCatalog(sqliteHome, await freshPostgresDatabase()), {
       code: 'conflict',
       message: /lifeboat catalog migrate --from sqlite:/,
     });
     assert.equal(catalogLocation(sqliteHome), join(sqliteHome, 'catalog.sqlite'));
 
     const home = join(dir, 'home');
-    await useCatalog(home, await freshDatabase());
-    await assert.rejects(useCatalog(home, await freshDatabase()), { code: 'conflict' });
+    await useCatalog(home, await freshPostgresDatabase());
+    await assert.rejects(useCatalog(home, await freshPostgresDatabase()), { code: 'conflict' });
     await assert.rejects(useCatalog(join(dir, 'other'), 'mysql://somewhere/db'), { code: 'bad-request' });
 
     // A port nobody listens on: the open fails, naming the server, and no engine is left running.
@@ -133,15 +122,14 @@ test(
   'a connection the server drops: outside a transaction the next statement reconnects; inside one, the transaction fails whole',
   { skip },
   async () => {
-    assert.ok(server);
-    const url = await freshDatabase();
+    const url = await freshPostgresDatabase();
     const database = new URL(url).pathname.slice(1);
     const db = new PostgresCatalogDatabase(url);
-    const admin = new PostgresCatalogDatabase(server.url);
+    const admin = new PostgresCatalogDatabase((await server()).url);
     /** Ends the catalog's connection from the server's side, and gives its worker a moment to see it. */
     const dropConnection = (): void => {
       admin.raw('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+      pause(300);
     };
     try {
       db.raw('CREATE TABLE kept (n integer)');
@@ -172,13 +160,11 @@ test(
   "an engine's claim is taken again on a new connection, or every statement fails; a server that stops answering is given up on, and the next statement gets its own answer",
   { skip },
   async () => {
-    assert.ok(server);
-    const url = await freshDatabase();
-    const admin = new PostgresCatalogDatabase(server.url);
+    const url = await freshPostgresDatabase();
+    const admin = new PostgresCatalogDatabase((await server()).url);
     const engineA = new PostgresCatalogDatabase(url, { answerWithinMs: 3000 });
     const engineB = new PostgresCatalogDatabase(url);
     const backendOf = (db: PostgresCatalogDatabase): number => Number(db.raw('SELECT pg_backend_pid() AS pid').rows[0]?.pid);
-    const pause = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
     try {
       assert.equal(engineA.claimForEngine(), true);
       assert.equal(engineB.claimForEngine(), false, 'held by A');
