@@ -14,6 +14,7 @@ import { PostgresCatalogDatabase } from '../../electron/catalog/postgres/postgre
 import { LifeboatError } from '../../electron/errors.ts';
 import { postgresForThisFile } from '../helpers/catalog-backends.ts';
 import { tempDir } from '../helpers/env.ts';
+import { pointManifest } from '../helpers/point-manifest.ts';
 
 const { skip, server } = postgresForThisFile();
 
@@ -24,27 +25,8 @@ async function filledCatalog(dir: string): Promise<string> {
   try {
     catalog.ensureRepository({ id: 'repo', name: 'main', path: '/nowhere', blockSize: 1 << 20 });
     for (let sequence = 1; sequence <= 20; sequence++) {
-      catalog.recordPoint(
-        {
-          format: 'lifeboat-point',
-          version: 1,
-          id: `point-${sequence}`,
-          vmId: 'vm-web',
-          vmName: 'web',
-          sequence,
-          kind: sequence === 1 ? 'full' : 'incremental',
-          parentId: sequence === 1 ? null : `point-${sequence - 1}`,
-          createdAt: new Date(Date.UTC(2026, 0, 1) + sequence * 60_000).toISOString(),
-          blockSize: 1 << 20,
-          vmConfig: { fileName: 'web.vmx', text: 'memSize = "2048"\n' },
-          disks: [],
-          dataFile: { name: 'data.lbd', size: 0 },
-          stats: { scannedBytes: 0, changedBytes: 0, storedBytes: 0, dedupedBlocks: 0 },
-        },
-        'repo',
-        '/vms/web',
-        null,
-      );
+      const parent = sequence === 1 ? null : `point-${sequence - 1}`;
+      catalog.recordPoint(pointManifest(`point-${sequence}`, 'vm-web', sequence, parent), 'repo', '/vms/web', null);
       catalog.audit('os:root', 'backup.recorded', `point-${sequence}`, { sequence });
     }
     const files = Array.from({ length: 1500 }, (_, i) => ({

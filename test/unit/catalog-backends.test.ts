@@ -7,32 +7,13 @@ import { Catalog } from '../../electron/catalog/catalog.ts';
 import type { CatalogDatabase } from '../../electron/catalog/database.ts';
 import type { Prompt } from '../../shared/domain.ts';
 import type { InstantRecord } from '../../electron/catalog/instant-catalog.ts';
-import type { Manifest } from '../../electron/repository/manifest.ts';
 import type { TestContext } from 'node:test';
 import { anchorsIn, catalogTest, type CatalogBackend } from '../helpers/catalog-backends.ts';
+import { pointManifest } from '../helpers/point-manifest.ts';
 import { jobRecord } from '../helpers/queue-works.ts';
 import { startingRecord } from '../../electron/instant/instant-service.ts';
 
 const dbOf = (catalog: Catalog): CatalogDatabase => (catalog as unknown as { db: CatalogDatabase }).db;
-
-function manifest(id: string, vmId: string, sequence: number, parentId: string | null = null): Manifest {
-  return {
-    format: 'lifeboat-point',
-    version: 1,
-    id,
-    vmId,
-    vmName: vmId.replace('vm-', ''),
-    sequence,
-    kind: parentId === null ? 'full' : 'incremental',
-    parentId,
-    createdAt: new Date(Date.UTC(2025, 0, sequence)).toISOString(),
-    blockSize: 1 << 20,
-    vmConfig: { fileName: 'web.vmx', text: '' },
-    disks: [],
-    dataFile: { name: 'data.lbd', size: 0 },
-    stats: { scannedBytes: 100 * sequence, changedBytes: 10 * sequence, storedBytes: 5 * sequence, dedupedBlocks: 0 },
-  } as Manifest;
-}
 
 /** A catalog on `backend`, closed after the test, holding repository `repo` (named `name`) and
  * point-1 of vm-web. */
@@ -40,7 +21,7 @@ async function catalogWithPoint(t: TestContext, backend: CatalogBackend, name: s
   const catalog = await backend.open();
   t.after(() => catalog.close());
   catalog.ensureRepository({ id: 'repo', name, path: '/nowhere', blockSize: 1 << 20 });
-  catalog.recordPoint(manifest('point-1', 'vm-web', 1), 'repo', '/vms/web', null);
+  catalog.recordPoint(pointManifest('point-1', 'vm-web', 1), 'repo', '/vms/web', null);
   return catalog;
 }
 
@@ -103,8 +84,8 @@ catalogTest('accounts: a name is one whatever its case; its sessions follow it i
 
 catalogTest('restore points and VMs read back as written, newest first, with their counts', async (t, backend) => {
   const catalog = await catalogWithPoint(t, backend, 'repo');
-  catalog.recordPoint(manifest('point-2', 'vm-web', 2, 'point-1'), 'repo', '/vms/web', null);
-  catalog.recordPoint(manifest('point-3', 'vm-db', 1), 'repo', '/vms/db', null);
+  catalog.recordPoint(pointManifest('point-2', 'vm-web', 2, 'point-1'), 'repo', '/vms/web', null);
+  catalog.recordPoint(pointManifest('point-3', 'vm-db', 1), 'repo', '/vms/db', null);
   assert.equal(catalog.hasPoint('point-2'), true);
   assert.equal(catalog.hasPoint('point-9'), false);
   const points = catalog.listPoints('vm-web');
@@ -158,7 +139,7 @@ catalogTest('the tape catalog: media sets, volumes, copies with their bytes, pro
   const maps = Buffer.from([0, 1, 2, 255]);
   tapes.saveCopy({
     mediaSetId: 'set-1',
-    manifest: manifest('point-1', 'vm-web', 1),
+    manifest: pointManifest('point-1', 'vm-web', 1),
     uniqueBlocks: 3,
     storedBytes: 300,
     maps,
@@ -166,7 +147,7 @@ catalogTest('the tape catalog: media sets, volumes, copies with their bytes, pro
   });
   tapes.saveCopy({
     mediaSetId: 'set-1',
-    manifest: manifest('point-1', 'vm-web', 1),
+    manifest: pointManifest('point-1', 'vm-web', 1),
     uniqueBlocks: 3,
     storedBytes: 300,
     maps,
@@ -190,7 +171,7 @@ catalogTest('the tape catalog: media sets, volumes, copies with their bytes, pro
       pointCreatedAt: undefined,
       storedBytes: 300,
       uniqueBlocks: 3,
-      metadataBytes: 4 + 2 + JSON.stringify(manifest('point-1', 'vm-web', 1)).length,
+      metadataBytes: 4 + 2 + JSON.stringify(pointManifest('point-1', 'vm-web', 1)).length,
       pool: 'weekly',
       barcodes: ['LB0001L8', 'LB0002L8'],
     },
@@ -292,7 +273,7 @@ catalogTest(
       catalog.tapes.recordVolume({ barcode, mediaSetId: 'set-1', sequence, bytes: 1, writtenAt: `2025-01-0${sequence}T00:00:00.000Z` });
     catalog.tapes.saveCopy({
       mediaSetId: 'set-1',
-      manifest: manifest('point-1', 'vm-web', 1),
+      manifest: pointManifest('point-1', 'vm-web', 1),
       uniqueBlocks: 1,
       storedBytes: 1,
       maps: Buffer.alloc(0),
