@@ -9,7 +9,7 @@ import { LifeboatError } from '../errors.ts';
 import { openCatalogDatabase } from './database.ts';
 import { describeLocation } from '../catalog-location.ts';
 import { newestVersion } from './migrations/index.ts';
-import { PostgresCatalogDatabase } from './postgres/postgres-database.ts';
+import { PostgresCatalogDatabase, toParameter } from './postgres/postgres-database.ts';
 
 /** One table as checked on both sides: its rows and the SHA-256 of them (hex). */
 /** How long one statement of the copy may take: hours, not the engine's two minutes. */
@@ -274,10 +274,6 @@ function copyTable(source: Database.Database, target: PostgresCatalogDatabase, p
     if (batch.length === perInsert) flush();
   }
   if (batch.length > 0) flush();
-}
-
-function toParameter(value: unknown): unknown {
-  return typeof value === 'bigint' ? value.toString() : value;
 }
 
 function hashSqlite(source: Database.Database, plan: TablePlan): { rows: number; sha256: string } {

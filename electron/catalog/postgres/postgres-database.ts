@@ -269,7 +269,7 @@ function selectList(sql: string): string {
 }
 
 /** Values as SQLite binds them: a bigint as its digits, undefined as NULL. */
-function toParameter(value: unknown): unknown {
+export function toParameter(value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
   return value === undefined ? null : value;
 }

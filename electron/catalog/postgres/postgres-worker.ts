@@ -3,6 +3,7 @@
 // until the answer is posted back. One query at a time, so one connection is enough.
 import { workerData, type MessagePort } from 'node:worker_threads';
 import pg from 'pg';
+import { asBuffer } from './bytes.ts';
 
 /** `id`: echoed by the reply. `guarded`: inside a transaction, the statement runs under a
  * savepoint, so that its failure fails it alone (as in SQLite) instead of aborting the whole
@@ -65,11 +66,6 @@ async function connected(): Promise<pg.Client> {
   }
   client = fresh;
   return fresh;
-}
-
-/** Bytes cross the thread as a Uint8Array; pg sends only a Buffer as bytea. */
-function asBuffer(value: unknown): unknown {
-  return value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value;
 }
 
 function answer(reply: QueryReply): void {

@@ -4,6 +4,7 @@
 // shared flag (Atomics.wait) until the worker has posted the answer back.
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { LifeboatError } from '../../errors.ts';
+import { asBuffer } from './bytes.ts';
 import type { QueryReply, QueryRequest } from './postgres-worker.ts';
 
 /** Longer than any lock wait (5 s) or a big index's insert: past it the server is taken for gone.
@@ -115,10 +116,9 @@ export class SyncPostgres {
   }
 }
 
-/** A row as SQLite gives it: a BYTEA crossed the worker's port as a Uint8Array; SQLite gives a Buffer. */
+/** A row as SQLite gives it: a BYTEA as a Buffer. */
 function asSqliteGives(row: Record<string, unknown>): Record<string, unknown> {
-  for (const [name, value] of Object.entries(row))
-    if (value instanceof Uint8Array && !Buffer.isBuffer(value)) row[name] = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  for (const [name, value] of Object.entries(row)) row[name] = asBuffer(value);
   return row;
 }
 
