@@ -1,10 +1,11 @@
 // The home folder holds one engine's catalog, repositories and driver state. The catalog is the
-// home's catalog.sqlite, unless catalog.location names a PostgreSQL database (shared by engines).
+// home's catalog.sqlite, unless catalog.location names a PostgreSQL database instead.
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, open, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, rename, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeFolders } from './fs/make-folders.ts';
+import { replaceFileDurably, syncPath } from './fs/durable.ts';
 import { makeNewFilesPrivate, makeTreePrivate } from './fs/private-files.ts';
 import { checkOnDisk } from './fs/target-check.ts';
 import { describeLocation, isPostgresLocation } from './catalog-location.ts';
@@ -103,15 +104,20 @@ export async function useCatalog(home: string, url: string): Promise<void> {
   if (!isPostgresLocation(url)) throw new LifeboatError('bad-request', '--catalog takes a postgresql:// URL'); // never echoed: it may hold a password
   const current = catalogLocation(home);
   if (current === url) return;
-  if (isPostgresLocation(current))
-    throw new LifeboatError('conflict', `this home's catalog is ${describeLocation(current)}, not ${describeLocation(url)}`);
+  refuseOtherPostgres(current, url);
   if (existsSync(current))
     throw new LifeboatError(
       'conflict',
       `this home already has a catalog (${current}): move it with \`lifeboat catalog migrate --from sqlite:${home} --to <url>\``,
     );
   await makeFolders(resolve(home));
-  await writeFile(join(home, LOCATION_FILE), `${url}\n`, { mode: 0o600 });
+  await replaceFileDurably(join(home, LOCATION_FILE), `${url}\n`);
+}
+
+/** A home whose catalog is already another PostgreSQL database is not switched to `url`. */
+function refuseOtherPostgres(current: string, url: string): void {
+  if (isPostgresLocation(current) && current !== url)
+    throw new LifeboatError('conflict', `this home's catalog is ${describeLocation(current)}, not ${describeLocation(url)}`);
 }
 
 /** After `lifeboat catalog migrate` has copied and checked the home's SQLite catalog into the
@@ -123,23 +129,13 @@ export async function useCatalog(home: string, url: string): Promise<void> {
 export async function moveCatalogTo(home: string, url: string, now = new Date()): Promise<string> {
   if (!isPostgresLocation(url)) throw new LifeboatError('bad-request', 'the catalog moves to a postgresql:// URL'); // never echoed: it may hold a password
   const current = catalogLocation(home);
-  if (isPostgresLocation(current) && current !== url)
-    throw new LifeboatError('conflict', `this home's catalog is ${describeLocation(current)}, not ${describeLocation(url)}`);
+  refuseOtherPostgres(current, url);
   const sqlite = join(home, 'catalog.sqlite');
-  if (current !== url) {
-    const pending = join(home, `${LOCATION_FILE}.new`);
-    await writeFile(pending, `${url}\n`, { mode: 0o600 });
-    const handle = await open(pending, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(pending, join(home, LOCATION_FILE));
-  }
+  if (current !== url) await replaceFileDurably(join(home, LOCATION_FILE), `${url}\n`);
   const setAside = `${sqlite}.migrated-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')}`;
   // The main file first: SQLite finds a file's log by its name, <file>-wal.
   if (existsSync(sqlite)) await rename(sqlite, setAside);
   for (const suffix of ['-wal', '-shm']) if (existsSync(sqlite + suffix)) await rename(sqlite + suffix, setAside + suffix);
+  await syncPath(home);
   return setAside;
 }
