@@ -30,6 +30,7 @@ import { TapeCatalog } from './tape-catalog.ts';
 import { TapeLibraryCatalog } from './tape-library-catalog.ts';
 import { MoverCatalog } from './mover-catalog.ts';
 import { ConsoleSessionCatalog } from './console-session-catalog.ts';
+import { EngineCatalog, type JobPlacement } from './engine-catalog.ts';
 
 type JobRow = {
   id: string;
@@ -124,6 +125,7 @@ export class Catalog {
   readonly accounts: AccountCatalog;
   readonly movers: MoverCatalog;
   readonly consoleSessions: ConsoleSessionCatalog;
+  readonly engines: EngineCatalog;
 
   private constructor(db: CatalogDatabase) {
     this.db = db;
@@ -137,6 +139,7 @@ export class Catalog {
     this.accounts = new AccountCatalog(db);
     this.movers = new MoverCatalog(db);
     this.consoleSessions = new ConsoleSessionCatalog(db);
+    this.engines = new EngineCatalog(db);
   }
 
   /** `anchorsPath`: where the audit log's head is anchored outside the table (audit-anchors.ts). */
@@ -333,11 +336,16 @@ export class Catalog {
     ).map((row) => row.name);
   }
 
-  insertJob(job: Job, params: unknown): void {
+  /** Runs `body` in one transaction: all of it is written, or none. */
+  atomically<T>(body: () => T): T {
+    return this.db.transaction(body)();
+  }
+
+  insertJob(job: Job, params: unknown, placement: JobPlacement = { engineId: null, shared: false }): void {
     statementOf(
       this.db,
-      `INSERT INTO jobs (id, kind, vm_id, vm_name, state, summary, params, steps, current_step, bytes_done, bytes_total, error, result, created_at, started_at, ended_at, waiting_for, requested_by)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO jobs (id, kind, vm_id, vm_name, state, summary, params, steps, current_step, bytes_done, bytes_total, error, result, created_at, started_at, ended_at, waiting_for, requested_by, engine_id, shared)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       job.id,
       job.kind,
@@ -357,6 +365,8 @@ export class Catalog {
       job.endedAt,
       job.waitingFor,
       job.requestedBy,
+      placement.engineId,
+      placement.shared ? 1 : 0,
     );
   }
 

@@ -13,8 +13,9 @@ export type { ArgumentsOf, CatalogDatabase, CatalogStatement, TransactionBody } 
 
 export type OpenOptions = {
   /** For an engine: a PostgreSQL catalog another engine uses is refused before anything is
-   * migrated (PostgresCatalogDatabase.claimForEngine); a SQLite one is its home's. */
-  forEngine?: boolean;
+   * migrated (PostgresCatalogDatabase.claimForEngine); a SQLite one is its home's. `shared`: the
+   * id of an engine that shares the catalog and its job queue with others (serve --shared). */
+  forEngine?: boolean | { shared: string };
   /** How long one PostgreSQL statement may take (a bulk copy asks for more than the default). */
   answerWithinMs?: number;
 };
@@ -24,11 +25,9 @@ export function openCatalogDatabase(location: string, options: OpenOptions = {})
     ? new PostgresCatalogDatabase(location, options.answerWithinMs === undefined ? {} : { answerWithinMs: options.answerWithinMs })
     : openSqlite(location);
   try {
-    if (options.forEngine && db instanceof PostgresCatalogDatabase && !db.claimForEngine())
-      throw new LifeboatError(
-        'conflict',
-        `another engine uses the catalog ${describeLocation(location)}: one engine per PostgreSQL catalog until engines share a job queue (docs/catalog-postgresql.md)`,
-      );
+    if (options.forEngine && db instanceof PostgresCatalogDatabase) claimForEngine(db, location, options.forEngine);
+    else if (typeof options.forEngine === 'object')
+      throw new LifeboatError('bad-request', 'engines share a job queue only on a PostgreSQL catalog (--catalog postgresql://…)');
     const current = schemaVersion(db);
     if (current > newestVersion)
       throw new LifeboatError(
@@ -41,6 +40,17 @@ export function openCatalogDatabase(location: string, options: OpenOptions = {})
     db.close();
     throw error;
   }
+}
+
+function claimForEngine(db: PostgresCatalogDatabase, location: string, forEngine: true | { shared: string }): void {
+  const shared = forEngine === true ? null : forEngine.shared;
+  if (db.claimForEngine(shared)) return;
+  throw new LifeboatError(
+    'conflict',
+    shared === null
+      ? `another engine uses the catalog ${describeLocation(location)}: one engine at a time, unless every engine of the catalog is started with --shared (docs/catalog-postgresql.md)`
+      : `an engine uses the catalog ${describeLocation(location)} alone: stop it, or start every engine of the catalog with --shared (docs/catalog-postgresql.md)`,
+  );
 }
 
 function openSqlite(path: string): Database.Database {

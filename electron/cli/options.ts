@@ -9,6 +9,7 @@ export function parseCommandLine(argv: string[]) {
     options: {
       home: { type: 'string' },
       catalog: { type: 'string' },
+      shared: { type: 'boolean', default: false },
       'secrets-key-file': { type: 'string' },
       'secrets-passphrase-env': { type: 'string' },
       json: { type: 'boolean', default: false },

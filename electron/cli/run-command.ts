@@ -140,6 +140,7 @@ export async function runCommand(command: string, rest: string[], values: CliVal
       tlsCert: values['tls-cert'],
       tlsKey: values['tls-key'],
       movers: values.movers,
+      shared: values.shared,
       json: values.json,
       secretsKey,
       sessionLimits: {

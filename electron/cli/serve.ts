@@ -25,6 +25,8 @@ export type ServeOptions = {
   tlsKey: string | undefined;
   /** HOST:PORT of the data movers' port (mutual TLS), none when undefined. */
   movers: string | undefined;
+  /** Share the PostgreSQL catalog and its job queue with other engines. */
+  shared: boolean;
   json: boolean;
   secretsKey: NonNullable<EngineOptions['secretsKey']>;
   /** How long a console session key lives idle, and at most. */
@@ -73,7 +75,12 @@ export async function serve(options: ServeOptions): Promise<number> {
   }
   // The operator's files are checked before the engine opens: a bad one changes nothing.
   const tls = decision.certificate === 'none' ? null : await certificateFor(options, decision.certificate);
-  const engine = await openServedEngine({ home: options.home, sessionLimits: options.sessionLimits, secretsKey: options.secretsKey });
+  const engine = await openServedEngine({
+    home: options.home,
+    sessionLimits: options.sessionLimits,
+    secretsKey: options.secretsKey,
+    shared: options.shared,
+  });
   const server = await startConsoleServer(engine, {
     host: options.host,
     port: options.port,

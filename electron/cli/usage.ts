@@ -96,9 +96,12 @@ export const usage = `usage: lifeboat [--home DIR] [--catalog postgresql://…] 
                                                      database, every table's rows and hash checked; the home
                                                      then uses it (the SQLite file is kept, set aside)
   serve [--host 127.0.0.1] [--port 7420] [--tls] [--allow-remote] [--tls-cert FILE --tls-key FILE]
-        [--session-idle 30m] [--session-max 12h] [--movers HOST:PORT]
+        [--session-idle 30m] [--session-max 12h] [--movers HOST:PORT] [--shared]
                                                      console over HTTP + WebSocket on loopback; HTTPS + WSS
                                                      beyond it (--allow-remote) or with --tls, under your
                                                      certificate or one the engine makes (fingerprint printed);
-                                                     --movers opens the port data movers connect to (mutual TLS)
+                                                     --movers opens the port data movers connect to (mutual TLS);
+                                                     --shared: several engines share the home's PostgreSQL
+                                                     catalog and its job queue, and take over each other's
+                                                     jobs (docs/catalog-postgresql.md)
   sessions [revoke <id> | revoke --all]              console session keys of a running \`serve\`; revoke signs out`;

@@ -5,7 +5,8 @@
 // home's local socket, which is the home's lock and the CLI's way in).
 import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import { isRequestChannel, requestChannels, type RequestChannel } from '../../shared/contract.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import { reconcileCatalog } from '../catalog/reconcile.ts';
@@ -16,7 +17,8 @@ import { WorkerPool, workerDecoder } from '../workers/pool.ts';
 import { BlockCache, blockCacheBytesFrom } from '../repository/block-cache.ts';
 import { sharingDecoder } from '../repository/point-disk.ts';
 import { EngineEvents } from '../jobs/events.ts';
-import { JobQueue, type FaultInjector } from '../jobs/job-queue.ts';
+import { JobQueue, type FaultInjector, type SharedJobs } from '../jobs/job-queue.ts';
+import { SharedQueue } from '../jobs/shared-queue.ts';
 import { Janitor } from '../jobs/janitor.ts';
 import { registerFileCleaners } from '../jobs/file-cleaners.ts';
 import { FileSecretStore } from '../secrets/secret-store.ts';
@@ -37,7 +39,7 @@ import { moverHandlers } from '../movers/mover-handlers.ts';
 import { MoverHub } from '../movers/mover-hub.ts';
 import { AzureAccounts, azureHandlers } from '../azure/azure-accounts.ts';
 import { TargetChecks } from '../restore/target-checks.ts';
-import { RestoreService, restoreHandlers } from '../restore/restore-service.ts';
+import { RestoreService, localRestoreOf, restoreHandlers } from '../restore/restore-service.ts';
 import { registerVsphereCleaners } from '../restore/vsphere-cleaners.ts';
 import { FilesService, filesHandlers, indexRerun } from '../items/files-service.ts';
 import { BackupService, backupHandlers } from '../backup/backup-service.ts';
@@ -88,6 +90,8 @@ export type EngineOptions = {
   /** Bytes of decoded backup blocks the engine keeps for every Instant Recovery session at once
    * (default `blockCacheBytesFrom(process.env)`: 256 MiB). */
   blockCacheBytes?: number;
+  /** Share the (PostgreSQL) catalog and its job queue with other engines (`serve --shared`). */
+  shared?: boolean;
 };
 
 export class Engine {
@@ -128,6 +132,8 @@ export class Engine {
   janitor: Promise<number> = Promise.resolve(0);
   /** Removes what jobs left behind, with the cleaners each feature registers. */
   private readonly leftovers: Janitor;
+  /** The job queue this engine shares with the catalog's other engines (serve --shared). */
+  private readonly sharedQueue: SharedQueue | null;
 
   private constructor(
     paths: HomePaths,
@@ -141,8 +147,10 @@ export class Engine {
     sessions: SessionStore,
     blockCache: BlockCache,
     enrollment: MoverEnrollment,
+    sharedQueue: SharedQueue | null,
   ) {
     this.paths = paths;
+    this.sharedQueue = sharedQueue;
     this.enrollment = enrollment;
     const movers = (this.movers = new MoverHub({ enrollment }));
     this.blockCache = blockCache;
@@ -183,7 +191,18 @@ export class Engine {
       movers,
       connectAzure: (account) => azure.connect(account),
     });
-    const jobs = (this.jobs = new JobQueue(catalog, events, concurrentJobs, injectFault, indexRerun(catalog, works)));
+    const rerunIndex = indexRerun(catalog, works);
+    // Built from the catalog alone, so any engine of a shared catalog can run them: restores to a
+    // local folder (continued from their checkpoints after a stop) and indexing (run again whole).
+    const sharedJobs: SharedJobs | null = sharedQueue && {
+      queue: sharedQueue,
+      portable: (job, params) => (job.kind === 'index' ? rerunIndex(job) !== null : localRestoreOf(job, params) !== null),
+      workOf: async (job, resuming) => {
+        const index = rerunIndex(job);
+        return index ? index(job.id) : this.restores.workFromCatalog(job, resuming);
+      },
+    };
+    const jobs = (this.jobs = new JobQueue(catalog, events, concurrentJobs, injectFault, rerunIndex, sharedJobs));
     const copies = (this.copies = new CopyService({ catalog, jobs, pool, primary: repository, keys: this.keys }));
     // Every kind of leftover a job records has its cleaner, or the engine does not start.
     const leftovers = (this.leftovers = new Janitor(catalog));
@@ -296,6 +315,7 @@ export class Engine {
     const claim = await claimHome(paths);
     let catalog: Catalog | null = null;
     let pool: WorkerPool | null = null;
+    let sharedQueue: SharedQueue | null = null;
     try {
       // The secrets key first: one that does not open this home's store stops the start before
       // the catalog is made.
@@ -305,7 +325,20 @@ export class Engine {
         formerSealer: options.formerSealer,
         source,
       });
-      catalog = Catalog.open(paths.catalog, paths.auditAnchors, { forEngine: true });
+      const engineId = randomUUID();
+      catalog = Catalog.open(paths.catalog, paths.auditAnchors, { forEngine: options.shared ? { shared: engineId } : true });
+      if (options.shared) {
+        catalog.engines.register({ id: engineId, host: hostname(), pid: process.pid, startedAt: new Date().toISOString() });
+        const engines = catalog.engines;
+        sharedQueue = await SharedQueue.open(
+          paths.catalog,
+          (sql, params) => engines.runQueueStatement(sql, params),
+          (line) => process.stderr.write(`lifeboat: ${line}\n`),
+        );
+      }
+      // With other engines running, what they hold is theirs: their Instant Recovery sessions,
+      // prompts and jobs' leftovers are not this start's to recover.
+      const alone = catalog.engines.othersRunning().length === 0;
       const repository = await Repository.openOrCreate(join(paths.repositories, DEFAULT_REPOSITORY), DEFAULT_REPOSITORY, options.blockSize);
       catalog.ensureRepository({
         id: repository.info.id,
@@ -331,17 +364,24 @@ export class Engine {
         // Two decodes per worker: one decoding while the next block is read from its data file.
         new BlockCache({ maxBytes: blockCacheBytes, decoding: 2 * pool.size }),
         await MoverEnrollment.open({ catalog, folder: join(paths.home, 'movers') }),
+        sharedQueue,
       );
       engine.jobs.recoverAfterRestart();
-      engine.tape.prompts.expireLeftovers();
-      engine.instant.recoverAfterRestart();
+      if (alone) {
+        engine.tape.prompts.expireLeftovers();
+        engine.instant.recoverAfterRestart();
+      }
       await reconcileCatalog(catalog, engine.repository);
       // In the background: a host that does not answer must not hold up the engine's start.
-      engine.janitor = engine.leftovers.run({ keepResumable: true }).catch(() => 0);
+      // A shared catalog's unfinished jobs keep what they hold: another engine runs them, or takes
+      // them over from one that died and continues from what it left.
+      engine.janitor = engine.leftovers.run({ keepResumable: true, keepUnfinished: options.shared === true }).catch(() => 0);
       engine.jobs.startQueued();
+      if (sharedQueue) await sharedQueue.work(options.concurrentJobs ?? 2, (jobId) => engine.jobs.runShared(jobId));
       return engine;
     } catch (error) {
       // A start that fails leaves nothing running: no worker threads, no catalog, no socket.
+      await sharedQueue?.close();
       await pool?.close();
       catalog?.close();
       await claim.close();
@@ -376,7 +416,10 @@ export class Engine {
   }
 
   private async shutDown(): Promise<void> {
+    await this.sharedQueue?.stopTaking();
     await this.jobs.close();
+    // The jobs it ran went back to the queue (JobQueue.close): the queue hears so before it closes.
+    await this.sharedQueue?.close();
     await this.movers.close();
     this.markStopped('the engine stopped');
     await this.claim.close();

@@ -4,6 +4,7 @@
 // owning job's log. It knows no driver: each feature registers the cleaner of the resources its
 // jobs record, and the engine checks at start that every kind has one.
 import { resourceKinds, type Catalog, type JobResource, type ResourceKind } from '../catalog/catalog.ts';
+import { finishedJobStates } from '../../shared/domain.ts';
 import { LifeboatError, toWireError } from '../errors.ts';
 import { isResumableJob } from './resumable.ts';
 import { killPoint } from '../kill-point.ts';
@@ -48,10 +49,13 @@ export class Janitor {
   }
 
   /** Cleans up open resources (of one job, or all); returns how many were removed. */
-  async run(options: { jobId?: string; keepResumable: boolean }): Promise<number> {
+  /** `keepUnfinished`: leaves what unfinished jobs hold (another engine of a shared catalog runs
+   * them, or will take them over). */
+  async run(options: { jobId?: string; keepResumable: boolean; keepUnfinished?: boolean }): Promise<number> {
     const open = this.catalog
       .openResources(options.jobId)
-      .filter((resource) => !options.keepResumable || !keptForResume(this.catalog, resource));
+      .filter((resource) => !options.keepResumable || !keptForResume(this.catalog, resource))
+      .filter((resource) => !options.keepUnfinished || finishedJobStates.has(this.catalog.getJob(resource.jobId)?.state ?? 'failed'));
     const endings: (() => Promise<void>)[] = [];
     const run: JanitorRun = { atEnd: (release) => void endings.push(release) };
     let removed = 0;

@@ -11,6 +11,7 @@ import { RateMeter } from './rate-meter.ts';
 import { isResumableJob } from './resumable.ts';
 import { newJobRecord } from './job-record.ts';
 import { killPoint } from '../kill-point.ts';
+import type { SharedQueue } from './shared-queue.ts';
 
 const PROGRESS_EVENT_MS = 250;
 const PROGRESS_PERSIST_MS = 2000;
@@ -38,6 +39,17 @@ export type WorkFactory = (jobId: string) => JobWork;
 /** The work of a job that is safe to run again from its parameters alone (an index job): such a
  * job the engine stopped stays queued and runs at the next start. Null: not rerunnable. */
 export type Rerun = (job: Job) => WorkFactory | null;
+/** Engines that share a catalog (serve --shared): the queue they share, and how any engine of the
+ * group builds a job's work from the catalog alone. A job that cannot be built so (a tape job, an
+ * Instant Recovery, one held for approval) stays with the engine that queued it. */
+export type SharedJobs = {
+  queue: Pick<SharedQueue, 'enqueue' | 'giveBack'>;
+  /** Whether any engine of the group can run this job from its record and parameters. */
+  portable(job: Job, params: unknown): boolean;
+  /** The work of a portable job; `resuming`: an earlier run stopped part way (its engine died or
+   * stopped), and the work continues from what that run left. */
+  workOf(job: Job, resuming: boolean): Promise<JobWork>;
+};
 /** Test hook: fail a job right after one of its steps did its work. */
 export type FaultInjector = (job: Job, step: string) => boolean;
 
@@ -60,6 +72,14 @@ class EngineStopping extends Error {
 }
 const STOPPED_BEFORE_START = 'the engine stopped before this job started';
 const RUNS_AT_NEXT_START = 'the engine stopped; this job runs again at its next start';
+const HANDED_BACK = 'the engine stopped; another engine of the catalog continues this job';
+/** How often a shared engine looks again at what it waits for (another engine's job on the same
+ * VM, an engine that may have died) and at the jobs of engines that died. */
+const SHARED_LOOK_MS = 1000;
+const DEAD_ENGINES_LOOK_MS = 5000;
+
+/** Thrown by runShared: the job goes back to the shared queue for another engine. */
+class HandedBack extends Error {}
 
 export class JobQueue {
   private readonly running = new Map<string, Running>();
@@ -77,6 +97,10 @@ export class JobQueue {
 
   private readonly injectFault: FaultInjector | null;
   private readonly rerun: Rerun;
+  private readonly shared: SharedJobs | null;
+  /** Shared jobs this engine stopped and gives back to the queue. */
+  private readonly handedBack = new Set<string>();
+  private sharedTimers: ReturnType<typeof setInterval>[] = [];
 
   constructor(
     catalog: Catalog,
@@ -84,18 +108,31 @@ export class JobQueue {
     concurrency: number,
     injectFault: FaultInjector | null = null,
     rerun: Rerun = () => null,
+    shared: SharedJobs | null = null,
   ) {
     this.catalog = catalog;
     this.events = events;
     this.concurrency = concurrency;
     this.injectFault = injectFault;
     this.rerun = rerun;
+    this.shared = shared;
+    if (shared) {
+      // Another engine's job on a VM ends without an event here; engines die without one.
+      this.sharedTimers = [
+        setInterval(() => this.pump(), SHARED_LOOK_MS),
+        setInterval(() => this.recoverAfterRestart(), DEAD_ENGINES_LOOK_MS),
+      ];
+      for (const timer of this.sharedTimers) timer.unref();
+    }
   }
 
   /** What a previous engine left unfinished: a rerunnable job is queued again (and starts),
    * any other is marked interrupted. Returns the interrupted ones. */
   recoverAfterRestart(): Job[] {
-    const stale = this.catalog.jobsInState(['running', 'waiting-for-operator', 'queued']);
+    if (this.closed) return [];
+    const unfinished = this.catalog.jobsInState(['running', 'waiting-for-operator', 'queued']);
+    this.giveBackFromDeadEngines(unfinished);
+    const stale = unfinished.filter((job) => this.leftByDeadEngine(job));
     const now = new Date().toISOString();
     const interrupted = stale.flatMap((job) => {
       const factory = job.state === 'waiting-for-operator' ? null : this.rerun(job);
@@ -116,6 +153,39 @@ export class JobQueue {
       return [this.catalog.updateJob(job.id, { state: 'interrupted', endedAt: now, error: message })];
     });
     return interrupted;
+  }
+
+  /** Whether no running engine answers for this job: with one engine per catalog, every unfinished
+   * job at its start; when engines share it, a job of this engine's own that it does not hold, or a
+   * job another engine kept to itself and died with (a shared one waits in the queue for any engine). */
+  private leftByDeadEngine(job: Job): boolean {
+    if (!this.shared) return true;
+    if (this.running.has(job.id) || this.works.has(job.id)) return false;
+    const placement = this.catalog.engines.placement(job.id);
+    if (!placement || placement.shared) return false;
+    return placement.engineId === null || !this.catalog.engines.lives(placement.engineId) || placement.engineId === this.selfId();
+  }
+
+  /** Shared jobs that an engine was running when it died go back to the queue now, not once the
+   * queue has missed their heartbeats (the engine's lock, gone with it, says it died). */
+  private giveBackFromDeadEngines(unfinished: Job[]): void {
+    if (!this.shared) return;
+    for (const job of unfinished) {
+      if (job.state === 'queued' || this.running.has(job.id) || this.givenBack.has(job.id)) continue;
+      const placement = this.catalog.engines.placement(job.id);
+      if (!placement?.shared || placement.engineId === null || this.catalog.engines.lives(placement.engineId)) continue;
+      this.givenBack.add(job.id);
+      void this.shared.queue
+        .giveBack(job.id, `${this.catalog.engines.describe(placement.engineId)} stopped while it ran`)
+        .catch(() => this.givenBack.delete(job.id));
+    }
+  }
+
+  /** Jobs of dead engines this engine gave back to the queue (once each). */
+  private readonly givenBack = new Set<string>();
+
+  private selfId(): string | null {
+    return this.catalog.engines.self;
   }
 
   /** Runs what recoverAfterRestart queued again, once the engine has finished opening (a start
@@ -139,10 +209,14 @@ export class JobQueue {
       waitingFor: spec.holdFor ?? null,
       requestedBy: spec.requestedBy ?? null,
     });
-    this.catalog.insertJob(job, spec.params);
-    if (spec.reason) this.catalog.addJobEvent(id, { at: job.createdAt, level: 'info', step: null, message: `reason: ${spec.reason}` });
+    const shared = this.shared !== null && !spec.holdFor && !spec.outsideLimit && this.shared.portable(job, spec.params);
+    this.catalog.atomically(() => {
+      this.catalog.insertJob(job, spec.params, { engineId: shared ? null : this.selfId(), shared });
+      if (shared) this.shared?.queue.enqueue(job);
+      if (spec.reason) this.catalog.addJobEvent(id, { at: job.createdAt, level: 'info', step: null, message: `reason: ${spec.reason}` });
+    });
     killPoint('job-queued');
-    this.works.set(job.id, work);
+    if (!shared) this.works.set(job.id, work);
     if (spec.outsideLimit) this.unlimited.add(job.id);
     this.events.emit('job.updated', job);
     this.pump();
@@ -216,6 +290,13 @@ export class JobQueue {
       running.controller.abort();
       return job;
     }
+    if (job.state === 'running' || (job.state === 'waiting-for-operator' && !this.works.has(jobId) && this.shared)) {
+      const placement = this.catalog.engines.placement(jobId);
+      throw new LifeboatError(
+        'conflict',
+        `job ${jobId} runs on ${this.catalog.engines.describe(placement?.engineId ?? null)}: cancel it from a console of that engine`,
+      );
+    }
     if (job.state !== 'queued' && job.state !== 'waiting-for-operator')
       throw new LifeboatError('conflict', `job ${jobId} has already ended (${job.state})`);
     this.works.delete(jobId);
@@ -258,13 +339,26 @@ export class JobQueue {
         resolve(job);
         return true;
       };
-      const off = this.events.on('job.updated', (job) => void (job.id === jobId && settle(job)));
+      // Another engine of a shared catalog may run it: its end is read from the catalog.
+      const look = this.shared ? setInterval(() => this.lookAgain(jobId, settle), SHARED_LOOK_MS) : null;
+      look?.unref();
+      const off = (): void => {
+        stopListening();
+        if (look) clearInterval(look);
+      };
+      const stopListening = this.events.on('job.updated', (job) => void (job.id === jobId && settle(job)));
       const job = this.catalog.getJob(jobId);
       if (!job) {
         off();
         reject(new LifeboatError('not-found', `job ${jobId} does not exist`));
       } else settle(job);
     });
+  }
+
+  /** Reads the job again for whenEnded (not once this engine has stopped: its catalog is closing). */
+  private lookAgain(jobId: string, settle: (job: Job) => boolean): void {
+    const job = this.closed ? null : this.catalog.getJob(jobId);
+    if (job) settle(job);
   }
 
   private update(jobId: string, patch: JobPatch): Job {
@@ -278,11 +372,67 @@ export class JobQueue {
   private holdOf(job: Job, vmsAhead: ReadonlySet<string>): string | null {
     if (this.unlimited.has(job.id)) return null;
     const vmBusy =
-      job.vmId !== null && (vmsAhead.has(job.vmId) || [...this.running.values()].some((running) => running.job.vmId === job.vmId));
+      job.vmId !== null &&
+      (vmsAhead.has(job.vmId) || [...this.running.values()].some((running) => running.job.vmId === job.vmId) || this.vmBusyElsewhere(job));
     // One job per VM: named first, as a freed worker would not start it either.
     if (vmBusy) return `waiting for VM ${job.vmName}'s other job`;
     const limited = [...this.running.keys()].filter((id) => !this.unlimited.has(id)).length;
     return limited >= this.concurrency ? 'waiting for a worker' : null;
+  }
+
+  /** Whether another engine of a shared catalog runs a job of this job's VM. */
+  private vmBusyElsewhere(job: Job): boolean {
+    if (!this.shared || job.vmId === null) return false;
+    return this.catalog
+      .jobsInState(['running', 'waiting-for-operator'])
+      .some((other) => other.vmId === job.vmId && other.id !== job.id && !this.running.has(other.id));
+  }
+
+  /** Runs a job the shared queue handed to this engine, and resolves when it has ended here.
+   * Rejects (HandedBack) when this engine stops first: the queue gives the job to another engine.
+   * A job that another engine still runs is waited for, never run twice; one whose engine died is
+   * taken over and continues from what that engine left. */
+  async runShared(jobId: string): Promise<void> {
+    const shared = this.shared;
+    if (!shared) throw new LifeboatError('internal', 'this engine does not share a job queue');
+    let job: Job | null = null;
+    for (let look = 0; ; look++) {
+      if (this.closed) throw new HandedBack(STOPPED_BEFORE_START);
+      job = this.catalog.getJob(jobId);
+      // Cancelled before any engine took it, or ended: nothing left to run.
+      if (!job || (job.state !== 'queued' && job.state !== 'running' && job.state !== 'waiting-for-operator')) return;
+      const holder = this.catalog.engines.placement(jobId)?.engineId ?? null;
+      const elsewhere = job.state !== 'queued' && holder !== null && holder !== this.selfId() && this.catalog.engines.lives(holder);
+      if (!elsewhere && !this.vmBusyElsewhere(job) && this.holdOf(job, new Set()) === null) break;
+      if (look > 24 * 3600) throw new HandedBack('waited a day for its turn');
+      await new Promise((resolve) => setTimeout(resolve, SHARED_LOOK_MS));
+    }
+    // Run before (its engine died, or stopped and handed it back): continued, not begun again.
+    const resuming = job.state !== 'queued' || job.startedAt !== null;
+    if (resuming) {
+      const holder = this.catalog.engines.placement(jobId)?.engineId ?? null;
+      this.catalog.addJobEvent(jobId, {
+        at: new Date().toISOString(),
+        level: 'warning',
+        step: job.currentStep,
+        message: `taken over by ${this.catalog.engines.describe(this.selfId())}: ${this.catalog.engines.describe(holder)} stopped while it ran`,
+      });
+    }
+    this.catalog.engines.takeJob(jobId);
+    let work: JobWork;
+    try {
+      work = await shared.workOf(job, resuming);
+    } catch (error) {
+      const message = toWireError(error).message;
+      this.catalog.addJobEvent(jobId, { at: new Date().toISOString(), level: 'error', step: null, message });
+      this.end(jobId, false, { state: 'failed', error: message, endedAt: new Date().toISOString() });
+      return;
+    }
+    if (resuming)
+      job = this.update(jobId, { state: 'queued', currentStep: null, steps: job.steps.map((step) => ({ ...step, state: 'pending' })) });
+    const entry = this.start(job, work);
+    await entry.done;
+    if (this.handedBack.delete(jobId)) throw new HandedBack(HANDED_BACK);
   }
 
   /** Queued jobs this queue will run, in the order it starts them, with what holds each. */
@@ -329,7 +479,7 @@ export class JobQueue {
     this.placesTimer.unref();
   }
 
-  private start(queued: Job, work: JobWork): void {
+  private start(queued: Job, work: JobWork): Running {
     const controller = new AbortController();
     const entry: Running = { job: queued, controller, done: Promise.resolve() };
     this.running.set(queued.id, entry);
@@ -338,6 +488,7 @@ export class JobQueue {
       this.unlimited.delete(queued.id);
       this.pump();
     });
+    return entry;
   }
 
   private async execute(queued: Job, work: JobWork, signal: AbortSignal): Promise<void> {
@@ -416,7 +567,12 @@ export class JobQueue {
       succeeded = true;
     } catch (error) {
       if (signal.reason instanceof EngineStopping) {
-        if (this.rerun(job)) {
+        if (this.catalog.engines.placement(jobId)?.shared) {
+          // Its resources stay for the engine that continues it.
+          log(HANDED_BACK, 'warning');
+          this.handedBack.add(jobId);
+          this.update(jobId, { state: 'queued', currentStep: null, steps: job.steps.map((step) => ({ ...step, state: 'pending' })) });
+        } else if (this.rerun(job)) {
           log(RUNS_AT_NEXT_START, 'warning');
           const cleaned = await this.cleanUp(work, false, log);
           this.end(jobId, cleaned, { state: 'queued', currentStep: null, steps: job.steps.map((step) => ({ ...step, state: 'pending' })) });
@@ -501,6 +657,7 @@ export class JobQueue {
   async close(): Promise<void> {
     this.closed = true;
     if (this.placesTimer !== null) clearTimeout(this.placesTimer);
+    for (const timer of this.sharedTimers) clearInterval(timer);
     for (const running of this.running.values()) running.controller.abort(new EngineStopping());
     await Promise.allSettled([...this.running.values()].map((running) => running.done));
     const now = new Date().toISOString();

@@ -35,6 +35,31 @@ export type RestoreWorks = {
   azure(source: Repository, jobId: string, request: RestoreAzureRequest, account: AzureAccount): RestoreAzureWork;
 };
 
+/** The restore to a local folder a job's record and parameters describe, or null (another kind). */
+export function localRestoreOf(job: Job, params: unknown): (RestoreRequest & { fromRegion: string | undefined }) | null {
+  const given = params as {
+    pointId?: unknown;
+    target?: { kind?: unknown; path?: unknown };
+    newName?: unknown;
+    fromRegion?: unknown;
+  } | null;
+  if (
+    job.kind !== 'restore-entire-vm' ||
+    given?.target?.kind !== 'local' ||
+    typeof given.target.path !== 'string' ||
+    typeof given.pointId !== 'string' ||
+    job.vmId === null
+  )
+    return null;
+  return {
+    vmId: job.vmId,
+    pointId: given.pointId,
+    targetPath: given.target.path,
+    newName: typeof given.newName === 'string' ? given.newName : undefined,
+    fromRegion: typeof given.fromRegion === 'string' ? given.fromRegion : undefined,
+  };
+}
+
 export type RestoreServiceDeps = {
   catalog: Catalog;
   events: EngineEvents;
@@ -174,37 +199,32 @@ export class RestoreService {
     const { catalog } = this.deps;
     const job = catalog.getJob(jobId);
     if (!job) throw new LifeboatError('not-found', `job ${jobId} does not exist`);
-    const params = catalog.jobParams(jobId) as {
-      vm?: unknown;
-      pointId?: unknown;
-      target?: { kind?: unknown; path?: unknown };
-      newName?: unknown;
-      fromRegion?: unknown;
-    } | null;
-    if (
-      job.kind !== 'restore-entire-vm' ||
-      params?.target?.kind !== 'local' ||
-      typeof params.target.path !== 'string' ||
-      typeof params.pointId !== 'string' ||
-      job.vmId === null
-    ) {
+    if (!localRestoreOf(job, catalog.jobParams(jobId)))
       throw new LifeboatError(
         'bad-request',
         `job ${jobId} cannot be resumed: resume covers restores to a local folder; start this one again`,
       );
-    }
-    const request: RestoreRequest = {
-      vmId: job.vmId,
-      pointId: params.pointId,
-      targetPath: params.target.path,
-      newName: typeof params.newName === 'string' ? params.newName : undefined,
-    };
+    const work = await this.localWork(job, true);
+    catalog.audit(actor, 'jobs.resume', jobId, { source: work.readFrom });
+    return this.deps.jobs.requeue(jobId, () => work.work);
+  }
+
+  /** The work of a restore to a local folder from the catalog alone: what another engine of a
+   * shared catalog runs (serve --shared). `resuming`: an earlier run stopped part way, and this
+   * one continues from its checkpoints. */
+  async workFromCatalog(job: Job, resuming: boolean): Promise<JobWork> {
+    return (await this.localWork(job, resuming)).work;
+  }
+
+  private async localWork(job: Job, resuming: boolean): Promise<{ work: JobWork; readFrom: string }> {
+    const request = localRestoreOf(job, this.deps.catalog.jobParams(job.id));
+    if (!request) throw new LifeboatError('internal', `job ${job.id} is not a restore to a local folder`);
     // The copy is picked again: the one read before may be gone. Encrypted points resume with a remembered key.
-    const source = await this.deps.copies.sourceFor({ id: job.vmId, name: job.vmName }, params.pointId, {
-      fromRegion: typeof params.fromRegion === 'string' ? params.fromRegion : undefined,
+    const source = await this.deps.copies.sourceFor({ id: request.vmId, name: job.vmName }, request.pointId, {
+      fromRegion: request.fromRegion,
     });
-    catalog.audit(actor, 'jobs.resume', jobId, { source: source.site.name });
-    return this.deps.jobs.requeue(jobId, () => readingFrom(this.deps.works.localRestore(source.repository, jobId, request, true), source));
+    const work = readingFrom(this.deps.works.localRestore(source.repository, job.id, request, resuming), source);
+    return { work, readFrom: source.site.name };
   }
 
   /** Gives up on an interrupted job: what it left behind is removed now. */

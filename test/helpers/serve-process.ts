@@ -35,8 +35,14 @@ const SERVE_START_MS = 60_000;
  * a minute: then the process is killed and this fails, so no serve is ever left running). Call it
  * at a test file's top level or in a test, not in before(): it registers the after() that stops it. */
 export async function startServe(home: string, ...args: string[]): Promise<ServeProcess> {
+  return startServeWithEnv(process.env, home, ...args);
+}
+
+/** startServe, the process given `env` (a kill point, say). */
+export async function startServeWithEnv(env: NodeJS.ProcessEnv, home: string, ...args: string[]): Promise<ServeProcess> {
   const child = spawn(process.execPath, [cli, '--home', home, 'serve', '--port', '0', '--json', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env,
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

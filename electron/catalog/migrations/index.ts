@@ -25,6 +25,7 @@ import * as tapeLibraries from './21-tape-libraries.ts';
 import * as backupSnapshots from './22-backup-snapshots.ts';
 import * as movers from './23-movers.ts';
 import * as consoleSessions from './24-console-sessions.ts';
+import * as sharedEngines from './25-shared-engines.ts';
 
 /** One step of the schema: applied in its own transaction, then user_version = version. Tables
  * are STRICT so a wrong type is an error, not a silent conversion. */
@@ -65,6 +66,7 @@ export const migrations = inOrder([
   backupSnapshots,
   movers,
   consoleSessions,
+  sharedEngines,
 ]);
 
 /** The schema version this engine writes. */

@@ -20,6 +20,8 @@ import { PostgresError, SyncPostgres, type QueryResult, type SyncPostgresOptions
 
 const MIGRATION_LOCK = 0x4c69666562; // "Lifeb"
 const ENGINE_LOCK = 0x4c69666545; // "LifeE"
+/** The first key of each shared engine's own lock (the second: its id's hash). */
+const LIVING_ENGINES = 0x4c696665; // "Life"
 /** The column an INSERT returns its rowid as (see returningRowid). */
 const LAST_ROWID = 'lifeboat_last_rowid';
 
@@ -157,13 +159,35 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
     };
   }
 
-  /** Takes the catalog for this engine alone: a session advisory lock, held while the connection
-   * lives and let go by the server when it ends, even if the engine is killed. Until engines share
-   * a job queue, a second engine on the same catalog would take the first one's running jobs for
-   * interrupted at its start; false when another engine holds it. A connection that is lost and
-   * made again takes the lock again, or fails every statement: the claim is never silently gone. */
-  claimForEngine(): boolean {
-    return this.connection.query(`SELECT pg_try_advisory_lock(${ENGINE_LOCK}) AS claimed`, [], { keep: true }).rows[0]?.claimed === 1;
+  /** Takes the catalog for an engine, with a session advisory lock held while the connection
+   * lives and let go by the server when it ends, even if the engine is killed. A lone engine
+   * (`sharedAs` null) takes it alone: a second one would take the first one's running jobs for
+   * interrupted at its start. Engines that share a job queue (`lifeboat serve --shared`) take it
+   * shared, each with a lock of its own besides, which tells the others it lives (engineLives).
+   * False when the claim is held the other way. A connection that is lost and made again takes its
+   * locks again, or fails every statement: a claim is never silently gone. */
+  claimForEngine(sharedAs: string | null = null): boolean {
+    if (sharedAs === null)
+      return this.connection.query(`SELECT pg_try_advisory_lock(${ENGINE_LOCK}) AS claimed`, [], { keep: true }).rows[0]?.claimed === 1;
+    const claimed = this.connection.query(`SELECT pg_try_advisory_lock_shared(${ENGINE_LOCK}) AS claimed`, [], { keep: true });
+    if (claimed.rows[0]?.claimed !== 1) return false;
+    const own = this.connection.query(`SELECT pg_try_advisory_lock(${LIVING_ENGINES}, hashtext($1)) AS claimed`, [sharedAs], {
+      keep: true,
+    });
+    if (own.rows[0]?.claimed !== 1) throw new LifeboatError('conflict', `an engine with the id ${sharedAs} already runs`);
+    this.sharedAs = sharedAs;
+    return true;
+  }
+
+  private sharedAs: string | null = null;
+
+  /** Whether the engine with this id still holds its lock (see claimForEngine): an engine killed
+   * with SIGKILL, or cut off from the server, has let go of it. */
+  engineLives(engineId: string): boolean {
+    if (engineId === this.sharedAs) return true;
+    const free = this.raw(`SELECT pg_try_advisory_lock(${LIVING_ENGINES}, hashtext($1)) AS free`, [engineId]).rows[0]?.free === 1;
+    if (free) this.raw(`SELECT pg_advisory_unlock(${LIVING_ENGINES}, hashtext($1))`, [engineId]);
+    return !free;
   }
 
   schemaVersion(): number {

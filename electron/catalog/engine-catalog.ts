@@ -1,0 +1,75 @@
+// The engines that share a catalog (table engines, migration 25) and where each job runs
+// (jobs.engine_id, jobs.shared). Whether an engine still lives is not a row: on PostgreSQL it is
+// the lock its connection holds (PostgresCatalogDatabase.engineLives), which the server lets go
+// when the engine dies, even by SIGKILL; on SQLite a home has one engine, this one.
+import type { CatalogDatabase } from './database.ts';
+import { LifeboatError } from '../errors.ts';
+import { PostgresCatalogDatabase } from './postgres/postgres-database.ts';
+
+export type EngineRecord = { id: string; host: string; pid: number; startedAt: string };
+/** Which engine runs a job (null: a job written before engines were named), and whether any
+ * engine of the group may run it (the shared queue) or only that one. */
+export type JobPlacement = { engineId: string | null; shared: boolean };
+
+type Row = { id: string; host: string; pid: number; started_at: string };
+
+export class EngineCatalog {
+  private readonly db: CatalogDatabase;
+  private registered: string | null = null;
+
+  /** This engine's id, once it has joined the catalog's engines (serve --shared). */
+  get self(): string | null {
+    return this.registered;
+  }
+
+  constructor(db: CatalogDatabase) {
+    this.db = db;
+  }
+
+  /** Lists this engine (its id is fresh at each start). */
+  register(engine: EngineRecord): void {
+    this.db
+      .prepare('INSERT INTO engines (id, host, pid, started_at) VALUES (?, ?, ?, ?)')
+      .run(engine.id, engine.host, engine.pid, engine.startedAt);
+    this.registered = engine.id;
+  }
+
+  /** Does the engine with this id still run? A job of no named engine belongs to none that runs. */
+  lives(engineId: string | null): boolean {
+    if (engineId === null) return false;
+    if (engineId === this.registered) return true;
+    return this.db instanceof PostgresCatalogDatabase && this.db.engineLives(engineId);
+  }
+
+  /** The other engines of the catalog that run now. */
+  othersRunning(): EngineRecord[] {
+    return (this.db.prepare('SELECT * FROM engines ORDER BY started_at').all() as Row[])
+      .filter((row) => row.id !== this.registered && this.lives(row.id))
+      .map((row) => ({ id: row.id, host: row.host, pid: row.pid, startedAt: row.started_at }));
+  }
+
+  /** The engine and host named, for a message ("engine 1a2b3c4d on ws-2"). */
+  describe(engineId: string | null): string {
+    if (engineId === null) return 'an engine that has stopped';
+    const row = this.db.prepare('SELECT host, pid FROM engines WHERE id = ?').get(engineId) as { host: string; pid: number } | undefined;
+    return `engine ${engineId.slice(0, 8)}${row ? ` on ${row.host} (pid ${row.pid})` : ''}`;
+  }
+
+  /** Runs PostgreSQL's own SQL (the job queue's insert) on the catalog's connection, inside the
+   * transaction open on it: see shared-queue.ts. */
+  runQueueStatement(sql: string, params: unknown[]): void {
+    if (!(this.db instanceof PostgresCatalogDatabase)) throw new LifeboatError('internal', 'the job queue lives in a PostgreSQL catalog');
+    this.db.raw(sql, params);
+  }
+
+  placement(jobId: string): JobPlacement | null {
+    const row = this.db.prepare('SELECT engine_id, shared FROM jobs WHERE id = ?').get(jobId) as
+      { engine_id: string | null; shared: number } | undefined;
+    return row ? { engineId: row.engine_id, shared: row.shared === 1 } : null;
+  }
+
+  /** This engine runs the job now (it took it from the shared queue, or over from a dead engine). */
+  takeJob(jobId: string): void {
+    this.db.prepare('UPDATE jobs SET engine_id = ? WHERE id = ?').run(this.registered, jobId);
+  }
+}

@@ -1,0 +1,212 @@
+// Engines that share one PostgreSQL catalog and its job queue (serve --shared; a real server
+// started here): restores queued on one engine run on both, each exactly once, one per VM at a
+// time, disks judged by qemu-img; a lone engine and shared ones refuse each other; a job queued
+// with its catalog rows is in the queue or nowhere.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { Job } from '../../shared/domain.ts';
+import type { Engine } from '../../electron/engine/engine.ts';
+import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
+import { useCatalog } from '../../electron/home.ts';
+import { freshPostgresDatabase, postgresForThisFile } from '../helpers/catalog-backends.ts';
+import { backupGenerations, qemuImg, tempDir } from '../helpers/env.ts';
+import { cli, startServeWithEnv } from '../helpers/serve-process.ts';
+
+const { skip } = postgresForThisFile();
+
+/** A home on the catalog at `url` whose repository is `repository` (the shared storage every
+ * engine of a site mounts at the same path). */
+async function sharedHome(dir: string, name: string, url: string, repository: string | null): Promise<string> {
+  const home = join(dir, name);
+  await useCatalog(home, url);
+  if (repository) {
+    await mkdir(join(home, 'repositories'), { recursive: true });
+    await symlink(repository, join(home, 'repositories', 'default'));
+  }
+  return home;
+}
+
+/** Two engines sharing a fresh catalog and A's repository, after A backed up each VM (a disk of
+ * `mib` MiB); closed after the test. */
+async function twoSharedEngines(vms: string[], mib: number): Promise<{ dir: string; a: Engine; b: Engine; disks: Map<string, string> }> {
+  const dir = await tempDir();
+  const url = await freshPostgresDatabase();
+  const homeA = await sharedHome(dir, 'home-a', url, null);
+  const a = await openServedEngine({ home: homeA, workerThreads: 2, shared: true });
+  after(() => a.close());
+  const disks = new Map<string, string>();
+  for (const name of vms) {
+    const [disk] = await backupGenerations(a, join(dir, name), { name, generations: 1, mib, subformat: 'monolithicSparse' });
+    disks.set(name, disk as string);
+  }
+  const homeB = await sharedHome(dir, 'home-b', url, join(homeA, 'repositories', 'default'));
+  const b = await openServedEngine({ home: homeB, workerThreads: 2, shared: true });
+  after(() => b.close());
+  return { dir, a, b, disks };
+}
+
+/** Queues `count` restores on `engine`, VM after VM, the n-th to out/<n>. */
+async function queueRestores(engine: Engine, dir: string, vms: string[], count: number): Promise<Job[]> {
+  const queued: Job[] = [];
+  for (let index = 0; index < count; index++) {
+    const vm = vms[index % vms.length] as string;
+    queued.push(
+      await engine.restores.start({ vm, point: 'latest', target: { kind: 'local', path: join(dir, 'out', String(index)) } }, 'test'),
+    );
+  }
+  return queued;
+}
+
+/** Waits for the restores queueRestores made (another engine may run them), checks that each
+ * succeeded once with a disk identical to its VM's, and counts the jobs each engine ran. */
+async function checkRestores(
+  engine: Engine,
+  dir: string,
+  vms: string[],
+  disks: Map<string, string>,
+  queued: Job[],
+): Promise<Map<string, number>> {
+  const done = await Promise.all(queued.map((job) => engine.jobs.whenEnded(job.id)));
+  const byEngine = new Map<string, number>();
+  for (const [index, job] of done.entries()) {
+    assert.equal(job.state, 'succeeded', `${job.summary}: ${job.error ?? ''}`);
+    const events = engine.catalog.jobEvents(job.id).map((event) => event.message);
+    assert.equal(events.filter((message) => message === 'job succeeded').length, 1, `job ${job.id} ended once`);
+    const vm = vms[index % vms.length] as string;
+    const restored = join(dir, 'out', String(index), `${vm}.vmdk`);
+    assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', disks.get(vm) as string, restored), /identical/);
+    const placement = engine.catalog.engines.placement(job.id);
+    assert.equal(placement?.shared, true);
+    byEngine.set(placement?.engineId ?? 'none', (byEngine.get(placement?.engineId ?? 'none') ?? 0) + 1);
+  }
+  // One job per VM at a time across the engines: no two runs of a VM overlap.
+  for (const vm of vms) {
+    const runs = done
+      .filter((job) => job.vmName === vm)
+      .map((job) => ({ from: Date.parse(job.startedAt as string), to: Date.parse(job.endedAt as string) }))
+      .sort((x, y) => x.from - y.from);
+    for (const [index, run] of runs.entries()) if (index > 0) assert.ok(run.from >= (runs[index - 1]?.to ?? 0), `${vm}'s restores overlap`);
+  }
+  return byEngine;
+}
+
+test('restores queued on one engine run on both, each once, one per VM at a time; disks identical', { skip }, async () => {
+  const vms = ['alpha', 'beta', 'gamma'];
+  const { dir, a, b, disks } = await twoSharedEngines(vms, 8);
+  const queued = await queueRestores(a, dir, vms, 12);
+  const byEngine = await checkRestores(a, dir, vms, disks, queued);
+  assert.deepEqual([...byEngine.keys()].sort(), [a.catalog.engines.self, b.catalog.engines.self].sort(), 'run by the two engines');
+  for (const job of queued)
+    assert.equal(a.catalog.jobEvents(job.id).filter((event) => event.message === 'step initialize started').length, 1, 'ran once');
+});
+
+test(
+  '200 restores across two engines, one of them stopped part way: none lost, none run twice at once, each ended once',
+  { skip },
+  async () => {
+    const vms = ['v1', 'v2', 'v3', 'v4'];
+    const { dir, a, b, disks } = await twoSharedEngines(vms, 1);
+    const queued = await queueRestores(a, dir, vms, 200);
+    // B stops while jobs run: what it ran goes back to the queue, and A finishes it.
+    const restored = (): number => a.catalog.jobsInState(['succeeded']).filter((job) => job.kind === 'restore-entire-vm').length;
+    for (let look = 0; look < 600 && restored() < 60; look++) await new Promise((resolve) => setTimeout(resolve, 100));
+    await b.close();
+    const byEngine = await checkRestores(a, dir, vms, disks, queued);
+    assert.equal(byEngine.size, 2, 'both engines ran some');
+  },
+);
+
+test('a lone engine and engines that share the catalog refuse each other, each with its reason', { skip }, async () => {
+  const dir = await tempDir();
+  const url = await freshPostgresDatabase();
+  const shared = await openServedEngine({ home: await sharedHome(dir, 'shared', url, null), workerThreads: 1, shared: true });
+  try {
+    await assert.rejects(openServedEngine({ home: await sharedHome(dir, 'lone', url, null), workerThreads: 1 }), {
+      code: 'conflict',
+      message: /another engine uses the catalog .*unless every engine of the catalog is started with --shared/,
+    });
+  } finally {
+    await shared.close();
+  }
+  const lone = await openServedEngine({ home: join(dir, 'lone'), workerThreads: 1 });
+  try {
+    await assert.rejects(openServedEngine({ home: join(dir, 'shared'), workerThreads: 1, shared: true }), {
+      code: 'conflict',
+      message: /an engine uses the catalog .* alone/,
+    });
+  } finally {
+    await lone.close();
+  }
+  const sqlite = join(dir, 'sqlite-home');
+  await assert.rejects(openServedEngine({ home: sqlite, workerThreads: 1, shared: true }), {
+    code: 'bad-request',
+    message: /only on a PostgreSQL catalog/,
+  });
+});
+
+test(
+  'an engine killed with SIGKILL mid-restore: another engine takes the job over and finishes it from its checkpoint, disk identical',
+  { skip },
+  async () => {
+    const dir = await tempDir();
+    const url = await freshPostgresDatabase();
+    const homeA = await sharedHome(dir, 'home-a', url, null);
+    const repository = join(homeA, 'repositories', 'default');
+    const a = await openServedEngine({ home: homeA, workerThreads: 2, shared: true });
+    let disk: string;
+    try {
+      [disk = ''] = await backupGenerations(a, join(dir, 'omega'), {
+        name: 'omega',
+        generations: 1,
+        mib: 64,
+        subformat: 'monolithicSparse',
+      });
+    } finally {
+      await a.close();
+    }
+
+    // The engine that takes the restore kills itself at the restore's first checkpoint (a fast
+    // restore may end before a later one; resume.test.ts covers watermarks part-way through).
+    const homeP = await sharedHome(dir, 'home-p', url, repository);
+    const dying = await startServeWithEnv(
+      { ...process.env, LIFEBOAT_CHECKPOINT_MS: '5', LIFEBOAT_KILL_AT: 'first-checkpoint' },
+      homeP,
+      '--shared',
+    );
+    const target = join(dir, 'restored');
+    const submitted = spawnSync(
+      process.execPath,
+      [cli, '--home', homeP, '--json', 'restore', 'vm', 'omega', '--point', 'latest', '--target', `local:${target}`, '--detach'],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(submitted.status, 0, submitted.stderr);
+    const jobId = (JSON.parse(submitted.stdout) as Job).id;
+    const [, signal] = (await once(dying.child, 'exit')) as [number | null, NodeJS.Signals | null];
+    assert.equal(signal, 'SIGKILL', `the engine ended (${dying.stderr()}) before its first checkpoint`);
+
+    const b = await openServedEngine({ home: await sharedHome(dir, 'home-b', url, repository), workerThreads: 2, shared: true });
+    try {
+      const job = await b.jobs.whenEnded(jobId);
+      assert.equal(job.state, 'succeeded', job.error ?? '');
+      assert.equal(b.catalog.engines.placement(jobId)?.engineId, b.catalog.engines.self);
+      const events = b.catalog.jobEvents(jobId).map((event) => event.message);
+      assert.ok(
+        events.some((message) => /^taken over by engine .* stopped while it ran$/.test(message)),
+        events.join('\n'),
+      );
+      assert.equal(
+        events.filter((message) => message === 'step initialize started').length,
+        2,
+        'the first run, and the one that took over',
+      );
+      assert.ok(events.includes('disk scsi0:0: resuming from its checkpoint'), events.join('\n'));
+      assert.match(qemuImg('compare', '-f', 'raw', '-F', 'vmdk', disk, join(target, 'omega.vmdk')), /identical/);
+    } finally {
+      await b.close();
+    }
+  },
+);
