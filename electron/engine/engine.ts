@@ -19,6 +19,7 @@ import { sharingDecoder } from '../repository/point-disk.ts';
 import { EngineEvents } from '../jobs/events.ts';
 import { JobQueue, type FaultInjector, type SharedJobs } from '../jobs/job-queue.ts';
 import { SharedQueue } from '../jobs/shared-queue.ts';
+import { SharedEvents } from '../jobs/shared-events.ts';
 import { Janitor } from '../jobs/janitor.ts';
 import { registerFileCleaners } from '../jobs/file-cleaners.ts';
 import { FileSecretStore } from '../secrets/secret-store.ts';
@@ -134,6 +135,8 @@ export class Engine {
   private readonly leftovers: Janitor;
   /** The job queue this engine shares with the catalog's other engines (serve --shared). */
   private readonly sharedQueue: SharedQueue | null;
+  /** The other engines' job events, told here, and this one's told there (serve --shared). */
+  private sharedEvents: SharedEvents | null = null;
 
   private constructor(
     paths: HomePaths,
@@ -316,6 +319,9 @@ export class Engine {
     let catalog: Catalog | null = null;
     let pool: WorkerPool | null = null;
     let sharedQueue: SharedQueue | null = null;
+    let sharedEvents: SharedEvents | null = null;
+    /** The shared queue's timers run once the engine is made: a start that fails after stops them. */
+    let sharedJobs: JobQueue | null = null;
     try {
       // The secrets key first: one that does not open this home's store stops the start before
       // the catalog is made.
@@ -326,15 +332,12 @@ export class Engine {
         source,
       });
       const engineId = randomUUID();
+      const warn = (line: string): void => void process.stderr.write(`lifeboat: ${line}\n`);
       catalog = Catalog.open(paths.catalog, paths.auditAnchors, { forEngine: options.shared ? { shared: engineId } : true });
       if (options.shared) {
         catalog.engines.register({ id: engineId, host: hostname(), pid: process.pid, startedAt: new Date().toISOString() });
         const engines = catalog.engines;
-        sharedQueue = await SharedQueue.open(
-          paths.catalog,
-          (sql, params) => engines.runQueueStatement(sql, params),
-          (line) => process.stderr.write(`lifeboat: ${line}\n`),
-        );
+        sharedQueue = await SharedQueue.open(paths.catalog, (sql, params) => engines.runQueueStatement(sql, params), warn);
       }
       // With other engines running, what they hold is theirs: their Instant Recovery sessions,
       // prompts and jobs' leftovers are not this start's to recover.
@@ -366,6 +369,7 @@ export class Engine {
         await MoverEnrollment.open({ catalog, folder: join(paths.home, 'movers') }),
         sharedQueue,
       );
+      if (sharedQueue) sharedJobs = engine.jobs;
       engine.jobs.recoverAfterRestart();
       if (alone) {
         engine.tape.prompts.expireLeftovers();
@@ -377,10 +381,17 @@ export class Engine {
       // them over from one that died and continues from what it left.
       engine.janitor = engine.leftovers.run({ keepResumable: true, keepUnfinished: options.shared === true }).catch(() => 0);
       engine.jobs.startQueued();
-      if (sharedQueue) await sharedQueue.work(options.concurrentJobs ?? 2, (jobId) => engine.jobs.runShared(jobId));
+      if (sharedQueue) {
+        const opened = engine.catalog;
+        sharedEvents = await SharedEvents.open(paths.catalog, engineId, engine.events, (jobId) => opened.getJob(jobId), warn);
+        engine.sharedEvents = sharedEvents;
+        await sharedQueue.work(options.concurrentJobs ?? 2, (jobId) => engine.jobs.runShared(jobId));
+      }
       return engine;
     } catch (error) {
       // A start that fails leaves nothing running: no worker threads, no catalog, no socket.
+      await sharedEvents?.close();
+      await sharedJobs?.close();
       await sharedQueue?.close();
       await pool?.close();
       catalog?.close();
@@ -420,6 +431,7 @@ export class Engine {
     await this.jobs.close();
     // The jobs it ran went back to the queue (JobQueue.close): the queue hears so before it closes.
     await this.sharedQueue?.close();
+    await this.sharedEvents?.close();
     await this.movers.close();
     this.markStopped('the engine stopped');
     await this.claim.close();

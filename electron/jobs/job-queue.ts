@@ -119,10 +119,20 @@ export class JobQueue {
     if (shared) {
       // Another engine's job on a VM ends without an event here; engines die without one.
       this.sharedTimers = [
-        setInterval(() => this.pump(), SHARED_LOOK_MS),
-        setInterval(() => this.recoverAfterRestart(), DEAD_ENGINES_LOOK_MS),
+        setInterval(() => this.quietly(() => this.pump()), SHARED_LOOK_MS),
+        setInterval(() => this.quietly(() => this.recoverAfterRestart()), DEAD_ENGINES_LOOK_MS),
       ];
       for (const timer of this.sharedTimers) timer.unref();
+    }
+  }
+
+  /** A look made on a timer: a catalog that cannot answer now (the server restarting, or closed
+   * under an engine whose start failed) is asked again at the next one. */
+  private quietly(look: () => unknown): void {
+    try {
+      look();
+    } catch {
+      // The next look tries again.
     }
   }
 

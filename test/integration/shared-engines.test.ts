@@ -94,15 +94,31 @@ async function checkRestores(
   return byEngine;
 }
 
-test('restores queued on one engine run on both, each once, one per VM at a time; disks identical', { skip }, async () => {
-  const vms = ['alpha', 'beta', 'gamma'];
-  const { dir, a, b, disks } = await twoSharedEngines(vms, 8);
-  const queued = await queueRestores(a, dir, vms, 12);
-  const byEngine = await checkRestores(a, dir, vms, disks, queued);
-  assert.deepEqual([...byEngine.keys()].sort(), [a.catalog.engines.self, b.catalog.engines.self].sort(), 'run by the two engines');
-  for (const job of queued)
-    assert.equal(a.catalog.jobEvents(job.id).filter((event) => event.message === 'step initialize started').length, 1, 'ran once');
-});
+test(
+  'restores queued on one engine run on both, each once, one per VM at a time; disks identical; each engine hears the other’s job events',
+  { skip },
+  async () => {
+    const vms = ['alpha', 'beta', 'gamma'];
+    const { dir, a, b, disks } = await twoSharedEngines(vms, 8);
+    // What a console of A sees: job states and progress, whichever engine runs the job.
+    const states = new Map<string, Set<string>>();
+    const progressed = new Set<string>();
+    a.events.on('job.updated', (job) => void states.set(job.id, (states.get(job.id) ?? new Set()).add(job.state)));
+    a.events.on('job.progress', (progress) => void progressed.add(progress.jobId));
+    const queued = await queueRestores(a, dir, vms, 12);
+    const byEngine = await checkRestores(a, dir, vms, disks, queued);
+    assert.deepEqual([...byEngine.keys()].sort(), [a.catalog.engines.self, b.catalog.engines.self].sort(), 'run by the two engines');
+    for (const job of queued)
+      assert.equal(a.catalog.jobEvents(job.id).filter((event) => event.message === 'step initialize started').length, 1, 'ran once');
+    const ranOnB = queued.filter((job) => a.catalog.engines.placement(job.id)?.engineId === b.catalog.engines.self);
+    for (let look = 0; look < 100 && ranOnB.some((job) => !states.get(job.id)?.has('succeeded')); look++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    for (const job of ranOnB) {
+      assert.ok(states.get(job.id)?.has('running') && states.get(job.id)?.has('succeeded'), `A heard job ${job.id} run and end on B`);
+      assert.ok(progressed.has(job.id), `A heard job ${job.id}'s progress on B`);
+    }
+  },
+);
 
 test(
   '200 restores across two engines, one of them stopped part way: none lost, none run twice at once, each ended once',
