@@ -31,6 +31,7 @@ import { vsphereBackup } from './vsphere-backup.ts';
 import { moverBench } from './movers.ts';
 import { cliStart } from './cli-start.ts';
 import { catalogBench } from './catalog.ts';
+import { queueBench } from './shared-queue.ts';
 import { itemLevel } from './items.ts';
 
 const gib = Number(process.env.LIFEBOAT_BENCH_GIB ?? '2');
@@ -321,6 +322,8 @@ async function main(): Promise<void> {
   await thinDisk(root, runs, timed, median);
   await cliStart(root);
   await consoleQueue();
+  await catalogBench(root);
+  await queueBench(root);
 }
 
 /** LIFEBOAT_BENCH_ONLY=<key> measures that part alone (a minute or a few instead of the whole bench). */
@@ -345,6 +348,7 @@ const parts: Record<string, () => Promise<void>> = {
   },
   copies: copiesOnly,
   catalog: () => catalogBench(root),
+  queue: () => queueBench(root),
   'tape-iscsi': () => tapeIscsi(root, runs, timed, median),
   thin: () => thinDisk(root, runs, timed, median),
   cli: () => cliStart(root),

@@ -32,6 +32,11 @@ export class EngineCatalog {
       .prepare('INSERT INTO engines (id, host, pid, started_at) VALUES (?, ?, ?, ?)')
       .run(engine.id, engine.host, engine.pid, engine.startedAt);
     this.registered = engine.id;
+    // Engines that stopped and no unfinished job names are forgotten (else every start asks after each).
+    const quiet = this.db.prepare(
+      "SELECT e.id FROM engines e WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.engine_id = e.id AND j.state IN ('queued', 'running', 'waiting-for-operator'))",
+    );
+    for (const { id } of quiet.all() as { id: string }[]) if (!this.lives(id)) this.db.prepare('DELETE FROM engines WHERE id = ?').run(id);
   }
 
   /** Does the engine with this id still run? A job of no named engine belongs to none that runs. */
@@ -68,8 +73,23 @@ export class EngineCatalog {
     return row ? { engineId: row.engine_id, shared: row.shared === 1 } : null;
   }
 
-  /** This engine runs the job now (it took it from the shared queue, or over from a dead engine). */
-  takeJob(jobId: string): void {
-    this.db.prepare('UPDATE jobs SET engine_id = ? WHERE id = ?').run(this.registered, jobId);
+  /** Takes a shared job for this engine, in one statement that holds only if the job is still as
+   * it was seen (its state, and the engine that held it): of two engines that saw it free, one
+   * gets it. False: it changed meanwhile. */
+  claimJob(job: { id: string; state: string }, heldBy: string | null): boolean {
+    const sql = `UPDATE jobs SET state = 'running', engine_id = ? WHERE id = ? AND state = ? AND shared = 1 AND engine_id ${heldBy === null ? 'IS NULL' : '= ?'}`;
+    const params = [this.registered, job.id, job.state, ...(heldBy === null ? [] : [heldBy])];
+    return this.db.prepare(sql).run(...params).changes === 1;
+  }
+
+  /** The job stays with this engine (resumed here by the operator): out of the shared queue. */
+  keepHere(jobId: string): void {
+    this.db.prepare('UPDATE jobs SET engine_id = ?, shared = 0 WHERE id = ?').run(this.registered, jobId);
+  }
+
+  /** The host an engine ran on (null: unknown, or a job of no named engine). */
+  hostOf(engineId: string | null): string | null {
+    if (engineId === null) return null;
+    return (this.db.prepare('SELECT host FROM engines WHERE id = ?').get(engineId) as { host: string } | undefined)?.host ?? null;
   }
 }

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { isRequestChannel, requestChannels, type RequestChannel } from '../../shared/contract.ts';
+import type { Job } from '../../shared/domain.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import { reconcileCatalog } from '../catalog/reconcile.ts';
 import { VmLookup } from '../catalog/vm-lookup.ts';
@@ -197,9 +198,21 @@ export class Engine {
     const rerunIndex = indexRerun(catalog, works);
     // Built from the catalog alone, so any engine of a shared catalog can run them: restores to a
     // local folder (continued from their checkpoints after a stop) and indexing (run again whole).
+    // Not an encrypted point's: its password, given to the engine that queued the job, is nowhere
+    // another engine could read it (nor on the catalog's record of the job).
+    const plainPoint = (vmId: string, pointId: string): boolean =>
+      catalog.listPoints(vmId).some((point) => point.id === pointId && point.keyId === null);
+    const portablePoint = (job: Job, params: unknown): { vmId: string; pointId: string } | null => {
+      if (job.kind !== 'index') return localRestoreOf(job, params);
+      const given = params as { vmId?: unknown; pointId?: unknown } | null;
+      return typeof given?.vmId === 'string' && typeof given.pointId === 'string' ? { vmId: given.vmId, pointId: given.pointId } : null;
+    };
     const sharedJobs: SharedJobs | null = sharedQueue && {
       queue: sharedQueue,
-      portable: (job, params) => (job.kind === 'index' ? rerunIndex(job) !== null : localRestoreOf(job, params) !== null),
+      portable: (job, params) => {
+        const point = portablePoint(job, params);
+        return point !== null && plainPoint(point.vmId, point.pointId);
+      },
       workOf: async (job, resuming) => {
         const index = rerunIndex(job);
         return index ? index(job.id) : this.restores.workFromCatalog(job, resuming);
@@ -377,9 +390,9 @@ export class Engine {
       }
       await reconcileCatalog(catalog, engine.repository);
       // In the background: a host that does not answer must not hold up the engine's start.
-      // A shared catalog's unfinished jobs keep what they hold: another engine runs them, or takes
-      // them over from one that died and continues from what it left.
-      engine.janitor = engine.leftovers.run({ keepResumable: true, keepUnfinished: options.shared === true }).catch(() => 0);
+      // A shared catalog's unfinished jobs keep what they hold (another engine runs them, or takes
+      // them over and continues from what was left), and what other hosts' jobs left is theirs.
+      engine.janitor = engine.leftovers.run({ keepResumable: true, ...(options.shared ? { onlyEndedOn: hostname() } : {}) }).catch(() => 0);
       engine.jobs.startQueued();
       if (sharedQueue) {
         const opened = engine.catalog;

@@ -48,14 +48,21 @@ export class Janitor {
     if (missing.length > 0) throw new LifeboatError('internal', `the janitor has no cleaner for ${missing.join(', ')}`);
   }
 
+  private endedOn(jobId: string, host: string): boolean {
+    if (!finishedJobStates.has(this.catalog.getJob(jobId)?.state ?? 'running')) return false;
+    const ranOn = this.catalog.engines.hostOf(this.catalog.engines.placement(jobId)?.engineId ?? null);
+    return ranOn === null || ranOn === host;
+  }
+
   /** Cleans up open resources (of one job, or all); returns how many were removed. */
-  /** `keepUnfinished`: leaves what unfinished jobs hold (another engine of a shared catalog runs
-   * them, or will take them over). */
-  async run(options: { jobId?: string; keepResumable: boolean; keepUnfinished?: boolean }): Promise<number> {
+  /** `onlyEndedOn`: (engines sharing a catalog) only what ended jobs left that engines of this host
+   * ran: an unfinished job's is its engine's, or the one that takes it over; another host's files
+   * are on that host. */
+  async run(options: { jobId?: string; keepResumable: boolean; onlyEndedOn?: string }): Promise<number> {
     const open = this.catalog
       .openResources(options.jobId)
       .filter((resource) => !options.keepResumable || !keptForResume(this.catalog, resource))
-      .filter((resource) => !options.keepUnfinished || finishedJobStates.has(this.catalog.getJob(resource.jobId)?.state ?? 'failed'));
+      .filter((resource) => options.onlyEndedOn === undefined || this.endedOn(resource.jobId, options.onlyEndedOn));
     const endings: (() => Promise<void>)[] = [];
     const run: JanitorRun = { atEnd: (release) => void endings.push(release) };
     let removed = 0;

@@ -43,7 +43,7 @@ export type Rerun = (job: Job) => WorkFactory | null;
  * group builds a job's work from the catalog alone. A job that cannot be built so (a tape job, an
  * Instant Recovery, one held for approval) stays with the engine that queued it. */
 export type SharedJobs = {
-  queue: Pick<SharedQueue, 'enqueue' | 'giveBack'>;
+  queue: Pick<SharedQueue, 'enqueue' | 'giveBack' | 'stateOf'>;
   /** Whether any engine of the group can run this job from its record and parameters. */
   portable(job: Job, params: unknown): boolean;
   /** The work of a portable job; `resuming`: an earlier run stopped part way (its engine died or
@@ -61,7 +61,7 @@ function stageFigures(stages: Record<string, number>): { stages?: Record<string,
   return { stages: Object.fromEntries(entries.map(([stage, seconds]) => [stage, Math.round(seconds * 1000) / 1000])), bottleneck };
 }
 
-type Running = { job: Job; controller: AbortController; done: Promise<void> };
+type Running = { job: Job; readonly controller: AbortController; done: Promise<void> };
 
 /** The abort reason when the engine stops, told apart from an operator's cancel: such a job ends
  * interrupted (resumable where its kind allows), never "cancelled by the operator". */
@@ -80,6 +80,13 @@ const DEAD_ENGINES_LOOK_MS = 5000;
 
 /** Thrown by runShared: the job goes back to the shared queue for another engine. */
 class HandedBack extends Error {}
+/** The abort reason of a shared job another engine took over (stopTakenAway): this engine leaves
+ * the job, its records and what it wrote to that engine. */
+class TakenAway extends Error {
+  constructor() {
+    super('another engine took this job over while this one was cut off from the catalog');
+  }
+}
 
 export class JobQueue {
   private readonly running = new Map<string, Running>();
@@ -119,7 +126,7 @@ export class JobQueue {
     if (shared) {
       // Another engine's job on a VM ends without an event here; engines die without one.
       this.sharedTimers = [
-        setInterval(() => this.quietly(() => this.pump()), SHARED_LOOK_MS),
+        setInterval(() => this.quietly(() => (this.stopTakenAway(), this.pump())), SHARED_LOOK_MS),
         setInterval(() => this.quietly(() => this.recoverAfterRestart()), DEAD_ENGINES_LOOK_MS),
       ];
       for (const timer of this.sharedTimers) timer.unref();
@@ -141,7 +148,7 @@ export class JobQueue {
   recoverAfterRestart(): Job[] {
     if (this.closed) return [];
     const unfinished = this.catalog.jobsInState(['running', 'waiting-for-operator', 'queued']);
-    this.giveBackFromDeadEngines(unfinished);
+    this.lookAtSharedJobs(unfinished);
     const stale = unfinished.filter((job) => this.leftByDeadEngine(job));
     const now = new Date().toISOString();
     const interrupted = stale.flatMap((job) => {
@@ -176,23 +183,65 @@ export class JobQueue {
     return placement.engineId === null || !this.catalog.engines.lives(placement.engineId) || placement.engineId === this.selfId();
   }
 
-  /** Shared jobs that an engine was running when it died go back to the queue now, not once the
-   * queue has missed their heartbeats (the engine's lock, gone with it, says it died). */
-  private giveBackFromDeadEngines(unfinished: Job[]): void {
-    if (!this.shared) return;
+  /** Shared jobs whose engine died go back to the queue now, not once the queue has missed their
+   * heartbeats; an engine must look dead twice in a row (a catalog connection that dropped and is
+   * made again takes its lock back within a look). A shared job the queue will never hand out again
+   * (its row ended, or its retries ran out) while the catalog says unfinished ends interrupted. */
+  private lookAtSharedJobs(unfinished: Job[]): void {
+    const shared = this.shared;
+    if (!shared) return;
     for (const job of unfinished) {
-      if (job.state === 'queued' || this.running.has(job.id) || this.givenBack.has(job.id)) continue;
+      if (this.running.has(job.id) || this.looking.has(job.id)) continue;
       const placement = this.catalog.engines.placement(job.id);
-      if (!placement?.shared || placement.engineId === null || this.catalog.engines.lives(placement.engineId)) continue;
-      this.givenBack.add(job.id);
-      void this.shared.queue
-        .giveBack(job.id, `${this.catalog.engines.describe(placement.engineId)} stopped while it ran`)
-        .catch(() => this.givenBack.delete(job.id));
+      if (!placement?.shared) continue;
+      if (job.state !== 'queued' && this.catalog.engines.lives(placement.engineId)) {
+        this.seenDead.delete(job.id);
+        continue;
+      }
+      this.looking.add(job.id);
+      void shared.queue
+        .stateOf(job.id)
+        .then(async (state) => {
+          if (state === 'active' && job.state !== 'queued') {
+            if (!this.seenDead.delete(job.id)) return void this.seenDead.add(job.id);
+            await shared.queue.giveBack(job.id, `${this.catalog.engines.describe(placement.engineId)} stopped while it ran`);
+          } else if (state === null || state === 'completed' || state === 'failed' || state === 'cancelled')
+            this.endUnqueued(job.id, state);
+        })
+        .catch(() => undefined)
+        .finally(() => this.looking.delete(job.id));
     }
   }
 
-  /** Jobs of dead engines this engine gave back to the queue (once each). */
-  private readonly givenBack = new Set<string>();
+  /** Stops the shared jobs running here that the catalog says another engine holds now: cut off
+   * from the catalog for longer than the queue waits, this engine was taken for dead, and the job
+   * was given to another (which continues it from its checkpoints). */
+  private stopTakenAway(): void {
+    for (const [jobId, running] of this.running) {
+      const placement = this.catalog.engines.placement(jobId);
+      if (placement?.shared && placement.engineId !== this.selfId()) running.controller.abort(new TakenAway());
+    }
+  }
+
+  /** Shared jobs being looked at (lookAtSharedJobs), and those whose engine looked dead once. */
+  private readonly looking = new Set<string>();
+  private readonly seenDead = new Set<string>();
+
+  private endUnqueued(jobId: string, state: string | null): void {
+    const job = this.closed ? null : this.catalog.getJob(jobId);
+    if (!job || this.running.has(jobId) || finishedJobStates.has(job.state)) return;
+    const placement = this.catalog.engines.placement(jobId);
+    if (job.state !== 'queued' && this.catalog.engines.lives(placement?.engineId ?? null)) return;
+    const reason = `the shared job queue no longer hands this job out (${state === null ? 'it has no row for it' : `its row is ${state}`})`;
+    const resumable = isResumableJob(this.catalog, jobId);
+    this.catalog.addJobEvent(jobId, {
+      at: new Date().toISOString(),
+      level: 'warning',
+      step: job.currentStep,
+      message: `${reason}; ${resumable ? '`lifeboat jobs resume` continues it' : 'start it again'}`,
+    });
+    this.update(jobId, { state: 'interrupted', error: reason, endedAt: new Date().toISOString() });
+  }
 
   private selfId(): string | null {
     return this.catalog.engines.self;
@@ -280,6 +329,8 @@ export class JobQueue {
       throw new LifeboatError('conflict', `job ${jobId} is ${job.state}; only an interrupted job can be resumed`);
     this.catalog.addJobEvent(jobId, { at: new Date().toISOString(), level: 'info', step: null, message: 'resumed by the operator' });
     const work = factory(jobId);
+    // Resumed by the operator on this engine: it runs here, whatever queue it was in.
+    if (this.catalog.engines.placement(jobId)?.shared) this.catalog.engines.keepHere(jobId);
     const requeued = this.update(jobId, {
       state: 'queued',
       error: null,
@@ -302,6 +353,13 @@ export class JobQueue {
     }
     if (job.state === 'running' || (job.state === 'waiting-for-operator' && !this.works.has(jobId) && this.shared)) {
       const placement = this.catalog.engines.placement(jobId);
+      // Its engine died: nobody else would end it (the queue sees it cancelled if it hands it out).
+      if (this.shared && placement?.shared && !this.catalog.engines.lives(placement.engineId))
+        return this.update(jobId, {
+          state: 'cancelled',
+          endedAt: new Date().toISOString(),
+          error: 'cancelled by the operator after its engine stopped',
+        });
       throw new LifeboatError(
         'conflict',
         `job ${jobId} runs on ${this.catalog.engines.describe(placement?.engineId ?? null)}: cancel it from a console of that engine`,
@@ -406,41 +464,59 @@ export class JobQueue {
     const shared = this.shared;
     if (!shared) throw new LifeboatError('internal', 'this engine does not share a job queue');
     let job: Job | null = null;
+    let holder: string | null = null;
     for (let look = 0; ; look++) {
       if (this.closed) throw new HandedBack(STOPPED_BEFORE_START);
       job = this.catalog.getJob(jobId);
       // Cancelled before any engine took it, or ended: nothing left to run.
       if (!job || (job.state !== 'queued' && job.state !== 'running' && job.state !== 'waiting-for-operator')) return;
-      const holder = this.catalog.engines.placement(jobId)?.engineId ?? null;
+      holder = this.catalog.engines.placement(jobId)?.engineId ?? null;
       const elsewhere = job.state !== 'queued' && holder !== null && holder !== this.selfId() && this.catalog.engines.lives(holder);
-      if (!elsewhere && !this.vmBusyElsewhere(job) && this.holdOf(job, new Set()) === null) break;
+      // The queue's own limit (its workers here) paces shared jobs; one job per VM holds across engines.
+      const vmBusy = job.vmId !== null && [...this.running.values()].some((running) => running.job.vmId === job?.vmId);
+      // Taken for this engine in one statement: of two engines that saw it free, one wins.
+      if (!elsewhere && !vmBusy && !this.vmBusyElsewhere(job) && this.catalog.engines.claimJob(job, holder)) break;
       if (look > 24 * 3600) throw new HandedBack('waited a day for its turn');
       await new Promise((resolve) => setTimeout(resolve, SHARED_LOOK_MS));
     }
+    // Running here from now on: a cancel reaches it, a stop hands it back, a VM's other job waits.
+    const controller = new AbortController();
+    const entry: Running = { job, controller, done: Promise.resolve() };
+    this.running.set(jobId, entry);
+    this.unlimited.add(jobId);
     // Run before (its engine died, or stopped and handed it back): continued, not begun again.
     const resuming = job.state !== 'queued' || job.startedAt !== null;
-    if (resuming) {
-      const holder = this.catalog.engines.placement(jobId)?.engineId ?? null;
+    if (resuming)
       this.catalog.addJobEvent(jobId, {
         at: new Date().toISOString(),
         level: 'warning',
         step: job.currentStep,
         message: `taken over by ${this.catalog.engines.describe(this.selfId())}: ${this.catalog.engines.describe(holder)} stopped while it ran`,
       });
-    }
-    this.catalog.engines.takeJob(jobId);
     let work: JobWork;
     try {
       work = await shared.workOf(job, resuming);
     } catch (error) {
+      this.running.delete(jobId);
+      this.unlimited.delete(jobId);
       const message = toWireError(error).message;
       this.catalog.addJobEvent(jobId, { at: new Date().toISOString(), level: 'error', step: null, message });
       this.end(jobId, false, { state: 'failed', error: message, endedAt: new Date().toISOString() });
       return;
     }
-    if (resuming)
-      job = this.update(jobId, { state: 'queued', currentStep: null, steps: job.steps.map((step) => ({ ...step, state: 'pending' })) });
-    const entry = this.start(job, work);
+    const steps = job.steps.map((step): JobStep => ({ ...step, state: 'pending' }));
+    if (controller.signal.aborted) {
+      this.running.delete(jobId);
+      this.unlimited.delete(jobId);
+      if (!(controller.signal.reason instanceof EngineStopping)) {
+        this.end(jobId, false, { state: 'cancelled', endedAt: new Date().toISOString(), error: 'cancelled before it started' });
+        return;
+      }
+      this.update(jobId, { state: 'queued', currentStep: null, steps });
+      throw new HandedBack(HANDED_BACK);
+    }
+    job = this.update(jobId, { state: 'queued', currentStep: null, steps });
+    this.start(job, work, entry);
     await entry.done;
     if (this.handedBack.delete(jobId)) throw new HandedBack(HANDED_BACK);
   }
@@ -489,9 +565,14 @@ export class JobQueue {
     this.placesTimer.unref();
   }
 
-  private start(queued: Job, work: JobWork): Running {
-    const controller = new AbortController();
-    const entry: Running = { job: queued, controller, done: Promise.resolve() };
+  /** `entry`: the job's place among the running ones, when it took it before its work was built. */
+  private start(
+    queued: Job,
+    work: JobWork,
+    entry: Running = { job: queued, controller: new AbortController(), done: Promise.resolve() },
+  ): Running {
+    const { controller } = entry;
+    entry.job = queued;
     this.running.set(queued.id, entry);
     entry.done = this.execute(queued, work, controller.signal).finally(() => {
       this.running.delete(queued.id);
@@ -576,8 +657,13 @@ export class JobQueue {
       });
       succeeded = true;
     } catch (error) {
+      if (signal.reason instanceof TakenAway) {
+        log(signal.reason.message, 'warning');
+        this.handedBack.add(jobId);
+        return;
+      }
       if (signal.reason instanceof EngineStopping) {
-        if (this.catalog.engines.placement(jobId)?.shared) {
+        if (this.shared && this.catalog.engines.placement(jobId)?.shared) {
           // Its resources stay for the engine that continues it.
           log(HANDED_BACK, 'warning');
           this.handedBack.add(jobId);

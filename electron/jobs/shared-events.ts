@@ -95,9 +95,16 @@ export class SharedEvents {
     });
   }
 
+  /** The NOTIFYs sent so far, one after the other on the one connection (pg runs one query at a time). */
+  private sending: Promise<unknown> = Promise.resolve();
+
   private send(event: SharedEvent): void {
-    if (this.relaying || !this.client) return;
-    this.client.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(event)]).catch(() => undefined);
+    const client = this.client;
+    if (this.relaying || !client) return;
+    // Lost with a lost connection: the consoles read the job from the catalog meanwhile.
+    this.sending = this.sending
+      .then(() => client.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(event)]))
+      .catch(() => undefined);
   }
 
   private receive(payload: string | undefined): void {
@@ -120,6 +127,7 @@ export class SharedEvents {
     for (const off of this.offs) off();
     const client = this.client;
     this.client = null;
+    await this.sending;
     await client?.end().catch(() => undefined);
   }
 }

@@ -95,9 +95,16 @@ export class SharedQueue {
     this.working = true;
     await this.boss.work<SharedJobData>(
       QUEUE,
-      // A new job wakes the engines at once (NOTIFY); a job given back, or freed by its VM's job
-      // ending on another engine, is seen by polling.
-      { localConcurrency: concurrency, groupConcurrency: 1, batchSize: 1, pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 1 },
+      // A new job wakes the engines at once (NOTIFY); with a backlog the engines fetch without
+      // pause (burst); a job given back, or freed by its VM's job ending elsewhere, is seen by polling.
+      {
+        localConcurrency: concurrency,
+        groupConcurrency: 1,
+        batchSize: 1,
+        pollingIntervalSeconds: 0.5,
+        notifyPollingIntervalSeconds: 0.5,
+        burstWhenReadyExceeds: 1,
+      },
       async ([job]) => {
         if (job) await run(job.data.jobId);
       },
@@ -109,6 +116,13 @@ export class SharedQueue {
    * the job is never run twice. */
   async giveBack(jobId: string, why: string): Promise<void> {
     await this.boss.fail(QUEUE, jobId, { reason: why });
+  }
+
+  /** The queue's state of a job (created, retry, active, completed, failed, cancelled), or null
+   * when the queue has no row for it (never queued, or removed after its retention). */
+  async stateOf(jobId: string): Promise<string | null> {
+    const [row] = await this.boss.findJobs(QUEUE, { id: jobId });
+    return row?.state ?? null;
   }
 
   /** Takes no more jobs; the ones running here end as their runner decides (JobQueue.close). */

@@ -164,46 +164,51 @@ test('a lone engine and engines that share the catalog refuse each other, each w
   });
 });
 
+/** A restore queued on an engine (a real `serve --shared` process) that kills itself at the
+ * restore's first checkpoint (a fast restore may end before a later one; resume.test.ts covers
+ * watermarks part-way through). Returns where a second engine's home can be made. */
+async function restoreKilledMidway(): Promise<{
+  dir: string;
+  url: string;
+  repository: string;
+  disk: string;
+  target: string;
+  jobId: string;
+}> {
+  const dir = await tempDir();
+  const url = await freshPostgresDatabase();
+  const homeA = await sharedHome(dir, 'home-a', url, null);
+  const repository = join(homeA, 'repositories', 'default');
+  const a = await openServedEngine({ home: homeA, workerThreads: 2, shared: true });
+  let disk: string;
+  try {
+    [disk = ''] = await backupGenerations(a, join(dir, 'omega'), { name: 'omega', generations: 1, mib: 64, subformat: 'monolithicSparse' });
+  } finally {
+    await a.close();
+  }
+  const homeP = await sharedHome(dir, 'home-p', url, repository);
+  const dying = await startServeWithEnv(
+    { ...process.env, LIFEBOAT_CHECKPOINT_MS: '5', LIFEBOAT_KILL_AT: 'first-checkpoint' },
+    homeP,
+    '--shared',
+  );
+  const target = join(dir, 'restored');
+  const submitted = spawnSync(
+    process.execPath,
+    [cli, '--home', homeP, '--json', 'restore', 'vm', 'omega', '--point', 'latest', '--target', `local:${target}`, '--detach'],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  assert.equal(submitted.status, 0, submitted.stderr);
+  const [, signal] = (await once(dying.child, 'exit')) as [number | null, NodeJS.Signals | null];
+  assert.equal(signal, 'SIGKILL', `the engine ended (${dying.stderr()}) before its first checkpoint`);
+  return { dir, url, repository, disk, target, jobId: (JSON.parse(submitted.stdout) as Job).id };
+}
+
 test(
   'an engine killed with SIGKILL mid-restore: another engine takes the job over and finishes it from its checkpoint, disk identical',
   { skip },
   async () => {
-    const dir = await tempDir();
-    const url = await freshPostgresDatabase();
-    const homeA = await sharedHome(dir, 'home-a', url, null);
-    const repository = join(homeA, 'repositories', 'default');
-    const a = await openServedEngine({ home: homeA, workerThreads: 2, shared: true });
-    let disk: string;
-    try {
-      [disk = ''] = await backupGenerations(a, join(dir, 'omega'), {
-        name: 'omega',
-        generations: 1,
-        mib: 64,
-        subformat: 'monolithicSparse',
-      });
-    } finally {
-      await a.close();
-    }
-
-    // The engine that takes the restore kills itself at the restore's first checkpoint (a fast
-    // restore may end before a later one; resume.test.ts covers watermarks part-way through).
-    const homeP = await sharedHome(dir, 'home-p', url, repository);
-    const dying = await startServeWithEnv(
-      { ...process.env, LIFEBOAT_CHECKPOINT_MS: '5', LIFEBOAT_KILL_AT: 'first-checkpoint' },
-      homeP,
-      '--shared',
-    );
-    const target = join(dir, 'restored');
-    const submitted = spawnSync(
-      process.execPath,
-      [cli, '--home', homeP, '--json', 'restore', 'vm', 'omega', '--point', 'latest', '--target', `local:${target}`, '--detach'],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
-    assert.equal(submitted.status, 0, submitted.stderr);
-    const jobId = (JSON.parse(submitted.stdout) as Job).id;
-    const [, signal] = (await once(dying.child, 'exit')) as [number | null, NodeJS.Signals | null];
-    assert.equal(signal, 'SIGKILL', `the engine ended (${dying.stderr()}) before its first checkpoint`);
-
+    const { dir, url, repository, disk, target, jobId } = await restoreKilledMidway();
     const b = await openServedEngine({ home: await sharedHome(dir, 'home-b', url, repository), workerThreads: 2, shared: true });
     try {
       const job = await b.jobs.whenEnded(jobId);
@@ -226,3 +231,20 @@ test(
     }
   },
 );
+
+test('a job whose engine died can be cancelled from another engine, which then never runs it', { skip }, async () => {
+  const { dir, url, repository, jobId } = await restoreKilledMidway();
+  const b = await openServedEngine({ home: await sharedHome(dir, 'home-b', url, repository), workerThreads: 2, shared: true });
+  try {
+    const cancelled = b.jobs.cancel(jobId);
+    assert.equal(cancelled.state, 'cancelled');
+    assert.match(cancelled.error ?? '', /after its engine stopped/);
+    // Past the give-back and the queue's own heartbeat expiry: the queue hands it out, nobody runs it.
+    await new Promise((resolve) => setTimeout(resolve, 25_000));
+    const events = b.catalog.jobEvents(jobId).map((event) => event.message);
+    assert.equal(events.filter((message) => message === 'step initialize started').length, 1, events.join('\n'));
+    assert.equal(b.catalog.getJob(jobId)?.state, 'cancelled');
+  } finally {
+    await b.close();
+  }
+});
