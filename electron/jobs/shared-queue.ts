@@ -7,7 +7,7 @@
 // own transaction that inserts the job (pg-boss's insert statement, run on the catalog's
 // connection), so a job is in both or in neither.
 import { PgBoss } from 'pg-boss';
-import { insertJobs } from 'pg-boss/dist/plans.js';
+import { insertJobs, notifyQueue } from 'pg-boss/dist/plans.js';
 import type { Job } from '../../shared/domain.ts';
 
 const SCHEMA = 'lifeboat_queue';
@@ -106,7 +106,13 @@ export class SharedQueue {
         burstWhenReadyExceeds: 1,
       },
       async ([job]) => {
-        if (job) await run(job.data.jobId);
+        if (!job) return;
+        await run(job.data.jobId);
+        // Settled here rather than after the handler, and the engines woken: the job it freed (its
+        // VM's next) starts now, not at their next poll. Only this attempt: a job given to another
+        // engine meanwhile is left alone.
+        await this.boss.complete(QUEUE, { id: job.id, retryCount: job.retryCount });
+        await this.boss.getDb().executeSql(notifyQueue(SCHEMA, QUEUE));
       },
     );
   }
