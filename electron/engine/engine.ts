@@ -396,7 +396,8 @@ export class Engine {
       engine.jobs.startQueued();
       if (sharedQueue) {
         const opened = engine.catalog;
-        sharedEvents = await SharedEvents.open(paths.catalog, engineId, engine.events, (jobId) => opened.getJob(jobId), warn);
+        const records = { job: (jobId: string) => opened.getJob(jobId), prompt: (promptId: string) => opened.tapes.prompt(promptId) };
+        sharedEvents = await SharedEvents.open(paths.catalog, engineId, engine.events, records, warn);
         engine.sharedEvents = sharedEvents;
         await sharedQueue.work(options.concurrentJobs ?? 2, (jobId) => engine.jobs.runShared(jobId));
       }

@@ -1,11 +1,12 @@
 // Events across the engines of a shared catalog (serve --shared): a console connected to any of
-// them sees every job's state and progress. Each engine sends its jobs' updates and progress on a
-// PostgreSQL channel (NOTIFY) and tells its own listeners what the others send (LISTEN). A job's
-// state travels as its id alone (the catalog is the record, and a NOTIFY holds 8000 bytes at most),
-// its progress as the figures themselves.
+// them sees every job's state and progress, and every operator prompt. Each engine sends its
+// events on a PostgreSQL channel (NOTIFY) and tells its own listeners what the others send
+// (LISTEN). A job or a prompt travels as its id alone (the catalog is the record, and a NOTIFY
+// holds 8000 bytes at most), a job's progress as the figures themselves. (An answer to a prompt
+// is the catalog's: the engine that waits reads it there.)
 import pg from 'pg';
 import { z } from 'zod';
-import { JobProgress, type Job } from '../../shared/domain.ts';
+import { JobProgress, type Job, type Prompt } from '../../shared/domain.ts';
 import type { EngineEvents } from './events.ts';
 
 const CHANNEL = 'lifeboat_events';
@@ -15,7 +16,10 @@ const RECONNECT_MS = 1000;
 const SharedEvent = z.discriminatedUnion('event', [
   z.object({ from: z.string().min(1), event: z.literal('job.updated'), jobId: z.string().min(1).max(200) }).strict(),
   z.object({ from: z.string().min(1), event: z.literal('job.progress'), progress: JobProgress }).strict(),
+  z.object({ from: z.string().min(1), event: z.literal('prompt.updated'), promptId: z.string().min(1).max(200) }).strict(),
 ]);
+/** The catalog's records of what the events name. */
+export type SharedRecords = { job(jobId: string): Job | null; prompt(promptId: string): Prompt | null };
 export type SharedEvent = z.infer<typeof SharedEvent>;
 
 /** A notification's text as an event, or null: another engine's words are outside bytes. */
@@ -33,7 +37,7 @@ export class SharedEvents {
   private readonly url: string;
   private readonly engineId: string;
   private readonly events: EngineEvents;
-  private readonly readJob: (jobId: string) => Job | null;
+  private readonly records: SharedRecords;
   private readonly warn: (line: string) => void;
   private client: pg.Client | null = null;
   private closed = false;
@@ -41,33 +45,28 @@ export class SharedEvents {
   private relaying = false;
   private readonly offs: (() => void)[] = [];
 
-  private constructor(
-    url: string,
-    engineId: string,
-    events: EngineEvents,
-    readJob: (jobId: string) => Job | null,
-    warn: (line: string) => void,
-  ) {
+  private constructor(url: string, engineId: string, events: EngineEvents, records: SharedRecords, warn: (line: string) => void) {
     this.url = url;
     this.engineId = engineId;
     this.events = events;
-    this.readJob = readJob;
+    this.records = records;
     this.warn = warn;
   }
 
-  /** Listens to the other engines and sends this one's job events. `readJob`: the catalog's record. */
+  /** Listens to the other engines and sends this one's events. */
   static async open(
     url: string,
     engineId: string,
     events: EngineEvents,
-    readJob: (jobId: string) => Job | null,
+    records: SharedRecords,
     warn: (line: string) => void,
   ): Promise<SharedEvents> {
-    const shared = new SharedEvents(url, engineId, events, readJob, warn);
+    const shared = new SharedEvents(url, engineId, events, records, warn);
     await shared.listen();
     shared.offs.push(
       events.on('job.updated', (job) => shared.send({ from: engineId, event: 'job.updated', jobId: job.id })),
       events.on('job.progress', (progress) => shared.send({ from: engineId, event: 'job.progress', progress })),
+      events.on('prompt.updated', (prompt) => shared.send({ from: engineId, event: 'prompt.updated', promptId: prompt.id })),
     );
     return shared;
   }
@@ -113,9 +112,12 @@ export class SharedEvents {
     this.relaying = true;
     try {
       if (event.event === 'job.progress') this.events.emit('job.progress', event.progress);
-      else {
-        const job = this.readJob(event.jobId);
+      else if (event.event === 'job.updated') {
+        const job = this.records.job(event.jobId);
         if (job) this.events.emit('job.updated', job);
+      } else {
+        const prompt = this.records.prompt(event.promptId);
+        if (prompt) this.events.emit('prompt.updated', prompt);
       }
     } finally {
       this.relaying = false;

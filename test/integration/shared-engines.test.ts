@@ -117,6 +117,22 @@ test(
       assert.ok(states.get(job.id)?.has('running') && states.get(job.id)?.has('succeeded'), `A heard job ${job.id} run and end on B`);
       assert.ok(progressed.has(job.id), `A heard job ${job.id}'s progress on B`);
     }
+
+    // An operator prompt B raises, and its end, are heard on A.
+    const prompts: { id: string; state: string }[] = [];
+    a.events.on('prompt.updated', (prompt) => void prompts.push({ id: prompt.id, state: prompt.state }));
+    const raised = b.tape.prompts.raise({ barcode: 'LB0001L9', jobIds: [], place: 'the mail slot', message: 'insert tape LB0001L9' });
+    const heard = async (count: number): Promise<void> => {
+      for (let look = 0; look < 100 && prompts.length < count; look++) await new Promise((resolve) => setTimeout(resolve, 50));
+    };
+    await heard(1);
+    b.tape.prompts.withdraw(raised.id);
+    await heard(2);
+    // Each event names the prompt; A reads it from the catalog as it is then.
+    assert.deepEqual(prompts, [
+      { id: raised.id, state: 'open' },
+      { id: raised.id, state: 'cancelled' },
+    ]);
   },
 );
 
