@@ -133,6 +133,14 @@ export class JobQueue {
     }
   }
 
+  /** Why a job of an engine of a shared catalog that died is interrupted: it was that engine's own. */
+  private leftBehind(job: Job): string {
+    const engineId = this.catalog.engines.placement(job.id)?.engineId ?? null;
+    const engine = engineId === null ? 'the engine that queued it' : this.catalog.engines.describe(engineId);
+    const when = job.state === 'queued' ? 'before this job started' : 'while this job ran';
+    return `${engine} stopped ${when}; a ${job.kind} job stays with the engine that queued it and is not taken over by another`;
+  }
+
   /** A look made on a timer: a catalog that cannot answer now (the server restarting, or closed
    * under an engine whose start failed) is asked again at the next one. */
   private quietly(look: () => unknown): void {
@@ -165,7 +173,7 @@ export class JobQueue {
         this.works.set(job.id, factory(job.id));
         return [];
       }
-      const message = job.state === 'queued' ? STOPPED_BEFORE_START : new EngineStopping().message;
+      const message = this.shared ? this.leftBehind(job) : job.state === 'queued' ? STOPPED_BEFORE_START : new EngineStopping().message;
       this.catalog.addJobEvent(job.id, { at: now, level: 'warning', step: job.currentStep, message });
       return [this.catalog.updateJob(job.id, { state: 'interrupted', endedAt: now, error: message })];
     });
