@@ -13,7 +13,7 @@ import type { Engine } from '../../electron/engine/engine.ts';
 import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { useCatalog } from '../../electron/home.ts';
 import { freshPostgresDatabase, postgresForThisFile } from '../helpers/catalog-backends.ts';
-import { backupGenerations, qemuImg, tempDir } from '../helpers/env.ts';
+import { backupGenerations, makeVmFolder, qemuImg, tempDir, until, writeMixedRaw } from '../helpers/env.ts';
 import { cli, startServeWithEnv } from '../helpers/serve-process.ts';
 
 const { skip } = postgresForThisFile();
@@ -264,3 +264,42 @@ test('a job whose engine died can be cancelled from another engine, which then n
     await b.close();
   }
 });
+
+test(
+  'a backup (not a shared job) whose engine died is interrupted by another engine, saying why it is not taken over',
+  { skip },
+  async () => {
+    const dir = await tempDir();
+    const url = await freshPostgresDatabase();
+    const source = join(dir, 'source');
+    await mkdir(source, { recursive: true });
+    await writeMixedRaw(join(dir, 'kappa.raw'), 4);
+    await makeVmFolder(source, 'kappa', join(dir, 'kappa.raw'), 'monolithicSparse');
+    const homeP = await sharedHome(dir, 'home-p', url, null);
+    const dying = await startServeWithEnv({ ...process.env, LIFEBOAT_KILL_AT: 'job-running' }, homeP, '--shared');
+    // The engine dies as the backup starts, before it can answer the command (whose exit says so).
+    spawnSync(process.execPath, [cli, '--home', homeP, '--json', 'backup', `local:${source}`, '--detach'], { timeout: 60_000 });
+    const [, signal] = (await once(dying.child, 'exit')) as [number | null, NodeJS.Signals | null];
+    assert.equal(signal, 'SIGKILL', `the engine ended (${dying.stderr()}) before the backup ran`);
+
+    const b = await openServedEngine({
+      home: await sharedHome(dir, 'home-b', url, join(homeP, 'repositories', 'default')),
+      workerThreads: 1,
+      shared: true,
+    });
+    try {
+      const job = await until(
+        'the backup interrupted',
+        () => b.catalog.listJobs().find((found) => found.kind === 'backup' && found.state === 'interrupted'),
+        30_000,
+        200,
+      );
+      assert.match(
+        job?.error ?? '',
+        /^engine \w+ on .* stopped while this job ran; a backup job stays with the engine that queued it and is not taken over by another$/,
+      );
+    } finally {
+      await b.close();
+    }
+  },
+);
