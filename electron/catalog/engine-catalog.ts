@@ -67,6 +67,22 @@ export class EngineCatalog {
     this.db.raw(sql, params);
   }
 
+  /** One of a resource's `capacity` slots, held across the engines of a shared catalog (a proxy's
+   * tasks), with its release; null when every slot is held (by any engine). On SQLite, or for a
+   * lone engine, the engine's own count is the whole truth: always a slot. */
+  takeSlot(resource: string, capacity: number): (() => void) | null {
+    if (this.registered === null || !(this.db instanceof PostgresCatalogDatabase)) return () => undefined;
+    const db = this.db;
+    const slot = db.takeSlot(resource, capacity);
+    if (slot === null) return null;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      db.releaseSlot(resource, slot);
+    };
+  }
+
   placement(jobId: string): JobPlacement | null {
     const row = this.db.prepare('SELECT engine_id, shared FROM jobs WHERE id = ?').get(jobId) as
       { engine_id: string | null; shared: number } | undefined;

@@ -1,6 +1,6 @@
 // The vSphere hosts of the catalog (added only once their address and credentials are proven;
 // passwords in the secret store) and the restore proxies in front of them, with the pool that
-// counts the restore tasks each proxy runs now.
+// counts the restore tasks each proxy runs now (across engines, when they share the catalog).
 import type { HostInventory, HostSummary, OriginalPreview, ProxySummary } from '../../shared/domain.ts';
 import { randomUUID } from 'node:crypto';
 import type { Catalog } from '../catalog/catalog.ts';
@@ -37,17 +37,31 @@ export class HostService {
     ...(this.deps.moverProxies?.(host) ?? []),
   ]);
 
+  /** A proxy's tasks are counted here, and, when engines share the catalog, held as slots across
+   * them (EngineCatalog.takeSlot): its limit holds whichever engines run the tasks. */
   private poolOf(forHost: (host: string) => ProxySummary[]): ProxyPool {
+    // Read when called: the pools are made before the constructor sets deps.
+    const engines = (): Catalog['engines'] => this.deps.catalog.engines;
+    const busyMessage = (proxy: ProxySummary, where: string): string =>
+      `is busy (${proxy.maxTasks} of ${proxy.maxTasks} tasks running${where})`;
     return {
       forHost,
-      busy: (proxy) =>
-        (this.proxyLoad.get(proxy.id) ?? 0) >= proxy.maxTasks ? `is busy (${proxy.maxTasks} of ${proxy.maxTasks} tasks running)` : null,
+      busy: (proxy) => {
+        if ((this.proxyLoad.get(proxy.id) ?? 0) >= proxy.maxTasks) return busyMessage(proxy, '');
+        const probe = engines().takeSlot(`proxy:${proxy.id}`, proxy.maxTasks);
+        probe?.();
+        return probe ? null : busyMessage(proxy, ' on the engines sharing the catalog');
+      },
       acquire: (proxy) => {
+        const slot = engines().takeSlot(`proxy:${proxy.id}`, proxy.maxTasks);
+        // Taken by another engine since busy() said no: the job is refused, never run past the limit.
+        if (!slot) throw new LifeboatError('conflict', `proxy ${proxy.name} ${busyMessage(proxy, ' on the engines sharing the catalog')}`);
         this.proxyLoad.set(proxy.id, (this.proxyLoad.get(proxy.id) ?? 0) + 1);
         let released = false;
         return () => {
           if (released) return;
           released = true;
+          slot();
           this.proxyLoad.set(proxy.id, Math.max(0, (this.proxyLoad.get(proxy.id) ?? 1) - 1));
         };
       },

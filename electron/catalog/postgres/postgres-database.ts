@@ -190,6 +190,27 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
     return !free;
   }
 
+  /** Takes the first free one of `capacity` slots of a resource shared by engines (a proxy's
+   * tasks): a session advisory lock, let go by release or when the engine dies. Null: all taken. */
+  takeSlot(resource: string, capacity: number): number | null {
+    for (let slot = 0; slot < capacity; slot++) {
+      // A session takes its own advisory lock again without waiting: the slots it holds are skipped.
+      if (this.heldSlots.has(`${resource}#${slot}`)) continue;
+      if (this.raw('SELECT pg_try_advisory_lock(hashtext($1), $2) AS taken', [`lifeboat-slot:${resource}`, slot]).rows[0]?.taken !== 1)
+        continue;
+      this.heldSlots.add(`${resource}#${slot}`);
+      return slot;
+    }
+    return null;
+  }
+
+  private readonly heldSlots = new Set<string>();
+
+  releaseSlot(resource: string, slot: number): void {
+    if (!this.heldSlots.delete(`${resource}#${slot}`)) return;
+    this.raw('SELECT pg_advisory_unlock(hashtext($1), $2)', [`lifeboat-slot:${resource}`, slot]);
+  }
+
   schemaVersion(): number {
     const exists = this.raw("SELECT to_regclass('lifeboat_schema_version') IS NOT NULL AS present").rows[0];
     if (exists?.present !== 1) return 0;

@@ -70,6 +70,8 @@ export class SyncPostgres {
    * connection fails the statement instead of being replaced; `keep`: a session lock to take again
    * on every new connection (see QueryRequest). */
   query(sql: string, params: readonly unknown[] = [], { guarded = false, bound = false, keep = false } = {}): QueryResult {
+    // A statement after close would wait its whole limit for a worker that is gone.
+    if (this.closed) throw new LifeboatError('unavailable', `the PostgreSQL catalog at ${this.where} is closed`);
     const { port, signal } = this.bridge;
     const id = ++this.sequence;
     Atomics.store(signal, 0, 0);
@@ -110,7 +112,10 @@ export class SyncPostgres {
     return { rows: reply.rows.map(asSqliteGives), rowCount: reply.rowCount };
   }
 
+  private closed = false;
+
   close(): void {
+    this.closed = true;
     this.bridge.port.close();
     void this.bridge.worker.terminate();
   }
