@@ -304,48 +304,52 @@ test(
   },
 );
 
-test("a proxy's task limit holds across the engines that share the catalog, and an engine that stops frees its tasks", { skip }, async () => {
-  const dir = await tempDir();
-  const url = await freshPostgresDatabase();
-  const a = await openServedEngine({ home: await sharedHome(dir, 'home-a', url, null), workerThreads: 1, shared: true });
-  const b = await openServedEngine({ home: await sharedHome(dir, 'home-b', url, null), workerThreads: 1, shared: true });
-  try {
-    const at = new Date().toISOString();
-    a.catalog.addHost({
-      id: 'h-1',
-      name: 'esx1',
-      kind: 'vsphere',
-      url: 'https://127.0.0.1:1/sdk',
-      user: 'u',
-      insecure: true,
-      createdAt: at,
-    });
-    const proxy = {
-      id: 'p-1',
-      name: 'px1',
-      host: 'esx1',
-      transports: ['nbd' as const],
-      proxyVm: null,
-      datastorePaths: {},
-      maxTasks: 2,
-      createdAt: at,
-    };
-    a.catalog.addProxy(proxy, 'h-1');
-    const first = a.hosts.restoreProxies.acquire(proxy);
-    const second = b.hosts.restoreProxies.acquire(proxy);
-    assert.match(a.hosts.restoreProxies.busy(proxy) ?? '', /is busy \(2 of 2 tasks running on the engines sharing the catalog\)/);
-    assert.match(b.hosts.proxies.busy(proxy) ?? '', /is busy/, 'a backup sees the same tasks');
-    assert.throws(() => b.hosts.restoreProxies.acquire(proxy), { code: 'conflict', message: /proxy px1 is busy/ });
-    first();
-    assert.equal(b.hosts.restoreProxies.busy(proxy), null, "A's task ended: B may run one");
-    const third = b.hosts.restoreProxies.acquire(proxy);
-    assert.ok(a.hosts.restoreProxies.busy(proxy));
-    // B stops (its catalog connection with it): its tasks are free for A.
-    await b.close();
-    assert.equal(a.hosts.restoreProxies.busy(proxy), null);
-    assert.throws(() => (second(), third()), { code: 'unavailable', message: /is closed/ }, 'B has stopped');
-  } finally {
-    await b.close();
-    await a.close();
-  }
-});
+test(
+  "a proxy's task limit holds across the engines that share the catalog, and an engine that stops frees its tasks",
+  { skip },
+  async () => {
+    const dir = await tempDir();
+    const url = await freshPostgresDatabase();
+    const a = await openServedEngine({ home: await sharedHome(dir, 'home-a', url, null), workerThreads: 1, shared: true });
+    const b = await openServedEngine({ home: await sharedHome(dir, 'home-b', url, null), workerThreads: 1, shared: true });
+    try {
+      const at = new Date().toISOString();
+      a.catalog.addHost({
+        id: 'h-1',
+        name: 'esx1',
+        kind: 'vsphere',
+        url: 'https://127.0.0.1:1/sdk',
+        user: 'u',
+        insecure: true,
+        createdAt: at,
+      });
+      const proxy = {
+        id: 'p-1',
+        name: 'px1',
+        host: 'esx1',
+        transports: ['nbd' as const],
+        proxyVm: null,
+        datastorePaths: {},
+        maxTasks: 2,
+        createdAt: at,
+      };
+      a.catalog.addProxy(proxy, 'h-1');
+      const first = a.hosts.restoreProxies.acquire(proxy);
+      const second = b.hosts.restoreProxies.acquire(proxy);
+      assert.match(a.hosts.restoreProxies.busy(proxy) ?? '', /is busy \(2 of 2 tasks running on the engines sharing the catalog\)/);
+      assert.match(b.hosts.proxies.busy(proxy) ?? '', /is busy/, 'a backup sees the same tasks');
+      assert.throws(() => b.hosts.restoreProxies.acquire(proxy), { code: 'conflict', message: /proxy px1 is busy/ });
+      first();
+      assert.equal(b.hosts.restoreProxies.busy(proxy), null, "A's task ended: B may run one");
+      const third = b.hosts.restoreProxies.acquire(proxy);
+      assert.ok(a.hosts.restoreProxies.busy(proxy));
+      // B stops (its catalog connection with it): its tasks are free for A.
+      await b.close();
+      assert.equal(a.hosts.restoreProxies.busy(proxy), null);
+      assert.throws(() => (second(), third()), { code: 'unavailable', message: /is closed/ }, 'B has stopped');
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  },
+);
