@@ -61,8 +61,12 @@ export class HostService {
         return () => {
           if (released) return;
           released = true;
-          slot();
           this.proxyLoad.set(proxy.id, Math.max(0, (this.proxyLoad.get(proxy.id) ?? 1) - 1));
+          try {
+            slot();
+          } catch {
+            // The catalog cannot be reached: the session that held the slot is gone, and its lock with it.
+          }
         };
       },
     };

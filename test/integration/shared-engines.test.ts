@@ -346,7 +346,10 @@ test(
       // B stops (its catalog connection with it): its tasks are free for A.
       await b.close();
       assert.equal(a.hosts.restoreProxies.busy(proxy), null);
-      assert.throws(() => (second(), third()), { code: 'unavailable', message: /is closed/ }, 'B has stopped');
+      // B's tasks ending after it stopped let go of nothing more (its session took its slots with it).
+      second();
+      third();
+      assert.equal(a.hosts.restoreProxies.busy(proxy), null);
     } finally {
       await b.close();
       await a.close();

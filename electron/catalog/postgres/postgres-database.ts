@@ -194,21 +194,26 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
    * tasks): a session advisory lock, let go by release or when the engine dies. Null: all taken. */
   takeSlot(resource: string, capacity: number): number | null {
     for (let slot = 0; slot < capacity; slot++) {
-      // A session takes its own advisory lock again without waiting: the slots it holds are skipped.
-      if (this.heldSlots.has(`${resource}#${slot}`)) continue;
-      if (this.raw('SELECT pg_try_advisory_lock(hashtext($1), $2) AS taken', [`lifeboat-slot:${resource}`, slot]).rows[0]?.taken !== 1)
-        continue;
-      this.heldSlots.add(`${resource}#${slot}`);
-      return slot;
+      // A session takes its own advisory lock again without waiting: a slot this session holds is
+      // skipped, as the server's lock table says (a connection made again holds none of them).
+      const taken = this.raw(
+        `SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND objsubid = 2
+           AND classid = (hashtext($1)::bigint & 4294967295)::oid AND objid = $2::int::bigint::oid)
+         THEN false ELSE pg_try_advisory_lock(hashtext($1), $2::int) END AS taken`,
+        [`lifeboat-slot:${resource}`, slot],
+      ).rows[0]?.taken;
+      if (taken === 1) return slot;
     }
     return null;
   }
 
-  private readonly heldSlots = new Set<string>();
-
+  /** Lets a slot go; one this session no longer holds (its connection was made again) is let go already. */
   releaseSlot(resource: string, slot: number): void {
-    if (!this.heldSlots.delete(`${resource}#${slot}`)) return;
-    this.raw('SELECT pg_advisory_unlock(hashtext($1), $2)', [`lifeboat-slot:${resource}`, slot]);
+    this.raw(
+      `SELECT pg_advisory_unlock(hashtext($1), $2::int) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND objsubid = 2
+         AND classid = (hashtext($1)::bigint & 4294967295)::oid AND objid = $2::int::bigint::oid`,
+      [`lifeboat-slot:${resource}`, slot],
+    );
   }
 
   schemaVersion(): number {
