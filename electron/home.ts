@@ -53,6 +53,8 @@ export function homePaths(home: string): HomePaths {
  * mistaken --home must not have a whole tree's modes changed. */
 const ENGINE_ENTRIES = [
   'catalog.location',
+  'catalog.move-to',
+  'catalog.move-failed',
   'catalog.sqlite',
   'catalog.sqlite-wal',
   'catalog.sqlite-shm',

@@ -19,6 +19,7 @@ import { InstantView } from './views/InstantView.tsx';
 import { ArraysView } from './views/ArraysView.tsx';
 import { CopiesView } from './views/CopiesView.tsx';
 import { MoversView } from './views/MoversView.tsx';
+import { SettingsView } from './views/SettingsView.tsx';
 
 const MAIN_ID = 'console-main';
 
@@ -34,6 +35,7 @@ const views: Record<View, ComponentType> = {
   arrays: ArraysView,
   movers: MoversView,
   rehearsal: RehearsalView,
+  settings: SettingsView,
 };
 
 export function App() {

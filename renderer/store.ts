@@ -4,7 +4,8 @@ import { create } from 'zustand';
 import type { FileEntry, JobProgress } from '../shared/domain.ts';
 import { answersForVms, type WizardAnswers } from './restore-answers.ts';
 
-export type View = 'home' | 'inventory' | 'movers' | 'jobs' | 'restore' | 'instant' | 'files' | 'tape' | 'arrays' | 'copies' | 'rehearsal';
+export type View =
+  'home' | 'inventory' | 'movers' | 'jobs' | 'restore' | 'instant' | 'files' | 'tape' | 'arrays' | 'copies' | 'rehearsal' | 'settings';
 
 /** The browser console's link to the engine (renderer/api/websocket.ts). */
 export type ConnectionState =

@@ -31,6 +31,7 @@ import {
   ItemPath,
   SearchHit,
   Settings,
+  CatalogInfo,
   HostInventory,
   HostName,
   HostSummary,
@@ -134,6 +135,10 @@ export const requestChannels = {
   'jobs.discard': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
   'jobs.approve': { request: z.object({ jobId: Id }).strict(), response: z.object({ job: Job }) },
   'settings.get': { request: Empty, response: Settings },
+  'catalog.get': { request: Empty, response: CatalogInfo },
+  /** Moves the home's SQLite catalog to the empty PostgreSQL database at `to` at the engine's next
+   * start (checked now: reachable and empty); null withdraws a move asked for. */
+  'catalog.move': { request: z.object({ to: z.string().min(1).max(2000).nullable() }).strict(), response: CatalogInfo },
   'settings.set': { request: Settings.partial().strict(), response: Settings },
   'backup.start': {
     request: z

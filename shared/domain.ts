@@ -183,6 +183,21 @@ export type Job = z.infer<typeof Job>;
 export const Settings = z.object({ fourEyes: z.boolean(), copyPolicy: CopyPolicy });
 export type Settings = z.infer<typeof Settings>;
 
+/** Where the home's catalog is, the engines sharing it, and a move to PostgreSQL the settings asked
+ * for (made at the engine's next start). URLs are shown without their passwords. */
+export const CatalogInfo = z.object({
+  backend: z.enum(['sqlite', 'postgresql']),
+  /** The SQLite file, or the PostgreSQL URL. */
+  location: z.string(),
+  /** Whether this engine shares the catalog and its job queue with others (serve --shared). */
+  shared: z.boolean(),
+  /** The engines that run on this catalog now, this one among them. */
+  engines: z.array(z.object({ id: z.string(), host: z.string(), pid: z.number().int(), startedAt: z.string(), self: z.boolean() })),
+  moveAtNextStart: z.object({ to: z.string(), askedBy: z.string(), askedAt: z.string() }).nullable(),
+  lastMoveFailure: z.object({ at: z.string(), to: z.string(), message: z.string() }).nullable(),
+});
+export type CatalogInfo = z.infer<typeof CatalogInfo>;
+
 export const JobSample = z.object({ at: z.number(), bytesDone: z.number() });
 export type JobSample = z.infer<typeof JobSample>;
 

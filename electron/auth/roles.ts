@@ -20,6 +20,7 @@ export const channelRoles = {
   'jobs.list': 'viewer',
   'jobs.get': 'viewer',
   'settings.get': 'viewer',
+  'catalog.get': 'viewer',
   'files.list': 'viewer',
   'files.search': 'viewer',
   'audit.list': 'viewer',
@@ -77,6 +78,7 @@ export const channelRoles = {
   'jobs.approve': 'approver',
 
   'settings.set': 'administrator',
+  'catalog.move': 'administrator',
   'hosts.add': 'administrator',
   'hosts.remove': 'administrator',
   'proxies.add': 'administrator',

@@ -101,7 +101,7 @@ export function transferCatalog(sqlitePath: string, url: string, progress?: Tran
 }
 
 /** Refuses a target that holds any row: a copy is never merged into another catalog. */
-function refuseUnlessEmpty(url: string): void {
+export function refuseUnlessEmpty(url: string): void {
   const probe = new PostgresCatalogDatabase(url);
   try {
     let tables: { table_name: string }[];

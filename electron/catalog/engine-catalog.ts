@@ -46,11 +46,16 @@ export class EngineCatalog {
     return this.db instanceof PostgresCatalogDatabase && this.db.engineLives(engineId);
   }
 
+  /** The engines of the catalog that run now, this one among them. */
+  running(): EngineRecord[] {
+    return (this.db.prepare('SELECT * FROM engines ORDER BY started_at').all() as Row[])
+      .filter((row) => this.lives(row.id))
+      .map((row) => ({ id: row.id, host: row.host, pid: row.pid, startedAt: row.started_at }));
+  }
+
   /** The other engines of the catalog that run now. */
   othersRunning(): EngineRecord[] {
-    return (this.db.prepare('SELECT * FROM engines ORDER BY started_at').all() as Row[])
-      .filter((row) => row.id !== this.registered && this.lives(row.id))
-      .map((row) => ({ id: row.id, host: row.host, pid: row.pid, startedAt: row.started_at }));
+    return this.running().filter((engine) => engine.id !== this.registered);
   }
 
   /** The engine and host named, for a message ("engine 1a2b3c4d on ws-2"). */

@@ -6,8 +6,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { osCaller } from '../auth/peer.ts';
 import { identityLabel } from '../auth/roles.ts';
-import { Catalog } from '../catalog/catalog.ts';
-import { checkpointSqlite, transferCatalog, type TableCheck } from '../catalog/catalog-transfer.ts';
+import { moveHomeCatalog, type MovedCatalog } from '../catalog/catalog-move.ts';
 import { describeLocation, isPostgresLocation } from '../catalog-location.ts';
 import { LifeboatError } from '../errors.ts';
 import { catalogLocation, homePaths, moveCatalogTo } from '../home.ts';
@@ -36,23 +35,16 @@ export async function catalogCommand(rest: string[], values: CliValues, out: Out
 
   const claim = await claimHome(home);
   const started = Date.now();
-  let checks: TableCheck[];
-  let setAside: string;
+  let moved: MovedCatalog;
   try {
-    checks = transferCatalog(sqlite, to, (table, copied, total) => {
+    // The command opens no engine, so no sign-in is asked: whoever can write the home could copy its catalog anyway.
+    moved = await moveHomeCatalog(home, to, identityLabel(osCaller()), (table, copied, total) => {
       if (total >= PROGRESS_FROM_ROWS && !out.json) process.stderr.write(`${table}: ${copied}/${total} rows\n`);
     });
-    checkpointSqlite(sqlite);
-    setAside = await moveCatalogTo(home, to);
-    try {
-      recordMove(home, to, sqlite, checks, setAside);
-    } catch (error) {
-      // The move is done and checked; only its audit entry is missing, and saying the move failed would mislead.
-      process.stderr.write(`lifeboat: the catalog moved, but its audit entry could not be written: ${(error as Error).message}\n`);
-    }
   } finally {
     await claim.close();
   }
+  const { checks, setAside } = moved;
   const seconds = (Date.now() - started) / 1000;
   const human = [['TABLE', 'ROWS', 'SHA-256'], ...checks.map((check) => [check.table, String(check.rows), check.sha256.slice(0, 16)])];
   const widths = [0, 1].map((column) => Math.max(...human.map((row) => (row[column] as string).length)));
@@ -80,23 +72,6 @@ async function finishSettingAside(home: string, to: string, out: Output): Promis
     return 0;
   } finally {
     await claim.close();
-  }
-}
-
-/** The move in the audit log of the catalog it made, by the OS user who ran it (the command opens no
- * engine, so no sign-in is asked: whoever can write the home could copy its catalog anyway). */
-function recordMove(home: string, to: string, from: string, checks: readonly TableCheck[], keptAs: string): void {
-  const catalog = Catalog.open(to, homePaths(home).auditAnchors);
-  try {
-    catalog.audit(identityLabel(osCaller()), 'catalog.migrated', null, {
-      from,
-      to: describeLocation(to),
-      tables: checks.length,
-      rows: checks.reduce((sum, check) => sum + check.rows, 0),
-      keptAs,
-    });
-  } finally {
-    catalog.close();
   }
 }
 

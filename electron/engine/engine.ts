@@ -12,7 +12,8 @@ import type { Job } from '../../shared/domain.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import { reconcileCatalog } from '../catalog/reconcile.ts';
 import { VmLookup } from '../catalog/vm-lookup.ts';
-import { DEFAULT_REPOSITORY, prepareHome, type HomePaths } from '../home.ts';
+import { DEFAULT_REPOSITORY, homePaths, prepareHome, type HomePaths } from '../home.ts';
+import { makeAskedCatalogMove } from '../catalog/catalog-move.ts';
 import { Repository } from '../repository/repository.ts';
 import { WorkerPool, workerDecoder } from '../workers/pool.ts';
 import { BlockCache, blockCacheBytesFrom } from '../repository/block-cache.ts';
@@ -57,6 +58,7 @@ import { registerArrayCloneCleaner } from '../snapshots/array-clone-cleaner.ts';
 import { HandlerRegistry, type ChannelHandlers } from '../handlers/handler-registry.ts';
 import { JobWorks } from './job-works.ts';
 import { homeHandlers } from './home-handlers.ts';
+import { catalogHandlers } from './catalog-handlers.ts';
 import { VmPlaces } from './vm-places.ts';
 import { jobsHandlers } from './jobs-handlers.ts';
 
@@ -258,7 +260,12 @@ export class Engine {
       folder: join(paths.home, 'tape'),
       secrets,
       // Loaded on first use: a home without a real library never loads the transports (nor sg's addon).
-      openLibrary: async (url, options) => (await import('../drivers/scsi/open-library.ts')).openLibraryUrl(url, options),
+      // A library other engines of a shared catalog also drive: its drives and robot are held across them.
+      openLibrary: async (url, options) =>
+        (await import('../drivers/scsi/open-library.ts')).openLibraryUrl(url, {
+          ...options,
+          holds: (key) => catalog.engines.takeSlot(key, 1),
+        }),
       stagingRoot: paths.staging,
       catalog,
       events,
@@ -301,6 +308,7 @@ export class Engine {
     });
     this.handlers = HandlerRegistry.for(engineChannels)
       .add(homeHandlers({ home: paths.home, workerThreads: pool.size, catalog, repository, lookup, places }))
+      .add(catalogHandlers({ home: paths.home, catalog, shared: sharedQueue !== null }))
       .add(jobsHandlers(catalog, jobs))
       .add(accountHandlers(this.auth, sessions, catalog))
       .add(keyHandlers(this.keys, catalog, () => secrets.kind))
@@ -327,8 +335,14 @@ export class Engine {
     const source = options.secretsKey ?? keySourceFromProcess({}, homedir(), existsSync).source;
     await checkKeySource(source, resolve(options.home));
     const blockCacheBytes = options.blockCacheBytes ?? blockCacheBytesFrom(process.env);
-    const paths = await prepareHome(options.home);
-    const claim = await claimHome(paths);
+    const prepared = await prepareHome(options.home);
+    const claim = await claimHome(prepared);
+    // A move of the catalog the console's settings asked for, made before anything opens it.
+    await makeAskedCatalogMove(prepared.home, (line) => void process.stderr.write(`lifeboat: ${line}\n`)).catch(async (error: unknown) => {
+      await claim.close();
+      throw error;
+    });
+    const paths = homePaths(prepared.home);
     let catalog: Catalog | null = null;
     let pool: WorkerPool | null = null;
     let sharedQueue: SharedQueue | null = null;
@@ -352,8 +366,8 @@ export class Engine {
         const engines = catalog.engines;
         sharedQueue = await SharedQueue.open(paths.catalog, (sql, params) => engines.runQueueStatement(sql, params), warn);
       }
-      // With other engines running, what they hold is theirs: their Instant Recovery sessions,
-      // prompts and jobs' leftovers are not this start's to recover.
+      // With other engines running, what they hold is theirs: their prompts are not this start's to
+      // expire. Instant Recovery sessions are each served by the home that started them.
       const alone = catalog.engines.othersRunning().length === 0;
       const repository = await Repository.openOrCreate(join(paths.repositories, DEFAULT_REPOSITORY), DEFAULT_REPOSITORY, options.blockSize);
       catalog.ensureRepository({
@@ -384,10 +398,8 @@ export class Engine {
       );
       if (sharedQueue) sharedJobs = engine.jobs;
       engine.jobs.recoverAfterRestart();
-      if (alone) {
-        engine.tape.prompts.expireLeftovers();
-        engine.instant.recoverAfterRestart();
-      }
+      if (alone) engine.tape.prompts.expireLeftovers();
+      engine.instant.recoverAfterRestart({ ownOnly: options.shared === true });
       await reconcileCatalog(catalog, engine.repository);
       // In the background: a host that does not answer must not hold up the engine's start.
       // A shared catalog's unfinished jobs keep what they hold (another engine runs them, or takes

@@ -574,9 +574,11 @@ export class InstantService implements SessionHost {
    * again first, with no call to the host, so the VMs' storage answers within seconds; one left
    * migrating runs on from the backup (its migration job failed, said in both). Then the host
    * work: a session left stopping has its stop finished, one left starting is taken down as a
-   * failed start is. */
-  recoverAfterRestart(): void {
-    const left = this.deps.catalog.instant.inStates(['starting', 'running', 'migrating', 'stopping']);
+   * failed start is. With a shared catalog, only this home's sessions (servedFromHere). */
+  recoverAfterRestart({ ownOnly }: { ownOnly: boolean }): void {
+    const left = this.deps.catalog.instant
+      .inStates(['starting', 'running', 'migrating', 'stopping'])
+      .filter((record) => !ownOnly || this.servedFromHere(record));
     this.recovered = (async () => {
       // Every volume opened before any server binds: sessions sharing a port all answer at once.
       const opened = new Map<string, OverlayVolume>();
@@ -599,6 +601,13 @@ export class InstantService implements SessionHost {
       }
       return left.length;
     })().catch(() => left.length); // an engine whose start failed closed the catalog under it
+  }
+
+  /** Whether a session is this home's to serve: its export folder is in this home. Engines that
+   * share a catalog each serve their own sessions (a host mounts the NFS address of the machine
+   * that started it); another engine's are left to it, and served again when it starts again. */
+  private servedFromHere(record: InstantRecord): boolean {
+    return dirname(record.exportFolder) === join(this.deps.home, 'instant');
   }
 
   private migrationCutShort(record: InstantRecord): void {

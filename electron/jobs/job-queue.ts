@@ -9,6 +9,7 @@ import { ResumeBlocked, type JobWork } from './job-work.ts';
 import type { StepContext } from './plan.ts';
 import { RateMeter } from './rate-meter.ts';
 import { isResumableJob } from './resumable.ts';
+import { notTakenOver } from './left-behind.ts';
 import { newJobRecord } from './job-record.ts';
 import { killPoint } from '../kill-point.ts';
 import type { SharedQueue } from './shared-queue.ts';
@@ -138,7 +139,7 @@ export class JobQueue {
     const engineId = this.catalog.engines.placement(job.id)?.engineId ?? null;
     const engine = engineId === null ? 'the engine that queued it' : this.catalog.engines.describe(engineId);
     const when = job.state === 'queued' ? 'before this job started' : 'while this job ran';
-    return `${engine} stopped ${when}; a ${job.kind} job stays with the engine that queued it and is not taken over by another`;
+    return `${engine} stopped ${when}; ${notTakenOver(job.kind)}`;
   }
 
   /** A look made on a timer: a catalog that cannot answer now (the server restarting, or closed
@@ -175,7 +176,8 @@ export class JobQueue {
       }
       const message = this.shared ? this.leftBehind(job) : job.state === 'queued' ? STOPPED_BEFORE_START : new EngineStopping().message;
       this.catalog.addJobEvent(job.id, { at: now, level: 'warning', step: job.currentStep, message });
-      return [this.catalog.updateJob(job.id, { state: 'interrupted', endedAt: now, error: message })];
+      // Heard by consoles and by the prompts the job was waiting on.
+      return [this.update(job.id, { state: 'interrupted', endedAt: now, error: message })];
     });
     return interrupted;
   }

@@ -2,7 +2,7 @@
 // the library) raises a prompt and waits. A prompt closes when the operator answers it (console
 // or CLI), when the engine sees the tape arrive on its own, or when its jobs are cancelled.
 import { randomUUID } from 'node:crypto';
-import type { Prompt } from '../../shared/domain.ts';
+import { finishedJobStates, type Prompt } from '../../shared/domain.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { EngineEvents } from '../jobs/events.ts';
 import { LifeboatError } from '../errors.ts';
@@ -24,6 +24,22 @@ export class PromptBoard {
     this.catalog = catalog;
     this.events = events;
     this.isOnline = isOnline;
+    // A job that ended without its waiting loop hearing it (another engine of a shared catalog
+    // marked it interrupted when its own engine died) leaves a prompt nobody waits for.
+    events.on('job.updated', (job) => {
+      if (job.state === 'interrupted') this.expireWhenJobsEnded(job.id);
+    });
+  }
+
+  private expireWhenJobsEnded(jobId: string): void {
+    for (const prompt of this.catalog.tapes.prompts(true)) {
+      if (!prompt.jobIds.includes(jobId)) continue;
+      const ended = prompt.jobIds.every((id) => {
+        const job = this.catalog.getJob(id);
+        return job === null || finishedJobStates.has(job.state);
+      });
+      if (ended) this.close(prompt.id, 'expired', null);
+    }
   }
 
   /** Closes what a previous engine left open (nobody waits for those any more). */

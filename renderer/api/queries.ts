@@ -98,6 +98,11 @@ export const useSettings = () => {
   return useQuery({ queryKey: ['settings'], queryFn: () => api.invoke('settings.get', {}) });
 };
 
+export const useCatalogInfo = () => {
+  const api = useApi();
+  return useQuery({ queryKey: ['catalog'], queryFn: () => api.invoke('catalog.get', {}) });
+};
+
 export const useKeys = () => {
   const api = useApi();
   return useQuery({ queryKey: ['keys'], queryFn: () => api.invoke('keys.list', {}) });

@@ -25,6 +25,8 @@ export const requestChannelNames = [
   'jobs.discard',
   'jobs.approve',
   'settings.get',
+  'catalog.get',
+  'catalog.move',
   'settings.set',
   'backup.start',
   'restore.entireVm',

@@ -36,6 +36,7 @@ const views: { label: string; file: string }[] = [
   { label: 'Arrays', file: 'arrays' },
   { label: 'Movers', file: 'movers' },
   { label: 'Rehearsal', file: 'rehearsal' },
+  { label: 'Settings', file: 'settings' },
 ];
 
 const navItem = (page: Page, label: string) =>

@@ -296,7 +296,7 @@ test(
       );
       assert.match(
         job?.error ?? '',
-        /^engine \w+ on .* stopped while this job ran; a backup job stays with the engine that queued it and is not taken over by another$/,
+        /^engine \w+ on .* stopped while this job ran; a backup job stays with the engine that queued it and is not taken over by another; run it again from any engine$/,
       );
     } finally {
       await b.close();

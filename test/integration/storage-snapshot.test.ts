@@ -323,7 +323,7 @@ test(
       const left = await runJob(engine, leftJob);
       assert.equal(left.state, 'succeeded', left.error ?? '');
       assert.equal((await array.summary()).clones.length, 1);
-      engine.instant.recoverAfterRestart();
+      engine.instant.recoverAfterRestart({ ownOnly: false });
       assert.equal(await engine.instant.recovered, 1);
       assert.equal((await api.invoke('instant.list', {})).find((listed) => listed.id === leftSession.id)?.state, 'running');
       assert.equal((await array.summary()).clones.length, 1);

@@ -5,7 +5,7 @@
 import { LifeboatError } from '../../errors.ts';
 import { inquiry, PeripheralType } from './inquiry.ts';
 import { IscsiSession, parseIscsiUrl } from './iscsi/index.ts';
-import { openScsiLibrary, type ScsiTapeLibrary } from './scsi-library.ts';
+import { openScsiLibrary, type LibraryHolds, type ScsiTapeLibrary } from './scsi-library.ts';
 import type { ScsiBus, ScsiDevice } from './scsi-device.ts';
 import { parseSgUrl, SgBus, sgAvailable } from './sg/sg-bus.ts';
 
@@ -16,6 +16,8 @@ export type OpenLibraryOptions = {
   blockSize?: number | undefined;
   chap?: { user: string; secret: string } | undefined;
   signal?: AbortSignal | undefined;
+  /** Holds across the hosts sharing the library (ScsiLibraryOptions.holds). */
+  holds?: LibraryHolds | undefined;
 };
 
 async function connect(url: string, options: OpenLibraryOptions): Promise<{ bus: ScsiBus; changer?: ScsiDevice }> {
@@ -58,6 +60,7 @@ export async function openLibraryUrl(url: string, options: OpenLibraryOptions): 
       name: options.name,
       ...(options.blockSize ? { blockSize: options.blockSize } : {}),
       ...(changer ? { changer } : {}),
+      ...(options.holds ? { holds: options.holds } : {}),
       close: () => bus.close(),
     });
   } catch (error) {

@@ -31,7 +31,14 @@ export type ScsiLibraryOptions = {
   readyTimeoutMs?: number;
   /** Read-ahead and write-behind queue of each drive; default 64 MiB. */
   queueBytes?: number;
+  /** What other hosts driving the same library (engines of a shared catalog) must not use while
+   * this one does: a drive it lends, and the robot while it moves. Default: this process alone. */
+  holds?: LibraryHolds;
 };
+
+/** Takes a hold named `key` across the hosts sharing a library, with its release; null when
+ * another host holds it. */
+export type LibraryHolds = (key: string) => (() => void) | null;
 
 export type LibraryDescription = {
   changer: InquiryData & { address: string; serial: string | null };
@@ -43,6 +50,9 @@ export type LibraryDescription = {
 const READY_POLL_MS = 250;
 const ELEMENT_TYPES: ElementType[] = ['transport', 'storage', 'import-export', 'data-transfer'];
 const DEFAULT_READY_TIMEOUT_MS = 5 * 60 * 1000;
+/** How often, and how long, a robot another host moves is waited for (its moves take seconds). */
+const ROBOT_POLL_MS = 100;
+const ROBOT_WAIT_MS = 2 * 60 * 1000;
 
 export async function openScsiLibrary(devices: ScsiDevice[], options: ScsiLibraryOptions): Promise<ScsiTapeLibrary> {
   return new ScsiTapeLibrary(await discoverLibrary(devices, options.changer), options);
@@ -63,8 +73,9 @@ export class ScsiTapeLibrary implements TapeLibrary {
   private readonly options: ScsiLibraryOptions;
   private readonly model: DriveModel;
   private readonly blockSize: number;
-  /** Drives lent out by this process (drive is null while it is being made ready). */
-  private readonly lent = new Map<number, { owner: string; drive: ScsiTapeDrive | null }>();
+  /** Drives lent out by this process (drive is null while it is being made ready), each with the
+   * release of its hold across hosts. */
+  private readonly lent = new Map<number, { owner: string; drive: ScsiTapeDrive | null; release: () => void }>();
   /** Whether each drive's READ POSITION tells the truth, learned at its first load. */
   private readonly truthfulPosition = new Map<number, boolean>();
   private robotQueue: Promise<unknown> = Promise.resolve();
@@ -94,11 +105,45 @@ export class ScsiTapeLibrary implements TapeLibrary {
     return this.options.name;
   }
 
-  /** The robot moves one cartridge at a time. */
+  /** The robot moves one cartridge at a time: one of this process's at a time, each while no
+   * other host sharing the library moves it (their element status would be stale under them). */
   private robot<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.robotQueue.then(work, work);
+    const held = async (): Promise<T> => {
+      const release = await this.holdRobot();
+      try {
+        return await work();
+      } finally {
+        release();
+      }
+    };
+    const run = this.robotQueue.then(held, held);
     this.robotQueue = run.catch(() => undefined);
     return run;
+  }
+
+  /** This library's hold named `what`, across the hosts sharing it: the changer is known by its
+   * serial number (the same whichever address reaches it), else by the library's name. */
+  private hold(what: string): (() => void) | null {
+    const holds = this.options.holds;
+    if (!holds) return () => undefined;
+    return holds(`tape-library:${this.found.changer.serial ?? this.name}:${what}`);
+  }
+
+  private async holdRobot(): Promise<() => void> {
+    for (let waited = 0; waited <= ROBOT_WAIT_MS; waited += ROBOT_POLL_MS) {
+      const release = this.hold('robot');
+      if (release) return release;
+      await sleep(ROBOT_POLL_MS);
+    }
+    throw new LifeboatError(
+      'unavailable',
+      `the robot of ${this.name} stayed busy with another engine's moves for ${ROBOT_WAIT_MS / 60_000} minutes`,
+    );
+  }
+
+  /** Holds drive `index` across the hosts sharing the library; null when another host uses it. */
+  private holdDrive(index: number): (() => void) | null {
+    return this.hold(`drive-element-${this.found.drives[index]?.element ?? index}`);
   }
 
   /** Every element, asked for one type at a time: tgt garbles the answer for all types at once. */
@@ -175,31 +220,60 @@ export class ScsiTapeLibrary implements TapeLibrary {
       if (where.type === 'transport') throw new LifeboatError('unavailable', `tape ${barcode} is in the robot's hand; try again`);
       let chosen: number;
       if (where.type === 'data-transfer') {
-        // Left in a drive (by an earlier run, or another host): taken over where it stands.
+        // Left in a drive (by an earlier run, or a host that let go of it): taken over where it stands.
         chosen = this.driveOf(where);
         if (chosen < 0)
           throw new LifeboatError('unavailable', `tape ${barcode} is in a drive (element ${where.address}) that ${this.name} cannot reach`);
         const holder = this.lent.get(chosen);
         if (holder) throw new LifeboatError('conflict', `tape ${barcode} is in drive ${chosen + 1}, in use by ${holder.owner}`);
+        const release = this.holdDrive(chosen);
+        if (!release) throw new LifeboatError('conflict', `tape ${barcode} is in drive ${chosen + 1}, in use by another engine`);
+        this.lent.set(chosen, { owner, drive: null, release });
       } else {
-        chosen = this.found.drives.findIndex((drive, index) => {
-          const element = elements.find((candidate) => candidate.type === 'data-transfer' && candidate.address === drive.element);
-          return !this.lent.has(index) && element !== undefined && !element.full;
-        });
-        if (chosen < 0)
+        const free = this.freeDrive(elements);
+        if (!free)
           throw new LifeboatError('conflict', `every drive of ${this.name} holds a tape or is in use; unload one to load tape ${barcode}`);
-        await this.move(where.address, this.found.drives[chosen]?.element ?? -1);
+        chosen = free.index;
+        this.lent.set(chosen, { owner, drive: null, release: free.release });
+        const into = chosen;
+        await this.move(where.address, this.found.drives[into]?.element ?? -1).catch((error: unknown) => {
+          this.letGo(into);
+          throw error;
+        });
       }
-      this.lent.set(chosen, { owner, drive: null });
       return chosen;
     });
     try {
       const drive = await this.prepare(index, barcode, signal);
-      this.lent.set(index, { owner, drive });
+      const held = this.lent.get(index);
+      if (held) held.drive = drive;
       return drive;
     } catch (error) {
-      this.lent.delete(index);
+      this.letGo(index);
       throw error;
+    }
+  }
+
+  /** The first drive that is empty and used by no host, held for this one. A drive another host
+   * holds may be empty still: its cartridge is on its way. */
+  private freeDrive(elements: ElementStatus[]): { index: number; release: () => void } | null {
+    for (const [index, drive] of this.found.drives.entries()) {
+      const element = elements.find((candidate) => candidate.type === 'data-transfer' && candidate.address === drive.element);
+      if (this.lent.has(index) || element === undefined || element.full) continue;
+      const release = this.holdDrive(index);
+      if (release) return { index, release };
+    }
+    return null;
+  }
+
+  /** Drive `index` is no longer lent, here or across hosts. */
+  private letGo(index: number): void {
+    const held = this.lent.get(index);
+    this.lent.delete(index);
+    try {
+      held?.release();
+    } catch {
+      // The place holds were kept cannot be reached: a lost session let go of its holds already.
     }
   }
 
@@ -289,7 +363,7 @@ export class ScsiTapeLibrary implements TapeLibrary {
         await this.move(here.address, home.address);
       });
     } finally {
-      this.lent.delete(tapeDrive.index);
+      this.letGo(tapeDrive.index);
     }
     if (pending !== null) throw pending;
   }
@@ -322,8 +396,10 @@ export class ScsiTapeLibrary implements TapeLibrary {
 
   /** Lets go of the drives (cartridges stay where they are) and of the transport. */
   async close(): Promise<void> {
-    for (const held of this.lent.values()) await held.drive?.release();
-    this.lent.clear();
+    for (const [index, held] of [...this.lent]) {
+      await held.drive?.release();
+      this.letGo(index);
+    }
     await this.options.close?.();
   }
 }

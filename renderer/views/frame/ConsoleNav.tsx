@@ -16,6 +16,7 @@ const items: { view: View; label: string }[] = [
   { view: 'arrays', label: 'Arrays' },
   { view: 'movers', label: 'Movers' },
   { view: 'rehearsal', label: 'Rehearsal' },
+  { view: 'settings', label: 'Settings' },
 ];
 
 /** "2 active", "1 need you": the counts beside Jobs, read out with their words. */

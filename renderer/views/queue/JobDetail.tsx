@@ -1,17 +1,7 @@
 // One job in detail beside the list: who asked and when, its steps, what limits it, its
 // throughput over its own time window, the tapes it read, its log, and what can be done to it.
-import {
-  Button,
-  DescriptionList,
-  DescriptionListDescription,
-  DescriptionListGroup,
-  DescriptionListTerm,
-  Flex,
-  FlexItem,
-  Spinner,
-  Title,
-} from '@patternfly/react-core';
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { Button, DescriptionList, Flex, FlexItem, Spinner, Title } from '@patternfly/react-core';
+import { useEffect, useRef, useState } from 'react';
 import { finishedJobStates, type JobSample } from '../../../shared/domain.ts';
 import { formatSeconds } from '../../../shared/format.ts';
 import { useJobDetail } from '../../api/queries.ts';
@@ -24,17 +14,9 @@ import { formatTime, useNow } from '../time.ts';
 import { JobActions } from './JobActions.tsx';
 import { CarriedBy, StageBars, TapesRead } from './JobFacts.tsx';
 import { placeText } from './queue-place.ts';
+import { Fact } from '../common/Fact.tsx';
 
 const LIVE_SAMPLES = 600;
-
-function Fact({ term, children }: { term: string; children: ReactNode }) {
-  return (
-    <DescriptionListGroup>
-      <DescriptionListTerm>{term}</DescriptionListTerm>
-      <DescriptionListDescription>{children}</DescriptionListDescription>
-    </DescriptionListGroup>
-  );
-}
 
 export function JobDetail({ jobId }: { jobId: string }) {
   const detail = useJobDetail(jobId);
