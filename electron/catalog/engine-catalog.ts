@@ -88,6 +88,12 @@ export class EngineCatalog {
     };
   }
 
+  /** The queued jobs any engine may run (the shared queue's), by id. */
+  sharedQueued(): Set<string> {
+    const rows = this.db.prepare("SELECT id FROM jobs WHERE state = 'queued' AND shared = 1").all() as { id: string }[];
+    return new Set(rows.map((row) => row.id));
+  }
+
   placement(jobId: string): JobPlacement | null {
     const row = this.db.prepare('SELECT engine_id, shared FROM jobs WHERE id = ?').get(jobId) as
       { engine_id: string | null; shared: number } | undefined;

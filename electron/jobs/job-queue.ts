@@ -531,7 +531,9 @@ export class JobQueue {
     if (this.handedBack.delete(jobId)) throw new HandedBack(HANDED_BACK);
   }
 
-  /** Queued jobs this queue will run, in the order it starts them, with what holds each. */
+  /** Queued jobs this queue will run, in the order it starts them, with what holds each; and, with
+   * a shared catalog, the shared queue's jobs in the order it hands them out (oldest first, as
+   * pg-boss fetches), numbered apart. */
   private places(queued: Job[]): Map<string, JobQueuePlace> {
     const places = new Map<string, JobQueuePlace>();
     const vmsAhead = new Set<string>();
@@ -540,7 +542,27 @@ export class JobQueue {
       places.set(job.id, { position: places.size + 1, reason: this.holdOf(job, vmsAhead) ?? 'starting' });
       if (job.vmId !== null) vmsAhead.add(job.vmId);
     }
+    if (this.shared) this.sharedPlaces(queued, places);
     return places;
+  }
+
+  private sharedPlaces(queued: Job[], places: Map<string, JobQueuePlace>): void {
+    const shared = this.catalog.engines.sharedQueued();
+    const vmsAhead = new Set<string>();
+    const vmsRunning = new Set(
+      this.catalog
+        .jobsInState(['running', 'waiting-for-operator'])
+        .map((job) => job.vmId)
+        .filter((vmId) => vmId !== null),
+    );
+    let position = 0;
+    for (const job of queued) {
+      if (!shared.has(job.id)) continue;
+      position += 1;
+      const vmBusy = job.vmId !== null && (vmsAhead.has(job.vmId) || vmsRunning.has(job.vmId));
+      places.set(job.id, { position, reason: vmBusy ? `waiting for VM ${job.vmName}'s other job` : 'waiting for an engine' });
+      if (job.vmId !== null) vmsAhead.add(job.vmId);
+    }
   }
 
   private pump(): void {
@@ -566,11 +588,14 @@ export class JobQueue {
     this.placesTimer = setTimeout(() => {
       this.placesTimer = null;
       if (this.closed) return;
-      const places = [...this.places(this.catalog.jobsInState(['queued']))].map(([jobId, place]) => ({ jobId, place }));
-      const said = places.map(({ jobId, place }) => `${jobId} ${place.position} ${place.reason}`).join('\n');
-      if (said === this.told) return;
-      this.told = said;
-      this.events.emit('jobs.queued', { places });
+      // A catalog that cannot answer now (a PostgreSQL server gone) is asked again at the next change.
+      this.quietly(() => {
+        const places = [...this.places(this.catalog.jobsInState(['queued']))].map(([jobId, place]) => ({ jobId, place }));
+        const said = places.map(({ jobId, place }) => `${jobId} ${place.position} ${place.reason}`).join('\n');
+        if (said === this.told) return;
+        this.told = said;
+        this.events.emit('jobs.queued', { places });
+      });
     }, PLACES_EVENT_MS);
     this.placesTimer.unref();
   }
@@ -584,11 +609,18 @@ export class JobQueue {
     const { controller } = entry;
     entry.job = queued;
     this.running.set(queued.id, entry);
-    entry.done = this.execute(queued, work, controller.signal).finally(() => {
-      this.running.delete(queued.id);
-      this.unlimited.delete(queued.id);
-      this.pump();
-    });
+    entry.done = this.execute(queued, work, controller.signal)
+      // Only a catalog that cannot be written ends here: the job stays unfinished in it, and the
+      // next start (or another engine) recovers it as it recovers a job whose engine died.
+      .catch((error: unknown) => {
+        process.stderr.write(`lifeboat: job ${queued.id}: its end could not be recorded: ${toWireError(error).message}\n`);
+      })
+      .finally(() => {
+        this.running.delete(queued.id);
+        this.unlimited.delete(queued.id);
+        // Not the ended job's failure: a catalog that cannot answer now is asked at the next change.
+        this.quietly(() => this.pump());
+      });
     return entry;
   }
 
@@ -767,18 +799,21 @@ export class JobQueue {
     for (const running of this.running.values()) running.controller.abort(new EngineStopping());
     await Promise.allSettled([...this.running.values()].map((running) => running.done));
     const now = new Date().toISOString();
-    for (const jobId of this.works.keys()) {
-      const job = this.catalog.getJob(jobId);
-      if (job?.state !== 'queued') continue;
-      const rerunnable = this.rerun(job) !== null;
-      this.catalog.addJobEvent(jobId, {
-        at: now,
-        level: 'warning',
-        step: null,
-        message: rerunnable ? RUNS_AT_NEXT_START : STOPPED_BEFORE_START,
-      });
-      if (!rerunnable) this.update(jobId, { state: 'interrupted', endedAt: now, error: STOPPED_BEFORE_START });
-    }
+    // A catalog that cannot be written now leaves them queued: the next start says the same.
+    this.quietly(() => {
+      for (const jobId of this.works.keys()) {
+        const job = this.catalog.getJob(jobId);
+        if (job?.state !== 'queued') continue;
+        const rerunnable = this.rerun(job) !== null;
+        this.catalog.addJobEvent(jobId, {
+          at: now,
+          level: 'warning',
+          step: null,
+          message: rerunnable ? RUNS_AT_NEXT_START : STOPPED_BEFORE_START,
+        });
+        if (!rerunnable) this.update(jobId, { state: 'interrupted', endedAt: now, error: STOPPED_BEFORE_START });
+      }
+    });
     this.works.clear();
   }
 }

@@ -1,7 +1,8 @@
 // An engine whose home's catalog is on PostgreSQL (a real server, started here): backups and
 // restores as on SQLite, disks judged by qemu-img; the same home reopened by a new engine and read
 // by the read-only listing sees the same catalog; the audit chain verifies; a server that is gone
-// is one clear error at open.
+// is one clear error at open, and a server that goes away under a running engine does not bring
+// it down.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { Catalog } from '../../electron/catalog/catalog.ts';
 import { PostgresCatalogDatabase } from '../../electron/catalog/postgres/postgres-database.ts';
 import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { catalogLocation, useCatalog } from '../../electron/home.ts';
+import { startPostgres } from '../../scripts/peers/postgresql.ts';
 import { freshPostgresDatabase, postgresForThisFile } from '../helpers/catalog-backends.ts';
 import { backupGenerations, qemuImg, runJob, tempDir } from '../helpers/env.ts';
 
@@ -200,3 +202,29 @@ test(
     }
   },
 );
+
+for (const shared of [false, true])
+  test(
+    `a server that goes away under ${shared ? 'a shared' : 'a lone'} engine with queued jobs does not bring it down; it still closes`,
+    { skip },
+    async () => {
+      // A server of this test's own: the file's server serves the other tests.
+      const own = await startPostgres();
+      try {
+        const dir = await tempDir();
+        const home = join(dir, 'home');
+        await useCatalog(home, await own.newDatabase());
+        const engine = await openServedEngine({ home, workerThreads: 1, concurrentJobs: 1, shared });
+        await backupGenerations(engine, join(dir, 'vm'), { name: 'vm', generations: 1, mib: 16, subformat: 'monolithicFlat' });
+        for (let index = 0; index < 4; index++)
+          await engine.restores.start({ vm: 'vm', point: 'latest', target: { kind: 'local', path: join(dir, `out-${index}`) } }, 'test');
+        await own.stop();
+        // The queue's timers (places, the next job, the shared looks) fire with the catalog
+        // unreachable: an uncaught error there would end this process.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await engine.close();
+      } finally {
+        await own.stop();
+      }
+    },
+  );

@@ -9,6 +9,7 @@ import { mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Job } from '../../shared/domain.ts';
+import { inProcessApi } from '../../electron/cli/connect.ts';
 import type { Engine } from '../../electron/engine/engine.ts';
 import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { useCatalog } from '../../electron/home.ts';
@@ -106,6 +107,20 @@ test(
     a.events.on('job.updated', (job) => void states.set(job.id, (states.get(job.id) ?? new Set()).add(job.state)));
     a.events.on('job.progress', (progress) => void progressed.add(progress.jobId));
     const queued = await queueRestores(a, dir, vms, 12);
+    // A console on either engine gives each shared job still queued its place, numbered from 1 in
+    // the order the queue hands them out, and what holds it.
+    for (const engine of [a, b]) {
+      // jobs.list gives the newest first.
+      const waiting = (await inProcessApi(engine).invoke('jobs.list', {})).filter((job) => job.state === 'queued').reverse();
+      assert.deepEqual(
+        waiting.map((job) => job.queue?.position),
+        waiting.map((_job, index) => index + 1),
+      );
+      for (const job of waiting) assert.match(job.queue?.reason ?? '', /^(waiting for an engine|waiting for VM \w+'s other job)$/);
+      for (const [index, job] of waiting.entries())
+        if (waiting.slice(0, index).some((ahead) => ahead.vmId === job.vmId))
+          assert.equal(job.queue?.reason, `waiting for VM ${job.vmName}'s other job`, 'a VM queued again waits for its earlier job');
+    }
     const byEngine = await checkRestores(a, dir, vms, disks, queued);
     assert.deepEqual([...byEngine.keys()].sort(), [a.catalog.engines.self, b.catalog.engines.self].sort(), 'run by the two engines');
     for (const job of queued)
