@@ -307,9 +307,17 @@ export class VsphereBackupWork implements JobWork {
    * (if its removal fails the error stands, and the janitor retries from the record), the
    * proxy slots and the session. */
   async finish(): Promise<void> {
-    await this.writer.close();
-    // The decisions stay for result(); the slots go back.
-    for (const selected of this.transports.values()) selected.release?.();
+    try {
+      await this.writer.close();
+    } finally {
+      // The decisions stay for result(); the slots go back.
+      for (const selected of this.transports.values()) selected.release?.();
+      await this.leaveVm();
+    }
+  }
+
+  /** Detaches a hot-added disk, removes the backup's snapshot and logs out. */
+  private async leaveVm(): Promise<void> {
     const client = this.client;
     if (!client) return;
     try {

@@ -609,18 +609,18 @@ export class JobQueue {
     const { controller } = entry;
     entry.job = queued;
     this.running.set(queued.id, entry);
-    entry.done = this.execute(queued, work, controller.signal)
+    const ended = (): void => {
+      this.running.delete(queued.id);
+      this.unlimited.delete(queued.id);
+      // Not the ended job's failure: a catalog that cannot answer now is asked at the next change.
+      this.quietly(() => this.pump());
+    };
+    entry.done = this.execute(queued, work, controller.signal).then(ended, (error: unknown) => {
       // Only a catalog that cannot be written ends here: the job stays unfinished in it, and the
       // next start (or another engine) recovers it as it recovers a job whose engine died.
-      .catch((error: unknown) => {
-        process.stderr.write(`lifeboat: job ${queued.id}: its end could not be recorded: ${toWireError(error).message}\n`);
-      })
-      .finally(() => {
-        this.running.delete(queued.id);
-        this.unlimited.delete(queued.id);
-        // Not the ended job's failure: a catalog that cannot answer now is asked at the next change.
-        this.quietly(() => this.pump());
-      });
+      process.stderr.write(`lifeboat: job ${queued.id}: its end could not be recorded: ${toWireError(error).message}\n`);
+      ended();
+    });
     return entry;
   }
 

@@ -156,11 +156,20 @@ export abstract class VsphereRestoreBase {
     context.busy('network', (performance.now() - sending) / 1000);
   }
 
-  /** Gives back staging, the proxy slot and hot-added disks; `undo` runs before logging out. */
+  /** Gives back staging, the proxy slot and hot-added disks, whatever fails first; `undo` runs
+   * before logging out. */
   protected async release(undo?: (client: VsphereClient) => Promise<void>): Promise<void> {
-    await rm(this.staging, { recursive: true, force: true });
-    this.releaseProxy?.();
-    this.releaseProxy = null;
+    try {
+      await rm(this.staging, { recursive: true, force: true });
+    } finally {
+      // Whatever failed before: the proxy slot goes back and the host is left as it should be.
+      this.releaseProxy?.();
+      this.releaseProxy = null;
+      await this.leaveHost(undo);
+    }
+  }
+
+  private async leaveHost(undo?: (client: VsphereClient) => Promise<void>): Promise<void> {
     const client = this.client;
     if (!client) return;
     // A disk still hot-added to the proxy is detached before anything else.
