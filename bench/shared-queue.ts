@@ -2,6 +2,10 @@
 // pg-boss on a real PostgreSQL on loopback, started here), with one engine and with two, beside
 // the same jobs on a lone engine with its SQLite catalog: JOBS restores of 4 small VMs (1 MiB each,
 // so the queue's own cost shows; one job per VM at a time), from the first queued to the last ended.
+// The first engine runs in this process (it queues the jobs and hears them end); the second is a
+// `lifeboat serve --shared` process of its own, as on a second workstation.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Engine } from '../electron/engine/engine.ts';
@@ -37,6 +41,7 @@ async function run(work: string, vms: string, engines: number, server: PostgresP
   const url = server ? await server.newDatabase() : null;
   if (url) for (const home of homes) await useCatalog(home, url);
   const opened: Engine[] = [];
+  let second: { stop(): Promise<void> } | null = null;
   try {
     const first = await openServedEngine({ home: homes[0] as string, shared: url !== null });
     opened.push(first);
@@ -48,7 +53,7 @@ async function run(work: string, vms: string, engines: number, server: PostgresP
     if (engines === 2) {
       await mkdir(join(homes[1] as string, 'repositories'), { recursive: true });
       await symlink(join(homes[0] as string, 'repositories', 'default'), join(homes[1] as string, 'repositories', 'default'));
-      opened.push(await openServedEngine({ home: homes[1] as string, shared: true }));
+      second = await serveShared(homes[1] as string);
     }
     return await timed(async () => {
       const queued = [];
@@ -62,8 +67,43 @@ async function run(work: string, vms: string, engines: number, server: PostgresP
         if (job.state !== 'succeeded') throw new Error(`${job.summary} failed: ${job.error}`);
     });
   } finally {
+    await second?.stop();
     for (const engine of opened.reverse()) await engine.close();
   }
+}
+
+/** `lifeboat --home HOME serve --shared`, once it serves (it prints its URL); stop() ends it with
+ * SIGTERM (its jobs go back to the queue) and waits, or SIGKILL after a minute. */
+async function serveShared(home: string): Promise<{ stop(): Promise<void> }> {
+  const cli = join(import.meta.dirname, '..', 'electron', 'cli', 'main.ts');
+  const child = spawn(process.execPath, [cli, '--home', home, 'serve', '--shared', '--port', '0', '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = once(child, 'exit');
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    await exited;
+    clearTimeout(killer);
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let printed = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        printed += chunk.toString();
+        if (printed.includes('\n')) resolve();
+      });
+      void exited.then(() => reject(new Error(`serve --shared ended before it served: ${stderr}`)));
+      setTimeout(() => reject(new Error(`serve --shared did not start in 60 s: ${stderr}`)), 60_000).unref();
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { stop };
 }
 
 export async function queueBench(root: string): Promise<void> {
