@@ -121,12 +121,13 @@ export class ScsiTapeLibrary implements TapeLibrary {
     return run;
   }
 
-  /** This library's hold named `what`, across the hosts sharing it: the changer is known by its
-   * serial number (the same whichever address reaches it), else by the library's name. */
+  /** This library's hold named `what`, across the hosts sharing it: the library is known by the
+   * name the catalog they share gives it, and its changer's serial number (two targets of a test
+   * lab can report the same one). */
   private hold(what: string): (() => void) | null {
     const holds = this.options.holds;
     if (!holds) return () => undefined;
-    return holds(`tape-library:${this.found.changer.serial ?? this.name}:${what}`);
+    return holds(`tape-library:${this.name}:${this.found.changer.serial ?? '-'}:${what}`);
   }
 
   private async holdRobot(): Promise<() => void> {
