@@ -156,7 +156,7 @@ test(
     );
     assert.match(
       job?.error ?? '',
-      /stopped while this job ran; a tape-restore job reads or writes tapes through its engine's own session with the library and is not taken over; .* run again from any engine$/,
+      /stopped while this job ran; a tape-restore job reads or writes tapes through its engine's own session with the library and is not taken over; .* run again from any engine that reaches the same library$/,
     );
     assert.equal(other.catalog.tapes.prompt(prompt.id)?.state, 'expired', 'nobody waits for its prompt any more');
   },
