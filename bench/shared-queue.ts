@@ -4,8 +4,6 @@
 // so the queue's own cost shows; one job per VM at a time), from the first queued to the last ended.
 // The first engine runs in this process (it queues the jobs and hears them end); the second is a
 // `lifeboat serve --shared` process of its own, as on a second workstation.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Engine } from '../electron/engine/engine.ts';
@@ -13,6 +11,7 @@ import { useCatalog } from '../electron/home.ts';
 import { vmxText } from '../electron/lab/create-lab.ts';
 import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
 import { postgresMissing, startPostgres, type PostgresPeer } from '../scripts/peers/postgresql.ts';
+import { spawnServe, type ServeChild } from '../scripts/serve-child.ts';
 import { makeDisk, MIB, timed } from './common.ts';
 
 const JOBS = Number(process.env.LIFEBOAT_BENCH_QUEUE_JOBS ?? '100');
@@ -41,7 +40,7 @@ async function run(work: string, vms: string, engines: number, server: PostgresP
   const url = server ? await server.newDatabase() : null;
   if (url) for (const home of homes) await useCatalog(home, url);
   const opened: Engine[] = [];
-  let second: { stop(): Promise<void> } | null = null;
+  let second: ServeChild | null = null;
   try {
     const first = await openServedEngine({ home: homes[0] as string, shared: url !== null });
     opened.push(first);
@@ -53,7 +52,7 @@ async function run(work: string, vms: string, engines: number, server: PostgresP
     if (engines === 2) {
       await mkdir(join(homes[1] as string, 'repositories'), { recursive: true });
       await symlink(join(homes[0] as string, 'repositories', 'default'), join(homes[1] as string, 'repositories', 'default'));
-      second = await serveShared(homes[1] as string);
+      second = await spawnServe(process.env, homes[1] as string, ['--shared']);
     }
     return await timed(async () => {
       const queued = [];
@@ -67,43 +66,16 @@ async function run(work: string, vms: string, engines: number, server: PostgresP
         if (job.state !== 'succeeded') throw new Error(`${job.summary} failed: ${job.error}`);
     });
   } finally {
-    await second?.stop();
+    if (second) await stopServe(second);
     for (const engine of opened.reverse()) await engine.close();
   }
 }
 
-/** `lifeboat --home HOME serve --shared`, once it serves (it prints its URL); stop() ends it with
- * SIGTERM (its jobs go back to the queue) and waits, or SIGKILL after a minute. */
-async function serveShared(home: string): Promise<{ stop(): Promise<void> }> {
-  const cli = join(import.meta.dirname, '..', 'electron', 'cli', 'main.ts');
-  const child = spawn(process.execPath, [cli, '--home', home, 'serve', '--shared', '--port', '0', '--json'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = once(child, 'exit');
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    await exited;
-    clearTimeout(killer);
-  };
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let printed = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        printed += chunk.toString();
-        if (printed.includes('\n')) resolve();
-      });
-      void exited.then(() => reject(new Error(`serve --shared ended before it served: ${stderr}`)));
-      setTimeout(() => reject(new Error(`serve --shared did not start in 60 s: ${stderr}`)), 60_000).unref();
-    });
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { stop };
+/** Ends a serve with SIGTERM (its jobs go back to the queue), or SIGKILL past a minute. */
+async function stopServe(serve: ServeChild): Promise<void> {
+  const killer = setTimeout(() => void serve.kill('SIGKILL'), 60_000);
+  await serve.stop();
+  clearTimeout(killer);
 }
 
 export async function queueBench(root: string): Promise<void> {

@@ -1,35 +1,14 @@
 // A real `lifeboat serve` process for the tests (stopped after the file), and the small clients
 // they talk to it with: a WebSocket console peer, a raw TCP exchange, and "is it still serving?".
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { connect as connectTcp } from 'node:net';
-import { join } from 'node:path';
 import { after } from 'node:test';
+import { spawnServe, type ServeChild } from '../../scripts/serve-child.ts';
 import WebSocket from 'ws';
 
-export const cli = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
+export { cli, type ServeOutput } from '../../scripts/serve-child.ts';
 
-export type ServeOutput = {
-  url: string;
-  home: string;
-  certificate: { source: string; sha256: string; spkiSha256: string; new: boolean } | null;
-};
-export type ServeProcess = {
-  child: ChildProcess;
-  printed: ServeOutput;
-  origin: string;
-  token: string;
-  port: number;
-  /** What the process wrote to stderr so far. */
-  stderr(): string;
-  /** Ends the process with SIGTERM (a graceful shutdown) and waits for it; nothing if it ended. */
-  stop(): Promise<void>;
-  /** Ends the process with `signal` and waits for it; nothing if it ended. */
-  kill(signal: NodeJS.Signals): Promise<void>;
-};
-
-/** How long a serve may take to print its URL before it is killed and the start fails. */
-const SERVE_START_MS = 60_000;
+export type ServeProcess = ServeChild & { origin: string; token: string; port: number };
 
 /** Starts `lifeboat --home HOME serve --port 0 --json ARGS…` and waits for its JSON line (at most
  * a minute: then the process is killed and this fails, so no serve is ever left running). Call it
@@ -40,47 +19,9 @@ export async function startServe(home: string, ...args: string[]): Promise<Serve
 
 /** startServe, the process given `env` (a kill point, say). */
 export async function startServeWithEnv(env: NodeJS.ProcessEnv, home: string, ...args: string[]): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [cli, '--home', home, 'serve', '--port', '0', '--json', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env,
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const kill = async (signal: NodeJS.Signals): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill(signal);
-    await exited;
-  };
-  const stop = (): Promise<void> => kill('SIGTERM');
-  after(stop);
-  let timer: NodeJS.Timeout | undefined;
-  const printed = await new Promise<ServeOutput>((resolve, reject) => {
-    let text = '';
-    timer = setTimeout(() => reject(new Error(`serve printed no URL in ${SERVE_START_MS / 1000} s: ${stderr}`)), SERVE_START_MS);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const line = text.split('\n').find((candidate) => candidate.startsWith('{'));
-      if (line) resolve(JSON.parse(line) as ServeOutput);
-    });
-    void exited.then(() => reject(new Error(`serve exited with ${child.exitCode ?? child.signalCode}: ${text} ${stderr}`)));
-  })
-    .catch(async (error: unknown) => {
-      await kill('SIGKILL');
-      throw error;
-    })
-    .finally(() => clearTimeout(timer));
-  const url = new URL(printed.url);
-  return {
-    child,
-    printed,
-    origin: url.origin,
-    token: new URLSearchParams(url.hash.slice(1)).get('token') ?? '',
-    port: Number(url.port),
-    stderr: () => stderr,
-    stop,
-    kill,
-  };
+  const serve = await spawnServe(env, home, args, (stop) => after(stop));
+  const url = new URL(serve.printed.url);
+  return { ...serve, origin: url.origin, token: new URLSearchParams(url.hash.slice(1)).get('token') ?? '', port: Number(url.port) };
 }
 
 export type Peer = { socket: WebSocket; frames: unknown[]; closed: Promise<{ code: number; reason: string }> };

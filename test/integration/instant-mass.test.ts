@@ -3,12 +3,10 @@
 // blocks of all of them share one cache whose bytes never pass its bound, and two sessions of one
 // point decode each stored block once between them.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { inProcessApi } from '../../electron/cli/connect.ts';
 import { BlockKind, RECORD_BYTES, readRecord } from '../../electron/repository/block-map.ts';
 import { resolvePoint } from '../../electron/repository/chain.ts';
@@ -16,8 +14,8 @@ import type { InstantSession } from '../../shared/domain.ts';
 import { makeVmFolder, openEngineWith, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 import { MIB } from '../helpers/tape.ts';
 import { startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
+import { sessionDiskSha256 } from '../helpers/session-nfs.ts';
 
-const run = promisify(execFile);
 const missing = vcsimUnavailable();
 const DISK_MIB = 8;
 /** Smaller than the three disks' data together: the sessions have to take turns in it. */
@@ -49,18 +47,6 @@ await mkdir(join(home, 'instant'), { recursive: true });
 // NAS datastores' local paths resolve in vcsim's working folder: the engine's export folders.
 const vc = missing ? null : await startVcsim({ cwd: join(home, 'instant') });
 if (vc) await engine.hosts.add({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'test');
-
-/** The SHA-256 of a session's flat disk, read whole over NFS by nfs-cat. */
-async function diskOverNfs(session: InstantSession): Promise<string> {
-  const url = new URL(session.nfsUrl);
-  const file = `nfs://${url.host}${url.pathname}/${session.vmName}/${session.vmName}-flat.vmdk${url.search}`;
-  const { stdout } = await run('nfs-cat', [file], { encoding: 'buffer', timeout: 60_000, maxBuffer: 2 * DISK_MIB * MIB }).catch(
-    (error: { stderr?: Buffer; message: string }) => {
-      throw new Error(`nfs-cat ${file}: ${error.stderr?.toString() ?? error.message}`);
-    },
-  );
-  return createHash('sha256').update(stdout).digest('hex');
-}
 
 async function startSessions(names: { vm: string; name: string }[]): Promise<InstantSession[]> {
   const started = await Promise.all(
@@ -99,7 +85,7 @@ test('two sessions of one point read at once decode each stored block once betwe
     { vm: vm.name, name: 'twin-a' },
     { vm: vm.name, name: 'twin-b' },
   ]);
-  assert.deepEqual(await Promise.all(sessions.map(diskOverNfs)), [vm.sha256, vm.sha256]);
+  assert.deepEqual(await Promise.all(sessions.map(sessionDiskSha256)), [vm.sha256, vm.sha256]);
   const after = engine.blockCache.stats();
   const stored = await storedBlocks(vm.name);
   assert.ok(stored >= DISK_MIB / 2, `${stored} stored blocks`);
@@ -120,7 +106,7 @@ test(
     );
     assert.equal(sessions.length, SESSIONS);
     const evictedBefore = engine.blockCache.stats().evicted;
-    const hashes = await Promise.all(sessions.map(diskOverNfs));
+    const hashes = await Promise.all(sessions.map(sessionDiskSha256));
     assert.deepEqual(
       hashes,
       sessions.map((session) => vms.find((vm) => vm.name === session.vmName)?.sha256),

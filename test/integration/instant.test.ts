@@ -3,12 +3,10 @@
 // identical to the point, writes only in the session's cache; stop, quick migration to
 // production, ten sessions at once, and bad input that leaves nothing behind.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { VsphereClient } from '../../electron/drivers/vsphere/vsphere-client.ts';
 import { inProcessApi } from '../../electron/cli/connect.ts';
 import { VM_FOLDER_ID } from '../../electron/nfs/volume.ts';
@@ -17,9 +15,9 @@ import { makeVmFolder, qemuImg, runJob, smallTmpfs, tempDir, writeMixedRaw } fro
 import { MIB, tapeLab } from '../helpers/tape.ts';
 import { startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
 import { handleOf, nfsWrite } from '../helpers/nfs-rpc.ts';
+import { libnfs, sessionFileUrl } from '../helpers/session-nfs.ts';
 import { NfsStatus } from '../../electron/nfs/nfs-status.ts';
 
-const run = promisify(execFile);
 const missing = vcsimUnavailable();
 const DISK_MIB = 8;
 const lab = await tapeLab({ vms: 3, diskMib: DISK_MIB, tapeMib: 64, toTape: false });
@@ -30,21 +28,6 @@ const vc = missing ? null : await startVcsim({ cwd: join(lab.home, 'instant') })
 if (vc) await engine.hosts.add({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'test');
 const vm = vms[0] as (typeof vms)[number];
 const api = inProcessApi(engine);
-
-async function nfs(tool: string, ...args: string[]): Promise<Buffer> {
-  const { stdout } = await run(tool, args, { encoding: 'buffer', timeout: 60_000, maxBuffer: 64 * MIB }).catch(
-    (error: { stderr?: Buffer; message: string }) => {
-      throw new Error(`${tool}: ${error.stderr?.toString() ?? error.message}`);
-    },
-  );
-  return stdout;
-}
-
-/** An nfs:// URL of a file in the session's export. */
-function fileUrl(session: InstantSession, file: string): string {
-  const url = new URL(session.nfsUrl);
-  return `nfs://${url.host}${url.pathname}/${session.vmName}${file ? `/${file}` : ''}${url.search}`;
-}
 
 async function hostView(): Promise<{ vms: { name: string; power: string; path: string }[]; datastores: { name: string; type: string }[] }> {
   const client = await VsphereClient.connect(
@@ -95,12 +78,12 @@ test(
       { name: session.datastore, type: 'NFS' },
     );
     // The host's view of the datastore (vcsim's local path) and the export are one folder.
-    const listing = (await nfs('nfs-ls', fileUrl(session, ''))).toString();
+    const listing = (await libnfs('nfs-ls', sessionFileUrl(session, ''))).toString();
     for (const name of [`${vm.name}.vmx`, `${vm.name}.vmdk`, `${vm.name}-flat.vmdk`, `${vm.name}.nvram`, 'vmware.log'])
       assert.match(listing, new RegExp(` ${name.replaceAll('.', '\\.')}\\n`));
     // The disk read over NFS, copied out with nfs-cp, is the point's disk.
     const copied = join(await tempDir(), 'over-nfs.raw');
-    await nfs('nfs-cp', fileUrl(session, `${vm.name}-flat.vmdk`), copied);
+    await libnfs('nfs-cp', sessionFileUrl(session, `${vm.name}-flat.vmdk`), copied);
     assert.match(qemuImg('compare', '-f', 'raw', '-F', 'raw', vm.raw, copied), /identical/);
     // The guest writes into its disk; the backup does not change.
     const volume = engine.instant.volumeOf(session.id);
@@ -126,7 +109,7 @@ test(
     assert.equal(stopped.state, 'stopped');
     assert.ok(!(await hostView()).vms.some((found) => found.name === vm.name), 'the VM is unregistered');
     await gone(stopped);
-    await assert.rejects(nfs('nfs-ls', session.nfsUrl), 'the export is closed');
+    await assert.rejects(libnfs('nfs-ls', session.nfsUrl), 'the export is closed');
   },
 );
 
@@ -191,7 +174,7 @@ test(
     );
     const sessions = (await api.invoke('instant.list', {})).filter((session) => session.name.startsWith('mass-'));
     // Each guest's first read, as a host would make it once the VM boots.
-    await Promise.all(sessions.map((session) => nfs('nfs-cat', fileUrl(session, `${session.vmName}-flat.vmdk`))));
+    await Promise.all(sessions.map((session) => libnfs('nfs-cat', sessionFileUrl(session, `${session.vmName}-flat.vmdk`))));
     const measured = (await api.invoke('instant.list', {})).filter((session) => session.name.startsWith('mass-'));
     assert.equal(measured.length, 10);
     const poweredOn = (await hostView()).vms.filter((found) => found.name.startsWith('mass-') && found.power === 'poweredOn');
@@ -337,7 +320,7 @@ test(
     assert.equal((await api.invoke('instant.list', {})).length, before, 'no session was recorded');
     const session = await startSession('sealed', { password: 'instant password' });
     const copied = join(await tempDir(), 'sealed-over-nfs.raw');
-    await nfs('nfs-cp', fileUrl(session, 'sealed-flat.vmdk'), copied);
+    await libnfs('nfs-cp', sessionFileUrl(session, 'sealed-flat.vmdk'), copied);
     assert.match(qemuImg('compare', '-f', 'raw', '-F', 'raw', raw, copied), /identical/);
     const { job } = await api.invoke('instant.stop', { sessionId: session.id });
     assert.equal((await runJob(engine, job)).state, 'succeeded');

@@ -5,31 +5,19 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, symlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Job } from '../../shared/domain.ts';
 import { inProcessApi } from '../../electron/cli/connect.ts';
 import type { Engine } from '../../electron/engine/engine.ts';
 import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
-import { useCatalog } from '../../electron/home.ts';
 import { freshPostgresDatabase, postgresForThisFile } from '../helpers/catalog-backends.ts';
 import { backupGenerations, makeVmFolder, qemuImg, tempDir, until, writeMixedRaw } from '../helpers/env.ts';
 import { cli, startServeWithEnv } from '../helpers/serve-process.ts';
+import { sharedHome } from '../helpers/shared-homes.ts';
 
 const { skip } = postgresForThisFile();
-
-/** A home on the catalog at `url` whose repository is `repository` (the shared storage every
- * engine of a site mounts at the same path). */
-async function sharedHome(dir: string, name: string, url: string, repository: string | null): Promise<string> {
-  const home = join(dir, name);
-  await useCatalog(home, url);
-  if (repository) {
-    await mkdir(join(home, 'repositories'), { recursive: true });
-    await symlink(repository, join(home, 'repositories', 'default'));
-  }
-  return home;
-}
 
 /** Two engines sharing a fresh catalog and A's repository, after A backed up each VM (a disk of
  * `mib` MiB); closed after the test. */

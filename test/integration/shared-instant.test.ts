@@ -3,32 +3,22 @@
 // while another runs serves it again, from its write cache; the other engine, started again, leaves
 // it alone.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, symlink } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { promisify } from 'node:util';
 import { inProcessApi } from '../../electron/cli/connect.ts';
 import type { Engine } from '../../electron/engine/engine.ts';
-import { useCatalog } from '../../electron/home.ts';
 import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
-import type { InstantSession } from '../../shared/domain.ts';
 import { freshPostgresDatabase, postgresForThisFile } from '../helpers/catalog-backends.ts';
 import { makeVmFolder, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 import { startVcsim, vcsimUnavailable } from '../helpers/vcsim.ts';
+import { sessionDiskSha256 } from '../helpers/session-nfs.ts';
+import { sharedHome } from '../helpers/shared-homes.ts';
 
-const run = promisify(execFile);
 const { skip: noPostgres } = postgresForThisFile();
 const skip = noPostgres || (vcsimUnavailable() ?? false);
 const DISK_MIB = 8;
-
-async function diskSha256(session: InstantSession): Promise<string> {
-  const url = new URL(session.nfsUrl);
-  const file = `nfs://${url.host}${url.pathname}/${session.vmName}/${session.vmName}-flat.vmdk${url.search}`;
-  const { stdout } = await run('nfs-cat', [file], { encoding: 'buffer', timeout: 60_000, maxBuffer: 2 * DISK_MIB * 1024 * 1024 });
-  return createHash('sha256').update(stdout).digest('hex');
-}
 
 async function openShared(home: string): Promise<Engine> {
   const engine = await openServedEngine({ home, workerThreads: 1, shared: true });
@@ -39,10 +29,7 @@ async function openShared(home: string): Promise<Engine> {
 test('a session is served again by the home that started it, never by another engine of the catalog', { skip }, async () => {
   const dir = await tempDir('lifeboat-shared-instant-');
   const url = await freshPostgresDatabase();
-  const homeA = join(dir, 'home-a');
-  const homeB = join(dir, 'home-b');
-  await useCatalog(homeA, url);
-  await useCatalog(homeB, url);
+  const homeA = await sharedHome(dir, 'home-a', url, null);
   await mkdir(join(homeA, 'instant'), { recursive: true });
   // NAS datastores' local paths resolve in vcsim's working folder: A's export folders.
   const vc = await startVcsim({ cwd: join(homeA, 'instant') });
@@ -54,8 +41,7 @@ test('a session is served again by the home that started it, never by another en
   await makeVmFolder(folder, 'app-01', raw, 'monolithicFlat');
   assert.equal((await runJob(first, await first.backups.start(folder, 'test'))).state, 'succeeded');
   await first.hosts.add({ kind: 'vsphere', name: 'vc', url: vc.url, user: vc.user, password: vc.password, insecure: true }, 'test');
-  await mkdir(join(homeB, 'repositories'), { recursive: true });
-  await symlink(join(homeA, 'repositories', 'default'), join(homeB, 'repositories', 'default'));
+  const homeB = await sharedHome(dir, 'home-b', url, join(homeA, 'repositories', 'default'));
   const other = await openShared(homeB);
   // What the console's catalog settings show on either engine: the two engines, this one marked.
   const catalogSeen = await inProcessApi(other).invoke('catalog.get', {});
@@ -73,7 +59,7 @@ test('a session is served again by the home that started it, never by another en
     .digest('hex');
   const served = other.instant.list().find((found) => found.id === session.id);
   assert.equal(served?.state, 'running', 'the other engine sees the session in the catalog it shares');
-  assert.equal(await diskSha256(served), expected);
+  assert.equal(await sessionDiskSha256(served), expected);
 
   // A stops (its session stays running in the catalog); B starts again meanwhile and leaves it alone.
   await first.close();
@@ -82,14 +68,14 @@ test('a session is served again by the home that started it, never by another en
   assert.equal(await otherAgain.instant.recovered, 0, 'B recovers none of the sessions left running: they are not its home’s');
   const seenByB = otherAgain.instant.list().find((found) => found.id === session.id);
   assert.equal(seenByB?.state, 'running');
-  await assert.rejects(diskSha256(seenByB), 'served by nobody while its engine is down');
+  await assert.rejects(sessionDiskSha256(seenByB), 'served by nobody while its engine is down');
 
   // A starts again while B runs: it serves its own session again, on the same address.
   const firstAgain = await openShared(homeA);
   assert.equal(await firstAgain.instant.recovered, 1);
   let readBack: string | null = null;
   for (let attempt = 0; attempt < 60 && readBack === null; attempt++) {
-    readBack = await diskSha256(seenByB).catch(() => null);
+    readBack = await sessionDiskSha256(seenByB).catch(() => null);
     if (readBack === null) await new Promise((resolve) => setTimeout(resolve, 500));
   }
   assert.equal(readBack, expected, 'served again by the engine of the home that started it');

@@ -6,18 +6,18 @@
 // happens instead, and its prompt expires.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdir, symlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startTgtLibrary, tgtUnavailable, type TgtLibrary } from '../../scripts/peers/tgt.ts';
 import type { TapeDrive, TapeLibrary } from '../../electron/drivers/tape/tape-driver.ts';
 import type { Engine } from '../../electron/engine/engine.ts';
-import { useCatalog } from '../../electron/home.ts';
 import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { freshPostgresDatabase, postgresForThisFile } from '../helpers/catalog-backends.ts';
 import { makeVmFolder, runJob, tempDir, until, writeMixedRaw } from '../helpers/env.ts';
 import { cli, startServe } from '../helpers/serve-process.ts';
 import { tapesOf } from '../helpers/tape.ts';
+import { sharedHome } from '../helpers/shared-homes.ts';
 import { rejectsWith } from '../helpers/tgt-scsi-library.ts';
 
 const { skip: noPostgres } = postgresForThisFile();
@@ -25,12 +25,7 @@ const noTgt = (await tgtUnavailable()) ?? false;
 const BARCODES = ['SHR001', 'SHR002', 'SHR003'];
 
 async function sharedEngine(dir: string, name: string, url: string, repository: string | null = null): Promise<Engine> {
-  const home = join(dir, name);
-  await useCatalog(home, url);
-  if (repository) {
-    await mkdir(join(home, 'repositories'), { recursive: true });
-    await symlink(repository, join(home, 'repositories', 'default'));
-  }
+  const home = await sharedHome(dir, name, url, repository);
   const engine = await openServedEngine({ home, workerThreads: 1, shared: true });
   after(() => engine.close());
   return engine;
