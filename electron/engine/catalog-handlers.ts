@@ -6,13 +6,12 @@ import type { Catalog } from '../catalog/catalog.ts';
 import { askCatalogMove, catalogMoveState, withdrawCatalogMove } from '../catalog/catalog-move.ts';
 import { describeLocation, isPostgresLocation } from '../catalog-location.ts';
 import type { ChannelHandlers } from '../handlers/handler-registry.ts';
-import { catalogLocation } from '../home.ts';
 
-export type CatalogHandlersDeps = { home: string; catalog: Catalog; shared: boolean };
+/** `location`: the catalog this engine opened (a SQLite file or a PostgreSQL URL). */
+export type CatalogHandlersDeps = { home: string; location: string; catalog: Catalog; shared: boolean };
 
-export function catalogHandlers({ home, catalog, shared }: CatalogHandlersDeps): ChannelHandlers<'catalog.get' | 'catalog.move'> {
+export function catalogHandlers({ home, location, catalog, shared }: CatalogHandlersDeps): ChannelHandlers<'catalog.get' | 'catalog.move'> {
   const info = (): CatalogInfo => {
-    const location = catalogLocation(home);
     const { asked, lastFailure } = catalogMoveState(home);
     const self = catalog.engines.self;
     return {

@@ -308,7 +308,7 @@ export class Engine {
     });
     this.handlers = HandlerRegistry.for(engineChannels)
       .add(homeHandlers({ home: paths.home, workerThreads: pool.size, catalog, repository, lookup, places }))
-      .add(catalogHandlers({ home: paths.home, catalog, shared: sharedQueue !== null }))
+      .add(catalogHandlers({ home: paths.home, location: paths.catalog, catalog, shared: sharedQueue !== null }))
       .add(jobsHandlers(catalog, jobs))
       .add(accountHandlers(this.auth, sessions, catalog))
       .add(keyHandlers(this.keys, catalog, () => secrets.kind))
