@@ -272,8 +272,18 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
     return key;
   }
 
+  /** Lets go of every lock this session holds before the connection ends: the server ends the
+   * session a moment after the connection closes, and until then another engine would still see
+   * this one's proxy tasks, tape drives and claim as held. Whatever that fails of (a lost
+   * connection holds nothing), the server lets go when the session ends. */
   close(): void {
-    this.connection.close();
+    try {
+      this.raw('SELECT pg_advisory_unlock_all()');
+    } catch {
+      // The session's end lets go of the locks as well, only later.
+    } finally {
+      this.connection.close();
+    }
   }
 }
 
