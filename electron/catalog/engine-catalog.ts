@@ -88,6 +88,16 @@ export class EngineCatalog {
     };
   }
 
+  /** Whether an engine of a shared catalog holds a resource's one slot (takeSlot(resource, 1)),
+   * this one included; null when the catalog is not shared: nobody else to ask. */
+  heldByAnEngine(resource: string): boolean | null {
+    if (this.registered === null || !(this.db instanceof PostgresCatalogDatabase)) return null;
+    const slot = this.db.takeSlot(resource, 1);
+    if (slot === null) return true;
+    this.db.releaseSlot(resource, slot);
+    return false;
+  }
+
   /** The queued jobs any engine may run (the shared queue's), by id. */
   sharedQueued(): Set<string> {
     const rows = this.db.prepare("SELECT id FROM jobs WHERE state = 'queued' AND shared = 1").all() as { id: string }[];

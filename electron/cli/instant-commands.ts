@@ -2,7 +2,7 @@
 // its NFS export, so `instant start` needs a running engine (`lifeboat serve` or the app).
 import type { LifeboatApi } from '../../shared/contract.ts';
 import type { InstantSession } from '../../shared/domain.ts';
-import { formatAge, formatBytes, table } from '../../shared/format.ts';
+import { formatAge, formatBytes, printableName, table } from '../../shared/format.ts';
 import { LifeboatError } from '../errors.ts';
 import { follow, runJobCommand, UsageError, type Output } from './cli-output.ts';
 import { sourceChoice } from './copy-commands.ts';
@@ -24,8 +24,17 @@ export type InstantFlags = {
 const usage =
   'instant takes: start <vm> (--point P | --from-snapshot ID) --host H [--host-system ESXI] [--name N] [--redirect-to DIR] [--listen ADDR:PORT] [--allow IP,…] | list | migrate <id> --datastore D [--transport auto|san|hotadd] | stop <id>';
 
+/** The sessions as a table, then what the engine says of each that has a note (why it failed,
+ * why nobody serves it now), a line each, after the session's id. */
 export function sessionsText(sessions: InstantSession[]): string {
   if (sessions.length === 0) return 'no Instant Recovery sessions; `lifeboat instant start <vm> --point P --host H` starts one';
+  const notes = sessions
+    .filter((session) => session.note !== null)
+    .map((session) => `${session.id.slice(0, 8)}: ${printableName(session.note ?? '')}`);
+  return [sessionsTable(sessions), ...(notes.length > 0 ? ['', ...notes] : [])].join('\n');
+}
+
+function sessionsTable(sessions: InstantSession[]): string {
   return table([
     ['ID', 'VM', 'RUNS AS', 'HOST', 'DATASTORE', 'STATE', 'CACHE', 'READ', 'WRITTEN', 'AGE', 'POWERED ON'],
     ...sessions.map((session) => [

@@ -66,6 +66,10 @@ type Live = { kind: 'export'; server: NfsServer; exportId: number; volume: Overl
 
 const RESUME_RETRY_MS = 5_000;
 
+/** What the engine serving a session from the backup holds in a shared catalog, so the other
+ * engines can tell a session nobody serves (its engine stopped or died) from a served one. */
+const servedKey = (sessionId: string): string => `instant-session:${sessionId}`;
+
 function hostPort(address: string, port: number): string {
   return `${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
@@ -128,6 +132,9 @@ export class InstantService implements SessionHost {
   private readonly deps: InstantDeps;
   private readonly servers = new Map<string, Promise<NfsServer>>();
   private readonly live = new Map<string, Live>();
+  /** The holds on servedKey of the sessions this engine serves from the backup: let go when a
+   * session ends here, or by the catalog's server when this engine stops or dies. */
+  private readonly serving = new Map<string, () => void>();
   /** The repository each session of this engine reads (its key, when encrypted, lives only here). */
   private readonly sources = new Map<string, Repository>();
   /** Sessions of this engine that a restart could not serve yet (why, in their note); retried. */
@@ -239,6 +246,8 @@ export class InstantService implements SessionHost {
       if (record.servedPort !== server.port || record.exportId !== exportId) this.update(record.id, { servedPort: server.port, exportId });
       server.addExport(record.exportPath, volume, record.allowed, { exportId, generation: generationOf(record.id) });
       this.live.set(record.id, { kind: 'export', server, exportId, volume });
+      if (!this.serving.has(record.id))
+        this.serving.set(record.id, this.deps.catalog.engines.takeSlot(servedKey(record.id), 1) ?? (() => undefined));
     } catch (error) {
       await volume.close();
       if (server) await this.closeServerIfUnused(server);
@@ -310,6 +319,7 @@ export class InstantService implements SessionHost {
     const live = this.live.get(sessionId);
     const counted: InstantPatch = {};
     this.live.delete(sessionId);
+    this.letGoOfServing(sessionId);
     this.sources.delete(sessionId);
     this.waiting.delete(sessionId);
     this.unservable.delete(sessionId);
@@ -554,7 +564,7 @@ export class InstantService implements SessionHost {
       writesTo: this.writesTo(record),
       redirected: record.redirected,
       state: record.state,
-      note: record.note,
+      note: this.unservedNote(record) ?? record.note,
       createdAt: record.createdAt,
       endedAt: record.endedAt,
       poweredOnSeconds: record.poweredOnMs === null ? null : record.poweredOnMs / 1000,
@@ -564,6 +574,27 @@ export class InstantService implements SessionHost {
       bytesWritten: record.bytesWritten + (stats?.bytesWritten ?? 0),
       jobId: record.jobId,
     };
+  }
+
+  private letGoOfServing(sessionId: string): void {
+    const letGo = this.serving.get(sessionId);
+    this.serving.delete(sessionId);
+    try {
+      letGo?.();
+    } catch {
+      // A catalog that cannot answer now: the hold goes with this engine's session on its server.
+    }
+  }
+
+  /** Why nobody answers a session's datastore now, whatever its state says: it is served from the
+   * backup by another home's engine (a shared catalog) and no engine holds it (servedKey). Its
+   * engine serves it again when it starts. Null: served, or this engine's own to tell. */
+  private unservedNote(record: InstantRecord): string | null {
+    if (record.arrayName !== null || (record.state !== 'running' && record.state !== 'migrating')) return null;
+    if (this.live.has(record.id) || this.servedFromHere(record)) return null;
+    if (this.deps.catalog.engines.heldByAnEngine(servedKey(record.id)) !== false) return null;
+    const home = dirname(dirname(record.exportFolder));
+    return `not served now: the engine of the home it was started from (${home}) is not running; the VM's datastore answers again when that engine starts`;
   }
 
   list(): InstantSession[] {
@@ -750,6 +781,7 @@ export class InstantService implements SessionHost {
     this.servers.clear();
     // Each server closed its exports' volumes (every live export is on one).
     this.live.clear();
+    for (const sessionId of [...this.serving.keys()]) this.letGoOfServing(sessionId);
     this.sources.clear();
     this.waiting.clear();
     this.unservable.clear();

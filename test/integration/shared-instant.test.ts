@@ -59,6 +59,7 @@ test('a session is served again by the home that started it, never by another en
     .digest('hex');
   const served = other.instant.list().find((found) => found.id === session.id);
   assert.equal(served?.state, 'running', 'the other engine sees the session in the catalog it shares');
+  assert.equal(served.note, null, 'served by A: nothing to say');
   assert.equal(await sessionDiskSha256(served), expected);
 
   // A stops (its session stays running in the catalog); B starts again meanwhile and leaves it alone.
@@ -68,6 +69,11 @@ test('a session is served again by the home that started it, never by another en
   assert.equal(await otherAgain.instant.recovered, 0, 'B recovers none of the sessions left running: they are not its home’s');
   const seenByB = otherAgain.instant.list().find((found) => found.id === session.id);
   assert.equal(seenByB?.state, 'running');
+  assert.equal(
+    seenByB.note,
+    `not served now: the engine of the home it was started from (${homeA}) is not running; the VM's datastore answers again when that engine starts`,
+    'B says nobody serves it',
+  );
   await assert.rejects(sessionDiskSha256(seenByB), 'served by nobody while its engine is down');
 
   // A starts again while B runs: it serves its own session again, on the same address.
@@ -79,5 +85,6 @@ test('a session is served again by the home that started it, never by another en
     if (readBack === null) await new Promise((resolve) => setTimeout(resolve, 500));
   }
   assert.equal(readBack, expected, 'served again by the engine of the home that started it');
+  assert.equal(otherAgain.instant.list().find((found) => found.id === session.id)?.note, null, 'B sees it served again');
   assert.equal((await runJob(firstAgain, firstAgain.instant.stop(session.id, 'test'))).state, 'succeeded');
 });

@@ -24,6 +24,8 @@ export function SessionActions({ session }: { session: InstantSession }) {
   const production = (inventory.data?.datastores ?? []).filter((entry) => entry.name !== session.datastore && entry.type !== 'NFS');
   return (
     <>
+      {/* A running session may still say something: nobody serves it now, or a restart could not yet. */}
+      {session.note !== null && <p>{session.note}</p>}
       {mode === 'idle' && (
         <Flex spaceItems={{ default: 'spaceItemsSm' }} flexWrap={{ default: 'nowrap' }}>
           <Button variant="secondary" size="sm" onClick={() => setMode('migrate')}>
