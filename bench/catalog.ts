@@ -13,6 +13,8 @@ import { median, timed } from './common.ts';
 const POINTS = 200;
 const INDEXED_POINTS = 5;
 const PATHS = Number(process.env.LIFEBOAT_BENCH_CATALOG_PATHS ?? '20000');
+/** The index's files are spread over this many folders of /disk0/part1/etc. */
+const FOLDERS = 200;
 const JOBS = 200;
 const RUNS = 25;
 
@@ -59,7 +61,7 @@ async function measure(catalog: Catalog): Promise<Figures> {
     for (let point = 1; point <= INDEXED_POINTS; point++) {
       const files = Array.from({ length: PATHS }, (_, i) => {
         const name = `file-${i}-${(i * 7919) % 100_003}.conf`;
-        return { path: `/disk0/part1/etc/${i % 200}/${name}`, name, type: 'file', size: i, mtime: 1_700_000_000 + i, mode: 0o644 };
+        return { path: `/disk0/part1/etc/${i % FOLDERS}/${name}`, name, type: 'file', size: i, mtime: 1_700_000_000 + i, mode: 0o644 };
       });
       catalog.files.indexPoint('bench-vm', `point-${point}`, files);
     }
@@ -69,6 +71,7 @@ async function measure(catalog: Catalog): Promise<Figures> {
     [`jobs, newest ${JOBS}`, () => catalog.listJobs(JOBS)],
     ['file search, a substring', () => catalog.files.search('file-4242-', null)],
     ['file search, a wildcard', () => catalog.files.search('file-1?3-*.conf', 'bench-vm')],
+    [`a folder of the file index (${PATHS / FOLDERS} entries)`, () => catalog.files.folder('bench-vm', 'point-3', '/disk0/part1/etc/42')],
   ]);
   const medians = new Map<string, number>();
   for (const [name, lookup] of lookups) {

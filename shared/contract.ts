@@ -27,6 +27,7 @@ import {
   TapeLibrarySummary,
   AuditEntry,
   FileEntry,
+  IndexGap,
   IndexGaps,
   ItemPath,
   SearchHit,
@@ -200,6 +201,12 @@ export const requestChannels = {
   'files.list': {
     request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200), path: z.string().max(4096) }).strict(),
     response: z.array(FileEntry),
+  },
+  /** A folder as the point's file index holds it, without opening the point (its disks may be on
+   * tape or offline): what the index job found, mtimes to the second, and what it left out there. */
+  'files.listIndexed': {
+    request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200), path: z.string().max(4096) }).strict(),
+    response: z.object({ entries: z.array(FileEntry), gaps: z.array(IndexGap) }),
   },
   'files.restore': {
     request: z

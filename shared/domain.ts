@@ -400,6 +400,9 @@ export type SearchHit = z.infer<typeof SearchHit>;
 
 /** An indexed point whose index left things out (`unreadable`) or may be stale; the counts count
  * all its gaps, `gaps` holds the first of them. */
+/** What a file index left out (`unreadable`) or cannot vouch for (`stale`: a volume shown as found, without its journal). */
+export const IndexGap = z.object({ path: z.string(), kind: z.enum(['unreadable', 'stale']), reason: z.string() });
+
 export const IndexGaps = z.object({
   vmId: z.string(),
   vmName: z.string(),
@@ -407,7 +410,7 @@ export const IndexGaps = z.object({
   sequence: z.number().int(),
   unreadable: z.number().int(),
   stale: z.number().int(),
-  gaps: z.array(z.object({ path: z.string(), kind: z.enum(['unreadable', 'stale']), reason: z.string() })),
+  gaps: z.array(IndexGap),
 });
 export type IndexGaps = z.infer<typeof IndexGaps>;
 

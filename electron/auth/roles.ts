@@ -22,6 +22,7 @@ export const channelRoles = {
   'settings.get': 'viewer',
   'catalog.get': 'viewer',
   'files.list': 'viewer',
+  'files.listIndexed': 'viewer',
   'files.search': 'viewer',
   'audit.list': 'viewer',
   'audit.verify': 'viewer',

@@ -5,6 +5,8 @@ import type { CatalogDatabase, CatalogStatement } from './database.ts';
 import { statementOf } from './statements.ts';
 
 export type IndexedFile = { path: string; name: string; type: string; size: number; mtime: number | null; mode: number | null };
+/** An entry of a folder of the index. */
+export type IndexedEntry = Omit<IndexedFile, 'path'>;
 /** What an index left out (`unreadable`: a volume, folder or entry it could not read) or could not
  * vouch for (`stale`: a volume shown as found, without its journal). */
 export type IndexGap = { path: string; kind: 'unreadable' | 'stale'; reason: string };
@@ -24,6 +26,12 @@ const marks = (rows: number, width: number): string =>
     .fill(`(${Array(width).fill('?').join(', ')})`)
     .join(', ');
 const MAX_GAPS_SHOWN = 20;
+
+/** The folder a path is in: the path up to its last '/'. */
+const parentOf = (path: string): string => path.slice(0, Math.max(0, path.lastIndexOf('/')));
+/** The folder an indexed file is in: its path without '/' and its name, which may hold a '/' of
+ * its own (a damaged file system); migration 26 sets the same for paths indexed before it. */
+const folderOf = (file: IndexedFile): string => file.path.slice(0, Math.max(0, file.path.length - file.name.length - 1));
 
 const quoteMatch = (text: string): string => `"${text.replace(/"/g, '""')}"`;
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -118,9 +126,9 @@ export class FileIndex {
     const fresh = files.filter((file) => !ids.has(file.path));
     if (fresh.length > 0) {
       const added = this.batchStatement(
-        `INSERT INTO file_paths (vm_id, path, name) VALUES ${marks(fresh.length, 3)} RETURNING id, path`,
+        `INSERT INTO file_paths (vm_id, path, name, parent) VALUES ${marks(fresh.length, 4)} RETURNING id, path`,
         fresh.length,
-      ).all(...fresh.flatMap((file) => [vmId, file.path, file.name])) as { id: number; path: string }[];
+      ).all(...fresh.flatMap((file) => [vmId, file.path, file.name, folderOf(file)])) as { id: number; path: string }[];
       for (const row of added) ids.set(row.path, row.id);
       this.batchStatement(`INSERT INTO file_names (rowid, name) VALUES ${marks(fresh.length, 2)}`, fresh.length).run(
         ...fresh.flatMap((file) => [ids.get(file.path), file.name]),
@@ -136,6 +144,38 @@ export class FileIndex {
    * (kept, every length would stay prepared). */
   private batchStatement(sql: string, rows: number): CatalogStatement {
     return rows === INDEX_BATCH ? statementOf(this.db, sql) : this.db.prepare(sql);
+  }
+
+  /** A folder of an indexed point as its index holds it: its entries in name order (by UTF-16
+   * code units, the same on both backends, whatever PostgreSQL's collation), their sizes, types,
+   * modes and mtimes (whole seconds). Null when the point is not indexed. Entries the index could
+   * not read are not among them: folderGaps names them. */
+  folder(vmId: string, pointId: string, folder: string): IndexedEntry[] | null {
+    if (!this.isIndexed(pointId)) return null;
+    const entries = statementOf(
+      this.db,
+      'SELECT p.name, f.type, f.size, f.mtime, f.mode FROM file_paths p JOIN point_files f ON f.path_id = p.id AND f.point_id = ? WHERE p.vm_id = ? AND p.parent = ?',
+    ).all(pointId, vmId, folder) as IndexedEntry[];
+    return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** What a path is in a point's index ('dir', 'file', …), or null when the index does not hold it. */
+  typeOf(vmId: string, pointId: string, path: string): string | null {
+    const row = statementOf(
+      this.db,
+      'SELECT f.type FROM file_paths p JOIN point_files f ON f.path_id = p.id AND f.point_id = ? WHERE p.vm_id = ? AND p.path = ?',
+    ).get(pointId, vmId, path) as { type: string } | undefined;
+    return row?.type ?? null;
+  }
+
+  /** What the index of a point left out of one folder, or cannot vouch for: gaps at its entries,
+   * at the folder itself or above it (a folder or volume that could not be read, a volume that
+   * may be stale). */
+  folderGaps(pointId: string, path: string): IndexGap[] {
+    const gaps = statementOf(this.db, 'SELECT path, kind, reason FROM index_gaps WHERE point_id = ? ORDER BY path').all(
+      pointId,
+    ) as IndexGap[];
+    return gaps.filter((gap) => parentOf(gap.path) === path || `${path}/`.startsWith(`${gap.path}/`));
   }
 
   /** The indexed points (of one VM, or all) whose index has gaps, oldest first; at most

@@ -1,5 +1,6 @@
 // `lifeboat files ls | get | index | search`: items inside restore points (and storage snapshots).
 import type { LifeboatApi } from '../../shared/contract.ts';
+import type { FileEntry } from '../../shared/domain.ts';
 import { describeIndexGaps, formatBytes, printableName, table } from '../../shared/format.ts';
 import { splitVolumePath } from '../../shared/item-paths.ts';
 import { runJobCommand, UsageError, type Output } from './cli-output.ts';
@@ -15,6 +16,24 @@ async function volumeNotes(api: LifeboatApi, vm: string, point: string, path: st
   const name = split.volume.slice(parent.length + 1);
   const entry = (await api.invoke('files.list', { vm, point, path: parent })).find((candidate) => candidate.name === name);
   return (entry?.notes ?? []).map((note) => `${printableName(split.volume)}: ${printableName(note)}`);
+}
+
+/** A folder's entries as a table. Names, problems and notes hold the guest's bytes (names, LVM
+ * metadata): control characters are shown escaped (--json keeps them raw). */
+function entriesTable(entries: FileEntry[]): string {
+  return table([
+    ['TYPE', 'SIZE', 'MODIFIED', 'NAME'],
+    ...entries.map((entry) => [
+      entry.type,
+      entry.type === 'file' ? formatBytes(entry.size) : '',
+      entry.mtime ?? '',
+      entry.problem !== undefined
+        ? `${printableName(entry.name)} (could not be read: ${printableName(entry.problem)})`
+        : entry.target
+          ? `${printableName(entry.name)} -> ${printableName(entry.target)}`
+          : printableName(entry.name),
+    ]),
+  ]);
 }
 
 export async function filesCommand(api: LifeboatApi, rest: string[], values: CliValues, out: Output): Promise<number> {
@@ -56,29 +75,23 @@ export async function filesCommand(api: LifeboatApi, rest: string[], values: Cli
     const { job } = await api.invoke('files.index', { vm, point: values.point });
     return await runJobCommand(api, job, values.detach, out);
   }
+  if (action === 'ls' && values['from-index']) {
+    const path = paths[0] ?? '/';
+    const listed = await api.invoke('files.listIndexed', { vm, point: values.point, path });
+    const notes = listed.gaps.map(
+      (gap) => `${gap.kind === 'stale' ? 'may be stale' : 'not in the index'}: ${printableName(gap.path)}: ${printableName(gap.reason)}`,
+    );
+    out.print([entriesTable(listed.entries), ...notes.map((note) => `note: ${note}`)].join('\n'), listed);
+    return 0;
+  }
   if (action === 'ls') {
     const path = paths[0] ?? '/';
     const entries = await api.invoke('files.list', { vm, point: values.point, path });
-    // Names, problems and notes hold the guest's bytes (names, LVM metadata): control characters
-    // are shown escaped (--json keeps them raw).
-    const rows = table([
-      ['TYPE', 'SIZE', 'MODIFIED', 'NAME'],
-      ...entries.map((entry) => [
-        entry.type,
-        entry.type === 'file' ? formatBytes(entry.size) : '',
-        entry.mtime ?? '',
-        entry.problem !== undefined
-          ? `${printableName(entry.name)} (could not be read: ${printableName(entry.problem)})`
-          : entry.target
-            ? `${printableName(entry.name)} -> ${printableName(entry.target)}`
-            : printableName(entry.name),
-      ]),
-    ]);
     const notes = [
       ...entries.flatMap((entry) => (entry.notes ?? []).map((note) => `${printableName(entry.name)}: ${printableName(note)}`)),
       ...(await volumeNotes(api, vm, values.point, path)),
     ];
-    out.print([rows, ...notes.map((note) => `note: ${note}`)].join('\n'), entries);
+    out.print([entriesTable(entries), ...notes.map((note) => `note: ${note}`)].join('\n'), entries);
     return 0;
   }
   if (paths.length === 0 || !values.out) throw new UsageError('files get needs paths and --out DIR');

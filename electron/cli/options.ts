@@ -45,6 +45,7 @@ export function parseCommandLine(argv: string[]) {
       'on-clash': { type: 'string' },
       archive: { type: 'string' },
       'keep-special-bits': { type: 'boolean', default: false },
+      'from-index': { type: 'boolean', default: false },
       original: { type: 'boolean', default: false },
       yes: { type: 'boolean', default: false },
       transports: { type: 'string' },

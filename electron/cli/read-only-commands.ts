@@ -4,9 +4,12 @@
 // where a VM's copies are (online or not) asks copy repositories and the tape library.
 import type { ListingNeeds } from '../engine/read-only-home.ts';
 
-/** What the command reads, when it only reads; null when it needs the engine. */
-export function listingNeeds(command: string, rest: string[]): ListingNeeds | null {
+/** What the command reads, when it only reads; null when it needs the engine. `fromIndex`:
+ * `files ls --from-index`, which reads the catalog's file index, not the point. */
+export function listingNeeds(command: string, rest: string[], fromIndex = false): ListingNeeds | null {
   switch (command) {
+    case 'files':
+      return rest[0] === 'ls' && fromIndex ? 'repository' : null;
     case 'jobs':
       return rest[0] === undefined || rest[0] === 'show' ? 'catalog' : null;
     case 'settings':

@@ -149,7 +149,7 @@ export async function runCommand(command: string, rest: string[], values: CliVal
       },
     });
   }
-  const connection = await connect(home, secretsKey, listingNeeds(command, rest));
+  const connection = await connect(home, secretsKey, listingNeeds(command, rest, values['from-index']));
   const signals = connection.engine ? stopEngineOnSignal(connection.engine) : null;
   let code: number;
   try {

@@ -316,7 +316,7 @@ export class Engine {
       .add(moverHandlers(enrollment, movers))
       .add(azureHandlers(azure, catalog))
       .add(restoreHandlers(this.restores))
-      .add(filesHandlers(this.files, lookup))
+      .add(filesHandlers(this.files, lookup, catalog))
       .add(backupHandlers(this.backups))
       .add(verifyHandlers(this.verifies))
       .add(rehearsalHandlers(this.rehearsals, checks))

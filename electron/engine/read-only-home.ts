@@ -1,12 +1,13 @@
 // A home opened for a listing while no engine holds it (electron/cli/read-only-commands.ts says
-// which commands): its catalog alone, read-only, and for `points` its primary repository, answering
-// their channels through the engine's own dispatch (roles, payload checks, short ids) and handlers.
+// which commands): its catalog alone, read-only, and for `points` and `files ls --from-index` its
+// primary repository (which names the points), answering their channels through the engine's own
+// dispatch (roles, payload checks, short ids) and handlers.
 // It starts no block worker, driver, janitor or socket, runs no migration or recovery, and writes
 // nothing (SQLite refuses any write on its connection). Where the engine would answer otherwise, or
 // must change the home first, it is not opened and the command opens the engine as before: no
 // catalog or repository yet, a catalog to migrate, unfinished jobs (only a stopped or dead engine
 // leaves them; its start-up recovery decides their fate: interrupted, or queued again and run:
-// JobQueue.recoverAfterRestart), or, for `points`, committed points the catalog has not indexed
+// JobQueue.recoverAfterRestart), or, for `points` and `files ls --from-index`, committed points the catalog has not indexed
 // yet (its start-up reconcile indexes them: catalog/reconcile.ts).
 import { join } from 'node:path';
 import { finishedJobStates, jobStates } from '../../shared/domain.ts';
@@ -19,6 +20,7 @@ import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 import { DEFAULT_REPOSITORY, homePaths } from '../home.ts';
 import { LifeboatError } from '../errors.ts';
 import { Repository } from '../repository/repository.ts';
+import { indexedFolderHandler } from '../items/indexed-folder.ts';
 import { homeReadHandlers, pointsReadHandler } from './home-handlers.ts';
 import { jobReadHandlers } from './jobs-handlers.ts';
 
@@ -34,7 +36,7 @@ export class ReadOnlyHome {
   readonly catalog: Catalog;
   readonly auth: AuthService;
   readonly connectionHandlers: ConnectionHandlers;
-  readonly handlers: ChannelHandlers<CatalogChannel> & Partial<ChannelHandlers<'points.list'>>;
+  readonly handlers: ChannelHandlers<CatalogChannel> & Partial<ChannelHandlers<'points.list' | 'files.listIndexed'>>;
 
   constructor(catalog: Catalog, repository: Repository | null) {
     this.catalog = catalog;
@@ -45,13 +47,18 @@ export class ReadOnlyHome {
       // No job is queued here (else the engine opens), so none has a place in a queue.
       ...jobReadHandlers(catalog, (jobs) => jobs),
       ...homeReadHandlers(catalog),
-      ...(repository ? pointsReadHandler(new VmLookup({ catalog, repository })) : {}),
+      ...(repository ? repositoryReadHandlers(catalog, new VmLookup({ catalog, repository })) : {}),
     };
   }
 
   close(): void {
     this.catalog.close();
   }
+}
+
+/** The listings that name a VM's points: the points, and a folder of a point's file index. */
+function repositoryReadHandlers(catalog: Catalog, lookup: VmLookup): ChannelHandlers<'points.list' | 'files.listIndexed'> {
+  return { ...pointsReadHandler(lookup), ...indexedFolderHandler(catalog, lookup) };
 }
 
 /** The primary repository as the engine reads it (every manifest against its recorded hash);

@@ -18,6 +18,7 @@ import type { TargetChecks } from '../restore/target-checks.ts';
 import { LruCache } from '../filesystems/lru.ts';
 import type { IndexPointWork } from './index-point.ts';
 import { PointBrowser } from './point-browser.ts';
+import { indexedFolderHandler } from './indexed-folder.ts';
 import { checkItemPath, type ItemRequest, type RestoreItemsWork } from './restore-items.ts';
 import { DownloadTickets } from './download-tickets.ts';
 import type { ByteSink } from './archive.ts';
@@ -278,10 +279,14 @@ export class FilesService {
 export function filesHandlers(
   files: FilesService,
   lookup: VmLookup,
-): ChannelHandlers<'files.list' | 'files.preview' | 'files.restore' | 'files.download' | 'files.index' | 'files.search'> {
+  catalog: Catalog,
+): ChannelHandlers<
+  'files.list' | 'files.listIndexed' | 'files.preview' | 'files.restore' | 'files.download' | 'files.index' | 'files.search'
+> {
   return {
     'files.download': async (request, context) => files.download(request, context),
     'files.list': async ({ vm, point, path }) => files.list(vm, point, path),
+    ...indexedFolderHandler(catalog, lookup),
     'files.restore': async (request, { actor }) => ({ job: await files.startItemRestore(request, actor) }),
     'files.preview': async ({ vm, point, path }) => files.preview(vm, point, path),
     'files.index': async ({ vm, point }, { actor }) => {

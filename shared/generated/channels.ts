@@ -34,6 +34,7 @@ export const requestChannelNames = [
   'verify.start',
   'restore.previewOriginal',
   'files.list',
+  'files.listIndexed',
   'files.restore',
   'files.download',
   'files.preview',

@@ -16,16 +16,24 @@ const loaderHook = `data:text/javascript,${encodeURIComponent(
     " process.on('exit', () => writeFileSync(process.env.LOADED_MODULES, JSON.stringify(seen)));",
 )}`;
 
-export type Ran = { stdout: string; loaded: string[] };
+export type Ran = { stdout: string; stderr: string; status: number; loaded: string[] };
 
-/** Runs `node <entry> ...args` with the hook; the files it loaded, relative to the project. */
-export async function runRecordingModules(entry: string, args: string[]): Promise<Ran> {
+/** Runs `node <entry> ...args` with the hook; what it printed, its exit status and the files it
+ * loaded, relative to the project. Rejects on a non-zero exit unless `anyExit` (a refusal is what
+ * the test looks at). */
+export async function runRecordingModules(entry: string, args: string[], { anyExit = false } = {}): Promise<Ran> {
   const record = join(await tempDir(), 'loaded.json');
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', loaderHook, entry, ...args], {
+  const ran = await promisify(execFile)(process.execPath, ['--import', loaderHook, entry, ...args], {
     env: { ...process.env, LOADED_MODULES: record },
     timeout: 120_000,
-  });
+  }).then(
+    ({ stdout, stderr }) => ({ stdout, stderr, status: 0 }),
+    (error: { code?: unknown; stdout?: string; stderr?: string }) => {
+      if (!anyExit || typeof error.code !== 'number') throw error;
+      return { stdout: error.stdout ?? '', stderr: error.stderr ?? '', status: error.code };
+    },
+  );
   const urls = JSON.parse(await readFile(record, 'utf8')) as string[];
   const loaded = urls.filter((url) => url.startsWith('file:')).map((url) => fileURLToPath(url).slice(root.length + 1));
-  return { stdout, loaded };
+  return { ...ran, loaded };
 }

@@ -18,6 +18,7 @@ import { migrateTo, schemaVersion } from '../../electron/catalog/database.ts';
 import { newestVersion } from '../../electron/catalog/migrations/index.ts';
 import { openServedEngine } from '../../electron/rpc/open-served-engine.ts';
 import { buildCli } from '../../scripts/build.ts';
+import { buildGuestDisk } from '../../electron/lab/guest-disk.ts';
 import { makeVmFolder, runJob, tempDir, writeMixedRaw } from '../helpers/env.ts';
 import { runRecordingModules as run } from '../helpers/loaded-modules.ts';
 
@@ -108,6 +109,58 @@ test('listings open the home read-only: the engine answers alike, nothing is loa
       check(JSON.parse(listed.stdout) as unknown);
       assert.deepEqual(engineFiles(listed.loaded), [], `${entry} ${args.join(' ')} loaded the engine`);
     }
+  }
+  assert.deepEqual(await homeState(home), before, 'the listings wrote nothing in the home');
+});
+
+test('files ls --from-index opens the home read-only and answers as the engine does, its refusals too', async () => {
+  const work = join(dir, 'guest');
+  await mkdir(work);
+  const layout = await buildGuestDisk(work, 'indexed-guest', 32);
+  const guestFolder = join(dir, 'guest-vm');
+  await mkdir(guestFolder);
+  await makeVmFolder(guestFolder, 'indexed-guest', layout.rawPath, 'monolithicFlat');
+  const home = join(dir, 'from-index');
+  const asks = [
+    ['/disk0/part1/etc'],
+    ['/disk0/part1/home/operator/'],
+    ['/disk0'],
+    ['/disk0/part1/etc/motd'],
+    ['/disk0/part1/no-such-folder'],
+  ].map(([path]) => ['files', 'ls', 'indexed-guest', '--point', 'latest', path as string, '--from-index']);
+  const engine = await openServedEngine({ home, workerThreads: 1 });
+  const served: { stdout: string; stderr: string; status: number }[] = [];
+  try {
+    assert.equal((await runJob(engine, await engine.backups.start(guestFolder, 'test'))).state, 'succeeded');
+    await engine.jobs.idle(); // the point's index job
+    for (const args of asks) served.push(await run(bundle, ['--home', home, '--json', ...args], { anyExit: true }));
+  } finally {
+    await engine.close();
+  }
+  const etc = JSON.parse(served[0]?.stdout ?? '') as { entries: { name: string; type: string }[]; gaps: unknown[] };
+  assert.deepEqual(
+    etc.entries.map((entry) => `${entry.name} ${entry.type}`),
+    ['hostname file', 'motd file'],
+  );
+  assert.deepEqual(etc.gaps, []);
+  assert.deepEqual(
+    served.map((answer) => answer.status),
+    [0, 0, 2, 2, 2],
+  );
+  // --json: a refusal is printed as {"error": …}.
+  assert.match(served[2]?.stdout ?? '', /"bad-request","message":"\/disk0: the file index holds what is inside volumes/);
+  assert.match(served[3]?.stdout ?? '', /"bad-request","message":"\/disk0\/part1\/etc\/motd is a file, not a folder"/);
+  assert.match(
+    served[4]?.stdout ?? '',
+    /"not-found","message":"\/disk0\/part1\/no-such-folder: the index of this point holds nothing there/,
+  );
+  const before = await homeState(home);
+  for (const [i, args] of asks.entries()) {
+    const listed = await run(bundle, ['--home', home, '--json', ...args], { anyExit: true });
+    assert.equal(listed.stdout, served[i]?.stdout, `${args.join(' ')}: what it says`);
+    assert.equal(listed.stderr, served[i]?.stderr, `${args.join(' ')}: how it refuses`);
+    assert.equal(listed.status, served[i]?.status, `${args.join(' ')}: its exit status`);
+    assert.deepEqual(engineFiles(listed.loaded), [], `${args.join(' ')} loaded the engine`);
   }
   assert.deepEqual(await homeState(home), before, 'the listings wrote nothing in the home');
 });

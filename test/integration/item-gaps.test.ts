@@ -119,6 +119,31 @@ test('a damaged inode, folder block and volume are left out with their reasons; 
     assert.equal(folder.status, 2, 'one clear error, not an internal one');
     assert.match(folder.stderr, /damaged entry/);
 
+    // From the index, without opening the point: what it holds, and what it left out, there.
+    const fromIndex = (path: string) => lifeboat(home, 'files', 'ls', 'damaged', '--point', 'latest', path, '--from-index');
+    const etc = await fromIndex('/disk0/part1/etc');
+    assert.equal(etc.status, 0, etc.stderr);
+    assert.match(etc.stdout, /file\s+\S+ B\s+\S+\s+motd/);
+    assert.doesNotMatch(etc.stdout, /\bhostname\n/);
+    assert.match(etc.stdout, /note: not in the index: \/disk0\/part1\/etc\/hostname: not a usable ext2\/3\/4 file system/);
+    const logFolder = await fromIndex('/disk0/part1/var/log/');
+    assert.equal(logFolder.status, 0, logFolder.stderr);
+    assert.match(
+      logFolder.stdout,
+      /^TYPE\s+SIZE\s+MODIFIED\s+NAME\nnote: not in the index: \/disk0\/part1\/var\/log: its contents could not be read/,
+    );
+    assert.match((await fromIndex('/disk0/part2')).stdout, /note: not in the index: \/disk0\/part2: unknown or damaged file system/);
+    for (const [path, said] of [
+      ['/disk0', /the file index holds what is inside volumes/],
+      ['/disk0/part1/etc/motd', /\/disk0\/part1\/etc\/motd is a file, not a folder/],
+      ['/disk0/part1/no/such', /the index of this point holds nothing there/],
+      ['/disk0/part9', /the index of this point holds nothing there/],
+    ] as const) {
+      const refused = await fromIndex(path);
+      assert.equal(refused.status, 2, `${path}: ${refused.stdout}${refused.stderr}`);
+      assert.match(refused.stderr, said);
+    }
+
     // Picked folders holding the damage: the readable files come back, the rest is named.
     const out = join(dir, 'out');
     const restored = await runJob(

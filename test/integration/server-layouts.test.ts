@@ -103,6 +103,37 @@ async function listedTree(engine: Engine, vm: string, volume: string): Promise<s
   return lines.sort();
 }
 
+/** Each folder of the volume as the point's file index gives it (files.listIndexed) against its
+ * listing from the file system, entry for entry in name order: type, size, mode, and mtime to the
+ * second (what the index keeps); `folder: differences`, for the folders that differ. */
+async function indexAgainstListing(engine: Engine, vm: string, volume: string): Promise<string[]> {
+  const differ: string[] = [];
+  const seen = (entries: FileEntry[]): string[] =>
+    entries
+      .map(
+        (entry) =>
+          `${entry.name} ${entry.type} ${entry.size} ${entry.mode} ${entry.mtime === null ? '-' : Math.floor(Date.parse(entry.mtime) / 1000)}`,
+      )
+      .sort();
+  const queue = [volume];
+  let folders = 0;
+  for (let folder = queue.shift(); folder !== undefined; folder = queue.shift()) {
+    const listed = await list(engine, vm, folder);
+    const indexed = (await dispatch(engine, asOwner(), 'files.listIndexed', { vm, point: 'latest', path: folder })) as {
+      entries: FileEntry[];
+      gaps: unknown[];
+    };
+    folders += 1;
+    const want = seen(listed);
+    const got = seen(indexed.entries);
+    if (JSON.stringify(want) !== JSON.stringify(got) || indexed.gaps.length > 0)
+      differ.push(`${folder}: listed ${want.join(', ')}; indexed ${got.join(', ')}; gaps ${JSON.stringify(indexed.gaps)}`);
+    queue.push(...listed.filter((entry) => entry.type === 'dir').map((entry) => `${folder}/${entry.name}`));
+  }
+  assert.ok(folders > 1, `${volume} has folders to compare`);
+  return differ;
+}
+
 /** The entry of a volume in its disk's (or VG's) listing. */
 async function volumeEntry(engine: Engine, vm: string, path: string): Promise<FileEntry> {
   const entry = (await list(engine, vm, dirname(path))).find((candidate) => candidate.name === posix.basename(path));
@@ -183,6 +214,9 @@ for (const layout of layouts) {
       });
       await t.test(`${fs.path} (${fs.kind}): every listing equals the kernel's`, async () => {
         assert.deepEqual(await listedTree(engine, vm.name, fs.path), withoutContent(kernel.tree));
+      });
+      await t.test(`${fs.path} (${fs.kind}): every folder from the file index equals its listing`, async () => {
+        assert.deepEqual(await indexAgainstListing(engine, vm.name, fs.path), []);
       });
       await t.test(`${fs.path} (${fs.kind}): a restore of the whole volume equals the kernel's view`, async () => {
         const out = join(dir, `restored${fs.path.replaceAll('/', '-')}`);

@@ -26,6 +26,7 @@ import * as backupSnapshots from './22-backup-snapshots.ts';
 import * as movers from './23-movers.ts';
 import * as consoleSessions from './24-console-sessions.ts';
 import * as sharedEngines from './25-shared-engines.ts';
+import * as indexFolders from './26-index-folders.ts';
 
 /** One step of the schema: applied in its own transaction, then user_version = version. Tables
  * are STRICT so a wrong type is an error, not a silent conversion. */
@@ -67,6 +68,7 @@ export const migrations = inOrder([
   movers,
   consoleSessions,
   sharedEngines,
+  indexFolders,
 ]);
 
 /** The schema version this engine writes. */
