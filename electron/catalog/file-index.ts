@@ -95,16 +95,17 @@ export class FileIndex {
       this.db.prepare('DELETE FROM point_files WHERE point_id = ?').run(pointId);
       this.db.prepare('DELETE FROM index_gaps WHERE point_id = ?').run(pointId);
       let count = 0;
+      const folders = new Map<string, number>();
       let batch = new Map<string, IndexedFile>();
       for (const file of files) {
         batch.set(file.path, file); // a path listed twice keeps its last entry, as INSERT OR REPLACE did
         count++;
         if (batch.size === INDEX_BATCH) {
-          this.indexBatch(vmId, pointId, [...batch.values()]);
+          this.indexBatch(vmId, pointId, [...batch.values()], folders);
           batch = new Map();
         }
       }
-      if (batch.size > 0) this.indexBatch(vmId, pointId, [...batch.values()]);
+      if (batch.size > 0) this.indexBatch(vmId, pointId, [...batch.values()], folders);
       this.db
         .prepare('INSERT OR REPLACE INTO indexed_points (point_id, vm_id, files, indexed_at) VALUES (?, ?, ?, ?)')
         .run(pointId, vmId, count, new Date().toISOString());
@@ -115,8 +116,8 @@ export class FileIndex {
   }
 
   /** One batch of distinct paths: the ids of those already known, new ones added (with their
-   * names), then every entry of the point. */
-  private indexBatch(vmId: string, pointId: string, files: readonly IndexedFile[]): void {
+   * names and folders), then every entry of the point. */
+  private indexBatch(vmId: string, pointId: string, files: readonly IndexedFile[], folders: Map<string, number>): void {
     const ids = new Map<string, number>();
     const known = this.batchStatement(
       `SELECT id, path FROM file_paths WHERE vm_id = ? AND path IN (${Array(files.length).fill('?').join(', ')})`,
@@ -125,10 +126,11 @@ export class FileIndex {
     for (const row of known) ids.set(row.path, row.id);
     const fresh = files.filter((file) => !ids.has(file.path));
     if (fresh.length > 0) {
+      this.addFolders(vmId, new Set(fresh.map(folderOf)), folders);
       const added = this.batchStatement(
-        `INSERT INTO file_paths (vm_id, path, name, parent) VALUES ${marks(fresh.length, 4)} RETURNING id, path`,
+        `INSERT INTO file_paths (vm_id, path, name, folder_id) VALUES ${marks(fresh.length, 4)} RETURNING id, path`,
         fresh.length,
-      ).all(...fresh.flatMap((file) => [vmId, file.path, file.name, folderOf(file)])) as { id: number; path: string }[];
+      ).all(...fresh.flatMap((file) => [vmId, file.path, file.name, folders.get(folderOf(file))])) as { id: number; path: string }[];
       for (const row of added) ids.set(row.path, row.id);
       this.batchStatement(`INSERT INTO file_names (rowid, name) VALUES ${marks(fresh.length, 2)}`, fresh.length).run(
         ...fresh.flatMap((file) => [ids.get(file.path), file.name]),
@@ -138,6 +140,23 @@ export class FileIndex {
       `INSERT OR REPLACE INTO point_files (point_id, path_id, type, size, mtime, mode) VALUES ${marks(files.length, 6)}`,
       files.length,
     ).run(...files.flatMap((file) => [pointId, ids.get(file.path), file.type, file.size, file.mtime, file.mode]));
+  }
+
+  /** The ids of folders not in `folders` yet (this indexing's, by path) are found or added: a
+   * batch's files sit in a few folders, so one look-up and at most one insert per batch. */
+  private addFolders(vmId: string, wanted: Set<string>, folders: Map<string, number>): void {
+    const missing = [...wanted].filter((path) => !folders.has(path));
+    if (missing.length === 0) return;
+    const found = this.db
+      .prepare(`SELECT id, path FROM index_folders WHERE vm_id = ? AND path IN (${Array(missing.length).fill('?').join(', ')})`)
+      .all(vmId, ...missing) as { id: number; path: string }[];
+    for (const row of found) folders.set(row.path, row.id);
+    const fresh = missing.filter((path) => !folders.has(path));
+    if (fresh.length === 0) return;
+    const added = this.db
+      .prepare(`INSERT INTO index_folders (vm_id, path) VALUES ${marks(fresh.length, 2)} RETURNING id, path`)
+      .all(...fresh.flatMap((path) => [vmId, path])) as { id: number; path: string }[];
+    for (const row of added) folders.set(row.path, row.id);
   }
 
   /** A full batch's statement is kept; the last, shorter batch of each point is prepared for itself
@@ -154,7 +173,8 @@ export class FileIndex {
     if (!this.isIndexed(pointId)) return null;
     const entries = statementOf(
       this.db,
-      'SELECT p.name, f.type, f.size, f.mtime, f.mode FROM file_paths p JOIN point_files f ON f.path_id = p.id AND f.point_id = ? WHERE p.vm_id = ? AND p.parent = ?',
+      `SELECT p.name, f.type, f.size, f.mtime, f.mode FROM index_folders d JOIN file_paths p ON p.folder_id = d.id
+       JOIN point_files f ON f.path_id = p.id AND f.point_id = ? WHERE d.vm_id = ? AND d.path = ?`,
     ).all(pointId, vmId, folder) as IndexedEntry[];
     return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
