@@ -173,8 +173,11 @@ export class FileIndex {
     if (!this.isIndexed(pointId)) return null;
     const entries = statementOf(
       this.db,
-      `SELECT p.name, f.type, f.size, f.mtime, f.mode FROM index_folders d JOIN file_paths p ON p.folder_id = d.id
-       JOIN point_files f ON f.path_id = p.id AND f.point_id = ? WHERE d.vm_id = ? AND d.path = ?`,
+      // CROSS JOIN keeps SQLite's loops in this order (the folder, its paths, each one's entry of
+      // the point): left to itself, it walked every entry of the point first. PostgreSQL orders the
+      // joins by its statistics whatever the syntax.
+      `SELECT p.name, f.type, f.size, f.mtime, f.mode FROM index_folders d CROSS JOIN file_paths p CROSS JOIN point_files f
+       WHERE p.folder_id = d.id AND f.path_id = p.id AND f.point_id = ? AND d.vm_id = ? AND d.path = ?`,
     ).all(pointId, vmId, folder) as IndexedEntry[];
     return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
@@ -183,7 +186,7 @@ export class FileIndex {
   typeOf(vmId: string, pointId: string, path: string): string | null {
     const row = statementOf(
       this.db,
-      'SELECT f.type FROM file_paths p JOIN point_files f ON f.path_id = p.id AND f.point_id = ? WHERE p.vm_id = ? AND p.path = ?',
+      'SELECT f.type FROM file_paths p CROSS JOIN point_files f WHERE f.path_id = p.id AND f.point_id = ? AND p.vm_id = ? AND p.path = ?',
     ).get(pointId, vmId, path) as { type: string } | undefined;
     return row?.type ?? null;
   }
