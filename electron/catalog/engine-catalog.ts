@@ -92,10 +92,7 @@ export class EngineCatalog {
    * this one included; null when the catalog is not shared: nobody else to ask. */
   heldByAnEngine(resource: string): boolean | null {
     if (this.registered === null || !(this.db instanceof PostgresCatalogDatabase)) return null;
-    const slot = this.db.takeSlot(resource, 1);
-    if (slot === null) return true;
-    this.db.releaseSlot(resource, slot);
-    return false;
+    return this.db.slotHeld(resource, 0);
   }
 
   /** The queued jobs any engine may run (the shared queue's), by id. */

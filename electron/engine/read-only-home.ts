@@ -7,8 +7,8 @@
 // must change the home first, it is not opened and the command opens the engine as before: no
 // catalog or repository yet, a catalog to migrate, unfinished jobs (only a stopped or dead engine
 // leaves them; its start-up recovery decides their fate: interrupted, or queued again and run:
-// JobQueue.recoverAfterRestart), or, for `points` and `files ls --from-index`, committed points the catalog has not indexed
-// yet (its start-up reconcile indexes them: catalog/reconcile.ts).
+// JobQueue.recoverAfterRestart), or, for `points` and `files ls --from-index`, committed points
+// the catalog has not recorded yet (its start-up reconcile records them: catalog/reconcile.ts).
 import { join } from 'node:path';
 import { finishedJobStates, jobStates } from '../../shared/domain.ts';
 import { connectionHandlers, type ConnectionHandlers } from '../auth/auth-handlers.ts';

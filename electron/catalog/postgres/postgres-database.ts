@@ -207,6 +207,19 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
     return null;
   }
 
+  /** Whether any session of this database holds a slot, read from the server's lock table: asking
+   * takes nothing, so an engine about to take the slot is never turned away by the question. */
+  slotHeld(resource: string, slot: number): boolean {
+    return (
+      this.raw(
+        `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND classid = (hashtext($1)::bigint & 4294967295)::oid AND objid = $2::int::bigint::oid) AS held`,
+        [`lifeboat-slot:${resource}`, slot],
+      ).rows[0]?.held === 1
+    );
+  }
+
   /** Lets a slot go; one this session no longer holds (its connection was made again) is let go already. */
   releaseSlot(resource: string, slot: number): void {
     this.raw(
