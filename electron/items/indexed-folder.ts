@@ -4,15 +4,12 @@
 // keeps of an entry: name, type, size, mode, mtime to the second; what it left out of the folder
 // comes with it (its gaps).
 import type { ResponseOf } from '../../shared/contract.ts';
-import type { FileEntry } from '../../shared/domain.ts';
+import { FileEntry } from '../../shared/domain.ts';
 import { isInsideVolume, splitVolumePath } from '../../shared/item-paths.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { VmLookup } from '../catalog/vm-lookup.ts';
 import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 import { LifeboatError } from '../errors.ts';
-
-const isEntryType = (type: string): type is FileEntry['type'] =>
-  type === 'file' || type === 'dir' || type === 'symlink' || type === 'other';
 
 /** Refused when the point is not indexed, or the path is above the volumes (the index holds what
  * is inside them), not a folder, or nowhere in the index. */
@@ -48,7 +45,7 @@ export function listIndexedFolder(
   return {
     entries: entries.map((entry) => ({
       name: entry.name,
-      type: isEntryType(entry.type) ? entry.type : 'other',
+      type: FileEntry.shape.type.safeParse(entry.type).data ?? 'other',
       size: entry.size,
       mtime: entry.mtime === null ? null : new Date(entry.mtime * 1000).toISOString(),
       mode: entry.mode,

@@ -59,6 +59,13 @@ const SQLITE_WORDS: Record<string, string> = {
   '25006': 'attempt to write a readonly database',
 };
 
+/** A slot's advisory lock key ($1 of SLOT_LOCK; pg_advisory_lock(hashtext($1), slot)). */
+const slotKey = (resource: string): string => `lifeboat-slot:${resource}`;
+/** The rows of the server's lock table that are the lock on slot $2 of key $1: a two-key advisory
+ * lock, whose keys pg_locks shows as classid and objid (objsubid 2). */
+const SLOT_LOCK = `locktype = 'advisory' AND objsubid = 2
+  AND classid = (hashtext($1)::bigint & 4294967295)::oid AND objid = $2::int::bigint::oid`;
+
 export class PostgresCatalogDatabase implements CatalogDatabase {
   readonly readonly: boolean;
   private readonly connection: SyncPostgres;
@@ -197,10 +204,9 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
       // A session takes its own advisory lock again without waiting: a slot this session holds is
       // skipped, as the server's lock table says (a connection made again holds none of them).
       const taken = this.raw(
-        `SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND objsubid = 2
-           AND classid = (hashtext($1)::bigint & 4294967295)::oid AND objid = $2::int::bigint::oid)
+        `SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE ${SLOT_LOCK} AND pid = pg_backend_pid())
          THEN false ELSE pg_try_advisory_lock(hashtext($1), $2::int) END AS taken`,
-        [`lifeboat-slot:${resource}`, slot],
+        [slotKey(resource), slot],
       ).rows[0]?.taken;
       if (taken === 1) return slot;
     }
@@ -212,21 +218,19 @@ export class PostgresCatalogDatabase implements CatalogDatabase {
   slotHeld(resource: string, slot: number): boolean {
     return (
       this.raw(
-        `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2
-           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-           AND classid = (hashtext($1)::bigint & 4294967295)::oid AND objid = $2::int::bigint::oid) AS held`,
-        [`lifeboat-slot:${resource}`, slot],
+        `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE ${SLOT_LOCK} AND granted
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS held`,
+        [slotKey(resource), slot],
       ).rows[0]?.held === 1
     );
   }
 
   /** Lets a slot go; one this session no longer holds (its connection was made again) is let go already. */
   releaseSlot(resource: string, slot: number): void {
-    this.raw(
-      `SELECT pg_advisory_unlock(hashtext($1), $2::int) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND objsubid = 2
-         AND classid = (hashtext($1)::bigint & 4294967295)::oid AND objid = $2::int::bigint::oid`,
-      [`lifeboat-slot:${resource}`, slot],
-    );
+    this.raw(`SELECT pg_advisory_unlock(hashtext($1), $2::int) FROM pg_locks WHERE ${SLOT_LOCK} AND pid = pg_backend_pid()`, [
+      slotKey(resource),
+      slot,
+    ]);
   }
 
   schemaVersion(): number {
