@@ -1,10 +1,11 @@
 // What happened that the operator should know without looking: a job that needs them, a job
 // that ended. Each notice can be dismissed and goes by itself after a while (not while the pointer
-// rests on it); the same news can also come as a desktop notification when the operator allows them.
+// rests on it, nor while a button is pressed); the same news can also come as a desktop notification when the operator allows them.
 // Inline above the view rather than as toasts: a toast would cover the controls under it.
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Alert, AlertActionCloseButton, AlertActionLink, AlertGroup, Button, type AlertProps } from '@patternfly/react-core';
 import { useConsole, type Notice } from '../store.ts';
+import { afterPress } from './common/after-press.ts';
 
 const NOTICE_MS = 12_000;
 /** Shown at once, newest last; they sit above the view, so a few lines at most. */
@@ -16,14 +17,27 @@ function NoticeAlert({ notice }: { notice: Notice }) {
   const dismiss = useConsole((state) => state.dismiss);
   const show = useConsole((state) => state.show);
   const selectJob = useConsole((state) => state.selectJob);
+  // Its own clock rather than the Alert's, which hides itself when it runs out: a notice stays while
+  // the pointer rests on it or the focus is in it, and never leaves while a button is pressed
+  // (the view under the pointer would move up mid-click).
+  const [pointerOn, setPointerOn] = useState(false);
+  const [focusIn, setFocusIn] = useState(false);
+  const held = pointerOn || focusIn;
+  useEffect(() => {
+    if (held) return;
+    const timer = setTimeout(() => afterPress(() => dismiss(notice.id)), NOTICE_MS);
+    return () => clearTimeout(timer);
+  }, [held, dismiss, notice.id]);
   return (
     <Alert
       variant={variants[notice.tone]}
       isInline
       component="p"
       title={notice.text}
-      timeout={NOTICE_MS}
-      onTimeout={() => dismiss(notice.id)}
+      onMouseEnter={() => setPointerOn(true)}
+      onMouseLeave={() => setPointerOn(false)}
+      onFocus={() => setFocusIn(true)}
+      onBlur={(event) => setFocusIn(event.currentTarget.contains(event.relatedTarget))}
       actionClose={<AlertActionCloseButton aria-label="Dismiss" onClose={() => dismiss(notice.id)} />}
       actionLinks={
         notice.jobId && (

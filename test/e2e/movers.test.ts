@@ -12,7 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { promisify } from 'node:util';
-import type { Page } from 'playwright';
+import type { Locator, Page } from 'playwright';
 import { axeViolations, launchChromium, pageErrors } from '../helpers/console-browser.ts';
 import { makeVmFolder, qemuImg, tempDir, writeMixedRaw } from '../helpers/env.ts';
 import { startMover, type MoverProcess } from '../helpers/movers.ts';
@@ -25,6 +25,8 @@ const dir = await tempDir();
 const home = join(dir, 'home');
 const vcsimMissing = vcsimUnavailable();
 const ANN_PASSWORD = 'ann-console-password';
+/** How long a notice shows by itself (renderer/views/Notices.tsx). */
+const NOTICE_MS = 12_000;
 
 async function lifeboat(...args: string[]): Promise<string> {
   return (
@@ -71,16 +73,32 @@ async function setUp(): Promise<Setup> {
   return { vc, serve, moverAddress: moverAddress as string, page, errors };
 }
 
-/** Adds a mover with the form and returns the command it shows once (the form is back after). */
-async function addWithForm(page: Page, name: string, proxyVm: string): Promise<string> {
+/** The Add mover form, filled in (not sent). */
+async function fillAddForm(page: Page, name: string, proxyVm: string): Promise<Locator> {
   const form = page.getByRole('form', { name: 'Add mover' });
   await form.getByLabel('Name').fill(name);
   await form.getByLabel('vSphere host').selectOption('vc');
   await form.getByLabel('Proxy VM (optional)').fill(proxyVm);
-  await form.getByRole('button', { name: 'Add mover' }).click();
+  return form;
+}
+
+/** Adds a mover with the form and returns the command it shows once (the form is back after). */
+async function addWithForm(page: Page, name: string, proxyVm: string): Promise<string> {
+  const form = await fillAddForm(page, name, proxyVm);
+  // Sent from the keyboard: live rows above move the form, and a click whose button moves between
+  // press and release lands on nothing (Playwright checks where the press lands, not the release).
+  await form.getByLabel('Proxy VM (optional)').press('Enter');
+  return joinCommandShown(page, form, name);
+}
+
+/** The command the form shows once after it was sent, read and put away (the form is back after). */
+async function joinCommandShown(page: Page, form: Locator, name: string): Promise<string> {
   const once = page.getByRole('region', { name: `Join ${name} from its proxy host` });
+  const refusal = form.getByRole('alert');
+  await once.or(refusal).waitFor();
+  assert.equal(await refusal.count(), 0, `the engine refused ${name}: ${await refusal.allTextContents()}`);
   const command = await once.getByLabel('Command to run on the proxy host').inputValue();
-  await once.getByRole('button', { name: 'Done: I have copied it' }).click();
+  await once.getByRole('button', { name: 'Done: I have copied it' }).press('Enter');
   await form.waitFor();
   return command;
 }
@@ -185,8 +203,21 @@ test(
     await lifeboat('backup', `local:${source}`);
 
     await page.getByRole('button', { name: 'Movers', exact: true }).click();
+    // The backup's notice sits above the view. It runs out while the Add mover button is held down,
+    // and stays until the release: the form does not move up under the pointer, the click is not lost.
+    const notice = page.getByRole('list', { name: 'Notices' }).getByText(/Done: Back up web/);
+    await notice.waitFor();
+    const noticeShownAt = Date.now();
+    const form = await fillAddForm(page, 'mover-a', 'DC0_H0_VM0');
+    await form.getByRole('button', { name: 'Add mover' }).hover();
+    await page.mouse.down();
+    await page.waitForTimeout(Math.max(0, noticeShownAt + NOTICE_MS + 1000 - Date.now()));
+    assert.equal(await notice.isVisible(), true, 'the notice waits for the release');
+    await page.mouse.up();
+    const firstCommand = await joinCommandShown(page, form, 'mover-a');
+    await notice.waitFor({ state: 'detached' });
     // The first is slow (a throttled writer) and dies at its third checkpoint: the disk is still on it then.
-    const first = runCommand(await addWithForm(page, 'mover-a', 'DC0_H0_VM0'), 'mover-a', datastore, {
+    const first = runCommand(firstCommand, 'mover-a', datastore, {
       LIFEBOAT_KILL_AT: 'mover-checkpoint:3',
       LIFEBOAT_MOVER_WRITE_BPS: String(1024 * 1024),
     });
