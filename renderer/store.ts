@@ -3,6 +3,7 @@
 import { create } from 'zustand';
 import type { FileEntry, JobProgress } from '../shared/domain.ts';
 import { answersForVms, type WizardAnswers } from './restore-answers.ts';
+import { afterPress } from './after-press.ts';
 
 export type View =
   'home' | 'inventory' | 'movers' | 'jobs' | 'restore' | 'instant' | 'files' | 'tape' | 'arrays' | 'copies' | 'rehearsal' | 'settings';
@@ -103,12 +104,16 @@ export const useConsole = create<ConsoleState>((set) => ({
       for (const item of batch) progress[item.jobId] = item;
       return { progress };
     }),
-  notify: (notice) => set((state) => ({ notices: [...state.notices, { ...notice, id: nextNotice++ }].slice(-NOTICE_LIMIT) })),
+  // Notices come and go above the view: never while a button is held, or the view would move under the click.
+  notify: (notice) =>
+    afterPress(() => set((state) => ({ notices: [...state.notices, { ...notice, id: nextNotice++ }].slice(-NOTICE_LIMIT) }))),
   dismiss: (id) => set((state) => ({ notices: state.notices.filter((notice) => notice.id !== id) })),
   files: freshFiles,
   setFiles: (change) => set((state) => ({ files: { ...state.files, ...change } })),
   browseFiles: (vm, point) =>
     set((state) => ({ files: { ...freshFiles, layout: state.files.layout, search: state.files.search, vm, point } })),
   withdrawAttention: (jobId) =>
-    set((state) => ({ notices: state.notices.filter((notice) => !(notice.tone === 'attention' && notice.jobId === jobId)) })),
+    afterPress(() =>
+      set((state) => ({ notices: state.notices.filter((notice) => !(notice.tone === 'attention' && notice.jobId === jobId)) })),
+    ),
 }));

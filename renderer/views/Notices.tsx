@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'react';
 import { Alert, AlertActionCloseButton, AlertActionLink, AlertGroup, Button, type AlertProps } from '@patternfly/react-core';
 import { useConsole, type Notice } from '../store.ts';
-import { afterPress } from './common/after-press.ts';
+import { afterPress } from '../after-press.ts';
 
 const NOTICE_MS = 12_000;
 /** Shown at once, newest last; they sit above the view, so a few lines at most. */
@@ -18,8 +18,8 @@ function NoticeAlert({ notice }: { notice: Notice }) {
   const show = useConsole((state) => state.show);
   const selectJob = useConsole((state) => state.selectJob);
   // Its own clock rather than the Alert's, which hides itself when it runs out: a notice stays while
-  // the pointer rests on it or the focus is in it, and never leaves while a button is pressed
-  // (the view under the pointer would move up mid-click).
+  // the pointer rests on it or the focus is in it, and never leaves while a button is held (the
+  // view under the pointer would move up mid-click).
   const [pointerOn, setPointerOn] = useState(false);
   const [focusIn, setFocusIn] = useState(false);
   const held = pointerOn || focusIn;
