@@ -5,6 +5,7 @@ import { createContext, useContext, useEffect } from 'react';
 import type { LifeboatApi } from '../../shared/contract.ts';
 import type { Job, JobKind, JobProgress, JobQueuePlace } from '../../shared/domain.ts';
 import { useConsole } from '../store.ts';
+import { batchNotices } from './job-notices.ts';
 
 export const ApiContext = createContext<LifeboatApi | null>(null);
 
@@ -118,20 +119,6 @@ export const useOpenPrompts = () => {
   return useQuery({ queryKey: ['prompts'], queryFn: () => api.invoke('prompts.list', { open: true }) });
 };
 
-/** What an operator should hear about a job that changed state. */
-function noticeFor(previous: Job | undefined, job: Job): { tone: 'info' | 'attention' | 'bad'; text: string } | null {
-  if (previous?.state === job.state) return null;
-  if (job.state === 'waiting-for-operator')
-    return {
-      tone: 'attention',
-      text: `${job.vmName} needs you: ${job.waitingFor === 'approval' ? 'a second operator must approve' : `insert ${job.waitingFor ?? 'what it asks for'}`}`,
-    };
-  if (previous === undefined) return null;
-  if (job.state === 'succeeded') return { tone: 'info', text: `Done: ${job.summary}` };
-  if (job.state === 'failed') return { tone: 'bad', text: `Failed: ${job.summary}: ${job.error ?? ''}` };
-  return null;
-}
-
 /** A desktop notification as well, when the operator allowed them. */
 function desktopNotify(text: string): void {
   if (typeof Notification !== 'undefined' && Notification.permission === 'granted') new Notification('Lifeboat', { body: text });
@@ -140,7 +127,6 @@ function desktopNotify(text: string): void {
 /** How often queued events are folded into the caches: often enough to look live, rarely enough
  * that a thousand jobs reporting progress cost a few renders a second. */
 const FLUSH_MS = 150;
-const MAX_ENDED_NOTICES = 3;
 /** Jobs that add or remove VMs on a host when they succeed. */
 const hostChangingKinds = new Set<JobKind>([
   'restore-entire-vm',
@@ -159,6 +145,9 @@ export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
   const withdrawAttention = useConsole((state) => state.withdrawAttention);
   useEffect(() => {
     const updates = new Map<string, Job>();
+    // Each job's first update in the batch: a job queued and ended within one batch (a short job)
+    // still ends after a state the console saw, and gets its notice.
+    const firstUpdates = new Map<string, Job>();
     const progress = new Map<string, JobProgress>();
     // The latest places of queued jobs (jobs.queued), folded in after the batch's job updates.
     let places: Map<string, JobQueuePlace> | null = null;
@@ -167,29 +156,15 @@ export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
       timer = null;
       if (updates.size > 0) {
         const batch = new Map(updates);
+        const first = new Map(firstUpdates);
         updates.clear();
+        firstUpdates.clear();
         const before = new Map((queries.getQueryData<Job[]>(['jobs']) ?? []).map((job) => [job.id, job]));
         queries.setQueryData<Job[]>(['jobs'], (jobs = []) => {
           const fresh = [...batch.values()].filter((job) => !before.has(job.id)).reverse();
           return [...fresh, ...jobs.map((known) => batch.get(known.id) ?? known)];
         });
-        const notices = [...batch.values()].flatMap((job) => {
-          const notice = noticeFor(before.get(job.id), job);
-          return notice ? [{ ...notice, jobId: job.id }] : [];
-        });
-        // Many jobs ending together make one notice, not a flood.
-        const ended = notices.filter((notice) => notice.tone !== 'attention');
-        const shown =
-          ended.length > MAX_ENDED_NOTICES
-            ? [
-                ...notices.filter((notice) => notice.tone === 'attention'),
-                {
-                  tone: ended.some((notice) => notice.tone === 'bad') ? ('bad' as const) : ('info' as const),
-                  text: `${ended.length} jobs ended: ${ended.filter((notice) => notice.tone === 'bad').length} failed`,
-                  jobId: null,
-                },
-              ]
-            : notices;
+        const shown = batchNotices(before, first, batch);
         // A job that no longer waits (answered, cancelled, ended) no longer needs the operator.
         for (const job of batch.values())
           if (before.get(job.id)?.state === 'waiting-for-operator' && job.state !== 'waiting-for-operator') withdrawAttention(job.id);
@@ -228,6 +203,7 @@ export function useEngineEvents(api: LifeboatApi, queries: QueryClient): void {
       timer ??= setTimeout(flush, FLUSH_MS);
     };
     const offUpdated = api.on('job.updated', (job) => {
+      if (!updates.has(job.id)) firstUpdates.set(job.id, job);
       updates.set(job.id, job);
       schedule();
     });

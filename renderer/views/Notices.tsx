@@ -1,6 +1,7 @@
 // What happened that the operator should know without looking: a job that needs them, a job
 // that ended. Each notice can be dismissed and goes by itself after a while (not while the pointer
-// rests on it, nor while a button is pressed); the same news can also come as a desktop notification when the operator allows them.
+// rests on it, nor while a button is held); the same news can also come as a desktop notification
+// when the operator allows them.
 // Inline above the view rather than as toasts: a toast would cover the controls under it.
 import { useEffect, useState } from 'react';
 import { Alert, AlertActionCloseButton, AlertActionLink, AlertGroup, Button, type AlertProps } from '@patternfly/react-core';
@@ -22,12 +23,12 @@ function NoticeAlert({ notice }: { notice: Notice }) {
   // view under the pointer would move up mid-click).
   const [pointerOn, setPointerOn] = useState(false);
   const [focusIn, setFocusIn] = useState(false);
-  const held = pointerOn || focusIn;
+  const resting = pointerOn || focusIn;
   useEffect(() => {
-    if (held) return;
+    if (resting) return;
     const timer = setTimeout(() => afterPress(() => dismiss(notice.id)), NOTICE_MS);
     return () => clearTimeout(timer);
-  }, [held, dismiss, notice.id]);
+  }, [resting, dismiss, notice.id]);
   return (
     <Alert
       variant={variants[notice.tone]}
