@@ -17,8 +17,15 @@ export interface Disk {
    * 'zero' = known to read as zeros (a hole of a sparse file, an unallocated or zeroed grain).
    * Absent method = everything is 'data'. */
   extents?(offset: number, length: number): Promise<Extent[]>;
+  /** The whole disk in order, in pieces of the reader's own memory (a restore point's blocks,
+   * decoded ahead), for a consumer that takes it whole (an upload). A piece's `release` says it
+   * is used (sent) and its memory may be reused. Absent: read() in order. */
+  stream?(): AsyncIterable<DiskChunk>;
   close(): Promise<void>;
 }
+
+/** Bytes of a disk in order; `release`, when given, must be called once they are no longer needed. */
+export type DiskChunk = { bytes: Uint8Array; release?(): void };
 
 export const SECTOR = 512;
 

@@ -171,18 +171,6 @@ export class PointDisk implements Disk {
     return this.zeroBlock.subarray(0, length);
   }
 
-  /** The whole disk in order, block by block (holes as zero blocks), the blocks themselves
-   * rather than copies, decoded ahead as a sequential read() is. */
-  async *stream(): AsyncGenerator<Uint8Array> {
-    // The read-ahead is topped up each time an eighth of it has been taken (not every block:
-    // each top-up walks the whole window).
-    const refill = Math.max(1, Math.floor(this.readAhead / 8));
-    for (let index = 0; index < this.disk.blockCount; index++) {
-      if (this.readAhead > 0 && index % refill === 0) this.decodeAhead(index + 1);
-      yield await this.block(index);
-    }
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     const handles = [...this.handles.values()];

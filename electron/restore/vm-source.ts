@@ -9,11 +9,12 @@ import { openDiskChain } from '../disks/vmdk-chain.ts';
 import { isAllZero } from '../disks/zero.ts';
 import { throwIfCancelled, type StepContext } from '../jobs/plan.ts';
 import { isErrnoCode, LifeboatError } from '../errors.ts';
-import { resolvePoint, type ResolvedPoint } from '../repository/chain.ts';
+import { resolvePoint, type ResolvedDisk, type ResolvedPoint } from '../repository/chain.ts';
 import type { Repository } from '../repository/repository.ts';
 import { PointDisk } from '../repository/point-disk.ts';
 import { workerDecoder, type WorkerPool } from '../workers/pool.ts';
 import { dataBytesOf, restoreDiskToFile } from './disk-transfer.ts';
+import { decodedDisk } from './point-stream.ts';
 
 export type SourceDisk = { key: string; fileName: string; capacity: number; dataBytes: number };
 
@@ -37,9 +38,17 @@ export interface VmSource {
 const POINT_READ_AHEAD_BLOCKS = 32;
 
 /** A reader of a point's disk whose blocks are decoded and checked in the block workers, ahead of
- * a sequential reader. */
+ * a sequential reader; read whole and in order (stream()), they are decoded into reused memory. */
 export function pointDiskReader(point: ResolvedPoint, key: string, pool: WorkerPool): Disk {
-  return new PointDisk(point, key, { decode: workerDecoder(pool), readAhead: POINT_READ_AHEAD_BLOCKS });
+  const reader = new PointDisk(point, key, { decode: workerDecoder(pool), readAhead: POINT_READ_AHEAD_BLOCKS });
+  const disk = point.disks.find((candidate) => candidate.key === key) as ResolvedDisk; // PointDisk refused any other
+  return {
+    capacity: reader.capacity,
+    description: reader.description,
+    read: (offset, length) => reader.read(offset, length),
+    stream: () => decodedDisk(pool, point, disk),
+    close: () => reader.close(),
+  };
 }
 
 export async function pointSource(repository: Repository, pool: WorkerPool, vmId: string, pointId: string): Promise<VmSource> {

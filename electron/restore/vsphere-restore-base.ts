@@ -4,7 +4,8 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VsphereTarget } from '../../shared/domain.ts';
-import { diskByteStream, type StreamingDisk } from '../drivers/vsphere/disk-upload.ts';
+import type { Disk } from '../disks/disk.ts';
+import { diskBody } from '../drivers/vsphere/disk-upload.ts';
 import type { VsphereClient } from '../drivers/vsphere/vsphere-client.ts';
 import type { MoRef } from '../drivers/vsphere/xml.ts';
 import type { StepContext } from '../jobs/plan.ts';
@@ -142,14 +143,19 @@ export abstract class VsphereRestoreBase {
    * `path` of the datastore; the time it takes counts as the network stage. */
   protected async uploadDisk(
     target: { client: VsphereClient; datacenter: string; datastore: string; path: string },
-    reader: StreamingDisk,
+    reader: Disk,
     context: StepContext,
     onProgress: (bytes: number) => void,
   ): Promise<void> {
     const sending = performance.now();
     try {
-      const stream = diskByteStream(reader, context.signal, onProgress);
-      await target.client.upload(target.datacenter, target.datastore, target.path, stream, reader.capacity);
+      await target.client.upload(
+        target.datacenter,
+        target.datastore,
+        target.path,
+        diskBody(reader, context.signal, onProgress),
+        reader.capacity,
+      );
     } finally {
       await reader.close();
     }

@@ -5,12 +5,11 @@ import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { LifeboatError, toWireError } from '../errors.ts';
-import { openBlock } from '../repository/block-cipher.ts';
-import { ownedCopy } from './pool.ts';
+import { decodeBlockTask } from './decode-block.ts';
 import { compressBlocks, packBlocks, scanBlocks } from './backup-blocks.ts';
-import { restoreStripe, StripeError, writeAt } from './restore-stripe.ts';
+import { decodeRun, restoreStripe, StripeError, writeAt } from './restore-stripe.ts';
 import { writeBlocks } from './write-blocks.ts';
-import { LEAVE, type CopyFileTask, type FileHashResult, type DecodeBlockResult, type WorkerTask } from './messages.ts';
+import { LEAVE, type CopyFileTask, type FileHashResult, type WorkerTask } from './messages.ts';
 
 const COPY_CHUNK = 4 * 1024 * 1024;
 
@@ -66,6 +65,8 @@ function handle(task: WorkerTask): { result: unknown; transfer: ArrayBuffer[] } 
       return packBlocks(task);
     case 'restore-stripe':
       return { result: restoreStripe(task), transfer: [] };
+    case 'decode-run':
+      return { result: decodeRun(task), transfer: [] };
     case 'write-blocks':
       return { result: writeBlocks(task), transfer: [] };
     case 'copy-file':
@@ -73,9 +74,8 @@ function handle(task: WorkerTask): { result: unknown; transfer: ArrayBuffer[] } 
     case 'hash-file':
       return { result: hashPath(task.path, task.control), transfer: [] };
     case 'decode-block': {
-      const data = ownedCopy(openBlock(task.payload, task.codec, task.rawLength, task.sha256, task.dataKey));
-      const result: DecodeBlockResult = { data };
-      return { result, transfer: [data.buffer as ArrayBuffer] };
+      const result = decodeBlockTask(task);
+      return { result, transfer: [result.data.buffer as ArrayBuffer] };
     }
   }
 }

@@ -49,15 +49,20 @@ export type PackBlocksResult = {
   busyMs: { hash: number; compress: number };
 };
 
-/** Restores (or, with no target, verifies) one stripe of a disk's blocks. */
-export type RestoreStripeTask = {
-  type: 'restore-stripe';
+/** A disk of a resolved point, as a block worker reads it: its merged block map (shared memory)
+ * and the data files of the chain by point sequence. */
+export type PointDiskSource = {
   map: Uint8Array;
   blockSize: number;
   capacity: number;
   dataFiles: [number, string][];
   /** The chain key of an encrypted point. */
   dataKey: Uint8Array | null;
+};
+
+/** Restores (or, with no target, verifies) one stripe of a disk's blocks. */
+export type RestoreStripeTask = PointDiskSource & {
+  type: 'restore-stripe';
   targetPath: string | null;
   slot: number;
   slots: number;
@@ -83,6 +88,18 @@ export type Stage = (typeof STAGES)[number] | 'tape read' | 'network' | BackupSt
  * (and sealing), the data file's writes and final sync. */
 export type BackupStage = 'hash' | 'compress' | 'repository write';
 export type RestoreStripeResult = { blocks: number; bytes: number; unchangedBlocks: number };
+
+/** One run of a disk's blocks (STRIPE_RUN-aligned, `first` to `end` exclusive) read, decoded and
+ * checked into `out` (a view of the reader's shared ring), holes as zeros, for a reader that
+ * takes a disk in order (an NBD upload). */
+export type DecodeRunTask = PointDiskSource & {
+  type: 'decode-run';
+  first: number;
+  end: number;
+  out: Uint8Array;
+};
+/** The bytes of the run now in `out`. */
+export type DecodeRunResult = { bytes: number };
 
 /** Stored blocks read from elsewhere (tape): decompress, check, write each to its places. */
 export type WriteBlocksTask = {
@@ -117,6 +134,7 @@ export type WorkerTask =
   | CompressBlocksTask
   | PackBlocksTask
   | RestoreStripeTask
+  | DecodeRunTask
   | WriteBlocksTask
   | DecodeBlockTask
   | CopyFileTask

@@ -27,6 +27,7 @@ const TASKS_PER_WORKER = 2;
  * for it even after another worker fell free. */
 const SHORT_TASKS: ReadonlySet<WorkerTask['type']> = new Set([
   'decode-block',
+  'decode-run',
   'write-blocks',
   'scan-blocks',
   'compress-blocks',

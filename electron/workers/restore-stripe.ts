@@ -14,7 +14,15 @@ import { BlockKind, RECORD_BYTES, readRecord, type BlockRecord } from '../reposi
 import { Codec, decompressBlock } from '../repository/codec.ts';
 import { unsealed } from '../repository/block-cipher.ts';
 import { isAllZero } from '../disks/zero.ts';
-import { STAGES, STRIPE_RUN, stripeOf, type RestoreStripeResult, type RestoreStripeTask } from './messages.ts';
+import {
+  STAGES,
+  STRIPE_RUN,
+  stripeOf,
+  type DecodeRunResult,
+  type DecodeRunTask,
+  type RestoreStripeResult,
+  type RestoreStripeTask,
+} from './messages.ts';
 
 /** A block that cannot be restored; `blockIndex` says which, so the engine can name its offset. */
 export class StripeError extends LifeboatError {
@@ -59,12 +67,18 @@ class StripeRestorer {
   /** Reused for every run: its zstd blocks decoded, block i of a run at i block sizes. */
   private readonly plainBuffer: Uint8Array;
 
-  constructor(task: RestoreStripeTask, codecs: StripeCodecs) {
+  /** `buffers`: the read and decode buffers to use instead of new ones (a decode-run task's). */
+  constructor(task: RestoreStripeTask, codecs: StripeCodecs, buffers?: { read: Uint8Array; plain: Uint8Array }) {
     this.task = task;
     this.hints = codecs.hints;
     this.zstd = codecs.zstd;
-    this.readBuffer = new Uint8Array(STRIPE_RUN * task.blockSize);
-    this.plainBuffer = new Uint8Array(this.zstd ? STRIPE_RUN * task.blockSize : 0);
+    this.readBuffer = buffers?.read ?? new Uint8Array(STRIPE_RUN * task.blockSize);
+    this.plainBuffer = buffers?.plain ?? new Uint8Array(this.zstd ? STRIPE_RUN * task.blockSize : 0);
+  }
+
+  /** The read buffer as it is now (a run may have grown it). */
+  get reusableReadBuffer(): Uint8Array {
+    return this.readBuffer;
   }
 
   open(): void {
@@ -110,6 +124,30 @@ class StripeRestorer {
     for (const block of plain) this.bytes += block.length;
     this.blocks += plain.length;
     this.task.progress[this.task.slot] = this.bytes;
+  }
+
+  /** Blocks `first` to `end` of one run decoded into `out` (block i of the run at i block sizes;
+   * holes as zeros): zstd blocks decode in place (`out` is the plain buffer), the others are copied. */
+  fill(first: number, end: number, out: Uint8Array): number {
+    const records = this.records(first, end);
+    const data = records.filter((record) => record.kind === BlockKind.data);
+    const plain = this.readAndCheck(data);
+    const t0 = performance.now();
+    let next = 0;
+    let bytes = 0;
+    for (const record of records) {
+      const position = (record.index - first) * this.task.blockSize;
+      const length = this.expectedLength(record.index);
+      bytes += length;
+      if (record.kind !== BlockKind.data) {
+        out.fill(0, position, position + length);
+        continue;
+      }
+      const block = plain[next++] as Uint8Array;
+      if (block.buffer !== out.buffer || block.byteOffset !== out.byteOffset + position) out.set(block, position);
+    }
+    this.clock[3] += performance.now() - t0;
+    return bytes;
   }
 
   flushTimings(): void {
@@ -251,6 +289,35 @@ class StripeRestorer {
 /** What a stripe reads and decodes with: the addon's io hints and zstd decoder, or their fallbacks
  * (tests pass their own to restore without them). */
 export type StripeCodecs = { hints: IoHints; zstd: ZstdInto | null };
+
+/** The read buffer this thread's decode-run tasks share (one task at a time runs on a thread). */
+let runReadBuffer: Uint8Array | null = null;
+
+/** One run of a disk decoded into the task's view of a reader's ring (decode-run). */
+export function decodeRun(task: DecodeRunTask, codecs: StripeCodecs = { hints: ioHints(), zstd: zstdInto() }): DecodeRunResult {
+  const blocks = task.end - task.first;
+  const bytes = Math.min(task.capacity, task.end * task.blockSize) - task.first * task.blockSize;
+  if (task.first % STRIPE_RUN !== 0 || blocks < 1 || blocks > STRIPE_RUN || task.out.length < bytes)
+    throw new LifeboatError('internal', `decode-run of blocks ${task.first} to ${task.end} into ${task.out.length} bytes is not one run`);
+  const stripe: RestoreStripeTask = {
+    ...task,
+    type: 'restore-stripe',
+    targetPath: null,
+    slot: 0,
+    slots: 1,
+    control: new Int32Array(1),
+    progress: new Float64Array(1),
+  };
+  runReadBuffer ??= new Uint8Array(STRIPE_RUN * task.blockSize);
+  const restorer = new StripeRestorer(stripe, codecs, { read: runReadBuffer, plain: task.out });
+  try {
+    restorer.open();
+    return { bytes: restorer.fill(task.first, task.end, task.out) };
+  } finally {
+    runReadBuffer = restorer.reusableReadBuffer;
+    restorer.close();
+  }
+}
 
 /** Restores (or verifies, or rolls back) the blocks of one stripe; the watermark moves past a
  * run only once all of it is written. */

@@ -1,10 +1,10 @@
 // SOAP over HTTPS to a vCenter or ESXi host: one POST per call to /sdk, the session cookie kept
 // from Login, faults turned into one clear LifeboatError each.
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Agent as HttpAgent } from 'node:http';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import type { Readable } from 'node:stream';
+import type { DiskChunk } from '../../disks/disk.ts';
 import { LifeboatError, type ErrorCode } from '../../errors.ts';
 import { el, moRefXml, parseXml, textOf, type MoRef } from './xml.ts';
 
@@ -70,7 +70,44 @@ function transportError(endpoint: Endpoint, error: Error & { code?: string }): L
   return new LifeboatError('unavailable', `cannot reach ${where}: ${error.code ?? error.message}`);
 }
 
-/** One HTTP(S) request with the session cookie; the body is a string or a stream of known length.
+/** A request body given in pieces, in order (a Readable is one too): a piece's `release` is called
+ * once the socket has taken it, so the giver may reuse its memory. */
+export type RequestBody = AsyncIterable<Uint8Array | DiskChunk>;
+
+/** Writes the body's pieces as the socket takes them, then ends the request. A piece that fails
+ * to come (a corrupt block, a cancel) destroys the request with that error. */
+async function writeBody(req: ClientRequest, body: RequestBody): Promise<void> {
+  try {
+    for await (const piece of body) {
+      const { bytes, release } = piece instanceof Uint8Array ? { bytes: piece, release: undefined } : piece;
+      if (req.destroyed) {
+        release?.();
+        return;
+      }
+      // The callback runs once the piece is written (or the write failed): then its memory is free.
+      const more = req.write(bytes, () => release?.());
+      if (!more) await drainedOrGone(req);
+    }
+    req.end();
+  } catch (error) {
+    req.destroy(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+/** Until the request can take more, or is gone (its error is reported by `send`). */
+function drainedOrGone(req: ClientRequest): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      req.off('drain', done);
+      req.off('close', done);
+      resolve();
+    };
+    req.on('drain', done);
+    req.on('close', done);
+  });
+}
+
+/** One HTTP(S) request with the session cookie; the body is a string or pieces of known length.
  * `maxBodyBytes`: a longer answer is cut off and refused (a ranged read knows its length). */
 export function send(
   endpoint: Endpoint,
@@ -78,7 +115,7 @@ export function send(
     method: string;
     path: string;
     headers: Record<string, string | number>;
-    body?: string | { stream: Readable; length: number };
+    body?: string | { chunks: RequestBody; length: number };
     maxBodyBytes?: number;
   },
 ): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
@@ -113,10 +150,7 @@ export function send(
     req.on('error', (error) => reject(error instanceof LifeboatError ? error : transportError(endpoint, error)));
     if (options.body === undefined) req.end();
     else if (typeof options.body === 'string') req.end(options.body);
-    else {
-      options.body.stream.on('error', (error) => req.destroy(error));
-      options.body.stream.pipe(req);
-    }
+    else void writeBody(req, options.body.chunks);
   });
 }
 

@@ -2,10 +2,9 @@
 // snapshots, power, tasks, and datastore files over the host's HTTP file service (/folder).
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { LifeboatError } from '../../errors.ts';
 import { ERROR_PAGE_BYTES, parseContentRange, rangeBody } from './http-range.ts';
-import { send, SoapClient, type Endpoint } from './soap-client.ts';
+import { send, SoapClient, type Endpoint, type RequestBody } from './soap-client.ts';
 import { asArray, el, moRefOf, moRefXml, textOf, xml, type MoRef } from './xml.ts';
 
 export type ServiceContent = { rootFolder: MoRef; propertyCollector: MoRef; viewManager: MoRef; sessionManager: MoRef; fileManager: MoRef };
@@ -344,8 +343,8 @@ export class VsphereClient {
     await this.upload(datacenter, datastore, path, createReadStream(localPath), size);
   }
 
-  /** Uploads `length` bytes from a stream to a datastore path (one PUT on a kept-alive session). */
-  async upload(datacenter: string, datastore: string, path: string, stream: Readable, length: number): Promise<void> {
+  /** Uploads `length` bytes, given in order by `body`, to a datastore path (one PUT on a kept-alive session). */
+  async upload(datacenter: string, datastore: string, path: string, body: RequestBody, length: number): Promise<void> {
     const response = await send(this.soap.endpoint, {
       method: 'PUT',
       path: this.folderUrl(datacenter, datastore, path),
@@ -354,7 +353,7 @@ export class VsphereClient {
         'content-length': length,
         ...(this.soap.sessionCookie ? { cookie: this.soap.sessionCookie } : {}),
       },
-      body: { stream, length },
+      body: { chunks: body, length },
     });
     if (response.status < 200 || response.status >= 300)
       throw new LifeboatError('unavailable', `upload of [${datastore}] ${path} failed: HTTP ${response.status}`);
