@@ -1,9 +1,9 @@
 // A point's disk in order, for a reader that takes it whole and in order (the NBD upload): runs of
 // blocks are read, decompressed and SHA-256-checked by the block workers straight into a ring of
 // shared memory, handed on as views, and their slot is reused once the reader says it is done
-// with them. Nothing is allocated per block and the engine's thread reads no file: allocating a
-// buffer per block (read, then decoded) cost it and V8's helper threads a full garbage
-// collection every few dozen MiB, about a third of the engine's CPU time in an NBD restore.
+// with them. Nothing is allocated per block and the engine's thread reads no file: a new buffer
+// per block (read, then decoded) cost the engine's thread and V8's helper threads a full garbage
+// collection every few dozen MiB, close to half of the engine's CPU time in an NBD restore.
 import type { DiskChunk } from '../disks/disk.ts';
 import { LifeboatError } from '../errors.ts';
 import type { ResolvedDisk, ResolvedPoint } from '../repository/chain.ts';

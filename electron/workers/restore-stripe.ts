@@ -132,7 +132,6 @@ class StripeRestorer {
     const records = this.records(first, end);
     const data = records.filter((record) => record.kind === BlockKind.data);
     const plain = this.readAndCheck(data);
-    const t0 = performance.now();
     let next = 0;
     let bytes = 0;
     for (const record of records) {
@@ -146,7 +145,6 @@ class StripeRestorer {
       const block = plain[next++] as Uint8Array;
       if (block.buffer !== out.buffer || block.byteOffset !== out.byteOffset + position) out.set(block, position);
     }
-    this.clock[3] += performance.now() - t0;
     return bytes;
   }
 

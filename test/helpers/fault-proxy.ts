@@ -9,6 +9,8 @@ import { listenOnLoopback } from './loopback-server.ts';
 export type FaultRule =
   | { method: string; fault: string; message: string }
   | { upload: true; status: number }
+  /** A datastore upload (PUT /folder/...) whose connection is closed once `afterBytes` have come. */
+  | { upload: 'drop'; afterBytes: number }
   /** Datastore file reads (GET /folder/...): the first `after` pass, the rest get `status`, or
    * ('drop') have their connection closed. */
   | { download: true; status: number | 'drop'; after: number }
@@ -27,7 +29,17 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
   const downloadsPassed = new WeakMap<FaultRule, number>();
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    let received = 0;
+    const isUpload = request.method === 'PUT' && request.url?.startsWith('/folder/') === true;
+    request.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      received += chunk.length;
+      const drop = rules.find((rule) => 'upload' in rule && rule.upload === 'drop' && received > rule.afterBytes);
+      if (isUpload && drop && !request.socket.destroyed) {
+        injected.push(`PUT ${request.url}`);
+        request.socket.destroy();
+      }
+    });
     request.on('end', () => {
       const body = Buffer.concat(chunks);
       const soapMethod = /<soapenv:Body><(\w+)/.exec(body.toString('utf8'))?.[1];
@@ -38,7 +50,7 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
           response.writeHead(200, { 'content-type': 'text/xml; charset=utf-8' }).end(answer);
           return;
         }
-        if ('upload' in rule && request.method === 'PUT' && request.url?.startsWith('/folder/')) {
+        if ('upload' in rule && rule.upload === true && isUpload) {
           injected.push(`PUT ${request.url}`);
           response.writeHead(rule.status).end();
           return;
