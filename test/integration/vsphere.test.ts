@@ -249,59 +249,55 @@ test('vSphere: Direct SAN for thick disks and HotAdd through a proxy VM, chosen 
   await client.logout();
 });
 
-test(
-  'vSphere: a task or upload that fails half-way, or a host that drops the upload, leaves no VM and no files behind',
-  { skip: unavailable ?? false },
-  async () => {
-    const { engine, vc } = await setUp();
-    const rules: FaultRule[] = [];
-    const injector = await startFaultProxy(vc.url, rules);
-    await dispatch(engine, asOwner(), 'hosts.add', {
-      kind: 'vsphere',
-      name: 'vc',
-      url: injector.url,
-      user: vc.user,
-      password: vc.password,
-      insecure: false,
-    });
-    const before = await vmNames(engine);
-    const cases: [string, FaultRule, RegExp][] = [
-      [
-        'snap-fails',
-        { method: 'CreateSnapshot_Task', fault: 'SystemError', message: 'injected: snapshot store unavailable' },
-        /snapshot store unavailable/,
-      ],
-      ['upload-fails', { upload: true, status: 500 }, /upload of \[LocalDS_0\] upload-fails\/upload-fails-flat\.vmdk failed: HTTP 500/],
-      // The host drops the connection part way through the disk: one clear error, and the upload
-      // does not wait for ever on a socket that is gone.
-      ['upload-drops', { upload: 'drop', afterBytes: 256 * 1024 }, /cannot reach vSphere at http:\/\/127\.0\.0\.1:\d+: (ECONNRESET|EPIPE)/],
-      [
-        'commit-fails',
-        { method: 'RemoveSnapshot_Task', fault: 'SystemError', message: 'injected: consolidation failed' },
-        /consolidation failed/,
-      ],
-    ];
-    for (const [name, rule, expected] of cases) {
-      rules.splice(0, rules.length, rule);
-      const job = await runJob(
-        engine,
-        await engine.restores.start(
-          { vm: 'gamma', point: 'latest', newName: name, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } },
-          'test',
-        ),
-      );
-      assert.equal(job.state, 'failed', name);
-      assert.match(job.error ?? '', expected);
-      rules.splice(0, rules.length);
-      assert.deepEqual(await vmNames(engine), before, `${name}: the half-made VM is gone`);
-      assert.ok(!(await readdir(vc.datastores.LocalDS_0 as string)).includes(name), `${name}: its folder is gone`);
-    }
-    assert.deepEqual(
-      injector.injected.map((entry) => entry.split(' ')[0]),
-      ['CreateSnapshot_Task', 'PUT', 'PUT', 'RemoveSnapshot_Task'],
+test('vSphere: a task or upload that fails half-way leaves no VM and no files behind', { skip: unavailable ?? false }, async () => {
+  const { engine, vc } = await setUp();
+  const rules: FaultRule[] = [];
+  const injector = await startFaultProxy(vc.url, rules);
+  await dispatch(engine, asOwner(), 'hosts.add', {
+    kind: 'vsphere',
+    name: 'vc',
+    url: injector.url,
+    user: vc.user,
+    password: vc.password,
+    insecure: false,
+  });
+  const before = await vmNames(engine);
+  const cases: [string, FaultRule, RegExp][] = [
+    [
+      'snap-fails',
+      { method: 'CreateSnapshot_Task', fault: 'SystemError', message: 'injected: snapshot store unavailable' },
+      /snapshot store unavailable/,
+    ],
+    ['upload-fails', { upload: true, status: 500 }, /upload of \[LocalDS_0\] upload-fails\/upload-fails-flat\.vmdk failed: HTTP 500/],
+    // The host drops the connection part way through the disk: one clear error, and the upload
+    // does not wait for ever on a socket that is gone.
+    ['upload-drops', { upload: 'drop', afterBytes: 256 * 1024 }, /cannot reach vSphere at http:\/\/127\.0\.0\.1:\d+: (ECONNRESET|EPIPE)/],
+    [
+      'commit-fails',
+      { method: 'RemoveSnapshot_Task', fault: 'SystemError', message: 'injected: consolidation failed' },
+      /consolidation failed/,
+    ],
+  ];
+  for (const [name, rule, expected] of cases) {
+    rules.splice(0, rules.length, rule);
+    const job = await runJob(
+      engine,
+      await engine.restores.start(
+        { vm: 'gamma', point: 'latest', newName: name, target: { kind: 'vsphere', host: 'vc', datastore: 'LocalDS_0' } },
+        'test',
+      ),
     );
-  },
-);
+    assert.equal(job.state, 'failed', name);
+    assert.match(job.error ?? '', expected);
+    rules.splice(0, rules.length);
+    assert.deepEqual(await vmNames(engine), before, `${name}: the half-made VM is gone`);
+    assert.ok(!(await readdir(vc.datastores.LocalDS_0 as string)).includes(name), `${name}: its folder is gone`);
+  }
+  assert.deepEqual(
+    injector.injected.map((entry) => entry.split(' ')[0]),
+    ['CreateSnapshot_Task', 'PUT', 'PUT', 'RemoveSnapshot_Task'],
+  );
+});
 
 test('vSphere: no snapshot on a VVOL datastore', { skip: unavailable ?? false }, async () => {
   const { dir, engine, vc } = await setUp();
