@@ -4,7 +4,7 @@
 // map record) is the additional data, so a sealed block cannot be moved under another record.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { LifeboatError } from '../errors.ts';
-import { decodeBlock, ENCRYPTED_CODEC } from './codec.ts';
+import { ENCRYPTED_CODEC } from './codec.ts';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -41,10 +41,4 @@ export function unsealed(
   if ((codec & ENCRYPTED_CODEC) === 0) return { payload, codec };
   if (!key) throw new LifeboatError('unauthorized', 'block is encrypted and no key was given');
   return { payload: unsealBlock(payload, key, sha256), codec: codec & ~ENCRYPTED_CODEC };
-}
-
-/** A stored block made whole: unsealed when encrypted, decompressed, length and SHA-256 checked. */
-export function openBlock(payload: Uint8Array, codec: number, rawLength: number, sha256: Uint8Array, key: Uint8Array | null): Uint8Array {
-  const plain = unsealed(payload, codec, sha256, key);
-  return decodeBlock(plain.payload, plain.codec, rawLength, sha256);
 }
