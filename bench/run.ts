@@ -300,18 +300,18 @@ async function againstCpOnly(part: typeof tape, name: string): Promise<void> {
   console.log(
     `Lifeboat bench, ${name} only: ${gib} GiB VM, ${runs} runs, medians; cp --sparse=auto + sync ${cpTime.toFixed(2)} s; page cache ${cold ? 'dropped before every timed step' : 'NOT dropped (not root)'}`,
   );
-  await part({ root, source, capacity, cpTime, runs, timed, median });
+  await part({ root, source, flat, capacity, cpTime, runs, timed, median });
 }
 
 async function main(): Promise<void> {
   const capacity = gib * 1024 * MIB;
   const vm = await makeSourceVm(root, capacity);
   const { cpTime } = await sideBySide(root, runs, vm, capacity);
-  const { source } = vm;
+  const { source, flat } = vm;
   await copiesAndEncryption(source, capacity);
-  await tape({ root, source, capacity, cpTime, runs, timed, median });
+  await tape({ root, source, flat, capacity, cpTime, runs, timed, median });
   await tapeIscsi(root, runs, timed, median);
-  await vsphereModes({ root, source, capacity, cpTime, runs, timed, median });
+  await vsphereModes({ root, source, flat, capacity, cpTime, runs, timed, median });
   await vsphereBackup(root, runs, timed, median);
   await moverBench(root, runs, timed, median);
   await instantRecovery(source, capacity);

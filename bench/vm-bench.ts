@@ -8,6 +8,8 @@ export type VmBench = {
   capacity: number;
   /** Median seconds of `cp --sparse=auto` + `sync` of its flat disk in this run. */
   cpTime: number;
+  /** Its flat disk, for a part that also times a `cp` beside each of its own steps. */
+  flat: string;
   runs: number;
   timed(fn: () => Promise<void> | void): Promise<number>;
   median(values: number[]): number;

@@ -19,6 +19,9 @@ export interface SeekNative {
   startWriteback?(fd: number, offset: number, length: number): void;
   /** posix_fadvise(WILLNEED): read a range into the page cache in the background. Absent from older builds. */
   willNeed?(fd: number, offset: number, length: number): void;
+  /** fallocate(mode 0): reserve a range's room now (electron/restore/reserve-room.ts). Throws with
+   * `errno`. Absent from older builds. */
+  allocate?(fd: number, offset: number, length: number): void;
   /** libzstd's version number, 0 when the system has no libzstd.so.1 (electron/workers/zstd-into.ts). Absent from older builds. */
   zstdVersion?(): number;
   /** Decodes a zstd frame into `into`; the bytes decoded. Throws with zstd's error name. Absent from older builds. */

