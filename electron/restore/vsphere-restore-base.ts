@@ -155,6 +155,7 @@ export abstract class VsphereRestoreBase {
         target.path,
         diskBody(reader, context.signal, onProgress),
         reader.capacity,
+        context.signal,
       );
     } finally {
       await reader.close();

@@ -11,6 +11,8 @@ export type FaultRule =
   | { upload: true; status: number }
   /** A datastore upload (PUT /folder/...) whose connection is closed once `afterBytes` have come. */
   | { upload: 'drop'; afterBytes: number }
+  /** A datastore upload the host stops reading once `afterBytes` have come (the connection stays open). */
+  | { upload: 'stall'; afterBytes: number }
   /** Datastore file reads (GET /folder/...): the first `after` pass, the rest get `status`, or
    * ('drop') have their connection closed. */
   | { download: true; status: number | 'drop'; after: number }
@@ -38,6 +40,11 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
       if (isUpload && drop && !request.socket.destroyed) {
         injected.push(`PUT ${request.url}`);
         request.socket.destroy();
+      }
+      const stall = rules.find((rule) => 'upload' in rule && rule.upload === 'stall' && received > rule.afterBytes);
+      if (isUpload && stall && !request.isPaused()) {
+        injected.push(`STALL ${request.url}`);
+        request.pause();
       }
     });
     request.on('end', () => {

@@ -299,6 +299,34 @@ test('vSphere: a task or upload that fails half-way leaves no VM and no files be
   );
 });
 
+test(
+  'vSphere: a cancel while the host has stopped reading the NBD upload ends the job at once and leaves nothing',
+  // Well under the upload socket's 60 s idle timeout, which alone used to end such an upload.
+  { skip: unavailable ?? false, timeout: 40_000 },
+  async () => {
+    const { engine, vc } = await setUp();
+    const injector = await startFaultProxy(vc.url, [{ upload: 'stall', afterBytes: 4 * 1024 * 1024 }]);
+    await dispatch(engine, asOwner(), 'hosts.add', {
+      kind: 'vsphere',
+      name: 'vc',
+      url: injector.url,
+      user: vc.user,
+      password: vc.password,
+      insecure: false,
+    });
+    const before = await vmNames(engine);
+    const job = await engine.restores.start(
+      { vm: 'gamma', point: 'latest', newName: 'stalled', target: { kind: 'vsphere', host: 'vc', transport: 'nbd', diskFormat: 'thin' } },
+      'test',
+    );
+    await until('the host to stop reading the upload', () => injector.injected.find((entry) => entry.startsWith('STALL')), 15_000);
+    engine.jobs.cancel(job.id);
+    const ended = await runJob(engine, job);
+    assert.equal(ended.state, 'cancelled', ended.error ?? '');
+    await assertNothingLeft(engine, vc, before, 'stalled');
+  },
+);
+
 test('vSphere: no snapshot on a VVOL datastore', { skip: unavailable ?? false }, async () => {
   const { dir, engine, vc } = await setUp();
   // vcsim has no VVOL datastores: the injector reports LocalDS_0 as one.

@@ -108,7 +108,9 @@ function drainedOrGone(req: ClientRequest): Promise<void> {
 }
 
 /** One HTTP(S) request with the session cookie; the body is a string or pieces of known length.
- * `maxBodyBytes`: a longer answer is cut off and refused (a ranged read knows its length). */
+ * `maxBodyBytes`: a longer answer is cut off and refused (a ranged read knows its length).
+ * `signal`: a cancel ends the request at once, even one whose host has stopped reading the body
+ * (which would otherwise hold it until the socket's 60 s timeout). */
 export function send(
   endpoint: Endpoint,
   options: {
@@ -117,6 +119,7 @@ export function send(
     headers: Record<string, string | number>;
     body?: string | { chunks: RequestBody; length: number };
     maxBodyBytes?: number;
+    signal?: AbortSignal;
   },
 ): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
   const limit = Math.min(options.maxBodyBytes ?? MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES);
@@ -147,6 +150,11 @@ export function send(
       response.on('error', (error) => reject(transportError(endpoint, error)));
     });
     req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    const { signal } = options;
+    const cancel = (): void => void req.destroy(new LifeboatError('cancelled', 'the job was cancelled by the operator'));
+    if (signal?.aborted) cancel();
+    signal?.addEventListener('abort', cancel, { once: true });
+    req.once('close', () => signal?.removeEventListener('abort', cancel));
     req.on('error', (error) => reject(error instanceof LifeboatError ? error : transportError(endpoint, error)));
     if (options.body === undefined) req.end();
     else if (typeof options.body === 'string') req.end(options.body);

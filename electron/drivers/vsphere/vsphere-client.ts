@@ -343,8 +343,16 @@ export class VsphereClient {
     await this.upload(datacenter, datastore, path, createReadStream(localPath), size);
   }
 
-  /** Uploads `length` bytes, given in order by `body`, to a datastore path (one PUT on a kept-alive session). */
-  async upload(datacenter: string, datastore: string, path: string, body: RequestBody, length: number): Promise<void> {
+  /** Uploads `length` bytes, given in order by `body`, to a datastore path (one PUT on a kept-alive
+   * session); `signal` cancels it at once. */
+  async upload(
+    datacenter: string,
+    datastore: string,
+    path: string,
+    body: RequestBody,
+    length: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const response = await send(this.soap.endpoint, {
       method: 'PUT',
       path: this.folderUrl(datacenter, datastore, path),
@@ -354,6 +362,7 @@ export class VsphereClient {
         ...(this.soap.sessionCookie ? { cookie: this.soap.sessionCookie } : {}),
       },
       body: { chunks: body, length },
+      ...(signal ? { signal } : {}),
     });
     if (response.status < 200 || response.status >= 300)
       throw new LifeboatError('unavailable', `upload of [${datastore}] ${path} failed: HTTP ${response.status}`);
