@@ -253,7 +253,13 @@ export class VsphereBackupWork implements JobWork {
       context.log(`disk ${disk.key} read from ${datastorePath} over ${transportTitle(mode)}`);
     };
     if (!proxy) {
-      await scan(await openDatastoreDisk(client, { datacenter: frozen.frozen.datacenter, datastore: disk.datastore, path: disk.path }));
+      await scan(
+        await openDatastoreDisk(
+          client,
+          { datacenter: frozen.frozen.datacenter, datastore: disk.datastore, path: disk.path },
+          context.signal,
+        ),
+      );
       return;
     }
     const local = join(proxy.datastorePaths[disk.datastore] as string, disk.path);

@@ -14,8 +14,8 @@ export type FaultRule =
   /** A datastore upload the host stops reading once `afterBytes` have come (the connection stays open). */
   | { upload: 'stall'; afterBytes: number }
   /** Datastore file reads (GET /folder/...): the first `after` pass, the rest get `status`, or
-   * ('drop') have their connection closed. */
-  | { download: true; status: number | 'drop'; after: number }
+   * ('drop') have their connection closed, or ('stall') are never answered. */
+  | { download: true; status: number | 'drop' | 'stall'; after: number }
   | { rewrite: (soapMethod: string, responseBody: string) => string }
   /** Answers a SOAP call itself (HTTP 200) when `answer` returns a body; null: goes on as usual. */
   | { answer: (soapMethod: string, requestBody: string) => string | null };
@@ -70,7 +70,7 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
           }
           injected.push(`GET ${request.url}`);
           if (rule.status === 'drop') request.socket.destroy();
-          else response.writeHead(rule.status).end();
+          else if (rule.status !== 'stall') response.writeHead(rule.status).end();
           return;
         }
         if ('method' in rule && rule.method === soapMethod) {

@@ -14,7 +14,8 @@ const WINDOW_BYTES = 1024 * 1024;
 /** Windows kept per open file, least recently used dropped first: 16 MiB at most. */
 const WINDOWS_KEPT = 16;
 
-export type DatastoreLocation = { client: VsphereClient; datacenter: string; datastore: string; inside: string };
+/** `signal`: the job's, which ends a read under way when the job is cancelled. */
+export type DatastoreLocation = { client: VsphereClient; datacenter: string; datastore: string; inside: string; signal?: AbortSignal };
 
 export class DatastoreFile implements SourceFile {
   readonly path: string;
@@ -30,8 +31,8 @@ export class DatastoreFile implements SourceFile {
   }
 
   private range(position: number, length: number): Promise<Buffer> {
-    const { client, datacenter, datastore, inside } = this.where;
-    return client.readRange(datacenter, datastore, inside, position, length);
+    const { client, datacenter, datastore, inside, signal } = this.where;
+    return client.readRange(datacenter, datastore, inside, position, length, signal);
   }
 
   private window(index: number): Promise<Buffer> {

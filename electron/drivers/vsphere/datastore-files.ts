@@ -8,14 +8,15 @@ import type { FileSource, SourceFile } from '../../disks/file-source.ts';
 import { DatastoreFile } from './datastore-file.ts';
 import type { VsphereClient } from './vsphere-client.ts';
 
-type Where = { client: VsphereClient; datacenter: string; datastore: string };
+type Where = { client: VsphereClient; datacenter: string; datastore: string; signal?: AbortSignal };
 
 export class DatastoreFiles implements FileSource {
   private readonly where: Where;
   private readonly prefix: string;
 
-  constructor(client: VsphereClient, datacenter: string, datastore: string) {
-    this.where = { client, datacenter, datastore };
+  /** `signal`: a cancel ends the ranged reads of the files opened here at once. */
+  constructor(client: VsphereClient, datacenter: string, datastore: string, signal?: AbortSignal) {
+    this.where = { client, datacenter, datastore, ...(signal ? { signal } : {}) };
     this.prefix = `[${datastore}] `;
   }
 
