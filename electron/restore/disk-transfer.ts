@@ -1,6 +1,7 @@
 // The restore data path shared by every target: one disk of a resolved point written into a
-// sparse file (its data's room reserved first, reserve-room.ts) by the block workers (read, decompress, verify SHA-256, write), with progress,
-// cancel, and errors that name VM, point, disk and offset.
+// sparse file (its data's room reserved first, reserve-room.ts) by the block workers (read,
+// decompress, verify SHA-256, write), with progress, cancel, and errors that name VM, point, disk
+// and offset.
 import { open, stat } from 'node:fs/promises';
 import { LifeboatError, isErrnoCode } from '../errors.ts';
 import { dataBytesAt } from '../repository/block-map.ts';
