@@ -34,6 +34,20 @@ async function vmNames(engine: Engine): Promise<string[]> {
   return (await engine.hosts.inventory('vc')).vms;
 }
 
+/** Host "vc" added through the fault proxy in front of the simulator, playing `rules`. */
+async function addThroughFaultProxy(engine: Engine, vc: Vcsim, rules: FaultRule[]): Promise<{ url: string; injected: string[] }> {
+  const injector = await startFaultProxy(vc.url, rules);
+  await dispatch(engine, asOwner(), 'hosts.add', {
+    kind: 'vsphere',
+    name: 'vc',
+    url: injector.url,
+    user: vc.user,
+    password: vc.password,
+    insecure: false,
+  });
+  return injector;
+}
+
 /** A failed or cancelled restore of VM `name` left no VM and no folder on any datastore. */
 async function assertNothingLeft(engine: Engine, vc: Vcsim, vmsBefore: string[], name: string): Promise<void> {
   assert.deepEqual(await vmNames(engine), vmsBefore);
@@ -252,15 +266,7 @@ test('vSphere: Direct SAN for thick disks and HotAdd through a proxy VM, chosen 
 test('vSphere: a task or upload that fails half-way leaves no VM and no files behind', { skip: unavailable ?? false }, async () => {
   const { engine, vc } = await setUp();
   const rules: FaultRule[] = [];
-  const injector = await startFaultProxy(vc.url, rules);
-  await dispatch(engine, asOwner(), 'hosts.add', {
-    kind: 'vsphere',
-    name: 'vc',
-    url: injector.url,
-    user: vc.user,
-    password: vc.password,
-    insecure: false,
-  });
+  const injector = await addThroughFaultProxy(engine, vc, rules);
   const before = await vmNames(engine);
   const cases: [string, FaultRule, RegExp][] = [
     [
@@ -305,15 +311,7 @@ test(
   { skip: unavailable ?? false, timeout: 40_000 },
   async () => {
     const { engine, vc } = await setUp();
-    const injector = await startFaultProxy(vc.url, [{ upload: 'stall', afterBytes: 4 * 1024 * 1024 }]);
-    await dispatch(engine, asOwner(), 'hosts.add', {
-      kind: 'vsphere',
-      name: 'vc',
-      url: injector.url,
-      user: vc.user,
-      password: vc.password,
-      insecure: false,
-    });
+    const injector = await addThroughFaultProxy(engine, vc, [{ upload: 'stall', afterBytes: 4 * 1024 * 1024 }]);
     const before = await vmNames(engine);
     const job = await engine.restores.start(
       { vm: 'gamma', point: 'latest', newName: 'stalled', target: { kind: 'vsphere', host: 'vc', transport: 'nbd', diskFormat: 'thin' } },
@@ -336,15 +334,7 @@ test('vSphere: no snapshot on a VVOL datastore', { skip: unavailable ?? false },
         ? body.replace(/(<name>summary\.type<\/name><val[^>]*>)OTHER</g, '$1VVOL<')
         : body,
   };
-  const injector = await startFaultProxy(vc.url, [asVvol]);
-  await dispatch(engine, asOwner(), 'hosts.add', {
-    kind: 'vsphere',
-    name: 'vc',
-    url: injector.url,
-    user: vc.user,
-    password: vc.password,
-    insecure: false,
-  });
+  await addThroughFaultProxy(engine, vc, [asVvol]);
   const inventory = await engine.hosts.inventory('vc');
   assert.ok(inventory.datastores.every((ds) => ds.type === 'VVOL'));
   const job = await runJob(
@@ -465,20 +455,12 @@ test('vSphere: an unreachable host and a full datastore are clear errors and lea
     { code: 'unavailable', message: /cannot reach vSphere at https:\/\/127\.0\.0\.1:9: ECONNREFUSED/ },
   );
   // The injector reports 1 MiB free on every datastore.
-  const injector = await startFaultProxy(vc.url, [
+  await addThroughFaultProxy(engine, vc, [
     {
       rewrite: (method, body) =>
         method === 'RetrievePropertiesEx' ? body.replace(/(<name>summary\.freeSpace<\/name><val[^>]*>)\d+</g, '$11048576<') : body,
     },
   ]);
-  await dispatch(engine, asOwner(), 'hosts.add', {
-    kind: 'vsphere',
-    name: 'vc',
-    url: injector.url,
-    user: vc.user,
-    password: vc.password,
-    insecure: false,
-  });
   const before = await vmNames(engine);
   const job = await runJob(
     engine,
