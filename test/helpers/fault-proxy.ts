@@ -20,6 +20,8 @@ export type FaultRule =
   /** Answers a SOAP call itself (HTTP 200) when `answer` returns a body; null: goes on as usual. */
   | { answer: (soapMethod: string, requestBody: string) => string | null };
 
+type UploadCut = Extract<FaultRule, { afterBytes: number }>;
+
 export const faultEnvelope = (fault: string, message: string): string =>
   '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">' +
   `<soapenv:Body><soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>${message}</faultstring><detail><${fault}Fault xmlns="urn:vim25" xsi:type="${fault}"/></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>`;
@@ -36,13 +38,12 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
     request.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       received += chunk.length;
-      const drop = rules.find((rule) => 'upload' in rule && rule.upload === 'drop' && received > rule.afterBytes);
-      if (isUpload && drop && !request.socket.destroyed) {
+      // An upload cut short (dropped or no longer read) once enough of it has come.
+      const cut = isUpload ? rules.find((rule): rule is UploadCut => 'afterBytes' in rule && received > rule.afterBytes) : undefined;
+      if (cut?.upload === 'drop' && !request.socket.destroyed) {
         injected.push(`PUT ${request.url}`);
         request.socket.destroy();
-      }
-      const stall = rules.find((rule) => 'upload' in rule && rule.upload === 'stall' && received > rule.afterBytes);
-      if (isUpload && stall && !request.isPaused()) {
+      } else if (cut?.upload === 'stall' && !request.isPaused()) {
         injected.push(`STALL ${request.url}`);
         request.pause();
       }

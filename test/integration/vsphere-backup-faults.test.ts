@@ -1,9 +1,9 @@
 // Faults of a backup from vSphere that vsphere-backup.test.ts does not play (it has a refused
 // login, an independent disk, a refused snapshot, a read that fails midway, a snapshot that
 // cannot be removed): a connection dropped part-way through the disk read, a cancel while the host
-// leaves a read unanswered, a snapshot the host
-// says is gone once taken, a VM that already has 31 snapshots. Each is one clear error; no
-// Lifeboat snapshot stays on the VM, nothing stays recorded for the janitor, no point is committed.
+// leaves a read unanswered, a snapshot the host says is gone once taken, a VM that already has 31
+// snapshots. Each is one clear error; no Lifeboat snapshot stays on the VM, nothing stays recorded
+// for the janitor, no point is committed.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -79,88 +79,78 @@ function stepStates(job: Job): string[] {
   return job.steps.map((step) => `${step.name}:${step.state}`);
 }
 
-test(
-  'vSphere backup faults: each a clear error, no snapshot left, no point',
-  { skip: unavailable ?? false, timeout: 120_000 },
-  async (t) => {
-    const { engine, client, vm, rules, injected } = await setUp();
+test('vSphere backup faults: each a clear error, no snapshot left, no point', { skip: unavailable ?? false }, async (t) => {
+  const { engine, client, vm, rules, injected } = await setUp();
 
-    await t.test('the connection dropped part-way through the disk read: the job fails, the snapshot is removed', async () => {
-      const before = await pointsOf(engine, client, vm);
-      rules.splice(0, rules.length, { download: true, status: 'drop', after: 4 });
-      const dropped = injected.length;
-      const job = await runJob(engine, await backUp(engine, 'faulty'));
-      assert.equal(job.state, 'failed');
-      assert.ok(injected.length > dropped, 'a read was dropped');
-      assert.match(
-        job.error ?? '',
-        /^reading \[LocalDS_0\] web\/web-flat\.vmdk at offset \d+ \(\d+ bytes\) failed: cannot reach vSphere at http:\/\/127\.0\.0\.1:\d+: (ECONNRESET|socket hang up)$/,
-      );
-      assert.deepEqual(stepStates(job).slice(0, 4), [
-        'initialize:done',
-        'create-snapshot:done',
-        'read-configuration:done',
-        'transfer-disks:failed',
-      ]);
-      await checkNothingLeft(engine, client, vm, job, before);
-    });
-
-    // Well under the read's 60 s socket timeout, which alone used to end such a backup.
-    await t.test(
-      'cancelled while the host does not answer a read: cancelled at once, the snapshot is removed',
-      { timeout: 30_000 },
-      async () => {
-        const before = await pointsOf(engine, client, vm);
-        rules.splice(0, rules.length, { download: true, status: 'stall', after: 4 });
-        const stalled = injected.length;
-        const started = await backUp(engine, 'faulty');
-        await until('a read the host leaves unanswered', () => (injected.length > stalled ? true : undefined), 15_000);
-        engine.jobs.cancel(started.id);
-        // Before the read's socket gives up (60 s idle), which alone used to end such a backup.
-        const job = await runJob(engine, started);
-        assert.equal(job.state, 'cancelled', job.error ?? '');
-        await checkNothingLeft(engine, client, vm, job, before);
-      },
+  await t.test('the connection dropped part-way through the disk read: the job fails, the snapshot is removed', async () => {
+    const before = await pointsOf(engine, client, vm);
+    rules.splice(0, rules.length, { download: true, status: 'drop', after: 4 });
+    const dropped = injected.length;
+    const job = await runJob(engine, await backUp(engine, 'faulty'));
+    assert.equal(job.state, 'failed');
+    assert.ok(injected.length > dropped, 'a read was dropped');
+    assert.match(
+      job.error ?? '',
+      /^reading \[LocalDS_0\] web\/web-flat\.vmdk at offset \d+ \(\d+ bytes\) failed: cannot reach vSphere at http:\/\/127\.0\.0\.1:\d+: (ECONNRESET|socket hang up)$/,
     );
+    assert.deepEqual(stepStates(job).slice(0, 4), [
+      'initialize:done',
+      'create-snapshot:done',
+      'read-configuration:done',
+      'transfer-disks:failed',
+    ]);
+    await checkNothingLeft(engine, client, vm, job, before);
+  });
 
-    await t.test('the snapshot vanishes once taken (the host says it no longer exists): not-found, nothing committed', async () => {
+  // Well under the read's 60 s socket timeout, which alone used to end such a backup.
+  await t.test(
+    'cancelled while the host does not answer a read: cancelled at once, the snapshot is removed',
+    { timeout: 30_000 },
+    async () => {
       const before = await pointsOf(engine, client, vm);
-      const gone = faultEnvelope('ManagedObjectNotFound', 'The object has already been deleted or has not been completely created');
-      rules.splice(0, rules.length, {
-        answer: (method, body) => (method === 'RetrievePropertiesEx' && body.includes('<type>VirtualMachineSnapshot</type>') ? gone : null),
-      });
-      const job = await runJob(engine, await backUp(engine, 'faulty'));
-      assert.equal(job.state, 'failed');
-      assert.match(job.error ?? '', /^snapshot snapshot-\d+ of VM "web" no longer exists on 127\.0\.0\.1:\d+$/);
-      assert.deepEqual(stepStates(job).slice(0, 3), ['initialize:done', 'create-snapshot:done', 'read-configuration:failed']);
+      rules.splice(0, rules.length, { download: true, status: 'stall', after: 4 });
+      const stalled = injected.length;
+      const started = await backUp(engine, 'faulty');
+      await until('a read the host leaves unanswered', () => (injected.length > stalled ? true : undefined), 15_000);
+      engine.jobs.cancel(started.id);
+      const job = await runJob(engine, started);
+      assert.equal(job.state, 'cancelled', job.error ?? '');
       await checkNothingLeft(engine, client, vm, job, before);
-    });
+    },
+  );
 
-    await t.test('after the faults, the same VM backs up through the proxy', async () => {
-      rules.splice(0, rules.length);
-      const job = await runJob(engine, await backUp(engine, 'faulty'));
-      assert.equal(job.state, 'succeeded', job.error ?? '');
-      assert.deepEqual(
-        (await client.snapshotNames(vm)).filter((name) => name.startsWith('lifeboat-')),
-        [],
-      );
+  await t.test('the snapshot vanishes once taken (the host says it no longer exists): not-found, nothing committed', async () => {
+    const before = await pointsOf(engine, client, vm);
+    const gone = faultEnvelope('ManagedObjectNotFound', 'The object has already been deleted or has not been completely created');
+    rules.splice(0, rules.length, {
+      answer: (method, body) => (method === 'RetrievePropertiesEx' && body.includes('<type>VirtualMachineSnapshot</type>') ? gone : null),
     });
+    const job = await runJob(engine, await backUp(engine, 'faulty'));
+    assert.equal(job.state, 'failed');
+    assert.match(job.error ?? '', /^snapshot snapshot-\d+ of VM "web" no longer exists on 127\.0\.0\.1:\d+$/);
+    assert.deepEqual(stepStates(job).slice(0, 3), ['initialize:done', 'create-snapshot:done', 'read-configuration:failed']);
+    await checkNothingLeft(engine, client, vm, job, before);
+  });
 
-    // Last: its 31 snapshots stay until the simulator stops.
-    await t.test('31 snapshots already: refused before a snapshot exists', async () => {
-      const before = await pointsOf(engine, client, vm);
-      for (let n = 1; n <= 31; n++)
-        await client.runTask(
-          'CreateSnapshot_Task',
-          vm,
-          [el('name', `old-${n}`), el('memory', false), el('quiesce', false)],
-          `snapshot ${n}`,
-        );
-      const job = await runJob(engine, await backUp(engine, 'vc'));
-      assert.equal(job.state, 'failed');
-      assert.match(job.error ?? '', /VM "web" already has 31 snapshots; ESXi keeps at most 32 in a chain/);
-      assert.equal((await client.snapshotNames(vm)).length, 31, 'no snapshot added');
-      await checkNothingLeft(engine, client, vm, job, before);
-    });
-  },
-);
+  await t.test('after the faults, the same VM backs up through the proxy', async () => {
+    rules.splice(0, rules.length);
+    const job = await runJob(engine, await backUp(engine, 'faulty'));
+    assert.equal(job.state, 'succeeded', job.error ?? '');
+    assert.deepEqual(
+      (await client.snapshotNames(vm)).filter((name) => name.startsWith('lifeboat-')),
+      [],
+    );
+  });
+
+  // Last: its 31 snapshots stay until the simulator stops.
+  await t.test('31 snapshots already: refused before a snapshot exists', async () => {
+    const before = await pointsOf(engine, client, vm);
+    for (let n = 1; n <= 31; n++)
+      await client.runTask('CreateSnapshot_Task', vm, [el('name', `old-${n}`), el('memory', false), el('quiesce', false)], `snapshot ${n}`);
+    const job = await runJob(engine, await backUp(engine, 'vc'));
+    assert.equal(job.state, 'failed');
+    assert.match(job.error ?? '', /VM "web" already has 31 snapshots; ESXi keeps at most 32 in a chain/);
+    assert.equal((await client.snapshotNames(vm)).length, 31, 'no snapshot added');
+    await checkNothingLeft(engine, client, vm, job, before);
+  });
+});
