@@ -198,8 +198,17 @@ export const requestChannels = {
     request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200), host: HostName }).strict(),
     response: OriginalPreview,
   },
+  /** A folder of a point; inside a volume in name order, from the point's file index where that
+   * gives the same listing (`fromPoint`: from the point's disks regardless). */
   'files.list': {
-    request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200), path: z.string().max(4096) }).strict(),
+    request: z
+      .object({
+        vm: z.string().min(1).max(200),
+        point: z.string().min(1).max(200),
+        path: z.string().max(4096),
+        fromPoint: z.boolean().optional(),
+      })
+      .strict(),
     response: z.array(FileEntry),
   },
   /** A folder as the point's file index holds it, without opening the point (its disks may be on

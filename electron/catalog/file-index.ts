@@ -4,9 +4,20 @@ import Database from 'better-sqlite3';
 import type { CatalogDatabase, CatalogStatement } from './database.ts';
 import { statementOf } from './statements.ts';
 
-export type IndexedFile = { path: string; name: string; type: string; size: number; mtime: number | null; mode: number | null };
+/** `mtime` in whole seconds (what search shows), `mtimeMs` the milliseconds past that second (null:
+ * none, or not known); `target`: a symlink's (or device's) target. */
+export type IndexedFile = {
+  path: string;
+  name: string;
+  type: string;
+  size: number;
+  mtime: number | null;
+  mtimeMs?: number | null;
+  mode: number | null;
+  target?: string | null;
+};
 /** An entry of a folder of the index. */
-export type IndexedEntry = Omit<IndexedFile, 'path'>;
+export type IndexedEntry = Omit<IndexedFile, 'path' | 'mtimeMs' | 'target'> & { mtimeMs: number | null; target: string | null };
 /** What an index left out (`unreadable`: a volume, folder or entry it could not read) or could not
  * vouch for (`stale`: a volume shown as found, without its journal). */
 export type IndexGap = { path: string; kind: 'unreadable' | 'stale'; reason: string };
@@ -18,7 +29,7 @@ export type SearchHit = {
 };
 
 const MIN_TRIGRAM = 3;
-/** Entries per batch: 6 values each stays far under SQLite's 32,766 bound variables. */
+/** Entries per batch: 8 values each stays far under SQLite's 32,766 bound variables. */
 const INDEX_BATCH = 500;
 /** `rows` groups of `width` placeholders: (?, ?), (?, ?), … */
 const marks = (rows: number, width: number): string =>
@@ -26,6 +37,14 @@ const marks = (rows: number, width: number): string =>
     .fill(`(${Array(width).fill('?').join(', ')})`)
     .join(', ');
 const MAX_GAPS_SHOWN = 20;
+/** The form an index made now keeps its entries in (indexed_points.listing): every entry of a
+ * folder as the point's listing shows it (migration 27). An index made in another form is not
+ * used for listings. */
+const LISTING_FORM = 1;
+
+/** Names in UTF-16 code unit order: a folder's order in the index, the same on both backends
+ * whatever PostgreSQL's collation, and of a listing read from the point. */
+export const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /** The folder a path is in: the path up to its last '/'. */
 const parentOf = (path: string): string => path.slice(0, Math.max(0, path.lastIndexOf('/')));
@@ -89,26 +108,40 @@ export class FileIndex {
 
   /** Replaces a point's entries in one transaction; new paths join the name index. Entries go
    * in batches of INDEX_BATCH, a few statements each: per entry, PostgreSQL's round trips would
-   * cost a hundred times SQLite's calls (bench part `catalog`). */
-  indexPoint(vmId: string, pointId: string, files: Iterable<IndexedFile>, gaps: readonly IndexGap[] = []): number {
+   * cost a hundred times SQLite's calls (bench part `catalog`). `aboveVolumes`, the listings above
+   * the volumes as JSON, is given when the files are every folder's entries just as the point
+   * lists them (index-point.ts vouches): the index then answers listings. */
+  indexPoint(
+    vmId: string,
+    pointId: string,
+    files: Iterable<IndexedFile>,
+    gaps: readonly IndexGap[] = [],
+    { aboveVolumes }: { aboveVolumes?: string } = {},
+  ): number {
     return this.db.transaction(() => {
       this.db.prepare('DELETE FROM point_files WHERE point_id = ?').run(pointId);
       this.db.prepare('DELETE FROM index_gaps WHERE point_id = ?').run(pointId);
       let count = 0;
+      let namesAgree = true;
       const folders = new Map<string, number>();
       let batch = new Map<string, IndexedFile>();
       for (const file of files) {
         batch.set(file.path, file); // a path listed twice keeps its last entry, as INSERT OR REPLACE did
         count++;
         if (batch.size === INDEX_BATCH) {
-          this.indexBatch(vmId, pointId, [...batch.values()], folders);
+          namesAgree = this.indexBatch(vmId, pointId, [...batch.values()], folders) && namesAgree;
           batch = new Map();
         }
       }
-      if (batch.size > 0) this.indexBatch(vmId, pointId, [...batch.values()], folders);
+      if (batch.size > 0) namesAgree = this.indexBatch(vmId, pointId, [...batch.values()], folders) && namesAgree;
+      // A path another point indexed under another name (one of them a damaged name holding '/')
+      // sits in that name's folder: this point's folders would not list it where it is.
+      const listing = aboveVolumes !== undefined && namesAgree;
       this.db
-        .prepare('INSERT OR REPLACE INTO indexed_points (point_id, vm_id, files, indexed_at) VALUES (?, ?, ?, ?)')
-        .run(pointId, vmId, count, new Date().toISOString());
+        .prepare(
+          'INSERT OR REPLACE INTO indexed_points (point_id, vm_id, files, indexed_at, listing, above_volumes) VALUES (?, ?, ?, ?, ?, ?)',
+        )
+        .run(pointId, vmId, count, new Date().toISOString(), listing ? LISTING_FORM : 0, listing ? aboveVolumes : null);
       const addGap = this.db.prepare('INSERT INTO index_gaps (point_id, path, kind, reason) VALUES (?, ?, ?, ?)');
       for (const gap of gaps) addGap.run(pointId, gap.path, gap.kind, gap.reason);
       return count;
@@ -116,13 +149,15 @@ export class FileIndex {
   }
 
   /** One batch of distinct paths: the ids of those already known, new ones added (with their
-   * names and folders), then every entry of the point. */
-  private indexBatch(vmId: string, pointId: string, files: readonly IndexedFile[], folders: Map<string, number>): void {
+   * names and folders), then every entry of the point. False when a known path has another name
+   * (and so another folder) than this point's entry gives it. */
+  private indexBatch(vmId: string, pointId: string, files: readonly IndexedFile[], folders: Map<string, number>): boolean {
     const ids = new Map<string, number>();
     const known = this.batchStatement(
-      `SELECT id, path FROM file_paths WHERE vm_id = ? AND path IN (${Array(files.length).fill('?').join(', ')})`,
+      `SELECT id, path, name FROM file_paths WHERE vm_id = ? AND path IN (${Array(files.length).fill('?').join(', ')})`,
       files.length,
-    ).all(vmId, ...files.map((file) => file.path)) as { id: number; path: string }[];
+    ).all(vmId, ...files.map((file) => file.path)) as { id: number; path: string; name: string }[];
+    const names = new Map(known.map((row) => [row.path, row.name]));
     for (const row of known) ids.set(row.path, row.id);
     const fresh = files.filter((file) => !ids.has(file.path));
     if (fresh.length > 0) {
@@ -137,9 +172,21 @@ export class FileIndex {
       );
     }
     this.batchStatement(
-      `INSERT OR REPLACE INTO point_files (point_id, path_id, type, size, mtime, mode) VALUES ${marks(files.length, 6)}`,
+      `INSERT OR REPLACE INTO point_files (point_id, path_id, type, size, mtime, mtime_ms, mode, target) VALUES ${marks(files.length, 8)}`,
       files.length,
-    ).run(...files.flatMap((file) => [pointId, ids.get(file.path), file.type, file.size, file.mtime, file.mode]));
+    ).run(
+      ...files.flatMap((file) => [
+        pointId,
+        ids.get(file.path),
+        file.type,
+        file.size,
+        file.mtime,
+        file.mtimeMs ?? null,
+        file.mode,
+        file.target ?? null,
+      ]),
+    );
+    return files.every((file) => (names.get(file.path) ?? file.name) === file.name);
   }
 
   /** The ids of folders not in `folders` yet (this indexing's, by path) are found or added: a
@@ -165,10 +212,20 @@ export class FileIndex {
     return rows === INDEX_BATCH ? statementOf(this.db, sql) : this.db.prepare(sql);
   }
 
+  /** When the point's index keeps its entries as a listing of the point shows them (made in
+   * LISTING_FORM, of file systems without names it could not keep apart): the listings above
+   * the volumes it keeps, as JSON. Null otherwise. */
+  listings(pointId: string): { aboveVolumes: string } | null {
+    const row = statementOf(this.db, 'SELECT listing, above_volumes FROM indexed_points WHERE point_id = ?').get(pointId) as
+      { listing: number; above_volumes: string | null } | undefined;
+    return row?.listing === LISTING_FORM && row.above_volumes !== null ? { aboveVolumes: row.above_volumes } : null;
+  }
+
   /** A folder of an indexed point as its index holds it: its entries in name order (by UTF-16
    * code units, the same on both backends, whatever PostgreSQL's collation), their sizes, types,
-   * modes and mtimes (whole seconds). Null when the point is not indexed. Entries the index could
-   * not read are not among them: folderGaps names them. */
+   * modes, mtimes and targets (an index made before migration 27 has mtimes to the second and no
+   * targets). Null when the point is not indexed. Entries the index could not read are not among
+   * them: folderGaps names them. */
   folder(vmId: string, pointId: string, folder: string): IndexedEntry[] | null {
     if (!this.isIndexed(pointId)) return null;
     const entries = statementOf(
@@ -176,10 +233,10 @@ export class FileIndex {
       // CROSS JOIN keeps SQLite's loops in this order (the folder, its paths, each one's entry of
       // the point): left to itself, it walked every entry of the point first. PostgreSQL orders the
       // joins by its statistics whatever the syntax.
-      `SELECT p.name, f.type, f.size, f.mtime, f.mode FROM index_folders d CROSS JOIN file_paths p CROSS JOIN point_files f
+      `SELECT p.name, f.type, f.size, f.mtime, f.mtime_ms AS mtimeMs, f.mode, f.target FROM index_folders d CROSS JOIN file_paths p CROSS JOIN point_files f
        WHERE p.folder_id = d.id AND f.path_id = p.id AND f.point_id = ? AND d.vm_id = ? AND d.path = ?`,
     ).all(pointId, vmId, folder) as IndexedEntry[];
-    return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return entries.sort(byName);
   }
 
   /** What a path is in a point's index ('dir', 'file', …), or null when the index does not hold it. */

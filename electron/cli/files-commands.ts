@@ -9,12 +9,12 @@ import type { CliValues } from './options.ts';
 
 /** A listing inside a volume (/diskN/partM/... or /lvm/<vg>/<lv>/...) repeats what the volume says
  * about itself, such as a view that may be stale: the listing of the disk or volume group holding it has it. */
-async function volumeNotes(api: LifeboatApi, vm: string, point: string, path: string): Promise<string[]> {
-  const split = splitVolumePath(path);
+async function volumeNotes(api: LifeboatApi, listing: { vm: string; point: string; path: string; fromPoint?: boolean }): Promise<string[]> {
+  const split = splitVolumePath(listing.path);
   if (!split) return [];
   const parent = split.volume.slice(0, split.volume.lastIndexOf('/'));
   const name = split.volume.slice(parent.length + 1);
-  const entry = (await api.invoke('files.list', { vm, point, path: parent })).find((candidate) => candidate.name === name);
+  const entry = (await api.invoke('files.list', { ...listing, path: parent })).find((candidate) => candidate.name === name);
   return (entry?.notes ?? []).map((note) => `${printableName(split.volume)}: ${printableName(note)}`);
 }
 
@@ -75,6 +75,8 @@ export async function filesCommand(api: LifeboatApi, rest: string[], values: Cli
     const { job } = await api.invoke('files.index', { vm, point: values.point });
     return await runJobCommand(api, job, values.detach, out);
   }
+  if (action === 'ls' && values['from-index'] && values['from-point'])
+    throw new UsageError('files ls takes --from-index or --from-point, not both');
   if (action === 'ls' && values['from-index']) {
     const path = paths[0] ?? '/';
     const listed = await api.invoke('files.listIndexed', { vm, point: values.point, path });
@@ -85,11 +87,11 @@ export async function filesCommand(api: LifeboatApi, rest: string[], values: Cli
     return 0;
   }
   if (action === 'ls') {
-    const path = paths[0] ?? '/';
-    const entries = await api.invoke('files.list', { vm, point: values.point, path });
+    const listing = { vm, point: values.point, path: paths[0] ?? '/', ...(values['from-point'] ? { fromPoint: true } : {}) };
+    const entries = await api.invoke('files.list', listing);
     const notes = [
       ...entries.flatMap((entry) => (entry.notes ?? []).map((note) => `${printableName(entry.name)}: ${printableName(note)}`)),
-      ...(await volumeNotes(api, vm, values.point, path)),
+      ...(await volumeNotes(api, listing)),
     ];
     out.print([entriesTable(entries), ...notes.map((note) => `note: ${note}`)].join('\n'), entries);
     return 0;

@@ -46,6 +46,7 @@ export function parseCommandLine(argv: string[]) {
       archive: { type: 'string' },
       'keep-special-bits': { type: 'boolean', default: false },
       'from-index': { type: 'boolean', default: false },
+      'from-point': { type: 'boolean', default: false },
       original: { type: 'boolean', default: false },
       yes: { type: 'boolean', default: false },
       transports: { type: 'string' },

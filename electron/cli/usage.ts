@@ -44,10 +44,12 @@ export const usage = `usage: lifeboat [--home DIR] [--catalog postgresql://…] 
                                                      remove revokes the mover's certificate
   verify <vm> [--point P] [--password-env VAR | --recovery-key FILE]
                                                      check each point's metadata and every block hash (or one point's)
-  files ls <vm> --point P [/diskN/partM/path] [--from-index]
-                                                     browse inside a restore point (LVM: /lvm/<vg>/<lv>/path);
-                                                     --from-index: as the point's file index holds it, without
-                                                     opening the point (its disks may be on tape or offline)
+  files ls <vm> --point P [/diskN/partM/path] [--from-index | --from-point]
+                                                     browse inside a restore point (LVM: /lvm/<vg>/<lv>/path),
+                                                     from its file index where that gives the same listing;
+                                                     --from-index: what the index holds and left out, without
+                                                     opening the point (its disks may be on tape or offline);
+                                                     --from-point: read the point's disks, not the index
   files get <vm> --point P <path>... --out DIR [--on-clash keep-both|overwrite|skip] [--archive zip|tar] [--keep-special-bits]
   files index <vm> --point P                         index a point's files (done after every backup)
   files search <pattern> [--vm V]                    which VMs and points hold a file of that name (part of it, or

@@ -38,6 +38,8 @@ const XATTR_MAGIC = 0xea020000;
 const XATTR_INDEX_SYSTEM = 7;
 const INLINE_BYTES = 60;
 const GOOD_OLD_INODE = 128;
+/** Where i_mtime_extra sits in a large inode. */
+const MTIME_EXTRA = 0x88;
 const MAX_EXTENT_DEPTH = 5;
 const MAX_DIRECTORY_BYTES = 64 * 1024 * 1024;
 const INODE_BLOCKS_HELD = 256;
@@ -128,6 +130,21 @@ type Inode = {
   allocated: number;
   links: number;
 };
+
+/** An inode's mtime as Linux reads it: i_mtime is signed seconds (times before 1970 are
+ * negative); where the inode's extra part holds i_mtime_extra, its low two bits carry the seconds
+ * past 2038 and the rest are nanoseconds. */
+function inodeMtime(raw: Buffer): Date {
+  let seconds = raw.readInt32LE(16);
+  let nanoseconds = 0;
+  const extraSize = raw.length >= GOOD_OLD_INODE + 2 ? raw.readUInt16LE(GOOD_OLD_INODE) : 0;
+  if (GOOD_OLD_INODE + extraSize >= MTIME_EXTRA + 4 && raw.length >= MTIME_EXTRA + 4) {
+    const extra = raw.readUInt32LE(MTIME_EXTRA);
+    seconds += (extra & 3) * 2 ** 32;
+    nanoseconds = extra >>> 2;
+  }
+  return new Date(seconds * 1000 + Math.floor(nanoseconds / 1_000_000));
+}
 
 /** The value of the system.data extended attribute in the inode body: the rest of inline data. */
 function inlineDataTail(inode: Inode): Buffer {
@@ -328,7 +345,7 @@ export class ExtFileSystem implements FileSystem {
       number,
       mode,
       size,
-      mtime: new Date(raw.readUInt32LE(16) * 1000),
+      mtime: inodeMtime(raw),
       flags: raw.readUInt32LE(32),
       block: raw.subarray(40, 100),
       raw,

@@ -18,7 +18,8 @@ import type { TargetChecks } from '../restore/target-checks.ts';
 import { LruCache } from '../filesystems/lru.ts';
 import type { IndexPointWork } from './index-point.ts';
 import { PointBrowser } from './point-browser.ts';
-import { indexedFolderHandler } from './indexed-folder.ts';
+import { indexedFolderHandler, listingFromIndex } from './indexed-folder.ts';
+import { listingOf } from './listed-entry.ts';
 import { checkItemPath, type ItemRequest, type RestoreItemsWork } from './restore-items.ts';
 import { DownloadTickets } from './download-tickets.ts';
 import type { ByteSink } from './archive.ts';
@@ -105,17 +106,25 @@ export class FilesService {
     return this.browser(vm.id, this.deps.lookup.resolvePointId(vm.id, point));
   }
 
-  /** A folder's entries; the array may be shared with other callers: not to be changed. */
-  async list(vmArgument: string, point: string, path: string): Promise<FileEntry[]> {
+  /** A folder's entries; the array may be shared with other callers: not to be changed. Inside a
+   * volume they come in name order, from the point's file index where it gives the very listing
+   * the point would (a backup indexes its point: tens of milliseconds for 20,000 entries, not the
+   * hundreds that decoding every block under them takes); `fromPoint` reads the point regardless. */
+  async list(vmArgument: string, point: string, path: string, { fromPoint = false } = {}): Promise<FileEntry[]> {
     const vm = this.deps.lookup.resolveVm(vmArgument);
     const pointId = this.deps.lookup.resolvePointId(vm.id, point);
-    const key = `${vm.id}/${pointId}\0${path}`;
+    const key = `${vm.id}/${pointId}\0${fromPoint ? 'point' : 'any'}\0${path}`;
     const kept = this.listings.get(key);
     if (kept) return kept;
-    const browser = await this.browser(vm.id, pointId);
-    const listed = (await browser.list(path)).map((entry) => ({ ...entry, mtime: entry.mtime ? entry.mtime.toISOString() : null }));
+    const listed =
+      (fromPoint ? null : listingFromIndex(this.deps.catalog, vm.id, pointId, path)) ?? (await this.listFromPoint(vm.id, pointId, path));
     this.listings.set(key, listed, Math.max(1, listed.length));
     return listed;
+  }
+
+  private async listFromPoint(vmId: string, pointId: string, path: string): Promise<FileEntry[]> {
+    const browser = await this.browser(vmId, pointId);
+    return listingOf(path, await browser.list(path));
   }
 
   /** The first bytes of a file, for the console's preview: text, an image, or just binary. */
@@ -285,7 +294,7 @@ export function filesHandlers(
 > {
   return {
     'files.download': async (request, context) => files.download(request, context),
-    'files.list': async ({ vm, point, path }) => files.list(vm, point, path),
+    'files.list': async ({ vm, point, path, fromPoint }) => files.list(vm, point, path, { fromPoint }),
     ...indexedFolderHandler(catalog, lookup),
     'files.restore': async (request, { actor }) => ({ job: await files.startItemRestore(request, actor) }),
     'files.preview': async ({ vm, point, path }) => files.preview(vm, point, path),

@@ -5,17 +5,74 @@
 import type { Catalog } from '../catalog/catalog.ts';
 import type { IndexGap, IndexedFile } from '../catalog/file-index.ts';
 import { LifeboatError } from '../errors.ts';
-import { isReadFailure } from '../filesystems/file-system.ts';
+import { isReadFailure, type FsEntry } from '../filesystems/file-system.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { JobWork } from '../jobs/job-work.ts';
 import { Plan, throwIfCancelled, type StepContext } from '../jobs/plan.ts';
+import type { FileEntry } from '../../shared/domain.ts';
+import { listingOf } from './listed-entry.ts';
 import { PointBrowser } from './point-browser.ts';
 
 const MAX_FILES = 5_000_000;
 const GAPS_IN_LOG = 20;
 
-/** What the walk found: every readable path, and every one left out with its reason. */
-type Walked = { files: IndexedFile[]; gaps: IndexGap[] };
+/** What the walk found: every readable path, and every one left out with its reason; the
+ * listings above the volumes; `unlisted`: why the index cannot answer this point's listings
+ * (null when it can). */
+type Walked = { files: IndexedFile[]; gaps: IndexGap[]; aboveVolumes: Record<string, FileEntry[]>; unlisted: string | null };
+
+/** An entry of `folder` as the index keeps it. */
+export function indexedFile(folder: string, entry: FsEntry): IndexedFile {
+  const mtime = entry.mtime?.getTime() ?? null;
+  return {
+    path: `${folder}/${entry.name}`,
+    name: entry.name,
+    type: entry.type,
+    size: entry.size,
+    mtime: mtime === null ? null : Math.floor(mtime / 1000),
+    mtimeMs: mtime === null ? null : ((mtime % 1000) + 1000) % 1000, // past the second, before 1970 too
+    mode: entry.mode,
+    target: entry.target ?? null,
+  };
+}
+
+/** The point's listings of /, each disk, /lvm and each volume group, each under the path it was
+ * asked with; one that fails is left out (the point then answers it, with its error). */
+async function listingsAboveVolumes(browser: PointBrowser): Promise<Record<string, FileEntry[]>> {
+  const listings: Record<string, FileEntry[]> = {};
+  const queue = ['/'];
+  for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
+    let entries: FsEntry[];
+    try {
+      entries = await browser.list(path);
+    } catch (error) {
+      if (!isReadFailure(error)) throw error;
+      continue;
+    }
+    listings[path] = listingOf(path, entries);
+    const below = path === '/' ? '' : path === '/lvm' ? '/lvm' : null;
+    if (below !== null) queue.push(...entries.filter((entry) => entry.type === 'dir').map((entry) => `${below}/${entry.name}`));
+  }
+  return listings;
+}
+
+/** Why a folder's entries, as the point's listing gave them, would not come back the same from
+ * the index, or null: each entry is stored under its folder's path, '/' and its name, so a name
+ * that is empty, '.', '..' or holds a '/' (a damaged file system) can land on another entry's
+ * path or its folder's, and a name listed twice keeps one entry; notes and unreadable times are
+ * not kept. */
+function notKeptAsListed(folder: string, entries: readonly FsEntry[]): string | null {
+  const names = new Set<string>();
+  for (const entry of entries) {
+    if (['', '.', '..'].includes(entry.name) || entry.name.includes('/'))
+      return `${folder} holds an entry named ${JSON.stringify(entry.name)}`;
+    if (names.has(entry.name)) return `${folder} names ${JSON.stringify(entry.name)} twice`;
+    names.add(entry.name);
+    if (entry.notes !== undefined) return `${folder}/${entry.name} has notes the index does not keep`;
+    if (entry.mtime !== null && !Number.isFinite(entry.mtime.getTime())) return `${folder}/${entry.name} has an unreadable mtime`;
+  }
+  return null;
+}
 
 export class IndexPointWork implements JobWork {
   static readonly plan = Plan.of<IndexPointWork>()
@@ -29,7 +86,7 @@ export class IndexPointWork implements JobWork {
   private readonly pointId: string;
   // What finish() closes; what the walk has found so far, for result() (a failed walk reports it too).
   private browser: PointBrowser | null = null;
-  private readonly walked: Walked = { files: [], gaps: [] };
+  private readonly walked: Walked = { files: [], gaps: [], aboveVolumes: {}, unlisted: null };
 
   constructor(repository: Repository, catalog: Catalog, vmId: string, pointId: string) {
     this.repository = repository;
@@ -46,6 +103,7 @@ export class IndexPointWork implements JobWork {
 
   private async walk(browser: PointBrowser, context: StepContext): Promise<Walked> {
     const { files, gaps } = this.walked;
+    this.walked.aboveVolumes = await listingsAboveVolumes(browser);
     const queue: string[] = [];
     for (const volume of browser.volumes()) {
       if (volume.problem !== null) {
@@ -69,20 +127,14 @@ export class IndexPointWork implements JobWork {
         gaps.push({ path: folder, kind: 'unreadable', reason: `its contents could not be read: ${error.message}` });
         continue;
       }
+      this.walked.unlisted ??= notKeptAsListed(folder, entries);
       for (const entry of entries) {
         const path = `${folder}/${entry.name}`;
         if (entry.problem !== undefined) {
           gaps.push({ path, kind: 'unreadable', reason: entry.problem });
           continue;
         }
-        files.push({
-          path,
-          name: entry.name,
-          type: entry.type,
-          size: entry.size,
-          mtime: entry.mtime ? Math.floor(entry.mtime.getTime() / 1000) : null,
-          mode: entry.mode,
-        });
+        files.push(indexedFile(folder, entry));
         if (files.length > MAX_FILES) throw new LifeboatError('bad-request', `more than ${MAX_FILES} files in one point; not indexed`);
         if (entry.type === 'dir') queue.push(path);
       }
@@ -90,8 +142,11 @@ export class IndexPointWork implements JobWork {
     return this.walked;
   }
 
-  private store({ files, gaps }: Walked, context: StepContext): void {
-    const count = this.catalog.files.indexPoint(this.vmId, this.pointId, files, gaps);
+  private store({ files, gaps, aboveVolumes, unlisted }: Walked, context: StepContext): void {
+    const listings = unlisted === null ? { aboveVolumes: JSON.stringify(aboveVolumes) } : {};
+    const count = this.catalog.files.indexPoint(this.vmId, this.pointId, files, gaps, listings);
+    // Not a gap: everything is indexed and searchable; only listings read the point instead.
+    if (unlisted !== null) context.log(`listings of this point read its disks, not the index: ${unlisted}`);
     const unreadable = gaps.filter((gap) => gap.kind === 'unreadable').length;
     context.log(
       `${count} path(s) indexed${unreadable > 0 ? `; ${unreadable} could not be read and are not in the index` : ''}`,

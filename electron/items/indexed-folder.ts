@@ -1,12 +1,14 @@
-// A folder of a restore point as its file index holds it (`files ls --from-index`): the catalog
-// alone, the point not opened, so a point whose disks are on tape or an offline copy is browsed
-// too, and a home no engine serves answers it read-only (engine/read-only-home.ts). What the index
-// keeps of an entry: name, type, size, mode, mtime to the second; what it left out of the folder
-// comes with it (its gaps).
+// A folder of a restore point as its file index holds it: the catalog alone, the point not
+// opened, so a point whose disks are on tape or an offline copy is browsed too, and a home no
+// engine serves answers it read-only (engine/read-only-home.ts). `files ls --from-index` shows
+// what the index holds and what it left out of the folder (its gaps); `files ls` takes the index's
+// answer only where it is the listing the point itself would give (listingFromIndex).
+import { z } from 'zod';
 import type { ResponseOf } from '../../shared/contract.ts';
 import { FileEntry } from '../../shared/domain.ts';
 import { isInsideVolume, splitVolumePath } from '../../shared/item-paths.ts';
 import type { Catalog } from '../catalog/catalog.ts';
+import type { IndexedEntry } from '../catalog/file-index.ts';
 import type { VmLookup } from '../catalog/vm-lookup.ts';
 import type { ChannelHandlers } from '../handlers/handler-registry.ts';
 import { LifeboatError } from '../errors.ts';
@@ -42,16 +44,43 @@ export function listIndexedFolder(
       );
     if (type !== 'dir') throw new LifeboatError('bad-request', `${path} is a ${type}, not a folder`);
   }
+  return { entries: entries.map(listedEntry), gaps };
+}
+
+/** An entry of the index as a listing shows it. */
+function listedEntry(entry: IndexedEntry): FileEntry {
   return {
-    entries: entries.map((entry) => ({
-      name: entry.name,
-      type: FileEntry.shape.type.safeParse(entry.type).data ?? 'other',
-      size: entry.size,
-      mtime: entry.mtime === null ? null : new Date(entry.mtime * 1000).toISOString(),
-      mode: entry.mode,
-    })),
-    gaps,
+    name: entry.name,
+    type: FileEntry.shape.type.safeParse(entry.type).data ?? 'other',
+    size: entry.size,
+    mtime: entry.mtime === null ? null : new Date(entry.mtime * 1000 + (entry.mtimeMs ?? 0)).toISOString(),
+    mode: entry.mode,
+    ...(entry.target === null ? {} : { target: entry.target }),
   };
+}
+
+/** The listings above the volumes an index keeps (index-point.ts), by the path each answers. */
+const AboveVolumes = z.record(z.string(), z.array(FileEntry));
+
+/** A folder's listing from the point's index, or null where the index cannot give the listing
+ * the point's file systems would: a point not indexed, or indexed in an older form; a path not
+ * as the index walked it (/, each disk, /lvm, each VG; then the folder's path, '/' and a name);
+ * entries or a folder the index could not read or vouch for (gaps); and a path the index holds
+ * nothing under unless it knows that path as an empty folder (not a file, nor a name another
+ * spelling would find). The point then answers, with its own errors. */
+export function listingFromIndex(catalog: Catalog, vmId: string, pointId: string, path: string): FileEntry[] | null {
+  const { files } = catalog;
+  const listings = files.listings(pointId);
+  if (listings === null) return null;
+  if (splitVolumePath(path) === null) return AboveVolumes.parse(JSON.parse(listings.aboveVolumes))[path] ?? null;
+  const entries = files.folder(vmId, pointId, path);
+  if (entries === null || (entries.length === 0 && files.typeOf(vmId, pointId, path) !== 'dir')) return null;
+  // A gap at the folder or above it, or at an entry the index left out (not one it holds, such as
+  // a subfolder whose own entries could not be read).
+  const held = new Set(entries.map((entry) => entry.name));
+  const gaps = files.folderGaps(pointId, path);
+  if (gaps.some((gap) => !gap.path.startsWith(`${path}/`) || !held.has(gap.path.slice(path.length + 1)))) return null;
+  return entries.map(listedEntry);
 }
 
 export function indexedFolderHandler(catalog: Catalog, lookup: VmLookup): ChannelHandlers<'files.listIndexed'> {

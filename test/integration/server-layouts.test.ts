@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { test } from 'node:test';
 import type { Engine } from '../../electron/engine/engine.ts';
 import { dispatch } from '../../electron/rpc/dispatch.ts';
@@ -81,15 +82,17 @@ async function filesMeta(base: string, inner = ''): Promise<string[]> {
 /** A file's line without its hash: what a listing alone can say. */
 const withoutContent = (tree: string[]): string[] => tree.map((line) => line.replace(/^(.* file \d+) [0-9a-f]{16}$/, '$1')).sort();
 
-const list = (engine: Engine, vm: string, path: string): Promise<FileEntry[]> =>
-  dispatch(engine, asOwner(), 'files.list', { vm, point: 'latest', path }) as Promise<FileEntry[]>;
+/** `files ls` (from the point's index, the backup having indexed it), or with `fromPoint` read
+ * from the point's disks. */
+const list = (engine: Engine, vm: string, path: string, fromPoint = false): Promise<FileEntry[]> =>
+  dispatch(engine, asOwner(), 'files.list', { vm, point: 'latest', path, fromPoint }) as Promise<FileEntry[]>;
 
-/** The volume's whole tree as `files ls` walks it, in the kernel tree's form (sizes, no hashes). */
+/** The volume's whole tree as `files ls --from-point` walks it, in the kernel tree's form (sizes, no hashes). */
 async function listedTree(engine: Engine, vm: string, volume: string): Promise<string[]> {
   const lines: string[] = [];
   const queue = [''];
   for (let folder = queue.shift(); folder !== undefined; folder = queue.shift()) {
-    for (const entry of await list(engine, vm, `${volume}${folder}`)) {
+    for (const entry of await list(engine, vm, `${volume}${folder}`, true)) {
       const path = `${folder}/${entry.name}`;
       if (path === '/lost+found') continue;
       if (entry.type === 'dir') {
@@ -103,32 +106,32 @@ async function listedTree(engine: Engine, vm: string, volume: string): Promise<s
   return lines.sort();
 }
 
-/** Each folder of the volume as the point's file index gives it (files.listIndexed) against its
- * listing from the file system, entry for entry in name order: type, size, mode, and mtime to the
- * second (what the index keeps); `folder: differences`, for the folders that differ. */
+/** Each folder of the volume, and the paths above it, as `files ls` answers them from the point's
+ * index against the point's own listing (`--from-point`), entry for entry and field for field;
+ * and `--from-index`'s entries, with no gaps. `folder: both answers`, for the folders that differ. */
 async function indexAgainstListing(engine: Engine, vm: string, volume: string): Promise<string[]> {
   const differ: string[] = [];
-  const seen = (entries: FileEntry[]): string[] =>
-    entries
-      .map(
-        (entry) =>
-          `${entry.name} ${entry.type} ${entry.size} ${entry.mode} ${entry.mtime === null ? '-' : Math.floor(Date.parse(entry.mtime) / 1000)}`,
-      )
-      .sort();
+  const parts = volume.split('/').slice(1, -1); // /lvm/vg/root: lvm, vg
+  const above = ['/', ...parts.map((_, i) => `/${parts.slice(0, i + 1).join('/')}`)];
   const queue = [volume];
   let folders = 0;
+  for (const path of above) {
+    const [answered, read] = [await list(engine, vm, path), await list(engine, vm, path, true)];
+    if (!isDeepStrictEqual(answered, read)) differ.push(`${path}: ${JSON.stringify(answered)}; from the point ${JSON.stringify(read)}`);
+  }
   for (let folder = queue.shift(); folder !== undefined; folder = queue.shift()) {
-    const listed = await list(engine, vm, folder);
+    const read = await list(engine, vm, folder, true);
+    const answered = await list(engine, vm, folder);
     const indexed = (await dispatch(engine, asOwner(), 'files.listIndexed', { vm, point: 'latest', path: folder })) as {
       entries: FileEntry[];
       gaps: unknown[];
     };
     folders += 1;
-    const want = seen(listed);
-    const got = seen(indexed.entries);
-    if (JSON.stringify(want) !== JSON.stringify(got) || indexed.gaps.length > 0)
-      differ.push(`${folder}: listed ${want.join(', ')}; indexed ${got.join(', ')}; gaps ${JSON.stringify(indexed.gaps)}`);
-    queue.push(...listed.filter((entry) => entry.type === 'dir').map((entry) => `${folder}/${entry.name}`));
+    if (!isDeepStrictEqual(answered, read) || !isDeepStrictEqual(indexed, { entries: read, gaps: [] }))
+      differ.push(
+        `${folder}: ${JSON.stringify(answered)}; from the point ${JSON.stringify(read)}; --from-index ${JSON.stringify(indexed)}`,
+      );
+    queue.push(...read.filter((entry) => entry.type === 'dir').map((entry) => `${folder}/${entry.name}`));
   }
   assert.ok(folders > 1, `${volume} has folders to compare`);
   return differ;
@@ -215,7 +218,9 @@ for (const layout of layouts) {
       await t.test(`${fs.path} (${fs.kind}): every listing equals the kernel's`, async () => {
         assert.deepEqual(await listedTree(engine, vm.name, fs.path), withoutContent(kernel.tree));
       });
-      await t.test(`${fs.path} (${fs.kind}): every folder from the file index equals its listing`, async () => {
+      await t.test(`${fs.path} (${fs.kind}): files ls answers every folder from the file index as the point lists it`, async () => {
+        const pointId = engine.lookup.resolvePointId(engine.lookup.resolveVm(vm.name).id, 'latest');
+        assert.notEqual(engine.catalog.files.listings(pointId), null, 'the backup indexed the point in the listing form');
         assert.deepEqual(await indexAgainstListing(engine, vm.name, fs.path), []);
       });
       await t.test(`${fs.path} (${fs.kind}): a restore of the whole volume equals the kernel's view`, async () => {

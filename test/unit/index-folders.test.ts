@@ -43,7 +43,7 @@ catalogTest('a folder of the index: its own entries, in code unit order, hostile
     assert.deepEqual(names(catalog.files.folder('vm-1', 'p1', etc)), [...HOSTILE].sort());
     assert.deepEqual(
       catalog.files.folder('vm-1', 'p1', etc)?.find((entry) => entry.name === 'Ä'),
-      { name: 'Ä', type: 'file', size: 2, mtime: 1_700_000_000, mode: 0o644 },
+      { name: 'Ä', type: 'file', size: 2, mtime: 1_700_000_000, mtimeMs: null, mode: 0o644, target: null },
     );
     assert.deepEqual(names(catalog.files.folder('vm-1', 'p1', '/disk0/part1')), ['etc', 'etc.old']);
     assert.deepEqual(

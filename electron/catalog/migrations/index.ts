@@ -27,6 +27,7 @@ import * as movers from './23-movers.ts';
 import * as consoleSessions from './24-console-sessions.ts';
 import * as sharedEngines from './25-shared-engines.ts';
 import * as indexFolders from './26-index-folders.ts';
+import * as indexListings from './27-index-listings.ts';
 
 /** One step of the schema: applied in its own transaction, then user_version = version. Tables
  * are STRICT so a wrong type is an error, not a silent conversion. */
@@ -69,6 +70,7 @@ export const migrations = inOrder([
   consoleSessions,
   sharedEngines,
   indexFolders,
+  indexListings,
 ]);
 
 /** The schema version this engine writes. */
