@@ -1,14 +1,15 @@
 // Item-level figures: listing a 20,000-entry folder inside a point through the files service (the
-// call behind the CLI's `files ls`), on ext4, XFS and NTFS, whose directory formats differ (ext4
-// hashed blocks, XFS node/B+tree folders, NTFS index allocation); then building the file index of
-// a million paths and searching it.
+// call behind the CLI's `files ls`) and with the CLI end to end, on ext4, XFS and NTFS, whose
+// directory formats differ (ext4 hashed blocks, XFS node/B+tree folders, NTFS index allocation);
+// then building the file index of a million paths and searching it.
 // Alone: LIFEBOAT_BENCH_ONLY=items npm run bench (LIFEBOAT_BENCH_ITEMS sets the folder size).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, open, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Catalog } from '../electron/catalog/catalog.ts';
 import { openServedEngine } from '../electron/rpc/open-served-engine.ts';
 import { listIndexedFolder } from '../electron/items/indexed-folder.ts';
+import { buildCli } from '../scripts/build.ts';
 import { flatVmFolder } from './vm-folder.ts';
 
 type Timer = (fn: () => Promise<void> | void) => Promise<number>;
@@ -126,6 +127,22 @@ async function settled(): Promise<void> {
   }
 }
 
+/** Seconds a run of the bundled CLI takes, spawned and waited for (its output discarded). */
+function timedCli(args: string[]): Promise<number> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'lifeboat.js'), ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) =>
+      code === 0 ? resolve((performance.now() - started) / 1000) : reject(new Error(`lifeboat ${args.join(' ')}: exit ${code}: ${stderr}`)),
+    );
+  });
+}
+
 /** Listing each file system's 20k-entry folder through the files service, in a fresh engine
  * each run: the first `files ls` of the folder, which the point's file index answers (the backup
  * indexed the point); the first listing read from the point itself (`--from-point`, and any point
@@ -135,6 +152,7 @@ async function settled(): Promise<void> {
 async function listing(root: string, runs: number, timed: Timer, median: Median): Promise<void> {
   const work = join(root, 'items');
   await mkdir(work, { recursive: true });
+  await buildCli(); // what `lifeboat` runs when it is current
   const raw = await buildDisk(work);
   const source = join(work, 'vm');
   await mkdir(source);
@@ -155,6 +173,7 @@ async function listing(root: string, runs: number, timed: Timer, median: Median)
     const cpu: number[] = [];
     const warm: number[] = [];
     const indexed: number[] = [];
+    const cli: number[] = [];
     let blocks = 0;
     for (let r = 0; r < runs; r++) {
       // A fresh engine each run: nothing of the point is open or cached when it is first listed.
@@ -182,10 +201,22 @@ async function listing(root: string, runs: number, timed: Timer, median: Median)
         await fresh.close();
       }
     }
+    for (let r = 0; r < runs; r++) {
+      // The CLI end to end, in an engine of its own so the listing is its first: spawned, its
+      // connection, the engine's answer over the socket, the table printed. After the runs
+      // above, so that they run as they did before this was measured.
+      const serving = await openServedEngine({ home });
+      try {
+        await settled();
+        cli.push(await timedCli(['--home', home, 'files', 'ls', 'items', '--point', 'latest', path]));
+      } finally {
+        await serving.close();
+      }
+    }
     const ms = (values: number[]): string => values.map((t) => (t * 1000).toFixed(0)).join(' ');
     const at = (values: number[]): string => `${(median(values) * 1000).toFixed(1)} ms`;
     console.log(
-      `  list a ${ENTRIES}-entry folder (${partition.kind.padEnd(4)}) ${at(answered)} files ls, from the point's index (goal < 100 ms); ${at(cold)} read from the point (--from-point: ${blocks} backup blocks decoded, ${(median(cpu) * 1000).toFixed(0)} ms CPU), ${at(warm)} again; ${at(indexed)} --from-index  raw ms: ${ms(answered)} | ${ms(cold)} | ${ms(warm)} | ${ms(indexed)}`,
+      `  list a ${ENTRIES}-entry folder (${partition.kind.padEnd(4)}) ${at(answered)} files ls, from the point's index (goal < 100 ms); ${at(cold)} read from the point (--from-point: ${blocks} backup blocks decoded, ${(median(cpu) * 1000).toFixed(0)} ms CPU), ${at(warm)} again; ${at(indexed)} --from-index; \`lifeboat files ls\` end to end ${at(cli)}  raw ms: ${ms(answered)} | ${ms(cold)} | ${ms(warm)} | ${ms(indexed)} | ${ms(cli)}`,
     );
   }
   await rm(work, { recursive: true, force: true });

@@ -13,21 +13,38 @@ import { Peer, osCaller } from '../auth/peer.ts';
 // sun_path holds 108 bytes on Linux, including the terminating NUL.
 const MAX_SOCKET_PATH = 107;
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** The longest frame the CLI takes from its engine: an answer can be far larger than a request
+ * (a folder of 20,000 entries is about 2 MiB of JSON; this bound holds some two million). */
+const MAX_ENGINE_FRAME_CHARS = 256 * 1024 * 1024;
 
-/** Calls `onLine` for each newline-delimited line; a line over the frame limit drops the
- * connection. */
-function lines(socket: Socket, onLine: (line: string) => void): void {
-  let buffered = '';
+/** Calls `onLine` for each newline-delimited line; at a line longer than `maxChars` it calls
+ * `tooLong` (which ends the connection) and reads nothing more. Each chunk is searched once: a
+ * frame of many chunks costs its length, not its length times its chunks. */
+function lines(socket: Socket, maxChars: number, onLine: (line: string) => void, tooLong: () => void): void {
+  let pending: string[] = [];
+  let pendingChars = 0;
+  let over = false;
   socket.setEncoding('utf8');
   socket.on('data', (chunk: string) => {
-    buffered += chunk;
-    let newline: number;
-    while ((newline = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
+    if (over) return;
+    let start = 0;
+    for (let newline = chunk.indexOf('\n'); newline >= 0; newline = chunk.indexOf('\n', start)) {
+      pending.push(chunk.slice(start, newline));
+      const line = pending.join('');
+      pending = [];
+      pendingChars = 0;
+      start = newline + 1;
       if (line.trim()) onLine(line);
     }
-    if (buffered.length > MAX_FRAME_BYTES) socket.destroy();
+    if (start < chunk.length) {
+      pending.push(chunk.slice(start));
+      pendingChars += chunk.length - start;
+    }
+    if (pendingChars > maxChars) {
+      over = true;
+      pending = [];
+      tooLong();
+    }
   });
 }
 
@@ -79,16 +96,25 @@ export async function listenLocalSocket(engine: () => Engine | null, socketPath:
     const peer = servePeer(ready, new Peer(osCaller()), send);
     socket.on('close', () => peer.close());
     let refused = false;
-    lines(socket, (line) => {
-      if (refused) return;
-      try {
-        peer.handle(parseClientFrame(line));
-      } catch (error) {
-        send({ type: 'fatal', error: toWireError(error) });
-        refused = true;
-        socket.end();
-      }
-    });
+    /** One clear error, then nothing more from this peer. */
+    const refuse = (error: unknown): void => {
+      send({ type: 'fatal', error: toWireError(error) });
+      refused = true;
+      socket.end();
+    };
+    lines(
+      socket,
+      MAX_FRAME_BYTES,
+      (line) => {
+        if (refused) return;
+        try {
+          peer.handle(parseClientFrame(line));
+        } catch (error) {
+          refuse(error);
+        }
+      },
+      () => refuse(new LifeboatError('bad-request', 'frame larger than 1 MiB')),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -118,7 +144,15 @@ export async function connectLocalSocket(socketPath: string): Promise<FrameClien
     (text) => socket.write(`${text}\n`),
     () => socket.end(),
   );
-  lines(socket, (line) => client.receive(line));
+  lines(
+    socket,
+    MAX_ENGINE_FRAME_CHARS,
+    (line) => client.receive(line),
+    () => {
+      client.disconnected(`the engine sent an answer longer than ${MAX_ENGINE_FRAME_CHARS / 1024 / 1024} MiB`);
+      socket.destroy();
+    },
+  );
   socket.on('close', () => client.disconnected('the engine closed the connection'));
   socket.on('error', () => undefined);
   return client;

@@ -4,11 +4,12 @@
 // at either end, 255 bytes), symlinks (inline and in a block), a FIFO and a device node, times
 // to the millisecond before 1970 and after 2038 (set by the kernel), an empty folder and a hashed
 // folder of 3,000 entries.
-// A fresh engine answers it without reading a block of the point. Points whose folders the index
+// A fresh engine answers it without reading a block of the point; the CLI gets a listing of
+// more than 1 MiB from the running engine whole. Points whose folders the index
 // cannot give back as listed (a name twice in one folder, a name holding '/', both made by
 // patching a folder block as damage would) are listed from their disks, and the index job says so.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { lstat, mkdir, open, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -20,6 +21,8 @@ import { makeVmFolder, openEngine, runJob, tempDir } from '../helpers/env.ts';
 
 const skip = process.getuid?.() === 0 ? false : 'the kernel view needs a loop mount, and the device node mknod: root';
 const VOLUME = '/disk0/part0';
+const WIDE = 4500;
+const CLI = join(import.meta.dirname, '..', '..', 'electron', 'cli', 'main.ts');
 const HOSTILE = [
   'line\nbreak',
   '\u202egnp.exe',
@@ -50,6 +53,22 @@ async function stage(folder: string): Promise<void> {
   run('mknod', join(folder, 'etc', 'null'), 'c', '1', '3');
   for (const [i] of TIMES.entries()) await writeFile(join(folder, 'etc', `dated-${i}`), 'dated\n');
   for (let i = 0; i < 3000; i++) await writeFile(join(folder, 'many', `entry-${i}.conf`), i % 5 === 0 ? '' : `value ${i}\n`);
+  // Long names: the listing is well over the 1 MiB a request may hold.
+  await mkdir(join(folder, 'wide'));
+  for (let i = 0; i < WIDE; i++) await writeFile(join(folder, 'wide', `${'w'.repeat(240)}-${i}`), '');
+}
+
+/** The CLI (from source) against the engine serving `home`: its exit code and standard output. */
+function lifeboat(home: string, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, '--home', home, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 /** Times set by the kernel in the mounted image (mke2fs -d keeps whole seconds, and stores
@@ -119,7 +138,7 @@ test('files ls answers from the index as the point and the kernel list each fold
   const staged = join(dir, 'staged');
   await stage(staged);
   const image = join(dir, 'root.ext4');
-  run('mke2fs', '-q', '-F', '-t', 'ext4', '-O', '^metadata_csum', '-I', '256', '-d', staged, image, '32M');
+  run('mke2fs', '-q', '-F', '-t', 'ext4', '-O', '^metadata_csum', '-I', '256', '-N', '16384', '-d', staged, image, '48M');
   await dateThroughKernel(image);
   const source = join(dir, 'source');
   await mkdir(source);
@@ -132,7 +151,7 @@ test('files ls answers from the index as the point and the kernel list each fold
   assert.notEqual(first.catalog.files.listings(pointId), null, 'the backup indexed the point in the listing form');
 
   await t.test('every folder from the index equals the point read and the kernel', async () => {
-    const folders = ['', '/etc', '/empty', '/many'];
+    const folders = ['', '/etc', '/empty', '/many', '/wide'];
     await withMount(image, 'ro', async (mounted) => {
       for (const folder of folders) {
         const answered = await list(first, `${VOLUME}${folder}`);
@@ -153,6 +172,14 @@ test('files ls answers from the index as the point and the kernel list each fold
     );
     assert.equal((await list(first, `${VOLUME}/many`)).length, 3000);
     for (const path of ['/', '/disk0']) assert.deepEqual(await list(first, path), await list(first, path, 'latest', true), path);
+  });
+  await t.test('lifeboat files ls of a folder whose listing is over 1 MiB, against the running engine', async () => {
+    const listed = await lifeboat(home, 'files', 'ls', 'listings', '--point', 'latest', `${VOLUME}/wide`, '--json');
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.ok(listed.stdout.length > 1024 * 1024, `${listed.stdout.length} characters of JSON`);
+    const entries = JSON.parse(listed.stdout) as FileEntry[];
+    assert.equal(entries.length, WIDE);
+    assert.deepEqual(entries, await list(first, `${VOLUME}/wide`));
   });
   await t.test('restored files keep their mtimes before 1970 and after 2038, to the millisecond', async () => {
     const out = join(dir, 'restored');
