@@ -212,7 +212,8 @@ export const requestChannels = {
     response: z.array(FileEntry),
   },
   /** A folder as the point's file index holds it, without opening the point (its disks may be on
-   * tape or offline): what the index job found, mtimes to the second, and what it left out there. */
+   * tape or offline): what the index job found (an index made before catalog migration 27 keeps
+   * mtimes to the second and no targets), and what it left out there. */
   'files.listIndexed': {
     request: z.object({ vm: z.string().min(1).max(200), point: z.string().min(1).max(200), path: z.string().max(4096) }).strict(),
     response: z.object({ entries: z.array(FileEntry), gaps: z.array(IndexGap) }),

@@ -180,6 +180,12 @@ test('files ls answers from the index as the point and the kernel list each fold
     const entries = JSON.parse(listed.stdout) as FileEntry[];
     assert.equal(entries.length, WIDE);
     assert.deepEqual(entries, await list(first, `${VOLUME}/wide`));
+    const read = await lifeboat(home, 'files', 'ls', 'listings', '--point', 'latest', `${VOLUME}/etc`, '--json', '--from-point');
+    assert.equal(read.status, 0, read.stderr);
+    assert.deepEqual(JSON.parse(read.stdout), await list(first, `${VOLUME}/etc`), '--from-point gives the same listing');
+    const both = await lifeboat(home, 'files', 'ls', 'listings', '--point', 'latest', `${VOLUME}/etc`, '--from-index', '--from-point');
+    assert.deepEqual([both.status, both.stdout], [2, '']);
+    assert.match(both.stderr, /files ls takes --from-index or --from-point, not both/);
   });
   await t.test('restored files keep their mtimes before 1970 and after 2038, to the millisecond', async () => {
     const out = join(dir, 'restored');
