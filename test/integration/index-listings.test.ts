@@ -3,10 +3,9 @@
 // mke2fs from a folder with hostile names (a line break, a right-to-left override, emoji, blanks
 // at either end, 255 bytes), symlinks (inline and in a block), a FIFO and a device node, times
 // to the millisecond before 1970 and after 2038 (set by the kernel), an empty folder and a hashed
-// folder of 3,000 entries.
-// A fresh engine answers it without reading a block of the point; the CLI gets a listing of
-// more than 1 MiB from the running engine whole. Points whose folders the index
-// cannot give back as listed (a name twice in one folder, a name holding '/', both made by
+// folder of 3,000 entries. A fresh engine answers it without reading a block of the point; the
+// CLI gets a listing of more than 1 MiB from the running engine whole. Points whose folders the
+// index cannot give back as listed (a name twice in one folder, a name holding '/', both made by
 // patching a folder block as damage would) are listed from their disks, and the index job says so.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -35,7 +34,7 @@ const HOSTILE = [
   'Ä-nfc',
   'A-nfd\u0308',
 ];
-/** mtimes to the millisecond, in seconds as utimes takes them: before 1970, at it, after 2038. */
+/** mtimes to the millisecond, in seconds as `touch -d @` takes them: before 1970, at it, after 2038. */
 const TIMES = [-1_234_567.75, 0, 1_700_000_000.125, 2_200_000_000.5];
 
 /** The folder mke2fs -d copies into the image. */
