@@ -46,6 +46,14 @@ const LISTING_FORM = 1;
  * whatever PostgreSQL's collation, and of a listing read from the point. */
 export const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
+/** A file as the index keeps it on both backends: PostgreSQL's text cannot hold U+0000, which a
+ * damaged file system can put in a name or a target, so U+FFFD stands in its place. */
+function withoutNul(file: IndexedFile): IndexedFile {
+  const clean = (text: string): string => text.replaceAll('\u0000', '\uFFFD');
+  if (!`${file.path}${file.target ?? ''}`.includes('\u0000')) return file;
+  return { ...file, path: clean(file.path), name: clean(file.name), ...(file.target ? { target: clean(file.target) } : {}) };
+}
+
 /** The folder a path is in: the path up to its last '/'. */
 const parentOf = (path: string): string => path.slice(0, Math.max(0, path.lastIndexOf('/')));
 /** The folder an indexed file is in: its path without '/' and its name, which may hold a '/' of
@@ -125,7 +133,8 @@ export class FileIndex {
       let namesAgree = true;
       const folders = new Map<string, number>();
       let batch = new Map<string, IndexedFile>();
-      for (const file of files) {
+      for (const given of files) {
+        const file = withoutNul(given);
         batch.set(file.path, file); // a path listed twice keeps its last entry, as INSERT OR REPLACE did
         count++;
         if (batch.size === INDEX_BATCH) {

@@ -60,8 +60,8 @@ async function listingsAboveVolumes(browser: PointBrowser): Promise<Record<strin
  * the index, or null: each entry is stored under its folder's path, '/' and its name, so a name
  * that is empty, '.', '..' or holds a '/' (a damaged file system) can land on another entry's
  * path or its folder's, and a name listed twice keeps one entry; notes and unreadable times are
- * not kept. */
-function notKeptAsListed(folder: string, entries: readonly FsEntry[]): string | null {
+ * not kept, nor NUL characters (the index keeps U+FFFD: PostgreSQL's text cannot hold U+0000). */
+export function notKeptAsListed(folder: string, entries: readonly FsEntry[]): string | null {
   const names = new Set<string>();
   for (const entry of entries) {
     if (['', '.', '..'].includes(entry.name) || entry.name.includes('/'))
@@ -69,6 +69,8 @@ function notKeptAsListed(folder: string, entries: readonly FsEntry[]): string | 
     if (names.has(entry.name)) return `${folder} names ${JSON.stringify(entry.name)} twice`;
     names.add(entry.name);
     if (entry.notes !== undefined) return `${folder}/${entry.name} has notes the index does not keep`;
+    if (`${entry.name}${entry.target ?? ''}`.includes('\u0000'))
+      return `${folder} holds ${JSON.stringify(entry.name)}, whose name or target has a NUL character (the index keeps U+FFFD)`;
     if (entry.mtime !== null && !Number.isFinite(entry.mtime.getTime())) return `${folder}/${entry.name} has an unreadable mtime`;
   }
   return null;

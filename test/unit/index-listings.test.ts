@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Catalog } from '../../electron/catalog/catalog.ts';
 import type { FsEntry } from '../../electron/filesystems/file-system.ts';
-import { indexedFile } from '../../electron/items/index-point.ts';
+import { indexedFile, notKeptAsListed } from '../../electron/items/index-point.ts';
 import { listingFromIndex } from '../../electron/items/indexed-folder.ts';
 import { listingOf } from '../../electron/items/listed-entry.ts';
 import { catalogTest } from '../helpers/catalog-backends.ts';
@@ -30,17 +30,21 @@ const entry = (name: string, rest: Partial<FsEntry> = {}): FsEntry => ({
   ...rest,
 });
 
-/** Any name a folder can hold and the index keeps apart: not empty, '.', '..', nor holding '/'. */
+/** Any name a folder can hold and the index keeps apart: not empty, '.', '..', nor holding '/' or
+ * NUL (the index walk declines those: the last test). */
 const name = fc
   .oneof(fc.string({ minLength: 1, maxLength: 8, unit: 'grapheme' }), fc.string({ minLength: 1, maxLength: 8, unit: 'binary' }))
-  .filter((text) => !text.includes('/') && text !== '.' && text !== '..');
+  .filter((text) => !text.includes('/') && !text.includes('\u0000') && text !== '.' && text !== '..');
 const fsEntry = fc.record({
   type: fc.constantFrom('file', 'dir', 'symlink', 'other') as fc.Arbitrary<FsEntry['type']>,
   size: fc.maxSafeNat(),
   // Whole milliseconds from 1900 to 2400 (file systems keep times before 1970 too).
   mtime: fc.option(fc.integer({ min: -2_208_988_800_000, max: 13_569_465_600_000 }).map((ms) => new Date(ms))),
   mode: fc.option(fc.integer({ min: 0, max: 0o177777 })),
-  target: fc.option(fc.string({ maxLength: 40, unit: 'binary' }), { nil: undefined }),
+  target: fc.option(
+    fc.string({ maxLength: 40, unit: 'binary' }).filter((text) => !text.includes('\u0000')),
+    { nil: undefined },
+  ),
 });
 
 catalogTest('property: a folder from the index is the listing the point gives of it', async (_t, backend) => {
@@ -130,3 +134,39 @@ catalogTest('the index answers no listing it cannot give as the point would', as
     catalog.close();
   }
 });
+
+catalogTest(
+  'a NUL in a name or a target: the entry is indexed and searchable, and the walk vouches for no listing',
+  async (_t, backend) => {
+    const catalog = await backend.open();
+    try {
+      catalog.ensureRepository({ id: 'repo', name: 'repo', path: '/nowhere', blockSize: 1 << 20 });
+      recordPoint(catalog, 'nul', 1);
+      const entries = [entry('nul\u0000name'), entry('link', { type: 'symlink', target: 'to\u0000where' })];
+      assert.match(notKeptAsListed(VOLUME, entries) ?? '', /"nul\\u0000name", whose name or target has a NUL character/);
+      assert.equal(notKeptAsListed(VOLUME, entries.slice(1))?.includes('"link"'), true);
+      // Indexed without the listing form, as the walk does for such a point.
+      const gap = { path: `${VOLUME}/bad\u0000name`, kind: 'unreadable' as const, reason: 'inode 13 fails its checksum' };
+      catalog.files.indexPoint(
+        'vm-1',
+        'nul',
+        entries.map((one) => indexedFile(VOLUME, one)),
+        [gap],
+      );
+      // Other text from the guest (a gap's path, a job's log) is kept as given; PostgreSQL keeps U+FFFD.
+      assert.deepEqual(
+        catalog.files.gaps('vm-1')[0]?.gaps.map((one) => one.path),
+        [`${VOLUME}/bad${backend.name === 'postgresql' ? '\uFFFD' : '\u0000'}name`],
+      );
+      const kept = '\uFFFD'; // on both backends: PostgreSQL's text cannot hold U+0000
+      assert.deepEqual(
+        catalog.files.search('nul', 'vm-1').map((hit) => hit.path),
+        [`${VOLUME}/nul${kept}name`],
+      );
+      assert.equal(catalog.files.folder('vm-1', 'nul', VOLUME)?.find((one) => one.name === 'link')?.target, `to${kept}where`);
+      assert.equal(listingFromIndex(catalog, 'vm-1', 'nul', VOLUME), null);
+    } finally {
+      catalog.close();
+    }
+  },
+);

@@ -345,8 +345,12 @@ function selectList(sql: string): string {
   return from === null ? sql : sql.slice(0, from.index);
 }
 
-/** Values as SQLite binds them: a bigint as its digits, undefined as NULL. */
+/** Values as SQLite binds them: a bigint as its digits, undefined as NULL. PostgreSQL's text
+ * cannot hold U+0000, which a damaged guest file system can put in a name that reaches a job's
+ * log or an index gap: such a string is kept with U+FFFD in its place, where refusing it would
+ * fail the whole write (the file index makes the same change on both backends: file-index.ts). */
 export function toParameter(value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'string' && value.includes('\u0000')) return value.replaceAll('\u0000', '\uFFFD');
   return value === undefined ? null : value;
 }
