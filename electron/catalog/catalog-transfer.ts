@@ -141,7 +141,7 @@ function copyAndCheck(source: Database.Database, target: PostgresCatalogDatabase
     const got = hashPostgres(target, plan);
     if (want.rows !== got.rows || want.sha256 !== got.sha256)
       // A value PostgreSQL keeps otherwise than SQLite (a damaged file can hold a REAL where the
-      // schema says INTEGER) is the source's to fix; the copy is not committed either way.
+      // schema says INTEGER; text holding a NUL) is the source's to fix; nothing is committed.
       throw new LifeboatError(
         'invalid-source',
         `table ${plan.name} cannot be moved as it is: it differs after the copy (SQLite: ${want.rows} rows, ${want.sha256.slice(0, 16)}; PostgreSQL: ${got.rows} rows, ${got.sha256.slice(0, 16)}), so nothing was committed; check the file with \`sqlite3 <file> 'PRAGMA integrity_check'\``,
@@ -151,9 +151,9 @@ function copyAndCheck(source: Database.Database, target: PostgresCatalogDatabase
   return checks;
 }
 
-/** Runs one table's copy; a row PostgreSQL will not store (text holding a NUL, which SQLite keeps)
- * or a page SQLite cannot read midway is the operator's one clear error, naming the table; the
- * copy's transaction is rolled back around it. */
+/** Runs one table's copy; a row PostgreSQL will not store or a page SQLite cannot read midway is
+ * the operator's one clear error, naming the table; the copy's transaction is rolled back around
+ * it. (Text holding a NUL, which SQLite keeps, goes in with U+FFFD: the tables' hashes differ.) */
 function refusingWhatCannotMove(table: string, copy: () => void): void {
   try {
     copy();

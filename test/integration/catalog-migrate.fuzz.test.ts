@@ -1,7 +1,7 @@
 // `catalog migrate` reads a file from outside: a damaged catalog.sqlite (bytes overwritten, the
 // file cut short) is either moved whole — the damage hit no page in use, or only values, and every
 // table's rows and hash still match — or refused with one clear error naming it (a damaged file,
-// or a value PostgreSQL cannot store, such as text holding a NUL), the PostgreSQL database left
+// or a value PostgreSQL keeps otherwise, such as text holding a NUL), the PostgreSQL database left
 // without a row. A real catalog, filled through the Catalog API, damaged by fast-check.
 import assert from 'node:assert/strict';
 import { copyFile, open, stat, truncate } from 'node:fs/promises';
