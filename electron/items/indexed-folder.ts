@@ -44,11 +44,11 @@ export function listIndexedFolder(
       );
     if (type !== 'dir') throw new LifeboatError('bad-request', `${path} is a ${type}, not a folder`);
   }
-  return { entries: entries.map(listedEntry), gaps };
+  return { entries: entries.map(entryFromIndex), gaps };
 }
 
 /** An entry of the index as a listing shows it. */
-function listedEntry(entry: IndexedEntry): FileEntry {
+function entryFromIndex(entry: IndexedEntry): FileEntry {
   return {
     name: entry.name,
     type: FileEntry.shape.type.safeParse(entry.type).data ?? 'other',
@@ -80,7 +80,7 @@ export function listingFromIndex(catalog: Catalog, vmId: string, pointId: string
   const held = new Set(entries.map((entry) => entry.name));
   const gaps = files.folderGaps(pointId, path);
   if (gaps.some((gap) => !gap.path.startsWith(`${path}/`) || !held.has(gap.path.slice(path.length + 1)))) return null;
-  return entries.map(listedEntry);
+  return entries.map(entryFromIndex);
 }
 
 export function indexedFolderHandler(catalog: Catalog, lookup: VmLookup): ChannelHandlers<'files.listIndexed'> {
